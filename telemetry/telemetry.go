@@ -1,0 +1,71 @@
+package telemetry
+
+import (
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// Sample is one value of one series at one time.
+type Sample struct {
+	// Labels identify the series, including the metric name under
+	// labels.MetricName ("__name__").
+	Labels labels.Labels
+	// T is the sample time in milliseconds since the Unix epoch.
+	T int64
+	// V is the value. It may be the Prometheus stale marker
+	// (value.StaleNaN, tested with value.IsStaleNaN); decoders reject
+	// every other NaN and ±Inf.
+	V float64
+}
+
+// Event sources.
+const (
+	SourceKubernetes = "kubernetes" // a Kubernetes event (kubernetes-event-exporter, Vector)
+	SourceModule     = "module"     // a module-load log event in omen's own JSON form
+)
+
+// Event is a discrete occurrence concerning an entity: a Kubernetes event
+// (BackOff, FailedMount, …) or a module-load log event.
+type Event struct {
+	// T is the time of the (last) occurrence in milliseconds since the Unix epoch.
+	T int64
+	// Source is SourceKubernetes or SourceModule.
+	Source string
+	// Reason is the machine-readable reason, e.g. "CrashLoopBackOff",
+	// "FailedMount", "OOMKilled", "ModuleLoadError".
+	Reason string
+	// Type is "Normal" or "Warning" for Kubernetes events, the level for
+	// module events.
+	Type string
+	// Count is how many occurrences this event stands for (≥ 1). A
+	// Kubernetes event whose count grows is re-sent with the new count; the
+	// feature extractor counts the increase, not the total.
+	Count int
+	// Labels locate the event: namespace, pod, container, node, module,
+	// service, kind and name of the involved object. Entity resolution uses
+	// the same label names as for samples.
+	Labels labels.Labels
+	// Message is the human-readable text.
+	Message string
+	// UID identifies the event object when the emitter gives one (the
+	// Kubernetes event's metadata.uid); empty otherwise.
+	UID string
+}
+
+// Batch is a unit of delivery from a source: it is stored and acknowledged as
+// a whole.
+type Batch struct {
+	// Source names the source instance, e.g. "nats/OMEN/omen" or
+	// "remote-write". Together with Seq it makes delivery idempotent.
+	Source string
+	// Seq is the source's sequence number for this batch (the JetStream
+	// stream sequence). Zero means the source has none and the batch is
+	// not deduplicated.
+	Seq uint64
+	// Received is the wall-clock time the batch arrived, in milliseconds.
+	Received int64
+	Samples  []Sample
+	Events   []Event
+}
+
+// Len returns the number of samples and events in b.
+func (b *Batch) Len() int { return len(b.Samples) + len(b.Events) }

@@ -1,0 +1,327 @@
+package dataset
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// LabelColumn is the name of the optional label column of a CSV file.
+const LabelColumn = "label"
+
+// ReadCSV reads a series from r in the SMD/ASD CSV form: a header whose
+// first column is the time or row index ("t"), then the feature columns and
+// optionally a final "label" column (0/1). Empty cells are NaN. name is used
+// in error messages (usually the file name).
+//
+// The time column is not interpreted beyond checking that it parses as a
+// number; rows are taken in file order.
+func ReadCSV(r io.Reader, name string) (*Series, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	line := 0
+	if !sc.Scan() {
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("%s: read header: %w", name, err)
+		}
+		return nil, fmt.Errorf("%s:1: empty file, want a header", name)
+	}
+	line++
+	header := strings.Split(strings.TrimSpace(strings.TrimPrefix(sc.Text(), "\ufeff")), ",")
+	if len(header) < 2 {
+		return nil, fmt.Errorf("%s:1: header has %d columns, want a time column and at least one feature", name, len(header))
+	}
+	hasLabel := strings.TrimSpace(header[len(header)-1]) == LabelColumn
+	nf := len(header) - 1
+	if hasLabel {
+		nf--
+	}
+	if nf < 1 {
+		return nil, fmt.Errorf("%s:1: header has no feature columns", name)
+	}
+	s := &Series{Features: make([]string, nf)}
+	for i := range nf {
+		s.Features[i] = strings.TrimSpace(header[i+1])
+		if s.Features[i] == "" {
+			return nil, fmt.Errorf("%s:1: column %d has an empty name", name, i+2)
+		}
+	}
+	if hasLabel {
+		s.Labels = []bool{}
+	}
+	want := len(header)
+	fields := make([]string, 0, want)
+	for sc.Scan() {
+		line++
+		text := strings.TrimRight(sc.Text(), "\r")
+		if text == "" {
+			continue
+		}
+		fields = splitComma(fields[:0], text)
+		if len(fields) != want {
+			return nil, fmt.Errorf("%s:%d: %d columns, want %d", name, line, len(fields), want)
+		}
+		if _, err := strconv.ParseFloat(fields[0], 64); err != nil {
+			return nil, fmt.Errorf("%s:%d: time column %q is not a number", name, line, fields[0])
+		}
+		for i := range nf {
+			c := fields[i+1]
+			if c == "" {
+				s.Values = append(s.Values, math.NaN())
+				continue
+			}
+			v, err := strconv.ParseFloat(c, 64)
+			if err != nil || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("%s:%d: column %s: %q is not a finite number", name, line, s.Features[i], c)
+			}
+			s.Values = append(s.Values, v)
+		}
+		if hasLabel {
+			switch strings.TrimSpace(fields[want-1]) {
+			case "0", "0.0":
+				s.Labels = append(s.Labels, false)
+			case "1", "1.0":
+				s.Labels = append(s.Labels, true)
+			default:
+				return nil, fmt.Errorf("%s:%d: label %q is neither 0 nor 1", name, line, fields[want-1])
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", name, line+1, err)
+	}
+	return s, nil
+}
+
+func splitComma(dst []string, s string) []string {
+	for {
+		i := strings.IndexByte(s, ',')
+		if i < 0 {
+			return append(dst, s)
+		}
+		dst = append(dst, s[:i])
+		s = s[i+1:]
+	}
+}
+
+// LoadCSV reads a CSV file, gunzipping it when its name ends in ".gz".
+func LoadCSV(path string) (*Series, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open data set file: %w", err)
+	}
+	defer f.Close()
+	var r io.Reader = bufio.NewReaderSize(f, 1<<20)
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: open gzip stream: %w", path, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	return ReadCSV(r, path)
+}
+
+// Segment is one labelled anomaly segment of an interpretation file.
+type Segment struct {
+	// Start and End are the 0-based rows as written in the file. Whether
+	// End is inclusive depends on the data set (see ApplyInterpretation).
+	Start, End int
+	// Dims are the 0-based feature indices labelled as the cause (the file
+	// holds 1-based indices).
+	Dims []int
+}
+
+// ParseInterpretation reads an interpretation file: one segment a line,
+// "start-end:d1,d2,…" with 1-based dimensions. Blank lines are ignored.
+func ParseInterpretation(r io.Reader, name string) ([]Segment, error) {
+	sc := bufio.NewScanner(r)
+	var segs []Segment
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		rng, dims, ok := strings.Cut(text, ":")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: %q has no ':' between range and dimensions", name, line, text)
+		}
+		a, b, ok := strings.Cut(rng, "-")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: range %q is not start-end", name, line, rng)
+		}
+		start, err1 := strconv.Atoi(strings.TrimSpace(a))
+		end, err2 := strconv.Atoi(strings.TrimSpace(b))
+		if err1 != nil || err2 != nil || start < 0 || end < start {
+			return nil, fmt.Errorf("%s:%d: range %q is not start-end with 0 ≤ start ≤ end", name, line, rng)
+		}
+		seg := Segment{Start: start, End: end}
+		for _, d := range strings.Split(dims, ",") {
+			d = strings.TrimSpace(d)
+			if d == "" {
+				continue
+			}
+			k, err := strconv.Atoi(d)
+			if err != nil || k < 1 {
+				return nil, fmt.Errorf("%s:%d: dimension %q is not a 1-based column number", name, line, d)
+			}
+			seg.Dims = append(seg.Dims, k-1)
+		}
+		if len(seg.Dims) == 0 {
+			return nil, fmt.Errorf("%s:%d: segment %q lists no dimensions", name, line, text)
+		}
+		segs = append(segs, seg)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return segs, nil
+}
+
+// ApplyInterpretation sets s.Causes from segments: each segment's
+// dimensions are applied to the rows with a true label from Start up to and
+// including End (clipped to the series). The data sets disagree on whether
+// End is inclusive; restricting to labelled rows makes both readings agree.
+// When two segments touch or overlap, a row gets the union of their
+// dimensions. Dimensions beyond the feature count are an error. A series
+// without labels treats every row of a segment as labelled.
+func ApplyInterpretation(s *Series, segs []Segment) error {
+	n := s.Steps()
+	nf := len(s.Features)
+	s.Causes = make([][]int, n)
+	for _, seg := range segs {
+		for _, d := range seg.Dims {
+			if d >= nf {
+				return fmt.Errorf("segment %d-%d: dimension %d beyond %d features", seg.Start, seg.End, d+1, nf)
+			}
+		}
+		for t := seg.Start; t <= seg.End && t < n; t++ {
+			if s.Labels != nil && !s.Labels[t] {
+				continue
+			}
+			s.Causes[t] = unionSorted(s.Causes[t], seg.Dims)
+		}
+	}
+	return nil
+}
+
+func unionSorted(a, b []int) []int {
+	seen := make(map[int]bool, len(a)+len(b))
+	out := make([]int, 0, len(a)+len(b))
+	for _, x := range append(append([]int(nil), a...), b...) {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+// Entity is one entity of an SMD/ASD-style folder.
+type Entity struct {
+	Name  string
+	Train *Series
+	Test  *Series
+}
+
+// DiscoverEntities lists the entities of dir: every "E.train.csv.gz" (or
+// "E.train.csv") that has a matching test file, sorted by name.
+func DiscoverEntities(dir string) ([]string, error) {
+	var names []string
+	for _, pattern := range []string{"*.train.csv.gz", "*.train.csv"} {
+		m, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			return nil, fmt.Errorf("list entities in %q: %w", dir, err)
+		}
+		for _, p := range m {
+			base := filepath.Base(p)
+			e := strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), ".train.csv")
+			if _, err := findFile(dir, e+".test.csv"); err != nil {
+				continue
+			}
+			names = append(names, e)
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no entities (E.train.csv.gz with E.test.csv.gz) in %q", dir)
+	}
+	sort.Strings(names)
+	return compact(names), nil
+}
+
+func compact(s []string) []string {
+	out := s[:0]
+	for i, x := range s {
+		if i == 0 || x != s[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func findFile(dir, base string) (string, error) {
+	for _, p := range []string{base + ".gz", base} {
+		full := filepath.Join(dir, p)
+		if _, err := os.Stat(full); err == nil {
+			return full, nil
+		}
+	}
+	return "", fmt.Errorf("no %s(.gz) in %q: %w", base, dir, os.ErrNotExist)
+}
+
+// LoadEntity loads the train and test series of entity name in dir and, when
+// E.interpretation.txt exists, the test series' cause dimensions.
+func LoadEntity(dir, name string) (*Entity, error) {
+	trainPath, err := findFile(dir, name+".train.csv")
+	if err != nil {
+		return nil, err
+	}
+	testPath, err := findFile(dir, name+".test.csv")
+	if err != nil {
+		return nil, err
+	}
+	train, err := LoadCSV(trainPath)
+	if err != nil {
+		return nil, err
+	}
+	test, err := LoadCSV(testPath)
+	if err != nil {
+		return nil, err
+	}
+	train.Entity, test.Entity = name, name
+	if len(train.Features) != len(test.Features) {
+		return nil, fmt.Errorf("entity %q: train has %d features, test %d", name, len(train.Features), len(test.Features))
+	}
+	if test.Labels == nil {
+		return nil, fmt.Errorf("entity %q: %s has no %q column", name, testPath, LabelColumn)
+	}
+	ip := filepath.Join(dir, name+".interpretation.txt")
+	f, err := os.Open(ip)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("open interpretation: %w", err)
+	default:
+		defer f.Close()
+		segs, err := ParseInterpretation(f, ip)
+		if err != nil {
+			return nil, err
+		}
+		if err := ApplyInterpretation(test, segs); err != nil {
+			return nil, fmt.Errorf("%s: %w", ip, err)
+		}
+	}
+	return &Entity{Name: name, Train: train, Test: test}, nil
+}

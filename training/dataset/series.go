@@ -1,0 +1,101 @@
+package dataset
+
+import (
+	"fmt"
+	"math"
+)
+
+// Series is a labelled multivariate time series on a fixed step.
+//
+// Values holds Steps×len(Features) numbers, time-major:
+// Values[t*len(Features)+f]. NaN marks a missing value.
+type Series struct {
+	// Entity names the series' owner (machine, pod, module).
+	Entity string
+	// Features names the columns.
+	Features []string
+	// Start is the time of step 0 in milliseconds since the Unix epoch
+	// (0 when the data set has only row indices).
+	Start int64
+	// Step is the time between rows in milliseconds (0 when unknown).
+	Step int64
+	// Values are the observations, time-major.
+	Values []float64
+	// Labels, when not nil, has one entry per step: true inside an anomaly
+	// segment or at a failure.
+	Labels []bool
+	// Causes, when not nil, has one entry per step: the 0-based feature
+	// indices labelled as the cause at that step (nil for unlabelled steps).
+	Causes [][]int
+}
+
+// Steps returns the number of rows.
+func (s *Series) Steps() int {
+	if len(s.Features) == 0 {
+		return 0
+	}
+	return len(s.Values) / len(s.Features)
+}
+
+// Row returns the values at step t (a sub-slice, not a copy).
+func (s *Series) Row(t int) []float64 {
+	f := len(s.Features)
+	return s.Values[t*f : (t+1)*f]
+}
+
+// Validate checks that the dimensions agree.
+func (s *Series) Validate() error {
+	f := len(s.Features)
+	if f == 0 {
+		return fmt.Errorf("series %q has no features", s.Entity)
+	}
+	if len(s.Values)%f != 0 {
+		return fmt.Errorf("series %q: %d values are not a multiple of %d features", s.Entity, len(s.Values), f)
+	}
+	n := len(s.Values) / f
+	if s.Labels != nil && len(s.Labels) != n {
+		return fmt.Errorf("series %q: %d labels for %d steps", s.Entity, len(s.Labels), n)
+	}
+	if s.Causes != nil && len(s.Causes) != n {
+		return fmt.Errorf("series %q: %d cause sets for %d steps", s.Entity, len(s.Causes), n)
+	}
+	return nil
+}
+
+// Slice returns the steps [from, to) as a new Series sharing storage.
+func (s *Series) Slice(from, to int) *Series {
+	f := len(s.Features)
+	out := &Series{
+		Entity:   s.Entity,
+		Features: s.Features,
+		Start:    s.Start + int64(from)*s.Step,
+		Step:     s.Step,
+		Values:   s.Values[from*f : to*f],
+	}
+	if s.Labels != nil {
+		out.Labels = s.Labels[from:to]
+	}
+	if s.Causes != nil {
+		out.Causes = s.Causes[from:to]
+	}
+	return out
+}
+
+// FillMissing replaces NaN values by the last observed value of the same
+// feature (or 0 before the first observation) and returns how many values
+// it replaced.
+func (s *Series) FillMissing() int {
+	f := len(s.Features)
+	last := make([]float64, f)
+	replaced := 0
+	for i, v := range s.Values {
+		j := i % f
+		if math.IsNaN(v) {
+			s.Values[i] = last[j]
+			replaced++
+			continue
+		}
+		last[j] = v
+	}
+	return replaced
+}

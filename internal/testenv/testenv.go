@@ -1,0 +1,237 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Paths of the Debian binaries.
+const (
+	NATSServerBin   = "/usr/sbin/nats-server"
+	PrometheusBin   = "/usr/bin/prometheus"
+	AlertmanagerBin = "/usr/bin/prometheus-alertmanager"
+)
+
+const installHint = "apt-get update && apt-get install -y prometheus prometheus-alertmanager nats-server"
+
+// startTimeout bounds how long a component may take to become ready.
+const startTimeout = 60 * time.Second
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func requireBinary(t testing.TB, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("%s is required for this test (%v); install it with: %s", path, err, installHint)
+	}
+}
+
+// syncBuffer collects a process's output for failure messages.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b.Len() > 1<<20 {
+		return len(p), nil
+	}
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// process is a started component.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+// start runs bin with args and registers its shutdown in t.Cleanup.
+func start(t testing.TB, name, bin string, args ...string) *process {
+	t.Helper()
+	requireBinary(t, bin)
+	p := &process{name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stdout = p.out
+	p.cmd.Stderr = p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+func (p *process) stop(t testing.TB) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		t.Logf("%s did not stop within 20s of SIGTERM; killed", p.name)
+	}
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitReady polls check until it returns nil, the process exits or the
+// start timeout passes.
+func (p *process) waitReady(t testing.TB, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if p.exited() {
+			t.Fatalf("%s exited during start-up (%v); output:\n%s", p.name, p.err, p.out.String())
+		}
+		if err = check(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready after %s: %v; output:\n%s", p.name, startTimeout, err, p.out.String())
+}
+
+func httpOK(url string) func() error {
+	return func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		return nil
+	}
+}
+
+// NATSServer starts Debian nats-server with JetStream on a random loopback
+// port and a temporary store directory and returns its client URL
+// (nats://127.0.0.1:PORT).
+func NATSServer(t testing.TB) string {
+	t.Helper()
+	port := FreePort(t)
+	mport := FreePort(t)
+	store := t.TempDir()
+	p := start(t, "nats-server", NATSServerBin,
+		"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port),
+		"-m", strconv.Itoa(mport), "-sd", store)
+	p.waitReady(t, httpOK(fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", mport)))
+	return fmt.Sprintf("nats://127.0.0.1:%d", port)
+}
+
+// Prometheus starts Debian Prometheus 2.42 with the remote-write receiver
+// enabled, configuration cfgYAML (an empty string means a configuration with
+// no scrape jobs), a temporary TSDB and a random loopback listen address,
+// waits for /-/ready and returns its base URL (http://127.0.0.1:PORT).
+// extraArgs are appended to the command line.
+func Prometheus(t testing.TB, cfgYAML string, extraArgs ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if cfgYAML == "" {
+		cfgYAML = "global:\n  scrape_interval: 15s\n"
+	}
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte(cfgYAML), 0o600); err != nil {
+		t.Fatalf("write prometheus config: %v", err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	args := append([]string{
+		"--config.file=" + cfg,
+		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + addr,
+		"--web.enable-remote-write-receiver",
+		"--log.level=warn",
+	}, extraArgs...)
+	p := start(t, "prometheus", PrometheusBin, args...)
+	url := "http://" + addr
+	p.waitReady(t, httpOK(url+"/-/ready"))
+	return url
+}
+
+const alertmanagerConfig = `route:
+  receiver: default
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: default
+`
+
+// Alertmanager starts Debian Alertmanager 0.25 with clustering disabled, a
+// minimal configuration (one receiver that notifies nobody), temporary
+// storage and a random loopback listen address, waits for /-/ready and
+// returns its base URL (http://127.0.0.1:PORT).
+func Alertmanager(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(cfg, []byte(alertmanagerConfig), 0o600); err != nil {
+		t.Fatalf("write alertmanager config: %v", err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	p := start(t, "alertmanager", AlertmanagerBin,
+		"--config.file="+cfg,
+		"--storage.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr,
+		"--cluster.listen-address=",
+		"--log.level=warn",
+	)
+	url := "http://" + addr
+	p.waitReady(t, httpOK(url+"/-/ready"))
+	return url
+}

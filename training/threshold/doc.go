@@ -1,0 +1,16 @@
+// Package threshold chooses alarm thresholds from unlabelled scores.
+//
+// POT (peaks over threshold, Siffer et al., "Anomaly Detection in Streams
+// with Extreme Value Theory", KDD 2017) takes a calibration sample of
+// anomaly scores that contains no test data, sets an initial threshold t at
+// a high empirical quantile (Level, e.g. 0.98), fits a generalized Pareto
+// distribution (GPD) to the excesses over t by maximum likelihood
+// (Grimshaw's reduction to a one-dimensional root search, with the
+// exponential γ = 0 case as a candidate; method of moments as a fallback),
+// and returns the score whose exceedance probability is Risk (q):
+//
+//	z_q = t + σ/γ · ((q·n/N_t)^(−γ) − 1)   (γ ≠ 0)
+//	z_q = t − σ · ln(q·n/N_t)             (γ = 0)
+//
+// Quantile is the plain empirical alternative. Neither ever sees labels.
+package threshold

@@ -1,0 +1,268 @@
+package threshold
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// GPD is a fitted generalized Pareto distribution of excesses.
+type GPD struct {
+	Gamma, Sigma float64
+	// LogLik is the log-likelihood of the fit.
+	LogLik float64
+	// Method is "mle" or "moments".
+	Method string
+}
+
+// POTOptions configure POT.
+type POTOptions struct {
+	// Risk q is the target exceedance probability of the returned
+	// threshold (default 1e-3). Must lie in (0, 1−Level).
+	Risk float64
+	// Level is the empirical quantile used as the initial threshold
+	// (default 0.98). Must lie in (0, 1).
+	Level float64
+}
+
+func (o *POTOptions) defaults() error {
+	if o.Risk == 0 {
+		o.Risk = 1e-3
+	}
+	if o.Level == 0 {
+		o.Level = 0.98
+	}
+	if !(o.Level > 0 && o.Level < 1) {
+		return fmt.Errorf("level %v outside (0, 1)", o.Level)
+	}
+	if !(o.Risk > 0 && o.Risk < 1-o.Level) {
+		return fmt.Errorf("risk %v outside (0, 1-level=%v)", o.Risk, 1-o.Level)
+	}
+	return nil
+}
+
+// POTResult is a POT threshold with the intermediate values.
+type POTResult struct {
+	Threshold float64
+	Initial   float64 // t
+	Peaks     int     // N_t
+	N         int     // calibration sample size
+	Fit       GPD
+}
+
+// POT returns the POT threshold of scores (NaN scores are ignored).
+func POT(scores []float64, opts POTOptions) (POTResult, error) {
+	if err := opts.defaults(); err != nil {
+		return POTResult{}, fmt.Errorf("pot options: %w", err)
+	}
+	x := finite(scores)
+	if len(x) < 20 {
+		return POTResult{}, fmt.Errorf("pot: %d finite scores, want at least 20", len(x))
+	}
+	slices.Sort(x)
+	t := quantileSorted(x, opts.Level)
+	var peaks []float64
+	for _, v := range x {
+		if v > t {
+			peaks = append(peaks, v-t)
+		}
+	}
+	res := POTResult{Initial: t, Peaks: len(peaks), N: len(x)}
+	if len(peaks) < 5 {
+		// Too few distinct excesses to fit a tail: fall back to the
+		// empirical maximum, the most conservative label-free choice.
+		res.Threshold = x[len(x)-1]
+		res.Fit = GPD{Method: "none"}
+		return res, nil
+	}
+	fit, err := FitGPD(peaks)
+	if err != nil {
+		return res, fmt.Errorf("pot: %w", err)
+	}
+	res.Fit = fit
+	r := opts.Risk * float64(len(x)) / float64(len(peaks))
+	if math.Abs(fit.Gamma) < 1e-9 {
+		res.Threshold = t - fit.Sigma*math.Log(r)
+	} else {
+		res.Threshold = t + fit.Sigma/fit.Gamma*(math.Pow(r, -fit.Gamma)-1)
+	}
+	if math.IsNaN(res.Threshold) || math.IsInf(res.Threshold, 0) {
+		return res, fmt.Errorf("pot: threshold %v from fit %+v", res.Threshold, fit)
+	}
+	return res, nil
+}
+
+// FitGPD fits a GPD to positive excesses y by maximum likelihood
+// (Grimshaw), falling back to the method of moments when no candidate has a
+// finite likelihood.
+func FitGPD(y []float64) (GPD, error) {
+	if len(y) < 2 {
+		return GPD{}, errors.New("fit gpd: fewer than 2 excesses")
+	}
+	ymin, ymax, mean := math.Inf(1), 0.0, 0.0
+	for _, v := range y {
+		if !(v > 0) {
+			return GPD{}, fmt.Errorf("fit gpd: excess %v is not positive", v)
+		}
+		ymin = min(ymin, v)
+		ymax = max(ymax, v)
+		mean += v
+	}
+	mean /= float64(len(y))
+
+	// Candidates: the exponential (γ = 0) and every root of w(x) = u·v − 1.
+	best := GPD{Gamma: 0, Sigma: mean, LogLik: logLik(y, 0, mean), Method: "mle"}
+	consider := func(x float64) {
+		g := vfun(y, x) - 1
+		if x == 0 {
+			return
+		}
+		s := g / x
+		if !(s > 0) {
+			return
+		}
+		ll := logLik(y, g, s)
+		if ll > best.LogLik {
+			best = GPD{Gamma: g, Sigma: s, LogLik: ll, Method: "mle"}
+		}
+	}
+	const eps = 1e-8
+	lo := -1/ymax + eps
+	hi := 2 * (mean - ymin) / (mean * ymin)
+	if hi <= eps {
+		hi = 1 / ymin
+	}
+	for _, r := range roots(func(x float64) float64 { return ufun(y, x)*vfun(y, x) - 1 }, lo, -eps, 200) {
+		consider(r)
+	}
+	for _, r := range roots(func(x float64) float64 { return ufun(y, x)*vfun(y, x) - 1 }, eps, hi, 200) {
+		consider(r)
+	}
+	if math.IsInf(best.LogLik, 0) || math.IsNaN(best.LogLik) {
+		return moments(y)
+	}
+	return best, nil
+}
+
+func ufun(y []float64, x float64) float64 {
+	s := 0.0
+	for _, v := range y {
+		s += 1 / (1 + x*v)
+	}
+	return s / float64(len(y))
+}
+
+func vfun(y []float64, x float64) float64 {
+	s := 0.0
+	for _, v := range y {
+		s += math.Log(1 + x*v)
+	}
+	return 1 + s/float64(len(y))
+}
+
+func logLik(y []float64, g, s float64) float64 {
+	n := float64(len(y))
+	if math.Abs(g) < 1e-12 {
+		sum := 0.0
+		for _, v := range y {
+			sum += v
+		}
+		return -n*math.Log(s) - sum/s
+	}
+	sum := 0.0
+	for _, v := range y {
+		z := 1 + g*v/s
+		if z <= 0 {
+			return math.Inf(-1)
+		}
+		sum += math.Log(z)
+	}
+	return -n*math.Log(s) - (1+1/g)*sum
+}
+
+// roots finds sign changes of f on a grid of steps points over [a, b] and
+// refines each by bisection.
+func roots(f func(float64) float64, a, b float64, steps int) []float64 {
+	if !(b > a) {
+		return nil
+	}
+	var out []float64
+	h := (b - a) / float64(steps)
+	x0, f0 := a, f(a)
+	for i := 1; i <= steps; i++ {
+		x1 := a + float64(i)*h
+		f1 := f(x1)
+		if !math.IsNaN(f0) && !math.IsNaN(f1) && (f0 == 0 || f0*f1 < 0) {
+			lo, hi, flo := x0, x1, f0
+			for range 60 {
+				mid := (lo + hi) / 2
+				fm := f(mid)
+				if (fm < 0) == (flo < 0) {
+					lo, flo = mid, fm
+				} else {
+					hi = mid
+				}
+			}
+			out = append(out, (lo+hi)/2)
+		}
+		x0, f0 = x1, f1
+	}
+	return out
+}
+
+func moments(y []float64) (GPD, error) {
+	n := float64(len(y))
+	m, v := 0.0, 0.0
+	for _, x := range y {
+		m += x
+	}
+	m /= n
+	for _, x := range y {
+		v += (x - m) * (x - m)
+	}
+	v /= n - 1
+	if v == 0 {
+		return GPD{}, errors.New("fit gpd: excesses have zero variance")
+	}
+	g := 0.5 * (1 - m*m/v)
+	s := 0.5 * m * (m*m/v + 1)
+	return GPD{Gamma: g, Sigma: s, LogLik: logLik(y, g, s), Method: "moments"}, nil
+}
+
+// Quantile returns the empirical p-quantile (linear interpolation) of the
+// finite scores; NaN when there are none.
+func Quantile(scores []float64, p float64) float64 {
+	x := finite(scores)
+	if len(x) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(x)
+	return quantileSorted(x, p)
+}
+
+func quantileSorted(x []float64, p float64) float64 {
+	if p <= 0 {
+		return x[0]
+	}
+	if p >= 1 {
+		return x[len(x)-1]
+	}
+	pos := p * float64(len(x)-1)
+	i := int(pos)
+	if i+1 >= len(x) {
+		return x[len(x)-1]
+	}
+	f := pos - float64(i)
+	return x[i]*(1-f) + x[i+1]*f
+}
+
+func finite(s []float64) []float64 {
+	out := make([]float64, 0, len(s))
+	for _, v := range s {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,91 @@
+package threshold
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestPOTKnownDistributions(t *testing.T) {
+	const n = 200000
+	tests := []struct {
+		name   string
+		sample func(r *rand.Rand) float64
+		risk   float64
+		want   float64 // true (1-risk)-quantile
+		gamma  float64
+	}{
+		{"exponential", func(r *rand.Rand) float64 { return r.ExpFloat64() }, 1e-4, -math.Log(1e-4), 0},
+		// Pareto-tailed GPD(ξ=0.25, σ=1): Q(1-q) = σ/ξ (q^-ξ − 1)
+		{"gpd xi=0.25", func(r *rand.Rand) float64 { return 4 * (math.Pow(1-r.Float64(), -0.25) - 1) }, 1e-4, 4 * (math.Pow(1e-4, -0.25) - 1), 0.25},
+		// bounded tail GPD(ξ=−0.3, σ=1), upper end 1/0.3
+		{"gpd xi=-0.3", func(r *rand.Rand) float64 { return (math.Pow(1-r.Float64(), 0.3) - 1) / -0.3 }, 1e-4, (math.Pow(1e-4, 0.3) - 1) / -0.3, -0.3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, 2))
+			x := make([]float64, n)
+			for i := range x {
+				x[i] = tc.sample(r)
+			}
+			res, err := POT(x, POTOptions{Risk: tc.risk, Level: 0.98})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rel := math.Abs(res.Threshold-tc.want) / tc.want; rel > 0.1 {
+				t.Fatalf("threshold %v, want %v (rel. error %.3f), fit %+v", res.Threshold, tc.want, rel, res.Fit)
+			}
+			if math.Abs(res.Fit.Gamma-tc.gamma) > 0.15 {
+				t.Fatalf("gamma %v, want about %v", res.Fit.Gamma, tc.gamma)
+			}
+			if res.Peaks < n/60 || res.Peaks > n/40 {
+				t.Fatalf("peaks %d, want about %d", res.Peaks, n/50)
+			}
+		})
+	}
+}
+
+func TestPOTOptionsAndSmallSamples(t *testing.T) {
+	if _, err := POT(make([]float64, 100), POTOptions{Risk: 0.5}); err == nil {
+		t.Fatal("risk 0.5 with level 0.98 accepted")
+	}
+	if _, err := POT([]float64{1, 2, 3}, POTOptions{}); err == nil {
+		t.Fatal("3 scores accepted")
+	}
+	// Constant scores: no excesses, threshold falls back to the maximum.
+	c := make([]float64, 100)
+	for i := range c {
+		c[i] = 2
+	}
+	res, err := POT(c, POTOptions{})
+	if err != nil || res.Threshold != 2 {
+		t.Fatalf("constant scores: %+v, %v", res, err)
+	}
+}
+
+func TestFitGPDMoments(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	y := make([]float64, 50000)
+	for i := range y {
+		y[i] = 2 * r.ExpFloat64()
+	}
+	g, err := moments(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(g.Gamma) > 0.05 || math.Abs(g.Sigma-2) > 0.1 {
+		t.Fatalf("moments fit %+v, want γ≈0 σ≈2", g)
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	x := []float64{4, 1, math.NaN(), 3, 2}
+	for _, tc := range []struct{ p, want float64 }{{0, 1}, {1, 4}, {0.5, 2.5}, {0.25, 1.75}} {
+		if got := Quantile(x, tc.p); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("Quantile(%v) = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+	if !math.IsNaN(Quantile(nil, 0.5)) {
+		t.Error("Quantile(nil) is not NaN")
+	}
+}

@@ -1,0 +1,119 @@
+package natsembed
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Options configure an embedded server.
+type Options struct {
+	// ListenAddress is host:port for client connections. Default
+	// "127.0.0.1:4222"; a port of 0 (":0", "127.0.0.1:0") picks a random
+	// free port. An empty host means 127.0.0.1 (never all interfaces by
+	// default).
+	ListenAddress string
+	// StoreDir holds the JetStream file store. Required: it is where the
+	// stream survives restarts.
+	StoreDir string
+	// Logger receives the server's log, at Debug for its debug output and
+	// at the matching level otherwise. Nil discards it.
+	Logger *slog.Logger
+	// ReadyTimeout bounds start-up. Default 10s.
+	ReadyTimeout time.Duration
+	// MaxPayload is the largest message the server accepts, in bytes.
+	// Default 8 MiB.
+	MaxPayload int32
+}
+
+// Server is a running embedded NATS server.
+type Server struct {
+	srv *server.Server
+}
+
+// Start starts a NATS server with JetStream and waits until it accepts
+// connections.
+func Start(opts Options) (*Server, error) {
+	if opts.ListenAddress == "" {
+		opts.ListenAddress = "127.0.0.1:4222"
+	}
+	if opts.ReadyTimeout == 0 {
+		opts.ReadyTimeout = 10 * time.Second
+	}
+	if opts.MaxPayload == 0 {
+		opts.MaxPayload = 8 << 20
+	}
+	if opts.StoreDir == "" {
+		return nil, errors.New("start embedded nats: StoreDir is required")
+	}
+	if opts.ReadyTimeout < 0 || opts.MaxPayload < 0 {
+		return nil, errors.New("start embedded nats: negative ReadyTimeout or MaxPayload")
+	}
+	host, portStr, err := net.SplitHostPort(opts.ListenAddress)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded nats: listen address %q: %w", opts.ListenAddress, err)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("start embedded nats: listen address %q: bad port", opts.ListenAddress)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	sopts := &server.Options{
+		ServerName: "omen-embedded",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   opts.StoreDir,
+		MaxPayload: opts.MaxPayload,
+		NoSigs:     true,
+		NoLog:      opts.Logger == nil,
+	}
+	srv, err := server.NewServer(sopts)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded nats: %w", err)
+	}
+	if opts.Logger != nil {
+		srv.SetLoggerV2(slogAdapter{opts.Logger}, true, false, false)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(opts.ReadyTimeout) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, fmt.Errorf("start embedded nats on %s: not ready after %s", opts.ListenAddress, opts.ReadyTimeout)
+	}
+	if !srv.JetStreamEnabled() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, fmt.Errorf("start embedded nats on %s: JetStream not enabled", opts.ListenAddress)
+	}
+	return &Server{srv: srv}, nil
+}
+
+// ClientURL returns the nats:// URL clients connect to.
+func (s *Server) ClientURL() string { return s.srv.ClientURL() }
+
+// Shutdown stops the server and waits until it has stopped. It is safe to
+// call more than once.
+func (s *Server) Shutdown() {
+	s.srv.Shutdown()
+	s.srv.WaitForShutdown()
+}
+
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Noticef(format string, v ...any) { a.l.Info(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Fatalf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Tracef(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }

@@ -1,0 +1,84 @@
+package natsembed
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+)
+
+func TestStartPublishRestart(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	srv, err := Start(Options{ListenAddress: "127.0.0.1:0", StoreDir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := srv.ClientURL()
+	if !strings.HasPrefix(url, "nats://127.0.0.1:") {
+		t.Fatalf("ClientURL = %q", url)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	publish := func(url string) uint64 {
+		nc, err := nats.Connect(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Storage: jetstream.FileStorage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Publish(ctx, "t.x", []byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Msgs
+	}
+	if n := publish(url); n != 1 {
+		t.Fatalf("messages after first publish = %d, want 1", n)
+	}
+	srv.Shutdown()
+	srv.Shutdown() // idempotent
+
+	// The file store survives a restart on the same directory.
+	srv2, err := Start(Options{ListenAddress: ":0", StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Shutdown()
+	if n := publish(srv2.ClientURL()); n != 2 {
+		t.Fatalf("messages after restart = %d, want 2", n)
+	}
+}
+
+func TestStartValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"no store dir", Options{ListenAddress: "127.0.0.1:0"}},
+		{"bad address", Options{ListenAddress: "nope", StoreDir: t.TempDir()}},
+		{"bad port", Options{ListenAddress: "127.0.0.1:99999", StoreDir: t.TempDir()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if srv, err := Start(tc.opts); err == nil {
+				srv.Shutdown()
+				t.Fatal("Start succeeded, want error")
+			}
+		})
+	}
+}

@@ -1,0 +1,291 @@
+package linalg
+
+import (
+	"runtime"
+	"sync"
+)
+
+// Blocking parameters. mr×nr is the register tile of the micro-kernel; an
+// mc×kc block of A is packed to stay in L2, a kc×nr micro-panel of B stays
+// in L1 while the kernel sweeps the A block; nc bounds the packed B block.
+const (
+	mr = 6
+	nr = 16
+	kc = 256
+	mc = 144 // multiple of mr
+	nc = 2048
+)
+
+// parallelMinFlops is the problem size (2·m·n·k) from which Sgemm splits the
+// work over several goroutines.
+const parallelMinFlops = 1 << 21
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C with op(X) = X or Xᵀ.
+//
+// A is m×k (k×m when transA), B is k×n (n×k when transB) and C is m×n, all
+// row-major with leading dimensions lda, ldb and ldc. When beta is zero C is
+// not read. Large problems are split over up to runtime.GOMAXPROCS(0)
+// goroutines. Safe for concurrent use on disjoint C. Panics on programmer
+// errors (bad sizes, leading dimensions or slice lengths), like gonum's BLAS.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	workers := runtime.GOMAXPROCS(0)
+	flops := 2 * float64(m) * float64(n) * float64(k)
+	if workers < 2 || flops < parallelMinFlops || alpha == 0 || k == 0 {
+		sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	// Split along the larger of m and n into chunks aligned to the tile.
+	splitM := m >= n
+	dim, unit := n, nr
+	if splitM {
+		dim, unit = m, mr
+	}
+	tiles := (dim + unit - 1) / unit
+	if tiles < 2 {
+		sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if workers > tiles {
+		workers = tiles
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo := tiles * w / workers * unit
+		hi := min(tiles*(w+1)/workers*unit, dim)
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			if splitM {
+				ao := lo * lda
+				if transA {
+					ao = lo
+				}
+				sgemm(transA, transB, hi-lo, n, k, alpha, a[ao:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+				return
+			}
+			bo := lo
+			if transB {
+				bo = lo * ldb
+			}
+			sgemm(transA, transB, m, hi-lo, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
+		}(lo, hi)
+	}
+	wg.Wait()
+}
+
+// SgemmSerial is Sgemm without starting goroutines, for callers that already
+// parallelise over independent problems.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 {
+		panic("linalg: m < 0")
+	}
+	if n < 0 {
+		panic("linalg: n < 0")
+	}
+	if k < 0 {
+		panic("linalg: k < 0")
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if lda < max(1, ac) {
+		panic("linalg: bad lda")
+	}
+	if ldb < max(1, bc) {
+		panic("linalg: bad ldb")
+	}
+	if ldc < max(1, n) {
+		panic("linalg: bad ldc")
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if ar > 0 && ac > 0 && len(a) < lda*(ar-1)+ac {
+		panic("linalg: short A")
+	}
+	if br > 0 && bc > 0 && len(b) < ldb*(br-1)+bc {
+		panic("linalg: short B")
+	}
+	if len(c) < ldc*(m-1)+n {
+		panic("linalg: short C")
+	}
+}
+
+// scaleC computes C = beta·C over an m×n block (C = 0 without reading it
+// when beta is zero).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// scratch holds the packed panels of one serial GEMM.
+type scratch struct {
+	a []float32 // mc×kc, in mr-row micro-panels
+	b []float32 // kc×nc, in nr-column micro-panels
+	t [mr * nr]float32
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{a: make([]float32, mc*kc), b: make([]float32, kc*nc)}
+}}
+
+// sgemm is the serial blocked driver; arguments are already checked and
+// m, n > 0.
+func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if alpha == 0 || k == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	kern := kernel()
+	for jc := 0; jc < n; jc += nc {
+		ncb := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kc {
+			kcb := min(kc, k-pc)
+			bet := beta
+			if pc > 0 {
+				bet = 1
+			}
+			packB(transB, kcb, ncb, b, ldb, pc, jc, s.b)
+			for ic := 0; ic < m; ic += mc {
+				mcb := min(mc, m-ic)
+				packA(transA, mcb, kcb, a, lda, ic, pc, s.a)
+				macro(kern, mcb, ncb, kcb, alpha, s.a, s.b, bet, c[ic*ldc+jc:], ldc, &s.t)
+			}
+		}
+	}
+}
+
+// macro runs the micro-kernel over an mcb×ncb block of C from packed
+// panels pa (mcb×kcb) and pb (kcb×ncb).
+func macro(kern kernelFunc, mcb, ncb, kcb int, alpha float32, pa, pb []float32, beta float32, c []float32, ldc int, t *[mr * nr]float32) {
+	for jr := 0; jr < ncb; jr += nr {
+		nrb := min(nr, ncb-jr)
+		bp := pb[jr*kcb : jr*kcb+nr*kcb]
+		for ir := 0; ir < mcb; ir += mr {
+			mrb := min(mr, mcb-ir)
+			ap := pa[ir*kcb : ir*kcb+mr*kcb]
+			if mrb == mr && nrb == nr {
+				kern(kcb, ap, bp, c[ir*ldc+jr:], ldc, alpha, beta)
+				continue
+			}
+			// Edge tile: compute the full tile into t, then merge.
+			kern(kcb, ap, bp, t[:], nr, alpha, 0)
+			for i := range mrb {
+				row := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nrb]
+				tr := t[i*nr : i*nr+nrb]
+				if beta == 0 {
+					copy(row, tr)
+					continue
+				}
+				for j := range row {
+					row[j] = beta*row[j] + tr[j]
+				}
+			}
+		}
+	}
+}
+
+// packA packs op(A)[ic:ic+mcb, pc:pc+kcb] into micro-panels of mr rows:
+// panel p holds, for each l in [0,kcb), the mr values op(A)[ic+p·mr+r, pc+l]
+// contiguously. Rows past mcb are zero.
+func packA(trans bool, mcb, kcb int, a []float32, lda, ic, pc int, dst []float32) {
+	for ir := 0; ir < mcb; ir += mr {
+		mrb := min(mr, mcb-ir)
+		d := dst[ir*kcb : ir*kcb+mr*kcb]
+		if trans {
+			// op(A)[i,l] = A[l,i]: rows of A are contiguous in i.
+			for l := range kcb {
+				src := a[(pc+l)*lda+ic+ir:]
+				dd := d[l*mr : l*mr+mr]
+				if mrb == mr {
+					dd[0], dd[1], dd[2], dd[3], dd[4], dd[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+					continue
+				}
+				copy(dd, src[:mrb])
+				clear(dd[mrb:])
+			}
+			continue
+		}
+		for r := range mr {
+			if r >= mrb {
+				for l := range kcb {
+					d[l*mr+r] = 0
+				}
+				continue
+			}
+			src := a[(ic+ir+r)*lda+pc : (ic+ir+r)*lda+pc+kcb]
+			for l, v := range src {
+				d[l*mr+r] = v
+			}
+		}
+	}
+}
+
+// packB packs op(B)[pc:pc+kcb, jc:jc+ncb] into micro-panels of nr columns:
+// panel p holds, for each l in [0,kcb), the nr values op(B)[pc+l, jc+p·nr+j]
+// contiguously. Columns past ncb are zero.
+func packB(trans bool, kcb, ncb int, b []float32, ldb, pc, jc int, dst []float32) {
+	for jr := 0; jr < ncb; jr += nr {
+		nrb := min(nr, ncb-jr)
+		d := dst[jr*kcb : jr*kcb+nr*kcb]
+		if !trans {
+			for l := range kcb {
+				src := b[(pc+l)*ldb+jc+jr:]
+				dd := d[l*nr : l*nr+nr]
+				if nrb == nr {
+					copy(dd, src[:nr])
+					continue
+				}
+				copy(dd, src[:nrb])
+				clear(dd[nrb:])
+			}
+			continue
+		}
+		// op(B)[l,j] = B[j,l]: rows of B are contiguous in l.
+		for j := range nr {
+			if j >= nrb {
+				for l := range kcb {
+					d[l*nr+j] = 0
+				}
+				continue
+			}
+			src := b[(jc+jr+j)*ldb+pc : (jc+jr+j)*ldb+pc+kcb]
+			for l, v := range src {
+				d[l*nr+j] = v
+			}
+		}
+	}
+}

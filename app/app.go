@@ -1,0 +1,448 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/stream/natsembed"
+)
+
+// Options configure an App. Zero values take the documented defaults.
+type Options struct {
+	// Config is the configuration; nil loads ConfigFile, or the defaults
+	// when ConfigFile is empty.
+	Config *config.Config
+	// ConfigFile is re-read on Reload. Empty: reload keeps Config.
+	ConfigFile string
+	// ListenAddress is the HTTP address. Default 127.0.0.1:9464; ":0"
+	// style ports pick a free port (see App.Addr).
+	ListenAddress string
+	// StoragePath is Badger's directory; the embedded NATS server keeps
+	// its data under StoragePath/nats. Default data/.
+	StoragePath string
+	// Retention of feature vectors, predictions and events. Default 15d.
+	Retention time.Duration
+	// NATSURL is an external NATS server. Empty starts the embedded one.
+	NATSURL string
+	// NATSListenAddress is the embedded NATS server's address. Default
+	// 127.0.0.1:4222.
+	NATSListenAddress string
+	// AlertmanagerURLs add to the config's alerting.alertmanagers.
+	AlertmanagerURLs []string
+	// WallClock caps evaluation at the wall clock (production). The demo
+	// and tests with simulated time set it false.
+	WallClock bool
+	// ShutdownTimeout bounds Stop. Default 30s.
+	ShutdownTimeout time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registerer and Gatherer default to a new registry (not the global
+	// one), so several Apps can run in one process.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+}
+
+func (o *Options) applyDefaults() error {
+	if o.ListenAddress == "" {
+		o.ListenAddress = "127.0.0.1:9464"
+	}
+	if o.StoragePath == "" {
+		o.StoragePath = "data"
+	}
+	if o.Retention == 0 {
+		o.Retention = 15 * 24 * time.Hour
+	}
+	if o.Retention < 0 {
+		return fmt.Errorf("negative retention %v", o.Retention)
+	}
+	if o.NATSListenAddress == "" {
+		o.NATSListenAddress = "127.0.0.1:4222"
+	}
+	if o.ShutdownTimeout == 0 {
+		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Registerer == nil {
+		r := prometheus.NewRegistry()
+		o.Registerer, o.Gatherer = r, r
+	}
+	if o.Gatherer == nil {
+		g, ok := o.Registerer.(prometheus.Gatherer)
+		if !ok {
+			return errors.New("gatherer is required when the registerer is not a registry")
+		}
+		o.Gatherer = g
+	}
+	if o.Config == nil {
+		if o.ConfigFile == "" {
+			o.Config = config.Default()
+		} else {
+			c, err := config.LoadFile(o.ConfigFile)
+			if err != nil {
+				return err
+			}
+			o.Config = c
+		}
+	}
+	return nil
+}
+
+// App is the omen daemon. Start and Stop may each be called once.
+type App struct {
+	opts   Options
+	logger *slog.Logger
+	reg    prometheus.Registerer
+
+	cfg atomic.Pointer[config.Config]
+
+	store     *store.Store
+	natsSrv   *natsembed.Server
+	natsURL   string
+	head      *features.Head
+	extractor *features.Extractor
+	ingest    *ingester
+	eval      *evaluator
+	scorer    *scorer
+	alerts    *alerter
+
+	ln    net.Listener
+	srv   *http.Server
+	ready atomic.Bool
+
+	reloadCh chan chan error
+	stop     context.CancelFunc
+	done     chan struct{}
+	runErr   error
+	stopOnce sync.Once
+
+	reloads *prometheus.CounterVec
+}
+
+// New validates the options and builds an App. It opens nothing: Start does.
+func New(opts Options) (*App, error) {
+	if err := opts.applyDefaults(); err != nil {
+		return nil, fmt.Errorf("app options: %w", err)
+	}
+	a := &App{
+		opts:     opts,
+		logger:   opts.Logger,
+		reg:      opts.Registerer,
+		reloadCh: make(chan chan error),
+		done:     make(chan struct{}),
+	}
+	a.cfg.Store(opts.Config)
+	a.reloads = promauto.With(a.reg).NewCounterVec(prometheus.CounterOpts{
+		Namespace: "omen", Name: "config_reloads_total",
+		Help: "Configuration reloads by result.",
+	}, []string{"result"})
+	a.reg.MustRegister(
+		versioncollector.NewCollector("omen"),
+	)
+	if r, ok := a.reg.(*prometheus.Registry); ok && opts.Gatherer == prometheus.Gatherer(r) {
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	return a, nil
+}
+
+// Config returns the configuration in force.
+func (a *App) Config() *config.Config { return a.cfg.Load() }
+
+// Addr returns the HTTP listen address once Start has returned.
+func (a *App) Addr() string {
+	if a.ln == nil {
+		return ""
+	}
+	return a.ln.Addr().String()
+}
+
+// NATSURL returns the NATS server omen consumes from once Start has returned.
+func (a *App) NATSURL() string { return a.natsURL }
+
+// Store returns the store once Start has returned (for tests and the demo).
+func (a *App) Store() *store.Store { return a.store }
+
+// Start opens the store, rebuilds the in-memory window from the ingest log,
+// starts the embedded NATS server when no URL is given, and runs every
+// component until Stop or a component's fatal error. It returns once the
+// daemon is ready to accept data.
+func (a *App) Start(ctx context.Context) error {
+	cfg := a.cfg.Load()
+	log := a.logger
+
+	// Store: Badger under the storage path; everything durable lives there.
+	st, err := store.Open(store.Options{
+		Path:       filepath.Join(a.opts.StoragePath, "badger"),
+		Retention:  a.opts.Retention,
+		Logger:     log.With("component", "store"),
+		Registerer: a.reg,
+	})
+	if err != nil {
+		return fmt.Errorf("open store %q: %w", a.opts.StoragePath, err)
+	}
+	a.store = st
+	fail := func(err error) error {
+		a.closeResources()
+		return err
+	}
+
+	// Features: the bounded in-memory PromQL window and the extractor.
+	a.head, err = features.NewHead(features.HeadOptions{
+		Lookback:   time.Duration(cfg.Lookback),
+		MaxSeries:  cfg.MaxSeries,
+		Registerer: a.reg,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("create feature head: %w", err))
+	}
+	a.extractor, err = features.NewExtractor(features.ExtractorOptions{
+		Config:     cfg.Config,
+		Head:       a.head,
+		Logger:     log.With("component", "features"),
+		Registerer: a.reg,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("create feature extractor: %w", err))
+	}
+
+	// Ingest: store first, then the head; replay what the store holds.
+	a.ingest = newIngester(st, a.head, a.extractor, a.reg, log.With("component", "ingest"))
+	if err := a.ingest.replay(ctx, time.Duration(cfg.Lookback)); err != nil {
+		return fail(fmt.Errorf("replay ingest log: %w", err))
+	}
+
+	// Scorer and alerts: the model from the registry, predictions, alerts.
+	a.scorer, err = newScorer(scorerOptions{
+		Store: st, Config: cfg, Registerer: a.reg, Logger: log.With("component", "scorer"),
+	})
+	if err != nil {
+		return fail(err)
+	}
+	a.alerts, err = newAlerter(alerterOptions{
+		Store: st, Config: cfg, ExtraURLs: a.opts.AlertmanagerURLs,
+		ListenAddress: a.opts.ListenAddress, Registerer: a.reg, Logger: log.With("component", "alerts"),
+	})
+	if err != nil {
+		return fail(err)
+	}
+	a.eval = newEvaluator(evaluatorOptions{
+		Extractor: a.extractor, Store: st, Ingest: a.ingest, Scorer: a.scorer, Alerts: a.alerts,
+		Step: time.Duration(cfg.Step), WallClock: a.opts.WallClock,
+		Registerer: a.reg, Logger: log.With("component", "evaluator"),
+	})
+
+	// NATS: the embedded server unless a URL is given.
+	a.natsURL = a.opts.NATSURL
+	if a.natsURL == "" {
+		srv, err := natsembed.Start(natsembed.Options{
+			ListenAddress: a.opts.NATSListenAddress,
+			StoreDir:      filepath.Join(a.opts.StoragePath, "nats"),
+			Logger:        log.With("component", "nats"),
+		})
+		if err != nil {
+			return fail(fmt.Errorf("start embedded NATS on %s: %w", a.opts.NATSListenAddress, err))
+		}
+		a.natsSrv = srv
+		a.natsURL = srv.ClientURL()
+	}
+	src, err := newSources(sourceOptions{
+		Config: cfg, NATSURL: a.natsURL, Appender: a.ingest, Registerer: a.reg,
+		Logger: log.With("component", "stream"),
+	})
+	if err != nil {
+		return fail(err)
+	}
+
+	// HTTP: metrics, health, reload, remote-write, API and UI.
+	ln, err := net.Listen("tcp", a.opts.ListenAddress)
+	if err != nil {
+		return fail(fmt.Errorf("listen on %s: %w", a.opts.ListenAddress, err))
+	}
+	a.ln = ln
+	a.srv = &http.Server{Handler: a.routes(src), ReadHeaderTimeout: 10 * time.Second}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	a.stop = cancel
+	var g run.Group
+	// Stop: the group ends when Stop cancels runCtx.
+	g.Add(func() error { <-runCtx.Done(); return nil }, func(error) { cancel() })
+	// HTTP server.
+	g.Add(func() error {
+		if err := a.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve HTTP on %s: %w", ln.Addr(), err)
+		}
+		return nil
+	}, func(error) {
+		sctx, c := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
+		defer c()
+		_ = a.srv.Shutdown(sctx)
+	})
+	// Sources: NATS consumer and Prometheus pollers.
+	srcCtx, srcCancel := context.WithCancel(runCtx)
+	g.Add(func() error { return src.run(srcCtx) }, func(error) { srcCancel() })
+	// Evaluator: features, scores and alerts at every step.
+	evCtx, evCancel := context.WithCancel(runCtx)
+	g.Add(func() error { return a.eval.run(evCtx) }, func(error) { evCancel() })
+	// Alerts: delivery of the outbox to every Alertmanager.
+	alCtx, alCancel := context.WithCancel(runCtx)
+	g.Add(func() error { return a.alerts.run(alCtx) }, func(error) { alCancel() })
+	// Maintenance: retention and model hot-reload.
+	mCtx, mCancel := context.WithCancel(runCtx)
+	g.Add(func() error { return a.maintain(mCtx) }, func(error) { mCancel() })
+	// Reload: SIGHUP and /-/reload arrive here.
+	rCtx, rCancel := context.WithCancel(runCtx)
+	g.Add(func() error {
+		for {
+			select {
+			case <-rCtx.Done():
+				return nil
+			case ch := <-a.reloadCh:
+				ch <- a.reload()
+			}
+		}
+	}, func(error) { rCancel() })
+
+	go func() {
+		a.runErr = g.Run()
+		close(a.done)
+	}()
+	a.ready.Store(true)
+	log.Info("omen started", "web", a.Addr(), "nats", a.natsURL, "storage", a.opts.StoragePath,
+		"features", len(cfg.Features)+len(cfg.EventFeatures), "entity_labels", cfg.EntityLabels)
+	return nil
+}
+
+// Done is closed when the daemon has stopped, by Stop or a fatal error.
+func (a *App) Done() <-chan struct{} { return a.done }
+
+// Err returns the error that stopped the daemon, if any, after Done.
+func (a *App) Err() error { return a.runErr }
+
+// Stop shuts the daemon down: sources stop first, in-flight batches are
+// committed or left unacknowledged, then the store is closed. It waits at
+// most ShutdownTimeout (or ctx).
+func (a *App) Stop(ctx context.Context) error {
+	var err error
+	a.stopOnce.Do(func() {
+		a.ready.Store(false)
+		if a.stop != nil {
+			a.stop()
+			ctx, cancel := context.WithTimeout(ctx, a.opts.ShutdownTimeout)
+			defer cancel()
+			select {
+			case <-a.done:
+			case <-ctx.Done():
+				err = fmt.Errorf("stop: components still running after %v", a.opts.ShutdownTimeout)
+			}
+		}
+		if cerr := a.closeResources(); cerr != nil && err == nil {
+			err = cerr
+		}
+		a.logger.Info("omen stopped")
+	})
+	return err
+}
+
+func (a *App) closeResources() error {
+	var errs []error
+	if a.alerts != nil {
+		a.alerts.close()
+	}
+	if a.natsSrv != nil {
+		a.natsSrv.Shutdown()
+		a.natsSrv = nil
+	}
+	if a.store != nil {
+		if err := a.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+		a.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Reload re-reads the configuration file and applies what can change at
+// run time (feature definitions, alerting). It is what SIGHUP and
+// POST /-/reload do.
+func (a *App) Reload() error {
+	ch := make(chan error, 1)
+	select {
+	case a.reloadCh <- ch:
+		return <-ch
+	case <-a.done:
+		return errors.New("reload: omen is stopped")
+	}
+}
+
+func (a *App) reload() error {
+	cfg := a.cfg.Load()
+	if a.opts.ConfigFile != "" {
+		c, err := config.LoadFile(a.opts.ConfigFile)
+		if err != nil {
+			a.reloads.WithLabelValues("failure").Inc()
+			a.logger.Error("reload configuration", "file", a.opts.ConfigFile, "err", err)
+			return err
+		}
+		cfg = c
+	}
+	if err := a.extractor.SetConfig(cfg.Config); err != nil {
+		a.reloads.WithLabelValues("failure").Inc()
+		return fmt.Errorf("apply feature config: %w", err)
+	}
+	a.alerts.setConfig(cfg)
+	a.cfg.Store(cfg)
+	a.reloads.WithLabelValues("success").Inc()
+	a.logger.Info("configuration reloaded", "file", a.opts.ConfigFile)
+	return nil
+}
+
+// maintain runs retention hourly and checks the model registry for a newly
+// promoted model every few seconds.
+func (a *App) maintain(ctx context.Context) error {
+	retention := time.NewTicker(time.Hour)
+	defer retention.Stop()
+	models := time.NewTicker(2 * time.Second)
+	defer models.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-retention.C:
+			n, err := a.store.RunRetention(now)
+			if err != nil {
+				a.logger.Error("retention", "err", err)
+				continue
+			}
+			a.logger.Debug("retention", "deleted", n)
+		case <-models.C:
+			if err := a.scorer.reloadModel(); err != nil {
+				a.logger.Error("load promoted model", "err", err)
+			}
+		}
+	}
+}
+
+// exists reports whether a path exists.
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

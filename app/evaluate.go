@@ -1,0 +1,132 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/store"
+)
+
+type evaluatorOptions struct {
+	Extractor  *features.Extractor
+	Store      *store.Store
+	Ingest     *ingester
+	Scorer     *scorer
+	Alerts     *alerter
+	Step       time.Duration
+	WallClock  bool
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+// evaluator evaluates features at every step boundary the data has passed,
+// stores the vectors, scores them and hands the predictions to the alerts.
+type evaluator struct {
+	evaluatorOptions
+	next int64 // next step to evaluate, ms; 0 before the first data
+
+	steps    prometheus.Counter
+	failures prometheus.Counter
+	lastStep prometheus.Gauge
+	known    map[string]bool
+}
+
+// maxCatchUp bounds how many steps one tick evaluates; a source that jumps
+// far ahead makes the evaluator skip to the newest steps instead.
+const maxCatchUp = 64
+
+func newEvaluator(o evaluatorOptions) *evaluator {
+	f := promauto.With(o.Registerer)
+	return &evaluator{
+		evaluatorOptions: o,
+		known:            map[string]bool{},
+		steps: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "omen", Name: "evaluator_steps_total", Help: "Steps evaluated.",
+		}),
+		failures: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "omen", Name: "evaluator_step_failures_total", Help: "Steps whose evaluation, storage or scoring failed.",
+		}),
+		lastStep: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "omen", Name: "evaluator_last_step_timestamp_seconds", Help: "Data time of the last evaluated step.",
+		}),
+	}
+}
+
+func (e *evaluator) run(ctx context.Context) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			e.tick(ctx)
+		}
+	}
+}
+
+// tick evaluates every step boundary t with t + step ≤ watermark (one step
+// of slack for late samples), capped by the wall clock in production.
+func (e *evaluator) tick(ctx context.Context) {
+	step := e.Step.Milliseconds()
+	wm := e.Ingest.watermark.Load()
+	if wm == 0 {
+		return
+	}
+	if e.WallClock {
+		if now := time.Now().UnixMilli(); wm > now {
+			wm = now
+		}
+	}
+	target := (wm - step) / step * step
+	if e.next == 0 {
+		e.next = target
+	}
+	if target-e.next > maxCatchUp*step {
+		e.next = target - (maxCatchUp-1)*step
+	}
+	for ; e.next <= target; e.next += step {
+		if ctx.Err() != nil {
+			return
+		}
+		e.evaluate(ctx, e.next)
+	}
+}
+
+func (e *evaluator) evaluate(ctx context.Context, t int64) {
+	vs, err := e.Extractor.Evaluate(ctx, time.UnixMilli(t))
+	if err != nil {
+		e.failures.Inc()
+		e.Logger.Error("evaluate features", "t", time.UnixMilli(t).UTC(), "err", err)
+		return
+	}
+	e.steps.Inc()
+	e.lastStep.Set(float64(t) / 1000)
+	if len(vs) == 0 {
+		return
+	}
+	recs := make([]store.Vector, len(vs))
+	for i, v := range vs {
+		recs[i] = store.Vector{Entity: v.Entity, T: v.T, Values: v.Values, Failure: v.Failure}
+		if !e.known[v.Entity] {
+			if err := e.Store.PutEntity(v.Entity, v.Labels, v.T); err != nil {
+				e.Logger.Error("store entity", "entity", v.Entity, "err", err)
+			} else {
+				e.known[v.Entity] = true
+			}
+		}
+	}
+	if err := e.Store.PutVectors(recs); err != nil {
+		e.failures.Inc()
+		e.Logger.Error("store feature vectors", "t", time.UnixMilli(t).UTC(), "err", err)
+	}
+	preds := e.Scorer.score(ctx, t, vs)
+	if len(preds) > 0 && e.Alerts != nil {
+		e.Alerts.process(ctx, t, preds)
+	}
+}

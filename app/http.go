@@ -1,0 +1,40 @@
+package app
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes builds the HTTP mux: operational endpoints, the remote-write
+// receiver, the explanation API and the UI.
+func (a *App) routes(src *sources) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(a.reg,
+		promhttp.HandlerFor(a.opts.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "omen is Healthy.")
+	})
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.ready.Load() {
+			http.Error(w, "omen is not ready.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "omen is Ready.")
+	})
+	reload := func(w http.ResponseWriter, _ *http.Request) {
+		if err := a.Reload(); err != nil {
+			http.Error(w, fmt.Sprintf("reload: %v", err), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "configuration reloaded")
+	}
+	mux.HandleFunc("POST /-/reload", reload)
+	mux.HandleFunc("PUT /-/reload", reload)
+	if src.remoteWrite != nil {
+		mux.Handle("POST /api/v1/write", src.remoteWrite)
+	}
+	a.mountAPI(mux)
+	return mux
+}

@@ -1,0 +1,119 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// ingester is the stream.Appender of the daemon: a batch is committed to
+// the store's ingest log first (so it survives a restart and may be
+// acknowledged), then applied to the in-memory PromQL head and the event
+// counters. Duplicates (redeliveries) are skipped by the store and never
+// applied twice.
+type ingester struct {
+	store     *store.Store
+	head      *features.Head
+	extractor *features.Extractor
+	logger    *slog.Logger
+
+	// watermark is the newest sample or event time applied, in ms.
+	watermark atomic.Int64
+
+	batches    *prometheus.CounterVec
+	applyDrops prometheus.Counter
+}
+
+func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, reg prometheus.Registerer, logger *slog.Logger) *ingester {
+	f := promauto.With(reg)
+	return &ingester{
+		store: st, head: head, extractor: ex, logger: logger,
+		batches: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "omen", Name: "ingest_batches_total",
+			Help: "Batches handed to the store by result (stored, duplicate).",
+		}, []string{"result"}),
+		applyDrops: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "omen", Name: "ingest_head_rejected_samples_total",
+			Help: "Samples committed to the ingest log that the in-memory head rejected (cardinality, out of window).",
+		}),
+	}
+}
+
+// Append implements stream.Appender.
+func (in *ingester) Append(_ context.Context, batches []telemetry.Batch) error {
+	fresh, err := in.store.AppendBatches(batches)
+	if err != nil {
+		return fmt.Errorf("commit %d batches to the ingest log: %w", len(batches), err)
+	}
+	var dup int
+	for i := range batches {
+		if !fresh[i] {
+			dup++
+			continue
+		}
+		in.apply(&batches[i])
+	}
+	in.batches.WithLabelValues("stored").Add(float64(len(batches) - dup))
+	if dup > 0 {
+		in.batches.WithLabelValues("duplicate").Add(float64(dup))
+	}
+	return nil
+}
+
+func (in *ingester) apply(b *telemetry.Batch) {
+	maxT := int64(0)
+	if strings.HasPrefix(b.Source, pollerSourcePrefix) {
+		in.extractor.AddPolled(b.Samples)
+	} else if len(b.Samples) > 0 {
+		n, _ := in.head.Append(b.Samples)
+		if d := len(b.Samples) - n; d > 0 {
+			in.applyDrops.Add(float64(d))
+		}
+	}
+	for i := range b.Samples {
+		if t := b.Samples[i].T; t > maxT {
+			maxT = t
+		}
+	}
+	if len(b.Events) > 0 {
+		in.extractor.AddEvents(b.Events)
+		for i := range b.Events {
+			if t := b.Events[i].T; t > maxT {
+				maxT = t
+			}
+		}
+	}
+	for {
+		cur := in.watermark.Load()
+		if maxT <= cur || in.watermark.CompareAndSwap(cur, maxT) {
+			return
+		}
+	}
+}
+
+// replay applies the ingest log's batches received within the last
+// window to the head, so a restarted daemon evaluates features over the
+// same data it had acknowledged before.
+func (in *ingester) replay(_ context.Context, window time.Duration) error {
+	since := time.Now().Add(-window - time.Hour).UnixMilli()
+	n := 0
+	err := in.store.ReplayBatches(since, func(b telemetry.Batch) error {
+		in.apply(&b)
+		n++
+		return nil
+	})
+	if n > 0 {
+		in.logger.Info("replayed ingest log", "batches", n, "watermark", time.UnixMilli(in.watermark.Load()).UTC())
+	}
+	return err
+}

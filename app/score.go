@@ -1,0 +1,323 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/store"
+)
+
+type scorerOptions struct {
+	Store      *store.Store
+	Config     *config.Config
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+// prediction is one scored entity at one step, with the window it was
+// computed from (kept for explanations).
+type prediction struct {
+	store.Prediction
+	Labels  map[string]string
+	Window  []float32 // W×F raw values, time-major
+	Horizon time.Duration
+}
+
+// scorer keeps the last W+1 feature vectors of every entity, scores the
+// windows with the active model at each step, stores the predictions and
+// exports them as metrics.
+type scorer struct {
+	opts   scorerOptions
+	logger *slog.Logger
+
+	mu      sync.RWMutex
+	model   *model.Model
+	version string
+	step    time.Duration
+	windows map[string]*history
+	latest  map[string]prediction
+
+	scored   prometheus.Counter
+	duration prometheus.Histogram
+}
+
+type history struct {
+	labels map[string]string
+	rows   [][]float32 // oldest first, at most W+1
+	last   int64
+}
+
+func newScorer(o scorerOptions) (*scorer, error) {
+	s := &scorer{
+		opts: o, logger: o.Logger,
+		step:    time.Duration(o.Config.Step),
+		windows: map[string]*history{},
+		latest:  map[string]prediction{},
+	}
+	f := promauto.With(o.Registerer)
+	s.scored = f.NewCounter(prometheus.CounterOpts{
+		Namespace: "omen", Name: "predictions_total", Help: "Entity windows scored by the model.",
+	})
+	s.duration = f.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "omen", Name: "scoring_duration_seconds", Help: "Time to score all entities at one step.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8),
+	})
+	o.Registerer.MustRegister(&predictionCollector{s: s, entityLabels: o.Config.EntityLabels})
+	if err := s.reloadModel(); err != nil {
+		s.logger.Warn("no usable model in the registry", "err", err)
+	}
+	if s.model == nil && o.Config.Model.File != "" {
+		if err := s.loadFile(o.Config.Model.File); err != nil {
+			return nil, err
+		}
+	}
+	if s.model == nil {
+		s.logger.Warn("no model: features are stored but nothing is scored until a model is trained (omen train) and promoted")
+	}
+	return s, nil
+}
+
+// loadFile registers a model file and promotes it when the registry has no
+// active model.
+func (s *scorer) loadFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read model %q: %w", path, err)
+	}
+	m, err := model.Unmarshal(data)
+	if err != nil {
+		return fmt.Errorf("load model %q: %w", path, err)
+	}
+	version, err := RegisterModel(s.opts.Store, m, data, path)
+	if err != nil {
+		return err
+	}
+	if err := s.opts.Store.Promote(version); err != nil {
+		return fmt.Errorf("promote model %s: %w", version, err)
+	}
+	return s.reloadModel()
+}
+
+// reloadModel loads the registry's active model when it changed.
+func (s *scorer) reloadModel() error {
+	meta, err := s.opts.Store.Active()
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read active model: %w", err)
+	}
+	s.mu.RLock()
+	same := meta.Version == s.version
+	s.mu.RUnlock()
+	if same {
+		return nil
+	}
+	data, _, err := s.opts.Store.Model(meta.Version)
+	if err != nil {
+		return fmt.Errorf("read model %s: %w", meta.Version, err)
+	}
+	m, err := model.Unmarshal(data)
+	if err != nil {
+		return fmt.Errorf("load model %s: %w", meta.Version, err)
+	}
+	if err := m.CheckFeatures(features.Names(s.opts.Config.Config)); err != nil {
+		return fmt.Errorf("model %s does not fit the configured features: %w", meta.Version, err)
+	}
+	s.mu.Lock()
+	s.model, s.version = m, meta.Version
+	s.mu.Unlock()
+	s.logger.Info("model loaded", "version", meta.Version, "window", m.Config().Window, "threshold", m.Thresholds().Failure)
+	return nil
+}
+
+// Model returns the active model and its version (nil when none).
+func (s *scorer) Model() (*model.Model, string) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.model, s.version
+}
+
+// score appends the step's vectors to each entity's history and scores
+// every entity with a full window.
+func (s *scorer) score(_ context.Context, t int64, vs []features.Vector) []prediction {
+	start := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := 0
+	if s.model != nil {
+		w = s.model.Config().Window
+	}
+	keep := w + 1
+	if keep < 2 {
+		keep = 2
+	}
+	for _, v := range vs {
+		h := s.windows[v.Entity]
+		if h == nil {
+			h = &history{labels: v.Labels}
+			s.windows[v.Entity] = h
+		}
+		row := make([]float32, len(v.Values))
+		for i, x := range v.Values {
+			row[i] = float32(x)
+		}
+		h.rows = append(h.rows, row)
+		if len(h.rows) > keep {
+			h.rows = h.rows[len(h.rows)-keep:]
+		}
+		h.last = t
+	}
+	// Entities silent for longer than the window are gone: drop them and
+	// their exported predictions.
+	stale := t - int64(keep)*s.step.Milliseconds()
+	for id, h := range s.windows {
+		if h.last < stale {
+			delete(s.windows, id)
+			delete(s.latest, id)
+		}
+	}
+	if s.model == nil {
+		return nil
+	}
+	cfg := s.model.Config()
+	nf := len(cfg.Features)
+	var ids []string
+	for id, h := range s.windows {
+		if h.last == t && len(h.rows) >= w+1 {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	sort.Strings(ids)
+	n := len(ids)
+	cur := make([]float32, n*w*nf)  // windows ending at t
+	prev := make([]float32, n*w*nf) // windows ending at t-1
+	next := make([]float32, n*nf)   // the vector at t
+	for i, id := range ids {
+		rows := s.windows[id].rows
+		rows = rows[len(rows)-w-1:]
+		for k := 0; k < w; k++ {
+			copy(prev[(i*w+k)*nf:], rows[k])
+			copy(cur[(i*w+k)*nf:], rows[k+1])
+		}
+		copy(next[i*nf:], rows[w])
+	}
+	prob := make([]float64, n)
+	anom := make([]float64, n)
+	if err := s.model.Predict(cur, n, prob); err != nil {
+		s.logger.Error("score windows", "err", err)
+		return nil
+	}
+	if err := s.model.AnomalyScores(prev, next, n, anom, nil); err != nil {
+		s.logger.Error("anomaly scores", "err", err)
+		return nil
+	}
+	th := s.model.Thresholds()
+	out := make([]prediction, n)
+	recs := make([]store.Prediction, n)
+	for i, id := range ids {
+		p := prediction{
+			Prediction: store.Prediction{
+				ID: predictionID(id, t), Entity: id, T: t, Prob: prob[i], Anomaly: anom[i],
+				ModelVersion: s.version, Threshold: th.Failure,
+			},
+			Labels:  s.windows[id].labels,
+			Window:  cur[i*w*nf : (i+1)*w*nf],
+			Horizon: time.Duration(cfg.Horizon) * s.step,
+		}
+		if math.IsNaN(p.Prob) {
+			p.Prob = 0
+		}
+		out[i], recs[i] = p, p.Prediction
+		s.latest[id] = p
+	}
+	if err := s.opts.Store.PutPredictions(recs); err != nil {
+		s.logger.Error("store predictions", "err", err)
+	}
+	s.scored.Add(float64(n))
+	s.duration.Observe(time.Since(start).Seconds())
+	return out
+}
+
+// predictionID is stable for an entity and step.
+func predictionID(entity string, t int64) string {
+	return fmt.Sprintf("%s@%d", entity, t)
+}
+
+// RegisterModel stores a model in the registry under a version derived
+// from its metadata (or its checksum) and returns the version.
+func RegisterModel(st *store.Store, m *model.Model, data []byte, source string) (string, error) {
+	meta := m.Meta()
+	version := meta.Version
+	if version == "" {
+		version = fmt.Sprintf("m%x", crc(data))
+	}
+	err := st.PutModel(version, data, store.ModelMeta{
+		Version: version, CreatedAt: meta.CreatedAt, Source: source,
+		Features: m.Config().Features, Threshold: m.Thresholds().Failure,
+	})
+	if err != nil {
+		return "", fmt.Errorf("register model %s: %w", version, err)
+	}
+	return version, nil
+}
+
+func crc(b []byte) uint32 {
+	var h uint32 = 2166136261
+	for _, c := range bytes.TrimSpace(b) {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h
+}
+
+// predictionCollector exports the latest prediction of every live entity
+// as omen_failure_probability and omen_anomaly_score; entities that
+// disappear disappear from the exposition.
+type predictionCollector struct {
+	s            *scorer
+	entityLabels []string
+}
+
+func (c *predictionCollector) descs() (*prometheus.Desc, *prometheus.Desc) {
+	return prometheus.NewDesc("omen_failure_probability",
+			"Predicted probability of a module-load failure within the model's horizon.", c.entityLabels, nil),
+		prometheus.NewDesc("omen_anomaly_score",
+			"Forecast-residual anomaly score of the entity's latest step.", c.entityLabels, nil)
+}
+
+func (c *predictionCollector) Describe(ch chan<- *prometheus.Desc) {
+	p, a := c.descs()
+	ch <- p
+	ch <- a
+}
+
+func (c *predictionCollector) Collect(ch chan<- prometheus.Metric) {
+	pd, ad := c.descs()
+	c.s.mu.RLock()
+	defer c.s.mu.RUnlock()
+	for _, p := range c.s.latest {
+		vals := make([]string, len(c.entityLabels))
+		for i, l := range c.entityLabels {
+			vals[i] = p.Labels[l]
+		}
+		ch <- prometheus.MustNewConstMetric(pd, prometheus.GaugeValue, p.Prob, vals...)
+		ch <- prometheus.MustNewConstMetric(ad, prometheus.GaugeValue, p.Anomaly, vals...)
+	}
+}

@@ -1,0 +1,79 @@
+// Command omen predicts module-load failures in cloud-native fleets before
+// they happen and explains each prediction.
+//
+// Usage:
+//
+//	omen run [flags]               the daemon
+//	omen demo [flags]              embedded NATS, simulated fleet, the daemon
+//	omen check config FILE...      validate configuration files
+//	omen train [flags]             train a model
+//	omen eval smd|asd|rca|sim      evaluate on public data or the simulator
+//	omen explain ENTITY|ALERT      print a ranked explanation
+//	omen model list|promote|rollback
+//	omen bench ingest|lstm|explain benchmarks printing JSON
+//	omen version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"run":     {"run the daemon", runCmd},
+		"demo":    {"run the daemon on a simulated fleet with embedded NATS", demoCmd},
+		"check":   {"check config FILE...: validate configuration files", checkCmd},
+		"train":   {"train a model from CSV, the store or Prometheus", trainCmd},
+		"eval":    {"evaluate: smd|asd|rca|sim", evalCmd},
+		"explain": {"explain ENTITY|ALERT: print a ranked explanation", explainCmd},
+		"model":   {"list|promote|rollback models in the registry", modelCmd},
+		"bench":   {"ingest|lstm|explain: benchmarks printing JSON", benchCmd},
+		"version": {"print the version", versionCmd},
+	}
+}
+
+func main() {
+	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr, cmds)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "omen: unknown command %q\n\n", args[0])
+		usage(stderr, cmds)
+		return 2
+	}
+	return c.run(args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("usage: omen COMMAND [flags]\n\ncommands:\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-8s %s\n", n, cmds[n].summary)
+	}
+	b.WriteString("\nRun 'omen COMMAND --help' for the flags of a command.\n")
+	fmt.Fprint(w, b.String())
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/omen-sre/omen/app"
+)
+
+// daemonFlags are the flags of "omen run", shared by "omen demo".
+type daemonFlags struct {
+	configFile        string
+	listenAddress     string
+	storagePath       string
+	retention         string
+	natsURL           string
+	natsListenAddress string
+	alertmanagers     stringList
+	logLevel          string
+	shutdownTimeout   time.Duration
+}
+
+func (f *daemonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.configFile, "config.file", "", "omen configuration file (YAML); none: the defaults")
+	fs.StringVar(&f.listenAddress, "web.listen-address", "127.0.0.1:9464", "address for the HTTP API, UI, metrics and remote-write receiver")
+	fs.StringVar(&f.storagePath, "storage.path", "data/", "directory for Badger and the embedded NATS server's data")
+	fs.StringVar(&f.retention, "storage.retention", "15d", "how long feature vectors, events and predictions are kept")
+	fs.StringVar(&f.natsURL, "nats.url", "", "NATS server URL; empty starts the embedded server")
+	fs.StringVar(&f.natsListenAddress, "nats.listen-address", "127.0.0.1:4222", "address of the embedded NATS server")
+	fs.Var(&f.alertmanagers, "alertmanager.url", "Alertmanager URL (repeatable); adds to the config's alerting.alertmanagers")
+	fs.StringVar(&f.logLevel, "log.level", "info", "log level: debug, info, warn, error")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
+}
+
+func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
+	ret, err := model.ParseDuration(f.retention)
+	if err != nil {
+		return app.Options{}, fmt.Errorf("--storage.retention: %w", err)
+	}
+	return app.Options{
+		ConfigFile:        f.configFile,
+		ListenAddress:     f.listenAddress,
+		StoragePath:       f.storagePath,
+		Retention:         time.Duration(ret),
+		NATSURL:           f.natsURL,
+		NATSListenAddress: f.natsListenAddress,
+		AlertmanagerURLs:  f.alertmanagers,
+		WallClock:         true,
+		ShutdownTimeout:   f.shutdownTimeout,
+		Logger:            logger,
+	}, nil
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log.level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// parseFlags parses args and reports usage errors as exit code 2.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0, false
+		}
+		return 2, false
+	}
+	return 0, true
+}
+
+func runCmd(args []string, _, stderr io.Writer) int {
+	fs := flag.NewFlagSet("omen run", flag.ContinueOnError)
+	var df daemonFlags
+	df.register(fs)
+	if rc, ok := parseFlags(fs, args, stderr); !ok {
+		return rc
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "omen run: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	logger, err := newLogger(df.logLevel, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	opts, err := df.options(logger)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	a, err := app.New(opts)
+	if err != nil {
+		logger.Error("configure omen", "err", err)
+		return 1
+	}
+	return serve(a, logger, nil)
+}
+
+// serve starts a, waits for a signal or a fatal error, and stops it
+// gracefully. SIGHUP reloads the configuration. afterStart, if set, runs
+// once the daemon is ready (the demo starts its simulator there).
+func serve(a *app.App, logger *slog.Logger, afterStart func(ctx context.Context) error) int {
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	if err := a.Start(ctx); err != nil {
+		logger.Error("start omen", "err", err)
+		return 1
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	extraErr := make(chan error, 1)
+	if afterStart != nil {
+		go func() { extraErr <- afterStart(ctx) }()
+	}
+	rc := 0
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			logger.Info("shutting down")
+			break loop
+		case <-hup:
+			if err := a.Reload(); err != nil {
+				logger.Error("reload", "err", err)
+			}
+		case err := <-extraErr:
+			if err != nil && ctx.Err() == nil {
+				logger.Error("demo", "err", err)
+				rc = 1
+				break loop
+			}
+			extraErr = nil
+		case <-a.Done():
+			if err := a.Err(); err != nil {
+				logger.Error("omen stopped", "err", err)
+				rc = 1
+			}
+			break loop
+		}
+	}
+	if err := a.Stop(context.Background()); err != nil {
+		logger.Error("stop", "err", err)
+		return 1
+	}
+	return rc
+}

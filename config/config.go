@@ -1,0 +1,345 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+
+	"github.com/omen-sre/omen/features"
+)
+
+// Config is omen's configuration file. The zero value is not valid; use
+// Default or Load, which apply defaults.
+type Config struct {
+	// Features holds the entity labels, the PromQL feature and failure
+	// label definitions and the event features. Its keys sit at the top
+	// level of the file (entity_labels, step, lookback, features,
+	// event_features, labels, max_series).
+	features.Config `yaml:",inline"`
+
+	NATS        NATSConfig        `yaml:"nats"`
+	RemoteWrite RemoteWriteConfig `yaml:"remote_write"`
+	Prometheus  []PollerConfig    `yaml:"prometheus"`
+	Alerting    AlertingConfig    `yaml:"alerting"`
+	Model       ModelConfig       `yaml:"model"`
+	// Dependencies is the static part of the dependency graph used for
+	// root-cause ranking: an edge means Source calls Target.
+	Dependencies []Dependency `yaml:"dependencies"`
+}
+
+// NATSConfig configures the JetStream source.
+type NATSConfig struct {
+	// Stream is the JetStream stream, created if missing. Default OMEN.
+	Stream string `yaml:"stream"`
+	// Durable is the durable pull consumer's name. Replicas that share it
+	// share the work. Default omen.
+	Durable string `yaml:"durable"`
+	// FilterSubjects restrict the consumer to some subjects, for example
+	// one partition per replica (omen.metrics.*.p0). Default: all of
+	// omen.metrics and omen.events.
+	FilterSubjects []string `yaml:"filter_subjects"`
+	// DeadLetterSubject receives poison messages. Default omen.dlq.
+	DeadLetterSubject string `yaml:"dead_letter_subject"`
+	// MaxAge is how long the stream keeps messages. Default 24h.
+	MaxAge model.Duration `yaml:"max_age"`
+}
+
+// RemoteWriteConfig configures the Prometheus remote-write receiver.
+type RemoteWriteConfig struct {
+	// Disabled turns the /api/v1/write endpoint off.
+	Disabled bool `yaml:"disabled"`
+}
+
+// PollerConfig configures one Prometheus server polled with the feature
+// queries.
+type PollerConfig struct {
+	URL string `yaml:"url"`
+	// Backfill is how much history query_range fetches at start. Default 1h.
+	Backfill model.Duration `yaml:"backfill"`
+	// Timeout per query. Default 30s.
+	Timeout model.Duration `yaml:"timeout"`
+}
+
+// AlertingConfig configures alerts sent to Alertmanager.
+type AlertingConfig struct {
+	// Alertmanagers receive every alert (list both members of an HA pair).
+	Alertmanagers []AlertmanagerConfig `yaml:"alertmanagers"`
+	// ResendDelay is how often firing alerts are re-sent. Default 1m.
+	ResendDelay model.Duration `yaml:"resend_delay"`
+	// For is how many consecutive steps the probability must stay at or
+	// over the threshold before the alert fires. Default 2.
+	For int `yaml:"for"`
+	// ResolveRatio sets the lower (resolve) threshold as a fraction of the
+	// firing threshold (hysteresis). Default 0.8.
+	ResolveRatio float64 `yaml:"resolve_ratio"`
+	// ExternalURL is omen's URL as seen by SREs, used in generatorURL and
+	// explanation_url. Default http://<web.listen-address>.
+	ExternalURL string `yaml:"external_url"`
+	// Remediations map cause classes to recommended actions; they extend
+	// and override the built-in table.
+	Remediations []Remediation `yaml:"remediations"`
+}
+
+// AlertmanagerConfig is one Alertmanager.
+type AlertmanagerConfig struct {
+	URL string `yaml:"url"`
+}
+
+// Remediation maps a cause (a feature name, an event reason or
+// "dependency") to an action.
+type Remediation struct {
+	Cause      string `yaml:"cause"`
+	Action     string `yaml:"action"`
+	RunbookURL string `yaml:"runbook_url"`
+}
+
+// ModelConfig configures the forecaster used by the daemon.
+type ModelConfig struct {
+	// File loads a model file at start when the registry has no active
+	// model.
+	File string `yaml:"file"`
+}
+
+// Dependency is one edge of the call graph.
+type Dependency struct {
+	Source string  `yaml:"source"`
+	Target string  `yaml:"target"`
+	Weight float64 `yaml:"weight"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() *Config {
+	c := &Config{Config: features.DefaultConfig()}
+	c.applyDefaults()
+	return c
+}
+
+func (c *Config) applyDefaults() {
+	if c.NATS.Stream == "" {
+		c.NATS.Stream = "OMEN"
+	}
+	if c.NATS.Durable == "" {
+		c.NATS.Durable = "omen"
+	}
+	if c.NATS.DeadLetterSubject == "" {
+		c.NATS.DeadLetterSubject = "omen.dlq"
+	}
+	if c.NATS.MaxAge == 0 {
+		c.NATS.MaxAge = model.Duration(24 * time.Hour)
+	}
+	for i := range c.Prometheus {
+		if c.Prometheus[i].Backfill == 0 {
+			c.Prometheus[i].Backfill = model.Duration(time.Hour)
+		}
+		if c.Prometheus[i].Timeout == 0 {
+			c.Prometheus[i].Timeout = model.Duration(30 * time.Second)
+		}
+	}
+	if c.Alerting.ResendDelay == 0 {
+		c.Alerting.ResendDelay = model.Duration(time.Minute)
+	}
+	if c.Alerting.For == 0 {
+		c.Alerting.For = 2
+	}
+	if c.Alerting.ResolveRatio == 0 {
+		c.Alerting.ResolveRatio = 0.8
+	}
+}
+
+// Error is a configuration error at a position in the file.
+type Error struct {
+	File   string
+	Line   int // 1-based; 0 when unknown
+	Column int // 1-based; 0 when unknown
+	Msg    string
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Line > 0 && e.Column > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	default:
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+}
+
+// LoadFile reads and validates a configuration file. The error lists
+// every problem found (errors.Join of *Error values).
+func LoadFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config %q: %w", path, err)
+	}
+	return Load(path, data)
+}
+
+// Load parses and validates configuration data; name is used in error
+// positions. Unknown fields are errors. Fields not given take the
+// defaults of Default, except that a file which lists features replaces
+// the default feature set as a whole.
+func Load(name string, data []byte) (*Config, error) {
+	c := &Config{}
+	if len(bytes.TrimSpace(data)) > 0 {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+			return nil, yamlError(name, err)
+		}
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root) // already decoded once; positions only
+
+	def := features.DefaultConfig()
+	if len(c.Features) == 0 && len(c.EventFeatures) == 0 && len(c.Labels) == 0 {
+		c.Features, c.EventFeatures, c.Labels = def.Features, def.EventFeatures, def.Labels
+	}
+	if len(c.EntityLabels) == 0 {
+		c.EntityLabels = def.EntityLabels
+	}
+	if c.Step == 0 {
+		c.Step = def.Step
+	}
+	if c.Lookback == 0 {
+		c.Lookback = def.Lookback
+	}
+	if c.MaxSeries == 0 {
+		c.MaxSeries = def.MaxSeries
+	}
+	c.applyDefaults()
+
+	var errs []error
+	at := func(path []any, msg string) {
+		line, col := position(&root, path)
+		errs = append(errs, &Error{File: name, Line: line, Column: col, Msg: msg})
+	}
+	for i, f := range c.Features {
+		if err := features.ValidateExpr(f.Expr); err != nil {
+			at([]any{"features", i, "expr"}, fmt.Sprintf("feature %q: %v", f.Name, err))
+		}
+	}
+	for i, l := range c.Labels {
+		if l.Expr == "" {
+			continue
+		}
+		if err := features.ValidateExpr(l.Expr); err != nil {
+			at([]any{"labels", i, "expr"}, fmt.Sprintf("label %q: %v", l.Name, err))
+		}
+	}
+	if err := c.Config.Validate(); err != nil {
+		at(nil, err.Error())
+	}
+	for i, p := range c.Prometheus {
+		if err := validURL(p.URL); err != nil {
+			at([]any{"prometheus", i, "url"}, err.Error())
+		}
+	}
+	for i, am := range c.Alerting.Alertmanagers {
+		if err := validURL(am.URL); err != nil {
+			at([]any{"alerting", "alertmanagers", i, "url"}, err.Error())
+		}
+	}
+	if c.Alerting.ExternalURL != "" {
+		if err := validURL(c.Alerting.ExternalURL); err != nil {
+			at([]any{"alerting", "external_url"}, err.Error())
+		}
+	}
+	if c.Alerting.For < 1 {
+		at([]any{"alerting", "for"}, fmt.Sprintf("for must be at least 1 step, got %d", c.Alerting.For))
+	}
+	if r := c.Alerting.ResolveRatio; r <= 0 || r > 1 {
+		at([]any{"alerting", "resolve_ratio"}, fmt.Sprintf("resolve_ratio must be in (0, 1], got %g", r))
+	}
+	for i, d := range c.Dependencies {
+		if d.Source == "" || d.Target == "" {
+			at([]any{"dependencies", i}, "dependency needs source and target")
+		}
+		if d.Weight < 0 {
+			at([]any{"dependencies", i, "weight"}, fmt.Sprintf("negative weight %g", d.Weight))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+func validURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("invalid URL %q: %w", s, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("invalid URL %q: scheme must be http or https", s)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("invalid URL %q: no host", s)
+	}
+	return nil
+}
+
+// yamlError turns a yaml.v3 error ("yaml: line 3: ...") into an *Error.
+func yamlError(name string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		errs := make([]error, 0, len(te.Errors))
+		for _, m := range te.Errors {
+			errs = append(errs, lineError(name, m))
+		}
+		return errors.Join(errs...)
+	}
+	return lineError(name, strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+func lineError(name, msg string) *Error {
+	var line int
+	if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil {
+		if i := strings.Index(msg, ":"); i >= 0 {
+			msg = strings.TrimSpace(msg[i+1:])
+		}
+	}
+	return &Error{File: name, Line: line, Msg: msg}
+}
+
+// position finds the node at path (map keys and sequence indexes) and
+// returns its line and column, or the nearest ancestor's.
+func position(root *yaml.Node, path []any) (line, col int) {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line, col = n.Line, n.Column
+	for _, p := range path {
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == k {
+						next = n.Content[i+1]
+						break
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+			}
+		}
+		if next == nil {
+			return line, col
+		}
+		n = next
+		line, col = n.Line, n.Column
+	}
+	return line, col
+}

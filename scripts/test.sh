@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need on a fresh Debian
+# machine with Go, then runs every test. Usage: scripts/test.sh [go test args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+[ -x /usr/bin/prometheus ] || need+=(prometheus)
+[ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
+[ -x /usr/sbin/nats-server ] || need+=(nats-server)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# The Debian packages start their services; the tests start their own on
+# random loopback ports, so the system ones are not needed.
+for svc in prometheus prometheus-alertmanager prometheus-node-exporter nats-server; do
+  systemctl stop "$svc" >/dev/null 2>&1 || true
+done
+
+go version
+go vet ./...
+go test -count=1 -timeout 40m "$@" ./...

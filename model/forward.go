@@ -1,0 +1,251 @@
+package model
+
+import (
+	"fmt"
+	"sync"
+)
+
+// inferChunk is how many windows one worker pushes through the recurrence at
+// a time; it keeps the precomputed gate projections (W·chunk·4H floats)
+// cache-sized.
+const inferChunk = 32
+
+// inferScratch is per-call working memory for up to inferChunk windows.
+type inferScratch struct {
+	xn   []float32 // W·B·F normalised input, time-major over the batch
+	g    []float32 // W·B·4H gate pre-activations
+	hseq []float32 // W·B·H hidden states of the current layer
+	c    []float32 // B·H cell state
+	fc   []float32 // B·F forecast (normalised)
+}
+
+type scratchPool struct{ infer sync.Pool }
+
+func (p *scratchPool) init(m *Model) {
+	w, f, h := m.cfg.Window, m.nf, m.h
+	p.infer.New = func() any {
+		b := inferChunk
+		return &inferScratch{
+			xn:   make([]float32, w*b*f),
+			g:    make([]float32, w*b*4*h),
+			hseq: make([]float32, w*b*h),
+			c:    make([]float32, b*h),
+			fc:   make([]float32, b*f),
+		}
+	}
+}
+
+// normalizeInto writes the normalised windows x[i] (i in [0,b)) into dst,
+// time-major over the batch: dst[(t*b+i)*F+f]. NaN becomes 0 (the mean).
+func (m *Model) normalizeInto(dst, x []float32, b int) {
+	w, f := m.cfg.Window, m.nf
+	mean, inv := m.mean[:f], m.invStd[:f]
+	for i := range b {
+		for t := range w {
+			src := x[(i*w+t)*f : (i*w+t)*f+f]
+			d := dst[(t*b+i)*f : (t*b+i)*f+f]
+			for j, v := range src {
+				if v != v {
+					d[j] = 0
+				} else {
+					d[j] = (v - mean[j]) * inv[j]
+				}
+			}
+		}
+	}
+}
+
+// lstmGates applies the fused gate nonlinearities and the cell update for b
+// rows: z holds pre-activations (bias not yet added) laid out [i f g o] per
+// row; c is updated in place and h receives the new hidden state.
+func lstmGates(z, bias, c, h []float32, b, hid int) {
+	bi, bf, bg, bo := bias[0:hid], bias[hid:2*hid], bias[2*hid:3*hid], bias[3*hid:4*hid]
+	for r := range b {
+		zr := z[r*4*hid : (r+1)*4*hid]
+		zi, zf, zg, zo := zr[0:hid], zr[hid:2*hid], zr[2*hid:3*hid], zr[3*hid:4*hid]
+		cr := c[r*hid : (r+1)*hid]
+		hr := h[r*hid : (r+1)*hid]
+		for j := range hr {
+			ig := sigmoidf(zi[j] + bi[j])
+			fg := sigmoidf(zf[j] + bf[j])
+			gg := tanhf(zg[j] + bg[j])
+			og := sigmoidf(zo[j] + bo[j])
+			cc := fg*cr[j] + ig*gg
+			cr[j] = cc
+			hr[j] = og * tanhf(cc)
+		}
+	}
+}
+
+// forwardChunk runs b ≤ inferChunk windows and leaves the normalised
+// forecast in s.fc (b×F) and the failure logits in logit[:b]. It returns
+// the last hidden state of the top layer (b×H, inside s.hseq).
+func (m *Model) forwardChunk(s *inferScratch, x []float32, b int, logit []float64) {
+	w, f, h := m.cfg.Window, m.nf, m.h
+	m.normalizeInto(s.xn, x, b)
+	u, in := s.xn[:w*b*f], f
+	for _, lp := range m.p.layers {
+		g := s.g[:w*b*4*h]
+		sgemm(false, false, w*b, 4*h, in, 1, u, in, lp.wx, 4*h, 0, g, 4*h)
+		c := s.c[:b*h]
+		clear(c)
+		for t := range w {
+			gt := g[t*b*4*h : (t+1)*b*4*h]
+			if t > 0 {
+				sgemm(false, false, b, 4*h, h, 1, s.hseq[(t-1)*b*h:t*b*h], h, lp.wh, 4*h, 1, gt, 4*h)
+			}
+			lstmGates(gt, lp.b, c, s.hseq[t*b*h:(t+1)*b*h], b, h)
+		}
+		u, in = s.hseq[:w*b*h], h
+	}
+	last := s.hseq[(w-1)*b*h : w*b*h]
+	fc := s.fc[:b*f]
+	for i := range b {
+		copy(fc[i*f:(i+1)*f], m.p.bf)
+	}
+	sgemm(false, false, b, f, h, 1, last, h, m.p.wf, f, 1, fc, f)
+	for i := range b {
+		hr := last[i*h : (i+1)*h]
+		var z float32
+		for j, v := range hr {
+			z += v * m.p.wp[j]
+		}
+		logit[i] = float64(z + m.p.bp[0])
+	}
+}
+
+// batchRun splits n windows into chunks and runs fn on each across the
+// model's parallelism. fn gets the chunk's first window index and size.
+func (m *Model) batchRun(n int, fn func(s *inferScratch, start, b int)) {
+	chunks := (n + inferChunk - 1) / inferChunk
+	workers := min(m.parallelism(), chunks)
+	run := func(next func() (int, bool)) {
+		s := m.pool.infer.Get().(*inferScratch)
+		defer m.pool.infer.Put(s)
+		for {
+			ci, ok := next()
+			if !ok {
+				return
+			}
+			start := ci * inferChunk
+			fn(s, start, min(inferChunk, n-start))
+		}
+	}
+	if workers <= 1 {
+		i := 0
+		run(func() (int, bool) { i++; return i - 1, i-1 < chunks })
+		return
+	}
+	var mu sync.Mutex
+	i := 0
+	next := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		i++
+		return i - 1, i-1 < chunks
+	}
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Go(func() { run(next) })
+	}
+	run(next)
+	wg.Wait()
+}
+
+// Predict writes P(failure within the horizon) for each of n windows into
+// prob[:n]. x holds n windows back to back, each W×F raw (unnormalised)
+// values, time-major: x[i*W*F + t*F + f]; NaN means missing. It is safe for
+// concurrent use.
+func (m *Model) Predict(x []float32, n int, prob []float64) error {
+	return m.Forecast(x, n, prob, nil)
+}
+
+// Forecast is Predict plus the next-step forecast of every feature in raw
+// units, written to forecast[i*F+f] (forecast may be nil; prob may be nil
+// when forecast is not).
+func (m *Model) Forecast(x []float32, n int, prob []float64, forecast []float32) error {
+	if err := m.checkX(x, n); err != nil {
+		return err
+	}
+	if prob == nil && forecast == nil {
+		return fmt.Errorf("forecast: both outputs are nil")
+	}
+	if prob != nil && len(prob) < n {
+		return fmt.Errorf("prob: need %d values, have %d", n, len(prob))
+	}
+	if forecast != nil && len(forecast) < n*m.nf {
+		return fmt.Errorf("forecast: need %d values, have %d", n*m.nf, len(forecast))
+	}
+	wf := m.cfg.Window * m.nf
+	f := m.nf
+	m.batchRun(n, func(s *inferScratch, start, b int) {
+		var logit [inferChunk]float64
+		m.forwardChunk(s, x[start*wf:(start+b)*wf], b, logit[:b])
+		if prob != nil {
+			for i := range b {
+				prob[start+i] = sigmoid64(logit[i])
+			}
+		}
+		if forecast != nil {
+			for i := range b {
+				src := s.fc[i*f : (i+1)*f]
+				dst := forecast[(start+i)*f : (start+i+1)*f]
+				for j, v := range src {
+					dst[j] = v*m.std[j] + m.mean[j]
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// AnomalyScores compares each window's forecast with the actual next step
+// next[i*F+f] (raw units) in normalised units: perFeature[i*F+f] is the
+// squared normalised residual (0 where next is NaN) and score[i] its mean
+// over the features with a value (0 if none). perFeature may be nil. Safe
+// for concurrent use.
+func (m *Model) AnomalyScores(x []float32, next []float32, n int, score []float64, perFeature []float32) error {
+	if err := m.checkX(x, n); err != nil {
+		return err
+	}
+	f := m.nf
+	if len(next) != n*f {
+		return fmt.Errorf("next: need %d values, have %d", n*f, len(next))
+	}
+	if len(score) < n {
+		return fmt.Errorf("score: need %d values, have %d", n, len(score))
+	}
+	if perFeature != nil && len(perFeature) < n*f {
+		return fmt.Errorf("perFeature: need %d values, have %d", n*f, len(perFeature))
+	}
+	wf := m.cfg.Window * f
+	m.batchRun(n, func(s *inferScratch, start, b int) {
+		var logit [inferChunk]float64
+		m.forwardChunk(s, x[start*wf:(start+b)*wf], b, logit[:b])
+		for i := range b {
+			fc := s.fc[i*f : (i+1)*f]
+			nx := next[(start+i)*f : (start+i+1)*f]
+			var sum float64
+			cnt := 0
+			for j, v := range nx {
+				var r float32
+				if v == v {
+					d := fc[j] - (v-m.mean[j])*m.invStd[j]
+					r = d * d
+					sum += float64(r)
+					cnt++
+				}
+				if perFeature != nil {
+					perFeature[(start+i)*f+j] = r
+				}
+			}
+			if cnt > 0 {
+				score[start+i] = sum / float64(cnt)
+			} else {
+				score[start+i] = 0
+			}
+		}
+	})
+	return nil
+}
+

@@ -1,0 +1,230 @@
+package training
+
+import (
+	"context"
+	"encoding"
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/omen-sre/omen/model"
+)
+
+// Scorer computes forecast-residual anomaly scores: for n windows x
+// (W×F raw values each, time-major) and their actual next steps next (n×F),
+// score[i] is the window's total score and perFeature[i*F+f] the share of
+// feature f (both ≥ 0, higher is more anomalous; perFeature may be nil).
+// *model.Model satisfies it.
+type Scorer interface {
+	AnomalyScores(x, next []float32, n int, score []float64, perFeature []float32) error
+}
+
+// DimensionRanker attributes the anomaly at the step after each window to
+// the features: for n windows x and next steps next (as for Scorer) it
+// writes n×F non-negative responsibilities into out (higher = more likely
+// the cause). The evaluation ranks features by them for HitRate/NDCG. The
+// default is the per-feature forecast residual; package explain plugs its
+// attributions in through EvalOptions.NewRanker. Implementations need not
+// be safe for concurrent use.
+type DimensionRanker interface {
+	RankScores(x, next []float32, n int, out []float32) error
+}
+
+// residualRanker ranks by the Scorer's per-feature residuals.
+type residualRanker struct{ s Scorer }
+
+func (r residualRanker) RankScores(x, next []float32, n int, out []float32) error {
+	score := make([]float64, n)
+	return r.s.AnomalyScores(x, next, n, score, out)
+}
+
+// trainerLearner adapts *model.Trainer (and its model, for snapshots).
+type trainerLearner struct {
+	*model.Trainer
+	m *model.Model
+}
+
+func (t trainerLearner) Snapshot() ([]byte, error) {
+	bm, ok := any(t.m).(encoding.BinaryMarshaler)
+	if !ok {
+		return nil, nil
+	}
+	return bm.MarshalBinary()
+}
+
+func (t trainerLearner) Restore(b []byte) error {
+	if b == nil {
+		return nil
+	}
+	bu, ok := any(t.m).(encoding.BinaryUnmarshaler)
+	if !ok {
+		return nil
+	}
+	return bu.UnmarshalBinary(b)
+}
+
+// fitNormalization sets m's normalisation from the whole training series
+// (viewed as consecutive non-overlapping windows).
+func fitNormalization(m *model.Model, w *Windows) error {
+	n := w.steps / w.W
+	if n == 0 {
+		return fmt.Errorf("fit normalisation: %d steps shorter than a window of %d", w.steps, w.W)
+	}
+	return m.FitNormalization(w.data[:n*w.W*w.F], n)
+}
+
+// arModel is a ridge-regularised linear autoregressive forecaster: the next
+// step is a linear function of the last Lags steps (z-scored per feature).
+// It is the "ar" baseline detector of EvalDataset; its scores are the
+// squared z-scored residuals like the LSTM's.
+type arModel struct {
+	lags, f   int
+	mean, std []float64
+	coef      *mat.Dense // (lags·F+1) × F
+}
+
+func fitAR(ctx context.Context, w *Windows, lags int, ridge float64, maxWindows int) (*arModel, error) {
+	if lags > w.W {
+		lags = w.W
+	}
+	f := w.F
+	a := &arModel{lags: lags, f: f, mean: make([]float64, f), std: make([]float64, f)}
+	for t := 0; t < w.steps; t++ {
+		for j := range f {
+			a.mean[j] += float64(w.data[t*f+j])
+		}
+	}
+	for j := range f {
+		a.mean[j] /= float64(w.steps)
+	}
+	for t := 0; t < w.steps; t++ {
+		for j := range f {
+			d := float64(w.data[t*f+j]) - a.mean[j]
+			a.std[j] += d * d
+		}
+	}
+	for j := range f {
+		a.std[j] = math.Sqrt(a.std[j] / float64(w.steps))
+		if a.std[j] < 1e-6 {
+			a.std[j] = 1
+		}
+	}
+	idx := spaced(w.N(), maxWindows)
+	p := lags*f + 1
+	xtx := mat.NewSymDense(p, nil)
+	xty := mat.NewDense(p, f, nil)
+	row := make([]float64, p)
+	x := make([]float32, w.W*f)
+	next := make([]float32, f)
+	for k, i := range idx {
+		if k%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("fit ar: %w", err)
+			}
+		}
+		w.Gather([]int{i}, x, next, nil)
+		a.features(x, w.W, row)
+		xtx.SymRankOne(xtx, 1, mat.NewVecDense(p, row))
+		for j := range f {
+			y := (float64(next[j]) - a.mean[j]) / a.std[j]
+			for r := range p {
+				xty.Set(r, j, xty.At(r, j)+row[r]*y)
+			}
+		}
+	}
+	for r := range p - 1 {
+		xtx.SetSym(r, r, xtx.At(r, r)+ridge*float64(len(idx)))
+	}
+	var ch mat.Cholesky
+	if !ch.Factorize(xtx) {
+		return nil, fmt.Errorf("fit ar: normal equations are not positive definite")
+	}
+	a.coef = mat.NewDense(p, f, nil)
+	if err := ch.SolveTo(a.coef, xty); err != nil {
+		return nil, fmt.Errorf("fit ar: %w", err)
+	}
+	return a, nil
+}
+
+// features writes the z-scored last lags steps of window x plus a bias.
+func (a *arModel) features(x []float32, w int, row []float64) {
+	k := 0
+	for t := w - a.lags; t < w; t++ {
+		for j := range a.f {
+			row[k] = (float64(x[t*a.f+j]) - a.mean[j]) / a.std[j]
+			k++
+		}
+	}
+	row[k] = 1
+}
+
+func (a *arModel) AnomalyScores(x, next []float32, n int, score []float64, perFeature []float32) error {
+	p := a.lags*a.f + 1
+	w := len(x) / max(n, 1) / a.f
+	row := make([]float64, p)
+	for i := range n {
+		a.features(x[i*w*a.f:(i+1)*w*a.f], w, row)
+		sum, cnt := 0.0, 0
+		for j := range a.f {
+			pred := 0.0
+			for r := range p {
+				pred += row[r] * a.coef.At(r, j)
+			}
+			v := next[i*a.f+j]
+			r := 0.0
+			if v == v {
+				d := (float64(v)-a.mean[j])/a.std[j] - pred
+				r = d * d
+				sum += r
+				cnt++
+			}
+			if perFeature != nil {
+				perFeature[i*a.f+j] = float32(r)
+			}
+		}
+		if cnt > 0 {
+			score[i] = sum / float64(cnt)
+		} else {
+			score[i] = 0
+		}
+	}
+	return nil
+}
+
+// scoreWindows runs s over all windows of w in chunks and returns the total
+// scores (n) and, when ranker is not nil, the ranking scores (n×F).
+func scoreWindows(ctx context.Context, s Scorer, ranker DimensionRanker, w *Windows) ([]float64, []float32, error) {
+	const chunk = 512
+	n := w.N()
+	score := make([]float64, n)
+	var rank []float32
+	if ranker != nil {
+		rank = make([]float32, n*w.F)
+	}
+	wf := w.W * w.F
+	x := make([]float32, chunk*wf)
+	next := make([]float32, chunk*w.F)
+	idx := make([]int, 0, chunk)
+	for b := 0; b < n; b += chunk {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, fmt.Errorf("scoring: %w", err)
+		}
+		e := min(b+chunk, n)
+		idx = idx[:0]
+		for i := b; i < e; i++ {
+			idx = append(idx, i)
+		}
+		k := len(idx)
+		w.Gather(idx, x[:k*wf], next[:k*w.F], nil)
+		if err := s.AnomalyScores(x[:k*wf], next[:k*w.F], k, score[b:e], nil); err != nil {
+			return nil, nil, fmt.Errorf("anomaly scores: %w", err)
+		}
+		if ranker != nil {
+			if err := ranker.RankScores(x[:k*wf], next[:k*w.F], k, rank[b*w.F:e*w.F]); err != nil {
+				return nil, nil, fmt.Errorf("rank dimensions: %w", err)
+			}
+		}
+	}
+	return score, rank, nil
+}

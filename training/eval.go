@@ -1,0 +1,382 @@
+package training
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/training/dataset"
+	"github.com/omen-sre/omen/training/metrics"
+	"github.com/omen-sre/omen/training/threshold"
+)
+
+// Detectors of EvalDataset.
+const (
+	DetectorLSTM = "lstm" // model.Model forecast residuals (default)
+	DetectorAR   = "ar"   // ridge linear autoregression, a baseline
+)
+
+// EvalOptions configure EvalDataset. Zero values take the defaults named.
+type EvalOptions struct {
+	// Kind is "smd", "asd" or "" (any folder in the same format); it only
+	// selects defaults and names the report.
+	Kind string
+	// Dir holds E.train.csv.gz, E.test.csv.gz and E.interpretation.txt.
+	Dir string
+	// Entities to evaluate (default: every entity found in Dir).
+	Entities []string
+	// Detector is DetectorLSTM (default) or DetectorAR.
+	Detector string
+	// Window is the input window W (default 16).
+	Window int
+	// Hidden and Layers size the LSTM (defaults 32 and 1).
+	Hidden, Layers int
+	// Epochs, BatchSize and Patience drive the training loop (defaults
+	// 8, 64, 2).
+	Epochs, BatchSize, Patience int
+	// LearningRate is Adam's step (default 2e-3).
+	LearningRate float64
+	// MaxWindowsPerEpoch limits the windows per epoch (0 = all).
+	MaxWindowsPerEpoch int
+	// ValFraction is the held-out tail of each training file used for
+	// early stopping and threshold calibration (default 0.2).
+	ValFraction float64
+	// Risk and Level are the POT parameters q and the initial quantile
+	// (defaults 1e-3 and 0.98).
+	Risk, Level float64
+	// MaxTrainSteps and MaxTestSteps, when > 0, keep only the first that
+	// many rows of each file (for smoke tests).
+	MaxTrainSteps, MaxTestSteps int
+	// NewRanker, when set, builds the DimensionRanker for a trained LSTM;
+	// the default ranks by per-feature forecast residual.
+	NewRanker func(m *model.Model) (DimensionRanker, error)
+	// Progress receives training progress (nil: silent).
+	Progress io.Writer
+	// Logger (default discard).
+	Logger *slog.Logger
+	// Seed fixes initialisation and shuffling.
+	Seed int64
+}
+
+func (o *EvalOptions) defaults() error {
+	if o.Dir == "" {
+		return errors.New("eval: no data set directory")
+	}
+	switch o.Kind {
+	case "", "smd", "asd":
+	default:
+		return fmt.Errorf("eval: unknown data set kind %q (want smd, asd or empty)", o.Kind)
+	}
+	if o.Detector == "" {
+		o.Detector = DetectorLSTM
+	}
+	if o.Detector != DetectorLSTM && o.Detector != DetectorAR {
+		return fmt.Errorf("eval: unknown detector %q (want %s or %s)", o.Detector, DetectorLSTM, DetectorAR)
+	}
+	setDefault(&o.Window, 16)
+	setDefault(&o.Hidden, 32)
+	setDefault(&o.Layers, 1)
+	setDefault(&o.Epochs, 8)
+	setDefault(&o.BatchSize, 64)
+	setDefault(&o.Patience, 2)
+	if o.LearningRate == 0 {
+		o.LearningRate = 2e-3
+	}
+	if o.ValFraction == 0 {
+		o.ValFraction = 0.2
+	}
+	if o.Risk == 0 {
+		o.Risk = 1e-3
+	}
+	if o.Level == 0 {
+		o.Level = 0.98
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Window < 2 || o.Hidden < 1 || o.Layers < 1 || o.MaxTrainSteps < 0 || o.MaxTestSteps < 0 {
+		return fmt.Errorf("eval: invalid sizes (window %d, hidden %d, layers %d)", o.Window, o.Hidden, o.Layers)
+	}
+	return nil
+}
+
+func setDefault(p *int, v int) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+// EntityReport holds the figures of one entity (or their mean). Metrics
+// that cannot be computed (no interpretation labels) are 0 and
+// InterpretedPoints is 0.
+type EntityReport struct {
+	Entity            string  `json:"entity"`
+	PrecisionPA       float64 `json:"precision_pa"`
+	RecallPA          float64 `json:"recall_pa"`
+	F1PA              float64 `json:"f1_pa"`
+	Precision         float64 `json:"precision"`
+	Recall            float64 `json:"recall"`
+	F1                float64 `json:"f1"`
+	F1Event           float64 `json:"f1_event"`
+	AUCPR             float64 `json:"auc_pr"`
+	ROCAUC            float64 `json:"roc_auc"`
+	HitRate100        float64 `json:"hitrate_100"`
+	HitRate150        float64 `json:"hitrate_150"`
+	NDCG100           float64 `json:"ndcg_100"`
+	NDCG150           float64 `json:"ndcg_150"`
+	TrainSeconds      float64 `json:"train_seconds"`
+	Threshold         float64 `json:"threshold,omitempty"`
+	Epochs            int     `json:"epochs,omitempty"`
+	TestPoints        int     `json:"test_points,omitempty"`
+	AnomalousPoints   int     `json:"anomalous_points,omitempty"`
+	InterpretedPoints int     `json:"interpreted_points"`
+}
+
+// Report is the result of EvalDataset.
+type Report struct {
+	Kind     string         `json:"kind,omitempty"`
+	Dir      string         `json:"dir,omitempty"`
+	Detector string         `json:"detector"`
+	Options  map[string]any `json:"options,omitempty"`
+	Entities []EntityReport `json:"entities"`
+	// Mean averages every field over the entities (HitRate/NDCG over those
+	// with interpretation labels).
+	Mean EntityReport `json:"mean"`
+}
+
+// EvalDataset trains one detector per entity on its training file (last
+// ValFraction held out for early stopping and threshold calibration),
+// scores every test step by its forecast residual, thresholds with POT on
+// the held-out scores (never the test labels) and reports detection and
+// root-cause ranking quality.
+func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
+	if err := opts.defaults(); err != nil {
+		return Report{}, err
+	}
+	names := opts.Entities
+	if len(names) == 0 {
+		var err error
+		if names, err = dataset.DiscoverEntities(opts.Dir); err != nil {
+			return Report{}, err
+		}
+	}
+	rep := Report{Kind: opts.Kind, Dir: opts.Dir, Detector: opts.Detector, Options: map[string]any{
+		"window": opts.Window, "hidden": opts.Hidden, "layers": opts.Layers, "epochs": opts.Epochs,
+		"batch_size": opts.BatchSize, "patience": opts.Patience, "learning_rate": opts.LearningRate,
+		"max_windows_per_epoch": opts.MaxWindowsPerEpoch, "val_fraction": opts.ValFraction,
+		"pot_risk": opts.Risk, "pot_level": opts.Level, "seed": opts.Seed,
+	}}
+	for _, name := range names {
+		er, err := evalEntity(ctx, opts, name)
+		if err != nil {
+			return rep, fmt.Errorf("entity %q: %w", name, err)
+		}
+		opts.Logger.Info("evaluated entity", "entity", name, "f1_pa", er.F1PA, "f1", er.F1, "hitrate_150", er.HitRate150, "train_seconds", er.TrainSeconds)
+		rep.Entities = append(rep.Entities, er)
+	}
+	rep.Mean = meanReport(rep.Entities)
+	return rep, nil
+}
+
+func meanReport(es []EntityReport) EntityReport {
+	m := EntityReport{Entity: "mean"}
+	n, ni := 0.0, 0.0
+	for _, e := range es {
+		n++
+		m.PrecisionPA += e.PrecisionPA
+		m.RecallPA += e.RecallPA
+		m.F1PA += e.F1PA
+		m.Precision += e.Precision
+		m.Recall += e.Recall
+		m.F1 += e.F1
+		m.F1Event += e.F1Event
+		m.AUCPR += e.AUCPR
+		m.ROCAUC += e.ROCAUC
+		m.TrainSeconds += e.TrainSeconds
+		m.TestPoints += e.TestPoints
+		m.AnomalousPoints += e.AnomalousPoints
+		m.InterpretedPoints += e.InterpretedPoints
+		if e.InterpretedPoints > 0 {
+			ni++
+			m.HitRate100 += e.HitRate100
+			m.HitRate150 += e.HitRate150
+			m.NDCG100 += e.NDCG100
+			m.NDCG150 += e.NDCG150
+		}
+	}
+	if n > 0 {
+		for _, p := range []*float64{&m.PrecisionPA, &m.RecallPA, &m.F1PA, &m.Precision, &m.Recall, &m.F1, &m.F1Event, &m.AUCPR, &m.ROCAUC, &m.TrainSeconds} {
+			*p /= n
+		}
+	}
+	if ni > 0 {
+		for _, p := range []*float64{&m.HitRate100, &m.HitRate150, &m.NDCG100, &m.NDCG150} {
+			*p /= ni
+		}
+	}
+	return m
+}
+
+// trained is a fitted detector.
+type trained struct {
+	scorer  Scorer
+	ranker  DimensionRanker
+	model   *model.Model // nil for the AR baseline
+	history History
+}
+
+func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityReport, error) {
+	er := EntityReport{Entity: name}
+	ent, err := dataset.LoadEntity(opts.Dir, name)
+	if err != nil {
+		return er, err
+	}
+	train, test := ent.Train, ent.Test
+	if opts.MaxTrainSteps > 0 && train.Steps() > opts.MaxTrainSteps {
+		train = train.Slice(0, opts.MaxTrainSteps)
+	}
+	if opts.MaxTestSteps > 0 && test.Steps() > opts.MaxTestSteps {
+		test = test.Slice(0, opts.MaxTestSteps)
+	}
+	train.FillMissing()
+	test.FillMissing()
+	tr, va, err := SplitTime(train, opts.ValFraction)
+	if err != nil {
+		return er, err
+	}
+	start := time.Now()
+	det, err := fitDetector(ctx, opts, name, train.Features, tr, va)
+	if err != nil {
+		return er, err
+	}
+	er.TrainSeconds = time.Since(start).Seconds()
+	er.Epochs = len(det.history.Epochs)
+
+	// Calibration: scores of the held-out training tail (no test data).
+	vw, err := ScoringWindows(va, opts.Window, opts.Window)
+	if err != nil {
+		return er, fmt.Errorf("validation windows: %w", err)
+	}
+	valScore, _, err := scoreWindows(ctx, det.scorer, nil, vw)
+	if err != nil {
+		return er, err
+	}
+	pot, err := threshold.POT(valScore, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})
+	if err != nil {
+		return er, fmt.Errorf("threshold: %w", err)
+	}
+	er.Threshold = pot.Threshold
+
+	// Test: the last W training rows give the first test step its context.
+	ctxRows := min(opts.Window, train.Steps())
+	joined := concat(train.Slice(train.Steps()-ctxRows, train.Steps()), test)
+	tw, err := ScoringWindows(joined, opts.Window, ctxRows)
+	if err != nil {
+		return er, fmt.Errorf("test windows: %w", err)
+	}
+	score, rank, err := scoreWindows(ctx, det.scorer, det.ranker, tw)
+	if err != nil {
+		return er, err
+	}
+	labels := test.Labels
+	pred := metrics.Threshold(score, pot.Threshold)
+	pw := metrics.PointWise(pred, labels)
+	pa := metrics.Adjusted(pred, labels)
+	ev := metrics.Event(pred, labels)
+	er.Precision, er.Recall, er.F1 = pw.Precision, pw.Recall, pw.F1
+	er.PrecisionPA, er.RecallPA, er.F1PA = pa.Precision, pa.Recall, pa.F1
+	er.F1Event = ev.F1
+	er.AUCPR = metrics.AveragePrecision(score, labels)
+	if auc := metrics.ROCAUC(score, labels); !math.IsNaN(auc) {
+		er.ROCAUC = auc
+	}
+	er.TestPoints = len(score)
+	for _, l := range labels {
+		if l {
+			er.AnomalousPoints++
+		}
+	}
+	if test.Causes != nil {
+		f := len(test.Features)
+		ranks := make([][]int, len(score))
+		row := make([]float64, f)
+		for t := range ranks {
+			if len(test.Causes[t]) == 0 {
+				continue
+			}
+			for j := range f {
+				row[j] = float64(rank[t*f+j])
+			}
+			ranks[t] = metrics.RankDims(row)
+		}
+		var n int
+		er.HitRate100, n = metrics.HitRate(ranks, test.Causes, 100)
+		er.HitRate150, _ = metrics.HitRate(ranks, test.Causes, 150)
+		er.NDCG100, _ = metrics.NDCG(ranks, test.Causes, 100)
+		er.NDCG150, _ = metrics.NDCG(ranks, test.Causes, 150)
+		er.InterpretedPoints = n
+		if n == 0 {
+			er.HitRate100, er.HitRate150, er.NDCG100, er.NDCG150 = 0, 0, 0, 0
+		}
+	}
+	return er, nil
+}
+
+// concat joins two series with the same features (labels and causes are
+// dropped: the result only feeds scoring windows).
+func concat(a, b *dataset.Series) *dataset.Series {
+	v := make([]float64, 0, len(a.Values)+len(b.Values))
+	v = append(append(v, a.Values...), b.Values...)
+	return &dataset.Series{Entity: b.Entity, Features: b.Features, Values: v}
+}
+
+func fitDetector(ctx context.Context, opts EvalOptions, name string, features []string, tr, va *dataset.Series) (*trained, error) {
+	trw, err := MakeWindows(tr, WindowOptions{Window: opts.Window})
+	if err != nil {
+		return nil, fmt.Errorf("training windows: %w", err)
+	}
+	vaw, err := MakeWindows(va, WindowOptions{Window: opts.Window})
+	if err != nil {
+		return nil, fmt.Errorf("validation windows: %w", err)
+	}
+	if opts.Detector == DetectorAR {
+		ar, err := fitAR(ctx, trw, opts.Window, 1e-3, 0)
+		if err != nil {
+			return nil, err
+		}
+		return &trained{scorer: ar, ranker: residualRanker{ar}}, nil
+	}
+	m, err := model.New(model.Config{Features: features, Window: opts.Window, Horizon: 1, Hidden: opts.Hidden, Layers: opts.Layers, Seed: opts.Seed})
+	if err != nil {
+		return nil, fmt.Errorf("new model: %w", err)
+	}
+	if err := fitNormalization(m, trw); err != nil {
+		return nil, err
+	}
+	// Unlabelled data: the failure head is masked (labels NaN), only the
+	// forecast is learned.
+	t, err := model.NewTrainer(m, model.TrainOptions{LearningRate: opts.LearningRate, ForecastWeight: 1, PosWeight: 1, ClipNorm: 5, Seed: opts.Seed})
+	if err != nil {
+		return nil, fmt.Errorf("new trainer: %w", err)
+	}
+	h, err := Fit(ctx, trainerLearner{t, m}, trw, vaw, LoopOptions{
+		Epochs: opts.Epochs, BatchSize: opts.BatchSize, Patience: opts.Patience,
+		MaxWindowsPerEpoch: opts.MaxWindowsPerEpoch, Seed: opts.Seed,
+		Progress: opts.Progress, Label: name, Logger: opts.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var ranker DimensionRanker = residualRanker{m}
+	if opts.NewRanker != nil {
+		if ranker, err = opts.NewRanker(m); err != nil {
+			return nil, fmt.Errorf("ranker: %w", err)
+		}
+	}
+	return &trained{scorer: m, ranker: ranker, model: m, history: h}, nil
+}

@@ -1,0 +1,54 @@
+// Command evalrun runs training.EvalDataset from the command line for
+// development measurements (the product command is `omen eval`).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/omen-sre/omen/training"
+)
+
+func main() {
+	var o training.EvalOptions
+	var ents, out string
+	flag.StringVar(&o.Kind, "kind", "", "smd, asd or empty")
+	flag.StringVar(&o.Dir, "dir", "", "data set directory")
+	flag.StringVar(&ents, "entities", "", "comma-separated entities (default all)")
+	flag.StringVar(&o.Detector, "detector", "", "lstm or ar")
+	flag.IntVar(&o.Window, "window", 0, "window")
+	flag.IntVar(&o.Hidden, "hidden", 0, "hidden size")
+	flag.IntVar(&o.Epochs, "epochs", 0, "epochs")
+	flag.IntVar(&o.MaxWindowsPerEpoch, "max-windows", 0, "windows per epoch")
+	flag.Float64Var(&o.Risk, "risk", 0, "POT risk")
+	flag.Float64Var(&o.Level, "level", 0, "POT level")
+	flag.Int64Var(&o.Seed, "seed", 1, "seed")
+	flag.StringVar(&out, "json", "", "write the report here")
+	flag.Parse()
+	if ents != "" {
+		o.Entities = strings.Split(ents, ",")
+	}
+	o.Progress = os.Stderr
+	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rep, err := training.EvalDataset(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	b, _ := json.MarshalIndent(rep, "", "  ")
+	if out != "" {
+		if err := os.WriteFile(out, b, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	fmt.Println(string(b))
+}

@@ -1,0 +1,176 @@
+package training
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/omen-sre/omen/training/dataset"
+)
+
+// WindowOptions shape the training examples cut from a series.
+type WindowOptions struct {
+	// Window is the number of steps per input window (W ≥ 1).
+	Window int
+	// Stride is the step between consecutive window starts (default 1).
+	Stride int
+	// Horizon H: the failure label of a window ending at step t is true
+	// when any step in (t, t+H] is labelled. With H = 0 the label is the
+	// label of step t+1 (the forecast step). Windows whose horizon runs past
+	// the end of the series get a masked (NaN) label.
+	Horizon int
+}
+
+func (o *WindowOptions) defaults() error {
+	if o.Stride == 0 {
+		o.Stride = 1
+	}
+	if o.Window < 1 || o.Stride < 1 || o.Horizon < 0 {
+		return fmt.Errorf("window options %+v: want window ≥ 1, stride ≥ 1, horizon ≥ 0", *o)
+	}
+	return nil
+}
+
+// Windows are the sliding windows of one series, kept as views into a
+// single float32 copy of the series so that even long series cost only
+// their own size. Window i covers steps [End[i]−W+1, End[i]]; its forecast
+// target is step End[i]+1.
+type Windows struct {
+	W, F int
+	// data is the series, time-major, float32.
+	data []float32
+	// steps is the number of rows in data.
+	steps int
+	// End is the last step of each window.
+	End []int
+	// Label is the failure label per window: 1, 0 or NaN (masked).
+	Label []float32
+}
+
+// N returns the number of windows.
+func (w *Windows) N() int { return len(w.End) }
+
+// MakeWindows cuts s into windows that all have a forecast target inside
+// s (so the last window ends at step Steps−2). Labels come from s.Labels
+// shifted by the horizon (all NaN when s has no labels).
+func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	n := s.Steps()
+	w := &Windows{W: opts.Window, F: len(s.Features), steps: n, data: toFloat32(s.Values)}
+	for end := opts.Window - 1; end+1 < n; end += opts.Stride {
+		w.End = append(w.End, end)
+		w.Label = append(w.Label, horizonLabel(s.Labels, end, opts.Horizon))
+	}
+	return w, nil
+}
+
+// ScoringWindows returns one window per step t of s in [from, Steps): the
+// window ends at t−1 and its target is step t. Steps before from provide
+// context only (e.g. the tail of the training series prepended to a test
+// series). It is an error when from < Window.
+func ScoringWindows(s *dataset.Series, window, from int) (*Windows, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if from < window {
+		return nil, fmt.Errorf("scoring from step %d needs %d steps of context", from, window)
+	}
+	n := s.Steps()
+	w := &Windows{W: window, F: len(s.Features), steps: n, data: toFloat32(s.Values)}
+	for t := from; t < n; t++ {
+		w.End = append(w.End, t-1)
+		w.Label = append(w.Label, float32(math.NaN()))
+	}
+	return w, nil
+}
+
+func horizonLabel(labels []bool, end, h int) float32 {
+	if labels == nil {
+		return float32(math.NaN())
+	}
+	if h == 0 {
+		h = 1
+	}
+	if end+h >= len(labels) {
+		return float32(math.NaN())
+	}
+	for t := end + 1; t <= end+h; t++ {
+		if labels[t] {
+			return 1
+		}
+	}
+	return 0
+}
+
+func toFloat32(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}
+
+// Gather writes the windows idx into x (len(idx)·W·F, time-major per
+// window), their forecast targets into next (len(idx)·F, NaN past the end)
+// and labels into label (len(idx)); nil destinations are skipped.
+func (w *Windows) Gather(idx []int, x, next, label []float32) {
+	wf := w.W * w.F
+	for k, i := range idx {
+		end := w.End[i]
+		start := end - w.W + 1
+		if x != nil {
+			copy(x[k*wf:(k+1)*wf], w.data[start*w.F:(end+1)*w.F])
+		}
+		if next != nil {
+			dst := next[k*w.F : (k+1)*w.F]
+			if end+1 < w.steps {
+				copy(dst, w.data[(end+1)*w.F:(end+2)*w.F])
+			} else {
+				for j := range dst {
+					dst[j] = float32(math.NaN())
+				}
+			}
+		}
+		if label != nil {
+			label[k] = w.Label[i]
+		}
+	}
+}
+
+// SplitTime splits s in time order: the first (1−valFrac) of the steps
+// train, the rest validate. Windows cut from either part never cross the
+// boundary, so no validation value leaks into training.
+func SplitTime(s *dataset.Series, valFrac float64) (train, val *dataset.Series, err error) {
+	if !(valFrac > 0 && valFrac < 1) {
+		return nil, nil, fmt.Errorf("validation fraction %v outside (0, 1)", valFrac)
+	}
+	n := s.Steps()
+	cut := int(math.Round(float64(n) * (1 - valFrac)))
+	if cut < 2 || n-cut < 2 {
+		return nil, nil, fmt.Errorf("series %q of %d steps too short to split at %v", s.Entity, n, valFrac)
+	}
+	return s.Slice(0, cut), s.Slice(cut, n), nil
+}
+
+// PositiveWeight returns negatives/positives over the unmasked labels,
+// capped at maxWeight (1 when there are no positives).
+func PositiveWeight(labels []float32, maxWeight float64) float64 {
+	pos, neg := 0, 0
+	for _, l := range labels {
+		switch {
+		case l != l:
+		case l > 0.5:
+			pos++
+		default:
+			neg++
+		}
+	}
+	if pos == 0 {
+		return 1
+	}
+	return min(float64(neg)/float64(pos), maxWeight)
+}

@@ -22,3 +22,32 @@ func kernelAsm(k int, ap, bp, c []float32, ldc int, alpha, beta float32) {
 	_ = c[(mr-1)*ldc+nr-1]
 	sgemmKernel6x16(k, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
 }
+
+//go:noescape
+func sigmoidAVX2(dst, x *float32, n int)
+
+//go:noescape
+func tanhAVX2(dst, x *float32, n int)
+
+// sigmoidAsm runs the assembly over the longest multiple-of-8 prefix and
+// returns its length; the caller finishes the tail.
+func sigmoidAsm(dst, x []float32) int {
+	n := len(dst) &^ 7
+	if n == 0 {
+		return 0
+	}
+	_ = x[n-1]
+	sigmoidAVX2(&dst[0], &x[0], n)
+	return n
+}
+
+// tanhAsm is sigmoidAsm for tanh.
+func tanhAsm(dst, x []float32) int {
+	n := len(dst) &^ 7
+	if n == 0 {
+		return 0
+	}
+	_ = x[n-1]
+	tanhAVX2(&dst[0], &x[0], n)
+	return n
+}

@@ -1,0 +1,64 @@
+// Package store is omen's durable state, kept in Badger
+// (github.com/dgraph-io/badger/v4): the ingest log of decoded batches (so a
+// restart rebuilds the in-memory PromQL window and nothing acknowledged is
+// lost), per-source stream checkpoints, feature vectors and their schema,
+// entities, events, predictions and their explanations, the alerts outbox
+// and alert states, and the model registry.
+//
+// # Contract
+//
+// A *Store is safe for concurrent use by any number of goroutines. Times are
+// milliseconds since the Unix epoch unless a name says otherwise; ranges
+// (from, to) are inclusive at both ends. Slices passed in are not retained;
+// everything returned or passed to a callback is owned by the receiver.
+// Writes are durable (fsync'd, with group commit across concurrent callers)
+// when the method returns, unless Options.NoSync. Errors are wrapped with
+// context; missing records are reported with errors wrapping ErrNotFound.
+// Identifiers embedded in keys (entity, source, target, fingerprint, model
+// version) must not contain NUL bytes.
+//
+// # Key layout
+//
+// Every key starts with one prefix byte naming the record kind. Names
+// (entity ids, sources, targets) inside composite keys end with a 0x00 byte
+// so that one name is never a prefix of another's keys. Times in keys are
+// int64 ms XOR 1<<63, big-endian ("sortable"), so range scans run in time
+// order, negative times included. Integers in keys are big-endian.
+//
+//	'Z'                                    format version (1 byte, currently 1)
+//	'L' | t | local u64                    ingest log: one encoded batch; t = store clock at append (monotonic), local = store sequence
+//	'D' | source | 0 | seq u64             dedup index: (source, seq) stored; value = sortable arrival t
+//	'C' | source                           checkpoint: highest Seq stored (u64)
+//	'F' | source                           dedup floor: highest Seq whose dedup key retention dropped (u64)
+//	'S' | version u32                      vector schema (JSON)
+//	'V' | entity | 0 | t                   feature vector
+//	'N' | entity                           entity info (labels, first/last seen)
+//	'E' | entity | 0 | t | hash u64        event; hash = FNV-64a(source, reason, uid, message), so redelivery overwrites
+//	'P' | entity | 0 | t                   prediction
+//	'p' | entity                           the entity's latest prediction
+//	'X' | prediction id                    explanation: sortable put time + JSON document
+//	'O' | id u64                           outbox item
+//	'o' | target | 0 | id u64              outbox item pending for target (empty value)
+//	'Q'                                    last outbox id (u64)
+//	'A' | fingerprint                      alert state
+//	'M' | version                          model metadata (JSON)
+//	'm' | version | 0 | chunk u32          model data, 1 MiB chunks
+//	'R'                                    registry: generation and promotion history (JSON)
+//
+// # Encodings
+//
+// Values start with a version byte (1). Hot records are binary: varints,
+// fixed big- or little-endian floats, strings as uvarint length + bytes.
+// A batch (see codec.go) writes its strings once in a per-batch symbol table,
+// each label set once, and samples as (set ref, delta-varint time, value
+// XOR-ed with the previous value of the same set, zero bytes trimmed); the
+// body is snappy-compressed when larger than 512 bytes. Schemas, model
+// metadata, the registry and explanations are JSON.
+//
+// # Retention
+//
+// RunRetention deletes records older than Options.Retention (the ingest log:
+// Options.IngestLogRetention) and runs value-log garbage collection; the
+// daemon calls it periodically. Schemas and models are kept until deleted
+// explicitly.
+package store

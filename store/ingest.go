@@ -1,0 +1,443 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// ingestState orders and deduplicates appends. Its mutex is held while a
+// call checks for duplicates, assigns log keys and hands its transactions
+// to Badger (CommitWith), but not while they are fsync'd, so concurrent
+// callers share fsyncs (group commit) while commits stay in call order.
+type ingestState struct {
+	mu        sync.Mutex
+	lastT     int64  // arrival time of the newest log key, ms
+	nextLocal uint64 // next local sequence number in log keys
+	cp        map[string]uint64
+	floor     map[string]uint64
+	inflight  map[dedupID]*commitWait
+}
+
+type dedupID struct {
+	source string
+	seq    uint64
+}
+
+type commitWait struct {
+	done chan struct{}
+	err  error
+}
+
+func newCommitWait() *commitWait { return &commitWait{done: make(chan struct{})} }
+
+func (w *commitWait) wait() error {
+	<-w.done
+	return w.err
+}
+
+func (g *ingestState) load(db *badger.DB) error {
+	g.cp = make(map[string]uint64)
+	g.floor = make(map[string]uint64)
+	g.inflight = make(map[dedupID]*commitWait)
+	return db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte{pLog}})
+		defer it.Close()
+		seek := []byte{pLog, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+		it.Seek(seek)
+		if !it.Valid() {
+			return nil
+		}
+		t, local, ok := parseLogKey(it.Item().Key())
+		if !ok {
+			return fmt.Errorf("malformed ingest log key %x", it.Item().Key())
+		}
+		g.lastT, g.nextLocal = t, local+1
+		return nil
+	})
+}
+
+// logKey is pLog | sortable(arrival ms) | local sequence.
+func logKey(t int64, local uint64) []byte {
+	k := make([]byte, 0, 17)
+	k = append(k, pLog)
+	k = appendTime(k, t)
+	return binary.BigEndian.AppendUint64(k, local)
+}
+
+func parseLogKey(k []byte) (t int64, local uint64, ok bool) {
+	if len(k) != 17 || k[0] != pLog {
+		return 0, 0, false
+	}
+	return unsortable(binary.BigEndian.Uint64(k[1:])), binary.BigEndian.Uint64(k[9:]), true
+}
+
+func dedupKey(source string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(namePrefix(pDedup, source), seq)
+}
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func readU64(item *badger.Item) (uint64, error) {
+	var out uint64
+	err := item.Value(func(v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("key %q: value of %d bytes, want 8", item.Key(), len(v))
+		}
+		out = binary.BigEndian.Uint64(v)
+		return nil
+	})
+	return out, err
+}
+
+// getU64 reads an 8-byte big-endian value; a missing key reads as 0.
+func getU64(txn *badger.Txn, key []byte) (uint64, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return readU64(item)
+}
+
+// AppendBatches durably appends bs to the ingest log and returns how many
+// were stored. A batch with Seq != 0 whose (Source, Seq) is already stored
+// (or is at or below the source's retention floor, see RunRetention) is
+// skipped as a duplicate, as is a repeat within bs. Batches are keyed by the
+// store's clock at the call (made monotonic), which is the time
+// ReplayBatches' since and IngestLogRetention refer to; Received is kept as
+// given.
+//
+// All batches of one call are written in one transaction together with the
+// per-source checkpoints (highest Seq stored); a call too big for one
+// Badger transaction is split into several, committed in order. The call
+// returns after the data is fsync'd (unless Options.NoSync), so a caller may
+// acknowledge the batches upstream once err is nil. On error some leading
+// transactions may have been committed (stored counts them); retrying the
+// call is safe for batches with Seq != 0. A duplicate that another call is
+// still committing makes this call wait for (and fail with) that commit.
+//
+// Safe for concurrent use; concurrent calls share fsyncs. bs is not
+// retained.
+func (s *Store) AppendBatches(bs []telemetry.Batch) (stored int, err error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	if len(bs) == 0 {
+		return 0, nil
+	}
+	start := time.Now()
+	for i := range bs {
+		if bs[i].Seq != 0 {
+			if err := validName("batch source", bs[i].Source); err != nil {
+				return 0, fmt.Errorf("append batches: %w", err)
+			}
+		}
+	}
+	vals := make([][]byte, len(bs))
+	for i := range bs {
+		vals[i] = encodeBatch(nil, &bs[i], !s.opts.DisableIngestCompression)
+	}
+
+	g := &s.ing
+	g.mu.Lock()
+	keep, waits, err := s.dedup(bs)
+	if err != nil {
+		g.mu.Unlock()
+		return 0, fmt.Errorf("append batches: check duplicates: %w", err)
+	}
+	dups := len(bs) - len(keep)
+	type part struct {
+		w    *commitWait
+		n    int
+		ids  []dedupID
+		srcs []string
+	}
+	var parts []part
+	if len(keep) > 0 {
+		maxSize, maxCount := s.db.MaxBatchSize()/2, s.db.MaxBatchCount()/2
+		now := s.opts.Now().UnixMilli()
+		if now < g.lastT {
+			now = g.lastT
+		}
+		g.lastT = now
+		txn := s.db.NewTransaction(true)
+		var (
+			cur         = part{w: newCommitWait()}
+			size, count int64
+			curMax      = make(map[string]uint64)
+			setErr      error
+		)
+		flush := func() {
+			for src, m := range curMax {
+				if m > g.cp[src] {
+					g.cp[src] = m
+				}
+				if setErr == nil {
+					setErr = txn.Set(nameKey(pCheckpoint, src), u64(g.cp[src]))
+				}
+				cur.srcs = append(cur.srcs, src)
+			}
+			clear(curMax)
+			w := cur.w
+			if setErr != nil {
+				txn.Discard()
+				w.err = setErr
+				close(w.done)
+			} else {
+				txn.CommitWith(func(err error) { w.err = err; close(w.done) })
+			}
+			parts = append(parts, cur)
+			cur = part{w: newCommitWait()}
+			txn = s.db.NewTransaction(true)
+			size, count = 0, 0
+		}
+		for _, i := range keep {
+			b := &bs[i]
+			lk := logKey(now, g.nextLocal)
+			g.nextLocal++
+			est := int64(len(lk)) + 32 + valueCost(len(vals[i]))
+			var dk []byte
+			if b.Seq != 0 {
+				dk = dedupKey(b.Source, b.Seq)
+				est += int64(len(dk)) + 48 + int64(len(b.Source)) + 48
+			}
+			if count > 0 && (size+est > maxSize || count+3 > maxCount) {
+				flush()
+			}
+			size += est
+			count += 3
+			if setErr == nil {
+				setErr = txn.Set(lk, vals[i])
+			}
+			if dk != nil {
+				if setErr == nil {
+					setErr = txn.Set(dk, u64(sortable(now)))
+				}
+				id := dedupID{b.Source, b.Seq}
+				g.inflight[id] = cur.w
+				cur.ids = append(cur.ids, id)
+				if b.Seq > curMax[b.Source] {
+					curMax[b.Source] = b.Seq
+				}
+			}
+			cur.n++
+		}
+		flush()
+		txn.Discard()
+	}
+	g.mu.Unlock()
+
+	var firstErr error
+	for _, p := range parts {
+		if err := p.w.wait(); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if firstErr == nil {
+			stored += p.n
+		}
+	}
+	for _, w := range waits {
+		if err := w.wait(); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("duplicate of a batch whose commit failed: %w", err)
+		}
+	}
+	g.mu.Lock()
+	for _, p := range parts {
+		for _, id := range p.ids {
+			if g.inflight[id] == p.w {
+				delete(g.inflight, id)
+			}
+		}
+		if p.w.err != nil {
+			// The cached checkpoint may be ahead of what is durable: reload.
+			for _, src := range p.srcs {
+				delete(g.cp, src)
+			}
+		}
+	}
+	g.mu.Unlock()
+
+	if dups > 0 {
+		s.m.dups.Add(float64(dups))
+	}
+	s.observe("batch", stored, start)
+	if firstErr != nil {
+		return stored, fmt.Errorf("append batches: commit: %w", firstErr)
+	}
+	return stored, nil
+}
+
+// valueCost mirrors Badger's transaction size estimate: values above the
+// value threshold cost a pointer.
+func valueCost(n int) int64 {
+	if n >= 1<<10 {
+		return 12
+	}
+	return int64(n)
+}
+
+// dedup returns the indexes of bs to store and the in-flight commits of
+// duplicates. Called with s.ing.mu held; it loads checkpoint and floor
+// caches for the sources it sees.
+func (s *Store) dedup(bs []telemetry.Batch) (keep []int, waits []*commitWait, err error) {
+	g := &s.ing
+	keep = make([]int, 0, len(bs))
+	seen := make(map[dedupID]struct{})
+	err = s.db.View(func(txn *badger.Txn) error {
+		for i := range bs {
+			b := &bs[i]
+			if b.Seq == 0 {
+				keep = append(keep, i)
+				continue
+			}
+			if _, ok := g.cp[b.Source]; !ok {
+				cp, err := getU64(txn, nameKey(pCheckpoint, b.Source))
+				if err != nil {
+					return err
+				}
+				fl, err := getU64(txn, nameKey(pFloor, b.Source))
+				if err != nil {
+					return err
+				}
+				g.cp[b.Source], g.floor[b.Source] = cp, fl
+			}
+			id := dedupID{b.Source, b.Seq}
+			if _, ok := seen[id]; ok {
+				continue
+			}
+			seen[id] = struct{}{}
+			if w := g.inflight[id]; w != nil {
+				waits = append(waits, w)
+				continue
+			}
+			if b.Seq <= g.floor[b.Source] {
+				continue
+			}
+			_, err := txn.Get(dedupKey(b.Source, b.Seq))
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, badger.ErrKeyNotFound) {
+				return err
+			}
+			keep = append(keep, i)
+		}
+		return nil
+	})
+	return keep, waits, err
+}
+
+// ReplayBatches calls fn for every batch in the ingest log that arrived at
+// or after since (ms, the store's clock at AppendBatches), in arrival order,
+// from a consistent snapshot. fn owns the batch it is given. An error from
+// fn stops the replay and is returned wrapped.
+func (s *Store) ReplayBatches(since int64, fn func(telemetry.Batch) error) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 32, Prefix: []byte{pLog}})
+		defer it.Close()
+		for it.Seek(appendTime([]byte{pLog}, since)); it.Valid(); it.Next() {
+			item := it.Item()
+			var b telemetry.Batch
+			if err := item.Value(func(v []byte) error {
+				var err error
+				b, err = decodeBatch(v)
+				return err
+			}); err != nil {
+				return fmt.Errorf("decode batch %x: %w", item.Key(), err)
+			}
+			if err := fn(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("replay batches since %d: %w", since, err)
+	}
+	return nil
+}
+
+// Checkpoint returns the highest Seq durably stored for source, or 0 if
+// none.
+func (s *Store) Checkpoint(source string) (uint64, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	var cp uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		cp, err = getU64(txn, nameKey(pCheckpoint, source))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read checkpoint of %q: %w", source, err)
+	}
+	return cp, nil
+}
+
+// ResetSource forgets the deduplication state and checkpoint of source, so
+// that sequence numbers restart (e.g. a JetStream stream was recreated).
+// Stored batches stay in the log. It must not run concurrently with
+// AppendBatches calls for the same source.
+func (s *Store) ResetSource(source string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if err := validName("batch source", source); err != nil {
+		return fmt.Errorf("reset source: %w", err)
+	}
+	g := &s.ing
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	keys := [][]byte{nameKey(pCheckpoint, source), nameKey(pFloor, source)}
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: namePrefix(pDedup, source)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+		return nil
+	})
+	if err == nil {
+		_, err = s.deleteKeys(keys)
+	}
+	delete(g.cp, source)
+	delete(g.floor, source)
+	if err != nil {
+		return fmt.Errorf("reset source %q: %w", source, err)
+	}
+	return nil
+}
+
+// deleteKeys deletes keys in as few transactions as Badger allows.
+func (s *Store) deleteKeys(keys [][]byte) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, k := range keys {
+		if err := wb.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return 0, err
+	}
+	return len(keys), nil
+}

@@ -1,0 +1,238 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Prediction is the model's output for one entity at one step.
+type Prediction struct {
+	// ID is PredictionID(Entity, T); PutPredictions fills it in when empty.
+	ID     string
+	Entity string
+	// T is the step the prediction was made at, ms since the epoch.
+	T int64
+	// Prob is P(failure within the model's horizon), in [0, 1].
+	Prob float64
+	// Anomaly is the forecast-residual anomaly score.
+	Anomaly      float64
+	ModelVersion string
+	// Threshold is the alerting threshold in force for Prob.
+	Threshold float64
+}
+
+// PredictionID returns the stable ID of the prediction for entity at t
+// (ms): "<entity>@<t>".
+func PredictionID(entity string, t int64) string {
+	return entity + "@" + strconv.FormatInt(t, 10)
+}
+
+// ParsePredictionID splits an ID made by PredictionID.
+func ParsePredictionID(id string) (entity string, t int64, err error) {
+	i := strings.LastIndexByte(id, '@')
+	if i <= 0 {
+		return "", 0, fmt.Errorf("prediction id %q: no entity@time", id)
+	}
+	t, err = strconv.ParseInt(id[i+1:], 10, 64)
+	if err != nil {
+		return "", 0, fmt.Errorf("prediction id %q: %w", id, err)
+	}
+	return id[:i], t, nil
+}
+
+// PutPredictions stores ps (replacing predictions of the same entity and
+// T) and advances each entity's latest prediction. A non-empty ID must
+// equal PredictionID(Entity, T). ps is not retained.
+func (s *Store) PutPredictions(ps []Prediction) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	start := time.Now()
+	latest := make(map[string]int, len(ps)) // entity → index of newest in ps
+	entries := make([]kv, 0, len(ps))
+	for i := range ps {
+		p := &ps[i]
+		if err := validName("entity", p.Entity); err != nil {
+			return fmt.Errorf("put predictions: %w", err)
+		}
+		if p.ID != "" && p.ID != PredictionID(p.Entity, p.T) {
+			return fmt.Errorf("put predictions: id %q does not match entity %q at %d", p.ID, p.Entity, p.T)
+		}
+		entries = append(entries, kv{nameTimeKey(pPred, p.Entity, p.T), encodePrediction(p)})
+		if j, ok := latest[p.Entity]; !ok || p.T >= ps[j].T {
+			latest[p.Entity] = i
+		}
+	}
+	s.latestMu.Lock()
+	defer s.latestMu.Unlock()
+	err := s.db.View(func(txn *badger.Txn) error {
+		for ent, i := range latest {
+			item, err := txn.Get(nameKey(pLatest, ent))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				entries = append(entries, kv{nameKey(pLatest, ent), encodePrediction(&ps[i])})
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			var old Prediction
+			if err := item.Value(func(v []byte) error { old, err = decodePrediction(v); return err }); err != nil {
+				return err
+			}
+			if ps[i].T >= old.T {
+				entries = append(entries, kv{nameKey(pLatest, ent), encodePrediction(&ps[i])})
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = s.writeKVs(entries)
+	}
+	if err != nil {
+		return fmt.Errorf("put predictions: %w", err)
+	}
+	s.observe("prediction", len(ps), start)
+	return nil
+}
+
+// Predictions calls fn, in time order, for each prediction of entity with
+// from ≤ T ≤ to (ms). An error from fn stops the scan and is returned
+// wrapped.
+func (s *Store) Predictions(entity string, from, to int64, fn func(Prediction) error) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	err := s.scanRange(pPred, entity, from, to, func(_ int64, _, val []byte) error {
+		p, err := decodePrediction(val)
+		if err != nil {
+			return err
+		}
+		return fn(p)
+	})
+	if err != nil {
+		return fmt.Errorf("read predictions of %q: %w", entity, err)
+	}
+	return nil
+}
+
+// LatestPredictions returns the newest prediction of every entity, ordered
+// by entity.
+func (s *Store) LatestPredictions() ([]Prediction, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	var out []Prediction
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: []byte{pLatest}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var p Prediction
+			if err := it.Item().Value(func(v []byte) error {
+				var err error
+				p, err = decodePrediction(v)
+				return err
+			}); err != nil {
+				return err
+			}
+			out = append(out, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("latest predictions: %w", err)
+	}
+	return out, nil
+}
+
+// Prediction encoding v1: byte 1, str entity, varint T, 3 × float64 (BE
+// bits: prob, anomaly, threshold), str model version.
+func encodePrediction(p *Prediction) []byte {
+	b := make([]byte, 0, 40+len(p.Entity)+len(p.ModelVersion))
+	b = append(b, 1)
+	b = appendStr(b, p.Entity)
+	b = binary.AppendVarint(b, p.T)
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(p.Prob))
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(p.Anomaly))
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(p.Threshold))
+	return appendStr(b, p.ModelVersion)
+}
+
+func decodePrediction(data []byte) (Prediction, error) {
+	var p Prediction
+	r := reader{b: data}
+	if ver := r.byte1(); r.err == nil && ver != 1 {
+		return p, fmt.Errorf("%w: prediction version %d", errCorrupt, ver)
+	}
+	p.Entity = r.str()
+	p.T = r.varint()
+	p.Prob = math.Float64frombits(r.fixed64())
+	p.Anomaly = math.Float64frombits(r.fixed64())
+	p.Threshold = math.Float64frombits(r.fixed64())
+	p.ModelVersion = r.str()
+	if err := r.done(); err != nil {
+		return Prediction{}, err
+	}
+	p.ID = PredictionID(p.Entity, p.T)
+	return p, nil
+}
+
+// PutExplanation stores the explanation document (JSON) of a prediction,
+// replacing any previous one. doc is copied. Explanations are deleted by
+// retention together with their prediction, or Retention after being put.
+func (s *Store) PutExplanation(predictionID string, doc []byte) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if err := validName("prediction id", predictionID); err != nil {
+		return fmt.Errorf("put explanation: %w", err)
+	}
+	if !json.Valid(doc) {
+		return fmt.Errorf("put explanation of %q: document is not valid JSON", predictionID)
+	}
+	start := time.Now()
+	v := make([]byte, 0, 8+len(doc))
+	v = appendTime(v, s.opts.Now().UnixMilli())
+	v = append(v, doc...)
+	if err := s.writeKVs([]kv{{nameKey(pExpl, predictionID), v}}); err != nil {
+		return fmt.Errorf("put explanation of %q: %w", predictionID, err)
+	}
+	s.observe("explanation", 1, start)
+	return nil
+}
+
+// Explanation returns the explanation document of a prediction, or an
+// error wrapping ErrNotFound.
+func (s *Store) Explanation(predictionID string) ([]byte, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	var out []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(nameKey(pExpl, predictionID))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) < 8 {
+				return fmt.Errorf("%w: explanation of %d bytes", errCorrupt, len(v))
+			}
+			out = append([]byte(nil), v[8:]...)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("explanation of %q: %w", predictionID, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,220 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// ErrNotFound is returned (wrapped) when a requested record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrClosed is returned by every method called after Close.
+var ErrClosed = errors.New("store closed")
+
+// Store is omen's durable state. All methods are safe for concurrent use.
+// Slices passed in are not retained after a method returns; slices and
+// values handed to callbacks or returned belong to the caller.
+type Store struct {
+	db     *badger.DB
+	opts   Options
+	logger *slog.Logger
+	m      metrics
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	ing      ingestState
+	latestMu sync.Mutex // serialises latest-prediction and entity read-modify-writes
+	outMu    sync.Mutex // serialises outbox and alert-state read-modify-writes
+	regMu    sync.Mutex // serialises registry changes
+	schemaMu sync.Mutex
+
+	active atomic.Pointer[activeModel]
+	schema atomic.Pointer[Schema]
+}
+
+type metrics struct {
+	writes    *prometheus.CounterVec
+	writeSec  *prometheus.HistogramVec
+	retention *prometheus.CounterVec
+	dups      prometheus.Counter
+}
+
+// Open opens (creating if needed) the store described by opts.
+func Open(opts Options) (*Store, error) {
+	opts.applyDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("open store: invalid options: %w", err)
+	}
+	bo := badger.DefaultOptions(opts.Path).
+		WithInMemory(opts.InMemory).
+		WithSyncWrites(!opts.NoSync && !opts.InMemory).
+		WithLogger(badgerLogger{opts.Logger}).
+		WithNumGoroutines(2).
+		WithNumCompactors(2).
+		WithMetricsEnabled(false).
+		// Ingest batches (kilobytes) and model chunks go to the value log,
+		// keeping the LSM tree small; vectors, predictions and indexes
+		// stay in the LSM tree.
+		WithValueThreshold(1 << 10).
+		WithBlockCacheSize(32 << 20).
+		WithIndexCacheSize(16 << 20)
+	if opts.InMemory {
+		bo = bo.WithMemTableSize(16 << 20).WithBlockCacheSize(8 << 20).WithIndexCacheSize(0)
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", opts.Path, err)
+	}
+	s := &Store{db: db, opts: opts, logger: opts.Logger}
+	if err := s.init(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %q: %w", opts.Path, err)
+	}
+	s.registerMetrics(opts.Registerer)
+	return s, nil
+}
+
+func (s *Store) init() error {
+	if err := s.checkFormat(); err != nil {
+		return err
+	}
+	if err := s.ing.load(s.db); err != nil {
+		return fmt.Errorf("load ingest log position: %w", err)
+	}
+	if err := s.loadActive(); err != nil {
+		return fmt.Errorf("load model registry: %w", err)
+	}
+	if err := s.loadSchema(); err != nil {
+		return fmt.Errorf("load schema: %w", err)
+	}
+	return nil
+}
+
+// formatVersion is the on-disk layout version stored under keyFormat.
+const formatVersion = 1
+
+func (s *Store) checkFormat() error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		it, err := txn.Get(keyFormat)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set(keyFormat, []byte{formatVersion})
+		}
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error {
+			if len(v) != 1 || v[0] != formatVersion {
+				return fmt.Errorf("unsupported store format %v (want %d)", v, formatVersion)
+			}
+			return nil
+		})
+	})
+}
+
+func (s *Store) registerMetrics(reg prometheus.Registerer) {
+	f := promauto.With(reg)
+	s.m.writes = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "omen", Subsystem: "store", Name: "writes_total",
+		Help: "Records written to the store, by kind.",
+	}, []string{"kind"})
+	s.m.writeSec = f.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "omen", Subsystem: "store", Name: "write_seconds",
+		Help:    "Duration of store write calls (including fsync), by kind.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
+	}, []string{"kind"})
+	s.m.retention = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "omen", Subsystem: "store", Name: "retention_deleted_total",
+		Help: "Records deleted by retention, by kind.",
+	}, []string{"kind"})
+	s.m.dups = f.NewCounter(prometheus.CounterOpts{
+		Namespace: "omen", Subsystem: "store", Name: "duplicate_batches_total",
+		Help: "Ingest batches skipped because their (source, seq) was already stored.",
+	})
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "omen", Subsystem: "store", Name: "size_bytes",
+		Help: "On-disk size of the store (LSM tree plus value log), as last computed by Badger.",
+	}, func() float64 {
+		if s.closed.Load() {
+			return 0
+		}
+		lsm, vlog := s.db.Size()
+		return float64(lsm + vlog)
+	})
+}
+
+// observe records a write of n records of kind that started at start.
+func (s *Store) observe(kind string, n int, start time.Time) {
+	s.m.writes.WithLabelValues(kind).Add(float64(n))
+	s.m.writeSec.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+}
+
+// Close flushes and closes the database. It waits for no caller: calls
+// racing with Close may fail with ErrClosed or a Badger error. Close is
+// idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("close store: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Store) check() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// update runs fn in a read-write transaction, retrying on conflicts.
+func (s *Store) update(fn func(txn *badger.Txn) error) error {
+	var err error
+	for range 10 {
+		err = s.db.Update(fn)
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+	}
+	return err
+}
+
+// validName rejects identifiers that cannot be embedded in keys.
+func validName(what, s string) error {
+	if s == "" {
+		return fmt.Errorf("empty %s", what)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("%s %q contains a NUL byte", what, s)
+	}
+	return nil
+}
+
+// badgerLogger adapts slog to Badger's logger; Badger's info lines are
+// logged at debug level.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, v ...any) {
+	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, v...)), "component", "badger")
+}
+func (b badgerLogger) Warningf(f string, v ...any) {
+	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, v...)), "component", "badger")
+}
+func (b badgerLogger) Infof(f string, v ...any) {
+	b.l.Debug(strings.TrimSpace(fmt.Sprintf(f, v...)), "component", "badger")
+}
+func (b badgerLogger) Debugf(f string, v ...any) {
+	b.l.Debug(strings.TrimSpace(fmt.Sprintf(f, v...)), "component", "badger")
+}

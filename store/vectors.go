@@ -1,0 +1,396 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Schema is the layout of feature vectors: the names of Vector.Values and
+// Vector.Failure, in order. Each change of layout is a new Version
+// (1, 2, …) recorded with the time it was first put.
+type Schema struct {
+	Version  uint32   `json:"version"`
+	Since    int64    `json:"since"` // ms, store clock at PutSchema
+	Features []string `json:"features"`
+	Labels   []string `json:"labels"`
+}
+
+// Vector is the feature vector of one entity at one step.
+type Vector struct {
+	Entity string
+	// T is the step time in ms since the epoch.
+	T int64
+	// Values are the features, in Schema.Features order.
+	Values []float64
+	// Failure are the failure labels, in Schema.Labels order.
+	Failure []bool
+	// Schema is the schema version the vector follows. PutVectors sets 0
+	// to the current version.
+	Schema uint32
+}
+
+// EntityInfo describes an entity (e.g. namespace/pod, or a module).
+type EntityInfo struct {
+	ID        string
+	Labels    map[string]string
+	FirstSeen int64 // ms
+	LastSeen  int64 // ms
+}
+
+func schemaKey(v uint32) []byte { return binary.BigEndian.AppendUint32([]byte{pSchema}, v) }
+
+func (s *Store) loadSchema() error {
+	all, err := s.schemas()
+	if err != nil {
+		return err
+	}
+	if len(all) > 0 {
+		cur := all[len(all)-1]
+		s.schema.Store(&cur)
+	}
+	return nil
+}
+
+// PutSchema records the vector layout. If it equals the current schema
+// nothing changes; otherwise a new version is recorded with Since = now.
+// featureNames and labelNames are copied.
+func (s *Store) PutSchema(featureNames, labelNames []string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	s.schemaMu.Lock()
+	defer s.schemaMu.Unlock()
+	cur := s.schema.Load()
+	if cur != nil && slices.Equal(cur.Features, featureNames) && slices.Equal(cur.Labels, labelNames) {
+		return nil
+	}
+	next := Schema{
+		Version:  1,
+		Since:    s.opts.Now().UnixMilli(),
+		Features: slices.Clone(featureNames),
+		Labels:   slices.Clone(labelNames),
+	}
+	if cur != nil {
+		next.Version = cur.Version + 1
+	}
+	doc, err := json.Marshal(next)
+	if err != nil {
+		return fmt.Errorf("put schema: %w", err)
+	}
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(schemaKey(next.Version), doc) }); err != nil {
+		return fmt.Errorf("put schema version %d: %w", next.Version, err)
+	}
+	s.schema.Store(&next)
+	s.m.writes.WithLabelValues("schema").Inc()
+	return nil
+}
+
+// Schema returns the current schema, or an error wrapping ErrNotFound if
+// none was put. The result is the caller's.
+func (s *Store) Schema() (Schema, error) {
+	if err := s.check(); err != nil {
+		return Schema{}, err
+	}
+	cur := s.schema.Load()
+	if cur == nil {
+		return Schema{}, fmt.Errorf("schema: %w", ErrNotFound)
+	}
+	out := *cur
+	out.Features, out.Labels = slices.Clone(cur.Features), slices.Clone(cur.Labels)
+	return out, nil
+}
+
+// Schemas returns every recorded schema version, oldest first.
+func (s *Store) Schemas() ([]Schema, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	out, err := s.schemas()
+	if err != nil {
+		return nil, fmt.Errorf("list schemas: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) schemas() ([]Schema, error) {
+	var out []Schema
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: []byte{pSchema}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var sc Schema
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &sc) }); err != nil {
+				return fmt.Errorf("decode schema %x: %w", it.Item().Key(), err)
+			}
+			out = append(out, sc)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutVectors stores vs, replacing vectors of the same entity and T. A
+// vector with Schema 0 is stored under the current schema version; when a
+// schema exists, lengths must match it. One transaction per call (split if
+// too big), fsync'd before returning. vs is not retained.
+func (s *Store) PutVectors(vs []Vector) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	start := time.Now()
+	cur := s.schema.Load()
+	var known map[uint32]Schema
+	entries := make([]kv, 0, len(vs))
+	for i := range vs {
+		v := &vs[i]
+		if err := validName("entity", v.Entity); err != nil {
+			return fmt.Errorf("put vectors: %w", err)
+		}
+		ver := v.Schema
+		if ver == 0 && cur != nil {
+			ver = cur.Version
+		}
+		if ver != 0 {
+			var sc Schema
+			if cur != nil && ver == cur.Version {
+				sc = *cur
+			} else {
+				if known == nil {
+					all, err := s.schemas()
+					if err != nil {
+						return fmt.Errorf("put vectors: %w", err)
+					}
+					known = make(map[uint32]Schema, len(all))
+					for _, x := range all {
+						known[x.Version] = x
+					}
+				}
+				var ok bool
+				if sc, ok = known[ver]; !ok {
+					return fmt.Errorf("put vectors: entity %q at %d: schema version %d: %w", v.Entity, v.T, ver, ErrNotFound)
+				}
+			}
+			if len(v.Values) != len(sc.Features) || len(v.Failure) != len(sc.Labels) {
+				return fmt.Errorf("put vectors: entity %q at %d: %d values and %d labels, schema %d has %d and %d",
+					v.Entity, v.T, len(v.Values), len(v.Failure), ver, len(sc.Features), len(sc.Labels))
+			}
+		}
+		entries = append(entries, kv{nameTimeKey(pVector, v.Entity, v.T), encodeVector(ver, v)})
+	}
+	if err := s.writeKVs(entries); err != nil {
+		return fmt.Errorf("put vectors: %w", err)
+	}
+	s.observe("vector", len(vs), start)
+	return nil
+}
+
+// Vectors calls fn, in time order, for each vector of entity with
+// from ≤ T ≤ to (ms). fn owns the vector; an error from fn stops the scan
+// and is returned wrapped.
+func (s *Store) Vectors(entity string, from, to int64, fn func(Vector) error) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	err := s.scanRange(pVector, entity, from, to, func(t int64, _ []byte, val []byte) error {
+		v, err := decodeVector(val)
+		if err != nil {
+			return err
+		}
+		v.Entity, v.T = entity, t
+		return fn(v)
+	})
+	if err != nil {
+		return fmt.Errorf("read vectors of %q: %w", entity, err)
+	}
+	return nil
+}
+
+// Vector encoding v1: byte 1, uvarint schema, uvarint n, n × float64 (LE
+// bits), uvarint m, ceil(m/8) bytes of failure bits (LSB first).
+func encodeVector(schema uint32, v *Vector) []byte {
+	b := make([]byte, 0, 4+8*len(v.Values)+len(v.Failure)/8+4)
+	b = append(b, 1)
+	b = binary.AppendUvarint(b, uint64(schema))
+	b = binary.AppendUvarint(b, uint64(len(v.Values)))
+	for _, x := range v.Values {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	b = binary.AppendUvarint(b, uint64(len(v.Failure)))
+	var cur byte
+	for i, f := range v.Failure {
+		if f {
+			cur |= 1 << (i % 8)
+		}
+		if i%8 == 7 {
+			b = append(b, cur)
+			cur = 0
+		}
+	}
+	if len(v.Failure)%8 != 0 {
+		b = append(b, cur)
+	}
+	return b
+}
+
+func decodeVector(data []byte) (Vector, error) {
+	var v Vector
+	r := reader{b: data}
+	if ver := r.byte1(); r.err == nil && ver != 1 {
+		return v, fmt.Errorf("%w: vector version %d", errCorrupt, ver)
+	}
+	sc := r.uvarint()
+	if sc > math.MaxUint32 {
+		r.fail("schema version out of range")
+	}
+	v.Schema = uint32(sc)
+	n := r.count(8)
+	if r.err == nil {
+		v.Values = make([]float64, n)
+		for i := range v.Values {
+			v.Values[i] = math.Float64frombits(binary.LittleEndian.Uint64(r.b[8*i:]))
+		}
+		r.b = r.b[8*n:]
+	}
+	m := r.uvarint()
+	if r.err == nil {
+		if (m+7)/8 != uint64(len(r.b)) {
+			r.fail("failure bits length mismatch")
+		} else {
+			v.Failure = make([]bool, m)
+			for i := range v.Failure {
+				v.Failure[i] = r.b[i/8]&(1<<(i%8)) != 0
+			}
+			r.b = nil
+		}
+	}
+	if r.err != nil {
+		return Vector{}, r.err
+	}
+	return v, nil
+}
+
+// PutEntity records that entity id was seen at t (ms) with labels: the
+// first sighting sets FirstSeen, later ones move LastSeen forward, and the
+// labels of the newest sighting win. labels is copied.
+func (s *Store) PutEntity(id string, labels map[string]string, t int64) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if err := validName("entity", id); err != nil {
+		return fmt.Errorf("put entity: %w", err)
+	}
+	start := time.Now()
+	key := nameKey(pEntity, id)
+	s.latestMu.Lock()
+	defer s.latestMu.Unlock()
+	err := s.update(func(txn *badger.Txn) error {
+		info := EntityInfo{ID: id, Labels: labels, FirstSeen: t, LastSeen: t}
+		item, err := txn.Get(key)
+		switch {
+		case err == nil:
+			var old EntityInfo
+			if err := item.Value(func(v []byte) error { old, err = decodeEntity(v); return err }); err != nil {
+				return err
+			}
+			info.FirstSeen = min(old.FirstSeen, t)
+			info.LastSeen = max(old.LastSeen, t)
+			if t < old.LastSeen {
+				info.Labels = old.Labels
+			}
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return err
+		}
+		return txn.Set(key, encodeEntity(&info))
+	})
+	if err != nil {
+		return fmt.Errorf("put entity %q: %w", id, err)
+	}
+	s.observe("entity", 1, start)
+	return nil
+}
+
+// Entities returns every known entity, ordered by ID.
+func (s *Store) Entities() ([]EntityInfo, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	var out []EntityInfo
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: []byte{pEntity}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			var info EntityInfo
+			if err := item.Value(func(v []byte) error {
+				var err error
+				info, err = decodeEntity(v)
+				return err
+			}); err != nil {
+				return fmt.Errorf("decode entity %q: %w", item.Key()[1:], err)
+			}
+			info.ID = string(item.Key()[1:])
+			out = append(out, info)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list entities: %w", err)
+	}
+	return out, nil
+}
+
+// Entity encoding v1: byte 1, varint first, varint last, labels.
+func encodeEntity(e *EntityInfo) []byte {
+	b := []byte{1}
+	b = binary.AppendVarint(b, e.FirstSeen)
+	b = binary.AppendVarint(b, e.LastSeen)
+	return appendLabelMap(b, e.Labels)
+}
+
+func decodeEntity(data []byte) (EntityInfo, error) {
+	var e EntityInfo
+	r := reader{b: data}
+	if ver := r.byte1(); r.err == nil && ver != 1 {
+		return e, fmt.Errorf("%w: entity version %d", errCorrupt, ver)
+	}
+	e.FirstSeen = r.varint()
+	e.LastSeen = r.varint()
+	e.Labels = r.labelMap()
+	return e, r.done()
+}
+
+// appendLabelMap writes uvarint n, then n name/value strings sorted by name.
+func appendLabelMap(b []byte, m map[string]string) []byte {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, k := range names {
+		b = appendStr(b, k)
+		b = appendStr(b, m[k])
+	}
+	return b
+}
+
+func (r *reader) labelMap() map[string]string {
+	n := r.count(2)
+	if r.err != nil || n == 0 {
+		return nil
+	}
+	m := make(map[string]string, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		k := r.str()
+		m[k] = r.str()
+	}
+	return m
+}

@@ -1,0 +1,149 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// ErrInvalid marks a permanent failure caused by bad data. An Appender
+// returns an error wrapping ErrInvalid when retrying the same batches can
+// never succeed; sources then reject (HTTP 400) or dead-letter instead of
+// retrying. Every other Append error is treated as retryable.
+var ErrInvalid = errors.New("invalid data")
+
+// Appender durably stores decoded batches.
+//
+// Append returns nil only after every batch is committed (fsync'd), so the
+// caller may acknowledge upstream. It is safe for concurrent use. It must
+// not retain batches, or the slices they point to, after returning: sources
+// reuse them. Batches with a non-zero Seq already stored for the same Source
+// are skipped (idempotent redelivery). Errors wrapping ErrInvalid are
+// permanent (bad data); all others are retryable.
+type Appender interface {
+	Append(ctx context.Context, batches []telemetry.Batch) error
+}
+
+// AppenderFunc adapts a function to the Appender interface.
+type AppenderFunc func(ctx context.Context, batches []telemetry.Batch) error
+
+// Append calls f(ctx, batches).
+func (f AppenderFunc) Append(ctx context.Context, batches []telemetry.Batch) error {
+	return f(ctx, batches)
+}
+
+type seqKey struct {
+	source string
+	seq    uint64
+}
+
+// MemAppender is an in-memory Appender for tests. It copies every batch it
+// accepts, skips batches whose (Source, Seq) it has already stored when Seq
+// is non-zero, and can be told to fail. The zero value is ready to use.
+type MemAppender struct {
+	mu      sync.Mutex
+	seen    map[seqKey]struct{}
+	batches []telemetry.Batch
+	samples int
+	events  int
+	dups    int
+	calls   int
+	failN   int
+	failErr error
+	// CountOnly, when set before use, makes the appender count samples and
+	// events without keeping copies (for benchmarks).
+	CountOnly bool
+}
+
+// FailNext makes the next n calls to Append return err without storing
+// anything.
+func (m *MemAppender) FailNext(n int, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failN, m.failErr = n, err
+}
+
+// Append implements Appender.
+func (m *MemAppender) Append(ctx context.Context, batches []telemetry.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("append: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls++
+	if m.failN > 0 {
+		m.failN--
+		return m.failErr
+	}
+	if m.seen == nil {
+		m.seen = make(map[seqKey]struct{})
+	}
+	for i := range batches {
+		b := &batches[i]
+		if b.Seq != 0 {
+			k := seqKey{b.Source, b.Seq}
+			if _, ok := m.seen[k]; ok {
+				m.dups++
+				continue
+			}
+			m.seen[k] = struct{}{}
+		}
+		m.samples += len(b.Samples)
+		m.events += len(b.Events)
+		if m.CountOnly {
+			continue
+		}
+		c := telemetry.Batch{Source: b.Source, Seq: b.Seq, Received: b.Received}
+		c.Samples = append([]telemetry.Sample(nil), b.Samples...)
+		c.Events = append([]telemetry.Event(nil), b.Events...)
+		m.batches = append(m.batches, c)
+	}
+	return nil
+}
+
+// Batches returns copies of the stored batches in arrival order.
+func (m *MemAppender) Batches() []telemetry.Batch {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]telemetry.Batch(nil), m.batches...)
+}
+
+// Samples returns all stored samples in arrival order.
+func (m *MemAppender) Samples() []telemetry.Sample {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []telemetry.Sample
+	for _, b := range m.batches {
+		out = append(out, b.Samples...)
+	}
+	return out
+}
+
+// Events returns all stored events in arrival order.
+func (m *MemAppender) Events() []telemetry.Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []telemetry.Event
+	for _, b := range m.batches {
+		out = append(out, b.Events...)
+	}
+	return out
+}
+
+// Counts returns how many samples and events were stored and how many
+// batches were skipped as duplicates.
+func (m *MemAppender) Counts() (samples, events, duplicates int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.samples, m.events, m.dups
+}
+
+// Calls returns how many times Append was called, failures included.
+func (m *MemAppender) Calls() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls
+}

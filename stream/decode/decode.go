@@ -1,0 +1,321 @@
+package decode
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// Reasons for rejecting a payload, line, item or sample. They are stable:
+// callers use them as the reason label of omen_ingest_errors_total.
+const (
+	ReasonMalformed     = "malformed"       // syntax error, missing required field, invalid name or UTF-8
+	ReasonWrongType     = "wrong_type"      // a JSON value of the wrong type
+	ReasonInvalidValue  = "invalid_value"   // NaN, ±Inf (except the stale marker), out-of-range integers and counts
+	ReasonTooOld        = "too_old"         // timestamp before now−MaxAge
+	ReasonTooNew        = "too_new"         // timestamp after now+MaxFuture
+	ReasonTooManyLabels = "too_many_labels" // more than MaxLabels labels, or a name or value longer than MaxLabelValueLen
+	ReasonTooLarge      = "too_large"       // payload longer than MaxMessageBytes
+	ReasonStringField   = "string_field"    // an influx string field (skipped)
+	ReasonUnknownFormat = "unknown_format"  // Detect could not tell the format
+	ReasonMissingLabels = "missing_labels"  // a configured required label is absent
+)
+
+// Reasons returns every reason a Decoder or Detect can report, so that
+// callers can initialise their counters.
+func Reasons() []string {
+	return []string{
+		ReasonMalformed, ReasonWrongType, ReasonInvalidValue, ReasonTooOld, ReasonTooNew,
+		ReasonTooManyLabels, ReasonTooLarge, ReasonStringField, ReasonUnknownFormat, ReasonMissingLabels,
+	}
+}
+
+// Error describes one rejected payload, line, item or sample.
+type Error struct {
+	// Reason is one of the Reason constants.
+	Reason string
+	// Line is the 1-based line (line formats) or item position (JSON); 0
+	// for the whole payload.
+	Line int
+	// Msg is a human-readable detail. It is empty for errors beyond
+	// Options.MaxErrorDetails in one Decode call.
+	Msg string
+}
+
+// Error implements error.
+func (e Error) Error() string {
+	msg := e.Msg
+	if msg == "" {
+		msg = e.Reason
+	} else {
+		msg = e.Reason + ": " + msg
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s", e.Line, msg)
+	}
+	return msg
+}
+
+// Result collects what Decode produced. Decode appends to it, so one Result
+// can gather several payloads; Reset empties it keeping its capacity.
+type Result struct {
+	Samples []telemetry.Sample
+	Events  []telemetry.Event
+	// Errors holds one entry per rejected line, item or sample.
+	Errors []Error
+}
+
+// Reset empties r, keeping the allocated capacity.
+func (r *Result) Reset() {
+	clear(r.Samples)
+	clear(r.Events)
+	r.Samples = r.Samples[:0]
+	r.Events = r.Events[:0]
+	r.Errors = r.Errors[:0]
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxAge           = 2 * time.Hour
+	DefaultMaxFuture        = 10 * time.Minute
+	DefaultMaxMessageBytes  = 1 << 20
+	DefaultMaxLabels        = 64
+	DefaultMaxLabelValueLen = 2048
+	DefaultPrecision        = time.Nanosecond
+	DefaultCacheSize        = 1 << 16
+	DefaultMaxErrorDetails  = 64
+)
+
+// Options configure a Decoder. The zero value of every field selects its
+// default.
+type Options struct {
+	// Now returns the current time; default time.Now.
+	Now func() time.Time
+	// MaxAge rejects (too_old) samples and events older than Now−MaxAge.
+	// Default 2h (Prometheus' head block span: a short JetStream replay
+	// still lands); negative disables the check.
+	MaxAge time.Duration
+	// MaxFuture rejects (too_new) samples and events later than
+	// Now+MaxFuture. Default 10m (clock skew); negative disables the check.
+	MaxFuture time.Duration
+	// MaxMessageBytes rejects (too_large) longer payloads before decoding.
+	// Default 1 MiB.
+	MaxMessageBytes int
+	// MaxLabels is the most labels (including __name__) a series or event
+	// may have. Default 64.
+	MaxLabels int
+	// MaxLabelValueLen is the longest label name or value in bytes.
+	// Default 2048.
+	MaxLabelValueLen int
+	// Precision is the unit of influx line protocol timestamps: one of
+	// time.Nanosecond (default), time.Microsecond, time.Millisecond,
+	// time.Second.
+	Precision time.Duration
+	// RequiredLabels must all be present (non-empty) on every sample, or it
+	// is rejected with missing_labels. Default none.
+	RequiredLabels []string
+	// RequiredEventLabels is RequiredLabels for events.
+	RequiredEventLabels []string
+	// CacheSize is the number of series label sets interned per cache
+	// generation (two generations are kept). Default 65536.
+	CacheSize int
+	// MaxErrorDetails is how many errors per Decode call get a Msg; all
+	// errors are reported, later ones without detail. Default 64.
+	MaxErrorDetails int
+}
+
+func (o *Options) setDefaults() error {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxAge == 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.MaxFuture == 0 {
+		o.MaxFuture = DefaultMaxFuture
+	}
+	if o.MaxMessageBytes == 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if o.MaxLabels == 0 {
+		o.MaxLabels = DefaultMaxLabels
+	}
+	if o.MaxLabelValueLen == 0 {
+		o.MaxLabelValueLen = DefaultMaxLabelValueLen
+	}
+	if o.Precision == 0 {
+		o.Precision = DefaultPrecision
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.MaxErrorDetails == 0 {
+		o.MaxErrorDetails = DefaultMaxErrorDetails
+	}
+	switch {
+	case o.MaxMessageBytes < 0:
+		return fmt.Errorf("max message bytes %d is negative", o.MaxMessageBytes)
+	case o.MaxLabels < 0:
+		return fmt.Errorf("max labels %d is negative", o.MaxLabels)
+	case o.MaxLabelValueLen < 0:
+		return fmt.Errorf("max label value length %d is negative", o.MaxLabelValueLen)
+	case o.CacheSize < 0:
+		return fmt.Errorf("cache size %d is negative", o.CacheSize)
+	case o.MaxErrorDetails < 0:
+		return fmt.Errorf("max error details %d is negative", o.MaxErrorDetails)
+	}
+	switch o.Precision {
+	case time.Nanosecond, time.Microsecond, time.Millisecond, time.Second:
+	default:
+		return fmt.Errorf("precision %s is not one of 1ns, 1µs, 1ms, 1s", o.Precision)
+	}
+	for _, n := range o.RequiredLabels {
+		if !validLabelName(n) {
+			return fmt.Errorf("required label %q is not a valid label name", n)
+		}
+	}
+	for _, n := range o.RequiredEventLabels {
+		if !validLabelName(n) {
+			return fmt.Errorf("required event label %q is not a valid label name", n)
+		}
+	}
+	return nil
+}
+
+// Decoder decodes payloads. It holds the interned label sets and scratch
+// buffers, so it is not safe for concurrent use: use one per goroutine.
+type Decoder struct {
+	opts  Options
+	cache seriesCache
+
+	// Per Decode call.
+	now, minT, maxT int64
+	recv            int64
+	errStart        int
+
+	// Scratch.
+	key     []byte
+	fields  []influxField
+	pairs   []labels.Label
+	builder labels.ScratchBuilder
+	names   []byte
+	values  []byte
+	json    jsonScratch
+}
+
+// New returns a Decoder with opts, after filling in defaults and validating.
+func New(opts Options) (*Decoder, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, fmt.Errorf("decoder options: %w", err)
+	}
+	d := &Decoder{
+		opts:    opts,
+		builder: labels.NewScratchBuilder(16),
+	}
+	d.cache.init(opts.CacheSize)
+	return d, nil
+}
+
+// errNothing is wrapped when a payload holds nothing at all.
+var errEmpty = Error{Reason: ReasonMalformed, Msg: "payload holds no samples or events"}
+
+// Decode decodes payload in format f, received at the given time (used for
+// samples and events without a timestamp; zero means Options.Now()), and
+// appends samples, events and errors to res. It returns a non-nil error
+// wrapping an Error when the payload yielded no sample and no event; the
+// Errors appended to res then say why (a payload that holds nothing at all
+// gets one malformed Error). Samples and events never share memory with
+// payload.
+func (d *Decoder) Decode(f Format, payload []byte, received time.Time, res *Result) error {
+	nowT := d.opts.Now()
+	d.now = nowT.UnixMilli()
+	d.minT, d.maxT = minInt64, maxInt64
+	if d.opts.MaxAge > 0 {
+		d.minT = d.now - d.opts.MaxAge.Milliseconds()
+	}
+	if d.opts.MaxFuture > 0 {
+		d.maxT = d.now + d.opts.MaxFuture.Milliseconds()
+	}
+	if received.IsZero() {
+		d.recv = d.now
+	} else {
+		d.recv = received.UnixMilli()
+	}
+	d.errStart = len(res.Errors)
+	nSamples, nEvents := len(res.Samples), len(res.Events)
+
+	if len(payload) > d.opts.MaxMessageBytes {
+		e := Error{Reason: ReasonTooLarge, Msg: fmt.Sprintf("payload of %d bytes exceeds %d", len(payload), d.opts.MaxMessageBytes)}
+		res.Errors = append(res.Errors, e)
+		return fmt.Errorf("decode %s payload: %w", f, e)
+	}
+
+	switch f {
+	case FormatInflux:
+		d.decodeInflux(payload, res)
+	case FormatPromText:
+		d.decodePromText(payload, res)
+	case FormatJSON:
+		d.decodeJSONSamples(payload, res)
+	case FormatKubernetesEvents, FormatModuleEvents, FormatEvents:
+		d.decodeEvents(f, payload, res)
+	default:
+		e := Error{Reason: ReasonUnknownFormat, Msg: fmt.Sprintf("format %q", string(f))}
+		res.Errors = append(res.Errors, e)
+		return fmt.Errorf("decode payload: %w", e)
+	}
+
+	if len(res.Samples) > nSamples || len(res.Events) > nEvents {
+		return nil
+	}
+	if len(res.Errors) == d.errStart {
+		res.Errors = append(res.Errors, errEmpty)
+	}
+	return fmt.Errorf("decode %s payload: %w", f, res.Errors[d.errStart])
+}
+
+// detail reports whether the next error of this Decode call gets a message.
+func (d *Decoder) detail(res *Result) bool {
+	return len(res.Errors)-d.errStart < d.opts.MaxErrorDetails
+}
+
+// addErr appends an error; msg should be "" unless d.detail(res).
+func (d *Decoder) addErr(res *Result, reason string, line int, msg string) {
+	res.Errors = append(res.Errors, Error{Reason: reason, Line: line, Msg: msg})
+}
+
+// checkTime returns the reason a timestamp in ms is out of bounds, or "".
+func (d *Decoder) checkTime(t int64) string {
+	switch {
+	case t < d.minT:
+		return ReasonTooOld
+	case t > d.maxT:
+		return ReasonTooNew
+	}
+	return ""
+}
+
+// quote renders raw input for error messages, truncated.
+func quote(b []byte) string {
+	const max = 64
+	if len(b) > max {
+		return fmt.Sprintf("%q…", b[:max])
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+// AsError returns the Error err wraps, if any.
+func AsError(err error) (Error, bool) {
+	var e Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+const (
+	minInt64 = -1 << 63
+	maxInt64 = 1<<63 - 1
+)

@@ -1,0 +1,100 @@
+// Package decode turns ingest payloads (NATS message bodies, HTTP bodies)
+// into telemetry values: Prometheus-style samples and discrete events.
+//
+// A Decoder validates everything it reads. It returns the good samples and
+// events of a payload together with one Error per rejected line, item or
+// sample, each carrying a stable machine Reason (ReasonMalformed,
+// ReasonTooOld, …) that callers use as the label of
+// omen_ingest_errors_total{reason}. Decoders never panic on any input. When
+// a payload yields no sample and no event at all, Decode also returns a
+// non-nil error (wrapping an Error) so the caller can dead-letter the
+// message.
+//
+// # Formats
+//
+// Influx line protocol (FormatInflux), as sent by Telegraf's outputs.nats:
+//
+//	measurement,tag=v,tag2=v2 field=1.5,f2=3i,f3=true,f4=7u 1700000000000000000
+//
+// Every numeric or boolean field becomes one sample, named exactly like
+// Telegraf's prometheus serializer and prometheus_client output do: the
+// measurement "prometheus" (Telegraf's metric_version=2 input) yields the
+// field key alone, a field named "value" yields the measurement alone, any
+// other field yields measurement_field. Invalid names are sanitized like
+// Telegraf does: an invalid first rune is dropped, other invalid runes become
+// "_", leading and trailing "_" are trimmed (a name that is already valid is
+// kept unchanged). Tags become labels with sanitized names; tags with empty
+// values are dropped. Integers (3i), unsigned integers (3u), floats and
+// booleans (t, T, true, True, TRUE, f, F, false, False, FALSE → 1 and 0)
+// are accepted; string fields ("…") are skipped and reported with
+// ReasonStringField. Backslash escapes follow the line protocol: "\," and
+// "\ " in measurements, "\,", "\=", "\ " in tag keys, tag values and field
+// keys, "\"" and "\\" in string fields; a backslash before any other byte is
+// kept literally. Lines starting with "#" and blank lines are ignored; a
+// trailing "\r" is tolerated. The timestamp is in units of
+// Options.Precision (default nanoseconds); a line without one takes the
+// batch's receive time. A syntax error rejects the whole line.
+//
+// Prometheus text exposition format 0.0.4 (FormatPromText), parsed with
+// Prometheus' own textparse. Samples without a timestamp take the receive
+// time. Quoted UTF-8 metric and label names are sanitized like influx names.
+//
+// omen JSON samples (FormatJSON):
+//
+//	{"samples":[
+//	  {"labels":{"__name__":"m","namespace":"a","pod":"b"},"t":1700000000000,"v":1.5},
+//	  {"labels":{"__name__":"m","namespace":"a","pod":"c"},"timestamp":"2023-11-14T22:13:20Z","v":"2.5"}
+//	]}
+//
+// "t" is milliseconds since the Unix epoch (a number, or an RFC 3339
+// string); "timestamp" is an RFC 3339 string (or milliseconds). Without
+// either, the sample takes the receive time. "v" is a JSON number or a
+// string holding a number; the string "stale" is the Prometheus stale
+// marker (value.StaleNaN). "labels" must contain "__name__". A bare array of
+// samples, a single sample object and newline-delimited JSON (one envelope
+// or sample per line) are accepted too.
+//
+// Kubernetes events (FormatKubernetesEvents): a v1 Event object as emitted
+// by kubernetes-event-exporter (metadata, reason, message, type, count,
+// firstTimestamp, lastTimestamp, eventTime, series, source, involvedObject
+// with its labels), optionally nested under "event" or "object" (Vector,
+// watch events), with camelCase or snake_case keys (involved_object,
+// last_timestamp, field_path, …). The event time is the latest of
+// series.lastObservedTime, lastTimestamp, eventTime, firstTimestamp and
+// metadata.creationTimestamp (receive time when none is set); Count is the
+// largest of count and series.count, at least 1. Labels: namespace, kind and
+// name of the involved object, pod (when the kind is Pod), container (from a
+// fieldPath such as spec.containers{app}), node (source.host), and the
+// involved object's own labels with sanitized names (the fixed labels win
+// on conflict).
+//
+// omen module events (FormatModuleEvents), one JSON object per event:
+//
+//	{"time":"2023-11-14T22:13:20Z","namespace":"shop","pod":"cart-7d9f","container":"cart",
+//	 "module":"payments","service":"cart","node":"node-1","reason":"ModuleLoadError",
+//	 "level":"error","message":"cannot load module payments: …","count":1}
+//
+// "time" is an RFC 3339 string or milliseconds since the epoch (receive time
+// when absent); "reason" is required; "level" becomes Event.Type (default
+// "error"); "count" defaults to 1. namespace, pod, container, module,
+// service and node become labels when not empty.
+//
+// For both event formats a payload may hold one object, a JSON array of
+// objects, an envelope ({"items":[…]} for Kubernetes, {"events":[…]} for
+// module events) or newline-delimited JSON. FormatEvents chooses per item by
+// shape: an item with involvedObject/involved_object/metadata (possibly under
+// "event"/"object") is a Kubernetes event, anything else a module event.
+//
+// # Line numbers
+//
+// Error.Line is the 1-based line for the line-oriented formats and the
+// 1-based position of the item (sample or event) within the payload for
+// JSON; 0 means the payload as a whole.
+//
+// # Performance
+//
+// Label sets are interned in a bounded two-generation cache keyed by the
+// series bytes of the payload, so a series seen before costs no allocation
+// and no validation. A Decoder is not safe for concurrent use; use one per
+// goroutine (New is cheap).
+package decode

@@ -1,0 +1,262 @@
+package decode
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// jsonScratch holds reusable JSON decoding state.
+type jsonScratch struct {
+	buf    []byte
+	item   int // running item number of the current Decode call
+	top    []json.RawMessage
+	items  []json.RawMessage
+	env    jsonSampleDoc
+	sample jsonSampleDoc
+	lmap   map[string]string
+	str    string
+}
+
+// jsonSampleDoc is a sample or an envelope of samples.
+type jsonSampleDoc struct {
+	Samples   *[]json.RawMessage `json:"samples"`
+	Labels    json.RawMessage    `json:"labels"`
+	T         json.RawMessage    `json:"t"`
+	Timestamp json.RawMessage    `json:"timestamp"`
+	V         json.RawMessage    `json:"v"`
+}
+
+func (s *jsonSampleDoc) reset(items *[]json.RawMessage) {
+	if items != nil {
+		*items = (*items)[:0]
+	}
+	s.Samples = items
+	s.Labels = s.Labels[:0]
+	s.T = s.T[:0]
+	s.Timestamp = s.Timestamp[:0]
+	s.V = s.V[:0]
+}
+
+// jsonReason classifies a json.Unmarshal error.
+func jsonReason(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return ReasonWrongType
+	}
+	return ReasonMalformed
+}
+
+// absent reports whether a raw JSON value is missing or null.
+func absent(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+// forEachJSON calls fn with each top-level item of p: the elements of a
+// top-level array, the single value p holds, or, when p is not one valid
+// JSON value, each non-blank line (newline-delimited JSON).
+func (d *Decoder) forEachJSON(p []byte, fn func(item []byte)) {
+	t := bytes.TrimSpace(p)
+	if len(t) == 0 {
+		return
+	}
+	if json.Valid(t) {
+		if t[0] == '[' {
+			top := d.json.top[:0]
+			if err := json.Unmarshal(t, &top); err == nil {
+				d.json.top = top
+				for _, it := range top {
+					fn(it)
+				}
+				return
+			}
+		}
+		fn(t)
+		return
+	}
+	for len(t) > 0 {
+		l := t
+		if i := bytes.IndexByte(t, '\n'); i >= 0 {
+			l, t = t[:i], t[i+1:]
+		} else {
+			t = nil
+		}
+		if l = bytes.TrimSpace(l); len(l) > 0 {
+			fn(l)
+		}
+	}
+}
+
+// itemErr records an error for the current item.
+func (d *Decoder) itemErr(res *Result, reason string, format string, args ...any) {
+	msg := ""
+	if d.detail(res) {
+		msg = fmt.Sprintf(format, args...)
+	}
+	d.addErr(res, reason, d.json.item, msg)
+}
+
+func (d *Decoder) decodeJSONSamples(p []byte, res *Result) {
+	d.json.item = 0
+	d.forEachJSON(p, func(item []byte) {
+		env := &d.json.env
+		env.reset(&d.json.items)
+		if err := json.Unmarshal(item, env); err != nil {
+			d.json.item++
+			d.itemErr(res, jsonReason(err), "%v", err)
+			return
+		}
+		if len(d.json.items) > 0 {
+			for _, s := range d.json.items {
+				d.json.item++
+				sd := &d.json.sample
+				sd.reset(nil)
+				if err := json.Unmarshal(s, sd); err != nil {
+					d.itemErr(res, jsonReason(err), "%v", err)
+					continue
+				}
+				d.jsonSample(sd, res)
+			}
+			return
+		}
+		d.json.item++
+		if absent(env.Labels) && absent(env.V) {
+			d.itemErr(res, ReasonMalformed, "neither samples nor a sample")
+			return
+		}
+		d.jsonSample(env, res)
+	})
+}
+
+// jsonSample validates one decoded sample and appends it.
+func (d *Decoder) jsonSample(s *jsonSampleDoc, res *Result) {
+	if absent(s.Labels) {
+		d.itemErr(res, ReasonMalformed, "sample has no labels")
+		return
+	}
+	if absent(s.V) {
+		d.itemErr(res, ReasonMalformed, "sample has no value")
+		return
+	}
+	v, reason := d.jsonValue(s.V)
+	if reason != "" {
+		d.itemErr(res, reason, "value %s", quote(s.V))
+		return
+	}
+	t := d.recv
+	for _, raw := range []json.RawMessage{s.Timestamp, s.T} {
+		if absent(raw) {
+			continue
+		}
+		ts, reason := d.jsonTime(raw)
+		if reason != "" {
+			d.itemErr(res, reason, "timestamp %s", quote(raw))
+			return
+		}
+		t = ts
+	}
+	if reason := d.checkTime(t); reason != "" {
+		d.itemErr(res, reason, "timestamp %s", time.UnixMilli(t).UTC().Format(time.RFC3339))
+		return
+	}
+	d.key = append(append(d.key[:0], keyJSON), s.Labels...)
+	e, ok := d.cache.get(d.key)
+	if !ok {
+		e = d.jsonLabels(s.Labels)
+		d.cache.put(d.key, e)
+	}
+	if e.reason != "" {
+		d.itemErr(res, e.reason, "%s", e.msg)
+		return
+	}
+	res.Samples = append(res.Samples, telemetry.Sample{Labels: e.lset, T: t, V: v})
+}
+
+func (d *Decoder) jsonLabels(raw json.RawMessage) seriesEntry {
+	if d.json.lmap == nil {
+		d.json.lmap = make(map[string]string)
+	}
+	clear(d.json.lmap)
+	if err := json.Unmarshal(raw, &d.json.lmap); err != nil {
+		return seriesEntry{reason: jsonReason(err), msg: "labels: " + err.Error()}
+	}
+	d.pairs = d.pairs[:0]
+	for k, v := range d.json.lmap {
+		if k == labels.MetricName {
+			v = sanitizeName(v, true)
+		}
+		d.pairs = append(d.pairs, labels.Label{Name: k, Value: v})
+	}
+	lset, reason, msg := d.finishLabels(true, true)
+	return seriesEntry{lset: lset, reason: reason, msg: msg}
+}
+
+// jsonValue parses a sample value: a number, a string holding a number, or
+// "stale".
+func (d *Decoder) jsonValue(raw json.RawMessage) (float64, string) {
+	var v float64
+	switch raw[0] {
+	case '"':
+		if err := json.Unmarshal(raw, &d.json.str); err != nil {
+			return 0, ReasonMalformed
+		}
+		if d.json.str == "stale" {
+			return math.Float64frombits(value.StaleNaN), ""
+		}
+		f, err := strconv.ParseFloat(d.json.str, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return 0, ReasonWrongType
+		}
+		v = f
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		f, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return 0, ReasonMalformed
+		}
+		v = f
+	default:
+		return 0, ReasonWrongType
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, ReasonInvalidValue
+	}
+	return v, ""
+}
+
+// jsonTime parses a time: milliseconds since the epoch as a number, or an
+// RFC 3339 string.
+func (d *Decoder) jsonTime(raw json.RawMessage) (int64, string) {
+	switch raw[0] {
+	case '"':
+		if err := json.Unmarshal(raw, &d.json.str); err != nil {
+			return 0, ReasonMalformed
+		}
+		tm, err := time.Parse(time.RFC3339Nano, d.json.str)
+		if err != nil {
+			return 0, ReasonMalformed
+		}
+		return tm.UnixMilli(), ""
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		if ms, ok := parseInt64(raw); ok {
+			return ms, ""
+		}
+		f, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return 0, ReasonMalformed
+		}
+		if math.IsNaN(f) || f >= math.MaxInt64 || f <= math.MinInt64 {
+			return 0, ReasonInvalidValue
+		}
+		return int64(f), ""
+	}
+	return 0, ReasonWrongType
+}

@@ -1,0 +1,215 @@
+package decode
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// seriesEntry is an interned, validated label set, or the reason it was
+// rejected.
+type seriesEntry struct {
+	lset   labels.Labels
+	reason string
+	msg    string
+}
+
+// seriesCache maps series-key bytes to label sets. It keeps two
+// generations of at most max entries: when the current one is full it
+// becomes the previous one and a new one starts, so recently used series
+// survive (a cheap approximation of LRU without per-hit bookkeeping).
+type seriesCache struct {
+	cur, prev map[string]seriesEntry
+	max       int
+}
+
+func (c *seriesCache) init(max int) {
+	c.max = max
+	c.cur = make(map[string]seriesEntry)
+}
+
+func (c *seriesCache) get(key []byte) (seriesEntry, bool) {
+	if e, ok := c.cur[string(key)]; ok {
+		return e, true
+	}
+	if e, ok := c.prev[string(key)]; ok {
+		c.put(key, e)
+		return e, true
+	}
+	return seriesEntry{}, false
+}
+
+func (c *seriesCache) put(key []byte, e seriesEntry) {
+	if c.max == 0 {
+		return
+	}
+	if len(c.cur) >= c.max {
+		c.prev = c.cur
+		c.cur = make(map[string]seriesEntry, c.max)
+	}
+	c.cur[string(key)] = e
+}
+
+func (c *seriesCache) len() int { return len(c.cur) + len(c.prev) }
+
+// Cache key prefixes keep the formats' keys apart.
+const (
+	keyInflux byte = 'i'
+	keyProm   byte = 'p'
+	keyJSON   byte = 'j'
+)
+
+func isMetricFirst(r rune) bool {
+	return r == ':' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+}
+
+func isMetricRest(r rune) bool { return isMetricFirst(r) || (r >= '0' && r <= '9') }
+
+func isLabelFirst(r rune) bool {
+	return r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+}
+
+func isLabelRest(r rune) bool { return isLabelFirst(r) || (r >= '0' && r <= '9') }
+
+func validMetricName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := rune(s[i])
+		if i == 0 && !isMetricFirst(c) || i > 0 && !isMetricRest(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func validLabelName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := rune(s[i])
+		if i == 0 && !isLabelFirst(c) || i > 0 && !isLabelRest(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// sanitizeName makes s a valid metric (metric=true) or label name the way
+// Telegraf's prometheus serializer does: a valid name is kept; otherwise an
+// invalid first rune is dropped, later invalid runes become "_", and
+// leading and trailing "_" are trimmed. The result may be empty, meaning
+// the name cannot be used.
+func sanitizeName(s string, metric bool) string {
+	if metric && validMetricName(s) || !metric && validLabelName(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i, r := range s {
+		var ok bool
+		switch {
+		case i == 0 && metric:
+			ok = isMetricFirst(r)
+		case i == 0:
+			ok = isLabelFirst(r)
+		case metric:
+			ok = isMetricRest(r)
+		default:
+			ok = isLabelRest(r)
+		}
+		switch {
+		case ok:
+			b.WriteRune(r)
+		case i > 0:
+			b.WriteByte('_')
+		}
+	}
+	return strings.Trim(b.String(), "_")
+}
+
+// finishLabels validates and builds the label set collected in d.pairs.
+// Names are sanitized (those that sanitize to nothing are dropped), empty
+// values are dropped. With metric set, a valid __name__ is required and the
+// sample's RequiredLabels apply, otherwise the RequiredEventLabels. On
+// rejection it returns the reason and, when detail is set, a message.
+func (d *Decoder) finishLabels(metric, detail bool) (lset labels.Labels, reason, msg string) {
+	ps := d.pairs[:0]
+	for _, p := range d.pairs {
+		if p.Value == "" {
+			continue
+		}
+		if p.Name != labels.MetricName {
+			p.Name = sanitizeName(p.Name, false)
+			if p.Name == "" {
+				continue
+			}
+		}
+		ps = append(ps, p)
+	}
+	d.pairs = ps
+	for _, p := range ps {
+		if !utf8.ValidString(p.Value) {
+			if detail {
+				msg = fmt.Sprintf("label %s value %q is not valid UTF-8", p.Name, p.Value)
+			}
+			return lset, ReasonMalformed, msg
+		}
+		if len(p.Value) > d.opts.MaxLabelValueLen || len(p.Name) > d.opts.MaxLabelValueLen && p.Name != labels.MetricName {
+			if detail {
+				msg = fmt.Sprintf("label %.64s is longer than %d bytes", p.Name, d.opts.MaxLabelValueLen)
+			}
+			return lset, ReasonTooManyLabels, msg
+		}
+	}
+	if len(ps) > d.opts.MaxLabels {
+		if detail {
+			msg = fmt.Sprintf("%d labels exceed the limit of %d", len(ps), d.opts.MaxLabels)
+		}
+		return lset, ReasonTooManyLabels, msg
+	}
+	slices.SortFunc(ps, func(a, b labels.Label) int { return strings.Compare(a.Name, b.Name) })
+	for i := 1; i < len(ps); i++ {
+		if ps[i].Name == ps[i-1].Name {
+			if detail {
+				msg = fmt.Sprintf("duplicate label %s", ps[i].Name)
+			}
+			return lset, ReasonMalformed, msg
+		}
+	}
+	required := d.opts.RequiredEventLabels
+	if metric {
+		required = d.opts.RequiredLabels
+		if len(ps) == 0 || ps[0].Name != labels.MetricName {
+			if detail {
+				msg = "no metric name"
+			}
+			return lset, ReasonMalformed, msg
+		}
+		if !validMetricName(ps[0].Value) {
+			if detail {
+				msg = fmt.Sprintf("invalid metric name %q", ps[0].Value)
+			}
+			return lset, ReasonMalformed, msg
+		}
+	}
+	for _, r := range required {
+		i, ok := slices.BinarySearchFunc(ps, r, func(l labels.Label, n string) int { return strings.Compare(l.Name, n) })
+		if !ok || ps[i].Value == "" {
+			if detail {
+				msg = fmt.Sprintf("required label %s is missing", r)
+			}
+			return lset, ReasonMissingLabels, msg
+		}
+	}
+	d.builder.Reset()
+	for _, p := range ps {
+		d.builder.Add(p.Name, p.Value)
+	}
+	return d.builder.Labels(), "", ""
+}

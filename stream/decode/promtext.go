@@ -1,0 +1,127 @@
+package decode
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"unsafe"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/textparse"
+
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// decodePromText parses the whole payload with one Prometheus text parser.
+// The parser stops at the first syntax error; then the samples of this
+// payload are discarded and it is parsed again line by line, so that every
+// good line is kept and every bad line reported.
+func (d *Decoder) decodePromText(p []byte, res *Result) {
+	nSamples, nErrors := len(res.Samples), len(res.Errors)
+	if d.promPass(p, 1, res) {
+		return
+	}
+	clear(res.Samples[nSamples:])
+	res.Samples = res.Samples[:nSamples]
+	res.Errors = res.Errors[:nErrors]
+	line := 1
+	for start := 0; start < len(p); line++ {
+		end := bytes.IndexByte(p[start:], '\n')
+		if end < 0 {
+			end = len(p)
+		} else {
+			end += start
+		}
+		if l := p[start:end]; len(bytes.TrimSpace(l)) > 0 {
+			d.promPass(l, line, res)
+		}
+		start = end + 1
+	}
+}
+
+// promPass parses p, whose first line is line firstLine of the payload. It
+// reports false on a syntax error, which it records only when p is a single
+// line (firstLine is then exact).
+func (d *Decoder) promPass(p []byte, firstLine int, res *Result) bool {
+	// The parser appends a newline when p lacks one; make sure it cannot
+	// write into the caller's spare capacity.
+	p = p[:len(p):len(p)]
+	if len(p) > 0 && p[len(p)-1] != '\n' {
+		d.json.buf = append(append(d.json.buf[:0], p...), '\n')
+		p = d.json.buf
+	}
+	parser := textparse.NewPromParser(p, nil, false)
+	base := unsafe.Pointer(unsafe.SliceData(p))
+	line, lineOff := firstLine, 0
+	var lset labels.Labels
+	for {
+		entry, err := parser.Next()
+		if errors.Is(err, io.EOF) {
+			return true
+		}
+		if err != nil {
+			if bytes.Count(p, []byte{'\n'}) <= 1 {
+				msg := ""
+				if d.detail(res) {
+					msg = err.Error()
+				}
+				d.addErr(res, ReasonMalformed, firstLine, msg)
+			}
+			return false
+		}
+		if entry != textparse.EntrySeries {
+			continue
+		}
+		series, ts, v := parser.Series()
+		// Line of this sample: series aliases p.
+		if off := int(uintptr(unsafe.Pointer(unsafe.SliceData(series))) - uintptr(base)); off >= lineOff && off <= len(p) {
+			line += bytes.Count(p[lineOff:off], []byte{'\n'})
+			lineOff = off
+		}
+		t := d.recv
+		if ts != nil {
+			t = *ts
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			msg := ""
+			if d.detail(res) {
+				msg = fmt.Sprintf("value %v of %s", v, quote(series))
+			}
+			d.addErr(res, ReasonInvalidValue, line, msg)
+			continue
+		}
+		if reason := d.checkTime(t); reason != "" {
+			msg := ""
+			if d.detail(res) {
+				msg = fmt.Sprintf("timestamp %d of %s", t, quote(series))
+			}
+			d.addErr(res, reason, line, msg)
+			continue
+		}
+		d.key = append(append(d.key[:0], keyProm), series...)
+		e, ok := d.cache.get(d.key)
+		if !ok {
+			parser.Labels(&lset)
+			d.pairs = d.pairs[:0]
+			lset.Range(func(l labels.Label) {
+				if l.Name == labels.MetricName {
+					l.Value = sanitizeName(l.Value, true)
+				}
+				d.pairs = append(d.pairs, l)
+			})
+			e.lset, e.reason, e.msg = d.finishLabels(true, true)
+			d.cache.put(d.key, e)
+		}
+		if e.reason != "" {
+			msg := ""
+			if d.detail(res) {
+				msg = e.msg
+			}
+			d.addErr(res, e.reason, line, msg)
+			continue
+		}
+		res.Samples = append(res.Samples, telemetry.Sample{Labels: e.lset, T: t, V: v})
+	}
+}

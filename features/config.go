@@ -1,0 +1,281 @@
+package features
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// EntityPlaceholder in an expression stands for the entity labels joined by
+// ", " (for example "namespace, pod"), so that "sum by (${entity}) (...)"
+// aggregates to whatever entity_labels says.
+const EntityPlaceholder = "${entity}"
+
+// Defaults.
+const (
+	DefaultStep        = 15 * time.Second
+	DefaultLookback    = 15 * time.Minute
+	DefaultMaxSeries   = 1_000_000
+	DefaultEventWindow = 10 * time.Minute
+	// DefaultLookbackDelta is PromQL's instant-vector lookback.
+	DefaultLookbackDelta = 5 * time.Minute
+)
+
+// Config defines entities, features and failure labels. Zero fields take
+// the defaults (SetDefaults); Validate checks the rest.
+type Config struct {
+	// EntityLabels identify an entity; results and events are grouped by
+	// them. Default ["namespace", "pod"]; e.g. ["service"] or ["module"].
+	EntityLabels []string `yaml:"entity_labels"`
+	// Step is the evaluation step. Default 15s.
+	Step model.Duration `yaml:"step"`
+	// Lookback is the window of samples kept in memory for PromQL. Default
+	// 15m. Every expression's range (plus offset) must fit in it.
+	Lookback model.Duration `yaml:"lookback"`
+	// Features are PromQL features, each a vector (or scalar) expression
+	// with the entity labels.
+	Features []Feature `yaml:"features"`
+	// EventFeatures count events per entity.
+	EventFeatures []EventFeature `yaml:"event_features"`
+	// Labels define failures, the training targets.
+	Labels []LabelDef `yaml:"labels"`
+	// MaxSeries limits the series held in memory. Default 1,000,000.
+	MaxSeries int `yaml:"max_series"`
+}
+
+// Feature is a PromQL feature. Expr gives a vector whose series carry the
+// entity labels (aggregate with "by (${entity})"); a scalar applies to every
+// entity. When Expr yields several series for one entity the largest value
+// is used.
+type Feature struct {
+	Name string `yaml:"name"`
+	Expr string `yaml:"expr"`
+	Help string `yaml:"help"`
+}
+
+// EventFeature counts the events with one of Reasons per entity over the
+// last Window (default 10m), in occurrences (Kubernetes event counts).
+type EventFeature struct {
+	Name    string         `yaml:"name"`
+	Reasons []string       `yaml:"reasons"`
+	Window  model.Duration `yaml:"window"`
+	Help    string         `yaml:"help"`
+}
+
+// LabelDef defines a failure: at step time t an entity has failed when Expr
+// is > 0 for it at t, or when an event with one of Reasons occurred in the
+// step (t-step, t]. At least one of Expr and Reasons is required.
+type LabelDef struct {
+	Name    string   `yaml:"name"`
+	Expr    string   `yaml:"expr"`
+	Reasons []string `yaml:"reasons"`
+	Help    string   `yaml:"help"`
+}
+
+// SetDefaults fills zero fields with the defaults. It leaves the feature,
+// event feature and label lists alone.
+func (c *Config) SetDefaults() {
+	if len(c.EntityLabels) == 0 {
+		c.EntityLabels = []string{"namespace", "pod"}
+	}
+	if c.Step == 0 {
+		c.Step = model.Duration(DefaultStep)
+	}
+	if c.Lookback == 0 {
+		c.Lookback = model.Duration(DefaultLookback)
+	}
+	if c.MaxSeries == 0 {
+		c.MaxSeries = DefaultMaxSeries
+	}
+	for i := range c.EventFeatures {
+		if c.EventFeatures[i].Window == 0 {
+			c.EventFeatures[i].Window = model.Duration(DefaultEventWindow)
+		}
+	}
+}
+
+// ExpandExpr replaces EntityPlaceholder in expr with the entity labels.
+func ExpandExpr(expr string, entityLabels []string) string {
+	if !strings.Contains(expr, EntityPlaceholder) {
+		return expr
+	}
+	return strings.ReplaceAll(expr, EntityPlaceholder, strings.Join(entityLabels, ", "))
+}
+
+// Resolved returns a copy of c with defaults applied and every expression's
+// placeholder expanded: the concrete PromQL, e.g. to send to a remote
+// Prometheus.
+func (c Config) Resolved() Config {
+	r := c
+	r.EntityLabels = append([]string(nil), c.EntityLabels...)
+	r.EventFeatures = append([]EventFeature(nil), c.EventFeatures...)
+	r.SetDefaults()
+	r.Features = make([]Feature, len(c.Features))
+	for i, f := range c.Features {
+		f.Expr = ExpandExpr(f.Expr, r.EntityLabels)
+		r.Features[i] = f
+	}
+	r.Labels = make([]LabelDef, len(c.Labels))
+	for i, l := range c.Labels {
+		l.Expr = ExpandExpr(l.Expr, r.EntityLabels)
+		r.Labels[i] = l
+	}
+	return r
+}
+
+// FeatureNames returns the names of the vector's columns: the PromQL
+// features, then the event features.
+func (c Config) FeatureNames() []string {
+	names := make([]string, 0, len(c.Features)+len(c.EventFeatures))
+	for _, f := range c.Features {
+		names = append(names, f.Name)
+	}
+	for _, f := range c.EventFeatures {
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+// LabelNames returns the failure label names in order.
+func (c Config) LabelNames() []string {
+	names := make([]string, len(c.Labels))
+	for i, l := range c.Labels {
+		names[i] = l.Name
+	}
+	return names
+}
+
+// ValidateExpr parses a feature or label expression and checks that it
+// gives an instant vector or a scalar. The entity placeholder is accepted.
+func ValidateExpr(expr string) error {
+	_, err := parseExpr(ExpandExpr(expr, []string{"namespace", "pod"}))
+	return err
+}
+
+func parseExpr(expr string) (parser.Expr, error) {
+	if strings.TrimSpace(expr) == "" {
+		return nil, errors.New("empty expression")
+	}
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+	if err != nil {
+		return nil, fmt.Errorf("parse %q: %w", expr, err)
+	}
+	switch t := e.Type(); t {
+	case parser.ValueTypeVector, parser.ValueTypeScalar:
+		return e, nil
+	default:
+		return nil, fmt.Errorf("expression %q gives a %s, need an instant vector or a scalar", expr, t)
+	}
+}
+
+// history returns how far back before the evaluation time expr reads, with
+// the given instant-vector lookback.
+func history(e parser.Expr, lookbackDelta time.Duration) time.Duration {
+	const at = int64(1) << 40
+	ts := time.UnixMilli(at)
+	mint, _ := promql.FindMinMaxTime(&parser.EvalStmt{Expr: e, Start: ts, End: ts, LookbackDelta: lookbackDelta})
+	if mint == math.MaxInt64 || mint >= at { // no selectors, or only future ones
+		return 0
+	}
+	return time.Duration(at-mint) * time.Millisecond
+}
+
+// Validate checks c (with defaults applied to zero fields) and returns every
+// problem found, each naming the field or feature.
+func (c Config) Validate() error {
+	c.EntityLabels = append([]string(nil), c.EntityLabels...)
+	c.EventFeatures = append([]EventFeature(nil), c.EventFeatures...)
+	c.SetDefaults()
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	seenLabel := map[string]bool{}
+	for _, l := range c.EntityLabels {
+		switch {
+		case !model.LabelName(l).IsValidLegacy() || l == model.MetricNameLabel:
+			bad("entity_labels: invalid label name %q", l)
+		case seenLabel[l]:
+			bad("entity_labels: %q given twice", l)
+		}
+		seenLabel[l] = true
+	}
+	step, lookback := time.Duration(c.Step), time.Duration(c.Lookback)
+	if step <= 0 {
+		bad("step %v: must be positive", step)
+	}
+	if lookback < time.Minute {
+		bad("lookback %v: must be at least 1m", lookback)
+	}
+	if lookback < step {
+		bad("lookback %v: shorter than step %v", lookback, step)
+	}
+	if c.MaxSeries < 0 {
+		bad("max_series %d: must be positive", c.MaxSeries)
+	}
+	if len(c.Features)+len(c.EventFeatures) == 0 {
+		bad("no features: give features or event_features")
+	}
+
+	seen := map[string]string{}
+	name := func(kind, n string) bool {
+		if !model.IsValidLegacyMetricName(n) {
+			bad("%s %q: name must match [a-zA-Z_:][a-zA-Z0-9_:]*", kind, n)
+			return false
+		}
+		if other, ok := seen[n]; ok {
+			bad("%s %q: name already used by a %s", kind, n, other)
+			return false
+		}
+		seen[n] = kind
+		return true
+	}
+	checkExpr := func(kind, n, expr string) {
+		e, err := parseExpr(ExpandExpr(expr, c.EntityLabels))
+		if err != nil {
+			bad("%s %q: %w", kind, n, err)
+			return
+		}
+		if need := history(e, DefaultLookbackDelta); need > lookback {
+			bad("%s %q: expression reads %v of history, more than lookback %v", kind, n, need, lookback)
+		}
+	}
+	for _, f := range c.Features {
+		name("feature", f.Name)
+		checkExpr("feature", f.Name, f.Expr)
+	}
+	for _, f := range c.EventFeatures {
+		name("event feature", f.Name)
+		if len(f.Reasons) == 0 {
+			bad("event feature %q: no reasons", f.Name)
+		}
+		for _, r := range f.Reasons {
+			if r == "" {
+				bad("event feature %q: empty reason", f.Name)
+			}
+		}
+		if f.Window <= 0 {
+			bad("event feature %q: window %v must be positive", f.Name, f.Window)
+		}
+	}
+	for _, l := range c.Labels {
+		name("label", l.Name)
+		if l.Expr == "" && len(l.Reasons) == 0 {
+			bad("label %q: needs expr or reasons", l.Name)
+		}
+		if l.Expr != "" {
+			checkExpr("label", l.Name, l.Expr)
+		}
+		for _, r := range l.Reasons {
+			if r == "" {
+				bad("label %q: empty reason", l.Name)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

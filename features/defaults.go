@@ -1,0 +1,173 @@
+package features
+
+import (
+	"github.com/prometheus/common/model"
+)
+
+// Event reasons of module-load log events (telemetry.SourceModule) that the
+// default configuration counts and labels as failures.
+const (
+	EventModuleLoadError       = "ModuleLoadError"
+	EventModuleInitError       = "ModuleInitError"
+	EventConfigLoadError       = "ConfigLoadError"
+	EventRegistrationFailed    = "RegistrationFailed"
+	EventDependencyUnavailable = "DependencyUnavailable"
+)
+
+// Container filters for cAdvisor: skip the pod-level and pause-container
+// series.
+const cadvisor = `container!="",container!="POD"`
+
+// DefaultConfig returns the shipped Kubernetes feature set over
+// kube-state-metrics and cAdvisor metric names (plus conventional
+// http_requests_total / http_client_request_duration_seconds for request,
+// error and dependency features), Kubernetes event features and the failure
+// label definitions. Expressions aggregate with "by (${entity})", so they
+// follow a change of EntityLabels.
+func DefaultConfig() Config {
+	window := model.Duration(DefaultEventWindow)
+	return Config{
+		EntityLabels: []string{"namespace", "pod"},
+		Step:         model.Duration(DefaultStep),
+		Lookback:     model.Duration(DefaultLookback),
+		MaxSeries:    DefaultMaxSeries,
+		Features: []Feature{
+			{
+				Name: "container_restarts_10m",
+				Expr: `sum by (${entity}) (increase(kube_pod_container_status_restarts_total[10m]))`,
+				Help: "Container restarts over the last 10 minutes.",
+			},
+			{
+				Name: "init_container_restarts_10m",
+				Expr: `sum by (${entity}) (increase(kube_pod_init_container_status_restarts_total[10m]))`,
+				Help: "Init container restarts over the last 10 minutes.",
+			},
+			{
+				Name: "container_waiting_failure",
+				Expr: `max by (${entity}) (kube_pod_container_status_waiting_reason{reason=~"CrashLoopBackOff|CreateContainerConfigError|CreateContainerError|ErrImagePull|ImagePullBackOff|InvalidImageName|RunContainerError"})`,
+				Help: "1 when a container waits for a failure reason (CrashLoopBackOff, config error, image pull).",
+			},
+			{
+				Name: "init_container_waiting_failure",
+				Expr: `max by (${entity}) (kube_pod_init_container_status_waiting_reason{reason=~"CrashLoopBackOff|CreateContainerConfigError|CreateContainerError|ErrImagePull|ImagePullBackOff|InvalidImageName|RunContainerError"})`,
+				Help: "1 when an init container waits for a failure reason.",
+			},
+			{
+				Name: "container_last_terminated_error",
+				Expr: `max by (${entity}) (kube_pod_container_status_last_terminated_reason{reason=~"Error|OOMKilled|ContainerCannotRun|StartError|DeadlineExceeded"})`,
+				Help: "1 when a container last terminated with an error reason.",
+			},
+			{
+				Name: "pod_not_ready",
+				Expr: `max by (${entity}) (1 - kube_pod_status_ready{condition="true"})`,
+				Help: "1 when the pod is not ready.",
+			},
+			{
+				Name: "pod_pending",
+				Expr: `max by (${entity}) (kube_pod_status_phase{phase=~"Pending|Failed|Unknown"})`,
+				Help: "1 when the pod is pending, failed or unknown.",
+			},
+			{
+				Name: "memory_limit_ratio",
+				Expr: `max by (${entity}) (container_memory_working_set_bytes{` + cadvisor + `} / (container_spec_memory_limit_bytes{` + cadvisor + `} > 0))`,
+				Help: "Largest container working set as a fraction of its memory limit.",
+			},
+			{
+				Name: "memory_working_set_bytes",
+				Expr: `sum by (${entity}) (container_memory_working_set_bytes{` + cadvisor + `})`,
+				Help: "Working set of the pod's containers.",
+			},
+			{
+				Name: "cpu_throttled_ratio",
+				Expr: `max by (${entity}) (rate(container_cpu_cfs_throttled_periods_total{` + cadvisor + `}[5m]) / (rate(container_cpu_cfs_periods_total{` + cadvisor + `}[5m]) > 0))`,
+				Help: "Largest fraction of CFS periods throttled over 5 minutes.",
+			},
+			{
+				Name: "cpu_usage_cores",
+				Expr: `sum by (${entity}) (rate(container_cpu_usage_seconds_total{` + cadvisor + `}[5m]))`,
+				Help: "CPU used, in cores, over 5 minutes.",
+			},
+			{
+				Name: "oom_events_10m",
+				Expr: `sum by (${entity}) (increase(container_oom_events_total{` + cadvisor + `}[10m]))`,
+				Help: "OOM events over the last 10 minutes.",
+			},
+			{
+				Name: "request_rate",
+				Expr: `sum by (${entity}) (rate(http_requests_total[5m]))`,
+				Help: "Requests served per second.",
+			},
+			{
+				Name: "error_ratio",
+				Expr: `sum by (${entity}) (rate(http_requests_total{code=~"5.."}[5m])) / (sum by (${entity}) (rate(http_requests_total[5m])) > 0)`,
+				Help: "Fraction of requests answered with a 5xx code.",
+			},
+			{
+				Name: "dependency_latency_p99_seconds",
+				Expr: `histogram_quantile(0.99, sum by (${entity}, le) (rate(http_client_request_duration_seconds_bucket[5m])))`,
+				Help: "99th percentile latency of calls to dependencies.",
+			},
+			{
+				Name: "dependency_error_ratio",
+				Expr: `sum by (${entity}) (rate(http_client_requests_total{code=~"5..|0"}[5m])) / (sum by (${entity}) (rate(http_client_requests_total[5m])) > 0)`,
+				Help: "Fraction of calls to dependencies that failed (5xx or no response).",
+			},
+		},
+		EventFeatures: []EventFeature{
+			{Name: "events_backoff", Reasons: []string{"BackOff"}, Window: window, Help: "Kubernetes BackOff events."},
+			{Name: "events_crashloop", Reasons: []string{"CrashLoopBackOff"}, Window: window, Help: "CrashLoopBackOff events."},
+			{Name: "events_failed_mount", Reasons: []string{"FailedMount", "FailedAttachVolume"}, Window: window, Help: "Volume mount and attach failures."},
+			{Name: "events_image_pull", Reasons: []string{"ErrImagePull", "ImagePullBackOff"}, Window: window, Help: "Image pull failures."},
+			{Name: "events_oom_killed", Reasons: []string{"OOMKilled", "OOMKilling"}, Window: window, Help: "OOM kills."},
+			{Name: "events_unhealthy", Reasons: []string{"Unhealthy", "ProbeWarning"}, Window: window, Help: "Failed liveness/readiness/startup probes."},
+			{Name: "events_failed_scheduling", Reasons: []string{"FailedScheduling"}, Window: window, Help: "Scheduling failures."},
+			{Name: "events_config_error", Reasons: []string{"CreateContainerConfigError", "FailedCreatePodSandBox", "FailedCreate"}, Window: window, Help: "Container or sandbox creation failures."},
+			{
+				Name:    "events_module_load_error",
+				Reasons: []string{EventModuleLoadError, EventModuleInitError, EventConfigLoadError, EventRegistrationFailed, EventDependencyUnavailable},
+				Window:  window,
+				Help:    "Module-load errors reported by the modules' own logs.",
+			},
+		},
+		Labels: []LabelDef{
+			{
+				Name:    "crashloop_failure",
+				Expr:    `max by (${entity}) (kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"})`,
+				Reasons: []string{"CrashLoopBackOff"},
+				Help:    "A container is in CrashLoopBackOff.",
+			},
+			{
+				Name:    "init_failure",
+				Expr:    `max by (${entity}) (kube_pod_init_container_status_waiting_reason{reason=~"CrashLoopBackOff|CreateContainerConfigError|CreateContainerError|RunContainerError"})`,
+				Reasons: []string{EventModuleInitError},
+				Help:    "An init container or a module's initialisation fails.",
+			},
+			{
+				Name:    "config_failure",
+				Expr:    `max by (${entity}) (kube_pod_container_status_waiting_reason{reason=~"CreateContainerConfigError|InvalidImageName"})`,
+				Reasons: []string{EventConfigLoadError, "CreateContainerConfigError"},
+				Help:    "The configuration cannot be loaded.",
+			},
+			{
+				Name:    "mount_failure",
+				Reasons: []string{"FailedMount", "FailedAttachVolume"},
+				Help:    "A volume cannot be mounted.",
+			},
+			{
+				Name:    "registration_failure",
+				Reasons: []string{EventRegistrationFailed},
+				Help:    "The module cannot register with service discovery.",
+			},
+			{
+				Name:    "dependency_failure",
+				Reasons: []string{EventDependencyUnavailable},
+				Help:    "A dependency cannot be reached at start.",
+			},
+			{
+				Name:    "module_load_failure",
+				Reasons: []string{EventModuleLoadError},
+				Help:    "A module fails to load.",
+			},
+		},
+	}
+}

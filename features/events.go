@@ -1,0 +1,205 @@
+package features
+
+import (
+	"math"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// uidTTL is how long the last count of a Kubernetes event object (by UID) is
+// remembered after it was last seen: the API server's default event TTL.
+const uidTTL = int64(60 * 60 * 1000)
+
+// eventStore keeps the recent occurrences per entity of the reasons the
+// configuration uses. Times are data times in milliseconds.
+type eventStore struct {
+	mu       sync.Mutex
+	entities map[string]*entityEvents
+	uids     map[string]uidState
+	maxT     int64
+	nextGC   int64
+}
+
+type entityEvents struct {
+	labels map[string]string
+	recs   []eventRec
+}
+
+type eventRec struct {
+	t      int64
+	reason string
+	n      int
+}
+
+type uidState struct {
+	count int
+	t     int64
+}
+
+func newEventStore() *eventStore {
+	return &eventStore{entities: map[string]*entityEvents{}, uids: map[string]uidState{}, maxT: math.MinInt64, nextGC: math.MinInt64}
+}
+
+// add records events and returns how many were dropped for missing entity
+// labels and for being too old.
+func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range evs {
+		ev := &evs[i]
+		if !c.usesReason(ev.Reason) {
+			continue
+		}
+		key, lbls, ok := c.eventEntity(ev.Labels)
+		if !ok {
+			missing++
+			continue
+		}
+		n := max(ev.Count, 1)
+		if ev.UID != "" {
+			uk := ev.UID
+			st, seen := s.uids[uk]
+			if seen && n <= st.count {
+				// A redelivery or an older copy: nothing new happened.
+				continue
+			}
+			s.uids[uk] = uidState{count: n, t: max(ev.T, st.t)}
+			if seen {
+				n -= st.count
+			}
+		}
+		if ev.T > s.maxT {
+			s.maxT = ev.T
+		}
+		if ev.T <= s.maxT-c.eventKeep {
+			old++
+			continue
+		}
+		e := s.entities[key]
+		if e == nil {
+			e = &entityEvents{labels: lbls}
+			s.entities[key] = e
+		}
+		e.recs = append(e.recs, eventRec{t: ev.T, reason: ev.Reason, n: n})
+	}
+	if s.maxT != math.MinInt64 && s.maxT >= s.nextGC {
+		s.nextGC = s.maxT + c.eventKeep/4
+		s.gc(s.maxT - c.eventKeep)
+	}
+	return missing, old
+}
+
+// gc forgets occurrences at or before minValid and UIDs not seen for uidTTL.
+func (s *eventStore) gc(minValid int64) {
+	for k, e := range s.entities {
+		j := 0
+		for _, r := range e.recs {
+			if r.t > minValid {
+				e.recs[j] = r
+				j++
+			}
+		}
+		clear(e.recs[j:])
+		e.recs = e.recs[:j]
+		if j == 0 {
+			delete(s.entities, k)
+		}
+	}
+	for uid, st := range s.uids {
+		if st.t <= s.maxT-max(uidTTL, s.maxT-minValid) {
+			delete(s.uids, uid)
+		}
+	}
+}
+
+// reset forgets everything (the entity labels changed).
+func (s *eventStore) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entities = map[string]*entityEvents{}
+	s.uids = map[string]uidState{}
+}
+
+// fill adds the event counts and event-defined failures at t to the
+// vectors, creating vectors for entities that only have events.
+func (s *eventStore) fill(c *compiled, t int64, get func(key string, lbls map[string]string) *Vector) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	nf := len(c.cfg.Features)
+	for key, e := range s.entities {
+		var v *Vector
+		for _, r := range e.recs {
+			if r.t > t || r.t <= t-c.maxWindow {
+				continue
+			}
+			for _, fi := range c.reasonFeatures[r.reason] {
+				if r.t > t-c.windows[fi] {
+					if v == nil {
+						v = get(key, e.labels)
+					}
+					v.Values[nf+fi] += float64(r.n)
+				}
+			}
+			if r.t > t-c.step {
+				for _, li := range c.reasonLabels[r.reason] {
+					if v == nil {
+						v = get(key, e.labels)
+					}
+					v.Failure[li] = true
+				}
+			}
+		}
+	}
+}
+
+// entityOf resolves the entity of a label set: the values of the entity
+// labels joined by "/". ok is false when one is missing.
+func (c *compiled) entityOf(lset labels.Labels, b *strings.Builder) (string, bool) {
+	b.Reset()
+	for i, n := range c.entityLabels {
+		v := lset.Get(n)
+		if v == "" {
+			return "", false
+		}
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(v)
+	}
+	return b.String(), true
+}
+
+func (c *compiled) labelMap(lset labels.Labels) map[string]string {
+	m := make(map[string]string, len(c.entityLabels))
+	for _, n := range c.entityLabels {
+		m[n] = lset.Get(n)
+	}
+	return m
+}
+
+// eventEntity resolves an event's entity. An entity label the event lacks is
+// taken from the involved object when its kind names that label: kind "Pod"
+// with name "x" gives pod="x" (likewise Service, Deployment, Node, ...).
+func (c *compiled) eventEntity(lset labels.Labels) (string, map[string]string, bool) {
+	var b strings.Builder
+	m := make(map[string]string, len(c.entityLabels))
+	for i, n := range c.entityLabels {
+		v := lset.Get(n)
+		if v == "" && strings.EqualFold(lset.Get("kind"), n) {
+			v = lset.Get("name")
+		}
+		if v == "" {
+			return "", nil, false
+		}
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(v)
+		m[n] = v
+	}
+	return b.String(), m, true
+}

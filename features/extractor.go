@@ -1,0 +1,441 @@
+package features
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// Vector is the feature vector of one entity at one step.
+type Vector struct {
+	// Entity is the canonical entity name: the entity label values joined
+	// by "/", e.g. "payments/api-7f9c-x2k".
+	Entity string
+	// Labels are the entity labels and their values.
+	Labels map[string]string
+	// T is the step time in milliseconds.
+	T int64
+	// Values has one value per feature in FeatureNames order (PromQL
+	// features, then event features); NaN where a PromQL feature has no
+	// value for the entity. Event features are counts (0 when none).
+	Values []float64
+	// Failure has one flag per label definition (LabelNames order).
+	Failure []bool
+}
+
+// ExtractorOptions configure an Extractor.
+type ExtractorOptions struct {
+	// Config defines the features; zero fields take defaults.
+	Config Config
+	// Head holds the samples the PromQL features read. Required.
+	Head *Head
+	// LookbackDelta is PromQL's instant-vector lookback. Default 5m.
+	LookbackDelta time.Duration
+	// MaxSamples bounds the samples one query may load. Default 50,000,000
+	// (Prometheus's default).
+	MaxSamples int
+	// Timeout bounds one query. Default 1m.
+	Timeout time.Duration
+	// Registerer receives the metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Extractor evaluates the configured features over a Head at step times.
+//
+// All methods are safe for concurrent use. AddEvents and AddPolled may run
+// while Evaluate does; SetConfig swaps the definitions atomically.
+type Extractor struct {
+	opts   ExtractorOptions
+	head   *Head
+	engine *promql.Engine
+	cfg    atomic.Pointer[compiled]
+	events *eventStore
+	polled *polledStore
+
+	evaluations prometheus.Counter
+	duration    prometheus.Histogram
+	queryErrors *prometheus.CounterVec
+	entities    prometheus.Gauge
+	dropped     *prometheus.CounterVec
+	dropMissing prometheus.Counter
+	dropDupEnt  prometheus.Counter
+	dropUnknown prometheus.Counter
+	dropTooOld  prometheus.Counter
+	dropInvalid prometheus.Counter
+	lookbackMs  int64
+}
+
+// compiled is a validated, resolved configuration with its lookup tables.
+type compiled struct {
+	cfg            Config // resolved
+	entityLabels   []string
+	names          []string
+	labelNames     []string
+	step           int64
+	lookback       int64
+	windows        []int64 // per event feature
+	maxWindow      int64
+	eventKeep      int64
+	reasonFeatures map[string][]int
+	reasonLabels   map[string][]int
+	polledNames    map[string]int // feature index, or -1-label index
+}
+
+func (c *compiled) usesReason(r string) bool {
+	return len(c.reasonFeatures[r]) > 0 || len(c.reasonLabels[r]) > 0
+}
+
+func compile(cfg Config) (*compiled, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid feature config: %w", err)
+	}
+	r := cfg.Resolved()
+	c := &compiled{
+		cfg:            r,
+		entityLabels:   r.EntityLabels,
+		names:          r.FeatureNames(),
+		labelNames:     r.LabelNames(),
+		step:           time.Duration(r.Step).Milliseconds(),
+		lookback:       time.Duration(r.Lookback).Milliseconds(),
+		reasonFeatures: map[string][]int{},
+		reasonLabels:   map[string][]int{},
+		polledNames:    map[string]int{},
+	}
+	for i, f := range r.EventFeatures {
+		w := time.Duration(f.Window).Milliseconds()
+		c.windows = append(c.windows, w)
+		c.maxWindow = max(c.maxWindow, w)
+		for _, reason := range f.Reasons {
+			if !slices.Contains(c.reasonFeatures[reason], i) {
+				c.reasonFeatures[reason] = append(c.reasonFeatures[reason], i)
+			}
+		}
+	}
+	c.maxWindow = max(c.maxWindow, c.step)
+	// Keep events long enough for evaluations that lag the newest event
+	// by up to a lookback (catching up after a pause).
+	c.eventKeep = c.maxWindow + c.lookback
+	for i, l := range r.Labels {
+		for _, reason := range l.Reasons {
+			if !slices.Contains(c.reasonLabels[reason], i) {
+				c.reasonLabels[reason] = append(c.reasonLabels[reason], i)
+			}
+		}
+		c.polledNames[l.Name] = -1 - i
+	}
+	for i, f := range r.Features {
+		c.polledNames[f.Name] = i
+	}
+	return c, nil
+}
+
+// NewExtractor returns an Extractor over opts.Head.
+func NewExtractor(opts ExtractorOptions) (*Extractor, error) {
+	if opts.Head == nil {
+		return nil, errors.New("feature extractor: no head")
+	}
+	if opts.LookbackDelta == 0 {
+		opts.LookbackDelta = DefaultLookbackDelta
+	}
+	if opts.MaxSamples == 0 {
+		opts.MaxSamples = 50_000_000
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.LookbackDelta < 0 || opts.MaxSamples < 0 || opts.Timeout < 0 {
+		return nil, errors.New("feature extractor: negative lookback delta, max samples or timeout")
+	}
+	c, err := compile(opts.Config)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkHead(c, opts.Head); err != nil {
+		return nil, err
+	}
+	e := &Extractor{
+		opts:       opts,
+		head:       opts.Head,
+		events:     newEventStore(),
+		polled:     newPolledStore(),
+		lookbackMs: opts.LookbackDelta.Milliseconds(),
+		// The engine's own metrics (prometheus_engine_*) are not
+		// registered: omen exports its own.
+		engine: promql.NewEngine(promql.EngineOpts{
+			Logger:               opts.Logger.With("component", "promql"),
+			MaxSamples:           opts.MaxSamples,
+			Timeout:              opts.Timeout,
+			LookbackDelta:        opts.LookbackDelta,
+			EnableAtModifier:     true,
+			EnableNegativeOffset: true,
+		}),
+	}
+	e.cfg.Store(c)
+
+	e.evaluations = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "omen", Subsystem: "feature", Name: "evaluations_total",
+		Help: "Feature evaluations (one per step).",
+	})
+	e.duration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "omen", Subsystem: "feature", Name: "evaluation_seconds",
+		Help:    "Time to evaluate all features at one step.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
+	})
+	e.queryErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "omen", Subsystem: "feature", Name: "query_errors_total",
+		Help: "PromQL feature or label queries that failed; the value is NaN for that step.",
+	}, []string{"feature"})
+	e.entities = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "omen", Subsystem: "feature", Name: "entities",
+		Help: "Entities with a feature vector at the last evaluation.",
+	})
+	if err := register(opts.Registerer, e.evaluations, e.duration, e.queryErrors, e.entities); err != nil {
+		return nil, err
+	}
+	if e.dropped, err = droppedCounter(opts.Registerer); err != nil {
+		return nil, err
+	}
+	e.dropMissing = e.dropped.WithLabelValues(ReasonMissingLabels)
+	e.dropDupEnt = e.dropped.WithLabelValues(ReasonDuplicateEntity)
+	e.dropUnknown = e.dropped.WithLabelValues(ReasonUnknownFeature)
+	e.dropTooOld = e.dropped.WithLabelValues(ReasonTooOld)
+	e.dropInvalid = e.dropped.WithLabelValues(ReasonInvalid)
+	return e, nil
+}
+
+func checkHead(c *compiled, h *Head) error {
+	if lb := time.Duration(c.cfg.Lookback); lb > h.Lookback() {
+		return fmt.Errorf("feature config lookback %v exceeds the head's %v", lb, h.Lookback())
+	}
+	return nil
+}
+
+// SetConfig replaces the definitions (a configuration reload). Events and
+// polled values are kept unless the entity labels changed. The Head is not
+// resized: a lookback beyond the Head's is an error.
+func (e *Extractor) SetConfig(cfg Config) error {
+	c, err := compile(cfg)
+	if err != nil {
+		return err
+	}
+	if err := checkHead(c, e.head); err != nil {
+		return err
+	}
+	old := e.cfg.Swap(c)
+	changed := !slices.Equal(old.entityLabels, c.entityLabels)
+	if changed {
+		e.events.reset()
+	}
+	e.polled.retain(c, changed)
+	return nil
+}
+
+// FeatureNames returns the names of Vector.Values: the PromQL features, then
+// the event features.
+func (e *Extractor) FeatureNames() []string { return slices.Clone(e.cfg.Load().names) }
+
+// LabelNames returns the names of Vector.Failure.
+func (e *Extractor) LabelNames() []string { return slices.Clone(e.cfg.Load().labelNames) }
+
+// Config returns the configuration in use, resolved (defaults applied,
+// placeholders expanded).
+func (e *Extractor) Config() Config { return e.cfg.Load().cfg }
+
+// AddEvents records events for the event features and event-defined
+// failure labels. Only events with a reason the configuration uses are kept.
+// A Kubernetes event re-sent with the same UID counts only the increase of
+// its Count, so redeliveries count nothing. Events without the entity labels
+// are dropped (missing_labels).
+func (e *Extractor) AddEvents(evs []telemetry.Event) {
+	missing, old := e.events.add(e.cfg.Load(), evs)
+	e.dropMissing.Add(float64(missing))
+	e.dropTooOld.Add(float64(old))
+}
+
+// AddPolled records feature values a remote Prometheus evaluated (remote
+// mode): a sample whose metric name is a feature's (or a label
+// definition's) name and whose labels carry the entity labels is that
+// feature's value for the entity at the sample time. At Evaluate such a
+// value, the newest within the lookback delta, takes precedence over the
+// local evaluation (a label value > 0 is a failure). Other samples are
+// dropped (unknown_feature, missing_labels).
+func (e *Extractor) AddPolled(samples []telemetry.Sample) {
+	unknown, missing, old, invalid := e.polled.add(e.cfg.Load(), samples)
+	e.dropUnknown.Add(float64(unknown))
+	e.dropMissing.Add(float64(missing))
+	e.dropTooOld.Add(float64(old))
+	e.dropInvalid.Add(float64(invalid))
+}
+
+// Evaluate computes the feature vectors at t, one per entity that has any
+// value, sorted by Entity. A feature query that fails is logged, counted in
+// omen_feature_query_errors_total and leaves NaN; Evaluate fails only when
+// ctx ends or when every query failed.
+func (e *Extractor) Evaluate(ctx context.Context, t time.Time) ([]Vector, error) {
+	start := time.Now()
+	c := e.cfg.Load()
+	ts := t.UnixMilli()
+	nf, ne, nl := len(c.cfg.Features), len(c.cfg.EventFeatures), len(c.cfg.Labels)
+
+	byEntity := map[string]*Vector{}
+	get := func(key string, lbls map[string]string) *Vector {
+		v := byEntity[key]
+		if v == nil {
+			v = &Vector{Entity: key, Labels: lbls, T: ts, Values: make([]float64, nf+ne), Failure: make([]bool, nl)}
+			for i := range nf {
+				v.Values[i] = math.NaN()
+			}
+			byEntity[key] = v
+		}
+		return v
+	}
+	var b strings.Builder
+	var queries, failed int
+	scalars := map[int]float64{}
+	var scalarLabels []int
+
+	// run evaluates expr and calls f per entity with its value; it returns
+	// the scalar value when expr is a scalar.
+	run := func(name, expr string, f func(v *Vector, val float64)) (float64, bool, error) {
+		queries++
+		s, isScalar, err := e.query(ctx, expr, t, func(lset labels.Labels, val float64) {
+			key, ok := c.entityOf(lset, &b)
+			if !ok {
+				e.dropMissing.Inc()
+				return
+			}
+			v := byEntity[key]
+			if v == nil {
+				v = get(strings.Clone(key), c.labelMap(lset))
+			}
+			f(v, val)
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, false, ctx.Err()
+			}
+			failed++
+			e.queryErrors.WithLabelValues(name).Inc()
+			e.opts.Logger.Warn("feature query", "feature", name, "t", t.UTC(), "err", err)
+			return 0, false, nil
+		}
+		return s, isScalar, nil
+	}
+
+	for i, f := range c.cfg.Features {
+		seen := map[*Vector]bool{}
+		s, isScalar, err := run(f.Name, f.Expr, func(v *Vector, val float64) {
+			if seen[v] {
+				e.dropDupEnt.Inc()
+				if val > v.Values[i] || math.IsNaN(v.Values[i]) {
+					v.Values[i] = val
+				}
+				return
+			}
+			seen[v] = true
+			v.Values[i] = val
+		})
+		if err != nil {
+			return nil, err
+		}
+		if isScalar {
+			scalars[i] = s
+		}
+	}
+	for i, l := range c.cfg.Labels {
+		if l.Expr == "" {
+			continue
+		}
+		s, isScalar, err := run(l.Name, l.Expr, func(v *Vector, val float64) {
+			if val > 0 {
+				v.Failure[i] = true
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		if isScalar && s > 0 {
+			scalarLabels = append(scalarLabels, i)
+		}
+	}
+	if queries > 0 && failed == queries {
+		return nil, fmt.Errorf("evaluate features at %v: all %d queries failed", t.UTC(), queries)
+	}
+
+	// Remote mode: values a remote Prometheus evaluated win.
+	for i, f := range c.cfg.Features {
+		e.polled.each(f.Name, ts, e.lookbackMs, func(key string, lbls map[string]string, val float64) {
+			get(key, lbls).Values[i] = val
+		})
+	}
+	for i, l := range c.cfg.Labels {
+		e.polled.each(l.Name, ts, e.lookbackMs, func(key string, lbls map[string]string, val float64) {
+			get(key, lbls).Failure[i] = val > 0
+		})
+	}
+
+	e.events.fill(c, ts, get)
+
+	out := make([]Vector, 0, len(byEntity))
+	for _, v := range byEntity {
+		for i, s := range scalars {
+			if math.IsNaN(v.Values[i]) {
+				v.Values[i] = s
+			}
+		}
+		for _, i := range scalarLabels {
+			v.Failure[i] = true
+		}
+		out = append(out, *v)
+	}
+	slices.SortFunc(out, func(a, b Vector) int { return strings.Compare(a.Entity, b.Entity) })
+	e.evaluations.Inc()
+	e.entities.Set(float64(len(out)))
+	e.duration.Observe(time.Since(start).Seconds())
+	return out, nil
+}
+
+// query runs expr as an instant query at t and calls f for every float
+// sample of a vector result; for a scalar result it returns the value.
+func (e *Extractor) query(ctx context.Context, expr string, t time.Time, f func(labels.Labels, float64)) (float64, bool, error) {
+	q, err := e.engine.NewInstantQuery(ctx, e.head, nil, expr, t)
+	if err != nil {
+		return 0, false, fmt.Errorf("prepare query %q: %w", expr, err)
+	}
+	defer q.Close()
+	res := q.Exec(ctx)
+	if res.Err != nil {
+		return 0, false, fmt.Errorf("run query %q: %w", expr, res.Err)
+	}
+	switch v := res.Value.(type) {
+	case promql.Vector:
+		for _, s := range v {
+			if s.H != nil {
+				continue
+			}
+			f(s.Metric, s.F)
+		}
+		return 0, false, nil
+	case promql.Scalar:
+		return v.V, true, nil
+	default:
+		return 0, false, fmt.Errorf("query %q gave a %s, need a vector or scalar", expr, res.Value.Type())
+	}
+}

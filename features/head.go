@@ -1,0 +1,523 @@
+package features
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("head closed")
+
+// HeadOptions configure a Head.
+type HeadOptions struct {
+	// Lookback is how much data time the Head keeps: a sample older than
+	// the newest sample time minus Lookback is dropped (too_old), and a
+	// series without a sample for longer is garbage-collected. Default 15m.
+	// It must cover the longest range (plus offset) of any feature, and the
+	// 5m instant-vector lookback.
+	Lookback time.Duration
+	// MaxSeries limits the number of series held; samples of new series
+	// beyond it are dropped with reason cardinality. Default 1,000,000.
+	MaxSeries int
+	// Shards is the number of independently locked series maps, rounded up
+	// to a power of two. Default 256.
+	Shards int
+	// Registerer receives the Head's metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+func (o *HeadOptions) setDefaults() {
+	if o.Lookback == 0 {
+		o.Lookback = 15 * time.Minute
+	}
+	if o.MaxSeries == 0 {
+		o.MaxSeries = 1_000_000
+	}
+	if o.Shards == 0 {
+		o.Shards = 256
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func (o *HeadOptions) validate() error {
+	if o.Lookback < time.Minute {
+		return fmt.Errorf("head lookback %v: must be at least 1m", o.Lookback)
+	}
+	if o.MaxSeries < 1 {
+		return fmt.Errorf("head max series %d: must be positive", o.MaxSeries)
+	}
+	if o.Shards < 1 || o.Shards > 1<<16 {
+		return fmt.Errorf("head shards %d: must be in [1, 65536]", o.Shards)
+	}
+	return nil
+}
+
+// Head is a bounded in-memory window of series: per series the samples of
+// the last Lookback of data time, XOR-compressed in chunks. "Now" is the
+// newest sample time appended (data time, not the wall clock), so replays
+// and simulations behave like live data.
+//
+// Samples may arrive out of order within the window: they are inserted by
+// re-encoding the affected chunk (cheap when rare). A second sample at a
+// time a series already has is dropped: as duplicate when the value is the
+// same (a redelivery), as out_of_order otherwise. Stale markers
+// (value.StaleNaN) are stored and end the series for PromQL; a stale marker
+// for an unknown series is ignored.
+//
+// A Head is safe for concurrent use: Append from any number of goroutines
+// while queriers read. Queriers see a snapshot taken at Select.
+type Head struct {
+	opts       HeadOptions
+	lookback   int64 // ms
+	chunkRange int64 // ms
+	shards     []headShard
+	mask       uint64
+
+	numSeries atomic.Int64
+	maxT      atomic.Int64
+	nextGC    atomic.Int64
+	gcMu      sync.Mutex
+	closed    atomic.Bool
+
+	appended prometheus.Counter
+	removed  prometheus.Counter
+	dropped  *prometheus.CounterVec
+	drops    [numHeadReasons]prometheus.Counter
+}
+
+// Head drop reasons indexed in Head.drops.
+const (
+	dropInvalid = iota
+	dropTooOld
+	dropCardinality
+	dropOutOfOrder
+	dropDuplicate
+	dropClosed
+	numHeadReasons
+)
+
+var headReasons = [numHeadReasons]string{
+	ReasonInvalid, ReasonTooOld, ReasonCardinality, ReasonOutOfOrder, ReasonDuplicate, ReasonClosed,
+}
+
+type headShard struct {
+	mu     sync.RWMutex
+	series map[uint64]*memSeries   // by labels hash; collisions chained
+	byName map[string][]*memSeries // metric name index
+	_      [40]byte                // keep shards on separate cache lines
+}
+
+// memSeries is one series; guarded by its shard's lock.
+type memSeries struct {
+	lset   labels.Labels
+	name   string
+	next   *memSeries // hash collision chain
+	closed []closedChunk
+	head   chunkenc.Chunk
+	app    chunkenc.Appender
+	// headMint and headMaxt bound the head chunk; headMaxt is the newest
+	// sample time of the series.
+	headMint, headMaxt int64
+	lastV              float64
+	dead               bool
+}
+
+type closedChunk struct {
+	data       []byte // complete XOR chunk, immutable, exactly sized
+	mint, maxt int64
+}
+
+const (
+	maxSamplesPerChunk = 120
+	maxBytesPerChunk   = chunkenc.MaxBytesPerXORChunkBeforeAppend
+	initialChunkBytes  = 32
+)
+
+// NewHead returns an empty Head.
+func NewHead(opts HeadOptions) (*Head, error) {
+	opts.setDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	n := 1
+	for n < opts.Shards {
+		n <<= 1
+	}
+	h := &Head{
+		opts:       opts,
+		lookback:   opts.Lookback.Milliseconds(),
+		chunkRange: max(opts.Lookback.Milliseconds()/3, 1000),
+		shards:     make([]headShard, n),
+		mask:       uint64(n - 1),
+	}
+	for i := range h.shards {
+		h.shards[i].series = map[uint64]*memSeries{}
+		h.shards[i].byName = map[string][]*memSeries{}
+	}
+	h.maxT.Store(math.MinInt64)
+	h.nextGC.Store(math.MinInt64)
+
+	h.appended = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "omen", Name: "head_samples_appended_total",
+		Help: "Samples appended to the in-memory feature head.",
+	})
+	h.removed = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "omen", Name: "head_series_removed_total",
+		Help: "Series garbage-collected from the head after a lookback without samples.",
+	})
+	series := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "omen", Name: "head_series",
+		Help: "Series held in the in-memory feature head.",
+	}, func() float64 { return float64(h.numSeries.Load()) })
+	if err := register(opts.Registerer, h.appended, h.removed, series); err != nil {
+		return nil, err
+	}
+	d, err := droppedCounter(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	h.dropped = d
+	for i, r := range headReasons {
+		h.drops[i] = d.WithLabelValues(r)
+	}
+	return h, nil
+}
+
+// Lookback returns the window the Head keeps.
+func (h *Head) Lookback() time.Duration { return h.opts.Lookback }
+
+// NumSeries returns the number of series held.
+func (h *Head) NumSeries() int { return int(h.numSeries.Load()) }
+
+// MaxTime returns the newest sample time appended, in milliseconds, or
+// math.MinInt64 when nothing was appended.
+func (h *Head) MaxTime() int64 { return h.maxT.Load() }
+
+// Close drops all series; later Appends return ErrClosed and queries see
+// nothing.
+func (h *Head) Close() error {
+	h.closed.Store(true)
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.Lock()
+		n := 0
+		for _, s := range sh.series {
+			for ; s != nil; s = s.next {
+				n++
+			}
+		}
+		sh.series = map[uint64]*memSeries{}
+		sh.byName = map[string][]*memSeries{}
+		sh.mu.Unlock()
+		h.numSeries.Add(int64(-n))
+	}
+	return nil
+}
+
+// Append adds samples to the Head and returns how many were stored. The
+// samples' label sets are retained (labels.Labels is immutable); the slice
+// is not. Samples that cannot be stored are counted in
+// omen_feature_dropped_total{reason} and are not an error, so redelivering
+// a batch is harmless (its samples count as duplicate). The error is
+// ErrClosed after Close.
+func (h *Head) Append(samples []telemetry.Sample) (int, error) {
+	if h.closed.Load() {
+		h.drops[dropClosed].Add(float64(len(samples)))
+		return 0, ErrClosed
+	}
+	var drops [numHeadReasons]int
+	appended := 0
+	maxT := h.maxT.Load()
+	for i := range samples {
+		s := &samples[i]
+		v := s.V
+		if (math.IsNaN(v) && !value.IsStaleNaN(v)) || math.IsInf(v, 0) || s.Labels.IsEmpty() {
+			drops[dropInvalid]++
+			continue
+		}
+		if s.T > maxT {
+			maxT = h.advance(s.T)
+		}
+		if s.T <= maxT-h.lookback {
+			drops[dropTooOld]++
+			continue
+		}
+		hash := s.Labels.Hash()
+		sh := &h.shards[hash&h.mask]
+		sh.mu.Lock()
+		ser := sh.get(hash, s.Labels)
+		if ser == nil {
+			if value.IsStaleNaN(v) {
+				sh.mu.Unlock()
+				continue
+			}
+			name := s.Labels.Get(labels.MetricName)
+			if name == "" {
+				sh.mu.Unlock()
+				drops[dropInvalid]++
+				continue
+			}
+			if h.numSeries.Add(1) > int64(h.opts.MaxSeries) {
+				h.numSeries.Add(-1)
+				sh.mu.Unlock()
+				drops[dropCardinality]++
+				continue
+			}
+			ser = sh.create(hash, s.Labels.Copy(), name)
+		}
+		r := ser.append(s.T, v, h.chunkRange, maxT-h.lookback)
+		sh.mu.Unlock()
+		if r == appendOK {
+			appended++
+		} else {
+			drops[r]++
+		}
+	}
+	h.appended.Add(float64(appended))
+	for r, n := range drops {
+		if n > 0 {
+			h.drops[r].Add(float64(n))
+		}
+	}
+	if maxT >= h.nextGC.Load() && h.gcMu.TryLock() {
+		if maxT >= h.nextGC.Load() {
+			h.nextGC.Store(maxT + h.chunkRange)
+			h.gc(maxT - h.lookback)
+		}
+		h.gcMu.Unlock()
+	}
+	return appended, nil
+}
+
+// advance raises the Head's newest time to t and returns the new newest time.
+func (h *Head) advance(t int64) int64 {
+	for {
+		cur := h.maxT.Load()
+		if t <= cur {
+			return cur
+		}
+		if h.maxT.CompareAndSwap(cur, t) {
+			return t
+		}
+	}
+}
+
+// GC removes the series without a sample in the window and the chunks that
+// fell out of it, and returns the number of series removed. Append runs it
+// by itself every third of the lookback of data time.
+func (h *Head) GC() int {
+	h.gcMu.Lock()
+	defer h.gcMu.Unlock()
+	maxT := h.maxT.Load()
+	if maxT == math.MinInt64 {
+		return 0
+	}
+	return h.gc(maxT - h.lookback)
+}
+
+// gc drops everything at or before minValid. Callers hold gcMu.
+func (h *Head) gc(minValid int64) int {
+	removed := 0
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.Lock()
+		n := 0
+		for hash, first := range sh.series {
+			var keep *memSeries
+			var last *memSeries
+			for s := first; s != nil; {
+				next := s.next
+				if s.headMaxt <= minValid {
+					s.dead = true
+					n++
+				} else {
+					s.truncate(minValid)
+					s.next = nil
+					if last == nil {
+						keep = s
+					} else {
+						last.next = s
+					}
+					last = s
+				}
+				s = next
+			}
+			if keep == nil {
+				delete(sh.series, hash)
+			} else if keep != first {
+				sh.series[hash] = keep
+			}
+		}
+		if n > 0 {
+			for name, list := range sh.byName {
+				list = slices.DeleteFunc(list, func(s *memSeries) bool { return s.dead })
+				if len(list) == 0 {
+					delete(sh.byName, name)
+				} else {
+					sh.byName[name] = list
+				}
+			}
+		}
+		sh.mu.Unlock()
+		removed += n
+	}
+	h.numSeries.Add(int64(-removed))
+	h.removed.Add(float64(removed))
+	return removed
+}
+
+func (sh *headShard) get(hash uint64, lset labels.Labels) *memSeries {
+	for s := sh.series[hash]; s != nil; s = s.next {
+		if labels.Equal(s.lset, lset) {
+			return s
+		}
+	}
+	return nil
+}
+
+func (sh *headShard) create(hash uint64, lset labels.Labels, name string) *memSeries {
+	s := &memSeries{lset: lset, name: name, headMint: math.MinInt64, headMaxt: math.MinInt64}
+	s.next = sh.series[hash]
+	sh.series[hash] = s
+	sh.byName[name] = append(sh.byName[name], s)
+	return s
+}
+
+// append results; the drop reasons double as indexes into Head.drops.
+const appendOK = -1
+
+// append adds (t, v) to the series. minValid is the window's exclusive
+// lower bound, used to drop closed chunks when a chunk is cut.
+func (s *memSeries) append(t int64, v float64, chunkRange, minValid int64) int {
+	switch {
+	case s.head == nil:
+		s.newHead(t)
+	case t > s.headMaxt:
+		if s.head.NumSamples() >= maxSamplesPerChunk || t-s.headMint >= chunkRange ||
+			len(s.head.Bytes()) >= maxBytesPerChunk {
+			s.cut()
+			s.truncate(minValid)
+			s.newHead(t)
+		}
+	case t == s.headMaxt:
+		if math.Float64bits(v) == math.Float64bits(s.lastV) {
+			return dropDuplicate
+		}
+		return dropOutOfOrder
+	default:
+		return s.insert(t, v)
+	}
+	s.app.Append(0, t, v)
+	s.headMaxt, s.lastV = t, v
+	return appendOK
+}
+
+func (s *memSeries) newHead(t int64) {
+	c, _ := chunkenc.FromData(chunkenc.EncXOR, make([]byte, 2, initialChunkBytes))
+	app, _ := c.Appender() // an empty XOR chunk always yields an appender
+	s.head, s.app, s.headMint = c, app, t
+}
+
+// cut closes the head chunk; the next append starts a new one.
+func (s *memSeries) cut() {
+	s.closed = append(s.closed, closedChunk{data: slices.Clone(s.head.Bytes()), mint: s.headMint, maxt: s.headMaxt})
+	s.head, s.app = nil, nil
+}
+
+// truncate drops closed chunks entirely at or before minValid.
+func (s *memSeries) truncate(minValid int64) {
+	n := 0
+	for n < len(s.closed) && s.closed[n].maxt <= minValid {
+		n++
+	}
+	if n > 0 {
+		s.closed = slices.Delete(s.closed, 0, n)
+		if len(s.closed) == 0 {
+			s.closed = nil
+		}
+	}
+}
+
+// insert places an out-of-order sample (t < headMaxt) by re-encoding the
+// chunk it belongs to.
+func (s *memSeries) insert(t int64, v float64) int {
+	idx := len(s.closed) // the head chunk
+	for i := range s.closed {
+		if t <= s.closed[i].maxt {
+			idx = i
+			break
+		}
+	}
+	var data []byte
+	if idx < len(s.closed) {
+		data = s.closed[idx].data
+	} else {
+		data = s.head.Bytes()
+	}
+	ts, vs, ok := decodeXOR(data)
+	if !ok {
+		return dropOutOfOrder
+	}
+	pos, found := slices.BinarySearch(ts, t)
+	if found {
+		if math.Float64bits(vs[pos]) == math.Float64bits(v) {
+			return dropDuplicate
+		}
+		return dropOutOfOrder
+	}
+	ts = slices.Insert(ts, pos, t)
+	vs = slices.Insert(vs, pos, v)
+	c, _ := chunkenc.FromData(chunkenc.EncXOR, make([]byte, 2, 2+len(data)+16))
+	app, _ := c.Appender()
+	for i := range ts {
+		app.Append(0, ts[i], vs[i])
+	}
+	if idx < len(s.closed) {
+		// Readers may hold the old slice: replace, never modify.
+		s.closed[idx] = closedChunk{data: slices.Clone(c.Bytes()), mint: ts[0], maxt: ts[len(ts)-1]}
+		return appendOK
+	}
+	s.head, s.app, s.headMint = c, app, ts[0]
+	return appendOK
+}
+
+func decodeXOR(data []byte) ([]int64, []float64, bool) {
+	c, err := chunkenc.FromData(chunkenc.EncXOR, data)
+	if err != nil {
+		return nil, nil, false
+	}
+	n := c.NumSamples()
+	ts, vs := make([]int64, 0, n+1), make([]float64, 0, n+1)
+	it := c.Iterator(nil)
+	for it.Next() == chunkenc.ValFloat {
+		t, v := it.At()
+		ts = append(ts, t)
+		vs = append(vs, v)
+	}
+	return ts, vs, it.Err() == nil
+}
+
+// minTime returns the oldest time held by the series.
+func (s *memSeries) minTime() int64 {
+	if len(s.closed) > 0 {
+		return s.closed[0].mint
+	}
+	return s.headMint
+}

@@ -8,6 +8,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/omen-sre/omen/training/dataset"
+
 	"github.com/omen-sre/omen/model"
 )
 
@@ -227,4 +229,76 @@ func scoreWindows(ctx context.Context, s Scorer, ranker DimensionRanker, w *Wind
 		}
 	}
 	return score, rank, nil
+}
+
+// Residual scales of EvalOptions.Scale.
+const (
+	ScaleZ      = "z"      // squared residual in units of the training std
+	ScaleMinMax = "minmax" // squared residual in units of the training range
+)
+
+// scaledScorer reweighs the per-feature residuals of a Scorer by weight[f]
+// and recomputes the total as their mean over the features with a value.
+type scaledScorer struct {
+	s      Scorer
+	weight []float32
+}
+
+func (c scaledScorer) AnomalyScores(x, next []float32, n int, score []float64, perFeature []float32) error {
+	f := len(c.weight)
+	if perFeature == nil {
+		perFeature = make([]float32, n*f)
+	}
+	if err := c.s.AnomalyScores(x, next, n, score, perFeature); err != nil {
+		return err
+	}
+	for i := range n {
+		sum, cnt := 0.0, 0
+		for j := range f {
+			perFeature[i*f+j] *= c.weight[j]
+			if v := next[i*f+j]; v == v {
+				sum += float64(perFeature[i*f+j])
+				cnt++
+			}
+		}
+		score[i] = 0
+		if cnt > 0 {
+			score[i] = sum / float64(cnt)
+		}
+	}
+	return nil
+}
+
+func (c scaledScorer) RankScores(x, next []float32, n int, out []float32) error {
+	score := make([]float64, n)
+	return c.AnomalyScores(x, next, n, score, out)
+}
+
+// minMaxWeights returns std_f² / range_f² per feature, converting squared
+// z-scored residuals into squared residuals in units of the training range
+// (range 0 counts as 1).
+func minMaxWeights(s *dataset.Series, std []float64) []float32 {
+	f := len(s.Features)
+	lo := make([]float64, f)
+	hi := make([]float64, f)
+	for j := range f {
+		lo[j], hi[j] = math.Inf(1), math.Inf(-1)
+	}
+	for t := range s.Steps() {
+		for j, v := range s.Row(t) {
+			if v == v {
+				lo[j] = min(lo[j], v)
+				hi[j] = max(hi[j], v)
+			}
+		}
+	}
+	w := make([]float32, f)
+	for j := range f {
+		r := hi[j] - lo[j]
+		if !(r > 1e-12) || math.IsInf(r, 0) {
+			r = 1
+		}
+		w[j] = float32(std[j] * std[j] / (r * r))
+	}
+	return w
 }

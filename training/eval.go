@@ -46,6 +46,10 @@ type EvalOptions struct {
 	// ValFraction is the held-out tail of each training file used for
 	// early stopping and threshold calibration (default 0.2).
 	ValFraction float64
+	// Scale is the unit of the per-feature residuals that make the score
+	// and the ranking: ScaleMinMax (default; the training range, the
+	// published preprocessing of SMD/ASD) or ScaleZ (the training std).
+	Scale string
 	// Risk and Level are the POT parameters q and the initial quantile
 	// (defaults 1e-3 and 0.98).
 	Risk, Level float64
@@ -77,6 +81,12 @@ func (o *EvalOptions) defaults() error {
 	}
 	if o.Detector != DetectorLSTM && o.Detector != DetectorAR {
 		return fmt.Errorf("eval: unknown detector %q (want %s or %s)", o.Detector, DetectorLSTM, DetectorAR)
+	}
+	if o.Scale == "" {
+		o.Scale = ScaleMinMax
+	}
+	if o.Scale != ScaleMinMax && o.Scale != ScaleZ {
+		return fmt.Errorf("eval: unknown residual scale %q (want %s or %s)", o.Scale, ScaleMinMax, ScaleZ)
 	}
 	setDefault(&o.Window, 16)
 	setDefault(&o.Hidden, 32)
@@ -169,7 +179,7 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 		"window": opts.Window, "hidden": opts.Hidden, "layers": opts.Layers, "epochs": opts.Epochs,
 		"batch_size": opts.BatchSize, "patience": opts.Patience, "learning_rate": opts.LearningRate,
 		"max_windows_per_epoch": opts.MaxWindowsPerEpoch, "val_fraction": opts.ValFraction,
-		"pot_risk": opts.Risk, "pot_level": opts.Level, "seed": opts.Seed,
+		"pot_risk": opts.Risk, "scale": opts.Scale, "pot_level": opts.Level, "seed": opts.Seed,
 	}}
 	for _, name := range names {
 		er, err := evalEntity(ctx, opts, name)
@@ -349,6 +359,10 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 		if err != nil {
 			return nil, err
 		}
+		if opts.Scale == ScaleMinMax {
+			sc := scaledScorer{ar, minMaxWeights(tr, ar.std)}
+			return &trained{scorer: sc, ranker: sc}, nil
+		}
 		return &trained{scorer: ar, ranker: residualRanker{ar}}, nil
 	}
 	m, err := model.New(model.Config{Features: features, Window: opts.Window, Horizon: 1, Hidden: opts.Hidden, Layers: opts.Layers, Seed: opts.Seed})
@@ -372,11 +386,21 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 	if err != nil {
 		return nil, err
 	}
+	var scorer Scorer = m
 	var ranker DimensionRanker = residualRanker{m}
+	if opts.Scale == ScaleMinMax {
+		_, std32 := m.Normalization()
+		std := make([]float64, len(std32))
+		for i, v := range std32 {
+			std[i] = float64(v)
+		}
+		sc := scaledScorer{m, minMaxWeights(tr, std)}
+		scorer, ranker = sc, sc
+	}
 	if opts.NewRanker != nil {
 		if ranker, err = opts.NewRanker(m); err != nil {
 			return nil, fmt.Errorf("ranker: %w", err)
 		}
 	}
-	return &trained{scorer: m, ranker: ranker, model: m, history: h}, nil
+	return &trained{scorer: scorer, ranker: ranker, model: m, history: h}, nil
 }

@@ -1,0 +1,211 @@
+package dataset
+
+import (
+	"bytes"
+	"compress/gzip"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestReadCSV(t *testing.T) {
+	s, err := ReadCSV(strings.NewReader("t,m1,m2,label\n0,0.5,1,0\n1,,2e-1,1\r\n\n2,3,4,0\n"), "x.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Features, []string{"m1", "m2"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("features %v, want %v", got, want)
+	}
+	if s.Steps() != 3 || !math.IsNaN(s.Values[2]) || s.Values[3] != 0.2 || s.Values[5] != 4 {
+		t.Fatalf("values %v", s.Values)
+	}
+	if want := []bool{false, true, false}; !reflect.DeepEqual(s.Labels, want) {
+		t.Fatalf("labels %v, want %v", s.Labels, want)
+	}
+	if n := s.FillMissing(); n != 1 || s.Values[2] != 0.5 {
+		t.Fatalf("FillMissing replaced %d, value %v", n, s.Values[2])
+	}
+	u, err := ReadCSV(strings.NewReader("t,a\n0,1\n"), "u.csv")
+	if err != nil || u.Labels != nil || u.Steps() != 1 {
+		t.Fatalf("unlabelled: %+v, %v", u, err)
+	}
+}
+
+func TestReadCSVErrors(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"empty", "", "f.csv:1: empty file"},
+		{"header only time", "t\n", "f.csv:1: header has 1 columns"},
+		{"only label", "t,label\n", "f.csv:1: header has no feature columns"},
+		{"empty column name", "t,,m2\n", "f.csv:1: column 2 has an empty name"},
+		{"short row", "t,m1,m2\n0,1,2\n1,1\n", "f.csv:3: 2 columns, want 3"},
+		{"bad number", "t,m1\n0,1\n1,x\n", `f.csv:3: column m1: "x" is not a finite number`},
+		{"infinite", "t,m1\n0,Inf\n", `f.csv:2: column m1: "Inf" is not a finite number`},
+		{"bad time", "t,m1\nnow,1\n", `f.csv:2: time column "now" is not a number`},
+		{"bad label", "t,m1,label\n0,1,2\n", `f.csv:2: label "2" is neither 0 nor 1`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadCSV(strings.NewReader(tc.in), "f.csv")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseInterpretation(t *testing.T) {
+	segs, err := ParseInterpretation(strings.NewReader("2-4:1,3\n\n5-6:2\n"), "i.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Segment{{2, 4, []int{0, 2}}, {5, 6, []int{1}}}
+	if !reflect.DeepEqual(segs, want) {
+		t.Fatalf("segments %+v, want %+v", segs, want)
+	}
+	for _, bad := range []string{"1-2", "a-2:1", "3-2:1", "1-2:0", "1-2:x", "1:2", "1-2:"} {
+		if _, err := ParseInterpretation(strings.NewReader(bad+"\n"), "i.txt"); err == nil || !strings.HasPrefix(err.Error(), "i.txt:1:") {
+			t.Errorf("%q: error %v, want i.txt:1: …", bad, err)
+		}
+	}
+}
+
+func TestApplyInterpretation(t *testing.T) {
+	tests := []struct {
+		name   string
+		labels string
+		segs   []Segment
+		want   [][]int
+	}{
+		{
+			// SMD style: end exclusive, the row at end is not labelled.
+			name: "exclusive end", labels: "0111000",
+			segs: []Segment{{1, 4, []int{0}}},
+			want: [][]int{nil, {0}, {0}, {0}, nil, nil, nil},
+		},
+		{
+			// ASD style: end inclusive, the row at end is labelled.
+			name: "inclusive end", labels: "0111100",
+			segs: []Segment{{1, 4, []int{2}}},
+			want: [][]int{nil, {2}, {2}, {2}, {2}, nil, nil},
+		},
+		{
+			// Touching segments: 1-3 (exclusive) and 3-5; the shared row 3
+			// gets both sets (it is labelled and inside both ranges).
+			name: "touching", labels: "0111110",
+			segs: []Segment{{1, 3, []int{0}}, {3, 5, []int{1}}},
+			want: [][]int{nil, {0}, {0}, {0, 1}, {1}, {1}, nil},
+		},
+		{
+			name: "clipped at the end", labels: "0011",
+			segs: []Segment{{2, 9, []int{1, 0}}},
+			want: [][]int{nil, nil, {0, 1}, {0, 1}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Series{Features: []string{"a", "b", "c"}, Values: make([]float64, 3*len(tc.labels))}
+			for _, c := range tc.labels {
+				s.Labels = append(s.Labels, c == '1')
+			}
+			if err := ApplyInterpretation(s, tc.segs); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(s.Causes, tc.want) {
+				t.Fatalf("causes %v, want %v", s.Causes, tc.want)
+			}
+		})
+	}
+	s := &Series{Features: []string{"a"}, Values: make([]float64, 2)}
+	if err := ApplyInterpretation(s, []Segment{{0, 1, []int{1}}}); err == nil {
+		t.Fatal("dimension 2 of 1 feature accepted")
+	}
+}
+
+func writeGz(t *testing.T, path, content string) {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(content))
+	zw.Close()
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadEntityAndDiscover(t *testing.T) {
+	dir := t.TempDir()
+	writeGz(t, filepath.Join(dir, "e1.train.csv.gz"), "t,m1,m2\n0,1,2\n1,2,3\n")
+	writeGz(t, filepath.Join(dir, "e1.test.csv.gz"), "t,m1,m2,label\n0,1,2,0\n1,5,3,1\n2,1,2,0\n")
+	os.WriteFile(filepath.Join(dir, "e1.interpretation.txt"), []byte("1-2:2\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "e2.train.csv"), []byte("t,m1\n0,1\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "e2.test.csv"), []byte("t,m1,label\n0,1,0\n"), 0o644)
+	writeGz(t, filepath.Join(dir, "lonely.train.csv.gz"), "t,m1\n0,1\n")
+	names, err := DiscoverEntities(dir)
+	if err != nil || !reflect.DeepEqual(names, []string{"e1", "e2"}) {
+		t.Fatalf("DiscoverEntities = %v, %v", names, err)
+	}
+	e, err := LoadEntity(dir, "e1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Train.Steps() != 2 || e.Test.Steps() != 3 || !reflect.DeepEqual(e.Test.Causes, [][]int{nil, {1}, nil}) {
+		t.Fatalf("entity %+v %+v", e.Train, e.Test)
+	}
+	if _, err := LoadEntity(dir, "lonely"); err == nil {
+		t.Fatal("entity without test file loaded")
+	}
+	writeGz(t, filepath.Join(dir, "bad.train.csv.gz"), "t,m1\n0,1\n")
+	writeGz(t, filepath.Join(dir, "bad.test.csv.gz"), "t,m1,label\n0,1,0\n1,oops,0\n")
+	if _, err := LoadEntity(dir, "bad"); err == nil || !strings.Contains(err.Error(), "bad.test.csv.gz:3:") {
+		t.Fatalf("error %v, want file:line", err)
+	}
+	if _, err := DiscoverEntities(t.TempDir()); err == nil {
+		t.Fatal("empty dir accepted")
+	}
+}
+
+func FuzzReadCSV(f *testing.F) {
+	f.Add("t,m1,m2,label\n0,0.5,1,0\n1,,2,1\n")
+	f.Add("t,a\n0,1\n")
+	f.Add("t,m1\n0,NaN\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		s, err := ReadCSV(strings.NewReader(in), "fuzz")
+		if err != nil {
+			return
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("ReadCSV returned an invalid series: %v", err)
+		}
+		for _, v := range s.Values {
+			if math.IsInf(v, 0) {
+				t.Fatalf("infinite value accepted")
+			}
+		}
+	})
+}
+
+func FuzzParseInterpretation(f *testing.F) {
+	f.Add("6506-6528:23,25,32\n7907-7961:9\n")
+	f.Add("1-1:1")
+	f.Fuzz(func(t *testing.T, in string) {
+		segs, err := ParseInterpretation(strings.NewReader(in), "fuzz")
+		if err != nil {
+			return
+		}
+		for _, s := range segs {
+			if s.Start < 0 || s.End < s.Start || len(s.Dims) == 0 {
+				t.Fatalf("invalid segment %+v accepted", s)
+			}
+			for _, d := range s.Dims {
+				if d < 0 {
+					t.Fatalf("negative dimension in %+v", s)
+				}
+			}
+		}
+	})
+}

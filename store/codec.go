@@ -52,6 +52,7 @@ type batchEncoder struct {
 	sets   map[uint64][]setRef // label hash → candidate sets (collision-checked)
 	setLst []labels.Labels
 	last   []uint64 // last value bits per set
+	refs   []uint32 // per set: nlabels, then name/value symbol refs
 	body   []byte
 	head   []byte
 }
@@ -71,6 +72,7 @@ func (e *batchEncoder) reset() {
 	clear(e.setLst)
 	e.setLst = e.setLst[:0]
 	e.last = e.last[:0]
+	e.refs = e.refs[:0]
 	e.body = e.body[:0]
 }
 
@@ -119,10 +121,12 @@ func encodeBatch(dst []byte, b *telemetry.Batch, compress bool) []byte {
 	}
 	// Label symbols, in set order.
 	for _, ls := range e.setLst {
+		at := len(e.refs)
+		e.refs = append(e.refs, 0)
 		ls.Range(func(l labels.Label) {
-			e.sym(l.Name)
-			e.sym(l.Value)
+			e.refs = append(e.refs, e.sym(l.Name), e.sym(l.Value))
 		})
+		e.refs[at] = uint32(len(e.refs)-at-1) / 2
 	}
 
 	body := e.body
@@ -134,12 +138,13 @@ func encodeBatch(dst []byte, b *telemetry.Batch, compress bool) []byte {
 		body = appendStr(body, s)
 	}
 	body = binary.AppendUvarint(body, uint64(len(e.setLst)))
-	for _, ls := range e.setLst {
-		body = binary.AppendUvarint(body, uint64(ls.Len()))
-		ls.Range(func(l labels.Label) {
-			body = binary.AppendUvarint(body, uint64(e.syms[l.Name]))
-			body = binary.AppendUvarint(body, uint64(e.syms[l.Value]))
-		})
+	for i := 0; i < len(e.refs); {
+		n := int(e.refs[i])
+		body = binary.AppendUvarint(body, uint64(n))
+		for _, r := range e.refs[i+1 : i+1+2*n] {
+			body = binary.AppendUvarint(body, uint64(r))
+		}
+		i += 1 + 2*n
 	}
 	body = binary.AppendUvarint(body, uint64(len(b.Samples)))
 	var baseT int64

@@ -204,7 +204,7 @@ func (s *Store) AppendBatches(bs []telemetry.Batch) (stored int, err error) {
 			b := &bs[i]
 			lk := logKey(now, g.nextLocal)
 			g.nextLocal++
-			est := int64(len(lk)) + 32 + valueCost(len(vals[i]))
+			est := int64(len(lk)) + 32 + s.valueCost(len(vals[i]))
 			var dk []byte
 			if b.Seq != 0 {
 				dk = dedupKey(b.Source, b.Seq)
@@ -281,8 +281,8 @@ func (s *Store) AppendBatches(bs []telemetry.Batch) (stored int, err error) {
 
 // valueCost mirrors Badger's transaction size estimate: values above the
 // value threshold cost a pointer.
-func valueCost(n int) int64 {
-	if n >= 1<<10 {
+func (s *Store) valueCost(n int) int64 {
+	if n >= s.valueThreshold && !s.opts.InMemory {
 		return 12
 	}
 	return int64(n)

@@ -263,8 +263,16 @@ func decodeOutboxItem(data []byte) (OutboxItem, error) {
 	for i := 0; i < n && r.err == nil; i++ {
 		o.Targets = append(o.Targets, r.str())
 	}
-	o.Payload = slices.Clone(r.bytes())
+	o.Payload = cloneBytes(r.bytes())
 	return o, r.done()
+}
+
+// cloneBytes copies b; empty input gives nil.
+func cloneBytes(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return slices.Clone(b)
 }
 
 // PutAlertState stores st under st.Fingerprint, replacing any previous
@@ -381,6 +389,6 @@ func decodeAlertState(data []byte) (AlertState, error) {
 	st.LastSent = r.varint()
 	st.Updated = r.varint()
 	st.Labels = r.labelMap()
-	st.Data = slices.Clone(r.bytes())
+	st.Data = cloneBytes(r.bytes())
 	return st, r.done()
 }

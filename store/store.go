@@ -29,6 +29,8 @@ type Store struct {
 	logger *slog.Logger
 	m      metrics
 
+	valueThreshold int // values at least this long go to the value log
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -70,13 +72,15 @@ func Open(opts Options) (*Store, error) {
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(16 << 20)
 	if opts.InMemory {
-		bo = bo.WithMemTableSize(16 << 20).WithBlockCacheSize(8 << 20).WithIndexCacheSize(0)
+		// No value log in memory: values up to 1 MiB live in the tree.
+		bo = bo.WithMemTableSize(16 << 20).WithBlockCacheSize(8 << 20).WithIndexCacheSize(0).
+			WithValueThreshold(1 << 20)
 	}
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", opts.Path, err)
 	}
-	s := &Store{db: db, opts: opts, logger: opts.Logger}
+	s := &Store{db: db, opts: opts, logger: opts.Logger, valueThreshold: int(bo.ValueThreshold)}
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %q: %w", opts.Path, err)

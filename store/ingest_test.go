@@ -1,0 +1,281 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/omen-sre/omen/telemetry"
+)
+
+func replayAll(t *testing.T, s *Store, since int64) []telemetry.Batch {
+	t.Helper()
+	var out []telemetry.Batch
+	if err := s.ReplayBatches(since, func(b telemetry.Batch) error {
+		out = append(out, b)
+		return nil
+	}); err != nil {
+		t.Fatalf("ReplayBatches: %v", err)
+	}
+	return out
+}
+
+func smallBatch(source string, seq uint64, t int64) telemetry.Batch {
+	return telemetry.Batch{Source: source, Seq: seq, Received: t, Samples: []telemetry.Sample{
+		{Labels: labels.FromStrings("__name__", "up", "src", source), T: t, V: float64(seq)},
+	}}
+}
+
+func TestAppendReplayRoundTrip(t *testing.T) {
+	for _, compress := range []bool{true, false} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+			s := openTest(t, Options{InMemory: true, DisableIngestCompression: !compress})
+			want := codecCases()
+			n, err := s.AppendBatches(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != len(want) {
+				t.Fatalf("stored %d, want %d", n, len(want))
+			}
+			got := replayAll(t, s, math.MinInt64)
+			if len(got) != len(want) {
+				t.Fatalf("replayed %d batches, want %d", len(got), len(want))
+			}
+			for i := range want {
+				sameBatch(t, got[i], want[i])
+			}
+		})
+	}
+}
+
+func TestAppendIdempotent(t *testing.T) {
+	dir := t.TempDir()
+	clock := newFakeClock(1_000_000)
+	open := func() *Store {
+		s, err := Open(Options{Path: dir, Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	steps := []struct {
+		name       string
+		batches    []telemetry.Batch
+		wantStored int
+		wantCP     map[string]uint64
+		reopen     bool
+	}{
+		{"first", []telemetry.Batch{smallBatch("a", 1, 1), smallBatch("a", 2, 2), smallBatch("b", 7, 3)}, 3,
+			map[string]uint64{"a": 2, "b": 7}, false},
+		{"duplicate in call and of stored", []telemetry.Batch{smallBatch("a", 3, 4), smallBatch("a", 3, 4), smallBatch("a", 1, 1)}, 1,
+			map[string]uint64{"a": 3, "b": 7}, false},
+		{"seq zero never deduplicated", []telemetry.Batch{smallBatch("a", 0, 5), smallBatch("a", 0, 5), smallBatch("", 0, 5)}, 3,
+			map[string]uint64{"a": 3, "b": 7, "": 0}, false},
+		{"after reopen", []telemetry.Batch{smallBatch("a", 2, 2), smallBatch("b", 7, 3), smallBatch("b", 5, 6)}, 1,
+			map[string]uint64{"a": 3, "b": 7}, true},
+		{"all duplicates", []telemetry.Batch{smallBatch("b", 5, 6)}, 0, map[string]uint64{"b": 7}, true},
+	}
+	total := 0
+	for _, st := range steps {
+		if st.reopen {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = open()
+		}
+		clock.Set(clock.Now().UnixMilli() + 1000)
+		n, err := s.AppendBatches(st.batches)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if n != st.wantStored {
+			t.Fatalf("%s: stored %d, want %d", st.name, n, st.wantStored)
+		}
+		total += n
+		for src, want := range st.wantCP {
+			got, err := s.Checkpoint(src)
+			if err != nil || got != want {
+				t.Fatalf("%s: Checkpoint(%q) = %d, %v; want %d", st.name, src, got, err, want)
+			}
+		}
+	}
+	got := replayAll(t, s, math.MinInt64)
+	if len(got) != total {
+		t.Fatalf("replayed %d, want %d", len(got), total)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReplayOrderAndSince(t *testing.T) {
+	clock := newFakeClock(10_000)
+	s := openTest(t, Options{InMemory: true, Now: clock.Now})
+	// Arrival clock per call; the clock goes backwards at the third call,
+	// which must not reorder the log.
+	calls := []struct {
+		clock int64
+		seqs  []uint64
+	}{
+		{10_000, []uint64{1, 2}},
+		{20_000, []uint64{3}},
+		{15_000, []uint64{4, 5}},
+		{30_000, []uint64{6}},
+	}
+	for _, c := range calls {
+		clock.Set(c.clock)
+		var bs []telemetry.Batch
+		for _, q := range c.seqs {
+			bs = append(bs, smallBatch("src", q, c.clock))
+		}
+		if _, err := s.AppendBatches(bs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		since int64
+		want  []uint64
+	}{
+		{math.MinInt64, []uint64{1, 2, 3, 4, 5, 6}},
+		{10_000, []uint64{1, 2, 3, 4, 5, 6}},
+		{10_001, []uint64{3, 4, 5, 6}},
+		{20_000, []uint64{3, 4, 5, 6}}, // 4 and 5 arrived (clamped) at 20 000
+		{20_001, []uint64{6}},
+		{30_001, nil},
+	}
+	for _, tc := range tests {
+		var got []uint64
+		for _, b := range replayAll(t, s, tc.since) {
+			got = append(got, b.Seq)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("since %d: got %v, want %v", tc.since, got, tc.want)
+		}
+	}
+	stop := errors.New("stop")
+	n := 0
+	err := s.ReplayBatches(0, func(telemetry.Batch) error { n++; return stop })
+	if !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("ReplayBatches with failing fn: n=%d err=%v, want 1 and stop", n, err)
+	}
+}
+
+func TestAppendSplitsLargeCalls(t *testing.T) {
+	s := openTest(t, Options{InMemory: true})
+	// More entries than half Badger's per-transaction count limit.
+	n := int(s.db.MaxBatchCount()/3) + 100
+	bs := make([]telemetry.Batch, n)
+	for i := range bs {
+		bs[i] = telemetry.Batch{Source: "big", Seq: uint64(i + 1), Received: int64(i)}
+	}
+	stored, err := s.AppendBatches(bs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored != n {
+		t.Fatalf("stored %d, want %d", stored, n)
+	}
+	got := replayAll(t, s, math.MinInt64)
+	if len(got) != n {
+		t.Fatalf("replayed %d, want %d", len(got), n)
+	}
+	for i, b := range got {
+		if b.Seq != uint64(i+1) {
+			t.Fatalf("replay %d has seq %d", i, b.Seq)
+		}
+	}
+	if cp, err := s.Checkpoint("big"); err != nil || cp != uint64(n) {
+		t.Fatalf("Checkpoint = %d, %v; want %d", cp, err, n)
+	}
+}
+
+func TestAppendConcurrent(t *testing.T) {
+	s := openTest(t, Options{})
+	const workers, calls, per = 6, 30, 4
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stored := 0
+	for w := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 9))
+			for c := range calls {
+				// Workers overlap: seqs drawn from a shared range, plus a
+				// source of their own.
+				var bs []telemetry.Batch
+				for range per {
+					bs = append(bs, smallBatch("shared", uint64(1+rng.IntN(200)), int64(c)))
+				}
+				bs = append(bs, smallBatch(fmt.Sprintf("own-%d", w), uint64(c+1), int64(c)))
+				n, err := s.AppendBatches(bs)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				stored += n
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	got := replayAll(t, s, math.MinInt64)
+	if len(got) != stored {
+		t.Fatalf("replayed %d, stored reported %d", len(got), stored)
+	}
+	seen := make(map[dedupID]bool)
+	var maxShared uint64
+	for _, b := range got {
+		id := dedupID{b.Source, b.Seq}
+		if seen[id] {
+			t.Fatalf("batch %v stored twice", id)
+		}
+		seen[id] = true
+		if b.Source == "shared" {
+			maxShared = max(maxShared, b.Seq)
+		}
+	}
+	if cp, err := s.Checkpoint("shared"); err != nil || cp != maxShared {
+		t.Fatalf("Checkpoint(shared) = %d, %v; want %d", cp, err, maxShared)
+	}
+	for w := range workers {
+		if cp, err := s.Checkpoint(fmt.Sprintf("own-%d", w)); err != nil || cp != calls {
+			t.Fatalf("Checkpoint(own-%d) = %d, %v; want %d", w, cp, err, calls)
+		}
+	}
+}
+
+func TestAppendRejectsBadSource(t *testing.T) {
+	s := openTest(t, Options{InMemory: true})
+	for _, src := range []string{"", "a\x00b"} {
+		if _, err := s.AppendBatches([]telemetry.Batch{{Source: src, Seq: 1}}); err == nil {
+			t.Errorf("source %q accepted", src)
+		}
+	}
+}
+
+func TestResetSource(t *testing.T) {
+	s := openTest(t, Options{InMemory: true})
+	if _, err := s.AppendBatches([]telemetry.Batch{smallBatch("s", 1, 1), smallBatch("s", 2, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ResetSource("s"); err != nil {
+		t.Fatal(err)
+	}
+	if cp, err := s.Checkpoint("s"); err != nil || cp != 0 {
+		t.Fatalf("Checkpoint after reset = %d, %v", cp, err)
+	}
+	n, err := s.AppendBatches([]telemetry.Batch{smallBatch("s", 1, 3)})
+	if err != nil || n != 1 {
+		t.Fatalf("append after reset: %d, %v; want 1 stored", n, err)
+	}
+	if got := len(replayAll(t, s, math.MinInt64)); got != 3 {
+		t.Fatalf("replayed %d, want 3", got)
+	}
+}

@@ -1,0 +1,128 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestModelRegistry(t *testing.T) {
+	dir := t.TempDir()
+	clock := newFakeClock(1_700_000_000_000)
+	s, err := Open(Options{Path: dir, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	rng := rand.New(rand.NewPCG(7, 8))
+	big := make([]byte, 2*modelChunk+123) // spans three chunks
+	for i := range big {
+		big[i] = byte(rng.IntN(256))
+	}
+	models := map[string][]byte{"v1": []byte("tiny model"), "v2": big, "v3": {}}
+	for _, v := range []string{"v1", "v2", "v3"} {
+		if err := s.PutModel(v, models[v], ModelMeta{Description: "model " + v, Metrics: map[string]float64{"auc_pr": 0.8}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutModel("v1", models["v1"], ModelMeta{}); err != nil {
+		t.Fatalf("re-putting identical model: %v", err)
+	}
+	if err := s.PutModel("v1", []byte("other"), ModelMeta{}); !errors.Is(err, ErrExists) {
+		t.Fatalf("overwriting model: %v, want ErrExists", err)
+	}
+	for v, want := range models {
+		data, meta, err := s.Model(v)
+		if err != nil || !bytes.Equal(data, want) || meta.Version != v || meta.Size != int64(len(want)) || meta.Created != 1_700_000_000_000 || meta.Metrics["auc_pr"] != 0.8 {
+			t.Fatalf("Model(%s): %d bytes, %+v, %v", v, len(data), meta, err)
+		}
+	}
+	if _, _, err := s.Model("nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Model(nope): %v", err)
+	}
+	if _, err := s.Active(); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Active before promote: %v", err)
+	}
+	if err := s.Rollback(); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Rollback with no history: %v", err)
+	}
+	if err := s.Promote("nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Promote(nope): %v", err)
+	}
+
+	steps := []struct {
+		op      string // "promote", "rollback", "reopen"
+		version string
+		want    string
+		wantGen uint64
+		wantErr bool
+	}{
+		{"promote", "v1", "v1", 1, false},
+		{"promote", "v2", "v2", 2, false},
+		{"promote", "v2", "v2", 2, false}, // no-op
+		{"promote", "v3", "v3", 3, false},
+		{"reopen", "", "v3", 3, false},
+		{"rollback", "", "v2", 4, false},
+		{"rollback", "", "v1", 5, false},
+		{"rollback", "", "v1", 5, true},
+		{"promote", "v3", "v3", 6, false},
+		{"reopen", "", "v3", 6, false},
+	}
+	for i, st := range steps {
+		var err error
+		switch st.op {
+		case "promote":
+			err = s.Promote(st.version)
+		case "rollback":
+			err = s.Rollback()
+		case "reopen":
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s, err = Open(Options{Path: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if (err != nil) != st.wantErr {
+			t.Fatalf("step %d %s %s: err %v, wantErr %v", i, st.op, st.version, err, st.wantErr)
+		}
+		v, gen := s.ActiveVersion()
+		if v != st.want || gen != st.wantGen {
+			t.Fatalf("step %d %s %s: ActiveVersion = %s, %d; want %s, %d", i, st.op, st.version, v, gen, st.want, st.wantGen)
+		}
+		meta, err := s.Active()
+		if err != nil || meta.Version != st.want || !meta.Active {
+			t.Fatalf("step %d: Active = %+v, %v", i, meta, err)
+		}
+	}
+	list, err := s.ListModels()
+	if err != nil || len(list) != 3 {
+		t.Fatalf("ListModels = %+v, %v", list, err)
+	}
+	for _, m := range list {
+		if m.Active != (m.Version == "v3") {
+			t.Fatalf("ListModels active flags wrong: %+v", list)
+		}
+	}
+	if err := s.DeleteModel("v3"); err == nil {
+		t.Fatal("deleting the active model succeeded")
+	}
+	if err := s.DeleteModel("v2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Model("v2"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleted model: %v", err)
+	}
+	if n := countPrefix(t, s, namePrefix(pModelData, "v2")); n != 0 {
+		t.Fatalf("%d chunks of deleted model left", n)
+	}
+	// History was [v1, v3]: rollback goes to v1.
+	if err := s.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.ActiveVersion(); v != "v1" {
+		t.Fatalf("after rollback: %s", v)
+	}
+}

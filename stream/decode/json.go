@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"time"
@@ -61,29 +62,51 @@ func absent(raw json.RawMessage) bool {
 	return len(raw) == 0 || string(raw) == "null"
 }
 
-// forEachJSON calls fn with each top-level item of p: the elements of a
-// top-level array, the single value p holds, or, when p is not one valid
-// JSON value, each non-blank line (newline-delimited JSON).
+// forEachJSON calls fn with each top-level item of p: the elements of
+// top-level arrays and every other top-level value, in order. Values may be
+// separated by any whitespace (newline-delimited JSON, concatenated or
+// pretty-printed objects). After the first syntax error the rest of the
+// payload is taken as newline-delimited JSON: each non-blank line is one
+// item (so bad lines are reported and good ones kept, in linear time).
 func (d *Decoder) forEachJSON(p []byte, fn func(item []byte)) {
+	emit := func(v []byte) {
+		if v[0] != '[' {
+			fn(v)
+			return
+		}
+		top := d.json.top[:0]
+		if err := json.Unmarshal(v, &top); err != nil {
+			fn(v)
+			return
+		}
+		d.json.top = top
+		for _, it := range top {
+			fn(it)
+		}
+	}
 	t := bytes.TrimSpace(p)
 	if len(t) == 0 {
 		return
 	}
 	if json.Valid(t) {
-		if t[0] == '[' {
-			top := d.json.top[:0]
-			if err := json.Unmarshal(t, &top); err == nil {
-				d.json.top = top
-				for _, it := range top {
-					fn(it)
-				}
-				return
-			}
-		}
-		fn(t)
+		emit(t)
 		return
 	}
-	for len(t) > 0 {
+	var raw json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(t))
+	var last int64
+	for {
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			break
+		}
+		last = dec.InputOffset()
+		emit(raw)
+	}
+	for t = t[last:]; len(t) > 0; {
 		l := t
 		if i := bytes.IndexByte(t, '\n'); i >= 0 {
 			l, t = t[:i], t[i+1:]
@@ -91,7 +114,7 @@ func (d *Decoder) forEachJSON(p []byte, fn func(item []byte)) {
 			t = nil
 		}
 		if l = bytes.TrimSpace(l); len(l) > 0 {
-			fn(l)
+			emit(l)
 		}
 	}
 }

@@ -1,0 +1,141 @@
+package decode
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestPromText(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		in      string
+		samples []string
+		errors  []string
+	}{
+		{
+			name: "samples with and without timestamps",
+			in: "# HELP up Up.\n# TYPE up gauge\nup{job=\"a\",instance=\"x:1\"} 1\n" +
+				"up{job=\"b\"} 0 1700000000000\nno_labels 2.5e3\n",
+			samples: []string{
+				`{__name__="up", instance="x:1", job="a"} 1700000040000 1`,
+				`{__name__="up", job="b"} 1700000000000 0`,
+				`{__name__="no_labels"} 1700000040000 2500`,
+			},
+		},
+		{
+			name:    "no trailing newline",
+			in:      `m{a="b"} 1`,
+			samples: []string{`{__name__="m", a="b"} 1700000040000 1`},
+		},
+		{
+			name:    "escaped label values and empty values dropped",
+			in:      "m{a=\"x\\\"y\\\\z\\n\",b=\"\"} 1\n",
+			samples: []string{`{__name__="m", a="x\"y\\z\n"} 1700000040000 1`},
+		},
+		{
+			name:    "quoted UTF-8 names are sanitized",
+			in:      "{\"my.metric\",\"app.kubernetes.io/name\"=\"x\"} 1\n",
+			samples: []string{`{__name__="my_metric", app_kubernetes_io_name="x"} 1700000040000 1`},
+		},
+		{
+			name: "syntax errors keep the good lines",
+			in:   "a 1\nb{ 2\nc 3\nd x\n# TYPE e nonsense\ne 5\n{} 6\n",
+			samples: []string{
+				`{__name__="a"} 1700000040000 1`, `{__name__="c"} 1700000040000 3`, `{__name__="e"} 1700000040000 5`,
+			},
+			errors: []string{"malformed@2", "malformed@4", "malformed@5", "malformed@7"},
+		},
+		{
+			name:    "NaN and Inf are invalid values",
+			in:      "a NaN\nb +Inf\nc -Inf\nd 4\n",
+			samples: []string{`{__name__="d"} 1700000040000 4`},
+			errors:  []string{"invalid_value@1", "invalid_value@2", "invalid_value@3"},
+		},
+		{
+			name:    "too old and too new",
+			in:      "a 1 1690000000000\n\n# c\nb 2 1800000000000\nc 3 1700000000000\n",
+			samples: []string{`{__name__="c"} 1700000000000 3`},
+			errors:  []string{"too_old@1", "too_new@4"},
+		},
+		{
+			name:    "too many labels",
+			opts:    Options{MaxLabels: 2},
+			in:      "a{x=\"1\"} 1\nb{x=\"1\",y=\"2\"} 1\n",
+			samples: []string{`{__name__="a", x="1"} 1700000040000 1`},
+			errors:  []string{"too_many_labels@2"},
+		},
+		{
+			name:    "required labels",
+			opts:    Options{RequiredLabels: []string{"namespace"}},
+			in:      "a{namespace=\"n\"} 1\nb 1\n",
+			samples: []string{`{__name__="a", namespace="n"} 1700000040000 1`},
+			errors:  []string{"missing_labels@2"},
+		},
+		{
+			name:   "only garbage",
+			in:     "this is not prometheus\n",
+			errors: []string{"malformed@1"},
+		},
+		{
+			name:   "empty",
+			in:     "# just a comment\n",
+			errors: []string{"malformed@0"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDecoder(t, tc.opts)
+			for pass := 0; pass < 2; pass++ {
+				res, _ := decodeAll(t, d, FormatPromText, tc.in)
+				equalStrings(t, "samples", fmtSamples(res.Samples), tc.samples)
+				equalStrings(t, "errors", fmtErrors(res.Errors), tc.errors)
+			}
+		})
+	}
+}
+
+func TestPromTextFixture(t *testing.T) {
+	payload, err := os.ReadFile("testdata/kube-state-metrics.prom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDecoder(t, Options{})
+	res, err := decodeAll(t, d, FormatPromText, string(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmtSamples(res.Samples)
+	if len(got) != 7 || len(res.Errors) != 0 {
+		t.Fatalf("got %d samples, %v errors:\n%s", len(got), res.Errors, strings.Join(got, "\n"))
+	}
+	for _, want := range []string{
+		`{__name__="kube_pod_container_status_restarts_total", container="payments", namespace="shop", pod="payments-5c6d7-abcde", uid="0b4f6a2e-7e1d-4c3b-8a9f-1d2e3f4a5b6c"} 1700000040000 17`,
+		`{__name__="kube_deployment_status_replicas_unavailable", deployment="payments", namespace="shop"} 1700000000000 1`,
+		`{__name__="kube_pod_container_resource_limits", container="cart", namespace="shop", node="node-1", pod="cart-7d9f8b6c5-x2x9k", resource="memory", uid="5f0c6c1e-0d2a-4b9e-9c5a-0e7b9f1d2c3a", unit="byte"} 1700000040000 2.68435456e+08`,
+	} {
+		if !strings.Contains(strings.Join(got, "\n"), want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+}
+
+// TestPromTextNoWriteBeyondPayload checks that decoding never writes into
+// the spare capacity of the caller's buffer.
+func TestPromTextNoWriteBeyondPayload(t *testing.T) {
+	buf := make([]byte, 0, 64)
+	buf = append(buf, "a 1"...)
+	full := buf[:cap(buf)]
+	for i := len(buf); i < len(full); i++ {
+		full[i] = 'Z'
+	}
+	d := newDecoder(t, Options{})
+	var res Result
+	if err := d.Decode(FormatPromText, buf, testRecv, &res); err != nil {
+		t.Fatal(err)
+	}
+	if full[len(buf)] != 'Z' {
+		t.Fatalf("decoder wrote %q beyond the payload", full[len(buf)])
+	}
+}

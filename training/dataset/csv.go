@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bufio"
+	"context"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -324,4 +325,63 @@ func LoadEntity(dir, name string) (*Entity, error) {
 		}
 	}
 	return &Entity{Name: name, Train: train, Test: test}, nil
+}
+
+// CSVSource loads training series from CSV files in the SMD/ASD form (a
+// "label" column, if present, marks failing steps).
+type CSVSource struct {
+	// Paths are files or directories; a directory contributes its
+	// *.train.csv.gz / *.train.csv files, or, when it has none, every
+	// *.csv(.gz) file.
+	Paths []string
+	// StepMillis is the step recorded in the series (0: unknown).
+	StepMillis int64
+}
+
+// Load reads every file; the entity is the file name without ".csv(.gz)"
+// and without a ".train" suffix.
+func (c *CSVSource) Load(ctx context.Context) ([]*Series, error) {
+	var files []string
+	for _, p := range c.Paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("csv source: %w", err)
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		var found []string
+		for _, pat := range []string{"*.train.csv.gz", "*.train.csv"} {
+			m, _ := filepath.Glob(filepath.Join(p, pat))
+			found = append(found, m...)
+		}
+		if len(found) == 0 {
+			for _, pat := range []string{"*.csv.gz", "*.csv"} {
+				m, _ := filepath.Glob(filepath.Join(p, pat))
+				found = append(found, m...)
+			}
+		}
+		sort.Strings(found)
+		files = append(files, found...)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("csv source: no CSV files in %v", c.Paths)
+	}
+	out := make([]*Series, 0, len(files))
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("csv source: %w", err)
+		}
+		s, err := LoadCSV(f)
+		if err != nil {
+			return nil, err
+		}
+		base := filepath.Base(f)
+		base = strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), ".csv")
+		s.Entity = strings.TrimSuffix(base, ".train")
+		s.Step = c.StepMillis
+		out = append(out, s)
+	}
+	return out, nil
 }

@@ -1,0 +1,87 @@
+// Package explain attributes a prediction to groups of its input and ranks
+// root causes over a dependency graph.
+//
+// # Attributions
+//
+// A prediction f(x) is made on a window x of W time steps × F features,
+// stored time-major (x[t*F+f]). Attributions are computed over feature
+// groups (see [Group]): a group is a set of cells of the window, e.g. one
+// metric across all time steps ([GroupsByMetric]), all metrics of one entity
+// when a window spans several entities ([GroupsByEntity]) or a time segment
+// ([GroupsByTimeSegment]). Groups must be disjoint; cells that belong to no
+// group are collected into one extra group named "(rest)" so that the groups
+// partition the window.
+//
+// The value of a coalition S of groups is interventional (as in the shap
+// library's KernelExplainer): the cells of the groups in S keep their values
+// from x, the cells of the other groups are replaced by the values of a
+// background window, and f is averaged over the background windows:
+//
+//	v(S) = 1/B Σ_b f(x_S ∪ bg_b,¬S)
+//
+// so that v(∅) = E[f(background)] (the Baseline) and v(N) = f(x) (the
+// Value). The Shapley value φ_i of group i is its average marginal
+// contribution over all orders of the groups. Every [Attribution] satisfies
+// efficiency exactly: Σφ_i = Value − Baseline (computed in float64; the
+// baseline and value are computed once and used as v(∅) and v(N) by every
+// method, so the identity holds to rounding, far below 1e-6).
+//
+// Methods:
+//
+//   - [Exact] enumerates all 2^M coalitions (M ≤ 16), evaluating them in large
+//     batched Predict calls, and applies the Shapley formula. It is the
+//     reference.
+//   - [Kernel] is KernelSHAP (Lundberg & Lee 2017) as in shap's
+//     KernelExplainer: coalitions are weighted by the Shapley kernel; the
+//     coalition sizes whose subsets the budget can enumerate completely are
+//     enumerated (smallest and largest sizes first, in pairs s, M−s); the rest
+//     of the budget samples sizes from the remaining kernel mass and
+//     coalitions with their complements (paired, antithetic sampling),
+//     merging repeated draws by weight; φ solves the weighted least-squares
+//     problem with the efficiency constraint eliminated (so it holds
+//     exactly). With a budget ≥ 2^M−2 it enumerates everything and returns
+//     the exact Shapley values.
+//   - [Permutation] samples orders of the groups with their reverses
+//     (antithetic permutations) and averages marginal contributions along
+//     each order; each order costs M−1 coalition evaluations and satisfies
+//     efficiency by telescoping.
+//   - [Auto] uses Exact for M ≤ 12 and Kernel otherwise.
+//
+// The cost of a method is the number of model evaluations: coalitions ×
+// background windows. [Kernel] and [Permutation] can subsample the background
+// (MaxBackground) to keep one explanation within a latency budget; the
+// baseline is still computed over the whole background and efficiency holds
+// against it.
+//
+// # Root-cause ranking
+//
+// [Rank] orders entities (services, pods) by how likely they are the root
+// cause of an alert. Inputs are each entity's own anomaly evidence (a
+// non-negative score, e.g. a robust z-score of its metrics or the model's
+// anomaly score, optionally raised by the attribution share of its entity
+// group) and, when available, a dependency [Graph] whose edges point from
+// caller to callee with a weight.
+//
+// The method is a personalised PageRank over the call graph in the spirit of
+// MicroRCA and MonitorRank: anomalies propagate from a faulty callee to its
+// callers, so a random walker starting at anomalous entities walks toward
+// the root cause. From entity i the walker moves
+//
+//   - to a callee j with weight w_ij·a_j,
+//   - back to a caller k with weight ρ·w_ki·a_k (ρ = BackwardWeight),
+//   - stays at i with weight max(0, a_i − max_j a_j) over its neighbours j,
+//
+// where a is the anomaly evidence normalised to [0, 1], and restarts with
+// probability 1−Damping to an entity drawn with probability ∝ a. The score
+// of an entity is its stationary probability multiplied by its own evidence
+// raised to EvidencePower, so an entity nobody found anomalous cannot win on
+// graph position alone. Without a graph (nil or no edges), entities are
+// ranked by evidence alone. [LearnGraph] builds an undirected dependency
+// graph from metric correlations for fleets without a call graph.
+//
+// [Causes] combines both levels for an alert: the top-k metric groups by
+// attribution share and the top-k entities by rank.
+//
+// All types are safe for concurrent use once constructed, except [Graph],
+// which must not be modified while ranked.
+package explain

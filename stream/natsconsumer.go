@@ -1,0 +1,511 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omen-sre/omen/stream/decode"
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// Headers set on dead-lettered messages. The payload and the original
+// headers are kept as they were.
+const (
+	HeaderDLQReason   = "Omen-Dlq-Reason"   // a reason label value, e.g. "malformed", "unknown_format", "too_large", "invalid"
+	HeaderDLQError    = "Omen-Dlq-Error"    // the error text
+	HeaderDLQSubject  = "Omen-Dlq-Subject"  // the original subject
+	HeaderDLQStream   = "Omen-Dlq-Stream"   // the original stream
+	HeaderDLQSequence = "Omen-Dlq-Sequence" // the original stream sequence
+	HeaderDLQConsumer = "Omen-Dlq-Consumer" // the durable consumer that rejected it
+)
+
+// Defaults of NATSOptions.
+const (
+	DefaultNATSStream = "OMEN"
+	DefaultDurable    = "omen"
+	DefaultDLQSubject = "omen.dlq"
+	DefaultDLQStream  = "OMEN_DLQ"
+)
+
+// DefaultNATSSubjects are the subjects the stream captures by default.
+var DefaultNATSSubjects = []string{"omen.metrics", "omen.metrics.>", "omen.events", "omen.events.>"}
+
+// NATSOptions configure a NATSConsumer. Zero values take the defaults
+// named on each field.
+type NATSOptions struct {
+	// Stream is the JetStream stream to consume. Default "OMEN".
+	Stream string
+	// Subjects are the stream's subjects, used only when the consumer
+	// creates the stream. Default DefaultNATSSubjects.
+	Subjects []string
+	// MaxAge is the stream's retention, used only when creating it.
+	// Default 24h.
+	MaxAge time.Duration
+	// StreamReplicas is the stream's replica count when creating it
+	// (NATS cluster). Default 1.
+	StreamReplicas int
+	// Durable is the durable pull consumer's name. Replicas sharing a
+	// durable share its work (work-queue semantics); replicas owning
+	// different partitions use different durables. Default "omen".
+	Durable string
+	// FilterSubjects restricts the consumer to these subjects, e.g.
+	// {"omen.metrics.*.3", "omen.events.*.3"} for partition 3. Empty means
+	// the whole stream.
+	FilterSubjects []string
+	// AckWait is how long the server waits for an ack before redelivering.
+	// Default 30s; it must cover one fetch's decode plus Append.
+	AckWait time.Duration
+	// MaxAckPending bounds unacknowledged messages. Default 20000.
+	MaxAckPending int
+	// MaxDeliver bounds deliveries of one message; -1 (the default) is
+	// unlimited, so a message is never dropped because the store was down
+	// for long. Poison messages are terminated, not redelivered.
+	MaxDeliver int
+	// FetchBatch is the most messages one fetch returns. Default 1000.
+	FetchBatch int
+	// FetchWait is the longest one fetch waits to fill its batch.
+	// Default 100ms.
+	FetchWait time.Duration
+	// NakDelay is the redelivery delay after a retryable Append error.
+	// Default 1s.
+	NakDelay time.Duration
+	// DLQSubject receives poison messages. Default "omen.dlq".
+	DLQSubject string
+	// DLQStream captures DLQSubject; created when missing. Default
+	// "OMEN_DLQ".
+	DLQStream string
+	// DLQMaxAge is the dead-letter stream's retention when creating it.
+	// Default 7 days.
+	DLQMaxAge time.Duration
+	// Decode configures the payload decoder (limits, precision, required
+	// labels).
+	Decode decode.Options
+}
+
+func (o *NATSOptions) withDefaults() (NATSOptions, error) {
+	r := *o
+	def := func(s *string, d string) {
+		if *s == "" {
+			*s = d
+		}
+	}
+	def(&r.Stream, DefaultNATSStream)
+	def(&r.Durable, DefaultDurable)
+	def(&r.DLQSubject, DefaultDLQSubject)
+	def(&r.DLQStream, DefaultDLQStream)
+	if len(r.Subjects) == 0 {
+		r.Subjects = append([]string(nil), DefaultNATSSubjects...)
+	}
+	if r.MaxAge == 0 {
+		r.MaxAge = 24 * time.Hour
+	}
+	if r.StreamReplicas == 0 {
+		r.StreamReplicas = 1
+	}
+	if r.AckWait == 0 {
+		r.AckWait = 30 * time.Second
+	}
+	if r.MaxAckPending == 0 {
+		r.MaxAckPending = 20000
+	}
+	if r.MaxDeliver == 0 {
+		r.MaxDeliver = -1
+	}
+	if r.FetchBatch == 0 {
+		r.FetchBatch = 1000
+	}
+	if r.FetchWait == 0 {
+		r.FetchWait = 100 * time.Millisecond
+	}
+	if r.NakDelay == 0 {
+		r.NakDelay = time.Second
+	}
+	if r.DLQMaxAge == 0 {
+		r.DLQMaxAge = 7 * 24 * time.Hour
+	}
+	switch {
+	case r.MaxAge < 0 || r.AckWait < 0 || r.FetchWait < 0 || r.NakDelay < 0 || r.DLQMaxAge < 0:
+		return r, errors.New("nats consumer options: negative duration")
+	case r.StreamReplicas < 1 || r.StreamReplicas > 5:
+		return r, fmt.Errorf("nats consumer options: StreamReplicas %d outside 1..5", r.StreamReplicas)
+	case r.MaxAckPending < r.FetchBatch && r.MaxAckPending > 0:
+		return r, fmt.Errorf("nats consumer options: MaxAckPending %d below FetchBatch %d", r.MaxAckPending, r.FetchBatch)
+	case r.FetchBatch < 1:
+		return r, fmt.Errorf("nats consumer options: FetchBatch %d below 1", r.FetchBatch)
+	case r.MaxDeliver < -1:
+		return r, fmt.Errorf("nats consumer options: MaxDeliver %d", r.MaxDeliver)
+	case r.AckWait < time.Second:
+		return r, fmt.Errorf("nats consumer options: AckWait %s below 1s", r.AckWait)
+	}
+	for _, s := range append(append([]string{}, r.Subjects...), r.DLQSubject) {
+		if s == "" {
+			return r, errors.New("nats consumer options: empty subject")
+		}
+	}
+	return r, nil
+}
+
+// NATSConsumer consumes telemetry from a JetStream stream with a durable
+// pull consumer; see the package documentation for delivery guarantees and
+// scale-out.
+type NATSConsumer struct {
+	opts   NATSOptions
+	nc     *nats.Conn
+	app    Appender
+	logger *slog.Logger
+	source string
+	dec    *decode.Decoder
+	m      *ingestMetrics
+	js     jetstream.JetStream
+
+	messages *prometheus.CounterVec
+	appendD  *prometheus.HistogramVec
+
+	// per fetch scratch
+	res     decode.Result
+	msgs    []jetstream.Msg
+	spans   []msgSpan
+	batches []telemetry.Batch
+}
+
+// msgSpan locates one message's decoded values in the shared Result.
+type msgSpan struct {
+	msg            jetstream.Msg
+	seq            uint64
+	received       int64
+	s0, s1, e0, e1 int
+}
+
+// NewNATSConsumer returns a consumer reading through nc, which the caller
+// owns (and closes after Run returns).
+func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg prometheus.Registerer, logger *slog.Logger) (*NATSConsumer, error) {
+	if nc == nil || app == nil {
+		return nil, errors.New("nats consumer: nil connection or Appender")
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	dec, err := decode.New(o.Decode)
+	if err != nil {
+		return nil, fmt.Errorf("nats consumer: %w", err)
+	}
+	m, err := newIngestMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("nats consumer metrics: %w", err)
+	}
+	c := &NATSConsumer{
+		opts: o, nc: nc, app: app, dec: dec, m: m,
+		source: "nats/" + o.Stream + "/" + o.Durable,
+	}
+	c.logger = logger.With("source", c.source)
+	if c.js, err = jetstream.New(nc); err != nil {
+		return nil, fmt.Errorf("nats consumer: jetstream: %w", err)
+	}
+	if c.messages, err = counterVec(reg, prometheus.CounterOpts{
+		Namespace: "omen", Name: "nats_messages_total",
+		Help: "NATS messages handled, by outcome (acked, nacked, dead_letter).",
+	}, "consumer", "outcome"); err != nil {
+		return nil, fmt.Errorf("nats consumer metrics: %w", err)
+	}
+	if c.appendD, err = histogramVec(reg, prometheus.HistogramOpts{
+		Namespace: "omen", Name: "nats_fetch_process_seconds",
+		Help:    "Time to decode, store and acknowledge one fetched batch of messages.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9),
+	}, "consumer"); err != nil {
+		return nil, fmt.Errorf("nats consumer metrics: %w", err)
+	}
+	for _, r := range decode.Reasons() {
+		m.errors.WithLabelValues(r)
+	}
+	m.errors.WithLabelValues(ReasonDeadLetter)
+	m.errors.WithLabelValues(ReasonAppend)
+	return c, nil
+}
+
+// Source returns the Source name of the batches this consumer emits,
+// "nats/<stream>/<durable>".
+func (c *NATSConsumer) Source() string { return c.source }
+
+// Setup creates the stream, the dead-letter stream and the durable
+// consumer when missing, and returns the consumer. Run calls it; it is
+// exported for tools and tests that publish before consuming.
+func (c *NATSConsumer) Setup(ctx context.Context) (jetstream.Consumer, error) {
+	js := c.js
+	if err := ensureStream(ctx, js, jetstream.StreamConfig{
+		Name: c.opts.Stream, Subjects: c.opts.Subjects, Storage: jetstream.FileStorage,
+		MaxAge: c.opts.MaxAge, Replicas: c.opts.StreamReplicas, Retention: jetstream.LimitsPolicy,
+	}); err != nil {
+		return nil, err
+	}
+	if err := ensureStream(ctx, js, jetstream.StreamConfig{
+		Name: c.opts.DLQStream, Subjects: []string{c.opts.DLQSubject}, Storage: jetstream.FileStorage,
+		MaxAge: c.opts.DLQMaxAge, Replicas: c.opts.StreamReplicas,
+	}); err != nil {
+		return nil, err
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:       c.opts.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       c.opts.AckWait,
+		MaxAckPending: c.opts.MaxAckPending,
+		MaxDeliver:    c.opts.MaxDeliver,
+		MaxWaiting:    512,
+	}
+	switch len(c.opts.FilterSubjects) {
+	case 0:
+	case 1:
+		cfg.FilterSubject = c.opts.FilterSubjects[0]
+	default:
+		cfg.FilterSubjects = c.opts.FilterSubjects
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, c.opts.Stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %q on stream %q: %w", c.opts.Durable, c.opts.Stream, err)
+	}
+	return cons, nil
+}
+
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	_, err := js.Stream(ctx, cfg.Name)
+	if err == nil {
+		return nil // an existing stream is left as its operator configured it
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("look up stream %q: %w", cfg.Name, err)
+	}
+	if _, err := js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return fmt.Errorf("create stream %q: %w", cfg.Name, err)
+	}
+	return nil
+}
+
+// Run sets up the stream and consumer and consumes until ctx is done. It
+// returns nil when ctx is cancelled, or the error that stopped it.
+// Transient fetch errors are logged and retried with backoff.
+func (c *NATSConsumer) Run(ctx context.Context) error {
+	cons, err := c.Setup(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("nats consumer %s: %w", c.source, err)
+	}
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		n, err := c.fetchOnce(ctx, cons)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, nats.ErrConnectionClosed) {
+				return fmt.Errorf("nats consumer %s: %w", c.source, err)
+			}
+			c.logger.Warn("fetch from jetstream", "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 10*time.Second)
+			continue
+		}
+		if n > 0 {
+			backoff = 100 * time.Millisecond
+		}
+	}
+	return nil
+}
+
+// fetchOnce fetches one batch of messages and processes it.
+func (c *NATSConsumer) fetchOnce(ctx context.Context, cons jetstream.Consumer) (int, error) {
+	batch, err := cons.Fetch(c.opts.FetchBatch, jetstream.FetchMaxWait(c.opts.FetchWait))
+	if err != nil {
+		return 0, err
+	}
+	c.msgs = c.msgs[:0]
+	for msg := range batch.Messages() {
+		c.msgs = append(c.msgs, msg)
+	}
+	ferr := batch.Error()
+	if len(c.msgs) > 0 {
+		start := time.Now()
+		c.process(ctx, c.msgs)
+		c.appendD.WithLabelValues(c.opts.Durable).Observe(time.Since(start).Seconds())
+	}
+	clear(c.msgs)
+	if ferr != nil && !errors.Is(ferr, nats.ErrTimeout) && !errors.Is(ferr, context.DeadlineExceeded) {
+		return len(c.msgs), ferr
+	}
+	return len(c.msgs), nil
+}
+
+// process decodes msgs, dead-letters the poison ones, stores the rest in
+// one Append and acknowledges them.
+func (c *NATSConsumer) process(ctx context.Context, msgs []jetstream.Msg) {
+	c.res.Reset()
+	c.spans = c.spans[:0]
+	for _, msg := range msgs {
+		meta, err := msg.Metadata()
+		if err != nil {
+			// Not a JetStream message: nothing to acknowledge.
+			c.logger.Warn("message without jetstream metadata", "subject", msg.Subject(), "err", err)
+			continue
+		}
+		c.messages.WithLabelValues(c.opts.Durable, "received").Inc()
+		received := meta.Timestamp
+		f, err := decode.Detect(msg.Subject(), msg.Headers().Get("Content-Type"))
+		if err != nil {
+			c.countDecodeErr(err)
+			c.deadLetter(ctx, msg, meta, reasonOf(err, ReasonUnknown), err)
+			continue
+		}
+		errStart := len(c.res.Errors)
+		sp := msgSpan{msg: msg, seq: meta.Sequence.Stream, received: received.UnixMilli(), s0: len(c.res.Samples), e0: len(c.res.Events)}
+		derr := c.dec.Decode(f, msg.Data(), received, &c.res)
+		for _, e := range c.res.Errors[errStart:] {
+			c.m.errors.WithLabelValues(e.Reason).Inc()
+		}
+		if derr != nil {
+			c.res.Samples = c.res.Samples[:sp.s0]
+			c.res.Events = c.res.Events[:sp.e0]
+			c.deadLetter(ctx, msg, meta, reasonOf(derr, ReasonUndecodable), derr)
+			continue
+		}
+		if len(c.res.Errors) > errStart {
+			c.logger.Debug("message partly rejected", "subject", msg.Subject(), "seq", sp.seq,
+				"rejected", len(c.res.Errors)-errStart, "first", c.res.Errors[errStart].Error())
+		}
+		sp.s1, sp.e1 = len(c.res.Samples), len(c.res.Events)
+		c.spans = append(c.spans, sp)
+	}
+	if len(c.spans) == 0 {
+		return
+	}
+	c.batches = c.batches[:0]
+	for _, sp := range c.spans {
+		c.batches = append(c.batches, telemetry.Batch{
+			Source: c.source, Seq: sp.seq, Received: sp.received,
+			Samples: c.res.Samples[sp.s0:sp.s1:sp.s1], Events: c.res.Events[sp.e0:sp.e1:sp.e1],
+		})
+	}
+	err := c.app.Append(ctx, c.batches)
+	switch {
+	case err == nil:
+		c.ackAll(c.spans, c.batches)
+	case errors.Is(err, ErrInvalid):
+		// Find the bad messages one by one; store the good ones.
+		c.m.errors.WithLabelValues(ReasonAppend).Inc()
+		for i, sp := range c.spans {
+			err := c.app.Append(ctx, c.batches[i:i+1])
+			switch {
+			case err == nil:
+				c.ackAll(c.spans[i:i+1], c.batches[i:i+1])
+			case errors.Is(err, ErrInvalid):
+				meta, _ := sp.msg.Metadata()
+				c.deadLetter(ctx, sp.msg, meta, "invalid", err)
+			default:
+				c.nakAll(c.spans[i:i+1], err)
+			}
+		}
+	default:
+		c.m.errors.WithLabelValues(ReasonAppend).Inc()
+		c.nakAll(c.spans, err)
+	}
+	clear(c.batches)
+}
+
+func (c *NATSConsumer) ackAll(spans []msgSpan, batches []telemetry.Batch) {
+	ns, ne := 0, 0
+	for i, sp := range spans {
+		if err := sp.msg.Ack(); err != nil {
+			// The batch is stored; a redelivery is deduplicated by Seq.
+			c.logger.Warn("ack", "seq", sp.seq, "err", err)
+		}
+		ns += len(batches[i].Samples)
+		ne += len(batches[i].Events)
+	}
+	c.messages.WithLabelValues(c.opts.Durable, "acked").Add(float64(len(spans)))
+	c.m.samples.WithLabelValues(c.source).Add(float64(ns))
+	c.m.events.WithLabelValues(c.source).Add(float64(ne))
+}
+
+func (c *NATSConsumer) nakAll(spans []msgSpan, cause error) {
+	c.logger.Warn("store batch; messages will be redelivered", "messages", len(spans), "retry_in", c.opts.NakDelay, "err", cause)
+	for _, sp := range spans {
+		if err := sp.msg.NakWithDelay(c.opts.NakDelay); err != nil {
+			c.logger.Warn("nak", "seq", sp.seq, "err", err)
+		}
+	}
+	c.messages.WithLabelValues(c.opts.Durable, "nacked").Add(float64(len(spans)))
+}
+
+// deadLetter publishes msg to the dead-letter subject, waits for the
+// dead-letter stream to store it, then terminates it. When the publish
+// fails the message is nacked instead, so nothing is lost.
+func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string, cause error) {
+	c.m.errors.WithLabelValues(ReasonDeadLetter).Inc()
+	dl := nats.NewMsg(c.opts.DLQSubject)
+	dl.Data = msg.Data()
+	for k, vs := range msg.Headers() {
+		for _, v := range vs {
+			dl.Header.Add(k, v)
+		}
+	}
+	dl.Header.Del(nats.MsgIdHdr) // must not collide with the original's dedup window
+	text := cause.Error()
+	if len(text) > 1024 {
+		text = text[:1024]
+	}
+	dl.Header.Set(HeaderDLQReason, reason)
+	dl.Header.Set(HeaderDLQError, text)
+	dl.Header.Set(HeaderDLQSubject, msg.Subject())
+	dl.Header.Set(HeaderDLQConsumer, c.opts.Durable)
+	if meta != nil {
+		dl.Header.Set(HeaderDLQStream, meta.Stream)
+		dl.Header.Set(HeaderDLQSequence, strconv.FormatUint(meta.Sequence.Stream, 10))
+	}
+	seq := uint64(0)
+	if meta != nil {
+		seq = meta.Sequence.Stream
+	}
+	c.logger.Warn("dead-lettering message", "subject", msg.Subject(), "seq", seq, "reason", reason, "err", text)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err := c.js.PublishMsg(pctx, dl)
+	cancel()
+	if err != nil {
+		c.logger.Warn("publish to dead-letter subject; message will be redelivered", "subject", c.opts.DLQSubject, "err", err)
+		_ = msg.NakWithDelay(c.opts.NakDelay)
+		c.messages.WithLabelValues(c.opts.Durable, "nacked").Inc()
+		return
+	}
+	// Plain Term: nats-server 2.9 (Debian) ignores "+TERM <reason>"; the
+	// reason travels in the dead letter's headers instead.
+	if err := msg.Term(); err != nil {
+		c.logger.Warn("term", "seq", seq, "err", err)
+	}
+	c.messages.WithLabelValues(c.opts.Durable, "dead_letter").Inc()
+}
+
+func (c *NATSConsumer) countDecodeErr(err error) {
+	c.m.errors.WithLabelValues(reasonOf(err, ReasonUndecodable)).Inc()
+}
+
+func reasonOf(err error, def string) string {
+	if e, ok := decode.AsError(err); ok && e.Reason != "" {
+		return e.Reason
+	}
+	return def
+}

@@ -1,0 +1,451 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"go.uber.org/goleak"
+
+	"github.com/omen-sre/omen/internal/testenv"
+	"github.com/omen-sre/omen/stream/natsembed"
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// natsServers are the two NATS servers every consumer test runs against.
+var natsServers = []struct {
+	name  string
+	start func(t *testing.T) string
+}{
+	{"embedded", func(t *testing.T) string {
+		srv, err := natsembed.Start(natsembed.Options{ListenAddress: "127.0.0.1:0", StoreDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Shutdown)
+		return srv.ClientURL()
+	}},
+	{"debian", func(t *testing.T) string { return testenv.NATSServer(t) }},
+}
+
+func connect(t *testing.T, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatalf("connect %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// verifyNoLeaks checks, after every other cleanup of t has run, that t
+// left no goroutines behind.
+func verifyNoLeaks(t *testing.T) {
+	t.Helper()
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}
+
+// runConsumer starts c.Run and returns a function that stops it and
+// returns Run's error.
+func runConsumer(t *testing.T, c *NATSConsumer) func() error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	var once sync.Once
+	var err error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				err = errors.New("Run did not return within 30s of cancel")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+func testNATSOptions() NATSOptions {
+	return NATSOptions{FetchWait: 50 * time.Millisecond, NakDelay: 50 * time.Millisecond, AckWait: 5 * time.Second}
+}
+
+func newConsumer(t *testing.T, nc *nats.Conn, app Appender, opts NATSOptions, reg prometheus.Registerer) *NATSConsumer {
+	t.Helper()
+	c, err := NewNATSConsumer(nc, app, opts, reg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func publish(t *testing.T, js jetstream.JetStream, subject, contentType, body string) uint64 {
+	t.Helper()
+	m := nats.NewMsg(subject)
+	m.Data = []byte(body)
+	if contentType != "" {
+		m.Header.Set("Content-Type", contentType)
+	}
+	ack, err := js.PublishMsg(context.Background(), m)
+	if err != nil {
+		t.Fatalf("publish %s: %v", subject, err)
+	}
+	return ack.Sequence
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// setupStreams creates the stream and consumer before publishing.
+func setupStreams(t *testing.T, c *NATSConsumer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fetchDLQ(t *testing.T, js jetstream.JetStream, n int) []jetstream.Msg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, DefaultDLQStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []jetstream.Msg
+	for len(out) < n {
+		b, err := cons.Fetch(n-len(out), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for m := range b.Messages() {
+			out = append(out, m)
+			got++
+		}
+		if got == 0 {
+			t.Fatalf("dead-letter stream holds %d messages, want %d", len(out), n)
+		}
+	}
+	return out
+}
+
+func TestNATSConsumerFormatsAndDeadLetter(t *testing.T) {
+	for _, srv := range natsServers {
+		t.Run(srv.name, func(t *testing.T) {
+			verifyNoLeaks(t)
+			nc := connect(t, srv.start(t))
+			js, err := jetstream.New(nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			app := &MemAppender{}
+			reg := prometheus.NewRegistry()
+			c := newConsumer(t, nc, app, testNATSOptions(), reg)
+			setupStreams(t, c)
+
+			now := time.Now()
+			ns := now.UnixNano()
+			ms := now.UnixMilli()
+			publish(t, js, "omen.metrics.influx", "", fmt.Sprintf(
+				"cpu,namespace=shop,pod=cart-1 usage=0.5,throttled=3i %d\nmem,namespace=shop,pod=cart-1 value=1024 %d\n", ns, ns))
+			publish(t, js, "omen.metrics.prom", "", fmt.Sprintf(
+				"# TYPE kube_pod_container_status_restarts_total counter\nkube_pod_container_status_restarts_total{namespace=\"shop\",pod=\"cart-1\",container=\"cart\"} 7 %d\n", ms))
+			publish(t, js, "omen.metrics", "application/json", fmt.Sprintf(
+				`{"samples":[{"labels":{"__name__":"probe_success","namespace":"shop","pod":"cart-1"},"t":%d,"v":1}]}`, ms))
+			publish(t, js, "omen.events.k8s", "", fmt.Sprintf(`{"metadata":{"name":"cart-1.17","namespace":"shop","uid":"u-1"},
+				"involvedObject":{"kind":"Pod","namespace":"shop","name":"cart-1","fieldPath":"spec.containers{cart}"},
+				"reason":"BackOff","message":"Back-off restarting failed container","type":"Warning","count":3,
+				"lastTimestamp":%q}`, now.UTC().Format(time.RFC3339)))
+			publish(t, js, "omen.events.module", "", fmt.Sprintf(
+				`{"time":%d,"namespace":"shop","pod":"cart-1","module":"payments","reason":"ModuleLoadError","level":"error","message":"cannot load"}`, ms))
+			poisonSeq := publish(t, js, "omen.metrics.influx", "", "this is not line protocol at all")
+			unknownSeq := publish(t, js, "omen.metrics.xml", "", "<x/>")
+
+			stop := runConsumer(t, c)
+			waitFor(t, "all samples and events", func() bool {
+				s, e, _ := app.Counts()
+				return s >= 5 && e >= 2
+			})
+			dlq := fetchDLQ(t, js, 2)
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			if s, e, d := app.Counts(); s != 5 || e != 2 || d != 0 {
+				t.Fatalf("stored %d samples, %d events, %d duplicates; want 5, 2, 0", s, e, d)
+			}
+			byName := map[string]telemetry.Sample{}
+			for _, s := range app.Samples() {
+				byName[s.Labels.Get(labels.MetricName)] = s
+			}
+			for name, v := range map[string]float64{
+				"cpu_usage": 0.5, "cpu_throttled": 3, "mem": 1024,
+				"kube_pod_container_status_restarts_total": 7, "probe_success": 1,
+			} {
+				s, ok := byName[name]
+				if !ok || s.V != v || s.Labels.Get("pod") != "cart-1" || s.T != ms {
+					t.Fatalf("sample %s = %+v (present %v), want value %v at %d", name, s, ok, v, ms)
+				}
+			}
+			reasons := map[string]bool{}
+			for _, e := range app.Events() {
+				reasons[e.Reason] = true
+			}
+			if !reasons["BackOff"] || !reasons["ModuleLoadError"] {
+				t.Fatalf("events %v", app.Events())
+			}
+			for _, b := range app.Batches() {
+				if b.Source != "nats/OMEN/omen" || b.Seq == 0 || b.Received == 0 {
+					t.Fatalf("batch header %+v", b)
+				}
+			}
+			want := map[string]string{fmt.Sprint(poisonSeq): "malformed", fmt.Sprint(unknownSeq): "unknown_format"}
+			for _, m := range dlq {
+				h := m.Headers()
+				seq := h.Get(HeaderDLQSequence)
+				if want[seq] == "" || h.Get(HeaderDLQReason) != want[seq] || h.Get(HeaderDLQStream) != "OMEN" ||
+					!strings.HasPrefix(h.Get(HeaderDLQSubject), "omen.metrics.") || h.Get(HeaderDLQError) == "" {
+					t.Fatalf("dead letter headers %v, want reasons %v", h, want)
+				}
+				delete(want, seq)
+			}
+			if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonDeadLetter); v != 2 {
+				t.Fatalf("dead_letter errors = %v, want 2", v)
+			}
+			if v := counterValue(t, reg, "omen_ingested_samples_total", "source", "nats/OMEN/omen"); v != 5 {
+				t.Fatalf("ingested samples counter = %v, want 5", v)
+			}
+			// Everything was acknowledged or terminated: nothing pending.
+			ci, err := js.Consumer(context.Background(), "OMEN", "omen")
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "no pending acks", func() bool {
+				info, err := ci.Info(context.Background())
+				return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+			})
+		})
+	}
+}
+
+// storeThenFail stores batches but reports a failure the first n times, as
+// when the commit succeeded but its acknowledgement was lost.
+type storeThenFail struct {
+	*MemAppender
+	mu sync.Mutex
+	n  int
+}
+
+func (s *storeThenFail) Append(ctx context.Context, b []telemetry.Batch) error {
+	if err := s.MemAppender.Append(ctx, b); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n > 0 {
+		s.n--
+		return errors.New("commit outcome unknown")
+	}
+	return nil
+}
+
+func TestNATSConsumerRedelivery(t *testing.T) {
+	for _, srv := range natsServers {
+		t.Run(srv.name, func(t *testing.T) {
+			verifyNoLeaks(t)
+			nc := connect(t, srv.start(t))
+			js, err := jetstream.New(nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				name    string
+				app     func() (Appender, *MemAppender)
+				wantDup bool
+			}{
+				{"append fails", func() (Appender, *MemAppender) {
+					m := &MemAppender{}
+					m.FailNext(2, errors.New("disk unavailable"))
+					return m, m
+				}, false},
+				{"stored but reported failed", func() (Appender, *MemAppender) {
+					m := &MemAppender{}
+					return &storeThenFail{MemAppender: m, n: 1}, m
+				}, true},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					app, mem := tc.app()
+					opts := testNATSOptions()
+					opts.Durable = "redeliver-" + strings.ReplaceAll(tc.name, " ", "-")
+					subject := "omen.metrics.influx." + opts.Durable
+					opts.FilterSubjects = []string{subject}
+					c := newConsumer(t, nc, app, opts, prometheus.NewRegistry())
+					setupStreams(t, c)
+					ts := time.Now().UnixNano()
+					for i := range 10 {
+						publish(t, js, subject, "", fmt.Sprintf("redeliver,i=%d v=%d %d", i, i, ts))
+					}
+					stop := runConsumer(t, c)
+					waitFor(t, "10 samples", func() bool {
+						s, _, _ := mem.Counts()
+						return s >= 10 && mem.Calls() >= 2
+					})
+					// Give a wrong redelivery time to show up.
+					time.Sleep(300 * time.Millisecond)
+					if err := stop(); err != nil {
+						t.Fatal(err)
+					}
+					samples, _, dups := mem.Counts()
+					if samples != 10 {
+						t.Fatalf("stored %d samples, want exactly 10", samples)
+					}
+					if tc.wantDup && dups == 0 {
+						t.Fatal("redelivered batches were not deduplicated (no duplicates seen)")
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestNATSConsumerRestartResumes(t *testing.T) {
+	for _, srv := range natsServers {
+		t.Run(srv.name, func(t *testing.T) {
+			verifyNoLeaks(t)
+			url := srv.start(t)
+			nc := connect(t, url)
+			js, err := jetstream.New(nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			app := &MemAppender{}
+			pub := func(from, to int) {
+				ts := time.Now().UnixNano()
+				for i := from; i < to; i++ {
+					publish(t, js, "omen.metrics", "", fmt.Sprintf("restart,i=%d v=%d %d", i, i, ts))
+				}
+			}
+			c1 := newConsumer(t, nc, app, testNATSOptions(), prometheus.NewRegistry())
+			setupStreams(t, c1)
+			pub(0, 50)
+			stop := runConsumer(t, c1)
+			waitFor(t, "first 50", func() bool { s, _, _ := app.Counts(); return s >= 50 })
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			pub(50, 120) // while no consumer runs
+
+			// A new consumer on a new connection resumes the durable.
+			nc2 := connect(t, url)
+			c2 := newConsumer(t, nc2, app, testNATSOptions(), prometheus.NewRegistry())
+			stop = runConsumer(t, c2)
+			waitFor(t, "all 120", func() bool { s, _, _ := app.Counts(); return s >= 120 })
+			time.Sleep(200 * time.Millisecond)
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			s, _, dups := app.Counts()
+			if s != 120 {
+				t.Fatalf("stored %d samples, want 120", s)
+			}
+			seen := map[string]bool{}
+			for _, smp := range app.Samples() {
+				i := smp.Labels.Get("i")
+				if seen[i] {
+					t.Fatalf("sample i=%s stored twice (dups %d)", i, dups)
+				}
+				seen[i] = true
+			}
+		})
+	}
+}
+
+func TestNATSConsumerPartitions(t *testing.T) {
+	verifyNoLeaks(t)
+	nc := connect(t, natsServers[0].start(t))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps := []*MemAppender{{}, {}}
+	var stops []func() error
+	for p, app := range apps {
+		opts := testNATSOptions()
+		opts.Durable = fmt.Sprintf("omen-p%d", p)
+		opts.FilterSubjects = []string{fmt.Sprintf("omen.metrics.*.%d", p), fmt.Sprintf("omen.events.*.%d", p)}
+		c := newConsumer(t, nc, app, opts, prometheus.NewRegistry())
+		setupStreams(t, c)
+		stops = append(stops, runConsumer(t, c))
+	}
+	ts := time.Now().UnixNano()
+	for i := range 20 {
+		publish(t, js, fmt.Sprintf("omen.metrics.influx.%d", i%2), "", fmt.Sprintf("part,i=%d,p=%d v=1 %d", i, i%2, ts))
+	}
+	waitFor(t, "both partitions", func() bool {
+		a, _, _ := apps[0].Counts()
+		b, _, _ := apps[1].Counts()
+		return a+b >= 20
+	})
+	for _, stop := range stops {
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, app := range apps {
+		s, _, _ := app.Counts()
+		if s != 10 {
+			t.Fatalf("partition %d stored %d samples, want 10", p, s)
+		}
+		for _, smp := range app.Samples() {
+			if smp.Labels.Get("p") != fmt.Sprint(p) {
+				t.Fatalf("partition %d got %s", p, smp.Labels)
+			}
+		}
+	}
+}
+
+func TestNATSOptionsValidation(t *testing.T) {
+	for _, o := range []NATSOptions{
+		{AckWait: 10 * time.Millisecond},
+		{FetchBatch: -1},
+		{MaxAckPending: 10, FetchBatch: 100},
+		{MaxDeliver: -2},
+		{StreamReplicas: 7},
+		{NakDelay: -1},
+	} {
+		if _, err := o.withDefaults(); err == nil {
+			t.Fatalf("options %+v accepted", o)
+		}
+	}
+	o, err := (&NATSOptions{}).withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Stream != "OMEN" || o.Durable != "omen" || o.DLQSubject != "omen.dlq" || o.MaxDeliver != -1 || len(o.Subjects) != 4 {
+		t.Fatalf("defaults %+v", o)
+	}
+}

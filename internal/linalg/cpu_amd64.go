@@ -9,18 +9,17 @@ import "golang.org/x/sys/cpu"
 // for HasAVX2); tests flip it to cover the pure-Go path.
 var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// sgemmKernel6x16 is the AVX2+FMA micro-kernel; see kernelFunc. k ≥ 0,
-// a points to 6·k floats, b to 16·k floats, c to a 6×16 tile with row
-// stride ldc floats.
+// sgemmKernel6x16 is the AVX2+FMA micro-kernel; see kernelFunc (strides
+// in floats).
 //
 //go:noescape
-func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmKernel6x16(k int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32)
 
-func kernelAsm(k int, ap, bp, c []float32, ldc int, alpha, beta float32) {
-	_ = ap[k*mr-1]
-	_ = bp[k*nr-1]
+func kernelAsm(k int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32) {
+	_ = a[(mr-1)*rsA+(k-1)*csA]
+	_ = b[(k-1)*csB+nr-1]
 	_ = c[(mr-1)*ldc+nr-1]
-	sgemmKernel6x16(k, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
+	sgemmKernel6x16(k, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta)
 }
 
 //go:noescape
@@ -50,4 +49,21 @@ func tanhAsm(dst, x []float32) int {
 	_ = x[n-1]
 	tanhAVX2(&dst[0], &x[0], n)
 	return n
+}
+
+//go:noescape
+func packRows16(dst, src *float32, k, ld int)
+
+// packB16 copies k rows of 16 floats from src (row stride ld) to dst.
+func packB16(dst, src []float32, k, ld int) {
+	if k == 0 {
+		return
+	}
+	_ = dst[16*k-1]
+	_ = src[(k-1)*ld+15]
+	if useAsm {
+		packRows16(&dst[0], &src[0], k, ld)
+		return
+	}
+	packB16Generic(dst, src, k, ld)
 }

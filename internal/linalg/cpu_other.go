@@ -6,10 +6,12 @@ package linalg
 // can flip it uniformly on every platform.
 var useAsm = false
 
-func kernelAsm(k int, ap, bp, c []float32, ldc int, alpha, beta float32) {
-	kernelGeneric(k, ap, bp, c, ldc, alpha, beta)
+func kernelAsm(k int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32) {
+	kernelGeneric(k, a, rsA, csA, b, csB, c, ldc, alpha, beta)
 }
 
 func sigmoidAsm(dst, x []float32) int { return 0 }
 
 func tanhAsm(dst, x []float32) int { return 0 }
+
+func packB16(dst, src []float32, k, ld int) { packB16Generic(dst, src, k, ld) }

@@ -1,9 +1,11 @@
 package linalg
 
-// kernelFunc computes the mr×nr tile C = alpha·(Ap·Bp) + beta·C from an
-// mr-row micro-panel ap and an nr-column micro-panel bp of depth k (k ≥ 1).
-// When beta is zero C is not read.
-type kernelFunc func(k int, ap, bp, c []float32, ldc int, alpha, beta float32)
+// kernelFunc computes the mr×nr tile C = alpha·(A·B) + beta·C over depth
+// k ≥ 1, where A(i,l) = a[i·rsA + l·csA] and B(l,j) = b[l·csB + j]: A may
+// be a packed micro-panel (rsA = 1, csA = mr) or read in place from a
+// row-major matrix (rsA = lda, csA = 1, or transposed rsA = 1, csA = lda);
+// B rows are nr contiguous floats. When beta is zero C is not read.
+type kernelFunc func(k int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32)
 
 // kernel returns the micro-kernel selected for this CPU.
 func kernel() kernelFunc {
@@ -15,26 +17,27 @@ func kernel() kernelFunc {
 
 // kernelGeneric is the portable micro-kernel: for each row of the tile it
 // keeps two halves of eight accumulators in registers.
-func kernelGeneric(k int, ap, bp, c []float32, ldc int, alpha, beta float32) {
-	ap = ap[:k*mr]
-	bp = bp[:k*nr]
+func kernelGeneric(k int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32) {
+	_ = a[(mr-1)*rsA+(k-1)*csA]
+	_ = b[(k-1)*csB+nr-1]
 	_ = c[(mr-1)*ldc+nr-1]
 	for i := range mr {
+		ar := a[i*rsA:]
 		for h := 0; h < nr; h += 8 {
 			var s0, s1, s2, s3, s4, s5, s6, s7 float32
 			for l := range k {
-				av := ap[l*mr+i]
-				b := bp[l*nr+h : l*nr+h+8 : l*nr+h+8]
-				s0 += av * b[0]
-				s1 += av * b[1]
-				s2 += av * b[2]
-				s3 += av * b[3]
-				s4 += av * b[4]
-				s5 += av * b[5]
-				s6 += av * b[6]
-				s7 += av * b[7]
+				av := ar[l*csA]
+				bb := (*[8]float32)(b[l*csB+h:])
+				s0 += av * bb[0]
+				s1 += av * bb[1]
+				s2 += av * bb[2]
+				s3 += av * bb[3]
+				s4 += av * bb[4]
+				s5 += av * bb[5]
+				s6 += av * bb[6]
+				s7 += av * bb[7]
 			}
-			row := c[i*ldc+h : i*ldc+h+8 : i*ldc+h+8]
+			row := (*[8]float32)(c[i*ldc+h:])
 			if beta == 0 {
 				row[0], row[1], row[2], row[3] = alpha*s0, alpha*s1, alpha*s2, alpha*s3
 				row[4], row[5], row[6], row[7] = alpha*s4, alpha*s5, alpha*s6, alpha*s7

@@ -18,7 +18,7 @@ const (
 
 // parallelMinFlops is the problem size (2·m·n·k) from which Sgemm splits the
 // work over several goroutines.
-const parallelMinFlops = 1 << 21
+const parallelMinFlops = 1 << 24
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C with op(X) = X or Xᵀ.
 //
@@ -149,16 +149,32 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
+// directTransAMax is the largest m for which a transposed A is read in
+// place by the micro-kernel; larger transposed A are packed (reading 6 of
+// every 16 floats of a cache line per panel wastes cache for big m). A
+// non-transposed A is always read in place: its rows are contiguous.
+const directTransAMax = 96
+
 // scratch holds the packed panels of one serial GEMM.
 type scratch struct {
 	a []float32 // mc×kc, in mr-row micro-panels
 	b []float32 // kc×nc, in nr-column micro-panels
+	e [mr * kc]float32
 	t [mr * nr]float32
 }
 
 var scratchPool = sync.Pool{New: func() any {
 	return &scratch{a: make([]float32, mc*kc), b: make([]float32, kc*nc)}
 }}
+
+// aView describes how the micro-kernel reads an mcb×kcb block of op(A):
+// panel ir starts at a[ir·ps] and A(i,l) is at offset i·rs + l·cs from
+// there. edge, if not nil, is the packed ragged last panel.
+type aView struct {
+	a          []float32
+	ps, rs, cs int
+	edge       []float32
+}
 
 // sgemm is the serial blocked driver; arguments are already checked and
 // m, n > 0.
@@ -170,6 +186,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
 	kern := kernel()
+	direct := !transA || m <= directTransAMax
 	for jc := 0; jc < n; jc += nc {
 		ncb := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
@@ -181,33 +198,51 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 			packB(transB, kcb, ncb, b, ldb, pc, jc, s.b)
 			for ic := 0; ic < m; ic += mc {
 				mcb := min(mc, m-ic)
-				packA(transA, mcb, kcb, a, lda, ic, pc, s.a)
-				macro(kern, mcb, ncb, kcb, alpha, s.a, s.b, bet, c[ic*ldc+jc:], ldc, &s.t)
+				var av aView
+				switch {
+				case !direct:
+					packA(transA, mcb, kcb, a, lda, ic, pc, s.a)
+					av = aView{a: s.a, ps: kcb, rs: 1, cs: mr}
+				case transA:
+					av = aView{a: a[pc*lda+ic:], ps: 1, rs: 1, cs: lda}
+				default:
+					av = aView{a: a[ic*lda+pc:], ps: lda, rs: lda, cs: 1}
+				}
+				if rem := mcb % mr; direct && rem != 0 {
+					packA(transA, rem, kcb, a, lda, ic+mcb-rem, pc, s.e[:])
+					av.edge = s.e[:mr*kcb]
+				}
+				macro(kern, mcb, ncb, kcb, alpha, &av, s.b, bet, c[ic*ldc+jc:], ldc, &s.t)
 			}
 		}
 	}
 }
 
-// macro runs the micro-kernel over an mcb×ncb block of C from packed
-// panels pa (mcb×kcb) and pb (kcb×ncb).
-func macro(kern kernelFunc, mcb, ncb, kcb int, alpha float32, pa, pb []float32, beta float32, c []float32, ldc int, t *[mr * nr]float32) {
+// macro runs the micro-kernel over an mcb×ncb block of C from the A block
+// av and packed B panels pb (kcb×ncb).
+func macro(kern kernelFunc, mcb, ncb, kcb int, alpha float32, av *aView, pb []float32, beta float32, c []float32, ldc int, t *[mr * nr]float32) {
 	for jr := 0; jr < ncb; jr += nr {
 		nrb := min(nr, ncb-jr)
 		bp := pb[jr*kcb : jr*kcb+nr*kcb]
 		for ir := 0; ir < mcb; ir += mr {
 			mrb := min(mr, mcb-ir)
-			ap := pa[ir*kcb : ir*kcb+mr*kcb]
+			ap, rs, cs := av.a[ir*av.ps:], av.rs, av.cs
+			if mrb < mr && av.edge != nil {
+				ap, rs, cs = av.edge, 1, mr
+			}
 			if mrb == mr && nrb == nr {
-				kern(kcb, ap, bp, c[ir*ldc+jr:], ldc, alpha, beta)
+				kern(kcb, ap, rs, cs, bp, nr, c[ir*ldc+jr:], ldc, alpha, beta)
 				continue
 			}
 			// Edge tile: compute the full tile into t, then merge.
-			kern(kcb, ap, bp, t[:], nr, alpha, 0)
+			kern(kcb, ap, rs, cs, bp, nr, t[:], nr, alpha, 0)
 			for i := range mrb {
 				row := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nrb]
 				tr := t[i*nr : i*nr+nrb]
 				if beta == 0 {
-					copy(row, tr)
+					for j := range row {
+						row[j] = tr[j]
+					}
 					continue
 				}
 				for j := range row {
@@ -229,23 +264,33 @@ func packA(trans bool, mcb, kcb int, a []float32, lda, ic, pc int, dst []float32
 			// op(A)[i,l] = A[l,i]: rows of A are contiguous in i.
 			for l := range kcb {
 				src := a[(pc+l)*lda+ic+ir:]
-				dd := d[l*mr : l*mr+mr]
 				if mrb == mr {
-					dd[0], dd[1], dd[2], dd[3], dd[4], dd[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+					dd, ss := (*[mr]float32)(d[l*mr:]), (*[mr]float32)(src)
+					dd[0], dd[1], dd[2], dd[3], dd[4], dd[5] = ss[0], ss[1], ss[2], ss[3], ss[4], ss[5]
 					continue
 				}
+				dd := d[l*mr : l*mr+mr]
 				copy(dd, src[:mrb])
 				clear(dd[mrb:])
 			}
 			continue
 		}
-		for r := range mr {
-			if r >= mrb {
-				for l := range kcb {
-					d[l*mr+r] = 0
-				}
-				continue
+		if mrb == mr {
+			o := (ic+ir)*lda + pc
+			r0 := a[o : o+kcb]
+			r1 := a[o+lda : o+lda+kcb]
+			r2 := a[o+2*lda : o+2*lda+kcb]
+			r3 := a[o+3*lda : o+3*lda+kcb]
+			r4 := a[o+4*lda : o+4*lda+kcb]
+			r5 := a[o+5*lda : o+5*lda+kcb]
+			for l := range r0 {
+				dd := (*[mr]float32)(d[l*mr:])
+				dd[0], dd[1], dd[2], dd[3], dd[4], dd[5] = r0[l], r1[l], r2[l], r3[l], r4[l], r5[l]
 			}
+			continue
+		}
+		clear(d)
+		for r := range mrb {
 			src := a[(ic+ir+r)*lda+pc : (ic+ir+r)*lda+pc+kcb]
 			for l, v := range src {
 				d[l*mr+r] = v
@@ -262,20 +307,33 @@ func packB(trans bool, kcb, ncb int, b []float32, ldb, pc, jc int, dst []float32
 		nrb := min(nr, ncb-jr)
 		d := dst[jr*kcb : jr*kcb+nr*kcb]
 		if !trans {
+			if nrb == nr {
+				packB16(d, b[pc*ldb+jc+jr:], kcb, ldb)
+				continue
+			}
 			for l := range kcb {
 				src := b[(pc+l)*ldb+jc+jr:]
 				dd := d[l*nr : l*nr+nr]
-				if nrb == nr {
-					copy(dd, src[:nr])
-					continue
-				}
 				copy(dd, src[:nrb])
 				clear(dd[nrb:])
 			}
 			continue
 		}
-		// op(B)[l,j] = B[j,l]: rows of B are contiguous in l.
-		for j := range nr {
+		// op(B)[l,j] = B[j,l]: rows of B are contiguous in l. Transpose
+		// blocks of 4 rows at a time.
+		j := 0
+		for ; j+4 <= nrb; j += 4 {
+			o := (jc+jr+j)*ldb + pc
+			r0 := b[o : o+kcb]
+			r1 := b[o+ldb : o+ldb+kcb]
+			r2 := b[o+2*ldb : o+2*ldb+kcb]
+			r3 := b[o+3*ldb : o+3*ldb+kcb]
+			for l := range r0 {
+				dd := (*[4]float32)(d[l*nr+j:])
+				dd[0], dd[1], dd[2], dd[3] = r0[l], r1[l], r2[l], r3[l]
+			}
+		}
+		for ; j < nr; j++ {
 			if j >= nrb {
 				for l := range kcb {
 					d[l*nr+j] = 0
@@ -287,5 +345,19 @@ func packB(trans bool, kcb, ncb int, b []float32, ldb, pc, jc int, dst []float32
 				d[l*nr+j] = v
 			}
 		}
+	}
+}
+
+// copy16 copies 16 floats without a call to memmove (which the compiler
+// emits for array assignment and which dominates such short copies).
+func copy16(d, s *[16]float32) {
+	d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
+	d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15] = s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15]
+}
+
+// packB16Generic copies k rows of 16 floats from src (row stride ld) to dst.
+func packB16Generic(dst, src []float32, k, ld int) {
+	for l := range k {
+		copy16((*[nr]float32)(dst[l*nr:]), (*[nr]float32)(src[l*ld:]))
 	}
 }

@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"sync"
+
+	"github.com/omen-sre/omen/internal/linalg"
 )
 
 // inferChunk is how many windows one worker pushes through the recurrence at
@@ -16,6 +18,7 @@ type inferScratch struct {
 	g    []float32 // W·B·4H gate pre-activations
 	hseq []float32 // W·B·H hidden states of the current layer
 	c    []float32 // B·H cell state
+	tc   []float32 // B·H tanh(c)
 	fc   []float32 // B·F forecast (normalised)
 }
 
@@ -30,6 +33,7 @@ func (p *scratchPool) init(m *Model) {
 			g:    make([]float32, w*b*4*h),
 			hseq: make([]float32, w*b*h),
 			c:    make([]float32, b*h),
+			tc:   make([]float32, b*h),
 			fc:   make([]float32, b*f),
 		}
 	}
@@ -55,28 +59,6 @@ func (m *Model) normalizeInto(dst, x []float32, b int) {
 	}
 }
 
-// lstmGates applies the fused gate nonlinearities and the cell update for b
-// rows: z holds pre-activations (bias not yet added) laid out [i f g o] per
-// row; c is updated in place and h receives the new hidden state.
-func lstmGates(z, bias, c, h []float32, b, hid int) {
-	bi, bf, bg, bo := bias[0:hid], bias[hid:2*hid], bias[2*hid:3*hid], bias[3*hid:4*hid]
-	for r := range b {
-		zr := z[r*4*hid : (r+1)*4*hid]
-		zi, zf, zg, zo := zr[0:hid], zr[hid:2*hid], zr[2*hid:3*hid], zr[3*hid:4*hid]
-		cr := c[r*hid : (r+1)*hid]
-		hr := h[r*hid : (r+1)*hid]
-		for j := range hr {
-			ig := sigmoidf(zi[j] + bi[j])
-			fg := sigmoidf(zf[j] + bf[j])
-			gg := tanhf(zg[j] + bg[j])
-			og := sigmoidf(zo[j] + bo[j])
-			cc := fg*cr[j] + ig*gg
-			cr[j] = cc
-			hr[j] = og * tanhf(cc)
-		}
-	}
-}
-
 // forwardChunk runs b ≤ inferChunk windows and leaves the normalised
 // forecast in s.fc (b×F) and the failure logits in logit[:b]. It returns
 // the last hidden state of the top layer (b×H, inside s.hseq).
@@ -86,15 +68,20 @@ func (m *Model) forwardChunk(s *inferScratch, x []float32, b int, logit []float6
 	u, in := s.xn[:w*b*f], f
 	for _, lp := range m.p.layers {
 		g := s.g[:w*b*4*h]
-		sgemm(false, false, w*b, 4*h, in, 1, u, in, lp.wx, 4*h, 0, g, 4*h)
-		c := s.c[:b*h]
-		clear(c)
+		for r := range w * b {
+			copy(g[r*4*h:(r+1)*4*h], lp.b)
+		}
+		gemmAcc(w*b, 4*h, in, u, in, lp.wx, 4*h, g, 4*h)
+		c, tc := s.c[:b*h], s.tc[:b*h]
 		for t := range w {
 			gt := g[t*b*4*h : (t+1)*b*4*h]
-			if t > 0 {
-				sgemm(false, false, b, 4*h, h, 1, s.hseq[(t-1)*b*h:t*b*h], h, lp.wh, 4*h, 1, gt, 4*h)
+			cPrev := c
+			if t == 0 {
+				cPrev = nil
+			} else {
+				gemmAcc(b, 4*h, h, s.hseq[(t-1)*b*h:t*b*h], h, lp.wh, 4*h, gt, 4*h)
 			}
-			lstmGates(gt, lp.b, c, s.hseq[t*b*h:(t+1)*b*h], b, h)
+			linalg.LSTMCellForward(gt, cPrev, c, s.hseq[t*b*h:(t+1)*b*h], tc, b, h)
 		}
 		u, in = s.hseq[:w*b*h], h
 	}
@@ -103,7 +90,7 @@ func (m *Model) forwardChunk(s *inferScratch, x []float32, b int, logit []float6
 	for i := range b {
 		copy(fc[i*f:(i+1)*f], m.p.bf)
 	}
-	sgemm(false, false, b, f, h, 1, last, h, m.p.wf, f, 1, fc, f)
+	gemmAcc(b, f, h, last, h, m.p.wf, f, fc, f)
 	for i := range b {
 		hr := last[i*h : (i+1)*h]
 		var z float32
@@ -248,4 +235,3 @@ func (m *Model) AnomalyScores(x []float32, next []float32, n int, score []float6
 	})
 	return nil
 }
-

@@ -3,25 +3,14 @@ package model
 import (
 	"math"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
+	"github.com/omen-sre/omen/internal/linalg"
 )
 
 // sgemm computes C = alpha·op(A)·op(B) + beta·C with row-major BLAS
-// semantics, the signature of internal/linalg.Sgemm. Until that package
-// lands it runs on gonum's pure-Go Sgemm (SSE axpy kernels).
+// semantics on internal/linalg's packed AVX2/FMA kernel. It never starts
+// goroutines: the callers parallelise over chunks of windows.
 func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if m == 0 || n == 0 {
-		return
-	}
-	ta, tb := blas.NoTrans, blas.NoTrans
-	if transA {
-		ta = blas.Trans
-	}
-	if transB {
-		tb = blas.Trans
-	}
-	gonum.Implementation{}.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	linalg.SgemmSerial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // expf is a float32 exp (Cephes expf polynomial, relative error ≈ 1e-7),

@@ -54,7 +54,7 @@ func randWindows(rng *rand.Rand, n, w, f int, nanFrac float64) []float32 {
 
 func TestFastForwardMatchesGorgonia(t *testing.T) {
 	cases := []struct {
-		name              string
+		name               string
 		f, h, w, layers, n int
 	}{
 		{"tiny", 3, 4, 5, 1, 2},

@@ -1,6 +1,10 @@
 package model
 
-import "math"
+import (
+	"math"
+
+	"github.com/omen-sre/omen/internal/linalg"
+)
 
 // State is one entity's streaming LSTM state: the hidden and cell state of
 // every layer after the steps seen so far, plus the latest outputs. A State
@@ -9,6 +13,7 @@ import "math"
 type State struct {
 	h, c     []float32 // layers×H
 	xn, z    []float32 // F and 4H scratch
+	tc       []float32 // layers×H tanh(c)
 	forecast []float32 // F, raw units
 	prob     float64
 	steps    int
@@ -22,6 +27,7 @@ func (m *Model) NewState() *State {
 		c:        make([]float32, l*h),
 		xn:       make([]float32, m.nf),
 		z:        make([]float32, 4*h),
+		tc:       make([]float32, l*h),
 		forecast: make([]float32, m.nf),
 	}
 }
@@ -68,26 +74,21 @@ func (m *Model) Step(st *State, x []float32) (prob float64) {
 		hl := st.h[l*h : (l+1)*h]
 		cl := st.c[l*h : (l+1)*h]
 		copy(z, lp.b)
-		sgemm(false, false, 1, 4*h, lp.in, 1, u, lp.in, lp.wx, 4*h, 1, z, 4*h)
+		gemmAcc(1, 4*h, lp.in, u, lp.in, lp.wx, 4*h, z, 4*h)
 		if st.steps > 0 {
-			sgemm(false, false, 1, 4*h, h, 1, hl, h, lp.wh, 4*h, 1, z, 4*h)
+			gemmAcc(1, 4*h, h, hl, h, lp.wh, 4*h, z, 4*h)
 		}
-		zi, zf, zg, zo := z[0:h], z[h:2*h], z[2*h:3*h], z[3*h:4*h]
-		for j := range hl {
-			ig := sigmoidf(zi[j])
-			fg := sigmoidf(zf[j])
-			gg := tanhf(zg[j])
-			og := sigmoidf(zo[j])
-			cc := fg*cl[j] + ig*gg
-			cl[j] = cc
-			hl[j] = og * tanhf(cc)
+		var cPrev []float32
+		if st.steps > 0 {
+			cPrev = cl
 		}
+		linalg.LSTMCellForward(z, cPrev, cl, hl, st.tc[l*h:(l+1)*h], 1, h)
 		u = hl
 	}
 	top := st.h[(m.cfg.Layers-1)*h:]
 	fc := st.forecast
 	copy(fc, m.p.bf)
-	sgemm(false, false, 1, f, h, 1, top, h, m.p.wf, f, 1, fc, f)
+	gemmAcc(1, f, h, top, h, m.p.wf, f, fc, f)
 	for j := range fc {
 		fc[j] = fc[j]*m.std[j] + m.mean[j]
 	}

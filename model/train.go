@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+
+	"github.com/omen-sre/omen/internal/linalg"
 )
 
 // Training engines.
@@ -239,6 +241,7 @@ type trainScratch struct {
 	dz    []float32
 	dhl   []float32 // B·H gradient on the top layer's last hidden state
 	dhrec []float32
+	dh    []float32
 	dc    []float32
 	dZ    []float32
 	dH    []float32 // W·B·H gradient on a layer's hidden states from above
@@ -268,6 +271,7 @@ func newTrainScratch(m *Model, bsz int) *trainScratch {
 	s.dz = make([]float32, bsz)
 	s.dhl = make([]float32, bsz*h)
 	s.dhrec = make([]float32, bsz*h)
+	s.dh = make([]float32, bsz*h)
 	s.dc = make([]float32, bsz*h)
 	s.dZ = make([]float32, w*bsz*4*h)
 	s.dH = make([]float32, w*bsz*h)
@@ -361,39 +365,20 @@ func (m *Model) trainChunk(s *trainScratch, b *batch, mask []float32, start, end
 		}
 		a, cs, tc, hs := s.a[l][:w*B*4*h], s.cs[l][:w*B*h], s.tc[l][:w*B*h], s.hs[l][:(w+1)*B*h]
 		clear(hs[:B*h])
-		sgemm(false, false, w*B, 4*h, in, 1, u, in, lp.wx, 4*h, 0, a, 4*h)
+		for r := range w * B {
+			copy(a[r*4*h:(r+1)*4*h], lp.b)
+		}
+		gemmAcc(w*B, 4*h, in, u, in, lp.wx, 4*h, a, 4*h)
 		for t := range w {
 			at := a[t*B*4*h : (t+1)*B*4*h]
 			if t > 0 {
-				sgemm(false, false, B, 4*h, h, 1, hs[t*B*h:(t+1)*B*h], h, lp.wh, 4*h, 1, at, 4*h)
+				gemmAcc(B, 4*h, h, hs[t*B*h:(t+1)*B*h], h, lp.wh, 4*h, at, 4*h)
 			}
-			bi, bf, bg, bo := lp.b[0:h], lp.b[h:2*h], lp.b[2*h:3*h], lp.b[3*h:4*h]
-			for i := range B {
-				r := at[i*4*h : (i+1)*4*h]
-				zi, zf, zg, zo := r[0:h], r[h:2*h], r[2*h:3*h], r[3*h:4*h]
-				var cprev []float32
-				if t > 0 {
-					cprev = cs[((t-1)*B+i)*h : ((t-1)*B+i+1)*h]
-				}
-				cc := cs[(t*B+i)*h : (t*B+i+1)*h]
-				tt := tc[(t*B+i)*h : (t*B+i+1)*h]
-				hh := hs[((t+1)*B+i)*h : ((t+1)*B+i+1)*h]
-				for j := range h {
-					ig := sigmoidf(zi[j] + bi[j])
-					fg := sigmoidf(zf[j] + bf[j])
-					gg := tanhf(zg[j] + bg[j])
-					og := sigmoidf(zo[j] + bo[j])
-					zi[j], zf[j], zg[j], zo[j] = ig, fg, gg, og
-					c := ig * gg
-					if cprev != nil {
-						c += fg * cprev[j]
-					}
-					cc[j] = c
-					th := tanhf(c)
-					tt[j] = th
-					hh[j] = og * th
-				}
+			var cPrev []float32
+			if t > 0 {
+				cPrev = cs[(t-1)*B*h : t*B*h]
 			}
+			linalg.LSTMCellForward(at, cPrev, cs[t*B*h:(t+1)*B*h], hs[(t+1)*B*h:(t+2)*B*h], tc[t*B*h:(t+1)*B*h], B, h)
 		}
 	}
 	top := m.p
@@ -402,7 +387,7 @@ func (m *Model) trainChunk(s *trainScratch, b *batch, mask []float32, start, end
 	for i := range B {
 		copy(fc[i*f:(i+1)*f], top.bf)
 	}
-	sgemm(false, false, B, f, h, 1, hlast, h, top.wf, f, 1, fc, f)
+	gemmAcc(B, f, h, hlast, h, top.wf, f, fc, f)
 	// Loss and output gradients.
 	var sq, bc float64
 	dfc, dz := s.dfc[:B*f], s.dz[:B]
@@ -471,44 +456,20 @@ func (m *Model) trainChunk(s *trainScratch, b *batch, mask []float32, start, end
 		clear(dhrec)
 		clear(dc)
 		for t := w - 1; t >= 0; t-- {
-			for i := range B {
-				r := a[(t*B+i)*4*h : (t*B+i+1)*4*h]
-				ai, af, ag, ao := r[0:h], r[h:2*h], r[2*h:3*h], r[3*h:4*h]
-				dr := dZ[(t*B+i)*4*h : (t*B+i+1)*4*h]
-				di, df, dg, do := dr[0:h], dr[h:2*h], dr[2*h:3*h], dr[3*h:4*h]
-				tt := tc[(t*B+i)*h : (t*B+i+1)*h]
-				var cprev []float32
-				if t > 0 {
-					cprev = cs[((t-1)*B+i)*h : ((t-1)*B+i+1)*h]
+			dh := s.dh[:B*h]
+			copy(dh, dhrec)
+			if l == L-1 {
+				if t == w-1 {
+					linalg.Add(dh, dh, dhl)
 				}
-				var ext []float32
-				if l == L-1 {
-					if t == w-1 {
-						ext = dhl[i*h : (i+1)*h]
-					}
-				} else {
-					ext = dH[(t*B+i)*h : (t*B+i+1)*h]
-				}
-				dhr := dhrec[i*h : (i+1)*h]
-				dcr := dc[i*h : (i+1)*h]
-				for j := range h {
-					dh := dhr[j]
-					if ext != nil {
-						dh += ext[j]
-					}
-					ig, fg, gg, og, th := ai[j], af[j], ag[j], ao[j], tt[j]
-					dcc := dcr[j] + dh*og*(1-th*th)
-					var cp float32
-					if cprev != nil {
-						cp = cprev[j]
-					}
-					di[j] = dcc * gg * ig * (1 - ig)
-					df[j] = dcc * cp * fg * (1 - fg)
-					dg[j] = dcc * ig * (1 - gg*gg)
-					do[j] = dh * th * og * (1 - og)
-					dcr[j] = dcc * fg
-				}
+			} else {
+				linalg.Add(dh, dh, dH[t*B*h:(t+1)*B*h])
 			}
+			var cPrev []float32
+			if t > 0 {
+				cPrev = cs[(t-1)*B*h : t*B*h]
+			}
+			linalg.LSTMCellBackward(dZ[t*B*4*h:(t+1)*B*4*h], a[t*B*4*h:(t+1)*B*4*h], cPrev, tc[t*B*h:(t+1)*B*h], dh, dc, B, h)
 			if t > 0 {
 				sgemm(false, true, B, h, 4*h, 1, dZ[t*B*4*h:(t+1)*B*4*h], 4*h, lp.wh, 4*h, 0, dhrec, h)
 			}

@@ -2,7 +2,6 @@ package training
 
 import (
 	"context"
-	"encoding"
 	"fmt"
 	"math"
 
@@ -41,29 +40,32 @@ func (r residualRanker) RankScores(x, next []float32, n int, out []float32) erro
 	return r.s.AnomalyScores(x, next, n, score, out)
 }
 
-// trainerLearner adapts *model.Trainer (and its model, for snapshots).
+// trainerLearner adapts *model.Trainer. Snapshots are model files;
+// Restore decodes the best one into restored, which the caller uses in place
+// of the trained model.
 type trainerLearner struct {
 	*model.Trainer
-	m *model.Model
+	m        *model.Model
+	restored *model.Model
 }
 
-func (t trainerLearner) Snapshot() ([]byte, error) {
-	bm, ok := any(t.m).(encoding.BinaryMarshaler)
-	if !ok {
-		return nil, nil
+func (t *trainerLearner) Snapshot() ([]byte, error) { return t.m.MarshalBinary() }
+
+func (t *trainerLearner) Restore(b []byte) error {
+	m, err := model.Unmarshal(b)
+	if err != nil {
+		return err
 	}
-	return bm.MarshalBinary()
+	t.restored = m
+	return nil
 }
 
-func (t trainerLearner) Restore(b []byte) error {
-	if b == nil {
-		return nil
+// result returns the model to keep: the restored best one, if any.
+func (t *trainerLearner) result() *model.Model {
+	if t.restored != nil {
+		return t.restored
 	}
-	bu, ok := any(t.m).(encoding.BinaryUnmarshaler)
-	if !ok {
-		return nil
-	}
-	return bu.UnmarshalBinary(b)
+	return t.m
 }
 
 // fitNormalization sets m's normalisation from the whole training series

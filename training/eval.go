@@ -378,7 +378,8 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 	if err != nil {
 		return nil, fmt.Errorf("new trainer: %w", err)
 	}
-	h, err := Fit(ctx, trainerLearner{t, m}, trw, vaw, LoopOptions{
+	tl := &trainerLearner{Trainer: t, m: m}
+	h, err := Fit(ctx, tl, trw, vaw, LoopOptions{
 		Epochs: opts.Epochs, BatchSize: opts.BatchSize, Patience: opts.Patience,
 		MaxWindowsPerEpoch: opts.MaxWindowsPerEpoch, Seed: opts.Seed,
 		Progress: opts.Progress, Label: name, Logger: opts.Logger,
@@ -386,6 +387,7 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 	if err != nil {
 		return nil, err
 	}
+	m = tl.result()
 	var scorer Scorer = m
 	var ranker DimensionRanker = residualRanker{m}
 	if opts.Scale == ScaleMinMax {

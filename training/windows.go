@@ -174,3 +174,25 @@ func PositiveWeight(labels []float32, maxWeight float64) float64 {
 	}
 	return min(float64(neg)/float64(pos), maxWeight)
 }
+
+// JoinWindows concatenates window sets of the same shape (e.g. one per
+// entity) into one; windows keep their own series' context and targets.
+func JoinWindows(ws ...*Windows) (*Windows, error) {
+	if len(ws) == 0 {
+		return nil, fmt.Errorf("join windows: nothing to join")
+	}
+	out := &Windows{W: ws[0].W, F: ws[0].F}
+	for _, w := range ws {
+		if w.W != out.W || w.F != out.F {
+			return nil, fmt.Errorf("join windows: shape %d×%d differs from %d×%d", w.W, w.F, out.W, out.F)
+		}
+		off := out.steps
+		out.data = append(out.data, w.data...)
+		out.steps += w.steps
+		for _, e := range w.End {
+			out.End = append(out.End, e+off)
+		}
+		out.Label = append(out.Label, w.Label...)
+	}
+	return out, nil
+}

@@ -1,0 +1,350 @@
+package training
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/training/dataset"
+	"github.com/omen-sre/omen/training/metrics"
+	"github.com/omen-sre/omen/training/threshold"
+)
+
+// Source yields the history to train on: one series per entity, all with
+// the same features in the same order, Labels marking failing steps (nil
+// when the source has no failure definitions). dataset.CSVSource,
+// dataset.PrometheusSource and storesource.Source implement it.
+type Source interface {
+	Load(ctx context.Context) ([]*dataset.Series, error)
+}
+
+// TrainOptions configure Train. Zero values take the defaults named.
+type TrainOptions struct {
+	// Source provides the history (required).
+	Source Source
+	// Window W (default 32), Horizon H in steps (default 10: the failure
+	// label of a window ending at t is "any failing step in (t, t+H]").
+	Window, Horizon int
+	// Hidden (default 64), Layers (default 1) and Dropout size the LSTM.
+	Hidden, Layers int
+	Dropout        float64
+	// Epochs (default 10), BatchSize (64), Patience (3) drive the loop.
+	Epochs, BatchSize, Patience int
+	// MaxWindowsPerEpoch limits the windows per epoch (0 = all).
+	MaxWindowsPerEpoch int
+	// LearningRate is Adam's step (default 1e-3).
+	LearningRate float64
+	// MaxPosWeight caps the positive class weight negatives/positives
+	// (default 100).
+	MaxPosWeight float64
+	// ValFraction is the held-out tail of every entity (default 0.2).
+	ValFraction float64
+	// Risk and Level are the POT parameters for the anomaly threshold
+	// (defaults 1e-3, 0.98).
+	Risk, Level float64
+	// Version and TrainedOn go into the model metadata.
+	Version, TrainedOn string
+	// Progress receives the progress bar or log lines (nil: silent).
+	Progress io.Writer
+	// Logger (default discard).
+	Logger *slog.Logger
+	// Seed fixes initialisation, shuffling and dropout.
+	Seed int64
+}
+
+func (o *TrainOptions) defaults() error {
+	if o.Source == nil {
+		return errors.New("train: no source")
+	}
+	setDefault(&o.Window, 32)
+	setDefault(&o.Horizon, 10)
+	setDefault(&o.Hidden, 64)
+	setDefault(&o.Layers, 1)
+	setDefault(&o.Epochs, 10)
+	setDefault(&o.BatchSize, 64)
+	setDefault(&o.Patience, 3)
+	if o.LearningRate == 0 {
+		o.LearningRate = 1e-3
+	}
+	if o.MaxPosWeight == 0 {
+		o.MaxPosWeight = 100
+	}
+	if o.ValFraction == 0 {
+		o.ValFraction = 0.2
+	}
+	if o.Risk == 0 {
+		o.Risk = 1e-3
+	}
+	if o.Level == 0 {
+		o.Level = 0.98
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Window < 2 || o.Horizon < 1 || o.MaxPosWeight < 1 || !(o.ValFraction > 0 && o.ValFraction < 1) {
+		return fmt.Errorf("train: invalid options (window %d, horizon %d, max pos weight %v, val fraction %v)", o.Window, o.Horizon, o.MaxPosWeight, o.ValFraction)
+	}
+	return nil
+}
+
+// TrainReport describes a Train run.
+type TrainReport struct {
+	Entities     int              `json:"entities"`
+	Features     []string         `json:"features"`
+	TrainWindows int              `json:"train_windows"`
+	ValWindows   int              `json:"val_windows"`
+	Positives    int              `json:"train_positives"`
+	PosWeight    float64          `json:"pos_weight"`
+	History      History          `json:"history"`
+	Thresholds   model.Thresholds `json:"thresholds"`
+	// ValAUCPR and ValF1 are the failure head's average precision and F1
+	// at the chosen threshold on the validation windows (0 without
+	// validation positives).
+	ValAUCPR     float64 `json:"val_auc_pr"`
+	ValF1        float64 `json:"val_f1"`
+	TrainSeconds float64 `json:"train_seconds"`
+}
+
+// Train loads the history from opts.Source, cuts every entity's series in
+// time (last ValFraction for validation), trains an LSTM on the windows of
+// all entities, sets its normalisation, thresholds and metadata, and
+// returns it. The anomaly threshold is POT on the validation anomaly
+// scores; the failure threshold maximises F1 on the validation windows
+// when they contain failures, and is otherwise POT on the validation
+// failure probabilities (no failure seen: alert only on the extreme tail).
+func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, error) {
+	var rep TrainReport
+	if err := opts.defaults(); err != nil {
+		return nil, rep, err
+	}
+	start := time.Now()
+	series, err := opts.Source.Load(ctx)
+	if err != nil {
+		return nil, rep, fmt.Errorf("load training history: %w", err)
+	}
+	if len(series) == 0 {
+		return nil, rep, errors.New("train: the source returned no series")
+	}
+	features := series[0].Features
+	var trs, vas []*Windows
+	for _, s := range series {
+		if !equalStrings(s.Features, features) {
+			return nil, rep, fmt.Errorf("train: entity %q has features %v, entity %q has %v", s.Entity, s.Features, series[0].Entity, features)
+		}
+		tr, va, err := SplitTime(s, opts.ValFraction)
+		if err != nil {
+			opts.Logger.Warn("skipping entity", "entity", s.Entity, "err", err)
+			continue
+		}
+		if tr.Steps() <= opts.Window+opts.Horizon || va.Steps() <= opts.Window+1 {
+			opts.Logger.Warn("skipping short entity", "entity", s.Entity, "steps", s.Steps())
+			continue
+		}
+		tw, err := MakeWindows(tr, WindowOptions{Window: opts.Window, Horizon: opts.Horizon})
+		if err != nil {
+			return nil, rep, err
+		}
+		vw, err := MakeWindows(va, WindowOptions{Window: opts.Window, Horizon: opts.Horizon})
+		if err != nil {
+			return nil, rep, err
+		}
+		trs, vas = append(trs, tw), append(vas, vw)
+	}
+	if len(trs) == 0 {
+		return nil, rep, fmt.Errorf("train: no entity has more than %d steps", opts.Window+opts.Horizon)
+	}
+	trw, err := JoinWindows(trs...)
+	if err != nil {
+		return nil, rep, err
+	}
+	vaw, err := JoinWindows(vas...)
+	if err != nil {
+		return nil, rep, err
+	}
+	rep.Entities, rep.Features = len(trs), features
+	rep.TrainWindows, rep.ValWindows = trw.N(), vaw.N()
+	for _, l := range trw.Label {
+		if l > 0.5 {
+			rep.Positives++
+		}
+	}
+	rep.PosWeight = PositiveWeight(trw.Label, opts.MaxPosWeight)
+
+	m, err := model.New(model.Config{Features: features, Window: opts.Window, Horizon: opts.Horizon, Hidden: opts.Hidden, Layers: opts.Layers, Dropout: opts.Dropout, Seed: opts.Seed})
+	if err != nil {
+		return nil, rep, fmt.Errorf("new model: %w", err)
+	}
+	if err := fitNormalization(m, trw); err != nil {
+		return nil, rep, err
+	}
+	t, err := model.NewTrainer(m, model.TrainOptions{LearningRate: opts.LearningRate, PosWeight: rep.PosWeight, ForecastWeight: 1, ClipNorm: 5, Seed: opts.Seed})
+	if err != nil {
+		return nil, rep, fmt.Errorf("new trainer: %w", err)
+	}
+	tl := &trainerLearner{Trainer: t, m: m}
+	valHasPos := hasPositive(vaw.Label)
+	var valScore func() (float64, error)
+	if valHasPos {
+		// Early stopping on the failure head's validation average precision.
+		valScore = func() (float64, error) {
+			prob, err := predictAll(ctx, m, vaw)
+			if err != nil {
+				return 0, err
+			}
+			p, l := labelled(prob, vaw.Label)
+			return metrics.AveragePrecision(p, l), nil
+		}
+	}
+	rep.History, err = Fit(ctx, tl, trw, vaw, LoopOptions{
+		Epochs: opts.Epochs, BatchSize: opts.BatchSize, Patience: opts.Patience,
+		MaxWindowsPerEpoch: opts.MaxWindowsPerEpoch, Seed: opts.Seed, ValScore: valScore,
+		Progress: opts.Progress, Label: "train", Logger: opts.Logger,
+	})
+	if err != nil {
+		return nil, rep, err
+	}
+	m = tl.result()
+
+	// Thresholds from validation windows only.
+	an, _, err := scoreWindows(ctx, m, nil, vaw)
+	if err != nil {
+		return nil, rep, err
+	}
+	th := model.Thresholds{}
+	pot, err := threshold.POT(an, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})
+	if err != nil {
+		return nil, rep, fmt.Errorf("anomaly threshold: %w", err)
+	}
+	th.Anomaly = pot.Threshold
+	prob, err := predictAll(ctx, m, vaw)
+	if err != nil {
+		return nil, rep, err
+	}
+	if valHasPos {
+		p, l := labelled(prob, vaw.Label)
+		th.Failure, rep.ValF1 = bestF1Threshold(p, l)
+		rep.ValAUCPR = metrics.AveragePrecision(p, l)
+		th.Method = fmt.Sprintf("failure: F1-max on validation windows; anomaly: POT q=%g level=%g on validation scores", opts.Risk, opts.Level)
+	} else {
+		fp, err := threshold.POT(prob, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})
+		if err != nil {
+			th.Failure = threshold.Quantile(prob, 1-opts.Risk)
+		} else {
+			th.Failure = math.Min(fp.Threshold, 1)
+		}
+		th.Method = fmt.Sprintf("failure: POT q=%g on validation probabilities (no validation failures); anomaly: POT q=%g level=%g on validation scores", opts.Risk, opts.Risk, opts.Level)
+	}
+	m.SetThresholds(th)
+	rep.Thresholds = th
+	rep.TrainSeconds = time.Since(start).Seconds()
+	best := rep.History.Best
+	m.SetMeta(model.Meta{
+		Version: opts.Version, CreatedAt: time.Now().UTC(), TrainedOn: opts.TrainedOn,
+		Epochs: len(rep.History.Epochs), TrainLoss: best.Loss, ValLoss: best.ValLoss, ValScore: best.ValScore,
+		Extra: map[string]string{
+			"entities": strconv.Itoa(rep.Entities), "train_windows": strconv.Itoa(rep.TrainWindows),
+			"val_windows": strconv.Itoa(rep.ValWindows), "pos_weight": strconv.FormatFloat(rep.PosWeight, 'g', 4, 64),
+			"best_epoch": strconv.Itoa(rep.History.BestEpoch), "stopped": rep.History.Stopped,
+		},
+	})
+	return m, rep, nil
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func hasPositive(l []float32) bool {
+	for _, v := range l {
+		if v > 0.5 {
+			return true
+		}
+	}
+	return false
+}
+
+// labelled keeps the entries whose label is not masked.
+func labelled(prob []float64, label []float32) ([]float64, []bool) {
+	var p []float64
+	var l []bool
+	for i, v := range label {
+		if v == v {
+			p = append(p, prob[i])
+			l = append(l, v > 0.5)
+		}
+	}
+	return p, l
+}
+
+// predictAll returns the failure probability of every window of w.
+func predictAll(ctx context.Context, m *model.Model, w *Windows) ([]float64, error) {
+	const chunk = 512
+	n := w.N()
+	prob := make([]float64, n)
+	wf := w.W * w.F
+	x := make([]float32, chunk*wf)
+	idx := make([]int, 0, chunk)
+	for b := 0; b < n; b += chunk {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("predict: %w", err)
+		}
+		e := min(b+chunk, n)
+		idx = idx[:0]
+		for i := b; i < e; i++ {
+			idx = append(idx, i)
+		}
+		w.Gather(idx, x[:len(idx)*wf], nil, nil)
+		if err := m.Predict(x[:len(idx)*wf], len(idx), prob[b:e]); err != nil {
+			return nil, fmt.Errorf("predict: %w", err)
+		}
+	}
+	return prob, nil
+}
+
+// bestF1Threshold returns the score threshold with the highest point-wise
+// F1 (ties: the higher threshold) and that F1.
+func bestF1Threshold(score []float64, label []bool) (float64, float64) {
+	idx := metrics.RankDims(score) // decreasing order
+	pos := 0
+	for _, l := range label {
+		if l {
+			pos++
+		}
+	}
+	bestT, bestF := 1.0, 0.0
+	tp, fp := 0, 0
+	for k := 0; k < len(idx); {
+		j := k
+		for j < len(idx) && score[idx[j]] == score[idx[k]] {
+			if label[idx[j]] {
+				tp++
+			} else {
+				fp++
+			}
+			j++
+		}
+		if j == k {
+			j = k + 1
+		}
+		f := metrics.Harmonic(float64(tp)/float64(tp+fp), float64(tp)/float64(max(pos, 1)))
+		if f > bestF {
+			bestF, bestT = f, score[idx[k]]
+		}
+		k = j
+	}
+	return bestT, bestF
+}

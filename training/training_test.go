@@ -1,0 +1,360 @@
+package training
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/omen-sre/omen/training/dataset"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func series(steps, f int, labels string) *dataset.Series {
+	s := &dataset.Series{Entity: "e"}
+	for j := range f {
+		s.Features = append(s.Features, string(rune('a'+j)))
+	}
+	for t := range steps {
+		for j := range f {
+			s.Values = append(s.Values, float64(t*10+j))
+		}
+	}
+	if labels != "" {
+		for _, c := range labels {
+			s.Labels = append(s.Labels, c == '1')
+		}
+	}
+	return s
+}
+
+func nanOr(v float32) string {
+	if v != v {
+		return "NaN"
+	}
+	return map[bool]string{true: "1", false: "0"}[v > 0.5]
+}
+
+func TestMakeWindowsLabels(t *testing.T) {
+	tests := []struct {
+		name    string
+		labels  string
+		opts    WindowOptions
+		ends    []int
+		wantLbl []string
+	}{
+		// W=2: windows end at 1..5 (target ≤ 6). H=2: label(t) = any in (t, t+2].
+		{"horizon 2", "0000101", WindowOptions{Window: 2, Horizon: 2}, []int{1, 2, 3, 4, 5}, []string{"0", "1", "1", "1", "NaN"}},
+		{"horizon 0 is next step", "0000101", WindowOptions{Window: 2}, []int{1, 2, 3, 4, 5}, []string{"0", "0", "1", "0", "1"}},
+		{"stride", "0000101", WindowOptions{Window: 2, Stride: 2, Horizon: 1}, []int{1, 3, 5}, []string{"0", "1", "1"}},
+		{"no labels", "", WindowOptions{Window: 3}, []int{2, 3, 4, 5}, []string{"NaN", "NaN", "NaN", "NaN"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := MakeWindows(series(7, 2, tc.labels), tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(w.End, tc.ends) {
+				t.Fatalf("ends %v, want %v", w.End, tc.ends)
+			}
+			var got []string
+			for _, l := range w.Label {
+				got = append(got, nanOr(l))
+			}
+			if !reflect.DeepEqual(got, tc.wantLbl) {
+				t.Fatalf("labels %v, want %v", got, tc.wantLbl)
+			}
+		})
+	}
+	if _, err := MakeWindows(series(7, 2, ""), WindowOptions{Window: 0}); err == nil {
+		t.Fatal("window 0 accepted")
+	}
+}
+
+func TestGather(t *testing.T) {
+	w, err := MakeWindows(series(5, 2, "00001"), WindowOptions{Window: 2, Horizon: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 2*4)
+	next := make([]float32, 2*2)
+	label := make([]float32, 2)
+	w.Gather([]int{2, 0}, x, next, label)
+	// window 2 ends at step 3: rows 2,3 → 20,21,30,31; next row 4 → 40,41
+	if want := []float32{20, 21, 30, 31, 0, 1, 10, 11}; !reflect.DeepEqual(x, want) {
+		t.Fatalf("x %v, want %v", x, want)
+	}
+	if want := []float32{40, 41, 20, 21}; !reflect.DeepEqual(next, want) {
+		t.Fatalf("next %v, want %v", next, want)
+	}
+	if want := []float32{1, 0}; !reflect.DeepEqual(label, want) {
+		t.Fatalf("label %v, want %v", label, want)
+	}
+}
+
+func TestSplitTimeNoLeakage(t *testing.T) {
+	s := series(100, 1, strings.Repeat("0", 100))
+	tr, va, err := SplitTime(s, 0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Steps() != 80 || va.Steps() != 20 || va.Values[0] != 800 {
+		t.Fatalf("split %d/%d, first val value %v", tr.Steps(), va.Steps(), va.Values[0])
+	}
+	tw, _ := MakeWindows(tr, WindowOptions{Window: 5, Horizon: 3})
+	x := make([]float32, 5)
+	next := make([]float32, 1)
+	for i := range tw.N() {
+		tw.Gather([]int{i}, x, next, nil)
+		for _, v := range append(x, next...) {
+			if v >= 800 {
+				t.Fatalf("training window %d sees validation value %v", i, v)
+			}
+		}
+	}
+	if _, _, err := SplitTime(s, 1); err == nil {
+		t.Fatal("fraction 1 accepted")
+	}
+}
+
+func TestJoinWindowsAndScoring(t *testing.T) {
+	a, _ := MakeWindows(series(4, 1, ""), WindowOptions{Window: 2})
+	b, _ := MakeWindows(series(3, 1, ""), WindowOptions{Window: 2})
+	j, err := JoinWindows(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1, 2, 5}; !reflect.DeepEqual(j.End, want) {
+		t.Fatalf("ends %v, want %v", j.End, want)
+	}
+	next := make([]float32, 3)
+	j.Gather([]int{0, 1, 2}, nil, next, nil)
+	if want := []float32{20, 30, 20}; !reflect.DeepEqual(next, want) {
+		t.Fatalf("next %v, want %v", next, want)
+	}
+	sw, err := ScoringWindows(series(5, 1, ""), 2, 3)
+	if err != nil || !reflect.DeepEqual(sw.End, []int{2, 3}) {
+		t.Fatalf("scoring windows %v, %v", sw.End, err)
+	}
+	if _, err := ScoringWindows(series(5, 1, ""), 2, 1); err == nil {
+		t.Fatal("scoring without context accepted")
+	}
+}
+
+func TestPositiveWeight(t *testing.T) {
+	nan := float32(math.NaN())
+	tests := []struct {
+		l    []float32
+		max  float64
+		want float64
+	}{
+		{[]float32{1, 0, 0, 0, nan}, 100, 3},
+		{[]float32{1, 0, 0, 0}, 2, 2},
+		{[]float32{0, 0}, 100, 1},
+	}
+	for _, tc := range tests {
+		if got := PositiveWeight(tc.l, tc.max); got != tc.want {
+			t.Errorf("PositiveWeight(%v, %v) = %v, want %v", tc.l, tc.max, got, tc.want)
+		}
+	}
+}
+
+// fakeLearner's validation loss follows a script indexed by the epoch,
+// which it derives from the windows seen (perEpoch a pass).
+type fakeLearner struct {
+	valLoss  []float64
+	perEpoch int
+	steps    int
+	seen     int
+	restored []byte
+	cancel   func()
+}
+
+func (f *fakeLearner) epoch() int { return (f.seen - 1) / max(f.perEpoch, 1) }
+
+func (f *fakeLearner) Step(x, next, label []float32, n int) (float64, float64, float64, error) {
+	f.steps++
+	f.seen += n
+	if f.cancel != nil && f.steps == 3 {
+		f.cancel()
+	}
+	return 1, 1, 0, nil
+}
+
+func (f *fakeLearner) Loss(x, next, label []float32, n int) (float64, float64, float64, error) {
+	return f.valLoss[min(f.epoch(), len(f.valLoss)-1)], 0, 0, nil
+}
+
+func (f *fakeLearner) Snapshot() ([]byte, error) { return []byte{byte(f.epoch())}, nil }
+
+func (f *fakeLearner) Restore(b []byte) error { f.restored = b; return nil }
+
+func TestFitEarlyStopping(t *testing.T) {
+	w, _ := MakeWindows(series(50, 2, ""), WindowOptions{Window: 3})
+	f := &fakeLearner{valLoss: []float64{5, 3, 4, 4, 4, 1}, perEpoch: w.N()}
+	var buf bytes.Buffer
+	h, err := Fit(context.Background(), f, w, w, LoopOptions{Epochs: 6, BatchSize: 8, Patience: 2, Progress: &buf, Label: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.BestEpoch != 2 || len(h.Epochs) != 4 || h.Stopped != "early-stopping" {
+		t.Fatalf("history %+v", h)
+	}
+	if !reflect.DeepEqual(f.restored, []byte{1}) {
+		t.Fatalf("restored %v, want the snapshot of epoch 2", f.restored)
+	}
+	if f.seen != 4*w.N() {
+		t.Fatalf("saw %d windows, want %d", f.seen, 4*w.N())
+	}
+	out := buf.String()
+	if !strings.Contains(out, "e epoch 2/6 loss 1.0000 val_loss 3.0000") || !strings.Contains(out, "early stop after epoch 4 (best 2)") {
+		t.Fatalf("progress output:\n%s", out)
+	}
+	if strings.Contains(out, "\r") {
+		t.Fatal("carriage returns written to a non-terminal")
+	}
+}
+
+func TestFitCancelAndLimits(t *testing.T) {
+	w, _ := MakeWindows(series(200, 2, ""), WindowOptions{Window: 3})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	f := &fakeLearner{valLoss: []float64{1, 1, 1}, cancel: cancel}
+	_, err := Fit(ctx, f, w, nil, LoopOptions{Epochs: 3, BatchSize: 4})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	g := &fakeLearner{valLoss: []float64{1, 1, 1}}
+	h, err := Fit(context.Background(), g, w, nil, LoopOptions{Epochs: 2, BatchSize: 7, MaxWindowsPerEpoch: 20, Patience: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.seen != 40 || len(h.Epochs) != 2 {
+		t.Fatalf("saw %d windows in %d epochs, want 40 in 2", g.seen, len(h.Epochs))
+	}
+	if _, err := Fit(context.Background(), g, w, nil, LoopOptions{BatchSize: -1}); err == nil {
+		t.Fatal("negative batch size accepted")
+	}
+}
+
+func TestProgressTerminalFormat(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgress(&buf, "m", 100)
+	p.tty = true
+	now := p.start
+	p.now = func() time.Time { now = now.Add(time.Second); return now }
+	p.advance(50, 1, 2, 0.5)
+	if got := buf.String(); !strings.HasPrefix(got, "\rm epoch 1/2 ") || !strings.Contains(got, "50%") || !strings.Contains(got, "ETA") {
+		t.Fatalf("bar %q", got)
+	}
+}
+
+func TestBestF1Threshold(t *testing.T) {
+	// scores .9(1) .8(0) .7(1) .1(0): thresholds .9 → F1 2/3·…; .7 → P=2/3 R=1 F1=.8
+	thr, f1 := bestF1Threshold([]float64{0.9, 0.8, 0.7, 0.1}, []bool{true, false, true, false})
+	if thr != 0.7 || math.Abs(f1-0.8) > 1e-12 {
+		t.Fatalf("threshold %v F1 %v, want 0.7 0.8", thr, f1)
+	}
+}
+
+// memSource is an in-memory Source.
+type memSource []*dataset.Series
+
+func (m memSource) Load(context.Context) ([]*dataset.Series, error) { return m, nil }
+
+func TestTrainFailureHead(t *testing.T) {
+	// Two entities: feature a ramps up for 5 steps before every failure.
+	r := rand.New(rand.NewPCG(7, 7))
+	mk := func(name string, n int) *dataset.Series {
+		s := &dataset.Series{Entity: name, Features: []string{"a", "b"}, Labels: make([]bool, n)}
+		for t := range n {
+			a, b := r.NormFloat64()*0.1, r.NormFloat64()
+			if k := t % 40; k >= 30 && k < 35 {
+				a += float64(k-29) * 0.5
+			} else if k == 35 {
+				s.Labels[t] = true
+			}
+			s.Values = append(s.Values, a, b)
+		}
+		return s
+	}
+	src := memSource{mk("x", 1200), mk("y", 1200)}
+	m, rep, err := Train(context.Background(), TrainOptions{Source: src, Window: 8, Horizon: 4, Hidden: 8, Epochs: 8, Patience: 3, LearningRate: 1e-2, Seed: 1, Version: "t1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Entities != 2 || rep.Positives == 0 || rep.PosWeight <= 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	if rep.ValAUCPR < 0.5 {
+		t.Fatalf("validation AUC-PR %v of an easy precursor task, want ≥ 0.5", rep.ValAUCPR)
+	}
+	th := m.Thresholds()
+	if th.Failure <= 0 || th.Failure >= 1 || th.Anomaly <= 0 || th.Method == "" {
+		t.Fatalf("thresholds %+v", th)
+	}
+	if mt := m.Meta(); mt.Version != "t1" || mt.Extra["entities"] != "2" {
+		t.Fatalf("meta %+v", mt)
+	}
+	if _, _, err := Train(context.Background(), TrainOptions{Source: memSource{mk("z", 10)}, Window: 8}); err == nil {
+		t.Fatal("training on 10 steps accepted")
+	}
+}
+
+func TestEvalDatasetSmoke(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "shared", "datasets", "smd")
+	if _, err := os.Stat(dir); err != nil {
+		dir = "/work/shared/datasets/smd"
+	}
+	start := time.Now()
+	rep, err := EvalDataset(context.Background(), EvalOptions{
+		Kind: "smd", Dir: dir, Entities: []string{"machine-1-6"},
+		Window: 8, Hidden: 8, Epochs: 1, MaxWindowsPerEpoch: 1024,
+		MaxTrainSteps: 3000, MaxTestSteps: 8000, Seed: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Entities) != 1 || rep.Mean.Entity != "mean" {
+		t.Fatalf("report %+v", rep)
+	}
+	e := rep.Entities[0]
+	if e.TestPoints != 8000 || e.AnomalousPoints == 0 || e.InterpretedPoints == 0 {
+		t.Fatalf("entity report %+v", e)
+	}
+	for name, v := range map[string]float64{"f1_pa": e.F1PA, "auc_pr": e.AUCPR, "hitrate_150": e.HitRate150, "ndcg_150": e.NDCG150} {
+		if !(v > 0 && v <= 1) {
+			t.Errorf("%s = %v, want in (0, 1]", name, v)
+		}
+	}
+	if e.F1PA < e.F1 {
+		t.Errorf("PA-F1 %v below F1 %v", e.F1PA, e.F1)
+	}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{`"entities"`, `"mean"`, `"precision_pa"`, `"recall_pa"`, `"f1_pa"`, `"f1_event"`, `"auc_pr"`, `"hitrate_100"`, `"hitrate_150"`, `"ndcg_100"`, `"ndcg_150"`, `"train_seconds"`} {
+		if !bytes.Contains(b, []byte(k)) {
+			t.Errorf("report JSON lacks %s", k)
+		}
+	}
+	if d := time.Since(start); d > 45*time.Second {
+		t.Errorf("smoke evaluation took %v", d)
+	}
+	if _, err := EvalDataset(context.Background(), EvalOptions{Dir: dir, Kind: "nope"}); err == nil {
+		t.Error("unknown kind accepted")
+	}
+}

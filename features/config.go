@@ -142,6 +142,9 @@ func (c Config) FeatureNames() []string {
 	return names
 }
 
+// Names returns c.FeatureNames(): the column names of Vector.Values.
+func Names(c Config) []string { return c.FeatureNames() }
+
 // LabelNames returns the failure label names in order.
 func (c Config) LabelNames() []string {
 	names := make([]string, len(c.Labels))

@@ -1,0 +1,366 @@
+package features
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"go.uber.org/goleak"
+
+	"github.com/omen-sre/omen/telemetry"
+)
+
+type tv struct {
+	t int64
+	v float64
+}
+
+// readAll returns the samples of every series matching ms within [mint, maxt].
+func readAll(t testing.TB, h *Head, mint, maxt int64, ms ...*labels.Matcher) map[string][]tv {
+	t.Helper()
+	q, err := h.Querier(mint, maxt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ss := q.Select(context.Background(), true, nil, ms...)
+	out := map[string][]tv{}
+	var it chunkenc.Iterator
+	for ss.Next() {
+		s := ss.At()
+		it = s.Iterator(it)
+		var got []tv
+		for it.Next() == chunkenc.ValFloat {
+			ts, v := it.At()
+			got = append(got, tv{ts, v})
+		}
+		if err := it.Err(); err != nil {
+			t.Fatal(err)
+		}
+		out[s.Labels().String()] = got
+	}
+	if err := ss.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func nameIs(n string) *labels.Matcher { return labels.MustNewMatcher(labels.MatchEqual, "__name__", n) }
+
+func TestHeadAppend(t *testing.T) {
+	a := labels.FromStrings("__name__", "m", "pod", "a")
+	stale := math.Float64frombits(value.StaleNaN)
+	in := series(a, base, 200, func(k int) float64 { return float64(k % 7) })
+	shuffled := slices.Clone(in)
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	// Keep the newest first so that nothing is too old.
+	i := slices.IndexFunc(shuffled, func(s telemetry.Sample) bool { return s.T == in[len(in)-1].T })
+	shuffled[0], shuffled[i] = shuffled[i], shuffled[0]
+
+	tests := []struct {
+		name     string
+		batches  [][]telemetry.Sample
+		appended int
+		drops    map[string]float64
+		want     int // samples read back
+	}{
+		{name: "in order", batches: [][]telemetry.Sample{in}, appended: 200, want: 200},
+		{name: "out of order", batches: [][]telemetry.Sample{shuffled}, appended: 200, want: 200},
+		{name: "redelivery", batches: [][]telemetry.Sample{in, in}, appended: 200, drops: map[string]float64{ReasonDuplicate: 200}, want: 200},
+		{
+			name: "conflicting value",
+			batches: [][]telemetry.Sample{in, {
+				{Labels: a, T: in[199].T, V: 100}, // head chunk
+				{Labels: a, T: in[3].T, V: 100},   // closed chunk
+			}},
+			appended: 200, drops: map[string]float64{ReasonOutOfOrder: 2}, want: 200,
+		},
+		{
+			name: "invalid",
+			batches: [][]telemetry.Sample{{
+				{Labels: a, T: base, V: math.NaN()},
+				{Labels: a, T: base, V: math.Inf(1)},
+				{Labels: labels.EmptyLabels(), T: base, V: 1},
+				{Labels: labels.FromStrings("pod", "x"), T: base, V: 1},
+				{Labels: labels.FromStrings("__name__", "unknown"), T: base, V: stale}, // ignored
+				{Labels: a, T: base, V: 1},
+			}},
+			appended: 1, drops: map[string]float64{ReasonInvalid: 4}, want: 1,
+		},
+		{
+			name:     "too old",
+			batches:  [][]telemetry.Sample{{{Labels: a, T: base + 3600*sec, V: 1}, {Labels: a, T: base, V: 1}}},
+			appended: 1, drops: map[string]float64{ReasonTooOld: 1}, want: 1,
+		},
+		{
+			name:     "stale marker stored",
+			batches:  [][]telemetry.Sample{{{Labels: a, T: base, V: 1}, {Labels: a, T: base + 15*sec, V: stale}}},
+			appended: 2, want: 2,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			h := newTestHead(t, reg, HeadOptions{Lookback: time.Hour})
+			n := 0
+			for _, b := range tc.batches {
+				k, err := h.Append(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n += k
+			}
+			if n != tc.appended {
+				t.Errorf("appended %d, want %d", n, tc.appended)
+			}
+			for _, r := range headReasons {
+				if got := dropped(t, reg, r); got != tc.drops[r] {
+					t.Errorf("dropped %s = %v, want %v", r, got, tc.drops[r])
+				}
+			}
+			got := readAll(t, h, math.MinInt64, math.MaxInt64, nameIs("m"))[a.String()]
+			if len(got) != tc.want {
+				t.Fatalf("read %d samples, want %d", len(got), tc.want)
+			}
+			if !slices.IsSortedFunc(got, func(x, y tv) int { return int(x.t - y.t) }) {
+				t.Error("samples not in time order")
+			}
+			if tc.want == 200 {
+				for i, s := range got {
+					if s.t != in[i].T || s.v != in[i].V {
+						t.Fatalf("sample %d = %v, want %v", i, s, in[i])
+					}
+				}
+			}
+			if c := testutil.ToFloat64(h.appended); c != float64(tc.appended) {
+				t.Errorf("omen_head_samples_appended_total = %v", c)
+			}
+		})
+	}
+}
+
+func TestQuerierRangeAndSeek(t *testing.T) {
+	h := newTestHead(t, nil, HeadOptions{Lookback: time.Hour})
+	a := labels.FromStrings("__name__", "m", "pod", "a")
+	appendAll(t, h, series(a, base, 240, func(k int) float64 { return float64(k) })) // 1h of 15s, several chunks
+	if n := len(h.shards[a.Hash()&h.mask].get(a.Hash(), a).closed); n < 2 {
+		t.Fatalf("want several closed chunks, got %d", n)
+	}
+	// Range trimming.
+	got := readAll(t, h, base+100*15*sec, base+110*15*sec, nameIs("m"))[a.String()]
+	if len(got) != 11 || got[0].v != 100 || got[10].v != 110 {
+		t.Errorf("range read = %v", got)
+	}
+	if got := readAll(t, h, base+1000*15*sec, math.MaxInt64, nameIs("m")); len(got) != 0 {
+		t.Errorf("range after the data = %v", got)
+	}
+	// Seek forward across chunks, to a time between samples, and backwards.
+	q, _ := h.Querier(base, base+200*15*sec)
+	ss := q.Select(context.Background(), false, nil, nameIs("m"))
+	if !ss.Next() {
+		t.Fatal("no series")
+	}
+	it := ss.At().Iterator(nil)
+	for _, c := range []struct {
+		seek int64
+		want float64
+		ok   bool
+	}{
+		{base - 1, 0, true},
+		{base + 150*15*sec + 1, 151, true},
+		{base + 10*15*sec, 151, true}, // no effect backwards
+		{base + 200*15*sec, 200, true},
+		{base + 201*15*sec, 0, false}, // beyond maxt
+	} {
+		vt := it.Seek(c.seek)
+		if (vt == chunkenc.ValFloat) != c.ok {
+			t.Fatalf("Seek(%d) = %v, want ok=%v", c.seek, vt, c.ok)
+		}
+		if c.ok {
+			if _, v := it.At(); v != c.want {
+				t.Errorf("Seek(%d) at %v, want %v", c.seek, v, c.want)
+			}
+		}
+	}
+	// Matchers, label names and values.
+	b := labels.FromStrings("__name__", "n", "pod", "b")
+	appendAll(t, h, series(b, base, 3, func(int) float64 { return 1 }))
+	re := labels.MustNewMatcher(labels.MatchRegexp, "pod", "a|b")
+	if got := readAll(t, h, base, math.MaxInt64, re); len(got) != 2 {
+		t.Errorf("regexp select: %d series", len(got))
+	}
+	if got := readAll(t, h, base, math.MaxInt64, labels.MustNewMatcher(labels.MatchRegexp, "__name__", "m|n"), labels.MustNewMatcher(labels.MatchEqual, "pod", "b")); len(got) != 1 {
+		t.Errorf("name set select: %d series", len(got))
+	}
+	vals, _, err := q.LabelValues(context.Background(), "pod", nil)
+	if err != nil || !slices.Equal(vals, []string{"a", "b"}) {
+		t.Errorf("LabelValues = %v, %v", vals, err)
+	}
+	names, _, err := q.LabelNames(context.Background(), nil, nameIs("n"))
+	if err != nil || !slices.Equal(names, []string{"__name__", "pod"}) {
+		t.Errorf("LabelNames = %v, %v", names, err)
+	}
+}
+
+func TestHeadGC(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := newTestHead(t, reg, HeadOptions{Lookback: 5 * time.Minute})
+	a := labels.FromStrings("__name__", "m", "pod", "a")
+	b := labels.FromStrings("__name__", "m", "pod", "b")
+	appendAll(t, h, series(b, base, 4, func(int) float64 { return 1 })) // until base+45s
+	appendAll(t, h, series(a, base, 120, func(int) float64 { return 2 }))  // 30m
+	// Append ran the GC: b (no sample for 5m) is gone, a keeps ~5m.
+	if n := h.NumSeries(); n != 1 {
+		t.Fatalf("series = %d, want 1", n)
+	}
+	if g := testutil.ToFloat64(h.removed); g != 1 {
+		t.Errorf("removed = %v", g)
+	}
+	if v, err := testutil.GatherAndCount(reg, "omen_head_series"); err != nil || v != 1 {
+		t.Errorf("omen_head_series count = %v, %v", v, err)
+	}
+	h.GC()
+	s := h.shards[a.Hash()&h.mask].get(a.Hash(), a)
+	if min := s.minTime(); min <= h.MaxTime()-h.lookback-h.chunkRange-15*sec {
+		t.Errorf("series a keeps data from %v before the newest, more than lookback + chunk range", time.Duration(h.MaxTime()-min)*time.Millisecond)
+	}
+	got := readAll(t, h, math.MinInt64, math.MaxInt64)
+	if len(got) != 1 || len(got[a.String()]) < 20 {
+		t.Errorf("after GC: %v", got)
+	}
+	// A new series for b is possible again, and the name index is clean.
+	appendAll(t, h, []telemetry.Sample{{Labels: b, T: h.MaxTime(), V: 3}})
+	if got := readAll(t, h, math.MinInt64, math.MaxInt64, nameIs("m")); len(got) != 2 {
+		t.Errorf("after re-adding b: %d series", len(got))
+	}
+}
+
+func TestHeadCardinality(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := newTestHead(t, reg, HeadOptions{Lookback: time.Minute, MaxSeries: 2})
+	mk := func(p string, at int64) telemetry.Sample {
+		return telemetry.Sample{Labels: labels.FromStrings("__name__", "m", "pod", p), T: at, V: 1}
+	}
+	n, _ := h.Append([]telemetry.Sample{mk("a", base), mk("b", base), mk("c", base), mk("a", base+sec)})
+	if n != 3 || h.NumSeries() != 2 {
+		t.Errorf("appended %d, series %d; want 3, 2", n, h.NumSeries())
+	}
+	if d := dropped(t, reg, ReasonCardinality); d != 1 {
+		t.Errorf("cardinality drops = %v", d)
+	}
+	// Once b expires, c fits.
+	appendAll(t, h, []telemetry.Sample{mk("a", base+2*60*sec)})
+	h.GC()
+	if n, _ := h.Append([]telemetry.Sample{mk("c", base+2*60*sec)}); n != 1 {
+		t.Errorf("c not accepted after GC")
+	}
+}
+
+func TestHeadClose(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := newTestHead(t, reg, HeadOptions{})
+	appendAll(t, h, series(labels.FromStrings("__name__", "m"), base, 3, func(int) float64 { return 1 }))
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Append(series(labels.FromStrings("__name__", "m"), base, 1, func(int) float64 { return 1 })); err != ErrClosed {
+		t.Errorf("Append after Close: %v", err)
+	}
+	if h.NumSeries() != 0 {
+		t.Errorf("series after Close: %d", h.NumSeries())
+	}
+}
+
+func TestHeadOptions(t *testing.T) {
+	for _, o := range []HeadOptions{{Lookback: time.Second}, {MaxSeries: -1}, {Shards: -1}} {
+		if _, err := NewHead(o); err == nil {
+			t.Errorf("NewHead(%+v) accepted", o)
+		}
+	}
+}
+
+// TestConcurrentAppendEvaluate appends from several goroutines while the
+// extractor evaluates and a querier reads; run with -race.
+func TestConcurrentAppendEvaluate(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	reg := prometheus.NewRegistry()
+	h := newTestHead(t, reg, HeadOptions{Lookback: 5 * time.Minute})
+	e := newTestExtractor(t, h, reg, Config{
+		Lookback: 5 * 60_000_000_000,
+		Features: []Feature{
+			{Name: "r", Expr: `sum by (${entity}) (rate(c_total[1m]))`},
+			{Name: "g", Expr: `max by (${entity}) (g)`},
+		},
+		EventFeatures: []EventFeature{{Name: "b", Reasons: []string{"BackOff"}}},
+	})
+	const writers, steps, pods = 3, 200, 20
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range steps {
+				at := base + int64(k)*15*sec
+				b := make([]telemetry.Sample, 0, 2*pods)
+				for p := range pods {
+					pod := string(rune('a'+w)) + string(rune('a'+p))
+					b = append(b,
+						telemetry.Sample{Labels: labels.FromStrings("__name__", "c_total", "namespace", "ns", "pod", pod), T: at, V: float64(k)},
+						telemetry.Sample{Labels: labels.FromStrings("__name__", "g", "namespace", "ns", "pod", pod), T: at, V: float64(p)})
+				}
+				if _, err := h.Append(b); err != nil {
+					t.Error(err)
+					return
+				}
+				e.AddEvents([]telemetry.Event{ev("BackOff", at, k+1, "uid-"+string(rune('a'+w)), "namespace", "ns", "pod", "x")})
+			}
+		}()
+	}
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			mt := h.MaxTime()
+			if mt == math.MinInt64 {
+				continue
+			}
+			if _, err := e.Evaluate(context.Background(), time.UnixMilli(mt)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	time.Sleep(10 * time.Millisecond)
+	for h.MaxTime() < base+int64(steps-1)*15*sec {
+		time.Sleep(time.Millisecond)
+	}
+	close(done)
+	wg.Wait()
+	got := evaluate(t, e, base+int64(steps-1)*15*sec)
+	if len(got) != writers*pods+1 {
+		t.Errorf("entities = %d, want %d", len(got), writers*pods+1)
+	}
+	for ent, v := range got {
+		if ent == "ns/x" {
+			continue
+		}
+		if v.Values[0] <= 0 || math.IsNaN(v.Values[1]) {
+			t.Errorf("%s: %v", ent, v.Values)
+		}
+	}
+}

@@ -1,0 +1,386 @@
+package nezha
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/omen-sre/omen/explain"
+)
+
+// Graph modes for [Options].Graph.
+const (
+	GraphAuto    = "auto"    // dependency.csv when present, else none
+	GraphFile    = "file"    // dependency.csv, an error when missing
+	GraphLearned = "learned" // learned from metric correlations
+	GraphNone    = "none"    // evidence alone
+)
+
+// Options tunes [EvalRCA]. Zero fields take the defaults noted.
+type Options struct {
+	// Baseline is the length of the normal window before each inject
+	// time (10m).
+	Baseline time.Duration
+	// Window is the length of the anomalous window from the inject time
+	// (4m; Nezha faults last about 3 minutes).
+	Window time.Duration
+	// Persist: a metric's score is its Persist-th largest robust z-score in
+	// the window, so a single-sample spike does not count (2).
+	Persist int
+	// Graph selects the dependency graph (GraphAuto).
+	Graph string
+	// LearnedMinCorr is the correlation threshold of GraphLearned (0.7).
+	LearnedMinCorr float64
+	// Rank tunes the propagation over the graph.
+	Rank explain.RankOptions
+	// TopK is the length of each ranked list (5).
+	TopK int
+}
+
+func (o *Options) defaults() error {
+	if o.Baseline == 0 {
+		o.Baseline = 10 * time.Minute
+	}
+	if o.Window == 0 {
+		o.Window = 4 * time.Minute
+	}
+	if o.Persist == 0 {
+		o.Persist = 2
+	}
+	if o.Graph == "" {
+		o.Graph = GraphAuto
+	}
+	if o.LearnedMinCorr == 0 {
+		o.LearnedMinCorr = 0.7
+	}
+	if o.TopK == 0 {
+		o.TopK = 5
+	}
+	switch {
+	case o.Baseline < 0 || o.Window <= 0 || o.Persist < 1 || o.TopK < 1:
+		return errors.New("nezha: options: Baseline, Window, Persist and TopK must be positive")
+	case o.Graph != GraphAuto && o.Graph != GraphFile && o.Graph != GraphLearned && o.Graph != GraphNone:
+		return fmt.Errorf("nezha: options: unknown graph mode %q", o.Graph)
+	}
+	return nil
+}
+
+// RankedService is one entry of a ranked list.
+type RankedService struct {
+	Service string  `json:"service"`
+	Score   float64 `json:"score"`
+	// Metric is the service's most anomalous metric family.
+	Metric string  `json:"metric"`
+	Z      float64 `json:"z"`
+}
+
+// FaultResult is the outcome for one injected fault.
+type FaultResult struct {
+	InjectTime    time.Time       `json:"inject_time"`
+	InjectPod     string          `json:"inject_pod"`
+	InjectService string          `json:"inject_service"`
+	InjectType    string          `json:"inject_type"`
+	Ranked        []RankedService `json:"ranked"`
+	// Rank is the 1-based position of the injected service (0: not in top k).
+	Rank int `json:"rank"`
+	// TopMetric is the most anomalous metric family of the injected pod;
+	// LabelMetric is root_cause.json's label for resource faults.
+	TopMetric   string `json:"top_metric"`
+	LabelMetric string `json:"label_metric,omitempty"`
+	MetricHit   *bool  `json:"metric_hit,omitempty"`
+}
+
+// RCAReport is the evaluation of one day folder.
+type RCAReport struct {
+	Dir       string  `json:"dir"`
+	Graph     string  `json:"graph"`
+	Faults    int     `json:"faults"`
+	AC1       float64 `json:"ac1"`
+	AC3       float64 `json:"ac3"`
+	AC5       float64 `json:"ac5"`
+	Avg5      float64 `json:"avg5"`
+	MetricAC1 float64 `json:"metric_ac1"`
+	// MetricFaults is the number of resource faults behind MetricAC1.
+	MetricFaults int           `json:"metric_faults"`
+	PerFault     []FaultResult `json:"per_fault"`
+}
+
+// resourceFaults are the fault types root_cause.json labels with a metric.
+var resourceFaults = map[string]bool{"cpu_contention": true, "cpu_consumed": true, "network_delay": true}
+
+// EvalRCA ranks root-cause services for every fault of the day folder dir
+// from pod metrics only and scores the rankings against the injected pods.
+func EvalRCA(ctx context.Context, dir string, opts Options) (RCAReport, error) {
+	if err := opts.defaults(); err != nil {
+		return RCAReport{}, err
+	}
+	day, err := LoadDay(dir)
+	if err != nil {
+		return RCAReport{}, fmt.Errorf("load day %s: %w", dir, err)
+	}
+	return evalDay(ctx, dir, day, opts)
+}
+
+func evalDay(ctx context.Context, dir string, day *Day, opts Options) (RCAReport, error) {
+	if len(day.Faults) == 0 {
+		return RCAReport{}, fmt.Errorf("nezha: %s: no faults", dir)
+	}
+	rep := RCAReport{Dir: dir, Faults: len(day.Faults)}
+	graph, mode, err := buildGraph(day, opts)
+	if err != nil {
+		return RCAReport{}, err
+	}
+	rep.Graph = mode
+	var hits [6]int
+	for _, f := range day.Faults {
+		if err := ctx.Err(); err != nil {
+			return RCAReport{}, fmt.Errorf("evaluate %s: %w", dir, err)
+		}
+		ev, svcTop, podTop := evidenceAt(day, f.Time.Unix(), opts)
+		causes, err := explain.Rank(graph, ev, opts.Rank)
+		if err != nil {
+			return RCAReport{}, fmt.Errorf("rank fault at %s: %w", f.Time, err)
+		}
+		fr := FaultResult{InjectTime: f.Time, InjectPod: f.Pod, InjectService: ServiceOf(f.Pod), InjectType: f.Type}
+		for i, c := range causes {
+			if i >= opts.TopK {
+				break
+			}
+			top := svcTop[c.Entity]
+			fr.Ranked = append(fr.Ranked, RankedService{Service: c.Entity, Score: c.Score, Metric: top.family, Z: top.z})
+			if c.Entity == fr.InjectService && fr.Rank == 0 {
+				fr.Rank = i + 1
+			}
+		}
+		for k := 1; k <= 5; k++ {
+			if fr.Rank > 0 && fr.Rank <= k {
+				hits[k]++
+			}
+		}
+		fr.TopMetric = podTop[f.Pod].family
+		if resourceFaults[f.Type] {
+			if lbl := day.RootCause[fr.InjectService][f.Type]; lbl != "" {
+				fr.LabelMetric = lbl
+				hit := metricMatches(fr.TopMetric, lbl)
+				fr.MetricHit = &hit
+				rep.MetricFaults++
+				if hit {
+					rep.MetricAC1++
+				}
+			}
+		}
+		rep.PerFault = append(rep.PerFault, fr)
+	}
+	n := float64(len(day.Faults))
+	rep.AC1, rep.AC3, rep.AC5 = float64(hits[1])/n, float64(hits[3])/n, float64(hits[5])/n
+	for k := 1; k <= 5; k++ {
+		rep.Avg5 += float64(hits[k]) / n / 5
+	}
+	if rep.MetricFaults > 0 {
+		rep.MetricAC1 /= float64(rep.MetricFaults)
+	}
+	return rep, nil
+}
+
+// buildGraph returns the service graph for the options' mode (nil for none).
+func buildGraph(day *Day, opts Options) (*explain.Graph, string, error) {
+	mode := opts.Graph
+	if mode == GraphAuto {
+		mode = GraphNone
+		if len(day.Edges) > 0 {
+			mode = GraphFile
+		}
+	}
+	services := map[string]bool{}
+	for pod := range day.Pods {
+		services[ServiceOf(pod)] = true
+	}
+	switch mode {
+	case GraphFile:
+		if len(day.Edges) == 0 {
+			return nil, "", errors.New("nezha: graph mode file but no metric/dependency.csv")
+		}
+		g := explain.NewGraph()
+		for s := range services {
+			g.AddNode(s)
+		}
+		for _, e := range day.Edges {
+			// Keep service→service edges; the file also lists
+			// service→node-IP edges.
+			if net.ParseIP(e.Target) != nil || net.ParseIP(e.Source) != nil || e.Source == e.Target {
+				continue
+			}
+			if !services[e.Source] || !services[e.Target] {
+				continue
+			}
+			if err := g.AddEdge(e.Source, e.Target, e.Weight); err != nil {
+				return nil, "", err
+			}
+		}
+		return g, mode, nil
+	case GraphLearned:
+		g, err := explain.LearnGraph(serviceLatencySeries(day), opts.LearnedMinCorr)
+		if err != nil {
+			return nil, "", err
+		}
+		return g, mode, nil
+	}
+	return nil, mode, nil
+}
+
+// serviceLatencySeries returns each service's server P90 latency aligned
+// to minutes (the first pod of the service), for learning a graph.
+func serviceLatencySeries(day *Day) map[string][]float64 {
+	var t0, t1 int64 = math.MaxInt64, math.MinInt64
+	for _, s := range day.Pods {
+		t0 = min(t0, s.Times[0])
+		t1 = max(t1, s.Times[len(s.Times)-1])
+	}
+	n := int((t1-t0)/60) + 1
+	out := map[string][]float64{}
+	pods := make([]string, 0, len(day.Pods))
+	for p := range day.Pods {
+		pods = append(pods, p)
+	}
+	sort.Strings(pods)
+	for _, p := range pods {
+		svc := ServiceOf(p)
+		if _, ok := out[svc]; ok {
+			continue
+		}
+		s := day.Pods[p]
+		c := colIndex(s, "PodServerLatencyP90(s)")
+		if c < 0 {
+			continue
+		}
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = math.NaN()
+		}
+		for i, t := range s.Times {
+			v[(t-t0)/60] = s.Values[c][i]
+		}
+		out[svc] = v
+	}
+	return out
+}
+
+func colIndex(s *Series, name string) int {
+	for i, c := range s.Columns {
+		if c == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// family maps a metric column to the metric it measures: columns that are
+// the same quantity in other units (CpuUsage(m) and CpuUsageRate(%)) or
+// quantiles of one latency collapse into one family. ok is false for
+// columns that are not evidence about the pod itself (node metrics).
+func family(col string) (string, bool) {
+	switch {
+	case strings.HasPrefix(col, "Node"):
+		return "", false
+	case strings.HasPrefix(col, "CpuUsage"):
+		return "cpu", true
+	case strings.HasPrefix(col, "MemoryUsage"):
+		return "memory", true
+	case strings.HasPrefix(col, "PodClientLatency"):
+		return "client_latency", true
+	case strings.HasPrefix(col, "PodServerLatency"):
+		return "server_latency", true
+	case strings.HasPrefix(col, "Syscall"):
+		return "syscall", true
+	case strings.HasPrefix(col, "Network"):
+		return "network_bytes", true
+	case strings.HasPrefix(col, "PodWorkload"):
+		return "workload", true
+	case strings.HasPrefix(col, "PodSuccessRate"):
+		return "success_rate", true
+	}
+	return col, true
+}
+
+// metricMatches tells whether a metric family matches a root_cause.json
+// label: CpuUsageRate(%) is the cpu family, NetworkP90(ms) the pod's P90
+// latency (client or server side).
+func metricMatches(fam, label string) bool {
+	switch {
+	case strings.HasPrefix(label, "Cpu"):
+		return fam == "cpu"
+	case strings.HasPrefix(label, "Network") && strings.Contains(label, "P9"):
+		return fam == "client_latency" || fam == "server_latency"
+	case strings.HasPrefix(label, "Memory"):
+		return fam == "memory"
+	}
+	return false
+}
+
+type famScore struct {
+	family string
+	z      float64
+}
+
+// evidenceAt scores every pod and service at inject time t0 (Unix
+// seconds): per column, the Persist-th largest robust z-score of the
+// window [t0, t0+Window) against the median and IQR of [t0−Baseline, t0);
+// per family, the largest over its columns; per pod, the largest family;
+// per service, the largest pod. The evidence of a service is log(1+z).
+func evidenceAt(day *Day, t0 int64, o Options) (ev map[string]float64, svcTop, podTop map[string]famScore) {
+	ev = map[string]float64{}
+	svcTop = map[string]famScore{}
+	podTop = map[string]famScore{}
+	base, win := int64(o.Baseline/time.Second), int64(o.Window/time.Second)
+	for pod, s := range day.Pods {
+		blo, bhi := window(s.Times, t0-base, t0)
+		alo, ahi := window(s.Times, t0, t0+win)
+		best := famScore{}
+		for c, col := range s.Columns {
+			fam, ok := family(col)
+			if !ok || ahi-alo == 0 || bhi-blo < 2 {
+				continue
+			}
+			z := columnScore(s.Values[c][blo:bhi], s.Values[c][alo:ahi], o.Persist)
+			if z > best.z {
+				best = famScore{fam, z}
+			}
+		}
+		podTop[pod] = best
+		svc := ServiceOf(pod)
+		if best.z > svcTop[svc].z || svcTop[svc].family == "" {
+			svcTop[svc] = best
+		}
+	}
+	for svc, b := range svcTop {
+		ev[svc] = math.Log1p(b.z)
+	}
+	return ev, svcTop, podTop
+}
+
+// columnScore is the persist-th largest |x−median|/scale over the window.
+func columnScore(base, win []float64, persist int) float64 {
+	med, scale, n := robust(base)
+	if n < 2 {
+		return 0
+	}
+	floor := 1e-3*math.Abs(med) + 1e-9
+	scale = math.Max(scale, floor)
+	zs := make([]float64, 0, len(win))
+	for _, v := range win {
+		if !math.IsNaN(v) {
+			zs = append(zs, math.Abs(v-med)/scale)
+		}
+	}
+	if len(zs) == 0 {
+		return 0
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(zs)))
+	k := min(persist, len(zs)) - 1
+	return zs[k]
+}

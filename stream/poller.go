@@ -1,0 +1,402 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// PollerOptions configure a Poller.
+type PollerOptions struct {
+	// URL is the Prometheus base URL, e.g. http://127.0.0.1:9090. Required.
+	URL string
+	// Queries maps a name to a PromQL expression. Each result series
+	// becomes a series named after the query. Required.
+	Queries map[string]string
+	// Step is the evaluation interval of Run and the resolution of
+	// Backfill. Default 15s.
+	Step time.Duration
+	// EntityLabels are the result labels kept (e.g. namespace, pod,
+	// container). Empty keeps every label of the result.
+	EntityLabels []string
+	// Timeout bounds one query, retries excluded. Default 30s.
+	Timeout time.Duration
+	// MaxRetries is how often a retryable query or Append failure is
+	// retried. Default 3.
+	MaxRetries int
+	// RetryBackoff is the first retry delay; it doubles up to 30s.
+	// Default 500ms.
+	RetryBackoff time.Duration
+	// MaxPointsPerQuery bounds the points per series of one range query
+	// (Prometheus refuses more than 11000). Default 10000.
+	MaxPointsPerQuery int
+	// RoundTripper is the HTTP transport. Default api.DefaultRoundTripper.
+	RoundTripper http.RoundTripper
+}
+
+func (o *PollerOptions) withDefaults() (PollerOptions, error) {
+	r := *o
+	if r.Step == 0 {
+		r.Step = 15 * time.Second
+	}
+	if r.Timeout == 0 {
+		r.Timeout = 30 * time.Second
+	}
+	if r.MaxRetries == 0 {
+		r.MaxRetries = 3
+	}
+	if r.RetryBackoff == 0 {
+		r.RetryBackoff = 500 * time.Millisecond
+	}
+	if r.MaxPointsPerQuery == 0 {
+		r.MaxPointsPerQuery = 10000
+	}
+	u, err := url.Parse(r.URL)
+	switch {
+	case r.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return r, fmt.Errorf("poller options: URL %q is not an http(s) URL", r.URL)
+	case len(r.Queries) == 0:
+		return r, errors.New("poller options: no queries")
+	case r.Step < time.Millisecond:
+		return r, fmt.Errorf("poller options: Step %s below 1ms", r.Step)
+	case r.Timeout < 0 || r.RetryBackoff < 0 || r.MaxRetries < 0:
+		return r, errors.New("poller options: negative Timeout, RetryBackoff or MaxRetries")
+	case r.MaxPointsPerQuery < 1 || r.MaxPointsPerQuery > 11000:
+		return r, fmt.Errorf("poller options: MaxPointsPerQuery %d outside 1..11000", r.MaxPointsPerQuery)
+	}
+	for name, expr := range r.Queries {
+		if !model.UTF8Validation.IsValidMetricName(name) || strings.TrimSpace(expr) == "" {
+			return r, fmt.Errorf("poller options: query %q: invalid name or empty expression", name)
+		}
+	}
+	return r, nil
+}
+
+// Poller turns PromQL query results from a Prometheus server into samples.
+// Each sample is named after its query (__name__ = the query name) and
+// carries the result's labels (only EntityLabels when set).
+//
+// Batches carry Seq 0: a query that is retried, or a range backfilled
+// twice, yields samples with the same series, timestamp and value again,
+// which a store keyed by (series, timestamp) absorbs.
+type Poller struct {
+	opts   PollerOptions
+	api    v1.API
+	app    Appender
+	logger *slog.Logger
+	source string
+	names  []string
+	m      *ingestMetrics
+
+	queries  *prometheus.CounterVec
+	warnings *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewPoller returns a poller that hands results to app.
+func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logger *slog.Logger) (*Poller, error) {
+	if app == nil {
+		return nil, errors.New("poller: nil Appender")
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	client, err := api.NewClient(api.Config{Address: o.URL, RoundTripper: o.RoundTripper})
+	if err != nil {
+		return nil, fmt.Errorf("poller: prometheus client for %q: %w", o.URL, err)
+	}
+	m, err := newIngestMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("poller metrics: %w", err)
+	}
+	p := &Poller{
+		opts: o, api: v1.NewAPI(client), app: app, m: m,
+		source: "prometheus/" + strings.TrimSuffix(o.URL, "/"),
+	}
+	p.logger = logger.With("source", p.source)
+	for name := range o.Queries {
+		p.names = append(p.names, name)
+	}
+	slices.Sort(p.names)
+	if p.queries, err = counterVec(reg, prometheus.CounterOpts{
+		Namespace: "omen", Name: "prometheus_queries_total",
+		Help: "PromQL queries issued by the poller, by kind (instant, range) and outcome (ok, retry, error).",
+	}, "kind", "outcome"); err != nil {
+		return nil, fmt.Errorf("poller metrics: %w", err)
+	}
+	if p.warnings, err = counterVec(reg, prometheus.CounterOpts{
+		Namespace: "omen", Name: "prometheus_query_warnings_total",
+		Help: "Warnings returned with PromQL query results, by query name.",
+	}, "query"); err != nil {
+		return nil, fmt.Errorf("poller metrics: %w", err)
+	}
+	if p.duration, err = histogramVec(reg, prometheus.HistogramOpts{
+		Namespace: "omen", Name: "prometheus_query_duration_seconds",
+		Help:    "Duration of PromQL queries issued by the poller, retries included.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
+	}, "kind"); err != nil {
+		return nil, fmt.Errorf("poller metrics: %w", err)
+	}
+	return p, nil
+}
+
+// Source returns the Source name of the poller's batches,
+// "prometheus/<url>".
+func (p *Poller) Source() string { return p.source }
+
+// Backfill evaluates every query over [start, end] at Step resolution with
+// range queries (split so that no query exceeds MaxPointsPerQuery points per
+// series) and appends the results, one Append per query and chunk. It stops
+// at the first error that survives the retries.
+func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
+	if end.Before(start) {
+		return fmt.Errorf("backfill: end %s before start %s", end, start)
+	}
+	chunk := p.opts.Step * time.Duration(p.opts.MaxPointsPerQuery-1)
+	for from := start; !from.After(end); from = from.Add(chunk + p.opts.Step) {
+		to := from.Add(chunk)
+		if to.After(end) {
+			to = end
+		}
+		for _, name := range p.names {
+			var val model.Value
+			err := p.retry(ctx, "range", func(ctx context.Context) (v1.Warnings, error) {
+				var w v1.Warnings
+				var err error
+				val, w, _, err = p.api.QueryRange(ctx, p.opts.Queries[name],
+					v1.Range{Start: from, End: to, Step: p.opts.Step}, v1.WithTimeout(p.opts.Timeout))
+				return w, err
+			}, name)
+			if err != nil {
+				return fmt.Errorf("backfill query %q over [%s, %s]: %w", name, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+			}
+			if err := p.store(ctx, name, val); err != nil {
+				return fmt.Errorf("backfill query %q: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Run evaluates every query with an instant query at each multiple of
+// Step until ctx is done, appending the results. A failed evaluation is
+// logged and counted and the next one proceeds. It returns nil when ctx is
+// cancelled.
+func (p *Poller) Run(ctx context.Context) error {
+	for {
+		now := time.Now()
+		next := now.Truncate(p.opts.Step).Add(p.opts.Step)
+		t := time.NewTimer(next.Sub(now))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		if err := p.Eval(ctx, next); err != nil && ctx.Err() == nil {
+			p.logger.Warn("evaluate queries", "time", next, "err", err)
+		}
+	}
+}
+
+// Eval evaluates every query at ts with instant queries and appends the
+// results in one Append. Queries that fail after retries are skipped (and
+// reported in the returned error); the others are still stored.
+func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
+	var errs []error
+	b := telemetry.Batch{Source: p.source}
+	for _, name := range p.names {
+		var val model.Value
+		err := p.retry(ctx, "instant", func(ctx context.Context) (v1.Warnings, error) {
+			var w v1.Warnings
+			var err error
+			val, w, _, err = p.api.Query(ctx, p.opts.Queries[name], ts, v1.WithTimeout(p.opts.Timeout))
+			return w, err
+		}, name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("query %q at %s: %w", name, ts.Format(time.RFC3339), err))
+			continue
+		}
+		b.Samples = p.convert(b.Samples, name, val)
+	}
+	if len(b.Samples) > 0 {
+		b.Received = time.Now().UnixMilli()
+		if err := p.appendRetry(ctx, b); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Poller) store(ctx context.Context, name string, val model.Value) error {
+	b := telemetry.Batch{Source: p.source, Received: time.Now().UnixMilli()}
+	b.Samples = p.convert(nil, name, val)
+	if len(b.Samples) == 0 {
+		return nil
+	}
+	return p.appendRetry(ctx, b)
+}
+
+func (p *Poller) appendRetry(ctx context.Context, b telemetry.Batch) error {
+	backoff := p.opts.RetryBackoff
+	for attempt := 0; ; attempt++ {
+		err := p.app.Append(ctx, []telemetry.Batch{b})
+		if err == nil {
+			p.m.samples.WithLabelValues(p.source).Add(float64(len(b.Samples)))
+			return nil
+		}
+		p.m.errors.WithLabelValues(ReasonAppend).Inc()
+		if errors.Is(err, ErrInvalid) || attempt >= p.opts.MaxRetries || ctx.Err() != nil {
+			return fmt.Errorf("store %d samples: %w", len(b.Samples), err)
+		}
+		p.logger.Warn("store samples; retrying", "err", err, "retry_in", backoff)
+		if !sleep(ctx, backoff) {
+			return fmt.Errorf("store %d samples: %w", len(b.Samples), ctx.Err())
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+// retry runs q until it succeeds, fails permanently or runs out of
+// retries.
+func (p *Poller) retry(ctx context.Context, kind string, q func(context.Context) (v1.Warnings, error), name string) error {
+	start := time.Now()
+	defer func() { p.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds()) }()
+	backoff := p.opts.RetryBackoff
+	for attempt := 0; ; attempt++ {
+		qctx, cancel := context.WithTimeout(ctx, p.opts.Timeout+5*time.Second)
+		warnings, err := q(qctx)
+		cancel()
+		if len(warnings) > 0 {
+			p.warnings.WithLabelValues(name).Add(float64(len(warnings)))
+			p.logger.Warn("query warnings", "query", name, "warnings", strings.Join(warnings, "; "))
+		}
+		if err == nil {
+			p.queries.WithLabelValues(kind, "ok").Inc()
+			return nil
+		}
+		if !retryableQueryErr(err) || attempt >= p.opts.MaxRetries || ctx.Err() != nil {
+			p.queries.WithLabelValues(kind, "error").Inc()
+			p.m.errors.WithLabelValues(ReasonQuery).Inc()
+			return err
+		}
+		p.queries.WithLabelValues(kind, "retry").Inc()
+		p.logger.Debug("query failed; retrying", "query", name, "err", err, "retry_in", backoff)
+		if !sleep(ctx, backoff) {
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+// retryableQueryErr reports whether a query error may go away: timeouts,
+// server errors and transport errors do; bad queries (bad_data,
+// client_error, execution errors) do not.
+func retryableQueryErr(err error) bool {
+	var ae *v1.Error
+	if errors.As(err, &ae) {
+		switch ae.Type {
+		case v1.ErrBadData, v1.ErrClient, v1.ErrExec, v1.ErrCanceled:
+			return false
+		}
+		return true
+	}
+	return !errors.Is(err, context.Canceled)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// convert appends the samples of a query result to out.
+func (p *Poller) convert(out []telemetry.Sample, name string, val model.Value) []telemetry.Sample {
+	add := func(m model.Metric, t model.Time, v float64) {
+		if (math.IsNaN(v) && !value.IsStaleNaN(v)) || math.IsInf(v, 0) {
+			p.m.errors.WithLabelValues(ReasonInvalidValue).Inc()
+			return
+		}
+		out = append(out, telemetry.Sample{Labels: p.labels(name, m), T: int64(t), V: v})
+	}
+	switch v := val.(type) {
+	case model.Vector:
+		for _, s := range v {
+			if s.Histogram != nil {
+				p.m.errors.WithLabelValues(ReasonUnsupported).Inc()
+				continue
+			}
+			add(s.Metric, s.Timestamp, float64(s.Value))
+		}
+	case model.Matrix:
+		for _, ss := range v {
+			if len(ss.Histograms) > 0 {
+				p.m.errors.WithLabelValues(ReasonUnsupported).Add(float64(len(ss.Histograms)))
+			}
+			if len(ss.Values) == 0 {
+				continue
+			}
+			ls := p.labels(name, ss.Metric)
+			for _, sp := range ss.Values {
+				f := float64(sp.Value)
+				if (math.IsNaN(f) && !value.IsStaleNaN(f)) || math.IsInf(f, 0) {
+					p.m.errors.WithLabelValues(ReasonInvalidValue).Inc()
+					continue
+				}
+				out = append(out, telemetry.Sample{Labels: ls, T: int64(sp.Timestamp), V: f})
+			}
+		}
+	case *model.Scalar:
+		add(nil, v.Timestamp, float64(v.Value))
+	case nil:
+	default:
+		p.m.errors.WithLabelValues(ReasonUnsupported).Inc()
+		p.logger.Warn("query result type not supported", "query", name, "type", val.Type().String())
+	}
+	return out
+}
+
+func (p *Poller) labels(name string, m model.Metric) labels.Labels {
+	b := labels.NewScratchBuilder(len(m) + 1)
+	b.Add(labels.MetricName, name)
+	if len(p.opts.EntityLabels) > 0 {
+		for _, l := range p.opts.EntityLabels {
+			if v, ok := m[model.LabelName(l)]; ok && v != "" && l != labels.MetricName {
+				b.Add(l, string(v))
+			}
+		}
+	} else {
+		for k, v := range m {
+			if k != model.MetricNameLabel && v != "" {
+				b.Add(string(k), string(v))
+			}
+		}
+	}
+	b.Sort()
+	return b.Labels()
+}

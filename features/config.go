@@ -36,7 +36,8 @@ type Config struct {
 	// Step is the evaluation step. Default 15s.
 	Step model.Duration `yaml:"step"`
 	// Lookback is the window of samples kept in memory for PromQL. Default
-	// 15m. Every expression's range (plus offset) must fit in it.
+	// 15m. Every expression's range (plus offset, or the 5m lookback of an
+	// instant selector) plus one step must fit in it.
 	Lookback model.Duration `yaml:"lookback"`
 	// Features are PromQL features, each a vector (or scalar) expression
 	// with the entity labels.
@@ -178,7 +179,7 @@ func parseExpr(expr string) (parser.Expr, error) {
 }
 
 // history returns how far back before the evaluation time expr reads, with
-// the given instant-vector lookback.
+// the given instant-vector lookback: d means the left-open (t-d, t].
 func history(e parser.Expr, lookbackDelta time.Duration) time.Duration {
 	const at = int64(1) << 40
 	ts := time.UnixMilli(at)
@@ -186,7 +187,7 @@ func history(e parser.Expr, lookbackDelta time.Duration) time.Duration {
 	if mint == math.MaxInt64 || mint >= at { // no selectors, or only future ones
 		return 0
 	}
-	return time.Duration(at-mint) * time.Millisecond
+	return time.Duration(at-mint+1) * time.Millisecond
 }
 
 // Validate checks c (with defaults applied to zero fields) and returns every
@@ -244,8 +245,10 @@ func (c Config) Validate() error {
 			bad("%s %q: %w", kind, n, err)
 			return
 		}
-		if need := history(e, DefaultLookbackDelta); need > lookback {
-			bad("%s %q: expression reads %v of history, more than lookback %v", kind, n, need, lookback)
+		// Evaluations lag the newest sample by about a step: keep a step
+		// of margin.
+		if need := history(e, DefaultLookbackDelta); need+step > lookback {
+			bad("%s %q: expression reads %v of history, more than lookback %v minus step %v", kind, n, need, lookback, step)
 		}
 	}
 	for _, f := range c.Features {

@@ -216,8 +216,8 @@ func TestHeadGC(t *testing.T) {
 	h := newTestHead(t, reg, HeadOptions{Lookback: 5 * time.Minute})
 	a := labels.FromStrings("__name__", "m", "pod", "a")
 	b := labels.FromStrings("__name__", "m", "pod", "b")
-	appendAll(t, h, series(b, base, 4, func(int) float64 { return 1 })) // until base+45s
-	appendAll(t, h, series(a, base, 120, func(int) float64 { return 2 }))  // 30m
+	appendAll(t, h, series(b, base, 4, func(int) float64 { return 1 }))   // until base+45s
+	appendAll(t, h, series(a, base, 120, func(int) float64 { return 2 })) // 30m
 	// Append ran the GC: b (no sample for 5m) is gone, a keeps ~5m.
 	if n := h.NumSeries(); n != 1 {
 		t.Fatalf("series = %d, want 1", n)

@@ -1,0 +1,319 @@
+package features
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"gopkg.in/yaml.v3"
+
+	"github.com/omen-sre/omen/telemetry"
+)
+
+func TestValidateExpr(t *testing.T) {
+	tests := []struct {
+		expr string
+		ok   bool
+	}{
+		{`sum by (${entity}) (rate(x[5m]))`, true},
+		{`scalar(up)`, true},
+		{`1`, true},
+		{`x[5m]`, false},  // matrix
+		{`"text"`, false}, // string
+		{`rate(x[5m]`, false},
+		{``, false},
+		{`sum by (${entity} (x)`, false},
+	}
+	for _, tc := range tests {
+		if err := ValidateExpr(tc.expr); (err == nil) != tc.ok {
+			t.Errorf("ValidateExpr(%q) = %v, want ok=%v", tc.expr, err, tc.ok)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	good := func() Config {
+		return Config{
+			Features:      []Feature{{Name: "f", Expr: `sum by (${entity}) (rate(x[5m]))`}},
+			EventFeatures: []EventFeature{{Name: "e", Reasons: []string{"BackOff"}}},
+			Labels:        []LabelDef{{Name: "l", Reasons: []string{"CrashLoopBackOff"}}},
+		}
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string // substring of the error; "" means valid
+	}{
+		{"defaults fill zero fields", func(*Config) {}, ""},
+		{"bad expr names the feature", func(c *Config) { c.Features[0].Expr = `rate(x[5m]` }, `feature "f"`},
+		{"range beyond lookback", func(c *Config) { c.Features[0].Expr = `rate(x[20m])` }, `reads 20m0s of history`},
+		{"offset beyond lookback", func(c *Config) { c.Features[0].Expr = `x offset 11m` }, `feature "f"`},
+		{"matrix expr", func(c *Config) { c.Features[0].Expr = `x[5m]` }, `need an instant vector`},
+		{"duplicate name", func(c *Config) { c.EventFeatures[0].Name = "f" }, `event feature "f": name already used by a feature`},
+		{"invalid name", func(c *Config) { c.Labels[0].Name = "bad-name" }, `label "bad-name"`},
+		{"event feature without reasons", func(c *Config) { c.EventFeatures[0].Reasons = nil }, `event feature "e": no reasons`},
+		{"negative window", func(c *Config) { c.EventFeatures[0].Window = -1 }, `event feature "e": window`},
+		{"label without expr or reasons", func(c *Config) { c.Labels[0].Reasons = nil }, `label "l": needs expr or reasons`},
+		{"label with bad expr", func(c *Config) { c.Labels[0].Expr = `(` }, `label "l"`},
+		{"bad entity label", func(c *Config) { c.EntityLabels = []string{"a-b"} }, `entity_labels`},
+		{"entity label twice", func(c *Config) { c.EntityLabels = []string{"pod", "pod"} }, `given twice`},
+		{"lookback shorter than step", func(c *Config) { c.Step = model.Duration(2 * time.Minute); c.Lookback = model.Duration(time.Minute) }, `shorter than step`},
+		{"no features", func(c *Config) { c.Features, c.EventFeatures = nil, nil }, `no features`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good()
+			tc.mutate(&c)
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.want != "" && err == nil:
+				t.Fatalf("no error, want %q", tc.want)
+			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigYAML(t *testing.T) {
+	src := `
+entity_labels: [service]
+step: 30s
+lookback: 10m
+max_series: 1000
+features:
+  - name: req
+    expr: sum by (${entity}) (rate(http_requests_total[5m]))
+    help: requests
+event_features:
+  - name: backoff
+    reasons: [BackOff]
+    window: 5m
+labels:
+  - name: crash
+    reasons: [CrashLoopBackOff]
+`
+	var c Config
+	dec := yaml.NewDecoder(strings.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(c.Step) != 30*time.Second || c.EventFeatures[0].Window != model.Duration(5*time.Minute) || c.MaxSeries != 1000 {
+		t.Errorf("decoded %+v", c)
+	}
+	r := c.Resolved()
+	if r.Features[0].Expr != "sum by (service) (rate(http_requests_total[5m]))" {
+		t.Errorf("resolved expr %q", r.Features[0].Expr)
+	}
+	if c.Features[0].Expr == r.Features[0].Expr {
+		t.Error("Resolved modified the original")
+	}
+	dec = yaml.NewDecoder(strings.NewReader("features:\n  - name: x\n    exp: y\n"))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err == nil {
+		t.Error("unknown field accepted")
+	}
+	// The default configuration round-trips through YAML.
+	var buf bytes.Buffer
+	if err := yaml.NewEncoder(&buf).Encode(DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	var back Config
+	dec = yaml.NewDecoder(&buf)
+	dec.KnownFields(true)
+	if err := dec.Decode(&back); err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Validate(); err != nil || len(back.Features) != len(DefaultConfig().Features) {
+		t.Errorf("round trip: %v", err)
+	}
+}
+
+// ksmCadvisor returns a synthetic kube-state-metrics + cAdvisor series set
+// for pods "good" and "bad" in namespace "shop", 10m at 15s, labelled also
+// with service.
+func ksmCadvisor() [][]telemetry.Sample {
+	var out [][]telemetry.Sample
+	add := func(f func(k int) float64, ls ...string) {
+		out = append(out, series(labels.FromStrings(ls...), base, 41, f))
+	}
+	c := func(v float64) func(int) float64 { return func(int) float64 { return v } }
+	for _, pod := range []string{"good", "bad"} {
+		bad := pod == "bad"
+		svc := "svc-" + pod
+		id := func(name string, extra ...string) []string {
+			return append([]string{"__name__", name, "namespace", "shop", "pod", pod, "service", svc, "job", "kube-state-metrics", "instance", "10.0.0.1:8080"}, extra...)
+		}
+		restarts := c(2)
+		if bad {
+			restarts = func(k int) float64 { return float64(k / 8) } // +1 per 2m
+		}
+		add(restarts, id("kube_pod_container_status_restarts_total", "container", "app")...)
+		add(c(0), id("kube_pod_init_container_status_restarts_total", "container", "init")...)
+		waiting := c(0)
+		if bad {
+			waiting = c(1)
+		}
+		add(waiting, id("kube_pod_container_status_waiting_reason", "container", "app", "reason", "CrashLoopBackOff")...)
+		add(c(0), id("kube_pod_container_status_waiting_reason", "container", "app", "reason", "ErrImagePull")...)
+		add(c(0), id("kube_pod_init_container_status_waiting_reason", "container", "init", "reason", "CrashLoopBackOff")...)
+		add(waiting, id("kube_pod_container_status_last_terminated_reason", "container", "app", "reason", "Error")...)
+		ready := c(1)
+		if bad {
+			ready = c(0)
+		}
+		add(ready, id("kube_pod_status_ready", "condition", "true")...)
+		add(func(k int) float64 { return 1 - ready(k) }, id("kube_pod_status_ready", "condition", "false")...)
+		add(c(0), id("kube_pod_status_phase", "phase", "Pending")...)
+		add(ready, id("kube_pod_status_phase", "phase", "Running")...)
+		for _, ctr := range []string{"app", "sidecar", "POD", ""} {
+			cad := func(name string) []string {
+				return []string{"__name__", name, "namespace", "shop", "pod", pod, "service", svc, "container", ctr, "id", "/kubepods/" + pod + "/" + ctr, "job", "kubelet"}
+			}
+			ws := 100e6
+			if ctr == "app" && bad {
+				ws = 240e6
+			}
+			add(c(ws), cad("container_memory_working_set_bytes")...)
+			add(c(256e6), cad("container_spec_memory_limit_bytes")...)
+			add(func(k int) float64 { return 0.5 * 15 * float64(k) }, cad("container_cpu_usage_seconds_total")...)
+			add(func(k int) float64 { return 150 * float64(k) }, cad("container_cpu_cfs_periods_total")...)
+			add(func(k int) float64 { return 30 * float64(k) }, cad("container_cpu_cfs_throttled_periods_total")...)
+			add(c(0), cad("container_oom_events_total")...)
+		}
+		for _, code := range []string{"200", "500"} {
+			per := 15.0 * 10
+			if code == "500" {
+				per = 15.0 * 1
+			}
+			add(func(k int) float64 { return per * float64(k) }, id("http_requests_total", "code", code)...)
+		}
+		for _, le := range []string{"0.1", "0.5", "+Inf"} {
+			add(func(k int) float64 {
+				switch le {
+				case "0.1":
+					return 15 * 5 * float64(k)
+				case "0.5":
+					return 15 * 9 * float64(k)
+				}
+				return 15 * 10 * float64(k)
+			}, id("http_client_request_duration_seconds_bucket", "le", le)...)
+		}
+	}
+	return out
+}
+
+func TestDefaultConfig(t *testing.T) {
+	def := DefaultConfig()
+	if err := def.Validate(); err != nil {
+		t.Fatalf("default config invalid: %v", err)
+	}
+	for _, entity := range [][]string{{"namespace", "pod"}, {"service"}, {"module"}} {
+		t.Run(strings.Join(entity, ","), func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.EntityLabels = entity
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			reg := prometheus.NewRegistry()
+			h := newTestHead(t, reg, HeadOptions{})
+			appendAll(t, h, ksmCadvisor()...)
+			e := newTestExtractor(t, h, reg, cfg)
+			e.AddEvents([]telemetry.Event{
+				ev("BackOff", base+9*60*sec, 3, "u", "namespace", "shop", "pod", "bad", "service", "svc-bad"),
+				ev(EventModuleLoadError, base+10*60*sec, 1, "", "namespace", "shop", "pod", "bad", "service", "svc-bad"),
+			})
+			got := evaluate(t, e, base+10*60*sec)
+			names := e.FeatureNames()
+			col := func(n string) int {
+				for i, x := range names {
+					if x == n {
+						return i
+					}
+				}
+				t.Fatalf("no feature %q", n)
+				return -1
+			}
+			lab := func(n string) int {
+				for i, x := range e.LabelNames() {
+					if x == n {
+						return i
+					}
+				}
+				t.Fatalf("no label %q", n)
+				return -1
+			}
+			if entity[0] == "module" {
+				if len(got) != 0 {
+					t.Errorf("entities without a module label: %v", keys(got))
+				}
+				return
+			}
+			key := func(pod string) string {
+				if entity[0] == "service" {
+					return "svc-" + pod
+				}
+				return "shop/" + pod
+			}
+			bad, good := got[key("bad")], got[key("good")]
+			if bad.Values == nil || good.Values == nil {
+				t.Fatalf("entities %v", keys(got))
+			}
+			checks := []struct {
+				feature   string
+				bad, good float64
+			}{
+				// k=1..40 in (t-10m, t]: floor(k/8) goes 0 → 5 over 585s;
+				// a counter is not extrapolated below zero, and the first
+				// sample is 0, so no extrapolation at the start.
+				{"container_restarts_10m", 5, 0},
+				{"container_waiting_failure", 1, 0},
+				{"container_last_terminated_error", 1, 0},
+				{"pod_not_ready", 1, 0},
+				{"pod_pending", 0, 0},
+				{"memory_limit_ratio", 240e6 / 256e6, 100e6 / 256e6},
+				{"memory_working_set_bytes", 340e6, 200e6},
+				{"cpu_throttled_ratio", 0.2, 0.2},
+				{"cpu_usage_cores", 1, 1},
+				{"oom_events_10m", 0, 0},
+				{"request_rate", 11, 11},
+				{"error_ratio", 1.0 / 11, 1.0 / 11},
+				{"dependency_latency_p99_seconds", 0.5 + (0.5-0.1)*0, math.NaN()},
+				{"events_backoff", 3, 0},
+				{"events_module_load_error", 1, 0},
+				{"events_failed_mount", 0, 0},
+			}
+			for _, c := range checks {
+				i := col(c.feature)
+				if c.feature == "dependency_latency_p99_seconds" {
+					// Quantile 0.99 lies in the +Inf bucket: the upper
+					// bound of the highest finite bucket.
+					if !near(bad.Values[i], 0.5) || !near(good.Values[i], 0.5) {
+						t.Errorf("%s: bad %v good %v, want 0.5", c.feature, bad.Values[i], good.Values[i])
+					}
+					continue
+				}
+				if !near(bad.Values[i], c.bad) || !near(good.Values[i], c.good) {
+					t.Errorf("%s: bad %v good %v, want %v %v", c.feature, bad.Values[i], good.Values[i], c.bad, c.good)
+				}
+			}
+			if !bad.Failure[lab("crashloop_failure")] || good.Failure[lab("crashloop_failure")] {
+				t.Errorf("crashloop_failure: bad %v good %v", bad.Failure, good.Failure)
+			}
+			if !bad.Failure[lab("module_load_failure")] || bad.Failure[lab("mount_failure")] {
+				t.Errorf("module/mount failure: %v", bad.Failure)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -293,9 +294,9 @@ func TestHeadOptions(t *testing.T) {
 func TestConcurrentAppendEvaluate(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	reg := prometheus.NewRegistry()
-	h := newTestHead(t, reg, HeadOptions{Lookback: 5 * time.Minute})
+	h := newTestHead(t, reg, HeadOptions{Lookback: 6 * time.Minute})
 	e := newTestExtractor(t, h, reg, Config{
-		Lookback: 5 * 60_000_000_000,
+		Lookback: model.Duration(6 * time.Minute),
 		Features: []Feature{
 			{Name: "r", Expr: `sum by (${entity}) (rate(c_total[1m]))`},
 			{Name: "g", Expr: `max by (${entity}) (g)`},

@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"encoding/json"
+	"net/http"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,4 +29,19 @@ func counterValue(t testing.TB, reg prometheus.Gatherer, name, label, value stri
 		}
 	}
 	return 0
+}
+
+func getJSONValue(t testing.TB, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("decode %s: %v", url, err)
+	}
 }

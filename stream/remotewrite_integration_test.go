@@ -65,8 +65,8 @@ remote_write:
 	want := map[string]float64{
 		`{__name__="omen_test_module_load_seconds", instance="` + exporter.Listener.Addr().String() + `", job="exporter", module="payments", namespace="shop"}`: 42.5,
 		`{__name__="omen_test_module_load_seconds", instance="` + exporter.Listener.Addr().String() + `", job="exporter", module="auth", namespace="shop"}`:     -3.25,
-		`{__name__="omen_test_restarts_total", instance="` + exporter.Listener.Addr().String() + `", job="exporter", namespace="shop"}`:                          7,
-		`{__name__="up", instance="` + exporter.Listener.Addr().String() + `", job="exporter", namespace="shop"}`:                                                1,
+		`{__name__="omen_test_restarts_total", instance="` + exporter.Listener.Addr().String() + `", job="exporter", namespace="shop"}`:                         7,
+		`{__name__="up", instance="` + exporter.Listener.Addr().String() + `", job="exporter", namespace="shop"}`:                                               1,
 	}
 	deadline := time.Now().Add(45 * time.Second)
 	for {

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -73,17 +74,7 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 
 	// Series key: measurement and tags, up to the first unescaped space.
 	start := i
-	for i < n {
-		c := p[i]
-		if c == '\\' && i+1 < n && p[i+1] != '\n' {
-			i += 2
-			continue
-		}
-		if c == ' ' || c == '\n' {
-			break
-		}
-		i++
-	}
+	i = seriesKeyEnd(p, i)
 	if i >= n || p[i] != ' ' {
 		return bad(i, "line has no fields: "+quote(p[start:min(i, n)]))
 	}
@@ -231,6 +222,32 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 		res.Samples = append(res.Samples, telemetry.Sample{Labels: e.lset, T: t, V: f.v})
 	}
 	return end, nl
+}
+
+// seriesKeyEnd returns the index of the first unescaped space or newline
+// at or after i (or len(p)). A backslash escapes the next byte unless that
+// byte is a newline. Most keys hold no backslash before their end, so the
+// space is found with bytes.IndexByte.
+func seriesKeyEnd(p []byte, i int) int {
+	if j := bytes.IndexByte(p[i:], ' '); j >= 0 {
+		sp := i + j
+		if bytes.IndexByte(p[i:sp], '\n') < 0 && bytes.IndexByte(p[i:sp], '\\') < 0 {
+			return sp
+		}
+	}
+	n := len(p)
+	for i < n {
+		c := p[i]
+		if c == '\\' && i+1 < n && p[i+1] != '\n' {
+			i += 2
+			continue
+		}
+		if c == ' ' || c == '\n' {
+			break
+		}
+		i++
+	}
+	return i
 }
 
 // influxMillis converts a line protocol timestamp to milliseconds,

@@ -1,0 +1,77 @@
+package decode
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// benchInflux is a Telegraf-like payload: 1000 lines over 500 series
+// (pods × containers with 6 tags), two numeric fields per line → 2000
+// samples.
+func benchInflux() ([]byte, int) {
+	var b strings.Builder
+	for i := 0; i < 1000; i++ {
+		s := i % 500
+		fmt.Fprintf(&b, "kubernetes_pod_container,container_name=c%d,host=node-%d,namespace=ns-%d,node_name=node-%d,pod_name=pod-%d-7d9f8b6c5-x2x9k,state=running restarts_total=%di,memory_usage_bytes=%d.%d 1700000000%09d\n",
+			s%3, s%20, s%7, s%20, s, i%17, 104857600+i, i%10, i)
+	}
+	return []byte(b.String()), 2000
+}
+
+func benchPromText() ([]byte, int) {
+	var b strings.Builder
+	b.WriteString("# HELP kube_pod_container_status_restarts_total The number of container restarts per container.\n# TYPE kube_pod_container_status_restarts_total counter\n")
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&b, "kube_pod_container_status_restarts_total{namespace=\"ns-%d\",pod=\"pod-%d-7d9f8b6c5-x2x9k\",uid=\"5f0c6c1e-0d2a-4b9e-9c5a-%012d\",container=\"c%d\"} %d\n", i%7, i, i, i%3, i%17)
+	}
+	return []byte(b.String()), 1000
+}
+
+func benchJSON() ([]byte, int) {
+	var b strings.Builder
+	b.WriteString(`{"samples":[`)
+	for i := 0; i < 1000; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"labels":{"__name__":"module_load_errors_total","namespace":"ns-%d","pod":"pod-%d","container":"c%d"},"t":%d,"v":%d.5}`, i%7, i, i%3, 1700000000000+i, i)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String()), 1000
+}
+
+func benchDecode(b *testing.B, f Format, payload []byte, perPayload int) {
+	d := newDecoder(b, Options{})
+	var res Result
+	if err := d.Decode(f, payload, testRecv, &res); err != nil || len(res.Samples) != perPayload || len(res.Errors) != 0 {
+		b.Fatalf("warm-up: %v, %d samples, %v", err, len(res.Samples), res.Errors)
+	}
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		res.Reset()
+		if err := d.Decode(f, payload, testRecv, &res); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*perPayload)/time.Since(start).Seconds(), "samples/s")
+}
+
+func BenchmarkInflux(b *testing.B) {
+	payload, n := benchInflux()
+	benchDecode(b, FormatInflux, payload, n)
+}
+
+func BenchmarkPromText(b *testing.B) {
+	payload, n := benchPromText()
+	benchDecode(b, FormatPromText, payload, n)
+}
+
+func BenchmarkJSONSamples(b *testing.B) {
+	payload, n := benchJSON()
+	benchDecode(b, FormatJSON, payload, n)
+}

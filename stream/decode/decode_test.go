@@ -1,0 +1,250 @@
+package decode
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDetect(t *testing.T) {
+	tests := []struct {
+		subject, contentType string
+		want                 Format
+		wantErr              bool
+	}{
+		{"omen.metrics", "", FormatInflux, false},
+		{"omen.metrics.influx", "", FormatInflux, false},
+		{"omen.metrics.influx.p3", "", FormatInflux, false},
+		{"omen.metrics.prom", "", FormatPromText, false},
+		{"omen.metrics.prometheus.p0", "", FormatPromText, false},
+		{"omen.metrics.json", "", FormatJSON, false},
+		{"omen.metrics.JSON", "", FormatJSON, false},
+		{"prod.omen.metrics.lp", "", FormatInflux, false},
+		{"omen.metrics.xml", "", "", true},
+		{"omen.metrics.p3", "", "", true},
+		{"omen.events", "", FormatEvents, false},
+		{"omen.events.k8s", "", FormatKubernetesEvents, false},
+		{"omen.events.kubernetes.p1", "", FormatKubernetesEvents, false},
+		{"omen.events.module", "", FormatModuleEvents, false},
+		{"omen.events.json", "", FormatEvents, false},
+		{"omen.events.csv", "", "", true},
+		{"something.else", "", "", true},
+		{"", "", "", true},
+		// Content-Type wins when recognised.
+		{"omen.metrics.influx", "text/plain; version=0.0.4; charset=utf-8", FormatPromText, false},
+		{"", "text/plain; version=0.0.4", FormatPromText, false},
+		{"omen.metrics.prom", "application/x-influx-line-protocol", FormatInflux, false},
+		{"", "application/x-influx-line-protocol", FormatInflux, false},
+		{"omen.metrics", "application/json", FormatJSON, false},
+		{"omen.metrics.influx", "application/json; charset=utf-8", FormatJSON, false},
+		{"omen.events", "application/json", FormatEvents, false},
+		{"omen.events.k8s", "application/x-ndjson", FormatKubernetesEvents, false},
+		{"omen.events.module.p2", "application/json", FormatModuleEvents, false},
+		{"other", "application/json", "", true},
+		// Unrecognised or ambiguous Content-Types leave the choice to the subject.
+		{"omen.metrics", "text/plain; charset=utf-8", FormatInflux, false},
+		{"omen.metrics.prom", "text/plain", FormatPromText, false},
+		{"omen.metrics", "application/octet-stream", FormatInflux, false},
+		{"omen.metrics", ";;;", FormatInflux, false},
+		{"other", "application/octet-stream", "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.subject+"|"+tc.contentType, func(t *testing.T) {
+			got, err := Detect(tc.subject, tc.contentType)
+			if tc.wantErr {
+				e, ok := AsError(err)
+				if !ok || e.Reason != ReasonUnknownFormat {
+					t.Fatalf("Detect = %q, %v; want an unknown_format error", got, err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("Detect = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		ok   bool
+	}{
+		{"defaults", Options{}, true},
+		{"all set", Options{MaxAge: time.Hour, MaxFuture: time.Minute, MaxMessageBytes: 10, MaxLabels: 3, MaxLabelValueLen: 5, Precision: time.Millisecond, RequiredLabels: []string{"namespace"}, CacheSize: 1, MaxErrorDetails: 1}, true},
+		{"bad precision", Options{Precision: time.Minute}, false},
+		{"negative bytes", Options{MaxMessageBytes: -1}, false},
+		{"negative labels", Options{MaxLabels: -1}, false},
+		{"negative value len", Options{MaxLabelValueLen: -1}, false},
+		{"negative cache", Options{CacheSize: -1}, false},
+		{"negative details", Options{MaxErrorDetails: -1}, false},
+		{"bad required label", Options{RequiredLabels: []string{"a-b"}}, false},
+		{"bad required event label", Options{RequiredEventLabels: []string{""}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.opts)
+			if (err == nil) != tc.ok {
+				t.Fatalf("New: %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestDecodePayloadErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		format  Format
+		in      string
+		reason  string
+		nErrors int
+	}{
+		{"too large", Options{MaxMessageBytes: 8}, FormatInflux, "m f=1 1700000000000000000", ReasonTooLarge, 1},
+		{"too large json", Options{MaxMessageBytes: 8}, FormatJSON, `{"samples":[]}`, ReasonTooLarge, 1},
+		{"unknown format", Options{}, Format("xml"), "<a/>", ReasonUnknownFormat, 1},
+		{"empty influx", Options{}, FormatInflux, "", ReasonMalformed, 1},
+		{"comments only", Options{}, FormatInflux, "# nothing\n\n", ReasonMalformed, 1},
+		{"empty events", Options{}, FormatEvents, "  \n", ReasonMalformed, 1},
+		{"all bad", Options{}, FormatInflux, "a\nb\nc", ReasonMalformed, 3},
+		{"all too old", Options{}, FormatInflux, "m f=1 1", ReasonTooOld, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDecoder(t, tc.opts)
+			var res Result
+			err := d.Decode(tc.format, []byte(tc.in), testRecv, &res)
+			checkResult(t, &res, 0, 0, 0, err)
+			e, ok := AsError(err)
+			if !ok || e.Reason != tc.reason {
+				t.Fatalf("Decode = %v, want reason %s", err, tc.reason)
+			}
+			if len(res.Errors) != tc.nErrors {
+				t.Fatalf("got errors %v, want %d", res.Errors, tc.nErrors)
+			}
+		})
+	}
+}
+
+func TestResultAccumulatesAndResets(t *testing.T) {
+	d := newDecoder(t, Options{})
+	var res Result
+	for i := 0; i < 3; i++ {
+		if err := d.Decode(FormatInflux, []byte("m f=1\nbad"), testRecv, &res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(res.Samples) != 3 || len(res.Errors) != 3 {
+		t.Fatalf("got %d samples %d errors, want 3 and 3", len(res.Samples), len(res.Errors))
+	}
+	res.Reset()
+	if len(res.Samples) != 0 || len(res.Errors) != 0 || len(res.Events) != 0 || cap(res.Samples) < 3 {
+		t.Fatalf("Reset left %+v", res)
+	}
+}
+
+func TestZeroReceivedUsesNow(t *testing.T) {
+	d := newDecoder(t, Options{})
+	var res Result
+	if err := d.Decode(FormatInflux, []byte("m f=1"), time.Time{}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Samples[0].T; got != testNow.UnixMilli() {
+		t.Fatalf("T = %d, want %d", got, testNow.UnixMilli())
+	}
+}
+
+// TestNoAliasing checks that samples and events stay intact when the
+// caller reuses the payload buffer.
+func TestNoAliasing(t *testing.T) {
+	payloads := []struct {
+		f  Format
+		in string
+	}{
+		{FormatInflux, "mmm,ttt=vvv fff=1"},
+		{FormatPromText, `mmm{ttt="vvv"} 1`},
+		{FormatJSON, `{"labels":{"__name__":"mmm","ttt":"vvv"},"v":1}`},
+		{FormatModuleEvents, `{"reason":"rrr","pod":"vvv","message":"xxx"}`},
+		{FormatKubernetesEvents, `{"reason":"rrr","message":"xxx","involvedObject":{"kind":"Pod","name":"vvv"}}`},
+	}
+	for _, p := range payloads {
+		t.Run(string(p.f), func(t *testing.T) {
+			d := newDecoder(t, Options{})
+			buf := []byte(p.in)
+			var res Result
+			if err := d.Decode(p.f, buf, testRecv, &res); err != nil {
+				t.Fatal(err)
+			}
+			before := fmt.Sprint(res.Samples, res.Events)
+			for i := range buf {
+				buf[i] = 'X'
+			}
+			if after := fmt.Sprint(res.Samples, res.Events); after != before {
+				t.Fatalf("result changed with the payload:\n%s\n%s", before, after)
+			}
+		})
+	}
+}
+
+// TestCacheEviction decodes more series than the cache holds, repeatedly,
+// and checks every sample keeps its own labels.
+func TestCacheEviction(t *testing.T) {
+	d := newDecoder(t, Options{CacheSize: 4})
+	var b strings.Builder
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(&b, "m,s=%d f=%d\n", i%13, i%13)
+	}
+	for pass := 0; pass < 3; pass++ {
+		var res Result
+		if err := d.Decode(FormatInflux, []byte(b.String()), testRecv, &res); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range res.Samples {
+			if got, want := s.Labels.Get("s"), fmt.Sprint(s.V); got != want {
+				t.Fatalf("sample %s has label s=%s", fmtSample(s), got)
+			}
+		}
+		if n := d.cache.len(); n > 8 {
+			t.Fatalf("cache holds %d entries, want at most 8", n)
+		}
+	}
+}
+
+func TestErrorDetails(t *testing.T) {
+	d := newDecoder(t, Options{MaxErrorDetails: 2})
+	var res Result
+	err := d.Decode(FormatInflux, []byte("a\nb\nc\nd"), testRecv, &res)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if len(res.Errors) != 4 {
+		t.Fatalf("got %d errors, want 4", len(res.Errors))
+	}
+	for i, e := range res.Errors {
+		if (e.Msg != "") != (i < 2) {
+			t.Errorf("error %d: %q", i, e.Msg)
+		}
+		if !strings.Contains(e.Error(), fmt.Sprintf("line %d: malformed", i+1)) {
+			t.Errorf("Error() = %q", e.Error())
+		}
+	}
+	if !errors.Is(err, res.Errors[0]) {
+		t.Errorf("returned error %v does not wrap the first Error", err)
+	}
+}
+
+func TestReasonsAreDistinct(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range Reasons() {
+		if seen[r] || r == "" {
+			t.Fatalf("duplicate or empty reason %q", r)
+		}
+		seen[r] = true
+	}
+	if len(seen) != 10 {
+		t.Fatalf("got %d reasons, want 10", len(seen))
+	}
+}

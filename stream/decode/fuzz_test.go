@@ -1,0 +1,107 @@
+package decode
+
+import (
+	"os"
+	"slices"
+	"testing"
+)
+
+// fuzzDecode checks the decoder contract on one payload: no panic, valid
+// samples and events, known reasons, a non-nil error exactly when nothing
+// was produced, and the same output when the payload is decoded again
+// through the series cache.
+func fuzzDecode(t *testing.T, f Format, payload []byte) {
+	d := newDecoder(t, Options{CacheSize: 8, MaxAge: -1, MaxFuture: -1})
+	var first, second Result
+	err := d.Decode(f, payload, testRecv, &first)
+	checkResult(t, &first, 0, 0, 0, err)
+	err2 := d.Decode(f, payload, testRecv, &second)
+	checkResult(t, &second, 0, 0, 0, err2)
+	if !slices.Equal(fmtSamples(first.Samples), fmtSamples(second.Samples)) ||
+		!slices.Equal(fmtErrors(first.Errors), fmtErrors(second.Errors)) ||
+		len(first.Events) != len(second.Events) {
+		t.Fatalf("second decode differs:\n%v %v\n%v %v", fmtSamples(first.Samples), first.Errors, fmtSamples(second.Samples), second.Errors)
+	}
+	// The bounded default options must hold too.
+	d = newDecoder(t, Options{})
+	var third Result
+	err3 := d.Decode(f, payload, testRecv, &third)
+	checkResult(t, &third, 0, 0, 0, err3)
+}
+
+func addFixture(f *testing.F, name string) {
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+}
+
+func FuzzInflux(f *testing.F) {
+	addFixture(f, "telegraf.lp")
+	for _, s := range []string{
+		"m,t=v f=1.5,g=2i,h=3u,i=t,j=\"s\" 1700000000000000000",
+		`my\ m,t\,k=v\=x\\ f\=1=1`,
+		"m s=\"a\nb\",f=1\r\n",
+		"m f=1e400,g=NaN,h=99999999999999999999i 1",
+		"prometheus,a=b up=1",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) { fuzzDecode(t, FormatInflux, payload) })
+}
+
+func FuzzPromText(f *testing.F) {
+	addFixture(f, "kube-state-metrics.prom")
+	for _, s := range []string{
+		"a{b=\"c\\\"d\"} 1 1700000000000\nb NaN\n",
+		"{\"a.b\",\"c.d\"=\"e\"} 1\n",
+		"a 1\nb{ 2\nc 3",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) { fuzzDecode(t, FormatPromText, payload) })
+}
+
+func FuzzJSONSamples(f *testing.F) {
+	for _, s := range []string{
+		`{"samples":[{"labels":{"__name__":"m","namespace":"a","pod":"b"},"t":1700000000000,"v":1.5}]}`,
+		`[{"labels":{"__name__":"m"},"timestamp":"2023-11-14T22:13:20Z","v":"stale"}]`,
+		"{\"labels\":{\"__name__\":\"m\"},\"v\":1}\n{bad\n{\"labels\":{\"__name__\":\"n\"},\"v\":\"2\"}",
+		`{"samples":[{"labels":{"__name__":"1.x","a-b":"c"},"t":"x","v":true}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) { fuzzDecode(t, FormatJSON, payload) })
+}
+
+func FuzzK8sEvent(f *testing.F) {
+	addFixture(f, "k8s-event-exporter.json")
+	addFixture(f, "vector-k8s-event.json")
+	for _, s := range []string{
+		`{"type":"ADDED","object":{"reason":"Killing","involvedObject":{"kind":"Pod","namespace":"a","name":"p"}}}`,
+		`{"items":[{"reason":"X","series":{"count":3,"lastObservedTime":"2023-11-14T22:13:00Z"},"involvedObject":{"kind":"Pod","name":"p","fieldPath":"spec.containers{c}","labels":{"a.b/c":"d"}}}]}`,
+		`{"message":"{\"reason\":\"OOMKilling\",\"involvedObject\":{\"kind\":\"Node\",\"name\":\"n1\"}}"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		fuzzDecode(t, FormatKubernetesEvents, payload)
+		fuzzDecode(t, FormatEvents, payload)
+	})
+}
+
+func FuzzModuleEvent(f *testing.F) {
+	addFixture(f, "module-events.ndjson")
+	for _, s := range []string{
+		`{"time":1700000000000,"namespace":"a","pod":"p","module":"m","reason":"ModuleLoadError","count":2}`,
+		`{"events":[{"reason":"MountFailed","time":"2023-11-14T22:13:20Z"}]}`,
+		`[{"reason":"X","count":"1"},{"reason":"Y","count":-1}]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		fuzzDecode(t, FormatModuleEvents, payload)
+		fuzzDecode(t, FormatEvents, payload)
+	})
+}

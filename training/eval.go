@@ -21,6 +21,12 @@ const (
 	DetectorAR   = "ar"   // ridge linear autoregression, a baseline
 )
 
+// Calibration sets of EvalOptions.Calibration.
+const (
+	CalibrateTrain = "train"
+	CalibrateVal   = "val"
+)
+
 // EvalOptions configure EvalDataset. Zero values take the defaults named.
 type EvalOptions struct {
 	// Kind is "smd", "asd" or "" (any folder in the same format); it only
@@ -37,7 +43,7 @@ type EvalOptions struct {
 	// Hidden and Layers size the LSTM (defaults 32 and 1).
 	Hidden, Layers int
 	// Epochs, BatchSize and Patience drive the training loop (defaults
-	// 8, 64, 2).
+	// 20, 64, 3).
 	Epochs, BatchSize, Patience int
 	// LearningRate is Adam's step (default 2e-3).
 	LearningRate float64
@@ -50,6 +56,12 @@ type EvalOptions struct {
 	// and the ranking: ScaleMinMax (default; the training range, the
 	// published preprocessing of SMD/ASD) or ScaleZ (the training std).
 	Scale string
+	// Calibration names the scores POT is fitted to: CalibrateVal
+	// (default: the held-out tail of the training file, out-of-sample for
+	// the model) or CalibrateTrain (every step of the training file, as
+	// OmniAnomaly and TranAD initialise POT on training scores). Test data
+	// is never used.
+	Calibration string
 	// Risk and Level are the POT parameters q and the initial quantile
 	// (defaults 1e-3 and 0.98).
 	Risk, Level float64
@@ -88,12 +100,18 @@ func (o *EvalOptions) defaults() error {
 	if o.Scale != ScaleMinMax && o.Scale != ScaleZ {
 		return fmt.Errorf("eval: unknown residual scale %q (want %s or %s)", o.Scale, ScaleMinMax, ScaleZ)
 	}
+	if o.Calibration == "" {
+		o.Calibration = CalibrateVal
+	}
+	if o.Calibration != CalibrateTrain && o.Calibration != CalibrateVal {
+		return fmt.Errorf("eval: unknown calibration %q (want %s or %s)", o.Calibration, CalibrateTrain, CalibrateVal)
+	}
 	setDefault(&o.Window, 16)
 	setDefault(&o.Hidden, 32)
 	setDefault(&o.Layers, 1)
-	setDefault(&o.Epochs, 8)
+	setDefault(&o.Epochs, 20)
 	setDefault(&o.BatchSize, 64)
-	setDefault(&o.Patience, 2)
+	setDefault(&o.Patience, 3)
 	if o.LearningRate == 0 {
 		o.LearningRate = 2e-3
 	}
@@ -179,7 +197,7 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 		"window": opts.Window, "hidden": opts.Hidden, "layers": opts.Layers, "epochs": opts.Epochs,
 		"batch_size": opts.BatchSize, "patience": opts.Patience, "learning_rate": opts.LearningRate,
 		"max_windows_per_epoch": opts.MaxWindowsPerEpoch, "val_fraction": opts.ValFraction,
-		"pot_risk": opts.Risk, "scale": opts.Scale, "pot_level": opts.Level, "seed": opts.Seed,
+		"pot_risk": opts.Risk, "scale": opts.Scale, "calibration": opts.Calibration, "pot_level": opts.Level, "seed": opts.Seed,
 	}}
 	for _, name := range names {
 		er, err := evalEntity(ctx, opts, name)
@@ -267,8 +285,12 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 	er.TrainSeconds = time.Since(start).Seconds()
 	er.Epochs = len(det.history.Epochs)
 
-	// Calibration: scores of the held-out training tail (no test data).
-	vw, err := ScoringWindows(va, opts.Window, opts.Window)
+	// Calibration: scores of the training file (no test data).
+	cal := va
+	if opts.Calibration == CalibrateTrain {
+		cal = train
+	}
+	vw, err := ScoringWindows(cal, opts.Window, opts.Window)
 	if err != nil {
 		return er, fmt.Errorf("validation windows: %w", err)
 	}

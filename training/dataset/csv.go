@@ -2,8 +2,8 @@ package dataset
 
 import (
 	"bufio"
-	"context"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"

@@ -17,7 +17,7 @@ import (
 // (v1.API from github.com/prometheus/client_golang/api/prometheus/v1)
 // that PrometheusSource uses.
 type RangeQuerier interface {
-	QueryRange(ctx context.Context, query string, r v1.Range, opts ...v1.Option) (pmodel.Value, v1.Warnings, error)
+	QueryRange(ctx context.Context, query string, r v1.Range, opts ...v1.Option) (pmodel.Value, v1.Warnings, v1.Infos, error)
 }
 
 // NamedQuery is a PromQL expression that yields one feature (or, for
@@ -120,7 +120,7 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 }
 
 func (p *PrometheusSource) query(ctx context.Context, q NamedQuery, r v1.Range) (pmodel.Matrix, error) {
-	v, _, err := p.API.QueryRange(ctx, q.Query, r)
+	v, _, _, err := p.API.QueryRange(ctx, q.Query, r)
 	if err != nil {
 		return nil, fmt.Errorf("query_range %s (%q): %w", q.Name, q.Query, err)
 	}

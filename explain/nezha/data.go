@@ -45,6 +45,12 @@ type Day struct {
 	Pods   map[string]*Series
 	// Edges is nil when the folder has no metric/dependency.csv(.gz).
 	Edges []Edge
+	// Calls holds per-edge latency series (source_50, destination_50):
+	// columns named "<caller>_<callee>". Empty when absent.
+	Calls []*Series
+	// Front is front_service.csv (the entry service's success rate and
+	// latency) with Pod set to the lower-cased ServiceName; nil when absent.
+	Front *Series
 	// RootCause maps service → fault type → labelled metric.
 	RootCause map[string]map[string]string
 }
@@ -99,6 +105,20 @@ func LoadDay(dir string) (*Day, error) {
 			} else {
 				d.Pods[s.Pod] = s
 			}
+		case base == "source_50.csv" || base == "destination_50.csv":
+			s, err := loadSeries(filepath.Join(mdir, name))
+			if err != nil {
+				return nil, err
+			}
+			s.Pod = base
+			d.Calls = append(d.Calls, s)
+		case base == "front_service.csv":
+			s, err := loadSeries(filepath.Join(mdir, name))
+			if err != nil {
+				return nil, err
+			}
+			s.Pod = strings.ToLower(s.Pod)
+			d.Front = s
 		case base == "dependency.csv":
 			edges, err := loadEdges(filepath.Join(mdir, name))
 			if err != nil {
@@ -194,15 +214,16 @@ func loadSeries(path string) (*Series, error) {
 		return nil, fmt.Errorf("read header of %s: %w", path, err)
 	}
 	tcol, pcol := -1, -1
+	// Pod files use Time/TimeStamp, edge files time/timestamp.
 	var cols []int
 	s := &Series{}
 	for i, h := range head {
 		switch h {
-		case "Time":
+		case "Time", "time":
 			tcol = i
-		case "PodName":
+		case "PodName", "ServiceName":
 			pcol = i
-		case "TimeStamp":
+		case "TimeStamp", "timestamp":
 		default:
 			cols = append(cols, i)
 			s.Columns = append(s.Columns, h)

@@ -24,7 +24,7 @@ const (
 // Options tunes [EvalRCA]. Zero fields take the defaults noted.
 type Options struct {
 	// Baseline is the length of the normal window before each inject
-	// time (10m).
+	// time (30m).
 	Baseline time.Duration
 	// Window is the length of the anomalous window from the inject time
 	// (4m; Nezha faults last about 3 minutes).
@@ -40,11 +40,41 @@ type Options struct {
 	Rank explain.RankOptions
 	// TopK is the length of each ranked list (5).
 	TopK int
+	// KeepFaultWindows keeps the windows of the other injected faults in
+	// the baseline (by default they are left out, as a deployment leaves
+	// out the windows of earlier alerts).
+	KeepFaultWindows bool
+	// NoiseQuantile q divides a metric's score by the q-quantile of its
+	// robust z-scores over the baseline when that exceeds 1 (0.9; negative
+	// disables).
+	NoiseQuantile float64
+	// ClientLatency counts the pods' client-side latencies as their own
+	// evidence; by default they are left out, since they mostly reflect
+	// the callees.
+	ClientLatency bool
+	// NoCallLatency ignores the per-edge latency files; otherwise a
+	// caller→callee latency counts as evidence for the callee, scaled by
+	// CallWeight (1).
+	NoCallLatency bool
+	CallWeight    float64
+	// NoFront ignores front_service.csv; otherwise its success rate and
+	// latencies count as evidence for the entry service.
+	NoFront bool
+	// FrontWeight scales the front-service evidence (0.5: the entry
+	// service's SLIs reflect every fault on the request path, so they count
+	// for half of its own metrics).
+	FrontWeight float64
+	// RawEvidence uses the z-score itself as evidence instead of log(1+z).
+	RawEvidence bool
+	// FaultSpan is how long after its inject time another fault is left
+	// out of a baseline (7m; Nezha faults are 8–9 minutes apart and their
+	// effects last up to about 7 minutes).
+	FaultSpan time.Duration
 }
 
 func (o *Options) defaults() error {
 	if o.Baseline == 0 {
-		o.Baseline = 10 * time.Minute
+		o.Baseline = 30 * time.Minute
 	}
 	if o.Window == 0 {
 		o.Window = 4 * time.Minute
@@ -60,6 +90,18 @@ func (o *Options) defaults() error {
 	}
 	if o.TopK == 0 {
 		o.TopK = 5
+	}
+	if o.NoiseQuantile == 0 {
+		o.NoiseQuantile = 0.9
+	}
+	if o.FrontWeight == 0 {
+		o.FrontWeight = 0.5
+	}
+	if o.FaultSpan == 0 {
+		o.FaultSpan = 7 * time.Minute
+	}
+	if o.CallWeight == 0 {
+		o.CallWeight = 1
 	}
 	switch {
 	case o.Baseline < 0 || o.Window <= 0 || o.Persist < 1 || o.TopK < 1:
@@ -137,11 +179,11 @@ func evalDay(ctx context.Context, dir string, day *Day, opts Options) (RCAReport
 	}
 	rep.Graph = mode
 	var hits [6]int
-	for _, f := range day.Faults {
+	for fi, f := range day.Faults {
 		if err := ctx.Err(); err != nil {
 			return RCAReport{}, fmt.Errorf("evaluate %s: %w", dir, err)
 		}
-		ev, svcTop, podTop := evidenceAt(day, f.Time.Unix(), opts)
+		ev, svcTop, podTop := evidenceAt(day, fi, opts)
 		causes, err := explain.Rank(graph, ev, opts.Rank)
 		if err != nil {
 			return RCAReport{}, fmt.Errorf("rank fault at %s: %w", f.Time, err)
@@ -327,49 +369,120 @@ type famScore struct {
 	z      float64
 }
 
-// evidenceAt scores every pod and service at inject time t0 (Unix
-// seconds): per column, the Persist-th largest robust z-score of the
-// window [t0, t0+Window) against the median and IQR of [t0−Baseline, t0);
-// per family, the largest over its columns; per pod, the largest family;
-// per service, the largest pod. The evidence of a service is log(1+z).
-func evidenceAt(day *Day, t0 int64, o Options) (ev map[string]float64, svcTop, podTop map[string]famScore) {
+// scorer computes column scores at one inject time.
+type scorer struct {
+	t0, base, win int64
+	persist       int
+	noiseQ        float64
+	// skip lists [from, to) intervals (other faults' windows) left out of
+	// the baseline.
+	skip [][2]int64
+}
+
+func (sc *scorer) score(times []int64, v []float64) float64 {
+	blo, bhi := window(times, sc.t0-sc.base, sc.t0)
+	alo, ahi := window(times, sc.t0, sc.t0+sc.win)
+	if ahi == alo {
+		return 0
+	}
+	var bv []float64
+	for i := blo; i < bhi; i++ {
+		in := false
+		for _, k := range sc.skip {
+			if times[i] >= k[0] && times[i] < k[1] {
+				in = true
+				break
+			}
+		}
+		if !in {
+			bv = append(bv, v[i])
+		}
+	}
+	return columnScore(bv, v[alo:ahi], sc.persist, sc.noiseQ)
+}
+
+// evidenceAt scores every pod and service at fault fi (see the package
+// documentation). The evidence of a service is log(1+z) of its largest
+// family score.
+func evidenceAt(day *Day, fi int, o Options) (ev map[string]float64, svcTop, podTop map[string]famScore) {
+	t0 := day.Faults[fi].Time.Unix()
+	sc := &scorer{t0: t0, base: int64(o.Baseline / time.Second), win: int64(o.Window / time.Second),
+		persist: o.Persist, noiseQ: o.NoiseQuantile}
+	if !o.KeepFaultWindows {
+		for j, f := range day.Faults {
+			if j != fi {
+				ft := f.Time.Unix()
+				sc.skip = append(sc.skip, [2]int64{ft, ft + int64(o.FaultSpan/time.Second)})
+			}
+		}
+	}
 	ev = map[string]float64{}
 	svcTop = map[string]famScore{}
 	podTop = map[string]famScore{}
-	base, win := int64(o.Baseline/time.Second), int64(o.Window/time.Second)
+	raise := func(m map[string]famScore, k string, fs famScore) {
+		if cur, ok := m[k]; !ok || fs.z > cur.z {
+			m[k] = fs
+		}
+	}
 	for pod, s := range day.Pods {
-		blo, bhi := window(s.Times, t0-base, t0)
-		alo, ahi := window(s.Times, t0, t0+win)
 		best := famScore{}
 		for c, col := range s.Columns {
 			fam, ok := family(col)
-			if !ok || ahi-alo == 0 || bhi-blo < 2 {
+			if !ok || (!o.ClientLatency && fam == "client_latency") {
 				continue
 			}
-			z := columnScore(s.Values[c][blo:bhi], s.Values[c][alo:ahi], o.Persist)
-			if z > best.z {
+			if z := sc.score(s.Times, s.Values[c]); z > best.z || best.family == "" {
 				best = famScore{fam, z}
 			}
 		}
 		podTop[pod] = best
-		svc := ServiceOf(pod)
-		if best.z > svcTop[svc].z || svcTop[svc].family == "" {
-			svcTop[svc] = best
+		raise(svcTop, ServiceOf(pod), best)
+	}
+	if f := day.Front; f != nil && !o.NoFront {
+		if _, known := svcTop[f.Pod]; known {
+			for c, col := range f.Columns {
+				fam := "front_latency"
+				if strings.HasPrefix(col, "SuccessRate") {
+					fam = "front_success_rate"
+				}
+				raise(svcTop, f.Pod, famScore{fam, o.FrontWeight * sc.score(f.Times, f.Values[c])})
+			}
+		}
+	}
+	if !o.NoCallLatency {
+		for _, s := range day.Calls {
+			for c, col := range s.Columns {
+				_, callee, ok := strings.Cut(col, "_")
+				if !ok {
+					continue
+				}
+				if _, known := svcTop[callee]; !known {
+					continue
+				}
+				raise(svcTop, callee, famScore{"call_latency", o.CallWeight * sc.score(s.Times, s.Values[c])})
+			}
 		}
 	}
 	for svc, b := range svcTop {
-		ev[svc] = math.Log1p(b.z)
+		if o.RawEvidence {
+			ev[svc] = b.z
+		} else {
+			ev[svc] = math.Log1p(b.z)
+		}
 	}
 	return ev, svcTop, podTop
 }
 
-// columnScore is the persist-th largest |x−median|/scale over the window.
-func columnScore(base, win []float64, persist int) float64 {
+// columnScore is the persist-th largest |x−median|/scale over the window,
+// divided by the noiseQ-quantile of the same statistic over the baseline
+// (when above 1), so that metrics that are spiky in normal operation weigh
+// less.
+func columnScore(base, win []float64, persist int, noiseQ float64) float64 {
 	med, scale, n := robust(base)
 	if n < 2 {
 		return 0
 	}
-	floor := 1e-3*math.Abs(med) + 1e-9
+	floor := 0.01*math.Abs(med) + 1e-9
 	scale = math.Max(scale, floor)
 	zs := make([]float64, 0, len(win))
 	for _, v := range win {
@@ -382,5 +495,18 @@ func columnScore(base, win []float64, persist int) float64 {
 	}
 	sort.Sort(sort.Reverse(sort.Float64Slice(zs)))
 	k := min(persist, len(zs)) - 1
-	return zs[k]
+	z := zs[k]
+	if noiseQ > 0 {
+		bz := make([]float64, 0, len(base))
+		for _, v := range base {
+			if !math.IsNaN(v) {
+				bz = append(bz, math.Abs(v-med)/scale)
+			}
+		}
+		sort.Float64s(bz)
+		if q := quant(bz, noiseQ); q > 1 {
+			z /= q
+		}
+	}
+	return z
 }

@@ -5,8 +5,9 @@ import (
 	"sort"
 )
 
-// robust returns the median and a robust scale (IQR, or 1.4826·MAD when the
-// IQR is zero) of the non-NaN values.
+// robust returns the median and a robust scale of the non-NaN values: the
+// IQR/1.349, else 1.4826·MAD when the IQR is zero, else the standard
+// deviation (for quantised metrics that sit on one value most of the time).
 func robust(v []float64) (med, scale float64, n int) {
 	x := make([]float64, 0, len(v))
 	for _, a := range v {
@@ -19,7 +20,7 @@ func robust(v []float64) (med, scale float64, n int) {
 	}
 	sort.Float64s(x)
 	med = quant(x, .5)
-	scale = quant(x, .75) - quant(x, .25)
+	scale = (quant(x, .75) - quant(x, .25)) / 1.349
 	if scale == 0 {
 		d := make([]float64, len(x))
 		for i, a := range x {
@@ -27,6 +28,17 @@ func robust(v []float64) (med, scale float64, n int) {
 		}
 		sort.Float64s(d)
 		scale = 1.4826 * quant(d, .5)
+	}
+	if scale == 0 {
+		var m, ss float64
+		for _, a := range x {
+			m += a
+		}
+		m /= float64(len(x))
+		for _, a := range x {
+			ss += (a - m) * (a - m)
+		}
+		scale = math.Sqrt(ss / float64(len(x)))
 	}
 	return med, scale, len(x)
 }

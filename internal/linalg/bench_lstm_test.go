@@ -2,6 +2,7 @@ package linalg
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -12,6 +13,7 @@ import (
 type miniLSTM struct {
 	f, h, w, b int
 	wx, wh     []float32 // F×4H, H×4H
+	pwh, pwhT  *PackedB  // Wh and Whᵀ packed once per optimiser step
 	bias       []float32 // 4H
 	wy         []float32 // H
 	// activations
@@ -43,6 +45,8 @@ func newMiniLSTM(r *rand.Rand, f, h, w, b int) *miniLSTM {
 	}
 	Scale(0.1, m.wx)
 	Scale(0.1, m.wh)
+	m.pwh = PackB(false, h, g, m.wh, g)
+	m.pwhT = PackB(true, g, h, m.wh, g)
 	return m
 }
 
@@ -52,7 +56,7 @@ func (m *miniLSTM) forward() {
 	AddBias(m.gates, m.w*m.b, g, m.bias)
 	for t := range m.w {
 		gt := m.gates[t*m.b*g : (t+1)*m.b*g]
-		Sgemm(false, false, m.b, g, m.h, 1, m.hs[t*bh:(t+1)*bh], m.h, m.wh, g, 1, gt, g)
+		SgemmPacked(false, m.b, 1, m.hs[t*bh:(t+1)*bh], m.h, m.pwh, 1, gt, g)
 		LSTMCellForward(gt, m.cs[t*bh:(t+1)*bh], m.cs[(t+1)*bh:(t+2)*bh], m.hs[(t+1)*bh:(t+2)*bh], m.tcs[t*bh:(t+1)*bh], m.b, m.h)
 	}
 	last := m.hs[m.w*bh:]
@@ -74,7 +78,7 @@ func (m *miniLSTM) backward(step int) {
 		dgt := m.dGates[t*m.b*g : (t+1)*m.b*g]
 		LSTMCellBackward(dgt, m.gates[t*m.b*g:(t+1)*m.b*g], m.cs[t*bh:(t+1)*bh], m.tcs[t*bh:(t+1)*bh], m.dh, m.dc, m.b, m.h)
 		if t > 0 {
-			Sgemm(false, true, m.b, m.h, g, 1, dgt, g, m.wh, g, 0, m.dh, m.h)
+			SgemmPacked(false, m.b, 1, dgt, g, m.pwhT, 0, m.dh, m.h)
 		}
 	}
 	Sgemm(true, false, m.f, g, m.w*m.b, 1, m.x, m.f, m.dGates, g, 0, m.gwx, g)
@@ -84,6 +88,8 @@ func (m *miniLSTM) backward(step int) {
 	Adam(m.wx, m.gwx, m.mwx, m.vwx, 1e-3, 0.9, 0.999, 1e-8, step)
 	Adam(m.wh, m.gwh, m.mwh, m.vwh, 1e-3, 0.9, 0.999, 1e-8, step)
 	Adam(m.bias, m.gb, m.mb, m.vb, 1e-3, 0.9, 0.999, 1e-8, step)
+	m.pwh.Repack(false, m.h, g, m.wh, g)
+	m.pwhT.Repack(true, g, m.h, m.wh, g)
 }
 
 // BenchmarkLSTMWindows measures windows/s of a full forward pass
@@ -93,6 +99,16 @@ func BenchmarkLSTMWindows(b *testing.B) {
 	const f, h, w, batch = 38, 64, 32, 256
 	r := rand.New(rand.NewPCG(1, 2))
 	m := newMiniLSTM(r, f, h, w, batch)
+	for _, small := range []int{1, 16} {
+		ms := newMiniLSTM(r, f, h, w, small)
+		b.Run("inference_batch"+strconv.Itoa(small), func(b *testing.B) {
+			cpu0 := processCPU()
+			for b.Loop() {
+				ms.forward()
+			}
+			reportWindows(b, small, cpu0)
+		})
+	}
 	b.Run("inference", func(b *testing.B) {
 		cpu0 := processCPU()
 		for b.Loop() {

@@ -21,6 +21,7 @@ var lstmShapes = []struct {
 }{
 	{"inproj_8192x256x38", false, false, 8192, 256, 38, 0},
 	{"recur_256x256x64", false, false, 256, 256, 64, 1},
+	{"recur_16x256x64", false, false, 16, 256, 64, 1},
 	{"dWx_T_38x256x8192", true, false, 38, 256, 8192, 0},
 	{"dWh_T_64x256x8192", true, false, 64, 256, 8192, 0},
 	{"dX_NT_8192x38x256", false, true, 8192, 38, 256, 0},
@@ -42,6 +43,7 @@ func BenchmarkSgemm(b *testing.B) {
 		bb := randSlice(r, s.k*s.n)
 		c := randSlice(r, s.m*s.n)
 		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+		pb := PackB(s.transB, s.k, s.n, bb, ldb)
 		report := func(b *testing.B, cpu0 time.Duration) {
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			if cpu := processCPU() - cpu0; cpu > 0 {
@@ -54,6 +56,7 @@ func BenchmarkSgemm(b *testing.B) {
 		}{
 			{"omen", func() { Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, s.beta, c, s.n) }},
 			{"omen_serial", func() { SgemmSerial(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, s.beta, c, s.n) }},
+			{"omen_prepacked_serial", func() { SgemmPackedSerial(s.transA, s.m, 1, a, lda, pb, s.beta, c, s.n) }},
 			{"gonum", func() {
 				ta, tb := blas.NoTrans, blas.NoTrans
 				if s.transA {

@@ -28,7 +28,7 @@ const parallelMinFlops = 1 << 24
 // goroutines. Safe for concurrent use on disjoint C. Panics on programmer
 // errors (bad sizes, leading dimensions or slice lengths), like gonum's BLAS.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, false)
 	if m == 0 || n == 0 {
 		return
 	}
@@ -83,14 +83,14 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // SgemmSerial is Sgemm without starting goroutines, for callers that already
 // parallelise over independent problems.
 func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, false)
 	if m == 0 || n == 0 {
 		return
 	}
 	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, skipB bool) {
 	if m < 0 {
 		panic("linalg: m < 0")
 	}
@@ -123,7 +123,7 @@ func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []floa
 	if ar > 0 && ac > 0 && len(a) < lda*(ar-1)+ac {
 		panic("linalg: short A")
 	}
-	if br > 0 && bc > 0 && len(b) < ldb*(br-1)+bc {
+	if !skipB && br > 0 && bc > 0 && len(b) < ldb*(br-1)+bc {
 		panic("linalg: short B")
 	}
 	if len(c) < ldc*(m-1)+n {
@@ -185,6 +185,15 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
+	blocks(s, transA, m, n, k, alpha, a, lda, beta, c, ldc, func(jc, pc, kcb, ncb int) []float32 {
+		packB(transB, kcb, ncb, b, ldb, pc, jc, s.b)
+		return s.b
+	})
+}
+
+// blocks runs the Goto/BLIS loops over C (m×n, k deep, all > 0) with the
+// packed kcb×ncb block of op(B) at (pc, jc) supplied by packedB.
+func blocks(s *scratch, transA bool, m, n, k int, alpha float32, a []float32, lda int, beta float32, c []float32, ldc int, packedB func(jc, pc, kcb, ncb int) []float32) {
 	kern := kernel()
 	direct := !transA || m <= directTransAMax
 	for jc := 0; jc < n; jc += nc {
@@ -195,7 +204,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 			if pc > 0 {
 				bet = 1
 			}
-			packB(transB, kcb, ncb, b, ldb, pc, jc, s.b)
+			pb := packedB(jc, pc, kcb, ncb)
 			for ic := 0; ic < m; ic += mc {
 				mcb := min(mc, m-ic)
 				var av aView
@@ -212,7 +221,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 					packA(transA, rem, kcb, a, lda, ic+mcb-rem, pc, s.e[:])
 					av.edge = s.e[:mr*kcb]
 				}
-				macro(kern, mcb, ncb, kcb, alpha, &av, s.b, bet, c[ic*ldc+jc:], ldc, &s.t)
+				macro(kern, mcb, ncb, kcb, alpha, &av, pb, bet, c[ic*ldc+jc:], ldc, &s.t)
 			}
 		}
 	}

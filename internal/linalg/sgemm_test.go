@@ -145,7 +145,14 @@ func TestSgemmSizes(t *testing.T) {
 								alpha: []float32{1, -0.5, 0.75}[r.IntN(3)],
 								beta:  []float32{0, 1, -0.5}[r.IntN(3)],
 							}
-							g.run(t, r, Sgemm)
+							switch n % 3 {
+							case 0:
+								g.run(t, r, Sgemm)
+							case 1:
+								g.run(t, r, SgemmSerial)
+							default:
+								g.run(t, r, viaPacked(false))
+							}
 							n++
 						}
 					}
@@ -168,6 +175,8 @@ func TestSgemmAlphaBeta(t *testing.T) {
 							t.Run(g.String(), func(t *testing.T) {
 								g.run(t, r, Sgemm)
 								g.run(t, r, SgemmSerial)
+								g.run(t, r, viaPacked(false))
+								g.run(t, r, viaPacked(true))
 							})
 						}
 					}
@@ -205,6 +214,7 @@ func TestSgemmLSTMShapes(t *testing.T) {
 			t.Run(g.String(), func(t *testing.T) {
 				g.run(t, r, Sgemm)
 				g.run(t, r, SgemmSerial)
+				g.run(t, r, viaPacked(false))
 			})
 		}
 	})
@@ -224,6 +234,10 @@ func TestSgemmPanics(t *testing.T) {
 		{"short A", func() { Sgemm(false, false, 7, 1, 2, 1, a, 2, a, 1, 0, a, 1) }},
 		{"short B", func() { SgemmSerial(false, false, 1, 1, 13, 1, a, 13, a, 1, 0, a, 1) }},
 		{"short C", func() { Sgemm(false, false, 4, 4, 1, 1, a, 1, a, 4, 0, a, 4) }},
+		{"PackB short", func() { PackB(false, 4, 4, a, 4) }},
+		{"PackB ldb", func() { PackB(true, 4, 2, a, 3) }},
+		{"SgemmPacked nil", func() { SgemmPacked(false, 1, 1, a, 1, nil, 0, a, 1) }},
+		{"SgemmPacked short A", func() { SgemmPacked(false, 5, 1, a, 3, PackB(false, 3, 3, a, 3), 0, make([]float32, 100), 3) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,5 +248,27 @@ func TestSgemmPanics(t *testing.T) {
 			}()
 			tt.f()
 		})
+	}
+}
+
+// viaPacked adapts PackB + SgemmPacked (or SgemmPackedSerial) to Sgemm's
+// signature. It packs into a PackedB that first held a different, larger
+// matrix, so that Repack's memory reuse is exercised too.
+func viaPacked(serial bool) func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int) {
+	return func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+		junk := make([]float32, (k+3)*(n+20))
+		for i := range junk {
+			junk[i] = float32(i)
+		}
+		p := PackB(false, k+3, n+20, junk, n+20)
+		p.Repack(transB, k, n, b, ldb)
+		if kk, nn := p.Dims(); kk != k || nn != n {
+			panic("Dims mismatch")
+		}
+		if serial {
+			SgemmPackedSerial(transA, m, alpha, a, lda, p, beta, c, ldc)
+			return
+		}
+		SgemmPacked(transA, m, alpha, a, lda, p, beta, c, ldc)
 	}
 }

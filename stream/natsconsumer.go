@@ -293,8 +293,14 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 }
 
 // Run sets up the stream and consumer and consumes until ctx is done. It
-// returns nil when ctx is cancelled, or the error that stopped it.
-// Transient fetch errors are logged and retried with backoff.
+// returns nil when ctx is cancelled, or the error that stopped it (the
+// connection was closed, the stream or consumer could not be set up).
+//
+// Messages are pulled continuously (up to 2×FetchBatch buffered) and
+// gathered into batches of at most FetchBatch messages, cut FetchWait after
+// the first message of a batch arrived. On return, buffered messages that
+// were not processed are nacked so that another replica can take them at
+// once.
 func (c *NATSConsumer) Run(ctx context.Context) error {
 	cons, err := c.Setup(ctx)
 	if err != nil {
@@ -305,51 +311,85 @@ func (c *NATSConsumer) Run(ctx context.Context) error {
 	}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		n, err := c.fetchOnce(ctx, cons)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, nats.ErrConnectionClosed) {
-				return fmt.Errorf("nats consumer %s: %w", c.source, err)
-			}
-			c.logger.Warn("fetch from jetstream", "err", err, "retry_in", backoff)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(backoff):
-			}
-			backoff = min(backoff*2, 10*time.Second)
-			continue
+		err := c.consume(ctx, cons)
+		if err == nil || ctx.Err() != nil {
+			return nil
 		}
-		if n > 0 {
-			backoff = 100 * time.Millisecond
+		if c.nc.IsClosed() || errors.Is(err, nats.ErrConnectionClosed) {
+			return fmt.Errorf("nats consumer %s: %w", c.source, err)
 		}
+		c.logger.Warn("pull from jetstream", "err", err, "retry_in", backoff)
+		if !sleep(ctx, backoff) {
+			return nil
+		}
+		backoff = min(backoff*2, 10*time.Second)
 	}
 	return nil
 }
 
-// fetchOnce fetches one batch of messages and processes it.
-func (c *NATSConsumer) fetchOnce(ctx context.Context, cons jetstream.Consumer) (int, error) {
-	batch, err := cons.Fetch(c.opts.FetchBatch, jetstream.FetchMaxWait(c.opts.FetchWait))
+// consume runs one message iterator until ctx is done (nil) or the
+// iterator fails (the error).
+func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) error {
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * c.opts.FetchBatch))
 	if err != nil {
-		return 0, err
+		return fmt.Errorf("pull messages: %w", err)
 	}
-	c.msgs = c.msgs[:0]
-	for msg := range batch.Messages() {
-		c.msgs = append(c.msgs, msg)
-	}
-	ferr := batch.Error()
-	if len(c.msgs) > 0 {
+	defer c.release(it)
+	for {
+		first, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				c.logger.Warn("no heartbeat from jetstream; still pulling", "err", err)
+				continue
+			}
+			return err
+		}
+		c.msgs = append(c.msgs[:0], first)
+		deadline := time.Now().Add(c.opts.FetchWait)
+		var iterErr error
+		for len(c.msgs) < c.opts.FetchBatch {
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				break
+			}
+			msg, err := it.Next(jetstream.NextMaxWait(wait))
+			if err != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					iterErr = err
+				}
+				break // timeout, heartbeat: process what we have
+			}
+			c.msgs = append(c.msgs, msg)
+		}
 		start := time.Now()
 		c.process(ctx, c.msgs)
 		c.appendD.WithLabelValues(c.opts.Durable).Observe(time.Since(start).Seconds())
+		clear(c.msgs)
+		if iterErr != nil {
+			return iterErr
+		}
 	}
-	clear(c.msgs)
-	if ferr != nil && !errors.Is(ferr, nats.ErrTimeout) && !errors.Is(ferr, context.DeadlineExceeded) {
-		return len(c.msgs), ferr
+}
+
+// release stops the iterator and nacks what it had buffered.
+func (c *NATSConsumer) release(it jetstream.MessagesContext) {
+	it.Drain()
+	n := 0
+	for {
+		msg, err := it.Next(jetstream.NextMaxWait(time.Second))
+		if err != nil {
+			break
+		}
+		_ = msg.Nak()
+		n++
 	}
-	return len(c.msgs), nil
+	it.Stop()
+	if n > 0 {
+		c.messages.WithLabelValues(c.opts.Durable, "released").Add(float64(n))
+	}
 }
 
 // process decodes msgs, dead-letters the poison ones, stores the rest in

@@ -67,3 +67,31 @@ func packB16(dst, src []float32, k, ld int) {
 	}
 	packB16Generic(dst, src, k, ld)
 }
+
+//go:noescape
+func lstmBackwardAVX2(rows, hidden int, gates, dGates, cPrev, tanhC, dh, dc *float32)
+
+// lstmBackwardAsm runs the assembly LSTM backward when it applies (hidden a
+// multiple of 8, non-nil cPrev) and reports whether it did. Lengths are
+// checked by the caller.
+func lstmBackwardAsm(dGates, gates, cPrev, tanhC, dh, dc []float32, batch, hidden int) bool {
+	if !useAsm || cPrev == nil || hidden%8 != 0 || batch == 0 || hidden == 0 {
+		return false
+	}
+	lstmBackwardAVX2(batch, hidden, &gates[0], &dGates[0], &cPrev[0], &tanhC[0], &dh[0], &dc[0])
+	return true
+}
+
+//go:noescape
+func lstmForwardAVX2(rows, hidden int, gates, cPrev, c, h, tanhC *float32)
+
+// lstmForwardAsm runs the assembly LSTM forward when it applies (hidden a
+// multiple of 8, non-nil cPrev) and reports whether it did. Lengths are
+// checked by the caller.
+func lstmForwardAsm(gates, cPrev, c, h, tanhC []float32, batch, hidden int) bool {
+	if !useAsm || cPrev == nil || hidden%8 != 0 || batch == 0 || hidden == 0 {
+		return false
+	}
+	lstmForwardAVX2(batch, hidden, &gates[0], &cPrev[0], &c[0], &h[0], &tanhC[0])
+	return true
+}

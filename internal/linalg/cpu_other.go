@@ -15,3 +15,11 @@ func sigmoidAsm(dst, x []float32) int { return 0 }
 func tanhAsm(dst, x []float32) int { return 0 }
 
 func packB16(dst, src []float32, k, ld int) { packB16Generic(dst, src, k, ld) }
+
+func lstmBackwardAsm(dGates, gates, cPrev, tanhC, dh, dc []float32, batch, hidden int) bool {
+	return false
+}
+
+func lstmForwardAsm(gates, cPrev, c, h, tanhC []float32, batch, hidden int) bool {
+	return false
+}

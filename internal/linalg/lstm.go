@@ -23,6 +23,9 @@ func LSTMCellForward(gates, cPrev, c, h, tanhC []float32, batch, hidden int) {
 	if cPrev != nil {
 		checkLen("LSTMCellForward", n, cPrev)
 	}
+	if lstmForwardAsm(gates, cPrev, c, h, tanhC, batch, hidden) {
+		return
+	}
 	for r := range batch {
 		g := gates[r*4*hh : (r+1)*4*hh]
 		Sigmoid(g[:2*hh], g[:2*hh])
@@ -72,6 +75,9 @@ func LSTMCellBackward(dGates, gates, cPrev, tanhC, dh, dc []float32, batch, hidd
 	checkLen("LSTMCellBackward", n, tanhC, dh, dc)
 	if cPrev != nil {
 		checkLen("LSTMCellBackward", n, cPrev)
+	}
+	if lstmBackwardAsm(dGates, gates, cPrev, tanhC, dh, dc, batch, hidden) {
+		return
 	}
 	for r := range batch {
 		g := gates[r*4*hh : (r+1)*4*hh]

@@ -21,8 +21,12 @@ func refCell(pre, cp []float64, hidden int) (c, h []float64) {
 }
 
 func TestLSTMCell(t *testing.T) {
-	const batch, hidden = 3, 13
-	for _, zeroState := range []bool{false, true} {
+	const batch = 3
+	for _, tc := range []struct {
+		hidden    int
+		zeroState bool
+	}{{13, false}, {13, true}, {16, false}, {16, true}, {24, false}} {
+		hidden, zeroState := tc.hidden, tc.zeroState
 		withAsm(t, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(11, 12))
 			pre := randSlice(r, batch*4*hidden)

@@ -451,3 +451,179 @@ tanhAVX2_loop8:
 tanhAVX2_done:
 	VZEROUPPER
 	RET
+
+// func lstmForwardAVX2(rows, hidden int, gates, cPrev, c, h, tanhC *float32)
+//
+// The body of LSTMCellForward for hidden a positive multiple of 8 and a
+// non-nil cPrev. Per 8 lanes: Y0..Y3 = i, f, g, o (activated in place),
+// Y12 = c, Y13 = tanh(c); Y14/Y15 hold the exp clamp bounds.
+TEXT ·lstmForwardAVX2(SB), NOSPLIT, $0-56
+	MOVQ rows+0(FP), R12
+	MOVQ hidden+8(FP), BX
+	MOVQ gates+16(FP), DI
+	MOVQ cPrev+24(FP), R8
+	MOVQ c+32(FP), R9
+	MOVQ h+40(FP), R10
+	MOVQ tanhC+48(FP), R11
+	SHLQ $2, BX
+	LEAQ (BX)(BX*1), DX
+	LEAQ (DX)(BX*1), R13
+	VMOVUPS expconst<>+416(SB), Y14
+	VMOVUPS expconst<>+448(SB), Y15
+	TESTQ R12, R12
+	JZ fdone
+
+frow:
+	MOVQ BX, CX
+	SHRQ $5, CX
+
+flane:
+	VMOVUPS (DI), Y0
+	VMOVUPS (DI)(BX*1), Y1
+	VMOVUPS (DI)(DX*1), Y2
+	VMOVUPS (DI)(R13*1), Y3
+	VXORPS expconst<>+384(SB), Y0, Y0
+	VXORPS expconst<>+384(SB), Y1, Y1
+	VADDPS Y2, Y2, Y2
+	VXORPS expconst<>+384(SB), Y3, Y3
+	VMINPS Y0, Y14, Y0
+	VMINPS Y1, Y14, Y1
+	VMINPS Y2, Y14, Y2
+	VMINPS Y3, Y14, Y3
+	VMAXPS Y0, Y15, Y0
+	VMAXPS Y1, Y15, Y1
+	VMAXPS Y2, Y15, Y2
+	VMAXPS Y3, Y15, Y3
+	VMULPS expconst<>+0(SB), Y0, Y4
+	VMULPS expconst<>+0(SB), Y1, Y6
+	VMULPS expconst<>+0(SB), Y2, Y8
+	VMULPS expconst<>+0(SB), Y3, Y10
+	VROUNDPS $0, Y4, Y4
+	VROUNDPS $0, Y6, Y6
+	VROUNDPS $0, Y8, Y8
+	VROUNDPS $0, Y10, Y10
+	VFNMADD231PS expconst<>+32(SB), Y4, Y0
+	VFNMADD231PS expconst<>+32(SB), Y6, Y1
+	VFNMADD231PS expconst<>+32(SB), Y8, Y2
+	VFNMADD231PS expconst<>+32(SB), Y10, Y3
+	VFNMADD231PS expconst<>+64(SB), Y4, Y0
+	VFNMADD231PS expconst<>+64(SB), Y6, Y1
+	VFNMADD231PS expconst<>+64(SB), Y8, Y2
+	VFNMADD231PS expconst<>+64(SB), Y10, Y3
+	VMOVUPS expconst<>+96(SB), Y5
+	VMOVUPS expconst<>+96(SB), Y7
+	VMOVUPS expconst<>+96(SB), Y9
+	VMOVUPS expconst<>+96(SB), Y11
+	VFMADD213PS expconst<>+128(SB), Y0, Y5
+	VFMADD213PS expconst<>+128(SB), Y1, Y7
+	VFMADD213PS expconst<>+128(SB), Y2, Y9
+	VFMADD213PS expconst<>+128(SB), Y3, Y11
+	VFMADD213PS expconst<>+160(SB), Y0, Y5
+	VFMADD213PS expconst<>+160(SB), Y1, Y7
+	VFMADD213PS expconst<>+160(SB), Y2, Y9
+	VFMADD213PS expconst<>+160(SB), Y3, Y11
+	VFMADD213PS expconst<>+192(SB), Y0, Y5
+	VFMADD213PS expconst<>+192(SB), Y1, Y7
+	VFMADD213PS expconst<>+192(SB), Y2, Y9
+	VFMADD213PS expconst<>+192(SB), Y3, Y11
+	VFMADD213PS expconst<>+224(SB), Y0, Y5
+	VFMADD213PS expconst<>+224(SB), Y1, Y7
+	VFMADD213PS expconst<>+224(SB), Y2, Y9
+	VFMADD213PS expconst<>+224(SB), Y3, Y11
+	VFMADD213PS expconst<>+256(SB), Y0, Y5
+	VFMADD213PS expconst<>+256(SB), Y1, Y7
+	VFMADD213PS expconst<>+256(SB), Y2, Y9
+	VFMADD213PS expconst<>+256(SB), Y3, Y11
+	VMULPS Y0, Y5, Y5
+	VMULPS Y1, Y7, Y7
+	VMULPS Y2, Y9, Y9
+	VMULPS Y3, Y11, Y11
+	VFMADD213PS Y0, Y0, Y5
+	VFMADD213PS Y1, Y1, Y7
+	VFMADD213PS Y2, Y2, Y9
+	VFMADD213PS Y3, Y3, Y11
+	VADDPS expconst<>+288(SB), Y5, Y5
+	VADDPS expconst<>+288(SB), Y7, Y7
+	VADDPS expconst<>+288(SB), Y9, Y9
+	VADDPS expconst<>+288(SB), Y11, Y11
+	VCVTPS2DQ Y4, Y4
+	VCVTPS2DQ Y6, Y6
+	VCVTPS2DQ Y8, Y8
+	VCVTPS2DQ Y10, Y10
+	VPADDD expconst<>+352(SB), Y4, Y4
+	VPADDD expconst<>+352(SB), Y6, Y6
+	VPADDD expconst<>+352(SB), Y8, Y8
+	VPADDD expconst<>+352(SB), Y10, Y10
+	VPSLLD $23, Y4, Y4
+	VPSLLD $23, Y6, Y6
+	VPSLLD $23, Y8, Y8
+	VPSLLD $23, Y10, Y10
+	VMULPS Y4, Y5, Y0
+	VMULPS Y6, Y7, Y1
+	VMULPS Y8, Y9, Y2
+	VMULPS Y10, Y11, Y3
+	VADDPS expconst<>+288(SB), Y0, Y0
+	VADDPS expconst<>+288(SB), Y1, Y1
+	VADDPS expconst<>+288(SB), Y2, Y2
+	VADDPS expconst<>+288(SB), Y3, Y3
+	VMOVUPS expconst<>+288(SB), Y4
+	VMOVUPS expconst<>+288(SB), Y6
+	VMOVUPS expconst<>+320(SB), Y8
+	VMOVUPS expconst<>+288(SB), Y10
+	VDIVPS Y0, Y4, Y0
+	VDIVPS Y1, Y6, Y1
+	VDIVPS Y2, Y8, Y8
+	VDIVPS Y3, Y10, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, (DI)(BX*1)
+	VMOVUPS expconst<>+288(SB), Y2
+	VMOVUPS Y3, (DI)(R13*1)
+	VSUBPS Y8, Y2, Y2
+	VMOVUPS Y2, (DI)(DX*1)
+	VMULPS (R8), Y1, Y12
+	VFMADD231PS Y2, Y0, Y12
+	VMOVUPS Y12, (R9)
+	VMOVAPS Y12, Y13
+	VADDPS Y13, Y13, Y13
+	VMINPS Y13, Y14, Y13
+	VMAXPS Y13, Y15, Y13
+	VMULPS expconst<>+0(SB), Y13, Y4
+	VROUNDPS $0, Y4, Y4
+	VFNMADD231PS expconst<>+32(SB), Y4, Y13
+	VFNMADD231PS expconst<>+64(SB), Y4, Y13
+	VMOVUPS expconst<>+96(SB), Y5
+	VFMADD213PS expconst<>+128(SB), Y13, Y5
+	VFMADD213PS expconst<>+160(SB), Y13, Y5
+	VFMADD213PS expconst<>+192(SB), Y13, Y5
+	VFMADD213PS expconst<>+224(SB), Y13, Y5
+	VFMADD213PS expconst<>+256(SB), Y13, Y5
+	VMULPS Y13, Y5, Y5
+	VFMADD213PS Y13, Y13, Y5
+	VADDPS expconst<>+288(SB), Y5, Y5
+	VCVTPS2DQ Y4, Y4
+	VPADDD expconst<>+352(SB), Y4, Y4
+	VPSLLD $23, Y4, Y4
+	VMULPS Y4, Y5, Y13
+	VADDPS expconst<>+288(SB), Y13, Y13
+	VMOVUPS expconst<>+320(SB), Y4
+	VDIVPS Y13, Y4, Y4
+	VMOVUPS expconst<>+288(SB), Y13
+	VSUBPS Y4, Y13, Y13
+	VMOVUPS Y13, (R11)
+	VMULPS Y3, Y13, Y13
+	VMOVUPS Y13, (R10)
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, R10
+	ADDQ $32, R11
+	DECQ CX
+	JNZ flane
+
+	ADDQ R13, DI
+	DECQ R12
+	JNZ frow
+
+fdone:
+	VZEROUPPER
+	RET

@@ -127,11 +127,11 @@ type headShard struct {
 // memSeries is one series; guarded by its shard's lock.
 type memSeries struct {
 	lset   labels.Labels
-	name   string
 	next   *memSeries // hash collision chain
 	closed []closedChunk
-	head   chunkenc.Chunk
-	app    chunkenc.Appender
+	// head is the chunk appended to; valid while app is not nil.
+	head chunkenc.XORChunk
+	app  chunkenc.Appender
 	// headMint and headMaxt bound the head chunk; headMaxt is the newest
 	// sample time of the series.
 	headMint, headMaxt int64
@@ -393,7 +393,7 @@ func (sh *headShard) get(hash uint64, lset labels.Labels) *memSeries {
 }
 
 func (sh *headShard) create(hash uint64, lset labels.Labels, name string) *memSeries {
-	s := &memSeries{lset: lset, name: name, headMint: math.MinInt64, headMaxt: math.MinInt64}
+	s := &memSeries{lset: lset, headMint: math.MinInt64, headMaxt: math.MinInt64}
 	s.next = sh.series[hash]
 	sh.series[hash] = s
 	sh.byName[name] = append(sh.byName[name], s)
@@ -407,7 +407,7 @@ const appendOK = -1
 // lower bound, used to drop closed chunks when a chunk is cut.
 func (s *memSeries) append(t int64, v float64, chunkRange, minValid int64) int {
 	switch {
-	case s.head == nil:
+	case s.app == nil:
 		s.newHead(t)
 	case t > s.headMaxt:
 		if s.head.NumSamples() >= maxSamplesPerChunk || t-s.headMint >= chunkRange ||
@@ -430,15 +430,20 @@ func (s *memSeries) append(t int64, v float64, chunkRange, minValid int64) int {
 }
 
 func (s *memSeries) newHead(t int64) {
-	c, _ := chunkenc.FromData(chunkenc.EncXOR, make([]byte, 2, initialChunkBytes))
-	app, _ := c.Appender() // an empty XOR chunk always yields an appender
-	s.head, s.app, s.headMint = c, app, t
+	s.head.Reset(make([]byte, 2, initialChunkBytes))
+	s.app, _ = s.head.Appender() // an empty XOR chunk always yields an appender
+	s.headMint = t
 }
 
 // cut closes the head chunk; the next append starts a new one.
 func (s *memSeries) cut() {
-	s.closed = append(s.closed, closedChunk{data: slices.Clone(s.head.Bytes()), mint: s.headMint, maxt: s.headMaxt})
-	s.head, s.app = nil, nil
+	// Grow the list exactly: a series holds only a few chunks.
+	closed := make([]closedChunk, len(s.closed)+1)
+	copy(closed, s.closed)
+	closed[len(s.closed)] = closedChunk{data: slices.Clone(s.head.Bytes()), mint: s.headMint, maxt: s.headMaxt}
+	s.closed = closed
+	s.head.Reset(nil)
+	s.app = nil
 }
 
 // truncate drops closed chunks entirely at or before minValid.
@@ -448,7 +453,8 @@ func (s *memSeries) truncate(minValid int64) {
 		n++
 	}
 	if n > 0 {
-		s.closed = slices.Delete(s.closed, 0, n)
+		clear(s.closed[:n])
+		s.closed = s.closed[n:] // the next cut reallocates
 		if len(s.closed) == 0 {
 			s.closed = nil
 		}
@@ -494,7 +500,11 @@ func (s *memSeries) insert(t int64, v float64) int {
 		s.closed[idx] = closedChunk{data: slices.Clone(c.Bytes()), mint: ts[0], maxt: ts[len(ts)-1]}
 		return appendOK
 	}
-	s.head, s.app, s.headMint = c, app, ts[0]
+	// Take over the new chunk with its bit position, then rebuild the
+	// appender on the copy.
+	s.head = *c.(*chunkenc.XORChunk)
+	s.app, _ = s.head.Appender()
+	s.headMint = ts[0]
 	return appendOK
 }
 

@@ -101,7 +101,7 @@ func (q *headQuerier) Select(ctx context.Context, sortSeries bool, hints *storag
 				chks = append(chks, snapChunk{data: c.data, maxt: c.maxt})
 			}
 		}
-		if s.head != nil && s.headMaxt >= q.mint && s.headMint <= q.maxt {
+		if s.app != nil && s.headMaxt >= q.mint && s.headMint <= q.maxt {
 			// The head chunk is appended to in place: copy it.
 			chks = append(chks, snapChunk{data: slices.Clone(s.head.Bytes()), maxt: s.headMaxt})
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"sync"
 
 	"github.com/golang/snappy"
@@ -22,14 +23,19 @@ import (
 //	  str     source                 (str = uvarint length, bytes)
 //	  uvarint seq
 //	  varint  received
-//	  uvarint nsym,   nsym × str     symbol table: every label name/value, event source/reason/type
-//	  uvarint nsets,  nsets × (uvarint nlabels, nlabels × (uvarint nameSym, uvarint valueSym))
+//	  uvarint nsets,  nsets × (uvarint nlabels, nlabels × (ref name, ref value))
 //	  uvarint nsamples
 //	  varint  baseT                  (only when nsamples > 0)
 //	  nsamples × (uvarint set, varint t-prevT, value)
 //	  uvarint nevents
-//	  nevents × (varint t-baseT, uvarint sourceSym, uvarint reasonSym, uvarint typeSym,
-//	             uvarint count, uvarint set, str message, str uid)
+//	  nevents × (varint t-baseT, str source, str reason, str type,
+//	             varint count, uvarint set, str message, str uid)
+//
+// Each distinct label set of the batch is written once; samples and events
+// refer to it by index. A ref is uvarint 0 when the string equals the one
+// at the same position of the previous label set (label names nearly
+// always, and values like cluster or job often), else uvarint len+1 and the
+// bytes. Snappy then squeezes the remaining repetition (pod names, …).
 //
 // A value is XOR-ed with the previous value of the same label set in the
 // batch (0 for the first) and written as one tag byte, high nibble = number
@@ -47,67 +53,48 @@ var errCorrupt = errors.New("corrupt batch encoding")
 // batchEncoder holds reusable scratch space; it is not goroutine-safe. Use
 // encoderPool.
 type batchEncoder struct {
-	syms   map[string]uint32
-	symLst []string
-	sets   map[uint64][]setRef // label hash → candidate sets (collision-checked)
+	sets   map[uint64][]uint32 // label hash → candidate set indexes (collision-checked)
 	setLst []labels.Labels
 	last   []uint64 // last value bits per set
-	refs   []uint32 // per set: nlabels, then name/value symbol refs
+	prev   []string // previous set's names and values, interleaved
+	cur    []string
 	body   []byte
-	head   []byte
-}
-
-type setRef struct {
-	idx uint32
 }
 
 var encoderPool = sync.Pool{New: func() any {
-	return &batchEncoder{syms: make(map[string]uint32), sets: make(map[uint64][]setRef)}
+	return &batchEncoder{sets: make(map[uint64][]uint32)}
 }}
 
 func (e *batchEncoder) reset() {
-	clear(e.syms)
 	clear(e.sets)
-	e.symLst = e.symLst[:0]
 	clear(e.setLst)
 	e.setLst = e.setLst[:0]
 	e.last = e.last[:0]
-	e.refs = e.refs[:0]
+	e.prev = e.prev[:0]
 	e.body = e.body[:0]
-}
-
-func (e *batchEncoder) sym(s string) uint32 {
-	if i, ok := e.syms[s]; ok {
-		return i
-	}
-	i := uint32(len(e.symLst))
-	e.syms[s] = i
-	e.symLst = append(e.symLst, s)
-	return i
 }
 
 func (e *batchEncoder) set(ls labels.Labels) uint32 {
 	h := ls.Hash()
-	for _, r := range e.sets[h] {
-		if labels.Equal(e.setLst[r.idx], ls) {
-			return r.idx
+	for _, i := range e.sets[h] {
+		if labels.Equal(e.setLst[i], ls) {
+			return i
 		}
 	}
 	i := uint32(len(e.setLst))
-	e.sets[h] = append(e.sets[h], setRef{idx: i})
+	e.sets[h] = append(e.sets[h], i)
 	e.setLst = append(e.setLst, ls)
 	e.last = append(e.last, 0)
 	return i
 }
 
 // encodeBatch appends the encoding of b to dst and returns it. compress
-// selects snappy for bodies above snappyMinBody bytes.
+// selects snappy for bodies of at least snappyMinBody bytes.
 func encodeBatch(dst []byte, b *telemetry.Batch, compress bool) []byte {
 	e := encoderPool.Get().(*batchEncoder)
 	defer encoderPool.Put(e)
 	e.reset()
 
-	// First pass: intern label sets and symbols.
 	sampleSets := make([]uint32, len(b.Samples))
 	for i := range b.Samples {
 		sampleSets[i] = e.set(b.Samples[i].Labels)
@@ -115,36 +102,23 @@ func encodeBatch(dst []byte, b *telemetry.Batch, compress bool) []byte {
 	eventSets := make([]uint32, len(b.Events))
 	for i := range b.Events {
 		eventSets[i] = e.set(b.Events[i].Labels)
-		e.sym(b.Events[i].Source)
-		e.sym(b.Events[i].Reason)
-		e.sym(b.Events[i].Type)
-	}
-	// Label symbols, in set order.
-	for _, ls := range e.setLst {
-		at := len(e.refs)
-		e.refs = append(e.refs, 0)
-		ls.Range(func(l labels.Label) {
-			e.refs = append(e.refs, e.sym(l.Name), e.sym(l.Value))
-		})
-		e.refs[at] = uint32(len(e.refs)-at-1) / 2
 	}
 
 	body := e.body
 	body = appendStr(body, b.Source)
 	body = binary.AppendUvarint(body, b.Seq)
 	body = binary.AppendVarint(body, b.Received)
-	body = binary.AppendUvarint(body, uint64(len(e.symLst)))
-	for _, s := range e.symLst {
-		body = appendStr(body, s)
-	}
 	body = binary.AppendUvarint(body, uint64(len(e.setLst)))
-	for i := 0; i < len(e.refs); {
-		n := int(e.refs[i])
-		body = binary.AppendUvarint(body, uint64(n))
-		for _, r := range e.refs[i+1 : i+1+2*n] {
-			body = binary.AppendUvarint(body, uint64(r))
-		}
-		i += 1 + 2*n
+	for _, ls := range e.setLst {
+		body = binary.AppendUvarint(body, uint64(ls.Len()))
+		e.cur = e.cur[:0]
+		ls.Range(func(l labels.Label) {
+			j := len(e.cur)
+			body = appendRef(body, l.Name, e.prev, j)
+			body = appendRef(body, l.Value, e.prev, j+1)
+			e.cur = append(e.cur, l.Name, l.Value)
+		})
+		e.prev, e.cur = e.cur, e.prev
 	}
 	body = binary.AppendUvarint(body, uint64(len(b.Samples)))
 	var baseT int64
@@ -167,26 +141,36 @@ func encodeBatch(dst []byte, b *telemetry.Batch, compress bool) []byte {
 	for i := range b.Events {
 		ev := &b.Events[i]
 		body = binary.AppendVarint(body, ev.T-baseT)
-		body = binary.AppendUvarint(body, uint64(e.syms[ev.Source]))
-		body = binary.AppendUvarint(body, uint64(e.syms[ev.Reason]))
-		body = binary.AppendUvarint(body, uint64(e.syms[ev.Type]))
+		body = appendStr(body, ev.Source)
+		body = appendStr(body, ev.Reason)
+		body = appendStr(body, ev.Type)
 		body = binary.AppendVarint(body, int64(ev.Count))
 		body = binary.AppendUvarint(body, uint64(eventSets[i]))
 		body = appendStr(body, ev.Message)
 		body = appendStr(body, ev.UID)
 	}
 	e.body = body
+	clear(e.prev) // drop references to the caller's strings
+	clear(e.cur)
 
 	if compress && len(body) >= snappyMinBody {
-		n := snappy.MaxEncodedLen(len(body))
-		dst = append(dst, codecVersion, flagSnappy)
 		start := len(dst)
-		dst = append(dst, make([]byte, n)...)
-		enc := snappy.Encode(dst[start:], body)
-		return dst[:start+len(enc)]
+		dst = append(dst, codecVersion, flagSnappy)
+		dst = slices.Grow(dst, snappy.MaxEncodedLen(len(body)))
+		enc := snappy.Encode(dst[start+2:cap(dst)], body)
+		return dst[:start+2+len(enc)]
 	}
 	dst = append(dst, codecVersion, 0)
 	return append(dst, body...)
+}
+
+// appendRef writes s as 0 when it equals prev[j], else as len+1 and bytes.
+func appendRef(b []byte, s string, prev []string, j int) []byte {
+	if j < len(prev) && prev[j] == s {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s))+1)
+	return append(b, s...)
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -241,28 +225,25 @@ func decodeBatch(data []byte) (telemetry.Batch, error) {
 	b.Source = r.str()
 	b.Seq = r.uvarint()
 	b.Received = r.varint()
-	nsym := r.count(1)
-	syms := make([]string, nsym)
-	for i := range syms {
-		syms[i] = r.str()
-	}
 	nsets := r.count(1)
 	sets := make([]labels.Labels, nsets)
 	sb := labels.NewScratchBuilder(16)
+	var prev, cur []string
 	for i := range sets {
 		n := r.count(2)
 		sb.Reset()
-		prev := ""
+		cur = cur[:0]
 		for j := 0; j < n && r.err == nil; j++ {
-			name := r.sym(syms)
-			value := r.sym(syms)
-			if j > 0 && name <= prev {
+			name := r.ref(prev, 2*j)
+			value := r.ref(prev, 2*j+1)
+			if j > 0 && name <= cur[2*j-2] {
 				r.fail("label names not sorted")
 			}
-			prev = name
+			cur = append(cur, name, value)
 			sb.Add(name, value)
 		}
 		sets[i] = sb.Labels()
+		prev, cur = cur, prev
 	}
 	nsamples := r.count(3)
 	var baseT int64
@@ -291,9 +272,9 @@ func decodeBatch(data []byte) (telemetry.Batch, error) {
 	for i := 0; i < nevents && r.err == nil; i++ {
 		ev := &b.Events[i]
 		ev.T = baseT + r.varint()
-		ev.Source = r.sym(syms)
-		ev.Reason = r.sym(syms)
-		ev.Type = r.sym(syms)
+		ev.Source = r.str()
+		ev.Reason = r.str()
+		ev.Type = r.str()
 		c := r.varint()
 		if c < math.MinInt32 || c > math.MaxInt32 {
 			r.fail("event count out of range")
@@ -380,12 +361,27 @@ func (r *reader) index(n int) int {
 	return int(v)
 }
 
-func (r *reader) sym(syms []string) string {
-	i := r.index(len(syms))
+// ref reads a string written by appendRef.
+func (r *reader) ref(prev []string, j int) string {
+	n := r.uvarint()
 	if r.err != nil {
 		return ""
 	}
-	return syms[i]
+	if n == 0 {
+		if j >= len(prev) {
+			r.fail("reference to a missing label")
+			return ""
+		}
+		return prev[j]
+	}
+	n--
+	if n > uint64(len(r.b)) {
+		r.fail("length exceeds input")
+		return ""
+	}
+	v := string(r.b[:n])
+	r.b = r.b[n:]
+	return v
 }
 
 func (r *reader) bytes() []byte {

@@ -128,17 +128,27 @@ func getU64(txn *badger.Txn, key []byte) (uint64, error) {
 // Safe for concurrent use; concurrent calls share fsyncs. bs is not
 // retained.
 func (s *Store) AppendBatches(bs []telemetry.Batch) (stored int, err error) {
+	keep, err := s.AppendNew(bs)
+	return len(keep), err
+}
+
+// AppendNew is AppendBatches returning the indexes (ascending) of the
+// batches of bs that this call stored, so that the caller can apply exactly
+// those (and not the duplicates) to its in-memory state. On error the
+// returned indexes are the batches committed before the failure.
+func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
 	if err := s.check(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if len(bs) == 0 {
-		return 0, nil
+		return nil, nil
 	}
+	var stored int
 	start := time.Now()
 	for i := range bs {
 		if bs[i].Seq != 0 {
 			if err := validName("batch source", bs[i].Source); err != nil {
-				return 0, fmt.Errorf("append batches: %w", err)
+				return nil, fmt.Errorf("append batches: %w", err)
 			}
 		}
 	}
@@ -152,53 +162,32 @@ func (s *Store) AppendBatches(bs []telemetry.Batch) (stored int, err error) {
 	keep, waits, err := s.dedup(bs)
 	if err != nil {
 		g.mu.Unlock()
-		return 0, fmt.Errorf("append batches: check duplicates: %w", err)
+		return nil, fmt.Errorf("append batches: check duplicates: %w", err)
 	}
 	dups := len(bs) - len(keep)
-	type part struct {
-		w    *commitWait
-		n    int
-		ids  []dedupID
-		srcs []string
-	}
-	var parts []part
+	var parts []*part
 	if len(keep) > 0 {
+		// Parts fit in half a Badger transaction, so the group committer
+		// can pack parts of concurrent calls together.
 		maxSize, maxCount := s.db.MaxBatchSize()/2, s.db.MaxBatchCount()/2
 		now := s.opts.Now().UnixMilli()
 		if now < g.lastT {
 			now = g.lastT
 		}
 		g.lastT = now
-		txn := s.db.NewTransaction(true)
-		var (
-			cur         = part{w: newCommitWait()}
-			size, count int64
-			curMax      = make(map[string]uint64)
-			setErr      error
-		)
-		flush := func() {
+		cur := &part{w: newCommitWait()}
+		curMax := make(map[string]uint64)
+		finish := func() {
 			for src, m := range curMax {
 				if m > g.cp[src] {
 					g.cp[src] = m
 				}
-				if setErr == nil {
-					setErr = txn.Set(nameKey(pCheckpoint, src), u64(g.cp[src]))
-				}
+				cur.add(kv{nameKey(pCheckpoint, src), u64(g.cp[src])}, 64)
 				cur.srcs = append(cur.srcs, src)
 			}
 			clear(curMax)
-			w := cur.w
-			if setErr != nil {
-				txn.Discard()
-				w.err = setErr
-				close(w.done)
-			} else {
-				txn.CommitWith(func(err error) { w.err = err; close(w.done) })
-			}
 			parts = append(parts, cur)
-			cur = part{w: newCommitWait()}
-			txn = s.db.NewTransaction(true)
-			size, count = 0, 0
+			cur = &part{w: newCommitWait()}
 		}
 		for _, i := range keep {
 			b := &bs[i]
@@ -208,20 +197,14 @@ func (s *Store) AppendBatches(bs []telemetry.Batch) (stored int, err error) {
 			var dk []byte
 			if b.Seq != 0 {
 				dk = dedupKey(b.Source, b.Seq)
-				est += int64(len(dk)) + 48 + int64(len(b.Source)) + 48
+				est += int64(len(dk)) + 48 + int64(len(b.Source)) + 64
 			}
-			if count > 0 && (size+est > maxSize || count+3 > maxCount) {
-				flush()
+			if cur.count > 0 && (cur.size+est > maxSize || cur.count+3 > maxCount) {
+				finish()
 			}
-			size += est
-			count += 3
-			if setErr == nil {
-				setErr = txn.Set(lk, vals[i])
-			}
+			cur.add(kv{lk, vals[i]}, est)
 			if dk != nil {
-				if setErr == nil {
-					setErr = txn.Set(dk, u64(sortable(now)))
-				}
+				cur.add(kv{dk, u64(sortable(now))}, 0)
 				id := dedupID{b.Source, b.Seq}
 				g.inflight[id] = cur.w
 				cur.ids = append(cur.ids, id)
@@ -229,12 +212,14 @@ func (s *Store) AppendBatches(bs []telemetry.Batch) (stored int, err error) {
 					curMax[b.Source] = b.Seq
 				}
 			}
+			cur.count++ // the checkpoint entry
 			cur.n++
 		}
-		flush()
-		txn.Discard()
+		finish()
+		s.gc.enqueue(parts)
 	}
 	g.mu.Unlock()
+	s.gc.run(s.commitParts)
 
 	var firstErr error
 	for _, p := range parts {
@@ -274,9 +259,97 @@ func (s *Store) AppendBatches(bs []telemetry.Batch) (stored int, err error) {
 	}
 	s.observe("batch", stored, start)
 	if firstErr != nil {
-		return stored, fmt.Errorf("append batches: commit: %w", firstErr)
+		return keep[:stored], fmt.Errorf("append batches: commit: %w", firstErr)
 	}
-	return stored, nil
+	return keep[:stored], nil
+}
+
+// part is a slice of one AppendBatches call that fits in half a Badger
+// transaction: log entries, dedup keys and checkpoints.
+type part struct {
+	w           *commitWait
+	entries     []kv
+	size, count int64
+	n           int // batches
+	ids         []dedupID
+	srcs        []string
+}
+
+func (p *part) add(e kv, est int64) {
+	p.entries = append(p.entries, e)
+	p.size += est
+	p.count++
+}
+
+// groupCommitter commits the parts of concurrent AppendBatches calls
+// together, leader/follower style: whichever caller finds no commit running
+// becomes the leader and commits everything queued, in queue order, until
+// the queue is empty; the others just wait for their parts. Badger fsyncs
+// once per transaction, so this turns N concurrent calls into about one
+// fsync per group (Badger's own grouping fsyncs its WAL once per request).
+type groupCommitter struct {
+	mu      sync.Mutex
+	queue   []*part
+	leading bool
+}
+
+// enqueue adds parts; callers hold the ingest lock, so queue order is
+// dedup/key-assignment order.
+func (gc *groupCommitter) enqueue(parts []*part) {
+	gc.mu.Lock()
+	gc.queue = append(gc.queue, parts...)
+	gc.mu.Unlock()
+}
+
+func (gc *groupCommitter) run(commit func([]*part)) {
+	gc.mu.Lock()
+	for !gc.leading && len(gc.queue) > 0 {
+		gc.leading = true
+		q := gc.queue
+		gc.queue = nil
+		gc.mu.Unlock()
+		commit(q)
+		gc.mu.Lock()
+		gc.leading = false
+	}
+	gc.mu.Unlock()
+}
+
+// commitParts writes q in as few transactions as fit, committed in order,
+// and completes every part's commitWait. Badger fsyncs each commit (unless
+// NoSync).
+func (s *Store) commitParts(q []*part) {
+	maxSize, maxCount := s.db.MaxBatchSize()-(1<<10), s.db.MaxBatchCount()-8
+	for len(q) > 0 {
+		var size, count int64
+		n := 0
+		for n < len(q) && (n == 0 || (size+q[n].size <= maxSize && count+q[n].count <= maxCount)) {
+			size += q[n].size
+			count += q[n].count
+			n++
+		}
+		group := q[:n]
+		q = q[n:]
+		err := s.commitGroup(group)
+		s.m.commits.Inc()
+		for _, p := range group {
+			p.w.err = err
+			close(p.w.done)
+		}
+	}
+}
+
+func (s *Store) commitGroup(group []*part) error {
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	for _, p := range group {
+		for _, e := range p.entries {
+			if err := txn.Set(e.k, e.v); err != nil {
+				return err
+			}
+		}
+	}
+	return txn.Commit()
 }
 
 // valueCost mirrors Badger's transaction size estimate: values above the

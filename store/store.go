@@ -36,6 +36,7 @@ type Store struct {
 	closeErr  error
 
 	ing      ingestState
+	gc       groupCommitter
 	latestMu sync.Mutex // serialises latest-prediction and entity read-modify-writes
 	outMu    sync.Mutex // serialises outbox and alert-state read-modify-writes
 	regMu    sync.Mutex // serialises registry changes
@@ -50,6 +51,7 @@ type metrics struct {
 	writeSec  *prometheus.HistogramVec
 	retention *prometheus.CounterVec
 	dups      prometheus.Counter
+	commits   prometheus.Counter
 }
 
 // Open opens (creating if needed) the store described by opts.
@@ -141,9 +143,18 @@ func (s *Store) registerMetrics(reg prometheus.Registerer) {
 		Namespace: "omen", Subsystem: "store", Name: "retention_deleted_total",
 		Help: "Records deleted by retention, by kind.",
 	}, []string{"kind"})
+	// Start every series at 0 so rates work from the first increment.
+	for _, k := range []string{"batch", "vector", "event", "prediction", "explanation", "entity", "outbox", "alert_state"} {
+		s.m.writes.WithLabelValues(k)
+		s.m.retention.WithLabelValues(k)
+	}
 	s.m.dups = f.NewCounter(prometheus.CounterOpts{
 		Namespace: "omen", Subsystem: "store", Name: "duplicate_batches_total",
 		Help: "Ingest batches skipped because their (source, seq) was already stored.",
+	})
+	s.m.commits = f.NewCounter(prometheus.CounterOpts{
+		Namespace: "omen", Subsystem: "store", Name: "ingest_commits_total",
+		Help: "Ingest-log transactions committed (each is one fsync); concurrent AppendBatches calls share them.",
 	})
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "omen", Subsystem: "store", Name: "size_bytes",

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,4 +145,17 @@ func TestClosed(t *testing.T) {
 	if _, err := s.Checkpoint("a"); err != ErrClosed {
 		t.Fatalf("Checkpoint after Close: %v, want ErrClosed", err)
 	}
+}
+
+func newTestRand() *rand.Rand { return rand.New(rand.NewPCG(11, 12)) }
+
+// cpuTime returns the process's user+system CPU time, to report
+// throughput per CPU-second: wall-clock figures are meaningless on a
+// shared, overloaded machine.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

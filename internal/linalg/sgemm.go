@@ -157,15 +157,21 @@ const directTransAMax = 96
 
 // scratch holds the packed panels of one serial GEMM.
 type scratch struct {
-	a []float32 // mc×kc, in mr-row micro-panels
-	b []float32 // kc×nc, in nr-column micro-panels
+	a []float32 // up to mc×kc, in mr-row micro-panels (grown on demand)
+	b []float32 // up to kc×nc, in nr-column micro-panels (grown on demand)
 	e [mr * kc]float32
 	t [mr * nr]float32
 }
 
-var scratchPool = sync.Pool{New: func() any {
-	return &scratch{a: make([]float32, mc*kc), b: make([]float32, kc*nc)}
-}}
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// grow returns buf resliced to n floats, reallocating when it is too small.
+func grow(buf []float32, n int) []float32 {
+	if cap(buf) < n {
+		return make([]float32, n)
+	}
+	return buf[:n]
+}
 
 // aView describes how the micro-kernel reads an mcb×kcb block of op(A):
 // panel ir starts at a[ir·ps] and A(i,l) is at offset i·rs + l·cs from
@@ -186,6 +192,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
 	blocks(s, transA, m, n, k, alpha, a, lda, beta, c, ldc, func(jc, pc, kcb, ncb int) []float32 {
+		s.b = grow(s.b, kcb*((ncb+nr-1)/nr*nr))
 		packB(transB, kcb, ncb, b, ldb, pc, jc, s.b)
 		return s.b
 	})
@@ -210,6 +217,7 @@ func blocks(s *scratch, transA bool, m, n, k int, alpha float32, a []float32, ld
 				var av aView
 				switch {
 				case !direct:
+					s.a = grow(s.a, kcb*((mcb+mr-1)/mr*mr))
 					packA(transA, mcb, kcb, a, lda, ic, pc, s.a)
 					av = aView{a: s.a, ps: kcb, rs: 1, cs: mr}
 				case transA:

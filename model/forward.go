@@ -10,7 +10,7 @@ import (
 // inferChunk is how many windows one worker pushes through the recurrence at
 // a time; it keeps the precomputed gate projections (W·chunk·4H floats)
 // cache-sized.
-const inferChunk = 32
+const inferChunk = 48
 
 // inferScratch is per-call working memory for up to inferChunk windows.
 type inferScratch struct {

@@ -85,6 +85,7 @@ type Trainer struct {
 	grad         []float32
 	workers      []*trainScratch
 	mask         []float32
+	tw           transposed
 
 	g *gorgoniaTrainer
 }
@@ -290,6 +291,9 @@ func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce f
 	for len(t.workers) < workers {
 		t.workers = append(t.workers, nil)
 	}
+	if backward {
+		t.tw.update(m)
+	}
 	var wg sync.WaitGroup
 	for wi := range workers {
 		start := wi * per
@@ -303,7 +307,7 @@ func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce f
 			s = newTrainScratch(m, end-start)
 			t.workers[wi] = s
 		}
-		work := func() { m.trainChunk(s, b, mask, start, end, backward) }
+		work := func() { m.trainChunk(s, b, mask, start, end, backward, &t.tw) }
 		if wi == workers-1 {
 			work()
 		} else {
@@ -336,7 +340,7 @@ func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce f
 
 // trainChunk runs windows [start,end) of b forward and (if backward)
 // backward, leaving their loss sums in s.sums and gradient in s.grad.
-func (m *Model) trainChunk(s *trainScratch, b *batch, mask []float32, start, end int, backward bool) {
+func (m *Model) trainChunk(s *trainScratch, b *batch, mask []float32, start, end int, backward bool, tw *transposed) {
 	w, f, h, L := m.cfg.Window, m.nf, m.h, m.cfg.Layers
 	B := end - start
 	m.normalizeInto(s.xn, b.x[start*w*f:end*w*f], B)
@@ -440,7 +444,8 @@ func (m *Model) trainChunk(s *trainScratch, b *batch, mask []float32, start, end
 		gp.bp[0] += dz[i]
 	}
 	dhl := s.dhl[:B*h]
-	sgemm(false, true, B, h, f, 1, dfc, f, top.wf, f, 0, dhl, h)
+	clear(dhl)
+	gemmAcc(B, h, f, dfc, f, tw.wf, h, dhl, h)
 	for i := range B {
 		for j := range h {
 			dhl[i*h+j] += dz[i] * top.wp[j]
@@ -471,7 +476,8 @@ func (m *Model) trainChunk(s *trainScratch, b *batch, mask []float32, start, end
 			}
 			linalg.LSTMCellBackward(dZ[t*B*4*h:(t+1)*B*4*h], a[t*B*4*h:(t+1)*B*4*h], cPrev, tc[t*B*h:(t+1)*B*h], dh, dc, B, h)
 			if t > 0 {
-				sgemm(false, true, B, h, 4*h, 1, dZ[t*B*4*h:(t+1)*B*4*h], 4*h, lp.wh, 4*h, 0, dhrec, h)
+				clear(dhrec)
+				gemmAcc(B, h, 4*h, dZ[t*B*4*h:(t+1)*B*4*h], 4*h, tw.wh[l], h, dhrec, h)
 			}
 		}
 		in := lp.in
@@ -484,7 +490,8 @@ func (m *Model) trainChunk(s *trainScratch, b *batch, mask []float32, start, end
 			}
 		}
 		if l > 0 {
-			sgemm(false, true, w*B, h, 4*h, 1, dZ, 4*h, lp.wx, 4*h, 0, dH, h)
+			clear(dH)
+			gemmAcc(w*B, h, 4*h, dZ, 4*h, tw.wx[l], h, dH, h)
 			if mask != nil {
 				lm := mask[(l-1)*b.n*w*h:]
 				for t := range w {
@@ -535,3 +542,40 @@ func (t *Trainer) adam() {
 // gradient returns the gradient of the loss of the last backward run (the
 // fast engine only); for tests.
 func (t *Trainer) gradient() []float32 { return t.grad }
+
+// transposed holds transposed copies of the weights the backward pass
+// multiplies by on the right (Wh, Wx of layers > 0, the forecast head), so
+// that those products run on gemmAcc without packing.
+type transposed struct {
+	wh, wx [][]float32 // per layer: 4H×H and 4H×in (layer 0 unused)
+	wf     []float32   // F×H
+}
+
+func transposeInto(dst, src []float32, rows, cols int) []float32 {
+	if cap(dst) < rows*cols {
+		dst = make([]float32, rows*cols)
+	}
+	dst = dst[:rows*cols]
+	for r := range rows {
+		row := src[r*cols : (r+1)*cols]
+		for c, v := range row {
+			dst[c*rows+r] = v
+		}
+	}
+	return dst
+}
+
+func (tw *transposed) update(m *Model) {
+	h := m.h
+	for len(tw.wh) < len(m.p.layers) {
+		tw.wh = append(tw.wh, nil)
+		tw.wx = append(tw.wx, nil)
+	}
+	for l, lp := range m.p.layers {
+		tw.wh[l] = transposeInto(tw.wh[l], lp.wh, h, 4*h)
+		if l > 0 {
+			tw.wx[l] = transposeInto(tw.wx[l], lp.wx, lp.in, 4*h)
+		}
+	}
+	tw.wf = transposeInto(tw.wf, m.p.wf, h, m.nf)
+}

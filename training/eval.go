@@ -56,6 +56,11 @@ type EvalOptions struct {
 	// and the ranking: ScaleMinMax (default; the training range, the
 	// published preprocessing of SMD/ASD) or ScaleZ (the training std).
 	Scale string
+	// Smooth, when > 0, is the span of a causal exponentially weighted
+	// moving average (α = 2/(Smooth+1)) applied over time to the scores and
+	// to the per-feature ranking scores, calibration scores included (error
+	// smoothing as in LSTM-NDT, Hundman et al. KDD 2018). 0 = off.
+	Smooth int
 	// Calibration names the scores POT is fitted to: CalibrateVal
 	// (default: the held-out tail of the training file, out-of-sample for
 	// the model) or CalibrateTrain (every step of the training file, as
@@ -127,6 +132,9 @@ func (o *EvalOptions) defaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Smooth < 0 {
+		return fmt.Errorf("eval: negative smoothing span %d", o.Smooth)
+	}
 	if o.Window < 2 || o.Hidden < 1 || o.Layers < 1 || o.MaxTrainSteps < 0 || o.MaxTestSteps < 0 {
 		return fmt.Errorf("eval: invalid sizes (window %d, hidden %d, layers %d)", o.Window, o.Hidden, o.Layers)
 	}
@@ -197,7 +205,7 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 		"window": opts.Window, "hidden": opts.Hidden, "layers": opts.Layers, "epochs": opts.Epochs,
 		"batch_size": opts.BatchSize, "patience": opts.Patience, "learning_rate": opts.LearningRate,
 		"max_windows_per_epoch": opts.MaxWindowsPerEpoch, "val_fraction": opts.ValFraction,
-		"pot_risk": opts.Risk, "scale": opts.Scale, "calibration": opts.Calibration, "pot_level": opts.Level, "seed": opts.Seed,
+		"pot_risk": opts.Risk, "scale": opts.Scale, "calibration": opts.Calibration, "smooth": opts.Smooth, "pot_level": opts.Level, "seed": opts.Seed,
 	}}
 	for _, name := range names {
 		er, err := evalEntity(ctx, opts, name)
@@ -298,6 +306,7 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 	if err != nil {
 		return er, err
 	}
+	ewma(valScore, 1, opts.Smooth)
 	pot, err := threshold.POT(valScore, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})
 	if err != nil {
 		return er, fmt.Errorf("threshold: %w", err)
@@ -315,6 +324,8 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 	if err != nil {
 		return er, err
 	}
+	ewma(score, 1, opts.Smooth)
+	ewma(rank, len(test.Features), opts.Smooth)
 	labels := test.Labels
 	pred := metrics.Threshold(score, pot.Threshold)
 	pw := metrics.PointWise(pred, labels)
@@ -357,6 +368,19 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 		}
 	}
 	return er, nil
+}
+
+// ewma smooths x, a time-major series of f values a step, in place with a
+// causal exponentially weighted moving average of the given span (no-op
+// when span ≤ 0).
+func ewma[T float32 | float64](x []T, f, span int) {
+	if span <= 0 || len(x) < 2*f {
+		return
+	}
+	a := T(2.0 / float64(span+1))
+	for i := f; i < len(x); i++ {
+		x[i] = a*x[i] + (1-a)*x[i-f]
+	}
 }
 
 // concat joins two series with the same features (labels and causes are

@@ -358,3 +358,42 @@ func TestEvalDatasetSmoke(t *testing.T) {
 		t.Error("unknown kind accepted")
 	}
 }
+
+func BenchmarkGather(b *testing.B) {
+	w, _ := MakeWindows(series(30000, 38, ""), WindowOptions{Window: 16})
+	idx := make([]int, 64)
+	for i := range idx {
+		idx[i] = i * 400
+	}
+	x := make([]float32, 64*16*38)
+	next := make([]float32, 64*38)
+	label := make([]float32, 64)
+	for b.Loop() {
+		w.Gather(idx, x, next, label)
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	r := Report{Entities: []EntityReport{{Entity: "m1", F1PA: 0.5}}, Mean: EntityReport{Entity: "mean", F1PA: 0.5}}
+	var b bytes.Buffer
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[1], "m1") || !strings.Contains(lines[2], "mean") || !strings.Contains(lines[1], "0.500") {
+		t.Fatalf("table:\n%s", b.String())
+	}
+}
+
+func TestEWMA(t *testing.T) {
+	x := []float64{0, 10, 4, 20}
+	ewma(x, 2, 3) // α = 0.5, two features interleaved
+	if want := []float64{0, 10, 2, 15}; !reflect.DeepEqual(x, want) {
+		t.Fatalf("ewma = %v, want %v", x, want)
+	}
+	y := []float32{1, 2}
+	ewma(y, 1, 0)
+	if y[1] != 2 {
+		t.Fatal("span 0 changed the series")
+	}
+}

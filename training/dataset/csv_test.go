@@ -3,6 +3,7 @@ package dataset
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -208,4 +209,19 @@ func FuzzParseInterpretation(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkReadCSV(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("t,m1,m2,m3,m4,label\n")
+	for i := range 5000 {
+		fmt.Fprintf(&sb, "%d,0.1%d,0.25,0.5,0.75,0\n", i, i%10)
+	}
+	in := sb.String()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, err := ReadCSV(strings.NewReader(in), "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

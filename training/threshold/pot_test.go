@@ -89,3 +89,16 @@ func TestQuantile(t *testing.T) {
 		t.Error("Quantile(nil) is not NaN")
 	}
 }
+
+func BenchmarkPOT(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	x := make([]float64, 30000)
+	for i := range x {
+		x[i] = r.ExpFloat64()
+	}
+	for b.Loop() {
+		if _, err := POT(x, POTOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

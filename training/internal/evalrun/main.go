@@ -28,6 +28,7 @@ func main() {
 	flag.IntVar(&o.MaxWindowsPerEpoch, "max-windows", 0, "windows per epoch")
 	flag.StringVar(&o.Scale, "scale", "", "minmax or z")
 	flag.StringVar(&o.Calibration, "calibration", "", "val or train")
+	flag.IntVar(&o.Smooth, "smooth", 0, "EWMA span")
 	flag.IntVar(&o.Patience, "patience", 0, "patience")
 	flag.Float64Var(&o.Risk, "risk", 0, "POT risk")
 	flag.Float64Var(&o.Level, "level", 0, "POT level")
@@ -54,4 +55,5 @@ func main() {
 		}
 	}
 	fmt.Println(string(b))
+	rep.WriteTable(os.Stdout)
 }

@@ -1,0 +1,55 @@
+// Package training turns history into omen models and measures them.
+//
+// # Data
+//
+// A Source (dataset.CSVSource, dataset.PrometheusSource,
+// storesource.Source) yields one dataset.Series per entity: a dense
+// time-major matrix on a fixed step plus optional per-step failure labels.
+// MakeWindows cuts a series into sliding windows of W steps (Stride
+// apart) whose forecast target is the next step; the failure label of a
+// window ending at step t is "any failing step in (t, t+H]" (H = Horizon),
+// so the model learns precursors, and is masked (NaN) where the horizon
+// runs past the data. SplitTime splits each entity in time order (last 20 %
+// for validation by default); windows are cut from each part separately,
+// so nothing crosses the boundary.
+//
+// # Training
+//
+// Fit drives a Learner (*model.Trainer) over shuffled minibatches (fixed
+// seed) for up to Epochs epochs, evaluates on the validation windows after
+// each epoch and stops after Patience epochs without improvement, restoring
+// the best epoch's weights. Progress is a redrawn bar on a terminal
+// (epoch, loss, windows/s, ETA) and one plain line per epoch otherwise
+// (golang.org/x/term decides). Train wires it all: normalisation from the
+// training windows, the positive class weight negatives/positives (capped
+// by MaxPosWeight), early stopping on the failure head's validation
+// average precision when validation has failures (validation loss
+// otherwise), thresholds and metadata.
+//
+// # Thresholds without test labels
+//
+// No threshold ever looks at test labels (package threshold):
+//
+//   - Anomaly threshold: POT (peaks over threshold with a generalized
+//     Pareto tail fitted by maximum likelihood, Siffer et al. KDD 2017) on
+//     the anomaly scores of the held-out validation tail of the training
+//     data, risk q = 1e-3, initial level 0.98.
+//   - Failure threshold (Train): the probability that maximises F1 on the
+//     validation windows when they contain failures; without validation
+//     failures, POT on the validation probabilities.
+//
+// # Evaluation (SMD, ASD and any folder in their format)
+//
+// EvalDataset trains one forecaster per entity on E.train.csv.gz (which
+// has no labels: unsupervised), scores every test step by its forecast
+// residual and thresholds with POT on the validation scores. The score of
+// a step is the mean over features of the squared one-step forecast
+// residual, measured in units of the feature's training range (Scale
+// "minmax", the preprocessing the data sets were published with) or of its
+// training standard deviation (Scale "z"). Root-cause dimensions are ranked
+// by their per-feature residual, or by a DimensionRanker plugged in through
+// EvalOptions.NewRanker (package explain). The Report carries point-wise,
+// point-adjusted and event-wise (composite) F1, AUC-PR, ROC-AUC,
+// HitRate@100/150 % and NDCG@100/150 % per entity and their mean; see
+// package metrics for the definitions and docs/EVALUATION.md for results.
+package training

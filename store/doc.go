@@ -11,8 +11,10 @@
 // milliseconds since the Unix epoch unless a name says otherwise; ranges
 // (from, to) are inclusive at both ends. Slices passed in are not retained;
 // everything returned or passed to a callback is owned by the receiver.
-// Writes are durable (fsync'd, with group commit across concurrent callers)
-// when the method returns, unless Options.NoSync. Errors are wrapped with
+// Writes are durable (fsync'd) when the method returns, unless
+// Options.NoSync; concurrent AppendBatches calls share transactions and
+// fsyncs (group commit). Close waits for calls in flight; calls after Close
+// fail with ErrClosed. Errors are wrapped with
 // context; missing records are reported with errors wrapping ErrNotFound.
 // Identifiers embedded in keys (entity, source, target, fingerprint, model
 // version) must not contain NUL bytes.
@@ -49,10 +51,12 @@
 //
 // Values start with a version byte (1). Hot records are binary: varints,
 // fixed big- or little-endian floats, strings as uvarint length + bytes.
-// A batch (see codec.go) writes its strings once in a per-batch symbol table,
-// each label set once, and samples as (set ref, delta-varint time, value
-// XOR-ed with the previous value of the same set, zero bytes trimmed); the
-// body is snappy-compressed when larger than 512 bytes. Schemas, model
+// A batch (see codec.go) writes each distinct label set once (strings equal
+// to the previous set's at the same position as one 0 byte) and samples as
+// (set index, delta-varint time, value XOR-ed with the previous value of the
+// same set with zero bytes trimmed); the body is snappy-compressed when
+// larger than 512 bytes. A realistic 1000-sample batch of 100 series with
+// 10 labels takes about 7.5 bytes per sample. Schemas, model
 // metadata, the registry and explanations are JSON.
 //
 // # Retention

@@ -17,9 +17,10 @@ import (
 // overwrites it, so redelivery is idempotent. One transaction per call,
 // fsync'd before returning. evs is not retained.
 func (s *Store) PutEvents(entity string, evs []telemetry.Event) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	if err := validName("entity", entity); err != nil {
 		return fmt.Errorf("put events: %w", err)
 	}
@@ -42,9 +43,10 @@ func (s *Store) PutEvents(entity string, evs []telemetry.Event) error {
 // from ≤ T ≤ to (ms). fn owns the event; an error from fn stops the scan
 // and is returned wrapped.
 func (s *Store) Events(entity string, from, to int64, fn func(telemetry.Event) error) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	err := s.scanRange(pEvent, entity, from, to, func(t int64, _, val []byte) error {
 		ev, err := decodeEvent(val)
 		if err != nil {

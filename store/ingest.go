@@ -137,9 +137,10 @@ func (s *Store) AppendBatches(bs []telemetry.Batch) (stored int, err error) {
 // those (and not the duplicates) to its in-memory state. On error the
 // returned indexes are the batches committed before the failure.
 func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
+	defer s.exit()
 	if len(bs) == 0 {
 		return nil, nil
 	}
@@ -417,9 +418,10 @@ func (s *Store) dedup(bs []telemetry.Batch) (keep []int, waits []*commitWait, er
 // from a consistent snapshot. fn owns the batch it is given. An error from
 // fn stops the replay and is returned wrapped.
 func (s *Store) ReplayBatches(since int64, fn func(telemetry.Batch) error) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 32, Prefix: []byte{pLog}})
 		defer it.Close()
@@ -448,9 +450,10 @@ func (s *Store) ReplayBatches(since int64, fn func(telemetry.Batch) error) error
 // Checkpoint returns the highest Seq durably stored for source, or 0 if
 // none.
 func (s *Store) Checkpoint(source string) (uint64, error) {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return 0, err
 	}
+	defer s.exit()
 	var cp uint64
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
@@ -468,9 +471,10 @@ func (s *Store) Checkpoint(source string) (uint64, error) {
 // Stored batches stay in the log. It must not run concurrently with
 // AppendBatches calls for the same source.
 func (s *Store) ResetSource(source string) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	if err := validName("batch source", source); err != nil {
 		return fmt.Errorf("reset source: %w", err)
 	}

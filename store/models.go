@@ -98,9 +98,10 @@ func (s *Store) registry(txn *badger.Txn) (registryState, error) {
 // ErrExists. Data is written in chunks, the metadata last, so a model is
 // visible only when complete. data is not retained.
 func (s *Store) PutModel(version string, data []byte, meta ModelMeta) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	if err := validName("model version", version); err != nil {
 		return fmt.Errorf("put model: %w", err)
 	}
@@ -185,9 +186,10 @@ func (s *Store) modelMeta(version string) (ModelMeta, error) {
 // Model returns the data and metadata of version, verifying its checksum,
 // or an error wrapping ErrNotFound.
 func (s *Store) Model(version string) ([]byte, ModelMeta, error) {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, ModelMeta{}, err
 	}
+	defer s.exit()
 	meta, err := s.modelMeta(version)
 	if err != nil {
 		return nil, ModelMeta{}, fmt.Errorf("model %q: %w", version, err)
@@ -224,9 +226,10 @@ func mustHex(s string) []byte {
 // ListModels returns the metadata of every registered model, ordered by
 // version string.
 func (s *Store) ListModels() ([]ModelMeta, error) {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
+	defer s.exit()
 	active := s.active.Load().version
 	var out []ModelMeta
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -251,9 +254,10 @@ func (s *Store) ListModels() ([]ModelMeta, error) {
 // Promote makes version the active model (it must be registered) and bumps
 // the registry generation. Promoting the active version is a no-op.
 func (s *Store) Promote(version string) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
 	if _, err := s.modelMeta(version); err != nil {
@@ -274,9 +278,10 @@ func (s *Store) Promote(version string) error {
 // Rollback re-activates the previously active model. It fails with an
 // error wrapping ErrNotFound when there is none.
 func (s *Store) Rollback() error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
 	return s.changeRegistry("roll back model", func(st *registryState) error {
@@ -322,9 +327,10 @@ func (s *Store) changeRegistry(what string, fn func(*registryState) error) error
 // Active returns the metadata of the active model, or an error wrapping
 // ErrNotFound if none was promoted.
 func (s *Store) Active() (ModelMeta, error) {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return ModelMeta{}, err
 	}
+	defer s.exit()
 	v := s.active.Load().version
 	if v == "" {
 		return ModelMeta{}, fmt.Errorf("active model: %w", ErrNotFound)
@@ -348,9 +354,10 @@ func (s *Store) ActiveVersion() (version string, generation uint64) {
 // DeleteModel removes an inactive model version and drops it from the
 // rollback history. Deleting the active version is refused.
 func (s *Store) DeleteModel(version string) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
 	if s.active.Load().version == version {

@@ -58,9 +58,10 @@ func outPendingKey(target string, id uint64) []byte {
 // Targets, in one transaction. It sets items[i].ID (and Created when 0).
 // Payloads are copied.
 func (s *Store) Enqueue(items []OutboxItem) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	if len(items) == 0 {
 		return nil
 	}
@@ -118,9 +119,10 @@ func (s *Store) Enqueue(items []OutboxItem) error {
 // Pending returns up to limit (all if limit ≤ 0) items not yet
 // acknowledged by target, oldest first.
 func (s *Store) Pending(target string, limit int) ([]OutboxItem, error) {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
+	defer s.exit()
 	var out []OutboxItem
 	p := namePrefix(pOutPending, target)
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -158,9 +160,10 @@ func (s *Store) Pending(target string, limit int) ([]OutboxItem, error) {
 // by all its targets is deleted. Unknown or already acknowledged ids are
 // ignored.
 func (s *Store) Ack(target string, ids []uint64) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	if len(ids) == 0 {
 		return nil
 	}
@@ -278,9 +281,10 @@ func cloneBytes(b []byte) []byte {
 // PutAlertState stores st under st.Fingerprint, replacing any previous
 // state. Updated is set to now when 0.
 func (s *Store) PutAlertState(st AlertState) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	if err := validName("alert fingerprint", st.Fingerprint); err != nil {
 		return fmt.Errorf("put alert state: %w", err)
 	}
@@ -300,9 +304,10 @@ func (s *Store) PutAlertState(st AlertState) error {
 // AlertState returns the state stored for fingerprint, or an error
 // wrapping ErrNotFound.
 func (s *Store) AlertState(fingerprint string) (AlertState, error) {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return AlertState{}, err
 	}
+	defer s.exit()
 	var st AlertState
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(nameKey(pAlert, fingerprint))
@@ -322,9 +327,10 @@ func (s *Store) AlertState(fingerprint string) (AlertState, error) {
 
 // AlertStates returns every stored alert state, ordered by fingerprint.
 func (s *Store) AlertStates() ([]AlertState, error) {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
+	defer s.exit()
 	var out []AlertState
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: []byte{pAlert}})
@@ -351,9 +357,10 @@ func (s *Store) AlertStates() ([]AlertState, error) {
 // DeleteAlertState removes the state of fingerprint (absent is not an
 // error).
 func (s *Store) DeleteAlertState(fingerprint string) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
 	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(nameKey(pAlert, fingerprint)) }); err != nil {

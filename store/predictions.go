@@ -52,9 +52,10 @@ func ParsePredictionID(id string) (entity string, t int64, err error) {
 // T) and advances each entity's latest prediction. A non-empty ID must
 // equal PredictionID(Entity, T). ps is not retained.
 func (s *Store) PutPredictions(ps []Prediction) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	start := time.Now()
 	latest := make(map[string]int, len(ps)) // entity → index of newest in ps
 	entries := make([]kv, 0, len(ps))
@@ -107,9 +108,10 @@ func (s *Store) PutPredictions(ps []Prediction) error {
 // from ≤ T ≤ to (ms). An error from fn stops the scan and is returned
 // wrapped.
 func (s *Store) Predictions(entity string, from, to int64, fn func(Prediction) error) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	err := s.scanRange(pPred, entity, from, to, func(_ int64, _, val []byte) error {
 		p, err := decodePrediction(val)
 		if err != nil {
@@ -126,9 +128,10 @@ func (s *Store) Predictions(entity string, from, to int64, fn func(Prediction) e
 // LatestPredictions returns the newest prediction of every entity, ordered
 // by entity.
 func (s *Store) LatestPredictions() ([]Prediction, error) {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
+	defer s.exit()
 	var out []Prediction
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: []byte{pLatest}})
@@ -188,9 +191,10 @@ func decodePrediction(data []byte) (Prediction, error) {
 // replacing any previous one. doc is copied. Explanations are deleted by
 // retention together with their prediction, or Retention after being put.
 func (s *Store) PutExplanation(predictionID string, doc []byte) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	if err := validName("prediction id", predictionID); err != nil {
 		return fmt.Errorf("put explanation: %w", err)
 	}
@@ -211,9 +215,10 @@ func (s *Store) PutExplanation(predictionID string, doc []byte) error {
 // Explanation returns the explanation document of a prediction, or an
 // error wrapping ErrNotFound.
 func (s *Store) Explanation(predictionID string) ([]byte, error) {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
+	defer s.exit()
 	var out []byte
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(nameKey(pExpl, predictionID))

@@ -24,9 +24,10 @@ import (
 // Safe to call concurrently with everything else; the daemon calls it
 // periodically.
 func (s *Store) RunRetention(now time.Time) (deleted int, err error) {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return 0, err
 	}
+	defer s.exit()
 	cutoff := now.Add(-s.opts.Retention).UnixMilli()
 	logCutoff := now.Add(-s.opts.IngestLogRetention).UnixMilli()
 

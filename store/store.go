@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,9 +32,11 @@ type Store struct {
 
 	valueThreshold int // values at least this long go to the value log
 
-	closed    atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
+	// life is read-held by every call using the database and write-held
+	// by Close, so Close waits for calls in flight.
+	life     sync.RWMutex
+	closed   bool
+	closeErr error
 
 	ing      ingestState
 	gc       groupCommitter
@@ -160,9 +163,10 @@ func (s *Store) registerMetrics(reg prometheus.Registerer) {
 		Namespace: "omen", Subsystem: "store", Name: "size_bytes",
 		Help: "On-disk size of the store (LSM tree plus value log), as last computed by Badger.",
 	}, func() float64 {
-		if s.closed.Load() {
+		if s.enter() != nil {
 			return 0
 		}
+		defer s.exit()
 		lsm, vlog := s.db.Size()
 		return float64(lsm + vlog)
 	})
@@ -174,21 +178,40 @@ func (s *Store) observe(kind string, n int, start time.Time) {
 	s.m.writeSec.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 }
 
-// Close flushes and closes the database. It waits for no caller: calls
-// racing with Close may fail with ErrClosed or a Badger error. Close is
-// idempotent.
+// Close waits for calls in flight, then flushes and closes the database;
+// later calls fail with ErrClosed. Close is idempotent. It must not be
+// called from a callback passed to a Store method.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
+	s.life.Lock()
+	defer s.life.Unlock()
+	if !s.closed {
+		s.closed = true
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("close store: %w", err)
 		}
-	})
+	}
 	return s.closeErr
 }
 
+// enter starts a call: it fails with ErrClosed after Close, else holds
+// Close off until exit.
+func (s *Store) enter() error {
+	s.life.RLock()
+	if s.closed {
+		s.life.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) exit() { s.life.RUnlock() }
+
+// check reports ErrClosed without holding Close off (for methods that
+// only delegate to others).
 func (s *Store) check() error {
-	if s.closed.Load() {
+	s.life.RLock()
+	defer s.life.RUnlock()
+	if s.closed {
 		return ErrClosed
 	}
 	return nil
@@ -221,15 +244,15 @@ func validName(what, s string) error {
 // logged at debug level.
 type badgerLogger struct{ l *slog.Logger }
 
-func (b badgerLogger) Errorf(f string, v ...any) {
-	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, v...)), "component", "badger")
-}
-func (b badgerLogger) Warningf(f string, v ...any) {
-	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, v...)), "component", "badger")
-}
-func (b badgerLogger) Infof(f string, v ...any) {
-	b.l.Debug(strings.TrimSpace(fmt.Sprintf(f, v...)), "component", "badger")
-}
-func (b badgerLogger) Debugf(f string, v ...any) {
-	b.l.Debug(strings.TrimSpace(fmt.Sprintf(f, v...)), "component", "badger")
+func (b badgerLogger) Errorf(f string, v ...any)   { b.log(slog.LevelError, f, v) }
+func (b badgerLogger) Warningf(f string, v ...any) { b.log(slog.LevelWarn, f, v) }
+func (b badgerLogger) Infof(f string, v ...any)    { b.log(slog.LevelDebug, f, v) }
+func (b badgerLogger) Debugf(f string, v ...any)   { b.log(slog.LevelDebug, f, v) }
+
+func (b badgerLogger) log(level slog.Level, f string, v []any) {
+	ctx := context.Background()
+	if !b.l.Enabled(ctx, level) {
+		return
+	}
+	b.l.Log(ctx, level, strings.TrimSpace(fmt.Sprintf(f, v...)), "component", "badger")
 }

@@ -63,9 +63,10 @@ func (s *Store) loadSchema() error {
 // nothing changes; otherwise a new version is recorded with Since = now.
 // featureNames and labelNames are copied.
 func (s *Store) PutSchema(featureNames, labelNames []string) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	s.schemaMu.Lock()
 	defer s.schemaMu.Unlock()
 	cur := s.schema.Load()
@@ -96,9 +97,10 @@ func (s *Store) PutSchema(featureNames, labelNames []string) error {
 // Schema returns the current schema, or an error wrapping ErrNotFound if
 // none was put. The result is the caller's.
 func (s *Store) Schema() (Schema, error) {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return Schema{}, err
 	}
+	defer s.exit()
 	cur := s.schema.Load()
 	if cur == nil {
 		return Schema{}, fmt.Errorf("schema: %w", ErrNotFound)
@@ -110,9 +112,10 @@ func (s *Store) Schema() (Schema, error) {
 
 // Schemas returns every recorded schema version, oldest first.
 func (s *Store) Schemas() ([]Schema, error) {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
+	defer s.exit()
 	out, err := s.schemas()
 	if err != nil {
 		return nil, fmt.Errorf("list schemas: %w", err)
@@ -142,9 +145,10 @@ func (s *Store) schemas() ([]Schema, error) {
 // schema exists, lengths must match it. One transaction per call (split if
 // too big), fsync'd before returning. vs is not retained.
 func (s *Store) PutVectors(vs []Vector) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	start := time.Now()
 	cur := s.schema.Load()
 	var known map[uint32]Schema
@@ -196,9 +200,10 @@ func (s *Store) PutVectors(vs []Vector) error {
 // from ≤ T ≤ to (ms). fn owns the vector; an error from fn stops the scan
 // and is returned wrapped.
 func (s *Store) Vectors(entity string, from, to int64, fn func(Vector) error) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	err := s.scanRange(pVector, entity, from, to, func(t int64, _ []byte, val []byte) error {
 		v, err := decodeVector(val)
 		if err != nil {
@@ -281,9 +286,10 @@ func decodeVector(data []byte) (Vector, error) {
 // first sighting sets FirstSeen, later ones move LastSeen forward, and the
 // labels of the newest sighting win. labels is copied.
 func (s *Store) PutEntity(id string, labels map[string]string, t int64) error {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.exit()
 	if err := validName("entity", id); err != nil {
 		return fmt.Errorf("put entity: %w", err)
 	}
@@ -319,9 +325,10 @@ func (s *Store) PutEntity(id string, labels map[string]string, t int64) error {
 
 // Entities returns every known entity, ordered by ID.
 func (s *Store) Entities() ([]EntityInfo, error) {
-	if err := s.check(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
+	defer s.exit()
 	var out []EntityInfo
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: []byte{pEntity}})

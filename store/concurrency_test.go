@@ -54,7 +54,9 @@ func TestConcurrentMixed(t *testing.T) {
 		func(w, i int) bool {
 			return ok(s.PutPredictions([]Prediction{{Entity: fmt.Sprint("e", i%3), T: now + int64(i), Prob: 0.5}}))
 		},
-		func(w, i int) bool { return ok(s.PutEntity(fmt.Sprint("e", i%3), map[string]string{"i": fmt.Sprint(i)}, now+int64(i))) },
+		func(w, i int) bool {
+			return ok(s.PutEntity(fmt.Sprint("e", i%3), map[string]string{"i": fmt.Sprint(i)}, now+int64(i)))
+		},
 		func(w, i int) bool {
 			items := []OutboxItem{{Targets: []string{"am1", "am2"}, Payload: []byte("{}")}}
 			if !ok(s.Enqueue(items)) {

@@ -51,7 +51,7 @@ func benchDecode(b *testing.B, f Format, payload []byte, perPayload int) {
 	b.SetBytes(int64(len(payload)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	for i := 0; i < b.N; i++ {
 		res.Reset()
 		if err := d.Decode(f, payload, testRecv, &res); err != nil {
@@ -59,6 +59,10 @@ func benchDecode(b *testing.B, f Format, payload []byte, perPayload int) {
 		}
 	}
 	b.ReportMetric(float64(b.N*perPayload)/time.Since(start).Seconds(), "samples/s")
+	if used := processCPU() - cpu; used > 0 {
+		// Throughput per CPU-second of this process (includes GC).
+		b.ReportMetric(float64(b.N*perPayload)/used.Seconds(), "samples/cpu-s")
+	}
 }
 
 func BenchmarkInflux(b *testing.B) {

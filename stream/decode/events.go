@@ -87,7 +87,7 @@ type moduleEvent struct {
 
 func (d *Decoder) decodeEvents(f Format, p []byte, res *Result) {
 	d.json.item = 0
-	d.forEachJSON(p, func(item []byte) { d.eventItem(f, item, res, true) })
+	d.forEachJSON(p, func(item []byte, _ bool) { d.eventItem(f, item, res, true) })
 }
 
 // eventItem decodes one item, expanding envelopes when top is set.

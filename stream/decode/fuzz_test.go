@@ -72,7 +72,20 @@ func FuzzJSONSamples(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(func(t *testing.T, payload []byte) { fuzzDecode(t, FormatJSON, payload) })
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		fuzzDecode(t, FormatJSON, payload)
+		// The fast path and the encoding/json path agree.
+		fast, slow := newDecoder(t, Options{}), newDecoder(t, Options{})
+		slow.json.noFast = true
+		var rf, rs Result
+		errF := fast.Decode(FormatJSON, payload, testRecv, &rf)
+		errS := slow.Decode(FormatJSON, payload, testRecv, &rs)
+		if !slices.Equal(fmtSamples(rf.Samples), fmtSamples(rs.Samples)) ||
+			!slices.Equal(fmtErrors(rf.Errors), fmtErrors(rs.Errors)) || (errF == nil) != (errS == nil) {
+			t.Fatalf("fast and slow JSON paths differ:\nfast %v %v %v\nslow %v %v %v",
+				fmtSamples(rf.Samples), fmtErrors(rf.Errors), errF, fmtSamples(rs.Samples), fmtErrors(rs.Errors), errS)
+		}
+	})
 }
 
 func FuzzK8sEvent(f *testing.F) {

@@ -24,6 +24,8 @@ type jsonScratch struct {
 	items  []json.RawMessage
 	env    jsonSampleDoc
 	sample jsonSampleDoc
+	fast   jsonSampleDoc // aliases payloads: never passed to json.Unmarshal
+	noFast bool          // tests: force the encoding/json path
 	lmap   map[string]string
 	str    string
 }
@@ -68,20 +70,22 @@ func absent(raw json.RawMessage) bool {
 // pretty-printed objects). After the first syntax error the rest of the
 // payload is taken as newline-delimited JSON: each non-blank line is one
 // item (so bad lines are reported and good ones kept, in linear time).
-func (d *Decoder) forEachJSON(p []byte, fn func(item []byte)) {
-	emit := func(v []byte) {
+//
+// valid tells fn that the item is known to be valid JSON.
+func (d *Decoder) forEachJSON(p []byte, fn func(item []byte, valid bool)) {
+	emit := func(v []byte, valid bool) {
 		if v[0] != '[' {
-			fn(v)
+			fn(v, valid)
 			return
 		}
 		top := d.json.top[:0]
 		if err := json.Unmarshal(v, &top); err != nil {
-			fn(v)
+			fn(v, false)
 			return
 		}
 		d.json.top = top
 		for _, it := range top {
-			fn(it)
+			fn(it, true)
 		}
 	}
 	t := bytes.TrimSpace(p)
@@ -89,7 +93,7 @@ func (d *Decoder) forEachJSON(p []byte, fn func(item []byte)) {
 		return
 	}
 	if json.Valid(t) {
-		emit(t)
+		emit(t, true)
 		return
 	}
 	var raw json.RawMessage
@@ -104,7 +108,7 @@ func (d *Decoder) forEachJSON(p []byte, fn func(item []byte)) {
 			break
 		}
 		last = dec.InputOffset()
-		emit(raw)
+		emit(raw, true)
 	}
 	for t = t[last:]; len(t) > 0; {
 		l := t
@@ -114,7 +118,7 @@ func (d *Decoder) forEachJSON(p []byte, fn func(item []byte)) {
 			t = nil
 		}
 		if l = bytes.TrimSpace(l); len(l) > 0 {
-			emit(l)
+			emit(l, false)
 		}
 	}
 }
@@ -130,34 +134,47 @@ func (d *Decoder) itemErr(res *Result, reason string, format string, args ...any
 
 func (d *Decoder) decodeJSONSamples(p []byte, res *Result) {
 	d.json.item = 0
-	d.forEachJSON(p, func(item []byte) {
-		env := &d.json.env
-		env.reset(&d.json.items)
-		if err := json.Unmarshal(item, env); err != nil {
-			d.json.item++
-			d.itemErr(res, jsonReason(err), "%v", err)
+	d.forEachJSON(p, func(item []byte, valid bool) {
+		if valid && !d.json.noFast && d.fastJSONItem(item, res) {
 			return
 		}
-		if len(d.json.items) > 0 {
-			for _, s := range d.json.items {
-				d.json.item++
-				sd := &d.json.sample
-				sd.reset(nil)
-				if err := json.Unmarshal(s, sd); err != nil {
-					d.itemErr(res, jsonReason(err), "%v", err)
-					continue
-				}
-				d.jsonSample(sd, res)
-			}
-			return
-		}
-		d.json.item++
-		if absent(env.Labels) && absent(env.V) {
-			d.itemErr(res, ReasonMalformed, "neither samples nor a sample")
-			return
-		}
-		d.jsonSample(env, res)
+		d.slowJSONItem(item, res)
 	})
+}
+
+// slowJSONItem decodes an item (envelope or sample) with encoding/json.
+func (d *Decoder) slowJSONItem(item []byte, res *Result) {
+	env := &d.json.env
+	env.reset(&d.json.items)
+	if err := json.Unmarshal(item, env); err != nil {
+		d.json.item++
+		d.itemErr(res, jsonReason(err), "%v", err)
+		return
+	}
+	if len(d.json.items) > 0 {
+		for _, s := range d.json.items {
+			d.json.item++
+			d.slowJSONSample(s, res)
+		}
+		return
+	}
+	d.json.item++
+	if absent(env.Labels) && absent(env.V) {
+		d.itemErr(res, ReasonMalformed, "neither samples nor a sample")
+		return
+	}
+	d.jsonSample(env, res)
+}
+
+// slowJSONSample decodes one sample object with encoding/json.
+func (d *Decoder) slowJSONSample(s []byte, res *Result) {
+	sd := &d.json.sample
+	sd.reset(nil)
+	if err := json.Unmarshal(s, sd); err != nil {
+		d.itemErr(res, jsonReason(err), "%v", err)
+		return
+	}
+	d.jsonSample(sd, res)
 }
 
 // jsonSample validates one decoded sample and appends it.

@@ -98,6 +98,18 @@ func TestJSONSamples(t *testing.T) {
 			errors:  []string{"missing_labels@2"},
 		},
 		{
+			name: "keys in other case, escaped keys, unknown keys",
+			in: `{"SAMPLES":[{"Labels":{"__name__":"a"},"V":1},{"l\u0061bels":{"__name__":"b"},"v":2,"x":{"y":[1,"]}"]}}],` +
+				`"other":"}"}`,
+			samples: []string{`{__name__="a"} 1700000040000 1`, `{__name__="b"} 1700000040000 2`},
+		},
+		{
+			name:    "samples not an array, elements not objects",
+			in:      `{"samples":{"labels":{"__name__":"a"},"v":1}}` + "\n" + `{"samples":[1,null,{"labels":{"__name__":"a"},"v":1}]}`,
+			samples: []string{`{__name__="a"} 1700000040000 1`},
+			errors:  []string{"wrong_type@1", "wrong_type@2", "malformed@3"},
+		},
+		{
 			name:   "empty envelope",
 			in:     `{"samples":[]}`,
 			errors: []string{"malformed@1"},
@@ -115,11 +127,14 @@ func TestJSONSamples(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := newDecoder(t, tc.opts)
-			for pass := 0; pass < 2; pass++ {
-				res, _ := decodeAll(t, d, FormatJSON, tc.in)
-				equalStrings(t, "samples", fmtSamples(res.Samples), tc.samples)
-				equalStrings(t, "errors", fmtErrors(res.Errors), tc.errors)
+			for _, slow := range []bool{false, true} {
+				d := newDecoder(t, tc.opts)
+				d.json.noFast = slow
+				for pass := 0; pass < 2; pass++ {
+					res, _ := decodeAll(t, d, FormatJSON, tc.in)
+					equalStrings(t, "samples", fmtSamples(res.Samples), tc.samples)
+					equalStrings(t, "errors", fmtErrors(res.Errors), tc.errors)
+				}
 			}
 		})
 	}

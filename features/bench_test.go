@@ -52,7 +52,7 @@ func sampleValue(series, k int, rng *rand.Rand, prev float64) float64 {
 	case 0:
 		return prev + float64(rng.IntN(100))
 	case 1:
-		return float64(series/4%2)
+		return float64(series / 4 % 2)
 	case 2:
 		return prev + rng.Float64()*0.25
 	default:

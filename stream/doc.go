@@ -1,7 +1,99 @@
-// Package stream holds omen's ingest sources: a NATS JetStream consumer, a
-// Prometheus remote-write 1.0 receiver and a Prometheus query poller. Each
-// source decodes what it receives into telemetry batches and hands them to
-// an Appender; it acknowledges upstream (JetStream ack, HTTP 2xx) only after
-// Append has returned nil, that is after the store has committed them.
-// Delivery is therefore at-least-once, made idempotent by (Source, Seq).
+// Package stream holds omen's ingest sources: a NATS JetStream consumer
+// (NATSConsumer), a Prometheus remote-write 1.0 receiver
+// (RemoteWriteReceiver) and a Prometheus query poller (Poller). Payload
+// decoding lives in package stream/decode; an embedded NATS server for the
+// single-binary setup in stream/natsembed.
+//
+// # Delivery contract
+//
+// Every source decodes what it receives into telemetry.Batch values and
+// hands them to an Appender. It acknowledges upstream — a JetStream Ack, an
+// HTTP 204 — only after Append has returned nil, that is after the store
+// has committed (fsync'd) the batches. Delivery is at-least-once; it is
+// made idempotent by (Batch.Source, Batch.Seq): the JetStream consumer sets
+// Seq to the message's stream sequence, so a message redelivered after a
+// lost ack or a crash is skipped by the store. The store must treat Seq as
+// a set member, not as a high-water mark: after a Nak, message 5 can be
+// redelivered after 6–10 were stored. Remote-write and poller batches have
+// Seq 0 (no deduplication); their duplicates carry identical series,
+// timestamps and values.
+//
+// Errors from Append that wrap ErrInvalid are permanent: the NATS consumer
+// dead-letters the offending messages (it retries the fetch's messages one
+// by one to find them), the receiver answers 400. Every other error is
+// retryable: the consumer Naks the whole fetch with a delay (nothing is
+// lost; MaxDeliver is unlimited by default), the receiver answers 503 so
+// that Prometheus retries.
+//
+// # NATS JetStream
+//
+// NATSConsumer creates, when missing, the stream OMEN (subjects
+// omen.metrics, omen.metrics.>, omen.events, omen.events.>, file storage,
+// MaxAge retention), the dead-letter stream OMEN_DLQ (subject omen.dlq) and
+// a durable pull consumer (default "omen", AckExplicit). An existing stream
+// is left as configured. The payload format of each message comes from its
+// Content-Type header or the subject's format token (see decode.Detect):
+// omen.metrics.influx, omen.metrics.prom, omen.metrics.json,
+// omen.events.k8s, omen.events.module, ...
+//
+// Messages are pulled continuously and processed in batches of up to
+// FetchBatch messages (cut FetchWait after the first one); all decoded
+// messages of a batch go to one Append call, one telemetry.Batch per
+// message. A message whose payload is unusable (nothing decodable, too
+// large, unknown format) is poison: it is published to omen.dlq with
+// headers Omen-Dlq-Reason, Omen-Dlq-Error, Omen-Dlq-Subject,
+// Omen-Dlq-Stream, Omen-Dlq-Sequence and Omen-Dlq-Consumer (the original
+// payload and headers kept), and terminated only once OMEN_DLQ has stored
+// it; the rest of the batch is stored normally. Lines rejected inside an
+// otherwise good message are counted, not dead-lettered.
+//
+// # Several omen replicas
+//
+// Two layouts work with one stream:
+//
+//   - Partitioned subjects (recommended). Producers publish to
+//     omen.metrics.<format>.<partition> and omen.events.<format>.<partition>,
+//     choosing the partition from the entity (e.g. hash(namespace/pod) mod
+//     N), so that all data of an entity lands in one partition. Replica i
+//     runs its own durable (Durable "omen-p<i>") with FilterSubjects
+//     {"omen.metrics.*.<i>", "omen.events.*.<i>"} (or several partitions
+//     each). Each replica then sees every sample of its entities, in order,
+//     which per-entity windows and the LSTM state need. Moving a partition
+//     to another replica is moving its durable name.
+//   - A shared durable (work queue). Replicas using the same Durable share
+//     its messages: each message goes to one of them. This balances load
+//     but scatters an entity's samples over replicas, so it is only correct
+//     when every message carries whole entities and the feature store is
+//     shared, or when each replica's subjects are themselves partitioned
+//     as above.
+//
+// Dead letters from every replica land in the one OMEN_DLQ stream.
+//
+// # Prometheus remote-write
+//
+// RemoteWriteReceiver implements remote-write 1.0 with its own zero-copy
+// protobuf decoder (checked against prompb by a differential fuzz test),
+// pooled buffers and a bounded cache of interned label sets. Status codes
+// are listed on the type. Stale markers pass through; other NaN and ±Inf
+// values are dropped and counted as invalid_value.
+//
+// # Metrics
+//
+// All sources share omen_ingested_samples_total{source},
+// omen_ingested_events_total{source} and omen_ingest_errors_total{reason}
+// (decoder reasons plus dead_letter, append, invalid_labels, invalid_value,
+// query, unsupported, too_large, undecodable); sources built with the same
+// Registerer share these counters instead of failing to register them.
+// Each source adds its own: omen_nats_messages_total{consumer,outcome},
+// omen_remote_write_requests_total{code}, omen_prometheus_queries_total{kind,outcome}, ...
+//
+// # Tests
+//
+// Integration tests run against the Debian components (started by
+// internal/testenv) as well as the embedded NATS server:
+//
+//	apt-get update && apt-get install -y prometheus prometheus-alertmanager nats-server
+//	go test -count=1 ./stream ./stream/natsembed ./internal/testenv
+//	OMEN_BENCH=1 go test -count=1 -run TestRemoteWriteThroughputVsPrometheus -v ./stream
+//	go test -run '^$' -bench 'RemoteWrite|NATSIngest' ./stream
 package stream

@@ -220,7 +220,11 @@ func New(opts Options) (*Decoder, error) {
 	return d, nil
 }
 
-// errNothing is wrapped when a payload holds nothing at all.
+// CachedSeries returns how many label sets the decoder currently interns
+// (for a gauge of the caller's).
+func (d *Decoder) CachedSeries() int { return d.cache.len() }
+
+// errEmpty is wrapped when a payload holds nothing at all.
 var errEmpty = Error{Reason: ReasonMalformed, Msg: "payload holds no samples or events"}
 
 // Decode decodes payload in format f, received at the given time (used for

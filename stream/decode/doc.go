@@ -27,10 +27,11 @@
 // values are dropped. Integers (3i), unsigned integers (3u), floats and
 // booleans (t, T, true, True, TRUE, f, F, false, False, FALSE → 1 and 0)
 // are accepted; string fields ("…") are skipped and reported with
-// ReasonStringField. Backslash escapes follow the line protocol: "\," and
-// "\ " in measurements, "\,", "\=", "\ " in tag keys, tag values and field
-// keys, "\"" and "\\" in string fields; a backslash before any other byte is
-// kept literally. Lines starting with "#" and blank lines are ignored; a
+// ReasonStringField. Backslash escapes follow the line protocol as Telegraf
+// writes it: "\,", "\ " and "\\" in measurements; "\,", "\=", "\ " and "\\"
+// in tag keys, tag values and field keys; a backslash before any other byte
+// is kept literally. Duplicate tag names (after sanitizing) and a tag named
+// __name__ reject the line as malformed. Lines starting with "#" and blank lines are ignored; a
 // trailing "\r" is tolerated. The timestamp is in units of
 // Options.Precision (default nanoseconds); a line without one takes the
 // batch's receive time. A syntax error rejects the whole line.

@@ -53,7 +53,8 @@
 // string holding a number; the string "stale" is the Prometheus stale
 // marker (value.StaleNaN). "labels" must contain "__name__". A bare array of
 // samples, a single sample object and newline-delimited JSON (one envelope
-// or sample per line) are accepted too.
+// or sample per line) are accepted too. Keys match case-insensitively, as
+// with encoding/json; unknown keys are ignored.
 //
 // Kubernetes events (FormatKubernetesEvents): a v1 Event object as emitted
 // by kubernetes-event-exporter (metadata, reason, message, type, count,
@@ -67,7 +68,8 @@
 // name of the involved object, pod (when the kind is Pod), container (from a
 // fieldPath such as spec.containers{app}), node (source.host), and the
 // involved object's own labels with sanitized names (the fixed labels win
-// on conflict).
+// on conflict; names starting with "__" are dropped). An event carried as a
+// JSON string in "message" (a raw Vector log line) is unwrapped too.
 //
 // omen module events (FormatModuleEvents), one JSON object per event:
 //

@@ -449,3 +449,56 @@ func TestNATSOptionsValidation(t *testing.T) {
 		t.Fatalf("defaults %+v", o)
 	}
 }
+
+// rejectLabel refuses, as permanently invalid, any call holding a sample
+// with the label bad="1".
+type rejectLabel struct{ *MemAppender }
+
+func (r rejectLabel) Append(ctx context.Context, bs []telemetry.Batch) error {
+	for _, b := range bs {
+		for _, s := range b.Samples {
+			if s.Labels.Get("bad") == "1" {
+				return fmt.Errorf("sample %s: %w", s.Labels, ErrInvalid)
+			}
+		}
+	}
+	return r.MemAppender.Append(ctx, bs)
+}
+
+func TestNATSConsumerAppendInvalid(t *testing.T) {
+	verifyNoLeaks(t)
+	nc := connect(t, natsServers[0].start(t))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := &MemAppender{}
+	reg := prometheus.NewRegistry()
+	c := newConsumer(t, nc, rejectLabel{mem}, testNATSOptions(), reg)
+	setupStreams(t, c)
+	ts := time.Now().UnixNano()
+	var badSeq uint64
+	for i := range 5 {
+		bad := 0
+		if i == 2 {
+			bad = 1
+		}
+		seq := publish(t, js, "omen.metrics.influx", "", fmt.Sprintf("m,i=%d,bad=%d v=1 %d", i, bad, ts))
+		if bad == 1 {
+			badSeq = seq
+		}
+	}
+	stop := runConsumer(t, c)
+	dlq := fetchDLQ(t, js, 1)
+	waitFor(t, "4 good samples", func() bool { s, _, _ := mem.Counts(); return s >= 4 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if s, _, _ := mem.Counts(); s != 4 {
+		t.Fatalf("stored %d samples, want 4", s)
+	}
+	h := dlq[0].Headers()
+	if h.Get(HeaderDLQReason) != "invalid" || h.Get(HeaderDLQSequence) != fmt.Sprint(badSeq) {
+		t.Fatalf("dead letter headers %v, want reason invalid, sequence %d", h, badSeq)
+	}
+}

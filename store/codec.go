@@ -221,7 +221,9 @@ func decodeBatch(data []byte) (telemetry.Batch, error) {
 	default:
 		return b, fmt.Errorf("%w: unknown flags %#x", errCorrupt, flags)
 	}
-	r := reader{b: body}
+	// Label strings are sliced from one copy of the body (ScratchBuilder
+	// copies them into the Labels), saving an allocation per string.
+	r := reader{b: body, s: string(body)}
 	b.Source = r.str()
 	b.Seq = r.uvarint()
 	b.Received = r.varint()
@@ -299,6 +301,7 @@ func decodeBatch(data []byte) (telemetry.Batch, error) {
 // every method returns zero values.
 type reader struct {
 	b   []byte
+	s   string // when set: the full input as a string, so that s[len(s)-len(b):] == string(b)
 	err error
 }
 
@@ -379,7 +382,13 @@ func (r *reader) ref(prev []string, j int) string {
 		r.fail("length exceeds input")
 		return ""
 	}
-	v := string(r.b[:n])
+	var v string
+	if r.s != "" {
+		off := len(r.s) - len(r.b)
+		v = r.s[off : off+int(n)]
+	} else {
+		v = string(r.b[:n])
+	}
 	r.b = r.b[n:]
 	return v
 }

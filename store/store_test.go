@@ -163,3 +163,23 @@ func cpuTime(tb testing.TB) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+func TestSyncDefaults(t *testing.T) {
+	tests := []struct {
+		opts Options
+		want bool
+	}{
+		{Options{}, true},
+		{Options{SyncWrites: true}, true},
+		{Options{NoSync: true}, false},
+	}
+	for _, tc := range tests {
+		s := openTest(t, tc.opts)
+		if got := s.db.Opts().SyncWrites; got != tc.want {
+			t.Errorf("%+v: Badger SyncWrites = %v, want %v", tc.opts, got, tc.want)
+		}
+		if s.opts.Retention != DefaultRetention || s.opts.IngestLogRetention != DefaultIngestLogRetention {
+			t.Errorf("defaults not applied: %v %v", s.opts.Retention, s.opts.IngestLogRetention)
+		}
+	}
+}

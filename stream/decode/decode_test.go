@@ -248,3 +248,31 @@ func TestReasonsAreDistinct(t *testing.T) {
 		t.Fatalf("got %d reasons, want 10", len(seen))
 	}
 }
+
+func TestErrorMessages(t *testing.T) {
+	tests := []struct {
+		f    Format
+		in   string
+		want string
+	}{
+		{FormatInflux, "m f=abc", `line 1: malformed: invalid field value: "abc"`},
+		{FormatInflux, "m f=1 12x", `line 1: malformed: invalid timestamp: "12x"`},
+		{FormatInflux, "m,a=1,a=2 f=1", "line 1: malformed: duplicate label a"},
+		{FormatInflux, `m s="x"`, `line 1: string_field: field "s" value "\"x\""`},
+		{FormatInflux, "m f=1 1", `line 1: too_old: timestamp 1970-01-01T00:00:00Z of field "f"`},
+		{FormatPromText, "a NaN", `line 1: invalid_value: value NaN of "a"`},
+		{FormatJSON, `{"labels":{"__name__":"m"},"v":true}`, `line 1: wrong_type: value "true"`},
+		{FormatKubernetesEvents, `{"reason":"X"}`, "line 1: malformed: kubernetes event has no involvedObject"},
+		{FormatModuleEvents, `{"reason":"X","count":-1}`, `line 1: invalid_value: count "-1"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			d := newDecoder(t, Options{})
+			var res Result
+			_ = d.Decode(tc.f, []byte(tc.in), testRecv, &res)
+			if len(res.Errors) != 1 || res.Errors[0].Error() != tc.want {
+				t.Fatalf("errors %q, want %q", res.Errors, tc.want)
+			}
+		})
+	}
+}

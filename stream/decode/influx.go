@@ -63,10 +63,15 @@ func (d *Decoder) decodeInflux(p []byte, res *Result) {
 // string fields it crossed.
 func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 	n := len(p)
-	bad := func(at int, why string) (int, int) {
+	// bad records a malformed line; the message (why, then raw quoted when
+	// not nil) is only built for detailed errors.
+	bad := func(at int, why string, raw []byte) (int, int) {
 		msg := ""
 		if d.detail(res) {
 			msg = why
+			if raw != nil {
+				msg += ": " + quote(raw)
+			}
 		}
 		d.addErr(res, ReasonMalformed, line, msg)
 		return skipLine(p, at), nl
@@ -76,7 +81,7 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 	start := i
 	i = seriesKeyEnd(p, i)
 	if i >= n || p[i] != ' ' {
-		return bad(i, "line has no fields: "+quote(p[start:min(i, n)]))
+		return bad(i, "line has no fields", p[start:min(i, n)])
 	}
 	sk := p[start:i]
 	for i < n && p[i] == ' ' {
@@ -99,10 +104,10 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 			i++
 		}
 		if i >= n || p[i] != '=' {
-			return bad(i, "field without value: "+quote(p[ks:min(i, n)]))
+			return bad(i, "field without value", p[ks:min(i, n)])
 		}
 		if i == ks {
-			return bad(i, "empty field key")
+			return bad(i, "empty field key", nil)
 		}
 		f := influxField{key: p[ks:i]}
 		i++
@@ -123,13 +128,13 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 				i++
 			}
 			if i >= n {
-				return bad(i, "unterminated string field")
+				return bad(i, "unterminated string field", nil)
 			}
 			i++
 			f.raw = p[vs:i]
 			f.reason = ReasonStringField
 			if !eol(p, i) && p[i] != ',' && p[i] != ' ' {
-				return bad(i, "garbage after string field")
+				return bad(i, "garbage after string field", nil)
 			}
 		} else {
 			vs := i
@@ -138,14 +143,14 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 			}
 			f.raw = p[vs:i]
 			if len(f.raw) == 0 {
-				return bad(i, "empty value of field "+quote(f.key))
+				return bad(i, "empty value of field", f.key)
 			}
 			var reason string
 			f.v, reason = parseInfluxValue(f.raw)
 			switch reason {
 			case "":
 			case ReasonMalformed:
-				return bad(i, "invalid value "+quote(f.raw)+" of field "+quote(f.key))
+				return bad(i, "invalid field value", f.raw)
 			default:
 				f.reason = reason
 			}
@@ -171,13 +176,13 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 		}
 		v, ok := parseInt64(p[ts:i])
 		if !ok {
-			return bad(i, "invalid timestamp "+quote(p[ts:i]))
+			return bad(i, "invalid timestamp", p[ts:i])
 		}
 		for i < n && p[i] == ' ' {
 			i++
 		}
 		if !eol(p, i) {
-			return bad(i, "garbage after timestamp: "+quote(p[i:skipLine(p, i)]))
+			return bad(i, "garbage after timestamp", p[i:skipLine(p, i)])
 		}
 		t = d.influxMillis(v)
 	}

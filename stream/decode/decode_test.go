@@ -276,3 +276,36 @@ func TestErrorMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestDetectThenDecode runs every fixture through Detect and Decode the way
+// the NATS consumer does.
+func TestDetectThenDecode(t *testing.T) {
+	tests := []struct {
+		subject, contentType, fixture string
+		samples, events               int
+	}{
+		{"omen.metrics.influx.p3", "", "telegraf.lp", 21, 0},
+		{"omen.metrics", "", "telegraf.lp", 21, 0},
+		{"omen.metrics.prom", "", "kube-state-metrics.prom", 7, 0},
+		{"omen.metrics", "text/plain; version=0.0.4", "kube-state-metrics.prom", 7, 0},
+		{"omen.events", "", "k8s-event-exporter.json", 0, 1},
+		{"omen.events.k8s", "application/json", "vector-k8s-event.json", 0, 1},
+		{"omen.events", "", "module-events.ndjson", 0, 3},
+		{"omen.events.module.p0", "", "module-events.ndjson", 0, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.subject+"/"+tc.fixture, func(t *testing.T) {
+			f, err := Detect(tc.subject, tc.contentType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := decodeAll(t, newDecoder(t, Options{}), f, readFixture(t, tc.fixture))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Samples) != tc.samples || len(res.Events) != tc.events {
+				t.Fatalf("%s: got %d samples %d events, want %d and %d", f, len(res.Samples), len(res.Events), tc.samples, tc.events)
+			}
+		})
+	}
+}

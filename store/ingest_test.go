@@ -279,3 +279,24 @@ func TestResetSource(t *testing.T) {
 		t.Fatalf("replayed %d, want 3", got)
 	}
 }
+
+func TestAppendNewReturnsStoredIndexes(t *testing.T) {
+	s := openTest(t, Options{InMemory: true})
+	if _, err := s.AppendBatches([]telemetry.Batch{smallBatch("s", 1, 1), smallBatch("s", 3, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AppendNew([]telemetry.Batch{
+		smallBatch("s", 1, 2), // stored before
+		smallBatch("s", 2, 2),
+		smallBatch("s", 3, 2), // stored before
+		smallBatch("s", 0, 2), // no seq: always stored
+		smallBatch("s", 2, 2), // repeat within the call
+		smallBatch("t", 1, 2),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1, 3, 5}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("AppendNew = %v, want %v", got, want)
+	}
+}

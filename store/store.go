@@ -74,6 +74,7 @@ func Open(opts Options) (*Store, error) {
 		// keeping the LSM tree small; vectors, predictions and indexes
 		// stay in the LSM tree.
 		WithValueThreshold(1 << 10).
+		WithNumMemtables(3). // 3 × 64 MiB at most
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(16 << 20)
 	if opts.InMemory {

@@ -3,6 +3,7 @@ package linalg
 import (
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -30,6 +31,7 @@ type miniLSTM struct {
 	mwh, vwh       []float32
 	mb, vb         []float32
 	out            []float32
+	serial         bool // use only the serial GEMMs
 }
 
 func newMiniLSTM(r *rand.Rand, f, h, w, b int) *miniLSTM {
@@ -52,16 +54,41 @@ func newMiniLSTM(r *rand.Rand, f, h, w, b int) *miniLSTM {
 
 func (m *miniLSTM) forward() {
 	g, bh := 4*m.h, m.b*m.h
-	Sgemm(false, false, m.w*m.b, g, m.f, 1, m.x, m.f, m.wx, g, 0, m.gates, g)
+	if m.serial {
+		SgemmSerial(false, false, m.w*m.b, g, m.f, 1, m.x, m.f, m.wx, g, 0, m.gates, g)
+	} else {
+		Sgemm(false, false, m.w*m.b, g, m.f, 1, m.x, m.f, m.wx, g, 0, m.gates, g)
+	}
 	AddBias(m.gates, m.w*m.b, g, m.bias)
 	for t := range m.w {
 		gt := m.gates[t*m.b*g : (t+1)*m.b*g]
-		SgemmPacked(false, m.b, 1, m.hs[t*bh:(t+1)*bh], m.h, m.pwh, 1, gt, g)
+		SgemmPackedSerial(false, m.b, 1, m.hs[t*bh:(t+1)*bh], m.h, m.pwh, 1, gt, g)
 		LSTMCellForward(gt, m.cs[t*bh:(t+1)*bh], m.cs[(t+1)*bh:(t+2)*bh], m.hs[(t+1)*bh:(t+2)*bh], m.tcs[t*bh:(t+1)*bh], m.b, m.h)
 	}
 	last := m.hs[m.w*bh:]
 	for i := range m.b {
 		m.out[i] = Dot(last[i*m.h:(i+1)*m.h], m.wy)
+	}
+	Sigmoid(m.out, m.out)
+}
+
+// infer is the inference-only forward pass: it projects the inputs step by
+// step into one B×4H gate buffer and keeps only the current state, so that
+// everything stays in cache.
+func (m *miniLSTM) infer() {
+	g, bh := 4*m.h, m.b*m.h
+	gt := m.gates[:m.b*g]
+	c, h, tc := m.cs[:bh], m.hs[:bh], m.tcs[:bh]
+	clear(c)
+	clear(h)
+	for t := range m.w {
+		SgemmSerial(false, false, m.b, g, m.f, 1, m.x[t*m.b*m.f:(t+1)*m.b*m.f], m.f, m.wx, g, 0, gt, g)
+		AddBias(gt, m.b, g, m.bias)
+		SgemmPackedSerial(false, m.b, 1, h, m.h, m.pwh, 1, gt, g)
+		LSTMCellForward(gt, c, c, h, tc, m.b, m.h)
+	}
+	for i := range m.b {
+		m.out[i] = Dot(h[i*m.h:(i+1)*m.h], m.wy)
 	}
 	Sigmoid(m.out, m.out)
 }
@@ -109,6 +136,43 @@ func BenchmarkLSTMWindows(b *testing.B) {
 			reportWindows(b, small, cpu0)
 		})
 	}
+	// The recommended way to use two cores: split the batch, each
+	// goroutine runs its half through all steps with serial GEMMs.
+	halves := [2]*miniLSTM{newMiniLSTM(r, f, h, w, batch/2), newMiniLSTM(r, f, h, w, batch/2)}
+	halves[1].wx, halves[1].wh, halves[1].bias, halves[1].pwh = halves[0].wx, halves[0].wh, halves[0].bias, halves[0].pwh
+	for _, hm := range halves {
+		hm.serial = true
+	}
+	b.Run("inference_split2", func(b *testing.B) {
+		cpu0 := processCPU()
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for _, hm := range halves {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					hm.forward()
+				}()
+			}
+			wg.Wait()
+		}
+		reportWindows(b, batch, cpu0)
+	})
+	b.Run("inference_stream_split2", func(b *testing.B) {
+		cpu0 := processCPU()
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for _, hm := range halves {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					hm.infer()
+				}()
+			}
+			wg.Wait()
+		}
+		reportWindows(b, batch, cpu0)
+	})
 	b.Run("inference", func(b *testing.B) {
 		cpu0 := processCPU()
 		for b.Loop() {

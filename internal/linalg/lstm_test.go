@@ -109,3 +109,50 @@ func TestLSTMCell(t *testing.T) {
 		})
 	}
 }
+
+// TestLSTMEndToEnd runs the kernel-built LSTM of the benchmarks (Sgemm,
+// AddBias, SgemmPacked, LSTMCellForward, Dot, Sigmoid) against a float64
+// LSTM written out directly; the outputs must agree within 1e-5, the
+// tolerance omen's model is held to against gorgonia.
+func TestLSTMEndToEnd(t *testing.T) {
+	const f, h, w, batch = 38, 64, 32, 20
+	withAsm(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(31, 32))
+		m := newMiniLSTM(r, f, h, w, batch)
+		m.forward()
+		got := append([]float32(nil), m.out...)
+		m.infer()
+		g := 4 * h
+		var worst float64
+		defer func() { t.Logf("max |diff| %.3g", worst) }()
+		for b := range batch {
+			hs, cs := make([]float64, h), make([]float64, h)
+			for step := range w {
+				pre := make([]float64, g)
+				for j := range g {
+					s := float64(m.bias[j])
+					for i := range f {
+						s += float64(m.x[(step*batch+b)*f+i]) * float64(m.wx[i*g+j])
+					}
+					for i := range h {
+						s += hs[i] * float64(m.wh[i*g+j])
+					}
+					pre[j] = s
+				}
+				cs, hs = refCell(pre, cs, h)
+			}
+			var logit float64
+			for i := range h {
+				logit += hs[i] * float64(m.wy[i])
+			}
+			want := 1 / (1 + math.Exp(-logit))
+			worst = max(worst, math.Abs(float64(got[b])-want), math.Abs(float64(m.out[b])-want))
+			if d := math.Abs(float64(got[b]) - want); d > 1e-5 {
+				t.Errorf("window %d: forward %v, want %v (diff %g)", b, got[b], want, d)
+			}
+			if d := math.Abs(float64(m.out[b]) - want); d > 1e-5 {
+				t.Errorf("window %d: infer %v, want %v (diff %g)", b, m.out[b], want, d)
+			}
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -103,6 +104,14 @@ func TestEvaluatePromQL(t *testing.T) {
 	}
 	if names := e.FeatureNames(); len(names) != 7 || names[0] != "rate_sum" {
 		t.Errorf("FeatureNames = %v", names)
+	}
+	for _, m := range []string{
+		"omen_feature_evaluations_total", "omen_feature_evaluation_seconds", "omen_feature_entities",
+		"omen_feature_dropped_total", "omen_head_series", "omen_head_samples_appended_total",
+	} {
+		if n, err := testutil.GatherAndCount(reg, m); err != nil || n == 0 {
+			t.Errorf("metric %s: %d series, %v", m, n, err)
+		}
 	}
 }
 

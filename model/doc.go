@@ -16,8 +16,20 @@
 // through time with Adam (Trainer with Engine "fast") and a streaming mode
 // (State, Step) that advances one step per new feature vector.
 //
+// The fast paths multiply with two kernels: internal/linalg's packed Sgemm
+// (SgemmSerial; the weight-gradient products with long k) and gemmAcc, an
+// unpacked AVX2/FMA kernel in this package for the products by a weight
+// matrix that stays in cache (input projection, recurrent step, heads,
+// streaming). Gate nonlinearities and the cell update use linalg's fused
+// LSTM cell. Batch calls split the windows over SetParallelism goroutines.
+// Bench measures them the way the PyTorch peer does.
+//
 // Concurrency: Predict, Forecast, AnomalyScores and Step (on distinct
 // States) are safe for concurrent use. Setters (SetNormalization,
 // SetThresholds, SetMeta) and Trainer.Step mutate the model and must not run
 // concurrently with anything else on the same Model.
+//
+// Tests: go test -count=1 ./model (a few seconds; set OMEN_BENCH_SECONDS=3
+// to print the peer-shaped Bench JSON, and go test -run XXX -bench . for the
+// Go benchmarks).
 package model

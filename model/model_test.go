@@ -64,36 +64,53 @@ func TestFastForwardMatchesGorgonia(t *testing.T) {
 		{"wide", 38, 64, 32, 1, 4},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			m := testModel(t, tc.f, tc.h, tc.w, tc.layers, 0.3, 11)
-			rng := rand.New(rand.NewPCG(3, 4))
-			x := randWindows(rng, tc.n, tc.w, tc.f, 0.05)
-			p1 := make([]float64, tc.n)
-			f1 := make([]float32, tc.n*tc.f)
-			p2 := make([]float64, tc.n)
-			f2 := make([]float32, tc.n*tc.f)
-			if err := m.Forecast(x, tc.n, p1, f1); err != nil {
-				t.Fatal(err)
+		for _, asm := range []bool{true, false} {
+			if asm && !useAsm {
+				continue
 			}
-			if err := m.GorgoniaForecast(x, tc.n, p2, f2); err != nil {
-				t.Fatal(err)
+			name := tc.name + "/pure-go"
+			if asm {
+				name = tc.name + "/asm"
 			}
-			var maxP, maxF float64
-			for i := range p1 {
-				maxP = math.Max(maxP, math.Abs(p1[i]-p2[i]))
-			}
-			for i := range f1 {
-				// Compare in normalised units, which is what the network computes.
-				j := i % tc.f
-				d := float64((f1[i] - f2[i]) / m.std[j])
-				maxF = math.Max(maxF, math.Abs(d))
-			}
-			if maxP > 1e-5 || maxF > 1e-5 {
-				t.Errorf("fast vs gorgonia: max |Δprob| = %.3g, max |Δforecast| = %.3g, want ≤ 1e-5", maxP, maxF)
-			}
-			t.Logf("max |Δprob| = %.3g, max |Δforecast| = %.3g", maxP, maxF)
-		})
+			t.Run(name, func(t *testing.T) {
+				saved := useAsm
+				useAsm = asm
+				t.Cleanup(func() { useAsm = saved })
+				checkFastForward(t, tc.f, tc.h, tc.w, tc.layers, tc.n)
+			})
+		}
 	}
+}
+
+func checkFastForward(t *testing.T, f, h, w, layers, n int) {
+	t.Helper()
+	m := testModel(t, f, h, w, layers, 0.3, 11)
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := randWindows(rng, n, w, f, 0.05)
+	p1 := make([]float64, n)
+	f1 := make([]float32, n*f)
+	p2 := make([]float64, n)
+	f2 := make([]float32, n*f)
+	if err := m.Forecast(x, n, p1, f1); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.GorgoniaForecast(x, n, p2, f2); err != nil {
+		t.Fatal(err)
+	}
+	var maxP, maxF float64
+	for i := range p1 {
+		maxP = math.Max(maxP, math.Abs(p1[i]-p2[i]))
+	}
+	for i := range f1 {
+		// Compare in normalised units, which is what the network computes.
+		j := i % f
+		d := float64((f1[i] - f2[i]) / m.std[j])
+		maxF = math.Max(maxF, math.Abs(d))
+	}
+	if maxP > 1e-5 || maxF > 1e-5 {
+		t.Errorf("fast vs gorgonia: max |Δprob| = %.3g, max |Δforecast| = %.3g, want ≤ 1e-5", maxP, maxF)
+	}
+	t.Logf("max |Δprob| = %.3g, max |Δforecast| = %.3g", maxP, maxF)
 }
 
 // randBatch builds a training batch with some missing targets and labels.

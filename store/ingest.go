@@ -416,7 +416,10 @@ func (s *Store) dedup(bs []telemetry.Batch) (keep []int, waits []*commitWait, er
 // ReplayBatches calls fn for every batch in the ingest log that arrived at
 // or after since (ms, the store's clock at AppendBatches), in arrival order,
 // from a consistent snapshot. fn owns the batch it is given. An error from
-// fn stops the replay and is returned wrapped.
+// fn stops the replay and is returned wrapped. A record that does not
+// decode (corruption) is logged, counted in
+// omen_store_corrupt_records_total and skipped, so that one bad record
+// cannot keep the daemon from starting.
 func (s *Store) ReplayBatches(since int64, fn func(telemetry.Batch) error) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -428,12 +431,17 @@ func (s *Store) ReplayBatches(since int64, fn func(telemetry.Batch) error) error
 		for it.Seek(appendTime([]byte{pLog}, since)); it.Valid(); it.Next() {
 			item := it.Item()
 			var b telemetry.Batch
+			var decErr error
 			if err := item.Value(func(v []byte) error {
-				var err error
-				b, err = decodeBatch(v)
-				return err
+				b, decErr = decodeBatch(v)
+				return nil
 			}); err != nil {
-				return fmt.Errorf("decode batch %x: %w", item.Key(), err)
+				return fmt.Errorf("read batch %x: %w", item.Key(), err)
+			}
+			if decErr != nil {
+				s.m.corrupt.Inc()
+				s.logger.Error("skipping undecodable ingest-log batch", "key", fmt.Sprintf("%x", item.Key()), "err", decErr)
+				continue
 			}
 			if err := fn(b); err != nil {
 				return err

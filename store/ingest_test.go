@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/omen-sre/omen/telemetry"
@@ -298,5 +299,30 @@ func TestAppendNewReturnsStoredIndexes(t *testing.T) {
 	}
 	if want := []int{1, 3, 5}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("AppendNew = %v, want %v", got, want)
+	}
+}
+
+func TestReplaySkipsCorruptBatch(t *testing.T) {
+	s := openTest(t, Options{InMemory: true})
+	if _, err := s.AppendBatches([]telemetry.Batch{smallBatch("c", 1, 1), smallBatch("c", 2, 1), smallBatch("c", 3, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	// Overwrite the middle log record with garbage.
+	keys, err := s.keysWithPrefix([]byte{pLog})
+	if err != nil || len(keys) != 3 {
+		t.Fatalf("log keys: %d, %v", len(keys), err)
+	}
+	if err := s.writeKVs([]kv{{keys[1], []byte{1, 0, 0xff}}}); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for _, b := range replayAll(t, s, math.MinInt64) {
+		seqs = append(seqs, b.Seq)
+	}
+	if fmt.Sprint(seqs) != "[1 3]" {
+		t.Fatalf("replayed %v, want [1 3]", seqs)
+	}
+	if got := testutil.ToFloat64(s.m.corrupt); got != 1 {
+		t.Fatalf("corrupt_records_total = %v, want 1", got)
 	}
 }

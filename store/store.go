@@ -55,6 +55,7 @@ type metrics struct {
 	retention *prometheus.CounterVec
 	dups      prometheus.Counter
 	commits   prometheus.Counter
+	corrupt   prometheus.Counter
 }
 
 // Open opens (creating if needed) the store described by opts.
@@ -159,6 +160,10 @@ func (s *Store) registerMetrics(reg prometheus.Registerer) {
 	s.m.commits = f.NewCounter(prometheus.CounterOpts{
 		Namespace: "omen", Subsystem: "store", Name: "ingest_commits_total",
 		Help: "Ingest-log transactions committed (each is one fsync); concurrent AppendBatches calls share them.",
+	})
+	s.m.corrupt = f.NewCounter(prometheus.CounterOpts{
+		Namespace: "omen", Subsystem: "store", Name: "corrupt_records_total",
+		Help: "Stored records skipped because they did not decode.",
 	})
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "omen", Subsystem: "store", Name: "size_bytes",

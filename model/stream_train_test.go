@@ -299,3 +299,53 @@ func TestConcurrentPredict(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestEnginesAgree(t *testing.T) {
+	const f, h, w, layers, n = 4, 5, 6, 2, 8
+	fast := testModel(t, f, h, w, layers, 0.3, 9)
+	ref := testModel(t, f, h, w, layers, 0.3, 9)
+	tf, err := NewTrainer(fast, TrainOptions{PosWeight: 2, ForecastWeight: 0.5, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := NewTrainer(ref, TrainOptions{PosWeight: 2, ForecastWeight: 0.5, Seed: 4, Engine: EngineGorgonia})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(6, 6))
+	for step := range 4 {
+		x, next, label := randBatch(rng, n, w, f)
+		l1, m1, b1, err := tf.Step(x, next, label, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l2, m2, b2, err := tg.Step(x, next, label, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(l1-l2) > 1e-4 || math.Abs(m1-m2) > 1e-4 || math.Abs(b1-b2) > 1e-4 {
+			t.Errorf("step %d: fast loss %v (%v, %v), gorgonia %v (%v, %v)", step, l1, m1, b1, l2, m2, b2)
+		}
+		e1, _, _, err := tf.Loss(x, next, label, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e2, _, _, err := tg.Loss(x, next, label, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(e1-e2) > 1e-4 {
+			t.Errorf("step %d: evaluation loss fast %v, gorgonia %v", step, e1, e2)
+		}
+	}
+	var maxd float64
+	for i := range fast.w {
+		maxd = math.Max(maxd, math.Abs(float64(fast.w[i]-ref.w[i])))
+	}
+	// Adam moves every weight by about lr per step; the engines must agree
+	// far more closely than that.
+	if maxd > 1e-4 {
+		t.Errorf("weights differ by up to %v after 4 steps", maxd)
+	}
+	t.Logf("max weight difference after 4 Adam steps: %.3g", maxd)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -298,7 +299,8 @@ func (e *Extractor) Evaluate(ctx context.Context, t time.Time) ([]Vector, error)
 	get := func(key string, lbls map[string]string) *Vector {
 		v := byEntity[key]
 		if v == nil {
-			v = &Vector{Entity: key, Labels: lbls, T: ts, Values: make([]float64, nf+ne), Failure: make([]bool, nl)}
+			// The event and polled stores keep their maps: hand out copies.
+			v = &Vector{Entity: key, Labels: maps.Clone(lbls), T: ts, Values: make([]float64, nf+ne), Failure: make([]bool, nl)}
 			for i := range nf {
 				v.Values[i] = math.NaN()
 			}

@@ -35,6 +35,14 @@ type HeadOptions struct {
 	// Shards is the number of independently locked series maps, rounded up
 	// to a power of two. Default 256.
 	Shards int
+	// MaxFuture, when positive, drops samples more than MaxFuture ahead of
+	// Now (reason future): the Head's clock is the newest sample time, so a
+	// single sample from a clock far ahead would otherwise age out every
+	// series. Zero (the default) accepts any time, for replays and
+	// simulations that run ahead of the wall clock.
+	MaxFuture time.Duration
+	// Now is the wall clock for MaxFuture. Default time.Now.
+	Now func() time.Time
 	// Registerer receives the Head's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	// Logger; nil discards.
@@ -54,6 +62,9 @@ func (o *HeadOptions) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 }
 
 func (o *HeadOptions) validate() error {
@@ -65,6 +76,9 @@ func (o *HeadOptions) validate() error {
 	}
 	if o.Shards < 1 || o.Shards > 1<<16 {
 		return fmt.Errorf("head shards %d: must be in [1, 65536]", o.Shards)
+	}
+	if o.MaxFuture < 0 {
+		return fmt.Errorf("head max future %v: must not be negative", o.MaxFuture)
 	}
 	return nil
 }
@@ -110,11 +124,12 @@ const (
 	dropOutOfOrder
 	dropDuplicate
 	dropClosed
+	dropFuture
 	numHeadReasons
 )
 
 var headReasons = [numHeadReasons]string{
-	ReasonInvalid, ReasonTooOld, ReasonCardinality, ReasonOutOfOrder, ReasonDuplicate, ReasonClosed,
+	ReasonInvalid, ReasonTooOld, ReasonCardinality, ReasonOutOfOrder, ReasonDuplicate, ReasonClosed, ReasonFuture,
 }
 
 type headShard struct {
@@ -245,11 +260,19 @@ func (h *Head) Append(samples []telemetry.Sample) (int, error) {
 	var drops [numHeadReasons]int
 	appended := 0
 	maxT := h.maxT.Load()
+	future := int64(math.MaxInt64)
+	if h.opts.MaxFuture > 0 {
+		future = h.opts.Now().Add(h.opts.MaxFuture).UnixMilli()
+	}
 	for i := range samples {
 		s := &samples[i]
 		v := s.V
 		if (math.IsNaN(v) && !value.IsStaleNaN(v)) || math.IsInf(v, 0) || s.Labels.IsEmpty() {
 			drops[dropInvalid]++
+			continue
+		}
+		if s.T > future {
+			drops[dropFuture]++
 			continue
 		}
 		if s.T > maxT {

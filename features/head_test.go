@@ -281,8 +281,22 @@ func TestHeadClose(t *testing.T) {
 	}
 }
 
+func TestHeadMaxFuture(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	now := time.UnixMilli(base)
+	h := newTestHead(t, reg, HeadOptions{MaxFuture: 10 * time.Minute, Now: func() time.Time { return now }})
+	a := labels.FromStrings("__name__", "m")
+	n, _ := h.Append([]telemetry.Sample{{Labels: a, T: base, V: 1}, {Labels: a, T: base + 24*3600*sec, V: 1}, {Labels: a, T: base + 15*sec, V: 1}})
+	if n != 2 || h.MaxTime() != base+15*sec {
+		t.Errorf("appended %d, max time %d", n, h.MaxTime()-base)
+	}
+	if d := dropped(t, reg, ReasonFuture); d != 1 {
+		t.Errorf("future drops = %v", d)
+	}
+}
+
 func TestHeadOptions(t *testing.T) {
-	for _, o := range []HeadOptions{{Lookback: time.Second}, {MaxSeries: -1}, {Shards: -1}} {
+	for _, o := range []HeadOptions{{Lookback: time.Second}, {MaxSeries: -1}, {Shards: -1}, {MaxFuture: -1}} {
 		if _, err := NewHead(o); err == nil {
 			t.Errorf("NewHead(%+v) accepted", o)
 		}

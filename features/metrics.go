@@ -30,6 +30,9 @@ const (
 	ReasonUnknownFeature = "unknown_feature"
 	// ReasonClosed: a sample appended after Close.
 	ReasonClosed = "closed"
+	// ReasonFuture: a sample further ahead of the wall clock than
+	// HeadOptions.MaxFuture.
+	ReasonFuture = "future"
 )
 
 // droppedCounter returns omen_feature_dropped_total registered with reg; the

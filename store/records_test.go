@@ -273,3 +273,33 @@ func TestPredictionsAndExplanations(t *testing.T) {
 		t.Fatal("invalid JSON accepted")
 	}
 }
+
+func TestPutEntitiesMergesInOneCall(t *testing.T) {
+	s := openTest(t, Options{InMemory: true})
+	if err := s.PutEntity("e", map[string]string{"v": "stored"}, 5000); err != nil {
+		t.Fatal(err)
+	}
+	err := s.PutEntities([]EntityInfo{
+		{ID: "e", Labels: map[string]string{"v": "newest"}, LastSeen: 9000},
+		{ID: "e", Labels: map[string]string{"v": "older"}, FirstSeen: 1000, LastSeen: 7000},
+		{ID: "f", Labels: map[string]string{"v": "f"}, FirstSeen: 300, LastSeen: 400},
+		{ID: "f", LastSeen: 350},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Entities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []EntityInfo{
+		{ID: "e", Labels: map[string]string{"v": "newest"}, FirstSeen: 1000, LastSeen: 9000},
+		{ID: "f", Labels: map[string]string{"v": "f"}, FirstSeen: 300, LastSeen: 400},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Entities = %+v, want %+v", got, want)
+	}
+	if err := s.PutEntities([]EntityInfo{{ID: ""}}); err == nil {
+		t.Fatal("empty entity id accepted")
+	}
+}

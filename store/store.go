@@ -223,18 +223,6 @@ func (s *Store) check() error {
 	return nil
 }
 
-// update runs fn in a read-write transaction, retrying on conflicts.
-func (s *Store) update(fn func(txn *badger.Txn) error) error {
-	var err error
-	for range 10 {
-		err = s.db.Update(fn)
-		if !errors.Is(err, badger.ErrConflict) {
-			return err
-		}
-	}
-	return err
-}
-
 // validName rejects identifiers that cannot be embedded in keys.
 func validName(what, s string) error {
 	if s == "" {

@@ -284,42 +284,82 @@ func decodeVector(data []byte) (Vector, error) {
 
 // PutEntity records that entity id was seen at t (ms) with labels: the
 // first sighting sets FirstSeen, later ones move LastSeen forward, and the
-// labels of the newest sighting win. labels is copied.
+// labels of the newest sighting win. labels is not retained.
 func (s *Store) PutEntity(id string, labels map[string]string, t int64) error {
+	return s.PutEntities([]EntityInfo{{ID: id, Labels: labels, FirstSeen: t, LastSeen: t}})
+}
+
+// PutEntities records many sightings in one transaction (one fsync): each
+// element says entity ID was seen from FirstSeen (0: same as LastSeen) to
+// LastSeen with Labels, merged as by PutEntity. es is not retained.
+func (s *Store) PutEntities(es []EntityInfo) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.exit()
-	if err := validName("entity", id); err != nil {
-		return fmt.Errorf("put entity: %w", err)
+	for i := range es {
+		if err := validName("entity", es[i].ID); err != nil {
+			return fmt.Errorf("put entities: %w", err)
+		}
+	}
+	if len(es) == 0 {
+		return nil
 	}
 	start := time.Now()
-	key := nameKey(pEntity, id)
 	s.latestMu.Lock()
 	defer s.latestMu.Unlock()
-	err := s.update(func(txn *badger.Txn) error {
-		info := EntityInfo{ID: id, Labels: labels, FirstSeen: t, LastSeen: t}
-		item, err := txn.Get(key)
-		switch {
-		case err == nil:
-			var old EntityInfo
-			if err := item.Value(func(v []byte) error { old, err = decodeEntity(v); return err }); err != nil {
-				return err
+	merged := make(map[string]*EntityInfo, len(es))
+	var order []string
+	err := s.db.View(func(txn *badger.Txn) error {
+		for i := range es {
+			e := es[i]
+			if e.FirstSeen == 0 || e.FirstSeen > e.LastSeen {
+				e.FirstSeen = e.LastSeen
 			}
-			info.FirstSeen = min(old.FirstSeen, t)
-			info.LastSeen = max(old.LastSeen, t)
-			if t < old.LastSeen {
-				info.Labels = old.Labels
+			cur := merged[e.ID]
+			if cur == nil {
+				item, err := txn.Get(nameKey(pEntity, e.ID))
+				switch {
+				case err == nil:
+					var old EntityInfo
+					if err := item.Value(func(v []byte) error { old, err = decodeEntity(v); return err }); err != nil {
+						return fmt.Errorf("entity %q: %w", e.ID, err)
+					}
+					old.ID = e.ID
+					cur = &old
+				case errors.Is(err, badger.ErrKeyNotFound):
+				default:
+					return err
+				}
 			}
-		case !errors.Is(err, badger.ErrKeyNotFound):
-			return err
+			if cur == nil {
+				c := e
+				cur = &c
+				order = append(order, e.ID)
+			} else {
+				if _, seen := merged[e.ID]; !seen {
+					order = append(order, e.ID)
+				}
+				cur.FirstSeen = min(cur.FirstSeen, e.FirstSeen)
+				if e.LastSeen >= cur.LastSeen {
+					cur.LastSeen, cur.Labels = e.LastSeen, e.Labels
+				}
+			}
+			merged[e.ID] = cur
 		}
-		return txn.Set(key, encodeEntity(&info))
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("put entity %q: %w", id, err)
+		return fmt.Errorf("put entities: %w", err)
 	}
-	s.observe("entity", 1, start)
+	entries := make([]kv, 0, len(order))
+	for _, id := range order {
+		entries = append(entries, kv{nameKey(pEntity, id), encodeEntity(merged[id])})
+	}
+	if err := s.writeKVs(entries); err != nil {
+		return fmt.Errorf("put entities: %w", err)
+	}
+	s.observe("entity", len(es), start)
 	return nil
 }
 

@@ -133,10 +133,10 @@ func headBytesPerSeries(tb testing.TB, n int) float64 {
 }
 
 // TestHeadMemoryPerSeries checks the ≤ 1 KiB per active series target
-// (labels included) on 10k series; BenchmarkHeadMemory measures 100k.
+// (labels included) on 25k series; BenchmarkHeadMemory measures 100k.
 func TestHeadMemoryPerSeries(t *testing.T) {
-	b := headBytesPerSeries(t, 10_000)
-	t.Logf("%.0f bytes per series (10k series, 15m window at 15s, labels included)", b)
+	b := headBytesPerSeries(t, 25_000)
+	t.Logf("%.0f bytes per series (25k series, 15m window at 15s, labels included)", b)
 	if b > 1024 {
 		t.Errorf("%.0f bytes per series, want ≤ 1024", b)
 	}

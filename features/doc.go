@@ -3,10 +3,19 @@
 //
 // Three parts work together:
 //
-//   - Head is a bounded in-memory window of Prometheus-style series (the last
-//     Lookback of samples, XOR-compressed in chunks, sharded by label hash). It
-//     implements storage.Queryable so that the real PromQL engine evaluates
-//     over it. Appends and queries may run concurrently.
+//   - Head is a bounded in-memory window of Prometheus-style series: per
+//     series the samples of the last Lookback of data time, XOR-compressed
+//     (tsdb/chunkenc) in chunks, in 256 shards keyed by label hash, with a
+//     metric-name index. It implements storage.Queryable so that the real
+//     PromQL engine evaluates over it. Appends and queries may run
+//     concurrently; a query reads a snapshot taken at Select. Out-of-order
+//     samples inside the window are inserted (the chunk is re-encoded);
+//     a second sample at a time a series already has is dropped (duplicate
+//     or out_of_order). Stale markers are stored and end the series for
+//     PromQL. Series without a sample for Lookback are garbage-collected;
+//     MaxSeries bounds the number of series (cardinality). Measured on
+//     cAdvisor-like label sets: about 880 bytes per series (labels
+//     included) with 100k series and a 15m window at 15s.
 //   - Config holds the definitions: entity labels, PromQL features, event
 //     features and failure label definitions. DefaultConfig is the shipped
 //     Kubernetes set (kube-state-metrics and cAdvisor metric names). In every
@@ -15,18 +24,23 @@
 //     Config.Resolved gives the concrete PromQL (what a remote Prometheus must
 //     be sent).
 //   - Extractor evaluates every feature as an instant query at a step time,
-//     groups the results by entity (labels → "namespace/pod"), adds event
-//     counts and failure labels, and returns one Vector per entity. In remote
-//     mode (AddPolled) a Prometheus that already evaluated the features sends
-//     samples named after the features; those values take precedence over the
-//     local evaluation.
+//     groups the results by entity (entity label values joined by "/", e.g.
+//     "shop/api-7f9c"), adds event counts and failure labels, and returns
+//     one Vector per entity. Events are resolved with the same entity labels;
+//     an event lacking one takes it from the involved object when its kind
+//     names the label (kind="Pod", name="x" gives pod="x"). A Kubernetes
+//     event re-sent with the same UID counts only the increase of its Count.
+//     In remote mode (AddPolled) a Prometheus that already evaluated the
+//     features sends samples named after the features; those values take
+//     precedence over the local evaluation.
 //
 // Samples, events and results that cannot be used are not errors: they are
 // counted in omen_feature_dropped_total{reason} with the reasons listed as the
-// Reason* constants.
+// Reason* constants (the stream package owns omen_ingest_errors_total).
 //
 // PromQL semantics are those of the embedded Prometheus 3 engine: range
 // selectors and the 5m lookback are left-open, (t-range, t], while Prometheus
-// 2.x includes a sample exactly at t-range. Results agree with a Prometheus 2.42
-// server except when a sample sits exactly on such a boundary.
+// 2.x includes a sample exactly at t-range. Results agree with a Prometheus
+// 2.42 server (within 1e-9, tested) except when a sample sits exactly on such
+// a boundary, which happens when samples and evaluation times share a grid.
 package features

@@ -22,6 +22,7 @@ var lstmShapes = []struct {
 	{"inproj_8192x256x38", false, false, 8192, 256, 38, 0},
 	{"recur_256x256x64", false, false, 256, 256, 64, 1},
 	{"recur_16x256x64", false, false, 16, 256, 64, 1},
+	{"recur_1x256x64", false, false, 1, 256, 64, 1},
 	{"dWx_T_38x256x8192", true, false, 38, 256, 8192, 0},
 	{"dWh_T_64x256x8192", true, false, 64, 256, 8192, 0},
 	{"dX_NT_8192x38x256", false, true, 8192, 38, 256, 0},

@@ -95,3 +95,15 @@ func lstmForwardAsm(gates, cPrev, c, h, tanhC []float32, batch, hidden int) bool
 	lstmForwardAVX2(batch, hidden, &gates[0], &cPrev[0], &c[0], &h[0], &tanhC[0])
 	return true
 }
+
+// sgemmKernel1x16 is the AVX2+FMA one-row kernel; see rowKernelFunc.
+//
+//go:noescape
+func sgemmKernel1x16(k int, a *float32, csA int, b, c *float32, alpha, beta float32)
+
+func rowKernelAsm(k int, a []float32, csA int, b, c []float32, alpha, beta float32) {
+	_ = a[(k-1)*csA]
+	_ = b[(k-1)*nr+nr-1]
+	_ = c[nr-1]
+	sgemmKernel1x16(k, &a[0], csA, &b[0], &c[0], alpha, beta)
+}

@@ -23,3 +23,7 @@ func lstmBackwardAsm(dGates, gates, cPrev, tanhC, dh, dc []float32, batch, hidde
 func lstmForwardAsm(gates, cPrev, c, h, tanhC []float32, batch, hidden int) bool {
 	return false
 }
+
+func rowKernelAsm(k int, a []float32, csA int, b, c []float32, alpha, beta float32) {
+	rowKernelGeneric(k, a, csA, b, c, alpha, beta)
+}

@@ -54,3 +54,49 @@ func kernelGeneric(k int, a []float32, rsA, csA int, b []float32, csB int, c []f
 		}
 	}
 }
+
+// rowKernelFunc computes one row of a tile: c[j] = alpha·Σ_l a[l·csA]·
+// b[l·nr + j] + beta·c[j] for j < nr, with b a packed B micro-panel. It
+// serves ragged panels of at most rowKernelMaxRows rows, for which the
+// mr×nr kernel would mostly multiply padding. When beta is zero c is not
+// read.
+type rowKernelFunc func(k int, a []float32, csA int, b, c []float32, alpha, beta float32)
+
+// rowKernelMaxRows is the largest ragged panel computed row by row.
+const rowKernelMaxRows = 2
+
+func rowKernel() rowKernelFunc {
+	if useAsm {
+		return rowKernelAsm
+	}
+	return rowKernelGeneric
+}
+
+func rowKernelGeneric(k int, a []float32, csA int, b, c []float32, alpha, beta float32) {
+	_ = a[(k-1)*csA]
+	_ = b[(k-1)*nr+nr-1]
+	row := (*[nr]float32)(c)
+	for h := 0; h < nr; h += 8 {
+		var s0, s1, s2, s3, s4, s5, s6, s7 float32
+		for l := range k {
+			av := a[l*csA]
+			bb := (*[8]float32)(b[l*nr+h:])
+			s0 += av * bb[0]
+			s1 += av * bb[1]
+			s2 += av * bb[2]
+			s3 += av * bb[3]
+			s4 += av * bb[4]
+			s5 += av * bb[5]
+			s6 += av * bb[6]
+			s7 += av * bb[7]
+		}
+		acc := [8]float32{s0, s1, s2, s3, s4, s5, s6, s7}
+		for j, v := range acc {
+			if beta == 0 {
+				row[h+j] = alpha * v
+			} else {
+				row[h+j] = beta*row[h+j] + alpha*v
+			}
+		}
+	}
+}

@@ -201,7 +201,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // blocks runs the Goto/BLIS loops over C (m×n, k deep, all > 0) with the
 // packed kcb×ncb block of op(B) at (pc, jc) supplied by packedB.
 func blocks(s *scratch, transA bool, m, n, k int, alpha float32, a []float32, lda int, beta float32, c []float32, ldc int, packedB func(jc, pc, kcb, ncb int) []float32) {
-	kern := kernel()
+	kern, rowKern := kernel(), rowKernel()
 	direct := !transA || m <= directTransAMax
 	for jc := 0; jc < n; jc += nc {
 		ncb := min(nc, n-jc)
@@ -229,7 +229,7 @@ func blocks(s *scratch, transA bool, m, n, k int, alpha float32, a []float32, ld
 					packA(transA, rem, kcb, a, lda, ic+mcb-rem, pc, s.e[:])
 					av.edge = s.e[:mr*kcb]
 				}
-				macro(kern, mcb, ncb, kcb, alpha, &av, pb, bet, c[ic*ldc+jc:], ldc, &s.t)
+				macro(kern, rowKern, mcb, ncb, kcb, alpha, &av, pb, bet, c[ic*ldc+jc:], ldc, &s.t)
 			}
 		}
 	}
@@ -237,7 +237,7 @@ func blocks(s *scratch, transA bool, m, n, k int, alpha float32, a []float32, ld
 
 // macro runs the micro-kernel over an mcb×ncb block of C from the A block
 // av and packed B panels pb (kcb×ncb).
-func macro(kern kernelFunc, mcb, ncb, kcb int, alpha float32, av *aView, pb []float32, beta float32, c []float32, ldc int, t *[mr * nr]float32) {
+func macro(kern kernelFunc, rowKern rowKernelFunc, mcb, ncb, kcb int, alpha float32, av *aView, pb []float32, beta float32, c []float32, ldc int, t *[mr * nr]float32) {
 	for jr := 0; jr < ncb; jr += nr {
 		nrb := min(nr, ncb-jr)
 		bp := pb[jr*kcb : jr*kcb+nr*kcb]
@@ -249,6 +249,24 @@ func macro(kern kernelFunc, mcb, ncb, kcb int, alpha float32, av *aView, pb []fl
 			}
 			if mrb == mr && nrb == nr {
 				kern(kcb, ap, rs, cs, bp, nr, c[ir*ldc+jr:], ldc, alpha, beta)
+				continue
+			}
+			if mrb <= rowKernelMaxRows {
+				for i := range mrb {
+					if nrb == nr {
+						rowKern(kcb, ap[i*rs:], cs, bp, c[(ir+i)*ldc+jr:], alpha, beta)
+						continue
+					}
+					rowKern(kcb, ap[i*rs:], cs, bp, t[:nr], alpha, 0)
+					row := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nrb]
+					for j := range row {
+						if beta == 0 {
+							row[j] = t[j]
+						} else {
+							row[j] = beta*row[j] + t[j]
+						}
+					}
+				}
 				continue
 			}
 			// Edge tile: compute the full tile into t, then merge.

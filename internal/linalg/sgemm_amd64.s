@@ -255,6 +255,94 @@ storebeta:
 	VZEROUPPER
 	RET
 
+// func sgemmKernel1x16(k int, a *float32, csA int, b, c *float32, alpha, beta float32)
+//
+// One row of a tile: c[j] = alpha·Σ_l a[l·csA]·b[l·16 + j] + beta·c[j] for
+// j < 16 (csA in floats). For ragged panels of one or two rows, where
+// the 6×16 kernel would waste most of its FMAs. Four k-steps per loop
+// iteration go to four accumulator pairs (Y0..Y7) to hide FMA latency.
+TEXT ·sgemmKernel1x16(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ csA+16(FP), R11
+	SHLQ $2, R11
+	MOVQ b+24(FP), DI
+	MOVQ c+32(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ CX, R13
+	SHRQ $2, R13
+	JZ rtail
+
+rloop4:
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS 0(DI), Y8, Y0
+	VFMADD231PS 32(DI), Y8, Y1
+	ADDQ R11, SI
+	VBROADCASTSS (SI), Y9
+	VFMADD231PS 64(DI), Y9, Y2
+	VFMADD231PS 96(DI), Y9, Y3
+	ADDQ R11, SI
+	VBROADCASTSS (SI), Y10
+	VFMADD231PS 128(DI), Y10, Y4
+	VFMADD231PS 160(DI), Y10, Y5
+	ADDQ R11, SI
+	VBROADCASTSS (SI), Y11
+	VFMADD231PS 192(DI), Y11, Y6
+	VFMADD231PS 224(DI), Y11, Y7
+	ADDQ R11, SI
+	ADDQ $256, DI
+	DECQ R13
+	JNZ rloop4
+
+rtail:
+	ANDQ $3, CX
+	JZ rsum
+
+rloop1:
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS (DI), Y8, Y0
+	VFMADD231PS 32(DI), Y8, Y1
+	ADDQ R11, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ rloop1
+
+rsum:
+	VADDPS Y2, Y0, Y0
+	VADDPS Y3, Y1, Y1
+	VADDPS Y6, Y4, Y4
+	VADDPS Y7, Y5, Y5
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VBROADCASTSS alpha+40(FP), Y14
+	MOVL beta+44(FP), AX
+	ANDL $0x7fffffff, AX
+	JNZ rstorebeta
+	VMULPS Y14, Y0, Y0
+	VMOVUPS Y0, (DX)
+	VMULPS Y14, Y1, Y1
+	VMOVUPS Y1, 32(DX)
+	VZEROUPPER
+	RET
+
+rstorebeta:
+	VBROADCASTSS beta+44(FP), Y15
+	VMULPS (DX), Y15, Y12
+	VFMADD231PS Y14, Y0, Y12
+	VMOVUPS Y12, (DX)
+	VMULPS 32(DX), Y15, Y13
+	VFMADD231PS Y14, Y1, Y13
+	VMOVUPS Y13, 32(DX)
+	VZEROUPPER
+	RET
+
 // func packRows16(dst, src *float32, k, ld int)
 //
 // Copies k rows of 16 floats, src rows ld floats apart, to dst contiguously.

@@ -222,3 +222,14 @@ func expf(x float32) float32 {
 	}
 	return y * math.Float32frombits(uint32(int32(n)+expScale)<<23)
 }
+
+// Nrm2 returns the Euclidean norm of x, accumulated in float64 (for
+// gradient-norm clipping; it neither overflows nor loses small terms for
+// float32 inputs).
+func Nrm2(x []float32) float32 {
+	var s float64
+	for _, v := range x {
+		s += float64(v) * float64(v)
+	}
+	return float32(math.Sqrt(s))
+}

@@ -161,6 +161,13 @@ func TestVectorHelpers(t *testing.T) {
 				t.Fatalf("MulAdd [%d]", i)
 			}
 		}
+		var n2 float64
+		for _, v := range x {
+			n2 += float64(v) * float64(v)
+		}
+		if got, want := Nrm2(x), math.Sqrt(n2); math.Abs(float64(got)-want) > 1e-6*(1+want) {
+			t.Errorf("Nrm2 n=%d = %v, want %v", n, got, want)
+		}
 		Scale(2, d)
 		for i := range d {
 			if math.Abs(float64(d[i]-4*x[i]*y[i])) > 1e-6 {

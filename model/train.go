@@ -226,6 +226,10 @@ func sampleWeight(y float32, posW float64) float64 {
 	return posW*float64(y) + (1 - float64(y))
 }
 
+// trainChunk is how many windows a training worker pushes through forward
+// and backward at a time (its activations must stay cache-friendly).
+const trainChunk = 64
+
 // trainScratch is one worker's forward activations, backward buffers and
 // gradient accumulator for a chunk of bsz windows.
 type trainScratch struct {
@@ -285,9 +289,8 @@ func newTrainScratch(m *Model, bsz int) *trainScratch {
 // backward, the gradient into t.grad. It returns the loss and its parts.
 func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce float64) {
 	m := t.m
-	const minPerWorker = 16
-	workers := max(1, min(m.parallelism(), b.n/minPerWorker))
-	per := (b.n + workers - 1) / workers
+	chunks := (b.n + trainChunk - 1) / trainChunk
+	workers := max(1, min(m.parallelism(), chunks))
 	for len(t.workers) < workers {
 		t.workers = append(t.workers, nil)
 	}
@@ -296,18 +299,23 @@ func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce f
 	}
 	var wg sync.WaitGroup
 	for wi := range workers {
-		start := wi * per
-		end := min(b.n, start+per)
-		if start >= end {
-			workers = wi
-			break
-		}
 		s := t.workers[wi]
-		if s == nil || s.bsz < end-start {
-			s = newTrainScratch(m, end-start)
+		if s == nil || s.bsz < min(trainChunk, b.n) {
+			s = newTrainScratch(m, min(trainChunk, b.n))
 			t.workers[wi] = s
 		}
-		work := func() { m.trainChunk(s, b, mask, start, end, backward, &t.tw) }
+		// Static assignment of chunks keeps results independent of
+		// scheduling.
+		work := func() {
+			s.sums = [3]float64{}
+			if backward {
+				clear(s.grad)
+			}
+			for c := wi; c < chunks; c += workers {
+				start := c * trainChunk
+				m.trainChunk(s, b, mask, start, min(b.n, start+trainChunk), backward, &t.tw)
+			}
+		}
 		if wi == workers-1 {
 			work()
 		} else {
@@ -339,7 +347,7 @@ func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce f
 }
 
 // trainChunk runs windows [start,end) of b forward and (if backward)
-// backward, leaving their loss sums in s.sums and gradient in s.grad.
+// backward, adding their loss sums to s.sums and gradient to s.grad.
 func (m *Model) trainChunk(s *trainScratch, b *batch, mask []float32, start, end int, backward bool, tw *transposed) {
 	w, f, h, L := m.cfg.Window, m.nf, m.h, m.cfg.Layers
 	B := end - start
@@ -426,12 +434,12 @@ func (m *Model) trainChunk(s *trainScratch, b *batch, mask []float32, start, end
 		bc += wgt * (softplus64(zl) - float64(y)*zl)
 		dz[i] = float32(wgt * (sigmoid64(zl) - float64(y)) / float64(b.nLab))
 	}
-	s.sums = [3]float64{sq, bc}
+	s.sums[0] += sq
+	s.sums[1] += bc
 	if !backward {
 		return
 	}
-	// Backward.
-	clear(s.grad)
+	// Backward (accumulating into s.grad).
 	gp := s.gp
 	sgemm(true, false, h, f, B, 1, hlast, h, dfc, f, 1, gp.wf, f)
 	for i := range B {

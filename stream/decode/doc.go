@@ -34,7 +34,8 @@
 // __name__ reject the line as malformed. Lines starting with "#" and blank lines are ignored; a
 // trailing "\r" is tolerated. The timestamp is in units of
 // Options.Precision (default nanoseconds); a line without one takes the
-// batch's receive time. A syntax error rejects the whole line.
+// batch's receive time. A syntax error rejects the whole line. When a line
+// repeats a field key, the last value wins (as in InfluxDB).
 //
 // Prometheus text exposition format 0.0.4 (FormatPromText), parsed with
 // Prometheus' own textparse. Samples without a timestamp take the receive

@@ -191,6 +191,9 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 	timeReason := d.checkTime(t)
 	for k := range fs {
 		f := &fs[k]
+		if laterField(fs, k) {
+			continue // a repeated field key: the last value wins, as in InfluxDB
+		}
 		if timeReason != "" {
 			msg := ""
 			if d.detail(res) {
@@ -253,6 +256,16 @@ func seriesKeyEnd(p []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// laterField reports whether a field after fs[k] has the same key.
+func laterField(fs []influxField, k int) bool {
+	for j := k + 1; j < len(fs); j++ {
+		if bytes.Equal(fs[j].key, fs[k].key) {
+			return true
+		}
+	}
+	return false
 }
 
 // influxMillis converts a line protocol timestamp to milliseconds,

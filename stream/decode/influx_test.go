@@ -66,6 +66,11 @@ func TestInflux(t *testing.T) {
 			errors: []string{"string_field@1"},
 		},
 		{
+			name:    "repeated field key: last wins",
+			in:      `m f=1,g=2,f="s",f=3` + ts,
+			samples: []string{`{__name__="m_g"} 1700000000000 2`, `{__name__="m_f"} 1700000000000 3`},
+		},
+		{
 			name:    "missing timestamp takes receive time",
 			in:      "m f=1\nm g=2  \n",
 			samples: []string{`{__name__="m_f"} 1700000040000 1`, `{__name__="m_g"} 1700000040000 2`},

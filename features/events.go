@@ -51,7 +51,8 @@ func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old int) 
 	defer s.mu.Unlock()
 	for i := range evs {
 		ev := &evs[i]
-		if !c.usesReason(ev.Reason) {
+		reason, used := c.reasons[ev.Reason]
+		if !used {
 			continue
 		}
 		key, lbls, ok := c.eventEntity(ev.Labels)
@@ -61,13 +62,16 @@ func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old int) 
 		}
 		n := max(ev.Count, 1)
 		if ev.UID != "" {
-			uk := ev.UID
-			st, seen := s.uids[uk]
+			st, seen := s.uids[ev.UID]
 			if seen && n <= st.count {
 				// A redelivery or an older copy: nothing new happened.
 				continue
 			}
-			s.uids[uk] = uidState{count: n, t: max(ev.T, st.t)}
+			uid := ev.UID
+			if !seen {
+				uid = strings.Clone(uid) // the event may point into a reused buffer
+			}
+			s.uids[uid] = uidState{count: n, t: max(ev.T, st.t)}
 			if seen {
 				n -= st.count
 			}
@@ -84,7 +88,7 @@ func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old int) 
 			e = &entityEvents{labels: lbls}
 			s.entities[key] = e
 		}
-		e.recs = append(e.recs, eventRec{t: ev.T, reason: ev.Reason, n: n})
+		e.recs = append(e.recs, eventRec{t: ev.T, reason: reason, n: n})
 	}
 	if s.maxT != math.MinInt64 && s.maxT >= s.nextGC {
 		s.nextGC = s.maxT + c.eventKeep/4
@@ -173,10 +177,12 @@ func (c *compiled) entityOf(lset labels.Labels, b *strings.Builder) (string, boo
 	return b.String(), true
 }
 
+// labelMap returns the entity labels of lset; the values are copied, as
+// lset may point into a reused buffer.
 func (c *compiled) labelMap(lset labels.Labels) map[string]string {
 	m := make(map[string]string, len(c.entityLabels))
 	for _, n := range c.entityLabels {
-		m[n] = lset.Get(n)
+		m[n] = strings.Clone(lset.Get(n))
 	}
 	return m
 }
@@ -199,7 +205,7 @@ func (c *compiled) eventEntity(lset labels.Labels) (string, map[string]string, b
 			b.WriteByte('/')
 		}
 		b.WriteString(v)
-		m[n] = v
+		m[n] = strings.Clone(v)
 	}
 	return b.String(), m, true
 }

@@ -93,11 +93,8 @@ type compiled struct {
 	eventKeep      int64
 	reasonFeatures map[string][]int
 	reasonLabels   map[string][]int
-	polledNames    map[string]int // feature index, or -1-label index
-}
-
-func (c *compiled) usesReason(r string) bool {
-	return len(c.reasonFeatures[r]) > 0 || len(c.reasonLabels[r]) > 0
+	reasons        map[string]string // used reasons, mapped to the config's own string
+	polledNames    map[string]int    // feature index, or -1-label index
 }
 
 func compile(cfg Config) (*compiled, error) {
@@ -114,6 +111,7 @@ func compile(cfg Config) (*compiled, error) {
 		lookback:       time.Duration(r.Lookback).Milliseconds(),
 		reasonFeatures: map[string][]int{},
 		reasonLabels:   map[string][]int{},
+		reasons:        map[string]string{},
 		polledNames:    map[string]int{},
 	}
 	for i, f := range r.EventFeatures {
@@ -121,6 +119,7 @@ func compile(cfg Config) (*compiled, error) {
 		c.windows = append(c.windows, w)
 		c.maxWindow = max(c.maxWindow, w)
 		for _, reason := range f.Reasons {
+			c.reasons[reason] = reason
 			if !slices.Contains(c.reasonFeatures[reason], i) {
 				c.reasonFeatures[reason] = append(c.reasonFeatures[reason], i)
 			}
@@ -132,6 +131,7 @@ func compile(cfg Config) (*compiled, error) {
 	c.eventKeep = c.maxWindow + c.lookback
 	for i, l := range r.Labels {
 		for _, reason := range l.Reasons {
+			c.reasons[reason] = reason
 			if !slices.Contains(c.reasonLabels[reason], i) {
 				c.reasonLabels[reason] = append(c.reasonLabels[reason], i)
 			}

@@ -63,7 +63,7 @@ func (p *polledStore) add(c *compiled, samples []telemetry.Sample) (unknown, mis
 		m := p.byName[name]
 		if m == nil {
 			m = map[string]*polledSeries{}
-			p.byName[name] = m
+			p.byName[strings.Clone(name)] = m // s may point into a reused buffer
 		}
 		ps := m[key]
 		if ps == nil {

@@ -120,7 +120,7 @@ func getU64(txn *badger.Txn, key []byte) (uint64, error) {
 // per-source checkpoints (highest Seq stored); a call too big for one
 // Badger transaction is split into several, committed in order. The call
 // returns after the data is fsync'd (unless Options.NoSync), so a caller may
-// acknowledge the batches upstream once err is nil. On error some leading
+// acknowledge the batches upstream once err is nil. On error some of the
 // transactions may have been committed (stored counts them); retrying the
 // call is safe for batches with Seq != 0. A duplicate that another call is
 // still committing makes this call wait for (and fail with) that commit.
@@ -135,7 +135,7 @@ func (s *Store) AppendBatches(bs []telemetry.Batch) (stored int, err error) {
 // AppendNew is AppendBatches returning the indexes (ascending) of the
 // batches of bs that this call stored, so that the caller can apply exactly
 // those (and not the duplicates) to its in-memory state. On error the
-// returned indexes are the batches committed before the failure.
+// returned indexes are the batches that were committed nonetheless.
 func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
 	if err := s.enter(); err != nil {
 		return nil, err
@@ -144,7 +144,6 @@ func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
 	if len(bs) == 0 {
 		return nil, nil
 	}
-	var stored int
 	start := time.Now()
 	for i := range bs {
 		if bs[i].Seq != 0 {
@@ -166,6 +165,9 @@ func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
 		return nil, fmt.Errorf("append batches: check duplicates: %w", err)
 	}
 	dups := len(bs) - len(keep)
+	if s.testAfterDedup != nil {
+		s.testAfterDedup(len(waits))
+	}
 	var parts []*part
 	if len(keep) > 0 {
 		// Parts fit in half a Badger transaction, so the group committer
@@ -214,7 +216,7 @@ func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
 				}
 			}
 			cur.count++ // the checkpoint entry
-			cur.n++
+			cur.idx = append(cur.idx, i)
 		}
 		finish()
 		s.gc.enqueue(parts)
@@ -230,9 +232,7 @@ func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
 			}
 			continue
 		}
-		if firstErr == nil {
-			stored += p.n
-		}
+		storedIdx = append(storedIdx, p.idx...)
 	}
 	for _, w := range waits {
 		if err := w.wait(); err != nil && firstErr == nil {
@@ -258,11 +258,11 @@ func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
 	if dups > 0 {
 		s.m.dups.Add(float64(dups))
 	}
-	s.observe("batch", stored, start)
+	s.observe("batch", len(storedIdx), start)
 	if firstErr != nil {
-		return keep[:stored], fmt.Errorf("append batches: commit: %w", firstErr)
+		return storedIdx, fmt.Errorf("append batches: commit: %w", firstErr)
 	}
-	return keep[:stored], nil
+	return storedIdx, nil
 }
 
 // part is a slice of one AppendBatches call that fits in half a Badger
@@ -271,7 +271,7 @@ type part struct {
 	w           *commitWait
 	entries     []kv
 	size, count int64
-	n           int // batches
+	idx         []int // indexes into the caller's batches
 	ids         []dedupID
 	srcs        []string
 }
@@ -341,6 +341,11 @@ func (s *Store) commitParts(q []*part) {
 }
 
 func (s *Store) commitGroup(group []*part) error {
+	if s.testCommitHook != nil {
+		if err := s.testCommitHook(); err != nil {
+			return err
+		}
+	}
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	for _, p := range group {

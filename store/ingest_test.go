@@ -326,3 +326,60 @@ func TestReplaySkipsCorruptBatch(t *testing.T) {
 		t.Fatalf("corrupt_records_total = %v, want 1", got)
 	}
 }
+
+func TestAppendCommitFailure(t *testing.T) {
+	s := openTest(t, Options{InMemory: true})
+	if _, err := s.AppendBatches([]telemetry.Batch{smallBatch("f", 1, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("disk on fire")
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	s.testCommitHook = func() error {
+		close(entered)
+		<-release
+		return boom
+	}
+	type result struct {
+		idx []int
+		err error
+	}
+	first := make(chan result, 1)
+	go func() {
+		idx, err := s.AppendNew([]telemetry.Batch{smallBatch("f", 2, 2), smallBatch("f", 3, 2)})
+		first <- result{idx, err}
+	}()
+	<-entered
+	// A redelivery of seq 3 while its first delivery is being committed
+	// waits for that commit and fails with it.
+	waiting := make(chan int, 1)
+	s.testAfterDedup = func(waits int) { waiting <- waits }
+	second := make(chan result, 1)
+	go func() {
+		idx, err := s.AppendNew([]telemetry.Batch{smallBatch("f", 3, 3)})
+		second <- result{idx, err}
+	}()
+	if n := <-waiting; n != 1 {
+		t.Fatalf("second call waits for %d commits, want 1", n)
+	}
+	close(release)
+	r1, r2 := <-first, <-second
+	if !errors.Is(r1.err, boom) || len(r1.idx) != 0 {
+		t.Fatalf("failed commit: %v, %v", r1.idx, r1.err)
+	}
+	if r2.err == nil || len(r2.idx) != 0 {
+		t.Fatalf("duplicate of a failed commit: %v, %v; want an error", r2.idx, r2.err)
+	}
+	if cp, err := s.Checkpoint("f"); err != nil || cp != 1 {
+		t.Fatalf("Checkpoint after failed commit = %d, %v; want 1", cp, err)
+	}
+	// Nothing of the failed call is remembered: a retry stores both.
+	s.testCommitHook, s.testAfterDedup = nil, nil
+	idx, err := s.AppendNew([]telemetry.Batch{smallBatch("f", 2, 4), smallBatch("f", 3, 4)})
+	if err != nil || fmt.Sprint(idx) != "[0 1]" {
+		t.Fatalf("retry: %v, %v", idx, err)
+	}
+	if cp, err := s.Checkpoint("f"); err != nil || cp != 3 {
+		t.Fatalf("Checkpoint after retry = %d, %v; want 3", cp, err)
+	}
+}

@@ -32,6 +32,9 @@ type Store struct {
 
 	valueThreshold int // values at least this long go to the value log
 
+	testCommitHook func() error    // tests: runs before each ingest commit
+	testAfterDedup func(waits int) // tests: runs after deduplication, under the ingest lock
+
 	// life is read-held by every call using the database and write-held
 	// by Close, so Close waits for calls in flight.
 	life     sync.RWMutex

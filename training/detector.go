@@ -237,7 +237,48 @@ func scoreWindows(ctx context.Context, s Scorer, ranker DimensionRanker, w *Wind
 const (
 	ScaleZ      = "z"      // squared residual in units of the training std
 	ScaleMinMax = "minmax" // squared residual in units of the training range
+	// ScaleVal divides each feature's squared residual by its mean over the
+	// validation windows (floored at 1 % of the mean over features), so
+	// every feature's normal error level is 1.
+	ScaleVal = "val"
 )
+
+// valWeights returns 1/mean validation residual per feature of s over w.
+func valWeights(ctx context.Context, s Scorer, w *Windows) ([]float32, error) {
+	idx := spaced(w.N(), 20000)
+	f := w.F
+	sum := make([]float64, f)
+	x := make([]float32, len(idx)*w.W*f)
+	next := make([]float32, len(idx)*f)
+	w.Gather(idx, x, next, nil)
+	score := make([]float64, len(idx))
+	per := make([]float32, len(idx)*f)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.AnomalyScores(x, next, len(idx), score, per); err != nil {
+		return nil, fmt.Errorf("validation residuals: %w", err)
+	}
+	for i := range idx {
+		for j := range f {
+			sum[j] += float64(per[i*f+j])
+		}
+	}
+	total := 0.0
+	for j := range f {
+		sum[j] /= float64(max(len(idx), 1))
+		total += sum[j]
+	}
+	floor := 0.01 * total / float64(f)
+	if floor <= 0 {
+		floor = 1e-12
+	}
+	out := make([]float32, f)
+	for j := range f {
+		out[j] = float32(1 / max(sum[j], floor))
+	}
+	return out, nil
+}
 
 // scaledScorer reweighs the per-feature residuals of a Scorer by weight[f]
 // and recomputes the total as their mean over the features with a value.

@@ -54,7 +54,8 @@ type EvalOptions struct {
 	ValFraction float64
 	// Scale is the unit of the per-feature residuals that make the score
 	// and the ranking: ScaleMinMax (default; the training range, the
-	// published preprocessing of SMD/ASD) or ScaleZ (the training std).
+	// published preprocessing of SMD/ASD), ScaleZ (the training std) or
+	// ScaleVal (the feature's mean validation residual).
 	Scale string
 	// Smooth, when > 0, is the span of a causal exponentially weighted
 	// moving average (α = 2/(Smooth+1)) applied over time to the scores and
@@ -102,8 +103,8 @@ func (o *EvalOptions) defaults() error {
 	if o.Scale == "" {
 		o.Scale = ScaleMinMax
 	}
-	if o.Scale != ScaleMinMax && o.Scale != ScaleZ {
-		return fmt.Errorf("eval: unknown residual scale %q (want %s or %s)", o.Scale, ScaleMinMax, ScaleZ)
+	if o.Scale != ScaleMinMax && o.Scale != ScaleZ && o.Scale != ScaleVal {
+		return fmt.Errorf("eval: unknown residual scale %q (want %s, %s or %s)", o.Scale, ScaleMinMax, ScaleZ, ScaleVal)
 	}
 	if o.Calibration == "" {
 		o.Calibration = CalibrateVal
@@ -405,8 +406,16 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 		if err != nil {
 			return nil, err
 		}
-		if opts.Scale == ScaleMinMax {
+		switch opts.Scale {
+		case ScaleMinMax:
 			sc := scaledScorer{ar, minMaxWeights(tr, ar.std)}
+			return &trained{scorer: sc, ranker: sc}, nil
+		case ScaleVal:
+			w, err := valWeights(ctx, ar, vaw)
+			if err != nil {
+				return nil, err
+			}
+			sc := scaledScorer{ar, w}
 			return &trained{scorer: sc, ranker: sc}, nil
 		}
 		return &trained{scorer: ar, ranker: residualRanker{ar}}, nil
@@ -443,6 +452,14 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 			std[i] = float64(v)
 		}
 		sc := scaledScorer{m, minMaxWeights(tr, std)}
+		scorer, ranker = sc, sc
+	}
+	if opts.Scale == ScaleVal {
+		w, err := valWeights(ctx, m, vaw)
+		if err != nil {
+			return nil, err
+		}
+		sc := scaledScorer{m, w}
 		scorer, ranker = sc, sc
 	}
 	if opts.NewRanker != nil {

@@ -71,9 +71,14 @@ type NATSOptions struct {
 	MaxDeliver int
 	// FetchBatch is the most messages one fetch returns. Default 1000.
 	FetchBatch int
-	// FetchWait is the longest one fetch waits to fill its batch.
-	// Default 100ms.
+	// FetchWait is the longest a batch waits to fill after its first
+	// message arrived. Default 100ms.
 	FetchWait time.Duration
+	// MaxBufferedBytes bounds the message bytes pulled ahead and buffered
+	// in the client. It must exceed the largest message. Default 16 MiB
+	// (more than the NATS client's 64 MiB slow-consumer limit would drop
+	// messages, which then wait AckWait for redelivery).
+	MaxBufferedBytes int
 	// NakDelay is the redelivery delay after a retryable Append error.
 	// Default 1s.
 	NakDelay time.Duration
@@ -125,6 +130,9 @@ func (o *NATSOptions) withDefaults() (NATSOptions, error) {
 	if r.FetchWait == 0 {
 		r.FetchWait = 100 * time.Millisecond
 	}
+	if r.MaxBufferedBytes == 0 {
+		r.MaxBufferedBytes = 16 << 20
+	}
 	if r.NakDelay == 0 {
 		r.NakDelay = time.Second
 	}
@@ -138,6 +146,8 @@ func (o *NATSOptions) withDefaults() (NATSOptions, error) {
 		return r, fmt.Errorf("nats consumer options: StreamReplicas %d outside 1..5", r.StreamReplicas)
 	case r.MaxAckPending < r.FetchBatch && r.MaxAckPending > 0:
 		return r, fmt.Errorf("nats consumer options: MaxAckPending %d below FetchBatch %d", r.MaxAckPending, r.FetchBatch)
+	case r.MaxBufferedBytes < 1<<20 || r.MaxBufferedBytes > 48<<20:
+		return r, fmt.Errorf("nats consumer options: MaxBufferedBytes %d outside 1 MiB..48 MiB", r.MaxBufferedBytes)
 	case r.FetchBatch < 1:
 		return r, fmt.Errorf("nats consumer options: FetchBatch %d below 1", r.FetchBatch)
 	case r.MaxDeliver < -1:
@@ -296,7 +306,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 // returns nil when ctx is cancelled, or the error that stopped it (the
 // connection was closed, the stream or consumer could not be set up).
 //
-// Messages are pulled continuously (up to 2×FetchBatch buffered) and
+// Messages are pulled continuously (up to MaxBufferedBytes buffered) and
 // gathered into batches of at most FetchBatch messages, cut FetchWait after
 // the first message of a batch arrived. On return, buffered messages that
 // were not processed are nacked so that another replica can take them at
@@ -330,7 +340,7 @@ func (c *NATSConsumer) Run(ctx context.Context) error {
 // consume runs one message iterator until ctx is done (nil) or the
 // iterator fails (the error).
 func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) error {
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * c.opts.FetchBatch))
+	it, err := cons.Messages(jetstream.PullMaxBytes(c.opts.MaxBufferedBytes))
 	if err != nil {
 		return fmt.Errorf("pull messages: %w", err)
 	}

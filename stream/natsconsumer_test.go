@@ -436,6 +436,7 @@ func TestNATSOptionsValidation(t *testing.T) {
 		{MaxDeliver: -2},
 		{StreamReplicas: 7},
 		{NakDelay: -1},
+		{MaxBufferedBytes: 1000},
 	} {
 		if _, err := o.withDefaults(); err == nil {
 			t.Fatalf("options %+v accepted", o)

@@ -340,3 +340,43 @@ func TestEvaluateCancelled(t *testing.T) {
 		t.Error("Evaluate with a cancelled context succeeded")
 	}
 }
+
+// TestReusedLabelBuffers appends samples and events whose labels point into
+// a buffer that is overwritten afterwards (as zero-copy decoders do): what
+// the Head and the Extractor keep must not change.
+func TestReusedLabelBuffers(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := newTestHead(t, reg, HeadOptions{})
+	e := newTestExtractor(t, h, reg, Config{
+		Features:      []Feature{{Name: "g", Expr: `max by (${entity}) (gauge_a)`}},
+		EventFeatures: []EventFeature{{Name: "b", Reasons: []string{"BackOff"}}},
+	})
+	var sb labels.ScratchBuilder
+	var ls labels.Labels
+	build := func(kv ...string) labels.Labels {
+		sb.Reset()
+		for i := 0; i < len(kv); i += 2 {
+			sb.Add(kv[i], kv[i+1])
+		}
+		sb.Sort()
+		sb.Overwrite(&ls)
+		return ls
+	}
+	t0 := base + 60*sec
+	if _, err := h.Append([]telemetry.Sample{{Labels: build("__name__", "gauge_a", "namespace", "ns", "pod", "p1"), T: t0, V: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	e.AddEvents([]telemetry.Event{{T: t0, Reason: "BackOff", Count: 1, UID: "u1", Labels: build("namespace", "ns", "pod", "p1")}})
+	e.AddPolled([]telemetry.Sample{{Labels: build("__name__", "g", "namespace", "ns", "pod", "p2"), T: t0, V: 2}})
+	build("__name__", "gauge_b", "namespace", "xx", "pod", "zz") // overwrite the buffer
+	got := evaluate(t, e, t0)
+	if v, ok := got["ns/p1"]; !ok || v.Values[0] != 1 || v.Values[1] != 1 || v.Labels["pod"] != "p1" {
+		t.Errorf("ns/p1 = %+v (entities %v)", v, keys(got))
+	}
+	if v, ok := got["ns/p2"]; !ok || v.Values[0] != 2 || v.Labels["pod"] != "p2" {
+		t.Errorf("ns/p2 = %+v", v)
+	}
+	if s := readAll(t, h, 0, math.MaxInt64, nameIs("gauge_a")); len(s) != 1 {
+		t.Errorf("head series by name: %v", s)
+	}
+}

@@ -247,8 +247,8 @@ func (h *Head) Close() error {
 }
 
 // Append adds samples to the Head and returns how many were stored. The
-// samples' label sets are retained (labels.Labels is immutable); the slice
-// is not. Samples that cannot be stored are counted in
+// label sets of new series are copied, so samples may point into buffers the
+// caller reuses. Samples that cannot be stored are counted in
 // omen_feature_dropped_total{reason} and are not an error, so redelivering
 // a batch is harmless (its samples count as duplicate). The error is
 // ErrClosed after Close.
@@ -291,8 +291,7 @@ func (h *Head) Append(samples []telemetry.Sample) (int, error) {
 				sh.mu.Unlock()
 				continue
 			}
-			name := s.Labels.Get(labels.MetricName)
-			if name == "" {
+			if s.Labels.Get(labels.MetricName) == "" {
 				sh.mu.Unlock()
 				drops[dropInvalid]++
 				continue
@@ -303,7 +302,8 @@ func (h *Head) Append(samples []telemetry.Sample) (int, error) {
 				drops[dropCardinality]++
 				continue
 			}
-			ser = sh.create(hash, s.Labels.Copy(), name)
+			// Copy: the sample's labels may point into a reused buffer.
+			ser = sh.create(hash, s.Labels.Copy())
 		}
 		r := ser.append(s.T, v, h.chunkRange, maxT-h.lookback)
 		sh.mu.Unlock()
@@ -415,7 +415,8 @@ func (sh *headShard) get(hash uint64, lset labels.Labels) *memSeries {
 	return nil
 }
 
-func (sh *headShard) create(hash uint64, lset labels.Labels, name string) *memSeries {
+func (sh *headShard) create(hash uint64, lset labels.Labels) *memSeries {
+	name := lset.Get(labels.MetricName) // a substring of lset's own copy
 	s := &memSeries{lset: lset, headMint: math.MinInt64, headMaxt: math.MinInt64}
 	s.next = sh.series[hash]
 	sh.series[hash] = s

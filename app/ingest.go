@@ -51,20 +51,18 @@ func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, r
 
 // Append implements stream.Appender.
 func (in *ingester) Append(_ context.Context, batches []telemetry.Batch) error {
-	fresh, err := in.store.AppendBatches(batches)
+	stored, err := in.store.AppendNew(batches)
+	// Batches committed before an error are applied too: the store
+	// remembers them, so their redelivery is a duplicate and would never
+	// reach the head otherwise.
+	for _, i := range stored {
+		in.apply(&batches[i])
+	}
+	in.batches.WithLabelValues("stored").Add(float64(len(stored)))
 	if err != nil {
 		return fmt.Errorf("commit %d batches to the ingest log: %w", len(batches), err)
 	}
-	var dup int
-	for i := range batches {
-		if !fresh[i] {
-			dup++
-			continue
-		}
-		in.apply(&batches[i])
-	}
-	in.batches.WithLabelValues("stored").Add(float64(len(batches) - dup))
-	if dup > 0 {
+	if dup := len(batches) - len(stored); dup > 0 {
 		in.batches.WithLabelValues("duplicate").Add(float64(dup))
 	}
 	return nil

@@ -1,14 +1,15 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"math"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -269,23 +270,27 @@ func RegisterModel(st *store.Store, m *model.Model, data []byte, source string) 
 	if version == "" {
 		version = fmt.Sprintf("m%x", crc(data))
 	}
+	th := m.Thresholds()
 	err := st.PutModel(version, data, store.ModelMeta{
-		Version: version, CreatedAt: meta.CreatedAt, Source: source,
-		Features: m.Config().Features, Threshold: m.Thresholds().Failure,
+		Version:     version,
+		Description: fmt.Sprintf("from %s (trained on %s)", source, meta.TrainedOn),
+		Metrics:     map[string]float64{"val_loss": meta.ValLoss, "val_score": meta.ValScore, "threshold": th.Failure},
+		Params: map[string]string{
+			"window": fmt.Sprint(m.Config().Window), "horizon": fmt.Sprint(m.Config().Horizon),
+			"hidden": fmt.Sprint(m.Config().Hidden), "features": strings.Join(m.Config().Features, ","),
+			"threshold_method": th.Method,
+		},
 	})
+	if errors.Is(err, store.ErrExists) {
+		return version, nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("register model %s: %w", version, err)
 	}
 	return version, nil
 }
 
-func crc(b []byte) uint32 {
-	var h uint32 = 2166136261
-	for _, c := range bytes.TrimSpace(b) {
-		h = (h ^ uint32(c)) * 16777619
-	}
-	return h
-}
+func crc(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
 
 // predictionCollector exports the latest prediction of every live entity
 // as omen_failure_probability and omen_anomaly_score; entities that

@@ -8,10 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omen-sre/omen/config"
-	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/stream"
 )
 
@@ -30,36 +30,52 @@ type sourceOptions struct {
 // sources holds omen's inputs: the JetStream consumer, the remote-write
 // receiver (served by the HTTP server) and the Prometheus pollers.
 type sources struct {
-	consumer    *stream.Consumer
+	nc          *nats.Conn
+	consumer    *stream.NATSConsumer
 	remoteWrite http.Handler
-	pollers     []*stream.Poller
+	pollers     []pollerWithBackfill
 	logger      *slog.Logger
 }
 
 func newSources(o sourceOptions) (*sources, error) {
 	cfg := o.Config
 	s := &sources{logger: o.Logger}
-	c, err := stream.NewConsumer(o.Appender, stream.ConsumerOptions{
-		URL:               o.NATSURL,
-		Stream:            cfg.NATS.Stream,
-		Durable:           cfg.NATS.Durable,
-		FilterSubjects:    cfg.NATS.FilterSubjects,
-		DeadLetterSubject: cfg.NATS.DeadLetterSubject,
-		MaxAge:            time.Duration(cfg.NATS.MaxAge),
+	nc, err := nats.Connect(o.NATSURL,
+		nats.Name("omen"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				o.Logger.Warn("NATS disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { o.Logger.Info("NATS reconnected", "url", c.ConnectedUrlRedacted()) }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS %s: %w", o.NATSURL, err)
+	}
+	s.nc = nc
+	s.consumer, err = stream.NewNATSConsumer(nc, o.Appender, stream.NATSOptions{
+		Stream:         cfg.NATS.Stream,
+		Durable:        cfg.NATS.Durable,
+		FilterSubjects: cfg.NATS.FilterSubjects,
+		DLQSubject:     cfg.NATS.DeadLetterSubject,
+		MaxAge:         time.Duration(cfg.NATS.MaxAge),
 	}, o.Registerer, o.Logger)
 	if err != nil {
+		nc.Close()
 		return nil, fmt.Errorf("create NATS consumer: %w", err)
 	}
-	s.consumer = c
 	if !cfg.RemoteWrite.Disabled {
 		rw, err := stream.NewRemoteWriteReceiver(o.Appender, stream.RemoteWriteOptions{}, o.Registerer, o.Logger)
 		if err != nil {
+			nc.Close()
 			return nil, fmt.Errorf("create remote-write receiver: %w", err)
 		}
 		s.remoteWrite = rw
 	}
 	queries := map[string]string{}
-	for _, f := range cfg.Features {
+	for _, f := range cfg.Resolved().Features {
 		queries[f.Name] = f.Expr
 	}
 	for _, p := range cfg.Prometheus {
@@ -67,28 +83,43 @@ func newSources(o sourceOptions) (*sources, error) {
 			URL:          p.URL,
 			Queries:      queries,
 			Step:         time.Duration(cfg.Step),
-			Backfill:     time.Duration(p.Backfill),
 			Timeout:      time.Duration(p.Timeout),
 			EntityLabels: cfg.EntityLabels,
 		}, o.Registerer, o.Logger)
 		if err != nil {
+			nc.Close()
 			return nil, fmt.Errorf("create Prometheus poller for %s: %w", p.URL, err)
 		}
-		s.pollers = append(s.pollers, pl)
+		s.pollers = append(s.pollers, pollerWithBackfill{pl, time.Duration(p.Backfill)})
 	}
-	_ = features.Names
 	return s, nil
 }
 
-// run runs the consumer and the pollers until ctx is done.
+type pollerWithBackfill struct {
+	*stream.Poller
+	backfill time.Duration
+}
+
+// run runs the consumer and the pollers until ctx is done, then closes the
+// NATS connection.
 func (s *sources) run(ctx context.Context) error {
+	defer s.nc.Close()
 	var wg sync.WaitGroup
 	errc := make(chan error, 1+len(s.pollers))
 	wg.Add(1)
 	go func() { defer wg.Done(); errc <- s.consumer.Run(ctx) }()
 	for _, p := range s.pollers {
 		wg.Add(1)
-		go func() { defer wg.Done(); errc <- p.Run(ctx) }()
+		go func() {
+			defer wg.Done()
+			if p.backfill > 0 {
+				now := time.Now()
+				if err := p.Backfill(ctx, now.Add(-p.backfill), now); err != nil {
+					s.logger.Error("backfill from Prometheus", "source", p.Source(), "err", err)
+				}
+			}
+			errc <- p.Run(ctx)
+		}()
 	}
 	wg.Wait()
 	close(errc)

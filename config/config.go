@@ -235,8 +235,10 @@ func Load(name string, data []byte) (*Config, error) {
 			at([]any{"labels", i, "expr"}, fmt.Sprintf("label %q: %v", l.Name, err))
 		}
 	}
-	if err := c.Config.Validate(); err != nil {
-		at(nil, err.Error())
+	if len(errs) == 0 { // Validate repeats the expression checks, without positions
+		if err := c.Config.Validate(); err != nil {
+			at(nil, err.Error())
+		}
 	}
 	for i, p := range c.Prometheus {
 		if err := validURL(p.URL); err != nil {

@@ -107,6 +107,7 @@ func runCmd(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	setVersion()
 	a, err := app.New(opts)
 	if err != nil {
 		logger.Error("configure omen", "err", err)

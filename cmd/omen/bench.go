@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+
+	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/explain"
+	"github.com/omen-sre/omen/model"
+)
+
+// benchCmd implements "omen bench ingest|lstm|explain", each printing one
+// JSON object (lstm prints the same fields as ../shared/peers/lstm_torch.py).
+func benchCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: omen bench ingest|lstm|explain [flags]")
+		return 2
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	fs := flag.NewFlagSet("omen bench "+args[0], flag.ContinueOnError)
+	fs.Bool("json", true, "print JSON (the only output format)")
+	var res any
+	var err error
+	switch args[0] {
+	case "ingest":
+		var o app.BenchIngestOptions
+		fs.IntVar(&o.Pods, "pods", 10000, "pods (10 series each)")
+		fs.IntVar(&o.Rounds, "rounds", 20, "samples per series")
+		fs.IntVar(&o.LinesPerMessage, "lines-per-message", 500, "line-protocol lines per NATS message")
+		if rc, ok := parseFlags(fs, args[1:], stderr); !ok {
+			return rc
+		}
+		o.Progress = stderr
+		res, err = app.BenchIngest(ctx, o)
+	case "lstm":
+		var o model.BenchOptions
+		fs.IntVar(&o.Features, "features", 38, "features F")
+		fs.IntVar(&o.Hidden, "hidden", 64, "hidden size H")
+		fs.IntVar(&o.Window, "window", 32, "window W")
+		fs.IntVar(&o.Batch, "batch", 256, "batch B")
+		fs.IntVar(&o.Threads, "threads", 2, "threads")
+		fs.Float64Var(&o.Seconds, "seconds", 3, "time budget per measurement")
+		if rc, ok := parseFlags(fs, args[1:], stderr); !ok {
+			return rc
+		}
+		res, err = model.Bench(ctx, o)
+	case "explain":
+		var o explain.BenchOptions
+		var hidden int
+		fs.IntVar(&o.F, "features", 38, "features F (one group each)")
+		fs.IntVar(&o.W, "window", 32, "window W")
+		fs.IntVar(&hidden, "hidden", 64, "LSTM hidden size")
+		fs.IntVar(&o.Cases, "cases", 50, "explanations timed")
+		if rc, ok := parseFlags(fs, args[1:], stderr); !ok {
+			return rc
+		}
+		res, err = benchExplain(ctx, o, hidden)
+	default:
+		fmt.Fprintf(stderr, "omen bench: unknown benchmark %q\n", args[0])
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "omen bench %s: %v\n", args[0], err)
+		return 1
+	}
+	b, _ := json.Marshal(res)
+	fmt.Fprintln(stdout, string(b))
+	return 0
+}
+
+// benchExplain times explanations on an LSTM of the benchmark's shape
+// (randomly initialised: an explanation's cost depends on the shape and
+// the background, not on the weights).
+func benchExplain(ctx context.Context, o explain.BenchOptions, hidden int) (explain.BenchResult, error) {
+	names := make([]string, o.F)
+	for i := range names {
+		names[i] = fmt.Sprintf("m%d", i+1)
+	}
+	m, err := model.New(model.Config{Features: names, Window: o.W, Hidden: hidden, Seed: 1})
+	if err != nil {
+		return explain.BenchResult{}, err
+	}
+	return explain.Bench(ctx, m, o)
+}

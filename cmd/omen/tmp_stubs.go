@@ -1,0 +1,10 @@
+package main
+
+import (
+	"context"
+	"io"
+)
+
+func evalSim(context.Context, []string, io.Writer, io.Writer) int { return 1 }
+func demoCmd([]string, io.Writer, io.Writer) int                  { return 1 }
+func explainCmd([]string, io.Writer, io.Writer) int               { return 1 }

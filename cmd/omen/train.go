@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	pmodel "github.com/prometheus/common/model"
+
+	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/training"
+	"github.com/omen-sre/omen/training/dataset"
+	"github.com/omen-sre/omen/training/storesource"
+)
+
+// trainCmd implements "omen train": history from CSV folders, the store or
+// a Prometheus server → a model file, optionally registered (and promoted)
+// in the store's model registry.
+func trainCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("omen train", flag.ContinueOnError)
+	source := fs.String("source", "store", "history: csv, store or prometheus")
+	dir := fs.String("dir", "", "csv: folders or files in the SMD/ASD format (comma-separated)")
+	storagePath := fs.String("storage.path", "data/", "store: omen's storage path (also where --register writes)")
+	promURL := fs.String("prometheus.url", "", "prometheus: base URL of the server to query_range")
+	configFile := fs.String("config.file", "", "feature, label and entity definitions (default: the built-in set)")
+	lookback := fs.String("history", "7d", "store/prometheus: how much history to read")
+	out := fs.String("out", "model.omen", "model file to write")
+	register := fs.Bool("register", false, "register the model in the store's registry")
+	promote := fs.Bool("promote", false, "register and make it the active model (the daemon hot-reloads it)")
+	var o training.TrainOptions
+	fs.IntVar(&o.Window, "window", 0, "window W in steps (0: 32)")
+	fs.IntVar(&o.Horizon, "horizon", 0, "horizon H in steps (0: 10)")
+	fs.IntVar(&o.Hidden, "hidden", 0, "LSTM hidden size (0: 64)")
+	fs.IntVar(&o.Layers, "layers", 0, "LSTM layers (0: 1)")
+	fs.IntVar(&o.Epochs, "epochs", 0, "epochs (0: 10)")
+	fs.Int64Var(&o.Seed, "seed", 1, "seed")
+	if rc, ok := parseFlags(fs, args, stderr); !ok {
+		return rc
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+
+	cfg := config.Default()
+	if *configFile != "" {
+		c, err := config.LoadFile(*configFile)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		cfg = c
+	}
+	hist, err := pmodel.ParseDuration(*lookback)
+	if err != nil {
+		fmt.Fprintf(stderr, "--history: %v\n", err)
+		return 2
+	}
+	var st *store.Store
+	openStore := func() error {
+		if st != nil {
+			return nil
+		}
+		s, err := store.Open(store.Options{Path: filepath.Join(*storagePath, "badger")})
+		if err != nil {
+			return fmt.Errorf("open store %q: %w", *storagePath, err)
+		}
+		st = s
+		return nil
+	}
+	defer func() {
+		if st != nil {
+			_ = st.Close()
+		}
+	}()
+	now := time.Now()
+	switch *source {
+	case "csv":
+		if *dir == "" {
+			fmt.Fprintln(stderr, "omen train: --source csv needs --dir")
+			return 2
+		}
+		o.Source = &dataset.CSVSource{Paths: strings.Split(*dir, ",")}
+		o.TrainedOn = "csv:" + *dir
+	case "store":
+		if err := openStore(); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		o.Source = &storesource.Source{Store: st, From: now.Add(-time.Duration(hist)).UnixMilli(), To: now.UnixMilli(), Step: time.Duration(cfg.Step).Milliseconds()}
+		o.TrainedOn = "store:" + *storagePath
+	case "prometheus":
+		if *promURL == "" {
+			fmt.Fprintln(stderr, "omen train: --source prometheus needs --prometheus.url")
+			return 2
+		}
+		client, err := api.NewClient(api.Config{Address: *promURL})
+		if err != nil {
+			fmt.Fprintf(stderr, "prometheus client: %v\n", err)
+			return 1
+		}
+		res := cfg.Resolved()
+		ps := &dataset.PrometheusSource{API: v1.NewAPI(client), EntityLabels: res.EntityLabels,
+			Start: now.Add(-time.Duration(hist)), End: now, Step: time.Duration(res.Step)}
+		for _, f := range res.Features {
+			ps.Features = append(ps.Features, dataset.NamedQuery{Name: f.Name, Query: f.Expr})
+		}
+		for _, l := range res.Labels {
+			if l.Expr != "" {
+				ps.Failures = append(ps.Failures, dataset.NamedQuery{Name: l.Name, Query: l.Expr})
+			}
+		}
+		o.Source = ps
+		o.TrainedOn = "prometheus:" + *promURL
+	default:
+		fmt.Fprintf(stderr, "omen train: unknown --source %q (want csv, store or prometheus)\n", *source)
+		return 2
+	}
+	o.Progress = stderr
+	o.Version = "v" + now.UTC().Format("20060102T150405Z")
+	m, rep, err := training.Train(ctx, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "omen train: %v\n", err)
+		return 1
+	}
+	data, err := m.MarshalBinary()
+	if err != nil {
+		fmt.Fprintf(stderr, "encode model: %v\n", err)
+		return 1
+	}
+	if err := os.WriteFile(*out, data, 0o644); err != nil {
+		fmt.Fprintf(stderr, "write model: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "model %s written to %s: %d entities, %d/%d train/val windows, val AUC-PR %.3f, val F1 %.3f, threshold %.3f (%s), %.1fs\n",
+		m.Meta().Version, *out, rep.Entities, rep.TrainWindows, rep.ValWindows, rep.ValAUCPR, rep.ValF1,
+		rep.Thresholds.Failure, rep.Thresholds.Method, rep.TrainSeconds)
+	if *register || *promote {
+		if err := openStore(); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		v, err := app.RegisterModel(st, m, data, *out)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "registered as %s\n", v)
+		if *promote {
+			if err := st.Promote(v); err != nil {
+				fmt.Fprintf(stderr, "promote %s: %v\n", v, err)
+				return 1
+			}
+			fmt.Fprintf(stdout, "promoted %s\n", v)
+		}
+	}
+	return 0
+}

@@ -253,9 +253,21 @@ func (s *Store) expireOutbox(d *deleter, cutoff int64) error {
 // holds the ingest lock so that no append sees a key gone before the floor
 // covers it.
 func (s *Store) expireDedup(cutoff int64) error {
+	keys, err := s.raiseFloors(cutoff)
+	if err != nil {
+		return err
+	}
+	// Every dropped key has Seq ≤ its source's (durable) floor now, so the
+	// deletes need not hold the ingest lock.
+	_, err = s.deleteKeys(keys)
+	return err
+}
+
+// raiseFloors durably raises the floors over the dedup keys older than
+// cutoff and returns those keys. The scan runs without the ingest lock:
+// keys that old are never written again.
+func (s *Store) raiseFloors(cutoff int64) ([][]byte, error) {
 	g := &s.ing
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	floors := make(map[string]uint64)
 	var keys [][]byte
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -284,13 +296,15 @@ func (s *Store) expireDedup(cutoff int64) error {
 		return nil
 	})
 	if err != nil || len(keys) == 0 {
-		return err
+		return nil, err
 	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	var entries []kv
 	for src, seq := range floors {
 		old, err := s.floorOf(src)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if seq > old {
 			entries = append(entries, kv{nameKey(pFloor, src), u64(seq)})
@@ -301,10 +315,9 @@ func (s *Store) expireDedup(cutoff int64) error {
 	}
 	// Floors first, so a crash between the two never loses deduplication.
 	if err := s.writeKVs(entries); err != nil {
-		return err
+		return nil, err
 	}
-	_, err = s.deleteKeys(keys)
-	return err
+	return keys, nil
 }
 
 func (s *Store) floorOf(src string) (uint64, error) {

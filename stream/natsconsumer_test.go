@@ -165,7 +165,9 @@ func TestNATSConsumerFormatsAndDeadLetter(t *testing.T) {
 			}
 			app := &MemAppender{}
 			reg := prometheus.NewRegistry()
-			c := newConsumer(t, nc, app, testNATSOptions(), reg)
+			opts := testNATSOptions()
+			opts.Decode.MaxMessageBytes = 1500
+			c := newConsumer(t, nc, app, opts, reg)
 			setupStreams(t, c)
 
 			now := time.Now()
@@ -185,13 +187,14 @@ func TestNATSConsumerFormatsAndDeadLetter(t *testing.T) {
 				`{"time":%d,"namespace":"shop","pod":"cart-1","module":"payments","reason":"ModuleLoadError","level":"error","message":"cannot load"}`, ms))
 			poisonSeq := publish(t, js, "omen.metrics.influx", "", "this is not line protocol at all")
 			unknownSeq := publish(t, js, "omen.metrics.xml", "", "<x/>")
+			largeSeq := publish(t, js, "omen.metrics.influx", "", strings.Repeat(fmt.Sprintf("big v=1 %d\n", ns), 100))
 
 			stop := runConsumer(t, c)
 			waitFor(t, "all samples and events", func() bool {
 				s, e, _ := app.Counts()
 				return s >= 5 && e >= 2
 			})
-			dlq := fetchDLQ(t, js, 2)
+			dlq := fetchDLQ(t, js, 3)
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
@@ -223,7 +226,7 @@ func TestNATSConsumerFormatsAndDeadLetter(t *testing.T) {
 					t.Fatalf("batch header %+v", b)
 				}
 			}
-			want := map[string]string{fmt.Sprint(poisonSeq): "malformed", fmt.Sprint(unknownSeq): "unknown_format"}
+			want := map[string]string{fmt.Sprint(poisonSeq): "malformed", fmt.Sprint(unknownSeq): "unknown_format", fmt.Sprint(largeSeq): "too_large"}
 			for _, m := range dlq {
 				h := m.Headers()
 				seq := h.Get(HeaderDLQSequence)
@@ -233,8 +236,8 @@ func TestNATSConsumerFormatsAndDeadLetter(t *testing.T) {
 				}
 				delete(want, seq)
 			}
-			if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonDeadLetter); v != 2 {
-				t.Fatalf("dead_letter errors = %v, want 2", v)
+			if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonDeadLetter); v != 3 {
+				t.Fatalf("dead_letter errors = %v, want 3", v)
 			}
 			if v := counterValue(t, reg, "omen_ingested_samples_total", "source", "nats/OMEN/omen"); v != 5 {
 				t.Fatalf("ingested samples counter = %v, want 5", v)

@@ -284,7 +284,9 @@ func (p *Poller) retry(ctx context.Context, kind string, q func(context.Context)
 	defer func() { p.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds()) }()
 	backoff := p.opts.RetryBackoff
 	for attempt := 0; ; attempt++ {
-		qctx, cancel := context.WithTimeout(ctx, p.opts.Timeout+5*time.Second)
+		// Prometheus enforces Timeout itself; the client deadline leaves it
+		// room to answer with its own timeout error.
+		qctx, cancel := context.WithTimeout(ctx, p.opts.Timeout+p.opts.Timeout/2)
 		warnings, err := q(qctx)
 		cancel()
 		if len(warnings) > 0 {

@@ -203,6 +203,7 @@ func TestPollerErrors(t *testing.T) {
 	unavailable := jsonResponse(503, `{"status":"error","errorType":"unavailable","error":"overloaded"}`)
 	badData := jsonResponse(400, `{"status":"error","errorType":"bad_data","error":"parse error"}`)
 	scalar := jsonResponse(200, `{"status":"success","data":{"resultType":"scalar","result":[1700000000,"3"]}}`)
+	hang := func(w http.ResponseWriter) { time.Sleep(300 * time.Millisecond); ok(w) }
 	for _, tc := range []struct {
 		name      string
 		responses []func(http.ResponseWriter)
@@ -215,6 +216,7 @@ func TestPollerErrors(t *testing.T) {
 		{name: "retry after 503", responses: []func(http.ResponseWriter){unavailable, unavailable, ok}, wantCalls: 3, want: []float64{1.5}},
 		{name: "gives up after retries", responses: []func(http.ResponseWriter){unavailable}, wantErr: true, wantCalls: 3},
 		{name: "bad data not retried", responses: []func(http.ResponseWriter){badData}, wantErr: true, wantCalls: 1},
+		{name: "timeout retried", responses: []func(http.ResponseWriter){hang, ok}, wantCalls: 2, want: []float64{1.5}},
 		{name: "scalar", responses: []func(http.ResponseWriter){scalar}, wantCalls: 1, want: []float64{3}},
 		{name: "append retried", responses: []func(http.ResponseWriter){ok}, appErr: errors.New("busy"), wantCalls: 1, want: []float64{1.5}},
 		{name: "append invalid not retried", responses: []func(http.ResponseWriter){ok}, appErr: fmt.Errorf("x: %w", ErrInvalid), wantErr: true, wantCalls: 1},
@@ -226,7 +228,7 @@ func TestPollerErrors(t *testing.T) {
 				app.FailNext(1, tc.appErr)
 			}
 			reg := prometheus.NewRegistry()
-			p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"q": "x"}, MaxRetries: 2, RetryBackoff: time.Millisecond}, reg, nil)
+			p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"q": "x"}, MaxRetries: 2, RetryBackoff: time.Millisecond, Timeout: 100 * time.Millisecond}, reg, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,12 +1,14 @@
 package features
 
 import (
+	"bytes"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
+	"gopkg.in/yaml.v3"
 
 	"github.com/omen-sre/omen/telemetry"
 )
@@ -100,4 +102,26 @@ func seriesHeld(h *Head, l labels.Labels) bool {
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	return sh.get(hash, l) != nil
+}
+
+// FuzzConfig decodes arbitrary YAML as a Config strictly, as the
+// configuration loader does; Validate, Resolved and compile must not panic,
+// and a valid configuration must compile.
+func FuzzConfig(f *testing.F) {
+	f.Add([]byte("entity_labels: [service]\nfeatures:\n  - name: r\n    expr: sum by (${entity}) (rate(x[5m]))\n"))
+	f.Add([]byte("event_features:\n  - name: b\n    reasons: [BackOff]\n    window: 5m\nlabels:\n  - name: l\n    expr: up == 0\n"))
+	f.Add([]byte("step: 1m\nlookback: 2m\nfeatures:\n  - name: x\n    expr: x offset 1m\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var c Config
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil {
+			return
+		}
+		_ = c.Resolved()
+		err := c.Validate()
+		if _, cerr := compile(c); (err == nil) != (cerr == nil) {
+			t.Fatalf("Validate %v but compile %v", err, cerr)
+		}
+	})
 }

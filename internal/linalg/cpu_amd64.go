@@ -107,3 +107,16 @@ func rowKernelAsm(k int, a []float32, csA int, b, c []float32, alpha, beta float
 	_ = c[nr-1]
 	sgemmKernel1x16(k, &a[0], csA, &b[0], &c[0], alpha, beta)
 }
+
+// sgemmKernel6x8 is the AVX2+FMA kernel for panels of at most 8 columns;
+// see kernelFunc (it writes only 8 columns of C).
+//
+//go:noescape
+func sgemmKernel6x8(k int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32)
+
+func kernel8Asm(k int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32) {
+	_ = a[(mr-1)*rsA+(k-1)*csA]
+	_ = b[(k-1)*csB+7]
+	_ = c[(mr-1)*ldc+7]
+	sgemmKernel6x8(k, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta)
+}

@@ -27,3 +27,7 @@ func lstmForwardAsm(gates, cPrev, c, h, tanhC []float32, batch, hidden int) bool
 func rowKernelAsm(k int, a []float32, csA int, b, c []float32, alpha, beta float32) {
 	rowKernelGeneric(k, a, csA, b, c, alpha, beta)
 }
+
+func kernel8Asm(k int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32) {
+	kernel8Generic(k, a, rsA, csA, b, csB, c, ldc, alpha, beta)
+}

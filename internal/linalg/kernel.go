@@ -15,15 +15,34 @@ func kernel() kernelFunc {
 	return kernelGeneric
 }
 
+// kernel8 returns the micro-kernel for panels of at most 8 columns: a
+// kernelFunc that computes and writes only the first 8 columns.
+func kernel8() kernelFunc {
+	if useAsm {
+		return kernel8Asm
+	}
+	return kernel8Generic
+}
+
 // kernelGeneric is the portable micro-kernel: for each row of the tile it
 // keeps two halves of eight accumulators in registers.
 func kernelGeneric(k int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32) {
+	kernelGenericWidth(nr, k, a, rsA, csA, b, csB, c, ldc, alpha, beta)
+}
+
+// kernel8Generic is kernelGeneric over the first 8 columns only.
+func kernel8Generic(k int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32) {
+	kernelGenericWidth(8, k, a, rsA, csA, b, csB, c, ldc, alpha, beta)
+}
+
+// kernelGenericWidth computes the first width (8 or 16) columns of a tile.
+func kernelGenericWidth(width, k int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32) {
 	_ = a[(mr-1)*rsA+(k-1)*csA]
-	_ = b[(k-1)*csB+nr-1]
-	_ = c[(mr-1)*ldc+nr-1]
+	_ = b[(k-1)*csB+width-1]
+	_ = c[(mr-1)*ldc+width-1]
 	for i := range mr {
 		ar := a[i*rsA:]
-		for h := 0; h < nr; h += 8 {
+		for h := 0; h < width; h += 8 {
 			var s0, s1, s2, s3, s4, s5, s6, s7 float32
 			for l := range k {
 				av := ar[l*csA]

@@ -201,7 +201,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // blocks runs the Goto/BLIS loops over C (m×n, k deep, all > 0) with the
 // packed kcb×ncb block of op(B) at (pc, jc) supplied by packedB.
 func blocks(s *scratch, transA bool, m, n, k int, alpha float32, a []float32, lda int, beta float32, c []float32, ldc int, packedB func(jc, pc, kcb, ncb int) []float32) {
-	kern, rowKern := kernel(), rowKernel()
+	kern, kern8, rowKern := kernel(), kernel8(), rowKernel()
 	direct := !transA || m <= directTransAMax
 	for jc := 0; jc < n; jc += nc {
 		ncb := min(nc, n-jc)
@@ -229,7 +229,7 @@ func blocks(s *scratch, transA bool, m, n, k int, alpha float32, a []float32, ld
 					packA(transA, rem, kcb, a, lda, ic+mcb-rem, pc, s.e[:])
 					av.edge = s.e[:mr*kcb]
 				}
-				macro(kern, rowKern, mcb, ncb, kcb, alpha, &av, pb, bet, c[ic*ldc+jc:], ldc, &s.t)
+				macro(kern, kern8, rowKern, mcb, ncb, kcb, alpha, &av, pb, bet, c[ic*ldc+jc:], ldc, &s.t)
 			}
 		}
 	}
@@ -237,7 +237,7 @@ func blocks(s *scratch, transA bool, m, n, k int, alpha float32, a []float32, ld
 
 // macro runs the micro-kernel over an mcb×ncb block of C from the A block
 // av and packed B panels pb (kcb×ncb).
-func macro(kern kernelFunc, rowKern rowKernelFunc, mcb, ncb, kcb int, alpha float32, av *aView, pb []float32, beta float32, c []float32, ldc int, t *[mr * nr]float32) {
+func macro(kern, kern8 kernelFunc, rowKern rowKernelFunc, mcb, ncb, kcb int, alpha float32, av *aView, pb []float32, beta float32, c []float32, ldc int, t *[mr * nr]float32) {
 	for jr := 0; jr < ncb; jr += nr {
 		nrb := min(nr, ncb-jr)
 		bp := pb[jr*kcb : jr*kcb+nr*kcb]
@@ -249,6 +249,17 @@ func macro(kern kernelFunc, rowKern rowKernelFunc, mcb, ncb, kcb int, alpha floa
 			}
 			if mrb == mr && nrb == nr {
 				kern(kcb, ap, rs, cs, bp, nr, c[ir*ldc+jr:], ldc, alpha, beta)
+				continue
+			}
+			if mrb == mr && nrb <= 8 {
+				// Narrow panel: the 6×8 kernel, straight into C when the
+				// panel is exactly 8 wide.
+				if nrb == 8 {
+					kern8(kcb, ap, rs, cs, bp, nr, c[ir*ldc+jr:], ldc, alpha, beta)
+					continue
+				}
+				kern8(kcb, ap, rs, cs, bp, nr, t[:], nr, alpha, 0)
+				mergeTile(c[ir*ldc+jr:], ldc, mr, nrb, beta, t)
 				continue
 			}
 			if mrb <= rowKernelMaxRows {
@@ -271,19 +282,25 @@ func macro(kern kernelFunc, rowKern rowKernelFunc, mcb, ncb, kcb int, alpha floa
 			}
 			// Edge tile: compute the full tile into t, then merge.
 			kern(kcb, ap, rs, cs, bp, nr, t[:], nr, alpha, 0)
-			for i := range mrb {
-				row := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nrb]
-				tr := t[i*nr : i*nr+nrb]
-				if beta == 0 {
-					for j := range row {
-						row[j] = tr[j]
-					}
-					continue
-				}
-				for j := range row {
-					row[j] = beta*row[j] + tr[j]
-				}
+			mergeTile(c[ir*ldc+jr:], ldc, mrb, nrb, beta, t)
+		}
+	}
+}
+
+// mergeTile sets the mrb×nrb corner of C to beta·C + t (t holds alpha·AB
+// with row stride nr); C is not read when beta is zero.
+func mergeTile(c []float32, ldc, mrb, nrb int, beta float32, t *[mr * nr]float32) {
+	for i := range mrb {
+		row := c[i*ldc : i*ldc+nrb]
+		tr := t[i*nr : i*nr+nrb]
+		if beta == 0 {
+			for j := range row {
+				row[j] = tr[j]
 			}
+			continue
+		}
+		for j := range row {
+			row[j] = beta*row[j] + tr[j]
 		}
 	}
 }

@@ -170,7 +170,7 @@ func TestSgemmAlphaBeta(t *testing.T) {
 			for _, beta := range []float32{0, 1, -0.5} {
 				for _, tA := range []bool{false, true} {
 					for _, tB := range []bool{false, true} {
-						for _, sz := range [][3]int{{7, 17, 33}, {64, 64, 64}, {100, 31, 257}, {13, 300, 600}} {
+						for _, sz := range [][3]int{{7, 17, 33}, {64, 64, 64}, {100, 31, 257}, {13, 300, 600}, {12, 24, 70}, {30, 8, 9}, {8, 40, 300}} {
 							g := gemmCase{transA: tA, transB: tB, m: sz[0], n: sz[1], k: sz[2], padA: 3, padB: 1, padC: 5, alpha: alpha, beta: beta}
 							t.Run(g.String(), func(t *testing.T) {
 								g.run(t, r, Sgemm)

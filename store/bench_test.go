@@ -29,6 +29,7 @@ func BenchmarkAppendBatches(b *testing.B) {
 		{10, false, false},
 		{1, true, false},
 		{10, true, false},
+		{100, false, false},
 		{10, false, true},
 	}
 	for _, c := range cases {

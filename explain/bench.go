@@ -24,7 +24,7 @@ type BenchOptions struct {
 	// ExactGroups is the number of groups (blocks of features) in the
 	// comparison cases (10, at most 12).
 	ExactGroups int
-	// Explainer is the method timed and compared (default [Fast]).
+	// Explainer is the method timed and compared (default Fast{}).
 	Explainer Explainer
 	// Seed seeds the synthetic windows (1).
 	Seed int64
@@ -51,27 +51,44 @@ type BenchResult struct {
 	ExactCases      int     `json:"exact_cases"`
 }
 
-// Fast returns the method omen uses for one alert with many groups:
-// KernelSHAP with a budget of 8M+16 coalitions, each evaluated on one
-// background window (Rotate), seeded for reproducibility: 320 model
-// evaluations for 38 groups.
-func Fast(m int) Kernel {
-	return Kernel{Samples: 8*m + 16, Rotate: true, Seed: 1}
+// Fast is the method for one alert with many groups: antithetic
+// permutation sampling with one background window per order
+// ([Permutation] with Rotate), as many orders as fit in Budget model
+// evaluations (at least 2). On the synthetic LSTM of the tests, 512
+// evaluations give a Spearman correlation with exact Shapley of about
+// 0.93 for 10 groups; accuracy grows with the budget (about 0.95 at 600).
+type Fast struct {
+	// Budget is the number of model evaluations (default 512).
+	Budget int
+	// Seed seeds the order sampler (default 1).
+	Seed int64
+	// Workers is the number of concurrent Predict calls (default GOMAXPROCS).
+	Workers int
 }
 
-// fastAuto applies Fast with the budget for the actual group count.
-type fastAuto struct{}
-
-func (fastAuto) Explain(ctx context.Context, p Predictor, x []float32, bg [][]float32, groups []Group) (Attribution, error) {
+// Explain implements [Explainer].
+func (f Fast) Explain(ctx context.Context, p Predictor, x []float32, bg [][]float32, groups []Group) (Attribution, error) {
 	gs, err := partition(len(x), groups)
 	if err != nil {
 		return Attribution{}, err
 	}
-	return Fast(len(gs)).Explain(ctx, p, x, bg, groups)
+	if f.Budget < 0 {
+		return Attribution{}, errors.New("explain: fast: negative Budget")
+	}
+	budget, seed := f.Budget, f.Seed
+	if budget == 0 {
+		budget = 512
+	}
+	if seed == 0 {
+		seed = 1
+	}
+	m := len(gs)
+	if m == 1 {
+		return Exact{Workers: f.Workers}.Explain(ctx, p, x, bg, groups)
+	}
+	perms := max(2, budget/(m-1))
+	return Permutation{Permutations: perms, Rotate: true, Seed: seed, Workers: f.Workers}.Explain(ctx, p, x, bg, groups)
 }
-
-// FastExplainer is an [Explainer] using [Fast] for the group count at hand.
-func FastExplainer() Explainer { return fastAuto{} }
 
 // Bench times explanations of synthetic anomalous windows with one group
 // per metric (F groups) and compares the method with exact Shapley on
@@ -97,7 +114,7 @@ func Bench(ctx context.Context, p Predictor, opts BenchOptions) (BenchResult, er
 		o.ExactGroups = 10
 	}
 	if o.Explainer == nil {
-		o.Explainer = FastExplainer()
+		o.Explainer = Fast{}
 	}
 	if o.Seed == 0 {
 		o.Seed = 1

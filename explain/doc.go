@@ -45,13 +45,24 @@
 //     (antithetic permutations) and averages marginal contributions along
 //     each order; each order costs M−1 coalition evaluations and satisfies
 //     efficiency by telescoping.
+//     With Rotate, each order (and its reverse) is evaluated on one
+//     background window, cycling through the background: (M−1) model
+//     evaluations per order instead of (M−1)·B.
+//   - [Fast] is Permutation with Rotate within a budget of model
+//     evaluations (512): the method for one alert with many groups.
 //   - [Auto] uses Exact for M ≤ 12 and Kernel otherwise.
 //
 // The cost of a method is the number of model evaluations: coalitions ×
 // background windows. [Kernel] and [Permutation] can subsample the background
-// (MaxBackground) to keep one explanation within a latency budget; the
+// (MaxBackground) or rotate through it (Rotate: one window per coalition
+// pair or per order) to keep one explanation within a latency budget; the
 // baseline is still computed over the whole background and efficiency holds
-// against it.
+// against it exactly. Rotation is unbiased but noisy, and on a nonlinear
+// model the background is the main source of disagreement with exact
+// Shapley: averaging every coalition over all B windows costs B times more
+// but agrees better per coalition; rotating agrees better per model
+// evaluation. Kernel with Rotate subtracts the control variate
+// (f(bg_b) − baseline)·(share of absent groups) from each coalition value.
 //
 // # Root-cause ranking
 //
@@ -69,7 +80,10 @@
 //
 //   - to a callee j with weight w_ij·a_j,
 //   - back to a caller k with weight ρ·w_ki·a_k (ρ = BackwardWeight),
-//   - stays at i with weight max(0, a_i − max_j a_j) over its neighbours j,
+//   - stays at i with weight max(0, a_i − max_j a_j) over its neighbours j
+//     (callers and callees; as in MonitorRank, an entity more anomalous than
+//     everything around it is a likely origin; counting only callees made
+//     every leaf sticky and lost AC@1 on Nezha),
 //
 // where a is the anomaly evidence normalised to [0, 1], and restarts with
 // probability 1−Damping to an entity drawn with probability ∝ a. The score

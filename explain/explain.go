@@ -110,6 +110,8 @@ type problem struct {
 	// rotate evaluates coalition pair c/2 on the single background window
 	// bg[(c/2) % len(bg)] instead of averaging over all of them.
 	rotate bool
+	// fbg[i] is f(bg[i]), the control variate of rotated evaluations.
+	fbg []float64
 }
 
 // newProblem validates the input, appends a rest group if needed, subsamples
@@ -155,10 +157,13 @@ func newProblem(ctx context.Context, p Predictor, x []float32, background [][]fl
 	}
 	pr.baseline = s / float64(len(background))
 	pr.bg = background
+	pr.fbg = out[1:]
 	if maxBG > 0 && maxBG < len(background) {
 		pr.bg = make([][]float32, maxBG)
+		pr.fbg = make([]float64, maxBG)
 		for i := range pr.bg {
 			pr.bg[i] = background[i*len(background)/maxBG]
+			pr.fbg[i] = out[1+i*len(background)/maxBG]
 		}
 	}
 	return pr, nil
@@ -278,7 +283,7 @@ func (pr *problem) values(ctx context.Context, masks []bool) ([]float64, error) 
 			mask := masks[c*m : (c+1)*m]
 			bgs := pr.bg
 			if pr.rotate {
-				i := (c / 2) % len(pr.bg)
+				i := pr.rotation(c)
 				bgs = pr.bg[i : i+1]
 			}
 			for _, b := range bgs {
@@ -303,10 +308,52 @@ func (pr *problem) values(ctx context.Context, masks []bool) ([]float64, error) 
 				s += v
 			}
 			res[c] = s / float64(B)
+			if pr.rotate {
+				// Control variate: f(bg_i) − E f(bg) has mean zero over
+				// the background and is correlated with the evaluation
+				// in proportion to the share of cells taken from bg_i.
+				absent := 0
+				for _, in := range masks[c*m : (c+1)*m] {
+					if !in {
+						absent++
+					}
+				}
+				res[c] -= (pr.fbg[pr.rotation(c)] - pr.baseline) * float64(absent) / float64(m)
+			}
 		}
 	}
 	return res, nil
 }
+
+// chainValues evaluates the coalitions of orders (chain coalitions each)
+// with order i (and its reverse, i^1) on the single background window
+// bg[(i/2) % B]; no control variate is applied.
+func (pr *problem) chainValues(ctx context.Context, masks []bool, chain int) ([]float64, error) {
+	m := len(pr.groups)
+	nc := len(masks) / m
+	buf := make([]float32, nc*pr.size)
+	for c := 0; c < nc; c++ {
+		b := pr.bg[(c/chain/2)%len(pr.bg)]
+		w := buf[c*pr.size : (c+1)*pr.size]
+		copy(w, b)
+		for gi, in := range masks[c*m : (c+1)*m] {
+			if in {
+				for _, cell := range pr.groups[gi].Cells {
+					w[cell] = pr.x[cell]
+				}
+			}
+		}
+	}
+	out := make([]float64, nc)
+	if err := pr.predict(ctx, buf, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// rotation is the background window of coalition c in rotate mode: pairs
+// (c, c+1) share one.
+func (pr *problem) rotation(c int) int { return (c / 2) % len(pr.bg) }
 
 // result builds the Attribution from φ.
 func (pr *problem) result(method string, phi []float64, samples int) Attribution {

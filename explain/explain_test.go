@@ -273,7 +273,7 @@ func TestMethodsEfficiencyAndAgreement(t *testing.T) {
 	}
 	for _, e := range []Explainer{
 		Kernel{}, Kernel{Samples: 40, Rotate: true}, Kernel{Samples: 30, MaxBackground: 2},
-		Permutation{Permutations: 40}, Auto{}, FastExplainer(),
+		Permutation{Permutations: 40}, Permutation{Permutations: 60, Rotate: true}, Auto{}, Fast{}, Fast{Budget: 9},
 	} {
 		a, err := e.Explain(ctx, p, x, bg, groups)
 		if err != nil {

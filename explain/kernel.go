@@ -334,6 +334,15 @@ type Permutation struct {
 	MaxBackground int
 	// Workers is the number of concurrent Predict calls (default GOMAXPROCS).
 	Workers int
+	// Rotate evaluates each order and its reverse on a single background
+	// window, cycling through the background (MaxBackground still caps
+	// it): Štrumbelj–Kononenko sampling with the background drawn per
+	// order, M−1 model evaluations per order instead of (M−1)·B. The
+	// chain of an order on window b telescopes to f(x) − f(b); whatever
+	// the mean of f(b) over the orders differs from the baseline (zero
+	// when the orders cover the background evenly) is spread equally over
+	// the groups so that efficiency holds exactly.
+	Rotate bool
 }
 
 // Explain implements [Explainer].
@@ -369,13 +378,23 @@ func (pe Permutation) Explain(ctx context.Context, p Predictor, x []float32, bac
 			masks = append(masks, mask...)
 		}
 	}
-	vals, err := pr.values(ctx, masks)
+	var vals []float64
+	if pe.Rotate {
+		vals, err = pr.chainValues(ctx, masks, m-1)
+	} else {
+		vals, err = pr.values(ctx, masks)
+	}
 	if err != nil {
 		return Attribution{}, fmt.Errorf("permutation shapley: %w", err)
 	}
 	phi := make([]float64, m)
+	var startSum float64
 	for pi, o := range orders {
 		prev := pr.baseline
+		if pe.Rotate {
+			prev = pr.fbg[(pi/2)%len(pr.bg)]
+			startSum += prev
+		}
 		for k := 0; k < m; k++ {
 			cur := pr.value
 			if k < m-1 {
@@ -387,6 +406,9 @@ func (pe Permutation) Explain(ctx context.Context, p Predictor, x []float32, bac
 	}
 	for i := range phi {
 		phi[i] /= float64(np)
+		if pe.Rotate {
+			phi[i] += (startSum/float64(np) - pr.baseline) / float64(m)
+		}
 	}
 	return pr.result("permutation", phi, np*(m-1)), nil
 }

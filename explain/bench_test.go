@@ -51,8 +51,6 @@ func BenchmarkExplain38Kernel(b *testing.B) {
 	benchmarkExplain(b, Kernel{Samples: 512, Rotate: true})
 }
 
-
-
 func TestBenchSmall(t *testing.T) {
 	p, err := NewSyntheticLSTM(8, 12, 8, 7)
 	if err != nil {

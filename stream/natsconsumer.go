@@ -310,7 +310,8 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 // gathered into batches of at most FetchBatch messages, cut FetchWait after
 // the first message of a batch arrived. On return, buffered messages that
 // were not processed are nacked so that another replica can take them at
-// once.
+// once. Run must not be called concurrently on one NATSConsumer; run
+// several consumers (same or different durables) for parallelism.
 func (c *NATSConsumer) Run(ctx context.Context) error {
 	cons, err := c.Setup(ctx)
 	if err != nil {

@@ -506,3 +506,51 @@ func TestNATSConsumerAppendInvalid(t *testing.T) {
 		t.Fatalf("dead letter headers %v, want reason invalid, sequence %d", h, badSeq)
 	}
 }
+
+// TestNATSConsumerReleasesBuffered stops a consumer that has messages
+// pulled ahead and checks that another consumer of the same durable gets
+// them at once, not after AckWait.
+func TestNATSConsumerReleasesBuffered(t *testing.T) {
+	verifyNoLeaks(t)
+	nc := connect(t, natsServers[0].start(t))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := &MemAppender{}
+	opts := testNATSOptions()
+	opts.AckWait = time.Minute
+	opts.FetchBatch = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := AppenderFunc(func(actx context.Context, b []telemetry.Batch) error {
+		err := mem.Append(actx, b)
+		cancel() // stop after the first stored batch
+		return err
+	})
+	c1 := newConsumer(t, nc, first, opts, prometheus.NewRegistry())
+	setupStreams(t, c1)
+	ts := time.Now().UnixNano()
+	for i := range 200 {
+		publish(t, js, "omen.metrics", "", fmt.Sprintf("release,i=%d v=1 %d", i, ts))
+	}
+	if err := c1.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, _, _ := mem.Counts(); s < 1 || s == 200 {
+		t.Fatalf("first consumer stored %d samples, want a few", s)
+	}
+	start := time.Now()
+	c2 := newConsumer(t, nc, mem, opts, prometheus.NewRegistry())
+	stop := runConsumer(t, c2)
+	waitFor(t, "all 200 samples", func() bool { s, _, _ := mem.Counts(); return s >= 200 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("second consumer needed %s: buffered messages were not released", d)
+	}
+	if s, _, _ := mem.Counts(); s != 200 {
+		t.Fatalf("stored %d samples, want 200", s)
+	}
+}

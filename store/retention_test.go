@@ -195,7 +195,7 @@ func mustCounterVec(t *testing.T, s *Store) *prometheus.CounterVec {
 	return s.m.retention
 }
 
-func TestRetentionOnDiskRunsValueLogGC(t *testing.T) {
+func TestRetentionOnDisk(t *testing.T) {
 	clock := newFakeClock(0)
 	dir := t.TempDir()
 	s := openTest(t, Options{Path: dir, IngestLogRetention: time.Minute, Now: clock.Now, NoSync: true})

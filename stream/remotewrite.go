@@ -30,8 +30,10 @@ type RemoteWriteOptions struct {
 	// MaxDecodedBytes bounds the snappy-decoded request size (and the
 	// compressed body). Default 32 MiB.
 	MaxDecodedBytes int
-	// LabelCacheSize bounds the number of interned label sets. Default
-	// 262144.
+	// LabelCacheSize bounds the number of interned label sets; an entry
+	// costs about twice its series' encoded labels (≈ 300–600 bytes for
+	// Kubernetes series). When a shard fills up it is emptied, so more
+	// active series than this only cost re-interning. Default 262144.
 	LabelCacheSize int
 	// AppendTimeout bounds one Append call. Default 30s.
 	AppendTimeout time.Duration

@@ -26,8 +26,9 @@
 //
 // Concurrency: Predict, Forecast, AnomalyScores and Step (on distinct
 // States) are safe for concurrent use. Setters (SetNormalization,
-// SetThresholds, SetMeta) and Trainer.Step mutate the model and must not run
-// concurrently with anything else on the same Model.
+// FitNormalization, SetThresholds, SetMeta, SetParallelism) and Trainer.Step
+// mutate the model and must not run concurrently with anything else on the
+// same Model.
 //
 // Tests: go test -count=1 ./model (a few seconds; set OMEN_BENCH_SECONDS=3
 // to print the peer-shaped Bench JSON, and go test -run XXX -bench . for the

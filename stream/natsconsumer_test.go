@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
-	"go.uber.org/goleak"
 
 	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/stream/natsembed"
@@ -51,8 +50,7 @@ func connect(t *testing.T, url string) *nats.Conn {
 // left no goroutines behind.
 func verifyNoLeaks(t *testing.T) {
 	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	testenv.VerifyNoLeaks(t)
 }
 
 // runConsumer starts c.Run and returns a function that stops it and

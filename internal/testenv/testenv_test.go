@@ -91,3 +91,12 @@ func TestAlertmanager(t *testing.T) {
 		t.Fatalf("config not loaded: %q", status.Config.Original)
 	}
 }
+
+// TestVerifyNoLeaksAfterCleanup starts a component after VerifyNoLeaks:
+// its goroutines are gone by the time the check runs.
+func TestVerifyNoLeaksAfterCleanup(t *testing.T) {
+	t.Run("inner", func(t *testing.T) {
+		VerifyNoLeaks(t)
+		_ = NATSServer(t)
+	})
+}

@@ -79,6 +79,8 @@ func Open(opts Options) (*Store, error) {
 		// stay in the LSM tree.
 		WithValueThreshold(1 << 10).
 		WithNumMemtables(3). // 3 × 64 MiB at most
+		// Smaller value-log files let GC reclaim expired batches sooner.
+		WithValueLogFileSize(256 << 20).
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(16 << 20)
 	if opts.InMemory {

@@ -66,6 +66,9 @@ type Options struct {
 	FrontWeight float64
 	// RawEvidence uses the z-score itself as evidence instead of log(1+z).
 	RawEvidence bool
+	// CauseZ is the score a resource metric needs to be named a pod's
+	// metric-level cause ahead of its symptoms (3).
+	CauseZ float64
 	// FaultSpan is how long after its inject time another fault is left
 	// out of a baseline (7m; Nezha faults are 8–9 minutes apart and their
 	// effects last up to about 7 minutes).
@@ -96,6 +99,9 @@ func (o *Options) defaults() error {
 	}
 	if o.FrontWeight == 0 {
 		o.FrontWeight = 0.5
+	}
+	if o.CauseZ == 0 {
+		o.CauseZ = 3
 	}
 	if o.FaultSpan == 0 {
 		o.FaultSpan = 7 * time.Minute
@@ -426,16 +432,37 @@ func evidenceAt(day *Day, fi int, o Options) (ev map[string]float64, svcTop, pod
 	}
 	for pod, s := range day.Pods {
 		best := famScore{}
+		var cause, anyTop famScore
+		var causeRel float64
 		for c, col := range s.Columns {
 			fam, ok := family(col)
-			if !ok || (!o.ClientLatency && fam == "client_latency") {
+			if !ok {
 				continue
 			}
-			if z := sc.score(s.Times, s.Values[c]); z > best.z || best.family == "" {
+			z := sc.score(s.Times, s.Values[c])
+			if z > anyTop.z || anyTop.family == "" {
+				anyTop = famScore{fam, z}
+			}
+			if resourceFamily[fam] && z >= o.CauseZ {
+				if rel := sc.relChange(s.Times, s.Values[c]); rel > causeRel {
+					cause, causeRel = famScore{fam, z}, rel
+				}
+			}
+			if !o.ClientLatency && fam == "client_latency" {
+				continue
+			}
+			if z > best.z || best.family == "" {
 				best = famScore{fam, z}
 			}
 		}
-		podTop[pod] = best
+		// Metric-level cause inside the pod (USE before RED): the
+		// saturated resource with the largest relative change among the
+		// anomalous ones, else the most anomalous metric of any kind.
+		if cause.family == "" {
+			cause = anyTop
+		}
+		podTop[pod] = cause
+		best.family = cause.family
 		raise(svcTop, ServiceOf(pod), best)
 	}
 	if f := day.Front; f != nil && !o.NoFront {
@@ -471,6 +498,23 @@ func evidenceAt(day *Day, fi int, o Options) (ev map[string]float64, svcTop, pod
 		}
 	}
 	return ev, svcTop, podTop
+}
+
+// resourceFamily marks the metric families that measure resource use (the
+// USE method's utilisation), preferred as a pod's metric-level cause over
+// symptoms (latency, workload, success rate).
+var resourceFamily = map[string]bool{"cpu": true, "memory": true, "network_bytes": true, "syscall": true}
+
+// relChange is |median(window) − median(baseline)| / |median(baseline)|.
+func (sc *scorer) relChange(times []int64, v []float64) float64 {
+	blo, bhi := window(times, sc.t0-sc.base, sc.t0)
+	alo, ahi := window(times, sc.t0, sc.t0+sc.win)
+	mb, _, nb := robust(v[blo:bhi])
+	mw, _, nw := robust(v[alo:ahi])
+	if nb == 0 || nw == 0 {
+		return 0
+	}
+	return math.Abs(mw-mb) / (math.Abs(mb) + 1e-9)
 }
 
 // columnScore is the persist-th largest |x−median|/scale over the window,

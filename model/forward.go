@@ -40,7 +40,8 @@ func (p *scratchPool) init(m *Model) {
 }
 
 // normalizeInto writes the normalised windows x[i] (i in [0,b)) into dst,
-// time-major over the batch: dst[(t*b+i)*F+f]. NaN becomes 0 (the mean).
+// time-major over the batch: dst[(t*b+i)*F+f]. NaN and ±Inf (missing)
+// become 0, the mean.
 func (m *Model) normalizeInto(dst, x []float32, b int) {
 	w, f := m.cfg.Window, m.nf
 	mean, inv := m.mean[:f], m.invStd[:f]
@@ -49,7 +50,7 @@ func (m *Model) normalizeInto(dst, x []float32, b int) {
 			src := x[(i*w+t)*f : (i*w+t)*f+f]
 			d := dst[(t*b+i)*f : (t*b+i)*f+f]
 			for j, v := range src {
-				if v != v {
+				if v-v != 0 { // NaN or ±Inf: missing
 					d[j] = 0
 				} else {
 					d[j] = (v - mean[j]) * inv[j]
@@ -141,7 +142,8 @@ func (m *Model) batchRun(n int, fn func(s *inferScratch, start, b int)) {
 
 // Predict writes P(failure within the horizon) for each of n windows into
 // prob[:n]. x holds n windows back to back, each W×F raw (unnormalised)
-// values, time-major: x[i*W*F + t*F + f]; NaN means missing. It is safe for
+// values, time-major: x[i*W*F + t*F + f]; NaN (or ±Inf) means missing, i.e.
+// the feature mean. It is safe for
 // concurrent use.
 func (m *Model) Predict(x []float32, n int, prob []float64) error {
 	return m.Forecast(x, n, prob, nil)

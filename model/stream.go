@@ -62,7 +62,7 @@ func (m *Model) Step(st *State, x []float32) (prob float64) {
 		return math.NaN()
 	}
 	for j, v := range x {
-		if v != v {
+		if v-v != 0 { // NaN or ±Inf: missing
 			st.xn[j] = 0
 		} else {
 			st.xn[j] = (v - m.mean[j]) * m.invStd[j]

@@ -349,3 +349,41 @@ func TestEnginesAgree(t *testing.T) {
 	}
 	t.Logf("max weight difference after 4 Adam steps: %.3g", maxd)
 }
+
+func TestMissingInputsAreTheMean(t *testing.T) {
+	m := testModel(t, 3, 4, 5, 1, 0, 12)
+	mean, _ := m.Normalization()
+	x := make([]float32, 5*3)
+	filled := make([]float32, 5*3)
+	for i := range x {
+		switch i % 4 {
+		case 0:
+			x[i] = float32(math.NaN())
+		case 1:
+			x[i] = float32(math.Inf(1))
+		case 2:
+			x[i] = float32(math.Inf(-1))
+		default:
+			x[i] = float32(i)
+		}
+		filled[i] = x[i]
+		if i%4 != 3 {
+			filled[i] = mean[i%3]
+		}
+	}
+	p := make([]float64, 2)
+	if err := m.Predict(append(x, filled...), 2, p); err != nil {
+		t.Fatal(err)
+	}
+	if math.IsNaN(p[0]) || math.Abs(p[0]-p[1]) > 1e-7 {
+		t.Errorf("missing inputs give %v, the means give %v", p[0], p[1])
+	}
+	st := m.NewState()
+	var ps float64
+	for s := range 5 {
+		ps = m.Step(st, x[s*3:(s+1)*3])
+	}
+	if math.Abs(ps-p[1]) > 1e-6 {
+		t.Errorf("streaming with missing inputs gives %v, want %v", ps, p[1])
+	}
+}

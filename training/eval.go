@@ -313,6 +313,8 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 		return er, fmt.Errorf("threshold: %w", err)
 	}
 	er.Threshold = pot.Threshold
+	opts.Logger.Debug("pot threshold", "entity", name, "threshold", pot.Threshold, "initial", pot.Initial, "peaks", pot.Peaks, "n", pot.N,
+		"gamma", pot.Fit.Gamma, "sigma", pot.Fit.Sigma, "fit", pot.Fit.Method, "max", threshold.Quantile(valScore, 1))
 
 	// Test: the last W training rows give the first test step its context.
 	ctxRows := min(opts.Window, train.Steps())

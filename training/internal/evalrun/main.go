@@ -39,7 +39,7 @@ func main() {
 		o.Entities = strings.Split(ents, ",")
 	}
 	o.Progress = os.Stderr
-	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	rep, err := training.EvalDataset(ctx, o)

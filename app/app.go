@@ -331,6 +331,12 @@ func (a *App) Start(ctx context.Context) error {
 	return nil
 }
 
+// Progress reports the samples applied to the feature head since start
+// and the data time (ms) of the last evaluated step.
+func (a *App) Progress() (samples int64, lastStep int64) {
+	return a.ingest.applied.Load(), a.eval.done.Load()
+}
+
 // Done is closed when the daemon has stopped, by Stop or a fatal error.
 func (a *App) Done() <-chan struct{} { return a.done }
 

@@ -142,12 +142,12 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 	// first publish to the last acknowledged sample.
 	lastStep := start.Add(time.Duration(o.Rounds-2) * 15 * time.Second).UnixMilli()
 	for {
-		got := counterValue(reg, "omen_ingested_samples_total")
-		if res.IngestSeconds == 0 && got >= float64(res.Samples) {
+		got, step := a.Progress()
+		if res.IngestSeconds == 0 && got >= int64(res.Samples) {
 			res.IngestSeconds = time.Since(pubStart).Seconds()
 			fmt.Fprintf(o.Progress, "ingested in %.1fs\n", res.IngestSeconds)
 		}
-		if res.IngestSeconds > 0 && gaugeValue(reg, "omen_evaluator_last_step_timestamp_seconds")*1000 >= float64(lastStep) {
+		if res.IngestSeconds > 0 && step >= lastStep {
 			res.FeaturesSeconds = time.Since(pubStart).Seconds()
 			break
 		}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,8 @@ type evaluator struct {
 	failures prometheus.Counter
 	lastStep prometheus.Gauge
 	known    map[string]bool
+	// done is the last step evaluated (ms), for Progress.
+	done atomic.Int64
 }
 
 // maxCatchUp bounds how many steps one tick evaluates; a source that jumps
@@ -107,6 +110,7 @@ func (e *evaluator) evaluate(ctx context.Context, t int64) {
 	}
 	e.steps.Inc()
 	e.lastStep.Set(float64(t) / 1000)
+	e.done.Store(t)
 	if len(vs) == 0 {
 		return
 	}

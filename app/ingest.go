@@ -29,6 +29,8 @@ type ingester struct {
 
 	// watermark is the newest sample or event time applied, in ms.
 	watermark atomic.Int64
+	// applied counts samples applied to the head (or polled features).
+	applied atomic.Int64
 
 	batches    *prometheus.CounterVec
 	applyDrops prometheus.Counter
@@ -78,6 +80,7 @@ func (in *ingester) apply(b *telemetry.Batch) {
 			in.applyDrops.Add(float64(d))
 		}
 	}
+	in.applied.Add(int64(len(b.Samples)))
 	for i := range b.Samples {
 		if t := b.Samples[i].T; t > maxT {
 			maxT = t

@@ -13,6 +13,7 @@ import (
 
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/stream"
+	"github.com/omen-sre/omen/stream/decode"
 )
 
 // pollerSourcePrefix marks batches from the Prometheus query poller: their
@@ -61,6 +62,10 @@ func newSources(o sourceOptions) (*sources, error) {
 		FilterSubjects: cfg.NATS.FilterSubjects,
 		DLQSubject:     cfg.NATS.DeadLetterSubject,
 		MaxAge:         time.Duration(cfg.NATS.MaxAge),
+		Decode: decode.Options{
+			MaxAge:    time.Duration(cfg.Ingest.MaxSampleAge),
+			MaxFuture: time.Duration(cfg.Ingest.MaxSampleFuture),
+		},
 	}, o.Registerer, o.Logger)
 	if err != nil {
 		nc.Close()

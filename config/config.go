@@ -25,6 +25,7 @@ type Config struct {
 	// event_features, labels, max_series).
 	features.Config `yaml:",inline"`
 
+	Ingest      IngestConfig      `yaml:"ingest"`
 	NATS        NATSConfig        `yaml:"nats"`
 	RemoteWrite RemoteWriteConfig `yaml:"remote_write"`
 	Prometheus  []PollerConfig    `yaml:"prometheus"`
@@ -33,6 +34,16 @@ type Config struct {
 	// Dependencies is the static part of the dependency graph used for
 	// root-cause ranking: an edge means Source calls Target.
 	Dependencies []Dependency `yaml:"dependencies"`
+}
+
+// IngestConfig bounds what the NATS decoders accept.
+type IngestConfig struct {
+	// MaxSampleAge rejects samples and events older than this (reason
+	// too_old). Default 2h; it must cover the longest NATS redelivery.
+	MaxSampleAge model.Duration `yaml:"max_sample_age"`
+	// MaxSampleFuture rejects samples and events further ahead of the
+	// clock than this (reason too_new). Default 10m.
+	MaxSampleFuture model.Duration `yaml:"max_sample_future"`
 }
 
 // NATSConfig configures the JetStream source.
@@ -123,6 +134,12 @@ func Default() *Config {
 }
 
 func (c *Config) applyDefaults() {
+	if c.Ingest.MaxSampleAge == 0 {
+		c.Ingest.MaxSampleAge = model.Duration(2 * time.Hour)
+	}
+	if c.Ingest.MaxSampleFuture == 0 {
+		c.Ingest.MaxSampleFuture = model.Duration(10 * time.Minute)
+	}
 	if c.NATS.Stream == "" {
 		c.NATS.Stream = "OMEN"
 	}

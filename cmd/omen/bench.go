@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/omen-sre/omen/app"
@@ -25,6 +27,22 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	fs := flag.NewFlagSet("omen bench "+args[0], flag.ContinueOnError)
 	fs.Bool("json", true, "print JSON (the only output format)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	defer func() {
+		if *cpuProfile != "" {
+			pprof.StopCPUProfile()
+		}
+	}()
+	startProfile := func() error {
+		if *cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		return pprof.StartCPUProfile(f)
+	}
 	var res any
 	var err error
 	switch args[0] {
@@ -37,6 +55,10 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 			return rc
 		}
 		o.Progress = stderr
+		if err := startProfile(); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
 		res, err = app.BenchIngest(ctx, o)
 	case "lstm":
 		var o model.BenchOptions

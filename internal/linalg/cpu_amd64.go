@@ -120,3 +120,31 @@ func kernel8Asm(k int, a []float32, rsA, csA int, b []float32, csB int, c []floa
 	_ = c[(mr-1)*ldc+7]
 	sgemmKernel6x8(k, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta)
 }
+
+//go:noescape
+func axpyAVX2(alpha float32, x, y *float32, n int)
+
+//go:noescape
+func dotAVX2(x, y *float32, n int) float32
+
+// axpyAsm runs y += alpha·x in assembly over the longest multiple-of-8
+// prefix and returns its length. len(x) ≥ len(y) is checked by the caller.
+func axpyAsm(alpha float32, x, y []float32) int {
+	n := len(y) &^ 7
+	if !useAsm || n == 0 {
+		return 0
+	}
+	_ = x[n-1]
+	axpyAVX2(alpha, &x[0], &y[0], n)
+	return n
+}
+
+// dotAsm is axpyAsm for Dot: it returns the prefix length and its sum.
+func dotAsm(x, y []float32) (int, float32) {
+	n := len(x) &^ 7
+	if !useAsm || n == 0 {
+		return 0, 0
+	}
+	_ = y[n-1]
+	return n, dotAVX2(&x[0], &y[0], n)
+}

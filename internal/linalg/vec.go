@@ -15,8 +15,13 @@ func checkLen(name string, n int, s ...[]float32) {
 // Axpy computes y += alpha·x. len(x) must equal len(y).
 func Axpy(alpha float32, x, y []float32) {
 	checkLen("Axpy", len(y), x)
+	axpy(alpha, x, y)
+}
+
+// axpy is Axpy without the length check; len(x) ≥ len(y).
+func axpy(alpha float32, x, y []float32) {
 	x = x[:len(y)]
-	i := 0
+	i := axpyAsm(alpha, x, y)
 	for ; i+4 <= len(y); i += 4 {
 		yy := y[i : i+4 : i+4]
 		xx := x[i : i+4 : i+4]
@@ -35,8 +40,8 @@ func Axpy(alpha float32, x, y []float32) {
 func Dot(x, y []float32) float32 {
 	checkLen("Dot", len(x), y)
 	y = y[:len(x)]
-	var s0, s1, s2, s3 float32
-	i := 0
+	i, s0 := dotAsm(x, y)
+	var s1, s2, s3 float32
 	for ; i+4 <= len(x); i += 4 {
 		xx := x[i : i+4 : i+4]
 		yy := y[i : i+4 : i+4]
@@ -93,10 +98,7 @@ func AddBias(c []float32, m, n int, bias []float32) {
 	}
 	checkLen("AddBias", n, bias)
 	for i := range m {
-		row := c[i*n : i*n+n]
-		for j, b := range bias {
-			row[j] += b
-		}
+		axpy(1, bias, c[i*n:i*n+n])
 	}
 }
 
@@ -109,10 +111,7 @@ func SumRows(dst, c []float32, m, n int) {
 	}
 	checkLen("SumRows", n, dst)
 	for i := range m {
-		row := c[i*n : i*n+n]
-		for j, v := range row {
-			dst[j] += v
-		}
+		axpy(1, c[i*n:i*n+n], dst)
 	}
 }
 

@@ -121,9 +121,9 @@ func TestActivationsInPlace(t *testing.T) {
 	})
 }
 
-func TestVectorHelpers(t *testing.T) {
+func testVectorHelpers(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
-	for _, n := range []int{0, 1, 3, 4, 5, 16, 33, 257} {
+	for _, n := range []int{0, 1, 3, 4, 5, 8, 16, 33, 64, 257} {
 		x, y := randSlice(r, n), randSlice(r, n)
 		// Dot
 		var want float64
@@ -177,9 +177,9 @@ func TestVectorHelpers(t *testing.T) {
 	}
 }
 
-func TestBiasHelpers(t *testing.T) {
+func testBiasHelpers(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
-	m, n := 7, 13
+	m, n := 7, 45
 	c := randSlice(r, m*n)
 	orig := append([]float32(nil), c...)
 	bias := randSlice(r, n)
@@ -191,7 +191,10 @@ func TestBiasHelpers(t *testing.T) {
 			}
 		}
 	}
-	sum := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
+	sum := make([]float32, n)
+	for j := range sum {
+		sum[j] = float32(j + 1)
+	}
 	SumRows(sum, orig, m, n)
 	for j := range n {
 		want := float64(j + 1)
@@ -203,6 +206,10 @@ func TestBiasHelpers(t *testing.T) {
 		}
 	}
 }
+
+func TestVectorHelpers(t *testing.T) { withAsm(t, testVectorHelpers) }
+
+func TestBiasHelpers(t *testing.T) { withAsm(t, testBiasHelpers) }
 
 func TestAdam(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 6))

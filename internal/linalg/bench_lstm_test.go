@@ -15,6 +15,7 @@ type miniLSTM struct {
 	f, h, w, b int
 	wx, wh     []float32 // F×4H, H×4H
 	pwh, pwhT  *PackedB  // Wh and Whᵀ packed once per optimiser step
+	pdG        PackedB   // dG packed once for both weight gradients
 	bias       []float32 // 4H
 	wy         []float32 // H
 	// activations
@@ -108,8 +109,10 @@ func (m *miniLSTM) backward(step int) {
 			SgemmPacked(false, m.b, 1, dgt, g, m.pwhT, 0, m.dh, m.h)
 		}
 	}
-	Sgemm(true, false, m.f, g, m.w*m.b, 1, m.x, m.f, m.dGates, g, 0, m.gwx, g)
-	Sgemm(true, false, m.h, g, m.w*m.b, 1, m.hs[:m.w*bh], m.h, m.dGates, g, 0, m.gwh, g)
+	// Both weight gradients multiply by dG: pack it once.
+	m.pdG.Repack(false, m.w*m.b, g, m.dGates, g)
+	SgemmPacked(true, m.f, 1, m.x, m.f, &m.pdG, 0, m.gwx, g)
+	SgemmPacked(true, m.h, 1, m.hs[:m.w*bh], m.h, &m.pdG, 0, m.gwh, g)
 	clear(m.gb)
 	SumRows(m.gb, m.dGates, m.w*m.b, g)
 	Adam(m.wx, m.gwx, m.mwx, m.vwx, 1e-3, 0.9, 0.999, 1e-8, step)

@@ -36,7 +36,8 @@
 // dWh = H_prevᵀ·dG, k = W·B) instead of W small ones. Pack the recurrent
 // weights once per optimiser step with PackB (Wh for the forward pass,
 // Whᵀ for the backward pass) and multiply with SgemmPacked at every step;
-// this saves about a fifth of each recurrent GEMM. Recurrent GEMMs are
+// this saves about a fifth of each recurrent GEMM. Likewise pack dG once
+// and compute both weight gradients from it with SgemmPacked. Recurrent GEMMs are
 // below Sgemm's parallel threshold, so to use both cores during the
 // recurrence split the batch over goroutines, each running its rows
 // through all time steps with SgemmPackedSerial.

@@ -68,7 +68,7 @@ func (p *PackedB) Dims() (k, n int) { return p.k, p.n }
 // SgemmPacked computes C = alpha·op(A)·B + beta·C with B pre-packed by
 // PackB (k×n, B's transposition fixed at packing time). A is m×k (k×m when
 // transA), C is m×n; as Sgemm otherwise, including the split over
-// goroutines for large problems (along m).
+// goroutines for large problems.
 func SgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, pb *PackedB, beta float32, c []float32, ldc int) {
 	checkPacked(transA, m, a, lda, pb, c, ldc)
 	if m == 0 || pb.n == 0 {
@@ -76,27 +76,41 @@ func SgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, pb *Pa
 	}
 	k, n := pb.k, pb.n
 	workers := runtime.GOMAXPROCS(0)
-	tiles := (m + mr - 1) / mr
-	if workers < 2 || tiles < 2 || 2*float64(m)*float64(n)*float64(k) < parallelMinFlops {
-		sgemmPacked(transA, m, alpha, a, lda, pb, beta, c, ldc)
+	if workers < 2 || 2*float64(m)*float64(n)*float64(k) < parallelMinFlops {
+		sgemmPacked(transA, m, alpha, a, lda, pb, 0, n, beta, c, ldc)
+		return
+	}
+	// Split along the larger of m and n (n only within one nc block).
+	splitM := m >= n || n > nc
+	dim, unit := n, nr
+	if splitM {
+		dim, unit = m, mr
+	}
+	tiles := (dim + unit - 1) / unit
+	if tiles < 2 {
+		sgemmPacked(transA, m, alpha, a, lda, pb, 0, n, beta, c, ldc)
 		return
 	}
 	workers = min(workers, tiles)
 	var wg sync.WaitGroup
 	for w := range workers {
-		lo := tiles * w / workers * mr
-		hi := min(tiles*(w+1)/workers*mr, m)
+		lo := tiles * w / workers * unit
+		hi := min(tiles*(w+1)/workers*unit, dim)
 		if lo >= hi {
 			continue
 		}
 		wg.Add(1)
 		go func(lo, hi int) {
 			defer wg.Done()
+			if !splitM {
+				sgemmPacked(transA, m, alpha, a, lda, pb, lo, hi-lo, beta, c[lo:], ldc)
+				return
+			}
 			ao := lo * lda
 			if transA {
 				ao = lo
 			}
-			sgemmPacked(transA, hi-lo, alpha, a[ao:], lda, pb, beta, c[lo*ldc:], ldc)
+			sgemmPacked(transA, hi-lo, alpha, a[ao:], lda, pb, 0, n, beta, c[lo*ldc:], ldc)
 		}(lo, hi)
 	}
 	wg.Wait()
@@ -108,7 +122,7 @@ func SgemmPackedSerial(transA bool, m int, alpha float32, a []float32, lda int, 
 	if m == 0 || pb.n == 0 {
 		return
 	}
-	sgemmPacked(transA, m, alpha, a, lda, pb, beta, c, ldc)
+	sgemmPacked(transA, m, alpha, a, lda, pb, 0, pb.n, beta, c, ldc)
 }
 
 func checkPacked(transA bool, m int, a []float32, lda int, pb *PackedB, c []float32, ldc int) {
@@ -120,16 +134,19 @@ func checkPacked(transA bool, m int, a []float32, lda int, pb *PackedB, c []floa
 	checkSgemm(transA, false, m, pb.n, pb.k, a, lda, nil, max(1, pb.n), c, ldc, true)
 }
 
-func sgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, pb *PackedB, beta float32, c []float32, ldc int) {
-	k, n := pb.k, pb.n
+// sgemmPacked multiplies by columns [col0, col0+ncols) of pb into the
+// m×ncols matrix c; col0 is a multiple of nr, and col0 > 0 only when pb has
+// a single nc block.
+func sgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, pb *PackedB, col0, ncols int, beta float32, c []float32, ldc int) {
+	k := pb.k
 	if alpha == 0 || k == 0 {
-		scaleC(m, n, beta, c, ldc)
+		scaleC(m, ncols, beta, c, ldc)
 		return
 	}
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
 	nk := (k + kc - 1) / kc
-	blocks(s, transA, m, n, k, alpha, a, lda, beta, c, ldc, func(jc, pc, _, _ int) []float32 {
-		return pb.blocks[jc/nc*nk+pc/kc]
+	blocks(s, transA, m, ncols, k, alpha, a, lda, beta, c, ldc, func(jc, pc, kcb, _ int) []float32 {
+		return pb.blocks[jc/nc*nk+pc/kc][col0*kcb:]
 	})
 }

@@ -54,11 +54,12 @@ type BenchResult struct {
 // Fast is the method for one alert with many groups: antithetic
 // permutation sampling with one background window per order
 // ([Permutation] with Rotate), as many orders as fit in Budget model
-// evaluations (at least 2). On the synthetic LSTM of the tests, 512
-// evaluations give a Spearman correlation with exact Shapley of about
-// 0.93 for 10 groups; accuracy grows with the budget (about 0.95 at 600).
+// evaluations (at least 2). Measured with [Bench] on model.Model (W=32,
+// F=38, hidden 64, untrained) on the shared 2-core machine: Budget 256 →
+// p99 37 ms for 38 groups and Spearman 0.955 against exact Shapley on 10
+// groups; Budget 512 → p99 92 ms, Spearman 0.979.
 type Fast struct {
-	// Budget is the number of model evaluations (default 512).
+	// Budget is the number of model evaluations (default 256).
 	Budget int
 	// Seed seeds the order sampler (default 1).
 	Seed int64
@@ -77,7 +78,7 @@ func (f Fast) Explain(ctx context.Context, p Predictor, x []float32, bg [][]floa
 	}
 	budget, seed := f.Budget, f.Seed
 	if budget == 0 {
-		budget = 512
+		budget = 256
 	}
 	if seed == 0 {
 		seed = 1

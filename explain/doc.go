@@ -49,7 +49,7 @@
 //     background window, cycling through the background: (M−1) model
 //     evaluations per order instead of (M−1)·B.
 //   - [Fast] is Permutation with Rotate within a budget of model
-//     evaluations (512): the method for one alert with many groups.
+//     evaluations (256): the method for one alert with many groups.
 //   - [Auto] uses Exact for M ≤ 12 and Kernel otherwise.
 //
 // The cost of a method is the number of model evaluations: coalitions ×

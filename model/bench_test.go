@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 )
@@ -34,25 +33,6 @@ func TestBenchJSON(t *testing.T) {
 	if _, err := Bench(context.Background(), BenchOptions{Batch: -1}); err == nil {
 		t.Error("Bench with a negative batch returned no error")
 	}
-}
-
-// TestBenchMeasure runs the full peer-shaped measurement when
-// OMEN_BENCH_SECONDS is set (e.g. 3) and prints the JSON.
-func TestBenchMeasure(t *testing.T) {
-	secs := os.Getenv("OMEN_BENCH_SECONDS")
-	if secs == "" {
-		return
-	}
-	var s float64
-	if err := json.Unmarshal([]byte(secs), &s); err != nil {
-		t.Fatal(err)
-	}
-	res, err := Bench(context.Background(), BenchOptions{Seconds: s})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := json.Marshal(res)
-	t.Log(string(data))
 }
 
 func benchModel(b *testing.B) *Model {

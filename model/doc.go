@@ -30,7 +30,7 @@
 // mutate the model and must not run concurrently with anything else on the
 // same Model.
 //
-// Tests: go test -count=1 ./model (a few seconds; set OMEN_BENCH_SECONDS=3
-// to print the peer-shaped Bench JSON, and go test -run XXX -bench . for the
-// Go benchmarks).
+// Tests: go test -count=1 ./model (a few seconds; -tags purego covers the
+// pure-Go kernels). Benchmarks: go test -run XXX -bench . ./model, and the
+// peer-shaped measurement: omen bench lstm --json (Bench).
 package model

@@ -2,8 +2,10 @@ package explain
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -365,5 +367,32 @@ func TestSpearman(t *testing.T) {
 		if got := Spearman(tc.a, tc.b); math.Abs(got-tc.want) > 1e-12 {
 			t.Errorf("Spearman(%v,%v) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+func TestPredictorErrorsAndCancellation(t *testing.T) {
+	const m = 11
+	rng := rand.New(rand.NewPCG(1, 1))
+	x := randWindow(rng, m)
+	bg := [][]float32{randWindow(rng, m), randWindow(rng, m)}
+	calls := 0
+	failing := PredictorFunc(func(x []float32, n int, out []float64) error {
+		calls++
+		if calls > 1 {
+			return errors.New("model unloaded")
+		}
+		return nil
+	})
+	for _, e := range []Explainer{Exact{Workers: 1}, Kernel{Workers: 1}, Permutation{Workers: 1}, Fast{Workers: 1}} {
+		calls = 0
+		if _, err := e.Explain(context.Background(), failing, x, bg, oneCellGroups(m)); err == nil || !strings.Contains(err.Error(), "model unloaded") {
+			t.Errorf("%T: error %v, want the predictor's", e, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p := fnPredictor(m, func(x []float32) float64 { return float64(x[0]) })
+	if _, err := (Exact{Workers: 2}).Explain(ctx, p, x, bg, oneCellGroups(m)); err == nil {
+		t.Error("cancelled context: no error")
 	}
 }

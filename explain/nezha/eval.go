@@ -66,6 +66,10 @@ type Options struct {
 	FrontWeight float64
 	// RawEvidence uses the z-score itself as evidence instead of log(1+z).
 	RawEvidence bool
+	// Corroboration weighs a service's second most anomalous metric
+	// family in its evidence (0: the most anomalous family alone; 0.25–1
+	// lowered AC@1 on 2022-08-22 from .833 to .71–.79).
+	Corroboration float64
 	// CauseZ is the score a resource metric needs to be named a pod's
 	// metric-level cause ahead of its symptoms (3).
 	CauseZ float64
@@ -425,9 +429,17 @@ func evidenceAt(day *Day, fi int, o Options) (ev map[string]float64, svcTop, pod
 	ev = map[string]float64{}
 	svcTop = map[string]famScore{}
 	podTop = map[string]famScore{}
+	// fams[svc][family] is the service's largest score per family.
+	fams := map[string]map[string]float64{}
 	raise := func(m map[string]famScore, k string, fs famScore) {
 		if cur, ok := m[k]; !ok || fs.z > cur.z {
 			m[k] = fs
+		}
+		if fams[k] == nil {
+			fams[k] = map[string]float64{}
+		}
+		if fs.family != "" {
+			fams[k][fs.family] = math.Max(fams[k][fs.family], fs.z)
 		}
 	}
 	for pod, s := range day.Pods {
@@ -454,6 +466,11 @@ func evidenceAt(day *Day, fi int, o Options) (ev map[string]float64, svcTop, pod
 			if z > best.z || best.family == "" {
 				best = famScore{fam, z}
 			}
+			if fams[ServiceOf(pod)] == nil {
+				fams[ServiceOf(pod)] = map[string]float64{}
+			}
+			fm := fams[ServiceOf(pod)]
+			fm[fam] = math.Max(fm[fam], z)
 		}
 		// Metric-level cause inside the pod (USE before RED): the
 		// saturated resource with the largest relative change among the
@@ -490,11 +507,22 @@ func evidenceAt(day *Day, fi int, o Options) (ev map[string]float64, svcTop, pod
 			}
 		}
 	}
-	for svc, b := range svcTop {
+	for svc := range svcTop {
+		// Evidence: the largest family score plus Corroboration times
+		// the second largest (another kind of metric agreeing).
+		var z1, z2 float64
+		for _, z := range fams[svc] {
+			switch {
+			case z > z1:
+				z1, z2 = z, z1
+			case z > z2:
+				z2 = z
+			}
+		}
 		if o.RawEvidence {
-			ev[svc] = b.z
+			ev[svc] = z1 + o.Corroboration*z2
 		} else {
-			ev[svc] = math.Log1p(b.z)
+			ev[svc] = math.Log1p(z1) + o.Corroboration*math.Log1p(z2)
 		}
 	}
 	return ev, svcTop, podTop

@@ -50,7 +50,9 @@
 //     evaluations per order instead of (M−1)·B.
 //   - [Fast] is Permutation with Rotate within a budget of model
 //     evaluations (256): the method for one alert with many groups.
-//   - [Auto] uses Exact for M ≤ 12 and Kernel otherwise.
+//   - [Auto] uses Exact for M ≤ 12 and Kernel otherwise (for a latency
+//     budget on many groups use Fast; [Bench] measures latency and
+//     agreement with Exact for any predictor).
 //
 // The cost of a method is the number of model evaluations: coalitions ×
 // background windows. [Kernel] and [Permutation] can subsample the background

@@ -224,6 +224,11 @@ func (a *App) Start(ctx context.Context) error {
 		return fail(fmt.Errorf("create feature extractor: %w", err))
 	}
 
+	// The vector layout in the store follows the feature definitions.
+	if err := st.PutSchema(a.extractor.FeatureNames(), a.extractor.LabelNames()); err != nil {
+		return fail(fmt.Errorf("record feature schema: %w", err))
+	}
+
 	// Ingest: store first, then the head; replay what the store holds.
 	a.ingest = newIngester(st, a.head, a.extractor, a.reg, log.With("component", "ingest"))
 	if err := a.ingest.replay(ctx, time.Duration(cfg.Lookback)); err != nil {
@@ -413,6 +418,10 @@ func (a *App) reload() error {
 	if err := a.extractor.SetConfig(cfg.Config); err != nil {
 		a.reloads.WithLabelValues("failure").Inc()
 		return fmt.Errorf("apply feature config: %w", err)
+	}
+	if err := a.store.PutSchema(a.extractor.FeatureNames(), a.extractor.LabelNames()); err != nil {
+		a.reloads.WithLabelValues("failure").Inc()
+		return fmt.Errorf("record feature schema: %w", err)
 	}
 	a.alerts.setConfig(cfg)
 	a.cfg.Store(cfg)

@@ -1,0 +1,284 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"sync"
+
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/explain"
+	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/store"
+)
+
+// Explanation is what omen stores with a prediction and serves from its
+// API: SHAP-style attributions of the failure probability over feature
+// groups (one per metric), the ranked root causes, and the window's data.
+type Explanation struct {
+	PredictionID string            `json:"prediction_id"`
+	Entity       string            `json:"entity"`
+	Labels       map[string]string `json:"labels"`
+	T            int64             `json:"t"`
+	Prob         float64           `json:"probability"`
+	Threshold    float64           `json:"threshold"`
+	Anomaly      float64           `json:"anomaly_score"`
+	ModelVersion string            `json:"model_version"`
+	// Attribution: Σ groups[i].phi = value − baseline.
+	Attribution explain.Attribution `json:"attribution"`
+	// Causes are the top metric groups and the top root-cause entities
+	// (services when the dependency graph names services).
+	Causes explain.RootCause `json:"causes"`
+	// Features name the window's columns; Window holds W rows of raw
+	// values (null for missing), oldest first, ending at T; Step is the
+	// time between rows in ms.
+	Features []string    `json:"features"`
+	Window   [][]float64 `json:"window"`
+	Step     int64       `json:"step_ms"`
+}
+
+// explainer computes explanations for predictions of the active model.
+type explainer struct {
+	store  *store.Store
+	scorer *scorer
+
+	mu    sync.RWMutex
+	cfg   *config.Config
+	graph *explain.Graph
+	// topology holds dependency edges learned at run time (e.g. from the
+	// simulator or topology events), merged with the config's.
+	topology []config.Dependency
+}
+
+func newExplainer(st *store.Store, sc *scorer, cfg *config.Config) *explainer {
+	e := &explainer{store: st, scorer: sc}
+	e.setConfig(cfg)
+	return e
+}
+
+func (e *explainer) setConfig(cfg *config.Config) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cfg = cfg
+	e.graph = buildGraph(append(append([]config.Dependency(nil), cfg.Dependencies...), e.topology...))
+}
+
+// AddDependencies adds call-graph edges known at run time.
+func (e *explainer) AddDependencies(deps []config.Dependency) {
+	e.mu.Lock()
+	e.topology = append(e.topology, deps...)
+	cfg := e.cfg
+	e.mu.Unlock()
+	e.setConfig(cfg)
+}
+
+func buildGraph(deps []config.Dependency) *explain.Graph {
+	if len(deps) == 0 {
+		return nil
+	}
+	g := explain.NewGraph()
+	for _, d := range deps {
+		w := d.Weight
+		if w == 0 {
+			w = 1
+		}
+		_ = g.AddEdge(d.Source, d.Target, w) // validated by config.Load
+	}
+	return g
+}
+
+// backgroundWindows is the number of normal windows an explanation
+// compares against.
+const backgroundWindows = 16
+
+// explain explains one scored prediction.
+func (e *explainer) explain(ctx context.Context, p prediction) (Explanation, error) {
+	m, version := e.scorer.Model()
+	if m == nil {
+		return Explanation{}, errors.New("no model loaded")
+	}
+	cfg := m.Config()
+	w, nf := cfg.Window, len(cfg.Features)
+	if len(p.Window) != w*nf {
+		return Explanation{}, fmt.Errorf("window of %d values, model wants %d×%d", len(p.Window), w, nf)
+	}
+	groups, err := explain.GroupsByMetric(w, nf, cfg.Features)
+	if err != nil {
+		return Explanation{}, err
+	}
+	bg := e.background(m, p)
+	var method explain.Explainer = explain.Auto{}
+	if len(groups) > 12 {
+		method = explain.Fast{Budget: 1024}
+	}
+	attr, err := method.Explain(ctx, m, p.Window, bg, groups)
+	if err != nil {
+		return Explanation{}, fmt.Errorf("attribute prediction %s: %w", p.ID, err)
+	}
+	e.mu.RLock()
+	g := e.graph
+	e.mu.RUnlock()
+	evidence := e.evidence(g != nil)
+	causes, err := explain.Causes(attr, g, evidence, 5, explain.RankOptions{})
+	if err != nil {
+		return Explanation{}, fmt.Errorf("rank causes of %s: %w", p.ID, err)
+	}
+	x := Explanation{
+		PredictionID: p.ID, Entity: p.Entity, Labels: p.Labels, T: p.T, Prob: p.Prob,
+		Threshold: p.Threshold, Anomaly: p.Anomaly, ModelVersion: version,
+		Attribution: attr, Causes: causes, Features: cfg.Features,
+		Step: e.scorer.step.Milliseconds(),
+	}
+	x.Window = make([][]float64, w)
+	for t := 0; t < w; t++ {
+		row := make([]float64, nf)
+		for f := 0; f < nf; f++ {
+			v := float64(p.Window[t*nf+f])
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				v = math.NaN()
+			}
+			row[f] = v
+		}
+		x.Window[t] = row
+	}
+	return x, nil
+}
+
+// background draws up to backgroundWindows recent normal windows of the
+// entity from the store (windows whose steps carry no failure label,
+// ending before the explained window starts); when the entity has too
+// little history it falls back to the model's normalisation means, the
+// window of an average entity.
+func (e *explainer) background(m *model.Model, p prediction) [][]float32 {
+	cfg := m.Config()
+	w, nf := cfg.Window, len(cfg.Features)
+	step := e.scorer.step.Milliseconds()
+	end := p.T - int64(w)*step
+	from := end - int64(8*backgroundWindows*w)*step
+	var rows [][]float32
+	var ok []bool
+	_ = e.store.Vectors(p.Entity, from, end, func(v store.Vector) error {
+		if len(v.Values) != nf {
+			return nil
+		}
+		row := make([]float32, nf)
+		for i, x := range v.Values {
+			row[i] = float32(x)
+		}
+		failing := false
+		for _, f := range v.Failure {
+			failing = failing || f
+		}
+		rows = append(rows, row)
+		ok = append(ok, !failing)
+		return nil
+	})
+	var bg [][]float32
+	stride := w / 2
+	if stride < 1 {
+		stride = 1
+	}
+	for endIdx := len(rows); endIdx-w >= 0 && len(bg) < backgroundWindows; endIdx -= stride {
+		normal := true
+		for _, o := range ok[endIdx-w : endIdx] {
+			normal = normal && o
+		}
+		if !normal {
+			continue
+		}
+		win := make([]float32, 0, w*nf)
+		for _, r := range rows[endIdx-w : endIdx] {
+			win = append(win, r...)
+		}
+		bg = append(bg, win)
+	}
+	if len(bg) >= 4 {
+		return bg
+	}
+	mean, _ := m.Normalization()
+	win := make([]float32, w*nf)
+	for t := 0; t < w; t++ {
+		copy(win[t*nf:], mean)
+	}
+	return [][]float32{win}
+}
+
+// evidence is every live entity's anomaly evidence: its latest anomaly
+// score raised by its failure probability. With a dependency graph,
+// entities are folded into their services (the max over the pods).
+func (e *explainer) evidence(byService bool) map[string]float64 {
+	e.scorer.mu.RLock()
+	defer e.scorer.mu.RUnlock()
+	ev := make(map[string]float64, len(e.scorer.latest))
+	for id, p := range e.scorer.latest {
+		key := id
+		if byService {
+			key = serviceOf(p.Labels)
+		}
+		v := p.Anomaly
+		if math.IsNaN(v) || v < 0 {
+			v = 0
+		}
+		v += p.Prob
+		if v > ev[key] {
+			ev[key] = v
+		}
+	}
+	return ev
+}
+
+// podHash strips the ReplicaSet and pod suffixes of a Deployment's pod name.
+var podHash = regexp.MustCompile(`(-[a-z0-9]{5,10})?-[a-z0-9]{5}$`)
+
+// serviceOf names an entity's service: its service, app or module label,
+// else its pod name without the generated suffixes.
+func serviceOf(labels map[string]string) string {
+	for _, k := range []string{"service", "app", "app_kubernetes_io_name", "module"} {
+		if v := labels[k]; v != "" {
+			return v
+		}
+	}
+	if pod := labels["pod"]; pod != "" {
+		return podHash.ReplaceAllString(pod, "")
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if len(keys) > 0 {
+		return labels[keys[0]]
+	}
+	return ""
+}
+
+// storeExplanation saves x under its prediction id.
+func (e *explainer) storeExplanation(x Explanation) error {
+	doc, err := json.Marshal(x)
+	if err != nil {
+		return fmt.Errorf("encode explanation: %w", err)
+	}
+	return e.store.PutExplanation(x.PredictionID, doc)
+}
+
+// MarshalJSON writes NaN window values as null.
+func (x Explanation) MarshalJSON() ([]byte, error) {
+	type plain Explanation
+	win := make([][]*float64, len(x.Window))
+	for i, r := range x.Window {
+		win[i] = make([]*float64, len(r))
+		for j := range r {
+			if !math.IsNaN(r[j]) {
+				win[i][j] = &r[j]
+			}
+		}
+	}
+	return json.Marshal(struct {
+		plain
+		Window [][]*float64 `json:"window"`
+	}{plain(x), win})
+}

@@ -102,3 +102,22 @@ func BenchmarkStreamStep(b *testing.B) {
 		i = (i + 1) % 64
 	}
 }
+
+func BenchmarkStreamStepBatch(b *testing.B) {
+	m := benchModel(b)
+	const k = 480
+	states := make([]*State, k)
+	for i := range states {
+		states[i] = m.NewState()
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	x := randWindows(rng, k, 1, 38, 0)
+	prob := make([]float64, k)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.StepBatch(states, x, prob); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*k), "ns/entity-step")
+}

@@ -22,7 +22,7 @@ type inferScratch struct {
 	fc   []float32 // B·F forecast (normalised)
 }
 
-type scratchPool struct{ infer sync.Pool }
+type scratchPool struct{ infer, step sync.Pool }
 
 func (p *scratchPool) init(m *Model) {
 	w, f, h := m.cfg.Window, m.nf, m.h

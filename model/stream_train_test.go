@@ -387,3 +387,48 @@ func TestMissingInputsAreTheMean(t *testing.T) {
 		t.Errorf("streaming with missing inputs gives %v, want %v", ps, p[1])
 	}
 }
+
+func TestStepBatchMatchesStep(t *testing.T) {
+	for _, layers := range []int{1, 2} {
+		m := testModel(t, 5, 8, 6, layers, 0, 13)
+		rng := rand.New(rand.NewPCG(4, 4))
+		const k = 53 // more than one chunk
+		single := make([]*State, k)
+		batched := make([]*State, k)
+		for i := range k {
+			single[i], batched[i] = m.NewState(), m.NewState()
+		}
+		prob := make([]float64, k)
+		for step := range 7 {
+			x := randWindows(rng, k, 1, 5, 0.05)
+			if err := m.StepBatch(batched, x, prob); err != nil {
+				t.Fatal(err)
+			}
+			for i := range k {
+				want := m.Step(single[i], x[i*5:(i+1)*5])
+				if math.Abs(prob[i]-want) > 1e-6 || batched[i].Prob() != prob[i] || batched[i].Steps() != step+1 {
+					t.Fatalf("layers %d step %d entity %d: batch %v (state %v), single %v", layers, step, i, prob[i], batched[i].Prob(), want)
+				}
+				for j, v := range batched[i].Forecast() {
+					if d := math.Abs(float64(v - single[i].Forecast()[j])); d > 1e-5 {
+						t.Fatalf("forecast differs by %v", d)
+					}
+				}
+			}
+		}
+	}
+	m := testModel(t, 5, 8, 6, 1, 0, 13)
+	other := testModel(t, 5, 4, 6, 1, 0, 13)
+	if err := m.StepBatch([]*State{m.NewState()}, make([]float32, 4), make([]float64, 1)); err == nil {
+		t.Error("short x: no error")
+	}
+	if err := m.StepBatch([]*State{other.NewState()}, make([]float32, 5), make([]float64, 1)); err == nil {
+		t.Error("foreign state: no error")
+	}
+	if err := m.StepBatch([]*State{nil}, make([]float32, 5), make([]float64, 1)); err == nil {
+		t.Error("nil state: no error")
+	}
+	if err := m.StepBatch([]*State{m.NewState()}, make([]float32, 5), nil); err == nil {
+		t.Error("short prob: no error")
+	}
+}

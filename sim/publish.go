@@ -1,0 +1,193 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Defaults of PublisherOptions.
+const (
+	DefaultStream     = "OMEN"
+	DefaultAckTimeout = 10 * time.Second
+)
+
+// PublisherOptions configure a Publisher. Zero fields take defaults.
+type PublisherOptions struct {
+	// Format of the metric payloads. Default FormatInflux.
+	Format Format
+	// MetricsSubject and EventsSubject are the subject prefixes. Defaults
+	// "omen.metrics" and "omen.events".
+	MetricsSubject, EventsSubject string
+	// Ticks stops Run after this many ticks; 0 runs until the context
+	// ends.
+	Ticks int
+	// Stream, when CreateStream is set, is created (or left alone when it
+	// exists) to capture the subjects. Default "OMEN".
+	Stream       string
+	CreateStream bool
+	// AckTimeout bounds the wait for one tick's publish acknowledgements.
+	// Default 10s.
+	AckTimeout time.Duration
+	// OnTick, if set, is called with every tick after it was published
+	// and acknowledged (e.g. to score alerts against Truth as they come).
+	OnTick func(Tick)
+}
+
+// Publisher publishes a fleet's ticks to NATS JetStream.
+type Publisher struct {
+	fleet  *Fleet
+	opts   PublisherOptions
+	logger *slog.Logger
+
+	msgs  *prometheus.CounterVec
+	bytes prometheus.Counter
+	ticks prometheus.Counter
+}
+
+// NewPublisher returns a Publisher of f's ticks. reg receives
+// omen_sim_published_messages_total{subject}, omen_sim_published_bytes_total
+// and omen_sim_ticks_total (nil registers nothing); logger may be nil.
+func NewPublisher(f *Fleet, opts PublisherOptions, reg prometheus.Registerer, logger *slog.Logger) (*Publisher, error) {
+	if f == nil {
+		return nil, errors.New("sim publisher: nil fleet")
+	}
+	if opts.Format == "" {
+		opts.Format = FormatInflux
+	}
+	if opts.MetricsSubject == "" {
+		opts.MetricsSubject = DefaultMetricsSubject
+	}
+	if opts.EventsSubject == "" {
+		opts.EventsSubject = DefaultEventsSubject
+	}
+	if opts.Stream == "" {
+		opts.Stream = DefaultStream
+	}
+	if opts.AckTimeout == 0 {
+		opts.AckTimeout = DefaultAckTimeout
+	}
+	switch {
+	case opts.Format != FormatInflux && opts.Format != FormatProm:
+		return nil, fmt.Errorf("sim publisher: unknown format %q", opts.Format)
+	case opts.Ticks < 0:
+		return nil, fmt.Errorf("sim publisher: negative ticks %d", opts.Ticks)
+	case opts.AckTimeout < 0:
+		return nil, fmt.Errorf("sim publisher: negative ack timeout %v", opts.AckTimeout)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	fac := promauto.With(reg)
+	return &Publisher{
+		fleet: f, opts: opts, logger: logger,
+		msgs: fac.NewCounterVec(prometheus.CounterOpts{Namespace: "omen", Subsystem: "sim", Name: "published_messages_total",
+			Help: "Messages the simulator published, by subject."}, []string{"subject"}),
+		bytes: fac.NewCounter(prometheus.CounterOpts{Namespace: "omen", Subsystem: "sim", Name: "published_bytes_total",
+			Help: "Payload bytes the simulator published."}),
+		ticks: fac.NewCounter(prometheus.CounterOpts{Namespace: "omen", Subsystem: "sim", Name: "ticks_total",
+			Help: "Simulated steps published."}),
+	}, nil
+}
+
+// Run advances the fleet and publishes every tick, each payload with its
+// Nats-Msg-Id, waiting for the acknowledgements of one tick before the
+// next. speed is simulated seconds per real second (60 runs an hour of
+// simulated time in a minute); 0 publishes as fast as acknowledgements
+// come. Run returns nil after opts.Ticks ticks, the context's error when it
+// ends first, or the first publish error.
+func (p *Publisher) Run(ctx context.Context, nc *nats.Conn, speed float64) error {
+	if nc == nil {
+		return errors.New("sim publish: nil connection")
+	}
+	if speed < 0 {
+		return fmt.Errorf("sim publish: negative speed %v", speed)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("sim publish: jetstream: %w", err)
+	}
+	defer js.CleanupPublisher()
+	if p.opts.CreateStream {
+		cfg := jetstream.StreamConfig{
+			Name:     p.opts.Stream,
+			Subjects: []string{p.opts.MetricsSubject, p.opts.MetricsSubject + ".>", p.opts.EventsSubject, p.opts.EventsSubject + ".>"},
+			Storage:  jetstream.FileStorage,
+		}
+		if _, err := js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return fmt.Errorf("sim publish: create stream %q: %w", p.opts.Stream, err)
+		}
+	}
+	var interval time.Duration
+	if speed > 0 {
+		interval = time.Duration(float64(p.fleet.Step()) / speed)
+	}
+	begin := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for n := 0; p.opts.Ticks == 0 || n < p.opts.Ticks; n++ {
+		if interval > 0 {
+			timer.Reset(time.Until(begin.Add(time.Duration(n) * interval)))
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-timer.C:
+			}
+		} else if err := ctx.Err(); err != nil {
+			return err
+		}
+		tick := p.fleet.Advance()
+		if err := p.publish(ctx, js, tick); err != nil {
+			return err
+		}
+		p.ticks.Inc()
+		if p.opts.OnTick != nil {
+			p.opts.OnTick(tick)
+		}
+	}
+	return nil
+}
+
+func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, tick Tick) error {
+	pls, err := tick.Payloads(p.opts.Format, p.opts.MetricsSubject, p.opts.EventsSubject)
+	if err != nil {
+		return fmt.Errorf("sim publish: %w", err)
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(pls))
+	for _, pl := range pls {
+		msg := nats.NewMsg(pl.Subject)
+		msg.Data = pl.Data
+		if pl.Subject == p.opts.MetricsSubject+"."+string(FormatProm) {
+			msg.Header.Set("Content-Type", PromContentType)
+		}
+		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(pl.MsgID))
+		if err != nil {
+			return fmt.Errorf("sim publish tick %d to %s: %w", tick.Seq, pl.Subject, err)
+		}
+		futures = append(futures, f)
+	}
+	wait, cancel := context.WithTimeout(ctx, p.opts.AckTimeout)
+	defer cancel()
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+			p.msgs.WithLabelValues(pls[i].Subject).Inc()
+			p.bytes.Add(float64(len(pls[i].Data)))
+		case err := <-f.Err():
+			return fmt.Errorf("sim publish tick %d to %s: %w", tick.Seq, pls[i].Subject, err)
+		case <-wait.Done():
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("sim publish tick %d to %s: no acknowledgement within %v", tick.Seq, pls[i].Subject, p.opts.AckTimeout)
+		}
+	}
+	return nil
+}

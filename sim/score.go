@@ -1,0 +1,251 @@
+package sim
+
+import (
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// DedupWindow is how close in time alerts on one entity must follow each
+// other to count as one alert in Score.
+const DedupWindow = 10 * time.Minute
+
+// Alert is a prediction to score: an alert omen fired for an entity, with
+// its causes ranked best first.
+type Alert struct {
+	Entity    map[string]string `json:"entity"`
+	FiredAt   time.Time         `json:"fired_at"`
+	TopCauses []string          `json:"top_causes"`
+}
+
+// Report is the result of Score. Ratios without a denominator are 0.
+type Report struct {
+	// Scenarios is the number of truths, Failures those that fail,
+	// FalseAlarmBait those whose precursor fades without a failure.
+	Scenarios      int `json:"scenarios"`
+	Failures       int `json:"failures"`
+	FalseAlarmBait int `json:"false_alarm_bait"`
+	// Predicted failures had an alert for their entity within the horizon
+	// before FailureAt.
+	Predicted int `json:"predicted"`
+	// Alerts is the number of alerts given; AlertGroups the number after
+	// merging alerts on one entity that follow each other within
+	// DedupWindow. A group is a true positive when it predicted a failure,
+	// late when it only fired while the failure lasted (neither true nor
+	// false), a false positive otherwise.
+	Alerts         int `json:"alerts"`
+	AlertGroups    int `json:"alert_groups"`
+	TruePositives  int `json:"true_positives"`
+	FalsePositives int `json:"false_positives"`
+	LateAlerts     int `json:"late_alerts"`
+	// Precision is TruePositives/(TruePositives+FalsePositives); Recall is
+	// Predicted/Failures.
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+	// LeadTimeMedianS is the median, over predicted failures, of the time
+	// from the first alert to the failure, in simulated seconds.
+	LeadTimeMedianS float64 `json:"lead_time_median_s"`
+	// Top1Cause and Top3Cause are the fractions of predicted failures with
+	// a precursor whose first alert ranked the true cause first, or among
+	// the first three.
+	Top1Cause float64 `json:"top1_cause"`
+	Top3Cause float64 `json:"top3_cause"`
+	// ByScenario breaks failures down per scenario kind.
+	ByScenario map[string]KindReport `json:"by_scenario"`
+}
+
+// KindReport is the part of a Report for one scenario kind.
+type KindReport struct {
+	Failures        int     `json:"failures"`
+	Predicted       int     `json:"predicted"`
+	FalseAlarmBait  int     `json:"false_alarm_bait"`
+	BaitAlerted     int     `json:"bait_alerted"`
+	LeadTimeMedianS float64 `json:"lead_time_median_s"`
+}
+
+// Matches reports whether an alert's entity designates the truth's: every
+// label the two share among namespace, pod and service is equal, and they
+// share pod or service.
+func Matches(alert, truth map[string]string) bool {
+	shared := false
+	for _, k := range []string{"namespace", "pod", "service"} {
+		av, aok := alert[k]
+		tv, tok := truth[k]
+		if !aok || !tok {
+			continue
+		}
+		if av != tv {
+			return false
+		}
+		if k != "namespace" {
+			shared = true
+		}
+	}
+	return shared
+}
+
+func entityKey(m map[string]string) string {
+	keys := slices.Sorted(maps.Keys(m))
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(m[k])
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// Score compares alerts with the ground truth. A failure counts as
+// predicted when an alert matching its entity (Matches) fired in
+// [FailureAt−horizon, FailureAt); its lead time and causes are those of the
+// earliest such alert. Alerts on a failing entity during [FailureAt, EndAt]
+// are late, not false. Every other alert group is a false positive, among
+// them those on false-alarm bait.
+func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
+	r := Report{Scenarios: len(truth), Alerts: len(alerts), ByScenario: map[string]KindReport{}}
+	order := make([]int, len(alerts))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return alerts[order[a]].FiredAt.Before(alerts[order[b]].FiredAt) })
+
+	// Group alerts per entity and time.
+	group := make([]int, len(alerts))
+	lastOf := map[string]struct {
+		g    int
+		last time.Time
+	}{}
+	for _, i := range order {
+		k := entityKey(alerts[i].Entity)
+		if prev, ok := lastOf[k]; ok && alerts[i].FiredAt.Sub(prev.last) <= DedupWindow {
+			group[i] = prev.g
+			lastOf[k] = struct {
+				g    int
+				last time.Time
+			}{prev.g, alerts[i].FiredAt}
+			continue
+		}
+		group[i] = r.AlertGroups
+		lastOf[k] = struct {
+			g    int
+			last time.Time
+		}{r.AlertGroups, alerts[i].FiredAt}
+		r.AlertGroups++
+	}
+	const (
+		gFalse = iota
+		gLate
+		gTrue
+	)
+	gstate := make([]int, r.AlertGroups)
+	late := make([]bool, len(alerts))
+
+	var leads []float64
+	kindLeads := map[string][]float64{}
+	causeN, top1, top3 := 0, 0, 0
+	for _, tr := range truth {
+		kr := r.ByScenario[tr.Scenario]
+		if !tr.Fails {
+			r.FalseAlarmBait++
+			kr.FalseAlarmBait++
+			for _, i := range order {
+				a := alerts[i]
+				if Matches(a.Entity, tr.Entity) && !a.FiredAt.Before(tr.Onset) && !a.FiredAt.After(tr.EndAt) {
+					kr.BaitAlerted++
+					break
+				}
+			}
+			r.ByScenario[tr.Scenario] = kr
+			continue
+		}
+		r.Failures++
+		kr.Failures++
+		first := -1
+		for _, i := range order {
+			a := alerts[i]
+			if !Matches(a.Entity, tr.Entity) {
+				continue
+			}
+			switch {
+			case !a.FiredAt.Before(tr.FailureAt.Add(-horizon)) && a.FiredAt.Before(tr.FailureAt):
+				if first < 0 {
+					first = i
+				}
+				gstate[group[i]] = gTrue
+			case !a.FiredAt.Before(tr.FailureAt) && !a.FiredAt.After(tr.EndAt):
+				late[i] = true
+			}
+		}
+		if first >= 0 {
+			r.Predicted++
+			kr.Predicted++
+			lead := tr.FailureAt.Sub(alerts[first].FiredAt).Seconds()
+			leads = append(leads, lead)
+			kindLeads[tr.Scenario] = append(kindLeads[tr.Scenario], lead)
+			if tr.HasPrecursor {
+				causeN++
+				causes := alerts[first].TopCauses
+				if len(causes) > 0 && causes[0] == tr.Cause {
+					top1++
+				}
+				if slices.Contains(causes[:min(3, len(causes))], tr.Cause) {
+					top3++
+				}
+			}
+		}
+		r.ByScenario[tr.Scenario] = kr
+	}
+	// A group that predicted nothing but fired only during failures is late.
+	allLate := make([]bool, r.AlertGroups)
+	for g := range allLate {
+		allLate[g] = true
+	}
+	for i := range alerts {
+		if !late[i] {
+			allLate[group[i]] = false
+		}
+	}
+	for g, st := range gstate {
+		switch {
+		case st == gTrue:
+			r.TruePositives++
+		case allLate[g]:
+			r.LateAlerts++
+		default:
+			r.FalsePositives++
+		}
+	}
+	r.Precision = ratio(r.TruePositives, r.TruePositives+r.FalsePositives)
+	r.Recall = ratio(r.Predicted, r.Failures)
+	r.LeadTimeMedianS = median(leads)
+	r.Top1Cause = ratio(top1, causeN)
+	r.Top3Cause = ratio(top3, causeN)
+	for k, kr := range r.ByScenario {
+		kr.LeadTimeMedianS = median(kindLeads[k])
+		r.ByScenario[k] = kr
+	}
+	return r
+}

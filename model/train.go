@@ -118,7 +118,7 @@ func NewTrainer(m *Model, opts TrainOptions) (*Trainer, error) {
 func (t *Trainer) Options() TrainOptions { return t.opts }
 
 // Step does one Adam step on n windows. x is laid out as for Predict; next
-// holds n×F raw next-step values (NaN = masked out of the MSE); label holds
+// holds n×F raw next-step values (NaN or ±Inf = masked out of the MSE); label holds
 // n values in [0,1] (NaN = no label, masked out of the BCE). It returns the
 // mean loss before the step and its two parts: loss = ForecastWeight·
 // forecastLoss + bceLoss.
@@ -176,12 +176,9 @@ func (t *Trainer) prepare(x, next, label []float32, n int) (*batch, error) {
 	b.nextn = make([]float32, n*f)
 	for i, v := range next {
 		j := i % f
-		if v != v {
-			b.nextn[i] = v
+		if v-v != 0 { // NaN or ±Inf: masked out of the MSE
+			b.nextn[i] = float32(math.NaN())
 			continue
-		}
-		if math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("next[%d] is %v", i, v)
 		}
 		b.nextn[i] = (v - m.mean[j]) * m.invStd[j]
 		b.nValid++
@@ -252,7 +249,7 @@ type trainScratch struct {
 	dH    []float32 // W·B·H gradient on a layer's hidden states from above
 	grad  []float32
 	gp    params
-	sums  [3]float64 // Σ squared error, Σ weighted BCE terms
+	sums  [2]float64 // Σ squared error, Σ weighted BCE terms
 }
 
 func newTrainScratch(m *Model, bsz int) *trainScratch {
@@ -307,7 +304,7 @@ func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce f
 		// Static assignment of chunks keeps results independent of
 		// scheduling.
 		work := func() {
-			s.sums = [3]float64{}
+			s.sums = [2]float64{}
 			if backward {
 				clear(s.grad)
 			}

@@ -190,7 +190,7 @@ func (m *Model) Forecast(x []float32, n int, prob []float64, forecast []float32)
 
 // AnomalyScores compares each window's forecast with the actual next step
 // next[i*F+f] (raw units) in normalised units: perFeature[i*F+f] is the
-// squared normalised residual (0 where next is NaN) and score[i] its mean
+// squared normalised residual (0 where next is NaN or ±Inf) and score[i] its mean
 // over the features with a value (0 if none). perFeature may be nil. Safe
 // for concurrent use.
 func (m *Model) AnomalyScores(x []float32, next []float32, n int, score []float64, perFeature []float32) error {
@@ -218,7 +218,7 @@ func (m *Model) AnomalyScores(x []float32, next []float32, n int, score []float6
 			cnt := 0
 			for j, v := range nx {
 				var r float32
-				if v == v {
+				if v-v == 0 { // not NaN or ±Inf
 					d := fc[j] - (v-m.mean[j])*m.invStd[j]
 					r = d * d
 					sum += float64(r)

@@ -73,7 +73,8 @@
 // non-negative score, e.g. a robust z-score of its metrics or the model's
 // anomaly score, optionally raised by the attribution share of its entity
 // group) and, when available, a dependency [Graph] whose edges point from
-// caller to callee with a weight.
+// caller to callee with a weight ([GraphFromCallSamples] builds one from
+// call-count samples such as istio_requests_total).
 //
 // The method is a personalised PageRank over the call graph in the spirit of
 // MicroRCA and MonitorRank: anomalies propagate from a faulty callee to its

@@ -3,6 +3,9 @@ package explain
 import (
 	"math"
 	"testing"
+
+	"github.com/omen-sre/omen/telemetry"
+	"github.com/prometheus/prometheus/model/labels"
 )
 
 // shop is a small call graph: frontend calls checkout, cart and ads;
@@ -130,5 +133,27 @@ func TestCauses(t *testing.T) {
 	}
 	if len(rc.Entities) != 2 || rc.Entities[0].Entity != "cart" {
 		t.Errorf("entity causes %+v (attribution to cart should lift it)", rc.Entities)
+	}
+}
+
+func TestGraphFromCallSamples(t *testing.T) {
+	mk := func(src, dst string, v float64) telemetry.Sample {
+		return telemetry.Sample{Labels: labels.FromStrings("__name__", "istio_requests_total", IstioSourceLabel, src, IstioDestinationLabel, dst), V: v}
+	}
+	samples := []telemetry.Sample{
+		mk("frontend", "cart", 2), mk("frontend", "cart", 1), mk("frontend", "ads", 0.5),
+		mk("checkout", "checkout", 4), mk("frontend", "", 1), mk("cart", "redis", math.NaN()),
+		mk("cart", "redis", math.Inf(1)), mk("cart", "redis", 0),
+	}
+	g, err := GraphFromCallSamples(nil, samples, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := g.Edges()
+	if len(es) != 2 || es[0] != (Edge{"frontend", "ads", 0.5}) || es[1] != (Edge{"frontend", "cart", 3}) {
+		t.Errorf("edges %+v", es)
+	}
+	if _, err := GraphFromCallSamples(nil, samples, "a", "a"); err == nil {
+		t.Error("equal labels accepted")
 	}
 }

@@ -55,9 +55,10 @@ type BenchResult struct {
 // permutation sampling with one background window per order
 // ([Permutation] with Rotate), as many orders as fit in Budget model
 // evaluations (at least 2). Measured with [Bench] on model.Model (W=32,
-// F=38, hidden 64, untrained) on the shared 2-core machine: Budget 256 →
-// p99 37 ms for 38 groups and Spearman 0.955 against exact Shapley on 10
-// groups; Budget 512 → p99 92 ms, Spearman 0.979.
+// F=38, hidden 64, untrained) on the shared 2-core machine (load average
+// 10–13): Budget 256 (239 evaluations) → p50 22–29 ms, p99 37–80 ms for 38
+// groups, Spearman 0.955–0.967 against exact Shapley on 10 groups; Budget
+// 512 → p99 92 ms, Spearman 0.979.
 type Fast struct {
 	// Budget is the number of model evaluations (default 256).
 	Budget int

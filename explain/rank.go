@@ -190,7 +190,7 @@ func Rank(g *Graph, evidence map[string]float64, opts RankOptions) ([]Cause, err
 	}
 	causes := make([]Cause, n)
 	for i, nm := range names {
-		c := Cause{Entity: nm, Evidence: evidence[nm]}
+		c := Cause{Entity: nm, Evidence: a[i] * amax}
 		if tot > 0 {
 			c.Score = score[i] / tot
 		}

@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 
@@ -38,6 +39,8 @@ func TestRankLeafFaultPropagatingUp(t *testing.T) {
 			map[string]float64{"payment": 3, "ads": 3, "checkout": 2.5, "frontend": 0.1, "cart": 0.1}, "payment"},
 		{"no graph: evidence alone", nil,
 			map[string]float64{"payment": 1, "checkout": 2, "frontend": 0.5}, "checkout"},
+		{"NaN evidence counts as zero", nil,
+			map[string]float64{"a": math.NaN(), "b": 0.5}, "b"},
 		{"entity outside the graph", g,
 			map[string]float64{"payment": 0.1, "batch-job": 9}, "batch-job"},
 	}
@@ -59,6 +62,9 @@ func TestRankLeafFaultPropagatingUp(t *testing.T) {
 			}
 			if math.Abs(sum-1) > 1e-9 {
 				t.Errorf("scores sum to %v", sum)
+			}
+			if _, err := json.Marshal(causes); err != nil {
+				t.Errorf("causes do not marshal: %v", err)
 			}
 		})
 	}

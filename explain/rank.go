@@ -190,7 +190,10 @@ func Rank(g *Graph, evidence map[string]float64, opts RankOptions) ([]Cause, err
 	}
 	causes := make([]Cause, n)
 	for i, nm := range names {
-		c := Cause{Entity: nm, Evidence: a[i] * amax}
+		c := Cause{Entity: nm, Evidence: evidence[nm]}
+		if math.IsNaN(c.Evidence) {
+			c.Evidence = 0
+		}
 		if tot > 0 {
 			c.Score = score[i] / tot
 		}

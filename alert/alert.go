@@ -1,0 +1,616 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/omen-sre/omen/store"
+)
+
+// AlertName is the alertname label of every alert omen sends.
+const AlertName = "ModuleLoadFailurePredicted"
+
+// Severities, fixed when an alert fires.
+const (
+	SeverityWarning  = "warning"
+	SeverityCritical = "critical"
+)
+
+// Defaults applied by New to zero Options fields.
+const (
+	DefaultResendDelay         = time.Minute
+	DefaultEvalInterval        = time.Minute
+	DefaultFor                 = 2
+	DefaultResolveRatio        = 0.8
+	DefaultResolvedRetention   = 15 * time.Minute
+	DefaultMissingSteps        = 3
+	DefaultCriticalProbability = 0.9
+	DefaultTimeout             = 10 * time.Second
+	DefaultMinBackoff          = 500 * time.Millisecond
+	DefaultMaxBackoff          = 30 * time.Second
+	DefaultMaxBatch            = 64
+	DefaultExternalURL         = "http://localhost:9090"
+)
+
+// Prediction is the model's output for one entity at one evaluation step.
+type Prediction struct {
+	// ID identifies the prediction (store.PredictionID), passed to the
+	// Explainer.
+	ID string
+	// Entity is the entity's id (e.g. namespace/pod).
+	Entity string
+	// Labels are the entity's identifying, low-cardinality labels
+	// (namespace, pod or module, service); they become alert labels.
+	Labels map[string]string
+	// T is the step the prediction was made at.
+	T time.Time
+	// Prob is P(failure within Horizon) in [0, 1]; Anomaly is the
+	// forecast-residual anomaly score; Threshold is the model's alerting
+	// threshold for Prob. A NaN Prob or a Threshold outside (0, 1] counts as
+	// no prediction.
+	Prob, Anomaly, Threshold float64
+	Horizon                  time.Duration
+	ModelVersion             string
+}
+
+// Cause is one ranked cause of a prediction.
+type Cause struct {
+	// Name is a feature or metric name, an event reason or a dependency.
+	Name string `json:"name"`
+	// Kind is "metric", "event" or "dependency".
+	Kind string `json:"kind"`
+	// Entity is the entity the cause was observed on (it may be a
+	// dependency of the predicted entity).
+	Entity string `json:"entity,omitempty"`
+	// Share is the cause's share of the attribution, in [0, 1].
+	Share float64 `json:"share"`
+}
+
+// Explanation is why a prediction was made.
+type Explanation struct {
+	// TopCauses are ranked, most important first.
+	TopCauses []Cause `json:"top_causes,omitempty"`
+	// URL is where the full explanation can be seen (explanation_url); when
+	// empty the alert's page in omen's UI is used.
+	URL string `json:"url,omitempty"`
+}
+
+// Explainer explains predictions. Explain is called from Process once per
+// alert when it fires, synchronously, so it must be fast (tens of
+// milliseconds); it must be safe for concurrent use and must not retain p.
+// An error is logged and the alert is sent without causes.
+type Explainer interface {
+	Explain(ctx context.Context, p Prediction) (Explanation, error)
+}
+
+// Alert is an alert as the API shows it.
+type Alert struct {
+	Fingerprint  string            `json:"fingerprint"`
+	Entity       string            `json:"entity"`
+	State        string            `json:"state"` // "firing" or "resolved"
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	ResolvedAt   time.Time         `json:"resolvedAt,omitzero"`
+	LastSent     time.Time         `json:"lastSent,omitzero"`
+	Severity     string            `json:"severity"`
+	Probability  float64           `json:"probability"`
+	Threshold    float64           `json:"threshold"`
+	PredictionID string            `json:"predictionId"`
+	ModelVersion string            `json:"modelVersion"`
+	GeneratorURL string            `json:"generatorURL"`
+	Explanation  *Explanation      `json:"explanation,omitempty"`
+}
+
+// Options configure New. The zero value of every field but Store is valid
+// and means the documented default.
+type Options struct {
+	// Store keeps the alert states and the outbox. Required; not closed by
+	// the Manager.
+	Store *store.Store
+	// Alertmanagers are base URLs (http://host:9093); every alert goes to
+	// every one of them. None: alerts are logged and kept in the store.
+	Alertmanagers []string
+	// ResendDelay is how often firing (and, for ResolvedRetention,
+	// resolved) alerts are re-sent. Default 1m.
+	ResendDelay time.Duration
+	// EvalInterval is the evaluation step, used for endsAt. Default 1m.
+	EvalInterval time.Duration
+	// For is how many consecutive steps at or over the threshold fire an
+	// alert. Default 2.
+	For int
+	// ResolveRatio: an alert resolves below ResolveRatio × threshold, in
+	// (0, 1]. Default 0.8.
+	ResolveRatio float64
+	// ResolvedRetention is how long resolved alerts are re-sent. Default 15m.
+	ResolvedRetention time.Duration
+	// MissingSteps is how many steps an entity may lack a prediction before
+	// its alert resolves (and a pending one is dropped). Default 3.
+	MissingSteps int
+	// CriticalProbability is the probability at fire time from which the
+	// severity is critical rather than warning. Default 0.9.
+	CriticalProbability float64
+	// ExternalURL is omen's URL as seen by SREs (generatorURL,
+	// explanation_url). Default http://localhost:9090.
+	ExternalURL string
+	// RunbookBaseURL prefixes the relative runbook URLs of the remediation
+	// tables. Default <ExternalURL>/docs/runbooks/.
+	RunbookBaseURL string
+	// Remediations extend and override DefaultRemediations.
+	Remediations []Remediation
+	// Explainer attaches explanations; nil: alerts carry no causes.
+	Explainer Explainer
+	// HTTPClient posts to the Alertmanagers. Default: a new http.Client.
+	HTTPClient *http.Client
+	// Timeout bounds one POST. Default 10s.
+	Timeout time.Duration
+	// MinBackoff and MaxBackoff bound the exponential retry backoff per
+	// Alertmanager. Defaults 500ms and 30s.
+	MinBackoff, MaxBackoff time.Duration
+	// MaxBatch is how many outbox items one POST carries at most. Default 64.
+	MaxBatch int
+	// Now is the clock used when Process is given a zero time. Default
+	// time.Now.
+	Now        func() time.Time
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+func (o *Options) defaults() error {
+	if o.Store == nil {
+		return errors.New("alert options: Store is required")
+	}
+	if o.ResendDelay == 0 {
+		o.ResendDelay = DefaultResendDelay
+	}
+	if o.EvalInterval == 0 {
+		o.EvalInterval = DefaultEvalInterval
+	}
+	if o.For == 0 {
+		o.For = DefaultFor
+	}
+	if o.ResolveRatio == 0 {
+		o.ResolveRatio = DefaultResolveRatio
+	}
+	if o.ResolvedRetention == 0 {
+		o.ResolvedRetention = DefaultResolvedRetention
+	}
+	if o.MissingSteps == 0 {
+		o.MissingSteps = DefaultMissingSteps
+	}
+	if o.CriticalProbability == 0 {
+		o.CriticalProbability = DefaultCriticalProbability
+	}
+	if o.ExternalURL == "" {
+		o.ExternalURL = DefaultExternalURL
+	}
+	o.ExternalURL = strings.TrimRight(o.ExternalURL, "/")
+	if o.RunbookBaseURL == "" {
+		o.RunbookBaseURL = o.ExternalURL + "/docs/runbooks/"
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MinBackoff == 0 {
+		o.MinBackoff = DefaultMinBackoff
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	if o.MaxBatch == 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	var errs []error
+	for name, d := range map[string]time.Duration{
+		"resend delay": o.ResendDelay, "evaluation interval": o.EvalInterval,
+		"resolved retention": o.ResolvedRetention, "timeout": o.Timeout,
+		"min backoff": o.MinBackoff, "max backoff": o.MaxBackoff,
+	} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
+		}
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		errs = append(errs, fmt.Errorf("max backoff %s is below min backoff %s", o.MaxBackoff, o.MinBackoff))
+	}
+	if o.For < 1 {
+		errs = append(errs, fmt.Errorf("for must be at least 1 step, got %d", o.For))
+	}
+	if o.MissingSteps < 1 {
+		errs = append(errs, fmt.Errorf("missing steps must be at least 1, got %d", o.MissingSteps))
+	}
+	if o.MaxBatch < 1 {
+		errs = append(errs, fmt.Errorf("max batch must be at least 1, got %d", o.MaxBatch))
+	}
+	if r := o.ResolveRatio; !(r > 0 && r <= 1) {
+		errs = append(errs, fmt.Errorf("resolve ratio must be in (0, 1], got %g", r))
+	}
+	if c := o.CriticalProbability; !(c > 0 && c <= 1) {
+		errs = append(errs, fmt.Errorf("critical probability must be in (0, 1], got %g", c))
+	}
+	if err := absURL(o.ExternalURL); err != nil {
+		errs = append(errs, fmt.Errorf("external URL: %w", err))
+	}
+	seen := map[string]bool{}
+	for i, am := range o.Alertmanagers {
+		am = strings.TrimRight(am, "/")
+		if err := absURL(am); err != nil {
+			errs = append(errs, fmt.Errorf("alertmanager %d: %w", i, err))
+		}
+		if seen[am] {
+			errs = append(errs, fmt.Errorf("alertmanager %q listed twice", am))
+		}
+		seen[am] = true
+		o.Alertmanagers[i] = am
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("alert options: %w", err)
+	}
+	return nil
+}
+
+func absURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", s)
+	}
+	return nil
+}
+
+// Manager runs the alerting pipeline. See the package documentation.
+type Manager struct {
+	opts    Options
+	logger  *slog.Logger
+	hyst    hysteresis
+	remedy  *remedies
+	targets []*target
+
+	mu     sync.Mutex // serialises Process and guards states
+	states map[string]*entityState
+	closed bool
+
+	runMu   sync.Mutex
+	running bool
+	stop    context.CancelFunc
+	done    chan struct{}
+
+	alertsGauge *prometheus.GaugeVec
+	explainErrs prometheus.Counter
+
+	// delivered, when set (tests), is called after an Alertmanager accepted
+	// a POST, with the fingerprints it carried.
+	delivered func(target string, fps []string, at time.Time)
+}
+
+// New builds a Manager and loads the alert states persisted in the store.
+func New(opts Options) (*Manager, error) {
+	opts.Alertmanagers = append([]string(nil), opts.Alertmanagers...)
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	rem := make([]Remediation, len(opts.Remediations))
+	copy(rem, opts.Remediations)
+	r, err := newRemedies(rem, opts.RunbookBaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("alert options: %w", err)
+	}
+	f := promauto.With(opts.Registerer)
+	m := &Manager{
+		opts:   opts,
+		logger: opts.Logger,
+		hyst:   hysteresis{For: opts.For, ResolveRatio: opts.ResolveRatio, MissingSteps: opts.MissingSteps},
+		remedy: r,
+		states: map[string]*entityState{},
+		alertsGauge: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "omen", Name: "alerts", Help: "Alerts by state (pending, firing, resolved and still re-sent).",
+		}, []string{"state"}),
+		explainErrs: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "omen", Name: "alert_explain_errors_total", Help: "Explanations that could not be attached to a firing alert.",
+		}),
+	}
+	tm := newTargetMetrics(f)
+	for _, am := range opts.Alertmanagers {
+		tg := newTarget(am, tm)
+		pend, err := opts.Store.Pending(tg.name, 0)
+		if err != nil {
+			return nil, fmt.Errorf("read outbox of %s: %w", am, err)
+		}
+		tg.setQueue(len(pend))
+		m.targets = append(m.targets, tg)
+	}
+	sts, err := opts.Store.AlertStates()
+	if err != nil {
+		return nil, fmt.Errorf("load alert states: %w", err)
+	}
+	for _, st := range sts {
+		s, err := decodeState(st)
+		if err != nil {
+			m.logger.Warn("dropping undecodable alert state", "fingerprint", st.Fingerprint, "err", err)
+			continue
+		}
+		m.states[s.Key] = s
+	}
+	m.updateGauges()
+	return m, nil
+}
+
+// Process runs one evaluation step at t (Now() when zero) with the
+// predictions of every scored entity: it advances the hysteresis, fires and
+// resolves alerts, and enqueues the due notifications in the durable outbox.
+// It returns after the notifications and the changed states are durable.
+// An error leaves the unsent notifications due, so that the next call sends
+// them.
+func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) error {
+	if t.IsZero() {
+		t = m.opts.Now()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("alert manager closed")
+	}
+
+	// Deduplicate: the newest prediction per entity fingerprint.
+	byKey := make(map[string]*Prediction, len(preds))
+	labelsOf := make(map[string]map[string]string, len(preds))
+	for i := range preds {
+		p := &preds[i]
+		if math.IsNaN(p.Prob) || !(p.Threshold > 0 && p.Threshold <= 1) {
+			continue
+		}
+		ls := baseLabels(p)
+		key := fingerprint(ls)
+		if q, ok := byKey[key]; ok && q.T.After(p.T) {
+			continue
+		}
+		byKey[key] = p
+		labelsOf[key] = ls
+	}
+
+	var fired []*entityState
+	var dropped []string
+	step := func(s *entityState, p *Prediction) {
+		switch m.hyst.step(s, p, t) {
+		case trFired:
+			fired = append(fired, s)
+		case trResolved:
+			m.logger.Info("alert resolved", "entity", s.Entity, "fingerprint", s.AlertFP)
+		case trDropped:
+			dropped = append(dropped, s.Key)
+		}
+	}
+	for key, p := range byKey {
+		s, ok := m.states[key]
+		if !ok {
+			if p.Prob < p.Threshold {
+				continue // nothing to track
+			}
+			s = &entityState{Key: key, Entity: p.Entity, Labels: labelsOf[key]}
+			m.states[key] = s
+		}
+		step(s, p)
+	}
+	for key, s := range m.states {
+		if _, ok := byKey[key]; !ok {
+			step(s, nil)
+		}
+	}
+	for _, s := range fired {
+		m.fire(ctx, s)
+	}
+	// Resolved alerts stop being re-sent after the retention.
+	for key, s := range m.states {
+		if s.State == store.AlertResolved && t.Sub(s.ResolvedAt) > m.opts.ResolvedRetention && !s.LastSent.Before(s.ResolvedAt) {
+			if s.Count > 0 {
+				s.State = store.AlertPending
+			} else {
+				dropped = append(dropped, key)
+			}
+		}
+	}
+	for _, key := range dropped {
+		delete(m.states, key)
+	}
+
+	// Route: the alerts due for sending.
+	var due []*entityState
+	var payload []postableAlert
+	for _, s := range m.states {
+		if m.needsSending(s, t) {
+			due = append(due, s)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].AlertFP < due[j].AlertFP })
+	for _, s := range due {
+		payload = append(payload, m.postable(s, t))
+	}
+	var errs []error
+	if len(due) > 0 {
+		if err := m.enqueue(payload); err != nil {
+			errs = append(errs, err)
+			due = nil
+		}
+	}
+	for _, s := range due {
+		s.LastSent = t
+	}
+
+	// Persist what changed.
+	for _, s := range m.states {
+		if s.core() == s.saved {
+			continue
+		}
+		st, err := s.encode()
+		if err == nil {
+			err = m.opts.Store.PutAlertState(st)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("persist alert state of %s: %w", s.Entity, err))
+			continue
+		}
+		s.saved = s.core()
+	}
+	for _, key := range dropped {
+		if err := m.opts.Store.DeleteAlertState(key); err != nil {
+			errs = append(errs, fmt.Errorf("delete alert state %s: %w", key, err))
+		}
+	}
+	m.updateGauges()
+	return errors.Join(errs...)
+}
+
+// fire fixes the severity and labels of a newly firing alert and attaches
+// its explanation and remediation.
+func (m *Manager) fire(ctx context.Context, s *entityState) {
+	p := s.Last
+	s.Severity = SeverityWarning
+	if p.Prob >= m.opts.CriticalProbability {
+		s.Severity = SeverityCritical
+	}
+	s.AlertFP = fingerprint(s.alertLabels())
+	s.Explanation = nil
+	if m.opts.Explainer != nil {
+		e, err := m.opts.Explainer.Explain(ctx, p)
+		if err != nil {
+			m.explainErrs.Inc()
+			m.logger.Warn("explain firing alert", "entity", s.Entity, "prediction", p.ID, "err", err)
+		} else {
+			s.Explanation = &e
+		}
+	}
+	var causes []Cause
+	if s.Explanation != nil {
+		causes = s.Explanation.TopCauses
+	}
+	s.Action, s.Runbook = m.remedy.pick(causes)
+	m.logger.Info("alert firing", "entity", s.Entity, "fingerprint", s.AlertFP, "severity", s.Severity,
+		"probability", p.Prob, "threshold", p.Threshold)
+}
+
+// needsSending follows Prometheus' rule manager: pending alerts are not
+// sent; an alert is sent when it fired or resolved since its last send, or
+// when the resend delay has passed.
+func (m *Manager) needsSending(s *entityState, t time.Time) bool {
+	switch s.State {
+	case store.AlertFiring:
+		return s.LastSent.Before(s.ActiveAt) || !t.Before(s.LastSent.Add(m.opts.ResendDelay))
+	case store.AlertResolved:
+		return s.LastSent.Before(s.ResolvedAt) || !t.Before(s.LastSent.Add(m.opts.ResendDelay))
+	}
+	return false
+}
+
+// Alerts returns the firing and resolved (still re-sent) alerts, ordered by
+// fingerprint.
+func (m *Manager) Alerts() []Alert {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Alert
+	for _, s := range m.states {
+		if s.State != store.AlertFiring && s.State != store.AlertResolved {
+			continue
+		}
+		pa := m.postable(s, s.LastSent)
+		a := Alert{
+			Fingerprint: s.AlertFP, Entity: s.Entity, State: s.State,
+			Labels: pa.Labels, Annotations: pa.Annotations,
+			StartsAt: s.ActiveAt, LastSent: s.LastSent, Severity: s.Severity,
+			Probability: s.Last.Prob, Threshold: s.Last.Threshold,
+			PredictionID: s.Last.ID, ModelVersion: s.Last.ModelVersion,
+			GeneratorURL: pa.GeneratorURL,
+		}
+		if s.State == store.AlertResolved {
+			a.ResolvedAt = s.ResolvedAt
+		}
+		if s.Explanation != nil {
+			e := *s.Explanation
+			e.TopCauses = append([]Cause(nil), e.TopCauses...)
+			a.Explanation = &e
+		}
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Fingerprint < out[j].Fingerprint })
+	return out
+}
+
+func (m *Manager) updateGauges() {
+	n := map[string]int{store.AlertPending: 0, store.AlertFiring: 0, store.AlertResolved: 0}
+	for _, s := range m.states {
+		n[s.State]++
+	}
+	for st, c := range n {
+		m.alertsGauge.WithLabelValues(st).Set(float64(c))
+	}
+}
+
+// Run delivers the outbox to every Alertmanager until ctx is done or Close
+// is called; it returns nil then. It must be called at most once.
+func (m *Manager) Run(ctx context.Context) error {
+	m.runMu.Lock()
+	if m.running || m.done != nil {
+		m.runMu.Unlock()
+		return errors.New("alert manager: Run called twice")
+	}
+	m.mu.Lock()
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
+		m.runMu.Unlock()
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	m.running, m.stop, m.done = true, cancel, make(chan struct{})
+	m.runMu.Unlock()
+	defer close(m.done)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, tg := range m.targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.deliver(ctx, tg)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// Close stops Run (waiting for it to return) and makes later Process calls
+// fail. Undelivered notifications stay in the store's outbox. Close is
+// idempotent.
+func (m *Manager) Close() {
+	m.runMu.Lock()
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	stop, done := m.stop, m.done
+	m.runMu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+}

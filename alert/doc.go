@@ -1,0 +1,65 @@
+// Package alert turns omen's per-step failure predictions into Alertmanager
+// alerts with Prometheus-compatible semantics, and delivers them without
+// losing any.
+//
+// # Pipeline
+//
+// (*Manager).Process is called once per evaluation step with every scored
+// entity. Its stages are small and run in order:
+//
+//  1. threshold with hysteresis: an entity becomes pending when its failure
+//     probability reaches the model's threshold, fires when it has stayed at
+//     or over the threshold for Options.For consecutive steps, and resolves
+//     when it falls below Options.ResolveRatio × threshold (or when the
+//     entity has had no prediction for more than Options.MissingSteps
+//     steps). A step below the threshold resets a pending entity.
+//  2. deduplication: one alert per entity, keyed by the fingerprint of the
+//     entity's labels; several predictions for one entity in one step
+//     collapse to the newest.
+//  3. explanation: when an alert fires, the Explainer is asked once for the
+//     top causes of the prediction and the remediation table picks the
+//     recommended action from the top cause.
+//  4. route: an alert is due for sending when it fired or resolved since it
+//     was last sent, or when Options.ResendDelay has passed since then (as
+//     Prometheus' rule manager does); resolved alerts are re-sent for
+//     Options.ResolvedRetention (15m) after resolution.
+//  5. notify: the due alerts of a step are written, as one Alertmanager API
+//     v2 payload, to the durable outbox of the store, pending for every
+//     configured Alertmanager; each Alertmanager has its own delivery loop
+//     (Run) with retries, capped exponential backoff and timeouts, and an
+//     item is removed from a target's queue only after that Alertmanager
+//     accepted it (2xx), or rejected it with a 4xx other than 429
+//     (not retryable: logged and counted as failed).
+//
+// The alert state (pending/firing/resolved, startsAt, resolve time, last
+// send, the hysteresis counters, severity and explanation) is persisted in
+// the store on every change, so a restarted omen resumes where it stopped:
+// firing alerts keep firing with their original startsAt, resolved alerts
+// keep being re-sent as resolved and are never re-fired, and undelivered
+// notifications are delivered.
+//
+// # Labels and annotations
+//
+// Labels are stable and low-cardinality: alertname
+// ("ModuleLoadFailurePredicted"), the entity's labels as given in
+// Prediction.Labels (e.g. namespace, pod or module, service; an "entity"
+// label holding Prediction.Entity when Labels is empty) and severity.
+// Severity is "critical" when the probability at fire time is at least
+// Options.CriticalProbability (0.9), otherwise "warning"; it is fixed when
+// the alert fires and does not change while it fires, so it cannot flap.
+// Everything that changes between sends (probability, causes, links) is an
+// annotation: summary, description, probability, horizon, top_causes,
+// recommended_action, runbook_url and explanation_url. generatorURL is
+// <ExternalURL>/ui/alerts/<fingerprint>, where the fingerprint is the
+// Prometheus fingerprint (model.LabelSet.Fingerprint) of the alert's labels.
+//
+// startsAt is the step at which the alert fired; endsAt of a firing alert is
+// the step time + 4 × max(EvalInterval, ResendDelay), and of a resolved
+// alert the step at which it resolved.
+//
+// # Concurrency
+//
+// A Manager is safe for concurrent use. Process calls are serialised; Run
+// delivers concurrently with Process. Close stops Run and makes later
+// Process calls fail; the Store is the caller's and is not closed.
+package alert

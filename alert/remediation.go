@@ -1,0 +1,105 @@
+package alert
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// Remediation maps a cause class to a recommended action.
+//
+// Cause is matched, case-insensitively, against a Cause of an explanation:
+// it matches when it equals the cause's Kind ("metric", "event" or
+// "dependency"), or when it is a path.Match glob (e.g. "*cpu*",
+// "OOMKilled", "FailedMount") matching the cause's Name.
+type Remediation struct {
+	Cause      string
+	Action     string
+	RunbookURL string
+}
+
+// DefaultRemediations returns (a copy of) the built-in table, tried after
+// the configured entries, which therefore extend and override it. Runbook
+// URLs without a scheme are relative to Options.RunbookBaseURL.
+func DefaultRemediations() []Remediation {
+	return append([]Remediation(nil), defaultRemediations...)
+}
+
+var defaultRemediations = []Remediation{
+	// Image or dependency version changes just before the failures.
+	{Cause: "*image*", Action: "The image changed just before the failures: roll back to the previous image.", RunbookURL: "rollback"},
+	{Cause: "*version*", Action: "A version changed just before the failures: roll back the change.", RunbookURL: "rollback"},
+	{Cause: "dependency", Action: "A dependency changed or degraded just before the failures: roll back its latest change, or hold the rollout until it is healthy.", RunbookURL: "dependency"},
+	// Mounts and volumes.
+	{Cause: "*mount*", Action: "Volume mounts are slow or failing: check the volume provisioner (CSI driver, attach/detach controller).", RunbookURL: "volume-provisioner"},
+	{Cause: "*volume*", Action: "Volume mounts are slow or failing: check the volume provisioner (CSI driver, attach/detach controller).", RunbookURL: "volume-provisioner"},
+	// Memory.
+	{Cause: "*oom*", Action: "Containers are running out of memory: raise the memory limit or fix the leak.", RunbookURL: "memory"},
+	{Cause: "*memory*", Action: "Memory use is near the limit: raise the memory limit or fix the leak.", RunbookURL: "memory"},
+	// CPU.
+	{Cause: "*cpu*", Action: "CPU is saturated (over 80% for 5 minutes): delay the rollout until there is headroom.", RunbookURL: "cpu-saturation"},
+	{Cause: "*throttl*", Action: "CPU is throttled: delay the rollout until there is headroom.", RunbookURL: "cpu-saturation"},
+	// Network latency.
+	{Cause: "*zone*", Action: "Cross-zone latency is high (over 100 ms): pause scaling until it recovers.", RunbookURL: "cross-zone-latency"},
+	{Cause: "*latency*", Action: "Network latency is high: pause scaling until it recovers.", RunbookURL: "cross-zone-latency"},
+	// Caches.
+	{Cause: "*cache*", Action: "The cache hit rate is low (under 70%): warm up the cache before adding load.", RunbookURL: "cache-warmup"},
+	// Configuration propagation.
+	{Cause: "*config*", Action: "Configuration propagates slowly: slow the scale-out and check the config store.", RunbookURL: "config-propagation"},
+}
+
+const (
+	fallbackAction  = "Inspect the top causes and the explanation before the predicted failure; hold risky changes to this entity."
+	fallbackRunbook = "module-load-failure"
+)
+
+// remedies picks actions from the configured and built-in tables.
+type remedies struct {
+	rules []Remediation
+	base  string // runbook base URL, ending in "/"
+}
+
+func newRemedies(configured []Remediation, base string) (*remedies, error) {
+	r := &remedies{base: base}
+	for i, c := range configured {
+		if c.Cause == "" || c.Action == "" {
+			return nil, fmt.Errorf("remediation %d: cause and action are required", i)
+		}
+		if _, err := path.Match(strings.ToLower(c.Cause), ""); err != nil {
+			return nil, fmt.Errorf("remediation %d: cause pattern %q: %w", i, c.Cause, err)
+		}
+		r.rules = append(r.rules, c)
+	}
+	r.rules = append(r.rules, defaultRemediations...)
+	return r, nil
+}
+
+func (r *Remediation) matches(c Cause) bool {
+	p := strings.ToLower(r.Cause)
+	if p == strings.ToLower(c.Kind) {
+		return true
+	}
+	ok, _ := path.Match(p, strings.ToLower(c.Name))
+	return ok
+}
+
+// pick returns the action and runbook URL for causes (ranked, top first):
+// the first rule matching the top cause wins; when no rule matches it, the
+// next cause is tried, and so on; the fallback is a generic action.
+func (r *remedies) pick(causes []Cause) (action, runbook string) {
+	for _, c := range causes {
+		for i := range r.rules {
+			if r.rules[i].matches(c) {
+				return r.rules[i].Action, r.url(r.rules[i].RunbookURL)
+			}
+		}
+	}
+	return fallbackAction, r.url(fallbackRunbook)
+}
+
+func (r *remedies) url(u string) string {
+	if u == "" || strings.Contains(u, "://") {
+		return u
+	}
+	return r.base + u
+}

@@ -1,0 +1,253 @@
+package alert
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/omen-sre/omen/store"
+)
+
+// entityState is the alerting state of one entity: its hysteresis counters
+// and its current (or last) alert.
+type entityState struct {
+	Key    string            // fingerprint of Labels: the store key
+	Entity string            // entity id
+	Labels map[string]string // alertname + entity labels, without severity
+
+	State      string // "" (only in memory, transiently), pending, firing, resolved
+	Count      int    // consecutive steps at or over the threshold (while not firing)
+	Missing    int    // consecutive steps without a prediction
+	ActiveAt   time.Time
+	ResolvedAt time.Time
+	LastSent   time.Time
+
+	// Fixed when the alert fires.
+	Severity    string
+	AlertFP     string
+	Explanation *Explanation
+	Action      string
+	Runbook     string
+
+	// Last is the newest prediction (the one at fire time for Explain).
+	Last Prediction
+
+	saved stateCore // what the store holds
+}
+
+// stateCore is what must be persisted when it changes.
+type stateCore struct {
+	State                          string
+	Count, Missing                 int
+	ActiveAt, ResolvedAt, LastSent int64
+	AlertFP                        string
+}
+
+func (s *entityState) core() stateCore {
+	return stateCore{
+		State: s.State, Count: s.Count, Missing: s.Missing,
+		ActiveAt: ms(s.ActiveAt), ResolvedAt: ms(s.ResolvedAt), LastSent: ms(s.LastSent),
+		AlertFP: s.AlertFP,
+	}
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// transition is what one step did to an entity.
+type transition int
+
+const (
+	trNone transition = iota
+	trPending
+	trFired
+	trResolved
+	trDropped
+)
+
+func (t transition) String() string {
+	return [...]string{"none", "pending", "fired", "resolved", "dropped"}[t]
+}
+
+// hysteresis is the threshold stage.
+type hysteresis struct {
+	For          int
+	ResolveRatio float64
+	MissingSteps int
+}
+
+// step advances s by one evaluation at t with prediction p (nil: the entity
+// had none).
+func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition {
+	if p == nil {
+		s.Missing++
+		if s.Missing <= h.MissingSteps {
+			return trNone
+		}
+		switch s.State {
+		case store.AlertFiring:
+			s.State, s.ResolvedAt, s.Count = store.AlertResolved, t, 0
+			return trResolved
+		case store.AlertResolved:
+			s.Count = 0
+			return trNone
+		default:
+			return trDropped
+		}
+	}
+	s.Missing = 0
+	s.Last = *p
+	if s.State == store.AlertFiring {
+		if p.Prob < h.ResolveRatio*p.Threshold {
+			s.State, s.ResolvedAt, s.Count = store.AlertResolved, t, 0
+			return trResolved
+		}
+		return trNone
+	}
+	if p.Prob < p.Threshold {
+		s.Count = 0
+		if s.State == store.AlertResolved {
+			return trNone
+		}
+		return trDropped
+	}
+	s.Count++
+	if s.Count >= h.For {
+		s.State, s.ActiveAt, s.ResolvedAt, s.Count = store.AlertFiring, t, time.Time{}, 0
+		return trFired
+	}
+	if s.State == "" {
+		s.State = store.AlertPending
+		return trPending
+	}
+	return trNone
+}
+
+// baseLabels are the alert labels of p without severity.
+func baseLabels(p *Prediction) map[string]string {
+	ls := make(map[string]string, len(p.Labels)+2)
+	for k, v := range p.Labels {
+		if v == "" || k == "alertname" || k == "severity" {
+			continue
+		}
+		ls[k] = v
+	}
+	if len(ls) == 0 {
+		ls["entity"] = p.Entity
+	}
+	ls["alertname"] = AlertName
+	return ls
+}
+
+func (s *entityState) alertLabels() map[string]string {
+	ls := make(map[string]string, len(s.Labels)+1)
+	for k, v := range s.Labels {
+		ls[k] = v
+	}
+	if s.Severity != "" {
+		ls["severity"] = s.Severity
+	}
+	return ls
+}
+
+// fingerprint is the Prometheus fingerprint of a label set, as 16 hex digits.
+func fingerprint(ls map[string]string) string {
+	set := make(model.LabelSet, len(ls))
+	for k, v := range ls {
+		set[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return set.Fingerprint().String()
+}
+
+// persisted is AlertState.Data.
+type persisted struct {
+	Entity      string       `json:"entity"`
+	Count       int          `json:"count,omitempty"`
+	Missing     int          `json:"missing,omitempty"`
+	Severity    string       `json:"severity,omitempty"`
+	AlertFP     string       `json:"alert_fingerprint,omitempty"`
+	Explanation *Explanation `json:"explanation,omitempty"`
+	Action      string       `json:"action,omitempty"`
+	Runbook     string       `json:"runbook,omitempty"`
+	Last        lastPred     `json:"last"`
+}
+
+type lastPred struct {
+	ID           string            `json:"id"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	T            int64             `json:"t"`
+	Prob         float64           `json:"prob"`
+	Anomaly      float64           `json:"anomaly"`
+	Threshold    float64           `json:"threshold"`
+	Horizon      time.Duration     `json:"horizon"`
+	ModelVersion string            `json:"model_version,omitempty"`
+}
+
+func (s *entityState) encode() (store.AlertState, error) {
+	p := s.Last
+	d := persisted{
+		Entity: s.Entity, Count: s.Count, Missing: s.Missing, Severity: s.Severity, AlertFP: s.AlertFP,
+		Explanation: s.Explanation, Action: s.Action, Runbook: s.Runbook,
+		Last: lastPred{ID: p.ID, Labels: p.Labels, T: ms(p.T), Prob: finite(p.Prob), Anomaly: finite(p.Anomaly),
+			Threshold: p.Threshold, Horizon: p.Horizon, ModelVersion: p.ModelVersion},
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return store.AlertState{}, fmt.Errorf("encode alert state: %w", err)
+	}
+	return store.AlertState{
+		Fingerprint: s.Key, State: s.State,
+		ActiveAt: ms(s.ActiveAt), ResolvedAt: ms(s.ResolvedAt), LastSent: ms(s.LastSent),
+		Labels: s.Labels, Data: data,
+	}, nil
+}
+
+// finite keeps JSON encodable: ±Inf and NaN become 0.
+func finite(v float64) float64 {
+	if v != v || v > 1e308 || v < -1e308 {
+		return 0
+	}
+	return v
+}
+
+func decodeState(st store.AlertState) (*entityState, error) {
+	var d persisted
+	if err := json.Unmarshal(st.Data, &d); err != nil {
+		return nil, fmt.Errorf("decode alert state data: %w", err)
+	}
+	switch st.State {
+	case store.AlertPending, store.AlertFiring, store.AlertResolved:
+	default:
+		return nil, fmt.Errorf("unknown alert state %q", st.State)
+	}
+	if len(st.Labels) == 0 {
+		return nil, fmt.Errorf("alert state without labels")
+	}
+	s := &entityState{
+		Key: st.Fingerprint, Entity: d.Entity, Labels: st.Labels,
+		State: st.State, Count: d.Count, Missing: d.Missing,
+		ActiveAt: fromMS(st.ActiveAt), ResolvedAt: fromMS(st.ResolvedAt), LastSent: fromMS(st.LastSent),
+		Severity: d.Severity, AlertFP: d.AlertFP, Explanation: d.Explanation, Action: d.Action, Runbook: d.Runbook,
+		Last: Prediction{ID: d.Last.ID, Entity: d.Entity, Labels: d.Last.Labels, T: fromMS(d.Last.T),
+			Prob: d.Last.Prob, Anomaly: d.Last.Anomaly, Threshold: d.Last.Threshold,
+			Horizon: d.Last.Horizon, ModelVersion: d.Last.ModelVersion},
+	}
+	if s.State != store.AlertPending && s.AlertFP == "" {
+		s.AlertFP = fingerprint(s.alertLabels())
+	}
+	s.saved = s.core()
+	return s, nil
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -64,9 +65,9 @@ func (t Tick) Payloads(f Format, metricsSubject, eventsSubject string) ([]Payloa
 	var data []byte
 	switch f {
 	case FormatInflux:
-		data = AppendInflux(nil, t.Samples)
+		data = AppendInflux(make([]byte, 0, 256*len(t.Samples)), t.Samples)
 	case FormatProm:
-		data = AppendPromText(nil, t.Samples, true)
+		data = AppendPromText(make([]byte, 0, 256*len(t.Samples)), t.Samples, true)
 	default:
 		return nil, fmt.Errorf("encode tick %d: unknown metrics format %q", t.Seq, f)
 	}
@@ -166,6 +167,9 @@ func AppendInflux(b []byte, samples []telemetry.Sample) []byte {
 }
 
 func appendInfluxEscaped(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, ", =\\") {
+		return append(b, s...)
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case ',', '=', ' ', '\\':
@@ -242,6 +246,9 @@ func AppendPromText(b []byte, samples []telemetry.Sample, types bool) []byte {
 }
 
 func appendPromEscaped(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, "\\\"\n") {
+		return append(b, s...)
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '\\':

@@ -3,6 +3,7 @@ package sim
 import (
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -162,7 +163,7 @@ func (p *pod) buildSeries() {
 		add(famClientReq, "http_client_requests_total", func() float64 { return math.Round(d.errs) }, "container", app, "dependency", d.name, "code", "503")
 	}
 	for i, le := range latencyBuckets {
-		add(famClientDur, "http_client_request_duration_seconds_bucket", func() float64 { return math.Round(p.hist[i]) }, "container", app, "le", strconv.FormatFloat(le, 'g', -1, 64))
+		add(famClientDur, "http_client_request_duration_seconds_bucket", func() float64 { return math.Round(p.hist[i]) }, "container", app, "le", formatLe(le))
 	}
 	add(famClientDur, "http_client_request_duration_seconds_bucket", func() float64 { return math.Round(p.hist[len(latencyBuckets)]) }, "container", app, "le", "+Inf")
 	add(famClientDur, "http_client_request_duration_seconds_sum", func() float64 { return p.histSum }, "container", app)
@@ -176,6 +177,16 @@ func (p *pod) buildSeries() {
 	}
 	add(famMount, "storage_operation_duration_seconds_sum", func() float64 { return p.mountSum }, "operation_name", "volume_mount", "volume_plugin", "kubernetes.io/configmap")
 	add(famMount, "storage_operation_duration_seconds_count", func() float64 { return p.mountCount }, "operation_name", "volume_mount", "volume_plugin", "kubernetes.io/configmap")
+}
+
+// formatLe formats a bucket bound as Prometheus normalises it ("1.0",
+// "0.25").
+func formatLe(le float64) string {
+	s := strconv.FormatFloat(le, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".e") {
+		s += ".0"
+	}
+	return s
 }
 
 // normCDF is the standard normal distribution function.

@@ -1,0 +1,147 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/omen-sre/omen/stream/natsembed"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func startNATS(t *testing.T) *nats.Conn {
+	t.Helper()
+	srv, err := natsembed.Start(natsembed.Options{ListenAddress: "127.0.0.1:0", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func streamMsgs(t *testing.T, nc *nats.Conn) uint64 {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(context.Background(), DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+func TestPublisher(t *testing.T) {
+	nc := startNATS(t)
+	opts := Options{Seed: 9, Scenarios: []ScenarioSpec{{Kind: ImageConflict, At: 2 * time.Minute}}}
+	const ticks = 20
+
+	// What the publisher must send.
+	want := 0
+	ref := newFleet(t, opts)
+	for range ticks {
+		pls, err := ref.Advance().Payloads(FormatProm, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += len(pls)
+	}
+
+	reg := prometheus.NewRegistry()
+	seen := 0
+	p, err := NewPublisher(newFleet(t, opts), PublisherOptions{Format: FormatProm, Ticks: ticks, CreateStream: true,
+		OnTick: func(Tick) { seen++ }}, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Run(ctx, nc, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := streamMsgs(t, nc); got != uint64(want) || seen != ticks {
+		t.Fatalf("stream holds %d messages after %d ticks, want %d", got, seen, want)
+	}
+	if got := testutil.ToFloat64(p.ticks); got != ticks {
+		t.Errorf("ticks counter %v", got)
+	}
+
+	// The same seed again: every Nats-Msg-Id is a duplicate.
+	again, err := NewPublisher(newFleet(t, opts), PublisherOptions{Format: FormatProm, Ticks: ticks}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Run(ctx, nc, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := streamMsgs(t, nc); got != uint64(want) {
+		t.Errorf("after re-publishing the same ticks the stream holds %d messages, want %d", got, want)
+	}
+}
+
+func TestPublisherSpeedAndCancel(t *testing.T) {
+	nc := startNATS(t)
+	f := newFleet(t, Options{Seed: 1})
+	// 15 s steps at speed 300: one tick every 50 ms.
+	p, err := NewPublisher(f, PublisherOptions{Ticks: 5, CreateStream: true}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := p.Run(context.Background(), nc, 300); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("5 ticks at speed 300 took %v, want ≥ 200ms", d)
+	}
+	if got := f.Now(); !got.Equal(defaultStart.Add(4 * DefaultStep)) {
+		t.Errorf("fleet at %v after 5 ticks", got)
+	}
+
+	forever, err := NewPublisher(f, PublisherOptions{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := forever.Run(ctx, nc, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Run after the deadline: %v", err)
+	}
+
+	// No stream: publishing fails instead of hanging.
+	bare := newFleet(t, Options{Seed: 1})
+	np, _ := NewPublisher(bare, PublisherOptions{Ticks: 1, Stream: "OTHER", MetricsSubject: "nowhere.metrics", EventsSubject: "nowhere.events", AckTimeout: 2 * time.Second}, nil, nil)
+	if err := np.Run(context.Background(), nc, 0); err == nil {
+		t.Error("publishing to subjects no stream captures succeeded")
+	}
+}
+
+func TestPublisherOptions(t *testing.T) {
+	f := newFleet(t, Options{})
+	for _, o := range []PublisherOptions{{Format: "csv"}, {Ticks: -1}, {AckTimeout: -time.Second}} {
+		if _, err := NewPublisher(f, o, nil, nil); err == nil {
+			t.Errorf("options %+v accepted", o)
+		}
+	}
+	if _, err := NewPublisher(nil, PublisherOptions{}, nil, nil); err == nil {
+		t.Error("nil fleet accepted")
+	}
+}

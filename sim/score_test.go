@@ -1,0 +1,113 @@
+package sim
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+)
+
+func TestScore(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	ent := func(pod, svc string) map[string]string {
+		return map[string]string{"namespace": "shop", "pod": pod, "service": svc}
+	}
+	truth := []Truth{
+		{ID: "a", Scenario: "memory_growth_oom", Entity: ent("a-1", "a"), Cause: "memory_limit_ratio", Onset: at(40), FailureAt: at(60), EndAt: at(70), HasPrecursor: true, Fails: true},
+		{ID: "b", Scenario: "connection_exhaustion", Entity: ent("b-1", "b"), Cause: "connection_pool_usage_ratio", Onset: at(100), FailureAt: at(120), EndAt: at(130), HasPrecursor: true, Fails: true},
+		{ID: "c", Scenario: "image_conflict", Entity: ent("c-1", "c"), Cause: "events_module_load_error", Onset: at(200), FailureAt: at(200), EndAt: at(210), Fails: true},
+		{ID: "d", Scenario: "memory_growth_oom", Entity: ent("d-1", "d"), Cause: "memory_limit_ratio", Onset: at(300), FailureAt: at(320), EndAt: at(325), HasPrecursor: true},
+		{ID: "e", Scenario: "cross_zone_latency", Entity: ent("e-1", "e"), Cause: "dependency_latency_p99_seconds", Onset: at(400), FailureAt: at(420), EndAt: at(430), HasPrecursor: true, Fails: true},
+	}
+	pod := func(p string) map[string]string { return map[string]string{"namespace": "shop", "pod": p} }
+	alerts := []Alert{
+		// a: predicted 10 min ahead, true cause second; repeated alerts
+		// form one group.
+		{Entity: pod("a-1"), FiredAt: at(50), TopCauses: []string{"cpu_usage_cores", "memory_limit_ratio"}},
+		{Entity: pod("a-1"), FiredAt: at(55), TopCauses: []string{"memory_limit_ratio"}},
+		{Entity: pod("a-1"), FiredAt: at(58), TopCauses: []string{"memory_limit_ratio"}},
+		// b: predicted 4 min ahead by service-level entity, true cause first.
+		{Entity: map[string]string{"service": "b"}, FiredAt: at(116), TopCauses: []string{"connection_pool_usage_ratio"}},
+		// c: only late alerts (during the failure).
+		{Entity: pod("c-1"), FiredAt: at(201), TopCauses: []string{"container_restarts_10m"}},
+		// d: false-alarm bait alerted: a false positive.
+		{Entity: pod("d-1"), FiredAt: at(318), TopCauses: []string{"memory_limit_ratio"}},
+		// e: too early (outside a 15 min horizon): a false positive, and e
+		// is missed.
+		{Entity: pod("e-1"), FiredAt: at(400), TopCauses: []string{"dependency_latency_p99_seconds"}},
+		// an alert on an unrelated pod: false positive.
+		{Entity: pod("z-9"), FiredAt: at(10)},
+		// same namespace, other pod of the same name prefix: no match.
+		{Entity: pod("a-2"), FiredAt: at(59)},
+	}
+	r := Score(truth, alerts, 15*time.Minute)
+	want := Report{
+		Scenarios: 5, Failures: 4, FalseAlarmBait: 1, Predicted: 2,
+		Alerts: 9, AlertGroups: 7, TruePositives: 2, FalsePositives: 4, LateAlerts: 1,
+		Precision: 2.0 / 6, Recall: 0.5, LeadTimeMedianS: (600 + 240) / 2.0,
+		Top1Cause: 0.5, Top3Cause: 1,
+	}
+	check := func(name string, got, want float64) {
+		if math.Abs(got-want) > 1e-9 {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	check("scenarios", float64(r.Scenarios), float64(want.Scenarios))
+	check("failures", float64(r.Failures), float64(want.Failures))
+	check("bait", float64(r.FalseAlarmBait), float64(want.FalseAlarmBait))
+	check("predicted", float64(r.Predicted), float64(want.Predicted))
+	check("alerts", float64(r.Alerts), float64(want.Alerts))
+	check("groups", float64(r.AlertGroups), float64(want.AlertGroups))
+	check("tp", float64(r.TruePositives), float64(want.TruePositives))
+	check("fp", float64(r.FalsePositives), float64(want.FalsePositives))
+	check("late", float64(r.LateAlerts), float64(want.LateAlerts))
+	check("precision", r.Precision, want.Precision)
+	check("recall", r.Recall, want.Recall)
+	check("lead", r.LeadTimeMedianS, want.LeadTimeMedianS)
+	check("top1", r.Top1Cause, want.Top1Cause)
+	check("top3", r.Top3Cause, want.Top3Cause)
+	if k := r.ByScenario["memory_growth_oom"]; k.Failures != 1 || k.Predicted != 1 || k.FalseAlarmBait != 1 || k.BaitAlerted != 1 || k.LeadTimeMedianS != 600 {
+		t.Errorf("memory_growth_oom breakdown %+v", k)
+	}
+
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys map[string]any
+	if err := json.Unmarshal(b, &keys); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"scenarios", "precision", "recall", "lead_time_median_s", "top1_cause", "top3_cause"} {
+		if _, ok := keys[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, b)
+		}
+	}
+
+	empty := Score(nil, nil, time.Minute)
+	if empty.Precision != 0 || empty.Recall != 0 || empty.Scenarios != 0 {
+		t.Errorf("empty report %+v", empty)
+	}
+}
+
+func TestMatches(t *testing.T) {
+	truth := map[string]string{"namespace": "ns", "pod": "p", "service": "s"}
+	cases := []struct {
+		alert map[string]string
+		want  bool
+	}{
+		{map[string]string{"namespace": "ns", "pod": "p"}, true},
+		{map[string]string{"service": "s"}, true},
+		{map[string]string{"namespace": "ns", "pod": "p", "container": "x"}, true},
+		{map[string]string{"namespace": "other", "pod": "p"}, false},
+		{map[string]string{"namespace": "ns"}, false},
+		{map[string]string{"namespace": "ns", "pod": "q", "service": "s"}, false},
+		{nil, false},
+	}
+	for _, c := range cases {
+		if got := Matches(c.alert, truth); got != c.want {
+			t.Errorf("Matches(%v) = %v, want %v", c.alert, got, c.want)
+		}
+	}
+}

@@ -166,6 +166,8 @@ type Options struct {
 	Now        func() time.Time
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
+
+	ownClient bool // HTTPClient was made by New
 }
 
 func (o *Options) defaults() error {
@@ -213,7 +215,8 @@ func (o *Options) defaults() error {
 		o.MaxBatch = DefaultMaxBatch
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{}
+		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		o.ownClient = true
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -612,5 +615,8 @@ func (m *Manager) Close() {
 	if stop != nil {
 		stop()
 		<-done
+	}
+	if m.opts.ownClient {
+		m.opts.HTTPClient.CloseIdleConnections()
 	}
 }

@@ -105,6 +105,7 @@ func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition 
 			s.Count = 0
 			return trNone
 		default:
+			s.State, s.Count = "", 0
 			return trDropped
 		}
 	}
@@ -122,6 +123,7 @@ func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition 
 		if s.State == store.AlertResolved {
 			return trNone
 		}
+		s.State = ""
 		return trDropped
 	}
 	s.Count++

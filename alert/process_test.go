@@ -178,8 +178,8 @@ func TestRestartResumes(t *testing.T) {
 		}
 	}
 	probs := map[string][]float64{
-		"pending": {0.1, 0.1, 0.8, 0.8, 0.8},  // pending at step 2, fires at 3 after the restart
-		"firing":  {0.8, 0.8, 0.8, 0.8, 0.8},  // fires at step 1
+		"pending": {0.1, 0.1, 0.8, 0.8, 0.8},   // pending at step 2, fires at 3 after the restart
+		"firing":  {0.8, 0.8, 0.8, 0.8, 0.8},   // fires at step 1
 		"resolve": {0.8, 0.8, 0.1, 0.65, 0.65}, // fires at 1, resolves at 2, 0.65 does not re-fire
 	}
 	run(0, 3, probs)
@@ -292,8 +292,8 @@ func TestMergeKeepsNewestVersion(t *testing.T) {
 	items := []store.OutboxItem{
 		{ID: 1, Payload: enc(mk("a", t0, t0.Add(time.Hour)), mk("b", t0, t0.Add(time.Hour)))},
 		{ID: 2, Payload: []byte("not json")},
-		{ID: 3, Payload: enc(mk("a", t0, t0.Add(time.Minute)))},                       // a resolved
-		{ID: 4, Payload: enc(mk("a", t0.Add(time.Hour), t0.Add(2*time.Hour)))},         // a fires again
+		{ID: 3, Payload: enc(mk("a", t0, t0.Add(time.Minute)))},                         // a resolved
+		{ID: 4, Payload: enc(mk("a", t0.Add(time.Hour), t0.Add(2*time.Hour)))},          // a fires again
 		{ID: 5, Payload: enc(mk("b", t0, t0.Add(2*time.Hour)), mk("c", t0, t0.Add(1)))}, // b resent
 	}
 	got, ids := merge(items, discard{})

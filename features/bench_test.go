@@ -246,10 +246,13 @@ func BenchmarkEvaluate(b *testing.B) {
 	cfg.Lookback = model.Duration(15 * time.Minute)
 	e := newTestExtractor(b, h, nil, cfg)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for range b.N {
 		vs, err := e.Evaluate(context.Background(), time.UnixMilli(base+10*60*sec))
 		if err != nil || len(vs) != 1000 || math.IsNaN(vs[0].Values[0]) {
 			b.Fatalf("%d vectors, %v", len(vs), err)
 		}
 	}
+	b.ReportMetric((cpuTime() - cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(h.NumSeries()), "series")
 }

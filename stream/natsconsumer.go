@@ -179,9 +179,15 @@ type NATSConsumer struct {
 	messages *prometheus.CounterVec
 	appendD  *prometheus.HistogramVec
 
-	// per fetch scratch
+	// Scratch of the run loop: the messages being gathered and two stages,
+	// one being decoded while the other is being stored.
+	msgs   []jetstream.Msg
+	stages [2]stage
+}
+
+// stage holds one batch of messages from decoding to acknowledgement.
+type stage struct {
 	res     decode.Result
-	msgs    []jetstream.Msg
 	spans   []msgSpan
 	batches []telemetry.Batch
 }
@@ -230,8 +236,8 @@ func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg promethe
 		return nil, fmt.Errorf("nats consumer metrics: %w", err)
 	}
 	if c.appendD, err = histogramVec(reg, prometheus.HistogramOpts{
-		Namespace: "omen", Name: "nats_fetch_process_seconds",
-		Help:    "Time to decode, store and acknowledge one fetched batch of messages.",
+		Namespace: "omen", Name: "nats_batch_commit_seconds",
+		Help:    "Time to store (Append) and acknowledge one batch of messages.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9),
 	}, "consumer"); err != nil {
 		return nil, fmt.Errorf("nats consumer metrics: %w", err)
@@ -339,13 +345,36 @@ func (c *NATSConsumer) Run(ctx context.Context) error {
 }
 
 // consume runs one message iterator until ctx is done (nil) or the
-// iterator fails (the error).
+// iterator fails (the error). It decodes one batch while the previous one
+// is being stored: a single committer goroutine appends and acknowledges
+// the batches in order.
 func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) error {
 	it, err := cons.Messages(jetstream.PullMaxBytes(c.opts.MaxBufferedBytes))
 	if err != nil {
 		return fmt.Errorf("pull messages: %w", err)
 	}
 	defer c.release(it)
+
+	free := make(chan *stage, len(c.stages))
+	for i := range c.stages {
+		free <- &c.stages[i]
+	}
+	commit := make(chan *stage)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for st := range commit {
+			start := time.Now()
+			c.commit(ctx, st)
+			c.appendD.WithLabelValues(c.opts.Durable).Observe(time.Since(start).Seconds())
+			free <- st
+		}
+	}()
+	defer func() {
+		close(commit)
+		<-committed
+	}()
+
 	for {
 		first, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
@@ -375,10 +404,14 @@ func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) err
 			}
 			c.msgs = append(c.msgs, msg)
 		}
-		start := time.Now()
-		c.process(ctx, c.msgs)
-		c.appendD.WithLabelValues(c.opts.Durable).Observe(time.Since(start).Seconds())
+		st := <-free
+		c.decode(ctx, st, c.msgs)
 		clear(c.msgs)
+		if len(st.spans) > 0 {
+			commit <- st
+		} else {
+			free <- st
+		}
 		if iterErr != nil {
 			return iterErr
 		}
@@ -403,11 +436,10 @@ func (c *NATSConsumer) release(it jetstream.MessagesContext) {
 	}
 }
 
-// process decodes msgs, dead-letters the poison ones, stores the rest in
-// one Append and acknowledges them.
-func (c *NATSConsumer) process(ctx context.Context, msgs []jetstream.Msg) {
-	c.res.Reset()
-	c.spans = c.spans[:0]
+// decode decodes msgs into st and dead-letters the poison ones.
+func (c *NATSConsumer) decode(ctx context.Context, st *stage, msgs []jetstream.Msg) {
+	st.res.Reset()
+	st.spans = st.spans[:0]
 	for _, msg := range msgs {
 		meta, err := msg.Metadata()
 		if err != nil {
@@ -423,59 +455,62 @@ func (c *NATSConsumer) process(ctx context.Context, msgs []jetstream.Msg) {
 			c.deadLetter(ctx, msg, meta, reasonOf(err, ReasonUnknown), err)
 			continue
 		}
-		errStart := len(c.res.Errors)
-		sp := msgSpan{msg: msg, seq: meta.Sequence.Stream, received: received.UnixMilli(), s0: len(c.res.Samples), e0: len(c.res.Events)}
-		derr := c.dec.Decode(f, msg.Data(), received, &c.res)
-		for _, e := range c.res.Errors[errStart:] {
+		errStart := len(st.res.Errors)
+		sp := msgSpan{msg: msg, seq: meta.Sequence.Stream, received: received.UnixMilli(), s0: len(st.res.Samples), e0: len(st.res.Events)}
+		derr := c.dec.Decode(f, msg.Data(), received, &st.res)
+		for _, e := range st.res.Errors[errStart:] {
 			c.m.errors.WithLabelValues(e.Reason).Inc()
 		}
 		if derr != nil {
-			c.res.Samples = c.res.Samples[:sp.s0]
-			c.res.Events = c.res.Events[:sp.e0]
+			st.res.Samples = st.res.Samples[:sp.s0]
+			st.res.Events = st.res.Events[:sp.e0]
 			c.deadLetter(ctx, msg, meta, reasonOf(derr, ReasonUndecodable), derr)
 			continue
 		}
-		if len(c.res.Errors) > errStart {
+		if len(st.res.Errors) > errStart {
 			c.logger.Debug("message partly rejected", "subject", msg.Subject(), "seq", sp.seq,
-				"rejected", len(c.res.Errors)-errStart, "first", c.res.Errors[errStart].Error())
+				"rejected", len(st.res.Errors)-errStart, "first", st.res.Errors[errStart].Error())
 		}
-		sp.s1, sp.e1 = len(c.res.Samples), len(c.res.Events)
-		c.spans = append(c.spans, sp)
+		sp.s1, sp.e1 = len(st.res.Samples), len(st.res.Events)
+		st.spans = append(st.spans, sp)
 	}
-	if len(c.spans) == 0 {
-		return
-	}
-	c.batches = c.batches[:0]
-	for _, sp := range c.spans {
-		c.batches = append(c.batches, telemetry.Batch{
+	st.batches = st.batches[:0]
+	for _, sp := range st.spans {
+		st.batches = append(st.batches, telemetry.Batch{
 			Source: c.source, Seq: sp.seq, Received: sp.received,
-			Samples: c.res.Samples[sp.s0:sp.s1:sp.s1], Events: c.res.Events[sp.e0:sp.e1:sp.e1],
+			Samples: st.res.Samples[sp.s0:sp.s1:sp.s1], Events: st.res.Events[sp.e0:sp.e1:sp.e1],
 		})
 	}
-	err := c.app.Append(ctx, c.batches)
+}
+
+// commit stores the decoded messages of st in one Append and acknowledges
+// them; on a retryable error it nacks them.
+func (c *NATSConsumer) commit(ctx context.Context, st *stage) {
+	err := c.app.Append(ctx, st.batches)
 	switch {
 	case err == nil:
-		c.ackAll(c.spans, c.batches)
+		c.ackAll(st.spans, st.batches)
 	case errors.Is(err, ErrInvalid):
 		// Find the bad messages one by one; store the good ones.
 		c.m.errors.WithLabelValues(ReasonAppend).Inc()
-		for i, sp := range c.spans {
-			err := c.app.Append(ctx, c.batches[i:i+1])
+		for i, sp := range st.spans {
+			err := c.app.Append(ctx, st.batches[i:i+1])
 			switch {
 			case err == nil:
-				c.ackAll(c.spans[i:i+1], c.batches[i:i+1])
+				c.ackAll(st.spans[i:i+1], st.batches[i:i+1])
 			case errors.Is(err, ErrInvalid):
 				meta, _ := sp.msg.Metadata()
 				c.deadLetter(ctx, sp.msg, meta, "invalid", err)
 			default:
-				c.nakAll(c.spans[i:i+1], err)
+				c.nakAll(st.spans[i:i+1], err)
 			}
 		}
 	default:
 		c.m.errors.WithLabelValues(ReasonAppend).Inc()
-		c.nakAll(c.spans, err)
+		c.nakAll(st.spans, err)
 	}
-	clear(c.batches)
+	clear(st.batches)
+	clear(st.spans)
 }
 
 func (c *NATSConsumer) ackAll(spans []msgSpan, batches []telemetry.Batch) {

@@ -253,6 +253,6 @@ func BenchmarkEvaluate(b *testing.B) {
 			b.Fatalf("%d vectors, %v", len(vs), err)
 		}
 	}
-	b.ReportMetric((cpuTime() - cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(h.NumSeries()), "series")
 }

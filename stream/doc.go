@@ -39,7 +39,8 @@
 // Messages are pulled continuously and processed in batches of up to
 // FetchBatch messages (cut FetchWait after the first one); all decoded
 // messages of a batch go to one Append call, one telemetry.Batch per
-// message. A message whose payload is unusable (nothing decodable, too
+// message. Decoding the next batch overlaps the Append of the previous one;
+// a consumer's Append calls are sequential and in stream order. A message whose payload is unusable (nothing decodable, too
 // large, unknown format) is poison: it is published to omen.dlq with
 // headers Omen-Dlq-Reason, Omen-Dlq-Error, Omen-Dlq-Subject,
 // Omen-Dlq-Stream, Omen-Dlq-Sequence and Omen-Dlq-Consumer (the original

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -550,5 +551,55 @@ func TestNATSConsumerReleasesBuffered(t *testing.T) {
 	}
 	if s, _, _ := mem.Counts(); s != 200 {
 		t.Fatalf("stored %d samples, want 200", s)
+	}
+}
+
+// TestNATSConsumerPipelineOrder uses a slow store, so that decoding
+// overlaps Append, and checks that batches arrive once each and in stream
+// order.
+func TestNATSConsumerPipelineOrder(t *testing.T) {
+	verifyNoLeaks(t)
+	nc := connect(t, natsServers[0].start(t))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := &MemAppender{}
+	var calls atomic.Int32
+	var inFlight atomic.Int32
+	slow := AppenderFunc(func(ctx context.Context, b []telemetry.Batch) error {
+		if inFlight.Add(1) > 1 {
+			t.Error("concurrent Append calls from one consumer")
+		}
+		defer inFlight.Add(-1)
+		calls.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		return mem.Append(ctx, b)
+	})
+	opts := testNATSOptions()
+	opts.FetchBatch = 7
+	c := newConsumer(t, nc, slow, opts, prometheus.NewRegistry())
+	setupStreams(t, c)
+	ts := time.Now().UnixNano()
+	for i := range 100 {
+		publish(t, js, "omen.metrics", "", fmt.Sprintf("order,i=%d v=%d %d", i, i, ts))
+	}
+	stop := runConsumer(t, c)
+	waitFor(t, "100 samples", func() bool { s, _, _ := mem.Counts(); return s >= 100 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	var last uint64
+	for _, b := range mem.Batches() {
+		if b.Seq <= last {
+			t.Fatalf("batch seq %d after %d: out of order", b.Seq, last)
+		}
+		last = b.Seq
+	}
+	if s, _, d := mem.Counts(); s != 100 || d != 0 {
+		t.Fatalf("stored %d samples with %d duplicates, want 100 and 0", s, d)
+	}
+	if calls.Load() < 100/7 {
+		t.Fatalf("%d Append calls, want at least %d (FetchBatch 7)", calls.Load(), 100/7)
 	}
 }

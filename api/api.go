@@ -1,0 +1,492 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+// OpenAPI returns the OpenAPI 3 document of the API (a copy).
+func OpenAPI() []byte { return append([]byte(nil), openAPIDoc...) }
+
+// Options configure New.
+type Options struct {
+	// Backend answers every request. Required.
+	Backend Backend
+	// ListenAddress is the address the server listens on (host:port). When
+	// its host is not a loopback address (including an empty host, which
+	// means every interface), a token is required.
+	ListenAddress string
+	// TokenFile holds the bearer token (surrounding white space is
+	// trimmed). Token gives it directly (tests); set at most one.
+	TokenFile string
+	Token     string
+	// UI, when set, is served under /ui/ behind the same authentication,
+	// and GET / redirects to /ui/.
+	UI http.Handler
+	// ExplainTimeout bounds one ExplainEntity call (default 30s).
+	ExplainTimeout time.Duration
+	// MaxConcurrentExplains bounds concurrent ExplainEntity calls
+	// (default 2); further calls wait until their request is cancelled.
+	MaxConcurrentExplains int
+	// MaxLimit caps the number of items in a list response (default 10000).
+	MaxLimit int
+	// Registerer receives the API's metrics (default: none registered).
+	Registerer prometheus.Registerer
+	// Logger (default: discard).
+	Logger *slog.Logger
+}
+
+// API serves the explanation API. Build it with New and mount it with
+// Register.
+type API struct {
+	opts     Options
+	backend  Backend
+	token    []byte // sha256 of the token; nil when none
+	sem      chan struct{}
+	logger   *slog.Logger
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// New validates opts and builds the API.
+func New(opts Options) (*API, error) {
+	if opts.Backend == nil {
+		return nil, errors.New("api: no backend")
+	}
+	if opts.ExplainTimeout == 0 {
+		opts.ExplainTimeout = 30 * time.Second
+	}
+	if opts.ExplainTimeout < 0 {
+		return nil, fmt.Errorf("api: negative explain timeout %v", opts.ExplainTimeout)
+	}
+	if opts.MaxConcurrentExplains == 0 {
+		opts.MaxConcurrentExplains = 2
+	}
+	if opts.MaxConcurrentExplains < 0 {
+		return nil, fmt.Errorf("api: negative explain concurrency %d", opts.MaxConcurrentExplains)
+	}
+	if opts.MaxLimit == 0 {
+		opts.MaxLimit = 10000
+	}
+	if opts.MaxLimit < 0 {
+		return nil, fmt.Errorf("api: negative limit %d", opts.MaxLimit)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	token := opts.Token
+	if opts.TokenFile != "" {
+		if token != "" {
+			return nil, errors.New("api: both a token and a token file")
+		}
+		b, err := os.ReadFile(opts.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("api: read token file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+		if token == "" {
+			return nil, fmt.Errorf("api: token file %q is empty", opts.TokenFile)
+		}
+	}
+	if !IsLoopback(opts.ListenAddress) && token == "" {
+		return nil, fmt.Errorf("api: listen address %q is not a loopback address: a token is required (--web.token-file)", opts.ListenAddress)
+	}
+	a := &API{opts: opts, backend: opts.Backend, logger: opts.Logger,
+		sem: make(chan struct{}, opts.MaxConcurrentExplains)}
+	if token != "" {
+		h := sha256.Sum256([]byte(token))
+		a.token = h[:]
+	}
+	f := promauto.With(opts.Registerer)
+	a.requests = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "omen", Subsystem: "api", Name: "requests_total",
+		Help: "API and UI requests by route and status code.",
+	}, []string{"handler", "code"})
+	a.duration = f.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "omen", Subsystem: "api", Name: "request_duration_seconds",
+		Help:    "API and UI request latency by route.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+	}, []string{"handler"})
+	return a, nil
+}
+
+// IsLoopback reports whether a listen address (host:port, or a bare host)
+// binds only loopback interfaces: "localhost", 127.0.0.0/8 or ::1. An empty
+// host (":9464") binds every interface and is not loopback.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr // a bare host or IPv6 literal
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+type route struct {
+	methods []string
+	path    string
+	name    string
+	handler func(w http.ResponseWriter, r *http.Request)
+}
+
+func (a *API) routes() []route {
+	return []route{
+		{[]string{"GET"}, "/api/v1/predictions", "predictions", a.predictions},
+		{[]string{"GET"}, "/api/v1/alerts", "alerts", a.alerts},
+		{[]string{"GET"}, "/api/v1/explanations/{id}", "explanation", a.explanation},
+		{[]string{"GET", "POST"}, "/api/v1/entities/{entity}/explain", "explain", a.explainEntity},
+		{[]string{"GET"}, "/api/v1/entities/{entity}/dependencies", "dependencies", a.dependencies},
+		{[]string{"GET"}, "/api/v1/model", "model", a.model},
+		{[]string{"GET"}, "/api/v1/openapi.json", "openapi", a.openapi},
+	}
+}
+
+// Register mounts the API (and the UI, when set) on mux.
+func (a *API) Register(mux *http.ServeMux) {
+	for _, rt := range a.routes() {
+		h := a.Protect(a.instrument(rt.name, http.HandlerFunc(rt.handler)))
+		for _, m := range rt.methods {
+			mux.Handle(m+" "+rt.path, h)
+		}
+	}
+	if a.opts.UI != nil {
+		mux.Handle("/ui/", a.Protect(a.instrument("ui", a.opts.UI)))
+		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+	}
+}
+
+// Handler returns a handler serving only the API (and UI).
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	a.Register(mux)
+	return mux
+}
+
+func (a *API) instrument(name string, h http.Handler) http.Handler {
+	return promhttp.InstrumentHandlerCounter(a.requests.MustCurryWith(prometheus.Labels{"handler": name}),
+		promhttp.InstrumentHandlerDuration(a.duration.MustCurryWith(prometheus.Labels{"handler": name}), h))
+}
+
+// Protect wraps h with the token check (a no-op without a token).
+func (a *API) Protect(h http.Handler) http.Handler {
+	if a.token == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.authorized(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/ui") || r.URL.Path == "/" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="omen", charset="UTF-8"`)
+		} else {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="omen"`)
+		}
+		writeError(w, http.StatusUnauthorized, "unauthorized", errors.New("missing or wrong bearer token"))
+	})
+}
+
+func (a *API) authorized(r *http.Request) bool {
+	var got string
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		got = strings.TrimSpace(h[7:])
+	} else if _, pw, ok := r.BasicAuth(); ok {
+		got = pw
+	} else {
+		return false
+	}
+	sum := sha256.Sum256([]byte(got)) // equal lengths for the constant-time compare
+	return subtle.ConstantTimeCompare(sum[:], a.token) == 1
+}
+
+type response struct {
+	Status    string `json:"status"`
+	Data      any    `json:"data,omitempty"`
+	ErrorType string `json:"errorType,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code = http.StatusInternalServerError
+		b, _ = json.Marshal(response{Status: "error", ErrorType: "internal", Error: "encode response: " + err.Error()})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+	_, _ = w.Write([]byte("\n"))
+}
+
+func writeData(w http.ResponseWriter, data any) {
+	writeJSON(w, http.StatusOK, response{Status: "success", Data: data})
+}
+
+func writeError(w http.ResponseWriter, code int, typ string, err error) {
+	writeJSON(w, code, response{Status: "error", ErrorType: typ, Error: err.Error()})
+}
+
+// backendError answers an error of the backend.
+func (a *API) backendError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", err)
+	case errors.Is(err, ErrUnavailable):
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err)
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusServiceUnavailable, "timeout", err)
+	case errors.Is(err, context.Canceled):
+		writeError(w, 499, "canceled", err)
+	default:
+		a.logger.Error("api request", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", err)
+	}
+}
+
+// ParseTime parses an RFC 3339 time or Unix seconds (with a fraction).
+func ParseTime(s string) (time.Time, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e13 {
+			return time.Time{}, fmt.Errorf("time %q out of range", s)
+		}
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC(), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("cannot parse %q as RFC 3339 or Unix time", s)
+}
+
+// filters are the common list parameters.
+type filters struct {
+	entity   string
+	matchers map[string]string
+	from, to time.Time
+	limit    int
+}
+
+func (a *API) parseFilters(r *http.Request) (filters, error) {
+	if err := r.ParseForm(); err != nil {
+		return filters{}, fmt.Errorf("parse form: %w", err)
+	}
+	var f filters
+	f.entity = r.Form.Get("entity")
+	for k, vs := range r.Form {
+		if !strings.HasPrefix(k, "match[") {
+			continue
+		}
+		if !strings.HasSuffix(k, "]") || len(k) == len("match[]") {
+			return filters{}, fmt.Errorf("matcher %q: want match[LABEL]=VALUE", k)
+		}
+		if len(vs) > 1 {
+			return filters{}, fmt.Errorf("matcher %q given %d times", k, len(vs))
+		}
+		if f.matchers == nil {
+			f.matchers = map[string]string{}
+		}
+		f.matchers[k[len("match["):len(k)-1]] = vs[0]
+	}
+	var err error
+	if s := r.Form.Get("from"); s != "" {
+		if f.from, err = ParseTime(s); err != nil {
+			return filters{}, fmt.Errorf("parameter from: %w", err)
+		}
+	}
+	if s := r.Form.Get("to"); s != "" {
+		if f.to, err = ParseTime(s); err != nil {
+			return filters{}, fmt.Errorf("parameter to: %w", err)
+		}
+	}
+	if !f.from.IsZero() && !f.to.IsZero() && f.to.Before(f.from) {
+		return filters{}, errors.New("parameter to is before from")
+	}
+	f.limit = a.opts.MaxLimit
+	if s := r.Form.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return filters{}, fmt.Errorf("parameter limit %q: want a positive integer", s)
+		}
+		f.limit = min(n, a.opts.MaxLimit)
+	}
+	return f, nil
+}
+
+func (a *API) predictions(w http.ResponseWriter, r *http.Request) {
+	f, err := a.parseFilters(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	q := PredictionQuery{Entity: f.entity, Matchers: f.matchers, From: f.from, To: f.to, Limit: f.limit}
+	ps, err := a.backend.Predictions(r.Context(), q)
+	if err != nil {
+		a.backendError(w, r, err)
+		return
+	}
+	out := make([]Prediction, 0, len(ps))
+	for _, p := range ps {
+		if q.Match(p) {
+			out = append(out, p)
+		}
+	}
+	SortPredictions(out)
+	if len(out) > f.limit {
+		out = out[:f.limit]
+	}
+	writeData(w, out)
+}
+
+// SortPredictions orders predictions as the API lists them: by entity,
+// then newest first.
+func SortPredictions(ps []Prediction) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].Entity != ps[j].Entity {
+			return ps[i].Entity < ps[j].Entity
+		}
+		return ps[i].T > ps[j].T
+	})
+}
+
+func (a *API) alerts(w http.ResponseWriter, r *http.Request) {
+	f, err := a.parseFilters(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	q := AlertQuery{Entity: f.entity, Matchers: f.matchers, From: f.from, To: f.to, State: r.Form.Get("state")}
+	switch q.State {
+	case "", AlertPending, AlertFiring, AlertResolved:
+	default:
+		writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("parameter state %q: want pending, firing or resolved", q.State))
+		return
+	}
+	as, err := a.backend.Alerts(r.Context(), q)
+	if err != nil {
+		a.backendError(w, r, err)
+		return
+	}
+	out := make([]Alert, 0, len(as))
+	for _, x := range as {
+		if q.Match(x) {
+			out = append(out, x)
+		}
+	}
+	SortAlerts(out)
+	if len(out) > f.limit {
+		out = out[:f.limit]
+	}
+	writeData(w, out)
+}
+
+// SortAlerts orders alerts as the API lists them: firing, pending, resolved;
+// then by probability, highest first; then by fingerprint.
+func SortAlerts(as []Alert) {
+	rank := map[string]int{AlertFiring: 0, AlertPending: 1, AlertResolved: 2}
+	sort.SliceStable(as, func(i, j int) bool {
+		ri, rj := rank[as[i].State], rank[as[j].State]
+		if ri != rj {
+			return ri < rj
+		}
+		if as[i].Probability != as[j].Probability {
+			return as[i].Probability > as[j].Probability
+		}
+		return as[i].Fingerprint < as[j].Fingerprint
+	})
+}
+
+func (a *API) explanation(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if id == "" {
+		writeError(w, http.StatusBadRequest, "bad_data", errors.New("empty id"))
+		return
+	}
+	x, err := a.backend.Explanation(r.Context(), id)
+	if err != nil {
+		a.backendError(w, r, err)
+		return
+	}
+	Decorate(&x, id)
+	writeData(w, x)
+}
+
+func (a *API) explainEntity(w http.ResponseWriter, r *http.Request) {
+	entity := r.PathValue("entity")
+	if entity == "" {
+		writeError(w, http.StatusBadRequest, "bad_data", errors.New("empty entity"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.ExplainTimeout)
+	defer cancel()
+	select {
+	case a.sem <- struct{}{}:
+		defer func() { <-a.sem }()
+	case <-ctx.Done():
+		a.backendError(w, r, fmt.Errorf("wait for an explanation slot: %w", ctx.Err()))
+		return
+	}
+	x, err := a.backend.ExplainEntity(ctx, entity)
+	if err != nil {
+		a.backendError(w, r, err)
+		return
+	}
+	Decorate(&x, "")
+	writeData(w, x)
+}
+
+func (a *API) dependencies(w http.ResponseWriter, r *http.Request) {
+	entity := r.PathValue("entity")
+	n, err := a.backend.Dependencies(r.Context(), entity)
+	if err != nil {
+		a.backendError(w, r, err)
+		return
+	}
+	for i := range n.Nodes {
+		n.Nodes[i].Link = EntityUIPath(n.Nodes[i].Name)
+	}
+	writeData(w, n)
+}
+
+func (a *API) model(w http.ResponseWriter, r *http.Request) {
+	m, err := a.backend.ModelInfo(r.Context())
+	if err != nil {
+		a.backendError(w, r, err)
+		return
+	}
+	writeData(w, m)
+}
+
+func (a *API) openapi(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPIDoc)
+}

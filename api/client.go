@@ -1,0 +1,202 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Client calls the API. The zero HTTPClient means http.DefaultClient.
+type Client struct {
+	// URL is the server's base URL, e.g. http://127.0.0.1:9464.
+	URL        string
+	Token      string
+	HTTPClient *http.Client
+}
+
+// Error is an error answer of the API.
+type Error struct {
+	StatusCode int
+	Type       string
+	Message    string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s (%d %s)", e.Message, e.StatusCode, e.Type)
+}
+
+// Unwrap maps 404 to ErrNotFound and 503 to ErrUnavailable.
+func (e *Error) Unwrap() error {
+	switch e.StatusCode {
+	case http.StatusNotFound:
+		return ErrNotFound
+	case http.StatusServiceUnavailable:
+		return ErrUnavailable
+	}
+	return nil
+}
+
+// Do sends a request to path (with query) and decodes the response's data
+// into out; it returns the raw data as well.
+func (c *Client) Do(ctx context.Context, method, path string, out any) (json.RawMessage, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.URL, "/")+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read response of %s %s: %w", method, path, err)
+	}
+	var r struct {
+		Status    string          `json:"status"`
+		Data      json.RawMessage `json:"data"`
+		ErrorType string          `json:"errorType"`
+		Error     string          `json:"error"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, &Error{StatusCode: resp.StatusCode, Type: "bad_response",
+			Message: fmt.Sprintf("%s %s: %s", method, path, strings.TrimSpace(string(body[:min(len(body), 200)])))}
+	}
+	if resp.StatusCode/100 != 2 || r.Status != "success" {
+		return nil, &Error{StatusCode: resp.StatusCode, Type: r.ErrorType, Message: r.Error}
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.Data, out); err != nil {
+			return nil, fmt.Errorf("decode response of %s %s: %w", method, path, err)
+		}
+	}
+	return r.Data, nil
+}
+
+// Explain fetches the explanation of arg: as an alert fingerprint or
+// prediction id first, then, when that is not found, by explaining arg as
+// an entity now.
+func (c *Client) Explain(ctx context.Context, arg string) (Explanation, json.RawMessage, error) {
+	var x Explanation
+	raw, err := c.Do(ctx, http.MethodGet, ExplanationPath(arg), &x)
+	if err == nil {
+		return x, raw, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return Explanation{}, nil, err
+	}
+	x = Explanation{}
+	raw, err2 := c.Do(ctx, http.MethodPost, ExplainPath(arg), &x)
+	if err2 != nil {
+		if errors.Is(err2, ErrNotFound) {
+			return Explanation{}, nil, fmt.Errorf("%q is no alert, prediction or entity omen knows: %w", arg, err2)
+		}
+		return Explanation{}, nil, err2
+	}
+	return x, raw, nil
+}
+
+// WriteTable prints x as a ranked table: the top groups by share with a
+// share bar, φ and the group's latest value in the window, then the ranked
+// root-cause entities.
+func WriteTable(w io.Writer, x Explanation, top int) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s  prediction %s at %s\n", x.Entity, x.PredictionID,
+		time.UnixMilli(x.T).UTC().Format(time.RFC3339))
+	if x.AlertFingerprint != "" {
+		fmt.Fprintf(&b, "alert %s\n", x.AlertFingerprint)
+	}
+	fmt.Fprintf(&b, "P(failure) %.3f (threshold %.3f)  anomaly %.3f  model %s\n",
+		x.Probability, x.Threshold, x.AnomalyScore, x.ModelVersion)
+	a := x.Attribution
+	fmt.Fprintf(&b, "baseline %.4f -> f(x) %.4f  (%s, %d evaluations)\n\n", a.Baseline, a.Value, a.Method, a.Evaluations)
+	groups := a.Top(top)
+	last := latestValues(x)
+	nameW := len("GROUP")
+	for _, g := range groups {
+		nameW = max(nameW, len(g.Name))
+	}
+	nameW = min(nameW, 40)
+	fmt.Fprintf(&b, "%3s  %-*s  %-20s %6s  %9s  %s\n", "#", nameW, "GROUP", "SHARE", "", "PHI", "VALUE")
+	for i, g := range groups {
+		val := "-"
+		if v, ok := last[g.Name]; ok {
+			val = formatValue(v)
+		}
+		fmt.Fprintf(&b, "%3d  %-*s  %s %5.1f%%  %+9.4f  %s\n", i+1, nameW, truncate(g.Name, nameW),
+			bar(g.Share, 20), 100*g.Share, g.Phi, val)
+	}
+	if len(groups) < len(a.Groups) {
+		rest := 0.0
+		for _, g := range a.Groups {
+			rest += g.Phi
+		}
+		for _, g := range groups {
+			rest -= g.Phi
+		}
+		fmt.Fprintf(&b, "%3s  %-*s  %-20s %6s  %+9.4f\n", "", nameW, fmt.Sprintf("(%d more)", len(a.Groups)-len(groups)), "", "", rest)
+	}
+	if len(x.Causes.Entities) > 0 {
+		b.WriteString("\nroot causes\n")
+		ents := append([]EntityCause(nil), x.Causes.Entities...)
+		sort.SliceStable(ents, func(i, j int) bool { return ents[i].Score > ents[j].Score })
+		for i, e := range ents {
+			if top > 0 && i >= top {
+				break
+			}
+			link := EntityUIPath(e.Entity)
+			fmt.Fprintf(&b, "%3d  %-*s  score %.3f  evidence %.3f  %s\n", i+1, nameW, truncate(e.Entity, nameW), e.Score, e.Evidence, link)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// latestValues maps each feature to its latest non-missing value in the
+// window.
+func latestValues(x Explanation) map[string]float64 {
+	out := map[string]float64{}
+	for j, f := range x.Features {
+		for i := len(x.Window) - 1; i >= 0; i-- {
+			if j < len(x.Window[i]) && !math.IsNaN(x.Window[i][j]) {
+				out[f] = x.Window[i][j]
+				break
+			}
+		}
+	}
+	return out
+}
+
+func formatValue(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e12 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.4g", v)
+}
+
+func bar(share float64, width int) string {
+	share = math.Max(0, math.Min(1, share))
+	full := int(math.Round(share * float64(width)))
+	return strings.Repeat("█", full) + strings.Repeat("·", width-full)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}

@@ -1,0 +1,41 @@
+// Package api serves omen's explanation API: JSON over HTTP under /api/v1,
+// in the style of Prometheus' HTTP API (a {"status":"success","data":…}
+// envelope; errors as {"status":"error","errorType":"bad_data","error":"…"}).
+//
+// # Routes
+//
+//	GET       /api/v1/predictions                  current predictions (latest per entity), or every prediction in [from, to]
+//	GET       /api/v1/alerts                       alerts
+//	GET       /api/v1/explanations/{id}            the explanation of an alert (by fingerprint) or a prediction (by id)
+//	GET, POST /api/v1/entities/{entity}/explain    explain the entity's latest window now
+//	GET       /api/v1/entities/{entity}/dependencies the entity's dependency neighbourhood
+//	GET       /api/v1/model                        the active model
+//	GET       /api/v1/openapi.json                 the OpenAPI 3 document of these routes
+//
+// Path parameters are URL path segments: escape "/" in entity names and
+// prediction ids as %2F (url.PathEscape). List filters: entity=ID,
+// match[LABEL]=VALUE (repeatable, all must match), from and to (RFC 3339
+// or Unix seconds), limit; alerts also take state=pending|firing|resolved.
+//
+// # Backend
+//
+// Handlers read everything through Backend, a small interface the daemon
+// adapts to its store, scorer, explainer and alert manager; MemBackend is an
+// in-memory implementation for tests and the UI's development. Explanation
+// decodes the JSON document the daemon stores per prediction
+// (DecodeExplanation).
+//
+// # Security
+//
+// A bearer token (Options.TokenFile) is required whenever the listen address
+// is not a loopback address: New refuses to build without one. When a token is
+// set, every API and UI request must carry it as "Authorization: Bearer TOKEN"
+// (or HTTP Basic auth with the token as password, so that a browser can open
+// the UI); it is compared in constant time. TLSConfig loads a certificate and
+// key for HTTPS and reloads them when the files change.
+//
+// # Client
+//
+// Client is a small Go client of the API; WriteTable prints an explanation
+// as the ranked table of `omen explain`.
+package api

@@ -1,0 +1,174 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/omen-sre/omen/explain"
+)
+
+// MemBackend is an in-memory Backend for tests and UI development. Set its
+// fields before use, or under Lock. Predictions holds every prediction;
+// the latest of each entity answers a query without a time range.
+// Explanations are keyed by prediction id; an alert's explanation is the
+// one of its PredictionID. ExplainEntity returns the explanation of the
+// entity's latest prediction unless Explain is set. Dependencies serves the
+// neighbours of the entity's node in Edges (the node is Service[entity],
+// else the entity itself) with the evidence in Evidence.
+type MemBackend struct {
+	sync.Mutex
+	PredictionList []Prediction
+	AlertList      []Alert
+	Explanations   map[string]Explanation
+	Model          *ModelInfo
+	Edges          []explain.Edge
+	Service        map[string]string
+	Evidence       map[string]float64
+	Explain        func(ctx context.Context, entity string) (Explanation, error)
+}
+
+var _ Backend = (*MemBackend)(nil)
+
+// Predictions implements Backend.
+func (m *MemBackend) Predictions(_ context.Context, q PredictionQuery) ([]Prediction, error) {
+	m.Lock()
+	defer m.Unlock()
+	if q.From.IsZero() && q.To.IsZero() {
+		latest := map[string]Prediction{}
+		for _, p := range m.PredictionList {
+			if l, ok := latest[p.Entity]; !ok || p.T > l.T {
+				latest[p.Entity] = p
+			}
+		}
+		out := make([]Prediction, 0, len(latest))
+		for _, p := range latest {
+			if q.Match(p) {
+				out = append(out, p)
+			}
+		}
+		return out, nil
+	}
+	var out []Prediction
+	for _, p := range m.PredictionList {
+		if q.Match(p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// Alerts implements Backend.
+func (m *MemBackend) Alerts(_ context.Context, q AlertQuery) ([]Alert, error) {
+	m.Lock()
+	defer m.Unlock()
+	var out []Alert
+	for _, a := range m.AlertList {
+		if q.Match(a) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// Explanation implements Backend.
+func (m *MemBackend) Explanation(_ context.Context, id string) (Explanation, error) {
+	m.Lock()
+	defer m.Unlock()
+	for _, a := range m.AlertList {
+		if a.Fingerprint == id {
+			id = a.PredictionID
+			break
+		}
+	}
+	x, ok := m.Explanations[id]
+	if !ok {
+		return Explanation{}, fmt.Errorf("explanation %q: %w", id, ErrNotFound)
+	}
+	return cloneExplanation(x), nil
+}
+
+// ExplainEntity implements Backend.
+func (m *MemBackend) ExplainEntity(ctx context.Context, entity string) (Explanation, error) {
+	m.Lock()
+	f := m.Explain
+	var latest *Prediction
+	for i, p := range m.PredictionList {
+		if p.Entity == entity && (latest == nil || p.T > latest.T) {
+			latest = &m.PredictionList[i]
+		}
+	}
+	var x Explanation
+	ok := false
+	if latest != nil {
+		x, ok = m.Explanations[latest.ID]
+	}
+	m.Unlock()
+	if f != nil {
+		return f(ctx, entity)
+	}
+	if latest == nil {
+		return Explanation{}, fmt.Errorf("entity %q: %w", entity, ErrNotFound)
+	}
+	if !ok {
+		return Explanation{}, fmt.Errorf("explanation of %q: %w", latest.ID, ErrNotFound)
+	}
+	return cloneExplanation(x), nil
+}
+
+// ModelInfo implements Backend.
+func (m *MemBackend) ModelInfo(context.Context) (ModelInfo, error) {
+	m.Lock()
+	defer m.Unlock()
+	if m.Model == nil {
+		return ModelInfo{}, fmt.Errorf("model: %w", ErrNotFound)
+	}
+	return *m.Model, nil
+}
+
+// Dependencies implements Backend.
+func (m *MemBackend) Dependencies(_ context.Context, entity string) (Neighbourhood, error) {
+	m.Lock()
+	defer m.Unlock()
+	node := entity
+	if s, ok := m.Service[entity]; ok {
+		node = s
+	}
+	n := Neighbourhood{Entity: entity, Node: node, Edges: []explain.Edge{}}
+	seen := map[string]bool{node: true}
+	names := []string{node}
+	for _, e := range m.Edges {
+		if e.From != node && e.To != node {
+			continue
+		}
+		n.Edges = append(n.Edges, e)
+		for _, v := range []string{e.From, e.To} {
+			if !seen[v] {
+				seen[v] = true
+				names = append(names, v)
+			}
+		}
+	}
+	if len(n.Edges) == 0 {
+		known := false
+		for _, p := range m.PredictionList {
+			known = known || p.Entity == entity
+		}
+		if _, ok := m.Evidence[node]; !ok && !known {
+			return Neighbourhood{}, fmt.Errorf("entity %q: %w", entity, ErrNotFound)
+		}
+	}
+	for _, v := range names {
+		n.Nodes = append(n.Nodes, Node{Name: v, Evidence: m.Evidence[v]})
+	}
+	return n, nil
+}
+
+func cloneExplanation(x Explanation) Explanation {
+	x.Attribution.Groups = append([]explain.GroupAttribution(nil), x.Attribution.Groups...)
+	x.Causes.Metrics = append([]MetricCause(nil), x.Causes.Metrics...)
+	x.Causes.Entities = append([]EntityCause(nil), x.Causes.Entities...)
+	x.Timestamps = nil
+	x.Links = nil
+	return x
+}

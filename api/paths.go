@@ -1,0 +1,60 @@
+package api
+
+import "net/url"
+
+// Paths of API resources and UI pages for an entity, prediction or alert
+// id; names are escaped as one path segment ("/" becomes %2F).
+
+// ExplanationPath is the API path of the explanation of an alert or
+// prediction.
+func ExplanationPath(id string) string { return "/api/v1/explanations/" + url.PathEscape(id) }
+
+// ExplainPath is the API path that explains an entity now.
+func ExplainPath(entity string) string {
+	return "/api/v1/entities/" + url.PathEscape(entity) + "/explain"
+}
+
+// DependenciesPath is the API path of an entity's neighbourhood.
+func DependenciesPath(entity string) string {
+	return "/api/v1/entities/" + url.PathEscape(entity) + "/dependencies"
+}
+
+// EntityUIPath is the UI page of an entity.
+func EntityUIPath(entity string) string { return "/ui/entities/" + url.PathEscape(entity) }
+
+// AlertUIPath is the UI page of an alert (fingerprint) or prediction (id).
+func AlertUIPath(id string) string { return "/ui/alerts/" + url.PathEscape(id) }
+
+// Decorate completes x as the API serves it: the window's timestamps, the
+// alert fingerprint (when x was asked for by alert) and links.
+func Decorate(x *Explanation, fingerprint string) {
+	if len(x.Window) > 0 && x.Step > 0 {
+		n := len(x.Window)
+		x.Timestamps = make([]int64, n)
+		for i := range x.Timestamps {
+			x.Timestamps[i] = x.T - int64(n-1-i)*x.Step
+		}
+	}
+	if fingerprint != "" && fingerprint != x.PredictionID {
+		x.AlertFingerprint = fingerprint
+	}
+	self := x.PredictionID
+	if x.AlertFingerprint != "" {
+		self = x.AlertFingerprint
+	}
+	x.Links = &Links{
+		Self:         ExplanationPath(self),
+		Explain:      ExplainPath(x.Entity),
+		Dependencies: DependenciesPath(x.Entity),
+		UI:           AlertUIPath(self),
+	}
+	for i := range x.Causes.Metrics {
+		x.Causes.Metrics[i].Link = EntityUIPath(x.Entity) + "#metric-" + url.PathEscape(x.Causes.Metrics[i].Name)
+	}
+	for i := range x.Causes.Entities {
+		e := x.Causes.Entities[i].Entity
+		x.Causes.Entities[i].Links = &Links{
+			Explain: ExplainPath(e), Dependencies: DependenciesPath(e), UI: EntityUIPath(e),
+		}
+	}
+}

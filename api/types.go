@@ -1,0 +1,318 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/omen-sre/omen/explain"
+)
+
+// ErrNotFound is returned (wrapped) by a Backend when the asked-for alert,
+// prediction, explanation or entity does not exist; the API answers 404.
+var ErrNotFound = errors.New("not found")
+
+// ErrUnavailable is returned (wrapped) by a Backend that cannot answer yet,
+// e.g. ExplainEntity before a model is loaded; the API answers 503.
+var ErrUnavailable = errors.New("unavailable")
+
+// Backend is what the API and the UI read. Implementations are safe for
+// concurrent use; the slices and maps they return are owned by the caller
+// (handlers do not modify them, but may sort returned slices). Times are
+// milliseconds since the Unix epoch. Missing records are reported with
+// errors wrapping ErrNotFound.
+type Backend interface {
+	// Predictions returns predictions matching q: the latest prediction of
+	// each entity when q.From and q.To are both zero, otherwise every
+	// prediction with From ≤ t ≤ To (a zero To means now). A backend may
+	// return a superset (e.g. ignore the matchers): the API applies q again.
+	Predictions(ctx context.Context, q PredictionQuery) ([]Prediction, error)
+	// Alerts returns the alerts matching q (a superset is allowed, as for
+	// Predictions).
+	Alerts(ctx context.Context, q AlertQuery) ([]Alert, error)
+	// Explanation returns the stored explanation of an alert (id is its
+	// fingerprint) or of a prediction (id is its prediction id).
+	Explanation(ctx context.Context, id string) (Explanation, error)
+	// ExplainEntity explains the entity's latest window now.
+	ExplainEntity(ctx context.Context, entity string) (Explanation, error)
+	// ModelInfo describes the active model (ErrNotFound when none).
+	ModelInfo(ctx context.Context) (ModelInfo, error)
+	// Dependencies returns the dependency neighbourhood of an entity (or
+	// of its service): its callers and callees with their edges.
+	Dependencies(ctx context.Context, entity string) (Neighbourhood, error)
+}
+
+// PredictionQuery selects predictions.
+type PredictionQuery struct {
+	// Entity, when set, selects one entity.
+	Entity string
+	// Matchers select entities whose labels equal every given value.
+	Matchers map[string]string
+	// From and To bound the prediction time (inclusive); both zero means
+	// the latest prediction of each entity.
+	From, To time.Time
+	// Limit caps the number returned (0: no limit).
+	Limit int
+}
+
+// Match reports whether p satisfies the entity, matchers and time range
+// of q.
+func (q PredictionQuery) Match(p Prediction) bool {
+	return matchEntity(q.Entity, q.Matchers, p.Entity, p.Labels) && inRange(q.From, q.To, p.T)
+}
+
+// AlertQuery selects alerts.
+type AlertQuery struct {
+	Entity   string
+	Matchers map[string]string
+	// State, when set, is AlertPending, AlertFiring or AlertResolved.
+	State string
+	// From and To, when set, select alerts active at some time in
+	// [From, To].
+	From, To time.Time
+}
+
+// Match reports whether a satisfies q.
+func (q AlertQuery) Match(a Alert) bool {
+	if !matchEntity(q.Entity, q.Matchers, a.Entity, a.Labels) {
+		return false
+	}
+	if q.State != "" && q.State != a.State {
+		return false
+	}
+	if !q.From.IsZero() && a.ResolvedAt != 0 && a.ResolvedAt < q.From.UnixMilli() {
+		return false
+	}
+	if !q.To.IsZero() && a.ActiveAt > q.To.UnixMilli() {
+		return false
+	}
+	return true
+}
+
+func matchEntity(entity string, matchers map[string]string, e string, labels map[string]string) bool {
+	if entity != "" && entity != e {
+		return false
+	}
+	for k, v := range matchers {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func inRange(from, to time.Time, t int64) bool {
+	if !from.IsZero() && t < from.UnixMilli() {
+		return false
+	}
+	if !to.IsZero() && t > to.UnixMilli() {
+		return false
+	}
+	return true
+}
+
+// Prediction is the model's output for one entity at one step.
+type Prediction struct {
+	// ID is the prediction id (entity@t).
+	ID     string            `json:"id"`
+	Entity string            `json:"entity"`
+	Labels map[string]string `json:"labels"`
+	// T is the step the prediction was made at, in ms.
+	T int64 `json:"t"`
+	// Probability is P(failure within the horizon).
+	Probability  float64 `json:"probability"`
+	Threshold    float64 `json:"threshold"`
+	AnomalyScore float64 `json:"anomaly_score"`
+	ModelVersion string  `json:"model_version"`
+}
+
+// Alert states.
+const (
+	AlertPending  = "pending"
+	AlertFiring   = "firing"
+	AlertResolved = "resolved"
+)
+
+// Alert is one alert on an entity's prediction.
+type Alert struct {
+	Fingerprint string            `json:"fingerprint"`
+	State       string            `json:"state"`
+	Entity      string            `json:"entity"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// PredictionID names the prediction (and explanation) that last
+	// updated the alert.
+	PredictionID string  `json:"prediction_id"`
+	Probability  float64 `json:"probability"`
+	Threshold    float64 `json:"threshold"`
+	// ActiveAt and ResolvedAt in ms (0 when not applicable).
+	ActiveAt   int64 `json:"active_at"`
+	ResolvedAt int64 `json:"resolved_at,omitempty"`
+}
+
+// Explanation is one prediction's explanation. Its JSON is the document the
+// daemon stores per prediction (prediction_id … step_ms), which the API
+// completes with the window's timestamps, the alert fingerprint when it was
+// asked for by alert, and links.
+type Explanation struct {
+	PredictionID string            `json:"prediction_id"`
+	Entity       string            `json:"entity"`
+	Labels       map[string]string `json:"labels"`
+	T            int64             `json:"t"`
+	Probability  float64           `json:"probability"`
+	Threshold    float64           `json:"threshold"`
+	AnomalyScore float64           `json:"anomaly_score"`
+	ModelVersion string            `json:"model_version"`
+	// Attribution: Σ groups[i].phi = value − baseline.
+	Attribution explain.Attribution `json:"attribution"`
+	Causes      Causes              `json:"causes"`
+	// Features name the window's columns; Window holds W rows (oldest
+	// first, ending at T) of raw values, NaN (null in JSON) when missing;
+	// Step is the time between rows in ms.
+	Features []string    `json:"features"`
+	Window   [][]float64 `json:"window"`
+	Step     int64       `json:"step_ms"`
+
+	// Set by the API.
+	Timestamps       []int64 `json:"timestamps,omitempty"`
+	AlertFingerprint string  `json:"alert_fingerprint,omitempty"`
+	Links            *Links  `json:"links,omitempty"`
+}
+
+// Causes are the top metric groups and the top root-cause entities.
+type Causes struct {
+	Metrics  []MetricCause `json:"metrics"`
+	Entities []EntityCause `json:"entities"`
+}
+
+// MetricCause is a group with one of the largest attribution shares.
+type MetricCause struct {
+	Name  string  `json:"name"`
+	Kind  string  `json:"kind"`
+	Phi   float64 `json:"phi"`
+	Share float64 `json:"share"`
+	// Link is set by the API.
+	Link string `json:"link,omitempty"`
+}
+
+// EntityCause is a ranked root-cause entity (or service).
+type EntityCause struct {
+	Entity   string  `json:"entity"`
+	Score    float64 `json:"score"`
+	Evidence float64 `json:"evidence"`
+	// Links are set by the API.
+	Links *Links `json:"links,omitempty"`
+}
+
+// Links point to related API resources and UI pages (paths relative to the
+// server root).
+type Links struct {
+	Self         string `json:"self,omitempty"`
+	Explain      string `json:"explain,omitempty"`
+	Dependencies string `json:"dependencies,omitempty"`
+	UI           string `json:"ui,omitempty"`
+}
+
+// DecodeExplanation decodes an explanation document as the daemon stores
+// it (null window values become NaN).
+func DecodeExplanation(doc []byte) (Explanation, error) {
+	var x Explanation
+	if err := json.Unmarshal(doc, &x); err != nil {
+		return Explanation{}, fmt.Errorf("decode explanation: %w", err)
+	}
+	return x, nil
+}
+
+// MarshalJSON writes NaN and ±Inf window values as null.
+func (x Explanation) MarshalJSON() ([]byte, error) {
+	type plain Explanation
+	return json.Marshal(struct {
+		plain
+		Window [][]*float64 `json:"window"`
+	}{plain(x), nullable(x.Window)})
+}
+
+// UnmarshalJSON reads null window values as NaN.
+func (x *Explanation) UnmarshalJSON(b []byte) error {
+	type plain Explanation
+	var v struct {
+		*plain
+		Window [][]*float64 `json:"window"`
+	}
+	v.plain = (*plain)(x)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	x.Window = nil
+	if v.Window != nil {
+		x.Window = make([][]float64, len(v.Window))
+		for i, r := range v.Window {
+			x.Window[i] = make([]float64, len(r))
+			for j, p := range r {
+				x.Window[i][j] = math.NaN()
+				if p != nil {
+					x.Window[i][j] = *p
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func nullable(w [][]float64) [][]*float64 {
+	if w == nil {
+		return nil
+	}
+	out := make([][]*float64, len(w))
+	for i, r := range w {
+		out[i] = make([]*float64, len(r))
+		for j := range r {
+			if !math.IsNaN(r[j]) && !math.IsInf(r[j], 0) {
+				out[i][j] = &r[j]
+			}
+		}
+	}
+	return out
+}
+
+// ModelInfo describes the active model.
+type ModelInfo struct {
+	Version     string             `json:"version"`
+	Created     int64              `json:"created"`
+	Size        int64              `json:"size,omitempty"`
+	SHA256      string             `json:"sha256,omitempty"`
+	Description string             `json:"description,omitempty"`
+	Metrics     map[string]float64 `json:"metrics,omitempty"`
+	Params      map[string]string  `json:"params,omitempty"`
+	// Features the model reads, the window length W in steps, the step and
+	// the prediction horizon in ms, and the alerting threshold.
+	Features  []string `json:"features"`
+	Window    int      `json:"window"`
+	StepMs    int64    `json:"step_ms"`
+	HorizonMs int64    `json:"horizon_ms"`
+	Threshold float64  `json:"threshold"`
+}
+
+// Neighbourhood is an entity's (or its service's) dependency
+// neighbourhood. Edges point from caller to callee.
+type Neighbourhood struct {
+	// Entity is the entity asked for; Node the graph node it maps to (its
+	// service, or itself).
+	Entity string         `json:"entity"`
+	Node   string         `json:"node"`
+	Nodes  []Node         `json:"nodes"`
+	Edges  []explain.Edge `json:"edges"`
+}
+
+// Node is one entity or service of a neighbourhood.
+type Node struct {
+	Name string `json:"name"`
+	// Evidence is the node's anomaly evidence (anomaly score raised by the
+	// failure probability; 0 when unknown).
+	Evidence float64 `json:"evidence"`
+	// Link is set by the API.
+	Link string `json:"link,omitempty"`
+}

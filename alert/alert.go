@@ -441,7 +441,7 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 
 	// Route: the alerts due for sending.
 	var due []*entityState
-	var payload []postableAlert
+	var payload []queued
 	for _, s := range m.states {
 		if m.needsSending(s, t) {
 			due = append(due, s)
@@ -449,7 +449,7 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].AlertFP < due[j].AlertFP })
 	for _, s := range due {
-		payload = append(payload, m.postable(s, t))
+		payload = append(payload, queued{m.postable(s, t), s.State == store.AlertResolved})
 	}
 	var errs []error
 	if len(due) > 0 {

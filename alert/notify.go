@@ -28,6 +28,14 @@ type postableAlert struct {
 	GeneratorURL string            `json:"generatorURL,omitempty"`
 }
 
+// queued is an alert as stored in the outbox: the postableAlert plus
+// whether it is the resolved version (merge keeps the last firing and the
+// last resolved version of each alert). The flag is not sent.
+type queued struct {
+	postableAlert
+	Resolved bool `json:"resolved,omitempty"`
+}
+
 // postable renders s as sent at step t.
 func (m *Manager) postable(s *entityState, t time.Time) postableAlert {
 	p := s.Last
@@ -124,7 +132,7 @@ func formatDuration(d time.Duration) string {
 }
 
 // enqueue writes one payload, pending for every target, to the outbox.
-func (m *Manager) enqueue(payload []postableAlert) error {
+func (m *Manager) enqueue(payload []queued) error {
 	if len(m.targets) == 0 {
 		for _, a := range payload {
 			m.logger.Info("alert (no alertmanager configured)", "labels", a.Labels, "startsAt", a.StartsAt, "endsAt", a.EndsAt)
@@ -281,18 +289,18 @@ func (m *Manager) wait(ctx context.Context, prev time.Duration) time.Duration {
 }
 
 // merge concatenates the payloads of items in order, keeping of each alert
-// (fingerprint and startsAt) only its newest version, at the position of
-// that version: newer states supersede older ones, and a resolution and a
-// later re-firing (new startsAt) are both kept. Undecodable payloads are
-// logged and dropped.
+// (fingerprint and startsAt) only the newest firing and the newest resolved
+// version, each at its own position: newer resends supersede older ones,
+// while a firing, its resolution and a later re-firing (new startsAt) all
+// reach Alertmanager, in order. Undecodable payloads are logged and dropped.
 func merge(items []store.OutboxItem, logger interface {
 	Error(string, ...any)
 }) ([]postableAlert, []uint64) {
-	var all []postableAlert
+	var all []queued
 	ids := make([]uint64, 0, len(items))
 	for _, it := range items {
 		ids = append(ids, it.ID)
-		var as []postableAlert
+		var as []queued
 		if err := json.Unmarshal(it.Payload, &as); err != nil {
 			logger.Error("dropping undecodable outbox item", "id", it.ID, "err", err)
 			continue
@@ -300,19 +308,20 @@ func merge(items []store.OutboxItem, logger interface {
 		all = append(all, as...)
 	}
 	type key struct {
-		fp     string
-		starts int64
+		fp       string
+		starts   int64
+		resolved bool
 	}
 	last := make(map[key]int, len(all))
 	keys := make([]key, len(all))
 	for i, a := range all {
-		keys[i] = key{fingerprint(a.Labels), a.StartsAt.UnixNano()}
+		keys[i] = key{fingerprint(a.Labels), a.StartsAt.UnixNano(), a.Resolved}
 		last[keys[i]] = i
 	}
-	out := all[:0]
+	out := make([]postableAlert, 0, len(last))
 	for i, a := range all {
 		if last[keys[i]] == i {
-			out = append(out, a)
+			out = append(out, a.postableAlert)
 		}
 	}
 	return out, ids

@@ -288,23 +288,27 @@ func TestMergeKeepsNewestVersion(t *testing.T) {
 	mk := func(pod string, starts, ends time.Time) postableAlert {
 		return postableAlert{Labels: map[string]string{"alertname": AlertName, "pod": pod}, StartsAt: starts, EndsAt: ends}
 	}
-	enc := func(as ...postableAlert) []byte { b, _ := json.Marshal(as); return b }
+	enc := func(as ...queued) []byte { b, _ := json.Marshal(as); return b }
+	fir := func(a postableAlert) queued { return queued{a, false} }
+	res := func(a postableAlert) queued { return queued{a, true} }
 	items := []store.OutboxItem{
-		{ID: 1, Payload: enc(mk("a", t0, t0.Add(time.Hour)), mk("b", t0, t0.Add(time.Hour)))},
+		{ID: 1, Payload: enc(fir(mk("a", t0, t0.Add(time.Hour))), fir(mk("b", t0, t0.Add(time.Hour))))},
 		{ID: 2, Payload: []byte("not json")},
-		{ID: 3, Payload: enc(mk("a", t0, t0.Add(time.Minute)))},                         // a resolved
-		{ID: 4, Payload: enc(mk("a", t0.Add(time.Hour), t0.Add(2*time.Hour)))},          // a fires again
-		{ID: 5, Payload: enc(mk("b", t0, t0.Add(2*time.Hour)), mk("c", t0, t0.Add(1)))}, // b resent
+		{ID: 3, Payload: enc(fir(mk("a", t0, t0.Add(90*time.Minute))))},                           // a resent
+		{ID: 4, Payload: enc(res(mk("a", t0, t0.Add(time.Minute))))},                              // a resolved
+		{ID: 5, Payload: enc(res(mk("a", t0, t0.Add(time.Minute))))},                              // a resolved, resent
+		{ID: 6, Payload: enc(fir(mk("a", t0.Add(time.Hour), t0.Add(2*time.Hour))))},               // a fires again
+		{ID: 7, Payload: enc(fir(mk("b", t0, t0.Add(2*time.Hour))), fir(mk("c", t0, t0.Add(1))))}, // b resent
 	}
 	got, ids := merge(items, discard{})
-	if len(ids) != 5 {
-		t.Errorf("ids %v, want all 5 (undecodable ones are acknowledged too)", ids)
+	if len(ids) != 7 {
+		t.Errorf("ids %v, want all 7 (undecodable ones are acknowledged too)", ids)
 	}
 	var desc []string
 	for _, a := range got {
 		desc = append(desc, a.Labels["pod"]+"@"+a.StartsAt.Sub(t0).String()+"-"+a.EndsAt.Sub(t0).String())
 	}
-	want := []string{"a@0s-1m0s", "a@1h0m0s-2h0m0s", "b@0s-2h0m0s", "c@0s-1ns"}
+	want := []string{"a@0s-1h30m0s", "a@0s-1m0s", "a@1h0m0s-2h0m0s", "b@0s-2h0m0s", "c@0s-1ns"}
 	if len(desc) != len(want) {
 		t.Fatalf("merged %v, want %v", desc, want)
 	}

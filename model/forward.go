@@ -45,10 +45,11 @@ func (p *scratchPool) init(m *Model) {
 func (m *Model) normalizeInto(dst, x []float32, b int) {
 	w, f := m.cfg.Window, m.nf
 	mean, inv := m.mean[:f], m.invStd[:f]
-	for i := range b {
-		for t := range w {
+	for t := range w {
+		for i := range b {
 			src := x[(i*w+t)*f : (i*w+t)*f+f]
 			d := dst[(t*b+i)*f : (t*b+i)*f+f]
+			d, mean, inv := d[:len(src)], mean[:len(src)], inv[:len(src)]
 			for j, v := range src {
 				if v-v != 0 { // NaN or ±Inf: missing
 					d[j] = 0
@@ -69,10 +70,7 @@ func (m *Model) forwardChunk(s *inferScratch, x []float32, b int, logit []float6
 	u, in := s.xn[:w*b*f], f
 	for _, lp := range m.p.layers {
 		g := s.g[:w*b*4*h]
-		for r := range w * b {
-			copy(g[r*4*h:(r+1)*4*h], lp.b)
-		}
-		gemmAcc(w*b, 4*h, in, u, in, lp.wx, 4*h, g, 4*h)
+		gemmBias(w*b, 4*h, in, u, in, lp.wx, 4*h, g, 4*h, lp.b)
 		c, tc := s.c[:b*h], s.tc[:b*h]
 		for t := range w {
 			gt := g[t*b*4*h : (t+1)*b*4*h]
@@ -88,10 +86,7 @@ func (m *Model) forwardChunk(s *inferScratch, x []float32, b int, logit []float6
 	}
 	last := s.hseq[(w-1)*b*h : w*b*h]
 	fc := s.fc[:b*f]
-	for i := range b {
-		copy(fc[i*f:(i+1)*f], m.p.bf)
-	}
-	gemmAcc(b, f, h, last, h, m.p.wf, f, fc, f)
+	gemmBias(b, f, h, last, h, m.p.wf, f, fc, f, m.p.bf)
 	for i := range b {
 		hr := last[i*h : (i+1)*h]
 		var z float32

@@ -8,33 +8,73 @@ package model
 // 1×16 register-blocked assembly kernels over B column panels, the ragged
 // right edge in Go. Bounds are checked here; the kernels trust them.
 func gemmAcc(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	if m <= 0 || n <= 0 || k <= 0 {
+	gemm(m, n, k, a, lda, b, ldb, c, ldc, nil)
+}
+
+// gemmBias computes C = bias + A·B, bias (len n) added to every row; C is
+// not read.
+func gemmBias(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bias []float32) {
+	gemm(m, n, k, a, lda, b, ldb, c, ldc, bias[:n])
+}
+
+func gemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bias []float32) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	_ = c[(m-1)*ldc+n-1]
+	if k <= 0 {
+		if bias != nil {
+			for i := range m {
+				copy(c[i*ldc:i*ldc+n], bias)
+			}
+		}
 		return
 	}
 	_ = a[(m-1)*lda+k-1]
 	_ = b[(k-1)*ldb+n-1]
-	_ = c[(m-1)*ldc+n-1]
 	if !useAsm {
+		if bias != nil {
+			for i := range m {
+				copy(c[i*ldc:i*ldc+n], bias)
+			}
+		}
 		gemmAccGo(m, n, k, a, lda, b, ldb, c, ldc)
 		return
 	}
 	n16 := n &^ 15
 	m6 := m - m%6
 	for j := 0; j < n16; j += 16 {
+		var bp *float32
+		if bias != nil {
+			bp = &bias[j]
+		}
 		for i := 0; i < m6; i += 6 {
-			kern6x16(k, &a[i*lda], lda, &b[j], ldb, &c[i*ldc+j], ldc)
+			kern6x16(k, &a[i*lda], lda, &b[j], ldb, &c[i*ldc+j], ldc, bp)
 		}
 	}
 	for i := m6; i < m; i++ {
 		j := 0
 		for ; j+64 <= n16; j += 64 {
-			kern1x64(k, &a[i*lda], &b[j], ldb, &c[i*ldc+j])
+			var bp *float32
+			if bias != nil {
+				bp = &bias[j]
+			}
+			kern1x64(k, &a[i*lda], &b[j], ldb, &c[i*ldc+j], bp)
 		}
 		for ; j < n16; j += 16 {
-			kern1x16(k, &a[i*lda], &b[j], ldb, &c[i*ldc+j])
+			var bp *float32
+			if bias != nil {
+				bp = &bias[j]
+			}
+			kern1x16(k, &a[i*lda], &b[j], ldb, &c[i*ldc+j], bp)
 		}
 	}
 	if n16 < n {
+		if bias != nil {
+			for i := range m {
+				copy(c[i*ldc+n16:i*ldc+n], bias[n16:])
+			}
+		}
 		gemmAccGo(m, n-n16, k, a, lda, b[n16:], ldb, c[n16:], ldc)
 	}
 }

@@ -9,10 +9,10 @@ import "golang.org/x/sys/cpu"
 var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 //go:noescape
-func kern6x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+func kern6x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32)
 
 //go:noescape
-func kern1x64(k int, a *float32, b *float32, ldb int, c *float32)
+func kern1x64(k int, a *float32, b *float32, ldb int, c *float32, bias *float32)
 
 //go:noescape
-func kern1x16(k int, a *float32, b *float32, ldb int, c *float32)
+func kern1x16(k int, a *float32, b *float32, ldb int, c *float32, bias *float32)

@@ -2,9 +2,11 @@
 
 #include "textflag.h"
 
-// func kern6x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
-// C[0:6, 0:16] += A[0:6, 0:k]·B[0:k, 0:16]; A, B, C row-major, strides in floats.
-TEXT ·kern6x16(SB), NOSPLIT, $0-56
+// func kern6x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32)
+// C[0:6, 0:16] = X + A[0:6, 0:k]·B[0:k, 0:16] where X is C itself, or
+// bias[0:16] in every row when bias is not nil; A, B, C row-major, strides
+// in floats.
+TEXT ·kern6x16(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -23,6 +25,24 @@ TEXT ·kern6x16(SB), NOSPLIT, $0-56
 	LEAQ (R11)(R8*1), R12
 	LEAQ (R12)(R8*1), R13
 
+	MOVQ bias+56(FP), R14
+	TESTQ R14, R14
+	JEQ loadc6
+	VMOVUPS (R14), Y0
+	VMOVUPS 32(R14), Y1
+	VMOVAPS Y0, Y2
+	VMOVAPS Y1, Y3
+	VMOVAPS Y0, Y4
+	VMOVAPS Y1, Y5
+	VMOVAPS Y0, Y6
+	VMOVAPS Y1, Y7
+	VMOVAPS Y0, Y8
+	VMOVAPS Y1, Y9
+	VMOVAPS Y0, Y10
+	VMOVAPS Y1, Y11
+	JMP start6
+
+loadc6:
 	// Load C.
 	MOVQ DX, R15
 	VMOVUPS (R15), Y0
@@ -43,6 +63,7 @@ TEXT ·kern6x16(SB), NOSPLIT, $0-56
 	VMOVUPS (R15), Y10
 	VMOVUPS 32(R15), Y11
 
+start6:
 	XORQ R14, R14
 	TESTQ CX, CX
 	JEQ store6
@@ -95,23 +116,29 @@ store6:
 	VZEROUPPER
 	RET
 
-// func kern1x64(k int, a *float32, b *float32, ldb int, c *float32)
-// c[0:64] += Σ_p a[p]·B[p, 0:64].
-TEXT ·kern1x64(SB), NOSPLIT, $0-40
+// func kern1x64(k int, a *float32, b *float32, ldb int, c *float32, bias *float32)
+// c[0:64] = x + Σ_p a[p]·B[p, 0:64], x = c or, if not nil, bias[0:64].
+TEXT ·kern1x64(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
 	MOVQ ldb+24(FP), R9
 	MOVQ c+32(FP), DX
 	SHLQ $2, R9
-	VMOVUPS (DX), Y0
-	VMOVUPS 32(DX), Y1
-	VMOVUPS 64(DX), Y2
-	VMOVUPS 96(DX), Y3
-	VMOVUPS 128(DX), Y4
-	VMOVUPS 160(DX), Y5
-	VMOVUPS 192(DX), Y6
-	VMOVUPS 224(DX), Y7
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
+	JNE init1
+	MOVQ DX, SI
+
+init1:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMOVUPS 128(SI), Y4
+	VMOVUPS 160(SI), Y5
+	VMOVUPS 192(SI), Y6
+	VMOVUPS 224(SI), Y7
 	TESTQ CX, CX
 	JEQ store1
 
@@ -142,17 +169,23 @@ store1:
 	VZEROUPPER
 	RET
 
-// func kern1x16(k int, a *float32, b *float32, ldb int, c *float32)
-// c[0:16] += Σ_p a[p]·B[p, 0:16].
-TEXT ·kern1x16(SB), NOSPLIT, $0-40
+// func kern1x16(k int, a *float32, b *float32, ldb int, c *float32, bias *float32)
+// c[0:16] = x + Σ_p a[p]·B[p, 0:16], x = c or, if not nil, bias[0:16].
+TEXT ·kern1x16(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
 	MOVQ ldb+24(FP), R9
 	MOVQ c+32(FP), DX
 	SHLQ $2, R9
-	VMOVUPS (DX), Y0
-	VMOVUPS 32(DX), Y1
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
+	JNE init16
+	MOVQ DX, SI
+
+init16:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	CMPQ CX, $2

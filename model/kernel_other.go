@@ -8,23 +8,28 @@ import "unsafe"
 // pure-Go kernels keep the same entry points compiling and correct.
 var useAsm = false
 
-func kern6x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
+func kernGo(rows, cols, k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32) {
+	cs := unsafe.Slice(c, (rows-1)*ldc+cols)
+	if bias != nil {
+		bs := unsafe.Slice(bias, cols)
+		for i := range rows {
+			copy(cs[i*ldc:i*ldc+cols], bs)
+		}
+	}
 	if k == 0 {
 		return
 	}
-	gemmAccGo(6, 16, k, unsafe.Slice(a, 5*lda+k), lda, unsafe.Slice(b, (k-1)*ldb+16), ldb, unsafe.Slice(c, 5*ldc+16), ldc)
+	gemmAccGo(rows, cols, k, unsafe.Slice(a, (rows-1)*lda+k), lda, unsafe.Slice(b, (k-1)*ldb+cols), ldb, cs, ldc)
 }
 
-func kern1x64(k int, a *float32, b *float32, ldb int, c *float32) {
-	if k == 0 {
-		return
-	}
-	gemmAccGo(1, 64, k, unsafe.Slice(a, k), k, unsafe.Slice(b, (k-1)*ldb+64), ldb, unsafe.Slice(c, 64), 64)
+func kern6x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32) {
+	kernGo(6, 16, k, a, lda, b, ldb, c, ldc, bias)
 }
 
-func kern1x16(k int, a *float32, b *float32, ldb int, c *float32) {
-	if k == 0 {
-		return
-	}
-	gemmAccGo(1, 16, k, unsafe.Slice(a, k), k, unsafe.Slice(b, (k-1)*ldb+16), ldb, unsafe.Slice(c, 16), 16)
+func kern1x64(k int, a *float32, b *float32, ldb int, c *float32, bias *float32) {
+	kernGo(1, 64, k, a, k, b, ldb, c, 64, bias)
+}
+
+func kern1x16(k int, a *float32, b *float32, ldb int, c *float32, bias *float32) {
+	kernGo(1, 16, k, a, k, b, ldb, c, 16, bias)
 }

@@ -74,8 +74,7 @@ func (m *Model) Step(st *State, x []float32) (prob float64) {
 	for l, lp := range m.p.layers {
 		hl := st.h[l*h : (l+1)*h]
 		cl := st.c[l*h : (l+1)*h]
-		copy(z, lp.b)
-		gemmAcc(1, 4*h, lp.in, u, lp.in, lp.wx, 4*h, z, 4*h)
+		gemmBias(1, 4*h, lp.in, u, lp.in, lp.wx, 4*h, z, 4*h, lp.b)
 		if st.steps > 0 {
 			gemmAcc(1, 4*h, h, hl, h, lp.wh, 4*h, z, 4*h)
 		}
@@ -88,8 +87,7 @@ func (m *Model) Step(st *State, x []float32) (prob float64) {
 	}
 	top := st.h[(m.cfg.Layers-1)*h:]
 	fc := st.forecast
-	copy(fc, m.p.bf)
-	gemmAcc(1, f, h, top, h, m.p.wf, f, fc, f)
+	gemmBias(1, f, h, top, h, m.p.wf, f, fc, f, m.p.bf)
 	for j := range fc {
 		fc[j] = fc[j]*m.std[j] + m.mean[j]
 	}
@@ -160,7 +158,6 @@ func (m *Model) StepBatch(states []*State, x []float32, prob []float64) error {
 		for l, lp := range m.p.layers {
 			z, hh, c, tc := s.z[:b*4*h], s.hh[:b*h], s.c[:b*h], s.tc[:b*h]
 			for i, st := range sts {
-				copy(z[i*4*h:(i+1)*4*h], lp.b)
 				copy(hh[i*h:(i+1)*h], st.h[l*h:(l+1)*h])
 				if st.steps > 0 {
 					copy(c[i*h:(i+1)*h], st.c[l*h:(l+1)*h])
@@ -168,7 +165,7 @@ func (m *Model) StepBatch(states []*State, x []float32, prob []float64) error {
 					clear(c[i*h : (i+1)*h])
 				}
 			}
-			gemmAcc(b, 4*h, in, u, in, lp.wx, 4*h, z, 4*h)
+			gemmBias(b, 4*h, in, u, in, lp.wx, 4*h, z, 4*h, lp.b)
 			gemmAcc(b, 4*h, h, hh, h, lp.wh, 4*h, z, 4*h)
 			linalg.LSTMCellForward(z, c, c, hh, tc, b, h)
 			for i, st := range sts {
@@ -180,10 +177,7 @@ func (m *Model) StepBatch(states []*State, x []float32, prob []float64) error {
 		}
 		top := s.hh[:b*h]
 		fc := s.fc[:b*f]
-		for i := range b {
-			copy(fc[i*f:(i+1)*f], m.p.bf)
-		}
-		gemmAcc(b, f, h, top, h, m.p.wf, f, fc, f)
+		gemmBias(b, f, h, top, h, m.p.wf, f, fc, f, m.p.bf)
 		for i, st := range sts {
 			for j, v := range fc[i*f : (i+1)*f] {
 				st.forecast[j] = v*m.std[j] + m.mean[j]

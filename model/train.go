@@ -374,10 +374,7 @@ func (m *Model) trainChunk(s *trainScratch, b *batch, mask []float32, start, end
 		}
 		a, cs, tc, hs := s.a[l][:w*B*4*h], s.cs[l][:w*B*h], s.tc[l][:w*B*h], s.hs[l][:(w+1)*B*h]
 		clear(hs[:B*h])
-		for r := range w * B {
-			copy(a[r*4*h:(r+1)*4*h], lp.b)
-		}
-		gemmAcc(w*B, 4*h, in, u, in, lp.wx, 4*h, a, 4*h)
+		gemmBias(w*B, 4*h, in, u, in, lp.wx, 4*h, a, 4*h, lp.b)
 		for t := range w {
 			at := a[t*B*4*h : (t+1)*B*4*h]
 			if t > 0 {
@@ -393,10 +390,7 @@ func (m *Model) trainChunk(s *trainScratch, b *batch, mask []float32, start, end
 	top := m.p
 	hlast := s.hs[L-1][w*B*h : (w+1)*B*h]
 	fc := s.fc[:B*f]
-	for i := range B {
-		copy(fc[i*f:(i+1)*f], top.bf)
-	}
-	gemmAcc(B, f, h, hlast, h, top.wf, f, fc, f)
+	gemmBias(B, f, h, hlast, h, top.wf, f, fc, f, top.bf)
 	// Loss and output gradients.
 	var sq, bc float64
 	dfc, dz := s.dfc[:B*f], s.dz[:B]

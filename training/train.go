@@ -117,7 +117,8 @@ type TrainReport struct {
 // returns it. The anomaly threshold is POT on the validation anomaly
 // scores; the failure threshold maximises F1 on the validation windows
 // when they contain failures, and is otherwise POT on the validation
-// failure probabilities (no failure seen: alert only on the extreme tail).
+// failure probabilities (alert only on the extreme tail); when the training
+// history has no failure at all the failure threshold is 1 (never alerts).
 func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, error) {
 	var rep TrainReport
 	if err := opts.defaults(); err != nil {
@@ -226,12 +227,17 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	if err != nil {
 		return nil, rep, err
 	}
-	if valHasPos {
+	switch {
+	case rep.Positives == 0:
+		// The failure head never saw a failure: it must not alert.
+		th.Failure = 1
+		th.Method = fmt.Sprintf("failure: disabled (no failure in the training history); anomaly: POT q=%g level=%g on validation scores", opts.Risk, opts.Level)
+	case valHasPos:
 		p, l := labelled(prob, vaw.Label)
 		th.Failure, rep.ValF1 = bestF1Threshold(p, l)
 		rep.ValAUCPR = metrics.AveragePrecision(p, l)
 		th.Method = fmt.Sprintf("failure: F1-max on validation windows; anomaly: POT q=%g level=%g on validation scores", opts.Risk, opts.Level)
-	} else {
+	default:
 		fp, err := threshold.POT(prob, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})
 		if err != nil {
 			th.Failure = threshold.Quantile(prob, 1-opts.Risk)

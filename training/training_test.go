@@ -397,3 +397,21 @@ func TestEWMA(t *testing.T) {
 		t.Fatal("span 0 changed the series")
 	}
 }
+
+func TestTrainWithoutFailures(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	s := &dataset.Series{Entity: "u", Features: []string{"a", "b"}}
+	for i := range 600 {
+		s.Values = append(s.Values, math.Sin(float64(i)/5)+0.05*r.NormFloat64(), r.NormFloat64())
+	}
+	m, rep, err := Train(context.Background(), TrainOptions{Source: memSource{s}, Window: 8, Hidden: 4, Epochs: 2, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th := m.Thresholds(); th.Failure != 1 || th.Anomaly <= 0 || !strings.Contains(th.Method, "disabled") {
+		t.Fatalf("thresholds %+v", th)
+	}
+	if rep.Positives != 0 || rep.PosWeight != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+}

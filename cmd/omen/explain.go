@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/omen-sre/omen/api"
+)
+
+// explainCmd prints the explanation of an alert, a prediction or an entity
+// from a running omen's API.
+func explainCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "http://127.0.0.1:9464", "base URL of omen's API")
+	tokenFile := fs.String("token-file", "", "file holding the API's bearer token")
+	caFile := fs.String("ca-file", "", "PEM CA certificates to verify an https URL with (default: the system's)")
+	asJSON := fs.Bool("json", false, "print the API's JSON instead of a table")
+	top := fs.Int("top", 10, "number of groups and root causes printed (0: all)")
+	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for the API")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: omen explain [flags] ENTITY|ALERT\n\nExplains an alert (by fingerprint) or a prediction (by id), else the entity's latest window.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	if *top < 0 {
+		fmt.Fprintln(stderr, "omen explain: --top must not be negative")
+		return 2
+	}
+	c := &api.Client{URL: *url, HTTPClient: &http.Client{}}
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "omen explain: read token: %v\n", err)
+			return 1
+		}
+		c.Token = strings.TrimSpace(string(b))
+	}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "omen explain: read CA file: %v\n", err)
+			return 1
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			fmt.Fprintf(stderr, "omen explain: no certificates in %s\n", *caFile)
+			return 1
+		}
+		c.HTTPClient.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	x, raw, err := c.Explain(ctx, fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "omen explain: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		if _, err := fmt.Fprintf(stdout, "%s\n", raw); err != nil {
+			return 1
+		}
+		return 0
+	}
+	if err := api.WriteTable(stdout, x, *top); err != nil {
+		fmt.Fprintf(stderr, "omen explain: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -342,3 +342,33 @@ func TestFeatureConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentScrape scrapes the handler while the fleet advances (run
+// with -race).
+func TestConcurrentScrape(t *testing.T) {
+	f := newFleet(t, Options{Seed: 4})
+	srv := httptest.NewServer(f.Handler())
+	t.Cleanup(srv.Close)
+	done := make(chan error)
+	go func() {
+		for range 20 {
+			resp, err := http.Get(srv.URL)
+			if err != nil {
+				done <- err
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		done <- nil
+	}()
+	for range 50 {
+		f.Advance()
+		_ = f.Truth()
+		_ = f.Now()
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	srv.CloseClientConnections()
+}

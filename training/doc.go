@@ -36,7 +36,8 @@
 //     data, risk q = 1e-3, initial level 0.98.
 //   - Failure threshold (Train): the probability that maximises F1 on the
 //     validation windows when they contain failures; without validation
-//     failures, POT on the validation probabilities.
+//     failures, POT on the validation probabilities; without any failure in
+//     the training history, 1 (the untrained head never alerts).
 //
 // # Evaluation (SMD, ASD and any folder in their format)
 //

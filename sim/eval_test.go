@@ -66,7 +66,9 @@ func TestScheduleEndToEnd(t *testing.T) {
 			if len(hits) == 0 {
 				continue
 			}
-			sort.Slice(hits, func(i, j int) bool { return hits[i].by > hits[j].by || hits[i].by == hits[j].by && hits[i].name < hits[j].name })
+			sort.Slice(hits, func(i, j int) bool {
+				return hits[i].by > hits[j].by || hits[i].by == hits[j].by && hits[i].name < hits[j].name
+			})
 			var causes []string
 			for _, h := range hits {
 				causes = append(causes, h.name)

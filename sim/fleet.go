@@ -474,14 +474,7 @@ func (f *Fleet) newPod(s *service, t int64) *pod {
 	p.appMem = p.appLimit * p.memBase * 0.6
 	p.sideMem = 40 << 20
 	for _, d := range s.upstreams {
-		ds := f.byName[d]
-		cross := false
-		for _, q := range ds.pods {
-			if q.zone != nd.zone {
-				cross = true
-			}
-		}
-		p.deps = append(p.deps, &podDep{name: d, poolMax: 32, crossZone: cross, poolBase: 0.15 + 0.2*f.rng.Float64()})
+		p.deps = append(p.deps, &podDep{name: d, poolMax: 32, poolBase: 0.15 + 0.2*f.rng.Float64()})
 	}
 	p.cfgDelay = 0.05
 	p.buildSeries()

@@ -37,7 +37,6 @@ type podDep struct {
 	name                          string
 	ok, nf, errs                  float64
 	poolActive, poolMax, poolBase float64
-	crossZone                     bool
 }
 
 type kevState struct {

@@ -190,3 +190,28 @@ func TestScenarioPrecursorAndFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryFeaturePresent checks that the fleet emits what every feature of
+// FeatureConfig reads: each gives a number for some entity.
+func TestEveryFeaturePresent(t *testing.T) {
+	f := newFleet(t, Options{Seed: 2})
+	p := newPipeline(t)
+	var last Tick
+	for range 60 {
+		last = f.Advance()
+		p.add(last)
+	}
+	vs := p.eval(last.Time)
+	if len(vs) != len(f.Pods()) {
+		t.Errorf("%d entities, %d pods", len(vs), len(f.Pods()))
+	}
+	for i, name := range p.cfg.FeatureNames() {
+		ok := false
+		for _, v := range vs {
+			ok = ok || !math.IsNaN(v.Values[i])
+		}
+		if !ok {
+			t.Errorf("feature %s has no value for any pod", name)
+		}
+	}
+}

@@ -104,7 +104,8 @@ type amAlert struct {
 // fingerprint.
 func amAlerts(t testing.TB, base string) map[string]amAlert {
 	t.Helper()
-	resp, err := http.Get(base + "/api/v2/alerts")
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := c.Get(base + "/api/v2/alerts")
 	if err != nil {
 		t.Fatalf("get alerts: %v", err)
 	}
@@ -142,6 +143,8 @@ type proxy struct {
 	t    testing.TB
 	addr string
 
+	tr *http.Transport
+
 	mu       sync.Mutex
 	backend  string
 	srv      *http.Server
@@ -149,7 +152,7 @@ type proxy struct {
 }
 
 func newProxy(t testing.TB, backend string) *proxy {
-	p := &proxy{t: t, backend: backend}
+	p := &proxy{t: t, backend: backend, tr: http.DefaultTransport.(*http.Transport).Clone()}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
@@ -181,6 +184,7 @@ func (p *proxy) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	u, _ := url.Parse(backend)
 	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = p.tr
 	rp.ModifyResponse = func(resp *http.Response) error {
 		if r.Method == http.MethodPost && resp.StatusCode/100 == 2 {
 			var as []postableAlert
@@ -218,6 +222,7 @@ func (p *proxy) down() {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}
+	p.tr.CloseIdleConnections()
 }
 
 // up restarts the proxy on the same port, forwarding to backend.

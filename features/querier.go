@@ -25,27 +25,33 @@ type headQuerier struct {
 
 func (*headQuerier) Close() error { return nil }
 
-// names returns the metric names the matchers restrict to, or nil when any
-// name may match.
-func metricNames(ms []*labels.Matcher) []string {
-	for _, m := range ms {
+// metricNames returns the metric names the matchers restrict to, or nil
+// when any name may match, and the other matchers.
+func metricNames(ms []*labels.Matcher) ([]string, []*labels.Matcher) {
+	for i, m := range ms {
 		if m.Name != labels.MetricName {
 			continue
 		}
+		var names []string
 		switch m.Type {
 		case labels.MatchEqual:
 			if m.Value != "" {
-				return []string{m.Value}
+				names = []string{m.Value}
 			}
 		case labels.MatchRegexp:
 			if set := m.SetMatches(); len(set) > 0 {
 				set = slices.Clone(set)
 				slices.Sort(set)
-				return slices.Compact(set)
+				names = slices.Compact(set)
 			}
 		}
+		if names != nil {
+			rest := make([]*labels.Matcher, 0, len(ms)-1)
+			rest = append(append(rest, ms[:i]...), ms[i+1:]...)
+			return names, rest
+		}
 	}
-	return nil
+	return nil, ms
 }
 
 func matchesAll(lset labels.Labels, ms []*labels.Matcher) bool {
@@ -60,7 +66,7 @@ func matchesAll(lset labels.Labels, ms []*labels.Matcher) bool {
 // each calls f for every series overlapping the querier's range that matches
 // ms, holding the shard's read lock.
 func (q *headQuerier) each(ctx context.Context, ms []*labels.Matcher, f func(*memSeries)) error {
-	names := metricNames(ms)
+	names, ms := metricNames(ms)
 	visit := func(s *memSeries) {
 		if s.headMaxt < q.mint || s.minTime() > q.maxt || !matchesAll(s.lset, ms) {
 			return
@@ -93,9 +99,16 @@ func (q *headQuerier) each(ctx context.Context, ms []*labels.Matcher, f func(*me
 
 // Select implements storage.Querier.
 func (q *headQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
-	var out []snapSeries
+	// All chunks go to one slice and all head-chunk copies to one arena;
+	// the series' views into them are set once both stopped growing.
+	var (
+		out   []snapSeries
+		spans [][2]int
+		chks  []snapChunk
+		arena []byte
+	)
 	err := q.each(ctx, ms, func(s *memSeries) {
-		var chks []snapChunk
+		lo := len(chks)
 		for _, c := range s.closed {
 			if c.maxt >= q.mint && c.mint <= q.maxt {
 				chks = append(chks, snapChunk{data: c.data, maxt: c.maxt})
@@ -103,14 +116,25 @@ func (q *headQuerier) Select(ctx context.Context, sortSeries bool, hints *storag
 		}
 		if s.app != nil && s.headMaxt >= q.mint && s.headMint <= q.maxt {
 			// The head chunk is appended to in place: copy it.
-			chks = append(chks, snapChunk{data: slices.Clone(s.head.Bytes()), maxt: s.headMaxt})
+			off := len(arena)
+			arena = append(arena, s.head.Bytes()...)
+			chks = append(chks, snapChunk{maxt: s.headMaxt, inArena: true, off: off, end: len(arena)})
 		}
-		if len(chks) > 0 {
-			out = append(out, snapSeries{lset: s.lset, chunks: chks, mint: q.mint, maxt: q.maxt})
+		if len(chks) > lo {
+			out = append(out, snapSeries{lset: s.lset, mint: q.mint, maxt: q.maxt})
+			spans = append(spans, [2]int{lo, len(chks)})
 		}
 	})
 	if err != nil {
 		return storage.ErrSeriesSet(err)
+	}
+	for i := range chks {
+		if c := &chks[i]; c.inArena {
+			c.data = arena[c.off:c.end:c.end]
+		}
+	}
+	for i := range out {
+		out[i].chunks = chks[spans[i][0]:spans[i][1]:spans[i][1]]
 	}
 	if sortSeries {
 		slices.SortFunc(out, func(a, b snapSeries) int { return labels.Compare(a.lset, b.lset) })
@@ -162,6 +186,9 @@ func sortedLimited(set map[string]struct{}, hints *storage.LabelHints) []string 
 type snapChunk struct {
 	data []byte
 	maxt int64
+	// While Select collects: the data is arena[off:end].
+	inArena  bool
+	off, end int
 }
 
 // snapSeries is a series as it was at Select: immutable chunks.

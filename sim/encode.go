@@ -43,8 +43,10 @@ const DefaultMaxPayload = 512 << 10
 type Payload struct {
 	// Subject is e.g. "omen.metrics.influx" or "omen.events.k8s".
 	Subject string
-	// MsgID is unique per seed, tick and part, for JetStream's
-	// Nats-Msg-Id de-duplication.
+	// MsgID is unique per seed, simulated tick time, payload kind and
+	// part ("sim-<seed>-<unix ms>-<influx|prom|k8s|module>-<part>"), for
+	// JetStream's Nats-Msg-Id de-duplication: re-publishing a tick is
+	// idempotent.
 	MsgID string
 	Data  []byte
 }
@@ -71,7 +73,8 @@ func (t Tick) Payloads(f Format, metricsSubject, eventsSubject string) ([]Payloa
 	default:
 		return nil, fmt.Errorf("encode tick %d: unknown metrics format %q", t.Seq, f)
 	}
-	id := func(kind string, part int) string { return fmt.Sprintf("sim-%d-%d-%s-%d", t.seed, t.Seq, kind, part) }
+	ms := t.Time.UnixMilli()
+	id := func(kind string, part int) string { return fmt.Sprintf("sim-%d-%d-%s-%d", t.seed, ms, kind, part) }
 	var out []Payload
 	for i, chunk := range splitLines(data, DefaultMaxPayload) {
 		out = append(out, Payload{Subject: metricsSubject + "." + string(f), MsgID: id(string(f), i), Data: chunk})

@@ -86,6 +86,20 @@ func Matches(alert, truth map[string]string) bool {
 	return shared
 }
 
+// EntityName joins the values of entityLabels in m with "/", as the
+// features package names entities (e.g. "boutique/cartservice-7d9f8c6b5-xk2p1"
+// for ["namespace", "pod"]).
+func EntityName(m map[string]string, entityLabels []string) string {
+	var b strings.Builder
+	for i, l := range entityLabels {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(m[l])
+	}
+	return b.String()
+}
+
 func entityKey(m map[string]string) string {
 	keys := slices.Sorted(maps.Keys(m))
 	var b strings.Builder

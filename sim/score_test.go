@@ -85,6 +85,10 @@ func TestScore(t *testing.T) {
 		}
 	}
 
+	if got := EntityName(truth[0].Entity, []string{"namespace", "pod"}); got != "shop/a-1" {
+		t.Errorf("EntityName %q", got)
+	}
+
 	empty := Score(nil, nil, time.Minute)
 	if empty.Precision != 0 || empty.Recall != 0 || empty.Scenarios != 0 {
 		t.Errorf("empty report %+v", empty)

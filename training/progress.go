@@ -3,6 +3,7 @@ package training
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -21,10 +22,11 @@ type progress struct {
 	start   time.Time
 	lastOut time.Time
 	now     func() time.Time
+	lastVal float64 // validation score of the last finished epoch (NaN before)
 }
 
 func newProgress(w io.Writer, label string, total int) *progress {
-	p := &progress{w: w, label: label, total: total, now: time.Now}
+	p := &progress{w: w, label: label, total: total, now: time.Now, lastVal: math.NaN()}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.tty = true
 	}
@@ -50,7 +52,11 @@ func (p *progress) advance(n, epoch, epochs int, loss float64) {
 	frac := float64(p.done) / float64(max(p.total, 1))
 	const width = 24
 	bar := strings.Repeat("█", int(frac*width)) + strings.Repeat("░", width-int(frac*width))
-	fmt.Fprintf(p.w, "\r%s epoch %d/%d %s %3.0f%% loss %.4f %s", p.label, epoch, epochs, bar, 100*frac, loss, p.rate(now))
+	val := ""
+	if !math.IsNaN(p.lastVal) {
+		val = fmt.Sprintf(" val_score %.4f", p.lastVal)
+	}
+	fmt.Fprintf(p.w, "\r%s epoch %d/%d %s %3.0f%% loss %.4f%s %s", p.label, epoch, epochs, bar, 100*frac, loss, val, p.rate(now))
 }
 
 func (p *progress) rate(now time.Time) string {
@@ -68,6 +74,7 @@ func (p *progress) epoch(epoch, epochs int, loss, valLoss, valScore float64, bes
 	if p == nil || p.w == nil {
 		return
 	}
+	p.lastVal = valScore
 	mark := ""
 	if best {
 		mark = " *"

@@ -260,6 +260,12 @@ func TestProgressTerminalFormat(t *testing.T) {
 	if got := buf.String(); !strings.HasPrefix(got, "\rm epoch 1/2 ") || !strings.Contains(got, "50%") || !strings.Contains(got, "ETA") {
 		t.Fatalf("bar %q", got)
 	}
+	p.epoch(1, 2, 0.5, 0.4, -0.4, true)
+	buf.Reset()
+	p.advance(50, 2, 2, 0.3)
+	if got := buf.String(); !strings.Contains(got, "epoch 2/2") || !strings.Contains(got, "val_score -0.4000") || !strings.Contains(got, "100%") {
+		t.Fatalf("bar after an epoch %q", got)
+	}
 }
 
 func TestBestF1Threshold(t *testing.T) {

@@ -335,6 +335,11 @@ func New(opts Options) (*Manager, error) {
 			Namespace: "omen", Name: "alert_explain_errors_total", Help: "Explanations that could not be attached to a firing alert.",
 		}),
 	}
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(newCauseCollector(m)); err != nil {
+			return nil, fmt.Errorf("register cause metrics: %w", err)
+		}
+	}
 	tm := newTargetMetrics(f)
 	for _, am := range opts.Alertmanagers {
 		tg := newTarget(am, tm)

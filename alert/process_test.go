@@ -79,6 +79,10 @@ func TestGoldenAlertJSON(t *testing.T) {
 	if err := m.Process(ctx, t0, []Prediction{pred("checkout-7f9c", t0, 0.93)}); err != nil {
 		t.Fatal(err)
 	}
+	reg := o.Registerer.(*prometheus.Registry)
+	if n, err := testutil.GatherAndCount(reg, "omen_alert_cause_share"); err != nil || n != 3 {
+		t.Errorf("cause metrics of a firing alert: %d, %v; want 3", n, err)
+	}
 	if err := m.Process(ctx, t0.Add(step), []Prediction{pred("checkout-7f9c", t0.Add(step), 0.2)}); err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +94,10 @@ func TestGoldenAlertJSON(t *testing.T) {
 	checkGolden(t, "alert_resolved.golden", got[1])
 	if got[0][0].Labels["severity"] != SeverityCritical {
 		t.Errorf("severity %q at probability 0.93, want critical", got[0][0].Labels["severity"])
+	}
+	// The firing alert's causes are exported while it fires.
+	if n, err := testutil.GatherAndCount(reg, "omen_alert_cause_share"); err != nil || n != 0 {
+		t.Errorf("cause metrics of a resolved alert: %d, %v", n, err)
 	}
 	// The API view carries the explanation.
 	as := m.Alerts()

@@ -66,24 +66,42 @@ func BenchmarkPredict(b *testing.B) {
 }
 
 func BenchmarkTrainStep(b *testing.B) {
-	m := benchModel(b)
-	tr, err := NewTrainer(m, TrainOptions{})
-	if err != nil {
-		b.Fatal(err)
+	for _, engine := range []string{EngineFast, EngineGorgonia} {
+		b.Run(engine, func(b *testing.B) {
+			m := benchModel(b)
+			tr, err := NewTrainer(m, TrainOptions{Engine: engine})
+			if err != nil {
+				b.Fatal(err)
+			}
+			const n = 256
+			rng := rand.New(rand.NewPCG(1, 1))
+			x := randWindows(rng, n, 32, 38, 0)
+			next := randWindows(rng, n, 1, 38, 0)
+			label := make([]float32, n)
+			for i := range label {
+				if i%10 == 0 {
+					label[i] = 1
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, _, err := tr.Step(x, next, label, n); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "windows/s")
+		})
 	}
+}
+
+func BenchmarkPredictGorgonia(b *testing.B) {
+	m := benchModel(b)
 	const n = 256
 	rng := rand.New(rand.NewPCG(1, 1))
 	x := randWindows(rng, n, 32, 38, 0)
-	next := randWindows(rng, n, 1, 38, 0)
-	label := make([]float32, n)
-	for i := range label {
-		if i%10 == 0 {
-			label[i] = 1
-		}
-	}
-	b.ReportAllocs()
+	prob := make([]float64, n)
 	for b.Loop() {
-		if _, _, _, err := tr.Step(x, next, label, n); err != nil {
+		if err := m.GorgoniaForecast(x, n, prob, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -19,6 +19,7 @@ const (
 	DefaultNodes       = 6
 	DefaultZones       = 3
 	DefaultDeployEvery = 2 * time.Hour
+	DefaultGlitchEvery = time.Hour
 )
 
 // DefaultStart is the simulated start time when Options.Start is zero.
@@ -50,6 +51,12 @@ type Options struct {
 	// deploys (of services no scenario is using). Default 2h; negative
 	// disables them.
 	DeployEvery time.Duration
+	// GlitchEvery is the mean simulated time between benign glitches: a
+	// random pod of a service no scenario is using shows a short (3–6 min
+	// rise, 5 min fade), weak precursor of a random kind and never fails.
+	// Glitches are noise, not in Truth: alerts on them are false
+	// positives. Default 1h; negative disables them.
+	GlitchEvery time.Duration
 }
 
 // Truth is the ground truth of one scenario.
@@ -110,6 +117,7 @@ type Fleet struct {
 	last     *Tick
 
 	nextDeploy int64
+	nextGlitch int64
 	podSerial  int
 }
 
@@ -147,6 +155,9 @@ func New(opts Options) (*Fleet, error) {
 	}
 	if opts.DeployEvery == 0 {
 		opts.DeployEvery = DefaultDeployEvery
+	}
+	if opts.GlitchEvery == 0 {
+		opts.GlitchEvery = DefaultGlitchEvery
 	}
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("sim options: %w", err)
@@ -189,6 +200,9 @@ func New(opts Options) (*Fleet, error) {
 	}
 	if opts.DeployEvery > 0 {
 		f.nextDeploy = f.start + f.expDuration(opts.DeployEvery)
+	}
+	if opts.GlitchEvery > 0 {
+		f.nextGlitch = f.start + f.expDuration(opts.GlitchEvery)
 	}
 	return f, nil
 }
@@ -317,6 +331,7 @@ func (f *Fleet) Advance() Tick {
 	f.events = nil
 
 	f.lifecycle(t)
+	f.glitch(t)
 	f.runScenarios(t)
 	n := 0
 	for _, s := range f.services {

@@ -103,6 +103,53 @@ func (sc *scenario) precursorLevel(t int64) float64 {
 	return s.Strength
 }
 
+// glitch starts a benign glitch when one is due.
+func (f *Fleet) glitch(t int64) {
+	if f.nextGlitch == 0 || t < f.nextGlitch {
+		return
+	}
+	f.nextGlitch = t + f.expDuration(f.opts.GlitchEvery)
+	// Forget finished glitches.
+	f.scens = slices.DeleteFunc(f.scens, func(sc *scenario) bool { return sc.idx < 0 && sc.state == scDone })
+	var cands []*pod
+	for _, s := range f.services {
+		if s.spec.Name == f.opts.ConfigStore || f.busy(s, t) {
+			continue
+		}
+		for _, p := range s.pods {
+			if p.state == stRunning && p.sc == nil {
+				cands = append(cands, p)
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return
+	}
+	p := cands[f.rng.IntN(len(cands))]
+	var kinds []Kind
+	for _, k := range Kinds() {
+		switch {
+		case !k.HasPrecursor(),
+			k == ConfigPropagation && !p.svc.hasCfg,
+			k.needsUpstream() && len(p.svc.upstreams) == 0:
+			continue
+		}
+		kinds = append(kinds, k)
+	}
+	lead := time.Duration(3+f.rng.IntN(4)) * time.Minute
+	sc := &scenario{
+		spec: ScenarioSpec{Kind: kinds[f.rng.IntN(len(kinds))], Lead: lead, Strength: 0.25 + 0.3*f.rng.Float64(),
+			Noise: DefaultNoise, FalseAlarm: true},
+		idx: -1, svc: p.svc, pod: p, onset: t, at: t + lead.Milliseconds(),
+	}
+	sc.end = sc.at + fadeTime.Milliseconds()
+	if ups := p.svc.upstreams; len(ups) > 0 {
+		sc.dep = ups[f.rng.IntN(len(ups))]
+	}
+	p.sc = sc
+	f.scens = append(f.scens, sc)
+}
+
 // runScenarios moves every scenario through its states at t.
 func (f *Fleet) runScenarios(t int64) {
 	for _, sc := range f.scens {
@@ -132,6 +179,10 @@ func (f *Fleet) runScenarios(t int64) {
 // onset picks the target pod and starts the precursor.
 func (f *Fleet) onset(sc *scenario, t int64) {
 	s := sc.svc
+	if sc.idx < 0 { // a glitch: its pod is chosen
+		sc.state = scPrecursor
+		return
+	}
 	var live []*pod
 	for _, p := range s.pods {
 		if p.state == stRunning && p.sc == nil {

@@ -446,15 +446,8 @@ func (gt *gorgoniaTrainer) graphFor(n int, withGrad bool) (*graph, error) {
 		if err != nil {
 			return nil, err
 		}
-		if withGrad && *cur != nil {
-			// The solver's moment estimates are per parameter node; a
-			// new graph means new nodes.
-			so := []G.SolverOpt{G.WithLearnRate(gt.opts.LearningRate)}
-			if gt.opts.ClipNorm > 0 {
-				so = append(so, G.WithClip(gt.opts.ClipNorm))
-			}
-			gt.solver = G.NewAdamSolver(so...)
-		}
+		// The solver keeps its moment estimates by parameter position,
+		// which is the same in every graph, so it carries over.
 		*cur = gr
 	}
 	(*cur).loadParams()

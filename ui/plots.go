@@ -1,0 +1,389 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/explain"
+)
+
+// Plot geometry in SVG user units.
+const (
+	wfLabelW = 190.0
+	wfPlotW  = 440.0
+	wfRowH   = 22.0
+	wfTop    = 28.0
+)
+
+// waterfall is a SHAP waterfall plot: one bar per group, largest |φ| on
+// top, stacked from the baseline (bottom) to f(x) (top).
+type waterfall struct {
+	Bars             []wfBar
+	Baseline, Value  float64
+	BaseX, ValueX    float64
+	Width, Height    float64
+	PlotX, PlotRight float64
+	AxisY            float64
+	Ticks            []tick
+	Method           string
+}
+
+type wfBar struct {
+	Name, Kind   string
+	Phi, Share   float64
+	Start, End   float64 // cumulative prediction before and after the group
+	X, Y, W, H   float64
+	TextX, TextY float64
+	TextAnchor   string
+	Positive     bool
+	LabelY       float64
+}
+
+type tick struct {
+	X     float64
+	Label string
+}
+
+func buildWaterfall(a explain.Attribution) waterfall {
+	gs := append([]explain.GroupAttribution(nil), a.Groups...)
+	sort.SliceStable(gs, func(i, j int) bool { return math.Abs(gs[i].Phi) > math.Abs(gs[j].Phi) })
+	w := waterfall{Baseline: a.Baseline, Value: a.Value, Method: a.Method, Width: wfLabelW + wfPlotW + 90, PlotX: wfLabelW, PlotRight: wfLabelW + wfPlotW}
+	// Top bar ends at f(x); walking down, each bar starts where the one
+	// below ends, and the bottom one starts at the baseline.
+	ends := make([]float64, len(gs))
+	cur := a.Value
+	lo, hi := math.Min(a.Baseline, a.Value), math.Max(a.Baseline, a.Value)
+	for i, g := range gs {
+		ends[i] = cur
+		cur -= g.Phi
+		lo, hi = math.Min(lo, cur), math.Max(hi, cur)
+	}
+	if hi-lo < 1e-12 {
+		lo, hi = lo-0.5, hi+0.5
+	}
+	pad := 0.06 * (hi - lo)
+	lo, hi = lo-pad, hi+pad
+	sx := func(v float64) float64 { return wfLabelW + wfPlotW*(v-lo)/(hi-lo) }
+	for i, g := range gs {
+		end := ends[i]
+		start := end - g.Phi
+		x0, x1 := sx(math.Min(start, end)), sx(math.Max(start, end))
+		y := wfTop + float64(i)*wfRowH
+		b := wfBar{Name: g.Name, Kind: g.Kind, Phi: g.Phi, Share: g.Share, Start: start, End: end,
+			X: x0, Y: y + 3, W: math.Max(x1-x0, 1), H: wfRowH - 6, Positive: g.Phi >= 0, LabelY: y + wfRowH/2 + 4}
+		if b.Positive {
+			b.TextX, b.TextAnchor = x1+4, "start"
+		} else {
+			b.TextX, b.TextAnchor = x0-4, "end"
+		}
+		b.TextY = b.LabelY
+		w.Bars = append(w.Bars, b)
+	}
+	w.BaseX, w.ValueX = sx(a.Baseline), sx(a.Value)
+	w.AxisY = wfTop + float64(len(gs))*wfRowH + 4
+	w.Height = w.AxisY + 36
+	for _, v := range niceTicks(lo, hi, 6) {
+		w.Ticks = append(w.Ticks, tick{X: sx(v), Label: trimFloat(v)})
+	}
+	return w
+}
+
+// niceTicks returns about n round values in [lo, hi].
+func niceTicks(lo, hi float64, n int) []float64 {
+	span := hi - lo
+	if span <= 0 || n < 1 {
+		return nil
+	}
+	raw := span / float64(n)
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := mag
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	var out []float64
+	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
+		out = append(out, math.Round(v/step)*step)
+	}
+	return out
+}
+
+func trimFloat(v float64) string {
+	s := fmt.Sprintf("%.4f", v)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}
+
+// heatmap is the overview's entities × groups grid.
+type heatmap struct {
+	Columns       []heatCol
+	Rows          []heatRowView
+	Width, Height float64
+	MaxAbs        float64
+}
+
+type heatRow struct {
+	Prediction api.Prediction
+	Groups     []explain.GroupAttribution
+	Explained  bool
+}
+
+type heatCol struct {
+	Name string
+	X    float64 // centre
+}
+
+type heatRowView struct {
+	Prediction api.Prediction
+	Explained  bool
+	Y          float64
+	ProbColor  string
+	Cells      []heatCell
+}
+
+type heatCell struct {
+	Group string
+	Phi   float64
+	Has   bool
+	X, Y  float64
+	Color string
+}
+
+const (
+	hmLabelW = 300.0
+	hmProbW  = 56.0
+	hmCell   = 22.0
+	hmHeader = 120.0
+)
+
+func buildHeatmap(rows []heatRow, maxCols int) heatmap {
+	total := map[string]float64{}
+	first := map[string]int{}
+	maxAbs := 0.0
+	for _, r := range rows {
+		for _, g := range r.Groups {
+			if _, ok := first[g.Name]; !ok {
+				first[g.Name] = len(first)
+			}
+			total[g.Name] += math.Abs(g.Phi)
+			maxAbs = math.Max(maxAbs, math.Abs(g.Phi))
+		}
+	}
+	names := make([]string, 0, len(total))
+	for n := range total {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if total[names[i]] != total[names[j]] {
+			return total[names[i]] > total[names[j]]
+		}
+		return first[names[i]] < first[names[j]]
+	})
+	if len(names) > maxCols {
+		names = names[:maxCols]
+	}
+	h := heatmap{MaxAbs: maxAbs}
+	x0 := hmLabelW + hmProbW
+	for i, n := range names {
+		h.Columns = append(h.Columns, heatCol{Name: n, X: x0 + float64(i)*hmCell + hmCell/2})
+	}
+	for i, r := range rows {
+		y := hmHeader + float64(i)*hmCell
+		v := heatRowView{Prediction: r.Prediction, Explained: r.Explained, Y: y, ProbColor: probColor(r.Prediction.Probability, r.Prediction.Threshold)}
+		phi := map[string]float64{}
+		for _, g := range r.Groups {
+			phi[g.Name] = g.Phi
+		}
+		for j, n := range names {
+			p, ok := phi[n]
+			c := heatCell{Group: n, Phi: p, Has: ok, X: x0 + float64(j)*hmCell, Y: y, Color: "#eeeeee"}
+			if ok {
+				c.Color = divergingColor(p, maxAbs)
+			}
+			v.Cells = append(v.Cells, c)
+		}
+		h.Rows = append(h.Rows, v)
+	}
+	h.Width = x0 + float64(len(names))*hmCell + 10
+	h.Height = hmHeader + float64(len(rows))*hmCell + 6
+	return h
+}
+
+// divergingColor maps φ to white→red (positive, toward failure) or
+// white→blue (negative).
+func divergingColor(phi, maxAbs float64) string {
+	if maxAbs <= 0 || math.IsNaN(phi) {
+		return "#ffffff"
+	}
+	t := math.Min(1, math.Abs(phi)/maxAbs)
+	t = math.Sqrt(t) // make small contributions visible
+	var r, g, b float64
+	if phi >= 0 {
+		r, g, b = 255-t*(255-200), 255-t*(255-30), 255-t*(255-40)
+	} else {
+		r, g, b = 255-t*(255-30), 255-t*(255-90), 255-t*(255-200)
+	}
+	return fmt.Sprintf("#%02x%02x%02x", int(r), int(g), int(b))
+}
+
+func probColor(p, threshold float64) string {
+	switch {
+	case threshold > 0 && p >= threshold:
+		return "#c81e28"
+	case threshold > 0 && p >= threshold/2:
+		return "#e8a33d"
+	default:
+		return "#3a9a5b"
+	}
+}
+
+// chart is the entity page's probability-over-time plot.
+type chart struct {
+	Points        []chartPoint
+	Polyline      string
+	ThresholdY    float64
+	Threshold     float64
+	HasThreshold  bool
+	Width, Height float64
+	PlotX, PlotY  float64
+	PlotW, PlotH  float64
+	XTicks        []tick
+	YTicks        []yTick
+	Empty         bool
+}
+
+type chartPoint struct {
+	T    int64
+	Prob float64
+	X, Y float64
+}
+
+type yTick struct {
+	Y     float64
+	Label string
+}
+
+func buildChart(ps []api.Prediction) chart {
+	c := chart{Width: 760, Height: 240, PlotX: 46, PlotY: 12, PlotW: 690, PlotH: 190}
+	for i := 0; i <= 4; i++ {
+		v := float64(i) / 4
+		c.YTicks = append(c.YTicks, yTick{Y: c.PlotY + c.PlotH*(1-v), Label: trimFloat(v)})
+	}
+	if len(ps) == 0 {
+		c.Empty = true
+		return c
+	}
+	t0, t1 := ps[0].T, ps[len(ps)-1].T
+	sx := func(t int64) float64 {
+		if t1 == t0 {
+			return c.PlotX + c.PlotW/2
+		}
+		return c.PlotX + c.PlotW*float64(t-t0)/float64(t1-t0)
+	}
+	sy := func(p float64) float64 { return c.PlotY + c.PlotH*(1-math.Max(0, math.Min(1, p))) }
+	pts := make([]string, 0, len(ps))
+	for _, p := range ps {
+		cp := chartPoint{T: p.T, Prob: p.Probability, X: sx(p.T), Y: sy(p.Probability)}
+		c.Points = append(c.Points, cp)
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", cp.X, cp.Y))
+	}
+	c.Polyline = strings.Join(pts, " ")
+	last := ps[len(ps)-1]
+	if last.Threshold > 0 {
+		c.HasThreshold, c.Threshold, c.ThresholdY = true, last.Threshold, sy(last.Threshold)
+	}
+	for i := 0; i <= 4; i++ {
+		t := t0 + (t1-t0)*int64(i)/4
+		c.XTicks = append(c.XTicks, tick{X: sx(t), Label: time.UnixMilli(t).UTC().Format("15:04:05")})
+		if t1 == t0 {
+			break
+		}
+	}
+	return c
+}
+
+// graph is a dependency neighbourhood laid out around its centre node.
+type graph struct {
+	Nodes         []graphNode
+	Edges         []graphEdge
+	Width, Height float64
+}
+
+type graphNode struct {
+	Name     string
+	Evidence float64
+	X, Y, R  float64
+	Color    string
+	Centre   bool
+	LabelY   float64
+}
+
+type graphEdge struct {
+	From, To       string
+	Weight         float64
+	X1, Y1, X2, Y2 float64
+}
+
+func buildGraph(n api.Neighbourhood) graph {
+	g := graph{Width: 520, Height: 340}
+	cx, cy, radius := g.Width/2, g.Height/2, 120.0
+	maxEv := 0.0
+	for _, v := range n.Nodes {
+		maxEv = math.Max(maxEv, v.Evidence)
+	}
+	pos := map[string][2]float64{}
+	var others []api.Node
+	for _, v := range n.Nodes {
+		if v.Name != n.Node {
+			others = append(others, v)
+		}
+	}
+	add := func(v api.Node, x, y float64, centre bool) {
+		pos[v.Name] = [2]float64{x, y}
+		r := 16.0
+		if centre {
+			r = 22
+		}
+		g.Nodes = append(g.Nodes, graphNode{Name: v.Name, Evidence: v.Evidence, X: x, Y: y, R: r,
+			Color: divergingColor(v.Evidence, maxEv), Centre: centre, LabelY: y + r + 13})
+	}
+	for _, v := range n.Nodes {
+		if v.Name == n.Node {
+			add(v, cx, cy, true)
+		}
+	}
+	for i, v := range others {
+		a := -math.Pi/2 + 2*math.Pi*float64(i)/float64(len(others))
+		add(v, cx+radius*1.5*math.Cos(a), cy+radius*math.Sin(a), false)
+	}
+	rOf := map[string]float64{}
+	for _, v := range g.Nodes {
+		rOf[v.Name] = v.R
+	}
+	for _, e := range n.Edges {
+		p, ok1 := pos[e.From]
+		q, ok2 := pos[e.To]
+		if !ok1 || !ok2 {
+			continue
+		}
+		dx, dy := q[0]-p[0], q[1]-p[1]
+		d := math.Hypot(dx, dy)
+		if d == 0 {
+			continue
+		}
+		ux, uy := dx/d, dy/d
+		g.Edges = append(g.Edges, graphEdge{From: e.From, To: e.To, Weight: e.Weight,
+			X1: p[0] + ux*rOf[e.From], Y1: p[1] + uy*rOf[e.From],
+			X2: q[0] - ux*(rOf[e.To]+4), Y2: q[1] - uy*(rOf[e.To]+4)})
+	}
+	return g
+}

@@ -1,0 +1,235 @@
+package ui
+
+import (
+	"fmt"
+	"html/template"
+	"math"
+	"net/url"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/omen-sre/omen/api"
+)
+
+var funcs = template.FuncMap{
+	// g is the exact value as in the API's JSON, for data attributes.
+	"g":    func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) },
+	"f1":   func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"f3":   func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"f4":   func(v float64) string { return fmt.Sprintf("%.4f", v) },
+	"sf4":  func(v float64) string { return fmt.Sprintf("%+.4f", v) },
+	"pct":  func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
+	"val":  func(v float64) string { return strconv.FormatFloat(v, 'g', 5, 64) },
+	"time": func(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05Z") },
+	"entityURL": func(e string) template.URL {
+		return template.URL(api.EntityUIPath(e))
+	},
+	"alertURL":   func(id string) template.URL { return template.URL(api.AlertUIPath(id)) },
+	"explainURL": func(e string) template.URL { return template.URL(api.EntityUIPath(e) + "?explain=now") },
+	"apiURL":     func(id string) template.URL { return template.URL(api.ExplanationPath(id)) },
+	"overviewURL": func(k, v string) template.URL {
+		return template.URL("/ui/?" + url.Values{"match[" + k + "]": {v}}.Encode())
+	},
+	"sortedKeys": func(m map[string]string) []string {
+		ks := make([]string, 0, len(m))
+		for k := range m {
+			ks = append(ks, k)
+		}
+		sort.Strings(ks)
+		return ks
+	},
+	"add":    func(a, b float64) float64 { return a + b },
+	"add1":   func(i int) int { return i + 1 },
+	"probw":  func(p float64) float64 { return 50 * math.Max(0, math.Min(1, p)) },
+	"sharew": func(s float64) float64 { return math.Round(120 * math.Max(0, math.Min(1, s))) },
+	"edgew":  func(w float64) float64 { return 1 + math.Min(3, w) },
+	"sub":    func(a, b float64) float64 { return a - b },
+}
+
+func parseTemplates() (*template.Template, error) {
+	t, err := template.New("ui").Funcs(funcs).Parse(templateText)
+	if err != nil {
+		return nil, fmt.Errorf("ui: parse templates: %w", err)
+	}
+	return t, nil
+}
+
+const templateText = `
+{{define "head"}}<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}} · omen</title>
+<style>
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+header{background:#1d2330;color:#fff;padding:10px 20px;display:flex;gap:18px;align-items:baseline}
+header a{color:#fff;text-decoration:none;font-weight:600}
+header .sub{color:#aab;font-size:12px}
+main{padding:16px 20px;max-width:1200px}
+h1{font-size:20px;margin:8px 0 12px;word-break:break-all}
+h2{font-size:16px;margin:22px 0 8px}
+section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 16px;margin-bottom:16px;overflow-x:auto}
+table{border-collapse:collapse}
+th,td{text-align:left;padding:4px 10px;border-bottom:1px solid #eceff3;vertical-align:middle}
+th{font-weight:600;color:#556;font-size:12px;text-transform:uppercase}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+a{color:#1f5fbf}
+.badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;color:#fff}
+.firing{background:#c81e28}.pending{background:#e8a33d}.resolved{background:#3a9a5b}
+.muted{color:#778}
+.kv{display:grid;grid-template-columns:max-content auto;gap:2px 14px}
+.lbl{display:inline-block;background:#eef1f6;border-radius:3px;padding:0 5px;margin:1px 2px;font-size:12px}
+svg text{font:11px system-ui,sans-serif;fill:#334}
+svg .title{font-weight:600}
+.pos{fill:#d7263d}.neg{fill:#1e6fd9}
+.sharebar{display:inline-block;height:9px;background:#d7263d;border-radius:2px;vertical-align:middle}
+.sharebar.neg{background:#1e6fd9}
+</style></head><body>
+<header><a href="/ui/">omen</a><span class="sub">predicted module-load failures, explained</span></header>
+<main>
+{{end}}
+
+{{define "foot"}}</main></body></html>{{end}}
+
+{{define "error"}}{{template "head" .}}
+<h1>{{.Body.Code}} {{.Title}}</h1>
+<section><p id="error" data-code="{{.Body.Code}}">{{.Body.Err}}</p><p><a href="/ui/">back to the overview</a></p></section>
+{{template "foot"}}{{end}}
+
+{{define "labels"}}{{$m := .}}{{range sortedKeys .}}<a class="lbl" href="{{overviewURL . (index $m .)}}">{{.}}="{{index $m .}}"</a>{{end}}{{end}}
+
+{{define "alerts"}}{{if .}}<table id="alerts">
+<tr><th>state</th><th>entity</th><th>P(failure)</th><th>active since</th><th>labels</th><th></th></tr>
+{{range .}}<tr class="alert" data-fingerprint="{{.Fingerprint}}" data-state="{{.State}}">
+<td><span class="badge {{.State}}">{{.State}}</span></td>
+<td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td>
+<td class="num" data-prob="{{g .Probability}}">{{f3 .Probability}}</td>
+<td>{{if .ActiveAt}}{{time .ActiveAt}}{{end}}</td>
+<td>{{template "labels" .Labels}}</td>
+<td><a href="{{alertURL .Fingerprint}}">explanation</a></td></tr>
+{{end}}</table>{{else}}<p class="muted">No alerts.</p>{{end}}{{end}}
+
+{{define "overview"}}{{template "head" .}}{{with .Body}}
+<h1>Fleet{{if .Matchers}} <span class="muted">where</span> {{template "labels" .Matchers}} <a href="/ui/" class="muted">(all)</a>{{end}}</h1>
+<section><h2>Alerts</h2>{{template "alerts" .Alerts}}</section>
+<section><h2>Where the pressure is</h2>
+<p class="muted">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by feature group: red cells push the failure probability up (attribution φ), blue cells down; grey: no explanation stored.</p>
+{{if .Heatmap.Rows}}{{with .Heatmap}}
+<svg id="heatmap" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="heat map of attributions">
+<text x="{{sub 356 6}}" y="{{sub 120 6}}" text-anchor="end" class="title">P</text>
+{{range .Columns}}<text transform="translate({{add .X 4}},{{sub 120 6}}) rotate(-60)" class="col">{{.Name}}</text>
+{{end}}{{range .Rows}}<g class="hm-row" data-entity="{{.Prediction.Entity}}" data-prob="{{g .Prediction.Probability}}">
+<a href="{{entityURL .Prediction.Entity}}"><text x="296" y="{{add .Y 15}}" text-anchor="end">{{.Prediction.Entity}}</text></a>
+<rect x="302" y="{{add .Y 2}}" width="{{probw .Prediction.Probability}}" height="18" fill="{{.ProbColor}}"><title>P(failure) {{f3 .Prediction.Probability}}</title></rect>
+{{range .Cells}}<rect class="hm-cell" x="{{.X}}" y="{{.Y}}" width="21" height="21" fill="{{.Color}}" data-group="{{.Group}}"{{if .Has}} data-phi="{{g .Phi}}"{{end}}><title>{{.Group}}: {{if .Has}}φ {{sf4 .Phi}}{{else}}no explanation{{end}}</title></rect>
+{{end}}</g>
+{{end}}</svg>{{end}}{{else}}<p class="muted">No predictions yet.</p>{{end}}
+</section>
+{{with .Model}}<section id="model"><h2>Model</h2><div class="kv">
+<span>version</span><span data-version="{{.Version}}">{{.Version}}</span>
+<span>created</span><span>{{time .Created}}</span>
+<span>window</span><span>{{.Window}} steps of {{.StepMs}} ms, horizon {{.HorizonMs}} ms</span>
+<span>threshold</span><span data-threshold="{{g .Threshold}}">{{f3 .Threshold}}</span>
+<span>features</span><span>{{len .Features}}</span>
+{{range $k, $v := .Metrics}}<span>{{$k}}</span><span>{{f3 $v}}</span>{{end}}
+</div></section>{{end}}
+{{end}}{{template "foot"}}{{end}}
+
+{{define "service"}}{{template "head" .}}{{with .Body}}
+<h1>Service {{.Name}}</h1>
+<section><table><tr><th>entity</th><th>P(failure)</th><th>at</th></tr>
+{{range .Entities}}<tr><td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td><td class="num" data-prob="{{g .Probability}}">{{f3 .Probability}}</td><td>{{time .T}}</td></tr>{{end}}
+</table></section>
+{{end}}{{template "foot"}}{{end}}
+
+{{define "entity"}}{{template "head" .}}{{with .Body}}
+<h1>{{.Entity}}</h1>
+<section><div class="kv">
+<span>P(failure)</span><span id="prob" data-prob="{{g .Latest.Probability}}">{{f3 .Latest.Probability}} <span class="muted">(threshold <span data-threshold="{{g .Latest.Threshold}}">{{f3 .Latest.Threshold}}</span>, at {{time .Latest.T}})</span></span>
+<span>anomaly score</span><span data-anomaly="{{g .Latest.AnomalyScore}}">{{f3 .Latest.AnomalyScore}}</span>
+<span>model</span><span>{{.Latest.ModelVersion}}</span>
+<span>labels</span><span>{{template "labels" .Latest.Labels}}</span>
+</div></section>
+<section><h2>Failure probability</h2>{{with .Chart}}{{if .Empty}}<p class="muted">No history.</p>{{else}}
+<svg id="chart" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="failure probability over time">
+<rect x="{{.PlotX}}" y="{{.PlotY}}" width="{{.PlotW}}" height="{{.PlotH}}" fill="#fbfcfd" stroke="#dde1e7"/>
+{{range .YTicks}}<text x="40" y="{{add .Y 4}}" text-anchor="end">{{.Label}}</text>{{end}}
+{{range .XTicks}}<text x="{{.X}}" y="222" text-anchor="middle">{{.Label}}</text>{{end}}
+{{if .HasThreshold}}<line id="threshold" x1="{{.PlotX}}" x2="{{add .PlotX .PlotW}}" y1="{{.ThresholdY}}" y2="{{.ThresholdY}}" stroke="#c81e28" stroke-dasharray="6 4" data-threshold="{{g .Threshold}}"/>
+<text x="{{add .PlotX .PlotW}}" y="{{sub .ThresholdY 4}}" text-anchor="end" fill="#c81e28">threshold {{f3 .Threshold}}</text>{{end}}
+<polyline id="prob-line" points="{{.Polyline}}" fill="none" stroke="#1e6fd9" stroke-width="2"/>
+{{range .Points}}<circle class="pt" cx="{{.X}}" cy="{{.Y}}" r="2.5" fill="#1e6fd9" data-t="{{.T}}" data-prob="{{g .Prob}}"><title>{{time .T}}: {{f3 .Prob}}</title></circle>{{end}}
+<text x="{{.PlotX}}" y="238" class="muted">UTC</text>
+</svg>{{end}}{{end}}</section>
+<section><h2>Alerts</h2>{{template "alerts" .Alerts}}</section>
+<section><h2>Latest explanation</h2>
+{{with .Explanation}}<p><a href="{{alertURL .X.PredictionID}}">prediction {{.X.PredictionID}}</a>{{if $.Body.ExplainNow}} <span class="muted">(explained now)</span>{{end}} · <a href="{{explainURL .X.Entity}}">explain now</a></p>
+{{template "waterfall" .Waterfall}}{{template "metrics" .Metrics}}
+{{else}}<p class="muted">{{.ExplainErr}}</p><p><a href="{{explainURL .Entity}}">explain now</a></p>{{end}}
+</section>
+{{end}}{{template "foot"}}{{end}}
+
+{{define "waterfall"}}
+<svg id="waterfall" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="attribution waterfall" data-baseline="{{g .Baseline}}" data-value="{{g .Value}}">
+<text x="{{.ValueX}}" y="14" text-anchor="middle" class="title">f(x) = <tspan id="wf-value" data-value="{{g .Value}}">{{f4 .Value}}</tspan></text>
+<line x1="{{.ValueX}}" x2="{{.ValueX}}" y1="18" y2="{{.AxisY}}" stroke="#889" stroke-dasharray="3 3"/>
+<line x1="{{.BaseX}}" x2="{{.BaseX}}" y1="18" y2="{{.AxisY}}" stroke="#889" stroke-dasharray="3 3"/>
+<line x1="{{.PlotX}}" x2="{{.PlotRight}}" y1="{{.AxisY}}" y2="{{.AxisY}}" stroke="#556"/>
+{{range .Ticks}}<line x1="{{.X}}" x2="{{.X}}" y1="{{$.AxisY}}" y2="{{add $.AxisY 4}}" stroke="#556"/><text x="{{.X}}" y="{{add $.AxisY 16}}" text-anchor="middle">{{.Label}}</text>{{end}}
+<text x="{{.BaseX}}" y="{{add .AxisY 30}}" text-anchor="middle" class="title">E[f(X)] = <tspan id="wf-baseline" data-baseline="{{g .Baseline}}">{{f4 .Baseline}}</tspan></text>
+{{range .Bars}}<g class="wf-row" data-group="{{.Name}}">
+<text x="184" y="{{.LabelY}}" text-anchor="end" class="wf-name">{{.Name}}</text>
+<rect class="wf-bar {{if .Positive}}pos{{else}}neg{{end}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" data-group="{{.Name}}" data-kind="{{.Kind}}" data-phi="{{g .Phi}}" data-share="{{g .Share}}" data-start="{{g .Start}}" data-end="{{g .End}}"><title>{{.Name}}: φ {{sf4 .Phi}} ({{pct .Share}}), {{f4 .Start}} → {{f4 .End}}</title></rect>
+<text class="wf-phi" x="{{.TextX}}" y="{{.TextY}}" text-anchor="{{.TextAnchor}}" data-phi="{{g .Phi}}">{{sf4 .Phi}}</text>
+</g>
+{{end}}</svg>
+<p class="muted">SHAP waterfall ({{.Method}}): each bar is one feature group's Shapley value φ, from the baseline E[f(X)] over normal windows (bottom) to this prediction f(x) (top); red raises the failure probability, blue lowers it. Σφ = f(x) − E[f(X)].</p>
+{{end}}
+
+{{define "metrics"}}{{if .}}<h2>Window</h2><table id="window">
+<tr><th>metric</th><th>window</th><th>latest</th><th>φ</th><th>share</th></tr>
+{{range .}}<tr id="metric-{{.Name}}" class="metric" data-metric="{{.Name}}">
+<td>{{.Name}}</td>
+<td><svg width="120" height="24" viewBox="0 0 120 24">{{if .Points}}<polyline points="{{.Points}}" fill="none" stroke="#556" stroke-width="1.3"/>{{end}}</svg></td>
+<td class="num">{{if .HasVal}}<span data-value="{{g .Last}}">{{val .Last}}</span>{{else}}<span class="muted">missing</span>{{end}}</td>
+<td class="num">{{if .HasPhi}}<span data-phi="{{g .Phi}}">{{sf4 .Phi}}</span>{{end}}</td>
+<td>{{if .HasPhi}}<span class="sharebar{{if lt .Phi 0.0}} neg{{end}}" style="width:{{sharew .Share}}px"></span> {{pct .Share}}{{end}}</td>
+</tr>{{end}}</table>{{end}}{{end}}
+
+{{define "alert"}}{{template "head" .}}{{with .Body}}{{$x := .Explanation.X}}
+<h1>{{if .Alert}}Alert <span class="badge {{.Alert.State}}">{{.Alert.State}}</span>{{else}}Prediction{{end}} on <a href="{{entityURL $x.Entity}}">{{$x.Entity}}</a></h1>
+<section><div class="kv">
+<span>P(failure)</span><span id="prob" data-prob="{{g $x.Probability}}">{{f3 $x.Probability}} <span class="muted">(threshold <span data-threshold="{{g $x.Threshold}}">{{f3 $x.Threshold}}</span>)</span></span>
+<span>anomaly score</span><span data-anomaly="{{g $x.AnomalyScore}}">{{f3 $x.AnomalyScore}}</span>
+<span>predicted at</span><span>{{time $x.T}}</span>
+<span>model</span><span>{{$x.ModelVersion}}</span>
+<span>prediction</span><span>{{$x.PredictionID}} · <a href="{{apiURL .ID}}">JSON</a></span>
+{{with .Alert}}<span>fingerprint</span><span data-fingerprint="{{.Fingerprint}}">{{.Fingerprint}}</span>
+{{if .ActiveAt}}<span>active since</span><span>{{time .ActiveAt}}</span>{{end}}
+{{range $k, $v := .Annotations}}<span>{{$k}}</span><span>{{$v}}</span>{{end}}
+<span>alert labels</span><span>{{template "labels" .Labels}}</span>{{end}}
+<span>entity labels</span><span>{{template "labels" $x.Labels}}</span>
+</div></section>
+<section><h2>Why: attribution by feature group</h2>{{template "waterfall" .Explanation.Waterfall}}</section>
+<section><h2>Ranked causes</h2>
+<table id="metric-causes"><tr><th>#</th><th>metric</th><th>φ</th><th>share</th></tr>
+{{range $i, $c := $x.Causes.Metrics}}<tr class="metric-cause" data-metric="{{$c.Name}}"><td>{{add1 $i}}</td><td><a href="#metric-{{$c.Name}}">{{$c.Name}}</a></td><td class="num" data-phi="{{g $c.Phi}}">{{sf4 $c.Phi}}</td><td class="num" data-share="{{g $c.Share}}">{{pct $c.Share}}</td></tr>{{end}}
+</table>
+{{if $x.Causes.Entities}}<h2>Root-cause entities</h2>
+<table id="entity-causes"><tr><th>#</th><th>entity</th><th>score</th><th>evidence</th></tr>
+{{range $i, $c := $x.Causes.Entities}}<tr class="entity-cause" data-entity="{{$c.Entity}}"><td>{{add1 $i}}</td><td><a href="{{entityURL $c.Entity}}">{{$c.Entity}}</a></td><td class="num" data-score="{{g $c.Score}}">{{f3 $c.Score}}</td><td class="num" data-evidence="{{g $c.Evidence}}">{{f3 $c.Evidence}}</td></tr>{{end}}
+</table>{{end}}
+</section>
+<section><h2>Dependency neighbourhood</h2>
+{{with .Graph}}<svg id="graph" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="dependency neighbourhood">
+<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#667"/></marker></defs>
+{{range .Edges}}<line class="edge" x1="{{.X1}}" y1="{{.Y1}}" x2="{{.X2}}" y2="{{.Y2}}" stroke="#889" stroke-width="{{edgew .Weight}}" marker-end="url(#arrow)" data-from="{{.From}}" data-to="{{.To}}" data-weight="{{g .Weight}}"/>{{end}}
+{{range .Nodes}}<a href="{{entityURL .Name}}"><g class="node" data-node="{{.Name}}" data-evidence="{{g .Evidence}}">
+<circle cx="{{.X}}" cy="{{.Y}}" r="{{.R}}" fill="{{.Color}}" stroke="{{if .Centre}}#1d2330{{else}}#889{{end}}" stroke-width="{{if .Centre}}2.5{{else}}1{{end}}"><title>{{.Name}}: evidence {{f3 .Evidence}}</title></circle>
+<text x="{{.X}}" y="{{.LabelY}}" text-anchor="middle">{{.Name}}</text></g></a>
+{{end}}</svg>
+<p class="muted">Arrows point from caller to callee; node colour is anomaly evidence.</p>{{else}}<p class="muted">{{.GraphErr}}</p>{{end}}
+</section>
+<section>{{template "metrics" .Explanation.Metrics}}</section>
+{{end}}{{template "foot"}}{{end}}
+`

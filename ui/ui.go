@@ -1,0 +1,417 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/omen-sre/omen/api"
+)
+
+// Options configure New.
+type Options struct {
+	// Backend answers every page. Required.
+	Backend api.Backend
+	// HeatmapEntities is the number of entities (highest failure
+	// probability first) in the overview's heat map (default 40); each
+	// costs one Backend.Explanation call per page view.
+	HeatmapEntities int
+	// HeatmapGroups caps the heat map's columns (default 24; the groups
+	// with the largest total |φ| are kept).
+	HeatmapGroups int
+	// History is the span of the entity page's chart, ending at the
+	// entity's latest prediction (default 6h).
+	History time.Duration
+	// Logger (default: discard).
+	Logger *slog.Logger
+}
+
+// UI serves the pages. It is an http.Handler for paths under /ui/.
+type UI struct {
+	opts   Options
+	b      api.Backend
+	logger *slog.Logger
+	mux    *http.ServeMux
+	tmpl   *template.Template
+}
+
+// New validates opts and builds the UI.
+func New(opts Options) (*UI, error) {
+	if opts.Backend == nil {
+		return nil, errors.New("ui: no backend")
+	}
+	if opts.HeatmapEntities == 0 {
+		opts.HeatmapEntities = 40
+	}
+	if opts.HeatmapGroups == 0 {
+		opts.HeatmapGroups = 24
+	}
+	if opts.History == 0 {
+		opts.History = 6 * time.Hour
+	}
+	if opts.HeatmapEntities < 0 || opts.HeatmapGroups < 0 || opts.History < 0 {
+		return nil, fmt.Errorf("ui: negative option in %+v", opts)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	t, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	u := &UI{opts: opts, b: opts.Backend, logger: opts.Logger, tmpl: t, mux: http.NewServeMux()}
+	u.mux.HandleFunc("GET /ui/{$}", u.overview)
+	u.mux.HandleFunc("GET /ui/entities/{entity}", u.entity)
+	u.mux.HandleFunc("GET /ui/alerts/{id}", u.alert)
+	u.mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
+		u.fail(w, r, http.StatusNotFound, fmt.Errorf("no page %s", r.URL.Path))
+	})
+	return u, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	u.mux.ServeHTTP(w, r)
+}
+
+type page struct {
+	Title string
+	Body  any
+}
+
+func (u *UI) render(w http.ResponseWriter, code int, name, title string, data any) {
+	var b bytes.Buffer
+	if err := u.tmpl.ExecuteTemplate(&b, name, page{Title: title, Body: data}); err != nil {
+		u.logger.Error("render page", "page", name, "err", err)
+		http.Error(w, "render page: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write(b.Bytes())
+}
+
+func (u *UI) fail(w http.ResponseWriter, r *http.Request, code int, err error) {
+	switch {
+	case errors.Is(err, api.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, api.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusServiceUnavailable
+	}
+	if code >= 500 {
+		u.logger.Error("ui page", "path", r.URL.Path, "err", err)
+	}
+	u.render(w, code, "error", http.StatusText(code), struct {
+		Code int
+		Err  string
+	}{code, err.Error()})
+}
+
+func matchers(r *http.Request) map[string]string {
+	var m map[string]string
+	for k, vs := range r.URL.Query() {
+		if strings.HasPrefix(k, "match[") && strings.HasSuffix(k, "]") && len(k) > len("match[]") && len(vs) > 0 {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[k[len("match["):len(k)-1]] = vs[0]
+		}
+	}
+	return m
+}
+
+// overviewData is the overview page.
+type overviewData struct {
+	Matchers map[string]string
+	Alerts   []api.Alert
+	Heatmap  heatmap
+	Model    *api.ModelInfo
+	Total    int
+}
+
+func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	m := matchers(r)
+	alerts, err := u.b.Alerts(ctx, api.AlertQuery{Matchers: m})
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("alerts: %w", err))
+		return
+	}
+	q := api.PredictionQuery{Matchers: m}
+	preds, err := u.b.Predictions(ctx, q)
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("predictions: %w", err))
+		return
+	}
+	aq := api.AlertQuery{Matchers: m}
+	kept := alerts[:0]
+	for _, a := range alerts {
+		if aq.Match(a) {
+			kept = append(kept, a)
+		}
+	}
+	api.SortAlerts(kept)
+	var current []api.Prediction
+	for _, p := range preds {
+		if q.Match(p) {
+			current = append(current, p)
+		}
+	}
+	sort.SliceStable(current, func(i, j int) bool {
+		if current[i].Probability != current[j].Probability {
+			return current[i].Probability > current[j].Probability
+		}
+		return current[i].Entity < current[j].Entity
+	})
+	d := overviewData{Matchers: m, Alerts: kept, Total: len(current)}
+	if len(current) > u.opts.HeatmapEntities {
+		current = current[:u.opts.HeatmapEntities]
+	}
+	rows := make([]heatRow, 0, len(current))
+	for _, p := range current {
+		row := heatRow{Prediction: p}
+		x, err := u.b.Explanation(ctx, p.ID)
+		switch {
+		case err == nil:
+			row.Groups = x.Attribution.Groups
+			row.Explained = true
+		case errors.Is(err, api.ErrNotFound):
+		default:
+			u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("explanation of %s: %w", p.ID, err))
+			return
+		}
+		rows = append(rows, row)
+	}
+	d.Heatmap = buildHeatmap(rows, u.opts.HeatmapGroups)
+	if mi, err := u.b.ModelInfo(ctx); err == nil {
+		d.Model = &mi
+	}
+	u.render(w, http.StatusOK, "overview", "omen", d)
+}
+
+// entityData is the entity page.
+type entityData struct {
+	Entity      string
+	Latest      api.Prediction
+	Chart       chart
+	Alerts      []api.Alert
+	Explanation *explanationView
+	ExplainErr  string
+	ExplainNow  bool
+}
+
+type serviceData struct {
+	Name     string
+	Entities []api.Prediction
+}
+
+func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	e := r.PathValue("entity")
+	latest, err := u.b.Predictions(ctx, api.PredictionQuery{Entity: e})
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("predictions of %s: %w", e, err))
+		return
+	}
+	var last *api.Prediction
+	for i := range latest {
+		if latest[i].Entity == e && (last == nil || latest[i].T > last.T) {
+			last = &latest[i]
+		}
+	}
+	if last == nil {
+		u.service(w, r, e)
+		return
+	}
+	d := entityData{Entity: e, Latest: *last}
+	hist, err := u.b.Predictions(ctx, api.PredictionQuery{Entity: e,
+		From: time.UnixMilli(last.T).Add(-u.opts.History), To: time.UnixMilli(last.T)})
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("prediction history of %s: %w", e, err))
+		return
+	}
+	var pts []api.Prediction
+	for _, p := range hist {
+		if p.Entity == e {
+			pts = append(pts, p)
+		}
+	}
+	sort.Slice(pts, func(i, j int) bool { return pts[i].T < pts[j].T })
+	d.Chart = buildChart(pts)
+	alerts, err := u.b.Alerts(ctx, api.AlertQuery{Entity: e})
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("alerts of %s: %w", e, err))
+		return
+	}
+	for _, a := range alerts {
+		if a.Entity == e {
+			d.Alerts = append(d.Alerts, a)
+		}
+	}
+	api.SortAlerts(d.Alerts)
+	var x api.Explanation
+	if r.URL.Query().Get("explain") == "now" {
+		d.ExplainNow = true
+		x, err = u.b.ExplainEntity(ctx, e)
+	} else {
+		x, err = u.b.Explanation(ctx, last.ID)
+	}
+	switch {
+	case err == nil:
+		api.Decorate(&x, "")
+		v := newExplanationView(x)
+		d.Explanation = &v
+	case errors.Is(err, api.ErrNotFound), errors.Is(err, api.ErrUnavailable):
+		d.ExplainErr = err.Error()
+	default:
+		u.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	u.render(w, http.StatusOK, "entity", e, d)
+}
+
+// service lists the entities whose labels name the given service (or app,
+// module): dependency graphs name services, not pods.
+func (u *UI) service(w http.ResponseWriter, r *http.Request, name string) {
+	all, err := u.b.Predictions(r.Context(), api.PredictionQuery{})
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	d := serviceData{Name: name}
+	for _, p := range all {
+		for _, k := range []string{"service", "app", "app_kubernetes_io_name", "module"} {
+			if p.Labels[k] == name {
+				d.Entities = append(d.Entities, p)
+				break
+			}
+		}
+	}
+	if len(d.Entities) == 0 {
+		u.fail(w, r, http.StatusNotFound, fmt.Errorf("no entity or service %q: %w", name, api.ErrNotFound))
+		return
+	}
+	api.SortPredictions(d.Entities)
+	u.render(w, http.StatusOK, "service", name, d)
+}
+
+// alertData is the alert page.
+type alertData struct {
+	ID          string
+	Alert       *api.Alert
+	Explanation explanationView
+	Graph       *graph
+	GraphErr    string
+}
+
+func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	x, err := u.b.Explanation(ctx, id)
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("explanation %q: %w", id, err))
+		return
+	}
+	api.Decorate(&x, id)
+	d := alertData{ID: id, Explanation: newExplanationView(x)}
+	alerts, err := u.b.Alerts(ctx, api.AlertQuery{Entity: x.Entity})
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("alerts of %s: %w", x.Entity, err))
+		return
+	}
+	for i := range alerts {
+		if alerts[i].Fingerprint == id {
+			d.Alert = &alerts[i]
+		}
+	}
+	n, err := u.b.Dependencies(ctx, x.Entity)
+	switch {
+	case err == nil:
+		g := buildGraph(n)
+		d.Graph = &g
+	case errors.Is(err, api.ErrNotFound):
+		d.GraphErr = "no dependency graph for this entity"
+	default:
+		d.GraphErr = err.Error()
+	}
+	title := "alert " + id
+	if d.Alert == nil {
+		title = "prediction " + id
+	}
+	u.render(w, http.StatusOK, "alert", title, d)
+}
+
+// explanationView is an explanation with its plots laid out.
+type explanationView struct {
+	X         api.Explanation
+	Waterfall waterfall
+	Metrics   []metricRow
+}
+
+func newExplanationView(x api.Explanation) explanationView {
+	return explanationView{X: x, Waterfall: buildWaterfall(x.Attribution), Metrics: buildMetrics(x)}
+}
+
+// metricRow is one feature of the window: a sparkline, its latest value and
+// its group's attribution.
+type metricRow struct {
+	Name   string
+	Points string // SVG polyline points
+	Last   float64
+	HasVal bool
+	Phi    float64
+	HasPhi bool
+	Share  float64
+}
+
+func buildMetrics(x api.Explanation) []metricRow {
+	phi := map[string]int{}
+	for i, g := range x.Attribution.Groups {
+		phi[g.Name] = i
+	}
+	rows := make([]metricRow, len(x.Features))
+	for j, f := range x.Features {
+		row := metricRow{Name: f}
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, r := range x.Window {
+			if j < len(r) && !math.IsNaN(r[j]) {
+				lo, hi = math.Min(lo, r[j]), math.Max(hi, r[j])
+				row.Last, row.HasVal = r[j], true
+			}
+		}
+		var pts []string
+		n := len(x.Window)
+		for i, r := range x.Window {
+			if j >= len(r) || math.IsNaN(r[j]) {
+				continue
+			}
+			xp := 2.0
+			if n > 1 {
+				xp = 2 + 116*float64(i)/float64(n-1)
+			}
+			yp := 12.0
+			if hi > lo {
+				yp = 22 - 20*(r[j]-lo)/(hi-lo)
+			}
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", xp, yp))
+		}
+		row.Points = strings.Join(pts, " ")
+		if i, ok := phi[f]; ok {
+			row.Phi, row.Share, row.HasPhi = x.Attribution.Groups[i].Phi, x.Attribution.Groups[i].Share, true
+		}
+		rows[j] = row
+	}
+	return rows
+}

@@ -1,0 +1,116 @@
+package ui_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/api/apitest"
+	"github.com/omen-sre/omen/ui"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// newServer serves the API with the UI mounted, as the daemon does.
+func newServer(t testing.TB, b api.Backend) *httptest.Server {
+	t.Helper()
+	u, err := ui.New(ui.Options{Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := api.New(api.Options{Backend: b, ListenAddress: "127.0.0.1:0", UI: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func fetch(t *testing.T, url string) (int, string, http.Header) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b), resp.Header
+}
+
+var external = regexp.MustCompile(`(?i)(src|href)\s*=\s*"(https?:)?//|url\(\s*['"]?(https?:)?//|@import`)
+
+func TestPages(t *testing.T) {
+	srv := newServer(t, apitest.Backend())
+	cart := "shop%2Fcart-7d9f8b6c4-x2k9p"
+	cases := []struct {
+		path string
+		code int
+		want []string
+		not  []string
+	}{
+		{"/ui/", 200, []string{`id="heatmap"`, `class="hm-row" data-entity="shop/cart-7d9f8b6c4-x2k9p"`,
+			`data-fingerprint="` + apitest.FiringFingerprint + `"`, `data-version="v3"`}, nil},
+		{"/ui/?match%5Bnamespace%5D=infra", 200, []string{`data-entity="infra/db-0"`, `data-entity="infra/redis-0"`},
+			[]string{`data-entity="shop/cart-7d9f8b6c4-x2k9p"`}},
+		{"/ui/entities/" + cart, 200, []string{`id="chart"`, `id="prob-line"`, `id="threshold"`, `data-threshold="0.5"`,
+			`id="waterfall"`, `id="metric-dns_errors"`, `data-fingerprint="` + apitest.FiringFingerprint + `"`}, nil},
+		{"/ui/entities/" + cart + "?explain=now", 200, []string{`(explained now)`, `id="waterfall"`}, nil},
+		{"/ui/entities/cart", 200, []string{`Service cart`, `href="/ui/entities/shop%2Fcart-7d9f8b6c4-x2k9p"`}, nil},
+		{"/ui/alerts/" + apitest.FiringFingerprint, 200, []string{`id="waterfall"`, `id="graph"`, `data-node="db"`,
+			`class="entity-cause" data-entity="db"`, `href="/ui/entities/db"`, `badge firing`}, nil},
+		{"/ui/alerts/" + cart + "%401764000000000", 200, []string{`Prediction on`, `id="waterfall"`}, nil},
+		{"/ui/alerts/nope", 404, []string{`id="error"`}, nil},
+		{"/ui/entities/nope", 404, []string{`id="error"`}, nil},
+		{"/ui/nothing-here", 404, []string{`id="error"`}, nil},
+		{"/", 200, []string{`id="heatmap"`}, nil}, // redirected to /ui/
+	}
+	for _, c := range cases {
+		t.Run(c.path, func(t *testing.T) {
+			code, body, h := fetch(t, srv.URL+c.path)
+			if code != c.code {
+				t.Fatalf("status %d, want %d:\n%s", code, c.code, body)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %s", w)
+				}
+			}
+			for _, w := range c.not {
+				if strings.Contains(body, w) {
+					t.Errorf("page has %s", w)
+				}
+			}
+			if m := external.FindString(body); m != "" {
+				t.Errorf("page loads an external resource: %s", m)
+			}
+			if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+				t.Errorf("CSP %q", csp)
+			}
+		})
+	}
+}
+
+func TestWaterfallBarsMatchGroups(t *testing.T) {
+	b := apitest.Backend()
+	srv := newServer(t, b)
+	for _, a := range b.AlertList {
+		_, body, _ := fetch(t, srv.URL+"/ui/alerts/"+a.Fingerprint)
+		x, err := b.Explanation(t.Context(), a.Fingerprint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, want := strings.Count(body, `class="wf-bar `), len(x.Attribution.Groups); n != want {
+			t.Errorf("%s: %d waterfall bars, want %d", a.Fingerprint, n, want)
+		}
+	}
+}

@@ -12,14 +12,26 @@ import (
 // cache-sized.
 const inferChunk = 48
 
-// inferScratch is per-call working memory for up to inferChunk windows.
+// chunkBudget bounds a chunk's largest buffer (W·chunk·4H floats) so that
+// huge architectures shrink their chunks instead of allocating gigabytes.
+const chunkBudget = 1 << 22
+
+// chunkFor returns how many windows of this model fit one chunk of at most
+// want windows.
+func (m *Model) chunkFor(want int) int {
+	per := m.cfg.Window * 4 * m.h
+	return max(1, min(want, chunkBudget/per))
+}
+
+// inferScratch is per-call working memory for up to m.ichunk windows.
 type inferScratch struct {
-	xn   []float32 // W·B·F normalised input, time-major over the batch
-	g    []float32 // W·B·4H gate pre-activations
-	hseq []float32 // W·B·H hidden states of the current layer
-	c    []float32 // B·H cell state
-	tc   []float32 // B·H tanh(c)
-	fc   []float32 // B·F forecast (normalised)
+	xn    []float32 // W·B·F normalised input, time-major over the batch
+	g     []float32 // W·B·4H gate pre-activations
+	hseq  []float32 // W·B·H hidden states of the current layer
+	c     []float32 // B·H cell state
+	tc    []float32 // B·H tanh(c)
+	fc    []float32 // B·F forecast (normalised)
+	logit []float64 // B failure logits
 }
 
 type scratchPool struct{ infer, step sync.Pool }
@@ -27,14 +39,15 @@ type scratchPool struct{ infer, step sync.Pool }
 func (p *scratchPool) init(m *Model) {
 	w, f, h := m.cfg.Window, m.nf, m.h
 	p.infer.New = func() any {
-		b := inferChunk
+		b := m.ichunk
 		return &inferScratch{
-			xn:   make([]float32, w*b*f),
-			g:    make([]float32, w*b*4*h),
-			hseq: make([]float32, w*b*h),
-			c:    make([]float32, b*h),
-			tc:   make([]float32, b*h),
-			fc:   make([]float32, b*f),
+			logit: make([]float64, b),
+			xn:    make([]float32, w*b*f),
+			g:     make([]float32, w*b*4*h),
+			hseq:  make([]float32, w*b*h),
+			c:     make([]float32, b*h),
+			tc:    make([]float32, b*h),
+			fc:    make([]float32, b*f),
 		}
 	}
 }
@@ -61,7 +74,7 @@ func (m *Model) normalizeInto(dst, x []float32, b int) {
 	}
 }
 
-// forwardChunk runs b ≤ inferChunk windows and leaves the normalised
+// forwardChunk runs b ≤ m.ichunk windows and leaves the normalised
 // forecast in s.fc (b×F) and the failure logits in logit[:b]. It returns
 // the last hidden state of the top layer (b×H, inside s.hseq).
 func (m *Model) forwardChunk(s *inferScratch, x []float32, b int, logit []float64) {
@@ -100,7 +113,8 @@ func (m *Model) forwardChunk(s *inferScratch, x []float32, b int, logit []float6
 // batchRun splits n windows into chunks and runs fn on each across the
 // model's parallelism. fn gets the chunk's first window index and size.
 func (m *Model) batchRun(n int, fn func(s *inferScratch, start, b int)) {
-	chunks := (n + inferChunk - 1) / inferChunk
+	chunk := m.ichunk
+	chunks := (n + chunk - 1) / chunk
 	workers := min(m.parallelism(), chunks)
 	run := func(next func() (int, bool)) {
 		s := m.pool.infer.Get().(*inferScratch)
@@ -110,8 +124,8 @@ func (m *Model) batchRun(n int, fn func(s *inferScratch, start, b int)) {
 			if !ok {
 				return
 			}
-			start := ci * inferChunk
-			fn(s, start, min(inferChunk, n-start))
+			start := ci * chunk
+			fn(s, start, min(chunk, n-start))
 		}
 	}
 	if workers <= 1 {
@@ -163,8 +177,8 @@ func (m *Model) Forecast(x []float32, n int, prob []float64, forecast []float32)
 	wf := m.cfg.Window * m.nf
 	f := m.nf
 	m.batchRun(n, func(s *inferScratch, start, b int) {
-		var logit [inferChunk]float64
-		m.forwardChunk(s, x[start*wf:(start+b)*wf], b, logit[:b])
+		logit := s.logit[:b]
+		m.forwardChunk(s, x[start*wf:(start+b)*wf], b, logit)
 		if prob != nil {
 			for i := range b {
 				prob[start+i] = sigmoid64(logit[i])
@@ -204,8 +218,7 @@ func (m *Model) AnomalyScores(x []float32, next []float32, n int, score []float6
 	}
 	wf := m.cfg.Window * f
 	m.batchRun(n, func(s *inferScratch, start, b int) {
-		var logit [inferChunk]float64
-		m.forwardChunk(s, x[start*wf:(start+b)*wf], b, logit[:b])
+		m.forwardChunk(s, x[start*wf:(start+b)*wf], b, s.logit[:b])
 		for i := range b {
 			fc := s.fc[i*f : (i+1)*f]
 			nx := next[(start+i)*f : (start+i+1)*f]

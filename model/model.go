@@ -204,6 +204,7 @@ type Model struct {
 	thresholds Thresholds
 	meta       Meta
 	threads    int
+	ichunk     int // windows per inference chunk
 	pool       scratchPool
 }
 
@@ -249,6 +250,7 @@ func newEmpty(cfg Config) *Model {
 	for i := range m.std {
 		m.std[i], m.invStd[i] = 1, 1
 	}
+	m.ichunk = m.chunkFor(inferChunk)
 	m.pool.init(m)
 	return m
 }

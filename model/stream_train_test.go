@@ -433,3 +433,40 @@ func TestStepBatchMatchesStep(t *testing.T) {
 		t.Error("short prob: no error")
 	}
 }
+
+func TestChunkingDoesNotChangeResults(t *testing.T) {
+	big, err := New(Config{Features: []string{"a", "b"}, Window: 4096, Hidden: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if big.ichunk != 1 || big.chunkFor(trainChunk) != 1 {
+		t.Errorf("W=4096 H=1024: chunks %d/%d, want 1 to bound scratch memory", big.ichunk, big.chunkFor(trainChunk))
+	}
+	m := testModel(t, 4, 6, 5, 2, 0, 17)
+	rng := rand.New(rand.NewPCG(9, 1))
+	const n = 11
+	x := randWindows(rng, n, 5, 4, 0.05)
+	want := make([]float64, n)
+	if err := m.Predict(x, n, want); err != nil {
+		t.Fatal(err)
+	}
+	data, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Unmarshal(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2.ichunk = 3
+	m2.pool.init(m2)
+	got := make([]float64, n)
+	if err := m2.Predict(x, n, got); err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if math.Abs(got[i]-want[i]) > 1e-7 {
+			t.Errorf("window %d: chunk 3 gives %v, chunk %d gives %v", i, got[i], m.ichunk, want[i])
+		}
+	}
+}

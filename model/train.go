@@ -286,7 +286,8 @@ func newTrainScratch(m *Model, bsz int) *trainScratch {
 // backward, the gradient into t.grad. It returns the loss and its parts.
 func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce float64) {
 	m := t.m
-	chunks := (b.n + trainChunk - 1) / trainChunk
+	chunk := m.chunkFor(trainChunk)
+	chunks := (b.n + chunk - 1) / chunk
 	workers := max(1, min(m.parallelism(), chunks))
 	for len(t.workers) < workers {
 		t.workers = append(t.workers, nil)
@@ -297,8 +298,8 @@ func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce f
 	var wg sync.WaitGroup
 	for wi := range workers {
 		s := t.workers[wi]
-		if s == nil || s.bsz < min(trainChunk, b.n) {
-			s = newTrainScratch(m, min(trainChunk, b.n))
+		if s == nil || s.bsz < min(chunk, b.n) {
+			s = newTrainScratch(m, min(chunk, b.n))
 			t.workers[wi] = s
 		}
 		// Static assignment of chunks keeps results independent of
@@ -309,8 +310,8 @@ func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce f
 				clear(s.grad)
 			}
 			for c := wi; c < chunks; c += workers {
-				start := c * trainChunk
-				m.trainChunk(s, b, mask, start, min(b.n, start+trainChunk), backward, &t.tw)
+				start := c * chunk
+				m.trainChunk(s, b, mask, start, min(b.n, start+chunk), backward, &t.tw)
 			}
 		}
 		if wi == workers-1 {

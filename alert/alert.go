@@ -399,8 +399,7 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 		labelsOf[key] = ls
 	}
 
-	var fired []*entityState
-	var dropped []string
+	var fired, dropped []*entityState
 	step := func(s *entityState, p *Prediction) {
 		switch m.hyst.step(s, p, t) {
 		case trFired:
@@ -408,7 +407,7 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 		case trResolved:
 			m.logger.Info("alert resolved", "entity", s.Entity, "fingerprint", s.AlertFP)
 		case trDropped:
-			dropped = append(dropped, s.Key)
+			dropped = append(dropped, s)
 		}
 	}
 	for key, p := range byKey {
@@ -431,17 +430,17 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 		m.fire(ctx, s)
 	}
 	// Resolved alerts stop being re-sent after the retention.
-	for key, s := range m.states {
+	for _, s := range m.states {
 		if s.State == store.AlertResolved && t.Sub(s.ResolvedAt) > m.opts.ResolvedRetention && !s.LastSent.Before(s.ResolvedAt) {
 			if s.Count > 0 {
 				s.State = store.AlertPending
 			} else {
-				dropped = append(dropped, key)
+				dropped = append(dropped, s)
 			}
 		}
 	}
-	for _, key := range dropped {
-		delete(m.states, key)
+	for _, s := range dropped {
+		delete(m.states, s.Key)
 	}
 
 	// Route: the alerts due for sending.
@@ -468,27 +467,62 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 	}
 
 	// Persist what changed.
+	var changed []*entityState
 	for _, s := range m.states {
-		if s.core() == s.saved {
-			continue
+		if s.core() != s.saved {
+			changed = append(changed, s)
 		}
-		st, err := s.encode()
-		if err == nil {
-			err = m.opts.Store.PutAlertState(st)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("persist alert state of %s: %w", s.Entity, err))
-			continue
-		}
-		s.saved = s.core()
 	}
-	for _, key := range dropped {
-		if err := m.opts.Store.DeleteAlertState(key); err != nil {
-			errs = append(errs, fmt.Errorf("delete alert state %s: %w", key, err))
+	errs = append(errs, m.persist(changed)...)
+	for _, s := range dropped {
+		if s.saved.State == "" {
+			continue // never persisted
 		}
+		if err := m.opts.Store.DeleteAlertState(s.Key); err != nil {
+			errs = append(errs, fmt.Errorf("delete alert state of %s: %w", s.Entity, err))
+			continue
+		}
+		s.saved = stateCore{}
 	}
 	m.updateGauges()
 	return errors.Join(errs...)
+}
+
+// persistWorkers bounds the concurrent PutAlertState calls of one step;
+// concurrent Badger commits share fsyncs.
+const persistWorkers = 8
+
+// persist writes the states of changed concurrently and marks them saved.
+func (m *Manager) persist(changed []*entityState) []error {
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	next := make(chan *entityState)
+	for w := 0; w < min(persistWorkers, len(changed)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := range next {
+				st, err := s.encode()
+				if err == nil {
+					err = m.opts.Store.PutAlertState(st)
+				}
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("persist alert state of %s: %w", s.Entity, err))
+					mu.Unlock()
+					continue
+				}
+				s.saved = s.core()
+			}
+		}()
+	}
+	for _, s := range changed {
+		next <- s
+	}
+	close(next)
+	wg.Wait()
+	return errs
 }
 
 // fire fixes the severity and labels of a newly firing alert and attaches

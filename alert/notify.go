@@ -224,6 +224,7 @@ const idlePoll = 5 * time.Second
 func (m *Manager) deliver(ctx context.Context, tg *target) {
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
+		queued := tg.pending.Load()
 		items, err := m.opts.Store.Pending(tg.name, m.opts.MaxBatch)
 		if err != nil {
 			m.logger.Error("read outbox", "alertmanager", tg.name, "err", err)
@@ -231,7 +232,11 @@ func (m *Manager) deliver(ctx context.Context, tg *target) {
 			continue
 		}
 		if len(items) == 0 {
-			tg.setQueue(0)
+			// Resynchronise the gauge (items dropped by retention) unless
+			// an item was enqueued meanwhile.
+			if queued != 0 && tg.pending.CompareAndSwap(queued, 0) {
+				tg.queue.Set(0)
+			}
 			select {
 			case <-ctx.Done():
 			case <-tg.wake:

@@ -75,11 +75,9 @@ func buildWaterfall(a explain.Attribution) waterfall {
 		y := wfTop + float64(i)*wfRowH
 		b := wfBar{Name: g.Name, Kind: g.Kind, Phi: g.Phi, Share: g.Share, Start: start, End: end,
 			X: x0, Y: y + 3, W: math.Max(x1-x0, 1), H: wfRowH - 6, Positive: g.Phi >= 0, LabelY: y + wfRowH/2 + 4}
-		if b.Positive {
-			b.TextX, b.TextAnchor = x1+4, "start"
-		} else {
-			b.TextX, b.TextAnchor = x0-4, "end"
-		}
+		// The number goes right of the bar: left of a negative bar it
+		// would collide with the group names.
+		b.TextX, b.TextAnchor = x0+b.W+4, "start"
 		b.TextY = b.LabelY
 		w.Bars = append(w.Bars, b)
 	}
@@ -213,7 +211,7 @@ func buildHeatmap(rows []heatRow, maxCols int) heatmap {
 		}
 		h.Rows = append(h.Rows, v)
 	}
-	h.Width = x0 + float64(len(names))*hmCell + 10
+	h.Width = x0 + float64(len(names))*hmCell + 80 // room for the last rotated column name
 	h.Height = hmHeader + float64(len(rows))*hmCell + 6
 	return h
 }

@@ -121,7 +121,7 @@ svg .title{font-weight:600}
 {{end}}{{range .Rows}}<g class="hm-row" data-entity="{{.Prediction.Entity}}" data-prob="{{g .Prediction.Probability}}">
 <a href="{{entityURL .Prediction.Entity}}"><text x="296" y="{{add .Y 15}}" text-anchor="end">{{.Prediction.Entity}}</text></a>
 <rect x="302" y="{{add .Y 2}}" width="{{probw .Prediction.Probability}}" height="18" fill="{{.ProbColor}}"><title>P(failure) {{f3 .Prediction.Probability}}</title></rect>
-{{range .Cells}}<rect class="hm-cell" x="{{.X}}" y="{{.Y}}" width="21" height="21" fill="{{.Color}}" data-group="{{.Group}}"{{if .Has}} data-phi="{{g .Phi}}"{{end}}><title>{{.Group}}: {{if .Has}}φ {{sf4 .Phi}}{{else}}no explanation{{end}}</title></rect>
+{{$id := .Prediction.ID}}{{range .Cells}}{{if .Has}}<a href="{{alertURL $id}}">{{end}}<rect class="hm-cell" x="{{.X}}" y="{{.Y}}" width="21" height="21" fill="{{.Color}}" data-group="{{.Group}}"{{if .Has}} data-phi="{{g .Phi}}"{{end}}><title>{{.Group}}: {{if .Has}}φ {{sf4 .Phi}}{{else}}no explanation{{end}}</title></rect>{{if .Has}}</a>{{end}}
 {{end}}</g>
 {{end}}</svg>{{end}}{{else}}<p class="muted">No predictions yet.</p>{{end}}
 </section>

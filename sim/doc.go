@@ -46,7 +46,9 @@
 // module-load events) and recovers. ImageConflict has no precursor; a
 // FalseAlarm spec has a precursor that fades without a failure. Schedule
 // places N scenarios over a duration without overlap, covering every kind
-// and some false alarms. Fleet.Truth gives the ground truth; Truth.Cause
+// and some false alarms. Besides, benign glitches (Options.GlitchEvery):
+// short, weak precursors on idle services that never fail and are not in
+// the truth, so that any alert on them is a false positive. Fleet.Truth gives the ground truth; Truth.Cause
 // is the feature of FeatureConfig that carries the precursor (Kind.Cause),
 // so that omen's top causes can be scored by Score.
 //

@@ -154,7 +154,7 @@ func AppendInflux(b []byte, samples []telemetry.Sample) []byte {
 				return
 			}
 			b = append(b, ',')
-			b = appendInfluxEscaped(b, l.Name)
+			b = append(b, l.Name...) // label names need no escaping
 			b = append(b, '=')
 			b = appendInfluxEscaped(b, l.Value)
 		})
@@ -170,7 +170,12 @@ func AppendInflux(b []byte, samples []telemetry.Sample) []byte {
 }
 
 func appendInfluxEscaped(b []byte, s string) []byte {
-	if !strings.ContainsAny(s, ", =\\") {
+	clean := true
+	for i := 0; i < len(s) && clean; i++ {
+		c := s[i]
+		clean = c != ',' && c != '=' && c != ' ' && c != '\\'
+	}
+	if clean {
 		return append(b, s...)
 	}
 	for i := 0; i < len(s); i++ {

@@ -51,7 +51,7 @@ type archJSON struct {
 func (m *Model) MarshalBinary() ([]byte, error) {
 	var body bytes.Buffer
 	section := func(p []byte) {
-		binary.Write(&body, binary.LittleEndian, uint32(len(p)))
+		body.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(p))))
 		body.Write(p)
 	}
 	arch, err := json.Marshal(archJSON{m.cfg.Window, m.cfg.Horizon, m.cfg.Hidden, m.cfg.Layers, m.cfg.Dropout, m.cfg.Seed})
@@ -59,16 +59,15 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("encode architecture: %w", err)
 	}
 	section(arch)
-	var fb bytes.Buffer
-	binary.Write(&fb, binary.LittleEndian, uint32(len(m.cfg.Features)))
+	fb := binary.LittleEndian.AppendUint32(nil, uint32(len(m.cfg.Features)))
 	for _, name := range m.cfg.Features {
 		if len(name) > math.MaxUint16 {
 			return nil, fmt.Errorf("feature name of %d bytes is too long", len(name))
 		}
-		binary.Write(&fb, binary.LittleEndian, uint16(len(name)))
-		fb.WriteString(name)
+		fb = binary.LittleEndian.AppendUint16(fb, uint16(len(name)))
+		fb = append(fb, name...)
 	}
-	section(fb.Bytes())
+	section(fb)
 	norm := make([]byte, 0, 8*m.nf)
 	norm = appendFloats(norm, m.mean)
 	norm = appendFloats(norm, m.std)

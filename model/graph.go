@@ -312,7 +312,7 @@ func toF64(x []float32) []float64 {
 
 // setBatch loads inputs, targets and loss weights. mask are dropout masks
 // as drawn by Trainer.dropoutMask (nil = none).
-func (gr *graph) setBatch(b *batch, mask []float32) {
+func (gr *graph) setBatch(b *batch, mask []float32) error {
 	m := gr.m
 	w, f, h, n := m.cfg.Window, m.nf, m.h, gr.n
 	xn := make([]float32, w*n*f)
@@ -356,11 +356,14 @@ func (gr *graph) setBatch(b *batch, mask []float32) {
 	}
 	set(gr.lab, lab)
 	set(gr.lw, lw)
-	if gr.dt == tensor.Float64 {
-		G.Let(gr.fw, b.fw)
-	} else {
-		G.Let(gr.fw, float32(b.fw))
+	var fw any = b.fw
+	if gr.dt == tensor.Float32 {
+		fw = float32(b.fw)
 	}
+	if err := G.Let(gr.fw, fw); err != nil {
+		return fmt.Errorf("set forecast weight: %w", err)
+	}
+	return nil
 }
 
 // run executes the graph once (forward, and backward if built withGrad).
@@ -401,7 +404,9 @@ func (m *Model) GorgoniaForecast(x []float32, n int, prob []float64, forecast []
 	for i := range nan {
 		nan[i] = float32(math.NaN())
 	}
-	gr.setBatch(&batch{x: x, n: n, nextn: nan, label: nan[:n], fw: 1, posW: 1}, nil)
+	if err := gr.setBatch(&batch{x: x, n: n, nextn: nan, label: nan[:n], fw: 1, posW: 1}, nil); err != nil {
+		return err
+	}
 	if err := gr.run(); err != nil {
 		return err
 	}
@@ -459,7 +464,9 @@ func (gt *gorgoniaTrainer) step(b *batch, mask []float32) (loss, mse, bce float6
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	gr.setBatch(b, mask)
+	if err := gr.setBatch(b, mask); err != nil {
+		return 0, 0, 0, err
+	}
 	if err := gr.run(); err != nil {
 		return 0, 0, 0, err
 	}
@@ -476,7 +483,9 @@ func (gt *gorgoniaTrainer) loss(b *batch) (loss, mse, bce float64, err error) {
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	gr.setBatch(b, nil)
+	if err := gr.setBatch(b, nil); err != nil {
+		return 0, 0, 0, err
+	}
 	if err := gr.run(); err != nil {
 		return 0, 0, 0, err
 	}

@@ -154,7 +154,9 @@ func TestGorgoniaGradientFiniteDifferences(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			gr.setBatch(b, nil)
+			if err := gr.setBatch(b, nil); err != nil {
+				t.Fatal(err)
+			}
 			if err := gr.run(); err != nil {
 				t.Fatal(err)
 			}
@@ -220,7 +222,9 @@ func TestFastGradientMatchesGorgoniaAndFiniteDifferences(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			gr.setBatch(b, mask)
+			if err := gr.setBatch(b, mask); err != nil {
+				t.Fatal(err)
+			}
 			if err := gr.run(); err != nil {
 				t.Fatal(err)
 			}

@@ -35,7 +35,9 @@ func (sc *scenario) step(set map[string]float64) {
 	now := time.Now()
 	var ps []Prediction
 	for e, p := range sc.probs {
-		ps = append(ps, pred(e, now, p))
+		q := pred(e, now, p)
+		q.Labels["app.kubernetes.io/name"] = "checkout"
+		ps = append(ps, q)
 	}
 	if err := sc.m.Process(context.Background(), now, ps); err != nil {
 		sc.t.Fatalf("Process: %v", err)
@@ -96,6 +98,7 @@ func TestAlertmanagerFireAndResolve(t *testing.T) {
 	startRun(t, m)
 	sc := &scenario{t: t, m: m, probs: map[string]float64{}}
 
+	// Kubernetes label names are made valid Alertmanager label names.
 	sc.step(map[string]float64{"checkout-1": 0.75, "cart-1": 0.1})
 	sc.steps(1) // checkout-1 fires (for: 2)
 	got := wantActive(t, am, "checkout-1")
@@ -106,6 +109,7 @@ func TestAlertmanagerFireAndResolve(t *testing.T) {
 	}
 	wantLabels := map[string]string{
 		"alertname": AlertName, "namespace": "shop", "pod": "checkout-1", "service": "checkout", "severity": SeverityWarning,
+		"app_kubernetes_io_name": "checkout",
 	}
 	if fmt.Sprint(a.Labels) != fmt.Sprint(wantLabels) {
 		t.Errorf("labels %v, want %v", a.Labels, wantLabels)

@@ -108,7 +108,7 @@ func formatCauses(cs []Cause) string {
 		if c.Kind != "" && c.Kind != "metric" {
 			name += " (" + c.Kind + ")"
 		}
-		if c.Entity != "" && c.Kind == "dependency" {
+		if c.Entity != "" && c.Entity != c.Name && c.Kind == "dependency" {
 			name += " on " + c.Entity
 		}
 		parts = append(parts, name+" "+percent(c.Share))
@@ -251,9 +251,39 @@ func (m *Manager) deliver(ctx context.Context, tg *target) {
 		case err == nil:
 			tg.sent.Add(float64(len(alerts)))
 			backoff = 0
+		case errors.As(err, &perm) && len(alerts) > 1:
+			// Isolate the alerts Alertmanager rejects: one bad alert must
+			// not drop the others.
+			var retry bool
+			for _, a := range alerts {
+				err := m.post(ctx, tg, []postableAlert{a})
+				switch {
+				case err == nil:
+					tg.sent.Inc()
+				case errors.As(err, &perm):
+					tg.failed.Inc()
+					m.logger.Error("alertmanager rejected an alert; dropping it", "alertmanager", tg.name, "labels", a.Labels, "err", err)
+				default:
+					tg.failed.Inc()
+					retry = true
+				}
+				if retry {
+					break
+				}
+			}
+			if retry {
+				if ctx.Err() != nil {
+					return
+				}
+				m.logger.Warn("send alerts; will retry", "alertmanager", tg.name, "alerts", len(alerts), "err", err)
+				backoff = m.wait(ctx, backoff)
+				continue
+			}
+			backoff = 0
+			err = nil
 		case errors.As(err, &perm):
 			tg.failed.Add(float64(len(alerts)))
-			m.logger.Error("alertmanager rejected alerts; dropping them", "alertmanager", tg.name, "alerts", len(alerts), "err", err)
+			m.logger.Error("alertmanager rejected an alert; dropping it", "alertmanager", tg.name, "labels", alerts[0].Labels, "err", err)
 			backoff = 0
 		default:
 			if ctx.Err() != nil {

@@ -330,3 +330,82 @@ func TestMergeKeepsNewestVersion(t *testing.T) {
 type discard struct{}
 
 func (discard) Error(string, ...any) {}
+
+func TestLabelNames(t *testing.T) {
+	tests := map[string]string{
+		"namespace": "namespace", "app.kubernetes.io/name": "app_kubernetes_io_name",
+		"9lives": "_9lives", "a-b": "a_b", "": "_", "ünï": "_n_",
+	}
+	for in, want := range tests {
+		if got := labelName(in); got != want {
+			t.Errorf("labelName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	p := Prediction{Entity: "e", Labels: map[string]string{"severity": "x", "alertname": "y", "pod": "", "topology.kubernetes.io/zone": "a"}}
+	got := baseLabels(&p)
+	want := map[string]string{"alertname": AlertName, "topology_kubernetes_io_zone": "a"}
+	if len(got) != len(want) || got["alertname"] != want["alertname"] || got["topology_kubernetes_io_zone"] != "a" {
+		t.Errorf("baseLabels = %v, want %v", got, want)
+	}
+	p.Labels = nil
+	if got := baseLabels(&p); got["entity"] != "e" || len(got) != 2 {
+		t.Errorf("baseLabels without labels = %v, want alertname and entity", got)
+	}
+}
+
+// TestRejectedAlertIsIsolated: when Alertmanager rejects a POST with a 400,
+// the alerts are re-sent one by one so that only the bad one is dropped.
+func TestRejectedAlertIsIsolated(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	var mu sync.Mutex
+	var accepted []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var as []postableAlert
+		if err := json.NewDecoder(r.Body).Decode(&as); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		for _, a := range as {
+			if a.Labels["pod"] == "bad" {
+				http.Error(w, "invalid alert", http.StatusBadRequest)
+				return
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, a := range as {
+			accepted = append(accepted, a.Labels["pod"])
+		}
+	}))
+	t.Cleanup(srv.Close)
+	st := openStore(t, "")
+	o := testOptions(st, srv.URL)
+	o.For = 1
+	m, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	now := time.Now()
+	if err := m.Process(context.Background(), now, []Prediction{pred("bad", now, 0.8), pred("good", now, 0.8)}); err != nil {
+		t.Fatal(err)
+	}
+	startRun(t, m)
+	eventually(t, 5*time.Second, "outbox drained", func() error {
+		if n := len(pending(t, st, srv.URL)); n != 0 {
+			return errors.New("items pending")
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(accepted) != 1 || accepted[0] != "good" {
+		t.Errorf("accepted %v, want [good]", accepted)
+	}
+	if got := testutil.ToFloat64(m.targets[0].failed); got != 1 {
+		t.Errorf("omen_notifications_failed_total %g, want 1 (the bad alert)", got)
+	}
+	if got := testutil.ToFloat64(m.targets[0].sent); got != 1 {
+		t.Errorf("omen_notifications_total %g, want 1", got)
+	}
+}

@@ -3,6 +3,7 @@ package alert
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -142,16 +143,47 @@ func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition 
 func baseLabels(p *Prediction) map[string]string {
 	ls := make(map[string]string, len(p.Labels)+2)
 	for k, v := range p.Labels {
+		k = labelName(k)
 		if v == "" || k == "alertname" || k == "severity" {
 			continue
 		}
-		ls[k] = v
+		ls[k] = strings.ToValidUTF8(v, "\uFFFD")
 	}
 	if len(ls) == 0 {
-		ls["entity"] = p.Entity
+		ls["entity"] = strings.ToValidUTF8(p.Entity, "\uFFFD")
 	}
 	ls["alertname"] = AlertName
 	return ls
+}
+
+// labelName makes k a label name Alertmanager accepts
+// ([a-zA-Z_][a-zA-Z0-9_]*), as Prometheus' relabelling does with Kubernetes
+// labels: other characters become "_" (app.kubernetes.io/name →
+// app_kubernetes_io_name), and a leading digit gets a "_" prefix.
+func labelName(k string) string {
+	b := []byte(k)
+	ok := len(b) > 0
+	for i, c := range b {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return k
+	}
+	var sb strings.Builder
+	if k == "" || k[0] >= '0' && k[0] <= '9' {
+		sb.WriteByte('_')
+	}
+	for _, r := range k {
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			sb.WriteRune(r)
+		} else {
+			sb.WriteByte('_')
+		}
+	}
+	return sb.String()
 }
 
 func (s *entityState) alertLabels() map[string]string {

@@ -83,7 +83,8 @@ type Explanation struct {
 	// TopCauses are ranked, most important first.
 	TopCauses []Cause `json:"top_causes,omitempty"`
 	// URL is where the full explanation can be seen (explanation_url); when
-	// empty the alert's page in omen's UI is used.
+	// empty, <ExternalURL>/api/v1/explanations/<alert fingerprint> is used
+	// (and the alert's page in omen's UI when there is no explanation).
 	URL string `json:"url,omitempty"`
 }
 

@@ -53,6 +53,7 @@ func (m *Manager) postable(s *entityState, t time.Time) postableAlert {
 	explURL := a.GeneratorURL
 	if s.Explanation != nil {
 		causes = s.Explanation.TopCauses
+		explURL = m.opts.ExternalURL + "/api/v1/explanations/" + s.AlertFP
 		if s.Explanation.URL != "" {
 			explURL = s.Explanation.URL
 		}

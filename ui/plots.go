@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -270,6 +271,10 @@ type yTick struct {
 	Label string
 }
 
+// maxMarkers is the number of predictions up to which the chart marks
+// each one with a circle (with its time and value).
+const maxMarkers = 240
+
 func buildChart(ps []api.Prediction) chart {
 	c := chart{Width: 760, Height: 240, PlotX: 46, PlotY: 12, PlotW: 690, PlotH: 190}
 	for i := 0; i <= 4; i++ {
@@ -288,13 +293,20 @@ func buildChart(ps []api.Prediction) chart {
 		return c.PlotX + c.PlotW*float64(t-t0)/float64(t1-t0)
 	}
 	sy := func(p float64) float64 { return c.PlotY + c.PlotH*(1-math.Max(0, math.Min(1, p))) }
-	pts := make([]string, 0, len(ps))
-	for _, p := range ps {
-		cp := chartPoint{T: p.T, Prob: p.Probability, X: sx(p.T), Y: sy(p.Probability)}
-		c.Points = append(c.Points, cp)
-		pts = append(pts, fmt.Sprintf("%.1f,%.1f", cp.X, cp.Y))
+	var pts strings.Builder
+	for i, p := range ps {
+		x, y := sx(p.T), sy(p.Probability)
+		if len(ps) <= maxMarkers {
+			c.Points = append(c.Points, chartPoint{T: p.T, Prob: p.Probability, X: x, Y: y})
+		}
+		if i > 0 {
+			pts.WriteByte(' ')
+		}
+		pts.WriteString(strconv.FormatFloat(x, 'f', 1, 64))
+		pts.WriteByte(',')
+		pts.WriteString(strconv.FormatFloat(y, 'f', 1, 64))
 	}
-	c.Polyline = strings.Join(pts, " ")
+	c.Polyline = pts.String()
 	last := ps[len(ps)-1]
 	if last.Threshold > 0 {
 		c.HasThreshold, c.Threshold, c.ThresholdY = true, last.Threshold, sy(last.Threshold)

@@ -111,7 +111,7 @@ svg .title{font-weight:600}
 
 {{define "overview"}}{{template "head" .}}{{with .Body}}
 <h1>Fleet{{if .Matchers}} <span class="muted">where</span> {{template "labels" .Matchers}} <a href="/ui/" class="muted">(all)</a>{{end}}</h1>
-<section><h2>Alerts</h2>{{template "alerts" .Alerts}}</section>
+<section><h2>Alerts</h2>{{template "alerts" .Alerts}}{{if .MoreAlerts}}<p class="muted" id="more-alerts">{{.MoreAlerts}} more alerts (<a href="/api/v1/alerts">all, as JSON</a>).</p>{{end}}</section>
 <section><h2>Where the pressure is</h2>
 <p class="muted">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by feature group: red cells push the failure probability up (attribution φ), blue cells down; grey: no explanation stored.</p>
 {{if .Heatmap.Rows}}{{with .Heatmap}}

@@ -27,6 +27,9 @@ type Options struct {
 	// HeatmapGroups caps the heat map's columns (default 24; the groups
 	// with the largest total |φ| are kept).
 	HeatmapGroups int
+	// MaxAlerts caps the overview's alert list (default 100; firing
+	// first, then pending, then resolved).
+	MaxAlerts int
 	// History is the span of the entity page's chart, ending at the
 	// entity's latest prediction (default 6h).
 	History time.Duration
@@ -54,10 +57,13 @@ func New(opts Options) (*UI, error) {
 	if opts.HeatmapGroups == 0 {
 		opts.HeatmapGroups = 24
 	}
+	if opts.MaxAlerts == 0 {
+		opts.MaxAlerts = 100
+	}
 	if opts.History == 0 {
 		opts.History = 6 * time.Hour
 	}
-	if opts.HeatmapEntities < 0 || opts.HeatmapGroups < 0 || opts.History < 0 {
+	if opts.HeatmapEntities < 0 || opts.HeatmapGroups < 0 || opts.MaxAlerts < 0 || opts.History < 0 {
 		return nil, fmt.Errorf("ui: negative option in %+v", opts)
 	}
 	if opts.Logger == nil {
@@ -136,9 +142,11 @@ func matchers(r *http.Request) map[string]string {
 type overviewData struct {
 	Matchers map[string]string
 	Alerts   []api.Alert
-	Heatmap  heatmap
-	Model    *api.ModelInfo
-	Total    int
+	// MoreAlerts is the number of alerts not listed.
+	MoreAlerts int
+	Heatmap    heatmap
+	Model      *api.ModelInfo
+	Total      int
 }
 
 func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
@@ -176,6 +184,10 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 		return current[i].Entity < current[j].Entity
 	})
 	d := overviewData{Matchers: m, Alerts: kept, Total: len(current)}
+	if len(d.Alerts) > u.opts.MaxAlerts {
+		d.MoreAlerts = len(d.Alerts) - u.opts.MaxAlerts
+		d.Alerts = d.Alerts[:u.opts.MaxAlerts]
+	}
 	if len(current) > u.opts.HeatmapEntities {
 		current = current[:u.opts.HeatmapEntities]
 	}

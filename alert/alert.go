@@ -96,6 +96,15 @@ type Explainer interface {
 	Explain(ctx context.Context, p Prediction) (Explanation, error)
 }
 
+// ExplainerFunc adapts a function (e.g. a fixed explanation in tests) to
+// Explainer.
+type ExplainerFunc func(ctx context.Context, p Prediction) (Explanation, error)
+
+// Explain calls f.
+func (f ExplainerFunc) Explain(ctx context.Context, p Prediction) (Explanation, error) {
+	return f(ctx, p)
+}
+
 // Alert is an alert as the API shows it.
 type Alert struct {
 	Fingerprint  string            `json:"fingerprint"`

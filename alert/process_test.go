@@ -331,6 +331,38 @@ type discard struct{}
 
 func (discard) Error(string, ...any) {}
 
+// TestExplainerError: an alert whose explanation fails still fires, with
+// the fallback action and no causes, and the error is counted.
+func TestExplainerError(t *testing.T) {
+	st := openStore(t, "")
+	o := testOptions(st, fakeAM)
+	o.For = 1
+	o.Explainer = ExplainerFunc(func(context.Context, Prediction) (Explanation, error) {
+		return Explanation{}, errors.New("model unavailable")
+	})
+	m, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	now := time.Now()
+	if err := m.Process(context.Background(), now, []Prediction{pred("a", now, 0.8)}); err != nil {
+		t.Fatal(err)
+	}
+	got := pending(t, st, fakeAM)
+	if len(got) != 1 || len(got[0]) != 1 {
+		t.Fatalf("outbox %v, want one alert", got)
+	}
+	a := got[0][0]
+	if _, ok := a.Annotations["top_causes"]; ok || a.Annotations["recommended_action"] != fallbackAction ||
+		a.Annotations["explanation_url"] != a.GeneratorURL {
+		t.Errorf("annotations %v", a.Annotations)
+	}
+	if n := testutil.ToFloat64(m.explainErrs); n != 1 {
+		t.Errorf("omen_alert_explain_errors_total %g, want 1", n)
+	}
+}
+
 func TestLabelNames(t *testing.T) {
 	tests := map[string]string{
 		"namespace": "namespace", "app.kubernetes.io/name": "app_kubernetes_io_name",

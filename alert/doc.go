@@ -29,7 +29,11 @@
 //     (Run) with retries, capped exponential backoff and timeouts, and an
 //     item is removed from a target's queue only after that Alertmanager
 //     accepted it (2xx), or rejected it with a 4xx other than 429
-//     (not retryable: logged and counted as failed).
+//     (not retryable: logged and counted as failed; a rejected POST of
+//     several alerts is re-sent alert by alert, so that only the bad one is
+//     dropped). A backlog (after an outage) is sent in POSTs of up to
+//     Options.MaxBatch items, keeping of each alert only the newest firing
+//     and the newest resolved version, in order.
 //
 // The alert state (pending/firing/resolved, startsAt, resolve time, last
 // send, the hysteresis counters, severity and explanation) is persisted in
@@ -43,7 +47,9 @@
 // Labels are stable and low-cardinality: alertname
 // ("ModuleLoadFailurePredicted"), the entity's labels as given in
 // Prediction.Labels (e.g. namespace, pod or module, service; an "entity"
-// label holding Prediction.Entity when Labels is empty) and severity.
+// label holding Prediction.Entity when Labels is empty; names made valid
+// for Alertmanager, e.g. app.kubernetes.io/name → app_kubernetes_io_name)
+// and severity.
 // Severity is "critical" when the probability at fire time is at least
 // Options.CriticalProbability (0.9), otherwise "warning"; it is fixed when
 // the alert fires and does not change while it fires, so it cannot flap.
@@ -56,6 +62,16 @@
 // startsAt is the step at which the alert fired; endsAt of a firing alert is
 // the step time + 4 × max(EvalInterval, ResendDelay), and of a resolved
 // alert the step at which it resolved.
+//
+// # Metrics
+//
+// omen_alerts{state}, omen_notifications_total{alertmanager},
+// omen_notifications_failed_total{alertmanager},
+// omen_notification_latency_seconds{alertmanager},
+// omen_notifications_queue_length{alertmanager},
+// omen_alert_explain_errors_total, and omen_alert_cause_share{entity,
+// severity, cause, kind, rank} (the ranked causes of the firing alerts, for
+// dashboards: see docs/grafana/omen.json).
 //
 // # Concurrency
 //

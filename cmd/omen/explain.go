@@ -72,6 +72,10 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	x, raw, err := c.Explain(ctx, fs.Arg(0))
 	if err != nil {
 		fmt.Fprintf(stderr, "omen explain: %v\n", err)
+		var e *api.Error
+		if errors.As(err, &e) && e.StatusCode == http.StatusUnauthorized && c.Token == "" {
+			fmt.Fprintln(stderr, "omen explain: the API wants a token: give --token-file")
+		}
 		return 1
 	}
 	if *asJSON {

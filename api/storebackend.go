@@ -1,0 +1,247 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/omen-sre/omen/alert"
+	"github.com/omen-sre/omen/explain"
+	"github.com/omen-sre/omen/store"
+)
+
+// StoreOptions configure NewStoreBackend.
+type StoreOptions struct {
+	// Store holds predictions, entities, explanations and the model
+	// registry. Required.
+	Store *store.Store
+	// Alerts lists the alert manager's alerts (nil: no alerts).
+	Alerts func() []alert.Alert
+	// Explain explains an entity's latest window now (nil: ExplainEntity
+	// answers ErrUnavailable).
+	Explain func(ctx context.Context, entity string) (Explanation, error)
+	// Model describes the active model (nil: the registry's metadata of
+	// the active version, without features, window, step, horizon and
+	// threshold).
+	Model func(ctx context.Context) (ModelInfo, error)
+	// Dependencies returns an entity's neighbourhood (nil: ErrNotFound).
+	Dependencies func(ctx context.Context, entity string) (Neighbourhood, error)
+	// Now is the clock for a range without an end (default time.Now).
+	Now func() time.Time
+}
+
+// StoreBackend is a Backend over the daemon's store and alert manager,
+// with hooks for what only the running daemon knows (explaining now, the
+// model's shape, the dependency graph).
+type StoreBackend struct{ o StoreOptions }
+
+var _ Backend = (*StoreBackend)(nil)
+
+// NewStoreBackend validates o and returns the backend.
+func NewStoreBackend(o StoreOptions) (*StoreBackend, error) {
+	if o.Store == nil {
+		return nil, errors.New("api: store backend without a store")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &StoreBackend{o: o}, nil
+}
+
+func (b *StoreBackend) labels() (map[string]map[string]string, []string, error) {
+	es, err := b.o.Store.Entities()
+	if err != nil {
+		return nil, nil, fmt.Errorf("list entities: %w", err)
+	}
+	m := make(map[string]map[string]string, len(es))
+	ids := make([]string, len(es))
+	for i, e := range es {
+		m[e.ID] = e.Labels
+		ids[i] = e.ID
+	}
+	return m, ids, nil
+}
+
+func fromStore(p store.Prediction, labels map[string]string) Prediction {
+	return Prediction{ID: p.ID, Entity: p.Entity, Labels: labels, T: p.T, Probability: p.Prob,
+		Threshold: p.Threshold, AnomalyScore: finite(p.Anomaly), ModelVersion: p.ModelVersion}
+}
+
+// finite maps NaN and ±Inf (which JSON cannot carry) to 0.
+func finite(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
+}
+
+// Predictions implements Backend. A range query scans entities in ID order
+// (the API's order) and stops once q.Limit predictions are collected.
+func (b *StoreBackend) Predictions(ctx context.Context, q PredictionQuery) ([]Prediction, error) {
+	labels, ids, err := b.labels()
+	if err != nil {
+		return nil, err
+	}
+	var out []Prediction
+	if q.From.IsZero() && q.To.IsZero() {
+		ps, err := b.o.Store.LatestPredictions()
+		if err != nil {
+			return nil, fmt.Errorf("latest predictions: %w", err)
+		}
+		for _, p := range ps {
+			if x := fromStore(p, labels[p.Entity]); q.Match(x) {
+				out = append(out, x)
+			}
+		}
+		return out, nil
+	}
+	from, to := int64(math.MinInt64), b.o.Now().UnixMilli()
+	if !q.From.IsZero() {
+		from = q.From.UnixMilli()
+	}
+	if !q.To.IsZero() {
+		to = q.To.UnixMilli()
+	}
+	if q.Entity != "" {
+		ids = []string{q.Entity}
+	}
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if !matchEntity(q.Entity, q.Matchers, id, labels[id]) {
+			continue
+		}
+		err := b.o.Store.Predictions(id, from, to, func(p store.Prediction) error {
+			out = append(out, fromStore(p, labels[id]))
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("predictions of %s: %w", id, err)
+		}
+		if q.Limit > 0 && len(out) >= q.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// FromAlert converts an alert of the alert manager.
+func FromAlert(a alert.Alert) Alert {
+	x := Alert{Fingerprint: a.Fingerprint, State: a.State, Entity: a.Entity, Labels: a.Labels,
+		Annotations: a.Annotations, PredictionID: a.PredictionID, Probability: finite(a.Probability),
+		Threshold: a.Threshold}
+	if !a.StartsAt.IsZero() {
+		x.ActiveAt = a.StartsAt.UnixMilli()
+	}
+	if !a.ResolvedAt.IsZero() {
+		x.ResolvedAt = a.ResolvedAt.UnixMilli()
+	}
+	return x
+}
+
+// Alerts implements Backend.
+func (b *StoreBackend) Alerts(_ context.Context, q AlertQuery) ([]Alert, error) {
+	if b.o.Alerts == nil {
+		return nil, nil
+	}
+	var out []Alert
+	for _, a := range b.o.Alerts() {
+		if x := FromAlert(a); q.Match(x) {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// Explanation implements Backend: id is an alert fingerprint (its
+// prediction's explanation) or a prediction id.
+func (b *StoreBackend) Explanation(_ context.Context, id string) (Explanation, error) {
+	pid := id
+	if b.o.Alerts != nil {
+		for _, a := range b.o.Alerts() {
+			if a.Fingerprint == id {
+				pid = a.PredictionID
+				break
+			}
+		}
+	}
+	doc, err := b.o.Store.Explanation(pid)
+	if errors.Is(err, store.ErrNotFound) {
+		return Explanation{}, fmt.Errorf("explanation %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Explanation{}, fmt.Errorf("explanation %q: %w", id, err)
+	}
+	return DecodeExplanation(doc)
+}
+
+// ExplainEntity implements Backend.
+func (b *StoreBackend) ExplainEntity(ctx context.Context, entity string) (Explanation, error) {
+	if b.o.Explain == nil {
+		return Explanation{}, fmt.Errorf("explain %q now: %w", entity, ErrUnavailable)
+	}
+	return b.o.Explain(ctx, entity)
+}
+
+// ModelInfo implements Backend.
+func (b *StoreBackend) ModelInfo(ctx context.Context) (ModelInfo, error) {
+	if b.o.Model != nil {
+		return b.o.Model(ctx)
+	}
+	m, err := b.o.Store.Active()
+	if errors.Is(err, store.ErrNotFound) {
+		return ModelInfo{}, fmt.Errorf("active model: %w", ErrNotFound)
+	}
+	if err != nil {
+		return ModelInfo{}, fmt.Errorf("active model: %w", err)
+	}
+	return ModelInfo{Version: m.Version, Created: m.Created, Size: m.Size, SHA256: m.SHA256,
+		Description: m.Description, Metrics: m.Metrics, Params: m.Params}, nil
+}
+
+// Dependencies implements Backend.
+func (b *StoreBackend) Dependencies(ctx context.Context, entity string) (Neighbourhood, error) {
+	if b.o.Dependencies == nil {
+		return Neighbourhood{}, fmt.Errorf("dependencies of %q: no dependency graph: %w", entity, ErrNotFound)
+	}
+	return b.o.Dependencies(ctx, entity)
+}
+
+// NeighbourhoodOf returns node's neighbourhood in g (its callers, its
+// callees and the edges between them and node) with each node's evidence;
+// entity is the entity asked for. It answers ErrNotFound when g is nil or
+// does not know node.
+func NeighbourhoodOf(g *explain.Graph, entity, node string, evidence map[string]float64) (Neighbourhood, error) {
+	if g == nil {
+		return Neighbourhood{}, fmt.Errorf("dependencies of %q: no dependency graph: %w", entity, ErrNotFound)
+	}
+	known := false
+	for _, n := range g.Nodes() {
+		known = known || n == node
+	}
+	if !known {
+		return Neighbourhood{}, fmt.Errorf("dependencies of %q: %q is not in the dependency graph: %w", entity, node, ErrNotFound)
+	}
+	n := Neighbourhood{Entity: entity, Node: node, Edges: []explain.Edge{}}
+	seen := map[string]bool{node: true}
+	names := []string{node}
+	for _, e := range g.Edges() {
+		if e.From != node && e.To != node {
+			continue
+		}
+		n.Edges = append(n.Edges, e)
+		for _, v := range []string{e.From, e.To} {
+			if !seen[v] {
+				seen[v] = true
+				names = append(names, v)
+			}
+		}
+	}
+	for _, v := range names {
+		n.Nodes = append(n.Nodes, Node{Name: v, Evidence: finite(evidence[v])})
+	}
+	return n, nil
+}

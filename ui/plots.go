@@ -134,6 +134,9 @@ type heatRow struct {
 	Prediction api.Prediction
 	Groups     []explain.GroupAttribution
 	Explained  bool
+	// ExplainedID is the prediction the explanation is of (the latest, or
+	// the one an alert fired on).
+	ExplainedID string
 }
 
 type heatCol struct {
@@ -142,11 +145,12 @@ type heatCol struct {
 }
 
 type heatRowView struct {
-	Prediction api.Prediction
-	Explained  bool
-	Y          float64
-	ProbColor  string
-	Cells      []heatCell
+	Prediction  api.Prediction
+	Explained   bool
+	ExplainedID string
+	Y           float64
+	ProbColor   string
+	Cells       []heatCell
 }
 
 type heatCell struct {
@@ -197,7 +201,7 @@ func buildHeatmap(rows []heatRow, maxCols int) heatmap {
 	}
 	for i, r := range rows {
 		y := hmHeader + float64(i)*hmCell
-		v := heatRowView{Prediction: r.Prediction, Explained: r.Explained, Y: y, ProbColor: probColor(r.Prediction.Probability, r.Prediction.Threshold)}
+		v := heatRowView{Prediction: r.Prediction, Explained: r.Explained, ExplainedID: r.ExplainedID, Y: y, ProbColor: probColor(r.Prediction.Probability, r.Prediction.Threshold)}
 		phi := map[string]float64{}
 		for _, g := range r.Groups {
 			phi[g.Name] = g.Phi

@@ -113,7 +113,7 @@ svg .title{font-weight:600}
 <h1>Fleet{{if .Matchers}} <span class="muted">where</span> {{template "labels" .Matchers}} <a href="/ui/" class="muted">(all)</a>{{end}}</h1>
 <section><h2>Alerts</h2>{{template "alerts" .Alerts}}{{if .MoreAlerts}}<p class="muted" id="more-alerts">{{.MoreAlerts}} more alerts (<a href="/api/v1/alerts">all, as JSON</a>).</p>{{end}}</section>
 <section><h2>Where the pressure is</h2>
-<p class="muted">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by feature group: red cells push the failure probability up (attribution φ), blue cells down; grey: no explanation stored.</p>
+<p class="muted">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by feature group: red cells push the failure probability up (attribution φ of the latest explanation: of the latest prediction, else of the entity's alert), blue cells down; grey: no explanation stored (omen explains a prediction when its alert fires; an entity's page explains it now).</p>
 {{if .Heatmap.Rows}}{{with .Heatmap}}
 <svg id="heatmap" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="heat map of attributions">
 <text x="{{sub 356 6}}" y="{{sub 120 6}}" text-anchor="end" class="title">P</text>
@@ -121,7 +121,7 @@ svg .title{font-weight:600}
 {{end}}{{range .Rows}}<g class="hm-row" data-entity="{{.Prediction.Entity}}" data-prob="{{g .Prediction.Probability}}">
 <a href="{{entityURL .Prediction.Entity}}"><text x="296" y="{{add .Y 15}}" text-anchor="end">{{.Prediction.Entity}}</text></a>
 <rect x="302" y="{{add .Y 2}}" width="{{probw .Prediction.Probability}}" height="18" fill="{{.ProbColor}}"><title>P(failure) {{f3 .Prediction.Probability}}</title></rect>
-{{$id := .Prediction.ID}}{{range .Cells}}{{if .Has}}<a href="{{alertURL $id}}">{{end}}<rect class="hm-cell" x="{{.X}}" y="{{.Y}}" width="21" height="21" fill="{{.Color}}" data-group="{{.Group}}"{{if .Has}} data-phi="{{g .Phi}}"{{end}}><title>{{.Group}}: {{if .Has}}φ {{sf4 .Phi}}{{else}}no explanation{{end}}</title></rect>{{if .Has}}</a>{{end}}
+{{$id := .ExplainedID}}{{range .Cells}}{{if .Has}}<a href="{{alertURL $id}}">{{end}}<rect class="hm-cell" x="{{.X}}" y="{{.Y}}" width="21" height="21" fill="{{.Color}}" data-group="{{.Group}}"{{if .Has}} data-phi="{{g .Phi}}"{{end}}><title>{{.Group}}: {{if .Has}}φ {{sf4 .Phi}}{{else}}no explanation{{end}}</title></rect>{{if .Has}}</a>{{end}}
 {{end}}</g>
 {{end}}</svg>{{end}}{{else}}<p class="muted">No predictions yet.</p>{{end}}
 </section>

@@ -194,11 +194,12 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 	rows := make([]heatRow, 0, len(current))
 	for _, p := range current {
 		row := heatRow{Prediction: p}
-		x, err := u.b.Explanation(ctx, p.ID)
+		x, err := u.latestExplanation(ctx, p, kept)
 		switch {
 		case err == nil:
 			row.Groups = x.Attribution.Groups
 			row.Explained = true
+			row.ExplainedID = x.PredictionID
 		case errors.Is(err, api.ErrNotFound):
 		default:
 			u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("explanation of %s: %w", p.ID, err))
@@ -211,6 +212,27 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 		d.Model = &mi
 	}
 	u.render(w, http.StatusOK, "overview", "omen", d)
+}
+
+// latestExplanation returns the explanation of p or, when p has none
+// stored (omen explains a prediction when its alert fires), the
+// explanation of the first of the entity's alerts (alerts in SortAlerts
+// order: firing first).
+func (u *UI) latestExplanation(ctx context.Context, p api.Prediction, alerts []api.Alert) (api.Explanation, error) {
+	x, err := u.b.Explanation(ctx, p.ID)
+	if !errors.Is(err, api.ErrNotFound) {
+		return x, err
+	}
+	for _, a := range alerts {
+		if a.Entity != p.Entity {
+			continue
+		}
+		x, aerr := u.b.Explanation(ctx, a.Fingerprint)
+		if !errors.Is(aerr, api.ErrNotFound) {
+			return x, aerr
+		}
+	}
+	return api.Explanation{}, err
 }
 
 // entityData is the entity page.
@@ -278,7 +300,7 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 		d.ExplainNow = true
 		x, err = u.b.ExplainEntity(ctx, e)
 	} else {
-		x, err = u.b.Explanation(ctx, last.ID)
+		x, err = u.latestExplanation(ctx, *last, d.Alerts)
 	}
 	switch {
 	case err == nil:

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -112,5 +113,36 @@ func TestWaterfallBarsMatchGroups(t *testing.T) {
 		if n, want := strings.Count(body, `class="wf-bar `), len(x.Attribution.Groups); n != want {
 			t.Errorf("%s: %d waterfall bars, want %d", a.Fingerprint, n, want)
 		}
+	}
+}
+
+// TestExplanationOfAlert: omen stores explanations only for predictions
+// an alert fired on; pages fall back to the alert's explanation when the
+// latest prediction has none.
+func TestExplanationOfAlert(t *testing.T) {
+	b := apitest.Backend()
+	p := b.PredictionList[0]
+	for _, q := range b.PredictionList {
+		if q.Entity == apitest.CartEntity && q.T > p.T {
+			p = q
+		}
+	}
+	p.T += apitest.Step
+	p.ID = p.Entity + "@" + strconv.FormatInt(p.T, 10)
+	b.PredictionList = append(b.PredictionList, p)
+	srv := newServer(t, b)
+
+	_, body, _ := fetch(t, srv.URL+"/ui/")
+	row := regexp.MustCompile(`(?s)<g class="hm-row" data-entity="` + regexp.QuoteMeta(apitest.CartEntity) + `".*?</g>`).FindString(body)
+	if row == "" || !strings.Contains(row, "data-phi=") {
+		t.Errorf("heat map row of %s without attributions:\n%s", apitest.CartEntity, row)
+	}
+	if !strings.Contains(row, `href="/ui/alerts/shop%2fcart-7d9f8b6c4-x2k9p@1764000000000"`) &&
+		!strings.Contains(row, `href="/ui/alerts/shop%2Fcart-7d9f8b6c4-x2k9p@1764000000000"`) {
+		t.Errorf("heat map cells do not link to the alert's prediction:\n%s", row)
+	}
+	code, body, _ := fetch(t, srv.URL+api.EntityUIPath(apitest.CartEntity))
+	if code != 200 || !strings.Contains(body, `id="waterfall"`) {
+		t.Errorf("entity page without the alert's explanation (%d)", code)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/store"
@@ -50,6 +51,9 @@ type Options struct {
 	// WallClock caps evaluation at the wall clock (production). The demo
 	// and tests with simulated time set it false.
 	WallClock bool
+	// OnAlert, if set, is called (on its own goroutine) when an alert
+	// starts firing; the demo prints alerts with it.
+	OnAlert func(FiredAlert)
 	// ShutdownTimeout bounds Stop. Default 30s.
 	ShutdownTimeout time.Duration
 	// Logger defaults to slog.Default().
@@ -104,6 +108,9 @@ func (o *Options) applyDefaults() error {
 			o.Config = c
 		}
 	}
+	if err := o.Config.Config.Validate(); err != nil {
+		return fmt.Errorf("feature configuration: %w", err)
+	}
 	return nil
 }
 
@@ -123,6 +130,7 @@ type App struct {
 	ingest    *ingester
 	eval      *evaluator
 	scorer    *scorer
+	explainer *explainer
 	alerts    *alerter
 
 	ln    net.Listener
@@ -242,9 +250,11 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return fail(err)
 	}
+	a.explainer = newExplainer(st, a.scorer, cfg)
 	a.alerts, err = newAlerter(alerterOptions{
 		Store: st, Config: cfg, ExtraURLs: a.opts.AlertmanagerURLs,
-		ListenAddress: a.opts.ListenAddress, Registerer: a.reg, Logger: log.With("component", "alerts"),
+		ListenAddress: a.opts.ListenAddress, Explainer: a.explainer, Step: time.Duration(cfg.Step),
+		OnAlert: a.opts.OnAlert, Registerer: a.reg, Logger: log.With("component", "alerts"),
 	})
 	if err != nil {
 		return fail(err)
@@ -275,6 +285,12 @@ func (a *App) Start(ctx context.Context) error {
 	})
 	if err != nil {
 		return fail(err)
+	}
+	// The stream and the durable consumer exist once Start returns, so
+	// publishers can start right away.
+	if _, err := src.consumer.Setup(ctx); err != nil {
+		src.nc.Close()
+		return fail(fmt.Errorf("set up JetStream stream %q: %w", cfg.NATS.Stream, err))
 	}
 
 	// HTTP: metrics, health, reload, remote-write, API and UI.
@@ -341,6 +357,16 @@ func (a *App) Start(ctx context.Context) error {
 func (a *App) Progress() (samples int64, lastStep int64) {
 	return a.ingest.applied.Load(), a.eval.done.Load()
 }
+
+// FeatureNames are the names of the feature vector's columns, in order.
+func (a *App) FeatureNames() []string { return a.extractor.FeatureNames() }
+
+// ReloadModel loads the registry's active model now (the daemon also
+// notices a promotion within seconds on its own).
+func (a *App) ReloadModel() error { return a.scorer.reloadModel() }
+
+// Alerts returns the current alerts of the alert pipeline.
+func (a *App) Alerts() []alert.Alert { return a.alerts.Alerts() }
 
 // Done is closed when the daemon has stopped, by Stop or a fatal error.
 func (a *App) Done() <-chan struct{} { return a.done }

@@ -113,7 +113,7 @@ func (e *explainer) explain(ctx context.Context, p prediction) (Explanation, err
 	bg := e.background(m, p)
 	var method explain.Explainer = explain.Auto{}
 	if len(groups) > 12 {
-		method = explain.Fast{Budget: 1024}
+		method = explain.Fast{}
 	}
 	attr, err := method.Explain(ctx, m, p.Window, bg, groups)
 	if err != nil {

@@ -31,6 +31,9 @@ type TrainOptions struct {
 	// Window W (default 32), Horizon H in steps (default 10: the failure
 	// label of a window ending at t is "any failing step in (t, t+H]").
 	Window, Horizon int
+	// Onset masks the windows whose last step is already failing (see
+	// WindowOptions.Onset): the model learns to predict failure onsets.
+	Onset bool
 	// Hidden (default 64), Layers (default 1) and Dropout size the LSTM.
 	Hidden, Layers int
 	Dropout        float64
@@ -147,11 +150,11 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			opts.Logger.Warn("skipping short entity", "entity", s.Entity, "steps", s.Steps())
 			continue
 		}
-		tw, err := MakeWindows(tr, WindowOptions{Window: opts.Window, Horizon: opts.Horizon})
+		tw, err := MakeWindows(tr, WindowOptions{Window: opts.Window, Horizon: opts.Horizon, Onset: opts.Onset})
 		if err != nil {
 			return nil, rep, err
 		}
-		vw, err := MakeWindows(va, WindowOptions{Window: opts.Window, Horizon: opts.Horizon})
+		vw, err := MakeWindows(va, WindowOptions{Window: opts.Window, Horizon: opts.Horizon, Onset: opts.Onset})
 		if err != nil {
 			return nil, rep, err
 		}

@@ -480,3 +480,20 @@ func TestEvalDatasetAnyFolder(t *testing.T) {
 		})
 	}
 }
+
+func TestOnsetLabels(t *testing.T) {
+	s := &dataset.Series{Entity: "e", Features: []string{"a"}, Values: make([]float64, 10),
+		Labels: []bool{false, false, false, false, true, true, false, false, false, false}}
+	w, err := MakeWindows(s, WindowOptions{Window: 2, Horizon: 2, Onset: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Windows end at 1..8: end 1 → (2,3] no failure: 0; end 2 → (3,4]: 1;
+	// end 3 → 1; ends 4, 5 failing now: masked; end 6 → 0; 7 → 0; 8: past end: masked.
+	want := []float64{0, 1, 1, math.NaN(), math.NaN(), 0, 0, math.NaN()}
+	for i, l := range w.Label {
+		if got := float64(l); !(got == want[i] || math.IsNaN(got) && math.IsNaN(want[i])) {
+			t.Errorf("label of window ending at %d = %v, want %v", w.End[i], got, want[i])
+		}
+	}
+}

@@ -18,6 +18,11 @@ type WindowOptions struct {
 	// label of step t+1 (the forecast step). Windows whose horizon runs past
 	// the end of the series get a masked (NaN) label.
 	Horizon int
+	// Onset makes the label predict failure onsets: a window whose last
+	// step is already failing gets a masked (NaN) label, so the model is
+	// trained only on whether a failure starts within the horizon — on
+	// precursors — and not on recognising a failure under way.
+	Onset bool
 }
 
 func (o *WindowOptions) defaults() error {
@@ -63,7 +68,11 @@ func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
 	w := &Windows{W: opts.Window, F: len(s.Features), steps: n, data: toFloat32(s.Values)}
 	for end := opts.Window - 1; end+1 < n; end += opts.Stride {
 		w.End = append(w.End, end)
-		w.Label = append(w.Label, horizonLabel(s.Labels, end, opts.Horizon))
+		l := horizonLabel(s.Labels, end, opts.Horizon)
+		if opts.Onset && s.Labels != nil && s.Labels[end] {
+			l = float32(math.NaN())
+		}
+		w.Label = append(w.Label, l)
 	}
 	return w, nil
 }

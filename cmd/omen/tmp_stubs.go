@@ -6,4 +6,3 @@ import (
 )
 
 func evalSim(context.Context, []string, io.Writer, io.Writer) int { return 1 }
-func demoCmd([]string, io.Writer, io.Writer) int                  { return 1 }

@@ -1,0 +1,254 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omen-sre/omen/alert"
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/explain"
+	"github.com/omen-sre/omen/store"
+)
+
+// FiredAlert is reported to Options.OnAlert when an alert starts firing.
+type FiredAlert struct {
+	Fingerprint string
+	Entity      string
+	Labels      map[string]string
+	// T is the data time of the prediction that fired it.
+	T    time.Time
+	Prob float64
+	// Causes are the ranked metric causes (feature names), best first.
+	Causes []string
+	// Annotations are the alert's annotations as sent to Alertmanager.
+	Annotations map[string]string
+}
+
+type alerterOptions struct {
+	Store         *store.Store
+	Config        *config.Config
+	ExtraURLs     []string
+	ListenAddress string
+	Explainer     *explainer
+	Step          time.Duration
+	OnAlert       func(FiredAlert)
+	Registerer    prometheus.Registerer
+	Logger        *slog.Logger
+}
+
+// alerter adapts the scorer's predictions to the alert pipeline and the
+// explainer to the pipeline's Explainer, and reports newly fired alerts.
+type alerter struct {
+	opts alerterOptions
+	m    *alert.Manager
+
+	mu     sync.Mutex
+	firing map[string]bool // fingerprints reported to OnAlert
+	dataT  map[string]int64
+}
+
+func newAlerter(o alerterOptions) (*alerter, error) {
+	cfg := o.Config
+	urls := make([]string, 0, len(cfg.Alerting.Alertmanagers)+len(o.ExtraURLs))
+	for _, am := range cfg.Alerting.Alertmanagers {
+		urls = append(urls, am.URL)
+	}
+	urls = append(urls, o.ExtraURLs...)
+	ext := cfg.Alerting.ExternalURL
+	if ext == "" {
+		ext = "http://" + externalHost(o.ListenAddress)
+	}
+	rem := make([]alert.Remediation, 0, len(cfg.Alerting.Remediations))
+	for _, r := range cfg.Alerting.Remediations {
+		rem = append(rem, alert.Remediation{Cause: r.Cause, Action: r.Action, RunbookURL: r.RunbookURL})
+	}
+	a := &alerter{opts: o, firing: map[string]bool{}, dataT: map[string]int64{}}
+	m, err := alert.New(alert.Options{
+		Store:         o.Store,
+		Alertmanagers: urls,
+		ResendDelay:   time.Duration(cfg.Alerting.ResendDelay),
+		EvalInterval:  o.Step,
+		For:           cfg.Alerting.For,
+		ResolveRatio:  cfg.Alerting.ResolveRatio,
+		ExternalURL:   ext,
+		Remediations:  rem,
+		Explainer:     alertExplainer{a},
+		Registerer:    o.Registerer,
+		Logger:        o.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create alert manager: %w", err)
+	}
+	a.m = m
+	return a, nil
+}
+
+// externalHost turns a listen address into a host:port a browser can use.
+func externalHost(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// process hands one step's predictions to the pipeline. Alertmanager's
+// timestamps are wall-clock times (as Prometheus's evaluation times are);
+// the data time of the step stays in the prediction id and explanation.
+func (a *alerter) process(ctx context.Context, t int64, preds []prediction) {
+	in := make([]alert.Prediction, len(preds))
+	a.mu.Lock()
+	for i, p := range preds {
+		in[i] = alert.Prediction{
+			ID: p.ID, Entity: p.Entity, Labels: alertLabels(p.Labels), T: time.Now(),
+			Prob: p.Prob, Anomaly: p.Anomaly, Threshold: p.Threshold,
+			Horizon: p.Horizon, ModelVersion: p.ModelVersion,
+		}
+		a.dataT[p.Entity] = t
+	}
+	a.mu.Unlock()
+	if err := a.m.Process(ctx, time.Now(), in); err != nil {
+		a.opts.Logger.Error("process predictions", "err", err)
+	}
+	a.report()
+}
+
+// alertLabels keeps the identifying labels of an entity.
+func alertLabels(l map[string]string) map[string]string {
+	out := make(map[string]string, len(l))
+	for k, v := range l {
+		out[k] = v
+	}
+	return out
+}
+
+// report calls OnAlert for alerts that started firing since the last call.
+func (a *alerter) report() {
+	all := a.m.Alerts()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	live := map[string]bool{}
+	for _, al := range all {
+		if al.State != "firing" {
+			continue
+		}
+		live[al.Fingerprint] = true
+		if a.firing[al.Fingerprint] {
+			continue
+		}
+		a.firing[al.Fingerprint] = true
+		if a.opts.OnAlert == nil {
+			continue
+		}
+		fa := FiredAlert{
+			Fingerprint: al.Fingerprint, Entity: al.Entity, Labels: al.Labels,
+			T: time.UnixMilli(a.dataT[al.Entity]), Prob: al.Probability, Annotations: al.Annotations,
+		}
+		if al.Explanation != nil {
+			for _, c := range al.Explanation.TopCauses {
+				if c.Kind == "metric" {
+					fa.Causes = append(fa.Causes, c.Name)
+				}
+			}
+		}
+		go a.opts.OnAlert(fa)
+	}
+	for fp := range a.firing {
+		if !live[fp] {
+			delete(a.firing, fp)
+		}
+	}
+}
+
+// Alerts returns the pipeline's current alerts.
+func (a *alerter) Alerts() []alert.Alert { return a.m.Alerts() }
+
+// run delivers the outbox until ctx ends. Without Alertmanagers the
+// manager has nothing to deliver and returns at once; the actor still
+// lives until shutdown so that it does not end the daemon.
+func (a *alerter) run(ctx context.Context) error {
+	if err := a.m.Run(ctx); err != nil {
+		return fmt.Errorf("deliver alerts: %w", err)
+	}
+	<-ctx.Done()
+	return nil
+}
+func (a *alerter) close()                         { a.m.Close() }
+
+// setConfig applies a reloaded configuration. The alert manager's options
+// are fixed at start; a changed alerting section takes effect on restart.
+func (a *alerter) setConfig(cfg *config.Config) {
+	if a.opts.Explainer != nil {
+		a.opts.Explainer.setConfig(cfg)
+	}
+}
+
+// alertExplainer explains the prediction an alert fires on, stores the
+// explanation with the prediction, and gives the pipeline the ranked
+// causes: metric groups by attribution share, then root-cause entities.
+type alertExplainer struct{ a *alerter }
+
+func (e alertExplainer) Explain(ctx context.Context, p alert.Prediction) (alert.Explanation, error) {
+	ex := e.a.opts.Explainer
+	if ex == nil {
+		return alert.Explanation{}, nil
+	}
+	ex.scorer.mu.RLock()
+	pred, ok := ex.scorer.latest[p.Entity]
+	ex.scorer.mu.RUnlock()
+	if !ok || pred.ID != p.ID {
+		return alert.Explanation{}, fmt.Errorf("prediction %s is no longer the latest of %s", p.ID, p.Entity)
+	}
+	x, err := ex.explain(ctx, pred)
+	if err != nil {
+		return alert.Explanation{}, err
+	}
+	if err := ex.storeExplanation(x); err != nil {
+		return alert.Explanation{}, err
+	}
+	return alert.Explanation{TopCauses: causesOf(x, p.Entity)}, nil
+}
+
+// causesOf ranks the explanation's causes for an alert: the metric groups
+// that pushed the probability up, by share of the positive attribution,
+// then the root-cause entities other than the alert's own.
+func causesOf(x Explanation, self string) []alert.Cause {
+	var pos float64
+	for _, g := range x.Attribution.Groups {
+		if g.Phi > 0 {
+			pos += g.Phi
+		}
+	}
+	groups := append([]explain.GroupAttribution(nil), x.Attribution.Groups...)
+	sort.SliceStable(groups, func(i, j int) bool { return groups[i].Phi > groups[j].Phi })
+	var out []alert.Cause
+	for _, g := range groups {
+		if g.Phi <= 0 || len(out) == 5 {
+			break
+		}
+		kind := "metric"
+		if strings.HasPrefix(g.Name, "event_") || strings.HasSuffix(g.Name, "_events") {
+			kind = "event"
+		}
+		out = append(out, alert.Cause{Name: g.Name, Kind: kind, Entity: self, Share: g.Phi / pos})
+	}
+	selfSvc := serviceOf(x.Labels)
+	for _, c := range x.Causes.Entities {
+		if c.Entity == self || c.Entity == selfSvc || len(out) >= 8 {
+			continue
+		}
+		out = append(out, alert.Cause{Name: c.Entity, Kind: "dependency", Entity: c.Entity, Share: c.Score})
+	}
+	return out
+}

@@ -1,0 +1,352 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	pmodel "github.com/prometheus/common/model"
+
+	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/sim"
+	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/training"
+	"github.com/omen-sre/omen/training/storesource"
+)
+
+// Options configure Run and Eval.
+type Options struct {
+	// App holds the daemon's options (listen addresses, storage path,
+	// Alertmanager URLs, logger). Its Config is replaced by SimConfig.
+	App app.Options
+	// Seed of the simulated fleet. Default 1.
+	Seed int64
+	// Speed is simulated seconds per real second in the live phase.
+	// Default 20.
+	Speed float64
+	// History is the simulated history trained on. Default 24h.
+	History time.Duration
+	// Live is the simulated time of the live phase's failure schedule
+	// (the fleet keeps running after it). Default 4h.
+	Live time.Duration
+	// ModelFile loads a model instead of training one.
+	ModelFile string
+	// SaveModel, if set, writes the trained model there.
+	SaveModel string
+	// Train tunes the training run (zero fields: the demo's defaults).
+	Train training.TrainOptions
+	// Out receives progress and the alert lines. Default os.Stdout.
+	Out io.Writer
+}
+
+func (o *Options) defaults() {
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Speed == 0 {
+		o.Speed = 20
+	}
+	if o.History == 0 {
+		o.History = 24 * time.Hour
+	}
+	if o.Live == 0 {
+		o.Live = 4 * time.Hour
+	}
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.App.Logger == nil {
+		o.App.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+}
+
+// Step is the simulated scrape interval and omen's evaluation step.
+const Step = 15 * time.Second
+
+// Horizon is the prediction horizon in steps (10 simulated minutes).
+const Horizon = 40
+
+// SimConfig is omen's configuration for the simulated fleet: the default
+// Kubernetes features plus the simulator's precursor features, the fleet's
+// call graph, and ingest limits that admit simulated time running ahead of
+// the wall clock.
+func SimConfig(f *sim.Fleet) *config.Config {
+	c := config.Default()
+	c.Config = sim.FeatureConfig()
+	c.Step = pmodel.Duration(Step)
+	c.SetDefaults()
+	c.Ingest.MaxSampleAge = pmodel.Duration(400 * 24 * time.Hour)
+	c.Ingest.MaxSampleFuture = pmodel.Duration(400 * 24 * time.Hour)
+	c.Dependencies = nil
+	for _, e := range f.Graph() {
+		c.Dependencies = append(c.Dependencies, config.Dependency{Source: e.From, Target: e.To, Weight: 1})
+	}
+	return c
+}
+
+// schedule places as many scenarios as fit over the history and the live
+// phase (one at a time: about one an hour).
+func schedule(seed int64, d time.Duration) ([]sim.ScenarioSpec, error) {
+	var lastErr error
+	for n := int(d / (45 * time.Minute)); n > 0; n-- {
+		specs, err := sim.Schedule(seed, d, sim.ScheduleOptions{N: n})
+		if err == nil {
+			return specs, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+// Run is "omen demo": the embedded NATS server, a simulated fleet, a model
+// trained on simulated history (or loaded), and the daemon scoring the
+// live fleet, printing alerts with their causes and lead times until ctx
+// ends.
+func Run(ctx context.Context, o Options) error {
+	o.defaults()
+	out := o.Out
+	start := time.Now().Add(-o.History).Truncate(Step)
+	specs, err := schedule(o.Seed, o.History+o.Live)
+	if err != nil {
+		return fmt.Errorf("schedule scenarios: %w", err)
+	}
+	fleet, err := sim.New(sim.Options{Seed: o.Seed, Start: start, Step: Step, Scenarios: specs})
+	if err != nil {
+		return fmt.Errorf("create fleet: %w", err)
+	}
+	o.App.Config = SimConfig(fleet)
+	o.App.WallClock = false
+
+	var printMu sync.Mutex
+	o.App.OnAlert = func(a app.FiredAlert) {
+		printMu.Lock()
+		defer printMu.Unlock()
+		printAlert(out, a, fleet.Truth())
+	}
+	a, err := app.New(o.App)
+	if err != nil {
+		return err
+	}
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	defer a.Stop(context.Background()) //nolint:errcheck // logged by Stop
+	fmt.Fprintf(out, "omen demo: web UI http://%s/ui/  metrics http://%s/metrics  NATS %s\n", a.Addr(), a.Addr(), a.NATSURL())
+	fmt.Fprintf(out, "simulated fleet: %d pods, %d scenarios (seed %d)\n", len(fleet.Pods()), len(specs), o.Seed)
+
+	nc, err := nats.Connect(a.NATSURL(), nats.Name("omen-demo-sim"))
+	if err != nil {
+		return fmt.Errorf("connect to NATS: %w", err)
+	}
+	defer nc.Close()
+
+	histTicks := int(o.History / Step)
+	if err := ensureModel(ctx, a, fleet, nc, o, histTicks); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "live: the fleet runs at %gx; alerts are printed as they fire (Ctrl-C stops)\n", o.Speed)
+	pub, err := sim.NewPublisher(fleet, sim.PublisherOptions{}, prometheus.NewRegistry(), o.App.Logger)
+	if err != nil {
+		return err
+	}
+	err = runUntilDone(ctx, a, func(ctx context.Context) error { return pub.Run(ctx, nc, o.Speed) })
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		fmt.Fprintln(out, "stopping")
+		return nil
+	}
+	return err
+}
+
+// ensureModel makes sure the daemon has an active model for the fleet's
+// features: the registry's, a file's, or one trained now on simulated
+// history published through NATS (the real ingest path).
+func ensureModel(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Conn, o Options, histTicks int) error {
+	out := o.Out
+	names := a.FeatureNames()
+	if o.ModelFile != "" {
+		data, err := os.ReadFile(o.ModelFile)
+		if err != nil {
+			return fmt.Errorf("read model: %w", err)
+		}
+		m, err := model.Unmarshal(data)
+		if err != nil {
+			return fmt.Errorf("load model %q: %w", o.ModelFile, err)
+		}
+		if err := m.CheckFeatures(names); err != nil {
+			return fmt.Errorf("model %q: %w", o.ModelFile, err)
+		}
+		fmt.Fprintf(out, "model: %s from %s\n", m.Meta().Version, o.ModelFile)
+		// History still flows, so windows are full when the live phase starts.
+		if err := publishHistory(ctx, a, fleet, nc, o, histTicks); err != nil {
+			return err
+		}
+		return promote(a, m, data, o.ModelFile)
+	}
+	if err := publishHistory(ctx, a, fleet, nc, o, histTicks); err != nil {
+		return err
+	}
+	m, data, err := TrainOnStore(ctx, a.Store(), a, fleet.Now().Add(-time.Duration(histTicks)*Step), fleet.Now(), o)
+	if err != nil {
+		return err
+	}
+	if o.SaveModel != "" {
+		if err := os.WriteFile(o.SaveModel, data, 0o644); err != nil {
+			return fmt.Errorf("save model: %w", err)
+		}
+	}
+	return promote(a, m, data, "demo-training")
+}
+
+// publishHistory publishes the fleet's history as fast as NATS and omen
+// take it and waits until omen has evaluated it.
+func publishHistory(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Conn, o Options, ticks int) error {
+	out := o.Out
+	fmt.Fprintf(out, "history: publishing %s of simulated metrics and events to NATS\n", time.Duration(ticks)*Step)
+	t0 := time.Now()
+	pub, err := sim.NewPublisher(fleet, sim.PublisherOptions{Ticks: ticks}, prometheus.NewRegistry(), o.App.Logger)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- pub.Run(ctx, nc, 0) }()
+	stopped := a.Done()
+	last := fleet.Now().Add(time.Duration(ticks-2) * Step).UnixMilli()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	published := false
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-stopped:
+			return fmt.Errorf("omen stopped: %w", a.Err())
+		case err := <-done:
+			if err != nil {
+				return fmt.Errorf("publish history: %w", err)
+			}
+			published = true
+			done = nil
+		case <-tick.C:
+		}
+		samples, step := a.Progress()
+		if published && step >= last {
+			fmt.Fprintf(out, "history: %d samples ingested and evaluated in %.0fs\n", samples, time.Since(t0).Seconds())
+			return nil
+		}
+		pct := 0.0
+		if step > 0 {
+			pct = 100 * float64(step-(last-int64(ticks-2)*Step.Milliseconds())) / float64(int64(ticks-2)*Step.Milliseconds())
+		}
+		fmt.Fprintf(out, "\rhistory: %5.1f%% evaluated, %d samples", max(pct, 0), samples)
+	}
+}
+
+// TrainOnStore trains a model on the store's vectors between from and to,
+// with failure labels shifted by the horizon.
+func TrainOnStore(ctx context.Context, st *store.Store, a *app.App, from, to time.Time, o Options) (*model.Model, []byte, error) {
+	fmt.Fprintln(o.Out, "\ntraining: LSTM on the simulated history")
+	t := o.Train
+	t.Source = &storesource.Source{Store: st, From: from.UnixMilli(), To: to.UnixMilli(), Step: Step.Milliseconds()}
+	if t.Window == 0 {
+		t.Window = 16
+	}
+	if t.Horizon == 0 {
+		t.Horizon = Horizon
+	}
+	t.Onset = true
+	if t.Hidden == 0 {
+		t.Hidden = 32
+	}
+	if t.Epochs == 0 {
+		t.Epochs = 6
+	}
+	if t.MaxWindowsPerEpoch == 0 {
+		t.MaxWindowsPerEpoch = 30000
+	}
+	if t.Seed == 0 {
+		t.Seed = o.Seed
+	}
+	t.Progress = o.Out
+	t.TrainedOn = fmt.Sprintf("sim seed %d, %s", o.Seed, to.Sub(from))
+	t.Version = fmt.Sprintf("sim-%d-%s", o.Seed, time.Now().UTC().Format("20060102T150405"))
+	m, rep, err := training.Train(ctx, t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	data, err := m.MarshalBinary()
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(o.Out, "training: %d windows, validation AUC-PR %.3f, F1 %.3f, threshold %.3f, %.0fs\n",
+		rep.TrainWindows, rep.ValAUCPR, rep.ValF1, rep.Thresholds.Failure, rep.TrainSeconds)
+	return m, data, nil
+}
+
+func promote(a *app.App, m *model.Model, data []byte, source string) error {
+	v, err := app.RegisterModel(a.Store(), m, data, source)
+	if err != nil {
+		return err
+	}
+	if err := a.Store().Promote(v); err != nil {
+		return fmt.Errorf("promote model %s: %w", v, err)
+	}
+	return a.ReloadModel()
+}
+
+// printAlert prints one alert with its causes and, from the simulator's
+// ground truth, what it predicted.
+func printAlert(w io.Writer, a app.FiredAlert, truth []sim.Truth) {
+	causes := a.Annotations["top_causes"]
+	if causes == "" {
+		causes = strings.Join(a.Causes, ", ")
+	}
+	verdict := "no failure scheduled for this pod (false alarm)"
+	var best *sim.Truth
+	for i := range truth {
+		tr := &truth[i]
+		if !sim.Matches(a.Labels, tr.Entity) || a.T.After(tr.EndAt) || a.T.Before(tr.Onset.Add(-Horizon*Step)) {
+			continue
+		}
+		if best == nil || tr.FailureAt.Before(best.FailureAt) {
+			best = tr
+		}
+	}
+	if best != nil {
+		switch {
+		case !best.Fails:
+			verdict = fmt.Sprintf("precursor of %s that will fade without failing (bait)", best.Scenario)
+		case a.T.Before(best.FailureAt):
+			verdict = fmt.Sprintf("%s failure in %s (true cause %s)", best.Scenario, best.FailureAt.Sub(a.T).Round(time.Second), best.Cause)
+		default:
+			verdict = fmt.Sprintf("%s failure already under way (late)", best.Scenario)
+		}
+	}
+	fmt.Fprintf(w, "\nALERT %s  p=%.2f  at %s\n  causes: %s\n  action: %s\n  truth:  %s\n",
+		a.Entity, a.Prob, a.T.UTC().Format("15:04:05"), causes, a.Annotations["recommended_action"], verdict)
+}
+
+// runUntilDone runs fn until it returns, ctx ends or the daemon stops.
+func runUntilDone(ctx context.Context, a *app.App, fn func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- fn(ctx) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-a.Done():
+		cancel()
+		<-errc
+		return fmt.Errorf("omen stopped: %w", a.Err())
+	}
+}

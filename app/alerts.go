@@ -184,7 +184,7 @@ func (a *alerter) run(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
 }
-func (a *alerter) close()                         { a.m.Close() }
+func (a *alerter) close() { a.m.Close() }
 
 // setConfig applies a reloaded configuration. The alert manager's options
 // are fixed at start; a changed alerting section takes effect on restart.

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/omen-sre/omen/alert"
+	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/store"
@@ -41,6 +42,12 @@ type Options struct {
 	StoragePath string
 	// Retention of feature vectors, predictions and events. Default 15d.
 	Retention time.Duration
+	// TokenFile holds the bearer token required by the API and UI (and
+	// reload and remote-write). Required when ListenAddress is not a
+	// loopback address.
+	TokenFile string
+	// TLSCertFile and TLSKeyFile serve HTTPS.
+	TLSCertFile, TLSKeyFile string
 	// NATSURL is an external NATS server. Empty starts the embedded one.
 	NATSURL string
 	// NATSListenAddress is the embedded NATS server's address. Default
@@ -299,7 +306,22 @@ func (a *App) Start(ctx context.Context) error {
 		return fail(fmt.Errorf("listen on %s: %w", a.opts.ListenAddress, err))
 	}
 	a.ln = ln
-	a.srv = &http.Server{Handler: a.routes(src), ReadHeaderTimeout: 10 * time.Second}
+	handler, err := a.routes(src)
+	if err != nil {
+		ln.Close()
+		src.nc.Close()
+		return fail(err)
+	}
+	a.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	if a.opts.TLSCertFile != "" || a.opts.TLSKeyFile != "" {
+		tc, err := api.TLSConfig(a.opts.TLSCertFile, a.opts.TLSKeyFile)
+		if err != nil {
+			ln.Close()
+			src.nc.Close()
+			return fail(fmt.Errorf("TLS: %w", err))
+		}
+		a.srv.TLSConfig = tc
+	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
@@ -308,7 +330,11 @@ func (a *App) Start(ctx context.Context) error {
 	g.Add(func() error { <-runCtx.Done(); return nil }, func(error) { cancel() })
 	// HTTP server.
 	g.Add(func() error {
-		if err := a.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		serve := a.srv.Serve
+		if a.srv.TLSConfig != nil {
+			serve = func(l net.Listener) error { return a.srv.ServeTLS(l, "", "") }
+		}
+		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve HTTP on %s: %w", ln.Addr(), err)
 		}
 		return nil

@@ -294,6 +294,10 @@ func TestHTTPEndpoints(t *testing.T) {
 		{"GET", "/metrics", 200, "omen_evaluator_steps_total"},
 		{"POST", "/-/reload", 200, "reloaded"},
 		{"GET", "/-/reload", 405, ""},
+		{"GET", "/api/v1/openapi.json", 200, "openapi"},
+		{"GET", "/api/v1/model", 503, "no model"},
+		{"GET", "/api/v1/predictions", 200, "success"},
+		{"GET", "/ui/", 200, "omen"},
 		{"POST", "/api/v1/write", 415, ""},
 	} {
 		req, _ := http.NewRequest(tc.method, base+tc.path, nil)

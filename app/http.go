@@ -9,7 +9,11 @@ import (
 
 // routes builds the HTTP mux: operational endpoints, the remote-write
 // receiver, the explanation API and the UI.
-func (a *App) routes(src *sources) http.Handler {
+func (a *App) routes(src *sources) (http.Handler, error) {
+	s, err := a.newAPI()
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(a.reg,
 		promhttp.HandlerFor(a.opts.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
@@ -30,11 +34,12 @@ func (a *App) routes(src *sources) http.Handler {
 		}
 		fmt.Fprintln(w, "configuration reloaded")
 	}
-	mux.HandleFunc("POST /-/reload", reload)
-	mux.HandleFunc("PUT /-/reload", reload)
+	// Reload and remote-write change state: behind the token when one is set.
+	mux.Handle("POST /-/reload", s.Protect(http.HandlerFunc(reload)))
+	mux.Handle("PUT /-/reload", s.Protect(http.HandlerFunc(reload)))
 	if src.remoteWrite != nil {
-		mux.Handle("POST /api/v1/write", src.remoteWrite)
+		mux.Handle("POST /api/v1/write", s.Protect(src.remoteWrite))
 	}
-	a.mountAPI(mux)
-	return mux
+	a.mountAPI(mux, s)
+	return mux, nil
 }

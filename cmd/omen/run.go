@@ -27,6 +27,8 @@ type daemonFlags struct {
 	natsListenAddress string
 	alertmanagers     stringList
 	logLevel          string
+	tokenFile         string
+	tlsCert, tlsKey   string
 	shutdownTimeout   time.Duration
 }
 
@@ -39,6 +41,9 @@ func (f *daemonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.natsListenAddress, "nats.listen-address", "127.0.0.1:4222", "address of the embedded NATS server")
 	fs.Var(&f.alertmanagers, "alertmanager.url", "Alertmanager URL (repeatable); adds to the config's alerting.alertmanagers")
 	fs.StringVar(&f.logLevel, "log.level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&f.tokenFile, "web.token-file", "", "file holding the bearer token for the API and UI (required on a non-loopback address)")
+	fs.StringVar(&f.tlsCert, "web.tls-cert-file", "", "TLS certificate (PEM) for HTTPS")
+	fs.StringVar(&f.tlsKey, "web.tls-key-file", "", "TLS key (PEM) for HTTPS")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 }
 
@@ -57,6 +62,9 @@ func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
 		AlertmanagerURLs:  f.alertmanagers,
 		WallClock:         true,
 		ShutdownTimeout:   f.shutdownTimeout,
+		TokenFile:         f.tokenFile,
+		TLSCertFile:       f.tlsCert,
+		TLSKeyFile:        f.tlsKey,
 		Logger:            logger,
 	}, nil
 }

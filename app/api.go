@@ -1,0 +1,108 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/ui"
+)
+
+// newAPI builds the explanation API and the UI over the store, the alert
+// pipeline, the explainer and the model registry.
+func (a *App) newAPI() (*api.API, error) {
+	b, err := api.NewStoreBackend(api.StoreOptions{
+		Store:        a.store,
+		Alerts:       a.alerts.Alerts,
+		Explain:      a.explainEntity,
+		Model:        a.modelInfo,
+		Dependencies: a.dependencies,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create API backend: %w", err)
+	}
+	u, err := ui.New(ui.Options{Backend: b, Logger: a.logger.With("component", "ui")})
+	if err != nil {
+		return nil, fmt.Errorf("create UI: %w", err)
+	}
+	s, err := api.New(api.Options{
+		Backend: b, ListenAddress: a.opts.ListenAddress, TokenFile: a.opts.TokenFile, UI: u,
+		Registerer: a.reg, Logger: a.logger.With("component", "api"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create API: %w", err)
+	}
+	return s, nil
+}
+
+// explainEntity explains the entity's latest scored window now and stores
+// the explanation with its prediction.
+func (a *App) explainEntity(ctx context.Context, entity string) (api.Explanation, error) {
+	m, _ := a.scorer.Model()
+	if m == nil {
+		return api.Explanation{}, fmt.Errorf("no model loaded: %w", api.ErrUnavailable)
+	}
+	a.scorer.mu.RLock()
+	p, ok := a.scorer.latest[entity]
+	a.scorer.mu.RUnlock()
+	if !ok {
+		return api.Explanation{}, fmt.Errorf("entity %q has no current prediction: %w", entity, api.ErrNotFound)
+	}
+	x, err := a.explainer.explain(ctx, p)
+	if err != nil {
+		return api.Explanation{}, err
+	}
+	if err := a.explainer.storeExplanation(x); err != nil {
+		return api.Explanation{}, err
+	}
+	doc, err := json.Marshal(x)
+	if err != nil {
+		return api.Explanation{}, err
+	}
+	return api.DecodeExplanation(doc)
+}
+
+// modelInfo describes the active model.
+func (a *App) modelInfo(context.Context) (api.ModelInfo, error) {
+	m, version := a.scorer.Model()
+	if m == nil {
+		return api.ModelInfo{}, fmt.Errorf("no model loaded: %w", api.ErrUnavailable)
+	}
+	info := api.ModelInfo{Version: version}
+	if _, meta, err := a.store.Model(version); err == nil {
+		info.Created, info.Size, info.SHA256 = meta.Created, meta.Size, meta.SHA256
+		info.Description, info.Metrics, info.Params = meta.Description, meta.Metrics, meta.Params
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return api.ModelInfo{}, err
+	}
+	cfg := m.Config()
+	info.Features, info.Window = cfg.Features, cfg.Window
+	info.StepMs = a.scorer.step.Milliseconds()
+	info.HorizonMs = int64(cfg.Horizon) * info.StepMs
+	info.Threshold = m.Thresholds().Failure
+	return info, nil
+}
+
+// dependencies is the entity's service neighbourhood in the call graph.
+func (a *App) dependencies(_ context.Context, entity string) (api.Neighbourhood, error) {
+	a.explainer.mu.RLock()
+	g := a.explainer.graph
+	a.explainer.mu.RUnlock()
+	node := entity
+	a.scorer.mu.RLock()
+	if p, ok := a.scorer.latest[entity]; ok {
+		node = serviceOf(p.Labels)
+	}
+	a.scorer.mu.RUnlock()
+	return api.NeighbourhoodOf(g, entity, node, a.explainer.evidence(true))
+}
+
+// mountAPI registers the API and UI; with a token configured, the mutating
+// operational endpoints are protected too.
+func (a *App) mountAPI(mux *http.ServeMux, s *api.API) {
+	s.Register(mux)
+}

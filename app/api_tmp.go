@@ -1,5 +1,0 @@
-package app
-
-import "net/http"
-
-func (a *App) mountAPI(*http.ServeMux) {}

@@ -207,48 +207,16 @@ func ensureModel(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Con
 	return promote(a, m, data, "demo-training")
 }
 
-// publishHistory publishes the fleet's history as fast as NATS and omen
-// take it and waits until omen has evaluated it.
+// publishHistory publishes the fleet's history as fast as omen evaluates
+// it.
 func publishHistory(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Conn, o Options, ticks int) error {
-	out := o.Out
-	fmt.Fprintf(out, "history: publishing %s of simulated metrics and events to NATS\n", time.Duration(ticks)*Step)
 	t0 := time.Now()
-	pub, err := sim.NewPublisher(fleet, sim.PublisherOptions{Ticks: ticks}, prometheus.NewRegistry(), o.App.Logger)
-	if err != nil {
+	if err := publishPaced(ctx, a, fleet, nc, o, ticks, "history"); err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- pub.Run(ctx, nc, 0) }()
-	stopped := a.Done()
-	last := fleet.Now().Add(time.Duration(ticks-2) * Step).UnixMilli()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	published := false
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-stopped:
-			return fmt.Errorf("omen stopped: %w", a.Err())
-		case err := <-done:
-			if err != nil {
-				return fmt.Errorf("publish history: %w", err)
-			}
-			published = true
-			done = nil
-		case <-tick.C:
-		}
-		samples, step := a.Progress()
-		if published && step >= last {
-			fmt.Fprintf(out, "history: %d samples ingested and evaluated in %.0fs\n", samples, time.Since(t0).Seconds())
-			return nil
-		}
-		pct := 0.0
-		if step > 0 {
-			pct = 100 * float64(step-(last-int64(ticks-2)*Step.Milliseconds())) / float64(int64(ticks-2)*Step.Milliseconds())
-		}
-		fmt.Fprintf(out, "\rhistory: %5.1f%% evaluated, %d samples", max(pct, 0), samples)
-	}
+	samples, _ := a.Progress()
+	fmt.Fprintf(o.Out, "history: %d samples ingested and evaluated in %.0fs\n", samples, time.Since(t0).Seconds())
+	return nil
 }
 
 // TrainOnStore trains a model on the store's vectors between from and to,

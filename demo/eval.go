@@ -1,0 +1,201 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/sim"
+)
+
+// EvalOptions configure Eval.
+type EvalOptions struct {
+	Options
+	// TrainSeed is the seed of the fleet whose history the model is
+	// trained on (default Seed+1000): the evaluated fleet is never seen in
+	// training.
+	TrainSeed int64
+	// Duration of the evaluated fleet's schedule. Default 24h.
+	Duration time.Duration
+}
+
+// EvalReport is what "omen eval sim" prints.
+type EvalReport struct {
+	sim.Report
+	Seed         int64   `json:"seed"`
+	TrainSeed    int64   `json:"train_seed"`
+	Model        string  `json:"model"`
+	SimHours     float64 `json:"simulated_hours"`
+	WallSeconds  float64 `json:"wall_seconds"`
+	HorizonS     float64 `json:"horizon_s"`
+	ValAUCPR     float64 `json:"train_val_auc_pr,omitempty"`
+	TrainSeconds float64 `json:"train_seconds,omitempty"`
+}
+
+// Eval trains a model on one simulated fleet (or loads one), then runs a
+// fresh fleet of another seed through the daemon as fast as it is
+// evaluated, and scores the alerts against the fleet's ground truth.
+func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
+	o.defaults()
+	if o.TrainSeed == 0 {
+		o.TrainSeed = o.Seed + 1000
+	}
+	if o.Duration == 0 {
+		o.Duration = 24 * time.Hour
+	}
+	t0 := time.Now()
+	rep := EvalReport{Seed: o.Seed, TrainSeed: o.TrainSeed, SimHours: o.Duration.Hours(), HorizonS: (Horizon * Step).Seconds()}
+
+	trainStart := time.Now().Add(-o.History - o.Duration - 2*time.Hour).Truncate(Step)
+	trainSpecs, err := schedule(o.TrainSeed, o.History)
+	if err != nil {
+		return rep, err
+	}
+	trainFleet, err := sim.New(sim.Options{Seed: o.TrainSeed, Start: trainStart, Step: Step, Scenarios: trainSpecs})
+	if err != nil {
+		return rep, err
+	}
+	testStart := trainStart.Add(o.History + time.Hour)
+	testSpecs, err := schedule(o.Seed, o.Duration)
+	if err != nil {
+		return rep, err
+	}
+	testFleet, err := sim.New(sim.Options{Seed: o.Seed, Start: testStart, Step: Step, Scenarios: testSpecs})
+	if err != nil {
+		return rep, err
+	}
+
+	var mu sync.Mutex
+	var alerts []sim.Alert
+	live := false
+	o.App.Config = SimConfig(testFleet)
+	o.App.WallClock = false
+	o.App.OnAlert = func(a app.FiredAlert) {
+		mu.Lock()
+		defer mu.Unlock()
+		if live {
+			alerts = append(alerts, sim.Alert{Entity: a.Labels, FiredAt: a.T, TopCauses: a.Causes})
+		}
+	}
+	if o.App.StoragePath == "" {
+		dir, err := os.MkdirTemp("", "omen-eval-sim-")
+		if err != nil {
+			return rep, err
+		}
+		defer os.RemoveAll(dir)
+		o.App.StoragePath = dir
+	}
+	a, err := app.New(o.App)
+	if err != nil {
+		return rep, err
+	}
+	if err := a.Start(ctx); err != nil {
+		return rep, err
+	}
+	defer a.Stop(context.Background()) //nolint:errcheck // logged by Stop
+	nc, err := nats.Connect(a.NATSURL(), nats.Name("omen-eval-sim"))
+	if err != nil {
+		return rep, fmt.Errorf("connect to NATS: %w", err)
+	}
+	defer nc.Close()
+
+	// The model: trained on the training fleet's history, or loaded.
+	var m *model.Model
+	var data []byte
+	if o.ModelFile != "" {
+		data, err = os.ReadFile(o.ModelFile)
+		if err != nil {
+			return rep, err
+		}
+		if m, err = model.Unmarshal(data); err != nil {
+			return rep, fmt.Errorf("load model %q: %w", o.ModelFile, err)
+		}
+		rep.Model = o.ModelFile
+	} else {
+		ticks := int(o.History / Step)
+		if err := publishPaced(ctx, a, trainFleet, nc, o.Options, ticks, "training fleet"); err != nil {
+			return rep, err
+		}
+		tm := time.Now()
+		m, data, err = TrainOnStore(ctx, a.Store(), a, trainStart, trainFleet.Now(), o.Options)
+		if err != nil {
+			return rep, err
+		}
+		rep.TrainSeconds = time.Since(tm).Seconds()
+		rep.Model = m.Meta().Version
+		if o.SaveModel != "" {
+			if err := os.WriteFile(o.SaveModel, data, 0o644); err != nil {
+				return rep, err
+			}
+		}
+	}
+	if err := promote(a, m, data, rep.Model); err != nil {
+		return rep, err
+	}
+	mu.Lock()
+	live = true
+	mu.Unlock()
+	if err := publishPaced(ctx, a, testFleet, nc, o.Options, int(o.Duration/Step), "evaluated fleet"); err != nil {
+		return rep, err
+	}
+	time.Sleep(500 * time.Millisecond) // alerts of the last steps
+	mu.Lock()
+	rep.Report = sim.Score(testFleet.Truth(), alerts, Horizon*Step)
+	mu.Unlock()
+	rep.WallSeconds = time.Since(t0).Seconds()
+	return rep, nil
+}
+
+// publishPaced publishes ticks of the fleet as fast as omen evaluates
+// them: each tick waits until the daemon has evaluated the steps up to a
+// few steps before it, so no step is skipped.
+func publishPaced(ctx context.Context, a *app.App, f *sim.Fleet, nc *nats.Conn, o Options, ticks int, what string) error {
+	fmt.Fprintf(o.Out, "%s: %s of simulated time\n", what, time.Duration(ticks)*Step)
+	lag := int64(8) * Step.Milliseconds()
+	pub, err := sim.NewPublisher(f, sim.PublisherOptions{
+		Ticks: ticks,
+		OnTick: func(t sim.Tick) {
+			want := t.Time.UnixMilli() - lag
+			for ctx.Err() == nil {
+				if _, step := a.Progress(); step >= want || t.Seq < 10 {
+					break
+				}
+				select {
+				case <-a.Done():
+					return
+				case <-time.After(2 * time.Millisecond):
+				}
+			}
+			if t.Seq%240 == 0 {
+				fmt.Fprintf(o.Out, "\r%s: %5.1f%%", what, 100*float64(t.Seq)/float64(ticks))
+			}
+		},
+	}, prometheus.NewRegistry(), o.App.Logger)
+	if err != nil {
+		return err
+	}
+	last := f.Now().Add(time.Duration(ticks-2) * Step).UnixMilli()
+	if err := runUntilDone(ctx, a, func(ctx context.Context) error { return pub.Run(ctx, nc, 0) }); err != nil {
+		return fmt.Errorf("publish %s: %w", what, err)
+	}
+	for {
+		if _, step := a.Progress(); step >= last {
+			fmt.Fprintf(o.Out, "\r%s: done\n", what)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.Done():
+			return fmt.Errorf("omen stopped: %w", a.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

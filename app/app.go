@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -506,10 +505,4 @@ func (a *App) maintain(ctx context.Context) error {
 			}
 		}
 	}
-}
-
-// exists reports whether a path exists.
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

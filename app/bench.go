@@ -201,7 +201,6 @@ func appendPodLine(b []byte, p, round int, ts string, rng *rand.Rand) []byte {
 }
 
 func counterValue(g prometheus.Gatherer, name string) float64 { return metricSum(g, name) }
-func gaugeValue(g prometheus.Gatherer, name string) float64   { return metricSum(g, name) }
 
 // metricSum sums every series of a metric family.
 func metricSum(g prometheus.Gatherer, name string) float64 {

@@ -3,9 +3,10 @@ package sim
 import (
 	"math"
 
-	"github.com/omen-sre/omen/features"
 	"testing"
 	"time"
+
+	"github.com/omen-sre/omen/features"
 )
 
 // TestScenarioPrecursorAndFailure plays every kind alone and checks, through

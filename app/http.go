@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/omen-sre/omen/runbooks"
 )
 
 // routes builds the HTTP mux: operational endpoints, the remote-write
@@ -40,6 +42,7 @@ func (a *App) routes(src *sources) (http.Handler, error) {
 	if src.remoteWrite != nil {
 		mux.Handle("POST /api/v1/write", s.Protect(src.remoteWrite))
 	}
+	mux.Handle("GET "+runbooks.Path, runbooks.Handler())
 	a.mountAPI(mux, s)
 	return mux, nil
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +25,8 @@ type FiredAlert struct {
 	// T is the data time of the prediction that fired it.
 	T    time.Time
 	Prob float64
-	// Causes are the ranked metric causes (feature names), best first.
+	// Causes are the ranked metric and event causes (feature names), best
+	// first.
 	Causes []string
 	// Annotations are the alert's annotations as sent to Alertmanager.
 	Annotations map[string]string
@@ -157,7 +157,7 @@ func (a *alerter) report() {
 		}
 		if al.Explanation != nil {
 			for _, c := range al.Explanation.TopCauses {
-				if c.Kind == "metric" {
+				if c.Kind != "dependency" {
 					fa.Causes = append(fa.Causes, c.Name)
 				}
 			}
@@ -217,13 +217,20 @@ func (e alertExplainer) Explain(ctx context.Context, p alert.Prediction) (alert.
 	if err := ex.storeExplanation(x); err != nil {
 		return alert.Explanation{}, err
 	}
-	return alert.Explanation{TopCauses: causesOf(x, p.Entity)}, nil
+	ex.mu.RLock()
+	events := make(map[string]bool, len(ex.cfg.EventFeatures))
+	for _, f := range ex.cfg.EventFeatures {
+		events[f.Name] = true
+	}
+	ex.mu.RUnlock()
+	return alert.Explanation{TopCauses: causesOf(x, p.Entity, events)}, nil
 }
 
 // causesOf ranks the explanation's causes for an alert: the metric groups
 // that pushed the probability up, by share of the positive attribution,
-// then the root-cause entities other than the alert's own.
-func causesOf(x Explanation, self string) []alert.Cause {
+// then the root-cause entities other than the alert's own. eventFeatures
+// names the features that count events (their causes are of kind event).
+func causesOf(x Explanation, self string, eventFeatures map[string]bool) []alert.Cause {
 	var pos float64
 	for _, g := range x.Attribution.Groups {
 		if g.Phi > 0 {
@@ -238,7 +245,7 @@ func causesOf(x Explanation, self string) []alert.Cause {
 			break
 		}
 		kind := "metric"
-		if strings.HasPrefix(g.Name, "event_") || strings.HasSuffix(g.Name, "_events") {
+		if eventFeatures[g.Name] {
 			kind = "event"
 		}
 		out = append(out, alert.Cause{Name: g.Name, Kind: kind, Entity: self, Share: g.Phi / pos})

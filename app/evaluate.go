@@ -69,6 +69,8 @@ func (e *evaluator) run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 			e.tick(ctx)
+		case <-e.Ingest.advanced:
+			e.tick(ctx)
 		}
 	}
 }

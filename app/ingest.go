@@ -31,6 +31,9 @@ type ingester struct {
 	watermark atomic.Int64
 	// applied counts samples applied to the head (or polled features).
 	applied atomic.Int64
+	// advanced is signalled (without blocking) when the watermark moves,
+	// so the evaluator need not wait for its next tick.
+	advanced chan struct{}
 
 	batches    *prometheus.CounterVec
 	applyDrops prometheus.Counter
@@ -40,6 +43,7 @@ func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, r
 	f := promauto.With(reg)
 	return &ingester{
 		store: st, head: head, extractor: ex, logger: logger,
+		advanced: make(chan struct{}, 1),
 		batches: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "omen", Name: "ingest_batches_total",
 			Help: "Batches handed to the store by result (stored, duplicate).",
@@ -96,7 +100,14 @@ func (in *ingester) apply(b *telemetry.Batch) {
 	}
 	for {
 		cur := in.watermark.Load()
-		if maxT <= cur || in.watermark.CompareAndSwap(cur, maxT) {
+		if maxT <= cur {
+			return
+		}
+		if in.watermark.CompareAndSwap(cur, maxT) {
+			select {
+			case in.advanced <- struct{}{}:
+			default:
+			}
 			return
 		}
 	}

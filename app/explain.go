@@ -49,9 +49,6 @@ type explainer struct {
 	mu    sync.RWMutex
 	cfg   *config.Config
 	graph *explain.Graph
-	// topology holds dependency edges learned at run time (e.g. from the
-	// simulator or topology events), merged with the config's.
-	topology []config.Dependency
 }
 
 func newExplainer(st *store.Store, sc *scorer, cfg *config.Config) *explainer {
@@ -64,16 +61,7 @@ func (e *explainer) setConfig(cfg *config.Config) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.cfg = cfg
-	e.graph = buildGraph(append(append([]config.Dependency(nil), cfg.Dependencies...), e.topology...))
-}
-
-// AddDependencies adds call-graph edges known at run time.
-func (e *explainer) AddDependencies(deps []config.Dependency) {
-	e.mu.Lock()
-	e.topology = append(e.topology, deps...)
-	cfg := e.cfg
-	e.mu.Unlock()
-	e.setConfig(cfg)
+	e.graph = buildGraph(cfg.Dependencies)
 }
 
 func buildGraph(deps []config.Dependency) *explain.Graph {

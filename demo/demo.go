@@ -195,7 +195,7 @@ func ensureModel(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Con
 	if err := publishHistory(ctx, a, fleet, nc, o, histTicks); err != nil {
 		return err
 	}
-	m, data, err := TrainOnStore(ctx, a.Store(), a, fleet.Now().Add(-time.Duration(histTicks)*Step), fleet.Now(), o)
+	m, data, err := TrainOnStore(ctx, a.Store(), fleet.Now().Add(-time.Duration(histTicks)*Step), fleet.Now(), o)
 	if err != nil {
 		return err
 	}
@@ -221,7 +221,7 @@ func publishHistory(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.
 
 // TrainOnStore trains a model on the store's vectors between from and to,
 // with failure labels shifted by the horizon.
-func TrainOnStore(ctx context.Context, st *store.Store, a *app.App, from, to time.Time, o Options) (*model.Model, []byte, error) {
+func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Options) (*model.Model, []byte, error) {
 	fmt.Fprintln(o.Out, "\ntraining: LSTM on the simulated history")
 	t := o.Train
 	t.Source = &storesource.Source{Store: st, From: from.UnixMilli(), To: to.UnixMilli(), Step: Step.Milliseconds()}

@@ -63,7 +63,7 @@ func trainSimModel(t *testing.T, seed int64, history time.Duration) []byte {
 	if err := publishPaced(ctx, a, f, nc, o, int(history/Step), "history"); err != nil {
 		t.Fatal(err)
 	}
-	_, data, err := TrainOnStore(ctx, a.Store(), a, start, f.Now(), o)
+	_, data, err := TrainOnStore(ctx, a.Store(), start, f.Now(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,7 +124,7 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 			return rep, err
 		}
 		tm := time.Now()
-		m, data, err = TrainOnStore(ctx, a.Store(), a, trainStart, trainFleet.Now(), o.Options)
+		m, data, err = TrainOnStore(ctx, a.Store(), trainStart, trainFleet.Now(), o.Options)
 		if err != nil {
 			return rep, err
 		}

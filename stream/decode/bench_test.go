@@ -79,3 +79,47 @@ func BenchmarkJSONSamples(b *testing.B) {
 	payload, n := benchJSON()
 	benchDecode(b, FormatJSON, payload, n)
 }
+
+// benchInfluxFleet is the shape "omen bench ingest" publishes: 10,000 pods,
+// one Telegraf cAdvisor line of 10 fields each (100,000 series), in
+// payloads of 500 lines.
+func benchInfluxFleet() ([][]byte, int) {
+	var out [][]byte
+	var b strings.Builder
+	for p := 0; p < 10000; p++ {
+		fmt.Fprintf(&b, "container,namespace=ns%d,pod=pod-%d,container=app cpu_usage_seconds_total=%d.5,cpu_cfs_periods_total=%d,cpu_cfs_throttled_periods_total=%d,memory_working_set_bytes=%d,spec_memory_limit_bytes=536870912,oom_events_total=0,fs_reads_total=%d,fs_writes_total=%d,network_receive_bytes_total=%d,network_transmit_bytes_total=%d 1700000000%09d\n",
+			p%50, p, p, p*150, p%10, 200e6+p, p*10, p*7, p*4096, p*2048, p)
+		if (p+1)%500 == 0 {
+			out = append(out, []byte(b.String()))
+			b.Reset()
+		}
+	}
+	return out, 5000
+}
+
+// BenchmarkInfluxFleet decodes 100,000 series in turn, so the series
+// cache is as large as in the daemon (cache misses included).
+func BenchmarkInfluxFleet(b *testing.B) {
+	payloads, per := benchInfluxFleet()
+	d := newDecoder(b, Options{CacheSize: 1 << 18})
+	var res Result
+	for _, p := range payloads {
+		res.Reset()
+		if err := d.Decode(FormatInflux, p, testRecv, &res); err != nil || len(res.Samples) != per {
+			b.Fatalf("warm-up: %v, %d samples, %v", err, len(res.Samples), res.Errors)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, cpu := time.Now(), processCPU()
+	for i := 0; i < b.N; i++ {
+		res.Reset()
+		if err := d.Decode(FormatInflux, payloads[i%len(payloads)], testRecv, &res); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*per)/time.Since(start).Seconds(), "samples/s")
+	if used := processCPU() - cpu; used > 0 {
+		b.ReportMetric(float64(b.N*per)/used.Seconds(), "samples/cpu-s")
+	}
+}

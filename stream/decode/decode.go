@@ -190,7 +190,8 @@ func (o *Options) setDefaults() error {
 // buffers, so it is not safe for concurrent use: use one per goroutine.
 type Decoder struct {
 	opts  Options
-	cache seriesCache
+	cache seriesCache // prometheus text and JSON series
+	lines lineCache   // influx series keys
 
 	// Per Decode call.
 	now, minT, maxT int64
@@ -217,12 +218,13 @@ func New(opts Options) (*Decoder, error) {
 		builder: labels.NewScratchBuilder(16),
 	}
 	d.cache.init(opts.CacheSize)
+	d.lines.init(opts.CacheSize)
 	return d, nil
 }
 
 // CachedSeries returns how many label sets the decoder currently interns
 // (for a gauge of the caller's).
-func (d *Decoder) CachedSeries() int { return d.cache.len() }
+func (d *Decoder) CachedSeries() int { return d.cache.len() + d.lines.len() }
 
 // errEmpty is wrapped when a payload holds nothing at all.
 var errEmpty = Error{Reason: ReasonMalformed, Msg: "payload holds no samples or events"}

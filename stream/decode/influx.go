@@ -2,7 +2,6 @@ package decode
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -189,6 +188,7 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 	end = skipLine(p, i)
 
 	timeReason := d.checkTime(t)
+	var le *lineEntry // the series key's fields, looked up at the first sample
 	for k := range fs {
 		f := &fs[k]
 		if laterField(fs, k) {
@@ -210,14 +210,13 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 			d.addErr(res, f.reason, line, msg)
 			continue
 		}
-		d.key = append(d.key[:0], keyInflux)
-		d.key = binary.AppendUvarint(d.key, uint64(len(sk)))
-		d.key = append(d.key, sk...)
-		d.key = append(d.key, f.key...)
-		e, ok := d.cache.get(d.key)
+		if le == nil {
+			le = d.lines.get(sk)
+		}
+		e, ok := le.lookup(k, f.key)
 		if !ok {
 			e = d.influxSeries(sk, f.key)
-			d.cache.put(d.key, e)
+			le.add(f.key, e)
 		}
 		if e.reason != "" {
 			msg := ""

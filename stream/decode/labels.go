@@ -55,6 +55,90 @@ func (c *seriesCache) put(key []byte, e seriesEntry) {
 
 func (c *seriesCache) len() int { return len(c.cur) + len(c.prev) }
 
+// lineEntry holds the label sets of the fields of one influx series key
+// (measurement and tags): a line's fields are looked up by position and
+// checked by name, so a line costs one hash of its series key instead of
+// one per field.
+type lineEntry struct {
+	fields []lineField
+}
+
+type lineField struct {
+	key string // raw (escaped) field key
+	e   seriesEntry
+}
+
+// maxLineFields bounds the fields one series key caches (a writer with
+// ever-changing field keys would otherwise grow an entry without bound).
+const maxLineFields = 256
+
+// lookup returns the entry of field key fkey, the k-th field of the line.
+func (le *lineEntry) lookup(k int, fkey []byte) (seriesEntry, bool) {
+	if k < len(le.fields) && le.fields[k].key == string(fkey) {
+		return le.fields[k].e, true
+	}
+	for i := range le.fields {
+		if le.fields[i].key == string(fkey) {
+			return le.fields[i].e, true
+		}
+	}
+	return seriesEntry{}, false
+}
+
+// add caches the entry of field key fkey.
+func (le *lineEntry) add(fkey []byte, e seriesEntry) {
+	if len(le.fields) < maxLineFields {
+		le.fields = append(le.fields, lineField{key: string(fkey), e: e})
+	}
+}
+
+// lineCache maps influx series keys to their lineEntry. Like seriesCache
+// it keeps two generations, each of at most max label sets (fields).
+type lineCache struct {
+	cur, prev map[string]*lineEntry
+	n, max    int // n counts the fields of cur's entries when last seen
+}
+
+func (c *lineCache) init(max int) {
+	c.max = max
+	c.cur = make(map[string]*lineEntry)
+}
+
+// get returns the entry of series key sk, creating it when missing. With
+// a cache size of 0 it returns a fresh entry every time.
+func (c *lineCache) get(sk []byte) *lineEntry {
+	if e, ok := c.cur[string(sk)]; ok {
+		return e
+	}
+	e, ok := c.prev[string(sk)]
+	if !ok {
+		e = &lineEntry{}
+	}
+	if c.max == 0 {
+		return e
+	}
+	if c.n >= c.max {
+		c.prev = c.cur
+		c.cur = make(map[string]*lineEntry, len(c.prev))
+		c.n = 0
+	}
+	c.cur[string(sk)] = e
+	// Fields added to e later are not counted: one line's worth (the
+	// entry's size now, or a typical 8 when new) approximates it.
+	c.n += max(len(e.fields), 8)
+	return e
+}
+
+func (c *lineCache) len() int {
+	n := 0
+	for _, m := range [2]map[string]*lineEntry{c.cur, c.prev} {
+		for _, e := range m {
+			n += len(e.fields)
+		}
+	}
+	return n
+}
+
 // Cache key prefixes keep the formats' keys apart.
 const (
 	keyInflux byte = 'i'

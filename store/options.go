@@ -13,6 +13,18 @@ import (
 const (
 	DefaultRetention          = 15 * 24 * time.Hour
 	DefaultIngestLogRetention = time.Hour
+	// Badger's memory: each memtable's arena is allocated at once (about
+	// MemTableSize plus 15 %), and its write-ahead log is a memory-mapped
+	// file of about twice MemTableSize. omen's LSM writes are feature
+	// vectors, predictions and index keys (ingest batches go to the value
+	// log), a few hundred KB/s at 100,000 series, so small memtables
+	// flush every few minutes. Badger's own defaults are 64 MiB × 5
+	// memtables, 256 MiB block cache and 1 GiB value-log files.
+	DefaultMemTableSize     = 16 << 20
+	DefaultNumMemtables     = 2
+	DefaultBlockCacheSize   = 16 << 20
+	DefaultIndexCacheSize   = 8 << 20
+	DefaultValueLogFileSize = 128 << 20
 )
 
 // Options configure Open. The zero value of every field but Path (or
@@ -42,6 +54,23 @@ type Options struct {
 	// DisableIngestCompression stores ingest-log batches without snappy
 	// (they are compressed by default).
 	DisableIngestCompression bool
+	// MemTableSize is the size of one Badger memtable in bytes (its
+	// arena is allocated whole). Default DefaultMemTableSize (16 MiB).
+	MemTableSize int64
+	// NumMemtables is how many memtables (the active one plus those
+	// waiting to be flushed) may be held. Default DefaultNumMemtables (2).
+	NumMemtables int
+	// BlockCacheSize is Badger's cache of LSM blocks in bytes (reads of
+	// vectors and predictions). Default DefaultBlockCacheSize (16 MiB).
+	BlockCacheSize int64
+	// IndexCacheSize is Badger's cache of table indexes and bloom
+	// filters in bytes. Default DefaultIndexCacheSize (8 MiB).
+	IndexCacheSize int64
+	// ValueLogFileSize is the size of one value-log file in bytes
+	// (ingest batches and model chunks); smaller files let value-log GC
+	// reclaim expired batches sooner. Default DefaultValueLogFileSize
+	// (128 MiB).
+	ValueLogFileSize int64
 	// Now is the clock (default time.Now); tests set it.
 	Now func() time.Time
 	// Logger receives Badger's and the store's log lines. Default: discard.
@@ -59,6 +88,21 @@ func (o *Options) applyDefaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = DefaultMemTableSize
+	}
+	if o.NumMemtables == 0 {
+		o.NumMemtables = DefaultNumMemtables
+	}
+	if o.BlockCacheSize == 0 {
+		o.BlockCacheSize = DefaultBlockCacheSize
+	}
+	if o.IndexCacheSize == 0 {
+		o.IndexCacheSize = DefaultIndexCacheSize
+	}
+	if o.ValueLogFileSize == 0 {
+		o.ValueLogFileSize = DefaultValueLogFileSize
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -78,6 +122,18 @@ func (o *Options) validate() error {
 	}
 	if o.IngestLogRetention < 0 {
 		errs = append(errs, fmt.Errorf("negative ingest log retention %v", o.IngestLogRetention))
+	}
+	if o.MemTableSize < 1<<20 || o.MemTableSize > 1<<30 {
+		errs = append(errs, fmt.Errorf("memtable size %d outside 1 MiB..1 GiB", o.MemTableSize))
+	}
+	if o.NumMemtables < 1 || o.NumMemtables > 16 {
+		errs = append(errs, fmt.Errorf("number of memtables %d outside 1..16", o.NumMemtables))
+	}
+	if o.BlockCacheSize < 0 || o.IndexCacheSize < 0 {
+		errs = append(errs, errors.New("negative block or index cache size"))
+	}
+	if o.ValueLogFileSize < 1<<20 || o.ValueLogFileSize >= 2<<30 {
+		errs = append(errs, fmt.Errorf("value log file size %d outside 1 MiB..2 GiB", o.ValueLogFileSize))
 	}
 	if o.NoSync && o.SyncWrites {
 		errs = append(errs, errors.New("sync writes and no-sync are both set"))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -78,14 +79,18 @@ func Open(opts Options) (*Store, error) {
 		// keeping the LSM tree small; vectors, predictions and indexes
 		// stay in the LSM tree.
 		WithValueThreshold(1 << 10).
-		WithNumMemtables(3). // 3 × 64 MiB at most
-		// Smaller value-log files let GC reclaim expired batches sooner.
-		WithValueLogFileSize(256 << 20).
-		WithBlockCacheSize(32 << 20).
-		WithIndexCacheSize(16 << 20)
+		// No block compression: the LSM holds float vectors and keys,
+		// which snappy barely shrinks, and compressing a flushed memtable
+		// pools buffers of several times its size.
+		WithCompression(options.None).
+		WithMemTableSize(opts.MemTableSize).
+		WithNumMemtables(opts.NumMemtables).
+		WithValueLogFileSize(opts.ValueLogFileSize).
+		WithBlockCacheSize(opts.BlockCacheSize).
+		WithIndexCacheSize(opts.IndexCacheSize)
 	if opts.InMemory {
 		// No value log in memory: values up to 1 MiB live in the tree.
-		bo = bo.WithMemTableSize(16 << 20).WithBlockCacheSize(8 << 20).WithIndexCacheSize(0).
+		bo = bo.WithMemTableSize(min(opts.MemTableSize, 16<<20)).WithBlockCacheSize(min(opts.BlockCacheSize, 8<<20)).WithIndexCacheSize(0).
 			WithValueThreshold(1 << 20)
 	}
 	db, err := badger.Open(bo)

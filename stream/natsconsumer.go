@@ -74,6 +74,10 @@ type NATSOptions struct {
 	// FetchWait is the longest a batch waits to fill after its first
 	// message arrived. Default 100ms.
 	FetchWait time.Duration
+	// MaxBatchBytes cuts a batch once its messages' payloads reach this
+	// many bytes, so that a backlog is drained in batches of bounded
+	// memory without waiting FetchWait for each. Default 4 MiB.
+	MaxBatchBytes int
 	// MaxBufferedBytes bounds the message bytes pulled ahead and buffered
 	// in the client. It must exceed the largest message. Default 16 MiB
 	// (more than the NATS client's 64 MiB slow-consumer limit would drop
@@ -133,6 +137,9 @@ func (o *NATSOptions) withDefaults() (NATSOptions, error) {
 	if r.MaxBufferedBytes == 0 {
 		r.MaxBufferedBytes = 16 << 20
 	}
+	if r.MaxBatchBytes == 0 {
+		r.MaxBatchBytes = 4 << 20
+	}
 	if r.NakDelay == 0 {
 		r.NakDelay = time.Second
 	}
@@ -148,6 +155,8 @@ func (o *NATSOptions) withDefaults() (NATSOptions, error) {
 		return r, fmt.Errorf("nats consumer options: MaxAckPending %d below FetchBatch %d", r.MaxAckPending, r.FetchBatch)
 	case r.MaxBufferedBytes < 1<<20 || r.MaxBufferedBytes > 48<<20:
 		return r, fmt.Errorf("nats consumer options: MaxBufferedBytes %d outside 1 MiB..48 MiB", r.MaxBufferedBytes)
+	case r.MaxBatchBytes < 0:
+		return r, fmt.Errorf("nats consumer options: MaxBatchBytes %d is negative", r.MaxBatchBytes)
 	case r.FetchBatch < 1:
 		return r, fmt.Errorf("nats consumer options: FetchBatch %d below 1", r.FetchBatch)
 	case r.MaxDeliver < -1:
@@ -388,9 +397,10 @@ func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) err
 			return err
 		}
 		c.msgs = append(c.msgs[:0], first)
+		size := len(first.Data())
 		deadline := time.Now().Add(c.opts.FetchWait)
 		var iterErr error
-		for len(c.msgs) < c.opts.FetchBatch {
+		for len(c.msgs) < c.opts.FetchBatch && size < c.opts.MaxBatchBytes {
 			wait := time.Until(deadline)
 			if wait <= 0 {
 				break
@@ -403,6 +413,7 @@ func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) err
 				break // timeout, heartbeat: process what we have
 			}
 			c.msgs = append(c.msgs, msg)
+			size += len(msg.Data())
 		}
 		st := <-free
 		c.decode(ctx, st, c.msgs)

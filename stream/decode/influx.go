@@ -216,7 +216,7 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 		e, ok := le.lookup(k, f.key)
 		if !ok {
 			e = d.influxSeries(sk, f.key)
-			le.add(f.key, e)
+			le.add(&d.lines, f.key, e, len(fs))
 		}
 		if e.reason != "" {
 			msg := ""

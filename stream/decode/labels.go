@@ -64,8 +64,9 @@ type lineEntry struct {
 }
 
 type lineField struct {
-	key string // raw (escaped) field key
-	e   seriesEntry
+	key  string        // raw (escaped) field key, interned
+	lset labels.Labels // the series, when accepted
+	rej  *seriesEntry  // why it was rejected, else nil
 }
 
 // maxLineFields bounds the fields one series key caches (a writer with
@@ -75,21 +76,37 @@ const maxLineFields = 256
 // lookup returns the entry of field key fkey, the k-th field of the line.
 func (le *lineEntry) lookup(k int, fkey []byte) (seriesEntry, bool) {
 	if k < len(le.fields) && le.fields[k].key == string(fkey) {
-		return le.fields[k].e, true
+		return le.fields[k].entry(), true
 	}
 	for i := range le.fields {
 		if le.fields[i].key == string(fkey) {
-			return le.fields[i].e, true
+			return le.fields[i].entry(), true
 		}
 	}
 	return seriesEntry{}, false
 }
 
-// add caches the entry of field key fkey.
-func (le *lineEntry) add(fkey []byte, e seriesEntry) {
-	if len(le.fields) < maxLineFields {
-		le.fields = append(le.fields, lineField{key: string(fkey), e: e})
+func (f *lineField) entry() seriesEntry {
+	if f.rej != nil {
+		return *f.rej
 	}
+	return seriesEntry{lset: f.lset}
+}
+
+// add caches the entry of field key fkey (interned in c); n is the
+// number of fields of the line, the likely size of the entry.
+func (le *lineEntry) add(c *lineCache, fkey []byte, e seriesEntry, n int) {
+	if len(le.fields) >= maxLineFields {
+		return
+	}
+	if le.fields == nil {
+		le.fields = make([]lineField, 0, min(n, maxLineFields))
+	}
+	f := lineField{key: c.intern(fkey), lset: e.lset}
+	if e.reason != "" {
+		f.rej = &e
+	}
+	le.fields = append(le.fields, f)
 }
 
 // lineCache maps influx series keys to their lineEntry. Like seriesCache
@@ -97,11 +114,28 @@ func (le *lineEntry) add(fkey []byte, e seriesEntry) {
 type lineCache struct {
 	cur, prev map[string]*lineEntry
 	n, max    int // n counts the fields of cur's entries when last seen
+	// keys interns field keys: a fleet has few distinct ones.
+	keys map[string]string
 }
+
+// maxFieldKeys bounds the interned field keys; beyond it keys are copied.
+const maxFieldKeys = 4096
 
 func (c *lineCache) init(max int) {
 	c.max = max
 	c.cur = make(map[string]*lineEntry)
+	c.keys = make(map[string]string)
+}
+
+func (c *lineCache) intern(b []byte) string {
+	if s, ok := c.keys[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(c.keys) < maxFieldKeys {
+		c.keys[s] = s
+	}
+	return s
 }
 
 // get returns the entry of series key sk, creating it when missing. With

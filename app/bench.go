@@ -8,7 +8,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,22 +32,58 @@ type BenchIngestOptions struct {
 	Dir string
 	// Progress receives progress lines; nil discards.
 	Progress io.Writer
+	// AfterMeasure, if set, is called after the memory figures are taken,
+	// while the daemon still runs (e.g. to write a heap profile).
+	AfterMeasure func()
+	// MemoryLimit, when positive, is set as the Go runtime's soft memory
+	// limit (debug.SetMemoryLimit, as GOMEMLIMIT does) for the run, and
+	// restored afterwards.
+	MemoryLimit int64
+	// Trace prints the progress every 100 ms to Progress.
+	Trace bool
 }
 
-// BenchIngestResult is what "omen bench ingest --json" prints.
+// BenchIngestResult is what "omen bench ingest --json" prints. Memory
+// figures are taken after the run, after a garbage collection, with the
+// daemon still running; "idle" figures right after the daemon started,
+// before anything was published.
 type BenchIngestResult struct {
-	Series             int     `json:"series"`
-	Samples            int     `json:"samples"`
-	Messages           int     `json:"messages"`
-	PublishSeconds     float64 `json:"publish_seconds"`
-	IngestSeconds      float64 `json:"ingest_seconds"`
-	SamplesPerSecond   float64 `json:"samples_per_s"`
-	FeaturesSeconds    float64 `json:"features_seconds"`
-	EndToEndPerSecond  float64 `json:"end_to_end_samples_per_s"`
-	StepsEvaluated     int     `json:"steps_evaluated"`
+	Series            int     `json:"series"`
+	Samples           int     `json:"samples"`
+	Messages          int     `json:"messages"`
+	PublishSeconds    float64 `json:"publish_seconds"`
+	IngestSeconds     float64 `json:"ingest_seconds"`
+	SamplesPerSecond  float64 `json:"samples_per_s"`
+	FeaturesSeconds   float64 `json:"features_seconds"`
+	EndToEndPerSecond float64 `json:"end_to_end_samples_per_s"`
+	StepsEvaluated    int     `json:"steps_evaluated"`
+	// CPU time of the whole process (publisher, NATS server, omen) from
+	// the first publish to the last acknowledged sample, and to the last
+	// step's features.
+	IngestCPUSeconds    float64 `json:"ingest_cpu_seconds"`
+	SamplesPerCPUSecond float64 `json:"samples_per_cpu_s"`
+	FeaturesCPUSeconds  float64 `json:"features_cpu_seconds"`
+	// Go heap in use (runtime.MemStats.HeapInuse) and resident set size
+	// (/proc/self/status VmRSS, split into anonymous and file-backed
+	// pages: Badger memory-maps its files).
 	HeapBytesPerSeries float64 `json:"heap_bytes_per_series"`
 	RSSBytesPerSeries  float64 `json:"rss_bytes_per_series"`
-	GOMAXPROCS         int     `json:"gomaxprocs"`
+	HeapBytes          int64   `json:"heap_bytes"`
+	RSSBytes           int64   `json:"rss_bytes"`
+	RSSAnonBytes       int64   `json:"rss_anon_bytes"`
+	RSSFileBytes       int64   `json:"rss_file_bytes"`
+	PeakRSSBytes       int64   `json:"peak_rss_bytes"`
+	IdleHeapBytes      int64   `json:"idle_heap_bytes"`
+	IdleRSSBytes       int64   `json:"idle_rss_bytes"`
+	// (RSS − idle RSS) / series and (heap − idle heap) / series: what the
+	// series and their data added to an idle daemon.
+	RSSDeltaBytesPerSeries  float64 `json:"rss_delta_bytes_per_series"`
+	HeapDeltaBytesPerSeries float64 `json:"heap_delta_bytes_per_series"`
+	MemoryLimit             int64   `json:"memory_limit,omitempty"`
+	GOMAXPROCS              int     `json:"gomaxprocs"`
+	// LoadAverage is the 1-minute load average before the run (the
+	// machine may be shared).
+	LoadAverage float64 `json:"load_average"`
 }
 
 // BenchIngest measures the ingest path end to end: line-protocol samples
@@ -78,7 +116,11 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 		dir = d
 	}
 	const fields = 10
-	res := BenchIngestResult{Series: o.Pods * fields, Samples: o.Pods * fields * o.Rounds, GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	res := BenchIngestResult{Series: o.Pods * fields, Samples: o.Pods * fields * o.Rounds, GOMAXPROCS: runtime.GOMAXPROCS(0), MemoryLimit: o.MemoryLimit}
+	res.LoadAverage = loadAverage()
+	if o.MemoryLimit > 0 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(o.MemoryLimit))
+	}
 
 	reg := prometheus.NewRegistry()
 	a, err := New(Options{
@@ -92,6 +134,7 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 		return res, err
 	}
 	defer a.Stop(context.Background()) //nolint:errcheck // best effort in a benchmark
+	res.IdleHeapBytes, res.IdleRSSBytes = heapAndRSS()
 
 	// Stop the consumer's effect from being measured during publishing:
 	// the stream is filled first, with omen's consumer already attached,
@@ -109,7 +152,7 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 	start := time.Now().Add(-time.Duration(o.Rounds) * 15 * time.Second).Truncate(15 * time.Second)
 	buf := make([]byte, 0, o.LinesPerMessage*300)
 	fmt.Fprintf(o.Progress, "publishing %d samples of %d series\n", res.Samples, res.Series)
-	pubStart := time.Now()
+	pubStart, cpuStart := time.Now(), processCPUSeconds()
 	var futures []jetstream.PubAckFuture
 	for r := 0; r < o.Rounds; r++ {
 		ts := strconv.FormatInt(start.Add(time.Duration(r)*15*time.Second).UnixNano(), 10)
@@ -143,30 +186,47 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 	lastStep := start.Add(time.Duration(o.Rounds-2) * 15 * time.Second).UnixMilli()
 	for {
 		got, step := a.Progress()
+		if o.Trace {
+			fmt.Fprintf(o.Progress, "%.2fs: %d samples, step %d\n", time.Since(pubStart).Seconds(), got, (step-start.UnixMilli())/15000)
+		}
 		if res.IngestSeconds == 0 && got >= int64(res.Samples) {
 			res.IngestSeconds = time.Since(pubStart).Seconds()
-			fmt.Fprintf(o.Progress, "ingested in %.1fs\n", res.IngestSeconds)
+			res.IngestCPUSeconds = processCPUSeconds() - cpuStart
+			fmt.Fprintf(o.Progress, "ingested in %.2fs (%.2f CPU-s)\n", res.IngestSeconds, res.IngestCPUSeconds)
 		}
 		if res.IngestSeconds > 0 && step >= lastStep {
 			res.FeaturesSeconds = time.Since(pubStart).Seconds()
+			res.FeaturesCPUSeconds = processCPUSeconds() - cpuStart
 			break
+		}
+		wait := 5 * time.Millisecond
+		if o.Trace {
+			wait = 100 * time.Millisecond
 		}
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
 	res.StepsEvaluated = int(counterValue(reg, "omen_evaluator_steps_total"))
 	res.SamplesPerSecond = float64(res.Samples) / res.IngestSeconds
 	res.EndToEndPerSecond = float64(res.Samples) / res.FeaturesSeconds
 
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	res.HeapBytesPerSeries = float64(ms.HeapInuse) / float64(res.Series)
-	if rss, err := readRSS(); err == nil {
-		res.RSSBytesPerSeries = float64(rss) / float64(res.Series)
+	if res.IngestCPUSeconds > 0 {
+		res.SamplesPerCPUSecond = float64(res.Samples) / res.IngestCPUSeconds
+	}
+
+	res.HeapBytes, res.RSSBytes = heapAndRSS()
+	st, _ := procStatus()
+	res.RSSAnonBytes, res.RSSFileBytes, res.PeakRSSBytes = st["RssAnon"], st["RssFile"], st["VmHWM"]
+	n := float64(res.Series)
+	res.HeapBytesPerSeries = float64(res.HeapBytes) / n
+	res.RSSBytesPerSeries = float64(res.RSSBytes) / n
+	res.HeapDeltaBytesPerSeries = float64(res.HeapBytes-res.IdleHeapBytes) / n
+	res.RSSDeltaBytesPerSeries = float64(res.RSSBytes-res.IdleRSSBytes) / n
+	if o.AfterMeasure != nil {
+		o.AfterMeasure()
 	}
 	return res, nil
 }
@@ -232,15 +292,49 @@ func metricValue(t dto.MetricType, m *dto.Metric) float64 {
 	return 0
 }
 
-// readRSS returns the process's resident set size from /proc.
-func readRSS() (int64, error) {
-	b, err := os.ReadFile("/proc/self/statm")
+// heapAndRSS collects garbage and returns the Go heap in use and the
+// resident set size.
+func heapAndRSS() (heap, rss int64) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st, _ := procStatus()
+	return int64(ms.HeapInuse), st["VmRSS"]
+}
+
+// procStatus returns the kB fields of /proc/self/status in bytes.
+func procStatus() (map[string]int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var size, rss int64
-	if _, err := fmt.Sscan(string(b), &size, &rss); err != nil {
-		return 0, err
+	out := map[string]int64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+			out[k] = n << 10
+		}
 	}
-	return rss * int64(os.Getpagesize()), nil
+	return out, nil
+}
+
+// loadAverage returns the 1-minute load average, or 0 when unknown.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -28,6 +29,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen bench "+args[0], flag.ContinueOnError)
 	fs.Bool("json", true, "print JSON (the only output format)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile (after a GC) to this file at the end")
 	defer func() {
 		if *cpuProfile != "" {
 			pprof.StopCPUProfile()
@@ -51,6 +53,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fs.IntVar(&o.Pods, "pods", 10000, "pods (10 series each)")
 		fs.IntVar(&o.Rounds, "rounds", 20, "samples per series")
 		fs.IntVar(&o.LinesPerMessage, "lines-per-message", 500, "line-protocol lines per NATS message")
+		fs.Int64Var(&o.MemoryLimit, "memory-limit", 0, "Go soft memory limit in bytes for the run (as GOMEMLIMIT); 0 keeps the runtime's")
+		fs.BoolVar(&o.Trace, "trace", false, "print progress every 100 ms")
 		if rc, ok := parseFlags(fs, args[1:], stderr); !ok {
 			return rc
 		}
@@ -58,6 +62,15 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		if err := startProfile(); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
+		}
+		if *memProfile != "" {
+			// Written while the daemon is still running, after the
+			// measurement, so the profile shows what it holds.
+			o.AfterMeasure = func() {
+				if err := writeHeapProfile(*memProfile); err != nil {
+					fmt.Fprintln(stderr, err)
+				}
+			}
 		}
 		res, err = app.BenchIngest(ctx, o)
 	case "lstm":
@@ -109,4 +122,18 @@ func benchExplain(ctx context.Context, o explain.BenchOptions, hidden int) (expl
 		return explain.BenchResult{}, err
 	}
 	return explain.Bench(ctx, m, o)
+}
+
+// writeHeapProfile writes the heap profile after a GC.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write heap profile: %w", err)
+	}
+	return f.Close()
 }

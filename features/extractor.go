@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +51,9 @@ type ExtractorOptions struct {
 	MaxSamples int
 	// Timeout bounds one query. Default 1m.
 	Timeout time.Duration
+	// Parallelism is how many feature queries of one Evaluate run at
+	// once. Default GOMAXPROCS; 1 runs them one after the other.
+	Parallelism int
 	// Registerer receives the metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	// Logger; nil discards.
@@ -161,8 +166,11 @@ func NewExtractor(opts ExtractorOptions) (*Extractor, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.LookbackDelta < 0 || opts.MaxSamples < 0 || opts.Timeout < 0 {
-		return nil, errors.New("feature extractor: negative lookback delta, max samples or timeout")
+	if opts.Parallelism == 0 {
+		opts.Parallelism = runtime.GOMAXPROCS(0)
+	}
+	if opts.LookbackDelta < 0 || opts.MaxSamples < 0 || opts.Timeout < 0 || opts.Parallelism < 0 {
+		return nil, errors.New("feature extractor: negative lookback delta, max samples, timeout or parallelism")
 	}
 	c, err := compile(opts.Config)
 	if err != nil {
@@ -313,37 +321,55 @@ func (e *Extractor) Evaluate(ctx context.Context, t time.Time) ([]Vector, error)
 	scalars := map[int]float64{}
 	var scalarLabels []int
 
-	// run evaluates expr and calls f per entity with its value; it returns
-	// the scalar value when expr is a scalar.
-	run := func(name, expr string, f func(v *Vector, val float64)) (float64, bool, error) {
+	// The queries run concurrently (they only read the head); their
+	// results are merged below one after the other, in definition order.
+	var jobs []queryJob
+	for i, f := range c.cfg.Features {
+		jobs = append(jobs, queryJob{index: i, name: f.Name, expr: f.Expr})
+	}
+	for i, l := range c.cfg.Labels {
+		if l.Expr != "" {
+			jobs = append(jobs, queryJob{index: i, name: l.Name, expr: l.Expr, label: true})
+		}
+	}
+	e.runJobs(ctx, jobs, t)
+
+	// merge applies one query's result: f per entity with its value; it
+	// returns the scalar value when the result is a scalar.
+	merge := func(j *queryJob, f func(v *Vector, val float64)) (float64, bool, error) {
 		queries++
-		s, isScalar, err := e.query(ctx, expr, t, func(lset labels.Labels, val float64) {
-			key, ok := c.entityOf(lset, &b)
-			if !ok {
-				e.dropMissing.Inc()
-				return
-			}
-			v := byEntity[key]
-			if v == nil {
-				v = get(strings.Clone(key), c.labelMap(lset))
-			}
-			f(v, val)
-		})
-		if err != nil {
+		if j.err != nil {
 			if ctx.Err() != nil {
 				return 0, false, ctx.Err()
 			}
 			failed++
-			e.queryErrors.WithLabelValues(name).Inc()
-			e.opts.Logger.Warn("feature query", "feature", name, "t", t.UTC(), "err", err)
+			e.queryErrors.WithLabelValues(j.name).Inc()
+			e.opts.Logger.Warn("feature query", "feature", j.name, "t", t.UTC(), "err", j.err)
 			return 0, false, nil
 		}
-		return s, isScalar, nil
+		for _, s := range j.samples {
+			key, ok := c.entityOf(s.lset, &b)
+			if !ok {
+				e.dropMissing.Inc()
+				continue
+			}
+			v := byEntity[key]
+			if v == nil {
+				v = get(strings.Clone(key), c.labelMap(s.lset))
+			}
+			f(v, s.v)
+		}
+		return j.scalar, j.isScalar, nil
 	}
 
-	for i, f := range c.cfg.Features {
+	for k := range jobs {
+		j := &jobs[k]
+		if j.label {
+			continue
+		}
+		i := j.index
 		seen := map[*Vector]bool{}
-		s, isScalar, err := run(f.Name, f.Expr, func(v *Vector, val float64) {
+		s, isScalar, err := merge(j, func(v *Vector, val float64) {
 			if seen[v] {
 				e.dropDupEnt.Inc()
 				if val > v.Values[i] || math.IsNaN(v.Values[i]) {
@@ -361,11 +387,13 @@ func (e *Extractor) Evaluate(ctx context.Context, t time.Time) ([]Vector, error)
 			scalars[i] = s
 		}
 	}
-	for i, l := range c.cfg.Labels {
-		if l.Expr == "" {
+	for k := range jobs {
+		j := &jobs[k]
+		if !j.label {
 			continue
 		}
-		s, isScalar, err := run(l.Name, l.Expr, func(v *Vector, val float64) {
+		i := j.index
+		s, isScalar, err := merge(j, func(v *Vector, val float64) {
 			if val > 0 {
 				v.Failure[i] = true
 			}
@@ -412,6 +440,54 @@ func (e *Extractor) Evaluate(ctx context.Context, t time.Time) ([]Vector, error)
 	e.entities.Set(float64(len(out)))
 	e.duration.Observe(time.Since(start).Seconds())
 	return out, nil
+}
+
+// queryJob is one feature or label query of an Evaluate and its result.
+type queryJob struct {
+	index int // feature or label index
+	name  string
+	expr  string
+	label bool
+
+	samples  []querySample
+	scalar   float64
+	isScalar bool
+	err      error
+}
+
+type querySample struct {
+	lset labels.Labels
+	v    float64
+}
+
+// runJobs runs the queries of jobs at t on up to Parallelism goroutines.
+func (e *Extractor) runJobs(ctx context.Context, jobs []queryJob, t time.Time) {
+	do := func(j *queryJob) {
+		j.scalar, j.isScalar, j.err = e.query(ctx, j.expr, t, func(lset labels.Labels, v float64) {
+			j.samples = append(j.samples, querySample{lset, v})
+		})
+	}
+	workers := min(e.opts.Parallelism, len(jobs))
+	if workers <= 1 {
+		for k := range jobs {
+			do(&jobs[k])
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(jobs) {
+					return
+				}
+				do(&jobs[k])
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // query runs expr as an instant query at t and calls f for every float

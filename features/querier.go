@@ -99,13 +99,14 @@ func (q *headQuerier) each(ctx context.Context, ms []*labels.Matcher, f func(*me
 
 // Select implements storage.Querier.
 func (q *headQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
-	// All chunks go to one slice and all head-chunk copies to one arena;
-	// the series' views into them are set once both stopped growing.
+	// All chunks go to one slice, the head-chunk copies to arena blocks
+	// that are never moved (so copies are made once); the series' views
+	// into the chunk slice are set once it stopped growing.
 	var (
 		out   []snapSeries
 		spans [][2]int
 		chks  []snapChunk
-		arena []byte
+		block []byte
 	)
 	err := q.each(ctx, ms, func(s *memSeries) {
 		lo := len(chks)
@@ -116,9 +117,13 @@ func (q *headQuerier) Select(ctx context.Context, sortSeries bool, hints *storag
 		}
 		if s.app != nil && s.headMaxt >= q.mint && s.headMint <= q.maxt {
 			// The head chunk is appended to in place: copy it.
-			off := len(arena)
-			arena = append(arena, s.head.Bytes()...)
-			chks = append(chks, snapChunk{maxt: s.headMaxt, inArena: true, off: off, end: len(arena)})
+			b := s.head.Bytes()
+			if len(block)+len(b) > cap(block) {
+				block = make([]byte, 0, max(arenaBlock, len(b)))
+			}
+			off := len(block)
+			block = append(block, b...)
+			chks = append(chks, snapChunk{data: block[off:len(block):len(block)], maxt: s.headMaxt})
 		}
 		if len(chks) > lo {
 			out = append(out, snapSeries{lset: s.lset, mint: q.mint, maxt: q.maxt})
@@ -127,11 +132,6 @@ func (q *headQuerier) Select(ctx context.Context, sortSeries bool, hints *storag
 	})
 	if err != nil {
 		return storage.ErrSeriesSet(err)
-	}
-	for i := range chks {
-		if c := &chks[i]; c.inArena {
-			c.data = arena[c.off:c.end:c.end]
-		}
 	}
 	for i := range out {
 		out[i].chunks = chks[spans[i][0]:spans[i][1]:spans[i][1]]
@@ -186,10 +186,10 @@ func sortedLimited(set map[string]struct{}, hints *storage.LabelHints) []string 
 type snapChunk struct {
 	data []byte
 	maxt int64
-	// While Select collects: the data is arena[off:end].
-	inArena  bool
-	off, end int
 }
+
+// arenaBlock is the size of the blocks Select copies head chunks into.
+const arenaBlock = 64 << 10
 
 // snapSeries is a series as it was at Select: immutable chunks.
 type snapSeries struct {

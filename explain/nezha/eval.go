@@ -44,6 +44,16 @@ type Options struct {
 	// the baseline (by default they are left out, as a deployment leaves
 	// out the windows of earlier alerts).
 	KeepFaultWindows bool
+	// NoiseQuantileMode selects the older noise normalisation by the
+	// NoiseQuantile of single baseline samples; by default a window's
+	// scores are divided by the median score of equally long runs of
+	// baseline samples (see windowScore).
+	NoiseQuantileMode bool
+	// NoExplain keeps a service's latency (server-side and, for the entry
+	// service, front-service) as its own evidence even when a call to one
+	// of its callees slowed down as much; by default the callee's
+	// call-latency score (destination side) is subtracted.
+	NoExplain bool
 	// NoiseQuantile q divides a metric's score by the q-quantile of its
 	// robust z-scores over the baseline when that exceeds 1 (0.9; negative
 	// disables).
@@ -73,6 +83,23 @@ type Options struct {
 	// CauseZ is the score a resource metric needs to be named a pod's
 	// metric-level cause ahead of its symptoms (3).
 	CauseZ float64
+	// Lookback is how far before the inject time the baseline may be
+	// gathered when other faults' windows leave less than Baseline of
+	// clean data in the last Baseline (2h).
+	Lookback time.Duration
+	// MinBaseline is the number of clean baseline samples below which
+	// samples after the fault's span are added (10; data files may start
+	// a few minutes before their first fault).
+	MinBaseline int
+	// NoTrafficLoss counts drops of load metrics (workload, syscalls,
+	// network bytes, CPU) as evidence about the service itself; by
+	// default a drop is a symptom of its callers and, with a call graph
+	// from dependency.csv, evidence for them (traffic_loss).
+	NoTrafficLoss bool
+	// LossZ is the drop a service's load must show to count as traffic
+	// loss (3); LossWeight scales the callers' traffic_loss evidence (1).
+	LossZ      float64
+	LossWeight float64
 	// FaultSpan is how long after its inject time another fault is left
 	// out of a baseline (7m; Nezha faults are 8–9 minutes apart and their
 	// effects last up to about 7 minutes).
@@ -113,8 +140,20 @@ func (o *Options) defaults() error {
 	if o.CallWeight == 0 {
 		o.CallWeight = 1
 	}
+	if o.Lookback == 0 {
+		o.Lookback = 2 * time.Hour
+	}
+	if o.MinBaseline == 0 {
+		o.MinBaseline = 10
+	}
+	if o.LossZ == 0 {
+		o.LossZ = 3
+	}
+	if o.LossWeight == 0 {
+		o.LossWeight = 1
+	}
 	switch {
-	case o.Baseline < 0 || o.Window <= 0 || o.Persist < 1 || o.TopK < 1:
+	case o.Baseline < 0 || o.Window <= 0 || o.Persist < 1 || o.TopK < 1 || o.Lookback < o.Baseline:
 		return errors.New("nezha: options: Baseline, Window, Persist and TopK must be positive")
 	case o.Graph != GraphAuto && o.Graph != GraphFile && o.Graph != GraphLearned && o.Graph != GraphNone:
 		return fmt.Errorf("nezha: options: unknown graph mode %q", o.Graph)
@@ -188,12 +227,21 @@ func evalDay(ctx context.Context, dir string, day *Day, opts Options) (RCAReport
 		return RCAReport{}, err
 	}
 	rep.Graph = mode
+	// A directed call graph from dependency.csv tells whose callees lost
+	// traffic; a learned graph is undirected.
+	var callers map[string][]string
+	if mode == GraphFile && !opts.NoTrafficLoss {
+		callers = map[string][]string{}
+		for _, e := range graph.Edges() {
+			callers[e.To] = append(callers[e.To], e.From)
+		}
+	}
 	var hits [6]int
 	for fi, f := range day.Faults {
 		if err := ctx.Err(); err != nil {
 			return RCAReport{}, fmt.Errorf("evaluate %s: %w", dir, err)
 		}
-		ev, svcTop, podTop := evidenceAt(day, fi, opts)
+		ev, svcTop, podTop := evidenceAt(day, fi, opts, callers)
 		causes, err := explain.Rank(graph, ev, opts.Rank)
 		if err != nil {
 			return RCAReport{}, fmt.Errorf("rank fault at %s: %w", f.Time, err)
@@ -379,53 +427,19 @@ type famScore struct {
 	z      float64
 }
 
-// scorer computes column scores at one inject time.
-type scorer struct {
-	t0, base, win int64
-	persist       int
-	noiseQ        float64
-	// skip lists [from, to) intervals (other faults' windows) left out of
-	// the baseline.
-	skip [][2]int64
-}
-
-func (sc *scorer) score(times []int64, v []float64) float64 {
-	blo, bhi := window(times, sc.t0-sc.base, sc.t0)
-	alo, ahi := window(times, sc.t0, sc.t0+sc.win)
-	if ahi == alo {
-		return 0
-	}
-	var bv []float64
-	for i := blo; i < bhi; i++ {
-		in := false
-		for _, k := range sc.skip {
-			if times[i] >= k[0] && times[i] < k[1] {
-				in = true
-				break
-			}
-		}
-		if !in {
-			bv = append(bv, v[i])
-		}
-	}
-	return columnScore(bv, v[alo:ahi], sc.persist, sc.noiseQ)
-}
+// lossFamilies are the load metrics whose drop at a service is a symptom
+// of its callers (they stopped sending requests), not of the service: a
+// fault that makes a caller return early, fail or slow down shows as
+// falling workload, syscalls, network bytes and CPU at its callees. Rises
+// of these metrics stay evidence about the service itself.
+var lossFamilies = map[string]bool{"workload": true, "syscall": true, "network_bytes": true, "cpu": true}
 
 // evidenceAt scores every pod and service at fault fi (see the package
 // documentation). The evidence of a service is log(1+z) of its largest
-// family score.
-func evidenceAt(day *Day, fi int, o Options) (ev map[string]float64, svcTop, podTop map[string]famScore) {
-	t0 := day.Faults[fi].Time.Unix()
-	sc := &scorer{t0: t0, base: int64(o.Baseline / time.Second), win: int64(o.Window / time.Second),
-		persist: o.Persist, noiseQ: o.NoiseQuantile}
-	if !o.KeepFaultWindows {
-		for j, f := range day.Faults {
-			if j != fi {
-				ft := f.Time.Unix()
-				sc.skip = append(sc.skip, [2]int64{ft, ft + int64(o.FaultSpan/time.Second)})
-			}
-		}
-	}
+// family score. callers maps a service to its callers (nil without a
+// directed call graph): a service's traffic loss is evidence for them.
+func evidenceAt(day *Day, fi int, o Options, callers map[string][]string) (ev map[string]float64, svcTop, podTop map[string]famScore) {
+	sc := newScorer(day, fi, o)
 	ev = map[string]float64{}
 	svcTop = map[string]famScore{}
 	podTop = map[string]famScore{}
@@ -442,7 +456,10 @@ func evidenceAt(day *Day, fi int, o Options) (ev map[string]float64, svcTop, pod
 			fams[k][fs.family] = math.Max(fams[k][fs.family], fs.z)
 		}
 	}
+	// loss[svc] is the service's largest drop of a load metric.
+	loss := map[string]float64{}
 	for pod, s := range day.Pods {
+		svc := ServiceOf(pod)
 		best := famScore{}
 		var cause, anyTop famScore
 		var causeRel float64
@@ -451,26 +468,31 @@ func evidenceAt(day *Day, fi int, o Options) (ev map[string]float64, svcTop, pod
 			if !ok {
 				continue
 			}
-			z := sc.score(s.Times, s.Values[c])
+			cs := sc.score(s.Times, s.Values[c])
+			z := math.Max(cs.up, cs.down)
 			if z > anyTop.z || anyTop.family == "" {
 				anyTop = famScore{fam, z}
 			}
 			if resourceFamily[fam] && z >= o.CauseZ {
-				if rel := sc.relChange(s.Times, s.Values[c]); rel > causeRel {
-					cause, causeRel = famScore{fam, z}, rel
+				if cs.rel > causeRel {
+					cause, causeRel = famScore{fam, z}, cs.rel
 				}
 			}
 			if !o.ClientLatency && fam == "client_latency" {
 				continue
 			}
-			if z > best.z || best.family == "" {
-				best = famScore{fam, z}
+			own := z
+			if !o.NoTrafficLoss && lossFamilies[fam] {
+				own = cs.up
+				loss[svc] = math.Max(loss[svc], cs.down)
 			}
-			if fams[ServiceOf(pod)] == nil {
-				fams[ServiceOf(pod)] = map[string]float64{}
+			if own > best.z || best.family == "" {
+				best = famScore{fam, own}
 			}
-			fm := fams[ServiceOf(pod)]
-			fm[fam] = math.Max(fm[fam], z)
+			if fams[svc] == nil {
+				fams[svc] = map[string]float64{}
+			}
+			fams[svc][fam] = math.Max(fams[svc][fam], own)
 		}
 		// Metric-level cause inside the pod (USE before RED): the
 		// saturated resource with the largest relative change among the
@@ -480,7 +502,7 @@ func evidenceAt(day *Day, fi int, o Options) (ev map[string]float64, svcTop, pod
 		}
 		podTop[pod] = cause
 		best.family = cause.family
-		raise(svcTop, ServiceOf(pod), best)
+		raise(svcTop, svc, best)
 	}
 	if f := day.Front; f != nil && !o.NoFront {
 		if _, known := svcTop[f.Pod]; known {
@@ -489,22 +511,61 @@ func evidenceAt(day *Day, fi int, o Options) (ev map[string]float64, svcTop, pod
 				if strings.HasPrefix(col, "SuccessRate") {
 					fam = "front_success_rate"
 				}
-				raise(svcTop, f.Pod, famScore{fam, o.FrontWeight * sc.score(f.Times, f.Values[c])})
+				raise(svcTop, f.Pod, famScore{fam, o.FrontWeight * sc.score(f.Times, f.Values[c]).max()})
 			}
 		}
 	}
+	// explained[svc] is the largest slowdown of a call from svc to one of
+	// its callees, measured at the callee (destination side, else source
+	// side): latency of svc that a slower callee accounts for.
+	explained := map[string]float64{}
 	if !o.NoCallLatency {
+		explainer := ""
+		for _, s := range day.Calls {
+			if explainer == "" || strings.HasPrefix(s.Pod, "destination") {
+				explainer = s.Pod
+			}
+		}
 		for _, s := range day.Calls {
 			for c, col := range s.Columns {
-				_, callee, ok := strings.Cut(col, "_")
+				caller, callee, ok := strings.Cut(col, "_")
 				if !ok {
 					continue
 				}
 				if _, known := svcTop[callee]; !known {
 					continue
 				}
-				raise(svcTop, callee, famScore{"call_latency", o.CallWeight * sc.score(s.Times, s.Values[c])})
+				cs := sc.score(s.Times, s.Values[c])
+				raise(svcTop, callee, famScore{"call_latency", o.CallWeight * cs.max()})
+				if s.Pod == explainer {
+					explained[caller] = math.Max(explained[caller], o.CallWeight*cs.up)
+				}
 			}
+		}
+	}
+	if !o.NoExplain {
+		// Blame the callee: the latency of a service that one of its
+		// calls' slowdown accounts for is not evidence about it.
+		for svc, e := range explained {
+			for _, fam := range []string{"server_latency", "front_latency"} {
+				if z, ok := fams[svc][fam]; ok {
+					fams[svc][fam] = math.Max(0, z-e)
+				}
+			}
+		}
+	}
+	// Traffic loss: a service whose load dropped by at least LossZ points
+	// at its callers, unless a caller lost traffic itself (then it is a
+	// victim too and its own loss points further up).
+	for svc, d := range loss {
+		if d < o.LossZ {
+			continue
+		}
+		for _, c := range callers[svc] {
+			if _, known := svcTop[c]; !known || loss[c] >= o.LossZ {
+				continue
+			}
+			raise(svcTop, c, famScore{"traffic_loss", o.LossWeight * d})
 		}
 	}
 	for svc := range svcTop {
@@ -532,53 +593,3 @@ func evidenceAt(day *Day, fi int, o Options) (ev map[string]float64, svcTop, pod
 // USE method's utilisation), preferred as a pod's metric-level cause over
 // symptoms (latency, workload, success rate).
 var resourceFamily = map[string]bool{"cpu": true, "memory": true, "network_bytes": true, "syscall": true}
-
-// relChange is |median(window) − median(baseline)| / |median(baseline)|.
-func (sc *scorer) relChange(times []int64, v []float64) float64 {
-	blo, bhi := window(times, sc.t0-sc.base, sc.t0)
-	alo, ahi := window(times, sc.t0, sc.t0+sc.win)
-	mb, _, nb := robust(v[blo:bhi])
-	mw, _, nw := robust(v[alo:ahi])
-	if nb == 0 || nw == 0 {
-		return 0
-	}
-	return math.Abs(mw-mb) / (math.Abs(mb) + 1e-9)
-}
-
-// columnScore is the persist-th largest |x−median|/scale over the window,
-// divided by the noiseQ-quantile of the same statistic over the baseline
-// (when above 1), so that metrics that are spiky in normal operation weigh
-// less.
-func columnScore(base, win []float64, persist int, noiseQ float64) float64 {
-	med, scale, n := robust(base)
-	if n < 2 {
-		return 0
-	}
-	floor := 0.01*math.Abs(med) + 1e-9
-	scale = math.Max(scale, floor)
-	zs := make([]float64, 0, len(win))
-	for _, v := range win {
-		if !math.IsNaN(v) {
-			zs = append(zs, math.Abs(v-med)/scale)
-		}
-	}
-	if len(zs) == 0 {
-		return 0
-	}
-	sort.Sort(sort.Reverse(sort.Float64Slice(zs)))
-	k := min(persist, len(zs)) - 1
-	z := zs[k]
-	if noiseQ > 0 {
-		bz := make([]float64, 0, len(base))
-		for _, v := range base {
-			if !math.IsNaN(v) {
-				bz = append(bz, math.Abs(v-med)/scale)
-			}
-		}
-		sort.Float64s(bz)
-		if q := quant(bz, noiseQ); q > 1 {
-			z /= q
-		}
-	}
-	return z
-}

@@ -195,10 +195,13 @@ func columnScore(base, win []float64, persist int, noiseQ float64) (up, down flo
 			downs = append(downs, math.Max(0, (med-v)/scale))
 		}
 	}
-	if len(ups) == 0 {
+	if len(ups) < persist {
+		// Fewer valid samples than the persistence asks for: a single
+		// sample is no evidence (and latency histograms are NaN while a
+		// pod serves nothing).
 		return 0, 0
 	}
-	k := min(persist, len(ups)) - 1
+	k := persist - 1
 	sort.Sort(sort.Reverse(sort.Float64Slice(ups)))
 	sort.Sort(sort.Reverse(sort.Float64Slice(downs)))
 	up, down = ups[k], downs[k]
@@ -234,11 +237,11 @@ func windowScore(base, win []float64, persist int) (up, down float64) {
 			m++
 		}
 	}
-	if n < 2 || m == 0 || len(base) < m {
+	if n < 2 || m < persist || len(base) < m {
 		return up, down
 	}
 	scale = math.Max(scale, 0.01*math.Abs(med)+1e-9)
-	k := min(persist, m) - 1
+	k := persist - 1
 	runs := make([]float64, 0, len(base)-m+1)
 	z := make([]float64, m)
 	for i := 0; i+m <= len(base); i++ {

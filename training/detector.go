@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -241,10 +242,16 @@ const (
 	// validation windows (floored at 1 % of the mean over features), so
 	// every feature's normal error level is 1.
 	ScaleVal = "val"
+	// ScaleValMedian divides each feature's squared residual by its median
+	// over the validation windows (floored at 1 % of the mean of the
+	// medians over features): a robust (MAD-like) per-feature scale that a
+	// few large validation errors do not inflate.
+	ScaleValMedian = "val-median"
 )
 
-// valWeights returns 1/mean validation residual per feature of s over w.
-func valWeights(ctx context.Context, s Scorer, w *Windows) ([]float32, error) {
+// valWeights returns 1/mean (or, with median, 1/median) validation
+// squared residual per feature of s over w.
+func valWeights(ctx context.Context, s Scorer, w *Windows, median bool) ([]float32, error) {
 	idx := spaced(w.N(), 20000)
 	f := w.F
 	sum := make([]float64, f)
@@ -264,9 +271,21 @@ func valWeights(ctx context.Context, s Scorer, w *Windows) ([]float32, error) {
 			sum[j] += float64(per[i*f+j])
 		}
 	}
-	total := 0.0
 	for j := range f {
 		sum[j] /= float64(max(len(idx), 1))
+	}
+	if median && len(idx) > 0 {
+		col := make([]float64, len(idx))
+		for j := range f {
+			for i := range idx {
+				col[i] = float64(per[i*f+j])
+			}
+			slices.Sort(col)
+			sum[j] = col[len(col)/2]
+		}
+	}
+	total := 0.0
+	for j := range f {
 		total += sum[j]
 	}
 	floor := 0.01 * total / float64(f)
@@ -281,10 +300,12 @@ func valWeights(ctx context.Context, s Scorer, w *Windows) ([]float32, error) {
 }
 
 // scaledScorer reweighs the per-feature residuals of a Scorer by weight[f]
-// and recomputes the total as their mean over the features with a value.
+// and recomputes the total as their mean (or, with max set, their maximum)
+// over the features with a value.
 type scaledScorer struct {
 	s      Scorer
 	weight []float32
+	max    bool
 }
 
 func (c scaledScorer) AnomalyScores(x, next []float32, n int, score []float64, perFeature []float32) error {
@@ -296,16 +317,20 @@ func (c scaledScorer) AnomalyScores(x, next []float32, n int, score []float64, p
 		return err
 	}
 	for i := range n {
-		sum, cnt := 0.0, 0
+		sum, hi, cnt := 0.0, 0.0, 0
 		for j := range f {
 			perFeature[i*f+j] *= c.weight[j]
 			if v := next[i*f+j]; v == v {
 				sum += float64(perFeature[i*f+j])
+				hi = max(hi, float64(perFeature[i*f+j]))
 				cnt++
 			}
 		}
 		score[i] = 0
-		if cnt > 0 {
+		switch {
+		case c.max:
+			score[i] = hi
+		case cnt > 0:
 			score[i] = sum / float64(cnt)
 		}
 	}

@@ -21,6 +21,23 @@ const (
 	DetectorAR   = "ar"   // ridge linear autoregression, a baseline
 )
 
+// Aggregations of EvalOptions.Aggregate.
+const (
+	AggregateMean = "mean" // mean over features of the scaled residuals
+	AggregateMax  = "max"  // the largest scaled residual
+)
+
+// Tail models of EvalOptions.Tail.
+const (
+	// TailGPD is POT: a generalized Pareto tail fitted by maximum
+	// likelihood (threshold.POT).
+	TailGPD = "gpd"
+	// TailRobustExp is an exponential tail scaled by the median excess
+	// (threshold.RobustPOT), insensitive to a few abnormal stretches in
+	// the calibration scores.
+	TailRobustExp = "robust-exp"
+)
+
 // Calibration sets of EvalOptions.Calibration.
 const (
 	CalibrateTrain = "train"
@@ -40,6 +57,11 @@ type EvalOptions struct {
 	Detector string
 	// Window is the input window W (default 16).
 	Window int
+	// Gap makes the LSTM forecast step t from the window ending at
+	// t−1−Gap (multi-step-ahead; default 0 = next step), so a sustained
+	// shift keeps a large residual for Gap more steps before the window
+	// catches up with it.
+	Gap int
 	// Hidden and Layers size the LSTM (defaults 32 and 1).
 	Hidden, Layers int
 	// Epochs, BatchSize and Patience drive the training loop (defaults
@@ -53,21 +75,35 @@ type EvalOptions struct {
 	// early stopping and threshold calibration (default 0.2).
 	ValFraction float64
 	// Scale is the unit of the per-feature residuals that make the score
-	// and the ranking: ScaleMinMax (default; the training range, the
-	// published preprocessing of SMD/ASD), ScaleZ (the training std) or
-	// ScaleVal (the feature's mean validation residual).
+	// and the ranking: ScaleValMedian (default; the feature's median
+	// squared validation residual), ScaleVal (its mean), ScaleMinMax (the
+	// training range, the published preprocessing of SMD/ASD) or ScaleZ
+	// (the training std).
 	Scale string
+	// Aggregate turns the per-feature residuals into one score per step:
+	// AggregateMean (default) or AggregateMax (a single feature far off is
+	// enough). With AggregateMax and ScaleZ the z residuals are aggregated
+	// unweighted.
+	Aggregate string
 	// Smooth, when > 0, is the span of a causal exponentially weighted
-	// moving average (α = 2/(Smooth+1)) applied over time to the scores and
-	// to the per-feature ranking scores, calibration scores included (error
-	// smoothing as in LSTM-NDT, Hundman et al. KDD 2018). 0 = off.
+	// moving average (α = 2/(Smooth+1)) applied over time to the scores,
+	// calibration scores included (error smoothing as in LSTM-NDT, Hundman
+	// et al. KDD 2018). 0 = off.
 	Smooth int
-	// Calibration names the scores POT is fitted to: CalibrateVal
-	// (default: the held-out tail of the training file, out-of-sample for
-	// the model) or CalibrateTrain (every step of the training file, as
-	// OmniAnomaly and TranAD initialise POT on training scores). Test data
-	// is never used.
+	// RankSmooth is the span of the same causal average applied to the
+	// per-feature ranking scores before features are ranked (default 20;
+	// negative = off), so a feature's rank reflects its recent residuals,
+	// not one step's.
+	RankSmooth int
+	// Calibration names the scores the threshold is fitted to:
+	// CalibrateTrain (default: every step of the training file, as
+	// OmniAnomaly and TranAD initialise POT on training scores) or
+	// CalibrateVal (the held-out tail of the training file only,
+	// out-of-sample for the model). Test data is never used.
 	Calibration string
+	// Tail is the tail model of the threshold: TailRobustExp (default) or
+	// TailGPD (POT).
+	Tail string
 	// Risk and Level are the POT parameters q and the initial quantile
 	// (defaults 1e-3 and 0.98).
 	Risk, Level float64
@@ -101,13 +137,26 @@ func (o *EvalOptions) defaults() error {
 		return fmt.Errorf("eval: unknown detector %q (want %s or %s)", o.Detector, DetectorLSTM, DetectorAR)
 	}
 	if o.Scale == "" {
-		o.Scale = ScaleMinMax
+		o.Scale = ScaleValMedian
 	}
-	if o.Scale != ScaleMinMax && o.Scale != ScaleZ && o.Scale != ScaleVal {
-		return fmt.Errorf("eval: unknown residual scale %q (want %s, %s or %s)", o.Scale, ScaleMinMax, ScaleZ, ScaleVal)
+	if o.Scale != ScaleMinMax && o.Scale != ScaleZ && o.Scale != ScaleVal && o.Scale != ScaleValMedian {
+		return fmt.Errorf("eval: unknown residual scale %q (want %s, %s, %s or %s)", o.Scale, ScaleValMedian, ScaleVal, ScaleMinMax, ScaleZ)
+	}
+	if o.Tail == "" {
+		o.Tail = TailRobustExp
+	}
+	if o.Tail != TailRobustExp && o.Tail != TailGPD {
+		return fmt.Errorf("eval: unknown tail %q (want %s or %s)", o.Tail, TailRobustExp, TailGPD)
+	}
+	setDefault(&o.RankSmooth, 20)
+	if o.Aggregate == "" {
+		o.Aggregate = AggregateMean
+	}
+	if o.Aggregate != AggregateMean && o.Aggregate != AggregateMax {
+		return fmt.Errorf("eval: unknown aggregation %q (want %s or %s)", o.Aggregate, AggregateMean, AggregateMax)
 	}
 	if o.Calibration == "" {
-		o.Calibration = CalibrateVal
+		o.Calibration = CalibrateTrain
 	}
 	if o.Calibration != CalibrateTrain && o.Calibration != CalibrateVal {
 		return fmt.Errorf("eval: unknown calibration %q (want %s or %s)", o.Calibration, CalibrateTrain, CalibrateVal)
@@ -136,7 +185,7 @@ func (o *EvalOptions) defaults() error {
 	if o.Smooth < 0 {
 		return fmt.Errorf("eval: negative smoothing span %d", o.Smooth)
 	}
-	if o.Window < 2 || o.Hidden < 1 || o.Layers < 1 || o.MaxTrainSteps < 0 || o.MaxTestSteps < 0 {
+	if o.Window < 2 || o.Hidden < 1 || o.Layers < 1 || o.Gap < 0 || o.MaxTrainSteps < 0 || o.MaxTestSteps < 0 {
 		return fmt.Errorf("eval: invalid sizes (window %d, hidden %d, layers %d)", o.Window, o.Hidden, o.Layers)
 	}
 	return nil
@@ -187,10 +236,10 @@ type Report struct {
 }
 
 // EvalDataset trains one detector per entity on its training file (last
-// ValFraction held out for early stopping and threshold calibration),
-// scores every test step by its forecast residual, thresholds with POT on
-// the held-out scores (never the test labels) and reports detection and
-// root-cause ranking quality.
+// ValFraction held out for early stopping and the per-feature residual
+// scale), scores every test step by its forecast residual, thresholds with
+// a tail fit to the training file's scores (never the test labels) and
+// reports detection and root-cause ranking quality.
 func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 	if err := opts.defaults(); err != nil {
 		return Report{}, err
@@ -203,10 +252,10 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 		}
 	}
 	rep := Report{Kind: opts.Kind, Dir: opts.Dir, Detector: opts.Detector, Options: map[string]any{
-		"window": opts.Window, "hidden": opts.Hidden, "layers": opts.Layers, "epochs": opts.Epochs,
+		"window": opts.Window, "gap": opts.Gap, "hidden": opts.Hidden, "layers": opts.Layers, "epochs": opts.Epochs,
 		"batch_size": opts.BatchSize, "patience": opts.Patience, "learning_rate": opts.LearningRate,
 		"max_windows_per_epoch": opts.MaxWindowsPerEpoch, "val_fraction": opts.ValFraction,
-		"pot_risk": opts.Risk, "scale": opts.Scale, "calibration": opts.Calibration, "smooth": opts.Smooth, "pot_level": opts.Level, "seed": opts.Seed,
+		"pot_risk": opts.Risk, "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "pot_level": opts.Level, "seed": opts.Seed,
 	}}
 	for _, name := range names {
 		er, err := evalEntity(ctx, opts, name)
@@ -299,7 +348,7 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 	if opts.Calibration == CalibrateTrain {
 		cal = train
 	}
-	vw, err := ScoringWindows(cal, opts.Window, opts.Window)
+	vw, err := ScoringWindowsGap(cal, opts.Window, opts.Gap, opts.Window+opts.Gap)
 	if err != nil {
 		return er, fmt.Errorf("validation windows: %w", err)
 	}
@@ -308,7 +357,11 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 		return er, err
 	}
 	ewma(valScore, 1, opts.Smooth)
-	pot, err := threshold.POT(valScore, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})
+	thr := threshold.RobustPOT
+	if opts.Tail == TailGPD {
+		thr = threshold.POT
+	}
+	pot, err := thr(valScore, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})
 	if err != nil {
 		return er, fmt.Errorf("threshold: %w", err)
 	}
@@ -317,9 +370,9 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 		"gamma", pot.Fit.Gamma, "sigma", pot.Fit.Sigma, "fit", pot.Fit.Method, "max", threshold.Quantile(valScore, 1))
 
 	// Test: the last W training rows give the first test step its context.
-	ctxRows := min(opts.Window, train.Steps())
+	ctxRows := min(opts.Window+opts.Gap, train.Steps())
 	joined := concat(train.Slice(train.Steps()-ctxRows, train.Steps()), test)
-	tw, err := ScoringWindows(joined, opts.Window, ctxRows)
+	tw, err := ScoringWindowsGap(joined, opts.Window, opts.Gap, ctxRows)
 	if err != nil {
 		return er, fmt.Errorf("test windows: %w", err)
 	}
@@ -328,7 +381,7 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 		return er, err
 	}
 	ewma(score, 1, opts.Smooth)
-	ewma(rank, len(test.Features), opts.Smooth)
+	ewma(rank, len(test.Features), opts.RankSmooth)
 	labels := test.Labels
 	pred := metrics.Threshold(score, pot.Threshold)
 	pw := metrics.PointWise(pred, labels)
@@ -395,11 +448,11 @@ func concat(a, b *dataset.Series) *dataset.Series {
 }
 
 func fitDetector(ctx context.Context, opts EvalOptions, name string, features []string, tr, va *dataset.Series) (*trained, error) {
-	trw, err := MakeWindows(tr, WindowOptions{Window: opts.Window})
+	trw, err := MakeWindows(tr, WindowOptions{Window: opts.Window, Gap: opts.Gap})
 	if err != nil {
 		return nil, fmt.Errorf("training windows: %w", err)
 	}
-	vaw, err := MakeWindows(va, WindowOptions{Window: opts.Window})
+	vaw, err := MakeWindows(va, WindowOptions{Window: opts.Window, Gap: opts.Gap})
 	if err != nil {
 		return nil, fmt.Errorf("validation windows: %w", err)
 	}
@@ -410,14 +463,18 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 		}
 		switch opts.Scale {
 		case ScaleMinMax:
-			sc := scaledScorer{ar, minMaxWeights(tr, ar.std)}
+			sc := scaledScorer{s: ar, weight: minMaxWeights(tr, ar.std), max: opts.Aggregate == AggregateMax}
 			return &trained{scorer: sc, ranker: sc}, nil
-		case ScaleVal:
-			w, err := valWeights(ctx, ar, vaw)
+		case ScaleVal, ScaleValMedian:
+			w, err := valWeights(ctx, ar, vaw, opts.Scale == ScaleValMedian)
 			if err != nil {
 				return nil, err
 			}
-			sc := scaledScorer{ar, w}
+			sc := scaledScorer{s: ar, weight: w, max: opts.Aggregate == AggregateMax}
+			return &trained{scorer: sc, ranker: sc}, nil
+		}
+		if opts.Aggregate == AggregateMax {
+			sc := scaledScorer{s: ar, weight: ones(len(features)), max: true}
 			return &trained{scorer: sc, ranker: sc}, nil
 		}
 		return &trained{scorer: ar, ranker: residualRanker{ar}}, nil
@@ -453,15 +510,19 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 		for i, v := range std32 {
 			std[i] = float64(v)
 		}
-		sc := scaledScorer{m, minMaxWeights(tr, std)}
+		sc := scaledScorer{s: m, weight: minMaxWeights(tr, std), max: opts.Aggregate == AggregateMax}
 		scorer, ranker = sc, sc
 	}
-	if opts.Scale == ScaleVal {
-		w, err := valWeights(ctx, m, vaw)
+	if opts.Scale == ScaleZ && opts.Aggregate == AggregateMax {
+		sc := scaledScorer{s: m, weight: ones(len(features)), max: true}
+		scorer, ranker = sc, sc
+	}
+	if opts.Scale == ScaleVal || opts.Scale == ScaleValMedian {
+		w, err := valWeights(ctx, m, vaw, opts.Scale == ScaleValMedian)
 		if err != nil {
 			return nil, err
 		}
-		sc := scaledScorer{m, w}
+		sc := scaledScorer{s: m, weight: w, max: opts.Aggregate == AggregateMax}
 		scorer, ranker = sc, sc
 	}
 	if opts.NewRanker != nil {
@@ -470,4 +531,12 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 		}
 	}
 	return &trained{scorer: scorer, ranker: ranker, model: m, history: h}, nil
+}
+
+func ones(n int) []float32 {
+	w := make([]float32, n)
+	for i := range w {
+		w[i] = 1
+	}
+	return w
 }

@@ -154,6 +154,53 @@ func TestJoinWindowsAndScoring(t *testing.T) {
 	}
 }
 
+func TestWindowsGap(t *testing.T) {
+	// Values are t*10 (one feature): a window ending at t with gap 2
+	// targets step t+3.
+	w, err := MakeWindows(series(7, 1, ""), WindowOptions{Window: 2, Gap: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1, 2, 3}; !reflect.DeepEqual(w.End, want) {
+		t.Fatalf("ends %v, want %v", w.End, want)
+	}
+	x := make([]float32, 3*2)
+	next := make([]float32, 3)
+	w.Gather([]int{0, 1, 2}, x, next, nil)
+	if want := []float32{40, 50, 60}; !reflect.DeepEqual(next, want) {
+		t.Fatalf("next %v, want %v", next, want)
+	}
+	if want := []float32{0, 10, 10, 20, 20, 30}; !reflect.DeepEqual(x, want) {
+		t.Fatalf("x %v, want %v", x, want)
+	}
+	sw, err := ScoringWindowsGap(series(7, 1, ""), 2, 2, 4)
+	if err != nil || !reflect.DeepEqual(sw.End, []int{1, 2, 3}) {
+		t.Fatalf("scoring windows %v, %v", sw.End, err)
+	}
+	sw.Gather([]int{0, 2}, nil, next[:2], nil)
+	if want := []float32{40, 60}; !reflect.DeepEqual(next[:2], want) {
+		t.Fatalf("scoring targets %v, want %v", next[:2], want)
+	}
+	if _, err := ScoringWindowsGap(series(7, 1, ""), 2, 2, 3); err == nil {
+		t.Fatal("scoring with too little context for the gap accepted")
+	}
+	if _, err := MakeWindows(series(7, 1, ""), WindowOptions{Window: 2, Gap: -1}); err == nil {
+		t.Fatal("negative gap accepted")
+	}
+	if _, err := JoinWindows(w, mustWindows(t, series(7, 1, ""), WindowOptions{Window: 2})); err == nil {
+		t.Fatal("joined windows with different gaps")
+	}
+}
+
+func mustWindows(t *testing.T, s *dataset.Series, o WindowOptions) *Windows {
+	t.Helper()
+	w, err := MakeWindows(s, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
 func TestPositiveWeight(t *testing.T) {
 	nan := float32(math.NaN())
 	tests := []struct {

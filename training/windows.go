@@ -23,13 +23,18 @@ type WindowOptions struct {
 	// trained only on whether a failure starts within the horizon — on
 	// precursors — and not on recognising a failure under way.
 	Onset bool
+	// Gap skips steps between a window and its forecast target: the target
+	// of a window ending at step t is step t+1+Gap (default 0, the next
+	// step). A forecaster trained with a gap predicts further ahead, so its
+	// residual at a step does not yet reflect the steps just before it.
+	Gap int
 }
 
 func (o *WindowOptions) defaults() error {
 	if o.Stride == 0 {
 		o.Stride = 1
 	}
-	if o.Window < 1 || o.Stride < 1 || o.Horizon < 0 {
+	if o.Window < 1 || o.Stride < 1 || o.Horizon < 0 || o.Gap < 0 {
 		return fmt.Errorf("window options %+v: want window ≥ 1, stride ≥ 1, horizon ≥ 0", *o)
 	}
 	return nil
@@ -38,9 +43,11 @@ func (o *WindowOptions) defaults() error {
 // Windows are the sliding windows of one series, kept as views into a
 // single float32 copy of the series so that even long series cost only
 // their own size. Window i covers steps [End[i]−W+1, End[i]]; its forecast
-// target is step End[i]+1.
+// target is step End[i]+1+Gap.
 type Windows struct {
 	W, F int
+	// Gap is the number of steps between a window's end and its target.
+	Gap int
 	// data is the series, time-major, float32.
 	data []float32
 	// steps is the number of rows in data.
@@ -65,8 +72,8 @@ func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
 		return nil, err
 	}
 	n := s.Steps()
-	w := &Windows{W: opts.Window, F: len(s.Features), steps: n, data: toFloat32(s.Values)}
-	for end := opts.Window - 1; end+1 < n; end += opts.Stride {
+	w := &Windows{W: opts.Window, F: len(s.Features), Gap: opts.Gap, steps: n, data: toFloat32(s.Values)}
+	for end := opts.Window - 1; end+1+opts.Gap < n; end += opts.Stride {
 		w.End = append(w.End, end)
 		l := horizonLabel(s.Labels, end, opts.Horizon)
 		if opts.Onset && s.Labels != nil && s.Labels[end] {
@@ -82,16 +89,26 @@ func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
 // context only (e.g. the tail of the training series prepended to a test
 // series). It is an error when from < Window.
 func ScoringWindows(s *dataset.Series, window, from int) (*Windows, error) {
+	return ScoringWindowsGap(s, window, 0, from)
+}
+
+// ScoringWindowsGap is ScoringWindows for a forecaster trained with a gap:
+// the window for step t ends at t−1−gap. It is an error when
+// from < window+gap.
+func ScoringWindowsGap(s *dataset.Series, window, gap, from int) (*Windows, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	if from < window {
-		return nil, fmt.Errorf("scoring from step %d needs %d steps of context", from, window)
+	if gap < 0 {
+		return nil, fmt.Errorf("negative gap %d", gap)
+	}
+	if from < window+gap {
+		return nil, fmt.Errorf("scoring from step %d needs %d steps of context", from, window+gap)
 	}
 	n := s.Steps()
-	w := &Windows{W: window, F: len(s.Features), steps: n, data: toFloat32(s.Values)}
+	w := &Windows{W: window, F: len(s.Features), Gap: gap, steps: n, data: toFloat32(s.Values)}
 	for t := from; t < n; t++ {
-		w.End = append(w.End, t-1)
+		w.End = append(w.End, t-1-gap)
 		w.Label = append(w.Label, float32(math.NaN()))
 	}
 	return w, nil
@@ -136,8 +153,8 @@ func (w *Windows) Gather(idx []int, x, next, label []float32) {
 		}
 		if next != nil {
 			dst := next[k*w.F : (k+1)*w.F]
-			if end+1 < w.steps {
-				copy(dst, w.data[(end+1)*w.F:(end+2)*w.F])
+			if tg := end + 1 + w.Gap; tg < w.steps {
+				copy(dst, w.data[tg*w.F:(tg+1)*w.F])
 			} else {
 				for j := range dst {
 					dst[j] = float32(math.NaN())
@@ -190,9 +207,9 @@ func JoinWindows(ws ...*Windows) (*Windows, error) {
 	if len(ws) == 0 {
 		return nil, fmt.Errorf("join windows: nothing to join")
 	}
-	out := &Windows{W: ws[0].W, F: ws[0].F}
+	out := &Windows{W: ws[0].W, F: ws[0].F, Gap: ws[0].Gap}
 	for _, w := range ws {
-		if w.W != out.W || w.F != out.F {
+		if w.W != out.W || w.F != out.F || w.Gap != out.Gap {
 			return nil, fmt.Errorf("join windows: shape %d×%d differs from %d×%d", w.W, w.F, out.W, out.F)
 		}
 		off := out.steps

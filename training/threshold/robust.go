@@ -1,0 +1,45 @@
+package threshold
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// RobustPOT is POT with an exponential tail (γ = 0) whose scale is
+// estimated from the median excess, σ = median(excess)/ln 2, instead of by
+// maximum likelihood: z_q = t + σ·ln(N_t/(q·n)). The median ignores the few
+// very large excesses that abnormal stretches in a calibration sample add
+// (they would make an MLE fit heavy-tailed and move z_q by orders of
+// magnitude) as long as they are fewer than half the excesses, i.e. under
+// (1−Level)/2 of the sample (1 % at Level 0.98); the price is that a genuinely heavy (γ > 0) tail gets a lower
+// threshold than POT's. Fit.Method is "exp-median". With fewer than 5
+// excesses the threshold is the calibration maximum, as in POT.
+func RobustPOT(scores []float64, opts POTOptions) (POTResult, error) {
+	if err := opts.defaults(); err != nil {
+		return POTResult{}, fmt.Errorf("robust pot options: %w", err)
+	}
+	x := finite(scores)
+	if len(x) < 20 {
+		return POTResult{}, fmt.Errorf("robust pot: %d finite scores, want at least 20", len(x))
+	}
+	slices.Sort(x)
+	t := quantileSorted(x, opts.Level)
+	var peaks []float64
+	for _, v := range x {
+		if v > t {
+			peaks = append(peaks, v-t)
+		}
+	}
+	res := POTResult{Initial: t, Peaks: len(peaks), N: len(x)}
+	if len(peaks) < 5 {
+		res.Threshold = x[len(x)-1]
+		res.Fit = GPD{Method: "none"}
+		return res, nil
+	}
+	// peaks is sorted (x is).
+	sigma := quantileSorted(peaks, 0.5) / math.Ln2
+	res.Fit = GPD{Gamma: 0, Sigma: sigma, LogLik: logLik(peaks, 0, sigma), Method: "exp-median"}
+	res.Threshold = t - sigma*math.Log(opts.Risk*float64(len(x))/float64(len(peaks)))
+	return res, nil
+}

@@ -1,0 +1,72 @@
+package threshold
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestRobustPOTExponential(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	x := make([]float64, 200000)
+	for i := range x {
+		x[i] = r.ExpFloat64()
+	}
+	res, err := RobustPOT(x, POTOptions{Risk: 1e-4, Level: 0.98})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := -math.Log(1e-4); math.Abs(res.Threshold-want)/want > 0.05 {
+		t.Fatalf("threshold %v, want about %v (fit %+v)", res.Threshold, want, res.Fit)
+	}
+	if res.Fit.Method != "exp-median" || res.Peaks != 4000 {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+// A few abnormal stretches in the calibration sample barely move the
+// robust threshold, while they make POT's maximum-likelihood tail heavy.
+func TestRobustPOTContamination(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	clean := make([]float64, 5000)
+	for i := range clean {
+		clean[i] = r.ExpFloat64()
+	}
+	dirty := append([]float64(nil), clean...)
+	for i := 1000; i < 1030; i++ { // one abnormal stretch of 30 steps (0.6 %)
+		dirty[i] = 50 + 100*r.Float64()
+	}
+	opts := POTOptions{Risk: 1e-3, Level: 0.98}
+	rc, err := RobustPOT(clean, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := RobustPOT(dirty, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd, err := POT(dirty, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel := math.Abs(rd.Threshold-rc.Threshold) / rc.Threshold; rel > 0.5 {
+		t.Errorf("robust threshold moved from %v to %v", rc.Threshold, rd.Threshold)
+	}
+	if !(pd.Threshold > 3*rd.Threshold) {
+		t.Errorf("POT threshold %v on contaminated data not far above the robust %v (test premise)", pd.Threshold, rd.Threshold)
+	}
+}
+
+func TestRobustPOTErrors(t *testing.T) {
+	if _, err := RobustPOT(make([]float64, 10), POTOptions{}); err == nil {
+		t.Error("10 scores accepted")
+	}
+	if _, err := RobustPOT(make([]float64, 100), POTOptions{Level: 2}); err == nil {
+		t.Error("level 2 accepted")
+	}
+	// Constant scores: no excess, the maximum.
+	res, err := RobustPOT(make([]float64, 100), POTOptions{})
+	if err != nil || res.Threshold != 0 || res.Fit.Method != "none" {
+		t.Fatalf("constant scores: %+v, %v", res, err)
+	}
+}

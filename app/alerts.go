@@ -17,7 +17,9 @@ import (
 	"github.com/omen-sre/omen/store"
 )
 
-// FiredAlert is reported to Options.OnAlert when an alert starts firing.
+// FiredAlert is reported to Options.OnAlert when an alert starts firing,
+// and to Options.OnResolve (with T the data time of the step that resolved
+// it, and no causes) when it stops.
 type FiredAlert struct {
 	Fingerprint string
 	Entity      string
@@ -40,6 +42,7 @@ type alerterOptions struct {
 	Explainer     *explainer
 	Step          time.Duration
 	OnAlert       func(FiredAlert)
+	OnResolve     func(FiredAlert)
 	Registerer    prometheus.Registerer
 	Logger        *slog.Logger
 }
@@ -51,7 +54,7 @@ type alerter struct {
 	m    *alert.Manager
 
 	mu     sync.Mutex
-	firing map[string]bool // fingerprints reported to OnAlert
+	firing map[string]FiredAlert // by fingerprint: alerts reported to OnAlert
 	dataT  map[string]int64
 }
 
@@ -70,7 +73,7 @@ func newAlerter(o alerterOptions) (*alerter, error) {
 	for _, r := range cfg.Alerting.Remediations {
 		rem = append(rem, alert.Remediation{Cause: r.Cause, Action: r.Action, RunbookURL: r.RunbookURL})
 	}
-	a := &alerter{opts: o, firing: map[string]bool{}, dataT: map[string]int64{}}
+	a := &alerter{opts: o, firing: map[string]FiredAlert{}, dataT: map[string]int64{}}
 	m, err := alert.New(alert.Options{
 		Store:         o.Store,
 		Alertmanagers: urls,
@@ -133,7 +136,8 @@ func alertLabels(l map[string]string) map[string]string {
 	return out
 }
 
-// report calls OnAlert for alerts that started firing since the last call.
+// report calls OnAlert for alerts that started firing since the last call
+// and OnResolve for those that stopped.
 func (a *alerter) report() {
 	all := a.m.Alerts()
 	a.mu.Lock()
@@ -144,11 +148,7 @@ func (a *alerter) report() {
 			continue
 		}
 		live[al.Fingerprint] = true
-		if a.firing[al.Fingerprint] {
-			continue
-		}
-		a.firing[al.Fingerprint] = true
-		if a.opts.OnAlert == nil {
+		if _, ok := a.firing[al.Fingerprint]; ok {
 			continue
 		}
 		fa := FiredAlert{
@@ -162,11 +162,19 @@ func (a *alerter) report() {
 				}
 			}
 		}
-		go a.opts.OnAlert(fa)
+		a.firing[al.Fingerprint] = FiredAlert{Fingerprint: fa.Fingerprint, Entity: fa.Entity, Labels: fa.Labels}
+		if a.opts.OnAlert != nil {
+			go a.opts.OnAlert(fa)
+		}
 	}
-	for fp := range a.firing {
-		if !live[fp] {
-			delete(a.firing, fp)
+	for fp, fa := range a.firing {
+		if live[fp] {
+			continue
+		}
+		delete(a.firing, fp)
+		if a.opts.OnResolve != nil {
+			fa.T = time.UnixMilli(a.dataT[fa.Entity])
+			go a.opts.OnResolve(fa)
 		}
 	}
 }

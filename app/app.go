@@ -60,6 +60,9 @@ type Options struct {
 	// OnAlert, if set, is called (on its own goroutine) when an alert
 	// starts firing; the demo prints alerts with it.
 	OnAlert func(FiredAlert)
+	// OnResolve, if set, is called (on its own goroutine) when an alert
+	// reported to OnAlert stops firing.
+	OnResolve func(FiredAlert)
 	// ShutdownTimeout bounds Stop. Default 30s.
 	ShutdownTimeout time.Duration
 	// Logger defaults to slog.Default().
@@ -260,7 +263,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.alerts, err = newAlerter(alerterOptions{
 		Store: st, Config: cfg, ExtraURLs: a.opts.AlertmanagerURLs,
 		ListenAddress: a.opts.ListenAddress, Explainer: a.explainer, Step: time.Duration(cfg.Step),
-		OnAlert: a.opts.OnAlert, Registerer: a.reg, Logger: log.With("component", "alerts"),
+		OnAlert: a.opts.OnAlert, OnResolve: a.opts.OnResolve, Registerer: a.reg, Logger: log.With("component", "alerts"),
 	})
 	if err != nil {
 		return fail(err)

@@ -113,6 +113,7 @@ func (e *evaluator) evaluate(ctx context.Context, t int64) {
 	e.steps.Inc()
 	e.lastStep.Set(float64(t) / 1000)
 	e.done.Store(t)
+	vs = dropAbsent(vs, len(e.Extractor.Config().Features))
 	if len(vs) == 0 {
 		return
 	}
@@ -135,4 +136,25 @@ func (e *evaluator) evaluate(ctx context.Context, t int64) {
 	if len(preds) > 0 && e.Alerts != nil {
 		e.Alerts.process(ctx, t, preds)
 	}
+}
+
+// dropAbsent removes the vectors of entities that have no PromQL feature
+// value at the step (the first nq values): a pod that was deleted still
+// gets vectors from its late events for a while, but there is nothing to
+// score or learn from, and scoring them raised false alarms on every pod
+// a rollout removed. Their events stay in the event store.
+func dropAbsent(vs []features.Vector, nq int) []features.Vector {
+	if nq == 0 {
+		return vs
+	}
+	out := vs[:0]
+	for _, v := range vs {
+		for _, x := range v.Values[:min(nq, len(v.Values))] {
+			if x == x { // not NaN
+				out = append(out, v)
+				break
+			}
+		}
+	}
+	return out
 }

@@ -74,6 +74,8 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 
 	var mu sync.Mutex
 	var alerts []sim.Alert
+	var fps []string                      // fingerprint of alerts[i]
+	resolved := map[string][]time.Time{} // resolution times per fingerprint
 	live := false
 	o.App.Config = SimConfig(testFleet)
 	o.App.WallClock = false
@@ -82,7 +84,13 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 		defer mu.Unlock()
 		if live {
 			alerts = append(alerts, sim.Alert{Entity: a.Labels, FiredAt: a.T, TopCauses: a.Causes})
+			fps = append(fps, a.Fingerprint)
 		}
+	}
+	o.App.OnResolve = func(a app.FiredAlert) {
+		mu.Lock()
+		defer mu.Unlock()
+		resolved[a.Fingerprint] = append(resolved[a.Fingerprint], a.T)
 	}
 	if o.App.StoragePath == "" {
 		dir, err := os.MkdirTemp("", "omen-eval-sim-")
@@ -147,6 +155,20 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 	}
 	time.Sleep(500 * time.Millisecond) // alerts of the last steps
 	mu.Lock()
+	// The callbacks run on their own goroutines, so a resolution is matched
+	// to its alert here: the first one at or after the alert fired.
+	for i := range alerts {
+		for _, r := range resolved[fps[i]] {
+			if !r.Before(alerts[i].FiredAt) && (alerts[i].ResolvedAt.IsZero() || r.Before(alerts[i].ResolvedAt)) {
+				alerts[i].ResolvedAt = r
+			}
+		}
+	}
+	for i := range alerts {
+		if alerts[i].ResolvedAt.IsZero() { // still firing
+			alerts[i].ResolvedAt = testFleet.Now()
+		}
+	}
 	rep.Report = sim.Score(testFleet.Truth(), alerts, Horizon*Step)
 	mu.Unlock()
 	rep.WallSeconds = time.Since(t0).Seconds()

@@ -53,7 +53,7 @@ type Options struct {
 	DeployEvery time.Duration
 	// GlitchEvery is the mean simulated time between benign glitches: a
 	// random pod of a service no scenario is using shows a short (3–6 min
-	// rise, 5 min fade), weak precursor of a random kind and never fails.
+	// rise, 5 min fade), weak (0.15–0.4 of the failure level) precursor of a random kind and never fails.
 	// Glitches are noise, not in Truth: alerts on them are false
 	// positives. Default 1h; negative disables them.
 	GlitchEvery time.Duration

@@ -138,7 +138,7 @@ func (f *Fleet) glitch(t int64) {
 	}
 	lead := time.Duration(3+f.rng.IntN(4)) * time.Minute
 	sc := &scenario{
-		spec: ScenarioSpec{Kind: kinds[f.rng.IntN(len(kinds))], Lead: lead, Strength: 0.25 + 0.3*f.rng.Float64(),
+		spec: ScenarioSpec{Kind: kinds[f.rng.IntN(len(kinds))], Lead: lead, Strength: 0.15 + 0.25*f.rng.Float64(),
 			Noise: DefaultNoise, FalseAlarm: true},
 		idx: -1, svc: p.svc, pod: p, onset: t, at: t + lead.Milliseconds(),
 	}

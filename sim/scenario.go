@@ -200,6 +200,12 @@ type ScheduleOptions struct {
 	// fades without a failure. Default 0.25 (at least one when N ≥ 3);
 	// negative means none.
 	FalseAlarms float64
+	// NoPrecursor is the fraction of scenarios drawn from the kinds
+	// without a precursor (when Kinds has any): at least one, else
+	// round(NoPrecursor·N). Default 0.05: about one a day at the demo's
+	// pace, which caps any predictor's recall near 0.95. Negative means
+	// none.
+	NoPrecursor float64
 	// Noise is every scenario's noise. Default 0.05.
 	Noise float64
 	// FailFor is every failure's duration. Default 10m.
@@ -231,6 +237,9 @@ func (o *ScheduleOptions) setDefaults() {
 	if o.FalseAlarms == 0 {
 		o.FalseAlarms = 0.25
 	}
+	if o.NoPrecursor == 0 {
+		o.NoPrecursor = 0.05
+	}
 	if o.Noise == 0 {
 		o.Noise = DefaultNoise
 	}
@@ -247,11 +256,13 @@ func (o *ScheduleOptions) setDefaults() {
 
 // Schedule places scenarios over duration without overlap: the timeline
 // after the warm-up is cut into equal slots, one scenario per slot, each at
-// a random time, lead, strength and eligible target. Every kind of
-// opts.Kinds appears before any repeats; a fraction of the precursor
-// scenarios are false alarms (their strength is drawn lower, 0.4–0.7,
-// against 0.7–1 for real failures). The result is the same for the same
-// arguments.
+// a random time, lead, strength and eligible target. Kinds without a
+// precursor make up the opts.NoPrecursor share (at least one); the
+// precursor kinds come in rounds, each appearing before any repeats. A
+// fraction of the precursor scenarios are false alarms: their precursor
+// peaks at 0.25–0.45 of the level at which a pod fails and recedes, as a
+// busy hour fills a connection pool halfway and drains it (real failures
+// reach 0.8–1). The result is the same for the same arguments.
 func Schedule(seed int64, duration time.Duration, opts ScheduleOptions) ([]ScenarioSpec, error) {
 	opts.setDefaults()
 	switch {
@@ -279,13 +290,34 @@ func Schedule(seed int64, duration time.Duration, opts ScheduleOptions) ([]Scena
 	slot = (duration - opts.WarmUp) / time.Duration(n)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x5c4ed))
 
+	// Kinds: the no-precursor share at random places, the precursor kinds
+	// in rounds (each appears once before any repeats).
+	var pre, noPre []Kind
+	for _, k := range opts.Kinds {
+		if k.HasPrecursor() {
+			pre = append(pre, k)
+		} else {
+			noPre = append(noPre, k)
+		}
+	}
+	nNo := 0
+	switch {
+	case len(pre) == 0:
+		nNo = n
+	case len(noPre) > 0 && opts.NoPrecursor > 0:
+		nNo = min(max(1, int(opts.NoPrecursor*float64(n)+0.5)), n)
+	}
 	kinds := make([]Kind, 0, n)
-	for len(kinds) < n {
-		round := slices.Clone(opts.Kinds)
+	for len(kinds) < n-nNo {
+		round := slices.Clone(pre)
 		rng.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
 		kinds = append(kinds, round...)
 	}
-	kinds = kinds[:n]
+	kinds = kinds[:n-nNo]
+	for i := range nNo {
+		at := rng.IntN(len(kinds) + 1)
+		kinds = slices.Insert(kinds, at, noPre[i%len(noPre)])
+	}
 	// False alarms among the precursor scenarios.
 	var withPre []int
 	for i, k := range kinds {
@@ -321,9 +353,9 @@ func Schedule(seed int64, duration time.Duration, opts ScheduleOptions) ([]Scena
 			s.Lead = opts.MinLead + time.Duration(rng.Int64N(int64(opts.MaxLead-opts.MinLead)+1))
 			s.Lead = s.Lead.Round(time.Second)
 			if s.FalseAlarm {
-				s.Strength = 0.4 + 0.3*rng.Float64()
+				s.Strength = 0.25 + 0.2*rng.Float64()
 			} else {
-				s.Strength = 0.7 + 0.3*rng.Float64()
+				s.Strength = 0.8 + 0.2*rng.Float64()
 			}
 		} else {
 			s.Strength = 1

@@ -15,9 +15,25 @@ const DedupWindow = 10 * time.Minute
 // Alert is a prediction to score: an alert omen fired for an entity, with
 // its causes ranked best first.
 type Alert struct {
-	Entity    map[string]string `json:"entity"`
-	FiredAt   time.Time         `json:"fired_at"`
-	TopCauses []string          `json:"top_causes"`
+	Entity  map[string]string `json:"entity"`
+	FiredAt time.Time         `json:"fired_at"`
+	// ResolvedAt is when the alert stopped firing (the end of the run for
+	// one still firing). Zero means resolution is not tracked: the alert
+	// counts as firing only at FiredAt.
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	TopCauses  []string  `json:"top_causes"`
+}
+
+// activeIn reports whether a fired in [from, to) or was still firing at
+// from.
+func (a Alert) activeIn(from, to time.Time) bool {
+	if !a.FiredAt.Before(to) {
+		return false
+	}
+	if !a.FiredAt.Before(from) {
+		return true
+	}
+	return !a.ResolvedAt.IsZero() && a.ResolvedAt.After(from)
 }
 
 // Report is the result of Score. Ratios without a denominator are 0.
@@ -133,9 +149,13 @@ func ratio(a, b int) float64 {
 }
 
 // Score compares alerts with the ground truth. A failure counts as
-// predicted when an alert matching its entity (Matches) fired in
-// [FailureAt−horizon, FailureAt); its lead time and causes are those of the
-// earliest such alert. Alerts on a failing entity during [FailureAt, EndAt]
+// predicted when an alert matching its entity (Matches) fired before
+// FailureAt, no earlier than the precursor's onset (or FailureAt−horizon
+// when that is earlier), and was firing at some time in
+// [FailureAt−horizon, FailureAt): an alert that fires when the precursor
+// starts and keeps firing until the failure predicts it, one that fired
+// before the precursor began does not. Its lead time and causes are those
+// of the earliest such alert. Alerts on a failing entity during [FailureAt, EndAt]
 // are late, not false. Every other alert group is a false positive, among
 // them those on false-alarm bait.
 func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
@@ -203,8 +223,12 @@ func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
 			if !Matches(a.Entity, tr.Entity) {
 				continue
 			}
+			earliest := tr.Onset
+			if h := tr.FailureAt.Add(-horizon); h.Before(earliest) {
+				earliest = h
+			}
 			switch {
-			case !a.FiredAt.Before(tr.FailureAt.Add(-horizon)) && a.FiredAt.Before(tr.FailureAt):
+			case !a.FiredAt.Before(earliest) && a.activeIn(tr.FailureAt.Add(-horizon), tr.FailureAt):
 				if first < 0 {
 					first = i
 				}

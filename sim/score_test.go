@@ -115,3 +115,39 @@ func TestMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreFiringThroughHorizon: an alert that fires when the precursor
+// starts and is still firing inside the horizon predicts the failure (its
+// lead time runs from when it fired); one that fired before the precursor
+// began does not, even if it is still firing.
+func TestScoreFiringThroughHorizon(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	ent := map[string]string{"namespace": "shop", "pod": "e-1", "service": "e"}
+	truth := []Truth{{ID: "e", Scenario: "cross_zone_latency", Entity: ent, Cause: "dependency_latency_p99_seconds",
+		Onset: at(400), FailureAt: at(420), EndAt: at(430), HasPrecursor: true, Fails: true}}
+	pod := map[string]string{"namespace": "shop", "pod": "e-1"}
+	cases := []struct {
+		name      string
+		alert     Alert
+		predicted int
+		lead      float64
+	}{
+		{"fired at onset, firing into the horizon", Alert{Entity: pod, FiredAt: at(401), ResolvedAt: at(410)}, 1, 19 * 60},
+		{"fired at onset, resolved before the horizon", Alert{Entity: pod, FiredAt: at(401), ResolvedAt: at(404)}, 0, 0},
+		{"fired at onset, resolution not tracked", Alert{Entity: pod, FiredAt: at(401)}, 0, 0},
+		{"fired before the precursor, still firing", Alert{Entity: pod, FiredAt: at(390), ResolvedAt: at(425)}, 0, 0},
+		{"fired inside the horizon", Alert{Entity: pod, FiredAt: at(412), ResolvedAt: at(413)}, 1, 8 * 60},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := Score(truth, []Alert{c.alert}, 15*time.Minute)
+			if r.Predicted != c.predicted || r.LeadTimeMedianS != c.lead {
+				t.Errorf("predicted %d lead %v, want %d %v", r.Predicted, r.LeadTimeMedianS, c.predicted, c.lead)
+			}
+			if c.predicted == 1 && (r.TruePositives != 1 || r.FalsePositives != 0) {
+				t.Errorf("TP %d FP %d, want 1 0", r.TruePositives, r.FalsePositives)
+			}
+		})
+	}
+}

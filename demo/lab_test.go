@@ -1,0 +1,397 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/sim"
+	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/training"
+	"github.com/omen-sre/omen/training/dataset"
+	"github.com/omen-sre/omen/training/storesource"
+)
+
+// TestSimLab is a research harness, not a CI test: with OMEN_SIMLAB=DIR it
+// records simulated fleets' features through the daemon into DIR (once),
+// trains models offline on the training fleet and scores the test fleets
+// with the daemon's alert rule, so model and threshold variants compare in
+// seconds instead of full "omen eval sim" runs.
+func TestSimLab(t *testing.T) {
+	dir := os.Getenv("OMEN_SIMLAB")
+	if dir == "" {
+		t.Skip("research harness: set OMEN_SIMLAB=DIR")
+	}
+	ctx := context.Background()
+	envInt := func(k string, d int) int {
+		if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
+			return v
+		}
+		return d
+	}
+	envF := func(k string, d float64) float64 {
+		if v, err := strconv.ParseFloat(os.Getenv(k), 64); err == nil {
+			return v
+		}
+		return d
+	}
+	trainSeeds := strings.Split(envStr("LAB_TRAIN", "1005"), ",")
+	testSeeds := strings.Split(envStr("LAB_TEST", "5"), ",")
+	hist := time.Duration(envInt("LAB_HIST_H", 24)) * time.Hour
+	dur := time.Duration(envInt("LAB_TEST_H", 12)) * time.Hour
+	var trainDirs []string
+	for _, s := range trainSeeds {
+		seed, _ := strconv.ParseInt(s, 10, 64)
+		d := filepath.Join(dir, fmt.Sprintf("fleet-%d-%s", seed, hist))
+		labRecord(t, d, seed, hist)
+		trainDirs = append(trainDirs, d)
+	}
+	to := training.TrainOptions{
+		Window: envInt("LAB_W", 16), Horizon: Horizon, Onset: true, Hidden: envInt("LAB_HIDDEN", 32),
+		Epochs: envInt("LAB_EPOCHS", 6), MaxWindowsPerEpoch: envInt("LAB_MAXWIN", 30000),
+		Seed: int64(envInt("LAB_SEED", 5)), Progress: io.Discard,
+	}
+	var srcs []training.Source
+	var closers []func()
+	for _, d := range trainDirs {
+		st, from, upto := labOpen(t, d)
+		closers = append(closers, func() { st.Close() })
+		srcs = append(srcs, &storesource.Source{Store: st, From: from, To: upto, Step: Step.Milliseconds()})
+	}
+	to.Source = multiSource(srcs)
+	t0 := time.Now()
+	m, rep, err := training.Train(ctx, to)
+	for _, c := range closers {
+		c()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("trained in %.1fs: %d windows, %d positives, val AUC-PR %.3f F1 %.3f threshold %.3f",
+		time.Since(t0).Seconds(), rep.TrainWindows, rep.Positives, rep.ValAUCPR, rep.ValF1, rep.Thresholds.Failure)
+	th := envF("LAB_TH", rep.Thresholds.Failure)
+	for _, s := range testSeeds {
+		seed, _ := strconv.ParseInt(s, 10, 64)
+		d := filepath.Join(dir, fmt.Sprintf("fleet-%d-%s", seed, dur))
+		truth := labRecord(t, d, seed, dur)
+		series := labSeries(t, d, m)
+		mx, nst := 0.0, 0
+		for _, e := range series {
+			nst += len(e.prob)
+			for _, p := range e.prob {
+				mx = math.Max(mx, p)
+			}
+		}
+		t.Logf("test fleet %d: %d entities, %d scored steps, max prob %.3f", seed, len(series), nst, mx)
+		for _, tt := range []float64{th, th * 0.5, th * 0.25, 0.3, 0.1} {
+			alerts := labAlerts(series, tt, 2, 0.8)
+			r := sim.Score(truth, alerts, Horizon*Step)
+			t.Logf("seed %d th %.3f: failures %d predicted %d groups %d TP %d FP %d late %d  P %.3f R %.3f lead %.0fs",
+				seed, tt, r.Failures, r.Predicted, r.AlertGroups, r.TruePositives, r.FalsePositives, r.LateAlerts, r.Precision, r.Recall, r.LeadTimeMedianS)
+			if tt == th && os.Getenv("LAB_TRUTH") != "" {
+				labTruth(t, m, series, truth)
+			}
+			if tt == th && os.Getenv("LAB_FP") != "" {
+				labExplainAlerts(t, m, series, alerts, truth)
+			}
+			if tt == th && os.Getenv("LAB_VERBOSE") != "" {
+				b, _ := json.MarshalIndent(r.ByScenario, "", " ")
+				t.Logf("%s", b)
+			}
+		}
+	}
+}
+
+func envStr(k, d string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return d
+}
+
+type multiSource []training.Source
+
+func (m multiSource) Load(ctx context.Context) ([]*dataset.Series, error) {
+	var out []*dataset.Series
+	for i, s := range m {
+		ss, err := s.Load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range ss {
+			x.Entity = fmt.Sprintf("%d:%s", i, x.Entity)
+		}
+		out = append(out, ss...)
+	}
+	return out, nil
+}
+
+type labMeta struct {
+	From, To int64
+	Truth    []sim.Truth
+}
+
+// labRecord runs a fleet through the daemon into d once and returns its
+// ground truth.
+func labRecord(t *testing.T, d string, seed int64, dur time.Duration) []sim.Truth {
+	t.Helper()
+	mf := filepath.Join(d, "meta.json")
+	if b, err := os.ReadFile(mf); err == nil {
+		var m labMeta
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.Truth
+	}
+	ctx := context.Background()
+	specs, err := schedule(seed, dur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(-dur - 2*time.Hour).Truncate(Step)
+	f, err := sim.New(sim.Options{Seed: seed, Start: start, Step: Step, Scenarios: specs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Seed: seed, Out: os.Stderr}
+	o.defaults()
+	o.App = app.Options{Config: SimConfig(f), ListenAddress: "127.0.0.1:0", NATSListenAddress: "127.0.0.1:0",
+		StoragePath: filepath.Join(d, "store"), Logger: quietLogger()}
+	a, err := app.New(o.App)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(a.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := publishPaced(ctx, a, f, nc, o, int(dur/Step), fmt.Sprintf("fleet %d", seed)); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	if err := a.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m := labMeta{From: start.UnixMilli(), To: f.Now().UnixMilli(), Truth: f.Truth()}
+	b, _ := json.Marshal(m)
+	if err := os.WriteFile(mf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return m.Truth
+}
+
+func labOpen(t *testing.T, d string) (*store.Store, int64, int64) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(d, "meta.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m labMeta
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(store.Options{Path: filepath.Join(d, "store", "badger"), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, m.From, m.To
+}
+
+type labEntity struct {
+	labels map[string]string
+	ts     []int64
+	prob   []float64
+	rows   [][]float32 // rows[i] is the vector at ts[i]
+}
+
+// labSeries scores every entity of the recorded fleet in d at every step
+// with a full window, as the daemon's scorer does (windows of consecutive
+// stored vectors).
+func labSeries(t *testing.T, d string, m *model.Model) []labEntity {
+	t.Helper()
+	st, _, _ := labOpen(t, d)
+	defer st.Close()
+	infos, err := st.Entities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].ID < infos[j].ID })
+	w := m.Config().Window
+	nf := len(m.Config().Features)
+	var out []labEntity
+	for _, e := range infos {
+		var rows [][]float32
+		var ts []int64
+		err := st.Vectors(e.ID, 0, math.MaxInt64, func(v store.Vector) error {
+			r := make([]float32, len(v.Values))
+			for i, x := range v.Values {
+				r[i] = float32(x)
+			}
+			rows = append(rows, r)
+			ts = append(ts, v.T)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) < w+1 {
+			continue
+		}
+		n := len(rows) - w
+		x := make([]float32, n*w*nf)
+		for i := 0; i < n; i++ {
+			for k := 0; k < w; k++ {
+				copy(x[(i*w+k)*nf:], rows[i+1+k])
+			}
+		}
+		prob := make([]float64, n)
+		if err := m.Predict(x, n, prob); err != nil {
+			t.Fatal(err)
+		}
+		labels := e.Labels
+		if labels == nil {
+			ns, pod, _ := strings.Cut(e.ID, "/")
+			labels = map[string]string{"namespace": ns, "pod": pod}
+		}
+		out = append(out, labEntity{labels: labels, ts: ts[w:], prob: prob, rows: rows[w:]})
+	}
+	return out
+}
+
+// labAlerts applies the alert rule (fire after forN steps at or over th,
+// resolve below ratio×th) and returns the fired alerts.
+func labAlerts(es []labEntity, th float64, forN int, ratio float64) []sim.Alert {
+	var out []sim.Alert
+	for _, e := range es {
+		firing, count := false, 0
+		for i, p := range e.prob {
+			if firing {
+				if p < ratio*th {
+					firing = false
+					out[len(out)-1].ResolvedAt = time.UnixMilli(e.ts[i])
+				}
+				continue
+			}
+			if p < th {
+				count = 0
+				continue
+			}
+			count++
+			if count >= forN {
+				firing, count = true, 0
+				out = append(out, sim.Alert{Entity: e.labels, FiredAt: time.UnixMilli(e.ts[i])})
+			}
+		}
+	}
+	return out
+}
+
+// labExplainAlerts logs every alert with its relation to the ground truth
+// and the most deviating features at its time.
+func labExplainAlerts(t *testing.T, m *model.Model, es []labEntity, alerts []sim.Alert, truth []sim.Truth) {
+	mean, std := m.Normalization()
+	names := m.Config().Features
+	for _, a := range alerts {
+		rel := "none"
+		for _, tr := range truth {
+			if !sim.Matches(a.Entity, tr.Entity) {
+				continue
+			}
+			rel = fmt.Sprintf("%s fails=%v onset%+.0fm failure%+.0fm", tr.Scenario, tr.Fails, a.FiredAt.Sub(tr.Onset).Minutes(), a.FiredAt.Sub(tr.FailureAt).Minutes())
+		}
+		var top string
+		for _, e := range es {
+			if e.labels["pod"] != a.Entity["pod"] {
+				continue
+			}
+			for i, ts := range e.ts {
+				if ts != a.FiredAt.UnixMilli() {
+					continue
+				}
+				type fz struct {
+					n string
+					z float64
+				}
+				var zs []fz
+				j := max(i-40, 0)
+				nanChange := ""
+				for f, v := range e.rows[i] {
+					u := e.rows[j][f]
+					if (v != v) != (u != u) {
+						nanChange += fmt.Sprintf(" %s:%v->%v", names[f], u, v)
+						continue
+					}
+					zs = append(zs, fz{names[f], float64((v - u) / std[f])})
+				}
+				sort.Slice(zs, func(x, y int) bool {
+					a, b := math.Abs(zs[x].z), math.Abs(zs[y].z)
+					if a != a {
+						return false
+					}
+					if b != b {
+						return true
+					}
+					return a > b
+				})
+				for _, z := range zs[:3] {
+					top += fmt.Sprintf(" d%s=%.1f", z.n, z.z)
+				}
+				if nanChange != "" {
+					top += " NaN:" + nanChange
+				}
+				_ = mean
+				top += fmt.Sprintf(" p=%.2f age=%dm", e.prob[i], (ts-e.ts[0])/60000)
+			}
+		}
+		t.Logf("ALERT %s %s | %s |%s", a.Entity["pod"], a.FiredAt.UTC().Format("15:04"), rel, top)
+	}
+}
+
+// labTruth logs, for every scenario, its cause feature and the failure
+// probability on its pod from before the onset to the failure.
+func labTruth(t *testing.T, m *model.Model, es []labEntity, truth []sim.Truth) {
+	names := m.Config().Features
+	for _, tr := range truth {
+		fi := slices.Index(names, tr.Cause)
+		for _, e := range es {
+			if !sim.Matches(e.labels, tr.Entity) {
+				continue
+			}
+			line := fmt.Sprintf("%s %s fails=%v pre=%v lead=%.0fm cause=%s:", tr.Scenario, e.labels["pod"], tr.Fails, tr.HasPrecursor, tr.FailureAt.Sub(tr.Onset).Minutes(), tr.Cause)
+			for _, off := range []time.Duration{-10 * time.Minute, 0, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 20 * time.Minute} {
+				at := tr.Onset.Add(off)
+				if at.After(tr.FailureAt) {
+					at = tr.FailureAt.Add(-Step)
+				}
+				for i, ts := range e.ts {
+					if ts >= at.UnixMilli() {
+						v := float32(math.NaN())
+						if fi >= 0 {
+							v = e.rows[i][fi]
+						}
+						line += fmt.Sprintf(" [%+.0fm %.3g p=%.2f]", time.UnixMilli(ts).Sub(tr.FailureAt).Minutes(), v, e.prob[i])
+						break
+					}
+				}
+			}
+			t.Log(line)
+		}
+	}
+}

@@ -224,9 +224,11 @@ func (a *App) Start(ctx context.Context) error {
 
 	// Features: the bounded in-memory PromQL window and the extractor.
 	a.head, err = features.NewHead(features.HeadOptions{
-		Lookback:   time.Duration(cfg.Lookback),
-		MaxSeries:  cfg.MaxSeries,
-		Registerer: a.reg,
+		Lookback:  time.Duration(cfg.Lookback),
+		MaxSeries: cfg.MaxSeries,
+		// omen's decoders intern fresh label sets: share, don't copy.
+		ImmutableLabels: true,
+		Registerer:      a.reg,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("create feature head: %w", err))

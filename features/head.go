@@ -41,6 +41,12 @@ type HeadOptions struct {
 	// series. Zero (the default) accepts any time, for replays and
 	// simulations that run ahead of the wall clock.
 	MaxFuture time.Duration
+	// ImmutableLabels promises that the label sets of appended samples
+	// are never overwritten afterwards (no labels.ScratchBuilder.Overwrite
+	// or other zero-copy construction), so a new series keeps the caller's
+	// label set (e.g. a decoder's interned one) instead of a copy. omen's
+	// decoders build fresh, immutable label sets.
+	ImmutableLabels bool
 	// Now is the wall clock for MaxFuture. Default time.Now.
 	Now func() time.Time
 	// Registerer receives the Head's metrics; nil registers nothing.
@@ -247,8 +253,8 @@ func (h *Head) Close() error {
 }
 
 // Append adds samples to the Head and returns how many were stored. The
-// label sets of new series are copied, so samples may point into buffers the
-// caller reuses. Samples that cannot be stored are counted in
+// label sets of new series are copied (unless HeadOptions.ImmutableLabels),
+// so samples may point into buffers the caller reuses. Samples that cannot be stored are counted in
 // omen_feature_dropped_total{reason} and are not an error, so redelivering
 // a batch is harmless (its samples count as duplicate). The error is
 // ErrClosed after Close.
@@ -302,8 +308,12 @@ func (h *Head) Append(samples []telemetry.Sample) (int, error) {
 				drops[dropCardinality]++
 				continue
 			}
-			// Copy: the sample's labels may point into a reused buffer.
-			ser = sh.create(hash, s.Labels.Copy())
+			lset := s.Labels
+			if !h.opts.ImmutableLabels {
+				// The sample's labels may point into a reused buffer.
+				lset = lset.Copy()
+			}
+			ser = sh.create(hash, lset)
 		}
 		r := ser.append(s.T, v, h.chunkRange, maxT-h.lookback)
 		sh.mu.Unlock()

@@ -379,3 +379,19 @@ func TestConcurrentAppendEvaluate(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadImmutableLabels: with ImmutableLabels the Head keeps the caller's
+// label sets; the series read back the same as with copies.
+func TestHeadImmutableLabels(t *testing.T) {
+	for _, immutable := range []bool{false, true} {
+		h := newTestHead(t, nil, HeadOptions{ImmutableLabels: immutable})
+		a := labels.FromStrings("__name__", "m", "pod", "a")
+		if n, err := h.Append([]telemetry.Sample{{Labels: a, T: base, V: 1}, {Labels: a, T: base + sec, V: 2}}); n != 2 || err != nil {
+			t.Fatalf("immutable=%v: appended %d, %v", immutable, n, err)
+		}
+		got := readAll(t, h, 0, math.MaxInt64, nameIs("m"))
+		if s := got[a.String()]; len(got) != 1 || len(s) != 2 || s[1].v != 2 {
+			t.Errorf("immutable=%v: read %v", immutable, got)
+		}
+	}
+}

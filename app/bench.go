@@ -41,6 +41,11 @@ type BenchIngestOptions struct {
 	MemoryLimit int64
 	// Trace prints the progress every 100 ms to Progress.
 	Trace bool
+	// Settle, when positive, is how long the daemon idles after the run
+	// before the memory is measured a second time ("settled" figures):
+	// the embedded NATS server's block caches (10 s) and Badger's pooled
+	// flush buffers (2 s a buffer) are released only after some idle time.
+	Settle time.Duration
 }
 
 // BenchIngestResult is what "omen bench ingest --json" prints. Memory
@@ -79,8 +84,16 @@ type BenchIngestResult struct {
 	// series and their data added to an idle daemon.
 	RSSDeltaBytesPerSeries  float64 `json:"rss_delta_bytes_per_series"`
 	HeapDeltaBytesPerSeries float64 `json:"heap_delta_bytes_per_series"`
-	MemoryLimit             int64   `json:"memory_limit,omitempty"`
-	GOMAXPROCS              int     `json:"gomaxprocs"`
+	// The same after Settle (zero when not settled).
+	SettleSeconds                  float64 `json:"settle_seconds,omitempty"`
+	SettledHeapBytes               int64   `json:"settled_heap_bytes,omitempty"`
+	SettledRSSBytes                int64   `json:"settled_rss_bytes,omitempty"`
+	SettledRSSAnonBytes            int64   `json:"settled_rss_anon_bytes,omitempty"`
+	SettledRSSBytesPerSeries       float64 `json:"settled_rss_bytes_per_series,omitempty"`
+	SettledRSSDeltaBytesPerSeries  float64 `json:"settled_rss_delta_bytes_per_series,omitempty"`
+	SettledHeapDeltaBytesPerSeries float64 `json:"settled_heap_delta_bytes_per_series,omitempty"`
+	MemoryLimit                    int64   `json:"memory_limit,omitempty"`
+	GOMAXPROCS                     int     `json:"gomaxprocs"`
 	// LoadAverage is the 1-minute load average before the run (the
 	// machine may be shared).
 	LoadAverage float64 `json:"load_average"`
@@ -225,6 +238,21 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 	res.RSSBytesPerSeries = float64(res.RSSBytes) / n
 	res.HeapDeltaBytesPerSeries = float64(res.HeapBytes-res.IdleHeapBytes) / n
 	res.RSSDeltaBytesPerSeries = float64(res.RSSBytes-res.IdleRSSBytes) / n
+	if o.Settle > 0 {
+		fmt.Fprintf(o.Progress, "settling for %v\n", o.Settle)
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(o.Settle):
+		}
+		res.SettleSeconds = o.Settle.Seconds()
+		res.SettledHeapBytes, res.SettledRSSBytes = heapAndRSS()
+		st, _ := procStatus()
+		res.SettledRSSAnonBytes = st["RssAnon"]
+		res.SettledRSSBytesPerSeries = float64(res.SettledRSSBytes) / n
+		res.SettledRSSDeltaBytesPerSeries = float64(res.SettledRSSBytes-res.IdleRSSBytes) / n
+		res.SettledHeapDeltaBytesPerSeries = float64(res.SettledHeapBytes-res.IdleHeapBytes) / n
+	}
 	if o.AfterMeasure != nil {
 		o.AfterMeasure()
 	}

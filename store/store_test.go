@@ -120,6 +120,10 @@ func TestOptionsValidation(t *testing.T) {
 		{"negative retention", Options{InMemory: true, Retention: -time.Hour}},
 		{"negative ingest retention", Options{InMemory: true, IngestLogRetention: -time.Hour}},
 		{"sync and no-sync", Options{InMemory: true, SyncWrites: true, NoSync: true}},
+		{"tiny memtable", Options{InMemory: true, MemTableSize: 1 << 10}},
+		{"too many memtables", Options{InMemory: true, NumMemtables: 100}},
+		{"negative block cache", Options{InMemory: true, BlockCacheSize: -1}},
+		{"huge value log files", Options{InMemory: true, ValueLogFileSize: 4 << 30}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -522,6 +522,22 @@ func (c *NATSConsumer) commit(ctx context.Context, st *stage) {
 	}
 	clear(st.batches)
 	clear(st.spans)
+	st.shrink()
+}
+
+// shrinkBelow is the scratch capacity (samples) a stage keeps regardless
+// of use; above it a stage that used less than a quarter of its capacity
+// drops it, so a burst's buffers do not stay resident once traffic is
+// back to normal.
+const shrinkBelow = 1 << 16
+
+func (st *stage) shrink() {
+	if c := cap(st.res.Samples); c > shrinkBelow && len(st.res.Samples) < c/4 {
+		st.res.Samples = nil
+	}
+	if c := cap(st.res.Events); c > shrinkBelow/16 && len(st.res.Events) < c/4 {
+		st.res.Events = nil
+	}
 }
 
 func (c *NATSConsumer) ackAll(spans []msgSpan, batches []telemetry.Batch) {

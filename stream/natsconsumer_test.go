@@ -439,6 +439,7 @@ func TestNATSOptionsValidation(t *testing.T) {
 		{StreamReplicas: 7},
 		{NakDelay: -1},
 		{MaxBufferedBytes: 1000},
+		{MaxBatchBytes: -1},
 	} {
 		if _, err := o.withDefaults(); err == nil {
 			t.Fatalf("options %+v accepted", o)
@@ -448,7 +449,7 @@ func TestNATSOptionsValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Stream != "OMEN" || o.Durable != "omen" || o.DLQSubject != "omen.dlq" || o.MaxDeliver != -1 || len(o.Subjects) != 4 {
+	if o.Stream != "OMEN" || o.Durable != "omen" || o.DLQSubject != "omen.dlq" || o.MaxDeliver != -1 || len(o.Subjects) != 4 || o.MaxBatchBytes != 4<<20 {
 		t.Fatalf("defaults %+v", o)
 	}
 }
@@ -601,5 +602,52 @@ func TestNATSConsumerPipelineOrder(t *testing.T) {
 	}
 	if calls.Load() < 100/7 {
 		t.Fatalf("%d Append calls, want at least %d (FetchBatch 7)", calls.Load(), 100/7)
+	}
+}
+
+// TestNATSConsumerMaxBatchBytes: a backlog is drained in batches cut at
+// MaxBatchBytes, without waiting FetchWait for each.
+func TestNATSConsumerMaxBatchBytes(t *testing.T) {
+	verifyNoLeaks(t)
+	nc := connect(t, natsServers[0].start(t))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := &MemAppender{}
+	var mu sync.Mutex
+	var sizes []int
+	rec := AppenderFunc(func(ctx context.Context, b []telemetry.Batch) error {
+		mu.Lock()
+		sizes = append(sizes, len(b))
+		mu.Unlock()
+		return mem.Append(ctx, b)
+	})
+	opts := testNATSOptions()
+	opts.FetchBatch = 1000
+	opts.FetchWait = time.Minute // only the byte limit (or the end of the backlog) cuts
+	ts := time.Now().UnixNano()
+	body := func(i int) string { return fmt.Sprintf("bytes,i=%03d v=%d %d", i, i, ts) }
+	opts.MaxBatchBytes = 10 * len(body(0)) // 10 messages
+	c := newConsumer(t, nc, rec, opts, prometheus.NewRegistry())
+	setupStreams(t, c)
+	for i := range 100 {
+		publish(t, js, "omen.metrics", "", body(i))
+	}
+	start := time.Now()
+	stop := runConsumer(t, c)
+	waitFor(t, "90 samples", func() bool { s, _, _ := mem.Counts(); return s >= 90 })
+	if el := time.Since(start); el > 30*time.Second {
+		t.Fatalf("90 samples took %v", el)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, n := range sizes {
+		if n > 10 {
+			t.Fatalf("Append calls with %v messages, want at most 10 each", sizes)
+		}
 	}
 }

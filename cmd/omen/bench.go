@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/explain"
@@ -55,6 +56,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fs.IntVar(&o.LinesPerMessage, "lines-per-message", 500, "line-protocol lines per NATS message")
 		fs.Int64Var(&o.MemoryLimit, "memory-limit", 0, "Go soft memory limit in bytes for the run (as GOMEMLIMIT); 0 keeps the runtime's")
 		fs.BoolVar(&o.Trace, "trace", false, "print progress every 100 ms")
+		fs.DurationVar(&o.Settle, "settle", 15*time.Second, "idle time before the second (settled) memory measurement; 0 skips it")
 		if rc, ok := parseFlags(fs, args[1:], stderr); !ok {
 			return rc
 		}

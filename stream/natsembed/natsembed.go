@@ -29,7 +29,19 @@ type Options struct {
 	// MaxPayload is the largest message the server accepts, in bytes.
 	// Default 8 MiB.
 	MaxPayload int32
+	// MaxMemory bounds JetStream's memory-storage streams, in bytes.
+	// omen's streams use file storage, so this only caps streams an
+	// operator adds. Default 64 MiB; -1 lets the server take 75 % of the
+	// machine's memory (nats-server's own default).
+	MaxMemory int64
+	// MaxStore bounds JetStream's file storage, in bytes. Default -1:
+	// the server's own limit (most of the disk); the stream's MaxAge and
+	// the consumer's acknowledgements keep it small in practice.
+	MaxStore int64
 }
+
+// DefaultMaxMemory is Options.MaxMemory's default.
+const DefaultMaxMemory = 64 << 20
 
 // Server is a running embedded NATS server.
 type Server struct {
@@ -47,6 +59,15 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.MaxPayload == 0 {
 		opts.MaxPayload = 8 << 20
+	}
+	if opts.MaxMemory == 0 {
+		opts.MaxMemory = DefaultMaxMemory
+	}
+	if opts.MaxStore == 0 {
+		opts.MaxStore = -1
+	}
+	if opts.MaxMemory < -1 || opts.MaxStore < -1 {
+		return nil, errors.New("start embedded nats: MaxMemory and MaxStore must be positive or -1")
 	}
 	if opts.StoreDir == "" {
 		return nil, errors.New("start embedded nats: StoreDir is required")
@@ -75,8 +96,14 @@ func Start(opts Options) (*Server, error) {
 		JetStream:  true,
 		StoreDir:   opts.StoreDir,
 		MaxPayload: opts.MaxPayload,
-		NoSigs:     true,
-		NoLog:      opts.Logger == nil,
+		// JetStream keeps file-store blocks (8 MiB) it reads or writes in
+		// memory and drops them after 10 s without access; there is no
+		// server option for that, so the transient cost during a backlog
+		// is about two blocks per stream being read and written.
+		JetStreamMaxMemory: opts.MaxMemory,
+		JetStreamMaxStore:  opts.MaxStore,
+		NoSigs:             true,
+		NoLog:              opts.Logger == nil,
 	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {

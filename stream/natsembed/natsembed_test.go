@@ -73,6 +73,8 @@ func TestStartValidation(t *testing.T) {
 		{"no store dir", Options{ListenAddress: "127.0.0.1:0"}},
 		{"bad address", Options{ListenAddress: "nope", StoreDir: t.TempDir()}},
 		{"bad port", Options{ListenAddress: "127.0.0.1:99999", StoreDir: t.TempDir()}},
+		{"bad max memory", Options{ListenAddress: "127.0.0.1:0", StoreDir: t.TempDir(), MaxMemory: -2}},
+		{"bad max store", Options{ListenAddress: "127.0.0.1:0", StoreDir: t.TempDir(), MaxStore: -2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if srv, err := Start(tc.opts); err == nil {
@@ -80,5 +82,34 @@ func TestStartValidation(t *testing.T) {
 				t.Fatal("Start succeeded, want error")
 			}
 		})
+	}
+}
+
+// TestMaxMemory: a memory-storage stream larger than MaxMemory is refused.
+func TestMaxMemory(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	srv, err := Start(Options{ListenAddress: "127.0.0.1:0", StoreDir: t.TempDir(), MaxMemory: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cfg := jetstream.StreamConfig{Name: "M", Subjects: []string{"m.>"}, Storage: jetstream.MemoryStorage, MaxBytes: 4 << 20}
+	if _, err := js.CreateStream(ctx, cfg); err == nil {
+		t.Fatal("a 4 MiB memory stream was accepted with MaxMemory 1 MiB")
+	}
+	cfg.MaxBytes = 512 << 10
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatalf("a 512 KiB memory stream: %v", err)
 	}
 }

@@ -30,7 +30,7 @@
 //
 // No threshold ever looks at test labels (package threshold):
 //
-//   - Anomaly threshold: POT (peaks over threshold with a generalized
+//   - Anomaly threshold of Train: POT (peaks over threshold with a generalized
 //     Pareto tail fitted by maximum likelihood, Siffer et al. KDD 2017) on
 //     the anomaly scores of the held-out validation tail of the training
 //     data, risk q = 1e-3, initial level 0.98.
@@ -43,13 +43,18 @@
 //
 // EvalDataset trains one forecaster per entity on E.train.csv.gz (which
 // has no labels: unsupervised), scores every test step by its forecast
-// residual and thresholds with POT on the validation scores. The score of
-// a step is the mean over features of the squared one-step forecast
-// residual, measured in units of the feature's training range (Scale
-// "minmax", the preprocessing the data sets were published with) or of its
-// training standard deviation (Scale "z"). Root-cause dimensions are ranked
-// by their per-feature residual, or by a DimensionRanker plugged in through
-// EvalOptions.NewRanker (package explain). The Report carries point-wise,
+// residual and thresholds it with a tail fitted to the scores of the whole
+// training file. By default (Scale "val-median") each feature's squared
+// one-step forecast residual is divided by its median over the held-out
+// validation tail, the score of a step is the mean over features, and the
+// threshold is threshold.RobustPOT (exponential tail scaled by the median
+// excess; Tail "robust-exp"). Other scales (the feature's training range,
+// "minmax"; its std, "z"; its mean validation residual, "val"), POT with a
+// GPD tail, validation-only calibration, max aggregation and multi-step
+// (Gap) forecasts are options. Root-cause dimensions are ranked by their
+// scaled per-feature residual smoothed over time (RankSmooth), or by a
+// DimensionRanker plugged in through EvalOptions.NewRanker (package
+// explain). The Report carries point-wise,
 // point-adjusted and event-wise (composite) F1, AUC-PR, ROC-AUC,
 // HitRate@100/150 % and NDCG@100/150 % per entity and their mean; see
 // package metrics for the definitions and docs/EVALUATION.md for results.

@@ -12,5 +12,9 @@
 //	z_q = t + σ/γ · ((q·n/N_t)^(−γ) − 1)   (γ ≠ 0)
 //	z_q = t − σ · ln(q·n/N_t)             (γ = 0)
 //
-// Quantile is the plain empirical alternative. Neither ever sees labels.
+// RobustPOT keeps the exponential tail (γ = 0) and estimates its scale from
+// the median excess, σ = median/ln 2, so that a few abnormal stretches in
+// the calibration sample (fewer than half the excesses) cannot make the
+// tail heavy and the threshold huge. Quantile is the plain empirical
+// alternative. None of them ever sees labels.
 package threshold

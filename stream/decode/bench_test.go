@@ -123,3 +123,27 @@ func BenchmarkInfluxFleet(b *testing.B) {
 		b.ReportMetric(float64(b.N*per)/used.Seconds(), "samples/cpu-s")
 	}
 }
+
+// BenchmarkInfluxFleetCold decodes the 100,000 series with a fresh
+// decoder each time: the cost of interning new series.
+func BenchmarkInfluxFleetCold(b *testing.B) {
+	payloads, per := benchInfluxFleet()
+	var res Result
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, cpu := time.Now(), processCPU()
+	for i := 0; i < b.N; i++ {
+		d := newDecoder(b, Options{CacheSize: 1 << 18})
+		for _, p := range payloads {
+			res.Reset()
+			if err := d.Decode(FormatInflux, p, testRecv, &res); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	n := b.N * per * len(payloads)
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "series/s")
+	if used := processCPU() - cpu; used > 0 {
+		b.ReportMetric(float64(n)/used.Seconds(), "series/cpu-s")
+	}
+}

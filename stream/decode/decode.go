@@ -202,6 +202,8 @@ type Decoder struct {
 	key     []byte
 	fields  []influxField
 	pairs   []labels.Label
+	tags    []labels.Label // influx: the tags of the series key being built
+	meas    string         // influx: its measurement
 	builder labels.ScratchBuilder
 	names   []byte
 	values  []byte

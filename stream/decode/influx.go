@@ -189,6 +189,8 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 
 	timeReason := d.checkTime(t)
 	var le *lineEntry // the series key's fields, looked up at the first sample
+	var tagsParsed, tagsOK bool
+	var tagsBad seriesEntry
 	for k := range fs {
 		f := &fs[k]
 		if laterField(fs, k) {
@@ -215,7 +217,15 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 		}
 		e, ok := le.lookup(k, f.key)
 		if !ok {
-			e = d.influxSeries(sk, f.key)
+			// A new series: the tags are parsed once per line.
+			if !tagsParsed {
+				tagsBad, tagsOK = d.influxTags(sk)
+				tagsParsed = true
+			}
+			e = tagsBad
+			if tagsOK {
+				e = d.influxSeries(f.key)
+			}
 			le.add(&d.lines, f.key, e, len(fs))
 		}
 		if e.reason != "" {
@@ -295,9 +305,9 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// influxSeries builds the label set of series key sk and field key fkey
-// (both escaped).
-func (d *Decoder) influxSeries(sk, fkey []byte) seriesEntry {
+// influxTags parses series key sk (escaped) into d.meas and d.tags,
+// unescaped. On a malformed key it returns the rejection and false.
+func (d *Decoder) influxTags(sk []byte) (seriesEntry, bool) {
 	i := 0
 	for i < len(sk) && sk[i] != ',' {
 		if sk[i] == '\\' && i+1 < len(sk) {
@@ -305,11 +315,11 @@ func (d *Decoder) influxSeries(sk, fkey []byte) seriesEntry {
 		}
 		i++
 	}
-	meas := unescape(sk[:min(i, len(sk))], ", \\")
-	if meas == "" {
-		return seriesEntry{reason: ReasonMalformed, msg: "empty measurement"}
+	d.meas = unescape(sk[:min(i, len(sk))], ", \\")
+	if d.meas == "" {
+		return seriesEntry{reason: ReasonMalformed, msg: "empty measurement"}, false
 	}
-	d.pairs = d.pairs[:0]
+	d.tags = d.tags[:0]
 	for i < len(sk) {
 		i++ // ','
 		ks := i
@@ -320,11 +330,11 @@ func (d *Decoder) influxSeries(sk, fkey []byte) seriesEntry {
 			i++
 		}
 		if i >= len(sk) || sk[i] != '=' {
-			return seriesEntry{reason: ReasonMalformed, msg: "tag without value: " + quote(sk[ks:min(i, len(sk))])}
+			return seriesEntry{reason: ReasonMalformed, msg: "tag without value: " + quote(sk[ks:min(i, len(sk))])}, false
 		}
 		k := unescape(sk[ks:i], ",= \\")
 		if k == "" {
-			return seriesEntry{reason: ReasonMalformed, msg: "empty tag key"}
+			return seriesEntry{reason: ReasonMalformed, msg: "empty tag key"}, false
 		}
 		i++
 		vs := i
@@ -337,8 +347,15 @@ func (d *Decoder) influxSeries(sk, fkey []byte) seriesEntry {
 		if i > len(sk) {
 			i = len(sk)
 		}
-		d.pairs = append(d.pairs, labels.Label{Name: k, Value: unescape(sk[vs:i], ",= \\")})
+		d.tags = append(d.tags, labels.Label{Name: k, Value: unescape(sk[vs:i], ",= \\")})
 	}
+	return seriesEntry{}, true
+}
+
+// influxSeries builds the label set of field key fkey (escaped) of the
+// series key last parsed by influxTags.
+func (d *Decoder) influxSeries(fkey []byte) seriesEntry {
+	meas := d.meas
 	field := unescape(fkey, ",= \\")
 	var name string
 	switch {
@@ -353,6 +370,7 @@ func (d *Decoder) influxSeries(sk, fkey []byte) seriesEntry {
 	if name == "" {
 		return seriesEntry{reason: ReasonMalformed, msg: fmt.Sprintf("no valid metric name from measurement %q and field %q", meas, field)}
 	}
+	d.pairs = append(d.pairs[:0], d.tags...)
 	d.pairs = append(d.pairs, labels.Label{Name: labels.MetricName, Value: name})
 	lset, reason, msg := d.finishLabels(true, true)
 	return seriesEntry{lset: lset, reason: reason, msg: msg}

@@ -97,3 +97,17 @@ func BenchmarkReplayBatches(b *testing.B) {
 	b.ReportMetric(float64(b.N)*n*1000/b.Elapsed().Seconds(), "samples/s")
 	b.ReportMetric(float64(b.N)*n*1000/(cpuTime(b)-cpu0).Seconds(), "samples/cpu-s")
 }
+
+// BenchmarkEncodeBatchDistinct encodes a batch of 5000 samples of 5000
+// distinct series (one Telegraf payload of "omen bench ingest").
+func BenchmarkEncodeBatchDistinct(b *testing.B) {
+	rng := newTestRand()
+	bt := makeBatch(rng, "bench", 1, 1_700_000_000_000, 5000, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var out []byte
+	for i := 0; i < b.N; i++ {
+		out = encodeBatch(out[:0], &bt, true)
+	}
+	b.ReportMetric(float64(b.N*len(bt.Samples))/b.Elapsed().Seconds(), "samples/s")
+}

@@ -53,8 +53,10 @@ var errCorrupt = errors.New("corrupt batch encoding")
 // batchEncoder holds reusable scratch space; it is not goroutine-safe. Use
 // encoderPool.
 type batchEncoder struct {
-	sets   map[uint64][]uint32 // label hash → candidate set indexes (collision-checked)
+	sets   map[uint64]uint32   // label hash → index of the first set with it
+	coll   map[uint64][]uint32 // label hash → further sets with it (collisions)
 	setLst []labels.Labels
+	idx    []uint32 // per sample or event: its set
 	last   []uint64 // last value bits per set
 	prev   []string // previous set's names and values, interleaved
 	cur    []string
@@ -62,11 +64,12 @@ type batchEncoder struct {
 }
 
 var encoderPool = sync.Pool{New: func() any {
-	return &batchEncoder{sets: make(map[uint64][]uint32)}
+	return &batchEncoder{sets: make(map[uint64]uint32), coll: make(map[uint64][]uint32)}
 }}
 
 func (e *batchEncoder) reset() {
 	clear(e.sets)
+	clear(e.coll)
 	clear(e.setLst)
 	e.setLst = e.setLst[:0]
 	e.last = e.last[:0]
@@ -76,13 +79,23 @@ func (e *batchEncoder) reset() {
 
 func (e *batchEncoder) set(ls labels.Labels) uint32 {
 	h := ls.Hash()
-	for _, i := range e.sets[h] {
-		if labels.Equal(e.setLst[i], ls) {
-			return i
+	first, ok := e.sets[h]
+	if ok {
+		if labels.Equal(e.setLst[first], ls) {
+			return first
+		}
+		for _, i := range e.coll[h] {
+			if labels.Equal(e.setLst[i], ls) {
+				return i
+			}
 		}
 	}
 	i := uint32(len(e.setLst))
-	e.sets[h] = append(e.sets[h], i)
+	if ok {
+		e.coll[h] = append(e.coll[h], i)
+	} else {
+		e.sets[h] = i
+	}
 	e.setLst = append(e.setLst, ls)
 	e.last = append(e.last, 0)
 	return i
@@ -95,14 +108,14 @@ func encodeBatch(dst []byte, b *telemetry.Batch, compress bool) []byte {
 	defer encoderPool.Put(e)
 	e.reset()
 
-	sampleSets := make([]uint32, len(b.Samples))
+	e.idx = slices.Grow(e.idx[:0], len(b.Samples)+len(b.Events))
 	for i := range b.Samples {
-		sampleSets[i] = e.set(b.Samples[i].Labels)
+		e.idx = append(e.idx, e.set(b.Samples[i].Labels))
 	}
-	eventSets := make([]uint32, len(b.Events))
 	for i := range b.Events {
-		eventSets[i] = e.set(b.Events[i].Labels)
+		e.idx = append(e.idx, e.set(b.Events[i].Labels))
 	}
+	sampleSets, eventSets := e.idx[:len(b.Samples)], e.idx[len(b.Samples):]
 
 	body := e.body
 	body = appendStr(body, b.Source)
@@ -112,12 +125,10 @@ func encodeBatch(dst []byte, b *telemetry.Batch, compress bool) []byte {
 	for _, ls := range e.setLst {
 		body = binary.AppendUvarint(body, uint64(ls.Len()))
 		e.cur = e.cur[:0]
-		ls.Range(func(l labels.Label) {
-			j := len(e.cur)
-			body = appendRef(body, l.Name, e.prev, j)
-			body = appendRef(body, l.Value, e.prev, j+1)
-			e.cur = append(e.cur, l.Name, l.Value)
-		})
+		ls.Range(func(l labels.Label) { e.cur = append(e.cur, l.Name, l.Value) })
+		for j, str := range e.cur {
+			body = appendRef(body, str, e.prev, j)
+		}
 		e.prev, e.cur = e.cur, e.prev
 	}
 	body = binary.AppendUvarint(body, uint64(len(b.Samples)))

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,9 +63,7 @@ func (in *ingester) Append(_ context.Context, batches []telemetry.Batch) error {
 	// Batches committed before an error are applied too: the store
 	// remembers them, so their redelivery is a duplicate and would never
 	// reach the head otherwise.
-	for _, i := range stored {
-		in.apply(&batches[i])
-	}
+	in.applyAll(batches, stored)
 	in.batches.WithLabelValues("stored").Add(float64(len(stored)))
 	if err != nil {
 		return fmt.Errorf("commit %d batches to the ingest log: %w", len(batches), err)
@@ -74,15 +74,71 @@ func (in *ingester) Append(_ context.Context, batches []telemetry.Batch) error {
 	return nil
 }
 
-func (in *ingester) apply(b *telemetry.Batch) {
-	maxT := int64(0)
-	if strings.HasPrefix(b.Source, pollerSourcePrefix) {
-		in.extractor.AddPolled(b.Samples)
-	} else if len(b.Samples) > 0 {
-		n, _ := in.head.Append(b.Samples)
-		if d := len(b.Samples) - n; d > 0 {
-			in.applyDrops.Add(float64(d))
+// parallelApplyMin is the number of samples of one Append above which
+// they are appended to the head by several goroutines, each taking the
+// series of its part of the head's shards (so each series' samples stay in
+// order).
+const parallelApplyMin = 8192
+
+// applyAll applies batches[i] for i in idx. Large calls append their
+// samples to the head on up to GOMAXPROCS goroutines first; events,
+// polled values and the watermark are then applied in order.
+func (in *ingester) applyAll(batches []telemetry.Batch, idx []int) {
+	n := 0
+	for _, i := range idx {
+		if !in.polled(&batches[i]) {
+			n += len(batches[i].Samples)
 		}
+	}
+	parts := runtime.GOMAXPROCS(0)
+	if n < parallelApplyMin || parts < 2 {
+		for _, i := range idx {
+			in.apply(&batches[i], true)
+		}
+		return
+	}
+	var stored atomic.Int64
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Go(func() {
+			for _, i := range idx {
+				if b := &batches[i]; !in.polled(b) {
+					k, _ := in.head.AppendPart(b.Samples, p, parts)
+					stored.Add(int64(k))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if d := int64(n) - stored.Load(); d > 0 {
+		in.applyDrops.Add(float64(d))
+	}
+	for _, i := range idx {
+		in.apply(&batches[i], false)
+	}
+}
+
+func (in *ingester) polled(b *telemetry.Batch) bool {
+	return strings.HasPrefix(b.Source, pollerSourcePrefix)
+}
+
+func (in *ingester) appendToHead(samples []telemetry.Sample) {
+	if len(samples) == 0 {
+		return
+	}
+	n, _ := in.head.Append(samples)
+	if d := len(samples) - n; d > 0 {
+		in.applyDrops.Add(float64(d))
+	}
+}
+
+// apply applies b; with head false its samples are already in the head.
+func (in *ingester) apply(b *telemetry.Batch, head bool) {
+	maxT := int64(0)
+	if in.polled(b) {
+		in.extractor.AddPolled(b.Samples)
+	} else if head {
+		in.appendToHead(b.Samples)
 	}
 	in.applied.Add(int64(len(b.Samples)))
 	for i := range b.Samples {
@@ -120,7 +176,7 @@ func (in *ingester) replay(_ context.Context, window time.Duration) error {
 	since := time.Now().Add(-window - time.Hour).UnixMilli()
 	n := 0
 	err := in.store.ReplayBatches(since, func(b telemetry.Batch) error {
-		in.apply(&b)
+		in.apply(&b, true)
 		n++
 		return nil
 	})

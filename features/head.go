@@ -259,8 +259,26 @@ func (h *Head) Close() error {
 // a batch is harmless (its samples count as duplicate). The error is
 // ErrClosed after Close.
 func (h *Head) Append(samples []telemetry.Sample) (int, error) {
+	return h.AppendPart(samples, 0, 1)
+}
+
+// AppendPart is Append restricted to the series in part (0 ≤ part <
+// nparts) of nparts partitions of the Head's shards. Calls for every part
+// of the same samples, made concurrently, append all of them as one Append
+// would, each series' samples in order and without lock contention between
+// the calls (except that when the samples span more than the lookback,
+// which of the oldest are too old may depend on the parts' progress);
+// drops the partitions cannot tell apart (invalid, future, too old) are
+// counted by part 0. It returns how many samples of its part were stored.
+func (h *Head) AppendPart(samples []telemetry.Sample, part, nparts int) (int, error) {
+	if nparts < 1 || part < 0 || part >= nparts {
+		return 0, fmt.Errorf("head append: part %d of %d", part, nparts)
+	}
+	first := part == 0
 	if h.closed.Load() {
-		h.drops[dropClosed].Add(float64(len(samples)))
+		if first {
+			h.drops[dropClosed].Add(float64(len(samples)))
+		}
 		return 0, ErrClosed
 	}
 	var drops [numHeadReasons]int
@@ -274,22 +292,39 @@ func (h *Head) Append(samples []telemetry.Sample) (int, error) {
 		s := &samples[i]
 		v := s.V
 		if (math.IsNaN(v) && !value.IsStaleNaN(v)) || math.IsInf(v, 0) || s.Labels.IsEmpty() {
-			drops[dropInvalid]++
+			if first {
+				drops[dropInvalid]++
+			}
 			continue
 		}
 		if s.T > future {
-			drops[dropFuture]++
+			if first {
+				drops[dropFuture]++
+			}
 			continue
 		}
 		if s.T > maxT {
-			maxT = h.advance(s.T)
+			if nparts == 1 {
+				maxT = h.advance(s.T)
+			} else {
+				// The parts see the same times in the same order,
+				// whatever the other parts' progress.
+				h.advance(s.T)
+				maxT = s.T
+			}
 		}
 		if s.T <= maxT-h.lookback {
-			drops[dropTooOld]++
+			if first {
+				drops[dropTooOld]++
+			}
 			continue
 		}
 		hash := s.Labels.Hash()
-		sh := &h.shards[hash&h.mask]
+		shard := hash & h.mask
+		if nparts > 1 && int(shard%uint64(nparts)) != part {
+			continue
+		}
+		sh := &h.shards[shard]
 		sh.mu.Lock()
 		ser := sh.get(hash, s.Labels)
 		if ser == nil {

@@ -2,10 +2,13 @@ package features
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -393,5 +396,51 @@ func TestHeadImmutableLabels(t *testing.T) {
 		if s := got[a.String()]; len(got) != 1 || len(s) != 2 || s[1].v != 2 {
 			t.Errorf("immutable=%v: read %v", immutable, got)
 		}
+	}
+}
+
+// TestHeadAppendPart: the parts of a batch appended concurrently hold the
+// same series and samples as one Append.
+func TestHeadAppendPart(t *testing.T) {
+	var batch []telemetry.Sample
+	for step := range 5 {
+		for i := range 300 {
+			batch = append(batch, telemetry.Sample{
+				Labels: labels.FromStrings("__name__", "m", "pod", fmt.Sprintf("p%d", i)),
+				T:      base + int64(step)*15*sec, V: float64(i * step),
+			})
+		}
+	}
+	batch = append(batch, telemetry.Sample{Labels: labels.FromStrings("__name__", "m"), T: base, V: math.Inf(1)}) // invalid
+	want := newTestHead(t, nil, HeadOptions{})
+	if n, err := want.Append(batch); n != 1500 || err != nil {
+		t.Fatalf("Append = %d, %v", n, err)
+	}
+	reg := prometheus.NewRegistry()
+	got := newTestHead(t, reg, HeadOptions{})
+	const parts = 3
+	var wg sync.WaitGroup
+	var total atomic.Int64
+	for p := range parts {
+		wg.Go(func() {
+			n, err := got.AppendPart(batch, p, parts)
+			if err != nil {
+				t.Error(err)
+			}
+			total.Add(int64(n))
+		})
+	}
+	wg.Wait()
+	if total.Load() != 1500 || got.NumSeries() != 300 {
+		t.Fatalf("parts appended %d samples, %d series; want 1500, 300", total.Load(), got.NumSeries())
+	}
+	if w, g := readAll(t, want, 0, math.MaxInt64, nameIs("m")), readAll(t, got, 0, math.MaxInt64, nameIs("m")); !reflect.DeepEqual(w, g) {
+		t.Fatalf("parts hold %d series, Append %d; first differences hidden", len(g), len(w))
+	}
+	if n := testutil.ToFloat64(got.drops[dropInvalid]); n != 1 {
+		t.Fatalf("invalid drops counted %v times, want 1", n)
+	}
+	if _, err := got.AppendPart(batch, 3, 3); err == nil {
+		t.Fatal("part 3 of 3 accepted")
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -152,10 +154,7 @@ func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
 			}
 		}
 	}
-	vals := make([][]byte, len(bs))
-	for i := range bs {
-		vals[i] = encodeBatch(nil, &bs[i], !s.opts.DisableIngestCompression)
-	}
+	vals := s.encodeAll(bs)
 
 	g := &s.ing
 	g.mu.Lock()
@@ -530,4 +529,42 @@ func (s *Store) deleteKeys(keys [][]byte) (int, error) {
 		return 0, err
 	}
 	return len(keys), nil
+}
+
+// parallelEncodeMin is the number of samples and events of a call above
+// which its batches are encoded on several goroutines.
+const parallelEncodeMin = 8192
+
+// encodeAll encodes bs, on up to GOMAXPROCS goroutines when the call is
+// large: the caller (a source's commit stage) waits for the store, so
+// encoding in parallel takes the encoding off its critical path.
+func (s *Store) encodeAll(bs []telemetry.Batch) [][]byte {
+	vals := make([][]byte, len(bs))
+	compress := !s.opts.DisableIngestCompression
+	n := 0
+	for i := range bs {
+		n += bs[i].Len()
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(bs))
+	if n < parallelEncodeMin || workers < 2 {
+		for i := range bs {
+			vals[i] = encodeBatch(nil, &bs[i], compress)
+		}
+		return vals
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(bs) {
+					return
+				}
+				vals[i] = encodeBatch(nil, &bs[i], compress)
+			}
+		})
+	}
+	wg.Wait()
+	return vals
 }

@@ -197,10 +197,14 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 	// The consumer drains concurrently with publishing; time from the
 	// first publish to the last acknowledged sample.
 	lastStep := start.Add(time.Duration(o.Rounds-2) * 15 * time.Second).UnixMilli()
+	lastCPU, lastT := cpuStart, pubStart
 	for {
 		got, step := a.Progress()
 		if o.Trace {
-			fmt.Fprintf(o.Progress, "%.2fs: %d samples, step %d\n", time.Since(pubStart).Seconds(), got, (step-start.UnixMilli())/15000)
+			now, cpu := time.Now(), processCPUSeconds()
+			fmt.Fprintf(o.Progress, "%.2fs: %d samples, step %d, %.2f cores busy\n", now.Sub(pubStart).Seconds(), got,
+				(step-start.UnixMilli())/15000, (cpu-lastCPU)/now.Sub(lastT).Seconds())
+			lastCPU, lastT = cpu, now
 		}
 		if res.IngestSeconds == 0 && got >= int64(res.Samples) {
 			res.IngestSeconds = time.Since(pubStart).Seconds()

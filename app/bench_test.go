@@ -16,3 +16,28 @@ func TestBenchIngestSmoke(t *testing.T) {
 		t.Fatalf("unexpected result %+v", res)
 	}
 }
+
+// BenchmarkIngest runs "omen bench ingest" (100,000 series, 2,000,000
+// samples) b.N times and reports the mean figures; use -benchtime=3x.
+func BenchmarkIngest(b *testing.B) {
+	var sum BenchIngestResult
+	for range b.N {
+		res, err := BenchIngest(context.Background(), BenchIngestOptions{Dir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum.SamplesPerSecond += res.SamplesPerSecond
+		sum.SamplesPerCPUSecond += res.SamplesPerCPUSecond
+		sum.EndToEndPerSecond += res.EndToEndPerSecond
+		sum.HeapBytesPerSeries += res.HeapBytesPerSeries
+		sum.RSSBytesPerSeries += res.RSSBytesPerSeries
+		sum.RSSDeltaBytesPerSeries += res.RSSDeltaBytesPerSeries
+	}
+	n := float64(b.N)
+	b.ReportMetric(sum.SamplesPerSecond/n, "samples/s")
+	b.ReportMetric(sum.SamplesPerCPUSecond/n, "samples/cpu-s")
+	b.ReportMetric(sum.EndToEndPerSecond/n, "e2e-samples/s")
+	b.ReportMetric(sum.HeapBytesPerSeries/n, "heap-B/series")
+	b.ReportMetric(sum.RSSBytesPerSeries/n, "rss-B/series")
+	b.ReportMetric(sum.RSSDeltaBytesPerSeries/n, "rss-delta-B/series")
+}

@@ -304,15 +304,20 @@ func (e *Extractor) Evaluate(ctx context.Context, t time.Time) ([]Vector, error)
 	nf, ne, nl := len(c.cfg.Features), len(c.cfg.EventFeatures), len(c.cfg.Labels)
 
 	byEntity := map[string]*Vector{}
+	// newVector adds the entity key with its labels, which it keeps.
+	newVector := func(key string, lbls map[string]string) *Vector {
+		v := &Vector{Entity: key, Labels: lbls, T: ts, Values: make([]float64, nf+ne), Failure: make([]bool, nl)}
+		for i := range nf {
+			v.Values[i] = math.NaN()
+		}
+		byEntity[key] = v
+		return v
+	}
 	get := func(key string, lbls map[string]string) *Vector {
 		v := byEntity[key]
 		if v == nil {
 			// The event and polled stores keep their maps: hand out copies.
-			v = &Vector{Entity: key, Labels: maps.Clone(lbls), T: ts, Values: make([]float64, nf+ne), Failure: make([]bool, nl)}
-			for i := range nf {
-				v.Values[i] = math.NaN()
-			}
-			byEntity[key] = v
+			v = newVector(key, maps.Clone(lbls))
 		}
 		return v
 	}
@@ -355,7 +360,7 @@ func (e *Extractor) Evaluate(ctx context.Context, t time.Time) ([]Vector, error)
 			}
 			v := byEntity[key]
 			if v == nil {
-				v = get(strings.Clone(key), c.labelMap(s.lset))
+				v = newVector(strings.Clone(key), c.labelMap(s.lset))
 			}
 			f(v, s.v)
 		}

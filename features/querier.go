@@ -97,6 +97,25 @@ func (q *headQuerier) each(ctx context.Context, ms []*labels.Matcher, f func(*me
 	return nil
 }
 
+// candidates returns how many series the metric names ms restrict to
+// hold, or 0 when ms restrict no name.
+func (q *headQuerier) candidates(ms []*labels.Matcher) int {
+	names, _ := metricNames(ms)
+	if names == nil {
+		return 0
+	}
+	n := 0
+	for i := range q.h.shards {
+		sh := &q.h.shards[i]
+		sh.mu.RLock()
+		for _, name := range names {
+			n += len(sh.byName[name])
+		}
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
 // Select implements storage.Querier.
 func (q *headQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
 	// All chunks go to one slice, the head-chunk copies to arena blocks
@@ -108,6 +127,13 @@ func (q *headQuerier) Select(ctx context.Context, sortSeries bool, hints *storag
 		chks  []snapChunk
 		block []byte
 	)
+	if n := q.candidates(ms); n > 0 {
+		// Sized for every candidate: growing them costs more than the
+		// few that do not match.
+		out = make([]snapSeries, 0, n)
+		spans = make([][2]int, 0, n)
+		chks = make([]snapChunk, 0, n+n/4)
+	}
 	err := q.each(ctx, ms, func(s *memSeries) {
 		lo := len(chks)
 		for _, c := range s.closed {

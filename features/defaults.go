@@ -63,6 +63,13 @@ func DefaultConfig() Config {
 				Help: "1 when the pod is not ready.",
 			},
 			{
+				// kube-state-metrics exposes the deletion timestamp only
+				// while a pod is being deleted; 0 for every other live pod.
+				Name: "pod_terminating",
+				Expr: `max by (${entity}) (kube_pod_deletion_timestamp > bool 0) or max by (${entity}) (kube_pod_info * 0)`,
+				Help: "1 while the pod is being deleted (not ready because it is going away, not because it fails).",
+			},
+			{
 				Name: "pod_pending",
 				Expr: `max by (${entity}) (kube_pod_status_phase{phase=~"Pending|Failed|Unknown"})`,
 				Help: "1 when the pod is pending, failed or unknown.",

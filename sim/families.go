@@ -27,6 +27,7 @@ const (
 	famPoolMax
 	famCfgDelay
 	famMount
+	famDeletion
 	numFamilies
 )
 
@@ -56,6 +57,7 @@ var families = [numFamilies]familyInfo{
 	famPoolMax:      {"connection_pool_max_connections", "gauge", "Size of the connection pool, per upstream pool."},
 	famCfgDelay:     {"config_propagation_delay_seconds", "gauge", "Lag of the pod's config watch behind the config store."},
 	famMount:        {"storage_operation_duration_seconds", "summary", "Duration of kubelet volume operations (sum and count)."},
+	famDeletion:     {"kube_pod_deletion_timestamp", "gauge", "Unix deletion timestamp (only while the pod is being deleted)."},
 }
 
 // familyByName returns the family of a sample name.

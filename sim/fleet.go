@@ -377,7 +377,8 @@ func (f *Fleet) emit(t int64, n int) []telemetry.Sample {
 			}
 		}
 	}
-	return out
+	// NaN marks a series that is absent at this step.
+	return slices.DeleteFunc(out, func(s telemetry.Sample) bool { return math.IsNaN(s.V) })
 }
 
 // load is the daily traffic pattern: 1 on average, peaking at 15:00.
@@ -457,9 +458,12 @@ func (f *Fleet) rollingDeploy(s *service, t int64) {
 	f.deployEvent(s, t, fmt.Sprintf("Scaled down replica set %s-%s to 0", s.spec.Name, old))
 }
 
+// terminationGrace is how long a deleted pod lingers, not ready (ms).
+const terminationGrace = 30_000
+
 // terminate starts deleting p: not ready, gone 30s later.
 func (f *Fleet) terminate(p *pod, t int64) {
-	p.deleteAt = t + 30_000
+	p.deleteAt = t + terminationGrace
 	p.ready = false
 	p.state = stTerminating
 	f.podEvent(p, t, "Normal", "Killing", "kubelet", "Stopping container "+p.svc.spec.Name, "")

@@ -124,6 +124,14 @@ func (p *pod) buildSeries() {
 
 	add(famPodInfo, "kube_pod_info", one, "node", p.node, "zone", p.zone, "uid", p.uid,
 		"created_by_kind", "ReplicaSet", "created_by_name", app+"-"+s.rsHash)
+	// Present only while the pod is being deleted, as kube-state-metrics
+	// exposes it (NaN: the sample is left out).
+	add(famDeletion, "kube_pod_deletion_timestamp", func() float64 {
+		if p.state != stTerminating {
+			return math.NaN()
+		}
+		return float64(p.deleteAt-terminationGrace) / 1000
+	})
 	add(famReady, "kube_pod_status_ready", func() float64 { return b2f(p.ready) }, "condition", "true")
 	add(famReady, "kube_pod_status_ready", func() float64 { return b2f(!p.ready) }, "condition", "false")
 	add(famReady, "kube_pod_status_ready", func() float64 { return 0 }, "condition", "unknown")

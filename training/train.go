@@ -59,6 +59,11 @@ type TrainOptions struct {
 	Logger *slog.Logger
 	// Seed fixes initialisation, shuffling and dropout.
 	Seed int64
+	// Alerts, when set and the validation part has failures, chooses the
+	// failure threshold by the event-level F1 of this alert rule on the
+	// validation series (EpisodeThreshold) instead of the F1 of single
+	// windows.
+	Alerts *AlertRule
 }
 
 func (o *TrainOptions) defaults() error {
@@ -109,9 +114,12 @@ type TrainReport struct {
 	// ValAUCPR and ValF1 are the failure head's average precision and F1
 	// at the chosen threshold on the validation windows (0 without
 	// validation positives).
-	ValAUCPR     float64 `json:"val_auc_pr"`
-	ValF1        float64 `json:"val_f1"`
-	TrainSeconds float64 `json:"train_seconds"`
+	ValAUCPR float64 `json:"val_auc_pr"`
+	ValF1    float64 `json:"val_f1"`
+	// Episodes is the alert rule's event-level result on the validation
+	// series at the chosen threshold (TrainOptions.Alerts).
+	Episodes     *EpisodeStats `json:"val_episodes,omitempty"`
+	TrainSeconds float64       `json:"train_seconds"`
 }
 
 // Train loads the history from opts.Source, cuts every entity's series in
@@ -137,6 +145,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	}
 	features := series[0].Features
 	var trs, vas []*Windows
+	var vaSeries []*dataset.Series
 	for _, s := range series {
 		if !equalStrings(s.Features, features) {
 			return nil, rep, fmt.Errorf("train: entity %q has features %v, entity %q has %v", s.Entity, s.Features, series[0].Entity, features)
@@ -159,6 +168,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			return nil, rep, err
 		}
 		trs, vas = append(trs, tw), append(vas, vw)
+		vaSeries = append(vaSeries, va)
 	}
 	if len(trs) == 0 {
 		return nil, rep, fmt.Errorf("train: no entity has more than %d steps", opts.Window+opts.Horizon)
@@ -240,6 +250,20 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		th.Failure, rep.ValF1 = bestF1Threshold(p, l)
 		rep.ValAUCPR = metrics.AveragePrecision(p, l)
 		th.Method = fmt.Sprintf("failure: F1-max on validation windows; anomaly: POT q=%g level=%g on validation scores", opts.Risk, opts.Level)
+		if opts.Alerts != nil {
+			seqs, err := probSeqs(ctx, m, vas, vaSeries)
+			if err != nil {
+				return nil, rep, err
+			}
+			rule := *opts.Alerts
+			rule.defaults(opts.Horizon)
+			if es, ok := EpisodeThreshold(seqs, opts.Horizon, rule); ok && es.Predicted > 0 {
+				th.Failure = es.Threshold
+				rep.Episodes = &es
+				th.Method = fmt.Sprintf("failure: alert-episode F1-max on validation series (for %d steps, resolve %.2g×; %d onsets, P %.2f R %.2f); anomaly: POT q=%g level=%g on validation scores",
+					rule.For, rule.ResolveRatio, es.Episodes, es.Precision, es.Recall, opts.Risk, opts.Level)
+			}
+		}
 	default:
 		fp, err := threshold.POT(prob, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})
 		if err != nil {
@@ -297,6 +321,26 @@ func labelled(prob []float64, label []float32) ([]float64, []bool) {
 		}
 	}
 	return p, l
+}
+
+// probSeqs scores each entity's validation windows in time order, with
+// the failing flag of each window's last step.
+func probSeqs(ctx context.Context, m *model.Model, ws []*Windows, ss []*dataset.Series) ([]ProbSeq, error) {
+	out := make([]ProbSeq, len(ws))
+	for i, w := range ws {
+		prob, err := predictAll(ctx, m, w)
+		if err != nil {
+			return nil, err
+		}
+		failing := make([]bool, w.N())
+		if ss[i].Labels != nil {
+			for j, e := range w.End {
+				failing[j] = ss[i].Labels[e]
+			}
+		}
+		out[i] = ProbSeq{Prob: prob, Failing: failing}
+	}
+	return out, nil
 }
 
 // predictAll returns the failure probability of every window of w.

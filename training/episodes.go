@@ -1,0 +1,214 @@
+package training
+
+import (
+	"math"
+	"slices"
+)
+
+// AlertRule is the daemon's alert rule as Train's episode threshold sees
+// it: an alert fires after For consecutive steps at or over the threshold
+// and resolves when the probability falls below ResolveRatio × threshold
+// (package alert's hysteresis).
+type AlertRule struct {
+	// For is the number of consecutive steps (default 2).
+	For int
+	// ResolveRatio is in (0, 1] (default 0.8).
+	ResolveRatio float64
+	// Lookback is how many steps before a failure onset an alert may fire
+	// and still count as predicting it, provided it is still firing within
+	// the horizon (default 3 × horizon): an alert that fired long before
+	// is about something else.
+	Lookback int
+}
+
+func (r *AlertRule) defaults(horizon int) {
+	if r.For < 1 {
+		r.For = 2
+	}
+	if !(r.ResolveRatio > 0 && r.ResolveRatio <= 1) {
+		r.ResolveRatio = 0.8
+	}
+	if r.Lookback < horizon {
+		r.Lookback = 3 * horizon
+	}
+}
+
+// ProbSeq is one entity's failure probabilities at consecutive steps and
+// whether each step is failing.
+type ProbSeq struct {
+	Prob    []float64
+	Failing []bool
+}
+
+// EpisodeStats is the alert rule's event-level result at one threshold.
+type EpisodeStats struct {
+	Threshold float64 `json:"threshold"`
+	// Episodes are failure onsets (a failing step after a non-failing
+	// one, or the first step); Predicted those an alert predicted.
+	Episodes  int `json:"episodes"`
+	Predicted int `json:"predicted"`
+	// AlertGroups merge an entity's alerts that fire within a horizon of
+	// the previous one; a group is a true positive when one of its alerts
+	// predicted an onset, late when all fired while failing, false
+	// otherwise.
+	AlertGroups    int     `json:"alert_groups"`
+	TruePositives  int     `json:"true_positives"`
+	FalsePositives int     `json:"false_positives"`
+	Precision      float64 `json:"precision"`
+	Recall         float64 `json:"recall"`
+	F1             float64 `json:"f1"`
+}
+
+// EpisodeScore plays the alert rule over every sequence at threshold th
+// and scores it against the failure onsets: an onset at step o is
+// predicted by an alert that fired in [o−Lookback, o) and was firing at
+// some step of [o−horizon, o).
+func EpisodeScore(seqs []ProbSeq, th float64, horizon int, rule AlertRule) EpisodeStats {
+	rule.defaults(horizon)
+	st := EpisodeStats{Threshold: th}
+	type alertSpan struct{ fired, resolved int } // [fired, resolved)
+	for _, s := range seqs {
+		n := min(len(s.Prob), len(s.Failing))
+		var onsets []int
+		for i := 0; i < n; i++ {
+			if s.Failing[i] && (i == 0 || !s.Failing[i-1]) {
+				onsets = append(onsets, i)
+			}
+		}
+		st.Episodes += len(onsets)
+		// The alert rule.
+		var spans []alertSpan
+		firing, count := false, 0
+		for i := 0; i < n; i++ {
+			p := s.Prob[i]
+			if firing {
+				if p < rule.ResolveRatio*th {
+					firing = false
+					spans[len(spans)-1].resolved = i
+				}
+				continue
+			}
+			if p < th {
+				count = 0
+				continue
+			}
+			if count++; count >= rule.For {
+				firing, count = true, 0
+				spans = append(spans, alertSpan{fired: i, resolved: n})
+			}
+		}
+		// Match alerts with onsets.
+		predicted := make([]bool, len(onsets))
+		kind := make([]int, len(spans)) // 0 false, 1 late, 2 true
+		for j, a := range spans {
+			if s.Failing[a.fired] {
+				kind[j] = 1
+			}
+			for k, o := range onsets {
+				if a.fired < o && a.fired >= o-rule.Lookback && a.resolved > o-horizon {
+					predicted[k] = true
+					kind[j] = 2
+				}
+			}
+		}
+		for _, p := range predicted {
+			if p {
+				st.Predicted++
+			}
+		}
+		// Groups: alerts firing within a horizon of the previous one.
+		for j := 0; j < len(spans); {
+			g, late := 0, true
+			k := j
+			for ; k < len(spans) && (k == j || spans[k].fired-spans[k-1].fired <= horizon); k++ {
+				g = max(g, kind[k])
+				late = late && kind[k] == 1
+			}
+			st.AlertGroups++
+			switch {
+			case g == 2:
+				st.TruePositives++
+			case late:
+			default:
+				st.FalsePositives++
+			}
+			j = k
+		}
+	}
+	if st.TruePositives+st.FalsePositives > 0 {
+		st.Precision = float64(st.TruePositives) / float64(st.TruePositives+st.FalsePositives)
+	}
+	if st.Episodes > 0 {
+		st.Recall = float64(st.Predicted) / float64(st.Episodes)
+	}
+	if st.Precision+st.Recall > 0 {
+		st.F1 = 2 * st.Precision * st.Recall / (st.Precision + st.Recall)
+	}
+	return st
+}
+
+// EpisodeThreshold chooses the failure threshold whose alerts give the
+// best event-level F1 (EpisodeScore) on the sequences: the quantity an SRE
+// sees, alerts before failures against alerts for nothing, rather than
+// the F1 of single windows. Candidates are the probabilities just before
+// each onset and a grid over the upper tail; among the thresholds within
+// 0.01 of the best F1 the middle one is returned, so that a plateau does
+// not pin the threshold to its edge. It returns ok false when the
+// sequences hold no onset.
+func EpisodeThreshold(seqs []ProbSeq, horizon int, rule AlertRule) (EpisodeStats, bool) {
+	rule.defaults(horizon)
+	var all []float64
+	cands := map[float64]bool{}
+	for _, s := range seqs {
+		n := min(len(s.Prob), len(s.Failing))
+		for i := 0; i < n; i++ {
+			if p := s.Prob[i]; !math.IsNaN(p) {
+				all = append(all, p)
+			}
+			if s.Failing[i] && (i == 0 || !s.Failing[i-1]) {
+				// The highest level held for rule.For steps before the onset.
+				for j := max(0, i-horizon); j+rule.For <= i; j++ {
+					lo := math.Inf(1)
+					for k := j; k < j+rule.For; k++ {
+						lo = math.Min(lo, s.Prob[k])
+					}
+					if !math.IsNaN(lo) && !math.IsInf(lo, 0) {
+						cands[lo] = true
+					}
+				}
+			}
+		}
+	}
+	if len(all) == 0 {
+		return EpisodeStats{}, false
+	}
+	slices.Sort(all)
+	const grid = 200
+	for i := range grid {
+		q := 0.9 + 0.1*float64(i)/grid
+		cands[all[min(int(q*float64(len(all))), len(all)-1)]] = true
+	}
+	ths := make([]float64, 0, len(cands))
+	for c := range cands {
+		if c > 0 {
+			ths = append(ths, c)
+		}
+	}
+	slices.Sort(ths)
+	stats := make([]EpisodeStats, len(ths))
+	best := -1.0
+	for i, th := range ths {
+		stats[i] = EpisodeScore(seqs, th, horizon, rule)
+		best = math.Max(best, stats[i].F1)
+	}
+	if len(ths) == 0 || stats[0].Episodes == 0 {
+		return EpisodeStats{}, false
+	}
+	var near []int
+	for i := range stats {
+		if stats[i].F1 >= best-0.01 {
+			near = append(near, i)
+		}
+	}
+	return stats[near[len(near)/2]], true
+}

@@ -1,0 +1,93 @@
+package training
+
+import (
+	"math"
+	"testing"
+)
+
+func TestEpisodeScore(t *testing.T) {
+	f := false
+	T := true
+	// Steps:          0    1    2    3    4    5    6    7    8    9   10   11   12   13   14   15
+	prob := []float64{.1, .9, .9, .9, .1, .1, .1, .1, .8, .9, .9, .9, .9, .2, .9, .9}
+	fail := []bool{f, f, f, f, f, f, f, f, f, f, f, T, T, f, f, f}
+	seqs := []ProbSeq{{Prob: prob, Failing: fail}}
+	cases := []struct {
+		name    string
+		th      float64
+		horizon int
+		rule    AlertRule
+		want    EpisodeStats
+	}{
+		{
+			// Alerts: fired 2 (resolved 4): a false one; fired 9 (onset 11,
+			// horizon 3: [8, 11)): predicts it; fired 15: false.
+			name: "threshold .85", th: .85, horizon: 3, rule: AlertRule{For: 2, ResolveRatio: .8, Lookback: 6},
+			want: EpisodeStats{Threshold: .85, Episodes: 1, Predicted: 1, AlertGroups: 3, TruePositives: 1, FalsePositives: 2},
+		},
+		{
+			// A lookback as short as the horizon still reaches step 9.
+			name: "lookback = horizon", th: .85, horizon: 3, rule: AlertRule{For: 2, ResolveRatio: .8, Lookback: 3},
+			want: EpisodeStats{Threshold: .85, Episodes: 1, Predicted: 1, AlertGroups: 3, TruePositives: 1, FalsePositives: 2},
+		},
+		{
+			// for 4: fires only at 12, while failing: a late group.
+			name: "for 4", th: .85, horizon: 3, rule: AlertRule{For: 4, ResolveRatio: .8, Lookback: 9},
+			want: EpisodeStats{Threshold: .85, Episodes: 1, Predicted: 0, AlertGroups: 1, TruePositives: 0, FalsePositives: 0},
+		},
+		{
+			// Threshold .95: nothing fires.
+			name: "nothing", th: .95, horizon: 3, rule: AlertRule{},
+			want: EpisodeStats{Threshold: .95, Episodes: 1},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := EpisodeScore(seqs, c.th, c.horizon, c.rule)
+			got.Precision, got.Recall, got.F1 = 0, 0, 0
+			if got != c.want {
+				t.Errorf("got %+v\nwant %+v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestEpisodeThreshold: probabilities rise before every onset to 0.7–0.9
+// and noise peaks reach 0.5 and 0.95 once each: the best threshold lies
+// between 0.5 and the lowest precursor peak, and the single 0.95 false
+// alarm is the price of recall.
+func TestEpisodeThreshold(t *testing.T) {
+	var seqs []ProbSeq
+	peaks := []float64{.7, .8, .9, .75}
+	for e, pk := range peaks {
+		n := 200
+		prob := make([]float64, n)
+		fail := make([]bool, n)
+		for i := range prob {
+			prob[i] = 0.05 + 0.01*math.Sin(float64(i+e))
+		}
+		for i := 100; i < 110; i++ { // precursor
+			prob[i] = pk * float64(i-99) / 10
+		}
+		for i := 110; i < 120; i++ {
+			fail[i] = true
+		}
+		if e == 1 {
+			prob[40], prob[41], prob[42] = .5, .5, .5
+		}
+		if e == 2 {
+			prob[160], prob[161] = .95, .95
+		}
+		seqs = append(seqs, ProbSeq{Prob: prob, Failing: fail})
+	}
+	st, ok := EpisodeThreshold(seqs, 10, AlertRule{})
+	if !ok {
+		t.Fatal("no onset found")
+	}
+	if !(st.Threshold > .5 && st.Threshold <= .7) || st.Recall != 1 || st.FalsePositives != 1 {
+		t.Errorf("got %+v, want a threshold in (.5, .7], recall 1 and one false positive", st)
+	}
+	if _, ok := EpisodeThreshold([]ProbSeq{{Prob: []float64{.1, .2}, Failing: []bool{false, false}}}, 10, AlertRule{}); ok {
+		t.Error("ok without onsets")
+	}
+}

@@ -101,6 +101,12 @@ type EvalOptions struct {
 	// CalibrateVal (the held-out tail of the training file only,
 	// out-of-sample for the model). Test data is never used.
 	Calibration string
+	// Clean, when > 0, keeps detected anomalies out of the LSTM's context
+	// while scoring the test file: a step that reaches the threshold is
+	// replaced by the model's forecast of it in later windows, for at most
+	// Clean consecutive steps; see scoreCleaned. 0 (default) scores every
+	// window from the actual values. LSTM detector only (ignored for AR).
+	Clean int
 	// Tail is the tail model of the threshold: TailRobustExp (default) or
 	// TailGPD (POT).
 	Tail string
@@ -185,7 +191,7 @@ func (o *EvalOptions) defaults() error {
 	if o.Smooth < 0 {
 		return fmt.Errorf("eval: negative smoothing span %d", o.Smooth)
 	}
-	if o.Window < 2 || o.Hidden < 1 || o.Layers < 1 || o.Gap < 0 || o.MaxTrainSteps < 0 || o.MaxTestSteps < 0 {
+	if o.Window < 2 || o.Hidden < 1 || o.Layers < 1 || o.Gap < 0 || o.Clean < 0 || o.MaxTrainSteps < 0 || o.MaxTestSteps < 0 {
 		return fmt.Errorf("eval: invalid sizes (window %d, hidden %d, layers %d)", o.Window, o.Hidden, o.Layers)
 	}
 	return nil
@@ -255,7 +261,7 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 		"window": opts.Window, "gap": opts.Gap, "hidden": opts.Hidden, "layers": opts.Layers, "epochs": opts.Epochs,
 		"batch_size": opts.BatchSize, "patience": opts.Patience, "learning_rate": opts.LearningRate,
 		"max_windows_per_epoch": opts.MaxWindowsPerEpoch, "val_fraction": opts.ValFraction,
-		"pot_risk": opts.Risk, "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "pot_level": opts.Level, "seed": opts.Seed,
+		"pot_risk": opts.Risk, "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "clean": opts.Clean, "pot_level": opts.Level, "seed": opts.Seed,
 	}}
 	for _, name := range names {
 		er, err := evalEntity(ctx, opts, name)
@@ -376,7 +382,13 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 	if err != nil {
 		return er, fmt.Errorf("test windows: %w", err)
 	}
-	score, rank, err := scoreWindows(ctx, det.scorer, det.ranker, tw)
+	var score []float64
+	var rank []float32
+	if opts.Clean > 0 && det.model != nil {
+		score, rank, err = scoreCleaned(ctx, det.scorer, det.ranker, det.model, tw, pot.Threshold, opts.Smooth, opts.Clean)
+	} else {
+		score, rank, err = scoreWindows(ctx, det.scorer, det.ranker, tw)
+	}
 	if err != nil {
 		return er, err
 	}

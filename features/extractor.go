@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"math"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -52,7 +51,10 @@ type ExtractorOptions struct {
 	// Timeout bounds one query. Default 1m.
 	Timeout time.Duration
 	// Parallelism is how many feature queries of one Evaluate run at
-	// once. Default GOMAXPROCS; 1 runs them one after the other.
+	// once. Default 1 (one after the other): on a 2-core machine busy
+	// with ingest or other work, parallel queries only added contention
+	// (docs/PERFORMANCE.md); more lowers an evaluation's latency when
+	// cores are idle.
 	Parallelism int
 	// Registerer receives the metrics; nil registers nothing.
 	Registerer prometheus.Registerer
@@ -167,7 +169,7 @@ func NewExtractor(opts ExtractorOptions) (*Extractor, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Parallelism == 0 {
-		opts.Parallelism = runtime.GOMAXPROCS(0)
+		opts.Parallelism = 1
 	}
 	if opts.LookbackDelta < 0 || opts.MaxSamples < 0 || opts.Timeout < 0 || opts.Parallelism < 0 {
 		return nil, errors.New("feature extractor: negative lookback delta, max samples, timeout or parallelism")

@@ -2,7 +2,9 @@ package features
 
 import (
 	"context"
+	"maps"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -378,5 +380,36 @@ func TestReusedLabelBuffers(t *testing.T) {
 	}
 	if s := readAll(t, h, 0, math.MaxInt64, nameIs("gauge_a")); len(s) != 1 {
 		t.Errorf("head series by name: %v", s)
+	}
+}
+
+// TestEvaluateParallel: queries run on several goroutines give the same
+// vectors as one after the other.
+func TestEvaluateParallel(t *testing.T) {
+	h := newTestHead(t, nil, HeadOptions{})
+	appendAll(t, h, ksmCadvisor()...)
+	at := base + 10*60*sec
+	var got [2][]Vector
+	for k, par := range []int{1, 4} {
+		e, err := NewExtractor(ExtractorOptions{Config: DefaultConfig(), Head: h, Parallelism: par})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[k], err = e.Evaluate(context.Background(), time.UnixMilli(at)); err != nil || len(got[k]) == 0 {
+			t.Fatalf("parallelism %d: %d vectors, %v", par, len(got[k]), err)
+		}
+	}
+	if len(got[0]) != len(got[1]) {
+		t.Fatalf("%d vectors one by one, %d in parallel", len(got[0]), len(got[1]))
+	}
+	for i := range got[0] {
+		a, b := got[0][i], got[1][i]
+		if a.Entity != b.Entity || !slices.Equal(a.Failure, b.Failure) || !maps.Equal(a.Labels, b.Labels) ||
+			!slices.EqualFunc(a.Values, b.Values, near) {
+			t.Fatalf("vector %d differs:\n%+v\n%+v", i, a, b)
+		}
+	}
+	if _, err := NewExtractor(ExtractorOptions{Config: DefaultConfig(), Head: h, Parallelism: -1}); err == nil {
+		t.Fatal("negative parallelism accepted")
 	}
 }

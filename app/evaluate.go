@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,9 @@ type evaluator struct {
 	failures prometheus.Counter
 	lastStep prometheus.Gauge
 	known    map[string]bool
+	// instant caches features.Config.InstantFeatures for instantNames.
+	instant      []bool
+	instantNames []string
 	// done is the last step evaluated (ms), for Progress.
 	done atomic.Int64
 }
@@ -113,7 +117,7 @@ func (e *evaluator) evaluate(ctx context.Context, t int64) {
 	e.steps.Inc()
 	e.lastStep.Set(float64(t) / 1000)
 	e.done.Store(t)
-	vs = dropAbsent(vs, len(e.Extractor.Config().Features))
+	vs = dropAbsent(vs, e.instantFeatures())
 	if len(vs) == 0 {
 		return
 	}
@@ -138,19 +142,30 @@ func (e *evaluator) evaluate(ctx context.Context, t int64) {
 	}
 }
 
-// dropAbsent removes the vectors of entities that have no PromQL feature
-// value at the step (the first nq values): a pod that was deleted still
-// gets vectors from its late events for a while, but there is nothing to
-// score or learn from, and scoring them raised false alarms on every pod
-// a rollout removed. Their events stay in the event store.
-func dropAbsent(vs []features.Vector, nq int) []features.Vector {
-	if nq == 0 {
-		return vs
+// instantFeatures returns features.Config.InstantFeatures of the
+// extractor's configuration, cached until the feature names change.
+func (e *evaluator) instantFeatures() []bool {
+	cfg := e.Extractor.Config()
+	names := features.Names(cfg)
+	if !slices.Equal(names, e.instantNames) {
+		e.instant, e.instantNames = cfg.InstantFeatures(), names
 	}
+	return e.instant
+}
+
+// dropAbsent removes the vectors of entities that are no longer (or not
+// yet) there: none of the instant PromQL features (instant[i]) has a value
+// (with no instant feature, none of the PromQL features). A deleted pod
+// keeps getting vectors for a while from its late events and from range
+// functions over its last samples, but there is nothing to score or learn
+// from, and scoring them raised false alarms on every pod a rollout
+// removed. Their events stay in the event store.
+func dropAbsent(vs []features.Vector, instant []bool) []features.Vector {
+	any := slices.Contains(instant, true)
 	out := vs[:0]
 	for _, v := range vs {
-		for _, x := range v.Values[:min(nq, len(v.Values))] {
-			if x == x { // not NaN
+		for i, is := range instant {
+			if i < len(v.Values) && (is || !any) && v.Values[i] == v.Values[i] { // a value, not NaN
 				out = append(out, v)
 				break
 			}

@@ -63,7 +63,10 @@ func TestSimLab(t *testing.T) {
 	to := training.TrainOptions{
 		Window: envInt("LAB_W", 16), Horizon: Horizon, Onset: true, Hidden: envInt("LAB_HIDDEN", 32),
 		Epochs: envInt("LAB_EPOCHS", 6), MaxWindowsPerEpoch: envInt("LAB_MAXWIN", 30000),
-		Seed: int64(envInt("LAB_SEED", 5)), Progress: io.Discard,
+		Seed: int64(envInt("LAB_SEED", 5)), Progress: io.Discard, MaxPosWeight: envF("LAB_POSW", 0),
+	}
+	if os.Getenv("LAB_EPISODE") != "" {
+		to.Alerts = &training.AlertRule{For: envInt("LAB_FOR", 2)}
 	}
 	var srcs []training.Source
 	var closers []func()
@@ -81,8 +84,8 @@ func TestSimLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("trained in %.1fs: %d windows, %d positives, val AUC-PR %.3f F1 %.3f threshold %.3f",
-		time.Since(t0).Seconds(), rep.TrainWindows, rep.Positives, rep.ValAUCPR, rep.ValF1, rep.Thresholds.Failure)
+	t.Logf("trained in %.1fs: %d windows, %d positives, val AUC-PR %.3f F1 %.3f threshold %.3f (%s)",
+		time.Since(t0).Seconds(), rep.TrainWindows, rep.Positives, rep.ValAUCPR, rep.ValF1, rep.Thresholds.Failure, rep.Thresholds.Method)
 	th := envF("LAB_TH", rep.Thresholds.Failure)
 	for _, s := range testSeeds {
 		seed, _ := strconv.ParseInt(s, 10, 64)
@@ -97,8 +100,8 @@ func TestSimLab(t *testing.T) {
 			}
 		}
 		t.Logf("test fleet %d: %d entities, %d scored steps, max prob %.3f", seed, len(series), nst, mx)
-		for _, tt := range []float64{th, th * 0.5, th * 0.25, 0.3, 0.1} {
-			alerts := labAlerts(series, tt, 2, 0.8)
+		for _, tt := range []float64{th, 0.99, 0.95, 0.9, 0.8, 0.5} {
+			alerts := labAlerts(series, tt, envInt("LAB_FOR", 2), 0.8)
 			r := sim.Score(truth, alerts, Horizon*Step)
 			t.Logf("seed %d th %.3f: failures %d predicted %d groups %d TP %d FP %d late %d  P %.3f R %.3f lead %.0fs",
 				seed, tt, r.Failures, r.Predicted, r.AlertGroups, r.TruePositives, r.FalsePositives, r.LateAlerts, r.Precision, r.Recall, r.LeadTimeMedianS)

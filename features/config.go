@@ -178,6 +178,32 @@ func parseExpr(expr string) (parser.Expr, error) {
 	}
 }
 
+// InstantFeatures reports, per PromQL feature, whether its expression
+// reads only instant vectors (no range selector or subquery). Such a
+// feature has no value once the entity's series are gone (stale, or past
+// the lookback), while a range function keeps answering for its whole
+// range: the instant features tell whether an entity is still there.
+// An expression that does not parse counts as not instant.
+func (c Config) InstantFeatures() []bool {
+	out := make([]bool, len(c.Features))
+	for i, f := range c.Features {
+		e, err := parseExpr(ExpandExpr(f.Expr, c.EntityLabels))
+		if err != nil {
+			continue
+		}
+		instant := true
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			switch n.(type) {
+			case *parser.MatrixSelector, *parser.SubqueryExpr:
+				instant = false
+			}
+			return nil
+		})
+		out[i] = instant
+	}
+	return out
+}
+
 // history returns how far back before the evaluation time expr reads, with
 // the given instant-vector lookback: d means the left-open (t-d, t].
 func history(e parser.Expr, lookbackDelta time.Duration) time.Duration {

@@ -3,6 +3,7 @@ package features
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -315,5 +316,20 @@ func TestDefaultConfig(t *testing.T) {
 				t.Errorf("module/mount failure: %v", bad.Failure)
 			}
 		})
+	}
+}
+
+func TestInstantFeatures(t *testing.T) {
+	c := Config{EntityLabels: []string{"namespace", "pod"}, Features: []Feature{
+		{Name: "ready", Expr: `max by (${entity}) (1 - kube_pod_status_ready{condition="true"})`},
+		{Name: "restarts", Expr: `sum by (${entity}) (increase(kube_pod_container_status_restarts_total[10m]))`},
+		{Name: "sub", Expr: `max by (${entity}) (max_over_time(up[5m:1m]))`},
+		{Name: "either", Expr: `max by (${entity}) (up) or sum by (${entity}) (rate(x[1m]))`},
+		{Name: "bad", Expr: `sum(`},
+	}}
+	got := c.InstantFeatures()
+	want := []bool{true, false, false, false, false}
+	if !slices.Equal(got, want) {
+		t.Errorf("InstantFeatures = %v, want %v", got, want)
 	}
 }

@@ -125,6 +125,11 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen train: unknown --source %q (want csv, store or prometheus)\n", *source)
 		return 2
 	}
+	if *source != "csv" {
+		// Failure labels from the configured definitions: choose the
+		// threshold by what the daemon's alert rule would have done.
+		o.Alerts = &training.AlertRule{For: cfg.Alerting.For, ResolveRatio: cfg.Alerting.ResolveRatio}
+	}
 	o.Progress = stderr
 	o.Version = "v" + now.UTC().Format("20060102T150405Z")
 	m, rep, err := training.Train(ctx, o)

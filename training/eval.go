@@ -107,6 +107,11 @@ type EvalOptions struct {
 	// Clean consecutive steps; see scoreCleaned. 0 (default) scores every
 	// window from the actual values. LSTM detector only (ignored for AR).
 	Clean int
+	// Stream makes the threshold streaming (SPOT, threshold.SPOT): it
+	// starts from the calibration fit and is refitted with every test score
+	// that is not an alarm, in time order, so it follows the level of the
+	// unflagged test scores (no labels). Default false: fixed threshold.
+	Stream bool
 	// Tail is the tail model of the threshold: TailRobustExp (default) or
 	// TailGPD (POT).
 	Tail string
@@ -261,7 +266,7 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 		"window": opts.Window, "gap": opts.Gap, "hidden": opts.Hidden, "layers": opts.Layers, "epochs": opts.Epochs,
 		"batch_size": opts.BatchSize, "patience": opts.Patience, "learning_rate": opts.LearningRate,
 		"max_windows_per_epoch": opts.MaxWindowsPerEpoch, "val_fraction": opts.ValFraction,
-		"pot_risk": opts.Risk, "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "clean": opts.Clean, "pot_level": opts.Level, "seed": opts.Seed,
+		"pot_risk": opts.Risk, "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "clean": opts.Clean, "stream": opts.Stream, "pot_level": opts.Level, "seed": opts.Seed,
 	}}
 	for _, name := range names {
 		er, err := evalEntity(ctx, opts, name)
@@ -396,6 +401,14 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 	ewma(rank, len(test.Features), opts.RankSmooth)
 	labels := test.Labels
 	pred := metrics.Threshold(score, pot.Threshold)
+	if opts.Stream {
+		sp, err := threshold.SPOT(valScore, score, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level}, opts.Tail == TailRobustExp)
+		if err != nil {
+			return er, fmt.Errorf("threshold: %w", err)
+		}
+		pred = sp.Alarm
+		opts.Logger.Debug("spot threshold", "entity", name, "first", sp.Threshold[0], "last", sp.Threshold[len(sp.Threshold)-1])
+	}
 	pw := metrics.PointWise(pred, labels)
 	pa := metrics.Adjusted(pred, labels)
 	ev := metrics.Event(pred, labels)

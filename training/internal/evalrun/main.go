@@ -30,6 +30,7 @@ func main() {
 	flag.StringVar(&o.Aggregate, "aggregate", "", "mean or max")
 	flag.StringVar(&o.Tail, "tail", "", "robust-exp or gpd")
 	flag.IntVar(&o.Gap, "gap", 0, "forecast gap")
+	flag.BoolVar(&o.Stream, "stream", false, "streaming threshold (SPOT)")
 	flag.IntVar(&o.Clean, "clean", 0, "replace detected steps by forecasts in later windows, at most this many in a row (0: off)")
 	flag.IntVar(&o.RankSmooth, "rank-smooth", 0, "EWMA span of the ranking scores (negative: off)")
 	flag.StringVar(&o.Calibration, "calibration", "", "val or train")

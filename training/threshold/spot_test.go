@@ -1,0 +1,47 @@
+package threshold
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+func TestSPOT(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	calib := make([]float64, 5000)
+	for i := range calib {
+		calib[i] = r.ExpFloat64()
+	}
+	// A calm stream (half the scale) lowers the threshold; a noisy one
+	// (twice the scale) raises it; clear outliers are alarms and do not
+	// enter the tail.
+	for _, tc := range []struct {
+		name  string
+		scale float64
+		lower bool
+	}{{"calm", 0.5, true}, {"noisy", 2, false}} {
+		for _, robust := range []bool{true, false} {
+			stream := make([]float64, 8000)
+			for i := range stream {
+				stream[i] = tc.scale * r.ExpFloat64()
+			}
+			stream[100] = 1000
+			res, err := SPOT(calib, stream, POTOptions{Risk: 1e-3, Level: 0.98}, robust)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, last := res.Threshold[0], res.Threshold[len(stream)-1]
+			if first != res.Init.Threshold {
+				t.Errorf("%s robust=%v: first threshold %v, want the calibration's %v", tc.name, robust, first, res.Init.Threshold)
+			}
+			if tc.lower != (last < first) {
+				t.Errorf("%s robust=%v: threshold %v → %v", tc.name, robust, first, last)
+			}
+			if !res.Alarm[100] || res.Threshold[101] != res.Threshold[100] {
+				t.Errorf("%s robust=%v: outlier alarm %v, threshold %v → %v", tc.name, robust, res.Alarm[100], res.Threshold[100], res.Threshold[101])
+			}
+		}
+	}
+	if _, err := SPOT(make([]float64, 3), nil, POTOptions{}, true); err == nil {
+		t.Error("3 calibration scores accepted")
+	}
+}

@@ -1,0 +1,87 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// TestIngesterParallelApply: a commit large enough to be applied on
+// several goroutines leaves the head as a one-by-one application would,
+// skips duplicates and counts every sample once.
+func TestIngesterParallelApply(t *testing.T) {
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	head, err := features.NewHead(features.HeadOptions{ImmutableLabels: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := features.NewExtractor(features.ExtractorOptions{Config: features.DefaultConfig(), Head: head})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := newIngester(st, head, ex, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+
+	const pods, rounds = 500, 4 // 10 series a pod: 20,000 samples a call
+	t0 := int64(1_700_000_000_000)
+	var batches []telemetry.Batch
+	for r := range rounds {
+		for half := range 2 {
+			b := telemetry.Batch{Source: "test", Seq: uint64(len(batches) + 1), Received: t0}
+			for p := half * pods / 2; p < (half+1)*pods/2; p++ {
+				for f := range 10 {
+					b.Samples = append(b.Samples, telemetry.Sample{
+						Labels: labels.FromStrings("__name__", fmt.Sprintf("m%d", f), "namespace", "ns", "pod", fmt.Sprintf("p%d", p)),
+						T:      t0 + int64(r)*15_000, V: float64(r),
+					})
+				}
+			}
+			batches = append(batches, b)
+		}
+	}
+	if err := in.Append(context.Background(), batches); err != nil {
+		t.Fatal(err)
+	}
+	if n := head.NumSeries(); n != pods*10 {
+		t.Fatalf("head holds %d series, want %d", n, pods*10)
+	}
+	if got, want := in.applied.Load(), int64(pods*10*rounds); got != want {
+		t.Fatalf("applied %d samples, want %d", got, want)
+	}
+	if wm := in.watermark.Load(); wm != t0+(rounds-1)*15_000 {
+		t.Fatalf("watermark %d", wm)
+	}
+	// Redelivered: duplicates, nothing applied again.
+	if err := in.Append(context.Background(), batches); err != nil {
+		t.Fatal(err)
+	}
+	if got := in.applied.Load(); got != int64(pods*10*rounds) {
+		t.Fatalf("after redelivery applied %d samples", got)
+	}
+	q, err := head.Querier(0, t0+rounds*15_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "pod", "p7"), labels.MustNewMatcher(labels.MatchEqual, "__name__", "m3"))
+	n := 0
+	for ss.Next() {
+		it := ss.At().Iterator(nil)
+		for it.Next() != 0 {
+			n++
+		}
+	}
+	if n != rounds {
+		t.Fatalf("series m3 of p7 holds %d samples, want %d", n, rounds)
+	}
+}

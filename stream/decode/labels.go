@@ -104,7 +104,8 @@ func (le *lineEntry) add(c *lineCache, fkey []byte, e seriesEntry, n int) {
 	}
 	f := lineField{key: c.intern(fkey), lset: e.lset}
 	if e.reason != "" {
-		f.rej = &e
+		rej := e // only rejections are allocated
+		f.rej = &rej
 	}
 	le.fields = append(le.fields, f)
 }

@@ -35,13 +35,16 @@ type evaluator struct {
 	steps    prometheus.Counter
 	failures prometheus.Counter
 	lastStep prometheus.Gauge
-	known    map[string]bool
+	known    map[string]int64 // entity → data time its sighting was last stored
 	// instant caches features.Config.InstantFeatures for instantNames.
 	instant      []bool
 	instantNames []string
 	// done is the last step evaluated (ms), for Progress.
 	done atomic.Int64
 }
+
+// entityRefresh is how often a known entity's LastSeen is rewritten.
+const entityRefresh = 10 * time.Minute
 
 // maxCatchUp bounds how many steps one tick evaluates; a source that jumps
 // far ahead makes the evaluator skip to the newest steps instead.
@@ -51,7 +54,7 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 	f := promauto.With(o.Registerer)
 	return &evaluator{
 		evaluatorOptions: o,
-		known:            map[string]bool{},
+		known:            map[string]int64{},
 		steps: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_steps_total", Help: "Steps evaluated.",
 		}),
@@ -122,13 +125,21 @@ func (e *evaluator) evaluate(ctx context.Context, t int64) {
 		return
 	}
 	recs := make([]store.Vector, len(vs))
+	var seen []store.EntityInfo
 	for i, v := range vs {
 		recs[i] = store.Vector{Entity: v.Entity, T: v.T, Values: v.Values, Failure: v.Failure}
-		if !e.known[v.Entity] {
-			if err := e.Store.PutEntity(v.Entity, v.Labels, v.T); err != nil {
-				e.Logger.Error("store entity", "entity", v.Entity, "err", err)
-			} else {
-				e.known[v.Entity] = true
+		// New entities, and known ones every entityRefresh, in one
+		// transaction: LastSeen stays current without a write per step.
+		if last, ok := e.known[v.Entity]; !ok || v.T-last >= entityRefresh.Milliseconds() {
+			seen = append(seen, store.EntityInfo{ID: v.Entity, Labels: v.Labels, FirstSeen: v.T, LastSeen: v.T})
+		}
+	}
+	if len(seen) > 0 {
+		if err := e.Store.PutEntities(seen); err != nil {
+			e.Logger.Error("store entities", "n", len(seen), "err", err)
+		} else {
+			for _, en := range seen {
+				e.known[en.ID] = en.LastSeen
 			}
 		}
 	}

@@ -226,7 +226,9 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 	t := o.Train
 	t.Source = &storesource.Source{Store: st, From: from.UnixMilli(), To: to.UnixMilli(), Step: Step.Milliseconds()}
 	if t.Window == 0 {
-		t.Window = 16
+		// 8 minutes: long enough to tell a precursor building over 10–25
+		// minutes from a short glitch (16 steps could not).
+		t.Window = 32
 	}
 	if t.Horizon == 0 {
 		t.Horizon = Horizon
@@ -239,7 +241,12 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 		t.Epochs = 6
 	}
 	if t.MaxWindowsPerEpoch == 0 {
-		t.MaxWindowsPerEpoch = 30000
+		t.MaxWindowsPerEpoch = 120000
+	}
+	if t.Alerts == nil && o.App.Config != nil {
+		// The threshold the daemon's alert rule does best with on the
+		// validation tail (events, not single windows).
+		t.Alerts = &training.AlertRule{For: o.App.Config.Alerting.For, ResolveRatio: o.App.Config.Alerting.ResolveRatio}
 	}
 	if t.Seed == 0 {
 		t.Seed = o.Seed
@@ -255,8 +262,12 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintf(o.Out, "training: %d windows, validation AUC-PR %.3f, F1 %.3f, threshold %.3f, %.0fs\n",
-		rep.TrainWindows, rep.ValAUCPR, rep.ValF1, rep.Thresholds.Failure, rep.TrainSeconds)
+	fmt.Fprintf(o.Out, "training: %d windows, validation AUC-PR %.3f, threshold %.3f, %.0fs\n",
+		rep.TrainWindows, rep.ValAUCPR, rep.Thresholds.Failure, rep.TrainSeconds)
+	if e := rep.Episodes; e != nil {
+		fmt.Fprintf(o.Out, "training: on the validation tail the alerts at that threshold predict %d of %d failures, %d false alarms\n",
+			e.Predicted, e.Episodes, e.FalsePositives)
+	}
 	return m, data, nil
 }
 

@@ -3,6 +3,8 @@ package training
 import (
 	"math"
 	"testing"
+
+	"github.com/omen-sre/omen/training/dataset"
 )
 
 func TestEpisodeScore(t *testing.T) {
@@ -89,5 +91,37 @@ func TestEpisodeThreshold(t *testing.T) {
 	}
 	if _, ok := EpisodeThreshold([]ProbSeq{{Prob: []float64{.1, .2}, Failing: []bool{false, false}}}, 10, AlertRule{}); ok {
 		t.Error("ok without onsets")
+	}
+}
+
+// TestMakeWindowsEnded: the last windows of an entity that ended are
+// labelled by the steps it had (0 here, 1 when it failed at its end); of
+// one whose history merely stops they stay masked.
+func TestMakeWindowsEnded(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		ended     bool
+		failAtEnd bool
+		want      []float32 // labels of the last two windows; -1 = NaN
+	}{
+		{"history stops", false, false, []float32{-1, -1}},
+		{"pod deleted", true, false, []float32{0, 0}},
+		{"failed, then deleted", true, true, []float32{1, 1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := 12
+			s := &dataset.Series{Entity: "e", Features: []string{"x"}, Values: make([]float64, n), Labels: make([]bool, n), Ended: c.ended}
+			s.Labels[n-1] = c.failAtEnd
+			w, err := MakeWindows(s, WindowOptions{Window: 3, Horizon: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range c.want {
+				got := w.Label[w.N()-2+k]
+				if want < 0 && got == got || want >= 0 && got != want {
+					t.Errorf("window %d: label %v, want %v", w.N()-2+k, got, want)
+				}
+			}
+		})
 	}
 }

@@ -16,7 +16,8 @@ type WindowOptions struct {
 	// Horizon H: the failure label of a window ending at step t is true
 	// when any step in (t, t+H] is labelled. With H = 0 the label is the
 	// label of step t+1 (the forecast step). Windows whose horizon runs past
-	// the end of the series get a masked (NaN) label.
+	// the end of the series get a masked (NaN) label, unless the series
+	// Ended (the entity is gone: the remaining steps decide).
 	Horizon int
 	// Onset makes the label predict failure onsets: a window whose last
 	// step is already failing gets a masked (NaN) label, so the model is
@@ -75,7 +76,7 @@ func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
 	w := &Windows{W: opts.Window, F: len(s.Features), Gap: opts.Gap, steps: n, data: toFloat32(s.Values)}
 	for end := opts.Window - 1; end+1+opts.Gap < n; end += opts.Stride {
 		w.End = append(w.End, end)
-		l := horizonLabel(s.Labels, end, opts.Horizon)
+		l := horizonLabel(s.Labels, end, opts.Horizon, s.Ended)
 		if opts.Onset && s.Labels != nil && s.Labels[end] {
 			l = float32(math.NaN())
 		}
@@ -114,7 +115,10 @@ func ScoringWindowsGap(s *dataset.Series, window, gap, from int) (*Windows, erro
 	return w, nil
 }
 
-func horizonLabel(labels []bool, end, h int) float32 {
+// horizonLabel is 1 when a step in (end, end+h] is labelled, 0 when none
+// is, NaN when the horizon runs past the series and the entity may live on
+// (ended: it did not, so the steps that exist decide).
+func horizonLabel(labels []bool, end, h int, ended bool) float32 {
 	if labels == nil {
 		return float32(math.NaN())
 	}
@@ -122,7 +126,10 @@ func horizonLabel(labels []bool, end, h int) float32 {
 		h = 1
 	}
 	if end+h >= len(labels) {
-		return float32(math.NaN())
+		if !ended {
+			return float32(math.NaN())
+		}
+		h = len(labels) - 1 - end
 	}
 	for t := end + 1; t <= end+h; t++ {
 		if labels[t] {

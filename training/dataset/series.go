@@ -27,6 +27,11 @@ type Series struct {
 	// Causes, when not nil, has one entry per step: the 0-based feature
 	// indices labelled as the cause at that step (nil for unlabelled steps).
 	Causes [][]int
+	// Ended reports that the entity ceased to exist after its last step
+	// (a deleted pod), rather than that the history stops there: nothing
+	// can happen to it later, so a failure horizon that runs past its end
+	// is known to hold no failure.
+	Ended bool
 }
 
 // Steps returns the number of rows.
@@ -78,6 +83,7 @@ func (s *Series) Slice(from, to int) *Series {
 	if s.Causes != nil {
 		out.Causes = s.Causes[from:to]
 	}
+	out.Ended = s.Ended && to == s.Steps()
 	return out
 }
 

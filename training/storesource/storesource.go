@@ -37,6 +37,10 @@ type Source struct {
 	Step int64
 }
 
+// endedAfter is how many steps of silence before Source.To mean that an
+// entity has ended.
+const endedAfter = 4
+
 // Load returns one series per entity that has at least one vector of the
 // current schema, sorted by entity. Vectors of other schema versions are
 // skipped (their feature layout differs).
@@ -81,7 +85,11 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 		first, last := vs[0].T, vs[len(vs)-1].T
 		steps := int((last-first+s.Step/2)/s.Step) + 1
 		ser := &dataset.Series{Entity: ent, Features: append([]string(nil), schema.Features...), Start: first, Step: s.Step,
-			Values: make([]float64, steps*nf), Labels: make([]bool, steps)}
+			Values: make([]float64, steps*nf), Labels: make([]bool, steps),
+			// Silent for more than a few steps before the end of the
+			// range: the entity is gone (the daemon stores no vectors
+			// for deleted pods).
+			Ended: last < s.To-endedAfter*s.Step}
 		for i := range ser.Values {
 			ser.Values[i] = math.NaN()
 		}

@@ -108,6 +108,28 @@ func schedule(seed int64, d time.Duration) ([]sim.ScenarioSpec, error) {
 	return nil, lastErr
 }
 
+// withOpening clears the first 40 simulated minutes of the live phase
+// (which starts at live) and puts a strong memory-growth failure there,
+// its precursor starting as the live phase does, so that a new user sees
+// an alert with its causes within the demo's first minutes instead of
+// waiting for the schedule's next scenario.
+func withOpening(specs []sim.ScenarioSpec, live time.Duration) []sim.ScenarioSpec {
+	const (
+		lead   = 12 * time.Minute
+		clearF = 40 * time.Minute
+	)
+	fails := live + lead + 2*time.Minute
+	out := specs[:0]
+	for _, s := range specs {
+		from := s.At - s.Lead
+		to := s.At + max(s.FailFor, sim.DefaultFailFor)
+		if to < live || from > live+clearF {
+			out = append(out, s)
+		}
+	}
+	return append(out, sim.ScenarioSpec{Kind: sim.MemoryGrowth, At: fails, Lead: lead, Strength: 1})
+}
+
 // Run is "omen demo": the embedded NATS server, a simulated fleet, a model
 // trained on simulated history (or loaded), and the daemon scoring the
 // live fleet, printing alerts with their causes and lead times until ctx
@@ -120,6 +142,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("schedule scenarios: %w", err)
 	}
+	specs = withOpening(specs, o.History)
 	fleet, err := sim.New(sim.Options{Seed: o.Seed, Start: start, Step: Step, Scenarios: specs})
 	if err != nil {
 		return fmt.Errorf("create fleet: %w", err)

@@ -211,6 +211,25 @@ remote_write:
 		maxProb = max(maxProb, p.Prob)
 		return nil
 	})
+	if os.Getenv("OMEN_E2E_DEBUG") != "" {
+		schema, _ := a.Store().Schema()
+		fi := -1
+		for i, n := range schema.Features {
+			if n == truth.Cause {
+				fi = i
+			}
+		}
+		_ = a.Store().Vectors("boutique/"+truth.Entity["pod"], truth.Onset.Add(-5*time.Minute).UnixMilli(), truth.FailureAt.UnixMilli(), func(v store.Vector) error {
+			if fi >= 0 {
+				t.Logf("DEBUG %s %s=%.3f", time.UnixMilli(v.T).Sub(truth.FailureAt), truth.Cause, v.Values[fi])
+			}
+			return nil
+		})
+		_ = a.Store().Predictions("boutique/"+truth.Entity["pod"], truth.Onset.UnixMilli(), truth.FailureAt.UnixMilli(), func(p store.Prediction) error {
+			t.Logf("DEBUG pred %s p=%.3f", time.UnixMilli(p.T).Sub(truth.FailureAt), p.Prob)
+			return nil
+		})
+	}
 	// Whether the model predicts this failure in time is a quality figure,
 	// measured by "omen eval sim" over many scenarios and reported in
 	// docs/EVALUATION.md. It is logged here, not asserted: the model this

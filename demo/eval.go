@@ -90,7 +90,7 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 
 	var mu sync.Mutex
 	var alerts []sim.Alert
-	var fps []string                      // fingerprint of alerts[i]
+	var fps []string                     // fingerprint of alerts[i]
 	resolved := map[string][]time.Time{} // resolution times per fingerprint
 	live := false
 	o.App.Config = SimConfig(testFleet)

@@ -250,9 +250,10 @@ type badgerLogger struct{ l *slog.Logger }
 
 func (b badgerLogger) Errorf(f string, v ...any) { b.log(slog.LevelError, f, v) }
 func (b badgerLogger) Warningf(f string, v ...any) {
-	// Badger warns about its block cache's hit ratio every minute; omen's
-	// workload is mostly writes, so a low ratio is expected, not a problem.
-	if strings.HasPrefix(f, "Block cache might be too small") {
+	// Badger warns about its caches' hit ratios every minute ("%s might be
+	// too small"); omen's workload is mostly writes, so a low ratio is
+	// expected, not a problem.
+	if strings.Contains(f, "might be too small") {
 		b.log(slog.LevelDebug, f, v)
 		return
 	}

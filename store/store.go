@@ -253,7 +253,7 @@ func (b badgerLogger) Warningf(f string, v ...any) {
 	// Badger warns about its caches' hit ratios every minute ("%s might be
 	// too small"); omen's workload is mostly writes, so a low ratio is
 	// expected, not a problem.
-	if strings.Contains(f, "might be too small") {
+	if strings.Contains(f, "might be too small") || strings.HasPrefix(f, "Cache life expectancy") {
 		b.log(slog.LevelDebug, f, v)
 		return
 	}

@@ -86,6 +86,12 @@ func TestSimLab(t *testing.T) {
 	}
 	t.Logf("trained in %.1fs: %d windows, %d positives, val AUC-PR %.3f F1 %.3f threshold %.3f (%s)",
 		time.Since(t0).Seconds(), rep.TrainWindows, rep.Positives, rep.ValAUCPR, rep.ValF1, rep.Thresholds.Failure, rep.Thresholds.Method)
+	if os.Getenv("LAB_NORM") != "" {
+		mean, std := m.Normalization()
+		for i, n := range m.Config().Features {
+			t.Logf("norm %-40s mean %10.4g std %10.4g", n, mean[i], std[i])
+		}
+	}
 	th := envF("LAB_TH", rep.Thresholds.Failure)
 	for _, s := range testSeeds {
 		seed, _ := strconv.ParseInt(s, 10, 64)
@@ -100,7 +106,7 @@ func TestSimLab(t *testing.T) {
 			}
 		}
 		t.Logf("test fleet %d: %d entities, %d scored steps, max prob %.3f", seed, len(series), nst, mx)
-		for _, tt := range []float64{th, 0.99, 0.95, 0.9, 0.8, 0.5} {
+		for _, tt := range []float64{th, 0.999, 0.998, 0.996, 0.99, 0.95, 0.9, 0.8, 0.5} {
 			alerts := labAlerts(series, tt, envInt("LAB_FOR", 2), 0.8)
 			r := sim.Score(truth, alerts, Horizon*Step)
 			t.Logf("seed %d th %.3f: failures %d predicted %d groups %d TP %d FP %d late %d  P %.3f R %.3f lead %.0fs",

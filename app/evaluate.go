@@ -172,11 +172,11 @@ func (e *evaluator) instantFeatures() []bool {
 // from, and scoring them raised false alarms on every pod a rollout
 // removed. Their events stay in the event store.
 func dropAbsent(vs []features.Vector, instant []bool) []features.Vector {
-	any := slices.Contains(instant, true)
+	someInstant := slices.Contains(instant, true)
 	out := vs[:0]
 	for _, v := range vs {
 		for i, is := range instant {
-			if i < len(v.Values) && (is || !any) && v.Values[i] == v.Values[i] { // a value, not NaN
+			if i < len(v.Values) && (is || !someInstant) && v.Values[i] == v.Values[i] { // a value, not NaN
 				out = append(out, v)
 				break
 			}

@@ -1,3 +1,5 @@
+//go:build simlab
+
 package demo
 
 import (
@@ -26,7 +28,10 @@ import (
 	"github.com/omen-sre/omen/training/storesource"
 )
 
-// TestSimLab is a research harness, not a CI test: with OMEN_SIMLAB=DIR it
+// TestSimLab is a research harness, not a CI test (build tag simlab):
+//
+//	OMEN_SIMLAB=DIR go test -tags simlab -run TestSimLab -v ./demo
+//
 // records simulated fleets' features through the daemon into DIR (once),
 // trains models offline on the training fleet and scores the test fleets
 // with the daemon's alert rule, so model and threshold variants compare in
@@ -34,7 +39,7 @@ import (
 func TestSimLab(t *testing.T) {
 	dir := os.Getenv("OMEN_SIMLAB")
 	if dir == "" {
-		t.Skip("research harness: set OMEN_SIMLAB=DIR")
+		t.Fatal("set OMEN_SIMLAB to the directory that keeps the recorded fleets")
 	}
 	ctx := context.Background()
 	envInt := func(k string, d int) int {

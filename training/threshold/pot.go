@@ -53,35 +53,17 @@ type POTResult struct {
 
 // POT returns the POT threshold of scores (NaN scores are ignored).
 func POT(scores []float64, opts POTOptions) (POTResult, error) {
-	if err := opts.defaults(); err != nil {
-		return POTResult{}, fmt.Errorf("pot options: %w", err)
+	res, peaks, done, err := excesses(scores, &opts, "pot")
+	if done || err != nil {
+		return res, err
 	}
-	x := finite(scores)
-	if len(x) < 20 {
-		return POTResult{}, fmt.Errorf("pot: %d finite scores, want at least 20", len(x))
-	}
-	slices.Sort(x)
-	t := quantileSorted(x, opts.Level)
-	var peaks []float64
-	for _, v := range x {
-		if v > t {
-			peaks = append(peaks, v-t)
-		}
-	}
-	res := POTResult{Initial: t, Peaks: len(peaks), N: len(x)}
-	if len(peaks) < 5 {
-		// Too few distinct excesses to fit a tail: fall back to the
-		// empirical maximum, the most conservative label-free choice.
-		res.Threshold = x[len(x)-1]
-		res.Fit = GPD{Method: "none"}
-		return res, nil
-	}
+	t, n := res.Initial, res.N
 	fit, err := FitGPD(peaks)
 	if err != nil {
 		return res, fmt.Errorf("pot: %w", err)
 	}
 	res.Fit = fit
-	r := opts.Risk * float64(len(x)) / float64(len(peaks))
+	r := opts.Risk * float64(n) / float64(len(peaks))
 	if math.Abs(fit.Gamma) < 1e-9 {
 		res.Threshold = t - fit.Sigma*math.Log(r)
 	} else {
@@ -91,6 +73,36 @@ func POT(scores []float64, opts POTOptions) (POTResult, error) {
 		return res, fmt.Errorf("pot: threshold %v from fit %+v", res.Threshold, fit)
 	}
 	return res, nil
+}
+
+// excesses applies the defaults to opts and validates it, sorts the finite scores, takes the initial
+// threshold at opts.Level and returns the excesses over it (sorted), with
+// res.Initial, Peaks and N set. With fewer than 5 excesses there is no
+// tail to fit: res holds the calibration maximum as the threshold, the
+// most conservative label-free choice, and done is true. what names the
+// caller in errors.
+func excesses(scores []float64, opts *POTOptions, what string) (res POTResult, peaks []float64, done bool, err error) {
+	if err := opts.defaults(); err != nil {
+		return res, nil, false, fmt.Errorf("%s options: %w", what, err)
+	}
+	x := finite(scores)
+	if len(x) < 20 {
+		return res, nil, false, fmt.Errorf("%s: %d finite scores, want at least 20", what, len(x))
+	}
+	slices.Sort(x)
+	t := quantileSorted(x, opts.Level)
+	for _, v := range x {
+		if v > t {
+			peaks = append(peaks, v-t)
+		}
+	}
+	res = POTResult{Initial: t, Peaks: len(peaks), N: len(x)}
+	if len(peaks) < 5 {
+		res.Threshold = x[len(x)-1]
+		res.Fit = GPD{Method: "none"}
+		return res, peaks, true, nil
+	}
+	return res, peaks, false, nil
 }
 
 // FitGPD fits a GPD to positive excesses y by maximum likelihood

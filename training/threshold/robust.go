@@ -1,9 +1,7 @@
 package threshold
 
 import (
-	"fmt"
 	"math"
-	"slices"
 )
 
 // RobustPOT is POT with an exponential tail (γ = 0) whose scale is
@@ -16,30 +14,14 @@ import (
 // threshold than POT's. Fit.Method is "exp-median". With fewer than 5
 // excesses the threshold is the calibration maximum, as in POT.
 func RobustPOT(scores []float64, opts POTOptions) (POTResult, error) {
-	if err := opts.defaults(); err != nil {
-		return POTResult{}, fmt.Errorf("robust pot options: %w", err)
+	res, peaks, done, err := excesses(scores, &opts, "robust pot")
+	if done || err != nil {
+		return res, err
 	}
-	x := finite(scores)
-	if len(x) < 20 {
-		return POTResult{}, fmt.Errorf("robust pot: %d finite scores, want at least 20", len(x))
-	}
-	slices.Sort(x)
-	t := quantileSorted(x, opts.Level)
-	var peaks []float64
-	for _, v := range x {
-		if v > t {
-			peaks = append(peaks, v-t)
-		}
-	}
-	res := POTResult{Initial: t, Peaks: len(peaks), N: len(x)}
-	if len(peaks) < 5 {
-		res.Threshold = x[len(x)-1]
-		res.Fit = GPD{Method: "none"}
-		return res, nil
-	}
+	t := res.Initial
 	// peaks is sorted (x is).
 	sigma := quantileSorted(peaks, 0.5) / math.Ln2
 	res.Fit = GPD{Gamma: 0, Sigma: sigma, LogLik: logLik(peaks, 0, sigma), Method: "exp-median"}
-	res.Threshold = t - sigma*math.Log(opts.Risk*float64(len(x))/float64(len(peaks)))
+	res.Threshold = t - sigma*math.Log(opts.Risk*float64(res.N)/float64(len(peaks)))
 	return res, nil
 }

@@ -104,6 +104,11 @@ type Options struct {
 	// out of a baseline (7m; Nezha faults are 8–9 minutes apart and their
 	// effects last up to about 7 minutes).
 	FaultSpan time.Duration
+	// NoErrorPath keeps the entry service's success-rate drop as its own
+	// evidence; by default, with a directed call graph, the drop moves to
+	// the deepest service on the entry's call paths that shows an anomaly
+	// of its own (see errorPath).
+	NoErrorPath bool
 }
 
 func (o *Options) defaults() error {
@@ -458,6 +463,9 @@ func evidenceAt(day *Day, fi int, o Options, callers map[string][]string) (ev ma
 	}
 	// loss[svc] is the service's largest drop of a load metric.
 	loss := map[string]float64{}
+	// rise[svc][family] is the service's largest rise per family (for
+	// the error path).
+	rise := map[string]map[string]float64{}
 	for pod, s := range day.Pods {
 		svc := ServiceOf(pod)
 		best := famScore{}
@@ -470,6 +478,10 @@ func evidenceAt(day *Day, fi int, o Options, callers map[string][]string) (ev ma
 			}
 			cs := sc.score(s.Times, s.Values[c])
 			z := math.Max(cs.up, cs.down)
+			if rise[svc] == nil {
+				rise[svc] = map[string]float64{}
+			}
+			rise[svc][fam] = math.Max(rise[svc][fam], cs.up)
 			if z > anyTop.z || anyTop.family == "" {
 				anyTop = famScore{fam, z}
 			}
@@ -504,14 +516,21 @@ func evidenceAt(day *Day, fi int, o Options, callers map[string][]string) (ev ma
 		best.family = cause.family
 		raise(svcTop, svc, best)
 	}
+	// entry is the service front_service.csv describes, errs its
+	// success-rate drop (weighted).
+	var entry string
+	var errs float64
 	if f := day.Front; f != nil && !o.NoFront {
 		if _, known := svcTop[f.Pod]; known {
+			entry = f.Pod
 			for c, col := range f.Columns {
 				fam := "front_latency"
+				cs := sc.score(f.Times, f.Values[c])
 				if strings.HasPrefix(col, "SuccessRate") {
 					fam = "front_success_rate"
+					errs = math.Max(errs, o.FrontWeight*cs.down)
 				}
-				raise(svcTop, f.Pod, famScore{fam, o.FrontWeight * sc.score(f.Times, f.Values[c]).max()})
+				raise(svcTop, f.Pod, famScore{fam, o.FrontWeight * cs.max()})
 			}
 		}
 	}
@@ -568,6 +587,23 @@ func evidenceAt(day *Day, fi int, o Options, callers map[string][]string) (ev ma
 			raise(svcTop, c, famScore{"traffic_loss", o.LossWeight * d})
 		}
 	}
+	if !o.NoErrorPath && entry != "" && errs > 0 && callers != nil {
+		if to := errorPath(entry, callers, rise, loss, o); to != "" {
+			// The entry's failed requests are explained by a
+			// service on their path: the drop is its evidence.
+			fams[entry]["front_success_rate"] = 0
+			if svcTop[entry].family == "front_success_rate" {
+				best := famScore{}
+				for fam, z := range fams[entry] {
+					if z > best.z || best.family == "" || (z == best.z && fam < best.family) {
+						best = famScore{fam, z}
+					}
+				}
+				svcTop[entry] = best
+			}
+			raise(svcTop, to, famScore{"error_path", errs})
+		}
+	}
 	for svc := range svcTop {
 		// Evidence: the largest family score plus Corroboration times
 		// the second largest (another kind of metric agreeing).
@@ -587,6 +623,65 @@ func evidenceAt(day *Day, fi int, o Options, callers map[string][]string) (ev ma
 		}
 	}
 	return ev, svcTop, podTop
+}
+
+// errorPath returns the service that the entry service's failed requests
+// are blamed on, or "" to keep them the entry's own: the deepest service
+// (longest call path from the entry in the directed call graph; callers
+// maps a callee to its callers) that shows an anomaly of its own — a rise
+// of a resource metric (CPU, memory, syscalls, network bytes) or, when its
+// load did not drop, of its server-side latency, by at least CauseZ — the
+// larger anomaly at equal depth. A callee that answers with errors fails
+// its callers' requests, which return early, so its callers' and its
+// callees' load drops: load drops are no anomaly of a service's own. A
+// latency quantile of a service whose load dropped is estimated from few
+// requests, so its rise does not count either.
+func errorPath(entry string, callers map[string][]string, rise map[string]map[string]float64, loss map[string]float64, o Options) string {
+	callees := map[string][]string{}
+	for callee, cs := range callers {
+		for _, c := range cs {
+			callees[c] = append(callees[c], callee)
+		}
+	}
+	for _, cs := range callees {
+		sort.Strings(cs)
+	}
+	// depth is the longest call path from the entry (cycles cut).
+	depth := map[string]int{}
+	onPath := map[string]bool{}
+	var visit func(s string, d int)
+	visit = func(s string, d int) {
+		if onPath[s] || d <= depth[s] && d > 0 {
+			return
+		}
+		depth[s] = d
+		onPath[s] = true
+		for _, c := range callees[s] {
+			visit(c, d+1)
+		}
+		onPath[s] = false
+	}
+	visit(entry, 0)
+	best, bestD, bestZ := "", 0, 0.0
+	for svc, d := range depth {
+		if d == 0 {
+			continue
+		}
+		var z float64
+		for fam := range resourceFamily {
+			z = math.Max(z, rise[svc][fam])
+		}
+		if loss[svc] < o.LossZ {
+			z = math.Max(z, rise[svc]["server_latency"])
+		}
+		if z < o.CauseZ {
+			continue
+		}
+		if d > bestD || d == bestD && (z > bestZ || z == bestZ && svc < best) {
+			best, bestD, bestZ = svc, d, z
+		}
+	}
+	return best
 }
 
 // resourceFamily marks the metric families that measure resource use (the

@@ -240,3 +240,106 @@ func TestExplainedLatency(t *testing.T) {
 		t.Errorf("NoExplain: front ev %.2f, want more than %.2f", evNo["front"], ev["front"])
 	}
 }
+
+// errorDay is an entry service "front" calling mid and other, mid calling
+// leaf; the entry's success rate drops to 20 % at minute 61. cols adds
+// columns to the pods (each pod has a flat CPU column).
+func errorDay(cols map[string]map[string]func(int) float64) (*Day, map[string][]string) {
+	all := map[string]map[string]func(int) float64{}
+	for _, svc := range []string{"front", "mid", "leaf", "other"} {
+		pod := svc + "-5f6585d649-fnmft"
+		all[pod] = map[string]func(int) float64{"CpuUsageRate(%)": flat(20)}
+		for col, f := range cols[svc] {
+			all[pod][col] = f
+		}
+	}
+	day := memDay("leaf-5f6585d649-fnmft", all)
+	fr := &Series{Pod: "front", Times: day.Pods["front-5f6585d649-fnmft"].Times, Columns: []string{"SuccessRate(%)"}}
+	v := make([]float64, len(fr.Times))
+	for m := range v {
+		v[m] = during(func(int) float64 { return 100 }, 20)(m)
+	}
+	fr.Values = [][]float64{v}
+	day.Front = fr
+	return day, map[string][]string{"mid": {"front"}, "other": {"front"}, "leaf": {"mid"}}
+}
+
+func TestErrorPath(t *testing.T) {
+	o := Options{}
+	if err := o.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	// leaf answers with errors: its memory rises (its own anomaly) while
+	// every service's load falls; the entry's success-rate drop is leaf's.
+	lost := func(svcs ...string) map[string]map[string]func(int) float64 {
+		c := map[string]map[string]func(int) float64{}
+		for _, s := range svcs {
+			c[s] = map[string]func(int) float64{"PodWorkload(Ops)": during(flat(50), 5)}
+		}
+		return c
+	}
+	cols := lost("mid", "leaf", "other")
+	cols["leaf"]["MemoryUsageRate(%)"] = during(flat(10), 30)
+	day, callers := errorDay(cols)
+	ev, top, _ := evidenceAt(day, 0, o, callers)
+	if top["leaf"].family != "error_path" || ev["leaf"] <= ev["front"] || ev["leaf"] <= ev["mid"] {
+		t.Errorf("callee with its own anomaly: ev %v, leaf top %+v", ev, top["leaf"])
+	}
+	// NoErrorPath keeps the drop the entry's.
+	o.NoErrorPath = true
+	evNo, topNo, _ := evidenceAt(day, 0, o, callers)
+	if topNo["front"].family != "front_success_rate" || evNo["front"] <= evNo["leaf"] {
+		t.Errorf("NoErrorPath: ev %v, front top %+v", evNo, topNo["front"])
+	}
+	o.NoErrorPath = false
+
+	// The entry fails by itself: its callees only lose load, and other's
+	// latency quantile, taken over the few requests left, rises. No
+	// service on the path has an anomaly of its own: the drop stays the
+	// entry's.
+	cols = lost("mid", "leaf", "other")
+	cols["other"]["PodServerLatencyP90(s)"] = during(flat(0.01), 0.5)
+	day, callers = errorDay(cols)
+	ev, top, _ = evidenceAt(day, 0, o, callers)
+	if top["front"].family != "front_success_rate" || top["other"].family == "error_path" || ev["front"] <= ev["leaf"] || ev["front"] <= ev["mid"] {
+		t.Errorf("entry's own errors: ev %v, front top %+v, other top %+v", ev, top["front"], top["other"])
+	}
+	// Without a directed call graph there is no path: nothing moves.
+	cols = lost("mid", "leaf", "other")
+	cols["leaf"]["MemoryUsageRate(%)"] = during(flat(10), 30)
+	day, _ = errorDay(cols)
+	_, top, _ = evidenceAt(day, 0, o, nil)
+	if top["leaf"].family == "error_path" {
+		t.Errorf("error path without a call graph: leaf top %+v", top["leaf"])
+	}
+}
+
+func TestErrorPathDeepest(t *testing.T) {
+	o := Options{}
+	if err := o.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	callers := map[string][]string{"mid": {"front"}, "leaf": {"mid", "front"}, "other": {"front"}, "front": {"leaf"}}
+	rise := map[string]map[string]float64{
+		"mid":   {"cpu": 50},
+		"leaf":  {"memory": 4},
+		"other": {"server_latency": 80},
+	}
+	// leaf is two calls deep (front→mid→leaf; the cycle back to front is
+	// cut), mid and other one: leaf wins despite the larger anomalies.
+	if got := errorPath("front", callers, rise, map[string]float64{}, o); got != "leaf" {
+		t.Errorf("deepest: got %q, want leaf", got)
+	}
+	// Below CauseZ leaf is no candidate; at equal depth the larger anomaly.
+	rise["leaf"]["memory"] = 2
+	if got := errorPath("front", callers, rise, map[string]float64{}, o); got != "other" {
+		t.Errorf("equal depth: got %q, want other", got)
+	}
+	// A latency rise at a service whose load dropped does not count.
+	if got := errorPath("front", callers, rise, map[string]float64{"other": 9}, o); got != "mid" {
+		t.Errorf("latency under traffic loss: got %q, want mid", got)
+	}
+	if got := errorPath("front", callers, map[string]map[string]float64{}, nil, o); got != "" {
+		t.Errorf("no anomaly: got %q, want none", got)
+	}
+}

@@ -151,8 +151,14 @@ func BenchmarkHeadMemory(b *testing.B) {
 // BenchmarkHeadAppend appends batches of 1000 samples over 100k series at
 // 15s steps; it reports samples/s.
 func BenchmarkHeadAppend(b *testing.B) {
+	for _, immutable := range []bool{false, true} {
+		b.Run(fmt.Sprintf("immutable=%v", immutable), func(b *testing.B) { benchHeadAppend(b, immutable) })
+	}
+}
+
+func benchHeadAppend(b *testing.B, immutable bool) {
 	lsets := benchLabels(100_000)
-	h, err := NewHead(HeadOptions{Registerer: prometheus.NewRegistry()})
+	h, err := NewHead(HeadOptions{Registerer: prometheus.NewRegistry(), ImmutableLabels: immutable})
 	if err != nil {
 		b.Fatal(err)
 	}

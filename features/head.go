@@ -110,6 +110,10 @@ type Head struct {
 	shards     []headShard
 	mask       uint64
 
+	// refs finds the series of a label set by the address of its bytes
+	// (see seriesRefs); nil unless ImmutableLabels.
+	refs atomic.Pointer[seriesRefs]
+
 	numSeries atomic.Int64
 	maxT      atomic.Int64
 	nextGC    atomic.Int64
@@ -148,6 +152,7 @@ type headShard struct {
 // memSeries is one series; guarded by its shard's lock.
 type memSeries struct {
 	lset   labels.Labels
+	hash   uint64     // lset.Hash(), immutable
 	next   *memSeries // hash collision chain
 	closed []closedChunk
 	// head is the chunk appended to; valid while app is not nil.
@@ -194,6 +199,9 @@ func NewHead(opts HeadOptions) (*Head, error) {
 	}
 	h.maxT.Store(math.MinInt64)
 	h.nextGC.Store(math.MinInt64)
+	if opts.ImmutableLabels && labelsAreString {
+		h.refs.Store(newSeriesRefs(1024))
+	}
 
 	h.appended = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "omen", Name: "head_samples_appended_total",
@@ -319,14 +327,31 @@ func (h *Head) AppendPart(samples []telemetry.Sample, part, nparts int) (int, er
 			}
 			continue
 		}
-		hash := s.Labels.Hash()
+		// A label set the Head already keeps (the decoder's interned
+		// one) finds its series by address, without hashing its bytes.
+		refs := h.refs.Load()
+		ser := refs.lookup(s.Labels)
+		var hash uint64
+		if ser != nil {
+			hash = ser.hash
+		} else {
+			hash = s.Labels.Hash()
+		}
 		shard := hash & h.mask
 		if nparts > 1 && int(shard%uint64(nparts)) != part {
 			continue
 		}
 		sh := &h.shards[shard]
 		sh.mu.Lock()
-		ser := sh.get(hash, s.Labels)
+		if ser != nil && ser.dead {
+			ser = nil // garbage-collected; a new series may exist
+		}
+		if ser == nil {
+			ser = sh.get(hash, s.Labels)
+			if ser != nil {
+				refs.remember(ser, s.Labels)
+			}
+		}
 		if ser == nil {
 			if value.IsStaleNaN(v) {
 				sh.mu.Unlock()
@@ -349,6 +374,8 @@ func (h *Head) AppendPart(samples []telemetry.Sample, part, nparts int) (int, er
 				lset = lset.Copy()
 			}
 			ser = sh.create(hash, lset)
+			refs = h.growRefs(refs)
+			refs.remember(ser, s.Labels)
 		}
 		r := ser.append(s.T, v, h.chunkRange, maxT-h.lookback)
 		sh.mu.Unlock()
@@ -462,7 +489,7 @@ func (sh *headShard) get(hash uint64, lset labels.Labels) *memSeries {
 
 func (sh *headShard) create(hash uint64, lset labels.Labels) *memSeries {
 	name := lset.Get(labels.MetricName) // a substring of lset's own copy
-	s := &memSeries{lset: lset, headMint: math.MinInt64, headMaxt: math.MinInt64}
+	s := &memSeries{lset: lset, hash: hash, headMint: math.MinInt64, headMaxt: math.MinInt64}
 	s.next = sh.series[hash]
 	sh.series[hash] = s
 	sh.byName[name] = append(sh.byName[name], s)

@@ -399,6 +399,58 @@ func TestHeadImmutableLabels(t *testing.T) {
 	}
 }
 
+// TestHeadSeriesRefs: with ImmutableLabels a sample finds its series by
+// the address of its label set (the cache grows with the Head); an equal
+// label set at another address, and a label set whose series was
+// garbage-collected, still find the right series.
+func TestHeadSeriesRefs(t *testing.T) {
+	h := newTestHead(t, nil, HeadOptions{ImmutableLabels: true, Lookback: time.Minute})
+	const n = 5000
+	lsets := make([]labels.Labels, n)
+	for i := range lsets {
+		lsets[i] = labels.FromStrings("__name__", "m", "pod", fmt.Sprintf("p%d", i))
+	}
+	batch := make([]telemetry.Sample, n)
+	for step := range 3 {
+		for i := range batch {
+			batch[i] = telemetry.Sample{Labels: lsets[i], T: base + int64(step)*15*sec, V: float64(step)}
+		}
+		if got, err := h.Append(batch); got != n || err != nil {
+			t.Fatalf("step %d: appended %d, %v", step, got, err)
+		}
+	}
+	if h.NumSeries() != n {
+		t.Fatalf("%d series, want %d", h.NumSeries(), n)
+	}
+	if r := h.refs.Load(); labelsAreString && (r == nil || len(r.slots) < n) {
+		t.Fatalf("series refs not grown: %v", r)
+	}
+	if hit := h.refs.Load().lookup(lsets[7]); labelsAreString && (hit == nil || !labels.Equal(hit.lset, lsets[7])) {
+		t.Fatalf("lookup of p7 = %v", hit)
+	}
+	// An equal label set at another address: same series.
+	again := labels.FromStrings("__name__", "m", "pod", "p7")
+	if got, _ := h.Append([]telemetry.Sample{{Labels: again, T: base + 45*sec, V: 3}}); got != 1 || h.NumSeries() != n {
+		t.Fatalf("appended %d, %d series", got, h.NumSeries())
+	}
+	// Every series ages out, then p7 comes back with its old label set.
+	other := labels.FromStrings("__name__", "other")
+	if _, err := h.Append([]telemetry.Sample{{Labels: other, T: base + 10*60*sec, V: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	h.GC()
+	if h.NumSeries() != 1 {
+		t.Fatalf("%d series after GC, want 1", h.NumSeries())
+	}
+	if got, _ := h.Append([]telemetry.Sample{{Labels: lsets[7], T: base + 10*60*sec + sec, V: 9}}); got != 1 || h.NumSeries() != 2 {
+		t.Fatalf("re-created p7: appended %d, %d series", got, h.NumSeries())
+	}
+	all := readAll(t, h, 0, math.MaxInt64, nameIs("m"))
+	if s := all[lsets[7].String()]; len(all) != 1 || len(s) != 1 || s[0].v != 9 {
+		t.Fatalf("read %v", all)
+	}
+}
+
 // TestHeadAppendPart: the parts of a batch appended concurrently hold the
 // same series and samples as one Append.
 func TestHeadAppendPart(t *testing.T) {
@@ -416,8 +468,14 @@ func TestHeadAppendPart(t *testing.T) {
 	if n, err := want.Append(batch); n != 1500 || err != nil {
 		t.Fatalf("Append = %d, %v", n, err)
 	}
+	for _, immutable := range []bool{false, true} {
+		testHeadAppendPart(t, batch, want, immutable)
+	}
+}
+
+func testHeadAppendPart(t *testing.T, batch []telemetry.Sample, want *Head, immutable bool) {
 	reg := prometheus.NewRegistry()
-	got := newTestHead(t, reg, HeadOptions{})
+	got := newTestHead(t, reg, HeadOptions{ImmutableLabels: immutable})
 	const parts = 3
 	var wg sync.WaitGroup
 	var total atomic.Int64

@@ -1,0 +1,100 @@
+package features
+
+import (
+	"math/bits"
+	"reflect"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// labelsAreString tells whether labels.Labels is the "stringlabels"
+// representation (one string holding every name and value), the default
+// build of Prometheus' labels package; the address of that string then
+// identifies an immutable label set.
+var labelsAreString = func() bool {
+	t := reflect.TypeFor[labels.Labels]()
+	return t.Kind() == reflect.Struct && t.NumField() == 1 && t.Field(0).Type.Kind() == reflect.String
+}()
+
+// labelsData returns the address and length of ls's bytes; only valid
+// when labelsAreString.
+func labelsData(ls *labels.Labels) (*byte, int) {
+	s := *(*string)(unsafe.Pointer(ls))
+	return unsafe.StringData(s), len(s)
+}
+
+// seriesRefs is a direct-mapped cache from the address of a label set's
+// bytes to the series that keeps that very label set. omen's decoders
+// hand the Head the same interned, immutable label set for every sample
+// of a series, and with HeadOptions.ImmutableLabels the Head keeps it, so
+// a sample finds its series by one load instead of hashing its labels,
+// probing the shard's map and comparing the label bytes. A hit is exact:
+// the series' own label set has the sample's address and length, and a
+// label set is never modified, so the bytes are the same. Misses (a new
+// series, a label set built by another decoder, a slot taken by another
+// series) take the hashed path and claim the slot.
+//
+// Slots are atomic pointers: appenders on several goroutines read and
+// write them without a lock. The cache holds about two slots per series
+// (8 bytes each); it is replaced by one twice the size as the Head grows.
+type seriesRefs struct {
+	slots []atomic.Pointer[memSeries]
+	shift uint8
+}
+
+func newSeriesRefs(n int) *seriesRefs {
+	b := bits.Len(uint(n - 1))
+	return &seriesRefs{slots: make([]atomic.Pointer[memSeries], 1<<b), shift: uint8(64 - b)}
+}
+
+func (r *seriesRefs) slot(p *byte) *atomic.Pointer[memSeries] {
+	// Fibonacci hashing of the address.
+	return &r.slots[(uint64(uintptr(unsafe.Pointer(p)))*0x9E3779B97F4A7C15)>>r.shift]
+}
+
+// lookup returns the series keeping ls, or nil. r may be nil.
+func (r *seriesRefs) lookup(ls labels.Labels) *memSeries {
+	if r == nil {
+		return nil
+	}
+	p, n := labelsData(&ls)
+	if n == 0 {
+		return nil
+	}
+	s := r.slot(p).Load()
+	if s == nil {
+		return nil
+	}
+	if q, m := labelsData(&s.lset); q != p || m != n {
+		return nil
+	}
+	return s
+}
+
+// remember records s for lookups of ls when s keeps ls itself. r may be nil.
+func (r *seriesRefs) remember(s *memSeries, ls labels.Labels) {
+	if r == nil {
+		return
+	}
+	p, n := labelsData(&ls)
+	if q, m := labelsData(&s.lset); n == 0 || q != p || m != n {
+		return
+	}
+	r.slot(p).Store(s)
+}
+
+// growRefs replaces the cache by an empty one of twice the size when the
+// Head holds more series than half its slots, and returns the cache to
+// use. r may be nil (no cache).
+func (h *Head) growRefs(r *seriesRefs) *seriesRefs {
+	if r == nil || h.numSeries.Load() <= int64(len(r.slots)/2) {
+		return r
+	}
+	n := newSeriesRefs(2 * len(r.slots))
+	if h.refs.CompareAndSwap(r, n) {
+		return n
+	}
+	return h.refs.Load()
+}

@@ -370,3 +370,134 @@ func minMaxWeights(s *dataset.Series, std []float64) []float32 {
 	}
 	return w
 }
+
+// ScaleValTail turns each feature's residual into its surprise under that
+// feature's own validation residual distribution: −ln of the empirical
+// probability of a residual at least as large, with an exponential tail
+// (scale from the median excess over the feature's Level quantile, as
+// threshold.RobustPOT) beyond that quantile. A feature whose forecasts are
+// rarely far off counts a given miss more than a spiky one, in the tail as
+// well as at the median (ScaleValMedian equalises only the median).
+const ScaleValTail = "val-tail"
+
+// tailScorer is the ScaleValTail scorer: per-feature surprises of the
+// wrapped Scorer's residuals, aggregated by their mean (or maximum).
+type tailScorer struct {
+	s      Scorer
+	sorted [][]float32 // per feature: validation residuals up to the Level quantile, ascending
+	n      []int       // per feature: number of validation residuals
+	u      []float64   // per feature: the Level quantile
+	sigma  []float64   // per feature: exponential tail scale
+	level  float64
+	max    bool
+}
+
+// newTailScorer fits the per-feature residual distributions of s on the
+// validation windows w.
+func newTailScorer(ctx context.Context, s Scorer, w *Windows, level float64, useMax bool) (*tailScorer, error) {
+	idx := spaced(w.N(), 20000)
+	f := w.F
+	x := make([]float32, len(idx)*w.W*f)
+	next := make([]float32, len(idx)*f)
+	w.Gather(idx, x, next, nil)
+	score := make([]float64, len(idx))
+	per := make([]float32, len(idx)*f)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.AnomalyScores(x, next, len(idx), score, per); err != nil {
+		return nil, fmt.Errorf("validation residuals: %w", err)
+	}
+	ts := &tailScorer{s: s, sorted: make([][]float32, f), n: make([]int, f), u: make([]float64, f), sigma: make([]float64, f), level: level, max: useMax}
+	col := make([]float32, 0, len(idx))
+	var sigmas []float64
+	for j := range f {
+		col = col[:0]
+		for i := range idx {
+			if v := next[i*f+j]; v == v {
+				col = append(col, per[i*f+j])
+			}
+		}
+		slices.Sort(col)
+		ts.n[j] = len(col)
+		if len(col) == 0 {
+			continue
+		}
+		k := min(int(level*float64(len(col))), len(col)-1)
+		ts.u[j] = float64(col[k])
+		ts.sorted[j] = slices.Clone(col[:k+1])
+		ex := make([]float64, 0, len(col)-k)
+		for _, v := range col[k:] {
+			if d := float64(v) - ts.u[j]; d > 0 {
+				ex = append(ex, d)
+			}
+		}
+		if len(ex) > 0 {
+			slices.Sort(ex)
+			ts.sigma[j] = ex[len(ex)/2] / math.Ln2
+			sigmas = append(sigmas, ts.sigma[j])
+		}
+	}
+	// Features whose validation residuals have no tail (constant or nearly
+	// so) get a small tail scale: a fraction of the median scale of the
+	// others, so any miss on them is very surprising but finite.
+	floor := 1e-12
+	if len(sigmas) > 0 {
+		slices.Sort(sigmas)
+		floor = max(0.01*sigmas[len(sigmas)/2], 1e-12)
+	}
+	for j := range f {
+		ts.sigma[j] = max(ts.sigma[j], floor)
+	}
+	return ts, nil
+}
+
+// surprise is −ln P(residual ≥ r) for feature j.
+func (c *tailScorer) surprise(j int, r float64) float64 {
+	if c.n[j] == 0 {
+		return 0
+	}
+	if r > c.u[j] {
+		return -math.Log(1-c.level) + (r-c.u[j])/c.sigma[j]
+	}
+	// Number of validation residuals < r: the probability of one ≥ r.
+	below, _ := slices.BinarySearch(c.sorted[j], float32(r))
+	return -math.Log(1 - float64(below)/float64(c.n[j]))
+}
+
+func (c *tailScorer) AnomalyScores(x, next []float32, n int, score []float64, perFeature []float32) error {
+	f := len(c.n)
+	if perFeature == nil {
+		perFeature = make([]float32, n*f)
+	}
+	if err := c.s.AnomalyScores(x, next, n, score, perFeature); err != nil {
+		return err
+	}
+	for i := range n {
+		sum, hi, cnt := 0.0, 0.0, 0
+		for j := range f {
+			if v := next[i*f+j]; v == v {
+				s := c.surprise(j, float64(perFeature[i*f+j]))
+				perFeature[i*f+j] = float32(s)
+				sum += s
+				hi = max(hi, s)
+				cnt++
+			} else {
+				perFeature[i*f+j] = 0
+			}
+		}
+		score[i] = 0
+		switch {
+		case c.max:
+			score[i] = hi
+		case cnt > 0:
+			score[i] = sum / float64(cnt)
+		}
+	}
+	return nil
+}
+
+func (c *tailScorer) RankScores(x, next []float32, n int, out []float32) error {
+	score := make([]float64, n)
+	return c.AnomalyScores(x, next, n, score, out)
+}

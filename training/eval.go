@@ -95,6 +95,17 @@ type EvalOptions struct {
 	// negative = off), so a feature's rank reflects its recent residuals,
 	// not one step's.
 	RankSmooth int
+	// RankHold, when > 0, is the half-life in steps of a peak-hold
+	// envelope applied to the (smoothed) ranking scores: each feature's
+	// ranking score is the larger of its current value and its previous
+	// envelope decayed by 2^(−1/RankHold), so the features that moved most
+	// at an anomaly's onset keep their rank while their one-step residuals
+	// fade during a sustained shift. 0 (default) = off.
+	RankHold int
+	// Inspect, when set, is called once per entity with the threshold, the
+	// test scores and the per-feature ranking scores (n×F, before rank
+	// smoothing) for development diagnostics; it must not keep the slices.
+	Inspect func(entity string, threshold float64, score []float64, rank []float32)
 	// Calibration names the scores the threshold is fitted to:
 	// CalibrateTrain (default: every step of the training file, as
 	// OmniAnomaly and TranAD initialise POT on training scores) or
@@ -150,8 +161,8 @@ func (o *EvalOptions) defaults() error {
 	if o.Scale == "" {
 		o.Scale = ScaleValMedian
 	}
-	if o.Scale != ScaleMinMax && o.Scale != ScaleZ && o.Scale != ScaleVal && o.Scale != ScaleValMedian {
-		return fmt.Errorf("eval: unknown residual scale %q (want %s, %s, %s or %s)", o.Scale, ScaleValMedian, ScaleVal, ScaleMinMax, ScaleZ)
+	if o.Scale != ScaleMinMax && o.Scale != ScaleZ && o.Scale != ScaleVal && o.Scale != ScaleValMedian && o.Scale != ScaleValTail {
+		return fmt.Errorf("eval: unknown residual scale %q (want %s, %s, %s, %s or %s)", o.Scale, ScaleValMedian, ScaleValTail, ScaleVal, ScaleMinMax, ScaleZ)
 	}
 	if o.Tail == "" {
 		o.Tail = TailRobustExp
@@ -160,6 +171,9 @@ func (o *EvalOptions) defaults() error {
 		return fmt.Errorf("eval: unknown tail %q (want %s or %s)", o.Tail, TailRobustExp, TailGPD)
 	}
 	setDefault(&o.RankSmooth, 20)
+	if o.RankHold < 0 {
+		return fmt.Errorf("eval: negative rank hold %d", o.RankHold)
+	}
 	if o.Aggregate == "" {
 		o.Aggregate = AggregateMean
 	}
@@ -268,6 +282,9 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 		"max_windows_per_epoch": opts.MaxWindowsPerEpoch, "val_fraction": opts.ValFraction,
 		"pot_risk": opts.Risk, "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "clean": opts.Clean, "stream": opts.Stream, "pot_level": opts.Level, "seed": opts.Seed,
 	}}
+	if opts.RankHold > 0 {
+		rep.Options["rank_hold"] = opts.RankHold
+	}
 	for _, name := range names {
 		er, err := evalEntity(ctx, opts, name)
 		if err != nil {
@@ -398,7 +415,11 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 		return er, err
 	}
 	ewma(score, 1, opts.Smooth)
+	if opts.Inspect != nil {
+		opts.Inspect(name, pot.Threshold, score, rank)
+	}
 	ewma(rank, len(test.Features), opts.RankSmooth)
+	peakHold(rank, len(test.Features), opts.RankHold)
 	labels := test.Labels
 	pred := metrics.Threshold(score, pot.Threshold)
 	if opts.Stream {
@@ -464,6 +485,19 @@ func ewma[T float32 | float64](x []T, f, span int) {
 	}
 }
 
+// peakHold replaces x, a time-major series of f values a step, in place by
+// its peak-hold envelope with the given half-life in steps (no-op when
+// halfLife ≤ 0): e[t] = max(x[t], e[t−1]·2^(−1/halfLife)).
+func peakHold(x []float32, f, halfLife int) {
+	if halfLife <= 0 {
+		return
+	}
+	d := float32(math.Pow(0.5, 1/float64(halfLife)))
+	for i := f; i < len(x); i++ {
+		x[i] = max(x[i], d*x[i-f])
+	}
+}
+
 // concat joins two series with the same features (labels and causes are
 // dropped: the result only feeds scoring windows).
 func concat(a, b *dataset.Series) *dataset.Series {
@@ -489,6 +523,12 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 		switch opts.Scale {
 		case ScaleMinMax:
 			sc := scaledScorer{s: ar, weight: minMaxWeights(tr, ar.std), max: opts.Aggregate == AggregateMax}
+			return &trained{scorer: sc, ranker: sc}, nil
+		case ScaleValTail:
+			sc, err := newTailScorer(ctx, ar, vaw, opts.Level, opts.Aggregate == AggregateMax)
+			if err != nil {
+				return nil, err
+			}
 			return &trained{scorer: sc, ranker: sc}, nil
 		case ScaleVal, ScaleValMedian:
 			w, err := valWeights(ctx, ar, vaw, opts.Scale == ScaleValMedian)
@@ -548,6 +588,13 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 			return nil, err
 		}
 		sc := scaledScorer{s: m, weight: w, max: opts.Aggregate == AggregateMax}
+		scorer, ranker = sc, sc
+	}
+	if opts.Scale == ScaleValTail {
+		sc, err := newTailScorer(ctx, m, vaw, opts.Level, opts.Aggregate == AggregateMax)
+		if err != nil {
+			return nil, err
+		}
 		scorer, ranker = sc, sc
 	}
 	if opts.NewRanker != nil {

@@ -4,12 +4,14 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 
 	"github.com/omen-sre/omen/training"
@@ -17,7 +19,7 @@ import (
 
 func main() {
 	var o training.EvalOptions
-	var ents, out string
+	var ents, out, dump string
 	flag.StringVar(&o.Kind, "kind", "", "smd, asd or empty")
 	flag.StringVar(&o.Dir, "dir", "", "data set directory")
 	flag.StringVar(&ents, "entities", "", "comma-separated entities (default all)")
@@ -33,6 +35,8 @@ func main() {
 	flag.BoolVar(&o.Stream, "stream", false, "streaming threshold (SPOT)")
 	flag.IntVar(&o.Clean, "clean", 0, "replace detected steps by forecasts in later windows, at most this many in a row (0: off)")
 	flag.IntVar(&o.RankSmooth, "rank-smooth", 0, "EWMA span of the ranking scores (negative: off)")
+	flag.IntVar(&o.RankHold, "rank-hold", 0, "half-life of the peak-hold envelope of the ranking scores (0: off)")
+	flag.StringVar(&dump, "dump", "", "write each entity's threshold, test scores and ranking scores to DIR/ENTITY.probe (see rankprobe)")
 	flag.StringVar(&o.Calibration, "calibration", "", "val or train")
 	flag.IntVar(&o.Smooth, "smooth", 0, "EWMA span")
 	flag.IntVar(&o.Patience, "patience", 0, "patience")
@@ -41,6 +45,14 @@ func main() {
 	flag.Int64Var(&o.Seed, "seed", 1, "seed")
 	flag.StringVar(&out, "json", "", "write the report here")
 	flag.Parse()
+	if dump != "" {
+		o.Inspect = func(entity string, thr float64, score []float64, rank []float32) {
+			if err := writeProbe(filepath.Join(dump, entity+".probe"), thr, score, rank); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+		}
+	}
 	if ents != "" {
 		o.Entities = strings.Split(ents, ",")
 	}
@@ -62,4 +74,20 @@ func main() {
 	}
 	fmt.Println(string(b))
 	rep.WriteTable(os.Stdout)
+}
+
+// writeProbe writes int64 n, float64 threshold, n float64 scores and n×F
+// float32 ranking scores, little-endian.
+func writeProbe(path string, thr float64, score []float64, rank []float32) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	for _, v := range []any{int64(len(score)), thr, score, rank} {
+		if err := binary.Write(f, binary.LittleEndian, v); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return f.Close()
 }

@@ -106,8 +106,10 @@ func BenchmarkEncodeBatchDistinct(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	var out []byte
+	cpu0 := cpuTime(b)
 	for i := 0; i < b.N; i++ {
 		out = encodeBatch(out[:0], &bt, true)
 	}
 	b.ReportMetric(float64(b.N*len(bt.Samples))/b.Elapsed().Seconds(), "samples/s")
+	b.ReportMetric(float64(b.N*len(bt.Samples))/(cpuTime(b)-cpu0).Seconds(), "samples/cpu-s")
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"reflect"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/model/labels"
@@ -53,7 +55,15 @@ var errCorrupt = errors.New("corrupt batch encoding")
 // batchEncoder holds reusable scratch space; it is not goroutine-safe. Use
 // encoderPool.
 type batchEncoder struct {
-	sets   map[uint64]uint32   // label hash → index of the first set with it
+	// addr maps the address of a label set's bytes to its set, when
+	// labels.Labels is one string (see labelsAreString): decoders intern
+	// label sets, so the samples of one series share an address. An
+	// open-addressing table of at least twice as many slots as samples;
+	// an equal label set at another address is written twice, which
+	// decodes the same.
+	addr      []addrSlot
+	addrShift uint8
+	sets      map[uint64]uint32   // label hash → index of the first set with it
 	coll   map[uint64][]uint32 // label hash → further sets with it (collisions)
 	setLst []labels.Labels
 	idx    []uint32 // per sample or event: its set
@@ -75,6 +85,61 @@ func (e *batchEncoder) reset() {
 	e.last = e.last[:0]
 	e.prev = e.prev[:0]
 	e.body = e.body[:0]
+}
+
+type addrSlot struct {
+	p   *byte
+	n   int
+	set uint32
+}
+
+// labelsAreString tells whether labels.Labels is the "stringlabels"
+// representation (one string holding every name and value), the default
+// build of Prometheus' labels package.
+var labelsAreString = func() bool {
+	t := reflect.TypeFor[labels.Labels]()
+	return t.Kind() == reflect.Struct && t.NumField() == 1 && t.Field(0).Type.Kind() == reflect.String
+}()
+
+// labelsData returns the address and length of ls's bytes; only valid
+// when labelsAreString.
+func labelsData(ls *labels.Labels) (*byte, int) {
+	s := *(*string)(unsafe.Pointer(ls))
+	return unsafe.StringData(s), len(s)
+}
+
+// sizeAddr prepares the address table for n label sets.
+func (e *batchEncoder) sizeAddr(n int) {
+	if !labelsAreString || n < 16 {
+		e.addr = e.addr[:0]
+		return
+	}
+	b := bits.Len(uint(2*n - 1))
+	if cap(e.addr) < 1<<b {
+		e.addr = make([]addrSlot, 1<<b)
+	}
+	e.addr = e.addr[:1<<b]
+	e.addrShift = uint8(64 - b)
+}
+
+// setByAddr is set for encoders with an address table.
+func (e *batchEncoder) setByAddr(ls labels.Labels) uint32 {
+	p, n := labelsData(&ls)
+	mask := uint64(len(e.addr) - 1)
+	j := (uint64(uintptr(unsafe.Pointer(p))) * 0x9E3779B97F4A7C15) >> e.addrShift
+	sl := &e.addr[j]
+	for sl.p != nil { // linear probing; the table is at most half full
+		if sl.p == p && sl.n == n {
+			return sl.set
+		}
+		j = (j + 1) & mask
+		sl = &e.addr[j]
+	}
+	i := uint32(len(e.setLst))
+	e.setLst = append(e.setLst, ls)
+	e.last = append(e.last, 0)
+	*sl = addrSlot{p: p, n: n, set: i}
+	return i
 }
 
 func (e *batchEncoder) set(ls labels.Labels) uint32 {
@@ -109,8 +174,15 @@ func encodeBatch(dst []byte, b *telemetry.Batch, compress bool) []byte {
 	e.reset()
 
 	e.idx = slices.Grow(e.idx[:0], len(b.Samples)+len(b.Events))
-	for i := range b.Samples {
-		e.idx = append(e.idx, e.set(b.Samples[i].Labels))
+	if e.sizeAddr(len(b.Samples)); len(e.addr) > 0 {
+		for i := range b.Samples {
+			e.idx = append(e.idx, e.setByAddr(b.Samples[i].Labels))
+		}
+		clear(e.addr) // drop references to the caller's label sets
+	} else {
+		for i := range b.Samples {
+			e.idx = append(e.idx, e.set(b.Samples[i].Labels))
+		}
 	}
 	for i := range b.Events {
 		e.idx = append(e.idx, e.set(b.Events[i].Labels))
@@ -123,9 +195,9 @@ func encodeBatch(dst []byte, b *telemetry.Batch, compress bool) []byte {
 	body = binary.AppendVarint(body, b.Received)
 	body = binary.AppendUvarint(body, uint64(len(e.setLst)))
 	for _, ls := range e.setLst {
-		body = binary.AppendUvarint(body, uint64(ls.Len()))
 		e.cur = e.cur[:0]
 		ls.Range(func(l labels.Label) { e.cur = append(e.cur, l.Name, l.Value) })
+		body = binary.AppendUvarint(body, uint64(len(e.cur)/2)) // ls.Len() would decode ls again
 		for j, str := range e.cur {
 			body = appendRef(body, str, e.prev, j)
 		}

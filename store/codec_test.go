@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -85,6 +86,33 @@ func TestBatchCodecRoundTrip(t *testing.T) {
 			}
 			sameBatch(t, got, b)
 		}
+	}
+}
+
+// TestBatchCodecSetsByAddress: a batch whose samples share label sets
+// (by address, as decoders hand them out, or equal ones at other
+// addresses) writes each shared set once and decodes to the same batch.
+func TestBatchCodecSetsByAddress(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	b := makeBatch(rng, "bench", 1, 1700000000000, 100, 10)
+	// Series 0 also under a copy of its label set (another address).
+	b.Samples = append(b.Samples, telemetry.Sample{Labels: b.Samples[0].Labels.Copy(), T: b.Samples[len(b.Samples)-1].T + 15000, V: 1})
+	enc := encodeBatch(nil, &b, false)
+	got, err := decodeBatch(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameBatch(t, got, b)
+	// Header: version, flags, source, seq, received, number of sets.
+	r := enc[2:]
+	n, k := binary.Uvarint(r)
+	r = r[k+int(n):]
+	_, k = binary.Uvarint(r)
+	r = r[k:]
+	_, k = binary.Varint(r)
+	r = r[k:]
+	if sets, _ := binary.Uvarint(r); sets < 100 || sets > 101 {
+		t.Fatalf("%d label sets written for 100 series", sets)
 	}
 }
 

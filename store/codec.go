@@ -64,13 +64,13 @@ type batchEncoder struct {
 	addr      []addrSlot
 	addrShift uint8
 	sets      map[uint64]uint32   // label hash → index of the first set with it
-	coll   map[uint64][]uint32 // label hash → further sets with it (collisions)
-	setLst []labels.Labels
-	idx    []uint32 // per sample or event: its set
-	last   []uint64 // last value bits per set
-	prev   []string // previous set's names and values, interleaved
-	cur    []string
-	body   []byte
+	coll      map[uint64][]uint32 // label hash → further sets with it (collisions)
+	setLst    []labels.Labels
+	idx       []uint32 // per sample or event: its set
+	last      []uint64 // last value bits per set
+	prev      []string // previous set's names and values, interleaved
+	cur       []string
+	body      []byte
 }
 
 var encoderPool = sync.Pool{New: func() any {

@@ -35,6 +35,9 @@ type BenchIngestOptions struct {
 	// AfterMeasure, if set, is called after the memory figures are taken,
 	// while the daemon still runs (e.g. to write a heap profile).
 	AfterMeasure func()
+	// Ingested, if set, is called when the last sample is acknowledged
+	// (e.g. to stop a CPU profile of the ingest phase alone).
+	Ingested func()
 	// MemoryLimit, when positive, is set as the Go runtime's soft memory
 	// limit (debug.SetMemoryLimit, as GOMEMLIMIT does) for the run, and
 	// restored afterwards.
@@ -210,6 +213,9 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 			res.IngestSeconds = time.Since(pubStart).Seconds()
 			res.IngestCPUSeconds = processCPUSeconds() - cpuStart
 			fmt.Fprintf(o.Progress, "ingested in %.2fs (%.2f CPU-s)\n", res.IngestSeconds, res.IngestCPUSeconds)
+			if o.Ingested != nil {
+				o.Ingested()
+			}
 		}
 		if res.IngestSeconds > 0 && step >= lastStep {
 			res.FeaturesSeconds = time.Since(pubStart).Seconds()

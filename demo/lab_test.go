@@ -82,7 +82,28 @@ func TestSimLab(t *testing.T) {
 	}
 	to.Source = multiSource(srcs)
 	t0 := time.Now()
-	m, rep, err := training.Train(ctx, to)
+	var m *model.Model
+	var rep training.TrainReport
+	var err error
+	if mf := os.Getenv("LAB_MODEL"); mf != "" {
+		// LAB_MODEL caches the trained model (and its report) between runs.
+		if b, e := os.ReadFile(mf); e == nil {
+			if m, err = model.Unmarshal(b); err != nil {
+				t.Fatal(err)
+			}
+			rb, _ := os.ReadFile(mf + ".json")
+			_ = json.Unmarshal(rb, &rep)
+		}
+	}
+	if m == nil {
+		m, rep, err = training.Train(ctx, to)
+		if err == nil && os.Getenv("LAB_MODEL") != "" {
+			b, _ := m.MarshalBinary()
+			rb, _ := json.Marshal(rep)
+			_ = os.WriteFile(os.Getenv("LAB_MODEL"), b, 0o644)
+			_ = os.WriteFile(os.Getenv("LAB_MODEL")+".json", rb, 0o644)
+		}
+	}
 	for _, c := range closers {
 		c()
 	}
@@ -98,6 +119,61 @@ func TestSimLab(t *testing.T) {
 		}
 	}
 	th := envF("LAB_TH", rep.Thresholds.Failure)
+	// Threshold rules applied to the validation episode curve (no test
+	// labels involved).
+	type named struct {
+		name string
+		th   float64
+	}
+	rules := []named{{"chosen", th}}
+	if c := rep.EpisodeCurve; len(c) > 0 {
+		best := 0.0
+		for _, e := range c {
+			best = math.Max(best, e.F1)
+		}
+		for _, tol := range []float64{0.01, 0.02, 0.04} {
+			for _, e := range c { // increasing threshold: the first is the lowest
+				if e.F1 >= best-tol {
+					rules = append(rules, named{fmt.Sprintf("low%.2f", tol), e.Threshold})
+					break
+				}
+			}
+		}
+		for _, pmin := range []float64{0.9, 0.95} {
+			for _, e := range c {
+				if e.Precision >= pmin {
+					rules = append(rules, named{fmt.Sprintf("P>=%.2f", pmin), e.Threshold})
+					break
+				}
+			}
+		}
+		logit := func(p float64) float64 { return math.Log(p / (1 - p)) }
+		for _, d := range []float64{0.1, 0.25, 0.5, 1} {
+			bi, bv := 0, -1.0
+			for i, e := range c {
+				v := e.F1
+				for _, f := range c {
+					if math.Abs(logit(f.Threshold)-logit(e.Threshold)) <= d {
+						v = math.Min(v, f.F1)
+					}
+				}
+				if v > bv {
+					bi, bv = i, v
+				}
+			}
+			rules = append(rules, named{fmt.Sprintf("rob%.2f", d), c[bi].Threshold})
+		}
+		if os.Getenv("LAB_CURVE") != "" {
+			for i, e := range c {
+				if i%max(len(c)/40, 1) == 0 || e.F1 >= best-0.02 {
+					t.Logf("val th %.5f: onsets %d predicted %d TP %d FP %d P %.3f R %.3f F1 %.3f", e.Threshold, e.Episodes, e.Predicted, e.TruePositives, e.FalsePositives, e.Precision, e.Recall, e.F1)
+				}
+			}
+		}
+	}
+	for _, r := range rules {
+		t.Logf("rule %-8s threshold %.5f", r.name, r.th)
+	}
 	for _, s := range testSeeds {
 		seed, _ := strconv.ParseInt(s, 10, 64)
 		d := filepath.Join(dir, fmt.Sprintf("fleet-%d-%s", seed, dur))
@@ -111,10 +187,15 @@ func TestSimLab(t *testing.T) {
 			}
 		}
 		t.Logf("test fleet %d: %d entities, %d scored steps, max prob %.3f", seed, len(series), nst, mx)
-		for _, tt := range []float64{th, 0.999, 0.998, 0.996, 0.99, 0.95, 0.9, 0.8, 0.5} {
+		ths := []float64{}
+		for _, r := range rules {
+			ths = append(ths, r.th)
+		}
+		ths = append(ths, 0.999, 0.998, 0.996, 0.99, 0.95)
+		for _, tt := range ths {
 			alerts := labAlerts(series, tt, envInt("LAB_FOR", 2), 0.8)
 			r := sim.Score(truth, alerts, Horizon*Step)
-			t.Logf("seed %d th %.3f: failures %d predicted %d groups %d TP %d FP %d late %d  P %.3f R %.3f lead %.0fs",
+			t.Logf("seed %d th %.5f: failures %d predicted %d groups %d TP %d FP %d late %d  P %.3f R %.3f lead %.0fs",
 				seed, tt, r.Failures, r.Predicted, r.AlertGroups, r.TruePositives, r.FalsePositives, r.LateAlerts, r.Precision, r.Recall, r.LeadTimeMedianS)
 			if tt == th && os.Getenv("LAB_TRUTH") != "" {
 				labTruth(t, m, series, truth)

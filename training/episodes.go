@@ -19,6 +19,14 @@ type AlertRule struct {
 	// the horizon (default 3 × horizon): an alert that fired long before
 	// is about something else.
 	Lookback int
+	// Margin, in logits (log-odds), makes EpisodeThreshold choose the
+	// threshold whose worst F1 over every candidate within Margin of it is
+	// best, rather than the best F1 itself: the failure head's
+	// probabilities crowd near 1, where the validation F1 falls off a
+	// cliff just above its maximum, and a fleet the model has not seen
+	// shifts the probabilities by a fraction of a logit. Default 0.25;
+	// negative disables it.
+	Margin float64
 }
 
 func (r *AlertRule) defaults(horizon int) {
@@ -30,6 +38,9 @@ func (r *AlertRule) defaults(horizon int) {
 	}
 	if r.Lookback < horizon {
 		r.Lookback = 3 * horizon
+	}
+	if r.Margin == 0 {
+		r.Margin = 0.25
 	}
 }
 
@@ -157,6 +168,47 @@ func EpisodeScore(seqs []ProbSeq, th float64, horizon int, rule AlertRule) Episo
 // sequences hold no onset.
 func EpisodeThreshold(seqs []ProbSeq, horizon int, rule AlertRule) (EpisodeStats, bool) {
 	rule.defaults(horizon)
+	stats := EpisodeCurve(seqs, horizon, rule)
+	if len(stats) == 0 {
+		return EpisodeStats{}, false
+	}
+	// robust[i] is the worst F1 within rule.Margin logits of threshold i.
+	robust := make([]float64, len(stats))
+	lo := 0
+	for i := range stats {
+		robust[i] = stats[i].F1
+		if rule.Margin < 0 {
+			continue
+		}
+		zi := logit(stats[i].Threshold)
+		for lo < i && zi-logit(stats[lo].Threshold) > rule.Margin {
+			lo++
+		}
+		for j := lo; j < len(stats) && logit(stats[j].Threshold)-zi <= rule.Margin; j++ {
+			robust[i] = math.Min(robust[i], stats[j].F1)
+		}
+	}
+	best := -1.0
+	for _, r := range robust {
+		best = math.Max(best, r)
+	}
+	var near []int
+	for i, r := range robust {
+		if r >= best-0.01 {
+			near = append(near, i)
+		}
+	}
+	return stats[near[len(near)/2]], true
+}
+
+// logit is log(p/(1−p)), ±Inf at 1 and 0.
+func logit(p float64) float64 { return math.Log(p) - math.Log1p(-p) }
+
+// EpisodeCurve scores the alert rule (EpisodeScore) at every candidate
+// threshold of EpisodeThreshold, in increasing order of threshold; it is
+// empty when the sequences hold no onset.
+func EpisodeCurve(seqs []ProbSeq, horizon int, rule AlertRule) []EpisodeStats {
+	rule.defaults(horizon)
 	var all []float64
 	cands := map[float64]bool{}
 	for _, s := range seqs {
@@ -180,13 +232,20 @@ func EpisodeThreshold(seqs []ProbSeq, horizon int, rule AlertRule) (EpisodeStats
 		}
 	}
 	if len(all) == 0 {
-		return EpisodeStats{}, false
+		return nil
 	}
 	slices.Sort(all)
 	const grid = 200
 	for i := range grid {
 		q := 0.9 + 0.1*float64(i)/grid
 		cands[all[min(int(q*float64(len(all))), len(all)-1)]] = true
+	}
+	// And a grid in logits from the 0.9 quantile to the top, so that
+	// EpisodeThreshold's margin finds candidates between sparse levels.
+	if z0, z1 := logit(all[int(0.9*float64(len(all)-1))]), logit(all[len(all)-1]); z1-z0 < 100 {
+		for z := z0; z < z1; z += 0.05 {
+			cands[1/(1+math.Exp(-z))] = true
+		}
 	}
 	ths := make([]float64, 0, len(cands))
 	for c := range cands {
@@ -196,19 +255,11 @@ func EpisodeThreshold(seqs []ProbSeq, horizon int, rule AlertRule) (EpisodeStats
 	}
 	slices.Sort(ths)
 	stats := make([]EpisodeStats, len(ths))
-	best := -1.0
 	for i, th := range ths {
 		stats[i] = EpisodeScore(seqs, th, horizon, rule)
-		best = math.Max(best, stats[i].F1)
 	}
 	if len(ths) == 0 || stats[0].Episodes == 0 {
-		return EpisodeStats{}, false
+		return nil
 	}
-	var near []int
-	for i := range stats {
-		if stats[i].F1 >= best-0.01 {
-			near = append(near, i)
-		}
-	}
-	return stats[near[len(near)/2]], true
+	return stats
 }

@@ -82,7 +82,7 @@ func TestEpisodeThreshold(t *testing.T) {
 		}
 		seqs = append(seqs, ProbSeq{Prob: prob, Failing: fail})
 	}
-	st, ok := EpisodeThreshold(seqs, 10, AlertRule{})
+	st, ok := EpisodeThreshold(seqs, 10, AlertRule{Margin: -1})
 	if !ok {
 		t.Fatal("no onset found")
 	}
@@ -91,6 +91,41 @@ func TestEpisodeThreshold(t *testing.T) {
 	}
 	if _, ok := EpisodeThreshold([]ProbSeq{{Prob: []float64{.1, .2}, Failing: []bool{false, false}}}, 10, AlertRule{}); ok {
 		t.Error("ok without onsets")
+	}
+}
+
+// TestEpisodeThresholdMargin: the precursors' probabilities crowd at
+// 0.997–0.999 (a cliff: any threshold above 0.997 loses failures) and the
+// highest false alarm reaches 0.9; with the default margin the threshold
+// keeps a quarter of a logit from both edges.
+func TestEpisodeThresholdMargin(t *testing.T) {
+	var seqs []ProbSeq
+	for e := range 10 {
+		n := 300
+		prob := make([]float64, n)
+		fail := make([]bool, n)
+		for i := range prob {
+			prob[i] = 0.01 * (1 + math.Sin(float64(i*7+e)))
+		}
+		for i := 100; i < 110; i++ { // precursor: a steep rise to its plateau
+			prob[i] = 0.997 + 0.0002*float64(e)
+		}
+		prob[98], prob[99] = 0.5, 0.9
+		for i := 110; i < 120; i++ {
+			fail[i] = true
+		}
+		if e == 3 {
+			prob[200], prob[201], prob[202] = .9, .9, .9
+		}
+		seqs = append(seqs, ProbSeq{Prob: prob, Failing: fail})
+	}
+	st, ok := EpisodeThreshold(seqs, 10, AlertRule{})
+	if !ok {
+		t.Fatal("no onset found")
+	}
+	lo, hi := logit(0.9)+0.25, logit(0.997)-0.25
+	if z := logit(st.Threshold); z < lo || z > hi || st.Recall != 1 || st.FalsePositives != 0 {
+		t.Errorf("got %+v (logit %.2f), want a logit in [%.2f, %.2f], recall 1, no false positive", st, z, lo, hi)
 	}
 }
 

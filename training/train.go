@@ -118,8 +118,11 @@ type TrainReport struct {
 	ValF1    float64 `json:"val_f1"`
 	// Episodes is the alert rule's event-level result on the validation
 	// series at the chosen threshold (TrainOptions.Alerts).
-	Episodes     *EpisodeStats `json:"val_episodes,omitempty"`
-	TrainSeconds float64       `json:"train_seconds"`
+	Episodes *EpisodeStats `json:"val_episodes,omitempty"`
+	// EpisodeCurve is the alert rule's result on the validation series at
+	// every candidate threshold, in increasing order of threshold.
+	EpisodeCurve []EpisodeStats `json:"val_episode_curve,omitempty"`
+	TrainSeconds float64        `json:"train_seconds"`
 }
 
 // Train loads the history from opts.Source, cuts every entity's series in
@@ -257,6 +260,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			}
 			rule := *opts.Alerts
 			rule.defaults(opts.Horizon)
+			rep.EpisodeCurve = EpisodeCurve(seqs, opts.Horizon, rule)
 			if es, ok := EpisodeThreshold(seqs, opts.Horizon, rule); ok && es.Predicted > 0 {
 				th.Failure = es.Threshold
 				rep.Episodes = &es

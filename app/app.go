@@ -153,6 +153,8 @@ type App struct {
 	stopOnce sync.Once
 
 	reloads *prometheus.CounterVec
+	// restoreRuntime undoes the runtime settings of config.RuntimeConfig.
+	restoreRuntime func()
 }
 
 // New validates the options and builds an App. It opens nothing: Start does.
@@ -205,13 +207,19 @@ func (a *App) Store() *store.Store { return a.store }
 func (a *App) Start(ctx context.Context) error {
 	cfg := a.cfg.Load()
 	log := a.logger
+	a.restoreRuntime = applyRuntimeConfig(cfg.Runtime)
 
 	// Store: Badger under the storage path; everything durable lives there.
 	st, err := store.Open(store.Options{
-		Path:       filepath.Join(a.opts.StoragePath, "badger"),
-		Retention:  a.opts.Retention,
-		Logger:     log.With("component", "store"),
-		Registerer: a.reg,
+		Path:             filepath.Join(a.opts.StoragePath, "badger"),
+		Retention:        a.opts.Retention,
+		MemTableSize:     cfg.Storage.MemTableSize,
+		NumMemtables:     cfg.Storage.NumMemtables,
+		BlockCacheSize:   cfg.Storage.BlockCacheSize,
+		IndexCacheSize:   cfg.Storage.IndexCacheSize,
+		ValueLogFileSize: cfg.Storage.ValueLogFileSize,
+		Logger:           log.With("component", "store"),
+		Registerer:       a.reg,
 	})
 	if err != nil {
 		return fmt.Errorf("open store %q: %w", a.opts.StoragePath, err)
@@ -282,6 +290,7 @@ func (a *App) Start(ctx context.Context) error {
 		srv, err := natsembed.Start(natsembed.Options{
 			ListenAddress: a.opts.NATSListenAddress,
 			StoreDir:      filepath.Join(a.opts.StoragePath, "nats"),
+			MaxMemory:     cfg.NATS.EmbeddedMaxMemory,
 			Logger:        log.With("component", "nats"),
 		})
 		if err != nil {
@@ -359,6 +368,12 @@ func (a *App) Start(ctx context.Context) error {
 	// Maintenance: retention and model hot-reload.
 	mCtx, mCancel := context.WithCancel(runCtx)
 	g.Add(func() error { return a.maintain(mCtx) }, func(error) { mCancel() })
+	// Memory: return freed heap to the OS after bursts.
+	if iv := time.Duration(cfg.Runtime.MemoryReleaseInterval); iv > 0 {
+		mr := newMemoryReleaser(iv, cfg.Runtime.MemoryReleaseMinBytes, a.reg, log.With("component", "memory"))
+		mrCtx, mrCancel := context.WithCancel(runCtx)
+		g.Add(func() error { return mr.run(mrCtx) }, func(error) { mrCancel() })
+	}
 	// Reload: SIGHUP and /-/reload arrive here.
 	rCtx, rCancel := context.WithCancel(runCtx)
 	g.Add(func() error {
@@ -431,6 +446,10 @@ func (a *App) Stop(ctx context.Context) error {
 
 func (a *App) closeResources() error {
 	var errs []error
+	if a.restoreRuntime != nil {
+		a.restoreRuntime()
+		a.restoreRuntime = nil
+	}
 	if a.alerts != nil {
 		a.alerts.close()
 	}

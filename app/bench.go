@@ -17,6 +17,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
+
+	"github.com/omen-sre/omen/config"
 )
 
 // BenchIngestOptions configure BenchIngest.
@@ -42,6 +45,10 @@ type BenchIngestOptions struct {
 	// limit (debug.SetMemoryLimit, as GOMEMLIMIT does) for the run, and
 	// restored afterwards.
 	MemoryLimit int64
+	// MemoryReleaseInterval overrides the daemon's
+	// runtime.memory_release_interval (default 10s); negative disables
+	// the release of freed heap memory.
+	MemoryReleaseInterval time.Duration
 	// Trace prints the progress every 100 ms to Progress.
 	Trace bool
 	// Settle, when positive, is how long the daemon idles after the run
@@ -95,8 +102,19 @@ type BenchIngestResult struct {
 	SettledRSSBytesPerSeries       float64 `json:"settled_rss_bytes_per_series,omitempty"`
 	SettledRSSDeltaBytesPerSeries  float64 `json:"settled_rss_delta_bytes_per_series,omitempty"`
 	SettledHeapDeltaBytesPerSeries float64 `json:"settled_heap_delta_bytes_per_series,omitempty"`
-	MemoryLimit                    int64   `json:"memory_limit,omitempty"`
-	GOMAXPROCS                     int     `json:"gomaxprocs"`
+	// Go runtime memory after Settle (runtime.MemStats): heap spans
+	// freed but not yet returned to the OS (HeapIdle − HeapReleased),
+	// and memory the runtime obtained for other than heap objects
+	// (stacks, GC metadata, span structures, …).
+	SettledHeapUnreleasedBytes int64 `json:"settled_heap_unreleased_bytes,omitempty"`
+	SettledRuntimeOtherBytes   int64 `json:"settled_runtime_other_bytes,omitempty"`
+	MemoryLimit                int64 `json:"memory_limit,omitempty"`
+	// MemoryReleaseInterval is the daemon's runtime.memory_release_interval
+	// in seconds (negative: off), and MemoryReleases how often it returned
+	// freed heap memory during the run and the settling.
+	MemoryReleaseInterval float64 `json:"memory_release_interval_s"`
+	MemoryReleases        int     `json:"memory_releases"`
+	GOMAXPROCS            int     `json:"gomaxprocs"`
 	// LoadAverage is the 1-minute load average before the run (the
 	// machine may be shared).
 	LoadAverage float64 `json:"load_average"`
@@ -139,7 +157,13 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 	}
 
 	reg := prometheus.NewRegistry()
+	cfg := config.Default()
+	if o.MemoryReleaseInterval != 0 {
+		cfg.Runtime.MemoryReleaseInterval = model.Duration(o.MemoryReleaseInterval)
+	}
+	res.MemoryReleaseInterval = time.Duration(cfg.Runtime.MemoryReleaseInterval).Seconds()
 	a, err := New(Options{
+		Config:        cfg,
 		ListenAddress: "127.0.0.1:0", StoragePath: dir, NATSListenAddress: "127.0.0.1:0",
 		Logger: slog.New(slog.DiscardHandler), Registerer: reg, Gatherer: reg,
 	})
@@ -259,10 +283,15 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 		res.SettledHeapBytes, res.SettledRSSBytes = heapAndRSS()
 		st, _ := procStatus()
 		res.SettledRSSAnonBytes = st["RssAnon"]
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		res.SettledHeapUnreleasedBytes = int64(ms.HeapIdle - ms.HeapReleased)
+		res.SettledRuntimeOtherBytes = int64(ms.StackSys + ms.MSpanSys + ms.MCacheSys + ms.BuckHashSys + ms.GCSys + ms.OtherSys)
 		res.SettledRSSBytesPerSeries = float64(res.SettledRSSBytes) / n
 		res.SettledRSSDeltaBytesPerSeries = float64(res.SettledRSSBytes-res.IdleRSSBytes) / n
 		res.SettledHeapDeltaBytesPerSeries = float64(res.SettledHeapBytes-res.IdleHeapBytes) / n
 	}
+	res.MemoryReleases = int(counterValue(reg, "omen_memory_releases_total"))
 	if o.AfterMeasure != nil {
 		o.AfterMeasure()
 	}

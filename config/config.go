@@ -31,6 +31,8 @@ type Config struct {
 	Prometheus  []PollerConfig    `yaml:"prometheus"`
 	Alerting    AlertingConfig    `yaml:"alerting"`
 	Model       ModelConfig       `yaml:"model"`
+	Storage     StorageConfig     `yaml:"storage"`
+	Runtime     RuntimeConfig     `yaml:"runtime"`
 	// Dependencies is the static part of the dependency graph used for
 	// root-cause ranking: an edge means Source calls Target.
 	Dependencies []Dependency `yaml:"dependencies"`
@@ -61,6 +63,42 @@ type NATSConfig struct {
 	DeadLetterSubject string `yaml:"dead_letter_subject"`
 	// MaxAge is how long the stream keeps messages. Default 24h.
 	MaxAge model.Duration `yaml:"max_age"`
+	// EmbeddedMaxMemory bounds the embedded server's JetStream memory
+	// storage in bytes (omen's stream uses file storage). 0: 64 MiB;
+	// -1: the server's own default (75 % of the machine's memory).
+	EmbeddedMaxMemory int64 `yaml:"embedded_max_memory"`
+}
+
+// StorageConfig sizes Badger's memory (package store); 0 takes the
+// store's default (store.Default*). Memtables are allocated whole, and
+// each has a memory-mapped write-ahead log of about the same size.
+type StorageConfig struct {
+	MemTableSize     int64 `yaml:"memtable_size"`       // bytes; default 16 MiB
+	NumMemtables     int   `yaml:"num_memtables"`       // default 2
+	BlockCacheSize   int64 `yaml:"block_cache_size"`    // bytes; default 16 MiB
+	IndexCacheSize   int64 `yaml:"index_cache_size"`    // bytes; default 8 MiB
+	ValueLogFileSize int64 `yaml:"value_log_file_size"` // bytes; default 128 MiB
+}
+
+// RuntimeConfig tunes the Go runtime's memory use. Zero values keep the
+// runtime's settings (the GOGC and GOMEMLIMIT environment variables, or
+// GOGC=100 and no limit).
+type RuntimeConfig struct {
+	// GOGC is the garbage collector's target heap growth in percent
+	// (debug.SetGCPercent): lower keeps less garbage for more CPU.
+	GOGC int `yaml:"gogc"`
+	// MemoryLimit is a soft memory limit in bytes (debug.SetMemoryLimit):
+	// near it the garbage collector runs more often and the runtime
+	// returns freed memory sooner.
+	MemoryLimit int64 `yaml:"memory_limit"`
+	// MemoryReleaseInterval is how often the daemon checks whether the
+	// heap memory the runtime has freed but still holds exceeds both
+	// MemoryReleaseMinBytes and a quarter of the live heap, and if so
+	// returns it to the OS (debug.FreeOSMemory: one forced collection).
+	// Default 10s; negative disables.
+	MemoryReleaseInterval model.Duration `yaml:"memory_release_interval"`
+	// MemoryReleaseMinBytes: see MemoryReleaseInterval. Default 64 MiB.
+	MemoryReleaseMinBytes int64 `yaml:"memory_release_min_bytes"`
 }
 
 // RemoteWriteConfig configures the Prometheus remote-write receiver.
@@ -159,6 +197,12 @@ func (c *Config) applyDefaults() {
 		if c.Prometheus[i].Timeout == 0 {
 			c.Prometheus[i].Timeout = model.Duration(30 * time.Second)
 		}
+	}
+	if c.Runtime.MemoryReleaseInterval == 0 {
+		c.Runtime.MemoryReleaseInterval = model.Duration(10 * time.Second)
+	}
+	if c.Runtime.MemoryReleaseMinBytes == 0 {
+		c.Runtime.MemoryReleaseMinBytes = 64 << 20
 	}
 	if c.Alerting.ResendDelay == 0 {
 		c.Alerting.ResendDelay = model.Duration(time.Minute)
@@ -277,6 +321,15 @@ func Load(name string, data []byte) (*Config, error) {
 	}
 	if r := c.Alerting.ResolveRatio; r <= 0 || r > 1 {
 		at([]any{"alerting", "resolve_ratio"}, fmt.Sprintf("resolve_ratio must be in (0, 1], got %g", r))
+	}
+	if c.NATS.EmbeddedMaxMemory < -1 {
+		at([]any{"nats", "embedded_max_memory"}, fmt.Sprintf("embedded_max_memory must be positive, 0 or -1, got %d", c.NATS.EmbeddedMaxMemory))
+	}
+	if st := c.Storage; st.MemTableSize < 0 || st.NumMemtables < 0 || st.BlockCacheSize < 0 || st.IndexCacheSize < 0 || st.ValueLogFileSize < 0 {
+		at([]any{"storage"}, "storage sizes must not be negative")
+	}
+	if c.Runtime.GOGC < 0 || c.Runtime.MemoryLimit < 0 || c.Runtime.MemoryReleaseMinBytes < 0 {
+		at([]any{"runtime"}, "runtime gogc, memory_limit and memory_release_min_bytes must not be negative")
 	}
 	for i, d := range c.Dependencies {
 		if d.Source == "" || d.Target == "" {

@@ -56,6 +56,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fs.IntVar(&o.LinesPerMessage, "lines-per-message", 500, "line-protocol lines per NATS message")
 		fs.Int64Var(&o.MemoryLimit, "memory-limit", 0, "Go soft memory limit in bytes for the run (as GOMEMLIMIT); 0 keeps the runtime's")
 		fs.BoolVar(&o.Trace, "trace", false, "print progress every 100 ms")
+		fs.DurationVar(&o.MemoryReleaseInterval, "memory-release-interval", 0, "the daemon's runtime.memory_release_interval (0: the config default, 10s; negative: off)")
 		ingestOnly := fs.Bool("profile-ingest-only", false, "stop the CPU profile when the last sample is acknowledged")
 		fs.DurationVar(&o.Settle, "settle", 15*time.Second, "idle time before the second (settled) memory measurement; 0 skips it")
 		if rc, ok := parseFlags(fs, args[1:], stderr); !ok {

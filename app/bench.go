@@ -45,6 +45,8 @@ type BenchIngestOptions struct {
 	// limit (debug.SetMemoryLimit, as GOMEMLIMIT does) for the run, and
 	// restored afterwards.
 	MemoryLimit int64
+	// Config is the daemon's configuration; nil: config.Default().
+	Config *config.Config
 	// MemoryReleaseInterval overrides the daemon's
 	// runtime.memory_release_interval (default 10s); negative disables
 	// the release of freed heap memory.
@@ -158,6 +160,10 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 
 	reg := prometheus.NewRegistry()
 	cfg := config.Default()
+	if o.Config != nil {
+		c := *o.Config
+		cfg = &c
+	}
 	if o.MemoryReleaseInterval != 0 {
 		cfg.Runtime.MemoryReleaseInterval = model.Duration(o.MemoryReleaseInterval)
 	}

@@ -41,11 +41,12 @@ func applyRuntimeConfig(c config.RuntimeConfig) (restore func()) {
 // burst of ingest or an evaluation step the daemon's resident set stays
 // near twice its live heap until the next burst. Every interval the
 // releaser reads the runtime's counters (runtime/metrics, no
-// stop-the-world) and, when the free-but-held heap exceeds both minBytes
-// and a quarter of the live heap, calls debug.FreeOSMemory, which forces a
-// collection and returns every free span: one extra collection per
-// interval at most (about 0.1 CPU-s for a 100 MiB heap), and page faults
-// when the heap grows again.
+// stop-the-world) and, when the free-but-held heap plus the garbage
+// since the last collection exceed both minBytes and a quarter of the
+// live heap, calls debug.FreeOSMemory, which forces a collection and
+// returns every free span: one extra collection per interval at most
+// (some 0.05–0.1 CPU-s for a 100 MiB heap), and page faults when the heap
+// grows again.
 type memoryReleaser struct {
 	interval time.Duration
 	minBytes uint64
@@ -63,6 +64,7 @@ func newMemoryReleaser(interval time.Duration, minBytes int64, reg prometheus.Re
 		samples: []metrics.Sample{
 			{Name: "/memory/classes/heap/free:bytes"},
 			{Name: "/gc/heap/live:bytes"},
+			{Name: "/memory/classes/heap/objects:bytes"},
 		},
 		releases: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "memory_releases_total",
@@ -90,30 +92,39 @@ func (m *memoryReleaser) run(ctx context.Context) error {
 }
 
 // check releases the free heap when it is large enough; it reports
-// whether it did.
+// whether it did. What can be released is the free heap plus the
+// garbage allocated since the last collection (after a burst no
+// collection may run for a long time): FreeOSMemory collects it first.
 func (m *memoryReleaser) check() bool {
-	free, live := m.read()
-	if free < m.minBytes || free < live/4 {
+	free, live, garbage := m.read()
+	if r := free + garbage; r < m.minBytes || r < live/4 {
 		return false
 	}
+	rss0 := free + garbage
 	debug.FreeOSMemory()
-	after, _ := m.read()
+	free, _, garbage = m.read()
 	m.releases.Inc()
-	if free > after {
-		m.released.Add(float64(free - after))
+	if rss0 > free+garbage {
+		m.released.Add(float64(rss0 - free - garbage))
 	}
-	m.logger.Debug("returned freed heap memory to the OS", "free_bytes", free, "live_bytes", live, "free_after_bytes", after)
+	m.logger.Debug("returned freed heap memory to the OS", "released_bytes", rss0-min(rss0, free+garbage), "live_bytes", live)
 	return true
 }
 
-// read returns the free-but-held heap and the live heap in bytes.
-func (m *memoryReleaser) read() (free, live uint64) {
+// read returns the free-but-held heap, the live heap at the last
+// collection and the heap objects allocated since that are not live
+// (garbage, or live objects allocated since), in bytes.
+func (m *memoryReleaser) read() (free, live, garbage uint64) {
 	metrics.Read(m.samples)
-	if m.samples[0].Value.Kind() == metrics.KindUint64 {
-		free = m.samples[0].Value.Uint64()
+	u := func(i int) uint64 {
+		if m.samples[i].Value.Kind() == metrics.KindUint64 {
+			return m.samples[i].Value.Uint64()
+		}
+		return 0
 	}
-	if m.samples[1].Value.Kind() == metrics.KindUint64 {
-		live = m.samples[1].Value.Uint64()
+	free, live = u(0), u(1)
+	if objs := u(2); objs > live {
+		garbage = objs - live
 	}
-	return free, live
+	return free, live, garbage
 }

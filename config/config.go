@@ -97,7 +97,7 @@ type RuntimeConfig struct {
 	// returns it to the OS (debug.FreeOSMemory: one forced collection).
 	// Default 10s; negative disables.
 	MemoryReleaseInterval model.Duration `yaml:"memory_release_interval"`
-	// MemoryReleaseMinBytes: see MemoryReleaseInterval. Default 64 MiB.
+	// MemoryReleaseMinBytes: see MemoryReleaseInterval. Default 32 MiB.
 	MemoryReleaseMinBytes int64 `yaml:"memory_release_min_bytes"`
 }
 
@@ -202,7 +202,7 @@ func (c *Config) applyDefaults() {
 		c.Runtime.MemoryReleaseInterval = model.Duration(10 * time.Second)
 	}
 	if c.Runtime.MemoryReleaseMinBytes == 0 {
-		c.Runtime.MemoryReleaseMinBytes = 64 << 20
+		c.Runtime.MemoryReleaseMinBytes = 32 << 20
 	}
 	if c.Alerting.ResendDelay == 0 {
 		c.Alerting.ResendDelay = model.Duration(time.Minute)

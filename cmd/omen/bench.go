@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/explain"
 	"github.com/omen-sre/omen/model"
 )
@@ -56,6 +57,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fs.IntVar(&o.LinesPerMessage, "lines-per-message", 500, "line-protocol lines per NATS message")
 		fs.Int64Var(&o.MemoryLimit, "memory-limit", 0, "Go soft memory limit in bytes for the run (as GOMEMLIMIT); 0 keeps the runtime's")
 		fs.BoolVar(&o.Trace, "trace", false, "print progress every 100 ms")
+		cfgFile := fs.String("config", "", "the daemon's configuration file (e.g. runtime and storage keys); default the built-in configuration")
 		fs.DurationVar(&o.MemoryReleaseInterval, "memory-release-interval", 0, "the daemon's runtime.memory_release_interval (0: the config default, 10s; negative: off)")
 		ingestOnly := fs.Bool("profile-ingest-only", false, "stop the CPU profile when the last sample is acknowledged")
 		fs.DurationVar(&o.Settle, "settle", 15*time.Second, "idle time before the second (settled) memory measurement; 0 skips it")
@@ -63,6 +65,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 			return rc
 		}
 		o.Progress = stderr
+		if *cfgFile != "" {
+			c, err := config.LoadFile(*cfgFile)
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			o.Config = c
+		}
 		if *ingestOnly && *cpuProfile != "" {
 			o.Ingested = pprof.StopCPUProfile
 		}

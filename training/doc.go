@@ -52,9 +52,9 @@
 // "minmax"; its std, "z"; its mean validation residual, "val"), POT with a
 // GPD tail, validation-only calibration, max aggregation and multi-step
 // (Gap) forecasts are options. Root-cause dimensions are ranked by their
-// scaled per-feature residual, log-transformed (RankTransform), smoothed
-// over time (RankSmooth) and held at its recent peak with a slow decay
-// (RankHold), or by a
+// scaled per-feature residual smoothed over time (RankSmooth; optionally
+// log-transformed first, RankTransform, and held at its recent peak with a
+// slow decay, RankHold), or by a
 // DimensionRanker plugged in through EvalOptions.NewRanker (package
 // explain). The Report carries point-wise,
 // point-adjusted and event-wise (composite) F1, AUC-PR, ROC-AUC,

@@ -40,8 +40,8 @@ const (
 
 // Transforms of EvalOptions.RankTransform.
 const (
-	RankLog    = "log"    // rank by ln(1+r) of the per-feature ranking score r
-	RankLinear = "linear" // rank by r
+	RankLinear = "linear" // rank by the per-feature ranking score r
+	RankLog    = "log"    // rank by ln(1+r)
 )
 
 // Calibration sets of EvalOptions.Calibration.
@@ -97,20 +97,20 @@ type EvalOptions struct {
 	// et al. KDD 2018). 0 = off.
 	Smooth int
 	// RankSmooth is the span of the same causal average applied to the
-	// per-feature ranking scores before features are ranked (default 5;
+	// per-feature ranking scores before features are ranked (default 20;
 	// negative = off), so a feature's rank reflects its recent residuals,
 	// not one step's.
 	RankSmooth int
 	// RankTransform is applied to the per-feature ranking scores before
-	// RankSmooth: RankLog (default: ln(1+r), so one very large residual
-	// does not dominate the smoothed ranking for long) or RankLinear (r).
+	// RankSmooth: RankLinear (default: r) or RankLog (ln(1+r), so one very
+	// large residual does not dominate the smoothed ranking for long).
 	RankTransform string
-	// RankHold is the half-life in steps of a peak-hold envelope applied
-	// to the smoothed ranking scores (default 400; negative = off): each
-	// feature's ranking score is the larger of its current value and its
-	// previous envelope decayed by 2^(−1/RankHold), so the features that
-	// moved most at an anomaly's onset keep their rank while their one-step
-	// residuals fade during a sustained shift.
+	// RankHold, when > 0, is the half-life in steps of a peak-hold
+	// envelope applied to the smoothed ranking scores: each feature's
+	// ranking score is the larger of its current value and its previous
+	// envelope decayed by 2^(−1/RankHold), so the features that moved most
+	// at an anomaly's onset keep their rank while their one-step residuals
+	// fade during a sustained shift. 0 (default) = off.
 	RankHold int
 	// Inspect, when set, is called once per entity with the threshold, the
 	// test scores and the per-feature ranking scores (n×F, before rank
@@ -180,10 +180,12 @@ func (o *EvalOptions) defaults() error {
 	if o.Tail != TailRobustExp && o.Tail != TailGPD {
 		return fmt.Errorf("eval: unknown tail %q (want %s or %s)", o.Tail, TailRobustExp, TailGPD)
 	}
-	setDefault(&o.RankSmooth, 5)
-	setDefault(&o.RankHold, 400)
+	setDefault(&o.RankSmooth, 20)
+	if o.RankHold < 0 {
+		return fmt.Errorf("eval: negative rank hold %d", o.RankHold)
+	}
 	if o.RankTransform == "" {
-		o.RankTransform = RankLog
+		o.RankTransform = RankLinear
 	}
 	if o.RankTransform != RankLog && o.RankTransform != RankLinear {
 		return fmt.Errorf("eval: unknown rank transform %q (want %s or %s)", o.RankTransform, RankLog, RankLinear)
@@ -294,8 +296,16 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 		"window": opts.Window, "gap": opts.Gap, "hidden": opts.Hidden, "layers": opts.Layers, "epochs": opts.Epochs,
 		"batch_size": opts.BatchSize, "patience": opts.Patience, "learning_rate": opts.LearningRate,
 		"max_windows_per_epoch": opts.MaxWindowsPerEpoch, "val_fraction": opts.ValFraction,
-		"pot_risk": opts.Risk, "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "rank_transform": opts.RankTransform, "rank_hold": opts.RankHold, "clean": opts.Clean, "stream": opts.Stream, "pot_level": opts.Level, "seed": opts.Seed,
+		"pot_risk": opts.Risk, "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "clean": opts.Clean, "stream": opts.Stream, "pot_level": opts.Level, "seed": opts.Seed,
 	}}
+	// Options added later appear only when set, so the default report
+	// keeps its keys.
+	if opts.RankHold > 0 {
+		rep.Options["rank_hold"] = opts.RankHold
+	}
+	if opts.RankTransform != RankLinear {
+		rep.Options["rank_transform"] = opts.RankTransform
+	}
 	for _, name := range names {
 		er, err := evalEntity(ctx, opts, name)
 		if err != nil {

@@ -92,7 +92,7 @@ func oneStepWindows(t *testing.T, values []float64, f int) *Windows {
 func TestEvalDatasetRankHold(t *testing.T) {
 	dir := t.TempDir()
 	writeShifted(t, dir, "a", 1, [][2]int{{300, 450}}, 0.25)
-	opts := EvalOptions{Dir: dir, Window: 8, Hidden: 8, Epochs: 5, LearningRate: 5e-3, Seed: 1, RankHold: -1}
+	opts := EvalOptions{Dir: dir, Window: 8, Hidden: 8, Epochs: 5, LearningRate: 5e-3, Seed: 1}
 	plain, err := EvalDataset(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -35,7 +35,7 @@ func main() {
 	flag.BoolVar(&o.Stream, "stream", false, "streaming threshold (SPOT)")
 	flag.IntVar(&o.Clean, "clean", 0, "replace detected steps by forecasts in later windows, at most this many in a row (0: off)")
 	flag.IntVar(&o.RankSmooth, "rank-smooth", 0, "EWMA span of the ranking scores (negative: off)")
-	flag.IntVar(&o.RankHold, "rank-hold", 0, "half-life of the peak-hold envelope of the ranking scores (negative: off)")
+	flag.IntVar(&o.RankHold, "rank-hold", 0, "half-life of the peak-hold envelope of the ranking scores (0: off)")
 	flag.StringVar(&o.RankTransform, "rank-transform", "", "log or linear")
 	flag.StringVar(&dump, "dump", "", "write each entity's threshold, test scores and ranking scores to DIR/ENTITY.probe (see rankprobe)")
 	flag.StringVar(&o.Calibration, "calibration", "", "val or train")

@@ -109,7 +109,7 @@ func main() {
 			out(fmt.Sprintf("resid-ewma%d", sp), r)
 		}
 		// sqrt (rms) vs squared doesn't change per-step ranking w/o smoothing; with smoothing:
-		for _, sp := range []int{20, 60} {
+		for _, sp := range []int{0, 5, 20, 60} {
 			r := slices.Clone(raw)
 			for i := range r {
 				r[i] = math.Sqrt(r[i])

@@ -306,6 +306,7 @@ type scaledScorer struct {
 	s      Scorer
 	weight []float32
 	max    bool
+	second bool // the second-largest scaled residual (AggregateSecond)
 }
 
 func (c scaledScorer) AnomalyScores(x, next []float32, n int, score []float64, perFeature []float32) error {
@@ -317,17 +318,24 @@ func (c scaledScorer) AnomalyScores(x, next []float32, n int, score []float64, p
 		return err
 	}
 	for i := range n {
-		sum, hi, cnt := 0.0, 0.0, 0
+		sum, hi, hi2, cnt := 0.0, 0.0, 0.0, 0
 		for j := range f {
 			perFeature[i*f+j] *= c.weight[j]
 			if v := next[i*f+j]; v == v {
-				sum += float64(perFeature[i*f+j])
-				hi = max(hi, float64(perFeature[i*f+j]))
+				r := float64(perFeature[i*f+j])
+				sum += r
+				if r > hi {
+					hi, hi2 = r, hi
+				} else if r > hi2 {
+					hi2 = r
+				}
 				cnt++
 			}
 		}
 		score[i] = 0
 		switch {
+		case c.second:
+			score[i] = hi2
 		case c.max:
 			score[i] = hi
 		case cnt > 0:

@@ -25,6 +25,10 @@ const (
 const (
 	AggregateMean = "mean" // mean over features of the scaled residuals
 	AggregateMax  = "max"  // the largest scaled residual
+	// AggregateSecond is the second-largest scaled residual: a step counts
+	// as anomalous only when at least two features are far off, so the
+	// isolated spikes of one (near-constant, spike-prone) feature do not.
+	AggregateSecond = "second"
 )
 
 // Tail models of EvalOptions.Tail.
@@ -87,8 +91,10 @@ type EvalOptions struct {
 	// (the training std).
 	Scale string
 	// Aggregate turns the per-feature residuals into one score per step:
-	// AggregateMean (default) or AggregateMax (a single feature far off is
-	// enough). With AggregateMax and ScaleZ the z residuals are aggregated
+	// AggregateMean (default), AggregateMax (a single feature far off is
+	// enough) or AggregateSecond (two features far off are needed; not
+	// with ScaleValTail, which aggregates by mean or max). With
+	// AggregateMax/Second and ScaleZ the z residuals are aggregated
 	// unweighted.
 	Aggregate string
 	// Smooth, when > 0, is the span of a causal exponentially weighted
@@ -193,8 +199,8 @@ func (o *EvalOptions) defaults() error {
 	if o.Aggregate == "" {
 		o.Aggregate = AggregateMean
 	}
-	if o.Aggregate != AggregateMean && o.Aggregate != AggregateMax {
-		return fmt.Errorf("eval: unknown aggregation %q (want %s or %s)", o.Aggregate, AggregateMean, AggregateMax)
+	if o.Aggregate != AggregateMean && o.Aggregate != AggregateMax && o.Aggregate != AggregateSecond {
+		return fmt.Errorf("eval: unknown aggregation %q (want %s, %s or %s)", o.Aggregate, AggregateMean, AggregateMax, AggregateSecond)
 	}
 	if o.Calibration == "" {
 		o.Calibration = CalibrateTrain
@@ -548,7 +554,7 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 		}
 		switch opts.Scale {
 		case ScaleMinMax:
-			sc := scaledScorer{s: ar, weight: minMaxWeights(tr, ar.std), max: opts.Aggregate == AggregateMax}
+			sc := scaledScorer{s: ar, weight: minMaxWeights(tr, ar.std), max: opts.Aggregate == AggregateMax, second: opts.Aggregate == AggregateSecond}
 			return &trained{scorer: sc, ranker: sc}, nil
 		case ScaleValTail:
 			sc, err := newTailScorer(ctx, ar, vaw, opts.Level, opts.Aggregate == AggregateMax)
@@ -561,11 +567,11 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 			if err != nil {
 				return nil, err
 			}
-			sc := scaledScorer{s: ar, weight: w, max: opts.Aggregate == AggregateMax}
+			sc := scaledScorer{s: ar, weight: w, max: opts.Aggregate == AggregateMax, second: opts.Aggregate == AggregateSecond}
 			return &trained{scorer: sc, ranker: sc}, nil
 		}
-		if opts.Aggregate == AggregateMax {
-			sc := scaledScorer{s: ar, weight: ones(len(features)), max: true}
+		if opts.Aggregate == AggregateMax || opts.Aggregate == AggregateSecond {
+			sc := scaledScorer{s: ar, weight: ones(len(features)), max: true, second: opts.Aggregate == AggregateSecond}
 			return &trained{scorer: sc, ranker: sc}, nil
 		}
 		return &trained{scorer: ar, ranker: residualRanker{ar}}, nil
@@ -601,11 +607,11 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 		for i, v := range std32 {
 			std[i] = float64(v)
 		}
-		sc := scaledScorer{s: m, weight: minMaxWeights(tr, std), max: opts.Aggregate == AggregateMax}
+		sc := scaledScorer{s: m, weight: minMaxWeights(tr, std), max: opts.Aggregate == AggregateMax, second: opts.Aggregate == AggregateSecond}
 		scorer, ranker = sc, sc
 	}
-	if opts.Scale == ScaleZ && opts.Aggregate == AggregateMax {
-		sc := scaledScorer{s: m, weight: ones(len(features)), max: true}
+	if opts.Scale == ScaleZ && (opts.Aggregate == AggregateMax || opts.Aggregate == AggregateSecond) {
+		sc := scaledScorer{s: m, weight: ones(len(features)), max: true, second: opts.Aggregate == AggregateSecond}
 		scorer, ranker = sc, sc
 	}
 	if opts.Scale == ScaleVal || opts.Scale == ScaleValMedian {
@@ -613,7 +619,7 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 		if err != nil {
 			return nil, err
 		}
-		sc := scaledScorer{s: m, weight: w, max: opts.Aggregate == AggregateMax}
+		sc := scaledScorer{s: m, weight: w, max: opts.Aggregate == AggregateMax, second: opts.Aggregate == AggregateSecond}
 		scorer, ranker = sc, sc
 	}
 	if opts.Scale == ScaleValTail {

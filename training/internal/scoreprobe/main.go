@@ -65,7 +65,13 @@ func main() {
 				o[j] = float64(row[j])
 			}
 			top := metrics.RankDims(o)[:3]
-			fmt.Printf("   seg %5d-%5d len %3d max/thr %.2f top dims %v (%.1f %.1f %.1f) causes %v\n", a, b, b-a, mx/thr, top, o[top[0]], o[top[1]], o[top[2]], te.Causes[a])
+			above := 0
+			for _, v := range normal {
+				if v >= mx {
+					above++
+				}
+			}
+			fmt.Printf("   seg %5d-%5d len %3d max/thr %.2f normal steps ≥ its peak %d top dims %v (%.1f %.1f %.1f) causes %v\n", a, b, b-a, mx/thr, above, top, o[top[0]], o[top[1]], o[top[2]], te.Causes[a])
 		}
 	}
 }

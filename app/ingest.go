@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -81,8 +80,9 @@ func (in *ingester) Append(_ context.Context, batches []telemetry.Batch) error {
 const parallelApplyMin = 8192
 
 // applyAll applies batches[i] for i in idx. Large calls append their
-// samples to the head on up to GOMAXPROCS goroutines first; events,
-// polled values and the watermark are then applied in order.
+// samples to the head on up to GOMAXPROCS goroutines first
+// (Head.AppendConcurrent); events, polled values and the watermark are
+// then applied in order.
 func (in *ingester) applyAll(batches []telemetry.Batch, idx []int) {
 	n := 0
 	for _, i := range idx {
@@ -97,20 +97,14 @@ func (in *ingester) applyAll(batches []telemetry.Batch, idx []int) {
 		}
 		return
 	}
-	var stored atomic.Int64
-	var wg sync.WaitGroup
-	for p := range parts {
-		wg.Go(func() {
-			for _, i := range idx {
-				if b := &batches[i]; !in.polled(b) {
-					k, _ := in.head.AppendPart(b.Samples, p, parts)
-					stored.Add(int64(k))
-				}
-			}
-		})
+	samples := make([][]telemetry.Sample, 0, len(idx))
+	for _, i := range idx {
+		if b := &batches[i]; !in.polled(b) {
+			samples = append(samples, b.Samples)
+		}
 	}
-	wg.Wait()
-	if d := int64(n) - stored.Load(); d > 0 {
+	stored, _ := in.head.AppendConcurrent(samples, parts)
+	if d := n - stored; d > 0 {
 		in.applyDrops.Add(float64(d))
 	}
 	for _, i := range idx {

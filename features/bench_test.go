@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -154,6 +155,62 @@ func BenchmarkHeadAppend(b *testing.B) {
 	for _, immutable := range []bool{false, true} {
 		b.Run(fmt.Sprintf("immutable=%v", immutable), func(b *testing.B) { benchHeadAppend(b, immutable) })
 	}
+}
+
+// BenchmarkHeadAppendConcurrent appends 10 batches of 5000 samples per
+// op (one ingest commit of "omen bench ingest") with AppendConcurrent on
+// GOMAXPROCS goroutines, label sets kept (ImmutableLabels).
+func BenchmarkHeadAppendConcurrent(b *testing.B) {
+	b.Run("AppendConcurrent", func(b *testing.B) { benchHeadAppendConcurrent(b, false) })
+	// Each goroutine calls AppendPart for every batch: every goroutine
+	// resolves every sample's series.
+	b.Run("AppendPart", func(b *testing.B) { benchHeadAppendConcurrent(b, true) })
+}
+
+func benchHeadAppendConcurrent(b *testing.B, byPart bool) {
+	lsets := benchLabels(100_000)
+	h, err := NewHead(HeadOptions{Registerer: prometheus.NewRegistry(), ImmutableLabels: true, Lookback: 24 * time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	fillHead(b, h, lsets, 1)
+	batches := make([][]telemetry.Sample, 10)
+	for i := range batches {
+		batches[i] = make([]telemetry.Sample, 5000)
+	}
+	next, step := 0, 1
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	for range b.N {
+		for _, batch := range batches {
+			for j := range batch {
+				batch[j] = telemetry.Sample{Labels: lsets[next], T: base + int64(step)*15*sec, V: float64(step)}
+				if next++; next == len(lsets) {
+					next, step = 0, step+1
+				}
+			}
+		}
+		parts := runtime.GOMAXPROCS(0)
+		if !byPart {
+			if _, err := h.AppendConcurrent(batches, parts); err != nil {
+				b.Fatal(err)
+			}
+			continue
+		}
+		var wg sync.WaitGroup
+		for p := range parts {
+			wg.Go(func() {
+				for _, batch := range batches {
+					if _, err := h.AppendPart(batch, p, parts); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	reportRates(b, b.N*50000, start, cpu0)
 }
 
 func benchHeadAppend(b *testing.B, immutable bool) {

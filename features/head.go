@@ -113,6 +113,8 @@ type Head struct {
 	// refs finds the series of a label set by the address of its bytes
 	// (see seriesRefs); nil unless ImmutableLabels.
 	refs atomic.Pointer[seriesRefs]
+	// refPool holds AppendConcurrent's scratch (*[]sampleRef).
+	refPool sync.Pool
 
 	numSeries atomic.Int64
 	maxT      atomic.Int64
@@ -282,6 +284,114 @@ func (h *Head) AppendPart(samples []telemetry.Sample, part, nparts int) (int, er
 	if nparts < 1 || part < 0 || part >= nparts {
 		return 0, fmt.Errorf("head append: part %d of %d", part, nparts)
 	}
+	return h.appendPart(samples, nil, part, nparts)
+}
+
+// sampleRef is a sample's series as resolved before appending: the
+// series (nil when not found by address) and its label hash.
+type sampleRef struct {
+	ser  *memSeries
+	hash uint64
+}
+
+// AppendConcurrent appends the samples of every slice of batches, in
+// order, as Append would, on up to parts goroutines: each goroutine first
+// resolves a share of the samples to their series (by label-set address,
+// or hashes their labels), then each appends the samples of its part of
+// the shards (see AppendPart), so no label set is resolved twice. It
+// returns how many samples were stored.
+func (h *Head) AppendConcurrent(batches [][]telemetry.Sample, parts int) (int, error) {
+	n := 0
+	for _, b := range batches {
+		n += len(b)
+	}
+	if parts < 2 || n == 0 {
+		total := 0
+		for _, b := range batches {
+			k, err := h.Append(b)
+			total += k
+			if err != nil {
+				return total, err
+			}
+		}
+		return total, nil
+	}
+	refs := h.refScratch(n)
+	defer h.refPool.Put(refs)
+	byBatch := make([][]sampleRef, len(batches))
+	off := 0
+	for i, b := range batches {
+		byBatch[i] = (*refs)[off : off+len(b) : off+len(b)]
+		off += len(b)
+	}
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Go(func() {
+			lo, hi := p*n/parts, (p+1)*n/parts
+			off := 0
+			for i, b := range batches {
+				if off >= hi {
+					break
+				}
+				if end := off + len(b); end > lo {
+					from, to := max(lo-off, 0), min(hi-off, len(b))
+					h.resolve(b[from:to], byBatch[i][from:to])
+				}
+				off += len(b)
+			}
+		})
+	}
+	wg.Wait()
+	var stored atomic.Int64
+	var failed atomic.Value
+	for p := range parts {
+		wg.Go(func() {
+			for i, b := range batches {
+				k, err := h.appendPart(b, byBatch[i], p, parts)
+				stored.Add(int64(k))
+				if err != nil {
+					failed.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	clear(*refs) // drop the series pointers
+	if err, _ := failed.Load().(error); err != nil {
+		return int(stored.Load()), err
+	}
+	return int(stored.Load()), nil
+}
+
+func (h *Head) refScratch(n int) *[]sampleRef {
+	r, _ := h.refPool.Get().(*[]sampleRef)
+	if r == nil {
+		r = new([]sampleRef)
+	}
+	if cap(*r) < n {
+		*r = make([]sampleRef, n)
+	}
+	*r = (*r)[:n]
+	return r
+}
+
+// resolve fills refs[i] for samples[i]: the series found by address, or
+// the label hash.
+func (h *Head) resolve(samples []telemetry.Sample, refs []sampleRef) {
+	r := h.refs.Load()
+	for i := range samples {
+		if ser := r.lookup(samples[i].Labels); ser != nil {
+			refs[i] = sampleRef{ser: ser, hash: ser.hash}
+		} else {
+			refs[i] = sampleRef{hash: samples[i].Labels.Hash()}
+		}
+	}
+}
+
+// appendPart is AppendPart with the samples' series resolved in
+// resolved (nil: resolve them here).
+func (h *Head) appendPart(samples []telemetry.Sample, resolved []sampleRef, part, nparts int) (int, error) {
 	first := part == 0
 	if h.closed.Load() {
 		if first {
@@ -330,9 +440,11 @@ func (h *Head) AppendPart(samples []telemetry.Sample, part, nparts int) (int, er
 		// A label set the Head already keeps (the decoder's interned
 		// one) finds its series by address, without hashing its bytes.
 		refs := h.refs.Load()
-		ser := refs.lookup(s.Labels)
+		var ser *memSeries
 		var hash uint64
-		if ser != nil {
+		if resolved != nil {
+			ser, hash = resolved[i].ser, resolved[i].hash
+		} else if ser = refs.lookup(s.Labels); ser != nil {
 			hash = ser.hash
 		} else {
 			hash = s.Labels.Hash()

@@ -399,6 +399,56 @@ func TestHeadImmutableLabels(t *testing.T) {
 	}
 }
 
+// TestHeadAppendConcurrent: several batches appended by AppendConcurrent
+// hold the same series and samples as the batches appended in order, for
+// copied and kept label sets, with series spread over batches, equal
+// label sets at other addresses and invalid samples.
+func TestHeadAppendConcurrent(t *testing.T) {
+	lsets := make([]labels.Labels, 700)
+	for i := range lsets {
+		lsets[i] = labels.FromStrings("__name__", "m", "pod", fmt.Sprintf("p%d", i))
+	}
+	var batches [][]telemetry.Sample
+	for step := range 6 {
+		var b []telemetry.Sample
+		for i, ls := range lsets {
+			if step == 3 && i%5 == 0 {
+				ls = ls.Copy() // another address
+			}
+			b = append(b, telemetry.Sample{Labels: ls, T: base + int64(step)*15*sec, V: float64(i * step)})
+		}
+		if step == 2 {
+			b = append(b, telemetry.Sample{Labels: labels.FromStrings("__name__", "m"), T: base, V: math.NaN()}) // invalid
+		}
+		batches = append(batches, b[:len(b)/2], b[len(b)/2:])
+	}
+	for _, immutable := range []bool{false, true} {
+		want := newTestHead(t, nil, HeadOptions{ImmutableLabels: immutable})
+		for _, b := range batches {
+			appendAll(t, want, b)
+		}
+		got := newTestHead(t, prometheus.NewRegistry(), HeadOptions{ImmutableLabels: immutable})
+		// The first three steps resolve new series, the others known ones.
+		n1, err := got.AppendConcurrent(batches[:6], 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n2, err := got.AppendConcurrent(batches[6:], 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n1+n2 != 6*700 || got.NumSeries() != 700 {
+			t.Fatalf("immutable=%v: stored %d samples, %d series; want %d, 700", immutable, n1+n2, got.NumSeries(), 6*700)
+		}
+		if w, g := readAll(t, want, 0, math.MaxInt64, nameIs("m")), readAll(t, got, 0, math.MaxInt64, nameIs("m")); !reflect.DeepEqual(w, g) {
+			t.Fatalf("immutable=%v: concurrent append holds %d series, in order %d; first differences hidden", immutable, len(g), len(w))
+		}
+		if n := testutil.ToFloat64(got.drops[dropInvalid]); n != 1 {
+			t.Fatalf("immutable=%v: invalid drops counted %v times, want 1", immutable, n)
+		}
+	}
+}
+
 // TestHeadSeriesRefs: with ImmutableLabels a sample finds its series by
 // the address of its label set (the cache grows with the Head); an equal
 // label set at another address, and a label set whose series was

@@ -34,14 +34,17 @@ type EvalOptions struct {
 // EvalReport is what "omen eval sim" prints.
 type EvalReport struct {
 	sim.Report
-	Seed         int64   `json:"seed"`
-	TrainSeed    int64   `json:"train_seed"`
-	TrainFleets  int     `json:"train_fleets"`
-	Model        string  `json:"model"`
-	SimHours     float64 `json:"simulated_hours"`
-	WallSeconds  float64 `json:"wall_seconds"`
-	HorizonS     float64 `json:"horizon_s"`
-	ValAUCPR     float64 `json:"train_val_auc_pr,omitempty"`
+	Seed        int64   `json:"seed"`
+	TrainSeed   int64   `json:"train_seed"`
+	TrainFleets int     `json:"train_fleets"`
+	Model       string  `json:"model"`
+	SimHours    float64 `json:"simulated_hours"`
+	WallSeconds float64 `json:"wall_seconds"`
+	HorizonS    float64 `json:"horizon_s"`
+	ValAUCPR    float64 `json:"train_val_auc_pr,omitempty"`
+	// Threshold is the model's failure threshold (chosen on the training
+	// fleets' validation tail).
+	Threshold    float64 `json:"failure_threshold"`
 	TrainSeconds float64 `json:"train_seconds,omitempty"`
 }
 
@@ -58,6 +61,12 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 	}
 	if o.TrainFleets <= 0 {
 		o.TrainFleets = 4
+	}
+	if o.Train.ValSplit == "" {
+		// Validate on whole pods the model never saw, as the evaluated
+		// fleet's are: the tails of pods it trained on made the validation
+		// recall optimistic and the chosen threshold too high.
+		o.Train.ValSplit = "entity"
 	}
 	t0 := time.Now()
 	rep := EvalReport{Seed: o.Seed, TrainSeed: o.TrainSeed, TrainFleets: o.TrainFleets, SimHours: o.Duration.Hours(), HorizonS: (Horizon * Step).Seconds()}
@@ -162,6 +171,7 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 			}
 		}
 	}
+	rep.Threshold = m.Thresholds().Failure
 	if err := promote(a, m, data, rep.Model); err != nil {
 		return rep, err
 	}

@@ -69,6 +69,8 @@ func TestSimLab(t *testing.T) {
 		Window: envInt("LAB_W", 16), Horizon: Horizon, Onset: true, Hidden: envInt("LAB_HIDDEN", 32),
 		Epochs: envInt("LAB_EPOCHS", 6), MaxWindowsPerEpoch: envInt("LAB_MAXWIN", 30000),
 		Seed: int64(envInt("LAB_SEED", 5)), Progress: io.Discard, MaxPosWeight: envF("LAB_POSW", 0),
+		ValSplit: os.Getenv("LAB_VALSPLIT"), ValFraction: envF("LAB_VALFRAC", 0),
+		Dropout: envF("LAB_DROPOUT", 0), LearningRate: envF("LAB_LR", 0), Patience: envInt("LAB_PATIENCE", 0),
 	}
 	if os.Getenv("LAB_EPISODE") != "" {
 		to.Alerts = &training.AlertRule{For: envInt("LAB_FOR", 2)}
@@ -162,6 +164,19 @@ func TestSimLab(t *testing.T) {
 				}
 			}
 			rules = append(rules, named{fmt.Sprintf("rob%.2f", d), c[bi].Threshold})
+			// The lowest threshold whose robust F1 is within 0.01 of the best.
+			for i, e := range c {
+				v := e.F1
+				for _, f := range c {
+					if math.Abs(logit(f.Threshold)-logit(e.Threshold)) <= d {
+						v = math.Min(v, f.F1)
+					}
+				}
+				if v >= bv-0.01 {
+					rules = append(rules, named{fmt.Sprintf("roblow%.2f", d), c[i].Threshold})
+					break
+				}
+			}
 		}
 		if os.Getenv("LAB_CURVE") != "" {
 			for i, e := range c {
@@ -202,6 +217,19 @@ func TestSimLab(t *testing.T) {
 			}
 			if tt == th && os.Getenv("LAB_FP") != "" {
 				labExplainAlerts(t, m, series, alerts, truth)
+			}
+			if tt == th {
+				var ks []string
+				for k := range r.ByScenario {
+					ks = append(ks, k)
+				}
+				sort.Strings(ks)
+				line := ""
+				for _, k := range ks {
+					kr := r.ByScenario[k]
+					line += fmt.Sprintf(" %s %d/%d %.0fs bait %d/%d;", k, kr.Predicted, kr.Failures, kr.LeadTimeMedianS, kr.BaitAlerted, kr.FalseAlarmBait)
+				}
+				t.Logf("seed %d kinds:%s", seed, line)
 			}
 			if tt == th && os.Getenv("LAB_VERBOSE") != "" {
 				b, _ := json.MarshalIndent(r.ByScenario, "", " ")

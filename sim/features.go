@@ -24,13 +24,13 @@ func FeatureConfig() features.Config {
 		},
 		features.Feature{
 			Name: FeatureDependencyNotFound,
-			Expr: `sum by (${entity}) (rate(http_client_requests_total{code="404"}[5m])) / (sum by (${entity}) (rate(http_client_requests_total[5m])) > 0)`,
-			Help: "Fraction of calls to dependencies answered 404 (incompatible API).",
+			Expr: `max by (${entity}) (sum by (${entity}, dependency) (rate(http_client_requests_total{code="404"}[2m])) / (sum by (${entity}, dependency) (rate(http_client_requests_total[2m])) > 0))`,
+			Help: "Largest fraction of one dependency's calls answered 404 (incompatible API) over 2 minutes.",
 		},
 		features.Feature{
 			Name: FeatureMountLatency,
-			Expr: `max by (${entity}) (rate(storage_operation_duration_seconds_sum{operation_name="volume_mount"}[5m]) / (rate(storage_operation_duration_seconds_count{operation_name="volume_mount"}[5m]) > 0))`,
-			Help: "Mean duration of the kubelet's volume mounts over 5 minutes.",
+			Expr: `max by (${entity}) (rate(storage_operation_duration_seconds_sum{operation_name="volume_mount"}[2m]) / (rate(storage_operation_duration_seconds_count{operation_name="volume_mount"}[2m]) > 0))`,
+			Help: "Mean duration of the kubelet's volume mounts over 2 minutes.",
 		},
 	}
 	have := map[string]bool{}

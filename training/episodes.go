@@ -162,9 +162,11 @@ func EpisodeScore(seqs []ProbSeq, th float64, horizon int, rule AlertRule) Episo
 // best event-level F1 (EpisodeScore) on the sequences: the quantity an SRE
 // sees, alerts before failures against alerts for nothing, rather than
 // the F1 of single windows. Candidates are the probabilities just before
-// each onset and a grid over the upper tail; among the thresholds within
-// 0.01 of the best F1 the middle one is returned, so that a plateau does
-// not pin the threshold to its edge. It returns ok false when the
+// each onset, a grid of quantiles over the upper tail and a grid in
+// logits. Each candidate is judged by its worst F1 within rule.Margin
+// logits (so that the threshold keeps its distance from the cliff where
+// recall collapses), and of the candidates within 0.01 of the best, the
+// lowest is returned: it alerts earliest. It returns ok false when the
 // sequences hold no onset.
 func EpisodeThreshold(seqs []ProbSeq, horizon int, rule AlertRule) (EpisodeStats, bool) {
 	rule.defaults(horizon)
@@ -192,13 +194,14 @@ func EpisodeThreshold(seqs []ProbSeq, horizon int, rule AlertRule) (EpisodeStats
 	for _, r := range robust {
 		best = math.Max(best, r)
 	}
-	var near []int
+	// The lowest threshold within 0.01 of the best: of thresholds that do
+	// equally well on validation, it alerts earliest.
 	for i, r := range robust {
 		if r >= best-0.01 {
-			near = append(near, i)
+			return stats[i], true
 		}
 	}
-	return stats[near[len(near)/2]], true
+	return stats[len(stats)-1], true
 }
 
 // logit is log(p/(1−p)), ±Inf at 1 and 0.

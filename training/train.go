@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"math"
@@ -46,8 +47,15 @@ type TrainOptions struct {
 	// MaxPosWeight caps the positive class weight negatives/positives
 	// (default 100).
 	MaxPosWeight float64
-	// ValFraction is the held-out tail of every entity (default 0.2).
+	// ValFraction is the held-out tail of every entity (default 0.2), or
+	// with ValSplit "entity" the fraction of entities held out.
 	ValFraction float64
+	// ValSplit chooses what validation holds out: "time" (default) the
+	// last ValFraction of every entity's history; "entity" whole entities,
+	// about a ValFraction of them chosen by a hash of their names, so that
+	// the early stopping and the thresholds are judged on entities the
+	// model never saw, as a new pod or a new fleet is.
+	ValSplit string
 	// Risk and Level are the POT parameters for the anomaly threshold
 	// (defaults 1e-3, 0.98).
 	Risk, Level float64
@@ -95,8 +103,11 @@ func (o *TrainOptions) defaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Window < 2 || o.Horizon < 1 || o.MaxPosWeight < 1 || !(o.ValFraction > 0 && o.ValFraction < 1) {
-		return fmt.Errorf("train: invalid options (window %d, horizon %d, max pos weight %v, val fraction %v)", o.Window, o.Horizon, o.MaxPosWeight, o.ValFraction)
+	if o.ValSplit == "" {
+		o.ValSplit = "time"
+	}
+	if o.Window < 2 || o.Horizon < 1 || o.MaxPosWeight < 1 || !(o.ValFraction > 0 && o.ValFraction < 1) || (o.ValSplit != "time" && o.ValSplit != "entity") {
+		return fmt.Errorf("train: invalid options (window %d, horizon %d, max pos weight %v, val fraction %v, val split %q)", o.Window, o.Horizon, o.MaxPosWeight, o.ValFraction, o.ValSplit)
 	}
 	return nil
 }
@@ -153,6 +164,23 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		if !equalStrings(s.Features, features) {
 			return nil, rep, fmt.Errorf("train: entity %q has features %v, entity %q has %v", s.Entity, s.Features, series[0].Entity, features)
 		}
+		if opts.ValSplit == "entity" {
+			wo := WindowOptions{Window: opts.Window, Horizon: opts.Horizon, Onset: opts.Onset}
+			if s.Steps() <= opts.Window+opts.Horizon {
+				opts.Logger.Warn("skipping short entity", "entity", s.Entity, "steps", s.Steps())
+				continue
+			}
+			w, err := MakeWindows(s, wo)
+			if err != nil {
+				return nil, rep, err
+			}
+			if heldOut(s.Entity, opts.ValFraction) {
+				vas, vaSeries = append(vas, w), append(vaSeries, s)
+			} else {
+				trs = append(trs, w)
+			}
+			continue
+		}
 		tr, va, err := SplitTime(s, opts.ValFraction)
 		if err != nil {
 			opts.Logger.Warn("skipping entity", "entity", s.Entity, "err", err)
@@ -173,8 +201,8 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		trs, vas = append(trs, tw), append(vas, vw)
 		vaSeries = append(vaSeries, va)
 	}
-	if len(trs) == 0 {
-		return nil, rep, fmt.Errorf("train: no entity has more than %d steps", opts.Window+opts.Horizon)
+	if len(trs) == 0 || len(vas) == 0 {
+		return nil, rep, fmt.Errorf("train: no entity has more than %d steps for training and validation", opts.Window+opts.Horizon)
 	}
 	trw, err := JoinWindows(trs...)
 	if err != nil {
@@ -185,6 +213,9 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		return nil, rep, err
 	}
 	rep.Entities, rep.Features = len(trs), features
+	if opts.ValSplit == "entity" {
+		rep.Entities += len(vas)
+	}
 	rep.TrainWindows, rep.ValWindows = trw.N(), vaw.N()
 	for _, l := range trw.Label {
 		if l > 0.5 {
@@ -291,6 +322,14 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		},
 	})
 	return m, rep, nil
+}
+
+// heldOut reports whether the entity belongs to the validation fraction
+// frac of entities (FNV-1a hash of its name).
+func heldOut(entity string, frac float64) bool {
+	h := fnv.New64a()
+	h.Write([]byte(entity))
+	return float64(h.Sum64()%10000) < frac*10000
 }
 
 func equalStrings(a, b []string) bool {

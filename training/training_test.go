@@ -367,6 +367,51 @@ func TestTrainFailureHead(t *testing.T) {
 	}
 }
 
+// TestTrainValSplitEntity: with ValSplit "entity" whole entities are held
+// out (none is split in time), and the failure head still learns.
+func TestTrainValSplitEntity(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	mk := func(name string, n int) *dataset.Series {
+		s := &dataset.Series{Entity: name, Features: []string{"a"}, Labels: make([]bool, n)}
+		for t := range n {
+			a := r.NormFloat64() * 0.1
+			if k := t % 40; k >= 30 && k < 35 {
+				a += float64(k-29) * 0.5
+			} else if k == 35 {
+				s.Labels[t] = true
+			}
+			s.Values = append(s.Values, a)
+		}
+		return s
+	}
+	var src memSource
+	val := 0
+	for i := range 12 {
+		name := fmt.Sprintf("pod-%d", i)
+		src = append(src, mk(name, 400))
+		if heldOut(name, 0.3) {
+			val++
+		}
+	}
+	if val == 0 || val == 12 {
+		t.Fatalf("%d of 12 entities held out at 0.3", val)
+	}
+	_, rep, err := Train(context.Background(), TrainOptions{Source: src, Window: 8, Horizon: 4, Hidden: 8, Epochs: 6, LearningRate: 1e-2, Seed: 1, ValSplit: "entity", ValFraction: 0.3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perEntity := 400 - 8 - 4 + 1 // full windows with a full horizon
+	if rep.Entities != 12 || rep.ValWindows < val*perEntity || rep.TrainWindows < (12-val)*perEntity || rep.TrainWindows+rep.ValWindows > 12*400 {
+		t.Fatalf("report %+v with %d held-out entities", rep, val)
+	}
+	if rep.ValAUCPR < 0.5 {
+		t.Fatalf("validation AUC-PR %v, want ≥ 0.5", rep.ValAUCPR)
+	}
+	if _, _, err := Train(context.Background(), TrainOptions{Source: src, ValSplit: "pods"}); err == nil {
+		t.Fatal("unknown ValSplit accepted")
+	}
+}
+
 func TestEvalDatasetSmoke(t *testing.T) {
 	dir := filepath.Join("..", "..", "..", "shared", "datasets", "smd")
 	if _, err := os.Stat(dir); err != nil {

@@ -92,18 +92,23 @@ type BenchIngestResult struct {
 	PeakRSSBytes       int64   `json:"peak_rss_bytes"`
 	IdleHeapBytes      int64   `json:"idle_heap_bytes"`
 	IdleRSSBytes       int64   `json:"idle_rss_bytes"`
+	IdleRSSAnonBytes   int64   `json:"idle_rss_anon_bytes"`
 	// (RSS − idle RSS) / series and (heap − idle heap) / series: what the
 	// series and their data added to an idle daemon.
 	RSSDeltaBytesPerSeries  float64 `json:"rss_delta_bytes_per_series"`
 	HeapDeltaBytesPerSeries float64 `json:"heap_delta_bytes_per_series"`
 	// The same after Settle (zero when not settled).
-	SettleSeconds                  float64 `json:"settle_seconds,omitempty"`
-	SettledHeapBytes               int64   `json:"settled_heap_bytes,omitempty"`
-	SettledRSSBytes                int64   `json:"settled_rss_bytes,omitempty"`
-	SettledRSSAnonBytes            int64   `json:"settled_rss_anon_bytes,omitempty"`
-	SettledRSSBytesPerSeries       float64 `json:"settled_rss_bytes_per_series,omitempty"`
-	SettledRSSDeltaBytesPerSeries  float64 `json:"settled_rss_delta_bytes_per_series,omitempty"`
-	SettledHeapDeltaBytesPerSeries float64 `json:"settled_heap_delta_bytes_per_series,omitempty"`
+	SettleSeconds                 float64 `json:"settle_seconds,omitempty"`
+	SettledHeapBytes              int64   `json:"settled_heap_bytes,omitempty"`
+	SettledRSSBytes               int64   `json:"settled_rss_bytes,omitempty"`
+	SettledRSSAnonBytes           int64   `json:"settled_rss_anon_bytes,omitempty"`
+	SettledRSSBytesPerSeries      float64 `json:"settled_rss_bytes_per_series,omitempty"`
+	SettledRSSDeltaBytesPerSeries float64 `json:"settled_rss_delta_bytes_per_series,omitempty"`
+	// (anonymous RSS − idle anonymous RSS) / series: the process-private
+	// memory the series added, without the file pages Badger and the
+	// binary map (page cache the kernel may reclaim).
+	SettledRSSAnonDeltaBytesPerSeries float64 `json:"settled_rss_anon_delta_bytes_per_series,omitempty"`
+	SettledHeapDeltaBytesPerSeries    float64 `json:"settled_heap_delta_bytes_per_series,omitempty"`
 	// Go runtime memory after Settle (runtime.MemStats): heap spans
 	// freed but not yet returned to the OS (HeapIdle − HeapReleased),
 	// and memory the runtime obtained for other than heap objects
@@ -181,6 +186,9 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 	}
 	defer a.Stop(context.Background()) //nolint:errcheck // best effort in a benchmark
 	res.IdleHeapBytes, res.IdleRSSBytes = heapAndRSS()
+	if st, err := procStatus(); err == nil {
+		res.IdleRSSAnonBytes = st["RssAnon"]
+	}
 
 	// Stop the consumer's effect from being measured during publishing:
 	// the stream is filled first, with omen's consumer already attached,
@@ -289,6 +297,7 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 		res.SettledHeapBytes, res.SettledRSSBytes = heapAndRSS()
 		st, _ := procStatus()
 		res.SettledRSSAnonBytes = st["RssAnon"]
+		res.SettledRSSAnonDeltaBytesPerSeries = float64(res.SettledRSSAnonBytes-res.IdleRSSAnonBytes) / n
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		res.SettledHeapUnreleasedBytes = int64(ms.HeapIdle - ms.HeapReleased)

@@ -154,7 +154,6 @@ type headShard struct {
 // memSeries is one series; guarded by its shard's lock.
 type memSeries struct {
 	lset   labels.Labels
-	hash   uint64     // lset.Hash(), immutable
 	next   *memSeries // hash collision chain
 	closed []closedChunk
 	// head is the chunk appended to; valid while app is not nil.
@@ -165,6 +164,7 @@ type memSeries struct {
 	headMint, headMaxt int64
 	lastV              float64
 	dead               bool
+	shard              uint32 // index of its shard, immutable
 }
 
 type closedChunk struct {
@@ -288,7 +288,7 @@ func (h *Head) AppendPart(samples []telemetry.Sample, part, nparts int) (int, er
 }
 
 // sampleRef is a sample's series as resolved before appending: the
-// series (nil when not found by address) and its label hash.
+// series (nil when not found by address), else its label hash.
 type sampleRef struct {
 	ser  *memSeries
 	hash uint64
@@ -382,7 +382,7 @@ func (h *Head) resolve(samples []telemetry.Sample, refs []sampleRef) {
 	r := h.refs.Load()
 	for i := range samples {
 		if ser := r.lookup(samples[i].Labels); ser != nil {
-			refs[i] = sampleRef{ser: ser, hash: ser.hash}
+			refs[i] = sampleRef{ser: ser}
 		} else {
 			refs[i] = sampleRef{hash: samples[i].Labels.Hash()}
 		}
@@ -444,12 +444,15 @@ func (h *Head) appendPart(samples []telemetry.Sample, resolved []sampleRef, part
 		var hash uint64
 		if resolved != nil {
 			ser, hash = resolved[i].ser, resolved[i].hash
-		} else if ser = refs.lookup(s.Labels); ser != nil {
-			hash = ser.hash
-		} else {
+		} else if ser = refs.lookup(s.Labels); ser == nil {
 			hash = s.Labels.Hash()
 		}
-		shard := hash & h.mask
+		var shard uint64
+		if ser != nil {
+			shard = uint64(ser.shard)
+		} else {
+			shard = hash & h.mask
+		}
 		if nparts > 1 && int(shard%uint64(nparts)) != part {
 			continue
 		}
@@ -457,6 +460,7 @@ func (h *Head) appendPart(samples []telemetry.Sample, resolved []sampleRef, part
 		sh.mu.Lock()
 		if ser != nil && ser.dead {
 			ser = nil // garbage-collected; a new series may exist
+			hash = s.Labels.Hash()
 		}
 		if ser == nil {
 			ser = sh.get(hash, s.Labels)
@@ -485,7 +489,7 @@ func (h *Head) appendPart(samples []telemetry.Sample, resolved []sampleRef, part
 				// The sample's labels may point into a reused buffer.
 				lset = lset.Copy()
 			}
-			ser = sh.create(hash, lset)
+			ser = sh.create(hash, uint32(shard), lset)
 			refs = h.growRefs(refs)
 			refs.remember(ser, s.Labels)
 		}
@@ -599,9 +603,9 @@ func (sh *headShard) get(hash uint64, lset labels.Labels) *memSeries {
 	return nil
 }
 
-func (sh *headShard) create(hash uint64, lset labels.Labels) *memSeries {
+func (sh *headShard) create(hash uint64, shard uint32, lset labels.Labels) *memSeries {
 	name := lset.Get(labels.MetricName) // a substring of lset's own copy
-	s := &memSeries{lset: lset, hash: hash, headMint: math.MinInt64, headMaxt: math.MinInt64}
+	s := &memSeries{lset: lset, shard: shard, headMint: math.MinInt64, headMaxt: math.MinInt64}
 	s.next = sh.series[hash]
 	sh.series[hash] = s
 	sh.byName[name] = append(sh.byName[name], s)

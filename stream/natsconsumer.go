@@ -83,6 +83,12 @@ type NATSOptions struct {
 	// (more than the NATS client's 64 MiB slow-consumer limit would drop
 	// messages, which then wait AckWait for redelivery).
 	MaxBufferedBytes int
+	// IdleRelease is how long the consumer waits for a message before it
+	// drops the scratch of its two pipeline stages (a burst's decoded
+	// samples: up to MaxBatchBytes of payload, about 10 MB of samples per
+	// stage), which would otherwise stay allocated until the next
+	// message. Default 5s.
+	IdleRelease time.Duration
 	// NakDelay is the redelivery delay after a retryable Append error.
 	// Default 1s.
 	NakDelay time.Duration
@@ -143,11 +149,14 @@ func (o *NATSOptions) withDefaults() (NATSOptions, error) {
 	if r.NakDelay == 0 {
 		r.NakDelay = time.Second
 	}
+	if r.IdleRelease == 0 {
+		r.IdleRelease = 5 * time.Second
+	}
 	if r.DLQMaxAge == 0 {
 		r.DLQMaxAge = 7 * 24 * time.Hour
 	}
 	switch {
-	case r.MaxAge < 0 || r.AckWait < 0 || r.FetchWait < 0 || r.NakDelay < 0 || r.DLQMaxAge < 0:
+	case r.MaxAge < 0 || r.AckWait < 0 || r.FetchWait < 0 || r.NakDelay < 0 || r.DLQMaxAge < 0 || r.IdleRelease < 0:
 		return r, errors.New("nats consumer options: negative duration")
 	case r.StreamReplicas < 1 || r.StreamReplicas > 5:
 		return r, fmt.Errorf("nats consumer options: StreamReplicas %d outside 1..5", r.StreamReplicas)
@@ -384,8 +393,23 @@ func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) err
 		<-committed
 	}()
 
+	idle := false // the stages' scratch was dropped and nothing came since
 	for {
-		first, err := it.Next(jetstream.NextContext(ctx))
+		var first jetstream.Msg
+		var err error
+		if idle {
+			first, err = it.Next(jetstream.NextContext(ctx))
+		} else {
+			ictx, cancel := context.WithTimeout(ctx, c.opts.IdleRelease)
+			first, err = it.Next(jetstream.NextContext(ictx))
+			cancel()
+			if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				c.dropScratch(free)
+				idle = true
+				continue
+			}
+		}
+		idle = false
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -523,6 +547,27 @@ func (c *NATSConsumer) commit(ctx context.Context, st *stage) {
 	clear(st.batches)
 	clear(st.spans)
 	st.shrink()
+}
+
+// dropScratch drops the scratch of the stages in free (those not being
+// decoded or committed).
+func (c *NATSConsumer) dropScratch(free chan *stage) {
+	var got []*stage
+	for {
+		select {
+		case st := <-free:
+			st.res = decode.Result{}
+			st.spans, st.batches = nil, nil
+			got = append(got, st)
+			continue
+		default:
+		}
+		break
+	}
+	for _, st := range got {
+		free <- st
+	}
+	c.msgs = nil
 }
 
 // shrinkBelow is the scratch capacity (samples) a stage keeps regardless

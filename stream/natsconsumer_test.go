@@ -651,3 +651,41 @@ func TestNATSConsumerMaxBatchBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestNATSConsumerIdleRelease: once no message came for IdleRelease, the
+// stages' scratch is dropped.
+func TestNATSConsumerIdleRelease(t *testing.T) {
+	verifyNoLeaks(t)
+	nc := connect(t, natsServers[0].start(t))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := &MemAppender{}
+	opts := testNATSOptions()
+	opts.IdleRelease = 200 * time.Millisecond
+	c := newConsumer(t, nc, mem, opts, prometheus.NewRegistry())
+	setupStreams(t, c)
+	ts := time.Now().UnixNano()
+	for i := range 50 {
+		publish(t, js, "omen.metrics", "", fmt.Sprintf("idle,i=%d v=%d %d", i, i, ts))
+	}
+	stop := runConsumer(t, c)
+	waitFor(t, "50 samples", func() bool { s, _, _ := mem.Counts(); return s >= 50 })
+	time.Sleep(4 * opts.IdleRelease)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range c.stages {
+		if st := &c.stages[i]; cap(st.res.Samples) != 0 || cap(st.batches) != 0 {
+			t.Fatalf("stage %d keeps %d samples, %d batches of scratch", i, cap(st.res.Samples), cap(st.batches))
+		}
+	}
+	// It still consumes afterwards.
+	stop = runConsumer(t, c)
+	publish(t, js, "omen.metrics", "", fmt.Sprintf("idle,i=50 v=50 %d", ts))
+	waitFor(t, "51 samples", func() bool { s, _, _ := mem.Counts(); return s >= 51 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

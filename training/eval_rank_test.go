@@ -113,3 +113,28 @@ func TestEvalDatasetRankHold(t *testing.T) {
 		t.Errorf("options %v", held.Options)
 	}
 }
+
+func TestScaledScorerSecond(t *testing.T) {
+	next := []float32{9, 1, 4, 2 /* step 2: */, 0, 0, 7, 0}
+	score := make([]float64, 2)
+	per := make([]float32, 8)
+	for _, tc := range []struct {
+		sc   scaledScorer
+		want []float64
+	}{
+		{scaledScorer{s: constScorer{}, weight: []float32{1, 1, 1, 1}}, []float64{4, 1.75}},
+		{scaledScorer{s: constScorer{}, weight: []float32{1, 1, 1, 1}, max: true}, []float64{9, 7}},
+		{scaledScorer{s: constScorer{}, weight: []float32{1, 1, 1, 1}, second: true}, []float64{4, 0}},
+		{scaledScorer{s: constScorer{}, weight: []float32{1, 1, 1, 0.5}, second: true}, []float64{4, 0}},
+	} {
+		if err := tc.sc.AnomalyScores(nil, next, 2, score, per); err != nil {
+			t.Fatal(err)
+		}
+		if score[0] != tc.want[0] || score[1] != tc.want[1] {
+			t.Errorf("max %v second %v: scores %v, want %v", tc.sc.max, tc.sc.second, score, tc.want)
+		}
+	}
+	if _, err := EvalDataset(context.Background(), EvalOptions{Dir: t.TempDir(), Aggregate: "median"}); err == nil {
+		t.Error("unknown aggregation accepted")
+	}
+}

@@ -25,9 +25,10 @@ type EvalOptions struct {
 	// Duration of the evaluated fleet's schedule. Default 24h.
 	Duration time.Duration
 	// TrainFleets is how many fleets (seeds TrainSeed, TrainSeed+1, …),
-	// each run for History, the model is trained on. Default 4: a day of
+	// each run for History, the model is trained on. Default 8: a day of
 	// one fleet holds only about 20 failures, too few for the failure
-	// head.
+	// head, and a fifth of the pods (about 50 failures over 8 fleets) is
+	// held out to choose the threshold.
 	TrainFleets int
 }
 
@@ -60,7 +61,7 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 		o.Duration = 24 * time.Hour
 	}
 	if o.TrainFleets <= 0 {
-		o.TrainFleets = 4
+		o.TrainFleets = 8
 	}
 	if o.Train.ValSplit == "" {
 		// Validate on whole pods the model never saw, as the evaluated

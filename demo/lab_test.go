@@ -164,7 +164,9 @@ func TestSimLab(t *testing.T) {
 				}
 			}
 			rules = append(rules, named{fmt.Sprintf("rob%.2f", d), c[bi].Threshold})
-			// The lowest threshold whose robust F1 is within 0.01 of the best.
+			// The lowest and the middle threshold whose robust F1 is within
+			// 0.01 of the best.
+			var near []int
 			for i, e := range c {
 				v := e.F1
 				for _, f := range c {
@@ -173,10 +175,11 @@ func TestSimLab(t *testing.T) {
 					}
 				}
 				if v >= bv-0.01 {
-					rules = append(rules, named{fmt.Sprintf("roblow%.2f", d), c[i].Threshold})
-					break
+					near = append(near, i)
 				}
 			}
+			rules = append(rules, named{fmt.Sprintf("roblow%.2f", d), c[near[0]].Threshold},
+				named{fmt.Sprintf("robmid%.2f", d), c[near[len(near)/2]].Threshold})
 		}
 		if os.Getenv("LAB_CURVE") != "" {
 			for i, e := range c {

@@ -17,7 +17,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o demo.EvalOptions
 	fs.Int64Var(&o.Seed, "seed", 1, "seed of the evaluated fleet")
 	fs.Int64Var(&o.TrainSeed, "train-seed", 0, "seed of the first fleet trained on (default seed+1000)")
-	fs.IntVar(&o.TrainFleets, "train-fleets", 4, "fleets (seeds train-seed, train-seed+1, …) trained on, each for --history")
+	fs.IntVar(&o.TrainFleets, "train-fleets", 8, "fleets (seeds train-seed, train-seed+1, …) trained on, each for --history")
 	fs.DurationVar(&o.Duration, "duration", 24*time.Hour, "simulated time of the evaluated fleet")
 	fs.DurationVar(&o.History, "history", 24*time.Hour, "simulated history of each training fleet")
 	fs.StringVar(&o.ModelFile, "model", "", "evaluate this model file instead of training one")

@@ -164,7 +164,7 @@ func labelName(k string) string {
 	b := []byte(k)
 	ok := len(b) > 0
 	for i, c := range b {
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (i == 0 || c < '0' || c > '9') {
 			ok = false
 			break
 		}

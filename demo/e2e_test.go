@@ -177,7 +177,7 @@ remote_write:
 	var topCauses string
 	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
-		if f.Now().Sub(time.Now()) > maxAhead-Step {
+		if time.Until(f.Now()) > maxAhead-Step {
 			time.Sleep(250 * time.Millisecond)
 		} else {
 			tick := f.Advance()

@@ -235,7 +235,7 @@ func loadSeries(path string) (*Series, error) {
 	s.Values = make([][]float64, len(cols))
 	for line := 2; ; line++ {
 		rec, err := cr.Read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -330,7 +330,7 @@ func loadEdges(path string) ([]Edge, error) {
 	var out []Edge
 	for {
 		rec, err := cr.Read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

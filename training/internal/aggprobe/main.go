@@ -4,11 +4,10 @@
 package main
 
 import (
-	"encoding/binary"
 	"flag"
 	"fmt"
+	"github.com/omen-sre/omen/training/internal/probe"
 	"math"
-	"os"
 	"slices"
 	"strings"
 
@@ -41,16 +40,11 @@ func main() {
 		}
 		te := e.Test
 		f := len(te.Features)
-		fh, _ := os.Open(*pdir + "/" + name + ".probe")
-		var n int64
-		var thr float64
-		binary.Read(fh, binary.LittleEndian, &n)
-		binary.Read(fh, binary.LittleEndian, &thr)
-		score := make([]float64, n)
-		binary.Read(fh, binary.LittleEndian, score)
-		r := make([]float32, int(n)*f)
-		binary.Read(fh, binary.LittleEndian, r)
-		fh.Close()
+		_, score, r, err := probe.Read(*pdir+"/"+name+".probe", f)
+		if err != nil {
+			panic(err)
+		}
+		n := len(score)
 		type agg struct {
 			name string
 			fn   func(row []float32) float64

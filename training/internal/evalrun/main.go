@@ -74,7 +74,10 @@ func main() {
 		}
 	}
 	fmt.Println(string(b))
-	rep.WriteTable(os.Stdout)
+	if err := rep.WriteTable(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }
 
 // writeProbe writes int64 n, float64 threshold, n float64 scores and n×F

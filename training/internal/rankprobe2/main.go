@@ -2,11 +2,10 @@
 package main
 
 import (
-	"encoding/binary"
 	"flag"
 	"fmt"
+	"github.com/omen-sre/omen/training/internal/probe"
 	"math"
-	"os"
 	"slices"
 	"strings"
 
@@ -59,19 +58,11 @@ func main() {
 		te.FillMissing()
 		tr.FillMissing()
 		f := len(te.Features)
-		fh, err := os.Open(*pdir + "/" + name + ".probe")
+		thr, score, r32, err := probe.Read(*pdir+"/"+name+".probe", f)
 		if err != nil {
 			panic(err)
 		}
-		var n int64
-		var thr float64
-		binary.Read(fh, binary.LittleEndian, &n)
-		binary.Read(fh, binary.LittleEndian, &thr)
-		score := make([]float64, n)
-		binary.Read(fh, binary.LittleEndian, score)
-		r32 := make([]float32, int(n)*f)
-		binary.Read(fh, binary.LittleEndian, r32)
-		fh.Close()
+		n := len(score)
 		raw := make([]float64, len(r32))
 		for i, v := range r32 {
 			raw[i] = float64(v)

@@ -2,10 +2,9 @@
 package main
 
 import (
-	"encoding/binary"
 	"flag"
 	"fmt"
-	"os"
+	"github.com/omen-sre/omen/training/internal/probe"
 	"slices"
 	"strings"
 
@@ -26,16 +25,10 @@ func main() {
 		}
 		te := e.Test
 		f := len(te.Features)
-		fh, _ := os.Open(*pdir + "/" + name + ".probe")
-		var n int64
-		var thr float64
-		binary.Read(fh, binary.LittleEndian, &n)
-		binary.Read(fh, binary.LittleEndian, &thr)
-		score := make([]float64, n)
-		binary.Read(fh, binary.LittleEndian, score)
-		r32 := make([]float32, int(n)*f)
-		binary.Read(fh, binary.LittleEndian, r32)
-		fh.Close()
+		thr, score, r32, err := probe.Read(*pdir+"/"+name+".probe", f)
+		if err != nil {
+			panic(err)
+		}
 		var normal []float64
 		for t, l := range te.Labels {
 			if !l {

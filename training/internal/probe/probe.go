@@ -1,0 +1,34 @@
+// Package probe reads the per-entity score dumps that evalrun -dump writes
+// for the development probes (aggprobe, rankprobe2, scoreprobe).
+package probe
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+)
+
+// Read reads a dump: int64 n, the float64 threshold, n float64 scores and
+// n×f float32 per-feature scores, little-endian.
+func Read(path string, f int) (thr float64, score []float64, perFeature []float32, err error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer fh.Close()
+	var n int64
+	if err := binary.Read(fh, binary.LittleEndian, &n); err != nil {
+		return 0, nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if n < 0 || n > 1<<28 {
+		return 0, nil, nil, fmt.Errorf("read %s: implausible length %d", path, n)
+	}
+	score = make([]float64, n)
+	perFeature = make([]float32, int(n)*f)
+	for _, v := range []any{&thr, score, perFeature} {
+		if err := binary.Read(fh, binary.LittleEndian, v); err != nil {
+			return 0, nil, nil, fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	return thr, score, perFeature, nil
+}

@@ -42,8 +42,7 @@ func applyRuntimeConfig(c config.RuntimeConfig) (restore func()) {
 // near twice its live heap until the next burst. Every interval the
 // releaser reads the runtime's counters (runtime/metrics, no
 // stop-the-world) and, when the free-but-held heap plus the garbage
-// since the last collection exceed both minBytes and a quarter of the
-// live heap, calls debug.FreeOSMemory, which forces a collection and
+// since the last collection exceed minBytes, calls debug.FreeOSMemory, which forces a collection and
 // returns every free span: one extra collection per interval at most
 // (some 0.05–0.1 CPU-s for a 100 MiB heap), and page faults when the heap
 // grows again.
@@ -96,8 +95,11 @@ func (m *memoryReleaser) run(ctx context.Context) error {
 // garbage allocated since the last collection (after a burst no
 // collection may run for a long time): FreeOSMemory collects it first.
 func (m *memoryReleaser) check() bool {
+	// No threshold relative to the live heap: the runtime's live figure
+	// is that of the last collection, which after a burst may be the
+	// burst's, and no collection runs while the daemon idles.
 	free, live, garbage := m.read()
-	if r := free + garbage; r < m.minBytes || r < live/4 {
+	if free+garbage < m.minBytes {
 		return false
 	}
 	rss0 := free + garbage

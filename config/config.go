@@ -92,8 +92,8 @@ type RuntimeConfig struct {
 	// returns freed memory sooner.
 	MemoryLimit int64 `yaml:"memory_limit"`
 	// MemoryReleaseInterval is how often the daemon checks whether the
-	// heap memory the runtime has freed but still holds exceeds both
-	// MemoryReleaseMinBytes and a quarter of the live heap, and if so
+	// heap memory the runtime has freed but still holds, plus the garbage
+	// since the last collection, exceeds MemoryReleaseMinBytes, and if so
 	// returns it to the OS (debug.FreeOSMemory: one forced collection).
 	// Default 10s; negative disables.
 	MemoryReleaseInterval model.Duration `yaml:"memory_release_interval"`

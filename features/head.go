@@ -546,6 +546,7 @@ func (h *Head) GC() int {
 // gc drops everything at or before minValid. Callers hold gcMu.
 func (h *Head) gc(minValid int64) int {
 	removed := 0
+	refs := h.refs.Load()
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.Lock()
@@ -557,6 +558,7 @@ func (h *Head) gc(minValid int64) int {
 				next := s.next
 				if s.headMaxt <= minValid {
 					s.dead = true
+					refs.forget(s)
 					n++
 				} else {
 					s.truncate(minValid)

@@ -492,6 +492,13 @@ func TestHeadSeriesRefs(t *testing.T) {
 	if h.NumSeries() != 1 {
 		t.Fatalf("%d series after GC, want 1", h.NumSeries())
 	}
+	if r := h.refs.Load(); r != nil {
+		for i := range r.slots {
+			if s := r.slots[i].Load(); s != nil && s.dead {
+				t.Fatalf("slot %d keeps a garbage-collected series %v", i, s.lset)
+			}
+		}
+	}
 	if got, _ := h.Append([]telemetry.Sample{{Labels: lsets[7], T: base + 10*60*sec + sec, V: 9}}); got != 1 || h.NumSeries() != 2 {
 		t.Fatalf("re-created p7: appended %d, %d series", got, h.NumSeries())
 	}

@@ -34,7 +34,8 @@ func labelsData(ls *labels.Labels) (*byte, int) {
 // the series' own label set has the sample's address and length, and a
 // label set is never modified, so the bytes are the same. Misses (a new
 // series, a label set built by another decoder, a slot taken by another
-// series) take the hashed path and claim the slot.
+// series) take the hashed path and claim a slot; the Head's garbage
+// collection clears the slots of the series it removes.
 //
 // A label set may occupy any of refWays adjacent slots. Slots are atomic
 // pointers: appenders on several goroutines read and write them without
@@ -74,15 +75,29 @@ func (r *seriesRefs) lookup(ls labels.Labels) *memSeries {
 	}
 	g, _ := r.group(p)
 	for i := g; i < g+refWays; i++ {
-		s := r.slots[i].Load()
-		if s == nil {
-			return nil // groups fill from the front
-		}
-		if q, m := labelsData(&s.lset); q == p && m == n {
-			return s
+		if s := r.slots[i].Load(); s != nil {
+			if q, m := labelsData(&s.lset); q == p && m == n {
+				return s
+			}
 		}
 	}
 	return nil
+}
+
+// forget clears the slots holding s (a garbage-collected series), so
+// that the cache does not keep it and its chunks allocated. r may be nil.
+func (r *seriesRefs) forget(s *memSeries) {
+	if r == nil {
+		return
+	}
+	p, n := labelsData(&s.lset)
+	if n == 0 {
+		return
+	}
+	g, _ := r.group(p)
+	for i := g; i < g+refWays; i++ {
+		r.slots[i].CompareAndSwap(s, nil)
+	}
 }
 
 // remember records s for lookups of ls when s keeps ls itself. r may be nil.

@@ -62,6 +62,7 @@ func newSources(o sourceOptions) (*sources, error) {
 		FilterSubjects: cfg.NATS.FilterSubjects,
 		DLQSubject:     cfg.NATS.DeadLetterSubject,
 		MaxAge:         time.Duration(cfg.NATS.MaxAge),
+		MaxBytes:       cfg.NATS.MaxBytes,
 		Decode: decode.Options{
 			MaxAge:    time.Duration(cfg.Ingest.MaxSampleAge),
 			MaxFuture: time.Duration(cfg.Ingest.MaxSampleFuture),

@@ -63,6 +63,10 @@ type NATSConfig struct {
 	DeadLetterSubject string `yaml:"dead_letter_subject"`
 	// MaxAge is how long the stream keeps messages. Default 24h.
 	MaxAge model.Duration `yaml:"max_age"`
+	// MaxBytes bounds the stream's size on disk when omen creates it;
+	// when full, the oldest messages are dropped (acknowledged or not, so
+	// leave room for a backlog). Default 4 GiB; -1: no bound.
+	MaxBytes int64 `yaml:"max_bytes"`
 	// EmbeddedMaxMemory bounds the embedded server's JetStream memory
 	// storage in bytes (omen's stream uses file storage). 0: 64 MiB;
 	// -1: the server's own default (75 % of the machine's memory).
@@ -164,6 +168,10 @@ type Dependency struct {
 	Weight float64 `yaml:"weight"`
 }
 
+// DefaultNATSMaxBytes is the default bound of the NATS stream omen
+// creates (nats.max_bytes): 4 GiB.
+const DefaultNATSMaxBytes = 4 << 30
+
 // Default returns the configuration used when no file is given.
 func Default() *Config {
 	c := &Config{Config: features.DefaultConfig()}
@@ -189,6 +197,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.NATS.MaxAge == 0 {
 		c.NATS.MaxAge = model.Duration(24 * time.Hour)
+	}
+	if c.NATS.MaxBytes == 0 {
+		c.NATS.MaxBytes = DefaultNATSMaxBytes
 	}
 	for i := range c.Prometheus {
 		if c.Prometheus[i].Backfill == 0 {
@@ -321,6 +332,9 @@ func Load(name string, data []byte) (*Config, error) {
 	}
 	if r := c.Alerting.ResolveRatio; r <= 0 || r > 1 {
 		at([]any{"alerting", "resolve_ratio"}, fmt.Sprintf("resolve_ratio must be in (0, 1], got %g", r))
+	}
+	if c.NATS.MaxBytes < -1 {
+		at([]any{"nats", "max_bytes"}, fmt.Sprintf("max_bytes must be positive or -1 (no bound), got %d", c.NATS.MaxBytes))
 	}
 	if c.NATS.EmbeddedMaxMemory < -1 {
 		at([]any{"nats", "embedded_max_memory"}, fmt.Sprintf("embedded_max_memory must be positive, 0 or -1, got %d", c.NATS.EmbeddedMaxMemory))

@@ -87,6 +87,10 @@ func SimConfig(f *sim.Fleet) *config.Config {
 	c.SetDefaults()
 	c.Ingest.MaxSampleAge = pmodel.Duration(400 * 24 * time.Hour)
 	c.Ingest.MaxSampleFuture = pmodel.Duration(400 * 24 * time.Hour)
+	// Simulated days are published in minutes and evaluated as they come:
+	// the stream needs no days of backlog (a 4-fleet "eval sim" would
+	// otherwise keep about 12 GB).
+	c.NATS.MaxBytes = 1 << 30
 	c.Dependencies = nil
 	for _, e := range f.Graph() {
 		c.Dependencies = append(c.Dependencies, config.Dependency{Source: e.From, Target: e.To, Weight: 1})

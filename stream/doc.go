@@ -29,7 +29,8 @@
 //
 // NATSConsumer creates, when missing, the stream OMEN (subjects
 // omen.metrics, omen.metrics.>, omen.events, omen.events.>, file storage,
-// MaxAge retention), the dead-letter stream OMEN_DLQ (subject omen.dlq) and
+// MaxAge retention and an optional MaxBytes bound that drops the oldest
+// messages), the dead-letter stream OMEN_DLQ (subject omen.dlq) and
 // a durable pull consumer (default "omen", AckExplicit). An existing stream
 // is left as configured. The payload format of each message comes from its
 // Content-Type header or the subject's format token (see decode.Detect):

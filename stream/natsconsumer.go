@@ -50,6 +50,10 @@ type NATSOptions struct {
 	// MaxAge is the stream's retention, used only when creating it.
 	// Default 24h.
 	MaxAge time.Duration
+	// MaxBytes bounds the stream's size on disk, used only when creating
+	// it: when full, the oldest messages are dropped, acknowledged or not.
+	// 0 or less: no bound.
+	MaxBytes int64
 	// StreamReplicas is the stream's replica count when creating it
 	// (NATS cluster). Default 1.
 	StreamReplicas int
@@ -283,7 +287,8 @@ func (c *NATSConsumer) Setup(ctx context.Context) (jetstream.Consumer, error) {
 	js := c.js
 	if err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name: c.opts.Stream, Subjects: c.opts.Subjects, Storage: jetstream.FileStorage,
-		MaxAge: c.opts.MaxAge, Replicas: c.opts.StreamReplicas, Retention: jetstream.LimitsPolicy,
+		MaxAge: c.opts.MaxAge, MaxBytes: maxBytes(c.opts.MaxBytes), Replicas: c.opts.StreamReplicas,
+		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
 	}); err != nil {
 		return nil, err
 	}
@@ -314,6 +319,14 @@ func (c *NATSConsumer) Setup(ctx context.Context) (jetstream.Consumer, error) {
 		return nil, fmt.Errorf("create consumer %q on stream %q: %w", c.opts.Durable, c.opts.Stream, err)
 	}
 	return cons, nil
+}
+
+// maxBytes maps "no bound" (0 or less) to JetStream's -1.
+func maxBytes(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {

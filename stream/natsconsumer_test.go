@@ -689,3 +689,33 @@ func TestNATSConsumerIdleRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNATSConsumerStreamLimits: the stream omen creates carries the
+// configured retention and disk bound (none when MaxBytes is 0).
+func TestNATSConsumerStreamLimits(t *testing.T) {
+	verifyNoLeaks(t)
+	nc := connect(t, natsServers[0].start(t))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		stream   string
+		maxBytes int64
+		want     int64
+	}{{"BOUNDED", 1 << 20, 1 << 20}, {"UNBOUNDED", 0, -1}} {
+		opts := testNATSOptions()
+		opts.Stream, opts.Subjects, opts.Durable = tc.stream, []string{strings.ToLower(tc.stream) + ".>"}, "omen-"+strings.ToLower(tc.stream)
+		opts.MaxAge, opts.MaxBytes = time.Hour, tc.maxBytes
+		opts.DLQStream, opts.DLQSubject = tc.stream+"_DLQ", "dlq."+strings.ToLower(tc.stream)
+		setupStreams(t, newConsumer(t, nc, &MemAppender{}, opts, prometheus.NewRegistry()))
+		s, err := js.Stream(context.Background(), tc.stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.CachedInfo().Config
+		if cfg.MaxBytes != tc.want || cfg.MaxAge != time.Hour || cfg.Discard != jetstream.DiscardOld {
+			t.Errorf("%s: max_bytes %d, max_age %v, discard %v; want %d, 1h, old", tc.stream, cfg.MaxBytes, cfg.MaxAge, cfg.Discard, tc.want)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load("empty.yml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.NATS.MaxBytes; got != DefaultNATSMaxBytes {
+		t.Errorf("nats.max_bytes default %d, want %d", got, DefaultNATSMaxBytes)
+	}
+	if got := time.Duration(c.NATS.MaxAge); got != 24*time.Hour {
+		t.Errorf("nats.max_age default %v, want 24h", got)
+	}
+	if c.NATS.Stream != "OMEN" || c.NATS.Durable != "omen" || c.NATS.DeadLetterSubject != "omen.dlq" {
+		t.Errorf("nats defaults %+v", c.NATS)
+	}
+	if c.Alerting.For < 1 || c.Alerting.ResolveRatio <= 0 || c.Alerting.ResolveRatio > 1 {
+		t.Errorf("alerting defaults %+v", c.Alerting)
+	}
+	if len(c.Features) == 0 {
+		t.Error("no default features")
+	}
+}
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		name    string
+		yml     string
+		wantErr string // substring; "" means valid
+		check   func(*testing.T, *Config)
+	}{
+		{name: "unbounded stream", yml: "nats:\n  max_bytes: -1\n", check: func(t *testing.T, c *Config) {
+			if c.NATS.MaxBytes != -1 {
+				t.Errorf("max_bytes %d, want -1", c.NATS.MaxBytes)
+			}
+		}},
+		{name: "bounded stream", yml: "nats:\n  max_bytes: 1073741824\n", check: func(t *testing.T, c *Config) {
+			if c.NATS.MaxBytes != 1<<30 {
+				t.Errorf("max_bytes %d", c.NATS.MaxBytes)
+			}
+		}},
+		{name: "negative max_bytes", yml: "nats:\n  max_bytes: -2\n", wantErr: "x.yml:2:14: max_bytes must be positive or -1"},
+		{name: "unknown field", yml: "nats:\n  max_byte: 5\n", wantErr: "max_byte"},
+		{name: "negative storage", yml: "storage:\n  memtable_size: -1\n", wantErr: "storage sizes must not be negative"},
+		{name: "alertmanager URL", yml: "alerting:\n  alertmanagers:\n    - url: ftp://x\n", wantErr: "scheme must be http or https"},
+		{name: "for zero", yml: "alerting:\n  for: -1\n", wantErr: "for must be at least 1 step"},
+		{name: "resolve ratio", yml: "alerting:\n  resolve_ratio: 2\n", wantErr: "resolve_ratio must be in (0, 1]"},
+		{name: "bad PromQL", yml: "features:\n  - name: f\n    expr: rate(x[5m]\n", wantErr: "x.yml:3:"},
+		{name: "dependency without target", yml: "dependencies:\n  - source: a\n", wantErr: "dependency needs source and target"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load("x.yml", []byte(tt.yml))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.wantErr != "" && err == nil:
+				t.Fatalf("no error, want %q", tt.wantErr)
+			case tt.wantErr != "" && !strings.Contains(err.Error(), tt.wantErr):
+				t.Fatalf("error %q, want it to contain %q", err, tt.wantErr)
+			}
+			if tt.check != nil {
+				tt.check(t, c)
+			}
+		})
+	}
+}

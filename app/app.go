@@ -117,7 +117,7 @@ func (o *Options) applyDefaults() error {
 			o.Config = c
 		}
 	}
-	if err := o.Config.Config.Validate(); err != nil {
+	if err := o.Config.Validate(); err != nil {
 		return fmt.Errorf("feature configuration: %w", err)
 	}
 	return nil
@@ -226,8 +226,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.store = st
 	fail := func(err error) error {
-		a.closeResources()
-		return err
+		return errors.Join(err, a.closeResources())
 	}
 
 	// Features: the bounded in-memory PromQL window and the extractor.

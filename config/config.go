@@ -308,7 +308,7 @@ func Load(name string, data []byte) (*Config, error) {
 		}
 	}
 	if len(errs) == 0 { // Validate repeats the expression checks, without positions
-		if err := c.Config.Validate(); err != nil {
+		if err := c.Validate(); err != nil {
 			at(nil, err.Error())
 		}
 	}

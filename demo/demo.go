@@ -352,7 +352,7 @@ func runUntilDone(ctx context.Context, a *app.App, fn func(context.Context) erro
 		return err
 	case <-a.Done():
 		cancel()
-		_ = <-errc // moot: the daemon has stopped
+		<-errc //nolint:errcheck // moot: the daemon has stopped
 		return fmt.Errorf("omen stopped: %w", a.Err())
 	}
 }

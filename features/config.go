@@ -228,7 +228,7 @@ func (c Config) Validate() error {
 	seenLabel := map[string]bool{}
 	for _, l := range c.EntityLabels {
 		switch {
-		case !model.LabelName(l).IsValidLegacy() || l == model.MetricNameLabel:
+		case !model.LegacyValidation.IsValidLabelName(l) || l == model.MetricNameLabel:
 			bad("entity_labels: invalid label name %q", l)
 		case seenLabel[l]:
 			bad("entity_labels: %q given twice", l)
@@ -254,7 +254,7 @@ func (c Config) Validate() error {
 
 	seen := map[string]string{}
 	name := func(kind, n string) bool {
-		if !model.IsValidLegacyMetricName(n) {
+		if !model.LegacyValidation.IsValidMetricName(n) {
 			bad("%s %q: name must match [a-zA-Z_:][a-zA-Z0-9_:]*", kind, n)
 			return false
 		}

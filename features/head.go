@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -473,7 +475,7 @@ func (h *Head) appendPart(samples []telemetry.Sample, resolved []sampleRef, part
 				sh.mu.Unlock()
 				continue
 			}
-			if s.Labels.Get(labels.MetricName) == "" {
+			if s.Labels.Get(pmodel.MetricNameLabel) == "" {
 				sh.mu.Unlock()
 				drops[dropInvalid]++
 				continue
@@ -606,7 +608,7 @@ func (sh *headShard) get(hash uint64, lset labels.Labels) *memSeries {
 }
 
 func (sh *headShard) create(hash uint64, shard uint32, lset labels.Labels) *memSeries {
-	name := lset.Get(labels.MetricName) // a substring of lset's own copy
+	name := lset.Get(pmodel.MetricNameLabel) // a substring of lset's own copy
 	s := &memSeries{lset: lset, shard: shard, headMint: math.MinInt64, headMaxt: math.MinInt64}
 	s.next = sh.series[hash]
 	sh.series[hash] = s

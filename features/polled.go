@@ -6,7 +6,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/prometheus/prometheus/model/labels"
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/prometheus/prometheus/model/value"
 
 	"github.com/omen-sre/omen/telemetry"
@@ -39,7 +40,7 @@ func (p *polledStore) add(c *compiled, samples []telemetry.Sample) (unknown, mis
 	var b strings.Builder
 	for i := range samples {
 		s := &samples[i]
-		name := s.Labels.Get(labels.MetricName)
+		name := s.Labels.Get(pmodel.MetricNameLabel)
 		if _, ok := c.polledNames[name]; !ok {
 			unknown++
 			continue

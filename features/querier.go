@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
@@ -29,7 +31,7 @@ func (*headQuerier) Close() error { return nil }
 // when any name may match, and the other matchers.
 func metricNames(ms []*labels.Matcher) ([]string, []*labels.Matcher) {
 	for i, m := range ms {
-		if m.Name != labels.MetricName {
+		if m.Name != pmodel.MetricNameLabel {
 			continue
 		}
 		var names []string

@@ -292,14 +292,14 @@ func decodeBatch(data []byte) (telemetry.Batch, error) {
 	case flagSnappy:
 		n, err := snappy.DecodedLen(body)
 		if err != nil {
-			return b, fmt.Errorf("%w: snappy: %v", errCorrupt, err)
+			return b, fmt.Errorf("%w: snappy: %w", errCorrupt, err)
 		}
 		if n > maxDecodedBody {
 			return b, fmt.Errorf("%w: body of %d bytes", errCorrupt, n)
 		}
 		body, err = snappy.Decode(nil, body)
 		if err != nil {
-			return b, fmt.Errorf("%w: snappy: %v", errCorrupt, err)
+			return b, fmt.Errorf("%w: snappy: %w", errCorrupt, err)
 		}
 	default:
 		return b, fmt.Errorf("%w: unknown flags %#x", errCorrupt, flags)

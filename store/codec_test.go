@@ -29,7 +29,7 @@ func codecCases() []telemetry.Batch {
 		{Source: "remote-write", Received: -5, Samples: []telemetry.Sample{
 			{Labels: ls, T: -1000, V: 1},
 			{Labels: ls, T: 0, V: math.Float64frombits(value.StaleNaN)},
-			{Labels: labels.EmptyLabels(), T: 5, V: -0.0},
+			{Labels: labels.EmptyLabels(), T: 5, V: math.Copysign(0, -1)},
 			{Labels: ls, T: math.MaxInt64, V: math.MaxFloat64},
 			{Labels: ls, T: math.MinInt64, V: math.SmallestNonzeroFloat64},
 			{Labels: labels.FromStrings("ünïcode", "välue\x00with nul"), T: 7, V: 3.25},

@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/stream/natsembed"
@@ -202,7 +203,7 @@ func TestNATSConsumerFormatsAndDeadLetter(t *testing.T) {
 			}
 			byName := map[string]telemetry.Sample{}
 			for _, s := range app.Samples() {
-				byName[s.Labels.Get(labels.MetricName)] = s
+				byName[s.Labels.Get(pmodel.MetricNameLabel)] = s
 			}
 			for name, v := range map[string]float64{
 				"cpu_usage": 0.5, "cpu_throttled": 3, "mem": 1024,

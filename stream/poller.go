@@ -385,10 +385,10 @@ func (p *Poller) convert(out []telemetry.Sample, name string, val model.Value) [
 
 func (p *Poller) labels(name string, m model.Metric) labels.Labels {
 	b := labels.NewScratchBuilder(len(m) + 1)
-	b.Add(labels.MetricName, name)
+	b.Add(model.MetricNameLabel, name)
 	if len(p.opts.EntityLabels) > 0 {
 		for _, l := range p.opts.EntityLabels {
-			if v, ok := m[model.LabelName(l)]; ok && v != "" && l != labels.MetricName {
+			if v, ok := m[model.LabelName(l)]; ok && v != "" && l != model.MetricNameLabel {
 				b.Add(l, string(v))
 			}
 		}

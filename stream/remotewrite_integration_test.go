@@ -13,9 +13,10 @@ import (
 	"testing"
 	"time"
 
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/omen-sre/omen/internal/testenv"
@@ -100,7 +101,7 @@ remote_write:
 		if s.T < time.Now().Add(-time.Minute).UnixMilli() || s.T > time.Now().UnixMilli() {
 			t.Fatalf("sample time %d not recent", s.T)
 		}
-		if s.Labels.Get(labels.MetricName) == "" {
+		if s.Labels.Get(pmodel.MetricNameLabel) == "" {
 			t.Fatalf("sample without name %s", s.Labels)
 		}
 	}

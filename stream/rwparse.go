@@ -9,6 +9,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 
@@ -322,7 +324,7 @@ func buildLabels(key []byte, sb *labels.ScratchBuilder) (labels.Labels, bool, er
 			return labels.EmptyLabels(), false, nil
 		}
 		first, prev = false, name
-		if string(name) == labels.MetricName && len(v) > 0 {
+		if string(name) == pmodel.MetricNameLabel && len(v) > 0 {
 			hasName = true
 		}
 		if len(v) == 0 {

@@ -205,8 +205,6 @@ type Decoder struct {
 	tags    []labels.Label // influx: the tags of the series key being built
 	meas    string         // influx: its measurement
 	builder labels.ScratchBuilder
-	names   []byte
-	values  []byte
 	json    jsonScratch
 }
 

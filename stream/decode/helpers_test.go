@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 
@@ -23,8 +25,6 @@ var testNow = time.Date(2023, 11, 14, 22, 15, 0, 0, time.UTC)
 
 // testRecv is the receive time used for samples without a timestamp.
 var testRecv = time.Date(2023, 11, 14, 22, 14, 0, 0, time.UTC)
-
-const recvMs = 1700000040000
 
 func newDecoder(tb testing.TB, opts Options) *Decoder {
 	tb.Helper()
@@ -122,7 +122,7 @@ func sampleProblem(s telemetry.Sample) string {
 	if math.IsInf(s.V, 0) || math.IsNaN(s.V) && !value.IsStaleNaN(s.V) {
 		return "non-finite value"
 	}
-	name := s.Labels.Get(labels.MetricName)
+	name := s.Labels.Get(pmodel.MetricNameLabel)
 	if !validMetricName(name) {
 		return fmt.Sprintf("invalid metric name %q", name)
 	}

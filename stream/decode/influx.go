@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/omen-sre/omen/telemetry"
@@ -371,7 +373,7 @@ func (d *Decoder) influxSeries(fkey []byte) seriesEntry {
 		return seriesEntry{reason: ReasonMalformed, msg: fmt.Sprintf("no valid metric name from measurement %q and field %q", meas, field)}
 	}
 	d.pairs = append(d.pairs[:0], d.tags...)
-	d.pairs = append(d.pairs, labels.Label{Name: labels.MetricName, Value: name})
+	d.pairs = append(d.pairs, labels.Label{Name: pmodel.MetricNameLabel, Value: name})
 	lset, reason, msg := d.finishLabels(true, true)
 	return seriesEntry{lset: lset, reason: reason, msg: msg}
 }

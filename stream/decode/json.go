@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 
@@ -231,7 +233,7 @@ func (d *Decoder) jsonLabels(raw json.RawMessage) seriesEntry {
 	}
 	d.pairs = d.pairs[:0]
 	for k, v := range d.json.lmap {
-		if k == labels.MetricName {
+		if k == pmodel.MetricNameLabel {
 			v = sanitizeName(v, true)
 		}
 		d.pairs = append(d.pairs, labels.Label{Name: k, Value: v})

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -263,7 +265,7 @@ func (d *Decoder) finishLabels(metric, detail bool) (lset labels.Labels, reason,
 		if p.Value == "" {
 			continue
 		}
-		if p.Name != labels.MetricName {
+		if p.Name != pmodel.MetricNameLabel {
 			p.Name = sanitizeName(p.Name, false)
 			if p.Name == "" {
 				continue
@@ -279,7 +281,7 @@ func (d *Decoder) finishLabels(metric, detail bool) (lset labels.Labels, reason,
 			}
 			return lset, ReasonMalformed, msg
 		}
-		if len(p.Value) > d.opts.MaxLabelValueLen || len(p.Name) > d.opts.MaxLabelValueLen && p.Name != labels.MetricName {
+		if len(p.Value) > d.opts.MaxLabelValueLen || len(p.Name) > d.opts.MaxLabelValueLen && p.Name != pmodel.MetricNameLabel {
 			if detail {
 				msg = fmt.Sprintf("label %.64s is longer than %d bytes", p.Name, d.opts.MaxLabelValueLen)
 			}
@@ -304,7 +306,7 @@ func (d *Decoder) finishLabels(metric, detail bool) (lset labels.Labels, reason,
 	required := d.opts.RequiredEventLabels
 	if metric {
 		required = d.opts.RequiredLabels
-		if len(ps) == 0 || ps[0].Name != labels.MetricName {
+		if len(ps) == 0 || ps[0].Name != pmodel.MetricNameLabel {
 			if detail {
 				msg = "no metric name"
 			}

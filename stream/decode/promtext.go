@@ -8,6 +8,8 @@ import (
 	"math"
 	"unsafe"
 
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
 
@@ -106,7 +108,7 @@ func (d *Decoder) promPass(p []byte, firstLine int, res *Result) bool {
 			parser.Labels(&lset)
 			d.pairs = d.pairs[:0]
 			lset.Range(func(l labels.Label) {
-				if l.Name == labels.MetricName {
+				if l.Name == pmodel.MetricNameLabel {
 					l.Value = sanitizeName(l.Value, true)
 				}
 				d.pairs = append(d.pairs, l)

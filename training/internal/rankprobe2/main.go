@@ -4,10 +4,11 @@ package main
 import (
 	"flag"
 	"fmt"
-	"github.com/omen-sre/omen/training/internal/probe"
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/omen-sre/omen/training/internal/probe"
 
 	"github.com/omen-sre/omen/training/dataset"
 	"github.com/omen-sre/omen/training/metrics"

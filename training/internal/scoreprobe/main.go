@@ -4,9 +4,10 @@ package main
 import (
 	"flag"
 	"fmt"
-	"github.com/omen-sre/omen/training/internal/probe"
 	"slices"
 	"strings"
+
+	"github.com/omen-sre/omen/training/internal/probe"
 
 	"github.com/omen-sre/omen/training/dataset"
 	"github.com/omen-sre/omen/training/metrics"

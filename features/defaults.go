@@ -86,8 +86,8 @@ func DefaultConfig() Config {
 			},
 			{
 				Name: "cpu_throttled_ratio",
-				Expr: `max by (${entity}) (rate(container_cpu_cfs_throttled_periods_total{` + cadvisor + `}[5m]) / (rate(container_cpu_cfs_periods_total{` + cadvisor + `}[5m]) > 0))`,
-				Help: "Largest fraction of CFS periods throttled over 5 minutes.",
+				Expr: `max by (${entity}) (rate(container_cpu_cfs_throttled_periods_total{` + cadvisor + `}[2m]) / (rate(container_cpu_cfs_periods_total{` + cadvisor + `}[2m]) > 0))`,
+				Help: "Largest fraction of CFS periods throttled over 2 minutes.",
 			},
 			{
 				Name: "cpu_usage_cores",
@@ -111,13 +111,13 @@ func DefaultConfig() Config {
 			},
 			{
 				Name: "dependency_latency_p99_seconds",
-				Expr: `histogram_quantile(0.99, sum by (${entity}, le) (rate(http_client_request_duration_seconds_bucket[5m])))`,
-				Help: "99th percentile latency of calls to dependencies.",
+				Expr: `histogram_quantile(0.99, sum by (${entity}, le) (rate(http_client_request_duration_seconds_bucket[2m])))`,
+				Help: "99th percentile latency of calls to dependencies over 2 minutes.",
 			},
 			{
 				Name: "dependency_error_ratio",
-				Expr: `sum by (${entity}) (rate(http_client_requests_total{code=~"5..|0"}[5m])) / (sum by (${entity}) (rate(http_client_requests_total[5m])) > 0)`,
-				Help: "Fraction of calls to dependencies that failed (5xx or no response).",
+				Expr: `sum by (${entity}) (rate(http_client_requests_total{code=~"5..|0"}[2m])) / (sum by (${entity}) (rate(http_client_requests_total[2m])) > 0)`,
+				Help: "Fraction of calls to dependencies that failed (5xx or no response) over 2 minutes.",
 			},
 		},
 		EventFeatures: []EventFeature{

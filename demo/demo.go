@@ -272,7 +272,7 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 	}
 	if t.Alerts == nil && o.App.Config != nil {
 		// The threshold the daemon's alert rule does best with on the
-		// validation tail (events, not single windows).
+		// validation data (events, not single windows).
 		t.Alerts = &training.AlertRule{For: o.App.Config.Alerting.For, ResolveRatio: o.App.Config.Alerting.ResolveRatio}
 	}
 	if t.Seed == 0 {
@@ -292,7 +292,7 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 	fmt.Fprintf(o.Out, "training: %d windows, validation AUC-PR %.3f, threshold %.3f, %.0fs\n",
 		rep.TrainWindows, rep.ValAUCPR, rep.Thresholds.Failure, rep.TrainSeconds)
 	if e := rep.Episodes; e != nil {
-		fmt.Fprintf(o.Out, "training: on the validation tail the alerts at that threshold predict %d of %d failures, %d false alarms\n",
+		fmt.Fprintf(o.Out, "training: on the validation data the alerts at that threshold predict %d of %d failures, %d false alarms\n",
 			e.Predicted, e.Episodes, e.FalsePositives)
 	}
 	return m, data, nil

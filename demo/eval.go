@@ -44,7 +44,7 @@ type EvalReport struct {
 	HorizonS    float64 `json:"horizon_s"`
 	ValAUCPR    float64 `json:"train_val_auc_pr,omitempty"`
 	// Threshold is the model's failure threshold (chosen on the training
-	// fleets' validation tail).
+	// fleets' held-out validation pods).
 	Threshold    float64 `json:"failure_threshold"`
 	TrainSeconds float64 `json:"train_seconds,omitempty"`
 }

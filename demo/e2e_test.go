@@ -30,15 +30,15 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 }
 
-// e2eModel is the model the end-to-end test runs: trained by "omen eval
-// sim" exactly as the evaluation trains (four simulated fleets of 24 hours,
-// seeds 1009–1012), checked in so the test proves the pipeline with a
-// production-grade model without spending CI minutes on training (training
-// itself runs in TestEvalSmoke and the training package's tests).
-// Regenerate it after a change to the model format, the simulator's
-// features or training:
+// e2eModel is the model the end-to-end test runs: the one "omen eval sim
+// --seed 13" trained (eight simulated fleets of 24 hours, seeds 1013–1020,
+// exactly as the evaluation trains), checked in so the test proves the
+// pipeline with a production-grade model without spending CI minutes on
+// training (training itself runs in TestEvalSmoke and the training
+// package's tests). Regenerate it after a change to the model format, the
+// simulator's features or training (about 15 minutes):
 //
-//	go run ./cmd/omen eval sim --seed 9 --duration 2h --save-model demo/testdata/e2e-model.omen
+//	go run ./cmd/omen eval sim --seed 13 --duration 2h --save-model demo/testdata/e2e-model.omen
 const e2eModel = "testdata/e2e-model.omen"
 
 func loadE2EModel(t *testing.T, names []string) (*model.Model, []byte) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/omen-sre/omen/telemetry"
@@ -146,7 +148,7 @@ func AppendInflux(b []byte, samples []telemetry.Sample) []byte {
 		b = append(b, "prometheus"...)
 		name := ""
 		s.Labels.Range(func(l labels.Label) {
-			if l.Name == labels.MetricName {
+			if l.Name == pmodel.MetricNameLabel {
 				name = l.Value
 				return
 			}
@@ -198,7 +200,7 @@ func AppendPromText(b []byte, samples []telemetry.Sample, types bool) []byte {
 	prevName, prevFam, haveFam := "", family(0), false
 	for i := range samples {
 		s := &samples[i]
-		name := s.Labels.Get(labels.MetricName)
+		name := s.Labels.Get(pmodel.MetricNameLabel)
 		if types && name != prevName {
 			prevName = name
 			if fam, ok := familyByName(name); ok && (!haveFam || fam != prevFam) {
@@ -218,7 +220,7 @@ func AppendPromText(b []byte, samples []telemetry.Sample, types bool) []byte {
 		b = append(b, name...)
 		first := true
 		s.Labels.Range(func(l labels.Label) {
-			if l.Name == labels.MetricName {
+			if l.Name == pmodel.MetricNameLabel {
 				return
 			}
 			if first {

@@ -12,22 +12,22 @@ import (
 func FeatureConfig() features.Config {
 	cfg := features.DefaultConfig()
 	extra := []features.Feature{
-		features.Feature{
+		{
 			Name: FeatureConfigDelay,
 			Expr: `max by (${entity}) (config_propagation_delay_seconds)`,
 			Help: "Lag of the pod's config watch behind the config store.",
 		},
-		features.Feature{
+		{
 			Name: FeatureConnectionPool,
 			Expr: `max by (${entity}) (connection_pool_active_connections / (connection_pool_max_connections > 0))`,
 			Help: "Largest fraction of an upstream connection pool in use.",
 		},
-		features.Feature{
+		{
 			Name: FeatureDependencyNotFound,
 			Expr: `max by (${entity}) (sum by (${entity}, dependency) (rate(http_client_requests_total{code="404"}[2m])) / (sum by (${entity}, dependency) (rate(http_client_requests_total[2m])) > 0))`,
 			Help: "Largest fraction of one dependency's calls answered 404 (incompatible API) over 2 minutes.",
 		},
-		features.Feature{
+		{
 			Name: FeatureMountLatency,
 			Expr: `max by (${entity}) (rate(storage_operation_duration_seconds_sum{operation_name="volume_mount"}[2m]) / (rate(storage_operation_duration_seconds_count{operation_name="volume_mount"}[2m]) > 0))`,
 			Help: "Mean duration of the kubelet's volume mounts over 2 minutes.",

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -107,7 +109,7 @@ func (p *pod) buildSeries() {
 	ns, app := s.spec.Namespace, s.spec.Name
 	base := func(name string, kv ...string) labels.Labels {
 		b := labels.NewScratchBuilder(8)
-		b.Add(labels.MetricName, name)
+		b.Add(pmodel.MetricNameLabel, name)
 		b.Add("namespace", ns)
 		b.Add("pod", p.name)
 		b.Add("service", app)

@@ -122,7 +122,7 @@ func TestScenarioPrecursorAndFailure(t *testing.T) {
 				case tr.FailureAt.Add(-step):
 					dst = &peak
 				}
-				check := dst != nil || now == tr.FailureAt.Add(2*time.Minute) || now == tr.Onset.Add(lead/2)
+				check := dst != nil || now.Equal(tr.FailureAt.Add(2*time.Minute)) || now.Equal(tr.Onset.Add(lead/2))
 				if !check || entity == "" && dst == nil {
 					continue
 				}

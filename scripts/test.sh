@@ -23,4 +23,11 @@ done
 
 go version
 go vet ./...
+# Lint with the configuration in .golangci.yml (installed on first use).
+lint="$(go env GOPATH)/bin/golangci-lint"
+if ! "$lint" version 2>/dev/null | grep -q "version 2.15.0"; then
+  echo "installing golangci-lint v2.15.0"
+  go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+fi
+"$lint" run ./...
 go test -count=1 -timeout 40m "$@" ./...

@@ -65,7 +65,10 @@ type NATSConfig struct {
 	MaxAge model.Duration `yaml:"max_age"`
 	// MaxBytes bounds the stream's size on disk when omen creates it;
 	// when full, the oldest messages are dropped (acknowledged or not, so
-	// leave room for a backlog). Default 4 GiB; -1: no bound.
+	// leave room for a backlog). 0 or -1 (default): no bound, only
+	// max_age. JetStream reserves the bound against the server's file
+	// store limit (the embedded server's: 75 % of the free disk), so
+	// creating the stream fails when the bound does not fit.
 	MaxBytes int64 `yaml:"max_bytes"`
 	// EmbeddedMaxMemory bounds the embedded server's JetStream memory
 	// storage in bytes (omen's stream uses file storage). 0: 64 MiB;
@@ -168,10 +171,6 @@ type Dependency struct {
 	Weight float64 `yaml:"weight"`
 }
 
-// DefaultNATSMaxBytes is the default bound of the NATS stream omen
-// creates (nats.max_bytes): 4 GiB.
-const DefaultNATSMaxBytes = 4 << 30
-
 // Default returns the configuration used when no file is given.
 func Default() *Config {
 	c := &Config{Config: features.DefaultConfig()}
@@ -197,9 +196,6 @@ func (c *Config) applyDefaults() {
 	}
 	if c.NATS.MaxAge == 0 {
 		c.NATS.MaxAge = model.Duration(24 * time.Hour)
-	}
-	if c.NATS.MaxBytes == 0 {
-		c.NATS.MaxBytes = DefaultNATSMaxBytes
 	}
 	for i := range c.Prometheus {
 		if c.Prometheus[i].Backfill == 0 {

@@ -11,8 +11,8 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.NATS.MaxBytes; got != DefaultNATSMaxBytes {
-		t.Errorf("nats.max_bytes default %d, want %d", got, DefaultNATSMaxBytes)
+	if got := c.NATS.MaxBytes; got != 0 {
+		t.Errorf("nats.max_bytes default %d, want 0 (no bound)", got)
 	}
 	if got := time.Duration(c.NATS.MaxAge); got != 24*time.Hour {
 		t.Errorf("nats.max_age default %v, want 24h", got)

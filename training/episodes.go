@@ -205,7 +205,12 @@ func EpisodeThreshold(seqs []ProbSeq, horizon int, rule AlertRule) (EpisodeStats
 }
 
 // logit is log(p/(1−p)), ±Inf at 1 and 0.
-func logit(p float64) float64 { return math.Log(p) - math.Log1p(-p) }
+// logit is log(p/(1−p)), with p kept within [1e-15, 1−1e-15] so that
+// saturated probabilities (exactly 0 or 1 in float32) stay finite.
+func logit(p float64) float64 {
+	p = min(max(p, 1e-15), 1-1e-15)
+	return math.Log(p) - math.Log1p(-p)
+}
 
 // EpisodeCurve scores the alert rule (EpisodeScore) at every candidate
 // threshold of EpisodeThreshold, in increasing order of threshold; it is

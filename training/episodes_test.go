@@ -160,3 +160,17 @@ func TestMakeWindowsEnded(t *testing.T) {
 		})
 	}
 }
+
+// TestLogitSaturated: saturated probabilities give finite logits, so the
+// logit grid of candidate thresholds exists even when some window scores
+// exactly 1.
+func TestLogitSaturated(t *testing.T) {
+	for _, p := range []float64{0, 1, 0.5} {
+		if z := logit(p); math.IsInf(z, 0) || math.IsNaN(z) {
+			t.Errorf("logit(%g) = %g", p, z)
+		}
+	}
+	if logit(1) <= logit(0.999999) || logit(0) >= logit(1e-6) {
+		t.Error("logit is not monotone at the ends")
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/internal/testenv"
@@ -38,7 +39,7 @@ func quietLogger() *slog.Logger {
 // package's tests). Regenerate it after a change to the model format, the
 // simulator's features or training (about 15 minutes):
 //
-//	go run ./cmd/omen eval sim --seed 13 --duration 2h --save-model demo/testdata/e2e-model.omen
+//	go run ./cmd/omen eval sim --seed 13 --duration 24h --save-model demo/testdata/e2e-model.omen
 const e2eModel = "testdata/e2e-model.omen"
 
 func loadE2EModel(t *testing.T, names []string) (*model.Model, []byte) {
@@ -127,7 +128,10 @@ func TestEndToEnd(t *testing.T) {
 
 	// Prometheus keeps the fleet's own labels and drops the job and
 	// instance it would add, so the scraped series continue the series
-	// the history sent over NATS.
+	// the history sent over NATS. Its own per-scrape series (up,
+	// scrape_duration_seconds, …), which still carry a job label and
+	// wall-clock timestamps, are not remote-written: only fleet data
+	// reaches omen that way.
 	promCfg := fmt.Sprintf(`
 global:
   scrape_interval: 500ms
@@ -144,6 +148,10 @@ scrape_configs:
 remote_write:
   - url: http://%s/api/v1/write
     queue_config: {min_shards: 1, max_shards: 1, batch_send_deadline: 200ms, max_samples_per_send: 5000}
+    write_relabel_configs:
+      - source_labels: [job]
+        regex: .+
+        action: drop
 `, ln.Addr(), a.Addr())
 	promURL := testenv.Prometheus(t, promCfg)
 
@@ -166,6 +174,11 @@ remote_write:
 	}
 	switched := f.Now()
 	histSamples, _ := a.Progress()
+	if pod := f.Truth()[0].Entity["pod"]; pod != "" {
+		if _, ok := amAlert(t, amURL, pod); ok {
+			t.Fatalf("the alert for %s fired during the history, before Prometheus had sent anything", pod)
+		}
+	}
 
 	// Live: Prometheus scrapes the fleet; events still go over NATS.
 	js, err := jetstream.New(nc)
@@ -209,11 +222,12 @@ remote_write:
 	}
 	t.Logf("history %v over NATS (%d samples), live from %v; the failure at %v", switched.Sub(start), histSamples, switched.Format(time.TimeOnly), truth.FailureAt.Format(time.TimeOnly))
 
-	// The live data came through Prometheus: its remote-write sent
-	// samples and omen evaluated past the failure or the alert.
+	// The live data came through Prometheus: its remote-write sent fleet
+	// samples (its own series are not forwarded), omen received them on
+	// its remote-write receiver and evaluated steps past the switch.
 	sent := promCounter(t, promURL, "prometheus_remote_storage_samples_total")
 	samples, step := a.Progress()
-	if sent == 0 || samples <= histSamples || step < switched.UnixMilli() {
+	if sent == 0 || samples <= histSamples || step <= switched.UnixMilli() {
 		t.Fatalf("Prometheus remote-wrote %.0f samples; omen applied %d (%d from the history) up to %v, the live phase began at %v",
 			sent, samples, histSamples, time.UnixMilli(step), switched)
 	}
@@ -242,6 +256,9 @@ remote_write:
 	if os.Getenv("OMEN_E2E_DEBUG") != "" {
 		logDebug(t, a, truth)
 	}
+	if rw := ingestedFrom(t, mfs, "remote-write"); rw == 0 {
+		t.Error("omen's remote-write receiver ingested no samples")
+	}
 	if alertedAt.IsZero() {
 		var maxProb float64
 		_ = a.Store().Predictions("boutique/"+truth.Entity["pod"], truth.Onset.UnixMilli(), truth.FailureAt.UnixMilli(), func(p store.Prediction) error {
@@ -250,6 +267,18 @@ remote_write:
 		})
 		t.Fatalf("no alert for %s reached Alertmanager before its failure at %v (max probability %.3f during the precursor, threshold %.3f)",
 			truth.Entity["pod"], truth.FailureAt, maxProb, m.Thresholds().Failure)
+	}
+	// The alert came from the live (Prometheus) data: the pod's
+	// probability first crossed the threshold after the switch.
+	var crossed time.Time
+	_ = a.Store().Predictions("boutique/"+truth.Entity["pod"], truth.Onset.Add(-Horizon*Step).UnixMilli(), truth.FailureAt.UnixMilli(), func(p store.Prediction) error {
+		if crossed.IsZero() && p.Prob >= m.Thresholds().Failure {
+			crossed = time.UnixMilli(p.T)
+		}
+		return nil
+	})
+	if crossed.IsZero() || crossed.Before(switched) {
+		t.Errorf("the probability crossed the threshold at %v, want after the switch to Prometheus at %v", crossed, switched)
 	}
 	got := truth.FailureAt.Sub(alertedAt)
 	t.Logf("alert for %s in Alertmanager %v before the failure; top_causes %q (true cause %s)", truth.Entity["pod"], got, topCauses, truth.Cause)
@@ -281,6 +310,25 @@ func logDebug(t *testing.T, a *app.App, truth sim.Truth) {
 		t.Logf("DEBUG pred %s p=%.3f", time.UnixMilli(p.T).Sub(truth.FailureAt), p.Prob)
 		return nil
 	})
+}
+
+// ingestedFrom sums omen_ingested_samples_total for one source.
+func ingestedFrom(t *testing.T, mfs []*dto.MetricFamily, source string) float64 {
+	t.Helper()
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != "omen_ingested_samples_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "source" && l.GetValue() == source {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return sum
 }
 
 // promCounter sums a counter's series on Prometheus's own /metrics page.

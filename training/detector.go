@@ -249,35 +249,47 @@ const (
 	ScaleValMedian = "val-median"
 )
 
+// validationResiduals scores up to 20,000 evenly spaced windows of w
+// with s and returns how many, their next-step targets and their
+// per-feature residuals (n×F each).
+func validationResiduals(ctx context.Context, s Scorer, w *Windows) (n int, next, per []float32, err error) {
+	idx := spaced(w.N(), 20000)
+	n = len(idx)
+	x := make([]float32, n*w.W*w.F)
+	next = make([]float32, n*w.F)
+	w.Gather(idx, x, next, nil)
+	if err := ctx.Err(); err != nil {
+		return 0, nil, nil, err
+	}
+	score := make([]float64, n)
+	per = make([]float32, n*w.F)
+	if err := s.AnomalyScores(x, next, n, score, per); err != nil {
+		return 0, nil, nil, fmt.Errorf("validation residuals: %w", err)
+	}
+	return n, next, per, nil
+}
+
 // valWeights returns 1/mean (or, with median, 1/median) validation
 // squared residual per feature of s over w.
 func valWeights(ctx context.Context, s Scorer, w *Windows, median bool) ([]float32, error) {
-	idx := spaced(w.N(), 20000)
-	f := w.F
-	sum := make([]float64, f)
-	x := make([]float32, len(idx)*w.W*f)
-	next := make([]float32, len(idx)*f)
-	w.Gather(idx, x, next, nil)
-	score := make([]float64, len(idx))
-	per := make([]float32, len(idx)*f)
-	if err := ctx.Err(); err != nil {
+	n, _, per, err := validationResiduals(ctx, s, w)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.AnomalyScores(x, next, len(idx), score, per); err != nil {
-		return nil, fmt.Errorf("validation residuals: %w", err)
-	}
-	for i := range idx {
+	f := w.F
+	sum := make([]float64, f)
+	for i := range n {
 		for j := range f {
 			sum[j] += float64(per[i*f+j])
 		}
 	}
 	for j := range f {
-		sum[j] /= float64(max(len(idx), 1))
+		sum[j] /= float64(max(n, 1))
 	}
-	if median && len(idx) > 0 {
-		col := make([]float64, len(idx))
+	if median && n > 0 {
+		col := make([]float64, n)
 		for j := range f {
-			for i := range idx {
+			for i := range n {
 				col[i] = float64(per[i*f+j])
 			}
 			slices.Sort(col)
@@ -403,25 +415,17 @@ type tailScorer struct {
 // newTailScorer fits the per-feature residual distributions of s on the
 // validation windows w.
 func newTailScorer(ctx context.Context, s Scorer, w *Windows, level float64, useMax bool) (*tailScorer, error) {
-	idx := spaced(w.N(), 20000)
-	f := w.F
-	x := make([]float32, len(idx)*w.W*f)
-	next := make([]float32, len(idx)*f)
-	w.Gather(idx, x, next, nil)
-	score := make([]float64, len(idx))
-	per := make([]float32, len(idx)*f)
-	if err := ctx.Err(); err != nil {
+	n, next, per, err := validationResiduals(ctx, s, w)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.AnomalyScores(x, next, len(idx), score, per); err != nil {
-		return nil, fmt.Errorf("validation residuals: %w", err)
-	}
+	f := w.F
 	ts := &tailScorer{s: s, sorted: make([][]float32, f), n: make([]int, f), u: make([]float64, f), sigma: make([]float64, f), level: level, max: useMax}
-	col := make([]float32, 0, len(idx))
+	col := make([]float32, 0, n)
 	var sigmas []float64
 	for j := range f {
 		col = col[:0]
-		for i := range idx {
+		for i := range n {
 			if v := next[i*f+j]; v == v {
 				col = append(col, per[i*f+j])
 			}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/omen-sre/omen/training/internal/probe"
 
-	"github.com/omen-sre/omen/training/dataset"
 	"github.com/omen-sre/omen/training/metrics"
 )
 
@@ -35,16 +34,12 @@ func main() {
 	ents := flag.String("entities", "", "")
 	flag.Parse()
 	for _, name := range strings.Split(*ents, ",") {
-		e, err := dataset.LoadEntity(*dir, name)
+		e, _, score, r, err := probe.Load(*dir, *pdir, name)
 		if err != nil {
 			panic(err)
 		}
 		te := e.Test
 		f := len(te.Features)
-		_, score, r, err := probe.Read(*pdir+"/"+name+".probe", f)
-		if err != nil {
-			panic(err)
-		}
 		n := len(score)
 		type agg struct {
 			name string

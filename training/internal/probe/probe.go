@@ -6,7 +6,21 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"path/filepath"
+
+	"github.com/omen-sre/omen/training/dataset"
 )
+
+// Load loads entity name of the data-set folder dataDir and its dump
+// (probeDir/name.probe, written by evalrun -dump).
+func Load(dataDir, probeDir, name string) (e *dataset.Entity, thr float64, score []float64, perFeature []float32, err error) {
+	e, err = dataset.LoadEntity(dataDir, name)
+	if err != nil {
+		return nil, 0, nil, nil, err
+	}
+	thr, score, perFeature, err = Read(filepath.Join(probeDir, name+".probe"), len(e.Test.Features))
+	return e, thr, score, perFeature, err
+}
 
 // Read reads a dump: int64 n, the float64 threshold, n float64 scores and
 // n×f float32 per-feature scores, little-endian.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/omen-sre/omen/training/internal/probe"
 
-	"github.com/omen-sre/omen/training/dataset"
 	"github.com/omen-sre/omen/training/metrics"
 )
 
@@ -51,7 +50,7 @@ func main() {
 	verbose := flag.Bool("v", false, "")
 	flag.Parse()
 	for _, name := range strings.Split(*ents, ",") {
-		e, err := dataset.LoadEntity(*dir, name)
+		e, thr, score, r32, err := probe.Load(*dir, *pdir, name)
 		if err != nil {
 			panic(err)
 		}
@@ -59,10 +58,6 @@ func main() {
 		te.FillMissing()
 		tr.FillMissing()
 		f := len(te.Features)
-		thr, score, r32, err := probe.Read(*pdir+"/"+name+".probe", f)
-		if err != nil {
-			panic(err)
-		}
 		n := len(score)
 		raw := make([]float64, len(r32))
 		for i, v := range r32 {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/omen-sre/omen/training/internal/probe"
 
-	"github.com/omen-sre/omen/training/dataset"
 	"github.com/omen-sre/omen/training/metrics"
 	"github.com/omen-sre/omen/training/threshold"
 )
@@ -20,16 +19,12 @@ func main() {
 	ents := flag.String("entities", "", "")
 	flag.Parse()
 	for _, name := range strings.Split(*ents, ",") {
-		e, err := dataset.LoadEntity(*dir, name)
+		e, thr, score, r32, err := probe.Load(*dir, *pdir, name)
 		if err != nil {
 			panic(err)
 		}
 		te := e.Test
 		f := len(te.Features)
-		thr, score, r32, err := probe.Read(*pdir+"/"+name+".probe", f)
-		if err != nil {
-			panic(err)
-		}
 		var normal []float64
 		for t, l := range te.Labels {
 			if !l {

@@ -170,7 +170,12 @@ func EpisodeScore(seqs []ProbSeq, th float64, horizon int, rule AlertRule) Episo
 // sequences hold no onset.
 func EpisodeThreshold(seqs []ProbSeq, horizon int, rule AlertRule) (EpisodeStats, bool) {
 	rule.defaults(horizon)
-	stats := EpisodeCurve(seqs, horizon, rule)
+	return chooseThreshold(EpisodeCurve(seqs, horizon, rule), rule)
+}
+
+// chooseThreshold is EpisodeThreshold's choice on the curve stats of
+// EpisodeCurve; rule has its defaults applied.
+func chooseThreshold(stats []EpisodeStats, rule AlertRule) (EpisodeStats, bool) {
 	if len(stats) == 0 {
 		return EpisodeStats{}, false
 	}

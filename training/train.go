@@ -201,6 +201,9 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		trs, vas = append(trs, tw), append(vas, vw)
 		vaSeries = append(vaSeries, va)
 	}
+	if opts.ValSplit == "entity" && len(trs) > 0 && len(vas) == 0 {
+		return nil, rep, fmt.Errorf("train: no entity was held out for validation (%d entities, val fraction %v)", len(trs), opts.ValFraction)
+	}
 	if len(trs) == 0 || len(vas) == 0 {
 		return nil, rep, fmt.Errorf("train: no entity has more than %d steps for training and validation", opts.Window+opts.Horizon)
 	}
@@ -292,7 +295,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			rule := *opts.Alerts
 			rule.defaults(opts.Horizon)
 			rep.EpisodeCurve = EpisodeCurve(seqs, opts.Horizon, rule)
-			if es, ok := EpisodeThreshold(seqs, opts.Horizon, rule); ok && es.Predicted > 0 {
+			if es, ok := chooseThreshold(rep.EpisodeCurve, rule); ok && es.Predicted > 0 {
 				th.Failure = es.Threshold
 				rep.Episodes = &es
 				th.Method = fmt.Sprintf("failure: alert-episode F1-max on validation series (for %d steps, resolve %.2g×; %d onsets, P %.2f R %.2f); anomaly: POT q=%g level=%g on validation scores",

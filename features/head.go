@@ -548,10 +548,12 @@ func (h *Head) GC() int {
 // gc drops everything at or before minValid. Callers hold gcMu.
 func (h *Head) gc(minValid int64) int {
 	removed := 0
-	refs := h.refs.Load()
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.Lock()
+		// Loaded under the shard's lock, under which appenders remember
+		// its series: a cache swapped in by growRefs meanwhile is seen.
+		refs := h.refs.Load()
 		n := 0
 		for hash, first := range sh.series {
 			var keep *memSeries

@@ -203,7 +203,7 @@ func NewHead(opts HeadOptions) (*Head, error) {
 	}
 	h.maxT.Store(math.MinInt64)
 	h.nextGC.Store(math.MinInt64)
-	if opts.ImmutableLabels && labelsAreString {
+	if opts.ImmutableLabels && telemetry.LabelsHaveAddress() {
 		h.refs.Store(newSeriesRefs(1024))
 	}
 

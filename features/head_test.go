@@ -472,10 +472,10 @@ func TestHeadSeriesRefs(t *testing.T) {
 	if h.NumSeries() != n {
 		t.Fatalf("%d series, want %d", h.NumSeries(), n)
 	}
-	if r := h.refs.Load(); labelsAreString && (r == nil || len(r.slots) < n) {
+	if r := h.refs.Load(); telemetry.LabelsHaveAddress() && (r == nil || len(r.slots) < n) {
 		t.Fatalf("series refs not grown: %v", r)
 	}
-	if hit := h.refs.Load().lookup(lsets[7]); labelsAreString && (hit == nil || !labels.Equal(hit.lset, lsets[7])) {
+	if hit := h.refs.Load().lookup(lsets[7]); telemetry.LabelsHaveAddress() && (hit == nil || !labels.Equal(hit.lset, lsets[7])) {
 		t.Fatalf("lookup of p7 = %v", hit)
 	}
 	// An equal label set at another address: same series.

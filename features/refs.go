@@ -2,28 +2,13 @@ package features
 
 import (
 	"math/bits"
-	"reflect"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/omen-sre/omen/telemetry"
 )
-
-// labelsAreString tells whether labels.Labels is the "stringlabels"
-// representation (one string holding every name and value), the default
-// build of Prometheus' labels package; the address of that string then
-// identifies an immutable label set.
-var labelsAreString = func() bool {
-	t := reflect.TypeFor[labels.Labels]()
-	return t.Kind() == reflect.Struct && t.NumField() == 1 && t.Field(0).Type.Kind() == reflect.String
-}()
-
-// labelsData returns the address and length of ls's bytes; only valid
-// when labelsAreString.
-func labelsData(ls *labels.Labels) (*byte, int) {
-	s := *(*string)(unsafe.Pointer(ls))
-	return unsafe.StringData(s), len(s)
-}
 
 // seriesRefs is a direct-mapped cache from the address of a label set's
 // bytes to the series that keeps that very label set. omen's decoders
@@ -69,14 +54,14 @@ func (r *seriesRefs) lookup(ls labels.Labels) *memSeries {
 	if r == nil {
 		return nil
 	}
-	p, n := labelsData(&ls)
+	p, n := telemetry.LabelsData(&ls)
 	if n == 0 {
 		return nil
 	}
 	g, _ := r.group(p)
 	for i := g; i < g+refWays; i++ {
 		if s := r.slots[i].Load(); s != nil {
-			if q, m := labelsData(&s.lset); q == p && m == n {
+			if q, m := telemetry.LabelsData(&s.lset); q == p && m == n {
 				return s
 			}
 		}
@@ -90,7 +75,7 @@ func (r *seriesRefs) forget(s *memSeries) {
 	if r == nil {
 		return
 	}
-	p, n := labelsData(&s.lset)
+	p, n := telemetry.LabelsData(&s.lset)
 	if n == 0 {
 		return
 	}
@@ -105,8 +90,8 @@ func (r *seriesRefs) remember(s *memSeries, ls labels.Labels) {
 	if r == nil {
 		return
 	}
-	p, n := labelsData(&ls)
-	if q, m := labelsData(&s.lset); n == 0 || q != p || m != n {
+	p, n := telemetry.LabelsData(&ls)
+	if q, m := telemetry.LabelsData(&s.lset); n == 0 || q != p || m != n {
 		return
 	}
 	g, victim := r.group(p)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"reflect"
 	"slices"
 	"sync"
 	"unsafe"
@@ -56,7 +55,7 @@ var errCorrupt = errors.New("corrupt batch encoding")
 // encoderPool.
 type batchEncoder struct {
 	// addr maps the address of a label set's bytes to its set, when
-	// labels.Labels is one string (see labelsAreString): decoders intern
+	// labels.Labels is one string (telemetry.LabelsHaveAddress): decoders intern
 	// label sets, so the samples of one series share an address. An
 	// open-addressing table of at least twice as many slots as samples;
 	// an equal label set at another address is written twice, which
@@ -93,24 +92,9 @@ type addrSlot struct {
 	set uint32
 }
 
-// labelsAreString tells whether labels.Labels is the "stringlabels"
-// representation (one string holding every name and value), the default
-// build of Prometheus' labels package.
-var labelsAreString = func() bool {
-	t := reflect.TypeFor[labels.Labels]()
-	return t.Kind() == reflect.Struct && t.NumField() == 1 && t.Field(0).Type.Kind() == reflect.String
-}()
-
-// labelsData returns the address and length of ls's bytes; only valid
-// when labelsAreString.
-func labelsData(ls *labels.Labels) (*byte, int) {
-	s := *(*string)(unsafe.Pointer(ls))
-	return unsafe.StringData(s), len(s)
-}
-
 // sizeAddr prepares the address table for n label sets.
 func (e *batchEncoder) sizeAddr(n int) {
-	if !labelsAreString || n < 16 {
+	if !telemetry.LabelsHaveAddress() || n < 16 {
 		e.addr = e.addr[:0]
 		return
 	}
@@ -124,7 +108,7 @@ func (e *batchEncoder) sizeAddr(n int) {
 
 // setByAddr is set for encoders with an address table.
 func (e *batchEncoder) setByAddr(ls labels.Labels) uint32 {
-	p, n := labelsData(&ls)
+	p, n := telemetry.LabelsData(&ls)
 	mask := uint64(len(e.addr) - 1)
 	j := (uint64(uintptr(unsafe.Pointer(p))) * 0x9E3779B97F4A7C15) >> e.addrShift
 	sl := &e.addr[j]

@@ -66,7 +66,7 @@ func TestSimLab(t *testing.T) {
 		trainDirs = append(trainDirs, d)
 	}
 	to := training.TrainOptions{
-		Window: envInt("LAB_W", 16), Horizon: Horizon, Onset: true, Hidden: envInt("LAB_HIDDEN", 32),
+		Window: envInt("LAB_W", 16), Horizon: Horizon, LabelHorizon: envInt("LAB_LABELH", 0), MaskEarly: os.Getenv("LAB_MASKEARLY") != "", Onset: true, Hidden: envInt("LAB_HIDDEN", 32),
 		Epochs: envInt("LAB_EPOCHS", 6), MaxWindowsPerEpoch: envInt("LAB_MAXWIN", 30000),
 		Seed: int64(envInt("LAB_SEED", 5)), Progress: io.Discard, MaxPosWeight: envF("LAB_POSW", 0),
 		ValSplit: os.Getenv("LAB_VALSPLIT"), ValFraction: envF("LAB_VALFRAC", 0),

@@ -32,6 +32,20 @@ type TrainOptions struct {
 	// Window W (default 32), Horizon H in steps (default 10: the failure
 	// label of a window ending at t is "any failing step in (t, t+H]").
 	Window, Horizon int
+	// LabelHorizon, when above Horizon, is the horizon of the training
+	// labels only: a window is a positive example when a failing step
+	// follows within LabelHorizon steps, while the model's horizon, the
+	// validation alert episodes and the threshold keep Horizon. A
+	// precursor that builds for longer than Horizon then no longer teaches
+	// the model that its early part is normal (a window 11 minutes before
+	// a failure is a negative under a 10-minute horizon, although nothing
+	// in it tells it from one 9 minutes before), so the probability rises
+	// earlier on long precursors. Default Horizon.
+	LabelHorizon int
+	// MaskEarly, with LabelHorizon above Horizon, masks the windows whose
+	// failure lies between Horizon and LabelHorizon steps ahead instead of
+	// making them positives: early alarms are not penalised, not taught.
+	MaskEarly bool
 	// Onset masks the windows whose last step is already failing (see
 	// WindowOptions.Onset): the model learns to predict failure onsets.
 	Onset bool
@@ -80,6 +94,7 @@ func (o *TrainOptions) defaults() error {
 	}
 	setDefault(&o.Window, 32)
 	setDefault(&o.Horizon, 10)
+	o.LabelHorizon = max(o.LabelHorizon, o.Horizon)
 	setDefault(&o.Hidden, 64)
 	setDefault(&o.Layers, 1)
 	setDefault(&o.Epochs, 10)
@@ -110,6 +125,14 @@ func (o *TrainOptions) defaults() error {
 		return fmt.Errorf("train: invalid options (window %d, horizon %d, max pos weight %v, val fraction %v, val split %q)", o.Window, o.Horizon, o.MaxPosWeight, o.ValFraction, o.ValSplit)
 	}
 	return nil
+}
+
+// maskBeyond is the WindowOptions.MaskBeyond of MaskEarly.
+func (o *TrainOptions) maskBeyond() int {
+	if o.MaskEarly && o.LabelHorizon > o.Horizon {
+		return o.Horizon
+	}
+	return 0
 }
 
 // TrainReport describes a Train run.
@@ -165,7 +188,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			return nil, rep, fmt.Errorf("train: entity %q has features %v, entity %q has %v", s.Entity, s.Features, series[0].Entity, features)
 		}
 		if opts.ValSplit == "entity" {
-			wo := WindowOptions{Window: opts.Window, Horizon: opts.Horizon, Onset: opts.Onset}
+			wo := WindowOptions{Window: opts.Window, Horizon: opts.LabelHorizon, Onset: opts.Onset, MaskBeyond: opts.maskBeyond()}
 			if s.Steps() <= opts.Window+opts.Horizon {
 				opts.Logger.Warn("skipping short entity", "entity", s.Entity, "steps", s.Steps())
 				continue
@@ -190,11 +213,11 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			opts.Logger.Warn("skipping short entity", "entity", s.Entity, "steps", s.Steps())
 			continue
 		}
-		tw, err := MakeWindows(tr, WindowOptions{Window: opts.Window, Horizon: opts.Horizon, Onset: opts.Onset})
+		tw, err := MakeWindows(tr, WindowOptions{Window: opts.Window, Horizon: opts.LabelHorizon, Onset: opts.Onset, MaskBeyond: opts.maskBeyond()})
 		if err != nil {
 			return nil, rep, err
 		}
-		vw, err := MakeWindows(va, WindowOptions{Window: opts.Window, Horizon: opts.Horizon, Onset: opts.Onset})
+		vw, err := MakeWindows(va, WindowOptions{Window: opts.Window, Horizon: opts.LabelHorizon, Onset: opts.Onset, MaskBeyond: opts.maskBeyond()})
 		if err != nil {
 			return nil, rep, err
 		}

@@ -59,6 +59,8 @@ func TestMakeWindowsLabels(t *testing.T) {
 		{"horizon 2", "0000101", WindowOptions{Window: 2, Horizon: 2}, []int{1, 2, 3, 4, 5}, []string{"0", "1", "1", "1", "NaN"}},
 		{"horizon 0 is next step", "0000101", WindowOptions{Window: 2}, []int{1, 2, 3, 4, 5}, []string{"0", "0", "1", "0", "1"}},
 		{"stride", "0000101", WindowOptions{Window: 2, Stride: 2, Horizon: 1}, []int{1, 3, 5}, []string{"0", "1", "1"}},
+		// MaskBeyond 1: a failure 2 steps ahead is masked, 1 step ahead positive.
+		{"mask beyond", "0000100", WindowOptions{Window: 2, Horizon: 2, MaskBeyond: 1}, []int{1, 2, 3, 4, 5}, []string{"0", "NaN", "1", "0", "NaN"}},
 		{"no labels", "", WindowOptions{Window: 3}, []int{2, 3, 4, 5}, []string{"NaN", "NaN", "NaN", "NaN"}},
 	}
 	for _, tc := range tests {

@@ -29,6 +29,10 @@ type WindowOptions struct {
 	// step). A forecaster trained with a gap predicts further ahead, so its
 	// residual at a step does not yet reflect the steps just before it.
 	Gap int
+	// MaskBeyond, when in [1, Horizon), masks (NaN) the positive windows
+	// whose first labelled step lies beyond t+MaskBeyond: they are neither
+	// positives nor negatives.
+	MaskBeyond int
 }
 
 func (o *WindowOptions) defaults() error {
@@ -77,6 +81,9 @@ func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
 	for end := opts.Window - 1; end+1+opts.Gap < n; end += opts.Stride {
 		w.End = append(w.End, end)
 		l := horizonLabel(s.Labels, end, opts.Horizon, s.Ended)
+		if opts.MaskBeyond > 0 && opts.MaskBeyond < opts.Horizon && l == 1 && horizonLabel(s.Labels, end, opts.MaskBeyond, s.Ended) != 1 {
+			l = float32(math.NaN())
+		}
 		if opts.Onset && s.Labels != nil && s.Labels[end] {
 			l = float32(math.NaN())
 		}

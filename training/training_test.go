@@ -409,6 +409,15 @@ func TestTrainValSplitEntity(t *testing.T) {
 	if rep.ValAUCPR < 0.5 {
 		t.Fatalf("validation AUC-PR %v, want ≥ 0.5", rep.ValAUCPR)
 	}
+	// LabelHorizon widens the training labels only: more positives, the
+	// model's horizon unchanged.
+	m2, rep2, err := Train(context.Background(), TrainOptions{Source: src, Window: 8, Horizon: 4, LabelHorizon: 8, Hidden: 8, Epochs: 1, LearningRate: 1e-2, Seed: 1, ValSplit: "entity", ValFraction: 0.3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m2.Config().Horizon != 4 || rep2.Positives < rep.Positives*3/2 {
+		t.Fatalf("label horizon 8: model horizon %d, %d positives (horizon 4: %d)", m2.Config().Horizon, rep2.Positives, rep.Positives)
+	}
 	if _, _, err := Train(context.Background(), TrainOptions{Source: src, ValSplit: "pods"}); err == nil {
 		t.Fatal("unknown ValSplit accepted")
 	}

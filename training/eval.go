@@ -148,9 +148,15 @@ type EvalOptions struct {
 	// MaxTrainSteps and MaxTestSteps, when > 0, keep only the first that
 	// many rows of each file (for smoke tests).
 	MaxTrainSteps, MaxTestSteps int
-	// NewRanker, when set, builds the DimensionRanker for a trained LSTM;
-	// the default ranks by per-feature forecast residual.
-	NewRanker func(m *model.Model) (DimensionRanker, error)
+	// NewRanker, when set, builds a DimensionRanker for the trained
+	// detector (e.g. package explain's Shapley attributions of the
+	// anomaly score, explain.FeatureRanker) that replaces the default
+	// ranking (each feature's scaled forecast residual) where the
+	// interpretation scores read it: at the test steps with labelled
+	// causes and the RankSmooth steps before each (so that the ranking's
+	// smoothing starts from the same ranker). Such rankers cost hundreds
+	// of model evaluations a step, so the other steps keep the default.
+	NewRanker func(RankerInput) (DimensionRanker, error)
 	// Progress receives training progress (nil: silent).
 	Progress io.Writer
 	// Logger (default discard).
@@ -363,6 +369,24 @@ func meanReport(es []EntityReport) EntityReport {
 	return m
 }
 
+// RankerInput is what EvalOptions.NewRanker builds a ranker from.
+type RankerInput struct {
+	// Scorer is the entity's anomaly scorer (residuals scaled and
+	// aggregated as EvalOptions say); safe for concurrent use.
+	Scorer Scorer
+	// Model is the trained LSTM (nil for the AR baseline).
+	Model *model.Model
+	// W and F are the window length and the number of features.
+	W, F int
+	// BackgroundX (k×W×F) and BackgroundNext (k×F) are k windows of the
+	// validation part and their next steps, spread evenly over it:
+	// normal behaviour to explain against.
+	BackgroundX, BackgroundNext []float32
+}
+
+// rankerBackground is how many validation windows RankerInput carries.
+const rankerBackground = 16
+
 // trained is a fitted detector.
 type trained struct {
 	scorer  Scorer
@@ -442,6 +466,11 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 		return er, err
 	}
 	ewma(score, 1, opts.Smooth)
+	if opts.NewRanker != nil && test.Causes != nil {
+		if err := rankInterpreted(ctx, opts, det, va, tw, test.Causes, rank); err != nil {
+			return er, err
+		}
+	}
 	if opts.Inspect != nil {
 		opts.Inspect(name, pot.Threshold, score, rank)
 	}
@@ -502,6 +531,62 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 		}
 	}
 	return er, nil
+}
+
+// rankInterpreted overwrites the rows of rank (n×F, one row per test step)
+// at the steps with labelled causes, and the RankSmooth steps before each,
+// with the ranking of the ranker opts.NewRanker builds.
+func rankInterpreted(ctx context.Context, opts EvalOptions, det *trained, va *dataset.Series, tw *Windows, causes [][]int, rank []float32) error {
+	vaw, err := MakeWindows(va, WindowOptions{Window: opts.Window, Gap: opts.Gap})
+	if err != nil {
+		return fmt.Errorf("ranker background: %w", err)
+	}
+	w, f := tw.W, tw.F
+	k := min(rankerBackground, vaw.N())
+	if k == 0 {
+		return errors.New("ranker background: no validation windows")
+	}
+	idx := make([]int, k)
+	for i := range idx {
+		idx[i] = i * vaw.N() / k
+	}
+	in := RankerInput{Scorer: det.scorer, Model: det.model, W: w, F: f, BackgroundX: make([]float32, k*w*f), BackgroundNext: make([]float32, k*f)}
+	vaw.Gather(idx, in.BackgroundX, in.BackgroundNext, nil)
+	ranker, err := opts.NewRanker(in)
+	if err != nil {
+		return fmt.Errorf("ranker: %w", err)
+	}
+	lead := max(opts.RankSmooth, 0)
+	var steps []int
+	for t := range tw.N() {
+		for u := t; u <= min(t+lead, len(causes)-1); u++ {
+			if len(causes[u]) > 0 {
+				steps = append(steps, t)
+				break
+			}
+		}
+	}
+	const chunk = 64
+	x := make([]float32, chunk*w*f)
+	next := make([]float32, chunk*f)
+	out := make([]float32, chunk*f)
+	start := time.Now()
+	for b := 0; b < len(steps); b += chunk {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("ranking: %w", err)
+		}
+		c := steps[b:min(b+chunk, len(steps))]
+		n := len(c)
+		tw.Gather(c, x[:n*w*f], next[:n*f], nil)
+		if err := ranker.RankScores(x[:n*w*f], next[:n*f], n, out[:n*f]); err != nil {
+			return fmt.Errorf("rank dimensions: %w", err)
+		}
+		for i, t := range c {
+			copy(rank[t*f:(t+1)*f], out[i*f:(i+1)*f])
+		}
+	}
+	opts.Logger.Debug("ranked interpreted steps", "steps", len(steps), "seconds", time.Since(start).Seconds())
+	return nil
 }
 
 // ewma smooths x, a time-major series of f values a step, in place with a
@@ -628,11 +713,6 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 			return nil, err
 		}
 		scorer, ranker = sc, sc
-	}
-	if opts.NewRanker != nil {
-		if ranker, err = opts.NewRanker(m); err != nil {
-			return nil, fmt.Errorf("ranker: %w", err)
-		}
 	}
 	return &trained{scorer: scorer, ranker: ranker, model: m, history: h}, nil
 }

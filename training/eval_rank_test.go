@@ -138,3 +138,54 @@ func TestScaledScorerSecond(t *testing.T) {
 		t.Error("unknown aggregation accepted")
 	}
 }
+
+// pickRanker ranks feature pick first at every window and counts windows.
+type pickRanker struct {
+	pick, f int
+	windows *int
+}
+
+func (p pickRanker) RankScores(x, next []float32, n int, out []float32) error {
+	*p.windows += n
+	clear(out[:n*p.f])
+	for i := range n {
+		out[i*p.f+p.pick] = 1
+	}
+	return nil
+}
+
+// EvalOptions.NewRanker replaces the ranking at the interpreted steps
+// (and the smoothing's lead-in before them), and only there.
+func TestEvalDatasetNewRanker(t *testing.T) {
+	dir := t.TempDir()
+	writeShifted(t, dir, "a", 1, [][2]int{{300, 350}, {600, 640}}, 0.25) // cause: feature 1
+	for _, tc := range []struct {
+		pick int
+		want float64
+	}{{1, 1}, {0, 0}} {
+		var windows int
+		var in RankerInput
+		opts := EvalOptions{Dir: dir, Window: 8, Hidden: 8, Epochs: 2, Seed: 1, RankSmooth: 5,
+			NewRanker: func(ri RankerInput) (DimensionRanker, error) {
+				in = ri
+				return pickRanker{pick: tc.pick, f: ri.F, windows: &windows}, nil
+			}}
+		rep, err := EvalDataset(context.Background(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rep.Mean.HitRate100; got != tc.want {
+			t.Errorf("ranker picking feature %d: HR@100 %v, want %v", tc.pick, got, tc.want)
+		}
+		if in.W != 8 || in.F != 3 || in.Scorer == nil || in.Model == nil {
+			t.Errorf("ranker input W %d F %d scorer %v model %v", in.W, in.F, in.Scorer != nil, in.Model != nil)
+		}
+		k := len(in.BackgroundNext) / 3
+		if k < 1 || k > rankerBackground || len(in.BackgroundX) != k*8*3 {
+			t.Errorf("background: %d windows, %d values", k, len(in.BackgroundX))
+		}
+		if want := 50 + 40 + 2*5; windows != want {
+			t.Errorf("ranker ran on %d windows, want %d (interpreted steps and 5 before each segment)", windows, want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/omen-sre/omen/explain"
 	"github.com/omen-sre/omen/explain/nezha"
 	"github.com/omen-sre/omen/training"
 )
@@ -46,6 +47,8 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	detector := fs.String("detector", "", "lstm (default) or ar")
 	maxRows := fs.Int("max-rows", 0, "use only the first N rows of each file (smoke runs)")
 	seed := fs.Int64("seed", 1, "seed for initialisation and shuffling")
+	ranker := fs.String("ranker", "residual", "how dimensions are ranked for HitRate/NDCG: residual (each feature's scaled forecast residual) or shap (package explain's Shapley attributions of the anomaly score, at the labelled steps)")
+	shapBudget := fs.Int("shap-budget", 0, "model evaluations per explained step with --ranker shap (0: explain.Fast's default, 256)")
 	if rc, ok := parseFlags(fs, args, stderr); !ok {
 		return rc
 	}
@@ -56,6 +59,14 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	}
 	if *entities != "" {
 		opts.Entities = strings.Split(*entities, ",")
+	}
+	switch *ranker {
+	case "residual":
+	case "shap":
+		opts.NewRanker = shapRanker(*shapBudget, *seed)
+	default:
+		fmt.Fprintf(stderr, "omen eval %s: unknown --ranker %q (want residual or shap)\n", kind, *ranker)
+		return 2
 	}
 	rep, err := training.EvalDataset(ctx, opts)
 	if err != nil {
@@ -111,4 +122,13 @@ func writeJSON(path string, v any, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// shapRanker builds explain.FeatureRanker (Shapley attributions of the
+// anomaly score, one group per feature, validation windows as background)
+// for training.EvalOptions.NewRanker.
+func shapRanker(budget int, seed int64) func(training.RankerInput) (training.DimensionRanker, error) {
+	return func(in training.RankerInput) (training.DimensionRanker, error) {
+		return explain.NewFeatureRanker(in.Scorer, in.W, in.F, in.BackgroundX, in.BackgroundNext, explain.Fast{Budget: budget, Seed: seed})
+	}
 }

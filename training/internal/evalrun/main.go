@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/omen-sre/omen/explain"
+
 	"github.com/omen-sre/omen/training"
 )
 
@@ -45,7 +47,16 @@ func main() {
 	flag.Float64Var(&o.Level, "level", 0, "POT level")
 	flag.Int64Var(&o.Seed, "seed", 1, "seed")
 	flag.StringVar(&out, "json", "", "write the report here")
+	var ranker string
+	var shapBudget int
+	flag.StringVar(&ranker, "ranker", "residual", "residual or shap (explain.FeatureRanker at the labelled steps)")
+	flag.IntVar(&shapBudget, "shap-budget", 0, "model evaluations per explained step (0: explain.Fast's default)")
 	flag.Parse()
+	if ranker == "shap" {
+		o.NewRanker = func(in training.RankerInput) (training.DimensionRanker, error) {
+			return explain.NewFeatureRanker(in.Scorer, in.W, in.F, in.BackgroundX, in.BackgroundNext, explain.Fast{Budget: shapBudget, Seed: o.Seed})
+		}
+	}
 	if dump != "" {
 		o.Inspect = func(entity string, thr float64, score []float64, rank []float32) {
 			if err := writeProbe(filepath.Join(dump, entity+".probe"), thr, score, rank); err != nil {

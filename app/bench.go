@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -115,6 +116,12 @@ type BenchIngestResult struct {
 	// (stacks, GC metadata, span structures, …).
 	SettledHeapUnreleasedBytes int64 `json:"settled_heap_unreleased_bytes,omitempty"`
 	SettledRuntimeOtherBytes   int64 `json:"settled_runtime_other_bytes,omitempty"`
+	// The live heap after Settle (/gc/heap/live:bytes: the objects the
+	// last collection marked) and the unused bytes of in-use heap spans
+	// (/memory/classes/heap/unused:bytes: free slots between live objects,
+	// the allocator's fragmentation).
+	SettledHeapLiveBytes   int64 `json:"settled_heap_live_bytes,omitempty"`
+	SettledHeapUnusedBytes int64 `json:"settled_heap_unused_bytes,omitempty"`
 	MemoryLimit                int64 `json:"memory_limit,omitempty"`
 	// MemoryReleaseInterval is the daemon's runtime.memory_release_interval
 	// in seconds (negative: off), and MemoryReleases how often it returned
@@ -302,6 +309,9 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 		runtime.ReadMemStats(&ms)
 		res.SettledHeapUnreleasedBytes = int64(ms.HeapIdle - ms.HeapReleased)
 		res.SettledRuntimeOtherBytes = int64(ms.StackSys + ms.MSpanSys + ms.MCacheSys + ms.BuckHashSys + ms.GCSys + ms.OtherSys)
+		rm := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}}
+		metrics.Read(rm)
+		res.SettledHeapLiveBytes, res.SettledHeapUnusedBytes = int64(rm[0].Value.Uint64()), int64(rm[1].Value.Uint64())
 		res.SettledRSSBytesPerSeries = float64(res.SettledRSSBytes) / n
 		res.SettledRSSDeltaBytesPerSeries = float64(res.SettledRSSBytes-res.IdleRSSBytes) / n
 		res.SettledHeapDeltaBytesPerSeries = float64(res.SettledHeapBytes-res.IdleHeapBytes) / n

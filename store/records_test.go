@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"reflect"
@@ -301,5 +302,58 @@ func TestPutEntitiesMergesInOneCall(t *testing.T) {
 	}
 	if err := s.PutEntities([]EntityInfo{{ID: ""}}); err == nil {
 		t.Fatal("empty entity id accepted")
+	}
+}
+
+// encodeVectorV1 is the version-1 encoding (8-byte floats), which stores
+// written before version 2 hold.
+func encodeVectorV1(schema uint32, v *Vector) []byte {
+	b := []byte{vectorV1}
+	b = binary.AppendUvarint(b, uint64(schema))
+	b = binary.AppendUvarint(b, uint64(len(v.Values)))
+	for _, x := range v.Values {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	b = binary.AppendUvarint(b, uint64(len(v.Failure)))
+	var cur byte
+	for i, f := range v.Failure {
+		if f {
+			cur |= 1 << (i % 8)
+		}
+	}
+	if len(v.Failure) > 0 {
+		b = append(b, cur)
+	}
+	return b
+}
+
+func TestVectorEncodings(t *testing.T) {
+	v := Vector{Schema: 4, Values: []float64{0, 1, 3, 0.25, -2, 1e300, math.NaN(), math.Inf(1), math.Copysign(0, -1), 0.123456789, 1 << 40}, Failure: []bool{false, true, true}}
+	for _, tc := range []struct {
+		name string
+		enc  []byte
+	}{{"v2", encodeVector(4, &v)}, {"v1", encodeVectorV1(4, &v)}} {
+		got, err := decodeVector(tc.enc)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got.Schema != 4 || len(got.Values) != len(v.Values) || !reflect.DeepEqual(got.Failure, v.Failure) {
+			t.Fatalf("%s: got %+v", tc.name, got)
+		}
+		for i, x := range v.Values {
+			if math.Float64bits(got.Values[i]) != math.Float64bits(x) {
+				t.Errorf("%s: value %d = %v, want %v (bit for bit)", tc.name, i, got.Values[i], x)
+			}
+		}
+	}
+	// Version 2 is compact for the zeros, counts and flags of a typical
+	// vector: 20 features, 14 of them 0 or small integers.
+	typical := Vector{Values: []float64{0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 3, 0, 1, 0.4375, 0.9134, 123456789, 0.02, 2.5e-3, 0.7}}
+	v1, v2 := len(encodeVectorV1(1, &typical)), len(encodeVector(1, &typical))
+	if v2 > v1/2 {
+		t.Errorf("typical vector: version 2 takes %d bytes, version 1 %d", v2, v1)
+	}
+	if _, err := decodeVector(append([]byte{3}, encodeVector(1, &typical)[1:]...)); err == nil {
+		t.Error("vector version 3 accepted")
 	}
 }

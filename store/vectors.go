@@ -220,13 +220,23 @@ func (s *Store) Vectors(entity string, from, to int64, fn func(Vector) error) er
 
 // Vector encoding v1: byte 1, uvarint schema, uvarint n, n × float64 (LE
 // bits), uvarint m, ceil(m/8) bytes of failure bits (LSB first).
+// Vector encodings. Version 1 (still read): schema, count, 8-byte
+// little-endian floats, failure bits. Version 2 (written): the same with
+// each value as appendXOR writes it (a tag byte of leading and trailing zero
+// bytes, then the bytes between; 0 is one byte): event counts, flags and
+// integers, most of a Kubernetes feature vector, take 1–3 bytes.
+const (
+	vectorV1 = 1
+	vectorV2 = 2
+)
+
 func encodeVector(schema uint32, v *Vector) []byte {
-	b := make([]byte, 0, 4+8*len(v.Values)+len(v.Failure)/8+4)
-	b = append(b, 1)
+	b := make([]byte, 0, 4+3*len(v.Values)+len(v.Failure)/8+4)
+	b = append(b, vectorV2)
 	b = binary.AppendUvarint(b, uint64(schema))
 	b = binary.AppendUvarint(b, uint64(len(v.Values)))
 	for _, x := range v.Values {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+		b = appendXOR(b, math.Float64bits(x))
 	}
 	b = binary.AppendUvarint(b, uint64(len(v.Failure)))
 	var cur byte
@@ -248,7 +258,8 @@ func encodeVector(schema uint32, v *Vector) []byte {
 func decodeVector(data []byte) (Vector, error) {
 	var v Vector
 	r := reader{b: data}
-	if ver := r.byte1(); r.err == nil && ver != 1 {
+	ver := r.byte1()
+	if r.err == nil && ver != vectorV1 && ver != vectorV2 {
 		return v, fmt.Errorf("%w: vector version %d", errCorrupt, ver)
 	}
 	sc := r.uvarint()
@@ -256,13 +267,24 @@ func decodeVector(data []byte) (Vector, error) {
 		r.fail("schema version out of range")
 	}
 	v.Schema = uint32(sc)
-	n := r.count(8)
-	if r.err == nil {
-		v.Values = make([]float64, n)
-		for i := range v.Values {
-			v.Values[i] = math.Float64frombits(binary.LittleEndian.Uint64(r.b[8*i:]))
+	switch ver {
+	case vectorV1:
+		n := r.count(8)
+		if r.err == nil {
+			v.Values = make([]float64, n)
+			for i := range v.Values {
+				v.Values[i] = math.Float64frombits(binary.LittleEndian.Uint64(r.b[8*i:]))
+			}
+			r.b = r.b[8*n:]
 		}
-		r.b = r.b[8*n:]
+	case vectorV2:
+		n := r.count(1)
+		if r.err == nil {
+			v.Values = make([]float64, n)
+			for i := range v.Values {
+				v.Values[i] = math.Float64frombits(r.xor())
+			}
+		}
 	}
 	m := r.uvarint()
 	if r.err == nil {

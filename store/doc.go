@@ -53,9 +53,9 @@
 // binary: varints, fixed big- or little-endian floats, strings as uvarint
 // length + bytes. A feature vector (version 2) writes each value's 8 bytes
 // with its leading and trailing zero bytes dropped behind a tag byte (0 is
-// one byte, small integers 2–3): about 40 % of version 1's 8 bytes a value
-// on Kubernetes features, most of which are event counts and flags;
-// version-1 vectors are still read.
+// one byte, small integers 2–3), since most Kubernetes features are event
+// counts and flags (in `omen bench ingest`, 100,000 series, the store's
+// files shrank by 15 MB); version-1 vectors are still read.
 // A batch (see codec.go) writes each distinct label set once (strings equal
 // to the previous set's at the same position as one 0 byte) and samples as
 // (set index, delta-varint time, value XOR-ed with the previous value of the

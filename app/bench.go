@@ -8,8 +8,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"time"
@@ -122,7 +122,7 @@ type BenchIngestResult struct {
 	// the allocator's fragmentation).
 	SettledHeapLiveBytes   int64 `json:"settled_heap_live_bytes,omitempty"`
 	SettledHeapUnusedBytes int64 `json:"settled_heap_unused_bytes,omitempty"`
-	MemoryLimit                int64 `json:"memory_limit,omitempty"`
+	MemoryLimit            int64 `json:"memory_limit,omitempty"`
 	// MemoryReleaseInterval is the daemon's runtime.memory_release_interval
 	// in seconds (negative: off), and MemoryReleases how often it returned
 	// freed heap memory during the run and the settling.

@@ -68,7 +68,7 @@ func TestSimLab(t *testing.T) {
 	to := training.TrainOptions{
 		Window: envInt("LAB_W", 16), Horizon: Horizon, LabelHorizon: envInt("LAB_LABELH", 0), MaskEarly: os.Getenv("LAB_MASKEARLY") != "", Onset: true, Hidden: envInt("LAB_HIDDEN", 32),
 		Epochs: envInt("LAB_EPOCHS", 6), MaxWindowsPerEpoch: envInt("LAB_MAXWIN", 30000),
-		Seed: int64(envInt("LAB_SEED", 5)), Progress: io.Discard, MaxPosWeight: envF("LAB_POSW", 0),
+		Seed: int64(envInt("LAB_SEED", 5)), Restarts: envInt("LAB_RESTARTS", 0), Progress: io.Discard, MaxPosWeight: envF("LAB_POSW", 0),
 		ValSplit: os.Getenv("LAB_VALSPLIT"), ValFraction: envF("LAB_VALFRAC", 0),
 		Dropout: envF("LAB_DROPOUT", 0), LearningRate: envF("LAB_LR", 0), Patience: envInt("LAB_PATIENCE", 0),
 	}
@@ -197,6 +197,32 @@ func TestSimLab(t *testing.T) {
 		d := filepath.Join(dir, fmt.Sprintf("fleet-%d-%s", seed, dur))
 		truth := labRecord(t, d, seed, dur)
 		series := labSeries(t, d, m)
+		if ens := os.Getenv("LAB_ENSEMBLE"); ens != "" {
+			// Diagnostics: the mean probability of these models and m (no
+			// validation threshold for it: compare with LAB_GRID).
+			for _, f := range strings.Split(ens, ",") {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				em, err := model.Unmarshal(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				es := labSeries(t, d, em)
+				for i := range series {
+					for j := range series[i].prob {
+						series[i].prob[j] += es[i].prob[j]
+					}
+				}
+			}
+			k := float64(len(strings.Split(ens, ",")) + 1)
+			for i := range series {
+				for j := range series[i].prob {
+					series[i].prob[j] /= k
+				}
+			}
+		}
 		mx, nst := 0.0, 0
 		for _, e := range series {
 			nst += len(e.prob)
@@ -210,6 +236,13 @@ func TestSimLab(t *testing.T) {
 			ths = append(ths, r.th)
 		}
 		ths = append(ths, 0.999, 0.998, 0.996, 0.99, 0.95)
+		if os.Getenv("LAB_GRID") != "" {
+			// A fine grid for comparing the precision/lead trade-off of
+			// models (not for choosing a threshold: these are test labels).
+			for z := 3.0; z <= 7.5; z += 0.1 {
+				ths = append(ths, 1/(1+math.Exp(-z)))
+			}
+		}
 		for _, tt := range ths {
 			alerts := labAlerts(series, tt, envInt("LAB_FOR", 2), 0.8)
 			r := sim.Score(truth, alerts, Horizon*Step)

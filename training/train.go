@@ -81,6 +81,12 @@ type TrainOptions struct {
 	Logger *slog.Logger
 	// Seed fixes initialisation, shuffling and dropout.
 	Seed int64
+	// Restarts, above 1, trains that many models from different seeds
+	// (Seed, Seed+1000003, …) and keeps the one with the best validation
+	// score (the failure head's validation average precision): the
+	// spread between seeds is large when the history holds only a few
+	// hundred failures. Default 1.
+	Restarts int
 	// Alerts, when set and the validation part has failures, chooses the
 	// failure threshold by the event-level F1 of this alert rule on the
 	// validation series (EpisodeThreshold) instead of the F1 of single
@@ -250,40 +256,54 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	}
 	rep.PosWeight = PositiveWeight(trw.Label, opts.MaxPosWeight)
 
-	m, err := model.New(model.Config{Features: features, Window: opts.Window, Horizon: opts.Horizon, Hidden: opts.Hidden, Layers: opts.Layers, Dropout: opts.Dropout, Seed: opts.Seed})
-	if err != nil {
-		return nil, rep, fmt.Errorf("new model: %w", err)
-	}
-	if err := fitNormalization(m, trw); err != nil {
-		return nil, rep, err
-	}
-	t, err := model.NewTrainer(m, model.TrainOptions{LearningRate: opts.LearningRate, PosWeight: rep.PosWeight, ForecastWeight: 1, ClipNorm: 5, Seed: opts.Seed})
-	if err != nil {
-		return nil, rep, fmt.Errorf("new trainer: %w", err)
-	}
-	tl := &trainerLearner{Trainer: t, m: m}
 	valHasPos := hasPositive(vaw.Label)
-	var valScore func() (float64, error)
-	if valHasPos {
-		// Early stopping on the failure head's validation average precision.
-		valScore = func() (float64, error) {
-			prob, err := predictAll(ctx, m, vaw)
-			if err != nil {
-				return 0, err
+	// fit trains one model from the seed's initialisation and shuffling.
+	fit := func(seed int64) (*model.Model, History, error) {
+		m, err := model.New(model.Config{Features: features, Window: opts.Window, Horizon: opts.Horizon, Hidden: opts.Hidden, Layers: opts.Layers, Dropout: opts.Dropout, Seed: seed})
+		if err != nil {
+			return nil, History{}, fmt.Errorf("new model: %w", err)
+		}
+		if err := fitNormalization(m, trw); err != nil {
+			return nil, History{}, err
+		}
+		t, err := model.NewTrainer(m, model.TrainOptions{LearningRate: opts.LearningRate, PosWeight: rep.PosWeight, ForecastWeight: 1, ClipNorm: 5, Seed: seed})
+		if err != nil {
+			return nil, History{}, fmt.Errorf("new trainer: %w", err)
+		}
+		tl := &trainerLearner{Trainer: t, m: m}
+		var valScore func() (float64, error)
+		if valHasPos {
+			// Early stopping on the failure head's validation average precision.
+			valScore = func() (float64, error) {
+				prob, err := predictAll(ctx, m, vaw)
+				if err != nil {
+					return 0, err
+				}
+				p, l := labelled(prob, vaw.Label)
+				return metrics.AveragePrecision(p, l), nil
 			}
-			p, l := labelled(prob, vaw.Label)
-			return metrics.AveragePrecision(p, l), nil
+		}
+		h, err := Fit(ctx, tl, trw, vaw, LoopOptions{
+			Epochs: opts.Epochs, BatchSize: opts.BatchSize, Patience: opts.Patience,
+			MaxWindowsPerEpoch: opts.MaxWindowsPerEpoch, Seed: seed, ValScore: valScore,
+			Progress: opts.Progress, Label: "train", Logger: opts.Logger,
+		})
+		if err != nil {
+			return nil, h, err
+		}
+		return tl.result(), h, nil
+	}
+	var m *model.Model
+	for r := range max(opts.Restarts, 1) {
+		// Restarts keep the model with the best validation score.
+		mr, h, err := fit(opts.Seed + int64(r)*1_000_003)
+		if err != nil {
+			return nil, rep, err
+		}
+		if m == nil || h.Best.ValScore > rep.History.Best.ValScore {
+			m, rep.History = mr, h
 		}
 	}
-	rep.History, err = Fit(ctx, tl, trw, vaw, LoopOptions{
-		Epochs: opts.Epochs, BatchSize: opts.BatchSize, Patience: opts.Patience,
-		MaxWindowsPerEpoch: opts.MaxWindowsPerEpoch, Seed: opts.Seed, ValScore: valScore,
-		Progress: opts.Progress, Label: "train", Logger: opts.Logger,
-	})
-	if err != nil {
-		return nil, rep, err
-	}
-	m = tl.result()
 
 	// Thresholds from validation windows only.
 	an, _, err := scoreWindows(ctx, m, nil, vaw)

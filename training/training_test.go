@@ -418,6 +418,15 @@ func TestTrainValSplitEntity(t *testing.T) {
 	if m2.Config().Horizon != 4 || rep2.Positives < rep.Positives*3/2 {
 		t.Fatalf("label horizon 8: model horizon %d, %d positives (horizon 4: %d)", m2.Config().Horizon, rep2.Positives, rep.Positives)
 	}
+	// Restarts keep the best validation score; the first restart is the
+	// model of Seed.
+	_, rep3, err := Train(context.Background(), TrainOptions{Source: src, Window: 8, Horizon: 4, Hidden: 8, Epochs: 6, LearningRate: 1e-2, Seed: 1, ValSplit: "entity", ValFraction: 0.3, Restarts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep3.History.Best.ValScore < rep.History.Best.ValScore {
+		t.Fatalf("2 restarts: best validation score %v, one run %v", rep3.History.Best.ValScore, rep.History.Best.ValScore)
+	}
 	if _, _, err := Train(context.Background(), TrainOptions{Source: src, ValSplit: "pods"}); err == nil {
 		t.Fatal("unknown ValSplit accepted")
 	}

@@ -554,3 +554,44 @@ func labTruth(t *testing.T, m *model.Model, es []labEntity, truth []sim.Truth) {
 		}
 	}
 }
+
+// TestSimLabLeadReference logs, per fleet seed (LAB_SEEDS, default the
+// development seeds), the median over failing precursor scenarios of the
+// time from the precursor passing 0.45 of its failure level — the highest
+// peak of a false-alarm precursor; glitches peak at 0.4 — to the failure.
+// Before that point a precursor's level alone cannot tell a failure from a
+// false alarm, so it is a reference for the median lead time a detector
+// that waits for an unambiguous level reaches (the schedule only: no fleet
+// runs, no test labels of a model):
+//
+//	go test -tags simlab -run TestSimLabLeadReference -v ./demo
+func TestSimLabLeadReference(t *testing.T) {
+	for _, s := range strings.Split(envStr("LAB_SEEDS", "5,6,11,12"), ",") {
+		seed, _ := strconv.ParseInt(s, 10, 64)
+		specs, err := schedule(seed, 24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var leads, above []float64
+		for _, sp := range specs {
+			if sp.FalseAlarm || !sp.Kind.HasPrecursor() {
+				continue
+			}
+			// The precursor's level is Strength·x^1.5 at x, the fraction of
+			// the lead gone (sim's precursorLevel, without its noise).
+			leads = append(leads, sp.Lead.Seconds())
+			above = append(above, sp.Lead.Seconds()*(1-math.Pow(0.45/sp.Strength, 2.0/3)))
+		}
+		med := func(x []float64) float64 {
+			slices.Sort(x)
+			if n := len(x); n%2 == 1 {
+				return x[n/2]
+			} else if n > 0 {
+				return (x[n/2-1] + x[n/2]) / 2
+			}
+			return math.NaN()
+		}
+		t.Logf("seed %d: %d failures with a precursor, median precursor lead %.0f s, median time above 0.45 of the failure level %.0f s",
+			seed, len(leads), med(leads), med(above))
+	}
+}

@@ -68,7 +68,7 @@ func TestSimLab(t *testing.T) {
 	to := training.TrainOptions{
 		Window: envInt("LAB_W", 16), Horizon: Horizon, LabelHorizon: envInt("LAB_LABELH", 0), MaskEarly: os.Getenv("LAB_MASKEARLY") != "", Onset: true, Hidden: envInt("LAB_HIDDEN", 32),
 		Epochs: envInt("LAB_EPOCHS", 6), MaxWindowsPerEpoch: envInt("LAB_MAXWIN", 30000),
-		Seed: int64(envInt("LAB_SEED", 5)), Restarts: envInt("LAB_RESTARTS", 0), Progress: io.Discard, MaxPosWeight: envF("LAB_POSW", 0),
+		Seed: int64(envInt("LAB_SEED", 5)), Restarts: envInt("LAB_RESTARTS", 0), AverageFrom: envInt("LAB_SWA", 0), Progress: io.Discard, MaxPosWeight: envF("LAB_POSW", 0),
 		ValSplit: os.Getenv("LAB_VALSPLIT"), ValFraction: envF("LAB_VALFRAC", 0),
 		Dropout: envF("LAB_DROPOUT", 0), LearningRate: envF("LAB_LR", 0), Patience: envInt("LAB_PATIENCE", 0),
 	}

@@ -265,6 +265,21 @@ func (m *Model) Config() Config {
 // NumParams is the number of trainable parameters.
 func (m *Model) NumParams() int { return len(m.w) }
 
+// Weights returns a copy of all trainable parameters (NumParams values, in
+// the model's internal order), e.g. to average the weights of several
+// epochs.
+func (m *Model) Weights() []float32 { return slices.Clone(m.w) }
+
+// SetWeights replaces all trainable parameters by w (as Weights returns
+// them; copied). It must not run concurrently with any other method.
+func (m *Model) SetWeights(w []float32) error {
+	if len(w) != len(m.w) {
+		return fmt.Errorf("set weights: %d values for %d parameters", len(w), len(m.w))
+	}
+	copy(m.w, w)
+	return nil
+}
+
 // SetParallelism sets how many goroutines a batch call (Predict, Forecast,
 // AnomalyScores, Trainer.Step) may use; n ≤ 0 means runtime.GOMAXPROCS(0).
 func (m *Model) SetParallelism(n int) { m.threads = n }

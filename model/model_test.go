@@ -262,3 +262,39 @@ func TestFastGradientMatchesGorgoniaAndFiniteDifferences(t *testing.T) {
 		})
 	}
 }
+
+func TestWeightsRoundTrip(t *testing.T) {
+	m, err := New(Config{Features: []string{"a", "b"}, Window: 4, Hidden: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := m.Weights()
+	if len(w) != m.NumParams() {
+		t.Fatalf("%d weights for %d parameters", len(w), m.NumParams())
+	}
+	x := make([]float32, 4*2)
+	for i := range x {
+		x[i] = float32(i) / 8
+	}
+	p := make([]float64, 1)
+	if err := m.Predict(x, 1, p); err != nil {
+		t.Fatal(err)
+	}
+	w[0] += 1 // a copy: the model does not change
+	q := make([]float64, 1)
+	if err := m.Predict(x, 1, q); err != nil || q[0] != p[0] {
+		t.Fatalf("Weights returned the model's own slice (%v, %v)", q, err)
+	}
+	for i := range w {
+		w[i] = 0
+	}
+	if err := m.SetWeights(w); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Predict(x, 1, q); err != nil || q[0] != 0.5 {
+		t.Fatalf("zero weights predict %v (%v), want 0.5", q, err)
+	}
+	if err := m.SetWeights(w[1:]); err == nil {
+		t.Fatal("short weights accepted")
+	}
+}

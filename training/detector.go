@@ -52,6 +52,15 @@ type trainerLearner struct {
 
 func (t *trainerLearner) Snapshot() ([]byte, error) { return t.m.MarshalBinary() }
 
+// Weights and SetWeights make the learner a WeightAverager.
+func (t *trainerLearner) Weights() []float32 { return t.m.Weights() }
+
+// SetWeights replaces the trained model's weights (after training).
+func (t *trainerLearner) SetWeights(w []float32) error {
+	t.restored = nil
+	return t.m.SetWeights(w)
+}
+
 func (t *trainerLearner) Restore(b []byte) error {
 	m, err := model.Unmarshal(b)
 	if err != nil {

@@ -29,6 +29,14 @@ type Snapshotter interface {
 	Restore([]byte) error
 }
 
+// WeightAverager is optionally implemented by a Learner whose weights can
+// be read and replaced, so that Fit can average them over epochs
+// (LoopOptions.AverageFrom).
+type WeightAverager interface {
+	Weights() []float32
+	SetWeights([]float32) error
+}
+
 // LoopOptions configure Fit.
 type LoopOptions struct {
 	// Epochs is the maximum number of passes over the training windows
@@ -47,6 +55,13 @@ type LoopOptions struct {
 	MaxValWindows int
 	// Seed fixes the shuffling.
 	Seed int64
+	// AverageFrom, when > 0, averages the weights after every epoch from
+	// this one to the last (stochastic weight averaging, Izmailov et al.
+	// 2018) and returns the average instead of the best epoch: early
+	// stopping is then off, every epoch runs, and History.Best describes
+	// the averaged weights (validation loss and score computed once more).
+	// The Learner must be a WeightAverager.
+	AverageFrom int
 	// ValScore, when set, scores the model after each epoch (higher is
 	// better) and drives early stopping; by default the score is the
 	// negated validation loss.
@@ -73,6 +88,9 @@ func (o *LoopOptions) defaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.AverageFrom > o.Epochs {
+		return fmt.Errorf("loop options: averaging from epoch %d of %d", o.AverageFrom, o.Epochs)
+	}
 	if o.Epochs < 1 || o.BatchSize < 1 || o.MaxWindowsPerEpoch < 0 || o.MaxValWindows < 0 {
 		return fmt.Errorf("loop options: want epochs ≥ 1, batch size ≥ 1, non-negative limits (got %d, %d, %d, %d)", o.Epochs, o.BatchSize, o.MaxWindowsPerEpoch, o.MaxValWindows)
 	}
@@ -96,6 +114,9 @@ type History struct {
 	Best      EpochStats   `json:"best"`
 	// Stopped says why training ended: "epochs", "early-stopping".
 	Stopped string `json:"stopped"`
+	// Averaged is how many epochs' weights were averaged into the result
+	// (LoopOptions.AverageFrom; 0: none, the best epoch's weights).
+	Averaged int `json:"averaged,omitempty"`
 }
 
 // Fit trains l on the training windows in shuffled minibatches for up to
@@ -131,6 +152,11 @@ func Fit(ctx context.Context, l Learner, train, val *Windows, opts LoopOptions) 
 	label := make([]float32, bs)
 	pb := newProgress(opts.Progress, opts.Label, per*opts.Epochs)
 	snap, canSnap := l.(Snapshotter)
+	avg, canAvg := l.(WeightAverager)
+	if opts.AverageFrom > 0 && !canAvg {
+		return h, errors.New("fit: weight averaging needs a learner whose weights can be read and set")
+	}
+	var sum64 []float64 // running sum of the averaged epochs' weights
 	var bestWeights []byte
 	bestScore := math.Inf(-1)
 	sinceBest := 0
@@ -177,6 +203,16 @@ func Fit(ctx context.Context, l Learner, train, val *Windows, opts LoopOptions) 
 		es.DurationSecs = time.Since(start).Seconds()
 		es.WindowsPerS = float64(per) / max(es.DurationSecs, 1e-9)
 		h.Epochs = append(h.Epochs, es)
+		if opts.AverageFrom > 0 && epoch >= opts.AverageFrom {
+			w := avg.Weights()
+			if sum64 == nil {
+				sum64 = make([]float64, len(w))
+			}
+			for i, v := range w {
+				sum64[i] += float64(v)
+			}
+			h.Averaged++
+		}
 		improved := es.ValScore > bestScore
 		if improved {
 			bestScore = es.ValScore
@@ -192,11 +228,14 @@ func Fit(ctx context.Context, l Learner, train, val *Windows, opts LoopOptions) 
 		}
 		pb.epoch(epoch, opts.Epochs, es.Loss, es.ValLoss, es.ValScore, improved)
 		opts.Logger.Debug("epoch", "label", opts.Label, "epoch", epoch, "loss", es.Loss, "val_loss", es.ValLoss, "val_score", es.ValScore, "windows_per_second", es.WindowsPerS)
-		if opts.Patience > 0 && sinceBest >= opts.Patience && epoch < opts.Epochs {
+		if opts.AverageFrom == 0 && opts.Patience > 0 && sinceBest >= opts.Patience && epoch < opts.Epochs {
 			h.Stopped = "early-stopping"
 			pb.finish(fmt.Sprintf("early stop after epoch %d (best %d)", epoch, h.BestEpoch))
 			break
 		}
+	}
+	if h.Averaged > 0 {
+		return h, useAverage(l, avg, sum64, h.Averaged, val, valIdx, bs, opts, &h)
 	}
 	if canSnap && bestWeights != nil && h.BestEpoch != len(h.Epochs) {
 		if err := snap.Restore(bestWeights); err != nil {
@@ -204,6 +243,33 @@ func Fit(ctx context.Context, l Learner, train, val *Windows, opts LoopOptions) 
 		}
 	}
 	return h, nil
+}
+
+// useAverage sets the learner's weights to sum/n and records their
+// validation figures as h.Best.
+func useAverage(l Learner, avg WeightAverager, sum []float64, n int, val *Windows, valIdx []int, bs int, opts LoopOptions, h *History) error {
+	w := make([]float32, len(sum))
+	for i, v := range sum {
+		w[i] = float32(v / float64(n))
+	}
+	if err := avg.SetWeights(w); err != nil {
+		return fmt.Errorf("set averaged weights: %w", err)
+	}
+	last := h.Epochs[len(h.Epochs)-1]
+	es := EpochStats{Epoch: last.Epoch, Loss: last.Loss}
+	vl, err := meanLoss(l, val, valIdx, bs)
+	if err != nil {
+		return fmt.Errorf("validation loss of the averaged weights: %w", err)
+	}
+	es.ValLoss, es.ValScore = vl, -vl
+	if opts.ValScore != nil {
+		if es.ValScore, err = opts.ValScore(); err != nil {
+			return fmt.Errorf("validation score of the averaged weights: %w", err)
+		}
+	}
+	h.BestEpoch, h.Best = last.Epoch, es
+	opts.Logger.Debug("averaged weights", "label", opts.Label, "epochs", n, "val_loss", es.ValLoss, "val_score", es.ValScore)
+	return nil
 }
 
 // spaced returns min(n, limit) evenly spaced indices in [0, n) (all when

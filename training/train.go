@@ -87,6 +87,10 @@ type TrainOptions struct {
 	// spread between seeds is large when the history holds only a few
 	// hundred failures. Default 1.
 	Restarts int
+	// AverageFrom, when > 0, returns the average of the weights after
+	// epochs AverageFrom…Epochs instead of the best epoch's
+	// (LoopOptions.AverageFrom; no early stopping then). Default 0.
+	AverageFrom int
 	// Alerts, when set and the validation part has failures, chooses the
 	// failure threshold by the event-level F1 of this alert rule on the
 	// validation series (EpisodeThreshold) instead of the F1 of single
@@ -286,7 +290,8 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		h, err := Fit(ctx, tl, trw, vaw, LoopOptions{
 			Epochs: opts.Epochs, BatchSize: opts.BatchSize, Patience: opts.Patience,
 			MaxWindowsPerEpoch: opts.MaxWindowsPerEpoch, Seed: seed, ValScore: valScore,
-			Progress: opts.Progress, Label: "train", Logger: opts.Logger,
+			AverageFrom: opts.AverageFrom,
+			Progress:    opts.Progress, Label: "train", Logger: opts.Logger,
 		})
 		if err != nil {
 			return nil, h, err

@@ -651,3 +651,44 @@ func TestOnsetLabels(t *testing.T) {
 		}
 	}
 }
+
+// avgLearner is a fakeLearner whose one weight is the epoch it is in.
+type avgLearner struct {
+	fakeLearner
+	set []float32
+}
+
+func (a *avgLearner) Weights() []float32 { return []float32{float32(a.epoch() + 1)} }
+
+func (a *avgLearner) SetWeights(w []float32) error { a.set = w; return nil }
+
+func TestFitAverageWeights(t *testing.T) {
+	w, _ := MakeWindows(series(50, 2, ""), WindowOptions{Window: 3})
+	// The validation loss would stop training after epoch 3 and restore
+	// epoch 2; with averaging from epoch 3 every epoch runs and epochs
+	// 3..6 (weights 3, 4, 5, 6) are averaged.
+	a := &avgLearner{fakeLearner: fakeLearner{valLoss: []float64{5, 3, 4, 4, 4, 4}, perEpoch: w.N()}}
+	h, err := Fit(context.Background(), a, w, w, LoopOptions{Epochs: 6, BatchSize: 8, Patience: 1, AverageFrom: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Epochs) != 6 || h.Averaged != 4 || h.BestEpoch != 6 || h.Stopped != "epochs" {
+		t.Fatalf("history %+v", h)
+	}
+	if len(a.set) != 1 || a.set[0] != 4.5 {
+		t.Fatalf("averaged weights %v, want [4.5]", a.set)
+	}
+	if a.restored != nil {
+		t.Fatalf("restored a snapshot %v while averaging", a.restored)
+	}
+	if h.Best.ValLoss != 4 {
+		t.Fatalf("best %+v, want the averaged weights' validation loss", h.Best)
+	}
+	// A learner without weights, or averaging past the last epoch, is an error.
+	if _, err := Fit(context.Background(), &fakeLearner{valLoss: []float64{1}}, w, w, LoopOptions{Epochs: 2, AverageFrom: 1}); err == nil {
+		t.Error("averaging a learner without weights accepted")
+	}
+	if _, err := Fit(context.Background(), a, w, w, LoopOptions{Epochs: 2, AverageFrom: 3}); err == nil {
+		t.Error("averaging from epoch 3 of 2 accepted")
+	}
+}

@@ -32,7 +32,7 @@ const (
 const (
 	DefaultResendDelay         = time.Minute
 	DefaultEvalInterval        = time.Minute
-	DefaultFor                 = 2
+	DefaultFor                 = 1
 	DefaultResolveRatio        = 0.8
 	DefaultResolvedRetention   = 15 * time.Minute
 	DefaultMissingSteps        = 3

@@ -32,7 +32,7 @@ const (
 const (
 	DefaultResendDelay         = time.Minute
 	DefaultEvalInterval        = time.Minute
-	DefaultFor                 = 1
+	DefaultFor                 = 2
 	DefaultResolveRatio        = 0.8
 	DefaultResolvedRetention   = 15 * time.Minute
 	DefaultMissingSteps        = 3

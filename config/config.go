@@ -131,10 +131,7 @@ type AlertingConfig struct {
 	// ResendDelay is how often firing alerts are re-sent. Default 1m.
 	ResendDelay model.Duration `yaml:"resend_delay"`
 	// For is how many consecutive steps the probability must stay at or
-	// over the threshold before the alert fires. Default 1: the failure
-	// threshold is chosen on validation data for this rule (an alert
-	// episode's F1), so one step suffices; 2 was the default until
-	// 2026-11-26 (docs/EVALUATION.md, "Lead time").
+	// over the threshold before the alert fires. Default 2.
 	For int `yaml:"for"`
 	// ResolveRatio sets the lower (resolve) threshold as a fraction of the
 	// firing threshold (hysteresis). Default 0.8.
@@ -218,7 +215,7 @@ func (c *Config) applyDefaults() {
 		c.Alerting.ResendDelay = model.Duration(time.Minute)
 	}
 	if c.Alerting.For == 0 {
-		c.Alerting.For = 1
+		c.Alerting.For = 2
 	}
 	if c.Alerting.ResolveRatio == 0 {
 		c.Alerting.ResolveRatio = 0.8

@@ -10,8 +10,7 @@ import (
 // and resolves when the probability falls below ResolveRatio × threshold
 // (package alert's hysteresis).
 type AlertRule struct {
-	// For is the number of consecutive steps (default 1, as the daemon's
-	// alerting.for).
+	// For is the number of consecutive steps (default 2).
 	For int
 	// ResolveRatio is in (0, 1] (default 0.8).
 	ResolveRatio float64
@@ -32,7 +31,7 @@ type AlertRule struct {
 
 func (r *AlertRule) defaults(horizon int) {
 	if r.For < 1 {
-		r.For = 1
+		r.For = 2
 	}
 	if !(r.ResolveRatio > 0 && r.ResolveRatio <= 1) {
 		r.ResolveRatio = 0.8

@@ -68,7 +68,9 @@ type TrainOptions struct {
 	// last ValFraction of every entity's history; "entity" whole entities,
 	// about a ValFraction of them chosen by a hash of their names, so that
 	// the early stopping and the thresholds are judged on entities the
-	// model never saw, as a new pod or a new fleet is.
+	// model never saw, as a new pod or a new fleet is. When that leaves no
+	// entity for training or none for validation (very few entities),
+	// Train logs a warning and uses the time split.
 	ValSplit string
 	// Risk and Level are the POT parameters for the anomaly threshold
 	// (defaults 1e-3, 0.98).
@@ -191,51 +193,24 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		return nil, rep, errors.New("train: the source returned no series")
 	}
 	features := series[0].Features
-	var trs, vas []*Windows
-	var vaSeries []*dataset.Series
 	for _, s := range series {
 		if !equalStrings(s.Features, features) {
 			return nil, rep, fmt.Errorf("train: entity %q has features %v, entity %q has %v", s.Entity, s.Features, series[0].Entity, features)
 		}
-		if opts.ValSplit == "entity" {
-			wo := WindowOptions{Window: opts.Window, Horizon: opts.LabelHorizon, Onset: opts.Onset, MaskBeyond: opts.maskBeyond()}
-			if s.Steps() <= opts.Window+opts.Horizon {
-				opts.Logger.Warn("skipping short entity", "entity", s.Entity, "steps", s.Steps())
-				continue
-			}
-			w, err := MakeWindows(s, wo)
-			if err != nil {
-				return nil, rep, err
-			}
-			if heldOut(s.Entity, opts.ValFraction) {
-				vas, vaSeries = append(vas, w), append(vaSeries, s)
-			} else {
-				trs = append(trs, w)
-			}
-			continue
-		}
-		tr, va, err := SplitTime(s, opts.ValFraction)
-		if err != nil {
-			opts.Logger.Warn("skipping entity", "entity", s.Entity, "err", err)
-			continue
-		}
-		if tr.Steps() <= opts.Window+opts.Horizon || va.Steps() <= opts.Window+1 {
-			opts.Logger.Warn("skipping short entity", "entity", s.Entity, "steps", s.Steps())
-			continue
-		}
-		tw, err := MakeWindows(tr, WindowOptions{Window: opts.Window, Horizon: opts.LabelHorizon, Onset: opts.Onset, MaskBeyond: opts.maskBeyond()})
-		if err != nil {
-			return nil, rep, err
-		}
-		vw, err := MakeWindows(va, WindowOptions{Window: opts.Window, Horizon: opts.LabelHorizon, Onset: opts.Onset, MaskBeyond: opts.maskBeyond()})
-		if err != nil {
-			return nil, rep, err
-		}
-		trs, vas = append(trs, tw), append(vas, vw)
-		vaSeries = append(vaSeries, va)
 	}
-	if opts.ValSplit == "entity" && len(trs) > 0 && len(vas) == 0 {
-		return nil, rep, fmt.Errorf("train: no entity was held out for validation (%d entities, val fraction %v)", len(trs), opts.ValFraction)
+	trs, vas, vaSeries, err := splitWindows(series, opts, opts.ValSplit)
+	if err != nil {
+		return nil, rep, err
+	}
+	if opts.ValSplit == "entity" && (len(trs) == 0 || len(vas) == 0) && len(trs)+len(vas) > 0 {
+		// Too few entities for a fraction of them to be held out whole
+		// (or to be left for training): validate on the last part of
+		// every entity's history instead.
+		opts.Logger.Warn("the entity split left no entity for training or validation; validating on the last part of every entity's history instead",
+			"entities", len(trs)+len(vas), "val_fraction", opts.ValFraction)
+		if trs, vas, vaSeries, err = splitWindows(series, opts, "time"); err != nil {
+			return nil, rep, err
+		}
 	}
 	if len(trs) == 0 || len(vas) == 0 {
 		return nil, rep, fmt.Errorf("train: no entity has more than %d steps for training and validation", opts.Window+opts.Horizon)
@@ -381,6 +356,52 @@ func heldOut(entity string, frac float64) bool {
 	h := fnv.New64a()
 	h.Write([]byte(entity))
 	return float64(h.Sum64()%10000) < frac*10000
+}
+
+// splitWindows makes the training and validation windows of series split
+// as valSplit says ("entity": whole entities held out; otherwise the last
+// ValFraction of every entity). Entities too short for a window are
+// skipped with a warning.
+func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) (trs, vas []*Windows, vaSeries []*dataset.Series, err error) {
+	wo := WindowOptions{Window: opts.Window, Horizon: opts.LabelHorizon, Onset: opts.Onset, MaskBeyond: opts.maskBeyond()}
+	for _, s := range series {
+		if valSplit == "entity" {
+			if s.Steps() <= opts.Window+opts.Horizon {
+				opts.Logger.Warn("skipping short entity", "entity", s.Entity, "steps", s.Steps())
+				continue
+			}
+			w, err := MakeWindows(s, wo)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if heldOut(s.Entity, opts.ValFraction) {
+				vas, vaSeries = append(vas, w), append(vaSeries, s)
+			} else {
+				trs = append(trs, w)
+			}
+			continue
+		}
+		tr, va, err := SplitTime(s, opts.ValFraction)
+		if err != nil {
+			opts.Logger.Warn("skipping entity", "entity", s.Entity, "err", err)
+			continue
+		}
+		if tr.Steps() <= opts.Window+opts.Horizon || va.Steps() <= opts.Window+1 {
+			opts.Logger.Warn("skipping short entity", "entity", s.Entity, "steps", s.Steps())
+			continue
+		}
+		tw, err := MakeWindows(tr, wo)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		vw, err := MakeWindows(va, wo)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		trs, vas = append(trs, tw), append(vas, vw)
+		vaSeries = append(vaSeries, va)
+	}
+	return trs, vas, vaSeries, nil
 }
 
 func equalStrings(a, b []string) bool {

@@ -430,6 +430,16 @@ func TestTrainValSplitEntity(t *testing.T) {
 	if _, _, err := Train(context.Background(), TrainOptions{Source: src, ValSplit: "pods"}); err == nil {
 		t.Fatal("unknown ValSplit accepted")
 	}
+	// One entity cannot be both trained on and held out whole: Train falls
+	// back to validating on the last part of its history.
+	one := memSource{src[0]}
+	_, rep4, err := Train(context.Background(), TrainOptions{Source: one, Window: 8, Horizon: 4, Hidden: 8, Epochs: 1, LearningRate: 1e-2, Seed: 1, ValSplit: "entity", ValFraction: 0.3})
+	if err != nil {
+		t.Fatalf("one entity with the entity split: %v", err)
+	}
+	if rep4.TrainWindows == 0 || rep4.ValWindows == 0 || rep4.TrainWindows+rep4.ValWindows > 400 {
+		t.Fatalf("one entity, fallback to the time split: report %+v", rep4)
+	}
 }
 
 func TestEvalDatasetSmoke(t *testing.T) {

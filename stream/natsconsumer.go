@@ -384,15 +384,7 @@ func (c *NATSConsumer) Run(ctx context.Context) error {
 // is being stored: a single committer goroutine appends and acknowledges
 // the batches in order.
 func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) error {
-	// Bound the buffered messages by count as well as bytes: with a byte
-	// limit alone the client sizes its message channel for a million
-	// messages (8 MB of pointers, allocated whole). The server never has
-	// more than MaxAckPending messages outstanding, so that many suffice.
-	maxMsgs := c.opts.MaxAckPending
-	if maxMsgs <= 0 {
-		maxMsgs = 1 << 16
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(maxMsgs, c.opts.MaxBufferedBytes))
+	it, err := cons.Messages(jetstream.PullMaxBytes(c.opts.MaxBufferedBytes))
 	if err != nil {
 		return fmt.Errorf("pull messages: %w", err)
 	}

@@ -218,7 +218,7 @@ func Fit(ctx context.Context, l Learner, train, val *Windows, opts LoopOptions) 
 			bestScore = es.ValScore
 			h.BestEpoch, h.Best = epoch, es
 			sinceBest = 0
-			if canSnap {
+			if canSnap && opts.AverageFrom == 0 {
 				if bestWeights, err = snap.Snapshot(); err != nil {
 					return h, fmt.Errorf("snapshot weights: %w", err)
 				}
@@ -256,6 +256,8 @@ func useAverage(l Learner, avg WeightAverager, sum []float64, n int, val *Window
 		return fmt.Errorf("set averaged weights: %w", err)
 	}
 	last := h.Epochs[len(h.Epochs)-1]
+	// Loss stays the last epoch's training loss (the averaged weights
+	// are not run over the training windows again).
 	es := EpochStats{Epoch: last.Epoch, Loss: last.Loss}
 	vl, err := meanLoss(l, val, valIdx, bs)
 	if err != nil {
@@ -266,6 +268,9 @@ func useAverage(l Learner, avg WeightAverager, sum []float64, n int, val *Window
 		if es.ValScore, err = opts.ValScore(); err != nil {
 			return fmt.Errorf("validation score of the averaged weights: %w", err)
 		}
+	}
+	if math.IsNaN(es.ValScore) {
+		es.ValScore = -es.Loss
 	}
 	h.BestEpoch, h.Best = last.Epoch, es
 	opts.Logger.Debug("averaged weights", "label", opts.Label, "epochs", n, "val_loss", es.ValLoss, "val_score", es.ValScore)

@@ -149,11 +149,14 @@ func (o *TrainOptions) maskBeyond() int {
 
 // TrainReport describes a Train run.
 type TrainReport struct {
-	Entities     int              `json:"entities"`
-	Features     []string         `json:"features"`
-	TrainWindows int              `json:"train_windows"`
-	ValWindows   int              `json:"val_windows"`
-	Positives    int              `json:"train_positives"`
+	Entities     int      `json:"entities"`
+	Features     []string `json:"features"`
+	TrainWindows int      `json:"train_windows"`
+	ValWindows   int      `json:"val_windows"`
+	Positives    int      `json:"train_positives"`
+	// ValPositives are the validation windows labelled positive (over
+	// the model's Horizon).
+	ValPositives int              `json:"val_positives"`
 	PosWeight    float64          `json:"pos_weight"`
 	History      History          `json:"history"`
 	Thresholds   model.Thresholds `json:"thresholds"`
@@ -202,13 +205,15 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	if err != nil {
 		return nil, rep, err
 	}
-	if opts.ValSplit == "entity" && (len(trs) == 0 || len(vas) == 0) && len(trs)+len(vas) > 0 {
+	split := opts.ValSplit
+	if split == "entity" && (len(trs) == 0 || len(vas) == 0) && len(trs)+len(vas) > 0 {
 		// Too few entities for a fraction of them to be held out whole
 		// (or to be left for training): validate on the last part of
 		// every entity's history instead.
 		opts.Logger.Warn("the entity split left no entity for training or validation; validating on the last part of every entity's history instead",
 			"entities", len(trs)+len(vas), "val_fraction", opts.ValFraction)
-		if trs, vas, vaSeries, err = splitWindows(series, opts, "time"); err != nil {
+		split = "time"
+		if trs, vas, vaSeries, err = splitWindows(series, opts, split); err != nil {
 			return nil, rep, err
 		}
 	}
@@ -224,13 +229,18 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		return nil, rep, err
 	}
 	rep.Entities, rep.Features = len(trs), features
-	if opts.ValSplit == "entity" {
+	if split == "entity" {
 		rep.Entities += len(vas)
 	}
 	rep.TrainWindows, rep.ValWindows = trw.N(), vaw.N()
 	for _, l := range trw.Label {
 		if l > 0.5 {
 			rep.Positives++
+		}
+	}
+	for _, l := range vaw.Label {
+		if l > 0.5 {
+			rep.ValPositives++
 		}
 	}
 	rep.PosWeight = PositiveWeight(trw.Label, opts.MaxPosWeight)
@@ -363,14 +373,22 @@ func heldOut(entity string, frac float64) bool {
 // ValFraction of every entity). Entities too short for a window are
 // skipped with a warning.
 func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) (trs, vas []*Windows, vaSeries []*dataset.Series, err error) {
+	// Training windows are labelled over LabelHorizon (and masked as
+	// MaskEarly says); validation windows over the model's Horizon, which
+	// the thresholds, the validation score and early stopping judge.
 	wo := WindowOptions{Window: opts.Window, Horizon: opts.LabelHorizon, Onset: opts.Onset, MaskBeyond: opts.maskBeyond()}
+	vo := WindowOptions{Window: opts.Window, Horizon: opts.Horizon, Onset: opts.Onset}
 	for _, s := range series {
 		if valSplit == "entity" {
 			if s.Steps() <= opts.Window+opts.Horizon {
 				opts.Logger.Warn("skipping short entity", "entity", s.Entity, "steps", s.Steps())
 				continue
 			}
-			w, err := MakeWindows(s, wo)
+			o := wo
+			if heldOut(s.Entity, opts.ValFraction) {
+				o = vo
+			}
+			w, err := MakeWindows(s, o)
 			if err != nil {
 				return nil, nil, nil, err
 			}
@@ -394,7 +412,7 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		vw, err := MakeWindows(va, wo)
+		vw, err := MakeWindows(va, vo)
 		if err != nil {
 			return nil, nil, nil, err
 		}

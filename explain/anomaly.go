@@ -79,8 +79,8 @@ func (r *FeatureRanker) join(x, next, dst []float32) []float32 {
 // Predict scores n joined windows ((W+1)×F each): the explained function.
 func (r *FeatureRanker) Predict(z []float32, n int, out []float64) error {
 	wf, f := r.w*r.f, r.f
-	if len(z) != n*(wf+f) {
-		return fmt.Errorf("feature ranker: need %d values, have %d", n*(wf+f), len(z))
+	if len(z) != n*(wf+f) || len(out) < n {
+		return fmt.Errorf("feature ranker: %d windows need %d values and %d outputs, have %d and %d", n, n*(wf+f), n, len(z), len(out))
 	}
 	x := make([]float32, n*wf)
 	next := make([]float32, n*f)

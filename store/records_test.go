@@ -128,10 +128,11 @@ func TestVectorsRoundTrip(t *testing.T) {
 
 func TestDecodeVectorCorrupt(t *testing.T) {
 	v := Vector{Values: []float64{1, 2}, Failure: []bool{true}}
-	enc := encodeVector(1, &v)
-	for i := 0; i < len(enc); i++ {
-		if _, err := decodeVector(enc[:i]); err == nil {
-			t.Fatalf("truncated vector (%d of %d bytes) decoded", i, len(enc))
+	for _, enc := range [][]byte{encodeVector(1, &v), encodeVectorV1(1, &v)} {
+		for i := 0; i < len(enc); i++ {
+			if _, err := decodeVector(enc[:i]); err == nil {
+				t.Fatalf("truncated vector (version %d, %d of %d bytes) decoded", enc[0], i, len(enc))
+			}
 		}
 	}
 }

@@ -218,18 +218,21 @@ func (s *Store) Vectors(entity string, from, to int64, fn func(Vector) error) er
 	return nil
 }
 
-// Vector encoding v1: byte 1, uvarint schema, uvarint n, n × float64 (LE
-// bits), uvarint m, ceil(m/8) bytes of failure bits (LSB first).
-// Vector encodings. Version 1 (still read): schema, count, 8-byte
-// little-endian floats, failure bits. Version 2 (written): the same with
-// each value as appendXOR writes it (a tag byte of leading and trailing zero
-// bytes, then the bytes between; 0 is one byte): event counts, flags and
-// integers, most of a Kubernetes feature vector, take 1–3 bytes.
+// Vector encodings. Version 1 (still read): byte 1, uvarint schema,
+// uvarint n, n × float64 (little-endian bits), uvarint m, ceil(m/8) bytes
+// of failure bits (LSB first). Version 2 (written since 2026-11-26): the
+// same with each value as appendXOR writes it (a tag byte of leading and
+// trailing zero bytes, then the bytes between; 0 is one byte): event
+// counts, flags and integers, most of a Kubernetes feature vector, take
+// 1–3 bytes. A binary older than version 2 cannot read the vectors a newer
+// one wrote (it reports them as corrupt): roll back the store with the
+// binary, or not at all.
 const (
 	vectorV1 = 1
 	vectorV2 = 2
 )
 
+// encodeVector encodes v (version 2) under schema version schema.
 func encodeVector(schema uint32, v *Vector) []byte {
 	b := make([]byte, 0, 4+3*len(v.Values)+len(v.Failure)/8+4)
 	b = append(b, vectorV2)

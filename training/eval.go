@@ -1,6 +1,7 @@
 package training
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -153,10 +154,17 @@ type EvalOptions struct {
 	// anomaly score, explain.FeatureRanker) that replaces the default
 	// ranking (each feature's scaled forecast residual) where the
 	// interpretation scores read it: at the test steps with labelled
-	// causes and the RankSmooth steps before each (so that the ranking's
-	// smoothing starts from the same ranker). Such rankers cost hundreds
-	// of model evaluations a step, so the other steps keep the default.
+	// causes and the 3 × RankSmooth steps before each (so that the
+	// ranking's smoothing has forgotten the default ranking, to 0.3 %,
+	// when a segment starts). Such rankers cost hundreds of model
+	// evaluations a step, so the other steps keep the default. RankHold's
+	// envelope, with its longer memory, can still carry a peak of the
+	// default ranking into a segment, and with Clean the ranker sees the
+	// raw windows, not the cleaned ones.
 	NewRanker func(RankerInput) (DimensionRanker, error)
+	// RankerName names NewRanker's ranker in the report's options
+	// ("ranker"; default "custom" when NewRanker is set).
+	RankerName string
 	// Progress receives training progress (nil: silent).
 	Progress io.Writer
 	// Logger (default discard).
@@ -317,6 +325,9 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 	}
 	if opts.RankTransform != RankLinear {
 		rep.Options["rank_transform"] = opts.RankTransform
+	}
+	if opts.NewRanker != nil {
+		rep.Options["ranker"] = cmp.Or(opts.RankerName, "custom")
 	}
 	for _, name := range names {
 		er, err := evalEntity(ctx, opts, name)
@@ -534,7 +545,7 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 }
 
 // rankInterpreted overwrites the rows of rank (n×F, one row per test step)
-// at the steps with labelled causes, and the RankSmooth steps before each,
+// at the steps with labelled causes, and the 3 × RankSmooth steps before each,
 // with the ranking of the ranker opts.NewRanker builds.
 func rankInterpreted(ctx context.Context, opts EvalOptions, det *trained, va *dataset.Series, tw *Windows, causes [][]int, rank []float32) error {
 	vaw, err := MakeWindows(va, WindowOptions{Window: opts.Window, Gap: opts.Gap})
@@ -556,7 +567,7 @@ func rankInterpreted(ctx context.Context, opts EvalOptions, det *trained, va *da
 	if err != nil {
 		return fmt.Errorf("ranker: %w", err)
 	}
-	lead := max(opts.RankSmooth, 0)
+	lead := 3 * max(opts.RankSmooth, 0)
 	var steps []int
 	for t := range tw.N() {
 		for u := t; u <= min(t+lead, len(causes)-1); u++ {

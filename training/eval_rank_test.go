@@ -184,8 +184,11 @@ func TestEvalDatasetNewRanker(t *testing.T) {
 		if k < 1 || k > rankerBackground || len(in.BackgroundX) != k*8*3 {
 			t.Errorf("background: %d windows, %d values", k, len(in.BackgroundX))
 		}
-		if want := 50 + 40 + 2*5; windows != want {
-			t.Errorf("ranker ran on %d windows, want %d (interpreted steps and 5 before each segment)", windows, want)
+		if want := 50 + 40 + 2*15; windows != want {
+			t.Errorf("ranker ran on %d windows, want %d (interpreted steps and 3 × 5 before each segment)", windows, want)
+		}
+		if rep.Options["ranker"] != "custom" {
+			t.Errorf("options %v, want ranker custom", rep.Options)
 		}
 	}
 }

@@ -136,6 +136,9 @@ func (o *TrainOptions) defaults() error {
 	if o.Window < 2 || o.Horizon < 1 || o.MaxPosWeight < 1 || !(o.ValFraction > 0 && o.ValFraction < 1) || (o.ValSplit != "time" && o.ValSplit != "entity") {
 		return fmt.Errorf("train: invalid options (window %d, horizon %d, max pos weight %v, val fraction %v, val split %q)", o.Window, o.Horizon, o.MaxPosWeight, o.ValFraction, o.ValSplit)
 	}
+	if o.Restarts < 0 || o.AverageFrom < 0 || o.AverageFrom > o.Epochs {
+		return fmt.Errorf("train: invalid options (restarts %d, averaging from epoch %d of %d)", o.Restarts, o.AverageFrom, o.Epochs)
+	}
 	return nil
 }
 

@@ -445,8 +445,14 @@ func TestTrainValSplitEntity(t *testing.T) {
 	if rep3.History.Best.ValScore != max(runs[0], runs[1]) || runs[0] == runs[1] {
 		t.Fatalf("2 restarts: best validation score %v, want the better of the two seeds' %v", rep3.History.Best.ValScore, runs)
 	}
-	if _, _, err := Train(context.Background(), TrainOptions{Source: src, ValSplit: "pods"}); err == nil {
-		t.Fatal("unknown ValSplit accepted")
+	for _, bad := range []TrainOptions{
+		{Source: src, ValSplit: "pods"},
+		{Source: src, Restarts: -1},
+		{Source: src, Epochs: 3, AverageFrom: 4},
+	} {
+		if _, _, err := Train(context.Background(), bad); err == nil {
+			t.Errorf("options %+v accepted", bad)
+		}
 	}
 	// One entity cannot be both trained on and held out whole: Train falls
 	// back to validating on the last part of its history.

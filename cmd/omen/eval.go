@@ -63,7 +63,11 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	switch *ranker {
 	case "residual":
 	case "shap":
-		opts.NewRanker = shapRanker(*shapBudget, *seed)
+		if *shapBudget < 0 {
+			fmt.Fprintf(stderr, "omen eval %s: negative --shap-budget %d\n", kind, *shapBudget)
+			return 2
+		}
+		opts.NewRanker, opts.RankerName = shapRanker(*shapBudget, *seed), "shap"
 	default:
 		fmt.Fprintf(stderr, "omen eval %s: unknown --ranker %q (want residual or shap)\n", kind, *ranker)
 		return 2

@@ -53,6 +53,7 @@ func main() {
 	flag.IntVar(&shapBudget, "shap-budget", 0, "model evaluations per explained step (0: explain.Fast's default)")
 	flag.Parse()
 	if ranker == "shap" {
+		o.RankerName = "shap"
 		o.NewRanker = func(in training.RankerInput) (training.DimensionRanker, error) {
 			return explain.NewFeatureRanker(in.Scorer, in.W, in.F, in.BackgroundX, in.BackgroundNext, explain.Fast{Budget: shapBudget, Seed: o.Seed})
 		}

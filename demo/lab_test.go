@@ -75,6 +75,21 @@ func TestSimLab(t *testing.T) {
 	if os.Getenv("LAB_EPISODE") != "" {
 		to.Alerts = &training.AlertRule{For: envInt("LAB_FOR", 2)}
 	}
+	if ens := os.Getenv("LAB_ENSEMBLE"); ens != "" && os.Getenv("LAB_ENSEMBLE_VAL") != "" {
+		// The threshold on the validation mean of the trained model and
+		// the LAB_ENSEMBLE models (as an ensemble of them would have).
+		for _, f := range strings.Split(ens, ",") {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			em, err := model.Unmarshal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			to.Ensemble = append(to.Ensemble, em)
+		}
+	}
 	var srcs []training.Source
 	var closers []func()
 	for _, d := range trainDirs {

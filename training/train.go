@@ -93,6 +93,12 @@ type TrainOptions struct {
 	// epochs AverageFrom…Epochs instead of the best epoch's
 	// (LoopOptions.AverageFrom; no early stopping then). Default 0.
 	AverageFrom int
+	// Ensemble (experimental, for the sim lab's diagnostics) lists models
+	// trained on the same history and split; with Alerts, the failure
+	// threshold is then chosen on the mean probability of the trained
+	// model and these, as for an ensemble of them. The returned model is
+	// still the one trained, so its threshold only fits the ensemble.
+	Ensemble []*model.Model
 	// Alerts, when set and the validation part has failures, chooses the
 	// failure threshold by the event-level F1 of this alert rule on the
 	// validation series (EpisodeThreshold) instead of the F1 of single
@@ -327,6 +333,24 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			seqs, err := probSeqs(ctx, m, vas, vaSeries)
 			if err != nil {
 				return nil, rep, err
+			}
+			for _, em := range opts.Ensemble {
+				es, err := probSeqs(ctx, em, vas, vaSeries)
+				if err != nil {
+					return nil, rep, fmt.Errorf("ensemble member: %w", err)
+				}
+				for i := range seqs {
+					for j := range seqs[i].Prob {
+						seqs[i].Prob[j] += es[i].Prob[j]
+					}
+				}
+			}
+			if k := float64(len(opts.Ensemble) + 1); k > 1 {
+				for i := range seqs {
+					for j := range seqs[i].Prob {
+						seqs[i].Prob[j] /= k
+					}
+				}
 			}
 			rule := *opts.Alerts
 			rule.defaults(opts.Horizon)

@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/training/dataset"
 )
 
@@ -444,6 +445,31 @@ func TestTrainValSplitEntity(t *testing.T) {
 	t.Logf("restart validation scores %v, kept %v", runs, rep3.History.Best.ValScore)
 	if rep3.History.Best.ValScore != max(runs[0], runs[1]) || runs[0] == runs[1] {
 		t.Fatalf("2 restarts: best validation score %v, want the better of the two seeds' %v", rep3.History.Best.ValScore, runs)
+	}
+	// Ensemble: the threshold of a model averaged with itself is its own;
+	// averaged with another seed's model it is chosen on their mean.
+	ens := TrainOptions{Source: src, Window: 8, Horizon: 4, Hidden: 8, Epochs: 2, LearningRate: 1e-2, Seed: 1, ValSplit: "entity", ValFraction: 0.3, Alerts: &AlertRule{}}
+	mA, repA, err := Train(context.Background(), ens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := ens
+	self.Ensemble = []*model.Model{mA}
+	_, repSelf, err := Train(context.Background(), self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if repA.Episodes == nil || repSelf.Thresholds.Failure != repA.Thresholds.Failure {
+		t.Fatalf("ensemble with itself: threshold %v, alone %v (episodes %v)", repSelf.Thresholds.Failure, repA.Thresholds.Failure, repA.Episodes)
+	}
+	other, err := model.New(model.Config{Features: []string{"a"}, Window: 6, Horizon: 4, Hidden: 8, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := ens
+	bad.Ensemble = []*model.Model{other}
+	if _, _, err := Train(context.Background(), bad); err == nil {
+		t.Error("an ensemble member with another window accepted")
 	}
 	for _, bad := range []TrainOptions{
 		{Source: src, ValSplit: "pods"},

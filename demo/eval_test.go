@@ -21,7 +21,7 @@ func TestEvalSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Scenarios == 0 || rep.Seed != 3 || rep.TrainSeed != 1003 || rep.TrainFleets != 2 || rep.Model == "" {
+	if rep.Scenarios == 0 || rep.Seed != 3 || rep.TrainSeed != 1003 || rep.TrainFleets != 2 || rep.Model == "" || rep.Members != 3 {
 		t.Fatalf("unexpected report %+v", rep)
 	}
 	t.Logf("smoke: %d scenarios, precision %.2f, recall %.2f", rep.Scenarios, rep.Precision, rep.Recall)

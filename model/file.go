@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"slices"
 )
 
 // File format (all integers little-endian):
@@ -25,10 +26,16 @@ import (
 //	             weights       uint32 count, then per tensor: uint16 name
 //	                           length + name, uint8 rank, rank×uint32 dims,
 //	                           float32 values
+//	             members       (version 2 only: an ensemble) uint32 count,
+//	                           then per member network uint32 length + a
+//	                           complete version-1 model file
 //	checksum   uint32 CRC-32C (Castagnoli) of everything before it
+//
+// A single network is written as version 1, so that older builds read it;
+// an ensemble (NewEnsemble) as version 2.
 const (
 	fileMagic     = "OMENMDL"
-	formatVersion = 1
+	formatVersion = 2
 	headerLen     = len(fileMagic) + 2 + 4
 	maxBodyLen    = 1 << 30
 )
@@ -95,12 +102,26 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 		wb = appendFloats(wb, m.w[ti.off:ti.off+ti.size])
 	}
 	section(wb)
+	version := uint16(1)
+	if len(m.members) > 0 {
+		version = 2
+		mb := binary.LittleEndian.AppendUint32(nil, uint32(len(m.members)))
+		for _, mem := range m.members {
+			b, err := mem.MarshalBinary()
+			if err != nil {
+				return nil, fmt.Errorf("encode ensemble member: %w", err)
+			}
+			mb = binary.LittleEndian.AppendUint32(mb, uint32(len(b)))
+			mb = append(mb, b...)
+		}
+		section(mb)
+	}
 	if body.Len() > maxBodyLen {
 		return nil, fmt.Errorf("model of %d bytes exceeds the format limit %d", body.Len(), maxBodyLen)
 	}
 	out := make([]byte, 0, headerLen+body.Len()+4)
 	out = append(out, fileMagic...)
-	out = binary.LittleEndian.AppendUint16(out, formatVersion)
+	out = binary.LittleEndian.AppendUint16(out, version)
 	out = binary.LittleEndian.AppendUint32(out, uint32(body.Len()))
 	out = append(out, body.Bytes()...)
 	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
@@ -151,8 +172,8 @@ func checkHeader(hdr []byte) error {
 	if string(hdr[:len(fileMagic)]) != fileMagic {
 		return fmt.Errorf("%w: bad magic %q, want %q", ErrCorrupt, hdr[:len(fileMagic)], fileMagic)
 	}
-	if v := binary.LittleEndian.Uint16(hdr[len(fileMagic):]); v != formatVersion {
-		return fmt.Errorf("%w: format version %d, this build reads version %d", ErrCorrupt, v, formatVersion)
+	if v := binary.LittleEndian.Uint16(hdr[len(fileMagic):]); v < 1 || v > formatVersion {
+		return fmt.Errorf("%w: format version %d, this build reads versions 1 to %d", ErrCorrupt, v, formatVersion)
 	}
 	if n := binary.LittleEndian.Uint32(hdr[headerLen-4:]); n > maxBodyLen {
 		return fmt.Errorf("%w: body length %d exceeds the limit %d", ErrCorrupt, n, maxBodyLen)
@@ -183,7 +204,7 @@ func Unmarshal(data []byte) (*Model, error) {
 	if got := crc32.Checksum(data[:len(data)-4], castagnoli); got != sum {
 		return nil, fmt.Errorf("%w: checksum %08x, file says %08x", ErrCorrupt, got, sum)
 	}
-	d := &decoder{b: data[headerLen : headerLen+bodyLen]}
+	d := &decoder{b: data[headerLen : headerLen+bodyLen], version: binary.LittleEndian.Uint16(data[len(fileMagic):])}
 	m, err := d.model()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
@@ -191,7 +212,10 @@ func Unmarshal(data []byte) (*Model, error) {
 	return m, nil
 }
 
-type decoder struct{ b []byte }
+type decoder struct {
+	b       []byte
+	version uint16
+}
 
 func (d *decoder) take(n int, what string) ([]byte, error) {
 	if n < 0 || n > len(d.b) {
@@ -356,8 +380,55 @@ func (d *decoder) model() (*Model, error) {
 			return nil, fmt.Errorf("weights: value %d is %v", i, v)
 		}
 	}
+	if d.version >= 2 {
+		if m.members, err = d.members(m); err != nil {
+			return nil, err
+		}
+	}
 	if len(d.b) != 0 {
 		return nil, fmt.Errorf("%d trailing bytes after the weights", len(d.b))
 	}
 	return m, nil
+}
+
+// members decodes an ensemble's members section: complete single-network
+// model files with m's features, window and horizon.
+func (d *decoder) members(m *Model) ([]*Model, error) {
+	sec, err := d.section("members")
+	if err != nil {
+		return nil, err
+	}
+	cnt, err := sec.u32("member count")
+	if err != nil {
+		return nil, err
+	}
+	if cnt < 1 || cnt > len(sec.b)/(headerLen+4) {
+		return nil, fmt.Errorf("member count %d does not fit the section", cnt)
+	}
+	out := make([]*Model, 0, cnt)
+	for i := range cnt {
+		n, err := sec.u32("member length")
+		if err != nil {
+			return nil, err
+		}
+		b, err := sec.take(n, "member")
+		if err != nil {
+			return nil, err
+		}
+		if len(b) < headerLen || binary.LittleEndian.Uint16(b[len(fileMagic):]) != 1 {
+			return nil, fmt.Errorf("member %d is not a single-network (version 1) model file", i)
+		}
+		mem, err := Unmarshal(b)
+		if err != nil {
+			return nil, fmt.Errorf("member %d: %w", i, err)
+		}
+		if len(mem.members) > 0 || !slices.Equal(mem.cfg.Features, m.cfg.Features) || mem.cfg.Window != m.cfg.Window || mem.cfg.Horizon != m.cfg.Horizon {
+			return nil, fmt.Errorf("member %d does not match the model (features, window, horizon) or is itself an ensemble", i)
+		}
+		out = append(out, mem)
+	}
+	if len(sec.b) != 0 {
+		return nil, fmt.Errorf("members: %d trailing bytes", len(sec.b))
+	}
+	return out, nil
 }

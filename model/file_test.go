@@ -197,9 +197,14 @@ func TestCheckFeatures(t *testing.T) {
 }
 
 func FuzzUnmarshal(f *testing.F) {
-	_, data := smallModelFile(f)
+	sm, data := smallModelFile(f)
 	f.Add(data)
 	f.Add(data[:len(data)/2])
+	if e, err := NewEnsemble(sm, sm); err == nil {
+		if ed, err := e.MarshalBinary(); err == nil {
+			f.Add(ed)
+		}
+	}
 	f.Add([]byte(fileMagic))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -162,6 +162,41 @@ func (m *Model) Predict(x []float32, n int, prob []float64) error {
 // units, written to forecast[i*F+f] (forecast may be nil; prob may be nil
 // when forecast is not).
 func (m *Model) Forecast(x []float32, n int, prob []float64, forecast []float32) error {
+	if err := m.forecastOne(x, n, prob, forecast); err != nil || len(m.members) == 0 {
+		return err
+	}
+	// An ensemble: the mean over the networks.
+	var p2 []float64
+	var f2 []float32
+	if prob != nil {
+		p2 = make([]float64, n)
+	}
+	if forecast != nil {
+		f2 = make([]float32, n*m.nf)
+	}
+	for _, mem := range m.members {
+		if err := mem.forecastOne(x, n, p2, f2); err != nil {
+			return fmt.Errorf("ensemble member: %w", err)
+		}
+		for i := range p2 {
+			prob[i] += p2[i]
+		}
+		for i := range f2 {
+			forecast[i] += f2[i]
+		}
+	}
+	k := float64(len(m.members) + 1)
+	for i := range p2 {
+		prob[i] /= k
+	}
+	for i := range f2 {
+		forecast[i] /= float32(k)
+	}
+	return nil
+}
+
+// forecastOne is Forecast for this model's own network.
+func (m *Model) forecastOne(x []float32, n int, prob []float64, forecast []float32) error {
 	if err := m.checkX(x, n); err != nil {
 		return err
 	}
@@ -216,6 +251,9 @@ func (m *Model) AnomalyScores(x []float32, next []float32, n int, score []float6
 	if perFeature != nil && len(perFeature) < n*f {
 		return fmt.Errorf("perFeature: need %d values, have %d", n*f, len(perFeature))
 	}
+	if len(m.members) > 0 {
+		return m.ensembleAnomalyScores(x, next, n, score, perFeature)
+	}
 	wf := m.cfg.Window * f
 	m.batchRun(n, func(s *inferScratch, start, b int) {
 		m.forwardChunk(s, x[start*wf:(start+b)*wf], b, s.logit[:b])
@@ -243,5 +281,36 @@ func (m *Model) AnomalyScores(x []float32, next []float32, n int, score []float6
 			}
 		}
 	})
+	return nil
+}
+
+// ensembleAnomalyScores is AnomalyScores on the ensemble's mean forecast
+// (the residual in this model's normalised units, as for one network).
+func (m *Model) ensembleAnomalyScores(x, next []float32, n int, score []float64, perFeature []float32) error {
+	f := m.nf
+	fc := make([]float32, n*f)
+	if err := m.Forecast(x, n, nil, fc); err != nil {
+		return err
+	}
+	for i := range n {
+		var sum float64
+		cnt := 0
+		for j, v := range next[i*f : (i+1)*f] {
+			var r float32
+			if v-v == 0 { // not NaN or ±Inf
+				d := (fc[i*f+j] - v) * m.invStd[j]
+				r = d * d
+				sum += float64(r)
+				cnt++
+			}
+			if perFeature != nil {
+				perFeature[i*f+j] = r
+			}
+		}
+		score[i] = 0
+		if cnt > 0 {
+			score[i] = sum / float64(cnt)
+		}
+	}
 	return nil
 }

@@ -387,6 +387,9 @@ func (gr *graph) losses() (loss, mse, bce float64) {
 // GorgoniaForecast is Forecast computed by the reference gorgonia graph
 // (float32). It is much slower than Forecast and meant for verification.
 func (m *Model) GorgoniaForecast(x []float32, n int, prob []float64, forecast []float32) error {
+	if len(m.members) > 0 {
+		return fmt.Errorf("gorgonia forecast: the model is an ensemble of %d networks; this reference path runs one", m.Members())
+	}
 	if err := m.checkX(x, n); err != nil {
 		return err
 	}

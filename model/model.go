@@ -206,7 +206,49 @@ type Model struct {
 	threads    int
 	ichunk     int // windows per inference chunk
 	pool       scratchPool
+	// members are further networks of an ensemble (NewEnsemble): Predict,
+	// Forecast, AnomalyScores and the streaming steps average over this
+	// model's network and theirs. Immutable after NewEnsemble.
+	members []*Model
 }
+
+// NewEnsemble returns a model whose outputs are the mean over the networks
+// of ms (each trained on the same features, window and horizon, e.g. from
+// different seeds): probabilities and forecasts are averaged, which cuts
+// the run-to-run spread of a single network. The result is a copy of
+// ms[0] (thresholds, metadata, normalisation) holding the others as
+// members; ms must not be changed afterwards. It saves and loads as one
+// model file.
+func NewEnsemble(ms ...*Model) (*Model, error) {
+	if len(ms) == 0 || ms[0] == nil {
+		return nil, errors.New("ensemble: no models")
+	}
+	base := ms[0]
+	for i, o := range ms {
+		if o == nil || len(o.members) > 0 {
+			return nil, fmt.Errorf("ensemble: model %d is nil or already an ensemble", i)
+		}
+		if !slices.Equal(o.cfg.Features, base.cfg.Features) || o.cfg.Window != base.cfg.Window || o.cfg.Horizon != base.cfg.Horizon {
+			return nil, fmt.Errorf("ensemble: model %d has features %v, window %d, horizon %d; model 0 has %v, %d, %d",
+				i, o.cfg.Features, o.cfg.Window, o.cfg.Horizon, base.cfg.Features, base.cfg.Window, base.cfg.Horizon)
+		}
+	}
+	b, err := base.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("ensemble: %w", err)
+	}
+	e, err := Unmarshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("ensemble: %w", err)
+	}
+	e.members = slices.Clone(ms[1:])
+	return e, nil
+}
+
+// Members is the number of networks the model averages (1 unless it was
+// made by NewEnsemble).
+func (m *Model) Members() int { return 1 + len(m.members) }
+
 
 // New returns a model with the architecture cfg (defaults filled in) and
 // weights drawn at random from cfg.Seed: LSTM and head weights uniform in

@@ -18,10 +18,19 @@ type State struct {
 	forecast []float32 // F, raw units
 	prob     float64
 	steps    int
+	members  []*State // an ensemble's member networks' states
 }
 
 // NewState returns a zero state (the state at the start of a window).
 func (m *Model) NewState() *State {
+	st := m.newState()
+	for _, mem := range m.members {
+		st.members = append(st.members, mem.newState())
+	}
+	return st
+}
+
+func (m *Model) newState() *State {
 	l, h := m.cfg.Layers, m.h
 	return &State{
 		h:        make([]float32, l*h),
@@ -39,6 +48,9 @@ func (st *State) Reset() {
 	clear(st.c)
 	clear(st.forecast)
 	st.prob, st.steps = 0, 0
+	for _, ms := range st.members {
+		ms.Reset()
+	}
 }
 
 // Steps is how many steps were fed since the state was created or reset.
@@ -58,6 +70,34 @@ func (st *State) Forecast() []float32 { return st.forecast }
 // costs O(layers·H·(F+H)) and does not allocate. It returns NaN if st does
 // not belong to a model of this shape or len(x) != F.
 func (m *Model) Step(st *State, x []float32) (prob float64) {
+	if st == nil || len(st.members) != len(m.members) {
+		return math.NaN()
+	}
+	p := m.stepOne(st, x)
+	if len(m.members) == 0 || math.IsNaN(p) {
+		return p
+	}
+	for i, mem := range m.members {
+		ms := st.members[i]
+		pi := mem.stepOne(ms, x)
+		if math.IsNaN(pi) {
+			return pi
+		}
+		p += pi
+		for j, v := range ms.forecast {
+			st.forecast[j] += v
+		}
+	}
+	k := float64(len(m.members) + 1)
+	for j := range st.forecast {
+		st.forecast[j] /= float32(k)
+	}
+	st.prob = p / k
+	return st.prob
+}
+
+// stepOne is Step for this model's own network.
+func (m *Model) stepOne(st *State, x []float32) (prob float64) {
 	h, f := m.h, m.nf
 	if st == nil || len(x) != f || len(st.h) != m.cfg.Layers*h || len(st.xn) != f || len(st.z) != 4*h {
 		return math.NaN()
@@ -113,6 +153,44 @@ type stepScratch struct {
 // cheaper per entity when many entities advance together. The states must
 // be distinct; StepBatch does not start goroutines.
 func (m *Model) StepBatch(states []*State, x []float32, prob []float64) error {
+	for i, st := range states {
+		if st == nil || len(st.members) != len(m.members) {
+			return fmt.Errorf("step batch: state %d does not belong to this model", i)
+		}
+	}
+	if err := m.stepBatchOne(states, x, prob); err != nil || len(m.members) == 0 {
+		return err
+	}
+	k := len(states)
+	sub := make([]*State, k)
+	p2 := make([]float64, k)
+	for mi, mem := range m.members {
+		for i, st := range states {
+			sub[i] = st.members[mi]
+		}
+		if err := mem.stepBatchOne(sub, x, p2); err != nil {
+			return fmt.Errorf("ensemble member: %w", err)
+		}
+		for i, st := range states {
+			prob[i] += p2[i]
+			for j, v := range sub[i].forecast {
+				st.forecast[j] += v
+			}
+		}
+	}
+	n := float64(len(m.members) + 1)
+	for i, st := range states {
+		prob[i] /= n
+		st.prob = prob[i]
+		for j := range st.forecast {
+			st.forecast[j] /= float32(n)
+		}
+	}
+	return nil
+}
+
+// stepBatchOne is StepBatch for this model's own network.
+func (m *Model) stepBatchOne(states []*State, x []float32, prob []float64) error {
 	h, f, L := m.h, m.nf, m.cfg.Layers
 	k := len(states)
 	if len(x) != k*f {

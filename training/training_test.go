@@ -462,6 +462,38 @@ func TestTrainValSplitEntity(t *testing.T) {
 	if repA.Episodes == nil || repSelf.Thresholds.Failure != repA.Thresholds.Failure {
 		t.Fatalf("ensemble with itself: threshold %v, alone %v (episodes %v)", repSelf.Thresholds.Failure, repA.Thresholds.Failure, repA.Episodes)
 	}
+	// Members: an ensemble of the seeds' networks, its output their mean.
+	two := ens
+	two.Members = 2
+	mE, repE, err := Train(context.Background(), two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedB := ens
+	seedB.Seed = 1 + 1_000_003
+	mB, _, err := Train(context.Background(), seedB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mE.Members() != 2 || repE.Members != 2 || repE.Episodes == nil {
+		t.Fatalf("members: model %d, report %d, episodes %v", mE.Members(), repE.Members, repE.Episodes)
+	}
+	x := make([]float32, 8)
+	for i := range x {
+		x[i] = float32(i%3) * 0.4
+	}
+	pE, pA, pB := make([]float64, 1), make([]float64, 1), make([]float64, 1)
+	for _, c := range []struct {
+		m *model.Model
+		p []float64
+	}{{mE, pE}, {mA, pA}, {mB, pB}} {
+		if err := c.m.Predict(x, 1, c.p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if math.Abs(pE[0]-(pA[0]+pB[0])/2) > 1e-9 {
+		t.Fatalf("ensemble predicts %v, members %v and %v", pE[0], pA[0], pB[0])
+	}
 	other, err := model.New(model.Config{Features: []string{"a"}, Window: 6, Horizon: 4, Hidden: 8, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -475,6 +507,7 @@ func TestTrainValSplitEntity(t *testing.T) {
 		{Source: src, ValSplit: "pods"},
 		{Source: src, Restarts: -1},
 		{Source: src, Epochs: 3, AverageFrom: 4},
+		{Source: src, Members: 2, Restarts: 2},
 	} {
 		if _, _, err := Train(context.Background(), bad); err == nil {
 			t.Errorf("options %+v accepted", bad)

@@ -21,6 +21,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.Duration, "duration", 24*time.Hour, "simulated time of the evaluated fleet")
 	fs.DurationVar(&o.History, "history", 24*time.Hour, "simulated history of each training fleet")
 	fs.StringVar(&o.ModelFile, "model", "", "evaluate this model file instead of training one")
+	fs.IntVar(&o.Train.Members, "members", 3, "networks trained from different seeds and averaged (an ensemble; 1: a single network)")
 	fs.StringVar(&o.SaveModel, "save-model", "", "write the trained model to this file")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file (- for stdout)")
 	if rc, ok := parseFlags(fs, args, stderr); !ok {

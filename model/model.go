@@ -249,7 +249,6 @@ func NewEnsemble(ms ...*Model) (*Model, error) {
 // made by NewEnsemble).
 func (m *Model) Members() int { return 1 + len(m.members) }
 
-
 // New returns a model with the architecture cfg (defaults filled in) and
 // weights drawn at random from cfg.Seed: LSTM and head weights uniform in
 // ±1/√H, zero biases except the forget gates (1). Normalisation starts as the

@@ -278,7 +278,7 @@ func RegisterModel(st *store.Store, m *model.Model, data []byte, source string) 
 		Params: map[string]string{
 			"window": fmt.Sprint(m.Config().Window), "horizon": fmt.Sprint(m.Config().Horizon),
 			"hidden": fmt.Sprint(m.Config().Hidden), "features": strings.Join(m.Config().Features, ","),
-			"threshold_method": th.Method,
+			"threshold_method": th.Method, "members": fmt.Sprint(m.Members()),
 		},
 	})
 	if errors.Is(err, store.ErrExists) {

@@ -218,7 +218,9 @@ type Model struct {
 // the run-to-run spread of a single network. The result is a copy of
 // ms[0] (thresholds, metadata, normalisation) holding the others as
 // members; ms must not be changed afterwards. It saves and loads as one
-// model file.
+// model file (format version 2, which builds before ensembles cannot
+// read). Every call runs every network: scoring and explanations cost the
+// number of members times a single network's.
 func NewEnsemble(ms ...*Model) (*Model, error) {
 	if len(ms) == 0 || ms[0] == nil {
 		return nil, errors.New("ensemble: no models")
@@ -323,7 +325,13 @@ func (m *Model) SetWeights(w []float32) error {
 
 // SetParallelism sets how many goroutines a batch call (Predict, Forecast,
 // AnomalyScores, Trainer.Step) may use; n ≤ 0 means runtime.GOMAXPROCS(0).
-func (m *Model) SetParallelism(n int) { m.threads = n }
+// An ensemble passes the setting on to its members.
+func (m *Model) SetParallelism(n int) {
+	m.threads = n
+	for _, mem := range m.members {
+		mem.threads = n
+	}
+}
 
 func (m *Model) parallelism() int {
 	if m.threads > 0 {

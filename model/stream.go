@@ -73,6 +73,12 @@ func (m *Model) Step(st *State, x []float32) (prob float64) {
 	if st == nil || len(st.members) != len(m.members) {
 		return math.NaN()
 	}
+	for i, mem := range m.members {
+		// Every network's state is checked before any of them steps.
+		if !mem.owns(st.members[i]) {
+			return math.NaN()
+		}
+	}
 	p := m.stepOne(st, x)
 	if len(m.members) == 0 || math.IsNaN(p) {
 		return p
@@ -156,6 +162,11 @@ func (m *Model) StepBatch(states []*State, x []float32, prob []float64) error {
 	for i, st := range states {
 		if st == nil || len(st.members) != len(m.members) {
 			return fmt.Errorf("step batch: state %d does not belong to this model", i)
+		}
+		for j, mem := range m.members {
+			if !mem.owns(st.members[j]) {
+				return fmt.Errorf("step batch: state %d does not belong to this model (member %d)", i, j)
+			}
 		}
 	}
 	if err := m.stepBatchOne(states, x, prob); err != nil || len(m.members) == 0 {
@@ -270,4 +281,9 @@ func (m *Model) stepBatchOne(states []*State, x []float32, prob []float64) error
 		}
 	}
 	return nil
+}
+
+// owns reports whether st has the shape of this network's states.
+func (m *Model) owns(st *State) bool {
+	return st != nil && len(st.h) == m.cfg.Layers*m.h && len(st.xn) == m.nf && len(st.z) == 4*m.h
 }

@@ -27,6 +27,10 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if rc, ok := parseFlags(fs, args, stderr); !ok {
 		return rc
 	}
+	if o.Train.Members < 1 {
+		fmt.Fprintf(stderr, "omen eval sim: --members %d, want at least 1\n", o.Train.Members)
+		return 2
+	}
 	o.Out = stderr
 	o.App.ListenAddress = "127.0.0.1:0"
 	o.App.NATSListenAddress = "127.0.0.1:0"

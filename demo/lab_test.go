@@ -75,9 +75,11 @@ func TestSimLab(t *testing.T) {
 	if os.Getenv("LAB_EPISODE") != "" {
 		to.Alerts = &training.AlertRule{For: envInt("LAB_FOR", 2)}
 	}
-	if ens := os.Getenv("LAB_ENSEMBLE"); ens != "" && os.Getenv("LAB_ENSEMBLE_VAL") != "" {
-		// The threshold on the validation mean of the trained model and
-		// the LAB_ENSEMBLE models (as an ensemble of them would have).
+	// LAB_ENSEMBLE: models averaged with the trained one on the test
+	// fleets; with LAB_ENSEMBLE_VAL the threshold is chosen on their
+	// validation mean too (as an ensemble of them would have).
+	var ensemble []*model.Model
+	if ens := os.Getenv("LAB_ENSEMBLE"); ens != "" {
 		for _, f := range strings.Split(ens, ",") {
 			b, err := os.ReadFile(f)
 			if err != nil {
@@ -87,7 +89,10 @@ func TestSimLab(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			to.Ensemble = append(to.Ensemble, em)
+			ensemble = append(ensemble, em)
+		}
+		if os.Getenv("LAB_ENSEMBLE_VAL") != "" {
+			to.Ensemble = ensemble
 		}
 	}
 	var srcs []training.Source
@@ -207,37 +212,19 @@ func TestSimLab(t *testing.T) {
 	for _, r := range rules {
 		t.Logf("rule %-8s threshold %.5f", r.name, r.th)
 	}
+	// The test fleets are scored by m, or with LAB_ENSEMBLE by the mean of
+	// m and those models (diagnostics).
+	scoring := m
+	if len(ensemble) > 0 {
+		if scoring, err = model.NewEnsemble(append([]*model.Model{m}, ensemble...)...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, s := range testSeeds {
 		seed, _ := strconv.ParseInt(s, 10, 64)
 		d := filepath.Join(dir, fmt.Sprintf("fleet-%d-%s", seed, dur))
 		truth := labRecord(t, d, seed, dur)
-		series := labSeries(t, d, m)
-		if ens := os.Getenv("LAB_ENSEMBLE"); ens != "" {
-			// Diagnostics: the mean probability of these models and m (no
-			// validation threshold for it: compare with LAB_GRID).
-			for _, f := range strings.Split(ens, ",") {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				em, err := model.Unmarshal(b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				es := labSeries(t, d, em)
-				for i := range series {
-					for j := range series[i].prob {
-						series[i].prob[j] += es[i].prob[j]
-					}
-				}
-			}
-			k := float64(len(strings.Split(ens, ",")) + 1)
-			for i := range series {
-				for j := range series[i].prob {
-					series[i].prob[j] /= k
-				}
-			}
-		}
+		series := labSeries(t, d, scoring)
 		mx, nst := 0.0, 0
 		for _, e := range series {
 			nst += len(e.prob)

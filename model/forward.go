@@ -258,30 +258,39 @@ func (m *Model) AnomalyScores(x []float32, next []float32, n int, score []float6
 	m.batchRun(n, func(s *inferScratch, start, b int) {
 		m.forwardChunk(s, x[start*wf:(start+b)*wf], b, s.logit[:b])
 		for i := range b {
-			fc := s.fc[i*f : (i+1)*f]
-			nx := next[(start+i)*f : (start+i+1)*f]
-			var sum float64
-			cnt := 0
-			for j, v := range nx {
-				var r float32
-				if v-v == 0 { // not NaN or ±Inf
-					d := fc[j] - (v-m.mean[j])*m.invStd[j]
-					r = d * d
-					sum += float64(r)
-					cnt++
-				}
-				if perFeature != nil {
-					perFeature[(start+i)*f+j] = r
-				}
+			var per []float32
+			if perFeature != nil {
+				per = perFeature[(start+i)*f : (start+i+1)*f]
 			}
-			if cnt > 0 {
-				score[start+i] = sum / float64(cnt)
-			} else {
-				score[start+i] = 0
-			}
+			score[start+i] = m.residualScore(s.fc[i*f:(i+1)*f], next[(start+i)*f:(start+i+1)*f], per)
 		}
 	})
 	return nil
+}
+
+// residualScore compares one normalised forecast fc with the raw next step
+// nx: per[j] (per may be nil) is feature j's squared normalised residual,
+// 0 where nx is NaN or ±Inf, and the result their mean over the features
+// with a value (0 if none).
+func (m *Model) residualScore(fc, nx, per []float32) float64 {
+	var sum float64
+	cnt := 0
+	for j, v := range nx {
+		var r float32
+		if v-v == 0 { // not NaN or ±Inf
+			d := fc[j] - (v-m.mean[j])*m.invStd[j]
+			r = d * d
+			sum += float64(r)
+			cnt++
+		}
+		if per != nil {
+			per[j] = r
+		}
+	}
+	if cnt == 0 {
+		return 0
+	}
+	return sum / float64(cnt)
 }
 
 // ensembleAnomalyScores is AnomalyScores on the ensemble's mean forecast
@@ -293,24 +302,15 @@ func (m *Model) ensembleAnomalyScores(x, next []float32, n int, score []float64,
 		return err
 	}
 	for i := range n {
-		var sum float64
-		cnt := 0
-		for j, v := range next[i*f : (i+1)*f] {
-			var r float32
-			if v-v == 0 { // not NaN or ±Inf
-				d := (fc[i*f+j] - v) * m.invStd[j]
-				r = d * d
-				sum += float64(r)
-				cnt++
-			}
-			if perFeature != nil {
-				perFeature[i*f+j] = r
-			}
+		row := fc[i*f : (i+1)*f]
+		for j, v := range row { // raw → this model's normalised units
+			row[j] = (v - m.mean[j]) * m.invStd[j]
 		}
-		score[i] = 0
-		if cnt > 0 {
-			score[i] = sum / float64(cnt)
+		var per []float32
+		if perFeature != nil {
+			per = perFeature[i*f : (i+1)*f]
 		}
+		score[i] = m.residualScore(row, next[i*f:(i+1)*f], per)
 	}
 	return nil
 }

@@ -321,18 +321,16 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		if m, err = model.NewEnsemble(ms...); err != nil {
 			return nil, rep, err
 		}
-	}
-	for r := range max(opts.Restarts, 1) {
-		if m != nil && opts.Members > 1 {
-			break
-		}
-		// Restarts keep the model with the best validation score.
-		mr, h, err := fit(opts.Seed + int64(r)*1_000_003)
-		if err != nil {
-			return nil, rep, err
-		}
-		if m == nil || h.Best.ValScore > rep.History.Best.ValScore {
-			m, rep.History = mr, h
+	} else {
+		for r := range max(opts.Restarts, 1) {
+			// Restarts keep the model with the best validation score.
+			mr, h, err := fit(opts.Seed + int64(r)*1_000_003)
+			if err != nil {
+				return nil, rep, err
+			}
+			if m == nil || h.Best.ValScore > rep.History.Best.ValScore {
+				m, rep.History = mr, h
+			}
 		}
 	}
 	rep.Members = m.Members()
@@ -363,27 +361,16 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		rep.ValAUCPR = metrics.AveragePrecision(p, l)
 		th.Method = fmt.Sprintf("failure: F1-max on validation windows; anomaly: POT q=%g level=%g on validation scores", opts.Risk, opts.Level)
 		if opts.Alerts != nil {
-			seqs, err := probSeqs(ctx, m, vas, vaSeries)
+			judged := m
+			if len(opts.Ensemble) > 0 {
+				// The threshold as for an ensemble of m and opts.Ensemble.
+				if judged, err = model.NewEnsemble(append([]*model.Model{m}, opts.Ensemble...)...); err != nil {
+					return nil, rep, err
+				}
+			}
+			seqs, err := probSeqs(ctx, judged, vas, vaSeries)
 			if err != nil {
 				return nil, rep, err
-			}
-			for _, em := range opts.Ensemble {
-				es, err := probSeqs(ctx, em, vas, vaSeries)
-				if err != nil {
-					return nil, rep, fmt.Errorf("ensemble member: %w", err)
-				}
-				for i := range seqs {
-					for j := range seqs[i].Prob {
-						seqs[i].Prob[j] += es[i].Prob[j]
-					}
-				}
-			}
-			if k := float64(len(opts.Ensemble) + 1); k > 1 {
-				for i := range seqs {
-					for j := range seqs[i].Prob {
-						seqs[i].Prob[j] /= k
-					}
-				}
 			}
 			rule := *opts.Alerts
 			rule.defaults(opts.Horizon)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -70,6 +71,29 @@ type Report struct {
 	Top3Cause float64 `json:"top3_cause"`
 	// ByScenario breaks failures down per scenario kind.
 	ByScenario map[string]KindReport `json:"by_scenario"`
+	// FalseAlerts describes each false-positive group by its first
+	// alert, in firing order, so that a low precision can be traced to
+	// what the model mistook for a precursor.
+	FalseAlerts []FalseAlert `json:"false_alerts"`
+}
+
+// FalseAlert is the first alert of a false-positive group.
+type FalseAlert struct {
+	Entity    map[string]string `json:"entity"`
+	FiredAt   time.Time         `json:"fired_at"`
+	TopCauses []string          `json:"top_causes"`
+	// Near names the scenario on the alert's entity whose time the alert
+	// falls closest to: "bait" when it fired during a false-alarm
+	// precursor, "early" before a scenario's onset, "precursor" during a
+	// failure's precursor (an alert that resolved before the horizon),
+	// "failing" during a failure (grouped with alerts outside it),
+	// "after" once the entity recovered; empty when no scenario touched
+	// the entity.
+	Near     string `json:"near,omitempty"`
+	Scenario string `json:"scenario,omitempty"`
+	// OffsetS is FiredAt − the scenario's onset, in seconds (negative
+	// when the alert fired before it).
+	OffsetS float64 `json:"offset_s,omitempty"`
 }
 
 // KindReport is the part of a Report for one scenario kind.
@@ -266,6 +290,15 @@ func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
 			allLate[group[i]] = false
 		}
 	}
+	firstOf := make([]int, r.AlertGroups)
+	for g := range firstOf {
+		firstOf[g] = -1
+	}
+	for _, i := range order {
+		if firstOf[group[i]] < 0 {
+			firstOf[group[i]] = i
+		}
+	}
 	for g, st := range gstate {
 		switch {
 		case st == gTrue:
@@ -274,8 +307,10 @@ func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
 			r.LateAlerts++
 		default:
 			r.FalsePositives++
+			r.FalseAlerts = append(r.FalseAlerts, describeFalse(alerts[firstOf[g]], truth))
 		}
 	}
+	sort.SliceStable(r.FalseAlerts, func(a, b int) bool { return r.FalseAlerts[a].FiredAt.Before(r.FalseAlerts[b].FiredAt) })
 	r.Precision = ratio(r.TruePositives, r.TruePositives+r.FalsePositives)
 	r.Recall = ratio(r.Predicted, r.Failures)
 	r.LeadTimeMedianS = median(leads)
@@ -286,4 +321,36 @@ func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
 		r.ByScenario[k] = kr
 	}
 	return r
+}
+
+// describeFalse places a false alert against the scenario on its entity
+// nearest to it in time.
+func describeFalse(a Alert, truth []Truth) FalseAlert {
+	fa := FalseAlert{Entity: a.Entity, FiredAt: a.FiredAt, TopCauses: a.TopCauses}
+	best := time.Duration(math.MaxInt64)
+	for _, tr := range truth {
+		if !Matches(a.Entity, tr.Entity) {
+			continue
+		}
+		var near string
+		var dist time.Duration
+		switch {
+		case a.FiredAt.Before(tr.Onset):
+			near, dist = "early", tr.Onset.Sub(a.FiredAt)
+		case a.FiredAt.After(tr.EndAt):
+			near, dist = "after", a.FiredAt.Sub(tr.EndAt)
+		case !tr.Fails:
+			near = "bait"
+		case a.FiredAt.Before(tr.FailureAt):
+			near = "precursor" // but resolved before the horizon
+		default:
+			near = "failing"
+		}
+		if dist < best {
+			best = dist
+			fa.Near, fa.Scenario = near, tr.Scenario
+			fa.OffsetS = a.FiredAt.Sub(tr.Onset).Seconds()
+		}
+	}
+	return fa
 }

@@ -70,6 +70,30 @@ func TestScore(t *testing.T) {
 	if k := r.ByScenario["memory_growth_oom"]; k.Failures != 1 || k.Predicted != 1 || k.FalseAlarmBait != 1 || k.BaitAlerted != 1 || k.LeadTimeMedianS != 600 {
 		t.Errorf("memory_growth_oom breakdown %+v", k)
 	}
+	wantFalse := []struct {
+		pod, near, scenario string
+		at                  int
+		offsetS             float64
+	}{
+		{"z-9", "", "", 10, 0},
+		{"a-2", "", "", 59, 0},
+		{"d-1", "bait", "memory_growth_oom", 318, 18 * 60},
+		{"e-1", "precursor", "cross_zone_latency", 400, 0},
+	}
+	if len(r.FalseAlerts) != len(wantFalse) {
+		t.Fatalf("false alerts %+v, want %d", r.FalseAlerts, len(wantFalse))
+	}
+	for i, w := range wantFalse {
+		fa := r.FalseAlerts[i]
+		if fa.Entity["pod"] != w.pod || fa.Near != w.near || fa.Scenario != w.scenario || !fa.FiredAt.Equal(at(w.at)) || fa.OffsetS != w.offsetS {
+			t.Errorf("false alert %d = %+v, want %+v", i, fa, w)
+		}
+	}
+	early := Score(truth[:1], []Alert{{Entity: pod("a-1"), FiredAt: at(20)}, {Entity: pod("a-1"), FiredAt: at(90)}}, 15*time.Minute)
+	if len(early.FalseAlerts) != 2 || early.FalseAlerts[0].Near != "early" || early.FalseAlerts[0].OffsetS != -20*60 ||
+		early.FalseAlerts[1].Near != "after" || early.FalseAlerts[1].OffsetS != 50*60 {
+		t.Errorf("early/after false alerts %+v", early.FalseAlerts)
+	}
 
 	b, err := json.Marshal(r)
 	if err != nil {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/omen-sre/omen/demo"
+	"github.com/omen-sre/omen/sim"
 )
 
 // evalSim implements "omen eval sim --seed N --json FILE".
@@ -43,5 +45,12 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "scenarios %d (failures %d, bait %d)  precision %.3f  recall %.3f  lead time median %.0fs  top-1 cause %.3f  top-3 cause %.3f  (%d alerts, %.0fs)\n",
 		rep.Scenarios, rep.Failures, rep.FalseAlarmBait, rep.Precision, rep.Recall, rep.LeadTimeMedianS,
 		rep.Top1Cause, rep.Top3Cause, rep.Alerts, rep.WallSeconds)
+	for _, fa := range rep.FalseAlerts {
+		near := "no scenario on the entity"
+		if fa.Near != "" {
+			near = fmt.Sprintf("%s %s (%+.0fs from its onset)", fa.Near, fa.Scenario, fa.OffsetS)
+		}
+		fmt.Fprintf(stdout, "  false alert %s %s: %s; causes %s\n", fa.FiredAt.UTC().Format(time.DateTime), sim.EntityName(fa.Entity, []string{"namespace", "pod"}), near, strings.Join(fa.TopCauses, ", "))
+	}
 	return writeJSON(*jsonOut, rep, stdout, stderr)
 }

@@ -268,6 +268,9 @@ func TestSimLab(t *testing.T) {
 					line += fmt.Sprintf(" %s %d/%d %.0fs bait %d/%d;", k, kr.Predicted, kr.Failures, kr.LeadTimeMedianS, kr.BaitAlerted, kr.FalseAlarmBait)
 				}
 				t.Logf("seed %d kinds:%s", seed, line)
+				for _, fa := range r.FalseAlerts {
+					t.Logf("seed %d false alert %s %s: %s %s %+.0fs", seed, fa.FiredAt.Format(time.TimeOnly), sim.EntityName(fa.Entity, []string{"namespace", "pod"}), fa.Near, fa.Scenario, fa.OffsetS)
+				}
 			}
 			if tt == th && os.Getenv("LAB_VERBOSE") != "" {
 				b, _ := json.MarshalIndent(r.ByScenario, "", " ")

@@ -395,6 +395,11 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	rep.Thresholds = th
 	rep.TrainSeconds = time.Since(start).Seconds()
 	best := rep.History.Best
+	if rep.Members > 1 && valHasPos {
+		// The history is the first member's; the ensemble's own
+		// validation score is its mean output's average precision.
+		best.ValScore = rep.ValAUCPR
+	}
 	m.SetMeta(model.Meta{
 		Version: opts.Version, CreatedAt: time.Now().UTC(), TrainedOn: opts.TrainedOn,
 		Epochs: len(rep.History.Epochs), TrainLoss: best.Loss, ValLoss: best.ValLoss, ValScore: best.ValScore,

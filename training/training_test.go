@@ -478,6 +478,9 @@ func TestTrainValSplitEntity(t *testing.T) {
 	if mE.Members() != 2 || repE.Members != 2 || repE.Episodes == nil {
 		t.Fatalf("members: model %d, report %d, episodes %v", mE.Members(), repE.Members, repE.Episodes)
 	}
+	if got := mE.Meta().ValScore; got != repE.ValAUCPR {
+		t.Errorf("ensemble val score %v, want the ensemble's validation AUC-PR %v", got, repE.ValAUCPR)
+	}
 	x := make([]float32, 8)
 	for i := range x {
 		x[i] = float32(i%3) * 0.4

@@ -75,6 +75,24 @@ type Report struct {
 	// alert, in firing order, so that a low precision can be traced to
 	// what the model mistook for a precursor.
 	FalseAlerts []FalseAlert `json:"false_alerts"`
+	// Outcomes holds one entry per failure, in the order of the truth, so
+	// that figures can be pooled over runs (the median lead of several
+	// seeds together, say).
+	Outcomes []Outcome `json:"outcomes"`
+}
+
+// Outcome is what became of one failure.
+type Outcome struct {
+	ID        string    `json:"id"`
+	Scenario  string    `json:"scenario"`
+	FailureAt time.Time `json:"failure_at"`
+	Predicted bool      `json:"predicted"`
+	// LeadS is FailureAt − the first predicting alert, in seconds; 0 when
+	// not predicted.
+	LeadS float64 `json:"lead_s"`
+	// Cause is the injected cause; TopCauses the first predicting alert's.
+	Cause     string   `json:"cause"`
+	TopCauses []string `json:"top_causes,omitempty"`
 }
 
 // FalseAlert is the first alert of a false-positive group.
@@ -261,6 +279,13 @@ func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
 				late[i] = true
 			}
 		}
+		oc := Outcome{ID: tr.ID, Scenario: tr.Scenario, FailureAt: tr.FailureAt, Cause: tr.Cause}
+		if first >= 0 {
+			oc.Predicted = true
+			oc.LeadS = tr.FailureAt.Sub(alerts[first].FiredAt).Seconds()
+			oc.TopCauses = alerts[first].TopCauses
+		}
+		r.Outcomes = append(r.Outcomes, oc)
 		if first >= 0 {
 			r.Predicted++
 			kr.Predicted++

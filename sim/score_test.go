@@ -2,7 +2,9 @@ package sim
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -88,6 +90,13 @@ func TestScore(t *testing.T) {
 		if fa.Entity["pod"] != w.pod || fa.Near != w.near || fa.Scenario != w.scenario || !fa.FiredAt.Equal(at(w.at)) || fa.OffsetS != w.offsetS {
 			t.Errorf("false alert %d = %+v, want %+v", i, fa, w)
 		}
+	}
+	var oc []string
+	for _, o := range r.Outcomes {
+		oc = append(oc, fmt.Sprintf("%s %v %.0f", o.ID, o.Predicted, o.LeadS))
+	}
+	if got, want := strings.Join(oc, "; "), "a true 600; b true 240; c false 0; e false 0"; got != want {
+		t.Errorf("outcomes %q, want %q", got, want)
 	}
 	early := Score(truth[:1], []Alert{{Entity: pod("a-1"), FiredAt: at(20)}, {Entity: pod("a-1"), FiredAt: at(90)}}, 15*time.Minute)
 	if len(early.FalseAlerts) != 2 || early.FalseAlerts[0].Near != "early" || early.FalseAlerts[0].OffsetS != -20*60 ||

@@ -91,8 +91,11 @@ type Outcome struct {
 	// not predicted.
 	LeadS float64 `json:"lead_s"`
 	// Cause is the injected cause; TopCauses the first predicting alert's.
-	Cause     string   `json:"cause"`
-	TopCauses []string `json:"top_causes,omitempty"`
+	// Only failures with a precursor count towards Top1Cause and
+	// Top3Cause.
+	Cause        string   `json:"cause"`
+	HasPrecursor bool     `json:"has_precursor"`
+	TopCauses    []string `json:"top_causes,omitempty"`
 }
 
 // FalseAlert is the first alert of a false-positive group.
@@ -279,7 +282,7 @@ func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
 				late[i] = true
 			}
 		}
-		oc := Outcome{ID: tr.ID, Scenario: tr.Scenario, FailureAt: tr.FailureAt, Cause: tr.Cause}
+		oc := Outcome{ID: tr.ID, Scenario: tr.Scenario, FailureAt: tr.FailureAt, Cause: tr.Cause, HasPrecursor: tr.HasPrecursor}
 		if first >= 0 {
 			oc.Predicted = true
 			oc.LeadS = tr.FailureAt.Sub(alerts[first].FiredAt).Seconds()
@@ -378,4 +381,62 @@ func describeFalse(a Alert, truth []Truth) FalseAlert {
 		}
 	}
 	return fa
+}
+
+// Pool combines the reports of several runs (other seeds of the fleet,
+// say) into one: counts are summed, precision and recall recomputed from
+// the sums, and the lead-time median and cause ranks taken over the
+// failures of every run (their Outcomes), not averaged over runs.
+func Pool(reports ...Report) Report {
+	r := Report{ByScenario: map[string]KindReport{}}
+	for _, x := range reports {
+		r.Scenarios += x.Scenarios
+		r.Failures += x.Failures
+		r.FalseAlarmBait += x.FalseAlarmBait
+		r.Predicted += x.Predicted
+		r.Alerts += x.Alerts
+		r.AlertGroups += x.AlertGroups
+		r.TruePositives += x.TruePositives
+		r.FalsePositives += x.FalsePositives
+		r.LateAlerts += x.LateAlerts
+		r.FalseAlerts = append(r.FalseAlerts, x.FalseAlerts...)
+		r.Outcomes = append(r.Outcomes, x.Outcomes...)
+		for k, kr := range x.ByScenario {
+			p := r.ByScenario[k]
+			p.Failures += kr.Failures
+			p.Predicted += kr.Predicted
+			p.FalseAlarmBait += kr.FalseAlarmBait
+			p.BaitAlerted += kr.BaitAlerted
+			r.ByScenario[k] = p
+		}
+	}
+	r.Precision = ratio(r.TruePositives, r.TruePositives+r.FalsePositives)
+	r.Recall = ratio(r.Predicted, r.Failures)
+	var leads []float64
+	kindLeads := map[string][]float64{}
+	causeN, top1, top3 := 0, 0, 0
+	for _, o := range r.Outcomes {
+		if !o.Predicted {
+			continue
+		}
+		leads = append(leads, o.LeadS)
+		kindLeads[o.Scenario] = append(kindLeads[o.Scenario], o.LeadS)
+		if o.HasPrecursor {
+			causeN++
+			if len(o.TopCauses) > 0 && o.TopCauses[0] == o.Cause {
+				top1++
+			}
+			if slices.Contains(o.TopCauses[:min(3, len(o.TopCauses))], o.Cause) {
+				top3++
+			}
+		}
+	}
+	r.LeadTimeMedianS = median(leads)
+	r.Top1Cause = ratio(top1, causeN)
+	r.Top3Cause = ratio(top3, causeN)
+	for k, kr := range r.ByScenario {
+		kr.LeadTimeMedianS = median(kindLeads[k])
+		r.ByScenario[k] = kr
+	}
+	return r
 }

@@ -98,6 +98,38 @@ func TestScore(t *testing.T) {
 	if got, want := strings.Join(oc, "; "), "a true 600; b true 240; c false 0; e false 0"; got != want {
 		t.Errorf("outcomes %q, want %q", got, want)
 	}
+	// Pooling a report with itself doubles the counts and keeps every
+	// ratio; pooling it alone changes nothing.
+	for _, c := range []struct {
+		in []Report
+		k  int
+	}{{[]Report{r}, 1}, {[]Report{r, r}, 2}} {
+		p := Pool(c.in...)
+		if p.TruePositives != c.k*r.TruePositives || p.FalsePositives != c.k*r.FalsePositives || p.Failures != c.k*r.Failures ||
+			p.Scenarios != c.k*r.Scenarios || len(p.Outcomes) != c.k*len(r.Outcomes) || len(p.FalseAlerts) != c.k*len(r.FalseAlerts) {
+			t.Errorf("pool of %d: %+v", c.k, p)
+		}
+		check("pooled precision", p.Precision, r.Precision)
+		check("pooled recall", p.Recall, r.Recall)
+		check("pooled lead", p.LeadTimeMedianS, r.LeadTimeMedianS)
+		check("pooled top1", p.Top1Cause, r.Top1Cause)
+		check("pooled top3", p.Top3Cause, r.Top3Cause)
+		if k := p.ByScenario["memory_growth_oom"]; k.Failures != c.k || k.BaitAlerted != c.k || k.LeadTimeMedianS != 600 {
+			t.Errorf("pooled memory_growth_oom %+v", k)
+		}
+	}
+	// The pooled lead is the median over every failure, not of the runs'
+	// medians.
+	lead := func(ls ...float64) Report {
+		var x Report
+		for i, l := range ls {
+			x.Outcomes = append(x.Outcomes, Outcome{ID: fmt.Sprint(i), Predicted: true, LeadS: l})
+		}
+		return x
+	}
+	if got := Pool(lead(100, 200, 900), lead(300, 400)).LeadTimeMedianS; got != 300 {
+		t.Errorf("pooled lead median %v, want 300", got)
+	}
 	early := Score(truth[:1], []Alert{{Entity: pod("a-1"), FiredAt: at(20)}, {Entity: pod("a-1"), FiredAt: at(90)}}, 15*time.Minute)
 	if len(early.FalseAlerts) != 2 || early.FalseAlerts[0].Near != "early" || early.FalseAlerts[0].OffsetS != -20*60 ||
 		early.FalseAlerts[1].Near != "after" || early.FalseAlerts[1].OffsetS != 50*60 {

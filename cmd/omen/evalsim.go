@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,6 +27,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.ModelFile, "model", "", "evaluate this model file instead of training one")
 	fs.IntVar(&o.Train.Members, "members", 3, "networks trained from different seeds and averaged (an ensemble; 1: a single network)")
 	fs.StringVar(&o.SaveModel, "save-model", "", "write the trained model to this file")
+	runs := fs.Int("runs", 1, "evaluate this many fleets (seeds seed, seed+1, …) with one model (trained by the first run unless --model is given) and report them pooled")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file (- for stdout)")
 	if rc, ok := parseFlags(fs, args, stderr); !ok {
 		return rc
@@ -33,24 +36,82 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen eval sim: --members %d, want at least 1\n", o.Train.Members)
 		return 2
 	}
+	if *runs < 1 {
+		fmt.Fprintf(stderr, "omen eval sim: --runs %d, want at least 1\n", *runs)
+		return 2
+	}
 	o.Out = stderr
 	o.App.ListenAddress = "127.0.0.1:0"
 	o.App.NATSListenAddress = "127.0.0.1:0"
 	o.App.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	rep, err := demo.Eval(ctx, o)
-	if err != nil {
-		fmt.Fprintf(stderr, "omen eval sim: %v\n", err)
-		return 1
+	if *runs > 1 && o.ModelFile == "" && o.SaveModel == "" {
+		// The later runs load the model the first one trains.
+		dir, err := os.MkdirTemp("", "omen-eval-sim-model-")
+		if err != nil {
+			fmt.Fprintf(stderr, "omen eval sim: %v\n", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		o.SaveModel = filepath.Join(dir, "model.omen")
 	}
-	fmt.Fprintf(stdout, "scenarios %d (failures %d, bait %d)  precision %.3f  recall %.3f  lead time median %.0fs  top-1 cause %.3f  top-3 cause %.3f  (%d alerts, %.0fs)\n",
-		rep.Scenarios, rep.Failures, rep.FalseAlarmBait, rep.Precision, rep.Recall, rep.LeadTimeMedianS,
-		rep.Top1Cause, rep.Top3Cause, rep.Alerts, rep.WallSeconds)
+	var reps []demo.EvalReport
+	for k := range *runs {
+		ok := o
+		ok.Seed = o.Seed + int64(k)
+		if k > 0 {
+			ok.TrainSeed = reps[0].TrainSeed
+			if ok.ModelFile == "" {
+				ok.ModelFile, ok.SaveModel = o.SaveModel, ""
+			}
+		}
+		rep, err := demo.Eval(ctx, ok)
+		if err != nil {
+			fmt.Fprintf(stderr, "omen eval sim: seed %d: %v\n", ok.Seed, err)
+			return 1
+		}
+		reps = append(reps, rep)
+		prefix := ""
+		if *runs > 1 {
+			prefix = fmt.Sprintf("seed %d: ", ok.Seed)
+		}
+		printSimReport(stdout, prefix, rep.Report, fmt.Sprintf("(%d alerts, %.0fs)", rep.Alerts, rep.WallSeconds), true)
+	}
+	if *runs == 1 {
+		return writeJSON(*jsonOut, reps[0], stdout, stderr)
+	}
+	var pooled pooledSimReport
+	pooled.Runs = reps
+	rs := make([]sim.Report, len(reps))
+	for i, r := range reps {
+		rs[i] = r.Report
+		pooled.Seeds = append(pooled.Seeds, r.Seed)
+	}
+	pooled.Pooled = sim.Pool(rs...)
+	printSimReport(stdout, fmt.Sprintf("pooled over %d seeds: ", len(reps)), pooled.Pooled, "", false)
+	return writeJSON(*jsonOut, pooled, stdout, stderr)
+}
+
+// pooledSimReport is "omen eval sim --runs K"'s JSON for K > 1.
+type pooledSimReport struct {
+	Seeds  []int64           `json:"seeds"`
+	Pooled sim.Report        `json:"pooled"`
+	Runs   []demo.EvalReport `json:"runs"`
+}
+
+// printSimReport prints the report's figures on one line, then (with
+// falseAlerts) one line per false alert.
+func printSimReport(w io.Writer, prefix string, rep sim.Report, suffix string, falseAlerts bool) {
+	fmt.Fprintf(w, "%sscenarios %d (failures %d, bait %d)  precision %.3f  recall %.3f  lead time median %.0fs  top-1 cause %.3f  top-3 cause %.3f  %s\n",
+		prefix, rep.Scenarios, rep.Failures, rep.FalseAlarmBait, rep.Precision, rep.Recall, rep.LeadTimeMedianS,
+		rep.Top1Cause, rep.Top3Cause, suffix)
+	if !falseAlerts {
+		return
+	}
 	for _, fa := range rep.FalseAlerts {
 		near := "no scenario on the entity"
 		if fa.Near != "" {
 			near = fmt.Sprintf("%s %s (%+.0fs from its onset)", fa.Near, fa.Scenario, fa.OffsetS)
 		}
-		fmt.Fprintf(stdout, "  false alert %s %s: %s; causes %s\n", fa.FiredAt.UTC().Format(time.DateTime), sim.EntityName(fa.Entity, []string{"namespace", "pod"}), near, strings.Join(fa.TopCauses, ", "))
+		fmt.Fprintf(w, "  false alert %s %s: %s; causes %s\n", fa.FiredAt.UTC().Format(time.DateTime), sim.EntityName(fa.Entity, []string{"namespace", "pod"}), near, strings.Join(fa.TopCauses, ", "))
 	}
-	return writeJSON(*jsonOut, rep, stdout, stderr)
 }

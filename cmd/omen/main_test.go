@@ -70,3 +70,53 @@ func TestEvalCommandSmoke(t *testing.T) {
 		t.Errorf("--ranker nope: exit %d", rc)
 	}
 }
+
+// `omen eval sim --runs 2`: the second fleet is scored by the model the
+// first run trained, and the JSON pools both.
+func TestEvalSimRunsSmoke(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "r.json")
+	var stdout, stderr bytes.Buffer
+	rc := dispatch([]string{"eval", "sim", "--seed", "3", "--runs", "2", "--history", "2h", "--duration", "90m",
+		"--train-fleets", "1", "--members", "1", "--json", out}, &stdout, &stderr)
+	if rc != 0 {
+		t.Fatalf("exit %d, stderr %s", rc, stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Seeds  []int64 `json:"seeds"`
+		Pooled struct {
+			Scenarios int `json:"scenarios"`
+			Outcomes  []struct {
+				ID string `json:"id"`
+			} `json:"outcomes"`
+		} `json:"pooled"`
+		Runs []struct {
+			Seed      int64  `json:"seed"`
+			TrainSeed int64  `json:"train_seed"`
+			Model     string `json:"model"`
+			Scenarios int    `json:"scenarios"`
+			Failures  int    `json:"failures"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Runs) != 2 || len(rep.Seeds) != 2 || rep.Seeds[0] != 3 || rep.Seeds[1] != 4 {
+		t.Fatalf("runs %+v seeds %v", rep.Runs, rep.Seeds)
+	}
+	if rep.Runs[1].TrainSeed != 1003 || !strings.HasSuffix(rep.Runs[1].Model, "model.omen") || rep.Runs[0].Model == rep.Runs[1].Model {
+		t.Errorf("second run should load the first run's model: %+v", rep.Runs)
+	}
+	if rep.Pooled.Scenarios != rep.Runs[0].Scenarios+rep.Runs[1].Scenarios || len(rep.Pooled.Outcomes) != rep.Runs[0].Failures+rep.Runs[1].Failures {
+		t.Errorf("pooled %+v from runs %+v", rep.Pooled, rep.Runs)
+	}
+	if !strings.Contains(stdout.String(), "pooled over 2 seeds") {
+		t.Errorf("stdout %q", stdout.String())
+	}
+	if rc := dispatch([]string{"eval", "sim", "--runs", "0"}, &stdout, &stderr); rc != 2 {
+		t.Errorf("--runs 0: exit %d", rc)
+	}
+}

@@ -75,20 +75,30 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			prefix = fmt.Sprintf("seed %d: ", ok.Seed)
 		}
 		printSimReport(stdout, prefix, rep.Report, fmt.Sprintf("(%d alerts, %.0fs)", rep.Alerts, rep.WallSeconds), true)
+		if *runs > 1 && k < *runs-1 {
+			// The runs so far, in case the rest is interrupted.
+			if rc := writeJSON(*jsonOut, poolSimReports(reps), io.Discard, stderr); rc != 0 {
+				return rc
+			}
+		}
 	}
 	if *runs == 1 {
 		return writeJSON(*jsonOut, reps[0], stdout, stderr)
 	}
-	var pooled pooledSimReport
-	pooled.Runs = reps
+	pooled := poolSimReports(reps)
+	printSimReport(stdout, fmt.Sprintf("pooled over %d seeds: ", len(reps)), pooled.Pooled, "", false)
+	return writeJSON(*jsonOut, pooled, stdout, stderr)
+}
+
+func poolSimReports(reps []demo.EvalReport) pooledSimReport {
+	p := pooledSimReport{Runs: reps}
 	rs := make([]sim.Report, len(reps))
 	for i, r := range reps {
 		rs[i] = r.Report
-		pooled.Seeds = append(pooled.Seeds, r.Seed)
+		p.Seeds = append(p.Seeds, r.Seed)
 	}
-	pooled.Pooled = sim.Pool(rs...)
-	printSimReport(stdout, fmt.Sprintf("pooled over %d seeds: ", len(reps)), pooled.Pooled, "", false)
-	return writeJSON(*jsonOut, pooled, stdout, stderr)
+	p.Pooled = sim.Pool(rs...)
+	return p
 }
 
 // pooledSimReport is "omen eval sim --runs K"'s JSON for K > 1.

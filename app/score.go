@@ -56,10 +56,51 @@ type scorer struct {
 	duration prometheus.Histogram
 }
 
+// history is one entity's latest feature vectors: a ring of rows of nf
+// float32 values in one allocation (not a slice per row: the scorer keeps
+// W+1 rows of every entity, and a slice per row per step was both the
+// larger part of its memory and an allocation per entity per step).
 type history struct {
 	labels map[string]string
-	rows   [][]float32 // oldest first, at most W+1
+	ring   []float32 // cap rows of nf values
+	nf     int
+	n      int // rows held, at most cap
+	next   int // ring index of the next row written
 	last   int64
+}
+
+// push appends a row, dropping the oldest beyond keep rows.
+func (h *history) push(v []float64, keep int) {
+	nf := len(v)
+	if nf == 0 {
+		return
+	}
+	if nf != h.nf || len(h.ring) != keep*nf {
+		// A new feature count (a reloaded configuration) or window (a new
+		// model): keep the rows that still fit.
+		ring := make([]float32, keep*nf)
+		n := 0
+		if nf == h.nf {
+			n = min(h.n, keep-1)
+			for k := range n {
+				copy(ring[k*nf:(k+1)*nf], h.row(h.n-n+k))
+			}
+		}
+		h.ring, h.nf, h.n, h.next = ring, nf, n, n%keep
+	}
+	dst := h.ring[h.next*nf : (h.next+1)*nf]
+	for i, x := range v {
+		dst[i] = float32(x)
+	}
+	h.next = (h.next + 1) % keep
+	h.n = min(h.n+1, keep)
+}
+
+// row returns the k-th held row, oldest first (k < n).
+func (h *history) row(k int) []float32 {
+	c := len(h.ring) / h.nf
+	i := (h.next - h.n + k + c) % c
+	return h.ring[i*h.nf : (i+1)*h.nf]
 }
 
 func newScorer(o scorerOptions) (*scorer, error) {
@@ -173,14 +214,7 @@ func (s *scorer) score(_ context.Context, t int64, vs []features.Vector) []predi
 			h = &history{labels: v.Labels}
 			s.windows[v.Entity] = h
 		}
-		row := make([]float32, len(v.Values))
-		for i, x := range v.Values {
-			row[i] = float32(x)
-		}
-		h.rows = append(h.rows, row)
-		if len(h.rows) > keep {
-			h.rows = h.rows[len(h.rows)-keep:]
-		}
+		h.push(v.Values, keep)
 		h.last = t
 	}
 	// Entities silent for longer than the window are gone: drop them and
@@ -199,7 +233,7 @@ func (s *scorer) score(_ context.Context, t int64, vs []features.Vector) []predi
 	nf := len(cfg.Features)
 	var ids []string
 	for id, h := range s.windows {
-		if h.last == t && len(h.rows) >= w+1 {
+		if h.last == t && h.n >= w+1 && h.nf == nf {
 			ids = append(ids, id)
 		}
 	}
@@ -212,13 +246,13 @@ func (s *scorer) score(_ context.Context, t int64, vs []features.Vector) []predi
 	prev := make([]float32, n*w*nf) // windows ending at t-1
 	next := make([]float32, n*nf)   // the vector at t
 	for i, id := range ids {
-		rows := s.windows[id].rows
-		rows = rows[len(rows)-w-1:]
+		h := s.windows[id]
+		off := h.n - w - 1
 		for k := 0; k < w; k++ {
-			copy(prev[(i*w+k)*nf:], rows[k])
-			copy(cur[(i*w+k)*nf:], rows[k+1])
+			copy(prev[(i*w+k)*nf:], h.row(off+k))
+			copy(cur[(i*w+k)*nf:], h.row(off+k+1))
 		}
-		copy(next[i*nf:], rows[w])
+		copy(next[i*nf:], h.row(off+w))
 	}
 	prob := make([]float64, n)
 	anom := make([]float64, n)

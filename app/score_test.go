@@ -3,6 +3,10 @@ package app
 import (
 	"context"
 	"log/slog"
+	"math"
+	"reflect"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,7 +57,7 @@ func TestPredictionMetrics(t *testing.T) {
 	vec := func(pod string, t int64) features.Vector {
 		vals := make([]float64, len(names))
 		for i := range vals {
-			vals[i] = float64(i%3) * 0.1
+			vals[i] = float64((i+int(t/step))%3) * 0.1
 		}
 		return features.Vector{Entity: "shop/" + pod, Labels: map[string]string{"namespace": "shop", "pod": pod}, T: t, Values: vals}
 	}
@@ -63,6 +67,24 @@ func TestPredictionMetrics(t *testing.T) {
 	}
 	if len(preds) != 2 {
 		t.Fatalf("%d predictions, want 2", len(preds))
+	}
+	// The scored window is the last W vectors, oldest first, and the
+	// probability the model's for it.
+	var win []float32
+	for i := int64(2); i < 6; i++ {
+		for _, x := range vec("a", i*step).Values {
+			win = append(win, float32(x))
+		}
+	}
+	if !slices.Equal(preds[0].Window, win) {
+		t.Fatalf("window %v, want %v", preds[0].Window, win)
+	}
+	p := make([]float64, 1)
+	if err := m.Predict(win, 1, p); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(preds[0].Prob-p[0]) > 1e-6 { // batch of 2 against 1: float32 sums in another order
+		t.Fatalf("probability %v, the model's %v", preds[0].Prob, p[0])
 	}
 	if n := testutil.CollectAndCount(reg, "omen_failure_probability"); n != 2 {
 		t.Fatalf("omen_failure_probability has %d series, want 2", n)
@@ -86,4 +108,96 @@ func fmtFloat(f float64) string { return strings.TrimSpace(prometheusFloat(f)) }
 
 func prometheusFloat(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+func TestHistoryRing(t *testing.T) {
+	rows := func(h *history) [][]float32 {
+		var out [][]float32
+		for k := range h.n {
+			out = append(out, slices.Clone(h.row(k)))
+		}
+		return out
+	}
+	var h history
+	for i := range 5 {
+		h.push([]float64{float64(i), float64(10 * i)}, 3)
+	}
+	if got, want := rows(&h), [][]float32{{2, 20}, {3, 30}, {4, 40}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("keep 3: %v, want %v", got, want)
+	}
+	// A longer window keeps what there is; a shorter one the newest rows.
+	h.push([]float64{5, 50}, 5)
+	if got, want := rows(&h), [][]float32{{2, 20}, {3, 30}, {4, 40}, {5, 50}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("keep 5: %v, want %v", got, want)
+	}
+	h.push([]float64{6, 60}, 2)
+	if got, want := rows(&h), [][]float32{{5, 50}, {6, 60}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("keep 2: %v, want %v", got, want)
+	}
+	// Another feature count starts afresh.
+	h.push([]float64{7, 70, 700}, 2)
+	if got, want := rows(&h), [][]float32{{7, 70, 700}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("3 features: %v, want %v", got, want)
+	}
+	h.push(nil, 2)
+	if h.n != 1 {
+		t.Fatalf("an empty vector changed the history: %d rows", h.n)
+	}
+}
+
+// BenchmarkScorerRetained measures what the scorer keeps per entity once
+// its windows are full (a model with the sim's window of 32 steps, the
+// default features): retained heap bytes per entity.
+func BenchmarkScorerRetained(b *testing.B) {
+	cfg := config.Default()
+	names := features.Names(cfg.Config)
+	m, err := model.New(model.Config{Features: names, Window: 32, Hidden: 32, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := m.MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	step := time.Duration(cfg.Step).Milliseconds()
+	const entities = 1000
+	vs := make([]features.Vector, entities)
+	for i := range vs {
+		pod := "pod-" + strconv.Itoa(i)
+		vs[i] = features.Vector{Entity: "shop/" + pod, Labels: map[string]string{"namespace": "shop", "pod": pod}, Values: make([]float64, len(names))}
+	}
+	var perEntity float64
+	for b.Loop() {
+		st, err := store.Open(store.Options{InMemory: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		v, err := RegisterModel(st, m, data, "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := st.Promote(v); err != nil {
+			b.Fatal(err)
+		}
+		s, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for k := int64(0); k < 40; k++ {
+			for i := range vs {
+				vs[i].T = k * step
+				vs[i].Values[0] = float64(k)
+			}
+			s.score(context.Background(), k*step, vs)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perEntity = float64(after.HeapAlloc-before.HeapAlloc) / entities
+		runtime.KeepAlive(s)
+		_ = st.Close()
+	}
+	b.ReportMetric(perEntity, "retained_B/entity")
 }

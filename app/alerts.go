@@ -212,9 +212,7 @@ func (e alertExplainer) Explain(ctx context.Context, p alert.Prediction) (alert.
 	if ex == nil {
 		return alert.Explanation{}, nil
 	}
-	ex.scorer.mu.RLock()
-	pred, ok := ex.scorer.latest[p.Entity]
-	ex.scorer.mu.RUnlock()
+	pred, ok := ex.scorer.latestPrediction(p.Entity)
 	if !ok || pred.ID != p.ID {
 		return alert.Explanation{}, fmt.Errorf("prediction %s is no longer the latest of %s", p.ID, p.Entity)
 	}

@@ -46,9 +46,7 @@ func (a *App) explainEntity(ctx context.Context, entity string) (api.Explanation
 	if m == nil {
 		return api.Explanation{}, fmt.Errorf("no model loaded: %w", api.ErrUnavailable)
 	}
-	a.scorer.mu.RLock()
-	p, ok := a.scorer.latest[entity]
-	a.scorer.mu.RUnlock()
+	p, ok := a.scorer.latestPrediction(entity)
 	if !ok {
 		return api.Explanation{}, fmt.Errorf("entity %q has no current prediction: %w", entity, api.ErrNotFound)
 	}

@@ -187,6 +187,28 @@ func (s *scorer) reloadModel() error {
 	return nil
 }
 
+// latestPrediction returns the entity's latest prediction with a copy
+// of the window it scored; ok is false when the entity has none, or when
+// it has received a vector since (its window is no longer held).
+func (s *scorer) latestPrediction(entity string) (p prediction, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, ok = s.latest[entity]
+	h := s.windows[entity]
+	if !ok || h == nil || h.last != p.T || s.model == nil {
+		return prediction{}, false
+	}
+	w := s.model.Config().Window
+	if h.n < w || h.nf != len(s.model.Config().Features) {
+		return prediction{}, false
+	}
+	p.Window = make([]float32, 0, w*h.nf)
+	for k := h.n - w; k < h.n; k++ {
+		p.Window = append(p.Window, h.row(k)...)
+	}
+	return p, true
+}
+
 // Model returns the active model and its version (nil when none).
 func (s *scorer) Model() (*model.Model, string) {
 	s.mu.RLock()
@@ -281,6 +303,11 @@ func (s *scorer) score(_ context.Context, t int64, vs []features.Vector) []predi
 			p.Prob = 0
 		}
 		out[i], recs[i] = p, p.Prediction
+		// The latest prediction without its window: latestPrediction
+		// copies it from the entity's ring, which holds it until the
+		// entity's next vector (keeping the window here kept the whole
+		// step's batch alive, W×F float32 per entity).
+		p.Window = nil
 		s.latest[id] = p
 	}
 	if err := s.opts.Store.PutPredictions(recs); err != nil {

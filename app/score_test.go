@@ -79,6 +79,9 @@ func TestPredictionMetrics(t *testing.T) {
 	if !slices.Equal(preds[0].Window, win) {
 		t.Fatalf("window %v, want %v", preds[0].Window, win)
 	}
+	if lp, ok := s.latestPrediction("shop/a"); !ok || !slices.Equal(lp.Window, win) || lp.ID != preds[0].ID {
+		t.Fatalf("latest prediction %v %+v, want the scored window", ok, lp)
+	}
 	p := make([]float64, 1)
 	if err := m.Predict(win, 1, p); err != nil {
 		t.Fatal(err)

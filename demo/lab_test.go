@@ -201,10 +201,28 @@ func TestSimLab(t *testing.T) {
 			rules = append(rules, named{fmt.Sprintf("roblow%.2f", d), c[near[0]].Threshold},
 				named{fmt.Sprintf("robmid%.2f", d), c[near[len(near)/2]].Threshold})
 		}
+		// Lead floors: the chosen threshold, lowered where needed to the
+		// highest threshold whose validation lead median reaches L steps.
+		for _, L := range []float64{18, 20, 22, 24, 26} {
+			hi := -1.0
+			for _, e := range c {
+				if e.LeadMedian >= L && e.Recall > 0 {
+					hi = math.Max(hi, e.Threshold)
+				}
+			}
+			if hi > 0 {
+				rules = append(rules, named{fmt.Sprintf("floor%.0f", L), math.Min(th, hi)})
+			}
+		}
+		for _, e := range c {
+			if e.Threshold == th {
+				t.Logf("chosen threshold on validation: P %.3f R %.3f lead median %.0f steps", e.Precision, e.Recall, e.LeadMedian)
+			}
+		}
 		if os.Getenv("LAB_CURVE") != "" {
 			for i, e := range c {
 				if i%max(len(c)/40, 1) == 0 || e.F1 >= best-0.02 {
-					t.Logf("val th %.5f: onsets %d predicted %d TP %d FP %d P %.3f R %.3f F1 %.3f", e.Threshold, e.Episodes, e.Predicted, e.TruePositives, e.FalsePositives, e.Precision, e.Recall, e.F1)
+					t.Logf("val th %.5f: onsets %d predicted %d TP %d FP %d P %.3f R %.3f F1 %.3f lead %.0f", e.Threshold, e.Episodes, e.Predicted, e.TruePositives, e.FalsePositives, e.Precision, e.Recall, e.F1, e.LeadMedian)
 				}
 			}
 		}

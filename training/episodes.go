@@ -68,6 +68,9 @@ type EpisodeStats struct {
 	Precision      float64 `json:"precision"`
 	Recall         float64 `json:"recall"`
 	F1             float64 `json:"f1"`
+	// LeadMedian is the median, over predicted onsets, of the steps from
+	// the earliest predicting alert to the onset.
+	LeadMedian float64 `json:"lead_median_steps"`
 }
 
 // EpisodeScore plays the alert rule over every sequence at threshold th
@@ -78,6 +81,7 @@ func EpisodeScore(seqs []ProbSeq, th float64, horizon int, rule AlertRule) Episo
 	rule.defaults(horizon)
 	st := EpisodeStats{Threshold: th}
 	type alertSpan struct{ fired, resolved int } // [fired, resolved)
+	var leads []float64
 	for _, s := range seqs {
 		n := min(len(s.Prob), len(s.Failing))
 		var onsets []int
@@ -110,7 +114,8 @@ func EpisodeScore(seqs []ProbSeq, th float64, horizon int, rule AlertRule) Episo
 		}
 		// Match alerts with onsets.
 		predicted := make([]bool, len(onsets))
-		kind := make([]int, len(spans)) // 0 false, 1 late, 2 true
+		lead := make([]int, len(onsets)) // of the earliest predicting alert
+		kind := make([]int, len(spans))  // 0 false, 1 late, 2 true
 		for j, a := range spans {
 			if s.Failing[a.fired] {
 				kind[j] = 1
@@ -118,13 +123,15 @@ func EpisodeScore(seqs []ProbSeq, th float64, horizon int, rule AlertRule) Episo
 			for k, o := range onsets {
 				if a.fired < o && a.fired >= o-rule.Lookback && a.resolved > o-horizon {
 					predicted[k] = true
+					lead[k] = max(lead[k], o-a.fired)
 					kind[j] = 2
 				}
 			}
 		}
-		for _, p := range predicted {
+		for k, p := range predicted {
 			if p {
 				st.Predicted++
+				leads = append(leads, float64(lead[k]))
 			}
 		}
 		// Groups: alerts firing within a horizon of the previous one.
@@ -154,6 +161,10 @@ func EpisodeScore(seqs []ProbSeq, th float64, horizon int, rule AlertRule) Episo
 	}
 	if st.Precision+st.Recall > 0 {
 		st.F1 = 2 * st.Precision * st.Recall / (st.Precision + st.Recall)
+	}
+	if n := len(leads); n > 0 {
+		slices.Sort(leads)
+		st.LeadMedian = (leads[(n-1)/2] + leads[n/2]) / 2
 	}
 	return st
 }

@@ -22,15 +22,15 @@ func TestEpisodeScore(t *testing.T) {
 		want    EpisodeStats
 	}{
 		{
-			// Alerts: fired 2 (resolved 4): a false one; fired 9 (onset 11,
+			// Alerts: fired 2 (resolved 4): a false one; fired 10 (onset 11,
 			// horizon 3: [8, 11)): predicts it; fired 15: false.
 			name: "threshold .85", th: .85, horizon: 3, rule: AlertRule{For: 2, ResolveRatio: .8, Lookback: 6},
-			want: EpisodeStats{Threshold: .85, Episodes: 1, Predicted: 1, AlertGroups: 3, TruePositives: 1, FalsePositives: 2},
+			want: EpisodeStats{Threshold: .85, Episodes: 1, Predicted: 1, AlertGroups: 3, TruePositives: 1, FalsePositives: 2, LeadMedian: 1},
 		},
 		{
 			// A lookback as short as the horizon still reaches step 9.
 			name: "lookback = horizon", th: .85, horizon: 3, rule: AlertRule{For: 2, ResolveRatio: .8, Lookback: 3},
-			want: EpisodeStats{Threshold: .85, Episodes: 1, Predicted: 1, AlertGroups: 3, TruePositives: 1, FalsePositives: 2},
+			want: EpisodeStats{Threshold: .85, Episodes: 1, Predicted: 1, AlertGroups: 3, TruePositives: 1, FalsePositives: 2, LeadMedian: 1},
 		},
 		{
 			// for 4: fires only at 12, while failing: a late group.

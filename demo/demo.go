@@ -292,8 +292,8 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 	fmt.Fprintf(o.Out, "training: %d windows, validation AUC-PR %.3f, threshold %.3f, %.0fs\n",
 		rep.TrainWindows, rep.ValAUCPR, rep.Thresholds.Failure, rep.TrainSeconds)
 	if e := rep.Episodes; e != nil {
-		fmt.Fprintf(o.Out, "training: on the validation data the alerts at that threshold predict %d of %d failures, %d false alarms\n",
-			e.Predicted, e.Episodes, e.FalsePositives)
+		fmt.Fprintf(o.Out, "training: on the validation data the alerts at that threshold predict %d of %d failures, %d false alarms, median lead %s\n",
+			e.Predicted, e.Episodes, e.FalsePositives, time.Duration(e.LeadMedian*float64(Step)))
 	}
 	return m, data, nil
 }

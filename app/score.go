@@ -188,14 +188,17 @@ func (s *scorer) reloadModel() error {
 }
 
 // latestPrediction returns the entity's latest prediction with a copy
-// of the window it scored; ok is false when the entity has none, or when
-// it has received a vector since (its window is no longer held).
+// of the window it scored; ok is false when the entity has none, when it
+// has received a vector since (its window is no longer held) or when
+// another model was loaded since.
 func (s *scorer) latestPrediction(entity string) (p prediction, ok bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	p, ok = s.latest[entity]
 	h := s.windows[entity]
-	if !ok || h == nil || h.last != p.T || s.model == nil {
+	if !ok || h == nil || h.last != p.T || s.model == nil || p.ModelVersion != s.version {
+		// No prediction, a newer vector, or another model since (whose
+		// window may differ from the one scored).
 		return prediction{}, false
 	}
 	w := s.model.Config().Window

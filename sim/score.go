@@ -72,12 +72,14 @@ type Report struct {
 	// ByScenario breaks failures down per scenario kind.
 	ByScenario map[string]KindReport `json:"by_scenario"`
 	// FalseAlerts describes each false-positive group by its first
-	// alert, in firing order, so that a low precision can be traced to
-	// what the model mistook for a precursor.
+	// alert, in firing order (Pool concatenates them run by run), so that
+	// a low precision can be traced to what the model mistook for a
+	// precursor.
 	FalseAlerts []FalseAlert `json:"false_alerts"`
 	// Outcomes holds one entry per failure, in the order of the truth, so
 	// that figures can be pooled over runs (the median lead of several
-	// seeds together, say).
+	// seeds together, say); Pool concatenates them run by run, and IDs
+	// repeat across runs.
 	Outcomes []Outcome `json:"outcomes"`
 }
 

@@ -341,6 +341,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		return nil, rep, err
 	}
 	th := model.Thresholds{}
+	valScored := false // rep.ValAUCPR is the model's (the ensemble's)
 	pot, err := threshold.POT(an, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})
 	if err != nil {
 		return nil, rep, fmt.Errorf("anomaly threshold: %w", err)
@@ -359,6 +360,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		p, l := labelled(prob, vaw.Label)
 		th.Failure, rep.ValF1 = bestF1Threshold(p, l)
 		rep.ValAUCPR = metrics.AveragePrecision(p, l)
+		valScored = true
 		th.Method = fmt.Sprintf("failure: F1-max on validation windows; anomaly: POT q=%g level=%g on validation scores", opts.Risk, opts.Level)
 		if opts.Alerts != nil {
 			judged := m
@@ -395,9 +397,10 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	rep.Thresholds = th
 	rep.TrainSeconds = time.Since(start).Seconds()
 	best := rep.History.Best
-	if rep.Members > 1 && valHasPos {
-		// The history is the first member's; the ensemble's own
-		// validation score is its mean output's average precision.
+	if rep.Members > 1 && valScored {
+		// The history (and so the losses below) is the first member's;
+		// the ensemble's own validation score is its mean output's
+		// average precision.
 		best.ValScore = rep.ValAUCPR
 	}
 	m.SetMeta(model.Meta{

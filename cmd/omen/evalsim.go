@@ -40,6 +40,11 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen eval sim: --runs %d, want at least 1\n", *runs)
 		return 2
 	}
+	if o.ModelFile == "" && o.TrainSeed != 0 && o.TrainSeed < o.Seed+int64(*runs) && o.Seed < o.TrainSeed+int64(o.TrainFleets) {
+		fmt.Fprintf(stderr, "omen eval sim: the evaluated seeds %d…%d overlap the training seeds %d…%d\n",
+			o.Seed, o.Seed+int64(*runs)-1, o.TrainSeed, o.TrainSeed+int64(o.TrainFleets)-1)
+		return 2
+	}
 	o.Out = stderr
 	o.App.ListenAddress = "127.0.0.1:0"
 	o.App.NATSListenAddress = "127.0.0.1:0"
@@ -69,6 +74,9 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "omen eval sim: seed %d: %v\n", ok.Seed, err)
 			return 1
 		}
+		if k > 0 && o.ModelFile == "" {
+			rep.Model = reps[0].Model // not the temporary file it was loaded from
+		}
 		reps = append(reps, rep)
 		prefix := ""
 		if *runs > 1 {
@@ -77,7 +85,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		printSimReport(stdout, prefix, rep.Report, fmt.Sprintf("(%d alerts, %.0fs)", rep.Alerts, rep.WallSeconds), true)
 		if *runs > 1 && k < *runs-1 {
 			// The runs so far, in case the rest is interrupted.
-			if rc := writeJSON(*jsonOut, poolSimReports(reps), io.Discard, stderr); rc != 0 {
+			if rc := writeJSON(*jsonOut, poolSimReports(reps, *runs), io.Discard, stderr); rc != 0 {
 				return rc
 			}
 		}
@@ -85,13 +93,13 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *runs == 1 {
 		return writeJSON(*jsonOut, reps[0], stdout, stderr)
 	}
-	pooled := poolSimReports(reps)
+	pooled := poolSimReports(reps, *runs)
 	printSimReport(stdout, fmt.Sprintf("pooled over %d seeds: ", len(reps)), pooled.Pooled, "", false)
 	return writeJSON(*jsonOut, pooled, stdout, stderr)
 }
 
-func poolSimReports(reps []demo.EvalReport) pooledSimReport {
-	p := pooledSimReport{Runs: reps}
+func poolSimReports(reps []demo.EvalReport, requested int) pooledSimReport {
+	p := pooledSimReport{Runs: reps, Requested: requested}
 	rs := make([]sim.Report, len(reps))
 	for i, r := range reps {
 		rs[i] = r.Report
@@ -103,9 +111,12 @@ func poolSimReports(reps []demo.EvalReport) pooledSimReport {
 
 // pooledSimReport is "omen eval sim --runs K"'s JSON for K > 1.
 type pooledSimReport struct {
-	Seeds  []int64           `json:"seeds"`
-	Pooled sim.Report        `json:"pooled"`
-	Runs   []demo.EvalReport `json:"runs"`
+	// Requested is --runs; fewer Seeds mean the evaluation was
+	// interrupted after those.
+	Requested int               `json:"runs_requested"`
+	Seeds     []int64           `json:"seeds"`
+	Pooled    sim.Report        `json:"pooled"`
+	Runs      []demo.EvalReport `json:"runs"`
 }
 
 // printSimReport prints the report's figures on one line, then (with

@@ -86,8 +86,9 @@ func TestEvalSimRunsSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rep struct {
-		Seeds  []int64 `json:"seeds"`
-		Pooled struct {
+		Requested int     `json:"runs_requested"`
+		Seeds     []int64 `json:"seeds"`
+		Pooled    struct {
 			Scenarios int `json:"scenarios"`
 			Outcomes  []struct {
 				ID string `json:"id"`
@@ -107,8 +108,8 @@ func TestEvalSimRunsSmoke(t *testing.T) {
 	if len(rep.Runs) != 2 || len(rep.Seeds) != 2 || rep.Seeds[0] != 3 || rep.Seeds[1] != 4 {
 		t.Fatalf("runs %+v seeds %v", rep.Runs, rep.Seeds)
 	}
-	if rep.Runs[1].TrainSeed != 1003 || !strings.HasSuffix(rep.Runs[1].Model, "model.omen") || rep.Runs[0].Model == rep.Runs[1].Model {
-		t.Errorf("second run should load the first run's model: %+v", rep.Runs)
+	if rep.Runs[1].TrainSeed != 1003 || rep.Runs[0].Model == "" || rep.Runs[0].Model != rep.Runs[1].Model || rep.Requested != 2 {
+		t.Errorf("second run should report the first run's model: %+v (runs requested %d)", rep.Runs, rep.Requested)
 	}
 	if rep.Pooled.Scenarios != rep.Runs[0].Scenarios+rep.Runs[1].Scenarios || len(rep.Pooled.Outcomes) != rep.Runs[0].Failures+rep.Runs[1].Failures {
 		t.Errorf("pooled %+v from runs %+v", rep.Pooled, rep.Runs)
@@ -116,7 +117,9 @@ func TestEvalSimRunsSmoke(t *testing.T) {
 	if !strings.Contains(stdout.String(), "pooled over 2 seeds") {
 		t.Errorf("stdout %q", stdout.String())
 	}
-	if rc := dispatch([]string{"eval", "sim", "--runs", "0"}, &stdout, &stderr); rc != 2 {
-		t.Errorf("--runs 0: exit %d", rc)
+	for _, args := range [][]string{{"--runs", "0"}, {"--seed", "1", "--train-seed", "3", "--runs", "5"}} {
+		if rc := dispatch(append([]string{"eval", "sim"}, args...), &stdout, &stderr); rc != 2 {
+			t.Errorf("%v: exit %d", args, rc)
+		}
 	}
 }

@@ -27,6 +27,12 @@ type AlertRule struct {
 	// shifts the probabilities by a fraction of a logit. Default 0.25;
 	// negative disables it.
 	Margin float64
+	// MinLead, in steps, is the least validation median lead the chosen
+	// threshold must give (EpisodeStats.LeadMedian): when the F1 choice
+	// gives less, the threshold is lowered to the highest one that
+	// reaches MinLead (LeadFloor), trading precision for warning time.
+	// 0 disables it.
+	MinLead int
 }
 
 func (r *AlertRule) defaults(horizon int) {
@@ -284,4 +290,22 @@ func EpisodeCurve(seqs []ProbSeq, horizon int, rule AlertRule) []EpisodeStats {
 		return nil
 	}
 	return stats
+}
+
+// LeadFloor returns chosen when its validation median lead reaches
+// minLead steps (or minLead is 0), else the highest threshold of the
+// curve below chosen's that predicts something and reaches minLead; ok
+// reports whether it lowered the threshold. When no threshold reaches
+// minLead, chosen stands.
+func LeadFloor(curve []EpisodeStats, chosen EpisodeStats, minLead int) (EpisodeStats, bool) {
+	if minLead <= 0 || chosen.LeadMedian >= float64(minLead) {
+		return chosen, false
+	}
+	best, found := chosen, false
+	for _, e := range curve {
+		if e.Threshold < chosen.Threshold && e.Predicted > 0 && e.LeadMedian >= float64(minLead) && (!found || e.Threshold > best.Threshold) {
+			best, found = e, true
+		}
+	}
+	return best, found
 }

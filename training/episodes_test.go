@@ -174,3 +174,32 @@ func TestLogitSaturated(t *testing.T) {
 		t.Error("logit is not monotone at the ends")
 	}
 }
+
+func TestLeadFloor(t *testing.T) {
+	curve := []EpisodeStats{
+		{Threshold: .90, Predicted: 9, LeadMedian: 30},
+		{Threshold: .95, Predicted: 9, LeadMedian: 27},
+		{Threshold: .96, Predicted: 0, LeadMedian: 0},
+		{Threshold: .97, Predicted: 8, LeadMedian: 22},
+		{Threshold: .99, Predicted: 6, LeadMedian: 15},
+	}
+	cases := []struct {
+		name    string
+		chosen  int
+		minLead int
+		want    float64
+		lowered bool
+	}{
+		{"off", 3, 0, .97, false},
+		{"already enough", 3, 20, .97, false},
+		{"lowered to the highest that reaches it", 4, 25, .95, true},
+		{"lowered further", 4, 28, .90, true},
+		{"none reaches it", 3, 40, .97, false},
+	}
+	for _, c := range cases {
+		got, lowered := LeadFloor(curve, curve[c.chosen], c.minLead)
+		if got.Threshold != c.want || lowered != c.lowered {
+			t.Errorf("%s: threshold %v lowered %v, want %v %v", c.name, got.Threshold, lowered, c.want, c.lowered)
+		}
+	}
+}

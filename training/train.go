@@ -378,10 +378,15 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			rule.defaults(opts.Horizon)
 			rep.EpisodeCurve = EpisodeCurve(seqs, opts.Horizon, rule)
 			if es, ok := chooseThreshold(rep.EpisodeCurve, rule); ok && es.Predicted > 0 {
+				floor := ""
+				if lowered, ok := LeadFloor(rep.EpisodeCurve, es, rule.MinLead); ok {
+					floor = fmt.Sprintf(", lowered from %.5g to a median lead of %d steps", es.Threshold, rule.MinLead)
+					es = lowered
+				}
 				th.Failure = es.Threshold
 				rep.Episodes = &es
-				th.Method = fmt.Sprintf("failure: alert-episode F1-max on validation series (for %d steps, resolve %.2g×; %d onsets, P %.2f R %.2f); anomaly: POT q=%g level=%g on validation scores",
-					rule.For, rule.ResolveRatio, es.Episodes, es.Precision, es.Recall, opts.Risk, opts.Level)
+				th.Method = fmt.Sprintf("failure: alert-episode F1-max on validation series (for %d steps, resolve %.2g×; %d onsets, P %.2f R %.2f, lead %.0f steps%s); anomaly: POT q=%g level=%g on validation scores",
+					rule.For, rule.ResolveRatio, es.Episodes, es.Precision, es.Recall, es.LeadMedian, floor, opts.Risk, opts.Level)
 			}
 		}
 	default:

@@ -136,6 +136,11 @@ type AlertingConfig struct {
 	// ResolveRatio sets the lower (resolve) threshold as a fraction of the
 	// firing threshold (hysteresis). Default 0.8.
 	ResolveRatio float64 `yaml:"resolve_ratio"`
+	// MinLead is the least median warning time training asks of the
+	// failure threshold on the validation data (omen train): when the
+	// most accurate threshold warns later, a lower one is taken, at the
+	// cost of more false alerts. Default 0: none.
+	MinLead model.Duration `yaml:"min_lead"`
 	// ExternalURL is omen's URL as seen by SREs, used in generatorURL and
 	// explanation_url. Default http://<web.listen-address>.
 	ExternalURL string `yaml:"external_url"`
@@ -328,6 +333,9 @@ func Load(name string, data []byte) (*Config, error) {
 	}
 	if r := c.Alerting.ResolveRatio; r <= 0 || r > 1 {
 		at([]any{"alerting", "resolve_ratio"}, fmt.Sprintf("resolve_ratio must be in (0, 1], got %g", r))
+	}
+	if c.Alerting.MinLead < 0 {
+		at([]any{"alerting", "min_lead"}, fmt.Sprintf("min_lead must not be negative, got %s", c.Alerting.MinLead))
 	}
 	if c.NATS.MaxBytes < -1 {
 		at([]any{"nats", "max_bytes"}, fmt.Sprintf("max_bytes must be positive or -1 (no bound), got %d", c.NATS.MaxBytes))

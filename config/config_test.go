@@ -51,6 +51,12 @@ func TestLoad(t *testing.T) {
 		{name: "alertmanager URL", yml: "alerting:\n  alertmanagers:\n    - url: ftp://x\n", wantErr: "scheme must be http or https"},
 		{name: "for zero", yml: "alerting:\n  for: -1\n", wantErr: "for must be at least 1 step"},
 		{name: "resolve ratio", yml: "alerting:\n  resolve_ratio: 2\n", wantErr: "resolve_ratio must be in (0, 1]"},
+		{name: "min lead", yml: "alerting:\n  min_lead: 6m30s\n", check: func(t *testing.T, c *Config) {
+			if time.Duration(c.Alerting.MinLead) != 390*time.Second {
+				t.Errorf("min_lead %s", c.Alerting.MinLead)
+			}
+		}},
+		{name: "negative min lead", yml: "alerting:\n  min_lead: -1m\n", wantErr: "not a valid duration string"},
 		{name: "bad PromQL", yml: "features:\n  - name: f\n    expr: rate(x[5m]\n", wantErr: "x.yml:3:"},
 		{name: "dependency without target", yml: "dependencies:\n  - source: a\n", wantErr: "dependency needs source and target"},
 	}

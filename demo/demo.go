@@ -277,9 +277,14 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 		// ahead being the aim. On the development fleets (docs/
 		// EVALUATION.md) the validation pods' median lead at a threshold
 		// ran about 80 s above the evaluated fleets' (428 against 349 s
-		// over 16 ensemble×fleet pairs), so the floor is 300 + 90 s.
+		// over 16 ensemble×fleet pairs), so the floor is 300 + 90 s
+		// unless the configuration's alerting.min_lead says otherwise.
+		minLead := 390 * time.Second
+		if ml := time.Duration(o.App.Config.Alerting.MinLead); ml > 0 {
+			minLead = ml
+		}
 		t.Alerts = &training.AlertRule{For: o.App.Config.Alerting.For, ResolveRatio: o.App.Config.Alerting.ResolveRatio,
-			MinLead: int((390 * time.Second) / Step)}
+			MinLead: int((minLead + Step - 1) / Step)}
 	}
 	if t.Seed == 0 {
 		t.Seed = o.Seed

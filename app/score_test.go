@@ -25,11 +25,6 @@ import (
 // omen_anomaly_score per live entity with its entity labels, and removes
 // an entity's series when it disappears.
 func TestPredictionMetrics(t *testing.T) {
-	st, err := store.Open(store.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
 	cfg := config.Default()
 	names := features.Names(cfg.Config)
 	m, err := model.New(model.Config{Features: names, Window: 4, Hidden: 8, Seed: 1})
@@ -37,22 +32,9 @@ func TestPredictionMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.SetThresholds(model.Thresholds{Failure: 0.5})
-	data, err := m.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := RegisterModel(st, m, data, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Promote(v); err != nil {
-		t.Fatal(err)
-	}
 	reg := prometheus.NewRegistry()
-	s, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, st := newTestScorer(t, cfg, m, reg)
+	t.Cleanup(func() { _ = st.Close() })
 	step := time.Duration(cfg.Step).Milliseconds()
 	vec := func(pod string, t int64) features.Vector {
 		vals := make([]float64, len(names))
@@ -158,10 +140,6 @@ func BenchmarkScorerRetained(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	data, err := m.MarshalBinary()
-	if err != nil {
-		b.Fatal(err)
-	}
 	step := time.Duration(cfg.Step).Milliseconds()
 	const entities = 1000
 	vs := make([]features.Vector, entities)
@@ -171,21 +149,7 @@ func BenchmarkScorerRetained(b *testing.B) {
 	}
 	var perEntity float64
 	for b.Loop() {
-		st, err := store.Open(store.Options{InMemory: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		v, err := RegisterModel(st, m, data, "bench")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := st.Promote(v); err != nil {
-			b.Fatal(err)
-		}
-		s, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
+		s, st := newTestScorer(b, cfg, m, prometheus.NewRegistry())
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
@@ -203,4 +167,30 @@ func BenchmarkScorerRetained(b *testing.B) {
 		_ = st.Close()
 	}
 	b.ReportMetric(perEntity, "retained_B/entity")
+}
+
+// newTestScorer registers and promotes m in a new in-memory store (the
+// caller closes it) and starts a scorer on it.
+func newTestScorer(tb testing.TB, cfg *config.Config, m *model.Model, reg prometheus.Registerer) (*scorer, *store.Store) {
+	tb.Helper()
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data, err := m.MarshalBinary()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	v, err := RegisterModel(st, m, data, "test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := st.Promote(v); err != nil {
+		tb.Fatal(err)
+	}
+	s, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s, st
 }

@@ -201,23 +201,18 @@ func TestSimLab(t *testing.T) {
 			rules = append(rules, named{fmt.Sprintf("roblow%.2f", d), c[near[0]].Threshold},
 				named{fmt.Sprintf("robmid%.2f", d), c[near[len(near)/2]].Threshold})
 		}
-		// Lead floors: the chosen threshold, lowered where needed to the
-		// highest threshold whose validation lead median reaches L steps.
-		for _, L := range []float64{18, 20, 22, 24, 26} {
-			hi := -1.0
-			for _, e := range c {
-				if e.LeadMedian >= L && e.Recall > 0 {
-					hi = math.Max(hi, e.Threshold)
-				}
-			}
-			if hi > 0 {
-				rules = append(rules, named{fmt.Sprintf("floor%.0f", L), math.Min(th, hi)})
-			}
-		}
+		// Lead floors (training.LeadFloor): the chosen threshold, lowered
+		// where needed to the highest whose validation lead reaches L steps.
+		chosen := training.EpisodeStats{Threshold: th}
 		for _, e := range c {
 			if e.Threshold == th {
+				chosen = e
 				t.Logf("chosen threshold on validation: P %.3f R %.3f lead median %.0f steps", e.Precision, e.Recall, e.LeadMedian)
 			}
+		}
+		for _, L := range []int{18, 20, 22, 24, 26} {
+			f, _ := training.LeadFloor(c, chosen, L)
+			rules = append(rules, named{fmt.Sprintf("floor%d", L), f.Threshold})
 		}
 		if os.Getenv("LAB_CURVE") != "" {
 			for i, e := range c {

@@ -244,9 +244,6 @@ func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
 	gstate := make([]int, r.AlertGroups)
 	late := make([]bool, len(alerts))
 
-	var leads []float64
-	kindLeads := map[string][]float64{}
-	causeN, top1, top3 := 0, 0, 0
 	for _, tr := range truth {
 		kr := r.ByScenario[tr.Scenario]
 		if !tr.Fails {
@@ -289,25 +286,10 @@ func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
 			oc.Predicted = true
 			oc.LeadS = tr.FailureAt.Sub(alerts[first].FiredAt).Seconds()
 			oc.TopCauses = alerts[first].TopCauses
-		}
-		r.Outcomes = append(r.Outcomes, oc)
-		if first >= 0 {
 			r.Predicted++
 			kr.Predicted++
-			lead := tr.FailureAt.Sub(alerts[first].FiredAt).Seconds()
-			leads = append(leads, lead)
-			kindLeads[tr.Scenario] = append(kindLeads[tr.Scenario], lead)
-			if tr.HasPrecursor {
-				causeN++
-				causes := alerts[first].TopCauses
-				if len(causes) > 0 && causes[0] == tr.Cause {
-					top1++
-				}
-				if slices.Contains(causes[:min(3, len(causes))], tr.Cause) {
-					top3++
-				}
-			}
 		}
+		r.Outcomes = append(r.Outcomes, oc)
 		r.ByScenario[tr.Scenario] = kr
 	}
 	// A group that predicted nothing but fired only during failures is late.
@@ -341,8 +323,34 @@ func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
 		}
 	}
 	sort.SliceStable(r.FalseAlerts, func(a, b int) bool { return r.FalseAlerts[a].FiredAt.Before(r.FalseAlerts[b].FiredAt) })
+	r.ratios()
+	return r
+}
+
+// ratios sets precision and recall from the counts, and the lead-time
+// medians and cause ranks from the Outcomes.
+func (r *Report) ratios() {
 	r.Precision = ratio(r.TruePositives, r.TruePositives+r.FalsePositives)
 	r.Recall = ratio(r.Predicted, r.Failures)
+	var leads []float64
+	kindLeads := map[string][]float64{}
+	causeN, top1, top3 := 0, 0, 0
+	for _, o := range r.Outcomes {
+		if !o.Predicted {
+			continue
+		}
+		leads = append(leads, o.LeadS)
+		kindLeads[o.Scenario] = append(kindLeads[o.Scenario], o.LeadS)
+		if o.HasPrecursor {
+			causeN++
+			if len(o.TopCauses) > 0 && o.TopCauses[0] == o.Cause {
+				top1++
+			}
+			if slices.Contains(o.TopCauses[:min(3, len(o.TopCauses))], o.Cause) {
+				top3++
+			}
+		}
+	}
 	r.LeadTimeMedianS = median(leads)
 	r.Top1Cause = ratio(top1, causeN)
 	r.Top3Cause = ratio(top3, causeN)
@@ -350,7 +358,6 @@ func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
 		kr.LeadTimeMedianS = median(kindLeads[k])
 		r.ByScenario[k] = kr
 	}
-	return r
 }
 
 // describeFalse places a false alert against the scenario on its entity
@@ -412,33 +419,6 @@ func Pool(reports ...Report) Report {
 			r.ByScenario[k] = p
 		}
 	}
-	r.Precision = ratio(r.TruePositives, r.TruePositives+r.FalsePositives)
-	r.Recall = ratio(r.Predicted, r.Failures)
-	var leads []float64
-	kindLeads := map[string][]float64{}
-	causeN, top1, top3 := 0, 0, 0
-	for _, o := range r.Outcomes {
-		if !o.Predicted {
-			continue
-		}
-		leads = append(leads, o.LeadS)
-		kindLeads[o.Scenario] = append(kindLeads[o.Scenario], o.LeadS)
-		if o.HasPrecursor {
-			causeN++
-			if len(o.TopCauses) > 0 && o.TopCauses[0] == o.Cause {
-				top1++
-			}
-			if slices.Contains(o.TopCauses[:min(3, len(o.TopCauses))], o.Cause) {
-				top3++
-			}
-		}
-	}
-	r.LeadTimeMedianS = median(leads)
-	r.Top1Cause = ratio(top1, causeN)
-	r.Top3Cause = ratio(top3, causeN)
-	for k, kr := range r.ByScenario {
-		kr.LeadTimeMedianS = median(kindLeads[k])
-		r.ByScenario[k] = kr
-	}
+	r.ratios()
 	return r
 }

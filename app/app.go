@@ -367,9 +367,16 @@ func (a *App) Start(ctx context.Context) error {
 	// Maintenance: retention and model hot-reload.
 	mCtx, mCancel := context.WithCancel(runCtx)
 	g.Add(func() error { return a.maintain(mCtx) }, func(error) { mCancel() })
-	// Memory: return freed heap to the OS after bursts.
+	// Memory: return freed heap to the OS after bursts, and page out
+	// the store's mapped files.
 	if iv := time.Duration(cfg.Runtime.MemoryReleaseInterval); iv > 0 {
-		mr := newMemoryReleaser(iv, cfg.Runtime.MemoryReleaseMinBytes, a.reg, log.With("component", "memory"))
+		files := ""
+		if !cfg.Runtime.KeepFilePages {
+			if files, err = filepath.Abs(a.opts.StoragePath); err != nil {
+				return fail(fmt.Errorf("storage path %q: %w", a.opts.StoragePath, err))
+			}
+		}
+		mr := newMemoryReleaser(iv, cfg.Runtime.MemoryReleaseMinBytes, files, a.reg, log.With("component", "memory"))
 		mrCtx, mrCancel := context.WithCancel(runCtx)
 		g.Add(func() error { return mr.run(mrCtx) }, func(error) { mrCancel() })
 	}

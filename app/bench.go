@@ -125,9 +125,12 @@ type BenchIngestResult struct {
 	MemoryLimit            int64 `json:"memory_limit,omitempty"`
 	// MemoryReleaseInterval is the daemon's runtime.memory_release_interval
 	// in seconds (negative: off), and MemoryReleases how often it returned
-	// freed heap memory during the run and the settling.
+	// freed heap memory during the run and the settling; FilePageOuts
+	// how often it paged out the store's memory-mapped files
+	// (runtime.keep_file_pages false).
 	MemoryReleaseInterval float64 `json:"memory_release_interval_s"`
 	MemoryReleases        int     `json:"memory_releases"`
+	FilePageOuts          int     `json:"file_page_outs"`
 	GOMAXPROCS            int     `json:"gomaxprocs"`
 	// LoadAverage is the 1-minute load average before the run (the
 	// machine may be shared).
@@ -317,6 +320,7 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 		res.SettledHeapDeltaBytesPerSeries = float64(res.SettledHeapBytes-res.IdleHeapBytes) / n
 	}
 	res.MemoryReleases = int(counterValue(reg, "omen_memory_releases_total"))
+	res.FilePageOuts = int(counterValue(reg, "omen_memory_file_page_outs_total"))
 	if o.AfterMeasure != nil {
 		o.AfterMeasure()
 	}

@@ -18,7 +18,7 @@ var memorySink [][]byte
 // OS; below it nothing happens.
 func TestMemoryReleaser(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := newMemoryReleaser(time.Second, 16<<20, reg, slog.New(slog.DiscardHandler))
+	m := newMemoryReleaser(time.Second, 16<<20, "", reg, slog.New(slog.DiscardHandler))
 	if m.check() && testutil.ToFloat64(m.releases) != 1 {
 		t.Fatal("release not counted")
 	}
@@ -39,7 +39,7 @@ func TestMemoryReleaser(t *testing.T) {
 	if f, _, g := m.read(); f+g >= (free+garbage)/2 {
 		t.Fatalf("free heap and garbage %d → %d bytes after release", free+garbage, f+g)
 	}
-	high := newMemoryReleaser(time.Second, 1<<40, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	high := newMemoryReleaser(time.Second, 1<<40, "", prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if high.check() {
 		t.Fatal("released below the minimum")
 	}

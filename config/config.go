@@ -106,6 +106,12 @@ type RuntimeConfig struct {
 	MemoryReleaseInterval model.Duration `yaml:"memory_release_interval"`
 	// MemoryReleaseMinBytes: see MemoryReleaseInterval. Default 32 MiB.
 	MemoryReleaseMinBytes int64 `yaml:"memory_release_min_bytes"`
+	// KeepFilePages, when true, leaves the pages of the store's
+	// memory-mapped files (Badger's tables and logs) resident until the
+	// kernel reclaims them. By default the daemon pages them out every
+	// MemoryReleaseInterval (Linux, madvise MADV_PAGEOUT): they are page
+	// cache, and touching them again reads them from disk.
+	KeepFilePages bool `yaml:"keep_file_pages"`
 }
 
 // RemoteWriteConfig configures the Prometheus remote-write receiver.

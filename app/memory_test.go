@@ -2,12 +2,14 @@ package app
 
 import (
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
 
 	"github.com/omen-sre/omen/config"
 )
@@ -62,5 +64,45 @@ func TestApplyRuntimeConfig(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got == 1<<40 {
 		t.Error("memory limit not restored")
+	}
+}
+
+// TestStoreServesAfterPageOuts: with the releaser paging out the store's
+// mapped files every 50 ms, everything stored is read back intact.
+func TestStoreServesAfterPageOuts(t *testing.T) {
+	a := startApp(t, t.TempDir(), func(o *Options) {
+		o.Config.Runtime.MemoryReleaseInterval = model.Duration(50 * time.Millisecond)
+	})
+	start := time.Now().Add(-3 * time.Minute).Truncate(5 * time.Second)
+	var payloads [][]byte
+	for r := range 30 {
+		payloads = append(payloads, podLines(r, start.Add(time.Duration(r)*5*time.Second), 50))
+	}
+	publish(t, a.NATSURL(), "omen.metrics.influx", payloads...)
+	pageOuts := func() float64 {
+		mfs, err := a.opts.Gatherer.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "omen_memory_file_page_outs_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		return 0
+	}
+	waitFor(t, "vectors of the last round and page-outs after it", 30*time.Second, func() bool {
+		_, last := countVectors(t, a.Store(), "shop/cart-49")
+		return last.T >= start.Add(140*time.Second).UnixMilli() && pageOuts() >= 3
+	})
+	n0 := pageOuts()
+	waitFor(t, "two more page-outs", 10*time.Second, func() bool { return pageOuts() >= n0+2 })
+	if b, s := countBatches(t, a.Store()); b != 30 || s != 30*50*4 {
+		t.Errorf("%d batches with %d samples read back, want 30 with %d", b, s, 30*50*4)
+	}
+	_, last := countVectors(t, a.Store(), "shop/cart-9")
+	// cart-9's CPU counter grows 0.5·10 per 5 s round: rate = 1/s.
+	if got := last.Values[0]; math.Abs(got-1) > 1e-9 {
+		t.Errorf("cpu_rate of cart-9 read back = %v, want 1", got)
 	}
 }

@@ -372,7 +372,11 @@ func (a *App) Start(ctx context.Context) error {
 	if iv := time.Duration(cfg.Runtime.MemoryReleaseInterval); iv > 0 {
 		files := ""
 		if !cfg.Runtime.KeepFilePages {
-			if files, err = filepath.Abs(a.opts.StoragePath); err != nil {
+			// As the kernel shows mapped files: absolute, links resolved.
+			if files, err = filepath.EvalSymlinks(filepath.Join(a.opts.StoragePath, "badger")); err == nil {
+				files, err = filepath.Abs(files)
+			}
+			if err != nil {
 				return fail(fmt.Errorf("storage path %q: %w", a.opts.StoragePath, err))
 			}
 		}

@@ -125,13 +125,19 @@ type BenchIngestResult struct {
 	MemoryLimit            int64 `json:"memory_limit,omitempty"`
 	// MemoryReleaseInterval is the daemon's runtime.memory_release_interval
 	// in seconds (negative: off), and MemoryReleases how often it returned
-	// freed heap memory during the run and the settling; FilePageOuts
-	// how often it paged out the store's memory-mapped files
-	// (runtime.keep_file_pages false).
+	// freed heap memory during the run and the settling;
+	// FileMappingsPagedOut how many mappings of the store's files it paged
+	// out, summed over its passes (runtime.keep_file_pages false).
 	MemoryReleaseInterval float64 `json:"memory_release_interval_s"`
 	MemoryReleases        int     `json:"memory_releases"`
-	FilePageOuts          int     `json:"file_page_outs"`
-	GOMAXPROCS            int     `json:"gomaxprocs"`
+	FileMappingsPagedOut  int     `json:"file_mappings_paged_out"`
+	// MajorFaults are the page faults that read from disk from the first
+	// publish until the features of the last step were stored, and
+	// SettledMajorFaults those while settling (the cost of pages read
+	// again after being paged out).
+	MajorFaults        int64 `json:"major_faults"`
+	SettledMajorFaults int64 `json:"settled_major_faults"`
+	GOMAXPROCS         int   `json:"gomaxprocs"`
 	// LoadAverage is the 1-minute load average before the run (the
 	// machine may be shared).
 	LoadAverage float64 `json:"load_average"`
@@ -216,7 +222,7 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 	start := time.Now().Add(-time.Duration(o.Rounds) * 15 * time.Second).Truncate(15 * time.Second)
 	buf := make([]byte, 0, o.LinesPerMessage*300)
 	fmt.Fprintf(o.Progress, "publishing %d samples of %d series\n", res.Samples, res.Series)
-	pubStart, cpuStart := time.Now(), processCPUSeconds()
+	pubStart, cpuStart, faultStart := time.Now(), processCPUSeconds(), processMajorFaults()
 	var futures []jetstream.PubAckFuture
 	for r := 0; r < o.Rounds; r++ {
 		ts := strconv.FormatInt(start.Add(time.Duration(r)*15*time.Second).UnixNano(), 10)
@@ -288,6 +294,7 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 		res.SamplesPerCPUSecond = float64(res.Samples) / res.IngestCPUSeconds
 	}
 
+	res.MajorFaults = processMajorFaults() - faultStart
 	res.HeapBytes, res.RSSBytes = heapAndRSS()
 	st, _ := procStatus()
 	res.RSSAnonBytes, res.RSSFileBytes, res.PeakRSSBytes = st["RssAnon"], st["RssFile"], st["VmHWM"]
@@ -303,6 +310,7 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 			return res, ctx.Err()
 		case <-time.After(o.Settle):
 		}
+		res.SettledMajorFaults = processMajorFaults() - faultStart - res.MajorFaults
 		res.SettleSeconds = o.Settle.Seconds()
 		res.SettledHeapBytes, res.SettledRSSBytes = heapAndRSS()
 		st, _ := procStatus()
@@ -320,7 +328,7 @@ func BenchIngest(ctx context.Context, o BenchIngestOptions) (BenchIngestResult, 
 		res.SettledHeapDeltaBytesPerSeries = float64(res.SettledHeapBytes-res.IdleHeapBytes) / n
 	}
 	res.MemoryReleases = int(counterValue(reg, "omen_memory_releases_total"))
-	res.FilePageOuts = int(counterValue(reg, "omen_memory_file_page_outs_total"))
+	res.FileMappingsPagedOut = int(counterValue(reg, "omen_memory_file_mappings_paged_out_total"))
 	if o.AfterMeasure != nil {
 		o.AfterMeasure()
 	}

@@ -47,11 +47,11 @@ func applyRuntimeConfig(c config.RuntimeConfig) (restore func()) {
 // (some 0.05–0.1 CPU-s for a 100 MiB heap), and page faults when the heap
 // grows again.
 //
-// With filesDir set, every interval it also pages out the resident pages
-// of the files mapped under filesDir (Badger's memory-mapped tables,
-// value log and memtable logs; pageOutFiles), which would otherwise stay
-// in the daemon's resident set: they are page cache the kernel reads
-// again from disk when touched.
+// With filesDir set (absolute, symbolic links resolved), every interval
+// it also pages out the resident pages of the files mapped under filesDir
+// (Badger's memory-mapped tables, value log and memtable logs;
+// pageOutFiles), which would otherwise stay in the daemon's resident set:
+// clean ones are read again from disk when touched.
 type memoryReleaser struct {
 	interval time.Duration
 	minBytes uint64
@@ -61,12 +61,18 @@ type memoryReleaser struct {
 	samples  []metrics.Sample
 	releases prometheus.Counter
 	released prometheus.Counter
-	pageOuts prometheus.Counter
-	failed   bool // page-out unsupported: stop trying
+	pagedOut prometheus.Counter
+	warned   bool // a pass found no mapped file: warned once
 }
 
 func newMemoryReleaser(interval time.Duration, minBytes int64, filesDir string, reg prometheus.Registerer, logger *slog.Logger) *memoryReleaser {
 	f := promauto.With(reg)
+	if filesDir != "" {
+		if err := pageOutSupported(); err != nil {
+			logger.Warn("the storage's memory-mapped files stay resident: paging out is not available", "err", err)
+			filesDir = ""
+		}
+	}
 	return &memoryReleaser{
 		interval: interval, minBytes: uint64(max(minBytes, 0)), filesDir: filesDir, logger: logger,
 		samples: []metrics.Sample{
@@ -82,9 +88,9 @@ func newMemoryReleaser(interval time.Duration, minBytes int64, filesDir string, 
 			Namespace: "omen", Name: "memory_released_bytes_total",
 			Help: "Freed heap memory returned to the operating system by the releaser.",
 		}),
-		pageOuts: f.NewCounter(prometheus.CounterOpts{
-			Namespace: "omen", Name: "memory_file_page_outs_total",
-			Help: "Times the resident pages of the storage's memory-mapped files were paged out (runtime.keep_file_pages false).",
+		pagedOut: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "omen", Name: "memory_file_mappings_paged_out_total",
+			Help: "Memory mappings of the storage's files whose resident pages were paged out, summed over the passes (runtime.keep_file_pages false).",
 		}),
 	}
 }
@@ -127,20 +133,25 @@ func (m *memoryReleaser) check() bool {
 	return true
 }
 
-// pageOut pages out the files mapped under filesDir, if set; after a
-// first error (a kernel without MADV_PAGEOUT) it logs once and stops.
+// pageOut pages out the files mapped under filesDir, if set. After an
+// error (EPERM) it logs and stops; a pass that finds no mapped file
+// (Badger always maps its value log and memtable log) is logged once.
 func (m *memoryReleaser) pageOut() {
-	if m.filesDir == "" || m.failed {
+	if m.filesDir == "" {
 		return
 	}
 	n, err := pageOutFiles(m.filesDir)
+	m.pagedOut.Add(float64(n))
 	if err != nil {
-		m.failed = true
-		m.logger.Warn("cannot page out the storage's mapped files; they stay resident", "err", err)
+		m.logger.Warn("stopped paging out the storage's memory-mapped files", "err", err)
+		m.filesDir = ""
 		return
 	}
-	m.pageOuts.Inc()
-	m.logger.Debug("paged out the storage's mapped files", "mappings", n)
+	if n == 0 && !m.warned {
+		m.warned = true
+		m.logger.Warn("no memory-mapped storage file found to page out", "dir", m.filesDir)
+	}
+	m.logger.Debug("paged out the storage's memory-mapped files", "mappings", n)
 }
 
 // read returns the free-but-held heap, the live heap at the last

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	pmodel "github.com/prometheus/common/model"
 
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/model"
@@ -30,6 +31,14 @@ type EvalOptions struct {
 	// head, and a fifth of the pods (about 50 failures over 8 fleets) is
 	// held out to choose the threshold.
 	TrainFleets int
+	// ValFleets, when positive, validates (early stopping, threshold) on
+	// the pods of the last ValFleets training fleets, trained on by
+	// none of the networks (training.TrainOptions.ValSplit "after"),
+	// instead of on a fifth of the pods of every fleet.
+	ValFleets int
+	// MinLead overrides the lead floor of the threshold (see
+	// TrainOnStore) when positive.
+	MinLead time.Duration
 }
 
 // EvalReport is what "omen eval sim" prints.
@@ -72,6 +81,12 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 		// (docs/EVALUATION.md). Three times the training time.
 		o.Train.Members = 3
 	}
+	if o.ValFleets >= o.TrainFleets {
+		return EvalReport{}, fmt.Errorf("eval sim: %d validation fleets of %d training fleets leave none to train on", o.ValFleets, o.TrainFleets)
+	}
+	if o.Train.ValSplit == "" && o.ValFleets > 0 {
+		o.Train.ValSplit = "after"
+	}
 	if o.Train.ValSplit == "" {
 		// Validate on whole pods the model never saw, as the evaluated
 		// fleet's are: the tails of pods it trained on made the validation
@@ -98,6 +113,9 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 		}
 	}
 	testStart := trainStart.Add(time.Duration(o.TrainFleets) * span)
+	if o.ValFleets > 0 {
+		o.Train.ValFrom = trainStart.Add(time.Duration(o.TrainFleets-o.ValFleets) * span).UnixMilli()
+	}
 	testSpecs, err := schedule(o.Seed, o.Duration)
 	if err != nil {
 		return rep, err
@@ -113,6 +131,9 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 	resolved := map[string][]time.Time{} // resolution times per fingerprint
 	live := false
 	o.App.Config = SimConfig(testFleet)
+	if o.MinLead > 0 {
+		o.App.Config.Alerting.MinLead = pmodel.Duration(o.MinLead)
+	}
 	o.App.WallClock = false
 	o.App.OnAlert = func(a app.FiredAlert) {
 		mu.Lock()

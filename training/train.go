@@ -68,10 +68,16 @@ type TrainOptions struct {
 	// last ValFraction of every entity's history; "entity" whole entities,
 	// about a ValFraction of them chosen by a hash of their names, so that
 	// the early stopping and the thresholds are judged on entities the
-	// model never saw, as a new pod or a new fleet is. When that leaves no
-	// entity for training or none for validation (very few entities),
-	// Train logs a warning and uses the time split.
+	// model never saw, as a new pod or a new fleet is; "after" whole
+	// entities whose history starts at or after ValFrom (the fleets or
+	// clusters recorded last: validation then shares no incident with
+	// training, as a new fleet would not). When that leaves no entity for
+	// training or none for validation (very few entities), Train logs a
+	// warning and uses the time split.
 	ValSplit string
+	// ValFrom, in ms since the Unix epoch, is the start of validation for
+	// ValSplit "after".
+	ValFrom int64
 	// Risk and Level are the POT parameters for the anomaly threshold
 	// (defaults 1e-3, 0.98).
 	Risk, Level float64
@@ -148,7 +154,7 @@ func (o *TrainOptions) defaults() error {
 	if o.ValSplit == "" {
 		o.ValSplit = "time"
 	}
-	if o.Window < 2 || o.Horizon < 1 || o.MaxPosWeight < 1 || !(o.ValFraction > 0 && o.ValFraction < 1) || (o.ValSplit != "time" && o.ValSplit != "entity") {
+	if o.Window < 2 || o.Horizon < 1 || o.MaxPosWeight < 1 || !(o.ValFraction > 0 && o.ValFraction < 1) || (o.ValSplit != "time" && o.ValSplit != "entity" && o.ValSplit != "after") {
 		return fmt.Errorf("train: invalid options (window %d, horizon %d, max pos weight %v, val fraction %v, val split %q)", o.Window, o.Horizon, o.MaxPosWeight, o.ValFraction, o.ValSplit)
 	}
 	if o.Restarts < 0 || o.AverageFrom < 0 || o.AverageFrom > o.Epochs || o.Members < 0 || (o.Members > 1 && o.Restarts > 1) {
@@ -226,11 +232,11 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		return nil, rep, err
 	}
 	split := opts.ValSplit
-	if split == "entity" && (len(trs) == 0 || len(vas) == 0) && len(trs)+len(vas) > 0 {
+	if split != "time" && (len(trs) == 0 || len(vas) == 0) && len(trs)+len(vas) > 0 {
 		// Too few entities for a fraction of them to be held out whole
 		// (or to be left for training): validate on the last part of
 		// every entity's history instead.
-		opts.Logger.Warn("the entity split left no entity for training or validation; validating on the last part of every entity's history instead",
+		opts.Logger.Warn("the "+split+" split left no entity for training or validation; validating on the last part of every entity's history instead",
 			"entities", len(trs)+len(vas), "val_fraction", opts.ValFraction)
 		split = "time"
 		if trs, vas, vaSeries, err = splitWindows(series, opts, split); err != nil {
@@ -249,7 +255,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		return nil, rep, err
 	}
 	rep.Entities, rep.Features = len(trs), features
-	if split == "entity" {
+	if split != "time" {
 		rep.Entities += len(vas)
 	}
 	rep.TrainWindows, rep.ValWindows = trw.N(), vaw.N()
@@ -429,8 +435,9 @@ func heldOut(entity string, frac float64) bool {
 }
 
 // splitWindows makes the training and validation windows of series split
-// as valSplit says ("entity": whole entities held out; otherwise the last
-// ValFraction of every entity). Entities too short for a window are
+// as valSplit says ("entity": whole entities held out; "after": whole
+// entities starting at or after ValFrom; otherwise the last ValFraction
+// of every entity). Entities too short for a window are
 // skipped with a warning.
 func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) (trs, vas []*Windows, vaSeries []*dataset.Series, err error) {
 	// Training windows are labelled over LabelHorizon (and masked as
@@ -439,20 +446,24 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 	wo := WindowOptions{Window: opts.Window, Horizon: opts.LabelHorizon, Onset: opts.Onset, MaskBeyond: opts.maskBeyond()}
 	vo := WindowOptions{Window: opts.Window, Horizon: opts.Horizon, Onset: opts.Onset}
 	for _, s := range series {
-		if valSplit == "entity" {
+		if valSplit == "entity" || valSplit == "after" {
+			val := heldOut(s.Entity, opts.ValFraction)
+			if valSplit == "after" {
+				val = s.Start >= opts.ValFrom
+			}
 			if s.Steps() <= opts.Window+opts.Horizon {
 				opts.Logger.Warn("skipping short entity", "entity", s.Entity, "steps", s.Steps())
 				continue
 			}
 			o := wo
-			if heldOut(s.Entity, opts.ValFraction) {
+			if val {
 				o = vo
 			}
 			w, err := MakeWindows(s, o)
 			if err != nil {
 				return nil, nil, nil, err
 			}
-			if heldOut(s.Entity, opts.ValFraction) {
+			if val {
 				vas, vaSeries = append(vas, w), append(vaSeries, s)
 			} else {
 				trs = append(trs, w)

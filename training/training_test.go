@@ -370,6 +370,45 @@ func TestTrainFailureHead(t *testing.T) {
 	}
 }
 
+// TestTrainValSplitAfter: with ValSplit "after" the entities starting at
+// or after ValFrom are validation, whole, and the others training.
+func TestTrainValSplitAfter(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	var src memSource
+	for i := range 8 {
+		s := &dataset.Series{Entity: fmt.Sprintf("fleet-%d/pod", i), Features: []string{"a"}, Labels: make([]bool, 300),
+			Start: int64(i) * 1_000_000, Step: 1000}
+		for k := range 300 {
+			a := r.NormFloat64() * 0.1
+			if m := k % 40; m >= 30 && m < 35 {
+				a += float64(m-29) * 0.5
+			} else if m == 35 {
+				s.Labels[k] = true
+			}
+			s.Values = append(s.Values, a)
+		}
+		src = append(src, s)
+	}
+	_, rep, err := Train(context.Background(), TrainOptions{Source: src, Window: 8, Horizon: 4, Hidden: 8, Epochs: 2, LearningRate: 1e-2, Seed: 1,
+		ValSplit: "after", ValFrom: 6_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perEntity := 300 - 8 - 4 + 1
+	if rep.Entities != 8 || rep.ValWindows < 2*perEntity || rep.ValWindows > 2*300 || rep.TrainWindows < 6*perEntity || rep.TrainWindows > 6*300 {
+		t.Fatalf("report %+v, want 2 validation entities of 8", rep)
+	}
+	// Nothing after ValFrom: the time split, with a warning.
+	_, rep, err = Train(context.Background(), TrainOptions{Source: src, Window: 8, Horizon: 4, Hidden: 8, Epochs: 1, LearningRate: 1e-2, Seed: 1,
+		ValSplit: "after", ValFrom: 9_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ValWindows == 0 || rep.ValWindows > 8*300/4 {
+		t.Fatalf("report %+v, want the time split's validation windows", rep)
+	}
+}
+
 // TestTrainValSplitEntity: with ValSplit "entity" whole entities are held
 // out (none is split in time), and the failure head still learns.
 func TestTrainValSplitEntity(t *testing.T) {

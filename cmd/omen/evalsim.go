@@ -27,6 +27,8 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.ModelFile, "model", "", "evaluate this model file instead of training one")
 	fs.IntVar(&o.Train.Members, "members", 3, "networks trained from different seeds and averaged (an ensemble; 1: a single network)")
 	fs.StringVar(&o.SaveModel, "save-model", "", "write the trained model to this file")
+	fs.IntVar(&o.ValFleets, "val-fleets", 0, "validate (early stopping, threshold) on the pods of the last N training fleets, not trained on (0: on a fifth of the pods of every fleet)")
+	fs.DurationVar(&o.MinLead, "min-lead", 0, "lead floor of the threshold: the validation median lead it must reach (0: the built-in floor)")
 	runs := fs.Int("runs", 1, "evaluate this many fleets (seeds seed, seed+1, …) with one model (trained by the first run unless --model is given) and report them pooled")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file (- for stdout)")
 	if rc, ok := parseFlags(fs, args, stderr); !ok {

@@ -197,6 +197,9 @@ func (a *App) Addr() string {
 // NATSURL returns the NATS server omen consumes from once Start has returned.
 func (a *App) NATSURL() string { return a.natsURL }
 
+// badgerDir is the store's directory under the storage path.
+func (a *App) badgerDir() string { return filepath.Join(a.opts.StoragePath, "badger") }
+
 // Store returns the store once Start has returned (for tests and the demo).
 func (a *App) Store() *store.Store { return a.store }
 
@@ -211,7 +214,7 @@ func (a *App) Start(ctx context.Context) error {
 
 	// Store: Badger under the storage path; everything durable lives there.
 	st, err := store.Open(store.Options{
-		Path:             filepath.Join(a.opts.StoragePath, "badger"),
+		Path:             a.badgerDir(),
 		Retention:        a.opts.Retention,
 		MemTableSize:     cfg.Storage.MemTableSize,
 		NumMemtables:     cfg.Storage.NumMemtables,
@@ -373,11 +376,13 @@ func (a *App) Start(ctx context.Context) error {
 		files := ""
 		if !cfg.Runtime.KeepFilePages {
 			// As the kernel shows mapped files: absolute, links resolved.
-			if files, err = filepath.EvalSymlinks(filepath.Join(a.opts.StoragePath, "badger")); err == nil {
+			files, err = filepath.EvalSymlinks(a.badgerDir())
+			if err == nil {
 				files, err = filepath.Abs(files)
 			}
 			if err != nil {
-				return fail(fmt.Errorf("storage path %q: %w", a.opts.StoragePath, err))
+				log.Warn("the storage's memory-mapped files stay resident", "err", err)
+				files = ""
 			}
 		}
 		mr := newMemoryReleaser(iv, cfg.Runtime.MemoryReleaseMinBytes, files, a.reg, log.With("component", "memory"))

@@ -246,6 +246,18 @@ func publishHistory(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.
 	return nil
 }
 
+// DefaultMinLead is the lead floor of the threshold TrainOnStore asks
+// for unless the configuration sets alerting.min_lead (see TrainOnStore).
+const DefaultMinLead = 420 * time.Second
+
+// MinLead is the lead floor TrainOnStore uses with configuration c.
+func MinLead(c *config.Config) time.Duration {
+	if c != nil && c.Alerting.MinLead > 0 {
+		return time.Duration(c.Alerting.MinLead)
+	}
+	return DefaultMinLead
+}
+
 // TrainOnStore trains a model on the store's vectors between from and to,
 // with failure labels shifted by the horizon.
 func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Options) (*model.Model, []byte, error) {
@@ -279,14 +291,13 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 		// development fleets (428 against 349 s over 16 ensemble×fleet
 		// pairs) and by about 100 s on the fresh fleets of seeds 33-42,
 		// where a floor of 390 s gave 284-293 s (docs/EVALUATION.md). So
-		// the floor is 300 + 120 s unless the configuration's
-		// alerting.min_lead says otherwise.
-		minLead := 420 * time.Second
-		if ml := time.Duration(o.App.Config.Alerting.MinLead); ml > 0 {
-			minLead = ml
-		}
+		// the floor is 300 + 120 s (DefaultMinLead) unless the
+		// configuration's alerting.min_lead says otherwise.
 		t.Alerts = &training.AlertRule{For: o.App.Config.Alerting.For, ResolveRatio: o.App.Config.Alerting.ResolveRatio,
-			MinLead: int((minLead + Step - 1) / Step)}
+			MinLead: training.LeadSteps(MinLead(o.App.Config), Step)}
+	}
+	if t.Logger == nil {
+		t.Logger = o.App.Logger
 	}
 	if t.Seed == 0 {
 		t.Seed = o.Seed
@@ -297,6 +308,10 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 	m, rep, err := training.Train(ctx, t)
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	if t.ValSplit == "after" && rep.ValSplit != "after" {
+		// Validation fleets were asked for and none could be held out.
+		return nil, nil, fmt.Errorf("train: no entity starts after the validation cutoff %s (or none before it)", time.UnixMilli(t.ValFrom).UTC().Format(time.RFC3339))
 	}
 	data, err := m.MarshalBinary()
 	if err != nil {

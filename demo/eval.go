@@ -58,6 +58,12 @@ type EvalReport struct {
 	// fleets' held-out validation pods).
 	Threshold    float64 `json:"failure_threshold"`
 	TrainSeconds float64 `json:"train_seconds,omitempty"`
+	// ValSplit, ValFleets and MinLeadS say how a model trained by this
+	// run was validated and which lead floor its threshold had (absent
+	// for --model).
+	ValSplit  string  `json:"val_split,omitempty"`
+	ValFleets int     `json:"val_fleets,omitempty"`
+	MinLeadS  float64 `json:"min_lead_s,omitempty"`
 }
 
 // Eval trains a model on simulated fleets (or loads one), then runs a
@@ -81,10 +87,13 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 		// (docs/EVALUATION.md). Three times the training time.
 		o.Train.Members = 3
 	}
-	if o.ValFleets >= o.TrainFleets {
-		return EvalReport{}, fmt.Errorf("eval sim: %d validation fleets of %d training fleets leave none to train on", o.ValFleets, o.TrainFleets)
+	if o.ValFleets < 0 || o.ValFleets >= o.TrainFleets {
+		return EvalReport{}, fmt.Errorf("eval sim: %d validation fleets of %d training fleets", o.ValFleets, o.TrainFleets)
 	}
-	if o.Train.ValSplit == "" && o.ValFleets > 0 {
+	if o.ValFleets > 0 {
+		if o.Train.ValSplit != "" && o.Train.ValSplit != "after" {
+			return EvalReport{}, fmt.Errorf("eval sim: validation fleets need the validation split \"after\", not %q", o.Train.ValSplit)
+		}
 		o.Train.ValSplit = "after"
 	}
 	if o.Train.ValSplit == "" {
@@ -195,6 +204,7 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 			return rep, err
 		}
 		rep.TrainSeconds = time.Since(tm).Seconds()
+		rep.ValSplit, rep.ValFleets, rep.MinLeadS = o.Train.ValSplit, o.ValFleets, MinLead(o.App.Config).Seconds()
 		rep.Model = m.Meta().Version
 		if o.SaveModel != "" {
 			if err := os.WriteFile(o.SaveModel, data, 0o644); err != nil {

@@ -3,6 +3,7 @@ package training
 import (
 	"math"
 	"slices"
+	"time"
 )
 
 // AlertRule is the daemon's alert rule as Train's episode threshold sees
@@ -290,6 +291,15 @@ func EpisodeCurve(seqs []ProbSeq, horizon int, rule AlertRule) []EpisodeStats {
 		return nil
 	}
 	return stats
+}
+
+// LeadSteps converts a lead floor to whole steps of length step, rounding
+// up (AlertRule.MinLead); 0 for a non-positive lead or step.
+func LeadSteps(lead, step time.Duration) int {
+	if lead <= 0 || step <= 0 {
+		return 0
+	}
+	return int((lead + step - 1) / step)
 }
 
 // LeadFloor returns chosen when its validation median lead reaches

@@ -180,6 +180,9 @@ type TrainReport struct {
 	Positives    int      `json:"train_positives"`
 	// Members is the number of networks of the returned model.
 	Members int `json:"members"`
+	// ValSplit is the validation split used: TrainOptions.ValSplit, or
+	// "time" when that split left no entity on one side.
+	ValSplit string `json:"val_split"`
 	// ValPositives are the validation windows labelled positive (over
 	// the model's Horizon).
 	ValPositives int              `json:"val_positives"`
@@ -243,6 +246,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			return nil, rep, err
 		}
 	}
+	rep.ValSplit = split
 	if len(trs) == 0 || len(vas) == 0 {
 		return nil, rep, fmt.Errorf("train: no entity has more than %d steps for training and validation", opts.Window+opts.Horizon)
 	}
@@ -447,9 +451,11 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 	vo := WindowOptions{Window: opts.Window, Horizon: opts.Horizon, Onset: opts.Onset}
 	for _, s := range series {
 		if valSplit == "entity" || valSplit == "after" {
-			val := heldOut(s.Entity, opts.ValFraction)
+			var val bool
 			if valSplit == "after" {
 				val = s.Start >= opts.ValFrom
+			} else {
+				val = heldOut(s.Entity, opts.ValFraction)
 			}
 			if s.Steps() <= opts.Window+opts.Horizon {
 				opts.Logger.Warn("skipping short entity", "entity", s.Entity, "steps", s.Steps())

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -371,7 +372,8 @@ func TestTrainFailureHead(t *testing.T) {
 }
 
 // TestTrainValSplitAfter: with ValSplit "after" the entities starting at
-// or after ValFrom are validation, whole, and the others training.
+// or after ValFrom are validation, whole, and the others training; with
+// none after it Train falls back to the time split and says so.
 func TestTrainValSplitAfter(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	var src memSource
@@ -389,23 +391,38 @@ func TestTrainValSplitAfter(t *testing.T) {
 		}
 		src = append(src, s)
 	}
-	_, rep, err := Train(context.Background(), TrainOptions{Source: src, Window: 8, Horizon: 4, Hidden: 8, Epochs: 2, LearningRate: 1e-2, Seed: 1,
-		ValSplit: "after", ValFrom: 6_000_000})
+	opts := TrainOptions{Source: src, Window: 8, Horizon: 4, ValSplit: "after", ValFrom: 5_000_000}
+	if err := opts.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, vaSeries, err := splitWindows(src, opts, "after")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range vaSeries {
+		got = append(got, s.Entity)
+	}
+	if want := []string{"fleet-5/pod", "fleet-6/pod", "fleet-7/pod"}; !slices.Equal(got, want) {
+		t.Fatalf("validation entities %v, want %v", got, want)
+	}
+	_, rep, err := Train(context.Background(), TrainOptions{Source: src, Window: 8, Horizon: 4, Hidden: 8, Epochs: 1, LearningRate: 1e-2, Seed: 1,
+		ValSplit: "after", ValFrom: 5_000_000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	perEntity := 300 - 8 - 4 + 1
-	if rep.Entities != 8 || rep.ValWindows < 2*perEntity || rep.ValWindows > 2*300 || rep.TrainWindows < 6*perEntity || rep.TrainWindows > 6*300 {
-		t.Fatalf("report %+v, want 2 validation entities of 8", rep)
+	if rep.ValSplit != "after" || rep.Entities != 8 || rep.ValWindows < 3*perEntity || rep.ValWindows > 3*300 {
+		t.Fatalf("report %+v, want 3 validation entities of 8", rep)
 	}
-	// Nothing after ValFrom: the time split, with a warning.
+	// Nothing after ValFrom: the time split, reported.
 	_, rep, err = Train(context.Background(), TrainOptions{Source: src, Window: 8, Horizon: 4, Hidden: 8, Epochs: 1, LearningRate: 1e-2, Seed: 1,
 		ValSplit: "after", ValFrom: 9_000_000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.ValWindows == 0 || rep.ValWindows > 8*300/4 {
-		t.Fatalf("report %+v, want the time split's validation windows", rep)
+	if rep.ValSplit != "time" {
+		t.Fatalf("validation split %q with no entity after the cutoff, want time", rep.ValSplit)
 	}
 }
 

@@ -42,6 +42,17 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen eval sim: --runs %d, want at least 1\n", *runs)
 		return 2
 	}
+	switch {
+	case o.ValFleets < 0 || o.MinLead < 0:
+		fmt.Fprintf(stderr, "omen eval sim: --val-fleets %d and --min-lead %v must not be negative\n", o.ValFleets, o.MinLead)
+		return 2
+	case o.ModelFile != "" && (o.ValFleets > 0 || o.MinLead > 0):
+		fmt.Fprintln(stderr, "omen eval sim: --val-fleets and --min-lead choose how a model is trained; they do not apply to --model")
+		return 2
+	case o.ValFleets >= o.TrainFleets:
+		fmt.Fprintf(stderr, "omen eval sim: --val-fleets %d leaves none of the %d training fleets to train on\n", o.ValFleets, o.TrainFleets)
+		return 2
+	}
 	if o.ModelFile == "" && o.TrainSeed != 0 && o.TrainSeed < o.Seed+int64(*runs) && o.Seed < o.TrainSeed+int64(o.TrainFleets) {
 		fmt.Fprintf(stderr, "omen eval sim: the evaluated seeds %d…%d overlap the training seeds %d…%d\n",
 			o.Seed, o.Seed+int64(*runs)-1, o.TrainSeed, o.TrainSeed+int64(o.TrainFleets)-1)

@@ -95,11 +95,13 @@ func TestEvalSimRunsSmoke(t *testing.T) {
 			} `json:"outcomes"`
 		} `json:"pooled"`
 		Runs []struct {
-			Seed      int64  `json:"seed"`
-			TrainSeed int64  `json:"train_seed"`
-			Model     string `json:"model"`
-			Scenarios int    `json:"scenarios"`
-			Failures  int    `json:"failures"`
+			Seed      int64   `json:"seed"`
+			TrainSeed int64   `json:"train_seed"`
+			Model     string  `json:"model"`
+			ValSplit  string  `json:"val_split"`
+			MinLeadS  float64 `json:"min_lead_s"`
+			Scenarios int     `json:"scenarios"`
+			Failures  int     `json:"failures"`
 		} `json:"runs"`
 	}
 	if err := json.Unmarshal(b, &rep); err != nil {
@@ -111,13 +113,17 @@ func TestEvalSimRunsSmoke(t *testing.T) {
 	if rep.Runs[1].TrainSeed != 1003 || rep.Runs[0].Model == "" || rep.Runs[0].Model != rep.Runs[1].Model || rep.Requested != 2 {
 		t.Errorf("second run should report the first run's model: %+v (runs requested %d)", rep.Runs, rep.Requested)
 	}
+	if rep.Runs[0].ValSplit != "entity" || rep.Runs[0].MinLeadS != 420 || rep.Runs[1].MinLeadS != 0 {
+		t.Errorf("the training run should report its validation split and lead floor, the loading run none: %+v", rep.Runs)
+	}
 	if rep.Pooled.Scenarios != rep.Runs[0].Scenarios+rep.Runs[1].Scenarios || len(rep.Pooled.Outcomes) != rep.Runs[0].Failures+rep.Runs[1].Failures {
 		t.Errorf("pooled %+v from runs %+v", rep.Pooled, rep.Runs)
 	}
 	if !strings.Contains(stdout.String(), "pooled over 2 seeds") {
 		t.Errorf("stdout %q", stdout.String())
 	}
-	for _, args := range [][]string{{"--runs", "0"}, {"--seed", "1", "--train-seed", "3", "--runs", "5"}} {
+	for _, args := range [][]string{{"--runs", "0"}, {"--seed", "1", "--train-seed", "3", "--runs", "5"},
+		{"--val-fleets", "-1"}, {"--min-lead", "-1s"}, {"--val-fleets", "8"}, {"--model", "m.omen", "--val-fleets", "2"}, {"--model", "m.omen", "--min-lead", "5m"}} {
 		if rc := dispatch(append([]string{"eval", "sim"}, args...), &stdout, &stderr); rc != 2 {
 			t.Errorf("%v: exit %d", args, rc)
 		}

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -131,7 +130,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		// Failure labels from the configured definitions: choose the
 		// threshold by what the daemon's alert rule would have done.
 		o.Alerts = &training.AlertRule{For: cfg.Alerting.For, ResolveRatio: cfg.Alerting.ResolveRatio,
-			MinLead: int(math.Ceil(float64(cfg.Alerting.MinLead) / float64(cfg.Step)))}
+			MinLead: training.LeadSteps(time.Duration(cfg.Alerting.MinLead), time.Duration(cfg.Step))}
 	}
 	o.Progress = stderr
 	o.Version = "v" + now.UTC().Format("20060102T150405Z")

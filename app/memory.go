@@ -63,6 +63,9 @@ type memoryReleaser struct {
 	released prometheus.Counter
 	pagedOut prometheus.Counter
 	warned   bool // a pass found no mapped file: warned once
+
+	prevCycles   uint64 // collections at the previous check
+	forcedCycles uint64 // collections right after check's last release
 }
 
 func newMemoryReleaser(interval time.Duration, minBytes int64, filesDir string, reg prometheus.Registerer, logger *slog.Logger) *memoryReleaser {
@@ -79,6 +82,8 @@ func newMemoryReleaser(interval time.Duration, minBytes int64, filesDir string, 
 			{Name: "/memory/classes/heap/free:bytes"},
 			{Name: "/gc/heap/live:bytes"},
 			{Name: "/memory/classes/heap/objects:bytes"},
+			{Name: "/memory/classes/heap/released:bytes"},
+			{Name: "/gc/cycles/total:gc-cycles"},
 		},
 		releases: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "memory_releases_total",
@@ -114,22 +119,28 @@ func (m *memoryReleaser) run(ctx context.Context) error {
 // whether it did. What can be released is the free heap plus the
 // garbage allocated since the last collection (after a burst no
 // collection may run for a long time): FreeOSMemory collects it first.
+// The objects that died before the last collection finished are not
+// known to be garbage until the next one, and an idle daemon runs none:
+// so when no collection has run since the previous check, check forces
+// one (FreeOSMemory) once, whatever the figures say, and not again until
+// a collection has run by itself.
 func (m *memoryReleaser) check() bool {
 	// No threshold relative to the live heap: the runtime's live figure
 	// is that of the last collection, which after a burst may be the
 	// burst's, and no collection runs while the daemon idles.
-	free, live, garbage := m.read()
-	if free+garbage < m.minBytes {
+	st := m.read()
+	quiet := st.cycles == m.prevCycles && st.cycles != m.forcedCycles
+	m.prevCycles = st.cycles
+	if st.free+st.garbage < m.minBytes && !quiet {
 		return false
 	}
-	rss0 := free + garbage
 	debug.FreeOSMemory()
-	free, _, garbage = m.read()
+	after := m.read()
+	m.prevCycles, m.forcedCycles = after.cycles, after.cycles
 	m.releases.Inc()
-	if rss0 > free+garbage {
-		m.released.Add(float64(rss0 - free - garbage))
-	}
-	m.logger.Debug("returned freed heap memory to the OS", "released_bytes", rss0-min(rss0, free+garbage), "live_bytes", live)
+	released := after.released - min(after.released, st.released)
+	m.released.Add(float64(released))
+	m.logger.Debug("returned freed heap memory to the OS", "released_bytes", released, "live_bytes", after.live, "idle", quiet)
 	return true
 }
 
@@ -154,10 +165,16 @@ func (m *memoryReleaser) pageOut() {
 	m.logger.Debug("paged out the storage's memory-mapped files", "mappings", n)
 }
 
-// read returns the free-but-held heap, the live heap at the last
-// collection and the heap objects allocated since that are not live
-// (garbage, or live objects allocated since), in bytes.
-func (m *memoryReleaser) read() (free, live, garbage uint64) {
+// heapState is what the releaser reads of the runtime's counters, in
+// bytes: the free-but-held heap, the live heap at the last collection,
+// the heap objects allocated since that are not live (garbage, or live
+// objects allocated since), the heap returned to the OS, and the
+// collections so far.
+type heapState struct {
+	free, live, garbage, released, cycles uint64
+}
+
+func (m *memoryReleaser) read() heapState {
 	metrics.Read(m.samples)
 	u := func(i int) uint64 {
 		if m.samples[i].Value.Kind() == metrics.KindUint64 {
@@ -165,9 +182,9 @@ func (m *memoryReleaser) read() (free, live, garbage uint64) {
 		}
 		return 0
 	}
-	free, live = u(0), u(1)
-	if objs := u(2); objs > live {
-		garbage = objs - live
+	st := heapState{free: u(0), live: u(1), released: u(3), cycles: u(4)}
+	if objs := u(2); objs > st.live {
+		st.garbage = objs - st.live
 	}
-	return free, live, garbage
+	return st
 }

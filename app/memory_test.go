@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"testing"
 	"time"
@@ -22,31 +23,68 @@ import (
 var memorySink [][]byte
 
 // TestMemoryReleaser: freed heap above the threshold is returned to the
-// OS; below it nothing happens.
+// OS; below it nothing happens, unless no collection ran since the
+// previous check: then one collection is forced, once, and finds the
+// objects that died after the last one.
 func TestMemoryReleaser(t *testing.T) {
+	// The collector off throughout, so that neither a collection nor the
+	// runtime's scavenger runs but those the test and check make.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	reg := prometheus.NewRegistry()
 	m := newMemoryReleaser(time.Second, 16<<20, "", reg, slog.New(slog.DiscardHandler))
-	if m.check() && testutil.ToFloat64(m.releases) != 1 {
-		t.Fatal("release not counted")
-	}
-	// 64 MiB of garbage, with the collector off so that neither a
-	// collection nor the runtime's scavenger can return it first.
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	m.check() // the first check only records the collections so far
+	runtime.GC()
+	// 64 MiB of garbage allocated since the last collection.
 	for range 64 {
 		memorySink = append(memorySink, make([]byte, 1<<20))
 	}
 	memorySink = nil
-	free, _, garbage := m.read()
-	if free+garbage < 60<<20 {
-		t.Fatalf("%d bytes free and %d garbage after dropping 64 MiB", free, garbage)
+	st := m.read()
+	if st.free+st.garbage < 60<<20 {
+		t.Fatalf("%d bytes free and %d garbage after dropping 64 MiB", st.free, st.garbage)
 	}
 	if !m.check() {
-		t.Fatalf("%d bytes free and %d garbage, not released", free, garbage)
+		t.Fatalf("%d bytes free and %d garbage, not released", st.free, st.garbage)
 	}
-	if f, _, g := m.read(); f+g >= (free+garbage)/2 {
-		t.Fatalf("free heap and garbage %d → %d bytes after release", free+garbage, f+g)
+	if after := m.read(); after.free+after.garbage >= (st.free+st.garbage)/2 || after.released < st.released+60<<20 {
+		t.Fatalf("free heap and garbage %d → %d bytes, released %d → %d after release", st.free+st.garbage, after.free+after.garbage, st.released, after.released)
 	}
+	if got := testutil.ToFloat64(m.released); got < 60<<20 {
+		t.Errorf("released bytes counted %v, want ≥ 60 MiB", got)
+	}
+	// Quiet: nothing to release and no collection since the last check:
+	// no forced collection right after check's own.
+	if m.check() {
+		t.Fatal("released again with nothing freed and no collection since its own")
+	}
+
+	// 64 MiB that die after the last collection: they look live (the
+	// live figure is that collection's) until the next one.
+	for range 64 {
+		memorySink = append(memorySink, make([]byte, 1<<20))
+	}
+	runtime.GC()
+	memorySink = nil
+	if m.check() {
+		t.Fatal("released after a collection ran by itself, with nothing free")
+	}
+	before := m.read()
+	if !m.check() {
+		t.Fatal("no collection forced when none ran since the previous check")
+	}
+	if after := m.read(); after.released < before.released+60<<20 {
+		t.Fatalf("released %d → %d bytes by the forced collection, want 64 MiB more", before.released, after.released)
+	}
+	if m.check() {
+		t.Fatal("forced a second collection in the same quiet spell")
+	}
+	if got := testutil.ToFloat64(m.releases); got != 2 {
+		t.Errorf("releases counted %v, want 2", got)
+	}
+
 	high := newMemoryReleaser(time.Second, 1<<40, "", prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	high.check()
+	runtime.GC()
 	if high.check() {
 		t.Fatal("released below the minimum")
 	}

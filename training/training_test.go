@@ -332,6 +332,22 @@ type memSource []*dataset.Series
 
 func (m memSource) Load(context.Context) ([]*dataset.Series, error) { return m, nil }
 
+// rampSeries is n steps of one noisy feature "a" that ramps up for 5
+// steps before every failure (every 40 steps).
+func rampSeries(r *rand.Rand, name string, n int) *dataset.Series {
+	s := &dataset.Series{Entity: name, Features: []string{"a"}, Labels: make([]bool, n)}
+	for t := range n {
+		a := r.NormFloat64() * 0.1
+		if k := t % 40; k >= 30 && k < 35 {
+			a += float64(k-29) * 0.5
+		} else if k == 35 {
+			s.Labels[t] = true
+		}
+		s.Values = append(s.Values, a)
+	}
+	return s
+}
+
 func TestTrainFailureHead(t *testing.T) {
 	// Two entities: feature a ramps up for 5 steps before every failure.
 	r := rand.New(rand.NewPCG(7, 7))
@@ -378,17 +394,8 @@ func TestTrainValSplitAfter(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	var src memSource
 	for i := range 8 {
-		s := &dataset.Series{Entity: fmt.Sprintf("fleet-%d/pod", i), Features: []string{"a"}, Labels: make([]bool, 300),
-			Start: int64(i) * 1_000_000, Step: 1000}
-		for k := range 300 {
-			a := r.NormFloat64() * 0.1
-			if m := k % 40; m >= 30 && m < 35 {
-				a += float64(m-29) * 0.5
-			} else if m == 35 {
-				s.Labels[k] = true
-			}
-			s.Values = append(s.Values, a)
-		}
+		s := rampSeries(r, fmt.Sprintf("fleet-%d/pod", i), 300)
+		s.Start, s.Step = int64(i)*1_000_000, 1000
 		src = append(src, s)
 	}
 	opts := TrainOptions{Source: src, Window: 8, Horizon: 4, ValSplit: "after", ValFrom: 5_000_000}
@@ -430,19 +437,7 @@ func TestTrainValSplitAfter(t *testing.T) {
 // out (none is split in time), and the failure head still learns.
 func TestTrainValSplitEntity(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
-	mk := func(name string, n int) *dataset.Series {
-		s := &dataset.Series{Entity: name, Features: []string{"a"}, Labels: make([]bool, n)}
-		for t := range n {
-			a := r.NormFloat64() * 0.1
-			if k := t % 40; k >= 30 && k < 35 {
-				a += float64(k-29) * 0.5
-			} else if k == 35 {
-				s.Labels[t] = true
-			}
-			s.Values = append(s.Values, a)
-		}
-		return s
-	}
+	mk := func(name string, n int) *dataset.Series { return rampSeries(r, name, n) }
 	var src memSource
 	val := 0
 	for i := range 12 {

@@ -1,6 +1,7 @@
 package training
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -300,6 +301,28 @@ func LeadSteps(lead, step time.Duration) int {
 		return 0
 	}
 	return int((lead + step - 1) / step)
+}
+
+// MinLeadFloorOnsets is the fewest validation failures the F1 choice
+// must predict for Train to apply the lead floor (AlertRule.MinLead):
+// below it the validation median lead is too noisy to act on.
+const MinLeadFloorOnsets = 10
+
+// applyLeadFloor lowers the F1 choice es with LeadFloor when es predicts
+// at least MinLeadFloorOnsets validation failures, and returns the
+// threshold with a note for the thresholds' method ("" when the floor
+// did not bind).
+func applyLeadFloor(curve []EpisodeStats, es EpisodeStats, minLead int) (EpisodeStats, string) {
+	lowered, ok := LeadFloor(curve, es, minLead)
+	switch {
+	case !ok:
+		return es, ""
+	case es.Predicted < MinLeadFloorOnsets:
+		// A median of a handful of leads says little, and lowering the
+		// threshold for it can cost many false alerts.
+		return es, fmt.Sprintf(", lead floor not applied: %d predicted validation failures, fewer than %d", es.Predicted, MinLeadFloorOnsets)
+	}
+	return lowered, fmt.Sprintf(", lowered from %.5g to a median lead of %d steps", es.Threshold, minLead)
 }
 
 // LeadFloor returns chosen when its validation median lead reaches

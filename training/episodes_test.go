@@ -2,6 +2,7 @@ package training
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/omen-sre/omen/training/dataset"
@@ -201,5 +202,27 @@ func TestLeadFloor(t *testing.T) {
 		if got.Threshold != c.want || lowered != c.lowered {
 			t.Errorf("%s: threshold %v lowered %v, want %v %v", c.name, got.Threshold, lowered, c.want, c.lowered)
 		}
+	}
+}
+
+// TestApplyLeadFloor: the floor lowers the F1 choice only when it
+// predicts at least MinLeadFloorOnsets validation failures.
+func TestApplyLeadFloor(t *testing.T) {
+	curve := []EpisodeStats{
+		{Threshold: .90, Predicted: 30, LeadMedian: 30},
+		{Threshold: .99, Predicted: 25, LeadMedian: 15},
+	}
+	got, note := applyLeadFloor(curve, curve[1], 28)
+	if got.Threshold != .90 || !strings.Contains(note, "lowered from 0.99") {
+		t.Errorf("25 predicted failures: threshold %v, note %q; want lowered to 0.9", got.Threshold, note)
+	}
+	few := curve[1]
+	few.Predicted = MinLeadFloorOnsets - 1
+	got, note = applyLeadFloor(curve, few, 28)
+	if got.Threshold != .99 || !strings.Contains(note, "not applied") {
+		t.Errorf("%d predicted failures: threshold %v, note %q; want 0.99 kept", few.Predicted, got.Threshold, note)
+	}
+	if got, note = applyLeadFloor(curve, curve[0], 28); got.Threshold != .90 || note != "" {
+		t.Errorf("floor already reached: threshold %v, note %q", got.Threshold, note)
 	}
 }

@@ -96,7 +96,9 @@ func startApp(t *testing.T, dir string, mut func(*Options)) *App {
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped {
-			_ = a.Stop(context.Background())
+			if err := a.Stop(context.Background()); err != nil {
+				t.Errorf("stop: %v", err)
+			}
 		}
 	})
 	return a

@@ -91,7 +91,7 @@ func newMemoryReleaser(interval time.Duration, minBytes int64, filesDir string, 
 		}),
 		released: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "memory_released_bytes_total",
-			Help: "Freed heap memory returned to the operating system by the releaser.",
+			Help: "Freed heap memory returned to the operating system by the releaser (approximate: read from the runtime's released-heap gauge before and after).",
 		}),
 		pagedOut: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "memory_file_mappings_paged_out_total",
@@ -123,7 +123,10 @@ func (m *memoryReleaser) run(ctx context.Context) error {
 // known to be garbage until the next one, and an idle daemon runs none:
 // so when no collection has run since the previous check, check forces
 // one (FreeOSMemory) once, whatever the figures say, and not again until
-// a collection has run by itself.
+// a collection has run by itself. (So objects that die after a forced
+// collection, with nothing allocated since, stay unseen until the next
+// collection; and when collections are rarer than the interval, each is
+// followed by one forced collection an interval later.)
 func (m *memoryReleaser) check() bool {
 	// No threshold relative to the live heap: the runtime's live figure
 	// is that of the last collection, which after a burst may be the

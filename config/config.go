@@ -146,7 +146,8 @@ type AlertingConfig struct {
 	// MinLead is the least median warning time training asks of the
 	// failure threshold on the validation data (omen train): when the
 	// most accurate threshold warns later, a lower one is taken, at the
-	// cost of more false alerts. Default 0: none.
+	// cost of more false alerts, provided validation holds at least 10
+	// predicted failures (fewer say too little). Default 0: none.
 	MinLead model.Duration `yaml:"min_lead"`
 	// ExternalURL is omen's URL as seen by SREs, used in generatorURL and
 	// explanation_url. Default http://<web.listen-address>.

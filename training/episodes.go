@@ -32,8 +32,9 @@ type AlertRule struct {
 	// MinLead, in steps, is the least validation median lead the chosen
 	// threshold must give (EpisodeStats.LeadMedian): when the F1 choice
 	// gives less, the threshold is lowered to the highest one that
-	// reaches MinLead (LeadFloor), trading precision for warning time.
-	// 0 disables it.
+	// reaches MinLead (LeadFloor), trading precision for warning time,
+	// provided the F1 choice predicts at least MinLeadFloorOnsets
+	// validation failures. 0 disables it.
 	MinLead int
 }
 
@@ -311,18 +312,19 @@ const MinLeadFloorOnsets = 10
 // applyLeadFloor lowers the F1 choice es with LeadFloor when es predicts
 // at least MinLeadFloorOnsets validation failures, and returns the
 // threshold with a note for the thresholds' method ("" when the floor
-// did not bind).
-func applyLeadFloor(curve []EpisodeStats, es EpisodeStats, minLead int) (EpisodeStats, string) {
+// did not bind); tooFew reports that the floor would have lowered it but
+// es predicts too few failures.
+func applyLeadFloor(curve []EpisodeStats, es EpisodeStats, minLead int) (_ EpisodeStats, note string, tooFew bool) {
 	lowered, ok := LeadFloor(curve, es, minLead)
 	switch {
 	case !ok:
-		return es, ""
+		return es, "", false
 	case es.Predicted < MinLeadFloorOnsets:
 		// A median of a handful of leads says little, and lowering the
 		// threshold for it can cost many false alerts.
-		return es, fmt.Sprintf(", lead floor not applied: %d predicted validation failures, fewer than %d", es.Predicted, MinLeadFloorOnsets)
+		return es, fmt.Sprintf(", lead floor not applied: %d predicted validation failures, fewer than %d", es.Predicted, MinLeadFloorOnsets), true
 	}
-	return lowered, fmt.Sprintf(", lowered from %.5g to a median lead of %d steps", es.Threshold, minLead)
+	return lowered, fmt.Sprintf(", lowered from %.5g to a median lead of %d steps", es.Threshold, minLead), false
 }
 
 // LeadFloor returns chosen when its validation median lead reaches

@@ -212,17 +212,26 @@ func TestApplyLeadFloor(t *testing.T) {
 		{Threshold: .90, Predicted: 30, LeadMedian: 30},
 		{Threshold: .99, Predicted: 25, LeadMedian: 15},
 	}
-	got, note := applyLeadFloor(curve, curve[1], 28)
+	got, note, _ := applyLeadFloor(curve, curve[1], 28)
 	if got.Threshold != .90 || !strings.Contains(note, "lowered from 0.99") {
 		t.Errorf("25 predicted failures: threshold %v, note %q; want lowered to 0.9", got.Threshold, note)
 	}
 	few := curve[1]
 	few.Predicted = MinLeadFloorOnsets - 1
-	got, note = applyLeadFloor(curve, few, 28)
-	if got.Threshold != .99 || !strings.Contains(note, "not applied") {
-		t.Errorf("%d predicted failures: threshold %v, note %q; want 0.99 kept", few.Predicted, got.Threshold, note)
+	got, note, tooFew := applyLeadFloor(curve, few, 28)
+	if got.Threshold != .99 || !tooFew || !strings.Contains(note, "not applied") {
+		t.Errorf("%d predicted failures: threshold %v, note %q, too few %v; want 0.99 kept", few.Predicted, got.Threshold, note, tooFew)
 	}
-	if got, note = applyLeadFloor(curve, curve[0], 28); got.Threshold != .90 || note != "" {
+	few.Predicted = MinLeadFloorOnsets
+	if got, _, tooFew = applyLeadFloor(curve, few, 28); got.Threshold != .90 || tooFew {
+		t.Errorf("%d predicted failures: threshold %v, too few %v; want lowered to 0.9", few.Predicted, got.Threshold, tooFew)
+	}
+	if got, note, _ = applyLeadFloor(curve, curve[0], 28); got.Threshold != .90 || note != "" {
 		t.Errorf("floor already reached: threshold %v, note %q", got.Threshold, note)
+	}
+	reached := curve[0]
+	reached.Predicted = 3
+	if got, note, tooFew = applyLeadFloor(curve, reached, 28); got.Threshold != .90 || note != "" || tooFew {
+		t.Errorf("few failures, floor already reached: threshold %v, note %q, too few %v", got.Threshold, note, tooFew)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/omen-sre/omen/model"
@@ -389,9 +388,9 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			rule.defaults(opts.Horizon)
 			rep.EpisodeCurve = EpisodeCurve(seqs, opts.Horizon, rule)
 			if es, ok := chooseThreshold(rep.EpisodeCurve, rule); ok && es.Predicted > 0 {
-				var floor string
-				if es, floor = applyLeadFloor(rep.EpisodeCurve, es, rule.MinLead); strings.Contains(floor, "not applied") {
-					opts.Logger.Warn("too few validation failures for the lead floor; the threshold is not lowered", "predicted", es.Predicted, "min", MinLeadFloorOnsets)
+				es, floor, tooFew := applyLeadFloor(rep.EpisodeCurve, es, rule.MinLead)
+				if tooFew {
+					opts.Logger.Info("too few validation failures for the lead floor; the threshold is not lowered", "predicted", es.Predicted, "min", MinLeadFloorOnsets)
 				}
 				th.Failure = es.Threshold
 				rep.Episodes = &es

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -122,11 +123,15 @@ func (m *memoryReleaser) run(ctx context.Context) error {
 // The objects that died before the last collection finished are not
 // known to be garbage until the next one, and an idle daemon runs none:
 // so when no collection has run since the previous check, check forces
-// one (FreeOSMemory) once, whatever the figures say, and not again until
-// a collection has run by itself. (So objects that die after a forced
-// collection, with nothing allocated since, stay unseen until the next
-// collection; and when collections are rarer than the interval, each is
-// followed by one forced collection an interval later.)
+// two (runtime.GC, then FreeOSMemory) once, whatever the figures say,
+// and not again until a collection has run by itself: the second one
+// frees what sync.Pools held through the first (the embedded NATS
+// server parks its 8 MiB message-block buffers there; an idle daemon
+// kept 8–34 MB of them). A release itself is such a collection, so the
+// quiet check comes an interval after it too. (So objects that die after
+// a forced collection, with nothing allocated since, stay unseen until
+// the next collection; and when collections are rarer than the
+// interval, each is followed by two forced ones an interval later.)
 func (m *memoryReleaser) check() bool {
 	// No threshold relative to the live heap: the runtime's live figure
 	// is that of the last collection, which after a burst may be the
@@ -137,9 +142,15 @@ func (m *memoryReleaser) check() bool {
 	if st.free+st.garbage < m.minBytes && !quiet {
 		return false
 	}
+	if quiet {
+		runtime.GC()
+	}
 	debug.FreeOSMemory()
 	after := m.read()
-	m.prevCycles, m.forcedCycles = after.cycles, after.cycles
+	m.prevCycles = after.cycles
+	if quiet {
+		m.forcedCycles = after.cycles
+	}
 	m.releases.Inc()
 	released := after.released - min(after.released, st.released)
 	m.released.Add(float64(released))

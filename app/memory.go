@@ -126,8 +126,8 @@ func (m *memoryReleaser) run(ctx context.Context) error {
 // two (runtime.GC, then FreeOSMemory) once, whatever the figures say,
 // and not again until a collection has run by itself: the second one
 // frees what sync.Pools held through the first (the embedded NATS
-// server parks its 8 MiB message-block buffers there; an idle daemon
-// kept 8–34 MB of them). A release itself is such a collection, so the
+// server's file store pools its 8 MiB message-block buffers, blkPoolBig;
+// an idle daemon kept 8–34 MB of them after a burst). A release itself is such a collection, so the
 // quiet check comes an interval after it too. (So objects that die after
 // a forced collection, with nothing allocated since, stay unseen until
 // the next collection; and when collections are rarer than the

@@ -44,9 +44,10 @@ func applyRuntimeConfig(c config.RuntimeConfig) (restore func()) {
 // releaser reads the runtime's counters (runtime/metrics, no
 // stop-the-world) and, when the free-but-held heap plus the garbage
 // since the last collection exceed minBytes, calls debug.FreeOSMemory, which forces a collection and
-// returns every free span: one extra collection per interval at most
-// (some 0.05–0.1 CPU-s for a 100 MiB heap), and page faults when the heap
-// grows again.
+// returns every free span (some 0.05–0.1 CPU-s for a 100 MiB heap), and
+// page faults when the heap grows again; see check for the collections
+// it forces when the daemon is quiet (at most three per interval, and at
+// most one such spell between two collections of the runtime's own).
 //
 // With filesDir set (absolute, symbolic links resolved), every interval
 // it also pages out the resident pages of the files mapped under filesDir
@@ -123,15 +124,18 @@ func (m *memoryReleaser) run(ctx context.Context) error {
 // The objects that died before the last collection finished are not
 // known to be garbage until the next one, and an idle daemon runs none:
 // so when no collection has run since the previous check, check forces
-// two (runtime.GC, then FreeOSMemory) once, whatever the figures say,
-// and not again until a collection has run by itself: the second one
-// frees what sync.Pools held through the first (the embedded NATS
-// server's file store pools its 8 MiB message-block buffers, blkPoolBig;
-// an idle daemon kept 8–34 MB of them after a burst). A release itself is such a collection, so the
-// quiet check comes an interval after it too. (So objects that die after
-// a forced collection, with nothing allocated since, stay unseen until
-// the next collection; and when collections are rarer than the
-// interval, each is followed by two forced ones an interval later.)
+// three (runtime.GC twice, then FreeOSMemory) once, whatever the figures
+// say, and not again until a collection has run by itself. The later
+// ones free what the first only moved: objects parked in sync.Pools
+// survive one collection, and those handed to a pool by a cleanup
+// (runtime.AddCleanup) two. The embedded NATS server's file store pools
+// its 8 MiB message-block buffers that way (blkPoolBig); an idle daemon
+// kept 8–34 MB of them after a burst. A release is itself a collection,
+// so the quiet check comes an interval after it too. (So objects that
+// die, or buffers pooled by a timer, after a forced spell with nothing
+// allocated since stay until the next collection; and when collections
+// are rarer than the interval, each is followed by three forced ones an
+// interval later.)
 func (m *memoryReleaser) check() bool {
 	// No threshold relative to the live heap: the runtime's live figure
 	// is that of the last collection, which after a burst may be the
@@ -143,6 +147,7 @@ func (m *memoryReleaser) check() bool {
 		return false
 	}
 	if quiet {
+		runtime.GC()
 		runtime.GC()
 	}
 	debug.FreeOSMemory()

@@ -102,8 +102,9 @@ type RuntimeConfig struct {
 	// heap memory the runtime has freed but still holds, plus the garbage
 	// since the last collection, exceeds MemoryReleaseMinBytes, and if so
 	// returns it to the OS (debug.FreeOSMemory: one forced collection);
-	// when no collection has run since the previous check it does so
-	// once anyway. Default 10s; negative disables.
+	// when no collection has run since the previous check it forces
+	// three, once, to free pooled buffers too. Default 10s; negative
+	// disables.
 	MemoryReleaseInterval model.Duration `yaml:"memory_release_interval"`
 	// MemoryReleaseMinBytes: see MemoryReleaseInterval. Default 32 MiB.
 	MemoryReleaseMinBytes int64 `yaml:"memory_release_min_bytes"`

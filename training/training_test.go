@@ -600,7 +600,10 @@ func TestEvalDatasetSmoke(t *testing.T) {
 	if e.TestPoints != 8000 || e.AnomalousPoints == 0 || e.InterpretedPoints == 0 {
 		t.Fatalf("entity report %+v", e)
 	}
-	for name, v := range map[string]float64{"f1_pa": e.F1PA, "auc_pr": e.AUCPR, "hitrate_150": e.HitRate150, "ndcg_150": e.NDCG150} {
+	if e.InterpretedPointsTP == 0 || e.InterpretedPointsTP > e.InterpretedPoints {
+		t.Errorf("%d points interpreted under the detected-points protocol, want 1…%d", e.InterpretedPointsTP, e.InterpretedPoints)
+	}
+	for name, v := range map[string]float64{"f1_pa": e.F1PA, "auc_pr": e.AUCPR, "hitrate_150": e.HitRate150, "ndcg_150": e.NDCG150, "hitrate_tp_150": e.HitRateTP150, "ndcg_tp_150": e.NDCGTP150} {
 		if !(v > 0 && v <= 1) {
 			t.Errorf("%s = %v, want in (0, 1]", name, v)
 		}
@@ -612,7 +615,7 @@ func TestEvalDatasetSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{`"entities"`, `"mean"`, `"precision_pa"`, `"recall_pa"`, `"f1_pa"`, `"f1_event"`, `"auc_pr"`, `"hitrate_100"`, `"hitrate_150"`, `"ndcg_100"`, `"ndcg_150"`, `"train_seconds"`} {
+	for _, k := range []string{`"entities"`, `"mean"`, `"precision_pa"`, `"recall_pa"`, `"f1_pa"`, `"f1_event"`, `"auc_pr"`, `"hitrate_100"`, `"hitrate_150"`, `"ndcg_100"`, `"ndcg_150"`, `"hitrate_tp_100"`, `"hitrate_tp_150"`, `"ndcg_tp_100"`, `"ndcg_tp_150"`, `"train_seconds"`} {
 		if !bytes.Contains(b, []byte(k)) {
 			t.Errorf("report JSON lacks %s", k)
 		}

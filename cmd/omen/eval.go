@@ -77,14 +77,14 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 		fmt.Fprintf(stderr, "omen eval %s: %v\n", kind, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%-14s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n", "entity", "F1-PA", "F1", "F1-ev", "AUC-PR", "HR@100", "HR@150", "ND@100", "ND@150", "train s")
+	fmt.Fprintf(stdout, "%-14s %7s %7s %7s %7s %7s %7s %7s %7s %9s %9s %7s\n", "entity", "F1-PA", "F1", "F1-ev", "AUC-PR", "HR@100", "HR@150", "ND@100", "ND@150", "HR-TP@100", "HR-TP@150", "train s")
 	for _, e := range append(rep.Entities, rep.Mean) {
 		name := e.Entity
 		if name == "" {
 			name = "mean"
 		}
-		fmt.Fprintf(stdout, "%-14s %7.4f %7.4f %7.4f %7.4f %7.4f %7.4f %7.4f %7.4f %7.1f\n", name,
-			e.F1PA, e.F1, e.F1Event, e.AUCPR, e.HitRate100, e.HitRate150, e.NDCG100, e.NDCG150, e.TrainSeconds)
+		fmt.Fprintf(stdout, "%-14s %7.4f %7.4f %7.4f %7.4f %7.4f %7.4f %7.4f %7.4f %9.4f %9.4f %7.1f\n", name,
+			e.F1PA, e.F1, e.F1Event, e.AUCPR, e.HitRate100, e.HitRate150, e.NDCG100, e.NDCG150, e.HitRateTP100, e.HitRateTP150, e.TrainSeconds)
 	}
 	return writeJSON(*jsonOut, rep, stdout, stderr)
 }

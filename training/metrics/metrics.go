@@ -285,3 +285,74 @@ func averageOver(ranks, causes [][]int, p float64, f func(top []int, g map[int]b
 	}
 	return sum / float64(cnt), cnt
 }
+
+// DetectedRankings returns the rankings of InterFusion's interpretation
+// protocol (its cal_IPS, which follows OmniAnomaly): only the labelled
+// points that were flagged (pred) are ranked, and each of them gets the
+// ranking of its segment's aggregate, the per-dimension maximum of score
+// over the segment's flagged points. score holds one row of f
+// per-dimension scores per point (higher: more anomalous). A segment is a
+// run of consecutive points with the same non-empty cause set. Points that
+// are unflagged or have no cause get a nil ranking, which HitRate and NDCG
+// skip. The aggregate reads later points of the segment, so this protocol
+// explains an incident after the fact; it is not a causal ranking.
+func DetectedRankings(score []float64, f int, pred []bool, causes [][]int) [][]int {
+	n := min(len(pred), len(causes))
+	if f > 0 {
+		n = min(n, len(score)/f)
+	}
+	ranks := make([][]int, n)
+	if f <= 0 {
+		return ranks
+	}
+	agg := make([]float64, f)
+	for start := 0; start < n; {
+		if len(causes[start]) == 0 {
+			start++
+			continue
+		}
+		end := start + 1
+		for end < n && sameSet(causes[end], causes[start]) {
+			end++
+		}
+		flagged := 0
+		for t := start; t < end; t++ {
+			if !pred[t] {
+				continue
+			}
+			row := score[t*f : (t+1)*f]
+			for j, v := range row {
+				if flagged == 0 || v > agg[j] || math.IsNaN(agg[j]) {
+					agg[j] = v
+				}
+			}
+			flagged++
+		}
+		if flagged > 0 {
+			r := RankDims(agg)
+			for t := start; t < end; t++ {
+				if pred[t] {
+					ranks[t] = r
+				}
+			}
+		}
+		start = end
+	}
+	return ranks
+}
+
+func sameSet(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	in := make(map[int]bool, len(a))
+	for _, d := range a {
+		in[d] = true
+	}
+	for _, d := range b {
+		if !in[d] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -166,6 +167,43 @@ func TestHitRateNDCG(t *testing.T) {
 	}
 	if v, n := HitRate(nil, nil, 100); n != 0 || !math.IsNaN(v) {
 		t.Fatalf("HitRate of nothing = %v, %d; want NaN, 0", v, n)
+	}
+}
+
+func TestDetectedRankings(t *testing.T) {
+	const f = 3
+	score := []float64{
+		0, 0, 0, // t0: no cause
+		9, 9, 9, // t1: cause {0}, not flagged: left out of the aggregate
+		1, 5, 2, // t2: cause {0}, flagged
+		4, 0, 3, // t3: cause {0}, flagged → segment max {4, 5, 3}
+		9, 1, 2, // t4: causes {1, 2} (a new segment), flagged
+		0, 8, 8, // t5: causes {2, 1}, not flagged
+		0, 0, 7, // t6: cause {0} again, flagged: its own segment
+	}
+	pred := []bool{true, false, true, true, true, false, true}
+	causes := [][]int{nil, {0}, {0}, {0}, {1, 2}, {2, 1}, {0}}
+	got := DetectedRankings(score, f, pred, causes)
+	want := [][]int{nil, nil, {1, 0, 2}, {1, 0, 2}, {0, 2, 1}, nil, {2, 0, 1}}
+	if len(got) != len(want) {
+		t.Fatalf("DetectedRankings returned %d rankings, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if fmt.Sprint(got[i]) != fmt.Sprint(want[i]) {
+			t.Fatalf("ranking of point %d = %v, want %v (all: %v)", i, got[i], want[i], got)
+		}
+	}
+	// HitRate@100 over the flagged labelled points t2, t3, t4, t6:
+	// 0, 0, ½ (top 2 {0, 2} against {1, 2}), 0.
+	hr, n := HitRate(got, causes, 100)
+	if n != 4 || !near(hr, 0.5/4) {
+		t.Fatalf("HitRate@100 = %v over %d, want %v over 4", hr, n, 0.5/4)
+	}
+	if r := DetectedRankings(score, 0, pred, causes); len(r) != len(pred) || r[2] != nil {
+		t.Fatalf("DetectedRankings with no features = %v, want all nil", r)
+	}
+	if r := DetectedRankings(score[:6], f, pred, causes); len(r) != 2 {
+		t.Fatalf("DetectedRankings over 2 rows of scores ranked %d points, want 2", len(r))
 	}
 }
 

@@ -1,0 +1,97 @@
+// Command tpprobe (diagnostic) computes the published-protocol
+// interpretation scores (metrics.DetectedRankings: flagged labelled steps,
+// segment maximum) from evalrun -dump files twice: with the dumped
+// label-free threshold (reproduces omen eval's hitrate_tp_*) and with the
+// threshold of best point-adjusted F1 on the test labels, the threshold
+// InterFusion's cal_IPS flags with. The second uses test labels and is for
+// comparison with the published figures only.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/omen-sre/omen/training/internal/probe"
+	"github.com/omen-sre/omen/training/metrics"
+)
+
+func main() {
+	dir := flag.String("dir", "", "data set folder")
+	pdir := flag.String("probe", "/tmp/probe", "probe folder (evalrun -dump)")
+	ents := flag.String("entities", "", "comma-separated entities")
+	span := flag.Int("rank-smooth", 20, "EWMA span of the ranking scores (as omen eval's default; ≤ 0: off)")
+	flag.Parse()
+	var sum [2][2]float64
+	n := 0
+	for _, name := range strings.Split(*ents, ",") {
+		e, thr, score, r32, err := probe.Load(*dir, *pdir, name)
+		if err != nil {
+			panic(err)
+		}
+		te := e.Test
+		f := len(te.Features)
+		if *span > 0 {
+			a := float32(2.0 / float64(*span+1))
+			for i := f; i < len(r32); i++ {
+				r32[i] = a*r32[i] + (1-a)*r32[i-f]
+			}
+		}
+		rank := make([]float64, len(r32))
+		for i, v := range r32 {
+			rank[i] = float64(v)
+		}
+		best := bestPAThreshold(score, te.Labels)
+		fmt.Printf("%s", name)
+		for i, t := range []float64{thr, best} {
+			pred := metrics.Threshold(score, t)
+			tp := metrics.DetectedRankings(rank, f, pred, te.Causes)
+			h100, k := metrics.HitRate(tp, te.Causes, 100)
+			h150, _ := metrics.HitRate(tp, te.Causes, 150)
+			if k == 0 {
+				h100, h150 = 0, 0
+			}
+			sum[i][0] += h100
+			sum[i][1] += h150
+			label := "label-free"
+			if i == 1 {
+				label = "best-PA-F1 (test labels)"
+			}
+			fmt.Printf("  %s: thr %.4g PA-F1 %.3f steps %d HR-TP@100 %.3f HR-TP@150 %.3f", label, t, metrics.Adjusted(pred, te.Labels).F1, k, h100, h150)
+		}
+		fmt.Println()
+		n++
+	}
+	fmt.Printf("mean  label-free HR-TP@100 %.3f @150 %.3f  best-PA-F1 HR-TP@100 %.3f @150 %.3f\n",
+		sum[0][0]/float64(n), sum[0][1]/float64(n), sum[1][0]/float64(n), sum[1][1]/float64(n))
+}
+
+// bestPAThreshold returns the threshold of best point-adjusted F1: the
+// candidates are every step's score.
+func bestPAThreshold(score []float64, label []bool) float64 {
+	cand := slices.Clone(score)
+	slices.Sort(cand)
+	cand = slices.Compact(cand)
+	// Evaluating every candidate is O(n²); thin to at most 2000 quantiles
+	// plus every segment's peak, where the best F1 lies.
+	var peaks []float64
+	for _, s := range metrics.Segments(label) {
+		peaks = append(peaks, slices.Max(score[s[0]:s[1]]))
+	}
+	if len(cand) > 2000 {
+		thin := make([]float64, 0, 2000)
+		for i := range 2000 {
+			thin = append(thin, cand[i*(len(cand)-1)/1999])
+		}
+		cand = thin
+	}
+	cand = append(cand, peaks...)
+	bestF, bestT := -1.0, cand[0]
+	for _, t := range cand {
+		if f := metrics.Adjusted(metrics.Threshold(score, t), label).F1; f > bestF {
+			bestF, bestT = f, t
+		}
+	}
+	return bestT
+}

@@ -314,6 +314,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		return tl.result(), h, nil
 	}
 	var m *model.Model
+	var memberLoss, memberValLoss float64 // an ensemble's: its members' mean
 	if opts.Members > 1 {
 		// An ensemble of Members networks from different seeds; the
 		// thresholds below are chosen on its mean output.
@@ -327,6 +328,8 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			if r == 0 {
 				rep.History = h
 			}
+			memberLoss += h.Best.Loss / float64(opts.Members)
+			memberValLoss += h.Best.ValLoss / float64(opts.Members)
 		}
 		if m, err = model.NewEnsemble(ms...); err != nil {
 			return nil, rep, err
@@ -411,11 +414,14 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	rep.Thresholds = th
 	rep.TrainSeconds = time.Since(start).Seconds()
 	best := rep.History.Best
-	if rep.Members > 1 && valScored {
-		// The history (and so the losses below) is the first member's;
-		// the ensemble's own validation score is its mean output's
-		// average precision.
-		best.ValScore = rep.ValAUCPR
+	if opts.Members > 1 {
+		// The history is the first member's; the losses recorded are the
+		// members' mean (each at its best epoch), and the ensemble's own
+		// validation score is its mean output's average precision.
+		best.Loss, best.ValLoss = memberLoss, memberValLoss
+		if valScored {
+			best.ValScore = rep.ValAUCPR
+		}
 	}
 	m.SetMeta(model.Meta{
 		Version: opts.Version, CreatedAt: time.Now().UTC(), TrainedOn: opts.TrainedOn,

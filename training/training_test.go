@@ -532,6 +532,12 @@ func TestTrainValSplitEntity(t *testing.T) {
 	if got := mE.Meta().ValScore; got != repE.ValAUCPR {
 		t.Errorf("ensemble val score %v, want the ensemble's validation AUC-PR %v", got, repE.ValAUCPR)
 	}
+	if got, want := mE.Meta().ValLoss, (mA.Meta().ValLoss+mB.Meta().ValLoss)/2; math.Abs(got-want) > 1e-12 || mA.Meta().ValLoss == mB.Meta().ValLoss {
+		t.Errorf("ensemble val loss %v, want the members' mean %v (members %v, %v)", got, want, mA.Meta().ValLoss, mB.Meta().ValLoss)
+	}
+	if got, want := mE.Meta().TrainLoss, (mA.Meta().TrainLoss+mB.Meta().TrainLoss)/2; math.Abs(got-want) > 1e-12 {
+		t.Errorf("ensemble train loss %v, want the members' mean %v", got, want)
+	}
 	x := make([]float32, 8)
 	for i := range x {
 		x[i] = float32(i%3) * 0.4

@@ -22,6 +22,7 @@ func main() {
 	pdir := flag.String("probe", "/tmp/probe", "probe folder (evalrun -dump)")
 	ents := flag.String("entities", "", "comma-separated entities")
 	span := flag.Int("rank-smooth", 20, "EWMA span of the ranking scores (as omen eval's default; ≤ 0: off)")
+	verbose := flag.Bool("v", false, "print every segment with a flagged step")
 	flag.Parse()
 	var sum [2][2]float64
 	n := 0
@@ -59,6 +60,10 @@ func main() {
 				label = "best-PA-F1 (test labels)"
 			}
 			fmt.Printf("  %s: thr %.4g PA-F1 %.3f steps %d HR-TP@100 %.3f HR-TP@150 %.3f", label, t, metrics.Adjusted(pred, te.Labels).F1, k, h100, h150)
+			if *verbose {
+				fmt.Println()
+				perSegment(rank, f, pred, te.Causes)
+			}
 		}
 		fmt.Println()
 		n++

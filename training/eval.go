@@ -286,8 +286,9 @@ type EntityReport struct {
 	// figures (InterFusion's cal_IPS, after OmniAnomaly): only labelled
 	// points the detector flagged, each ranked by its segment's
 	// per-dimension maximum over the flagged points
-	// (metrics.DetectedRankings). An entity with interpretation labels
-	// and no flagged labelled point scores 0.
+	// (metrics.DetectedRankings, over the interpretation file's
+	// intervals). An entity with interpretation labels and no flagged
+	// labelled point scores 0.
 	HitRateTP100        float64 `json:"hitrate_tp_100"`
 	HitRateTP150        float64 `json:"hitrate_tp_150"`
 	NDCGTP100           float64 `json:"ndcg_tp_100"`
@@ -536,16 +537,16 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 	}
 	if test.Causes != nil {
 		f := len(test.Features)
+		rank64 := make([]float64, len(rank))
+		for i, v := range rank {
+			rank64[i] = float64(v)
+		}
 		ranks := make([][]int, len(score))
-		row := make([]float64, f)
 		for t := range ranks {
 			if len(test.Causes[t]) == 0 {
 				continue
 			}
-			for j := range f {
-				row[j] = float64(rank[t*f+j])
-			}
-			ranks[t] = metrics.RankDims(row)
+			ranks[t] = metrics.RankDims(rank64[t*f : (t+1)*f])
 		}
 		var n int
 		er.HitRate100, n = metrics.HitRate(ranks, test.Causes, 100)
@@ -556,15 +557,19 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 		if n == 0 {
 			er.HitRate100, er.HitRate150, er.NDCG100, er.NDCG150 = 0, 0, 0, 0
 		}
-		rank64 := make([]float64, len(rank))
-		for i, v := range rank {
-			rank64[i] = float64(v)
+		tp := make([]bool, len(pred))
+		for t := range tp {
+			tp[t] = pred[t] && labels[t]
 		}
-		tp := metrics.DetectedRankings(rank64, f, pred, test.Causes)
-		er.HitRateTP100, n = metrics.HitRate(tp, test.Causes, 100)
-		er.HitRateTP150, _ = metrics.HitRate(tp, test.Causes, 150)
-		er.NDCGTP100, _ = metrics.NDCG(tp, test.Causes, 100)
-		er.NDCGTP150, _ = metrics.NDCG(tp, test.Causes, 150)
+		intervals := make([]metrics.Interval, len(ent.Interpretation))
+		for k, seg := range ent.Interpretation {
+			intervals[k] = metrics.Interval{Start: seg.Start, End: seg.End, Dims: seg.Dims}
+		}
+		tpRanks, tpCauses := metrics.DetectedRankings(rank64, f, tp, intervals)
+		er.HitRateTP100, n = metrics.HitRate(tpRanks, tpCauses, 100)
+		er.HitRateTP150, _ = metrics.HitRate(tpRanks, tpCauses, 150)
+		er.NDCGTP100, _ = metrics.NDCG(tpRanks, tpCauses, 100)
+		er.NDCGTP150, _ = metrics.NDCG(tpRanks, tpCauses, 150)
 		er.InterpretedPointsTP = n
 		if n == 0 {
 			er.HitRateTP100, er.HitRateTP150, er.NDCGTP100, er.NDCGTP150 = 0, 0, 0, 0

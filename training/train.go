@@ -185,10 +185,12 @@ type TrainReport struct {
 	ValSplit string `json:"val_split"`
 	// ValPositives are the validation windows labelled positive (over
 	// the model's Horizon).
-	ValPositives int              `json:"val_positives"`
-	PosWeight    float64          `json:"pos_weight"`
-	History      History          `json:"history"`
-	Thresholds   model.Thresholds `json:"thresholds"`
+	ValPositives int     `json:"val_positives"`
+	PosWeight    float64 `json:"pos_weight"`
+	// History is the training history; of an ensemble (Members > 1), its
+	// first member's (the model's metadata holds the members' mean losses).
+	History    History          `json:"history"`
+	Thresholds model.Thresholds `json:"thresholds"`
 	// ValAUCPR and ValF1 are the failure head's average precision and F1
 	// at the chosen threshold on the validation windows (0 without
 	// validation positives).

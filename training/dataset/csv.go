@@ -235,6 +235,9 @@ type Entity struct {
 	Name  string
 	Train *Series
 	Test  *Series
+	// Interpretation holds the segments of E.interpretation.txt in file
+	// order (nil without the file); Test.Causes is derived from them.
+	Interpretation []Segment
 }
 
 // DiscoverEntities lists the entities of dir: every "E.train.csv.gz" (or
@@ -323,6 +326,7 @@ func LoadEntity(dir, name string) (*Entity, error) {
 		if err := ApplyInterpretation(test, segs); err != nil {
 			return nil, fmt.Errorf("%s: %w", ip, err)
 		}
+		return &Entity{Name: name, Train: train, Test: test, Interpretation: segs}, nil
 	}
 	return &Entity{Name: name, Train: train, Test: test}, nil
 }

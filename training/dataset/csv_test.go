@@ -157,6 +157,12 @@ func TestLoadEntityAndDiscover(t *testing.T) {
 	if e.Train.Steps() != 2 || e.Test.Steps() != 3 || !reflect.DeepEqual(e.Test.Causes, [][]int{nil, {1}, nil}) {
 		t.Fatalf("entity %+v %+v", e.Train, e.Test)
 	}
+	if want := []Segment{{Start: 1, End: 2, Dims: []int{1}}}; !reflect.DeepEqual(e.Interpretation, want) {
+		t.Fatalf("interpretation %+v, want %+v", e.Interpretation, want)
+	}
+	if e2, err := LoadEntity(dir, "e2"); err != nil || e2.Interpretation != nil {
+		t.Fatalf("entity without an interpretation file: %+v, %v", e2, err)
+	}
 	if _, err := LoadEntity(dir, "lonely"); err == nil {
 		t.Fatal("entity without test file loaded")
 	}

@@ -286,73 +286,64 @@ func averageOver(ranks, causes [][]int, p float64, f func(top []int, g map[int]b
 	return sum / float64(cnt), cnt
 }
 
-// DetectedRankings returns the rankings of InterFusion's interpretation
-// protocol (its cal_IPS, which follows OmniAnomaly): only the labelled
-// points that were flagged (pred) are ranked, and each of them gets the
-// ranking of its segment's aggregate, the per-dimension maximum of score
-// over the segment's flagged points. score holds one row of f
-// per-dimension scores per point (higher: more anomalous). A segment is a
-// run of consecutive points with the same non-empty cause set. Points that
-// are unflagged or have no cause get a nil ranking, which HitRate and NDCG
-// skip. The aggregate reads later points of the segment, so this protocol
+// Interval is one line of an interpretation file: the points Start
+// through End (inclusive) and the dimensions labelled as their cause.
+type Interval struct {
+	Start, End int
+	Dims       []int
+}
+
+// DetectedRankings returns the rankings and cause sets of InterFusion's
+// interpretation protocol (its cal_IPS, which follows OmniAnomaly's
+// definition): only the true-positive points tp (labelled and flagged) are
+// ranked. Each of them belongs to the first interval, in the given order,
+// that contains it, and gets that interval's dimensions as its causes and
+// the ranking of the interval's aggregate: per dimension, the maximum of
+// score over the interval's true-positive points (score holds one row of f
+// per-dimension scores per point, higher: more anomalous; a NaN in any of
+// the points makes that dimension's aggregate NaN, ranked last, as numpy's
+// min does in the reference). Points that are not true positives or lie in
+// no interval get nil rankings and causes, which HitRate and NDCG skip.
+// The aggregate reads later points of the interval, so this protocol
 // explains an incident after the fact; it is not a causal ranking.
-func DetectedRankings(score []float64, f int, pred []bool, causes [][]int) [][]int {
-	n := min(len(pred), len(causes))
+func DetectedRankings(score []float64, f int, tp []bool, intervals []Interval) (ranks, causes [][]int) {
+	n := len(tp)
 	if f > 0 {
 		n = min(n, len(score)/f)
 	}
-	ranks := make([][]int, n)
+	ranks, causes = make([][]int, n), make([][]int, n)
 	if f <= 0 {
-		return ranks
+		return ranks, causes
 	}
-	agg := make([]float64, f)
-	for start := 0; start < n; {
-		if len(causes[start]) == 0 {
-			start++
+	member := make([][]int, len(intervals)) // the true positives of each interval
+	for t := range n {
+		if !tp[t] {
 			continue
 		}
-		end := start + 1
-		for end < n && sameSet(causes[end], causes[start]) {
-			end++
-		}
-		flagged := 0
-		for t := start; t < end; t++ {
-			if !pred[t] {
-				continue
+		for k, iv := range intervals {
+			if iv.Start <= t && t <= iv.End {
+				member[k] = append(member[k], t)
+				break
 			}
-			row := score[t*f : (t+1)*f]
-			for j, v := range row {
-				if flagged == 0 || v > agg[j] || math.IsNaN(agg[j]) {
+		}
+	}
+	agg := make([]float64, f)
+	for k, pts := range member {
+		if len(pts) == 0 {
+			continue
+		}
+		copy(agg, score[pts[0]*f:(pts[0]+1)*f])
+		for _, t := range pts[1:] {
+			for j, v := range score[t*f : (t+1)*f] {
+				if v > agg[j] || math.IsNaN(v) {
 					agg[j] = v
 				}
 			}
-			flagged++
 		}
-		if flagged > 0 {
-			r := RankDims(agg)
-			for t := start; t < end; t++ {
-				if pred[t] {
-					ranks[t] = r
-				}
-			}
-		}
-		start = end
-	}
-	return ranks
-}
-
-func sameSet(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	in := make(map[int]bool, len(a))
-	for _, d := range a {
-		in[d] = true
-	}
-	for _, d := range b {
-		if !in[d] {
-			return false
+		r := RankDims(agg)
+		for _, t := range pts {
+			ranks[t], causes[t] = r, intervals[k].Dims
 		}
 	}
-	return true
+	return ranks, causes
 }

@@ -172,37 +172,45 @@ func TestHitRateNDCG(t *testing.T) {
 
 func TestDetectedRankings(t *testing.T) {
 	const f = 3
+	nan := math.NaN()
 	score := []float64{
-		0, 0, 0, // t0: no cause
-		9, 9, 9, // t1: cause {0}, not flagged: left out of the aggregate
-		1, 5, 2, // t2: cause {0}, flagged
-		4, 0, 3, // t3: cause {0}, flagged → segment max {4, 5, 3}
-		9, 1, 2, // t4: causes {1, 2} (a new segment), flagged
-		0, 8, 8, // t5: causes {2, 1}, not flagged
-		0, 0, 7, // t6: cause {0} again, flagged: its own segment
+		9, 9, 9, // t0: a true positive in no interval
+		9, 9, 9, // t1: interval 0, not flagged: left out of the aggregate
+		1, 5, 2, // t2: interval 0
+		4, 0, 3, // t3: interval 0 → maximum {4, 5, 3}
+		9, 1, 2, // t4: interval 1
+		0, 8, 1, // t5: intervals 1 and 2: the first, 1 → maximum {9, 8, 2}
+		0, 0, 7, // t6: interval 2
+		nan, 1, 0, // t7: interval 2 → maximum {NaN, 1, 7}: NaN ranks last
+		5, 5, 5, // t8: interval 3, not flagged
 	}
-	pred := []bool{true, false, true, true, true, false, true}
-	causes := [][]int{nil, {0}, {0}, {0}, {1, 2}, {2, 1}, {0}}
-	got := DetectedRankings(score, f, pred, causes)
-	want := [][]int{nil, nil, {1, 0, 2}, {1, 0, 2}, {0, 2, 1}, nil, {2, 0, 1}}
-	if len(got) != len(want) {
-		t.Fatalf("DetectedRankings returned %d rankings, want %d", len(got), len(want))
+	tp := []bool{true, false, true, true, true, true, true, true, false}
+	intervals := []Interval{
+		{Start: 1, End: 3, Dims: []int{0}},
+		{Start: 4, End: 5, Dims: []int{1, 2}},
+		{Start: 5, End: 7, Dims: []int{0}},
+		{Start: 8, End: 8, Dims: []int{2}},
 	}
-	for i := range want {
-		if fmt.Sprint(got[i]) != fmt.Sprint(want[i]) {
-			t.Fatalf("ranking of point %d = %v, want %v (all: %v)", i, got[i], want[i], got)
+	ranks, causes := DetectedRankings(score, f, tp, intervals)
+	wantRanks := [][]int{nil, nil, {1, 0, 2}, {1, 0, 2}, {0, 1, 2}, {0, 1, 2}, {2, 1, 0}, {2, 1, 0}, nil}
+	wantCauses := [][]int{nil, nil, {0}, {0}, {1, 2}, {1, 2}, {0}, {0}, nil}
+	if len(ranks) != len(wantRanks) || len(causes) != len(wantCauses) {
+		t.Fatalf("DetectedRankings returned %d rankings and %d cause sets, want %d", len(ranks), len(causes), len(wantRanks))
+	}
+	for i := range wantRanks {
+		if fmt.Sprint(ranks[i]) != fmt.Sprint(wantRanks[i]) || fmt.Sprint(causes[i]) != fmt.Sprint(wantCauses[i]) {
+			t.Fatalf("point %d: ranking %v causes %v, want %v and %v (all: %v %v)", i, ranks[i], causes[i], wantRanks[i], wantCauses[i], ranks, causes)
 		}
 	}
-	// HitRate@100 over the flagged labelled points t2, t3, t4, t6:
-	// 0, 0, ½ (top 2 {0, 2} against {1, 2}), 0.
-	hr, n := HitRate(got, causes, 100)
-	if n != 4 || !near(hr, 0.5/4) {
-		t.Fatalf("HitRate@100 = %v over %d, want %v over 4", hr, n, 0.5/4)
+	// HitRate@100 over t2…t7: 0, 0, ½ (top 2 {0, 1} against {1, 2}), ½, 0, 0.
+	hr, n := HitRate(ranks, causes, 100)
+	if n != 6 || !near(hr, 1/6.0) {
+		t.Fatalf("HitRate@100 = %v over %d, want %v over 6", hr, n, 1/6.0)
 	}
-	if r := DetectedRankings(score, 0, pred, causes); len(r) != len(pred) || r[2] != nil {
-		t.Fatalf("DetectedRankings with no features = %v, want all nil", r)
+	if r, c := DetectedRankings(score, 0, tp, intervals); len(r) != len(tp) || r[2] != nil || c[2] != nil {
+		t.Fatalf("DetectedRankings with no features = %v %v, want all nil", r, c)
 	}
-	if r := DetectedRankings(score[:6], f, pred, causes); len(r) != 2 {
+	if r, _ := DetectedRankings(score[:6], f, tp, intervals); len(r) != 2 {
 		t.Fatalf("DetectedRankings over 2 rows of scores ranked %d points, want 2", len(r))
 	}
 }

@@ -131,11 +131,11 @@ func fail(err error) {
 }
 
 type entityResult struct {
-	kind, name  string
-	syn         []curve // per injection seed
-	real        curve
-	thr         float64
-	mEnt, mKind int
+	kind, name string
+	syn        []curve // per injection seed
+	real       curve
+	thr        float64
+	mEnt       int
 }
 
 func main() {
@@ -222,7 +222,7 @@ func main() {
 					sums[v].f1 += r.real.f1[i]
 				}
 				cell := func(i int) string { return fmt.Sprintf("%.3f (%.3f)", r.real.pa[i], r.real.f1[i]) }
-				dir := "="
+				var dir string
 				switch {
 				case r.mEnt == one:
 					dir = "stays at 1"

@@ -1,6 +1,7 @@
-// Command fpprobe lists the false-positive runs of an -dump probe: runs of
-// flagged unlabelled test steps, their length, peak relative to the
-// threshold and the features with the largest residual at the peak.
+// Command fpprobe lists the false-positive runs of an evalrun -dump probe:
+// runs of flagged unlabelled test steps, their length, the score's peak
+// relative to the threshold and the features (1-based, as in the
+// interpretation files) with the largest residual at the peak.
 package main
 
 import (
@@ -48,9 +49,19 @@ func main() {
 			for j := range f {
 				o[j] = float64(r32[at*f+j])
 			}
-			top := metrics.RankDims(o)[:3]
-			fmt.Printf("  fp %6d-%6d len %4d peak/thr %6.2f top %v\n", a, t, t-a, mx/thr, top)
+			top := oneBased(metrics.RankDims(o)[:3])
+			fmt.Printf("  fp %6d-%6d len %4d peak/thr %6.2f top dims (1-based) %v\n", a, t, t-a, mx/thr, top)
 		}
 		fmt.Printf("  %d false-positive steps\n", fp)
 	}
+}
+
+// oneBased returns 0-based dimension indices as the 1-based numbers of the
+// interpretation files.
+func oneBased(d []int) []int {
+	out := make([]int, len(d))
+	for i, x := range d {
+		out[i] = x + 1
+	}
+	return out
 }

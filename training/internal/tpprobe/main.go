@@ -22,7 +22,7 @@ func main() {
 	pdir := flag.String("probe", "/tmp/probe", "probe folder (evalrun -dump)")
 	ents := flag.String("entities", "", "comma-separated entities")
 	span := flag.Int("rank-smooth", 20, "EWMA span of the ranking scores (as omen eval's default; ≤ 0: off)")
-	verbose := flag.Bool("v", false, "print every segment with a flagged step")
+	verbose := flag.Bool("v", false, "print every interpretation interval with a flagged step")
 	flag.Parse()
 	var sum [2][2]float64
 	n := 0
@@ -43,13 +43,21 @@ func main() {
 		for i, v := range r32 {
 			rank[i] = float64(v)
 		}
+		intervals := make([]metrics.Interval, len(e.Interpretation))
+		for k, seg := range e.Interpretation {
+			intervals[k] = metrics.Interval{Start: seg.Start, End: seg.End, Dims: seg.Dims}
+		}
 		best := bestPAThreshold(score, te.Labels)
 		fmt.Printf("%s", name)
 		for i, t := range []float64{thr, best} {
 			pred := metrics.Threshold(score, t)
-			tp := metrics.DetectedRankings(rank, f, pred, te.Causes)
-			h100, k := metrics.HitRate(tp, te.Causes, 100)
-			h150, _ := metrics.HitRate(tp, te.Causes, 150)
+			tp := make([]bool, len(pred))
+			for i := range tp {
+				tp[i] = pred[i] && te.Labels[i]
+			}
+			ranks, causes := metrics.DetectedRankings(rank, f, tp, intervals)
+			h100, k := metrics.HitRate(ranks, causes, 100)
+			h150, _ := metrics.HitRate(ranks, causes, 150)
 			if k == 0 {
 				h100, h150 = 0, 0
 			}
@@ -62,7 +70,7 @@ func main() {
 			fmt.Printf("  %s: thr %.4g PA-F1 %.3f steps %d HR-TP@100 %.3f HR-TP@150 %.3f", label, t, metrics.Adjusted(pred, te.Labels).F1, k, h100, h150)
 			if *verbose {
 				fmt.Println()
-				perSegment(rank, f, pred, te.Causes)
+				perInterval(rank, f, tp, intervals)
 			}
 		}
 		fmt.Println()
@@ -72,29 +80,15 @@ func main() {
 		sum[0][0]/float64(n), sum[0][1]/float64(n), sum[1][0]/float64(n), sum[1][1]/float64(n))
 }
 
-// bestPAThreshold returns the threshold of best point-adjusted F1: the
-// candidates are every step's score.
+// bestPAThreshold returns the threshold of best point-adjusted F1, the
+// highest on ties (as cal_IPS's search keeps the first best from the most
+// anomalous end). The best lies at a segment's peak: between peaks a lower
+// threshold only adds false positives.
 func bestPAThreshold(score []float64, label []bool) float64 {
-	cand := slices.Clone(score)
-	slices.Sort(cand)
-	cand = slices.Compact(cand)
-	// Evaluating every candidate is O(n²); thin to at most 2000 quantiles
-	// plus every segment's peak, where the best F1 lies.
-	var peaks []float64
+	bestF, bestT := -1.0, 0.0
 	for _, s := range metrics.Segments(label) {
-		peaks = append(peaks, slices.Max(score[s[0]:s[1]]))
-	}
-	if len(cand) > 2000 {
-		thin := make([]float64, 0, 2000)
-		for i := range 2000 {
-			thin = append(thin, cand[i*(len(cand)-1)/1999])
-		}
-		cand = thin
-	}
-	cand = append(cand, peaks...)
-	bestF, bestT := -1.0, cand[0]
-	for _, t := range cand {
-		if f := metrics.Adjusted(metrics.Threshold(score, t), label).F1; f > bestF {
+		t := slices.Max(score[s[0]:s[1]])
+		if f := metrics.Adjusted(metrics.Threshold(score, t), label).F1; f > bestF || (f == bestF && t > bestT) {
 			bestF, bestT = f, t
 		}
 	}

@@ -6,31 +6,44 @@ import (
 	"github.com/omen-sre/omen/training/metrics"
 )
 
-// perSegment prints, for every run of steps with one cause set that has a
-// flagged step, the flagged steps, the segment's HitRate@150 and its
-// aggregate's top dimensions.
-func perSegment(rank []float64, f int, pred []bool, causes [][]int) {
-	tp := metrics.DetectedRankings(rank, f, pred, causes)
-	for a := 0; a < len(tp); {
-		if len(causes[a]) == 0 {
-			a++
+// perInterval prints, for every interpretation interval with a true
+// positive, its true-positive steps, its HitRate@150 % and its aggregate's
+// top dimensions (1-based, as in the interpretation files).
+func perInterval(rank []float64, f int, tp []bool, intervals []metrics.Interval) {
+	ranks, _ := metrics.DetectedRankings(rank, f, tp, intervals)
+	for k, iv := range intervals {
+		// The steps this interval owns: the first interval containing a
+		// step owns it.
+		var r []int
+		n := 0
+		for t := iv.Start; t <= iv.End && t < len(ranks); t++ {
+			if ranks[t] == nil || owner(intervals, t) != k {
+				continue
+			}
+			n++
+			r = ranks[t]
+		}
+		if n == 0 {
 			continue
 		}
-		b := a + 1
-		for b < len(tp) && fmt.Sprint(causes[b]) == fmt.Sprint(causes[a]) {
-			b++
-		}
-		k, r := 0, []int(nil)
-		for t := a; t < b; t++ {
-			if tp[t] != nil {
-				k++
-				r = tp[t]
-			}
-		}
-		if k > 0 {
-			h, _ := metrics.HitRate([][]int{r}, [][]int{causes[a]}, 150)
-			fmt.Printf("    seg %d-%d len %d flagged %d HR@150 %.2f causes %v top %v\n", a, b, b-a, k, h, causes[a], r[:min(len(r), 6)])
-		}
-		a = b
+		h, _ := metrics.HitRate([][]int{r}, [][]int{iv.Dims}, 150)
+		fmt.Printf("    interval %d-%d flagged %d HR@150 %.2f causes %v top %v\n", iv.Start, iv.End, n, h, oneBased(iv.Dims), oneBased(r[:min(len(r), 6)]))
 	}
+}
+
+func owner(intervals []metrics.Interval, t int) int {
+	for k, iv := range intervals {
+		if iv.Start <= t && t <= iv.End {
+			return k
+		}
+	}
+	return -1
+}
+
+func oneBased(d []int) []int {
+	out := make([]int, len(d))
+	for i, x := range d {
+		out[i] = x + 1
+	}
+	return out
 }

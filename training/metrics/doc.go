@@ -26,4 +26,8 @@
 //     and NDCG = DCG/IDCG with DCG = Σ_{i≤k} [rank_i ∈ G] / log2(i+1) and
 //     IDCG = Σ_{i≤min(k,|G|)} 1/log2(i+1). Both are averaged over the
 //     points that have a non-empty G.
+//   - DetectedRankings builds the rankings of the protocol InterFusion's
+//     published figures were measured under: only true-positive points,
+//     each ranked by its interpretation interval's per-dimension maximum
+//     over the interval's true positives.
 package metrics

@@ -143,9 +143,17 @@ type EvalOptions struct {
 	// Tail is the tail model of the threshold: TailRobustExp (default) or
 	// TailGPD (POT).
 	Tail string
-	// Risk and Level are the POT parameters q and the initial quantile
-	// (defaults 1e-3 and 0.98).
+	// Risk is the threshold's false-alarm risk per minute of data
+	// (default 1e-3) and Level the POT initial quantile (default 0.98).
+	// The POT risk q of one step is Risk × Step / 1 min, at most
+	// (1 − Level)/2: the false-alarm budget is one per time, so a series
+	// sampled every 5 minutes gets the same alarm rate per day as one
+	// sampled every minute (StepRisk).
 	Risk, Level float64
+	// Step is the files' sampling interval. Default by Kind: 1 minute for
+	// "smd" and "" (any folder), 5 minutes for "asd" (the intervals the
+	// data sets document).
+	Step time.Duration
 	// MaxTrainSteps and MaxTestSteps, when > 0, keep only the first that
 	// many rows of each file (for smoke tests).
 	MaxTrainSteps, MaxTestSteps int
@@ -240,6 +248,15 @@ func (o *EvalOptions) defaults() error {
 	if o.Level == 0 {
 		o.Level = 0.98
 	}
+	if o.Step == 0 {
+		o.Step = time.Minute
+		if o.Kind == "asd" {
+			o.Step = 5 * time.Minute
+		}
+	}
+	if o.Step < 0 || o.Risk < 0 || o.Level <= 0 || o.Level >= 1 {
+		return fmt.Errorf("eval: invalid threshold options (step %v, risk %g, level %g)", o.Step, o.Risk, o.Level)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -250,6 +267,13 @@ func (o *EvalOptions) defaults() error {
 		return fmt.Errorf("eval: invalid sizes (window %d, hidden %d, layers %d)", o.Window, o.Hidden, o.Layers)
 	}
 	return nil
+}
+
+// StepRisk returns the POT risk q of one step: Risk per minute times the
+// step in minutes, capped at half the tail fraction 1 − Level (beyond it
+// the tail fit would put the threshold below its initial quantile).
+func (o EvalOptions) StepRisk() float64 {
+	return min(o.Risk*o.Step.Minutes(), (1-o.Level)/2)
 }
 
 func setDefault(p *int, v int) {
@@ -328,7 +352,7 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 		"window": opts.Window, "gap": opts.Gap, "hidden": opts.Hidden, "layers": opts.Layers, "epochs": opts.Epochs,
 		"batch_size": opts.BatchSize, "patience": opts.Patience, "learning_rate": opts.LearningRate,
 		"max_windows_per_epoch": opts.MaxWindowsPerEpoch, "val_fraction": opts.ValFraction,
-		"pot_risk": opts.Risk, "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "clean": opts.Clean, "stream": opts.Stream, "pot_level": opts.Level, "seed": opts.Seed,
+		"pot_risk": opts.Risk, "step_s": opts.Step.Seconds(), "pot_risk_per_step": opts.StepRisk(), "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "clean": opts.Clean, "stream": opts.Stream, "pot_level": opts.Level, "seed": opts.Seed,
 	}}
 	// Options added later appear only when set, so the default report
 	// keeps its keys.
@@ -468,7 +492,7 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 	if opts.Tail == TailGPD {
 		thr = threshold.POT
 	}
-	pot, err := thr(valScore, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})
+	pot, err := thr(valScore, threshold.POTOptions{Risk: opts.StepRisk(), Level: opts.Level})
 	if err != nil {
 		return er, fmt.Errorf("threshold: %w", err)
 	}
@@ -512,7 +536,7 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 	labels := test.Labels
 	pred := metrics.Threshold(score, pot.Threshold)
 	if opts.Stream {
-		sp, err := threshold.SPOT(valScore, score, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level}, opts.Tail == TailRobustExp)
+		sp, err := threshold.SPOT(valScore, score, threshold.POTOptions{Risk: opts.StepRisk(), Level: opts.Level}, opts.Tail == TailRobustExp)
 		if err != nil {
 			return er, fmt.Errorf("threshold: %w", err)
 		}

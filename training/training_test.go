@@ -857,3 +857,39 @@ func TestFitAverageWeights(t *testing.T) {
 		t.Error("averaging from epoch 3 of 2 accepted")
 	}
 }
+
+func TestEvalStepRisk(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts EvalOptions
+		want float64 // POT risk per step; 0: an error
+	}{
+		{"smd: one minute", EvalOptions{Dir: "d", Kind: "smd"}, 1e-3},
+		{"any folder: one minute", EvalOptions{Dir: "d"}, 1e-3},
+		{"asd: five minutes", EvalOptions{Dir: "d", Kind: "asd"}, 5e-3},
+		{"15 s step", EvalOptions{Dir: "d", Kind: "asd", Step: 15 * time.Second}, 2.5e-4},
+		{"risk per minute given", EvalOptions{Dir: "d", Risk: 2e-4, Step: 10 * time.Minute}, 2e-3},
+		{"capped at half the tail", EvalOptions{Dir: "d", Step: time.Hour}, 0.01},
+		{"capped with another level", EvalOptions{Dir: "d", Step: time.Hour, Level: 0.9}, 0.05},
+		{"negative step", EvalOptions{Dir: "d", Step: -time.Minute}, 0},
+		{"negative risk", EvalOptions{Dir: "d", Risk: -1}, 0},
+		{"level 1", EvalOptions{Dir: "d", Level: 1}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := c.opts
+			err := o.defaults()
+			if c.want == 0 {
+				if err == nil {
+					t.Fatalf("options %+v accepted (risk per step %g)", c.opts, o.StepRisk())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := o.StepRisk(); math.Abs(got-c.want) > 1e-15 {
+				t.Fatalf("risk per step %g, want %g", got, c.want)
+			}
+		})
+	}
+}

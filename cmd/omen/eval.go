@@ -47,6 +47,7 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	detector := fs.String("detector", "", "lstm (default) or ar")
 	maxRows := fs.Int("max-rows", 0, "use only the first N rows of each file (smoke runs)")
 	seed := fs.Int64("seed", 1, "seed for initialisation and shuffling")
+	step := fs.Duration("step", 0, "the files' sampling interval; the threshold's false-alarm risk is per minute of data (0: 1m for smd, 5m for asd)")
 	ranker := fs.String("ranker", "residual", "how dimensions are ranked for HitRate/NDCG: residual (each feature's scaled forecast residual) or shap (package explain's Shapley attributions of the anomaly score, at the labelled steps)")
 	shapBudget := fs.Int("shap-budget", 0, "model evaluations per explained step with --ranker shap (0: explain.Fast's default, 256)")
 	if rc, ok := parseFlags(fs, args, stderr); !ok {
@@ -55,7 +56,7 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	opts := training.EvalOptions{
 		Kind: kind, Dir: *dir, Epochs: *epochs, Window: *window, Hidden: *hidden,
 		Detector: *detector, MaxTrainSteps: *maxRows, MaxTestSteps: *maxRows,
-		Progress: stderr, Seed: *seed,
+		Progress: stderr, Seed: *seed, Step: *step,
 	}
 	if *entities != "" {
 		opts.Entities = strings.Split(*entities, ",")

@@ -146,9 +146,9 @@ type EvalOptions struct {
 	// Risk is the threshold's false-alarm risk per minute of data
 	// (default 1e-3) and Level the POT initial quantile (default 0.98).
 	// The POT risk q of one step is Risk × Step / 1 min, at most
-	// (1 − Level)/2: the false-alarm budget is one per time, so a series
-	// sampled every 5 minutes gets the same alarm rate per day as one
-	// sampled every minute (StepRisk).
+	// (1 − Level)/2 (StepRisk): the false-alarm budget is per unit of
+	// time, so a series sampled every 5 minutes gets the same alarm rate
+	// per day as one sampled every minute.
 	Risk, Level float64
 	// Step is the files' sampling interval. Default by Kind: 1 minute for
 	// "smd" and "" (any folder), 5 minutes for "asd" (the intervals the
@@ -242,19 +242,8 @@ func (o *EvalOptions) defaults() error {
 	if o.ValFraction == 0 {
 		o.ValFraction = 0.2
 	}
-	if o.Risk == 0 {
-		o.Risk = 1e-3
-	}
-	if o.Level == 0 {
-		o.Level = 0.98
-	}
-	if o.Step == 0 {
-		o.Step = time.Minute
-		if o.Kind == "asd" {
-			o.Step = 5 * time.Minute
-		}
-	}
-	if o.Step < 0 || o.Risk < 0 || o.Level <= 0 || o.Level >= 1 {
+	o.Risk, o.Level, o.Step = o.thresholdDefaults()
+	if o.Step < 0 || !(o.Risk > 0) || !(o.Level > 0 && o.Level < 1) {
 		return fmt.Errorf("eval: invalid threshold options (step %v, risk %g, level %g)", o.Step, o.Risk, o.Level)
 	}
 	if o.Logger == nil {
@@ -269,11 +258,32 @@ func (o *EvalOptions) defaults() error {
 	return nil
 }
 
-// StepRisk returns the POT risk q of one step: Risk per minute times the
-// step in minutes, capped at half the tail fraction 1 − Level (beyond it
-// the tail fit would put the threshold below its initial quantile).
+// thresholdDefaults returns Risk, Level and Step with their defaults
+// filled in.
+func (o EvalOptions) thresholdDefaults() (risk, level float64, step time.Duration) {
+	risk, level, step = o.Risk, o.Level, o.Step
+	if risk == 0 {
+		risk = 1e-3
+	}
+	if level == 0 {
+		level = 0.98
+	}
+	if step == 0 {
+		step = time.Minute
+		if o.Kind == "asd" {
+			step = 5 * time.Minute
+		}
+	}
+	return risk, level, step
+}
+
+// StepRisk returns the POT risk q of one step (zero options take their
+// defaults): Risk per minute times the step in minutes, capped at half the
+// tail fraction 1 − Level. POT needs q below the tail fraction; at half of
+// it the threshold stays at least σ·ln 2 above the initial quantile.
 func (o EvalOptions) StepRisk() float64 {
-	return min(o.Risk*o.Step.Minutes(), (1-o.Level)/2)
+	risk, level, step := o.thresholdDefaults()
+	return min(risk*step.Minutes(), (1-level)/2)
 }
 
 func setDefault(p *int, v int) {
@@ -341,6 +351,9 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 	if err := opts.defaults(); err != nil {
 		return Report{}, err
 	}
+	if q := opts.Risk * opts.Step.Minutes(); q > opts.StepRisk() {
+		opts.Logger.Warn("threshold risk per step capped", "risk_per_minute", opts.Risk, "step", opts.Step, "risk_per_step", q, "cap", opts.StepRisk())
+	}
 	names := opts.Entities
 	if len(names) == 0 {
 		var err error
@@ -355,7 +368,9 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 		"pot_risk": opts.Risk, "step_s": opts.Step.Seconds(), "pot_risk_per_step": opts.StepRisk(), "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "clean": opts.Clean, "stream": opts.Stream, "pot_level": opts.Level, "seed": opts.Seed,
 	}}
 	// Options added later appear only when set, so the default report
-	// keeps its keys.
+	// keeps its keys (except step_s and pot_risk_per_step, always present
+	// since pot_risk became a risk per minute: a report without them
+	// used pot_risk per step).
 	if opts.RankHold > 0 {
 		rep.Options["rank_hold"] = opts.RankHold
 	}

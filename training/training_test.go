@@ -606,6 +606,9 @@ func TestEvalDatasetSmoke(t *testing.T) {
 	if e.TestPoints != 8000 || e.AnomalousPoints == 0 || e.InterpretedPoints == 0 {
 		t.Fatalf("entity report %+v", e)
 	}
+	if got := rep.Options["pot_risk_per_step"]; got != 1e-3 {
+		t.Errorf("report's risk per step %v, want 1e-3 (1e-3 a minute, 1-minute steps)", got)
+	}
 	if e.InterpretedPointsTP == 0 || e.InterpretedPointsTP > e.InterpretedPoints {
 		t.Errorf("%d points interpreted under the detected-points protocol, want 1…%d", e.InterpretedPointsTP, e.InterpretedPoints)
 	}
@@ -760,6 +763,22 @@ func TestEvalDatasetAnyFolder(t *testing.T) {
 				t.Fatalf("mean %+v", rep.Mean)
 			}
 		})
+	}
+	// The risk is per minute of data: 5-minute steps take five times the
+	// risk per step, so a lower threshold on the same scores.
+	var thr [2]float64
+	for i, step := range []time.Duration{time.Minute, 5 * time.Minute} {
+		rep, err := EvalDataset(context.Background(), EvalOptions{Dir: dir, Entities: []string{"a"}, Detector: DetectorAR, Step: step, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 1e-3 * step.Minutes(); rep.Options["pot_risk_per_step"] != want {
+			t.Fatalf("step %v: risk per step %v, want %v", step, rep.Options["pot_risk_per_step"], want)
+		}
+		thr[i] = rep.Entities[0].Threshold
+	}
+	if !(thr[1] < thr[0]) {
+		t.Fatalf("thresholds with 1- and 5-minute steps %v, want the second lower", thr)
 	}
 }
 

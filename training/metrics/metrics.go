@@ -304,6 +304,8 @@ type Interval struct {
 // the points makes that dimension's aggregate NaN, ranked last, as numpy's
 // min does in the reference). Points that are not true positives or lie in
 // no interval get nil rankings and causes, which HitRate and NDCG skip.
+// (Of two identical interval lines the reference, keyed by the interval,
+// keeps the last line's dimensions; here the first line wins.)
 // The aggregate reads later points of the interval, so this protocol
 // explains an incident after the fact; it is not a causal ranking.
 func DetectedRankings(score []float64, f int, tp []bool, intervals []Interval) (ranks, causes [][]int) {

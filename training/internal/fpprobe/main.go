@@ -49,19 +49,9 @@ func main() {
 			for j := range f {
 				o[j] = float64(r32[at*f+j])
 			}
-			top := oneBased(metrics.RankDims(o)[:3])
+			top := probe.OneBased(metrics.RankDims(o)[:3])
 			fmt.Printf("  fp %6d-%6d len %4d peak/thr %6.2f top dims (1-based) %v\n", a, t, t-a, mx/thr, top)
 		}
 		fmt.Printf("  %d false-positive steps\n", fp)
 	}
-}
-
-// oneBased returns 0-based dimension indices as the 1-based numbers of the
-// interpretation files.
-func oneBased(d []int) []int {
-	out := make([]int, len(d))
-	for i, x := range d {
-		out[i] = x + 1
-	}
-	return out
 }

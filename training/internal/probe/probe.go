@@ -46,3 +46,13 @@ func Read(path string, f int) (thr float64, score []float64, perFeature []float3
 	}
 	return thr, score, perFeature, nil
 }
+
+// OneBased returns 0-based dimension indices as the 1-based numbers of the
+// interpretation files.
+func OneBased(d []int) []int {
+	out := make([]int, len(d))
+	for i, x := range d {
+		out[i] = x + 1
+	}
+	return out
+}

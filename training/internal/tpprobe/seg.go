@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/omen-sre/omen/training/internal/probe"
 	"github.com/omen-sre/omen/training/metrics"
 )
 
@@ -27,7 +28,7 @@ func perInterval(rank []float64, f int, tp []bool, intervals []metrics.Interval)
 			continue
 		}
 		h, _ := metrics.HitRate([][]int{r}, [][]int{iv.Dims}, 150)
-		fmt.Printf("    interval %d-%d flagged %d HR@150 %.2f causes %v top %v\n", iv.Start, iv.End, n, h, oneBased(iv.Dims), oneBased(r[:min(len(r), 6)]))
+		fmt.Printf("    interval %d-%d flagged %d HR@150 %.2f causes %v top %v\n", iv.Start, iv.End, n, h, probe.OneBased(iv.Dims), probe.OneBased(r[:min(len(r), 6)]))
 	}
 }
 
@@ -38,12 +39,4 @@ func owner(intervals []metrics.Interval, t int) int {
 		}
 	}
 	return -1
-}
-
-func oneBased(d []int) []int {
-	out := make([]int, len(d))
-	for i, x := range d {
-		out[i] = x + 1
-	}
-	return out
 }

@@ -243,7 +243,7 @@ func (o *EvalOptions) defaults() error {
 		o.ValFraction = 0.2
 	}
 	o.Risk, o.Level, o.Step = o.thresholdDefaults()
-	if o.Step < 0 || !(o.Risk > 0) || !(o.Level > 0 && o.Level < 1) {
+	if o.Step < 0 || !(o.Risk > 0) || math.IsInf(o.Risk, 1) || !(o.Level > 0 && o.Level < 1) {
 		return fmt.Errorf("eval: invalid threshold options (step %v, risk %g, level %g)", o.Step, o.Risk, o.Level)
 	}
 	if o.Logger == nil {
@@ -280,7 +280,8 @@ func (o EvalOptions) thresholdDefaults() (risk, level float64, step time.Duratio
 // StepRisk returns the POT risk q of one step (zero options take their
 // defaults): Risk per minute times the step in minutes, capped at half the
 // tail fraction 1 − Level. POT needs q below the tail fraction; at half of
-// it the threshold stays at least σ·ln 2 above the initial quantile.
+// it the threshold stays above the initial quantile (by about σ·ln 2 for
+// the exponential tail).
 func (o EvalOptions) StepRisk() float64 {
 	risk, level, step := o.thresholdDefaults()
 	return min(risk*step.Minutes(), (1-level)/2)

@@ -892,6 +892,8 @@ func TestEvalStepRisk(t *testing.T) {
 		{"capped with another level", EvalOptions{Dir: "d", Step: time.Hour, Level: 0.9}, 0.05},
 		{"negative step", EvalOptions{Dir: "d", Step: -time.Minute}, 0},
 		{"negative risk", EvalOptions{Dir: "d", Risk: -1}, 0},
+		{"infinite risk", EvalOptions{Dir: "d", Risk: math.Inf(1)}, 0},
+		{"NaN level", EvalOptions{Dir: "d", Level: math.NaN()}, 0},
 		{"level 1", EvalOptions{Dir: "d", Level: 1}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {

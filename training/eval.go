@@ -603,7 +603,7 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 		}
 		intervals := make([]metrics.Interval, len(ent.Interpretation))
 		for k, seg := range ent.Interpretation {
-			intervals[k] = metrics.Interval{Start: seg.Start, End: seg.End, Dims: seg.Dims}
+			intervals[k] = metrics.Interval(seg)
 		}
 		tpRanks, tpCauses := metrics.DetectedRankings(rank64, f, tp, intervals)
 		er.HitRateTP100, n = metrics.HitRate(tpRanks, tpCauses, 100)

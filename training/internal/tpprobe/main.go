@@ -45,7 +45,7 @@ func main() {
 		}
 		intervals := make([]metrics.Interval, len(e.Interpretation))
 		for k, seg := range e.Interpretation {
-			intervals[k] = metrics.Interval{Start: seg.Start, End: seg.End, Dims: seg.Dims}
+			intervals[k] = metrics.Interval(seg)
 		}
 		best := bestPAThreshold(score, te.Labels)
 		fmt.Printf("%s", name)

@@ -99,7 +99,11 @@ func TestMemoryReleaser(t *testing.T) {
 	if !m.check() {
 		t.Fatal("no forced collections when none ran since the previous check")
 	}
-	if after := m.read(); after.released < before.released+8<<20 {
+	// The released figure is net: pages other goroutines (earlier tests'
+	// leftovers) take back meanwhile count against it, so a margin of
+	// 2 MiB (a kept buffer releases nothing of its 8 MiB). CI once saw
+	// 32 KiB short of 8 MiB.
+	if after := m.read(); after.released < before.released+6<<20 {
 		t.Errorf("released %d → %d bytes: the pooled 8 MiB buffer was kept", before.released, after.released)
 	}
 	runtime.KeepAlive(&pool)

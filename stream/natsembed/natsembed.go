@@ -49,7 +49,9 @@ type Server struct {
 }
 
 // Start starts a NATS server with JetStream and waits until it accepts
-// connections.
+// connections. A listen address already in use fails at once with the
+// bind error. Errors do not name the server or its address: the caller
+// adds that context.
 func Start(opts Options) (*Server, error) {
 	if opts.ListenAddress == "" {
 		opts.ListenAddress = "127.0.0.1:4222"
@@ -67,27 +69,39 @@ func Start(opts Options) (*Server, error) {
 		opts.MaxStore = -1
 	}
 	if opts.MaxMemory < -1 || opts.MaxStore < -1 {
-		return nil, errors.New("start embedded nats: MaxMemory and MaxStore must be positive or -1")
+		return nil, errors.New("MaxMemory and MaxStore must be positive or -1")
 	}
 	if opts.StoreDir == "" {
-		return nil, errors.New("start embedded nats: StoreDir is required")
+		return nil, errors.New("StoreDir is required")
 	}
 	if opts.ReadyTimeout < 0 || opts.MaxPayload < 0 {
-		return nil, errors.New("start embedded nats: negative ReadyTimeout or MaxPayload")
+		return nil, errors.New("negative ReadyTimeout or MaxPayload")
 	}
 	host, portStr, err := net.SplitHostPort(opts.ListenAddress)
 	if err != nil {
-		return nil, fmt.Errorf("start embedded nats: listen address %q: %w", opts.ListenAddress, err)
+		return nil, fmt.Errorf("listen address %q: %w", opts.ListenAddress, err)
 	}
 	if host == "" {
 		host = "127.0.0.1"
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil || port < 0 || port > 65535 {
-		return nil, fmt.Errorf("start embedded nats: listen address %q: bad port", opts.ListenAddress)
+		return nil, fmt.Errorf("listen address %q: bad port", opts.ListenAddress)
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT
+	} else {
+		// The server only logs a failed bind and then never becomes
+		// ready: find out now, with the reason.
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			var op *net.OpError
+			if errors.As(err, &op) {
+				err = op.Err
+			}
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+		_ = ln.Close()
 	}
 	sopts := &server.Options{
 		ServerName: "omen-embedded",
@@ -107,7 +121,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
-		return nil, fmt.Errorf("start embedded nats: %w", err)
+		return nil, fmt.Errorf("%w", err)
 	}
 	if opts.Logger != nil {
 		srv.SetLoggerV2(slogAdapter{opts.Logger}, true, false, false)
@@ -116,12 +130,12 @@ func Start(opts Options) (*Server, error) {
 	if !srv.ReadyForConnections(opts.ReadyTimeout) {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		return nil, fmt.Errorf("start embedded nats on %s: not ready after %s", opts.ListenAddress, opts.ReadyTimeout)
+		return nil, fmt.Errorf("not ready after %s", opts.ReadyTimeout)
 	}
 	if !srv.JetStreamEnabled() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		return nil, fmt.Errorf("start embedded nats on %s: JetStream not enabled", opts.ListenAddress)
+		return nil, errors.New("JetStream not enabled")
 	}
 	return &Server{srv: srv}, nil
 }

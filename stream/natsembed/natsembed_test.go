@@ -3,6 +3,7 @@ package natsembed
 import (
 	"context"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,26 @@ func TestStartValidation(t *testing.T) {
 				t.Fatal("Start succeeded, want error")
 			}
 		})
+	}
+}
+
+// TestStartBusyPort: a listen address in use fails at once with the bind
+// error (it used to wait ReadyTimeout and report "not ready"), and the
+// error does not repeat what the caller's wrapping says.
+func TestStartBusyPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	t0 := time.Now()
+	srv, err := Start(Options{ListenAddress: ln.Addr().String(), StoreDir: t.TempDir(), ReadyTimeout: 5 * time.Second})
+	if err == nil {
+		srv.Shutdown()
+		t.Fatal("Start succeeded on a busy port")
+	}
+	if !strings.Contains(err.Error(), "address already in use") || strings.Contains(err.Error(), "embedded nats") || time.Since(t0) > 2*time.Second {
+		t.Errorf("error %q after %v; want the bind error at once, without repeated context", err, time.Since(t0))
 	}
 }
 

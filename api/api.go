@@ -41,6 +41,12 @@ type Options struct {
 	// trimmed). Token gives it directly (tests); set at most one.
 	TokenFile string
 	Token     string
+	// Models, when set, serves the model registry under /api/v1/models:
+	// list, upload (register and optionally promote), promote and roll
+	// back, behind the same authentication.
+	Models ModelAdmin
+	// MaxModelBytes bounds a model upload (default DefaultMaxModelBytes).
+	MaxModelBytes int64
 	// UI, when set, is served under /ui/ behind the same authentication,
 	// and GET / redirects to /ui/.
 	UI http.Handler
@@ -91,6 +97,12 @@ func New(opts Options) (*API, error) {
 	}
 	if opts.MaxLimit < 0 {
 		return nil, fmt.Errorf("api: negative limit %d", opts.MaxLimit)
+	}
+	if opts.MaxModelBytes == 0 {
+		opts.MaxModelBytes = DefaultMaxModelBytes
+	}
+	if opts.MaxModelBytes < 0 {
+		return nil, fmt.Errorf("api: negative model size limit %d", opts.MaxModelBytes)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -171,7 +183,7 @@ func (a *API) routes() []route {
 
 // Register mounts the API (and the UI, when set) on mux.
 func (a *API) Register(mux *http.ServeMux) {
-	for _, rt := range a.routes() {
+	for _, rt := range append(a.routes(), a.modelRoutes()...) {
 		h := a.Protect(a.instrument(rt.name, http.HandlerFunc(rt.handler)))
 		for _, m := range rt.methods {
 			mux.Handle(m+" "+rt.path, h)
@@ -263,6 +275,8 @@ func (a *API) backendError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, "not_found", err)
 	case errors.Is(err, ErrUnavailable):
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err)
+	case errors.Is(err, ErrInvalid):
+		writeError(w, http.StatusUnprocessableEntity, "invalid", err)
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusServiceUnavailable, "timeout", err)
 	case errors.Is(err, context.Canceled):

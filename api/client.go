@@ -32,11 +32,14 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s (%d %s)", e.Message, e.StatusCode, e.Type)
 }
 
-// Unwrap maps 404 to ErrNotFound and 503 to ErrUnavailable.
+// Unwrap maps 404 to ErrNotFound, 422 to ErrInvalid and 503 to
+// ErrUnavailable.
 func (e *Error) Unwrap() error {
 	switch e.StatusCode {
 	case http.StatusNotFound:
 		return ErrNotFound
+	case http.StatusUnprocessableEntity:
+		return ErrInvalid
 	case http.StatusServiceUnavailable:
 		return ErrUnavailable
 	}
@@ -46,9 +49,17 @@ func (e *Error) Unwrap() error {
 // Do sends a request to path (with query) and decodes the response's data
 // into out; it returns the raw data as well.
 func (c *Client) Do(ctx context.Context, method, path string, out any) (json.RawMessage, error) {
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.URL, "/")+path, nil)
+	return c.DoBody(ctx, method, path, "", nil, out)
+}
+
+// DoBody is Do with a request body of the given content type.
+func (c *Client) DoBody(ctx context.Context, method, path, contentType string, body io.Reader, out any) (json.RawMessage, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.URL, "/")+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
@@ -62,7 +73,7 @@ func (c *Client) Do(ctx context.Context, method, path string, out any) (json.Raw
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return nil, fmt.Errorf("read response of %s %s: %w", method, path, err)
 	}
@@ -72,9 +83,12 @@ func (c *Client) Do(ctx context.Context, method, path string, out any) (json.Raw
 		ErrorType string          `json:"errorType"`
 		Error     string          `json:"error"`
 	}
-	if err := json.Unmarshal(body, &r); err != nil {
+	if err := json.Unmarshal(data, &r); err != nil {
+		// Not omen's API (a wrong URL, a proxy's page): the status and the
+		// content type, not the page.
 		return nil, &Error{StatusCode: resp.StatusCode, Type: "bad_response",
-			Message: fmt.Sprintf("%s %s: %s", method, path, strings.TrimSpace(string(body[:min(len(body), 200)])))}
+			Message: fmt.Sprintf("%s %s: not an omen API response (%s, %q): is the URL omen's web address?",
+				method, path, resp.Status, resp.Header.Get("Content-Type"))}
 	}
 	if resp.StatusCode/100 != 2 || r.Status != "success" {
 		return nil, &Error{StatusCode: resp.StatusCode, Type: r.ErrorType, Message: r.Error}

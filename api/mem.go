@@ -2,8 +2,11 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/omen-sre/omen/explain"
 )
@@ -171,4 +174,91 @@ func cloneExplanation(x Explanation) Explanation {
 	x.Timestamps = nil
 	x.Links = nil
 	return x
+}
+
+// MemModels is an in-memory ModelAdmin for tests. A file is registered
+// under version "m" followed by the first 8 hex digits of its SHA-256
+// (registering the same file again is a no-op); Check, when set, refuses
+// files (its error is wrapped with ErrInvalid). It keeps the promotion
+// history for rollbacks.
+type MemModels struct {
+	Check func(file []byte) error
+
+	mu       sync.Mutex
+	versions []ModelVersion // registration order
+	history  []string       // promotions; the last is active
+}
+
+var _ ModelAdmin = (*MemModels)(nil)
+
+// Models implements ModelAdmin.
+func (m *MemModels) Models(context.Context) ([]ModelVersion, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]ModelVersion, 0, len(m.versions))
+	for i := len(m.versions) - 1; i >= 0; i-- {
+		out = append(out, m.withActive(m.versions[i]))
+	}
+	return out, nil
+}
+
+// AddModel implements ModelAdmin.
+func (m *MemModels) AddModel(_ context.Context, file []byte, promote bool) (ModelVersion, error) {
+	if m.Check != nil {
+		if err := m.Check(file); err != nil {
+			return ModelVersion{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
+	sum := sha256.Sum256(file)
+	v := ModelVersion{Version: "m" + hex.EncodeToString(sum[:4]), Created: time.Now().UnixMilli(),
+		Size: int64(len(file)), SHA256: hex.EncodeToString(sum[:])}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.find(v.Version); !ok {
+		m.versions = append(m.versions, v)
+	}
+	if promote {
+		m.promote(v.Version)
+	}
+	return m.withActive(v), nil
+}
+
+// SetActive implements ModelAdmin.
+func (m *MemModels) SetActive(_ context.Context, version string) (ModelVersion, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if version == "" {
+		if len(m.history) < 2 {
+			return ModelVersion{}, fmt.Errorf("previous model: %w", ErrNotFound)
+		}
+		m.history = m.history[:len(m.history)-1]
+		v, _ := m.find(m.history[len(m.history)-1])
+		return m.withActive(v), nil
+	}
+	v, ok := m.find(version)
+	if !ok {
+		return ModelVersion{}, fmt.Errorf("model %q: %w", version, ErrNotFound)
+	}
+	m.promote(version)
+	return m.withActive(v), nil
+}
+
+func (m *MemModels) promote(version string) {
+	if n := len(m.history); n == 0 || m.history[n-1] != version {
+		m.history = append(m.history, version)
+	}
+}
+
+func (m *MemModels) find(version string) (ModelVersion, bool) {
+	for _, v := range m.versions {
+		if v.Version == version {
+			return v, true
+		}
+	}
+	return ModelVersion{}, false
+}
+
+func (m *MemModels) withActive(v ModelVersion) ModelVersion {
+	v.Active = len(m.history) > 0 && m.history[len(m.history)-1] == v.Version
+	return v
 }

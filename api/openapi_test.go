@@ -21,12 +21,12 @@ func TestOpenAPI(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Fatalf("openapi version %q", doc.OpenAPI)
 	}
-	a, err := New(Options{Backend: &MemBackend{}, ListenAddress: "127.0.0.1:0"})
+	a, err := New(Options{Backend: &MemBackend{}, Models: &MemModels{}, ListenAddress: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	served := map[string]bool{}
-	for _, r := range a.routes() {
+	for _, r := range append(a.routes(), a.modelRoutes()...) {
 		for _, m := range r.methods {
 			served[strings.ToLower(m)+" "+r.path] = true
 		}
@@ -39,8 +39,8 @@ func TestOpenAPI(t *testing.T) {
 				OperationID string                     `json:"operationId"`
 				Responses   map[string]json.RawMessage `json:"responses"`
 			}
-			if err := json.Unmarshal(op, &o); err != nil || o.OperationID == "" || o.Responses["200"] == nil {
-				t.Errorf("%s %s: operation without operationId or 200 response (%v)", m, p, err)
+			if err := json.Unmarshal(op, &o); err != nil || o.OperationID == "" || (o.Responses["200"] == nil && o.Responses["201"] == nil) {
+				t.Errorf("%s %s: operation without operationId or success response (%v)", m, p, err)
 			}
 		}
 	}

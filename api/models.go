@@ -1,0 +1,167 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// ErrInvalid marks a request the backend refuses as invalid: a model file
+// that does not decode, or a model that does not fit the daemon's
+// configured features. The API answers 422.
+var ErrInvalid = errors.New("invalid")
+
+// ModelVersion describes one version in the model registry.
+type ModelVersion struct {
+	Version     string             `json:"version"`
+	Active      bool               `json:"active"`
+	Created     int64              `json:"created"`
+	Size        int64              `json:"size"`
+	SHA256      string             `json:"sha256"`
+	Description string             `json:"description,omitempty"`
+	Metrics     map[string]float64 `json:"metrics,omitempty"`
+	Params      map[string]string  `json:"params,omitempty"`
+}
+
+// ModelAdmin manages the daemon's model registry for the API's model
+// endpoints, so that models are registered and promoted while the daemon
+// runs (it holds the store's lock). Its methods are called from
+// concurrent requests and must be safe for concurrent use. file is not
+// retained after AddModel returns. A promoted model is in use once the
+// call returns; errors wrap ErrNotFound (unknown version, no previous
+// model) or ErrInvalid (a file that does not decode, a model that does
+// not fit the configured features).
+type ModelAdmin interface {
+	// Models lists the registered versions, newest first.
+	Models(ctx context.Context) ([]ModelVersion, error)
+	// AddModel registers a model file (package model's format) and, with
+	// promote, makes it the active model; it returns the version
+	// registered.
+	AddModel(ctx context.Context, file []byte, promote bool) (ModelVersion, error)
+	// SetActive makes version the active model; an empty version rolls
+	// back to the previously active one. It returns the active version.
+	SetActive(ctx context.Context, version string) (ModelVersion, error)
+}
+
+// DefaultMaxModelBytes is the default of Options.MaxModelBytes.
+const DefaultMaxModelBytes = 256 << 20
+
+// ModelsPath is the API path of the model registry.
+const ModelsPath = "/api/v1/models"
+
+// PromotePath is the API path that promotes a registered version.
+func PromotePath(version string) string {
+	return ModelsPath + "/" + url.PathEscape(version) + "/promote"
+}
+
+// RollbackPath is the API path that rolls back to the previous version.
+const RollbackPath = ModelsPath + "/rollback"
+
+func (a *API) modelRoutes() []route {
+	if a.opts.Models == nil {
+		return nil
+	}
+	return []route{
+		{[]string{"GET"}, ModelsPath, "models", a.listModels},
+		{[]string{"POST"}, ModelsPath, "add_model", a.addModel},
+		{[]string{"POST"}, "/api/v1/models/{version}/promote", "promote_model", a.promoteModel},
+		{[]string{"POST"}, RollbackPath, "rollback_model", a.rollbackModel},
+	}
+}
+
+func (a *API) listModels(w http.ResponseWriter, r *http.Request) {
+	ms, err := a.opts.Models.Models(r.Context())
+	if err != nil {
+		a.backendError(w, r, err)
+		return
+	}
+	writeData(w, ms)
+}
+
+func (a *API) addModel(w http.ResponseWriter, r *http.Request) {
+	promote := false
+	if s := r.URL.Query().Get("promote"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("promote=%q: want true or false", s))
+			return
+		}
+		promote = b
+	}
+	file, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opts.MaxModelBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Errorf("model file over %d bytes", tooLarge.Limit))
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("read model file: %w", err))
+		return
+	case len(file) == 0:
+		writeError(w, http.StatusBadRequest, "bad_data", errors.New("empty body: send the model file (omen train --out) as the request body"))
+		return
+	}
+	v, err := a.opts.Models.AddModel(r.Context(), file, promote)
+	if err != nil {
+		a.backendError(w, r, err)
+		return
+	}
+	a.logger.Info("model registered over the API", "version", v.Version, "promoted", promote, "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusCreated, response{Status: "success", Data: v})
+}
+
+func (a *API) promoteModel(w http.ResponseWriter, r *http.Request) {
+	version := r.PathValue("version")
+	if version == "" {
+		writeError(w, http.StatusBadRequest, "bad_data", errors.New("no version"))
+		return
+	}
+	a.setActive(w, r, version)
+}
+
+func (a *API) rollbackModel(w http.ResponseWriter, r *http.Request) {
+	a.setActive(w, r, "")
+}
+
+func (a *API) setActive(w http.ResponseWriter, r *http.Request, version string) {
+	v, err := a.opts.Models.SetActive(r.Context(), version)
+	if err != nil {
+		a.backendError(w, r, err)
+		return
+	}
+	a.logger.Info("active model changed over the API", "version", v.Version, "rollback", version == "", "remote", r.RemoteAddr)
+	writeData(w, v)
+}
+
+// Models lists the daemon's registered model versions.
+func (c *Client) Models(ctx context.Context) ([]ModelVersion, error) {
+	var ms []ModelVersion
+	_, err := c.Do(ctx, http.MethodGet, ModelsPath, &ms)
+	return ms, err
+}
+
+// AddModel uploads a model file to the daemon's registry and, with
+// promote, makes it the active model.
+func (c *Client) AddModel(ctx context.Context, file []byte, promote bool) (ModelVersion, error) {
+	var v ModelVersion
+	_, err := c.DoBody(ctx, http.MethodPost, ModelsPath+"?promote="+strconv.FormatBool(promote),
+		"application/octet-stream", bytes.NewReader(file), &v)
+	return v, err
+}
+
+// SetActive promotes version, or with an empty version rolls back to the
+// previously active one, on the daemon; it returns the active version.
+func (c *Client) SetActive(ctx context.Context, version string) (ModelVersion, error) {
+	path := RollbackPath
+	if version != "" {
+		path = PromotePath(version)
+	}
+	var v ModelVersion
+	_, err := c.Do(ctx, http.MethodPost, path, &v)
+	return v, err
+}

@@ -1,0 +1,100 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/omen-sre/omen/api"
+)
+
+// TestModelRegistry drives the model endpoints through Client: upload,
+// promote, rollback, their errors, and the token.
+func TestModelRegistry(t *testing.T) {
+	ctx := context.Background()
+	mm := &api.MemModels{Check: func(b []byte) error {
+		if bytes.HasPrefix(b, []byte("bad")) {
+			return errors.New("not a model file")
+		}
+		return nil
+	}}
+	srv := newServer(t, &api.MemBackend{}, api.Options{Models: mm, Token: "s3cret", MaxModelBytes: 1 << 10})
+	c := &api.Client{URL: srv.URL, Token: "s3cret"}
+
+	if _, err := (&api.Client{URL: srv.URL}).Models(ctx); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("list without the token: %v, want 401", err)
+	}
+	if ms, err := c.Models(ctx); err != nil || len(ms) != 0 {
+		t.Fatalf("empty registry: %v, %v", ms, err)
+	}
+	a, err := c.AddModel(ctx, []byte("model A"), false)
+	if err != nil || a.Version == "" || a.Active || a.Size != 7 {
+		t.Fatalf("add A: %+v, %v", a, err)
+	}
+	b, err := c.AddModel(ctx, []byte("model B"), true)
+	if err != nil || !b.Active {
+		t.Fatalf("add and promote B: %+v, %v", b, err)
+	}
+	if _, err := c.AddModel(ctx, []byte("bad model"), true); !errors.Is(err, api.ErrInvalid) {
+		t.Fatalf("add a refused file: %v, want ErrInvalid (422)", err)
+	}
+	if v, err := c.SetActive(ctx, a.Version); err != nil || v.Version != a.Version || !v.Active {
+		t.Fatalf("promote A: %+v, %v", v, err)
+	}
+	if _, err := c.SetActive(ctx, "nope"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("promote an unknown version: %v, want ErrNotFound", err)
+	}
+	if v, err := c.SetActive(ctx, ""); err != nil || v.Version != b.Version || !v.Active {
+		t.Fatalf("roll back to B: %+v, %v", v, err)
+	}
+	if _, err := c.SetActive(ctx, ""); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("roll back past the first promotion: %v, want ErrNotFound", err)
+	}
+	ms, err := c.Models(ctx)
+	if err != nil || len(ms) != 2 || ms[0].Version != b.Version || !ms[0].Active || ms[1].Active {
+		t.Fatalf("list: %+v, %v (want B active, then A)", ms, err)
+	}
+
+	for _, tc := range []struct {
+		name, method, path, body string
+		want                     int
+	}{
+		{"empty body", "POST", "/api/v1/models", "", http.StatusBadRequest},
+		{"bad promote flag", "POST", "/api/v1/models?promote=maybe", "x", http.StatusBadRequest},
+		{"list by POST to a version", "GET", "/api/v1/models/x/promote", "", http.StatusMethodNotAllowed},
+		{"too large", "POST", "/api/v1/models", strings.Repeat("x", 1<<10+1), http.StatusRequestEntityTooLarge},
+	} {
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Authorization", "Bearer s3cret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+// TestModelRoutesNeedAdmin: without Options.Models the registry is not
+// served.
+func TestModelRoutesNeedAdmin(t *testing.T) {
+	srv := newServer(t, &api.MemBackend{}, api.Options{})
+	if code, _ := get(t, "GET", srv.URL+"/api/v1/models", ""); code != http.StatusNotFound {
+		t.Fatalf("GET /api/v1/models without a registry: %d, want 404", code)
+	}
+}
+
+// TestClientNotOmen: a URL that answers with something else than omen's
+// API gives a short error naming the status, not the page.
+func TestClientNotOmen(t *testing.T) {
+	srv := newServer(t, &api.MemBackend{}, api.Options{})
+	_, err := (&api.Client{URL: srv.URL}).Do(context.Background(), "GET", "/nothing-here", nil)
+	if err == nil || !strings.Contains(err.Error(), "not an omen API response") || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -63,6 +63,12 @@ type Prediction struct {
 	Prob, Anomaly, Threshold float64
 	Horizon                  time.Duration
 	ModelVersion             string
+	// Unscored marks an entity that is present at this step but was not
+	// scored (e.g. its window is not full yet after a restart or a
+	// configuration reload, or there is no model): its alert state is left
+	// as it is instead of counting the step as missing. Only Entity and
+	// Labels are used; a scored prediction of the same entity wins.
+	Unscored bool
 }
 
 // Cause is one ranked cause of a prediction.
@@ -395,8 +401,16 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 	// Deduplicate: the newest prediction per entity fingerprint.
 	byKey := make(map[string]*Prediction, len(preds))
 	labelsOf := make(map[string]map[string]string, len(preds))
+	var unscored map[string]bool
 	for i := range preds {
 		p := &preds[i]
+		if p.Unscored {
+			if unscored == nil {
+				unscored = map[string]bool{}
+			}
+			unscored[fingerprint(baseLabels(p))] = true
+			continue
+		}
 		if math.IsNaN(p.Prob) || !(p.Threshold > 0 && p.Threshold <= 1) {
 			continue
 		}
@@ -432,7 +446,7 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 		step(s, p)
 	}
 	for key, s := range m.states {
-		if _, ok := byKey[key]; !ok {
+		if _, ok := byKey[key]; !ok && !unscored[key] {
 			step(s, nil)
 		}
 	}

@@ -12,7 +12,10 @@
 //     or over the threshold for Options.For consecutive steps, and resolves
 //     when it falls below Options.ResolveRatio × threshold (or when the
 //     entity has had no prediction for more than Options.MissingSteps
-//     steps). A step below the threshold resets a pending entity.
+//     steps; an entity passed as Prediction.Unscored, present but not
+//     scored, keeps its state). A step below the threshold resets a
+//     pending entity. Process must be called at every step, also with no
+//     predictions, for the missing steps of vanished entities to count.
 //  2. deduplication: one alert per entity, keyed by the fingerprint of the
 //     entity's labels; several predictions for one entity in one step
 //     collapse to the newest.

@@ -110,32 +110,35 @@ type pollerWithBackfill struct {
 }
 
 // run runs the consumer and the pollers until ctx is done, then closes the
-// NATS connection.
+// NATS connection. The first source that fails (returns an error while ctx
+// is not done) stops the others, and run returns its error, so that the
+// daemon stops with it whether or not pollers run alongside.
 func (s *sources) run(ctx context.Context) error {
 	defer s.nc.Close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var wg sync.WaitGroup
-	errc := make(chan error, 1+len(s.pollers))
-	wg.Add(1)
-	go func() { defer wg.Done(); errc <- s.consumer.Run(ctx) }()
+	var once sync.Once
+	var first error
+	fail := func(err error) {
+		if err == nil || ctx.Err() != nil {
+			return // a clean stop, or a stop caused by shutdown or another source
+		}
+		once.Do(func() { first = err })
+		cancel(err)
+	}
+	wg.Go(func() { fail(s.consumer.Run(ctx)) })
 	for _, p := range s.pollers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if p.backfill > 0 {
 				now := time.Now()
-				if err := p.Backfill(ctx, now.Add(-p.backfill), now); err != nil {
+				if err := p.Backfill(ctx, now.Add(-p.backfill), now); err != nil && ctx.Err() == nil {
 					s.logger.Error("backfill from Prometheus", "source", p.Source(), "err", err)
 				}
 			}
-			errc <- p.Run(ctx)
-		}()
+			fail(p.Run(ctx))
+		})
 	}
 	wg.Wait()
-	close(errc)
-	for err := range errc {
-		if err != nil && ctx.Err() == nil {
-			return err
-		}
-	}
-	return nil
+	return first
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/explain"
+	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -55,7 +56,6 @@ type alerter struct {
 
 	mu     sync.Mutex
 	firing map[string]FiredAlert // by fingerprint: alerts reported to OnAlert
-	dataT  map[string]int64
 }
 
 func newAlerter(o alerterOptions) (*alerter, error) {
@@ -73,7 +73,7 @@ func newAlerter(o alerterOptions) (*alerter, error) {
 	for _, r := range cfg.Alerting.Remediations {
 		rem = append(rem, alert.Remediation{Cause: r.Cause, Action: r.Action, RunbookURL: r.RunbookURL})
 	}
-	a := &alerter{opts: o, firing: map[string]FiredAlert{}, dataT: map[string]int64{}}
+	a := &alerter{opts: o, firing: map[string]FiredAlert{}}
 	m, err := alert.New(alert.Options{
 		Store:         o.Store,
 		Alertmanagers: urls,
@@ -106,25 +106,35 @@ func externalHost(listen string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// process hands one step's predictions to the pipeline. Alertmanager's
+// process hands one step's predictions to the pipeline. It must be called
+// at every evaluated step, also with no predictions: an entity with an
+// alert state and no prediction counts a missing step, and its alert
+// resolves after alert.Options.MissingSteps of them. unscored are the
+// step's vectors: those of entities without a prediction (a window still
+// filling, no model) keep their alert state instead. Alertmanager's
 // timestamps are wall-clock times (as Prometheus's evaluation times are);
 // the data time of the step stays in the prediction id and explanation.
-func (a *alerter) process(ctx context.Context, t int64, preds []prediction) {
-	in := make([]alert.Prediction, len(preds))
-	a.mu.Lock()
+func (a *alerter) process(ctx context.Context, t int64, preds []prediction, vs []features.Vector) {
+	in := make([]alert.Prediction, len(preds), len(preds)+len(vs))
+	now := time.Now()
+	scored := make(map[string]bool, len(preds))
 	for i, p := range preds {
 		in[i] = alert.Prediction{
-			ID: p.ID, Entity: p.Entity, Labels: alertLabels(p.Labels), T: time.Now(),
+			ID: p.ID, Entity: p.Entity, Labels: alertLabels(p.Labels), T: now,
 			Prob: p.Prob, Anomaly: p.Anomaly, Threshold: p.Threshold,
 			Horizon: p.Horizon, ModelVersion: p.ModelVersion,
 		}
-		a.dataT[p.Entity] = t
+		scored[p.Entity] = true
 	}
-	a.mu.Unlock()
-	if err := a.m.Process(ctx, time.Now(), in); err != nil {
+	for _, v := range vs {
+		if !scored[v.Entity] {
+			in = append(in, alert.Prediction{Entity: v.Entity, Labels: v.Labels, T: now, Unscored: true})
+		}
+	}
+	if err := a.m.Process(ctx, now, in); err != nil {
 		a.opts.Logger.Error("process predictions", "err", err)
 	}
-	a.report()
+	a.report(t)
 }
 
 // alertLabels keeps the identifying labels of an entity.
@@ -137,8 +147,9 @@ func alertLabels(l map[string]string) map[string]string {
 }
 
 // report calls OnAlert for alerts that started firing since the last call
-// and OnResolve for those that stopped.
-func (a *alerter) report() {
+// and OnResolve for those that stopped, with T the data time t of the step
+// (an alert fires on the step's prediction, and resolves at the step).
+func (a *alerter) report(t int64) {
 	all := a.m.Alerts()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -153,7 +164,7 @@ func (a *alerter) report() {
 		}
 		fa := FiredAlert{
 			Fingerprint: al.Fingerprint, Entity: al.Entity, Labels: al.Labels,
-			T: time.UnixMilli(a.dataT[al.Entity]), Prob: al.Probability, Annotations: al.Annotations,
+			T: time.UnixMilli(t), Prob: al.Probability, Annotations: al.Annotations,
 		}
 		if al.Explanation != nil {
 			for _, c := range al.Explanation.TopCauses {
@@ -173,7 +184,7 @@ func (a *alerter) report() {
 		}
 		delete(a.firing, fp)
 		if a.opts.OnResolve != nil {
-			fa.T = time.UnixMilli(a.dataT[fa.Entity])
+			fa.T = time.UnixMilli(t)
 			go a.opts.OnResolve(fa)
 		}
 	}

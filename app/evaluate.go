@@ -36,6 +36,11 @@ type evaluator struct {
 	failures prometheus.Counter
 	lastStep prometheus.Gauge
 	known    map[string]int64 // entity → data time its sighting was last stored
+	forgotAt int64            // data time of the last sweep of known
+	// The last evaluated step: its wall time and data time (ms), and the
+	// next idle step (see expire).
+	lastWall, lastT, idleNext int64
+	clock                     func() time.Time // time.Now; a fake in tests
 	// instant caches features.Config.InstantFeatures for instantNames.
 	instant      []bool
 	instantNames []string
@@ -46,6 +51,16 @@ type evaluator struct {
 // entityRefresh is how often a known entity's LastSeen is rewritten.
 const entityRefresh = 10 * time.Minute
 
+// forgetEvery is how often (data time) the evaluator sweeps known: an
+// entity whose sighting was stored more than 2×entityRefresh ago has been
+// unseen for more than entityRefresh and is forgotten (a returning entity
+// is stored again; the store keeps its first sighting).
+const forgetEvery = time.Minute
+
+// minIdle is the least wall time without an evaluated step after which
+// expire runs idle steps (idleAfter).
+const minIdle = 5 * time.Minute
+
 // maxCatchUp bounds how many steps one tick evaluates; a source that jumps
 // far ahead makes the evaluator skip to the newest steps instead.
 const maxCatchUp = 64
@@ -55,6 +70,7 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 	return &evaluator{
 		evaluatorOptions: o,
 		known:            map[string]int64{},
+		clock:            time.Now,
 		steps: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_steps_total", Help: "Steps evaluated.",
 		}),
@@ -86,6 +102,9 @@ func (e *evaluator) run(ctx context.Context) error {
 // of slack for late samples), capped by the wall clock in production.
 func (e *evaluator) tick(ctx context.Context) {
 	step := e.Step.Milliseconds()
+	if e.WallClock {
+		defer e.expire(ctx)
+	}
 	wm := e.Ingest.watermark.Load()
 	if wm == 0 {
 		return
@@ -120,10 +139,86 @@ func (e *evaluator) evaluate(ctx context.Context, t int64) {
 	e.steps.Inc()
 	e.lastStep.Set(float64(t) / 1000)
 	e.done.Store(t)
+	e.lastWall, e.lastT, e.idleNext = e.clock().UnixMilli(), t, 0
 	vs = dropAbsent(vs, e.instantFeatures())
-	if len(vs) == 0 {
+	if len(vs) > 0 {
+		e.store(t, vs)
+	}
+	e.finish(ctx, t, vs)
+}
+
+// finish scores the step's vectors, hands the predictions to the alerts
+// and forgets the entities gone. It runs at every step, also one without
+// vectors: the scorer then drops the windows and exported predictions of
+// the entities gone silent, and the alerts of entities without a
+// prediction count a missing step and resolve after
+// alert.Options.MissingSteps of them (entities with a vector but no
+// prediction, a window still filling, keep their alert state).
+func (e *evaluator) finish(ctx context.Context, t int64, vs []features.Vector) {
+	preds := e.Scorer.score(ctx, t, vs)
+	if e.Alerts != nil {
+		e.Alerts.process(ctx, t, preds, vs)
+	}
+	e.forget(t)
+}
+
+// forget sweeps known every forgetEvery of data time.
+func (e *evaluator) forget(t int64) {
+	if t >= e.forgotAt && t-e.forgotAt < forgetEvery.Milliseconds() {
 		return
 	}
+	e.forgotAt = t
+	old := t - 2*entityRefresh.Milliseconds()
+	for id, last := range e.known {
+		if last < old {
+			delete(e.known, id)
+		}
+	}
+}
+
+// idleAfter is the wall time without an evaluated step after which expire
+// runs idle steps: max(minIdle, 10 steps).
+func (e *evaluator) idleAfter() int64 {
+	return max(minIdle, 10*e.Step).Milliseconds()
+}
+
+// expire keeps the step clock going on the wall clock when no step has
+// been evaluated for idleAfter (WallClock only: every source stopped, or
+// the watermark is stuck). A data clock then runs with the wall clock
+// from the last evaluated step, and each of its steps is an idle step,
+// finish with no vectors: the scorer drops the windows and exported
+// predictions of the silent entities and their alerts resolve after their
+// missing steps, as if the data went on without them (the idle steps of
+// idleAfter run at once). Steps of data that arrives later are evaluated
+// as usual (e.next does not move).
+func (e *evaluator) expire(ctx context.Context) {
+	now := e.clock().UnixMilli()
+	step := e.Step.Milliseconds()
+	if e.lastWall == 0 { // no step yet: the data clock starts at the wall clock
+		e.lastWall, e.lastT = now, now/step*step
+	}
+	idle := now - e.lastWall
+	if idle < e.idleAfter() {
+		return
+	}
+	target := (e.lastT + idle) / step * step
+	if e.idleNext == 0 {
+		e.idleNext = e.lastT + step
+	}
+	if target-e.idleNext > maxCatchUp*step {
+		e.idleNext = target - (maxCatchUp-1)*step
+	}
+	for ; e.idleNext <= target; e.idleNext += step {
+		if ctx.Err() != nil {
+			return
+		}
+		e.finish(ctx, e.idleNext, nil)
+	}
+}
+
+// store writes the step's vectors, and the sightings of new entities (and
+// of known ones every entityRefresh).
+func (e *evaluator) store(t int64, vs []features.Vector) {
 	recs := make([]store.Vector, len(vs))
 	var seen []store.EntityInfo
 	for i, v := range vs {
@@ -146,10 +241,6 @@ func (e *evaluator) evaluate(ctx context.Context, t int64) {
 	if err := e.Store.PutVectors(recs); err != nil {
 		e.failures.Inc()
 		e.Logger.Error("store feature vectors", "t", time.UnixMilli(t).UTC(), "err", err)
-	}
-	preds := e.Scorer.score(ctx, t, vs)
-	if len(preds) > 0 && e.Alerts != nil {
-		e.Alerts.process(ctx, t, preds)
 	}
 }
 

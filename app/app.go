@@ -266,7 +266,8 @@ func (a *App) Start(ctx context.Context) error {
 
 	// Scorer and alerts: the model from the registry, predictions, alerts.
 	a.scorer, err = newScorer(scorerOptions{
-		Store: st, Config: cfg, Registerer: a.reg, Logger: log.With("component", "scorer"),
+		Store: st, Config: cfg, Features: a.extractor.FeatureNames,
+		Registerer: a.reg, Logger: log.With("component", "scorer"),
 	})
 	if err != nil {
 		return fail(err)
@@ -513,6 +514,8 @@ func (a *App) reload() error {
 		a.reloads.WithLabelValues("failure").Inc()
 		return fmt.Errorf("record feature schema: %w", err)
 	}
+	// The model must fit the features now extracted (else it is unloaded).
+	a.scorer.featuresChanged()
 	a.alerts.setConfig(cfg)
 	a.cfg.Store(cfg)
 	a.reloads.WithLabelValues("success").Inc()

@@ -45,7 +45,15 @@ func TestMain(m *testing.M) {
 // evaluated every 5 s.
 func testConfig(t *testing.T) *config.Config {
 	t.Helper()
-	yml := `
+	c, err := config.Load("test.yml", []byte(testConfigYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// testConfigYAML is testConfig's file.
+const testConfigYAML = `
 entity_labels: [namespace, pod]
 step: 5s
 lookback: 6m
@@ -66,12 +74,6 @@ labels:
   - name: crashloop
     reasons: [CrashLoopBackOff]
 `
-	c, err := config.Load("test.yml", []byte(yml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 func startApp(t *testing.T, dir string, mut func(*Options)) *App {
 	t.Helper()

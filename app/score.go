@@ -23,8 +23,11 @@ import (
 )
 
 type scorerOptions struct {
-	Store      *store.Store
-	Config     *config.Config
+	Store  *store.Store
+	Config *config.Config
+	// Features returns the feature names in use (they change with a
+	// configuration reload); default: those of Config.
+	Features   func() []string
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 }
@@ -48,6 +51,11 @@ type scorer struct {
 	mu      sync.RWMutex
 	model   *model.Model
 	version string
+	// refused is the registry's active version when it could not be
+	// loaded (it does not decode or does not fit the features): not
+	// retried, nor logged again, until another version is promoted or
+	// the configuration is reloaded.
+	refused string
 	step    time.Duration
 	windows map[string]*history
 	latest  map[string]prediction
@@ -104,6 +112,10 @@ func (h *history) row(k int) []float32 {
 }
 
 func newScorer(o scorerOptions) (*scorer, error) {
+	if o.Features == nil {
+		names := features.Names(o.Config.Config)
+		o.Features = func() []string { return names }
+	}
 	s := &scorer{
 		opts: o, logger: o.Logger,
 		step:    time.Duration(o.Config.Step),
@@ -164,27 +176,70 @@ func (s *scorer) reloadModel() error {
 		return fmt.Errorf("read active model: %w", err)
 	}
 	s.mu.RLock()
-	same := meta.Version == s.version
+	same := meta.Version == s.version || meta.Version == s.refused
 	s.mu.RUnlock()
 	if same {
 		return nil
 	}
-	data, _, err := s.opts.Store.Model(meta.Version)
+	m, err := s.readModel(meta.Version)
 	if err != nil {
-		return fmt.Errorf("read model %s: %w", meta.Version, err)
-	}
-	m, err := model.Unmarshal(data)
-	if err != nil {
-		return fmt.Errorf("load model %s: %w", meta.Version, err)
-	}
-	if err := m.CheckFeatures(features.Names(s.opts.Config.Config)); err != nil {
-		return fmt.Errorf("model %s does not fit the configured features: %w", meta.Version, err)
+		if !errors.Is(err, errUnusableModel) {
+			return err // a read error: tried again at the next check
+		}
+		s.mu.Lock()
+		s.refused = meta.Version
+		s.mu.Unlock()
+		return fmt.Errorf("%w (not retried until another model is promoted or the configuration is reloaded)", err)
 	}
 	s.mu.Lock()
-	s.model, s.version = m, meta.Version
+	s.model, s.version, s.refused = m, meta.Version, ""
 	s.mu.Unlock()
 	s.logger.Info("model loaded", "version", meta.Version, "window", m.Config().Window, "threshold", m.Thresholds().Failure)
 	return nil
+}
+
+// errUnusableModel marks a registered model that cannot be used: its data
+// does not decode, or it does not fit the configured features.
+var errUnusableModel = errors.New("unusable model")
+
+// readModel reads and decodes a registered version and checks it against
+// the features in use; an unusable one wraps errUnusableModel.
+func (s *scorer) readModel(version string) (*model.Model, error) {
+	data, _, err := s.opts.Store.Model(version)
+	if err != nil {
+		return nil, fmt.Errorf("read model %s: %w", version, err)
+	}
+	m, err := model.Unmarshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w: %w", version, errUnusableModel, err)
+	}
+	if err := m.CheckFeatures(s.opts.Features()); err != nil {
+		return nil, fmt.Errorf("model %s does not fit the configured features: %w: %w", version, errUnusableModel, err)
+	}
+	return m, nil
+}
+
+// featuresChanged re-checks the loaded model after a configuration reload
+// changed the features: one that no longer fits is unloaded (scoring
+// stops until a fitting model is promoted, rather than feeding the model
+// other features than it was trained on), and a refused version is tried
+// again.
+func (s *scorer) featuresChanged() {
+	s.mu.Lock()
+	s.refused = ""
+	if s.model != nil {
+		if err := s.model.CheckFeatures(s.opts.Features()); err != nil {
+			s.logger.Error("the active model does not fit the reloaded features: nothing is scored until a fitting model is promoted (omen train, omen model promote)",
+				"version", s.version, "err", err)
+			s.refused = s.version
+			s.model, s.version = nil, ""
+			clear(s.latest)
+		}
+	}
+	s.mu.Unlock()
+	if err := s.reloadModel(); err != nil {
+		s.logger.Error("load promoted model", "err", err)
+	}
 }
 
 // latestPrediction returns the entity's latest prediction with a copy
@@ -335,7 +390,7 @@ func RegisterModel(st *store.Store, m *model.Model, data []byte, source string) 
 		version = fmt.Sprintf("m%x", crc(data))
 	}
 	th := m.Thresholds()
-	err := st.PutModel(version, data, store.ModelMeta{
+	reg := store.ModelMeta{
 		Version:     version,
 		Description: fmt.Sprintf("from %s (trained on %s)", source, meta.TrainedOn),
 		Metrics:     map[string]float64{"val_loss": meta.ValLoss, "val_score": meta.ValScore, "threshold": th.Failure},
@@ -344,9 +399,13 @@ func RegisterModel(st *store.Store, m *model.Model, data []byte, source string) 
 			"hidden": fmt.Sprint(m.Config().Hidden), "features": strings.Join(m.Config().Features, ","),
 			"threshold_method": th.Method, "members": fmt.Sprint(m.Members()),
 		},
-	})
+	}
+	err := st.PutModel(version, data, reg)
 	if errors.Is(err, store.ErrExists) {
-		return version, nil
+		// Another model under the same version (two trainings in one
+		// second): register this one under a version naming its data.
+		version = fmt.Sprintf("%s-%08x", version, crc(data))
+		err = st.PutModel(version, data, reg)
 	}
 	if err != nil {
 		return "", fmt.Errorf("register model %s: %w", version, err)

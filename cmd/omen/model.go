@@ -1,41 +1,103 @@
 package main
 
 import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 )
 
-// modelCmd implements "omen model list|promote VERSION|rollback" on the
-// store's registry. The daemon must not hold the store open (Badger takes
-// a directory lock); a running daemon notices a promotion within seconds.
+const modelUsage = `usage: omen model list|add FILE|promote VERSION|rollback [flags]
+
+Manages the model registry: through a running daemon's API with --url (it
+holds the store, and uses a promoted model at once), or in the store at
+--storage.path while no daemon runs. add registers a model file (omen train
+--out), with --promote also making it active; a daemon refuses a model that
+does not fit its configured features.
+
+flags:`
+
+// modelCmd implements "omen model list|add FILE|promote VERSION|rollback",
+// on a running daemon's registry (--url) or directly on the store.
 func modelCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen model", flag.ContinueOnError)
-	storagePath := fs.String("storage.path", "data/", "omen's storage path")
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: omen model list|promote VERSION|rollback [--storage.path DIR]")
-		return 2
+	storagePath := fs.String("storage.path", "data/", "omen's storage path (without --url; the daemon must not be running)")
+	var cf clientFlags
+	cf.register(fs, "")
+	promote := fs.Bool("promote", false, "add: also make the model active")
+	timeout := fs.Duration("timeout", time.Minute, "with --url: how long to wait for the API")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, modelUsage)
+		fs.PrintDefaults()
 	}
-	sub := args[0]
-	if rc, ok := parseFlags(fs, args[1:], stderr); !ok {
+	if rc, ok := parseFlags(fs, args, stderr); !ok {
 		return rc
 	}
-	st, err := store.Open(store.Options{Path: filepath.Join(*storagePath, "badger")})
-	if err != nil {
-		fmt.Fprintf(stderr, "open store %q: %v\n", *storagePath, err)
-		return 1
+	sub, rest := "", []string(nil)
+	if fs.NArg() > 0 {
+		sub, rest = fs.Arg(0), fs.Args()[1:]
 	}
-	defer st.Close()
+	want := map[string]int{"list": 0, "add": 1, "promote": 1, "rollback": 0}
+	n, known := want[sub]
+	switch {
+	case sub == "help":
+		fs.Usage()
+		return 0
+	case !known:
+		if sub == "" {
+			fs.Usage()
+		} else {
+			fmt.Fprintf(stderr, "omen model: unknown subcommand %q (want list, add, promote or rollback)\n", sub)
+		}
+		return 2
+	case len(rest) != n:
+		fmt.Fprintf(stderr, "omen model %s: want %d argument(s), got %q\n", sub, n, rest)
+		return 2
+	}
+	var reg registry
+	if *cf.url != "" {
+		c, err := cf.client()
+		if err != nil {
+			fmt.Fprintf(stderr, "omen model: %v\n", err)
+			return 1
+		}
+		reg = c
+	} else {
+		open := openExistingStore
+		if sub == "add" {
+			open = createStore // registering into a new storage path is fine
+		}
+		st, err := open(*storagePath)
+		if err != nil {
+			fmt.Fprintf(stderr, "omen model: %v\n", err)
+			return 1
+		}
+		defer st.Close()
+		reg = storeRegistry{st}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
 	switch sub {
 	case "list":
-		ms, err := st.ListModels()
+		ms, err := reg.Models(ctx)
 		if err != nil {
-			fmt.Fprintln(stderr, err)
+			fmt.Fprintf(stderr, "omen model list: %v\n", err)
 			return 1
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -49,30 +111,159 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 				time.UnixMilli(m.Created).UTC().Format(time.RFC3339), m.Size, m.Description)
 		}
 		_ = tw.Flush()
-	case "promote":
-		if fs.NArg() != 1 {
-			fmt.Fprintln(stderr, "usage: omen model promote VERSION")
-			return 2
-		}
-		if err := st.Promote(fs.Arg(0)); err != nil {
-			fmt.Fprintf(stderr, "promote %s: %v\n", fs.Arg(0), err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "promoted %s\n", fs.Arg(0))
-	case "rollback":
-		if err := st.Rollback(); err != nil {
-			fmt.Fprintf(stderr, "rollback: %v\n", err)
-			return 1
-		}
-		m, err := st.Active()
+	case "add":
+		file, err := os.ReadFile(rest[0])
 		if err != nil {
-			fmt.Fprintln(stderr, err)
+			fmt.Fprintf(stderr, "omen model add: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "active model is now %s\n", m.Version)
-	default:
-		fmt.Fprintf(stderr, "omen model: unknown subcommand %q\n", sub)
-		return 2
+		v, err := reg.AddModel(ctx, file, *promote)
+		if err != nil {
+			fmt.Fprintf(stderr, "omen model add %s: %v\n", rest[0], err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "registered %s\n", v.Version)
+		if v.Active {
+			fmt.Fprintf(stdout, "active model is now %s\n", v.Version)
+		}
+	case "promote", "rollback":
+		version := ""
+		if sub == "promote" {
+			version = rest[0]
+		}
+		v, err := reg.SetActive(ctx, version)
+		if err != nil {
+			fmt.Fprintf(stderr, "omen model %s: %v\n", sub, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "active model is now %s\n", v.Version)
 	}
 	return 0
+}
+
+// registry is what omen model does: api.Client over a daemon, or
+// storeRegistry on the store.
+type registry interface {
+	Models(ctx context.Context) ([]api.ModelVersion, error)
+	AddModel(ctx context.Context, file []byte, promote bool) (api.ModelVersion, error)
+	SetActive(ctx context.Context, version string) (api.ModelVersion, error)
+}
+
+// storeRegistry manages the store's registry without a daemon: it checks
+// that a model file decodes, but not its features (the daemon does, when
+// it loads the model).
+type storeRegistry struct{ st *store.Store }
+
+func (r storeRegistry) Models(context.Context) ([]api.ModelVersion, error) {
+	ms, err := r.st.ListModels()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.ModelVersion, len(ms))
+	for i, m := range ms {
+		out[i] = api.ModelVersion{Version: m.Version, Active: m.Active, Created: m.Created, Size: m.Size, Description: m.Description}
+	}
+	slices.SortStableFunc(out, func(a, b api.ModelVersion) int { return cmp.Compare(b.Created, a.Created) })
+	return out, nil
+}
+
+func (r storeRegistry) AddModel(ctx context.Context, file []byte, promote bool) (api.ModelVersion, error) {
+	m, err := model.Unmarshal(file)
+	if err != nil {
+		return api.ModelVersion{}, fmt.Errorf("not a model file: %w", err)
+	}
+	v, err := app.RegisterModel(r.st, m, file, "omen model add")
+	if err != nil {
+		return api.ModelVersion{}, err
+	}
+	if promote {
+		return r.SetActive(ctx, v)
+	}
+	return api.ModelVersion{Version: v}, nil
+}
+
+func (r storeRegistry) SetActive(_ context.Context, version string) (api.ModelVersion, error) {
+	var err error
+	if version == "" {
+		err = r.st.Rollback()
+	} else {
+		err = r.st.Promote(version)
+	}
+	if err != nil {
+		return api.ModelVersion{}, err
+	}
+	m, err := r.st.Active()
+	if err != nil {
+		return api.ModelVersion{}, err
+	}
+	return api.ModelVersion{Version: m.Version, Active: true}, nil
+}
+
+// openExistingStore opens the store under an existing storage path (not
+// creating one where a path is mistyped); when a running daemon holds it,
+// the error says to use --url.
+func openExistingStore(storagePath string) (*store.Store, error) {
+	dir := filepath.Join(storagePath, "badger")
+	if _, err := os.Stat(dir); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no omen store at %q (--storage.path)", storagePath)
+		}
+		return nil, err
+	}
+	st, err := store.Open(store.Options{Path: dir})
+	if err != nil {
+		return nil, storeOpenError(storagePath, err)
+	}
+	return st, nil
+}
+
+// createStore opens the store under storagePath, creating it if needed.
+func createStore(storagePath string) (*store.Store, error) {
+	st, err := store.Open(store.Options{Path: filepath.Join(storagePath, "badger")})
+	if err != nil {
+		return nil, storeOpenError(storagePath, err)
+	}
+	return st, nil
+}
+
+// storeOpenError explains a store held by a running daemon.
+func storeOpenError(storagePath string, err error) error {
+	if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+		return fmt.Errorf("the store at %q is in use, by a running omen? Manage its models through the daemon: --url http://127.0.0.1:9464 (its --web.listen-address)", storagePath)
+	}
+	return fmt.Errorf("open store %q: %w", storagePath, err)
+}
+
+// clientFlags are the flags of a command that calls a running daemon's API.
+type clientFlags struct {
+	url, tokenFile, caFile *string
+}
+
+func (c *clientFlags) register(fs *flag.FlagSet, defaultURL string) {
+	c.url = fs.String("url", defaultURL, "base URL of a running omen's API (its --web.listen-address), e.g. http://127.0.0.1:9464")
+	c.tokenFile = fs.String("token-file", "", "file holding the API's bearer token")
+	c.caFile = fs.String("ca-file", "", "PEM CA certificates to verify an https URL with (default: the system's)")
+}
+
+func (c *clientFlags) client() (*api.Client, error) {
+	cl := &api.Client{URL: *c.url, HTTPClient: &http.Client{}}
+	if *c.tokenFile != "" {
+		b, err := os.ReadFile(*c.tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("read token: %w", err)
+		}
+		cl.Token = strings.TrimSpace(string(b))
+	}
+	if *c.caFile != "" {
+		pem, err := os.ReadFile(*c.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("no certificates in %s", *c.caFile)
+		}
+		cl.HTTPClient.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	return cl, nil
 }

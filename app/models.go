@@ -1,0 +1,128 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/store"
+)
+
+// registryAdmin serves the API's model endpoints (api.ModelAdmin) over the
+// store's registry: models are registered and promoted while the daemon
+// holds the store, checked against the features in use first, and a
+// promotion is in use when the call returns. Safe for concurrent use (the
+// store serialises registry changes; the scorer locks its model).
+type registryAdmin struct {
+	st *store.Store
+	s  *scorer
+}
+
+var _ api.ModelAdmin = registryAdmin{}
+
+// Models implements api.ModelAdmin.
+func (r registryAdmin) Models(context.Context) ([]api.ModelVersion, error) {
+	ms, err := r.st.ListModels()
+	if err != nil {
+		return nil, fmt.Errorf("list models: %w", err)
+	}
+	out := make([]api.ModelVersion, len(ms))
+	for i, m := range ms {
+		out[i] = modelVersion(m)
+	}
+	slices.SortStableFunc(out, func(a, b api.ModelVersion) int { return cmp.Compare(b.Created, a.Created) })
+	return out, nil
+}
+
+// AddModel implements api.ModelAdmin.
+func (r registryAdmin) AddModel(_ context.Context, file []byte, promote bool) (api.ModelVersion, error) {
+	m, err := model.Unmarshal(file)
+	if err != nil {
+		return api.ModelVersion{}, fmt.Errorf("%w: model file: %w", api.ErrInvalid, err)
+	}
+	if err := m.CheckFeatures(r.s.opts.Features()); err != nil {
+		return api.ModelVersion{}, fmt.Errorf("%w: model %s does not fit the configured features: %w", api.ErrInvalid, m.Meta().Version, err)
+	}
+	version, err := RegisterModel(r.st, m, file, "an API upload")
+	if err != nil {
+		return api.ModelVersion{}, err
+	}
+	if promote {
+		return r.SetActive(context.Background(), version)
+	}
+	return r.info(version)
+}
+
+// SetActive implements api.ModelAdmin.
+func (r registryAdmin) SetActive(_ context.Context, version string) (api.ModelVersion, error) {
+	if version == "" {
+		return r.rollback()
+	}
+	if _, err := r.s.readModel(version); err != nil {
+		return api.ModelVersion{}, registryError(err)
+	}
+	if err := r.st.Promote(version); err != nil {
+		return api.ModelVersion{}, registryError(err)
+	}
+	if err := r.s.reloadModel(); err != nil {
+		return api.ModelVersion{}, fmt.Errorf("load promoted model %s: %w", version, err)
+	}
+	return r.info(version)
+}
+
+// rollback re-activates the previous model, unless it does not fit the
+// features in use: then the current one is promoted back.
+func (r registryAdmin) rollback() (api.ModelVersion, error) {
+	cur, err := r.st.Active()
+	if err != nil {
+		return api.ModelVersion{}, registryError(err)
+	}
+	if err := r.st.Rollback(); err != nil {
+		return api.ModelVersion{}, registryError(err)
+	}
+	prev, err := r.st.Active()
+	if err != nil {
+		return api.ModelVersion{}, registryError(err)
+	}
+	if _, err := r.s.readModel(prev.Version); err != nil {
+		if perr := r.st.Promote(cur.Version); perr != nil {
+			return api.ModelVersion{}, fmt.Errorf("roll back to %s: %w; restore %s: %w", prev.Version, err, cur.Version, perr)
+		}
+		return api.ModelVersion{}, fmt.Errorf("roll back to %s (%s stays active): %w", prev.Version, cur.Version, registryError(err))
+	}
+	if err := r.s.reloadModel(); err != nil {
+		return api.ModelVersion{}, fmt.Errorf("load model %s: %w", prev.Version, err)
+	}
+	return r.info(prev.Version)
+}
+
+func (r registryAdmin) info(version string) (api.ModelVersion, error) {
+	_, meta, err := r.st.Model(version)
+	if err != nil {
+		return api.ModelVersion{}, registryError(err)
+	}
+	if a, _ := r.st.ActiveVersion(); a == version {
+		meta.Active = true
+	}
+	return modelVersion(meta), nil
+}
+
+// registryError maps the store's and the scorer's errors to the API's.
+func registryError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: %w", api.ErrNotFound, err)
+	case errors.Is(err, errUnusableModel):
+		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+	}
+	return err
+}
+
+func modelVersion(m store.ModelMeta) api.ModelVersion {
+	return api.ModelVersion{Version: m.Version, Active: m.Active, Created: m.Created, Size: m.Size,
+		SHA256: m.SHA256, Description: m.Description, Metrics: m.Metrics, Params: m.Params}
+}

@@ -1,0 +1,130 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/store"
+)
+
+// modelFile builds and encodes a small untrained model over names.
+func modelFile(t *testing.T, names []string, version string, seed int64) []byte {
+	t.Helper()
+	m, err := model.New(model.Config{Features: names, Window: 4, Hidden: 4, Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetMeta(model.Meta{Version: version})
+	data, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestModelRegistryAPI: while the daemon runs (holding the store), models
+// are uploaded, promoted and rolled back over the API and in use when the
+// call returns; models that do not fit the features are refused; after a
+// reload that changes the features the old model is unloaded, a fitting
+// one is accepted, and a rollback to the old one is refused.
+func TestModelRegistryAPI(t *testing.T) {
+	ctx := context.Background()
+	cfgFile := filepath.Join(t.TempDir(), "omen.yml")
+	base := testConfigYAML
+	if err := os.WriteFile(cfgFile, []byte(base), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := startApp(t, t.TempDir(), func(o *Options) { o.Config, o.ConfigFile = nil, cfgFile })
+	c := &api.Client{URL: "http://" + a.Addr()}
+	names := a.FeatureNames()
+	active := func() string { _, v := a.scorer.Model(); return v }
+
+	av, err := c.AddModel(ctx, modelFile(t, names, "vA", 1), true)
+	if err != nil || av.Version != "vA" || !av.Active || active() != "vA" {
+		t.Fatalf("upload and promote vA: %+v, %v; scorer uses %q", av, err, active())
+	}
+	if _, err := c.AddModel(ctx, []byte("not a model"), true); !errors.Is(err, api.ErrInvalid) {
+		t.Fatalf("upload garbage: %v, want ErrInvalid", err)
+	}
+	if _, err := c.AddModel(ctx, modelFile(t, names[:2], "vX", 1), true); !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "does not fit") {
+		t.Fatalf("upload a model of other features: %v, want ErrInvalid (does not fit)", err)
+	}
+	if bv, err := c.AddModel(ctx, modelFile(t, names, "vB", 2), false); err != nil || bv.Active || active() != "vA" {
+		t.Fatalf("upload vB without promoting: %+v, %v; scorer uses %q", bv, err, active())
+	}
+	if v, err := c.SetActive(ctx, "vB"); err != nil || v.Version != "vB" || active() != "vB" {
+		t.Fatalf("promote vB: %+v, %v; scorer uses %q", v, err, active())
+	}
+	if _, err := c.SetActive(ctx, "nope"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("promote an unknown version: %v, want ErrNotFound", err)
+	}
+	if v, err := c.SetActive(ctx, ""); err != nil || v.Version != "vA" || active() != "vA" {
+		t.Fatalf("roll back: %+v, %v; scorer uses %q", v, err, active())
+	}
+	ms, err := c.Models(ctx)
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("list: %+v, %v", ms, err)
+	}
+
+	// A reload that adds a feature: vA no longer fits and is unloaded.
+	more := strings.Replace(base, "event_features:", "  - name: mem_max\n    expr: max by (${entity}) (container_memory_working_set_bytes)\nevent_features:", 1)
+	if err := os.WriteFile(cfgFile, []byte(more), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	names2 := a.FeatureNames()
+	if !slices.Contains(names2, "mem_max") {
+		t.Fatalf("features after reload %v, want mem_max", names2)
+	}
+	if v := active(); v != "" {
+		t.Fatalf("scorer still uses %q, which does not fit the reloaded features", v)
+	}
+	if err := a.ReloadModel(); err != nil {
+		t.Fatalf("the refused active version is tried again: %v", err)
+	}
+	if v, err := c.AddModel(ctx, modelFile(t, names2, "vC", 3), true); err != nil || active() != "vC" {
+		t.Fatalf("upload and promote vC of the new features: %+v, %v; scorer uses %q", v, err, active())
+	}
+	if _, err := c.SetActive(ctx, ""); !errors.Is(err, api.ErrInvalid) || active() != "vC" {
+		t.Fatalf("roll back to vA (old features): %v, want ErrInvalid and vC kept; scorer uses %q", err, active())
+	}
+	if m, err := a.Store().Active(); err != nil || m.Version != "vC" {
+		t.Fatalf("registry's active model %q, %v after the refused rollback, want vC", m.Version, err)
+	}
+}
+
+// TestRegisterModelSameVersion: another model under a registered version
+// is registered under a version naming its data, not dropped.
+func TestRegisterModelSameVersion(t *testing.T) {
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	names := []string{"a", "b"}
+	var versions []string
+	for seed := int64(1); seed <= 3; seed++ {
+		data := modelFile(t, names, "v1", min(seed, 2)) // seeds 1, 2, 2: the third is the second again
+		m, err := model.Unmarshal(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := RegisterModel(st, m, data, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		versions = append(versions, v)
+	}
+	if versions[0] != "v1" || versions[1] == "v1" || !strings.HasPrefix(versions[1], "v1-") || versions[2] != versions[1] {
+		t.Fatalf("versions %v, want v1, v1-<crc>, the same again", versions)
+	}
+}

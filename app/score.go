@@ -390,9 +390,13 @@ func RegisterModel(st *store.Store, m *model.Model, data []byte, source string) 
 		version = fmt.Sprintf("m%x", crc(data))
 	}
 	th := m.Thresholds()
+	desc := "from " + source
+	if meta.TrainedOn != "" {
+		desc += " (trained on " + meta.TrainedOn + ")"
+	}
 	reg := store.ModelMeta{
 		Version:     version,
-		Description: fmt.Sprintf("from %s (trained on %s)", source, meta.TrainedOn),
+		Description: desc,
 		Metrics:     map[string]float64{"val_loss": meta.ValLoss, "val_score": meta.ValScore, "threshold": th.Failure},
 		Params: map[string]string{
 			"window": fmt.Sprint(m.Config().Window), "horizon": fmt.Sprint(m.Config().Horizon),

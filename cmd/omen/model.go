@@ -70,6 +70,15 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen model %s: want %d argument(s), got %q\n", sub, n, rest)
 		return 2
 	}
+	var file []byte
+	if sub == "add" {
+		b, err := os.ReadFile(rest[0])
+		if err != nil {
+			fmt.Fprintf(stderr, "omen model add: %v\n", err)
+			return 1
+		}
+		file = b
+	}
 	var reg registry
 	if *cf.url != "" {
 		c, err := cf.client()
@@ -112,11 +121,6 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		_ = tw.Flush()
 	case "add":
-		file, err := os.ReadFile(rest[0])
-		if err != nil {
-			fmt.Fprintf(stderr, "omen model add: %v\n", err)
-			return 1
-		}
 		v, err := reg.AddModel(ctx, file, *promote)
 		if err != nil {
 			fmt.Fprintf(stderr, "omen model add %s: %v\n", rest[0], err)

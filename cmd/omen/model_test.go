@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/model"
+)
+
+func writeModelFile(t *testing.T, names []string, version string) string {
+	t.Helper()
+	m, err := model.New(model.Config{Features: names, Window: 4, Hidden: 4, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetMeta(model.Meta{Version: version})
+	data, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), version+".omen")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func omen(t *testing.T, args ...string) (rc int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	rc = dispatch(args, &out, &errb)
+	return rc, out.String(), errb.String()
+}
+
+// TestModelCommandOffline: omen model on the store while no daemon runs;
+// help, typos and a missing store create nothing.
+func TestModelCommandOffline(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, tc := range []struct {
+		args []string
+		rc   int
+		want string
+	}{
+		{[]string{"model", "--help"}, 0, "usage: omen model"},
+		{[]string{"model", "help"}, 0, "usage: omen model"},
+		{[]string{"model"}, 2, "usage: omen model"},
+		{[]string{"model", "lst"}, 2, `unknown subcommand "lst"`},
+		{[]string{"model", "promote"}, 2, "want 1 argument(s)"},
+		{[]string{"model", "list", "extra"}, 2, "want 0 argument(s)"},
+		{[]string{"model", "list", "--storage.path", "nostore"}, 1, `no omen store at "nostore"`},
+		{[]string{"model", "add", "missing.omen"}, 1, "missing.omen"},
+	} {
+		if rc, _, errs := omen(t, tc.args...); rc != tc.rc || !strings.Contains(errs, tc.want) {
+			t.Errorf("omen %q = %d, stderr %q; want %d with %q", tc.args, rc, errs, tc.rc, tc.want)
+		}
+	}
+	for _, d := range []string{"data", "nostore"} {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%s created", d)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.omen")
+	_ = os.WriteFile(bad, []byte("not a model"), 0o600)
+	if rc, _, errs := omen(t, "model", "add", bad, "--storage.path", "s"); rc != 1 || !strings.Contains(errs, "not a model file") {
+		t.Errorf("add a bad file = %d, %q", rc, errs)
+	}
+	f1, f2 := writeModelFile(t, []string{"a", "b"}, "v1"), writeModelFile(t, []string{"a", "b"}, "v2")
+	if rc, out, errs := omen(t, "model", "add", f1, "--promote", "--storage.path", "s"); rc != 0 || !strings.Contains(out, "active model is now v1") {
+		t.Fatalf("add --promote = %d, %q, %q", rc, out, errs)
+	}
+	if rc, out, errs := omen(t, "model", "add", "--storage.path", "s", f2); rc != 0 || strings.Contains(out, "active") {
+		t.Fatalf("add v2 = %d, %q, %q", rc, out, errs)
+	}
+	if rc, out, _ := omen(t, "model", "promote", "v2", "--storage.path", "s"); rc != 0 || !strings.Contains(out, "now v2") {
+		t.Fatalf("promote v2 = %d, %q", rc, out)
+	}
+	if rc, out, _ := omen(t, "model", "rollback", "--storage.path", "s"); rc != 0 || !strings.Contains(out, "now v1") {
+		t.Fatalf("rollback = %d, %q", rc, out)
+	}
+	rc, out, _ := omen(t, "model", "list", "--storage.path", "s")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); rc != 0 || len(lines) != 3 || !activeIs(out, "v1") {
+		t.Fatalf("list = %d:\n%s", rc, out)
+	}
+}
+
+// TestModelCommandDaemon: with a daemon running on the store, omen model
+// --url registers and promotes through its API (the model is in use at
+// once), and the store itself says to use --url.
+func TestModelCommandDaemon(t *testing.T) {
+	dir := t.TempDir()
+	a, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", NATSListenAddress: "127.0.0.1:0", StoragePath: dir,
+		ShutdownTimeout: 20 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := a.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	url := "http://" + a.Addr()
+	if rc, _, errs := omen(t, "model", "list", "--storage.path", dir); rc != 1 || !strings.Contains(errs, "--url") {
+		t.Errorf("list on the daemon's store = %d, %q; want the hint to use --url", rc, errs)
+	}
+	good := writeModelFile(t, a.FeatureNames(), "vgood")
+	if rc, out, errs := omen(t, "model", "add", good, "--promote", "--url", url); rc != 0 || !strings.Contains(out, "active model is now vgood") {
+		t.Fatalf("add --promote --url = %d, %q, %q", rc, out, errs)
+	}
+	var info api.ModelInfo
+	if _, err := (&api.Client{URL: url}).Do(context.Background(), "GET", "/api/v1/model", &info); err != nil || info.Version != "vgood" {
+		t.Fatalf("daemon uses %q (%v) after the promotion returned", info.Version, err)
+	}
+	other := writeModelFile(t, []string{"x"}, "vother")
+	if rc, _, errs := omen(t, "model", "add", other, "--url", url); rc != 1 || !strings.Contains(errs, "does not fit the configured features") {
+		t.Errorf("add a model of other features = %d, %q", rc, errs)
+	}
+	if rc, out, _ := omen(t, "model", "list", "--url", url); rc != 0 || !activeIs(out, "vgood") || strings.Contains(out, "vother") {
+		t.Errorf("list --url = %d:\n%s", rc, out)
+	}
+}
+
+// activeIs reports whether the list output marks version active.
+func activeIs(out, version string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "*" && f[1] == version {
+			return true
+		}
+	}
+	return false
+}

@@ -71,6 +71,16 @@
 //
 // Dead letters from every replica land in the one OMEN_DLQ stream.
 //
+// When the durable consumer disappears while omen runs (deleted by an
+// operator, lost by JetStream), NATSConsumer recreates it with the same
+// configuration (DeliverAll), logs it once at WARN and counts it in
+// omen_nats_consumer_recreated_total{consumer}. Nothing is lost: messages
+// published meanwhile stay in the stream and are delivered by the new
+// consumer. The new consumer starts without ack state, so it also
+// redelivers every retained message acknowledged before (up to the
+// stream's MaxAge); these are skipped as duplicates by (Source, Seq) and
+// only cost reading them again.
+//
 // # Prometheus remote-write
 //
 // RemoteWriteReceiver implements remote-write 1.0 with its own zero-copy

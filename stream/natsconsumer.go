@@ -199,8 +199,9 @@ type NATSConsumer struct {
 	m      *ingestMetrics
 	js     jetstream.JetStream
 
-	messages *prometheus.CounterVec
-	appendD  *prometheus.HistogramVec
+	messages  *prometheus.CounterVec
+	recreated *prometheus.CounterVec
+	appendD   *prometheus.HistogramVec
 
 	// Scratch of the run loop: the messages being gathered and two stages,
 	// one being decoded while the other is being stored.
@@ -261,6 +262,13 @@ func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg promethe
 	}, "consumer", "outcome"); err != nil {
 		return nil, fmt.Errorf("nats consumer metrics: %w", err)
 	}
+	if c.recreated, err = counterVec(reg, prometheus.CounterOpts{
+		Namespace: "omen", Name: "nats_consumer_recreated_total",
+		Help: "Times the durable JetStream consumer was found missing (deleted by an operator or lost by JetStream) and recreated.",
+	}, "consumer"); err != nil {
+		return nil, fmt.Errorf("nats consumer metrics: %w", err)
+	}
+	c.recreated.WithLabelValues(o.Durable)
 	if c.appendD, err = histogramVec(reg, prometheus.HistogramOpts{
 		Namespace: "omen", Name: "nats_batch_commit_seconds",
 		Help:    "Time to store (Append) and acknowledge one batch of messages.",
@@ -347,6 +355,12 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 // returns nil when ctx is cancelled, or the error that stopped it (the
 // connection was closed, the stream or consumer could not be set up).
 //
+// When the durable consumer (or the stream) disappears while Run consumes
+// (deleted by an operator, lost by JetStream), Run logs it once at WARN,
+// counts it in omen_nats_consumer_recreated_total and runs Setup again,
+// with backoff, until the consumer exists again; see recreate for what is
+// redelivered then.
+//
 // Messages are pulled continuously (up to MaxBufferedBytes buffered) and
 // gathered into batches of at most FetchBatch messages, cut FetchWait after
 // the first message of a batch arrived. On return, buffered messages that
@@ -367,8 +381,22 @@ func (c *NATSConsumer) Run(ctx context.Context) error {
 		if err == nil || ctx.Err() != nil {
 			return nil
 		}
-		if c.nc.IsClosed() || errors.Is(err, nats.ErrConnectionClosed) {
+		if c.fatal(err) {
 			return fmt.Errorf("nats consumer %s: %w", c.source, err)
+		}
+		if c.consumerGone(ctx, cons, err) {
+			// Deleted by an operator, or lost by JetStream: the old handle
+			// will never deliver again. Recreate it (same configuration).
+			c.logger.Warn("jetstream consumer is gone; recreating it", "consumer", c.opts.Durable, "reason", err)
+			c.recreated.WithLabelValues(c.opts.Durable).Inc()
+			if cons, err = c.recreate(ctx); err != nil {
+				return fmt.Errorf("nats consumer %s: %w", c.source, err)
+			}
+			if cons == nil {
+				return nil // ctx is done
+			}
+			backoff = 100 * time.Millisecond
+			continue
 		}
 		c.logger.Warn("pull from jetstream", "err", err, "retry_in", backoff)
 		if !sleep(ctx, backoff) {
@@ -377,6 +405,62 @@ func (c *NATSConsumer) Run(ctx context.Context) error {
 		backoff = min(backoff*2, 10*time.Second)
 	}
 	return nil
+}
+
+// fatal reports whether err ends Run: the connection is closed for good.
+func (c *NATSConsumer) fatal(err error) bool {
+	return c.nc.IsClosed() || errors.Is(err, nats.ErrConnectionClosed)
+}
+
+// consumerGone reports whether the durable consumer (or its stream) no
+// longer exists, from the iterator's error err or, for other errors, by
+// asking the server.
+func (c *NATSConsumer) consumerGone(ctx context.Context, cons jetstream.Consumer, err error) bool {
+	gone := func(err error) bool {
+		return errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+			errors.Is(err, jetstream.ErrStreamNotFound)
+	}
+	if gone(err) {
+		return true
+	}
+	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, ierr := cons.Info(ictx)
+	return gone(ierr)
+}
+
+// recreate runs Setup until it succeeds, with backoff. It returns a nil
+// consumer and nil error when ctx is done, and an error when the connection
+// is closed for good.
+//
+// The consumer is recreated with the configuration Setup always uses
+// (DeliverAll), so that no message published while it was missing is
+// skipped and replicas sharing the durable keep agreeing on its
+// configuration. The new consumer has no ack state: it redelivers every
+// message the stream retains (up to MaxAge), including those acknowledged
+// before; they are skipped as duplicates by the Appender's (Source, Seq)
+// deduplication (Seq is the stream sequence), at the cost of reading them
+// again.
+func (c *NATSConsumer) recreate(ctx context.Context) (jetstream.Consumer, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		cons, err := c.Setup(ctx)
+		if err == nil {
+			c.logger.Info("jetstream consumer recreated", "consumer", c.opts.Durable)
+			return cons, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		if c.fatal(err) {
+			return nil, err
+		}
+		c.logger.Warn("recreate jetstream consumer", "consumer", c.opts.Durable, "err", err, "retry_in", backoff)
+		if !sleep(ctx, backoff) {
+			return nil, nil
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
 }
 
 // consume runs one message iterator until ctx is done (nil) or the

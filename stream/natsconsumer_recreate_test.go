@@ -1,0 +1,110 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// lockedBuffer is a bytes.Buffer safe for a logger writing while the test
+// reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestNATSConsumerRecreatedAfterDeletion: when the durable consumer is
+// deleted under a running consumer, Run recreates it (one WARN, one count
+// in omen_nats_consumer_recreated_total) and ingests what was published
+// meanwhile; messages acknowledged before are redelivered by the new
+// consumer and skipped as duplicates by (Source, Seq), so nothing is
+// stored twice.
+func TestNATSConsumerRecreatedAfterDeletion(t *testing.T) {
+	for _, ns := range natsServers {
+		t.Run(ns.name, func(t *testing.T) {
+			verifyNoLeaks(t)
+			nc := connect(t, ns.start(t))
+			js, err := jetstream.New(nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			app := &MemAppender{}
+			reg := prometheus.NewRegistry()
+			logs := &lockedBuffer{}
+			c, err := NewNATSConsumer(nc, app, testNATSOptions(), reg, slog.New(slog.NewTextHandler(logs, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			setupStreams(t, c)
+			stop := runConsumer(t, c)
+			ts := time.Now().UnixNano()
+			publish(t, js, "omen.metrics", "", fmt.Sprintf("a,i=0 v=1 %d", ts))
+			waitFor(t, "the first message", func() bool { s, _, _ := app.Counts(); return s >= 1 })
+
+			if err := js.DeleteConsumer(context.Background(), DefaultNATSStream, DefaultDurable); err != nil {
+				t.Fatal(err)
+			}
+			// Published while the consumer is missing or being recreated.
+			for i := 1; i <= 10; i++ {
+				publish(t, js, "omen.metrics", "", fmt.Sprintf("a,i=%d v=1 %d", i, ts))
+			}
+			waitFor(t, "the messages published after the deletion", func() bool { s, _, _ := app.Counts(); return s >= 11 })
+			if _, err := js.Consumer(context.Background(), DefaultNATSStream, DefaultDurable); err != nil {
+				t.Fatalf("consumer after recreation: %v", err)
+			}
+			// A later message still flows through the recreated consumer.
+			publish(t, js, "omen.metrics", "", fmt.Sprintf("a,i=11 v=1 %d", ts))
+			waitFor(t, "a message after the recreation", func() bool { s, _, _ := app.Counts(); return s >= 12 })
+			waitFor(t, "every message acknowledged", func() bool {
+				cons, err := js.Consumer(context.Background(), DefaultNATSStream, DefaultDurable)
+				if err != nil {
+					return false
+				}
+				ci := cons.CachedInfo()
+				return ci.AckFloor.Stream == 12 && ci.NumAckPending == 0 && ci.NumRedelivered == 0
+			})
+			if err := stop(); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			s, _, dups := app.Counts()
+			if s != 12 {
+				t.Fatalf("%d samples stored, want 12 (each message once)", s)
+			}
+			// Message 1 was acknowledged before the deletion: the new
+			// consumer (DeliverAll) delivers it again, as a duplicate.
+			if dups < 1 {
+				t.Fatalf("%d duplicates, want the pre-deletion message redelivered and skipped", dups)
+			}
+			if n := counterValue(t, reg, "omen_nats_consumer_recreated_total", "consumer", DefaultDurable); n != 1 {
+				t.Fatalf("omen_nats_consumer_recreated_total = %v, want 1", n)
+			}
+			out := logs.String()
+			if n := strings.Count(out, "jetstream consumer is gone; recreating it"); n != 1 {
+				t.Fatalf("%d recreation warnings, want 1; logs:\n%s", n, out)
+			}
+			if !strings.Contains(out, "level=WARN msg=\"jetstream consumer is gone; recreating it\"") {
+				t.Fatalf("recreation not logged at WARN; logs:\n%s", out)
+			}
+		})
+	}
+}

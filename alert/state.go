@@ -94,7 +94,11 @@ type hysteresis struct {
 // had none).
 func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition {
 	if p == nil {
-		s.Missing++
+		// Missing stops counting past MissingSteps: a resolved alert of a
+		// vanished entity is not rewritten to the store at every step.
+		if s.Missing <= h.MissingSteps {
+			s.Missing++
+		}
 		if s.Missing <= h.MissingSteps {
 			return trNone
 		}

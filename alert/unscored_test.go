@@ -76,3 +76,20 @@ func TestMissingAndUnscored(t *testing.T) {
 		t.Fatalf("c with a scored and an unscored prediction: %q, want firing", s["c"])
 	}
 }
+
+// TestMissingSaturates: the missing count stops at MissingSteps+1, so the
+// state of a resolved alert whose entity is gone does not change (and is
+// not rewritten to the store) at every further step.
+func TestMissingSaturates(t *testing.T) {
+	h := hysteresis{For: 1, ResolveRatio: 0.8, MissingSteps: 3}
+	s := &entityState{State: store.AlertFiring}
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	var trs []transition
+	for i := range 10 {
+		trs = append(trs, h.step(s, nil, t0.Add(time.Duration(i)*time.Second)))
+	}
+	if s.State != store.AlertResolved || s.Missing != 4 || !s.ResolvedAt.Equal(t0.Add(3*time.Second)) {
+		t.Fatalf("after 10 missing steps: state %q missing %d resolved at %v (transitions %v), want resolved, 4, t0+3s",
+			s.State, s.Missing, s.ResolvedAt, trs)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +46,9 @@ type Options struct {
 	// list, upload (register and optionally promote), promote and roll
 	// back, behind the same authentication.
 	Models ModelAdmin
+	// History, when set, serves the stored feature history under
+	// /api/v1/history (for omen train --source store --url).
+	History HistoryReader
 	// MaxModelBytes bounds a model upload (default DefaultMaxModelBytes).
 	MaxModelBytes int64
 	// UI, when set, is served under /ui/ behind the same authentication,
@@ -181,9 +185,15 @@ func (a *API) routes() []route {
 	}
 }
 
+// allRoutes are the routes served: the optional model registry and
+// history with the rest.
+func (a *API) allRoutes() []route {
+	return slices.Concat(a.routes(), a.modelRoutes(), a.historyRoutes())
+}
+
 // Register mounts the API (and the UI, when set) on mux.
 func (a *API) Register(mux *http.ServeMux) {
-	for _, rt := range append(a.routes(), a.modelRoutes()...) {
+	for _, rt := range a.allRoutes() {
 		h := a.Protect(a.instrument(rt.name, http.HandlerFunc(rt.handler)))
 		for _, m := range rt.methods {
 			mux.Handle(m+" "+rt.path, h)

@@ -84,11 +84,7 @@ func (c *Client) DoBody(ctx context.Context, method, path, contentType string, b
 		Error     string          `json:"error"`
 	}
 	if err := json.Unmarshal(data, &r); err != nil {
-		// Not omen's API (a wrong URL, a proxy's page): the status and the
-		// content type, not the page.
-		return nil, &Error{StatusCode: resp.StatusCode, Type: "bad_response",
-			Message: fmt.Sprintf("%s %s: not an omen API response (%s, %q): is the URL omen's web address?",
-				method, path, resp.Status, resp.Header.Get("Content-Type"))}
+		return nil, notOmen(resp, method, path)
 	}
 	if resp.StatusCode/100 != 2 || r.Status != "success" {
 		return nil, &Error{StatusCode: resp.StatusCode, Type: r.ErrorType, Message: r.Error}

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/omen-sre/omen/store"
 )
 
 // TestOpenAPI checks that the document parses as OpenAPI 3, that every
@@ -21,12 +23,17 @@ func TestOpenAPI(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Fatalf("openapi version %q", doc.OpenAPI)
 	}
-	a, err := New(Options{Backend: &MemBackend{}, Models: &MemModels{}, ListenAddress: "127.0.0.1:0"})
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a, err := New(Options{Backend: &MemBackend{}, Models: &MemModels{}, History: st, ListenAddress: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	served := map[string]bool{}
-	for _, r := range append(a.routes(), a.modelRoutes()...) {
+	for _, r := range a.allRoutes() {
 		for _, m := range r.methods {
 			served[strings.ToLower(m)+" "+r.path] = true
 		}

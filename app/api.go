@@ -32,6 +32,7 @@ func (a *App) newAPI() (*api.API, error) {
 	s, err := api.New(api.Options{
 		Backend: b, ListenAddress: a.opts.ListenAddress, TokenFile: a.opts.TokenFile, UI: u,
 		Models:     registryAdmin{st: a.store, s: a.scorer},
+		History:    a.store,
 		Registerer: a.reg, Logger: a.logger.With("component", "api"),
 	})
 	if err != nil {

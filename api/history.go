@@ -1,0 +1,308 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/omen-sre/omen/store"
+)
+
+// HistoryReader reads the stored feature history, for training from a
+// running daemon (which holds the store: omen train --source store
+// --url). *store.Store implements it; its contract is the store's: safe
+// for concurrent use, fn owns each vector, times in ms since the epoch,
+// an error from fn stops the scan.
+type HistoryReader interface {
+	Schema() (store.Schema, error)
+	Entities() ([]store.EntityInfo, error)
+	Vectors(entity string, from, to int64, fn func(store.Vector) error) error
+}
+
+// History paths.
+const (
+	HistorySchemaPath   = "/api/v1/history/schema"
+	HistoryEntitiesPath = "/api/v1/history/entities"
+	HistoryVectorsPath  = "/api/v1/history/vectors"
+)
+
+// HistoryEntity is one entity of the history.
+type HistoryEntity struct {
+	ID        string            `json:"id"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	FirstSeen int64             `json:"first_seen"` // ms
+	LastSeen  int64             `json:"last_seen"`  // ms
+}
+
+func (a *API) historyRoutes() []route {
+	if a.opts.History == nil {
+		return nil
+	}
+	return []route{
+		{[]string{"GET"}, HistorySchemaPath, "history_schema", a.historySchema},
+		{[]string{"GET"}, HistoryEntitiesPath, "history_entities", a.historyEntities},
+		{[]string{"GET"}, HistoryVectorsPath, "history_vectors", a.historyVectors},
+	}
+}
+
+func (a *API) historySchema(w http.ResponseWriter, r *http.Request) {
+	s, err := a.opts.History.Schema()
+	if err != nil {
+		a.backendError(w, r, storeError(err))
+		return
+	}
+	writeData(w, s)
+}
+
+func (a *API) historyEntities(w http.ResponseWriter, r *http.Request) {
+	es, err := a.opts.History.Entities()
+	if err != nil {
+		a.backendError(w, r, storeError(err))
+		return
+	}
+	out := make([]HistoryEntity, len(es))
+	for i, e := range es {
+		out[i] = HistoryEntity{ID: e.ID, Labels: e.Labels, FirstSeen: e.FirstSeen, LastSeen: e.LastSeen}
+	}
+	writeData(w, out)
+}
+
+// historyVectors streams one entity's vectors between from and to as
+// newline-delimited JSON, one vector per line: {"t":ms,"s":schema,
+// "v":[values, null for a missing one],"f":[failure labels]}; the last
+// line is {"end":true,"n":count}, so that a client tells a complete answer
+// from a cut one.
+func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	entity := q.Get("entity")
+	if entity == "" {
+		writeError(w, http.StatusBadRequest, "bad_data", errors.New("entity is required"))
+		return
+	}
+	var from, to int64 = math.MinInt64, math.MaxInt64
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"from", &from}, {"to", &to}} {
+		if s := q.Get(p.name); s != "" {
+			t, err := ParseTime(s)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("%s: %w", p.name, err))
+				return
+			}
+			*p.dst = t.UnixMilli()
+		}
+	}
+	if from > to {
+		writeError(w, http.StatusBadRequest, "bad_data", errors.New("from is after to"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var buf []byte
+	n := 0
+	ctx := r.Context()
+	err := a.opts.History.Vectors(entity, from, to, func(v store.Vector) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		buf = appendVector(buf[:0], v)
+		n++
+		_, err := bw.Write(buf)
+		return err
+	})
+	if err != nil {
+		if n == 0 {
+			a.backendError(w, r, storeError(err))
+			return
+		}
+		// Headers are sent: the missing end line tells the client.
+		a.logger.Warn("history stream cut", "entity", entity, "vectors", n, "err", err)
+		_ = bw.Flush()
+		return
+	}
+	fmt.Fprintf(bw, "{\"end\":true,\"n\":%d}\n", n)
+	_ = bw.Flush()
+}
+
+// appendVector appends v as one JSON line (non-finite values as null).
+func appendVector(b []byte, v store.Vector) []byte {
+	b = append(b, `{"t":`...)
+	b = strconv.AppendInt(b, v.T, 10)
+	b = append(b, `,"s":`...)
+	b = strconv.AppendUint(b, uint64(v.Schema), 10)
+	b = append(b, `,"v":[`...)
+	for i, x := range v.Values {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			b = append(b, "null"...)
+		} else {
+			b = strconv.AppendFloat(b, x, 'g', -1, 64)
+		}
+	}
+	b = append(b, `],"f":[`...)
+	for i, f := range v.Failure {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendBool(b, f)
+	}
+	return append(b, "]}\n"...)
+}
+
+// storeError maps the store's not-found to the API's.
+func storeError(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
+}
+
+// HistoryClient reads a running daemon's feature history through its API:
+// it implements HistoryReader (so training reads it as it reads a store)
+// with the calls bound to Ctx (nil: context.Background()).
+type HistoryClient struct {
+	Client *Client
+	Ctx    context.Context
+}
+
+var _ HistoryReader = HistoryClient{}
+
+func (h HistoryClient) ctx() context.Context {
+	if h.Ctx == nil {
+		return context.Background()
+	}
+	return h.Ctx
+}
+
+// Schema implements HistoryReader.
+func (h HistoryClient) Schema() (store.Schema, error) {
+	var s store.Schema
+	_, err := h.Client.Do(h.ctx(), http.MethodGet, HistorySchemaPath, &s)
+	if errors.Is(err, ErrNotFound) {
+		return s, fmt.Errorf("schema: %w", store.ErrNotFound)
+	}
+	return s, err
+}
+
+// Entities implements HistoryReader.
+func (h HistoryClient) Entities() ([]store.EntityInfo, error) {
+	var es []HistoryEntity
+	if _, err := h.Client.Do(h.ctx(), http.MethodGet, HistoryEntitiesPath, &es); err != nil {
+		return nil, err
+	}
+	out := make([]store.EntityInfo, len(es))
+	for i, e := range es {
+		out[i] = store.EntityInfo{ID: e.ID, Labels: e.Labels, FirstSeen: e.FirstSeen, LastSeen: e.LastSeen}
+	}
+	return out, nil
+}
+
+// Vectors implements HistoryReader.
+func (h HistoryClient) Vectors(entity string, from, to int64, fn func(store.Vector) error) error {
+	q := url.Values{"entity": {entity},
+		"from": {formatMs(from)}, "to": {formatMs(to)}}
+	body, err := h.Client.stream(h.ctx(), HistoryVectorsPath+"?"+q.Encode())
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	dec := json.NewDecoder(bufio.NewReaderSize(body, 64<<10))
+	for n := 0; ; n++ {
+		var line struct {
+			T   int64      `json:"t"`
+			S   uint32     `json:"s"`
+			V   []*float64 `json:"v"`
+			F   []bool     `json:"f"`
+			End bool       `json:"end"`
+			N   int        `json:"n"`
+		}
+		if err := dec.Decode(&line); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("history of %q: cut after %d vectors: %w", entity, n, err)
+		}
+		if line.End {
+			if line.N != n {
+				return fmt.Errorf("history of %q: %d vectors received, %d sent", entity, n, line.N)
+			}
+			return nil
+		}
+		v := store.Vector{Entity: entity, T: line.T, Schema: line.S, Values: make([]float64, len(line.V)), Failure: line.F}
+		for i, x := range line.V {
+			v.Values[i] = math.NaN()
+			if x != nil {
+				v.Values[i] = *x
+			}
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+}
+
+// formatMs formats ms since the epoch as Unix seconds for ParseTime
+// (clamped to its range).
+func formatMs(ms int64) string {
+	const lim = 1e13 * 1000
+	ms = max(min(ms, lim), -lim)
+	return strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64)
+}
+
+// stream sends a GET and returns the body of a successful answer; an
+// error answer is decoded as Do does.
+func (c *Client) stream(ctx context.Context, path string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.URL, "/")+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 == 2 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
+		return resp.Body, nil
+	}
+	defer resp.Body.Close()
+	return nil, decodeError(resp, http.MethodGet, path)
+}
+
+// decodeError turns a non-success answer into an *Error.
+func decodeError(resp *http.Response, method, path string) error {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var r struct {
+		ErrorType string `json:"errorType"`
+		Error     string `json:"error"`
+	}
+	if err := json.Unmarshal(data, &r); err != nil || r.Error == "" {
+		return notOmen(resp, method, path)
+	}
+	return &Error{StatusCode: resp.StatusCode, Type: r.ErrorType, Message: r.Error}
+}
+
+// notOmen is the error of an answer that is not omen's API (a wrong URL,
+// a proxy's page): the status and the content type, not the page.
+func notOmen(resp *http.Response, method, path string) *Error {
+	return &Error{StatusCode: resp.StatusCode, Type: "bad_response",
+		Message: fmt.Sprintf("%s %s: not an omen API response (%s, %q): is the URL omen's web address?",
+			method, path, resp.Status, resp.Header.Get("Content-Type"))}
+}

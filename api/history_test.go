@@ -1,0 +1,124 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/training/storesource"
+)
+
+// historyStore is a store with a schema, two entities and vectors with a
+// missing value.
+func historyStore(t *testing.T) (*store.Store, int64) {
+	t.Helper()
+	now := time.UnixMilli(10_000_000)
+	st, err := store.Open(store.Options{InMemory: true, Retention: 1000 * time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.PutSchema([]string{"cpu", "mem"}, []string{"crashloop"}); err != nil {
+		t.Fatal(err)
+	}
+	base := now.UnixMilli() - 100*60_000
+	var vs []store.Vector
+	for i := range 50 {
+		mem := float64(i) / 3
+		if i == 7 {
+			mem = math.NaN()
+		}
+		vs = append(vs, store.Vector{Entity: "ns/a", T: base + int64(i)*60_000, Values: []float64{float64(i), mem}, Failure: []bool{i == 40}},
+			store.Vector{Entity: "ns/b", T: base + int64(i)*60_000, Values: []float64{1e-300, -2.5}, Failure: []bool{false}})
+	}
+	if err := st.PutVectors(vs); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []string{"ns/a", "ns/b"} {
+		if err := st.PutEntity(e, map[string]string{"pod": e}, base); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st, base
+}
+
+// TestHistoryOverAPI: training's store source reads the same series
+// through a daemon's API as from the store itself.
+func TestHistoryOverAPI(t *testing.T) {
+	st, base := historyStore(t)
+	srv := newServer(t, &api.MemBackend{}, api.Options{History: st, Token: "t"})
+	remote := api.HistoryClient{Client: &api.Client{URL: srv.URL, Token: "t"}}
+	load := func(r storesource.Reader) []string {
+		src := &storesource.Source{Store: r, From: base - 60_000, To: base + 60*60_000, Step: 60_000}
+		ss, err := src.Load(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, s := range ss {
+			out = append(out, fmt.Sprint(s.Entity, s.Features, s.Values, s.Labels))
+		}
+		return out
+	}
+	local, over := load(st), load(remote)
+	if len(local) != 2 || !reflect.DeepEqual(local, over) {
+		t.Fatalf("over the API:\n%v\nfrom the store:\n%v", over, local)
+	}
+	if !strings.Contains(over[0], "NaN") {
+		t.Fatalf("the missing value did not come through as missing: %v", over[0])
+	}
+
+	// A range with nothing, an unknown entity: no vectors, no error.
+	n := 0
+	if err := remote.Vectors("ns/nope", 0, math.MaxInt64, func(store.Vector) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("unknown entity: %d vectors, %v", n, err)
+	}
+	// Without the token.
+	if _, err := (api.HistoryClient{Client: &api.Client{URL: srv.URL}}).Entities(); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("entities without the token: %v", err)
+	}
+}
+
+// cutHistory fails its scans after two vectors.
+type cutHistory struct{ *store.Store }
+
+func (c cutHistory) Vectors(entity string, from, to int64, fn func(store.Vector) error) error {
+	n := 0
+	return c.Store.Vectors(entity, from, to, func(v store.Vector) error {
+		if n == 2 {
+			return errors.New("disk on fire")
+		}
+		n++
+		return fn(v)
+	})
+}
+
+// TestHistoryCut: a stream cut by a server-side error is an error for the
+// client, not a short history.
+func TestHistoryCut(t *testing.T) {
+	st, _ := historyStore(t)
+	srv := newServer(t, &api.MemBackend{}, api.Options{History: cutHistory{st}})
+	n := 0
+	err := api.HistoryClient{Client: &api.Client{URL: srv.URL}}.Vectors("ns/a", 0, math.MaxInt64, func(store.Vector) error { n++; return nil })
+	if err == nil || !strings.Contains(err.Error(), "cut after 2") {
+		t.Fatalf("%d vectors, err %v; want an error naming the cut", n, err)
+	}
+	// An empty store: the schema is not found.
+	empty, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = empty.Close() })
+	srv2 := newServer(t, &api.MemBackend{}, api.Options{History: empty})
+	if _, err := (api.HistoryClient{Client: &api.Client{URL: srv2.URL}}).Schema(); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("schema of an empty store: %v, want store.ErrNotFound", err)
+	}
+}
+

@@ -121,4 +121,3 @@ func TestHistoryCut(t *testing.T) {
 		t.Fatalf("schema of an empty store: %v, want store.ErrNotFound", err)
 	}
 }
-

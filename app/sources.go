@@ -83,10 +83,7 @@ func newSources(o sourceOptions) (*sources, error) {
 		}
 		s.remoteWrite = rw
 	}
-	queries := map[string]string{}
-	for _, f := range cfg.Resolved().Features {
-		queries[f.Name] = f.Expr
-	}
+	queries := pollerQueries(cfg)
 	for _, p := range cfg.Prometheus {
 		pl, err := stream.NewPoller(o.Appender, stream.PollerOptions{
 			URL:          p.URL,
@@ -102,6 +99,43 @@ func newSources(o sourceOptions) (*sources, error) {
 		s.pollers = append(s.pollers, pollerWithBackfill{pl, time.Duration(p.Backfill)})
 	}
 	return s, nil
+}
+
+// pollerQueries are the queries the Prometheus pollers evaluate: one per
+// feature, named after it, with the entity labels substituted.
+func pollerQueries(cfg *config.Config) map[string]string {
+	queries := map[string]string{}
+	for _, f := range cfg.Resolved().Features {
+		queries[f.Name] = f.Expr
+	}
+	return queries
+}
+
+// setConfig applies a reloaded configuration's feature definitions to the
+// Prometheus pollers: each poller's next evaluation polls the new set of
+// queries (a new feature is polled, a changed expression is polled in its
+// new form, a removed one no longer). Every poller gets the same set; when
+// the set is invalid none changes and the error is returned. Other poller
+// settings (the list of servers, URL, step, timeout, backfill) and the
+// NATS and remote-write settings take a restart. Safe for concurrent use
+// with run; a nil *sources (not started) does nothing.
+func (s *sources) setConfig(cfg *config.Config) error {
+	if s == nil || len(s.pollers) == 0 {
+		return nil
+	}
+	queries := pollerQueries(cfg)
+	for i, p := range s.pollers {
+		if err := p.SetQueries(queries); err != nil {
+			// SetQueries validates before swapping, and every poller gets
+			// the same set: the first one fails before any changed.
+			if i > 0 {
+				s.logger.Error("Prometheus pollers now poll different queries", "err", err)
+			}
+			return fmt.Errorf("apply feature queries to the Prometheus pollers: %w", err)
+		}
+	}
+	s.logger.Info("Prometheus poller queries updated", "queries", len(queries), "pollers", len(s.pollers))
+	return nil
 }
 
 type pollerWithBackfill struct {

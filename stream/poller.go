@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -71,8 +72,6 @@ func (o *PollerOptions) withDefaults() (PollerOptions, error) {
 	switch {
 	case r.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return r, fmt.Errorf("poller options: URL %q is not an http(s) URL", r.URL)
-	case len(r.Queries) == 0:
-		return r, errors.New("poller options: no queries")
 	case r.Step < time.Millisecond:
 		return r, fmt.Errorf("poller options: Step %s below 1ms", r.Step)
 	case r.Timeout < 0 || r.RetryBackoff < 0 || r.MaxRetries < 0:
@@ -80,12 +79,32 @@ func (o *PollerOptions) withDefaults() (PollerOptions, error) {
 	case r.MaxPointsPerQuery < 1 || r.MaxPointsPerQuery > 11000:
 		return r, fmt.Errorf("poller options: MaxPointsPerQuery %d outside 1..11000", r.MaxPointsPerQuery)
 	}
-	for name, expr := range r.Queries {
-		if !model.UTF8Validation.IsValidMetricName(name) || strings.TrimSpace(expr) == "" {
-			return r, fmt.Errorf("poller options: query %q: invalid name or empty expression", name)
-		}
+	if _, err := newQuerySet(r.Queries); err != nil {
+		return r, fmt.Errorf("poller options: %w", err)
 	}
 	return r, nil
+}
+
+// querySet is an immutable set of named queries.
+type querySet struct {
+	names []string // sorted
+	exprs map[string]string
+}
+
+func newQuerySet(queries map[string]string) (*querySet, error) {
+	if len(queries) == 0 {
+		return nil, errors.New("no queries")
+	}
+	q := &querySet{exprs: make(map[string]string, len(queries))}
+	for name, expr := range queries {
+		if !model.UTF8Validation.IsValidMetricName(name) || strings.TrimSpace(expr) == "" {
+			return nil, fmt.Errorf("query %q: invalid name or empty expression", name)
+		}
+		q.names = append(q.names, name)
+		q.exprs[name] = expr
+	}
+	slices.Sort(q.names)
+	return q, nil
 }
 
 // Poller turns PromQL query results from a Prometheus server into samples.
@@ -101,12 +120,13 @@ type Poller struct {
 	app    Appender
 	logger *slog.Logger
 	source string
-	names  []string
-	m      *ingestMetrics
+	// queries is the current query set, swapped whole by SetQueries.
+	queries atomic.Pointer[querySet]
+	m       *ingestMetrics
 
-	queries  *prometheus.CounterVec
-	warnings *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	queryCount *prometheus.CounterVec
+	warnings   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
 }
 
 // NewPoller returns a poller that hands results to app.
@@ -134,11 +154,13 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 		source: "prometheus/" + strings.TrimSuffix(o.URL, "/"),
 	}
 	p.logger = logger.With("source", p.source)
-	for name := range o.Queries {
-		p.names = append(p.names, name)
+	qs, err := newQuerySet(o.Queries)
+	if err != nil {
+		return nil, fmt.Errorf("poller options: %w", err)
 	}
-	slices.Sort(p.names)
-	if p.queries, err = counterVec(reg, prometheus.CounterOpts{
+	p.queries.Store(qs)
+	p.opts.Queries = nil // the current set is p.queries
+	if p.queryCount, err = counterVec(reg, prometheus.CounterOpts{
 		Namespace: "omen", Name: "prometheus_queries_total",
 		Help: "PromQL queries issued by the poller, by kind (instant, range) and outcome (ok, retry, error).",
 	}, "kind", "outcome"); err != nil {
@@ -164,6 +186,21 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 // "prometheus/<url>".
 func (p *Poller) Source() string { return p.source }
 
+// SetQueries replaces the poller's queries (name to PromQL expression, as
+// PollerOptions.Queries) as a whole, for a configuration reload: the next
+// evaluation (Eval, Run's next step, Backfill's next chunk) uses the new
+// set; one already under way finishes with the set it started with. An
+// invalid set is rejected and the current one kept. Safe for concurrent
+// use with Run, Eval and Backfill; queries is not retained.
+func (p *Poller) SetQueries(queries map[string]string) error {
+	qs, err := newQuerySet(queries)
+	if err != nil {
+		return fmt.Errorf("poller %s: set queries: %w", p.source, err)
+	}
+	p.queries.Store(qs)
+	return nil
+}
+
 // Backfill evaluates every query over [start, end] at Step resolution with
 // range queries (split so that no query exceeds MaxPointsPerQuery points per
 // series) and appends the results, one Append per query and chunk. It stops
@@ -178,12 +215,13 @@ func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 		if to.After(end) {
 			to = end
 		}
-		for _, name := range p.names {
+		qs := p.queries.Load()
+		for _, name := range qs.names {
 			var val model.Value
 			err := p.retry(ctx, "range", func(ctx context.Context) (v1.Warnings, error) {
 				var w v1.Warnings
 				var err error
-				val, w, _, err = p.api.QueryRange(ctx, p.opts.Queries[name],
+				val, w, _, err = p.api.QueryRange(ctx, qs.exprs[name],
 					v1.Range{Start: from, End: to, Step: p.opts.Step}, v1.WithTimeout(p.opts.Timeout))
 				return w, err
 			}, name)
@@ -225,12 +263,13 @@ func (p *Poller) Run(ctx context.Context) error {
 func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 	var errs []error
 	b := telemetry.Batch{Source: p.source}
-	for _, name := range p.names {
+	qs := p.queries.Load()
+	for _, name := range qs.names {
 		var val model.Value
 		err := p.retry(ctx, "instant", func(ctx context.Context) (v1.Warnings, error) {
 			var w v1.Warnings
 			var err error
-			val, w, _, err = p.api.Query(ctx, p.opts.Queries[name], ts, v1.WithTimeout(p.opts.Timeout))
+			val, w, _, err = p.api.Query(ctx, qs.exprs[name], ts, v1.WithTimeout(p.opts.Timeout))
 			return w, err
 		}, name)
 		if err != nil {
@@ -294,15 +333,15 @@ func (p *Poller) retry(ctx context.Context, kind string, q func(context.Context)
 			p.logger.Warn("query warnings", "query", name, "warnings", strings.Join(warnings, "; "))
 		}
 		if err == nil {
-			p.queries.WithLabelValues(kind, "ok").Inc()
+			p.queryCount.WithLabelValues(kind, "ok").Inc()
 			return nil
 		}
 		if !retryableQueryErr(err) || attempt >= p.opts.MaxRetries || ctx.Err() != nil {
-			p.queries.WithLabelValues(kind, "error").Inc()
+			p.queryCount.WithLabelValues(kind, "error").Inc()
 			p.m.errors.WithLabelValues(ReasonQuery).Inc()
 			return err
 		}
-		p.queries.WithLabelValues(kind, "retry").Inc()
+		p.queryCount.WithLabelValues(kind, "retry").Inc()
 		p.logger.Debug("query failed; retrying", "query", name, "err", err, "retry_in", backoff)
 		if !sleep(ctx, backoff) {
 			return ctx.Err()

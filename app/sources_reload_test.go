@@ -1,0 +1,155 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/internal/testenv"
+	"github.com/omen-sre/omen/stream"
+	"github.com/omen-sre/omen/stream/natsembed"
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// queryRecorder is a fake Prometheus query API that records the PromQL
+// expressions it is asked and answers each with an empty vector.
+type queryRecorder struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (q *queryRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err == nil {
+		q.mu.Lock()
+		q.seen = append(q.seen, r.Form.Get("query"))
+		q.mu.Unlock()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[]}}`))
+}
+
+// take returns the expressions asked since the last call, sorted.
+func (q *queryRecorder) take() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := q.seen
+	q.seen = nil
+	slices.Sort(out)
+	return out
+}
+
+func loadConfig(t *testing.T, yml string) *config.Config {
+	t.Helper()
+	c, err := config.Load("test.yml", []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func resolvedExprs(cfg *config.Config) []string {
+	var out []string
+	for _, f := range cfg.Resolved().Features {
+		out = append(out, f.Expr)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestSourcesSetConfigUpdatesPollers: after setConfig (what a reload
+// calls), the Prometheus pollers poll the reloaded feature set: a new
+// feature is polled, a changed expression is polled in its new form.
+func TestSourcesSetConfigUpdatesPollers(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	srv, err := natsembed.Start(natsembed.Options{ListenAddress: "127.0.0.1:0", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	rec := &queryRecorder{}
+	var proms []*httptest.Server
+	for range 2 {
+		ps := httptest.NewServer(rec)
+		t.Cleanup(ps.Close)
+		proms = append(proms, ps)
+	}
+	const before = `
+entity_labels: [namespace, pod]
+step: 5s
+features:
+  - name: cpu_rate
+    expr: sum by (${entity}) (rate(old_cpu_total[30s]))
+  - name: mem_ratio
+    expr: max by (${entity}) (old_mem_bytes)
+`
+	const after = `
+entity_labels: [namespace, pod]
+step: 5s
+features:
+  - name: cpu_rate
+    expr: sum by (${entity}) (rate(new_cpu_total[1m]))
+  - name: mem_ratio
+    expr: max by (${entity}) (old_mem_bytes)
+  - name: restarts
+    expr: sum by (${entity}) (increase(added_restarts_total[1m]))
+`
+	cfg := loadConfig(t, before)
+	for _, ps := range proms {
+		cfg.Prometheus = append(cfg.Prometheus, config.PollerConfig{URL: ps.URL})
+	}
+	src, err := newSources(sourceOptions{Config: cfg, NATSURL: srv.ClientURL(),
+		Appender:   stream.AppenderFunc(func(context.Context, []telemetry.Batch) error { return nil }),
+		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.nc.Close)
+	ctx := context.Background()
+	evalAll := func() []string {
+		t.Helper()
+		for _, p := range src.pollers {
+			if err := p.Eval(ctx, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return rec.take()
+	}
+	twice := func(exprs []string) []string {
+		var out []string
+		for _, e := range exprs {
+			out = append(out, e, e) // one per poller
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := evalAll(), twice(resolvedExprs(cfg)); !slices.Equal(got, want) {
+		t.Fatalf("before reload polled %q, want %q", got, want)
+	}
+
+	cfg2 := loadConfig(t, after)
+	if err := src.setConfig(cfg2); err != nil {
+		t.Fatal(err)
+	}
+	got := evalAll()
+	if want := twice(resolvedExprs(cfg2)); !slices.Equal(got, want) {
+		t.Fatalf("after reload polled %q, want %q", got, want)
+	}
+	joined := strings.Join(got, "\n")
+	if strings.Contains(joined, "old_cpu_total") || !strings.Contains(joined, "new_cpu_total") || !strings.Contains(joined, "added_restarts_total") {
+		t.Fatalf("after reload polled %q: want the changed and the added feature in their new form", got)
+	}
+
+	// Without pollers, and on a nil *sources, setConfig does nothing.
+	if err := (*sources)(nil).setConfig(cfg2); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -22,9 +22,14 @@ import (
 // benchCmd implements "omen bench ingest|lstm|explain", each printing one
 // JSON object (lstm prints the same fields as ../shared/peers/lstm_torch.py).
 func benchCmd(args []string, stdout, stderr io.Writer) int {
+	const usage = "usage: omen bench ingest|lstm|explain [flags]\n\nRun 'omen bench NAME --help' for the flags of a benchmark."
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: omen bench ingest|lstm|explain [flags]")
+		fmt.Fprintln(stderr, usage)
 		return 2
+	}
+	if isHelp(args[0]) {
+		fmt.Fprintln(stderr, usage)
+		return 0
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
@@ -61,7 +66,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fs.DurationVar(&o.MemoryReleaseInterval, "memory-release-interval", 0, "the daemon's runtime.memory_release_interval (0: the config default, 10s; negative: off)")
 		ingestOnly := fs.Bool("profile-ingest-only", false, "stop the CPU profile when the last sample is acknowledged")
 		fs.DurationVar(&o.Settle, "settle", 15*time.Second, "idle time before the second (settled) memory measurement; 0 skips it")
-		if rc, ok := parseFlags(fs, args[1:], stderr); !ok {
+		if rc, ok := parseNoArgs(fs, args[1:], stderr); !ok {
 			return rc
 		}
 		o.Progress = stderr
@@ -98,7 +103,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fs.IntVar(&o.Batch, "batch", 256, "batch B")
 		fs.IntVar(&o.Threads, "threads", 2, "threads")
 		fs.Float64Var(&o.Seconds, "seconds", 3, "time budget per measurement")
-		if rc, ok := parseFlags(fs, args[1:], stderr); !ok {
+		if rc, ok := parseNoArgs(fs, args[1:], stderr); !ok {
 			return rc
 		}
 		res, err = model.Bench(ctx, o)
@@ -109,12 +114,12 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fs.IntVar(&o.W, "window", 32, "window W")
 		fs.IntVar(&hidden, "hidden", 64, "LSTM hidden size")
 		fs.IntVar(&o.Cases, "cases", 50, "explanations timed")
-		if rc, ok := parseFlags(fs, args[1:], stderr); !ok {
+		if rc, ok := parseNoArgs(fs, args[1:], stderr); !ok {
 			return rc
 		}
 		res, err = benchExplain(ctx, o, hidden)
 	default:
-		fmt.Fprintf(stderr, "omen bench: unknown benchmark %q\n", args[0])
+		fmt.Fprintf(stderr, "omen bench: unknown benchmark %q (want ingest, lstm or explain)\n", args[0])
 		return 2
 	}
 	if err != nil {

@@ -11,8 +11,13 @@ import (
 // checkCmd implements "omen check config FILE...": exit 0 when every file
 // is valid, 1 when any is not, 2 on usage errors (as promtool does).
 func checkCmd(args []string, stdout, stderr io.Writer) int {
+	const usage = "usage: omen check config FILE...\n\nValidates omen configuration files: exit 0 when all are valid, 1 when any is not."
+	if len(args) > 0 && isHelp(args[0]) || len(args) > 1 && args[0] == "config" && isHelp(args[1]) && len(args) == 2 {
+		fmt.Fprintln(stderr, usage)
+		return 0
+	}
 	if len(args) < 2 || args[0] != "config" {
-		fmt.Fprintln(stderr, "usage: omen check config FILE...")
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
 	rc := 0

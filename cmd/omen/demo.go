@@ -17,17 +17,14 @@ import (
 func demoCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen demo", flag.ContinueOnError)
 	var df daemonFlags
-	df.register(fs)
+	df.register(fs, true)
 	var o demo.Options
 	fs.Int64Var(&o.Seed, "seed", 1, "seed of the simulated fleet")
 	fs.Float64Var(&o.Speed, "speed", 20, "simulated seconds per real second in the live phase")
 	fs.DurationVar(&o.History, "history", 24*time.Hour, "simulated history to train on")
 	fs.StringVar(&o.ModelFile, "model", "", "load this model file instead of training")
 	fs.StringVar(&o.SaveModel, "save-model", "", "write the trained model to this file")
-	// The demo prints its own progress and alerts; the daemon's logs are
-	// quieter than under "omen run" unless asked for.
-	_ = fs.Set("log.level", "warn")
-	if rc, ok := parseFlags(fs, args, stderr); !ok {
+	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc
 	}
 	logger, err := newLogger(df.logLevel, stderr)
@@ -35,15 +32,11 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	if df.configFile != "" {
-		fmt.Fprintln(stderr, "omen demo: --config.file is not used; the demo configures itself for the simulated fleet")
-	}
 	opts, err := df.options(logger)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	opts.ConfigFile = ""
 	o.App = opts
 	o.Out = stdout
 	setVersion()

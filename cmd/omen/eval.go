@@ -18,9 +18,14 @@ import (
 
 // evalCmd implements "omen eval smd|asd|rca|sim".
 func evalCmd(args []string, stdout, stderr io.Writer) int {
+	const usage = "usage: omen eval smd|asd|rca|sim [flags]\n\nRun 'omen eval KIND --help' for the flags of a kind."
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: omen eval smd|asd|rca|sim [flags]")
+		fmt.Fprintln(stderr, usage)
 		return 2
+	}
+	if isHelp(args[0]) {
+		fmt.Fprintln(stderr, usage)
+		return 0
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
@@ -50,7 +55,7 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	step := fs.Duration("step", 0, "the files' sampling interval; the threshold's false-alarm risk is per minute of data (0: 1m for smd, 5m for asd)")
 	ranker := fs.String("ranker", "residual", "how dimensions are ranked for HitRate/NDCG: residual (each feature's scaled forecast residual) or shap (package explain's Shapley attributions of the anomaly score, at the labelled steps)")
 	shapBudget := fs.Int("shap-budget", 0, "model evaluations per explained step with --ranker shap (0: explain.Fast's default, 256)")
-	if rc, ok := parseFlags(fs, args, stderr); !ok {
+	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc
 	}
 	opts := training.EvalOptions{
@@ -94,7 +99,7 @@ func evalRCA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen eval rca", flag.ContinueOnError)
 	dir := fs.String("dir", "../shared/datasets/nezha/2022-08-22", "a Nezha day folder (fault_list.json, metric/, root_cause.json)")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file (- for stdout)")
-	if rc, ok := parseFlags(fs, args, stderr); !ok {
+	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc
 	}
 	rep, err := nezha.EvalRCA(ctx, *dir, nezha.Options{})

@@ -31,7 +31,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.MinLead, "min-lead", 0, "lead floor of the threshold: the validation median lead it must reach (0: the built-in floor)")
 	runs := fs.Int("runs", 1, "evaluate this many fleets (seeds seed, seed+1, …) with one model (trained by the first run unless --model is given) and report them pooled")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file (- for stdout)")
-	if rc, ok := parseFlags(fs, args, stderr); !ok {
+	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc
 	}
 	if o.Train.Members < 1 {

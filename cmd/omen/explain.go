@@ -19,8 +19,7 @@ import (
 // explainCmd prints the explanation of an alert, a prediction or an entity
 // from a running omen's API.
 func explainCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flag.NewFlagSet("omen explain", flag.ContinueOnError)
 	url := fs.String("url", "http://127.0.0.1:9464", "base URL of omen's API")
 	tokenFile := fs.String("token-file", "", "file holding the API's bearer token")
 	caFile := fs.String("ca-file", "", "PEM CA certificates to verify an https URL with (default: the system's)")
@@ -31,13 +30,14 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: omen explain [flags] ENTITY|ALERT\n\nExplains an alert (by fingerprint) or a prediction (by id), else the entity's latest window.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if rc, ok := parseFlags(fs, args, stderr); !ok {
+		return rc
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() == 1 && fs.Arg(0) == "help" {
+		fs.Usage()
+		return 0
+	}
+	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
 		fs.Usage()
 		return 2
 	}
@@ -71,8 +71,15 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	x, raw, err := c.Explain(ctx, fs.Arg(0))
 	if err != nil {
-		fmt.Fprintf(stderr, "omen explain: %v\n", err)
 		var e *api.Error
+		if errors.As(err, &e) && e.Type == "bad_response" {
+			// Not omen's API (an HTML page, a proxy's error): the
+			// status and the first line, not the whole page.
+			line, _, _ := strings.Cut(strings.TrimSpace(e.Message), "\n")
+			fmt.Fprintf(stderr, "omen explain: %s did not answer as omen's API (HTTP %d): %s\n", *url, e.StatusCode, strings.TrimSpace(line))
+			return 1
+		}
+		fmt.Fprintf(stderr, "omen explain: %v\n", err)
 		if errors.As(err, &e) && e.StatusCode == http.StatusUnauthorized && c.Token == "" {
 			fmt.Fprintln(stderr, "omen explain: the API wants a token: give --token-file")
 		}

@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -24,12 +29,120 @@ func TestDispatch(t *testing.T) {
 		{[]string{"eval", "nope"}, 2, ""},
 		{[]string{"bench", "nope"}, 2, ""},
 		{[]string{"run", "--no-such-flag"}, 2, ""},
+		{[]string{"version", "extra"}, 2, ""},
 	} {
 		var out, errb bytes.Buffer
 		rc := dispatch(tc.args, &out, &errb)
 		if rc != tc.rc || !strings.Contains(out.String(), tc.out) {
 			t.Errorf("omen %v = %d, stdout %q stderr %q; want %d with %q", tc.args, rc, out.String(), errb.String(), tc.rc, tc.out)
 		}
+	}
+}
+
+// Every command and sub-dispatcher prints its usage and exits 0 on -h,
+// --help and help; the usage tells the truth about defaults.
+func TestHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args           []string
+		want, unwanted string
+	}{
+		{[]string{"--help"}, "commands:", ""},
+		{[]string{"run", "--help"}, "-shutdown-timeout", ""},
+		{[]string{"run", "help"}, "-storage.path", ""},
+		{[]string{"demo", "--help"}, `(default "warn")`, "config.file"},
+		{[]string{"check", "--help"}, "usage: omen check config FILE...", ""},
+		{[]string{"check", "help"}, "usage: omen check config FILE...", ""},
+		{[]string{"check", "config", "--help"}, "usage: omen check config FILE...", ""},
+		{[]string{"train", "-h"}, "-source", ""},
+		{[]string{"eval", "--help"}, "usage: omen eval smd|asd|rca|sim", "unknown"},
+		{[]string{"eval", "help"}, "usage: omen eval smd|asd|rca|sim", "unknown"},
+		{[]string{"eval", "smd", "--help"}, "-entities", ""},
+		{[]string{"eval", "sim", "-h"}, "-train-fleets", ""},
+		{[]string{"eval", "rca", "--help"}, "-dir", ""},
+		{[]string{"bench", "--help"}, "usage: omen bench ingest|lstm|explain", "unknown"},
+		{[]string{"bench", "-h"}, "usage: omen bench ingest|lstm|explain", "unknown"},
+		{[]string{"bench", "lstm", "--help"}, "-hidden", ""},
+		{[]string{"explain", "--help"}, "usage: omen explain", ""},
+		{[]string{"explain", "help"}, "usage: omen explain", ""},
+		{[]string{"version", "--help"}, "usage: omen version", ""},
+	} {
+		var out, errb bytes.Buffer
+		rc := dispatch(tc.args, &out, &errb)
+		if rc != 0 || !strings.Contains(errb.String(), tc.want) || tc.unwanted != "" && strings.Contains(errb.String(), tc.unwanted) {
+			t.Errorf("omen %v = %d, stderr %q; want 0 with %q and without %q", tc.args, rc, errb.String(), tc.want, tc.unwanted)
+		}
+	}
+}
+
+// parseFlags takes flags before, between and after positional arguments;
+// "--" ends the flags.
+func TestParseFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		pos  []string
+		dir  string
+		rc   int
+		ok   bool
+	}{
+		{[]string{"--dir", "D", "a"}, []string{"a"}, "D", 0, true},
+		{[]string{"a", "--dir", "D"}, []string{"a"}, "D", 0, true},
+		{[]string{"a", "--dir=D", "b"}, []string{"a", "b"}, "D", 0, true},
+		{[]string{"a", "--", "--dir", "D"}, []string{"a", "--dir", "D"}, "", 0, true},
+		{[]string{"--", "-x"}, []string{"-x"}, "", 0, true},
+		{[]string{}, []string{}, "", 0, true},
+		{[]string{"a", "--nope"}, nil, "", 2, false},
+		{[]string{"a", "--help"}, nil, "", 0, false},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		dir := fs.String("dir", "", "")
+		rc, ok := parseFlags(fs, tc.args, &bytes.Buffer{})
+		if rc != tc.rc || ok != tc.ok {
+			t.Errorf("%q: rc %d ok %v, want %d %v", tc.args, rc, ok, tc.rc, tc.ok)
+			continue
+		}
+		if ok && (!reflect.DeepEqual(fs.Args(), tc.pos) || fs.NArg() != len(tc.pos) || *dir != tc.dir) {
+			t.Errorf("%q: args %q dir %q, want %q %q", tc.args, fs.Args(), *dir, tc.pos, tc.dir)
+		}
+	}
+}
+
+// Flags after a positional argument are parsed, and words a command does
+// not take are usage errors (they used to end the flags silently).
+func TestInterspersedFlags(t *testing.T) {
+	html := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, "<html>\n<head><title>404 Not Found</title></head>\n<body>nothing here</body>\n</html>\n")
+	}))
+	defer html.Close()
+	for _, tc := range []struct {
+		args           []string
+		rc             int
+		want, unwanted string
+	}{
+		{[]string{"explain", "pod-1", "--url", html.URL, "--timeout", "5s"}, 1, "did not answer as omen's API (HTTP 404)", "nothing here"},
+		{[]string{"explain", ""}, 2, "usage: omen explain", ""},
+		{[]string{"explain", "a", "b"}, 2, "usage: omen explain", ""},
+		{[]string{"train", "stray", "--source", "csv", "--dir", "D"}, 2, `omen train: unexpected arguments ["stray"]`, ""},
+		{[]string{"eval", "smd", "stray", "--dir", "/nonexistent"}, 2, `omen eval smd: unexpected arguments ["stray"]`, ""},
+		{[]string{"eval", "sim", "--runs", "1", "x"}, 2, `unexpected arguments ["x"]`, ""},
+		{[]string{"eval", "rca", "x"}, 2, `unexpected arguments ["x"]`, ""},
+		{[]string{"bench", "lstm", "x"}, 2, `unexpected arguments ["x"]`, ""},
+		{[]string{"demo", "x"}, 2, `omen demo: unexpected arguments ["x"]`, ""},
+		{[]string{"demo", "--config.file", "c.yml"}, 2, "flag provided but not defined: -config.file", ""},
+		{[]string{"run", "x", "--log.level", "debug"}, 2, `omen run: unexpected arguments ["x"]`, ""},
+	} {
+		var out, errb bytes.Buffer
+		rc := dispatch(tc.args, &out, &errb)
+		if rc != tc.rc || !strings.Contains(errb.String(), tc.want) || tc.unwanted != "" && strings.Contains(errb.String(), tc.unwanted) {
+			t.Errorf("omen %q = %d, stderr %q; want %d with %q and without %q", tc.args, rc, errb.String(), tc.rc, tc.want, tc.unwanted)
+		}
+	}
+	// The flag after the version is parsed (it was a usage error), so
+	// promote opens the given store and finds no such version.
+	var out, errb bytes.Buffer
+	if rc := dispatch([]string{"model", "promote", "v1", "--storage.path", t.TempDir()}, &out, &errb); rc == 2 || rc == 0 {
+		t.Errorf("omen model promote v1 --storage.path DIR = %d, stderr %q; want a failed promotion, not a usage error", rc, errb.String())
 	}
 }
 

@@ -33,15 +33,23 @@ type daemonFlags struct {
 	shutdownTimeout   time.Duration
 }
 
-func (f *daemonFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.configFile, "config.file", "", "omen configuration file (YAML); none: the defaults")
+// register adds the flags to fs. The demo configures itself for the
+// simulated fleet (no --config.file) and logs at warn by default: it
+// prints its own progress and alerts.
+func (f *daemonFlags) register(fs *flag.FlagSet, demo bool) {
+	logLevel := "info"
+	if demo {
+		logLevel = "warn"
+	} else {
+		fs.StringVar(&f.configFile, "config.file", "", "omen configuration file (YAML); none: the defaults")
+	}
 	fs.StringVar(&f.listenAddress, "web.listen-address", "127.0.0.1:9464", "address for the HTTP API, UI, metrics and remote-write receiver")
 	fs.StringVar(&f.storagePath, "storage.path", "data/", "directory for Badger and the embedded NATS server's data")
 	fs.StringVar(&f.retention, "storage.retention", "15d", "how long feature vectors, events and predictions are kept")
 	fs.StringVar(&f.natsURL, "nats.url", "", "NATS server URL; empty starts the embedded server")
 	fs.StringVar(&f.natsListenAddress, "nats.listen-address", "127.0.0.1:4222", "address of the embedded NATS server")
 	fs.Var(&f.alertmanagers, "alertmanager.url", "Alertmanager URL (repeatable); adds to the config's alerting.alertmanagers")
-	fs.StringVar(&f.logLevel, "log.level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&f.logLevel, "log.level", logLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&f.tokenFile, "web.token-file", "", "file holding the bearer token for the API and UI (required on a non-loopback address)")
 	fs.StringVar(&f.tlsCert, "web.tls-cert-file", "", "TLS certificate (PEM) for HTTPS")
 	fs.StringVar(&f.tlsKey, "web.tls-key-file", "", "TLS key (PEM) for HTTPS")
@@ -83,28 +91,67 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-// parseFlags parses args and reports usage errors as exit code 2.
+// parseFlags parses args and reports usage errors as exit code 2 (help,
+// -h or --help: exit code 0). Flags may come before, between and after
+// positional arguments ("omen model promote v1 --storage.path X"); a "--"
+// ends the flags. Afterwards fs.Args() holds the positional arguments in
+// order.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, false
+	var pos []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0, false
+			}
+			return 2, false
 		}
+		left := fs.Args()
+		if len(left) == 0 {
+			break
+		}
+		if n := len(rest) - len(left); n > 0 && rest[n-1] == "--" {
+			// "--": everything after it is positional.
+			pos = append(pos, left...)
+			break
+		}
+		pos = append(pos, left[0])
+		rest = left[1:]
+	}
+	// Leave the positional arguments in fs.Args().
+	_ = fs.Parse(append([]string{"--"}, pos...))
+	return 0, true
+}
+
+// parseNoArgs is parseFlags for a command without positional arguments:
+// "help" prints the usage (exit 0), anything else is a usage error.
+func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	if rc, ok := parseFlags(fs, args, stderr); !ok {
+		return rc, false
+	}
+	switch {
+	case fs.NArg() == 1 && fs.Arg(0) == "help":
+		fs.Usage()
+		return 0, false
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", fs.Name(), fs.Args())
 		return 2, false
 	}
 	return 0, true
 }
 
+// isHelp reports whether arg asks a sub-dispatcher for its usage.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
 func runCmd(args []string, _, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen run", flag.ContinueOnError)
 	var df daemonFlags
-	df.register(fs)
-	if rc, ok := parseFlags(fs, args, stderr); !ok {
+	df.register(fs, false)
+	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "omen run: unexpected arguments %q\n", fs.Args())
-		return 2
 	}
 	logger, err := newLogger(df.logLevel, stderr)
 	if err != nil {

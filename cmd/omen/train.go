@@ -46,7 +46,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Epochs, "epochs", 0, "epochs (0: 10)")
 	fs.IntVar(&o.Members, "members", 1, "networks trained from different seeds and averaged into one model file (an ensemble)")
 	fs.Int64Var(&o.Seed, "seed", 1, "seed")
-	if rc, ok := parseFlags(fs, args, stderr); !ok {
+	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

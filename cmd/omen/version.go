@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 
@@ -11,7 +12,14 @@ import (
 // github.com/prometheus/common/version.Version with -ldflags -X.
 const defaultVersion = "0.1.0-dev"
 
-func versionCmd(_ []string, stdout, _ io.Writer) int {
+func versionCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("omen version", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: omen version\n\nPrints omen's version, revision and build information.")
+	}
+	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
+		return rc
+	}
 	setVersion()
 	fmt.Fprintln(stdout, version.Print("omen"))
 	return 0

@@ -164,8 +164,16 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Start(ctx); err != nil {
+	// Ctrl-C in any phase stops the demo cleanly: "stopping", no error.
+	stopped := func(err error) error {
+		if ctx.Err() != nil {
+			fmt.Fprintln(out, "stopping")
+			return nil
+		}
 		return err
+	}
+	if err := a.Start(ctx); err != nil {
+		return stopped(err)
 	}
 	defer a.Stop(context.Background()) //nolint:errcheck // logged by Stop
 	fmt.Fprintf(out, "omen demo: web UI http://%s/ui/  metrics http://%s/metrics  NATS %s\n", a.Addr(), a.Addr(), a.NATSURL())
@@ -179,7 +187,7 @@ func Run(ctx context.Context, o Options) error {
 
 	histTicks := int(o.History / Step)
 	if err := ensureModel(ctx, a, fleet, nc, o, histTicks); err != nil {
-		return err
+		return stopped(err)
 	}
 	fmt.Fprintf(out, "live: the fleet runs at %gx; alerts are printed as they fire (Ctrl-C stops)\n", o.Speed)
 	pub, err := sim.NewPublisher(fleet, sim.PublisherOptions{}, prometheus.NewRegistry(), o.App.Logger)
@@ -187,11 +195,11 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	err = runUntilDone(ctx, a, func(ctx context.Context) error { return pub.Run(ctx, nc, o.Speed) })
-	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(out, "stopping")
 		return nil
 	}
-	return err
+	return stopped(err)
 }
 
 // ensureModel makes sure the daemon has an active model for the fleet's

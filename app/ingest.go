@@ -23,7 +23,10 @@ import (
 // counters. Duplicates (redeliveries) are skipped by the store and never
 // applied twice.
 type ingester struct {
-	store     *store.Store
+	store *store.Store
+	// log is where batches are committed and replayed from: the store,
+	// or a stand-in in tests.
+	log       ingestLog
 	head      *features.Head
 	extractor *features.Extractor
 	logger    *slog.Logger
@@ -38,12 +41,19 @@ type ingester struct {
 
 	batches    *prometheus.CounterVec
 	applyDrops prometheus.Counter
+	abandoned  prometheus.Counter
+}
+
+// ingestLog is the part of *store.Store the ingester uses.
+type ingestLog interface {
+	AppendNew(bs []telemetry.Batch) (storedIdx []int, err error)
+	ReplayBatches(since int64, fn func(telemetry.Batch) error) error
 }
 
 func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, reg prometheus.Registerer, logger *slog.Logger) *ingester {
 	f := promauto.With(reg)
 	return &ingester{
-		store: st, head: head, extractor: ex, logger: logger,
+		store: st, log: st, head: head, extractor: ex, logger: logger,
 		advanced: make(chan struct{}, 1),
 		batches: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "omen", Name: "ingest_batches_total",
@@ -53,12 +63,42 @@ func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, r
 			Namespace: "omen", Name: "ingest_head_rejected_samples_total",
 			Help: "Samples committed to the ingest log that the in-memory head rejected (cardinality, out of window).",
 		}),
+		abandoned: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "omen", Name: "ingest_append_timeouts_total",
+			Help: "Append calls that returned because their context ended (a source's timeout, shutdown) while the commit went on in the background.",
+		}),
 	}
 }
 
-// Append implements stream.Appender.
-func (in *ingester) Append(_ context.Context, batches []telemetry.Batch) error {
-	stored, err := in.store.AppendNew(batches)
+// Append implements stream.Appender. It returns once the batches are
+// committed and applied, or as soon as ctx is done, whichever comes first
+// (so that a source's deadline, such as the remote-write receiver's
+// AppendTimeout, holds while the store is slow). A commit cannot be
+// interrupted: when ctx ends first, Append returns an error wrapping
+// ctx.Err() and the commit goes on in the background; batches it commits
+// are applied then (a redelivery is a duplicate). Until then it keeps
+// reading batches, which the caller must therefore not reuse (see
+// stream.Appender).
+func (in *ingester) Append(ctx context.Context, batches []telemetry.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("commit %d batches to the ingest log: %w", len(batches), err)
+	}
+	if ctx.Done() == nil {
+		return in.append(batches)
+	}
+	done := make(chan error, 1)
+	go func() { done <- in.append(batches) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		in.abandoned.Inc()
+		return fmt.Errorf("commit %d batches to the ingest log: %w (the commit goes on in the background)", len(batches), ctx.Err())
+	}
+}
+
+func (in *ingester) append(batches []telemetry.Batch) error {
+	stored, err := in.log.AppendNew(batches)
 	// Batches committed before an error are applied too: the store
 	// remembers them, so their redelivery is a duplicate and would never
 	// reach the head otherwise.
@@ -165,17 +205,31 @@ func (in *ingester) apply(b *telemetry.Batch, head bool) {
 
 // replay applies the ingest log's batches received within the last
 // window to the head, so a restarted daemon evaluates features over the
-// same data it had acknowledged before.
-func (in *ingester) replay(_ context.Context, window time.Duration) error {
+// same data it had acknowledged before. It stops early, with ctx.Err(),
+// when ctx ends.
+func (in *ingester) replay(ctx context.Context, window time.Duration) error {
 	since := time.Now().Add(-window - time.Hour).UnixMilli()
 	n := 0
-	err := in.store.ReplayBatches(since, func(b telemetry.Batch) error {
+	err := in.log.ReplayBatches(since, func(b telemetry.Batch) error {
+		if n%replayCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		in.apply(&b, true)
 		n++
 		return nil
 	})
+	if cerr := ctx.Err(); cerr != nil && err != nil {
+		in.logger.Info("ingest log replay stopped", "batches", n, "err", cerr)
+		return cerr
+	}
 	if n > 0 {
 		in.logger.Info("replayed ingest log", "batches", n, "watermark", time.UnixMilli(in.watermark.Load()).UTC())
 	}
 	return err
 }
+
+// replayCheckEvery is how many batches replay applies between checks of
+// its context.
+const replayCheckEvery = 64

@@ -23,8 +23,23 @@ var ErrInvalid = errors.New("invalid data")
 // reuse them. Batches with a non-zero Seq already stored for the same Source
 // are skipped (idempotent redelivery). Errors wrapping ErrInvalid are
 // permanent (bad data); all others are retryable.
+//
+// Append honours ctx: when ctx ends before the commit does, it may return
+// an error at once while a commit that cannot be interrupted goes on in the
+// background. Only then may it keep reading batches after returning, so a
+// caller must not reuse the batches' memory when Lent(ctx, err) reports
+// true. Batches committed in the background are stored; the caller, having
+// seen an error, retries or redelivers them (a duplicate).
 type Appender interface {
 	Append(ctx context.Context, batches []telemetry.Batch) error
+}
+
+// Lent reports whether an Appender may still be reading the batches of an
+// Append(ctx, ...) call that returned err: err is not nil and ctx is done.
+// The caller must then leave the batches' memory (the slices they point
+// to) alone, to the garbage collector, instead of reusing it.
+func Lent(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() != nil
 }
 
 // AppenderFunc adapts a function to the Appender interface.

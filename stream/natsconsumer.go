@@ -658,8 +658,15 @@ func (c *NATSConsumer) commit(ctx context.Context, st *stage) {
 		c.m.errors.WithLabelValues(ReasonAppend).Inc()
 		c.nakAll(st.spans, err)
 	}
-	clear(st.batches)
 	clear(st.spans)
+	if ctx.Err() != nil {
+		// An Append that returned because ctx ended may still read the
+		// batches and their samples (see Lent): leave them to the garbage
+		// collector. The consumer is stopping anyway.
+		st.batches, st.res = nil, decode.Result{}
+		return
+	}
+	clear(st.batches)
 	st.shrink()
 }
 

@@ -107,6 +107,10 @@ type rwState struct {
 	dec     rwDecoder
 	samples []telemetry.Sample
 	batch   [1]telemetry.Batch
+	// lent is set when Append returned while its context was done: the
+	// Appender may still be reading batch and samples, so the state must
+	// not be reused (see Appender).
+	lent bool
 }
 
 // NewRemoteWriteReceiver returns a receiver that hands decoded requests to
@@ -222,8 +226,12 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 		st.batch[0] = telemetry.Batch{Source: h.opts.Source, Received: time.Now().UnixMilli(), Samples: st.samples}
 		ctx, cancel := context.WithTimeout(r.Context(), h.opts.AppendTimeout)
 		err = h.app.Append(ctx, st.batch[:])
+		if Lent(ctx, err) {
+			st.lent = true
+		} else {
+			st.batch[0] = telemetry.Batch{}
+		}
 		cancel()
-		st.batch[0] = telemetry.Batch{}
 		if err != nil {
 			h.m.errors.WithLabelValues(ReasonAppend).Inc()
 			if errors.Is(err, ErrInvalid) {
@@ -241,6 +249,9 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 
 // put returns st to the pool unless it grew beyond what is worth keeping.
 func (h *RemoteWriteReceiver) put(st *rwState) {
+	if st.lent {
+		return // the Appender may still read it; the collector frees it later
+	}
 	clear(st.samples) // drop label references
 	if cap(st.samples) > 1<<20 || cap(st.decoded) > 64<<20 {
 		return

@@ -121,15 +121,52 @@ func LoadCSV(path string) (*Series, error) {
 	}
 	defer f.Close()
 	var r io.Reader = bufio.NewReaderSize(f, 1<<20)
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, fmt.Errorf("%s: open gzip stream: %w", path, err)
-		}
-		defer zr.Close()
-		r = zr
+	if !strings.HasSuffix(path, ".gz") {
+		return ReadCSV(r, path)
 	}
-	return ReadCSV(r, path)
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: truncated or corrupt gzip: %w", path, err)
+	}
+	defer zr.Close()
+	// A truncated stream ends with a partial last line, which the CSV
+	// reader would report as a short row before it sees the read error:
+	// the gzip error is the cause.
+	er := &errReader{r: zr}
+	s, err := ReadCSV(er, path)
+	if er.err != nil && !errors.Is(er.err, io.EOF) {
+		return nil, fmt.Errorf("%s: truncated or corrupt gzip: %w", path, er.err)
+	}
+	return s, err
+}
+
+// errReader remembers the first error of r.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// checkDir reports a data set directory that does not exist or is not a
+// directory.
+func checkDir(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("data set directory %q does not exist", dir)
+	case err != nil:
+		return fmt.Errorf("data set directory: %w", err)
+	case !st.IsDir():
+		return fmt.Errorf("data set directory %q is not a directory", dir)
+	}
+	return nil
 }
 
 // Segment is one labelled anomaly segment of an interpretation file.
@@ -243,6 +280,9 @@ type Entity struct {
 // DiscoverEntities lists the entities of dir: every "E.train.csv.gz" (or
 // "E.train.csv") that has a matching test file, sorted by name.
 func DiscoverEntities(dir string) ([]string, error) {
+	if err := checkDir(dir); err != nil {
+		return nil, err
+	}
 	var names []string
 	for _, pattern := range []string{"*.train.csv.gz", "*.train.csv"} {
 		m, err := filepath.Glob(filepath.Join(dir, pattern))
@@ -288,6 +328,9 @@ func findFile(dir, base string) (string, error) {
 // LoadEntity loads the train and test series of entity name in dir and, when
 // E.interpretation.txt exists, the test series' cause dimensions.
 func LoadEntity(dir, name string) (*Entity, error) {
+	if err := checkDir(dir); err != nil {
+		return nil, err
+	}
 	trainPath, err := findFile(dir, name+".train.csv")
 	if err != nil {
 		return nil, err
@@ -306,10 +349,10 @@ func LoadEntity(dir, name string) (*Entity, error) {
 	}
 	train.Entity, test.Entity = name, name
 	if len(train.Features) != len(test.Features) {
-		return nil, fmt.Errorf("entity %q: train has %d features, test %d", name, len(train.Features), len(test.Features))
+		return nil, fmt.Errorf("%s has %d features, %s %d", trainPath, len(train.Features), testPath, len(test.Features))
 	}
 	if test.Labels == nil {
-		return nil, fmt.Errorf("entity %q: %s has no %q column", name, testPath, LabelColumn)
+		return nil, fmt.Errorf("%s has no %q column", testPath, LabelColumn)
 	}
 	ip := filepath.Join(dir, name+".interpretation.txt")
 	f, err := os.Open(ip)

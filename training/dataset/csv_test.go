@@ -176,6 +176,52 @@ func TestLoadEntityAndDiscover(t *testing.T) {
 	}
 }
 
+// Errors name the cause: a truncated gzip (not the partial line it ends
+// with), a missing directory (not "no entities"), and the files of an
+// entity without repeating its name (the caller adds it).
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	var full bytes.Buffer
+	zw := gzip.NewWriter(&full)
+	fmt.Fprint(zw, "t,m1,m2\n")
+	for i := range 2000 {
+		fmt.Fprintf(zw, "%d,%d.123456,%d.654321\n", i, i*7919%1000, i*104729%1000)
+	}
+	zw.Close()
+	cut := full.Bytes()[:full.Len()*2/3]
+	if err := os.WriteFile(filepath.Join(dir, "trunc.train.csv.gz"), cut, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "junk.train.csv.gz"), []byte("not gzip at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeGz(t, filepath.Join(dir, "e.train.csv.gz"), "t,m1,m2\n0,1,2\n")
+	writeGz(t, filepath.Join(dir, "e.test.csv.gz"), "t,m1,label\n0,1,0\n")
+	for _, tc := range []struct {
+		name      string
+		load      func() error
+		want, not string
+	}{
+		{"truncated gzip", func() error { _, err := LoadCSV(filepath.Join(dir, "trunc.train.csv.gz")); return err },
+			"trunc.train.csv.gz: truncated or corrupt gzip: unexpected EOF", "columns"},
+		{"not gzip", func() error { _, err := LoadCSV(filepath.Join(dir, "junk.train.csv.gz")); return err },
+			"junk.train.csv.gz: truncated or corrupt gzip", ""},
+		{"discover missing dir", func() error { _, err := DiscoverEntities(filepath.Join(dir, "nope")); return err },
+			"nope\" does not exist", "no entities"},
+		{"load from missing dir", func() error { _, err := LoadEntity(filepath.Join(dir, "nope"), "e"); return err },
+			"nope\" does not exist", ""},
+		{"discover a file", func() error { _, err := DiscoverEntities(filepath.Join(dir, "e.test.csv.gz")); return err },
+			"is not a directory", ""},
+		{"feature mismatch", func() error { _, err := LoadEntity(dir, "e"); return err },
+			"e.train.csv.gz has 2 features", "entity"},
+	} {
+		err := tc.load()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || tc.not != "" && strings.Contains(err.Error(), tc.not) {
+			t.Errorf("%s: error %v, want %q without %q", tc.name, err, tc.want, tc.not)
+		}
+	}
+}
+
 func FuzzReadCSV(f *testing.F) {
 	f.Add("t,m1,m2,label\n0,0.5,1,0\n1,,2,1\n")
 	f.Add("t,a\n0,1\n")

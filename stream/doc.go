@@ -79,7 +79,10 @@
 // consumer. The new consumer starts without ack state, so it also
 // redelivers every retained message acknowledged before (up to the
 // stream's MaxAge); these are skipped as duplicates by (Source, Seq) and
-// only cost reading them again.
+// only cost reading them again. A deleted stream is not recreated while
+// omen runs (a new stream numbers its messages from 1 again, which the
+// (Source, Seq) deduplication would skip as duplicates of stored ones):
+// the consumer stops with an error.
 //
 // # Prometheus remote-write
 //

@@ -355,11 +355,12 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 // returns nil when ctx is cancelled, or the error that stopped it (the
 // connection was closed, the stream or consumer could not be set up).
 //
-// When the durable consumer (or the stream) disappears while Run consumes
+// When the durable consumer disappears while Run consumes
 // (deleted by an operator, lost by JetStream), Run logs it once at WARN,
 // counts it in omen_nats_consumer_recreated_total and runs Setup again,
 // with backoff, until the consumer exists again; see recreate for what is
-// redelivered then.
+// redelivered then. When the stream itself was deleted, Run returns an
+// error instead (see streamDeleted).
 //
 // Messages are pulled continuously (up to MaxBufferedBytes buffered) and
 // gathered into batches of at most FetchBatch messages, cut FetchWait after
@@ -385,6 +386,9 @@ func (c *NATSConsumer) Run(ctx context.Context) error {
 			return fmt.Errorf("nats consumer %s: %w", c.source, err)
 		}
 		if c.consumerGone(ctx, cons, err) {
+			if err := c.streamDeleted(ctx); err != nil {
+				return fmt.Errorf("nats consumer %s: %w", c.source, err)
+			}
 			// Deleted by an operator, or lost by JetStream: the old handle
 			// will never deliver again. Recreate it (same configuration).
 			c.logger.Warn("jetstream consumer is gone; recreating it", "consumer", c.opts.Durable, "reason", err)
@@ -412,13 +416,15 @@ func (c *NATSConsumer) fatal(err error) bool {
 	return c.nc.IsClosed() || errors.Is(err, nats.ErrConnectionClosed)
 }
 
-// consumerGone reports whether the durable consumer (or its stream) no
-// longer exists, from the iterator's error err or, for other errors, by
+// consumerGone reports whether the durable consumer no longer exists (its
+// stream does), from the iterator's error err or, for other errors, by
 // asking the server.
 func (c *NATSConsumer) consumerGone(ctx context.Context, cons jetstream.Consumer, err error) bool {
+	// A deleted stream is not recreated: a new stream numbers its messages
+	// from 1 again, and (Source, Seq) deduplication would skip them as
+	// duplicates of the old stream's.
 	gone := func(err error) bool {
-		return errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
-			errors.Is(err, jetstream.ErrStreamNotFound)
+		return errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound)
 	}
 	if gone(err) {
 		return true
@@ -427,6 +433,20 @@ func (c *NATSConsumer) consumerGone(ctx context.Context, cons jetstream.Consumer
 	defer cancel()
 	_, ierr := cons.Info(ictx)
 	return gone(ierr)
+}
+
+// streamDeleted returns an error when the stream itself no longer exists
+// (which deletes its consumers too). Run does not recreate it: a new
+// stream numbers its messages from 1 again, and the (Source, Seq)
+// deduplication of the store would skip them as duplicates of the old
+// stream's messages.
+func (c *NATSConsumer) streamDeleted(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := c.js.Stream(sctx, c.opts.Stream); errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("stream %q was deleted; not recreating it (a new stream's sequence numbers would collide with stored ones)", c.opts.Stream)
+	}
+	return nil
 }
 
 // recreate runs Setup until it succeeds, with backoff. It returns a nil

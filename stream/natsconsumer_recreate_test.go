@@ -108,3 +108,45 @@ func TestNATSConsumerRecreatedAfterDeletion(t *testing.T) {
 		})
 	}
 }
+
+
+// TestNATSConsumerStreamDeleted: a deleted stream is not recreated under
+// a running consumer (its sequence numbers would restart at 1 and collide
+// with stored ones): Run stops with an error saying so.
+func TestNATSConsumerStreamDeleted(t *testing.T) {
+	for _, ns := range natsServers {
+		t.Run(ns.name, func(t *testing.T) {
+			verifyNoLeaks(t)
+			nc := connect(t, ns.start(t))
+			js, err := jetstream.New(nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			app := &MemAppender{}
+			c := newConsumer(t, nc, app, testNATSOptions(), nil)
+			setupStreams(t, c)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- c.Run(ctx) }()
+			publish(t, js, "omen.metrics", "", fmt.Sprintf("a,i=0 v=1 %d", time.Now().UnixNano()))
+			waitFor(t, "the first message", func() bool { s, _, _ := app.Counts(); return s >= 1 })
+			if err := js.DeleteStream(context.Background(), DefaultNATSStream); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "was deleted") {
+					t.Fatalf("Run returned %v, want a stream-deleted error", err)
+				}
+			case <-time.After(20 * time.Second):
+				cancel()
+				<-done
+				t.Fatal("Run still running 20s after its stream was deleted")
+			}
+			if _, err := js.Stream(context.Background(), DefaultNATSStream); err == nil {
+				t.Fatal("the deleted stream was recreated")
+			}
+		})
+	}
+}

@@ -464,6 +464,9 @@ func (c *NATSConsumer) streamDeleted(ctx context.Context) error {
 func (c *NATSConsumer) recreate(ctx context.Context) (jetstream.Consumer, error) {
 	backoff := 100 * time.Millisecond
 	for {
+		if err := c.streamDeleted(ctx); err != nil {
+			return nil, err // Setup would create a new stream
+		}
 		cons, err := c.Setup(ctx)
 		if err == nil {
 			c.logger.Info("jetstream consumer recreated", "consumer", c.opts.Durable)

@@ -109,7 +109,6 @@ func TestNATSConsumerRecreatedAfterDeletion(t *testing.T) {
 	}
 }
 
-
 // TestNATSConsumerStreamDeleted: a deleted stream is not recreated under
 // a running consumer (its sequence numbers would restart at 1 and collide
 // with stored ones): Run stops with an error saying so.

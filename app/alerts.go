@@ -115,20 +115,26 @@ func externalHost(listen string) string {
 // timestamps are wall-clock times (as Prometheus's evaluation times are);
 // the data time of the step stays in the prediction id and explanation.
 func (a *alerter) process(ctx context.Context, t int64, preds []prediction, vs []features.Vector) {
-	in := make([]alert.Prediction, len(preds), len(preds)+len(vs))
+	in := make([]alert.Prediction, len(preds), max(len(preds), len(vs)))
 	now := time.Now()
-	scored := make(map[string]bool, len(preds))
 	for i, p := range preds {
 		in[i] = alert.Prediction{
 			ID: p.ID, Entity: p.Entity, Labels: alertLabels(p.Labels), T: now,
 			Prob: p.Prob, Anomaly: p.Anomaly, Threshold: p.Threshold,
 			Horizon: p.Horizon, ModelVersion: p.ModelVersion,
 		}
-		scored[p.Entity] = true
 	}
-	for _, v := range vs {
-		if !scored[v.Entity] {
-			in = append(in, alert.Prediction{Entity: v.Entity, Labels: v.Labels, T: now, Unscored: true})
+	// The scorer scores only entities with a vector at the step: with as
+	// many predictions as vectors, every entity was scored.
+	if len(vs) > len(preds) {
+		scored := make(map[string]bool, len(preds))
+		for _, p := range preds {
+			scored[p.Entity] = true
+		}
+		for _, v := range vs {
+			if !scored[v.Entity] {
+				in = append(in, alert.Prediction{Entity: v.Entity, Labels: v.Labels, T: now, Unscored: true})
+			}
 		}
 	}
 	if err := a.m.Process(ctx, now, in); err != nil {

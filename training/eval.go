@@ -252,8 +252,16 @@ func (o *EvalOptions) defaults() error {
 	if o.Smooth < 0 {
 		return fmt.Errorf("eval: negative smoothing span %d", o.Smooth)
 	}
-	if o.Window < 2 || o.Hidden < 1 || o.Layers < 1 || o.Gap < 0 || o.Clean < 0 || o.MaxTrainSteps < 0 || o.MaxTestSteps < 0 {
-		return fmt.Errorf("eval: invalid sizes (window %d, hidden %d, layers %d)", o.Window, o.Hidden, o.Layers)
+	for _, c := range []struct {
+		name     string
+		v, least int
+	}{
+		{"Window", o.Window, 2}, {"Hidden", o.Hidden, 1}, {"Layers", o.Layers, 1}, {"Epochs", o.Epochs, 1},
+		{"Gap", o.Gap, 0}, {"Clean", o.Clean, 0}, {"MaxTrainSteps", o.MaxTrainSteps, 0}, {"MaxTestSteps", o.MaxTestSteps, 0},
+	} {
+		if c.v < c.least {
+			return fmt.Errorf("eval: %s %d, want at least %d", c.name, c.v, c.least)
+		}
 	}
 	return nil
 }

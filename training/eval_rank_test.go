@@ -3,6 +3,7 @@ package training
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -136,6 +137,26 @@ func TestScaledScorerSecond(t *testing.T) {
 	}
 	if _, err := EvalDataset(context.Background(), EvalOptions{Dir: t.TempDir(), Aggregate: "median"}); err == nil {
 		t.Error("unknown aggregation accepted")
+	}
+}
+
+// An invalid size names the option and its value (it used to print the
+// window, hidden size and layers whatever was wrong).
+func TestEvalOptionErrors(t *testing.T) {
+	for _, tc := range []struct {
+		o    EvalOptions
+		want string
+	}{
+		{EvalOptions{MaxTrainSteps: -1}, "MaxTrainSteps -1, want at least 0"},
+		{EvalOptions{MaxTestSteps: -5}, "MaxTestSteps -5"},
+		{EvalOptions{Epochs: -1}, "Epochs -1, want at least 1"},
+		{EvalOptions{Window: 1}, "Window 1, want at least 2"},
+		{EvalOptions{Gap: -1}, "Gap -1"},
+	} {
+		tc.o.Dir = t.TempDir()
+		if _, err := EvalDataset(context.Background(), tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want %q", tc.o, err, tc.want)
+		}
 	}
 }
 

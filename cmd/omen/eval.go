@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,11 +47,11 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	dir := fs.String("dir", "../shared/datasets/"+kind, "folder in the "+strings.ToUpper(kind)+" format (E.train.csv.gz, E.test.csv.gz, E.interpretation.txt)")
 	entities := fs.String("entities", "", "comma-separated entities (default: every entity in --dir)")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file (- for stdout)")
-	epochs := fs.Int("epochs", 0, "training epochs (0: the default)")
+	epochs := fs.Int("epochs", 0, "training epochs (0: the default, 20)")
 	window := fs.Int("window", 0, "window W (0: the default)")
 	hidden := fs.Int("hidden", 0, "LSTM hidden size (0: the default)")
 	detector := fs.String("detector", "", "lstm (default) or ar")
-	maxRows := fs.Int("max-rows", 0, "use only the first N rows of each file (smoke runs)")
+	maxRows := fs.Int("max-rows", 0, "use only the first N rows of each file (smoke runs; 0: all)")
 	seed := fs.Int64("seed", 1, "seed for initialisation and shuffling")
 	step := fs.Duration("step", 0, "the files' sampling interval; the threshold's false-alarm risk is per minute of data (0: 1m for smd, 5m for asd)")
 	ranker := fs.String("ranker", "residual", "how dimensions are ranked for HitRate/NDCG: residual (each feature's scaled forecast residual) or shap (package explain's Shapley attributions of the anomaly score, at the labelled steps)")
@@ -58,13 +59,21 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc
 	}
+	if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"epochs", *epochs, 1}, {"window", *window, 2}, {"hidden", *hidden, 1}, {"max-rows", *maxRows, 1}}); !ok {
+		return rc
+	}
+	if rc, ok := checkWritable(fs.Name(), *jsonOut, stderr); !ok {
+		return rc
+	}
 	opts := training.EvalOptions{
 		Kind: kind, Dir: *dir, Epochs: *epochs, Window: *window, Hidden: *hidden,
 		Detector: *detector, MaxTrainSteps: *maxRows, MaxTestSteps: *maxRows,
 		Progress: stderr, Seed: *seed, Step: *step,
 	}
-	if *entities != "" {
-		opts.Entities = strings.Split(*entities, ",")
+	for _, e := range strings.Split(*entities, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			opts.Entities = append(opts.Entities, e)
+		}
 	}
 	switch *ranker {
 	case "residual":
@@ -84,15 +93,79 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 		return 1
 	}
 	fmt.Fprintf(stdout, "%-14s %7s %7s %7s %7s %7s %7s %7s %7s %9s %9s %7s\n", "entity", "F1-PA", "F1", "F1-ev", "AUC-PR", "HR@100", "HR@150", "ND@100", "ND@150", "HR-TP@100", "HR-TP@150", "train s")
+	var noAnomalies, noInterpretation []string
 	for _, e := range append(rep.Entities, rep.Mean) {
 		name := e.Entity
 		if name == "" {
 			name = "mean"
 		}
-		fmt.Fprintf(stdout, "%-14s %7.4f %7.4f %7.4f %7.4f %7.4f %7.4f %7.4f %7.4f %9.4f %9.4f %7.1f\n", name,
-			e.F1PA, e.F1, e.F1Event, e.AUCPR, e.HitRate100, e.HitRate150, e.NDCG100, e.NDCG150, e.HitRateTP100, e.HitRateTP150, e.TrainSeconds)
+		// Without interpretation labels HitRate and NDCG are not
+		// measured: n/a, not a 0 that reads as a result (the JSON keeps
+		// 0 with interpreted_points 0, as documented).
+		hr := func(v float64, points int, width int) string {
+			if points == 0 {
+				return fmt.Sprintf("%*s", width, "n/a")
+			}
+			return fmt.Sprintf("%*.4f", width, v)
+		}
+		ip, tp := e.InterpretedPoints, e.InterpretedPointsTP
+		fmt.Fprintf(stdout, "%-14s %7.4f %7.4f %7.4f %7.4f %s %s %s %s %s %s %7.1f\n", name,
+			e.F1PA, e.F1, e.F1Event, e.AUCPR, hr(e.HitRate100, ip, 7), hr(e.HitRate150, ip, 7), hr(e.NDCG100, ip, 7), hr(e.NDCG150, ip, 7),
+			hr(e.HitRateTP100, tp, 9), hr(e.HitRateTP150, tp, 9), e.TrainSeconds)
+		switch {
+		case name == "mean":
+		case e.AnomalousPoints == 0:
+			noAnomalies = append(noAnomalies, name)
+		case e.InterpretedPoints == 0:
+			noInterpretation = append(noInterpretation, name)
+		}
+	}
+	if len(noAnomalies) > 0 {
+		fmt.Fprintf(stderr, "omen eval %s: warning: no labelled anomalous rows in the test file of %s: detection and ranking figures are not measured there\n", kind, strings.Join(noAnomalies, ", "))
+	}
+	if len(noInterpretation) > 0 {
+		fmt.Fprintf(stderr, "omen eval %s: warning: no interpretation labels (E.interpretation.txt) for %s: HitRate and NDCG are n/a\n", kind, strings.Join(noInterpretation, ", "))
 	}
 	return writeJSON(*jsonOut, rep, stdout, stderr)
+}
+
+// sizeFlag is an integer flag's name, value and least allowed value
+// (0 always means the default, except where least is 0 itself).
+type sizeFlag struct {
+	name     string
+	v, least int
+}
+
+// checkSizes rejects negative values and positive values below the least,
+// naming the flag (exit code 2).
+func checkSizes(cmd string, stderr io.Writer, fl []sizeFlag) (int, bool) {
+	for _, f := range fl {
+		if f.v < 0 || f.v > 0 && f.v < f.least {
+			fmt.Fprintf(stderr, "%s: --%s %d, want at least %d (0: the default)\n", cmd, f.name, f.v, f.least)
+			return 2, false
+		}
+	}
+	return 0, true
+}
+
+// checkWritable makes sure the --json file can be written before a long
+// run: it opens the file for writing (creating it, not truncating it).
+func checkWritable(cmd, path string, stderr io.Writer) (int, bool) {
+	if path == "" || path == "-" {
+		return 0, true
+	}
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: --json: %v\n", cmd, err)
+		return 2, false
+	}
+	_ = f.Close()
+	if errors.Is(statErr, os.ErrNotExist) {
+		// Created only to check: the run writes it when it is done.
+		_ = os.Remove(path)
+	}
+	return 0, true
 }
 
 func evalRCA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -100,6 +173,9 @@ func evalRCA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "../shared/datasets/nezha/2022-08-22", "a Nezha day folder (fault_list.json, metric/, root_cause.json)")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file (- for stdout)")
 	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
+		return rc
+	}
+	if rc, ok := checkWritable(fs.Name(), *jsonOut, stderr); !ok {
 		return rc
 	}
 	rep, err := nezha.EvalRCA(ctx, *dir, nezha.Options{})

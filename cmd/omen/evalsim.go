@@ -25,7 +25,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.Duration, "duration", 24*time.Hour, "simulated time of the evaluated fleet")
 	fs.DurationVar(&o.History, "history", 24*time.Hour, "simulated history of each training fleet")
 	fs.StringVar(&o.ModelFile, "model", "", "evaluate this model file instead of training one")
-	fs.IntVar(&o.Train.Members, "members", 3, "networks trained from different seeds and averaged (an ensemble; 1: a single network)")
+	fs.IntVar(&o.Train.Members, "members", 3, "networks trained from different seeds and averaged (an ensemble; 1: a single network; 0: the default)")
 	fs.StringVar(&o.SaveModel, "save-model", "", "write the trained model to this file")
 	fs.IntVar(&o.ValFleets, "val-fleets", 0, "validate (early stopping, threshold) on the pods of the last N training fleets, not trained on (0: on a fifth of the pods of every fleet)")
 	fs.DurationVar(&o.MinLead, "min-lead", 0, "lead floor of the threshold: the validation median lead it must reach (0: the built-in floor)")
@@ -34,13 +34,21 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc
 	}
-	if o.Train.Members < 1 {
-		fmt.Fprintf(stderr, "omen eval sim: --members %d, want at least 1\n", o.Train.Members)
-		return 2
+	// --members 0 is the default, as in "omen train" (the options
+	// struct's zero value).
+	if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"members", o.Train.Members, 1}}); !ok {
+		return rc
 	}
 	if *runs < 1 {
 		fmt.Fprintf(stderr, "omen eval sim: --runs %d, want at least 1\n", *runs)
 		return 2
+	}
+	if o.TrainFleets < 1 {
+		fmt.Fprintf(stderr, "omen eval sim: --train-fleets %d, want at least 1\n", o.TrainFleets)
+		return 2
+	}
+	if rc, ok := checkWritable(fs.Name(), *jsonOut, stderr); !ok {
+		return rc
 	}
 	switch {
 	case o.ValFleets < 0 || o.MinLead < 0:

@@ -44,9 +44,13 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Hidden, "hidden", 0, "LSTM hidden size (0: 64)")
 	fs.IntVar(&o.Layers, "layers", 0, "LSTM layers (0: 1)")
 	fs.IntVar(&o.Epochs, "epochs", 0, "epochs (0: 10)")
-	fs.IntVar(&o.Members, "members", 1, "networks trained from different seeds and averaged into one model file (an ensemble)")
+	fs.IntVar(&o.Members, "members", 1, "networks trained from different seeds and averaged into one model file (an ensemble; 0: the default)")
 	fs.Int64Var(&o.Seed, "seed", 1, "seed")
 	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
+		return rc
+	}
+	if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"window", o.Window, 2}, {"horizon", o.Horizon, 1},
+		{"hidden", o.Hidden, 1}, {"layers", o.Layers, 1}, {"epochs", o.Epochs, 1}, {"members", o.Members, 1}}); !ok {
 		return rc
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/omen-sre/omen/store"
 )
 
 func TestDispatch(t *testing.T) {
@@ -314,5 +316,42 @@ func TestEvalWithoutInterpretation(t *testing.T) {
 		if !strings.Contains(stderr.String(), w) {
 			t.Errorf("stderr %q, want %q", stderr.String(), w)
 		}
+	}
+}
+
+// "omen train --source store": a missing store is reported without being
+// created, an empty one in words and times, and a store error names the
+// store once.
+func TestTrainFromStoreErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope")
+	empty := t.TempDir()
+	st, err := store.Open(store.Options{Path: filepath.Join(empty, "badger"), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	locked := t.TempDir()
+	lst, err := store.Open(store.Options{Path: filepath.Join(locked, "badger"), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lst.Close()
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{missing, "omen train: no omen store at " + missing + "\n"},
+		{empty, "omen train: no feature data in " + empty + " between "},
+		{locked, "open store"},
+	} {
+		var out, errb bytes.Buffer
+		rc := dispatch([]string{"train", "--source", "store", "--storage.path", tc.path, "--out", filepath.Join(t.TempDir(), "m.omen")}, &out, &errb)
+		if rc != 1 || !strings.Contains(errb.String(), tc.want) || strings.Count(errb.String(), "open store") > 1 {
+			t.Errorf("%s: exit %d, stderr %q; want 1 with %q", tc.path, rc, errb.String(), tc.want)
+		}
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("the missing store path was created (%v)", err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -77,7 +78,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		s, err := store.Open(store.Options{Path: filepath.Join(*storagePath, "badger")})
 		if err != nil {
-			return fmt.Errorf("open store %q: %w", *storagePath, err)
+			return err // names the path
 		}
 		st = s
 		return nil
@@ -97,6 +98,12 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		o.Source = &dataset.CSVSource{Paths: strings.Split(*dir, ",")}
 		o.TrainedOn = "csv:" + *dir
 	case "store":
+		// Opening would create an empty store: a wrong path is a
+		// mistake to report, not a store to make.
+		if fi, err := os.Stat(filepath.Join(*storagePath, "badger")); err != nil || !fi.IsDir() {
+			fmt.Fprintf(stderr, "omen train: no omen store at %s\n", *storagePath)
+			return 1
+		}
 		if err := openStore(); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -139,6 +146,11 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	o.Progress = stderr
 	o.Version = "v" + now.UTC().Format("20060102T150405Z")
 	m, rep, err := training.Train(ctx, o)
+	if errors.Is(err, storesource.ErrNoData) {
+		fmt.Fprintf(stderr, "omen train: no feature data in %s between %s and %s (has omen run ingested anything?)\n", *storagePath,
+			now.Add(-time.Duration(hist)).UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "omen train: %v\n", err)
 		return 1

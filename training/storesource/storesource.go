@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"time"
 
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/training/dataset"
@@ -37,6 +38,10 @@ type Source struct {
 	Step int64
 }
 
+// ErrNoData is wrapped by Load's error when the store holds no feature
+// vectors of the current schema in the range (or none at all).
+var ErrNoData = errors.New("no feature data")
+
 // endedAfter is how many steps of silence before Source.To mean that an
 // entity has ended.
 const endedAfter = 4
@@ -49,6 +54,10 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 		return nil, errors.New("store source: want a store, a positive step and From ≤ To")
 	}
 	schema, err := s.Store.Schema()
+	if errors.Is(err, store.ErrNotFound) {
+		// No schema: the store has never held a vector.
+		return nil, s.noData()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store source: read schema: %w", err)
 	}
@@ -108,7 +117,12 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 		out = append(out, ser)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("store source: no vectors of schema %d between %d and %d", schema.Version, s.From, s.To)
+		return nil, s.noData()
 	}
 	return out, nil
+}
+
+func (s *Source) noData() error {
+	return fmt.Errorf("store source: %w between %s and %s", ErrNoData,
+		time.UnixMilli(s.From).UTC().Format(time.RFC3339), time.UnixMilli(s.To).UTC().Format(time.RFC3339))
 }

@@ -2,8 +2,10 @@ package storesource
 
 import (
 	"context"
+	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,8 +64,17 @@ func TestLoadFromStore(t *testing.T) {
 	if got, err := only.Load(context.Background()); err != nil || len(got) != 1 || got[0].Steps() != 1 {
 		t.Fatalf("entity filter and range: %+v, %v", got, err)
 	}
-	if _, err := (&Source{Store: st, From: 0, To: 1, Step: step}).Load(context.Background()); err == nil {
-		t.Fatal("empty range accepted")
+	if _, err := (&Source{Store: st, From: 0, To: 1, Step: step}).Load(context.Background()); !errors.Is(err, ErrNoData) ||
+		!strings.Contains(err.Error(), "no feature data between 1970-01-01T00:00:00Z and 1970-01-01T00:00:00Z") {
+		t.Fatalf("empty range: %v, want ErrNoData with RFC 3339 times", err)
+	}
+	empty, err := store.Open(store.Options{Path: t.TempDir(), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { empty.Close() })
+	if _, err := (&Source{Store: empty, From: 0, To: 1, Step: step}).Load(context.Background()); !errors.Is(err, ErrNoData) {
+		t.Fatalf("store without a schema: %v, want ErrNoData", err)
 	}
 	if _, err := (&Source{Store: st, From: 0, To: 1}).Load(context.Background()); err == nil {
 		t.Fatal("zero step accepted")

@@ -133,6 +133,8 @@ func TestInterspersedFlags(t *testing.T) {
 		{[]string{"demo", "x"}, 2, `omen demo: unexpected arguments ["x"]`, ""},
 		{[]string{"demo", "--config.file", "c.yml"}, 2, "flag provided but not defined: -config.file", ""},
 		{[]string{"run", "x", "--log.level", "debug"}, 2, `omen run: unexpected arguments ["x"]`, ""},
+		// Reported before the daemon starts (and logs about its model).
+		{[]string{"run", "--web.tls-cert-file", "c.pem", "--storage.path", t.TempDir()}, 2, "give both or neither", "level="},
 	} {
 		var out, errb bytes.Buffer
 		rc := dispatch(tc.args, &out, &errb)

@@ -61,6 +61,10 @@ func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
 	if err != nil {
 		return app.Options{}, fmt.Errorf("--storage.retention: %w", err)
 	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		// Checked here so that it is reported before the daemon starts.
+		return app.Options{}, errors.New("--web.tls-cert-file and --web.tls-key-file go together: give both or neither")
+	}
 	return app.Options{
 		ConfigFile:        f.configFile,
 		ListenAddress:     f.listenAddress,
@@ -197,9 +201,8 @@ loop:
 			logger.Info("shutting down")
 			break loop
 		case <-hup:
-			if err := a.Reload(); err != nil {
-				logger.Error("reload", "err", err)
-			}
+			// A failed reload is logged (once) by the app.
+			_ = a.Reload()
 		case err := <-extraErr:
 			if err != nil && ctx.Err() == nil {
 				logger.Error("demo", "err", err)

@@ -136,6 +136,7 @@ type App struct {
 	natsURL   string
 	head      *features.Head
 	extractor *features.Extractor
+	sources   *sources
 	ingest    *ingester
 	eval      *evaluator
 	scorer    *scorer
@@ -309,6 +310,7 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return fail(err)
 	}
+	a.sources = src
 	// The stream and the durable consumer exist once Start returns, so
 	// publishers can start right away.
 	if _, err := src.consumer.Setup(ctx); err != nil {
@@ -495,31 +497,42 @@ func (a *App) Reload() error {
 	}
 }
 
+// reload applies the configuration file; a failure is counted and logged
+// here (once), and returned to the caller (SIGHUP, POST /-/reload).
 func (a *App) reload() error {
+	if err := a.applyConfig(); err != nil {
+		a.reloads.WithLabelValues("failure").Inc()
+		a.logger.Error("reload configuration", "file", a.opts.ConfigFile, "err", err)
+		return err
+	}
+	a.reloads.WithLabelValues("success").Inc()
+	a.logger.Info("configuration reloaded", "file", a.opts.ConfigFile)
+	return nil
+}
+
+func (a *App) applyConfig() error {
 	cfg := a.cfg.Load()
 	if a.opts.ConfigFile != "" {
 		c, err := config.LoadFile(a.opts.ConfigFile)
 		if err != nil {
-			a.reloads.WithLabelValues("failure").Inc()
-			a.logger.Error("reload configuration", "file", a.opts.ConfigFile, "err", err)
 			return err
 		}
 		cfg = c
 	}
 	if err := a.extractor.SetConfig(cfg.Config); err != nil {
-		a.reloads.WithLabelValues("failure").Inc()
 		return fmt.Errorf("apply feature config: %w", err)
 	}
+	// The Prometheus pollers query the new features.
+	if err := a.sources.setConfig(cfg); err != nil {
+		return fmt.Errorf("apply feature config to the Prometheus pollers: %w", err)
+	}
 	if err := a.store.PutSchema(a.extractor.FeatureNames(), a.extractor.LabelNames()); err != nil {
-		a.reloads.WithLabelValues("failure").Inc()
 		return fmt.Errorf("record feature schema: %w", err)
 	}
 	// The model must fit the features now extracted (else it is unloaded).
 	a.scorer.featuresChanged()
 	a.alerts.setConfig(cfg)
 	a.cfg.Store(cfg)
-	a.reloads.WithLabelValues("success").Inc()
-	a.logger.Info("configuration reloaded", "file", a.opts.ConfigFile)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -194,7 +195,12 @@ type NATSConsumer struct {
 	nc     *nats.Conn
 	app    Appender
 	logger *slog.Logger
-	source string
+	// name is "nats/<stream>/<durable>": the stable label of metrics and
+	// logs, whichever incarnation of the stream is consumed.
+	name string
+	// source is the Source of the batches, name plus the stream's
+	// creation time (see sourceName); set by Setup.
+	source atomic.Pointer[string]
 	dec    *decode.Decoder
 	m      *ingestMetrics
 	js     jetstream.JetStream
@@ -250,9 +256,9 @@ func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg promethe
 	}
 	c := &NATSConsumer{
 		opts: o, nc: nc, app: app, dec: dec, m: m,
-		source: "nats/" + o.Stream + "/" + o.Durable,
+		name: "nats/" + o.Stream + "/" + o.Durable,
 	}
-	c.logger = logger.With("source", c.source)
+	c.logger = logger.With("source", c.name)
 	if c.js, err = jetstream.New(nc); err != nil {
 		return nil, fmt.Errorf("nats consumer: jetstream: %w", err)
 	}
@@ -285,22 +291,66 @@ func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg promethe
 }
 
 // Source returns the Source name of the batches this consumer emits,
-// "nats/<stream>/<durable>".
-func (c *NATSConsumer) Source() string { return c.source }
+// "nats/<stream>/<durable>@<the stream's creation time>" (see sourceName),
+// or "" before Setup has run. Safe for concurrent use.
+func (c *NATSConsumer) Source() string {
+	if p := c.source.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// sourceName returns the Source of batches consumed by durable from a
+// stream created at created: "nats/<stream>/<durable>@" followed by the
+// creation time (UTC, fixed-width nanoseconds).
+//
+// Batches are deduplicated by (Source, Seq), and Seq is the stream
+// sequence, which a new stream of the same name numbers from 1 again. The
+// creation time tells the incarnations of a stream apart: JetStream sets
+// it once, when the stream is created, keeps it across server restarts
+// and stream updates, and every replica of omen reads the same value, so
+// the Source is stable for one stream and different for a new one (a
+// stream deleted and created again, by omen's Setup or by an operator).
+// Without it, the store would skip the new stream's messages as
+// duplicates of the old stream's until the new sequence passed the old
+// one's highest.
+//
+// The time is read from the server rather than remembered by omen, so no
+// state outside JetStream is needed. Upgrading from the name without the
+// suffix ("nats/<stream>/<durable>") re-ingests only messages delivered
+// again after the upgrade that were stored before it: with the durable
+// consumer kept, those whose ack was lost (normally none); the feature
+// head drops the duplicate samples. A stream restored from a backup gets a
+// new creation time and so counts as new in the same way.
+func sourceName(stream, durable string, created time.Time) string {
+	return "nats/" + stream + "/" + durable + "@" + created.UTC().Format("2006-01-02T15:04:05.000000000Z")
+}
 
 // Setup creates the stream, the dead-letter stream and the durable
-// consumer when missing, and returns the consumer. Run calls it; it is
-// exported for tools and tests that publish before consuming.
+// consumer when missing, sets the Source of the batches from the stream's
+// creation time (see sourceName), and returns the consumer. Run calls it;
+// it is exported for tools and tests that publish before consuming.
 func (c *NATSConsumer) Setup(ctx context.Context) (jetstream.Consumer, error) {
 	js := c.js
-	if err := ensureStream(ctx, js, jetstream.StreamConfig{
+	st, err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name: c.opts.Stream, Subjects: c.opts.Subjects, Storage: jetstream.FileStorage,
 		MaxAge: c.opts.MaxAge, MaxBytes: maxBytes(c.opts.MaxBytes), Replicas: c.opts.StreamReplicas,
 		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := ensureStream(ctx, js, jetstream.StreamConfig{
+	created := st.CachedInfo().Created
+	if created.IsZero() {
+		return nil, fmt.Errorf("stream %q reports no creation time, which tells its messages from a former stream's of the same name", c.opts.Stream)
+	}
+	src := sourceName(c.opts.Stream, c.opts.Durable, created)
+	if old := c.source.Swap(&src); old == nil {
+		c.logger.Info("consuming jetstream stream", "batch_source", src)
+	} else if *old != src {
+		c.logger.Warn("jetstream stream was created anew; its batches get a new source", "old", *old, "batch_source", src)
+	}
+	if _, err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name: c.opts.DLQStream, Subjects: []string{c.opts.DLQSubject}, Storage: jetstream.FileStorage,
 		MaxAge: c.opts.DLQMaxAge, Replicas: c.opts.StreamReplicas,
 	}); err != nil {
@@ -337,18 +387,25 @@ func maxBytes(n int64) int64 {
 	return n
 }
 
-func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
-	_, err := js.Stream(ctx, cfg.Name)
+// ensureStream returns the stream named cfg.Name, created with cfg when
+// missing.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := js.Stream(ctx, cfg.Name)
 	if err == nil {
-		return nil // an existing stream is left as its operator configured it
+		return st, nil // an existing stream is left as its operator configured it
 	}
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("look up stream %q: %w", cfg.Name, err)
+		return nil, fmt.Errorf("look up stream %q: %w", cfg.Name, err)
 	}
-	if _, err := js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return fmt.Errorf("create stream %q: %w", cfg.Name, err)
+	st, err = js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		// Created meanwhile (another replica), with another configuration.
+		st, err = js.Stream(ctx, cfg.Name)
 	}
-	return nil
+	if err != nil {
+		return nil, fmt.Errorf("create stream %q: %w", cfg.Name, err)
+	}
+	return st, nil
 }
 
 // Run sets up the stream and consumer and consumes until ctx is done. It
@@ -374,7 +431,7 @@ func (c *NATSConsumer) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("nats consumer %s: %w", c.source, err)
+		return fmt.Errorf("nats consumer %s: %w", c.name, err)
 	}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -383,18 +440,18 @@ func (c *NATSConsumer) Run(ctx context.Context) error {
 			return nil
 		}
 		if c.fatal(err) {
-			return fmt.Errorf("nats consumer %s: %w", c.source, err)
+			return fmt.Errorf("nats consumer %s: %w", c.name, err)
 		}
 		if c.consumerGone(ctx, cons, err) {
 			if err := c.streamDeleted(ctx); err != nil {
-				return fmt.Errorf("nats consumer %s: %w", c.source, err)
+				return fmt.Errorf("nats consumer %s: %w", c.name, err)
 			}
 			// Deleted by an operator, or lost by JetStream: the old handle
 			// will never deliver again. Recreate it (same configuration).
 			c.logger.Warn("jetstream consumer is gone; recreating it", "consumer", c.opts.Durable, "reason", err)
 			c.recreated.WithLabelValues(c.opts.Durable).Inc()
 			if cons, err = c.recreate(ctx); err != nil {
-				return fmt.Errorf("nats consumer %s: %w", c.source, err)
+				return fmt.Errorf("nats consumer %s: %w", c.name, err)
 			}
 			if cons == nil {
 				return nil // ctx is done
@@ -647,9 +704,10 @@ func (c *NATSConsumer) decode(ctx context.Context, st *stage, msgs []jetstream.M
 		c.samplesPerByte = float64(len(st.res.Samples)) / float64(bytes)
 	}
 	st.batches = st.batches[:0]
+	src := c.Source()
 	for _, sp := range st.spans {
 		st.batches = append(st.batches, telemetry.Batch{
-			Source: c.source, Seq: sp.seq, Received: sp.received,
+			Source: src, Seq: sp.seq, Received: sp.received,
 			Samples: st.res.Samples[sp.s0:sp.s1:sp.s1], Events: st.res.Events[sp.e0:sp.e1:sp.e1],
 		})
 	}
@@ -740,8 +798,10 @@ func (c *NATSConsumer) ackAll(spans []msgSpan, batches []telemetry.Batch) {
 		ne += len(batches[i].Events)
 	}
 	c.messages.WithLabelValues(c.opts.Durable, "acked").Add(float64(len(spans)))
-	c.m.samples.WithLabelValues(c.source).Add(float64(ns))
-	c.m.events.WithLabelValues(c.source).Add(float64(ne))
+	// The stable name, not the Source: one label value per consumer,
+	// whatever incarnation of the stream it reads.
+	c.m.samples.WithLabelValues(c.name).Add(float64(ns))
+	c.m.events.WithLabelValues(c.name).Add(float64(ne))
 }
 
 func (c *NATSConsumer) nakAll(spans []msgSpan, cause error) {

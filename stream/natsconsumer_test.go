@@ -222,7 +222,7 @@ func TestNATSConsumerFormatsAndDeadLetter(t *testing.T) {
 				t.Fatalf("events %v", app.Events())
 			}
 			for _, b := range app.Batches() {
-				if b.Source != "nats/OMEN/omen" || b.Seq == 0 || b.Received == 0 {
+				if !strings.HasPrefix(b.Source, "nats/OMEN/omen@") || b.Source != c.Source() || b.Seq == 0 || b.Received == 0 {
 					t.Fatalf("batch header %+v", b)
 				}
 			}

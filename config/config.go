@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -271,15 +272,15 @@ func LoadFile(path string) (*Config, error) {
 // the default feature set as a whole.
 func Load(name string, data []byte) (*Config, error) {
 	c := &Config{}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root) // positions only; Decode reports syntax errors
 	if len(bytes.TrimSpace(data)) > 0 {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-			return nil, yamlError(name, err)
+			return nil, yamlError(name, err, &root)
 		}
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root) // already decoded once; positions only
 
 	def := features.DefaultConfig()
 	if len(c.Features) == 0 && len(c.EventFeatures) == 0 && len(c.Labels) == 0 {
@@ -319,7 +320,25 @@ func Load(name string, data []byte) (*Config, error) {
 	}
 	if len(errs) == 0 { // Validate repeats the expression checks, without positions
 		if err := c.Validate(); err != nil {
-			at(nil, err.Error())
+			for _, e := range unjoin(err) {
+				// Placed by the key its message names; no position
+				// rather than a made-up one when none does.
+				path := c.validationPath(e.Error())
+				line, col := 0, 0
+				msg := e.Error()
+				if path != nil {
+					var depth int
+					line, col, depth = positionDepth(&root, path)
+					if depth == 0 {
+						// Not in the file: a built-in default.
+						line, col = 0, 0
+						msg = pathString(path) + " (built-in default): " + msg
+					} else {
+						msg = pathString(path) + ": " + msg
+					}
+				}
+				errs = append(errs, &Error{File: name, Line: line, Column: col, Msg: msg})
+			}
 		}
 	}
 	for i, p := range c.Prometheus {
@@ -387,7 +406,10 @@ func validURL(s string) error {
 }
 
 // yamlError turns a yaml.v3 error ("yaml: line 3: ...") into an *Error.
-func yamlError(name string, err error) error {
+// An error without a line (a value's own decoder, such as a duration's:
+// 'unknown unit " seconds" in duration "15 seconds"') is placed at the
+// one scalar of root holding the value it quotes, with its key path.
+func yamlError(name string, err error, root *yaml.Node) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		errs := make([]error, 0, len(te.Errors))
@@ -396,7 +418,145 @@ func yamlError(name string, err error) error {
 		}
 		return errors.Join(errs...)
 	}
-	return lineError(name, strings.TrimPrefix(err.Error(), "yaml: "))
+	e := lineError(name, strings.TrimPrefix(err.Error(), "yaml: "))
+	if e.Line == 0 {
+		if v, ok := lastQuoted(e.Msg); ok {
+			var found []scalarAt
+			findScalars(root, nil, v, &found)
+			if len(found) == 1 {
+				e.Line, e.Column = found[0].line, found[0].col
+				e.Msg = pathString(found[0].path) + ": " + e.Msg
+			}
+		}
+	}
+	return e
+}
+
+// lastQuoted returns the last double-quoted Go string in msg.
+func lastQuoted(msg string) (string, bool) {
+	end := strings.LastIndexByte(msg, '"')
+	if end <= 0 {
+		return "", false
+	}
+	for start := strings.LastIndexByte(msg[:end], '"'); start >= 0; start = strings.LastIndexByte(msg[:start], '"') {
+		if v, err := strconv.Unquote(msg[start : end+1]); err == nil {
+			return v, true
+		}
+		if start == 0 {
+			break
+		}
+	}
+	return "", false
+}
+
+type scalarAt struct {
+	path      []any
+	line, col int
+}
+
+// findScalars appends every scalar value (not a mapping key) under n equal
+// to v, with its key path.
+func findScalars(n *yaml.Node, path []any, v string, out *[]scalarAt) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			findScalars(c, path, v, out)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			findScalars(n.Content[i+1], append(path[:len(path):len(path)], n.Content[i].Value), v, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			findScalars(c, append(path[:len(path):len(path)], i), v, out)
+		}
+	case yaml.ScalarNode:
+		if n.Value == v {
+			*out = append(*out, scalarAt{path: path, line: n.Line, col: n.Column})
+		}
+	}
+}
+
+// pathString formats a key path as "features[2].expr".
+func pathString(path []any) string {
+	var b strings.Builder
+	for _, p := range path {
+		switch k := p.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", k)
+		default:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			fmt.Fprint(&b, k)
+		}
+	}
+	return b.String()
+}
+
+// validationPath returns the key path of the file that a message of
+// features.Config.Validate is about, or nil.
+func (c *Config) validationPath(msg string) []any {
+	for _, k := range []string{"entity_labels", "step", "lookback", "max_series"} {
+		if strings.HasPrefix(msg, k+":") || strings.HasPrefix(msg, k+" ") {
+			return []any{k}
+		}
+	}
+	sub := func(item []any) []any {
+		_, rest, _ := strings.Cut(msg, ": ")
+		switch {
+		case strings.HasPrefix(rest, "name "):
+			return append(item, "name")
+		case strings.HasPrefix(rest, "window "):
+			return append(item, "window")
+		case strings.HasPrefix(rest, "needs expr"):
+			return item
+		case strings.Contains(rest, "reason"):
+			return append(item, "reasons")
+		}
+		return append(item, "expr")
+	}
+	for _, kind := range []struct {
+		prefix, key string
+		names       []string
+	}{
+		{"event feature ", "event_features", names(c.EventFeatures, func(f features.EventFeature) string { return f.Name })},
+		{"feature ", "features", names(c.Features, func(f features.Feature) string { return f.Name })},
+		{"label ", "labels", names(c.Labels, func(l features.LabelDef) string { return l.Name })},
+	} {
+		if !strings.HasPrefix(msg, kind.prefix+`"`) {
+			continue
+		}
+		q, err := strconv.QuotedPrefix(msg[len(kind.prefix):])
+		if err != nil {
+			return nil
+		}
+		n, _ := strconv.Unquote(q)
+		for i, name := range kind.names {
+			if name == n {
+				return sub([]any{kind.key, i})
+			}
+		}
+		return []any{kind.key}
+	}
+	return nil
+}
+
+func names[T any](s []T, name func(T) string) []string {
+	out := make([]string, len(s))
+	for i, x := range s {
+		out[i] = name(x)
+	}
+	return out
+}
+
+// unjoin splits an errors.Join error into its parts.
+func unjoin(err error) []error {
+	var j interface{ Unwrap() []error }
+	if errors.As(err, &j) {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 func lineError(name, msg string) *Error {
@@ -412,6 +572,13 @@ func lineError(name, msg string) *Error {
 // position finds the node at path (map keys and sequence indexes) and
 // returns its line and column, or the nearest ancestor's.
 func position(root *yaml.Node, path []any) (line, col int) {
+	line, col, _ = positionDepth(root, path)
+	return line, col
+}
+
+// positionDepth is position, also returning how many elements of path
+// were found (0: none, the position is the document's).
+func positionDepth(root *yaml.Node, path []any) (line, col, depth int) {
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
@@ -435,10 +602,11 @@ func position(root *yaml.Node, path []any) (line, col int) {
 			}
 		}
 		if next == nil {
-			return line, col
+			return line, col, depth
 		}
 		n = next
 		line, col = n.Line, n.Column
+		depth++
 	}
-	return line, col
+	return line, col, depth
 }

@@ -59,6 +59,20 @@ func TestLoad(t *testing.T) {
 		{name: "negative min lead", yml: "alerting:\n  min_lead: -1m\n", wantErr: "not a valid duration string"},
 		{name: "bad PromQL", yml: "features:\n  - name: f\n    expr: rate(x[5m]\n", wantErr: "x.yml:3:"},
 		{name: "dependency without target", yml: "dependencies:\n  - source: a\n", wantErr: "dependency needs source and target"},
+		// A value's own decoder (durations) gives no line: placed at the
+		// scalar it quotes, with the key path.
+		{name: "bad duration", yml: "step: 15s\nlookback: 15 seconds\n", wantErr: `x.yml:2:11: lookback: unknown unit " seconds" in duration "15 seconds"`},
+		{name: "bad nested duration", yml: "alerting:\n  min_lead: 5 minutes\n", wantErr: "x.yml:2:13: alerting.min_lead: "},
+		// Validate's messages are placed by the key they name, never at 1:1.
+		{name: "history beyond lookback", yml: "features:\n  - name: a\n    expr: up\n  - name: r\n    expr: rate(x[1h])\n",
+			wantErr: `x.yml:5:11: features[1].expr: feature "r": expression reads 1h0m0s of history`},
+		{name: "bad feature name", yml: "features:\n  - name: a\n    expr: up\n  - name: 1bad\n    expr: up\n",
+			wantErr: `x.yml:4:11: features[1].name: feature "1bad": name must match`},
+		{name: "label without expr", yml: "features:\n  - name: a\n    expr: up\nlabels:\n  - name: l\n",
+			wantErr: `x.yml:5:5: labels[0]: label "l": needs expr or reasons`},
+		{name: "lookback below step", yml: "step: 2m\nlookback: 1m\n", wantErr: "x.yml:2:11: lookback: lookback 1m0s: shorter than step 2m0s"},
+		{name: "default feature beyond lookback", yml: "lookback: 3m\n", wantErr: "x.yml: features[0].expr (built-in default): feature \"container_restarts_10m\": expression reads 10m0s"},
+		{name: "no features", yml: "features: []\nevent_features: []\nlabels: []\nentity_labels: [pod]\n", wantErr: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -167,7 +167,8 @@ func Run(ctx context.Context, o Options) error {
 	// Ctrl-C in any phase stops the demo cleanly: "stopping", no error.
 	stopped := func(err error) error {
 		if ctx.Err() != nil {
-			fmt.Fprintln(out, "stopping")
+			// On a line of its own after a progress bar.
+			fmt.Fprintln(out, "\nstopping")
 			return nil
 		}
 		return err

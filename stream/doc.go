@@ -80,9 +80,40 @@
 // redelivers every retained message acknowledged before (up to the
 // stream's MaxAge); these are skipped as duplicates by (Source, Seq) and
 // only cost reading them again. A deleted stream is not recreated while
-// omen runs (a new stream numbers its messages from 1 again, which the
-// (Source, Seq) deduplication would skip as duplicates of stored ones):
-// the consumer stops with an error.
+// omen runs: the consumer stops with an error, and Setup creates a new
+// stream at the next start.
+//
+// # Batch source and stream identity
+//
+// The consumer's batches have Source
+// "nats/<stream>/<durable>@<creation time of the stream>", e.g.
+// "nats/OMEN/omen@2026-11-26T11:56:20.123456789Z", and Seq the stream
+// sequence. A stream deleted and created again (by Setup at the next
+// start, or by an operator) numbers its messages from 1 again; its
+// different creation time gives its batches a different Source, so the
+// store does not skip them as duplicates of the old stream's messages
+// with the same sequence numbers (before, it silently dropped every new
+// message until the new sequence passed the old stream's highest).
+// JetStream sets the creation time once and keeps it across server
+// restarts and stream updates, and every replica of omen reads the same
+// value from the server, so the Source of one stream is stable across
+// restarts and replicas without omen keeping state of its own. Metrics
+// and logs are labelled with "nats/<stream>/<durable>" alone, so label
+// cardinality does not grow with new streams.
+//
+// Upgrading from a version that named the batches
+// "nats/<stream>/<durable>" changes the Source of an unchanged stream.
+// This re-ingests only what is delivered again after the upgrade and was
+// already stored: with the durable consumer kept (it keeps its ack
+// state), the messages whose ack was lost, normally none
+// (TestNATSConsumerUpgradeNoReingest). The feature head drops duplicate
+// samples and counts a re-sent event with a known UID once (within an
+// hour); events without a UID would count twice. Only when the durable consumer is lost as well is the stream's
+// retention (MaxAge) stored a second time, once. The alternative, keeping
+// the old name and remembering the stream's creation time in the store,
+// would need store state for every source and a Setup that reads it; the
+// stateless name was preferred. A stream restored from a backup gets a
+// new creation time and counts as a new stream in the same way.
 //
 // # Prometheus remote-write
 //

@@ -477,9 +477,8 @@ func (c *NATSConsumer) fatal(err error) bool {
 // stream does), from the iterator's error err or, for other errors, by
 // asking the server.
 func (c *NATSConsumer) consumerGone(ctx context.Context, cons jetstream.Consumer, err error) bool {
-	// A deleted stream is not recreated: a new stream numbers its messages
-	// from 1 again, and (Source, Seq) deduplication would skip them as
-	// duplicates of the old stream's.
+	// A deleted stream is not recreated under a running consumer (see
+	// streamDeleted).
 	gone := func(err error) bool {
 		return errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound)
 	}
@@ -493,15 +492,17 @@ func (c *NATSConsumer) consumerGone(ctx context.Context, cons jetstream.Consumer
 }
 
 // streamDeleted returns an error when the stream itself no longer exists
-// (which deletes its consumers too). Run does not recreate it: a new
-// stream numbers its messages from 1 again, and the (Source, Seq)
-// deduplication of the store would skip them as duplicates of the old
-// stream's messages.
+// (which deletes its consumers too). Run does not recreate it under a
+// running consumer: it stops, so that the deletion is seen. A new stream
+// numbers its messages from 1 again; when one is created (by Setup at the
+// next start, or by an operator), its batches get a new Source (see
+// sourceName), so the store does not skip them as duplicates of the old
+// stream's.
 func (c *NATSConsumer) streamDeleted(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if _, err := c.js.Stream(sctx, c.opts.Stream); errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("stream %q was deleted; not recreating it (a new stream's sequence numbers would collide with stored ones)", c.opts.Stream)
+		return fmt.Errorf("stream %q was deleted; not recreating it under a running consumer (a restart creates a new one)", c.opts.Stream)
 	}
 	return nil
 }
@@ -524,6 +525,9 @@ func (c *NATSConsumer) recreate(ctx context.Context) (jetstream.Consumer, error)
 		if err := c.streamDeleted(ctx); err != nil {
 			return nil, err // Setup would create a new stream
 		}
+		// Should the stream be deleted between the check and Setup, Setup
+		// creates a new one and gives its batches a new Source, so its
+		// messages are still not taken for duplicates.
 		cons, err := c.Setup(ctx)
 		if err == nil {
 			c.logger.Info("jetstream consumer recreated", "consumer", c.opts.Durable)

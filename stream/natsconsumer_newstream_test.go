@@ -184,10 +184,32 @@ func TestNATSConsumerRestartSameStreamNoReingest(t *testing.T) {
 			if c2.Source() != src {
 				t.Fatalf("restarted consumer's Source %q, want %q (same stream)", c2.Source(), src)
 			}
+			// Source is read (as by a status page) while Run sets it up
+			// again and consumes: -race checks that this is safe.
+			readerDone := make(chan struct{})
+			quit := make(chan struct{})
+			go func() {
+				defer close(readerDone)
+				for {
+					select {
+					case <-quit:
+						return
+					default:
+					}
+					if s := c2.Source(); s != src {
+						t.Errorf("Source %q while running, want %q", s, src)
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}()
 			stop = runConsumer(t, c2)
 			publishRange(t, js, "b", 0, m)
 			waitAcked(t, js, DefaultDurable, n+m)
-			if err := stop(); err != nil {
+			err = stop()
+			close(quit)
+			<-readerDone
+			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
 			byI, b := storedSeries(t, st)

@@ -110,8 +110,9 @@ func TestNATSConsumerRecreatedAfterDeletion(t *testing.T) {
 }
 
 // TestNATSConsumerStreamDeleted: a deleted stream is not recreated under
-// a running consumer (its sequence numbers would restart at 1 and collide
-// with stored ones): Run stops with an error saying so.
+// a running consumer: Run stops with an error saying so. (A stream created
+// anew at the next start gets a new Source: see
+// TestNATSConsumerNewStreamAfterDeletion.)
 func TestNATSConsumerStreamDeleted(t *testing.T) {
 	for _, ns := range natsServers {
 		t.Run(ns.name, func(t *testing.T) {

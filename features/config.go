@@ -271,6 +271,9 @@ func (c Config) Validate() error {
 			bad("%s %q: %w", kind, n, err)
 			return
 		}
+		if miss := missingEntityLabels(e, c.EntityLabels); len(miss) > 0 {
+			bad("%s %q: its result cannot carry the entity label(s) %q, so every value would be dropped; keep them, e.g. sum by (${entity}) (…)", kind, n, miss)
+		}
 		// Evaluations lag the newest sample by about a step: keep a step
 		// of margin.
 		if need := history(e, DefaultLookbackDelta); need+step > lookback {

@@ -70,4 +70,3 @@ func TestValidateEntityLabels(t *testing.T) {
 		t.Fatalf("error %q, want one naming feature r: %q", got, want)
 	}
 }
-

@@ -54,8 +54,11 @@ type Event struct {
 // Batch is a unit of delivery from a source: it is stored and acknowledged as
 // a whole.
 type Batch struct {
-	// Source names the source instance, e.g. "nats/OMEN/omen" or
-	// "remote-write". Together with Seq it makes delivery idempotent.
+	// Source names the source instance, e.g.
+	// "nats/OMEN/omen@2026-11-26T11:56:20.123456789Z" (a stream, its
+	// durable and the stream's creation time: a recreated stream numbers
+	// from 1 again) or "remote-write". Together with Seq it makes delivery
+	// idempotent.
 	Source string
 	// Seq is the source's sequence number for this batch (the JetStream
 	// stream sequence). Zero means the source has none and the batch is

@@ -71,15 +71,10 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	x, raw, err := c.Explain(ctx, fs.Arg(0))
 	if err != nil {
-		var e *api.Error
-		if errors.As(err, &e) && e.Type == "bad_response" {
-			// Not omen's API (an HTML page, a proxy's error): the
-			// status and the first line, not the whole page.
-			line, _, _ := strings.Cut(strings.TrimSpace(e.Message), "\n")
-			fmt.Fprintf(stderr, "omen explain: %s did not answer as omen's API (HTTP %d): %s\n", *url, e.StatusCode, strings.TrimSpace(line))
-			return 1
-		}
+		// Not omen's API (an HTML page, a proxy's error): the client's
+		// error gives the status and content type, not the page.
 		fmt.Fprintf(stderr, "omen explain: %v\n", err)
+		var e *api.Error
 		if errors.As(err, &e) && e.StatusCode == http.StatusUnauthorized && c.Token == "" {
 			fmt.Fprintln(stderr, "omen explain: the API wants a token: give --token-file")
 		}

@@ -122,7 +122,7 @@ func TestInterspersedFlags(t *testing.T) {
 		rc             int
 		want, unwanted string
 	}{
-		{[]string{"explain", "pod-1", "--url", html.URL, "--timeout", "5s"}, 1, "did not answer as omen's API (HTTP 404)", "nothing here"},
+		{[]string{"explain", "pod-1", "--url", html.URL, "--timeout", "5s"}, 1, "not an omen API response (404 Not Found", "nothing here"},
 		{[]string{"explain", ""}, 2, "usage: omen explain", ""},
 		{[]string{"explain", "a", "b"}, 2, "usage: omen explain", ""},
 		{[]string{"train", "stray", "--source", "csv", "--dir", "D"}, 2, `omen train: unexpected arguments ["stray"]`, ""},

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -20,9 +17,8 @@ import (
 // from a running omen's API.
 func explainCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen explain", flag.ContinueOnError)
-	url := fs.String("url", "http://127.0.0.1:9464", "base URL of omen's API")
-	tokenFile := fs.String("token-file", "", "file holding the API's bearer token")
-	caFile := fs.String("ca-file", "", "PEM CA certificates to verify an https URL with (default: the system's)")
+	var cf clientFlags
+	cf.register(fs, "http://127.0.0.1:9464")
 	asJSON := fs.Bool("json", false, "print the API's JSON instead of a table")
 	top := fs.Int("top", 10, "number of groups and root causes printed (0: all)")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for the API")
@@ -45,27 +41,10 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "omen explain: --top must not be negative")
 		return 2
 	}
-	c := &api.Client{URL: *url, HTTPClient: &http.Client{}}
-	if *tokenFile != "" {
-		b, err := os.ReadFile(*tokenFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "omen explain: read token: %v\n", err)
-			return 1
-		}
-		c.Token = strings.TrimSpace(string(b))
-	}
-	if *caFile != "" {
-		pem, err := os.ReadFile(*caFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "omen explain: read CA file: %v\n", err)
-			return 1
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			fmt.Fprintf(stderr, "omen explain: no certificates in %s\n", *caFile)
-			return 1
-		}
-		c.HTTPClient.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	c, err := cf.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "omen explain: %v\n", err)
+		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()

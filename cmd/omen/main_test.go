@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -343,9 +344,9 @@ func TestTrainFromStoreErrors(t *testing.T) {
 	for _, tc := range []struct {
 		path, want string
 	}{
-		{missing, "omen train: no omen store at " + missing + "\n"},
+		{missing, "omen train: no omen store at " + strconv.Quote(missing) + " (--storage.path)\n"},
 		{empty, "omen train: no feature data in " + empty + " between "},
-		{locked, "open store"},
+		{locked, "is in use (by a running omen?): go through the daemon with --url"},
 	} {
 		var out, errb bytes.Buffer
 		rc := dispatch([]string{"train", "--source", "store", "--storage.path", tc.path, "--out", filepath.Join(t.TempDir(), "m.omen")}, &out, &errb)

@@ -233,7 +233,7 @@ func createStore(storagePath string) (*store.Store, error) {
 // storeOpenError explains a store held by a running daemon.
 func storeOpenError(storagePath string, err error) error {
 	if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-		return fmt.Errorf("the store at %q is in use, by a running omen? Manage its models through the daemon: --url http://127.0.0.1:9464 (its --web.listen-address)", storagePath)
+		return fmt.Errorf("the store at %q is in use (by a running omen?): go through the daemon with --url http://127.0.0.1:9464 (its --web.listen-address)", storagePath)
 	}
 	return fmt.Errorf("open store %q: %w", storagePath, err)
 }

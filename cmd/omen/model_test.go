@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +14,10 @@ import (
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/store"
 )
 
 func writeModelFile(t *testing.T, names []string, version string) string {
@@ -138,4 +143,74 @@ func activeIs(out, version string) bool {
 		}
 	}
 	return false
+}
+
+// TestTrainAgainstDaemon: omen train --source store --url trains on a
+// running daemon's history (through its API: the daemon holds the store)
+// and --promote puts the model in use at once.
+func TestTrainAgainstDaemon(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	names, labels := features.Names(cfg.Config), cfg.LabelNames()
+	// Three pods' history of the last 100 minutes, one with failures.
+	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutSchema(names, labels); err != nil {
+		t.Fatal(err)
+	}
+	step := time.Duration(cfg.Step).Milliseconds()
+	end := time.Now().UnixMilli() / step * step
+	n := int((100 * time.Minute).Milliseconds() / step)
+	var vs []store.Vector
+	for p := range 3 {
+		id := fmt.Sprintf("shop/pod-%d", p)
+		for i := range n {
+			v := store.Vector{Entity: id, T: end - int64(n-i)*step, Values: make([]float64, len(names)), Failure: make([]bool, len(labels))}
+			for j := range v.Values {
+				v.Values[j] = math.Sin(float64(i+j+p)/7) + float64(j)
+			}
+			v.Failure[0] = p == 0 && i%97 > 90
+			vs = append(vs, v)
+		}
+		if err := st.PutEntity(id, map[string]string{"namespace": "shop", "pod": fmt.Sprintf("pod-%d", p)}, end-int64(n)*step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.PutVectors(vs); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	a, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", NATSListenAddress: "127.0.0.1:0", StoragePath: dir,
+		ShutdownTimeout: 20 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := a.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	url := "http://" + a.Addr()
+	out := filepath.Join(t.TempDir(), "m.omen")
+	rc, stdout, stderr := omen(t, "train", "--source", "store", "--url", url, "--history", "2h", "--window", "4",
+		"--horizon", "2", "--hidden", "4", "--epochs", "1", "--out", out, "--promote")
+	if rc != 0 || !strings.Contains(stdout, "3 entities") || !strings.Contains(stdout, "promoted") {
+		t.Fatalf("train --url = %d\nstdout %s\nstderr %s", rc, stdout, stderr)
+	}
+	var info api.ModelInfo
+	if _, err := (&api.Client{URL: url}).Do(context.Background(), "GET", "/api/v1/model", &info); err != nil || info.Version == "" || !strings.Contains(stdout, info.Version) {
+		t.Fatalf("daemon uses %q (%v) after train --promote --url; train said %s", info.Version, err, stdout)
+	}
+	// The store itself is the daemon's: training from it says to use --url.
+	if rc, _, errs := omen(t, "train", "--source", "store", "--storage.path", dir, "--out", out); rc != 1 || !strings.Contains(errs, "--url") {
+		t.Errorf("train on the daemon's store = %d, %q; want the hint to use --url", rc, errs)
+	}
 }

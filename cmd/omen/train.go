@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -17,8 +16,9 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	pmodel "github.com/prometheus/common/model"
 
-	"github.com/omen-sre/omen/app"
+	omenapi "github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/training"
 	"github.com/omen-sre/omen/training/dataset"
@@ -37,8 +37,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	configFile := fs.String("config.file", "", "feature, label and entity definitions (default: the built-in set)")
 	lookback := fs.String("history", "7d", "store/prometheus: how much history to read")
 	out := fs.String("out", "model.omen", "model file to write")
-	register := fs.Bool("register", false, "register the model in the store's registry")
-	promote := fs.Bool("promote", false, "register and make it the active model (the daemon hot-reloads it)")
+	register := fs.Bool("register", false, "register the model in the registry (the store's, or with --url the daemon's)")
+	promote := fs.Bool("promote", false, "register and make it the active model (a running daemon uses it at once)")
+	var cf clientFlags
+	cf.register(fs, "")
 	var o training.TrainOptions
 	fs.IntVar(&o.Window, "window", 0, "window W in steps (0: 32)")
 	fs.IntVar(&o.Horizon, "horizon", 0, "horizon H in steps (0: 10)")
@@ -71,14 +73,25 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "--history: %v\n", err)
 		return 2
 	}
+	// With --url, a running daemon serves the history and the registry
+	// (it holds the store); else the store at --storage.path.
+	var client *omenapi.Client
+	if *cf.url != "" {
+		c, err := cf.client()
+		if err != nil {
+			fmt.Fprintf(stderr, "omen train: %v\n", err)
+			return 1
+		}
+		client = c
+	}
 	var st *store.Store
-	openStore := func() error {
+	openStore := func(open func(string) (*store.Store, error)) error {
 		if st != nil {
 			return nil
 		}
-		s, err := store.Open(store.Options{Path: filepath.Join(*storagePath, "badger")})
+		s, err := open(*storagePath)
 		if err != nil {
-			return err // names the path
+			return err
 		}
 		st = s
 		return nil
@@ -88,6 +101,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			_ = st.Close()
 		}
 	}()
+	where := *storagePath
+	if client != nil {
+		where = client.URL
+	}
 	now := time.Now()
 	switch *source {
 	case "csv":
@@ -98,18 +115,17 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		o.Source = &dataset.CSVSource{Paths: strings.Split(*dir, ",")}
 		o.TrainedOn = "csv:" + *dir
 	case "store":
-		// Opening would create an empty store: a wrong path is a
-		// mistake to report, not a store to make.
-		if fi, err := os.Stat(filepath.Join(*storagePath, "badger")); err != nil || !fi.IsDir() {
-			fmt.Fprintf(stderr, "omen train: no omen store at %s\n", *storagePath)
-			return 1
+		var r storesource.Reader = omenapi.HistoryClient{Client: client, Ctx: ctx}
+		if client == nil {
+			// A wrong path is a mistake to report, not a store to make.
+			if err := openStore(openExistingStore); err != nil {
+				fmt.Fprintf(stderr, "omen train: %v\n", err)
+				return 1
+			}
+			r = st
 		}
-		if err := openStore(); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		o.Source = &storesource.Source{Store: st, From: now.Add(-time.Duration(hist)).UnixMilli(), To: now.UnixMilli(), Step: time.Duration(cfg.Step).Milliseconds()}
-		o.TrainedOn = "store:" + *storagePath
+		o.Source = &storesource.Source{Store: r, From: now.Add(-time.Duration(hist)).UnixMilli(), To: now.UnixMilli(), Step: time.Duration(cfg.Step).Milliseconds()}
+		o.TrainedOn = "store:" + where
 	case "prometheus":
 		if *promURL == "" {
 			fmt.Fprintln(stderr, "omen train: --source prometheus needs --prometheus.url")
@@ -147,7 +163,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	o.Version = "v" + now.UTC().Format("20060102T150405Z")
 	m, rep, err := training.Train(ctx, o)
 	if errors.Is(err, storesource.ErrNoData) {
-		fmt.Fprintf(stderr, "omen train: no feature data in %s between %s and %s (has omen run ingested anything?)\n", *storagePath,
+		fmt.Fprintf(stderr, "omen train: no feature data in %s between %s and %s (has omen run ingested anything?)\n", where,
 			now.Add(-time.Duration(hist)).UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		return 1
 	}
@@ -168,22 +184,27 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		m.Meta().Version, *out, rep.Entities, rep.TrainWindows, rep.ValWindows, rep.ValAUCPR, rep.ValF1,
 		rep.Thresholds.Failure, rep.Thresholds.Method, rep.TrainSeconds)
 	if *register || *promote {
-		if err := openStore(); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		v, err := app.RegisterModel(st, m, data, *out)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "registered as %s\n", v)
-		if *promote {
-			if err := st.Promote(v); err != nil {
-				fmt.Fprintf(stderr, "promote %s: %v\n", v, err)
+		var reg registry
+		if client != nil {
+			reg = client
+		} else {
+			if err := m.CheckFeatures(features.Names(cfg.Config)); err != nil {
+				fmt.Fprintf(stderr, "omen train: warning: a daemon with this configuration (--config.file) will not load the model: %v\n", err)
+			}
+			if err := openStore(createStore); err != nil {
+				fmt.Fprintf(stderr, "omen train: %v\n", err)
 				return 1
 			}
-			fmt.Fprintf(stdout, "promoted %s\n", v)
+			reg = storeRegistry{st}
+		}
+		v, err := reg.AddModel(ctx, data, *promote)
+		if err != nil {
+			fmt.Fprintf(stderr, "omen train: register %s: %v\n", *out, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "registered as %s\n", v.Version)
+		if v.Active {
+			fmt.Fprintf(stdout, "promoted %s\n", v.Version)
 		}
 	}
 	return 0

@@ -86,6 +86,11 @@ func (o *Options) applyDefaults() error {
 	if o.Retention < 0 {
 		return fmt.Errorf("negative retention %v", o.Retention)
 	}
+	if !api.IsLoopback(o.ListenAddress) && o.TokenFile == "" {
+		// Checked here too (the API checks it when it starts), so that
+		// it is reported before anything starts.
+		return fmt.Errorf("listen address %q is not a loopback address: a token is required (--web.token-file)", o.ListenAddress)
+	}
 	if o.NATSListenAddress == "" {
 		o.NATSListenAddress = "127.0.0.1:4222"
 	}
@@ -226,7 +231,7 @@ func (a *App) Start(ctx context.Context) error {
 		Registerer:       a.reg,
 	})
 	if err != nil {
-		return fmt.Errorf("open store %q: %w", a.opts.StoragePath, err)
+		return err // names the path
 	}
 	a.store = st
 	fail := func(err error) error {

@@ -131,6 +131,9 @@ func (e *evaluator) tick(ctx context.Context) {
 
 func (e *evaluator) evaluate(ctx context.Context, t int64) {
 	vs, err := e.Extractor.Evaluate(ctx, time.UnixMilli(t))
+	if err != nil && ctx.Err() != nil {
+		return // stopping: the step is not a failure
+	}
 	if err != nil {
 		e.failures.Inc()
 		e.Logger.Error("evaluate features", "t", time.UnixMilli(t).UTC(), "err", err)

@@ -128,3 +128,16 @@ func TestRegisterModelSameVersion(t *testing.T) {
 		t.Fatalf("versions %v, want v1, v1-<crc>, the same again", versions)
 	}
 }
+
+// TestNewRejectsOpenListenWithoutToken: a non-loopback listen address
+// without a token is refused by New, before anything starts.
+func TestNewRejectsOpenListenWithoutToken(t *testing.T) {
+	for _, addr := range []string{":9464", "0.0.0.0:9464", "10.0.0.1:9464"} {
+		if _, err := New(Options{ListenAddress: addr, StoragePath: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "token is required") {
+			t.Errorf("New with %s and no token: %v", addr, err)
+		}
+	}
+	if _, err := New(Options{ListenAddress: ":9464", TokenFile: "/nonexistent", StoragePath: t.TempDir()}); err != nil {
+		t.Errorf("New with a token file: %v (the file is read at Start)", err)
+	}
+}

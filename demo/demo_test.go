@@ -95,10 +95,7 @@ func TestRunCancelled(t *testing.T) {
 				t.Errorf("no \"stopping\" in the output:\n%s", out)
 			}
 			for _, l := range strings.Split(logs.String(), "\n") {
-				// The daemon's evaluator (package app) still logs a step
-				// its Stop interrupted as an error; that is app's to fix
-				// (reported), not the demo's.
-				if strings.Contains(l, "level=ERROR") && !strings.Contains(l, `msg="evaluate features" component=evaluator`) {
+				if strings.Contains(l, "level=ERROR") {
 					t.Errorf("error logged on cancellation: %s", l)
 				}
 			}

@@ -809,7 +809,12 @@ func (c *NATSConsumer) ackAll(spans []msgSpan, batches []telemetry.Batch) {
 }
 
 func (c *NATSConsumer) nakAll(spans []msgSpan, cause error) {
-	c.logger.Warn("store batch; messages will be redelivered", "messages", len(spans), "retry_in", c.opts.NakDelay, "err", cause)
+	if errors.Is(cause, context.Canceled) {
+		// Stopping: the batch in flight is redelivered after the restart.
+		c.logger.Debug("stopping: messages in flight will be redelivered", "messages", len(spans))
+	} else {
+		c.logger.Warn("store batch; messages will be redelivered", "messages", len(spans), "retry_in", c.opts.NakDelay, "err", cause)
+	}
 	for _, sp := range spans {
 		if err := sp.msg.NakWithDelay(c.opts.NakDelay); err != nil {
 			c.logger.Warn("nak", "seq", sp.seq, "err", err)

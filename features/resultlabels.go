@@ -212,12 +212,65 @@ func missingEntityLabels(e parser.Expr, entityLabels []string) []string {
 	if e.Type() != parser.ValueTypeVector {
 		return nil
 	}
+	return slices.Clip(missingIn(e, entityLabels))
+}
+
+// missingIn returns the entity labels e's result series cannot carry. The
+// series of `l or r` are l's and r's, each unchanged (promql's VectorOr),
+// so no series carries a label that only the other side has: when `or` is
+// the outermost operation (through parentheses and operations that keep
+// their input's series' labels), it is enough that one side carries them
+// all, and otherwise the side missing fewer is reported. Below anything
+// else (an aggregation, a vector match), the bound of resultLabels, where
+// `or` is the union of both sides, applies.
+func missingIn(e parser.Expr, ent []string) []string {
+	switch e := e.(type) {
+	case *parser.ParenExpr:
+		return missingIn(e.Expr, ent)
+	case *parser.StepInvariantExpr:
+		return missingIn(e.Expr, ent)
+	case *parser.UnaryExpr:
+		return missingIn(e.Expr, ent)
+	case *parser.SubqueryExpr:
+		return missingIn(e.Expr, ent)
+	case *parser.AggregateExpr:
+		switch e.Op {
+		case parser.TOPK, parser.BOTTOMK, parser.LIMITK, parser.LIMIT_RATIO:
+			return missingIn(e.Expr, ent) // the input's series, unchanged
+		}
+	case *parser.Call:
+		switch e.Func.Name {
+		case "vector", "time", "pi", "scalar", "label_replace", "label_join":
+		default:
+			for _, a := range e.Args {
+				if t := a.Type(); t == parser.ValueTypeVector || t == parser.ValueTypeMatrix {
+					return missingIn(a, ent)
+				}
+			}
+		}
+	case *parser.BinaryExpr:
+		lv, rv := e.LHS.Type() == parser.ValueTypeVector, e.RHS.Type() == parser.ValueTypeVector
+		switch {
+		case lv && !rv:
+			return missingIn(e.LHS, ent)
+		case rv && !lv:
+			return missingIn(e.RHS, ent)
+		case lv && e.Op == parser.LOR:
+			l, r := missingIn(e.LHS, ent), missingIn(e.RHS, ent)
+			if len(r) < len(l) {
+				return r
+			}
+			return l
+		case lv && (e.Op == parser.LAND || e.Op == parser.LUNLESS):
+			return missingIn(e.LHS, ent) // the left side's series
+		}
+	}
 	b := resultLabels(e)
 	var missing []string
-	for _, l := range entityLabels {
+	for _, l := range ent {
 		if !b.has(l) {
 			missing = append(missing, l)
 		}
 	}
-	return slices.Clip(missing)
+	return missing
 }

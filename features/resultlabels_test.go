@@ -31,7 +31,22 @@ func TestMissingEntityLabels(t *testing.T) {
 		{`a * on (namespace, pod) group_left (node) b`, nil},
 		{`sum by (namespace) (a) * on (namespace) group_right () b`, nil},
 		{`sum by (namespace) (a) * on (namespace) group_left () b`, []string{"pod"}},
-		{`sum by (namespace) (a) or sum by (pod) (b)`, nil},
+		// The series of `or` come from one side each: one side must
+		// carry every entity label (VectorOr keeps each series' labels).
+		{`sum by (namespace) (a) or sum by (pod) (b)`, []string{"pod"}},
+		{`sum by (pod) (a) or sum by (namespace) (b)`, []string{"namespace"}},
+		{`sum by (cluster) (a) or sum by (pod) (b)`, []string{"namespace"}},
+		{`(sum by (namespace) (a) or sum by (pod) (b)) * 2`, []string{"pod"}},
+		{`abs(sum by (namespace) (a) or sum by (pod) (b))`, []string{"pod"}},
+		{`max_over_time((sum by (namespace) (a) or sum by (pod) (b))[5m:1m])`, []string{"pod"}},
+		{`(sum by (namespace) (a) or sum by (pod) (b)) and on () c`, []string{"pod"}},
+		{`sum by (namespace, pod) (a) or vector(0)`, nil},
+		{`sum by (namespace) (a) or sum by (namespace, pod) (b)`, nil},
+		{`sum by (namespace) (a) or (sum by (pod) (b) or sum by (namespace, pod) (c))`, nil},
+		// Nested in an aggregation, `or` is the union of both sides.
+		{`sum by (namespace, pod) (sum by (namespace, pod, x) (a) or sum by (namespace, pod, y) (b))`, nil},
+		// (An upper bound: the series from a would have no pod.)
+		{`max by (namespace, pod) (sum by (namespace) (a) or sum by (pod) (b))`, nil},
 		{`sum by (namespace) (a) and sum by (namespace, pod) (b)`, []string{"pod"}},
 		{`2 * sum by (namespace, pod) (x)`, nil},
 		{`sum by (namespace, pod) (x) > bool 2`, nil},

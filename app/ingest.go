@@ -39,10 +39,23 @@ type ingester struct {
 	// so the evaluator need not wait for its next tick.
 	advanced chan struct{}
 
+	// commits is a semaphore of the commits in flight (at most
+	// maxCommits): a slot is taken before a commit starts and given back
+	// when it ends, so while the store is stalled the commits that Appends
+	// left running in the background, and the batches they hold, stay
+	// bounded however often sources retry.
+	commits chan struct{}
+
 	batches    *prometheus.CounterVec
 	applyDrops prometheus.Counter
 	abandoned  prometheus.Counter
+	refused    prometheus.Counter
 }
+
+// maxCommits bounds the ingest-log commits in flight. The store packs
+// concurrent commits into one transaction, so a few run side by side;
+// beyond that an Append waits for a slot (as long as its context allows).
+const maxCommits = 16
 
 // ingestLog is the part of *store.Store the ingester uses.
 type ingestLog interface {
@@ -55,6 +68,7 @@ func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, r
 	return &ingester{
 		store: st, log: st, head: head, extractor: ex, logger: logger,
 		advanced: make(chan struct{}, 1),
+		commits:  make(chan struct{}, maxCommits),
 		batches: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "omen", Name: "ingest_batches_total",
 			Help: "Batches handed to the store by result (stored, duplicate).",
@@ -67,33 +81,60 @@ func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, r
 			Namespace: "omen", Name: "ingest_append_timeouts_total",
 			Help: "Append calls that returned because their context ended (a source's timeout, shutdown) while the commit went on in the background.",
 		}),
+		refused: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "omen", Name: "ingest_append_refused_total",
+			Help: "Append calls whose context ended while they waited for one of the in-flight commits to finish (the store is slow); nothing of theirs was committed.",
+		}),
 	}
 }
 
 // Append implements stream.Appender. It returns once the batches are
 // committed and applied, or as soon as ctx is done, whichever comes first
 // (so that a source's deadline, such as the remote-write receiver's
-// AppendTimeout, holds while the store is slow). A commit cannot be
-// interrupted: when ctx ends first, Append returns an error wrapping
-// ctx.Err() and the commit goes on in the background; batches it commits
-// are applied then (a redelivery is a duplicate). Until then it keeps
-// reading batches, which the caller must therefore not reuse (see
-// stream.Appender).
+// AppendTimeout, holds while the store is slow). At most maxCommits
+// commits are in flight: Append first waits for a slot, and when ctx ends
+// meanwhile it returns an error wrapping ctx.Err() having started
+// nothing. A commit cannot be interrupted: when ctx ends after it started,
+// Append returns an error wrapping ctx.Err() and the commit goes on in the
+// background, keeping its slot; batches it commits are applied then (a
+// redelivery is a duplicate). Until then it keeps reading batches, which
+// the caller must therefore not reuse (see stream.Appender).
 func (in *ingester) Append(ctx context.Context, batches []telemetry.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("commit %d batches to the ingest log: %w", len(batches), err)
 	}
 	if ctx.Done() == nil {
+		in.commits <- struct{}{}
+		defer func() { <-in.commits }()
 		return in.append(batches)
 	}
+	select {
+	case in.commits <- struct{}{}:
+	case <-ctx.Done():
+		in.refused.Inc()
+		return fmt.Errorf("commit %d batches to the ingest log: %w (waiting for %d commits in flight; the store is slow)", len(batches), ctx.Err(), cap(in.commits))
+	}
 	done := make(chan error, 1)
-	go func() { done <- in.append(batches) }()
+	go func() {
+		defer func() { <-in.commits }()
+		done <- in.append(batches)
+	}()
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
 		in.abandoned.Inc()
 		return fmt.Errorf("commit %d batches to the ingest log: %w (the commit goes on in the background)", len(batches), ctx.Err())
+	}
+}
+
+// waitCommits waits until no commit is in flight.
+func (in *ingester) waitCommits() {
+	for range cap(in.commits) {
+		in.commits <- struct{}{}
+	}
+	for range cap(in.commits) {
+		<-in.commits
 	}
 }
 

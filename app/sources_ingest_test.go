@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"testing"
 	"time"
 
@@ -166,5 +167,55 @@ func TestIngesterReplayHonoursContext(t *testing.T) {
 
 	if got, err := replayed(context.Background(), st); err != nil || got != n {
 		t.Fatalf("full replay: %d batches applied, err %v; want %d", got, err, n)
+	}
+}
+
+// TestIngesterBoundsBackgroundCommits: while the store is stalled, a
+// source retrying after each deadline (remote-write after AppendTimeout)
+// does not pile up background commits holding their batches: at most
+// maxCommits commits are in flight, and the Appends beyond them fail with
+// their context's error without starting one.
+func TestIngesterBoundsBackgroundCommits(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	in, _ := newTestIngester(t)
+	const k, n = 3, 40
+	in.commits = make(chan struct{}, k)
+	sl := &stalledLog{ingestLog: in.log, entered: make(chan struct{}, n), release: make(chan struct{})}
+	in.log = sl
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(sl.release)
+		}
+	}
+	t.Cleanup(func() {
+		release()
+		in.waitCommits()
+	})
+	base := runtime.NumGoroutine()
+	t0 := time.Now().UnixMilli()
+	for i := range n {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+		err := in.Append(ctx, []telemetry.Batch{testBatch(uint64(i+1), t0)})
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("append %d on a stalled store returned %v, want a DeadlineExceeded error", i, err)
+		}
+	}
+	// Let started commits reach the store.
+	time.Sleep(50 * time.Millisecond)
+	if got := len(sl.entered); got > k {
+		t.Fatalf("%d commits started on a stalled store after %d timed-out appends, want at most %d", got, n, k)
+	}
+	if extra := runtime.NumGoroutine() - base; extra > k {
+		t.Fatalf("%d more goroutines after %d timed-out appends on a stalled store, want at most %d", extra, n, k)
+	}
+	release() // the disk recovers: the started commits finish and free their slots
+	in.waitCommits()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := in.Append(ctx, []telemetry.Batch{testBatch(n+1, t0)}); err != nil {
+		t.Fatalf("append after the store recovered: %v", err)
 	}
 }

@@ -297,8 +297,39 @@ func (a *API) backendError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// parseDecimalSeconds parses Unix seconds written as [-]digits[.digits]
+// exactly (a float64 loses the last millisecond of 1234.567); ok is false
+// for other forms and values out of range.
+func parseDecimalSeconds(s string) (time.Time, bool) {
+	sec, frac, _ := strings.Cut(s, ".")
+	neg := strings.HasPrefix(sec, "-")
+	digits := strings.TrimPrefix(sec, "-")
+	if digits == "" || len(digits) > 13 || len(frac) > 9 || strings.Trim(digits+frac, "0123456789") != "" {
+		return time.Time{}, false
+	}
+	whole, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || whole > 1e13 {
+		return time.Time{}, false
+	}
+	var nanos int64
+	if frac != "" {
+		n, err := strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
+		if err != nil {
+			return time.Time{}, false
+		}
+		nanos = n
+	}
+	if neg {
+		whole, nanos = -whole, -nanos
+	}
+	return time.Unix(whole, nanos).UTC(), true
+}
+
 // ParseTime parses an RFC 3339 time or Unix seconds (with a fraction).
 func ParseTime(s string) (time.Time, error) {
+	if t, ok := parseDecimalSeconds(s); ok {
+		return t, nil
+	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
 		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e13 {
 			return time.Time{}, fmt.Errorf("time %q out of range", s)

@@ -32,9 +32,12 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s (%d %s)", e.Message, e.StatusCode, e.Type)
 }
 
-// Unwrap maps 404 to ErrNotFound, 422 to ErrInvalid and 503 to
-// ErrUnavailable.
+// Unwrap maps omen's 404 to ErrNotFound, 422 to ErrInvalid and 503 to
+// ErrUnavailable (an answer that is not omen's API maps to none).
 func (e *Error) Unwrap() error {
+	if e.Type == "bad_response" {
+		return nil // not omen's API: its 404 says nothing of omen's data
+	}
 	switch e.StatusCode {
 	case http.StatusNotFound:
 		return ErrNotFound

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/omen-sre/omen/store"
 )
@@ -107,32 +108,67 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 64<<10)
+	ctx := r.Context()
 	var buf []byte
 	n := 0
-	ctx := r.Context()
-	err := a.opts.History.Vectors(entity, from, to, func(v store.Vector) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		buf = appendVector(buf[:0], v)
-		n++
-		_, err := bw.Write(buf)
-		return err
-	})
-	if err != nil {
-		if n == 0 {
-			a.backendError(w, r, storeError(err))
+	// Page through the store: a page is read (the store's read lock and
+	// transaction held only meanwhile) before it is written, so a client
+	// that stops reading holds no store resource, and a write that stalls
+	// for historyWriteTimeout ends the answer (a cut stream, no end line).
+	page := make([]store.Vector, 0, historyPage)
+	for {
+		page = page[:0]
+		err := a.opts.History.Vectors(entity, from, to, func(v store.Vector) error {
+			page = append(page, v)
+			if len(page) == historyPage {
+				return errPageFull
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errPageFull) {
+			if n == 0 {
+				a.backendError(w, r, storeError(err))
+				return
+			}
+			// Headers are sent: the missing end line tells the client.
+			a.logger.Warn("history stream cut", "entity", entity, "vectors", n, "err", err)
+			_ = bw.Flush()
 			return
 		}
-		// Headers are sent: the missing end line tells the client.
-		a.logger.Warn("history stream cut", "entity", entity, "vectors", n, "err", err)
-		_ = bw.Flush()
+		_ = rc.SetWriteDeadline(time.Now().Add(historyWriteTimeout))
+		for _, v := range page {
+			buf = appendVector(buf[:0], v)
+			if _, err := bw.Write(buf); err != nil {
+				return // the client is gone or stalled
+			}
+		}
+		n += len(page)
+		if len(page) < historyPage || ctx.Err() != nil {
+			break
+		}
+		last := page[len(page)-1].T
+		if last == math.MaxInt64 {
+			break
+		}
+		from = last + 1
+	}
+	if ctx.Err() != nil {
 		return
 	}
 	fmt.Fprintf(bw, "{\"end\":true,\"n\":%d}\n", n)
 	_ = bw.Flush()
 }
+
+// historyPage is how many vectors the history endpoint reads from the
+// store at a time; historyWriteTimeout bounds writing one page.
+const (
+	historyPage         = 4096
+	historyWriteTimeout = time.Minute
+)
+
+var errPageFull = errors.New("page full")
 
 // appendVector appends v as one JSON line (non-finite values as null).
 func appendVector(b []byte, v store.Vector) []byte {
@@ -253,12 +289,16 @@ func (h HistoryClient) Vectors(entity string, from, to int64, fn func(store.Vect
 	}
 }
 
-// formatMs formats ms since the epoch as Unix seconds for ParseTime
-// (clamped to its range).
+// formatMs formats ms since the epoch as Unix seconds with exact
+// milliseconds for ParseTime (clamped to its range).
 func formatMs(ms int64) string {
-	const lim = 1e13 * 1000
+	const lim = int64(1e13) * 1000
 	ms = max(min(ms, lim), -lim)
-	return strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64)
+	sign := ""
+	if ms < 0 {
+		sign, ms = "-", -ms
+	}
+	return fmt.Sprintf("%s%d.%03d", sign, ms/1000, ms%1000)
 }
 
 // stream sends a GET and returns the body of a successful answer; an

@@ -38,3 +38,19 @@ func FuzzAppendVector(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFormatMs: times sent to the history endpoint come back to the
+// millisecond.
+func FuzzFormatMs(f *testing.F) {
+	for _, ms := range []int64{0, 1, -1, 1764000000001, -1500, 1 << 62, -1 << 62} {
+		f.Add(ms)
+	}
+	f.Fuzz(func(t *testing.T, ms int64) {
+		const lim = int64(1e13) * 1000
+		want := max(min(ms, lim), -lim)
+		got, err := ParseTime(formatMs(ms))
+		if err != nil || got.UnixMilli() != want {
+			t.Fatalf("%d → %q → %v, %v", ms, formatMs(ms), got.UnixMilli(), err)
+		}
+	})
+}

@@ -86,29 +86,63 @@ func TestHistoryOverAPI(t *testing.T) {
 	}
 }
 
-// cutHistory fails its scans after two vectors.
-type cutHistory struct{ *store.Store }
+// cutHistory fails its scans after the first (a page of the answer).
+type cutHistory struct {
+	*store.Store
+	calls *int
+}
 
 func (c cutHistory) Vectors(entity string, from, to int64, fn func(store.Vector) error) error {
-	n := 0
-	return c.Store.Vectors(entity, from, to, func(v store.Vector) error {
-		if n == 2 {
-			return errors.New("disk on fire")
-		}
-		n++
-		return fn(v)
-	})
+	*c.calls++
+	if *c.calls > 1 {
+		return errors.New("disk on fire")
+	}
+	return c.Store.Vectors(entity, from, to, fn)
 }
 
 // TestHistoryCut: a stream cut by a server-side error is an error for the
-// client, not a short history.
+// client, not a short history; so is an error before the first vector.
 func TestHistoryCut(t *testing.T) {
-	st, _ := historyStore(t)
-	srv := newServer(t, &api.MemBackend{}, api.Options{History: cutHistory{st}})
+	st, err := store.Open(store.Options{InMemory: true, Retention: 1000 * time.Hour, Now: func() time.Time { return time.UnixMilli(1e9) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.PutSchema([]string{"cpu"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var vs []store.Vector
+	for i := range 5000 { // more than a page of the answer
+		vs = append(vs, store.Vector{Entity: "e", T: 1e9 - int64(5000-i)*1000, Values: []float64{float64(i)}})
+	}
+	if err := st.PutVectors(vs); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	srv := newServer(t, &api.MemBackend{}, api.Options{History: cutHistory{st, &calls}})
+	c := api.HistoryClient{Client: &api.Client{URL: srv.URL}}
 	n := 0
-	err := api.HistoryClient{Client: &api.Client{URL: srv.URL}}.Vectors("ns/a", 0, math.MaxInt64, func(store.Vector) error { n++; return nil })
-	if err == nil || !strings.Contains(err.Error(), "cut after 2") {
+	err = c.Vectors("e", 0, math.MaxInt64, func(store.Vector) error { n++; return nil })
+	if err == nil || !strings.Contains(err.Error(), "cut after 4096") {
 		t.Fatalf("%d vectors, err %v; want an error naming the cut", n, err)
+	}
+	n = 0 // the scan fails at once: an error answer
+	if err := c.Vectors("e", 0, math.MaxInt64, func(store.Vector) error { n++; return nil }); err == nil || !strings.Contains(err.Error(), "disk on fire") || n != 0 {
+		t.Fatalf("%d vectors, err %v; want the store's error", n, err)
+	}
+	// Over pages, the store gives every vector once, in order.
+	c = api.HistoryClient{Client: &api.Client{URL: newServer(t, &api.MemBackend{}, api.Options{History: st}).URL}}
+	var last int64
+	n = 0
+	if err := c.Vectors("e", 0, math.MaxInt64, func(v store.Vector) error {
+		if n > 0 && v.T <= last {
+			t.Fatalf("vector %d at %d after %d", n, v.T, last)
+		}
+		last = v.T
+		n++
+		return nil
+	}); err != nil || n != 5000 {
+		t.Fatalf("%d of 5000 vectors over two pages, err %v", n, err)
 	}
 	// An empty store: the schema is not found.
 	empty, err := store.Open(store.Options{InMemory: true})

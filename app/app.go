@@ -364,7 +364,12 @@ func (a *App) Start(ctx context.Context) error {
 	}, func(error) {
 		sctx, c := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
 		defer c()
-		_ = a.srv.Shutdown(sctx)
+		if err := a.srv.Shutdown(sctx); err != nil {
+			// Requests still running (a client that stopped reading):
+			// close their connections, so that their handlers end
+			// before the store closes.
+			_ = a.srv.Close()
+		}
 	})
 	// Sources: NATS consumer and Prometheus pollers.
 	srcCtx, srcCancel := context.WithCancel(runCtx)
@@ -516,7 +521,8 @@ func (a *App) reload() error {
 }
 
 func (a *App) applyConfig() error {
-	cfg := a.cfg.Load()
+	old := a.cfg.Load()
+	cfg := old
 	if a.opts.ConfigFile != "" {
 		c, err := config.LoadFile(a.opts.ConfigFile)
 		if err != nil {
@@ -524,15 +530,23 @@ func (a *App) applyConfig() error {
 		}
 		cfg = c
 	}
+	// The extractor, the Prometheus pollers and the schema change together
+	// or not at all: a failure puts back what was already applied.
 	if err := a.extractor.SetConfig(cfg.Config); err != nil {
 		return fmt.Errorf("apply feature config: %w", err)
 	}
-	// The Prometheus pollers query the new features.
+	revert := func(err error, pollers bool) error {
+		errs := []error{err, a.extractor.SetConfig(old.Config)}
+		if pollers {
+			errs = append(errs, a.sources.setConfig(old))
+		}
+		return errors.Join(errs...)
+	}
 	if err := a.sources.setConfig(cfg); err != nil {
-		return fmt.Errorf("apply feature config to the Prometheus pollers: %w", err)
+		return revert(err, false)
 	}
 	if err := a.store.PutSchema(a.extractor.FeatureNames(), a.extractor.LabelNames()); err != nil {
-		return fmt.Errorf("record feature schema: %w", err)
+		return revert(fmt.Errorf("record feature schema: %w", err), true)
 	}
 	// The model must fit the features now extracted (else it is unloaded).
 	a.scorer.featuresChanged()

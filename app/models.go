@@ -65,6 +65,7 @@ func (r registryAdmin) SetActive(_ context.Context, version string) (api.ModelVe
 	if _, err := r.s.readModel(version); err != nil {
 		return api.ModelVersion{}, registryError(err)
 	}
+	r.s.usable(version)
 	if err := r.st.Promote(version); err != nil {
 		return api.ModelVersion{}, registryError(err)
 	}
@@ -94,6 +95,7 @@ func (r registryAdmin) rollback() (api.ModelVersion, error) {
 		}
 		return api.ModelVersion{}, fmt.Errorf("roll back to %s (%s stays active): %w", prev.Version, cur.Version, registryError(err))
 	}
+	r.s.usable(prev.Version)
 	if err := r.s.reloadModel(); err != nil {
 		return api.ModelVersion{}, fmt.Errorf("load model %s: %w", prev.Version, err)
 	}

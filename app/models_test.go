@@ -3,11 +3,15 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/model"
@@ -139,5 +143,84 @@ func TestNewRejectsOpenListenWithoutToken(t *testing.T) {
 	}
 	if _, err := New(Options{ListenAddress: ":9464", TokenFile: "/nonexistent", StoragePath: t.TempDir()}); err != nil {
 		t.Errorf("New with a token file: %v (the file is read at Start)", err)
+	}
+}
+
+// TestStopWithStalledHistoryClient: a client that asks for a long history
+// and stops reading does not hold up Stop (the answer is paged out of the
+// store, and the connections still open at the shutdown timeout are
+// closed).
+func TestStopWithStalledHistoryClient(t *testing.T) {
+	a := startApp(t, t.TempDir(), func(o *Options) { o.ShutdownTimeout = time.Second })
+	nf := len(a.FeatureNames())
+	var vs []store.Vector
+	for i := range 200_000 {
+		vs = append(vs, store.Vector{Entity: "ns/big", T: int64(i) * 1000, Values: make([]float64, nf), Failure: []bool{false}})
+	}
+	if err := a.Store().PutVectors(vs); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", a.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /api/v1/history/vectors?entity=ns/big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+	time.Sleep(500 * time.Millisecond) // the handler fills the socket buffers and blocks
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- a.Stop(context.Background()) }()
+	select {
+	case <-done:
+		if d := time.Since(start); d > 8*time.Second {
+			t.Errorf("Stop took %v with a stalled history client", d)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Stop still blocked 20 s after it was called, by a client that stopped reading")
+	}
+}
+
+// TestReloadAllOrNothing: a reload the Prometheus pollers refuse (no
+// PromQL feature left to poll) leaves the extractor, the schema and the
+// pollers as they were; a good one then applies.
+func TestReloadAllOrNothing(t *testing.T) {
+	prom := httptest.NewServer(&queryRecorder{})
+	t.Cleanup(prom.Close)
+	head := "entity_labels: [namespace, pod]\nstep: 5s\nprometheus:\n  - url: " + prom.URL + "\n"
+	good := head + "features:\n  - name: cpu_rate\n    expr: sum by (${entity}) (rate(cpu_total[30s]))\n"
+	eventsOnly := head + "event_features:\n  - name: module_errors\n    reasons: [ModuleLoadError]\n    window: 1m\n"
+	better := good + "  - name: mem\n    expr: max by (${entity}) (mem_bytes)\n"
+	cfgFile := filepath.Join(t.TempDir(), "omen.yml")
+	write := func(s string) {
+		if err := os.WriteFile(cfgFile, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(good)
+	a := startApp(t, t.TempDir(), func(o *Options) { o.Config, o.ConfigFile = nil, cfgFile })
+	schema := func() []string {
+		s, err := a.Store().Schema()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Features
+	}
+	before, beforeSchema := a.FeatureNames(), schema()
+	write(eventsOnly)
+	if err := a.Reload(); err == nil {
+		t.Fatal("a reload the pollers refuse succeeded")
+	}
+	if got := a.FeatureNames(); !slices.Equal(got, before) {
+		t.Errorf("features after a refused reload %v, want %v", got, before)
+	}
+	if got := schema(); !slices.Equal(got, beforeSchema) {
+		t.Errorf("schema after a refused reload %v, want %v", got, beforeSchema)
+	}
+	write(better)
+	if err := a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.FeatureNames(); !slices.Contains(got, "mem") || !slices.Contains(schema(), "mem") {
+		t.Errorf("features %v, schema %v after a good reload: want mem", got, schema())
 	}
 }

@@ -219,6 +219,16 @@ func (s *scorer) readModel(version string) (*model.Model, error) {
 	return m, nil
 }
 
+// usable clears a refusal of version (it was checked since, and fits):
+// the next reloadModel loads it.
+func (s *scorer) usable(version string) {
+	s.mu.Lock()
+	if s.refused == version {
+		s.refused = ""
+	}
+	s.mu.Unlock()
+}
+
 // featuresChanged re-checks the loaded model after a configuration reload
 // changed the features: one that no longer fits is unloaded (scoring
 // stops until a fitting model is promoted, rather than feeding the model

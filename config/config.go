@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -320,10 +321,11 @@ func Load(name string, data []byte) (*Config, error) {
 	}
 	if len(errs) == 0 { // Validate repeats the expression checks, without positions
 		if err := c.Validate(); err != nil {
-			for _, e := range unjoin(err) {
+			repeats := c.repeatedNames()
+			for _, e := range Unjoin(err) {
 				// Placed by the key its message names; no position
 				// rather than a made-up one when none does.
-				path := c.validationPath(e.Error())
+				path := c.validationPath(e.Error(), repeats)
 				line, col := 0, 0
 				msg := e.Error()
 				if path != nil {
@@ -408,7 +410,8 @@ func validURL(s string) error {
 // yamlError turns a yaml.v3 error ("yaml: line 3: ...") into an *Error.
 // An error without a line (a value's own decoder, such as a duration's:
 // 'unknown unit " seconds" in duration "15 seconds"') is placed at the
-// one scalar of root holding the value it quotes, with its key path.
+// value that fails to decode into its field, found by walking root along
+// the Config type (see failingValue), with its key path.
 func yamlError(name string, err error, root *yaml.Node) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -420,60 +423,102 @@ func yamlError(name string, err error, root *yaml.Node) error {
 	}
 	e := lineError(name, strings.TrimPrefix(err.Error(), "yaml: "))
 	if e.Line == 0 {
-		if v, ok := lastQuoted(e.Msg); ok {
-			var found []scalarAt
-			findScalars(root, nil, v, &found)
-			if len(found) == 1 {
-				e.Line, e.Column = found[0].line, found[0].col
-				e.Msg = pathString(found[0].path) + ": " + e.Msg
-			}
+		if n, path, ferr := failingValue(root, reflect.TypeFor[Config](), nil); n != nil && ferr.Error() == err.Error() {
+			e.Line, e.Column = n.Line, n.Column
+			e.Msg = pathString(path) + ": " + e.Msg
 		}
 	}
 	return e
 }
 
-// lastQuoted returns the last double-quoted Go string in msg.
-func lastQuoted(msg string) (string, bool) {
-	end := strings.LastIndexByte(msg, '"')
-	if end <= 0 {
-		return "", false
-	}
-	for start := strings.LastIndexByte(msg[:end], '"'); start >= 0; start = strings.LastIndexByte(msg[:start], '"') {
-		if v, err := strconv.Unquote(msg[start : end+1]); err == nil {
-			return v, true
-		}
-		if start == 0 {
-			break
-		}
-	}
-	return "", false
-}
+var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 
-type scalarAt struct {
-	path      []any
-	line, col int
-}
-
-// findScalars appends every scalar value (not a mapping key) under n equal
-// to v, with its key path.
-func findScalars(n *yaml.Node, path []any, v string, out *[]scalarAt) {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			findScalars(c, path, v, out)
+// failingValue returns the first node under n (in document order) that
+// fails to decode into the field of Go type t it is decoded into,
+// following yaml tags, inline structs, slices and maps as yaml.v3 does,
+// with its key path and error; nil when every value decodes.
+func failingValue(n *yaml.Node, t reflect.Type, path []any) (*yaml.Node, []any, error) {
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil, nil, nil
 		}
-	case yaml.MappingNode:
+		return failingValue(n.Content[0], t, path)
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	leaf := func() (*yaml.Node, []any, error) {
+		// A type mismatch is reported with its line; go on past it.
+		var te *yaml.TypeError
+		if err := n.Decode(reflect.New(t).Interface()); err != nil && !errors.As(err, &te) {
+			return n, path, err
+		}
+		return nil, nil, nil
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return leaf()
+	}
+	sub := func(c *yaml.Node, t reflect.Type, k any) (*yaml.Node, []any, error) {
+		return failingValue(c, t, append(path[:len(path):len(path)], k))
+	}
+	switch {
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		fields := map[string]reflect.Type{}
+		yamlFields(t, fields)
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			findScalars(n.Content[i+1], append(path[:len(path):len(path)], n.Content[i].Value), v, out)
+			k := n.Content[i].Value
+			if ft, ok := fields[k]; ok {
+				if fn, fp, err := sub(n.Content[i+1], ft, k); fn != nil {
+					return fn, fp, err
+				}
+			}
 		}
-	case yaml.SequenceNode:
+		return nil, nil, nil
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if fn, fp, err := sub(n.Content[i+1], t.Elem(), n.Content[i].Value); fn != nil {
+				return fn, fp, err
+			}
+		}
+		return nil, nil, nil
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
 		for i, c := range n.Content {
-			findScalars(c, append(path[:len(path):len(path)], i), v, out)
+			if fn, fp, err := sub(c, t.Elem(), i); fn != nil {
+				return fn, fp, err
+			}
 		}
-	case yaml.ScalarNode:
-		if n.Value == v {
-			*out = append(*out, scalarAt{path: path, line: n.Line, col: n.Column})
+		return nil, nil, nil
+	}
+	return leaf()
+}
+
+// yamlFields adds the yaml keys of struct type t's fields (inline
+// structs' too) and their types to fields.
+func yamlFields(t reflect.Type, fields map[string]reflect.Type) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
 		}
+		tag := f.Tag.Get("yaml")
+		if tag == "-" {
+			continue
+		}
+		key, opts, _ := strings.Cut(tag, ",")
+		if strings.Contains(","+opts+",", ",inline,") {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				yamlFields(ft, fields)
+			}
+			continue
+		}
+		if key == "" {
+			key = strings.ToLower(f.Name)
+		}
+		fields[key] = f.Type
 	}
 }
 
@@ -494,9 +539,47 @@ func pathString(path []any) string {
 	return b.String()
 }
 
+// repeatedNames returns the key paths of the names features.Config.Validate
+// reports as already used, in its order (features, event features, then
+// labels, which share one namespace), by kind and quoted name as its
+// messages begin: `feature "a"`.
+func (c *Config) repeatedNames() map[string][][]any {
+	seen := map[string]bool{}
+	out := map[string][][]any{}
+	add := func(kind, key string, i int, n string) {
+		if !model.LegacyValidation.IsValidMetricName(n) {
+			return // reported as invalid, not as repeated
+		}
+		if seen[n] {
+			k := kind + " " + strconv.Quote(n)
+			out[k] = append(out[k], []any{key, i, "name"})
+		}
+		seen[n] = true
+	}
+	for i, f := range c.Features {
+		add("feature", "features", i, f.Name)
+	}
+	for i, f := range c.EventFeatures {
+		add("event feature", "event_features", i, f.Name)
+	}
+	for i, l := range c.Labels {
+		add("label", "labels", i, l.Name)
+	}
+	return out
+}
+
 // validationPath returns the key path of the file that a message of
-// features.Config.Validate is about, or nil.
-func (c *Config) validationPath(msg string) []any {
+// features.Config.Validate is about, or nil. A name reported as already
+// used is placed at its next repeat in repeats (see repeatedNames), which
+// it consumes.
+func (c *Config) validationPath(msg string, repeats map[string][][]any) []any {
+	if item, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(rest, "name already used") {
+		if r := repeats[item]; len(r) > 0 {
+			repeats[item] = r[1:]
+			return r[0]
+		}
+		return nil
+	}
 	for _, k := range []string{"entity_labels", "step", "lookback", "max_series"} {
 		if strings.HasPrefix(msg, k+":") || strings.HasPrefix(msg, k+" ") {
 			return []any{k}
@@ -550,8 +633,9 @@ func names[T any](s []T, name func(T) string) []string {
 	return out
 }
 
-// unjoin splits an errors.Join error into its parts.
-func unjoin(err error) []error {
+// Unjoin splits an errors.Join error, such as LoadFile's, into its parts
+// (err alone when it is not one).
+func Unjoin(err error) []error {
 	var j interface{ Unwrap() []error }
 	if errors.As(err, &j) {
 		return j.Unwrap()

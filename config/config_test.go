@@ -63,11 +63,20 @@ func TestLoad(t *testing.T) {
 		// scalar it quotes, with the key path.
 		{name: "bad duration", yml: "step: 15s\nlookback: 15 seconds\n", wantErr: `x.yml:2:11: lookback: unknown unit " seconds" in duration "15 seconds"`},
 		{name: "bad nested duration", yml: "alerting:\n  min_lead: 5 minutes\n", wantErr: "x.yml:2:13: alerting.min_lead: "},
+		// Placed by the field being decoded, even when the literal repeats.
+		{name: "bad duration repeated literal", yml: "max_series: 30\nprometheus:\n  - url: http://p\n    timeout: 30\n", wantErr: `x.yml:4:14: prometheus[0].timeout: `},
+		{name: "bad duration repeated bad literal", yml: "lookback: 1x\nalerting:\n  resend_delay: 1x\n", wantErr: `x.yml:1:11: lookback: `},
+		{name: "bad duration in a list", yml: "event_features:\n  - name: a\n    reasons: [x]\n    window: 5m\n  - name: b\n    reasons: [x]\n    window: 5 m\n", wantErr: `x.yml:7:13: event_features[1].window: `},
 		// Validate's messages are placed by the key they name, never at 1:1.
 		{name: "history beyond lookback", yml: "features:\n  - name: a\n    expr: up\n  - name: r\n    expr: rate(x[1h])\n",
 			wantErr: `x.yml:5:11: features[1].expr: feature "r": expression reads 1h0m0s of history`},
 		{name: "bad feature name", yml: "features:\n  - name: a\n    expr: up\n  - name: 1bad\n    expr: up\n",
 			wantErr: `x.yml:4:11: features[1].name: feature "1bad": name must match`},
+		// A duplicate name is reported where it is repeated.
+		{name: "duplicate feature name", yml: "features:\n  - name: a\n    expr: up\n  - name: a\n    expr: up\n",
+			wantErr: `x.yml:4:11: features[1].name: feature "a": name already used`},
+		{name: "name used thrice", yml: "features:\n  - name: a\n    expr: up\n  - name: b\n    expr: up\n  - name: a\n    expr: up\nevent_features:\n  - name: a\n    reasons: [x]\n",
+			wantErr: `x.yml:6:11: features[2].name: feature "a": name already used by a feature` + "\n" + `x.yml:9:11: event_features[0].name: event feature "a": name already used by a feature`},
 		{name: "label without expr", yml: "features:\n  - name: a\n    expr: up\nlabels:\n  - name: l\n",
 			wantErr: `x.yml:5:5: labels[0]: label "l": needs expr or reasons`},
 		{name: "lookback below step", yml: "step: 2m\nlookback: 1m\n", wantErr: "x.yml:2:11: lookback: lookback 1m0s: shorter than step 2m0s"},

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"errors"
+	"flag"
 	"fmt"
 	"io"
 
@@ -9,25 +9,36 @@ import (
 )
 
 // checkCmd implements "omen check config FILE...": exit 0 when every file
-// is valid, 1 when any is not, 2 on usage errors (as promtool does).
+// is valid, 1 when any is not, 2 on usage errors (as promtool does). It
+// takes no flags: a word starting with "-" is a usage error, unless it
+// follows "--".
 func checkCmd(args []string, stdout, stderr io.Writer) int {
-	const usage = "usage: omen check config FILE...\n\nValidates omen configuration files: exit 0 when all are valid, 1 when any is not."
-	if len(args) > 0 && isHelp(args[0]) || len(args) > 1 && args[0] == "config" && isHelp(args[1]) && len(args) == 2 {
+	const usage = "usage: omen check config FILE...\n\nValidates omen configuration files: exit 0 when all are valid, 1 when any is not.\nA file whose name starts with \"-\" follows \"--\"."
+	if len(args) > 0 && isHelp(args[0]) || len(args) == 2 && args[0] == "config" && args[1] == "help" {
 		fmt.Fprintln(stderr, usage)
 		return 0
 	}
-	if len(args) < 2 || args[0] != "config" {
+	if len(args) == 0 || args[0] != "config" {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("omen check config", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), usage) }
+	if rc, ok := parseFlags(fs, args[1:], stderr); !ok {
+		return rc
+	}
+	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, usage)
 		return 2
 	}
 	rc := 0
-	for _, f := range args[1:] {
+	for _, f := range fs.Args() {
 		fmt.Fprintf(stdout, "Checking %s\n", f)
 		cfg, err := config.LoadFile(f)
 		if err != nil {
 			rc = 1
 			fmt.Fprintln(stdout, "  FAILED:")
-			for _, e := range unjoin(err) {
+			for _, e := range config.Unjoin(err) {
 				fmt.Fprintf(stdout, "    %v\n", e)
 			}
 			continue
@@ -36,13 +47,4 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 			len(cfg.Features), len(cfg.EventFeatures), len(cfg.Labels), cfg.EntityLabels)
 	}
 	return rc
-}
-
-// unjoin splits an errors.Join error into its parts.
-func unjoin(err error) []error {
-	var j interface{ Unwrap() []error }
-	if errors.As(err, &j) {
-		return j.Unwrap()
-	}
-	return []error{err}
 }

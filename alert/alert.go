@@ -152,8 +152,10 @@ type Options struct {
 	ResolveRatio float64
 	// ResolvedRetention is how long resolved alerts are re-sent. Default 15m.
 	ResolvedRetention time.Duration
-	// MissingSteps is how many steps an entity may lack a prediction before
-	// its alert resolves (and a pending one is dropped). Default 3.
+	// MissingSteps is how many consecutive steps an entity may lack a
+	// prediction and keep its alert: at the next one without, the alert
+	// resolves (and a pending one is dropped). Default 3: it resolves at
+	// the 4th step without a prediction.
 	MissingSteps int
 	// CriticalProbability is the probability at fire time from which the
 	// severity is critical rather than warning. Default 0.9.

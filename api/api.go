@@ -70,13 +70,15 @@ type Options struct {
 // API serves the explanation API. Build it with New and mount it with
 // Register.
 type API struct {
-	opts     Options
-	backend  Backend
-	token    []byte // sha256 of the token; nil when none
-	sem      chan struct{}
-	logger   *slog.Logger
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	opts    Options
+	backend Backend
+	token   []byte // sha256 of the token; nil when none
+	sem     chan struct{}
+	// crossOrigin refuses state-changing cross-origin browser requests.
+	crossOrigin *http.CrossOriginProtection
+	logger      *slog.Logger
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
 }
 
 // New validates opts and builds the API.
@@ -132,7 +134,10 @@ func New(opts Options) (*API, error) {
 		return nil, fmt.Errorf("api: listen address %q is not a loopback address: a token is required (--web.token-file)", opts.ListenAddress)
 	}
 	a := &API{opts: opts, backend: opts.Backend, logger: opts.Logger,
-		sem: make(chan struct{}, opts.MaxConcurrentExplains)}
+		sem: make(chan struct{}, opts.MaxConcurrentExplains), crossOrigin: http.NewCrossOriginProtection()}
+	a.crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusForbidden, "forbidden", errors.New("cross-origin request refused"))
+	}))
 	if token != "" {
 		h := sha256.Sum256([]byte(token))
 		a.token = h[:]
@@ -217,10 +222,23 @@ func (a *API) instrument(name string, h http.Handler) http.Handler {
 		promhttp.InstrumentHandlerDuration(a.duration.MustCurryWith(prometheus.Labels{"handler": name}), h))
 }
 
-// Protect wraps h with the token check (a no-op without a token).
+// Protect wraps h with the browser protections and the token check.
+// Cross-origin requests that change state (POST, PUT, …, told by
+// Sec-Fetch-Site or Origin; http.CrossOriginProtection) are refused, so
+// that no web page can make a browser upload or promote a model or
+// reload the configuration. Without a token (a loopback listen address)
+// only requests naming a loopback host are answered, so that a page
+// cannot reach the API through DNS rebinding either.
 func (a *API) Protect(h http.Handler) http.Handler {
+	h = a.crossOrigin.Handler(h)
 	if a.token == nil {
-		return h
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !IsLoopback(r.Host) {
+				writeError(w, http.StatusForbidden, "forbidden", fmt.Errorf("host %q: without a token (--web.token-file) omen answers only requests to a loopback host such as 127.0.0.1 or localhost", r.Host))
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.authorized(r) {

@@ -22,7 +22,7 @@ func BenchmarkExplanation(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:9464"+path, nil))
 		if rec.Code != 200 {
 			b.Fatalf("status %d", rec.Code)
 		}
@@ -41,7 +41,7 @@ func BenchmarkPredictions(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/predictions?match[namespace]=ns1", nil))
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:9464/api/v1/predictions?match[namespace]=ns1", nil))
 		if rec.Code != 200 {
 			b.Fatalf("status %d", rec.Code)
 		}

@@ -23,7 +23,7 @@ func ExampleNew() {
 	a.Register(mux)
 
 	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/alerts?state=firing", nil))
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1:9464/api/v1/alerts?state=firing", nil))
 	body, _ := io.ReadAll(rec.Body)
 	fmt.Println(rec.Code, len(body) > 0)
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -84,6 +85,10 @@ func (a *API) listModels(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) addModel(w http.ResponseWriter, r *http.Request) {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/octet-stream" {
+		writeError(w, http.StatusUnsupportedMediaType, "bad_data", fmt.Errorf("content type %q: send the model file as application/octet-stream", r.Header.Get("Content-Type")))
+		return
+	}
 	promote := false
 	if s := r.URL.Query().Get("promote"); s != "" {
 		b, err := strconv.ParseBool(s)

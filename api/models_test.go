@@ -69,6 +69,7 @@ func TestModelRegistry(t *testing.T) {
 	} {
 		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
 		req.Header.Set("Authorization", "Bearer s3cret")
+		req.Header.Set("Content-Type", "application/octet-stream")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -96,5 +97,56 @@ func TestClientNotOmen(t *testing.T) {
 	_, err := (&api.Client{URL: srv.URL}).Do(context.Background(), "GET", "/nothing-here", nil)
 	if err == nil || !strings.Contains(err.Error(), "not an omen API response") || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestBrowserProtections: without a token only loopback host names are
+// answered (DNS rebinding); cross-origin requests that change state are
+// refused, with or without a token (browsers send cached Basic
+// credentials); an upload must be application/octet-stream.
+func TestBrowserProtections(t *testing.T) {
+	open := newServer(t, &api.MemBackend{}, api.Options{Models: &api.MemModels{}})
+	tok := newServer(t, &api.MemBackend{}, api.Options{Models: &api.MemModels{}, Token: "s3cret"})
+	for _, tc := range []struct {
+		name    string
+		srv     string
+		method  string
+		path    string
+		headers map[string]string
+		basic   bool
+		want    int
+	}{
+		{"loopback host", open.URL, "GET", "/api/v1/models", nil, false, http.StatusOK},
+		{"localhost", open.URL, "GET", "/api/v1/models", map[string]string{"Host": "localhost:9464"}, false, http.StatusOK},
+		{"rebound host", open.URL, "GET", "/api/v1/models", map[string]string{"Host": "attacker.example"}, false, http.StatusForbidden},
+		{"cross-site upload", open.URL, "POST", "/api/v1/models?promote=true",
+			map[string]string{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site", "Content-Type": "application/octet-stream"}, false, http.StatusForbidden},
+		{"cross-site rollback by Origin alone", open.URL, "POST", "/api/v1/models/rollback", map[string]string{"Origin": "http://evil.example"}, false, http.StatusForbidden},
+		{"same-origin upload", open.URL, "POST", "/api/v1/models",
+			map[string]string{"Sec-Fetch-Site": "same-origin", "Content-Type": "application/octet-stream"}, false, http.StatusCreated},
+		{"upload as text", open.URL, "POST", "/api/v1/models", map[string]string{"Content-Type": "text/plain"}, false, http.StatusUnsupportedMediaType},
+		{"cross-site with Basic credentials", tok.URL, "POST", "/api/v1/models/rollback",
+			map[string]string{"Sec-Fetch-Site": "cross-site"}, true, http.StatusForbidden},
+		{"other host with the token", tok.URL, "GET", "/api/v1/models", map[string]string{"Host": "omen.example"}, true, http.StatusOK},
+	} {
+		req, _ := http.NewRequest(tc.method, tc.srv+tc.path, strings.NewReader("model"))
+		for k, v := range tc.headers {
+			if k == "Host" {
+				req.Host = v
+			} else {
+				req.Header.Set(k, v)
+			}
+		}
+		if tc.basic {
+			req.SetBasicAuth("x", "s3cret")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
 	}
 }

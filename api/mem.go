@@ -206,7 +206,7 @@ func (m *MemModels) Models(context.Context) ([]ModelVersion, error) {
 func (m *MemModels) AddModel(_ context.Context, file []byte, promote bool) (ModelVersion, error) {
 	if m.Check != nil {
 		if err := m.Check(file); err != nil {
-			return ModelVersion{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+			return ModelVersion{}, Invalid(err)
 		}
 	}
 	sum := sha256.Sum256(file)

@@ -17,6 +17,15 @@ import (
 // configured features. The API answers 422.
 var ErrInvalid = errors.New("invalid")
 
+// Invalid marks err as ErrInvalid (errors.Is) without changing its
+// message.
+func Invalid(err error) error { return invalidError{err} }
+
+type invalidError struct{ error }
+
+func (e invalidError) Is(target error) bool { return target == ErrInvalid }
+func (e invalidError) Unwrap() error        { return e.error }
+
 // ModelVersion describes one version in the model registry.
 type ModelVersion struct {
 	Version     string             `json:"version"`

@@ -31,7 +31,7 @@ func (a *App) newAPI() (*api.API, error) {
 	}
 	s, err := api.New(api.Options{
 		Backend: b, ListenAddress: a.opts.ListenAddress, TokenFile: a.opts.TokenFile, UI: u,
-		Models:     registryAdmin{st: a.store, s: a.scorer},
+		Models:     registryAdmin{st: a.store, s: a.scorer, source: "an API upload"},
 		History:    a.store,
 		Registerer: a.reg, Logger: a.logger.With("component", "api"),
 	})

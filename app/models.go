@@ -17,9 +17,41 @@ import (
 // holds the store, checked against the features in use first, and a
 // promotion is in use when the call returns. Safe for concurrent use (the
 // store serialises registry changes; the scorer locks its model).
+//
+// Without a scorer (NewRegistry: no daemon), models are checked only to
+// decode; their features are checked when a daemon loads them.
 type registryAdmin struct {
-	st *store.Store
-	s  *scorer
+	st     *store.Store
+	s      *scorer // nil without a daemon
+	source string  // in the description of a registered model
+}
+
+// NewRegistry manages the model registry of a store no daemon holds
+// (omen model and omen train without --url).
+func NewRegistry(st *store.Store, source string) api.ModelAdmin {
+	return registryAdmin{st: st, source: source}
+}
+
+// check reads a registered version and, with a daemon, checks that it is
+// usable.
+func (r registryAdmin) check(version string) error {
+	if r.s == nil {
+		_, _, err := r.st.Model(version)
+		return err
+	}
+	_, err := r.s.readModel(version)
+	if err == nil {
+		r.s.usable(version)
+	}
+	return err
+}
+
+// load makes the daemon use the registry's active model now.
+func (r registryAdmin) load() error {
+	if r.s == nil {
+		return nil
+	}
+	return r.s.reloadModel()
 }
 
 var _ api.ModelAdmin = registryAdmin{}
@@ -42,12 +74,14 @@ func (r registryAdmin) Models(context.Context) ([]api.ModelVersion, error) {
 func (r registryAdmin) AddModel(_ context.Context, file []byte, promote bool) (api.ModelVersion, error) {
 	m, err := model.Unmarshal(file)
 	if err != nil {
-		return api.ModelVersion{}, fmt.Errorf("%w: model file: %w", api.ErrInvalid, err)
+		return api.ModelVersion{}, api.Invalid(fmt.Errorf("not a model file: %w", err))
 	}
-	if err := m.CheckFeatures(r.s.opts.Features()); err != nil {
-		return api.ModelVersion{}, fmt.Errorf("%w: model %s does not fit the configured features: %w", api.ErrInvalid, m.Meta().Version, err)
+	if r.s != nil {
+		if err := m.CheckFeatures(r.s.opts.Features()); err != nil {
+			return api.ModelVersion{}, api.Invalid(fmt.Errorf("model %s does not fit the configured features: %w", m.Meta().Version, err))
+		}
 	}
-	version, err := RegisterModel(r.st, m, file, "an API upload")
+	version, err := RegisterModel(r.st, m, file, r.source)
 	if err != nil {
 		return api.ModelVersion{}, err
 	}
@@ -62,14 +96,13 @@ func (r registryAdmin) SetActive(_ context.Context, version string) (api.ModelVe
 	if version == "" {
 		return r.rollback()
 	}
-	if _, err := r.s.readModel(version); err != nil {
+	if err := r.check(version); err != nil {
 		return api.ModelVersion{}, registryError(err)
 	}
-	r.s.usable(version)
 	if err := r.st.Promote(version); err != nil {
 		return api.ModelVersion{}, registryError(err)
 	}
-	if err := r.s.reloadModel(); err != nil {
+	if err := r.load(); err != nil {
 		return api.ModelVersion{}, fmt.Errorf("load promoted model %s: %w", version, err)
 	}
 	return r.info(version)
@@ -89,14 +122,13 @@ func (r registryAdmin) rollback() (api.ModelVersion, error) {
 	if err != nil {
 		return api.ModelVersion{}, registryError(err)
 	}
-	if _, err := r.s.readModel(prev.Version); err != nil {
+	if err := r.check(prev.Version); err != nil {
 		if perr := r.st.Promote(cur.Version); perr != nil {
 			return api.ModelVersion{}, fmt.Errorf("roll back to %s: %w; restore %s: %w", prev.Version, err, cur.Version, perr)
 		}
 		return api.ModelVersion{}, fmt.Errorf("roll back to %s (%s stays active): %w", prev.Version, cur.Version, registryError(err))
 	}
-	r.s.usable(prev.Version)
-	if err := r.s.reloadModel(); err != nil {
+	if err := r.load(); err != nil {
 		return api.ModelVersion{}, fmt.Errorf("load model %s: %w", prev.Version, err)
 	}
 	return r.info(prev.Version)
@@ -119,7 +151,7 @@ func registryError(err error) error {
 	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("%w: %w", api.ErrNotFound, err)
 	case errors.Is(err, errUnusableModel):
-		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		return api.Invalid(err)
 	}
 	return err
 }

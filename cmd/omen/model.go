@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -12,14 +11,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
-	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -79,7 +76,7 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		file = b
 	}
-	var reg registry
+	var reg api.ModelAdmin
 	if *cf.url != "" {
 		c, err := cf.client()
 		if err != nil {
@@ -98,7 +95,7 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer st.Close()
-		reg = storeRegistry{st}
+		reg = app.NewRegistry(st, "omen model add")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -143,64 +140,6 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "active model is now %s\n", v.Version)
 	}
 	return 0
-}
-
-// registry is what omen model does: api.Client over a daemon, or
-// storeRegistry on the store.
-type registry interface {
-	Models(ctx context.Context) ([]api.ModelVersion, error)
-	AddModel(ctx context.Context, file []byte, promote bool) (api.ModelVersion, error)
-	SetActive(ctx context.Context, version string) (api.ModelVersion, error)
-}
-
-// storeRegistry manages the store's registry without a daemon: it checks
-// that a model file decodes, but not its features (the daemon does, when
-// it loads the model).
-type storeRegistry struct{ st *store.Store }
-
-func (r storeRegistry) Models(context.Context) ([]api.ModelVersion, error) {
-	ms, err := r.st.ListModels()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.ModelVersion, len(ms))
-	for i, m := range ms {
-		out[i] = api.ModelVersion{Version: m.Version, Active: m.Active, Created: m.Created, Size: m.Size, Description: m.Description}
-	}
-	slices.SortStableFunc(out, func(a, b api.ModelVersion) int { return cmp.Compare(b.Created, a.Created) })
-	return out, nil
-}
-
-func (r storeRegistry) AddModel(ctx context.Context, file []byte, promote bool) (api.ModelVersion, error) {
-	m, err := model.Unmarshal(file)
-	if err != nil {
-		return api.ModelVersion{}, fmt.Errorf("not a model file: %w", err)
-	}
-	v, err := app.RegisterModel(r.st, m, file, "omen model add")
-	if err != nil {
-		return api.ModelVersion{}, err
-	}
-	if promote {
-		return r.SetActive(ctx, v)
-	}
-	return api.ModelVersion{Version: v}, nil
-}
-
-func (r storeRegistry) SetActive(_ context.Context, version string) (api.ModelVersion, error) {
-	var err error
-	if version == "" {
-		err = r.st.Rollback()
-	} else {
-		err = r.st.Promote(version)
-	}
-	if err != nil {
-		return api.ModelVersion{}, err
-	}
-	m, err := r.st.Active()
-	if err != nil {
-		return api.ModelVersion{}, err
-	}
-	return api.ModelVersion{Version: m.Version, Active: true}, nil
 }
 
 // openExistingStore opens the store under an existing storage path (not

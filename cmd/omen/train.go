@@ -17,6 +17,7 @@ import (
 	pmodel "github.com/prometheus/common/model"
 
 	omenapi "github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/store"
@@ -184,7 +185,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		m.Meta().Version, *out, rep.Entities, rep.TrainWindows, rep.ValWindows, rep.ValAUCPR, rep.ValF1,
 		rep.Thresholds.Failure, rep.Thresholds.Method, rep.TrainSeconds)
 	if *register || *promote {
-		var reg registry
+		var reg omenapi.ModelAdmin
 		if client != nil {
 			reg = client
 		} else {
@@ -195,7 +196,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "omen train: %v\n", err)
 				return 1
 			}
-			reg = storeRegistry{st}
+			reg = app.NewRegistry(st, *out)
 		}
 		v, err := reg.AddModel(ctx, data, *promote)
 		if err != nil {

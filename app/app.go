@@ -227,8 +227,11 @@ func (a *App) Start(ctx context.Context) error {
 		BlockCacheSize:   cfg.Storage.BlockCacheSize,
 		IndexCacheSize:   cfg.Storage.IndexCacheSize,
 		ValueLogFileSize: cfg.Storage.ValueLogFileSize,
-		Logger:           log.With("component", "store"),
-		Registerer:       a.reg,
+		// The startup replay rebuilds the PromQL window from the raw
+		// batches received within the lookback and an hour (ingester.replay).
+		IngestLogRetention: time.Duration(cfg.Lookback) + time.Hour,
+		Logger:             log.With("component", "store"),
+		Registerer:         a.reg,
 	})
 	if err != nil {
 		return err // names the path
@@ -555,10 +558,11 @@ func (a *App) applyConfig() error {
 	return nil
 }
 
-// maintain runs retention hourly and checks the model registry for a newly
-// promoted model every few seconds.
+// maintain runs retention a minute after the start and then hourly (a
+// daemon restarted more often than hourly still runs it), and checks the
+// model registry for a newly promoted model every few seconds.
 func (a *App) maintain(ctx context.Context) error {
-	retention := time.NewTicker(time.Hour)
+	retention := time.NewTimer(time.Minute)
 	defer retention.Stop()
 	models := time.NewTicker(2 * time.Second)
 	defer models.Stop()
@@ -567,6 +571,7 @@ func (a *App) maintain(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case now := <-retention.C:
+			retention.Reset(time.Hour)
 			n, err := a.store.RunRetention(now)
 			if err != nil {
 				a.logger.Error("retention", "err", err)

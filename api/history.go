@@ -304,18 +304,7 @@ func formatMs(ms int64) string {
 // stream sends a GET and returns the body of a successful answer; an
 // error answer is decoded as Do does.
 func (c *Client) stream(ctx context.Context, path string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.URL, "/")+path, nil)
-	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.send(ctx, http.MethodGet, path, "", nil)
 	if err != nil {
 		return nil, err
 	}

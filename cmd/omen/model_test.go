@@ -96,11 +96,10 @@ func TestModelCommandOffline(t *testing.T) {
 	}
 }
 
-// TestModelCommandDaemon: with a daemon running on the store, omen model
-// --url registers and promotes through its API (the model is in use at
-// once), and the store itself says to use --url.
-func TestModelCommandDaemon(t *testing.T) {
-	dir := t.TempDir()
+// startDaemon runs omen in-process on the storage path dir, on random
+// loopback ports, until the test ends; it returns the app and its URL.
+func startDaemon(t *testing.T, dir string) (*app.App, string) {
+	t.Helper()
 	a, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", NATSListenAddress: "127.0.0.1:0", StoragePath: dir,
 		ShutdownTimeout: 20 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -114,7 +113,15 @@ func TestModelCommandDaemon(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	url := "http://" + a.Addr()
+	return a, "http://" + a.Addr()
+}
+
+// TestModelCommandDaemon: with a daemon running on the store, omen model
+// --url registers and promotes through its API (the model is in use at
+// once), and the store itself says to use --url.
+func TestModelCommandDaemon(t *testing.T) {
+	dir := t.TempDir()
+	a, url := startDaemon(t, dir)
 	if rc, _, errs := omen(t, "model", "list", "--storage.path", dir); rc != 1 || !strings.Contains(errs, "--url") {
 		t.Errorf("list on the daemon's store = %d, %q; want the hint to use --url", rc, errs)
 	}
@@ -185,20 +192,7 @@ func TestTrainAgainstDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	a, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", NATSListenAddress: "127.0.0.1:0", StoragePath: dir,
-		ShutdownTimeout: 20 * time.Second, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := a.Stop(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	url := "http://" + a.Addr()
+	_, url := startDaemon(t, dir)
 	out := filepath.Join(t.TempDir(), "m.omen")
 	rc, stdout, stderr := omen(t, "train", "--source", "store", "--url", url, "--history", "2h", "--window", "4",
 		"--horizon", "2", "--hidden", "4", "--epochs", "1", "--out", out, "--promote")

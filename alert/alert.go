@@ -69,6 +69,11 @@ type Prediction struct {
 	// as it is instead of counting the step as missing. Only Entity and
 	// Labels are used; a scored prediction of the same entity wins.
 	Unscored bool
+	// AlertFingerprint is set by the Manager on the prediction it passes
+	// to Explainer.Explain: the fingerprint of the alert that fires (the
+	// explanation_url and generatorURL name it), e.g. to store the
+	// explanation under it too.
+	AlertFingerprint string
 }
 
 // Cause is one ranked cause of a prediction.
@@ -124,6 +129,8 @@ type Alert struct {
 	Severity     string            `json:"severity"`
 	Probability  float64           `json:"probability"`
 	Threshold    float64           `json:"threshold"`
+	// PredictionID is the prediction the alert fired on (the one
+	// explained); Probability and Threshold are the newest prediction's.
 	PredictionID string            `json:"predictionId"`
 	ModelVersion string            `json:"modelVersion"`
 	GeneratorURL string            `json:"generatorURL"`
@@ -560,8 +567,10 @@ func (m *Manager) fire(ctx context.Context, s *entityState) {
 		s.Severity = SeverityCritical
 	}
 	s.AlertFP = fingerprint(s.alertLabels())
+	s.FiredID = p.ID
 	s.Explanation = nil
 	if m.opts.Explainer != nil {
+		p.AlertFingerprint = s.AlertFP
 		e, err := m.opts.Explainer.Explain(ctx, p)
 		if err != nil {
 			m.explainErrs.Inc()
@@ -608,8 +617,11 @@ func (m *Manager) Alerts() []Alert {
 			Labels: pa.Labels, Annotations: pa.Annotations,
 			StartsAt: s.ActiveAt, LastSent: s.LastSent, Severity: s.Severity,
 			Probability: s.Last.Prob, Threshold: s.Last.Threshold,
-			PredictionID: s.Last.ID, ModelVersion: s.Last.ModelVersion,
+			PredictionID: s.FiredID, ModelVersion: s.Last.ModelVersion,
 			GeneratorURL: pa.GeneratorURL,
+		}
+		if a.PredictionID == "" {
+			a.PredictionID = s.Last.ID // a state persisted before FiredID was kept
 		}
 		if s.State == store.AlertResolved {
 			a.ResolvedAt = s.ResolvedAt

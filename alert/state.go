@@ -31,6 +31,10 @@ type entityState struct {
 	Explanation *Explanation
 	Action      string
 	Runbook     string
+	// FiredID is the ID of the prediction the alert fired on (the one
+	// explained): the alert's links resolve through it. Empty in states
+	// persisted before it was kept; Last.ID stands in then.
+	FiredID string
 
 	// Last is the newest prediction (the one at fire time for Explain).
 	Last Prediction
@@ -220,6 +224,7 @@ type persisted struct {
 	Explanation *Explanation `json:"explanation,omitempty"`
 	Action      string       `json:"action,omitempty"`
 	Runbook     string       `json:"runbook,omitempty"`
+	FiredID     string       `json:"fired_id,omitempty"`
 	Last        lastPred     `json:"last"`
 }
 
@@ -238,7 +243,7 @@ func (s *entityState) encode() (store.AlertState, error) {
 	p := s.Last
 	d := persisted{
 		Entity: s.Entity, Count: s.Count, Missing: s.Missing, Severity: s.Severity, AlertFP: s.AlertFP,
-		Explanation: s.Explanation, Action: s.Action, Runbook: s.Runbook,
+		Explanation: s.Explanation, Action: s.Action, Runbook: s.Runbook, FiredID: s.FiredID,
 		Last: lastPred{ID: p.ID, Labels: p.Labels, T: ms(p.T), Prob: finite(p.Prob), Anomaly: finite(p.Anomaly),
 			Threshold: p.Threshold, Horizon: p.Horizon, ModelVersion: p.ModelVersion},
 	}
@@ -279,6 +284,7 @@ func decodeState(st store.AlertState) (*entityState, error) {
 		State: st.State, Count: d.Count, Missing: d.Missing,
 		ActiveAt: fromMS(st.ActiveAt), ResolvedAt: fromMS(st.ResolvedAt), LastSent: fromMS(st.LastSent),
 		Severity: d.Severity, AlertFP: d.AlertFP, Explanation: d.Explanation, Action: d.Action, Runbook: d.Runbook,
+		FiredID: d.FiredID,
 		Last: Prediction{ID: d.Last.ID, Entity: d.Entity, Labels: d.Last.Labels, T: fromMS(d.Last.T),
 			Prob: d.Last.Prob, Anomaly: d.Last.Anomaly, Threshold: d.Last.Threshold,
 			Horizon: d.Last.Horizon, ModelVersion: d.Last.ModelVersion},

@@ -156,19 +156,30 @@ func (b *StoreBackend) Alerts(_ context.Context, q AlertQuery) ([]Alert, error) 
 	return out, nil
 }
 
-// Explanation implements Backend: id is an alert fingerprint (its
-// prediction's explanation) or a prediction id.
+// Explanation implements Backend: id is a prediction id or an alert
+// fingerprint. A fingerprint of a current alert resolves to the prediction
+// the alert fired on (Alert.PredictionID); an explanation stored under the
+// fingerprint itself (the alerting pipeline stores the one of the latest
+// firing there, so its links keep working after the alert state is gone)
+// answers otherwise.
 func (b *StoreBackend) Explanation(_ context.Context, id string) (Explanation, error) {
-	pid := id
+	var ids []string
 	if b.o.Alerts != nil {
 		for _, a := range b.o.Alerts() {
-			if a.Fingerprint == id {
-				pid = a.PredictionID
+			if a.Fingerprint == id && a.PredictionID != "" {
+				ids = append(ids, a.PredictionID)
 				break
 			}
 		}
 	}
-	doc, err := b.o.Store.Explanation(pid)
+	ids = append(ids, id)
+	var doc []byte
+	var err error
+	for _, pid := range ids {
+		if doc, err = b.o.Store.Explanation(pid); !errors.Is(err, store.ErrNotFound) {
+			break
+		}
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return Explanation{}, fmt.Errorf("explanation %q: %w", id, ErrNotFound)
 	}

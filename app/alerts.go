@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -239,6 +240,18 @@ func (e alertExplainer) Explain(ctx context.Context, p alert.Prediction) (alert.
 	}
 	if err := ex.storeExplanation(x); err != nil {
 		return alert.Explanation{}, err
+	}
+	// Also under the alert's fingerprint, which its explanation_url and
+	// generatorURL name: they keep working after the alert state is
+	// dropped (15 minutes after it resolves), until retention.
+	if fp := p.AlertFingerprint; fp != "" {
+		doc, err := json.Marshal(x)
+		if err == nil {
+			err = ex.store.PutExplanation(fp, doc)
+		}
+		if err != nil {
+			return alert.Explanation{}, fmt.Errorf("store explanation under alert %s: %w", fp, err)
+		}
 	}
 	ex.mu.RLock()
 	events := make(map[string]bool, len(ex.cfg.EventFeatures))

@@ -49,7 +49,7 @@ const (
 	snappyMinBody  = 512       // smaller bodies are stored raw
 )
 
-var errCorrupt = errors.New("corrupt batch encoding")
+var errCorrupt = errors.New("corrupt record encoding")
 
 // batchEncoder holds reusable scratch space; it is not goroutine-safe. Use
 // encoderPool.

@@ -17,7 +17,7 @@ import (
 // overwrites it, so redelivery is idempotent. One transaction per call,
 // fsync'd before returning. evs is not retained.
 func (s *Store) PutEvents(entity string, evs []telemetry.Event) error {
-	if err := s.enter(); err != nil {
+	if err := s.enterWrite("event"); err != nil {
 		return err
 	}
 	defer s.exit()

@@ -139,7 +139,7 @@ func (s *Store) AppendBatches(bs []telemetry.Batch) (stored int, err error) {
 // those (and not the duplicates) to its in-memory state. On error the
 // returned indexes are the batches that were committed nonetheless.
 func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
-	if err := s.enter(); err != nil {
+	if err := s.enterWrite("batch"); err != nil {
 		return nil, err
 	}
 	defer s.exit()
@@ -483,7 +483,7 @@ func (s *Store) Checkpoint(source string) (uint64, error) {
 // Stored batches stay in the log. It must not run concurrently with
 // AppendBatches calls for the same source.
 func (s *Store) ResetSource(source string) error {
-	if err := s.enter(); err != nil {
+	if err := s.enterWrite("ingest_reset"); err != nil {
 		return err
 	}
 	defer s.exit()

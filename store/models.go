@@ -98,7 +98,7 @@ func (s *Store) registry(txn *badger.Txn) (registryState, error) {
 // ErrExists. Data is written in chunks, the metadata last, so a model is
 // visible only when complete. data is not retained.
 func (s *Store) PutModel(version string, data []byte, meta ModelMeta) error {
-	if err := s.enter(); err != nil {
+	if err := s.enterWrite("model"); err != nil {
 		return err
 	}
 	defer s.exit()
@@ -254,7 +254,7 @@ func (s *Store) ListModels() ([]ModelMeta, error) {
 // Promote makes version the active model (it must be registered) and bumps
 // the registry generation. Promoting the active version is a no-op.
 func (s *Store) Promote(version string) error {
-	if err := s.enter(); err != nil {
+	if err := s.enterWrite("registry"); err != nil {
 		return err
 	}
 	defer s.exit()
@@ -278,7 +278,7 @@ func (s *Store) Promote(version string) error {
 // Rollback re-activates the previously active model. It fails with an
 // error wrapping ErrNotFound when there is none.
 func (s *Store) Rollback() error {
-	if err := s.enter(); err != nil {
+	if err := s.enterWrite("registry"); err != nil {
 		return err
 	}
 	defer s.exit()
@@ -354,7 +354,7 @@ func (s *Store) ActiveVersion() (version string, generation uint64) {
 // DeleteModel removes an inactive model version and drops it from the
 // rollback history. Deleting the active version is refused.
 func (s *Store) DeleteModel(version string) error {
-	if err := s.enter(); err != nil {
+	if err := s.enterWrite("model_delete"); err != nil {
 		return err
 	}
 	defer s.exit()

@@ -71,6 +71,25 @@ type Options struct {
 	// reclaim expired batches sooner. Default DefaultValueLogFileSize
 	// (128 MiB).
 	ValueLogFileSize int64
+	// DiskReserve is the free space, in bytes, that the store's
+	// filesystem must keep: below it every write (except RunRetention,
+	// which keeps running down to half of it) fails with an error wrapping
+	// ErrDiskFull, and Open refuses to start. Badger maps files it has not
+	// reserved disk blocks for, so writing into a full filesystem kills the
+	// process with SIGBUS instead of returning an error; the reserve covers
+	// what Badger may allocate next. Default DefaultDiskReserve(
+	// ValueLogFileSize, MemTableSize): two value-log files, two memtable
+	// logs and 64 MiB (352 MiB with the defaults). Negative disables the
+	// check. Free space is read at Open and every 2 seconds (Linux only;
+	// elsewhere it is not watched).
+	DiskReserve int64
+	// DiskFree returns the bytes available on the filesystem holding dir
+	// (statfs on Linux). Tests set it to simulate a full disk; nil means
+	// the platform's.
+	DiskFree func(dir string) (uint64, error)
+	// diskInterval is how often free space is re-read (tests); default
+	// defaultDiskInterval.
+	diskInterval time.Duration
 	// Now is the clock (default time.Now); tests set it.
 	Now func() time.Time
 	// Logger receives Badger's and the store's log lines. Default: discard.
@@ -106,6 +125,15 @@ func (o *Options) applyDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.DiskReserve == 0 {
+		o.DiskReserve = DefaultDiskReserve(o.ValueLogFileSize, o.MemTableSize)
+	}
+	if o.DiskFree == nil && diskWatched {
+		o.DiskFree = statfsFree
+	}
+	if o.diskInterval == 0 {
+		o.diskInterval = defaultDiskInterval
 	}
 }
 

@@ -52,7 +52,7 @@ func ParsePredictionID(id string) (entity string, t int64, err error) {
 // T) and advances each entity's latest prediction. A non-empty ID must
 // equal PredictionID(Entity, T). ps is not retained.
 func (s *Store) PutPredictions(ps []Prediction) error {
-	if err := s.enter(); err != nil {
+	if err := s.enterWrite("prediction"); err != nil {
 		return err
 	}
 	defer s.exit()
@@ -191,7 +191,7 @@ func decodePrediction(data []byte) (Prediction, error) {
 // replacing any previous one. doc is copied. Explanations are deleted by
 // retention together with their prediction, or Retention after being put.
 func (s *Store) PutExplanation(predictionID string, doc []byte) error {
-	if err := s.enter(); err != nil {
+	if err := s.enterWrite("explanation"); err != nil {
 		return err
 	}
 	defer s.exit()

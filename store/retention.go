@@ -21,6 +21,14 @@ import (
 // per-source floor: a batch whose Seq is at or below it counts as a
 // duplicate (see AppendBatches).
 //
+// A record that does not decode is logged, counted in
+// omen_store_corrupt_records_total and skipped (kept); a step that fails
+// does not stop the others, and value-log garbage collection always runs.
+// The error joins the failed steps' errors. RunRetention still runs while
+// free disk space is below Options.DiskReserve (it is how the store
+// shrinks), down to half the reserve, below which it fails with
+// ErrDiskFull.
+//
 // Safe to call concurrently with everything else; the daemon calls it
 // periodically.
 func (s *Store) RunRetention(now time.Time) (deleted int, err error) {
@@ -28,6 +36,13 @@ func (s *Store) RunRetention(now time.Time) (deleted int, err error) {
 		return 0, err
 	}
 	defer s.exit()
+	if s.disk.watched && s.disk.low.Load() {
+		if free := s.checkDisk(); free >= 0 && free < s.opts.DiskReserve/2 {
+			s.m.refused.WithLabelValues("retention").Inc()
+			s.m.runs.WithLabelValues("refused").Inc()
+			return 0, fmt.Errorf("retention: %w", s.diskFullError(free))
+		}
+	}
 	cutoff := now.Add(-s.opts.Retention).UnixMilli()
 	logCutoff := now.Add(-s.opts.IngestLogRetention).UnixMilli()
 
@@ -41,33 +56,35 @@ func (s *Store) RunRetention(now time.Time) (deleted int, err error) {
 		{"vectors", nil, func(d *deleter) error { return s.expireTimed(d, pVector, "vector", cutoff, nil) }},
 		{"events", nil, func(d *deleter) error { return s.expireTimed(d, pEvent, "event", cutoff, nil) }},
 		{"predictions", nil, func(d *deleter) error {
-			return s.expireTimed(d, pPred, "prediction", cutoff, func(entity []byte, t int64) error {
-				return d.del("", nameKey(pExpl, PredictionID(string(entity), t)))
+			return s.expireTimed(d, pPred, "prediction", cutoff, func(txn *badger.Txn, entity []byte, t int64) error {
+				// Most predictions have no explanation: delete only
+				// those that exist (a bloom-filter lookup, mostly).
+				return d.delIfExists(txn, "explanation", nameKey(pExpl, PredictionID(string(entity), t)))
 			})
 		}},
 		{"latest predictions", &s.latestMu, func(d *deleter) error {
-			return s.expireValues(d, []byte{pLatest}, "", func(v []byte) (bool, error) {
+			return s.expireValues(d, []byte{pLatest}, "latest_prediction", "latest prediction", func(v []byte) (bool, error) {
 				p, err := decodePrediction(v)
 				return p.T < cutoff, err
 			})
 		}},
 		{"explanations", nil, func(d *deleter) error {
-			return s.expireValues(d, []byte{pExpl}, "explanation", func(v []byte) (bool, error) {
+			return s.expireValues(d, []byte{pExpl}, "explanation", "explanation", func(v []byte) (bool, error) {
 				t, ok := keyTime(v)
 				if !ok {
-					return false, errCorrupt
+					return false, fmt.Errorf("%w: explanation of %d bytes", errCorrupt, len(v))
 				}
 				return t < cutoff, nil
 			})
 		}},
 		{"entities", &s.latestMu, func(d *deleter) error {
-			return s.expireValues(d, []byte{pEntity}, "entity", func(v []byte) (bool, error) {
+			return s.expireValues(d, []byte{pEntity}, "entity", "entity", func(v []byte) (bool, error) {
 				e, err := decodeEntity(v)
 				return e.LastSeen < cutoff, err
 			})
 		}},
 		{"alert states", &s.outMu, func(d *deleter) error {
-			return s.expireValues(d, []byte{pAlert}, "alert_state", func(v []byte) (bool, error) {
+			return s.expireValues(d, []byte{pAlert}, "alert_state", "alert state", func(v []byte) (bool, error) {
 				st, err := decodeAlertState(v)
 				return st.State != AlertFiring && st.Updated < cutoff, err
 			})
@@ -79,16 +96,31 @@ func (s *Store) RunRetention(now time.Time) (deleted int, err error) {
 			s.m.retention.WithLabelValues(kind).Add(float64(n))
 		}
 	}()
+	var errs []error
 	for _, st := range steps {
 		if err := s.retentionStep(d, st.lock, st.fn); err != nil {
-			return d.total(), fmt.Errorf("retention: %s: %w", st.what, err)
+			errs = append(errs, fmt.Errorf("%s: %w", st.what, err))
 		}
 	}
-	if err := s.expireDedup(logCutoff); err != nil {
-		return d.total(), fmt.Errorf("retention: deduplication keys: %w", err)
+	if n, err := s.expireDedup(logCutoff); err != nil {
+		errs = append(errs, fmt.Errorf("deduplication keys: %w", err))
+	} else {
+		d.counts["dedup"] += n
 	}
 	s.gcValueLog()
+	if len(errs) > 0 {
+		s.m.runs.WithLabelValues("error").Inc()
+		return d.total(), fmt.Errorf("retention: %w", errors.Join(errs...))
+	}
+	s.m.runs.WithLabelValues("success").Inc()
+	s.m.lastRun.Set(float64(s.opts.Now().UnixNano()) / 1e9)
 	return d.total(), nil
+}
+
+// skipCorrupt counts and logs an undecodable record that retention keeps.
+func (s *Store) skipCorrupt(what string, key []byte, err error) {
+	s.m.corrupt.Inc()
+	s.logger.Error("retention: skipping undecodable "+what+" record", "key", fmt.Sprintf("%x", key), "err", err)
 }
 
 // retentionStep runs fn with a fresh write batch and commits its deletes,
@@ -117,15 +149,25 @@ type deleter struct {
 	counts map[string]int
 }
 
-// del deletes key (copied), counting it under kind unless kind is "".
+// del deletes key (copied), counting it under kind.
 func (d *deleter) del(kind string, key []byte) error {
 	if err := d.wb.Delete(append([]byte(nil), key...)); err != nil {
 		return err
 	}
-	if kind != "" {
-		d.counts[kind]++
-	}
+	d.counts[kind]++
 	return nil
+}
+
+// delIfExists deletes key if txn sees it.
+func (d *deleter) delIfExists(txn *badger.Txn, kind string, key []byte) error {
+	_, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return d.del(kind, key)
 }
 
 func (d *deleter) total() int {
@@ -142,7 +184,11 @@ func (s *Store) expireLog(d *deleter, cutoff int64) error {
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			t, _, ok := parseLogKey(it.Item().Key())
-			if !ok || t >= cutoff {
+			if !ok {
+				s.skipCorrupt("ingest-log", it.Item().Key(), errors.New("malformed key"))
+				continue
+			}
+			if t >= cutoff {
 				return nil
 			}
 			if err := d.del("batch", it.Item().Key()); err != nil {
@@ -156,7 +202,7 @@ func (s *Store) expireLog(d *deleter, cutoff int64) error {
 // expireTimed deletes prefix | name | 0x00 | sortable(t) | … keys with
 // t < cutoff, seeking past each name's retained keys. also runs for every
 // deleted key.
-func (s *Store) expireTimed(d *deleter, prefix byte, kind string, cutoff int64, also func(name []byte, t int64) error) error {
+func (s *Store) expireTimed(d *deleter, prefix byte, kind string, cutoff int64, also func(txn *badger.Txn, name []byte, t int64) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefix}})
 		defer it.Close()
@@ -166,7 +212,9 @@ func (s *Store) expireTimed(d *deleter, prefix byte, kind string, cutoff int64, 
 			name, rest, ok := splitNameKey(k)
 			t, tok := keyTime(rest)
 			if !ok || !tok {
-				return fmt.Errorf("malformed key %x", k)
+				s.skipCorrupt(kind, k, errors.New("malformed key"))
+				it.Next()
+				continue
 			}
 			if t >= cutoff {
 				// Skip the rest of this name: prefix | name | 0x01.
@@ -178,7 +226,7 @@ func (s *Store) expireTimed(d *deleter, prefix byte, kind string, cutoff int64, 
 				return err
 			}
 			if also != nil {
-				if err := also(name, t); err != nil {
+				if err := also(txn, name, t); err != nil {
 					return err
 				}
 			}
@@ -188,20 +236,26 @@ func (s *Store) expireTimed(d *deleter, prefix byte, kind string, cutoff int64, 
 	})
 }
 
-// expireValues deletes keys under prefix whose value old reports as expired.
-func (s *Store) expireValues(d *deleter, prefix []byte, kind string, old func(v []byte) (bool, error)) error {
+// expireValues deletes keys under prefix whose value old reports as expired
+// (counted under kind). A value old fails on is skipped as corrupt (what
+// names it in the log).
+func (s *Store) expireValues(d *deleter, prefix []byte, kind, what string, old func(v []byte) (bool, error)) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: prefix})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			var expired bool
+			var decErr error
 			if err := item.Value(func(v []byte) error {
-				var err error
-				expired, err = old(v)
-				return err
+				expired, decErr = old(v)
+				return nil
 			}); err != nil {
-				return fmt.Errorf("key %x: %w", item.Key(), err)
+				return fmt.Errorf("read %s %x: %w", what, item.Key(), err)
+			}
+			if decErr != nil {
+				s.skipCorrupt(what, item.Key(), decErr)
+				continue
 			}
 			if expired {
 				if err := d.del(kind, item.Key()); err != nil {
@@ -221,16 +275,21 @@ func (s *Store) expireOutbox(d *deleter, cutoff int64) error {
 			item := it.Item()
 			k := item.Key()
 			if len(k) != 9 {
-				return fmt.Errorf("malformed outbox key %x", k)
+				s.skipCorrupt("outbox", k, errors.New("malformed key"))
+				continue
 			}
 			id := binary.BigEndian.Uint64(k[1:])
 			var o OutboxItem
+			var decErr error
 			if err := item.Value(func(v []byte) error {
-				var err error
-				o, err = decodeOutboxItem(v)
-				return err
+				o, decErr = decodeOutboxItem(v)
+				return nil
 			}); err != nil {
-				return fmt.Errorf("outbox item %d: %w", id, err)
+				return fmt.Errorf("read outbox item %d: %w", id, err)
+			}
+			if decErr != nil {
+				s.skipCorrupt("outbox", k, decErr)
+				continue
 			}
 			if o.Created >= cutoff {
 				continue
@@ -239,7 +298,8 @@ func (s *Store) expireOutbox(d *deleter, cutoff int64) error {
 				return err
 			}
 			for _, t := range o.Targets {
-				if err := d.del("", outPendingKey(t, id)); err != nil {
+				// Pending only for targets that have not acknowledged it.
+				if err := d.delIfExists(txn, "outbox_pending", outPendingKey(t, id)); err != nil {
 					return err
 				}
 			}
@@ -252,15 +312,14 @@ func (s *Store) expireOutbox(d *deleter, cutoff int64) error {
 // cutoff and raises each source's floor to the highest Seq dropped. It
 // holds the ingest lock so that no append sees a key gone before the floor
 // covers it.
-func (s *Store) expireDedup(cutoff int64) error {
+func (s *Store) expireDedup(cutoff int64) (int, error) {
 	keys, err := s.raiseFloors(cutoff)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// Every dropped key has Seq ≤ its source's (durable) floor now, so the
 	// deletes need not hold the ingest lock.
-	_, err = s.deleteKeys(keys)
-	return err
+	return s.deleteKeys(keys)
 }
 
 // raiseFloors durably raises the floors over the dedup keys older than
@@ -277,7 +336,8 @@ func (s *Store) raiseFloors(cutoff int64) ([][]byte, error) {
 			item := it.Item()
 			v, err := readU64(item)
 			if err != nil {
-				return err
+				s.skipCorrupt("deduplication", item.Key(), err)
+				continue
 			}
 			if unsortable(v) >= cutoff {
 				continue
@@ -285,7 +345,8 @@ func (s *Store) raiseFloors(cutoff int64) ([][]byte, error) {
 			k := item.Key()
 			src, rest, ok := splitNameKey(k)
 			if !ok || len(rest) != 8 {
-				return fmt.Errorf("malformed key %x", k)
+				s.skipCorrupt("deduplication", k, errors.New("malformed key"))
+				continue
 			}
 			seq := binary.BigEndian.Uint64(rest)
 			if seq > floors[string(src)] {

@@ -101,15 +101,28 @@ func TestRunRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 2 batches + per entity (a, b) 2 vectors, 2 events, 2 predictions
-	// (their 2 explanations go with them, uncounted) + ns/old's prediction
-	// + the orphan explanation + 1 entity + 1 outbox item + 1 alert state.
-	wantDeleted := 2 + 2*(2+2+2) + 1 + 1 + 1 + 1 + 1
+	// 2 batches and their 2 dedup keys + per entity (a, b) 2 vectors, 2
+	// events, 2 predictions and their 2 explanations + ns/old's prediction
+	// (which has no explanation) and its latest-prediction record + the
+	// orphan explanation + 1 entity + 1 outbox item and its 2 pending
+	// markers + 1 alert state.
+	wantDeleted := 2 + 2 + 2*(2+2+2+2) + 1 + 1 + 1 + 1 + 1 + 2 + 1
 	if deleted != wantDeleted {
 		t.Fatalf("deleted %d, want %d", deleted, wantDeleted)
 	}
-	if got := testutil.ToFloat64(mustCounterVec(t, s).WithLabelValues("vector")); got != 4 {
-		t.Fatalf("omen_store_retention_deleted_total{kind=vector} = %v, want 4", got)
+	for kind, want := range map[string]float64{
+		"batch": 2, "dedup": 2, "vector": 4, "event": 4, "prediction": 5, "explanation": 5,
+		"latest_prediction": 1, "entity": 1, "outbox": 1, "outbox_pending": 2, "alert_state": 1, "": 0,
+	} {
+		if got := testutil.ToFloat64(mustCounterVec(t, s).WithLabelValues(kind)); got != want {
+			t.Errorf("omen_store_retention_deleted_total{kind=%q} = %v, want %v", kind, got, want)
+		}
+	}
+	if got := testutil.ToFloat64(s.m.runs.WithLabelValues("success")); got != 1 {
+		t.Errorf("omen_store_retention_runs_total{result=success} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(s.m.lastRun); got != float64(now)/1000 {
+		t.Errorf("omen_store_retention_last_success_timestamp_seconds = %v, want %v", got, float64(now)/1000)
 	}
 
 	var seqs []uint64
@@ -208,8 +221,8 @@ func TestRetentionOnDisk(t *testing.T) {
 		}
 	}
 	deleted, err := s.RunRetention(time.UnixMilli(int64(time.Hour / time.Millisecond)))
-	if err != nil || deleted != 50 {
-		t.Fatalf("RunRetention = %d, %v; want 50", deleted, err)
+	if err != nil || deleted != 100 {
+		t.Fatalf("RunRetention = %d, %v; want 100 (50 batches, 50 dedup keys)", deleted, err)
 	}
 	if got := replayAll(t, s, math.MinInt64); len(got) != 0 {
 		t.Fatalf("%d batches left", len(got))
@@ -218,7 +231,7 @@ func TestRetentionOnDisk(t *testing.T) {
 
 func TestMetricsRegistered(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	s := openTest(t, Options{InMemory: true, Registerer: reg})
+	s := openTest(t, Options{Path: t.TempDir(), NoSync: true, Registerer: reg})
 	if _, err := s.AppendBatches([]telemetry.Batch{smallBatch("m", 1, 1), smallBatch("m", 1, 1)}); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +247,9 @@ func TestMetricsRegistered(t *testing.T) {
 		got[mf.GetName()] = true
 	}
 	for _, name := range []string{"omen_store_writes_total", "omen_store_write_seconds", "omen_store_retention_deleted_total",
-		"omen_store_size_bytes", "omen_store_duplicate_batches_total"} {
+		"omen_store_size_bytes", "omen_store_duplicate_batches_total", "omen_store_disk_free_bytes", "omen_store_disk_reserve_bytes",
+		"omen_store_writes_refused_total", "omen_store_retention_runs_total", "omen_store_retention_last_success_timestamp_seconds",
+		"omen_store_corrupt_records_total"} {
 		if !got[name] {
 			t.Errorf("metric %s not registered (have %v)", name, got)
 		}

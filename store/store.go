@@ -51,6 +51,8 @@ type Store struct {
 
 	active atomic.Pointer[activeModel]
 	schema atomic.Pointer[Schema]
+
+	disk diskState
 }
 
 type metrics struct {
@@ -60,6 +62,9 @@ type metrics struct {
 	dups      prometheus.Counter
 	commits   prometheus.Counter
 	corrupt   prometheus.Counter
+	refused   *prometheus.CounterVec
+	runs      *prometheus.CounterVec
+	lastRun   prometheus.Gauge
 }
 
 // Open opens (creating if needed) the store described by opts.
@@ -93,16 +98,29 @@ func Open(opts Options) (*Store, error) {
 		bo = bo.WithMemTableSize(min(opts.MemTableSize, 16<<20)).WithBlockCacheSize(min(opts.BlockCacheSize, 8<<20)).WithIndexCacheSize(0).
 			WithValueThreshold(1 << 20)
 	}
+	s := &Store{opts: opts, logger: opts.Logger, valueThreshold: int(bo.ValueThreshold)}
+	s.disk.free.Store(-1)
+	s.disk.watched = !opts.InMemory && opts.DiskReserve >= 0 && opts.DiskFree != nil
+	// Refuse to start on a nearly full disk: Badger's Open maps new
+	// memtable and value-log files and would die of SIGBUS.
+	if free := s.checkDisk(); s.disk.low.Load() {
+		return nil, fmt.Errorf("open store %q: %w", opts.Path, s.diskFullError(free))
+	}
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", opts.Path, err)
 	}
-	s := &Store{db: db, opts: opts, logger: opts.Logger, valueThreshold: int(bo.ValueThreshold)}
+	s.db = db
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %q: %w", opts.Path, err)
 	}
 	s.registerMetrics(opts.Registerer)
+	if s.disk.watched {
+		s.disk.stop = make(chan struct{})
+		s.disk.done = make(chan struct{})
+		go s.watchDisk(opts.diskInterval)
+	}
 	return s, nil
 }
 
@@ -156,11 +174,13 @@ func (s *Store) registerMetrics(reg prometheus.Registerer) {
 	}, []string{"kind"})
 	s.m.retention = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "omen", Subsystem: "store", Name: "retention_deleted_total",
-		Help: "Records deleted by retention, by kind.",
+		Help: "Records deleted by retention, by kind (latest_prediction: an entity's latest-prediction record; outbox_pending: an item's per-target pending marker; dedup: an ingest deduplication key).",
 	}, []string{"kind"})
 	// Start every series at 0 so rates work from the first increment.
 	for _, k := range []string{"batch", "vector", "event", "prediction", "explanation", "entity", "outbox", "alert_state"} {
 		s.m.writes.WithLabelValues(k)
+	}
+	for _, k := range []string{"batch", "vector", "event", "prediction", "latest_prediction", "explanation", "entity", "outbox", "outbox_pending", "alert_state", "dedup"} {
 		s.m.retention.WithLabelValues(k)
 	}
 	s.m.dups = f.NewCounter(prometheus.CounterOpts{
@@ -175,17 +195,35 @@ func (s *Store) registerMetrics(reg prometheus.Registerer) {
 		Namespace: "omen", Subsystem: "store", Name: "corrupt_records_total",
 		Help: "Stored records skipped because they did not decode.",
 	})
-	f.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: "omen", Subsystem: "store", Name: "size_bytes",
-		Help: "On-disk size of the store (LSM tree plus value log), as last computed by Badger.",
-	}, func() float64 {
-		if s.enter() != nil {
-			return 0
-		}
-		defer s.exit()
-		lsm, vlog := s.db.Size()
-		return float64(lsm + vlog)
+	s.m.refused = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "omen", Subsystem: "store", Name: "writes_refused_total",
+		Help: "Write calls refused because free disk space was below the reserve (ErrDiskFull), by kind.",
+	}, []string{"kind"})
+	for _, k := range []string{"batch", "vector", "prediction", "explanation", "entity", "outbox", "retention"} {
+		s.m.refused.WithLabelValues(k)
+	}
+	s.m.runs = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "omen", Subsystem: "store", Name: "retention_runs_total",
+		Help: "Retention runs, by result (success, error: some step failed, refused: disk full).",
+	}, []string{"result"})
+	for _, r := range []string{"success", "error", "refused"} {
+		s.m.runs.WithLabelValues(r)
+	}
+	s.m.lastRun = f.NewGauge(prometheus.GaugeOpts{
+		Namespace: "omen", Subsystem: "store", Name: "retention_last_success_timestamp_seconds",
+		Help: "Unix time of the last retention run that completed every step (0: none since start).",
 	})
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "omen", Subsystem: "store", Name: "disk_free_bytes",
+		Help: "Bytes available on the store's filesystem, as last read (every 2 s; -1: not watched or unknown).",
+	}, func() float64 { return float64(s.disk.free.Load()) })
+	f.NewGauge(prometheus.GaugeOpts{
+		Namespace: "omen", Subsystem: "store", Name: "disk_reserve_bytes",
+		Help: "Free bytes the store keeps on its filesystem: below it, writes are refused (negative: check disabled).",
+	}).Set(float64(s.opts.DiskReserve))
+	if reg != nil && !s.opts.InMemory {
+		reg.MustRegister(newSizeCollector(s.opts.Path))
+	}
 }
 
 // observe records a write of n records of kind that started at start.
@@ -202,6 +240,7 @@ func (s *Store) Close() error {
 	defer s.life.Unlock()
 	if !s.closed {
 		s.closed = true
+		s.stopDisk()
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("close store: %w", err)
 		}

@@ -63,7 +63,7 @@ func (s *Store) loadSchema() error {
 // nothing changes; otherwise a new version is recorded with Since = now.
 // featureNames and labelNames are copied.
 func (s *Store) PutSchema(featureNames, labelNames []string) error {
-	if err := s.enter(); err != nil {
+	if err := s.enterWrite("schema"); err != nil {
 		return err
 	}
 	defer s.exit()
@@ -145,7 +145,7 @@ func (s *Store) schemas() ([]Schema, error) {
 // schema exists, lengths must match it. One transaction per call (split if
 // too big), fsync'd before returning. vs is not retained.
 func (s *Store) PutVectors(vs []Vector) error {
-	if err := s.enter(); err != nil {
+	if err := s.enterWrite("vector"); err != nil {
 		return err
 	}
 	defer s.exit()
@@ -318,7 +318,7 @@ func (s *Store) PutEntity(id string, labels map[string]string, t int64) error {
 // element says entity ID was seen from FirstSeen (0: same as LastSeen) to
 // LastSeen with Labels, merged as by PutEntity. es is not retained.
 func (s *Store) PutEntities(es []EntityInfo) error {
-	if err := s.enter(); err != nil {
+	if err := s.enterWrite("entity"); err != nil {
 		return err
 	}
 	defer s.exit()

@@ -118,23 +118,23 @@ func (f ExplainerFunc) Explain(ctx context.Context, p Prediction) (Explanation, 
 
 // Alert is an alert as the API shows it.
 type Alert struct {
-	Fingerprint  string            `json:"fingerprint"`
-	Entity       string            `json:"entity"`
-	State        string            `json:"state"` // "firing" or "resolved"
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     time.Time         `json:"startsAt"`
-	ResolvedAt   time.Time         `json:"resolvedAt,omitzero"`
-	LastSent     time.Time         `json:"lastSent,omitzero"`
-	Severity     string            `json:"severity"`
-	Probability  float64           `json:"probability"`
-	Threshold    float64           `json:"threshold"`
+	Fingerprint string            `json:"fingerprint"`
+	Entity      string            `json:"entity"`
+	State       string            `json:"state"` // "firing" or "resolved"
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	StartsAt    time.Time         `json:"startsAt"`
+	ResolvedAt  time.Time         `json:"resolvedAt,omitzero"`
+	LastSent    time.Time         `json:"lastSent,omitzero"`
+	Severity    string            `json:"severity"`
+	Probability float64           `json:"probability"`
+	Threshold   float64           `json:"threshold"`
 	// PredictionID is the prediction the alert fired on (the one
 	// explained); Probability and Threshold are the newest prediction's.
-	PredictionID string            `json:"predictionId"`
-	ModelVersion string            `json:"modelVersion"`
-	GeneratorURL string            `json:"generatorURL"`
-	Explanation  *Explanation      `json:"explanation,omitempty"`
+	PredictionID string       `json:"predictionId"`
+	ModelVersion string       `json:"modelVersion"`
+	GeneratorURL string       `json:"generatorURL"`
+	Explanation  *Explanation `json:"explanation,omitempty"`
 }
 
 // Options configure New. The zero value of every field but Store is valid
@@ -320,6 +320,9 @@ type Manager struct {
 	mu     sync.Mutex // serialises Process and guards states
 	states map[string]*entityState
 	closed bool
+	// lastT is the time of the last step, lastCall the wall-clock time
+	// it ran (see resend).
+	lastT, lastCall time.Time
 
 	runMu   sync.Mutex
 	running bool
@@ -386,6 +389,10 @@ func New(opts Options) (*Manager, error) {
 			continue
 		}
 		m.states[s.Key] = s
+	}
+	if len(m.states) > 0 {
+		// Re-send during a data stall right after a restart too.
+		m.lastT, m.lastCall = opts.Now(), time.Now()
 	}
 	m.updateGauges()
 	return m, nil
@@ -462,6 +469,14 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 	for _, s := range fired {
 		m.fire(ctx, s)
 	}
+	m.lastT, m.lastCall = t, time.Now()
+	return m.finish(t, dropped)
+}
+
+// finish ends a step at t (under mu): it stops re-sending resolved alerts
+// after the retention, drops the states in dropped, enqueues the due
+// notifications and persists what changed.
+func (m *Manager) finish(t time.Time, dropped []*entityState) error {
 	// Resolved alerts stop being re-sent after the retention.
 	for _, s := range m.states {
 		if s.State == store.AlertResolved && t.Sub(s.ResolvedAt) > m.opts.ResolvedRetention && !s.LastSent.Before(s.ResolvedAt) {
@@ -519,6 +534,28 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 	}
 	m.updateGauges()
 	return errors.Join(errs...)
+}
+
+// resend re-sends the firing (and retained resolved) alerts whose resend
+// delay has passed when no step has run for a resend delay (a data stall:
+// the evaluator steps only when data arrives), so that Alertmanager does
+// not time them out (endsAt) and they do not flap when data returns. The
+// step time it uses is the last step's time plus the wall-clock time
+// elapsed since that step. The hysteresis is not advanced: resolution
+// still follows the alert rules at the next step.
+func (m *Manager) resend() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || m.lastCall.IsZero() {
+		return
+	}
+	elapsed := time.Since(m.lastCall)
+	if elapsed < m.opts.ResendDelay {
+		return
+	}
+	if err := m.finish(m.lastT.Add(elapsed), nil); err != nil {
+		m.logger.Error("re-send alerts", "err", err)
+	}
 }
 
 // persistWorkers bounds the concurrent PutAlertState calls of one step;
@@ -647,8 +684,10 @@ func (m *Manager) updateGauges() {
 	}
 }
 
-// Run delivers the outbox to every Alertmanager until ctx is done or Close
-// is called; it returns nil then. It must be called at most once.
+// Run delivers the outbox to every Alertmanager, and re-sends the firing
+// alerts when no step has run for a resend delay (see resend), until ctx is
+// done or Close is called; it returns nil then. It must be called at most
+// once.
 func (m *Manager) Run(ctx context.Context) error {
 	m.runMu.Lock()
 	if m.running || m.done != nil {
@@ -674,6 +713,17 @@ func (m *Manager) Run(ctx context.Context) error {
 			defer wg.Done()
 			m.deliver(ctx, tg)
 		}()
+	}
+	// Firing alerts are re-sent on a wall-clock schedule too (resend).
+	tick := time.NewTicker(max(m.opts.ResendDelay/2, time.Millisecond))
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-tick.C:
+			m.resend()
+		}
 	}
 	wg.Wait()
 	return nil

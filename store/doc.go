@@ -2,8 +2,14 @@
 // (github.com/dgraph-io/badger/v4): the ingest log of decoded batches (so a
 // restart rebuilds the in-memory PromQL window and nothing acknowledged is
 // lost), per-source stream checkpoints, feature vectors and their schema,
-// entities, events, predictions and their explanations, the alerts outbox
-// and alert states, and the model registry.
+// entities, predictions and their explanations, the alerts outbox and alert
+// states, and the model registry.
+//
+// Kubernetes events are not stored as records of their own by the daemon:
+// they arrive inside ingest batches and live only in the ingest log, for
+// Options.IngestLogRetention. PutEvents and Events (key prefix 'E') store
+// and read events per entity for callers that want them kept for
+// Options.Retention; the daemon does not call them.
 //
 // # Contract
 //
@@ -35,7 +41,7 @@
 //	'S' | version u32                      vector schema (JSON)
 //	'V' | entity | 0 | t                   feature vector
 //	'N' | entity                           entity info (labels, first/last seen)
-//	'E' | entity | 0 | t | hash u64        event; hash = FNV-64a(source, reason, uid, message), so redelivery overwrites
+//	'E' | entity | 0 | t | hash u64        event (PutEvents; unused by the daemon); hash = FNV-64a(source, reason, uid, message), so redelivery overwrites
 //	'P' | entity | 0 | t                   prediction
 //	'p' | entity                           the entity's latest prediction
 //	'X' | prediction id                    explanation: sortable put time + JSON document
@@ -69,5 +75,27 @@
 // RunRetention deletes records older than Options.Retention (the ingest log:
 // Options.IngestLogRetention) and runs value-log garbage collection; the
 // daemon calls it periodically. Schemas and models are kept until deleted
-// explicitly.
+// explicitly. A record that does not decode is counted in
+// omen_store_corrupt_records_total, logged and kept; it does not stop the
+// other records or steps. Runs are counted in
+// omen_store_retention_runs_total{result} and deletes in
+// omen_store_retention_deleted_total{kind}.
+//
+// # Disk space
+//
+// Badger writes its memtable logs, value log and tables through
+// memory-mapped files sized ahead of the data without reserving disk
+// blocks, so on a full filesystem a write does not fail: the process dies
+// of SIGBUS. The store therefore reads the free space of its filesystem
+// (statfs; Linux only) at Open and every 2 seconds on a goroutine it owns
+// (stopped by Close), and while it is below Options.DiskReserve (default:
+// two value-log files, two memtables and 64 MiB, 352 MiB with the default
+// sizes) every write fails with an error wrapping ErrDiskFull and counted
+// in omen_store_writes_refused_total{kind}; reads keep working, and
+// writes resume as soon as space is freed. Open fails below the reserve.
+// RunRetention keeps running down to half the reserve. Gauges:
+// omen_store_disk_free_bytes, omen_store_disk_reserve_bytes, and
+// omen_store_size_bytes{kind} (sst, vlog, mem, other: blocks allocated to
+// the store's files, recomputed at most every 30 s). See the Disk section
+// of docs/PERFORMANCE.md for sizes per record.
 package store

@@ -31,6 +31,10 @@ const (
 	diskMargin = 64 << 20
 	// defaultDiskInterval is how often the store re-reads free space.
 	defaultDiskInterval = 2 * time.Second
+	// diskRecheck is the age beyond which a write re-reads free space
+	// itself (a statfs call) instead of trusting the watcher's last read:
+	// a fast writer can fill 100 MB between two ticks of the watcher.
+	diskRecheck = 100 * time.Millisecond
 	// sizeRefresh is how long a computed omen_store_size_bytes is reused.
 	sizeRefresh = 30 * time.Second
 )
@@ -47,6 +51,7 @@ type diskState struct {
 	watched   bool
 	free      atomic.Int64 // last bytes free read (-1: unknown)
 	low       atomic.Bool  // free < reserve
+	readAt    atomic.Int64 // time of the last read, Unix ns
 	errLogged atomic.Bool
 
 	stop chan struct{}
@@ -94,6 +99,7 @@ func (s *Store) checkDisk() int64 {
 		return d.free.Load()
 	}
 	d.errLogged.Store(false)
+	d.readAt.Store(time.Now().UnixNano())
 	f := int64(min(free, uint64(1<<62)))
 	d.free.Store(f)
 	low := f < s.opts.DiskReserve
@@ -133,14 +139,18 @@ func (s *Store) stopDisk() {
 }
 
 // writable fails with an error wrapping ErrDiskFull while free space is
-// below the reserve. While low it re-reads free space on every call, so
-// writes resume as soon as space is freed.
+// below the reserve. It re-reads free space when the last read is older
+// than diskRecheck, and on every call while low, so writes stop before a
+// fast writer fills the reserve and resume as soon as space is freed.
 func (s *Store) writable(kind string) error {
 	d := &s.disk
-	if !d.watched || !d.low.Load() {
+	if !d.watched {
 		return nil
 	}
-	free := s.checkDisk()
+	free := d.free.Load()
+	if d.low.Load() || time.Now().UnixNano()-d.readAt.Load() > int64(diskRecheck) {
+		free = s.checkDisk()
+	}
 	if !d.low.Load() {
 		return nil
 	}

@@ -87,8 +87,9 @@
 // memory-mapped files sized ahead of the data without reserving disk
 // blocks, so on a full filesystem a write does not fail: the process dies
 // of SIGBUS. The store therefore reads the free space of its filesystem
-// (statfs; Linux only) at Open and every 2 seconds on a goroutine it owns
-// (stopped by Close), and while it is below Options.DiskReserve (default:
+// (statfs; Linux only) at Open, every 2 seconds on a goroutine it owns
+// (stopped by Close), and in a write whose last read is over 100 ms old
+// (a fast writer fills 100 MB in 2 s), and while it is below Options.DiskReserve (default:
 // two value-log files, two memtables and 64 MiB, 352 MiB with the default
 // sizes) every write fails with an error wrapping ErrDiskFull and counted
 // in omen_store_writes_refused_total{kind}; reads keep working, and

@@ -80,8 +80,9 @@ type Options struct {
 	// what Badger may allocate next. Default DefaultDiskReserve(
 	// ValueLogFileSize, MemTableSize): two value-log files, two memtable
 	// logs and 64 MiB (352 MiB with the defaults). Negative disables the
-	// check. Free space is read at Open and every 2 seconds (Linux only;
-	// elsewhere it is not watched).
+	// check. Free space is read at Open, every 2 seconds, and by a write
+	// when the last read is over 100 ms old (Linux only; elsewhere it is
+	// not watched).
 	DiskReserve int64
 	// DiskFree returns the bytes available on the filesystem holding dir
 	// (statfs on Linux). Tests set it to simulate a full disk; nil means

@@ -184,7 +184,11 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the exponential retry backoff per
 	// Alertmanager. Defaults 500ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
-	// MaxBatch is how many outbox items one POST carries at most. Default 64.
+	// MaxBatch bounds the outbox items pending for one Alertmanager: beyond
+	// it (an outage) they are compacted into one item holding the newest
+	// version of each alert (see collapse), so the backlog is bounded by
+	// MaxBatch resends, not by the outage's length. One POST carries the
+	// newest version of each alert of every pending item. Default 64.
 	MaxBatch int
 	// Now is the clock used when Process is given a zero time. Default
 	// time.Now.
@@ -287,7 +291,7 @@ func (o *Options) defaults() error {
 			errs = append(errs, fmt.Errorf("alertmanager %d: %w", i, err))
 		}
 		if seen[am] {
-			errs = append(errs, fmt.Errorf("alertmanager %q listed twice", am))
+			errs = append(errs, fmt.Errorf("alertmanager %q listed twice", redact(am)))
 		}
 		seen[am] = true
 		o.Alertmanagers[i] = am
@@ -298,13 +302,14 @@ func (o *Options) defaults() error {
 	return nil
 }
 
+// absURL checks s; its errors do not show a password in s.
 func absURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return err
+		return fmt.Errorf("%q is not a URL", redact(s))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", s)
+		return fmt.Errorf("%q is not an absolute http(s) URL", u.Redacted())
 	}
 	return nil
 }
@@ -373,7 +378,7 @@ func New(opts Options) (*Manager, error) {
 		tg := newTarget(am, tm)
 		pend, err := opts.Store.Pending(tg.name, 0)
 		if err != nil {
-			return nil, fmt.Errorf("read outbox of %s: %w", am, err)
+			return nil, fmt.Errorf("read outbox of %s: %w", redact(am), scrub(err, am))
 		}
 		tg.setQueue(len(pend))
 		m.targets = append(m.targets, tg)

@@ -46,8 +46,8 @@ func FuzzDecodeState(f *testing.F) {
 }
 
 // FuzzMerge feeds arbitrary outbox payloads to merge: it must not panic,
-// must acknowledge every item, and must keep at most one version per
-// (fingerprint, startsAt, resolved).
+// must acknowledge every item (and keep at most two versions per
+// fingerprint, see collapse).
 func FuzzMerge(f *testing.F) {
 	t0 := time.UnixMilli(1700000000000).UTC()
 	good, _ := json.Marshal([]queued{

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -132,7 +133,8 @@ func formatDuration(d time.Duration) string {
 	return s
 }
 
-// enqueue writes one payload, pending for every target, to the outbox.
+// enqueue writes one payload, pending for every target, to the outbox
+// (under mu).
 func (m *Manager) enqueue(payload []queued) error {
 	if len(m.targets) == 0 {
 		for _, a := range payload {
@@ -154,6 +156,13 @@ func (m *Manager) enqueue(payload []queued) error {
 	}
 	for _, tg := range m.targets {
 		tg.queueAdd(1)
+		if tg.pending.Load() > int64(m.opts.MaxBatch) {
+			// Not delivered (an outage, or Run not running): bound the
+			// backlog now.
+			if err := m.compactLocked(tg); err != nil {
+				m.logger.Error("compact outbox", "alertmanager", tg.label, "err", scrub(err, tg.name))
+			}
+		}
 		select {
 		case tg.wake <- struct{}{}:
 		default:
@@ -191,6 +200,7 @@ func newTargetMetrics(f promauto.Factory) *targetMetrics {
 // target is one Alertmanager with its own queue (its pending outbox items).
 type target struct {
 	name    string // base URL, also the outbox target name
+	label   string // name without the password: metric label, logs
 	postURL string
 	wake    chan struct{}
 	pending atomic.Int64
@@ -201,11 +211,57 @@ type target struct {
 }
 
 func newTarget(base string, tm *targetMetrics) *target {
+	l := redact(base)
 	return &target{
-		name: base, postURL: base + "/api/v2/alerts", wake: make(chan struct{}, 1),
-		sent: tm.sent.WithLabelValues(base), failed: tm.failed.WithLabelValues(base),
-		latency: tm.latency.WithLabelValues(base), queue: tm.queue.WithLabelValues(base),
+		name: base, label: l, postURL: base + "/api/v2/alerts", wake: make(chan struct{}, 1),
+		sent: tm.sent.WithLabelValues(l), failed: tm.failed.WithLabelValues(l),
+		latency: tm.latency.WithLabelValues(l), queue: tm.queue.WithLabelValues(l),
 	}
+}
+
+// scrubbed is an error whose text has a URL's password hidden; it still
+// wraps the original.
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e scrubbed) Error() string { return e.msg }
+func (e scrubbed) Unwrap() error { return e.err }
+
+// scrub hides the password of the target URL base in err's text (store
+// errors name the outbox target, which is the URL).
+func scrub(err error, base string) error {
+	if err == nil {
+		return nil
+	}
+	r := redact(base)
+	if r == base || !strings.Contains(err.Error(), base) {
+		return err
+	}
+	return scrubbed{strings.ReplaceAll(err.Error(), base, r), err}
+}
+
+// redact hides the password of a URL (http://user:pass@host, how an
+// Alertmanager's basic-auth credentials are given) for metric labels, logs
+// and errors: http://user:xxxxx@host. A URL that does not parse loses
+// everything between "://" and the last "@" of its authority.
+func redact(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	rest, scheme := s, ""
+	if i := strings.Index(s, "://"); i >= 0 {
+		scheme, rest = s[:i+3], s[i+3:]
+	}
+	auth := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		auth = rest[:i]
+	}
+	if i := strings.LastIndexByte(auth, '@'); i >= 0 {
+		return scheme + "xxxxx@" + rest[i+1:]
+	}
+	return s
 }
 
 func (tg *target) setQueue(n int) { tg.pending.Store(int64(n)); tg.queue.Set(float64(n)) }
@@ -226,9 +282,14 @@ func (m *Manager) deliver(ctx context.Context, tg *target) {
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
 		queued := tg.pending.Load()
-		items, err := m.opts.Store.Pending(tg.name, m.opts.MaxBatch)
+		items, err := m.opts.Store.Pending(tg.name, 0)
+		if err == nil && len(items) > m.opts.MaxBatch {
+			if err = m.compact(tg); err == nil {
+				continue
+			}
+		}
 		if err != nil {
-			m.logger.Error("read outbox", "alertmanager", tg.name, "err", err)
+			m.logger.Error("read outbox", "alertmanager", tg.label, "err", scrub(err, tg.name))
 			backoff = m.wait(ctx, backoff)
 			continue
 		}
@@ -263,7 +324,7 @@ func (m *Manager) deliver(ctx context.Context, tg *target) {
 					tg.sent.Inc()
 				case errors.As(err, &perm):
 					tg.failed.Inc()
-					m.logger.Error("alertmanager rejected an alert; dropping it", "alertmanager", tg.name, "labels", a.Labels, "err", err)
+					m.logger.Error("alertmanager rejected an alert; dropping it", "alertmanager", tg.label, "labels", a.Labels, "err", err)
 				default:
 					tg.failed.Inc()
 					retry = true
@@ -276,7 +337,7 @@ func (m *Manager) deliver(ctx context.Context, tg *target) {
 				if ctx.Err() != nil {
 					return
 				}
-				m.logger.Warn("send alerts; will retry", "alertmanager", tg.name, "alerts", len(alerts), "err", err)
+				m.logger.Warn("send alerts; will retry", "alertmanager", tg.label, "alerts", len(alerts), "err", err)
 				backoff = m.wait(ctx, backoff)
 				continue
 			}
@@ -284,19 +345,19 @@ func (m *Manager) deliver(ctx context.Context, tg *target) {
 			err = nil
 		case errors.As(err, &perm):
 			tg.failed.Add(float64(len(alerts)))
-			m.logger.Error("alertmanager rejected an alert; dropping it", "alertmanager", tg.name, "labels", alerts[0].Labels, "err", err)
+			m.logger.Error("alertmanager rejected an alert; dropping it", "alertmanager", tg.label, "labels", alerts[0].Labels, "err", err)
 			backoff = 0
 		default:
 			if ctx.Err() != nil {
 				return
 			}
 			tg.failed.Add(float64(len(alerts)))
-			m.logger.Warn("send alerts; will retry", "alertmanager", tg.name, "alerts", len(alerts), "err", err)
+			m.logger.Warn("send alerts; will retry", "alertmanager", tg.label, "alerts", len(alerts), "err", err)
 			backoff = m.wait(ctx, backoff)
 			continue
 		}
 		if err := m.opts.Store.Ack(tg.name, ids); err != nil {
-			m.logger.Error("acknowledge outbox items", "alertmanager", tg.name, "err", err)
+			m.logger.Error("acknowledge outbox items", "alertmanager", tg.label, "err", scrub(err, tg.name))
 			backoff = m.wait(ctx, backoff)
 			continue
 		}
@@ -324,14 +385,31 @@ func (m *Manager) wait(ctx context.Context, prev time.Duration) time.Duration {
 	return d
 }
 
-// merge concatenates the payloads of items in order, keeping of each alert
-// (fingerprint and startsAt) only the newest firing and the newest resolved
-// version, each at its own position: newer resends supersede older ones,
-// while a firing, its resolution and a later re-firing (new startsAt) all
-// reach Alertmanager, in order. Undecodable payloads are logged and dropped.
+// merge is collapse without the resolved flags, as sent.
 func merge(items []store.OutboxItem, logger interface {
 	Error(string, ...any)
 }) ([]postableAlert, []uint64) {
+	qs, ids := collapse(items, logger)
+	out := make([]postableAlert, len(qs))
+	for i := range qs {
+		out[i] = qs[i].postableAlert
+	}
+	return out, ids
+}
+
+// collapse concatenates the payloads of items (oldest first) and keeps of
+// each alert (fingerprint) only its newest version, and, when that is a
+// firing version of a later episode (startsAt), the newest resolved
+// version of an earlier one before it: older re-sends (with a stale
+// endsAt) and a firing version the alert's resolution supersedes are
+// dropped, while a resolution followed by a re-firing still reaches
+// Alertmanager in order. So at most two versions per alert remain,
+// whatever the number of items. Kept versions stay in their order.
+// Undecodable payloads are logged and dropped; every item's id is
+// returned.
+func collapse(items []store.OutboxItem, logger interface {
+	Error(string, ...any)
+}) ([]queued, []uint64) {
 	var all []queued
 	ids := make([]uint64, 0, len(items))
 	for _, it := range items {
@@ -343,24 +421,64 @@ func merge(items []store.OutboxItem, logger interface {
 		}
 		all = append(all, as...)
 	}
-	type key struct {
-		fp       string
-		starts   int64
-		resolved bool
-	}
-	last := make(map[key]int, len(all))
-	keys := make([]key, len(all))
+	fps := make([]string, len(all))
+	last := make(map[string]int, len(all))
 	for i, a := range all {
-		keys[i] = key{fingerprint(a.Labels), a.StartsAt.UnixNano(), a.Resolved}
-		last[keys[i]] = i
+		fps[i] = fingerprint(a.Labels)
+		last[fps[i]] = i
 	}
-	out := make([]postableAlert, 0, len(last))
+	// The newest resolved version of an episode before the newest one.
+	prevResolved := make(map[string]int)
 	for i, a := range all {
-		if last[keys[i]] == i {
-			out = append(out, a.postableAlert)
+		l := all[last[fps[i]]]
+		if a.Resolved && !l.Resolved && !a.StartsAt.Equal(l.StartsAt) {
+			prevResolved[fps[i]] = i
+		}
+	}
+	out := make([]queued, 0, len(last)+len(prevResolved))
+	for i, a := range all {
+		if last[fps[i]] == i {
+			out = append(out, a)
+		} else if j, ok := prevResolved[fps[i]]; ok && j == i {
+			out = append(out, a)
 		}
 	}
 	return out, ids
+}
+
+// compact replaces the items pending for tg, when there are more than
+// MaxBatch of them (an Alertmanager outage), by one item holding their
+// collapsed versions: the backlog stays bounded by the number of alerts
+// (at most two versions each) instead of growing with every step and
+// resend, and recovery sends the current state once. It runs under mu so
+// that no step enqueues meanwhile (the new item must come after the ones
+// it replaces). Items pending for other targets too stay there.
+func (m *Manager) compact(tg *target) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.compactLocked(tg)
+}
+
+func (m *Manager) compactLocked(tg *target) error {
+	items, err := m.opts.Store.Pending(tg.name, 0)
+	if err != nil || len(items) <= m.opts.MaxBatch {
+		return err
+	}
+	qs, ids := collapse(items, m.logger)
+	body, err := json.Marshal(qs)
+	if err != nil {
+		return fmt.Errorf("encode alerts: %w", err)
+	}
+	if err := m.opts.Store.Enqueue([]store.OutboxItem{{Targets: []string{tg.name}, Payload: body}}); err != nil {
+		return err
+	}
+	if err := m.opts.Store.Ack(tg.name, ids); err != nil {
+		return err
+	}
+	m.logger.Info("compacted the outbox of an unreachable alertmanager", "alertmanager", tg.label,
+		"items", len(items), "alerts", len(qs))
+	tg.queueAdd(1 - len(ids))
+	return nil
 }
 
 // post sends alerts to tg. A 4xx other than 429 is a permanentError.
@@ -383,7 +501,7 @@ func (m *Manager) post(ctx context.Context, tg *target, alerts []postableAlert) 
 	start := time.Now()
 	resp, err := m.opts.HTTPClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("post to %s: %w", tg.postURL, err)
+		return fmt.Errorf("post to %s: %w", redact(tg.postURL), err)
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	_ = resp.Body.Close()
@@ -392,8 +510,8 @@ func (m *Manager) post(ctx context.Context, tg *target, alerts []postableAlert) 
 	case resp.StatusCode/100 == 2:
 		return nil
 	case resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusTooManyRequests:
-		return permanentError{fmt.Errorf("post to %s: %s: %s", tg.postURL, resp.Status, bytes.TrimSpace(msg))}
+		return permanentError{fmt.Errorf("post to %s: %s: %s", redact(tg.postURL), resp.Status, bytes.TrimSpace(msg))}
 	default:
-		return fmt.Errorf("post to %s: %s: %s", tg.postURL, resp.Status, bytes.TrimSpace(msg))
+		return fmt.Errorf("post to %s: %s: %s", redact(tg.postURL), resp.Status, bytes.TrimSpace(msg))
 	}
 }

@@ -227,6 +227,7 @@ func (a *App) Start(ctx context.Context) error {
 		BlockCacheSize:   cfg.Storage.BlockCacheSize,
 		IndexCacheSize:   cfg.Storage.IndexCacheSize,
 		ValueLogFileSize: cfg.Storage.ValueLogFileSize,
+		DiskReserve:      cfg.Storage.DiskReserve,
 		// The startup replay rebuilds the PromQL window from the raw
 		// batches received within the lookback and an hour (ingester.replay).
 		IngestLogRetention: time.Duration(cfg.Lookback) + time.Hour,
@@ -533,6 +534,10 @@ func (a *App) applyConfig() error {
 		}
 		cfg = c
 	}
+	// A reload the alerting pipeline cannot apply changes nothing.
+	if err := a.alerts.checkConfig(cfg); err != nil {
+		return err
+	}
 	// The extractor, the Prometheus pollers and the schema change together
 	// or not at all: a failure puts back what was already applied.
 	if err := a.extractor.SetConfig(cfg.Config); err != nil {
@@ -553,9 +558,9 @@ func (a *App) applyConfig() error {
 	}
 	// The model must fit the features now extracted (else it is unloaded).
 	a.scorer.featuresChanged()
-	a.alerts.setConfig(cfg)
+	err := a.alerts.setConfig(cfg)
 	a.cfg.Store(cfg)
-	return nil
+	return err
 }
 
 // maintain runs retention a minute after the start and then hourly (a

@@ -224,3 +224,17 @@ func TestReloadAllOrNothing(t *testing.T) {
 		t.Errorf("features %v, schema %v after a good reload: want mem", got, schema())
 	}
 }
+
+// TestDiskReserveConfigured: storage.disk_reserve reaches the store (a
+// reserve above any free space refuses to start, naming the cause).
+func TestDiskReserveConfigured(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Storage.DiskReserve = 1 << 60
+	a, err := New(Options{Config: cfg, ListenAddress: "127.0.0.1:0", NATSListenAddress: "127.0.0.1:0", StoragePath: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err == nil || !errors.Is(err, store.ErrDiskFull) {
+		t.Fatalf("Start with a reserve of 1 EiB: %v, want store.ErrDiskFull", err)
+	}
+}

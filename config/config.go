@@ -87,6 +87,11 @@ type StorageConfig struct {
 	BlockCacheSize   int64 `yaml:"block_cache_size"`    // bytes; default 16 MiB
 	IndexCacheSize   int64 `yaml:"index_cache_size"`    // bytes; default 8 MiB
 	ValueLogFileSize int64 `yaml:"value_log_file_size"` // bytes; default 128 MiB
+	// DiskReserve is the free space (bytes) below which the store refuses
+	// writes (and refuses to open) instead of letting Badger's
+	// preallocated memory-mapped files crash the daemon. Default: two
+	// value-log files, two memtables and 64 MiB; negative disables.
+	DiskReserve int64 `yaml:"disk_reserve"`
 }
 
 // RuntimeConfig tunes the Go runtime's memory use. Zero values keep the

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -325,6 +326,9 @@ type Manager struct {
 	mu     sync.Mutex // serialises Process and guards states
 	states map[string]*entityState
 	closed bool
+	runCtx context.Context // Run's, while it runs (for targets added)
+	runWG  sync.WaitGroup  // delivery loops
+	tm     *targetMetrics
 	// lastT is the time of the last step, lastCall the wall-clock time
 	// it ran (see resend).
 	lastT, lastCall time.Time
@@ -374,6 +378,7 @@ func New(opts Options) (*Manager, error) {
 		}
 	}
 	tm := newTargetMetrics(f)
+	m.tm = tm
 	for _, am := range opts.Alertmanagers {
 		tg := newTarget(am, tm)
 		pend, err := opts.Store.Pending(tg.name, 0)
@@ -711,26 +716,201 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.runMu.Unlock()
 	defer close(m.done)
 	defer cancel()
-	var wg sync.WaitGroup
+	m.mu.Lock()
+	m.runCtx = ctx
 	for _, tg := range m.targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			m.deliver(ctx, tg)
-		}()
+		m.startTarget(tg)
 	}
+	m.mu.Unlock()
 	// Firing alerts are re-sent on a wall-clock schedule too (resend).
-	tick := time.NewTicker(max(m.opts.ResendDelay/2, time.Millisecond))
-	defer tick.Stop()
 	for done := false; !done; {
+		m.mu.Lock()
+		period := max(m.opts.ResendDelay/2, time.Millisecond)
+		m.mu.Unlock()
+		tick := time.NewTimer(period)
 		select {
 		case <-ctx.Done():
 			done = true
 		case <-tick.C:
 			m.resend()
 		}
+		tick.Stop()
 	}
-	wg.Wait()
+	m.mu.Lock()
+	m.runCtx = nil // no more targets start
+	m.mu.Unlock()
+	m.runWG.Wait()
+	return nil
+}
+
+// startTarget starts tg's delivery loop when Run runs (under mu).
+func (m *Manager) startTarget(tg *target) {
+	if m.runCtx == nil || m.runCtx.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(m.runCtx)
+	tg.stop, tg.done = cancel, make(chan struct{})
+	m.runWG.Add(1)
+	go func() {
+		defer m.runWG.Done()
+		defer close(tg.done)
+		m.deliver(ctx, tg)
+	}()
+}
+
+// Reload is what Reconfigure can change while the Manager runs; the
+// fields mean what the Options fields of the same names mean (zero: the
+// default).
+type Reload struct {
+	Alertmanagers []string
+	ResendDelay   time.Duration
+	EvalInterval  time.Duration
+	For           int
+	ResolveRatio  float64
+	ExternalURL   string
+	// RunbookBaseURL: default <ExternalURL>/docs/runbooks/.
+	RunbookBaseURL string
+	Remediations   []Remediation
+}
+
+// CheckReload reports whether Reconfigure would accept r, changing
+// nothing.
+func (m *Manager) CheckReload(r Reload) error {
+	_, _, err := m.reloaded(r)
+	return err
+}
+
+func (m *Manager) reloaded(r Reload) (Options, *remedies, error) {
+	m.mu.Lock()
+	o := m.opts
+	m.mu.Unlock()
+	o.Alertmanagers = append([]string(nil), r.Alertmanagers...)
+	o.ResendDelay, o.EvalInterval, o.For, o.ResolveRatio = r.ResendDelay, r.EvalInterval, r.For, r.ResolveRatio
+	o.ExternalURL, o.RunbookBaseURL = r.ExternalURL, r.RunbookBaseURL
+	if err := o.defaults(); err != nil {
+		return Options{}, nil, err
+	}
+	rem, err := newRemedies(append([]Remediation(nil), r.Remediations...), o.RunbookBaseURL)
+	if err != nil {
+		return Options{}, nil, fmt.Errorf("alert options: %w", err)
+	}
+	return o, rem, nil
+}
+
+// Reconfigure applies a configuration reload, keeping the alert states:
+// thresholds (For, ResolveRatio) and the resend delay apply from the next
+// step; the external URL, and the remediation tables, apply to the alerts
+// rendered and fired from now on (a firing alert keeps its action and
+// runbook); Alertmanagers added get a delivery loop and the current
+// firing and resolved alerts at once; those removed have their delivery
+// loop stopped and their pending outbox items dropped. An invalid r
+// changes nothing.
+func (m *Manager) Reconfigure(r Reload) error {
+	o, rem, err := m.reloaded(r)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return errors.New("alert manager closed")
+	}
+	m.opts.ResendDelay, m.opts.EvalInterval = o.ResendDelay, o.EvalInterval
+	m.opts.For, m.opts.ResolveRatio = o.For, o.ResolveRatio
+	m.opts.ExternalURL, m.opts.RunbookBaseURL = o.ExternalURL, o.RunbookBaseURL
+	m.hyst.For, m.hyst.ResolveRatio = o.For, o.ResolveRatio
+	m.remedy = rem
+
+	want := make(map[string]bool, len(o.Alertmanagers))
+	for _, am := range o.Alertmanagers {
+		want[am] = true
+	}
+	have := make(map[string]bool, len(m.targets))
+	var kept, removed, added []*target
+	for _, tg := range m.targets {
+		have[tg.name] = true
+		if want[tg.name] {
+			kept = append(kept, tg)
+		} else {
+			removed = append(removed, tg)
+		}
+	}
+	var errs []error
+	for _, am := range o.Alertmanagers {
+		if have[am] {
+			continue
+		}
+		// Items pending for it are left over from an earlier
+		// configuration: stale.
+		if err := m.opts.Store.DropTarget(am); err != nil {
+			errs = append(errs, fmt.Errorf("drop stale outbox of %s: %w", redact(am), scrub(err, am)))
+		}
+		tg := newTarget(am, m.tm)
+		added = append(added, tg)
+		kept = append(kept, tg)
+	}
+	m.targets = kept
+	m.opts.Alertmanagers = o.Alertmanagers
+	if len(added) > 0 {
+		if err := m.sendAll(added); err != nil {
+			errs = append(errs, err)
+		}
+		for _, tg := range added {
+			m.startTarget(tg)
+			m.logger.Info("alertmanager added", "alertmanager", tg.label)
+		}
+	}
+	m.mu.Unlock()
+
+	for _, tg := range removed {
+		if tg.stop != nil {
+			tg.stop()
+			<-tg.done
+		}
+		if err := m.opts.Store.DropTarget(tg.name); err != nil {
+			errs = append(errs, fmt.Errorf("drop outbox of removed %s: %w", tg.label, scrub(err, tg.name)))
+		}
+		m.tm.forget(tg.label)
+		m.logger.Info("alertmanager removed", "alertmanager", tg.label)
+	}
+	return errors.Join(errs...)
+}
+
+// sendAll enqueues the firing and resolved (still re-sent) alerts for tgs
+// only (under mu), e.g. Alertmanagers just added.
+func (m *Manager) sendAll(tgs []*target) error {
+	t := m.opts.Now()
+	if !m.lastCall.IsZero() {
+		t = m.lastT.Add(time.Since(m.lastCall))
+	}
+	var due []*entityState
+	for _, s := range m.states {
+		if s.State == store.AlertFiring || s.State == store.AlertResolved {
+			due = append(due, s)
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].AlertFP < due[j].AlertFP })
+	payload := make([]queued, len(due))
+	for i, s := range due {
+		payload[i] = queued{m.postable(s, t), s.State == store.AlertResolved}
+	}
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("encode alerts: %w", err)
+	}
+	names := make([]string, len(tgs))
+	for i, tg := range tgs {
+		names[i] = tg.name
+	}
+	if err := m.opts.Store.Enqueue([]store.OutboxItem{{Targets: names, Payload: body}}); err != nil {
+		return fmt.Errorf("enqueue %d alerts for added alertmanagers: %w", len(payload), err)
+	}
+	for _, tg := range tgs {
+		tg.queueAdd(1)
+	}
 	return nil
 }
 

@@ -178,6 +178,14 @@ type targetMetrics struct {
 	queue        *prometheus.GaugeVec
 }
 
+// forget deletes the series of a removed Alertmanager.
+func (tm *targetMetrics) forget(label string) {
+	tm.sent.DeleteLabelValues(label)
+	tm.failed.DeleteLabelValues(label)
+	tm.latency.DeleteLabelValues(label)
+	tm.queue.DeleteLabelValues(label)
+}
+
 func newTargetMetrics(f promauto.Factory) *targetMetrics {
 	l := []string{"alertmanager"}
 	return &targetMetrics{
@@ -204,6 +212,9 @@ type target struct {
 	postURL string
 	wake    chan struct{}
 	pending atomic.Int64
+	// stop and done are the delivery loop's, while it runs.
+	stop context.CancelFunc
+	done chan struct{}
 
 	sent, failed prometheus.Counter
 	latency      prometheus.Observer

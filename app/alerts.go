@@ -60,7 +60,31 @@ type alerter struct {
 }
 
 func newAlerter(o alerterOptions) (*alerter, error) {
-	cfg := o.Config
+	r := reloadOf(o, o.Config)
+	a := &alerter{opts: o, firing: map[string]FiredAlert{}}
+	m, err := alert.New(alert.Options{
+		Store:         o.Store,
+		Alertmanagers: r.Alertmanagers,
+		ResendDelay:   r.ResendDelay,
+		EvalInterval:  r.EvalInterval,
+		For:           r.For,
+		ResolveRatio:  r.ResolveRatio,
+		ExternalURL:   r.ExternalURL,
+		Remediations:  r.Remediations,
+		Explainer:     alertExplainer{a},
+		Registerer:    o.Registerer,
+		Logger:        o.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create alert manager: %w", err)
+	}
+	a.m = m
+	return a, nil
+}
+
+// reloadOf is the alert manager's part of cfg: the whole alerting section
+// but min_lead (read by omen train only). The step is the daemon's.
+func reloadOf(o alerterOptions, cfg *config.Config) alert.Reload {
 	urls := make([]string, 0, len(cfg.Alerting.Alertmanagers)+len(o.ExtraURLs))
 	for _, am := range cfg.Alerting.Alertmanagers {
 		urls = append(urls, am.URL)
@@ -74,25 +98,10 @@ func newAlerter(o alerterOptions) (*alerter, error) {
 	for _, r := range cfg.Alerting.Remediations {
 		rem = append(rem, alert.Remediation{Cause: r.Cause, Action: r.Action, RunbookURL: r.RunbookURL})
 	}
-	a := &alerter{opts: o, firing: map[string]FiredAlert{}}
-	m, err := alert.New(alert.Options{
-		Store:         o.Store,
-		Alertmanagers: urls,
-		ResendDelay:   time.Duration(cfg.Alerting.ResendDelay),
-		EvalInterval:  o.Step,
-		For:           cfg.Alerting.For,
-		ResolveRatio:  cfg.Alerting.ResolveRatio,
-		ExternalURL:   ext,
-		Remediations:  rem,
-		Explainer:     alertExplainer{a},
-		Registerer:    o.Registerer,
-		Logger:        o.Logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create alert manager: %w", err)
+	return alert.Reload{
+		Alertmanagers: urls, ResendDelay: time.Duration(cfg.Alerting.ResendDelay), EvalInterval: o.Step,
+		For: cfg.Alerting.For, ResolveRatio: cfg.Alerting.ResolveRatio, ExternalURL: ext, Remediations: rem,
 	}
-	a.m = m
-	return a, nil
 }
 
 // externalHost turns a listen address into a host:port a browser can use.
@@ -212,12 +221,31 @@ func (a *alerter) run(ctx context.Context) error {
 }
 func (a *alerter) close() { a.m.Close() }
 
-// setConfig applies a reloaded configuration. The alert manager's options
-// are fixed at start; a changed alerting section takes effect on restart.
-func (a *alerter) setConfig(cfg *config.Config) {
+// checkConfig reports whether setConfig would accept cfg's alerting
+// section, changing nothing: a reload checks it before applying anything.
+func (a *alerter) checkConfig(cfg *config.Config) error {
+	if err := a.m.CheckReload(reloadOf(a.opts, cfg)); err != nil {
+		return fmt.Errorf("alerting: %w", err)
+	}
+	return nil
+}
+
+// setConfig applies a reloaded configuration: the explainer's, and the
+// alerting section, live, keeping the alert states (alert.Manager's
+// Reconfigure: for, resolve_ratio, resend_delay, external_url and
+// remediations; Alertmanagers added start receiving the current alerts,
+// those removed stop and lose their pending notifications). min_lead is
+// read by omen train, not by the daemon. An error (after checkConfig
+// passed, only a failure to drop a removed Alertmanager's outbox) is
+// returned once the rest is applied.
+func (a *alerter) setConfig(cfg *config.Config) error {
 	if a.opts.Explainer != nil {
 		a.opts.Explainer.setConfig(cfg)
 	}
+	if err := a.m.Reconfigure(reloadOf(a.opts, cfg)); err != nil {
+		return fmt.Errorf("alerting: %w", err)
+	}
+	return nil
 }
 
 // alertExplainer explains the prediction an alert fires on, stores the

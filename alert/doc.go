@@ -34,9 +34,23 @@
 //     accepted it (2xx), or rejected it with a 4xx other than 429
 //     (not retryable: logged and counted as failed; a rejected POST of
 //     several alerts is re-sent alert by alert, so that only the bad one is
-//     dropped). A backlog (after an outage) is sent in POSTs of up to
-//     Options.MaxBatch items, keeping of each alert only the newest firing
-//     and the newest resolved version, in order.
+//     dropped). A POST carries every pending item, collapsed to the newest
+//     version of each alert (a resolution supersedes the firing versions
+//     before it; a resolution followed by a re-firing keeps both, in
+//     order); beyond Options.MaxBatch pending items (an outage) a target's
+//     items are compacted into one, so the backlog stays bounded and
+//     recovery sends each alert's current state once.
+//
+// Run also re-sends the due alerts on the wall clock when no step has run
+// for Options.ResendDelay (a data stall: the caller steps only when data
+// arrives), with a fresh endsAt, so Alertmanager does not time out an
+// alert that still fires; resolution still follows the rules above.
+// Reconfigure applies a configuration reload (thresholds, resend delay,
+// URLs, remediations, the set of Alertmanagers) keeping the alert states.
+//
+// Alertmanager URLs may carry basic-auth credentials
+// (http://user:pass@host:9093); the password is redacted
+// (url.URL.Redacted) in metric labels, logs and errors.
 //
 // The alert state (pending/firing/resolved, startsAt, resolve time, last
 // send, the hysteresis counters, severity and explanation) is persisted in
@@ -60,7 +74,9 @@
 // annotation: summary, description, probability, horizon, top_causes,
 // recommended_action, runbook_url and explanation_url. generatorURL is
 // <ExternalURL>/ui/alerts/<fingerprint>, where the fingerprint is the
-// Prometheus fingerprint (model.LabelSet.Fingerprint) of the alert's labels.
+// Prometheus fingerprint (model.LabelSet.Fingerprint) of the alert's labels;
+// Alert.PredictionID is the prediction the alert fired on (the one
+// explained), which the fingerprint resolves to in omen's API and UI.
 //
 // startsAt is the step at which the alert fired; endsAt of a firing alert is
 // the step time + 4 × max(EvalInterval, ResendDelay), and of a resolved

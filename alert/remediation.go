@@ -48,6 +48,21 @@ var defaultRemediations = []Remediation{
 	{Cause: "*config*", Action: "Configuration propagates slowly: slow the scale-out and check the config store.", RunbookURL: "config-propagation"},
 }
 
+// Runbooks returns the relative runbook URLs that the built-in table and
+// the fallback (when no rule matches) can put in an alert, deduplicated:
+// each must be served under Options.RunbookBaseURL.
+func Runbooks() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range append(DefaultRemediations(), Remediation{RunbookURL: fallbackRunbook}) {
+		if r.RunbookURL != "" && !strings.Contains(r.RunbookURL, "://") && !seen[r.RunbookURL] {
+			seen[r.RunbookURL] = true
+			out = append(out, r.RunbookURL)
+		}
+	}
+	return out
+}
+
 const (
 	fallbackAction  = "Inspect the top causes and the explanation before the predicted failure; hold risky changes to this entity."
 	fallbackRunbook = "module-load-failure"

@@ -119,7 +119,7 @@ func TestAlertmanagerFireAndResolve(t *testing.T) {
 			t.Errorf("annotation %s missing: %v", k, a.Annotations)
 		}
 	}
-	if a.Annotations["top_causes"] != "memory_working_set_ratio 62%, OOMKilled (event) 21%, config-store (dependency) on infra/config-store 9%" {
+	if a.Annotations["top_causes"] != "memory_working_set_ratio 62%, OOMKilled (event) 21%; dependencies by root-cause score: config-store on infra/config-store 0.09" {
 		t.Errorf("top_causes %q", a.Annotations["top_causes"])
 	}
 	if a.Annotations["probability"] != "0.750" || a.Annotations["horizon"] != "15m" {

@@ -102,20 +102,45 @@ func percent(v float64) string {
 	return strconv.FormatFloat(finite(v)*100, 'f', 0, 64) + "%"
 }
 
-// formatCauses renders ranked causes as "name 62%, reason (event) 20%".
+// MinCauseShare is the least share of the attribution (and the least
+// root-cause score of a dependency) a cause needs to be listed in the
+// top_causes annotation and the description: smaller ones (down to 0%)
+// say nothing. Explainers may drop them already.
+const MinCauseShare = 0.02
+
+// formatCauses renders ranked causes as "name 62%, reason (event) 20%;
+// dependencies by root-cause score: svc on ns/svc 0.41". Metric and event
+// causes carry their share of the attribution; dependencies carry their
+// root-cause score (a different scale: the scores of the ranked entities
+// sum to 1), listed apart so that the two are not added up. Causes under
+// MinCauseShare are left out.
 func formatCauses(cs []Cause) string {
-	parts := make([]string, 0, len(cs))
+	var feats, deps []string
 	for _, c := range cs {
+		if !(c.Share >= MinCauseShare) {
+			continue
+		}
 		name := c.Name
+		if c.Kind == "dependency" {
+			if c.Entity != "" && c.Entity != c.Name {
+				name += " on " + c.Entity
+			}
+			deps = append(deps, name+" "+strconv.FormatFloat(finite(c.Share), 'f', 2, 64))
+			continue
+		}
 		if c.Kind != "" && c.Kind != "metric" {
 			name += " (" + c.Kind + ")"
 		}
-		if c.Entity != "" && c.Entity != c.Name && c.Kind == "dependency" {
-			name += " on " + c.Entity
-		}
-		parts = append(parts, name+" "+percent(c.Share))
+		feats = append(feats, name+" "+percent(c.Share))
 	}
-	return strings.Join(parts, ", ")
+	out := strings.Join(feats, ", ")
+	if len(deps) > 0 {
+		if out != "" {
+			out += "; "
+		}
+		out += "dependencies by root-cause score: " + strings.Join(deps, ", ")
+	}
+	return out
 }
 
 // formatDuration renders 15m0s as "15m" and 1h30m0s as "1h30m".

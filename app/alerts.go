@@ -292,7 +292,9 @@ func (e alertExplainer) Explain(ctx context.Context, p alert.Prediction) (alert.
 
 // causesOf ranks the explanation's causes for an alert: the metric groups
 // that pushed the probability up, by share of the positive attribution,
-// then the root-cause entities other than the alert's own. eventFeatures
+// then the root-cause entities other than the alert's own, by root-cause
+// score (Cause.Share of kind dependency). Shares and scores under
+// alert.MinCauseShare (2%) are left out. eventFeatures
 // names the features that count events (their causes are of kind event).
 func causesOf(x Explanation, self string, eventFeatures map[string]bool) []alert.Cause {
 	var pos float64
@@ -305,7 +307,7 @@ func causesOf(x Explanation, self string, eventFeatures map[string]bool) []alert
 	sort.SliceStable(groups, func(i, j int) bool { return groups[i].Phi > groups[j].Phi })
 	var out []alert.Cause
 	for _, g := range groups {
-		if g.Phi <= 0 || len(out) == 5 {
+		if g.Phi <= 0 || len(out) == 5 || g.Phi/pos < alert.MinCauseShare {
 			break
 		}
 		kind := "metric"
@@ -316,7 +318,7 @@ func causesOf(x Explanation, self string, eventFeatures map[string]bool) []alert
 	}
 	selfSvc := serviceOf(x.Labels)
 	for _, c := range x.Causes.Entities {
-		if c.Entity == self || c.Entity == selfSvc || len(out) >= 8 {
+		if c.Entity == self || c.Entity == selfSvc || len(out) >= 8 || !(c.Score >= alert.MinCauseShare) {
 			continue
 		}
 		out = append(out, alert.Cause{Name: c.Entity, Kind: "dependency", Entity: c.Entity, Share: c.Score})

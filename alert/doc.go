@@ -65,7 +65,9 @@
 // ("ModuleLoadFailurePredicted"), the entity's labels as given in
 // Prediction.Labels (e.g. namespace, pod or module, service; an "entity"
 // label holding Prediction.Entity when Labels is empty; names made valid
-// for Alertmanager, e.g. app.kubernetes.io/name → app_kubernetes_io_name)
+// for Alertmanager, e.g. app.kubernetes.io/name → app_kubernetes_io_name;
+// of two labels that become the same name, the already valid one wins,
+// else the one whose name sorts first)
 // and severity.
 // Severity is "critical" when the probability at fire time is at least
 // Options.CriticalProbability (0.9), otherwise "warning"; it is fixed when

@@ -3,6 +3,7 @@ package alert
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -147,15 +148,28 @@ func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition 
 	return trNone
 }
 
-// baseLabels are the alert labels of p without severity.
+// baseLabels are the alert labels of p without severity. When two labels
+// of p have the same name once made valid (app.kubernetes.io/name and
+// app_kubernetes_io_name), the one already valid wins, else the one whose
+// name sorts first: the alert's labels and fingerprint do not depend on
+// map order.
 func baseLabels(p *Prediction) map[string]string {
 	ls := make(map[string]string, len(p.Labels)+2)
-	for k, v := range p.Labels {
-		k = labelName(k)
-		if v == "" || k == "alertname" || k == "severity" {
-			continue
+	keys := make([]string, 0, len(p.Labels))
+	for k := range p.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, valid := range []bool{true, false} {
+		for _, k := range keys {
+			v, name := p.Labels[k], labelName(k)
+			if (name == k) != valid || v == "" || name == "alertname" || name == "severity" {
+				continue
+			}
+			if _, ok := ls[name]; !ok {
+				ls[name] = strings.ToValidUTF8(v, "\uFFFD")
+			}
 		}
-		ls[k] = strings.ToValidUTF8(v, "\uFFFD")
 	}
 	if len(ls) == 0 {
 		ls["entity"] = strings.ToValidUTF8(p.Entity, "\uFFFD")

@@ -41,7 +41,7 @@ const (
 	DefaultTimeout             = 10 * time.Second
 	DefaultMinBackoff          = 500 * time.Millisecond
 	DefaultMaxBackoff          = 30 * time.Second
-	DefaultMaxBatch            = 64
+	DefaultMaxBatch            = 8
 	DefaultExternalURL         = "http://localhost:9090"
 )
 
@@ -190,8 +190,9 @@ type Options struct {
 	// MaxBatch bounds the outbox items pending for one Alertmanager: beyond
 	// it (an outage) they are compacted into one item holding the newest
 	// version of each alert (see collapse), so the backlog is bounded by
-	// MaxBatch resends, not by the outage's length. One POST carries the
-	// newest version of each alert of every pending item. Default 64.
+	// MaxBatch resends (each up to one version of every alert), not by the
+	// outage's length. One POST carries the newest version of each alert
+	// of every pending item. Default 8.
 	MaxBatch int
 	// Now is the clock used when Process is given a zero time. Default
 	// time.Now.

@@ -641,10 +641,22 @@ func (m *Manager) fire(ctx context.Context, s *entityState) {
 // needsSending follows Prometheus' rule manager: pending alerts are not
 // sent; an alert is sent when it fired or resolved since its last send, or
 // when the resend delay has passed.
+//
+// A firing alert whose entity had no prediction at its last step(s)
+// (Missing > 0: it may resolve within MissingSteps more steps, e.g. during
+// the idle steps after a stall, which run at once) is re-sent only once
+// half of its endsAt lead has passed: often it resolves first, and a
+// firing resend just before its resolution only adds a notification.
 func (m *Manager) needsSending(s *entityState, t time.Time) bool {
 	switch s.State {
 	case store.AlertFiring:
-		return s.LastSent.Before(s.ActiveAt) || !t.Before(s.LastSent.Add(m.opts.ResendDelay))
+		if s.LastSent.Before(s.ActiveAt) {
+			return true
+		}
+		if s.Missing > 0 {
+			return !t.Before(s.LastSent.Add(2 * max(m.opts.EvalInterval, m.opts.ResendDelay)))
+		}
+		return !t.Before(s.LastSent.Add(m.opts.ResendDelay))
 	case store.AlertResolved:
 		return s.LastSent.Before(s.ResolvedAt) || !t.Before(s.LastSent.Add(m.opts.ResendDelay))
 	}

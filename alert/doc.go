@@ -25,7 +25,10 @@
 //  4. route: an alert is due for sending when it fired or resolved since it
 //     was last sent, or when Options.ResendDelay has passed since then (as
 //     Prometheus' rule manager does); resolved alerts are re-sent for
-//     Options.ResolvedRetention (15m) after resolution.
+//     Options.ResolvedRetention (15m) after resolution. A firing alert whose
+//     entity lacks a prediction is re-sent only after half its endsAt lead
+//     (it may resolve within a few steps, and the idle steps after a stall
+//     run at once: no firing resend just before the resolution).
 //  5. notify: the due alerts of a step are written, as one Alertmanager API
 //     v2 payload, to the durable outbox of the store, pending for every
 //     configured Alertmanager; each Alertmanager has its own delivery loop

@@ -209,9 +209,9 @@ func (a *alerter) report(t int64) {
 // Alerts returns the pipeline's current alerts.
 func (a *alerter) Alerts() []alert.Alert { return a.m.Alerts() }
 
-// run delivers the outbox until ctx ends. Without Alertmanagers the
-// manager has nothing to deliver and returns at once; the actor still
-// lives until shutdown so that it does not end the daemon.
+// run delivers the outbox (to the Alertmanagers of the current
+// configuration: a reload may add some) and re-sends firing alerts during
+// data stalls, until ctx ends.
 func (a *alerter) run(ctx context.Context) error {
 	if err := a.m.Run(ctx); err != nil {
 		return fmt.Errorf("deliver alerts: %w", err)

@@ -145,6 +145,8 @@ func labelsProblem(ls labels.Labels, metric bool) string {
 			problem = fmt.Sprintf("empty value of %s", l.Name)
 		case !utf8.ValidString(l.Value):
 			problem = fmt.Sprintf("invalid UTF-8 in %s", l.Name)
+		case strings.IndexByte(l.Value, 0) >= 0:
+			problem = fmt.Sprintf("NUL byte in %s", l.Name)
 		case !metric && strings.HasPrefix(l.Name, "__"):
 			problem = fmt.Sprintf("reserved label %s on an event", l.Name)
 		}

@@ -221,6 +221,22 @@ func validLabelName(s string) bool {
 	return true
 }
 
+// ValidLabelValue reports why label value v cannot be accepted, or nil:
+// it must be valid UTF-8 and hold no NUL byte. The store uses NUL as a
+// key separator and refuses names holding one (store.ValidEntity), so a
+// value with NUL that reached an entity name would otherwise be refused
+// at every step. Every decoder applies it (the sample, line or item is
+// rejected as malformed); remote write should too.
+func ValidLabelValue(v string) error {
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("value %.64q is not valid UTF-8", v)
+	}
+	if strings.IndexByte(v, 0) >= 0 {
+		return fmt.Errorf("value %.64q contains a NUL byte", v)
+	}
+	return nil
+}
+
 // sanitizeName makes s a valid metric (metric=true) or label name the way
 // Telegraf's prometheus serializer does: a valid name is kept; otherwise an
 // invalid first rune is dropped, later invalid runes become "_", and
@@ -275,9 +291,9 @@ func (d *Decoder) finishLabels(metric, detail bool) (lset labels.Labels, reason,
 	}
 	d.pairs = ps
 	for _, p := range ps {
-		if !utf8.ValidString(p.Value) {
+		if err := ValidLabelValue(p.Value); err != nil {
 			if detail {
-				msg = fmt.Sprintf("label %s value %q is not valid UTF-8", p.Name, p.Value)
+				msg = fmt.Sprintf("label %s: %v", p.Name, err)
 			}
 			return lset, ReasonMalformed, msg
 		}

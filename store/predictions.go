@@ -51,6 +51,10 @@ func ParsePredictionID(id string) (entity string, t int64, err error) {
 // PutPredictions stores ps (replacing predictions of the same entity and
 // T) and advances each entity's latest prediction. A non-empty ID must
 // equal PredictionID(Entity, T). ps is not retained.
+//
+// A prediction whose entity is invalid (see ValidEntity) is skipped,
+// counted in omen_store_invalid_records_total{kind="prediction"} and
+// logged, and the others are stored; it is not an error.
 func (s *Store) PutPredictions(ps []Prediction) error {
 	if err := s.enterWrite("prediction"); err != nil {
 		return err
@@ -59,10 +63,16 @@ func (s *Store) PutPredictions(ps []Prediction) error {
 	start := time.Now()
 	latest := make(map[string]int, len(ps)) // entity → index of newest in ps
 	entries := make([]kv, 0, len(ps))
+	invalid, firstErr := 0, error(nil)
+	defer func() { s.skipInvalid("prediction", invalid, firstErr) }()
 	for i := range ps {
 		p := &ps[i]
-		if err := validName("entity", p.Entity); err != nil {
-			return fmt.Errorf("put predictions: %w", err)
+		if err := ValidEntity(p.Entity); err != nil {
+			if invalid == 0 {
+				firstErr = err
+			}
+			invalid++
+			continue
 		}
 		if p.ID != "" && p.ID != PredictionID(p.Entity, p.T) {
 			return fmt.Errorf("put predictions: id %q does not match entity %q at %d", p.ID, p.Entity, p.T)
@@ -100,7 +110,7 @@ func (s *Store) PutPredictions(ps []Prediction) error {
 	if err != nil {
 		return fmt.Errorf("put predictions: %w", err)
 	}
-	s.observe("prediction", len(ps), start)
+	s.observe("prediction", len(ps)-invalid, start)
 	return nil
 }
 

@@ -116,13 +116,16 @@ func TestVectorsRoundTrip(t *testing.T) {
 	bad := []Vector{
 		{Entity: "x", T: 1, Values: []float64{1}, Failure: fail},                  // wrong value count
 		{Entity: "x", T: 1, Values: []float64{1, 2, 3}, Failure: fail[:2]},        // wrong label count
-		{Entity: "", T: 1, Values: []float64{1, 2, 3}, Failure: fail},             // no entity
 		{Entity: "x", T: 1, Values: []float64{1, 2, 3}, Failure: fail, Schema: 7}, // unknown schema
 	}
 	for i, v := range bad {
 		if err := s.PutVectors([]Vector{v}); err == nil {
 			t.Errorf("bad vector %d accepted", i)
 		}
+	}
+	// No entity: skipped and counted, not an error (TestInvalidEntitySkipped).
+	if err := s.PutVectors([]Vector{{Entity: "", T: 1, Values: []float64{1, 2, 3}, Failure: fail}}); err != nil {
+		t.Errorf("vector without entity: %v", err)
 	}
 }
 
@@ -301,8 +304,12 @@ func TestPutEntitiesMergesInOneCall(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Entities = %+v, want %+v", got, want)
 	}
-	if err := s.PutEntities([]EntityInfo{{ID: ""}}); err == nil {
-		t.Fatal("empty entity id accepted")
+	// An invalid ID is skipped (TestInvalidEntitySkipped), not an error.
+	if err := s.PutEntities([]EntityInfo{{ID: ""}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Entities(); len(got) != 2 {
+		t.Fatalf("empty entity id stored: %+v", got)
 	}
 }
 

@@ -63,6 +63,7 @@ type metrics struct {
 	commits   prometheus.Counter
 	corrupt   prometheus.Counter
 	refused   *prometheus.CounterVec
+	invalid   *prometheus.CounterVec
 	runs      *prometheus.CounterVec
 	lastRun   prometheus.Gauge
 }
@@ -202,6 +203,7 @@ func (s *Store) registerMetrics(reg prometheus.Registerer) {
 	for _, k := range []string{"batch", "vector", "prediction", "explanation", "entity", "outbox", "retention"} {
 		s.m.refused.WithLabelValues(k)
 	}
+	s.m.invalid = registerInvalidMetric(f)
 	s.m.runs = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "omen", Subsystem: "store", Name: "retention_runs_total",
 		Help: "Retention runs, by result (success, error: some step failed, refused: disk full).",

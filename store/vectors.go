@@ -11,6 +11,8 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // Schema is the layout of feature vectors: the names of Vector.Values and
@@ -43,6 +45,47 @@ type EntityInfo struct {
 	Labels    map[string]string
 	FirstSeen int64 // ms
 	LastSeen  int64 // ms
+}
+
+// MaxEntityLen is the longest entity ID the store accepts, in bytes
+// (Badger keys are at most 65,000 bytes; an entity is part of several).
+const MaxEntityLen = 8192
+
+// ErrInvalidEntity is wrapped by ValidEntity's errors.
+var ErrInvalidEntity = errors.New("invalid entity")
+
+// ValidEntity returns why id cannot be an entity ID (wrapping
+// ErrInvalidEntity), or nil: it must be non-empty, hold no NUL byte (the
+// key separator) and be at most MaxEntityLen bytes.
+func ValidEntity(id string) error {
+	if err := validName("entity", id); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidEntity, err)
+	}
+	if len(id) > MaxEntityLen {
+		return fmt.Errorf("%w: entity %.64q… is %d bytes, longer than %d", ErrInvalidEntity, id, len(id), MaxEntityLen)
+	}
+	return nil
+}
+
+// skipInvalid counts and logs the n records of kind that were skipped for
+// an invalid entity; err is the first one's reason.
+func (s *Store) skipInvalid(kind string, n int, err error) {
+	if n == 0 {
+		return
+	}
+	s.m.invalid.WithLabelValues(kind).Add(float64(n))
+	s.opts.Logger.Warn("store: records with an invalid entity skipped", "kind", kind, "n", n, "err", err)
+}
+
+func registerInvalidMetric(f promauto.Factory) *prometheus.CounterVec {
+	c := f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "omen", Subsystem: "store", Name: "invalid_records_total",
+		Help: "Records skipped by a write call because their entity was invalid (empty, with a NUL byte, or longer than MaxEntityLen), by kind; the call's other records are written.",
+	}, []string{"kind"})
+	for _, k := range []string{"vector", "entity", "prediction"} {
+		c.WithLabelValues(k)
+	}
+	return c
 }
 
 func schemaKey(v uint32) []byte { return binary.BigEndian.AppendUint32([]byte{pSchema}, v) }
@@ -144,6 +187,11 @@ func (s *Store) schemas() ([]Schema, error) {
 // vector with Schema 0 is stored under the current schema version; when a
 // schema exists, lengths must match it. One transaction per call (split if
 // too big), fsync'd before returning. vs is not retained.
+//
+// A vector whose entity is invalid (see ValidEntity) is skipped, counted
+// in omen_store_invalid_records_total{kind="vector"} and logged, and the
+// others are stored: one bad entity name (e.g. from a label value the
+// ingest let through) must not lose the whole step. It is not an error.
 func (s *Store) PutVectors(vs []Vector) error {
 	if err := s.enterWrite("vector"); err != nil {
 		return err
@@ -153,10 +201,16 @@ func (s *Store) PutVectors(vs []Vector) error {
 	cur := s.schema.Load()
 	var known map[uint32]Schema
 	entries := make([]kv, 0, len(vs))
+	invalid, firstErr := 0, error(nil)
+	defer func() { s.skipInvalid("vector", invalid, firstErr) }()
 	for i := range vs {
 		v := &vs[i]
-		if err := validName("entity", v.Entity); err != nil {
-			return fmt.Errorf("put vectors: %w", err)
+		if err := ValidEntity(v.Entity); err != nil {
+			if invalid == 0 {
+				firstErr = err
+			}
+			invalid++
+			continue
 		}
 		ver := v.Schema
 		if ver == 0 && cur != nil {
@@ -192,7 +246,7 @@ func (s *Store) PutVectors(vs []Vector) error {
 	if err := s.writeKVs(entries); err != nil {
 		return fmt.Errorf("put vectors: %w", err)
 	}
-	s.observe("vector", len(vs), start)
+	s.observe("vector", len(entries), start)
 	return nil
 }
 
@@ -317,15 +371,30 @@ func (s *Store) PutEntity(id string, labels map[string]string, t int64) error {
 // PutEntities records many sightings in one transaction (one fsync): each
 // element says entity ID was seen from FirstSeen (0: same as LastSeen) to
 // LastSeen with Labels, merged as by PutEntity. es is not retained.
+//
+// A sighting whose ID is invalid (see ValidEntity) is skipped, counted in
+// omen_store_invalid_records_total{kind="entity"} and logged, and the
+// others are stored; it is not an error.
 func (s *Store) PutEntities(es []EntityInfo) error {
 	if err := s.enterWrite("entity"); err != nil {
 		return err
 	}
 	defer s.exit()
+	var invalid int
+	var firstErr error
 	for i := range es {
-		if err := validName("entity", es[i].ID); err != nil {
-			return fmt.Errorf("put entities: %w", err)
+		if err := ValidEntity(es[i].ID); err != nil {
+			if invalid == 0 {
+				firstErr = err
+				es = slices.Clone(es) // es is the caller's
+			}
+			invalid++
+			es[i].ID = ""
 		}
+	}
+	if invalid > 0 {
+		es = slices.DeleteFunc(es, func(e EntityInfo) bool { return e.ID == "" })
+		s.skipInvalid("entity", invalid, firstErr)
 	}
 	if len(es) == 0 {
 		return nil

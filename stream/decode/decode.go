@@ -199,13 +199,15 @@ type Decoder struct {
 	errStart        int
 
 	// Scratch.
-	key     []byte
-	fields  []influxField
-	pairs   []labels.Label
-	tags    []labels.Label // influx: the tags of the series key being built
-	meas    string         // influx: its measurement
-	builder labels.ScratchBuilder
-	json    jsonScratch
+	key    []byte
+	fields []influxField
+	// seenFields: markLaterFields' scratch for lines of many fields.
+	seenFields map[string]struct{}
+	pairs      []labels.Label
+	tags       []labels.Label // influx: the tags of the series key being built
+	meas       string         // influx: its measurement
+	builder    labels.ScratchBuilder
+	json       jsonScratch
 }
 
 // New returns a Decoder with opts, after filling in defaults and validating.

@@ -22,6 +22,38 @@ type influxField struct {
 	raw    []byte // raw value, for messages
 	v      float64
 	reason string // non-empty: the field yields no sample for this reason
+	later  bool   // a later field of the line has the same key (it wins)
+}
+
+// MaxInfluxFields is the most fields one influx line may have: a longer
+// line is rejected as malformed. Telegraf's widest inputs (e.g. procstat,
+// net) write well under 100; the bound keeps one hostile line (a 1 MiB
+// line holds ~116k fields) from costing more than a bounded amount of work.
+const MaxInfluxFields = 1024
+
+// markLaterFields sets later on every field whose key a later field of fs
+// repeats (the last value wins, as in InfluxDB). Lines of a few fields
+// compare pairwise; longer ones use seen, so the cost is linear.
+func markLaterFields(fs []influxField, seen map[string]struct{}) {
+	if len(fs) <= 32 {
+		for k := range fs {
+			for j := k + 1; j < len(fs); j++ {
+				if bytes.Equal(fs[j].key, fs[k].key) {
+					fs[k].later = true
+					break
+				}
+			}
+		}
+		return
+	}
+	clear(seen)
+	for k := len(fs) - 1; k >= 0; k-- {
+		if _, ok := seen[string(fs[k].key)]; ok {
+			fs[k].later = true
+			continue
+		}
+		seen[string(fs[k].key)] = struct{}{}
+	}
 }
 
 // eol reports whether p[i:] starts with the end of a line: end of input,
@@ -156,6 +188,10 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 				f.reason = reason
 			}
 		}
+		if len(fs) == MaxInfluxFields {
+			d.fields = fs
+			return bad(i, fmt.Sprintf("more than %d fields", MaxInfluxFields), nil)
+		}
 		fs = append(fs, f)
 		if i < n && p[i] == ',' {
 			i++
@@ -189,13 +225,17 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 	}
 	end = skipLine(p, i)
 
+	if d.seenFields == nil && len(fs) > 32 {
+		d.seenFields = make(map[string]struct{}, len(fs))
+	}
+	markLaterFields(fs, d.seenFields)
 	timeReason := d.checkTime(t)
 	var le *lineEntry // the series key's fields, looked up at the first sample
 	var tagsParsed, tagsOK bool
 	var tagsBad seriesEntry
 	for k := range fs {
 		f := &fs[k]
-		if laterField(fs, k) {
+		if f.later {
 			continue // a repeated field key: the last value wins, as in InfluxDB
 		}
 		if timeReason != "" {
@@ -267,16 +307,6 @@ func seriesKeyEnd(p []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// laterField reports whether a field after fs[k] has the same key.
-func laterField(fs []influxField, k int) bool {
-	for j := k + 1; j < len(fs); j++ {
-		if bytes.Equal(fs[j].key, fs[k].key) {
-			return true
-		}
-	}
-	return false
 }
 
 // influxMillis converts a line protocol timestamp to milliseconds,

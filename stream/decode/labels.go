@@ -80,6 +80,11 @@ func (le *lineEntry) lookup(k int, fkey []byte) (seriesEntry, bool) {
 	if k < len(le.fields) && le.fields[k].key == string(fkey) {
 		return le.fields[k].entry(), true
 	}
+	if k >= maxLineFields {
+		// Beyond what an entry caches: a scan per field would make a
+		// line of many fields quadratic; its series is built afresh.
+		return seriesEntry{}, false
+	}
 	for i := range le.fields {
 		if le.fields[i].key == string(fkey) {
 			return le.fields[i].entry(), true

@@ -220,7 +220,10 @@ func (e *evaluator) expire(ctx context.Context) {
 }
 
 // store writes the step's vectors, and the sightings of new entities (and
-// of known ones every entityRefresh).
+// of known ones every entityRefresh). The store skips (and counts in
+// omen_store_invalid_records_total) a vector or sighting whose entity it
+// cannot key (store.ValidEntity), storing the others; such an entity is
+// marked known so it is not retried every step.
 func (e *evaluator) store(t int64, vs []features.Vector) {
 	recs := make([]store.Vector, len(vs))
 	var seen []store.EntityInfo

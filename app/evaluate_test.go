@@ -1,10 +1,15 @@
 package app
 
 import (
+	"log/slog"
 	"math"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/store"
 )
 
 func TestDropAbsent(t *testing.T) {
@@ -23,5 +28,42 @@ func TestDropAbsent(t *testing.T) {
 	got = dropAbsent(vs, []bool{false, false})
 	if len(got) != 1 || got[0].Entity != "a" {
 		t.Errorf("kept %v, want a", got)
+	}
+}
+
+// A step with one entity the store cannot key (a NUL byte from a label
+// value) stores the vectors and sightings of the others, and counts no
+// step failure.
+func TestEvaluatorStoreSkipsInvalidEntity(t *testing.T) {
+	st, err := store.Open(store.Options{InMemory: true, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e := newEvaluator(evaluatorOptions{Store: st, Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	vs := []features.Vector{
+		{Entity: "shop/cart-0", T: 60000, Values: []float64{1}},
+		{Entity: "shop/bad\x00pod", T: 60000, Values: []float64{1}},
+		{Entity: "shop/cart-1", T: 60000, Values: []float64{1}},
+	}
+	e.store(60000, vs)
+	if n := testutil.ToFloat64(e.failures); n != 0 {
+		t.Errorf("%v step failures, want 0", n)
+	}
+	es, err := st.Entities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2 {
+		t.Errorf("%d entities stored, want 2: %+v", len(es), es)
+	}
+	for _, ent := range []string{"shop/cart-0", "shop/cart-1"} {
+		n := 0
+		if err := st.Vectors(ent, math.MinInt64, math.MaxInt64, func(store.Vector) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("%s: %d vectors stored, want 1", ent, n)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -16,13 +17,26 @@ import (
 	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/omen-sre/omen/stream/decode"
 	"github.com/omen-sre/omen/telemetry"
 )
 
 // RemoteWritePath is where the remote-write receiver is usually mounted.
 const RemoteWritePath = "/api/v1/write"
 
-// RemoteWriteOptions configure a RemoteWriteReceiver.
+// Defaults of RemoteWriteOptions.
+const (
+	DefaultRWMaxDecodedBytes      = 32 << 20
+	DefaultRWLabelCacheSize       = 1 << 18
+	DefaultRWLabelCacheBytes      = 128 << 20
+	DefaultRWMaxSamplesPerRequest = 100_000
+	DefaultRWMaxSeriesPerRequest  = 100_000
+	DefaultRWMaxInFlight          = 4
+	DefaultRWInFlightWait         = 5 * time.Second
+)
+
+// RemoteWriteOptions configure a RemoteWriteReceiver. The zero value of
+// every field selects its default.
 type RemoteWriteOptions struct {
 	// Source names the batches handed to the Appender. Default
 	// "remote-write".
@@ -30,11 +44,47 @@ type RemoteWriteOptions struct {
 	// MaxDecodedBytes bounds the snappy-decoded request size (and the
 	// compressed body). Default 32 MiB.
 	MaxDecodedBytes int
+	// MaxSamplesPerRequest bounds the samples of one request, counted as
+	// sent (dropped ones included), and MaxSeriesPerRequest its series;
+	// beyond either the request is refused with 413. A sample costs 2 bytes
+	// on the wire but about 40 decoded, so MaxDecodedBytes alone would let
+	// a 1.4 MB request take 2 GB. Prometheus sends at most
+	// queue_config.max_samples_per_send (default 2,000) per request.
+	// Defaults 100,000 each.
+	MaxSamplesPerRequest int
+	MaxSeriesPerRequest  int
+	// MaxInFlight bounds the requests read, decoded and appended at once;
+	// a request waits up to InFlightWait for a slot, then gets 429 with
+	// Retry-After (Prometheus retries it). Memory of the receiver is thus
+	// about MaxInFlight × (2 × MaxDecodedBytes + 40 B ×
+	// MaxSamplesPerRequest). Defaults 4 and 5s.
+	MaxInFlight  int
+	InFlightWait time.Duration
+	// MaxLabels and MaxLabelValueLen bound a series' labels like the NATS
+	// decoders' (decode.Options, same defaults: 64 labels with a non-empty
+	// value, __name__ included; 2048 bytes per name or value). A series
+	// beyond them is refused (too_many_labels) like one with invalid
+	// labels: the request's other series are stored, then 400.
+	MaxLabels        int
+	MaxLabelValueLen int
+	// MaxSampleAge and MaxSampleFuture drop (and count, reasons too_old
+	// and too_new) samples older than Now−MaxSampleAge or later than
+	// Now+MaxSampleFuture, like the NATS decoders (decode.Options MaxAge
+	// and MaxFuture, same defaults 2h and 10m); negative disables a bound.
+	// The rest of the request is stored and answered 204.
+	MaxSampleAge    time.Duration
+	MaxSampleFuture time.Duration
+	// Now is the clock of the sample time window. Default time.Now.
+	Now func() time.Time
 	// LabelCacheSize bounds the number of interned label sets; an entry
 	// costs about twice its series' encoded labels (≈ 300–600 bytes for
 	// Kubernetes series). When a shard fills up it is emptied, so more
 	// active series than this only cost re-interning. Default 262144.
 	LabelCacheSize int
+	// LabelCacheBytes bounds the label cache's estimated bytes the same
+	// way (a shard is emptied when it reaches its 1/32 share; a set above
+	// 1/256 of it is not cached). Default 128 MiB.
+	LabelCacheBytes int
 	// AppendTimeout bounds one Append call. Default 30s.
 	AppendTimeout time.Duration
 }
@@ -44,24 +94,44 @@ func (o *RemoteWriteOptions) withDefaults() (RemoteWriteOptions, error) {
 	if r.Source == "" {
 		r.Source = "remote-write"
 	}
-	if r.MaxDecodedBytes == 0 {
-		r.MaxDecodedBytes = 32 << 20
-	}
-	if r.LabelCacheSize == 0 {
-		r.LabelCacheSize = 1 << 18
-	}
-	if r.AppendTimeout == 0 {
-		r.AppendTimeout = 30 * time.Second
+	setDefault(&r.MaxDecodedBytes, DefaultRWMaxDecodedBytes)
+	setDefault(&r.MaxSamplesPerRequest, DefaultRWMaxSamplesPerRequest)
+	setDefault(&r.MaxSeriesPerRequest, DefaultRWMaxSeriesPerRequest)
+	setDefault(&r.MaxInFlight, DefaultRWMaxInFlight)
+	setDefault(&r.InFlightWait, DefaultRWInFlightWait)
+	setDefault(&r.MaxLabels, decode.DefaultMaxLabels)
+	setDefault(&r.MaxLabelValueLen, decode.DefaultMaxLabelValueLen)
+	setDefault(&r.MaxSampleAge, decode.DefaultMaxAge)
+	setDefault(&r.MaxSampleFuture, decode.DefaultMaxFuture)
+	setDefault(&r.LabelCacheSize, DefaultRWLabelCacheSize)
+	setDefault(&r.LabelCacheBytes, DefaultRWLabelCacheBytes)
+	setDefault(&r.AppendTimeout, 30*time.Second)
+	if r.Now == nil {
+		r.Now = time.Now
 	}
 	switch {
 	case r.MaxDecodedBytes < 1024:
 		return r, fmt.Errorf("remote-write options: MaxDecodedBytes %d below 1024", r.MaxDecodedBytes)
 	case r.LabelCacheSize < 0:
 		return r, fmt.Errorf("remote-write options: negative LabelCacheSize %d", r.LabelCacheSize)
+	case r.LabelCacheBytes < 0:
+		return r, fmt.Errorf("remote-write options: negative LabelCacheBytes %d", r.LabelCacheBytes)
 	case r.AppendTimeout < 0:
 		return r, fmt.Errorf("remote-write options: negative AppendTimeout %s", r.AppendTimeout)
+	case r.MaxSamplesPerRequest < 0 || r.MaxSeriesPerRequest < 0:
+		return r, fmt.Errorf("remote-write options: negative MaxSamplesPerRequest %d or MaxSeriesPerRequest %d", r.MaxSamplesPerRequest, r.MaxSeriesPerRequest)
+	case r.MaxInFlight < 0 || r.InFlightWait < 0:
+		return r, fmt.Errorf("remote-write options: negative MaxInFlight %d or InFlightWait %s", r.MaxInFlight, r.InFlightWait)
+	case r.MaxLabels < 0 || r.MaxLabelValueLen < 0:
+		return r, fmt.Errorf("remote-write options: negative MaxLabels %d or MaxLabelValueLen %d", r.MaxLabels, r.MaxLabelValueLen)
 	}
 	return r, nil
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
 }
 
 // RemoteWriteReceiver is an http.Handler for Prometheus remote-write 1.0
@@ -74,7 +144,13 @@ func (o *RemoteWriteOptions) withDefaults() (RemoteWriteOptions, error) {
 //     __name__). The valid series of such a request are still stored
 //     before the 400 is sent, so a sender that drops the request on 400 (as
 //     Prometheus does) loses only the bad series;
-//   - 413 when the body exceeds MaxDecodedBytes;
+//   - 400 also for series beyond MaxLabels or MaxLabelValueLen (reason
+//     too_many_labels), with the same partial storing;
+//   - 413 when the body exceeds MaxDecodedBytes, or the request holds more
+//     than MaxSamplesPerRequest samples or MaxSeriesPerRequest series
+//     (nothing of it is stored);
+//   - 429 with Retry-After when MaxInFlight requests are being served and
+//     no slot frees within InFlightWait;
 //   - 415 for a content type other than application/x-protobuf (remote-write
 //     1.0; the 2.0 type proto=io.prometheus.write.v2.Request included) or an
 //     encoding other than snappy (an absent Content-Encoding is read as
@@ -85,7 +161,8 @@ func (o *RemoteWriteOptions) withDefaults() (RemoteWriteOptions, error) {
 //
 // NaN and ±Inf samples other than the stale marker are dropped and counted
 // (omen_ingest_errors_total{reason="invalid_value"}) without failing the
-// request; native histograms and exemplars are ignored (counted as
+// request, and so are samples outside the MaxSampleAge / MaxSampleFuture
+// window (reasons too_old, too_new); native histograms and exemplars are ignored (counted as
 // reason="unsupported"). Remote-write batches carry Seq 0: a request the
 // sender retries after a 5xx whose samples were in fact stored is stored
 // again.
@@ -96,6 +173,7 @@ type RemoteWriteReceiver struct {
 	cache  *labelCache
 	pool   sync.Pool
 	m      *ingestMetrics
+	slots  chan struct{} // MaxInFlight tokens
 
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -130,7 +208,9 @@ func NewRemoteWriteReceiver(app Appender, opts RemoteWriteOptions, reg prometheu
 	if err != nil {
 		return nil, fmt.Errorf("remote-write receiver metrics: %w", err)
 	}
-	h := &RemoteWriteReceiver{opts: o, app: app, logger: logger, m: m, cache: newLabelCache(o.LabelCacheSize)}
+	h := &RemoteWriteReceiver{opts: o, app: app, logger: logger, m: m,
+		cache: newLabelCache(o.LabelCacheSize, o.LabelCacheBytes, labelLimits{maxLabels: o.MaxLabels, maxLen: o.MaxLabelValueLen}),
+		slots: make(chan struct{}, o.MaxInFlight)}
 	if h.requests, err = counterVec(reg, prometheus.CounterOpts{
 		Namespace: "omen", Name: "remote_write_requests_total",
 		Help: "Remote-write requests received, by HTTP status code.",
@@ -158,8 +238,11 @@ func (h *RemoteWriteReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		} else {
 			h.logger.Debug("remote-write request rejected", "code", code, "err", msg)
 		}
-		if code == http.StatusMethodNotAllowed {
+		switch code {
+		case http.StatusMethodNotAllowed:
 			w.Header().Set("Allow", http.MethodPost)
+		case http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", "1")
 		}
 		http.Error(w, msg, code)
 	} else {
@@ -179,6 +262,10 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 	if r.ContentLength > int64(h.opts.MaxDecodedBytes) {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes exceeds limit %d", r.ContentLength, h.opts.MaxDecodedBytes)
 	}
+	if !h.acquire(r.Context()) {
+		return http.StatusTooManyRequests, fmt.Sprintf("%d requests in flight, retry later", h.opts.MaxInFlight)
+	}
+	defer func() { <-h.slots }()
 	st := h.pool.Get().(*rwState)
 	defer h.put(st)
 
@@ -208,8 +295,24 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 		return http.StatusBadRequest, fmt.Sprintf("snappy: %v", err)
 	}
 	var stats rwStats
+	now := h.opts.Now().UnixMilli()
+	st.dec.minT, st.dec.maxT = math.MinInt64, math.MaxInt64
+	if h.opts.MaxSampleAge > 0 {
+		st.dec.minT = now - h.opts.MaxSampleAge.Milliseconds()
+	}
+	if h.opts.MaxSampleFuture > 0 {
+		st.dec.maxT = now + h.opts.MaxSampleFuture.Milliseconds()
+	}
+	st.dec.maxSamples, st.dec.maxSeries = h.opts.MaxSamplesPerRequest, h.opts.MaxSeriesPerRequest
 	st.samples, err = st.dec.decode(dec, st.samples[:0], &stats)
-	if err != nil {
+	switch {
+	case errors.Is(err, errTooManySamples):
+		h.m.errors.WithLabelValues(ReasonTooLarge).Inc()
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request holds more than the limit of %d samples", h.opts.MaxSamplesPerRequest)
+	case errors.Is(err, errTooManySeries):
+		h.m.errors.WithLabelValues(ReasonTooLarge).Inc()
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request holds more than the limit of %d series", h.opts.MaxSeriesPerRequest)
+	case err != nil:
 		h.m.errors.WithLabelValues(ReasonUndecodable).Inc()
 		return http.StatusBadRequest, fmt.Sprintf("decode write request: %v", err)
 	}
@@ -221,6 +324,15 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 	}
 	if stats.invalidSeries > 0 {
 		h.m.errors.WithLabelValues(ReasonInvalidLabel).Add(float64(stats.invalidSeries))
+	}
+	if stats.limitSeries > 0 {
+		h.m.errors.WithLabelValues(decode.ReasonTooManyLabels).Add(float64(stats.limitSeries))
+	}
+	if stats.tooOld > 0 {
+		h.m.errors.WithLabelValues(decode.ReasonTooOld).Add(float64(stats.tooOld))
+	}
+	if stats.tooNew > 0 {
+		h.m.errors.WithLabelValues(decode.ReasonTooNew).Add(float64(stats.tooNew))
 	}
 	if len(st.samples) > 0 {
 		st.batch[0] = telemetry.Batch{Source: h.opts.Source, Received: time.Now().UnixMilli(), Samples: st.samples}
@@ -241,8 +353,8 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 		}
 		h.m.samples.WithLabelValues(h.opts.Source).Add(float64(len(st.samples)))
 	}
-	if stats.invalidSeries > 0 {
-		return http.StatusBadRequest, fmt.Sprintf("%d series with invalid labels dropped, first %s", stats.invalidSeries, stats.firstInvalid)
+	if n := stats.invalidSeries + stats.limitSeries; n > 0 {
+		return http.StatusBadRequest, fmt.Sprintf("%d series with invalid labels dropped, first %s", n, stats.firstInvalid)
 	}
 	return http.StatusNoContent, ""
 }
@@ -261,14 +373,13 @@ func (h *RemoteWriteReceiver) put(st *rwState) {
 
 var errTooLarge = errors.New("body too large")
 
+// maxInitialBody caps the buffer allocated for a declared Content-Length
+// before any byte arrives; it grows as data does.
+const maxInitialBody = 1 << 20
+
 func readBody(r io.Reader, buf []byte, contentLength int64, limit int) ([]byte, error) {
-	if contentLength > 0 {
-		if cap(buf) < int(contentLength) {
-			buf = make([]byte, contentLength)
-		}
-		buf = buf[:contentLength]
-		_, err := io.ReadFull(r, buf)
-		return buf, err
+	if contentLength > 0 && cap(buf) < int(min(contentLength, maxInitialBody)) {
+		buf = make([]byte, 0, min(contentLength, maxInitialBody))
 	}
 	for {
 		if len(buf) == cap(buf) {
@@ -280,11 +391,34 @@ func readBody(r io.Reader, buf []byte, contentLength int64, limit int) ([]byte, 
 			return buf, errTooLarge
 		}
 		if err == io.EOF {
+			if contentLength > 0 && int64(len(buf)) < contentLength {
+				return buf, io.ErrUnexpectedEOF
+			}
 			return buf, nil
 		}
 		if err != nil {
 			return buf, err
 		}
+	}
+}
+
+// acquire takes an in-flight slot, waiting up to InFlightWait; false when
+// none freed or the request was cancelled.
+func (h *RemoteWriteReceiver) acquire(ctx context.Context) bool {
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(h.opts.InFlightWait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -37,8 +37,13 @@ func series(v float64, ts int64, kv ...string) prompb.TimeSeries {
 	return s
 }
 
+// newTestReceiver returns a receiver with opts; unless opts set a sample
+// time window, it has none (test samples have small timestamps).
 func newTestReceiver(t testing.TB, app Appender, opts RemoteWriteOptions) (*RemoteWriteReceiver, *prometheus.Registry) {
 	t.Helper()
+	if opts.MaxSampleAge == 0 && opts.MaxSampleFuture == 0 {
+		opts.MaxSampleAge, opts.MaxSampleFuture = -1, -1
+	}
 	reg := prometheus.NewRegistry()
 	h, err := NewRemoteWriteReceiver(app, opts, reg, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -275,7 +280,7 @@ func FuzzRemoteWriteDecode(f *testing.F) {
 		raw, _ := wr.Marshal()
 		f.Add(raw)
 	}
-	cache := newLabelCache(128)
+	cache := newLabelCache(128, 0, labelLimits{})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		d := rwDecoder{cache: cache}
 		var st rwStats
@@ -289,7 +294,7 @@ func FuzzRemoteWriteDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("fast decoder rejects what prompb accepts: %v", err)
 		}
-		if st.invalidSeries != invalid {
+		if st.invalidSeries+st.limitSeries != invalid {
 			t.Fatalf("invalid series %d, reference %d", st.invalidSeries, invalid)
 		}
 		gotM := map[string][]prompb.Sample{}

@@ -140,11 +140,21 @@ func nextField(b []byte) (num int, typ int, val []byte, n uint64, rest []byte, e
 
 // rwStats counts what a decode dropped.
 type rwStats struct {
-	invalidSeries int // series rejected for bad labels
+	invalidSeries int // series rejected for bad labels (invalid_labels)
+	limitSeries   int // series rejected for too many or too long labels (too_many_labels)
 	invalidValues int // NaN/±Inf samples dropped
+	tooOld        int // samples before the time window
+	tooNew        int // samples after the time window
 	histograms    int // native histograms dropped (unsupported)
 	firstInvalid  string
 }
+
+// errTooManySamples and errTooManySeries end a decode whose request holds
+// more samples or series than its limits allow.
+var (
+	errTooManySamples = errors.New("too many samples")
+	errTooManySeries  = errors.New("too many series")
+)
 
 // rwDecoder decodes WriteRequests. It is not safe for concurrent use; the
 // label cache it points to is.
@@ -152,12 +162,24 @@ type rwDecoder struct {
 	cache *labelCache
 	key   []byte
 	sb    labels.ScratchBuilder
+
+	// Per request, set by the receiver: samples outside [minT, maxT] are
+	// dropped (counted too_old / too_new); more than maxSamples samples
+	// (as sent, dropped ones included) or maxSeries series end the decode
+	// with errTooManySamples / errTooManySeries. Zero limits disable them.
+	minT, maxT            int64
+	maxSamples, maxSeries int
+	nSamples, nSeries     int
 }
 
 // decode appends the float samples of the WriteRequest in buf to out.
 // A malformed message is an error; invalid series and values are counted
 // in st and skipped.
 func (d *rwDecoder) decode(buf []byte, out []telemetry.Sample, st *rwStats) ([]telemetry.Sample, error) {
+	d.nSamples, d.nSeries = 0, 0
+	if d.minT == 0 && d.maxT == 0 {
+		d.minT, d.maxT = math.MinInt64, math.MaxInt64
+	}
 	for len(buf) > 0 {
 		num, typ, val, _, rest, err := nextField(buf)
 		if err != nil {
@@ -169,6 +191,9 @@ func (d *rwDecoder) decode(buf []byte, out []telemetry.Sample, st *rwStats) ([]t
 		}
 		if typ != wireBytes {
 			return out, errProto
+		}
+		if d.nSeries++; d.maxSeries > 0 && d.nSeries > d.maxSeries {
+			return out, errTooManySeries
 		}
 		if out, err = d.series(val, out, st); err != nil {
 			return out, err
@@ -205,14 +230,21 @@ func (d *rwDecoder) series(ts []byte, out []telemetry.Sample, st *rwStats) ([]te
 			st.histograms++
 		}
 	}
-	ls, ok, err := d.cache.get(d.key, &d.sb)
+	if d.nSamples += nsamples; d.maxSamples > 0 && d.nSamples > d.maxSamples {
+		return out, errTooManySamples
+	}
+	ls, rej, err := d.cache.get(d.key, &d.sb)
 	if err != nil {
 		return out, err
 	}
-	if !ok {
-		st.invalidSeries++
+	if rej != nil {
+		if rej.limit {
+			st.limitSeries++
+		} else {
+			st.invalidSeries++
+		}
 		if st.firstInvalid == "" {
-			st.firstInvalid = describeKey(d.key)
+			st.firstInvalid = describeKey(d.key) + ": " + rej.msg
 		}
 		return out, nil
 	}
@@ -249,6 +281,14 @@ func (d *rwDecoder) series(ts []byte, out []telemetry.Sample, st *rwStats) ([]te
 			st.invalidValues++
 			continue
 		}
+		if t < d.minT {
+			st.tooOld++
+			continue
+		}
+		if t > d.maxT {
+			st.tooNew++
+			continue
+		}
 		out = append(out, telemetry.Sample{Labels: ls, T: t, V: v})
 	}
 	return out, nil
@@ -270,7 +310,7 @@ func describeKey(key []byte) string {
 		if len(s) > 1 {
 			s += ", "
 		}
-		s += fmt.Sprintf("%q=%q", name, v)
+		s += fmt.Sprintf("%.64q=%.64q", name, v)
 		if len(s) > 200 {
 			return s + "…}"
 		}
@@ -297,96 +337,167 @@ func parseLabel(b []byte) (name, val []byte, err error) {
 	return name, val, nil
 }
 
-// buildLabels turns raw label fields into labels.Labels. ok is false when
-// the set is invalid for omen: label names must be non-empty, valid UTF-8,
+// labelLimits bound a series' labels: the NATS decoders' limits
+// (decode.Options MaxLabels, MaxLabelValueLen).
+type labelLimits struct {
+	maxLabels int // labels with a non-empty value, __name__ included
+	maxLen    int // bytes of a label name (other than __name__) or value
+}
+
+// rejection says why a label set is refused. limit is set when it breaks
+// a labelLimits bound (reason too_many_labels), else it is invalid
+// (invalid_labels).
+type rejection struct {
+	msg   string
+	limit bool
+}
+
+var (
+	rejInvalidName = &rejection{msg: "empty or non-UTF-8 label name or non-UTF-8 value"}
+	rejUnsorted    = &rejection{msg: "label names not sorted or duplicated"}
+	rejNoName      = &rejection{msg: "no metric name"}
+)
+
+// buildLabels turns raw label fields into labels.Labels. rej is non-nil
+// when the set is refused: label names must be non-empty, valid UTF-8,
 // strictly increasing (sorted, no duplicates); values valid UTF-8; a
-// non-empty __name__ must be present. Labels with empty values are
-// dropped, as in Prometheus.
-func buildLabels(key []byte, sb *labels.ScratchBuilder) (labels.Labels, bool, error) {
+// non-empty __name__ must be present; lim bounds the number of labels and
+// the length of names and values. Labels with empty values are dropped, as
+// in Prometheus.
+func buildLabels(key []byte, sb *labels.ScratchBuilder, lim labelLimits) (labels.Labels, *rejection, error) {
 	sb.Reset()
 	var prev []byte
 	first := true
 	hasName := false
+	n := 0
 	for b := key; len(b) > 0; {
 		_, _, val, _, rest, err := nextField(b)
 		if err != nil {
-			return labels.EmptyLabels(), false, err
+			return labels.EmptyLabels(), nil, err
 		}
 		b = rest
 		name, v, err := parseLabel(val)
 		if err != nil {
-			return labels.EmptyLabels(), false, err
+			return labels.EmptyLabels(), nil, err
 		}
 		if len(name) == 0 || !utf8.Valid(name) || !utf8.Valid(v) {
-			return labels.EmptyLabels(), false, nil
+			return labels.EmptyLabels(), rejInvalidName, nil
 		}
 		if !first && string(prev) >= string(name) {
-			return labels.EmptyLabels(), false, nil
+			return labels.EmptyLabels(), rejUnsorted, nil
 		}
 		first, prev = false, name
-		if string(name) == pmodel.MetricNameLabel && len(v) > 0 {
+		isName := string(name) == pmodel.MetricNameLabel
+		if isName && len(v) > 0 {
 			hasName = true
 		}
 		if len(v) == 0 {
 			continue
 		}
+		if lim.maxLen > 0 && (len(v) > lim.maxLen || !isName && len(name) > lim.maxLen) {
+			return labels.EmptyLabels(), &rejection{limit: true, msg: fmt.Sprintf("label %.64q (name %d bytes, value %d bytes) is longer than the limit of %d bytes", name, len(name), len(v), lim.maxLen)}, nil
+		}
+		if n++; lim.maxLabels > 0 && n > lim.maxLabels {
+			return labels.EmptyLabels(), &rejection{limit: true, msg: fmt.Sprintf("more than the limit of %d labels", lim.maxLabels)}, nil
+		}
 		sb.Add(string(name), string(v))
 	}
 	if !hasName {
-		return labels.EmptyLabels(), false, nil
+		return labels.EmptyLabels(), rejNoName, nil
 	}
-	return sb.Labels(), true, nil
+	return sb.Labels(), nil, nil
 }
 
 // labelCache interns label sets by their raw remote-write encoding. It is
-// bounded: each shard is cleared when it reaches its share of the
-// capacity. Invalid sets are cached too (as !ok) so that a sender
-// repeating a bad series costs one map lookup.
+// bounded in entries and in bytes: each shard is cleared when it reaches
+// its share of either capacity, and a set costing more than an eighth of a
+// shard's bytes is not cached at all. Rejected sets are cached too (with
+// their rejection) so that a sender repeating a bad series costs one map
+// lookup.
 type labelCache struct {
-	seed   maphash.Seed
-	shards [cacheShards]cacheShard
-	max    int // per shard
+	seed     maphash.Seed
+	shards   [cacheShards]cacheShard
+	max      int // entries per shard
+	maxBytes int // bytes per shard
+	lim      labelLimits
 }
 
 const cacheShards = 32
 
 type cacheEntry struct {
-	ls labels.Labels
-	ok bool
+	ls  labels.Labels
+	rej *rejection
 }
 
 type cacheShard struct {
-	mu sync.RWMutex
-	m  map[string]cacheEntry
+	mu    sync.RWMutex
+	m     map[string]cacheEntry
+	bytes int
 }
 
-func newLabelCache(size int) *labelCache {
-	c := &labelCache{seed: maphash.MakeSeed(), max: max(size/cacheShards, 1)}
+// newLabelCache returns a cache of at most size entries and about
+// maxBytes bytes (0: no byte bound) whose sets obey lim.
+func newLabelCache(size, maxBytes int, lim labelLimits) *labelCache {
+	c := &labelCache{seed: maphash.MakeSeed(), max: max(size/cacheShards, 1), lim: lim}
+	if maxBytes > 0 {
+		c.maxBytes = max(maxBytes/cacheShards, 1)
+	}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]cacheEntry)
 	}
 	return c
 }
 
-func (c *labelCache) get(key []byte, sb *labels.ScratchBuilder) (labels.Labels, bool, error) {
+// entryBytes estimates what an entry holds: its key, its label strings
+// and headers, and the map slot.
+func entryBytes(key []byte, e cacheEntry) int {
+	n := 2*len(key) + 64
+	if e.rej != nil {
+		n += len(e.rej.msg)
+	}
+	e.ls.Range(func(l labels.Label) { n += 16 })
+	return n
+}
+
+func (c *labelCache) get(key []byte, sb *labels.ScratchBuilder) (labels.Labels, *rejection, error) {
 	sh := &c.shards[maphash.Bytes(c.seed, key)%cacheShards]
 	sh.mu.RLock()
 	e, hit := sh.m[string(key)]
 	sh.mu.RUnlock()
 	if hit {
-		return e.ls, e.ok, nil
+		return e.ls, e.rej, nil
 	}
-	ls, ok, err := buildLabels(key, sb)
+	ls, rej, err := buildLabels(key, sb, c.lim)
 	if err != nil {
-		return ls, false, err
+		return ls, nil, err
+	}
+	e = cacheEntry{ls: ls, rej: rej}
+	cost := entryBytes(key, e)
+	if c.maxBytes > 0 && cost > c.maxBytes/8 {
+		return ls, rej, nil // too big to keep
 	}
 	sh.mu.Lock()
-	if len(sh.m) >= c.max {
-		sh.m = make(map[string]cacheEntry, c.max)
+	if len(sh.m) >= c.max || c.maxBytes > 0 && sh.bytes+cost > c.maxBytes {
+		sh.m = make(map[string]cacheEntry, min(c.max, 1024))
+		sh.bytes = 0
 	}
-	sh.m[string(key)] = cacheEntry{ls: ls, ok: ok}
+	if _, dup := sh.m[string(key)]; !dup {
+		sh.m[string(key)] = e
+		sh.bytes += cost
+	}
 	sh.mu.Unlock()
-	return ls, ok, nil
+	return ls, rej, nil
+}
+
+// bytes returns the estimated bytes of the cached label sets.
+func (c *labelCache) bytes() int {
+	n := 0
+	for i := range c.shards {
+		c.shards[i].mu.RLock()
+		n += c.shards[i].bytes
+		c.shards[i].mu.RUnlock()
+	}
+	return n
 }
 
 // len returns the number of cached label sets.

@@ -16,12 +16,18 @@ const uidTTL = int64(60 * 60 * 1000)
 
 // eventStore keeps the recent occurrences per entity of the reasons the
 // configuration uses. Times are data times in milliseconds.
+//
+// It holds at most max entities and max UIDs (the Head's MaxSeries,
+// max_series in the configuration): an event of a new entity, or with a
+// new UID, beyond either is dropped (cardinality) until gc frees room. The
+// limits are shared by every publisher of events, like the Head's.
 type eventStore struct {
 	mu       sync.Mutex
 	entities map[string]*entityEvents
 	uids     map[string]uidState
 	maxT     int64
 	nextGC   int64
+	max      int
 }
 
 type entityEvents struct {
@@ -40,13 +46,15 @@ type uidState struct {
 	t     int64
 }
 
-func newEventStore() *eventStore {
-	return &eventStore{entities: map[string]*entityEvents{}, uids: map[string]uidState{}, maxT: math.MinInt64, nextGC: math.MinInt64}
+// newEventStore returns an event store of at most max entities and max
+// UIDs.
+func newEventStore(max int) *eventStore {
+	return &eventStore{entities: map[string]*entityEvents{}, uids: map[string]uidState{}, maxT: math.MinInt64, nextGC: math.MinInt64, max: max}
 }
 
 // add records events and returns how many were dropped for missing entity
-// labels and for being too old.
-func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old int) {
+// labels, for being too old, and for a new entity or UID beyond the limit.
+func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old, cardinality int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range evs {
@@ -61,12 +69,25 @@ func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old int) 
 			continue
 		}
 		n := max(ev.Count, 1)
+		var st uidState
+		var seen bool
 		if ev.UID != "" {
-			st, seen := s.uids[ev.UID]
+			st, seen = s.uids[ev.UID]
 			if seen && n <= st.count {
 				// A redelivery or an older copy: nothing new happened.
 				continue
 			}
+		}
+		if ev.T > s.maxT {
+			s.maxT = ev.T
+		}
+		tooOld := ev.T <= s.maxT-c.eventKeep
+		e := s.entities[key]
+		if !tooOld && e == nil && len(s.entities) >= s.max || ev.UID != "" && !seen && len(s.uids) >= s.max {
+			cardinality++
+			continue
+		}
+		if ev.UID != "" {
 			uid := ev.UID
 			if !seen {
 				uid = strings.Clone(uid) // the event may point into a reused buffer
@@ -76,14 +97,10 @@ func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old int) 
 				n -= st.count
 			}
 		}
-		if ev.T > s.maxT {
-			s.maxT = ev.T
-		}
-		if ev.T <= s.maxT-c.eventKeep {
+		if tooOld {
 			old++
 			continue
 		}
-		e := s.entities[key]
 		if e == nil {
 			e = &entityEvents{labels: lbls}
 			s.entities[key] = e
@@ -94,7 +111,7 @@ func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old int) 
 		s.nextGC = s.maxT + c.eventKeep/4
 		s.gc(s.maxT - c.eventKeep)
 	}
-	return missing, old
+	return missing, old, cardinality
 }
 
 // gc forgets occurrences at or before minValid and UIDs not seen for uidTTL.

@@ -184,7 +184,7 @@ func NewExtractor(opts ExtractorOptions) (*Extractor, error) {
 	e := &Extractor{
 		opts:       opts,
 		head:       opts.Head,
-		events:     newEventStore(),
+		events:     newEventStore(opts.Head.opts.MaxSeries),
 		polled:     newPolledStore(),
 		lookbackMs: opts.LookbackDelta.Milliseconds(),
 		// The engine's own metrics (prometheus_engine_*) are not
@@ -273,11 +273,14 @@ func (e *Extractor) Config() Config { return e.cfg.Load().cfg }
 // failure labels. Only events with a reason the configuration uses are kept.
 // A Kubernetes event re-sent with the same UID counts only the increase of
 // its Count, so redeliveries count nothing. Events without the entity labels
-// are dropped (missing_labels).
+// are dropped (missing_labels). Events of a new entity or with a new UID
+// beyond the Head's MaxSeries entities or UIDs held are dropped
+// (cardinality): the limit is shared by every publisher.
 func (e *Extractor) AddEvents(evs []telemetry.Event) {
-	missing, old := e.events.add(e.cfg.Load(), evs)
+	missing, old, card := e.events.add(e.cfg.Load(), evs)
 	e.dropMissing.Add(float64(missing))
 	e.dropTooOld.Add(float64(old))
+	e.dropped.WithLabelValues(ReasonCardinality).Add(float64(card))
 }
 
 // AddPolled records feature values a remote Prometheus evaluated (remote

@@ -77,8 +77,12 @@ func finite(v float64) float64 {
 	return v
 }
 
+// errLimit stops a scan once a query's limit is reached.
+var errLimit = errors.New("limit reached")
+
 // Predictions implements Backend. A range query scans entities in ID order
-// (the API's order) and stops once q.Limit predictions are collected.
+// and each entity's predictions newest first (the API's order), and stops
+// once q.Limit predictions are collected.
 func (b *StoreBackend) Predictions(ctx context.Context, q PredictionQuery) ([]Prediction, error) {
 	labels, ids, err := b.labels()
 	if err != nil {
@@ -114,11 +118,17 @@ func (b *StoreBackend) Predictions(ctx context.Context, q PredictionQuery) ([]Pr
 		if !matchEntity(q.Entity, q.Matchers, id, labels[id]) {
 			continue
 		}
-		err := b.o.Store.Predictions(id, from, to, func(p store.Prediction) error {
+		// Newest first (the API's order within an entity), stopping once
+		// q.Limit are collected: ?from=0&limit=1 reads one record, not
+		// the entity's whole history.
+		err := b.o.Store.PredictionsNewestFirst(id, from, to, func(p store.Prediction) error {
 			out = append(out, fromStore(p, labels[id]))
+			if q.Limit > 0 && len(out) >= q.Limit {
+				return errLimit
+			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, errLimit) {
 			return nil, fmt.Errorf("predictions of %s: %w", id, err)
 		}
 		if q.Limit > 0 && len(out) >= q.Limit {

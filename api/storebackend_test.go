@@ -80,8 +80,8 @@ func TestStoreBackend(t *testing.T) {
 		t.Fatalf("range: %d %v", len(rng), err)
 	}
 	lim, err := b.Predictions(ctx, api.PredictionQuery{From: time.UnixMilli(0), Limit: 3})
-	if err != nil || len(lim) != 10 || lim[0].Entity != "infra/db-0" {
-		t.Fatalf("limited range: %d predictions (want the first entity's 10) %v", len(lim), err)
+	if err != nil || len(lim) != 3 || lim[0].Entity != "infra/db-0" || lim[0].T != t0 || lim[2].T != t0-30000 {
+		t.Fatalf("limited range: %d predictions (want the first entity's 3 newest) %v", len(lim), err)
 	}
 	as, err := b.Alerts(ctx, api.AlertQuery{State: "firing"})
 	if err != nil || len(as) != 1 || as[0].ActiveAt != t0 {

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,5 +75,48 @@ func TestInvalidEntitySkipped(t *testing.T) {
 		if n := testutil.ToFloat64(s.m.invalid.WithLabelValues(k)); n != float64(len(bad)) {
 			t.Errorf("invalid_records_total{kind=%q} = %v, want %d", k, n, len(bad))
 		}
+	}
+}
+
+func TestPredictionsNewestFirst(t *testing.T) {
+	s := openTest(t, Options{InMemory: true})
+	var ps []Prediction
+	for _, e := range []string{"a", "a/b", "b"} {
+		for k := int64(1); k <= 5; k++ {
+			ps = append(ps, Prediction{Entity: e, T: k * 1000, Prob: float64(k) / 10})
+		}
+	}
+	if err := s.PutPredictions(ps); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		from, to int64
+		want     []int64
+	}{
+		{math.MinInt64, math.MaxInt64, []int64{5000, 4000, 3000, 2000, 1000}},
+		{2000, 4000, []int64{4000, 3000, 2000}},
+		{2500, 3500, []int64{3000}},
+		{6000, 7000, nil},
+		{4000, 2000, nil},
+	} {
+		var got []int64
+		if err := s.PredictionsNewestFirst("a", tc.from, tc.to, func(p Prediction) error {
+			if p.Entity != "a" {
+				t.Errorf("prediction of %q", p.Entity)
+			}
+			got = append(got, p.T)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("[%d, %d]: %v, want %v", tc.from, tc.to, got, tc.want)
+		}
+	}
+	stop := errors.New("stop")
+	n := 0
+	err := s.PredictionsNewestFirst("b", math.MinInt64, math.MaxInt64, func(Prediction) error { n++; return stop })
+	if !errors.Is(err, stop) || n != 1 {
+		t.Errorf("stop: %v after %d", err, n)
 	}
 }

@@ -135,6 +135,53 @@ func (s *Store) Predictions(entity string, from, to int64, fn func(Prediction) e
 	return nil
 }
 
+// PredictionsNewestFirst is Predictions in reverse time order: fn is
+// called for each prediction of entity with from ≤ T ≤ to, newest first,
+// so a caller that wants the newest n can stop after n (return an error
+// of its own from fn: it stops the scan and is returned wrapped).
+func (s *Store) PredictionsNewestFirst(entity string, from, to int64, fn func(Prediction) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.exit()
+	if from > to {
+		return nil
+	}
+	p := namePrefix(pPred, entity)
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, PrefetchValues: true, PrefetchSize: 16, Prefix: p})
+		defer it.Close()
+		seek := append(appendTime(p, to), 0xff) // after every key at to
+		for it.Seek(seek); it.Valid(); it.Next() {
+			item := it.Item()
+			t, ok := keyTime(item.Key()[len(p):])
+			if !ok {
+				return fmt.Errorf("malformed key %x", item.Key())
+			}
+			if t < from {
+				return nil
+			}
+			if t > to {
+				continue
+			}
+			if err := item.Value(func(v []byte) error {
+				pr, err := decodePrediction(v)
+				if err != nil {
+					return err
+				}
+				return fn(pr)
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read predictions of %q: %w", entity, err)
+	}
+	return nil
+}
+
 // LatestPredictions returns the newest prediction of every entity, ordered
 // by entity.
 func (s *Store) LatestPredictions() ([]Prediction, error) {

@@ -246,6 +246,10 @@ func (a *App) Start(ctx context.Context) error {
 	a.head, err = features.NewHead(features.HeadOptions{
 		Lookback:  time.Duration(cfg.Lookback),
 		MaxSeries: cfg.MaxSeries,
+		// A second line of defence behind the sources' time window (the
+		// same bound): a sample far ahead of the clock would move the
+		// head's clock and age every series out.
+		MaxFuture: time.Duration(cfg.Ingest.MaxSampleFuture),
 		// omen's decoders intern fresh label sets: share, don't copy.
 		ImmutableLabels: true,
 		Registerer:      a.reg,
@@ -339,7 +343,16 @@ func (a *App) Start(ctx context.Context) error {
 		src.nc.Close()
 		return fail(err)
 	}
-	a.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	a.srv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Bounds reading a whole request (a remote-write body of at most
+		// 32 MiB, a model upload): a client trickling a body cannot hold
+		// a connection and its buffer for ever. No WriteTimeout: history
+		// answers stream and explanations can take long.
+		ReadTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute,
+	}
 	if a.opts.TLSCertFile != "" || a.opts.TLSKeyFile != "" {
 		tc, err := api.TLSConfig(a.opts.TLSCertFile, a.opts.TLSKeyFile)
 		if err != nil {

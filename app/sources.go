@@ -76,7 +76,13 @@ func newSources(o sourceOptions) (*sources, error) {
 		return nil, fmt.Errorf("create NATS consumer: %w", err)
 	}
 	if !cfg.RemoteWrite.Disabled {
-		rw, err := stream.NewRemoteWriteReceiver(o.Appender, stream.RemoteWriteOptions{}, o.Registerer, o.Logger)
+		rw, err := stream.NewRemoteWriteReceiver(o.Appender, stream.RemoteWriteOptions{
+			// The same time window as the NATS decoders: one sample from
+			// a clock far ahead would otherwise move the head's clock and
+			// the ingest watermark past every later sample.
+			MaxSampleAge:    time.Duration(cfg.Ingest.MaxSampleAge),
+			MaxSampleFuture: time.Duration(cfg.Ingest.MaxSampleFuture),
+		}, o.Registerer, o.Logger)
 		if err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("create remote-write receiver: %w", err)

@@ -40,13 +40,16 @@ type Config struct {
 	Dependencies []Dependency `yaml:"dependencies"`
 }
 
-// IngestConfig bounds what the NATS decoders accept.
+// IngestConfig bounds what the NATS decoders and the remote-write
+// receiver accept.
 type IngestConfig struct {
 	// MaxSampleAge rejects samples and events older than this (reason
-	// too_old). Default 2h; it must cover the longest NATS redelivery.
+	// too_old), from NATS and remote-write. Default 2h; it must cover the
+	// longest NATS redelivery and remote-write backlog.
 	MaxSampleAge model.Duration `yaml:"max_sample_age"`
 	// MaxSampleFuture rejects samples and events further ahead of the
-	// clock than this (reason too_new). Default 10m.
+	// clock than this (reason too_new), from NATS and remote-write; the
+	// feature head drops samples beyond it too. Default 10m.
 	MaxSampleFuture model.Duration `yaml:"max_sample_future"`
 }
 

@@ -121,7 +121,10 @@
 // protobuf decoder (checked against prompb by a differential fuzz test),
 // pooled buffers and a bounded cache of interned label sets. Status codes
 // are listed on the type. Stale markers pass through; other NaN and ±Inf
-// values are dropped and counted as invalid_value.
+// values are dropped and counted as invalid_value. It applies the NATS
+// decoders' label limits and sample time window, and bounds the samples
+// and series of a request, the requests in flight and the label cache's
+// bytes (RemoteWriteOptions).
 //
 // # Metrics
 //

@@ -91,6 +91,10 @@ func TestRemoteWriteStatusCodes(t *testing.T) {
 	badUTF8 := encodeWriteRequest(t, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{
 		series(1, 1000, "__name__", "up", "job", "\xff"),
 	}})
+	nulValue := encodeWriteRequest(t, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{
+		series(1, 1000, "__name__", "up", "pod", "bad\x00pod"),
+		series(1, 1000, "__name__", "up", "pod", "good"),
+	}})
 	bigRaw := make([]byte, 4096)
 	big := snappy.Encode(nil, bigRaw)
 
@@ -118,6 +122,7 @@ func TestRemoteWriteStatusCodes(t *testing.T) {
 		{name: "no metric name", body: noName, want: 400},
 		{name: "empty label name", body: emptyName, want: 400},
 		{name: "invalid utf8", body: badUTF8, want: 400},
+		{name: "NUL in value", body: nulValue, want: 400, wantSamples: 1},
 		{name: "too large", body: big, want: 413},
 		{name: "append retryable", body: goodBody, appErr: errors.New("disk full"), want: 503},
 		{name: "append invalid", body: goodBody, appErr: fmt.Errorf("bad: %w", ErrInvalid), want: 400},
@@ -244,7 +249,7 @@ func referenceDecode(raw []byte) (map[string][]prompb.Sample, int, error) {
 		hasName := false
 		var b labels.ScratchBuilder
 		for i, l := range ts.Labels {
-			if l.Name == "" || !validUTF8(l.Name) || !validUTF8(l.Value) || (i > 0 && ts.Labels[i-1].Name >= l.Name) {
+			if l.Name == "" || !validUTF8(l.Name) || !validUTF8(l.Value) || strings.Contains(l.Value, "\x00") || (i > 0 && ts.Labels[i-1].Name >= l.Name) {
 				ok = false
 			}
 			if l.Name == "__name__" && l.Value != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 
+	"github.com/omen-sre/omen/stream/decode"
 	"github.com/omen-sre/omen/telemetry"
 )
 
@@ -353,14 +354,15 @@ type rejection struct {
 }
 
 var (
-	rejInvalidName = &rejection{msg: "empty or non-UTF-8 label name or non-UTF-8 value"}
+	rejInvalidName = &rejection{msg: "empty or non-UTF-8 label name"}
 	rejUnsorted    = &rejection{msg: "label names not sorted or duplicated"}
 	rejNoName      = &rejection{msg: "no metric name"}
 )
 
 // buildLabels turns raw label fields into labels.Labels. rej is non-nil
 // when the set is refused: label names must be non-empty, valid UTF-8,
-// strictly increasing (sorted, no duplicates); values valid UTF-8; a
+// strictly increasing (sorted, no duplicates); values valid UTF-8 without
+// NUL bytes (decode.ValidLabelValue); a
 // non-empty __name__ must be present; lim bounds the number of labels and
 // the length of names and values. Labels with empty values are dropped, as
 // in Prometheus.
@@ -380,8 +382,13 @@ func buildLabels(key []byte, sb *labels.ScratchBuilder, lim labelLimits) (labels
 		if err != nil {
 			return labels.EmptyLabels(), nil, err
 		}
-		if len(name) == 0 || !utf8.Valid(name) || !utf8.Valid(v) {
+		if len(name) == 0 || !utf8.Valid(name) {
 			return labels.EmptyLabels(), rejInvalidName, nil
+		}
+		if err := decode.ValidLabelValue(string(v)); err != nil {
+			// Non-UTF-8, or a NUL (which the store refuses in entity
+			// names), as in the NATS decoders.
+			return labels.EmptyLabels(), &rejection{msg: fmt.Sprintf("label %.64q: %v", name, err)}, nil
 		}
 		if !first && string(prev) >= string(name) {
 			return labels.EmptyLabels(), rejUnsorted, nil

@@ -390,6 +390,9 @@ func readBody(r io.Reader, buf []byte, contentLength int64, limit int) ([]byte, 
 		if len(buf) > limit {
 			return buf, errTooLarge
 		}
+		if contentLength > 0 && int64(len(buf)) == contentLength {
+			return buf, nil // all declared bytes (the server reads no further)
+		}
 		if err == io.EOF {
 			if contentLength > 0 && int64(len(buf)) < contentLength {
 				return buf, io.ErrUnexpectedEOF

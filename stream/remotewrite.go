@@ -54,8 +54,9 @@ type RemoteWriteOptions struct {
 	MaxSamplesPerRequest int
 	MaxSeriesPerRequest  int
 	// MaxInFlight bounds the requests read, decoded and appended at once;
-	// a request waits up to InFlightWait for a slot, then gets 429 with
-	// Retry-After (Prometheus retries it). Memory of the receiver is thus
+	// a request waits up to InFlightWait for a slot, then gets 503 with
+	// Retry-After (Prometheus retries a 5xx; it drops a 429 unless
+	// retry_on_http_429 is set). Memory of the receiver is thus
 	// about MaxInFlight × (2 × MaxDecodedBytes + 40 B ×
 	// MaxSamplesPerRequest). Defaults 4 and 5s.
 	MaxInFlight  int
@@ -149,8 +150,9 @@ func setDefault[T int | time.Duration](v *T, def T) {
 //   - 413 when the body exceeds MaxDecodedBytes, or the request holds more
 //     than MaxSamplesPerRequest samples or MaxSeriesPerRequest series
 //     (nothing of it is stored);
-//   - 429 with Retry-After when MaxInFlight requests are being served and
-//     no slot frees within InFlightWait;
+//   - 503 with Retry-After when MaxInFlight requests are being served and
+//     no slot frees within InFlightWait (a 5xx: Prometheus retries it by
+//     default, a 429 only with retry_on_http_429);
 //   - 415 for a content type other than application/x-protobuf (remote-write
 //     1.0; the 2.0 type proto=io.prometheus.write.v2.Request included) or an
 //     encoding other than snappy (an absent Content-Encoding is read as
@@ -241,7 +243,7 @@ func (h *RemoteWriteReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		switch code {
 		case http.StatusMethodNotAllowed:
 			w.Header().Set("Allow", http.MethodPost)
-		case http.StatusTooManyRequests:
+		case http.StatusServiceUnavailable:
 			w.Header().Set("Retry-After", "1")
 		}
 		http.Error(w, msg, code)
@@ -263,7 +265,7 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes exceeds limit %d", r.ContentLength, h.opts.MaxDecodedBytes)
 	}
 	if !h.acquire(r.Context()) {
-		return http.StatusTooManyRequests, fmt.Sprintf("%d requests in flight, retry later", h.opts.MaxInFlight)
+		return http.StatusServiceUnavailable, fmt.Sprintf("%d requests in flight, retry later", h.opts.MaxInFlight)
 	}
 	defer func() { <-h.slots }()
 	st := h.pool.Get().(*rwState)

@@ -148,7 +148,8 @@ func TestRemoteWriteRequestLimits(t *testing.T) {
 	}
 }
 
-// Beyond MaxInFlight requests, one waits InFlightWait then gets 429 with
+// Beyond MaxInFlight requests, one waits InFlightWait then gets 503 (which
+// Prometheus retries by default; a 429 it would drop) with
 // Retry-After.
 func TestRemoteWriteInFlight(t *testing.T) {
 	entered := make(chan struct{})
@@ -168,8 +169,8 @@ func TestRemoteWriteInFlight(t *testing.T) {
 	})
 	<-entered
 	rec := post(h, body, nil)
-	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
-		t.Fatalf("second request: status %d, Retry-After %q; want 429 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("second request: status %d, Retry-After %q; want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
 	}
 	close(release)
 	wg.Wait()
@@ -177,8 +178,8 @@ func TestRemoteWriteInFlight(t *testing.T) {
 	if rec := post(h, body, nil); rec.Code != 204 {
 		t.Fatalf("after the slot freed: status %d", rec.Code)
 	}
-	if v := counterValue(t, reg, "omen_remote_write_requests_total", "code", "429"); v != 1 {
-		t.Fatalf("429 requests = %v, want 1", v)
+	if v := counterValue(t, reg, "omen_remote_write_requests_total", "code", "503"); v != 1 {
+		t.Fatalf("503 requests = %v, want 1", v)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"regexp"
 	"os"
 	"reflect"
 	"strconv"
@@ -404,15 +405,31 @@ func Load(name string, data []byte) (*Config, error) {
 func validURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("invalid URL %q: %w", s, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold a password
+		}
+		return fmt.Errorf("invalid URL %q: %w", redactURL(s), err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("invalid URL %q: scheme must be http or https", s)
+		return fmt.Errorf("invalid URL %q: scheme must be http or https", u.Redacted())
 	}
 	if u.Host == "" {
-		return fmt.Errorf("invalid URL %q: no host", s)
+		return fmt.Errorf("invalid URL %q: no host", u.Redacted())
 	}
 	return nil
+}
+
+// userinfo matches the user information of a URL that may not parse.
+var userinfo = regexp.MustCompile(`(//[^/@:]*):[^/@]*@`)
+
+// redactURL hides the password of a URL for errors and logs, also when it
+// does not parse.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return userinfo.ReplaceAllString(s, "${1}:xxxxx@")
 }
 
 // yamlError turns a yaml.v3 error ("yaml: line 3: ...") into an *Error.

@@ -100,3 +100,18 @@ func TestLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestURLErrorsRedacted: an invalid Alertmanager URL's error hides its
+// password, whether or not it parses.
+func TestURLErrorsRedacted(t *testing.T) {
+	for _, u := range []string{"htps://omen:s3cret@am:9093", "http://omen:s3cret@am:%zz", "http://omen:s3cret@"} {
+		_, err := Load("x.yml", []byte("alerting:\n  alertmanagers:\n    - url: "+u+"\n"))
+		if err == nil {
+			t.Errorf("%s: no error", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "invalid URL") {
+			t.Errorf("%s: the error shows the password: %v", u, err)
+		}
+	}
+}

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 )
 
 // ErrInvalid marks a request the backend refuses as invalid: a model file
@@ -57,6 +59,9 @@ type ModelAdmin interface {
 	// back to the previously active one. It returns the active version.
 	SetActive(ctx context.Context, version string) (ModelVersion, error)
 }
+
+// modelUploadTimeout bounds reading one model upload.
+const modelUploadTimeout = 15 * time.Minute
 
 // DefaultMaxModelBytes is the default of Options.MaxModelBytes.
 const DefaultMaxModelBytes = 256 << 20
@@ -107,9 +112,16 @@ func (a *API) addModel(w http.ResponseWriter, r *http.Request) {
 		}
 		promote = b
 	}
+	// The server's read timeout suits small requests; a model of up to
+	// MaxModelBytes may come over a slow link.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(modelUploadTimeout))
 	file, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opts.MaxModelBytes))
 	var tooLarge *http.MaxBytesError
+	var netErr net.Error
 	switch {
+	case errors.As(err, &netErr) && netErr.Timeout():
+		writeError(w, http.StatusRequestTimeout, "timeout", fmt.Errorf("model upload not complete after %v", modelUploadTimeout))
+		return
 	case errors.As(err, &tooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Errorf("model file over %d bytes", tooLarge.Limit))
 		return

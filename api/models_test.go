@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/omen-sre/omen/api"
 )
@@ -148,5 +151,45 @@ func TestBrowserProtections(t *testing.T) {
 		if resp.StatusCode != tc.want {
 			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.want)
 		}
+	}
+}
+
+// slowReader sends its data in pieces with a pause between them.
+type slowReader struct {
+	data  []byte
+	pause time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	if len(s.data) == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(s.pause)
+	n := copy(p, s.data[:min(len(s.data), 16)])
+	s.data = s.data[n:]
+	return n, nil
+}
+
+// TestSlowModelUpload: a model upload may take longer than the server's
+// read timeout (which suits small requests).
+func TestSlowModelUpload(t *testing.T) {
+	a, err := api.New(api.Options{Backend: &api.MemBackend{}, Models: &api.MemModels{}, ListenAddress: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(a.Handler())
+	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	body := &slowReader{data: bytes.Repeat([]byte("m"), 160), pause: 60 * time.Millisecond} // ≈ 0.6 s
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/models", body)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("slow upload: status %d, want 201", resp.StatusCode)
 	}
 }

@@ -171,6 +171,26 @@ func (s *Store) enterWrite(kind string) error {
 	return nil
 }
 
+// enterAlertWrite is enterWrite for the alert pipeline's small writes
+// (outbox items and acknowledgements, alert states): like retention they
+// go on down to half the reserve, so that alerts, and the one saying the
+// disk fills up, still reach Alertmanager while ingest is refused.
+func (s *Store) enterAlertWrite(kind string) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	d := &s.disk
+	if !d.watched || !d.low.Load() {
+		return nil
+	}
+	if free := s.checkDisk(); free >= 0 && free < s.opts.DiskReserve/2 {
+		s.exit()
+		s.m.refused.WithLabelValues(kind).Inc()
+		return fmt.Errorf("write %s: %w", strings.ReplaceAll(kind, "_", " "), s.diskFullError(free))
+	}
+	return nil
+}
+
 // sizeCollector exports omen_store_size_bytes{kind}: disk space used by
 // the store's files (allocated blocks on Linux, apparent sizes elsewhere),
 // by kind (sst: LSM tables, vlog: value log, mem: memtable logs, other:

@@ -94,7 +94,9 @@
 // sizes) every write fails with an error wrapping ErrDiskFull and counted
 // in omen_store_writes_refused_total{kind}; reads keep working, and
 // writes resume as soon as space is freed. Open fails below the reserve.
-// RunRetention keeps running down to half the reserve. Gauges:
+// RunRetention, and the alert pipeline's small writes (outbox items and
+// acknowledgements, alert states: alerts still reach Alertmanager), keep
+// running down to half the reserve. Gauges:
 // omen_store_disk_free_bytes, omen_store_disk_reserve_bytes, and
 // omen_store_size_bytes{kind} (sst, vlog, mem, other: blocks allocated to
 // the store's files, recomputed at most every 30 s). See the Disk section

@@ -58,7 +58,7 @@ func outPendingKey(target string, id uint64) []byte {
 // Targets, in one transaction. It sets items[i].ID (and Created when 0).
 // Payloads are copied.
 func (s *Store) Enqueue(items []OutboxItem) error {
-	if err := s.enterWrite("outbox"); err != nil {
+	if err := s.enterAlertWrite("outbox"); err != nil {
 		return err
 	}
 	defer s.exit()
@@ -160,7 +160,7 @@ func (s *Store) Pending(target string, limit int) ([]OutboxItem, error) {
 // by all its targets is deleted. Unknown or already acknowledged ids are
 // ignored.
 func (s *Store) Ack(target string, ids []uint64) error {
-	if err := s.enterWrite("outbox_ack"); err != nil {
+	if err := s.enterAlertWrite("outbox_ack"); err != nil {
 		return err
 	}
 	defer s.exit()
@@ -281,7 +281,7 @@ func cloneBytes(b []byte) []byte {
 // PutAlertState stores st under st.Fingerprint, replacing any previous
 // state. Updated is set to now when 0.
 func (s *Store) PutAlertState(st AlertState) error {
-	if err := s.enterWrite("alert_state"); err != nil {
+	if err := s.enterAlertWrite("alert_state"); err != nil {
 		return err
 	}
 	defer s.exit()
@@ -357,7 +357,7 @@ func (s *Store) AlertStates() ([]AlertState, error) {
 // DeleteAlertState removes the state of fingerprint (absent is not an
 // error).
 func (s *Store) DeleteAlertState(fingerprint string) error {
-	if err := s.enterWrite("alert_state_delete"); err != nil {
+	if err := s.enterAlertWrite("alert_state_delete"); err != nil {
 		return err
 	}
 	defer s.exit()

@@ -866,6 +866,11 @@ func (m *Manager) Reconfigure(r Reload) error {
 	}
 	m.targets = kept
 	m.opts.Alertmanagers = o.Alertmanagers
+	// Labels still in use: a changed password keeps the redacted label.
+	inUse := make(map[string]bool, len(kept))
+	for _, tg := range kept {
+		inUse[tg.label] = true
+	}
 	if len(added) > 0 {
 		if err := m.sendAll(added); err != nil {
 			errs = append(errs, err)
@@ -885,7 +890,9 @@ func (m *Manager) Reconfigure(r Reload) error {
 		if err := m.opts.Store.DropTarget(tg.name); err != nil {
 			errs = append(errs, fmt.Errorf("drop outbox of removed %s: %w", tg.label, scrub(err, tg.name)))
 		}
-		m.tm.forget(tg.label)
+		if !inUse[tg.label] {
+			m.tm.forget(tg.label)
+		}
 		m.logger.Info("alertmanager removed", "alertmanager", tg.label)
 	}
 	return errors.Join(errs...)

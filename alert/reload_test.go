@@ -1,8 +1,12 @@
 package alert
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/omen-sre/omen/internal/testenv"
 )
@@ -67,5 +71,31 @@ func TestReconfigure(t *testing.T) {
 	wantActive(t, am2, "a", "b")
 	if as := m.Alerts(); len(as) != 2 {
 		t.Errorf("alerts after the reload: %+v", as)
+	}
+}
+
+// TestReconfigurePasswordChange: a reload that only changes an
+// Alertmanager's password keeps its (redacted) metric series.
+func TestReconfigurePasswordChange(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	am := testenv.Alertmanager(t)
+	withPass := func(p string) string { return strings.Replace(am, "http://", "http://omen:"+p+"@", 1) }
+	st := openStore(t, t.TempDir())
+	reg := prometheus.NewRegistry()
+	o := testOptions(st, withPass("old"))
+	o.Registerer = reg
+	m, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	startRun(t, m)
+	r := Reload{Alertmanagers: []string{withPass("new")}, For: 2, ResendDelay: 200 * time.Millisecond, EvalInterval: time.Hour}
+	if err := m.Reconfigure(r); err != nil {
+		t.Fatal(err)
+	}
+	n, err := testutil.GatherAndCount(reg, "omen_notifications_queue_length")
+	if err != nil || n != 1 {
+		t.Fatalf("queue length series after a password change: %d (%v), want 1", n, err)
 	}
 }

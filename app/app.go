@@ -234,6 +234,9 @@ func (a *App) Start(ctx context.Context) error {
 		Logger:             log.With("component", "store"),
 		Registerer:         a.reg,
 	})
+	if errors.Is(err, store.ErrDiskFull) {
+		return fmt.Errorf("%w; free space on that filesystem, or start with a lower storage.disk_reserve (negative: no check) and let retention (a minute after the start) and a shorter --storage.retention shrink the store", err)
+	}
 	if err != nil {
 		return err // names the path
 	}

@@ -234,7 +234,7 @@ func TestDiskReserveConfigured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Start(context.Background()); err == nil || !errors.Is(err, store.ErrDiskFull) {
-		t.Fatalf("Start with a reserve of 1 EiB: %v, want store.ErrDiskFull", err)
+	if err := a.Start(context.Background()); err == nil || !errors.Is(err, store.ErrDiskFull) || !strings.Contains(err.Error(), "storage.disk_reserve") {
+		t.Fatalf("Start with a reserve of 1 EiB: %v, want store.ErrDiskFull naming storage.disk_reserve", err)
 	}
 }

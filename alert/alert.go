@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -295,7 +296,7 @@ func (o *Options) defaults() error {
 			errs = append(errs, fmt.Errorf("alertmanager %d: %w", i, err))
 		}
 		if seen[am] {
-			errs = append(errs, fmt.Errorf("alertmanager %q listed twice", redact(am)))
+			errs = append(errs, fmt.Errorf("alertmanager %q listed twice", redact.URL(am)))
 		}
 		seen[am] = true
 		o.Alertmanagers[i] = am
@@ -310,7 +311,7 @@ func (o *Options) defaults() error {
 func absURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL", redact(s))
+		return fmt.Errorf("%q is not a URL", redact.URL(s))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return fmt.Errorf("%q is not an absolute http(s) URL", u.Redacted())
@@ -386,7 +387,7 @@ func New(opts Options) (*Manager, error) {
 		tg := newTarget(am, tm)
 		pend, err := opts.Store.Pending(tg.name, 0)
 		if err != nil {
-			return nil, fmt.Errorf("read outbox of %s: %w", redact(am), scrub(err, am))
+			return nil, fmt.Errorf("read outbox of %s: %w", redact.URL(am), scrub(err, am))
 		}
 		tg.setQueue(len(pend))
 		m.targets = append(m.targets, tg)
@@ -858,7 +859,7 @@ func (m *Manager) Reconfigure(r Reload) error {
 		// Items pending for it are left over from an earlier
 		// configuration: stale.
 		if err := m.opts.Store.DropTarget(am); err != nil {
-			errs = append(errs, fmt.Errorf("drop stale outbox of %s: %w", redact(am), scrub(err, am)))
+			errs = append(errs, fmt.Errorf("drop stale outbox of %s: %w", redact.URL(am), scrub(err, am)))
 		}
 		tg := newTarget(am, m.tm)
 		added = append(added, tg)

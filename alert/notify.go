@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -247,7 +247,7 @@ type target struct {
 }
 
 func newTarget(base string, tm *targetMetrics) *target {
-	l := redact(base)
+	l := redact.URL(base)
 	return &target{
 		name: base, label: l, postURL: base + "/api/v2/alerts", wake: make(chan struct{}, 1),
 		sent: tm.sent.WithLabelValues(l), failed: tm.failed.WithLabelValues(l),
@@ -271,33 +271,11 @@ func scrub(err error, base string) error {
 	if err == nil {
 		return nil
 	}
-	r := redact(base)
+	r := redact.URL(base)
 	if r == base || !strings.Contains(err.Error(), base) {
 		return err
 	}
 	return scrubbed{strings.ReplaceAll(err.Error(), base, r), err}
-}
-
-// redact hides the password of a URL (http://user:pass@host, how an
-// Alertmanager's basic-auth credentials are given) for metric labels, logs
-// and errors: http://user:xxxxx@host. A URL that does not parse loses
-// everything between "://" and the last "@" of its authority.
-func redact(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
-	}
-	rest, scheme := s, ""
-	if i := strings.Index(s, "://"); i >= 0 {
-		scheme, rest = s[:i+3], s[i+3:]
-	}
-	auth := rest
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		auth = rest[:i]
-	}
-	if i := strings.LastIndexByte(auth, '@'); i >= 0 {
-		return scheme + "xxxxx@" + rest[i+1:]
-	}
-	return s
 }
 
 func (tg *target) setQueue(n int) { tg.pending.Store(int64(n)); tg.queue.Set(float64(n)) }
@@ -537,7 +515,7 @@ func (m *Manager) post(ctx context.Context, tg *target, alerts []postableAlert) 
 	start := time.Now()
 	resp, err := m.opts.HTTPClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("post to %s: %w", redact(tg.postURL), err)
+		return fmt.Errorf("post to %s: %w", redact.URL(tg.postURL), err)
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	_ = resp.Body.Close()
@@ -546,8 +524,8 @@ func (m *Manager) post(ctx context.Context, tg *target, alerts []postableAlert) 
 	case resp.StatusCode/100 == 2:
 		return nil
 	case resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusTooManyRequests:
-		return permanentError{fmt.Errorf("post to %s: %s: %s", redact(tg.postURL), resp.Status, bytes.TrimSpace(msg))}
+		return permanentError{fmt.Errorf("post to %s: %s: %s", redact.URL(tg.postURL), resp.Status, bytes.TrimSpace(msg))}
 	default:
-		return fmt.Errorf("post to %s: %s: %s", redact(tg.postURL), resp.Status, bytes.TrimSpace(msg))
+		return fmt.Errorf("post to %s: %s: %s", redact.URL(tg.postURL), resp.Status, bytes.TrimSpace(msg))
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/internal/redact"
 )
 
 // Config is omen's configuration file. The zero value is not valid; use
@@ -409,27 +409,20 @@ func validURL(s string) error {
 		if errors.As(err, &ue) {
 			err = ue.Err // without the URL, which may hold a password
 		}
-		return fmt.Errorf("invalid URL %q: %w", redactURL(s), err)
+		if strings.Contains(s, "@") {
+			// The parser's detail may quote part of the password
+			// (`invalid port ":s3" after host` for "user:s3?cret@…").
+			return fmt.Errorf("invalid URL %q: does not parse (check its user:password@host part)", redact.URL(s))
+		}
+		return fmt.Errorf("invalid URL %q: %w", s, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("invalid URL %q: scheme must be http or https", u.Redacted())
+		return fmt.Errorf("invalid URL %q: scheme must be http or https", redact.URL(s))
 	}
 	if u.Host == "" {
-		return fmt.Errorf("invalid URL %q: no host", u.Redacted())
+		return fmt.Errorf("invalid URL %q: no host", redact.URL(s))
 	}
 	return nil
-}
-
-// userinfo matches the user information of a URL that may not parse.
-var userinfo = regexp.MustCompile(`(//[^/@:]*):[^/@]*@`)
-
-// redactURL hides the password of a URL for errors and logs, also when it
-// does not parse.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
-	}
-	return userinfo.ReplaceAllString(s, "${1}:xxxxx@")
 }
 
 // yamlError turns a yaml.v3 error ("yaml: line 3: ...") into an *Error.

@@ -104,13 +104,15 @@ func TestLoad(t *testing.T) {
 // TestURLErrorsRedacted: an invalid Alertmanager URL's error hides its
 // password, whether or not it parses.
 func TestURLErrorsRedacted(t *testing.T) {
-	for _, u := range []string{"htps://omen:s3cret@am:9093", "http://omen:s3cret@am:%zz", "http://omen:s3cret@"} {
+	for _, u := range []string{"htps://omen:s3cret@am:9093", "http://omen:s3cret@am:%zz", "http://omen:s3cret@",
+		"omen:s3cret@am:9093", "http:omen:s3cret@am:9093", "http:/omen:s3cret@am:9093",
+		"http://omen:p@s3cret@am:%zz", "http://omen:s3cret/x@am:9093", "http://omen:s3?cret@am:9093"} {
 		_, err := Load("x.yml", []byte("alerting:\n  alertmanagers:\n    - url: "+u+"\n"))
 		if err == nil {
 			t.Errorf("%s: no error", u)
 			continue
 		}
-		if strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "invalid URL") {
+		if strings.Contains(err.Error(), "s3") || strings.Contains(err.Error(), "cret") || !strings.Contains(err.Error(), "invalid URL") {
 			t.Errorf("%s: the error shows the password: %v", u, err)
 		}
 	}

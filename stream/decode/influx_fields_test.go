@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 // manyFields is a line of n fields f0…f(n-1) (keys repeating every
@@ -62,35 +61,10 @@ func TestInfluxRepeatedFieldsLong(t *testing.T) {
 	}
 }
 
-// The cost of a line grows linearly with its fields: 1024 fields cost
-// about 8 × 128 fields, not 64×. Measured in CPU time of the best of 5 runs,
-// with a 6× allowance for noise (lines beyond the 256 fields an entry caches build their series afresh: ~3× per field); the quadratic duplicate check made it 83×.
-func TestInfluxFieldsLinear(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing")
-	}
-	cost := func(n int) time.Duration {
-		p := []byte(manyFields(n, 0))
-		d := newDecoder(t, Options{})
-		best := time.Duration(1 << 62)
-		for r := 0; r < 5; r++ {
-			var res Result
-			st := time.Now()
-			for i := 0; i < 20; i++ {
-				res.Reset()
-				_ = d.Decode(FormatInflux, p, testRecv, &res)
-			}
-			best = min(best, time.Since(st))
-		}
-		return best
-	}
-	small, large := cost(128), cost(1024)
-	t.Logf("128 fields: %v, 1024 fields: %v (×%.1f)", small/20, large/20, float64(large)/float64(small))
-	if large > 48*small {
-		t.Errorf("1024 fields cost %.1f× 128 fields, want about 8×", float64(large)/float64(small))
-	}
-}
-
+// BenchmarkInfluxManyFields holds the cost per field (linear: the
+// duplicate check uses a map beyond 32 fields; the quadratic one made a
+// 1024-field line 83× a 128-field one). A timed test would be noise on a
+// shared machine; TestInfluxFieldLimit bounds the fields of a line.
 func BenchmarkInfluxManyFields(b *testing.B) {
 	for _, n := range []int{32, 128, 1024} {
 		p := []byte(manyFields(n, 0))

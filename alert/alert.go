@@ -2,7 +2,6 @@ package alert
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -314,7 +313,7 @@ func absURL(s string) error {
 		return fmt.Errorf("%q is not a URL", redact.URL(s))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", u.Redacted())
+		return fmt.Errorf("%q is not an absolute http(s) URL", redact.URL(s))
 	}
 	return nil
 }
@@ -519,7 +518,7 @@ func (m *Manager) finish(t time.Time, dropped []*entityState) error {
 	}
 	var errs []error
 	if len(due) > 0 {
-		if err := m.enqueue(payload); err != nil {
+		if err := m.enqueue(m.targets, payload); err != nil {
 			errs = append(errs, err)
 			due = nil
 		}
@@ -567,9 +566,18 @@ func (m *Manager) resend() {
 	if elapsed < m.opts.ResendDelay {
 		return
 	}
-	if err := m.finish(m.lastT.Add(elapsed), nil); err != nil {
+	if err := m.finish(m.stepTime(), nil); err != nil {
 		m.logger.Error("re-send alerts", "err", err)
 	}
+}
+
+// stepTime is the data time now: the last step's and the wall time since
+// (under mu).
+func (m *Manager) stepTime() time.Time {
+	if m.lastCall.IsZero() {
+		return m.opts.Now()
+	}
+	return m.lastT.Add(time.Since(m.lastCall))
 }
 
 // persistWorkers bounds the concurrent PutAlertState calls of one step;
@@ -902,10 +910,7 @@ func (m *Manager) Reconfigure(r Reload) error {
 // sendAll enqueues the firing and resolved (still re-sent) alerts for tgs
 // only (under mu), e.g. Alertmanagers just added.
 func (m *Manager) sendAll(tgs []*target) error {
-	t := m.opts.Now()
-	if !m.lastCall.IsZero() {
-		t = m.lastT.Add(time.Since(m.lastCall))
-	}
+	t := m.stepTime()
 	var due []*entityState
 	for _, s := range m.states {
 		if s.State == store.AlertFiring || s.State == store.AlertResolved {
@@ -920,21 +925,7 @@ func (m *Manager) sendAll(tgs []*target) error {
 	for i, s := range due {
 		payload[i] = queued{m.postable(s, t), s.State == store.AlertResolved}
 	}
-	body, err := json.Marshal(payload)
-	if err != nil {
-		return fmt.Errorf("encode alerts: %w", err)
-	}
-	names := make([]string, len(tgs))
-	for i, tg := range tgs {
-		names[i] = tg.name
-	}
-	if err := m.opts.Store.Enqueue([]store.OutboxItem{{Targets: names, Payload: body}}); err != nil {
-		return fmt.Errorf("enqueue %d alerts for added alertmanagers: %w", len(payload), err)
-	}
-	for _, tg := range tgs {
-		tg.queueAdd(1)
-	}
-	return nil
+	return m.enqueue(tgs, payload)
 }
 
 // Close stops Run (waiting for it to return) and makes later Process calls

@@ -158,10 +158,9 @@ func formatDuration(d time.Duration) string {
 	return s
 }
 
-// enqueue writes one payload, pending for every target, to the outbox
-// (under mu).
-func (m *Manager) enqueue(payload []queued) error {
-	if len(m.targets) == 0 {
+// enqueue writes one payload, pending for tgs, to the outbox (under mu).
+func (m *Manager) enqueue(tgs []*target, payload []queued) error {
+	if len(tgs) == 0 {
 		for _, a := range payload {
 			m.logger.Info("alert (no alertmanager configured)", "labels", a.Labels, "startsAt", a.StartsAt, "endsAt", a.EndsAt)
 		}
@@ -171,15 +170,15 @@ func (m *Manager) enqueue(payload []queued) error {
 	if err != nil {
 		return fmt.Errorf("encode alerts: %w", err)
 	}
-	names := make([]string, len(m.targets))
-	for i, tg := range m.targets {
+	names := make([]string, len(tgs))
+	for i, tg := range tgs {
 		names[i] = tg.name
 	}
 	item := []store.OutboxItem{{Targets: names, Payload: body}}
 	if err := m.opts.Store.Enqueue(item); err != nil {
 		return fmt.Errorf("enqueue %d alerts: %w", len(payload), err)
 	}
-	for _, tg := range m.targets {
+	for _, tg := range tgs {
 		tg.queueAdd(1)
 		if tg.pending.Load() > int64(m.opts.MaxBatch) {
 			// Not delivered (an outage, or Run not running): bound the

@@ -130,8 +130,8 @@ func New(opts Options) (*API, error) {
 			return nil, fmt.Errorf("api: token file %q is empty", opts.TokenFile)
 		}
 	}
-	if !IsLoopback(opts.ListenAddress) && token == "" {
-		return nil, fmt.Errorf("api: listen address %q is not a loopback address: a token is required (--web.token-file)", opts.ListenAddress)
+	if err := CheckListenAddress(opts.ListenAddress, token != ""); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
 	}
 	a := &API{opts: opts, backend: opts.Backend, logger: opts.Logger,
 		sem: make(chan struct{}, opts.MaxConcurrentExplains), crossOrigin: http.NewCrossOriginProtection()}
@@ -153,6 +153,15 @@ func New(opts Options) (*API, error) {
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 	}, []string{"handler"})
 	return a, nil
+}
+
+// CheckListenAddress refuses a listen address that is not a loopback
+// address when there is no token.
+func CheckListenAddress(addr string, haveToken bool) error {
+	if !IsLoopback(addr) && !haveToken {
+		return fmt.Errorf("listen address %q is not a loopback address: a token is required (--web.token-file)", addr)
+	}
+	return nil
 }
 
 // IsLoopback reports whether a listen address (host:port, or a bare host)

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -266,20 +265,11 @@ func (e alertExplainer) Explain(ctx context.Context, p alert.Prediction) (alert.
 	if err != nil {
 		return alert.Explanation{}, err
 	}
-	if err := ex.storeExplanation(x); err != nil {
-		return alert.Explanation{}, err
-	}
 	// Also under the alert's fingerprint, which its explanation_url and
 	// generatorURL name: they keep working after the alert state is
 	// dropped (15 minutes after it resolves), until retention.
-	if fp := p.AlertFingerprint; fp != "" {
-		doc, err := json.Marshal(x)
-		if err == nil {
-			err = ex.store.PutExplanation(fp, doc)
-		}
-		if err != nil {
-			return alert.Explanation{}, fmt.Errorf("store explanation under alert %s: %w", fp, err)
-		}
+	if _, err := ex.storeExplanation(x, p.AlertFingerprint); err != nil {
+		return alert.Explanation{}, err
 	}
 	ex.mu.RLock()
 	events := make(map[string]bool, len(ex.cfg.EventFeatures))

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -31,7 +30,7 @@ func (a *App) newAPI() (*api.API, error) {
 	}
 	s, err := api.New(api.Options{
 		Backend: b, ListenAddress: a.opts.ListenAddress, TokenFile: a.opts.TokenFile, UI: u,
-		Models:     registryAdmin{st: a.store, s: a.scorer, source: "an API upload"},
+		Models:     a.Registry("an API upload"),
 		History:    a.store,
 		Registerer: a.reg, Logger: a.logger.With("component", "api"),
 	})
@@ -56,10 +55,7 @@ func (a *App) explainEntity(ctx context.Context, entity string) (api.Explanation
 	if err != nil {
 		return api.Explanation{}, err
 	}
-	if err := a.explainer.storeExplanation(x); err != nil {
-		return api.Explanation{}, err
-	}
-	doc, err := json.Marshal(x)
+	doc, err := a.explainer.storeExplanation(x)
 	if err != nil {
 		return api.Explanation{}, err
 	}

@@ -86,10 +86,10 @@ func (o *Options) applyDefaults() error {
 	if o.Retention < 0 {
 		return fmt.Errorf("negative retention %v", o.Retention)
 	}
-	if !api.IsLoopback(o.ListenAddress) && o.TokenFile == "" {
-		// Checked here too (the API checks it when it starts), so that
-		// it is reported before anything starts.
-		return fmt.Errorf("listen address %q is not a loopback address: a token is required (--web.token-file)", o.ListenAddress)
+	// Checked here too (the API checks it when it starts), so that it is
+	// reported before anything starts.
+	if err := api.CheckListenAddress(o.ListenAddress, o.TokenFile != ""); err != nil {
+		return err
 	}
 	if o.NATSListenAddress == "" {
 		o.NATSListenAddress = "127.0.0.1:4222"

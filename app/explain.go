@@ -244,13 +244,25 @@ func serviceOf(labels map[string]string) string {
 	return ""
 }
 
-// storeExplanation saves x under its prediction id.
-func (e *explainer) storeExplanation(x Explanation) error {
+// storeExplanation saves x under its prediction id, and under each
+// non-empty id in also; it returns the document stored.
+func (e *explainer) storeExplanation(x Explanation, also ...string) ([]byte, error) {
 	doc, err := json.Marshal(x)
 	if err != nil {
-		return fmt.Errorf("encode explanation: %w", err)
+		return nil, fmt.Errorf("encode explanation: %w", err)
 	}
-	return e.store.PutExplanation(x.PredictionID, doc)
+	if err := e.store.PutExplanation(x.PredictionID, doc); err != nil {
+		return nil, err
+	}
+	for _, id := range also {
+		if id == "" {
+			continue
+		}
+		if err := e.store.PutExplanation(id, doc); err != nil {
+			return nil, fmt.Errorf("store explanation under alert %s: %w", id, err)
+		}
+	}
+	return doc, nil
 }
 
 // MarshalJSON writes NaN window values as null.

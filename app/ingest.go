@@ -103,11 +103,6 @@ func (in *ingester) Append(ctx context.Context, batches []telemetry.Batch) error
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("commit %d batches to the ingest log: %w", len(batches), err)
 	}
-	if ctx.Done() == nil {
-		in.commits <- struct{}{}
-		defer func() { <-in.commits }()
-		return in.append(batches)
-	}
 	select {
 	case in.commits <- struct{}{}:
 	case <-ctx.Done():

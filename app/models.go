@@ -32,6 +32,13 @@ func NewRegistry(st *store.Store, source string) api.ModelAdmin {
 	return registryAdmin{st: st, source: source}
 }
 
+// Registry manages the running daemon's model registry, as the API's
+// model endpoints do; source goes into the description of the models it
+// registers.
+func (a *App) Registry(source string) api.ModelAdmin {
+	return registryAdmin{st: a.store, s: a.scorer, source: source}
+}
+
 // check reads a registered version and, with a daemon, checks that it is
 // usable.
 func (r registryAdmin) check(version string) error {

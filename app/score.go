@@ -152,18 +152,10 @@ func (s *scorer) loadFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("read model %q: %w", path, err)
 	}
-	m, err := model.Unmarshal(data)
-	if err != nil {
+	if _, err := (registryAdmin{st: s.opts.Store, s: s, source: path}).AddModel(context.Background(), data, true); err != nil {
 		return fmt.Errorf("load model %q: %w", path, err)
 	}
-	version, err := RegisterModel(s.opts.Store, m, data, path)
-	if err != nil {
-		return err
-	}
-	if err := s.opts.Store.Promote(version); err != nil {
-		return fmt.Errorf("promote model %s: %w", version, err)
-	}
-	return s.reloadModel()
+	return nil
 }
 
 // reloadModel loads the registry's active model when it changed.

@@ -130,13 +130,10 @@ func (s *sources) setConfig(cfg *config.Config) error {
 		return nil
 	}
 	queries := pollerQueries(cfg)
-	for i, p := range s.pollers {
+	for _, p := range s.pollers {
+		// SetQueries validates before swapping, and every poller gets the
+		// same set: the first one fails before any changed.
 		if err := p.SetQueries(queries); err != nil {
-			// SetQueries validates before swapping, and every poller gets
-			// the same set: the first one fails before any changed.
-			if i > 0 {
-				s.logger.Error("Prometheus pollers now poll different queries", "err", err)
-			}
 			return fmt.Errorf("apply feature queries to the Prometheus pollers: %w", err)
 		}
 	}

@@ -226,12 +226,12 @@ func ensureModel(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Con
 		if err := publishHistory(ctx, a, fleet, nc, o, histTicks); err != nil {
 			return err
 		}
-		return promote(a, m, data, o.ModelFile)
+		return promote(a, data, o.ModelFile)
 	}
 	if err := publishHistory(ctx, a, fleet, nc, o, histTicks); err != nil {
 		return err
 	}
-	m, data, err := TrainOnStore(ctx, a.Store(), fleet.Now().Add(-time.Duration(histTicks)*Step), fleet.Now(), o)
+	_, data, err := TrainOnStore(ctx, a.Store(), fleet.Now().Add(-time.Duration(histTicks)*Step), fleet.Now(), o)
 	if err != nil {
 		return err
 	}
@@ -240,7 +240,7 @@ func ensureModel(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Con
 			return fmt.Errorf("save model: %w", err)
 		}
 	}
-	return promote(a, m, data, "demo-training")
+	return promote(a, data, "demo-training")
 }
 
 // publishHistory publishes the fleet's history as fast as omen evaluates
@@ -335,15 +335,9 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 	return m, data, nil
 }
 
-func promote(a *app.App, m *model.Model, data []byte, source string) error {
-	v, err := app.RegisterModel(a.Store(), m, data, source)
-	if err != nil {
-		return err
-	}
-	if err := a.Store().Promote(v); err != nil {
-		return fmt.Errorf("promote model %s: %w", v, err)
-	}
-	return a.ReloadModel()
+func promote(a *app.App, data []byte, source string) error {
+	_, err := a.Registry(source).AddModel(context.Background(), data, true)
+	return err
 }
 
 // printAlert prints one alert with its causes and, from the simulator's

@@ -122,7 +122,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = a.Stop(context.Background()) })
 	m, modelData := loadE2EModel(t, a.FeatureNames())
-	if err := promote(a, m, modelData, "e2e"); err != nil {
+	if err := promote(a, modelData, "e2e"); err != nil {
 		t.Fatal(err)
 	}
 

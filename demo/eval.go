@@ -213,7 +213,7 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 		}
 	}
 	rep.Threshold, rep.Members = m.Thresholds().Failure, m.Members()
-	if err := promote(a, m, data, rep.Model); err != nil {
+	if err := promote(a, data, rep.Model); err != nil {
 		return rep, err
 	}
 	mu.Lock()

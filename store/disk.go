@@ -179,14 +179,24 @@ func (s *Store) enterAlertWrite(kind string) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
+	if err := s.belowHalfReserve(kind); err != nil {
+		s.exit()
+		return fmt.Errorf("write %s: %w", strings.ReplaceAll(kind, "_", " "), err)
+	}
+	return nil
+}
+
+// belowHalfReserve fails with ErrDiskFull (counted under kind) while free
+// space is below half the reserve: the floor of retention and the alert
+// pipeline's writes.
+func (s *Store) belowHalfReserve(kind string) error {
 	d := &s.disk
 	if !d.watched || !d.low.Load() {
 		return nil
 	}
 	if free := s.checkDisk(); free >= 0 && free < s.opts.DiskReserve/2 {
-		s.exit()
 		s.m.refused.WithLabelValues(kind).Inc()
-		return fmt.Errorf("write %s: %w", strings.ReplaceAll(kind, "_", " "), s.diskFullError(free))
+		return s.diskFullError(free)
 	}
 	return nil
 }

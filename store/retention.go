@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,12 +37,9 @@ func (s *Store) RunRetention(now time.Time) (deleted int, err error) {
 		return 0, err
 	}
 	defer s.exit()
-	if s.disk.watched && s.disk.low.Load() {
-		if free := s.checkDisk(); free >= 0 && free < s.opts.DiskReserve/2 {
-			s.m.refused.WithLabelValues("retention").Inc()
-			s.m.runs.WithLabelValues("refused").Inc()
-			return 0, fmt.Errorf("retention: %w", s.diskFullError(free))
-		}
+	if err := s.belowHalfReserve("retention"); err != nil {
+		s.m.runs.WithLabelValues("refused").Inc()
+		return 0, fmt.Errorf("retention: %w", err)
 	}
 	cutoff := now.Add(-s.opts.Retention).UnixMilli()
 	logCutoff := now.Add(-s.opts.IngestLogRetention).UnixMilli()
@@ -63,13 +61,13 @@ func (s *Store) RunRetention(now time.Time) (deleted int, err error) {
 			})
 		}},
 		{"latest predictions", &s.latestMu, func(d *deleter) error {
-			return s.expireValues(d, []byte{pLatest}, "latest_prediction", "latest prediction", func(v []byte) (bool, error) {
+			return s.expireValues(d, []byte{pLatest}, "latest_prediction", func(v []byte) (bool, error) {
 				p, err := decodePrediction(v)
 				return p.T < cutoff, err
 			})
 		}},
 		{"explanations", nil, func(d *deleter) error {
-			return s.expireValues(d, []byte{pExpl}, "explanation", "explanation", func(v []byte) (bool, error) {
+			return s.expireValues(d, []byte{pExpl}, "explanation", func(v []byte) (bool, error) {
 				t, ok := keyTime(v)
 				if !ok {
 					return false, fmt.Errorf("%w: explanation of %d bytes", errCorrupt, len(v))
@@ -78,13 +76,13 @@ func (s *Store) RunRetention(now time.Time) (deleted int, err error) {
 			})
 		}},
 		{"entities", &s.latestMu, func(d *deleter) error {
-			return s.expireValues(d, []byte{pEntity}, "entity", "entity", func(v []byte) (bool, error) {
+			return s.expireValues(d, []byte{pEntity}, "entity", func(v []byte) (bool, error) {
 				e, err := decodeEntity(v)
 				return e.LastSeen < cutoff, err
 			})
 		}},
 		{"alert states", &s.outMu, func(d *deleter) error {
-			return s.expireValues(d, []byte{pAlert}, "alert_state", "alert state", func(v []byte) (bool, error) {
+			return s.expireValues(d, []byte{pAlert}, "alert_state", func(v []byte) (bool, error) {
 				st, err := decodeAlertState(v)
 				return st.State != AlertFiring && st.Updated < cutoff, err
 			})
@@ -237,9 +235,10 @@ func (s *Store) expireTimed(d *deleter, prefix byte, kind string, cutoff int64, 
 }
 
 // expireValues deletes keys under prefix whose value old reports as expired
-// (counted under kind). A value old fails on is skipped as corrupt (what
-// names it in the log).
-func (s *Store) expireValues(d *deleter, prefix []byte, kind, what string, old func(v []byte) (bool, error)) error {
+// (counted under kind). A value old fails on is skipped as corrupt (logged
+// under kind with spaces for underscores).
+func (s *Store) expireValues(d *deleter, prefix []byte, kind string, old func(v []byte) (bool, error)) error {
+	what := strings.ReplaceAll(kind, "_", " ")
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: prefix})
 		defer it.Close()

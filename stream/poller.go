@@ -79,9 +79,6 @@ func (o *PollerOptions) withDefaults() (PollerOptions, error) {
 	case r.MaxPointsPerQuery < 1 || r.MaxPointsPerQuery > 11000:
 		return r, fmt.Errorf("poller options: MaxPointsPerQuery %d outside 1..11000", r.MaxPointsPerQuery)
 	}
-	if _, err := newQuerySet(r.Queries); err != nil {
-		return r, fmt.Errorf("poller options: %w", err)
-	}
 	return r, nil
 }
 
@@ -138,6 +135,10 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	if err != nil {
 		return nil, err
 	}
+	qs, err := newQuerySet(o.Queries)
+	if err != nil {
+		return nil, fmt.Errorf("poller options: %w", err)
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -154,10 +155,6 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 		source: "prometheus/" + strings.TrimSuffix(o.URL, "/"),
 	}
 	p.logger = logger.With("source", p.source)
-	qs, err := newQuerySet(o.Queries)
-	if err != nil {
-		return nil, fmt.Errorf("poller options: %w", err)
-	}
 	p.queries.Store(qs)
 	p.opts.Queries = nil // the current set is p.queries
 	if p.queryCount, err = counterVec(reg, prometheus.CounterOpts{

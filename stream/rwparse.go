@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -385,9 +386,11 @@ func buildLabels(key []byte, sb *labels.ScratchBuilder, lim labelLimits) (labels
 		if len(name) == 0 || !utf8.Valid(name) {
 			return labels.EmptyLabels(), rejInvalidName, nil
 		}
-		if err := decode.ValidLabelValue(string(v)); err != nil {
+		if !utf8.Valid(v) || bytes.IndexByte(v, 0) >= 0 {
 			// Non-UTF-8, or a NUL (which the store refuses in entity
-			// names), as in the NATS decoders.
+			// names), as in the NATS decoders (checked on the bytes: the
+			// string only for the message).
+			err := decode.ValidLabelValue(string(v))
 			return labels.EmptyLabels(), &rejection{msg: fmt.Sprintf("label %.64q: %v", name, err)}, nil
 		}
 		if !first && string(prev) >= string(name) {
@@ -462,8 +465,7 @@ func entryBytes(key []byte, e cacheEntry) int {
 	if e.rej != nil {
 		n += len(e.rej.msg)
 	}
-	e.ls.Range(func(l labels.Label) { n += 16 })
-	return n
+	return n + 16*e.ls.Len()
 }
 
 func (c *labelCache) get(key []byte, sb *labels.ScratchBuilder) (labels.Labels, *rejection, error) {

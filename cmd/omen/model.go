@@ -146,18 +146,13 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 // creating one where a path is mistyped); when a running daemon holds it,
 // the error says to use --url.
 func openExistingStore(storagePath string) (*store.Store, error) {
-	dir := filepath.Join(storagePath, "badger")
-	if _, err := os.Stat(dir); err != nil {
+	if _, err := os.Stat(filepath.Join(storagePath, "badger")); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no omen store at %q (--storage.path)", storagePath)
 		}
 		return nil, err
 	}
-	st, err := store.Open(store.Options{Path: dir})
-	if err != nil {
-		return nil, storeOpenError(storagePath, err)
-	}
-	return st, nil
+	return createStore(storagePath)
 }
 
 // createStore opens the store under storagePath, creating it if needed.

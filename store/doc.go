@@ -61,7 +61,12 @@
 // with its leading and trailing zero bytes dropped behind a tag byte (0 is
 // one byte, small integers 2–3), since most Kubernetes features are event
 // counts and flags (in `omen bench ingest`, 100,000 series, the store's
-// files shrank by 15 MB); version-1 vectors are still read.
+// files shrank by 15 MB); version-1 vectors are still read. A prediction
+// history record ('P', version 2) leaves out the entity and time its key
+// holds (184 → 133 bytes on disk per prediction, BenchmarkDiskPerRecord);
+// version-1 history records are still read. The latest-prediction record
+// ('p') stays version 1, as its key has no time. An omen older than this
+// format refuses version-2 records as corrupt: do not downgrade a store.
 // A batch (see codec.go) writes each distinct label set once (strings equal
 // to the previous set's at the same position as one 0 byte) and samples as
 // (set index, delta-varint time, value XOR-ed with the previous value of the

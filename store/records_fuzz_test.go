@@ -38,6 +38,9 @@ var recordDecoders = []struct {
 	{"alert", func(b []byte) (any, error) { return decodeAlertState(b) }, func() []byte {
 		return encodeAlertState(&AlertState{Fingerprint: "f", State: AlertFiring, ActiveAt: 1, Labels: map[string]string{"x": "y"}, Data: []byte("{}")})
 	}},
+	{"prediction_history", func(b []byte) (any, error) { return decodePredictionAt(b, "ns/p", 5) }, func() []byte {
+		return encodePredictionAt(&Prediction{Entity: "ns/p", T: 5, Prob: 0.5, Anomaly: 1, ModelVersion: "v1", Threshold: 0.7})
+	}},
 }
 
 // FuzzDecodeRecord checks that no record decoder panics on arbitrary input

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
 	"reflect"
 	"testing"
 
+	badger "github.com/dgraph-io/badger/v4"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/omen-sre/omen/telemetry"
@@ -276,6 +278,53 @@ func TestPredictionsAndExplanations(t *testing.T) {
 	}
 	if err := s.PutExplanation(id, []byte("{not json")); err == nil {
 		t.Fatal("invalid JSON accepted")
+	}
+}
+
+// TestPredictionHistoryFormats checks that history records are written in
+// format 2 (entity and time only in the key) and that format-1 records,
+// written by an earlier omen, are still read by both scans, with the key's
+// entity and time.
+func TestPredictionHistoryFormats(t *testing.T) {
+	s := openTest(t, Options{InMemory: true})
+	old := Prediction{Entity: "ns/old", T: 1000, Prob: 0.25, Anomaly: 1.5, ModelVersion: "v0", Threshold: 0.5}
+	if err := s.writeKVs([]kv{{nameTimeKey(pPred, old.Entity, old.T), encodePrediction(&old)}}); err != nil {
+		t.Fatal(err)
+	}
+	cur := Prediction{Entity: "ns/old", T: 2000, Prob: 0.75, Anomaly: 3, ModelVersion: "v1", Threshold: 0.5}
+	if err := s.PutPredictions([]Prediction{cur}); err != nil {
+		t.Fatal(err)
+	}
+	var raw []byte
+	if err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(nameTimeKey(pPred, cur.Entity, cur.T))
+		if err != nil {
+			return err
+		}
+		raw, err = item.ValueCopy(nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := encodePredictionAt(&cur); !bytes.Equal(raw, want) || raw[0] != 2 || bytes.Contains(raw, []byte(cur.Entity)) {
+		t.Fatalf("history record % x, want format 2 without the entity: % x", raw, want)
+	}
+	old.ID, cur.ID = PredictionID(old.Entity, old.T), PredictionID(cur.Entity, cur.T)
+	var fwd, back []Prediction
+	if err := s.Predictions("ns/old", 0, 3000, func(p Prediction) error { fwd = append(fwd, p); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PredictionsNewestFirst("ns/old", 0, 3000, func(p Prediction) error { back = append(back, p); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []Prediction{old, cur}; !reflect.DeepEqual(fwd, want) {
+		t.Fatalf("Predictions = %+v, want %+v", fwd, want)
+	}
+	if want := []Prediction{cur, old}; !reflect.DeepEqual(back, want) {
+		t.Fatalf("PredictionsNewestFirst = %+v, want %+v", back, want)
+	}
+	if _, err := decodePrediction(raw); !errors.Is(err, errCorrupt) {
+		t.Fatalf("format 2 decoded without its key: %v, want errCorrupt", err)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
@@ -293,20 +292,27 @@ func Load(name string, data []byte) (*Config, error) {
 	}
 
 	def := features.DefaultConfig()
+	// defaulted: the top-level keys whose value is a built-in default.
+	defaulted := map[string]bool{}
 	if len(c.Features) == 0 && len(c.EventFeatures) == 0 && len(c.Labels) == 0 {
 		c.Features, c.EventFeatures, c.Labels = def.Features, def.EventFeatures, def.Labels
+		defaulted["features"], defaulted["event_features"], defaulted["labels"] = true, true, true
 	}
 	if len(c.EntityLabels) == 0 {
 		c.EntityLabels = def.EntityLabels
+		defaulted["entity_labels"] = true
 	}
 	if c.Step == 0 {
 		c.Step = def.Step
+		defaulted["step"] = true
 	}
 	if c.Lookback == 0 {
 		c.Lookback = def.Lookback
+		defaulted["lookback"] = true
 	}
 	if c.MaxSeries == 0 {
 		c.MaxSeries = def.MaxSeries
+		defaulted["max_series"] = true
 	}
 	c.applyDefaults()
 
@@ -315,41 +321,9 @@ func Load(name string, data []byte) (*Config, error) {
 		line, col := position(&root, path)
 		errs = append(errs, &Error{File: name, Line: line, Column: col, Msg: msg})
 	}
-	for i, f := range c.Features {
-		if err := features.ValidateExpr(f.Expr); err != nil {
-			at([]any{"features", i, "expr"}, fmt.Sprintf("feature %q: %v", f.Name, err))
-		}
-	}
-	for i, l := range c.Labels {
-		if l.Expr == "" {
-			continue
-		}
-		if err := features.ValidateExpr(l.Expr); err != nil {
-			at([]any{"labels", i, "expr"}, fmt.Sprintf("label %q: %v", l.Name, err))
-		}
-	}
-	if len(errs) == 0 { // Validate repeats the expression checks, without positions
-		if err := c.Validate(); err != nil {
-			repeats := c.repeatedNames()
-			for _, e := range Unjoin(err) {
-				// Placed by the key its message names; no position
-				// rather than a made-up one when none does.
-				path := c.validationPath(e.Error(), repeats)
-				line, col := 0, 0
-				msg := e.Error()
-				if path != nil {
-					var depth int
-					line, col, depth = positionDepth(&root, path)
-					if depth == 0 {
-						// Not in the file: a built-in default.
-						line, col = 0, 0
-						msg = pathString(path) + " (built-in default): " + msg
-					} else {
-						msg = pathString(path) + ": " + msg
-					}
-				}
-				errs = append(errs, &Error{File: name, Line: line, Column: col, Msg: msg})
-			}
+	if err := c.Validate(); err != nil {
+		for _, e := range Unjoin(err) {
+			errs = append(errs, validationError(name, &root, defaulted, e))
 		}
 	}
 	for i, p := range c.Prometheus {
@@ -557,98 +531,36 @@ func pathString(path []any) string {
 	return b.String()
 }
 
-// repeatedNames returns the key paths of the names features.Config.Validate
-// reports as already used, in its order (features, event features, then
-// labels, which share one namespace), by kind and quoted name as its
-// messages begin: `feature "a"`.
-func (c *Config) repeatedNames() map[string][][]any {
-	seen := map[string]bool{}
-	out := map[string][][]any{}
-	add := func(kind, key string, i int, n string) {
-		if !model.LegacyValidation.IsValidMetricName(n) {
-			return // reported as invalid, not as repeated
-		}
-		if seen[n] {
-			k := kind + " " + strconv.Quote(n)
-			out[k] = append(out[k], []any{key, i, "name"})
-		}
-		seen[n] = true
+// validationError places an error of features.Config.Validate at the key
+// path its *features.FieldError gives, prefixing the message with that
+// path: at the key's value in the file; at the nearest enclosing key
+// found when the key itself is not in the file (a missing "reasons" is
+// placed at its list item); without a line when the whole section is not
+// in the file, marked "(built-in default)" when the value is one. An
+// error without a FieldError (none is expected) keeps its bare message,
+// without a line.
+func validationError(name string, root *yaml.Node, defaulted map[string]bool, err error) *Error {
+	var fe *features.FieldError
+	if !errors.As(err, &fe) {
+		return &Error{File: name, Msg: err.Error()}
 	}
-	for i, f := range c.Features {
-		add("feature", "features", i, f.Name)
+	path := []any{fe.Section}
+	if fe.Index >= 0 {
+		path = append(path, fe.Index)
 	}
-	for i, f := range c.EventFeatures {
-		add("event feature", "event_features", i, f.Name)
+	if fe.Field != "" {
+		path = append(path, fe.Field)
 	}
-	for i, l := range c.Labels {
-		add("label", "labels", i, l.Name)
-	}
-	return out
-}
-
-// validationPath returns the key path of the file that a message of
-// features.Config.Validate is about, or nil. A name reported as already
-// used is placed at its next repeat in repeats (see repeatedNames), which
-// it consumes.
-func (c *Config) validationPath(msg string, repeats map[string][][]any) []any {
-	if item, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(rest, "name already used") {
-		if r := repeats[item]; len(r) > 0 {
-			repeats[item] = r[1:]
-			return r[0]
-		}
-		return nil
-	}
-	for _, k := range []string{"entity_labels", "step", "lookback", "max_series"} {
-		if strings.HasPrefix(msg, k+":") || strings.HasPrefix(msg, k+" ") {
-			return []any{k}
+	line, col, depth := positionDepth(root, path)
+	msg := pathString(path) + ": " + err.Error()
+	if depth == 0 {
+		// Not in the file: no position rather than a made-up one.
+		line, col = 0, 0
+		if defaulted[fe.Section] {
+			msg = pathString(path) + " (built-in default): " + err.Error()
 		}
 	}
-	sub := func(item []any) []any {
-		_, rest, _ := strings.Cut(msg, ": ")
-		switch {
-		case strings.HasPrefix(rest, "name "):
-			return append(item, "name")
-		case strings.HasPrefix(rest, "window "):
-			return append(item, "window")
-		case strings.HasPrefix(rest, "needs expr"):
-			return item
-		case strings.Contains(rest, "reason"):
-			return append(item, "reasons")
-		}
-		return append(item, "expr")
-	}
-	for _, kind := range []struct {
-		prefix, key string
-		names       []string
-	}{
-		{"event feature ", "event_features", names(c.EventFeatures, func(f features.EventFeature) string { return f.Name })},
-		{"feature ", "features", names(c.Features, func(f features.Feature) string { return f.Name })},
-		{"label ", "labels", names(c.Labels, func(l features.LabelDef) string { return l.Name })},
-	} {
-		if !strings.HasPrefix(msg, kind.prefix+`"`) {
-			continue
-		}
-		q, err := strconv.QuotedPrefix(msg[len(kind.prefix):])
-		if err != nil {
-			return nil
-		}
-		n, _ := strconv.Unquote(q)
-		for i, name := range kind.names {
-			if name == n {
-				return sub([]any{kind.key, i})
-			}
-		}
-		return []any{kind.key}
-	}
-	return nil
-}
-
-func names[T any](s []T, name func(T) string) []string {
-	out := make([]string, len(s))
-	for i, x := range s {
-		out[i] = name(x)
-	}
-	return out
+	return &Error{File: name, Line: line, Column: col, Msg: msg}
 }
 
 // Unjoin splits an errors.Join error, such as LoadFile's, into its parts

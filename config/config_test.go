@@ -1,9 +1,13 @@
 package config
 
 import (
+	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestLoadDefaults(t *testing.T) {
@@ -114,6 +118,161 @@ func TestURLErrorsRedacted(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "s3") || strings.Contains(err.Error(), "cret") || !strings.Contains(err.Error(), "invalid URL") {
 			t.Errorf("%s: the error shows the password: %v", u, err)
+		}
+	}
+}
+
+// TestValidationErrorPlaced: every kind of error features.Config.Validate
+// reports is placed at the line and key path of the file it is about (by
+// the *features.FieldError it carries, not by its wording), message kept.
+// Kinds a file cannot produce (a negative step or window does not parse
+// as a duration) are placed from a file whose decoded config is changed
+// before validating.
+func TestValidationErrorPlaced(t *testing.T) {
+	const base = "features:\n  - name: a\n    expr: up\n"
+	tests := []struct {
+		name   string
+		yml    string
+		mutate func(*Config) // nil: Load the file
+		want   string        // a whole line of the error
+	}{
+		{name: "invalid entity label", yml: "entity_labels: [pod, a-b]\n" + base,
+			want: `x.yml:1:22: entity_labels[1]: entity_labels: invalid label name "a-b"`},
+		{name: "entity label twice", yml: "entity_labels:\n  - pod\n  - pod\n" + base,
+			want: `x.yml:3:5: entity_labels[1]: entity_labels: "pod" given twice`},
+		{name: "step not positive", yml: "step: 15s\n" + base, mutate: func(c *Config) { c.Step = -1 },
+			want: `x.yml:1:7: step: step -1ns: must be positive`},
+		{name: "lookback below 1m", yml: "lookback: 30s\nevent_features:\n  - name: e\n    reasons: [x]\n",
+			want: `x.yml:1:11: lookback: lookback 30s: must be at least 1m`},
+		{name: "lookback below step", yml: "step: 2m\nlookback: 1m\n",
+			want: `x.yml:2:11: lookback: lookback 1m0s: shorter than step 2m0s`},
+		{name: "lookback below step, lookback defaulted", yml: "step: 20m\nevent_features:\n  - name: e\n    reasons: [x]\n",
+			want: `x.yml: lookback (built-in default): lookback 15m0s: shorter than step 20m0s`},
+		{name: "negative max_series", yml: "max_series: -1\n" + base,
+			want: `x.yml:1:13: max_series: max_series -1: must be positive`},
+		{name: "no features", yml: "features: []\nlabels:\n  - name: l\n    reasons: [x]\n",
+			want: `x.yml:1:11: features: no features: give features or event_features`},
+		// Not a built-in default: the file gives labels, so no default
+		// features apply. No line to point at.
+		{name: "no features key", yml: "labels:\n  - name: l\n    reasons: [x]\n",
+			want: `x.yml: features: no features: give features or event_features`},
+		{name: "invalid feature name", yml: base + "  - name: 1bad\n    expr: up\n",
+			want: `x.yml:4:11: features[1].name: feature "1bad": name must match`},
+		{name: "invalid event feature name", yml: base + "event_features:\n  - name: e-1\n    reasons: [x]\n",
+			want: `x.yml:5:11: event_features[0].name: event feature "e-1": name must match`},
+		{name: "invalid label name", yml: base + "labels:\n  - name: l-1\n    reasons: [x]\n",
+			want: `x.yml:5:11: labels[0].name: label "l-1": name must match`},
+		{name: "name already used", yml: base + "labels:\n  - name: a\n    reasons: [x]\n",
+			want: `x.yml:5:11: labels[0].name: label "a": name already used by a feature`},
+		{name: "feature expr does not parse", yml: "features:\n  - name: a\n    expr: rate(x[5m]\n",
+			want: `x.yml:3:11: features[0].expr: feature "a": parse "rate(x[5m]"`},
+		{name: "feature expr not a vector", yml: "features:\n  - name: a\n    expr: x[5m]\n",
+			want: `x.yml:3:11: features[0].expr: feature "a": expression "x[5m]" gives a matrix`},
+		{name: "feature expr missing", yml: "features:\n  - name: a\n",
+			want: `x.yml:2:5: features[0].expr: feature "a": empty expression`},
+		{name: "feature expr drops entity labels", yml: "features:\n  - name: a\n    expr: sum(up)\n",
+			want: `x.yml:3:11: features[0].expr: feature "a": its result cannot carry the entity label(s)`},
+		{name: "feature expr beyond lookback", yml: base + "  - name: r\n    expr: rate(x[1h])\n",
+			want: `x.yml:5:11: features[1].expr: feature "r": expression reads 1h0m0s of history`},
+		{name: "event feature without reasons", yml: base + "event_features:\n  - name: e\n",
+			want: `x.yml:5:5: event_features[0].reasons: event feature "e": no reasons`},
+		{name: "event feature empty reason", yml: base + "event_features:\n  - name: e\n    reasons: [x, \"\"]\n",
+			want: `x.yml:6:14: event_features[0].reasons: event feature "e": empty reason`},
+		{name: "event feature window not positive", yml: base + "event_features:\n  - name: e\n    reasons: [x]\n    window: 5m\n",
+			mutate: func(c *Config) { c.EventFeatures[0].Window = -1 },
+			want:   `x.yml:7:13: event_features[0].window: event feature "e": window 0s must be positive`},
+		{name: "label without expr or reasons", yml: base + "labels:\n  - name: l\n",
+			want: `x.yml:5:5: labels[0]: label "l": needs expr or reasons`},
+		{name: "label empty reason", yml: base + "labels:\n  - name: l\n    reasons: [\"\"]\n",
+			want: `x.yml:6:14: labels[0].reasons: label "l": empty reason`},
+		{name: "label expr does not parse", yml: base + "labels:\n  - name: l\n    expr: (\n",
+			want: `x.yml:6:11: labels[0].expr: label "l": parse "("`},
+		{name: "built-in default feature beyond lookback", yml: "lookback: 3m\n",
+			want: `x.yml: features[0].expr (built-in default): feature "container_restarts_10m": expression reads 10m0s`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			if tt.mutate == nil {
+				_, err = Load("x.yml", []byte(tt.yml))
+			} else {
+				c, lerr := Load("x.yml", []byte(tt.yml))
+				if lerr != nil {
+					t.Fatalf("the file before the change: %v", lerr)
+				}
+				tt.mutate(c)
+				err = validationErrors(t, "x.yml", tt.yml, c)
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if strings.HasPrefix(line, tt.want) {
+					return
+				}
+			}
+			t.Fatalf("error\n%v\nhas no line starting %q", err, tt.want)
+		})
+	}
+}
+
+// validationErrors places c.Validate()'s errors in the file yml as Load
+// does (no defaulted keys).
+func validationErrors(t *testing.T, name, yml string, c *Config) error {
+	t.Helper()
+	var root yaml.Node
+	if err := yaml.Unmarshal([]byte(yml), &root); err != nil {
+		t.Fatal(err)
+	}
+	var errs []error
+	for _, e := range Unjoin(c.Validate()) {
+		errs = append(errs, validationError(name, &root, nil, e))
+	}
+	return errors.Join(errs...)
+}
+
+// TestValidationErrorsAllPlaced: a file with one of every kind of feature
+// error the file can hold gets every one of them back at a line, prefixed
+// with its key path, none as a bare message.
+func TestValidationErrorsAllPlaced(t *testing.T) {
+	yml := `entity_labels: [pod, a-b, pod]
+step: 2m
+lookback: 1m
+max_series: -1
+features:
+  - name: 1bad
+    expr: rate(x[5m]
+  - name: dup
+    expr: sum(up)
+  - name: m
+    expr: x[5m]
+  - name: empty
+event_features:
+  - name: dup
+  - name: e
+    reasons: [""]
+labels:
+  - name: l
+  - name: l2
+    reasons: [""]
+    expr: (
+`
+	_, err := Load("x.yml", []byte(yml))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	parts := Unjoin(err)
+	if len(parts) != 16 {
+		t.Errorf("%d errors, want 16 (one or more per kind):\n%v", len(parts), err)
+	}
+	for _, e := range parts {
+		var ce *Error
+		if !errors.As(e, &ce) {
+			t.Fatalf("%q is not a *config.Error", e)
+		}
+		key, _, _ := strings.Cut(ce.Msg, ": ")
+		if ce.Line == 0 || !regexp.MustCompile(`^[a-z_]+(\[\d+\])?(\.[a-z_]+)?$`).MatchString(key) {
+			t.Errorf("error without a location: %q", e)
 		}
 	}
 }

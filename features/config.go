@@ -216,56 +216,94 @@ func history(e parser.Expr, lookbackDelta time.Duration) time.Duration {
 	return time.Duration(at-mint+1) * time.Millisecond
 }
 
+// FieldError is one problem Validate found, with where it is: the key
+// path of the configuration file it is about. Section is the top-level key
+// ("entity_labels", "step", "lookback", "max_series", "features",
+// "event_features" or "labels"); Index is the list item's index in it, or
+// -1 when the error is about the section as a whole; Field is the key
+// inside the item ("name", "expr", "reasons", "window"), or "" when the
+// error is about the item as a whole. Its message is Err's.
+type FieldError struct {
+	Section string
+	Index   int
+	Field   string
+	Err     error
+}
+
+func (e *FieldError) Error() string { return e.Err.Error() }
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Path returns the key path, e.g. "features[2].expr".
+func (e *FieldError) Path() string {
+	p := e.Section
+	if e.Index >= 0 {
+		p += fmt.Sprintf("[%d]", e.Index)
+	}
+	if e.Field != "" {
+		p += "." + e.Field
+	}
+	return p
+}
+
 // Validate checks c (with defaults applied to zero fields) and returns every
-// problem found, each naming the field or feature.
+// problem found, each naming the field or feature in its message. Every
+// error joined (errors.Join) is a *FieldError, so a caller can place it in
+// a file.
 func (c Config) Validate() error {
 	c.EntityLabels = append([]string(nil), c.EntityLabels...)
 	c.EventFeatures = append([]EventFeature(nil), c.EventFeatures...)
 	c.SetDefaults()
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	// at returns a function that reports a problem at section[index].field.
+	at := func(section string, index int, field string) func(format string, args ...any) {
+		return func(format string, args ...any) {
+			errs = append(errs, &FieldError{Section: section, Index: index, Field: field, Err: fmt.Errorf(format, args...)})
+		}
+	}
 
 	seenLabel := map[string]bool{}
-	for _, l := range c.EntityLabels {
+	for i, l := range c.EntityLabels {
 		switch {
 		case !model.LegacyValidation.IsValidLabelName(l) || l == model.MetricNameLabel:
-			bad("entity_labels: invalid label name %q", l)
+			at("entity_labels", i, "")("entity_labels: invalid label name %q", l)
 		case seenLabel[l]:
-			bad("entity_labels: %q given twice", l)
+			at("entity_labels", i, "")("entity_labels: %q given twice", l)
 		}
 		seenLabel[l] = true
 	}
 	step, lookback := time.Duration(c.Step), time.Duration(c.Lookback)
 	if step <= 0 {
-		bad("step %v: must be positive", step)
+		at("step", -1, "")("step %v: must be positive", step)
 	}
 	if lookback < time.Minute {
-		bad("lookback %v: must be at least 1m", lookback)
+		at("lookback", -1, "")("lookback %v: must be at least 1m", lookback)
 	}
 	if lookback < step {
-		bad("lookback %v: shorter than step %v", lookback, step)
+		at("lookback", -1, "")("lookback %v: shorter than step %v", lookback, step)
 	}
 	if c.MaxSeries < 0 {
-		bad("max_series %d: must be positive", c.MaxSeries)
+		at("max_series", -1, "")("max_series %d: must be positive", c.MaxSeries)
 	}
 	if len(c.Features)+len(c.EventFeatures) == 0 {
-		bad("no features: give features or event_features")
+		at("features", -1, "")("no features: give features or event_features")
 	}
 
 	seen := map[string]string{}
-	name := func(kind, n string) bool {
+	name := func(section string, i int, kind, n string) {
+		bad := at(section, i, "name")
 		if !model.LegacyValidation.IsValidMetricName(n) {
 			bad("%s %q: name must match [a-zA-Z_:][a-zA-Z0-9_:]*", kind, n)
-			return false
+			return
 		}
 		if other, ok := seen[n]; ok {
 			bad("%s %q: name already used by a %s", kind, n, other)
-			return false
+			return
 		}
 		seen[n] = kind
-		return true
 	}
-	checkExpr := func(kind, n, expr string) {
+	checkExpr := func(section string, i int, kind, n, expr string) {
+		bad := at(section, i, "expr")
 		e, err := parseExpr(ExpandExpr(expr, c.EntityLabels))
 		if err != nil {
 			bad("%s %q: %w", kind, n, err)
@@ -280,35 +318,35 @@ func (c Config) Validate() error {
 			bad("%s %q: expression reads %v of history, more than lookback %v minus step %v", kind, n, need, lookback, step)
 		}
 	}
-	for _, f := range c.Features {
-		name("feature", f.Name)
-		checkExpr("feature", f.Name, f.Expr)
+	for i, f := range c.Features {
+		name("features", i, "feature", f.Name)
+		checkExpr("features", i, "feature", f.Name, f.Expr)
 	}
-	for _, f := range c.EventFeatures {
-		name("event feature", f.Name)
+	for i, f := range c.EventFeatures {
+		name("event_features", i, "event feature", f.Name)
 		if len(f.Reasons) == 0 {
-			bad("event feature %q: no reasons", f.Name)
+			at("event_features", i, "reasons")("event feature %q: no reasons", f.Name)
 		}
 		for _, r := range f.Reasons {
 			if r == "" {
-				bad("event feature %q: empty reason", f.Name)
+				at("event_features", i, "reasons")("event feature %q: empty reason", f.Name)
 			}
 		}
 		if f.Window <= 0 {
-			bad("event feature %q: window %v must be positive", f.Name, f.Window)
+			at("event_features", i, "window")("event feature %q: window %v must be positive", f.Name, f.Window)
 		}
 	}
-	for _, l := range c.Labels {
-		name("label", l.Name)
+	for i, l := range c.Labels {
+		name("labels", i, "label", l.Name)
 		if l.Expr == "" && len(l.Reasons) == 0 {
-			bad("label %q: needs expr or reasons", l.Name)
+			at("labels", i, "")("label %q: needs expr or reasons", l.Name)
 		}
 		if l.Expr != "" {
-			checkExpr("label", l.Name, l.Expr)
+			checkExpr("labels", i, "label", l.Name, l.Expr)
 		}
 		for _, r := range l.Reasons {
 			if r == "" {
-				bad("label %q: empty reason", l.Name)
+				at("labels", i, "reasons")("label %q: empty reason", l.Name)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package features
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -38,13 +39,6 @@ func TestValidateExpr(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	good := func() Config {
-		return Config{
-			Features:      []Feature{{Name: "f", Expr: `sum by (${entity}) (rate(x[5m]))`}},
-			EventFeatures: []EventFeature{{Name: "e", Reasons: []string{"BackOff"}}},
-			Labels:        []LabelDef{{Name: "l", Reasons: []string{"CrashLoopBackOff"}}},
-		}
-	}
 	tests := []struct {
 		name   string
 		mutate func(*Config)
@@ -68,7 +62,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := good()
+			c := validConfig()
 			tc.mutate(&c)
 			err := c.Validate()
 			switch {
@@ -81,6 +75,132 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// validConfig is a Config that Validate accepts: one feature, one event
+// feature, one label, the other fields defaulted.
+func validConfig() Config {
+	return Config{
+		Features:      []Feature{{Name: "f", Expr: `sum by (${entity}) (rate(x[5m]))`}},
+		EventFeatures: []EventFeature{{Name: "e", Reasons: []string{"BackOff"}}},
+		Labels:        []LabelDef{{Name: "l", Reasons: []string{"CrashLoopBackOff"}}},
+	}
+}
+
+// validateErrorKinds has one row per kind of error Validate reports, with
+// where it must say the error is and the start of its message (which must
+// not change: users and the config tests read it).
+var validateErrorKinds = []struct {
+	name    string
+	mutate  func(*Config)
+	section string
+	index   int
+	field   string
+	msg     string // prefix of the message
+}{
+	{"invalid entity label", func(c *Config) { c.EntityLabels = []string{"pod", "a-b"} }, "entity_labels", 1, "", `entity_labels: invalid label name "a-b"`},
+	{"entity label twice", func(c *Config) { c.EntityLabels = []string{"pod", "pod"} }, "entity_labels", 1, "", `entity_labels: "pod" given twice`},
+	{"step not positive", func(c *Config) { c.Step = -1 }, "step", -1, "", `step -1ns: must be positive`},
+	{"lookback below 1m", func(c *Config) { c.Lookback = model.Duration(30 * time.Second); c.Features = nil }, "lookback", -1, "", `lookback 30s: must be at least 1m`},
+	{"lookback below step", func(c *Config) {
+		c.Step, c.Lookback = model.Duration(2*time.Minute), model.Duration(time.Minute)
+		c.Features = nil
+	}, "lookback", -1, "", `lookback 1m0s: shorter than step 2m0s`},
+	{"negative max_series", func(c *Config) { c.MaxSeries = -1 }, "max_series", -1, "", `max_series -1: must be positive`},
+	{"no features", func(c *Config) { c.Features, c.EventFeatures = nil, nil }, "features", -1, "", `no features: give features or event_features`},
+	{"invalid feature name", func(c *Config) { c.Features[0].Name = "1f" }, "features", 0, "name", `feature "1f": name must match`},
+	{"invalid event feature name", func(c *Config) { c.EventFeatures[0].Name = "e-1" }, "event_features", 0, "name", `event feature "e-1": name must match`},
+	{"invalid label name", func(c *Config) { c.Labels[0].Name = "bad-name" }, "labels", 0, "name", `label "bad-name": name must match`},
+	{"name already used", func(c *Config) { c.Labels[0].Name = "e" }, "labels", 0, "name", `label "e": name already used by a event feature`},
+	{"feature expr does not parse", func(c *Config) { c.Features[0].Expr = `rate(x[5m]` }, "features", 0, "expr", `feature "f": parse "rate(x[5m]"`},
+	{"feature expr not a vector", func(c *Config) { c.Features[0].Expr = `x[5m]` }, "features", 0, "expr", `feature "f": expression "x[5m]" gives a matrix`},
+	{"feature expr empty", func(c *Config) { c.Features[0].Expr = "" }, "features", 0, "expr", `feature "f": empty expression`},
+	{"feature expr drops entity labels", func(c *Config) { c.Features[0].Expr = `sum(x)` }, "features", 0, "expr", `feature "f": its result cannot carry the entity label(s)`},
+	{"feature expr beyond lookback", func(c *Config) { c.Features[0].Expr = `rate(x[20m])` }, "features", 0, "expr", `feature "f": expression reads 20m0s of history`},
+	{"event feature without reasons", func(c *Config) { c.EventFeatures[0].Reasons = nil }, "event_features", 0, "reasons", `event feature "e": no reasons`},
+	{"event feature empty reason", func(c *Config) { c.EventFeatures[0].Reasons = []string{"A", ""} }, "event_features", 0, "reasons", `event feature "e": empty reason`},
+	{"event feature negative window", func(c *Config) { c.EventFeatures[0].Window = -1 }, "event_features", 0, "window", `event feature "e": window 0s must be positive`},
+	{"label without expr or reasons", func(c *Config) { c.Labels[0].Reasons = nil }, "labels", 0, "", `label "l": needs expr or reasons`},
+	{"label empty reason", func(c *Config) { c.Labels[0].Reasons = []string{""} }, "labels", 0, "reasons", `label "l": empty reason`},
+	{"label expr does not parse", func(c *Config) { c.Labels[0].Expr = `(` }, "labels", 0, "expr", `label "l": parse "("`},
+	{"label expr beyond lookback", func(c *Config) { c.Labels[0].Expr = `x offset 11m` }, "labels", 0, "expr", `label "l": expression reads 16m0s of history`},
+}
+
+// TestValidateErrorLocations: each kind of error Validate reports says
+// where it is (a *FieldError: section, item, key), with its message
+// unchanged.
+func TestValidateErrorLocations(t *testing.T) {
+	for _, tc := range validateErrorKinds {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.mutate(&c)
+			err := c.Validate()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var found bool
+			for _, e := range joined(err) {
+				if !strings.HasPrefix(e.Error(), tc.msg) {
+					continue
+				}
+				found = true
+				var fe *FieldError
+				if !errors.As(e, &fe) {
+					t.Fatalf("%q carries no *FieldError", e)
+				}
+				if fe.Section != tc.section || fe.Index != tc.index || fe.Field != tc.field {
+					t.Errorf("%q at %s (section %q index %d field %q), want section %q index %d field %q",
+						e, fe.Path(), fe.Section, fe.Index, fe.Field, tc.section, tc.index, tc.field)
+				}
+				if fe.Unwrap() == nil || fe.Error() != fe.Unwrap().Error() {
+					t.Errorf("FieldError message %q, wrapped %v", fe.Error(), fe.Unwrap())
+				}
+			}
+			if !found {
+				t.Fatalf("error %q has no part starting %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+// TestValidateErrorsAllLocated: every error Validate returns, for every
+// kind at once, is a *FieldError naming a known section, an index within
+// it (or -1) and a key its items have.
+func TestValidateErrorsAllLocated(t *testing.T) {
+	for _, tc := range validateErrorKinds {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.mutate(&c)
+			for _, e := range joined(c.Validate()) {
+				var fe *FieldError
+				if !errors.As(e, &fe) {
+					t.Fatalf("error without a location: %q", e)
+				}
+				n := map[string]int{"entity_labels": len(c.EntityLabels), "features": len(c.Features),
+					"event_features": len(c.EventFeatures), "labels": len(c.Labels), "step": 0, "lookback": 0, "max_series": 0}
+				size, ok := n[fe.Section]
+				switch {
+				case !ok:
+					t.Errorf("%q: unknown section %q", e, fe.Section)
+				case fe.Index < -1 || fe.Index >= size:
+					t.Errorf("%q: index %d outside %s (%d items)", e, fe.Index, fe.Section, size)
+				case fe.Field != "" && !slices.Contains([]string{"name", "expr", "reasons", "window"}, fe.Field):
+					t.Errorf("%q: unknown field %q", e, fe.Field)
+				}
+			}
+		})
+	}
+}
+
+// joined splits an errors.Join error into its parts.
+func joined(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 func TestConfigYAML(t *testing.T) {

@@ -138,6 +138,19 @@ func (s *Store) stopDisk() {
 	}
 }
 
+// refusedKinds lists every kind a write can be refused under (the kind
+// argument of enterWrite, enterAlertWrite and belowHalfReserve, and the
+// label of omen_store_writes_refused_total): Open starts each at 0, so a
+// rate or an alert on the counter has a series before the first refusal.
+// TestRefusedKindsComplete fails when a call names a kind missing here.
+var refusedKinds = []string{
+	// enterWrite: refused below the reserve.
+	"batch", "ingest_reset", "event", "schema", "vector", "entity",
+	"prediction", "explanation", "model", "model_delete", "registry",
+	// enterAlertWrite and retention: refused below half the reserve.
+	"outbox", "outbox_ack", "alert_state", "alert_state_delete", "retention",
+}
+
 // writable fails with an error wrapping ErrDiskFull while free space is
 // below the reserve. It re-reads free space when the last read is older
 // than diskRecheck, and on every call while low, so writes stop before a

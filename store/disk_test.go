@@ -3,6 +3,11 @@ package store
 import (
 	"errors"
 	"fmt"
+	"go/ast"
+	goparser "go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -329,5 +334,95 @@ func TestRetentionSkipsCorrupt(t *testing.T) {
 	}
 	if _, err := s.AlertState("f1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("alert state after the corrupt entity: %v, want deleted", err)
+	}
+}
+
+// sourceRefusedKinds returns the kinds the package's code can refuse a
+// write under: the string literal passed to enterWrite, enterAlertWrite,
+// belowHalfReserve or writable, read from the non-test sources, so that a
+// new call is checked without anyone remembering to list it.
+func sourceRefusedKinds(t *testing.T) map[string]bool {
+	t.Helper()
+	gates := map[string]bool{"enterWrite": true, "enterAlertWrite": true, "belowHalfReserve": true, "writable": true}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := goparser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || gates[fn.Name.Name] { // the gates pass their own kind on
+				continue
+			}
+			ast.Inspect(fn, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok || !gates[sel.Sel.Name] || len(call.Args) != 1 {
+					return true
+				}
+				lit, ok := call.Args[0].(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					t.Errorf("%s: %s's kind is not a string literal; this test cannot check it", fset.Position(call.Pos()), sel.Sel.Name)
+					return true
+				}
+				k, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kinds[k] = true
+				return true
+			})
+		}
+	}
+	if len(kinds) == 0 {
+		t.Fatal("found no write gate calls in the package's sources")
+	}
+	return kinds
+}
+
+// TestRefusedKindsStartAtZero: every kind a write can be refused under
+// (found in the sources) has an omen_store_writes_refused_total series at
+// 0 right after Open, and refusedKinds lists no other.
+func TestRefusedKindsStartAtZero(t *testing.T) {
+	want := sourceRefusedKinds(t)
+	reg := prometheus.NewRegistry()
+	openTest(t, Options{Path: t.TempDir(), NoSync: true, Registerer: reg})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "omen_store_writes_refused_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	for k := range want {
+		if v, ok := got[k]; !ok || v != 0 {
+			t.Errorf("kind %q: series present %v, value %v; want present at 0", k, ok, v)
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			t.Errorf("kind %q is exported but no write is refused under it", k)
+		}
+	}
+	if len(refusedKinds) != len(want) {
+		t.Errorf("refusedKinds has %d entries (duplicates?), the sources %d kinds", len(refusedKinds), len(want))
 	}
 }

@@ -97,7 +97,8 @@
 // (a fast writer fills 100 MB in 2 s), and while it is below Options.DiskReserve (default:
 // two value-log files, two memtables and 64 MiB, 352 MiB with the default
 // sizes) every write fails with an error wrapping ErrDiskFull and counted
-// in omen_store_writes_refused_total{kind}; reads keep working, and
+// in omen_store_writes_refused_total{kind} (every kind at 0 from Open);
+// reads keep working, and
 // writes resume as soon as space is freed. Open fails below the reserve.
 // RunRetention, and the alert pipeline's small writes (outbox items and
 // acknowledgements, alert states: alerts still reach Alertmanager), keep

@@ -200,7 +200,7 @@ func (s *Store) registerMetrics(reg prometheus.Registerer) {
 		Namespace: "omen", Subsystem: "store", Name: "writes_refused_total",
 		Help: "Write calls refused because free disk space was below the reserve (ErrDiskFull), by kind.",
 	}, []string{"kind"})
-	for _, k := range []string{"batch", "vector", "prediction", "explanation", "entity", "outbox", "retention"} {
+	for _, k := range refusedKinds {
 		s.m.refused.WithLabelValues(k)
 	}
 	s.m.invalid = registerInvalidMetric(f)

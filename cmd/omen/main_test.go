@@ -25,7 +25,7 @@ func TestDispatch(t *testing.T) {
 	}{
 		{[]string{"version"}, 0, "omen, version"},
 		{[]string{"check", "config", "testdata/good.yml"}, 0, "SUCCESS: 1 features, 1 event features, 1 failure labels"},
-		{[]string{"check", "config", "testdata/bad.yml"}, 1, "testdata/bad.yml:3:11: feature \"broken\""},
+		{[]string{"check", "config", "testdata/bad.yml"}, 1, "testdata/bad.yml:3:11: features[0].expr: feature \"broken\""},
 		{[]string{"check", "config", "testdata/missing.yml"}, 1, "FAILED"},
 		{[]string{"check"}, 2, ""},
 		{[]string{"nonsense"}, 2, ""},

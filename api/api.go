@@ -43,8 +43,8 @@ type Options struct {
 	TokenFile string
 	Token     string
 	// Models, when set, serves the model registry under /api/v1/models:
-	// list, upload (register and optionally promote), promote and roll
-	// back, behind the same authentication.
+	// list, upload (register and optionally promote), promote, roll back
+	// and delete, behind the same authentication.
 	Models ModelAdmin
 	// History, when set, serves the stored feature history under
 	// /api/v1/history (for omen train --source store --url).
@@ -234,8 +234,8 @@ func (a *API) instrument(name string, h http.Handler) http.Handler {
 // Protect wraps h with the browser protections and the token check.
 // Cross-origin requests that change state (POST, PUT, …, told by
 // Sec-Fetch-Site or Origin; http.CrossOriginProtection) are refused, so
-// that no web page can make a browser upload or promote a model or
-// reload the configuration. Without a token (a loopback listen address)
+// that no web page can make a browser upload, promote or delete a model
+// or reload the configuration. Without a token (a loopback listen address)
 // only requests naming a loopback host are answered, so that a page
 // cannot reach the API through DNS rebinding either.
 func (a *API) Protect(h http.Handler) http.Handler {
@@ -314,6 +314,8 @@ func (a *API) backendError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err)
 	case errors.Is(err, ErrInvalid):
 		writeError(w, http.StatusUnprocessableEntity, "invalid", err)
+	case errors.Is(err, ErrConflict):
+		writeError(w, http.StatusConflict, "conflict", err)
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusServiceUnavailable, "timeout", err)
 	case errors.Is(err, context.Canceled):

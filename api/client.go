@@ -32,8 +32,9 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s (%d %s)", e.Message, e.StatusCode, e.Type)
 }
 
-// Unwrap maps omen's 404 to ErrNotFound, 422 to ErrInvalid and 503 to
-// ErrUnavailable (an answer that is not omen's API maps to none).
+// Unwrap maps omen's 404 to ErrNotFound, 409 to ErrConflict, 422 to
+// ErrInvalid and 503 to ErrUnavailable (an answer that is not omen's API
+// maps to none).
 func (e *Error) Unwrap() error {
 	if e.Type == "bad_response" {
 		return nil // not omen's API: its 404 says nothing of omen's data
@@ -41,6 +42,8 @@ func (e *Error) Unwrap() error {
 	switch e.StatusCode {
 	case http.StatusNotFound:
 		return ErrNotFound
+	case http.StatusConflict:
+		return ErrConflict
 	case http.StatusUnprocessableEntity:
 		return ErrInvalid
 	case http.StatusServiceUnavailable:

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -241,6 +242,23 @@ func (m *MemModels) SetActive(_ context.Context, version string) (ModelVersion, 
 	}
 	m.promote(version)
 	return m.withActive(v), nil
+}
+
+// DeleteModel implements ModelAdmin: it refuses the active version and
+// drops the deleted one from the promotion history, as the store does.
+func (m *MemModels) DeleteModel(_ context.Context, version string) (ModelVersion, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.find(version)
+	if !ok {
+		return ModelVersion{}, fmt.Errorf("model %q: %w", version, ErrNotFound)
+	}
+	if v = m.withActive(v); v.Active {
+		return ModelVersion{}, Conflict(fmt.Errorf("model %q is the active model: promote another version first", version))
+	}
+	m.versions = slices.DeleteFunc(m.versions, func(x ModelVersion) bool { return x.Version == version })
+	m.history = slices.Compact(slices.DeleteFunc(m.history, func(x string) bool { return x == version }))
+	return v, nil
 }
 
 func (m *MemModels) promote(version string) {

@@ -28,6 +28,19 @@ type invalidError struct{ error }
 func (e invalidError) Is(target error) bool { return target == ErrInvalid }
 func (e invalidError) Unwrap() error        { return e.error }
 
+// ErrConflict marks a request the backend refuses because of the
+// registry's state: deleting the active model. The API answers 409.
+var ErrConflict = errors.New("conflict")
+
+// Conflict marks err as ErrConflict (errors.Is) without changing its
+// message.
+func Conflict(err error) error { return conflictError{err} }
+
+type conflictError struct{ error }
+
+func (e conflictError) Is(target error) bool { return target == ErrConflict }
+func (e conflictError) Unwrap() error        { return e.error }
+
 // ModelVersion describes one version in the model registry.
 type ModelVersion struct {
 	Version     string             `json:"version"`
@@ -41,13 +54,14 @@ type ModelVersion struct {
 }
 
 // ModelAdmin manages the daemon's model registry for the API's model
-// endpoints, so that models are registered and promoted while the daemon
-// runs (it holds the store's lock). Its methods are called from
-// concurrent requests and must be safe for concurrent use. file is not
-// retained after AddModel returns. A promoted model is in use once the
-// call returns; errors wrap ErrNotFound (unknown version, no previous
-// model) or ErrInvalid (a file that does not decode, a model that does
-// not fit the configured features).
+// endpoints, so that models are registered, promoted and deleted while
+// the daemon runs (it holds the store's lock). Its methods are called
+// from concurrent requests and must be safe for concurrent use. file is
+// not retained after AddModel returns. A promoted model is in use once
+// the call returns; errors wrap ErrNotFound (unknown version, no
+// previous model), ErrInvalid (a file that does not decode, a model that
+// does not fit the configured features) or ErrConflict (deleting the
+// active model).
 type ModelAdmin interface {
 	// Models lists the registered versions, newest first.
 	Models(ctx context.Context) ([]ModelVersion, error)
@@ -58,6 +72,12 @@ type ModelAdmin interface {
 	// SetActive makes version the active model; an empty version rolls
 	// back to the previously active one. It returns the active version.
 	SetActive(ctx context.Context, version string) (ModelVersion, error)
+	// DeleteModel removes an inactive version and drops it from the
+	// rollback history, so that a rollback goes to the version promoted
+	// before it; it returns the deleted version's metadata. The active
+	// version (and the one a daemon scores with) is refused with
+	// ErrConflict.
+	DeleteModel(ctx context.Context, version string) (ModelVersion, error)
 }
 
 // modelUploadTimeout bounds reading one model upload.
@@ -68,6 +88,11 @@ const DefaultMaxModelBytes = 256 << 20
 
 // ModelsPath is the API path of the model registry.
 const ModelsPath = "/api/v1/models"
+
+// ModelPath is the API path of a registered version (DELETE removes it).
+func ModelPath(version string) string {
+	return ModelsPath + "/" + url.PathEscape(version)
+}
 
 // PromotePath is the API path that promotes a registered version.
 func PromotePath(version string) string {
@@ -86,6 +111,7 @@ func (a *API) modelRoutes() []route {
 		{[]string{"POST"}, ModelsPath, "add_model", a.addModel},
 		{[]string{"POST"}, "/api/v1/models/{version}/promote", "promote_model", a.promoteModel},
 		{[]string{"POST"}, RollbackPath, "rollback_model", a.rollbackModel},
+		{[]string{"DELETE"}, "/api/v1/models/{version}", "delete_model", a.deleteModel},
 	}
 }
 
@@ -164,6 +190,21 @@ func (a *API) setActive(w http.ResponseWriter, r *http.Request, version string) 
 	writeData(w, v)
 }
 
+func (a *API) deleteModel(w http.ResponseWriter, r *http.Request) {
+	version := r.PathValue("version")
+	if version == "" {
+		writeError(w, http.StatusBadRequest, "bad_data", errors.New("no version"))
+		return
+	}
+	v, err := a.opts.Models.DeleteModel(r.Context(), version)
+	if err != nil {
+		a.backendError(w, r, err)
+		return
+	}
+	a.logger.Info("model deleted over the API", "version", v.Version, "sha256", v.SHA256, "remote", r.RemoteAddr)
+	writeData(w, v)
+}
+
 // Models lists the daemon's registered model versions.
 func (c *Client) Models(ctx context.Context) ([]ModelVersion, error) {
 	var ms []ModelVersion
@@ -189,5 +230,13 @@ func (c *Client) SetActive(ctx context.Context, version string) (ModelVersion, e
 	}
 	var v ModelVersion
 	_, err := c.Do(ctx, http.MethodPost, path, &v)
+	return v, err
+}
+
+// DeleteModel removes an inactive version from the daemon's registry; it
+// returns the deleted version's metadata.
+func (c *Client) DeleteModel(ctx context.Context, version string) (ModelVersion, error) {
+	var v ModelVersion
+	_, err := c.Do(ctx, http.MethodDelete, ModelPath(version), &v)
 	return v, err
 }

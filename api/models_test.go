@@ -84,6 +84,59 @@ func TestModelRegistry(t *testing.T) {
 	}
 }
 
+// TestDeleteModel: DELETE /api/v1/models/{version} removes a version
+// that is not active and drops it from the rollback history; the active
+// version is refused with 409 (ErrConflict), an unknown one with 404, and
+// the token is required.
+func TestDeleteModel(t *testing.T) {
+	ctx := context.Background()
+	srv := newServer(t, &api.MemBackend{}, api.Options{Models: &api.MemModels{}, Token: "s3cret"})
+	c := &api.Client{URL: srv.URL, Token: "s3cret"}
+	var vs []api.ModelVersion
+	for _, f := range []string{"model 1", "model 2", "model 3"} { // promoted in turn: 3 is active
+		v, err := c.AddModel(ctx, []byte(f), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	if _, err := (&api.Client{URL: srv.URL}).DeleteModel(ctx, vs[0].Version); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("delete without the token: %v, want 401", err)
+	}
+	for _, tc := range []struct {
+		name, version string
+		want          error // nil: deleted
+	}{
+		{"active", vs[2].Version, api.ErrConflict},
+		{"unknown", "nope", api.ErrNotFound},
+		{"the rollback target", vs[1].Version, nil},
+		{"again", vs[1].Version, api.ErrNotFound},
+	} {
+		v, err := c.DeleteModel(ctx, tc.version)
+		switch {
+		case tc.want != nil && !errors.Is(err, tc.want):
+			t.Errorf("%s: delete %s: %v, want %v", tc.name, tc.version, err, tc.want)
+		case tc.want == nil && (err != nil || v.Version != tc.version || v.Active || v.SHA256 != vs[1].SHA256):
+			t.Errorf("%s: delete %s: %+v, %v", tc.name, tc.version, v, err)
+		}
+	}
+	var apiErr *api.Error
+	if _, err := c.DeleteModel(ctx, vs[2].Version); !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusConflict || apiErr.Type != "conflict" {
+		t.Errorf("delete the active version: %v, want 409 conflict", err)
+	}
+	ms, err := c.Models(ctx)
+	if err != nil || len(ms) != 2 || ms[0].Version != vs[2].Version || ms[1].Version != vs[0].Version {
+		t.Fatalf("list after the delete: %+v, %v (want 3, 1)", ms, err)
+	}
+	// The deleted version left the history: the rollback skips it.
+	if v, err := c.SetActive(ctx, ""); err != nil || v.Version != vs[0].Version {
+		t.Fatalf("roll back after deleting the previous version: %+v, %v, want %s", v, err, vs[0].Version)
+	}
+	if _, err := c.SetActive(ctx, ""); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("roll back past the first promotion: %v, want ErrNotFound", err)
+	}
+}
+
 // TestModelRoutesNeedAdmin: without Options.Models the registry is not
 // served.
 func TestModelRoutesNeedAdmin(t *testing.T) {
@@ -125,6 +178,12 @@ func TestBrowserProtections(t *testing.T) {
 		{"cross-site upload", open.URL, "POST", "/api/v1/models?promote=true",
 			map[string]string{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site", "Content-Type": "application/octet-stream"}, false, http.StatusForbidden},
 		{"cross-site rollback by Origin alone", open.URL, "POST", "/api/v1/models/rollback", map[string]string{"Origin": "http://evil.example"}, false, http.StatusForbidden},
+		{"cross-site delete", open.URL, "DELETE", "/api/v1/models/m1", map[string]string{"Sec-Fetch-Site": "cross-site"}, false, http.StatusForbidden},
+		{"delete through a rebound host", open.URL, "DELETE", "/api/v1/models/m1", map[string]string{"Host": "attacker.example"}, false, http.StatusForbidden},
+		{"same-origin delete of an unknown version", open.URL, "DELETE", "/api/v1/models/m1", map[string]string{"Sec-Fetch-Site": "same-origin"}, false, http.StatusNotFound},
+		{"cross-site delete with Basic credentials", tok.URL, "DELETE", "/api/v1/models/m1",
+			map[string]string{"Sec-Fetch-Site": "cross-site"}, true, http.StatusForbidden},
+		{"delete without the token", tok.URL, "DELETE", "/api/v1/models/m1", nil, false, http.StatusUnauthorized},
 		{"same-origin upload", open.URL, "POST", "/api/v1/models",
 			map[string]string{"Sec-Fetch-Site": "same-origin", "Content-Type": "application/octet-stream"}, false, http.StatusCreated},
 		{"upload as text", open.URL, "POST", "/api/v1/models", map[string]string{"Content-Type": "text/plain"}, false, http.StatusUnsupportedMediaType},

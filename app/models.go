@@ -141,6 +141,49 @@ func (r registryAdmin) rollback() (api.ModelVersion, error) {
 	return r.info(prev.Version)
 }
 
+// DeleteModel implements api.ModelAdmin. The active version is refused,
+// and so is the version a daemon scores with (the same one, unless the
+// active version could not be loaded). The store drops the version from
+// the rollback history: a rollback then goes to the version promoted
+// before it.
+func (r registryAdmin) DeleteModel(_ context.Context, version string) (api.ModelVersion, error) {
+	if version == "" {
+		return api.ModelVersion{}, fmt.Errorf("delete model: no version: %w", api.ErrNotFound)
+	}
+	if r.s != nil {
+		// The store refuses the active version itself.
+		if _, inUse := r.s.Model(); inUse == version {
+			if a, _ := r.st.ActiveVersion(); a != version {
+				return api.ModelVersion{}, api.Conflict(fmt.Errorf("delete model %q: the daemon still scores with it (the active version %q is not loaded): promote another version first", version, a))
+			}
+		}
+	}
+	meta, err := r.meta(version)
+	if err != nil {
+		return api.ModelVersion{}, registryError(fmt.Errorf("delete model %q: %w", version, err))
+	}
+	if err := r.st.DeleteModel(version); err != nil {
+		return api.ModelVersion{}, registryError(err)
+	}
+	meta.Active = false
+	return modelVersion(meta), nil
+}
+
+// meta returns the registered metadata of version (ErrNotFound when it
+// is not registered) without reading the model data.
+func (r registryAdmin) meta(version string) (store.ModelMeta, error) {
+	ms, err := r.st.ListModels()
+	if err != nil {
+		return store.ModelMeta{}, err
+	}
+	for _, m := range ms {
+		if m.Version == version {
+			return m, nil
+		}
+	}
+	return store.ModelMeta{}, store.ErrNotFound
+}
+
 func (r registryAdmin) info(version string) (api.ModelVersion, error) {
 	_, meta, err := r.st.Model(version)
 	if err != nil {
@@ -159,6 +202,8 @@ func registryError(err error) error {
 		return fmt.Errorf("%w: %w", api.ErrNotFound, err)
 	case errors.Is(err, errUnusableModel):
 		return api.Invalid(err)
+	case errors.Is(err, store.ErrActive):
+		return api.Conflict(fmt.Errorf("%w: promote another version first", err))
 	}
 	return err
 }

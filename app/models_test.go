@@ -106,6 +106,87 @@ func TestModelRegistryAPI(t *testing.T) {
 	}
 }
 
+// TestModelRegistryDelete: while the daemon runs, DELETE removes a
+// version that is not active from the store and from the rollback
+// history (a rollback then goes to the version promoted before it); the
+// active version is refused with ErrConflict (409) and stays in use, an
+// unknown one is ErrNotFound.
+func TestModelRegistryDelete(t *testing.T) {
+	ctx := context.Background()
+	a := startApp(t, t.TempDir(), nil)
+	c := &api.Client{URL: "http://" + a.Addr()}
+	names := a.FeatureNames()
+	active := func() string { _, v := a.scorer.Model(); return v }
+	for i, v := range []string{"vA", "vB", "vC"} { // promoted in turn: history vA, vB, vC
+		if _, err := c.AddModel(ctx, modelFile(t, names, v, int64(i+1)), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.DeleteModel(ctx, "vC"); !errors.Is(err, api.ErrConflict) || active() != "vC" {
+		t.Fatalf("delete the active vC: %v, want ErrConflict; scorer uses %q", err, active())
+	}
+	if _, err := c.DeleteModel(ctx, "nope"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("delete an unknown version: %v, want ErrNotFound", err)
+	}
+	v, err := c.DeleteModel(ctx, "vB")
+	if err != nil || v.Version != "vB" || v.Active || v.SHA256 == "" {
+		t.Fatalf("delete vB (the rollback target): %+v, %v", v, err)
+	}
+	if _, _, err := a.Store().Model("vB"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("vB after the delete: %v, want store.ErrNotFound", err)
+	}
+	if active() != "vC" {
+		t.Fatalf("scorer uses %q after deleting vB, want vC", active())
+	}
+	if v, err := c.SetActive(ctx, ""); err != nil || v.Version != "vA" || active() != "vA" {
+		t.Fatalf("roll back after deleting vB: %+v, %v; scorer uses %q (want vA)", v, err, active())
+	}
+	if _, err := c.DeleteModel(ctx, "vC"); err != nil {
+		t.Fatalf("delete vC once inactive: %v", err)
+	}
+	if _, err := c.SetActive(ctx, ""); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("roll back with vB and vC deleted: %v, want ErrNotFound", err)
+	}
+	if ms, err := c.Models(ctx); err != nil || len(ms) != 1 || ms[0].Version != "vA" || !ms[0].Active {
+		t.Fatalf("list: %+v, %v (want vA alone, active)", ms, err)
+	}
+}
+
+// TestDeleteModelRefusals: the registry refuses to delete the active
+// version (the store's ErrActive, also without a daemon) and the version
+// the daemon scores with, with api.ErrConflict.
+func TestDeleteModelRefusals(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	names := []string{"a", "b"}
+	offline := NewRegistry(st, "test")
+	for i, v := range []string{"v1", "v2"} {
+		if _, err := offline.AddModel(ctx, modelFile(t, names, v, int64(i+1)), v == "v2"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		reg     api.ModelAdmin
+		version string
+	}{
+		{"the active version, no daemon", offline, "v2"},
+		// A daemon still scoring with v1 (its active version v2 could not be loaded).
+		{"the version the daemon scores with", registryAdmin{st: st, s: &scorer{version: "v1"}}, "v1"},
+	} {
+		if _, err := tc.reg.DeleteModel(ctx, tc.version); !errors.Is(err, api.ErrConflict) {
+			t.Errorf("%s: delete %s: %v, want api.ErrConflict", tc.name, tc.version, err)
+		}
+		if _, _, err := st.Model(tc.version); err != nil {
+			t.Errorf("%s: %s after the refused delete: %v", tc.name, tc.version, err)
+		}
+	}
+}
+
 // TestRegisterModelSameVersion: another model under a registered version
 // is registered under a version naming its data, not dropped.
 func TestRegisterModelSameVersion(t *testing.T) {

@@ -35,6 +35,9 @@ type ModelMeta struct {
 // registered with different data.
 var ErrExists = errors.New("already exists")
 
+// ErrActive is returned (wrapped) by DeleteModel for the active version.
+var ErrActive = errors.New("it is the active model")
+
 const (
 	modelChunk      = 1 << 20
 	registryHistory = 100
@@ -352,7 +355,9 @@ func (s *Store) ActiveVersion() (version string, generation uint64) {
 }
 
 // DeleteModel removes an inactive model version and drops it from the
-// rollback history. Deleting the active version is refused.
+// rollback history (a later Rollback skips it). Deleting the active
+// version is refused with an error wrapping ErrActive; an unknown one
+// fails with ErrNotFound.
 func (s *Store) DeleteModel(version string) error {
 	if err := s.enterWrite("model_delete"); err != nil {
 		return err
@@ -361,7 +366,7 @@ func (s *Store) DeleteModel(version string) error {
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
 	if s.active.Load().version == version {
-		return fmt.Errorf("delete model %q: it is the active model", version)
+		return fmt.Errorf("delete model %q: %w", version, ErrActive)
 	}
 	if _, err := s.modelMeta(version); err != nil {
 		return fmt.Errorf("delete model %q: %w", version, err)

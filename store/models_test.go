@@ -106,8 +106,8 @@ func TestModelRegistry(t *testing.T) {
 			t.Fatalf("ListModels active flags wrong: %+v", list)
 		}
 	}
-	if err := s.DeleteModel("v3"); err == nil {
-		t.Fatal("deleting the active model succeeded")
+	if err := s.DeleteModel("v3"); !errors.Is(err, ErrActive) {
+		t.Fatalf("deleting the active model: %v, want ErrActive", err)
 	}
 	if err := s.DeleteModel("v2"); err != nil {
 		t.Fatal(err)

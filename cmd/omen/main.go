@@ -9,7 +9,7 @@
 //	omen train [flags]             train a model
 //	omen eval smd|asd|rca|sim      evaluate on public data or the simulator
 //	omen explain ENTITY|ALERT      print a ranked explanation
-//	omen model list|promote|rollback
+//	omen model list|add|promote|rollback|delete
 //	omen bench ingest|lstm|explain benchmarks printing JSON
 //	omen version
 package main
@@ -35,7 +35,7 @@ func commands() map[string]command {
 		"train":   {"train a model from CSV, the store or Prometheus", trainCmd},
 		"eval":    {"evaluate: smd|asd|rca|sim", evalCmd},
 		"explain": {"explain ENTITY|ALERT: print a ranked explanation", explainCmd},
-		"model":   {"list|promote|rollback models in the registry", modelCmd},
+		"model":   {"list|add|promote|rollback|delete models in the registry", modelCmd},
 		"bench":   {"ingest|lstm|explain: benchmarks printing JSON", benchCmd},
 		"version": {"print the version", versionCmd},
 	}

@@ -20,17 +20,20 @@ import (
 	"github.com/omen-sre/omen/store"
 )
 
-const modelUsage = `usage: omen model list|add FILE|promote VERSION|rollback [flags]
+const modelUsage = `usage: omen model list|add FILE|promote VERSION|rollback|delete VERSION [flags]
 
 Manages the model registry: through a running daemon's API with --url (it
 holds the store, and uses a promoted model at once), or in the store at
 --storage.path while no daemon runs. add registers a model file (omen train
 --out), with --promote also making it active; a daemon refuses a model that
-does not fit its configured features.
+does not fit its configured features. rollback re-activates the version
+promoted before the active one. delete removes a version that is not
+active (promote another one first) and drops it from the rollback history:
+a later rollback goes to the version promoted before it.
 
 flags:`
 
-// modelCmd implements "omen model list|add FILE|promote VERSION|rollback",
+// modelCmd implements "omen model list|add FILE|promote VERSION|rollback|delete VERSION",
 // on a running daemon's registry (--url) or directly on the store.
 func modelCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen model", flag.ContinueOnError)
@@ -50,7 +53,7 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		sub, rest = fs.Arg(0), fs.Args()[1:]
 	}
-	want := map[string]int{"list": 0, "add": 1, "promote": 1, "rollback": 0}
+	want := map[string]int{"list": 0, "add": 1, "promote": 1, "rollback": 0, "delete": 1}
 	n, known := want[sub]
 	switch {
 	case sub == "help":
@@ -60,7 +63,7 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 		if sub == "" {
 			fs.Usage()
 		} else {
-			fmt.Fprintf(stderr, "omen model: unknown subcommand %q (want list, add, promote or rollback)\n", sub)
+			fmt.Fprintf(stderr, "omen model: unknown subcommand %q (want list, add, promote, rollback or delete)\n", sub)
 		}
 		return 2
 	case len(rest) != n:
@@ -138,6 +141,13 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stdout, "active model is now %s\n", v.Version)
+	case "delete":
+		v, err := reg.DeleteModel(ctx, rest[0])
+		if err != nil {
+			fmt.Fprintf(stderr, "omen model delete %s: %v\n", rest[0], err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "deleted %s (sha256 %s)\n", v.Version, v.SHA256)
 	}
 	return 0
 }

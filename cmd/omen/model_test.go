@@ -59,6 +59,8 @@ func TestModelCommandOffline(t *testing.T) {
 		{[]string{"model"}, 2, "usage: omen model"},
 		{[]string{"model", "lst"}, 2, `unknown subcommand "lst"`},
 		{[]string{"model", "promote"}, 2, "want 1 argument(s)"},
+		{[]string{"model", "delete"}, 2, "want 1 argument(s)"},
+		{[]string{"model", "delete", "v1", "--storage.path", "nostore"}, 1, `no omen store at "nostore"`},
 		{[]string{"model", "list", "extra"}, 2, "want 0 argument(s)"},
 		{[]string{"model", "list", "--storage.path", "nostore"}, 1, `no omen store at "nostore"`},
 		{[]string{"model", "add", "missing.omen"}, 1, "missing.omen"},
@@ -93,6 +95,25 @@ func TestModelCommandOffline(t *testing.T) {
 	rc, out, _ := omen(t, "model", "list", "--storage.path", "s")
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); rc != 0 || len(lines) != 3 || !activeIs(out, "v1") {
 		t.Fatalf("list = %d:\n%s", rc, out)
+	}
+	// delete: the active v1 is refused, v2 goes, and is then unknown.
+	for _, tc := range []struct {
+		version      string
+		rc           int
+		stdout, errs string
+	}{
+		{"v1", 1, "", "active model: promote another version first"},
+		{"v2", 0, "deleted v2 (sha256 ", ""},
+		{"v2", 1, "", "not found"},
+	} {
+		rc, out, errs := omen(t, "model", "delete", tc.version, "--storage.path", "s")
+		if rc != tc.rc || !strings.Contains(out, tc.stdout) || !strings.Contains(errs, tc.errs) {
+			t.Errorf("delete %s = %d, %q, %q; want %d with %q, %q", tc.version, rc, out, errs, tc.rc, tc.stdout, tc.errs)
+		}
+	}
+	rc, out, _ = omen(t, "model", "list", "--storage.path", "s")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); rc != 0 || len(lines) != 2 || !activeIs(out, "v1") {
+		t.Fatalf("list after deleting v2 = %d:\n%s", rc, out)
 	}
 }
 
@@ -139,6 +160,33 @@ func TestModelCommandDaemon(t *testing.T) {
 	}
 	if rc, out, _ := omen(t, "model", "list", "--url", url); rc != 0 || !activeIs(out, "vgood") || strings.Contains(out, "vother") {
 		t.Errorf("list --url = %d:\n%s", rc, out)
+	}
+	// delete --url: vgood is deleted once vnext is promoted over it, and a
+	// rollback then has nothing to go back to.
+	next := writeModelFile(t, a.FeatureNames(), "vnext")
+	if rc, out, errs := omen(t, "model", "add", next, "--promote", "--url", url); rc != 0 || !strings.Contains(out, "now vnext") {
+		t.Fatalf("add vnext --promote --url = %d, %q, %q", rc, out, errs)
+	}
+	for _, tc := range []struct {
+		version      string
+		rc           int
+		stdout, errs string
+	}{
+		{"vnext", 1, "", "it is the active model: promote another version first (409 conflict)"},
+		{"vgood", 0, "deleted vgood", ""},
+		{"vgood", 1, "", "(404 not_found)"},
+	} {
+		rc, out, errs := omen(t, "model", "delete", tc.version, "--url", url)
+		if rc != tc.rc || !strings.Contains(out, tc.stdout) || !strings.Contains(errs, tc.errs) {
+			t.Errorf("delete %s --url = %d, %q, %q; want %d with %q, %q", tc.version, rc, out, errs, tc.rc, tc.stdout, tc.errs)
+		}
+	}
+	if rc, _, errs := omen(t, "model", "rollback", "--url", url); rc != 1 || !strings.Contains(errs, "404") {
+		t.Errorf("rollback --url after deleting vgood = %d, %q; want 404 (no previous model)", rc, errs)
+	}
+	var info2 api.ModelInfo
+	if _, err := (&api.Client{URL: url}).Do(context.Background(), "GET", "/api/v1/model", &info2); err != nil || info2.Version != "vnext" {
+		t.Errorf("daemon uses %q (%v) after the deletes, want vnext", info2.Version, err)
 	}
 }
 

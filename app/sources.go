@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,6 +38,9 @@ type sources struct {
 	remoteWrite http.Handler
 	pollers     []pollerWithBackfill
 	logger      *slog.Logger
+	// restartOnly is the configuration the sources were built with that
+	// a reload cannot change (setConfig warns when it would).
+	restartOnly restartOnly
 }
 
 func newSources(o sourceOptions) (*sources, error) {
@@ -76,19 +81,14 @@ func newSources(o sourceOptions) (*sources, error) {
 		return nil, fmt.Errorf("create NATS consumer: %w", err)
 	}
 	if !cfg.RemoteWrite.Disabled {
-		rw, err := stream.NewRemoteWriteReceiver(o.Appender, stream.RemoteWriteOptions{
-			// The same time window as the NATS decoders: one sample from
-			// a clock far ahead would otherwise move the head's clock and
-			// the ingest watermark past every later sample.
-			MaxSampleAge:    time.Duration(cfg.Ingest.MaxSampleAge),
-			MaxSampleFuture: time.Duration(cfg.Ingest.MaxSampleFuture),
-		}, o.Registerer, o.Logger)
+		rw, err := stream.NewRemoteWriteReceiver(o.Appender, remoteWriteOptions(cfg), o.Registerer, o.Logger)
 		if err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("create remote-write receiver: %w", err)
 		}
 		s.remoteWrite = rw
 	}
+	s.restartOnly = restartOnlyOf(cfg)
 	queries := pollerQueries(cfg)
 	for _, p := range cfg.Prometheus {
 		pl, err := stream.NewPoller(o.Appender, stream.PollerOptions{
@@ -107,6 +107,61 @@ func newSources(o sourceOptions) (*sources, error) {
 	return s, nil
 }
 
+// remoteWriteOptions are the remote-write receiver's options from cfg's
+// remote_write section.
+func remoteWriteOptions(cfg *config.Config) stream.RemoteWriteOptions {
+	rw := cfg.RemoteWrite
+	return stream.RemoteWriteOptions{
+		MaxDecodedBytes:      rw.MaxDecodedBytes,
+		MaxSamplesPerRequest: rw.MaxSamplesPerRequest,
+		MaxSeriesPerRequest:  rw.MaxSeriesPerRequest,
+		MaxInFlight:          rw.MaxInFlight,
+		InFlightWait:         time.Duration(rw.InFlightWait),
+		MaxLabels:            rw.MaxLabels,
+		MaxLabelValueLen:     rw.MaxLabelValueLength,
+		LabelCacheSize:       rw.LabelCacheSize,
+		LabelCacheBytes:      rw.LabelCacheBytes,
+		AppendTimeout:        time.Duration(rw.AppendTimeout),
+		// The same time window as the NATS decoders: one sample from a
+		// clock far ahead would otherwise move the head's clock and the
+		// ingest watermark past every later sample.
+		MaxSampleAge:    time.Duration(cfg.Ingest.MaxSampleAge),
+		MaxSampleFuture: time.Duration(cfg.Ingest.MaxSampleFuture),
+	}
+}
+
+// restartOnly is the part of the configuration the sources apply only
+// when built (at start): the ingest bounds, the NATS consumer, the
+// remote-write receiver's settings and the list of Prometheus servers.
+type restartOnly struct {
+	Ingest      config.IngestConfig
+	NATS        config.NATSConfig
+	RemoteWrite config.RemoteWriteConfig
+	Prometheus  []config.PollerConfig
+}
+
+func restartOnlyOf(cfg *config.Config) restartOnly {
+	return restartOnly{Ingest: cfg.Ingest, NATS: cfg.NATS, RemoteWrite: cfg.RemoteWrite, Prometheus: cfg.Prometheus}
+}
+
+// changed returns the keys of the sections that differ between r and o.
+func (r restartOnly) changed(o restartOnly) []string {
+	var keys []string
+	if r.Ingest != o.Ingest {
+		keys = append(keys, "ingest")
+	}
+	if !reflect.DeepEqual(r.NATS, o.NATS) {
+		keys = append(keys, "nats")
+	}
+	if r.RemoteWrite != o.RemoteWrite {
+		keys = append(keys, "remote_write")
+	}
+	if !slices.Equal(r.Prometheus, o.Prometheus) {
+		keys = append(keys, "prometheus")
+	}
+	return keys
+}
+
 // pollerQueries are the queries the Prometheus pollers evaluate: one per
 // feature, named after it, with the entity labels substituted.
 func pollerQueries(cfg *config.Config) map[string]string {
@@ -123,10 +178,18 @@ func pollerQueries(cfg *config.Config) map[string]string {
 // new form, a removed one no longer). Every poller gets the same set; when
 // the set is invalid none changes and the error is returned. Other poller
 // settings (the list of servers, URL, step, timeout, backfill) and the
-// NATS and remote-write settings take a restart. Safe for concurrent use
-// with run; a nil *sources (not started) does nothing.
+// ingest, NATS and remote-write settings take a restart: when cfg changes
+// them, a warning names the sections, and the sources keep the settings
+// they started with. Safe for concurrent use with run; a nil *sources
+// (not started) does nothing.
 func (s *sources) setConfig(cfg *config.Config) error {
-	if s == nil || len(s.pollers) == 0 {
+	if s == nil {
+		return nil
+	}
+	if keys := s.restartOnly.changed(restartOnlyOf(cfg)); len(keys) > 0 {
+		s.logger.Warn("configuration changes not applied until restart: the sources keep their start-time settings", "sections", keys)
+	}
+	if len(s.pollers) == 0 {
 		return nil
 	}
 	queries := pollerQueries(cfg)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/internal/redact"
+	"github.com/omen-sre/omen/stream"
+	"github.com/omen-sre/omen/stream/decode"
 )
 
 // Config is omen's configuration file. The zero value is not valid; use
@@ -126,10 +128,44 @@ type RuntimeConfig struct {
 	KeepFilePages bool `yaml:"keep_file_pages"`
 }
 
-// RemoteWriteConfig configures the Prometheus remote-write receiver.
+// RemoteWriteConfig configures the Prometheus remote-write receiver
+// (stream.RemoteWriteOptions). Its sample time window is the ingest
+// section's. 0 (or a missing key) takes the default; negative is an
+// error. The receiver is built at start: a reload does not change these
+// (they take a restart).
 type RemoteWriteConfig struct {
 	// Disabled turns the /api/v1/write endpoint off.
 	Disabled bool `yaml:"disabled"`
+	// MaxDecodedBytes bounds a request's snappy-decoded size (and its
+	// compressed body); beyond it the request gets 413. Default 32 MiB,
+	// at least 1024.
+	MaxDecodedBytes int `yaml:"max_decoded_bytes"`
+	// MaxSamplesPerRequest and MaxSeriesPerRequest bound the samples
+	// (counted as sent) and the series of one request; beyond either the
+	// request gets 413 and nothing of it is stored. Prometheus sends at
+	// most queue_config.max_samples_per_send (default 2,000) per request.
+	// Defaults 100,000 each.
+	MaxSamplesPerRequest int `yaml:"max_samples_per_request"`
+	MaxSeriesPerRequest  int `yaml:"max_series_per_request"`
+	// MaxInFlight bounds the requests read, decoded and appended at once;
+	// a request waits up to InFlightWait for a slot, then gets 503 with
+	// Retry-After. The receiver's memory is about MaxInFlight × (2 ×
+	// MaxDecodedBytes + 40 B × MaxSamplesPerRequest). Defaults 4 and 5s.
+	MaxInFlight  int            `yaml:"max_in_flight"`
+	InFlightWait model.Duration `yaml:"in_flight_wait"`
+	// MaxLabels (__name__ included) and MaxLabelValueLength (bytes, per
+	// label name or value) bound a series' labels; a series beyond them
+	// is refused (reason too_many_labels; the request's other series are
+	// stored, then 400). Defaults 64 and 2048, those of the NATS decoders.
+	MaxLabels           int `yaml:"max_labels"`
+	MaxLabelValueLength int `yaml:"max_label_value_length"`
+	// LabelCacheSize (label sets) and LabelCacheBytes (estimated bytes)
+	// bound the cache of interned label sets. Defaults 262144 and 128 MiB.
+	LabelCacheSize  int `yaml:"label_cache_size"`
+	LabelCacheBytes int `yaml:"label_cache_bytes"`
+	// AppendTimeout bounds storing one request's samples; beyond it the
+	// request gets 503. Default 30s.
+	AppendTimeout model.Duration `yaml:"append_timeout"`
 }
 
 // PollerConfig configures one Prometheus server polled with the feature
@@ -221,6 +257,17 @@ func (c *Config) applyDefaults() {
 	if c.NATS.MaxAge == 0 {
 		c.NATS.MaxAge = model.Duration(24 * time.Hour)
 	}
+	rw := &c.RemoteWrite
+	setDefault(&rw.MaxDecodedBytes, stream.DefaultRWMaxDecodedBytes)
+	setDefault(&rw.MaxSamplesPerRequest, stream.DefaultRWMaxSamplesPerRequest)
+	setDefault(&rw.MaxSeriesPerRequest, stream.DefaultRWMaxSeriesPerRequest)
+	setDefault(&rw.MaxInFlight, stream.DefaultRWMaxInFlight)
+	setDefault(&rw.InFlightWait, model.Duration(stream.DefaultRWInFlightWait))
+	setDefault(&rw.MaxLabels, decode.DefaultMaxLabels)
+	setDefault(&rw.MaxLabelValueLength, decode.DefaultMaxLabelValueLen)
+	setDefault(&rw.LabelCacheSize, stream.DefaultRWLabelCacheSize)
+	setDefault(&rw.LabelCacheBytes, stream.DefaultRWLabelCacheBytes)
+	setDefault(&rw.AppendTimeout, model.Duration(stream.DefaultRWAppendTimeout))
 	for i := range c.Prometheus {
 		if c.Prometheus[i].Backfill == 0 {
 			c.Prometheus[i].Backfill = model.Duration(time.Hour)
@@ -243,6 +290,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Alerting.ResolveRatio == 0 {
 		c.Alerting.ResolveRatio = 0.8
+	}
+}
+
+func setDefault[T int | model.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
 	}
 }
 
@@ -355,6 +408,30 @@ func Load(name string, data []byte) (*Config, error) {
 	}
 	if c.NATS.EmbeddedMaxMemory < -1 {
 		at([]any{"nats", "embedded_max_memory"}, fmt.Sprintf("embedded_max_memory must be positive, 0 or -1, got %d", c.NATS.EmbeddedMaxMemory))
+	}
+	rw := c.RemoteWrite
+	for _, l := range []struct {
+		key      string
+		negative bool
+		v        any
+	}{
+		{"max_decoded_bytes", rw.MaxDecodedBytes < 0, rw.MaxDecodedBytes},
+		{"max_samples_per_request", rw.MaxSamplesPerRequest < 0, rw.MaxSamplesPerRequest},
+		{"max_series_per_request", rw.MaxSeriesPerRequest < 0, rw.MaxSeriesPerRequest},
+		{"max_in_flight", rw.MaxInFlight < 0, rw.MaxInFlight},
+		{"in_flight_wait", rw.InFlightWait < 0, time.Duration(rw.InFlightWait)},
+		{"max_labels", rw.MaxLabels < 0, rw.MaxLabels},
+		{"max_label_value_length", rw.MaxLabelValueLength < 0, rw.MaxLabelValueLength},
+		{"label_cache_size", rw.LabelCacheSize < 0, rw.LabelCacheSize},
+		{"label_cache_bytes", rw.LabelCacheBytes < 0, rw.LabelCacheBytes},
+		{"append_timeout", rw.AppendTimeout < 0, time.Duration(rw.AppendTimeout)},
+	} {
+		if l.negative {
+			at([]any{"remote_write", l.key}, fmt.Sprintf("%s must not be negative, got %v", l.key, l.v))
+		}
+	}
+	if rw.MaxDecodedBytes > 0 && rw.MaxDecodedBytes < 1024 {
+		at([]any{"remote_write", "max_decoded_bytes"}, fmt.Sprintf("max_decoded_bytes must be at least 1024, got %d", rw.MaxDecodedBytes))
 	}
 	if st := c.Storage; st.MemTableSize < 0 || st.NumMemtables < 0 || st.BlockCacheSize < 0 || st.IndexCacheSize < 0 || st.ValueLogFileSize < 0 {
 		at([]any{"storage"}, "storage sizes must not be negative")

@@ -2,11 +2,15 @@ package config
 
 import (
 	"errors"
+	"os"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 )
 
@@ -29,6 +33,18 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if len(c.Features) == 0 {
 		t.Error("no default features")
+	}
+	// The receiver's own defaults (stream.RemoteWriteOptions).
+	want := RemoteWriteConfig{
+		MaxDecodedBytes: 32 << 20, MaxSamplesPerRequest: 100_000, MaxSeriesPerRequest: 100_000,
+		MaxInFlight: 4, InFlightWait: model.Duration(5 * time.Second), MaxLabels: 64, MaxLabelValueLength: 2048,
+		LabelCacheSize: 1 << 18, LabelCacheBytes: 128 << 20, AppendTimeout: model.Duration(30 * time.Second),
+	}
+	if c.RemoteWrite != want {
+		t.Errorf("remote_write defaults\n%+v\nwant\n%+v", c.RemoteWrite, want)
+	}
+	if d := Default(); d.RemoteWrite != want {
+		t.Errorf("Default().RemoteWrite\n%+v\nwant\n%+v", d.RemoteWrite, want)
 	}
 }
 
@@ -86,6 +102,31 @@ func TestLoad(t *testing.T) {
 		{name: "lookback below step", yml: "step: 2m\nlookback: 1m\n", wantErr: "x.yml:2:11: lookback: lookback 1m0s: shorter than step 2m0s"},
 		{name: "default feature beyond lookback", yml: "lookback: 3m\n", wantErr: "x.yml: features[0].expr (built-in default): feature \"container_restarts_10m\": expression reads 10m0s"},
 		{name: "no features", yml: "features: []\nevent_features: []\nlabels: []\nentity_labels: [pod]\n", wantErr: ""},
+		{name: "remote-write limits", yml: "remote_write:\n  max_samples_per_request: 2000\n  max_series_per_request: 500\n  max_in_flight: 8\n  in_flight_wait: 2s\n  max_decoded_bytes: 1048576\n  max_labels: 32\n  max_label_value_length: 512\n  label_cache_size: 1000\n  label_cache_bytes: 1000000\n  append_timeout: 10s\n",
+			check: func(t *testing.T, c *Config) {
+				want := RemoteWriteConfig{MaxSamplesPerRequest: 2000, MaxSeriesPerRequest: 500, MaxInFlight: 8, InFlightWait: model.Duration(2 * time.Second),
+					MaxDecodedBytes: 1 << 20, MaxLabels: 32, MaxLabelValueLength: 512, LabelCacheSize: 1000, LabelCacheBytes: 1_000_000, AppendTimeout: model.Duration(10 * time.Second)}
+				if c.RemoteWrite != want {
+					t.Errorf("remote_write %+v, want %+v", c.RemoteWrite, want)
+				}
+			}},
+		{name: "remote-write limit 0 takes the default", yml: "remote_write:\n  max_in_flight: 0\n  max_samples_per_request: 10\n", check: func(t *testing.T, c *Config) {
+			if c.RemoteWrite.MaxInFlight != 4 || c.RemoteWrite.MaxSamplesPerRequest != 10 || c.RemoteWrite.MaxSeriesPerRequest != 100_000 {
+				t.Errorf("remote_write %+v", c.RemoteWrite)
+			}
+		}},
+		{name: "negative max_decoded_bytes", yml: "remote_write:\n  max_decoded_bytes: -1\n", wantErr: "x.yml:2:22: max_decoded_bytes must not be negative, got -1"},
+		{name: "small max_decoded_bytes", yml: "remote_write:\n  max_decoded_bytes: 1000\n", wantErr: "x.yml:2:22: max_decoded_bytes must be at least 1024, got 1000"},
+		{name: "negative max_samples_per_request", yml: "remote_write:\n  disabled: false\n  max_samples_per_request: -5\n", wantErr: "x.yml:3:28: max_samples_per_request must not be negative, got -5"},
+		{name: "negative max_series_per_request", yml: "remote_write:\n  max_series_per_request: -1\n", wantErr: "x.yml:2:27: max_series_per_request must not be negative"},
+		{name: "negative max_in_flight", yml: "remote_write:\n  max_in_flight: -1\n", wantErr: "x.yml:2:18: max_in_flight must not be negative"},
+		{name: "negative max_labels", yml: "remote_write:\n  max_labels: -1\n", wantErr: "x.yml:2:15: max_labels must not be negative"},
+		{name: "negative max_label_value_length", yml: "remote_write:\n  max_label_value_length: -1\n", wantErr: "x.yml:2:27: max_label_value_length must not be negative"},
+		{name: "negative label_cache_size", yml: "remote_write:\n  label_cache_size: -1\n", wantErr: "x.yml:2:21: label_cache_size must not be negative"},
+		{name: "negative label_cache_bytes", yml: "remote_write:\n  label_cache_bytes: -1\n", wantErr: "x.yml:2:22: label_cache_bytes must not be negative"},
+		{name: "negative in_flight_wait", yml: "remote_write:\n  in_flight_wait: -1s\n", wantErr: "x.yml:2:19: remote_write.in_flight_wait: not a valid duration string"},
+		{name: "bad append_timeout", yml: "remote_write:\n  append_timeout: 30 s\n", wantErr: "x.yml:2:19: remote_write.append_timeout: "},
+		{name: "unknown remote_write key", yml: "remote_write:\n  max_samples: 10\n", wantErr: "x.yml:2: field max_samples not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,5 +315,72 @@ labels:
 		if ce.Line == 0 || !regexp.MustCompile(`^[a-z_]+(\[\d+\])?(\.[a-z_]+)?$`).MatchString(key) {
 			t.Errorf("error without a location: %q", e)
 		}
+	}
+}
+
+// TestConfigReference: the README's configuration reference is a valid
+// file, and it shows every key of the configuration.
+func TestConfigReference(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "## Configuration reference")
+	if !ok {
+		t.Fatal("README has no configuration reference")
+	}
+	_, rest, _ = strings.Cut(rest, "```yaml\n")
+	block, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("the configuration reference has no yaml block")
+	}
+	if _, err := Load("README.md", []byte(block)); err != nil {
+		t.Fatalf("the configuration reference does not load: %v", err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal([]byte(block), &root); err != nil {
+		t.Fatal(err)
+	}
+	// The keys shown, list items merged: "labels.expr".
+	shown := map[string]bool{}
+	var show func(n *yaml.Node, path string)
+	show = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := strings.TrimPrefix(path+"."+n.Content[i].Value, ".")
+				shown[p] = true
+				show(n.Content[i+1], p)
+			}
+		case yaml.SequenceNode:
+			for _, c := range n.Content {
+				show(c, path)
+			}
+		}
+	}
+	show(root.Content[0], "")
+	var missing []string
+	var want func(typ reflect.Type, path string)
+	want = func(typ reflect.Type, path string) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || reflect.PointerTo(typ).Implements(unmarshalerType) {
+			return
+		}
+		fields := map[string]reflect.Type{}
+		yamlFields(typ, fields)
+		for k, ft := range fields {
+			p := strings.TrimPrefix(path+"."+k, ".")
+			if !shown[p] {
+				missing = append(missing, p)
+			}
+			want(ft, p)
+		}
+	}
+	want(reflect.TypeFor[Config](), "")
+	slices.Sort(missing)
+	if len(missing) > 0 {
+		t.Errorf("keys missing from the README's configuration reference: %v", missing)
 	}
 }

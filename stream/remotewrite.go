@@ -33,6 +33,7 @@ const (
 	DefaultRWMaxSeriesPerRequest  = 100_000
 	DefaultRWMaxInFlight          = 4
 	DefaultRWInFlightWait         = 5 * time.Second
+	DefaultRWAppendTimeout        = 30 * time.Second
 )
 
 // RemoteWriteOptions configure a RemoteWriteReceiver. The zero value of
@@ -106,7 +107,7 @@ func (o *RemoteWriteOptions) withDefaults() (RemoteWriteOptions, error) {
 	setDefault(&r.MaxSampleFuture, decode.DefaultMaxFuture)
 	setDefault(&r.LabelCacheSize, DefaultRWLabelCacheSize)
 	setDefault(&r.LabelCacheBytes, DefaultRWLabelCacheBytes)
-	setDefault(&r.AppendTimeout, 30*time.Second)
+	setDefault(&r.AppendTimeout, DefaultRWAppendTimeout)
 	if r.Now == nil {
 		r.Now = time.Now
 	}

@@ -39,26 +39,30 @@ func (a *App) Registry(source string) api.ModelAdmin {
 	return registryAdmin{st: a.store, s: a.scorer, source: source}
 }
 
-// check reads a registered version and, with a daemon, checks that it is
-// usable.
-func (r registryAdmin) check(version string) error {
+// read reads a registered version and, with a daemon, decodes it and
+// checks that it fits the features in use; without a daemon it returns
+// a nil model (the data is only read, which verifies its checksum).
+func (r registryAdmin) read(version string) (*model.Model, error) {
 	if r.s == nil {
 		_, _, err := r.st.Model(version)
-		return err
+		return nil, err
 	}
-	_, err := r.s.readModel(version)
-	if err == nil {
-		r.s.usable(version)
-	}
-	return err
+	return r.s.readModel(version)
 }
 
-// load makes the daemon use the registry's active model now.
-func (r registryAdmin) load() error {
-	if r.s == nil {
-		return nil
+// promote makes version the active model and, with a daemon, puts m (the
+// model decoded from version and checked) in use before it returns, so
+// that the file is decoded only once.
+func (r registryAdmin) promote(version string, m *model.Model) (api.ModelVersion, error) {
+	if err := r.st.Promote(version); err != nil {
+		return api.ModelVersion{}, registryError(err)
 	}
-	return r.s.reloadModel()
+	if r.s != nil {
+		if err := r.s.use(version, m); err != nil {
+			return api.ModelVersion{}, fmt.Errorf("load promoted model %s: %w", version, err)
+		}
+	}
+	return r.info(version)
 }
 
 var _ api.ModelAdmin = registryAdmin{}
@@ -93,7 +97,7 @@ func (r registryAdmin) AddModel(_ context.Context, file []byte, promote bool) (a
 		return api.ModelVersion{}, err
 	}
 	if promote {
-		return r.SetActive(context.Background(), version)
+		return r.promote(version, m) // the registered data is file: m is its model
 	}
 	return r.info(version)
 }
@@ -103,16 +107,11 @@ func (r registryAdmin) SetActive(_ context.Context, version string) (api.ModelVe
 	if version == "" {
 		return r.rollback()
 	}
-	if err := r.check(version); err != nil {
+	m, err := r.read(version)
+	if err != nil {
 		return api.ModelVersion{}, registryError(err)
 	}
-	if err := r.st.Promote(version); err != nil {
-		return api.ModelVersion{}, registryError(err)
-	}
-	if err := r.load(); err != nil {
-		return api.ModelVersion{}, fmt.Errorf("load promoted model %s: %w", version, err)
-	}
-	return r.info(version)
+	return r.promote(version, m)
 }
 
 // rollback re-activates the previous model, unless it does not fit the
@@ -129,14 +128,17 @@ func (r registryAdmin) rollback() (api.ModelVersion, error) {
 	if err != nil {
 		return api.ModelVersion{}, registryError(err)
 	}
-	if err := r.check(prev.Version); err != nil {
+	m, err := r.read(prev.Version)
+	if err != nil {
 		if perr := r.st.Promote(cur.Version); perr != nil {
 			return api.ModelVersion{}, fmt.Errorf("roll back to %s: %w; restore %s: %w", prev.Version, err, cur.Version, perr)
 		}
 		return api.ModelVersion{}, fmt.Errorf("roll back to %s (%s stays active): %w", prev.Version, cur.Version, registryError(err))
 	}
-	if err := r.load(); err != nil {
-		return api.ModelVersion{}, fmt.Errorf("load model %s: %w", prev.Version, err)
+	if r.s != nil {
+		if err := r.s.use(prev.Version, m); err != nil {
+			return api.ModelVersion{}, fmt.Errorf("load model %s: %w", prev.Version, err)
+		}
 	}
 	return r.info(prev.Version)
 }
@@ -172,6 +174,11 @@ func (r registryAdmin) DeleteModel(_ context.Context, version string) (api.Model
 // meta returns the registered metadata of version (ErrNotFound when it
 // is not registered) without reading the model data.
 func (r registryAdmin) meta(version string) (store.ModelMeta, error) {
+	if a, _ := r.st.ActiveVersion(); a == version {
+		if m, err := r.st.Active(); err == nil && m.Version == version {
+			return m, nil // one metadata read instead of all of them
+		}
+	}
 	ms, err := r.st.ListModels()
 	if err != nil {
 		return store.ModelMeta{}, err
@@ -184,13 +191,12 @@ func (r registryAdmin) meta(version string) (store.ModelMeta, error) {
 	return store.ModelMeta{}, store.ErrNotFound
 }
 
+// info returns the registered metadata of version (not reading the
+// model data: the callers have read or written it).
 func (r registryAdmin) info(version string) (api.ModelVersion, error) {
-	_, meta, err := r.st.Model(version)
+	meta, err := r.meta(version)
 	if err != nil {
-		return api.ModelVersion{}, registryError(err)
-	}
-	if a, _ := r.st.ActiveVersion(); a == version {
-		meta.Active = true
+		return api.ModelVersion{}, registryError(fmt.Errorf("model %q: %w", version, err))
 	}
 	return modelVersion(meta), nil
 }

@@ -4,24 +4,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 )
 
 // modelFile builds and encodes a small untrained model over names.
-func modelFile(t *testing.T, names []string, version string, seed int64) []byte {
+func modelFile(t testing.TB, names []string, version string, seed int64) []byte {
 	t.Helper()
-	m, err := model.New(model.Config{Features: names, Window: 4, Hidden: 4, Seed: seed})
+	return modelFileOf(t, model.Config{Features: names, Window: 4, Hidden: 4, Seed: seed}, version)
+}
+
+// modelFileOf builds and encodes an untrained model of cfg.
+func modelFileOf(t testing.TB, cfg model.Config, version string) []byte {
+	t.Helper()
+	m, err := model.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +195,173 @@ func TestDeleteModelRefusals(t *testing.T) {
 		if _, _, err := st.Model(tc.version); err != nil {
 			t.Errorf("%s: %s after the refused delete: %v", tc.name, tc.version, err)
 		}
+	}
+}
+
+// daemonRegistry is the registry of a daemon (a scorer over an in-memory
+// store) whose features are names, and two encoded models of the shape of
+// demo/testdata/e2e-model.omen (window 32, hidden 32, one member) over
+// them, versions "vA" and "vB".
+func daemonRegistry(tb testing.TB, names []string) (registryAdmin, [2][]byte) {
+	tb.Helper()
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = st.Close() })
+	cfg, err := config.Load("test.yml", []byte(testConfigYAML))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := newScorer(scorerOptions{Store: st, Config: cfg, Features: func() []string { return names },
+		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var files [2][]byte
+	for i, v := range []string{"vA", "vB"} {
+		files[i] = modelFileOf(tb, model.Config{Features: names, Window: 32, Horizon: 40, Hidden: 32, Seed: int64(i + 1)}, v)
+	}
+	return registryAdmin{st: st, s: s, source: "test"}, files
+}
+
+// e2eShapedFeatures are 30 feature names, as many as the e2e model's.
+func e2eShapedFeatures() []string {
+	names := make([]string, 30)
+	for i := range names {
+		names[i] = fmt.Sprintf("f%02d", i)
+	}
+	return names
+}
+
+// BenchmarkPromoteUpload uploads and promotes two models in turn on a
+// daemon's registry (each call changes the active model); allocs/op is
+// per upload.
+func BenchmarkPromoteUpload(b *testing.B) {
+	r, files := daemonRegistry(b, e2eShapedFeatures())
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := r.AddModel(ctx, files[i%2], true); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkPromoteRegistered promotes two registered versions in turn.
+func BenchmarkPromoteRegistered(b *testing.B) {
+	r, files := daemonRegistry(b, e2eShapedFeatures())
+	ctx := context.Background()
+	for _, f := range files {
+		if _, err := r.AddModel(ctx, f, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := r.SetActive(ctx, []string{"vA", "vB"}[i%2]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// allocatedBytes is the heap allocated by n runs of f, per run.
+func allocatedBytes(n int, f func()) float64 {
+	var before, after runtime.MemStats
+	f() // warm up
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range n {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return float64(after.TotalAlloc-before.TotalAlloc) / float64(n)
+}
+
+// TestPromoteDecodesOnce: uploading and promoting a model on a daemon's
+// registry decodes the file once (it was decoded three times and its data
+// read back from the store three times: 541 KB allocated per upload of a
+// 37 KB model, 11x one decode), and promoting a registered version reads
+// and decodes it once (it was twice, and the data read a third time:
+// about 3x). The bounds are 2x one decode and 1.5x one read and decode;
+// the model in use is the promoted one.
+func TestPromoteDecodesOnce(t *testing.T) {
+	r, files := daemonRegistry(t, e2eShapedFeatures())
+	ctx := context.Background()
+	versions := []string{"vA", "vB"}
+	i := 0
+	upload := allocatedBytes(20, func() {
+		if _, err := r.AddModel(ctx, files[i%2], true); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	})
+	promote := allocatedBytes(20, func() {
+		if _, err := r.SetActive(ctx, versions[i%2]); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	})
+	decode := allocatedBytes(20, func() {
+		if _, err := model.Unmarshal(files[0]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	readDecode := allocatedBytes(20, func() {
+		if _, err := r.s.readModel("vA"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("model of %d bytes; bytes allocated: decode %.0f, read and decode %.0f, upload and promote %.0f, promote a registered version %.0f",
+		len(files[0]), decode, readDecode, upload, promote)
+	for _, tc := range []struct {
+		name        string
+		bytes, unit float64
+		unitName    string
+		max         float64
+	}{
+		{"upload and promote", upload, decode, "decode", 2},
+		{"promote a registered version", promote, readDecode, "read and decode", 1.5},
+	} {
+		if tc.bytes > tc.max*tc.unit {
+			t.Errorf("%s allocates %.0f bytes, %.1fx one %s (%.0f); want at most %.1fx", tc.name, tc.bytes, tc.bytes/tc.unit, tc.unitName, tc.unit, tc.max)
+		}
+	}
+	if m, v := r.s.Model(); v != versions[(i-1)%2] || m == nil {
+		t.Fatalf("scorer uses %q after promoting %s", v, versions[(i-1)%2])
+	}
+}
+
+// TestUseFollowsRegistry: a model decoded for a promotion that another
+// promotion overtook is not put in use: the scorer loads the registry's
+// active version.
+func TestUseFollowsRegistry(t *testing.T) {
+	r, files := daemonRegistry(t, e2eShapedFeatures())
+	ctx := context.Background()
+	for _, f := range files {
+		if _, err := r.AddModel(ctx, f, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mA, err := r.s.readModel("vA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.Promote("vA"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.Promote("vB"); err != nil { // overtakes vA before vA is put in use
+		t.Fatal(err)
+	}
+	if err := r.s.use("vA", mA); err != nil {
+		t.Fatal(err)
+	}
+	if m, v := r.s.Model(); v != "vB" || m == mA {
+		t.Fatalf("scorer uses %q after vB overtook vA, want vB", v)
 	}
 }
 

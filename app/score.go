@@ -211,14 +211,25 @@ func (s *scorer) readModel(version string) (*model.Model, error) {
 	return m, nil
 }
 
-// usable clears a refusal of version (it was checked since, and fits):
-// the next reloadModel loads it.
-func (s *scorer) usable(version string) {
+// use puts m in use as version, as reloadModel would after reading and
+// checking it (readModel), without decoding it again: m was decoded from
+// version's data and checked against the features in use. When the
+// registry's active version is no longer version (a concurrent promotion
+// or rollback), reloadModel loads the active one instead.
+func (s *scorer) use(version string, m *model.Model) error {
 	s.mu.Lock()
-	if s.refused == version {
-		s.refused = ""
+	if a, _ := s.opts.Store.ActiveVersion(); a != version || m == nil {
+		s.mu.Unlock()
+		return s.reloadModel()
 	}
+	if s.version == version {
+		s.mu.Unlock()
+		return nil
+	}
+	s.model, s.version, s.refused = m, version, ""
 	s.mu.Unlock()
+	s.logger.Info("model loaded", "version", version, "window", m.Config().Window, "threshold", m.Thresholds().Failure)
+	return nil
 }
 
 // featuresChanged re-checks the loaded model after a configuration reload

@@ -102,10 +102,15 @@ type Explanation struct {
 	URL string `json:"url,omitempty"`
 }
 
-// Explainer explains predictions. Explain is called from Process once per
-// alert when it fires, synchronously, so it must be fast (tens of
-// milliseconds); it must be safe for concurrent use and must not retain p.
-// An error is logged and the alert is sent without causes.
+// Explainer explains predictions. Explain is called from Process for each
+// alert that fires at its step, before Process returns, with up to
+// explainWorkers (4) calls at once and without the Manager's lock held
+// (Alerts, resends and deliveries are not blocked meanwhile), so it must be
+// safe for concurrent use; it should be fast (a step waits for all its
+// explanations) and honour ctx, which Close cancels; it must not retain p.
+// Rarely (a reload changing For while a step is explained) a prediction is
+// explained for an alert that then does not fire. An error is logged and
+// the alert is sent without causes.
 type Explainer interface {
 	Explain(ctx context.Context, p Prediction) (Explanation, error)
 }
@@ -326,12 +331,18 @@ type Manager struct {
 	remedy  *remedies
 	targets []*target
 
-	mu     sync.Mutex // serialises Process and guards states
+	// procMu serialises Process; mu guards the rest (Process holds it
+	// but while the alerts firing at its step are explained).
+	procMu sync.Mutex
+	mu     sync.Mutex
 	states map[string]*entityState
 	closed bool
-	runCtx context.Context // Run's, while it runs (for targets added)
-	runWG  sync.WaitGroup  // delivery loops
-	tm     *targetMetrics
+	// closeCtx is cancelled by Close (explanations in flight stop).
+	closeCtx    context.Context
+	closeCancel context.CancelFunc
+	runCtx      context.Context // Run's, while it runs (for targets added)
+	runWG       sync.WaitGroup  // delivery loops
+	tm          *targetMetrics
 	// lastT is the time of the last step, lastCall the wall-clock time
 	// it ran (see resend).
 	lastT, lastCall time.Time
@@ -408,6 +419,7 @@ func New(opts Options) (*Manager, error) {
 		m.lastT, m.lastCall = opts.Now(), time.Now()
 	}
 	m.updateGauges()
+	m.closeCtx, m.closeCancel = context.WithCancel(context.Background())
 	return m, nil
 }
 
@@ -421,42 +433,33 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 	if t.IsZero() {
 		t = m.opts.Now()
 	}
+	// Steps are serialised by procMu, not by mu: mu is released while the
+	// alerts firing at this step are explained (see explainFiring).
+	m.procMu.Lock()
+	defer m.procMu.Unlock()
+	byKey, labelsOf, unscored := dedupe(preds)
+
+	// Close cancels the explanations in flight.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(m.closeCtx, cancel)()
+
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return errors.New("alert manager closed")
 	}
-
-	// Deduplicate: the newest prediction per entity fingerprint.
-	byKey := make(map[string]*Prediction, len(preds))
-	labelsOf := make(map[string]map[string]string, len(preds))
-	var unscored map[string]bool
-	for i := range preds {
-		p := &preds[i]
-		if p.Unscored {
-			if unscored == nil {
-				unscored = map[string]bool{}
-			}
-			unscored[fingerprint(baseLabels(p))] = true
-			continue
-		}
-		if math.IsNaN(p.Prob) || !(p.Threshold > 0 && p.Threshold <= 1) {
-			continue
-		}
-		ls := baseLabels(p)
-		key := fingerprint(ls)
-		if q, ok := byKey[key]; ok && q.T.After(p.T) {
-			continue
-		}
-		byKey[key] = p
-		labelsOf[key] = ls
+	expl, err := m.explainFiring(ctx, t, byKey, labelsOf)
+	if err != nil {
+		return err
 	}
 
-	var fired, dropped []*entityState
+	var fired []firing
+	var dropped []*entityState
 	step := func(s *entityState, p *Prediction) {
 		switch m.hyst.step(s, p, t) {
 		case trFired:
-			fired = append(fired, s)
+			fired = append(fired, firing{s, p})
 		case trResolved:
 			m.logger.Info("alert resolved", "entity", s.Entity, "fingerprint", s.AlertFP)
 		case trDropped:
@@ -479,11 +482,148 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 			step(s, nil)
 		}
 	}
-	for _, s := range fired {
-		m.fire(ctx, s)
+	for _, f := range fired {
+		m.fire(ctx, f.s, f.p, expl)
 	}
 	m.lastT, m.lastCall = t, time.Now()
 	return m.finish(t, dropped)
+}
+
+// firing is an entity whose alert fires at a step, with the prediction it
+// fires on.
+type firing struct {
+	s *entityState
+	p *Prediction
+}
+
+// dedupe keeps the newest scored prediction per entity fingerprint (with
+// the entity's alert labels) and collects the fingerprints of the unscored
+// entities.
+func dedupe(preds []Prediction) (byKey map[string]*Prediction, labelsOf map[string]map[string]string, unscored map[string]bool) {
+	byKey = make(map[string]*Prediction, len(preds))
+	labelsOf = make(map[string]map[string]string, len(preds))
+	for i := range preds {
+		p := &preds[i]
+		if p.Unscored {
+			if unscored == nil {
+				unscored = map[string]bool{}
+			}
+			unscored[fingerprint(baseLabels(p))] = true
+			continue
+		}
+		if math.IsNaN(p.Prob) || !(p.Threshold > 0 && p.Threshold <= 1) {
+			continue
+		}
+		ls := baseLabels(p)
+		key := fingerprint(ls)
+		if q, ok := byKey[key]; ok && q.T.After(p.T) {
+			continue
+		}
+		byKey[key] = p
+		labelsOf[key] = ls
+	}
+	return byKey, labelsOf, unscored
+}
+
+// explained is the explanation of the prediction p an alert (fingerprint
+// fp) fires on.
+type explained struct {
+	key string // the entity's
+	fp  string
+	p   *Prediction
+	e   Explanation
+	err error
+}
+
+// explainWorkers bounds the concurrent Explain calls of one step.
+const explainWorkers = 4
+
+// explainRounds bounds how often explainFiring releases mu: beyond it
+// (the states keep changing in between, e.g. a reload at every round),
+// fire explains what is left under mu, as it always did before.
+const explainRounds = 3
+
+// explainFiring explains the alerts that will fire when the step at t runs
+// on the current states (under mu, which it releases while Explain runs
+// and re-takes). The explanations are computed without mu, so that a step
+// firing many alerts at once does not block Alerts, resends, deliveries
+// and reloads for the time of all the explanations. The step is tried on
+// copies of the states, which stay as they are meanwhile: a reader sees
+// the states of the last step until this one is applied, at once, by the
+// caller. Whatever ran while mu was released (a resend, a reload changing
+// For, Close) is accounted for by trying again on the states as they are
+// now, until the alerts that fire are the ones explained: the caller
+// applies the step in the same critical section as the last try.
+func (m *Manager) explainFiring(ctx context.Context, t time.Time, byKey map[string]*Prediction,
+	labelsOf map[string]map[string]string) (map[string]explained, error) {
+	x := m.opts.Explainer
+	if x == nil {
+		return nil, nil
+	}
+	var expl map[string]explained
+	for round := 0; round < explainRounds; round++ {
+		var todo []explained
+		for key, p := range byKey {
+			if p.Prob < p.Threshold {
+				continue // does not fire
+			}
+			var c entityState
+			if s := m.states[key]; s != nil {
+				c = *s
+			} else {
+				c = entityState{Key: key, Entity: p.Entity, Labels: labelsOf[key]}
+			}
+			if m.hyst.step(&c, p, t) != trFired {
+				continue
+			}
+			c.Severity = m.severity(p.Prob)
+			fp := fingerprint(c.alertLabels())
+			if r, ok := expl[key]; ok && r.fp == fp && r.p == p {
+				continue
+			}
+			todo = append(todo, explained{key: key, fp: fp, p: p})
+		}
+		if len(todo) == 0 {
+			break
+		}
+		m.mu.Unlock()
+		explainAll(ctx, x, todo)
+		m.mu.Lock()
+		if m.closed {
+			return nil, errors.New("alert manager closed")
+		}
+		if expl == nil {
+			expl = make(map[string]explained, len(todo))
+		}
+		for _, r := range todo {
+			expl[r.key] = r
+		}
+	}
+	return expl, nil
+}
+
+// explainAll explains the predictions of todo concurrently (at most
+// explainWorkers at once), filling in their explanations.
+func explainAll(ctx context.Context, x Explainer, todo []explained) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < min(explainWorkers, len(todo)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				r := &todo[i]
+				p := *r.p
+				p.AlertFingerprint = r.fp
+				r.e, r.err = x.Explain(ctx, p)
+			}
+		}()
+	}
+	for i := range todo {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // finish ends a step at t (under mu): it stops re-sending resolved alerts
@@ -617,24 +757,35 @@ func (m *Manager) persist(changed []*entityState) []error {
 	return errs
 }
 
-// fire fixes the severity and labels of a newly firing alert and attaches
-// its explanation and remediation.
-func (m *Manager) fire(ctx context.Context, s *entityState) {
-	p := s.Last
-	s.Severity = SeverityWarning
-	if p.Prob >= m.opts.CriticalProbability {
-		s.Severity = SeverityCritical
+// severity is the severity of an alert firing at probability prob.
+func (m *Manager) severity(prob float64) string {
+	if prob >= m.opts.CriticalProbability {
+		return SeverityCritical
 	}
+	return SeverityWarning
+}
+
+// fire fixes the severity and labels of a newly firing alert, firing on
+// p, and attaches its explanation (from expl, computed by explainFiring;
+// Explain is called here, under mu, only when explainFiring gave up) and
+// remediation.
+func (m *Manager) fire(ctx context.Context, s *entityState, p *Prediction, expl map[string]explained) {
+	s.Severity = m.severity(p.Prob)
 	s.AlertFP = fingerprint(s.alertLabels())
 	s.FiredID = p.ID
 	s.Explanation = nil
 	if m.opts.Explainer != nil {
-		p.AlertFingerprint = s.AlertFP
-		e, err := m.opts.Explainer.Explain(ctx, p)
-		if err != nil {
+		r, ok := expl[s.Key]
+		if !ok || r.fp != s.AlertFP || r.p != p {
+			rs := []explained{{key: s.Key, fp: s.AlertFP, p: p}}
+			explainAll(ctx, m.opts.Explainer, rs)
+			r = rs[0]
+		}
+		if r.err != nil {
 			m.explainErrs.Inc()
-			m.logger.Warn("explain firing alert", "entity", s.Entity, "prediction", p.ID, "err", err)
+			m.logger.Warn("explain firing alert", "entity", s.Entity, "prediction", p.ID, "err", r.err)
 		} else {
+			e := r.e
 			s.Explanation = &e
 		}
 	}
@@ -936,6 +1087,7 @@ func (m *Manager) Close() {
 	m.mu.Lock()
 	m.closed = true
 	m.mu.Unlock()
+	m.closeCancel()
 	stop, done := m.stop, m.done
 	m.runMu.Unlock()
 	if stop != nil {

@@ -53,3 +53,52 @@ func BenchmarkProcess(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFiringStepReaders measures how long Alerts (the API's reader)
+// waits while one step fires n alerts at once (a bad deploy), with an
+// explainer taking 5ms per alert (the real one's cost, simulated with a
+// sleep): max-reader-ms is the longest Alerts call during the step, which
+// is how long the step holds the Manager's lock at a stretch.
+func BenchmarkFiringStepReaders(b *testing.B) {
+	for _, n := range []int{20, 200} {
+		b.Run(fmt.Sprintf("firing=%d", n), func(b *testing.B) {
+			var worst time.Duration
+			for i := 0; i < b.N; i++ {
+				st := openStore(b, "")
+				o := testOptions(st, fakeAM)
+				o.For = 1
+				o.Explainer = ExplainerFunc(func(ctx context.Context, p Prediction) (Explanation, error) {
+					time.Sleep(5 * time.Millisecond)
+					return fakeExplainer{}.Explain(ctx, p)
+				})
+				m, err := New(o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				t0 := time.Unix(1764000000, 0)
+				ps := make([]Prediction, n)
+				for j := range ps {
+					ps[j] = pred(fmt.Sprintf("pod-%d", j), t0, 0.8)
+				}
+				done := make(chan error, 1)
+				go func() { done <- m.Process(context.Background(), t0, ps) }()
+				for stepping := true; stepping; {
+					select {
+					case err := <-done:
+						if err != nil {
+							b.Fatal(err)
+						}
+						stepping = false
+					default:
+						start := time.Now()
+						_ = m.Alerts()
+						worst = max(worst, time.Since(start))
+						time.Sleep(100 * time.Microsecond)
+					}
+				}
+				m.Close()
+			}
+			b.ReportMetric(float64(worst.Microseconds())/1000, "max-reader-ms")
+		})
+	}
+}

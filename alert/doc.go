@@ -100,6 +100,12 @@
 // # Concurrency
 //
 // A Manager is safe for concurrent use. Process calls are serialised; Run
-// delivers concurrently with Process. Close stops Run and makes later
+// delivers concurrently with Process. The alerts firing at a step are
+// explained without the Manager's lock (concurrently, up to 4 at once),
+// on copies of the states: Alerts, resends, deliveries and reloads do not
+// wait for the explanations, and see the last step's alerts until the
+// step is applied as a whole (a reload or Close in between is accounted
+// for: the step is applied under the configuration of that moment, or not
+// at all after Close). Close stops Run and makes later
 // Process calls fail; the Store is the caller's and is not closed.
 package alert

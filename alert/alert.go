@@ -197,7 +197,9 @@ type Options struct {
 	// version of each alert (see collapse), so the backlog is bounded by
 	// MaxBatch resends (each up to one version of every alert), not by the
 	// outage's length. One POST carries the newest version of each alert
-	// of every pending item. Default 8.
+	// of every pending item. The items of a POST in flight are left out
+	// of a compaction (they are acknowledged when the POST ends), so the
+	// backlog may reach MaxBatch+1 items meanwhile. Default 8.
 	MaxBatch int
 	// Now is the clock used when Process is given a zero time. Default
 	// time.Now.

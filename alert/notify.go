@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -175,11 +176,22 @@ func (m *Manager) enqueue(tgs []*target, payload []queued) error {
 		names[i] = tg.name
 	}
 	item := []store.OutboxItem{{Targets: names, Payload: body}}
-	if err := m.opts.Store.Enqueue(item); err != nil {
+	// The item and the queue lengths change together: a delivery loop
+	// must not read (and acknowledge) the item before it is counted.
+	for _, tg := range tgs {
+		tg.mu.Lock()
+	}
+	err = m.opts.Store.Enqueue(item)
+	for _, tg := range tgs {
+		if err == nil {
+			tg.queueAdd(1)
+		}
+		tg.mu.Unlock()
+	}
+	if err != nil {
 		return fmt.Errorf("enqueue %d alerts: %w", len(payload), err)
 	}
 	for _, tg := range tgs {
-		tg.queueAdd(1)
 		if tg.pending.Load() > int64(m.opts.MaxBatch) {
 			// Not delivered (an outage, or Run not running): bound the
 			// backlog now.
@@ -235,7 +247,16 @@ type target struct {
 	label   string // name without the password: metric label, logs
 	postURL string
 	wake    chan struct{}
-	pending atomic.Int64
+	// mu makes each change of the target's outbox items and the count of
+	// them (pending, the queue gauge) one step: enqueue, the delivery
+	// loop's read and acknowledgement, compaction. Under Manager.mu when
+	// both are held.
+	mu      sync.Mutex
+	pending atomic.Int64 // written under mu
+	// inflight are the items of the POST the delivery loop is sending
+	// (under mu): compaction leaves them alone, or the loop would
+	// acknowledge items no longer pending and count them twice.
+	inflight map[uint64]bool
 	// stop and done are the delivery loop's, while it runs.
 	stop context.CancelFunc
 	done chan struct{}
@@ -294,8 +315,19 @@ const idlePoll = 5 * time.Second
 func (m *Manager) deliver(ctx context.Context, tg *target) {
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
-		queued := tg.pending.Load()
+		tg.mu.Lock()
 		items, err := m.opts.Store.Pending(tg.name, 0)
+		if err == nil {
+			// Resynchronise the gauge (items dropped by retention).
+			tg.setQueue(len(items))
+		}
+		if err == nil && len(items) > 0 && len(items) <= m.opts.MaxBatch {
+			tg.inflight = make(map[uint64]bool, len(items))
+			for _, it := range items {
+				tg.inflight[it.ID] = true
+			}
+		}
+		tg.mu.Unlock()
 		if err == nil && len(items) > m.opts.MaxBatch {
 			if err = m.compact(tg); err == nil {
 				continue
@@ -307,11 +339,6 @@ func (m *Manager) deliver(ctx context.Context, tg *target) {
 			continue
 		}
 		if len(items) == 0 {
-			// Resynchronise the gauge (items dropped by retention) unless
-			// an item was enqueued meanwhile.
-			if queued != 0 && tg.pending.CompareAndSwap(queued, 0) {
-				tg.queue.Set(0)
-			}
 			select {
 			case <-ctx.Done():
 			case <-tg.wake:
@@ -320,68 +347,88 @@ func (m *Manager) deliver(ctx context.Context, tg *target) {
 			continue
 		}
 		alerts, ids := merge(items, m.logger)
-		err = m.post(ctx, tg, alerts)
-		var perm permanentError
-		switch {
-		case err == nil:
-			tg.sent.Add(float64(len(alerts)))
-			backoff = 0
-		case errors.As(err, &perm) && len(alerts) > 1:
-			// Isolate the alerts Alertmanager rejects: one bad alert must
-			// not drop the others.
-			var retry bool
-			for _, a := range alerts {
-				err := m.post(ctx, tg, []postableAlert{a})
-				switch {
-				case err == nil:
-					tg.sent.Inc()
-				case errors.As(err, &perm):
-					tg.failed.Inc()
-					m.logger.Error("alertmanager rejected an alert; dropping it", "alertmanager", tg.label, "labels", a.Labels, "err", err)
-				default:
-					tg.failed.Inc()
-					retry = true
-				}
-				if retry {
-					break
-				}
-			}
-			if retry {
-				if ctx.Err() != nil {
-					return
-				}
-				m.logger.Warn("send alerts; will retry", "alertmanager", tg.label, "alerts", len(alerts), "err", err)
+		accepted, err := m.deliverOnce(ctx, tg, alerts)
+		if err == nil {
+			if err = m.ack(tg, ids); err != nil {
+				m.logger.Error("acknowledge outbox items", "alertmanager", tg.label, "err", scrub(err, tg.name))
 				backoff = m.wait(ctx, backoff)
 				continue
 			}
 			backoff = 0
-			err = nil
-		case errors.As(err, &perm):
-			tg.failed.Add(float64(len(alerts)))
-			m.logger.Error("alertmanager rejected an alert; dropping it", "alertmanager", tg.label, "labels", alerts[0].Labels, "err", err)
-			backoff = 0
-		default:
-			if ctx.Err() != nil {
-				return
+			if accepted && m.delivered != nil {
+				fps := make([]string, len(alerts))
+				for i, a := range alerts {
+					fps[i] = fingerprint(a.Labels)
+				}
+				m.delivered(tg.name, fps, time.Now())
 			}
-			tg.failed.Add(float64(len(alerts)))
-			m.logger.Warn("send alerts; will retry", "alertmanager", tg.label, "alerts", len(alerts), "err", err)
-			backoff = m.wait(ctx, backoff)
 			continue
 		}
-		if err := m.opts.Store.Ack(tg.name, ids); err != nil {
-			m.logger.Error("acknowledge outbox items", "alertmanager", tg.label, "err", scrub(err, tg.name))
-			backoff = m.wait(ctx, backoff)
-			continue
+		tg.mu.Lock()
+		tg.inflight = nil
+		tg.mu.Unlock()
+		if ctx.Err() != nil {
+			return
 		}
-		tg.queueAdd(-len(ids))
-		if err == nil && m.delivered != nil {
-			fps := make([]string, len(alerts))
-			for i, a := range alerts {
-				fps[i] = fingerprint(a.Labels)
+		backoff = m.wait(ctx, backoff)
+	}
+}
+
+// ack acknowledges the delivered items ids of tg and counts them off.
+func (m *Manager) ack(tg *target, ids []uint64) error {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	tg.inflight = nil
+	if err := m.opts.Store.Ack(tg.name, ids); err != nil {
+		return err
+	}
+	tg.queueAdd(-len(ids))
+	return nil
+}
+
+// deliverOnce posts alerts to tg. It returns a nil error when they are
+// done with: accepted (all of them: accepted is true), or rejected for good
+// (logged and counted as failed; a rejected POST of several alerts is
+// re-sent alert by alert, so that one bad alert does not drop the others:
+// accepted is true then); an error to retry otherwise.
+func (m *Manager) deliverOnce(ctx context.Context, tg *target, alerts []postableAlert) (accepted bool, err error) {
+	err = m.post(ctx, tg, alerts)
+	var perm permanentError
+	switch {
+	case err == nil:
+		tg.sent.Add(float64(len(alerts)))
+		return true, nil
+	case errors.As(err, &perm) && len(alerts) > 1:
+		// Isolate the alerts Alertmanager rejects: one bad alert must
+		// not drop the others.
+		for _, a := range alerts {
+			err := m.post(ctx, tg, []postableAlert{a})
+			switch {
+			case err == nil:
+				tg.sent.Inc()
+			case errors.As(err, &perm):
+				tg.failed.Inc()
+				m.logger.Error("alertmanager rejected an alert; dropping it", "alertmanager", tg.label, "labels", a.Labels, "err", err)
+			default:
+				tg.failed.Inc()
+				if ctx.Err() == nil {
+					m.logger.Warn("send alerts; will retry", "alertmanager", tg.label, "alerts", len(alerts), "err", err)
+				}
+				return false, err
 			}
-			m.delivered(tg.name, fps, time.Now())
 		}
+		return true, nil
+	case errors.As(err, &perm):
+		tg.failed.Add(float64(len(alerts)))
+		m.logger.Error("alertmanager rejected an alert; dropping it", "alertmanager", tg.label, "labels", alerts[0].Labels, "err", err)
+		return false, nil
+	default:
+		if ctx.Err() != nil {
+			return false, err
+		}
+		tg.failed.Add(float64(len(alerts)))
+		m.logger.Warn("send alerts; will retry", "alertmanager", tg.label, "alerts", len(alerts), "err", err)
+		return false, err
 	}
 }
 
@@ -465,7 +512,10 @@ func collapse(items []store.OutboxItem, logger interface {
 // (at most two versions each) instead of growing with every step and
 // resend, and recovery sends the current state once. It runs under mu so
 // that no step enqueues meanwhile (the new item must come after the ones
-// it replaces). Items pending for other targets too stay there.
+// it replaces). Items pending for other targets too stay there. The items
+// of the POST in flight (tg.inflight, the oldest ones) are left alone: the
+// delivery loop acknowledges them when it is done; the newer ones are
+// compacted when there are at least two.
 func (m *Manager) compact(tg *target) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -473,10 +523,26 @@ func (m *Manager) compact(tg *target) error {
 }
 
 func (m *Manager) compactLocked(tg *target) error {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
 	items, err := m.opts.Store.Pending(tg.name, 0)
-	if err != nil || len(items) <= m.opts.MaxBatch {
+	if err != nil {
 		return err
 	}
+	tg.setQueue(len(items))
+	if len(items) <= m.opts.MaxBatch {
+		return nil
+	}
+	rest := make([]store.OutboxItem, 0, len(items))
+	for _, it := range items {
+		if !tg.inflight[it.ID] {
+			rest = append(rest, it)
+		}
+	}
+	if len(rest) < 2 {
+		return nil
+	}
+	items = rest
 	qs, ids := collapse(items, m.logger)
 	body, err := json.Marshal(qs)
 	if err != nil {
@@ -485,12 +551,13 @@ func (m *Manager) compactLocked(tg *target) error {
 	if err := m.opts.Store.Enqueue([]store.OutboxItem{{Targets: []string{tg.name}, Payload: body}}); err != nil {
 		return err
 	}
+	tg.queueAdd(1)
 	if err := m.opts.Store.Ack(tg.name, ids); err != nil {
 		return err
 	}
+	tg.queueAdd(-len(ids))
 	m.logger.Info("compacted the outbox of an unreachable alertmanager", "alertmanager", tg.label,
 		"items", len(items), "alerts", len(qs))
-	tg.queueAdd(1 - len(ids))
 	return nil
 }
 

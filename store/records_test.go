@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -412,5 +413,61 @@ func TestVectorEncodings(t *testing.T) {
 	}
 	if _, err := decodeVector(append([]byte{3}, encodeVector(1, &typical)[1:]...)); err == nil {
 		t.Error("vector version 3 accepted")
+	}
+}
+
+// TestStoreFormatUpgrade: a format-1 store (written before prediction
+// history format 2) is upgraded in place when opened; a format this code
+// does not know is refused at Open.
+func TestStoreFormatUpgrade(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		stored  []byte
+		want    byte
+		refused bool
+	}{
+		{"format 1 is upgraded", []byte{1}, formatVersion, false},
+		{"current format", []byte{formatVersion}, formatVersion, false},
+		{"newer format", []byte{formatVersion + 1}, 0, true},
+		{"malformed", []byte{1, 0}, 0, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := Open(Options{Path: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(keyFormat, c.stored) }); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s, err = Open(Options{Path: dir})
+			if c.refused {
+				if err == nil || !strings.Contains(err.Error(), "unsupported store format") {
+					_ = s.Close()
+					t.Fatalf("Open = %v, want unsupported store format", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			var got []byte
+			if err := s.db.View(func(txn *badger.Txn) error {
+				item, err := txn.Get(keyFormat)
+				if err == nil {
+					got, err = item.ValueCopy(nil)
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, []byte{c.want}) {
+				t.Fatalf("format after Open = %v, want %d", got, c.want)
+			}
+		})
 	}
 }

@@ -142,7 +142,12 @@ func (s *Store) init() error {
 }
 
 // formatVersion is the on-disk layout version stored under keyFormat.
-const formatVersion = 1
+// Version 2 writes prediction history records without the entity and time
+// their key holds (see encodePredictionAt); a version-1 store is upgraded
+// in place when opened, since this code reads both record formats. An
+// older omen refuses a version-2 store at Open ("unsupported store
+// format"), instead of failing later on the records it cannot read.
+const formatVersion = 2
 
 func (s *Store) checkFormat() error {
 	return s.db.Update(func(txn *badger.Txn) error {
@@ -153,12 +158,18 @@ func (s *Store) checkFormat() error {
 		if err != nil {
 			return err
 		}
-		return it.Value(func(v []byte) error {
-			if len(v) != 1 || v[0] != formatVersion {
-				return fmt.Errorf("unsupported store format %v (want %d)", v, formatVersion)
-			}
+		var v []byte
+		if v, err = it.ValueCopy(nil); err != nil {
+			return err
+		}
+		switch {
+		case len(v) == 1 && v[0] == formatVersion:
 			return nil
-		})
+		case len(v) == 1 && v[0] == 1:
+			s.logger.Info("store format upgraded: an omen older than this one cannot open it any more", "from", 1, "to", formatVersion)
+			return txn.Set(keyFormat, []byte{formatVersion})
+		}
+		return fmt.Errorf("unsupported store format %v (this omen reads formats 1 and %d; a newer omen wrote it?)", v, formatVersion)
 	})
 }
 

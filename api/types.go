@@ -175,6 +175,9 @@ type Explanation struct {
 	Features []string    `json:"features"`
 	Window   [][]float64 `json:"window"`
 	Step     int64       `json:"step_ms"`
+	// Error, when set, is why there are no attributions (the explanation
+	// failed when the prediction's alert fired).
+	Error string `json:"error,omitempty"`
 
 	// Set by the API.
 	Timestamps       []int64 `json:"timestamps,omitempty"`

@@ -257,6 +257,18 @@ func (e alertExplainer) Explain(ctx context.Context, p alert.Prediction) (alert.
 	if ex == nil {
 		return alert.Explanation{}, nil
 	}
+	x, err := e.explain(ctx, ex, p)
+	if err != nil {
+		// The alert fires without causes; its links show the prediction
+		// and why.
+		if serr := ex.storeUnexplained(p, err); serr != nil && e.a.opts.Logger != nil {
+			e.a.opts.Logger.Warn("store the prediction of an unexplained alert", "entity", p.Entity, "err", serr)
+		}
+	}
+	return x, err
+}
+
+func (e alertExplainer) explain(ctx context.Context, ex *explainer, p alert.Prediction) (alert.Explanation, error) {
 	pred, ok := ex.scorer.latestPrediction(p.Entity)
 	if !ok || pred.ID != p.ID {
 		return alert.Explanation{}, fmt.Errorf("prediction %s is no longer the latest of %s", p.ID, p.Entity)

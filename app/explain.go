@@ -10,6 +10,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/explain"
 	"github.com/omen-sre/omen/model"
@@ -39,6 +40,10 @@ type Explanation struct {
 	Features []string    `json:"features"`
 	Window   [][]float64 `json:"window"`
 	Step     int64       `json:"step_ms"`
+	// Error, when set, is why there are no attributions and causes: the
+	// prediction's explanation failed when its alert fired (see
+	// storeUnexplained).
+	Error string `json:"error,omitempty"`
 }
 
 // explainer computes explanations for predictions of the active model.
@@ -121,18 +126,7 @@ func (e *explainer) explain(ctx context.Context, p prediction) (Explanation, err
 		Attribution: attr, Causes: causes, Features: cfg.Features,
 		Step: e.scorer.step.Milliseconds(),
 	}
-	x.Window = make([][]float64, w)
-	for t := 0; t < w; t++ {
-		row := make([]float64, nf)
-		for f := 0; f < nf; f++ {
-			v := float64(p.Window[t*nf+f])
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				v = math.NaN()
-			}
-			row[f] = v
-		}
-		x.Window[t] = row
-	}
+	x.Window = windowRows(p.Window, w, nf)
 	return x, nil
 }
 
@@ -263,6 +257,69 @@ func (e *explainer) storeExplanation(x Explanation, also ...string) ([]byte, err
 		}
 	}
 	return doc, nil
+}
+
+// storeUnexplained saves, when the explanation of the prediction p an
+// alert fires on failed with cause, the prediction without attributions
+// and why (Explanation.Error), under the prediction's id (unless an
+// explanation is stored there already) and under the alert's
+// fingerprint: the alert's generatorURL and explanation_url name them,
+// and an SRE following them sees the prediction and why it is not
+// explained rather than a 404. The window is included when p is still
+// the entity's latest prediction.
+func (e *explainer) storeUnexplained(p alert.Prediction, cause error) error {
+	x := Explanation{
+		PredictionID: p.ID, Entity: p.Entity, Labels: p.Labels, T: p.T.UnixMilli(), Prob: p.Prob,
+		Threshold: p.Threshold, Anomaly: p.Anomaly, ModelVersion: p.ModelVersion,
+		Error: "no explanation: " + cause.Error(),
+	}
+	if _, t, err := store.ParsePredictionID(p.ID); err == nil {
+		x.T = t // the data time of the step
+	}
+	if pred, ok := e.scorer.latestPrediction(p.Entity); ok && pred.ID == p.ID {
+		x.Labels = pred.Labels
+		if m, _ := e.scorer.Model(); m != nil {
+			if cfg := m.Config(); len(pred.Window) == cfg.Window*len(cfg.Features) {
+				x.Features, x.Step = cfg.Features, e.scorer.step.Milliseconds()
+				x.Window = windowRows(pred.Window, cfg.Window, len(cfg.Features))
+			}
+		}
+	}
+	id := x.PredictionID
+	if _, err := e.store.Explanation(id); !errors.Is(err, store.ErrNotFound) {
+		id = "" // explained already (or unreadable): keep it
+	}
+	doc, err := json.Marshal(x)
+	if err != nil {
+		return fmt.Errorf("encode explanation: %w", err)
+	}
+	for _, k := range []string{id, p.AlertFingerprint} {
+		if k == "" {
+			continue
+		}
+		if err := e.store.PutExplanation(k, doc); err != nil {
+			return fmt.Errorf("store the prediction of unexplained alert %s: %w", p.AlertFingerprint, err)
+		}
+	}
+	return nil
+}
+
+// windowRows splits a W×F time-major window into rows, NaN for missing
+// (non-finite) values.
+func windowRows(win []float32, w, nf int) [][]float64 {
+	rows := make([][]float64, w)
+	for t := 0; t < w; t++ {
+		row := make([]float64, nf)
+		for f := 0; f < nf; f++ {
+			v := float64(win[t*nf+f])
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				v = math.NaN()
+			}
+			row[f] = v
+		}
+		rows[t] = row
+	}
+	return rows
 }
 
 // MarshalJSON writes NaN window values as null.

@@ -210,6 +210,7 @@ svg .title{font-weight:600}
 <span>alert labels</span><span>{{template "labels" .Labels}}</span>{{end}}
 <span>entity labels</span><span>{{template "labels" $x.Labels}}</span>
 </div></section>
+{{with $x.Error}}<section id="unexplained"><p>{{.}}</p></section>{{end}}
 <section><h2>Why: attribution by feature group</h2>{{template "waterfall" .Explanation.Waterfall}}</section>
 <section><h2>Ranked causes</h2>
 <table id="metric-causes"><tr><th>#</th><th>metric</th><th>φ</th><th>share</th></tr>

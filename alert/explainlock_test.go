@@ -118,6 +118,34 @@ func TestExplainWithoutLock(t *testing.T) {
 			},
 		},
 		{
+			name: "a resend meanwhile: the step applies on the states it left",
+			during: func(t *testing.T, m *Manager, b *blockingExplainer) {
+				m.mu.Lock()
+				m.lastCall = m.lastCall.Add(-time.Hour) // a stall: the resend is due
+				m.mu.Unlock()
+				m.resend()
+				b.unblock()
+			},
+			check: func(t *testing.T, m *Manager, b *blockingExplainer, err error) {
+				if err != nil {
+					t.Fatalf("Process: %v", err)
+				}
+				got := pending(t, m.opts.Store, fakeAM)
+				var sizes []int
+				for _, as := range got {
+					sizes = append(sizes, len(as))
+				}
+				// The first step's alert, its resend, then the n new
+				// alerts (the old one was just re-sent: not again).
+				if fmt.Sprint(sizes) != fmt.Sprint([]int{1, 1, n}) {
+					t.Errorf("outbox items of %v alerts, want [1 1 %d]", sizes, n)
+				}
+				if as := m.Alerts(); len(as) != n+1 {
+					t.Errorf("%d alerts, want %d", len(as), n+1)
+				}
+			},
+		},
+		{
 			name: "Close meanwhile: the step is not applied and Explain is cancelled",
 			during: func(t *testing.T, m *Manager, b *blockingExplainer) {
 				m.Close()

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -126,39 +123,6 @@ func (w *syncWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
-}
-
-// TestRemoteWriteLimitsTakeARestart: a reload that changes the
-// remote_write limits succeeds (the rest of the file applies), warns that
-// the remote_write section is not applied until a restart, and the
-// receiver keeps the limit it started with.
-func TestRemoteWriteLimitsTakeARestart(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "omen.yml")
-	write := func(maxSamples int) {
-		yml := testConfigYAML + fmt.Sprintf("remote_write:\n  max_samples_per_request: %d\n", maxSamples)
-		if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(2)
-	logs := &syncWriter{}
-	a := startApp(t, t.TempDir(), func(o *Options) {
-		o.Config, o.ConfigFile = nil, file
-		o.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	})
-	if status, body := postRemoteWrite(t, a, rwRequest(t, 1, 3, 1)); status != http.StatusRequestEntityTooLarge {
-		t.Fatalf("before the reload: status %d %q, want 413", status, body)
-	}
-	write(1000)
-	if err := a.Reload(); err != nil {
-		t.Fatalf("reload: %v", err)
-	}
-	if !strings.Contains(logs.String(), "not applied until restart") || !strings.Contains(logs.String(), "remote_write") {
-		t.Errorf("no warning naming remote_write in the log:\n%s", logs)
-	}
-	if status, body := postRemoteWrite(t, a, rwRequest(t, 1, 3, 1)); status != http.StatusRequestEntityTooLarge {
-		t.Fatalf("after the reload: status %d %q, want 413 (the start-time limit)", status, body)
-	}
 }
 
 // TestRemoteWriteOptionsFromConfig: every remote_write key, and the

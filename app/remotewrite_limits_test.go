@@ -2,8 +2,13 @@ package app
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +80,107 @@ func TestRemoteWriteIngestLimits(t *testing.T) {
 	if a.srv.ReadTimeout <= 0 || a.srv.IdleTimeout <= 0 || a.srv.WriteTimeout != 0 {
 		t.Fatalf("HTTP server timeouts read %v idle %v write %v; want read and idle bounded, write unbounded (streamed answers)",
 			a.srv.ReadTimeout, a.srv.IdleTimeout, a.srv.WriteTimeout)
+	}
+}
+
+// reloadableApp starts an app whose configuration file is testConfigYAML
+// followed by extra; write rewrites the file (for a.Reload). Warnings are
+// logged to logs too.
+func reloadableApp(t *testing.T, extra string) (a *App, write func(extra string), logs *syncWriter) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "omen.yml")
+	write = func(extra string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(testConfigYAML+extra), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(extra)
+	logs = &syncWriter{}
+	a = startApp(t, t.TempDir(), func(o *Options) {
+		o.Config, o.ConfigFile = nil, file
+		o.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	return a, write, logs
+}
+
+// TestRemoteWriteLimitsReload: a reload that changes the remote_write
+// limits moves the receiver's 413 boundary both ways, without a restart
+// warning; one that also flips remote_write.disabled warns that this key
+// takes a restart, keeps the endpoint served, and applies the limits.
+func TestRemoteWriteLimitsReload(t *testing.T) {
+	limit := func(n int) string { return fmt.Sprintf("remote_write:\n  max_samples_per_request: %d\n", n) }
+	a, write, logs := reloadableApp(t, limit(2))
+	threeSamples := rwRequest(t, 1, 3, 1)
+	steps := []struct {
+		name   string
+		extra  string
+		status int
+		warn   string // in the log after the reload; "" for no restart warning
+	}{
+		{name: "raised to 3", extra: limit(3), status: http.StatusNoContent},
+		{name: "lowered to 2", extra: limit(2), status: http.StatusRequestEntityTooLarge},
+		{name: "back to the default", extra: "", status: http.StatusNoContent},
+		{name: "disabled takes a restart, the limit applies", extra: limit(2) + "  disabled: true\n",
+			status: http.StatusRequestEntityTooLarge, warn: "remote_write.disabled"},
+	}
+	if status, body := postRemoteWrite(t, a, threeSamples); status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("at start: status %d %q, want 413", status, body)
+	}
+	for _, st := range steps {
+		write(st.extra)
+		before := len(logs.String())
+		if err := a.Reload(); err != nil {
+			t.Fatalf("%s: reload: %v", st.name, err)
+		}
+		logged := logs.String()[before:]
+		switch {
+		case st.warn == "" && strings.Contains(logged, "not applied until restart"):
+			t.Errorf("%s: a restart warning for a reloadable change:\n%s", st.name, logged)
+		case st.warn != "" && (!strings.Contains(logged, "not applied until restart") || !strings.Contains(logged, st.warn)):
+			t.Errorf("%s: no restart warning naming %s in the log:\n%s", st.name, st.warn, logged)
+		}
+		if status, body := postRemoteWrite(t, a, threeSamples); status != st.status {
+			t.Fatalf("%s: status %d %q, want %d", st.name, status, body, st.status)
+		}
+	}
+}
+
+// TestRemoteWriteLimitsFailedReload: a reload that raises the
+// remote_write limit but fails (the Prometheus pollers refuse a feature
+// set without PromQL features) leaves the old limit in force.
+func TestRemoteWriteLimitsFailedReload(t *testing.T) {
+	prom := httptest.NewServer(&queryRecorder{})
+	t.Cleanup(prom.Close)
+	head := "entity_labels: [namespace, pod]\nstep: 5s\nprometheus:\n  - url: " + prom.URL + "\n"
+	good := head + "features:\n  - name: cpu_rate\n    expr: sum by (${entity}) (rate(cpu_total[30s]))\n"
+	eventsOnly := head + "event_features:\n  - name: module_errors\n    reasons: [ModuleLoadError]\n    window: 1m\n"
+	file := filepath.Join(t.TempDir(), "omen.yml")
+	write := func(yml string, maxSamples int) {
+		t.Helper()
+		yml += fmt.Sprintf("remote_write:\n  max_samples_per_request: %d\n", maxSamples)
+		if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(good, 2)
+	a := startApp(t, t.TempDir(), func(o *Options) { o.Config, o.ConfigFile = nil, file })
+	threeSamples := rwRequest(t, 1, 3, 1)
+	if status, body := postRemoteWrite(t, a, threeSamples); status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("at start: status %d %q, want 413", status, body)
+	}
+	write(eventsOnly, 1000)
+	if err := a.Reload(); err == nil {
+		t.Fatal("a reload the pollers refuse succeeded")
+	}
+	if status, body := postRemoteWrite(t, a, threeSamples); status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("after a failed reload: status %d %q, want 413 (the old limit)", status, body)
+	}
+	write(good, 1000)
+	if err := a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := postRemoteWrite(t, a, threeSamples); status != http.StatusNoContent {
+		t.Fatalf("after a good reload: status %d %q, want 204", status, body)
 	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -36,11 +37,16 @@ type sources struct {
 	nc          *nats.Conn
 	consumer    *stream.NATSConsumer
 	remoteWrite http.Handler
-	pollers     []pollerWithBackfill
-	logger      *slog.Logger
+	// rw is remoteWrite's receiver, nil when remote_write is disabled.
+	rw      *stream.RemoteWriteReceiver
+	pollers []pollerWithBackfill
+	logger  *slog.Logger
 	// restartOnly is the configuration the sources were built with that
 	// a reload cannot change (setConfig warns when it would).
 	restartOnly restartOnly
+	// mu serializes setConfig; live are the limits it applied last.
+	mu   sync.Mutex
+	live liveLimits
 }
 
 func newSources(o sourceOptions) (*sources, error) {
@@ -86,9 +92,10 @@ func newSources(o sourceOptions) (*sources, error) {
 			nc.Close()
 			return nil, fmt.Errorf("create remote-write receiver: %w", err)
 		}
-		s.remoteWrite = rw
+		s.remoteWrite, s.rw = rw, rw
 	}
 	s.restartOnly = restartOnlyOf(cfg)
+	s.live = liveLimitsOf(cfg)
 	queries := pollerQueries(cfg)
 	for _, p := range cfg.Prometheus {
 		pl, err := stream.NewPoller(o.Appender, stream.PollerOptions{
@@ -130,18 +137,37 @@ func remoteWriteOptions(cfg *config.Config) stream.RemoteWriteOptions {
 	}
 }
 
+// remoteWriteLimits are the receiver's limits from cfg's remote_write
+// section, which a reload applies to the running receiver.
+func remoteWriteLimits(cfg *config.Config) stream.RemoteWriteLimits {
+	o := remoteWriteOptions(cfg)
+	return o.Limits()
+}
+
+// liveLimits are the part of the configuration a reload applies to the
+// running sources besides the pollers' queries: the remote-write
+// receiver's limits.
+type liveLimits struct {
+	RemoteWrite stream.RemoteWriteLimits
+}
+
+func liveLimitsOf(cfg *config.Config) liveLimits {
+	return liveLimits{RemoteWrite: remoteWriteLimits(cfg)}
+}
+
 // restartOnly is the part of the configuration the sources apply only
-// when built (at start): the ingest bounds, the NATS consumer, the
-// remote-write receiver's settings and the list of Prometheus servers.
+// when built (at start): the ingest bounds, the NATS consumer, whether
+// the remote-write receiver is mounted (remote_write.disabled) and the
+// list of Prometheus servers.
 type restartOnly struct {
-	Ingest      config.IngestConfig
-	NATS        config.NATSConfig
-	RemoteWrite config.RemoteWriteConfig
-	Prometheus  []config.PollerConfig
+	Ingest              config.IngestConfig
+	NATS                config.NATSConfig
+	RemoteWriteDisabled bool
+	Prometheus          []config.PollerConfig
 }
 
 func restartOnlyOf(cfg *config.Config) restartOnly {
-	return restartOnly{Ingest: cfg.Ingest, NATS: cfg.NATS, RemoteWrite: cfg.RemoteWrite, Prometheus: cfg.Prometheus}
+	return restartOnly{Ingest: cfg.Ingest, NATS: cfg.NATS, RemoteWriteDisabled: cfg.RemoteWrite.Disabled, Prometheus: cfg.Prometheus}
 }
 
 // changed returns the keys of the sections that differ between r and o.
@@ -153,8 +179,8 @@ func (r restartOnly) changed(o restartOnly) []string {
 	if !reflect.DeepEqual(r.NATS, o.NATS) {
 		keys = append(keys, "nats")
 	}
-	if r.RemoteWrite != o.RemoteWrite {
-		keys = append(keys, "remote_write")
+	if r.RemoteWriteDisabled != o.RemoteWriteDisabled {
+		keys = append(keys, "remote_write.disabled")
 	}
 	if !slices.Equal(r.Prometheus, o.Prometheus) {
 		keys = append(keys, "prometheus")
@@ -172,23 +198,57 @@ func pollerQueries(cfg *config.Config) map[string]string {
 	return queries
 }
 
-// setConfig applies a reloaded configuration's feature definitions to the
-// Prometheus pollers: each poller's next evaluation polls the new set of
-// queries (a new feature is polled, a changed expression is polled in its
-// new form, a removed one no longer). Every poller gets the same set; when
-// the set is invalid none changes and the error is returned. Other poller
-// settings (the list of servers, URL, step, timeout, backfill) and the
-// ingest, NATS and remote-write settings take a restart: when cfg changes
-// them, a warning names the sections, and the sources keep the settings
+// setConfig applies a reloaded configuration to the running sources, all
+// or nothing: on error the sources keep what they had.
+//
+// The remote_write limits apply to the receiver's next requests
+// (stream.RemoteWriteReceiver.SetLimits). The feature definitions apply
+// to the Prometheus pollers: each poller's next evaluation polls the new
+// set of queries (a new feature is polled, a changed expression is polled
+// in its new form, a removed one no longer); every poller gets the same
+// set, and when the set is invalid none changes. Other poller settings
+// (the list of servers, URL, step, timeout, backfill), the ingest and
+// NATS settings and remote_write.disabled take a restart: when cfg
+// changes them, a warning names them, and the sources keep the settings
 // they started with. Safe for concurrent use with run; a nil *sources
 // (not started) does nothing.
 func (s *sources) setConfig(cfg *config.Config) error {
 	if s == nil {
 		return nil
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if keys := s.restartOnly.changed(restartOnlyOf(cfg)); len(keys) > 0 {
 		s.logger.Warn("configuration changes not applied until restart: the sources keep their start-time settings", "sections", keys)
 	}
+	old := s.live
+	if err := s.applyLimits(liveLimitsOf(cfg)); err != nil {
+		return err
+	}
+	if err := s.setQueries(cfg); err != nil {
+		return errors.Join(err, s.applyLimits(old))
+	}
+	return nil
+}
+
+// applyLimits applies l to the running sources, all or nothing; s.mu is
+// held.
+func (s *sources) applyLimits(l liveLimits) error {
+	if l == s.live {
+		return nil
+	}
+	if s.rw != nil && l.RemoteWrite != s.live.RemoteWrite {
+		if err := s.rw.SetLimits(l.RemoteWrite); err != nil {
+			return fmt.Errorf("apply remote_write limits: %w", err)
+		}
+		s.logger.Info("remote-write receiver limits applied", "limits", fmt.Sprintf("%+v", l.RemoteWrite))
+	}
+	s.live = l
+	return nil
+}
+
+// setQueries gives the pollers the feature queries of cfg.
+func (s *sources) setQueries(cfg *config.Config) error {
 	if len(s.pollers) == 0 {
 		return nil
 	}

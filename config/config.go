@@ -131,10 +131,11 @@ type RuntimeConfig struct {
 // RemoteWriteConfig configures the Prometheus remote-write receiver
 // (stream.RemoteWriteOptions). Its sample time window is the ingest
 // section's. 0 (or a missing key) takes the default; negative is an
-// error. The receiver is built at start: a reload does not change these
-// (they take a restart).
+// error. A reload applies the limits to the running receiver (requests
+// already being served keep the limits they started with); Disabled
+// takes a restart.
 type RemoteWriteConfig struct {
-	// Disabled turns the /api/v1/write endpoint off.
+	// Disabled turns the /api/v1/write endpoint off. It takes a restart.
 	Disabled bool `yaml:"disabled"`
 	// MaxDecodedBytes bounds a request's snappy-decoded size (and its
 	// compressed body); beyond it the request gets 413. Default 32 MiB,

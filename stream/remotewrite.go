@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang/snappy"
@@ -130,6 +131,42 @@ func (o *RemoteWriteOptions) withDefaults() (RemoteWriteOptions, error) {
 	return r, nil
 }
 
+// RemoteWriteLimits are the limits of a RemoteWriteReceiver that
+// SetLimits changes while it runs. Each field means what the
+// RemoteWriteOptions field of the same name does, with the same default
+// (0) and validation.
+type RemoteWriteLimits struct {
+	MaxDecodedBytes      int
+	MaxSamplesPerRequest int
+	MaxSeriesPerRequest  int
+	MaxInFlight          int
+	InFlightWait         time.Duration
+	MaxLabels            int
+	MaxLabelValueLen     int
+	LabelCacheSize       int
+	LabelCacheBytes      int
+	AppendTimeout        time.Duration
+}
+
+// Limits returns the limits among o.
+func (o *RemoteWriteOptions) Limits() RemoteWriteLimits {
+	return RemoteWriteLimits{
+		MaxDecodedBytes: o.MaxDecodedBytes, MaxSamplesPerRequest: o.MaxSamplesPerRequest,
+		MaxSeriesPerRequest: o.MaxSeriesPerRequest, MaxInFlight: o.MaxInFlight, InFlightWait: o.InFlightWait,
+		MaxLabels: o.MaxLabels, MaxLabelValueLen: o.MaxLabelValueLen,
+		LabelCacheSize: o.LabelCacheSize, LabelCacheBytes: o.LabelCacheBytes, AppendTimeout: o.AppendTimeout,
+	}
+}
+
+// withLimits returns o with the limits l.
+func (o RemoteWriteOptions) withLimits(l RemoteWriteLimits) RemoteWriteOptions {
+	o.MaxDecodedBytes, o.MaxSamplesPerRequest, o.MaxSeriesPerRequest = l.MaxDecodedBytes, l.MaxSamplesPerRequest, l.MaxSeriesPerRequest
+	o.MaxInFlight, o.InFlightWait = l.MaxInFlight, l.InFlightWait
+	o.MaxLabels, o.MaxLabelValueLen = l.MaxLabels, l.MaxLabelValueLen
+	o.LabelCacheSize, o.LabelCacheBytes, o.AppendTimeout = l.LabelCacheSize, l.LabelCacheBytes, l.AppendTimeout
+	return o
+}
+
 func setDefault[T int | time.Duration](v *T, def T) {
 	if *v == 0 {
 		*v = def
@@ -170,16 +207,33 @@ func setDefault[T int | time.Duration](v *T, def T) {
 // sender retries after a 5xx whose samples were in fact stored is stored
 // again.
 type RemoteWriteReceiver struct {
+	// opts are the options the receiver was built with, defaults
+	// applied; its limits are those of limits, not opts'.
 	opts   RemoteWriteOptions
 	app    Appender
 	logger *slog.Logger
-	cache  *labelCache
 	pool   sync.Pool
 	m      *ingestMetrics
-	slots  chan struct{} // MaxInFlight tokens
+	// limits are the current limits; a request loads them once and keeps
+	// them. setMu serializes SetLimits.
+	limits atomic.Pointer[rwLimits]
+	setMu  sync.Mutex
+	slots  *slots // MaxInFlight of the current limits
 
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+}
+
+// rwLimits are a receiver's limits (defaults applied) and the label cache
+// whose entries were checked against them.
+type rwLimits struct {
+	RemoteWriteLimits
+	cache *labelCache
+}
+
+func newRWLimits(o RemoteWriteOptions) *rwLimits {
+	return &rwLimits{RemoteWriteLimits: o.Limits(),
+		cache: newLabelCache(o.LabelCacheSize, o.LabelCacheBytes, labelLimits{maxLabels: o.MaxLabels, maxLen: o.MaxLabelValueLen})}
 }
 
 type rwState struct {
@@ -211,9 +265,8 @@ func NewRemoteWriteReceiver(app Appender, opts RemoteWriteOptions, reg prometheu
 	if err != nil {
 		return nil, fmt.Errorf("remote-write receiver metrics: %w", err)
 	}
-	h := &RemoteWriteReceiver{opts: o, app: app, logger: logger, m: m,
-		cache: newLabelCache(o.LabelCacheSize, o.LabelCacheBytes, labelLimits{maxLabels: o.MaxLabels, maxLen: o.MaxLabelValueLen}),
-		slots: make(chan struct{}, o.MaxInFlight)}
+	h := &RemoteWriteReceiver{opts: o, app: app, logger: logger, m: m, slots: newSlots(o.MaxInFlight)}
+	h.limits.Store(newRWLimits(o))
 	if h.requests, err = counterVec(reg, prometheus.CounterOpts{
 		Namespace: "omen", Name: "remote_write_requests_total",
 		Help: "Remote-write requests received, by HTTP status code.",
@@ -227,8 +280,45 @@ func NewRemoteWriteReceiver(app Appender, opts RemoteWriteOptions, reg prometheu
 	}); err != nil {
 		return nil, fmt.Errorf("remote-write receiver metrics: %w", err)
 	}
-	h.pool.New = func() any { return &rwState{dec: rwDecoder{cache: h.cache}} }
+	h.pool.New = func() any { return &rwState{} }
 	return h, nil
+}
+
+// SetLimits changes the receiver's limits while it serves. It validates
+// l first (0 takes the default, as in RemoteWriteOptions): on error
+// nothing changes. A request already being served keeps the limits it
+// started with; later ones get l. A lower MaxInFlight admits no new
+// request until enough of those in flight have finished (none is cut
+// short); a higher one admits waiting requests at once. New label limits
+// or label cache sizes start a new, empty label cache (label sets are
+// interned again). Safe for concurrent use with ServeHTTP.
+func (h *RemoteWriteReceiver) SetLimits(l RemoteWriteLimits) error {
+	opts := h.opts.withLimits(l)
+	o, err := opts.withDefaults()
+	if err != nil {
+		return err
+	}
+	h.setMu.Lock()
+	defer h.setMu.Unlock()
+	cur := h.limits.Load()
+	next := o.Limits()
+	if next == cur.RemoteWriteLimits {
+		return nil
+	}
+	nl := &rwLimits{RemoteWriteLimits: next, cache: cur.cache}
+	if next.MaxLabels != cur.MaxLabels || next.MaxLabelValueLen != cur.MaxLabelValueLen ||
+		next.LabelCacheSize != cur.LabelCacheSize || next.LabelCacheBytes != cur.LabelCacheBytes {
+		nl = newRWLimits(o)
+	}
+	h.limits.Store(nl)
+	h.slots.resize(next.MaxInFlight)
+	return nil
+}
+
+// Limits returns the receiver's current limits, defaults applied. Safe
+// for concurrent use.
+func (h *RemoteWriteReceiver) Limits() RemoteWriteLimits {
+	return h.limits.Load().RemoteWriteLimits
 }
 
 // ServeHTTP implements http.Handler.
@@ -262,20 +352,22 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 	if code, msg := checkContentType(r.Header); code != 0 {
 		return code, msg
 	}
-	if r.ContentLength > int64(h.opts.MaxDecodedBytes) {
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes exceeds limit %d", r.ContentLength, h.opts.MaxDecodedBytes)
+	lim := h.limits.Load()
+	if r.ContentLength > int64(lim.MaxDecodedBytes) {
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes exceeds limit %d", r.ContentLength, lim.MaxDecodedBytes)
 	}
-	if !h.acquire(r.Context()) {
-		return http.StatusServiceUnavailable, fmt.Sprintf("%d requests in flight, retry later", h.opts.MaxInFlight)
+	if !h.slots.acquire(r.Context(), lim.InFlightWait) {
+		return http.StatusServiceUnavailable, fmt.Sprintf("%d requests in flight, retry later", lim.MaxInFlight)
 	}
-	defer func() { <-h.slots }()
+	defer h.slots.release()
 	st := h.pool.Get().(*rwState)
 	defer h.put(st)
+	st.dec.cache = lim.cache
 
-	body, err := readBody(r.Body, st.body[:0], r.ContentLength, h.opts.MaxDecodedBytes)
+	body, err := readBody(r.Body, st.body[:0], r.ContentLength, lim.MaxDecodedBytes)
 	st.body = body
 	if errors.Is(err, errTooLarge) {
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds limit %d", h.opts.MaxDecodedBytes)
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds limit %d", lim.MaxDecodedBytes)
 	}
 	if err != nil {
 		return http.StatusBadRequest, fmt.Sprintf("read body: %v", err)
@@ -285,9 +377,9 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 		h.m.errors.WithLabelValues(ReasonUndecodable).Inc()
 		return http.StatusBadRequest, fmt.Sprintf("snappy: %v", err)
 	}
-	if n > h.opts.MaxDecodedBytes {
+	if n > lim.MaxDecodedBytes {
 		h.m.errors.WithLabelValues(ReasonTooLarge).Inc()
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("decoded body of %d bytes exceeds limit %d", n, h.opts.MaxDecodedBytes)
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("decoded body of %d bytes exceeds limit %d", n, lim.MaxDecodedBytes)
 	}
 	if cap(st.decoded) < n {
 		st.decoded = make([]byte, n)
@@ -306,15 +398,15 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 	if h.opts.MaxSampleFuture > 0 {
 		st.dec.maxT = now + h.opts.MaxSampleFuture.Milliseconds()
 	}
-	st.dec.maxSamples, st.dec.maxSeries = h.opts.MaxSamplesPerRequest, h.opts.MaxSeriesPerRequest
+	st.dec.maxSamples, st.dec.maxSeries = lim.MaxSamplesPerRequest, lim.MaxSeriesPerRequest
 	st.samples, err = st.dec.decode(dec, st.samples[:0], &stats)
 	switch {
 	case errors.Is(err, errTooManySamples):
 		h.m.errors.WithLabelValues(ReasonTooLarge).Inc()
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request holds more than the limit of %d samples", h.opts.MaxSamplesPerRequest)
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request holds more than the limit of %d samples", lim.MaxSamplesPerRequest)
 	case errors.Is(err, errTooManySeries):
 		h.m.errors.WithLabelValues(ReasonTooLarge).Inc()
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request holds more than the limit of %d series", h.opts.MaxSeriesPerRequest)
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request holds more than the limit of %d series", lim.MaxSeriesPerRequest)
 	case err != nil:
 		h.m.errors.WithLabelValues(ReasonUndecodable).Inc()
 		return http.StatusBadRequest, fmt.Sprintf("decode write request: %v", err)
@@ -339,7 +431,7 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 	}
 	if len(st.samples) > 0 {
 		st.batch[0] = telemetry.Batch{Source: h.opts.Source, Received: time.Now().UnixMilli(), Samples: st.samples}
-		ctx, cancel := context.WithTimeout(r.Context(), h.opts.AppendTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), lim.AppendTimeout)
 		err = h.app.Append(ctx, st.batch[:])
 		if Lent(ctx, err) {
 			st.lent = true
@@ -368,6 +460,7 @@ func (h *RemoteWriteReceiver) put(st *rwState) {
 		return // the Appender may still read it; the collector frees it later
 	}
 	clear(st.samples) // drop label references
+	st.dec.cache = nil
 	if cap(st.samples) > 1<<20 || cap(st.decoded) > 64<<20 {
 		return
 	}
@@ -405,26 +498,6 @@ func readBody(r io.Reader, buf []byte, contentLength int64, limit int) ([]byte, 
 		if err != nil {
 			return buf, err
 		}
-	}
-}
-
-// acquire takes an in-flight slot, waiting up to InFlightWait; false when
-// none freed or the request was cancelled.
-func (h *RemoteWriteReceiver) acquire(ctx context.Context) bool {
-	select {
-	case h.slots <- struct{}{}:
-		return true
-	default:
-	}
-	t := time.NewTimer(h.opts.InFlightWait)
-	defer t.Stop()
-	select {
-	case h.slots <- struct{}{}:
-		return true
-	case <-t.C:
-		return false
-	case <-ctx.Done():
-		return false
 	}
 }
 

@@ -217,7 +217,7 @@ func TestRemoteWriteLabelCacheBytes(t *testing.T) {
 			t.Fatalf("status %d", rec.Code)
 		}
 	}
-	if b := h.cache.bytes(); b > limit || b == 0 {
+	if b := h.limits.Load().cache.bytes(); b > limit || b == 0 {
 		t.Fatalf("cache holds %d bytes, bound %d", b, limit)
 	}
 	// Rejected huge sets (the reviewer's 8 MiB values) are not kept.
@@ -228,7 +228,7 @@ func TestRemoteWriteLabelCacheBytes(t *testing.T) {
 			t.Fatalf("status %d", rec.Code)
 		}
 	}
-	if n, b := h.cache.len(), h.cache.bytes(); n != 0 || b != 0 {
+	if n, b := h.limits.Load().cache.len(), h.limits.Load().cache.bytes(); n != 0 || b != 0 {
 		t.Fatalf("cache holds %d sets, %d bytes of rejected 8 MiB sets", n, b)
 	}
 }

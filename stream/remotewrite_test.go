@@ -206,7 +206,7 @@ func TestRemoteWriteLabelCacheBounded(t *testing.T) {
 			t.Fatalf("status %d", rec.Code)
 		}
 	}
-	if n := h.cache.len(); n > 64 {
+	if n := h.limits.Load().cache.len(); n > 64 {
 		t.Fatalf("cache holds %d label sets, bound 64", n)
 	}
 	if s, _, _ := app.Counts(); s != 1000 {

@@ -56,19 +56,32 @@ func BenchmarkProcess(b *testing.B) {
 
 // BenchmarkFiringStepReaders measures how long Alerts (the API's reader)
 // waits while one step fires n alerts at once (a bad deploy), with an
-// explainer taking 5ms per alert (the real one's cost, simulated with a
-// sleep): max-reader-ms is the longest Alerts call during the step, which
-// is how long the step holds the Manager's lock at a stretch.
+// explainer taking 5ms per alert (about the real one's p50, see
+// docs/PERFORMANCE.md), sleeping or spinning on the CPU: max-reader-ms is
+// the longest Alerts call during the step, which is how long the step
+// holds the Manager's lock at a stretch (plus, with cpu, the wait for a
+// core).
 func BenchmarkFiringStepReaders(b *testing.B) {
-	for _, n := range []int{20, 200} {
-		b.Run(fmt.Sprintf("firing=%d", n), func(b *testing.B) {
+	work := map[string]func(){
+		"sleep": func() { time.Sleep(5 * time.Millisecond) },
+		"cpu": func() {
+			for start := time.Now(); time.Since(start) < 5*time.Millisecond; {
+			}
+		},
+	}
+	for _, c := range []struct {
+		n    int
+		work string
+	}{{20, "sleep"}, {200, "sleep"}, {200, "cpu"}} {
+		n, explainWork := c.n, work[c.work]
+		b.Run(fmt.Sprintf("firing=%d/explainer=%s", n, c.work), func(b *testing.B) {
 			var worst time.Duration
 			for i := 0; i < b.N; i++ {
 				st := openStore(b, "")
 				o := testOptions(st, fakeAM)
 				o.For = 1
 				o.Explainer = ExplainerFunc(func(ctx context.Context, p Prediction) (Explanation, error) {
-					time.Sleep(5 * time.Millisecond)
+					explainWork()
 					return fakeExplainer{}.Explain(ctx, p)
 				})
 				m, err := New(o)

@@ -3,7 +3,6 @@ package features
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -209,8 +208,10 @@ func (c Config) InstantFeatures() []bool {
 func history(e parser.Expr, lookbackDelta time.Duration) time.Duration {
 	const at = int64(1) << 40
 	ts := time.UnixMilli(at)
-	mint, _ := promql.FindMinMaxTime(&parser.EvalStmt{Expr: e, Start: ts, End: ts, LookbackDelta: lookbackDelta})
-	if mint == math.MaxInt64 || mint >= at { // no selectors, or only future ones
+	mint, maxt := promql.FindMinMaxTime(&parser.EvalStmt{Expr: e, Start: ts, End: ts, LookbackDelta: lookbackDelta})
+	// FindMinMaxTime gives 0, 0 when there is no selector (a constant such
+	// as "1" or "vector(1)").
+	if (mint == 0 && maxt == 0) || mint >= at { // no selectors, or only future ones
 		return 0
 	}
 	return time.Duration(at-mint+1) * time.Millisecond

@@ -46,6 +46,8 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"defaults fill zero fields", func(*Config) {}, ""},
 		{"bad expr names the feature", func(c *Config) { c.Features[0].Expr = `rate(x[5m]` }, `feature "f"`},
+		{"constant feature", func(c *Config) { c.Features[0].Expr = `1` }, ""},
+		{"scalar function feature", func(c *Config) { c.Features[0].Expr = `time()` }, ""},
 		{"range beyond lookback", func(c *Config) { c.Features[0].Expr = `rate(x[20m])` }, `reads 20m0s of history`},
 		{"offset beyond lookback", func(c *Config) { c.Features[0].Expr = `x offset 11m` }, `feature "f"`},
 		{"matrix expr", func(c *Config) { c.Features[0].Expr = `x[5m]` }, `need an instant vector`},

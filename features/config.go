@@ -154,13 +154,6 @@ func (c Config) LabelNames() []string {
 	return names
 }
 
-// ValidateExpr parses a feature or label expression and checks that it
-// gives an instant vector or a scalar. The entity placeholder is accepted.
-func ValidateExpr(expr string) error {
-	_, err := parseExpr(ExpandExpr(expr, []string{"namespace", "pod"}))
-	return err
-}
-
 func parseExpr(expr string) (parser.Expr, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, errors.New("empty expression")

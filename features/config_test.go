@@ -17,7 +17,10 @@ import (
 	"github.com/omen-sre/omen/telemetry"
 )
 
-func TestValidateExpr(t *testing.T) {
+// TestValidateFeatureExpr: Validate accepts a feature expression that
+// gives an instant vector or a scalar, the entity placeholder included, and
+// rejects any other (these were the cases of the removed ValidateExpr).
+func TestValidateFeatureExpr(t *testing.T) {
 	tests := []struct {
 		expr string
 		ok   bool
@@ -32,8 +35,10 @@ func TestValidateExpr(t *testing.T) {
 		{`sum by (${entity} (x)`, false},
 	}
 	for _, tc := range tests {
-		if err := ValidateExpr(tc.expr); (err == nil) != tc.ok {
-			t.Errorf("ValidateExpr(%q) = %v, want ok=%v", tc.expr, err, tc.ok)
+		c := validConfig()
+		c.Features[0].Expr = tc.expr
+		if err := c.Validate(); (err == nil) != tc.ok {
+			t.Errorf("Validate with feature expr %q = %v, want ok=%v", tc.expr, err, tc.ok)
 		}
 	}
 }

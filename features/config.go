@@ -256,6 +256,10 @@ func (c Config) Validate() error {
 		}
 	}
 
+	// entity holds the valid entity labels, each once: the expressions are
+	// checked with them, so that an invalid or repeated entity label is
+	// reported once, not again in every expression using ${entity}.
+	var entity []string
 	seenLabel := map[string]bool{}
 	for i, l := range c.EntityLabels {
 		switch {
@@ -263,6 +267,8 @@ func (c Config) Validate() error {
 			at("entity_labels", i, "")("entity_labels: invalid label name %q", l)
 		case seenLabel[l]:
 			at("entity_labels", i, "")("entity_labels: %q given twice", l)
+		default:
+			entity = append(entity, l)
 		}
 		seenLabel[l] = true
 	}
@@ -298,12 +304,17 @@ func (c Config) Validate() error {
 	}
 	checkExpr := func(section string, i int, kind, n, expr string) {
 		bad := at(section, i, "expr")
-		e, err := parseExpr(ExpandExpr(expr, c.EntityLabels))
+		if len(entity) == 0 && strings.Contains(expr, EntityPlaceholder) {
+			// No valid entity label to put in: the entity_labels errors
+			// say what to fix.
+			return
+		}
+		e, err := parseExpr(ExpandExpr(expr, entity))
 		if err != nil {
 			bad("%s %q: %w", kind, n, err)
 			return
 		}
-		if miss := missingEntityLabels(e, c.EntityLabels); len(miss) > 0 {
+		if miss := missingEntityLabels(e, entity); len(miss) > 0 {
 			bad("%s %q: its result cannot carry the entity label(s) %q, so every value would be dropped; keep them, e.g. sum by (${entity}) (…)", kind, n, miss)
 		}
 		// Evaluations lag the newest sample by about a step: keep a step

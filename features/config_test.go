@@ -199,6 +199,60 @@ func TestValidateErrorsAllLocated(t *testing.T) {
 	}
 }
 
+// TestValidateEntityLabelErrorsOnce: an invalid or repeated entity label
+// is reported once, at entity_labels, not again in every expression that
+// uses ${entity} (the default configuration has about twenty), while a
+// real mistake in an expression is still reported.
+func TestValidateEntityLabelErrorsOnce(t *testing.T) {
+	withFeature := func(expr string) func(*Config) {
+		return func(c *Config) { c.Features = []Feature{{Name: "f", Expr: expr}} }
+	}
+	tests := []struct {
+		name   string
+		entity []string
+		mutate func(*Config) // nil: the default configuration
+		want   []string      // the paths and messages of the errors, in order
+	}{
+		{name: "invalid label, default expressions", entity: []string{"namespace", "a-b"},
+			want: []string{`entity_labels[1]: entity_labels: invalid label name "a-b"`}},
+		{name: "only invalid labels, default expressions", entity: []string{"a-b", model.MetricNameLabel},
+			want: []string{`entity_labels[0]: entity_labels: invalid label name "a-b"`, `entity_labels[1]: entity_labels: invalid label name "__name__"`}},
+		{name: "label twice, default expressions", entity: []string{"namespace", "pod", "pod"},
+			want: []string{`entity_labels[2]: entity_labels: "pod" given twice`}},
+		{name: "label twice, expression drops it", entity: []string{"namespace", "pod", "pod"}, mutate: withFeature(`sum by (namespace) (x)`),
+			want: []string{`entity_labels[2]: entity_labels: "pod" given twice`,
+				`features[0].expr: feature "f": its result cannot carry the entity label(s) ["pod"], so`}},
+		{name: "invalid label, expression does not parse", entity: []string{"pod", "a-b"}, mutate: withFeature(`sum by (${entity}) (rate(x[5m])`),
+			want: []string{`entity_labels[1]: entity_labels: invalid label name "a-b"`,
+				`features[0].expr: feature "f": parse "sum by (pod) (rate(x[5m])"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.EntityLabels = tc.entity
+			if tc.mutate != nil {
+				tc.mutate(&c)
+			}
+			var got []string
+			for _, e := range joined(c.Validate()) {
+				var fe *FieldError
+				if !errors.As(e, &fe) {
+					t.Fatalf("error without a location: %q", e)
+				}
+				got = append(got, fe.Path()+": "+fe.Err.Error())
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d errors, want %d:\n%s", len(got), len(tc.want), strings.Join(got, "\n"))
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], tc.want[i]) {
+					t.Errorf("error %d is %q, want it to start with %q", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
+
 // joined splits an errors.Join error into its parts.
 func joined(err error) []error {
 	if err == nil {

@@ -279,8 +279,14 @@ func (c Config) Validate() error {
 	if lookback < time.Minute {
 		at("lookback", -1, "")("lookback %v: must be at least 1m", lookback)
 	}
-	if lookback < step {
-		at("lookback", -1, "")("lookback %v: shorter than step %v", lookback, step)
+	// A step not shorter than lookback is reported once, at step, naming
+	// both (which one is wrong cannot be told here), and not again in every
+	// expression, each of which would then read "more than lookback minus
+	// step". When step is under 1m, lookback is too and the error above
+	// already says so.
+	timing := step > 0 && step < lookback
+	if step > 0 && step >= lookback && step >= time.Minute {
+		at("step", -1, "")("step %v: must be shorter than lookback %v", step, lookback)
 	}
 	if c.MaxSeries < 0 {
 		at("max_series", -1, "")("max_series %d: must be positive", c.MaxSeries)
@@ -319,7 +325,7 @@ func (c Config) Validate() error {
 		}
 		// Evaluations lag the newest sample by about a step: keep a step
 		// of margin.
-		if need := history(e, DefaultLookbackDelta); need+step > lookback {
+		if need := history(e, DefaultLookbackDelta); timing && need+step > lookback {
 			bad("%s %q: expression reads %v of history, more than lookback %v minus step %v", kind, n, need, lookback, step)
 		}
 	}

@@ -64,7 +64,7 @@ func TestConfigValidate(t *testing.T) {
 		{"label with bad expr", func(c *Config) { c.Labels[0].Expr = `(` }, `label "l"`},
 		{"bad entity label", func(c *Config) { c.EntityLabels = []string{"a-b"} }, `entity_labels`},
 		{"entity label twice", func(c *Config) { c.EntityLabels = []string{"pod", "pod"} }, `given twice`},
-		{"lookback shorter than step", func(c *Config) { c.Step = model.Duration(2 * time.Minute); c.Lookback = model.Duration(time.Minute) }, `shorter than step`},
+		{"lookback shorter than step", func(c *Config) { c.Step = model.Duration(2 * time.Minute); c.Lookback = model.Duration(time.Minute) }, `must be shorter than lookback`},
 		{"no features", func(c *Config) { c.Features, c.EventFeatures = nil, nil }, `no features`},
 	}
 	for _, tc := range tests {
@@ -109,10 +109,10 @@ var validateErrorKinds = []struct {
 	{"entity label twice", func(c *Config) { c.EntityLabels = []string{"pod", "pod"} }, "entity_labels", 1, "", `entity_labels: "pod" given twice`},
 	{"step not positive", func(c *Config) { c.Step = -1 }, "step", -1, "", `step -1ns: must be positive`},
 	{"lookback below 1m", func(c *Config) { c.Lookback = model.Duration(30 * time.Second); c.Features = nil }, "lookback", -1, "", `lookback 30s: must be at least 1m`},
-	{"lookback below step", func(c *Config) {
+	{"step not shorter than lookback", func(c *Config) {
 		c.Step, c.Lookback = model.Duration(2*time.Minute), model.Duration(time.Minute)
 		c.Features = nil
-	}, "lookback", -1, "", `lookback 1m0s: shorter than step 2m0s`},
+	}, "step", -1, "", `step 2m0s: must be shorter than lookback 1m0s`},
 	{"negative max_series", func(c *Config) { c.MaxSeries = -1 }, "max_series", -1, "", `max_series -1: must be positive`},
 	{"no features", func(c *Config) { c.Features, c.EventFeatures = nil, nil }, "features", -1, "", `no features: give features or event_features`},
 	{"invalid feature name", func(c *Config) { c.Features[0].Name = "1f" }, "features", 0, "name", `feature "1f": name must match`},
@@ -248,6 +248,42 @@ func TestValidateEntityLabelErrorsOnce(t *testing.T) {
 				if !strings.HasPrefix(got[i], tc.want[i]) {
 					t.Errorf("error %d is %q, want it to start with %q", i, got[i], tc.want[i])
 				}
+			}
+		})
+	}
+}
+
+// TestValidateStepLookbackOnce: a step not shorter than lookback is one
+// error, at step and naming both, not followed by one "more than lookback
+// minus step" error per expression (about twenty in the default
+// configuration).
+func TestValidateStepLookbackOnce(t *testing.T) {
+	tests := []struct {
+		name           string
+		step, lookback time.Duration // 0: the default
+		want           []string      // the paths and messages of the errors, in order
+	}{
+		{name: "step over the default lookback", step: 2 * time.Hour,
+			want: []string{`step: step 2h0m0s: must be shorter than lookback 15m0s`}},
+		{name: "step equal to lookback", step: 5 * time.Minute, lookback: 5 * time.Minute,
+			want: []string{`step: step 5m0s: must be shorter than lookback 5m0s`}},
+		{name: "lookback under 1m and under step", step: 30 * time.Second, lookback: 20 * time.Second,
+			want: []string{`lookback: lookback 20s: must be at least 1m`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.Step, c.Lookback = model.Duration(tc.step), model.Duration(tc.lookback)
+			var got []string
+			for _, e := range joined(c.Validate()) {
+				var fe *FieldError
+				if !errors.As(e, &fe) {
+					t.Fatalf("error without a location: %q", e)
+				}
+				got = append(got, fe.Path()+": "+fe.Err.Error())
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
 	}

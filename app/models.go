@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/model"
@@ -15,21 +16,24 @@ import (
 // registryAdmin serves the API's model endpoints (api.ModelAdmin) over the
 // store's registry: models are registered and promoted while the daemon
 // holds the store, checked against the features in use first, and a
-// promotion is in use when the call returns. Safe for concurrent use (the
-// store serialises registry changes; the scorer locks its model).
+// promotion is in use when the call returns. Safe for concurrent use:
+// registry changes (add with promote, promote, rollback, delete) hold one
+// mutex from their checks to the model in use, so that each sees the
+// others' effects whole (the daemon's is the scorer's regMu).
 //
 // Without a scorer (NewRegistry: no daemon), models are checked only to
 // decode; their features are checked when a daemon loads them.
 type registryAdmin struct {
 	st     *store.Store
-	s      *scorer // nil without a daemon
-	source string  // in the description of a registered model
+	s      *scorer     // nil without a daemon
+	mu     *sync.Mutex // without a daemon
+	source string      // in the description of a registered model
 }
 
 // NewRegistry manages the model registry of a store no daemon holds
 // (omen model and omen train without --url).
 func NewRegistry(st *store.Store, source string) api.ModelAdmin {
-	return registryAdmin{st: st, source: source}
+	return registryAdmin{st: st, mu: new(sync.Mutex), source: source}
 }
 
 // Registry manages the running daemon's model registry, as the API's
@@ -37,6 +41,29 @@ func NewRegistry(st *store.Store, source string) api.ModelAdmin {
 // registers.
 func (a *App) Registry(source string) api.ModelAdmin {
 	return registryAdmin{st: a.store, s: a.scorer, source: source}
+}
+
+// lock takes the registry mutex; it returns the unlock.
+func (r registryAdmin) lock() func() {
+	mu := r.mu
+	if r.s != nil {
+		mu = &r.s.regMu
+	}
+	if mu == nil {
+		return func() {}
+	}
+	if !mu.TryLock() {
+		r.hook("contended")
+		mu.Lock()
+	}
+	return mu.Unlock
+}
+
+// hook calls the scorer's test hook, if set, at a named step.
+func (r registryAdmin) hook(step string) {
+	if r.s != nil && r.s.testHook != nil {
+		r.s.testHook(step)
+	}
 }
 
 // read reads a registered version and, with a daemon, decodes it and
@@ -52,11 +79,12 @@ func (r registryAdmin) read(version string) (*model.Model, error) {
 
 // promote makes version the active model and, with a daemon, puts m (the
 // model decoded from version and checked) in use before it returns, so
-// that the file is decoded only once.
+// that the file is decoded only once. The caller holds the registry lock.
 func (r registryAdmin) promote(version string, m *model.Model) (api.ModelVersion, error) {
 	if err := r.st.Promote(version); err != nil {
 		return api.ModelVersion{}, registryError(err)
 	}
+	r.hook("promoted")
 	if r.s != nil {
 		if err := r.s.use(version, m); err != nil {
 			return api.ModelVersion{}, fmt.Errorf("load promoted model %s: %w", version, err)
@@ -92,6 +120,9 @@ func (r registryAdmin) AddModel(_ context.Context, file []byte, promote bool) (a
 			return api.ModelVersion{}, api.Invalid(fmt.Errorf("model %s does not fit the configured features: %w", m.Meta().Version, err))
 		}
 	}
+	if promote {
+		defer r.lock()()
+	}
 	version, err := RegisterModel(r.st, m, file, r.source)
 	if err != nil {
 		return api.ModelVersion{}, err
@@ -104,6 +135,7 @@ func (r registryAdmin) AddModel(_ context.Context, file []byte, promote bool) (a
 
 // SetActive implements api.ModelAdmin.
 func (r registryAdmin) SetActive(_ context.Context, version string) (api.ModelVersion, error) {
+	defer r.lock()()
 	if version == "" {
 		return r.rollback()
 	}
@@ -115,32 +147,28 @@ func (r registryAdmin) SetActive(_ context.Context, version string) (api.ModelVe
 }
 
 // rollback re-activates the previous model, unless it does not fit the
-// features in use: then the current one is promoted back.
+// features in use (or cannot be read): then the registry is not changed.
+// The caller holds the registry lock.
 func (r registryAdmin) rollback() (api.ModelVersion, error) {
-	cur, err := r.st.Active()
+	prev, err := r.st.PreviousVersion()
 	if err != nil {
-		return api.ModelVersion{}, registryError(err)
+		return api.ModelVersion{}, registryError(fmt.Errorf("roll back model: %w", err))
 	}
+	m, err := r.read(prev)
+	if err != nil {
+		cur, _ := r.st.ActiveVersion()
+		return api.ModelVersion{}, registryError(fmt.Errorf("roll back to %s (%s stays active): %w", prev, cur, err))
+	}
+	r.hook("rollback checked")
 	if err := r.st.Rollback(); err != nil {
 		return api.ModelVersion{}, registryError(err)
 	}
-	prev, err := r.st.Active()
-	if err != nil {
-		return api.ModelVersion{}, registryError(err)
-	}
-	m, err := r.read(prev.Version)
-	if err != nil {
-		if perr := r.st.Promote(cur.Version); perr != nil {
-			return api.ModelVersion{}, fmt.Errorf("roll back to %s: %w; restore %s: %w", prev.Version, err, cur.Version, perr)
-		}
-		return api.ModelVersion{}, fmt.Errorf("roll back to %s (%s stays active): %w", prev.Version, cur.Version, registryError(err))
-	}
 	if r.s != nil {
-		if err := r.s.use(prev.Version, m); err != nil {
-			return api.ModelVersion{}, fmt.Errorf("load model %s: %w", prev.Version, err)
+		if err := r.s.use(prev, m); err != nil {
+			return api.ModelVersion{}, registryError(fmt.Errorf("load model %s: %w", prev, err))
 		}
 	}
-	return r.info(prev.Version)
+	return r.info(prev)
 }
 
 // DeleteModel implements api.ModelAdmin. The active version is refused,
@@ -152,11 +180,12 @@ func (r registryAdmin) DeleteModel(_ context.Context, version string) (api.Model
 	if version == "" {
 		return api.ModelVersion{}, fmt.Errorf("delete model: no version: %w", api.ErrNotFound)
 	}
+	defer r.lock()()
 	if r.s != nil {
 		// The store refuses the active version itself.
 		if _, inUse := r.s.Model(); inUse == version {
 			if a, _ := r.st.ActiveVersion(); a != version {
-				return api.ModelVersion{}, api.Conflict(fmt.Errorf("delete model %q: the daemon still scores with it (the active version %q is not loaded): promote another version first", version, a))
+				return api.ModelVersion{}, api.Conflict(fmt.Errorf("delete model %q: the daemon still scores with it (the active version %q could not be loaded): promote another version first", version, a))
 			}
 		}
 	}

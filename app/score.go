@@ -48,6 +48,12 @@ type scorer struct {
 	opts   scorerOptions
 	logger *slog.Logger
 
+	// regMu serialises the registry's changes (registryAdmin.lock).
+	regMu sync.Mutex
+	// testHook, when set (tests), is called at named steps of registry
+	// changes.
+	testHook func(step string)
+
 	mu      sync.RWMutex
 	model   *model.Model
 	version string

@@ -345,6 +345,23 @@ func (s *Store) Active() (ModelMeta, error) {
 	return m, nil
 }
 
+// PreviousVersion returns the version Rollback would make active, or an
+// error wrapping ErrNotFound when there is none.
+func (s *Store) PreviousVersion() (string, error) {
+	if err := s.enter(); err != nil {
+		return "", err
+	}
+	defer s.exit()
+	st, err := s.registry(nil)
+	if err != nil {
+		return "", fmt.Errorf("previous model: %w", err)
+	}
+	if len(st.History) < 2 {
+		return "", fmt.Errorf("previous model: %w", ErrNotFound)
+	}
+	return st.History[len(st.History)-2], nil
+}
+
 // ActiveVersion returns the active model version ("" if none) and the
 // registry generation, which grows with every Promote and Rollback. It
 // reads memory only, so a daemon can poll it cheaply and hot-reload when

@@ -1,0 +1,143 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/model"
+)
+
+// during runs fn in a goroutine when the registry change in progress
+// reaches step (the scorer's test hook), and lets the change go on once fn
+// has returned or is waiting for the registry lock; the returned wait
+// waits for fn.
+func during(r registryAdmin, step string, fn func()) (wait func()) {
+	done := make(chan struct{})
+	contended := make(chan struct{}, 1)
+	var started atomic.Bool
+	r.s.testHook = func(s string) {
+		switch {
+		case s == "contended":
+			select {
+			case contended <- struct{}{}:
+			default:
+			}
+		case s == step && started.CompareAndSwap(false, true):
+			go func() { defer close(done); fn() }()
+			select {
+			case <-done:
+			case <-contended:
+			}
+		}
+	}
+	return func() {
+		if started.Load() {
+			<-done
+		}
+	}
+}
+
+// TestDeleteDuringRollback: a delete of the rollback target that arrives
+// while the rollback is in progress (its target checked, the store not
+// yet changed) waits for it, and is then refused as the active version;
+// the rollback completes. Without the registry lock the delete went
+// through in between and the rollback failed, or (reviewer's stress test,
+// TestDeleteRacesRollbackStress) left the scorer on a deleted model.
+func TestDeleteDuringRollback(t *testing.T) {
+	ctx := context.Background()
+	r, files := daemonRegistry(t, e2eShapedFeatures())
+	for _, f := range files { // vA, then vB promoted: the rollback goes to vA
+		if _, err := r.AddModel(ctx, f, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var derr error
+	wait := during(r, "rollback checked", func() { _, derr = r.DeleteModel(ctx, "vA") })
+	v, err := r.SetActive(ctx, "")
+	wait()
+	if err != nil || v.Version != "vA" || !v.Active {
+		t.Fatalf("rollback: %+v, %v; want vA active", v, err)
+	}
+	if !errors.Is(derr, api.ErrConflict) {
+		t.Errorf("delete vA during the rollback to it: %v, want ErrConflict (it is active once the rollback is done)", derr)
+	}
+	if _, inUse := r.s.Model(); inUse != "vA" {
+		t.Errorf("scorer uses %q, want vA", inUse)
+	}
+	if _, _, err := r.st.Model("vA"); err != nil {
+		t.Errorf("vA after the refused delete: %v", err)
+	}
+}
+
+// TestDeleteDuringPromotion: a delete of the previously active version
+// that arrives while a promotion is in progress (the store changed, the
+// model not yet in use) waits for it and then deletes the version. Without
+// the registry lock it was refused with a misleading 409 ("the daemon
+// still scores with it").
+func TestDeleteDuringPromotion(t *testing.T) {
+	ctx := context.Background()
+	r, files := daemonRegistry(t, e2eShapedFeatures())
+	if _, err := r.AddModel(ctx, files[0], true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.AddModel(ctx, files[1], false); err != nil {
+		t.Fatal(err)
+	}
+	var derr error
+	wait := during(r, "promoted", func() { _, derr = r.DeleteModel(ctx, "vA") })
+	v, err := r.SetActive(ctx, "vB")
+	wait()
+	if err != nil || v.Version != "vB" {
+		t.Fatalf("promote vB: %+v, %v", v, err)
+	}
+	if derr != nil {
+		t.Errorf("delete vA during the promotion of vB: %v, want it deleted", derr)
+	}
+	if _, inUse := r.s.Model(); inUse != "vB" {
+		t.Errorf("scorer uses %q, want vB", inUse)
+	}
+}
+
+// TestDeleteRacesRollbackStress is the reviewer's stress test: the active
+// vA deleted while a rollback to vBad (which does not fit the features)
+// runs. Before the registry lock (and the rollback checking its target
+// before changing the store), 66 of 400 rounds left the scorer on the
+// deleted vA and vBad active.
+func TestDeleteRacesRollbackStress(t *testing.T) {
+	ctx := context.Background()
+	names := []string{"a", "b"}
+	fA := modelFileOf(t, model.Config{Features: names, Window: 4, Hidden: 4, Seed: 1}, "vA")
+	fBad := modelFileOf(t, model.Config{Features: []string{"x", "y"}, Window: 4, Hidden: 4, Seed: 2}, "vBad")
+	bad := 0
+	const rounds = 200
+	for range rounds {
+		r, _ := daemonRegistry(t, names)
+		if _, err := NewRegistry(r.st, "t").AddModel(ctx, fBad, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.st.Promote("vBad"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.AddModel(ctx, fA, true); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Go(func() { <-start; _, _ = r.DeleteModel(ctx, "vA") })
+		wg.Go(func() { <-start; _, _ = r.SetActive(ctx, "") })
+		close(start)
+		wg.Wait()
+		_, inUse := r.s.Model()
+		active, _ := r.st.ActiveVersion()
+		if _, _, err := r.st.Model(inUse); err != nil || active != inUse {
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%d of %d rounds left the scorer on a deleted model or off the active one", bad, rounds)
+	}
+}

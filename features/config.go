@@ -216,7 +216,10 @@ func history(e parser.Expr, lookbackDelta time.Duration) time.Duration {
 // "event_features" or "labels"); Index is the list item's index in it, or
 // -1 when the error is about the section as a whole; Field is the key
 // inside the item ("name", "expr", "reasons", "window"), or "" when the
-// error is about the item as a whole. Its message is Err's.
+// error is about the item as a whole. Err's message does not repeat the
+// key (a caller placing the error at the key prints Path and Err, as the
+// config package does); Error gives both, e.g. "lookback: must be at least
+// 1m, got 30s".
 type FieldError struct {
 	Section string
 	Index   int
@@ -224,7 +227,12 @@ type FieldError struct {
 	Err     error
 }
 
-func (e *FieldError) Error() string { return e.Err.Error() }
+func (e *FieldError) Error() string {
+	if p := e.Path(); p != "" {
+		return p + ": " + e.Err.Error()
+	}
+	return e.Err.Error()
+}
 
 func (e *FieldError) Unwrap() error { return e.Err }
 
@@ -241,9 +249,8 @@ func (e *FieldError) Path() string {
 }
 
 // Validate checks c (with defaults applied to zero fields) and returns every
-// problem found, each naming the field or feature in its message. Every
-// error joined (errors.Join) is a *FieldError, so a caller can place it in
-// a file.
+// problem found. Every error joined (errors.Join) is a *FieldError, so a
+// caller can place it in a file; its message starts with its key path.
 func (c Config) Validate() error {
 	c.EntityLabels = append([]string(nil), c.EntityLabels...)
 	c.EventFeatures = append([]EventFeature(nil), c.EventFeatures...)
@@ -264,9 +271,9 @@ func (c Config) Validate() error {
 	for i, l := range c.EntityLabels {
 		switch {
 		case !model.LegacyValidation.IsValidLabelName(l) || l == model.MetricNameLabel:
-			at("entity_labels", i, "")("entity_labels: invalid label name %q", l)
+			at("entity_labels", i, "")("invalid label name %q", l)
 		case seenLabel[l]:
-			at("entity_labels", i, "")("entity_labels: %q given twice", l)
+			at("entity_labels", i, "")("%q given twice", l)
 		default:
 			entity = append(entity, l)
 		}
@@ -274,10 +281,10 @@ func (c Config) Validate() error {
 	}
 	step, lookback := time.Duration(c.Step), time.Duration(c.Lookback)
 	if step <= 0 {
-		at("step", -1, "")("step %v: must be positive", step)
+		at("step", -1, "")("must be positive, got %v", step)
 	}
 	if lookback < time.Minute {
-		at("lookback", -1, "")("lookback %v: must be at least 1m", lookback)
+		at("lookback", -1, "")("must be at least 1m, got %v", lookback)
 	}
 	// A step not shorter than lookback is reported once, at step, naming
 	// both (which one is wrong cannot be told here), and not again in every
@@ -286,13 +293,13 @@ func (c Config) Validate() error {
 	// already says so.
 	timing := step > 0 && step < lookback
 	if step > 0 && step >= lookback && step >= time.Minute {
-		at("step", -1, "")("step %v: must be shorter than lookback %v", step, lookback)
+		at("step", -1, "")("must be shorter than lookback %v, got %v", lookback, step)
 	}
 	if c.MaxSeries < 0 {
-		at("max_series", -1, "")("max_series %d: must be positive", c.MaxSeries)
+		at("max_series", -1, "")("must be positive, got %d", c.MaxSeries)
 	}
 	if len(c.Features)+len(c.EventFeatures) == 0 {
-		at("features", -1, "")("no features: give features or event_features")
+		at("features", -1, "")("none given: give features or event_features")
 	}
 
 	seen := map[string]string{}

@@ -65,7 +65,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad entity label", func(c *Config) { c.EntityLabels = []string{"a-b"} }, `entity_labels`},
 		{"entity label twice", func(c *Config) { c.EntityLabels = []string{"pod", "pod"} }, `given twice`},
 		{"lookback shorter than step", func(c *Config) { c.Step = model.Duration(2 * time.Minute); c.Lookback = model.Duration(time.Minute) }, `must be shorter than lookback`},
-		{"no features", func(c *Config) { c.Features, c.EventFeatures = nil, nil }, `no features`},
+		{"no features", func(c *Config) { c.Features, c.EventFeatures = nil, nil }, `features: none given`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,8 +95,8 @@ func validConfig() Config {
 }
 
 // validateErrorKinds has one row per kind of error Validate reports, with
-// where it must say the error is and the start of its message (which must
-// not change: users and the config tests read it).
+// where it must say the error is and the start of its message (FieldError.Err,
+// printed after the key path: users and the config tests read it).
 var validateErrorKinds = []struct {
 	name    string
 	mutate  func(*Config)
@@ -105,16 +105,16 @@ var validateErrorKinds = []struct {
 	field   string
 	msg     string // prefix of the message
 }{
-	{"invalid entity label", func(c *Config) { c.EntityLabels = []string{"pod", "a-b"} }, "entity_labels", 1, "", `entity_labels: invalid label name "a-b"`},
-	{"entity label twice", func(c *Config) { c.EntityLabels = []string{"pod", "pod"} }, "entity_labels", 1, "", `entity_labels: "pod" given twice`},
-	{"step not positive", func(c *Config) { c.Step = -1 }, "step", -1, "", `step -1ns: must be positive`},
-	{"lookback below 1m", func(c *Config) { c.Lookback = model.Duration(30 * time.Second); c.Features = nil }, "lookback", -1, "", `lookback 30s: must be at least 1m`},
+	{"invalid entity label", func(c *Config) { c.EntityLabels = []string{"pod", "a-b"} }, "entity_labels", 1, "", `invalid label name "a-b"`},
+	{"entity label twice", func(c *Config) { c.EntityLabels = []string{"pod", "pod"} }, "entity_labels", 1, "", `"pod" given twice`},
+	{"step not positive", func(c *Config) { c.Step = -1 }, "step", -1, "", `must be positive, got -1ns`},
+	{"lookback below 1m", func(c *Config) { c.Lookback = model.Duration(30 * time.Second); c.Features = nil }, "lookback", -1, "", `must be at least 1m, got 30s`},
 	{"step not shorter than lookback", func(c *Config) {
 		c.Step, c.Lookback = model.Duration(2*time.Minute), model.Duration(time.Minute)
 		c.Features = nil
-	}, "step", -1, "", `step 2m0s: must be shorter than lookback 1m0s`},
-	{"negative max_series", func(c *Config) { c.MaxSeries = -1 }, "max_series", -1, "", `max_series -1: must be positive`},
-	{"no features", func(c *Config) { c.Features, c.EventFeatures = nil, nil }, "features", -1, "", `no features: give features or event_features`},
+	}, "step", -1, "", `must be shorter than lookback 1m0s, got 2m0s`},
+	{"negative max_series", func(c *Config) { c.MaxSeries = -1 }, "max_series", -1, "", `must be positive, got -1`},
+	{"no features", func(c *Config) { c.Features, c.EventFeatures = nil, nil }, "features", -1, "", `none given: give features or event_features`},
 	{"invalid feature name", func(c *Config) { c.Features[0].Name = "1f" }, "features", 0, "name", `feature "1f": name must match`},
 	{"invalid event feature name", func(c *Config) { c.EventFeatures[0].Name = "e-1" }, "event_features", 0, "name", `event feature "e-1": name must match`},
 	{"invalid label name", func(c *Config) { c.Labels[0].Name = "bad-name" }, "labels", 0, "name", `label "bad-name": name must match`},
@@ -135,7 +135,8 @@ var validateErrorKinds = []struct {
 
 // TestValidateErrorLocations: each kind of error Validate reports says
 // where it is (a *FieldError: section, item, key), with its message
-// unchanged.
+// unchanged; the message does not start with its own key (a caller prints
+// the key path before it), and Error gives the path then the message.
 func TestValidateErrorLocations(t *testing.T) {
 	for _, tc := range validateErrorKinds {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,20 +148,25 @@ func TestValidateErrorLocations(t *testing.T) {
 			}
 			var found bool
 			for _, e := range joined(err) {
-				if !strings.HasPrefix(e.Error(), tc.msg) {
-					continue
-				}
-				found = true
 				var fe *FieldError
 				if !errors.As(e, &fe) {
 					t.Fatalf("%q carries no *FieldError", e)
 				}
+				if !strings.HasPrefix(fe.Err.Error(), tc.msg) {
+					continue
+				}
+				found = true
 				if fe.Section != tc.section || fe.Index != tc.index || fe.Field != tc.field {
 					t.Errorf("%q at %s (section %q index %d field %q), want section %q index %d field %q",
 						e, fe.Path(), fe.Section, fe.Index, fe.Field, tc.section, tc.index, tc.field)
 				}
-				if fe.Unwrap() == nil || fe.Error() != fe.Unwrap().Error() {
-					t.Errorf("FieldError message %q, wrapped %v", fe.Error(), fe.Unwrap())
+				if fe.Unwrap() == nil || fe.Error() != fe.Path()+": "+fe.Unwrap().Error() {
+					t.Errorf("FieldError message %q, path %q, wrapped %v", fe.Error(), fe.Path(), fe.Unwrap())
+				}
+				for _, key := range []string{fe.Section, fe.Field} {
+					if key != "" && strings.HasPrefix(fe.Err.Error(), key) {
+						t.Errorf("message %q repeats its key %q", fe.Err, key)
+					}
 				}
 			}
 			if !found {
@@ -214,16 +220,16 @@ func TestValidateEntityLabelErrorsOnce(t *testing.T) {
 		want   []string      // the paths and messages of the errors, in order
 	}{
 		{name: "invalid label, default expressions", entity: []string{"namespace", "a-b"},
-			want: []string{`entity_labels[1]: entity_labels: invalid label name "a-b"`}},
+			want: []string{`entity_labels[1]: invalid label name "a-b"`}},
 		{name: "only invalid labels, default expressions", entity: []string{"a-b", model.MetricNameLabel},
-			want: []string{`entity_labels[0]: entity_labels: invalid label name "a-b"`, `entity_labels[1]: entity_labels: invalid label name "__name__"`}},
+			want: []string{`entity_labels[0]: invalid label name "a-b"`, `entity_labels[1]: invalid label name "__name__"`}},
 		{name: "label twice, default expressions", entity: []string{"namespace", "pod", "pod"},
-			want: []string{`entity_labels[2]: entity_labels: "pod" given twice`}},
+			want: []string{`entity_labels[2]: "pod" given twice`}},
 		{name: "label twice, expression drops it", entity: []string{"namespace", "pod", "pod"}, mutate: withFeature(`sum by (namespace) (x)`),
-			want: []string{`entity_labels[2]: entity_labels: "pod" given twice`,
+			want: []string{`entity_labels[2]: "pod" given twice`,
 				`features[0].expr: feature "f": its result cannot carry the entity label(s) ["pod"], so`}},
 		{name: "invalid label, expression does not parse", entity: []string{"pod", "a-b"}, mutate: withFeature(`sum by (${entity}) (rate(x[5m])`),
-			want: []string{`entity_labels[1]: entity_labels: invalid label name "a-b"`,
+			want: []string{`entity_labels[1]: invalid label name "a-b"`,
 				`features[0].expr: feature "f": parse "sum by (pod) (rate(x[5m])"`}},
 	}
 	for _, tc := range tests {
@@ -264,11 +270,11 @@ func TestValidateStepLookbackOnce(t *testing.T) {
 		want           []string      // the paths and messages of the errors, in order
 	}{
 		{name: "step over the default lookback", step: 2 * time.Hour,
-			want: []string{`step: step 2h0m0s: must be shorter than lookback 15m0s`}},
+			want: []string{`step: must be shorter than lookback 15m0s, got 2h0m0s`}},
 		{name: "step equal to lookback", step: 5 * time.Minute, lookback: 5 * time.Minute,
-			want: []string{`step: step 5m0s: must be shorter than lookback 5m0s`}},
+			want: []string{`step: must be shorter than lookback 5m0s, got 5m0s`}},
 		{name: "lookback under 1m and under step", step: 30 * time.Second, lookback: 20 * time.Second,
-			want: []string{`lookback: lookback 20s: must be at least 1m`}},
+			want: []string{`lookback: must be at least 1m, got 20s`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

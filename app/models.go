@@ -87,7 +87,7 @@ func (r registryAdmin) promote(version string, m *model.Model) (api.ModelVersion
 	r.hook("promoted")
 	if r.s != nil {
 		if err := r.s.use(version, m); err != nil {
-			return api.ModelVersion{}, fmt.Errorf("load promoted model %s: %w", version, err)
+			return api.ModelVersion{}, registryError(fmt.Errorf("load promoted model %s: %w", version, err))
 		}
 	}
 	return r.info(version)

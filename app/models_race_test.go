@@ -141,3 +141,43 @@ func TestDeleteRacesRollbackStress(t *testing.T) {
 		t.Fatalf("%d of %d rounds left the scorer on a deleted model or off the active one", bad, rounds)
 	}
 }
+
+// TestPromoteAfterFeatureReload: a model read and checked for a
+// promotion, then overtaken by a configuration reload that changes the
+// features, is not put in use: the promotion fails with ErrInvalid and
+// the scorer scores with nothing rather than with a model that does not
+// fit (reviewer's interleaving).
+func TestPromoteAfterFeatureReload(t *testing.T) {
+	ctx := context.Background()
+	var feats atomic.Value
+	feats.Store([]string{"a", "b"})
+	r, _ := daemonRegistry(t, []string{"a", "b"})
+	r.s.opts.Features = func() []string { return feats.Load().([]string) }
+	f := modelFileOf(t, model.Config{Features: []string{"a", "b"}, Window: 4, Hidden: 4, Seed: 1}, "v1")
+	if _, err := r.AddModel(ctx, f, false); err != nil {
+		t.Fatal(err)
+	}
+	unlock := r.lock() // as SetActive does
+	m, err := r.read("v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	feats.Store([]string{"c", "d"}) // a configuration reload
+	r.s.featuresChanged()
+	_, err = r.promote("v1", m)
+	unlock()
+	if !errors.Is(err, api.ErrInvalid) {
+		t.Errorf("promote after the reload: %v, want ErrInvalid", err)
+	}
+	if mm, v := r.s.Model(); mm != nil {
+		t.Errorf("scorer uses %q, which does not fit the reloaded features", v)
+	}
+	// A fitting model is loaded when promoted.
+	f2 := modelFileOf(t, model.Config{Features: []string{"c", "d"}, Window: 4, Hidden: 4, Seed: 2}, "v2")
+	if v, err := r.AddModel(ctx, f2, true); err != nil || !v.Active {
+		t.Fatalf("add and promote v2: %+v, %v", v, err)
+	}
+	if _, v := r.s.Model(); v != "v2" {
+		t.Fatalf("scorer uses %q, want v2", v)
+	}
+}

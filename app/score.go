@@ -185,14 +185,38 @@ func (s *scorer) reloadModel() error {
 			return err // a read error: tried again at the next check
 		}
 		s.mu.Lock()
-		s.refused = meta.Version
+		if a, _ := s.opts.Store.ActiveVersion(); a == meta.Version {
+			s.refused = meta.Version
+		}
 		s.mu.Unlock()
 		return fmt.Errorf("%w (not retried until another model is promoted or the configuration is reloaded)", err)
 	}
+	return s.install(meta.Version, m)
+}
+
+// install puts m (version's model, read and checked against the
+// features) in use, unless the registry's active version is no longer
+// version (a promotion since, whose caller loads it) or m does not fit
+// the features in use (they changed since m was checked): then m is
+// refused as reloadModel refuses an unusable model.
+func (s *scorer) install(version string, m *model.Model) error {
 	s.mu.Lock()
-	s.model, s.version, s.refused = m, meta.Version, ""
+	if a, _ := s.opts.Store.ActiveVersion(); a != version {
+		s.mu.Unlock()
+		return nil
+	}
+	if version == s.version {
+		s.mu.Unlock()
+		return nil
+	}
+	if err := m.CheckFeatures(s.opts.Features()); err != nil {
+		s.refused = version
+		s.mu.Unlock()
+		return fmt.Errorf("model %s does not fit the configured features: %w: %w (not retried until another model is promoted or the configuration is reloaded)", version, errUnusableModel, err)
+	}
+	s.model, s.version, s.refused = m, version, ""
 	s.mu.Unlock()
-	s.logger.Info("model loaded", "version", meta.Version, "window", m.Config().Window, "threshold", m.Thresholds().Failure)
+	s.logger.Info("model loaded", "version", version, "window", m.Config().Window, "threshold", m.Thresholds().Failure)
 	return nil
 }
 
@@ -219,23 +243,15 @@ func (s *scorer) readModel(version string) (*model.Model, error) {
 
 // use puts m in use as version, as reloadModel would after reading and
 // checking it (readModel), without decoding it again: m was decoded from
-// version's data and checked against the features in use. When the
-// registry's active version is no longer version (a concurrent promotion
-// or rollback), reloadModel loads the active one instead.
+// version's data and checked against the features in use then (install
+// checks again: a configuration reload may have changed them since).
+// When the registry's active version is no longer version (a concurrent
+// promotion or rollback), reloadModel loads the active one instead.
 func (s *scorer) use(version string, m *model.Model) error {
-	s.mu.Lock()
 	if a, _ := s.opts.Store.ActiveVersion(); a != version || m == nil {
-		s.mu.Unlock()
 		return s.reloadModel()
 	}
-	if s.version == version {
-		s.mu.Unlock()
-		return nil
-	}
-	s.model, s.version, s.refused = m, version, ""
-	s.mu.Unlock()
-	s.logger.Info("model loaded", "version", version, "window", m.Config().Window, "threshold", m.Thresholds().Failure)
-	return nil
+	return s.install(version, m)
 }
 
 // featuresChanged re-checks the loaded model after a configuration reload

@@ -3,6 +3,8 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -68,25 +70,27 @@ func (r registryAdmin) hook(step string) {
 
 // read reads a registered version and, with a daemon, decodes it and
 // checks that it fits the features in use; without a daemon it returns
-// a nil model (the data is only read, which verifies its checksum).
-func (r registryAdmin) read(version string) (*model.Model, error) {
+// a nil model (the data is only read, which verifies its checksum). sha
+// is the data's sha256 (hex).
+func (r registryAdmin) read(version string) (m *model.Model, sha string, err error) {
 	if r.s == nil {
-		_, _, err := r.st.Model(version)
-		return nil, err
+		_, meta, err := r.st.Model(version)
+		return nil, meta.SHA256, err
 	}
 	return r.s.readModel(version)
 }
 
 // promote makes version the active model and, with a daemon, puts m (the
-// model decoded from version and checked) in use before it returns, so
-// that the file is decoded only once. The caller holds the registry lock.
-func (r registryAdmin) promote(version string, m *model.Model) (api.ModelVersion, error) {
+// model decoded from version's data, of sha256 sha, and checked) in use
+// before it returns, so that the file is decoded only once. The caller
+// holds the registry lock.
+func (r registryAdmin) promote(version, sha string, m *model.Model) (api.ModelVersion, error) {
 	if err := r.st.Promote(version); err != nil {
 		return api.ModelVersion{}, registryError(err)
 	}
 	r.hook("promoted")
 	if r.s != nil {
-		if err := r.s.use(version, m); err != nil {
+		if err := r.s.use(version, sha, m); err != nil {
 			return api.ModelVersion{}, registryError(fmt.Errorf("load promoted model %s: %w", version, err))
 		}
 	}
@@ -125,10 +129,11 @@ func (r registryAdmin) AddModel(_ context.Context, file []byte, promote bool) (a
 	}
 	version, err := RegisterModel(r.st, m, file, r.source)
 	if err != nil {
-		return api.ModelVersion{}, err
+		return api.ModelVersion{}, registryError(err)
 	}
 	if promote {
-		return r.promote(version, m) // the registered data is file: m is its model
+		sum := sha256.Sum256(file)
+		return r.promote(version, hex.EncodeToString(sum[:]), m) // the registered data is file: m is its model
 	}
 	return r.info(version)
 }
@@ -139,11 +144,11 @@ func (r registryAdmin) SetActive(_ context.Context, version string) (api.ModelVe
 	if version == "" {
 		return r.rollback()
 	}
-	m, err := r.read(version)
+	m, sha, err := r.read(version)
 	if err != nil {
 		return api.ModelVersion{}, registryError(err)
 	}
-	return r.promote(version, m)
+	return r.promote(version, sha, m)
 }
 
 // rollback re-activates the previous model, unless it does not fit the
@@ -154,7 +159,7 @@ func (r registryAdmin) rollback() (api.ModelVersion, error) {
 	if err != nil {
 		return api.ModelVersion{}, registryError(fmt.Errorf("roll back model: %w", err))
 	}
-	m, err := r.read(prev)
+	m, sha, err := r.read(prev)
 	if err != nil {
 		cur, _ := r.st.ActiveVersion()
 		return api.ModelVersion{}, registryError(fmt.Errorf("roll back to %s (%s stays active): %w", prev, cur, err))
@@ -164,7 +169,7 @@ func (r registryAdmin) rollback() (api.ModelVersion, error) {
 		return api.ModelVersion{}, registryError(err)
 	}
 	if r.s != nil {
-		if err := r.s.use(prev, m); err != nil {
+		if err := r.s.use(prev, sha, m); err != nil {
 			return api.ModelVersion{}, registryError(fmt.Errorf("load model %s: %w", prev, err))
 		}
 	}
@@ -175,7 +180,7 @@ func (r registryAdmin) rollback() (api.ModelVersion, error) {
 // and so is the version a daemon scores with (the same one, unless the
 // active version could not be loaded). The store drops the version from
 // the rollback history: a rollback then goes to the version promoted
-// before it.
+// before it; and it keeps the name from being registered again.
 func (r registryAdmin) DeleteModel(_ context.Context, version string) (api.ModelVersion, error) {
 	if version == "" {
 		return api.ModelVersion{}, fmt.Errorf("delete model: no version: %w", api.ErrNotFound)
@@ -239,6 +244,8 @@ func registryError(err error) error {
 		return api.Invalid(err)
 	case errors.Is(err, store.ErrActive):
 		return api.Conflict(fmt.Errorf("%w: promote another version first", err))
+	case errors.Is(err, store.ErrExists):
+		return api.Conflict(err)
 	}
 	return err
 }

@@ -3,12 +3,14 @@ package app
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/store"
 )
 
 // during runs fn in a goroutine when the registry change in progress
@@ -158,13 +160,13 @@ func TestPromoteAfterFeatureReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	unlock := r.lock() // as SetActive does
-	m, err := r.read("v1")
+	m, sha, err := r.read("v1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	feats.Store([]string{"c", "d"}) // a configuration reload
 	r.s.featuresChanged()
-	_, err = r.promote("v1", m)
+	_, err = r.promote("v1", sha, m)
 	unlock()
 	if !errors.Is(err, api.ErrInvalid) {
 		t.Errorf("promote after the reload: %v, want ErrInvalid", err)
@@ -179,5 +181,71 @@ func TestPromoteAfterFeatureReload(t *testing.T) {
 	}
 	if _, v := r.s.Model(); v != "v2" {
 		t.Fatalf("scorer uses %q, want v2", v)
+	}
+}
+
+// TestReuploadDeletedVersion: a model whose metadata names a deleted
+// version is registered under another version (the store keeps deleted
+// names: predictions name the version that scored them) and, promoted,
+// is the model in use. Before, it was registered under the deleted name
+// and the scorer, which compared names only, kept the deleted model.
+func TestReuploadDeletedVersion(t *testing.T) {
+	ctx := context.Background()
+	names := e2eShapedFeatures()
+	r, files := daemonRegistry(t, names)
+	for _, f := range files {
+		if _, err := r.AddModel(ctx, f, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.SetActive(ctx, "vA"); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := r.s.Model()
+	if _, err := r.SetActive(ctx, "vB"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.DeleteModel(ctx, "vA"); err != nil {
+		t.Fatal(err)
+	}
+	again := modelFileOf(t, model.Config{Features: names, Window: 4, Hidden: 4, Seed: 9}, "vA")
+	v, err := r.AddModel(ctx, again, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Version == "vA" || !strings.HasPrefix(v.Version, "vA-") || !v.Active {
+		t.Errorf("re-uploaded vA registered as %+v, want a new vA-... version, active", v)
+	}
+	m, inUse := r.s.Model()
+	if inUse != v.Version || m == old || m.Config().Window != 4 {
+		t.Errorf("scorer uses %q (the deleted model object: %v), want the re-uploaded %s", inUse, m == old, v.Version)
+	}
+	if _, _, err := r.st.Model("vA"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("vA after the re-upload: %v, want not found", err)
+	}
+}
+
+// TestScorerIdentifiesModelsByData: the scorer tells models apart by
+// version and data (sha256), not by version alone: a model of another
+// data under the version in use is put in use (before, it was ignored).
+func TestScorerIdentifiesModelsByData(t *testing.T) {
+	ctx := context.Background()
+	r, files := daemonRegistry(t, e2eShapedFeatures())
+	if _, err := r.AddModel(ctx, files[0], true); err != nil {
+		t.Fatal(err)
+	}
+	old, v := r.s.Model()
+	if v != "vA" {
+		t.Fatalf("scorer uses %q, want vA", v)
+	}
+	other, err := model.Unmarshal(files[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.s.install("vA", "another sha256", other); err != nil {
+		t.Fatal(err)
+	}
+	if m, v := r.s.Model(); m != other || m == old || v != "vA" {
+		t.Errorf("scorer uses %q (the new model: %v), want the model of the other data", v, m == other)
 	}
 }

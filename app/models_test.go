@@ -312,7 +312,7 @@ func TestPromoteDecodesOnce(t *testing.T) {
 		}
 	})
 	readDecode := allocatedBytes(20, func() {
-		if _, err := r.s.readModel("vA"); err != nil {
+		if _, _, err := r.s.readModel("vA"); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -347,7 +347,7 @@ func TestUseFollowsRegistry(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mA, err := r.s.readModel("vA")
+	mA, shaA, err := r.s.readModel("vA")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestUseFollowsRegistry(t *testing.T) {
 	if err := r.st.Promote("vB"); err != nil { // overtakes vA before vA is put in use
 		t.Fatal(err)
 	}
-	if err := r.s.use("vA", mA); err != nil {
+	if err := r.s.use("vA", shaA, mA); err != nil {
 		t.Fatal(err)
 	}
 	if m, v := r.s.Model(); v != "vB" || m == mA {

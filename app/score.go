@@ -57,9 +57,10 @@ type scorer struct {
 	mu      sync.RWMutex
 	model   *model.Model
 	version string
-	// refused is the registry's active version when it could not be
-	// loaded (it does not decode or does not fit the features): not
-	// retried, nor logged again, until another version is promoted or
+	sha     string // sha256 of version's data: a version is identified by both
+	// refused is the registry's active version (modelKey) when it could
+	// not be loaded (it does not decode or does not fit the features):
+	// not retried, nor logged again, until another version is promoted or
 	// the configuration is reloaded.
 	refused string
 	step    time.Duration
@@ -164,6 +165,9 @@ func (s *scorer) loadFile(path string) error {
 	return nil
 }
 
+// modelKey identifies a registered model: its version and data.
+func modelKey(version, sha string) string { return version + "\x00" + sha }
+
 // reloadModel loads the registry's active model when it changed.
 func (s *scorer) reloadModel() error {
 	meta, err := s.opts.Store.Active()
@@ -173,48 +177,49 @@ func (s *scorer) reloadModel() error {
 	if err != nil {
 		return fmt.Errorf("read active model: %w", err)
 	}
+	key := modelKey(meta.Version, meta.SHA256)
 	s.mu.RLock()
-	same := meta.Version == s.version || meta.Version == s.refused
+	same := key == modelKey(s.version, s.sha) || key == s.refused
 	s.mu.RUnlock()
 	if same {
 		return nil
 	}
-	m, err := s.readModel(meta.Version)
+	m, sha, err := s.readModel(meta.Version)
 	if err != nil {
 		if !errors.Is(err, errUnusableModel) {
 			return err // a read error: tried again at the next check
 		}
 		s.mu.Lock()
 		if a, _ := s.opts.Store.ActiveVersion(); a == meta.Version {
-			s.refused = meta.Version
+			s.refused = key
 		}
 		s.mu.Unlock()
 		return fmt.Errorf("%w (not retried until another model is promoted or the configuration is reloaded)", err)
 	}
-	return s.install(meta.Version, m)
+	return s.install(meta.Version, sha, m)
 }
 
-// install puts m (version's model, read and checked against the
-// features) in use, unless the registry's active version is no longer
-// version (a promotion since, whose caller loads it) or m does not fit
-// the features in use (they changed since m was checked): then m is
-// refused as reloadModel refuses an unusable model.
-func (s *scorer) install(version string, m *model.Model) error {
+// install puts m (version's model, of data sha256 sha, read and checked
+// against the features) in use, unless the registry's active version is
+// no longer version (a promotion since, whose caller loads it) or m does
+// not fit the features in use (they changed since m was checked): then m
+// is refused as reloadModel refuses an unusable model.
+func (s *scorer) install(version, sha string, m *model.Model) error {
 	s.mu.Lock()
 	if a, _ := s.opts.Store.ActiveVersion(); a != version {
 		s.mu.Unlock()
 		return nil
 	}
-	if version == s.version {
+	if version == s.version && sha == s.sha {
 		s.mu.Unlock()
 		return nil
 	}
 	if err := m.CheckFeatures(s.opts.Features()); err != nil {
-		s.refused = version
+		s.refused = modelKey(version, sha)
 		s.mu.Unlock()
 		return fmt.Errorf("model %s does not fit the configured features: %w: %w (not retried until another model is promoted or the configuration is reloaded)", version, errUnusableModel, err)
 	}
-	s.model, s.version, s.refused = m, version, ""
+	s.model, s.version, s.sha, s.refused = m, version, sha, ""
 	s.mu.Unlock()
 	s.logger.Info("model loaded", "version", version, "window", m.Config().Window, "threshold", m.Thresholds().Failure)
 	return nil
@@ -225,33 +230,35 @@ func (s *scorer) install(version string, m *model.Model) error {
 var errUnusableModel = errors.New("unusable model")
 
 // readModel reads and decodes a registered version and checks it against
-// the features in use; an unusable one wraps errUnusableModel.
-func (s *scorer) readModel(version string) (*model.Model, error) {
-	data, _, err := s.opts.Store.Model(version)
+// the features in use; an unusable one wraps errUnusableModel. sha is the
+// sha256 (hex) of the data read.
+func (s *scorer) readModel(version string) (m *model.Model, sha string, err error) {
+	data, meta, err := s.opts.Store.Model(version)
 	if err != nil {
-		return nil, fmt.Errorf("read model %s: %w", version, err)
+		return nil, "", fmt.Errorf("read model %s: %w", version, err)
 	}
-	m, err := model.Unmarshal(data)
+	m, err = model.Unmarshal(data)
 	if err != nil {
-		return nil, fmt.Errorf("load model %s: %w: %w", version, errUnusableModel, err)
+		return nil, "", fmt.Errorf("load model %s: %w: %w", version, errUnusableModel, err)
 	}
 	if err := m.CheckFeatures(s.opts.Features()); err != nil {
-		return nil, fmt.Errorf("model %s does not fit the configured features: %w: %w", version, errUnusableModel, err)
+		return nil, "", fmt.Errorf("model %s does not fit the configured features: %w: %w", version, errUnusableModel, err)
 	}
-	return m, nil
+	return m, meta.SHA256, nil
 }
 
 // use puts m in use as version, as reloadModel would after reading and
 // checking it (readModel), without decoding it again: m was decoded from
-// version's data and checked against the features in use then (install
-// checks again: a configuration reload may have changed them since).
-// When the registry's active version is no longer version (a concurrent
-// promotion or rollback), reloadModel loads the active one instead.
-func (s *scorer) use(version string, m *model.Model) error {
+// version's data, of sha256 sha, and checked against the features in use
+// then (install checks again: a configuration reload may have changed
+// them since). When the registry's active version is no longer version
+// (a concurrent promotion or rollback), reloadModel loads the active one
+// instead.
+func (s *scorer) use(version, sha string, m *model.Model) error {
 	if a, _ := s.opts.Store.ActiveVersion(); a != version || m == nil {
 		return s.reloadModel()
 	}
-	return s.install(version, m)
+	return s.install(version, sha, m)
 }
 
 // featuresChanged re-checks the loaded model after a configuration reload
@@ -266,8 +273,8 @@ func (s *scorer) featuresChanged() {
 		if err := s.model.CheckFeatures(s.opts.Features()); err != nil {
 			s.logger.Error("the active model does not fit the reloaded features: nothing is scored until a fitting model is promoted (omen train, omen model promote)",
 				"version", s.version, "err", err)
-			s.refused = s.version
-			s.model, s.version = nil, ""
+			s.refused = modelKey(s.version, s.sha)
+			s.model, s.version, s.sha = nil, "", ""
 			clear(s.latest)
 		}
 	}

@@ -46,6 +46,10 @@ const (
 type registryState struct {
 	Generation uint64   `json:"generation"`
 	History    []string `json:"history"` // promoted versions, last is active
+	// Deleted are the versions DeleteModel removed: their names are not
+	// registered again (stored predictions name the version that scored
+	// them, so a reused name would make that history ambiguous).
+	Deleted []string `json:"deleted,omitempty"`
 }
 
 type activeModel struct {
@@ -97,9 +101,10 @@ func (s *Store) registry(txn *badger.Txn) (registryState, error) {
 }
 
 // PutModel registers model data under version. Registering the same data
-// again is a no-op; different data under an existing version fails with
-// ErrExists. Data is written in chunks, the metadata last, so a model is
-// visible only when complete. data is not retained.
+// again is a no-op; different data under an existing version, and any
+// data under a deleted version (DeleteModel), fails with ErrExists. Data
+// is written in chunks, the metadata last, so a model is visible only
+// when complete. data is not retained.
 func (s *Store) PutModel(version string, data []byte, meta ModelMeta) error {
 	if err := s.enterWrite("model"); err != nil {
 		return err
@@ -127,6 +132,13 @@ func (s *Store) PutModel(version string, data []byte, meta ModelMeta) error {
 		return fmt.Errorf("put model %q: %w with sha256 %s", version, ErrExists, old.SHA256)
 	case !errors.Is(err, ErrNotFound):
 		return fmt.Errorf("put model %q: %w", version, err)
+	}
+	reg, err := s.registry(nil)
+	if err != nil {
+		return fmt.Errorf("put model %q: %w", version, err)
+	}
+	if slices.Contains(reg.Deleted, version) {
+		return fmt.Errorf("put model %q: %w as a deleted version (a deleted version's name is not reused: stored predictions may name it)", version, ErrExists)
 	}
 	// Remove chunks of an earlier, incomplete attempt.
 	partial, err := s.keysWithPrefix(namePrefix(pModelData, version))
@@ -372,9 +384,9 @@ func (s *Store) ActiveVersion() (version string, generation uint64) {
 }
 
 // DeleteModel removes an inactive model version and drops it from the
-// rollback history (a later Rollback skips it). Deleting the active
-// version is refused with an error wrapping ErrActive; an unknown one
-// fails with ErrNotFound.
+// rollback history (a later Rollback skips it); its name is remembered and
+// not registered again (PutModel). Deleting the active version is refused
+// with an error wrapping ErrActive; an unknown one fails with ErrNotFound.
 func (s *Store) DeleteModel(version string) error {
 	if err := s.enterWrite("model_delete"); err != nil {
 		return err
@@ -389,10 +401,9 @@ func (s *Store) DeleteModel(version string) error {
 		return fmt.Errorf("delete model %q: %w", version, err)
 	}
 	err := s.changeRegistry("delete model "+version, func(st *registryState) error {
-		n := len(st.History)
 		st.History = slices.Compact(slices.DeleteFunc(st.History, func(v string) bool { return v == version }))
-		if len(st.History) == n {
-			return errNoChange
+		if !slices.Contains(st.Deleted, version) {
+			st.Deleted = append(st.Deleted, version)
 		}
 		return nil
 	})

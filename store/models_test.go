@@ -126,3 +126,44 @@ func TestModelRegistry(t *testing.T) {
 		t.Fatalf("after rollback: %s", v)
 	}
 }
+
+// TestDeletedModelNamesNotReused: a deleted version's name is not
+// registered again, with other data or the same (stored predictions name
+// the version that scored them), also after a restart.
+func TestDeletedModelNamesNotReused(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, Options{Path: dir})
+	for _, v := range []string{"v1", "v2"} {
+		if err := s.PutModel(v, []byte("model "+v), ModelMeta{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Promote(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, err := s.PreviousVersion(); err != nil || p != "v1" {
+		t.Fatalf("PreviousVersion = %q, %v; want v1", p, err)
+	}
+	if err := s.DeleteModel("v1"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.PreviousVersion(); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("PreviousVersion after deleting v1 = %q, %v; want ErrNotFound", p, err)
+	}
+	check := func(s *Store) {
+		t.Helper()
+		for _, data := range []string{"model v1", "another model"} {
+			if err := s.PutModel("v1", []byte(data), ModelMeta{}); !errors.Is(err, ErrExists) {
+				t.Errorf("put %q under the deleted v1: %v, want ErrExists", data, err)
+			}
+		}
+		if _, _, err := s.Model("v1"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("v1: %v, want ErrNotFound", err)
+		}
+	}
+	check(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(openTest(t, Options{Path: dir}))
+}

@@ -28,6 +28,15 @@ type invalidError struct{ error }
 func (e invalidError) Is(target error) bool { return target == ErrInvalid }
 func (e invalidError) Unwrap() error        { return e.error }
 
+// NotFound marks err as ErrNotFound (errors.Is) without changing its
+// message (the API answers 404).
+func NotFound(err error) error { return notFoundError{err} }
+
+type notFoundError struct{ error }
+
+func (e notFoundError) Is(target error) bool { return target == ErrNotFound }
+func (e notFoundError) Unwrap() error        { return e.error }
+
 // ErrConflict marks a request the backend refuses because of the
 // registry's state: deleting the active model. The API answers 409.
 var ErrConflict = errors.New("conflict")

@@ -239,7 +239,7 @@ func (r registryAdmin) info(version string) (api.ModelVersion, error) {
 func registryError(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%w: %w", api.ErrNotFound, err)
+		return api.NotFound(err)
 	case errors.Is(err, errUnusableModel):
 		return api.Invalid(err)
 	case errors.Is(err, store.ErrActive):

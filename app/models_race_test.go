@@ -225,6 +225,30 @@ func TestReuploadDeletedVersion(t *testing.T) {
 	}
 }
 
+// TestRegistryErrorsSayItOnce: the registry's errors name their cause
+// once ("not found" was doubled by the API marker).
+func TestRegistryErrorsSayItOnce(t *testing.T) {
+	ctx := context.Background()
+	r, files := daemonRegistry(t, e2eShapedFeatures())
+	if _, err := r.AddModel(ctx, files[0], true); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		call func() error
+		want string
+	}{
+		{"delete an unknown version", func() error { _, err := r.DeleteModel(ctx, "nope"); return err }, `delete model "nope": not found`},
+		{"promote an unknown version", func() error { _, err := r.SetActive(ctx, "nope"); return err }, `read model nope: model "nope": not found`},
+		{"roll back without a previous version", func() error { _, err := r.SetActive(ctx, ""); return err }, "roll back model: previous model: not found"},
+	} {
+		err := tc.call()
+		if !errors.Is(err, api.ErrNotFound) || err.Error() != tc.want {
+			t.Errorf("%s: %v, want %q (ErrNotFound)", tc.name, err, tc.want)
+		}
+	}
+}
+
 // TestScorerIdentifiesModelsByData: the scorer tells models apart by
 // version and data (sha256), not by version alone: a model of another
 // data under the version in use is put in use (before, it was ignored).

@@ -74,13 +74,7 @@ func newSources(o sourceOptions) (*sources, error) {
 		DLQSubject:     cfg.NATS.DeadLetterSubject,
 		MaxAge:         time.Duration(cfg.NATS.MaxAge),
 		MaxBytes:       cfg.NATS.MaxBytes,
-		Decode: decode.Options{
-			MaxAge:    time.Duration(cfg.Ingest.MaxSampleAge),
-			MaxFuture: time.Duration(cfg.Ingest.MaxSampleFuture),
-			// Label sets interned per generation: room for the 100,000
-			// series of a mid-sized cluster without thrashing.
-			CacheSize: 1 << 18,
-		},
+		Decode:         decodeOptions(cfg.Ingest, natsDecodeLimitsOf(cfg)),
 	}, o.Registerer, o.Logger)
 	if err != nil {
 		nc.Close()
@@ -137,6 +131,34 @@ func remoteWriteOptions(cfg *config.Config) stream.RemoteWriteOptions {
 	}
 }
 
+// natsDecodeLimits are the NATS decoders' per-message limits, the nats
+// keys a reload applies to the running consumer.
+type natsDecodeLimits struct {
+	MaxMessageBytes, MaxLabels, MaxLabelValueLength, MaxInfluxFields int
+}
+
+func natsDecodeLimitsOf(cfg *config.Config) natsDecodeLimits {
+	n := cfg.NATS
+	return natsDecodeLimits{MaxMessageBytes: n.MaxMessageBytes, MaxLabels: n.MaxLabels,
+		MaxLabelValueLength: n.MaxLabelValueLength, MaxInfluxFields: n.MaxInfluxFields}
+}
+
+// decodeOptions are the NATS decoders' options: the ingest time window
+// and the per-message limits l.
+func decodeOptions(ingest config.IngestConfig, l natsDecodeLimits) decode.Options {
+	return decode.Options{
+		MaxAge:           time.Duration(ingest.MaxSampleAge),
+		MaxFuture:        time.Duration(ingest.MaxSampleFuture),
+		MaxMessageBytes:  l.MaxMessageBytes,
+		MaxLabels:        l.MaxLabels,
+		MaxLabelValueLen: l.MaxLabelValueLength,
+		MaxInfluxFields:  l.MaxInfluxFields,
+		// Label sets interned per generation: room for the 100,000
+		// series of a mid-sized cluster without thrashing.
+		CacheSize: 1 << 18,
+	}
+}
+
 // remoteWriteLimits are the receiver's limits from cfg's remote_write
 // section, which a reload applies to the running receiver.
 func remoteWriteLimits(cfg *config.Config) stream.RemoteWriteLimits {
@@ -146,17 +168,19 @@ func remoteWriteLimits(cfg *config.Config) stream.RemoteWriteLimits {
 
 // liveLimits are the part of the configuration a reload applies to the
 // running sources besides the pollers' queries: the remote-write
-// receiver's limits.
+// receiver's limits and the NATS decoders' per-message limits.
 type liveLimits struct {
 	RemoteWrite stream.RemoteWriteLimits
+	NATSDecode  natsDecodeLimits
 }
 
 func liveLimitsOf(cfg *config.Config) liveLimits {
-	return liveLimits{RemoteWrite: remoteWriteLimits(cfg)}
+	return liveLimits{RemoteWrite: remoteWriteLimits(cfg), NATSDecode: natsDecodeLimitsOf(cfg)}
 }
 
 // restartOnly is the part of the configuration the sources apply only
-// when built (at start): the ingest bounds, the NATS consumer, whether
+// when built (at start): the ingest bounds, the NATS stream and consumer
+// (the nats keys other than the decoders' limits), whether
 // the remote-write receiver is mounted (remote_write.disabled) and the
 // list of Prometheus servers.
 type restartOnly struct {
@@ -167,7 +191,10 @@ type restartOnly struct {
 }
 
 func restartOnlyOf(cfg *config.Config) restartOnly {
-	return restartOnly{Ingest: cfg.Ingest, NATS: cfg.NATS, RemoteWriteDisabled: cfg.RemoteWrite.Disabled, Prometheus: cfg.Prometheus}
+	nats := cfg.NATS
+	// The decoders' limits apply live (liveLimits).
+	nats.MaxMessageBytes, nats.MaxLabels, nats.MaxLabelValueLength, nats.MaxInfluxFields = 0, 0, 0, 0
+	return restartOnly{Ingest: cfg.Ingest, NATS: nats, RemoteWriteDisabled: cfg.RemoteWrite.Disabled, Prometheus: cfg.Prometheus}
 }
 
 // changed returns the keys of the sections that differ between r and o.
@@ -202,13 +229,16 @@ func pollerQueries(cfg *config.Config) map[string]string {
 // or nothing: on error the sources keep what they had.
 //
 // The remote_write limits apply to the receiver's next requests
-// (stream.RemoteWriteReceiver.SetLimits). The feature definitions apply
+// (stream.RemoteWriteReceiver.SetLimits), the nats decoders' limits
+// (max_message_bytes, max_labels, max_label_value_length,
+// max_influx_fields) to the consumer's next batch of messages
+// (stream.NATSConsumer.SetDecodeOptions). The feature definitions apply
 // to the Prometheus pollers: each poller's next evaluation polls the new
 // set of queries (a new feature is polled, a changed expression is polled
 // in its new form, a removed one no longer); every poller gets the same
 // set, and when the set is invalid none changes. Other poller settings
-// (the list of servers, URL, step, timeout, backfill), the ingest and
-// NATS settings and remote_write.disabled take a restart: when cfg
+// (the list of servers, URL, step, timeout, backfill), the ingest
+// section, the other nats keys and remote_write.disabled take a restart: when cfg
 // changes them, a warning names them, and the sources keep the settings
 // they started with. Safe for concurrent use with run; a nil *sources
 // (not started) does nothing.
@@ -242,6 +272,18 @@ func (s *sources) applyLimits(l liveLimits) error {
 			return fmt.Errorf("apply remote_write limits: %w", err)
 		}
 		s.logger.Info("remote-write receiver limits applied", "limits", fmt.Sprintf("%+v", l.RemoteWrite))
+	}
+	if l.NATSDecode != s.live.NATSDecode {
+		// The time window stays the start-time one (ingest takes a
+		// restart).
+		if err := s.consumer.SetDecodeOptions(decodeOptions(s.restartOnly.Ingest, l.NATSDecode)); err != nil {
+			err = fmt.Errorf("apply nats decoder limits: %w", err)
+			if s.rw != nil && l.RemoteWrite != s.live.RemoteWrite {
+				err = errors.Join(err, s.rw.SetLimits(s.live.RemoteWrite))
+			}
+			return err
+		}
+		s.logger.Info("NATS decoder limits applied from the next batch", "limits", fmt.Sprintf("%+v", l.NATSDecode))
 	}
 	s.live = l
 	return nil

@@ -81,6 +81,26 @@ type NATSConfig struct {
 	// storage in bytes (omen's stream uses file storage). 0: 64 MiB;
 	// -1: the server's own default (75 % of the machine's memory).
 	EmbeddedMaxMemory int64 `yaml:"embedded_max_memory"`
+
+	// The decoders' per-message limits (decode.Options). 0 (or a missing
+	// key) takes the default; negative is an error. A reload applies them
+	// to the running consumer from its next batch of messages; the other
+	// nats keys take a restart.
+	//
+	// MaxMessageBytes bounds a message's payload; a longer message is
+	// rejected whole (too_large) and dead-lettered. Default 1 MiB (the
+	// NATS server's own max_payload default).
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// MaxLabels (__name__ included) and MaxLabelValueLength (bytes, per
+	// label name or value) bound a series' or event's labels; one beyond
+	// them is dropped (reason too_many_labels) and the message's others
+	// are stored (a message left with nothing is dead-lettered). Defaults
+	// 64 and 2048, as for remote_write.
+	MaxLabels           int `yaml:"max_labels"`
+	MaxLabelValueLength int `yaml:"max_label_value_length"`
+	// MaxInfluxFields bounds the fields of one influx line; a longer
+	// line is dropped (reason malformed). Default 1024.
+	MaxInfluxFields int `yaml:"max_influx_fields"`
 }
 
 // StorageConfig sizes Badger's memory (package store); 0 takes the
@@ -258,6 +278,10 @@ func (c *Config) applyDefaults() {
 	if c.NATS.MaxAge == 0 {
 		c.NATS.MaxAge = model.Duration(24 * time.Hour)
 	}
+	setDefault(&c.NATS.MaxMessageBytes, decode.DefaultMaxMessageBytes)
+	setDefault(&c.NATS.MaxLabels, decode.DefaultMaxLabels)
+	setDefault(&c.NATS.MaxLabelValueLength, decode.DefaultMaxLabelValueLen)
+	setDefault(&c.NATS.MaxInfluxFields, decode.DefaultMaxInfluxFields)
 	rw := &c.RemoteWrite
 	setDefault(&rw.MaxDecodedBytes, stream.DefaultRWMaxDecodedBytes)
 	setDefault(&rw.MaxSamplesPerRequest, stream.DefaultRWMaxSamplesPerRequest)
@@ -409,6 +433,19 @@ func Load(name string, data []byte) (*Config, error) {
 	}
 	if c.NATS.EmbeddedMaxMemory < -1 {
 		at([]any{"nats", "embedded_max_memory"}, fmt.Sprintf("embedded_max_memory must be positive, 0 or -1, got %d", c.NATS.EmbeddedMaxMemory))
+	}
+	for _, l := range []struct {
+		key string
+		v   int
+	}{
+		{"max_message_bytes", c.NATS.MaxMessageBytes},
+		{"max_labels", c.NATS.MaxLabels},
+		{"max_label_value_length", c.NATS.MaxLabelValueLength},
+		{"max_influx_fields", c.NATS.MaxInfluxFields},
+	} {
+		if l.v < 0 {
+			at([]any{"nats", l.key}, fmt.Sprintf("%s must not be negative, got %d", l.key, l.v))
+		}
 	}
 	rw := c.RemoteWrite
 	for _, l := range []struct {

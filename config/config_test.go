@@ -28,6 +28,10 @@ func TestLoadDefaults(t *testing.T) {
 	if c.NATS.Stream != "OMEN" || c.NATS.Durable != "omen" || c.NATS.DeadLetterSubject != "omen.dlq" {
 		t.Errorf("nats defaults %+v", c.NATS)
 	}
+	// The decoders' own defaults (decode.Options).
+	if n := c.NATS; n.MaxMessageBytes != 1<<20 || n.MaxLabels != 64 || n.MaxLabelValueLength != 2048 || n.MaxInfluxFields != 1024 {
+		t.Errorf("nats decoder limits %d %d %d %d, want 1048576 64 2048 1024", n.MaxMessageBytes, n.MaxLabels, n.MaxLabelValueLength, n.MaxInfluxFields)
+	}
 	if c.Alerting.For < 1 || c.Alerting.ResolveRatio <= 0 || c.Alerting.ResolveRatio > 1 {
 		t.Errorf("alerting defaults %+v", c.Alerting)
 	}
@@ -126,6 +130,22 @@ func TestLoad(t *testing.T) {
 		{name: "negative label_cache_bytes", yml: "remote_write:\n  label_cache_bytes: -1\n", wantErr: "x.yml:2:22: label_cache_bytes must not be negative"},
 		{name: "negative in_flight_wait", yml: "remote_write:\n  in_flight_wait: -1s\n", wantErr: "x.yml:2:19: remote_write.in_flight_wait: not a valid duration string"},
 		{name: "bad append_timeout", yml: "remote_write:\n  append_timeout: 30 s\n", wantErr: "x.yml:2:19: remote_write.append_timeout: "},
+		{name: "nats decoder limits", yml: "nats:\n  max_message_bytes: 65536\n  max_labels: 16\n  max_label_value_length: 256\n  max_influx_fields: 100\n",
+			check: func(t *testing.T, c *Config) {
+				if n := c.NATS; n.MaxMessageBytes != 65536 || n.MaxLabels != 16 || n.MaxLabelValueLength != 256 || n.MaxInfluxFields != 100 || n.Stream != "OMEN" {
+					t.Errorf("nats %+v", n)
+				}
+			}},
+		{name: "nats decoder limit 0 takes the default", yml: "nats:\n  max_labels: 0\n  max_influx_fields: 10\n", check: func(t *testing.T, c *Config) {
+			if n := c.NATS; n.MaxLabels != 64 || n.MaxInfluxFields != 10 || n.MaxMessageBytes != 1<<20 || n.MaxLabelValueLength != 2048 {
+				t.Errorf("nats %+v", n)
+			}
+		}},
+		{name: "negative nats max_message_bytes", yml: "nats:\n  stream: S\n  max_message_bytes: -1\n", wantErr: "x.yml:3:22: max_message_bytes must not be negative, got -1"},
+		{name: "negative nats max_labels", yml: "nats:\n  max_labels: -2\n", wantErr: "x.yml:2:15: max_labels must not be negative, got -2"},
+		{name: "negative nats max_label_value_length", yml: "nats:\n  max_label_value_length: -1\n", wantErr: "x.yml:2:27: max_label_value_length must not be negative"},
+		{name: "negative nats max_influx_fields", yml: "nats:\n  max_influx_fields: -1\n", wantErr: "x.yml:2:22: max_influx_fields must not be negative"},
+		{name: "nats limit not a number", yml: "nats:\n  max_labels: many\n", wantErr: "x.yml:2: cannot unmarshal !!str `many` into int"},
 		{name: "unknown remote_write key", yml: "remote_write:\n  max_samples: 10\n", wantErr: "x.yml:2: field max_samples not found"},
 	}
 	for _, tt := range tests {

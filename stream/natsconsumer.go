@@ -201,9 +201,13 @@ type NATSConsumer struct {
 	// source is the Source of the batches, name plus the stream's
 	// creation time (see sourceName); set by Setup.
 	source atomic.Pointer[string]
-	dec    *decode.Decoder
-	m      *ingestMetrics
-	js     jetstream.JetStream
+	// dec decodes; only the decoding goroutine uses it. nextDec is a
+	// decoder with new options (SetDecodeOptions) that the decoding
+	// goroutine takes before its next batch.
+	dec     *decode.Decoder
+	nextDec atomic.Pointer[decode.Decoder]
+	m       *ingestMetrics
+	js      jetstream.JetStream
 
 	messages  *prometheus.CounterVec
 	recreated *prometheus.CounterVec
@@ -656,8 +660,27 @@ func (c *NATSConsumer) release(it jetstream.MessagesContext) {
 	}
 }
 
+// SetDecodeOptions changes the payload decoder's options (limits,
+// precision, required labels, time window; the fields of
+// NATSOptions.Decode) of a running consumer. It validates opts first: on
+// error nothing changes. A batch being decoded keeps the options it
+// started with; the next batch is decoded with opts, by a new decoder
+// whose label cache starts empty (label sets are interned again). Safe
+// for concurrent use with Run.
+func (c *NATSConsumer) SetDecodeOptions(opts decode.Options) error {
+	dec, err := decode.New(opts)
+	if err != nil {
+		return fmt.Errorf("nats consumer: %w", err)
+	}
+	c.nextDec.Store(dec)
+	return nil
+}
+
 // decode decodes msgs into st and dead-letters the poison ones.
 func (c *NATSConsumer) decode(ctx context.Context, st *stage, msgs []jetstream.Msg) {
+	if d := c.nextDec.Swap(nil); d != nil {
+		c.dec = d
+	}
 	st.res.Reset()
 	st.spans = st.spans[:0]
 	// Size the samples for the whole batch at once from the samples per

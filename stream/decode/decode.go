@@ -88,6 +88,7 @@ const (
 	DefaultPrecision        = time.Nanosecond
 	DefaultCacheSize        = 1 << 16
 	DefaultMaxErrorDetails  = 64
+	DefaultMaxInfluxFields  = MaxInfluxFields
 )
 
 // Options configure a Decoder. The zero value of every field selects its
@@ -111,6 +112,9 @@ type Options struct {
 	// MaxLabelValueLen is the longest label name or value in bytes.
 	// Default 2048.
 	MaxLabelValueLen int
+	// MaxInfluxFields is the most fields one influx line may have; a
+	// longer line is rejected as malformed. Default MaxInfluxFields (1024).
+	MaxInfluxFields int
 	// Precision is the unit of influx line protocol timestamps: one of
 	// time.Nanosecond (default), time.Microsecond, time.Millisecond,
 	// time.Second.
@@ -147,6 +151,9 @@ func (o *Options) setDefaults() error {
 	if o.MaxLabelValueLen == 0 {
 		o.MaxLabelValueLen = DefaultMaxLabelValueLen
 	}
+	if o.MaxInfluxFields == 0 {
+		o.MaxInfluxFields = DefaultMaxInfluxFields
+	}
 	if o.Precision == 0 {
 		o.Precision = DefaultPrecision
 	}
@@ -163,6 +170,8 @@ func (o *Options) setDefaults() error {
 		return fmt.Errorf("max labels %d is negative", o.MaxLabels)
 	case o.MaxLabelValueLen < 0:
 		return fmt.Errorf("max label value length %d is negative", o.MaxLabelValueLen)
+	case o.MaxInfluxFields < 0:
+		return fmt.Errorf("max influx fields %d is negative", o.MaxInfluxFields)
 	case o.CacheSize < 0:
 		return fmt.Errorf("cache size %d is negative", o.CacheSize)
 	case o.MaxErrorDetails < 0:

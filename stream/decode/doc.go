@@ -36,7 +36,7 @@
 // Options.Precision (default nanoseconds); a line without one takes the
 // batch's receive time. A syntax error rejects the whole line. When a line
 // repeats a field key, the last value wins (as in InfluxDB). A line of more
-// than MaxInfluxFields (1024) fields is rejected as malformed.
+// than Options.MaxInfluxFields (default 1024) fields is rejected as malformed.
 //
 // Prometheus text exposition format 0.0.4 (FormatPromText), parsed with
 // Prometheus' own textparse. Samples without a timestamp take the receive

@@ -25,10 +25,11 @@ type influxField struct {
 	later  bool   // a later field of the line has the same key (it wins)
 }
 
-// MaxInfluxFields is the most fields one influx line may have: a longer
-// line is rejected as malformed. Telegraf's widest inputs (e.g. procstat,
-// net) write well under 100; the bound keeps one hostile line (a 1 MiB
-// line holds ~116k fields) from costing more than a bounded amount of work.
+// MaxInfluxFields is the default of Options.MaxInfluxFields, the most
+// fields one influx line may have: a longer line is rejected as
+// malformed. Telegraf's widest inputs (e.g. procstat, net) write well
+// under 100; the bound keeps one hostile line (a 1 MiB line holds ~116k
+// fields) from costing more than a bounded amount of work.
 const MaxInfluxFields = 1024
 
 // markLaterFields sets later on every field whose key a later field of fs
@@ -188,9 +189,9 @@ func (d *Decoder) influxLine(p []byte, i, line int, res *Result) (end, nl int) {
 				f.reason = reason
 			}
 		}
-		if len(fs) == MaxInfluxFields {
+		if len(fs) == d.opts.MaxInfluxFields {
 			d.fields = fs
-			return bad(i, fmt.Sprintf("more than %d fields", MaxInfluxFields), nil)
+			return bad(i, fmt.Sprintf("more than %d fields", d.opts.MaxInfluxFields), nil)
 		}
 		fs = append(fs, f)
 		if i < n && p[i] == ',' {

@@ -41,6 +41,40 @@ func TestInfluxFieldLimit(t *testing.T) {
 	}
 }
 
+// TestInfluxFieldLimitOption: Options.MaxInfluxFields replaces the
+// default cap; a negative one is refused.
+func TestInfluxFieldLimitOption(t *testing.T) {
+	tests := []struct {
+		name   string
+		max    int
+		fields int
+		ok     bool
+	}{
+		{name: "at a configured cap", max: 8, fields: 8, ok: true},
+		{name: "over a configured cap", max: 8, fields: 9},
+		{name: "default cap", max: 0, fields: 9, ok: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newDecoder(t, Options{MaxInfluxFields: tt.max})
+			res, _ := decodeAll(t, d, FormatInflux, manyFields(tt.fields, 0))
+			if tt.ok {
+				if len(res.Samples) != tt.fields || len(res.Errors) != 0 {
+					t.Fatalf("%d samples, errors %v; want %d samples", len(res.Samples), res.Errors, tt.fields)
+				}
+				return
+			}
+			if len(res.Samples) != 0 || len(res.Errors) != 1 || res.Errors[0].Reason != ReasonMalformed ||
+				!strings.Contains(res.Errors[0].Msg, fmt.Sprintf("more than %d fields", tt.max)) {
+				t.Fatalf("%d samples, errors %v; want one malformed naming %d fields", len(res.Samples), res.Errors, tt.max)
+			}
+		})
+	}
+	if _, err := New(Options{MaxInfluxFields: -1}); err == nil || !strings.Contains(err.Error(), "max influx fields -1") {
+		t.Fatalf("New with MaxInfluxFields -1: %v", err)
+	}
+}
+
 // Repeated keys on a long line (the map path) keep the last value, like
 // short lines (the pairwise path).
 func TestInfluxRepeatedFieldsLong(t *testing.T) {

@@ -207,7 +207,7 @@ func (a *API) allRoutes() []route {
 
 // Register mounts the API (and the UI, when set) on mux.
 func (a *API) Register(mux *http.ServeMux) {
-	for _, rt := range a.allRoutes() {
+	for _, rt := range slices.Concat(a.allRoutes(), a.noVersionRoutes()) {
 		h := a.Protect(a.instrument(rt.name, http.HandlerFunc(rt.handler)))
 		for _, m := range rt.methods {
 			mux.Handle(m+" "+rt.path, h)

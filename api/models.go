@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -100,12 +101,23 @@ const ModelsPath = "/api/v1/models"
 
 // ModelPath is the API path of a registered version (DELETE removes it).
 func ModelPath(version string) string {
-	return ModelsPath + "/" + url.PathEscape(version)
+	return ModelsPath + "/" + escapeVersion(version)
 }
 
 // PromotePath is the API path that promotes a registered version.
 func PromotePath(version string) string {
-	return ModelsPath + "/" + url.PathEscape(version) + "/promote"
+	return ModelsPath + "/" + escapeVersion(version) + "/promote"
+}
+
+// escapeVersion escapes version as one path segment; the segments "." and
+// ".." are escaped too (a path holding them would be cleaned into another
+// path). The store registers neither as a version any more, but an older
+// store may hold them.
+func escapeVersion(version string) string {
+	if version == "." || version == ".." {
+		return strings.Repeat("%2E", len(version))
+	}
+	return url.PathEscape(version)
 }
 
 // RollbackPath is the API path that rolls back to the previous version.
@@ -122,6 +134,26 @@ func (a *API) modelRoutes() []route {
 		{[]string{"POST"}, RollbackPath, "rollback_model", a.rollbackModel},
 		{[]string{"DELETE"}, "/api/v1/models/{version}", "delete_model", a.deleteModel},
 	}
+}
+
+// noVersionRoutes answer 400 to the model routes with an empty version
+// (which their patterns do not match: the mux would answer a plain-text
+// 404, or redirect POST /api/v1/models//promote to
+// /api/v1/models/promote). They are not operations, so they are not in
+// allRoutes nor in openapi.json.
+func (a *API) noVersionRoutes() []route {
+	if a.opts.Models == nil {
+		return nil
+	}
+	return []route{
+		{[]string{"DELETE"}, ModelsPath + "/{$}", "delete_model", a.noVersion},
+		{[]string{"POST"}, ModelsPath + "/promote", "promote_model", a.noVersion},
+	}
+}
+
+func (a *API) noVersion(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("%s %s: no model version: want %s/{version}%s", r.Method, r.URL.Path, ModelsPath,
+		map[bool]string{true: "/promote"}[r.Method == http.MethodPost]))
 }
 
 func (a *API) listModels(w http.ResponseWriter, r *http.Request) {
@@ -245,6 +277,9 @@ func (c *Client) SetActive(ctx context.Context, version string) (ModelVersion, e
 // DeleteModel removes an inactive version from the daemon's registry; it
 // returns the deleted version's metadata.
 func (c *Client) DeleteModel(ctx context.Context, version string) (ModelVersion, error) {
+	if version == "" {
+		return ModelVersion{}, fmt.Errorf("delete model: no version given: %w", ErrInvalid)
+	}
 	var v ModelVersion
 	_, err := c.Do(ctx, http.MethodDelete, ModelPath(version), &v)
 	return v, err

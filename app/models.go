@@ -183,7 +183,7 @@ func (r registryAdmin) rollback() (api.ModelVersion, error) {
 // before it; and it keeps the name from being registered again.
 func (r registryAdmin) DeleteModel(_ context.Context, version string) (api.ModelVersion, error) {
 	if version == "" {
-		return api.ModelVersion{}, fmt.Errorf("delete model: no version: %w", api.ErrNotFound)
+		return api.ModelVersion{}, api.Invalid(errors.New("delete model: no version given"))
 	}
 	defer r.lock()()
 	if r.s != nil {

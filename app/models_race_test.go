@@ -247,6 +247,9 @@ func TestRegistryErrorsSayItOnce(t *testing.T) {
 			t.Errorf("%s: %v, want %q (ErrNotFound)", tc.name, err, tc.want)
 		}
 	}
+	if _, err := r.DeleteModel(ctx, ""); !errors.Is(err, api.ErrInvalid) {
+		t.Errorf("delete an empty version: %v, want ErrInvalid", err)
+	}
 }
 
 // TestScorerIdentifiesModelsByData: the scorer tells models apart by

@@ -102,9 +102,10 @@ func (s *Store) registry(txn *badger.Txn) (registryState, error) {
 
 // PutModel registers model data under version. Registering the same data
 // again is a no-op; different data under an existing version, and any
-// data under a deleted version (DeleteModel), fails with ErrExists. Data
-// is written in chunks, the metadata last, so a model is visible only
-// when complete. data is not retained.
+// data under a deleted version (DeleteModel), fails with ErrExists. The
+// versions "." and ".." are refused (they cannot be named in a URL path).
+// Data is written in chunks, the metadata last, so a model is visible
+// only when complete. data is not retained.
 func (s *Store) PutModel(version string, data []byte, meta ModelMeta) error {
 	if err := s.enterWrite("model"); err != nil {
 		return err
@@ -112,6 +113,9 @@ func (s *Store) PutModel(version string, data []byte, meta ModelMeta) error {
 	defer s.exit()
 	if err := validName("model version", version); err != nil {
 		return fmt.Errorf("put model: %w", err)
+	}
+	if version == "." || version == ".." {
+		return fmt.Errorf("put model: model version %q is not a usable name (a URL path cannot name it)", version)
 	}
 	start := time.Now()
 	sum := sha256.Sum256(data)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -129,7 +130,8 @@ func TestModelRegistry(t *testing.T) {
 
 // TestDeletedModelNamesNotReused: a deleted version's name is not
 // registered again, with other data or the same (stored predictions name
-// the version that scored them), also after a restart.
+// the version that scored them), also after a restart; "." and ".." are
+// refused as versions (a URL path cannot name them).
 func TestDeletedModelNamesNotReused(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, Options{Path: dir})
@@ -166,4 +168,11 @@ func TestDeletedModelNamesNotReused(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(openTest(t, Options{Path: dir}))
+	for _, v := range []string{".", ".."} {
+		if err := openTestMem(t).PutModel(v, []byte("m"), ModelMeta{}); err == nil || !strings.Contains(err.Error(), "not a usable name") {
+			t.Errorf("put version %q: %v, want it refused", v, err)
+		}
+	}
 }
+
+func openTestMem(t *testing.T) *Store { return openTest(t, Options{InMemory: true}) }

@@ -22,6 +22,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/omen-sre/omen/store"
 )
 
 //go:embed openapi.json
@@ -316,6 +318,10 @@ func (a *API) backendError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid", err)
 	case errors.Is(err, ErrConflict):
 		writeError(w, http.StatusConflict, "conflict", err)
+	case errors.Is(err, store.ErrDiskFull):
+		// The store refuses writes while its disk is nearly full (reads
+		// and model deletes go on): not the request's fault nor a bug.
+		writeError(w, http.StatusInsufficientStorage, "disk_full", err)
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusServiceUnavailable, "timeout", err)
 	case errors.Is(err, context.Canceled):

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/omen-sre/omen/store"
 )
 
 // Client calls the API. The zero HTTPClient means http.DefaultClient.
@@ -33,8 +35,8 @@ func (e *Error) Error() string {
 }
 
 // Unwrap maps omen's 404 to ErrNotFound, 409 to ErrConflict, 422 to
-// ErrInvalid and 503 to ErrUnavailable (an answer that is not omen's API
-// maps to none).
+// ErrInvalid, 503 to ErrUnavailable and 507 to store.ErrDiskFull (an
+// answer that is not omen's API maps to none).
 func (e *Error) Unwrap() error {
 	if e.Type == "bad_response" {
 		return nil // not omen's API: its 404 says nothing of omen's data
@@ -48,6 +50,8 @@ func (e *Error) Unwrap() error {
 		return ErrInvalid
 	case http.StatusServiceUnavailable:
 		return ErrUnavailable
+	case http.StatusInsufficientStorage:
+		return store.ErrDiskFull
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/store"
 )
 
 // recordingModels is a ModelAdmin that records the versions it is asked
@@ -88,5 +89,28 @@ func TestModelVersionDots(t *testing.T) {
 	want := []string{".", ".", "..", "..", "a/b", "a/b", "rollback", "rollback"}
 	if fmt.Sprint(mm.versions) != fmt.Sprint(want) {
 		t.Errorf("registry asked for %q, want %q", mm.versions, want)
+	}
+}
+
+// TestDiskFullAnswer: a write refused because the store's disk is below
+// its reserve answers 507 disk_full (it answered 500), which the client
+// maps back to store.ErrDiskFull.
+func TestDiskFullAnswer(t *testing.T) {
+	mm := &recordingModels{err: fmt.Errorf("write model delete: %w: 1 byte free", store.ErrDiskFull)}
+	srv := newServer(t, &api.MemBackend{}, api.Options{Models: mm})
+	c := &api.Client{URL: srv.URL}
+	ctx := context.Background()
+	for name, call := range map[string]func() error{
+		"delete":   func() error { _, err := c.DeleteModel(ctx, "v1"); return err },
+		"promote":  func() error { _, err := c.SetActive(ctx, "v1"); return err },
+		"rollback": func() error { _, err := c.SetActive(ctx, ""); return err },
+		"add":      func() error { _, err := c.AddModel(ctx, []byte("m"), true); return err },
+	} {
+		err := call()
+		var apiErr *api.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusInsufficientStorage || apiErr.Type != "disk_full" ||
+			!errors.Is(err, store.ErrDiskFull) || !strings.Contains(err.Error(), "store disk full") {
+			t.Errorf("%s: %v, want 507 disk_full (store.ErrDiskFull)", name, err)
+		}
 	}
 }

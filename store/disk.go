@@ -146,9 +146,10 @@ func (s *Store) stopDisk() {
 var refusedKinds = []string{
 	// enterWrite: refused below the reserve.
 	"batch", "ingest_reset", "event", "schema", "vector", "entity",
-	"prediction", "explanation", "model", "model_delete", "registry",
+	"prediction", "explanation", "model", "registry",
 	// enterAlertWrite and retention: refused below half the reserve.
 	"outbox", "outbox_ack", "alert_state", "alert_state_delete", "retention",
+	"model_delete",
 }
 
 // writable fails with an error wrapping ErrDiskFull while free space is
@@ -187,7 +188,9 @@ func (s *Store) enterWrite(kind string) error {
 // enterAlertWrite is enterWrite for the alert pipeline's small writes
 // (outbox items and acknowledgements, alert states): like retention they
 // go on down to half the reserve, so that alerts, and the one saying the
-// disk fills up, still reach Alertmanager while ingest is refused.
+// disk fills up, still reach Alertmanager while ingest is refused. Model
+// deletes use it too: they free space, which is what an operator short of
+// it does.
 func (s *Store) enterAlertWrite(kind string) error {
 	if err := s.enter(); err != nil {
 		return err

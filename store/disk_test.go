@@ -76,6 +76,9 @@ func TestWritesRefusedBelowReserve(t *testing.T) {
 	if err := s.Enqueue([]OutboxItem{{Targets: []string{"am"}, Payload: []byte("x")}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.PutModel("old", []byte("old"), ModelMeta{}); err != nil {
+		t.Fatal(err)
+	}
 	if got := testutil.ToFloat64(mustGauge(t, reg, "omen_store_disk_reserve_bytes")); got != 100<<20 {
 		t.Errorf("disk_reserve_bytes = %v", got)
 	}
@@ -98,7 +101,6 @@ func TestWritesRefusedBelowReserve(t *testing.T) {
 		},
 		"schema":       func() error { return s.PutSchema([]string{"f", "g"}, nil) },
 		"model":        func() error { return s.PutModel("m", []byte("m"), ModelMeta{}) },
-		"model_delete": func() error { return s.DeleteModel("m") },
 		"registry":     func() error { return s.Promote("m") },
 		"ingest_reset": func() error { return s.ResetSource("src") },
 	}
@@ -108,8 +110,10 @@ func TestWritesRefusedBelowReserve(t *testing.T) {
 		}
 	}
 	// The alert pipeline's small writes go on down to half the reserve
-	// (alerts, and the one about the disk, still reach Alertmanager).
+	// (alerts, and the one about the disk, still reach Alertmanager), and
+	// so do model deletes (they free space).
 	alertWrites := map[string]func() error{
+		"model_delete":       func() error { return s.DeleteModel("old") },
 		"outbox":             func() error { return s.Enqueue([]OutboxItem{{Targets: []string{"am"}, Payload: []byte("y")}}) },
 		"outbox_ack":         func() error { return s.Ack("am", []uint64{1}) },
 		"drop_target":        func() error { return s.DropTarget("am") },

@@ -391,8 +391,11 @@ func (s *Store) ActiveVersion() (version string, generation uint64) {
 // rollback history (a later Rollback skips it); its name is remembered and
 // not registered again (PutModel). Deleting the active version is refused
 // with an error wrapping ErrActive; an unknown one fails with ErrNotFound.
+// Deleting frees space, so it goes on below the disk reserve, down to half
+// of it, like the alert pipeline's writes (Badger reclaims the space at
+// its next compaction and value-log GC, not at once).
 func (s *Store) DeleteModel(version string) error {
-	if err := s.enterWrite("model_delete"); err != nil {
+	if err := s.enterAlertWrite("model_delete"); err != nil {
 		return err
 	}
 	defer s.exit()

@@ -515,7 +515,8 @@ func (a *App) closeResources() error {
 }
 
 // Reload re-reads the configuration file and applies what can change at
-// run time (feature definitions, alerting). It is what SIGHUP and
+// run time (feature definitions, alerting, the remote_write and NATS
+// decoder limits; see sources.setConfig). It is what SIGHUP and
 // POST /-/reload do.
 func (a *App) Reload() error {
 	ch := make(chan error, 1)

@@ -667,12 +667,12 @@ func validationError(name string, root *yaml.Node, defaulted map[string]bool, er
 		path = append(path, fe.Field)
 	}
 	line, col, depth := positionDepth(root, path)
-	msg := pathString(path) + ": " + err.Error()
+	msg := pathString(path) + ": " + fe.Err.Error()
 	if depth == 0 {
 		// Not in the file: no position rather than a made-up one.
 		line, col = 0, 0
 		if defaulted[fe.Section] {
-			msg = pathString(path) + " (built-in default): " + err.Error()
+			msg = pathString(path) + " (built-in default): " + fe.Err.Error()
 		}
 	}
 	return &Error{File: name, Line: line, Column: col, Msg: msg}

@@ -103,7 +103,7 @@ func TestLoad(t *testing.T) {
 			wantErr: `x.yml:6:11: features[2].name: feature "a": name already used by a feature` + "\n" + `x.yml:9:11: event_features[0].name: event feature "a": name already used by a feature`},
 		{name: "label without expr", yml: "features:\n  - name: a\n    expr: up\nlabels:\n  - name: l\n",
 			wantErr: `x.yml:5:5: labels[0]: label "l": needs expr or reasons`},
-		{name: "lookback below step", yml: "step: 2m\nlookback: 1m\n", wantErr: "x.yml:2:11: lookback: lookback 1m0s: shorter than step 2m0s"},
+		{name: "lookback below step", yml: "step: 2m\nlookback: 1m\n", wantErr: "x.yml:1:7: step: must be shorter than lookback 1m0s, got 2m0s"},
 		{name: "default feature beyond lookback", yml: "lookback: 3m\n", wantErr: "x.yml: features[0].expr (built-in default): feature \"container_restarts_10m\": expression reads 10m0s"},
 		{name: "no features", yml: "features: []\nevent_features: []\nlabels: []\nentity_labels: [pod]\n", wantErr: ""},
 		{name: "remote-write limits", yml: "remote_write:\n  max_samples_per_request: 2000\n  max_series_per_request: 500\n  max_in_flight: 8\n  in_flight_wait: 2s\n  max_decoded_bytes: 1048576\n  max_labels: 32\n  max_label_value_length: 512\n  label_cache_size: 1000\n  label_cache_bytes: 1000000\n  append_timeout: 10s\n",
@@ -198,25 +198,26 @@ func TestValidationErrorPlaced(t *testing.T) {
 		want   string        // a whole line of the error
 	}{
 		{name: "invalid entity label", yml: "entity_labels: [pod, a-b]\n" + base,
-			want: `x.yml:1:22: entity_labels[1]: entity_labels: invalid label name "a-b"`},
+			want: `x.yml:1:22: entity_labels[1]: invalid label name "a-b"`},
 		{name: "entity label twice", yml: "entity_labels:\n  - pod\n  - pod\n" + base,
-			want: `x.yml:3:5: entity_labels[1]: entity_labels: "pod" given twice`},
+			want: `x.yml:3:5: entity_labels[1]: "pod" given twice`},
 		{name: "step not positive", yml: "step: 15s\n" + base, mutate: func(c *Config) { c.Step = -1 },
-			want: `x.yml:1:7: step: step -1ns: must be positive`},
+			want: `x.yml:1:7: step: must be positive, got -1ns`},
 		{name: "lookback below 1m", yml: "lookback: 30s\nevent_features:\n  - name: e\n    reasons: [x]\n",
-			want: `x.yml:1:11: lookback: lookback 30s: must be at least 1m`},
+			want: `x.yml:1:11: lookback: must be at least 1m, got 30s`},
 		{name: "lookback below step", yml: "step: 2m\nlookback: 1m\n",
-			want: `x.yml:2:11: lookback: lookback 1m0s: shorter than step 2m0s`},
+			want: `x.yml:1:7: step: must be shorter than lookback 1m0s, got 2m0s`},
+		// The error is at step (in the file), naming the defaulted lookback.
 		{name: "lookback below step, lookback defaulted", yml: "step: 20m\nevent_features:\n  - name: e\n    reasons: [x]\n",
-			want: `x.yml: lookback (built-in default): lookback 15m0s: shorter than step 20m0s`},
+			want: `x.yml:1:7: step: must be shorter than lookback 15m0s, got 20m0s`},
 		{name: "negative max_series", yml: "max_series: -1\n" + base,
-			want: `x.yml:1:13: max_series: max_series -1: must be positive`},
+			want: `x.yml:1:13: max_series: must be positive, got -1`},
 		{name: "no features", yml: "features: []\nlabels:\n  - name: l\n    reasons: [x]\n",
-			want: `x.yml:1:11: features: no features: give features or event_features`},
+			want: `x.yml:1:11: features: none given: give features or event_features`},
 		// Not a built-in default: the file gives labels, so no default
 		// features apply. No line to point at.
 		{name: "no features key", yml: "labels:\n  - name: l\n    reasons: [x]\n",
-			want: `x.yml: features: no features: give features or event_features`},
+			want: `x.yml: features: none given: give features or event_features`},
 		{name: "invalid feature name", yml: base + "  - name: 1bad\n    expr: up\n",
 			want: `x.yml:4:11: features[1].name: feature "1bad": name must match`},
 		{name: "invalid event feature name", yml: base + "event_features:\n  - name: e-1\n    reasons: [x]\n",
@@ -323,8 +324,10 @@ labels:
 		t.Fatal("no error")
 	}
 	parts := Unjoin(err)
-	if len(parts) != 16 {
-		t.Errorf("%d errors, want 16 (one or more per kind):\n%v", len(parts), err)
+	// 15: step not shorter than lookback is one error, at step, and no
+	// expression is checked against that lookback (features 253830a).
+	if len(parts) != 15 {
+		t.Errorf("%d errors, want 15 (one or more per kind):\n%v", len(parts), err)
 	}
 	for _, e := range parts {
 		var ce *Error

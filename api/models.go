@@ -39,7 +39,8 @@ func (e notFoundError) Is(target error) bool { return target == ErrNotFound }
 func (e notFoundError) Unwrap() error        { return e.error }
 
 // ErrConflict marks a request the backend refuses because of the
-// registry's state: deleting the active model. The API answers 409.
+// registry's state: deleting the active model, registering under a taken
+// or deleted version name. The API answers 409.
 var ErrConflict = errors.New("conflict")
 
 // Conflict marks err as ErrConflict (errors.Is) without changing its
@@ -71,7 +72,9 @@ type ModelVersion struct {
 // the call returns; errors wrap ErrNotFound (unknown version, no
 // previous model), ErrInvalid (a file that does not decode, a model that
 // does not fit the configured features) or ErrConflict (deleting the
-// active model).
+// active model); a write the store refuses for lack of disk space wraps
+// store.ErrDiskFull (the API answers 507). Registry changes should be
+// atomic with respect to each other (the daemon's run one at a time).
 type ModelAdmin interface {
 	// Models lists the registered versions, newest first.
 	Models(ctx context.Context) ([]ModelVersion, error)
@@ -86,7 +89,8 @@ type ModelAdmin interface {
 	// rollback history, so that a rollback goes to the version promoted
 	// before it; it returns the deleted version's metadata. The active
 	// version (and the one a daemon scores with) is refused with
-	// ErrConflict.
+	// ErrConflict, an empty one with ErrInvalid. The store does not
+	// register a deleted version's name again.
 	DeleteModel(ctx context.Context, version string) (ModelVersion, error)
 }
 

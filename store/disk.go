@@ -142,7 +142,7 @@ func (s *Store) stopDisk() {
 // argument of enterWrite, enterAlertWrite and belowHalfReserve, and the
 // label of omen_store_writes_refused_total): Open starts each at 0, so a
 // rate or an alert on the counter has a series before the first refusal.
-// TestRefusedKindsComplete fails when a call names a kind missing here.
+// TestRefusedKindsStartAtZero fails when a call names a kind missing here.
 var refusedKinds = []string{
 	// enterWrite: refused below the reserve.
 	"batch", "ingest_reset", "event", "schema", "vector", "entity",

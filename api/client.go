@@ -118,7 +118,8 @@ func (c *Client) Explain(ctx context.Context, arg string) (Explanation, json.Raw
 
 // WriteTable prints x as a ranked table: the top groups by share with a
 // share bar, φ and the group's latest value in the window, then the ranked
-// root-cause entities.
+// root-cause entities. An explanation with Error set (no attributions) is
+// printed as its header and the error, without a table.
 func WriteTable(w io.Writer, x Explanation, top int) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s  prediction %s at %s\n", x.Entity, x.PredictionID,
@@ -128,6 +129,13 @@ func WriteTable(w io.Writer, x Explanation, top int) error {
 	}
 	fmt.Fprintf(&b, "P(failure) %.3f (threshold %.3f)  anomaly %.3f  model %s\n",
 		x.Probability, x.Threshold, x.AnomalyScore, x.ModelVersion)
+	if x.Error != "" {
+		// Stored without attributions: the explanation failed when the
+		// alert fired.
+		fmt.Fprintf(&b, "%s\n(omen explain %s explains the entity's latest window now)\n", x.Error, x.Entity)
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
 	a := x.Attribution
 	fmt.Fprintf(&b, "baseline %.4f -> f(x) %.4f  (%s, %d evaluations)\n\n", a.Baseline, a.Value, a.Method, a.Evaluations)
 	groups := a.Top(top)

@@ -163,8 +163,9 @@ svg .title{font-weight:600}
 </svg>{{end}}{{end}}</section>
 <section><h2>Alerts</h2>{{template "alerts" .Alerts}}</section>
 <section><h2>Latest explanation</h2>
-{{with .Explanation}}<p><a href="{{alertURL .X.PredictionID}}">prediction {{.X.PredictionID}}</a>{{if $.Body.ExplainNow}} <span class="muted">(explained now)</span>{{end}} · <a href="{{explainURL .X.Entity}}">explain now</a></p>
-{{template "waterfall" .Waterfall}}{{template "metrics" .Metrics}}
+{{with .Explanation}}{{if .X.Error}}<p><a href="{{alertURL (or .X.AlertFingerprint .X.PredictionID)}}">{{if .X.AlertFingerprint}}alert {{.X.AlertFingerprint}}, {{end}}prediction {{.X.PredictionID}}</a> · <a href="{{explainURL .X.Entity}}">explain now</a></p>
+<p id="unexplained">{{.X.Error}}</p>{{template "metrics" .Metrics}}{{else}}<p><a href="{{alertURL .X.PredictionID}}">prediction {{.X.PredictionID}}</a>{{if $.Body.ExplainNow}} <span class="muted">(explained now)</span>{{end}} · <a href="{{explainURL .X.Entity}}">explain now</a></p>
+{{template "waterfall" .Waterfall}}{{template "metrics" .Metrics}}{{end}}
 {{else}}<p class="muted">{{.ExplainErr}}</p><p><a href="{{explainURL .Entity}}">explain now</a></p>{{end}}
 </section>
 {{end}}{{template "foot"}}{{end}}
@@ -210,8 +211,8 @@ svg .title{font-weight:600}
 <span>alert labels</span><span>{{template "labels" .Labels}}</span>{{end}}
 <span>entity labels</span><span>{{template "labels" $x.Labels}}</span>
 </div></section>
-{{with $x.Error}}<section id="unexplained"><p>{{.}}</p></section>{{end}}
-<section><h2>Why: attribution by feature group</h2>{{template "waterfall" .Explanation.Waterfall}}</section>
+{{if $x.Error}}<section id="unexplained"><p>{{$x.Error}}</p><p><a href="{{explainURL $x.Entity}}">explain {{$x.Entity}} now</a> <span class="muted">(its latest window)</span></p></section>
+{{else}}<section><h2>Why: attribution by feature group</h2>{{template "waterfall" .Explanation.Waterfall}}</section>
 <section><h2>Ranked causes</h2>
 <table id="metric-causes"><tr><th>#</th><th>metric</th><th>φ</th><th>share</th></tr>
 {{range $i, $c := $x.Causes.Metrics}}<tr class="metric-cause" data-metric="{{$c.Name}}"><td>{{add1 $i}}</td><td><a href="#metric-{{$c.Name}}">{{$c.Name}}</a></td><td class="num" data-phi="{{g $c.Phi}}">{{sf4 $c.Phi}}</td><td class="num" data-share="{{g $c.Share}}">{{pct $c.Share}}</td></tr>{{end}}
@@ -220,7 +221,7 @@ svg .title{font-weight:600}
 <table id="entity-causes"><tr><th>#</th><th>entity</th><th>score</th><th>evidence</th></tr>
 {{range $i, $c := $x.Causes.Entities}}<tr class="entity-cause" data-entity="{{$c.Entity}}"><td>{{add1 $i}}</td><td><a href="{{entityURL $c.Entity}}">{{$c.Entity}}</a></td><td class="num" data-score="{{g $c.Score}}">{{f3 $c.Score}}</td><td class="num" data-evidence="{{g $c.Evidence}}">{{f3 $c.Evidence}}</td></tr>{{end}}
 </table>{{end}}
-</section>
+</section>{{end}}
 <section><h2>Dependency neighbourhood</h2>
 {{with .Graph}}<svg id="graph" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="dependency neighbourhood">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#667"/></marker></defs>

@@ -194,8 +194,9 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 	rows := make([]heatRow, 0, len(current))
 	for _, p := range current {
 		row := heatRow{Prediction: p}
-		x, err := u.latestExplanation(ctx, p, kept)
+		x, _, err := u.latestExplanation(ctx, p, kept)
 		switch {
+		case err == nil && x.Error != "": // stored without attributions
 		case err == nil:
 			row.Groups = x.Attribution.Groups
 			row.Explained = true
@@ -217,22 +218,36 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 // latestExplanation returns the explanation of p or, when p has none
 // stored (omen explains a prediction when its alert fires), the
 // explanation of the first of the entity's alerts (alerts in SortAlerts
-// order: firing first).
-func (u *UI) latestExplanation(ctx context.Context, p api.Prediction, alerts []api.Alert) (api.Explanation, error) {
+// order: firing first), with the id it was found under. A document without
+// attributions (Explanation.Error: the explanation failed when the alert
+// fired) is returned only when no alert of the entity has a real one.
+func (u *UI) latestExplanation(ctx context.Context, p api.Prediction, alerts []api.Alert) (api.Explanation, string, error) {
 	x, err := u.b.Explanation(ctx, p.ID)
-	if !errors.Is(err, api.ErrNotFound) {
-		return x, err
+	if err == nil && x.Error == "" || err != nil && !errors.Is(err, api.ErrNotFound) {
+		return x, p.ID, err
+	}
+	note, noteID := x, p.ID
+	if err != nil {
+		noteID = ""
 	}
 	for _, a := range alerts {
 		if a.Entity != p.Entity {
 			continue
 		}
 		x, aerr := u.b.Explanation(ctx, a.Fingerprint)
-		if !errors.Is(aerr, api.ErrNotFound) {
-			return x, aerr
+		switch {
+		case aerr == nil && x.Error != "":
+			if noteID == "" {
+				note, noteID = x, a.Fingerprint
+			}
+		case !errors.Is(aerr, api.ErrNotFound):
+			return x, a.Fingerprint, aerr
 		}
 	}
-	return api.Explanation{}, err
+	if noteID != "" {
+		return note, noteID, nil
+	}
+	return api.Explanation{}, "", err
 }
 
 // entityData is the entity page.
@@ -296,15 +311,19 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 	}
 	api.SortAlerts(d.Alerts)
 	var x api.Explanation
+	var id string
 	if r.URL.Query().Get("explain") == "now" {
 		d.ExplainNow = true
 		x, err = u.b.ExplainEntity(ctx, e)
 	} else {
-		x, err = u.latestExplanation(ctx, *last, d.Alerts)
+		x, id, err = u.latestExplanation(ctx, *last, d.Alerts)
 	}
 	switch {
 	case err == nil:
-		api.Decorate(&x, "")
+		if x.Error == "" {
+			id = "" // linked by its prediction id
+		}
+		api.Decorate(&x, id)
 		v := newExplanationView(x)
 		d.Explanation = &v
 	case errors.Is(err, api.ErrNotFound), errors.Is(err, api.ErrUnavailable):

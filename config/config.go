@@ -2,12 +2,15 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -367,6 +370,12 @@ func Load(name string, data []byte) (*Config, error) {
 		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 			return nil, yamlError(name, err, &root)
 		}
+		// A second document ("---") would be ignored silently.
+		var next yaml.Node
+		if err := dec.Decode(&next); err == nil {
+			return nil, errors.Join(&Error{File: name, Line: next.Line, Column: next.Column,
+				Msg: "a second YAML document: the configuration is one document (remove the '---' and merge the keys)"})
+		}
 	}
 
 	def := features.DefaultConfig()
@@ -486,9 +495,22 @@ func Load(name string, data []byte) (*Config, error) {
 		}
 	}
 	if len(errs) > 0 {
+		// In file order; errors without a line (built-in defaults) last.
+		slices.SortStableFunc(errs, func(a, b error) int {
+			return cmp.Compare(errLine(a), errLine(b))
+		})
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// errLine orders errors for Load: an *Error's line, MaxInt without one.
+func errLine(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.Line > 0 {
+		return e.Line
+	}
+	return math.MaxInt
 }
 
 func validURL(s string) error {
@@ -668,12 +690,14 @@ func validationError(name string, root *yaml.Node, defaulted map[string]bool, er
 	}
 	line, col, depth := positionDepth(root, path)
 	msg := pathString(path) + ": " + fe.Err.Error()
+	if defaulted[fe.Section] {
+		// The built-in value is in use: the file may still name the key
+		// (an empty "features:"), whose line is then the one to show.
+		msg = pathString(path) + " (built-in default): " + fe.Err.Error()
+	}
 	if depth == 0 {
 		// Not in the file: no position rather than a made-up one.
 		line, col = 0, 0
-		if defaulted[fe.Section] {
-			msg = pathString(path) + " (built-in default): " + fe.Err.Error()
-		}
 	}
 	return &Error{File: name, Line: line, Column: col, Msg: msg}
 }

@@ -147,6 +147,14 @@ func TestLoad(t *testing.T) {
 		{name: "negative nats max_influx_fields", yml: "nats:\n  max_influx_fields: -1\n", wantErr: "x.yml:2:22: max_influx_fields must not be negative"},
 		{name: "nats limit not a number", yml: "nats:\n  max_labels: many\n", wantErr: "x.yml:2: cannot unmarshal !!str `many` into int"},
 		{name: "unknown remote_write key", yml: "remote_write:\n  max_samples: 10\n", wantErr: "x.yml:2: field max_samples not found"},
+		// An empty features key leaves the built-in features in use: their
+		// errors say so, at the user's key.
+		{name: "default features under an empty key", yml: "lookback: 3m\nfeatures: []\n",
+			wantErr: "x.yml:2:11: features[0].expr (built-in default): feature \"container_restarts_10m\": expression reads 10m0s"},
+		{name: "second document", yml: "step: 15s\n---\nlookback: 1h\n", wantErr: "x.yml:2:1: a second YAML document"},
+		// Errors come in file order, whatever order the checks run in.
+		{name: "errors in file order", yml: "remote_write:\n  max_decoded_bytes: 10\nnats:\n  max_bytes: -2\n",
+			wantErr: "x.yml:2:22: max_decoded_bytes must be at least 1024, got 10\nx.yml:4:14: max_bytes must be positive or -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

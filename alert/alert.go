@@ -430,7 +430,10 @@ func New(opts Options) (*Manager, error) {
 // resolves alerts, and enqueues the due notifications in the durable outbox.
 // It returns after the notifications and the changed states are durable.
 // An error leaves the unsent notifications due, so that the next call sends
-// them.
+// them. When ctx is cancelled (or Close is called) while the alerts firing
+// at the step are explained, the step is not applied and ctx's error is
+// returned: those alerts fire, explained, at the next step, instead of
+// firing now without their explanations.
 func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) error {
 	if t.IsZero() {
 		t = m.opts.Now()
@@ -542,7 +545,7 @@ const explainWorkers = 4
 
 // explainRounds bounds how often explainFiring releases mu: beyond it
 // (the states keep changing in between, e.g. a reload at every round),
-// fire explains what is left under mu, as it always did before.
+// it explains what is left under mu, as Process always did before.
 const explainRounds = 3
 
 // explainFiring explains the alerts that will fire when the step at t runs
@@ -555,7 +558,9 @@ const explainRounds = 3
 // caller. Whatever ran while mu was released (a resend, a reload changing
 // For, Close) is accounted for by trying again on the states as they are
 // now, until the alerts that fire are the ones explained: the caller
-// applies the step in the same critical section as the last try.
+// applies the step in the same critical section as the last try. When ctx
+// is done after some alerts were explained (the caller is stopping, or
+// Close), it returns an error and the step must not be applied.
 func (m *Manager) explainFiring(ctx context.Context, t time.Time, byKey map[string]*Prediction,
 	labelsOf map[string]map[string]string) (map[string]explained, error) {
 	x := m.opts.Explainer
@@ -563,7 +568,7 @@ func (m *Manager) explainFiring(ctx context.Context, t time.Time, byKey map[stri
 		return nil, nil
 	}
 	var expl map[string]explained
-	for round := 0; round < explainRounds; round++ {
+	for round := 0; ; round++ {
 		var todo []explained
 		for key, p := range byKey {
 			if p.Prob < p.Threshold {
@@ -588,17 +593,34 @@ func (m *Manager) explainFiring(ctx context.Context, t time.Time, byKey map[stri
 		if len(todo) == 0 {
 			break
 		}
-		m.mu.Unlock()
+		// The last round runs under mu: the states cannot change, the
+		// alerts explained are the ones that fire.
+		last := round == explainRounds
+		if !last {
+			m.mu.Unlock()
+		}
 		explainAll(ctx, x, todo)
-		m.mu.Lock()
-		if m.closed {
-			return nil, errors.New("alert manager closed")
+		if !last {
+			m.mu.Lock()
+			if m.closed {
+				return nil, errors.New("alert manager closed")
+			}
+		}
+		// Cancelled (the caller is stopping): the explanations failed for
+		// that reason only; applying the step would fire its alerts
+		// without them for good. Not applied, they fire explained at the
+		// next step.
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("step not applied: explanations of the firing alerts cancelled: %w", err)
 		}
 		if expl == nil {
 			expl = make(map[string]explained, len(todo))
 		}
 		for _, r := range todo {
 			expl[r.key] = r
+		}
+		if last {
+			break
 		}
 	}
 	return expl, nil
@@ -768,9 +790,10 @@ func (m *Manager) severity(prob float64) string {
 }
 
 // fire fixes the severity and labels of a newly firing alert, firing on
-// p, and attaches its explanation (from expl, computed by explainFiring;
-// Explain is called here, under mu, only when explainFiring gave up) and
-// remediation.
+// p, and attaches its explanation (from expl, computed by explainFiring,
+// whose last try runs under mu; Explain is called here, under mu, only as
+// a safeguard should the step fire an alert explainFiring did not
+// foresee) and remediation.
 func (m *Manager) fire(ctx context.Context, s *entityState, p *Prediction, expl map[string]explained) {
 	s.Severity = m.severity(p.Prob)
 	s.AlertFP = fingerprint(s.alertLabels())

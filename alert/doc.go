@@ -106,6 +106,7 @@
 // wait for the explanations, and see the last step's alerts until the
 // step is applied as a whole (a reload or Close in between is accounted
 // for: the step is applied under the configuration of that moment, or not
-// at all after Close). Close stops Run and makes later
+// at all after Close or when Process's context is cancelled meanwhile: the
+// alerts then fire, explained, at the next step). Close stops Run and makes later
 // Process calls fail; the Store is the caller's and is not closed.
 package alert

@@ -3,15 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/telemetry"
 )
@@ -26,20 +23,7 @@ import (
 func BenchmarkAppendCommits(b *testing.B) {
 	for _, slots := range []int{1, 4, maxCommits, 64} {
 		b.Run(fmt.Sprintf("slots=%d", slots), func(b *testing.B) {
-			st, err := store.Open(store.Options{Path: b.TempDir()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = st.Close() })
-			head, err := features.NewHead(features.HeadOptions{ImmutableLabels: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ex, err := features.NewExtractor(features.ExtractorOptions{Config: features.DefaultConfig(), Head: head})
-			if err != nil {
-				b.Fatal(err)
-			}
-			in := newIngester(st, head, ex, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+			in, _ := newTestIngesterOn(b, store.Options{Path: b.TempDir()})
 			in.commits = make(chan struct{}, slots)
 
 			const sources, series = 64, 100

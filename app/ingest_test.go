@@ -3,14 +3,10 @@ package app
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/omen-sre/omen/features"
-	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/telemetry"
 )
 
@@ -18,20 +14,8 @@ import (
 // several goroutines leaves the head as a one-by-one application would,
 // skips duplicates and counts every sample once.
 func TestIngesterParallelApply(t *testing.T) {
-	st, err := store.Open(store.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	head, err := features.NewHead(features.HeadOptions{ImmutableLabels: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex, err := features.NewExtractor(features.ExtractorOptions{Config: features.DefaultConfig(), Head: head})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := newIngester(st, head, ex, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	in, _ := newTestIngester(t)
+	head := in.head
 
 	const pods, rounds = 500, 4 // 10 series a pod: 20,000 samples a call
 	t0 := int64(1_700_000_000_000)

@@ -20,18 +20,25 @@ import (
 
 func newTestIngester(t *testing.T) (*ingester, *store.Store) {
 	t.Helper()
-	st, err := store.Open(store.Options{InMemory: true})
+	return newTestIngesterOn(t, store.Options{InMemory: true})
+}
+
+// newTestIngesterOn returns an ingester over a store opened with opts, a
+// new head and the default features.
+func newTestIngesterOn(tb testing.TB, opts store.Options) (*ingester, *store.Store) {
+	tb.Helper()
+	st, err := store.Open(opts)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { _ = st.Close() })
+	tb.Cleanup(func() { _ = st.Close() })
 	head, err := features.NewHead(features.HeadOptions{ImmutableLabels: true})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ex, err := features.NewExtractor(features.ExtractorOptions{Config: features.DefaultConfig(), Head: head})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return newIngester(st, head, ex, prometheus.NewRegistry(), slog.New(slog.DiscardHandler)), st
 }

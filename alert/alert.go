@@ -71,9 +71,10 @@ type Prediction struct {
 	// Labels are used; a scored prediction of the same entity wins.
 	Unscored bool
 	// AlertFingerprint is set by the Manager on the prediction it passes
-	// to Explainer.Explain: the fingerprint of the alert that fires (the
-	// explanation_url and generatorURL name it), e.g. to store the
-	// explanation under it too.
+	// to Explainer.Explain: the fingerprint of the alert expected to fire
+	// (the explanation_url and generatorURL name it). The alert may not
+	// fire after all (see Explainer): to store the explanation under it,
+	// wait until Process returned and Alerts lists it firing on ID.
 	AlertFingerprint string
 }
 

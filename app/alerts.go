@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -56,6 +57,19 @@ type alerter struct {
 
 	mu     sync.Mutex
 	firing map[string]FiredAlert // by fingerprint: alerts reported to OnAlert
+
+	// docs are the explanation documents (or notes, see unexplained)
+	// computed at the running step, by the fingerprint of the alert
+	// expected to fire on them; process stores those of the alerts that
+	// did fire under their fingerprint (see storeFired).
+	docsMu sync.Mutex
+	docs   map[string]firedDoc
+}
+
+// firedDoc is the explanation document of the prediction predID.
+type firedDoc struct {
+	predID string
+	doc    []byte
 }
 
 func newAlerter(o alerterOptions) (*alerter, error) {
@@ -146,10 +160,81 @@ func (a *alerter) process(ctx context.Context, t int64, preds []prediction, vs [
 			}
 		}
 	}
-	if err := a.m.Process(ctx, now, in); err != nil {
+	err := a.m.Process(ctx, now, in)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		a.opts.Logger.Info("step not applied: stopping", "err", err)
+	case err != nil:
 		a.opts.Logger.Error("process predictions", "err", err)
 	}
+	a.storeFired()
 	a.report(t)
+}
+
+// remember keeps the explanation document of p, computed for the alert
+// p.AlertFingerprint, until the step ends.
+func (a *alerter) remember(p alert.Prediction, doc []byte) {
+	if p.AlertFingerprint == "" {
+		return
+	}
+	a.docsMu.Lock()
+	defer a.docsMu.Unlock()
+	if a.docs == nil {
+		a.docs = map[string]firedDoc{}
+	}
+	a.docs[p.AlertFingerprint] = firedDoc{predID: p.ID, doc: doc}
+}
+
+// storeFired stores the explanation documents of the step's alerts that
+// fired (firing now on the prediction explained for them) under their
+// fingerprint, which their explanation_url and generatorURL name: the
+// links keep working after the alert state is dropped (15 minutes after
+// it resolves), until retention. The documents of alerts that did not
+// fire (the step was not applied: Close, a cancelled context; a reload
+// changed For meanwhile) are dropped: an older alert with the same
+// fingerprint must not show them.
+func (a *alerter) storeFired() {
+	a.docsMu.Lock()
+	docs := a.docs
+	a.docs = nil
+	a.docsMu.Unlock()
+	if len(docs) == 0 {
+		return
+	}
+	for _, al := range a.m.Alerts() {
+		d, ok := docs[al.Fingerprint]
+		if !ok || al.State != store.AlertFiring || al.PredictionID != d.predID {
+			continue
+		}
+		if err := a.opts.Store.PutExplanation(al.Fingerprint, d.doc); err != nil {
+			a.opts.Logger.Warn("store the explanation of a fired alert", "fingerprint", al.Fingerprint, "err", err)
+		}
+	}
+}
+
+// explainedNow replaces, after the prediction predID was explained on
+// demand (doc), the note stored under the fingerprint of a current alert
+// that fired on predID without explanation (see unexplained).
+func (a *alerter) explainedNow(predID string, doc []byte) error {
+	for _, al := range a.m.Alerts() {
+		if al.PredictionID != predID {
+			continue
+		}
+		old, err := a.opts.Store.Explanation(al.Fingerprint)
+		if err != nil {
+			continue // none stored (or unreadable): the alert's link resolves to predID
+		}
+		var x struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(old, &x) != nil || x.Error == "" {
+			continue
+		}
+		if err := a.opts.Store.PutExplanation(al.Fingerprint, doc); err != nil {
+			return fmt.Errorf("replace the note of alert %s: %w", al.Fingerprint, err)
+		}
+	}
+	return nil
 }
 
 // alertLabels keeps the identifying labels of an entity.
@@ -248,8 +333,9 @@ func (a *alerter) setConfig(cfg *config.Config) error {
 }
 
 // alertExplainer explains the prediction an alert fires on, stores the
-// explanation with the prediction, and gives the pipeline the ranked
-// causes: metric groups by attribution share, then root-cause entities.
+// explanation with the prediction (and, once the alert fired, under its
+// fingerprint: see storeFired), and gives the pipeline the ranked causes:
+// metric groups by attribution share, then root-cause entities.
 type alertExplainer struct{ a *alerter }
 
 func (e alertExplainer) Explain(ctx context.Context, p alert.Prediction) (alert.Explanation, error) {
@@ -258,11 +344,14 @@ func (e alertExplainer) Explain(ctx context.Context, p alert.Prediction) (alert.
 		return alert.Explanation{}, nil
 	}
 	x, err := e.explain(ctx, ex, p)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		// The alert fires without causes; its links show the prediction
-		// and why.
-		if serr := ex.storeUnexplained(p, err); serr != nil && e.a.opts.Logger != nil {
-			e.a.opts.Logger.Warn("store the prediction of an unexplained alert", "entity", p.Entity, "err", serr)
+		// and why. (Cancelled: the step is not applied, nothing fires.)
+		doc, derr := ex.unexplained(p, err)
+		if derr != nil {
+			e.a.opts.Logger.Warn("encode the prediction of an unexplained alert", "entity", p.Entity, "err", derr)
+		} else {
+			e.a.remember(p, doc)
 		}
 	}
 	return x, err
@@ -277,12 +366,11 @@ func (e alertExplainer) explain(ctx context.Context, ex *explainer, p alert.Pred
 	if err != nil {
 		return alert.Explanation{}, err
 	}
-	// Also under the alert's fingerprint, which its explanation_url and
-	// generatorURL name: they keep working after the alert state is
-	// dropped (15 minutes after it resolves), until retention.
-	if _, err := ex.storeExplanation(x, p.AlertFingerprint); err != nil {
+	doc, err := ex.storeExplanation(x)
+	if err != nil {
 		return alert.Explanation{}, err
 	}
+	e.a.remember(p, doc)
 	ex.mu.RLock()
 	events := make(map[string]bool, len(ex.cfg.EventFeatures))
 	for _, f := range ex.cfg.EventFeatures {

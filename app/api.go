@@ -59,6 +59,11 @@ func (a *App) explainEntity(ctx context.Context, entity string) (api.Explanation
 	if err != nil {
 		return api.Explanation{}, err
 	}
+	if a.alerts != nil {
+		if err := a.alerts.explainedNow(x.PredictionID, doc); err != nil {
+			return api.Explanation{}, err
+		}
+	}
 	return api.DecodeExplanation(doc)
 }
 

@@ -42,7 +42,8 @@ type Explanation struct {
 	Step     int64       `json:"step_ms"`
 	// Error, when set, is why there are no attributions and causes: the
 	// prediction's explanation failed when its alert fired (see
-	// storeUnexplained).
+	// unexplained; such a document is stored under the alert's
+	// fingerprint only).
 	Error string `json:"error,omitempty"`
 }
 
@@ -238,9 +239,9 @@ func serviceOf(labels map[string]string) string {
 	return ""
 }
 
-// storeExplanation saves x under its prediction id, and under each
-// non-empty id in also; it returns the document stored.
-func (e *explainer) storeExplanation(x Explanation, also ...string) ([]byte, error) {
+// storeExplanation saves x under its prediction id and returns the
+// document stored.
+func (e *explainer) storeExplanation(x Explanation) ([]byte, error) {
 	doc, err := json.Marshal(x)
 	if err != nil {
 		return nil, fmt.Errorf("encode explanation: %w", err)
@@ -248,26 +249,18 @@ func (e *explainer) storeExplanation(x Explanation, also ...string) ([]byte, err
 	if err := e.store.PutExplanation(x.PredictionID, doc); err != nil {
 		return nil, err
 	}
-	for _, id := range also {
-		if id == "" {
-			continue
-		}
-		if err := e.store.PutExplanation(id, doc); err != nil {
-			return nil, fmt.Errorf("store explanation under alert %s: %w", id, err)
-		}
-	}
 	return doc, nil
 }
 
-// storeUnexplained saves, when the explanation of the prediction p an
-// alert fires on failed with cause, the prediction without attributions
-// and why (Explanation.Error), under the prediction's id (unless an
-// explanation is stored there already) and under the alert's
-// fingerprint: the alert's generatorURL and explanation_url name them,
-// and an SRE following them sees the prediction and why it is not
-// explained rather than a 404. The window is included when p is still
-// the entity's latest prediction.
-func (e *explainer) storeUnexplained(p alert.Prediction, cause error) error {
+// unexplained is the document stored, when the explanation of the
+// prediction p an alert fires on failed with cause, under the alert's
+// fingerprint (not under the prediction's id, which stays free for an
+// explanation on demand): the prediction without attributions and why
+// (Explanation.Error). The alert's generatorURL and explanation_url name
+// the fingerprint, and an SRE following them sees the prediction and why
+// it is not explained rather than a 404. The window is included when p is
+// still the entity's latest prediction.
+func (e *explainer) unexplained(p alert.Prediction, cause error) ([]byte, error) {
 	x := Explanation{
 		PredictionID: p.ID, Entity: p.Entity, Labels: p.Labels, T: p.T.UnixMilli(), Prob: p.Prob,
 		Threshold: p.Threshold, Anomaly: p.Anomaly, ModelVersion: p.ModelVersion,
@@ -285,23 +278,11 @@ func (e *explainer) storeUnexplained(p alert.Prediction, cause error) error {
 			}
 		}
 	}
-	id := x.PredictionID
-	if _, err := e.store.Explanation(id); !errors.Is(err, store.ErrNotFound) {
-		id = "" // explained already (or unreadable): keep it
-	}
 	doc, err := json.Marshal(x)
 	if err != nil {
-		return fmt.Errorf("encode explanation: %w", err)
+		return nil, fmt.Errorf("encode explanation: %w", err)
 	}
-	for _, k := range []string{id, p.AlertFingerprint} {
-		if k == "" {
-			continue
-		}
-		if err := e.store.PutExplanation(k, doc); err != nil {
-			return fmt.Errorf("store the prediction of unexplained alert %s: %w", p.AlertFingerprint, err)
-		}
-	}
-	return nil
+	return doc, nil
 }
 
 // windowRows splits a W×F time-major window into rows, NaN for missing

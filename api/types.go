@@ -175,8 +175,11 @@ type Explanation struct {
 	Features []string    `json:"features"`
 	Window   [][]float64 `json:"window"`
 	Step     int64       `json:"step_ms"`
-	// Error, when set, is why there are no attributions (the explanation
-	// failed when the prediction's alert fired).
+	// Error, when set ("no explanation: <cause>"), is why there are no
+	// attributions: the explanation failed when the prediction's alert
+	// fired, and the document is stored under the alert's fingerprint.
+	// Attribution and Causes are then zero; Features, Window and Step are
+	// set only when the prediction's window was still available.
 	Error string `json:"error,omitempty"`
 
 	// Set by the API.

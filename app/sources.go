@@ -226,7 +226,9 @@ func pollerQueries(cfg *config.Config) map[string]string {
 }
 
 // setConfig applies a reloaded configuration to the running sources, all
-// or nothing: on error the sources keep what they had.
+// or nothing: what can refuse cfg (the pollers' query set, the decoders'
+// limits) is checked before anything changes, so that on error the
+// sources keep what they had and nothing is logged as applied.
 //
 // The remote_write limits apply to the receiver's next requests
 // (stream.RemoteWriteReceiver.SetLimits), the nats decoders' limits
@@ -248,15 +250,29 @@ func (s *sources) setConfig(cfg *config.Config) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if keys := s.restartOnly.changed(restartOnlyOf(cfg)); len(keys) > 0 {
-		s.logger.Warn("configuration changes not applied until restart: the sources keep their start-time settings", "sections", keys)
+	// Everything that can refuse cfg is checked before anything changes,
+	// so that a refused reload never runs a request under its limits nor
+	// logs them as applied.
+	queries := pollerQueries(cfg)
+	if len(s.pollers) > 0 {
+		if err := stream.CheckQueries(queries); err != nil {
+			return fmt.Errorf("apply feature queries to the Prometheus pollers: %w", err)
+		}
+	}
+	l := liveLimitsOf(cfg)
+	if _, err := decode.New(decodeOptions(s.restartOnly.Ingest, l.NATSDecode)); err != nil {
+		return fmt.Errorf("apply nats decoder limits: %w", err)
 	}
 	old := s.live
-	if err := s.applyLimits(liveLimitsOf(cfg)); err != nil {
+	if err := s.applyLimits(l); err != nil {
 		return err
 	}
-	if err := s.setQueries(cfg); err != nil {
+	if err := s.setQueries(queries); err != nil {
+		// Not reached (the set was checked above); the limits go back.
 		return errors.Join(err, s.applyLimits(old))
+	}
+	if keys := s.restartOnly.changed(restartOnlyOf(cfg)); len(keys) > 0 {
+		s.logger.Warn("configuration changes not applied until restart: the sources keep their start-time settings", "sections", keys)
 	}
 	return nil
 }
@@ -271,7 +287,6 @@ func (s *sources) applyLimits(l liveLimits) error {
 		if err := s.rw.SetLimits(l.RemoteWrite); err != nil {
 			return fmt.Errorf("apply remote_write limits: %w", err)
 		}
-		s.logger.Info("remote-write receiver limits applied", "limits", fmt.Sprintf("%+v", l.RemoteWrite))
 	}
 	if l.NATSDecode != s.live.NATSDecode {
 		// The time window stays the start-time one (ingest takes a
@@ -283,18 +298,23 @@ func (s *sources) applyLimits(l liveLimits) error {
 			}
 			return err
 		}
+	}
+	// Logged once everything applied.
+	if s.rw != nil && l.RemoteWrite != s.live.RemoteWrite {
+		s.logger.Info("remote-write receiver limits applied", "limits", fmt.Sprintf("%+v", l.RemoteWrite))
+	}
+	if l.NATSDecode != s.live.NATSDecode {
 		s.logger.Info("NATS decoder limits applied from the next batch", "limits", fmt.Sprintf("%+v", l.NATSDecode))
 	}
 	s.live = l
 	return nil
 }
 
-// setQueries gives the pollers the feature queries of cfg.
-func (s *sources) setQueries(cfg *config.Config) error {
+// setQueries gives the pollers queries (checked with stream.CheckQueries).
+func (s *sources) setQueries(queries map[string]string) error {
 	if len(s.pollers) == 0 {
 		return nil
 	}
-	queries := pollerQueries(cfg)
 	for _, p := range s.pollers {
 		// SetQueries validates before swapping, and every poller gets the
 		// same set: the first one fails before any changed.

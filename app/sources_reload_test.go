@@ -153,3 +153,58 @@ features:
 		t.Fatal(err)
 	}
 }
+
+// TestSourcesRefusedConfigTouchesNothing: a configuration the Prometheus
+// pollers refuse (no PromQL feature) changes no limit, not even for a
+// moment, and logs neither limits as applied nor a restart warning.
+func TestSourcesRefusedConfigTouchesNothing(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	srv, err := natsembed.Start(natsembed.Options{ListenAddress: "127.0.0.1:0", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	prom := httptest.NewServer(&queryRecorder{})
+	t.Cleanup(prom.Close)
+	head := "entity_labels: [namespace, pod]\nstep: 5s\nprometheus:\n  - url: " + prom.URL + "\n"
+	good := head + "features:\n  - name: cpu_rate\n    expr: sum by (${entity}) (rate(cpu_total[30s]))\n"
+	// Refused by the pollers; it also changes both sets of limits and a
+	// restart-only key.
+	refused := head + `event_features:
+  - name: module_errors
+    reasons: [ModuleLoadError]
+    window: 1m
+remote_write:
+  max_samples_per_request: 7
+nats:
+  max_labels: 9
+ingest:
+  max_sample_age: 1h
+`
+	logs := &syncWriter{}
+	cfg := loadConfig(t, good)
+	src, err := newSources(sourceOptions{Config: cfg, NATSURL: srv.ClientURL(),
+		Appender:   stream.AppenderFunc(func(context.Context, []telemetry.Batch) error { return nil }),
+		Registerer: prometheus.NewRegistry(),
+		Logger:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.nc.Close)
+	rwBefore, liveBefore := src.rw.Limits(), src.live
+
+	if err := src.setConfig(loadConfig(t, refused)); err == nil {
+		t.Fatal("setConfig accepted a feature set the pollers refuse")
+	}
+	if got := src.rw.Limits(); got != rwBefore {
+		t.Errorf("remote-write limits %+v after a refused config, want %+v", got, rwBefore)
+	}
+	if src.live != liveBefore {
+		t.Errorf("live limits %+v after a refused config, want %+v", src.live, liveBefore)
+	}
+	for _, line := range []string{"limits applied", "not applied until restart", "queries updated"} {
+		if strings.Contains(logs.String(), line) {
+			t.Errorf("a refused config logged %q:\n%s", line, logs.String())
+		}
+	}
+}

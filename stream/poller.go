@@ -104,6 +104,14 @@ func newQuerySet(queries map[string]string) (*querySet, error) {
 	return q, nil
 }
 
+// CheckQueries returns the error SetQueries (and NewPoller) would return
+// for queries, without changing any poller: a configuration reload checks
+// the new set with it before applying anything.
+func CheckQueries(queries map[string]string) error {
+	_, err := newQuerySet(queries)
+	return err
+}
+
 // Poller turns PromQL query results from a Prometheus server into samples.
 // Each sample is named after its query (__name__ = the query name) and
 // carries the result's labels (only EntityLabels when set).

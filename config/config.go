@@ -370,11 +370,21 @@ func Load(name string, data []byte) (*Config, error) {
 		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 			return nil, yamlError(name, err, &root)
 		}
-		// A second document ("---") would be ignored silently.
-		var next yaml.Node
-		if err := dec.Decode(&next); err == nil {
-			return nil, errors.Join(&Error{File: name, Line: next.Line, Column: next.Column,
-				Msg: "a second YAML document: the configuration is one document (remove the '---' and merge the keys)"})
+		// A second document ("---") would be ignored silently; an empty
+		// one (a trailing "---", comments) is harmless.
+		for {
+			var next yaml.Node
+			err := dec.Decode(&next)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, yamlError(name, err, &root)
+			}
+			if !emptyDocument(&next) {
+				return nil, errors.Join(&Error{File: name, Line: next.Line, Column: next.Column,
+					Msg: "a second YAML document: the configuration is one document (remove the '---' and merge the keys)"})
+			}
 		}
 	}
 
@@ -429,19 +439,19 @@ func Load(name string, data []byte) (*Config, error) {
 		}
 	}
 	if c.Alerting.For < 1 {
-		at([]any{"alerting", "for"}, fmt.Sprintf("for must be at least 1 step, got %d", c.Alerting.For))
+		at([]any{"alerting", "for"}, fmt.Sprintf("alerting.for must be at least 1 step, got %d", c.Alerting.For))
 	}
 	if r := c.Alerting.ResolveRatio; r <= 0 || r > 1 {
-		at([]any{"alerting", "resolve_ratio"}, fmt.Sprintf("resolve_ratio must be in (0, 1], got %g", r))
+		at([]any{"alerting", "resolve_ratio"}, fmt.Sprintf("alerting.resolve_ratio must be in (0, 1], got %g", r))
 	}
 	if c.Alerting.MinLead < 0 {
-		at([]any{"alerting", "min_lead"}, fmt.Sprintf("min_lead must not be negative, got %s", c.Alerting.MinLead))
+		at([]any{"alerting", "min_lead"}, fmt.Sprintf("alerting.min_lead must not be negative, got %s", c.Alerting.MinLead))
 	}
 	if c.NATS.MaxBytes < -1 {
-		at([]any{"nats", "max_bytes"}, fmt.Sprintf("max_bytes must be positive or -1 (no bound), got %d", c.NATS.MaxBytes))
+		at([]any{"nats", "max_bytes"}, fmt.Sprintf("nats.max_bytes must be positive or -1 (no bound), got %d", c.NATS.MaxBytes))
 	}
 	if c.NATS.EmbeddedMaxMemory < -1 {
-		at([]any{"nats", "embedded_max_memory"}, fmt.Sprintf("embedded_max_memory must be positive, 0 or -1, got %d", c.NATS.EmbeddedMaxMemory))
+		at([]any{"nats", "embedded_max_memory"}, fmt.Sprintf("nats.embedded_max_memory must be positive, 0 or -1, got %d", c.NATS.EmbeddedMaxMemory))
 	}
 	for _, l := range []struct {
 		key string
@@ -453,7 +463,7 @@ func Load(name string, data []byte) (*Config, error) {
 		{"max_influx_fields", c.NATS.MaxInfluxFields},
 	} {
 		if l.v < 0 {
-			at([]any{"nats", l.key}, fmt.Sprintf("%s must not be negative, got %d", l.key, l.v))
+			at([]any{"nats", l.key}, fmt.Sprintf("nats.%s must not be negative, got %d", l.key, l.v))
 		}
 	}
 	rw := c.RemoteWrite
@@ -474,11 +484,11 @@ func Load(name string, data []byte) (*Config, error) {
 		{"append_timeout", rw.AppendTimeout < 0, time.Duration(rw.AppendTimeout)},
 	} {
 		if l.negative {
-			at([]any{"remote_write", l.key}, fmt.Sprintf("%s must not be negative, got %v", l.key, l.v))
+			at([]any{"remote_write", l.key}, fmt.Sprintf("remote_write.%s must not be negative, got %v", l.key, l.v))
 		}
 	}
 	if rw.MaxDecodedBytes > 0 && rw.MaxDecodedBytes < 1024 {
-		at([]any{"remote_write", "max_decoded_bytes"}, fmt.Sprintf("max_decoded_bytes must be at least 1024, got %d", rw.MaxDecodedBytes))
+		at([]any{"remote_write", "max_decoded_bytes"}, fmt.Sprintf("remote_write.max_decoded_bytes must be at least 1024, got %d", rw.MaxDecodedBytes))
 	}
 	if st := c.Storage; st.MemTableSize < 0 || st.NumMemtables < 0 || st.BlockCacheSize < 0 || st.IndexCacheSize < 0 || st.ValueLogFileSize < 0 {
 		at([]any{"storage"}, "storage sizes must not be negative")
@@ -502,6 +512,15 @@ func Load(name string, data []byte) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// emptyDocument reports whether a decoded document holds nothing but a
+// null (a bare "---" or comments).
+func emptyDocument(n *yaml.Node) bool {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	return n.Kind == 0 || n.Kind == yaml.ScalarNode && n.Tag == "!!null"
 }
 
 // errLine orders errors for Load: an *Error's line, MaxInt without one.

@@ -69,12 +69,12 @@ func TestLoad(t *testing.T) {
 				t.Errorf("max_bytes %d", c.NATS.MaxBytes)
 			}
 		}},
-		{name: "negative max_bytes", yml: "nats:\n  max_bytes: -2\n", wantErr: "x.yml:2:14: max_bytes must be positive or -1"},
+		{name: "negative max_bytes", yml: "nats:\n  max_bytes: -2\n", wantErr: "x.yml:2:14: nats.max_bytes must be positive or -1"},
 		{name: "unknown field", yml: "nats:\n  max_byte: 5\n", wantErr: "max_byte"},
 		{name: "negative storage", yml: "storage:\n  memtable_size: -1\n", wantErr: "storage sizes must not be negative"},
 		{name: "alertmanager URL", yml: "alerting:\n  alertmanagers:\n    - url: ftp://x\n", wantErr: "scheme must be http or https"},
-		{name: "for zero", yml: "alerting:\n  for: -1\n", wantErr: "for must be at least 1 step"},
-		{name: "resolve ratio", yml: "alerting:\n  resolve_ratio: 2\n", wantErr: "resolve_ratio must be in (0, 1]"},
+		{name: "for zero", yml: "alerting:\n  for: -1\n", wantErr: "alerting.for must be at least 1 step"},
+		{name: "resolve ratio", yml: "alerting:\n  resolve_ratio: 2\n", wantErr: "alerting.resolve_ratio must be in (0, 1]"},
 		{name: "min lead", yml: "alerting:\n  min_lead: 6m30s\n", check: func(t *testing.T, c *Config) {
 			if time.Duration(c.Alerting.MinLead) != 390*time.Second {
 				t.Errorf("min_lead %s", c.Alerting.MinLead)
@@ -119,15 +119,15 @@ func TestLoad(t *testing.T) {
 				t.Errorf("remote_write %+v", c.RemoteWrite)
 			}
 		}},
-		{name: "negative max_decoded_bytes", yml: "remote_write:\n  max_decoded_bytes: -1\n", wantErr: "x.yml:2:22: max_decoded_bytes must not be negative, got -1"},
-		{name: "small max_decoded_bytes", yml: "remote_write:\n  max_decoded_bytes: 1000\n", wantErr: "x.yml:2:22: max_decoded_bytes must be at least 1024, got 1000"},
-		{name: "negative max_samples_per_request", yml: "remote_write:\n  disabled: false\n  max_samples_per_request: -5\n", wantErr: "x.yml:3:28: max_samples_per_request must not be negative, got -5"},
-		{name: "negative max_series_per_request", yml: "remote_write:\n  max_series_per_request: -1\n", wantErr: "x.yml:2:27: max_series_per_request must not be negative"},
-		{name: "negative max_in_flight", yml: "remote_write:\n  max_in_flight: -1\n", wantErr: "x.yml:2:18: max_in_flight must not be negative"},
-		{name: "negative max_labels", yml: "remote_write:\n  max_labels: -1\n", wantErr: "x.yml:2:15: max_labels must not be negative"},
-		{name: "negative max_label_value_length", yml: "remote_write:\n  max_label_value_length: -1\n", wantErr: "x.yml:2:27: max_label_value_length must not be negative"},
-		{name: "negative label_cache_size", yml: "remote_write:\n  label_cache_size: -1\n", wantErr: "x.yml:2:21: label_cache_size must not be negative"},
-		{name: "negative label_cache_bytes", yml: "remote_write:\n  label_cache_bytes: -1\n", wantErr: "x.yml:2:22: label_cache_bytes must not be negative"},
+		{name: "negative max_decoded_bytes", yml: "remote_write:\n  max_decoded_bytes: -1\n", wantErr: "x.yml:2:22: remote_write.max_decoded_bytes must not be negative, got -1"},
+		{name: "small max_decoded_bytes", yml: "remote_write:\n  max_decoded_bytes: 1000\n", wantErr: "x.yml:2:22: remote_write.max_decoded_bytes must be at least 1024, got 1000"},
+		{name: "negative max_samples_per_request", yml: "remote_write:\n  disabled: false\n  max_samples_per_request: -5\n", wantErr: "x.yml:3:28: remote_write.max_samples_per_request must not be negative, got -5"},
+		{name: "negative max_series_per_request", yml: "remote_write:\n  max_series_per_request: -1\n", wantErr: "x.yml:2:27: remote_write.max_series_per_request must not be negative"},
+		{name: "negative max_in_flight", yml: "remote_write:\n  max_in_flight: -1\n", wantErr: "x.yml:2:18: remote_write.max_in_flight must not be negative"},
+		{name: "negative max_labels", yml: "remote_write:\n  max_labels: -1\n", wantErr: "x.yml:2:15: remote_write.max_labels must not be negative"},
+		{name: "negative max_label_value_length", yml: "remote_write:\n  max_label_value_length: -1\n", wantErr: "x.yml:2:27: remote_write.max_label_value_length must not be negative"},
+		{name: "negative label_cache_size", yml: "remote_write:\n  label_cache_size: -1\n", wantErr: "x.yml:2:21: remote_write.label_cache_size must not be negative"},
+		{name: "negative label_cache_bytes", yml: "remote_write:\n  label_cache_bytes: -1\n", wantErr: "x.yml:2:22: remote_write.label_cache_bytes must not be negative"},
 		{name: "negative in_flight_wait", yml: "remote_write:\n  in_flight_wait: -1s\n", wantErr: "x.yml:2:19: remote_write.in_flight_wait: not a valid duration string"},
 		{name: "bad append_timeout", yml: "remote_write:\n  append_timeout: 30 s\n", wantErr: "x.yml:2:19: remote_write.append_timeout: "},
 		{name: "nats decoder limits", yml: "nats:\n  max_message_bytes: 65536\n  max_labels: 16\n  max_label_value_length: 256\n  max_influx_fields: 100\n",
@@ -141,10 +141,10 @@ func TestLoad(t *testing.T) {
 				t.Errorf("nats %+v", n)
 			}
 		}},
-		{name: "negative nats max_message_bytes", yml: "nats:\n  stream: S\n  max_message_bytes: -1\n", wantErr: "x.yml:3:22: max_message_bytes must not be negative, got -1"},
-		{name: "negative nats max_labels", yml: "nats:\n  max_labels: -2\n", wantErr: "x.yml:2:15: max_labels must not be negative, got -2"},
-		{name: "negative nats max_label_value_length", yml: "nats:\n  max_label_value_length: -1\n", wantErr: "x.yml:2:27: max_label_value_length must not be negative"},
-		{name: "negative nats max_influx_fields", yml: "nats:\n  max_influx_fields: -1\n", wantErr: "x.yml:2:22: max_influx_fields must not be negative"},
+		{name: "negative nats max_message_bytes", yml: "nats:\n  stream: S\n  max_message_bytes: -1\n", wantErr: "x.yml:3:22: nats.max_message_bytes must not be negative, got -1"},
+		{name: "negative nats max_labels", yml: "nats:\n  max_labels: -2\n", wantErr: "x.yml:2:15: nats.max_labels must not be negative, got -2"},
+		{name: "negative nats max_label_value_length", yml: "nats:\n  max_label_value_length: -1\n", wantErr: "x.yml:2:27: nats.max_label_value_length must not be negative"},
+		{name: "negative nats max_influx_fields", yml: "nats:\n  max_influx_fields: -1\n", wantErr: "x.yml:2:22: nats.max_influx_fields must not be negative"},
 		{name: "nats limit not a number", yml: "nats:\n  max_labels: many\n", wantErr: "x.yml:2: cannot unmarshal !!str `many` into int"},
 		{name: "unknown remote_write key", yml: "remote_write:\n  max_samples: 10\n", wantErr: "x.yml:2: field max_samples not found"},
 		// An empty features key leaves the built-in features in use: their
@@ -152,9 +152,11 @@ func TestLoad(t *testing.T) {
 		{name: "default features under an empty key", yml: "lookback: 3m\nfeatures: []\n",
 			wantErr: "x.yml:2:11: features[0].expr (built-in default): feature \"container_restarts_10m\": expression reads 10m0s"},
 		{name: "second document", yml: "step: 15s\n---\nlookback: 1h\n", wantErr: "x.yml:2:1: a second YAML document"},
+		{name: "empty trailing documents", yml: "step: 15s\n---\n---\n# nothing here\n"},
+		{name: "syntax error in a second document", yml: "step: 15s\n---\nfoo: [\n", wantErr: "x.yml:3: did not find expected node content"},
 		// Errors come in file order, whatever order the checks run in.
 		{name: "errors in file order", yml: "remote_write:\n  max_decoded_bytes: 10\nnats:\n  max_bytes: -2\n",
-			wantErr: "x.yml:2:22: max_decoded_bytes must be at least 1024, got 10\nx.yml:4:14: max_bytes must be positive or -1"},
+			wantErr: "x.yml:2:22: remote_write.max_decoded_bytes must be at least 1024, got 10\nx.yml:4:14: nats.max_bytes must be positive or -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

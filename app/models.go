@@ -21,7 +21,10 @@ import (
 // promotion is in use when the call returns. Safe for concurrent use:
 // registry changes (add with promote, promote, rollback, delete) hold one
 // mutex from their checks to the model in use, so that each sees the
-// others' effects whole (the daemon's is the scorer's regMu).
+// others' effects whole (the daemon's is the scorer's regMu, which a
+// configuration reload's new features wait for too: a change checks and
+// installs its model against the same features, and one refused as not
+// fitting has not changed the registry).
 //
 // Without a scorer (NewRegistry: no daemon), models are checked only to
 // decode; their features are checked when a daemon loads them.
@@ -47,18 +50,14 @@ func (a *App) Registry(source string) api.ModelAdmin {
 
 // lock takes the registry mutex; it returns the unlock.
 func (r registryAdmin) lock() func() {
-	mu := r.mu
 	if r.s != nil {
-		mu = &r.s.regMu
+		return r.s.lockRegistry()
 	}
-	if mu == nil {
+	if r.mu == nil {
 		return func() {}
 	}
-	if !mu.TryLock() {
-		r.hook("contended")
-		mu.Lock()
-	}
-	return mu.Unlock
+	r.mu.Lock()
+	return r.mu.Unlock
 }
 
 // hook calls the scorer's test hook, if set, at a named step.
@@ -119,13 +118,15 @@ func (r registryAdmin) AddModel(_ context.Context, file []byte, promote bool) (a
 	if err != nil {
 		return api.ModelVersion{}, api.Invalid(fmt.Errorf("not a model file: %w", err))
 	}
+	if promote {
+		// Checked under the lock: a reload waits (featuresChanged), so the
+		// model put in use fits the features it was checked against.
+		defer r.lock()()
+	}
 	if r.s != nil {
-		if err := m.CheckFeatures(r.s.opts.Features()); err != nil {
+		if err := m.CheckFeatures(r.s.currentFeatures()); err != nil {
 			return api.ModelVersion{}, api.Invalid(fmt.Errorf("model %s does not fit the configured features: %w", m.Meta().Version, err))
 		}
-	}
-	if promote {
-		defer r.lock()()
 	}
 	version, err := RegisterModel(r.st, m, file, r.source)
 	if err != nil {

@@ -144,43 +144,103 @@ func TestDeleteRacesRollbackStress(t *testing.T) {
 	}
 }
 
-// TestPromoteAfterFeatureReload: a model read and checked for a
-// promotion, then overtaken by a configuration reload that changes the
-// features, is not put in use: the promotion fails with ErrInvalid and
-// the scorer scores with nothing rather than with a model that does not
-// fit (reviewer's interleaving).
-func TestPromoteAfterFeatureReload(t *testing.T) {
-	ctx := context.Background()
+// reloadableRegistry is daemonRegistry whose features a test changes as
+// a configuration reload does (reload: set them, then featuresChanged).
+func reloadableRegistry(t *testing.T, names []string) (r registryAdmin, reload func(names []string)) {
+	t.Helper()
 	var feats atomic.Value
-	feats.Store([]string{"a", "b"})
-	r, _ := daemonRegistry(t, []string{"a", "b"})
+	feats.Store(names)
+	r, _ = daemonRegistry(t, names)
 	r.s.opts.Features = func() []string { return feats.Load().([]string) }
-	f := modelFileOf(t, model.Config{Features: []string{"a", "b"}, Window: 4, Hidden: 4, Seed: 1}, "v1")
-	if _, err := r.AddModel(ctx, f, false); err != nil {
+	return r, func(names []string) {
+		feats.Store(names)
+		r.s.featuresChanged()
+	}
+}
+
+// checkScorer fails unless the scorer scores with nothing or with the
+// registry's active version, fitting the features in use.
+func checkScorer(t *testing.T, r registryAdmin) {
+	t.Helper()
+	m, inUse := r.s.Model()
+	if m == nil {
+		return
+	}
+	if a, _ := r.st.ActiveVersion(); inUse != a {
+		t.Errorf("the scorer uses %q, the registry's active version is %q", inUse, a)
+	}
+	if err := m.CheckFeatures(r.s.currentFeatures()); err != nil {
+		t.Errorf("the scorer uses %q, which does not fit the features in use: %v", inUse, err)
+	}
+}
+
+// TestReloadDuringPromotion: a configuration reload that changes the
+// features while a promotion is in progress (the store changed, the model
+// not yet in use) waits for it: the promotion succeeds (its model was
+// checked against the features in use until it returned) and the reload
+// then unloads the model. Before, the reload went in between and the
+// promotion answered 422 having made v1 active (reviewer's interleaving:
+// a 422 that changed the registry).
+func TestReloadDuringPromotion(t *testing.T) {
+	ctx := context.Background()
+	ab, cd := []string{"a", "b"}, []string{"c", "d"}
+	r, reload := reloadableRegistry(t, ab)
+	if _, err := r.AddModel(ctx, modelFileOf(t, model.Config{Features: ab, Window: 4, Hidden: 4, Seed: 1}, "v1"), false); err != nil {
 		t.Fatal(err)
 	}
-	unlock := r.lock() // as SetActive does
-	m, sha, err := r.read("v1")
-	if err != nil {
-		t.Fatal(err)
+	wait := during(r, "promoted", func() { reload(cd) })
+	v, err := r.SetActive(ctx, "v1")
+	wait()
+	if err != nil || v.Version != "v1" || !v.Active {
+		t.Fatalf("promote v1 with a reload in between: %+v, %v; want v1 active (the reload waits)", v, err)
 	}
-	feats.Store([]string{"c", "d"}) // a configuration reload
-	r.s.featuresChanged()
-	_, err = r.promote("v1", sha, m)
-	unlock()
-	if !errors.Is(err, api.ErrInvalid) {
-		t.Errorf("promote after the reload: %v, want ErrInvalid", err)
+	if a, _ := r.st.ActiveVersion(); a != "v1" {
+		t.Errorf("active version %q, want v1", a)
 	}
-	if mm, v := r.s.Model(); mm != nil {
-		t.Errorf("scorer uses %q, which does not fit the reloaded features", v)
+	if m, inUse := r.s.Model(); m != nil {
+		t.Errorf("scorer uses %q after the reload, which it does not fit", inUse)
 	}
+	checkScorer(t, r)
 	// A fitting model is loaded when promoted.
-	f2 := modelFileOf(t, model.Config{Features: []string{"c", "d"}, Window: 4, Hidden: 4, Seed: 2}, "v2")
+	f2 := modelFileOf(t, model.Config{Features: cd, Window: 4, Hidden: 4, Seed: 2}, "v2")
 	if v, err := r.AddModel(ctx, f2, true); err != nil || !v.Active {
 		t.Fatalf("add and promote v2: %+v, %v", v, err)
 	}
 	if _, v := r.s.Model(); v != "v2" {
 		t.Fatalf("scorer uses %q, want v2", v)
+	}
+}
+
+// TestReloadDuringRollback: history [vx, vy], features X (vx fits, the
+// active vy does not); a reload to vy's features Y arrives once the
+// rollback has checked vx. It waits for the rollback, which succeeds (vx
+// active and in use), then unloads vx. Before, the reload went in between
+// and loaded vy, and the rollback answered 422 having made vx active:
+// the daemon scored with vy, which was not the active version.
+func TestReloadDuringRollback(t *testing.T) {
+	ctx := context.Background()
+	x, y := []string{"a", "b"}, []string{"c", "d"}
+	r, reload := reloadableRegistry(t, x)
+	if _, err := r.AddModel(ctx, modelFileOf(t, model.Config{Features: x, Window: 4, Hidden: 4, Seed: 1}, "vx"), true); err != nil {
+		t.Fatal(err)
+	}
+	reload(y)
+	if _, err := r.AddModel(ctx, modelFileOf(t, model.Config{Features: y, Window: 4, Hidden: 4, Seed: 2}, "vy"), true); err != nil {
+		t.Fatal(err)
+	}
+	reload(x)
+	wait := during(r, "rollback checked", func() { reload(y) })
+	v, err := r.SetActive(ctx, "")
+	wait()
+	if err != nil || v.Version != "vx" {
+		t.Fatalf("roll back with a reload in between: %+v, %v; want vx active (the reload waits)", v, err)
+	}
+	if a, _ := r.st.ActiveVersion(); a != "vx" {
+		t.Errorf("active version %q, want vx", a)
+	}
+	checkScorer(t, r)
+	if m, inUse := r.s.Model(); m != nil {
+		t.Errorf("scorer uses %q after the reload to vy's features, want nothing (vx does not fit them)", inUse)
 	}
 }
 

@@ -48,14 +48,21 @@ type scorer struct {
 	opts   scorerOptions
 	logger *slog.Logger
 
-	// regMu serialises the registry's changes (registryAdmin.lock).
+	// regMu serialises the registry's changes (registryAdmin.lock) and
+	// the scorer's taking of reloaded features (featuresChanged), so that
+	// a change checks and installs a model against the same features: a
+	// reload waits for a change in progress, and a change for a reload.
 	regMu sync.Mutex
 	// testHook, when set (tests), is called at named steps of registry
 	// changes.
 	testHook func(step string)
 
-	mu      sync.RWMutex
-	model   *model.Model
+	mu sync.RWMutex
+	// features are the feature names models are checked against: those of
+	// opts.Features when newScorer or featuresChanged (under regMu) last
+	// read them, not those of a reload in progress.
+	features []string
+	model    *model.Model
 	version string
 	sha     string // sha256 of version's data: a version is identified by both
 	// refused is the registry's active version (modelKey) when it could
@@ -129,6 +136,7 @@ func newScorer(o scorerOptions) (*scorer, error) {
 		windows: map[string]*history{},
 		latest:  map[string]prediction{},
 	}
+	s.features = o.Features()
 	f := promauto.With(o.Registerer)
 	s.scored = f.NewCounter(prometheus.CounterOpts{
 		Namespace: "omen", Name: "predictions_total", Help: "Entity windows scored by the model.",
@@ -202,8 +210,10 @@ func (s *scorer) reloadModel() error {
 // install puts m (version's model, of data sha256 sha, read and checked
 // against the features) in use, unless the registry's active version is
 // no longer version (a promotion since, whose caller loads it) or m does
-// not fit the features in use (they changed since m was checked): then m
-// is refused as reloadModel refuses an unusable model.
+// not fit the features in use (they changed since m was checked: a
+// reloadModel, which does not hold the registry lock, overtaken by
+// featuresChanged): then m is refused as reloadModel refuses an unusable
+// model.
 func (s *scorer) install(version, sha string, m *model.Model) error {
 	s.mu.Lock()
 	if a, _ := s.opts.Store.ActiveVersion(); a != version {
@@ -214,7 +224,7 @@ func (s *scorer) install(version, sha string, m *model.Model) error {
 		s.mu.Unlock()
 		return nil
 	}
-	if err := m.CheckFeatures(s.opts.Features()); err != nil {
+	if err := m.CheckFeatures(s.features); err != nil {
 		s.refused = modelKey(version, sha)
 		s.mu.Unlock()
 		return fmt.Errorf("model %s does not fit the configured features: %w: %w (not retried until another model is promoted or the configuration is reloaded)", version, errUnusableModel, err)
@@ -241,7 +251,7 @@ func (s *scorer) readModel(version string) (m *model.Model, sha string, err erro
 	if err != nil {
 		return nil, "", fmt.Errorf("load model %s: %w: %w", version, errUnusableModel, err)
 	}
-	if err := m.CheckFeatures(s.opts.Features()); err != nil {
+	if err := m.CheckFeatures(s.currentFeatures()); err != nil {
 		return nil, "", fmt.Errorf("model %s does not fit the configured features: %w: %w", version, errUnusableModel, err)
 	}
 	return m, meta.SHA256, nil
@@ -250,8 +260,8 @@ func (s *scorer) readModel(version string) (m *model.Model, sha string, err erro
 // use puts m in use as version, as reloadModel would after reading and
 // checking it (readModel), without decoding it again: m was decoded from
 // version's data, of sha256 sha, and checked against the features in use
-// then (install checks again: a configuration reload may have changed
-// them since). When the registry's active version is no longer version
+// then. Its callers, registry changes, hold the registry lock, which
+// featuresChanged waits for: the features have not changed since. When the registry's active version is no longer version
 // (a concurrent promotion or rollback), reloadModel loads the active one
 // instead.
 func (s *scorer) use(version, sha string, m *model.Model) error {
@@ -261,16 +271,42 @@ func (s *scorer) use(version, sha string, m *model.Model) error {
 	return s.install(version, sha, m)
 }
 
-// featuresChanged re-checks the loaded model after a configuration reload
-// changed the features: one that no longer fits is unloaded (scoring
-// stops until a fitting model is promoted, rather than feeding the model
-// other features than it was trained on), and a refused version is tried
-// again.
+// currentFeatures returns the feature names models are checked against
+// (see scorer.features); the slice is not modified.
+func (s *scorer) currentFeatures() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.features
+}
+
+// lockRegistry takes regMu (calling the test hook with "contended" when
+// it has to wait); it returns the unlock.
+func (s *scorer) lockRegistry() func() {
+	if !s.regMu.TryLock() {
+		if s.testHook != nil {
+			s.testHook("contended")
+		}
+		s.regMu.Lock()
+	}
+	return s.regMu.Unlock
+}
+
+// featuresChanged takes the features of a configuration reload
+// (opts.Features) and re-checks the loaded model: one that no longer fits
+// is unloaded (scoring stops until a fitting model is promoted, rather
+// than feeding the model other features than it was trained on), and a
+// refused version is tried again. It holds the registry lock: a registry
+// change in progress completes against the features it checked (and the
+// reload may then unload its model), so that a change refused as not
+// fitting has not changed the registry, and a model in use was checked
+// against the features in use.
 func (s *scorer) featuresChanged() {
+	defer s.lockRegistry()()
 	s.mu.Lock()
+	s.features = s.opts.Features()
 	s.refused = ""
 	if s.model != nil {
-		if err := s.model.CheckFeatures(s.opts.Features()); err != nil {
+		if err := s.model.CheckFeatures(s.features); err != nil {
 			s.logger.Error("the active model does not fit the reloaded features: nothing is scored until a fitting model is promoted (omen train, omen model promote)",
 				"version", s.version, "err", err)
 			s.refused = modelKey(s.version, s.sha)

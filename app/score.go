@@ -63,8 +63,8 @@ type scorer struct {
 	// read them, not those of a reload in progress.
 	features []string
 	model    *model.Model
-	version string
-	sha     string // sha256 of version's data: a version is identified by both
+	version  string
+	sha      string // sha256 of version's data: a version is identified by both
 	// refused is the registry's active version (modelKey) when it could
 	// not be loaded (it does not decode or does not fit the features):
 	// not retried, nor logged again, until another version is promoted or

@@ -1,8 +1,10 @@
 package features
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -291,7 +293,7 @@ func (c Config) Validate() error {
 	// expression, each of which would then read "more than lookback minus
 	// step". When step is under 1m, lookback is too and the error above
 	// already says so.
-	timing := step > 0 && step < lookback
+	timing := step > 0 && step < lookback && lookback >= time.Minute
 	if step > 0 && step >= lookback && step >= time.Minute {
 		at("step", -1, "")("must be shorter than lookback %v, got %v", lookback, step)
 	}
@@ -315,6 +317,16 @@ func (c Config) Validate() error {
 		}
 		seen[n] = kind
 	}
+	// Expressions that read more history than lookback allows: one is
+	// reported at its expression; several at lookback, once, which is then
+	// the likelier mistake (a lookback too short for the default features).
+	type longExpr struct {
+		section string
+		i       int
+		kind, n string
+		need    time.Duration
+	}
+	var long []longExpr
 	checkExpr := func(section string, i int, kind, n, expr string) {
 		bad := at(section, i, "expr")
 		if len(entity) == 0 && strings.Contains(expr, EntityPlaceholder) {
@@ -327,13 +339,17 @@ func (c Config) Validate() error {
 			bad("%s %q: %w", kind, n, err)
 			return
 		}
+		if section == "labels" && !hasSelector(e) {
+			bad("%s %q: reads no series, so it would mark every entity or none as failing", kind, n)
+			return
+		}
 		if miss := missingEntityLabels(e, entity); len(miss) > 0 {
 			bad("%s %q: its result cannot carry the entity label(s) %q, so every value would be dropped; keep them, e.g. sum by (${entity}) (…)", kind, n, miss)
 		}
 		// Evaluations lag the newest sample by about a step: keep a step
 		// of margin.
 		if need := history(e, DefaultLookbackDelta); timing && need+step > lookback {
-			bad("%s %q: expression reads %v of history, more than lookback %v minus step %v", kind, n, need, lookback, step)
+			long = append(long, longExpr{section, i, kind, n, need})
 		}
 	}
 	for i, f := range c.Features {
@@ -368,5 +384,27 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	switch len(long) {
+	case 0:
+	case 1:
+		l := long[0]
+		at(l.section, l.i, "expr")("%s %q: expression reads %v of history, more than lookback %v minus step %v", l.kind, l.n, l.need, lookback, step)
+	default:
+		most := slices.MaxFunc(long, func(a, b longExpr) int { return cmp.Compare(a.need, b.need) })
+		at("lookback", -1, "")("too short for %d expressions, which read more history than lookback minus step %v; the most is %s %q, %v: lookback must be at least %v",
+			len(long), step, most.kind, most.n, most.need, most.need+step)
+	}
 	return errors.Join(errs...)
+}
+
+// hasSelector reports whether e reads any series.
+func hasSelector(e parser.Expr) bool {
+	found := false
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if _, ok := n.(*parser.VectorSelector); ok {
+			found = true
+		}
+		return nil
+	})
+	return found
 }

@@ -275,6 +275,11 @@ func TestValidateStepLookbackOnce(t *testing.T) {
 			want: []string{`step: must be shorter than lookback 5m0s, got 5m0s`}},
 		{name: "lookback under 1m and under step", step: 30 * time.Second, lookback: 20 * time.Second,
 			want: []string{`lookback: must be at least 1m, got 20s`}},
+		// Not one error per feature.
+		{name: "lookback under 1m", step: 10 * time.Second, lookback: 30 * time.Second,
+			want: []string{`lookback: must be at least 1m, got 30s`}},
+		{name: "lookback too short for several features", step: 15 * time.Second, lookback: 5 * time.Minute,
+			want: []string{`lookback: too short for 17 expressions, which read more history than lookback minus step 15s; the most is feature "container_restarts_10m", 10m0s: lookback must be at least 10m15s`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -554,5 +559,48 @@ func TestInstantFeatures(t *testing.T) {
 	want := []bool{true, false, false, false, false}
 	if !slices.Equal(got, want) {
 		t.Errorf("InstantFeatures = %v, want %v", got, want)
+	}
+}
+
+// TestValidateSelectorless: an expression that reads no series is a
+// feature like any other (scalar(hour()), a daily covariate, goes to every
+// entity), but as a failure
+// label it would mark every entity or none; one expression beyond
+// lookback is reported at that expression.
+func TestValidateSelectorless(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want []string
+	}{
+		{name: "hour of day feature", edit: func(c *Config) {
+			c.Features = append(c.Features, Feature{Name: "hour_of_day", Expr: "scalar(hour())"})
+		}},
+		{name: "constant label", edit: func(c *Config) {
+			c.Labels = append(c.Labels, LabelDef{Name: "always", Expr: "1"})
+		}, want: []string{`labels[7].expr: label "always": reads no series, so it would mark every entity or none as failing`}},
+		{name: "vector(1) label", edit: func(c *Config) {
+			c.Labels = append(c.Labels, LabelDef{Name: "always", Expr: "vector(1)"})
+		}, want: []string{`labels[7].expr: label "always": reads no series, so it would mark every entity or none as failing`}},
+		{name: "one feature beyond lookback", edit: func(c *Config) {
+			c.Features = append(c.Features, Feature{Name: "slow", Expr: "sum by (${entity}) (rate(x[1h]))"})
+		}, want: []string{`features[17].expr: feature "slow": expression reads 1h0m0s of history, more than lookback 15m0s minus step 15s`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.edit(&c)
+			var got []string
+			for _, e := range joined(c.Validate()) {
+				var fe *FieldError
+				if !errors.As(e, &fe) {
+					t.Fatalf("error without a location: %q", e)
+				}
+				got = append(got, fe.Path()+": "+fe.Err.Error())
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
 	}
 }

@@ -1,12 +1,14 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/omen-sre/omen/runbooks"
+	"github.com/omen-sre/omen/store"
 )
 
 // routes builds the HTTP mux: operational endpoints, the remote-write
@@ -29,20 +31,33 @@ func (a *App) routes(src *sources) (http.Handler, error) {
 		}
 		fmt.Fprintln(w, "omen is Ready.")
 	})
-	reload := func(w http.ResponseWriter, _ *http.Request) {
-		if err := a.Reload(); err != nil {
-			http.Error(w, fmt.Sprintf("reload: %v", err), http.StatusInternalServerError)
-			return
-		}
-		fmt.Fprintln(w, "configuration reloaded")
-	}
+	reload := reloadHandler(a.Reload)
 	// Reload and remote-write change state: behind the token when one is set.
-	mux.Handle("POST /-/reload", s.Protect(http.HandlerFunc(reload)))
-	mux.Handle("PUT /-/reload", s.Protect(http.HandlerFunc(reload)))
+	mux.Handle("POST /-/reload", s.Protect(reload))
+	mux.Handle("PUT /-/reload", s.Protect(reload))
 	if src.remoteWrite != nil {
 		mux.Handle("POST /api/v1/write", s.Protect(src.remoteWrite))
 	}
 	mux.Handle("GET "+runbooks.Path, runbooks.Handler())
 	a.mountAPI(mux, s)
 	return mux, nil
+}
+
+// reloadHandler serves /-/reload with reload (App.Reload): 200 when the
+// configuration was applied, 507 when the store refused the new feature
+// schema for lack of disk space (store.ErrDiskFull: the reload changed
+// nothing, and can be retried once space is freed), 500 otherwise (an
+// invalid file, a component refusing it).
+func reloadHandler(reload func() error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if err := reload(); err != nil {
+			code := http.StatusInternalServerError
+			if errors.Is(err, store.ErrDiskFull) {
+				code = http.StatusInsufficientStorage
+			}
+			http.Error(w, fmt.Sprintf("reload: %v", err), code)
+			return
+		}
+		fmt.Fprintln(w, "configuration reloaded")
+	})
 }

@@ -103,10 +103,11 @@ func (s *Store) loadSchema() error {
 }
 
 // PutSchema records the vector layout. If it equals the current schema
-// nothing changes; otherwise a new version is recorded with Since = now.
+// nothing changes (and nothing is written: it succeeds below the disk
+// reserve too); otherwise a new version is recorded with Since = now.
 // featureNames and labelNames are copied.
 func (s *Store) PutSchema(featureNames, labelNames []string) error {
-	if err := s.enterWrite("schema"); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.exit()
@@ -115,6 +116,9 @@ func (s *Store) PutSchema(featureNames, labelNames []string) error {
 	cur := s.schema.Load()
 	if cur != nil && slices.Equal(cur.Features, featureNames) && slices.Equal(cur.Labels, labelNames) {
 		return nil
+	}
+	if err := s.writable("schema"); err != nil {
+		return fmt.Errorf("write schema: %w", err)
 	}
 	next := Schema{
 		Version:  1,

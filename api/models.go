@@ -16,8 +16,10 @@ import (
 )
 
 // ErrInvalid marks a request the backend refuses as invalid: a model file
-// that does not decode, or a model that does not fit the daemon's
-// configured features. The API answers 422.
+// that does not decode, a model that does not fit the daemon's configured
+// features, or one whose metadata version cannot name a model ("." or
+// "..": a URL path cannot name them; an empty or blank one is replaced by
+// m<checksum>). The API answers 422.
 var ErrInvalid = errors.New("invalid")
 
 // Invalid marks err as ErrInvalid (errors.Is) without changing its

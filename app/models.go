@@ -241,7 +241,7 @@ func registryError(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return api.NotFound(err)
-	case errors.Is(err, errUnusableModel):
+	case errors.Is(err, errUnusableModel), errors.Is(err, store.ErrInvalidVersion):
 		return api.Invalid(err)
 	case errors.Is(err, store.ErrActive):
 		return api.Conflict(fmt.Errorf("%w: promote another version first", err))

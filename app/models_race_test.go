@@ -336,3 +336,36 @@ func TestScorerIdentifiesModelsByData(t *testing.T) {
 		t.Errorf("scorer uses %q (the new model: %v), want the model of the other data", v, m == other)
 	}
 }
+
+// TestUploadUnusableVersion: a model file whose metadata version is "."
+// or ".." is refused as invalid (422; before, the store's refusal wrapped
+// no sentinel and the API answered 500 and logged an error), by the daemon
+// and offline, registering nothing; one whose version is blank is
+// registered as m<crc32c>, as one without a version is (before, it was
+// registered as " ", which the CLI could not name).
+func TestUploadUnusableVersion(t *testing.T) {
+	ctx := context.Background()
+	names := []string{"a", "b"}
+	r, _ := daemonRegistry(t, names)
+	for _, reg := range []struct {
+		name string
+		r    api.ModelAdmin
+	}{{"daemon", r}, {"offline", NewRegistry(r.st, "t")}} {
+		for i, v := range []string{".", ".."} {
+			f := modelFileOf(t, model.Config{Features: names, Window: 4, Hidden: 4, Seed: int64(i + 1)}, v)
+			if got, err := reg.r.AddModel(ctx, f, true); !errors.Is(err, api.ErrInvalid) || !errors.Is(err, store.ErrInvalidVersion) {
+				t.Errorf("%s: upload a model of version %q: %+v, %v; want ErrInvalid", reg.name, v, got, err)
+			}
+		}
+	}
+	if ms, _ := r.st.ListModels(); len(ms) != 0 {
+		t.Errorf("registered %+v, want nothing", ms)
+	}
+	for i, v := range []string{" ", "\t"} {
+		f := modelFileOf(t, model.Config{Features: names, Window: 4, Hidden: 4, Seed: int64(7 + i)}, v)
+		got, err := r.AddModel(ctx, f, false)
+		if err != nil || !strings.HasPrefix(got.Version, "m") || strings.TrimSpace(got.Version) != got.Version {
+			t.Errorf("upload a model of version %q: %+v, %v; want it registered as m<checksum>", v, got, err)
+		}
+	}
+}

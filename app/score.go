@@ -460,11 +460,14 @@ func predictionID(entity string, t int64) string {
 }
 
 // RegisterModel stores a model in the registry under a version derived
-// from its metadata (or its checksum) and returns the version.
+// from its metadata and returns the version: its metadata's version, or
+// m<crc32c of data> when that is empty or blank, or NAME-<crc32c> when
+// NAME is taken or was deleted. A metadata version the store refuses
+// ("." or "..") fails with an error wrapping store.ErrInvalidVersion.
 func RegisterModel(st *store.Store, m *model.Model, data []byte, source string) (string, error) {
 	meta := m.Meta()
 	version := meta.Version
-	if version == "" {
+	if strings.TrimSpace(version) == "" {
 		version = fmt.Sprintf("m%x", crc(data))
 	}
 	th := m.Thresholds()

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -37,6 +38,25 @@ var ErrExists = errors.New("already exists")
 
 // ErrActive is returned (wrapped) by DeleteModel for the active version.
 var ErrActive = errors.New("it is the active model")
+
+// ErrInvalidVersion is returned (wrapped) by PutModel for a version that
+// cannot name a model: empty or blank (only white space), "." or ".." (a
+// URL path cannot name them), or with a NUL byte.
+var ErrInvalidVersion = errors.New("not a usable name")
+
+// checkVersion refuses the names ErrInvalidVersion describes.
+func checkVersion(version string) error {
+	if err := validName("model version", version); err != nil {
+		return fmt.Errorf("%w: %w", err, ErrInvalidVersion)
+	}
+	switch {
+	case strings.TrimSpace(version) == "":
+		return fmt.Errorf("model version %q: %w (blank)", version, ErrInvalidVersion)
+	case version == "." || version == "..":
+		return fmt.Errorf("model version %q: %w (a URL path cannot name it)", version, ErrInvalidVersion)
+	}
+	return nil
+}
 
 const (
 	modelChunk      = 1 << 20
@@ -102,8 +122,8 @@ func (s *Store) registry(txn *badger.Txn) (registryState, error) {
 
 // PutModel registers model data under version. Registering the same data
 // again is a no-op; different data under an existing version, and any
-// data under a deleted version (DeleteModel), fails with ErrExists. The
-// versions "." and ".." are refused (they cannot be named in a URL path).
+// data under a deleted version (DeleteModel), fails with ErrExists. An
+// empty or blank version, "." and ".." are refused with ErrInvalidVersion.
 // Data is written in chunks, the metadata last, so a model is visible
 // only when complete. data is not retained.
 func (s *Store) PutModel(version string, data []byte, meta ModelMeta) error {
@@ -111,11 +131,8 @@ func (s *Store) PutModel(version string, data []byte, meta ModelMeta) error {
 		return err
 	}
 	defer s.exit()
-	if err := validName("model version", version); err != nil {
+	if err := checkVersion(version); err != nil {
 		return fmt.Errorf("put model: %w", err)
-	}
-	if version == "." || version == ".." {
-		return fmt.Errorf("put model: model version %q is not a usable name (a URL path cannot name it)", version)
 	}
 	start := time.Now()
 	sum := sha256.Sum256(data)

@@ -168,9 +168,35 @@ func TestDeletedModelNamesNotReused(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(openTest(t, Options{Path: dir}))
-	for _, v := range []string{".", ".."} {
-		if err := openTestMem(t).PutModel(v, []byte("m"), ModelMeta{}); err == nil || !strings.Contains(err.Error(), "not a usable name") {
-			t.Errorf("put version %q: %v, want it refused", v, err)
+}
+
+// TestUnusableModelVersions: PutModel refuses versions that cannot name a
+// model with ErrInvalidVersion: empty, blank (only white space: before,
+// " " was registered, and the CLI could not name it), "." and ".." (a URL
+// path cannot name them; before, refused without a sentinel, which the
+// API answered 500), a NUL byte. Nothing is registered.
+func TestUnusableModelVersions(t *testing.T) {
+	s := openTestMem(t)
+	for _, tc := range []struct{ version, want string }{
+		{"", "empty model version"},
+		{" ", "blank"},
+		{"\t \n", "blank"},
+		{".", "a URL path cannot name it"},
+		{"..", "a URL path cannot name it"},
+		{"a\x00b", "NUL byte"},
+	} {
+		err := s.PutModel(tc.version, []byte("m"), ModelMeta{})
+		if !errors.Is(err, ErrInvalidVersion) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("put version %q: %v, want ErrInvalidVersion saying %q", tc.version, err, tc.want)
+		}
+	}
+	if ms, err := s.ListModels(); err != nil || len(ms) != 0 {
+		t.Errorf("registered: %+v, %v; want none", ms, err)
+	}
+	// Names around them are fine.
+	for _, v := range []string{" v1", "...", ".v"} {
+		if err := s.PutModel(v, []byte("m "+v), ModelMeta{}); err != nil {
+			t.Errorf("put version %q: %v", v, err)
 		}
 	}
 }

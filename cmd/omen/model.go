@@ -70,7 +70,7 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen model %s: want %d argument(s), got %q\n", sub, n, rest)
 		return 2
 	case (sub == "promote" || sub == "delete") && strings.TrimSpace(rest[0]) == "":
-		fmt.Fprintf(stderr, "omen model %s: empty version: give a registered version (omen model list)\n", sub)
+		fmt.Fprintf(stderr, "omen model %s: empty or blank version: give a registered version (omen model list)\n", sub)
 		return 2
 	}
 	var file []byte

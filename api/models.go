@@ -41,8 +41,11 @@ func (e notFoundError) Is(target error) bool { return target == ErrNotFound }
 func (e notFoundError) Unwrap() error        { return e.error }
 
 // ErrConflict marks a request the backend refuses because of the
-// registry's state: deleting the active model, registering under a taken
-// or deleted version name. The API answers 409.
+// registry's state: deleting the active model (or the one the daemon
+// scores with). The API answers 409. A model file whose version is taken
+// by other data, or was deleted, is not refused: it is registered as
+// VERSION-<checksum> (201), and only when that is taken too is the upload
+// refused with ErrConflict.
 var ErrConflict = errors.New("conflict")
 
 // Conflict marks err as ErrConflict (errors.Is) without changing its

@@ -341,7 +341,7 @@ func TestScorerIdentifiesModelsByData(t *testing.T) {
 // or ".." is refused as invalid (422; before, the store's refusal wrapped
 // no sentinel and the API answered 500 and logged an error), by the daemon
 // and offline, registering nothing; one whose version is blank is
-// registered as m<crc32c>, as one without a version is (before, it was
+// registered as m<checksum>, as one without a version is (before, it was
 // registered as " ", which the CLI could not name).
 func TestUploadUnusableVersion(t *testing.T) {
 	ctx := context.Background()
@@ -366,6 +366,40 @@ func TestUploadUnusableVersion(t *testing.T) {
 		got, err := r.AddModel(ctx, f, false)
 		if err != nil || !strings.HasPrefix(got.Version, "m") || strings.TrimSpace(got.Version) != got.Version {
 			t.Errorf("upload a model of version %q: %+v, %v; want it registered as m<checksum>", v, got, err)
+		}
+	}
+}
+
+// TestRegisteredNamesDiffer: models registered under names derived from
+// their data get different names for different data: versionless models
+// (m<checksum>) and a third model under a taken name (NAME-<checksum>).
+// Before, the checksum was the CRC-32C of the whole file, which ends with
+// its own CRC-32C, so it was the same for every file: every versionless
+// model was m48674bc7, and a second collision answered 409.
+func TestRegisteredNamesDiffer(t *testing.T) {
+	ctx := context.Background()
+	names := []string{"a", "b"}
+	r, _ := daemonRegistry(t, names)
+	seen := map[string]bool{}
+	for i, v := range []string{"", "", "v", "v", "v"} {
+		f := modelFileOf(t, model.Config{Features: names, Window: 4, Hidden: 4, Seed: int64(i + 1)}, v)
+		got, err := r.AddModel(ctx, f, false)
+		if err != nil {
+			t.Fatalf("upload model %d (version %q): %v", i, v, err)
+		}
+		if seen[got.Version] {
+			t.Errorf("model %d (version %q) registered as %s, the name of an earlier one", i, v, got.Version)
+		}
+		seen[got.Version] = true
+		want := v
+		switch {
+		case v == "":
+			want = "m" + shortSum(f)
+		case i > 2:
+			want = v + "-" + shortSum(f)
+		}
+		if got.Version != want {
+			t.Errorf("model %d (version %q) registered as %s, want %s", i, v, got.Version, want)
 		}
 	}
 }

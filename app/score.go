@@ -2,9 +2,10 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"log/slog"
 	"math"
 	"os"
@@ -461,14 +462,17 @@ func predictionID(entity string, t int64) string {
 
 // RegisterModel stores a model in the registry under a version derived
 // from its metadata and returns the version: its metadata's version, or
-// m<crc32c of data> when that is empty or blank, or NAME-<crc32c> when
-// NAME is taken or was deleted. A metadata version the store refuses
-// ("." or "..") fails with an error wrapping store.ErrInvalidVersion.
+// m<checksum> when that is empty or blank, or NAME-<checksum> when NAME is
+// taken by other data or was deleted (the checksum is the first 8 hex
+// digits of the data's sha256; NAME-<checksum> taken too fails with
+// store.ErrExists). A metadata version the store refuses ("." or "..")
+// fails with an error wrapping store.ErrInvalidVersion.
 func RegisterModel(st *store.Store, m *model.Model, data []byte, source string) (string, error) {
 	meta := m.Meta()
 	version := meta.Version
+	sum := shortSum(data)
 	if strings.TrimSpace(version) == "" {
-		version = fmt.Sprintf("m%x", crc(data))
+		version = "m" + sum
 	}
 	th := m.Thresholds()
 	desc := "from " + source
@@ -488,8 +492,9 @@ func RegisterModel(st *store.Store, m *model.Model, data []byte, source string) 
 	err := st.PutModel(version, data, reg)
 	if errors.Is(err, store.ErrExists) {
 		// Another model under the same version (two trainings in one
-		// second): register this one under a version naming its data.
-		version = fmt.Sprintf("%s-%08x", version, crc(data))
+		// second, a deleted version's name): register this one under a
+		// version naming its data.
+		version += "-" + sum
 		err = st.PutModel(version, data, reg)
 	}
 	if err != nil {
@@ -498,7 +503,14 @@ func RegisterModel(st *store.Store, m *model.Model, data []byte, source string) 
 	return version, nil
 }
 
-func crc(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
+// shortSum names a model file's data in a version: the first 8 hex digits
+// of its sha256. (Not its CRC-32C: a model file ends with the CRC-32C of
+// the rest, so the CRC-32C of every whole file is the same constant, and
+// every model named by it got the same name.)
+func shortSum(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:4])
+}
 
 // predictionCollector exports the latest prediction of every live entity
 // as omen_failure_probability and omen_anomaly_score; entities that

@@ -63,12 +63,20 @@ const (
 	registryHistory = 100
 )
 
+// registryDeleted is how many deleted versions' names the registry
+// record keeps (the newest): a name deleted longer ago may be registered
+// again. A var for tests.
+var registryDeleted = 1000
+
 type registryState struct {
 	Generation uint64   `json:"generation"`
 	History    []string `json:"history"` // promoted versions, last is active
-	// Deleted are the versions DeleteModel removed: their names are not
-	// registered again (stored predictions name the version that scored
-	// them, so a reused name would make that history ambiguous).
+	// Deleted are the versions DeleteModel removed, the newest
+	// registryDeleted of them: their names are not registered again
+	// (stored predictions name the version that scored them, so a reused
+	// name would make that history ambiguous; the oldest predictions are
+	// gone by retention long before a thousand more versions were deleted,
+	// at any sane rate).
 	Deleted []string `json:"deleted,omitempty"`
 }
 
@@ -406,7 +414,8 @@ func (s *Store) ActiveVersion() (version string, generation uint64) {
 
 // DeleteModel removes an inactive model version and drops it from the
 // rollback history (a later Rollback skips it); its name is remembered and
-// not registered again (PutModel). Deleting the active version is refused
+// not registered again (PutModel), until 1000 more versions have been
+// deleted (the registry keeps the newest 1000 deleted names). Deleting the active version is refused
 // with an error wrapping ErrActive; an unknown one fails with ErrNotFound.
 // Deleting frees space, so it goes on below the disk reserve, down to half
 // of it, like the alert pipeline's writes (Badger reclaims the space at
@@ -428,6 +437,9 @@ func (s *Store) DeleteModel(version string) error {
 		st.History = slices.Compact(slices.DeleteFunc(st.History, func(v string) bool { return v == version }))
 		if !slices.Contains(st.Deleted, version) {
 			st.Deleted = append(st.Deleted, version)
+		}
+		if n := len(st.Deleted); n > registryDeleted {
+			st.Deleted = slices.Clone(st.Deleted[n-registryDeleted:])
 		}
 		return nil
 	})

@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -202,3 +204,42 @@ func TestUnusableModelVersions(t *testing.T) {
 }
 
 func openTestMem(t *testing.T) *Store { return openTest(t, Options{InMemory: true}) }
+
+// TestDeletedNamesBounded: the registry keeps the newest registryDeleted
+// deleted names (before, the list grew with every delete, in the one
+// record every registry change rewrites): an older one may be registered
+// again, a newer one not.
+func TestDeletedNamesBounded(t *testing.T) {
+	old := registryDeleted
+	registryDeleted = 3
+	t.Cleanup(func() { registryDeleted = old })
+	s := openTestMem(t)
+	if err := s.PutModel("active", []byte("a"), ModelMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Promote("active"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		v := fmt.Sprintf("v%d", i)
+		if err := s.PutModel(v, []byte(v), ModelMeta{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteModel(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg, err := s.registry(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"v2", "v3", "v4"}; !slices.Equal(reg.Deleted, want) {
+		t.Errorf("deleted names %v, want %v", reg.Deleted, want)
+	}
+	if err := s.PutModel("v0", []byte("new v0"), ModelMeta{}); err != nil {
+		t.Errorf("register v0 again, deleted before the newest 3: %v", err)
+	}
+	if err := s.PutModel("v2", []byte("new v2"), ModelMeta{}); !errors.Is(err, ErrExists) {
+		t.Errorf("register v2 again: %v, want ErrExists", err)
+	}
+}

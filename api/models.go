@@ -78,7 +78,9 @@ type ModelVersion struct {
 // previous model), ErrInvalid (a file that does not decode, a model that
 // does not fit the configured features) or ErrConflict (deleting the
 // active model); a write the store refuses for lack of disk space wraps
-// store.ErrDiskFull (the API answers 507). Registry changes should be
+// store.ErrDiskFull (the API answers 507: uploads are refused below the
+// store's disk reserve, promotions, rollbacks and deletes below half of
+// it). A change refused with ErrInvalid leaves the registry unchanged. Registry changes should be
 // atomic with respect to each other (the daemon's run one at a time).
 type ModelAdmin interface {
 	// Models lists the registered versions, newest first.

@@ -101,7 +101,6 @@ func TestWritesRefusedBelowReserve(t *testing.T) {
 		},
 		"schema":       func() error { return s.PutSchema([]string{"f", "g"}, nil) },
 		"model":        func() error { return s.PutModel("m", []byte("m"), ModelMeta{}) },
-		"registry":     func() error { return s.Promote("m") },
 		"ingest_reset": func() error { return s.ResetSource("src") },
 	}
 	for name, w := range writes {

@@ -100,9 +100,11 @@
 // in omen_store_writes_refused_total{kind} (every kind at 0 from Open);
 // reads keep working, and
 // writes resume as soon as space is freed. Open fails below the reserve.
-// RunRetention, and the alert pipeline's small writes (outbox items and
-// acknowledgements, alert states: alerts still reach Alertmanager), keep
-// running down to half the reserve. Gauges:
+// RunRetention, the alert pipeline's small writes (outbox items and
+// acknowledgements, alert states: alerts still reach Alertmanager) and the
+// model registry's changes (promote, rollback, delete: an operator backs
+// out of a bad model or frees space) keep running down to half the
+// reserve; model uploads do not. Gauges:
 // omen_store_disk_free_bytes, omen_store_disk_reserve_bytes, and
 // omen_store_size_bytes{kind} (sst, vlog, mem, other: blocks allocated to
 // the store's files, recomputed at most every 30 s). See the Disk section

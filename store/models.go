@@ -296,9 +296,12 @@ func (s *Store) ListModels() ([]ModelMeta, error) {
 }
 
 // Promote makes version the active model (it must be registered) and bumps
-// the registry generation. Promoting the active version is a no-op.
+// the registry generation. Promoting the active version is a no-op. Like
+// DeleteModel and Rollback it goes on below the disk reserve, down to half
+// of it: it writes one small record, and backs out of a bad model while
+// the disk is short.
 func (s *Store) Promote(version string) error {
-	if err := s.enterWrite("registry"); err != nil {
+	if err := s.enterAlertWrite("registry"); err != nil {
 		return err
 	}
 	defer s.exit()
@@ -320,9 +323,10 @@ func (s *Store) Promote(version string) error {
 }
 
 // Rollback re-activates the previously active model. It fails with an
-// error wrapping ErrNotFound when there is none.
+// error wrapping ErrNotFound when there is none. It goes on below the disk
+// reserve, down to half of it (see Promote).
 func (s *Store) Rollback() error {
-	if err := s.enterWrite("registry"); err != nil {
+	if err := s.enterAlertWrite("registry"); err != nil {
 		return err
 	}
 	defer s.exit()

@@ -38,3 +38,48 @@ func TestPutSchemaUnchangedBelowReserve(t *testing.T) {
 		t.Errorf("schema %+v, %v; want version 1 unchanged", cur, err)
 	}
 }
+
+// TestRegistryChangesBelowReserve: promotions, rollbacks and deletes (one
+// small record each) go on below the disk reserve down to half of it, so
+// that an operator short of space can back out of a bad model; uploads
+// are refused below the reserve. Before, promotions and rollbacks were
+// refused below the reserve (507).
+func TestRegistryChangesBelowReserve(t *testing.T) {
+	s, disk := lowDiskStore(t)
+	for _, v := range []string{"v1", "v2", "v3"} {
+		if err := s.PutModel(v, []byte(v), ModelMeta{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Promote(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	disk.free.Store(99 << 20) // reserve 100 MiB
+	s.checkDisk()
+	for _, step := range []struct {
+		name string
+		do   func() error
+	}{
+		{"roll back to v2", s.Rollback},
+		{"promote v3", func() error { return s.Promote("v3") }},
+		{"delete v2", func() error { return s.DeleteModel("v2") }},
+		{"roll back to v1", s.Rollback},
+	} {
+		if err := step.do(); err != nil {
+			t.Errorf("%s with 99 MiB free, 100 MiB reserve: %v", step.name, err)
+		}
+	}
+	if a, _ := s.ActiveVersion(); a != "v1" {
+		t.Errorf("active %q, want v1", a)
+	}
+	if err := s.PutModel("v4", []byte("v4"), ModelMeta{}); !errors.Is(err, ErrDiskFull) {
+		t.Errorf("upload with 99 MiB free: %v, want ErrDiskFull", err)
+	}
+	disk.free.Store(49 << 20) // below half the reserve
+	if err := s.Promote("v3"); !errors.Is(err, ErrDiskFull) {
+		t.Errorf("promote with 49 MiB free: %v, want ErrDiskFull", err)
+	}
+	if err := s.Rollback(); !errors.Is(err, ErrDiskFull) {
+		t.Errorf("roll back with 49 MiB free: %v, want ErrDiskFull", err)
+	}
+}

@@ -99,7 +99,9 @@
 // sizes) every write fails with an error wrapping ErrDiskFull and counted
 // in omen_store_writes_refused_total{kind} (every kind at 0 from Open);
 // reads keep working, and
-// writes resume as soon as space is freed. Open fails below the reserve.
+// writes resume as soon as space is freed. Open fails below the reserve
+// (OpenRegistry, which opens a store to manage its model registry, below
+// half of it).
 // RunRetention, the alert pipeline's small writes (outbox items and
 // acknowledgements, alert states: alerts still reach Alertmanager) and the
 // model registry's changes (promote, rollback, delete: an operator backs

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -82,4 +83,74 @@ func TestRegistryChangesBelowReserve(t *testing.T) {
 	if err := s.Rollback(); !errors.Is(err, ErrDiskFull) {
 		t.Errorf("roll back with 49 MiB free: %v, want ErrDiskFull", err)
 	}
+}
+
+// TestOpenRegistryBelowReserve: below the disk reserve Open refuses, but
+// OpenRegistry opens down to half of it, for the registry's maintenance
+// (before, an offline omen model list or delete could not open the
+// store below the reserve): it lists, rolls back and deletes, refuses an
+// upload, and refuses to open below half the reserve.
+func TestOpenRegistryBelowReserve(t *testing.T) {
+	dir := t.TempDir()
+	disk := &fakeDisk{}
+	disk.free.Store(1 << 30)
+	opts := Options{Path: dir, NoSync: true, DiskReserve: 100 << 20, DiskFree: disk.DiskFree}
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"v1", "v2", "v3"} {
+		if err := s.PutModel(v, []byte(v), ModelMeta{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Promote(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	disk.free.Store(60 << 20)
+	if _, err := Open(opts); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("Open with 60 MiB free, 100 MiB reserve: %v, want ErrDiskFull", err)
+	}
+	s = openRegistry(t, opts)
+	if ms, err := s.ListModels(); err != nil || len(ms) != 3 {
+		t.Errorf("list: %d models, %v; want 3", len(ms), err)
+	}
+	if err := s.Rollback(); err != nil {
+		t.Errorf("roll back: %v", err)
+	}
+	if err := s.DeleteModel("v3"); err != nil {
+		t.Errorf("delete v3: %v", err)
+	}
+	if err := s.PutModel("v4", []byte("v4"), ModelMeta{}); !errors.Is(err, ErrDiskFull) {
+		t.Errorf("upload: %v, want ErrDiskFull", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	disk.free.Store(40 << 20)
+	_, err = OpenRegistry(opts)
+	if !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), "half the reserve") {
+		t.Fatalf("OpenRegistry with 40 MiB free, 100 MiB reserve: %v, want ErrDiskFull naming half the reserve", err)
+	}
+	if strings.Count(err.Error(), "open store") != 1 {
+		t.Errorf("error %q says 'open store' more than once", err)
+	}
+	disk.free.Store(1 << 30)
+	s = openRegistry(t, opts)
+	if a, _ := s.ActiveVersion(); a != "v2" {
+		t.Errorf("active after reopening: %q, want v2", a)
+	}
+}
+
+func openRegistry(t *testing.T, opts Options) *Store {
+	t.Helper()
+	s, err := OpenRegistry(opts)
+	if err != nil {
+		t.Fatalf("OpenRegistry: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }

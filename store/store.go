@@ -69,7 +69,21 @@ type metrics struct {
 }
 
 // Open opens (creating if needed) the store described by opts.
-func Open(opts Options) (*Store, error) {
+func Open(opts Options) (*Store, error) { return open(opts, false) }
+
+// OpenRegistry opens the store as Open does, to manage its model registry
+// while no daemon runs (omen model list, promote, rollback, delete): it
+// opens while the free space on the store's filesystem is below
+// Options.DiskReserve too, down to half of it, where Open refuses. That is
+// the floor the running daemon keeps for its small writes (retention, the
+// alert pipeline, registry changes): Badger maps its new memtable and
+// value-log files sparse, so opening writes only the few pages that the
+// registry's records and Badger's manifest take. Writes are refused as
+// they are in a store Open opened (uploads below the reserve; promotions,
+// rollbacks and deletes below half of it).
+func OpenRegistry(opts Options) (*Store, error) { return open(opts, true) }
+
+func open(opts Options, registry bool) (*Store, error) {
 	opts.applyDefaults()
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("open store: invalid options: %w", err)
@@ -105,7 +119,13 @@ func Open(opts Options) (*Store, error) {
 	// Refuse to start on a nearly full disk: Badger's Open maps new
 	// memtable and value-log files and would die of SIGBUS.
 	if free := s.checkDisk(); s.disk.low.Load() {
-		return nil, fmt.Errorf("open store %q: %w", opts.Path, s.diskFullError(free))
+		switch {
+		case !registry:
+			return nil, fmt.Errorf("open store %q: %w", opts.Path, s.diskFullError(free))
+		case free < opts.DiskReserve/2:
+			return nil, fmt.Errorf("open store %q to manage the model registry: %w; it opens down to half the reserve, %d bytes (%.0f MiB)",
+				opts.Path, s.diskFullError(free), opts.DiskReserve/2, mib(opts.DiskReserve/2))
+		}
 	}
 	db, err := badger.Open(bo)
 	if err != nil {

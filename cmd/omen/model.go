@@ -29,7 +29,9 @@ holds the store, and uses a promoted model at once), or in the store at
 does not fit its configured features. rollback re-activates the version
 promoted before the active one. delete removes a version that is not
 active (promote another one first) and drops it from the rollback history:
-a later rollback goes to the version promoted before it.
+a later rollback goes to the version promoted before it. Without --url,
+list, promote, rollback and delete open the store while its disk is below
+the free-space reserve too, down to half of it; add does not.
 
 flags:`
 
@@ -91,7 +93,7 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		reg = c
 	} else {
-		open := openExistingStore
+		open := openRegistryStore
 		if sub == "add" {
 			open = createStore // registering into a new storage path is fine
 		}
@@ -159,30 +161,58 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 // creating one where a path is mistyped); when a running daemon holds it,
 // the error says to use --url.
 func openExistingStore(storagePath string) (*store.Store, error) {
+	return openExisting(storagePath, store.Open)
+}
+
+// openRegistryStore is openExistingStore for omen model's registry
+// changes and listing (store.OpenRegistry): it opens below the store's
+// disk reserve too, down to half of it, so that old versions can be
+// deleted and a bad model rolled back while the disk is short.
+func openRegistryStore(storagePath string) (*store.Store, error) {
+	return openExisting(storagePath, store.OpenRegistry)
+}
+
+func openExisting(storagePath string, open func(store.Options) (*store.Store, error)) (*store.Store, error) {
 	if _, err := os.Stat(filepath.Join(storagePath, "badger")); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no omen store at %q (--storage.path)", storagePath)
 		}
 		return nil, err
 	}
-	return createStore(storagePath)
-}
-
-// createStore opens the store under storagePath, creating it if needed.
-func createStore(storagePath string) (*store.Store, error) {
-	st, err := store.Open(store.Options{Path: filepath.Join(storagePath, "badger")})
+	st, err := open(storeOptions(storagePath))
 	if err != nil {
 		return nil, storeOpenError(storagePath, err)
 	}
 	return st, nil
 }
 
-// storeOpenError explains a store held by a running daemon.
-func storeOpenError(storagePath string, err error) error {
-	if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-		return fmt.Errorf("the store at %q is in use (by a running omen?): go through the daemon with --url http://127.0.0.1:9464 (its --web.listen-address)", storagePath)
+// createStore opens the store under storagePath, creating it if needed.
+func createStore(storagePath string) (*store.Store, error) {
+	st, err := store.Open(storeOptions(storagePath))
+	if err != nil {
+		return nil, storeOpenError(storagePath, err)
 	}
-	return fmt.Errorf("open store %q: %w", storagePath, err)
+	return st, nil
+}
+
+// storeDiskFree is the free-space reader of the stores the commands open
+// (tests; nil: the platform's).
+var storeDiskFree func(dir string) (uint64, error)
+
+func storeOptions(storagePath string) store.Options {
+	return store.Options{Path: filepath.Join(storagePath, "badger"), DiskFree: storeDiskFree}
+}
+
+// storeOpenError explains a store held by a running daemon, and one whose
+// disk is short of space; other errors are the store's (which name it).
+func storeOpenError(storagePath string, err error) error {
+	switch {
+	case strings.Contains(err.Error(), "Cannot acquire directory lock"):
+		return fmt.Errorf("the store at %q is in use (by a running omen?): go through the daemon with --url http://127.0.0.1:9464 (its --web.listen-address)", storagePath)
+	case errors.Is(err, store.ErrDiskFull):
+		return fmt.Errorf("%w: free space on its filesystem (a running daemon, through --url, deletes and rolls back down to half the reserve too)", err)
+	}
+	return err
 }
 
 // clientFlags are the flags of a command that calls a running daemon's API.

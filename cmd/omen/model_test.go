@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -257,5 +258,50 @@ func TestTrainAgainstDaemon(t *testing.T) {
 	// The store itself is the daemon's: training from it says to use --url.
 	if rc, _, errs := omen(t, "train", "--source", "store", "--storage.path", dir, "--out", out); rc != 1 || !strings.Contains(errs, "--url") {
 		t.Errorf("train on the daemon's store = %d, %q; want the hint to use --url", rc, errs)
+	}
+}
+
+// TestModelCommandBelowReserve: offline, omen model lists, deletes and
+// rolls back while the store's disk is below its reserve (352 MiB by
+// default), down to half of it; an upload is refused, and below half the
+// reserve so is opening the store, saying so once ("open store", not
+// "open store … open store"). Before, every offline command failed below
+// the reserve.
+func TestModelCommandBelowReserve(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var free atomic.Uint64
+	free.Store(1 << 40)
+	storeDiskFree = func(string) (uint64, error) { return free.Load(), nil }
+	t.Cleanup(func() { storeDiskFree = nil })
+	for _, v := range []string{"v1", "v2", "v3"} {
+		if rc, _, errs := omen(t, "model", "add", writeModelFile(t, []string{"a", "b"}, v), "--promote", "--storage.path", "s"); rc != 0 {
+			t.Fatalf("add %s = %d, %q", v, rc, errs)
+		}
+	}
+	free.Store(300 << 20)
+	for _, tc := range []struct {
+		args   []string
+		rc     int
+		stdout string
+		errs   string
+	}{
+		{[]string{"list"}, 0, "v3", ""},
+		{[]string{"rollback"}, 0, "active model is now v2", ""},
+		{[]string{"delete", "v3"}, 0, "deleted v3", ""},
+		{[]string{"promote", "v1"}, 0, "active model is now v1", ""},
+		{[]string{"add", writeModelFile(t, []string{"a", "b"}, "v4")}, 1, "", "store disk full"},
+	} {
+		rc, out, errs := omen(t, append(append([]string{"model"}, tc.args...), "--storage.path", "s")...)
+		if rc != tc.rc || !strings.Contains(out, tc.stdout) || !strings.Contains(errs, tc.errs) {
+			t.Errorf("omen model %q with 300 MiB free = %d, %q, %q; want %d with %q, %q", tc.args, rc, out, errs, tc.rc, tc.stdout, tc.errs)
+		}
+		if n := strings.Count(errs, "open store"); n > 1 {
+			t.Errorf("omen model %q: %q says 'open store' %d times", tc.args, errs, n)
+		}
+	}
+	free.Store(100 << 20)
+	rc, _, errs := omen(t, "model", "list", "--storage.path", "s")
+	if rc != 1 || !strings.Contains(errs, "half the reserve") || strings.Count(errs, "open store") != 1 {
+		t.Errorf("list with 100 MiB free = %d, %q; want 1, the store refusing below half the reserve (saying 'open store' once)", rc, errs)
 	}
 }

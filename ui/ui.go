@@ -216,36 +216,25 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 }
 
 // latestExplanation returns the explanation of p or, when p has none
-// stored (omen explains a prediction when its alert fires), the
-// explanation of the first of the entity's alerts (alerts in SortAlerts
-// order: firing first), with the id it was found under. A document without
-// attributions (Explanation.Error: the explanation failed when the alert
-// fired) is returned only when no alert of the entity has a real one.
+// stored (omen explains a prediction when its alert fires), the document
+// of the first of the entity's alerts that has one (alerts in SortAlerts
+// order: firing first), with the id it was found under. That document may
+// be a note without attributions (Explanation.Error: the explanation
+// failed when the alert fired): the firing alert's note is shown rather
+// than an older, resolved alert's explanation.
 func (u *UI) latestExplanation(ctx context.Context, p api.Prediction, alerts []api.Alert) (api.Explanation, string, error) {
 	x, err := u.b.Explanation(ctx, p.ID)
-	if err == nil && x.Error == "" || err != nil && !errors.Is(err, api.ErrNotFound) {
+	if err == nil || !errors.Is(err, api.ErrNotFound) {
 		return x, p.ID, err
-	}
-	note, noteID := x, p.ID
-	if err != nil {
-		noteID = ""
 	}
 	for _, a := range alerts {
 		if a.Entity != p.Entity {
 			continue
 		}
 		x, aerr := u.b.Explanation(ctx, a.Fingerprint)
-		switch {
-		case aerr == nil && x.Error != "":
-			if noteID == "" {
-				note, noteID = x, a.Fingerprint
-			}
-		case !errors.Is(aerr, api.ErrNotFound):
+		if !errors.Is(aerr, api.ErrNotFound) {
 			return x, a.Fingerprint, aerr
 		}
-	}
-	if noteID != "" {
-		return note, noteID, nil
 	}
 	return api.Explanation{}, "", err
 }

@@ -104,7 +104,7 @@ func TestLoad(t *testing.T) {
 		{name: "label without expr", yml: "features:\n  - name: a\n    expr: up\nlabels:\n  - name: l\n",
 			wantErr: `x.yml:5:5: labels[0]: label "l": needs expr or reasons`},
 		{name: "lookback below step", yml: "step: 2m\nlookback: 1m\n", wantErr: "x.yml:1:7: step: must be shorter than lookback 1m0s, got 2m0s"},
-		{name: "lookback too short for the default features", yml: "lookback: 3m\n", wantErr: "x.yml:1:11: lookback: too short for 17 expressions"},
+		{name: "lookback too short for the default features", yml: "lookback: 3m\n", wantErr: "x.yml:1:11: lookback: 3m0s is too short for 17 expressions"},
 		{name: "no features", yml: "features: []\nevent_features: []\nlabels: []\nentity_labels: [pod]\n", wantErr: ""},
 		{name: "remote-write limits", yml: "remote_write:\n  max_samples_per_request: 2000\n  max_series_per_request: 500\n  max_in_flight: 8\n  in_flight_wait: 2s\n  max_decoded_bytes: 1048576\n  max_labels: 32\n  max_label_value_length: 512\n  label_cache_size: 1000\n  label_cache_bytes: 1000000\n  append_timeout: 10s\n",
 			check: func(t *testing.T, c *Config) {
@@ -150,7 +150,7 @@ func TestLoad(t *testing.T) {
 		// An empty key leaves the built-in value in use: its errors say
 		// so, at the user's key.
 		{name: "built-in lookback under an empty key", yml: "step: 9m\nlookback:\n",
-			wantErr: "x.yml:2:10: lookback (built-in default): too short for 3 expressions"},
+			wantErr: "x.yml:2:10: lookback (built-in default): 15m0s is too short for 3 expressions"},
 		{name: "second document", yml: "step: 15s\n---\nlookback: 1h\n", wantErr: "x.yml:2:1: a second YAML document"},
 		{name: "empty trailing documents", yml: "step: 15s\n---\n---\n# nothing here\n"},
 		{name: "syntax error in a second document", yml: "step: 15s\n---\nfoo: [\n", wantErr: "x.yml:3: did not find expected node content"},
@@ -260,7 +260,7 @@ func TestValidationErrorPlaced(t *testing.T) {
 		{name: "label expr does not parse", yml: base + "labels:\n  - name: l\n    expr: (\n",
 			want: `x.yml:6:11: labels[0].expr: label "l": parse "("`},
 		{name: "built-in lookback too short for the features", yml: "step: 9m\n",
-			want: `x.yml: lookback (built-in default): too short for 3 expressions, which read more history than lookback minus step 9m0s; the most is feature "container_restarts_10m", 10m0s: lookback must be at least 19m0s`},
+			want: `x.yml: lookback (built-in default): 15m0s is too short for 3 expressions, which read more history than lookback minus step (9m0s); the most is feature "container_restarts_10m", 10m0s: lookback must be at least 19m0s`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

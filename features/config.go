@@ -391,8 +391,8 @@ func (c Config) Validate() error {
 		at(l.section, l.i, "expr")("%s %q: expression reads %v of history, more than lookback %v minus step %v", l.kind, l.n, l.need, lookback, step)
 	default:
 		most := slices.MaxFunc(long, func(a, b longExpr) int { return cmp.Compare(a.need, b.need) })
-		at("lookback", -1, "")("too short for %d expressions, which read more history than lookback minus step %v; the most is %s %q, %v: lookback must be at least %v",
-			len(long), step, most.kind, most.n, most.need, most.need+step)
+		at("lookback", -1, "")("%v is too short for %d expressions, which read more history than lookback minus step (%v); the most is %s %q, %v: lookback must be at least %v",
+			lookback, len(long), step, most.kind, most.n, most.need, most.need+step)
 	}
 	return errors.Join(errs...)
 }

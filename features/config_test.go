@@ -279,7 +279,7 @@ func TestValidateStepLookbackOnce(t *testing.T) {
 		{name: "lookback under 1m", step: 10 * time.Second, lookback: 30 * time.Second,
 			want: []string{`lookback: must be at least 1m, got 30s`}},
 		{name: "lookback too short for several features", step: 15 * time.Second, lookback: 5 * time.Minute,
-			want: []string{`lookback: too short for 17 expressions, which read more history than lookback minus step 15s; the most is feature "container_restarts_10m", 10m0s: lookback must be at least 10m15s`}},
+			want: []string{`lookback: 5m0s is too short for 17 expressions, which read more history than lookback minus step (15s); the most is feature "container_restarts_10m", 10m0s: lookback must be at least 10m15s`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

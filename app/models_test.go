@@ -388,7 +388,7 @@ func TestRegisterModelSameVersion(t *testing.T) {
 		versions = append(versions, v)
 	}
 	if versions[0] != "v1" || versions[1] == "v1" || !strings.HasPrefix(versions[1], "v1-") || versions[2] != versions[1] {
-		t.Fatalf("versions %v, want v1, v1-<crc>, the same again", versions)
+		t.Fatalf("versions %v, want v1, v1-<checksum>, the same again", versions)
 	}
 }
 

@@ -382,8 +382,11 @@ func Load(name string, data []byte) (*Config, error) {
 				return nil, yamlError(name, err, &root)
 			}
 			if !emptyDocument(&next) {
-				return nil, errors.Join(&Error{File: name, Line: next.Line, Column: next.Column,
-					Msg: "a second YAML document: the configuration is one document (remove the '---' and merge the keys)"})
+				msg := "a second YAML document: the configuration is one document (remove the '---' and merge the keys)"
+				if emptyDocument(&root) {
+					msg = "the configuration's keys follow an empty YAML document: remove the '---' before them"
+				}
+				return nil, errors.Join(&Error{File: name, Line: next.Line, Column: next.Column, Msg: msg})
 			}
 		}
 	}

@@ -152,6 +152,7 @@ func TestLoad(t *testing.T) {
 		{name: "built-in lookback under an empty key", yml: "step: 9m\nlookback:\n",
 			wantErr: "x.yml:2:10: lookback (built-in default): 15m0s is too short for 3 expressions"},
 		{name: "second document", yml: "step: 15s\n---\nlookback: 1h\n", wantErr: "x.yml:2:1: a second YAML document"},
+		{name: "keys after an empty document", yml: "---\n# nothing\n---\nstep: 30s\n", wantErr: "x.yml:3:1: the configuration's keys follow an empty YAML document"},
 		{name: "empty trailing documents", yml: "step: 15s\n---\n---\n# nothing here\n"},
 		{name: "syntax error in a second document", yml: "step: 15s\n---\nfoo: [\n", wantErr: "x.yml:3: did not find expected node content"},
 		// Errors come in file order, whatever order the checks run in.

@@ -551,31 +551,34 @@ func (a *App) applyConfig() error {
 		}
 		cfg = c
 	}
-	// A reload the alerting pipeline cannot apply changes nothing.
+	// Prepare: every component that can refuse cfg checks it before
+	// anything changes, so that a refused reload keeps the running state
+	// whole (event windows, Kubernetes event de-duplication, polled
+	// values, limits, poller queries).
 	if err := a.alerts.checkConfig(cfg); err != nil {
 		return err
 	}
-	// The extractor, the Prometheus pollers and the schema change together
-	// or not at all: a failure puts back what was already applied.
-	if err := a.extractor.SetConfig(cfg.Config); err != nil {
+	fx, err := a.extractor.PrepareConfig(cfg.Config)
+	if err != nil {
 		return fmt.Errorf("apply feature config: %w", err)
 	}
-	revert := func(err error, pollers bool) error {
-		errs := []error{err, a.extractor.SetConfig(old.Config)}
-		if pollers {
-			errs = append(errs, a.sources.setConfig(old))
-		}
-		return errors.Join(errs...)
+	if err := a.sources.checkConfig(cfg); err != nil {
+		return err
+	}
+	// Apply: the schema first (a write, which can still fail: then
+	// nothing changed), then the sources (whose checked changes do not
+	// fail; if they did, the schema goes back), then the extractor, which
+	// cannot fail.
+	if err := a.store.PutSchema(fx.FeatureNames(), fx.LabelNames()); err != nil {
+		return fmt.Errorf("record feature schema: %w", err)
 	}
 	if err := a.sources.setConfig(cfg); err != nil {
-		return revert(err, false)
+		return errors.Join(err, a.store.PutSchema(a.extractor.FeatureNames(), a.extractor.LabelNames()))
 	}
-	if err := a.store.PutSchema(a.extractor.FeatureNames(), a.extractor.LabelNames()); err != nil {
-		return revert(fmt.Errorf("record feature schema: %w", err), true)
-	}
+	a.extractor.ApplyConfig(fx)
 	// The model must fit the features now extracted (else it is unloaded).
 	a.scorer.featuresChanged()
-	err := a.alerts.setConfig(cfg)
+	err = a.alerts.setConfig(cfg)
 	a.cfg.Store(cfg)
 	return err
 }

@@ -253,15 +253,9 @@ func (s *sources) setConfig(cfg *config.Config) error {
 	// Everything that can refuse cfg is checked before anything changes,
 	// so that a refused reload never runs a request under its limits nor
 	// logs them as applied.
-	queries := pollerQueries(cfg)
-	if len(s.pollers) > 0 {
-		if err := stream.CheckQueries(queries); err != nil {
-			return fmt.Errorf("apply feature queries to the Prometheus pollers: %w", err)
-		}
-	}
-	l := liveLimitsOf(cfg)
-	if _, err := decode.New(decodeOptions(s.restartOnly.Ingest, l.NATSDecode)); err != nil {
-		return fmt.Errorf("apply nats decoder limits: %w", err)
+	queries, l, err := s.check(cfg)
+	if err != nil {
+		return err
 	}
 	old := s.live
 	if err := s.applyLimits(l); err != nil {
@@ -275,6 +269,37 @@ func (s *sources) setConfig(cfg *config.Config) error {
 		s.logger.Warn("configuration changes not applied until restart: the sources keep their start-time settings", "sections", keys)
 	}
 	return nil
+}
+
+// checkConfig returns the error setConfig would return for cfg from the
+// pollers' query set or the NATS decoders' limits, changing nothing: a
+// reload checks every component before applying anything. (The
+// remote_write limits are checked when the configuration is loaded.) A
+// nil *sources accepts anything.
+func (s *sources) checkConfig(cfg *config.Config) error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, _, err := s.check(cfg)
+	return err
+}
+
+// check checks what can refuse cfg and returns the pollers' queries and
+// the limits to apply; s.mu is held.
+func (s *sources) check(cfg *config.Config) (map[string]string, liveLimits, error) {
+	queries := pollerQueries(cfg)
+	if len(s.pollers) > 0 {
+		if err := stream.CheckQueries(queries); err != nil {
+			return nil, liveLimits{}, fmt.Errorf("apply feature queries to the Prometheus pollers: %w", err)
+		}
+	}
+	l := liveLimitsOf(cfg)
+	if _, err := decode.New(decodeOptions(s.restartOnly.Ingest, l.NATSDecode)); err != nil {
+		return nil, liveLimits{}, fmt.Errorf("apply nats decoder limits: %w", err)
+	}
+	return queries, l, nil
 }
 
 // applyLimits applies l to the running sources, all or nothing; s.mu is

@@ -238,24 +238,60 @@ func checkHead(c *compiled, h *Head) error {
 	return nil
 }
 
-// SetConfig replaces the definitions (a configuration reload). Events and
-// polled values are kept unless the entity labels changed. The Head is not
-// resized: a lookback beyond the Head's is an error.
+// SetConfig replaces the definitions (a configuration reload): it is
+// PrepareConfig then ApplyConfig. On error nothing changes.
 func (e *Extractor) SetConfig(cfg Config) error {
-	c, err := compile(cfg)
+	p, err := e.PrepareConfig(cfg)
 	if err != nil {
 		return err
 	}
-	if err := checkHead(c, e.head); err != nil {
-		return err
+	e.ApplyConfig(p)
+	return nil
+}
+
+// PreparedConfig is a configuration PrepareConfig checked for an
+// Extractor, ready for its ApplyConfig.
+type PreparedConfig struct{ c *compiled }
+
+// FeatureNames returns the names of Vector.Values under the prepared
+// configuration.
+func (p *PreparedConfig) FeatureNames() []string { return slices.Clone(p.c.names) }
+
+// LabelNames returns the names of Vector.Failure under the prepared
+// configuration.
+func (p *PreparedConfig) LabelNames() []string { return slices.Clone(p.c.labelNames) }
+
+// EntityLabels returns the prepared configuration's entity labels.
+func (p *PreparedConfig) EntityLabels() []string { return slices.Clone(p.c.entityLabels) }
+
+// PrepareConfig checks cfg for a reload and compiles it, changing
+// nothing: a reload that must change several components together
+// prepares each before applying any. The Head is not resized: a lookback
+// beyond the Head's is an error.
+func (e *Extractor) PrepareConfig(cfg Config) (*PreparedConfig, error) {
+	c, err := compile(cfg)
+	if err != nil {
+		return nil, err
 	}
+	if err := checkHead(c, e.head); err != nil {
+		return nil, err
+	}
+	return &PreparedConfig{c: c}, nil
+}
+
+// ApplyConfig puts p (from e's PrepareConfig) in force; it cannot fail.
+// Events and polled values are kept unless the entity labels changed
+// (then the event windows, the Kubernetes event UIDs seen and the polled
+// values are dropped); polled values of features and labels p no longer
+// defines are dropped.
+func (e *Extractor) ApplyConfig(p *PreparedConfig) {
+	c := p.c
 	old := e.cfg.Swap(c)
 	changed := !slices.Equal(old.entityLabels, c.entityLabels)
 	if changed {
 		e.events.reset()
 	}
 	e.polled.retain(c, changed)
-	return nil
 }
 
 // FeatureNames returns the names of Vector.Values: the PromQL features, then

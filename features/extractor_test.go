@@ -331,6 +331,60 @@ func TestSetConfig(t *testing.T) {
 	}
 }
 
+// TestPrepareConfigChangesNothing: PrepareConfig of a configuration with
+// other entity labels and without a polled feature keeps the definitions,
+// the events, the event UIDs seen and the polled values until
+// ApplyConfig, which then drops them.
+func TestPrepareConfigChangesNothing(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := newTestHead(t, reg, HeadOptions{})
+	cfg := Config{
+		Features:      []Feature{{Name: "temp_max", Expr: `max by (${entity}) (temp)`}},
+		EventFeatures: []EventFeature{{Name: "errs", Reasons: []string{"ModuleLoadError"}}},
+	}
+	e := newTestExtractor(t, h, reg, cfg)
+	t0 := base + 10*60*sec
+	ev := telemetry.Event{T: t0, Reason: "ModuleLoadError", Count: 2, UID: "u1",
+		Labels: labels.FromStrings("namespace", "ns", "pod", "a")}
+	e.AddEvents([]telemetry.Event{ev})
+	e.AddPolled([]telemetry.Sample{{Labels: labels.FromStrings("__name__", "temp_max", "namespace", "ns", "pod", "a"), T: t0, V: 7}})
+	want := []float64{7, 2}
+	check := func(when string, want []float64) {
+		t.Helper()
+		got := evaluate(t, e, t0)["ns/a"].Values
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: ns/a = %v, want %v", when, got, want)
+		}
+	}
+	check("at start", want)
+
+	next := Config{
+		EntityLabels:  []string{"namespace"},
+		EventFeatures: []EventFeature{{Name: "errs", Reasons: []string{"ModuleLoadError"}}},
+	}
+	p, err := e.PrepareConfig(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.FeatureNames(); !slices.Equal(got, []string{"errs"}) {
+		t.Errorf("prepared features %q", got)
+	}
+	check("prepared", want)
+	e.AddEvents([]telemetry.Event{ev}) // a redelivery: nothing new
+	check("prepared, event re-sent", want)
+	if got := e.FeatureNames(); !slices.Equal(got, []string{"temp_max", "errs"}) {
+		t.Errorf("features %q before ApplyConfig", got)
+	}
+
+	e.ApplyConfig(p)
+	if got := evaluate(t, e, t0); len(got) != 0 {
+		t.Errorf("after ApplyConfig with other entity labels: %v, want no vector (state dropped)", got)
+	}
+	if _, err := e.PrepareConfig(Config{Features: []Feature{{Name: "x", Expr: `rate(temp[5m]`}}}); err == nil {
+		t.Error("invalid config prepared")
+	}
+}
+
 func TestEvaluateCancelled(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := newTestHead(t, reg, HeadOptions{})

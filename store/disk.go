@@ -146,10 +146,10 @@ func (s *Store) stopDisk() {
 var refusedKinds = []string{
 	// enterWrite: refused below the reserve.
 	"batch", "ingest_reset", "event", "schema", "vector", "entity",
-	"prediction", "explanation", "model", "registry",
+	"prediction", "explanation", "model",
 	// enterAlertWrite and retention: refused below half the reserve.
 	"outbox", "outbox_ack", "alert_state", "alert_state_delete", "retention",
-	"model_delete",
+	"model_delete", "registry",
 }
 
 // writable fails with an error wrapping ErrDiskFull while free space is
@@ -190,7 +190,8 @@ func (s *Store) enterWrite(kind string) error {
 // go on down to half the reserve, so that alerts, and the one saying the
 // disk fills up, still reach Alertmanager while ingest is refused. Model
 // deletes use it too: they free space, which is what an operator short of
-// it does.
+// it does; and so do promotions and rollbacks (one small record: the way
+// to back out of a bad model while the disk is short).
 func (s *Store) enterAlertWrite(kind string) error {
 	if err := s.enter(); err != nil {
 		return err

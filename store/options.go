@@ -72,10 +72,11 @@ type Options struct {
 	// (128 MiB).
 	ValueLogFileSize int64
 	// DiskReserve is the free space, in bytes, that the store's
-	// filesystem must keep: below it every write (except RunRetention and
-	// the outbox and alert-state writes, which go on down to half of it)
-	// fails with an error wrapping
-	// ErrDiskFull, and Open refuses to start. Badger maps files it has not
+	// filesystem must keep: below it every write (except RunRetention, the
+	// outbox and alert-state writes and the model registry's promotions,
+	// rollbacks and deletes, which go on down to half of it) fails with an
+	// error wrapping ErrDiskFull, and Open refuses to start (OpenRegistry
+	// opens down to half of it). Badger maps files it has not
 	// reserved disk blocks for, so writing into a full filesystem kills the
 	// process with SIGBUS instead of returning an error; the reserve covers
 	// what Badger may allocate next. Default DefaultDiskReserve(

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -516,8 +518,10 @@ func (a *App) closeResources() error {
 
 // Reload re-reads the configuration file and applies what can change at
 // run time (feature definitions, alerting, the remote_write and NATS
-// decoder limits; see sources.setConfig). It is what SIGHUP and
-// POST /-/reload do.
+// decoder limits; see sources.setConfig), all or nothing. A file that
+// changes entity_labels, step or lookback is refused (checkRestartNeeded);
+// one that changes other start-time settings applies the rest and warns
+// (restartOnlyKeys). It is what SIGHUP and POST /-/reload do.
 func (a *App) Reload() error {
 	ch := make(chan error, 1)
 	select {
@@ -551,6 +555,12 @@ func (a *App) applyConfig() error {
 		}
 		cfg = c
 	}
+	// What the running daemon cannot change consistently is refused
+	// outright (it needs a restart).
+	start := a.opts.Config
+	if err := checkRestartNeeded(start, cfg); err != nil {
+		return err
+	}
 	// Prepare: every component that can refuse cfg checks it before
 	// anything changes, so that a refused reload keeps the running state
 	// whole (event windows, Kubernetes event de-duplication, polled
@@ -578,9 +588,65 @@ func (a *App) applyConfig() error {
 	a.extractor.ApplyConfig(fx)
 	// The model must fit the features now extracted (else it is unloaded).
 	a.scorer.featuresChanged()
+	if keys := restartOnlyKeys(start, cfg); len(keys) > 0 {
+		a.logger.Warn("configuration changes not applied until restart: the daemon keeps their start-time values", "sections", keys)
+	}
 	err = a.alerts.setConfig(cfg)
 	a.cfg.Store(cfg)
 	return err
+}
+
+// checkRestartNeeded refuses a reloaded configuration cfg that changes,
+// from the start-time configuration start, a setting the components read
+// at start and that cannot change in some of them without the others:
+// entity_labels (the Prometheus pollers' result labels, the scorer's
+// per-entity history, the prediction metrics' labels and the stored
+// predictions' entity keys), step (the evaluator, the scorer's windows,
+// the alert pipeline and the pollers run at it) and lookback (the
+// in-memory PromQL window and the ingest log kept to rebuild it). The
+// feature extractor alone could take them; half of the daemon on the new
+// values is worse than a refused reload, which keeps everything as it was.
+func checkRestartNeeded(start, cfg *config.Config) error {
+	s, c := start.Resolved(), cfg.Resolved()
+	var changed []string
+	if !slices.Equal(s.EntityLabels, c.EntityLabels) {
+		changed = append(changed, fmt.Sprintf("entity_labels from %q to %q", s.EntityLabels, c.EntityLabels))
+	}
+	if s.Step != c.Step {
+		changed = append(changed, fmt.Sprintf("step from %v to %v", s.Step, c.Step))
+	}
+	if s.Lookback != c.Lookback {
+		changed = append(changed, fmt.Sprintf("lookback from %v to %v", s.Lookback, c.Lookback))
+	}
+	if len(changed) > 0 {
+		return fmt.Errorf("configuration changes %s: these need a restart; nothing was reloaded", strings.Join(changed, ", "))
+	}
+	return nil
+}
+
+// restartOnlyKeys returns the keys whose change from start to cfg a
+// reload accepts but does not apply (the daemon keeps the start-time
+// values, and the reload logs a warning naming them): the sources'
+// (restartOnly: ingest, the nats stream and consumer keys,
+// remote_write.disabled, prometheus), max_series (the in-memory window's
+// series and the event store's entities), runtime (GC settings and the
+// memory releaser), model.file (read at start when the registry has no
+// active model) and storage (Badger's options).
+func restartOnlyKeys(start, cfg *config.Config) []string {
+	keys := restartOnlyOf(start).changed(restartOnlyOf(cfg))
+	if start.Resolved().MaxSeries != cfg.Resolved().MaxSeries {
+		keys = append(keys, "max_series")
+	}
+	if start.Runtime != cfg.Runtime {
+		keys = append(keys, "runtime")
+	}
+	if start.Model.File != cfg.Model.File {
+		keys = append(keys, "model.file")
+	}
+	if start.Storage != cfg.Storage {
+		keys = append(keys, "storage")
+	}
+	return keys
 }
 
 // maintain runs retention a minute after the start and then hourly (a

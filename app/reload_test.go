@@ -141,3 +141,94 @@ func TestFailedReloadLogsNoApplied(t *testing.T) {
 		t.Errorf("log of a refused reload:\n%s", l)
 	}
 }
+
+// TestReloadRefusesRestartSettings: a reload that changes entity_labels,
+// step or lookback (which the pollers, the evaluator, the scorer, the
+// alerts and the in-memory window read at start) is refused with an error
+// saying it needs a restart, and changes nothing: not the configuration
+// in force, not the extractor's definitions, not its event state.
+func TestReloadRefusesRestartSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		from    string // replaced in testConfigYAML
+		to      string
+		wantErr string
+	}{
+		{name: "entity_labels", from: "entity_labels: [namespace, pod]", to: "entity_labels: [namespace]",
+			wantErr: `entity_labels from ["namespace" "pod"] to ["namespace"]`},
+		{name: "step", from: "step: 5s", to: "step: 10s", wantErr: "step from 5s to 10s"},
+		{name: "lookback lowered", from: "lookback: 6m", to: "lookback: 5m30s", wantErr: "lookback from 6m to 5m30s"},
+		{name: "lookback raised", from: "lookback: 6m", to: "lookback: 7m", wantErr: "lookback from 6m to 7m"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, write, pollerYAML, logs := pollerApp(t, "")
+			now := time.Now().Truncate(time.Second)
+			ev := telemetry.Event{T: now.UnixMilli(), Source: telemetry.SourceKubernetes, Reason: "ModuleLoadError",
+				Count: 1, UID: "ev-1", Labels: labels.FromStrings("namespace", "shop", "pod", "cart-0")}
+			a.extractor.AddEvents([]telemetry.Event{ev})
+			cfgBefore, fxBefore := a.Config(), a.extractor.Config()
+
+			if !strings.Contains(testConfigYAML, tt.from) {
+				t.Fatalf("testConfigYAML has no %q", tt.from)
+			}
+			write(strings.Replace(testConfigYAML, tt.from, tt.to, 1) + pollerYAML)
+			err := a.Reload()
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "need a restart") {
+				t.Fatalf("reload = %v, want an error naming %s and saying it needs a restart", err, tt.wantErr)
+			}
+			if a.Config() != cfgBefore {
+				t.Error("the configuration in force changed")
+			}
+			if fx := a.extractor.Config(); !slices.Equal(fx.EntityLabels, fxBefore.EntityLabels) || fx.Step != fxBefore.Step || fx.Lookback != fxBefore.Lookback {
+				t.Errorf("extractor config %v/%v/%v, want the start-time %v/%v/%v",
+					fx.EntityLabels, fx.Step, fx.Lookback, fxBefore.EntityLabels, fxBefore.Step, fxBefore.Lookback)
+			}
+			a.extractor.AddEvents([]telemetry.Event{ev}) // a redelivery
+			if got := featureOf(t, a, now, "shop/cart-0", "module_errors"); got != 1 {
+				t.Errorf("module_errors %v after the refused reload, want 1", got)
+			}
+			if strings.Contains(logs.String(), "not applied until restart") {
+				t.Errorf("a refused reload warned about restart-only keys:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestReloadWarnsRestartOnlyKeys: a reload that changes a setting read
+// only at start (besides those it refuses) succeeds, applies the rest, and
+// warns naming the key; the warning repeats while the file differs from
+// the start-time values.
+func TestReloadWarnsRestartOnlyKeys(t *testing.T) {
+	tests := []struct {
+		name  string
+		extra string
+		want  string
+	}{
+		{name: "max_series", extra: "max_series: 5000\n", want: "max_series"},
+		{name: "runtime", extra: "runtime:\n  gogc: 50\n", want: "runtime"},
+		{name: "model.file", extra: "model:\n  file: other.omm\n", want: "model.file"},
+		{name: "storage", extra: "storage:\n  block_cache_size: 1048576\n", want: "storage"},
+		{name: "ingest", extra: "ingest:\n  max_sample_age: 1h\n", want: "ingest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, write, logs := reloadableApp(t, "")
+			// A reloadable change alongside applies.
+			write(tt.extra + "alerting:\n  for: 7\n")
+			for round := range 2 {
+				before := len(logs.String())
+				if err := a.Reload(); err != nil {
+					t.Fatalf("round %d: reload: %v", round, err)
+				}
+				logged := logs.String()[before:]
+				if !strings.Contains(logged, "not applied until restart") || !strings.Contains(logged, tt.want) {
+					t.Errorf("round %d: no restart warning naming %s:\n%s", round, tt.want, logged)
+				}
+			}
+			if got := a.Config().Alerting.For; got != 7 {
+				t.Errorf("alerting.for %d after the reload, want 7", got)
+			}
+		})
+	}
+}

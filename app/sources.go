@@ -42,7 +42,7 @@ type sources struct {
 	pollers []pollerWithBackfill
 	logger  *slog.Logger
 	// restartOnly is the configuration the sources were built with that
-	// a reload cannot change (setConfig warns when it would).
+	// a reload cannot change (the reload warns when it would).
 	restartOnly restartOnly
 	// mu serializes setConfig; live are the limits it applied last.
 	mu   sync.Mutex
@@ -239,10 +239,10 @@ func pollerQueries(cfg *config.Config) map[string]string {
 // set of queries (a new feature is polled, a changed expression is polled
 // in its new form, a removed one no longer); every poller gets the same
 // set, and when the set is invalid none changes. Other poller settings
-// (the list of servers, URL, step, timeout, backfill), the ingest
-// section, the other nats keys and remote_write.disabled take a restart: when cfg
-// changes them, a warning names them, and the sources keep the settings
-// they started with. Safe for concurrent use with run; a nil *sources
+// (the list of servers, URL, timeout, backfill), the ingest
+// section, the other nats keys and remote_write.disabled take a restart:
+// the sources keep the settings they started with (App.applyConfig warns,
+// restartOnlyKeys; a changed step or entity_labels is refused there). Safe for concurrent use with run; a nil *sources
 // (not started) does nothing.
 func (s *sources) setConfig(cfg *config.Config) error {
 	if s == nil {
@@ -264,9 +264,6 @@ func (s *sources) setConfig(cfg *config.Config) error {
 	if err := s.setQueries(queries); err != nil {
 		// Not reached (the set was checked above); the limits go back.
 		return errors.Join(err, s.applyLimits(old))
-	}
-	if keys := s.restartOnly.changed(restartOnlyOf(cfg)); len(keys) > 0 {
-		s.logger.Warn("configuration changes not applied until restart: the sources keep their start-time settings", "sections", keys)
 	}
 	return nil
 }

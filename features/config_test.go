@@ -239,14 +239,7 @@ func TestValidateEntityLabelErrorsOnce(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(&c)
 			}
-			var got []string
-			for _, e := range joined(c.Validate()) {
-				var fe *FieldError
-				if !errors.As(e, &fe) {
-					t.Fatalf("error without a location: %q", e)
-				}
-				got = append(got, fe.Path()+": "+fe.Err.Error())
-			}
+			got := located(t, &c)
 			if len(got) != len(tc.want) {
 				t.Fatalf("%d errors, want %d:\n%s", len(got), len(tc.want), strings.Join(got, "\n"))
 			}
@@ -285,19 +278,27 @@ func TestValidateStepLookbackOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()
 			c.Step, c.Lookback = model.Duration(tc.step), model.Duration(tc.lookback)
-			var got []string
-			for _, e := range joined(c.Validate()) {
-				var fe *FieldError
-				if !errors.As(e, &fe) {
-					t.Fatalf("error without a location: %q", e)
-				}
-				got = append(got, fe.Path()+": "+fe.Err.Error())
-			}
+			got := located(t, &c)
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
 	}
+}
+
+// located returns Validate's errors as "path: message", failing t on one
+// without a location.
+func located(t *testing.T, c *Config) []string {
+	t.Helper()
+	var got []string
+	for _, e := range joined(c.Validate()) {
+		var fe *FieldError
+		if !errors.As(e, &fe) {
+			t.Fatalf("error without a location: %q", e)
+		}
+		got = append(got, fe.Path()+": "+fe.Err.Error())
+	}
+	return got
 }
 
 // joined splits an errors.Join error into its parts.
@@ -590,14 +591,7 @@ func TestValidateSelectorless(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()
 			tc.edit(&c)
-			var got []string
-			for _, e := range joined(c.Validate()) {
-				var fe *FieldError
-				if !errors.As(e, &fe) {
-					t.Fatalf("error without a location: %q", e)
-				}
-				got = append(got, fe.Path()+": "+fe.Err.Error())
-			}
+			got := located(t, &c)
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}

@@ -4,17 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/api"
-	"github.com/omen-sre/omen/features"
-	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -22,21 +17,8 @@ import (
 // predictions handed to process are not the scorer's (it never saw them).
 func newUnexplainedAlerter(t *testing.T) (*alerter, *store.Store) {
 	t.Helper()
-	cfg := testConfig(t)
-	m, err := model.New(model.Config{Features: features.Names(cfg.Config), Window: 2, Hidden: 4, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	s, st := newTestScorer(t, cfg, m, reg)
-	t.Cleanup(func() { _ = st.Close() })
-	al, err := newAlerter(alerterOptions{Store: st, Config: cfg, ListenAddress: "127.0.0.1:1", Step: time.Duration(cfg.Step),
-		Explainer: newExplainer(st, s, cfg), Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(al.close)
-	return al, st
+	p := newAlertPipeline(t, alertPipelineOptions{explain: true})
+	return p.al, p.st
 }
 
 func unexplainedPrediction(entity string, t int64) prediction {
@@ -123,35 +105,8 @@ func TestExplanationStoredForFiredAlertsOnly(t *testing.T) {
 // fired on without explanation replaces the note stored under the alert's
 // fingerprint (which its links name after the alert state is dropped).
 func TestExplainNowReplacesNote(t *testing.T) {
-	cfg := testConfig(t)
-	m, err := model.New(model.Config{Features: features.Names(cfg.Config), Window: 2, Hidden: 4, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.SetThresholds(model.Thresholds{Failure: 0.01}) // everything alerts
-	reg := prometheus.NewRegistry()
-	s, st := newTestScorer(t, cfg, m, reg)
-	t.Cleanup(func() { _ = st.Close() })
-	log := slog.New(slog.DiscardHandler)
-	head, err := features.NewHead(features.HeadOptions{Lookback: time.Duration(cfg.Lookback), MaxSeries: cfg.MaxSeries, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fx, err := features.NewExtractor(features.ExtractorOptions{Config: cfg.Config, Head: head, Registerer: reg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := newIngester(st, head, fx, reg, log)
-	ex := newExplainer(st, s, cfg)
-	al, err := newAlerter(alerterOptions{Store: st, Config: cfg, ListenAddress: "127.0.0.1:1", Step: time.Duration(cfg.Step),
-		Explainer: ex, Registerer: reg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(al.close)
-	e := newEvaluator(evaluatorOptions{Extractor: fx, Store: st, Ingest: in, Scorer: s, Alerts: al, Step: time.Duration(cfg.Step),
-		Registerer: reg, Logger: log})
-	p := &stalePipeline{t: t, reg: reg, s: s, in: in, al: al, e: e, step: time.Duration(cfg.Step).Milliseconds()}
+	p := newAlertPipeline(t, alertPipelineOptions{failure: 0.01, explain: true}) // everything alerts
+	st, s, ex, al := p.st, p.s, p.ex, p.al
 	ctx := context.Background()
 	ts := time.Now().Add(-time.Hour).UnixMilli() / p.step * p.step
 	var fired []alert.Alert

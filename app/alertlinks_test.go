@@ -11,12 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/api"
-	"github.com/omen-sre/omen/features"
-	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/ui"
 )
@@ -26,34 +22,8 @@ import (
 // at every later step, and through the copy stored under the fingerprint
 // once the alert is no longer listed.
 func TestAlertLinksResolve(t *testing.T) {
-	cfg := testConfig(t)
-	m, err := model.New(model.Config{Features: features.Names(cfg.Config), Window: 2, Hidden: 4, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.SetThresholds(model.Thresholds{Failure: 0.01}) // everything alerts
-	reg := prometheus.NewRegistry()
-	s, st := newTestScorer(t, cfg, m, reg)
-	t.Cleanup(func() { _ = st.Close() })
-	log := slog.New(slog.DiscardHandler)
-	head, err := features.NewHead(features.HeadOptions{Lookback: time.Duration(cfg.Lookback), MaxSeries: cfg.MaxSeries, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex, err := features.NewExtractor(features.ExtractorOptions{Config: cfg.Config, Head: head, Registerer: reg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := newIngester(st, head, ex, reg, log)
-	al, err := newAlerter(alerterOptions{Store: st, Config: cfg, ListenAddress: "127.0.0.1:1", Step: time.Duration(cfg.Step),
-		Explainer: newExplainer(st, s, cfg), Registerer: reg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(al.close)
-	e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: s, Alerts: al, Step: time.Duration(cfg.Step),
-		Registerer: reg, Logger: log})
-	p := &stalePipeline{t: t, reg: reg, s: s, in: in, al: al, e: e, step: time.Duration(cfg.Step).Milliseconds()}
+	p := newAlertPipeline(t, alertPipelineOptions{failure: 0.01, explain: true}) // everything alerts
+	st, al, e := p.st, p.al, p.e
 
 	var listed bool
 	b, err := api.NewStoreBackend(api.StoreOptions{Store: st, Alerts: func() []alert.Alert {
@@ -99,21 +69,9 @@ func TestAlertLinksResolve(t *testing.T) {
 // generatorURL, and the API's explanation by fingerprint) answer 200 with
 // the prediction and why it has no attributions, instead of 404.
 func TestUnexplainedAlertLinks(t *testing.T) {
-	cfg := testConfig(t)
-	m, err := model.New(model.Config{Features: features.Names(cfg.Config), Window: 2, Hidden: 4, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	s, st := newTestScorer(t, cfg, m, reg)
-	t.Cleanup(func() { _ = st.Close() })
+	p := newAlertPipeline(t, alertPipelineOptions{explain: true})
+	st, al, reg := p.st, p.al, p.reg
 	log := slog.New(slog.DiscardHandler)
-	al, err := newAlerter(alerterOptions{Store: st, Config: cfg, ListenAddress: "127.0.0.1:1", Step: time.Duration(cfg.Step),
-		Explainer: newExplainer(st, s, cfg), Registerer: reg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(al.close)
 	b, err := api.NewStoreBackend(api.StoreOptions{Store: st, Alerts: al.Alerts})
 	if err != nil {
 		t.Fatal(err)

@@ -52,11 +52,7 @@ func during(r registryAdmin, step string, fn func()) (wait func()) {
 func TestDeleteDuringRollback(t *testing.T) {
 	ctx := context.Background()
 	r, files := daemonRegistry(t, e2eShapedFeatures())
-	for _, f := range files { // vA, then vB promoted: the rollback goes to vA
-		if _, err := r.AddModel(ctx, f, true); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addModels(t, r, true, files[:]...) // vA, then vB promoted: the rollback goes to vA
 	var derr error
 	wait := during(r, "rollback checked", func() { _, derr = r.DeleteModel(ctx, "vA") })
 	v, err := r.SetActive(ctx, "")
@@ -83,12 +79,8 @@ func TestDeleteDuringRollback(t *testing.T) {
 func TestDeleteDuringPromotion(t *testing.T) {
 	ctx := context.Background()
 	r, files := daemonRegistry(t, e2eShapedFeatures())
-	if _, err := r.AddModel(ctx, files[0], true); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.AddModel(ctx, files[1], false); err != nil {
-		t.Fatal(err)
-	}
+	addModels(t, r, true, files[0])
+	addModels(t, r, false, files[1])
 	var derr error
 	wait := during(r, "promoted", func() { _, derr = r.DeleteModel(ctx, "vA") })
 	v, err := r.SetActive(ctx, "vB")
@@ -118,15 +110,11 @@ func TestDeleteRacesRollbackStress(t *testing.T) {
 	const rounds = 200
 	for range rounds {
 		r, _ := daemonRegistry(t, names)
-		if _, err := NewRegistry(r.st, "t").AddModel(ctx, fBad, false); err != nil {
-			t.Fatal(err)
-		}
+		addModels(t, NewRegistry(r.st, "t"), false, fBad)
 		if err := r.st.Promote("vBad"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.AddModel(ctx, fA, true); err != nil {
-			t.Fatal(err)
-		}
+		addModels(t, r, true, fA)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		wg.Go(func() { <-start; _, _ = r.DeleteModel(ctx, "vA") })
@@ -185,9 +173,7 @@ func TestReloadDuringPromotion(t *testing.T) {
 	ctx := context.Background()
 	ab, cd := []string{"a", "b"}, []string{"c", "d"}
 	r, reload := reloadableRegistry(t, ab)
-	if _, err := r.AddModel(ctx, modelFileOf(t, model.Config{Features: ab, Window: 4, Hidden: 4, Seed: 1}, "v1"), false); err != nil {
-		t.Fatal(err)
-	}
+	addModels(t, r, false, modelFileOf(t, model.Config{Features: ab, Window: 4, Hidden: 4, Seed: 1}, "v1"))
 	wait := during(r, "promoted", func() { reload(cd) })
 	v, err := r.SetActive(ctx, "v1")
 	wait()
@@ -221,13 +207,9 @@ func TestReloadDuringRollback(t *testing.T) {
 	ctx := context.Background()
 	x, y := []string{"a", "b"}, []string{"c", "d"}
 	r, reload := reloadableRegistry(t, x)
-	if _, err := r.AddModel(ctx, modelFileOf(t, model.Config{Features: x, Window: 4, Hidden: 4, Seed: 1}, "vx"), true); err != nil {
-		t.Fatal(err)
-	}
+	addModels(t, r, true, modelFileOf(t, model.Config{Features: x, Window: 4, Hidden: 4, Seed: 1}, "vx"))
 	reload(y)
-	if _, err := r.AddModel(ctx, modelFileOf(t, model.Config{Features: y, Window: 4, Hidden: 4, Seed: 2}, "vy"), true); err != nil {
-		t.Fatal(err)
-	}
+	addModels(t, r, true, modelFileOf(t, model.Config{Features: y, Window: 4, Hidden: 4, Seed: 2}, "vy"))
 	reload(x)
 	wait := during(r, "rollback checked", func() { reload(y) })
 	v, err := r.SetActive(ctx, "")
@@ -253,11 +235,7 @@ func TestReuploadDeletedVersion(t *testing.T) {
 	ctx := context.Background()
 	names := e2eShapedFeatures()
 	r, files := daemonRegistry(t, names)
-	for _, f := range files {
-		if _, err := r.AddModel(ctx, f, true); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addModels(t, r, true, files[:]...)
 	if _, err := r.SetActive(ctx, "vA"); err != nil {
 		t.Fatal(err)
 	}
@@ -290,9 +268,7 @@ func TestReuploadDeletedVersion(t *testing.T) {
 func TestRegistryErrorsSayItOnce(t *testing.T) {
 	ctx := context.Background()
 	r, files := daemonRegistry(t, e2eShapedFeatures())
-	if _, err := r.AddModel(ctx, files[0], true); err != nil {
-		t.Fatal(err)
-	}
+	addModels(t, r, true, files[0])
 	for _, tc := range []struct {
 		name string
 		call func() error
@@ -316,11 +292,8 @@ func TestRegistryErrorsSayItOnce(t *testing.T) {
 // version and data (sha256), not by version alone: a model of another
 // data under the version in use is put in use (before, it was ignored).
 func TestScorerIdentifiesModelsByData(t *testing.T) {
-	ctx := context.Background()
 	r, files := daemonRegistry(t, e2eShapedFeatures())
-	if _, err := r.AddModel(ctx, files[0], true); err != nil {
-		t.Fatal(err)
-	}
+	addModels(t, r, true, files[0])
 	old, v := r.s.Model()
 	if v != "vA" {
 		t.Fatalf("scorer uses %q, want vA", v)

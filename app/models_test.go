@@ -225,6 +225,16 @@ func daemonRegistry(tb testing.TB, names []string) (registryAdmin, [2][]byte) {
 	return registryAdmin{st: st, s: s, source: "test"}, files
 }
 
+// addModels registers files on r in order, promoting each with promote.
+func addModels(tb testing.TB, r api.ModelAdmin, promote bool, files ...[]byte) {
+	tb.Helper()
+	for _, f := range files {
+		if _, err := r.AddModel(context.Background(), f, promote); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
 // e2eShapedFeatures are 30 feature names, as many as the e2e model's.
 func e2eShapedFeatures() []string {
 	names := make([]string, 30)
@@ -254,11 +264,7 @@ func BenchmarkPromoteUpload(b *testing.B) {
 func BenchmarkPromoteRegistered(b *testing.B) {
 	r, files := daemonRegistry(b, e2eShapedFeatures())
 	ctx := context.Background()
-	for _, f := range files {
-		if _, err := r.AddModel(ctx, f, false); err != nil {
-			b.Fatal(err)
-		}
-	}
+	addModels(b, r, false, files[:]...)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -341,12 +347,7 @@ func TestPromoteDecodesOnce(t *testing.T) {
 // active version.
 func TestUseFollowsRegistry(t *testing.T) {
 	r, files := daemonRegistry(t, e2eShapedFeatures())
-	ctx := context.Background()
-	for _, f := range files {
-		if _, err := r.AddModel(ctx, f, false); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addModels(t, r, false, files[:]...)
 	mA, shaA, err := r.s.readModel("vA")
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,28 @@ func loadConfig(t *testing.T, yml string) *config.Config {
 	return c
 }
 
+// newEmbeddedSources returns the sources of cfg on an embedded NATS
+// server, appending nowhere and logging to log (nil: nowhere).
+func newEmbeddedSources(t *testing.T, cfg *config.Config, log *slog.Logger) *sources {
+	t.Helper()
+	srv, err := natsembed.Start(natsembed.Options{ListenAddress: "127.0.0.1:0", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	src, err := newSources(sourceOptions{Config: cfg, NATSURL: srv.ClientURL(),
+		Appender:   stream.AppenderFunc(func(context.Context, []telemetry.Batch) error { return nil }),
+		Registerer: prometheus.NewRegistry(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.nc.Close)
+	return src
+}
+
 func resolvedExprs(cfg *config.Config) []string {
 	var out []string
 	for _, f := range cfg.Resolved().Features {
@@ -70,11 +92,6 @@ func resolvedExprs(cfg *config.Config) []string {
 // feature is polled, a changed expression is polled in its new form.
 func TestSourcesSetConfigUpdatesPollers(t *testing.T) {
 	testenv.VerifyNoLeaks(t)
-	srv, err := natsembed.Start(natsembed.Options{ListenAddress: "127.0.0.1:0", StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
 	rec := &queryRecorder{}
 	var proms []*httptest.Server
 	for range 2 {
@@ -106,13 +123,7 @@ features:
 	for _, ps := range proms {
 		cfg.Prometheus = append(cfg.Prometheus, config.PollerConfig{URL: ps.URL})
 	}
-	src, err := newSources(sourceOptions{Config: cfg, NATSURL: srv.ClientURL(),
-		Appender:   stream.AppenderFunc(func(context.Context, []telemetry.Batch) error { return nil }),
-		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(src.nc.Close)
+	src := newEmbeddedSources(t, cfg, nil)
 	ctx := context.Background()
 	evalAll := func() []string {
 		t.Helper()
@@ -159,11 +170,6 @@ features:
 // moment, and logs neither limits as applied nor a restart warning.
 func TestSourcesRefusedConfigTouchesNothing(t *testing.T) {
 	testenv.VerifyNoLeaks(t)
-	srv, err := natsembed.Start(natsembed.Options{ListenAddress: "127.0.0.1:0", StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
 	prom := httptest.NewServer(&queryRecorder{})
 	t.Cleanup(prom.Close)
 	head := "entity_labels: [namespace, pod]\nstep: 5s\nprometheus:\n  - url: " + prom.URL + "\n"
@@ -183,14 +189,7 @@ ingest:
 `
 	logs := &syncWriter{}
 	cfg := loadConfig(t, good)
-	src, err := newSources(sourceOptions{Config: cfg, NATSURL: srv.ClientURL(),
-		Appender:   stream.AppenderFunc(func(context.Context, []telemetry.Batch) error { return nil }),
-		Registerer: prometheus.NewRegistry(),
-		Logger:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(src.nc.Close)
+	src := newEmbeddedSources(t, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	rwBefore, liveBefore := src.rw.Limits(), src.live
 
 	if err := src.setConfig(loadConfig(t, refused)); err == nil {

@@ -2,18 +2,12 @@ package app
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/internal/testenv"
-	"github.com/omen-sre/omen/stream"
-	"github.com/omen-sre/omen/stream/natsembed"
-	"github.com/omen-sre/omen/telemetry"
 )
 
 // TestSourcesFatalErrorStopsAll: a fatal consumer error (the NATS
@@ -24,23 +18,13 @@ func TestSourcesFatalErrorStopsAll(t *testing.T) {
 	for _, pollers := range []int{0, 1, 2} {
 		t.Run(map[int]string{0: "no poller", 1: "one poller", 2: "two pollers"}[pollers], func(t *testing.T) {
 			testenv.VerifyNoLeaks(t)
-			srv, err := natsembed.Start(natsembed.Options{ListenAddress: "127.0.0.1:0", StoreDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(srv.Shutdown)
 			cfg := testConfig(t)
 			for range pollers {
 				// Nothing listens on port 1: polls fail and are retried, the
 				// pollers keep running.
 				cfg.Prometheus = append(cfg.Prometheus, config.PollerConfig{URL: "http://127.0.0.1:1"})
 			}
-			src, err := newSources(sourceOptions{Config: cfg, NATSURL: srv.ClientURL(),
-				Appender:   stream.AppenderFunc(func(context.Context, []telemetry.Batch) error { return nil }),
-				Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			src := newEmbeddedSources(t, cfg, nil)
 			src.nc.Close() // the connection is gone for good
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -64,19 +48,9 @@ func TestSourcesFatalErrorStopsAll(t *testing.T) {
 // returns nil.
 func TestSourcesCancelIsClean(t *testing.T) {
 	testenv.VerifyNoLeaks(t)
-	srv, err := natsembed.Start(natsembed.Options{ListenAddress: "127.0.0.1:0", StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
 	cfg := testConfig(t)
 	cfg.Prometheus = []config.PollerConfig{{URL: "http://127.0.0.1:1"}}
-	src, err := newSources(sourceOptions{Config: cfg, NATSURL: srv.ClientURL(),
-		Appender:   stream.AppenderFunc(func(context.Context, []telemetry.Batch) error { return nil }),
-		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := newEmbeddedSources(t, cfg, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.run(ctx) }()

@@ -12,57 +12,70 @@ import (
 
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/telemetry"
 )
 
-// stalePipeline is the evaluation pipeline (ingester, extractor, scorer,
-// evaluator, alerter) without the daemon, driven step by step.
-type stalePipeline struct {
+// alertPipeline is the evaluation pipeline (ingester, extractor, scorer,
+// evaluator, alerter, explainer) without the daemon, driven step by step.
+type alertPipeline struct {
 	t    *testing.T
 	reg  *prometheus.Registry
+	st   *store.Store
 	s    *scorer
 	in   *ingester
+	ex   *explainer // nil unless alertPipelineOptions.explain
 	al   *alerter
 	e    *evaluator
 	step int64
 	seq  uint64
 }
 
-func newStalePipeline(t *testing.T) *stalePipeline {
+// alertPipelineOptions are what the tests of the pipeline set differently.
+type alertPipelineOptions struct {
+	failure float64 // the model's failure threshold; 0 keeps the model's own
+	explain bool    // the alerter explains the alerts it fires (else no explainer)
+}
+
+func newAlertPipeline(t *testing.T, o alertPipelineOptions) *alertPipeline {
 	t.Helper()
 	cfg := testConfig(t)
-	names := features.Names(cfg.Config)
-	m, err := model.New(model.Config{Features: names, Window: 2, Hidden: 4, Seed: 1})
+	m, err := model.New(model.Config{Features: features.Names(cfg.Config), Window: 2, Hidden: 4, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.SetThresholds(model.Thresholds{Failure: 0.01}) // everything alerts
-	reg := prometheus.NewRegistry()
-	s, st := newTestScorer(t, cfg, m, reg)
-	t.Cleanup(func() { _ = st.Close() })
+	if o.failure != 0 {
+		m.SetThresholds(model.Thresholds{Failure: o.failure})
+	}
+	p := &alertPipeline{t: t, reg: prometheus.NewRegistry(), step: time.Duration(cfg.Step).Milliseconds()}
+	p.s, p.st = newTestScorer(t, cfg, m, p.reg)
+	t.Cleanup(func() { _ = p.st.Close() })
 	log := slog.New(slog.DiscardHandler)
-	head, err := features.NewHead(features.HeadOptions{Lookback: time.Duration(cfg.Lookback), MaxSeries: cfg.MaxSeries, Registerer: reg})
+	head, err := features.NewHead(features.HeadOptions{Lookback: time.Duration(cfg.Lookback), MaxSeries: cfg.MaxSeries, Registerer: p.reg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, err := features.NewExtractor(features.ExtractorOptions{Config: cfg.Config, Head: head, Registerer: reg, Logger: log})
+	fx, err := features.NewExtractor(features.ExtractorOptions{Config: cfg.Config, Head: head, Registerer: p.reg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := newIngester(st, head, ex, reg, log)
-	al, err := newAlerter(alerterOptions{Store: st, Config: cfg, ListenAddress: "127.0.0.1:1", Step: time.Duration(cfg.Step),
-		Registerer: reg, Logger: log})
+	p.in = newIngester(p.st, head, fx, p.reg, log)
+	if o.explain {
+		p.ex = newExplainer(p.st, p.s, cfg)
+	}
+	p.al, err = newAlerter(alerterOptions{Store: p.st, Config: cfg, ListenAddress: "127.0.0.1:1", Step: time.Duration(cfg.Step),
+		Explainer: p.ex, Registerer: p.reg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(al.close)
-	e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: s, Alerts: al, Step: time.Duration(cfg.Step),
-		Registerer: reg, Logger: log})
-	return &stalePipeline{t: t, reg: reg, s: s, in: in, al: al, e: e, step: time.Duration(cfg.Step).Milliseconds()}
+	t.Cleanup(p.al.close)
+	p.e = newEvaluator(evaluatorOptions{Extractor: fx, Store: p.st, Ingest: p.in, Scorer: p.s, Alerts: p.al, Step: time.Duration(cfg.Step),
+		Registerer: p.reg, Logger: log})
+	return p
 }
 
 // appendPods appends one scrape of the pods at ts.
-func (p *stalePipeline) appendPods(ts int64, pods []string, k int) {
+func (p *alertPipeline) appendPods(ts int64, pods []string, k int) {
 	p.t.Helper()
 	var smp []telemetry.Sample
 	for _, pod := range pods {
@@ -85,7 +98,7 @@ type live struct {
 	probSeries, firingGauge                int
 }
 
-func (p *stalePipeline) live() live {
+func (p *alertPipeline) live() live {
 	p.t.Helper()
 	var l live
 	p.s.mu.RLock()
@@ -134,7 +147,7 @@ func pods(d, n int) []string {
 // metrics stop: no prediction is exported and no alert fires for a pod
 // that is gone.
 func TestStaleChurn(t *testing.T) {
-	p := newStalePipeline(t)
+	p := newAlertPipeline(t, alertPipelineOptions{failure: 0.01}) // everything alerts
 	ctx := context.Background()
 	ts := time.Now().Add(-24*time.Hour).UnixMilli() / p.step * p.step
 	const deploys, podsPer, life = 40, 10, 12

@@ -10,7 +10,7 @@ import (
 // prediction (here: no model), their firing alerts stay firing, and the
 // alerts of entities that vanished at the same time resolve.
 func TestStaleUnscoredKeepsAlerts(t *testing.T) {
-	p := newStalePipeline(t)
+	p := newAlertPipeline(t, alertPipelineOptions{failure: 0.01}) // everything alerts
 	ctx := context.Background()
 	ts := time.Now().Add(-24*time.Hour).UnixMilli() / p.step * p.step
 	stay, leave := pods(0, 5), pods(1, 5)
@@ -57,7 +57,7 @@ func TestStaleUnscoredKeepsAlerts(t *testing.T) {
 // idleAfter of wall time (every source stopped), idle steps expire the
 // predictions and alerts; data that comes back is evaluated as before.
 func TestStaleWallClockExpiry(t *testing.T) {
-	p := newStalePipeline(t)
+	p := newAlertPipeline(t, alertPipelineOptions{failure: 0.01}) // everything alerts
 	ctx := context.Background()
 	now := time.Now()
 	p.e.WallClock = true

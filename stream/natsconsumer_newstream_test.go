@@ -92,11 +92,7 @@ func TestNATSConsumerNewStreamAfterDeletion(t *testing.T) {
 	for _, ns := range natsServers {
 		t.Run(ns.name, func(t *testing.T) {
 			verifyNoLeaks(t)
-			nc := connect(t, ns.start(t))
-			js, err := jetstream.New(nc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			nc, js := connectJS(t, ns.start(t))
 			st, app := openStore(t)
 
 			c1 := newConsumer(t, nc, app, testNATSOptions(), nil)
@@ -155,11 +151,7 @@ func TestNATSConsumerRestartSameStreamNoReingest(t *testing.T) {
 		t.Run(ns.name, func(t *testing.T) {
 			verifyNoLeaks(t)
 			url := ns.start(t)
-			nc := connect(t, url)
-			js, err := jetstream.New(nc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			nc, js := connectJS(t, url)
 			st, app := openStore(t)
 
 			c1 := newConsumer(t, nc, app, testNATSOptions(), nil)
@@ -206,7 +198,7 @@ func TestNATSConsumerRestartSameStreamNoReingest(t *testing.T) {
 			stop = runConsumer(t, c2)
 			publishRange(t, js, "b", 0, m)
 			waitAcked(t, js, DefaultDurable, n+m)
-			err = stop()
+			err := stop()
 			close(quit)
 			<-readerDone
 			if err != nil {
@@ -255,11 +247,7 @@ func TestNATSConsumerSourceSurvivesServerRestart(t *testing.T) {
 func TestNATSConsumerUpgradeNoReingest(t *testing.T) {
 	const n, m = 20, 10
 	verifyNoLeaks(t)
-	nc := connect(t, natsServers[0].start(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := connectJS(t, natsServers[0].start(t))
 	st, app := openStore(t)
 	// The old version's Source name.
 	legacy := AppenderFunc(func(ctx context.Context, bs []telemetry.Batch) error {

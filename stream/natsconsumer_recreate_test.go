@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -43,11 +42,7 @@ func TestNATSConsumerRecreatedAfterDeletion(t *testing.T) {
 	for _, ns := range natsServers {
 		t.Run(ns.name, func(t *testing.T) {
 			verifyNoLeaks(t)
-			nc := connect(t, ns.start(t))
-			js, err := jetstream.New(nc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			nc, js := connectJS(t, ns.start(t))
 			app := &MemAppender{}
 			reg := prometheus.NewRegistry()
 			logs := &lockedBuffer{}
@@ -117,11 +112,7 @@ func TestNATSConsumerStreamDeleted(t *testing.T) {
 	for _, ns := range natsServers {
 		t.Run(ns.name, func(t *testing.T) {
 			verifyNoLeaks(t)
-			nc := connect(t, ns.start(t))
-			js, err := jetstream.New(nc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			nc, js := connectJS(t, ns.start(t))
 			app := &MemAppender{}
 			c := newConsumer(t, nc, app, testNATSOptions(), nil)
 			setupStreams(t, c)

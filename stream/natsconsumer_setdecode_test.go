@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omen-sre/omen/stream/decode"
@@ -18,11 +17,7 @@ import (
 // series stored), and invalid options are refused leaving the old ones.
 func TestNATSConsumerSetDecodeOptions(t *testing.T) {
 	verifyNoLeaks(t)
-	nc := connect(t, natsServers[0].start(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := connectJS(t, natsServers[0].start(t))
 	mem := &MemAppender{}
 	reg := prometheus.NewRegistry()
 	c := newConsumer(t, nc, mem, testNATSOptions(), reg)

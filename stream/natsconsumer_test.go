@@ -48,6 +48,18 @@ func connect(t *testing.T, url string) *nats.Conn {
 	return nc
 }
 
+// connectJS connects to url (as connect does) and returns a JetStream
+// context on the connection.
+func connectJS(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc := connect(t, url)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
 // verifyNoLeaks checks, after every other cleanup of t has run, that t
 // left no goroutines behind.
 func verifyNoLeaks(t *testing.T) {
@@ -158,11 +170,7 @@ func TestNATSConsumerFormatsAndDeadLetter(t *testing.T) {
 	for _, srv := range natsServers {
 		t.Run(srv.name, func(t *testing.T) {
 			verifyNoLeaks(t)
-			nc := connect(t, srv.start(t))
-			js, err := jetstream.New(nc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			nc, js := connectJS(t, srv.start(t))
 			app := &MemAppender{}
 			reg := prometheus.NewRegistry()
 			opts := testNATSOptions()
@@ -280,11 +288,7 @@ func TestNATSConsumerRedelivery(t *testing.T) {
 	for _, srv := range natsServers {
 		t.Run(srv.name, func(t *testing.T) {
 			verifyNoLeaks(t)
-			nc := connect(t, srv.start(t))
-			js, err := jetstream.New(nc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			nc, js := connectJS(t, srv.start(t))
 			for _, tc := range []struct {
 				name    string
 				app     func() (Appender, *MemAppender)
@@ -340,11 +344,7 @@ func TestNATSConsumerRestartResumes(t *testing.T) {
 		t.Run(srv.name, func(t *testing.T) {
 			verifyNoLeaks(t)
 			url := srv.start(t)
-			nc := connect(t, url)
-			js, err := jetstream.New(nc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			nc, js := connectJS(t, url)
 			app := &MemAppender{}
 			pub := func(from, to int) {
 				ts := time.Now().UnixNano()
@@ -389,11 +389,7 @@ func TestNATSConsumerRestartResumes(t *testing.T) {
 
 func TestNATSConsumerPartitions(t *testing.T) {
 	verifyNoLeaks(t)
-	nc := connect(t, natsServers[0].start(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := connectJS(t, natsServers[0].start(t))
 	apps := []*MemAppender{{}, {}}
 	var stops []func() error
 	for p, app := range apps {
@@ -472,11 +468,7 @@ func (r rejectLabel) Append(ctx context.Context, bs []telemetry.Batch) error {
 
 func TestNATSConsumerAppendInvalid(t *testing.T) {
 	verifyNoLeaks(t)
-	nc := connect(t, natsServers[0].start(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := connectJS(t, natsServers[0].start(t))
 	mem := &MemAppender{}
 	reg := prometheus.NewRegistry()
 	c := newConsumer(t, nc, rejectLabel{mem}, testNATSOptions(), reg)
@@ -513,11 +505,7 @@ func TestNATSConsumerAppendInvalid(t *testing.T) {
 // them at once, not after AckWait.
 func TestNATSConsumerReleasesBuffered(t *testing.T) {
 	verifyNoLeaks(t)
-	nc := connect(t, natsServers[0].start(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := connectJS(t, natsServers[0].start(t))
 	mem := &MemAppender{}
 	opts := testNATSOptions()
 	opts.AckWait = time.Minute
@@ -561,11 +549,7 @@ func TestNATSConsumerReleasesBuffered(t *testing.T) {
 // order.
 func TestNATSConsumerPipelineOrder(t *testing.T) {
 	verifyNoLeaks(t)
-	nc := connect(t, natsServers[0].start(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := connectJS(t, natsServers[0].start(t))
 	mem := &MemAppender{}
 	var calls atomic.Int32
 	var inFlight atomic.Int32
@@ -610,11 +594,7 @@ func TestNATSConsumerPipelineOrder(t *testing.T) {
 // MaxBatchBytes, without waiting FetchWait for each.
 func TestNATSConsumerMaxBatchBytes(t *testing.T) {
 	verifyNoLeaks(t)
-	nc := connect(t, natsServers[0].start(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := connectJS(t, natsServers[0].start(t))
 	mem := &MemAppender{}
 	var mu sync.Mutex
 	var sizes []int
@@ -657,11 +637,7 @@ func TestNATSConsumerMaxBatchBytes(t *testing.T) {
 // stages' scratch is dropped.
 func TestNATSConsumerIdleRelease(t *testing.T) {
 	verifyNoLeaks(t)
-	nc := connect(t, natsServers[0].start(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := connectJS(t, natsServers[0].start(t))
 	mem := &MemAppender{}
 	opts := testNATSOptions()
 	opts.IdleRelease = 200 * time.Millisecond
@@ -695,11 +671,7 @@ func TestNATSConsumerIdleRelease(t *testing.T) {
 // configured retention and disk bound (none when MaxBytes is 0).
 func TestNATSConsumerStreamLimits(t *testing.T) {
 	verifyNoLeaks(t)
-	nc := connect(t, natsServers[0].start(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := connectJS(t, natsServers[0].start(t))
 	for _, tc := range []struct {
 		stream   string
 		maxBytes int64

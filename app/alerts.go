@@ -320,8 +320,9 @@ func (a *alerter) checkConfig(cfg *config.Config) error {
 // remediations; Alertmanagers added start receiving the current alerts,
 // those removed stop and lose their pending notifications). min_lead is
 // read by omen train, not by the daemon. An error (after checkConfig
-// passed, only a failure to drop a removed Alertmanager's outbox) is
-// returned once the rest is applied.
+// passed, only an outbox write for an added or removed Alertmanager,
+// refused e.g. when the disk is nearly full) is returned once the rest is
+// applied: App.applyConfig reports it as an *AppliedError.
 func (a *alerter) setConfig(cfg *config.Config) error {
 	if a.opts.Explainer != nil {
 		a.opts.Explainer.setConfig(cfg)

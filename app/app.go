@@ -535,7 +535,14 @@ func (a *App) Reload() error {
 // reload applies the configuration file; a failure is counted and logged
 // here (once), and returned to the caller (SIGHUP, POST /-/reload).
 func (a *App) reload() error {
-	if err := a.applyConfig(); err != nil {
+	err := a.applyConfig()
+	var applied *AppliedError
+	if errors.As(err, &applied) {
+		a.reloads.WithLabelValues("success").Inc()
+		a.logger.Warn("configuration reloaded, with errors", "file", a.opts.ConfigFile, "err", applied.Err)
+		return err
+	}
+	if err != nil {
 		a.reloads.WithLabelValues("failure").Inc()
 		a.logger.Error("reload configuration", "file", a.opts.ConfigFile, "err", err)
 		return err
@@ -593,8 +600,21 @@ func (a *App) applyConfig() error {
 	}
 	err = a.alerts.setConfig(cfg)
 	a.cfg.Store(cfg)
-	return err
+	if err != nil {
+		return &AppliedError{Err: err}
+	}
+	return nil
 }
+
+// AppliedError is a reload's error from after the new configuration took
+// effect (the alert pipeline's outbox writes for an added or removed
+// Alertmanager): the configuration is in force, the error is reported.
+type AppliedError struct{ Err error }
+
+func (e *AppliedError) Error() string { return "configuration applied, but: " + e.Err.Error() }
+
+// Unwrap returns the error.
+func (e *AppliedError) Unwrap() error { return e.Err }
 
 // checkRestartNeeded refuses a reloaded configuration cfg that changes,
 // from the start-time configuration start, a setting the components read

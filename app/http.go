@@ -44,20 +44,27 @@ func (a *App) routes(src *sources) (http.Handler, error) {
 }
 
 // reloadHandler serves /-/reload with reload (App.Reload): 200 when the
-// configuration was applied, 507 when the store refused the new feature
-// schema for lack of disk space (store.ErrDiskFull: the reload changed
-// nothing, and can be retried once space is freed), 500 otherwise (an
-// invalid file, a component refusing it).
+// configuration was applied (also when an error came after it took effect,
+// an *AppliedError, whose text the answer then carries), 507 when the store
+// refused the new feature schema for lack of disk space (store.ErrDiskFull
+// before anything was applied: the reload changed nothing, and can be
+// retried once space is freed), 500 otherwise (an invalid file, a component
+// refusing it; nothing changed).
 func reloadHandler(reload func() error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if err := reload(); err != nil {
+		err := reload()
+		var applied *AppliedError
+		switch {
+		case errors.As(err, &applied):
+			fmt.Fprintf(w, "configuration reloaded, with errors: %v\n", applied.Err)
+		case err != nil:
 			code := http.StatusInternalServerError
 			if errors.Is(err, store.ErrDiskFull) {
 				code = http.StatusInsufficientStorage
 			}
 			http.Error(w, fmt.Sprintf("reload: %v", err), code)
-			return
+		default:
+			fmt.Fprintln(w, "configuration reloaded")
 		}
-		fmt.Fprintln(w, "configuration reloaded")
 	})
 }

@@ -22,6 +22,9 @@ func TestReloadStatus(t *testing.T) {
 		{"applied", nil, http.StatusOK},
 		{"disk full", fmt.Errorf("record feature schema: write schema: %w: 1 byte free", store.ErrDiskFull), http.StatusInsufficientStorage},
 		{"invalid file", errors.New("config: line 3: unknown key"), http.StatusInternalServerError},
+		// Applied, then an added Alertmanager's outbox write refused: the
+		// configuration is in force, so not 507 ("changed nothing").
+		{"applied with errors", &AppliedError{Err: fmt.Errorf("alerting: enqueue 1 alerts: %w", store.ErrDiskFull)}, http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()

@@ -3,7 +3,6 @@ package alert
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -17,35 +16,14 @@ import (
 // their explanations (instead of firing now without them, for good).
 func TestCancelledStepNotApplied(t *testing.T) {
 	const n = 6
-	st := openStore(t, "")
-	o := testOptions(st, fakeAM)
-	o.For = 1
-	b := newBlockingExplainer(n)
-	o.Explainer = b
-	m, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	t.Cleanup(b.unblock)
-	t0 := time.Unix(1764000000, 0)
-	if err := m.Process(context.Background(), t0, []Prediction{pred("old", t0, 0.8)}); err != nil {
-		t.Fatal(err)
-	}
+	m, st, b, t0 := newBlockedManager(t, n)
 	before := len(pending(t, st, fakeAM))
 
 	b.block.Store(true)
-	step := func(t time.Time) []Prediction {
-		ps := []Prediction{pred("old", t, 0.8)}
-		for i := range n {
-			ps = append(ps, pred(fmt.Sprintf("new-%d", i), t, 0.8))
-		}
-		return ps
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t1 := t0.Add(time.Minute)
 	done := make(chan error, 1)
-	go func() { done <- m.Process(ctx, t1, step(t1)) }()
+	go func() { done <- m.Process(ctx, t1, firingStep(t1, n)) }()
 	for range explainWorkers {
 		<-b.started
 	}
@@ -65,7 +43,7 @@ func TestCancelledStepNotApplied(t *testing.T) {
 
 	b.block.Store(false)
 	t2 := t1.Add(time.Minute)
-	if err := m.Process(context.Background(), t2, step(t2)); err != nil {
+	if err := m.Process(context.Background(), t2, firingStep(t2, n)); err != nil {
 		t.Fatal(err)
 	}
 	as := m.Alerts()

@@ -30,6 +30,39 @@ func newBlockingExplainer(n int) *blockingExplainer {
 	return &blockingExplainer{started: make(chan Prediction, n), release: make(chan struct{})}
 }
 
+// newBlockedManager returns a Manager (For 1) explaining with a
+// blockingExplainer of n (not blocking yet), its store, and the time of
+// its first step, at which the alert of "old" fired.
+func newBlockedManager(t *testing.T, n int) (*Manager, *store.Store, *blockingExplainer, time.Time) {
+	t.Helper()
+	st := openStore(t, "")
+	o := testOptions(st, fakeAM)
+	o.For = 1
+	b := newBlockingExplainer(n)
+	o.Explainer = b
+	m, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	t.Cleanup(b.unblock) // a failed check must not leave Process blocked
+	t0 := time.Unix(1764000000, 0)
+	if err := m.Process(context.Background(), t0, []Prediction{pred("old", t0, 0.8)}); err != nil {
+		t.Fatal(err)
+	}
+	return m, st, b, t0
+}
+
+// firingStep are the predictions of a step at t: "old" and n new
+// entities, all above the threshold.
+func firingStep(t time.Time, n int) []Prediction {
+	ps := []Prediction{pred("old", t, 0.8)}
+	for i := range n {
+		ps = append(ps, pred(fmt.Sprintf("new-%d", i), t, 0.8))
+	}
+	return ps
+}
+
 func (b *blockingExplainer) unblock() { b.once.Do(func() { close(b.release) }) }
 
 func (b *blockingExplainer) Explain(ctx context.Context, p Prediction) (Explanation, error) {
@@ -165,31 +198,12 @@ func TestExplainWithoutLock(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st := openStore(t, "")
-			o := testOptions(st, fakeAM)
-			o.For = 1
-			b := newBlockingExplainer(n)
-			o.Explainer = b
-			m, err := New(o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(m.Close)
-			ctx := context.Background()
-			t0 := time.Unix(1764000000, 0)
-			if err := m.Process(ctx, t0, []Prediction{pred("old", t0, 0.8)}); err != nil {
-				t.Fatal(err)
-			}
+			m, _, b, t0 := newBlockedManager(t, n)
 			// The n alerts firing at the next step block in Explain.
 			b.block.Store(true)
 			t1 := t0.Add(time.Minute)
-			ps := []Prediction{pred("old", t1, 0.8)}
-			for i := range n {
-				ps = append(ps, pred(fmt.Sprintf("new-%d", i), t1, 0.8))
-			}
 			done := make(chan error, 1)
-			go func() { done <- m.Process(ctx, t1, ps) }()
-			t.Cleanup(b.unblock) // a failed check must not leave Process blocked
+			go func() { done <- m.Process(context.Background(), t1, firingStep(t1, n)) }()
 			for range explainWorkers {
 				<-b.started
 			}

@@ -210,7 +210,7 @@ func storeOpenError(storagePath string, err error) error {
 	case strings.Contains(err.Error(), "Cannot acquire directory lock"):
 		return fmt.Errorf("the store at %q is in use (by a running omen?): go through the daemon with --url http://127.0.0.1:9464 (its --web.listen-address)", storagePath)
 	case errors.Is(err, store.ErrDiskFull):
-		return fmt.Errorf("%w: free space on its filesystem (a running daemon, through --url, deletes and rolls back down to half the reserve too)", err)
+		return fmt.Errorf("%w: free space on its filesystem (offline, the default reserve applies; a running daemon, through --url, uses its configured storage.disk_reserve and promotes, rolls back and deletes down to half of it)", err)
 	}
 	return err
 }

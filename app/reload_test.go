@@ -75,8 +75,9 @@ labels:
     reasons: [CrashLoopBackOff]
 `
 
-// TestFailedReloadKeepsState: a reload that a later component refuses
-// (the Prometheus pollers: no PromQL feature) leaves the feature
+// TestFailedReloadKeepsState: a refused reload — by a later component (the
+// Prometheus pollers: no PromQL feature) or, when it also changes the
+// entity labels, up front as needing a restart — leaves the feature
 // extractor's state as it was: the event windows and the Kubernetes event
 // de-duplication (a re-sent event is not counted again), and the values
 // polled from Prometheus for features the refused configuration drops.

@@ -101,23 +101,33 @@ func TestModelCommandOffline(t *testing.T) {
 		t.Fatalf("list = %d:\n%s", rc, out)
 	}
 	// delete: the active v1 is refused, v2 goes, and is then unknown.
-	for _, tc := range []struct {
-		version      string
-		rc           int
-		stdout, errs string
-	}{
+	checkDeletes(t, "", []string{"--storage.path", "s"}, []deleteCase{
 		{"v1", 1, "", "active model: promote another version first"},
 		{"v2", 0, "deleted v2 (sha256 ", ""},
 		{"v2", 1, "", "not found"},
-	} {
-		rc, out, errs := omen(t, "model", "delete", tc.version, "--storage.path", "s")
-		if rc != tc.rc || !strings.Contains(out, tc.stdout) || !strings.Contains(errs, tc.errs) {
-			t.Errorf("delete %s = %d, %q, %q; want %d with %q, %q", tc.version, rc, out, errs, tc.rc, tc.stdout, tc.errs)
-		}
-	}
+	})
 	rc, out, _ = omen(t, "model", "list", "--storage.path", "s")
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); rc != 0 || len(lines) != 2 || !activeIs(out, "v1") {
 		t.Fatalf("list after deleting v2 = %d:\n%s", rc, out)
+	}
+}
+
+// deleteCase is an omen model delete and what it should exit with and print.
+type deleteCase struct {
+	version      string
+	rc           int
+	stdout, errs string
+}
+
+// checkDeletes runs omen model delete of each case in turn with flags;
+// how names the flags in failures.
+func checkDeletes(t *testing.T, how string, flags []string, cases []deleteCase) {
+	t.Helper()
+	for _, tc := range cases {
+		rc, out, errs := omen(t, append([]string{"model", "delete", tc.version}, flags...)...)
+		if rc != tc.rc || !strings.Contains(out, tc.stdout) || !strings.Contains(errs, tc.errs) {
+			t.Errorf("delete %s%s = %d, %q, %q; want %d with %q, %q", tc.version, how, rc, out, errs, tc.rc, tc.stdout, tc.errs)
+		}
 	}
 }
 
@@ -171,20 +181,11 @@ func TestModelCommandDaemon(t *testing.T) {
 	if rc, out, errs := omen(t, "model", "add", next, "--promote", "--url", url); rc != 0 || !strings.Contains(out, "now vnext") {
 		t.Fatalf("add vnext --promote --url = %d, %q, %q", rc, out, errs)
 	}
-	for _, tc := range []struct {
-		version      string
-		rc           int
-		stdout, errs string
-	}{
+	checkDeletes(t, " --url", []string{"--url", url}, []deleteCase{
 		{"vnext", 1, "", "it is the active model: promote another version first (409 conflict)"},
 		{"vgood", 0, "deleted vgood", ""},
 		{"vgood", 1, "", "(404 not_found)"},
-	} {
-		rc, out, errs := omen(t, "model", "delete", tc.version, "--url", url)
-		if rc != tc.rc || !strings.Contains(out, tc.stdout) || !strings.Contains(errs, tc.errs) {
-			t.Errorf("delete %s --url = %d, %q, %q; want %d with %q, %q", tc.version, rc, out, errs, tc.rc, tc.stdout, tc.errs)
-		}
-	}
+	})
 	if rc, _, errs := omen(t, "model", "rollback", "--url", url); rc != 1 || !strings.Contains(errs, "404") {
 		t.Errorf("rollback --url after deleting vgood = %d, %q; want 404 (no previous model)", rc, errs)
 	}

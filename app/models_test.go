@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -444,11 +443,7 @@ func TestStopWithStalledHistoryClient(t *testing.T) {
 // PromQL feature left to poll) leaves the extractor, the schema and the
 // pollers as they were; a good one then applies.
 func TestReloadAllOrNothing(t *testing.T) {
-	prom := httptest.NewServer(&queryRecorder{})
-	t.Cleanup(prom.Close)
-	head := "entity_labels: [namespace, pod]\nstep: 5s\nprometheus:\n  - url: " + prom.URL + "\n"
-	good := head + "features:\n  - name: cpu_rate\n    expr: sum by (${entity}) (rate(cpu_total[30s]))\n"
-	eventsOnly := head + "event_features:\n  - name: module_errors\n    reasons: [ModuleLoadError]\n    window: 1m\n"
+	good, eventsOnly := pollerConfigs(t)
 	better := good + "  - name: mem\n    expr: max by (${entity}) (mem_bytes)\n"
 	cfgFile := filepath.Join(t.TempDir(), "omen.yml")
 	write := func(s string) {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,11 +149,7 @@ func TestRemoteWriteLimitsReload(t *testing.T) {
 // remote_write limit but fails (the Prometheus pollers refuse a feature
 // set without PromQL features) leaves the old limit in force.
 func TestRemoteWriteLimitsFailedReload(t *testing.T) {
-	prom := httptest.NewServer(&queryRecorder{})
-	t.Cleanup(prom.Close)
-	head := "entity_labels: [namespace, pod]\nstep: 5s\nprometheus:\n  - url: " + prom.URL + "\n"
-	good := head + "features:\n  - name: cpu_rate\n    expr: sum by (${entity}) (rate(cpu_total[30s]))\n"
-	eventsOnly := head + "event_features:\n  - name: module_errors\n    reasons: [ModuleLoadError]\n    window: 1m\n"
+	good, eventsOnly := pollerConfigs(t)
 	file := filepath.Join(t.TempDir(), "omen.yml")
 	write := func(yml string, maxSamples int) {
 		t.Helper()

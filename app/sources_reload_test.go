@@ -47,6 +47,18 @@ func (q *queryRecorder) take() []string {
 	return out
 }
 
+// pollerConfigs returns two configurations polling a fake Prometheus (a
+// queryRecorder): good has one PromQL feature, eventsOnly none (the
+// pollers refuse it).
+func pollerConfigs(t *testing.T) (good, eventsOnly string) {
+	t.Helper()
+	prom := httptest.NewServer(&queryRecorder{})
+	t.Cleanup(prom.Close)
+	head := "entity_labels: [namespace, pod]\nstep: 5s\nprometheus:\n  - url: " + prom.URL + "\n"
+	return head + "features:\n  - name: cpu_rate\n    expr: sum by (${entity}) (rate(cpu_total[30s]))\n",
+		head + "event_features:\n  - name: module_errors\n    reasons: [ModuleLoadError]\n    window: 1m\n"
+}
+
 func loadConfig(t *testing.T, yml string) *config.Config {
 	t.Helper()
 	c, err := config.Load("test.yml", []byte(yml))
@@ -170,17 +182,10 @@ features:
 // moment, and logs neither limits as applied nor a restart warning.
 func TestSourcesRefusedConfigTouchesNothing(t *testing.T) {
 	testenv.VerifyNoLeaks(t)
-	prom := httptest.NewServer(&queryRecorder{})
-	t.Cleanup(prom.Close)
-	head := "entity_labels: [namespace, pod]\nstep: 5s\nprometheus:\n  - url: " + prom.URL + "\n"
-	good := head + "features:\n  - name: cpu_rate\n    expr: sum by (${entity}) (rate(cpu_total[30s]))\n"
+	good, eventsOnly := pollerConfigs(t)
 	// Refused by the pollers; it also changes both sets of limits and a
 	// restart-only key.
-	refused := head + `event_features:
-  - name: module_errors
-    reasons: [ModuleLoadError]
-    window: 1m
-remote_write:
+	refused := eventsOnly + `remote_write:
   max_samples_per_request: 7
 nats:
   max_labels: 9

@@ -65,8 +65,10 @@
 // history record ('P', version 2) leaves out the entity and time its key
 // holds (184 → 133 bytes on disk per prediction, BenchmarkDiskPerRecord);
 // version-1 history records are still read. The latest-prediction record
-// ('p') stays version 1, as its key has no time. An omen older than this
-// format refuses version-2 records as corrupt: do not downgrade a store.
+// ('p') stays version 1, as its key has no time. The store's format
+// version ('Z') is 2 since then: opening a format-1 store upgrades it in
+// place (a warning is logged), and an older omen refuses a format-2 store at
+// Open ("unsupported store format"): keep a copy to downgrade.
 // A batch (see codec.go) writes each distinct label set once (strings equal
 // to the previous set's at the same position as one 0 byte) and samples as
 // (set index, delta-varint time, value XOR-ed with the previous value of the

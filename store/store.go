@@ -186,7 +186,7 @@ func (s *Store) checkFormat() error {
 		case len(v) == 1 && v[0] == formatVersion:
 			return nil
 		case len(v) == 1 && v[0] == 1:
-			s.logger.Info("store format upgraded: an omen older than this one cannot open it any more", "from", 1, "to", formatVersion)
+			s.logger.Warn("store format upgraded: an omen older than this one cannot open it any more", "path", s.opts.Path, "from", 1, "to", formatVersion)
 			return txn.Set(keyFormat, []byte{formatVersion})
 		}
 		return fmt.Errorf("unsupported store format %v (this omen reads formats 1 and %d; a newer omen wrote it?)", v, formatVersion)

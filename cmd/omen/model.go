@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -97,7 +98,7 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 		if sub == "add" {
 			open = createStore // registering into a new storage path is fine
 		}
-		st, err := open(*storagePath)
+		st, err := open(*storagePath, storeLogger(stderr))
 		if err != nil {
 			fmt.Fprintf(stderr, "omen model: %v\n", err)
 			return 1
@@ -160,26 +161,26 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 // openExistingStore opens the store under an existing storage path (not
 // creating one where a path is mistyped); when a running daemon holds it,
 // the error says to use --url.
-func openExistingStore(storagePath string) (*store.Store, error) {
-	return openExisting(storagePath, store.Open)
+func openExistingStore(storagePath string, log *slog.Logger) (*store.Store, error) {
+	return openExisting(storagePath, log, store.Open)
 }
 
 // openRegistryStore is openExistingStore for omen model's registry
 // changes and listing (store.OpenRegistry): it opens below the store's
 // disk reserve too, down to half of it, so that old versions can be
 // deleted and a bad model rolled back while the disk is short.
-func openRegistryStore(storagePath string) (*store.Store, error) {
-	return openExisting(storagePath, store.OpenRegistry)
+func openRegistryStore(storagePath string, log *slog.Logger) (*store.Store, error) {
+	return openExisting(storagePath, log, store.OpenRegistry)
 }
 
-func openExisting(storagePath string, open func(store.Options) (*store.Store, error)) (*store.Store, error) {
+func openExisting(storagePath string, log *slog.Logger, open func(store.Options) (*store.Store, error)) (*store.Store, error) {
 	if _, err := os.Stat(filepath.Join(storagePath, "badger")); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no omen store at %q (--storage.path)", storagePath)
 		}
 		return nil, err
 	}
-	st, err := open(storeOptions(storagePath))
+	st, err := open(storeOptions(storagePath, log))
 	if err != nil {
 		return nil, storeOpenError(storagePath, err)
 	}
@@ -187,8 +188,8 @@ func openExisting(storagePath string, open func(store.Options) (*store.Store, er
 }
 
 // createStore opens the store under storagePath, creating it if needed.
-func createStore(storagePath string) (*store.Store, error) {
-	st, err := store.Open(storeOptions(storagePath))
+func createStore(storagePath string, log *slog.Logger) (*store.Store, error) {
+	st, err := store.Open(storeOptions(storagePath, log))
 	if err != nil {
 		return nil, storeOpenError(storagePath, err)
 	}
@@ -199,8 +200,15 @@ func createStore(storagePath string) (*store.Store, error) {
 // (tests; nil: the platform's).
 var storeDiskFree func(dir string) (uint64, error)
 
-func storeOptions(storagePath string) store.Options {
-	return store.Options{Path: filepath.Join(storagePath, "badger"), DiskFree: storeDiskFree}
+func storeOptions(storagePath string, log *slog.Logger) store.Options {
+	return store.Options{Path: filepath.Join(storagePath, "badger"), DiskFree: storeDiskFree, Logger: log}
+}
+
+// storeLogger is the logger of the stores the commands open: the store's
+// warnings (such as a format upgrade, after which an older omen cannot
+// open it) go to w.
+func storeLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // storeOpenError explains a store held by a running daemon, and one whose

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
+
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
@@ -304,5 +306,34 @@ func TestModelCommandBelowReserve(t *testing.T) {
 	rc, _, errs := omen(t, "model", "list", "--storage.path", "s")
 	if rc != 1 || !strings.Contains(errs, "half the reserve") || strings.Count(errs, "open store") != 1 {
 		t.Errorf("list with 100 MiB free = %d, %q; want 1, the store refusing below half the reserve (saying 'open store' once)", rc, errs)
+	}
+}
+
+// TestOfflineStoreUpgradeWarns: an offline command that opens a store of
+// an older format (which upgrades it, so that an older omen can no longer
+// open it) says so on stderr.
+func TestOfflineStoreUpgradeWarns(t *testing.T) {
+	t.Chdir(t.TempDir())
+	f := writeModelFile(t, []string{"a", "b"}, "v1")
+	if rc, out, errs := omen(t, "model", "add", f, "--storage.path", "s"); rc != 0 {
+		t.Fatalf("add = %d, %q, %q", rc, out, errs)
+	}
+	if rc, _, errs := omen(t, "model", "list", "--storage.path", "s"); rc != 0 || strings.Contains(errs, "upgraded") {
+		t.Fatalf("list of a current store = %d, stderr %q", rc, errs)
+	}
+	// Mark the store as format 1, as an omen before format 2 wrote it.
+	db, err := badger.Open(badger.DefaultOptions(filepath.Join("s", "badger")).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Set([]byte{'Z'}, []byte{1}) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rc, out, errs := omen(t, "model", "list", "--storage.path", "s"); rc != 0 || !strings.Contains(out, "v1") ||
+		!strings.Contains(errs, "store format upgraded: an omen older than this one cannot open it any more") {
+		t.Fatalf("list of a format-1 store = %d, %q, stderr %q; want the upgrade warning", rc, out, errs)
 	}
 }

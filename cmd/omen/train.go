@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -86,11 +87,11 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		client = c
 	}
 	var st *store.Store
-	openStore := func(open func(string) (*store.Store, error)) error {
+	openStore := func(open func(string, *slog.Logger) (*store.Store, error)) error {
 		if st != nil {
 			return nil
 		}
-		s, err := open(*storagePath)
+		s, err := open(*storagePath, storeLogger(stderr))
 		if err != nil {
 			return err
 		}

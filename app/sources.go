@@ -51,6 +51,9 @@ type sources struct {
 
 func newSources(o sourceOptions) (*sources, error) {
 	cfg := o.Config
+	if err := CheckPollers(cfg); err != nil {
+		return nil, err
+	}
 	s := &sources{logger: o.Logger}
 	nc, err := nats.Connect(o.NATSURL,
 		nats.Name("omen"),
@@ -215,6 +218,28 @@ func (r restartOnly) changed(o restartOnly) []string {
 	return keys
 }
 
+// CheckPollers returns the error starting the daemon with cfg would give
+// from its Prometheus pollers' queries (none when cfg lists no Prometheus
+// server): "omen check config" runs it, so that a file it passes starts.
+func CheckPollers(cfg *config.Config) error {
+	if len(cfg.Prometheus) == 0 {
+		return nil
+	}
+	if err := checkPollerQueries(pollerQueries(cfg)); err != nil {
+		return fmt.Errorf("prometheus: %w", err)
+	}
+	return nil
+}
+
+// checkPollerQueries is stream.CheckQueries, saying what an empty set
+// means here.
+func checkPollerQueries(queries map[string]string) error {
+	if len(queries) == 0 {
+		return errors.New("no feature has a PromQL expression for the Prometheus pollers to poll: add one, or remove the prometheus section")
+	}
+	return stream.CheckQueries(queries)
+}
+
 // pollerQueries are the queries the Prometheus pollers evaluate: one per
 // feature, named after it, with the entity labels substituted.
 func pollerQueries(cfg *config.Config) map[string]string {
@@ -288,7 +313,7 @@ func (s *sources) checkConfig(cfg *config.Config) error {
 func (s *sources) check(cfg *config.Config) (map[string]string, liveLimits, error) {
 	queries := pollerQueries(cfg)
 	if len(s.pollers) > 0 {
-		if err := stream.CheckQueries(queries); err != nil {
+		if err := checkPollerQueries(queries); err != nil {
 			return nil, liveLimits{}, fmt.Errorf("apply feature queries to the Prometheus pollers: %w", err)
 		}
 	}

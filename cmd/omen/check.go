@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
 )
 
@@ -35,6 +36,9 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 	for _, f := range fs.Args() {
 		fmt.Fprintf(stdout, "Checking %s\n", f)
 		cfg, err := config.LoadFile(f)
+		if err == nil {
+			err = app.CheckPollers(cfg) // what omen run would refuse too
+		}
 		if err != nil {
 			rc = 1
 			fmt.Fprintln(stdout, "  FAILED:")

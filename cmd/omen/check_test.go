@@ -46,3 +46,18 @@ func TestCheckFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckPollersWithoutQueries: a file that omen run would refuse (its
+// Prometheus pollers have no PromQL feature to poll) fails the check too.
+func TestCheckPollersWithoutQueries(t *testing.T) {
+	t.Chdir(t.TempDir())
+	const yml = "prometheus:\n  - url: http://127.0.0.1:9090\nevent_features:\n  - name: e\n    reasons: [BackOff]\n    window: 5m\n"
+	if err := os.WriteFile("p.yml", []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	rc := dispatch([]string{"check", "config", "p.yml"}, &out, &errb)
+	if want := "no feature has a PromQL expression for the Prometheus pollers to poll"; rc != 1 || !strings.Contains(out.String(), want) {
+		t.Errorf("omen check config = %d, stdout %q; want 1 with %q", rc, out.String(), want)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -41,7 +42,8 @@ var ErrActive = errors.New("it is the active model")
 
 // ErrInvalidVersion is returned (wrapped) by PutModel for a version that
 // cannot name a model: empty or blank (only white space), "." or ".." (a
-// URL path cannot name them), or with a NUL byte.
+// URL path cannot name them), with white space around it, or with a NUL
+// byte or another control character (they would break the listings).
 var ErrInvalidVersion = errors.New("not a usable name")
 
 // checkVersion refuses the names ErrInvalidVersion describes.
@@ -54,6 +56,10 @@ func checkVersion(version string) error {
 		return fmt.Errorf("model version %q: %w (blank)", version, ErrInvalidVersion)
 	case version == "." || version == "..":
 		return fmt.Errorf("model version %q: %w (a URL path cannot name it)", version, ErrInvalidVersion)
+	case strings.TrimSpace(version) != version:
+		return fmt.Errorf("model version %q: %w (white space around it)", version, ErrInvalidVersion)
+	case strings.ContainsFunc(version, unicode.IsControl):
+		return fmt.Errorf("model version %q: %w (a control character)", version, ErrInvalidVersion)
 	}
 	return nil
 }

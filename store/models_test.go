@@ -186,6 +186,10 @@ func TestUnusableModelVersions(t *testing.T) {
 		{".", "a URL path cannot name it"},
 		{"..", "a URL path cannot name it"},
 		{"a\x00b", "NUL byte"},
+		{" v1", "white space around it"},
+		{"v1\t", "white space around it"},
+		{"nl\nx", "a control character"},
+		{"bell\x07", "a control character"},
 	} {
 		err := s.PutModel(tc.version, []byte("m"), ModelMeta{})
 		if !errors.Is(err, ErrInvalidVersion) || !strings.Contains(err.Error(), tc.want) {
@@ -196,7 +200,7 @@ func TestUnusableModelVersions(t *testing.T) {
 		t.Errorf("registered: %+v, %v; want none", ms, err)
 	}
 	// Names around them are fine.
-	for _, v := range []string{" v1", "...", ".v"} {
+	for _, v := range []string{"v 1", "...", ".v", "v1-ünïcode"} {
 		if err := s.PutModel(v, []byte("m "+v), ModelMeta{}); err != nil {
 			t.Errorf("put version %q: %v", v, err)
 		}

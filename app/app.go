@@ -592,9 +592,9 @@ func (a *App) applyConfig() error {
 	if err := a.sources.setConfig(cfg); err != nil {
 		return errors.Join(err, a.store.PutSchema(a.extractor.FeatureNames(), a.extractor.LabelNames()))
 	}
-	a.extractor.ApplyConfig(fx)
-	// The model must fit the features now extracted (else it is unloaded).
-	a.scorer.featuresChanged()
+	// The extractor switches under the registry lock, and the model must
+	// fit the features now extracted (else it is unloaded).
+	a.scorer.featuresChanged(func() { a.extractor.ApplyConfig(fx) })
 	if keys := restartOnlyKeys(start, cfg); len(keys) > 0 {
 		a.logger.Warn("configuration changes not applied until restart: the daemon keeps their start-time values", "sections", keys)
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -141,8 +142,7 @@ func reloadableRegistry(t *testing.T, names []string) (r registryAdmin, reload f
 	r, _ = daemonRegistry(t, names)
 	r.s.opts.Features = func() []string { return feats.Load().([]string) }
 	return r, func(names []string) {
-		feats.Store(names)
-		r.s.featuresChanged()
+		r.s.featuresChanged(func() { feats.Store(names) })
 	}
 }
 
@@ -194,6 +194,47 @@ func TestReloadDuringPromotion(t *testing.T) {
 	}
 	if _, v := r.s.Model(); v != "v2" {
 		t.Fatalf("scorer uses %q, want v2", v)
+	}
+}
+
+// TestReloadSwitchesAfterRegistryChange: a reload that arrives while a
+// registry change is in progress switches what is extracted only once it
+// holds the registry lock: until then the old model keeps scoring the old
+// features, never the new ones. (Before, the extractor switched first and
+// the reload then waited for the lock, for as long as a model upload's
+// write, with the old model scoring vectors of the new features.)
+func TestReloadSwitchesAfterRegistryChange(t *testing.T) {
+	ctx := context.Background()
+	ab, cd := []string{"a", "b"}, []string{"c", "d"}
+	r, reload := reloadableRegistry(t, ab)
+	addModels(t, r, false, modelFileOf(t, model.Config{Features: ab, Window: 4, Hidden: 4, Seed: 1}, "v1"))
+	var during []string
+	wait := func() {}
+	contended := make(chan struct{}, 1)
+	r.s.testHook = func(step string) {
+		switch step {
+		case "contended":
+			select {
+			case contended <- struct{}{}:
+			default:
+			}
+		case "promoted":
+			done := make(chan struct{})
+			go func() { defer close(done); reload(cd) }()
+			wait = func() { <-done }
+			<-contended // the reload waits for the registry lock
+			during = r.s.opts.Features()
+		}
+	}
+	if _, err := r.SetActive(ctx, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	wait()
+	if !slices.Equal(during, ab) {
+		t.Errorf("features extracted while the promotion held the registry: %q, want the old %q", during, ab)
+	}
+	if got := r.s.opts.Features(); !slices.Equal(got, cd) {
+		t.Errorf("features after the reload: %q, want %q", got, cd)
 	}
 }
 

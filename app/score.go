@@ -300,9 +300,15 @@ func (s *scorer) lockRegistry() func() {
 // change in progress completes against the features it checked (and the
 // reload may then unload its model), so that a change refused as not
 // fitting has not changed the registry, and a model in use was checked
-// against the features in use.
-func (s *scorer) featuresChanged() {
+// against the features in use. apply (nil: none), called once the
+// registry lock is held, switches what is extracted (the extractor's new
+// configuration): waiting for a registry change happens before the switch,
+// so the old model does not score vectors of the new features meanwhile.
+func (s *scorer) featuresChanged(apply func()) {
 	defer s.lockRegistry()()
+	if apply != nil {
+		apply()
+	}
 	s.mu.Lock()
 	s.features = s.opts.Features()
 	s.refused = ""

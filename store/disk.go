@@ -53,6 +53,10 @@ type diskState struct {
 	low       atomic.Bool  // free < reserve
 	readAt    atomic.Int64 // time of the last read, Unix ns
 	errLogged atomic.Bool
+	// opening: the check Open makes before Badger opens does not log a
+	// low disk: Open's error says it, and OpenRegistry opens below the
+	// reserve on purpose (omen model promote, rollback, delete).
+	opening bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -103,7 +107,7 @@ func (s *Store) checkDisk() int64 {
 	f := int64(min(free, uint64(1<<62)))
 	d.free.Store(f)
 	low := f < s.opts.DiskReserve
-	if was := d.low.Swap(low); was != low {
+	if was := d.low.Swap(low); was != low && !d.opening {
 		if low {
 			s.logger.Error("store disk nearly full: refusing writes until space is freed",
 				"path", s.opts.Path, "free_bytes", f, "reserve_bytes", s.opts.DiskReserve)

@@ -118,7 +118,10 @@ func open(opts Options, registry bool) (*Store, error) {
 	s.disk.watched = !opts.InMemory && opts.DiskReserve >= 0 && opts.DiskFree != nil
 	// Refuse to start on a nearly full disk: Badger's Open maps new
 	// memtable and value-log files and would die of SIGBUS.
-	if free := s.checkDisk(); s.disk.low.Load() {
+	s.disk.opening = true
+	free := s.checkDisk()
+	s.disk.opening = false
+	if s.disk.low.Load() {
 		switch {
 		case !registry:
 			return nil, fmt.Errorf("open store %q: %w", opts.Path, s.diskFullError(free))

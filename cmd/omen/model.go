@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
@@ -122,7 +124,7 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 			if m.Active {
 				act = "*"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", act, m.Version,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", act, listedVersion(m.Version),
 				time.UnixMilli(m.Created).UTC().Format(time.RFC3339), m.Size, m.Description)
 		}
 		_ = tw.Flush()
@@ -255,4 +257,14 @@ func (c *clientFlags) client() (*api.Client, error) {
 		cl.HTTPClient.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
 	return cl, nil
+}
+
+// listedVersion is version as omen model list prints it: quoted when it
+// has white space around it or a control character (names registered
+// before the store refused them), which would break the table.
+func listedVersion(version string) string {
+	if strings.TrimSpace(version) != version || strings.ContainsFunc(version, unicode.IsControl) {
+		return strconv.Quote(version)
+	}
+	return version
 }

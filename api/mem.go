@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,16 +179,19 @@ func cloneExplanation(x Explanation) Explanation {
 }
 
 // MemModels is an in-memory ModelAdmin for tests. A file is registered
-// under version "m" followed by the first 8 hex digits of its SHA-256
-// (registering the same file again is a no-op); Check, when set, refuses
-// files (its error is wrapped with ErrInvalid). It keeps the promotion
-// history for rollbacks.
+// under version "m" followed by the first 8 hex digits of its SHA-256, or
+// under AddOptions.Version (registering the same file again under the
+// same version is a no-op; a version given that is taken by other data or
+// was deleted is refused with ErrConflict, a blank one or one with white space around it,
+// ".", ".." with ErrInvalid); Check, when set, refuses files (its error is
+// wrapped with ErrInvalid). It keeps the promotion history for rollbacks.
 type MemModels struct {
 	Check func(file []byte) error
 
 	mu       sync.Mutex
 	versions []ModelVersion // registration order
 	history  []string       // promotions; the last is active
+	deleted  []string       // deleted versions' names
 }
 
 var _ ModelAdmin = (*MemModels)(nil)
@@ -204,7 +208,10 @@ func (m *MemModels) Models(context.Context) ([]ModelVersion, error) {
 }
 
 // AddModel implements ModelAdmin.
-func (m *MemModels) AddModel(_ context.Context, file []byte, promote bool) (ModelVersion, error) {
+func (m *MemModels) AddModel(_ context.Context, file []byte, opts AddOptions) (ModelVersion, error) {
+	if o := opts.Version; o != "" && (strings.TrimSpace(o) != o || o == "." || o == "..") {
+		return ModelVersion{}, Invalid(fmt.Errorf("model version %q: cannot name a model", o))
+	}
 	if m.Check != nil {
 		if err := m.Check(file); err != nil {
 			return ModelVersion{}, Invalid(err)
@@ -213,12 +220,22 @@ func (m *MemModels) AddModel(_ context.Context, file []byte, promote bool) (Mode
 	sum := sha256.Sum256(file)
 	v := ModelVersion{Version: "m" + hex.EncodeToString(sum[:4]), Created: time.Now().UnixMilli(),
 		Size: int64(len(file)), SHA256: hex.EncodeToString(sum[:])}
+	if opts.Version != "" {
+		v.Version = opts.Version
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.find(v.Version); !ok {
+	switch old, ok := m.find(v.Version); {
+	case ok && old.SHA256 != v.SHA256:
+		return ModelVersion{}, Conflict(fmt.Errorf("model %q: registered with sha256 %s", v.Version, old.SHA256))
+	case ok:
+		v = old
+	case opts.Version != "" && slices.Contains(m.deleted, v.Version):
+		return ModelVersion{}, Conflict(fmt.Errorf("model %q: a deleted version", v.Version))
+	default:
 		m.versions = append(m.versions, v)
 	}
-	if promote {
+	if opts.Promote {
 		m.promote(v.Version)
 	}
 	return m.withActive(v), nil
@@ -257,6 +274,7 @@ func (m *MemModels) DeleteModel(_ context.Context, version string) (ModelVersion
 		return ModelVersion{}, Conflict(fmt.Errorf("model %q is the active model: promote another version first", version))
 	}
 	m.versions = slices.DeleteFunc(m.versions, func(x ModelVersion) bool { return x.Version == version })
+	m.deleted = append(m.deleted, version)
 	m.history = slices.Compact(slices.DeleteFunc(m.history, func(x string) bool { return x == version }))
 	return v, nil
 }

@@ -45,7 +45,9 @@ func (e notFoundError) Unwrap() error        { return e.error }
 // scores with). The API answers 409. A model file whose version is taken
 // by other data, or was deleted, is not refused: it is registered as
 // VERSION-<checksum> (201), and only when that is taken too is the upload
-// refused with ErrConflict.
+// refused with ErrConflict; a version given with the upload
+// (AddOptions.Version) is not renamed: taken or deleted, it is refused
+// with ErrConflict.
 var ErrConflict = errors.New("conflict")
 
 // Conflict marks err as ErrConflict (errors.Is) without changing its
@@ -86,9 +88,11 @@ type ModelAdmin interface {
 	// Models lists the registered versions, newest first.
 	Models(ctx context.Context) ([]ModelVersion, error)
 	// AddModel registers a model file (package model's format) and, with
-	// promote, makes it the active model; it returns the version
-	// registered.
-	AddModel(ctx context.Context, file []byte, promote bool) (ModelVersion, error)
+	// opts.Promote, makes it the active model; it returns the version
+	// registered. With opts.Version the model is registered under exactly
+	// that name or refused: ErrConflict when it is taken by other data or
+	// was deleted, ErrInvalid when the store cannot name a model with it.
+	AddModel(ctx context.Context, file []byte, opts AddOptions) (ModelVersion, error)
 	// SetActive makes version the active model; an empty version rolls
 	// back to the previously active one. It returns the active version.
 	SetActive(ctx context.Context, version string) (ModelVersion, error)
@@ -99,6 +103,19 @@ type ModelAdmin interface {
 	// ErrConflict, an empty one with ErrInvalid. The store does not
 	// register a deleted version's name again.
 	DeleteModel(ctx context.Context, version string) (ModelVersion, error)
+}
+
+// AddOptions are the options of ModelAdmin.AddModel.
+type AddOptions struct {
+	// Promote also makes the model the active one.
+	Promote bool
+	// Version, when not empty, is the version to register the model under
+	// instead of the one in the file's metadata (which is then kept in
+	// the registered version's Params as "file_version"): exactly that
+	// name, never renamed to VERSION-<checksum>. The file is stored as
+	// is. It lets a model whose version was deleted (the store does not
+	// register a deleted version's name again) be registered again.
+	Version string
 }
 
 // modelUploadTimeout bounds reading one model upload.
@@ -190,6 +207,11 @@ func (a *API) addModel(w http.ResponseWriter, r *http.Request) {
 		}
 		promote = b
 	}
+	version := r.URL.Query().Get("version")
+	if version == "" && r.URL.Query().Has("version") {
+		writeError(w, http.StatusBadRequest, "bad_data", errors.New("version=: empty version: give the version to register the model under, or leave version out to use the file's"))
+		return
+	}
 	// The server's read timeout suits small requests; a model of up to
 	// MaxModelBytes may come over a slow link.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(modelUploadTimeout))
@@ -210,12 +232,12 @@ func (a *API) addModel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_data", errors.New("empty body: send the model file (omen train --out) as the request body"))
 		return
 	}
-	v, err := a.opts.Models.AddModel(r.Context(), file, promote)
+	v, err := a.opts.Models.AddModel(r.Context(), file, AddOptions{Promote: promote, Version: version})
 	if err != nil {
 		a.backendError(w, r, err)
 		return
 	}
-	a.logger.Info("model registered over the API", "version", v.Version, "promoted", promote, "remote", r.RemoteAddr)
+	a.logger.Info("model registered over the API", "version", v.Version, "version_given", version != "", "promoted", promote, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusCreated, response{Status: "success", Data: v})
 }
 
@@ -265,10 +287,15 @@ func (c *Client) Models(ctx context.Context) ([]ModelVersion, error) {
 }
 
 // AddModel uploads a model file to the daemon's registry and, with
-// promote, makes it the active model.
-func (c *Client) AddModel(ctx context.Context, file []byte, promote bool) (ModelVersion, error) {
+// opts.Promote, makes it the active model; with opts.Version it is
+// registered under that version.
+func (c *Client) AddModel(ctx context.Context, file []byte, opts AddOptions) (ModelVersion, error) {
+	q := url.Values{"promote": {strconv.FormatBool(opts.Promote)}}
+	if opts.Version != "" {
+		q.Set("version", opts.Version)
+	}
 	var v ModelVersion
-	_, err := c.DoBody(ctx, http.MethodPost, ModelsPath+"?promote="+strconv.FormatBool(promote),
+	_, err := c.DoBody(ctx, http.MethodPost, ModelsPath+"?"+q.Encode(),
 		"application/octet-stream", bytes.NewReader(file), &v)
 	return v, err
 }

@@ -33,15 +33,15 @@ func TestModelRegistry(t *testing.T) {
 	if ms, err := c.Models(ctx); err != nil || len(ms) != 0 {
 		t.Fatalf("empty registry: %v, %v", ms, err)
 	}
-	a, err := c.AddModel(ctx, []byte("model A"), false)
+	a, err := c.AddModel(ctx, []byte("model A"), api.AddOptions{})
 	if err != nil || a.Version == "" || a.Active || a.Size != 7 {
 		t.Fatalf("add A: %+v, %v", a, err)
 	}
-	b, err := c.AddModel(ctx, []byte("model B"), true)
+	b, err := c.AddModel(ctx, []byte("model B"), api.AddOptions{Promote: true})
 	if err != nil || !b.Active {
 		t.Fatalf("add and promote B: %+v, %v", b, err)
 	}
-	if _, err := c.AddModel(ctx, []byte("bad model"), true); !errors.Is(err, api.ErrInvalid) {
+	if _, err := c.AddModel(ctx, []byte("bad model"), api.AddOptions{Promote: true}); !errors.Is(err, api.ErrInvalid) {
 		t.Fatalf("add a refused file: %v, want ErrInvalid (422)", err)
 	}
 	if v, err := c.SetActive(ctx, a.Version); err != nil || v.Version != a.Version || !v.Active {
@@ -94,7 +94,7 @@ func TestDeleteModel(t *testing.T) {
 	c := &api.Client{URL: srv.URL, Token: "s3cret"}
 	var vs []api.ModelVersion
 	for _, f := range []string{"model 1", "model 2", "model 3"} { // promoted in turn: 3 is active
-		v, err := c.AddModel(ctx, []byte(f), true)
+		v, err := c.AddModel(ctx, []byte(f), api.AddOptions{Promote: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,5 +250,60 @@ func TestSlowModelUpload(t *testing.T) {
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("slow upload: status %d, want 201", resp.StatusCode)
+	}
+}
+
+// TestAddModelVersion: POST /api/v1/models?version=NAME (Client.AddModel
+// with AddOptions.Version) registers the file under exactly that name,
+// which the query escapes; a name taken by other data or deleted is
+// refused with 409 (not renamed), an unusable one with 422, an empty
+// version= with 400.
+func TestAddModelVersion(t *testing.T) {
+	ctx := context.Background()
+	srv := newServer(t, &api.MemBackend{}, api.Options{Models: &api.MemModels{}, Token: "s3cret"})
+	c := &api.Client{URL: srv.URL, Token: "s3cret"}
+	old, err := c.AddModel(ctx, []byte("model old"), api.AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteModel(ctx, old.Version); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, file, version string
+		promote             bool
+		want                error // nil: registered under version
+	}{
+		{"override", "model A", "v1 new+&=?#", true, nil},
+		{"same file again", "model A", "v1 new+&=?#", false, nil},
+		{"taken by other data", "model B", "v1 new+&=?#", false, api.ErrConflict},
+		{"deleted", "model old", old.Version, false, api.ErrConflict},
+		{"deleted file under a new name", "model old", "v2", false, nil},
+		{"dot-dot", "model C", "..", false, api.ErrInvalid},
+		{"white space around it", "model C", " v3", false, api.ErrInvalid},
+	} {
+		v, err := c.AddModel(ctx, []byte(tc.file), api.AddOptions{Version: tc.version, Promote: tc.promote})
+		switch {
+		case tc.want != nil && !errors.Is(err, tc.want):
+			t.Errorf("%s: add as %q: %+v, %v, want %v", tc.name, tc.version, v, err, tc.want)
+		case tc.want == nil && (err != nil || v.Version != tc.version || (tc.promote && !v.Active) || v.Size != int64(len(tc.file))):
+			t.Errorf("%s: add as %q: %+v, %v", tc.name, tc.version, v, err)
+		}
+	}
+	ms, err := c.Models(ctx)
+	if err != nil || len(ms) != 2 || ms[0].Version != "v2" || ms[1].Version != "v1 new+&=?#" || !ms[1].Active {
+		t.Fatalf("list: %+v, %v (want v2, then the active v1 new+&=?#)", ms, err)
+	}
+
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/models?version=", strings.NewReader("model D"))
+	req.Header.Set("Authorization", "Bearer s3cret")
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("empty version=: status %d, want 400", resp.StatusCode)
 	}
 }

@@ -40,7 +40,7 @@ func (m *recordingModels) DeleteModel(_ context.Context, version string) (api.Mo
 	return api.ModelVersion{Version: version}, m.err
 }
 
-func (m *recordingModels) AddModel(context.Context, []byte, bool) (api.ModelVersion, error) {
+func (m *recordingModels) AddModel(context.Context, []byte, api.AddOptions) (api.ModelVersion, error) {
 	return api.ModelVersion{}, m.err
 }
 
@@ -104,7 +104,7 @@ func TestDiskFullAnswer(t *testing.T) {
 		"delete":   func() error { _, err := c.DeleteModel(ctx, "v1"); return err },
 		"promote":  func() error { _, err := c.SetActive(ctx, "v1"); return err },
 		"rollback": func() error { _, err := c.SetActive(ctx, ""); return err },
-		"add":      func() error { _, err := c.AddModel(ctx, []byte("m"), true); return err },
+		"add":      func() error { _, err := c.AddModel(ctx, []byte("m"), api.AddOptions{Promote: true}); return err },
 	} {
 		err := call()
 		var apiErr *api.Error

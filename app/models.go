@@ -113,7 +113,8 @@ func (r registryAdmin) Models(context.Context) ([]api.ModelVersion, error) {
 }
 
 // AddModel implements api.ModelAdmin.
-func (r registryAdmin) AddModel(_ context.Context, file []byte, promote bool) (api.ModelVersion, error) {
+func (r registryAdmin) AddModel(_ context.Context, file []byte, opts api.AddOptions) (api.ModelVersion, error) {
+	promote := opts.Promote
 	m, err := model.Unmarshal(file)
 	if err != nil {
 		return api.ModelVersion{}, api.Invalid(fmt.Errorf("not a model file: %w", err))
@@ -128,7 +129,7 @@ func (r registryAdmin) AddModel(_ context.Context, file []byte, promote bool) (a
 			return api.ModelVersion{}, api.Invalid(fmt.Errorf("model %s does not fit the configured features: %w", m.Meta().Version, err))
 		}
 	}
-	version, err := RegisterModel(r.st, m, file, r.source)
+	version, err := registerModel(r.st, m, file, r.source, opts.Version)
 	if err != nil {
 		return api.ModelVersion{}, registryError(err)
 	}

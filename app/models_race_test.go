@@ -189,7 +189,7 @@ func TestReloadDuringPromotion(t *testing.T) {
 	checkScorer(t, r)
 	// A fitting model is loaded when promoted.
 	f2 := modelFileOf(t, model.Config{Features: cd, Window: 4, Hidden: 4, Seed: 2}, "v2")
-	if v, err := r.AddModel(ctx, f2, true); err != nil || !v.Active {
+	if v, err := r.AddModel(ctx, f2, api.AddOptions{Promote: true}); err != nil || !v.Active {
 		t.Fatalf("add and promote v2: %+v, %v", v, err)
 	}
 	if _, v := r.s.Model(); v != "v2" {
@@ -288,7 +288,7 @@ func TestReuploadDeletedVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := modelFileOf(t, model.Config{Features: names, Window: 4, Hidden: 4, Seed: 9}, "vA")
-	v, err := r.AddModel(ctx, again, true)
+	v, err := r.AddModel(ctx, again, api.AddOptions{Promote: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +367,7 @@ func TestUploadUnusableVersion(t *testing.T) {
 	}{{"daemon", r}, {"offline", NewRegistry(r.st, "t")}} {
 		for i, v := range []string{".", ".."} {
 			f := modelFileOf(t, model.Config{Features: names, Window: 4, Hidden: 4, Seed: int64(i + 1)}, v)
-			if got, err := reg.r.AddModel(ctx, f, true); !errors.Is(err, api.ErrInvalid) || !errors.Is(err, store.ErrInvalidVersion) {
+			if got, err := reg.r.AddModel(ctx, f, api.AddOptions{Promote: true}); !errors.Is(err, api.ErrInvalid) || !errors.Is(err, store.ErrInvalidVersion) {
 				t.Errorf("%s: upload a model of version %q: %+v, %v; want ErrInvalid", reg.name, v, got, err)
 			}
 		}
@@ -377,7 +377,7 @@ func TestUploadUnusableVersion(t *testing.T) {
 	}
 	for i, v := range []string{" ", "\t"} {
 		f := modelFileOf(t, model.Config{Features: names, Window: 4, Hidden: 4, Seed: int64(7 + i)}, v)
-		got, err := r.AddModel(ctx, f, false)
+		got, err := r.AddModel(ctx, f, api.AddOptions{})
 		if err != nil || !strings.HasPrefix(got.Version, "m") || strings.TrimSpace(got.Version) != got.Version {
 			t.Errorf("upload a model of version %q: %+v, %v; want it registered as m<checksum>", v, got, err)
 		}
@@ -397,7 +397,7 @@ func TestRegisteredNamesDiffer(t *testing.T) {
 	seen := map[string]bool{}
 	for i, v := range []string{"", "", "v", "v", "v"} {
 		f := modelFileOf(t, model.Config{Features: names, Window: 4, Hidden: 4, Seed: int64(i + 1)}, v)
-		got, err := r.AddModel(ctx, f, false)
+		got, err := r.AddModel(ctx, f, api.AddOptions{})
 		if err != nil {
 			t.Fatalf("upload model %d (version %q): %v", i, v, err)
 		}
@@ -415,5 +415,88 @@ func TestRegisteredNamesDiffer(t *testing.T) {
 		if got.Version != want {
 			t.Errorf("model %d (version %q) registered as %s, want %s", i, v, got.Version, want)
 		}
+	}
+}
+
+// TestAddModelVersionOverride: a model file whose version and derived
+// VERSION-<checksum> were both deleted cannot be registered from its
+// metadata any more (409), but can under a version given with the upload
+// (api.AddOptions.Version), which is then promoted and in use; the file's
+// own version is kept as the "file_version" param. A given version is not
+// renamed: one taken by other data or deleted is refused with
+// api.ErrConflict, an unusable one with api.ErrInvalid, and the registry
+// is left unchanged.
+func TestAddModelVersionOverride(t *testing.T) {
+	ctx := context.Background()
+	names := e2eShapedFeatures()
+	r, files := daemonRegistry(t, names)
+	addModels(t, r, true, files[:]...) // vA, then vB active
+	if _, err := r.DeleteModel(ctx, "vA"); err != nil {
+		t.Fatal(err)
+	}
+	derived, err := r.AddModel(ctx, files[0], api.AddOptions{})
+	if err != nil || !strings.HasPrefix(derived.Version, "vA-") {
+		t.Fatalf("vA's file again: %+v, %v, want vA-<checksum>", derived, err)
+	}
+	if _, err := r.DeleteModel(ctx, derived.Version); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := r.AddModel(ctx, files[0], api.AddOptions{}); !errors.Is(err, api.ErrConflict) {
+		t.Fatalf("vA's file with vA and %s deleted: %+v, %v, want api.ErrConflict", derived.Version, v, err)
+	}
+	before, err := r.Models(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, version string
+		want          error
+	}{
+		{"taken by other data", "vB", api.ErrConflict},
+		{"deleted", "vA", api.ErrConflict},
+		{"deleted derived name", derived.Version, api.ErrConflict},
+		{"dot-dot", "..", api.ErrInvalid},
+		{"white space around it", "vA2 ", api.ErrInvalid},
+	} {
+		if v, err := r.AddModel(ctx, files[0], api.AddOptions{Version: tc.version, Promote: true}); !errors.Is(err, tc.want) {
+			t.Errorf("%s: add as %q: %+v, %v, want %v", tc.name, tc.version, v, err, tc.want)
+		}
+	}
+	if after, err := r.Models(ctx); err != nil || !slices.EqualFunc(before, after, func(a, b api.ModelVersion) bool { return a.Version == b.Version && a.Active == b.Active }) {
+		t.Fatalf("registry after refused overrides: %+v, %v, want %+v", after, err, before)
+	}
+	v, err := r.AddModel(ctx, files[0], api.AddOptions{Version: "vA2"})
+	if err != nil || v.Version != "vA2" || v.Active || v.Params["file_version"] != "vA" {
+		t.Fatalf("vA's file as vA2: %+v, %v", v, err)
+	}
+	if again, err := r.AddModel(ctx, files[0], api.AddOptions{Version: "vA2", Promote: true}); err != nil || again.Version != "vA2" || !again.Active {
+		t.Fatalf("vA's file as vA2 again, promoted: %+v, %v", again, err)
+	}
+	if m, inUse := r.s.Model(); inUse != "vA2" || m == nil {
+		t.Errorf("scorer uses %q, want vA2", inUse)
+	}
+	if _, err := r.SetActive(ctx, "vB"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := r.SetActive(ctx, "vA2"); err != nil || !v.Active {
+		t.Errorf("promote vA2: %+v, %v", v, err)
+	}
+	if v, err := r.AddModel(ctx, files[1], api.AddOptions{Version: "vB"}); err != nil || v.Version != "vB" || v.Params["file_version"] != "" {
+		t.Errorf("vB's file as vB: %+v, %v (the same data: a no-op, no file_version)", v, err)
+	}
+
+	// Without a daemon too.
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	offline := NewRegistry(st, "test")
+	addModels(t, offline, true, files[1])
+	if v, err := offline.AddModel(ctx, files[0], api.AddOptions{Version: "vB"}); !errors.Is(err, api.ErrConflict) {
+		t.Errorf("offline: vA's file as vB: %+v, %v, want api.ErrConflict", v, err)
+	}
+	if v, err := offline.AddModel(ctx, files[0], api.AddOptions{Version: "vC", Promote: true}); err != nil || v.Version != "vC" || !v.Active {
+		t.Errorf("offline: vA's file as vC: %+v, %v", v, err)
 	}
 }

@@ -60,17 +60,17 @@ func TestModelRegistryAPI(t *testing.T) {
 	names := a.FeatureNames()
 	active := func() string { _, v := a.scorer.Model(); return v }
 
-	av, err := c.AddModel(ctx, modelFile(t, names, "vA", 1), true)
+	av, err := c.AddModel(ctx, modelFile(t, names, "vA", 1), api.AddOptions{Promote: true})
 	if err != nil || av.Version != "vA" || !av.Active || active() != "vA" {
 		t.Fatalf("upload and promote vA: %+v, %v; scorer uses %q", av, err, active())
 	}
-	if _, err := c.AddModel(ctx, []byte("not a model"), true); !errors.Is(err, api.ErrInvalid) {
+	if _, err := c.AddModel(ctx, []byte("not a model"), api.AddOptions{Promote: true}); !errors.Is(err, api.ErrInvalid) {
 		t.Fatalf("upload garbage: %v, want ErrInvalid", err)
 	}
-	if _, err := c.AddModel(ctx, modelFile(t, names[:2], "vX", 1), true); !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "does not fit") {
+	if _, err := c.AddModel(ctx, modelFile(t, names[:2], "vX", 1), api.AddOptions{Promote: true}); !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "does not fit") {
 		t.Fatalf("upload a model of other features: %v, want ErrInvalid (does not fit)", err)
 	}
-	if bv, err := c.AddModel(ctx, modelFile(t, names, "vB", 2), false); err != nil || bv.Active || active() != "vA" {
+	if bv, err := c.AddModel(ctx, modelFile(t, names, "vB", 2), api.AddOptions{}); err != nil || bv.Active || active() != "vA" {
 		t.Fatalf("upload vB without promoting: %+v, %v; scorer uses %q", bv, err, active())
 	}
 	if v, err := c.SetActive(ctx, "vB"); err != nil || v.Version != "vB" || active() != "vB" {
@@ -105,7 +105,7 @@ func TestModelRegistryAPI(t *testing.T) {
 	if err := a.ReloadModel(); err != nil {
 		t.Fatalf("the refused active version is tried again: %v", err)
 	}
-	if v, err := c.AddModel(ctx, modelFile(t, names2, "vC", 3), true); err != nil || active() != "vC" {
+	if v, err := c.AddModel(ctx, modelFile(t, names2, "vC", 3), api.AddOptions{Promote: true}); err != nil || active() != "vC" {
 		t.Fatalf("upload and promote vC of the new features: %+v, %v; scorer uses %q", v, err, active())
 	}
 	if _, err := c.SetActive(ctx, ""); !errors.Is(err, api.ErrInvalid) || active() != "vC" {
@@ -128,7 +128,7 @@ func TestModelRegistryDelete(t *testing.T) {
 	names := a.FeatureNames()
 	active := func() string { _, v := a.scorer.Model(); return v }
 	for i, v := range []string{"vA", "vB", "vC"} { // promoted in turn: history vA, vB, vC
-		if _, err := c.AddModel(ctx, modelFile(t, names, v, int64(i+1)), true); err != nil {
+		if _, err := c.AddModel(ctx, modelFile(t, names, v, int64(i+1)), api.AddOptions{Promote: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -175,7 +175,7 @@ func TestDeleteModelRefusals(t *testing.T) {
 	names := []string{"a", "b"}
 	offline := NewRegistry(st, "test")
 	for i, v := range []string{"v1", "v2"} {
-		if _, err := offline.AddModel(ctx, modelFile(t, names, v, int64(i+1)), v == "v2"); err != nil {
+		if _, err := offline.AddModel(ctx, modelFile(t, names, v, int64(i+1)), api.AddOptions{Promote: v == "v2"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -228,7 +228,7 @@ func daemonRegistry(tb testing.TB, names []string) (registryAdmin, [2][]byte) {
 func addModels(tb testing.TB, r api.ModelAdmin, promote bool, files ...[]byte) {
 	tb.Helper()
 	for _, f := range files {
-		if _, err := r.AddModel(context.Background(), f, promote); err != nil {
+		if _, err := r.AddModel(context.Background(), f, api.AddOptions{Promote: promote}); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -252,7 +252,7 @@ func BenchmarkPromoteUpload(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := r.AddModel(ctx, files[i%2], true); err != nil {
+		if _, err := r.AddModel(ctx, files[i%2], api.AddOptions{Promote: true}); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -300,7 +300,7 @@ func TestPromoteDecodesOnce(t *testing.T) {
 	versions := []string{"vA", "vB"}
 	i := 0
 	upload := allocatedBytes(20, func() {
-		if _, err := r.AddModel(ctx, files[i%2], true); err != nil {
+		if _, err := r.AddModel(ctx, files[i%2], api.AddOptions{Promote: true}); err != nil {
 			t.Fatal(err)
 		}
 		i++

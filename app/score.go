@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/model"
@@ -168,7 +169,7 @@ func (s *scorer) loadFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("read model %q: %w", path, err)
 	}
-	if _, err := (registryAdmin{st: s.opts.Store, s: s, source: path}).AddModel(context.Background(), data, true); err != nil {
+	if _, err := (registryAdmin{st: s.opts.Store, s: s, source: path}).AddModel(context.Background(), data, api.AddOptions{Promote: true}); err != nil {
 		return fmt.Errorf("load model %q: %w", path, err)
 	}
 	return nil
@@ -474,10 +475,19 @@ func predictionID(entity string, t int64) string {
 // store.ErrExists). A metadata version the store refuses ("." or "..")
 // fails with an error wrapping store.ErrInvalidVersion.
 func RegisterModel(st *store.Store, m *model.Model, data []byte, source string) (string, error) {
+	return registerModel(st, m, data, source, "")
+}
+
+// registerModel is RegisterModel; with a non-empty override it registers
+// the model under exactly that version (the file's own version goes into
+// the Params as "file_version"), or fails (store.ErrExists when it is
+// taken by other data or was deleted, store.ErrInvalidVersion when it
+// cannot name a model): a version the user chose is not renamed.
+func registerModel(st *store.Store, m *model.Model, data []byte, source, override string) (string, error) {
 	meta := m.Meta()
 	version := meta.Version
 	sum := shortSum(data)
-	if strings.TrimSpace(version) == "" {
+	if override == "" && strings.TrimSpace(version) == "" {
 		version = "m" + sum
 	}
 	th := m.Thresholds()
@@ -495,8 +505,14 @@ func RegisterModel(st *store.Store, m *model.Model, data []byte, source string) 
 			"threshold_method": th.Method, "members": fmt.Sprint(m.Members()),
 		},
 	}
+	if override != "" {
+		if override != version {
+			reg.Params["file_version"] = version
+		}
+		version = override
+	}
 	err := st.PutModel(version, data, reg)
-	if errors.Is(err, store.ErrExists) {
+	if override == "" && errors.Is(err, store.ErrExists) {
 		// Another model under the same version (two trainings in one
 		// second, a deleted version's name): register this one under a
 		// version naming its data.

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	pmodel "github.com/prometheus/common/model"
 
+	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/model"
@@ -336,7 +337,7 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 }
 
 func promote(a *app.App, data []byte, source string) error {
-	_, err := a.Registry(source).AddModel(context.Background(), data, true)
+	_, err := a.Registry(source).AddModel(context.Background(), data, api.AddOptions{Promote: true})
 	return err
 }
 

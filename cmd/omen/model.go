@@ -23,13 +23,17 @@ import (
 	"github.com/omen-sre/omen/store"
 )
 
-const modelUsage = `usage: omen model list|add FILE|promote VERSION|rollback|delete VERSION [flags]
+const modelUsage = `usage: omen model list|add FILE [--version NAME] [--promote]|promote VERSION|rollback|delete VERSION [flags]
 
 Manages the model registry: through a running daemon's API with --url (it
 holds the store, and uses a promoted model at once), or in the store at
 --storage.path while no daemon runs. add registers a model file (omen train
 --out), with --promote also making it active; a daemon refuses a model that
-does not fit its configured features. rollback re-activates the version
+does not fit its configured features. add names the version after the
+file's metadata (VERSION-<checksum> when that name is taken by other data
+or was deleted); --version NAME registers it under exactly NAME instead,
+or fails when NAME is taken or was deleted: the way to register again a
+model whose version was deleted. rollback re-activates the version
 promoted before the active one. delete removes a version that is not
 active (promote another one first) and drops it from the rollback history:
 a later rollback goes to the version promoted before it. Without --url,
@@ -46,6 +50,7 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 	var cf clientFlags
 	cf.register(fs, "")
 	promote := fs.Bool("promote", false, "add: also make the model active")
+	version := fs.String("version", "", "add: register the model under this version instead of the file's (refused when taken or deleted)")
 	timeout := fs.Duration("timeout", time.Minute, "with --url: how long to wait for the API")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, modelUsage)
@@ -76,6 +81,12 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	case (sub == "promote" || sub == "delete") && strings.TrimSpace(rest[0]) == "":
 		fmt.Fprintf(stderr, "omen model %s: empty or blank version: give a registered version (omen model list)\n", sub)
+		return 2
+	case sub != "add" && flagSet(fs, "version"):
+		fmt.Fprintf(stderr, "omen model %s: --version is a flag of add (promote and delete take the version as an argument)\n", sub)
+		return 2
+	case flagSet(fs, "version") && strings.TrimSpace(*version) == "":
+		fmt.Fprintln(stderr, "omen model add: empty or blank --version: give the version to register the model under, or leave --version out to use the file's")
 		return 2
 	}
 	var file []byte
@@ -129,7 +140,7 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		_ = tw.Flush()
 	case "add":
-		v, err := reg.AddModel(ctx, file, *promote)
+		v, err := reg.AddModel(ctx, file, api.AddOptions{Promote: *promote, Version: *version})
 		if err != nil {
 			fmt.Fprintf(stderr, "omen model add %s: %v\n", rest[0], err)
 			return 1
@@ -158,6 +169,13 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "deleted %s (sha256 %s)\n", v.Version, v.SHA256)
 	}
 	return 0
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // openExistingStore opens the store under an existing storage path (not

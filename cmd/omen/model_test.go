@@ -70,6 +70,8 @@ func TestModelCommandOffline(t *testing.T) {
 		{[]string{"model", "list", "extra"}, 2, "want 0 argument(s)"},
 		{[]string{"model", "list", "--storage.path", "nostore"}, 1, `no omen store at "nostore"`},
 		{[]string{"model", "add", "missing.omen"}, 1, "missing.omen"},
+		{[]string{"model", "add", "missing.omen", "--version", " "}, 2, "omen model add: empty or blank --version"},
+		{[]string{"model", "promote", "v1", "--version", "v2"}, 2, "--version is a flag of add"},
 	} {
 		if rc, _, errs := omen(t, tc.args...); rc != tc.rc || !strings.Contains(errs, tc.want) {
 			t.Errorf("omen %q = %d, stderr %q; want %d with %q", tc.args, rc, errs, tc.rc, tc.want)
@@ -111,6 +113,27 @@ func TestModelCommandOffline(t *testing.T) {
 	rc, out, _ = omen(t, "model", "list", "--storage.path", "s")
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); rc != 0 || len(lines) != 2 || !activeIs(out, "v1") {
 		t.Fatalf("list after deleting v2 = %d:\n%s", rc, out)
+	}
+	// add --version: v2's file under the deleted v2 or the taken v1 is
+	// refused (not renamed); under v2b it is registered and promoted.
+	for _, tc := range []struct {
+		version   string
+		rc        int
+		out, errs string
+	}{
+		{"v2", 1, "", `"v2": already exists as a deleted version`},
+		{"v1", 1, "", `"v1": already exists with sha256`},
+		{"..", 1, "", "not a usable name"},
+		{"v2b", 0, "registered v2b\nactive model is now v2b\n", ""},
+	} {
+		rc, out, errs := omen(t, "model", "add", f2, "--version", tc.version, "--promote", "--storage.path", "s")
+		if rc != tc.rc || out != tc.out && tc.rc == 0 || !strings.Contains(errs, tc.errs) || tc.errs == "" && errs != "" {
+			t.Errorf("add v2's file --version %q = %d, %q, %q; want %d, %q, %q", tc.version, rc, out, errs, tc.rc, tc.out, tc.errs)
+		}
+	}
+	rc, out, _ = omen(t, "model", "list", "--storage.path", "s")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); rc != 0 || len(lines) != 3 || !activeIs(out, "v2b") {
+		t.Fatalf("list after add --version v2b = %d:\n%s", rc, out)
 	}
 }
 
@@ -196,6 +219,18 @@ func TestModelCommandDaemon(t *testing.T) {
 	var info2 api.ModelInfo
 	if _, err := (&api.Client{URL: url}).Do(context.Background(), "GET", "/api/v1/model", &info2); err != nil || info2.Version != "vnext" {
 		t.Errorf("daemon uses %q (%v) after the deletes, want vnext", info2.Version, err)
+	}
+	// add --version --url: the deleted vgood's file is refused under its
+	// own name (409) and registered and in use under another one.
+	if rc, _, errs := omen(t, "model", "add", good, "--version", "vgood", "--url", url); rc != 1 || !strings.Contains(errs, "(409 conflict)") {
+		t.Errorf("add the deleted vgood's file --version vgood --url = %d, %q; want 409", rc, errs)
+	}
+	if rc, out, errs := omen(t, "model", "add", good, "--version", "vgood again", "--promote", "--url", url); rc != 0 || out != "registered vgood again\nactive model is now vgood again\n" {
+		t.Fatalf("add vgood's file --version 'vgood again' --promote --url = %d, %q, %q", rc, out, errs)
+	}
+	var info3 api.ModelInfo
+	if _, err := (&api.Client{URL: url}).Do(context.Background(), "GET", "/api/v1/model", &info3); err != nil || info3.Version != "vgood again" {
+		t.Errorf("daemon uses %q (%v) after add --version --promote, want 'vgood again'", info3.Version, err)
 	}
 }
 

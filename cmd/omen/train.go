@@ -199,7 +199,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			}
 			reg = app.NewRegistry(st, *out)
 		}
-		v, err := reg.AddModel(ctx, data, *promote)
+		v, err := reg.AddModel(ctx, data, omenapi.AddOptions{Promote: *promote})
 		if err != nil {
 			fmt.Fprintf(stderr, "omen train: register %s: %v\n", *out, err)
 			return 1

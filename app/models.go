@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/omen-sre/omen/api"
@@ -126,7 +127,11 @@ func (r registryAdmin) AddModel(_ context.Context, file []byte, opts api.AddOpti
 	}
 	if r.s != nil {
 		if err := m.CheckFeatures(r.s.currentFeatures()); err != nil {
-			return api.ModelVersion{}, api.Invalid(fmt.Errorf("model %s does not fit the configured features: %w", m.Meta().Version, err))
+			name := strconv.Quote(m.Meta().Version)
+			if opts.Version != "" {
+				name = strconv.Quote(opts.Version)
+			}
+			return api.ModelVersion{}, api.Invalid(fmt.Errorf("model %s does not fit the configured features: %w", name, err))
 		}
 	}
 	version, err := registerModel(r.st, m, file, r.source, opts.Version)

@@ -466,8 +466,8 @@ func TestAddModelVersionOverride(t *testing.T) {
 		t.Fatalf("registry after refused overrides: %+v, %v, want %+v", after, err, before)
 	}
 	v, err := r.AddModel(ctx, files[0], api.AddOptions{Version: "vA2"})
-	if err != nil || v.Version != "vA2" || v.Active || v.Params["file_version"] != "vA" {
-		t.Fatalf("vA's file as vA2: %+v, %v", v, err)
+	if err != nil || v.Version != "vA2" || v.Active || v.Params["file_version"] != "vA" || !strings.Contains(v.Description, `file version "vA"`) {
+		t.Fatalf("vA's file as vA2: %+v, %v (want file_version vA, also in the description omen model list shows)", v, err)
 	}
 	if again, err := r.AddModel(ctx, files[0], api.AddOptions{Version: "vA2", Promote: true}); err != nil || again.Version != "vA2" || !again.Active {
 		t.Fatalf("vA's file as vA2 again, promoted: %+v, %v", again, err)
@@ -483,6 +483,19 @@ func TestAddModelVersionOverride(t *testing.T) {
 	}
 	if v, err := r.AddModel(ctx, files[1], api.AddOptions{Version: "vB"}); err != nil || v.Version != "vB" || v.Params["file_version"] != "" {
 		t.Errorf("vB's file as vB: %+v, %v (the same data: a no-op, no file_version)", v, err)
+	}
+
+	// A model that does not fit is named by the version asked for.
+	misfit := modelFileOf(t, model.Config{Features: []string{"x", "y"}, Window: 4, Hidden: 4, Seed: 9}, "vX")
+	if _, err := r.AddModel(ctx, misfit, api.AddOptions{Version: "vX2"}); !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), `model "vX2" does not fit`) {
+		t.Errorf("a misfit as vX2: %v, want ErrInvalid naming vX2", err)
+	}
+	// A file without a version of its own gets no file_version.
+	blank := modelFileOf(t, model.Config{Features: names, Window: 4, Hidden: 4, Seed: 11}, "")
+	if v, err := r.AddModel(ctx, blank, api.AddOptions{Version: "vBlank"}); err != nil || v.Version != "vBlank" {
+		t.Errorf("a file without a version as vBlank: %+v, %v", v, err)
+	} else if _, ok := v.Params["file_version"]; ok {
+		t.Errorf("a file without a version as vBlank: file_version %q set", v.Params["file_version"])
 	}
 
 	// Without a daemon too.

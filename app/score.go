@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -506,8 +507,9 @@ func registerModel(st *store.Store, m *model.Model, data []byte, source, overrid
 		},
 	}
 	if override != "" {
-		if override != version {
+		if override != version && strings.TrimSpace(version) != "" {
 			reg.Params["file_version"] = version
+			reg.Description += ", file version " + strconv.Quote(version)
 		}
 		version = override
 	}
@@ -520,7 +522,7 @@ func registerModel(st *store.Store, m *model.Model, data []byte, source, overrid
 		err = st.PutModel(version, data, reg)
 	}
 	if err != nil {
-		return "", fmt.Errorf("register model %s: %w", version, err)
+		return "", fmt.Errorf("register model %q: %w", version, err)
 	}
 	return version, nil
 }

@@ -146,9 +146,11 @@ remote_write:
 `)
 	got := remoteWriteOptions(cfg)
 	want := stream.RemoteWriteOptions{
-		MaxDecodedBytes: 4096, MaxSamplesPerRequest: 11, MaxSeriesPerRequest: 12,
-		MaxInFlight: 13, InFlightWait: 14 * time.Second, MaxLabels: 15, MaxLabelValueLen: 16,
-		LabelCacheSize: 17, LabelCacheBytes: 18, AppendTimeout: 19 * time.Second,
+		RemoteWriteLimits: stream.RemoteWriteLimits{
+			MaxDecodedBytes: 4096, MaxSamplesPerRequest: 11, MaxSeriesPerRequest: 12,
+			MaxInFlight: 13, InFlightWait: 14 * time.Second, MaxLabels: 15, MaxLabelValueLen: 16,
+			LabelCacheSize: 17, LabelCacheBytes: 18, AppendTimeout: 19 * time.Second,
+		},
 		MaxSampleAge: 3 * time.Hour, MaxSampleFuture: 7 * time.Minute,
 	}
 	if got.Now != nil {

@@ -114,18 +114,8 @@ func newSources(o sourceOptions) (*sources, error) {
 // remoteWriteOptions are the remote-write receiver's options from cfg's
 // remote_write section.
 func remoteWriteOptions(cfg *config.Config) stream.RemoteWriteOptions {
-	rw := cfg.RemoteWrite
 	return stream.RemoteWriteOptions{
-		MaxDecodedBytes:      rw.MaxDecodedBytes,
-		MaxSamplesPerRequest: rw.MaxSamplesPerRequest,
-		MaxSeriesPerRequest:  rw.MaxSeriesPerRequest,
-		MaxInFlight:          rw.MaxInFlight,
-		InFlightWait:         time.Duration(rw.InFlightWait),
-		MaxLabels:            rw.MaxLabels,
-		MaxLabelValueLen:     rw.MaxLabelValueLength,
-		LabelCacheSize:       rw.LabelCacheSize,
-		LabelCacheBytes:      rw.LabelCacheBytes,
-		AppendTimeout:        time.Duration(rw.AppendTimeout),
+		RemoteWriteLimits: remoteWriteLimits(cfg),
 		// The same time window as the NATS decoders: one sample from a
 		// clock far ahead would otherwise move the head's clock and the
 		// ingest watermark past every later sample.
@@ -165,8 +155,19 @@ func decodeOptions(ingest config.IngestConfig, l natsDecodeLimits) decode.Option
 // remoteWriteLimits are the receiver's limits from cfg's remote_write
 // section, which a reload applies to the running receiver.
 func remoteWriteLimits(cfg *config.Config) stream.RemoteWriteLimits {
-	o := remoteWriteOptions(cfg)
-	return o.Limits()
+	rw := cfg.RemoteWrite
+	return stream.RemoteWriteLimits{
+		MaxDecodedBytes:      rw.MaxDecodedBytes,
+		MaxSamplesPerRequest: rw.MaxSamplesPerRequest,
+		MaxSeriesPerRequest:  rw.MaxSeriesPerRequest,
+		MaxInFlight:          rw.MaxInFlight,
+		InFlightWait:         time.Duration(rw.InFlightWait),
+		MaxLabels:            rw.MaxLabels,
+		MaxLabelValueLen:     rw.MaxLabelValueLength,
+		LabelCacheSize:       rw.LabelCacheSize,
+		LabelCacheBytes:      rw.LabelCacheBytes,
+		AppendTimeout:        time.Duration(rw.AppendTimeout),
+	}
 }
 
 // liveLimits are the part of the configuration a reload applies to the

@@ -57,7 +57,7 @@ func (a *lendingAppender) Append(ctx context.Context, bs []telemetry.Batch) erro
 func TestRemoteWriteAppendTimeout(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	app := &lendingAppender{}
-	h, _ := newTestReceiver(t, app, RemoteWriteOptions{AppendTimeout: 20 * time.Millisecond})
+	h, _ := newTestReceiver(t, app, RemoteWriteOptions{RemoteWriteLimits: RemoteWriteLimits{AppendTimeout: 20 * time.Millisecond}})
 	for i := range 20 {
 		body := encodeWriteRequest(t, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{
 			series(float64(i), int64(1000+i), "__name__", "up", "job", fmt.Sprintf("j%d", i)),

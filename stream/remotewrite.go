@@ -43,6 +43,23 @@ type RemoteWriteOptions struct {
 	// Source names the batches handed to the Appender. Default
 	// "remote-write".
 	Source string
+	// RemoteWriteLimits are the limits SetLimits can change later.
+	RemoteWriteLimits
+	// MaxSampleAge and MaxSampleFuture drop (and count, reasons too_old
+	// and too_new) samples older than Now−MaxSampleAge or later than
+	// Now+MaxSampleFuture, like the NATS decoders (decode.Options MaxAge
+	// and MaxFuture, same defaults 2h and 10m); negative disables a bound.
+	// The rest of the request is stored and answered 204.
+	MaxSampleAge    time.Duration
+	MaxSampleFuture time.Duration
+	// Now is the clock of the sample time window. Default time.Now.
+	Now func() time.Time
+}
+
+// RemoteWriteLimits are the limits of a RemoteWriteReceiver, given in
+// RemoteWriteOptions and changed while it runs by SetLimits. The zero
+// value of every field selects its default.
+type RemoteWriteLimits struct {
 	// MaxDecodedBytes bounds the snappy-decoded request size (and the
 	// compressed body). Default 32 MiB.
 	MaxDecodedBytes int
@@ -70,15 +87,6 @@ type RemoteWriteOptions struct {
 	// labels: the request's other series are stored, then 400.
 	MaxLabels        int
 	MaxLabelValueLen int
-	// MaxSampleAge and MaxSampleFuture drop (and count, reasons too_old
-	// and too_new) samples older than Now−MaxSampleAge or later than
-	// Now+MaxSampleFuture, like the NATS decoders (decode.Options MaxAge
-	// and MaxFuture, same defaults 2h and 10m); negative disables a bound.
-	// The rest of the request is stored and answered 204.
-	MaxSampleAge    time.Duration
-	MaxSampleFuture time.Duration
-	// Now is the clock of the sample time window. Default time.Now.
-	Now func() time.Time
 	// LabelCacheSize bounds the number of interned label sets; an entry
 	// costs about twice its series' encoded labels (≈ 300–600 bytes for
 	// Kubernetes series). When a shard fills up it is emptied, so more
@@ -129,42 +137,6 @@ func (o *RemoteWriteOptions) withDefaults() (RemoteWriteOptions, error) {
 		return r, fmt.Errorf("remote-write options: negative MaxLabels %d or MaxLabelValueLen %d", r.MaxLabels, r.MaxLabelValueLen)
 	}
 	return r, nil
-}
-
-// RemoteWriteLimits are the limits of a RemoteWriteReceiver that
-// SetLimits changes while it runs. Each field means what the
-// RemoteWriteOptions field of the same name does, with the same default
-// (0) and validation.
-type RemoteWriteLimits struct {
-	MaxDecodedBytes      int
-	MaxSamplesPerRequest int
-	MaxSeriesPerRequest  int
-	MaxInFlight          int
-	InFlightWait         time.Duration
-	MaxLabels            int
-	MaxLabelValueLen     int
-	LabelCacheSize       int
-	LabelCacheBytes      int
-	AppendTimeout        time.Duration
-}
-
-// Limits returns the limits among o.
-func (o *RemoteWriteOptions) Limits() RemoteWriteLimits {
-	return RemoteWriteLimits{
-		MaxDecodedBytes: o.MaxDecodedBytes, MaxSamplesPerRequest: o.MaxSamplesPerRequest,
-		MaxSeriesPerRequest: o.MaxSeriesPerRequest, MaxInFlight: o.MaxInFlight, InFlightWait: o.InFlightWait,
-		MaxLabels: o.MaxLabels, MaxLabelValueLen: o.MaxLabelValueLen,
-		LabelCacheSize: o.LabelCacheSize, LabelCacheBytes: o.LabelCacheBytes, AppendTimeout: o.AppendTimeout,
-	}
-}
-
-// withLimits returns o with the limits l.
-func (o RemoteWriteOptions) withLimits(l RemoteWriteLimits) RemoteWriteOptions {
-	o.MaxDecodedBytes, o.MaxSamplesPerRequest, o.MaxSeriesPerRequest = l.MaxDecodedBytes, l.MaxSamplesPerRequest, l.MaxSeriesPerRequest
-	o.MaxInFlight, o.InFlightWait = l.MaxInFlight, l.InFlightWait
-	o.MaxLabels, o.MaxLabelValueLen = l.MaxLabels, l.MaxLabelValueLen
-	o.LabelCacheSize, o.LabelCacheBytes, o.AppendTimeout = l.LabelCacheSize, l.LabelCacheBytes, l.AppendTimeout
-	return o
 }
 
 func setDefault[T int | time.Duration](v *T, def T) {
@@ -232,7 +204,7 @@ type rwLimits struct {
 }
 
 func newRWLimits(o RemoteWriteOptions) *rwLimits {
-	return &rwLimits{RemoteWriteLimits: o.Limits(),
+	return &rwLimits{RemoteWriteLimits: o.RemoteWriteLimits,
 		cache: newLabelCache(o.LabelCacheSize, o.LabelCacheBytes, labelLimits{maxLabels: o.MaxLabels, maxLen: o.MaxLabelValueLen})}
 }
 
@@ -293,7 +265,8 @@ func NewRemoteWriteReceiver(app Appender, opts RemoteWriteOptions, reg prometheu
 // or label cache sizes start a new, empty label cache (label sets are
 // interned again). Safe for concurrent use with ServeHTTP.
 func (h *RemoteWriteReceiver) SetLimits(l RemoteWriteLimits) error {
-	opts := h.opts.withLimits(l)
+	opts := h.opts
+	opts.RemoteWriteLimits = l
 	o, err := opts.withDefaults()
 	if err != nil {
 		return err
@@ -301,7 +274,7 @@ func (h *RemoteWriteReceiver) SetLimits(l RemoteWriteLimits) error {
 	h.setMu.Lock()
 	defer h.setMu.Unlock()
 	cur := h.limits.Load()
-	next := o.Limits()
+	next := o.RemoteWriteLimits
 	if next == cur.RemoteWriteLimits {
 		return nil
 	}

@@ -138,7 +138,7 @@ func TestRemoteWriteRequestLimits(t *testing.T) {
 		t.Fatalf("too_large = %v, want 1", v)
 	}
 
-	h, _ = newTestReceiver(t, app, RemoteWriteOptions{MaxSeriesPerRequest: 2})
+	h, _ = newTestReceiver(t, app, RemoteWriteOptions{RemoteWriteLimits: RemoteWriteLimits{MaxSeriesPerRequest: 2}})
 	var wr prompb.WriteRequest
 	for i := range 3 {
 		wr.Timeseries = append(wr.Timeseries, series(1, 1, "__name__", "m", "i", fmt.Sprint(i)))
@@ -159,7 +159,7 @@ func TestRemoteWriteInFlight(t *testing.T) {
 		<-release
 		return nil
 	})
-	h, reg := newTestReceiver(t, app, RemoteWriteOptions{MaxInFlight: 1, InFlightWait: 20 * time.Millisecond})
+	h, reg := newTestReceiver(t, app, RemoteWriteOptions{RemoteWriteLimits: RemoteWriteLimits{MaxInFlight: 1, InFlightWait: 20 * time.Millisecond}})
 	body := encodeWriteRequest(t, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{series(1, 1, "__name__", "up")}})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -206,7 +206,7 @@ func TestReadBodyGrowsWithData(t *testing.T) {
 // The label cache is bounded in bytes: large label sets do not pile up.
 func TestRemoteWriteLabelCacheBytes(t *testing.T) {
 	const limit = 1 << 20
-	h, _ := newTestReceiver(t, &MemAppender{CountOnly: true}, RemoteWriteOptions{LabelCacheBytes: limit, MaxLabelValueLen: 1 << 20})
+	h, _ := newTestReceiver(t, &MemAppender{CountOnly: true}, RemoteWriteOptions{RemoteWriteLimits: RemoteWriteLimits{LabelCacheBytes: limit, MaxLabelValueLen: 1 << 20}})
 	for r := range 20 { // 2,000 sets of ≈ 2 KB each
 		var wr prompb.WriteRequest
 		for i := range 100 {

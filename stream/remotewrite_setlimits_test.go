@@ -37,20 +37,20 @@ func TestRemoteWriteSetLimits(t *testing.T) {
 		after  int
 		body   string // in the answer after
 	}{
-		{name: "lower max samples", start: RemoteWriteOptions{MaxSamplesPerRequest: 10}, wr: fiveSamples,
+		{name: "lower max samples", start: RemoteWriteOptions{RemoteWriteLimits: RemoteWriteLimits{MaxSamplesPerRequest: 10}}, wr: fiveSamples,
 			before: http.StatusNoContent, set: RemoteWriteLimits{MaxSamplesPerRequest: 4}, after: http.StatusRequestEntityTooLarge, body: "limit of 4 samples"},
-		{name: "raise max samples", start: RemoteWriteOptions{MaxSamplesPerRequest: 4}, wr: fiveSamples,
+		{name: "raise max samples", start: RemoteWriteOptions{RemoteWriteLimits: RemoteWriteLimits{MaxSamplesPerRequest: 4}}, wr: fiveSamples,
 			before: http.StatusRequestEntityTooLarge, set: RemoteWriteLimits{MaxSamplesPerRequest: 5}, after: http.StatusNoContent},
-		{name: "0 takes the default", start: RemoteWriteOptions{MaxSeriesPerRequest: 4}, wr: fiveSamples,
+		{name: "0 takes the default", start: RemoteWriteOptions{RemoteWriteLimits: RemoteWriteLimits{MaxSeriesPerRequest: 4}}, wr: fiveSamples,
 			before: http.StatusRequestEntityTooLarge, set: RemoteWriteLimits{}, after: http.StatusNoContent},
 		{name: "lower max labels checks cached label sets again", wr: fiveLabels,
 			before: http.StatusNoContent, set: RemoteWriteLimits{MaxLabels: 4}, after: http.StatusBadRequest, body: "limit of 4 labels"},
 		{name: "lower max label value length", wr: fiveLabels,
 			before: http.StatusNoContent, set: RemoteWriteLimits{MaxLabelValueLen: 1}, after: http.StatusBadRequest, body: "limit of 1 bytes"},
-		{name: "invalid max decoded bytes", start: RemoteWriteOptions{MaxSamplesPerRequest: 4}, wr: fiveSamples,
+		{name: "invalid max decoded bytes", start: RemoteWriteOptions{RemoteWriteLimits: RemoteWriteLimits{MaxSamplesPerRequest: 4}}, wr: fiveSamples,
 			before: http.StatusRequestEntityTooLarge, set: RemoteWriteLimits{MaxDecodedBytes: 100}, setErr: "MaxDecodedBytes 100 below 1024",
 			after: http.StatusRequestEntityTooLarge, body: "limit of 4 samples"},
-		{name: "negative max in flight", start: RemoteWriteOptions{MaxSamplesPerRequest: 4}, wr: fiveSamples,
+		{name: "negative max in flight", start: RemoteWriteOptions{RemoteWriteLimits: RemoteWriteLimits{MaxSamplesPerRequest: 4}}, wr: fiveSamples,
 			before: http.StatusRequestEntityTooLarge, set: RemoteWriteLimits{MaxInFlight: -1}, setErr: "negative MaxInFlight",
 			after: http.StatusRequestEntityTooLarge, body: "limit of 4 samples"},
 	}
@@ -95,7 +95,7 @@ func TestRemoteWriteSetLimitsInFlight(t *testing.T) {
 			return ctx.Err()
 		}
 	})
-	h, _ := newTestReceiver(t, app, RemoteWriteOptions{MaxInFlight: 2, InFlightWait: time.Millisecond})
+	h, _ := newTestReceiver(t, app, RemoteWriteOptions{RemoteWriteLimits: RemoteWriteLimits{MaxInFlight: 2, InFlightWait: time.Millisecond}})
 	body := encodeWriteRequest(t, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{series(1, 1, "__name__", "up")}})
 	var wg sync.WaitGroup
 	var served atomic.Int64

@@ -132,7 +132,7 @@ func TestRemoteWriteStatusCodes(t *testing.T) {
 			if tc.appErr != nil {
 				app.FailNext(1, tc.appErr)
 			}
-			h, _ := newTestReceiver(t, app, RemoteWriteOptions{MaxDecodedBytes: 2048})
+			h, _ := newTestReceiver(t, app, RemoteWriteOptions{RemoteWriteLimits: RemoteWriteLimits{MaxDecodedBytes: 2048}})
 			var rec *httptest.ResponseRecorder
 			if tc.method != "" {
 				req := httptest.NewRequest(tc.method, RemoteWritePath, nil)
@@ -196,7 +196,7 @@ func TestRemoteWriteValues(t *testing.T) {
 
 func TestRemoteWriteLabelCacheBounded(t *testing.T) {
 	app := &MemAppender{CountOnly: true}
-	h, _ := newTestReceiver(t, app, RemoteWriteOptions{LabelCacheSize: 64})
+	h, _ := newTestReceiver(t, app, RemoteWriteOptions{RemoteWriteLimits: RemoteWriteLimits{LabelCacheSize: 64}})
 	for i := range 50 {
 		var wr prompb.WriteRequest
 		for j := range 20 {
@@ -216,9 +216,9 @@ func TestRemoteWriteLabelCacheBounded(t *testing.T) {
 
 func TestRemoteWriteOptionsValidation(t *testing.T) {
 	for _, o := range []RemoteWriteOptions{
-		{MaxDecodedBytes: 10},
-		{LabelCacheSize: -1},
-		{AppendTimeout: -1},
+		{RemoteWriteLimits: RemoteWriteLimits{MaxDecodedBytes: 10}},
+		{RemoteWriteLimits: RemoteWriteLimits{LabelCacheSize: -1}},
+		{RemoteWriteLimits: RemoteWriteLimits{AppendTimeout: -1}},
 	} {
 		if _, err := NewRemoteWriteReceiver(&MemAppender{}, o, nil, nil); err == nil {
 			t.Fatalf("options %+v accepted", o)

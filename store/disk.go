@@ -178,16 +178,7 @@ func (s *Store) writable(kind string) error {
 
 // enterWrite is enter for a method that writes records of kind: it also
 // fails (with ErrDiskFull) while the disk is nearly full.
-func (s *Store) enterWrite(kind string) error {
-	if err := s.enter(); err != nil {
-		return err
-	}
-	if err := s.writable(kind); err != nil {
-		s.exit()
-		return fmt.Errorf("write %s: %w", strings.ReplaceAll(kind, "_", " "), err)
-	}
-	return nil
-}
+func (s *Store) enterWrite(kind string) error { return s.enterChecked(kind, s.writable) }
 
 // enterAlertWrite is enterWrite for the alert pipeline's small writes
 // (outbox items and acknowledgements, alert states): like retention they
@@ -196,11 +187,14 @@ func (s *Store) enterWrite(kind string) error {
 // deletes use it too: they free space, which is what an operator short of
 // it does; and so do promotions and rollbacks (one small record: the way
 // to back out of a bad model while the disk is short).
-func (s *Store) enterAlertWrite(kind string) error {
+func (s *Store) enterAlertWrite(kind string) error { return s.enterChecked(kind, s.belowHalfReserve) }
+
+// enterChecked is enter followed by the disk check of a write of kind.
+func (s *Store) enterChecked(kind string, check func(kind string) error) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
-	if err := s.belowHalfReserve(kind); err != nil {
+	if err := check(kind); err != nil {
 		s.exit()
 		return fmt.Errorf("write %s: %w", strings.ReplaceAll(kind, "_", " "), err)
 	}

@@ -339,7 +339,7 @@ func (c Config) Validate() error {
 			bad("%s %q: %w", kind, n, err)
 			return
 		}
-		if section == "labels" && !hasSelector(e) {
+		if section == "labels" && len(parser.ExtractSelectors(e)) == 0 {
 			bad("%s %q: reads no series, so it would mark every entity or none as failing", kind, n)
 			return
 		}
@@ -395,16 +395,4 @@ func (c Config) Validate() error {
 			lookback, len(long), step, most.kind, most.n, most.need, most.need+step)
 	}
 	return errors.Join(errs...)
-}
-
-// hasSelector reports whether e reads any series.
-func hasSelector(e parser.Expr) bool {
-	found := false
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		if _, ok := n.(*parser.VectorSelector); ok {
-			found = true
-		}
-		return nil
-	})
-	return found
 }

@@ -582,19 +582,26 @@ func (a *App) applyConfig() error {
 	if err := a.sources.checkConfig(cfg); err != nil {
 		return err
 	}
-	// Apply: the schema first (a write, which can still fail: then
-	// nothing changed), then the sources (whose checked changes do not
-	// fail; if they did, the schema goes back), then the extractor, which
-	// cannot fail.
-	if err := a.store.PutSchema(fx.FeatureNames(), fx.LabelNames()); err != nil {
-		return fmt.Errorf("record feature schema: %w", err)
+	// Apply, between two steps (a step's vectors are evaluated, stored
+	// and scored under one layout): the schema first (a write, which can
+	// still fail: then nothing changed), then the sources (whose checked
+	// changes do not fail; if they did, the schema goes back), then the
+	// extractor, which cannot fail. The extractor switches under the
+	// registry lock, and the model must fit the features now extracted
+	// (else it is unloaded).
+	err = a.eval.changeLayout(func() error {
+		if err := a.store.PutSchema(fx.FeatureNames(), fx.LabelNames()); err != nil {
+			return fmt.Errorf("record feature schema: %w", err)
+		}
+		if err := a.sources.setConfig(cfg); err != nil {
+			return errors.Join(err, a.store.PutSchema(a.extractor.FeatureNames(), a.extractor.LabelNames()))
+		}
+		a.scorer.featuresChanged(func() { a.extractor.ApplyConfig(fx) })
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	if err := a.sources.setConfig(cfg); err != nil {
-		return errors.Join(err, a.store.PutSchema(a.extractor.FeatureNames(), a.extractor.LabelNames()))
-	}
-	// The extractor switches under the registry lock, and the model must
-	// fit the features now extracted (else it is unloaded).
-	a.scorer.featuresChanged(func() { a.extractor.ApplyConfig(fx) })
 	if keys := restartOnlyKeys(start, cfg); len(keys) > 0 {
 		a.logger.Warn("configuration changes not applied until restart: the daemon keeps their start-time values", "sections", keys)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +47,16 @@ type evaluator struct {
 	instantNames []string
 	// done is the last step evaluated (ms), for Progress.
 	done atomic.Int64
+	// layoutMu is held while a step's vectors are evaluated, stored and
+	// scored, and while a configuration reload changes the feature layout
+	// (changeLayout): a step's vectors are stored under the schema they
+	// were evaluated with, and the scorer's windows never mix rows of two
+	// layouts.
+	layoutMu sync.Mutex
+	// testHook, when set (tests), is called at named points: "evaluated"
+	// (the step's vectors evaluated, layoutMu held) and "layout contended"
+	// (changeLayout waits for a step).
+	testHook atomic.Pointer[func(point string)]
 }
 
 // entityRefresh is how often a known entity's LastSeen is rewritten.
@@ -130,15 +141,28 @@ func (e *evaluator) tick(ctx context.Context) {
 }
 
 func (e *evaluator) evaluate(ctx context.Context, t int64) {
+	vs, preds, ok := e.extract(ctx, t)
+	if !ok {
+		return
+	}
+	e.alert(ctx, t, preds, vs)
+}
+
+// extract evaluates, stores and scores the step's vectors under layoutMu,
+// all under one feature layout; ok is false when the evaluation failed.
+func (e *evaluator) extract(ctx context.Context, t int64) (vs []features.Vector, preds []prediction, ok bool) {
+	e.layoutMu.Lock()
+	defer e.layoutMu.Unlock()
 	vs, err := e.Extractor.Evaluate(ctx, time.UnixMilli(t))
 	if err != nil && ctx.Err() != nil {
-		return // stopping: the step is not a failure
+		return nil, nil, false // stopping: the step is not a failure
 	}
 	if err != nil {
 		e.failures.Inc()
 		e.Logger.Error("evaluate features", "t", time.UnixMilli(t).UTC(), "err", err)
-		return
+		return nil, nil, false
 	}
+	e.hook("evaluated")
 	e.steps.Inc()
 	e.lastStep.Set(float64(t) / 1000)
 	e.done.Store(t)
@@ -147,18 +171,43 @@ func (e *evaluator) evaluate(ctx context.Context, t int64) {
 	if len(vs) > 0 {
 		e.store(t, vs)
 	}
-	e.finish(ctx, t, vs)
+	return vs, e.Scorer.score(ctx, t, vs), true
 }
 
-// finish scores the step's vectors, hands the predictions to the alerts
-// and forgets the entities gone. It runs at every step, also one without
-// vectors: the scorer then drops the windows and exported predictions of
-// the entities gone silent, and the alerts of entities without a
-// prediction count a missing step and resolve after
-// alert.Options.MissingSteps of them (entities with a vector but no
-// prediction, a window still filling, keep their alert state).
-func (e *evaluator) finish(ctx context.Context, t int64, vs []features.Vector) {
-	preds := e.Scorer.score(ctx, t, vs)
+// hook calls the test hook, if any.
+func (e *evaluator) hook(point string) {
+	if h := e.testHook.Load(); h != nil {
+		(*h)(point)
+	}
+}
+
+// changeLayout runs fn, a configuration reload's change of the feature
+// layout (the store's schema, the extractor's configuration, the scorer's
+// features), between steps: a step in progress completes first under the
+// old layout, and the next one is evaluated under the new.
+func (e *evaluator) changeLayout(fn func() error) error {
+	if !e.layoutMu.TryLock() {
+		e.hook("layout contended")
+		e.layoutMu.Lock()
+	}
+	defer e.layoutMu.Unlock()
+	return fn()
+}
+
+// idle runs a step without vectors (see expire): the scorer drops the
+// windows and exported predictions of the entities gone silent, and the
+// alerts count a missing step for the entities without a prediction.
+func (e *evaluator) idle(ctx context.Context, t int64) {
+	e.alert(ctx, t, e.Scorer.score(ctx, t, nil), nil)
+}
+
+// alert hands the step's predictions to the alerts and forgets the
+// entities gone. It runs at every step, also one without vectors: the
+// alerts of entities without a prediction count a missing step and
+// resolve after alert.Options.MissingSteps of them (entities with a
+// vector but no prediction, a window still filling, keep their alert
+// state).
+func (e *evaluator) alert(ctx context.Context, t int64, preds []prediction, vs []features.Vector) {
 	if e.Alerts != nil {
 		e.Alerts.process(ctx, t, preds, vs)
 	}
@@ -188,8 +237,8 @@ func (e *evaluator) idleAfter() int64 {
 // expire keeps the step clock going on the wall clock when no step has
 // been evaluated for idleAfter (WallClock only: every source stopped, or
 // the watermark is stuck). A data clock then runs with the wall clock
-// from the last evaluated step, and each of its steps is an idle step,
-// finish with no vectors: the scorer drops the windows and exported
+// from the last evaluated step, and each of its steps is an idle step
+// without vectors: the scorer drops the windows and exported
 // predictions of the silent entities and their alerts resolve after their
 // missing steps, as if the data went on without them (the idle steps of
 // idleAfter run at once). Steps of data that arrives later are evaluated
@@ -215,7 +264,7 @@ func (e *evaluator) expire(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		e.finish(ctx, e.idleNext, nil)
+		e.idle(ctx, e.idleNext)
 	}
 }
 

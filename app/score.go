@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -126,6 +127,31 @@ func (h *history) row(k int) []float32 {
 	c := len(h.ring) / h.nf
 	i := (h.next - h.n + k + c) % c
 	return h.ring[i*h.nf : (i+1)*h.nf]
+}
+
+// relayout rearranges the rows for a new feature layout: column j of the
+// result is column from[j] of the rows, or NaN (missing, which the model
+// takes as the feature's mean) where from[j] < 0.
+func (h *history) relayout(from []int) {
+	if h.n == 0 || h.nf == 0 {
+		h.ring, h.nf, h.n, h.next = nil, 0, 0, 0
+		return
+	}
+	keep := len(h.ring) / h.nf
+	nf := len(from)
+	ring := make([]float32, keep*nf)
+	nan := float32(math.NaN())
+	for k := range h.n {
+		src, dst := h.row(k), ring[k*nf:(k+1)*nf]
+		for j, i := range from {
+			if i < 0 {
+				dst[j] = nan
+			} else {
+				dst[j] = src[i]
+			}
+		}
+	}
+	h.ring, h.nf, h.next = ring, nf, h.n%keep
 }
 
 func newScorer(o scorerOptions) (*scorer, error) {
@@ -312,8 +338,29 @@ func (s *scorer) featuresChanged(apply func()) {
 		apply()
 	}
 	s.mu.Lock()
+	old := s.features
 	s.features = s.opts.Features()
 	s.refused = ""
+	if !slices.Equal(old, s.features) {
+		// The entities' windows hold rows of the old layout: each feature
+		// keeps its column under its name, a new one is missing until
+		// the following steps fill it.
+		pos := make(map[string]int, len(old))
+		for i, n := range old {
+			pos[n] = i
+		}
+		from := make([]int, len(s.features))
+		for j, n := range s.features {
+			if i, ok := pos[n]; ok {
+				from[j] = i
+			} else {
+				from[j] = -1
+			}
+		}
+		for _, h := range s.windows {
+			h.relayout(from)
+		}
+	}
 	if s.model != nil {
 		if err := s.model.CheckFeatures(s.features); err != nil {
 			s.logger.Error("the active model does not fit the reloaded features: nothing is scored until a fitting model is promoted (omen train, omen model promote)",

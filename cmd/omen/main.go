@@ -35,7 +35,7 @@ func commands() map[string]command {
 		"train":   {"train a model from CSV, the store or Prometheus", trainCmd},
 		"eval":    {"evaluate: smd|asd|rca|sim", evalCmd},
 		"explain": {"explain ENTITY|ALERT: print a ranked explanation", explainCmd},
-		"model":   {"list|add|promote|rollback|delete models in the registry", modelCmd},
+		"model":   {"list|add|promote|rollback|delete models in the registry", modelCommand{}.run},
 		"bench":   {"ingest|lstm|explain: benchmarks printing JSON", benchCmd},
 		"version": {"print the version", versionCmd},
 	}

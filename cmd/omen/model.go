@@ -12,14 +12,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 	"unicode"
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -38,15 +41,30 @@ promoted before the active one. delete removes a version that is not
 active (promote another one first) and drops it from the rollback history:
 a later rollback goes to the version promoted before it. Without --url,
 list, promote, rollback and delete open the store while its disk is below
-the free-space reserve too, down to half of it; add does not.
+the free-space reserve too, down to half of it; add does not. Without
+--url, --config.file names the daemon's configuration file: the store is
+opened with its storage settings, as omen run --config.file opens it
+(storage.disk_reserve, and the memtable and value-log sizes the default
+reserve follows); without it, the store's defaults (a 352 MiB reserve).
+The storage path is --storage.path's (the configuration has no key for
+it), and with --url the daemon's configuration applies.
 
 flags:`
 
-// modelCmd implements "omen model list|add FILE|promote VERSION|rollback|delete VERSION",
-// on a running daemon's registry (--url) or directly on the store.
-func modelCmd(args []string, stdout, stderr io.Writer) int {
+// modelCommand implements "omen model list|add FILE|promote VERSION|rollback|delete VERSION",
+// on a running daemon's registry (--url) or directly on the store. Its
+// fields are what it takes from outside its arguments; zero: the real
+// ones.
+type modelCommand struct {
+	// diskFree reads the free space of the offline store's filesystem
+	// (store.Options.DiskFree; nil: the platform's). Tests fake it.
+	diskFree func(dir string) (uint64, error)
+}
+
+func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen model", flag.ContinueOnError)
 	storagePath := fs.String("storage.path", "data/", "omen's storage path (without --url; the daemon must not be running)")
+	configFile := fs.String("config.file", "", "without --url: the daemon's configuration file (omen run --config.file), whose storage settings (disk_reserve, memtable and value-log sizes) open the store; none: the store's defaults")
 	var cf clientFlags
 	cf.register(fs, "")
 	promote := fs.Bool("promote", false, "add: also make the model active")
@@ -88,6 +106,9 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 	case flagSet(fs, "version") && strings.TrimSpace(*version) == "":
 		fmt.Fprintln(stderr, "omen model add: empty or blank --version: give the version to register the model under, or leave --version out to use the file's")
 		return 2
+	case *cf.url != "" && *configFile != "":
+		fmt.Fprintln(stderr, "omen model: --config.file is for the store at --storage.path: with --url the daemon uses its own configuration")
+		return 2
 	}
 	var file []byte
 	if sub == "add" {
@@ -107,11 +128,17 @@ func modelCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		reg = c
 	} else {
+		cfg, err := loadConfig(*configFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "omen model: %v\n", err)
+			return 1
+		}
 		open := openRegistryStore
 		if sub == "add" {
 			open = createStore // registering into a new storage path is fine
 		}
-		st, err := open(*storagePath, storeLogger(stderr))
+		st, err := open(offlineStore{path: *storagePath, configFile: *configFile, storage: cfg.Storage,
+			diskFree: c.diskFree, log: storeLogger(stderr, "omen model")})
 		if err != nil {
 			fmt.Fprintf(stderr, "omen model: %v\n", err)
 			return 1
@@ -178,69 +205,195 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
+// loadConfig loads the configuration file (omen run --config.file); none:
+// the defaults.
+func loadConfig(file string) (*config.Config, error) {
+	if file == "" {
+		return config.Default(), nil
+	}
+	return config.LoadFile(file)
+}
+
+// offlineStore is how a command opens the store while no daemon runs: as
+// the daemon opens it (app.App.Start), under the storage path's badger
+// directory with the configuration's storage settings.
+type offlineStore struct {
+	path string // --storage.path
+	// configFile names the configuration storage came from (messages;
+	// empty: none, storage is zero: the store's defaults).
+	configFile string
+	storage    config.StorageConfig
+	// diskFree reads the free space of the store's filesystem (nil: the
+	// platform's).
+	diskFree func(dir string) (uint64, error)
+	log      *slog.Logger // receives the store's warnings
+}
+
+func (o offlineStore) options() store.Options {
+	return store.Options{
+		Path:             filepath.Join(o.path, "badger"),
+		MemTableSize:     o.storage.MemTableSize,
+		NumMemtables:     o.storage.NumMemtables,
+		BlockCacheSize:   o.storage.BlockCacheSize,
+		IndexCacheSize:   o.storage.IndexCacheSize,
+		ValueLogFileSize: o.storage.ValueLogFileSize,
+		DiskReserve:      o.storage.DiskReserve,
+		DiskFree:         o.diskFree,
+		Logger:           o.log,
+	}
+}
+
 // openExistingStore opens the store under an existing storage path (not
 // creating one where a path is mistyped); when a running daemon holds it,
 // the error says to use --url.
-func openExistingStore(storagePath string, log *slog.Logger) (*store.Store, error) {
-	return openExisting(storagePath, log, store.Open)
+func openExistingStore(o offlineStore) (*store.Store, error) {
+	return openExisting(o, store.Open)
 }
 
 // openRegistryStore is openExistingStore for omen model's registry
 // changes and listing (store.OpenRegistry): it opens below the store's
 // disk reserve too, down to half of it, so that old versions can be
 // deleted and a bad model rolled back while the disk is short.
-func openRegistryStore(storagePath string, log *slog.Logger) (*store.Store, error) {
-	return openExisting(storagePath, log, store.OpenRegistry)
+func openRegistryStore(o offlineStore) (*store.Store, error) {
+	return openExisting(o, store.OpenRegistry)
 }
 
-func openExisting(storagePath string, log *slog.Logger, open func(store.Options) (*store.Store, error)) (*store.Store, error) {
-	if _, err := os.Stat(filepath.Join(storagePath, "badger")); err != nil {
+func openExisting(o offlineStore, open func(store.Options) (*store.Store, error)) (*store.Store, error) {
+	if _, err := os.Stat(filepath.Join(o.path, "badger")); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no omen store at %q (--storage.path)", storagePath)
+			return nil, fmt.Errorf("no omen store at %q (--storage.path)", o.path)
 		}
 		return nil, err
 	}
-	st, err := open(storeOptions(storagePath, log))
+	st, err := open(o.options())
 	if err != nil {
-		return nil, storeOpenError(storagePath, err)
+		return nil, o.openError(err)
 	}
 	return st, nil
 }
 
-// createStore opens the store under storagePath, creating it if needed.
-func createStore(storagePath string, log *slog.Logger) (*store.Store, error) {
-	st, err := store.Open(storeOptions(storagePath, log))
+// createStore opens the store under the storage path, creating it if
+// needed.
+func createStore(o offlineStore) (*store.Store, error) {
+	st, err := store.Open(o.options())
 	if err != nil {
-		return nil, storeOpenError(storagePath, err)
+		return nil, o.openError(err)
 	}
 	return st, nil
-}
-
-// storeDiskFree is the free-space reader of the stores the commands open
-// (tests; nil: the platform's).
-var storeDiskFree func(dir string) (uint64, error)
-
-func storeOptions(storagePath string, log *slog.Logger) store.Options {
-	return store.Options{Path: filepath.Join(storagePath, "badger"), DiskFree: storeDiskFree, Logger: log}
 }
 
 // storeLogger is the logger of the stores the commands open: the store's
 // warnings (such as a format upgrade, after which an older omen cannot
-// open it) go to w.
-func storeLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+// open it) go to w as the command's own messages ("omen model: warning:
+// …", see cliHandler).
+func storeLogger(w io.Writer, command string) *slog.Logger {
+	return slog.New(&cliHandler{w: w, mu: new(sync.Mutex), command: command})
 }
 
-// storeOpenError explains a store held by a running daemon, and one whose
+// openError explains a store held by a running daemon, and one whose
 // disk is short of space; other errors are the store's (which name it).
-func storeOpenError(storagePath string, err error) error {
+func (o offlineStore) openError(err error) error {
 	switch {
 	case strings.Contains(err.Error(), "Cannot acquire directory lock"):
-		return fmt.Errorf("the store at %q is in use (by a running omen?): go through the daemon with --url http://127.0.0.1:9464 (its --web.listen-address)", storagePath)
+		return fmt.Errorf("the store at %q is in use (by a running omen?): go through the daemon with --url http://127.0.0.1:9464 (its --web.listen-address)", o.path)
 	case errors.Is(err, store.ErrDiskFull):
-		return fmt.Errorf("%w: free space on its filesystem (offline, the default reserve applies; a running daemon, through --url, uses its configured storage.disk_reserve and promotes, rolls back and deletes down to half of it)", err)
+		reserve := "the store's default reserve applies; --config.file FILE applies the daemon's storage.disk_reserve"
+		if o.configFile != "" {
+			reserve = fmt.Sprintf("the reserve is %s's storage.disk_reserve, or its default", o.configFile)
+		}
+		return fmt.Errorf("%w: free space on its filesystem (offline, %s; omen model list, promote, rollback and delete open the store down to half of it)", err, reserve)
 	}
 	return err
+}
+
+// cliHandler is a slog.Handler that prints records at warn level and
+// above as the commands print their own messages, one line each:
+// `omen model: warning: MSG (key=value, group.key="a value")`. Values
+// with white space, commas, parentheses, '=' or quotes are quoted. It is
+// safe for concurrent use (Badger logs from its goroutines).
+type cliHandler struct {
+	w       io.Writer
+	mu      *sync.Mutex // shared by the handlers derived from one
+	command string      // "omen model"
+	attrs   []string    // formatted by WithAttrs
+	group   string      // key prefix of WithGroup: "g." (nested "g.h.")
+}
+
+func (h *cliHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (h *cliHandler) Handle(_ context.Context, r slog.Record) error {
+	level := "warning"
+	if r.Level >= slog.LevelError {
+		level = "error"
+	}
+	attrs := h.attrs
+	r.Attrs(func(a slog.Attr) bool {
+		attrs = appendAttr(attrs, h.group, a)
+		return true
+	})
+	line := h.command + ": " + level + ": " + r.Message
+	if len(attrs) > 0 {
+		line += " (" + strings.Join(attrs, ", ") + ")"
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, err := io.WriteString(h.w, line+"\n")
+	return err
+}
+
+func (h *cliHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	c := *h
+	c.attrs = slices.Clip(h.attrs)
+	for _, a := range as {
+		c.attrs = appendAttr(c.attrs, h.group, a)
+	}
+	return &c
+}
+
+func (h *cliHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	c := *h
+	c.group += name + "."
+	return &c
+}
+
+// appendAttr appends a as key=value to attrs, its key prefixed with group;
+// a group's attributes are appended one by one (an empty one: nothing).
+func appendAttr(attrs []string, group string, a slog.Attr) []string {
+	a.Value = a.Value.Resolve()
+	switch {
+	case a.Equal(slog.Attr{}):
+		return attrs
+	case a.Value.Kind() == slog.KindGroup:
+		if a.Key != "" {
+			group += a.Key + "."
+		}
+		for _, g := range a.Value.Group() {
+			attrs = appendAttr(attrs, group, g)
+		}
+		return attrs
+	}
+	var v string
+	switch a.Value.Kind() {
+	case slog.KindTime:
+		v = a.Value.Time().Format(time.RFC3339Nano)
+	case slog.KindAny:
+		if err, ok := a.Value.Any().(error); ok {
+			v = err.Error()
+		} else {
+			v = a.Value.String()
+		}
+	default:
+		v = a.Value.String()
+	}
+	if v == "" || strings.ContainsFunc(v, func(r rune) bool {
+		return unicode.IsSpace(r) || !unicode.IsPrint(r) || strings.ContainsRune(`,()="`, r)
+	}) {
+		v = strconv.Quote(v)
+	}
+	return append(attrs, group+a.Key+"="+v)
 }
 
 // clientFlags are the flags of a command that calls a running daemon's API.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -45,6 +46,15 @@ func omen(t *testing.T, args ...string) (rc int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	rc = dispatch(args, &out, &errb)
+	return rc, out.String(), errb.String()
+}
+
+// omenModel runs omen model with args as cmd (which fakes what the
+// command takes from outside its arguments).
+func omenModel(t *testing.T, cmd modelCommand, args ...string) (rc int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	rc = cmd.run(args, &out, &errb)
 	return rc, out.String(), errb.String()
 }
 
@@ -311,10 +321,9 @@ func TestModelCommandBelowReserve(t *testing.T) {
 	t.Chdir(t.TempDir())
 	var free atomic.Uint64
 	free.Store(1 << 40)
-	storeDiskFree = func(string) (uint64, error) { return free.Load(), nil }
-	t.Cleanup(func() { storeDiskFree = nil })
+	cmd := modelCommand{diskFree: func(string) (uint64, error) { return free.Load(), nil }}
 	for _, v := range []string{"v1", "v2", "v3"} {
-		if rc, _, errs := omen(t, "model", "add", writeModelFile(t, []string{"a", "b"}, v), "--promote", "--storage.path", "s"); rc != 0 {
+		if rc, _, errs := omenModel(t, cmd, "add", writeModelFile(t, []string{"a", "b"}, v), "--promote", "--storage.path", "s"); rc != 0 {
 			t.Fatalf("add %s = %d, %q", v, rc, errs)
 		}
 	}
@@ -331,7 +340,7 @@ func TestModelCommandBelowReserve(t *testing.T) {
 		{[]string{"promote", "v1"}, 0, "active model is now v1", ""},
 		{[]string{"add", writeModelFile(t, []string{"a", "b"}, "v4")}, 1, "", "store disk full"},
 	} {
-		rc, out, errs := omen(t, append(append([]string{"model"}, tc.args...), "--storage.path", "s")...)
+		rc, out, errs := omenModel(t, cmd, append(tc.args, "--storage.path", "s")...)
 		// A registry change that goes on below the reserve says nothing
 		// on stderr (no "refusing writes" error before it succeeds).
 		if rc != tc.rc || !strings.Contains(out, tc.stdout) || !strings.Contains(errs, tc.errs) || tc.errs == "" && errs != "" {
@@ -345,7 +354,7 @@ func TestModelCommandBelowReserve(t *testing.T) {
 		}
 	}
 	free.Store(100 << 20)
-	rc, _, errs := omen(t, "model", "list", "--storage.path", "s")
+	rc, _, errs := omenModel(t, cmd, "list", "--storage.path", "s")
 	if rc != 1 || !strings.Contains(errs, "half the reserve") || strings.Count(errs, "open store") != 1 {
 		t.Errorf("list with 100 MiB free = %d, %q; want 1, the store refusing below half the reserve (saying 'open store' once)", rc, errs)
 	}
@@ -374,9 +383,11 @@ func TestOfflineStoreUpgradeWarns(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if rc, out, errs := omen(t, "model", "list", "--storage.path", "s"); rc != 0 || !strings.Contains(out, "v1") ||
-		!strings.Contains(errs, "store format upgraded: an omen older than this one cannot open it any more") {
-		t.Fatalf("list of a format-1 store = %d, %q, stderr %q; want the upgrade warning", rc, out, errs)
+	// As the CLI's own messages say it, not as slog's text ("time=…
+	// level=WARN msg=…").
+	want := `omen model: warning: store format upgraded: an omen older than this one cannot open it any more (path=s/badger, from=1, to=2)` + "\n"
+	if rc, out, errs := omen(t, "model", "list", "--storage.path", "s"); rc != 0 || !strings.Contains(out, "v1") || errs != want {
+		t.Fatalf("list of a format-1 store = %d, %q, stderr %q; want the upgrade warning %q", rc, out, errs, want)
 	}
 }
 
@@ -393,5 +404,132 @@ func TestListedVersion(t *testing.T) {
 		if got := listedVersion(tc.in); got != tc.want {
 			t.Errorf("listedVersion(%q) = %s, want %s", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestModelCommandConfig: offline, omen model --config.file opens the
+// store with the configuration's storage settings, as omen run
+// --config.file does: its storage.disk_reserve (smaller, larger or off),
+// or the default reserve of its value-log and memtable sizes. Before, the
+// default reserve (352 MiB) applied whatever the configuration said.
+func TestModelCommandConfig(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var free atomic.Uint64
+	free.Store(1 << 40)
+	cmd := modelCommand{diskFree: func(string) (uint64, error) { return free.Load(), nil }}
+	for _, v := range []string{"v1", "v2"} {
+		if rc, _, errs := omenModel(t, cmd, "add", writeModelFile(t, []string{"a", "b"}, v), "--promote", "--storage.path", "s"); rc != 0 {
+			t.Fatalf("add %s = %d, %q", v, rc, errs)
+		}
+	}
+	for name, yml := range map[string]string{
+		"small.yml": "storage:\n  disk_reserve: 104857600\n",  // 100 MiB
+		"big.yml":   "storage:\n  disk_reserve: 1073741824\n", // 1 GiB
+		"off.yml":   "storage:\n  disk_reserve: -1\n",
+		// Default reserve: 2 value-log files + 2 memtables + 64 MiB = 224 MiB.
+		"vlog.yml": "storage:\n  value_log_file_size: 67108864\n",
+		"bad.yml":  "storage:\n  disk_reserv: 1\n",
+	} {
+		if err := os.WriteFile(name, []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const mib = 1 << 20
+	for i, tc := range []struct {
+		free uint64
+		args []string // after "model"; "add" adds a new model file
+		rc   int
+		out  string
+		errs string
+	}{
+		// Without --config.file: the default reserve, as before.
+		{300 * mib, []string{"add"}, 1, "", "store disk full"},
+		{300 * mib, []string{"add"}, 1, "", "the store's default reserve applies; --config.file FILE applies the daemon's storage.disk_reserve"},
+		{600 * mib, []string{"add"}, 0, "registered", ""},
+		// A smaller reserve.
+		{300 * mib, []string{"add", "--config.file", "small.yml"}, 0, "registered", ""},
+		{60 * mib, []string{"list", "--config.file", "small.yml"}, 0, "v2", ""},
+		// A larger one: uploads refused, the registry managed down to half of it.
+		{600 * mib, []string{"add", "--config.file", "big.yml"}, 1, "", "below the reserve of 1073741824 bytes"},
+		{600 * mib, []string{"add", "--config.file", "big.yml"}, 1, "", "offline, the reserve is big.yml's storage.disk_reserve"},
+		{600 * mib, []string{"rollback", "--config.file", "big.yml"}, 0, "active model is now v1", ""},
+		{400 * mib, []string{"list", "--config.file", "big.yml"}, 1, "", "half the reserve"},
+		// No reserve.
+		{1 * mib, []string{"add", "--config.file", "off.yml"}, 0, "registered", ""},
+		// The default reserve of the configured sizes.
+		{300 * mib, []string{"add", "--config.file", "vlog.yml"}, 0, "registered", ""},
+		{200 * mib, []string{"add", "--config.file", "vlog.yml"}, 1, "", "below the reserve of 234881024 bytes"},
+		// A configuration the daemon refuses, a missing one, and one given
+		// to a daemon (which has its own).
+		{1 << 40, []string{"list", "--config.file", "bad.yml"}, 1, "", "disk_reserv"},
+		{1 << 40, []string{"list", "--config.file", "missing.yml"}, 1, "", `omen model: read config "missing.yml"`},
+		{1 << 40, []string{"list", "--config.file", "small.yml", "--url", "http://127.0.0.1:1"}, 2, "", "with --url the daemon uses its own configuration"},
+	} {
+		free.Store(tc.free)
+		args := tc.args
+		if args[0] == "add" {
+			args = append([]string{"add", writeModelFile(t, []string{"a", "b"}, fmt.Sprintf("c%d", i))}, args[1:]...)
+		}
+		rc, out, errs := omenModel(t, cmd, append(args, "--storage.path", "s")...)
+		if rc != tc.rc || !strings.Contains(out, tc.out) || !strings.Contains(errs, tc.errs) || tc.errs == "" && errs != "" {
+			t.Errorf("omen model %q with %d MiB free = %d, %q, %q; want %d with %q, %q", tc.args, tc.free/mib, rc, out, errs, tc.rc, tc.out, tc.errs)
+		}
+	}
+}
+
+// TestTrainConfigReserve: offline, omen train --config.file opens the
+// store with the configuration's storage settings too (here a reserve no
+// disk has free).
+func TestTrainConfigReserve(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if rc, _, errs := omen(t, "model", "add", writeModelFile(t, []string{"a", "b"}, "v1"), "--storage.path", "s"); rc != 0 {
+		t.Fatalf("add = %d, %q", rc, errs)
+	}
+	if err := os.WriteFile("huge.yml", []byte("storage:\n  disk_reserve: 1152921504606846976\n"), 0o600); err != nil { // 1 EiB
+		t.Fatal(err)
+	}
+	rc, _, errs := omen(t, "train", "--source", "store", "--storage.path", "s", "--config.file", "huge.yml", "--out", "m.omen")
+	if rc != 1 || !strings.Contains(errs, "omen train: open store") || !strings.Contains(errs, "the reserve is huge.yml's storage.disk_reserve") {
+		t.Errorf("train on a store below huge.yml's reserve = %d, %q; want the store refusing to open", rc, errs)
+	}
+}
+
+// TestStoreLogger: the stores' log records read as the commands' own
+// messages, warnings and errors only, attributes readable and quoted
+// where they hold white space or separators.
+func TestStoreLogger(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		log  func(l *slog.Logger)
+		want string
+	}{
+		{"warning", func(l *slog.Logger) { l.Warn("store format upgraded", "path", "s/badger", "from", 1, "to", 2) },
+			"omen model: warning: store format upgraded (path=s/badger, from=1, to=2)\n"},
+		{"error", func(l *slog.Logger) {
+			l.Error("store disk nearly full", "free_bytes", int64(5), "err", errors.New("no space, (really)"))
+		}, `omen model: error: store disk nearly full (free_bytes=5, err="no space, (really)")` + "\n"},
+		{"no attributes", func(l *slog.Logger) { l.Warn("value log garbage collection") },
+			"omen model: warning: value log garbage collection\n"},
+		{"info and debug are left out", func(l *slog.Logger) { l.Info("recovered"); l.Debug("badger says") }, ""},
+		{"quoting", func(l *slog.Logger) {
+			l.Warn("m", "empty", "", "space", "a b", "eq", "a=b", "quote", `a"b`, "nl", "a\nb", "plain", "a.b/c-d")
+		}, `omen model: warning: m (empty="", space="a b", eq="a=b", quote="a\"b", nl="a\nb", plain=a.b/c-d)` + "\n"},
+		{"with, groups and values", func(l *slog.Logger) {
+			h := l.Handler().WithAttrs([]slog.Attr{slog.String("component", "badger")}).WithGroup("g").WithAttrs([]slog.Attr{slog.Int("a", 1)})
+			r := slog.NewRecord(time.Now(), slog.LevelWarn, "m", 0)
+			r.AddAttrs(slog.Attr{Key: "h", Value: slog.GroupValue(slog.Bool("b", true))}, slog.Duration("d", time.Second),
+				slog.Time("t", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)), slog.Group("empty"), slog.Attr{})
+			if err := h.Handle(context.Background(), r); err != nil {
+				t.Error(err)
+			}
+		}, "omen model: warning: m (component=badger, g.a=1, g.h.b=true, g.d=1s, g.t=2026-01-02T03:04:05Z)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			tc.log(storeLogger(&b, "omen model"))
+			if b.String() != tc.want {
+				t.Errorf("got %q, want %q", b.String(), tc.want)
+			}
+		})
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -19,7 +18,6 @@ import (
 
 	omenapi "github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
-	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/training"
@@ -36,7 +34,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "csv: folders or files in the SMD/ASD format (comma-separated)")
 	storagePath := fs.String("storage.path", "data/", "store: omen's storage path (also where --register writes)")
 	promURL := fs.String("prometheus.url", "", "prometheus: base URL of the server to query_range")
-	configFile := fs.String("config.file", "", "feature, label and entity definitions (default: the built-in set)")
+	configFile := fs.String("config.file", "", "feature, label and entity definitions, and the storage settings the store is opened with (default: the built-in set)")
 	lookback := fs.String("history", "7d", "store/prometheus: how much history to read")
 	out := fs.String("out", "model.omen", "model file to write")
 	register := fs.Bool("register", false, "register the model in the registry (the store's, or with --url the daemon's)")
@@ -61,14 +59,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 
-	cfg := config.Default()
-	if *configFile != "" {
-		c, err := config.LoadFile(*configFile)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		cfg = c
+	cfg, err := loadConfig(*configFile)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
 	}
 	hist, err := pmodel.ParseDuration(*lookback)
 	if err != nil {
@@ -87,11 +81,11 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		client = c
 	}
 	var st *store.Store
-	openStore := func(open func(string, *slog.Logger) (*store.Store, error)) error {
+	openStore := func(open func(offlineStore) (*store.Store, error)) error {
 		if st != nil {
 			return nil
 		}
-		s, err := open(*storagePath, storeLogger(stderr))
+		s, err := open(offlineStore{path: *storagePath, configFile: *configFile, storage: cfg.Storage, log: storeLogger(stderr, "omen train")})
 		if err != nil {
 			return err
 		}

@@ -6,11 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/omen-sre/omen/explain"
+	"github.com/omen-sre/omen/store"
 )
 
 // MemBackend is an in-memory Backend for tests and UI development. Set its
@@ -209,8 +209,10 @@ func (m *MemModels) Models(context.Context) ([]ModelVersion, error) {
 
 // AddModel implements ModelAdmin.
 func (m *MemModels) AddModel(_ context.Context, file []byte, opts AddOptions) (ModelVersion, error) {
-	if o := opts.Version; o != "" && (strings.TrimSpace(o) != o || o == "." || o == "..") {
-		return ModelVersion{}, Invalid(fmt.Errorf("model version %q: cannot name a model", o))
+	if o := opts.Version; o != "" {
+		if err := store.CheckVersion(o); err != nil {
+			return ModelVersion{}, Invalid(err)
+		}
 	}
 	if m.Check != nil {
 		if err := m.Check(file); err != nil {

@@ -281,6 +281,8 @@ func TestAddModelVersion(t *testing.T) {
 		{"deleted file under a new name", "model old", "v2", false, nil},
 		{"dot-dot", "model C", "..", false, api.ErrInvalid},
 		{"white space around it", "model C", " v3", false, api.ErrInvalid},
+		{"blank", "model C", " \t", false, api.ErrInvalid},
+		{"control character", "model C", "v\x01", false, api.ErrInvalid},
 	} {
 		v, err := c.AddModel(ctx, []byte(tc.file), api.AddOptions{Version: tc.version, Promote: tc.promote})
 		switch {
@@ -305,5 +307,20 @@ func TestAddModelVersion(t *testing.T) {
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("empty version=: status %d, want 400", resp.StatusCode)
+	}
+	// A version given twice is refused, not the first one taken.
+	req, _ = http.NewRequest("POST", srv.URL+"/api/v1/models?version=v4&version=v5", strings.NewReader("model D"))
+	req.Header.Set("Authorization", "Bearer s3cret")
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("version=v4&version=v5: status %d, want 400", resp.StatusCode)
+	}
+	if ms, err := c.Models(ctx); err != nil || len(ms) != 2 {
+		t.Errorf("after the refused uploads: %+v, %v, want the 2 versions above", ms, err)
 	}
 }

@@ -46,8 +46,10 @@ var ErrActive = errors.New("it is the active model")
 // byte or another control character (they would break the listings).
 var ErrInvalidVersion = errors.New("not a usable name")
 
-// checkVersion refuses the names ErrInvalidVersion describes.
-func checkVersion(version string) error {
+// CheckVersion returns an error wrapping ErrInvalidVersion for a version
+// that cannot name a model (see ErrInvalidVersion), nil otherwise: what
+// PutModel refuses, for a registry kept elsewhere (tests' in-memory one).
+func CheckVersion(version string) error {
 	if err := validName("model version", version); err != nil {
 		return fmt.Errorf("%w: %w", err, ErrInvalidVersion)
 	}
@@ -145,7 +147,7 @@ func (s *Store) PutModel(version string, data []byte, meta ModelMeta) error {
 		return err
 	}
 	defer s.exit()
-	if err := checkVersion(version); err != nil {
+	if err := CheckVersion(version); err != nil {
 		return fmt.Errorf("put model: %w", err)
 	}
 	start := time.Now()

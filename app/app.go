@@ -221,21 +221,13 @@ func (a *App) Start(ctx context.Context) error {
 	a.restoreRuntime = applyRuntimeConfig(cfg.Runtime)
 
 	// Store: Badger under the storage path; everything durable lives there.
-	st, err := store.Open(store.Options{
-		Path:             a.badgerDir(),
-		Retention:        a.opts.Retention,
-		MemTableSize:     cfg.Storage.MemTableSize,
-		NumMemtables:     cfg.Storage.NumMemtables,
-		BlockCacheSize:   cfg.Storage.BlockCacheSize,
-		IndexCacheSize:   cfg.Storage.IndexCacheSize,
-		ValueLogFileSize: cfg.Storage.ValueLogFileSize,
-		DiskReserve:      cfg.Storage.DiskReserve,
-		// The startup replay rebuilds the PromQL window from the raw
-		// batches received within the lookback and an hour (ingester.replay).
-		IngestLogRetention: time.Duration(cfg.Lookback) + time.Hour,
-		Logger:             log.With("component", "store"),
-		Registerer:         a.reg,
-	})
+	so := cfg.Storage.StoreOptions(a.badgerDir())
+	so.Retention = a.opts.Retention
+	// The startup replay rebuilds the PromQL window from the raw batches
+	// received within the lookback and an hour (ingester.replay).
+	so.IngestLogRetention = time.Duration(cfg.Lookback) + time.Hour
+	so.Logger, so.Registerer = log.With("component", "store"), a.reg
+	st, err := store.Open(so)
 	if errors.Is(err, store.ErrDiskFull) {
 		return fmt.Errorf("%w; free space on that filesystem, or start with a lower storage.disk_reserve (negative: no check) and let retention (a minute after the start) and a shorter --storage.retention shrink the store", err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/internal/redact"
+	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/stream"
 	"github.com/omen-sre/omen/stream/decode"
 )
@@ -120,6 +121,21 @@ type StorageConfig struct {
 	// preallocated memory-mapped files crash the daemon. Default: two
 	// value-log files, two memtables and 64 MiB; negative disables.
 	DiskReserve int64 `yaml:"disk_reserve"`
+}
+
+// StoreOptions returns the store options s sets, for a store at path
+// (the daemon's and the offline commands' alike); the caller sets the
+// others (logger, registerer, retention).
+func (s StorageConfig) StoreOptions(path string) store.Options {
+	return store.Options{
+		Path:             path,
+		MemTableSize:     s.MemTableSize,
+		NumMemtables:     s.NumMemtables,
+		BlockCacheSize:   s.BlockCacheSize,
+		IndexCacheSize:   s.IndexCacheSize,
+		ValueLogFileSize: s.ValueLogFileSize,
+		DiskReserve:      s.DiskReserve,
+	}
 }
 
 // RuntimeConfig tunes the Go runtime's memory use. Zero values keep the

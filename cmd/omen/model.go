@@ -230,17 +230,9 @@ type offlineStore struct {
 }
 
 func (o offlineStore) options() store.Options {
-	return store.Options{
-		Path:             filepath.Join(o.path, "badger"),
-		MemTableSize:     o.storage.MemTableSize,
-		NumMemtables:     o.storage.NumMemtables,
-		BlockCacheSize:   o.storage.BlockCacheSize,
-		IndexCacheSize:   o.storage.IndexCacheSize,
-		ValueLogFileSize: o.storage.ValueLogFileSize,
-		DiskReserve:      o.storage.DiskReserve,
-		DiskFree:         o.diskFree,
-		Logger:           o.log,
-	}
+	so := o.storage.StoreOptions(filepath.Join(o.path, "badger"))
+	so.DiskFree, so.Logger = o.diskFree, o.log
+	return so
 }
 
 // openExistingStore opens the store under an existing storage path (not

@@ -73,8 +73,8 @@ const (
 
 // registryDeleted is how many deleted versions' names the registry
 // record keeps (the newest): a name deleted longer ago may be registered
-// again. A var for tests.
-var registryDeleted = 1000
+// again (Store.deletedKept, which tests lower).
+const registryDeleted = 1000
 
 type registryState struct {
 	Generation uint64   `json:"generation"`
@@ -450,8 +450,8 @@ func (s *Store) DeleteModel(version string) error {
 		if !slices.Contains(st.Deleted, version) {
 			st.Deleted = append(st.Deleted, version)
 		}
-		if n := len(st.Deleted); n > registryDeleted {
-			st.Deleted = slices.Clone(st.Deleted[n-registryDeleted:])
+		if n := len(st.Deleted); n > s.deletedKept {
+			st.Deleted = slices.Clone(st.Deleted[n-s.deletedKept:])
 		}
 		return nil
 	})

@@ -210,14 +210,13 @@ func TestUnusableModelVersions(t *testing.T) {
 func openTestMem(t *testing.T) *Store { return openTest(t, Options{InMemory: true}) }
 
 // TestDeletedNamesBounded: the registry keeps the newest registryDeleted
+// (here 3)
 // deleted names (before, the list grew with every delete, in the one
 // record every registry change rewrites): an older one may be registered
 // again, a newer one not.
 func TestDeletedNamesBounded(t *testing.T) {
-	old := registryDeleted
-	registryDeleted = 3
-	t.Cleanup(func() { registryDeleted = old })
 	s := openTestMem(t)
+	s.deletedKept = 3
 	if err := s.PutModel("active", []byte("a"), ModelMeta{}); err != nil {
 		t.Fatal(err)
 	}

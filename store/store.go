@@ -32,6 +32,7 @@ type Store struct {
 	m      metrics
 
 	valueThreshold int // values at least this long go to the value log
+	deletedKept    int // registryDeleted; tests lower it
 
 	testCommitHook func() error    // tests: runs before each ingest commit
 	testAfterDedup func(waits int) // tests: runs after deduplication, under the ingest lock
@@ -113,7 +114,7 @@ func open(opts Options, registry bool) (*Store, error) {
 		bo = bo.WithMemTableSize(min(opts.MemTableSize, 16<<20)).WithBlockCacheSize(min(opts.BlockCacheSize, 8<<20)).WithIndexCacheSize(0).
 			WithValueThreshold(1 << 20)
 	}
-	s := &Store{opts: opts, logger: opts.Logger, valueThreshold: int(bo.ValueThreshold)}
+	s := &Store{opts: opts, logger: opts.Logger, valueThreshold: int(bo.ValueThreshold), deletedKept: registryDeleted}
 	s.disk.free.Store(-1)
 	s.disk.watched = !opts.InMemory && opts.DiskReserve >= 0 && opts.DiskFree != nil
 	// Refuse to start on a nearly full disk: Badger's Open maps new

@@ -209,9 +209,8 @@ func TestUnusableModelVersions(t *testing.T) {
 
 func openTestMem(t *testing.T) *Store { return openTest(t, Options{InMemory: true}) }
 
-// TestDeletedNamesBounded: the registry keeps the newest registryDeleted
-// (here 3)
-// deleted names (before, the list grew with every delete, in the one
+// TestDeletedNamesBounded: the registry keeps the newest deletedKept
+// (registryDeleted; here 3) deleted names (before, the list grew with every delete, in the one
 // record every registry change rewrites): an older one may be registered
 // again, a newer one not.
 func TestDeletedNamesBounded(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,26 @@ import (
 
 	"github.com/omen-sre/omen/telemetry"
 )
+
+// ErrTooLarge is returned (wrapped) for data that can never be stored
+// because one indivisible item of it (a single sample or event of an
+// ingest batch) encodes to more than the longest record the store writes
+// (see Store.maxRecord). Retrying cannot help: the error is permanent. Its
+// message names the size and the limit.
+var ErrTooLarge = errors.New("too large to store")
+
+// maxRecord is the longest ingest-log value the store writes: Badger
+// refuses a value longer than a value-log file (in memory, longer than the
+// value threshold) in any transaction, so a batch that encodes to more is
+// stored as several records (see splitRecords). Half the value-log file
+// keeps the files near their configured size.
+func (s *Store) maxRecord() int {
+	n := int(s.opts.ValueLogFileSize / 2)
+	if s.opts.InMemory {
+		n = min(n, s.valueThreshold)
+	}
+	return n
+}
 
 // ingestState orders and deduplicates appends. Its mutex is held while a
 // call checks for duplicates, assigns log keys and hands its transactions
@@ -120,12 +141,21 @@ func getU64(txn *badger.Txn, key []byte) (uint64, error) {
 //
 // All batches of one call are written in one transaction together with the
 // per-source checkpoints (highest Seq stored); a call too big for one
-// Badger transaction is split into several, committed in order. The call
+// Badger transaction is split into several, committed in order. A batch
+// that encodes to more than the longest record the store writes (half
+// Options.ValueLogFileSize) is stored as several records, each holding
+// consecutive samples and events of it with its Source, Seq and Received,
+// all in one transaction: ReplayBatches hands them back as several
+// batches. A call holding a batch that cannot be split so (one sample or
+// event alone is too long) is refused before anything is written, with an
+// error wrapping ErrTooLarge; other calls are unaffected. The call
 // returns after the data is fsync'd (unless Options.NoSync), so a caller may
 // acknowledge the batches upstream once err is nil. On error some of the
 // transactions may have been committed (stored counts them); retrying the
 // call is safe for batches with Seq != 0. A duplicate that another call is
 // still committing makes this call wait for (and fail with) that commit.
+// The failure of a transaction packing parts of several calls together
+// fails none of them: each part is then committed alone.
 //
 // Safe for concurrent use; concurrent calls share fsyncs. bs is not
 // retained.
@@ -155,6 +185,7 @@ func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
 		}
 	}
 	vals := s.encodeAll(bs)
+	split, tooLarge := s.splitLarge(bs, vals)
 
 	g := &s.ing
 	g.mu.Lock()
@@ -162,6 +193,14 @@ func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
 	if err != nil {
 		g.mu.Unlock()
 		return nil, fmt.Errorf("append batches: check duplicates: %w", err)
+	}
+	for _, i := range keep {
+		if err := tooLarge[i]; err != nil {
+			// Refused before any part is queued, so that the calls
+			// whose parts would have shared a transaction are unaffected.
+			g.mu.Unlock()
+			return nil, fmt.Errorf("append batches: batch %d of %d (source %q, seq %d): %w", i, len(bs), bs[i].Source, bs[i].Seq, err)
+		}
 	}
 	dups := len(bs) - len(keep)
 	if s.testAfterDedup != nil {
@@ -193,20 +232,32 @@ func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
 		}
 		for _, i := range keep {
 			b := &bs[i]
-			lk := logKey(now, g.nextLocal)
-			g.nextLocal++
-			est := int64(len(lk)) + 32 + s.valueCost(len(vals[i]))
+			// A batch's records (several when split) and its dedup key
+			// go into one part, so they are committed together.
+			recs := vals[i : i+1]
+			if r, ok := split[i]; ok {
+				recs = r
+			}
+			var est int64
+			for _, v := range recs {
+				est += 17 + 32 + s.valueCost(len(v))
+			}
 			var dk []byte
+			var dkEst int64
 			if b.Seq != 0 {
 				dk = dedupKey(b.Source, b.Seq)
-				est += int64(len(dk)) + 48 + int64(len(b.Source)) + 64
+				dkEst = int64(len(dk)) + 48 + int64(len(b.Source)) + 64
 			}
-			if cur.count > 0 && (cur.size+est > maxSize || cur.count+3 > maxCount) {
+			if cur.count > 0 && (cur.size+est+dkEst > maxSize || cur.count+int64(len(recs))+2 > maxCount) {
 				finish()
 			}
-			cur.add(kv{lk, vals[i]}, est)
+			for _, v := range recs {
+				lk := logKey(now, g.nextLocal)
+				g.nextLocal++
+				cur.add(kv{lk, v}, 17+32+s.valueCost(len(v)))
+			}
 			if dk != nil {
-				cur.add(kv{dk, u64(sortable(now))}, 0)
+				cur.add(kv{dk, u64(sortable(now))}, dkEst)
 				id := dedupID{b.Source, b.Seq}
 				g.inflight[id] = cur.w
 				cur.ids = append(cur.ids, id)
@@ -332,6 +383,17 @@ func (s *Store) commitParts(q []*part) {
 		q = q[n:]
 		err := s.commitGroup(group)
 		s.m.commits.Inc()
+		if err != nil && len(group) > 1 {
+			// One part's failure must not fail the parts of other calls
+			// packed with it: commit each alone, in order. (A failed
+			// Badger commit wrote nothing visible; the keys are the same.)
+			for _, p := range group {
+				p.w.err = s.commitGroup([]*part{p})
+				s.m.commits.Inc()
+				close(p.w.done)
+			}
+			continue
+		}
 		for _, p := range group {
 			p.w.err = err
 			close(p.w.done)
@@ -341,7 +403,7 @@ func (s *Store) commitParts(q []*part) {
 
 func (s *Store) commitGroup(group []*part) error {
 	if s.testCommitHook != nil {
-		if err := s.testCommitHook(); err != nil {
+		if err := s.testCommitHook(group); err != nil {
 			return err
 		}
 	}
@@ -350,12 +412,30 @@ func (s *Store) commitGroup(group []*part) error {
 	for _, p := range group {
 		for _, e := range p.entries {
 			if err := txn.Set(e.k, e.v); err != nil {
-				return err
+				return firstLine{err}
 			}
 		}
 	}
-	return txn.Commit()
+	if err := txn.Commit(); err != nil {
+		return firstLine{err}
+	}
+	return nil
 }
+
+// firstLine is err with only the first line of its text: Badger appends a
+// hex dump of the offending key or value to some errors (a kilobyte of
+// it), which must reach neither clients nor logs.
+type firstLine struct{ err error }
+
+func (e firstLine) Error() string {
+	msg := e.err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = strings.TrimSuffix(strings.TrimSpace(msg[:i]), ":") + " (dump omitted)"
+	}
+	return msg
+}
+
+func (e firstLine) Unwrap() error { return e.err }
 
 // valueCost mirrors Badger's transaction size estimate: values above the
 // value threshold cost a pointer.
@@ -529,6 +609,75 @@ func (s *Store) deleteKeys(keys [][]byte) (int, error) {
 		return 0, err
 	}
 	return len(keys), nil
+}
+
+// splitLarge splits the batches of bs whose encoding (vals[i]) is longer
+// than s.maxRecord() into several records (split[i], vals[i] dropped), or
+// reports why it cannot (tooLarge[i], wrapping ErrTooLarge). Both maps are
+// nil when no batch is that long, as is the rule.
+func (s *Store) splitLarge(bs []telemetry.Batch, vals [][]byte) (split map[int][][]byte, tooLarge map[int]error) {
+	limit := s.maxRecord()
+	compress := !s.opts.DisableIngestCompression
+	for i, v := range vals {
+		if len(v) <= limit {
+			continue
+		}
+		recs, err := splitRecords(&bs[i], len(v), limit, compress)
+		if err != nil {
+			if tooLarge == nil {
+				tooLarge = make(map[int]error)
+			}
+			tooLarge[i] = err
+			continue
+		}
+		if split == nil {
+			split = make(map[int][][]byte)
+		}
+		split[i] = recs
+		vals[i] = nil
+	}
+	return split, tooLarge
+}
+
+// splitRecords encodes b, whose whole encoding is size bytes (more than
+// limit), as records of at most limit bytes each: b's samples, then its
+// events, cut into consecutive pieces that keep b's Source, Seq and
+// Received. It fails with an error wrapping ErrTooLarge when a single
+// sample or event encodes to more than limit.
+func splitRecords(b *telemetry.Batch, size, limit int, compress bool) ([][]byte, error) {
+	n := b.Len()
+	if n <= 1 {
+		what := "sample"
+		if len(b.Events) > 0 {
+			what = "event"
+		}
+		return nil, fmt.Errorf("%w: one %s encodes to %d bytes, above the store's record limit of %d bytes (half the value-log file size)", ErrTooLarge, what, size, limit)
+	}
+	// Aim at three quarters of the limit, so that most pieces fit at once.
+	k := min(n, max(2, (size+limit*3/4-1)/(limit*3/4)))
+	ns := len(b.Samples)
+	var recs [][]byte
+	for j := range k {
+		lo, hi := j*n/k, (j+1)*n/k
+		piece := telemetry.Batch{Source: b.Source, Seq: b.Seq, Received: b.Received}
+		if lo < ns {
+			piece.Samples = b.Samples[lo:min(hi, ns)]
+		}
+		if hi > ns {
+			piece.Events = b.Events[max(lo-ns, 0) : hi-ns]
+		}
+		v := encodeBatch(nil, &piece, compress)
+		if len(v) <= limit {
+			recs = append(recs, v)
+			continue
+		}
+		sub, err := splitRecords(&piece, len(v), limit, compress)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, sub...)
+	}
+	return recs, nil
 }
 
 // parallelEncodeMin is the number of samples and events of a call above

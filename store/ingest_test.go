@@ -335,7 +335,7 @@ func TestAppendCommitFailure(t *testing.T) {
 	boom := errors.New("disk on fire")
 	entered := make(chan struct{})
 	release := make(chan struct{})
-	s.testCommitHook = func() error {
+	s.testCommitHook = func([]*part) error {
 		close(entered)
 		<-release
 		return boom

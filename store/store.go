@@ -34,8 +34,8 @@ type Store struct {
 	valueThreshold int // values at least this long go to the value log
 	deletedKept    int // registryDeleted; tests lower it
 
-	testCommitHook func() error    // tests: runs before each ingest commit
-	testAfterDedup func(waits int) // tests: runs after deduplication, under the ingest lock
+	testCommitHook func(group []*part) error // tests: runs before each ingest commit
+	testAfterDedup func(waits int)           // tests: runs after deduplication, under the ingest lock
 
 	// life is read-held by every call using the database and write-held
 	// by Close, so Close waits for calls in flight.

@@ -23,6 +23,8 @@ import (
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -47,7 +49,13 @@ opened with its storage settings, as omen run --config.file opens it
 (storage.disk_reserve, and the memtable and value-log sizes the default
 reserve follows); without it, the store's defaults (a 352 MiB reserve).
 The storage path is --storage.path's (the configuration has no key for
-it), and with --url the daemon's configuration applies.
+it), and with --url the daemon's configuration applies. Without --url,
+add --promote, promote and rollback refuse a model that does not fit the
+features a daemon will run with, as a daemon refuses it (exit 1, the
+registry unchanged), and add without --promote registers it with a
+warning: the features of --config.file, else those of the schema the
+store records (the layout the daemon last ran with); with neither,
+models are not checked.
 
 flags:`
 
@@ -64,7 +72,7 @@ type modelCommand struct {
 func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen model", flag.ContinueOnError)
 	storagePath := fs.String("storage.path", "data/", "omen's storage path (without --url; the daemon must not be running)")
-	configFile := fs.String("config.file", "", "without --url: the daemon's configuration file (omen run --config.file), whose storage settings (disk_reserve, memtable and value-log sizes) open the store; none: the store's defaults")
+	configFile := fs.String("config.file", "", "without --url: the daemon's configuration file (omen run --config.file), whose storage settings (disk_reserve, memtable and value-log sizes) open the store and whose features models are checked against; none: the store's defaults, and its recorded feature schema")
 	var cf clientFlags
 	cf.register(fs, "")
 	promote := fs.Bool("promote", false, "add: also make the model active")
@@ -119,7 +127,11 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		}
 		file = b
 	}
-	var reg api.ModelAdmin
+	var (
+		reg api.ModelAdmin
+		st  *store.Store // offline
+		ref *featureRef  // offline: what add, promote and rollback check models against
+	)
 	if *cf.url != "" {
 		c, err := cf.client()
 		if err != nil {
@@ -137,7 +149,7 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		if sub == "add" {
 			open = createStore // registering into a new storage path is fine
 		}
-		st, err := open(offlineStore{path: *storagePath, configFile: *configFile, storage: cfg.Storage,
+		st, err = open(offlineStore{path: *storagePath, configFile: *configFile, storage: cfg.Storage,
 			diskFree: c.diskFree, log: storeLogger(stderr, "omen model")})
 		if err != nil {
 			fmt.Fprintf(stderr, "omen model: %v\n", err)
@@ -145,6 +157,12 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer st.Close()
 		reg = app.NewRegistry(st, "omen model add")
+		if sub == "add" || sub == "promote" || sub == "rollback" {
+			if ref, err = offlineFeatures(st, *configFile, cfg); err != nil {
+				fmt.Fprintf(stderr, "omen model %s: %v\n", sub, err)
+				return 1
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -167,6 +185,21 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		}
 		_ = tw.Flush()
 	case "add":
+		// Offline, a model that does not fit is refused for promotion as a
+		// daemon refuses it (nothing registered), and registered with a
+		// warning otherwise. A file that does not decode is the
+		// registry's to refuse.
+		m, merr := model.Unmarshal(file)
+		if merr == nil && *promote {
+			name := m.Meta().Version
+			if *version != "" {
+				name = *version
+			}
+			if err := ref.fit(m, name); err != nil {
+				fmt.Fprintf(stderr, "omen model add %s: %v: not registered (a daemon would not load it; without --promote it is registered, not promoted)\n", rest[0], err)
+				return 1
+			}
+		}
 		v, err := reg.AddModel(ctx, file, api.AddOptions{Promote: *promote, Version: *version})
 		if err != nil {
 			fmt.Fprintf(stderr, "omen model add %s: %v\n", rest[0], err)
@@ -176,10 +209,19 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		if v.Active {
 			fmt.Fprintf(stdout, "active model is now %s\n", v.Version)
 		}
+		if merr == nil {
+			if err := ref.fit(m, v.Version); err != nil {
+				fmt.Fprintf(stderr, "omen model add %s: warning: %v: registered, but a daemon would not load it (omen model promote refuses it)\n", rest[0], err)
+			}
+		}
 	case "promote", "rollback":
 		version := ""
 		if sub == "promote" {
 			version = rest[0]
+		}
+		if err := ref.fitTarget(st, version); err != nil {
+			fmt.Fprintf(stderr, "omen model %s: %v\n", sub, err)
+			return 1
 		}
 		v, err := reg.SetActive(ctx, version)
 		if err != nil {
@@ -196,6 +238,94 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "deleted %s (sha256 %s)\n", v.Version, v.SHA256)
 	}
 	return 0
+}
+
+// featureRef is what offline registry changes check a model's features
+// against, as a running daemon checks them against its own (with --url:
+// 422, the registry unchanged), so that no model is promoted that the
+// daemon will not load when it starts (nothing would be scored): the
+// features of the configuration file given, which a daemon started with
+// it runs with (and records as the store's schema), else the feature
+// schema the store records, the layout the daemon last ran with. A nil
+// *featureRef (neither: an offline command without --config.file on a
+// store no daemon has run on) checks nothing.
+type featureRef struct {
+	names   []string
+	against string // in messages: "the features of omen.yml (--config.file)"
+}
+
+// offlineFeatures returns the features offline registry changes check
+// models against (see featureRef): those of configFile (cfg, loaded from
+// it) when given, else those of st's recorded schema, else nil.
+func offlineFeatures(st *store.Store, configFile string, cfg *config.Config) (*featureRef, error) {
+	if configFile != "" {
+		return &featureRef{names: features.Names(cfg.Config), against: fmt.Sprintf("the features of %s (--config.file)", configFile)}, nil
+	}
+	s, err := st.Schema()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &featureRef{names: s.Features,
+		against: "the features the store records (the layout the daemon last ran with; --config.file FILE checks against the daemon's configuration instead)"}, nil
+}
+
+// fit returns nil when m fits the features (or f is nil), and otherwise
+// an error naming the model (name, its version) and what it misses or
+// has in excess.
+func (f *featureRef) fit(m *model.Model, name string) error {
+	if f == nil {
+		return nil
+	}
+	if err := m.CheckFeatures(f.names); err != nil {
+		what := "the model"
+		if name != "" {
+			what = "model " + strconv.Quote(name)
+		}
+		return fmt.Errorf("%s does not fit %s: %w", what, f.against, err)
+	}
+	return nil
+}
+
+// fitTarget checks the model a promotion of version, or a rollback
+// (version ""), would make active in st, as a daemon checks it before it
+// changes the registry. What st cannot read (an unknown version, no
+// previous one) is left to the registry change, whose error says so.
+func (f *featureRef) fitTarget(st *store.Store, version string) error {
+	if f == nil {
+		return nil
+	}
+	target := version
+	if version == "" {
+		prev, err := st.PreviousVersion()
+		if err != nil {
+			return nil
+		}
+		target = prev
+	}
+	data, _, err := st.Model(target)
+	if err != nil {
+		return nil
+	}
+	m, err := model.Unmarshal(data)
+	if err == nil {
+		err = f.fit(m, target)
+	} else {
+		err = fmt.Errorf("load model %q: %w", target, err)
+	}
+	if err == nil {
+		return nil
+	}
+	stays := "no model is active"
+	if cur, _ := st.ActiveVersion(); cur != "" {
+		stays = strconv.Quote(cur) + " stays active"
+	}
+	if version == "" {
+		return fmt.Errorf("roll back to %q (%s): %w", target, stays, err)
+	}
+	return fmt.Errorf("%w: not promoted (%s)", err, stays)
 }
 
 // flagSet reports whether the flag name was given on the command line.

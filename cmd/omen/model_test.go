@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -260,8 +261,30 @@ func activeIs(out, version string) bool {
 func TestTrainAgainstDaemon(t *testing.T) {
 	dir := t.TempDir()
 	cfg := config.Default()
-	names, labels := features.Names(cfg.Config), cfg.LabelNames()
-	// Three pods' history of the last 100 minutes, one with failures.
+	writeHistory(t, dir, features.Names(cfg.Config), cfg.LabelNames())
+
+	_, url := startDaemon(t, dir)
+	out := filepath.Join(t.TempDir(), "m.omen")
+	rc, stdout, stderr := omen(t, "train", "--source", "store", "--url", url, "--history", "2h", "--window", "4",
+		"--horizon", "2", "--hidden", "4", "--epochs", "1", "--out", out, "--promote")
+	if rc != 0 || !strings.Contains(stdout, "3 entities") || !strings.Contains(stdout, "promoted") {
+		t.Fatalf("train --url = %d\nstdout %s\nstderr %s", rc, stdout, stderr)
+	}
+	var info api.ModelInfo
+	if _, err := (&api.Client{URL: url}).Do(context.Background(), "GET", "/api/v1/model", &info); err != nil || info.Version == "" || !strings.Contains(stdout, info.Version) {
+		t.Fatalf("daemon uses %q (%v) after train --promote --url; train said %s", info.Version, err, stdout)
+	}
+	// The store itself is the daemon's: training from it says to use --url.
+	if rc, _, errs := omen(t, "train", "--source", "store", "--storage.path", dir, "--out", out); rc != 1 || !strings.Contains(errs, "--url") {
+		t.Errorf("train on the daemon's store = %d, %q; want the hint to use --url", rc, errs)
+	}
+}
+
+// writeHistory writes into a new store under the storage path dir the
+// schema of names and labels and three pods' vectors of the last 100
+// minutes (at the default step), one pod with failures.
+func writeHistory(t *testing.T, dir string, names, labels []string) {
+	t.Helper()
 	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger")})
 	if err != nil {
 		t.Fatal(err)
@@ -269,7 +292,7 @@ func TestTrainAgainstDaemon(t *testing.T) {
 	if err := st.PutSchema(names, labels); err != nil {
 		t.Fatal(err)
 	}
-	step := time.Duration(cfg.Step).Milliseconds()
+	step := time.Duration(config.Default().Step).Milliseconds()
 	end := time.Now().UnixMilli() / step * step
 	n := int((100 * time.Minute).Milliseconds() / step)
 	var vs []store.Vector
@@ -292,22 +315,6 @@ func TestTrainAgainstDaemon(t *testing.T) {
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
-	}
-
-	_, url := startDaemon(t, dir)
-	out := filepath.Join(t.TempDir(), "m.omen")
-	rc, stdout, stderr := omen(t, "train", "--source", "store", "--url", url, "--history", "2h", "--window", "4",
-		"--horizon", "2", "--hidden", "4", "--epochs", "1", "--out", out, "--promote")
-	if rc != 0 || !strings.Contains(stdout, "3 entities") || !strings.Contains(stdout, "promoted") {
-		t.Fatalf("train --url = %d\nstdout %s\nstderr %s", rc, stdout, stderr)
-	}
-	var info api.ModelInfo
-	if _, err := (&api.Client{URL: url}).Do(context.Background(), "GET", "/api/v1/model", &info); err != nil || info.Version == "" || !strings.Contains(stdout, info.Version) {
-		t.Fatalf("daemon uses %q (%v) after train --promote --url; train said %s", info.Version, err, stdout)
-	}
-	// The store itself is the daemon's: training from it says to use --url.
-	if rc, _, errs := omen(t, "train", "--source", "store", "--storage.path", dir, "--out", out); rc != 1 || !strings.Contains(errs, "--url") {
-		t.Errorf("train on the daemon's store = %d, %q; want the hint to use --url", rc, errs)
 	}
 }
 
@@ -417,8 +424,11 @@ func TestModelCommandConfig(t *testing.T) {
 	var free atomic.Uint64
 	free.Store(1 << 40)
 	cmd := modelCommand{diskFree: func(string) (uint64, error) { return free.Load(), nil }}
+	// The configurations below have the default features: models of them
+	// fit (TestModelCommandFeatureFit tests those that do not).
+	names := features.Names(config.Default().Config)
 	for _, v := range []string{"v1", "v2"} {
-		if rc, _, errs := omenModel(t, cmd, "add", writeModelFile(t, []string{"a", "b"}, v), "--promote", "--storage.path", "s"); rc != 0 {
+		if rc, _, errs := omenModel(t, cmd, "add", writeModelFile(t, names, v), "--promote", "--storage.path", "s"); rc != 0 {
 			t.Fatalf("add %s = %d, %q", v, rc, errs)
 		}
 	}
@@ -468,7 +478,7 @@ func TestModelCommandConfig(t *testing.T) {
 		free.Store(tc.free)
 		args := tc.args
 		if args[0] == "add" {
-			args = append([]string{"add", writeModelFile(t, []string{"a", "b"}, fmt.Sprintf("c%d", i))}, args[1:]...)
+			args = append([]string{"add", writeModelFile(t, names, fmt.Sprintf("c%d", i))}, args[1:]...)
 		}
 		rc, out, errs := omenModel(t, cmd, append(args, "--storage.path", "s")...)
 		if rc != tc.rc || !strings.Contains(out, tc.out) || !strings.Contains(errs, tc.errs) || tc.errs == "" && errs != "" {
@@ -529,6 +539,205 @@ func TestStoreLogger(t *testing.T) {
 			tc.log(storeLogger(&b, "omen model"))
 			if b.String() != tc.want {
 				t.Errorf("got %q, want %q", b.String(), tc.want)
+			}
+		})
+	}
+}
+
+// TestModelCommandFeatureFit: offline, omen model add --promote, promote
+// and rollback refuse a model that does not fit the features a daemon
+// will run with (exit 1, the registry unchanged), as the daemon refuses
+// it (422), and add without --promote registers it with a warning naming
+// the features; checked against --config.file's features, which take
+// precedence over the store's recorded schema (the daemon records its
+// configuration's layout when it starts), else against the schema; with
+// neither, nothing is checked. Before, offline commands promoted any
+// model, which the daemon then refused to load (nothing scored).
+func TestModelCommandFeatureFit(t *testing.T) {
+	t.Chdir(t.TempDir())
+	const yml = "features:\n" +
+		"  - {name: a, expr: 'sum by (namespace, pod) (up)'}\n" +
+		"  - {name: b, expr: 'sum by (namespace, pod) (up)'}\n"
+	if err := os.WriteFile("ab.yml", []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadFile("ab.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fits, other := features.Names(cfg.Config), []string{"x"}
+	quoted := make([]string, len(fits))
+	for i, n := range fits {
+		quoted[i] = strconv.Quote(n)
+	}
+	mismatch := `feature mismatch with model (1 features): missing ["x"]; unexpected [` + strings.Join(quoted, " ") + `]`
+	byConfig := "does not fit the features of ab.yml (--config.file): " + mismatch
+	bySchema := "does not fit the features the store records (the layout the daemon last ran with; --config.file FILE checks against the daemon's configuration instead): " + mismatch
+	refs := []struct {
+		name   string
+		schema []string // recorded in the store; nil: none
+		config bool     // --config.file ab.yml
+		msg    string   // what a model of other's features does not fit; "": not checked
+	}{
+		{"config", nil, true, byConfig},
+		{"config over schema", other, true, byConfig},
+		{"schema", fits, false, bySchema},
+		{"neither", nil, false, ""},
+	}
+	ops := []struct {
+		name    string
+		args    []string // after "model"; {file}: a new model file of the case's features, as "new"
+		history []string // promoted before, in order (registered: fit, fit2 of fits, bad of other)
+		target  string   // active afterwards when it goes through
+		refused bool     // refused when the model does not fit (else registered with a warning)
+		rmsg    string   // the refusal's (or warning's) context
+	}{
+		{"add", []string{"add", "{file}"}, []string{"fit2"}, "fit2", false, `omen model add {file}: warning: model "new" ` + "%s" + `: registered, but a daemon would not load it (omen model promote refuses it)`},
+		{"add --promote", []string{"add", "{file}", "--promote"}, []string{"fit2"}, "new", true, `omen model add {file}: model "new" ` + "%s" + `: not registered (a daemon would not load it; without --promote it is registered, not promoted)`},
+		{"promote", []string{"promote", "{target}"}, []string{"fit2"}, "{target}", true, `omen model promote: model "{target}" ` + "%s" + `: not promoted ("fit2" stays active)`},
+		{"rollback", []string{"rollback"}, []string{"{target}", "fit2"}, "{target}", true, `omen model rollback: roll back to "{target}" ("fit2" stays active): model "{target}" ` + "%s"},
+	}
+	for _, ref := range refs {
+		for _, op := range ops {
+			for _, fit := range []bool{true, false} {
+				name := fmt.Sprintf("%s/%s/fit=%t", ref.name, op.name, fit)
+				t.Run(name, func(t *testing.T) {
+					feats, target := fits, "fit"
+					if !fit {
+						feats, target = other, "bad"
+					}
+					var history []string
+					for _, v := range op.history {
+						history = append(history, strings.ReplaceAll(v, "{target}", target))
+					}
+					dir := t.TempDir()
+					seedRegistry(t, dir, ref.schema, map[string][]string{"fit": fits, "fit2": fits, "bad": other}, history)
+					file := writeModelFile(t, feats, "new")
+					var args []string
+					for _, a := range op.args {
+						switch a {
+						case "{file}":
+							a = file
+						case "{target}":
+							a = target
+						}
+						args = append(args, a)
+					}
+					args = append(args, "--storage.path", dir)
+					if ref.config {
+						args = append(args, "--config.file", "ab.yml")
+					}
+					_, before, _ := omen(t, "model", "list", "--storage.path", dir)
+					rc, out, errs := omen(t, append([]string{"model"}, args...)...)
+					_, after, _ := omen(t, "model", "list", "--storage.path", dir)
+					checked := !fit && ref.msg != ""
+					want := strings.NewReplacer("{file}", file, "{target}", target).Replace(fmt.Sprintf(op.rmsg, ref.msg))
+					active := strings.ReplaceAll(op.target, "{target}", target)
+					switch {
+					case checked && op.refused:
+						if rc != 1 || out != "" || errs != want+"\n" || before != after {
+							t.Errorf("omen model %q = %d, %q, %q; want 1, the refusal %q, the registry unchanged:\n%s\nthen\n%s", args, rc, out, errs, want, before, after)
+						}
+					case checked: // add: registered with a warning
+						if rc != 0 || out != "registered new\n" || errs != want+"\n" || !activeIs(after, active) || !strings.Contains(after, "new") {
+							t.Errorf("omen model %q = %d, %q, %q; want 0, registered with the warning %q:\n%s", args, rc, out, errs, want, after)
+						}
+					default:
+						if rc != 0 || errs != "" || !activeIs(after, active) {
+							t.Errorf("omen model %q = %d, %q, %q; want 0, %s active and no warning:\n%s", args, rc, out, errs, active, after)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// seedRegistry registers in a new store under the storage path dir the
+// models of names (version: features) and promotes history in turn, with
+// no feature check (as an older omen could have), then records schema as
+// the store's feature schema (nil: none).
+func seedRegistry(t *testing.T, dir string, schema []string, names map[string][]string, history []string) {
+	t.Helper()
+	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := app.NewRegistry(st, "test")
+	for _, v := range []string{"fit", "fit2", "bad"} {
+		data, err := os.ReadFile(writeModelFile(t, names[v], v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.AddModel(context.Background(), data, api.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range history {
+		if _, err := reg.SetActive(context.Background(), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if schema != nil {
+		if err := st.PutSchema(schema, config.Default().LabelNames()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTrainPromoteFit: offline, omen train --promote checks the model it
+// trained as omen model add --promote does: against --config.file's
+// features (refused, nothing registered, the file written, when it does
+// not fit; --register registers it with a warning), else the store's
+// schema (which a model trained on the store fits). Before, train
+// promoted it with a warning, and without --config.file warned against
+// the default features whatever the store's schema.
+func TestTrainPromoteFit(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for name, yml := range map[string]string{
+		"ab.yml": "features:\n  - {name: a, expr: 'sum by (namespace, pod) (up)'}\n  - {name: b, expr: 'sum by (namespace, pod) (up)'}\n",
+		"x.yml":  "features:\n  - {name: x, expr: 'sum by (namespace, pod) (up)'}\n",
+	} {
+		if err := os.WriteFile(name, []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.LoadFile("ab.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		flags  []string
+		rc     int
+		stdout string // also "promoted" when registered and active
+		errs   string // a line of stderr (after the training's progress); "": no warning
+		active bool   // the trained model is registered and active
+	}{
+		{"config fits", []string{"--config.file", "ab.yml", "--promote"}, 0, "promoted", "", true},
+		{"config does not fit", []string{"--config.file", "x.yml", "--promote"}, 1, "written to m.omen",
+			`does not fit the features of x.yml (--config.file): feature mismatch with model (2 features): missing ["a" "b"]; unexpected ["x"]: not registered (a daemon would not load it; the model file m.omen is written)`, false},
+		{"config does not fit, register only", []string{"--config.file", "x.yml", "--register"}, 0, "registered as",
+			`omen train: warning: model "v`, false},
+		{"schema fits", []string{"--promote"}, 0, "promoted", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeHistory(t, dir, features.Names(cfg.Config), config.Default().LabelNames())
+			rc, out, errs := omen(t, append([]string{"train", "--source", "store", "--storage.path", dir, "--history", "2h", "--window", "4",
+				"--horizon", "2", "--hidden", "4", "--epochs", "1", "--out", "m.omen"}, tc.flags...)...)
+			if rc != tc.rc || !strings.Contains(out, tc.stdout) || !strings.Contains(errs, tc.errs) || tc.errs == "" && strings.Contains(errs, "warning") {
+				t.Errorf("train %q = %d\nstdout %s\nstderr %s\nwant %d, %q, %q", tc.flags, rc, out, errs, tc.rc, tc.stdout, tc.errs)
+			}
+			if _, err := os.Stat("m.omen"); err != nil {
+				t.Errorf("model file: %v", err)
+			}
+			_, list, _ := omen(t, "model", "list", "--storage.path", dir)
+			if registered := strings.Count(list, "\n") > 1; registered != (tc.active || tc.rc == 0) || tc.active && !strings.Contains(list, "*") {
+				t.Errorf("train %q: registry\n%s", tc.flags, list)
 			}
 		})
 	}

@@ -184,12 +184,30 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		if client != nil {
 			reg = client
 		} else {
-			if err := m.CheckFeatures(features.Names(cfg.Config)); err != nil {
-				fmt.Fprintf(stderr, "omen train: warning: a daemon with this configuration (--config.file) will not load the model: %v\n", err)
-			}
 			if err := openStore(createStore); err != nil {
 				fmt.Fprintf(stderr, "omen train: %v\n", err)
 				return 1
+			}
+			// As omen model add: checked against --config.file's features,
+			// else the store's recorded schema (see featureRef); a model
+			// that does not fit is not promoted (nothing registered), as
+			// a daemon refuses it. With neither, the default features
+			// (a daemon without --config.file runs them) only warn.
+			ref, err := offlineFeatures(st, *configFile, cfg)
+			if err != nil {
+				fmt.Fprintf(stderr, "omen train: %v\n", err)
+				return 1
+			}
+			warnOnly := ref == nil
+			if warnOnly {
+				ref = &featureRef{names: features.Names(cfg.Config), against: "the default features (no --config.file, and the store records no feature schema)"}
+			}
+			if err := ref.fit(m, m.Meta().Version); err != nil {
+				if *promote && !warnOnly {
+					fmt.Fprintf(stderr, "omen train: %v: not registered (a daemon would not load it; the model file %s is written)\n", err, *out)
+					return 1
+				}
+				fmt.Fprintf(stderr, "omen train: warning: %v: a daemon with them will not load it\n", err)
 			}
 			reg = app.NewRegistry(st, *out)
 		}

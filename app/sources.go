@@ -70,6 +70,11 @@ func newSources(o sourceOptions) (*sources, error) {
 		return nil, fmt.Errorf("connect to NATS %s: %w", o.NATSURL, err)
 	}
 	s.nc = nc
+	live, err := liveLimitsOf(cfg)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
 	s.consumer, err = stream.NewNATSConsumer(nc, o.Appender, stream.NATSOptions{
 		Stream:         cfg.NATS.Stream,
 		Durable:        cfg.NATS.Durable,
@@ -77,7 +82,7 @@ func newSources(o sourceOptions) (*sources, error) {
 		DLQSubject:     cfg.NATS.DeadLetterSubject,
 		MaxAge:         time.Duration(cfg.NATS.MaxAge),
 		MaxBytes:       cfg.NATS.MaxBytes,
-		Decode:         decodeOptions(cfg.Ingest, natsDecodeLimitsOf(cfg)),
+		Decode:         decodeOptions(cfg.Ingest, live.NATSDecode),
 	}, o.Registerer, o.Logger)
 	if err != nil {
 		nc.Close()
@@ -92,7 +97,7 @@ func newSources(o sourceOptions) (*sources, error) {
 		s.remoteWrite, s.rw = rw, rw
 	}
 	s.restartOnly = restartOnlyOf(cfg)
-	s.live = liveLimitsOf(cfg)
+	s.live = live
 	queries := pollerQueries(cfg)
 	for _, p := range cfg.Prometheus {
 		pl, err := stream.NewPoller(o.Appender, stream.PollerOptions{
@@ -124,20 +129,40 @@ func remoteWriteOptions(cfg *config.Config) stream.RemoteWriteOptions {
 	}
 }
 
-// natsDecodeLimits are the NATS decoders' per-message limits, the nats
-// keys a reload applies to the running consumer.
+// natsDecodeLimits are the NATS decoders' options from the nats keys a
+// reload applies to the running consumer: the per-message limits, the
+// influx timestamp unit, the required labels and the label cache size.
 type natsDecodeLimits struct {
 	MaxMessageBytes, MaxLabels, MaxLabelValueLength, MaxInfluxFields int
+	InfluxPrecision                                                  time.Duration
+	RequiredLabels                                                   []string
+	LabelCacheSize                                                   int
 }
 
-func natsDecodeLimitsOf(cfg *config.Config) natsDecodeLimits {
+// equal reports whether l and o decode alike (an empty required_labels
+// list is no list).
+func (l natsDecodeLimits) equal(o natsDecodeLimits) bool {
+	return l.MaxMessageBytes == o.MaxMessageBytes && l.MaxLabels == o.MaxLabels &&
+		l.MaxLabelValueLength == o.MaxLabelValueLength && l.MaxInfluxFields == o.MaxInfluxFields &&
+		l.InfluxPrecision == o.InfluxPrecision && slices.Equal(l.RequiredLabels, o.RequiredLabels) &&
+		l.LabelCacheSize == o.LabelCacheSize
+}
+
+// natsDecodeLimitsOf returns cfg's NATS decoder options; an error when
+// nats.influx_precision names no unit (config.Load refuses such a file).
+func natsDecodeLimitsOf(cfg *config.Config) (natsDecodeLimits, error) {
 	n := cfg.NATS
+	prec, err := n.InfluxPrecisionUnit()
+	if err != nil {
+		return natsDecodeLimits{}, err
+	}
 	return natsDecodeLimits{MaxMessageBytes: n.MaxMessageBytes, MaxLabels: n.MaxLabels,
-		MaxLabelValueLength: n.MaxLabelValueLength, MaxInfluxFields: n.MaxInfluxFields}
+		MaxLabelValueLength: n.MaxLabelValueLength, MaxInfluxFields: n.MaxInfluxFields,
+		InfluxPrecision: prec, RequiredLabels: slices.Clone(n.RequiredLabels), LabelCacheSize: n.LabelCacheSize}, nil
 }
 
 // decodeOptions are the NATS decoders' options: the ingest time window
-// and the per-message limits l.
+// and the nats keys' options l.
 func decodeOptions(ingest config.IngestConfig, l natsDecodeLimits) decode.Options {
 	return decode.Options{
 		MaxAge:           time.Duration(ingest.MaxSampleAge),
@@ -146,9 +171,9 @@ func decodeOptions(ingest config.IngestConfig, l natsDecodeLimits) decode.Option
 		MaxLabels:        l.MaxLabels,
 		MaxLabelValueLen: l.MaxLabelValueLength,
 		MaxInfluxFields:  l.MaxInfluxFields,
-		// Label sets interned per generation: room for the 100,000
-		// series of a mid-sized cluster without thrashing.
-		CacheSize: 1 << 18,
+		Precision:        l.InfluxPrecision,
+		RequiredLabels:   slices.Clone(l.RequiredLabels),
+		CacheSize:        l.LabelCacheSize,
 	}
 }
 
@@ -172,19 +197,23 @@ func remoteWriteLimits(cfg *config.Config) stream.RemoteWriteLimits {
 
 // liveLimits are the part of the configuration a reload applies to the
 // running sources besides the pollers' queries: the remote-write
-// receiver's limits and the NATS decoders' per-message limits.
+// receiver's limits and the NATS decoders' options (natsDecodeLimits).
 type liveLimits struct {
 	RemoteWrite stream.RemoteWriteLimits
 	NATSDecode  natsDecodeLimits
 }
 
-func liveLimitsOf(cfg *config.Config) liveLimits {
-	return liveLimits{RemoteWrite: remoteWriteLimits(cfg), NATSDecode: natsDecodeLimitsOf(cfg)}
+func liveLimitsOf(cfg *config.Config) (liveLimits, error) {
+	n, err := natsDecodeLimitsOf(cfg)
+	if err != nil {
+		return liveLimits{}, err
+	}
+	return liveLimits{RemoteWrite: remoteWriteLimits(cfg), NATSDecode: n}, nil
 }
 
 // restartOnly is the part of the configuration the sources apply only
 // when built (at start): the ingest bounds, the NATS stream and consumer
-// (the nats keys other than the decoders' limits), whether
+// (the nats keys other than the decoders' options), whether
 // the remote-write receiver is mounted (remote_write.disabled) and the
 // list of Prometheus servers.
 type restartOnly struct {
@@ -196,8 +225,9 @@ type restartOnly struct {
 
 func restartOnlyOf(cfg *config.Config) restartOnly {
 	nats := cfg.NATS
-	// The decoders' limits apply live (liveLimits).
+	// The decoders' options apply live (liveLimits).
 	nats.MaxMessageBytes, nats.MaxLabels, nats.MaxLabelValueLength, nats.MaxInfluxFields = 0, 0, 0, 0
+	nats.InfluxPrecision, nats.RequiredLabels, nats.LabelCacheSize = "", nil, 0
 	return restartOnly{Ingest: cfg.Ingest, NATS: nats, RemoteWriteDisabled: cfg.RemoteWrite.Disabled, Prometheus: cfg.Prometheus}
 }
 
@@ -257,9 +287,10 @@ func pollerQueries(cfg *config.Config) map[string]string {
 // sources keep what they had and nothing is logged as applied.
 //
 // The remote_write limits apply to the receiver's next requests
-// (stream.RemoteWriteReceiver.SetLimits), the nats decoders' limits
+// (stream.RemoteWriteReceiver.SetLimits), the nats decoders' options
 // (max_message_bytes, max_labels, max_label_value_length,
-// max_influx_fields) to the consumer's next batch of messages
+// max_influx_fields, influx_precision, required_labels,
+// label_cache_size) to the consumer's next batch of messages
 // (stream.NATSConsumer.SetDecodeOptions). The feature definitions apply
 // to the Prometheus pollers: each poller's next evaluation polls the new
 // set of queries (a new feature is polled, a changed expression is polled
@@ -318,9 +349,12 @@ func (s *sources) check(cfg *config.Config) (map[string]string, liveLimits, erro
 			return nil, liveLimits{}, fmt.Errorf("apply feature queries to the Prometheus pollers: %w", err)
 		}
 	}
-	l := liveLimitsOf(cfg)
+	l, err := liveLimitsOf(cfg)
+	if err != nil {
+		return nil, liveLimits{}, fmt.Errorf("apply nats decoder options: %w", err)
+	}
 	if _, err := decode.New(decodeOptions(s.restartOnly.Ingest, l.NATSDecode)); err != nil {
-		return nil, liveLimits{}, fmt.Errorf("apply nats decoder limits: %w", err)
+		return nil, liveLimits{}, fmt.Errorf("apply nats decoder options: %w", err)
 	}
 	return queries, l, nil
 }
@@ -328,7 +362,8 @@ func (s *sources) check(cfg *config.Config) (map[string]string, liveLimits, erro
 // applyLimits applies l to the running sources, all or nothing; s.mu is
 // held.
 func (s *sources) applyLimits(l liveLimits) error {
-	if l == s.live {
+	natsChanged := !l.NATSDecode.equal(s.live.NATSDecode)
+	if l.RemoteWrite == s.live.RemoteWrite && !natsChanged {
 		return nil
 	}
 	if s.rw != nil && l.RemoteWrite != s.live.RemoteWrite {
@@ -336,11 +371,11 @@ func (s *sources) applyLimits(l liveLimits) error {
 			return fmt.Errorf("apply remote_write limits: %w", err)
 		}
 	}
-	if l.NATSDecode != s.live.NATSDecode {
+	if natsChanged {
 		// The time window stays the start-time one (ingest takes a
 		// restart).
 		if err := s.consumer.SetDecodeOptions(decodeOptions(s.restartOnly.Ingest, l.NATSDecode)); err != nil {
-			err = fmt.Errorf("apply nats decoder limits: %w", err)
+			err = fmt.Errorf("apply nats decoder options: %w", err)
 			if s.rw != nil && l.RemoteWrite != s.live.RemoteWrite {
 				err = errors.Join(err, s.rw.SetLimits(s.live.RemoteWrite))
 			}
@@ -351,8 +386,8 @@ func (s *sources) applyLimits(l liveLimits) error {
 	if s.rw != nil && l.RemoteWrite != s.live.RemoteWrite {
 		s.logger.Info("remote-write receiver limits applied", "limits", fmt.Sprintf("%+v", l.RemoteWrite))
 	}
-	if l.NATSDecode != s.live.NATSDecode {
-		s.logger.Info("NATS decoder limits applied from the next batch", "limits", fmt.Sprintf("%+v", l.NATSDecode))
+	if natsChanged {
+		s.logger.Info("NATS decoder options applied from the next batch", "options", fmt.Sprintf("%+v", l.NATSDecode))
 	}
 	s.live = l
 	return nil

@@ -105,9 +105,15 @@ func TestNATSDecoderLimitsConfigured(t *testing.T) {
 }
 
 // TestNATSDecodeOptionsFromConfig: every nats decoder key, and the ingest
-// time window, reach their decode.Options field.
+// time window, reach their decode.Options field; the keys left out take
+// the daemon's defaults.
 func TestNATSDecodeOptionsFromConfig(t *testing.T) {
-	cfg := loadConfig(t, `
+	tests := []struct {
+		name string
+		yml  string
+		want decode.Options
+	}{
+		{name: "every key", yml: `
 ingest:
   max_sample_age: 3h
   max_sample_future: 7m
@@ -116,12 +122,30 @@ nats:
   max_labels: 11
   max_label_value_length: 12
   max_influx_fields: 13
-`)
-	got := decodeOptions(cfg.Ingest, natsDecodeLimitsOf(cfg))
-	want := decode.Options{MaxAge: 3 * time.Hour, MaxFuture: 7 * time.Minute, MaxMessageBytes: 4096,
-		MaxLabels: 11, MaxLabelValueLen: 12, MaxInfluxFields: 13, CacheSize: 1 << 18}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("decode options\n%+v\nwant\n%+v", got, want)
+  influx_precision: 1ms
+  required_labels: [namespace, pod]
+  label_cache_size: 14
+`, want: decode.Options{MaxAge: 3 * time.Hour, MaxFuture: 7 * time.Minute, MaxMessageBytes: 4096,
+			MaxLabels: 11, MaxLabelValueLen: 12, MaxInfluxFields: 13, Precision: time.Millisecond,
+			RequiredLabels: []string{"namespace", "pod"}, CacheSize: 14}},
+		{name: "defaults", yml: "", want: decode.Options{MaxAge: 2 * time.Hour, MaxFuture: 10 * time.Minute,
+			MaxMessageBytes: 1 << 20, MaxLabels: 64, MaxLabelValueLen: 2048, MaxInfluxFields: 1024,
+			Precision: time.Nanosecond, CacheSize: 1 << 18}},
+		{name: "seconds, micro sign", yml: "nats:\n  influx_precision: 1µs\n", want: decode.Options{MaxAge: 2 * time.Hour, MaxFuture: 10 * time.Minute,
+			MaxMessageBytes: 1 << 20, MaxLabels: 64, MaxLabelValueLen: 2048, MaxInfluxFields: 1024,
+			Precision: time.Microsecond, CacheSize: 1 << 18}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := loadConfig(t, tt.yml)
+			l, err := natsDecodeLimitsOf(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := decodeOptions(cfg.Ingest, l); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("decode options\n%+v\nwant\n%+v", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -137,6 +161,7 @@ func TestSourcesRestartOnlyKeys(t *testing.T) {
 	}{
 		{name: "nothing changed", yml: "", want: nil},
 		{name: "nats decoder limits", yml: "nats:\n  max_labels: 3\n  max_message_bytes: 100\n  max_label_value_length: 5\n  max_influx_fields: 7\n", want: nil},
+		{name: "nats decoder options", yml: "nats:\n  influx_precision: 1s\n  required_labels: [pod]\n  label_cache_size: 100\n", want: nil},
 		{name: "remote_write limits", yml: "remote_write:\n  max_in_flight: 1\n  max_samples_per_request: 5\n", want: nil},
 		{name: "nats stream", yml: "nats:\n  stream: OTHER\n  max_labels: 3\n", want: []string{"nats"}},
 		{name: "remote_write disabled", yml: "remote_write:\n  disabled: true\n", want: []string{"remote_write.disabled"}},

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -203,10 +204,10 @@ ingest:
 	if got := src.rw.Limits(); got != rwBefore {
 		t.Errorf("remote-write limits %+v after a refused config, want %+v", got, rwBefore)
 	}
-	if src.live != liveBefore {
+	if !reflect.DeepEqual(src.live, liveBefore) {
 		t.Errorf("live limits %+v after a refused config, want %+v", src.live, liveBefore)
 	}
-	for _, line := range []string{"limits applied", "not applied until restart", "queries updated"} {
+	for _, line := range []string{"limits applied", "options applied", "not applied until restart", "queries updated"} {
 		if strings.Contains(logs.String(), line) {
 			t.Errorf("a refused config logged %q:\n%s", line, logs.String())
 		}

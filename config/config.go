@@ -105,6 +105,61 @@ type NATSConfig struct {
 	// MaxInfluxFields bounds the fields of one influx line; a longer
 	// line is dropped (reason malformed). Default 1024.
 	MaxInfluxFields int `yaml:"max_influx_fields"`
+
+	// The decoders' other options; a reload applies them like the limits
+	// above.
+	//
+	// InfluxPrecision is the unit of influx line protocol timestamps:
+	// 1ns (the default; what Telegraf sends), 1us (or 1µs), 1ms or 1s
+	// (the leading 1 may be left out: ns, us, ms, s). A producer that
+	// sends seconds or milliseconds while omen reads nanoseconds has
+	// every sample rejected as too_old. It applies to every influx
+	// message; the other formats carry their own units.
+	InfluxPrecision string `yaml:"influx_precision"`
+	// RequiredLabels are labels every sample must carry with a non-empty
+	// value (after influx tag names are sanitized); a sample without one
+	// is dropped (reason missing_labels) and the message's others are
+	// stored. For example the entity labels, so that series no entity
+	// can use do not take the feature head's max_series budget. Default
+	// none. (Events are not checked: those without the entity labels
+	// are dropped by the event features.)
+	RequiredLabels []string `yaml:"required_labels"`
+	// LabelCacheSize is the number of label sets the NATS decoder interns
+	// per cache generation (two generations are kept): a series seen
+	// again costs no allocation. Above the active series of two
+	// generations every series misses; its memory grows with it. Default
+	// 262144.
+	LabelCacheSize int `yaml:"label_cache_size"`
+}
+
+// DefaultNATSLabelCacheSize is nats.label_cache_size's default: room for
+// the 100,000 series of a mid-sized cluster without thrashing.
+const DefaultNATSLabelCacheSize = 1 << 18
+
+// DefaultInfluxPrecision is nats.influx_precision's default.
+const DefaultInfluxPrecision = "1ns"
+
+// influxPrecisions are nats.influx_precision's accepted values.
+var influxPrecisions = map[string]time.Duration{
+	"1ns": time.Nanosecond, "ns": time.Nanosecond,
+	"1us": time.Microsecond, "us": time.Microsecond,
+	"1µs": time.Microsecond, "µs": time.Microsecond, // U+00B5 micro sign
+	"1μs": time.Microsecond, "μs": time.Microsecond, // U+03BC Greek mu
+	"1ms": time.Millisecond, "ms": time.Millisecond,
+	"1s": time.Second, "s": time.Second,
+}
+
+// InfluxPrecisionUnit returns the unit nats.influx_precision names (the
+// decoder's Precision): decode.DefaultPrecision when it is empty, an
+// error naming the key and the accepted values when it names none.
+func (n NATSConfig) InfluxPrecisionUnit() (time.Duration, error) {
+	if n.InfluxPrecision == "" {
+		return decode.DefaultPrecision, nil
+	}
+	if d, ok := influxPrecisions[n.InfluxPrecision]; ok {
+		return d, nil
+	}
+	return 0, fmt.Errorf("nats.influx_precision must be one of 1ns, 1us (or 1µs), 1ms, 1s, got %q", n.InfluxPrecision)
 }
 
 // StorageConfig sizes Badger's memory (package store); 0 takes the
@@ -301,6 +356,10 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.NATS.MaxLabels, decode.DefaultMaxLabels)
 	setDefault(&c.NATS.MaxLabelValueLength, decode.DefaultMaxLabelValueLen)
 	setDefault(&c.NATS.MaxInfluxFields, decode.DefaultMaxInfluxFields)
+	setDefault(&c.NATS.LabelCacheSize, DefaultNATSLabelCacheSize)
+	if c.NATS.InfluxPrecision == "" {
+		c.NATS.InfluxPrecision = DefaultInfluxPrecision
+	}
 	rw := &c.RemoteWrite
 	setDefault(&rw.MaxDecodedBytes, stream.DefaultRWMaxDecodedBytes)
 	setDefault(&rw.MaxSamplesPerRequest, stream.DefaultRWMaxSamplesPerRequest)
@@ -480,9 +539,18 @@ func Load(name string, data []byte) (*Config, error) {
 		{"max_labels", c.NATS.MaxLabels},
 		{"max_label_value_length", c.NATS.MaxLabelValueLength},
 		{"max_influx_fields", c.NATS.MaxInfluxFields},
+		{"label_cache_size", c.NATS.LabelCacheSize},
 	} {
 		if l.v < 0 {
 			at([]any{"nats", l.key}, fmt.Sprintf("nats.%s must not be negative, got %d", l.key, l.v))
+		}
+	}
+	if _, err := c.NATS.InfluxPrecisionUnit(); err != nil {
+		at([]any{"nats", "influx_precision"}, err.Error())
+	}
+	for i, n := range c.NATS.RequiredLabels {
+		if !validLabelName(n) {
+			at([]any{"nats", "required_labels", i}, fmt.Sprintf("nats.required_labels[%d]: %q is not a valid label name (letters, digits and _, not starting with a digit)", i, n))
 		}
 	}
 	rw := c.RemoteWrite
@@ -531,6 +599,20 @@ func Load(name string, data []byte) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// validLabelName reports whether s is a Prometheus label name
+// ([a-zA-Z_][a-zA-Z0-9_]*), as the decoders require of required labels.
+func validLabelName(s string) bool {
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case i > 0 && r >= '0' && r <= '9':
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // emptyDocument reports whether a decoded document holds nothing but a

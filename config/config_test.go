@@ -32,6 +32,12 @@ func TestLoadDefaults(t *testing.T) {
 	if n := c.NATS; n.MaxMessageBytes != 1<<20 || n.MaxLabels != 64 || n.MaxLabelValueLength != 2048 || n.MaxInfluxFields != 1024 {
 		t.Errorf("nats decoder limits %d %d %d %d, want 1048576 64 2048 1024", n.MaxMessageBytes, n.MaxLabels, n.MaxLabelValueLength, n.MaxInfluxFields)
 	}
+	if n := c.NATS; n.InfluxPrecision != "1ns" || n.RequiredLabels != nil || n.LabelCacheSize != 1<<18 {
+		t.Errorf("nats decoder options %q %q %d, want 1ns, none, 262144", n.InfluxPrecision, n.RequiredLabels, n.LabelCacheSize)
+	}
+	if d, err := c.NATS.InfluxPrecisionUnit(); d != time.Nanosecond || err != nil {
+		t.Errorf("default influx precision %v, %v; want 1ns", d, err)
+	}
 	if c.Alerting.For < 1 || c.Alerting.ResolveRatio <= 0 || c.Alerting.ResolveRatio > 1 {
 		t.Errorf("alerting defaults %+v", c.Alerting)
 	}
@@ -145,6 +151,25 @@ func TestLoad(t *testing.T) {
 		{name: "negative nats max_labels", yml: "nats:\n  max_labels: -2\n", wantErr: "x.yml:2:15: nats.max_labels must not be negative, got -2"},
 		{name: "negative nats max_label_value_length", yml: "nats:\n  max_label_value_length: -1\n", wantErr: "x.yml:2:27: nats.max_label_value_length must not be negative"},
 		{name: "negative nats max_influx_fields", yml: "nats:\n  max_influx_fields: -1\n", wantErr: "x.yml:2:22: nats.max_influx_fields must not be negative"},
+		{name: "nats decoder options", yml: "nats:\n  influx_precision: 1s\n  required_labels: [namespace, pod]\n  label_cache_size: 1000\n",
+			check: func(t *testing.T, c *Config) {
+				if n := c.NATS; n.InfluxPrecision != "1s" || !slices.Equal(n.RequiredLabels, []string{"namespace", "pod"}) || n.LabelCacheSize != 1000 {
+					t.Errorf("nats %+v", n)
+				}
+			}},
+		{name: "negative nats label_cache_size", yml: "nats:\n  label_cache_size: -1\n", wantErr: "x.yml:2:21: nats.label_cache_size must not be negative, got -1"},
+		{name: "influx precision not a unit", yml: "nats:\n  influx_precision: 10ms\n",
+			wantErr: `x.yml:2:21: nats.influx_precision must be one of 1ns, 1us (or 1µs), 1ms, 1s, got "10ms"`},
+		{name: "influx precision in minutes", yml: "nats:\n  influx_precision: 1m\n", wantErr: `x.yml:2:21: nats.influx_precision must be one of 1ns, 1us (or 1µs), 1ms, 1s, got "1m"`},
+		{name: "influx precision equal to a second", yml: "nats:\n  influx_precision: 1000ms\n", wantErr: `nats.influx_precision must be one of 1ns, 1us (or 1µs), 1ms, 1s, got "1000ms"`},
+		{name: "influx precision a bare number", yml: "nats:\n  influx_precision: 1\n", wantErr: `x.yml:2:21: nats.influx_precision must be one of 1ns, 1us (or 1µs), 1ms, 1s, got "1"`},
+		{name: "influx precision InfluxDB's u", yml: "nats:\n  influx_precision: u\n", wantErr: `nats.influx_precision must be one of 1ns, 1us (or 1µs), 1ms, 1s, got "u"`},
+		{name: "influx precision with a capital", yml: "nats:\n  influx_precision: 1S\n", wantErr: `nats.influx_precision must be one of`},
+		{name: "required label not a name", yml: "nats:\n  required_labels: [pod, k8s-app]\n",
+			wantErr: `x.yml:2:26: nats.required_labels[1]: "k8s-app" is not a valid label name`},
+		{name: "required label starting with a digit", yml: "nats:\n  required_labels:\n    - 1pod\n", wantErr: `x.yml:3:7: nats.required_labels[0]: "1pod" is not a valid label name`},
+		{name: "required label empty", yml: "nats:\n  required_labels: [\"\"]\n", wantErr: `nats.required_labels[0]: "" is not a valid label name`},
+		{name: "required labels not a list", yml: "nats:\n  required_labels: pod\n", wantErr: "x.yml:2: cannot unmarshal !!str `pod` into []string"},
 		{name: "nats limit not a number", yml: "nats:\n  max_labels: many\n", wantErr: "x.yml:2: cannot unmarshal !!str `many` into int"},
 		{name: "unknown remote_write key", yml: "remote_write:\n  max_samples: 10\n", wantErr: "x.yml:2: field max_samples not found"},
 		// An empty key leaves the built-in value in use: its errors say
@@ -172,6 +197,41 @@ func TestLoad(t *testing.T) {
 			}
 			if tt.check != nil {
 				tt.check(t, c)
+			}
+		})
+	}
+}
+
+// TestInfluxPrecisionUnit: every spelling nats.influx_precision accepts
+// loads and names its unit; the others are refused by Load.
+func TestInfluxPrecisionUnit(t *testing.T) {
+	tests := []struct {
+		yml  string
+		want time.Duration // 0: refused
+	}{
+		{"1ns", time.Nanosecond}, {"ns", time.Nanosecond},
+		{"1us", time.Microsecond}, {"us", time.Microsecond},
+		{"1µs", time.Microsecond}, {"µs", time.Microsecond}, // U+00B5
+		{"1μs", time.Microsecond}, {"μs", time.Microsecond}, // U+03BC
+		{"1ms", time.Millisecond}, {"ms", time.Millisecond},
+		{"1s", time.Second}, {"s", time.Second},
+		{"'1s'", time.Second},
+		{"2s", 0}, {"1h", 0}, {"0s", 0}, {"-1s", 0}, {"1 s", 0}, {"1e9ns", 0}, {"n", 0}, {"true", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.yml, func(t *testing.T) {
+			c, err := Load("x.yml", []byte("nats:\n  influx_precision: "+tt.yml+"\n"))
+			if tt.want == 0 {
+				if err == nil || !strings.Contains(err.Error(), "nats.influx_precision must be one of 1ns, 1us (or 1µs), 1ms, 1s") {
+					t.Fatalf("Load = %v, want the influx_precision error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := c.NATS.InfluxPrecisionUnit(); got != tt.want || err != nil {
+				t.Fatalf("InfluxPrecisionUnit() = %v, %v; want %v", got, err, tt.want)
 			}
 		})
 	}

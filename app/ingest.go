@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/stream"
 	"github.com/omen-sre/omen/telemetry"
 )
 
@@ -140,6 +142,11 @@ func (in *ingester) append(batches []telemetry.Batch) error {
 	// reach the head otherwise.
 	in.applyAll(batches, stored)
 	in.batches.WithLabelValues("stored").Add(float64(len(stored)))
+	if errors.Is(err, store.ErrTooLarge) {
+		// Permanent: a retry or redelivery fails the same way, so the
+		// sources reject (HTTP 400) or dead-letter it instead.
+		return fmt.Errorf("commit %d batches to the ingest log: %w: %w", len(batches), stream.ErrInvalid, err)
+	}
 	if err != nil {
 		return fmt.Errorf("commit %d batches to the ingest log: %w", len(batches), err)
 	}

@@ -169,7 +169,8 @@ func setDefault[T int | time.Duration](v *T, def T) {
 //     snappy, like Prometheus does);
 //   - 405 for methods other than POST;
 //   - 503 when the Appender fails with a retryable error; 400 when it fails
-//     with ErrInvalid.
+//     with ErrInvalid (permanent, e.g. a series too long for the store:
+//     the sender drops the request; logged as a warning).
 //
 // NaN and ±Inf samples other than the stale marker are dropped and counted
 // (omen_ingest_errors_total{reason="invalid_value"}) without failing the
@@ -415,6 +416,9 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 		if err != nil {
 			h.m.errors.WithLabelValues(ReasonAppend).Inc()
 			if errors.Is(err, ErrInvalid) {
+				// Permanent: the sender drops the request on 400, so its
+				// samples are lost; say so above debug level.
+				h.logger.Warn("remote-write request dropped: the Appender refuses its samples", "samples", len(st.samples), "err", err)
 				return http.StatusBadRequest, fmt.Sprintf("store samples: %v", err)
 			}
 			return http.StatusServiceUnavailable, fmt.Sprintf("store samples: %v", err)

@@ -126,9 +126,13 @@ type NATSConfig struct {
 	RequiredLabels []string `yaml:"required_labels"`
 	// LabelCacheSize is the number of label sets the NATS decoder interns
 	// per cache generation (two generations are kept): a series seen
-	// again costs no allocation. Above the active series of two
-	// generations every series misses; its memory grows with it. Default
-	// 262144.
+	// again costs no allocation and no validation. With more active
+	// series than the cache holds, series miss and are interned again,
+	// at about 8 times the CPU per sample (docs/PERFORMANCE.md:
+	// BenchmarkInfluxFleet against BenchmarkInfluxFleetCold). Memory:
+	// about 140 bytes per cached label set of five short labels
+	// (measured), so up to about 70 MiB for the default's two
+	// generations. Default 262144.
 	LabelCacheSize int `yaml:"label_cache_size"`
 }
 

@@ -157,9 +157,18 @@ func New(opts Options) (*API, error) {
 	return a, nil
 }
 
-// CheckListenAddress refuses a listen address that is not a loopback
-// address when there is no token.
+// CheckListenAddress refuses a listen address that is not host:port (an
+// empty host, an IP literal in brackets, a port number up to 65535 or a
+// service name), and one that is not a loopback address when there is no
+// token.
 func CheckListenAddress(addr string, haveToken bool) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
 	if !IsLoopback(addr) && !haveToken {
 		return fmt.Errorf("listen address %q is not a loopback address: a token is required (--web.token-file)", addr)
 	}

@@ -133,12 +133,13 @@ func externalHost(listen string) string {
 // at every evaluated step, also with no predictions: an entity with an
 // alert state and no prediction counts a missing step, and its alert
 // resolves after alert.Options.MissingSteps of them. unscored are the
-// step's vectors: those of entities without a prediction (a window still
-// filling, no model) keep their alert state instead. Alertmanager's
+// vectors of the entities the model did not score at the step (a window
+// still filling, a scoring failure: scorer.score): they keep their alert
+// state instead. Alertmanager's
 // timestamps are wall-clock times (as Prometheus's evaluation times are);
 // the data time of the step stays in the prediction id and explanation.
-func (a *alerter) process(ctx context.Context, t int64, preds []prediction, vs []features.Vector) {
-	in := make([]alert.Prediction, len(preds), max(len(preds), len(vs)))
+func (a *alerter) process(ctx context.Context, t int64, preds []prediction, unscored []features.Vector) {
+	in := make([]alert.Prediction, len(preds), len(preds)+len(unscored))
 	now := time.Now()
 	for i, p := range preds {
 		in[i] = alert.Prediction{
@@ -147,18 +148,8 @@ func (a *alerter) process(ctx context.Context, t int64, preds []prediction, vs [
 			Horizon: p.Horizon, ModelVersion: p.ModelVersion,
 		}
 	}
-	// The scorer scores only entities with a vector at the step: with as
-	// many predictions as vectors, every entity was scored.
-	if len(vs) > len(preds) {
-		scored := make(map[string]bool, len(preds))
-		for _, p := range preds {
-			scored[p.Entity] = true
-		}
-		for _, v := range vs {
-			if !scored[v.Entity] {
-				in = append(in, alert.Prediction{Entity: v.Entity, Labels: v.Labels, T: now, Unscored: true})
-			}
-		}
+	for _, v := range unscored {
+		in = append(in, alert.Prediction{Entity: v.Entity, Labels: v.Labels, T: now, Unscored: true})
 	}
 	err := a.m.Process(ctx, now, in)
 	switch {

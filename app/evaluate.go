@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -34,6 +35,7 @@ type evaluator struct {
 	next int64 // next step to evaluate, ms; 0 before the first data
 
 	steps    prometheus.Counter
+	skipped  prometheus.Counter
 	failures prometheus.Counter
 	lastStep prometheus.Gauge
 	known    map[string]int64 // entity → data time its sighting was last stored
@@ -85,6 +87,10 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 		steps: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_steps_total", Help: "Steps evaluated.",
 		}),
+		skipped: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "omen", Name: "evaluator_skipped_steps_total",
+			Help: fmt.Sprintf("Steps not evaluated because the data jumped more than %d steps ahead (the newest %[1]d are evaluated).", maxCatchUp),
+		}),
 		failures: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_step_failures_total", Help: "Steps whose evaluation, storage or scoring failed.",
 		}),
@@ -130,7 +136,12 @@ func (e *evaluator) tick(ctx context.Context) {
 		e.next = target
 	}
 	if target-e.next > maxCatchUp*step {
-		e.next = target - (maxCatchUp-1)*step
+		next := target - (maxCatchUp-1)*step
+		n := (next - e.next) / step
+		e.skipped.Add(float64(n))
+		e.Logger.Warn("data jumped ahead: steps skipped, without vectors or predictions (their samples are mostly out of the in-memory window)",
+			"skipped", n, "from", time.UnixMilli(e.next).UTC(), "to", time.UnixMilli(next-step).UTC())
+		e.next = next
 	}
 	for ; e.next <= target; e.next += step {
 		if ctx.Err() != nil {
@@ -141,16 +152,18 @@ func (e *evaluator) tick(ctx context.Context) {
 }
 
 func (e *evaluator) evaluate(ctx context.Context, t int64) {
-	vs, preds, ok := e.extract(ctx, t)
+	preds, unscored, ok := e.extract(ctx, t)
 	if !ok {
 		return
 	}
-	e.alert(ctx, t, preds, vs)
+	e.alert(ctx, t, preds, unscored)
 }
 
 // extract evaluates, stores and scores the step's vectors under layoutMu,
 // all under one feature layout; ok is false when the evaluation failed.
-func (e *evaluator) extract(ctx context.Context, t int64) (vs []features.Vector, preds []prediction, ok bool) {
+// unscored are the vectors of the entities the model did not score (see
+// scorer.score).
+func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, unscored []features.Vector, ok bool) {
 	e.layoutMu.Lock()
 	defer e.layoutMu.Unlock()
 	vs, err := e.Extractor.Evaluate(ctx, time.UnixMilli(t))
@@ -171,7 +184,12 @@ func (e *evaluator) extract(ctx context.Context, t int64) (vs []features.Vector,
 	if len(vs) > 0 {
 		e.store(t, vs)
 	}
-	return vs, e.Scorer.score(ctx, t, vs), true
+	preds, unscored, err = e.Scorer.score(ctx, t, vs)
+	if err != nil {
+		e.failures.Inc()
+		e.Logger.Error("score the step", "t", time.UnixMilli(t).UTC(), "err", err)
+	}
+	return preds, unscored, true
 }
 
 // hook calls the test hook, if any.
@@ -198,18 +216,19 @@ func (e *evaluator) changeLayout(fn func() error) error {
 // windows and exported predictions of the entities gone silent, and the
 // alerts count a missing step for the entities without a prediction.
 func (e *evaluator) idle(ctx context.Context, t int64) {
-	e.alert(ctx, t, e.Scorer.score(ctx, t, nil), nil)
+	_, _, _ = e.Scorer.score(ctx, t, nil) // nothing to score or store
+	e.alert(ctx, t, nil, nil)
 }
 
 // alert hands the step's predictions to the alerts and forgets the
 // entities gone. It runs at every step, also one without vectors: the
 // alerts of entities without a prediction count a missing step and
-// resolve after alert.Options.MissingSteps of them (entities with a
-// vector but no prediction, a window still filling, keep their alert
-// state).
-func (e *evaluator) alert(ctx context.Context, t int64, preds []prediction, vs []features.Vector) {
+// resolve after alert.Options.MissingSteps of them; the unscored
+// entities (a window still filling, a scoring failure) keep their alert
+// state. With no model loaded no entity is unscored: its alerts resolve.
+func (e *evaluator) alert(ctx context.Context, t int64, preds []prediction, unscored []features.Vector) {
 	if e.Alerts != nil {
-		e.Alerts.process(ctx, t, preds, vs)
+		e.Alerts.process(ctx, t, preds, unscored)
 	}
 	e.forget(t)
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -89,11 +88,12 @@ func buildGraph(deps []config.Dependency) *explain.Graph {
 // compares against.
 const backgroundWindows = 16
 
-// explain explains one scored prediction.
+// explain explains one scored prediction. It is computed with the model
+// that scored p (p.Model), also when another one was promoted since.
 func (e *explainer) explain(ctx context.Context, p prediction) (Explanation, error) {
-	m, version := e.scorer.Model()
+	m, version := p.Model, p.ModelVersion
 	if m == nil {
-		return Explanation{}, errors.New("no model loaded")
+		return Explanation{}, fmt.Errorf("prediction %s: no model", p.ID)
 	}
 	cfg := m.Config()
 	w, nf := cfg.Window, len(cfg.Features)
@@ -271,7 +271,7 @@ func (e *explainer) unexplained(p alert.Prediction, cause error) ([]byte, error)
 	}
 	if pred, ok := e.scorer.latestPrediction(p.Entity); ok && pred.ID == p.ID {
 		x.Labels = pred.Labels
-		if m, _ := e.scorer.Model(); m != nil {
+		if m := pred.Model; m != nil {
 			if cfg := m.Config(); len(pred.Window) == cfg.Window*len(cfg.Features) {
 				x.Features, x.Step = cfg.Features, e.scorer.step.Milliseconds()
 				x.Window = windowRows(pred.Window, cfg.Window, len(cfg.Features))

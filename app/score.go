@@ -43,6 +43,9 @@ type prediction struct {
 	Labels  map[string]string
 	Window  []float32 // W×F raw values, time-major
 	Horizon time.Duration
+	// Model is the model that scored it (version ModelVersion): an
+	// explanation is computed with it, also after a promotion since.
+	Model *model.Model
 }
 
 // scorer keeps the last W+1 feature vectors of every entity, scores the
@@ -77,6 +80,11 @@ type scorer struct {
 	step    time.Duration
 	windows map[string]*history
 	latest  map[string]prediction
+	// fill is set when a model is installed: the next step with vectors
+	// fills the entities' windows from the vectors in the store
+	// (fillWindows), so that a restarted daemon, or a model with a longer
+	// window than the one before, scores at once instead of W steps later.
+	fill bool
 
 	scored   prometheus.Counter
 	duration prometheus.Histogram
@@ -259,6 +267,11 @@ func (s *scorer) install(version, sha string, m *model.Model) error {
 		return fmt.Errorf("model %s does not fit the configured features: %w: %w (not retried until another model is promoted or the configuration is reloaded)", version, errUnusableModel, err)
 	}
 	s.model, s.version, s.sha, s.refused = m, version, sha, ""
+	// The previous model's predictions are no longer exported (the new
+	// one scores an entity once its window is full), and the windows are
+	// filled for the new one.
+	clear(s.latest)
+	s.fill = true
 	s.mu.Unlock()
 	s.logger.Info("model loaded", "version", version, "window", m.Config().Window, "threshold", m.Thresholds().Failure)
 	return nil
@@ -409,9 +422,35 @@ func (s *scorer) Model() (*model.Model, string) {
 }
 
 // score appends the step's vectors to each entity's history and scores
-// every entity with a full window.
-func (s *scorer) score(_ context.Context, t int64, vs []features.Vector) []prediction {
+// every entity with a full window. unscored are the step's vectors of
+// the entities a loaded model did not score: their window is still
+// filling, or scoring failed (err); with no model there are none (no
+// prediction is coming). err is a scoring or storing failure (the
+// predictions are returned also when only storing them failed).
+func (s *scorer) score(_ context.Context, t int64, vs []features.Vector) (preds []prediction, unscored []features.Vector, err error) {
 	start := time.Now()
+	if len(vs) > 0 {
+		s.fillWindows(t)
+	}
+	preds, recs, unscored, err := s.predict(t, vs)
+	if err != nil {
+		return nil, unscored, err
+	}
+	if len(recs) == 0 {
+		return preds, unscored, nil
+	}
+	// Stored outside the lock: a slow disk does not hold up the readers
+	// of the predictions (the metrics, explanations, model changes).
+	if err := s.opts.Store.PutPredictions(recs); err != nil {
+		return preds, unscored, fmt.Errorf("store predictions: %w", err)
+	}
+	s.scored.Add(float64(len(preds)))
+	s.duration.Observe(time.Since(start).Seconds())
+	return preds, unscored, nil
+}
+
+// predict is score under s.mu, but for storing the predictions recs.
+func (s *scorer) predict(t int64, vs []features.Vector) (out []prediction, recs []store.Prediction, unscored []features.Vector, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := 0
@@ -441,20 +480,23 @@ func (s *scorer) score(_ context.Context, t int64, vs []features.Vector) []predi
 		}
 	}
 	if s.model == nil {
-		return nil
+		return nil, nil, nil, nil
 	}
 	cfg := s.model.Config()
 	nf := len(cfg.Features)
 	var ids []string
-	for id, h := range s.windows {
-		if h.last == t && h.n >= w+1 && h.nf == nf {
-			ids = append(ids, id)
+	for _, v := range vs {
+		if h := s.windows[v.Entity]; h.n >= w+1 && h.nf == nf {
+			ids = append(ids, v.Entity)
+		} else {
+			unscored = append(unscored, v)
 		}
 	}
 	if len(ids) == 0 {
-		return nil
+		return nil, nil, unscored, nil
 	}
 	sort.Strings(ids)
+	ids = slices.Compact(ids) // an entity twice in vs is scored once
 	n := len(ids)
 	cur := make([]float32, n*w*nf)  // windows ending at t
 	prev := make([]float32, n*w*nf) // windows ending at t-1
@@ -471,16 +513,14 @@ func (s *scorer) score(_ context.Context, t int64, vs []features.Vector) []predi
 	prob := make([]float64, n)
 	anom := make([]float64, n)
 	if err := s.model.Predict(cur, n, prob); err != nil {
-		s.logger.Error("score windows", "err", err)
-		return nil
+		return nil, nil, vs, fmt.Errorf("score windows: %w", err)
 	}
 	if err := s.model.AnomalyScores(prev, next, n, anom, nil); err != nil {
-		s.logger.Error("anomaly scores", "err", err)
-		return nil
+		return nil, nil, vs, fmt.Errorf("anomaly scores: %w", err)
 	}
 	th := s.model.Thresholds()
-	out := make([]prediction, n)
-	recs := make([]store.Prediction, n)
+	out = make([]prediction, n)
+	recs = make([]store.Prediction, n)
 	for i, id := range ids {
 		p := prediction{
 			Prediction: store.Prediction{
@@ -490,6 +530,7 @@ func (s *scorer) score(_ context.Context, t int64, vs []features.Vector) []predi
 			Labels:  s.windows[id].labels,
 			Window:  cur[i*w*nf : (i+1)*w*nf],
 			Horizon: time.Duration(cfg.Horizon) * s.step,
+			Model:   s.model,
 		}
 		if math.IsNaN(p.Prob) {
 			p.Prob = 0
@@ -502,12 +543,133 @@ func (s *scorer) score(_ context.Context, t int64, vs []features.Vector) []predi
 		p.Window = nil
 		s.latest[id] = p
 	}
-	if err := s.opts.Store.PutPredictions(recs); err != nil {
-		s.logger.Error("store predictions", "err", err)
+	return out, recs, unscored, nil
+}
+
+// fillWindows fills the entities' windows from the store when a model was
+// installed since the last step (s.fill): each entity with vectors within
+// the model's window before t gets its last W of them (the step's own
+// vector comes next), their features mapped by name to the features in
+// use (a feature the stored vectors lack is missing, NaN). The store is
+// read without s.mu; the windows are replaced only if the model and the
+// features are still those read for (else the next step tries again).
+func (s *scorer) fillWindows(t int64) {
+	s.mu.RLock()
+	fill, m, feats := s.fill && s.model != nil, s.model, s.features
+	s.mu.RUnlock()
+	if !fill {
+		return
 	}
-	s.scored.Add(float64(n))
-	s.duration.Observe(time.Since(start).Seconds())
-	return out
+	w := m.Config().Window
+	step := s.step.Milliseconds()
+	from := t - int64(w+1)*step
+	rows, err := s.storedRows(from, t, w, feats)
+	if err != nil {
+		// Not retried at every step: the windows fill from the live
+		// vectors instead.
+		s.logger.Warn("fill the windows from the store: the entities are scored once their windows are full", "err", err)
+		rows = nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.model != m || !slices.Equal(s.features, feats) {
+		return
+	}
+	s.fill = false
+	nf := len(feats)
+	for id, r := range rows {
+		h := s.windows[id]
+		if h == nil {
+			h = &history{labels: r.labels}
+			s.windows[id] = h
+		}
+		h.ring, h.nf, h.n, h.next = make([]float32, (w+1)*nf), nf, 0, 0
+		for _, row := range r.rows {
+			copy(h.ring[h.next*nf:], row)
+			h.next++
+			h.n++
+		}
+		h.last = r.last
+	}
+	if len(rows) > 0 {
+		s.logger.Info("windows filled from the store", "entities", len(rows), "window", w)
+	}
+}
+
+// storedEntity is an entity's last stored rows before a step.
+type storedEntity struct {
+	labels map[string]string
+	rows   [][]float32 // oldest first, at most the window
+	last   int64       // T of the last row, ms
+}
+
+// storedRows reads, for each entity seen within [from, t), its last w
+// stored vectors with from ≤ T < t, in the layout of feats.
+func (s *scorer) storedRows(from, t int64, w int, feats []string) (map[string]storedEntity, error) {
+	ents, err := s.opts.Store.Entities()
+	if err != nil {
+		return nil, fmt.Errorf("list entities: %w", err)
+	}
+	schemas, err := s.opts.Store.Schemas()
+	if err != nil {
+		return nil, fmt.Errorf("list schemas: %w", err)
+	}
+	pos := make(map[string]int, len(feats))
+	for j, n := range feats {
+		pos[n] = j
+	}
+	// to maps a schema version's columns to feats' (-1: not in use).
+	to := make(map[uint32][]int, len(schemas))
+	for _, sc := range schemas {
+		m := make([]int, len(sc.Features))
+		for i, n := range sc.Features {
+			j, ok := pos[n]
+			if !ok {
+				j = -1
+			}
+			m[i] = j
+		}
+		to[sc.Version] = m
+	}
+	out := map[string]storedEntity{}
+	nan := float32(math.NaN())
+	for _, e := range ents {
+		// LastSeen is rewritten every entityRefresh only.
+		if e.LastSeen < from-entityRefresh.Milliseconds() {
+			continue
+		}
+		var rows [][]float32
+		var last int64
+		err := s.opts.Store.Vectors(e.ID, from, t-1, func(v store.Vector) error {
+			cols, ok := to[v.Schema]
+			if !ok || len(cols) != len(v.Values) {
+				return nil // a layout not recorded: skipped
+			}
+			row := make([]float32, len(feats))
+			for j := range row {
+				row[j] = nan
+			}
+			for i, j := range cols {
+				if j >= 0 {
+					row[j] = float32(v.Values[i])
+				}
+			}
+			rows = append(rows, row)
+			last = v.T
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read vectors of %q: %w", e.ID, err)
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		if len(rows) > w {
+			rows = rows[len(rows)-w:]
+		}
+		out[e.ID] = storedEntity{labels: e.Labels, rows: rows, last: last}
+	}
+	return out, nil
 }
 
 // predictionID is stable for an entity and step.

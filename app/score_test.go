@@ -45,7 +45,7 @@ func TestPredictionMetrics(t *testing.T) {
 	}
 	var preds []prediction
 	for i := int64(0); i < 6; i++ {
-		preds = s.score(context.Background(), i*step, []features.Vector{vec("a", i*step), vec("b", i*step)})
+		preds, _, _ = s.score(context.Background(), i*step, []features.Vector{vec("a", i*step), vec("b", i*step)})
 	}
 	if len(preds) != 2 {
 		t.Fatalf("%d predictions, want 2", len(preds))

@@ -4,53 +4,79 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/omen-sre/omen/model"
 )
 
 // TestStaleUnscoredKeepsAlerts: while present entities get vectors but no
-// prediction (here: no model), their firing alerts stay firing, and the
-// alerts of entities that vanished at the same time resolve.
+// prediction because the model's window is still filling (here: a model
+// with a longer window put in place without filling), their firing alerts
+// stay firing, and the alerts of entities that vanished at the same time
+// resolve. With no model at all (unloaded by a reload, reviewer's
+// finding) no prediction is coming: the alerts resolve after their
+// missing steps instead of firing, re-sent, for as long as the entity
+// has data.
 func TestStaleUnscoredKeepsAlerts(t *testing.T) {
-	p := newAlertPipeline(t, alertPipelineOptions{failure: 0.01}) // everything alerts
-	ctx := context.Background()
-	ts := time.Now().Add(-24*time.Hour).UnixMilli() / p.step * p.step
-	stay, leave := pods(0, 5), pods(1, 5)
-	for k := range 6 {
-		p.appendPods(ts, append(append([]string(nil), stay...), leave...), k)
-		p.e.evaluate(ctx, ts)
-		ts += p.step
+	tests := []struct {
+		name string
+		// window of the model put in place; 0: no model.
+		window    int
+		wantStay  string
+		wantLeave string
+	}{
+		{name: "window filling", window: 100, wantStay: "firing", wantLeave: "resolved"},
+		{name: "no model", window: 0, wantStay: "resolved", wantLeave: "resolved"},
 	}
-	if l := p.live(); l.firing != 10 {
-		t.Fatalf("before: %+v, want 10 firing", l)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newAlertPipeline(t, alertPipelineOptions{failure: 0.01}) // everything alerts
+			ctx := context.Background()
+			ts := time.Now().Add(-24*time.Hour).UnixMilli() / p.step * p.step
+			stay, leave := pods(0, 5), pods(1, 5)
+			for k := range 6 {
+				p.appendPods(ts, append(append([]string(nil), stay...), leave...), k)
+				p.e.evaluate(ctx, ts)
+				ts += p.step
+			}
+			if l := p.live(); l.firing != 10 {
+				t.Fatalf("before: %+v, want 10 firing", l)
+			}
+			var m *model.Model
+			if tt.window > 0 {
+				var err error
+				m, err = model.New(model.Config{Features: p.s.currentFeatures(), Window: tt.window, Hidden: 4, Seed: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.SetThresholds(model.Thresholds{Failure: 0.01})
+			}
+			p.s.mu.Lock()
+			p.s.model = m
+			p.s.mu.Unlock()
+			// The leaving pods' samples stay within PromQL's lookback for
+			// 5m: run past it (72 steps, under the window of 100).
+			steps := int(6 * time.Minute / (time.Duration(p.step) * time.Millisecond))
+			for k := range steps {
+				p.appendPods(ts, stay, 6+k)
+				p.e.evaluate(ctx, ts)
+				ts += p.step
+			}
+			state := map[string]string{}
+			for _, a := range p.al.Alerts() {
+				state[a.Labels["pod"]] = a.State
+			}
+			for _, pod := range stay {
+				if state[pod] != tt.wantStay {
+					t.Errorf("%s, present but unscored for %d steps: %q, want %s", pod, steps, state[pod], tt.wantStay)
+				}
+			}
+			for _, pod := range leave {
+				if state[pod] != tt.wantLeave {
+					t.Errorf("%s, gone for %d steps: %q, want %s", pod, steps, state[pod], tt.wantLeave)
+				}
+			}
+		})
 	}
-	p.s.mu.Lock()
-	m := p.s.model
-	p.s.model = nil
-	p.s.mu.Unlock()
-	// The leaving pods' samples stay within PromQL's lookback for 5m: run
-	// past it.
-	steps := int(6 * time.Minute / (time.Duration(p.step) * time.Millisecond))
-	for k := range steps {
-		p.appendPods(ts, stay, 6+k)
-		p.e.evaluate(ctx, ts)
-		ts += p.step
-	}
-	state := map[string]string{}
-	for _, a := range p.al.Alerts() {
-		state[a.Labels["pod"]] = a.State
-	}
-	for _, pod := range stay {
-		if state[pod] != "firing" {
-			t.Errorf("%s, present but unscored for %d steps: %q, want firing", pod, steps, state[pod])
-		}
-	}
-	for _, pod := range leave {
-		if state[pod] != "resolved" {
-			t.Errorf("%s, gone for %d steps: %q, want resolved", pod, steps, state[pod])
-		}
-	}
-	p.s.mu.Lock()
-	p.s.model = m
-	p.s.mu.Unlock()
 }
 
 // TestStaleWallClockExpiry: with WallClock, when no step is evaluated for

@@ -1,0 +1,192 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/store"
+)
+
+// fillFixture runs scorer s over steps [from, to) of entities a and b
+// (gone after step 3) and c, storing their vectors and sightings as the
+// evaluator does; it returns the predictions of the last step by entity.
+type fillFixture struct {
+	t     *testing.T
+	cfg   *config.Config
+	st    *store.Store
+	names []string
+	step  int64
+	rng   *rand.Rand
+}
+
+func (f *fillFixture) vectors(k int64) []features.Vector {
+	var vs []features.Vector
+	for _, pod := range []string{"a", "b", "c"} {
+		if pod == "b" && k > 3 {
+			continue
+		}
+		vals := make([]float64, len(f.names))
+		for i := range vals {
+			vals[i] = f.rng.NormFloat64()
+		}
+		vs = append(vs, features.Vector{Entity: "shop/" + pod, Labels: map[string]string{"namespace": "shop", "pod": pod},
+			T: k * f.step, Values: vals, Failure: make([]bool, len(f.cfg.LabelNames()))})
+	}
+	return vs
+}
+
+// run stores and scores steps [from, to) with the scorers, each getting
+// the same vectors; it returns each scorer's predictions of the last step.
+func (f *fillFixture) run(from, to int64, ss ...*scorer) []map[string]prediction {
+	f.t.Helper()
+	out := make([]map[string]prediction, len(ss))
+	for k := from; k < to; k++ {
+		vs := f.vectors(k)
+		recs := make([]store.Vector, len(vs))
+		seen := make([]store.EntityInfo, len(vs))
+		for i, v := range vs {
+			recs[i] = store.Vector{Entity: v.Entity, T: v.T, Values: v.Values, Failure: v.Failure}
+			seen[i] = store.EntityInfo{ID: v.Entity, Labels: v.Labels, FirstSeen: v.T, LastSeen: v.T}
+		}
+		if err := f.st.PutEntities(seen); err != nil {
+			f.t.Fatal(err)
+		}
+		if err := f.st.PutVectors(recs); err != nil {
+			f.t.Fatal(err)
+		}
+		for i, s := range ss {
+			preds, _, err := s.score(context.Background(), k*f.step, vs)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			out[i] = map[string]prediction{}
+			for _, p := range preds {
+				out[i][p.Entity] = p
+			}
+		}
+	}
+	return out
+}
+
+// TestScorerFillsWindowsFromStore: a scorer that starts (a restart) or
+// gets a model with a longer window (a promotion) fills the windows from
+// the vectors in the store and scores every present entity at its first
+// step, exactly as a scorer that saw every step; an entity gone longer
+// than the window is not filled. Before, a restart scored nothing for
+// W+1 steps (reviewer's finding), and a promotion of a longer window as
+// long.
+func TestScorerFillsWindowsFromStore(t *testing.T) {
+	cfg := config.Default()
+	names := features.Names(cfg.Config)
+	newModel := func(window int, seed int64) *model.Model {
+		m, err := model.New(model.Config{Features: names, Window: window, Hidden: 8, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.SetThresholds(model.Thresholds{Failure: 0.5})
+		return m
+	}
+	check := func(t *testing.T, got, want map[string]prediction) {
+		t.Helper()
+		if len(got) != 2 || len(want) != 2 {
+			t.Fatalf("predictions of %d and %d entities, want a and c by both", len(got), len(want))
+		}
+		for id, w := range want {
+			if g, ok := got[id]; !ok || math.Abs(g.Prob-w.Prob) > 1e-6 || math.Abs(g.Anomaly-w.Anomaly) > 1e-4 {
+				t.Errorf("%s: prob %v anomaly %v, want %v and %v (scored with every step)", id, g.Prob, g.Anomaly, w.Prob, w.Anomaly)
+			}
+		}
+	}
+
+	t.Run("restart", func(t *testing.T) {
+		s1, st := newTestScorer(t, cfg, newModel(6, 1), prometheus.NewRegistry())
+		t.Cleanup(func() { _ = st.Close() })
+		if err := st.PutSchema(names, cfg.LabelNames()); err != nil {
+			t.Fatal(err)
+		}
+		f := &fillFixture{t: t, cfg: cfg, st: st, names: names, step: time.Duration(cfg.Step).Milliseconds(), rng: rand.New(rand.NewPCG(61, 1))}
+		f.run(0, 12, s1)
+		s2, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := f.run(12, 13, s1, s2)
+		check(t, got[1], got[0])
+		if _, ok := s2.windows["shop/b"]; ok {
+			t.Error("b, gone for 8 steps (window 6), was filled")
+		}
+	})
+
+	t.Run("promotion of a longer window", func(t *testing.T) {
+		s1, st := newTestScorer(t, cfg, newModel(2, 1), prometheus.NewRegistry())
+		t.Cleanup(func() { _ = st.Close() })
+		if err := st.PutSchema(names, cfg.LabelNames()); err != nil {
+			t.Fatal(err)
+		}
+		f := &fillFixture{t: t, cfg: cfg, st: st, names: names, step: time.Duration(cfg.Step).Milliseconds(), rng: rand.New(rand.NewPCG(62, 1))}
+		f.run(0, 12, s1)
+		long := newModel(8, 2)
+		data, err := long.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := (registryAdmin{st: st, s: s1, source: "test"}).AddModel(context.Background(), data, api.AddOptions{Promote: true}); err != nil {
+			t.Fatal(err)
+		}
+		// A scorer that saw every step with the long model.
+		ref, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f2 := &fillFixture{t: t, cfg: cfg, st: st, names: names, step: f.step, rng: rand.New(rand.NewPCG(62, 1))}
+		ref.fill = false
+		f2.st, _ = store.Open(store.Options{InMemory: true}) // replays the same vectors into a scratch store
+		t.Cleanup(func() { _ = f2.st.Close() })
+		if err := f2.st.PutSchema(names, cfg.LabelNames()); err != nil {
+			t.Fatal(err)
+		}
+		f2.run(0, 12, ref)
+		got := f.run(12, 13, s1)
+		want := f2.run(12, 13, ref)
+		check(t, got[0], want[0])
+	})
+}
+
+// TestScoreReportsStoreFailure: predictions that cannot be stored are
+// returned with an error, which the evaluator counts in
+// omen_evaluator_step_failures_total. Before, the error was only logged
+// (reviewer's finding: the metric's help says it counts scoring failures).
+func TestScoreReportsStoreFailure(t *testing.T) {
+	cfg := config.Default()
+	names := features.Names(cfg.Config)
+	m, err := model.New(model.Config{Features: names, Window: 2, Hidden: 4, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetThresholds(model.Thresholds{Failure: 0.5})
+	s, st := newTestScorer(t, cfg, m, prometheus.NewRegistry())
+	f := &fillFixture{t: t, cfg: cfg, st: st, names: names, step: time.Duration(cfg.Step).Milliseconds(), rng: rand.New(rand.NewPCG(63, 1))}
+	for k := range int64(4) {
+		if _, _, err := s.score(context.Background(), k*f.step, f.vectors(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	preds, _, err := s.score(context.Background(), 4*f.step, f.vectors(4))
+	if !errors.Is(err, store.ErrClosed) || len(preds) != 2 {
+		t.Errorf("scoring with the store closed: %d predictions, %v; want 2 and store.ErrClosed", len(preds), err)
+	}
+}

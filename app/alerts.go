@@ -92,6 +92,13 @@ func newAlerter(o alerterOptions) (*alerter, error) {
 		return nil, fmt.Errorf("create alert manager: %w", err)
 	}
 	a.m = m
+	// The alerts restored firing (a restart) were reported by the process
+	// that fired them: not reported again, but their resolution is.
+	for _, al := range m.Alerts() {
+		if al.State == "firing" {
+			a.firing[al.Fingerprint] = FiredAlert{Fingerprint: al.Fingerprint, Entity: al.Entity, Labels: al.Labels}
+		}
+	}
 	return a, nil
 }
 

@@ -60,10 +60,11 @@ type Options struct {
 	// and tests with simulated time set it false.
 	WallClock bool
 	// OnAlert, if set, is called (on its own goroutine) when an alert
-	// starts firing; the demo prints alerts with it.
+	// starts firing; the demo prints alerts with it. Alerts restored
+	// firing from the store at start are not reported.
 	OnAlert func(FiredAlert)
 	// OnResolve, if set, is called (on its own goroutine) when an alert
-	// reported to OnAlert stops firing.
+	// reported to OnAlert, or restored firing at start, stops firing.
 	OnResolve func(FiredAlert)
 	// ShutdownTimeout bounds Stop. Default 30s.
 	ShutdownTimeout time.Duration

@@ -2,8 +2,12 @@ package app
 
 import (
 	"context"
+	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omen-sre/omen/model"
 )
@@ -124,5 +128,41 @@ func TestStaleWallClockExpiry(t *testing.T) {
 	}
 	if got := p.e.done.Load(); got != ts-2*p.step {
 		t.Errorf("last evaluated step %d, want %d", got, ts-2*p.step)
+	}
+}
+
+// TestRestoredAlertsNotReportedAgain: alerts restored firing by a new
+// alerter on the same store (a restart) are not reported to OnAlert
+// again; their resolution is reported to OnResolve. Before, every
+// restored firing alert was reported as firing anew (reviewer's finding).
+func TestRestoredAlertsNotReportedAgain(t *testing.T) {
+	p := newAlertPipeline(t, alertPipelineOptions{failure: 0.01}) // everything alerts
+	ctx := context.Background()
+	ts := time.Now().Add(-24*time.Hour).UnixMilli() / p.step * p.step
+	stay := pods(0, 3)
+	for k := range 6 {
+		p.appendPods(ts, stay, k)
+		p.e.evaluate(ctx, ts)
+		ts += p.step
+	}
+	if l := p.live(); l.firing != 3 {
+		t.Fatalf("before: %+v, want 3 firing", l)
+	}
+	var fired, resolved atomic.Int64
+	al, err := newAlerter(alerterOptions{Store: p.st, Config: testConfig(t), ListenAddress: "127.0.0.1:1", Step: time.Duration(p.step) * time.Millisecond,
+		OnAlert: func(FiredAlert) { fired.Add(1) }, OnResolve: func(FiredAlert) { resolved.Add(1) },
+		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(al.close)
+	// No prediction: they resolve after the missing steps.
+	for range 7 {
+		al.process(ctx, ts, nil, nil)
+		ts += p.step
+	}
+	waitFor(t, "OnResolve calls", 10*time.Second, func() bool { return resolved.Load() == 3 })
+	if n := fired.Load(); n != 0 {
+		t.Errorf("OnAlert called %d times for alerts restored firing, want 0", n)
 	}
 }

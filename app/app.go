@@ -464,22 +464,23 @@ func (a *App) Err() error { return a.runErr }
 
 // Stop shuts the daemon down: sources stop first, in-flight batches are
 // committed or left unacknowledged, then the store is closed. It waits at
-// most ShutdownTimeout (or ctx).
+// most ShutdownTimeout (or ctx), the store's close included: store calls
+// still running then (a value-log GC pass) close it when they return.
 func (a *App) Stop(ctx context.Context) error {
 	var err error
 	a.stopOnce.Do(func() {
 		a.ready.Store(false)
+		ctx, cancel := context.WithTimeout(ctx, a.opts.ShutdownTimeout)
+		defer cancel()
 		if a.stop != nil {
 			a.stop()
-			ctx, cancel := context.WithTimeout(ctx, a.opts.ShutdownTimeout)
-			defer cancel()
 			select {
 			case <-a.done:
 			case <-ctx.Done():
 				err = fmt.Errorf("stop: components still running after %v", a.opts.ShutdownTimeout)
 			}
 		}
-		if cerr := a.closeResources(); cerr != nil && err == nil {
+		if cerr := a.closeResourcesBy(ctx); cerr != nil && err == nil {
 			err = cerr
 		}
 		a.logger.Info("omen stopped")
@@ -487,7 +488,11 @@ func (a *App) Stop(ctx context.Context) error {
 	return err
 }
 
-func (a *App) closeResources() error {
+func (a *App) closeResources() error { return a.closeResourcesBy(context.Background()) }
+
+// closeResourcesBy closes what the daemon opened, waiting for the store's
+// calls in flight until ctx ends (store.CloseContext).
+func (a *App) closeResourcesBy(ctx context.Context) error {
 	var errs []error
 	if a.restoreRuntime != nil {
 		a.restoreRuntime()
@@ -501,8 +506,8 @@ func (a *App) closeResources() error {
 		a.natsSrv = nil
 	}
 	if a.store != nil {
-		if err := a.store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close store: %w", err))
+		if err := a.store.CloseContext(ctx); err != nil {
+			errs = append(errs, err) // names the store
 		}
 		a.store = nil
 	}
@@ -683,7 +688,10 @@ func (a *App) maintain(ctx context.Context) error {
 			return nil
 		case now := <-retention.C:
 			retention.Reset(time.Hour)
-			n, err := a.store.RunRetention(now)
+			n, err := a.store.RunRetention(ctx, now)
+			if ctx.Err() != nil {
+				return nil // stopping: the run was cut short
+			}
 			if err != nil {
 				a.logger.Error("retention", "err", err)
 				continue

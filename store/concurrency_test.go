@@ -77,7 +77,7 @@ func TestConcurrentMixed(t *testing.T) {
 			return ok(s.ReplayBatches(math.MinInt64, func(telemetry.Batch) error { return nil }))
 		},
 		func(w, i int) bool {
-			_, err := s.RunRetention(time.Now())
+			_, err := s.RunRetention(t.Context(), time.Now())
 			return ok(err)
 		},
 		func(w, i int) bool {

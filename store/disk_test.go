@@ -142,12 +142,12 @@ func TestWritesRefusedBelowReserve(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Retention still runs above half the reserve...
-	if _, err := s.RunRetention(time.UnixMilli(1000)); err != nil {
+	if _, err := s.RunRetention(t.Context(), time.UnixMilli(1000)); err != nil {
 		t.Fatalf("retention at 99 of 100 MiB: %v", err)
 	}
 	// ...and not below it.
 	disk.free.Store(49 << 20)
-	if _, err := s.RunRetention(time.UnixMilli(1000)); !errors.Is(err, ErrDiskFull) {
+	if _, err := s.RunRetention(t.Context(), time.UnixMilli(1000)); !errors.Is(err, ErrDiskFull) {
 		t.Fatalf("retention at 49 of 100 MiB: %v, want ErrDiskFull", err)
 	}
 	if got := testutil.ToFloat64(s.m.runs.WithLabelValues("refused")); got != 1 {
@@ -321,7 +321,7 @@ func TestRetentionSkipsCorrupt(t *testing.T) {
 	if err := s.PutAlertState(AlertState{Fingerprint: "f1", State: AlertResolved, Updated: now.UnixMilli()}); err != nil {
 		t.Fatal(err)
 	}
-	deleted, err := s.RunRetention(now.Add(30 * 24 * time.Hour))
+	deleted, err := s.RunRetention(t.Context(), now.Add(30*24*time.Hour))
 	if err != nil {
 		t.Fatalf("RunRetention with corrupt records: %v", err)
 	}

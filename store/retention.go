@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,19 +25,31 @@ import (
 //
 // A record that does not decode is logged, counted in
 // omen_store_corrupt_records_total and skipped (kept); a step that fails
-// does not stop the others, and value-log garbage collection always runs.
+// does not stop the others, and value-log garbage collection always runs
+// (unless ctx ends, see below).
 // The error joins the failed steps' errors. RunRetention still runs while
 // free disk space is below Options.DiskReserve (it is how the store
 // shrinks), down to half the reserve, below which it fails with
 // ErrDiskFull.
 //
+// RunRetention stops early when ctx ends: between steps, between
+// garbage-collection passes, and within a step's scan (whose deletes are
+// then dropped, to be done by the next run). It then returns the records
+// deleted so far and an error wrapping ctx.Err(); such a run is counted in
+// omen_store_retention_runs_total under none of its results. Stopping it
+// is what lets Close (and so the daemon's shutdown) proceed: a run holds
+// the store open.
+//
 // Safe to call concurrently with everything else; the daemon calls it
 // periodically.
-func (s *Store) RunRetention(now time.Time) (deleted int, err error) {
+func (s *Store) RunRetention(ctx context.Context, now time.Time) (deleted int, err error) {
 	if err := s.enter(); err != nil {
 		return 0, err
 	}
 	defer s.exit()
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("retention: %w", err)
+	}
 	if err := s.belowHalfReserve("retention"); err != nil {
 		s.m.runs.WithLabelValues("refused").Inc()
 		return 0, fmt.Errorf("retention: %w", err)
@@ -50,24 +63,24 @@ func (s *Store) RunRetention(now time.Time) (deleted int, err error) {
 		lock *sync.Mutex // held while finding and deleting, against read-modify-writes
 		fn   func(*deleter) error
 	}{
-		{"ingest log", nil, func(d *deleter) error { return s.expireLog(d, logCutoff) }},
-		{"vectors", nil, func(d *deleter) error { return s.expireTimed(d, pVector, "vector", cutoff, nil) }},
-		{"events", nil, func(d *deleter) error { return s.expireTimed(d, pEvent, "event", cutoff, nil) }},
+		{"ingest log", nil, func(d *deleter) error { return s.expireLog(ctx, d, logCutoff) }},
+		{"vectors", nil, func(d *deleter) error { return s.expireTimed(ctx, d, pVector, "vector", cutoff, nil) }},
+		{"events", nil, func(d *deleter) error { return s.expireTimed(ctx, d, pEvent, "event", cutoff, nil) }},
 		{"predictions", nil, func(d *deleter) error {
-			return s.expireTimed(d, pPred, "prediction", cutoff, func(txn *badger.Txn, entity []byte, t int64) error {
+			return s.expireTimed(ctx, d, pPred, "prediction", cutoff, func(txn *badger.Txn, entity []byte, t int64) error {
 				// Most predictions have no explanation: delete only
 				// those that exist (a bloom-filter lookup, mostly).
 				return d.delIfExists(txn, "explanation", nameKey(pExpl, PredictionID(string(entity), t)))
 			})
 		}},
 		{"latest predictions", &s.latestMu, func(d *deleter) error {
-			return s.expireValues(d, []byte{pLatest}, "latest_prediction", func(v []byte) (bool, error) {
+			return s.expireValues(ctx, d, []byte{pLatest}, "latest_prediction", func(v []byte) (bool, error) {
 				p, err := decodePrediction(v)
 				return p.T < cutoff, err
 			})
 		}},
 		{"explanations", nil, func(d *deleter) error {
-			return s.expireValues(d, []byte{pExpl}, "explanation", func(v []byte) (bool, error) {
+			return s.expireValues(ctx, d, []byte{pExpl}, "explanation", func(v []byte) (bool, error) {
 				t, ok := keyTime(v)
 				if !ok {
 					return false, fmt.Errorf("%w: explanation of %d bytes", errCorrupt, len(v))
@@ -76,36 +89,56 @@ func (s *Store) RunRetention(now time.Time) (deleted int, err error) {
 			})
 		}},
 		{"entities", &s.latestMu, func(d *deleter) error {
-			return s.expireValues(d, []byte{pEntity}, "entity", func(v []byte) (bool, error) {
+			return s.expireValues(ctx, d, []byte{pEntity}, "entity", func(v []byte) (bool, error) {
 				e, err := decodeEntity(v)
 				return e.LastSeen < cutoff, err
 			})
 		}},
 		{"alert states", &s.outMu, func(d *deleter) error {
-			return s.expireValues(d, []byte{pAlert}, "alert_state", func(v []byte) (bool, error) {
+			return s.expireValues(ctx, d, []byte{pAlert}, "alert_state", func(v []byte) (bool, error) {
 				st, err := decodeAlertState(v)
 				return st.State != AlertFiring && st.Updated < cutoff, err
 			})
 		}},
-		{"outbox", &s.outMu, func(d *deleter) error { return s.expireOutbox(d, cutoff) }},
+		{"outbox", &s.outMu, func(d *deleter) error { return s.expireOutbox(ctx, d, cutoff) }},
 	}
 	defer func() {
 		for kind, n := range d.counts {
 			s.m.retention.WithLabelValues(kind).Add(float64(n))
 		}
 	}()
+	stopped := func() error {
+		if s.testRetentionHook != nil {
+			s.testRetentionHook()
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("retention: stopped: %w", err)
+		}
+		return nil
+	}
 	var errs []error
 	for _, st := range steps {
+		if err := stopped(); err != nil {
+			return d.total(), err
+		}
 		if err := s.retentionStep(d, st.lock, st.fn); err != nil {
+			if ctx.Err() != nil {
+				return d.total(), fmt.Errorf("retention: %s: stopped: %w", st.what, ctx.Err())
+			}
 			errs = append(errs, fmt.Errorf("%s: %w", st.what, err))
 		}
+	}
+	if err := stopped(); err != nil {
+		return d.total(), err
 	}
 	if n, err := s.expireDedup(logCutoff); err != nil {
 		errs = append(errs, fmt.Errorf("deduplication keys: %w", err))
 	} else {
 		d.counts["dedup"] += n
 	}
-	s.gcValueLog()
+	if err := s.gcValueLog(stopped); err != nil {
+		return d.total(), err
+	}
 	if len(errs) > 0 {
 		s.m.runs.WithLabelValues("error").Inc()
 		return d.total(), fmt.Errorf("retention: %w", errors.Join(errs...))
@@ -176,11 +209,15 @@ func (d *deleter) total() int {
 	return n
 }
 
-func (s *Store) expireLog(d *deleter, cutoff int64) error {
+func (s *Store) expireLog(ctx context.Context, d *deleter, cutoff int64) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pLog}})
 		defer it.Close()
+		n := 0
 		for it.Rewind(); it.Valid(); it.Next() {
+			if err := scanCheck(ctx, &n); err != nil {
+				return err
+			}
 			t, _, ok := parseLogKey(it.Item().Key())
 			if !ok {
 				s.skipCorrupt("ingest-log", it.Item().Key(), errors.New("malformed key"))
@@ -200,12 +237,16 @@ func (s *Store) expireLog(d *deleter, cutoff int64) error {
 // expireTimed deletes prefix | name | 0x00 | sortable(t) | … keys with
 // t < cutoff, seeking past each name's retained keys. also runs for every
 // deleted key.
-func (s *Store) expireTimed(d *deleter, prefix byte, kind string, cutoff int64, also func(txn *badger.Txn, name []byte, t int64) error) error {
+func (s *Store) expireTimed(ctx context.Context, d *deleter, prefix byte, kind string, cutoff int64, also func(txn *badger.Txn, name []byte, t int64) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefix}})
 		defer it.Close()
 		it.Rewind()
+		n := 0
 		for it.Valid() {
+			if err := scanCheck(ctx, &n); err != nil {
+				return err
+			}
 			k := it.Item().Key()
 			name, rest, ok := splitNameKey(k)
 			t, tok := keyTime(rest)
@@ -237,12 +278,16 @@ func (s *Store) expireTimed(d *deleter, prefix byte, kind string, cutoff int64, 
 // expireValues deletes keys under prefix whose value old reports as expired
 // (counted under kind). A value old fails on is skipped as corrupt (logged
 // under kind with spaces for underscores).
-func (s *Store) expireValues(d *deleter, prefix []byte, kind string, old func(v []byte) (bool, error)) error {
+func (s *Store) expireValues(ctx context.Context, d *deleter, prefix []byte, kind string, old func(v []byte) (bool, error)) error {
 	what := strings.ReplaceAll(kind, "_", " ")
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: prefix})
 		defer it.Close()
+		n := 0
 		for it.Rewind(); it.Valid(); it.Next() {
+			if err := scanCheck(ctx, &n); err != nil {
+				return err
+			}
 			item := it.Item()
 			var expired bool
 			var decErr error
@@ -266,11 +311,15 @@ func (s *Store) expireValues(d *deleter, prefix []byte, kind string, old func(v 
 	})
 }
 
-func (s *Store) expireOutbox(d *deleter, cutoff int64) error {
+func (s *Store) expireOutbox(ctx context.Context, d *deleter, cutoff int64) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: []byte{pOutItem}})
 		defer it.Close()
+		n := 0
 		for it.Rewind(); it.Valid(); it.Next() {
+			if err := scanCheck(ctx, &n); err != nil {
+				return err
+			}
 			item := it.Item()
 			k := item.Key()
 			if len(k) != 9 {
@@ -395,11 +444,17 @@ func (s *Store) floorOf(src string) (uint64, error) {
 	return f, err
 }
 
-func (s *Store) gcValueLog() {
+// gcValueLog runs up to 16 passes of Badger's value-log garbage
+// collection (one rewrites at most one value-log file), calling stopped
+// before each: an error from it ends the collection and is returned.
+func (s *Store) gcValueLog(stopped func() error) error {
 	if s.opts.InMemory {
-		return
+		return nil
 	}
 	for range 16 {
+		if err := stopped(); err != nil {
+			return err
+		}
 		err := s.db.RunValueLogGC(0.5)
 		if err == nil {
 			continue
@@ -407,6 +462,21 @@ func (s *Store) gcValueLog() {
 		if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
 			s.logger.Warn("value log garbage collection", "err", err)
 		}
-		return
+		return nil
 	}
+	return nil
+}
+
+// scanCheckEvery is how many keys a retention scan visits between checks
+// of its context.
+const scanCheckEvery = 1024
+
+// scanCheck counts a key visited by a retention scan (*n) and returns
+// ctx.Err() every scanCheckEvery keys.
+func scanCheck(ctx context.Context, n *int) error {
+	*n++
+	if *n%scanCheckEvery != 0 {
+		return nil
+	}
+	return ctx.Err()
 }

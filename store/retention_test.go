@@ -97,7 +97,7 @@ func TestRunRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	deleted, err := s.RunRetention(time.UnixMilli(now))
+	deleted, err := s.RunRetention(t.Context(), time.UnixMilli(now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestRunRetention(t *testing.T) {
 		t.Fatalf("Checkpoint = %d, %v", cp, err)
 	}
 
-	if again, err := s.RunRetention(time.UnixMilli(now)); err != nil || again != 0 {
+	if again, err := s.RunRetention(t.Context(), time.UnixMilli(now)); err != nil || again != 0 {
 		t.Fatalf("second retention run deleted %d, %v; want 0", again, err)
 	}
 }
@@ -220,7 +220,7 @@ func TestRetentionOnDisk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deleted, err := s.RunRetention(time.UnixMilli(int64(time.Hour / time.Millisecond)))
+	deleted, err := s.RunRetention(t.Context(), time.UnixMilli(int64(time.Hour/time.Millisecond)))
 	if err != nil || deleted != 100 {
 		t.Fatalf("RunRetention = %d, %v; want 100 (50 batches, 50 dedup keys)", deleted, err)
 	}
@@ -235,7 +235,7 @@ func TestMetricsRegistered(t *testing.T) {
 	if _, err := s.AppendBatches([]telemetry.Batch{smallBatch("m", 1, 1), smallBatch("m", 1, 1)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RunRetention(time.Now()); err != nil {
+	if _, err := s.RunRetention(t.Context(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()

@@ -34,14 +34,17 @@ type Store struct {
 	valueThreshold int // values at least this long go to the value log
 	deletedKept    int // registryDeleted; tests lower it
 
-	testCommitHook func(group []*part) error // tests: runs before each ingest commit
-	testAfterDedup func(waits int)           // tests: runs after deduplication, under the ingest lock
+	testCommitHook    func(group []*part) error // tests: runs before each ingest commit
+	testAfterDedup    func(waits int)           // tests: runs after deduplication, under the ingest lock
+	testRetentionHook func()                    // tests: runs before each retention step and GC pass
 
-	// life is read-held by every call using the database and write-held
-	// by Close, so Close waits for calls in flight.
-	life     sync.RWMutex
-	closed   bool
-	closeErr error
+	// life counts the calls using the database (enter/exit), so that
+	// Close waits for them; after Close starts, enter fails at once.
+	life      sync.Mutex
+	closed    bool
+	calls     int           // calls in flight
+	closeDone chan struct{} // closed once the database is closed
+	closeErr  error         // set before closeDone is closed
 
 	ing      ingestState
 	gc       groupCommitter
@@ -270,39 +273,74 @@ func (s *Store) observe(kind string, n int, start time.Time) {
 }
 
 // Close waits for calls in flight, then flushes and closes the database;
-// later calls fail with ErrClosed. Close is idempotent. It must not be
-// called from a callback passed to a Store method.
-func (s *Store) Close() error {
+// calls made once Close has started fail with ErrClosed at once (they do
+// not wait for it). Close is idempotent. It must not be called from a
+// callback passed to a Store method.
+func (s *Store) Close() error { return s.CloseContext(context.Background()) }
+
+// CloseContext is Close waiting for the calls in flight only until ctx
+// ends (a shutdown deadline): it then returns an error wrapping ctx.Err()
+// and the last of those calls closes the database as it returns. Long
+// calls (RunRetention) take a context of their own to be stopped sooner.
+func (s *Store) CloseContext(ctx context.Context) error {
 	s.life.Lock()
-	defer s.life.Unlock()
 	if !s.closed {
 		s.closed = true
-		s.stopDisk()
-		if err := s.db.Close(); err != nil {
-			s.closeErr = fmt.Errorf("close store: %w", err)
+		s.closeDone = make(chan struct{})
+		if s.calls == 0 {
+			// No call can enter any more: close here.
+			s.life.Unlock()
+			s.shutdown()
+			s.life.Lock()
 		}
 	}
-	return s.closeErr
+	done, calls := s.closeDone, s.calls
+	s.life.Unlock()
+	select {
+	case <-done:
+		return s.closeErr
+	case <-ctx.Done():
+		return fmt.Errorf("close store: %d calls still in flight (the last closes the database): %w", calls, ctx.Err())
+	}
 }
 
-// enter starts a call: it fails with ErrClosed after Close, else holds
-// Close off until exit.
+// shutdown closes the database, once: by Close, or by the last call in
+// flight when Close started.
+func (s *Store) shutdown() {
+	s.stopDisk()
+	if err := s.db.Close(); err != nil {
+		s.closeErr = fmt.Errorf("close store: %w", err)
+	}
+	close(s.closeDone)
+}
+
+// enter starts a call: it fails with ErrClosed once Close has started,
+// else holds the database open until exit.
 func (s *Store) enter() error {
-	s.life.RLock()
+	s.life.Lock()
+	defer s.life.Unlock()
 	if s.closed {
-		s.life.RUnlock()
 		return ErrClosed
 	}
+	s.calls++
 	return nil
 }
 
-func (s *Store) exit() { s.life.RUnlock() }
+func (s *Store) exit() {
+	s.life.Lock()
+	s.calls--
+	last := s.closed && s.calls == 0
+	s.life.Unlock()
+	if last {
+		s.shutdown()
+	}
+}
 
 // check reports ErrClosed without holding Close off (for methods that
 // only delegate to others).
 func (s *Store) check() error {
-	s.life.RLock()
-	defer s.life.RUnlock()
+	s.life.Lock()
+	defer s.life.Unlock()
 	if s.closed {
 		return ErrClosed
 	}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/omen-sre/omen/model"
+)
+
+// checkFile writes yml to name (in the working directory) and runs omen
+// check config on it.
+func checkFile(t *testing.T, name, yml string) (rc int, stdout string) {
+	t.Helper()
+	if dir := filepath.Dir(name); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(name, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	rc = dispatch([]string{"check", "config", name}, &out, &errb)
+	if errb.Len() > 0 {
+		t.Errorf("omen check config %s: stderr %q", name, errb.String())
+	}
+	return rc, out.String()
+}
+
+// goodYML is testdata/good.yml: features restarts_10m and failed_mount
+// (an event feature counting FailedMount), failure label crashloop.
+func goodYML(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestCheckRemediationCauses: a remediation cause that matches no cause
+// omen can produce with the configuration (the README's example had
+// cpu_throttle_ratio for the feature cpu_throttled_ratio, so its action
+// was silently never chosen) is a warning naming it — the check still
+// succeeds, exit 0 — and a cause or action the alert pipeline refuses
+// (omen run would not start) fails the check.
+func TestCheckRemediationCauses(t *testing.T) {
+	good := goodYML(t)
+	t.Chdir(t.TempDir())
+	for _, tc := range []struct {
+		name      string
+		yml       string // "" = good.yml
+		causes    string // the remediations' list items
+		rc        int
+		want      []string // in stdout
+		noWarning bool
+	}{
+		// The shipped features (no features in the file).
+		{name: "README typo", yml: "entity_labels: [namespace, pod]\n", causes: "{cause: cpu_throttle_ratio, action: a}",
+			want: []string{"SUCCESS", `WARNING: alerting.remediations[0].cause "cpu_throttle_ratio" matches no feature`, `did you mean "cpu_throttled_ratio"`}},
+		{name: "README fixed", yml: "entity_labels: [namespace, pod]\n", causes: "{cause: cpu_throttled_ratio, action: a}", want: []string{"SUCCESS"}, noWarning: true},
+		{name: "nothing", causes: "{cause: nosuchfeature, action: a}",
+			want: []string{"SUCCESS", `WARNING: alerting.remediations[0].cause "nosuchfeature" matches no feature`}},
+		{name: "second of two", causes: "{cause: restarts_10m, action: a}, {cause: nosuchfeature, action: b}",
+			want: []string{"SUCCESS", `remediations[1].cause "nosuchfeature"`}},
+		{name: "exact, other case", causes: "{cause: Restarts_10M, action: a}", want: []string{"SUCCESS"}, noWarning: true},
+		{name: "glob", causes: "{cause: '*mount*', action: a}", want: []string{"SUCCESS"}, noWarning: true},
+		{name: "glob matching nothing", causes: "{cause: '*cpu*', action: a}", want: []string{"SUCCESS", `"*cpu*" matches no feature`}},
+		{name: "kind", causes: "{cause: Dependency, action: a}, {cause: event, action: b}, {cause: metric, action: c}", want: []string{"SUCCESS"}, noWarning: true},
+		{name: "dependency graph", yml: good + "dependencies: [{source: frontend, target: checkout}]\n",
+			causes: "{cause: checkout, action: a}", want: []string{"SUCCESS"}, noWarning: true},
+		{name: "event reason", causes: "{cause: FailedMount, action: a}",
+			want: []string{"SUCCESS", `"FailedMount" matches no feature`, `event feature "failed_mount" counts FailedMount`}},
+		{name: "failure label", causes: "{cause: crashloop, action: a}",
+			want: []string{"SUCCESS", `"crashloop" is a failure label, not a cause`}},
+		// Refused by the alert pipeline: omen run would not start.
+		{name: "bad pattern", causes: "{cause: '[', action: a}", rc: 1,
+			want: []string{"FAILED", `alerting.remediations[0].cause: pattern "[": syntax error in pattern`}},
+		{name: "no action", causes: "{cause: restarts_10m}", rc: 1,
+			want: []string{"FAILED", "alerting.remediations[0]: cause and action are required"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			yml := tc.yml
+			if yml == "" {
+				yml = good
+			}
+			rc, out := checkFile(t, "c.yml", yml+"alerting:\n  remediations: ["+tc.causes+"]\n")
+			if rc != tc.rc {
+				t.Errorf("exit %d, want %d; stdout:\n%s", rc, tc.rc, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+			if tc.noWarning && strings.Contains(out, "WARNING") {
+				t.Errorf("unexpected warning:\n%s", out)
+			}
+		})
+	}
+}
+
+// writeCheckModel writes a model with the given features to path.
+func writeCheckModel(t *testing.T, path string, names []string) {
+	t.Helper()
+	m, err := model.New(model.Config{Features: names, Window: 4, Hidden: 4, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetMeta(model.Meta{Version: "v1"})
+	data, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCheckModelFile: omen check config reads model.file as omen run does
+// (relative to the working directory) and fails, as run fails, when it is
+// missing, is not a model, or does not fit the configured features; it
+// used to report SUCCESS for all of them.
+func TestCheckModelFile(t *testing.T) {
+	good := goodYML(t)
+	t.Chdir(t.TempDir())
+	writeCheckModel(t, "fits.omen", []string{"restarts_10m", "failed_mount"})
+	writeCheckModel(t, "other.omen", []string{"restarts_10m", "cpu"})
+	if err := os.WriteFile("corrupt.omen", []byte("not a model"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll("sub", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeCheckModel(t, filepath.Join("sub", "only-in-sub.omen"), []string{"restarts_10m", "failed_mount"})
+	abs, err := filepath.Abs("fits.omen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, cfgFile, modelFile string
+		rc                       int
+		want                     []string
+	}{
+		{"fits", "c.yml", "fits.omen", 0, []string{"SUCCESS"}},
+		{"absolute", "c.yml", abs, 0, []string{"SUCCESS"}},
+		{"missing", "c.yml", "nosuch.omen", 1, []string{"FAILED", `model.file: read model "nosuch.omen"`, "relative to the working directory", "no such file"}},
+		{"corrupt", "c.yml", "corrupt.omen", 1, []string{"FAILED", `model.file: load model "corrupt.omen"`, "not a model file"}},
+		{"other features", "c.yml", "other.omen", 1, []string{"FAILED", `model "v1" does not fit the configured features`, `missing ["cpu"]`, `unexpected ["failed_mount"]`}},
+		// Resolved against the working directory, not the file's directory.
+		{"next to the config", "sub/c.yml", "only-in-sub.omen", 1, []string{"FAILED", `read model "only-in-sub.omen"`}},
+		{"from the working directory", "sub/c.yml", "sub/only-in-sub.omen", 0, []string{"SUCCESS"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, out := checkFile(t, tc.cfgFile, good+"model:\n  file: "+tc.modelFile+"\n")
+			if rc != tc.rc {
+				t.Errorf("exit %d, want %d; stdout:\n%s", rc, tc.rc, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}

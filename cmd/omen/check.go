@@ -1,18 +1,30 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
 
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/model"
 )
 
 // checkCmd implements "omen check config FILE...": exit 0 when every file
 // is valid, 1 when any is not, 2 on usage errors (as promtool does). It
 // takes no flags: a word starting with "-" is a usage error, unless it
-// follows "--".
+// follows "--". A file is valid when omen run would start with it: it
+// loads, its pollers have queries, its remediations are accepted by the
+// alert pipeline, and its model.file (when set) reads, decodes and fits
+// its features, as run reads it (relative to the working directory).
+// Remediation causes that match nothing the configuration can produce
+// are warnings: the file stays valid.
 func checkCmd(args []string, stdout, stderr io.Writer) int {
 	const usage = "usage: omen check config FILE...\n\nValidates omen configuration files: exit 0 when all are valid, 1 when any is not.\nA file whose name starts with \"-\" follows \"--\"."
 	if len(args) > 0 && isHelp(args[0]) || len(args) == 2 && args[0] == "config" && args[1] == "help" {
@@ -37,7 +49,14 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "Checking %s\n", f)
 		cfg, err := config.LoadFile(f)
 		if err == nil {
-			err = app.CheckPollers(cfg) // what omen run would refuse too
+			// What omen run would refuse too.
+			var errs []error
+			for _, e := range []error{app.CheckPollers(cfg), checkRemediations(cfg), checkModelFile(cfg)} {
+				if e != nil {
+					errs = append(errs, config.Unjoin(e)...)
+				}
+			}
+			err = errors.Join(errs...)
 		}
 		if err != nil {
 			rc = 1
@@ -49,6 +68,151 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "  SUCCESS: %d features, %d event features, %d failure labels, entity labels %v\n",
 			len(cfg.Features), len(cfg.EventFeatures), len(cfg.Labels), cfg.EntityLabels)
+		for _, w := range remediationWarnings(cfg) {
+			fmt.Fprintf(stdout, "  WARNING: %s\n", w)
+		}
 	}
 	return rc
+}
+
+// checkRemediations refuses the remediations the alert pipeline refuses
+// when omen run starts or reloads (alert.New): a cause or action missing,
+// a cause that is not a valid path.Match pattern.
+func checkRemediations(cfg *config.Config) error {
+	var errs []error
+	for i, r := range cfg.Alerting.Remediations {
+		key := fmt.Sprintf("alerting.remediations[%d]", i)
+		if r.Cause == "" || r.Action == "" {
+			errs = append(errs, fmt.Errorf("%s: cause and action are required", key))
+			continue
+		}
+		if _, err := path.Match(strings.ToLower(r.Cause), ""); err != nil {
+			errs = append(errs, fmt.Errorf("%s.cause: pattern %q: %w", key, r.Cause, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkModelFile reads model.file as omen run does when the registry has
+// no active model: a file that does not read, does not decode or does
+// not fit the configured features is refused. A relative path is
+// resolved against the working directory, as run resolves it.
+func checkModelFile(cfg *config.Config) error {
+	name := cfg.Model.File
+	if name == "" {
+		return nil
+	}
+	where := ""
+	if !filepath.IsAbs(name) {
+		if abs, err := filepath.Abs(name); err == nil {
+			where = fmt.Sprintf(" (%s: relative to the working directory)", abs)
+		}
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("model.file: read model %q%s: %w", name, where, err)
+	}
+	m, err := model.Unmarshal(data)
+	if err != nil {
+		return fmt.Errorf("model.file: load model %q%s: not a model file: %w", name, where, err)
+	}
+	if err := m.CheckFeatures(features.Names(cfg.Config)); err != nil {
+		return fmt.Errorf("model.file: load model %q%s: model %q does not fit the configured features: %w", name, where, m.Meta().Version, err)
+	}
+	return nil
+}
+
+// causeKinds are the kinds of alert causes, which a remediation's cause
+// also matches (alert.Remediation).
+var causeKinds = []string{"metric", "event", "dependency"}
+
+// remediationWarnings names the configured remediations whose cause
+// matches no cause omen can produce with cfg: not a cause kind, and no
+// feature name or dependency (service) of the configuration matches it
+// as the alert pipeline matches (case-insensitive path.Match). Such a
+// remediation is silently never chosen, unless its cause names a service
+// or entity that root-cause ranking blames at run time (dependency causes
+// are named by those). Failure labels and event reasons are not
+// causes: a cause matching one gets a hint.
+func remediationWarnings(cfg *config.Config) []string {
+	names := features.Names(cfg.Config)
+	for _, d := range cfg.Dependencies {
+		names = append(names, d.Source, d.Target)
+	}
+	var out []string
+	for i, r := range cfg.Alerting.Remediations {
+		p := strings.ToLower(r.Cause)
+		if matchesAny(p, causeKinds) || matchesAny(p, names) {
+			continue
+		}
+		var hints []string
+		for _, e := range cfg.EventFeatures {
+			for _, reason := range e.Reasons {
+				if matchesAny(p, []string{reason}) {
+					hints = append(hints, fmt.Sprintf("event reasons are not causes: event feature %q counts %s, name it instead", e.Name, reason))
+				}
+			}
+		}
+		for _, l := range cfg.Labels {
+			if matchesAny(p, []string{l.Name}) {
+				hints = append(hints, fmt.Sprintf("%q is a failure label, not a cause", l.Name))
+			}
+		}
+		if near := nearest(p, features.Names(cfg.Config)); near != "" {
+			hints = append([]string{fmt.Sprintf("did you mean %q", near)}, hints...)
+		}
+		w := fmt.Sprintf("alerting.remediations[%d].cause %q matches no feature, no dependency and no cause kind (metric, event, dependency): "+
+			"its action is never chosen, unless root-cause ranking blames a service or entity of that name", i, r.Cause)
+		if len(hints) > 0 {
+			w += " (" + strings.Join(hints, "; ") + ")"
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// matchesAny reports whether the lower-case pattern p matches one of
+// names as alert.Remediation matches a cause's name: path.Match against
+// the lower-cased name.
+func matchesAny(p string, names []string) bool {
+	for _, n := range names {
+		if ok, _ := path.Match(p, strings.ToLower(n)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// nearest returns the name closest to p (lower-cased) by edit distance
+// when it is close: at most 2 edits, or a quarter of p's length; "" when
+// none is.
+func nearest(p string, names []string) string {
+	best, bestD := "", max(2, len(p)/4)+1
+	for _, n := range names {
+		if d := editDistance(p, strings.ToLower(n)); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -19,8 +19,10 @@
 // everything returned or passed to a callback is owned by the receiver.
 // Writes are durable (fsync'd) when the method returns, unless
 // Options.NoSync; concurrent AppendBatches calls share transactions and
-// fsyncs (group commit). Close waits for calls in flight; calls after Close
-// fail with ErrClosed. Errors are wrapped with
+// fsyncs (group commit). Close waits for calls in flight (CloseContext:
+// until its context ends, the last call then closing the database); calls
+// made once Close has started fail with ErrClosed at once. Errors are
+// wrapped with
 // context; missing records are reported with errors wrapping ErrNotFound.
 // Identifiers embedded in keys (entity, source, target, fingerprint, model
 // version) must not contain NUL bytes.
@@ -34,7 +36,7 @@
 // order, negative times included. Integers in keys are big-endian.
 //
 //	'Z'                                    format version (1 byte, currently 1)
-//	'L' | t | local u64                    ingest log: one encoded batch; t = store clock at append (monotonic), local = store sequence
+//	'L' | t | local u64                    ingest log: one encoded batch, or a piece of one (below); t = store clock at append (monotonic), local = store sequence
 //	'D' | source | 0 | seq u64             dedup index: (source, seq) stored; value = sortable arrival t
 //	'C' | source                           checkpoint: highest Seq stored (u64)
 //	'F' | source                           dedup floor: highest Seq whose dedup key retention dropped (u64)
@@ -74,7 +76,13 @@
 // (set index, delta-varint time, value XOR-ed with the previous value of the
 // same set with zero bytes trimmed); the body is snappy-compressed when
 // larger than 512 bytes. A realistic 1000-sample batch of 100 series with
-// 10 labels takes about 7.5 bytes per sample. Schemas, model
+// 10 labels takes about 7.5 bytes per sample. A batch encoding to more
+// than half Options.ValueLogFileSize (Badger refuses a value longer than a
+// value-log file) is written as several 'L' records in one transaction,
+// each an encoded batch of consecutive samples and events of it with its
+// Source, Seq and Received (no format change: any omen replays them, as
+// several batches); one sample or event alone that long is refused with
+// ErrTooLarge. Schemas, model
 // metadata, the registry and explanations are JSON.
 //
 // # Retention
@@ -86,7 +94,9 @@
 // omen_store_corrupt_records_total, logged and kept; it does not stop the
 // other records or steps. Runs are counted in
 // omen_store_retention_runs_total{result} and deletes in
-// omen_store_retention_deleted_total{kind}.
+// omen_store_retention_deleted_total{kind}. A run stops early when its
+// context ends (between steps, every 1024 keys of a step's scan, between
+// GC passes), so that it does not hold a shutdown's Close off.
 //
 // # Disk space
 //

@@ -80,7 +80,9 @@ type Prediction struct {
 
 // Cause is one ranked cause of a prediction.
 type Cause struct {
-	// Name is a feature or metric name, an event reason or a dependency.
+	// Name is a feature name (for kind event, the event feature's name,
+	// not the reasons it counts) or, for kind dependency, the blamed
+	// service or entity.
 	Name string `json:"name"`
 	// Kind is "metric", "event" or "dependency".
 	Kind string `json:"kind"`

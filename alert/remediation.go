@@ -10,8 +10,11 @@ import (
 //
 // Cause is matched, case-insensitively, against a Cause of an explanation:
 // it matches when it equals the cause's Kind ("metric", "event" or
-// "dependency"), or when it is a path.Match glob (e.g. "*cpu*",
-// "OOMKilled", "FailedMount") matching the cause's Name.
+// "dependency"), or when it equals the cause's Name or is a path.Match
+// glob matching it (e.g. "*cpu*", "*mount*", "cpu_throttled_ratio"). A
+// Name is a feature name, never an event reason: "FailedMount" matches
+// only a feature of that name, "*mount*" the event feature
+// events_failed_mount that counts FailedMount.
 type Remediation struct {
 	Cause      string
 	Action     string

@@ -308,8 +308,10 @@ type AlertmanagerConfig struct {
 	URL string `yaml:"url"`
 }
 
-// Remediation maps a cause (a feature name, an event reason or
-// "dependency") to an action.
+// Remediation maps a cause to an action. Cause matches, case-insensitively,
+// a cause's kind ("metric", "event" or "dependency") or its name (a
+// feature name, never an event reason; or a blamed service), exactly or
+// as a glob (see alert.Remediation).
 type Remediation struct {
 	Cause      string `yaml:"cause"`
 	Action     string `yaml:"action"`

@@ -586,6 +586,12 @@ func Load(name string, data []byte) (*Config, error) {
 	if st := c.Storage; st.MemTableSize < 0 || st.NumMemtables < 0 || st.BlockCacheSize < 0 || st.IndexCacheSize < 0 || st.ValueLogFileSize < 0 {
 		at([]any{"storage"}, "storage sizes must not be negative")
 	}
+	// The store writes records of at most half a value-log file; a batch
+	// is split into several, but one event (of up to a message's size)
+	// cannot be: it would be refused and dead-lettered.
+	if vl := c.Storage.ValueLogFileSize; vl > 0 && int64(c.NATS.MaxMessageBytes) > vl/2 {
+		at([]any{"nats", "max_message_bytes"}, fmt.Sprintf("nats.max_message_bytes (%d) must be at most half of storage.value_log_file_size (%d): the store cannot write an event larger than that", c.NATS.MaxMessageBytes, vl))
+	}
 	if c.Runtime.GOGC < 0 || c.Runtime.MemoryLimit < 0 || c.Runtime.MemoryReleaseMinBytes < 0 {
 		at([]any{"runtime"}, "runtime gogc, memory_limit and memory_release_min_bytes must not be negative")
 	}

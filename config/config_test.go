@@ -157,6 +157,11 @@ func TestLoad(t *testing.T) {
 					t.Errorf("nats %+v", n)
 				}
 			}},
+		{name: "nats message above half a value-log file", yml: "storage:\n  value_log_file_size: 4194304\nnats:\n  max_message_bytes: 3000000\n",
+			wantErr: "x.yml:4:22: nats.max_message_bytes (3000000) must be at most half of storage.value_log_file_size (4194304): the store cannot write an event larger than that"},
+		{name: "default nats message above half a small value-log file", yml: "storage:\n  value_log_file_size: 1048576\n",
+			wantErr: "nats.max_message_bytes (1048576) must be at most half of storage.value_log_file_size (1048576)"},
+		{name: "nats message within half a value-log file", yml: "storage:\n  value_log_file_size: 4194304\nnats:\n  max_message_bytes: 2097152\n"},
 		{name: "negative nats label_cache_size", yml: "nats:\n  label_cache_size: -1\n", wantErr: "x.yml:2:21: nats.label_cache_size must not be negative, got -1"},
 		{name: "influx precision not a unit", yml: "nats:\n  influx_precision: 10ms\n",
 			wantErr: `x.yml:2:21: nats.influx_precision must be one of 1ns, 1us (or 1µs), 1ms, 1s, got "10ms"`},

@@ -125,16 +125,6 @@ func (in *ingester) Append(ctx context.Context, batches []telemetry.Batch) error
 	}
 }
 
-// waitCommits waits until no commit is in flight.
-func (in *ingester) waitCommits() {
-	for range cap(in.commits) {
-		in.commits <- struct{}{}
-	}
-	for range cap(in.commits) {
-		<-in.commits
-	}
-}
-
 func (in *ingester) append(batches []telemetry.Batch) error {
 	stored, err := in.log.AppendNew(batches)
 	// Batches committed before an error are applied too: the store

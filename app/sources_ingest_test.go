@@ -226,3 +226,13 @@ func TestIngesterBoundsBackgroundCommits(t *testing.T) {
 		t.Fatalf("append after the store recovered: %v", err)
 	}
 }
+
+// waitCommits waits until no commit is in flight.
+func (in *ingester) waitCommits() {
+	for range cap(in.commits) {
+		in.commits <- struct{}{}
+	}
+	for range cap(in.commits) {
+		<-in.commits
+	}
+}

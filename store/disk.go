@@ -149,7 +149,7 @@ func (s *Store) stopDisk() {
 // TestRefusedKindsStartAtZero fails when a call names a kind missing here.
 var refusedKinds = []string{
 	// enterWrite: refused below the reserve.
-	"batch", "ingest_reset", "event", "schema", "vector", "entity",
+	"batch", "event", "schema", "vector", "entity",
 	"prediction", "explanation", "model",
 	// enterAlertWrite and retention: refused below half the reserve.
 	"outbox", "outbox_ack", "alert_state", "alert_state_delete", "retention",

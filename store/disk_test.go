@@ -99,9 +99,8 @@ func TestWritesRefusedBelowReserve(t *testing.T) {
 		"event": func() error {
 			return s.PutEvents("e", []telemetry.Event{{T: 2, Source: "k", Reason: "r"}})
 		},
-		"schema":       func() error { return s.PutSchema([]string{"f", "g"}, nil) },
-		"model":        func() error { return s.PutModel("m", []byte("m"), ModelMeta{}) },
-		"ingest_reset": func() error { return s.ResetSource("src") },
+		"schema": func() error { return s.PutSchema([]string{"f", "g"}, nil) },
+		"model":  func() error { return s.PutModel("m", []byte("m"), ModelMeta{}) },
 	}
 	for name, w := range writes {
 		if err := w(); !errors.Is(err, ErrDiskFull) {

@@ -558,41 +558,6 @@ func (s *Store) Checkpoint(source string) (uint64, error) {
 	return cp, nil
 }
 
-// ResetSource forgets the deduplication state and checkpoint of source, so
-// that sequence numbers restart (e.g. a JetStream stream was recreated).
-// Stored batches stay in the log. It must not run concurrently with
-// AppendBatches calls for the same source.
-func (s *Store) ResetSource(source string) error {
-	if err := s.enterWrite("ingest_reset"); err != nil {
-		return err
-	}
-	defer s.exit()
-	if err := validName("batch source", source); err != nil {
-		return fmt.Errorf("reset source: %w", err)
-	}
-	g := &s.ing
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	keys := [][]byte{nameKey(pCheckpoint, source), nameKey(pFloor, source)}
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: namePrefix(pDedup, source)})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			keys = append(keys, it.Item().KeyCopy(nil))
-		}
-		return nil
-	})
-	if err == nil {
-		_, err = s.deleteKeys(keys)
-	}
-	delete(g.cp, source)
-	delete(g.floor, source)
-	if err != nil {
-		return fmt.Errorf("reset source %q: %w", source, err)
-	}
-	return nil
-}
-
 // deleteKeys deletes keys in as few transactions as Badger allows.
 func (s *Store) deleteKeys(keys [][]byte) (int, error) {
 	if len(keys) == 0 {

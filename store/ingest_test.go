@@ -261,26 +261,6 @@ func TestAppendRejectsBadSource(t *testing.T) {
 	}
 }
 
-func TestResetSource(t *testing.T) {
-	s := openTest(t, Options{InMemory: true})
-	if _, err := s.AppendBatches([]telemetry.Batch{smallBatch("s", 1, 1), smallBatch("s", 2, 2)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.ResetSource("s"); err != nil {
-		t.Fatal(err)
-	}
-	if cp, err := s.Checkpoint("s"); err != nil || cp != 0 {
-		t.Fatalf("Checkpoint after reset = %d, %v", cp, err)
-	}
-	n, err := s.AppendBatches([]telemetry.Batch{smallBatch("s", 1, 3)})
-	if err != nil || n != 1 {
-		t.Fatalf("append after reset: %d, %v; want 1 stored", n, err)
-	}
-	if got := len(replayAll(t, s, math.MinInt64)); got != 3 {
-		t.Fatalf("replayed %d, want 3", got)
-	}
-}
-
 func TestAppendNewReturnsStoredIndexes(t *testing.T) {
 	s := openTest(t, Options{InMemory: true})
 	if _, err := s.AppendBatches([]telemetry.Batch{smallBatch("s", 1, 1), smallBatch("s", 3, 1)}); err != nil {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -135,13 +137,62 @@ func withOpening(specs []sim.ScenarioSpec, live time.Duration) []sim.ScenarioSpe
 	return append(out, sim.ScenarioSpec{Kind: sim.MemoryGrowth, At: fails, Lead: lead, Strength: 1})
 }
 
+// validate rejects options no run can use (after defaults).
+func (o *Options) validate() error {
+	switch {
+	case o.History < 0 || o.Live < 0:
+		return fmt.Errorf("negative history %v or live phase %v", o.History, o.Live)
+	case !(o.Speed > 0) || math.IsInf(o.Speed, 0):
+		return fmt.Errorf("speed %g, want a positive number of simulated seconds per real second", o.Speed)
+	}
+	return nil
+}
+
+// CheckStorage returns an error unless path is a directory the demo can
+// start from: missing or empty. A used store cannot serve: its simulated
+// time (which ran ahead of the wall clock in its live phase) is past the
+// new run's, so the daemon would skip the new history as already
+// evaluated and show the old run's alerts.
+func CheckStorage(path string) error {
+	ents, err := os.ReadDir(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("storage path: %w", err)
+	case len(ents) > 0:
+		return fmt.Errorf("the storage path %q is not empty (a store used before, whose simulated time is ahead of a new run's): "+
+			"give a new or empty --storage.path, remove this one, or leave --storage.path out for a temporary directory", path)
+	}
+	return nil
+}
+
 // Run is "omen demo": the embedded NATS server, a simulated fleet, a model
 // trained on simulated history (or loaded), and the daemon scoring the
 // live fleet, printing alerts with their causes and lead times until ctx
-// ends.
+// ends. The store is o.App.StoragePath, which must be missing or empty
+// (CheckStorage), or else a temporary directory removed at the end.
 func Run(ctx context.Context, o Options) error {
 	o.defaults()
+	if err := o.validate(); err != nil {
+		return err
+	}
 	out := o.Out
+	storage := o.App.StoragePath
+	if o.App.StoragePath == "" {
+		dir, err := os.MkdirTemp("", "omen-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		o.App.StoragePath = dir
+		storage = dir + " (temporary: removed when the demo stops)"
+	} else if err := CheckStorage(o.App.StoragePath); err != nil {
+		return err
+	}
+	// What the daemon and training advise an operator on (no model yet,
+	// short entities skipped) is the demo's normal course: info, not warn.
+	o.App.Logger = slog.New(demoHandler{o.App.Logger.Handler()})
 	start := time.Now().Add(-o.History).Truncate(Step)
 	specs, err := schedule(o.Seed, o.History+o.Live)
 	if err != nil {
@@ -179,6 +230,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer a.Stop(context.Background()) //nolint:errcheck // logged by Stop
 	fmt.Fprintf(out, "omen demo: web UI http://%s/ui/  metrics http://%s/metrics  NATS %s\n", a.Addr(), a.Addr(), a.NATSURL())
+	fmt.Fprintf(out, "storage: %s\n", storage)
 	fmt.Fprintf(out, "simulated fleet: %d pods, %d scenarios (seed %d)\n", len(fleet.Pods()), len(specs), o.Seed)
 
 	nc, err := nats.Connect(a.NATSURL(), nats.Name("omen-demo-sim"))
@@ -388,3 +440,30 @@ func runUntilDone(ctx context.Context, a *app.App, fn func(context.Context) erro
 		return fmt.Errorf("omen stopped: %w", a.Err())
 	}
 }
+
+// demoHandler logs at info the warnings that describe the demo's normal
+// course rather than something for its user to fix: the daemon's "no
+// model" before the demo trains one, and training's short entities (the
+// simulated rolling deploys replace pods). Everything else passes as is.
+type demoHandler struct{ h slog.Handler }
+
+// demoted reports whether a warning with this message is logged at info.
+func demoted(msg string) bool {
+	return strings.HasPrefix(msg, "no model:") || msg == "skipping short entity"
+}
+
+func (d demoHandler) Enabled(ctx context.Context, l slog.Level) bool { return d.h.Enabled(ctx, l) }
+
+func (d demoHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelWarn && demoted(r.Message) {
+		if !d.h.Enabled(ctx, slog.LevelInfo) {
+			return nil
+		}
+		r.Level = slog.LevelInfo
+	}
+	return d.h.Handle(ctx, r)
+}
+
+func (d demoHandler) WithAttrs(as []slog.Attr) slog.Handler { return demoHandler{d.h.WithAttrs(as)} }
+
+func (d demoHandler) WithGroup(name string) slog.Handler { return demoHandler{d.h.WithGroup(name)} }

@@ -3,6 +3,9 @@ package demo
 import (
 	"context"
 	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -98,6 +101,117 @@ func TestRunCancelled(t *testing.T) {
 				if strings.Contains(l, "level=ERROR") {
 					t.Errorf("error logged on cancellation: %s", l)
 				}
+				// The demo's normal course is no warning: it trains the
+				// model the daemon lacks at first, and the simulated
+				// deploys leave short pods.
+				if strings.Contains(l, "level=WARN") && (strings.Contains(l, "no model") || strings.Contains(l, "short entity")) {
+					t.Errorf("warning logged in the demo's normal course: %s", l)
+				}
+			}
+		})
+	}
+}
+
+// TestRunStorage: the demo refuses a store used before (a second run on
+// one skipped its history as already evaluated and printed the first
+// run's alerts), before starting anything; without a storage path it
+// runs on a temporary directory it removes.
+func TestRunStorage(t *testing.T) {
+	used := t.TempDir()
+	if err := os.WriteFile(filepath.Join(used, "x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	afile := filepath.Join(used, "x")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"used", used, "is not empty"},
+		{"file", afile, "not a directory"},
+		{"new", filepath.Join(t.TempDir(), "store"), ""},
+		{"temporary", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			out := &cancelWriter{at: "simulated fleet:", cancel: cancel}
+			err := Run(ctx, Options{
+				Seed: 1, History: time.Hour, Live: time.Hour, Out: out,
+				App: app.Options{ListenAddress: "127.0.0.1:0", NATSListenAddress: "127.0.0.1:0", StoragePath: tc.path, Logger: quietLogger()},
+			})
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) || out.String() != "" {
+					t.Errorf("Run on %q = %v, output %q; want an error with %q before any output", tc.path, err, out, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Run on %q = %v", tc.path, err)
+			}
+			if tc.path == "" && !strings.Contains(out.String(), "(temporary: removed when the demo stops)") {
+				t.Errorf("output %q: want the temporary store named", out)
+			}
+		})
+	}
+	if ents, err := os.ReadDir(tmp); err != nil || len(ents) > 0 {
+		t.Errorf("temporary directory left behind: %v %v", ents, err)
+	}
+}
+
+// TestDemoHandler: the demo logs the daemon's "no model" and training's
+// short entities at info; other records keep their level (and attributes).
+func TestDemoHandler(t *testing.T) {
+	for _, tc := range []struct {
+		level slog.Level
+		msg   string
+		// want is the level logged at with a handler at warn and at info
+		// ("": nothing).
+		wantAtWarn, wantAtInfo string
+	}{
+		{slog.LevelWarn, "no model: features are stored but nothing is scored", "", "INFO"},
+		{slog.LevelWarn, "skipping short entity", "", "INFO"},
+		{slog.LevelWarn, "ingest lagging", "WARN", "WARN"},
+		{slog.LevelError, "skipping short entity", "ERROR", "ERROR"},
+		{slog.LevelInfo, "hello", "", "INFO"},
+	} {
+		for _, hl := range []struct {
+			level slog.Level
+			want  string
+		}{{slog.LevelWarn, tc.wantAtWarn}, {slog.LevelInfo, tc.wantAtInfo}} {
+			var b strings.Builder
+			l := slog.New(demoHandler{slog.NewTextHandler(&b, &slog.HandlerOptions{Level: hl.level})}).With("component", "c")
+			l.Log(context.Background(), tc.level, tc.msg)
+			got := b.String()
+			if hl.want == "" && got != "" ||
+				hl.want != "" && (!strings.Contains(got, " level="+hl.want+" ") || !strings.Contains(got, tc.msg) || !strings.HasSuffix(got, " component=c\n")) {
+				t.Errorf("%v %q with a handler at %v: logged %q, want level %q", tc.level, tc.msg, hl.level, got, hl.want)
+			}
+		}
+	}
+}
+
+// TestRunValidate: options no run can use are refused before anything
+// starts (a negative history failed in the simulator, a negative speed
+// after the history was published and the model trained).
+func TestRunValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"negative speed", Options{Speed: -5, History: 2 * time.Minute}, "speed -5"},
+		{"infinite speed", Options{Speed: math.Inf(1), History: 2 * time.Minute}, "speed +Inf"},
+		{"negative history", Options{History: -time.Hour}, "negative history"},
+		{"negative live", Options{Live: -time.Hour, History: 2 * time.Minute, Speed: -1}, "negative history"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			tc.o.Out = &out
+			tc.o.App = app.Options{ListenAddress: "127.0.0.1:0", NATSListenAddress: "127.0.0.1:0", StoragePath: filepath.Join(t.TempDir(), "store"), Logger: quietLogger()}
+			err := Run(context.Background(), tc.o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || out.Len() > 0 {
+				t.Errorf("Run = %v, output %q; want an error with %q before any output", err, out.String(), tc.want)
 			}
 		})
 	}

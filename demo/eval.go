@@ -164,6 +164,8 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 		}
 		defer os.RemoveAll(dir)
 		o.App.StoragePath = dir
+	} else if err := CheckStorage(o.App.StoragePath); err != nil {
+		return rep, err
 	}
 	a, err := app.New(o.App)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
@@ -69,6 +70,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		if rc, ok := parseNoArgs(fs, args[1:], stderr); !ok {
 			return rc
 		}
+		if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"pods", o.Pods, 1}, {"rounds", o.Rounds, 1}, {"lines-per-message", o.LinesPerMessage, 1}}); !ok {
+			return rc
+		}
 		o.Progress = stderr
 		if *cfgFile != "" {
 			c, err := config.LoadFile(*cfgFile)
@@ -106,6 +110,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		if rc, ok := parseNoArgs(fs, args[1:], stderr); !ok {
 			return rc
 		}
+		if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"features", o.Features, 1}, {"hidden", o.Hidden, 1},
+			{"window", o.Window, 1}, {"batch", o.Batch, 1}, {"threads", o.Threads, 1}}); !ok {
+			return rc
+		}
+		if o.Seconds < 0 || math.IsNaN(o.Seconds) || math.IsInf(o.Seconds, 0) {
+			fmt.Fprintf(stderr, "%s: --seconds %g, want a positive time budget (0: the default)\n", fs.Name(), o.Seconds)
+			return 2
+		}
 		res, err = model.Bench(ctx, o)
 	case "explain":
 		var o explain.BenchOptions
@@ -115,6 +127,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fs.IntVar(&hidden, "hidden", 64, "LSTM hidden size")
 		fs.IntVar(&o.Cases, "cases", 50, "explanations timed")
 		if rc, ok := parseNoArgs(fs, args[1:], stderr); !ok {
+			return rc
+		}
+		if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"features", o.F, 1}, {"window", o.W, 1}, {"hidden", hidden, 1}, {"cases", o.Cases, 1}}); !ok {
 			return rc
 		}
 		res, err = benchExplain(ctx, o, hidden)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os/signal"
 	"syscall"
 	"time"
@@ -26,6 +27,24 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.SaveModel, "save-model", "", "write the trained model to this file")
 	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc
+	}
+	// Usage errors before any work (the history alone takes minutes).
+	switch {
+	case !(o.Speed > 0) || math.IsInf(o.Speed, 0):
+		fmt.Fprintf(stderr, "omen demo: --speed %g, want a positive number of simulated seconds per real second\n", o.Speed)
+		return 2
+	case o.History <= 0:
+		fmt.Fprintf(stderr, "omen demo: --history %v, want more than 0\n", o.History)
+		return 2
+	}
+	if rc, ok := checkWritable(fs.Name(), "save-model", o.SaveModel, stderr); !ok {
+		return rc
+	}
+	if df.storagePath != "" {
+		if err := demo.CheckStorage(df.storagePath); err != nil {
+			fmt.Fprintf(stderr, "omen demo: %v\n", err)
+			return 2
+		}
 	}
 	logger, err := newLogger(df.logLevel, stderr)
 	if err != nil {

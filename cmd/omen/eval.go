@@ -46,7 +46,7 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	fs := flag.NewFlagSet("omen eval "+kind, flag.ContinueOnError)
 	dir := fs.String("dir", "../shared/datasets/"+kind, "folder in the "+strings.ToUpper(kind)+" format (E.train.csv.gz, E.test.csv.gz, E.interpretation.txt)")
 	entities := fs.String("entities", "", "comma-separated entities (default: every entity in --dir)")
-	jsonOut := fs.String("json", "", "write the report as JSON to this file (- for stdout)")
+	jsonOut := fs.String("json", "", "write the report as JSON to this file (-: stdout, and the table goes to stderr)")
 	epochs := fs.Int("epochs", 0, "training epochs (0: the default, 20)")
 	window := fs.Int("window", 0, "window W (0: the default)")
 	hidden := fs.Int("hidden", 0, "LSTM hidden size (0: the default)")
@@ -62,13 +62,21 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"epochs", *epochs, 1}, {"window", *window, 2}, {"hidden", *hidden, 1}, {"max-rows", *maxRows, 1}}); !ok {
 		return rc
 	}
-	if rc, ok := checkWritable(fs.Name(), *jsonOut, stderr); !ok {
+	if rc, ok := checkWritable(fs.Name(), "json", *jsonOut, stderr); !ok {
 		return rc
+	}
+	switch *detector {
+	case "", training.DetectorLSTM, training.DetectorAR:
+	default:
+		fmt.Fprintf(stderr, "omen eval %s: unknown --detector %q (want %s or %s)\n", kind, *detector, training.DetectorLSTM, training.DetectorAR)
+		return 2
 	}
 	opts := training.EvalOptions{
 		Kind: kind, Dir: *dir, Epochs: *epochs, Window: *window, Hidden: *hidden,
 		Detector: *detector, MaxTrainSteps: *maxRows, MaxTestSteps: *maxRows,
 		Progress: stderr, Seed: *seed, Step: *step,
+		// Warnings (such as a capped threshold risk) as the command's own.
+		Logger: storeLogger(stderr, fs.Name()),
 	}
 	for _, e := range strings.Split(*entities, ",") {
 		if e = strings.TrimSpace(e); e != "" {
@@ -92,7 +100,8 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 		fmt.Fprintf(stderr, "omen eval %s: %v\n", kind, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%-14s %7s %7s %7s %7s %7s %7s %7s %7s %9s %9s %7s\n", "entity", "F1-PA", "F1", "F1-ev", "AUC-PR", "HR@100", "HR@150", "ND@100", "ND@150", "HR-TP@100", "HR-TP@150", "train s")
+	table := reportWriter(*jsonOut, stdout, stderr)
+	fmt.Fprintf(table, "%-14s %7s %7s %7s %7s %7s %7s %7s %7s %9s %9s %7s\n", "entity", "F1-PA", "F1", "F1-ev", "AUC-PR", "HR@100", "HR@150", "ND@100", "ND@150", "HR-TP@100", "HR-TP@150", "train s")
 	var noAnomalies, noInterpretation []string
 	for _, e := range append(rep.Entities, rep.Mean) {
 		name := e.Entity
@@ -109,7 +118,7 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 			return fmt.Sprintf("%*.4f", width, v)
 		}
 		ip, tp := e.InterpretedPoints, e.InterpretedPointsTP
-		fmt.Fprintf(stdout, "%-14s %7.4f %7.4f %7.4f %7.4f %s %s %s %s %s %s %7.1f\n", name,
+		fmt.Fprintf(table, "%-14s %7.4f %7.4f %7.4f %7.4f %s %s %s %s %s %s %7.1f\n", name,
 			e.F1PA, e.F1, e.F1Event, e.AUCPR, hr(e.HitRate100, ip, 7), hr(e.HitRate150, ip, 7), hr(e.NDCG100, ip, 7), hr(e.NDCG150, ip, 7),
 			hr(e.HitRateTP100, tp, 9), hr(e.HitRateTP150, tp, 9), e.TrainSeconds)
 		switch {
@@ -148,16 +157,17 @@ func checkSizes(cmd string, stderr io.Writer, fl []sizeFlag) (int, bool) {
 	return 0, true
 }
 
-// checkWritable makes sure the --json file can be written before a long
-// run: it opens the file for writing (creating it, not truncating it).
-func checkWritable(cmd, path string, stderr io.Writer) (int, bool) {
+// checkWritable makes sure the file of an output flag (--json, --out,
+// --save-model) can be written before a long run: it opens the file for
+// writing (creating it, not truncating it). "" and "-" (stdout) pass.
+func checkWritable(cmd, flagName, path string, stderr io.Writer) (int, bool) {
 	if path == "" || path == "-" {
 		return 0, true
 	}
 	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: --json: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "%s: --%s: %v\n", cmd, flagName, err)
 		return 2, false
 	}
 	_ = f.Close()
@@ -171,11 +181,11 @@ func checkWritable(cmd, path string, stderr io.Writer) (int, bool) {
 func evalRCA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen eval rca", flag.ContinueOnError)
 	dir := fs.String("dir", "../shared/datasets/nezha/2022-08-22", "a Nezha day folder (fault_list.json, metric/, root_cause.json)")
-	jsonOut := fs.String("json", "", "write the report as JSON to this file (- for stdout)")
+	jsonOut := fs.String("json", "", "write the report as JSON to this file (-: stdout, and the summary line goes to stderr)")
 	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc
 	}
-	if rc, ok := checkWritable(fs.Name(), *jsonOut, stderr); !ok {
+	if rc, ok := checkWritable(fs.Name(), "json", *jsonOut, stderr); !ok {
 		return rc
 	}
 	rep, err := nezha.EvalRCA(ctx, *dir, nezha.Options{})
@@ -183,9 +193,19 @@ func evalRCA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen eval rca: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "faults %d  AC@1 %.4f  AC@3 %.4f  AC@5 %.4f  Avg@5 %.4f  metric AC@1 %.4f\n",
+	fmt.Fprintf(reportWriter(*jsonOut, stdout, stderr), "faults %d  AC@1 %.4f  AC@3 %.4f  AC@5 %.4f  Avg@5 %.4f  metric AC@1 %.4f\n",
 		rep.Faults, rep.AC1, rep.AC3, rep.AC5, rep.Avg5, rep.MetricAC1)
 	return writeJSON(*jsonOut, rep, stdout, stderr)
+}
+
+// reportWriter is where a command prints its human-readable report:
+// stdout, or stderr when the JSON goes to stdout (--json -), so that
+// stdout holds only the JSON.
+func reportWriter(jsonPath string, stdout, stderr io.Writer) io.Writer {
+	if jsonPath == "-" {
+		return stderr
+	}
+	return stdout
 }
 
 // writeJSON writes v as indented JSON to path ("-" is stdout, "" nothing).

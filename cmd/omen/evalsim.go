@@ -30,7 +30,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.ValFleets, "val-fleets", 0, "validate (early stopping, threshold) on the pods of the last N training fleets, not trained on (0: on a fifth of the pods of every fleet)")
 	fs.DurationVar(&o.MinLead, "min-lead", 0, "lead floor of the threshold: the validation median lead it must reach (0: the built-in floor)")
 	runs := fs.Int("runs", 1, "evaluate this many fleets (seeds seed, seed+1, …) with one model (trained by the first run unless --model is given) and report them pooled")
-	jsonOut := fs.String("json", "", "write the report as JSON to this file (- for stdout)")
+	jsonOut := fs.String("json", "", "write the report as JSON to this file (-: stdout, and the summary lines go to stderr)")
 	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc
 	}
@@ -47,8 +47,10 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen eval sim: --train-fleets %d, want at least 1\n", o.TrainFleets)
 		return 2
 	}
-	if rc, ok := checkWritable(fs.Name(), *jsonOut, stderr); !ok {
-		return rc
+	for _, f := range []struct{ name, path string }{{"json", *jsonOut}, {"save-model", o.SaveModel}} {
+		if rc, ok := checkWritable(fs.Name(), f.name, f.path, stderr); !ok {
+			return rc
+		}
 	}
 	switch {
 	case o.ValFleets < 0 || o.MinLead < 0:
@@ -80,6 +82,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(dir)
 		o.SaveModel = filepath.Join(dir, "model.omen")
 	}
+	report := reportWriter(*jsonOut, stdout, stderr)
 	var reps []demo.EvalReport
 	for k := range *runs {
 		ok := o
@@ -103,7 +106,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if *runs > 1 {
 			prefix = fmt.Sprintf("seed %d: ", ok.Seed)
 		}
-		printSimReport(stdout, prefix, rep.Report, fmt.Sprintf("(%d alerts, %.0fs)", rep.Alerts, rep.WallSeconds), true)
+		printSimReport(report, prefix, rep.Report, fmt.Sprintf("(%d alerts, %.0fs)", rep.Alerts, rep.WallSeconds), true)
 		if *runs > 1 && k < *runs-1 {
 			// The runs so far, in case the rest is interrupted.
 			if rc := writeJSON(*jsonOut, poolSimReports(reps, *runs), io.Discard, stderr); rc != 0 {
@@ -115,7 +118,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return writeJSON(*jsonOut, reps[0], stdout, stderr)
 	}
 	pooled := poolSimReports(reps, *runs)
-	printSimReport(stdout, fmt.Sprintf("pooled over %d seeds: ", len(reps)), pooled.Pooled, "", false)
+	printSimReport(report, fmt.Sprintf("pooled over %d seeds: ", len(reps)), pooled.Pooled, "", false)
 	return writeJSON(*jsonOut, pooled, stdout, stderr)
 }
 

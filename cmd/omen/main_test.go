@@ -53,6 +53,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"run", "--help"}, "-shutdown-timeout", ""},
 		{[]string{"run", "help"}, "-storage.path", ""},
 		{[]string{"demo", "--help"}, `(default "warn")`, "config.file"},
+		{[]string{"demo", "--help"}, "(default: a temporary directory, removed when the demo stops)", `default "data/"`},
 		{[]string{"check", "--help"}, "usage: omen check config FILE...", ""},
 		{[]string{"check", "help"}, "usage: omen check config FILE...", ""},
 		{[]string{"check", "config", "--help"}, "usage: omen check config FILE...", ""},
@@ -191,18 +192,15 @@ func TestEvalCommandSmoke(t *testing.T) {
 
 // `omen eval sim --runs 2`: the second fleet is scored by the model the
 // first run trained, and the JSON pools both.
+// With --json - the JSON is all of stdout (the summary lines go to stderr).
 func TestEvalSimRunsSmoke(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "r.json")
 	var stdout, stderr bytes.Buffer
 	rc := dispatch([]string{"eval", "sim", "--seed", "3", "--runs", "2", "--history", "2h", "--duration", "90m",
-		"--train-fleets", "1", "--members", "1", "--json", out}, &stdout, &stderr)
+		"--train-fleets", "1", "--members", "1", "--json", "-"}, &stdout, &stderr)
 	if rc != 0 {
 		t.Fatalf("exit %d, stderr %s", rc, stderr.String())
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := stdout.Bytes()
 	var rep struct {
 		Requested int     `json:"runs_requested"`
 		Seeds     []int64 `json:"seeds"`
@@ -223,7 +221,7 @@ func TestEvalSimRunsSmoke(t *testing.T) {
 		} `json:"runs"`
 	}
 	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
+		t.Fatalf("stdout is not the JSON report (%v): %q", err, b)
 	}
 	if len(rep.Runs) != 2 || len(rep.Seeds) != 2 || rep.Seeds[0] != 3 || rep.Seeds[1] != 4 {
 		t.Fatalf("runs %+v seeds %v", rep.Runs, rep.Seeds)
@@ -237,8 +235,8 @@ func TestEvalSimRunsSmoke(t *testing.T) {
 	if rep.Pooled.Scenarios != rep.Runs[0].Scenarios+rep.Runs[1].Scenarios || len(rep.Pooled.Outcomes) != rep.Runs[0].Failures+rep.Runs[1].Failures {
 		t.Errorf("pooled %+v from runs %+v", rep.Pooled, rep.Runs)
 	}
-	if !strings.Contains(stdout.String(), "pooled over 2 seeds") {
-		t.Errorf("stdout %q", stdout.String())
+	if !strings.Contains(stderr.String(), "pooled over 2 seeds") {
+		t.Errorf("stderr %q, want the summary lines", stderr.String())
 	}
 	for _, args := range [][]string{{"--runs", "0"}, {"--seed", "1", "--train-seed", "3", "--runs", "5"},
 		{"--val-fleets", "-1"}, {"--min-lead", "-1s"}, {"--val-fleets", "8"}, {"--model", "m.omen", "--val-fleets", "2"}, {"--model", "m.omen", "--min-lead", "5m"}} {
@@ -251,11 +249,37 @@ func TestEvalSimRunsSmoke(t *testing.T) {
 // Flag values are checked before a long run, naming the flag.
 func TestFlagValidation(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope")
+	used := t.TempDir()
+	if err := os.WriteFile(filepath.Join(used, "x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The demo's cases on loopback ports and a new store, with a short
+	// history, should a check not stop them before any work.
+	demo := func(args ...string) []string {
+		return append([]string{"demo", "--web.listen-address", "127.0.0.1:0", "--nats.listen-address", "127.0.0.1:0",
+			"--storage.path", filepath.Join(t.TempDir(), "store"), "--history", "2m"}, args...)
+	}
 	for _, tc := range []struct {
 		args []string
 		rc   int
 		want string
 	}{
+		// Output files are checked before training or a run.
+		{[]string{"train", "--source", "csv", "--dir", missing, "--out", filepath.Join(missing, "x.omen")}, 2, "omen train: --out: open"},
+		{demo("--save-model", filepath.Join(missing, "x.omen")), 2, "omen demo: --save-model: open"},
+		{[]string{"eval", "sim", "--history", "2m", "--duration", "2m", "--train-fleets", "1", "--members", "1",
+			"--save-model", filepath.Join(missing, "m.omen")}, 2, "omen eval sim: --save-model: open"},
+		{demo("--speed", "-5"), 2, "omen demo: --speed -5, want a positive"},
+		{demo("--speed", "0"), 2, "omen demo: --speed 0, want a positive"},
+		{demo("--speed", "+Inf"), 2, "omen demo: --speed +Inf, want a positive"},
+		{demo("--history", "-1h"), 2, "omen demo: --history -1h0m0s, want more than 0"},
+		{demo("--storage.path", used), 2, "omen demo: the storage path " + strconv.Quote(used) + " is not empty"},
+		{demo("--shutdown-timeout", "-1s"), 2, "--shutdown-timeout -1s, want more than 0"},
+		{[]string{"eval", "smd", "--dir", missing, "--detector", "foo"}, 2, `omen eval smd: unknown --detector "foo" (want lstm or ar)`},
+		{[]string{"bench", "lstm", "--batch", "-1"}, 2, "omen bench lstm: --batch -1, want at least 1"},
+		{[]string{"bench", "lstm", "--seconds", "-1"}, 2, "omen bench lstm: --seconds -1"},
+		{[]string{"bench", "ingest", "--pods", "-1"}, 2, "omen bench ingest: --pods -1, want at least 1"},
+		{[]string{"bench", "explain", "--cases", "-1"}, 2, "omen bench explain: --cases -1, want at least 1"},
 		{[]string{"eval", "smd", "--max-rows", "-1"}, 2, "--max-rows -1, want at least 1"},
 		{[]string{"eval", "smd", "--epochs", "-1"}, 2, "--epochs -1, want at least 1"},
 		{[]string{"eval", "asd", "--window", "1"}, 2, "--window 1, want at least 2"},
@@ -278,11 +302,65 @@ func TestFlagValidation(t *testing.T) {
 	}
 }
 
-// Without interpretation labels (or without anomalous test rows) the table
-// says n/a for HitRate and NDCG and a warning says why; --entities is
-// trimmed.
-func TestEvalWithoutInterpretation(t *testing.T) {
-	dir := t.TempDir()
+// "omen run"'s flags: a shutdown timeout that is not positive is a usage
+// error (every SIGTERM failed with "components still running after -1s").
+func TestDaemonFlagsShutdownTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		arg string
+		ok  bool
+	}{{"-1s", false}, {"0s", false}, {"1ms", true}, {"30s", true}} {
+		fs := flag.NewFlagSet("omen run", flag.ContinueOnError)
+		var df daemonFlags
+		df.register(fs, false)
+		if err := fs.Parse([]string{"--shutdown-timeout", tc.arg}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := df.options(nil)
+		if (err == nil) != tc.ok {
+			t.Errorf("--shutdown-timeout %s: options error %v, want ok %v", tc.arg, err, tc.ok)
+		}
+	}
+}
+
+// With --json - stdout holds only the JSON; the human report goes to
+// stderr. eval smd's warnings (here the capped threshold risk of a 1h
+// step) print on stderr as the command's own.
+func TestEvalJSONStdout(t *testing.T) {
+	nezhaDir := filepath.Join("..", "..", "..", "shared", "datasets", "nezha", "2022-08-22")
+	if _, err := os.Stat(nezhaDir); err != nil {
+		nezhaDir = "/work/shared/datasets/nezha/2022-08-22"
+	}
+	smdDir := t.TempDir()
+	writeSyntheticSMD(t, smdDir)
+	for _, tc := range []struct {
+		args       []string
+		jsonKey    string
+		wantStderr []string
+	}{
+		{[]string{"eval", "rca", "--dir", nezhaDir}, "ac1", []string{"faults "}},
+		{[]string{"eval", "smd", "--dir", smdDir, "--entities", "e1", "--epochs", "1", "--window", "4", "--hidden", "2", "--step", "1h"},
+			"mean", []string{"entity ", "omen eval smd: warning: threshold risk per step capped (risk_per_minute="}},
+	} {
+		var stdout, stderr bytes.Buffer
+		if rc := dispatch(append(tc.args, "--json", "-"), &stdout, &stderr); rc != 0 {
+			t.Fatalf("%q: exit %d, stderr %s", tc.args, rc, stderr.String())
+		}
+		var v map[string]json.RawMessage
+		if err := json.Unmarshal(stdout.Bytes(), &v); err != nil || v[tc.jsonKey] == nil {
+			t.Errorf("%q --json -: stdout is not the JSON report (%v, key %q): %q", tc.args, err, tc.jsonKey, stdout.String())
+		}
+		for _, w := range tc.wantStderr {
+			if !strings.Contains(stderr.String(), w) {
+				t.Errorf("%q --json -: stderr %q, want %q", tc.args, stderr.String(), w)
+			}
+		}
+	}
+}
+
+// writeSyntheticSMD writes two entities in the SMD format to dir, without
+// interpretation labels: e1 with 20 anomalous test rows, e2 with none.
+func writeSyntheticSMD(t *testing.T, dir string) {
+	t.Helper()
 	for _, e := range []struct {
 		name      string
 		anomalous bool
@@ -305,6 +383,14 @@ func TestEvalWithoutInterpretation(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Without interpretation labels (or without anomalous test rows) the table
+// says n/a for HitRate and NDCG and a warning says why; --entities is
+// trimmed.
+func TestEvalWithoutInterpretation(t *testing.T) {
+	dir := t.TempDir()
+	writeSyntheticSMD(t, dir)
 	var stdout, stderr bytes.Buffer
 	rc := dispatch([]string{"eval", "smd", "--dir", dir, "--entities", " e1, e2 ", "--epochs", "1", "--window", "4", "--hidden", "2"}, &stdout, &stderr)
 	if rc != 0 {

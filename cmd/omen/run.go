@@ -44,7 +44,12 @@ func (f *daemonFlags) register(fs *flag.FlagSet, demo bool) {
 		fs.StringVar(&f.configFile, "config.file", "", "omen configuration file (YAML); none: the defaults")
 	}
 	fs.StringVar(&f.listenAddress, "web.listen-address", "127.0.0.1:9464", "address for the HTTP API, UI, metrics and remote-write receiver")
-	fs.StringVar(&f.storagePath, "storage.path", "data/", "directory for Badger and the embedded NATS server's data")
+	if demo {
+		// A used store's simulated time is ahead of a new demo's.
+		fs.StringVar(&f.storagePath, "storage.path", "", "directory for Badger and the embedded NATS server's data, new or empty (default: a temporary directory, removed when the demo stops)")
+	} else {
+		fs.StringVar(&f.storagePath, "storage.path", "data/", "directory for Badger and the embedded NATS server's data")
+	}
 	fs.StringVar(&f.retention, "storage.retention", "15d", "how long feature vectors, events and predictions are kept")
 	fs.StringVar(&f.natsURL, "nats.url", "", "NATS server URL; empty starts the embedded server")
 	fs.StringVar(&f.natsListenAddress, "nats.listen-address", "127.0.0.1:4222", "address of the embedded NATS server")
@@ -60,6 +65,9 @@ func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
 	ret, err := model.ParseDuration(f.retention)
 	if err != nil {
 		return app.Options{}, fmt.Errorf("--storage.retention: %w", err)
+	}
+	if f.shutdownTimeout <= 0 {
+		return app.Options{}, fmt.Errorf("--shutdown-timeout %v, want more than 0", f.shutdownTimeout)
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		// Checked here so that it is reported before the daemon starts.

@@ -56,6 +56,9 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		{"hidden", o.Hidden, 1}, {"layers", o.Layers, 1}, {"epochs", o.Epochs, 1}, {"members", o.Members, 1}}); !ok {
 		return rc
 	}
+	if rc, ok := checkWritable(fs.Name(), "out", *out, stderr); !ok {
+		return rc
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 

@@ -457,6 +457,20 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 	if m.closed {
 		return errors.New("alert manager closed")
 	}
+	// A prediction a state has already taken (its last, by ID: the same
+	// entity and data step) is not counted again: a restarted daemon
+	// evaluates the step its predecessor evaluated last once more, and
+	// the restored state must not count that step twice. It keeps the
+	// state as it is.
+	for key, p := range byKey {
+		if s, ok := m.states[key]; ok && p.ID != "" && s.Last.ID == p.ID {
+			delete(byKey, key)
+			if unscored == nil {
+				unscored = map[string]bool{}
+			}
+			unscored[key] = true
+		}
+	}
 	expl, err := m.explainFiring(ctx, t, byKey, labelsOf)
 	if err != nil {
 		return err

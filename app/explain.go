@@ -144,22 +144,24 @@ func (e *explainer) background(m *model.Model, p prediction) [][]float32 {
 	from := end - int64(8*backgroundWindows*w)*step
 	var rows [][]float32
 	var ok []bool
-	_ = e.store.Vectors(p.Entity, from, end, func(v store.Vector) error {
-		if len(v.Values) != nf {
+	// Stored vectors are read into the model's layout by feature name
+	// (they may follow another schema than the model's features).
+	layout, err := newVectorLayout(e.store, cfg.Features)
+	if err == nil {
+		_ = e.store.Vectors(p.Entity, from, end, func(v store.Vector) error {
+			row := make([]float32, nf)
+			if !layout.row(v, row) {
+				return nil
+			}
+			failing := false
+			for _, f := range v.Failure {
+				failing = failing || f
+			}
+			rows = append(rows, row)
+			ok = append(ok, !failing)
 			return nil
-		}
-		row := make([]float32, nf)
-		for i, x := range v.Values {
-			row[i] = float32(x)
-		}
-		failing := false
-		for _, f := range v.Failure {
-			failing = failing || f
-		}
-		rows = append(rows, row)
-		ok = append(ok, !failing)
-		return nil
-	})
+		})
+	}
 	var bg [][]float32
 	stride := w / 2
 	if stride < 1 {

@@ -80,10 +80,11 @@ type scorer struct {
 	step    time.Duration
 	windows map[string]*history
 	latest  map[string]prediction
-	// fill is set when a model is installed: the next step with vectors
+	// fill is set when a model is installed with none before (a start) or
+	// with a longer window than the one before: the next step with vectors
 	// fills the entities' windows from the vectors in the store
-	// (fillWindows), so that a restarted daemon, or a model with a longer
-	// window than the one before, scores at once instead of W steps later.
+	// (fillWindows), so that the model scores at once instead of W steps
+	// later.
 	fill bool
 
 	scored   prometheus.Counter
@@ -266,12 +267,12 @@ func (s *scorer) install(version, sha string, m *model.Model) error {
 		s.mu.Unlock()
 		return fmt.Errorf("model %s does not fit the configured features: %w: %w (not retried until another model is promoted or the configuration is reloaded)", version, errUnusableModel, err)
 	}
+	// The windows hold the rows the previous model needed: filled from
+	// the store when the new one needs more. The previous model's
+	// predictions are no longer exported.
+	s.fill = s.fill || s.model == nil || m.Config().Window > s.model.Config().Window
 	s.model, s.version, s.sha, s.refused = m, version, sha, ""
-	// The previous model's predictions are no longer exported (the new
-	// one scores an entity once its window is full), and the windows are
-	// filled for the new one.
 	clear(s.latest)
-	s.fill = true
 	s.mu.Unlock()
 	s.logger.Info("model loaded", "version", version, "window", m.Config().Window, "threshold", m.Thresholds().Failure)
 	return nil
@@ -427,11 +428,11 @@ func (s *scorer) Model() (*model.Model, string) {
 // filling, or scoring failed (err); with no model there are none (no
 // prediction is coming). err is a scoring or storing failure (the
 // predictions are returned also when only storing them failed).
-func (s *scorer) score(_ context.Context, t int64, vs []features.Vector) (preds []prediction, unscored []features.Vector, err error) {
-	start := time.Now()
+func (s *scorer) score(ctx context.Context, t int64, vs []features.Vector) (preds []prediction, unscored []features.Vector, err error) {
 	if len(vs) > 0 {
-		s.fillWindows(t)
+		s.fillWindows(ctx, t)
 	}
+	start := time.Now()
 	preds, recs, unscored, err := s.predict(t, vs)
 	if err != nil {
 		return nil, unscored, err
@@ -439,13 +440,14 @@ func (s *scorer) score(_ context.Context, t int64, vs []features.Vector) (preds 
 	if len(recs) == 0 {
 		return preds, unscored, nil
 	}
+	s.scored.Add(float64(len(preds)))
 	// Stored outside the lock: a slow disk does not hold up the readers
 	// of the predictions (the metrics, explanations, model changes).
-	if err := s.opts.Store.PutPredictions(recs); err != nil {
+	err = s.opts.Store.PutPredictions(recs)
+	s.duration.Observe(time.Since(start).Seconds())
+	if err != nil {
 		return preds, unscored, fmt.Errorf("store predictions: %w", err)
 	}
-	s.scored.Add(float64(len(preds)))
-	s.duration.Observe(time.Since(start).Seconds())
 	return preds, unscored, nil
 }
 
@@ -547,28 +549,28 @@ func (s *scorer) predict(t int64, vs []features.Vector) (out []prediction, recs 
 }
 
 // fillWindows fills the entities' windows from the store when a model was
-// installed since the last step (s.fill): each entity with vectors within
-// the model's window before t gets its last W of them (the step's own
-// vector comes next), their features mapped by name to the features in
-// use (a feature the stored vectors lack is missing, NaN). The store is
-// read without s.mu; the windows are replaced only if the model and the
-// features are still those read for (else the next step tries again).
-func (s *scorer) fillWindows(t int64) {
+// installed since the last step (s.fill): each entity with vectors before
+// t gets the rows its live window would hold (the last W, back to a gap
+// after which the window would have been dropped as stale; the step's
+// own vector comes next), their features mapped by name to the features
+// in use (a feature the stored vectors lack is missing, NaN). The store
+// is read without s.mu; the windows are replaced only if the model and
+// the features are still those read for (else the next step tries
+// again). A read error or ctx ending leaves the windows to fill from the
+// live vectors.
+func (s *scorer) fillWindows(ctx context.Context, t int64) {
 	s.mu.RLock()
 	fill, m, feats := s.fill && s.model != nil, s.model, s.features
 	s.mu.RUnlock()
 	if !fill {
 		return
 	}
+	start := time.Now()
 	w := m.Config().Window
-	step := s.step.Milliseconds()
-	from := t - int64(w+1)*step
-	rows, err := s.storedRows(from, t, w, feats)
+	rings, err := s.storedWindows(ctx, t, w, feats)
 	if err != nil {
-		// Not retried at every step: the windows fill from the live
-		// vectors instead.
 		s.logger.Warn("fill the windows from the store: the entities are scored once their windows are full", "err", err)
-		rows = nil
+		rings = nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -576,98 +578,81 @@ func (s *scorer) fillWindows(t int64) {
 		return
 	}
 	s.fill = false
-	nf := len(feats)
-	for id, r := range rows {
+	for id, r := range rings {
 		h := s.windows[id]
 		if h == nil {
 			h = &history{labels: r.labels}
 			s.windows[id] = h
 		}
-		h.ring, h.nf, h.n, h.next = make([]float32, (w+1)*nf), nf, 0, 0
-		for _, row := range r.rows {
-			copy(h.ring[h.next*nf:], row)
-			h.next++
-			h.n++
-		}
-		h.last = r.last
+		h.ring, h.nf, h.n, h.next, h.last = r.ring, len(feats), r.n, r.n%(w+1), r.last
 	}
-	if len(rows) > 0 {
-		s.logger.Info("windows filled from the store", "entities", len(rows), "window", w)
+	if len(rings) > 0 {
+		s.logger.Info("windows filled from the store", "entities", len(rings), "window", w, "duration", time.Since(start))
 	}
 }
 
-// storedEntity is an entity's last stored rows before a step.
-type storedEntity struct {
+// storedWindow is an entity's window filled from the store.
+type storedWindow struct {
 	labels map[string]string
-	rows   [][]float32 // oldest first, at most the window
-	last   int64       // T of the last row, ms
+	ring   []float32 // (w+1)×nf, the first n rows filled, oldest first
+	n      int
+	last   int64 // T of the newest row, ms
 }
 
-// storedRows reads, for each entity seen within [from, t), its last w
-// stored vectors with from ≤ T < t, in the layout of feats.
-func (s *scorer) storedRows(from, t int64, w int, feats []string) (map[string]storedEntity, error) {
+// storedWindows reads, for each entity seen before t, the rows its live
+// window would hold at t before the step's vector: its stored vectors of
+// the last 2(W+1) steps before t, the newest W of them back to a gap of
+// more than W+2 steps (the scorer drops a window silent for W+1 steps;
+// the newest row must be within that of t too), in the layout of feats.
+func (s *scorer) storedWindows(ctx context.Context, t int64, w int, feats []string) (map[string]storedWindow, error) {
+	layout, err := newVectorLayout(s.opts.Store, feats)
+	if err != nil {
+		return nil, err
+	}
 	ents, err := s.opts.Store.Entities()
 	if err != nil {
 		return nil, fmt.Errorf("list entities: %w", err)
 	}
-	schemas, err := s.opts.Store.Schemas()
-	if err != nil {
-		return nil, fmt.Errorf("list schemas: %w", err)
-	}
-	pos := make(map[string]int, len(feats))
-	for j, n := range feats {
-		pos[n] = j
-	}
-	// to maps a schema version's columns to feats' (-1: not in use).
-	to := make(map[uint32][]int, len(schemas))
-	for _, sc := range schemas {
-		m := make([]int, len(sc.Features))
-		for i, n := range sc.Features {
-			j, ok := pos[n]
-			if !ok {
-				j = -1
-			}
-			m[i] = j
-		}
-		to[sc.Version] = m
-	}
-	out := map[string]storedEntity{}
-	nan := float32(math.NaN())
+	step := s.step.Milliseconds()
+	keep := w + 1
+	maxGap := int64(keep+1) * step
+	from := t - 2*int64(keep)*step
+	nf := len(feats)
+	out := map[string]storedWindow{}
+	var buf []float32 // rows read, nf each
+	var times []int64
 	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		// LastSeen is rewritten every entityRefresh only.
 		if e.LastSeen < from-entityRefresh.Milliseconds() {
 			continue
 		}
-		var rows [][]float32
-		var last int64
+		buf, times = buf[:0], times[:0]
 		err := s.opts.Store.Vectors(e.ID, from, t-1, func(v store.Vector) error {
-			cols, ok := to[v.Schema]
-			if !ok || len(cols) != len(v.Values) {
-				return nil // a layout not recorded: skipped
+			buf = slices.Grow(buf, nf)[:len(buf)+nf]
+			if !layout.row(v, buf[len(buf)-nf:]) {
+				buf = buf[:len(buf)-nf] // a layout not recorded: skipped
+				return nil
 			}
-			row := make([]float32, len(feats))
-			for j := range row {
-				row[j] = nan
-			}
-			for i, j := range cols {
-				if j >= 0 {
-					row[j] = float32(v.Values[i])
-				}
-			}
-			rows = append(rows, row)
-			last = v.T
+			times = append(times, v.T)
 			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("read vectors of %q: %w", e.ID, err)
 		}
-		if len(rows) == 0 {
+		n := len(times)
+		if n == 0 || t-times[n-1] > maxGap {
 			continue
 		}
-		if len(rows) > w {
-			rows = rows[len(rows)-w:]
+		k := n - 1
+		for k > 0 && n-k < w && times[k]-times[k-1] <= maxGap {
+			k--
 		}
-		out[e.ID] = storedEntity{labels: e.Labels, rows: rows, last: last}
+		ring := make([]float32, keep*nf)
+		copy(ring, buf[k*nf:n*nf])
+		out[e.ID] = storedWindow{labels: e.Labels, ring: ring, n: n - k, last: times[n-1]}
 	}
 	return out, nil
 }

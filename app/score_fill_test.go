@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/config"
@@ -185,8 +186,113 @@ func TestScoreReportsStoreFailure(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
+	before := testutil.ToFloat64(s.scored)
 	preds, _, err := s.score(context.Background(), 4*f.step, f.vectors(4))
 	if !errors.Is(err, store.ErrClosed) || len(preds) != 2 {
 		t.Errorf("scoring with the store closed: %d predictions, %v; want 2 and store.ErrClosed", len(preds), err)
+	}
+	if n := testutil.ToFloat64(s.scored) - before; n != 2 {
+		t.Errorf("omen_predictions_total grew by %v, want 2 (the predictions were made)", n)
+	}
+}
+
+// TestFillWindowsGaps: an entity absent at some steps (its vectors dropped
+// as absent) gets, filled from the store, the rows its live window holds
+// (the last W, whatever their spacing), and is scored as by a scorer that
+// saw every step. Before, the fill read the last W+1 steps of time only,
+// and with two gaps in them the entity was not scored (reviewer's
+// finding).
+func TestFillWindowsGaps(t *testing.T) {
+	cfg := config.Default()
+	names := features.Names(cfg.Config)
+	m, err := model.New(model.Config{Features: names, Window: 6, Hidden: 4, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetThresholds(model.Thresholds{Failure: 0.5})
+	s1, st := newTestScorer(t, cfg, m, prometheus.NewRegistry())
+	if err := st.PutSchema(names, cfg.LabelNames()); err != nil {
+		t.Fatal(err)
+	}
+	step := time.Duration(cfg.Step).Milliseconds()
+	labels := map[string]string{"namespace": "ns", "pod": "a"}
+	run := func(k int64, ss ...*scorer) []map[string]prediction {
+		var vs []features.Vector
+		if k != 14 && k != 16 { // absent at these steps
+			vals := make([]float64, len(names))
+			for i := range vals {
+				vals[i] = float64(k%7) + float64(i)/10
+			}
+			v := features.Vector{Entity: "ns/a", Labels: labels, T: k * step, Values: vals, Failure: make([]bool, len(cfg.LabelNames()))}
+			vs = append(vs, v)
+			if err := st.PutEntities([]store.EntityInfo{{ID: v.Entity, Labels: labels, FirstSeen: v.T, LastSeen: v.T}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.PutVectors([]store.Vector{{Entity: v.Entity, T: v.T, Values: v.Values, Failure: v.Failure}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var out []map[string]prediction
+		for _, s := range ss {
+			preds, _, err := s.score(context.Background(), k*step, vs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byID := map[string]prediction{}
+			for _, p := range preds {
+				byID[p.Entity] = p
+			}
+			out = append(out, byID)
+		}
+		return out
+	}
+	for k := range int64(19) {
+		run(k, s1)
+	}
+	s2, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := run(19, s1, s2)
+	live, filled := got[0]["ns/a"], got[1]["ns/a"]
+	if live.ID == "" || filled.ID == "" || math.Abs(live.Prob-filled.Prob) > 1e-6 {
+		t.Errorf("at step 19: live scorer %+v, restarted %+v; want the same prediction", live.Prediction, filled.Prediction)
+	}
+}
+
+// TestBackgroundMapsSchemas: the explanation background reads stored
+// vectors into the model's features by name: vectors of an older schema
+// with two features swapped are read with their columns in place. Before,
+// they were read by length only, the columns swapped (reviewer's
+// finding).
+func TestBackgroundMapsSchemas(t *testing.T) {
+	cfg := config.Default()
+	names := features.Names(cfg.Config)
+	m, err := model.New(model.Config{Features: names, Window: 2, Hidden: 4, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetThresholds(model.Thresholds{Failure: 0.5})
+	s, st := newTestScorer(t, cfg, m, prometheus.NewRegistry())
+	lbl := cfg.LabelNames()
+	old := append([]string{names[1], names[0]}, names[2:]...)
+	if err := st.PutSchema(old, lbl); err != nil {
+		t.Fatal(err)
+	}
+	step := time.Duration(cfg.Step).Milliseconds()
+	for k := range int64(20) {
+		vals := make([]float64, len(names))
+		vals[0] = 1 // names[1] in the old layout
+		vals[1] = 2 // names[0]
+		if err := st.PutVectors([]store.Vector{{Entity: "ns/a", T: k * step, Values: vals, Failure: make([]bool, len(lbl))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.PutSchema(names, lbl); err != nil {
+		t.Fatal(err)
+	}
+	bg := newExplainer(st, s, cfg).background(m, prediction{Prediction: store.Prediction{Entity: "ns/a", T: 30 * step}})
+	if len(bg) < 4 || bg[0][0] != 2 || bg[0][1] != 1 {
+		t.Errorf("%d background windows, first row %v; want %q = 2 and %q = 1 (stored under the old schema)", len(bg), bg[0][:2], names[0], names[1])
 	}
 }

@@ -177,6 +177,7 @@ func newTestScorer(tb testing.TB, cfg *config.Config, m *model.Model, reg promet
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { _ = st.Close() })
 	data, err := m.MarshalBinary()
 	if err != nil {
 		tb.Fatal(err)

@@ -166,3 +166,59 @@ func TestRestoredAlertsNotReportedAgain(t *testing.T) {
 		t.Errorf("OnAlert called %d times for alerts restored firing, want 0", n)
 	}
 }
+
+// TestRestartStepNotCountedTwice: a restarted daemon evaluates the step
+// its predecessor evaluated last once more (the watermark is replayed from
+// the ingest log); with its windows filled from the store it scores that
+// step again, and the restored pending alert must not count it twice
+// (with for: 2, one step over the threshold must not fire). Reviewer's
+// reproduction of a regression of the windows filled from the store.
+func TestRestartStepNotCountedTwice(t *testing.T) {
+	p := newAlertPipeline(t, alertPipelineOptions{failure: 0.01}) // everything alerts
+	ctx := context.Background()
+	ts := time.Now().Add(-24*time.Hour).UnixMilli() / p.step * p.step
+	stay := pods(0, 1)
+	if err := p.st.PutSchema(p.e.Extractor.FeatureNames(), p.e.Extractor.LabelNames()); err != nil {
+		t.Fatal(err)
+	}
+	// Steps until the first prediction: the alert is then pending.
+	var last int64
+	for k := 0; ; k++ {
+		if k == 10 {
+			t.Fatal("no prediction in 10 steps")
+		}
+		p.appendPods(ts, stay, k)
+		p.e.evaluate(ctx, ts)
+		last = ts
+		ts += p.step
+		if len(p.s.latest) > 0 {
+			break
+		}
+	}
+	if l := p.live(); l.firing != 0 {
+		t.Fatalf("before the restart: %+v, want the alert pending", l)
+	}
+	// The restart: a new scorer (filled from the store), alerter and
+	// evaluator over the same store and head, evaluating the last step again.
+	s2, err := newScorer(scorerOptions{Store: p.st, Config: testConfig(t), Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	al2, err := newAlerter(alerterOptions{Store: p.st, Config: testConfig(t), ListenAddress: "127.0.0.1:1", Step: time.Duration(p.step) * time.Millisecond,
+		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(al2.close)
+	e2 := newEvaluator(evaluatorOptions{Extractor: p.e.Extractor, Store: p.st, Ingest: p.in, Scorer: s2, Alerts: al2, Step: p.e.Step,
+		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	e2.evaluate(ctx, last)
+	if len(s2.latest) == 0 {
+		t.Fatal("the re-evaluated step was not scored: the windows were not filled")
+	}
+	for _, a := range al2.Alerts() {
+		if a.State == "firing" {
+			t.Errorf("%s fired on one step of data counted twice (for: 2)", a.Labels["pod"])
+		}
+	}
+}

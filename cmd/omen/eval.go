@@ -76,7 +76,7 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 		Detector: *detector, MaxTrainSteps: *maxRows, MaxTestSteps: *maxRows,
 		Progress: stderr, Seed: *seed, Step: *step,
 		// Warnings (such as a capped threshold risk) as the command's own.
-		Logger: storeLogger(stderr, fs.Name()),
+		Logger: cliLogger(stderr, fs.Name()),
 	}
 	for _, e := range strings.Split(*entities, ",") {
 		if e = strings.TrimSpace(e); e != "" {

@@ -12,10 +12,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 	"unicode"
@@ -92,7 +90,9 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 	want := map[string]int{"list": 0, "add": 1, "promote": 1, "rollback": 0, "delete": 1}
 	n, known := want[sub]
 	switch {
-	case sub == "help":
+	case sub == "help", known && n == 0 && len(rest) == 1 && rest[0] == "help":
+		// omen model list help, as every command takes help (for add,
+		// promote and delete "help" is a file or a version).
 		fs.Usage()
 		return 0
 	case !known:
@@ -150,7 +150,7 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 			open = createStore // registering into a new storage path is fine
 		}
 		st, err = open(offlineStore{path: *storagePath, configFile: *configFile, storage: cfg.Storage,
-			diskFree: c.diskFree, log: storeLogger(stderr, "omen model")})
+			diskFree: c.diskFree, log: cliLogger(stderr, "omen model")})
 		if err != nil {
 			fmt.Fprintf(stderr, "omen model: %v\n", err)
 			return 1
@@ -404,14 +404,6 @@ func createStore(o offlineStore) (*store.Store, error) {
 	return st, nil
 }
 
-// storeLogger is the logger of the stores the commands open: the store's
-// warnings (such as a format upgrade, after which an older omen cannot
-// open it) go to w as the command's own messages ("omen model: warning:
-// …", see cliHandler).
-func storeLogger(w io.Writer, command string) *slog.Logger {
-	return slog.New(&cliHandler{w: w, mu: new(sync.Mutex), command: command})
-}
-
 // openError explains a store held by a running daemon, and one whose
 // disk is short of space; other errors are the store's (which name it).
 func (o offlineStore) openError(err error) error {
@@ -426,96 +418,6 @@ func (o offlineStore) openError(err error) error {
 		return fmt.Errorf("%w: free space on its filesystem (offline, %s; omen model list, promote, rollback and delete open the store down to half of it)", err, reserve)
 	}
 	return err
-}
-
-// cliHandler is a slog.Handler that prints records at warn level and
-// above as the commands print their own messages, one line each:
-// `omen model: warning: MSG (key=value, group.key="a value")`. Values
-// with white space, commas, parentheses, '=' or quotes are quoted. It is
-// safe for concurrent use (Badger logs from its goroutines).
-type cliHandler struct {
-	w       io.Writer
-	mu      *sync.Mutex // shared by the handlers derived from one
-	command string      // "omen model"
-	attrs   []string    // formatted by WithAttrs
-	group   string      // key prefix of WithGroup: "g." (nested "g.h.")
-}
-
-func (h *cliHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-
-func (h *cliHandler) Handle(_ context.Context, r slog.Record) error {
-	level := "warning"
-	if r.Level >= slog.LevelError {
-		level = "error"
-	}
-	attrs := h.attrs
-	r.Attrs(func(a slog.Attr) bool {
-		attrs = appendAttr(attrs, h.group, a)
-		return true
-	})
-	line := h.command + ": " + level + ": " + r.Message
-	if len(attrs) > 0 {
-		line += " (" + strings.Join(attrs, ", ") + ")"
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	_, err := io.WriteString(h.w, line+"\n")
-	return err
-}
-
-func (h *cliHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	c := *h
-	c.attrs = slices.Clip(h.attrs)
-	for _, a := range as {
-		c.attrs = appendAttr(c.attrs, h.group, a)
-	}
-	return &c
-}
-
-func (h *cliHandler) WithGroup(name string) slog.Handler {
-	if name == "" {
-		return h
-	}
-	c := *h
-	c.group += name + "."
-	return &c
-}
-
-// appendAttr appends a as key=value to attrs, its key prefixed with group;
-// a group's attributes are appended one by one (an empty one: nothing).
-func appendAttr(attrs []string, group string, a slog.Attr) []string {
-	a.Value = a.Value.Resolve()
-	switch {
-	case a.Equal(slog.Attr{}):
-		return attrs
-	case a.Value.Kind() == slog.KindGroup:
-		if a.Key != "" {
-			group += a.Key + "."
-		}
-		for _, g := range a.Value.Group() {
-			attrs = appendAttr(attrs, group, g)
-		}
-		return attrs
-	}
-	var v string
-	switch a.Value.Kind() {
-	case slog.KindTime:
-		v = a.Value.Time().Format(time.RFC3339Nano)
-	case slog.KindAny:
-		if err, ok := a.Value.Any().(error); ok {
-			v = err.Error()
-		} else {
-			v = a.Value.String()
-		}
-	default:
-		v = a.Value.String()
-	}
-	if v == "" || strings.ContainsFunc(v, func(r rune) bool {
-		return unicode.IsSpace(r) || !unicode.IsPrint(r) || strings.ContainsRune(`,()="`, r)
-	}) {
-		v = strconv.Quote(v)
-	}
-	return append(attrs, group+a.Key+"="+v)
 }
 
 // clientFlags are the flags of a command that calls a running daemon's API.

@@ -70,6 +70,8 @@ func TestModelCommandOffline(t *testing.T) {
 	}{
 		{[]string{"model", "--help"}, 0, "usage: omen model"},
 		{[]string{"model", "help"}, 0, "usage: omen model"},
+		{[]string{"model", "list", "help"}, 0, "usage: omen model"},
+		{[]string{"model", "rollback", "help"}, 0, "usage: omen model"},
 		{[]string{"model"}, 2, "usage: omen model"},
 		{[]string{"model", "lst"}, 2, `unknown subcommand "lst"`},
 		{[]string{"model", "promote"}, 2, "want 1 argument(s)"},
@@ -536,7 +538,7 @@ func TestStoreLogger(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			tc.log(storeLogger(&b, "omen model"))
+			tc.log(cliLogger(&b, "omen model"))
 			if b.String() != tc.want {
 				t.Errorf("got %q, want %q", b.String(), tc.want)
 			}

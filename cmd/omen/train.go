@@ -88,7 +88,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		if st != nil {
 			return nil
 		}
-		s, err := open(offlineStore{path: *storagePath, configFile: *configFile, storage: cfg.Storage, log: storeLogger(stderr, "omen train")})
+		s, err := open(offlineStore{path: *storagePath, configFile: *configFile, storage: cfg.Storage, log: cliLogger(stderr, "omen train")})
 		if err != nil {
 			return err
 		}

@@ -31,3 +31,10 @@ if ! "$lint" version 2>/dev/null | grep -q "version 2.15.0"; then
 fi
 "$lint" run ./...
 go test -count=1 -timeout 40m "$@" ./...
+# Every benchmark once, so that none rots (figures: docs/PERFORMANCE.md;
+# about a minute); the output only when one fails.
+if ! out="$(go test -count=1 -run '^$' -bench . -benchtime 1x ./... 2>&1)"; then
+  echo "$out"
+  exit 1
+fi
+echo "benchmarks: every one ran once"

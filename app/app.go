@@ -505,11 +505,13 @@ func (a *App) closeResourcesBy(ctx context.Context) error {
 		a.natsSrv.Shutdown()
 		a.natsSrv = nil
 	}
+	// a.store stays set: components still running past the deadline (a
+	// reload waiting for a step, the last store call) get ErrClosed from
+	// it; a nil store made them panic. Closing it again is harmless.
 	if a.store != nil {
 		if err := a.store.CloseContext(ctx); err != nil {
 			errs = append(errs, err) // names the store
 		}
-		a.store = nil
 	}
 	return errors.Join(errs...)
 }

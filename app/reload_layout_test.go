@@ -194,3 +194,30 @@ func TestReloadRelayoutsWindows(t *testing.T) {
 		t.Errorf("after the next step: %d rows, last %v, want 2: NaN then 7", h.n, h.row(h.n-1))
 	}
 }
+
+// TestReloadAfterStopDeadline: a reload still waiting for a step when
+// Stop's deadline passes gets an error once the step ends, not a panic:
+// the store stays set (closed, it answers ErrClosed). Before, Stop set it
+// to nil and the reload's PutSchema dereferenced it (reviewer's finding).
+func TestReloadAfterStopDeadline(t *testing.T) {
+	a := startApp(t, t.TempDir(), func(o *Options) { o.ShutdownTimeout = 300 * time.Millisecond })
+	contended := make(chan struct{}, 1)
+	hook := func(point string) {
+		if point == "layout contended" {
+			select {
+			case contended <- struct{}{}:
+			default:
+			}
+		}
+	}
+	a.eval.testHook.Store(&hook)
+	a.eval.layoutMu.Lock() // a step in progress, longer than ShutdownTimeout
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- a.Reload() }()
+	<-contended
+	stopErr := a.Stop(context.Background())
+	a.eval.layoutMu.Unlock() // the step ends
+	if err := <-reloaded; err == nil {
+		t.Errorf("reload after the store closed succeeded (Stop: %v)", stopErr)
+	}
+}

@@ -382,14 +382,18 @@ func (s *Store) commitParts(q []*part) {
 		group := q[:n]
 		q = q[n:]
 		err := s.commitGroup(group)
-		s.m.commits.Inc()
+		if err == nil {
+			s.m.commits.Inc()
+		}
 		if err != nil && len(group) > 1 {
 			// One part's failure must not fail the parts of other calls
 			// packed with it: commit each alone, in order. (A failed
 			// Badger commit wrote nothing visible; the keys are the same.)
 			for _, p := range group {
 				p.w.err = s.commitGroup([]*part{p})
-				s.m.commits.Inc()
+				if p.w.err == nil {
+					s.m.commits.Inc()
+				}
 				close(p.w.done)
 			}
 			continue
@@ -588,6 +592,9 @@ func (s *Store) splitLarge(bs []telemetry.Batch, vals [][]byte) (split map[int][
 			continue
 		}
 		recs, err := splitRecords(&bs[i], len(v), limit, compress)
+		if err == nil {
+			err = s.fitsOneTxn(recs)
+		}
 		if err != nil {
 			if tooLarge == nil {
 				tooLarge = make(map[int]error)
@@ -602,6 +609,25 @@ func (s *Store) splitLarge(bs []telemetry.Batch, vals [][]byte) (split map[int][
 		vals[i] = nil
 	}
 	return split, tooLarge
+}
+
+// fitsOneTxn fails with an error wrapping ErrTooLarge when the records
+// of one split batch cannot be committed in one Badger transaction (with
+// room to spare for the batch's other keys): an in-memory store keeps
+// the values in the transaction (on disk they go to the value log, and
+// each record costs its key and a value pointer).
+func (s *Store) fitsOneTxn(recs [][]byte) error {
+	size := int64(0)
+	for _, r := range recs {
+		size += 64 // key, value pointer or meta
+		if s.opts.InMemory {
+			size += int64(len(r))
+		}
+	}
+	if maxSize, maxCount := s.db.MaxBatchSize()-(64<<10), s.db.MaxBatchCount()-16; size > maxSize || int64(len(recs)) > maxCount {
+		return fmt.Errorf("%w: a batch split into %d records of %d bytes in all, above what one transaction holds (%d bytes, %d entries)", ErrTooLarge, len(recs), size, maxSize, maxCount)
+	}
+	return nil
 }
 
 // splitRecords encodes b, whose whole encoding is size bytes (more than

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/omen-sre/omen/telemetry"
@@ -206,5 +207,26 @@ func TestGroupCommitIsolatesFailure(t *testing.T) {
 	}
 	if cp, err := s.Checkpoint("good"); err != nil || cp != 1 {
 		t.Fatalf("Checkpoint(good) = %d, %v; want 1", cp, err)
+	}
+	// The first call's transaction and the good call's, alone: the failed
+	// ones are not counted as committed.
+	if n := testutil.ToFloat64(s.m.commits); n != 2 {
+		t.Errorf("omen_store_ingest_commits_total = %v, want 2", n)
+	}
+}
+
+// TestAppendSplitBeyondTxn: a batch whose pieces together cannot be
+// committed in one transaction (in memory, where the values count at full
+// size) is refused with ErrTooLarge, a permanent error, instead of
+// failing with Badger's retryable "Txn is too big" on every retry
+// (reviewer's finding); a smaller call is unaffected.
+func TestAppendSplitBeyondTxn(t *testing.T) {
+	s := openTest(t, Options{InMemory: true})
+	big := bigBatch("nats/big", 7, 400000, 0)
+	if _, err := s.AppendNew([]telemetry.Batch{big}); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("a batch beyond one transaction: %v, want ErrTooLarge", err)
+	}
+	if n, err := s.AppendBatches([]telemetry.Batch{smallBatch("small", 1, 2)}); err != nil || n != 1 {
+		t.Fatalf("a small batch after: %d, %v", n, err)
 	}
 }

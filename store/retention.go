@@ -33,9 +33,10 @@ import (
 // ErrDiskFull.
 //
 // RunRetention stops early when ctx ends: between steps, between
-// garbage-collection passes, and within a step's scan (whose deletes are
-// then dropped, to be done by the next run). It then returns the records
-// deleted so far and an error wrapping ctx.Err(); such a run is counted in
+// garbage-collection passes, and within a step's scan (the expired
+// records it found so far are deleted and counted; the rest is left to
+// the next run). It then returns the records deleted so far and an error
+// wrapping ctx.Err(); such a run is counted in
 // omen_store_retention_runs_total under none of its results. Stopping it
 // is what lets Close (and so the daemon's shutdown) proceed: a run holds
 // the store open.
@@ -155,7 +156,11 @@ func (s *Store) skipCorrupt(what string, key []byte, err error) {
 }
 
 // retentionStep runs fn with a fresh write batch and commits its deletes,
-// all with lock held if non-nil. Counts are added to d only on success.
+// all with lock held if non-nil. The deletes fn queued before it failed
+// or stopped (ctx) are committed and counted too: the write batch commits
+// on its own whenever it reaches Badger's transaction limit, so some may
+// be already, and every key fn queues is one it found expired (an
+// outbox item and its markers are queued together).
 func (s *Store) retentionStep(d *deleter, lock *sync.Mutex, fn func(*deleter) error) error {
 	if lock != nil {
 		lock.Lock()
@@ -163,16 +168,16 @@ func (s *Store) retentionStep(d *deleter, lock *sync.Mutex, fn func(*deleter) er
 	}
 	step := &deleter{wb: s.db.NewWriteBatch(), counts: make(map[string]int)}
 	defer step.wb.Cancel()
-	if err := fn(step); err != nil {
-		return err
-	}
-	if err := step.wb.Flush(); err != nil {
-		return fmt.Errorf("delete: %w", err)
+	err := fn(step)
+	if ferr := step.wb.Flush(); ferr != nil {
+		// Some of the deletes may be committed (the batch's own commits):
+		// not counted.
+		return errors.Join(err, fmt.Errorf("delete: %w", ferr))
 	}
 	for k, n := range step.counts {
 		d.counts[k] += n
 	}
-	return nil
+	return err
 }
 
 type deleter struct {

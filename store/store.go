@@ -297,6 +297,11 @@ func (s *Store) CloseContext(ctx context.Context) error {
 	done, calls := s.closeDone, s.calls
 	s.life.Unlock()
 	select {
+	case <-done: // closed (here, or before): the context does not matter
+		return s.closeErr
+	default:
+	}
+	select {
 	case <-done:
 		return s.closeErr
 	case <-ctx.Done():

@@ -11,7 +11,6 @@ import (
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
-	"github.com/omen-sre/omen/model"
 )
 
 // TestExplainUsesScoringModel: a promotion between latestPrediction and
@@ -23,11 +22,7 @@ import (
 func TestExplainUsesScoringModel(t *testing.T) {
 	cfg := config.Default()
 	names := features.Names(cfg.Config)
-	mA, err := model.New(model.Config{Features: names, Window: 4, Hidden: 8, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mA.SetThresholds(model.Thresholds{Failure: 0.5})
+	mA := testModel(t, names, 4, 8, 1)
 	s, st := newTestScorer(t, cfg, mA, prometheus.NewRegistry())
 	t.Cleanup(func() { _ = st.Close() })
 	step := time.Duration(cfg.Step).Milliseconds()
@@ -44,11 +39,7 @@ func TestExplainUsesScoringModel(t *testing.T) {
 		t.Fatal("no latest prediction")
 	}
 	// Promotion by the API meanwhile.
-	mB, err := model.New(model.Config{Features: names, Window: 4, Hidden: 8, Seed: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mB.SetThresholds(model.Thresholds{Failure: 0.5})
+	mB := testModel(t, names, 4, 8, 7)
 	data, err := mB.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)

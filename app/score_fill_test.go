@@ -15,7 +15,6 @@ import (
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
-	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -90,14 +89,6 @@ func (f *fillFixture) run(from, to int64, ss ...*scorer) []map[string]prediction
 func TestScorerFillsWindowsFromStore(t *testing.T) {
 	cfg := config.Default()
 	names := features.Names(cfg.Config)
-	newModel := func(window int, seed int64) *model.Model {
-		m, err := model.New(model.Config{Features: names, Window: window, Hidden: 8, Seed: seed})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.SetThresholds(model.Thresholds{Failure: 0.5})
-		return m
-	}
 	check := func(t *testing.T, got, want map[string]prediction) {
 		t.Helper()
 		if len(got) != 2 || len(want) != 2 {
@@ -111,7 +102,7 @@ func TestScorerFillsWindowsFromStore(t *testing.T) {
 	}
 
 	t.Run("restart", func(t *testing.T) {
-		s1, st := newTestScorer(t, cfg, newModel(6, 1), prometheus.NewRegistry())
+		s1, st := newTestScorer(t, cfg, testModel(t, names, 6, 8, 1), prometheus.NewRegistry())
 		t.Cleanup(func() { _ = st.Close() })
 		if err := st.PutSchema(names, cfg.LabelNames()); err != nil {
 			t.Fatal(err)
@@ -130,14 +121,14 @@ func TestScorerFillsWindowsFromStore(t *testing.T) {
 	})
 
 	t.Run("promotion of a longer window", func(t *testing.T) {
-		s1, st := newTestScorer(t, cfg, newModel(2, 1), prometheus.NewRegistry())
+		s1, st := newTestScorer(t, cfg, testModel(t, names, 2, 8, 1), prometheus.NewRegistry())
 		t.Cleanup(func() { _ = st.Close() })
 		if err := st.PutSchema(names, cfg.LabelNames()); err != nil {
 			t.Fatal(err)
 		}
 		f := &fillFixture{t: t, cfg: cfg, st: st, names: names, step: time.Duration(cfg.Step).Milliseconds(), rng: rand.New(rand.NewPCG(62, 1))}
 		f.run(0, 12, s1)
-		long := newModel(8, 2)
+		long := testModel(t, names, 8, 8, 2)
 		data, err := long.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
@@ -171,11 +162,7 @@ func TestScorerFillsWindowsFromStore(t *testing.T) {
 func TestScoreReportsStoreFailure(t *testing.T) {
 	cfg := config.Default()
 	names := features.Names(cfg.Config)
-	m, err := model.New(model.Config{Features: names, Window: 2, Hidden: 4, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.SetThresholds(model.Thresholds{Failure: 0.5})
+	m := testModel(t, names, 2, 4, 1)
 	s, st := newTestScorer(t, cfg, m, prometheus.NewRegistry())
 	f := &fillFixture{t: t, cfg: cfg, st: st, names: names, step: time.Duration(cfg.Step).Milliseconds(), rng: rand.New(rand.NewPCG(63, 1))}
 	for k := range int64(4) {
@@ -205,11 +192,7 @@ func TestScoreReportsStoreFailure(t *testing.T) {
 func TestFillWindowsGaps(t *testing.T) {
 	cfg := config.Default()
 	names := features.Names(cfg.Config)
-	m, err := model.New(model.Config{Features: names, Window: 6, Hidden: 4, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.SetThresholds(model.Thresholds{Failure: 0.5})
+	m := testModel(t, names, 6, 4, 1)
 	s1, st := newTestScorer(t, cfg, m, prometheus.NewRegistry())
 	if err := st.PutSchema(names, cfg.LabelNames()); err != nil {
 		t.Fatal(err)
@@ -268,11 +251,7 @@ func TestFillWindowsGaps(t *testing.T) {
 func TestBackgroundMapsSchemas(t *testing.T) {
 	cfg := config.Default()
 	names := features.Names(cfg.Config)
-	m, err := model.New(model.Config{Features: names, Window: 2, Hidden: 4, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.SetThresholds(model.Thresholds{Failure: 0.5})
+	m := testModel(t, names, 2, 4, 1)
 	s, st := newTestScorer(t, cfg, m, prometheus.NewRegistry())
 	lbl := cfg.LabelNames()
 	old := append([]string{names[1], names[0]}, names[2:]...)

@@ -10,7 +10,6 @@ import (
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
-	"github.com/omen-sre/omen/model"
 )
 
 // TestPromotionDropsStalePredictions: after a promotion to a model with a
@@ -21,11 +20,7 @@ import (
 func TestPromotionDropsStalePredictions(t *testing.T) {
 	cfg := config.Default()
 	names := features.Names(cfg.Config)
-	mA, err := model.New(model.Config{Features: names, Window: 4, Hidden: 8, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mA.SetThresholds(model.Thresholds{Failure: 0.5})
+	mA := testModel(t, names, 4, 8, 1)
 	reg := prometheus.NewRegistry()
 	s, st := newTestScorer(t, cfg, mA, reg)
 	t.Cleanup(func() { _ = st.Close() })
@@ -45,11 +40,7 @@ func TestPromotionDropsStalePredictions(t *testing.T) {
 			last = ps[0].Prob
 		}
 	}
-	mB, err := model.New(model.Config{Features: names, Window: 20, Hidden: 8, Seed: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mB.SetThresholds(model.Thresholds{Failure: 0.5})
+	mB := testModel(t, names, 20, 8, 2)
 	data, err := mB.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)

@@ -27,11 +27,7 @@ import (
 func TestPredictionMetrics(t *testing.T) {
 	cfg := config.Default()
 	names := features.Names(cfg.Config)
-	m, err := model.New(model.Config{Features: names, Window: 4, Hidden: 8, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.SetThresholds(model.Thresholds{Failure: 0.5})
+	m := testModel(t, names, 4, 8, 1)
 	reg := prometheus.NewRegistry()
 	s, st := newTestScorer(t, cfg, m, reg)
 	t.Cleanup(func() { _ = st.Close() })
@@ -194,4 +190,16 @@ func newTestScorer(tb testing.TB, cfg *config.Config, m *model.Model, reg promet
 		tb.Fatal(err)
 	}
 	return s, st
+}
+
+// testModel is an untrained model of names (window, hidden size, seed)
+// with the failure threshold 0.5.
+func testModel(tb testing.TB, names []string, window, hidden int, seed int64) *model.Model {
+	tb.Helper()
+	m, err := model.New(model.Config{Features: names, Window: window, Hidden: hidden, Seed: seed})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m.SetThresholds(model.Thresholds{Failure: 0.5})
+	return m
 }

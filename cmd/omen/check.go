@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/omen-sre/omen/app"
@@ -142,7 +143,7 @@ func remediationWarnings(cfg *config.Config) []string {
 	var out []string
 	for i, r := range cfg.Alerting.Remediations {
 		p := strings.ToLower(r.Cause)
-		if matchesAny(p, causeKinds) || matchesAny(p, names) {
+		if isCauseKind(p) || matchesAny(p, names) {
 			continue
 		}
 		var hints []string
@@ -169,6 +170,13 @@ func remediationWarnings(cfg *config.Config) []string {
 		out = append(out, w)
 	}
 	return out
+}
+
+// isCauseKind reports whether the lower-case pattern p names a cause kind
+// as alert.Remediation matches kinds: by equality, not as a pattern
+// ("metric*" matches no kind).
+func isCauseKind(p string) bool {
+	return slices.Contains(causeKinds, p)
 }
 
 // matchesAny reports whether the lower-case pattern p matches one of

@@ -69,6 +69,10 @@ func TestCheckRemediationCauses(t *testing.T) {
 		{name: "exact, other case", causes: "{cause: Restarts_10M, action: a}", want: []string{"SUCCESS"}, noWarning: true},
 		{name: "glob", causes: "{cause: '*mount*', action: a}", want: []string{"SUCCESS"}, noWarning: true},
 		{name: "glob matching nothing", causes: "{cause: '*cpu*', action: a}", want: []string{"SUCCESS", `"*cpu*" matches no feature`}},
+		// Kinds match by equality only (alert.Remediation): a glob
+		// matching a kind's name matches no cause.
+		{name: "glob of a kind", causes: "{cause: 'metric*', action: a}, {cause: '?????', action: b}",
+			want: []string{"SUCCESS", `remediations[0].cause "metric*" matches no feature`, `remediations[1].cause "?????" matches no feature`}},
 		{name: "kind", causes: "{cause: Dependency, action: a}, {cause: event, action: b}, {cause: metric, action: c}", want: []string{"SUCCESS"}, noWarning: true},
 		{name: "dependency graph", yml: good + "dependencies: [{source: frontend, target: checkout}]\n",
 			causes: "{cause: checkout, action: a}", want: []string{"SUCCESS"}, noWarning: true},

@@ -40,7 +40,9 @@ func (h *cliHandler) Handle(_ context.Context, r slog.Record) error {
 	if r.Level >= slog.LevelError {
 		level = "error"
 	}
-	attrs := h.attrs
+	// Clipped: appending must copy, as the handler's attrs are shared by
+	// every goroutine logging through it.
+	attrs := slices.Clip(h.attrs)
 	r.Attrs(func(a slog.Attr) bool {
 		attrs = appendAttr(attrs, h.group, a)
 		return true

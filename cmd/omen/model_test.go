@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -743,4 +744,55 @@ func TestTrainPromoteFit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCLILoggerConcurrentWith: the handler a logger's With returns is
+// shared by the goroutines logging through it (Badger's); Handle must not
+// append the record's attributes into the spare capacity of its attrs
+// (a data race, under -race, and lines mixing their attributes).
+func TestCLILoggerConcurrentWith(t *testing.T) {
+	var b syncBuffer
+	l := cliLogger(&b, "omen model").With("a", 1, "b", 2, "c", 3)
+	const n = 8
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			for range 200 {
+				l.Warn("m", "i", i)
+			}
+		})
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != n*200 {
+		t.Fatalf("%d lines, want %d", len(lines), n*200)
+	}
+	counts := map[string]int{}
+	for _, line := range lines {
+		counts[line]++
+	}
+	for i := range n {
+		want := fmt.Sprintf("omen model: warning: m (a=1, b=2, c=3, i=%d)", i)
+		if counts[want] != 200 {
+			t.Errorf("%q printed %d times, want 200 (lines: %v)", want, counts[want], counts)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

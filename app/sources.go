@@ -111,7 +111,14 @@ func newSources(o sourceOptions) (*sources, error) {
 			nc.Close()
 			return nil, fmt.Errorf("create Prometheus poller for %s: %w", p.URL, err)
 		}
-		s.pollers = append(s.pollers, pollerWithBackfill{pl, time.Duration(p.Backfill)})
+		backfill := time.Duration(p.Backfill)
+		if lb := time.Duration(cfg.Resolved().Lookback); backfill > lb {
+			// The in-memory window keeps lookback: the rest would be
+			// fetched and dropped.
+			o.Logger.Info("Prometheus backfill cut to the lookback, all the in-memory window keeps", "url", p.URL, "backfill", backfill, "lookback", lb)
+			backfill = lb
+		}
+		s.pollers = append(s.pollers, pollerWithBackfill{pl, backfill})
 	}
 	return s, nil
 }

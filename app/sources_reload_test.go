@@ -213,3 +213,26 @@ ingest:
 		}
 	}
 }
+
+// TestPollerBackfillWithinLookback: a Prometheus poller backfills at most
+// the lookback, all the in-memory window keeps (by default exactly that);
+// before, it fetched an hour by default and the window dropped most of it.
+func TestPollerBackfillWithinLookback(t *testing.T) {
+	tests := []struct {
+		name, backfill string
+		want           time.Duration
+	}{
+		{name: "default", backfill: "", want: 6 * time.Minute},
+		{name: "longer than the lookback", backfill: "    backfill: 1h\n", want: 6 * time.Minute},
+		{name: "shorter", backfill: "    backfill: 2m\n", want: 2 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := loadConfig(t, testConfigYAML+"prometheus:\n  - url: http://127.0.0.1:1\n"+tt.backfill)
+			src := newEmbeddedSources(t, cfg, nil)
+			if len(src.pollers) != 1 || src.pollers[0].backfill != tt.want {
+				t.Fatalf("pollers %+v, want one backfilling %v", src.pollers, tt.want)
+			}
+		})
+	}
+}

@@ -271,7 +271,12 @@ type RemoteWriteConfig struct {
 // queries.
 type PollerConfig struct {
 	URL string `yaml:"url"`
-	// Backfill is how much history query_range fetches at start. Default 1h.
+	// Backfill is how much history query_range fetches at start, into
+	// the in-memory window the features read (lookback): the first steps'
+	// range functions then have their data. The window keeps at most
+	// lookback, so a longer backfill is cut to it; the evaluator starts
+	// at the newest step (history to train on comes from omen train
+	// --source prometheus). Default: lookback.
 	Backfill model.Duration `yaml:"backfill"`
 	// Timeout per query. Default 30s.
 	Timeout model.Duration `yaml:"timeout"`
@@ -379,7 +384,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&rw.AppendTimeout, model.Duration(stream.DefaultRWAppendTimeout))
 	for i := range c.Prometheus {
 		if c.Prometheus[i].Backfill == 0 {
-			c.Prometheus[i].Backfill = model.Duration(time.Hour)
+			c.Prometheus[i].Backfill = c.Config.Resolved().Lookback
 		}
 		if c.Prometheus[i].Timeout == 0 {
 			c.Prometheus[i].Timeout = model.Duration(30 * time.Second)

@@ -22,10 +22,12 @@ import (
 // takes no flags: a word starting with "-" is a usage error, unless it
 // follows "--". A file is valid when omen run would start with it: it
 // loads, its pollers have queries, its remediations are accepted by the
-// alert pipeline, and its model.file (when set) reads, decodes and fits
-// its features, as run reads it (relative to the working directory).
-// Remediation causes that match nothing the configuration can produce
-// are warnings: the file stays valid.
+// alert pipeline. Warnings leave the file valid: remediation causes that
+// match nothing the configuration can produce, and a model.file (when
+// set) that does not read, decode or fit its features as run reads it
+// (relative to the working directory) — run reads model.file only when
+// its store's registry has no active model, so it starts with such a
+// file when the registry has one, and fails on it otherwise.
 func checkCmd(args []string, stdout, stderr io.Writer) int {
 	const usage = "usage: omen check config FILE...\n\nValidates omen configuration files: exit 0 when all are valid, 1 when any is not.\nA file whose name starts with \"-\" follows \"--\"."
 	if len(args) > 0 && isHelp(args[0]) || len(args) == 2 && args[0] == "config" && args[1] == "help" {
@@ -52,7 +54,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		if err == nil {
 			// What omen run would refuse too.
 			var errs []error
-			for _, e := range []error{app.CheckPollers(cfg), checkRemediations(cfg), checkModelFile(cfg)} {
+			for _, e := range []error{app.CheckPollers(cfg), checkRemediations(cfg)} {
 				if e != nil {
 					errs = append(errs, config.Unjoin(e)...)
 				}
@@ -69,7 +71,12 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "  SUCCESS: %d features, %d event features, %d failure labels, entity labels %v\n",
 			len(cfg.Features), len(cfg.EventFeatures), len(cfg.Labels), cfg.EntityLabels)
-		for _, w := range remediationWarnings(cfg) {
+		warnings := remediationWarnings(cfg)
+		if err := checkModelFile(cfg); err != nil {
+			warnings = append(warnings, fmt.Sprintf("%v (omen run reads model.file only when its store's registry has no active model: "+
+				"it starts when the registry has one, and fails on this file otherwise)", err))
+		}
+		for _, w := range warnings {
 			fmt.Fprintf(stdout, "  WARNING: %s\n", w)
 		}
 	}
@@ -95,8 +102,8 @@ func checkRemediations(cfg *config.Config) error {
 }
 
 // checkModelFile reads model.file as omen run does when the registry has
-// no active model: a file that does not read, does not decode or does
-// not fit the configured features is refused. A relative path is
+// no active model: it returns an error for a file that does not read,
+// does not decode or does not fit the configured features. A relative path is
 // resolved against the working directory, as run resolves it.
 func checkModelFile(cfg *config.Config) error {
 	name := cfg.Model.File

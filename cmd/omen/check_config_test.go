@@ -125,9 +125,11 @@ func writeCheckModel(t *testing.T, path string, names []string) {
 }
 
 // TestCheckModelFile: omen check config reads model.file as omen run does
-// (relative to the working directory) and fails, as run fails, when it is
-// missing, is not a model, or does not fit the configured features; it
-// used to report SUCCESS for all of them.
+// (relative to the working directory) and warns when it is missing, is
+// not a model, or does not fit the configured features: run fails on such
+// a file only when the registry has no active model (it used to report
+// SUCCESS silently; then FAILED, exit 1, refusing the README's config
+// that run starts with when the registry has a model).
 func TestCheckModelFile(t *testing.T) {
 	good := goodYML(t)
 	t.Chdir(t.TempDir())
@@ -150,12 +152,15 @@ func TestCheckModelFile(t *testing.T) {
 		want                     []string
 	}{
 		{"fits", "c.yml", "fits.omen", 0, []string{"SUCCESS"}},
+		{"missing: when run fails", "c.yml", "nosuch.omen", 0, []string{"only when its store's registry has no active model"}},
+		// What run always refuses still fails, the model warning too.
+		{"missing and a bad cause", "c.yml", "nosuch.omen\nalerting:\n  remediations: [{cause: '[', action: a}]", 1, []string{"FAILED", "syntax error in pattern"}},
 		{"absolute", "c.yml", abs, 0, []string{"SUCCESS"}},
-		{"missing", "c.yml", "nosuch.omen", 1, []string{"FAILED", `model.file: read model "nosuch.omen"`, "relative to the working directory", "no such file"}},
-		{"corrupt", "c.yml", "corrupt.omen", 1, []string{"FAILED", `model.file: load model "corrupt.omen"`, "not a model file"}},
-		{"other features", "c.yml", "other.omen", 1, []string{"FAILED", `model "v1" does not fit the configured features`, `missing ["cpu"]`, `unexpected ["failed_mount"]`}},
+		{"missing", "c.yml", "nosuch.omen", 0, []string{"SUCCESS", "WARNING: model.file", `model.file: read model "nosuch.omen"`, "relative to the working directory", "no such file"}},
+		{"corrupt", "c.yml", "corrupt.omen", 0, []string{"SUCCESS", "WARNING: model.file", `model.file: load model "corrupt.omen"`, "not a model file"}},
+		{"other features", "c.yml", "other.omen", 0, []string{"SUCCESS", "WARNING: model.file", `model "v1" does not fit the configured features`, `missing ["cpu"]`, `unexpected ["failed_mount"]`}},
 		// Resolved against the working directory, not the file's directory.
-		{"next to the config", "sub/c.yml", "only-in-sub.omen", 1, []string{"FAILED", `read model "only-in-sub.omen"`}},
+		{"next to the config", "sub/c.yml", "only-in-sub.omen", 0, []string{"WARNING", `read model "only-in-sub.omen"`}},
 		{"from the working directory", "sub/c.yml", "sub/only-in-sub.omen", 0, []string{"SUCCESS"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

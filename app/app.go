@@ -295,7 +295,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.eval = newEvaluator(evaluatorOptions{
 		Extractor: a.extractor, Store: st, Ingest: a.ingest, Scorer: a.scorer, Alerts: a.alerts,
-		Step: time.Duration(cfg.Step), WallClock: a.opts.WallClock,
+		Step: time.Duration(cfg.Step), Lookback: time.Duration(cfg.Resolved().Lookback), WallClock: a.opts.WallClock,
 		Registerer: a.reg, Logger: log.With("component", "evaluator"),
 	})
 

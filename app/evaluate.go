@@ -17,12 +17,15 @@ import (
 )
 
 type evaluatorOptions struct {
-	Extractor  *features.Extractor
-	Store      *store.Store
-	Ingest     *ingester
-	Scorer     *scorer
-	Alerts     *alerter
-	Step       time.Duration
+	Extractor *features.Extractor
+	Store     *store.Store
+	Ingest    *ingester
+	Scorer    *scorer
+	Alerts    *alerter
+	Step      time.Duration
+	// Lookback is the in-memory window the features read (0: not
+	// bounded): the evaluator catches up at most lookback/Step steps.
+	Lookback   time.Duration
 	WallClock  bool
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -89,7 +92,7 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 		}),
 		skipped: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_skipped_steps_total",
-			Help: fmt.Sprintf("Steps not evaluated because the data jumped more than %d steps ahead (the newest %[1]d are evaluated).", maxCatchUp),
+			Help: fmt.Sprintf("Steps not evaluated because the data jumped ahead more steps than the in-memory window holds (lookback/step, at most %d): the newest of them are evaluated.", maxCatchUp),
 		}),
 		failures: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_step_failures_total", Help: "Steps whose evaluation, storage or scoring failed.",
@@ -135,8 +138,8 @@ func (e *evaluator) tick(ctx context.Context) {
 	if e.next == 0 {
 		e.next = target
 	}
-	if target-e.next > maxCatchUp*step {
-		next := target - (maxCatchUp-1)*step
+	if catchUp := e.catchUp(); target-e.next > catchUp*step {
+		next := target - (catchUp-1)*step
 		n := (next - e.next) / step
 		e.skipped.Add(float64(n))
 		e.Logger.Warn("data jumped ahead: steps skipped, without vectors or predictions (their samples are mostly out of the in-memory window)",
@@ -210,6 +213,17 @@ func (e *evaluator) changeLayout(fn func() error) error {
 	}
 	defer e.layoutMu.Unlock()
 	return fn()
+}
+
+// catchUp is how many steps one tick evaluates at most: maxCatchUp, and
+// no more than the in-memory window holds (Lookback/Step): an older step
+// would be evaluated on samples the window no longer has.
+func (e *evaluator) catchUp() int64 {
+	n := int64(maxCatchUp)
+	if e.Lookback > 0 && e.Step > 0 {
+		n = min(n, max(1, int64(e.Lookback/e.Step)))
+	}
+	return n
 }
 
 // idle runs a step without vectors (see expire): the scorer drops the

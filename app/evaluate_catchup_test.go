@@ -17,46 +17,61 @@ import (
 
 // TestCatchUpSkipsCounted: when the watermark jumps more than maxCatchUp
 // steps (a NATS backlog drained after an outage), the evaluator evaluates
-// the newest maxCatchUp steps and counts the older ones it skips in
+// the newest maxCatchUp steps (no more than the in-memory window holds,
+// lookback/step) and counts the older ones it skips in
 // omen_evaluator_skipped_steps_total, with a warning. Before, nothing in
 // any metric or log said so (reviewer's finding).
 func TestCatchUpSkipsCounted(t *testing.T) {
-	cfg := config.Default()
-	reg := prometheus.NewRegistry()
-	st, err := store.Open(store.Options{InMemory: true, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name     string
+		lookback func(step time.Duration) time.Duration
+		want     float64 // steps evaluated
+	}{
+		{name: "no window bound", lookback: func(time.Duration) time.Duration { return 0 }, want: maxCatchUp},
+		// Steps older than the in-memory window would be evaluated on
+		// samples it no longer holds (reviewer's finding: empty steps).
+		{name: "window of 10 steps", lookback: func(step time.Duration) time.Duration { return 10 * step }, want: 10},
 	}
-	t.Cleanup(func() { _ = st.Close() })
-	head, err := features.NewHead(features.HeadOptions{Lookback: time.Duration(cfg.Lookback), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex, err := features.NewExtractor(features.ExtractorOptions{Config: cfg.Config, Head: head, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := newIngester(st, head, ex, reg, slog.New(slog.DiscardHandler))
-	sc, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	step := time.Duration(cfg.Step)
-	logs := &syncWriter{}
-	e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: sc, Step: step, Registerer: reg,
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	base := int64(1_700_000_000_000) / step.Milliseconds() * step.Milliseconds()
-	in.watermark.Store(base + 2*step.Milliseconds())
-	e.tick(context.Background())
-	before := testutil.ToFloat64(e.steps)
-	// The backlog of 200 steps arrives at once.
-	in.watermark.Store(base + 202*step.Milliseconds())
-	e.tick(context.Background())
-	got, skipped := testutil.ToFloat64(e.steps)-before, testutil.ToFloat64(e.skipped)
-	if got != maxCatchUp || skipped != 200-maxCatchUp {
-		t.Errorf("of 200 steps: %v evaluated, %v counted skipped; want %d and %d", got, skipped, maxCatchUp, 200-maxCatchUp)
-	}
-	if !strings.Contains(logs.String(), "steps skipped") {
-		t.Errorf("no warning logged: %q", logs.String())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.Default()
+			reg := prometheus.NewRegistry()
+			st, err := store.Open(store.Options{InMemory: true, Registerer: reg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			head, err := features.NewHead(features.HeadOptions{Lookback: time.Duration(cfg.Lookback), Registerer: reg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ex, err := features.NewExtractor(features.ExtractorOptions{Config: cfg.Config, Head: head, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := newIngester(st, head, ex, reg, slog.New(slog.DiscardHandler))
+			sc, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			step := time.Duration(cfg.Step)
+			logs := &syncWriter{}
+			e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: sc, Step: step, Lookback: tt.lookback(step), Registerer: reg,
+				Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			base := int64(1_700_000_000_000) / step.Milliseconds() * step.Milliseconds()
+			in.watermark.Store(base + 2*step.Milliseconds())
+			e.tick(context.Background())
+			before := testutil.ToFloat64(e.steps)
+			// The backlog of 200 steps arrives at once.
+			in.watermark.Store(base + 202*step.Milliseconds())
+			e.tick(context.Background())
+			got, skipped := testutil.ToFloat64(e.steps)-before, testutil.ToFloat64(e.skipped)
+			if got != tt.want || skipped != 200-tt.want {
+				t.Errorf("of 200 steps: %v evaluated, %v counted skipped; want %v and %v", got, skipped, tt.want, 200-tt.want)
+			}
+			if !strings.Contains(logs.String(), "steps skipped") {
+				t.Errorf("no warning logged: %q", logs.String())
+			}
+		})
 	}
 }

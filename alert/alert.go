@@ -417,6 +417,7 @@ func New(opts Options) (*Manager, error) {
 			m.logger.Warn("dropping undecodable alert state", "fingerprint", st.Fingerprint, "err", err)
 			continue
 		}
+		s.Runbook = r.relative(s.Runbook)
 		m.states[s.Key] = s
 	}
 	if len(m.states) > 0 {
@@ -1018,7 +1019,8 @@ func (m *Manager) reloaded(r Reload) (Options, *remedies, error) {
 // thresholds (For, ResolveRatio) and the resend delay apply from the next
 // step; the external URL, and the remediation tables, apply to the alerts
 // rendered and fired from now on (a firing alert keeps its action and
-// runbook); Alertmanagers added get a delivery loop and the current
+// runbook, but a relative runbook such as a built-in one is rendered with
+// the new runbook base URL, as all of omen's own links); Alertmanagers added get a delivery loop and the current
 // firing and resolved alerts at once; those removed have their delivery
 // loop stopped and their pending outbox items dropped. An invalid r
 // changes nothing.

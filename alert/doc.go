@@ -77,7 +77,14 @@
 // the alert fires and does not change while it fires, so it cannot flap.
 // Everything that changes between sends (probability, causes, links) is an
 // annotation: summary, description, probability, horizon, top_causes,
-// recommended_action, runbook_url and explanation_url. generatorURL is
+// recommended_action, runbook_url and explanation_url. A resolved alert's
+// summary and description start with "Resolved:", the description saying
+// why (the probability fell below ResolveRatio × threshold, or the entity
+// had no prediction for more than MissingSteps steps). omen's own links
+// (generatorURL, explanation_url unless the Explainer gave one, and a
+// relative runbook such as the built-in ones) are rendered with the
+// ExternalURL of the time they are sent: after a reload changing it, the
+// next send of every alert carries the new one. generatorURL is
 // <ExternalURL>/ui/alerts/<fingerprint>, where the fingerprint is the
 // Prometheus fingerprint (model.LabelSet.Fingerprint) of the alert's labels;
 // Alert.PredictionID is the prediction the alert fired on (the one

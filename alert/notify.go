@@ -66,17 +66,35 @@ func (m *Manager) postable(s *entityState, t time.Time) postableAlert {
 	if p.Horizon > 0 {
 		summary += " within " + horizon
 	}
-	desc := fmt.Sprintf("omen predicts a module-load failure of %s with probability %s (threshold %s",
-		s.Entity, percent(p.Prob), percent(p.Threshold))
+	model := ""
 	if p.ModelVersion != "" {
-		desc += ", model " + p.ModelVersion
+		model = ", model " + p.ModelVersion
 	}
-	desc += fmt.Sprintf(", anomaly score %.2f).", finite(p.Anomaly))
-	if top != "" {
-		desc += " Top causes: " + top + "."
-	}
-	if s.Action != "" {
-		desc += " " + s.Action
+	var desc string
+	switch {
+	case s.State != store.AlertResolved:
+		desc = fmt.Sprintf("omen predicts a module-load failure of %s with probability %s (threshold %s%s, anomaly score %.2f).",
+			s.Entity, percent(p.Prob), percent(p.Threshold), model, finite(p.Anomaly))
+		if top != "" {
+			desc += " Top causes: " + top + "."
+		}
+		if s.Action != "" {
+			desc += " " + s.Action
+		}
+	case s.Missing > m.hyst.MissingSteps:
+		// Resolved because the entity had no prediction for longer than
+		// MissingSteps (gone, or no longer scored): Last is the last
+		// prediction it had, not a current one.
+		desc = fmt.Sprintf("Resolved: omen no longer predicts a module-load failure of %s: it has had no prediction "+
+			"for more than %d steps (the entity is gone or no longer scored); its last probability was %s (threshold %s%s).",
+			s.Entity, m.hyst.MissingSteps, percent(p.Prob), percent(p.Threshold), model)
+	default:
+		desc = fmt.Sprintf("Resolved: omen no longer predicts a module-load failure of %s (probability now %s, "+
+			"threshold %s, resolved below %s%s, anomaly score %.2f).",
+			s.Entity, percent(p.Prob), percent(p.Threshold), percent(m.hyst.ResolveRatio*p.Threshold), model, finite(p.Anomaly))
+		if top != "" {
+			desc += " Top causes when it fired: " + top + "."
+		}
 	}
 	if s.State == store.AlertResolved {
 		summary = "Resolved: " + summary
@@ -88,7 +106,7 @@ func (m *Manager) postable(s *entityState, t time.Time) postableAlert {
 		"horizon":            horizon,
 		"top_causes":         top,
 		"recommended_action": s.Action,
-		"runbook_url":        s.Runbook,
+		"runbook_url":        m.remedy.url(s.Runbook),
 		"explanation_url":    explURL,
 	}
 	for k, v := range a.Annotations {

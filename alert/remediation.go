@@ -101,20 +101,37 @@ func (r *Remediation) matches(c Cause) bool {
 	return ok
 }
 
-// pick returns the action and runbook URL for causes (ranked, top first):
-// the first rule matching the top cause wins; when no rule matches it, the
-// next cause is tried, and so on; the fallback is a generic action.
+// pick returns the action and runbook for causes (ranked, top first): the
+// first rule matching the top cause wins; when no rule matches it, the
+// next cause is tried, and so on; the fallback is a generic action. The
+// runbook is the rule's RunbookURL as configured: a relative one (the
+// built-in runbooks, which omen serves under its external URL) is made
+// absolute by url when an alert is rendered, with the base URL of the
+// time, so that a reload changing the external URL changes the runbook
+// links of the alerts already firing too.
 func (r *remedies) pick(causes []Cause) (action, runbook string) {
 	for _, c := range causes {
 		for i := range r.rules {
 			if r.rules[i].matches(c) {
-				return r.rules[i].Action, r.url(r.rules[i].RunbookURL)
+				return r.rules[i].Action, r.rules[i].RunbookURL
 			}
 		}
 	}
-	return fallbackAction, r.url(fallbackRunbook)
+	return fallbackAction, fallbackRunbook
 }
 
+// relative is the runbook u of an alert state persisted when runbooks
+// were kept absolute: when u is under the current base URL, it becomes
+// relative again (and follows later changes of the base URL).
+func (r *remedies) relative(u string) string {
+	if rel, ok := strings.CutPrefix(u, r.base); ok && rel != "" && !strings.Contains(rel, "://") {
+		return rel
+	}
+	return u
+}
+
+// url renders the runbook u of an alert: relative to the current base URL
+// unless absolute (a configured runbook elsewhere, kept as it is).
 func (r *remedies) url(u string) string {
 	if u == "" || strings.Contains(u, "://") {
 		return u

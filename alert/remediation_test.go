@@ -37,7 +37,8 @@ func TestRemediationPick(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			action, url := r.pick(tc.causes)
+			action, rb := r.pick(tc.causes)
+			url := r.url(rb)
 			if !strings.Contains(action, tc.wantAction) || url != tc.wantURL {
 				t.Errorf("pick = %q, %q; want action containing %q, runbook %q", action, url, tc.wantAction, tc.wantURL)
 			}

@@ -31,7 +31,10 @@ type entityState struct {
 	AlertFP     string
 	Explanation *Explanation
 	Action      string
-	Runbook     string
+	// Runbook is the runbook URL as the remediation table gives it:
+	// relative to the runbook base URL (rendered at send time) or
+	// absolute.
+	Runbook string
 	// FiredID is the ID of the prediction the alert fired on (the one
 	// explained): the alert's links resolve through it. Empty in states
 	// persisted before it was kept; Last.ID stands in then.

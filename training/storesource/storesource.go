@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/omen-sre/omen/store"
@@ -19,6 +22,15 @@ type Reader interface {
 	Vectors(entity string, from, to int64, fn func(store.Vector) error) error
 }
 
+// SchemaLister is implemented by a Reader that also lists every recorded
+// schema version, oldest first (*store.Store does). With it, Load reads
+// the vectors of older schema versions too, mapped by feature name;
+// without it, only vectors of the current schema are read, and the others
+// are skipped and counted.
+type SchemaLister interface {
+	Schemas() ([]store.Schema, error)
+}
+
 // Source loads per-entity series from a store.
 type Source struct {
 	Store Reader
@@ -29,19 +41,166 @@ type Source struct {
 	// Step is the grid step in ms (required). A vector is placed on the
 	// grid point nearest to its time; missing steps are NaN, unlabelled.
 	Step int64
+	// Progress, when not nil, receives a line saying how many vectors
+	// came from older schema versions (mapped by name) or were skipped,
+	// when any did or were.
+	Progress io.Writer
 }
 
-// ErrNoData is wrapped by Load's error when the store holds no feature
-// vectors of the current schema in the range (or none at all).
+// ErrNoData is wrapped by Load's error when the store holds no usable
+// feature vectors in the range (or none at all). The error is then a
+// *NoDataError.
 var ErrNoData = errors.New("no feature data")
+
+// NoDataError is Load's error when no series results. It wraps ErrNoData.
+type NoDataError struct {
+	// From and To are the range read (ms).
+	From, To int64
+	// Skipped counts the vectors in the range that could not be used, by
+	// schema version; Why says why, by version. Both are empty when the
+	// range holds no vector at all.
+	Skipped map[uint32]int
+	Why     map[uint32]string
+	// Current is the current schema version (0 when there is none).
+	Current uint32
+}
+
+func (e *NoDataError) Error() string {
+	msg := fmt.Sprintf("store source: %v between %s and %s", ErrNoData,
+		time.UnixMilli(e.From).UTC().Format(time.RFC3339), time.UnixMilli(e.To).UTC().Format(time.RFC3339))
+	if d := e.SkippedDetail(); d != "" {
+		msg += ": " + d
+	}
+	return msg
+}
+
+// Unwrap returns ErrNoData.
+func (e *NoDataError) Unwrap() error { return ErrNoData }
+
+// SkippedDetail describes the skipped vectors ("" when none were), e.g.
+// "120 vectors of schema version 1 skipped (no feature in common with the
+// current schema version 3)".
+func (e *NoDataError) SkippedDetail() string {
+	return skippedDetail(e.Skipped, e.Why, e.Current)
+}
+
+func skippedDetail(skipped map[uint32]int, why map[uint32]string, current uint32) string {
+	if len(skipped) == 0 {
+		return ""
+	}
+	n := 0
+	vers := make([]uint32, 0, len(skipped))
+	for v, k := range skipped {
+		n += k
+		vers = append(vers, v)
+	}
+	slices.Sort(vers)
+	parts := make([]string, len(vers))
+	for i, v := range vers {
+		parts[i] = fmt.Sprintf("version %d: %d, %s", v, skipped[v], why[v])
+	}
+	return fmt.Sprintf("%d %s of other schema versions than the current (%d) skipped (%s)",
+		n, plural(n, "vector"), current, strings.Join(parts, "; "))
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
+}
+
+// layout maps the values and labels of vectors of one schema version to
+// the current schema's, by name.
+type layout struct {
+	cols   []int  // column in the current features of each value (-1: none)
+	lcols  []int  // index in the current labels of each label (-1: none)
+	why    string // why the version's vectors are skipped ("": usable)
+	note   string // what an older version lacks, for the progress line
+	shared int    // features in common with the current schema
+}
+
+// layouts returns the layout of every known schema version against cur.
+// Without a SchemaLister only cur's version is known.
+func (s *Source) layouts(cur store.Schema) (map[uint32]*layout, error) {
+	all := []store.Schema{cur}
+	if l, ok := s.Store.(SchemaLister); ok {
+		listed, err := l.Schemas()
+		if err != nil {
+			return nil, fmt.Errorf("store source: list schemas: %w", err)
+		}
+		all = append(listed, cur) // cur last: it wins over a listed copy
+	}
+	fpos := make(map[string]int, len(cur.Features))
+	for j, n := range cur.Features {
+		fpos[n] = j
+	}
+	lpos := make(map[string]int, len(cur.Labels))
+	for j, n := range cur.Labels {
+		lpos[n] = j
+	}
+	out := make(map[uint32]*layout, len(all))
+	for _, sc := range all {
+		l := &layout{cols: make([]int, len(sc.Features)), lcols: make([]int, len(sc.Labels))}
+		hasF := make(map[string]bool, len(sc.Features))
+		hasL := make(map[string]bool, len(sc.Labels))
+		for i, n := range sc.Features {
+			j, ok := fpos[n]
+			if !ok {
+				j = -1
+			} else {
+				l.shared++
+			}
+			l.cols[i] = j
+			hasF[n] = true
+		}
+		for i, n := range sc.Labels {
+			j, ok := lpos[n]
+			if !ok {
+				j = -1
+			}
+			l.lcols[i] = j
+			hasL[n] = true
+		}
+		if l.shared == 0 && len(cur.Features) > 0 {
+			l.why = fmt.Sprintf("no feature in common with the current schema version %d", cur.Version)
+		}
+		var missF, missL []string
+		for _, n := range cur.Features {
+			if !hasF[n] {
+				missF = append(missF, n)
+			}
+		}
+		for _, n := range cur.Labels {
+			if !hasL[n] {
+				missL = append(missL, n)
+			}
+		}
+		var notes []string
+		if len(missF) > 0 {
+			notes = append(notes, "without features "+strings.Join(missF, ", ")+" (missing)")
+		}
+		if len(missL) > 0 {
+			notes = append(notes, "without labels "+strings.Join(missL, ", ")+" (not failing)")
+		}
+		l.note = strings.Join(notes, ", ")
+		out[sc.Version] = l
+	}
+	return out, nil
+}
 
 // endedAfter is how many steps of silence before Source.To mean that an
 // entity has ended.
 const endedAfter = 4
 
-// Load returns one series per entity that has at least one vector of the
-// current schema, sorted by entity. Vectors of other schema versions are
-// skipped (their feature layout differs).
+// Load returns one series per entity that has at least one usable vector,
+// sorted by entity, in the current schema's layout. Vectors of older
+// schema versions (when the Reader is a SchemaLister) are mapped into it
+// by name, as the daemon's scorer reads them: a feature their schema lacks
+// is missing (NaN), a label it lacks is not failing, and a feature or
+// label the current schema lacks is dropped. Vectors of a version unknown
+// to the reader, of a version with no feature in common with the current
+// one, or whose length differs from their schema's are skipped.
 func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 	if s.Store == nil || s.Step <= 0 || s.To < s.From {
 		return nil, errors.New("store source: want a store, a positive step and From ≤ To")
@@ -49,10 +208,14 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 	schema, err := s.Store.Schema()
 	if errors.Is(err, store.ErrNotFound) {
 		// No schema: the store has never held a vector.
-		return nil, s.noData()
+		return nil, &NoDataError{From: s.From, To: s.To}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store source: read schema: %w", err)
+	}
+	layouts, err := s.layouts(schema)
+	if err != nil {
+		return nil, err
 	}
 	ents := s.Entities
 	if len(ents) == 0 {
@@ -66,6 +229,9 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 		sort.Strings(ents)
 	}
 	nf := len(schema.Features)
+	skipped, why := map[uint32]int{}, map[uint32]string{}
+	mapped := map[uint32]int{}
+	total := 0
 	var out []*dataset.Series
 	for _, ent := range ents {
 		if err := ctx.Err(); err != nil {
@@ -73,9 +239,23 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 		}
 		var vs []store.Vector
 		err := s.Store.Vectors(ent, s.From, s.To, func(v store.Vector) error {
-			if v.Schema == schema.Version && len(v.Values) == nf {
+			l := layouts[v.Schema]
+			switch {
+			case l == nil:
+				why[v.Schema] = "the schema version is unknown to the reader"
+			case l.why != "":
+				why[v.Schema] = l.why
+			case len(v.Values) != len(l.cols):
+				why[v.Schema] = fmt.Sprintf("%d values where the schema has %d features", len(v.Values), len(l.cols))
+			default:
+				if v.Schema != schema.Version {
+					mapped[v.Schema]++
+				}
+				total++
 				vs = append(vs, v)
+				return nil
 			}
+			skipped[v.Schema]++
 			return nil
 		})
 		if err != nil {
@@ -100,22 +280,57 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 			if i < 0 || i >= steps {
 				continue
 			}
-			copy(ser.Values[i*nf:(i+1)*nf], v.Values)
-			for _, f := range v.Failure {
-				if f {
+			l := layouts[v.Schema]
+			row := ser.Values[i*nf : (i+1)*nf]
+			for j := range row {
+				row[j] = math.NaN()
+			}
+			for k, j := range l.cols {
+				if j >= 0 {
+					row[j] = v.Values[k]
+				}
+			}
+			for k, f := range v.Failure {
+				if f && k < len(l.lcols) && l.lcols[k] >= 0 {
 					ser.Labels[i] = true
 				}
 			}
 		}
 		out = append(out, ser)
 	}
+	s.report(mapped, total, skipped, why, layouts, schema.Version)
 	if len(out) == 0 {
-		return nil, s.noData()
+		return nil, &NoDataError{From: s.From, To: s.To, Skipped: skipped, Why: why, Current: schema.Version}
 	}
 	return out, nil
 }
 
-func (s *Source) noData() error {
-	return fmt.Errorf("store source: %w between %s and %s", ErrNoData,
-		time.UnixMilli(s.From).UTC().Format(time.RFC3339), time.UnixMilli(s.To).UTC().Format(time.RFC3339))
+// report writes the progress line about older schema versions.
+func (s *Source) report(mapped map[uint32]int, total int, skipped map[uint32]int, why map[uint32]string, layouts map[uint32]*layout, current uint32) {
+	if s.Progress == nil || (len(mapped) == 0 && len(skipped) == 0) {
+		return
+	}
+	var parts []string
+	if len(mapped) > 0 {
+		n := 0
+		vers := make([]uint32, 0, len(mapped))
+		for v, k := range mapped {
+			n += k
+			vers = append(vers, v)
+		}
+		slices.Sort(vers)
+		each := make([]string, len(vers))
+		for i, v := range vers {
+			each[i] = fmt.Sprintf("version %d: %d", v, mapped[v])
+			if note := layouts[v].note; note != "" {
+				each[i] += ", " + note
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%d of %d %s from older schema versions, mapped by name into the current one (%d) (%s)",
+			n, total, plural(total, "vector"), current, strings.Join(each, "; ")))
+	}
+	if d := skippedDetail(skipped, why, current); d != "" {
+		parts = append(parts, d)
+	}
+	fmt.Fprintf(s.Progress, "store source: %s\n", strings.Join(parts, "; "))
 }

@@ -80,3 +80,188 @@ func TestLoadFromStore(t *testing.T) {
 		t.Fatal("zero step accepted")
 	}
 }
+
+// schemaStep is a run of vectors put under one schema.
+type schemaStep struct {
+	features, labels []string
+	// rows are the vectors of entity ns/x, one a step, in order.
+	rows []row
+}
+
+type row struct {
+	values  []float64
+	failure []bool
+}
+
+// historyWith puts each step's schema and then its vectors, one grid step
+// after the other, and returns the store and the first vector's time.
+func historyWith(t *testing.T, steps []schemaStep) (*store.Store, int64) {
+	t.Helper()
+	now := time.UnixMilli(100_000_000)
+	st, err := store.Open(store.Options{Path: t.TempDir(), NoSync: true, Retention: 1000 * time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	base := now.UnixMilli() - 100*testStep
+	i := 0
+	for _, s := range steps {
+		if err := st.PutSchema(s.features, s.labels); err != nil {
+			t.Fatal(err)
+		}
+		var vs []store.Vector
+		for _, r := range s.rows {
+			vs = append(vs, store.Vector{Entity: "ns/x", T: base + int64(i)*testStep, Values: r.values, Failure: r.failure})
+			i++
+		}
+		if err := st.PutVectors(vs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.PutEntity("ns/x", nil, base); err != nil {
+		t.Fatal(err)
+	}
+	return st, base
+}
+
+const testStep = 60_000
+
+// currentOnly is a Reader without SchemaLister (as a reader of a daemon
+// that cannot list its schemas).
+type currentOnly struct{ r Reader }
+
+func (c currentOnly) Schema() (store.Schema, error)         { return c.r.Schema() }
+func (c currentOnly) Entities() ([]store.EntityInfo, error) { return c.r.Entities() }
+func (c currentOnly) Vectors(e string, from, to int64, fn func(store.Vector) error) error {
+	return c.r.Vectors(e, from, to, fn)
+}
+
+// TestLoadOlderSchemas: vectors of every schema version are read, mapped
+// by feature and label name into the current schema's layout (a schema
+// change, even one reverted, left all earlier history untrainable).
+func TestLoadOlderSchemas(t *testing.T) {
+	nan := math.NaN()
+	cases := []struct {
+		name     string
+		steps    []schemaStep
+		onlyCur  bool // read through a Reader without SchemaLister
+		start    int  // the series' first step, in steps after the first vector
+		features []string
+		values   []float64 // want, time-major (NaN: missing)
+		labels   []bool
+		progress []string // substrings of the progress line ("" none)
+		noData   []string // substrings of the NoDataError, when one is wanted
+	}{
+		{
+			name: "features reordered, replaced and added",
+			steps: []schemaStep{
+				{features: []string{"a", "b", "c"}, labels: []string{"crash", "oom"}, rows: []row{
+					{[]float64{1, 2, 3}, []bool{false, false}},
+					{[]float64{4, 5, 6}, []bool{true, false}}, // crash: no longer a label
+					{[]float64{7, 8, 9}, []bool{false, true}},
+				}},
+				{features: []string{"c", "a", "d"}, labels: []string{"oom", "evicted"}, rows: []row{
+					{[]float64{10, 11, 12}, []bool{false, false}},
+					{[]float64{13, 14, 15}, []bool{false, true}},
+				}},
+			},
+			features: []string{"c", "a", "d"},
+			values:   []float64{3, 1, nan, 6, 4, nan, 9, 7, nan, 10, 11, 12, 13, 14, 15},
+			labels:   []bool{false, false, true, false, true},
+			progress: []string{"store source: 3 of 5 vectors from older schema versions, mapped by name into the current one (2) (version 1: 3, without features d (missing), without labels evicted (not failing))"},
+		},
+		{
+			name: "schema changed and changed back",
+			steps: []schemaStep{
+				{features: []string{"a", "b"}, labels: []string{"crash"}, rows: []row{
+					{[]float64{1, 2}, []bool{false}},
+					{[]float64{3, 4}, []bool{true}},
+				}},
+				{features: []string{"a", "b", "z"}, labels: []string{"crash"}, rows: []row{
+					{[]float64{5, 6, 7}, []bool{false}},
+				}},
+				{features: []string{"a", "b"}, labels: []string{"crash"}, rows: []row{
+					{[]float64{8, 9}, []bool{true}},
+				}},
+			},
+			features: []string{"a", "b"},
+			values:   []float64{1, 2, 3, 4, 5, 6, 8, 9},
+			labels:   []bool{false, true, false, true},
+			progress: []string{"3 of 4 vectors from older schema versions, mapped by name into the current one (3) (version 1: 2; version 2: 1)"},
+		},
+		{
+			name: "reader without schema list skips older versions",
+			steps: []schemaStep{
+				{features: []string{"a"}, labels: []string{"crash"}, rows: []row{{[]float64{1}, []bool{false}}}},
+				{features: []string{"b", "a"}, labels: []string{"crash"}, rows: []row{{[]float64{2, 3}, []bool{true}}}},
+			},
+			onlyCur:  true,
+			start:    1,
+			features: []string{"b", "a"},
+			values:   []float64{2, 3},
+			labels:   []bool{true},
+			progress: []string{"store source: 1 vector of other schema versions than the current (2) skipped (version 1: 1, the schema version is unknown to the reader)"},
+		},
+		{
+			name: "no feature in common",
+			steps: []schemaStep{
+				{features: []string{"x"}, labels: []string{"crash"}, rows: []row{{[]float64{1}, []bool{false}}, {[]float64{2}, []bool{false}}}},
+				{features: []string{"y"}, labels: []string{"crash"}},
+			},
+			noData: []string{"no feature data between", ": 2 vectors of other schema versions than the current (2) skipped (version 1: 2, no feature in common with the current schema version 2)"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, base := historyWith(t, c.steps)
+			var r Reader = st
+			if c.onlyCur {
+				r = currentOnly{st}
+			}
+			var progress strings.Builder
+			src := &Source{Store: r, From: base - testStep, To: base + 10*testStep, Step: testStep, Progress: &progress}
+			got, err := src.Load(context.Background())
+			if c.noData != nil {
+				var nd *NoDataError
+				if !errors.Is(err, ErrNoData) || !errors.As(err, &nd) {
+					t.Fatalf("err %v, want a NoDataError", err)
+				}
+				for _, s := range c.noData {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q lacks %q", err, s)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d series, want 1", len(got))
+			}
+			s := got[0]
+			if start := base + int64(c.start)*testStep; !reflect.DeepEqual(s.Features, c.features) || s.Start != start {
+				t.Errorf("features %v start %d, want %v %d", s.Features, s.Start, c.features, start)
+			}
+			if len(s.Values) != len(c.values) {
+				t.Fatalf("values %v, want %v", s.Values, c.values)
+			}
+			for i, v := range c.values {
+				if g := s.Values[i]; g != v && !(math.IsNaN(g) && math.IsNaN(v)) {
+					t.Fatalf("values %v, want %v", s.Values, c.values)
+				}
+			}
+			if !reflect.DeepEqual(s.Labels, c.labels) {
+				t.Errorf("labels %v, want %v", s.Labels, c.labels)
+			}
+			for _, p := range c.progress {
+				if !strings.Contains(progress.String(), p) {
+					t.Errorf("progress %q lacks %q", progress.String(), p)
+				}
+			}
+			if c.progress == nil && progress.Len() > 0 {
+				t.Errorf("progress %q, want none", progress.String())
+			}
+		})
+	}
+}

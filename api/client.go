@@ -172,7 +172,13 @@ func WriteTable(w io.Writer, x Explanation, top int) error {
 			if top > 0 && i >= top {
 				break
 			}
-			link := EntityUIPath(e.Entity)
+			link := "-" // no live entity
+			if ent := CauseEntity(e); ent != "" {
+				link = EntityUIPath(ent)
+				if ent != e.Entity {
+					link += " (" + ent + ")"
+				}
+			}
 			fmt.Fprintf(&b, "%3d  %-*s  score %.3f  evidence %.3f  %s\n", i+1, nameW, truncate(e.Entity, nameW), e.Score, e.Evidence, link)
 		}
 	}

@@ -52,9 +52,22 @@ func Decorate(x *Explanation, fingerprint string) {
 		x.Causes.Metrics[i].Link = EntityUIPath(x.Entity) + "#metric-" + url.PathEscape(x.Causes.Metrics[i].Name)
 	}
 	for i := range x.Causes.Entities {
-		e := x.Causes.Entities[i].Entity
-		x.Causes.Entities[i].Links = &Links{
-			Explain: ExplainPath(e), Dependencies: DependenciesPath(e), UI: EntityUIPath(e),
+		x.Causes.Entities[i].Links = nil
+		if e := CauseEntity(x.Causes.Entities[i]); e != "" {
+			x.Causes.Entities[i].Links = &Links{
+				Explain: ExplainPath(e), Dependencies: DependenciesPath(e), UI: EntityUIPath(e),
+			}
 		}
 	}
+}
+
+// CauseEntity is the entity a root cause's links point to, "" for none:
+// its WorstEntity (a service's links go to its pod of the highest
+// evidence, as a service has no page or explanation of its own), or, in
+// an explanation stored before WorstEntity existed, the cause itself.
+func CauseEntity(c EntityCause) string {
+	if c.WorstEntity != nil {
+		return *c.WorstEntity
+	}
+	return c.Entity
 }

@@ -206,9 +206,17 @@ type MetricCause struct {
 
 // EntityCause is a ranked root-cause entity (or service).
 type EntityCause struct {
+	// Entity names the cause: an entity or, with a dependency graph, a
+	// service.
 	Entity   string  `json:"entity"`
 	Score    float64 `json:"score"`
 	Evidence float64 `json:"evidence"`
+	// WorstEntity is the cause's live entity with the highest evidence
+	// (Entity itself when Entity is a live entity), which Links point to;
+	// "" when the cause has no live entity (then there are no Links). It
+	// is nil (absent) in explanations stored before it existed, whose
+	// Links point to Entity.
+	WorstEntity *string `json:"worst_entity,omitempty"`
 	// Links are set by the API.
 	Links *Links `json:"links,omitempty"`
 }

@@ -16,9 +16,9 @@ func TestCausesOf(t *testing.T) {
 			{Name: "events_oom_killed", Phi: 0.10},
 			{Name: "request_rate", Phi: 0},
 		}},
-		Causes: explain.RootCause{Entities: []explain.Cause{
+		Causes: rootCauseOf(explain.RootCause{Entities: []explain.Cause{
 			{Entity: "cart", Score: 0.6}, {Entity: "redis", Score: 0.3},
-		}},
+		}}, nil),
 	}
 	got := causesOf(x, "shop/cart-7d9f8c6b5-xk2p1", map[string]bool{"events_oom_killed": true})
 	want := []struct {

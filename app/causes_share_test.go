@@ -14,7 +14,7 @@ func TestCausesOfDropsSmallShares(t *testing.T) {
 		Attribution: explain.Attribution{Groups: []explain.GroupAttribution{
 			{Name: "mem", Phi: 0.99}, {Name: "cpu", Phi: 0.01}, {Name: "net", Phi: 1e-9},
 		}},
-		Causes: explain.RootCause{Entities: []explain.Cause{{Entity: "db", Score: 0.9}, {Entity: "cache", Score: 0.01}}},
+		Causes: rootCauseOf(explain.RootCause{Entities: []explain.Cause{{Entity: "db", Score: 0.9}, {Entity: "cache", Score: 0.01}}}, nil),
 	}
 	got := causesOf(x, "shop/a", nil)
 	if len(got) != 2 || got[0].Name != "mem" || got[1].Name != "db" {

@@ -32,7 +32,7 @@ type Explanation struct {
 	Attribution explain.Attribution `json:"attribution"`
 	// Causes are the top metric groups and the top root-cause entities
 	// (services when the dependency graph names services).
-	Causes explain.RootCause `json:"causes"`
+	Causes rootCause `json:"causes"`
 	// Features name the window's columns; Window holds W rows of raw
 	// values (null for missing), oldest first, ending at T; Step is the
 	// time between rows in ms.
@@ -44,6 +44,37 @@ type Explanation struct {
 	// unexplained; such a document is stored under the alert's
 	// fingerprint only).
 	Error string `json:"error,omitempty"`
+}
+
+// rootCause is [explain.RootCause] as an explanation stores it: each
+// root-cause entity comes with the live entity its links point to.
+type rootCause struct {
+	Metrics  []explain.GroupAttribution `json:"metrics"`
+	Entities []entityCause              `json:"entities"`
+}
+
+// entityCause is a ranked root cause: an entity or, with a dependency
+// graph, a service.
+type entityCause struct {
+	explain.Cause
+	// WorstEntity is the cause's live entity with the highest evidence:
+	// the cause itself when it is a live entity, else, for a service, the
+	// entity of the service with the highest evidence (the one the
+	// service's evidence is). It is "" when the cause has no live entity
+	// (a service of the graph whose pods omen does not score), and is
+	// always written, so that a reader tells "no live entity" ("") from a
+	// document stored before the field existed (absent).
+	WorstEntity string `json:"worst_entity"`
+}
+
+// rootCauseOf is rc with each entity's worst live entity looked up in
+// worst (see evidenceOf).
+func rootCauseOf(rc explain.RootCause, worst map[string]string) rootCause {
+	out := rootCause{Metrics: rc.Metrics, Entities: make([]entityCause, len(rc.Entities))}
+	for i, c := range rc.Entities {
+		out.Entities[i] = entityCause{Cause: c, WorstEntity: worst[c.Entity]}
+	}
+	return out
 }
 
 // explainer computes explanations for predictions of the active model.
@@ -116,11 +147,12 @@ func (e *explainer) explain(ctx context.Context, p prediction) (Explanation, err
 	e.mu.RLock()
 	g := e.graph
 	e.mu.RUnlock()
-	evidence := e.evidence(g != nil)
-	causes, err := explain.Causes(attr, g, evidence, 5, explain.RankOptions{})
+	evidence, worst := e.evidenceOf(g != nil)
+	rc, err := explain.Causes(attr, g, evidence, 5, explain.RankOptions{})
 	if err != nil {
 		return Explanation{}, fmt.Errorf("rank causes of %s: %w", p.ID, err)
 	}
+	causes := rootCauseOf(rc, worst)
 	x := Explanation{
 		PredictionID: p.ID, Entity: p.Entity, Labels: p.Labels, T: p.T, Prob: p.Prob,
 		Threshold: p.Threshold, Anomaly: p.Anomaly, ModelVersion: version,
@@ -196,9 +228,19 @@ func (e *explainer) background(m *model.Model, p prediction) [][]float32 {
 // score raised by its failure probability. With a dependency graph,
 // entities are folded into their services (the max over the pods).
 func (e *explainer) evidence(byService bool) map[string]float64 {
+	ev, _ := e.evidenceOf(byService)
+	return ev
+}
+
+// evidenceOf is evidence and, for each of its keys, the live entity whose
+// evidence it is (with byService, the service's entity of the highest
+// evidence, ties broken by the smaller id; else the entity itself).
+func (e *explainer) evidenceOf(byService bool) (map[string]float64, map[string]string) {
 	e.scorer.mu.RLock()
 	defer e.scorer.mu.RUnlock()
 	ev := make(map[string]float64, len(e.scorer.latest))
+	worst := make(map[string]string, len(e.scorer.latest))
+	best := make(map[string]float64, len(e.scorer.latest))
 	for id, p := range e.scorer.latest {
 		key := id
 		if byService {
@@ -212,8 +254,11 @@ func (e *explainer) evidence(byService bool) map[string]float64 {
 		if v > ev[key] {
 			ev[key] = v
 		}
+		if w, seen := worst[key]; !seen || v > best[key] || v == best[key] && id < w {
+			best[key], worst[key] = v, id
+		}
 	}
-	return ev
+	return ev, worst
 }
 
 // podHash strips the ReplicaSet and pod suffixes of a Deployment's pod name.

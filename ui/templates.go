@@ -25,6 +25,16 @@ var funcs = template.FuncMap{
 	"entityURL": func(e string) template.URL {
 		return template.URL(api.EntityUIPath(e))
 	},
+	// link is a path the API built (api.Decorate), already escaped.
+	"link": func(p string) template.URL { return template.URL(p) },
+	// worstOf names the entity a service's cause links to ("" when the
+	// cause is that entity).
+	"worstOf": func(c api.EntityCause) string {
+		if e := api.CauseEntity(c); e != c.Entity {
+			return e
+		}
+		return ""
+	},
 	"alertURL":   func(id string) template.URL { return template.URL(api.AlertUIPath(id)) },
 	"explainURL": func(e string) template.URL { return template.URL(api.EntityUIPath(e) + "?explain=now") },
 	"apiURL":     func(id string) template.URL { return template.URL(api.ExplanationPath(id)) },
@@ -219,7 +229,7 @@ svg .title{font-weight:600}
 </table>
 {{if $x.Causes.Entities}}<h2>Root-cause entities</h2>
 <table id="entity-causes"><tr><th>#</th><th>entity</th><th>score</th><th>evidence</th></tr>
-{{range $i, $c := $x.Causes.Entities}}<tr class="entity-cause" data-entity="{{$c.Entity}}"><td>{{add1 $i}}</td><td><a href="{{entityURL $c.Entity}}">{{$c.Entity}}</a></td><td class="num" data-score="{{g $c.Score}}">{{f3 $c.Score}}</td><td class="num" data-evidence="{{g $c.Evidence}}">{{f3 $c.Evidence}}</td></tr>{{end}}
+{{range $i, $c := $x.Causes.Entities}}<tr class="entity-cause" data-entity="{{$c.Entity}}"><td>{{add1 $i}}</td><td>{{with $c.Links}}<a href="{{link .UI}}">{{$c.Entity}}</a>{{with worstOf $c}} <span class="worst-entity">({{.}})</span>{{end}}{{else}}{{$c.Entity}} <span class="worst-entity">(no live entity)</span>{{end}}</td><td class="num" data-score="{{g $c.Score}}">{{f3 $c.Score}}</td><td class="num" data-evidence="{{g $c.Evidence}}">{{f3 $c.Evidence}}</td></tr>{{end}}
 </table>{{end}}
 </section>{{end}}
 <section><h2>Dependency neighbourhood</h2>

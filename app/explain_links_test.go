@@ -1,0 +1,215 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/ui"
+)
+
+// TestCauseLinksResolve: with a dependency graph, root causes are
+// services, and every link of a cause (the API's causes.entities[].links,
+// the root-cause links of the UI's alert page and of omen
+// explain's table) answers 200: a service's links go to its live entity of
+// the highest evidence (worst_entity), and a service without a live entity
+// has none. Before, the links named the service as an entity, and
+// /ui/entities/cart, /api/v1/entities/cart/explain and
+// /api/v1/entities/cart/dependencies answered 404 (reviewer's finding).
+func TestCauseLinksResolve(t *testing.T) {
+	cfg := config.Default()
+	cfg.Dependencies = []config.Dependency{
+		{Source: "frontend", Target: "cart"}, {Source: "cart", Target: "redis"},
+		{Source: "frontend", Target: "ghost"}, // no live entity
+	}
+	names := features.Names(cfg.Config)
+	s, st := newTestScorer(t, cfg, testModel(t, names, 4, 8, 1), prometheus.NewRegistry())
+	ex := newExplainer(st, s, cfg)
+	step := time.Duration(cfg.Step).Milliseconds()
+	pods := []struct {
+		entity string
+		labels map[string]string
+	}{
+		{"shop/frontend-6f7c9d8b4-q2w3e", map[string]string{"namespace": "shop", "pod": "frontend-6f7c9d8b4-q2w3e"}},
+		{"shop/cart-7d9f8c6b5-xk2p1", map[string]string{"namespace": "shop", "pod": "cart-7d9f8c6b5-xk2p1"}},
+		{"shop/cart-7d9f8c6b5-ab3cd", map[string]string{"namespace": "shop", "pod": "cart-7d9f8c6b5-ab3cd"}},
+		{"shop/redis-0", map[string]string{"namespace": "shop", "pod": "redis-0", "app": "redis"}},
+	}
+	ctx := context.Background()
+	for i := int64(0); i < 6; i++ {
+		var vs []features.Vector
+		for j, p := range pods {
+			vals := make([]float64, len(names))
+			for k := range vals {
+				vals[k] = float64((k+int(i)+3*j)%5) * 0.3 * float64(j+1)
+			}
+			vs = append(vs, features.Vector{Entity: p.entity, Labels: p.labels, T: i * step, Values: vals})
+		}
+		s.score(ctx, i*step, vs)
+	}
+	// The expected worst entity of each service, from the scorer's latest
+	// predictions.
+	_, worst := ex.evidenceOf(true)
+	if worst["cart"] != "shop/cart-7d9f8c6b5-xk2p1" && worst["cart"] != "shop/cart-7d9f8c6b5-ab3cd" || worst["redis"] != "shop/redis-0" {
+		t.Fatalf("worst entities %v", worst)
+	}
+
+	explainNow := func(ctx context.Context, entity string) (api.Explanation, error) {
+		p, ok := s.latestPrediction(entity)
+		if !ok {
+			return api.Explanation{}, fmt.Errorf("entity %q: %w", entity, api.ErrNotFound)
+		}
+		x, err := ex.explain(ctx, p)
+		if err != nil {
+			return api.Explanation{}, err
+		}
+		doc, err := ex.storeExplanation(x)
+		if err != nil {
+			return api.Explanation{}, err
+		}
+		return api.DecodeExplanation(doc)
+	}
+	deps := func(_ context.Context, entity string) (api.Neighbourhood, error) { // as App.dependencies
+		node := entity
+		if p, ok := s.latestPrediction(entity); ok {
+			node = serviceOf(p.Labels)
+		}
+		return api.NeighbourhoodOf(ex.graph, entity, node, ex.evidence(true))
+	}
+	b, err := api.NewStoreBackend(api.StoreOptions{Store: st, Explain: explainNow, Dependencies: deps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	u, err := ui.New(ui.Options{Backend: b, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := api.New(api.Options{Backend: b, ListenAddress: "127.0.0.1:0", UI: u, Registerer: prometheus.NewRegistry(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	get := func(method, path string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+
+	const explained = "shop/frontend-6f7c9d8b4-q2w3e"
+	x, err := explainNow(ctx, explained)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The API's document, as a JSON client reads it.
+	code, body := get(http.MethodGet, api.ExplanationPath(x.PredictionID))
+	if code != http.StatusOK {
+		t.Fatalf("explanation %s: %d %s", x.PredictionID, code, body)
+	}
+	var doc struct {
+		Data api.Explanation `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]api.EntityCause{}
+	for _, c := range doc.Data.Causes.Entities {
+		got[c.Entity] = c
+	}
+	for _, svc := range []string{"frontend", "cart", "redis", "ghost"} {
+		c, ok := got[svc]
+		if !ok {
+			t.Fatalf("causes %+v lack %s", doc.Data.Causes.Entities, svc)
+		}
+		want := worst[svc]
+		if c.WorstEntity == nil || *c.WorstEntity != want {
+			t.Errorf("cause %s: worst_entity %v, want %q", svc, c.WorstEntity, want)
+		}
+		if want == "" {
+			if c.Links != nil {
+				t.Errorf("cause %s without live entity: links %+v, want none", svc, c.Links)
+			}
+			continue
+		}
+		if c.Links == nil {
+			t.Errorf("cause %s: no links", svc)
+			continue
+		}
+		for _, l := range []struct{ method, path string }{
+			{http.MethodGet, c.Links.UI}, {http.MethodPost, c.Links.Explain}, {http.MethodGet, c.Links.Dependencies},
+		} {
+			if code, body := get(l.method, l.path); code != http.StatusOK {
+				t.Errorf("cause %s: %s %s: %d %s", svc, l.method, l.path, code, body)
+			}
+		}
+	}
+
+	// The UI's alert (prediction) page links each cause.
+	href := regexp.MustCompile(`<tr class="entity-cause"[^>]*>.*?</tr>`)
+	link := regexp.MustCompile(`href="([^"]+)"`)
+	for _, page := range []string{api.AlertUIPath(x.PredictionID)} {
+		code, body := get(http.MethodGet, page)
+		if code != http.StatusOK {
+			t.Fatalf("%s: %d", page, code)
+		}
+		rows := href.FindAllString(body, -1)
+		if len(rows) != len(doc.Data.Causes.Entities) {
+			t.Errorf("%s: %d root-cause rows, want %d", page, len(rows), len(doc.Data.Causes.Entities))
+		}
+		n := 0
+		for _, row := range rows {
+			for _, m := range link.FindAllStringSubmatch(row, -1) {
+				n++
+				if code, _ := get(http.MethodGet, html.UnescapeString(m[1])); code != http.StatusOK {
+					t.Errorf("%s: root-cause link %s: %d", page, m[1], code)
+				}
+			}
+			if strings.Contains(row, `data-entity="ghost"`) && !strings.Contains(row, "no live entity") {
+				t.Errorf("%s: row of ghost %s, want (no live entity)", page, row)
+			}
+		}
+		if n < 3 {
+			t.Errorf("%s: %d root-cause links, want one per live service", page, n)
+		}
+	}
+
+	// omen explain's table.
+	var tbl bytes.Buffer
+	if err := api.WriteTable(&tbl, doc.Data, 10); err != nil {
+		t.Fatal(err)
+	}
+	paths := regexp.MustCompile(`/ui/entities/\S+`).FindAllString(tbl.String(), -1)
+	if len(paths) < 3 {
+		t.Errorf("table links %v, want one per live service:\n%s", paths, tbl.String())
+	}
+	for _, p := range paths {
+		if code, _ := get(http.MethodGet, p); code != http.StatusOK {
+			t.Errorf("table link %s: %d\n%s", p, code, tbl.String())
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -20,6 +22,7 @@ import (
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/ui"
 )
 
@@ -211,5 +214,69 @@ func TestCauseLinksResolve(t *testing.T) {
 		if code, _ := get(http.MethodGet, p); code != http.StatusOK {
 			t.Errorf("table link %s: %d\n%s", p, code, tbl.String())
 		}
+	}
+}
+
+// TestEvidenceOfWorstEntity: folding entities into services keeps, for
+// each service, the entity whose evidence the service's is (the highest
+// anomaly score + probability, NaN anomaly counting 0, ties to the smaller
+// id); StatefulSet pods without a service or app label are services of
+// their own.
+func TestEvidenceOfWorstEntity(t *testing.T) {
+	pred := func(pod string, anomaly, prob float64, labels ...string) prediction {
+		l := map[string]string{"namespace": "shop", "pod": pod}
+		for i := 0; i+1 < len(labels); i += 2 {
+			l[labels[i]] = labels[i+1]
+		}
+		return prediction{Prediction: store.Prediction{Entity: "shop/" + pod, Anomaly: anomaly, Prob: prob}, Labels: l}
+	}
+	tests := []struct {
+		name      string
+		preds     []prediction
+		byService bool
+		wantEv    map[string]float64
+		wantWorst map[string]string
+	}{
+		{
+			name: "deployment pods fold into their service",
+			preds: []prediction{
+				pred("cart-7d9f8c6b5-xk2p1", 1, 0.2), pred("cart-7d9f8c6b5-ab3cd", 3, 0.5), pred("cart-7d9f8c6b5-zz9zz", math.NaN(), 0.1),
+			},
+			byService: true,
+			wantEv:    map[string]float64{"cart": 3.5},
+			wantWorst: map[string]string{"cart": "shop/cart-7d9f8c6b5-ab3cd"},
+		},
+		{
+			name:      "statefulset pods: by label, else each its own",
+			preds:     []prediction{pred("redis-0", 0.5, 0, "app", "redis"), pred("redis-1", 2, 0, "app", "redis"), pred("api-0", 1, 0), pred("api-1", 1, 0)},
+			byService: true,
+			wantEv:    map[string]float64{"redis": 2, "api-0": 1, "api-1": 1},
+			wantWorst: map[string]string{"redis": "shop/redis-1", "api-0": "shop/api-0", "api-1": "shop/api-1"},
+		},
+		{
+			name:      "ties go to the smaller id; zero evidence still has its entity",
+			preds:     []prediction{pred("db-0", 0, 0, "app", "db"), pred("db-1", 0, 0, "app", "db")},
+			byService: true,
+			wantEv:    map[string]float64{},
+			wantWorst: map[string]string{"db": "shop/db-0"},
+		},
+		{
+			name:      "without a graph an entity is its own",
+			preds:     []prediction{pred("cart-7d9f8c6b5-xk2p1", 1, 0.2), pred("cart-7d9f8c6b5-ab3cd", 3, 0.5)},
+			wantEv:    map[string]float64{"shop/cart-7d9f8c6b5-xk2p1": 1.2, "shop/cart-7d9f8c6b5-ab3cd": 3.5},
+			wantWorst: map[string]string{"shop/cart-7d9f8c6b5-xk2p1": "shop/cart-7d9f8c6b5-xk2p1", "shop/cart-7d9f8c6b5-ab3cd": "shop/cart-7d9f8c6b5-ab3cd"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &scorer{latest: map[string]prediction{}}
+			for _, p := range tt.preds {
+				s.latest[p.Entity] = p
+			}
+			ev, worst := (&explainer{scorer: s}).evidenceOf(tt.byService)
+			if !maps.Equal(ev, tt.wantEv) || !maps.Equal(worst, tt.wantWorst) {
+				t.Errorf("evidence %v, worst %v; want %v, %v", ev, worst, tt.wantEv, tt.wantWorst)
+			}
+		})
 	}
 }

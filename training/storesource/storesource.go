@@ -23,10 +23,11 @@ type Reader interface {
 }
 
 // SchemaLister is implemented by a Reader that also lists every recorded
-// schema version, oldest first (*store.Store does). With it, Load reads
-// the vectors of older schema versions too, mapped by feature name;
-// without it, only vectors of the current schema are read, and the others
-// are skipped and counted.
+// schema version, oldest first (*store.Store and api.HistoryClient do).
+// With it, Load reads the vectors of older schema versions too, mapped by
+// name; without it, or when Schemas' error wraps store.ErrNotFound (a
+// daemon that does not serve the list), only vectors of the current
+// schema are read, and the others are skipped and counted.
 type SchemaLister interface {
 	Schemas() ([]store.Schema, error)
 }
@@ -43,7 +44,8 @@ type Source struct {
 	Step int64
 	// Progress, when not nil, receives a line saying how many vectors
 	// came from older schema versions (mapped by name) or were skipped,
-	// when any did or were.
+	// when any did or were and Load returns series (else its error says
+	// what was skipped).
 	Progress io.Writer
 }
 
@@ -120,16 +122,22 @@ type layout struct {
 	shared int    // features in common with the current schema
 }
 
-// layouts returns the layout of every known schema version against cur.
-// Without a SchemaLister only cur's version is known.
-func (s *Source) layouts(cur store.Schema) (map[uint32]*layout, error) {
+// layouts returns the layout of every known schema version against cur,
+// and whether the reader listed them. Without a list only cur's version
+// is known.
+func (s *Source) layouts(cur store.Schema) (map[uint32]*layout, bool, error) {
 	all := []store.Schema{cur}
+	listed := false
 	if l, ok := s.Store.(SchemaLister); ok {
-		listed, err := l.Schemas()
-		if err != nil {
-			return nil, fmt.Errorf("store source: list schemas: %w", err)
+		ss, err := l.Schemas()
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return nil, false, fmt.Errorf("store source: list schemas: %w", err)
+		default:
+			all = append(ss, cur) // cur last: it wins over a listed copy
+			listed = true
 		}
-		all = append(listed, cur) // cur last: it wins over a listed copy
 	}
 	fpos := make(map[string]int, len(cur.Features))
 	for j, n := range cur.Features {
@@ -186,7 +194,7 @@ func (s *Source) layouts(cur store.Schema) (map[uint32]*layout, error) {
 		l.note = strings.Join(notes, ", ")
 		out[sc.Version] = l
 	}
-	return out, nil
+	return out, listed, nil
 }
 
 // endedAfter is how many steps of silence before Source.To mean that an
@@ -213,9 +221,13 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store source: read schema: %w", err)
 	}
-	layouts, err := s.layouts(schema)
+	layouts, listed, err := s.layouts(schema)
 	if err != nil {
 		return nil, err
+	}
+	unknown := "the reader does not list older schema versions"
+	if listed {
+		unknown = "the schema version is not recorded"
 	}
 	ents := s.Entities
 	if len(ents) == 0 {
@@ -242,7 +254,7 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 			l := layouts[v.Schema]
 			switch {
 			case l == nil:
-				why[v.Schema] = "the schema version is unknown to the reader"
+				why[v.Schema] = unknown
 			case l.why != "":
 				why[v.Schema] = l.why
 			case len(v.Values) != len(l.cols):
@@ -298,10 +310,11 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 		}
 		out = append(out, ser)
 	}
-	s.report(mapped, total, skipped, why, layouts, schema.Version)
 	if len(out) == 0 {
+		// The error says what was skipped.
 		return nil, &NoDataError{From: s.From, To: s.To, Skipped: skipped, Why: why, Current: schema.Version}
 	}
+	s.report(mapped, total, skipped, why, layouts, schema.Version)
 	return out, nil
 }
 

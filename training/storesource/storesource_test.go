@@ -3,6 +3,7 @@ package storesource
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -136,6 +137,14 @@ func (c currentOnly) Vectors(e string, from, to int64, fn func(store.Vector) err
 	return c.r.Vectors(e, from, to, fn)
 }
 
+// unlisted is a SchemaLister whose list is not found (a daemon that does
+// not serve it).
+type unlisted struct{ currentOnly }
+
+func (unlisted) Schemas() ([]store.Schema, error) {
+	return nil, fmt.Errorf("schemas: %w", store.ErrNotFound)
+}
+
 // TestLoadOlderSchemas: vectors of every schema version are read, mapped
 // by feature and label name into the current schema's layout (a schema
 // change, even one reverted, left all earlier history untrainable).
@@ -144,8 +153,8 @@ func TestLoadOlderSchemas(t *testing.T) {
 	cases := []struct {
 		name     string
 		steps    []schemaStep
-		onlyCur  bool // read through a Reader without SchemaLister
-		start    int  // the series' first step, in steps after the first vector
+		reader   func(*store.Store) Reader // nil: the store
+		start    int                       // the series' first step, in steps after the first vector
 		features []string
 		values   []float64 // want, time-major (NaN: missing)
 		labels   []bool
@@ -195,12 +204,25 @@ func TestLoadOlderSchemas(t *testing.T) {
 				{features: []string{"a"}, labels: []string{"crash"}, rows: []row{{[]float64{1}, []bool{false}}}},
 				{features: []string{"b", "a"}, labels: []string{"crash"}, rows: []row{{[]float64{2, 3}, []bool{true}}}},
 			},
-			onlyCur:  true,
+			reader:   func(st *store.Store) Reader { return currentOnly{st} },
 			start:    1,
 			features: []string{"b", "a"},
 			values:   []float64{2, 3},
 			labels:   []bool{true},
-			progress: []string{"store source: 1 vector of other schema versions than the current (2) skipped (version 1: 1, the schema version is unknown to the reader)"},
+			progress: []string{"store source: 1 vector of other schema versions than the current (2) skipped (version 1: 1, the reader does not list older schema versions)"},
+		},
+		{
+			name: "schema list not found skips older versions",
+			steps: []schemaStep{
+				{features: []string{"a"}, labels: []string{"crash"}, rows: []row{{[]float64{1}, []bool{false}}}},
+				{features: []string{"b", "a"}, labels: []string{"crash"}, rows: []row{{[]float64{2, 3}, []bool{true}}}},
+			},
+			reader:   func(st *store.Store) Reader { return unlisted{currentOnly{st}} },
+			start:    1,
+			features: []string{"b", "a"},
+			values:   []float64{2, 3},
+			labels:   []bool{true},
+			progress: []string{"store source: 1 vector of other schema versions than the current (2) skipped (version 1: 1, the reader does not list older schema versions)"},
 		},
 		{
 			name: "no feature in common",
@@ -215,8 +237,8 @@ func TestLoadOlderSchemas(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			st, base := historyWith(t, c.steps)
 			var r Reader = st
-			if c.onlyCur {
-				r = currentOnly{st}
+			if c.reader != nil {
+				r = c.reader(st)
 			}
 			var progress strings.Builder
 			src := &Source{Store: r, From: base - testStep, To: base + 10*testStep, Step: testStep, Progress: &progress}

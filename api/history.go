@@ -24,6 +24,9 @@ import (
 // an error from fn stops the scan.
 type HistoryReader interface {
 	Schema() (store.Schema, error)
+	// Schemas returns every recorded schema version, oldest first: the
+	// layouts of older vectors, which training maps by name.
+	Schemas() ([]store.Schema, error)
 	Entities() ([]store.EntityInfo, error)
 	Vectors(entity string, from, to int64, fn func(store.Vector) error) error
 }
@@ -31,6 +34,7 @@ type HistoryReader interface {
 // History paths.
 const (
 	HistorySchemaPath   = "/api/v1/history/schema"
+	HistorySchemasPath  = "/api/v1/history/schemas"
 	HistoryEntitiesPath = "/api/v1/history/entities"
 	HistoryVectorsPath  = "/api/v1/history/vectors"
 )
@@ -49,6 +53,7 @@ func (a *API) historyRoutes() []route {
 	}
 	return []route{
 		{[]string{"GET"}, HistorySchemaPath, "history_schema", a.historySchema},
+		{[]string{"GET"}, HistorySchemasPath, "history_schemas", a.historySchemas},
 		{[]string{"GET"}, HistoryEntitiesPath, "history_entities", a.historyEntities},
 		{[]string{"GET"}, HistoryVectorsPath, "history_vectors", a.historyVectors},
 	}
@@ -61,6 +66,18 @@ func (a *API) historySchema(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeData(w, s)
+}
+
+func (a *API) historySchemas(w http.ResponseWriter, r *http.Request) {
+	ss, err := a.opts.History.Schemas()
+	if err != nil {
+		a.backendError(w, r, storeError(err))
+		return
+	}
+	if ss == nil {
+		ss = []store.Schema{}
+	}
+	writeData(w, ss)
 }
 
 func (a *API) historyEntities(w http.ResponseWriter, r *http.Request) {
@@ -230,6 +247,20 @@ func (h HistoryClient) Schema() (store.Schema, error) {
 		return s, fmt.Errorf("schema: %w", store.ErrNotFound)
 	}
 	return s, err
+}
+
+// Schemas implements HistoryReader. Its error wraps store.ErrNotFound when
+// the daemon does not serve the list.
+func (h HistoryClient) Schemas() ([]store.Schema, error) {
+	var ss []store.Schema
+	_, err := h.Client.Do(h.ctx(), http.MethodGet, HistorySchemasPath, &ss)
+	// A daemon that does not serve the list (one older than the list
+	// answers its mux's plain 404): training reads the vectors of the
+	// current schema only.
+	if ae := (*Error)(nil); errors.Is(err, ErrNotFound) || errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound {
+		return nil, fmt.Errorf("schemas: %w (%w)", store.ErrNotFound, err)
+	}
+	return ss, err
 }
 
 // Entities implements HistoryReader.

@@ -155,3 +155,62 @@ func TestHistoryCut(t *testing.T) {
 		t.Fatalf("schema of an empty store: %v, want store.ErrNotFound", err)
 	}
 }
+
+// TestHistoryOverAPISchemaChange: after a schema change, the schema list
+// comes through the API, so training through a daemon maps the vectors of
+// older schema versions by name as it does from the store (it had only the
+// current schema, and skipped all earlier history).
+func TestHistoryOverAPISchemaChange(t *testing.T) {
+	st, base := historyStore(t) // schema 1: cpu, mem
+	if err := st.PutSchema([]string{"mem", "disk"}, []string{"crashloop", "oom"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutVectors([]store.Vector{{Entity: "ns/a", T: base + 50*60_000, Values: []float64{7, 8}, Failure: []bool{false, true}}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, &api.MemBackend{}, api.Options{History: st})
+	remote := api.HistoryClient{Client: &api.Client{URL: srv.URL}}
+	want, err := st.Schemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := remote.Schemas(); err != nil || len(got) != 2 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("schemas over the API: %+v, %v; want %+v", got, err, want)
+	}
+	load := func(r storesource.Reader) []string {
+		var progress strings.Builder
+		src := &storesource.Source{Store: r, From: base - 60_000, To: base + 60*60_000, Step: 60_000, Progress: &progress}
+		ss, err := src.Load(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := []string{progress.String()}
+		for _, s := range ss {
+			out = append(out, fmt.Sprint(s.Entity, s.Features, s.Values, s.Labels))
+		}
+		return out
+	}
+	local, over := load(st), load(remote)
+	if len(local) != 3 || !reflect.DeepEqual(local, over) {
+		t.Fatalf("over the API:\n%v\nfrom the store:\n%v", over, local)
+	}
+	if !strings.Contains(over[0], "100 of 101 vectors from older schema versions") {
+		t.Fatalf("progress %q: want the 100 older vectors mapped", over[0])
+	}
+	// An empty store: no schemas, no error.
+	empty, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = empty.Close() })
+	srv2 := newServer(t, &api.MemBackend{}, api.Options{History: empty})
+	if got, err := (api.HistoryClient{Client: &api.Client{URL: srv2.URL}}).Schemas(); err != nil || len(got) != 0 {
+		t.Fatalf("schemas of an empty store: %v, %v", got, err)
+	}
+	// A daemon that does not serve the list (here: no history at all):
+	// not found, which the store source takes as "current schema only".
+	srv3 := newServer(t, &api.MemBackend{}, api.Options{})
+	if _, err := (api.HistoryClient{Client: &api.Client{URL: srv3.URL}}).Schemas(); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("schemas from a daemon without them: %v, want store.ErrNotFound", err)
+	}
+}

@@ -123,7 +123,8 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			}
 			r = st
 		}
-		o.Source = &storesource.Source{Store: r, From: now.Add(-time.Duration(hist)).UnixMilli(), To: now.UnixMilli(), Step: time.Duration(cfg.Step).Milliseconds()}
+		o.Source = &storesource.Source{Store: r, From: now.Add(-time.Duration(hist)).UnixMilli(), To: now.UnixMilli(), Step: time.Duration(cfg.Step).Milliseconds(),
+			Progress: stderr}
 		o.TrainedOn = "store:" + where
 	case "prometheus":
 		if *promURL == "" {
@@ -162,8 +163,15 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	o.Version = "v" + now.UTC().Format("20060102T150405Z")
 	m, rep, err := training.Train(ctx, o)
 	if errors.Is(err, storesource.ErrNoData) {
-		fmt.Fprintf(stderr, "omen train: no feature data in %s between %s and %s (has omen run ingested anything?)\n", where,
-			now.Add(-time.Duration(hist)).UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		from, to := now.Add(-time.Duration(hist)).UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)
+		// Vectors that could not be mapped into the current schema are
+		// not an empty store: say which were skipped, and why.
+		var nd *storesource.NoDataError
+		if errors.As(err, &nd) && nd.SkippedDetail() != "" {
+			fmt.Fprintf(stderr, "omen train: no usable feature data in %s between %s and %s: %s\n", where, from, to, nd.SkippedDetail())
+			return 1
+		}
+		fmt.Fprintf(stderr, "omen train: no feature data in %s between %s and %s (has omen run ingested anything?)\n", where, from, to)
 		return 1
 	}
 	if err != nil {

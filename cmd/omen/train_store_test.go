@@ -1,0 +1,92 @@
+package main
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/store"
+)
+
+// TestTrainAfterSchemaChange: history stored under an older feature
+// schema (the daemon's config changed since, or changed and changed back)
+// trains through a daemon, mapped by feature name; it had answered "no
+// feature data … (has omen run ingested anything?)".
+func TestTrainAfterSchemaChange(t *testing.T) {
+	cfg := config.Default()
+	names, labels := features.Names(cfg.Config), cfg.LabelNames()
+	reversed := slices.Clone(names)
+	slices.Reverse(reversed)
+	for _, tc := range []struct {
+		name    string
+		history []string   // the features the vectors are stored under
+		between [][]string // schemas put after them, before the daemon's (the default features)
+		want    string     // in stderr
+	}{
+		{"features reordered", reversed, nil,
+			"store source: 1200 of 1200 vectors from older schema versions, mapped by name into the current one (2) (version 1: 1200)"},
+		{"changed and changed back", names, [][]string{reversed},
+			"store source: 1200 of 1200 vectors from older schema versions, mapped by name into the current one (3) (version 1: 1200)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeHistory(t, dir, tc.history, labels)
+			if len(tc.between) > 0 {
+				st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, fs := range tc.between {
+					if err := st.PutSchema(fs, labels); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := st.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, url := startDaemon(t, dir)
+			rc, stdout, stderr := omen(t, "train", "--source", "store", "--url", url, "--history", "2h", "--window", "4",
+				"--horizon", "2", "--hidden", "4", "--epochs", "1", "--out", filepath.Join(t.TempDir(), "m.omen"))
+			if rc != 0 || !strings.Contains(stdout, "3 entities") || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("train --url = %d\nstdout %s\nstderr %s\nwant stderr with %q", rc, stdout, stderr, tc.want)
+			}
+		})
+	}
+}
+
+// TestTrainFromStoreUnmapped: a store whose vectors are all of an older
+// schema sharing no feature with the current one is reported as such,
+// not as a store that never ingested anything.
+func TestTrainFromStoreUnmapped(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger"), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour).UnixMilli()
+	if err := st.PutSchema([]string{"x"}, []string{"crash"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutVectors([]store.Vector{{Entity: "ns/p", T: at, Values: []float64{1}, Failure: []bool{false}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutEntity("ns/p", nil, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutSchema([]string{"y"}, []string{"crash"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rc, _, errs := omen(t, "train", "--source", "store", "--storage.path", dir, "--out", filepath.Join(t.TempDir(), "m.omen"))
+	want := ": 1 vector of other schema versions than the current (2) skipped (version 1: 1, no feature in common with the current schema version 2)\n"
+	if rc != 1 || !strings.HasPrefix(errs, "omen train: no usable feature data in "+dir+" between ") || !strings.HasSuffix(errs, want) || strings.Count(errs, "\n") != 1 {
+		t.Fatalf("train = %d, %q; want 1 with %q", rc, errs, want)
+	}
+}

@@ -395,6 +395,9 @@ func New(opts Options) (*Manager, error) {
 		if err := opts.Registerer.Register(newCauseCollector(m)); err != nil {
 			return nil, fmt.Errorf("register cause metrics: %w", err)
 		}
+		if err := opts.Registerer.Register(newAgeCollector(m)); err != nil {
+			return nil, fmt.Errorf("register outbox age metric: %w", err)
+		}
 	}
 	tm := newTargetMetrics(f)
 	m.tm = tm
@@ -404,7 +407,7 @@ func New(opts Options) (*Manager, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read outbox of %s: %w", redact.URL(am), scrub(err, am))
 		}
-		tg.setQueue(len(pend))
+		tg.resync(pend)
 		m.targets = append(m.targets, tg)
 	}
 	sts, err := opts.Store.AlertStates()

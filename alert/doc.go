@@ -99,7 +99,12 @@
 // omen_alerts{state}, omen_notifications_total{alertmanager},
 // omen_notifications_failed_total{alertmanager},
 // omen_notification_latency_seconds{alertmanager},
-// omen_notifications_queue_length{alertmanager},
+// omen_notifications_queue_length{alertmanager} (bounded by compaction:
+// at most MaxBatch+1), omen_notifications_oldest_pending_age_seconds
+// {alertmanager} (how long the oldest notification an Alertmanager has not
+// accepted has waited, 0 when none: it grows for as long as alerts do not
+// get through, through compactions and restarts; the example rule
+// OmenNotificationsUndelivered in docs/prometheus-rules.yml fires on it),
 // omen_alert_explain_errors_total, and omen_alert_cause_share{entity,
 // severity, cause, kind, rank} (the ranked causes of the firing alerts, for
 // dashboards: see docs/grafana/omen.json).

@@ -193,7 +193,7 @@ func (m *Manager) enqueue(tgs []*target, payload []queued) error {
 	for i, tg := range tgs {
 		names[i] = tg.name
 	}
-	item := []store.OutboxItem{{Targets: names, Payload: body}}
+	item := []store.OutboxItem{{Created: time.Now().UnixMilli(), Targets: names, Payload: body}}
 	// The item and the queue lengths change together: a delivery loop
 	// must not read (and acknowledge) the item before it is counted.
 	for _, tg := range tgs {
@@ -202,7 +202,7 @@ func (m *Manager) enqueue(tgs []*target, payload []queued) error {
 	err = m.opts.Store.Enqueue(item)
 	for _, tg := range tgs {
 		if err == nil {
-			tg.queueAdd(1)
+			tg.added(item[0].Created)
 		}
 		tg.mu.Unlock()
 	}
@@ -271,6 +271,12 @@ type target struct {
 	// both are held.
 	mu      sync.Mutex
 	pending atomic.Int64 // written under mu
+	// oldest is the enqueue time (Unix ms) of the oldest pending item, 0
+	// when none is (written under mu): omen_notifications_oldest_pending_age_seconds.
+	// Right after an acknowledgement it may still be that of an item
+	// acknowledged, until the delivery loop reads the outbox again (at
+	// once).
+	oldest atomic.Int64
 	// inflight are the items of the POST the delivery loop is sending
 	// (under mu): compaction leaves them alone, or the loop would
 	// acknowledge items no longer pending and count them twice.
@@ -316,8 +322,41 @@ func scrub(err error, base string) error {
 	return scrubbed{strings.ReplaceAll(err.Error(), base, r), err}
 }
 
-func (tg *target) setQueue(n int) { tg.pending.Store(int64(n)); tg.queue.Set(float64(n)) }
-func (tg *target) queueAdd(n int) { tg.queue.Set(float64(tg.pending.Add(int64(n)))) }
+// resync sets the queue length and the oldest item's time from items, the
+// target's pending items (under mu).
+func (tg *target) resync(items []store.OutboxItem) {
+	tg.pending.Store(int64(len(items)))
+	tg.queue.Set(float64(len(items)))
+	tg.oldest.Store(oldestCreated(items))
+}
+
+// added counts one item enqueued at created (Unix ms) in (under mu).
+func (tg *target) added(created int64) {
+	if tg.pending.Load() <= 0 || tg.oldest.Load() == 0 {
+		tg.oldest.Store(created)
+	}
+	tg.queueAdd(1)
+}
+
+func (tg *target) queueAdd(n int) {
+	p := tg.pending.Add(int64(n))
+	tg.queue.Set(float64(p))
+	if p <= 0 {
+		tg.oldest.Store(0)
+	}
+}
+
+// oldestCreated is the least Created of items (Unix ms), 0 when there are
+// none.
+func oldestCreated(items []store.OutboxItem) int64 {
+	var o int64
+	for _, it := range items {
+		if c := it.Created; c > 0 && (o == 0 || c < o) {
+			o = c
+		}
+	}
+	return o
+}
 
 // permanentError is a rejection that retrying cannot fix.
 type permanentError struct{ err error }
@@ -336,8 +375,8 @@ func (m *Manager) deliver(ctx context.Context, tg *target) {
 		tg.mu.Lock()
 		items, err := m.opts.Store.Pending(tg.name, 0)
 		if err == nil {
-			// Resynchronise the gauge (items dropped by retention).
-			tg.setQueue(len(items))
+			// Resynchronise the gauges (items dropped by retention).
+			tg.resync(items)
 		}
 		if err == nil && len(items) > 0 && len(items) <= m.opts.MaxBatch {
 			tg.inflight = make(map[uint64]bool, len(items))
@@ -547,7 +586,7 @@ func (m *Manager) compactLocked(tg *target) error {
 	if err != nil {
 		return err
 	}
-	tg.setQueue(len(items))
+	tg.resync(items)
 	if len(items) <= m.opts.MaxBatch {
 		return nil
 	}
@@ -566,10 +605,17 @@ func (m *Manager) compactLocked(tg *target) error {
 	if err != nil {
 		return fmt.Errorf("encode alerts: %w", err)
 	}
-	if err := m.opts.Store.Enqueue([]store.OutboxItem{{Targets: []string{tg.name}, Payload: body}}); err != nil {
+	// The compacted item keeps the enqueue time of the oldest item it
+	// replaces: the age of the oldest undelivered notification keeps
+	// growing through an outage.
+	created := oldestCreated(items)
+	if created == 0 {
+		created = time.Now().UnixMilli()
+	}
+	if err := m.opts.Store.Enqueue([]store.OutboxItem{{Created: created, Targets: []string{tg.name}, Payload: body}}); err != nil {
 		return err
 	}
-	tg.queueAdd(1)
+	tg.added(created)
 	if err := m.opts.Store.Ack(tg.name, ids); err != nil {
 		return err
 	}

@@ -1,0 +1,184 @@
+package alert_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/promql/parser"
+	"gopkg.in/yaml.v3"
+
+	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/config"
+)
+
+// recordingRegisterer is a registry that records the name of every metric
+// registered with it (from the collectors' descriptions: also vectors
+// without series yet, and collectors exporting nothing at the time).
+type recordingRegisterer struct {
+	*prometheus.Registry
+	mu    sync.Mutex
+	names map[string]bool
+}
+
+var fqName = regexp.MustCompile(`^Desc\{fqName: "([^"]+)"`)
+
+func (r *recordingRegisterer) record(c prometheus.Collector) {
+	ch := make(chan *prometheus.Desc)
+	go func() { c.Describe(ch); close(ch) }()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for d := range ch {
+		if m := fqName.FindStringSubmatch(d.String()); m != nil {
+			r.names[m[1]] = true
+		}
+	}
+}
+
+func (r *recordingRegisterer) Register(c prometheus.Collector) error {
+	r.record(c)
+	return r.Registry.Register(c)
+}
+
+func (r *recordingRegisterer) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		r.record(c)
+	}
+	r.Registry.MustRegister(cs...)
+}
+
+// omenMetrics starts a daemon (with an Alertmanager configured, so that the
+// notification metrics exist) and returns the names of the metrics it
+// registers.
+func omenMetrics(t *testing.T) map[string]bool {
+	t.Helper()
+	reg := &recordingRegisterer{Registry: prometheus.NewRegistry(), names: map[string]bool{}}
+	a, err := app.New(app.Options{
+		Config:            config.Default(),
+		ListenAddress:     "127.0.0.1:0",
+		NATSListenAddress: "127.0.0.1:0",
+		StoragePath:       t.TempDir(),
+		AlertmanagerURLs:  []string{"http://127.0.0.1:9"},
+		ShutdownTimeout:   20 * time.Second,
+		Logger:            slog.New(slog.DiscardHandler),
+		Registerer:        reg,
+		Gatherer:          reg.Registry,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	return reg.names
+}
+
+// metricWord is an omen metric name in an annotation's text.
+var metricWord = regexp.MustCompile(`\bomen_[a-z0-9_]+\b`)
+
+// ruleFile is a Prometheus rule file (the fields of rulefmt.RuleGroups;
+// rulefmt itself needs a module omen does not require: promtool validates
+// the file in TestPrometheusRules).
+type ruleFile struct {
+	Groups []struct {
+		Name     string `yaml:"name"`
+		Interval string `yaml:"interval"`
+		Rules    []struct {
+			Record        string            `yaml:"record"`
+			Alert         string            `yaml:"alert"`
+			Expr          string            `yaml:"expr"`
+			For           string            `yaml:"for"`
+			KeepFiringFor string            `yaml:"keep_firing_for"`
+			Labels        map[string]string `yaml:"labels"`
+			Annotations   map[string]string `yaml:"annotations"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+// TestPrometheusRulesMetrics parses docs/prometheus-rules.yml (its
+// expressions with Prometheus' PromQL parser) and checks that every metric
+// its expressions select, or its annotations name, is one a running omen
+// registers (a histogram's _bucket, _sum and _count series by the
+// histogram's name), so that the example rules cannot keep alerting on
+// metrics omen does not have.
+func TestPrometheusRulesMetrics(t *testing.T) {
+	data, err := os.ReadFile("../docs/prometheus-rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groups ruleFile
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&groups); err != nil {
+		t.Fatalf("decode rules: %v", err)
+	}
+	have := omenMetrics(t)
+	known := func(name string) bool {
+		if have[name] {
+			return true
+		}
+		for _, suf := range []string{"_bucket", "_sum", "_count"} {
+			if b, ok := strings.CutSuffix(name, suf); ok && have[b] {
+				return true
+			}
+		}
+		return false
+	}
+	n := 0
+	for _, g := range groups.Groups {
+		for _, r := range g.Rules {
+			n++
+			name := r.Alert + r.Record
+			expr, err := parser.NewParser(parser.Options{}).ParseExpr(r.Expr)
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			var used []string
+			parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
+				if vs, ok := node.(*parser.VectorSelector); ok {
+					used = append(used, vs.Name)
+				}
+				return nil
+			})
+			if len(used) == 0 {
+				t.Errorf("%s selects no metric", name)
+			}
+			for _, a := range r.Annotations {
+				used = append(used, metricWord.FindAllString(a, -1)...)
+			}
+			for _, m := range used {
+				if !known(m) {
+					t.Errorf("%s uses %s, which omen does not register", name, m)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no rules")
+	}
+	// The check must see the metrics the rules are about.
+	var missing []string
+	for _, name := range []string{"omen_failure_probability", "omen_notifications_total",
+		"omen_notifications_oldest_pending_age_seconds", "omen_evaluator_last_step_timestamp_seconds"} {
+		if !have[name] {
+			missing = append(missing, name)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("a started omen does not register %v", missing)
+	}
+}

@@ -79,6 +79,11 @@ const Step = 15 * time.Second
 // Horizon is the prediction horizon in steps (10 simulated minutes).
 const Horizon = 40
 
+// defaultWindow is the window TrainOnStore trains with, in steps: 8
+// minutes, long enough to tell a precursor building over 10–25 minutes
+// from a short glitch (16 steps could not).
+const defaultWindow = 32
+
 // SimConfig is omen's configuration for the simulated fleet: the default
 // Kubernetes features plus the simulator's precursor features, the fleet's
 // call graph, and ingest limits that admit simulated time running ahead of
@@ -102,17 +107,16 @@ func SimConfig(f *sim.Fleet) *config.Config {
 }
 
 // schedule places as many scenarios as fit over the history and the live
-// phase (one at a time: about one an hour).
+// phase (one at a time: about one an hour); none when not even one fits
+// (as when d is under 45 minutes).
 func schedule(seed int64, d time.Duration) ([]sim.ScenarioSpec, error) {
-	var lastErr error
 	for n := int(d / (45 * time.Minute)); n > 0; n-- {
 		specs, err := sim.Schedule(seed, d, sim.ScheduleOptions{N: n})
 		if err == nil {
 			return specs, nil
 		}
-		lastErr = err
 	}
-	return nil, lastErr
+	return nil, nil
 }
 
 // withOpening clears the first 40 simulated minutes of the live phase
@@ -144,6 +148,53 @@ func (o *Options) validate() error {
 		return fmt.Errorf("negative history %v or live phase %v", o.History, o.Live)
 	case !(o.Speed > 0) || math.IsInf(o.Speed, 0):
 		return fmt.Errorf("speed %g, want a positive number of simulated seconds per real second", o.Speed)
+	}
+	return CheckHistory("history", o.History, o.ModelFile == "", o.Train)
+}
+
+// MinHistory is the shortest simulated history TrainOnStore trains on
+// with the training options t (zero fields: the demo's defaults). With
+// the time split (training's default, and its fallback when too few
+// entities are held out whole) every entity's first 1-ValFraction must
+// hold more than Window+Horizon steps and its last ValFraction more than
+// Window+1 (training.Train); the entity splits need less. A history of
+// n steps gives each pod about n-10 steps of vectors (measured with the
+// demo: the first steps fill the features' rate windows, the last few are
+// not evaluated when training starts), so MinHistory adds historyMargin
+// steps.
+func MinHistory(t training.TrainOptions) time.Duration {
+	w, h, f := t.Window, t.Horizon, t.ValFraction
+	if w == 0 {
+		w = defaultWindow
+	}
+	if h == 0 {
+		h = Horizon
+	}
+	if !(f > 0 && f < 1) {
+		f = 0.2
+	}
+	for n := w + h; ; n++ {
+		cut := int(math.Round(float64(n) * (1 - f)))
+		if cut > w+h && n-cut > w+1 {
+			return time.Duration(n+historyMargin) * Step
+		}
+	}
+}
+
+// historyMargin is the steps of a published history that the pods'
+// series lack (see MinHistory).
+const historyMargin = 12
+
+// CheckHistory returns an error unless d (the flag name's value) holds
+// enough steps: MinHistory's when a model is trained on it, else one step
+// (a publisher of no steps would run until stopped).
+func CheckHistory(name string, d time.Duration, train bool, t training.TrainOptions) error {
+	switch min := MinHistory(t); {
+	case train && d < min:
+		return fmt.Errorf("--%s %v is too short to train on: want at least %v (%d steps of %v, for the training and validation windows of each pod)",
+			name, d, min, min/Step, Step)
+	case d < Step:
+		return fmt.Errorf("--%s %v holds no step: want at least %v", name, d, Step)
 	}
 	return nil
 }
@@ -327,9 +378,7 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 	t := o.Train
 	t.Source = &storesource.Source{Store: st, From: from.UnixMilli(), To: to.UnixMilli(), Step: Step.Milliseconds()}
 	if t.Window == 0 {
-		// 8 minutes: long enough to tell a precursor building over 10–25
-		// minutes from a short glitch (16 steps could not).
-		t.Window = 32
+		t.Window = defaultWindow
 	}
 	if t.Horizon == 0 {
 		t.Horizon = Horizon
@@ -369,7 +418,10 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 	t.Version = fmt.Sprintf("sim-%d-%s", o.Seed, time.Now().UTC().Format("20060102T150405"))
 	m, rep, err := training.Train(ctx, t)
 	if err != nil {
-		return nil, nil, fmt.Errorf("train: %w", err)
+		if !strings.HasPrefix(err.Error(), "train: ") { // most of training's errors say so
+			err = fmt.Errorf("train: %w", err)
+		}
+		return nil, nil, err
 	}
 	if t.ValSplit == "after" && rep.ValSplit != "after" {
 		// Validation fleets were asked for and none could be held out.

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/sim"
+	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/training"
 )
 
@@ -200,10 +202,16 @@ func TestRunValidate(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{"negative speed", Options{Speed: -5, History: 2 * time.Minute}, "speed -5"},
-		{"infinite speed", Options{Speed: math.Inf(1), History: 2 * time.Minute}, "speed +Inf"},
+		{"negative speed", Options{Speed: -5, History: time.Hour}, "speed -5"},
+		{"infinite speed", Options{Speed: math.Inf(1), History: time.Hour}, "speed +Inf"},
 		{"negative history", Options{History: -time.Hour}, "negative history"},
 		{"negative live", Options{Live: -time.Hour, History: 2 * time.Minute, Speed: -1}, "negative history"},
+		// int(History/Step) = 0 published until stopped (a hang), and a
+		// history shorter than the training's windows failed after it
+		// was published.
+		{"history of no step", Options{History: time.Nanosecond}, "--history 1ns is too short to train on: want at least 45m0s"},
+		{"history too short to train", Options{History: 44 * time.Minute}, "too short to train on"},
+		{"model, history of no step", Options{History: 10 * time.Second, ModelFile: "m.omen"}, "--history 10s holds no step"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out strings.Builder
@@ -212,6 +220,54 @@ func TestRunValidate(t *testing.T) {
 			err := Run(context.Background(), tc.o)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || out.Len() > 0 {
 				t.Errorf("Run = %v, output %q; want an error with %q before any output", err, out.String(), tc.want)
+			}
+		})
+	}
+}
+
+// TestMinHistory: the shortest history trained on with the demo's
+// defaults is 168 steps (the time split's 0.8 part > 72 steps, its 0.2
+// part > 33) plus the 12 the pods' series lack: 45 minutes, which
+// trains, where 44 minutes failed "no entity has more than 72 steps"
+// (measured with omen demo --history 44m).
+func TestMinHistory(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		t    training.TrainOptions
+		want time.Duration
+	}{
+		{"defaults", training.TrainOptions{}, 45 * time.Minute},
+		{"window 4, horizon 8", training.TrainOptions{Window: 4, Horizon: 8}, time.Duration(28+12) * Step},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MinHistory(tc.t); got != tc.want {
+				t.Errorf("MinHistory = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestTrainOnStoreErrorPrefix: training's errors say "train:" once (the
+// demo printed "train: train: no entity has more than 72 steps").
+func TestTrainOnStoreErrorPrefix(t *testing.T) {
+	st, err := store.Open(store.Options{Path: filepath.Join(t.TempDir(), "badger"), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() }) //nolint:errcheck // test store
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		t    training.TrainOptions
+		want string
+	}{
+		{"training's own", training.TrainOptions{ValFraction: 2}, "train: invalid options"},
+		{"wrapped", training.TrainOptions{}, "train: load training history"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := TrainOnStore(context.Background(), st, now.Add(-time.Hour), now, Options{Out: io.Discard, Train: tc.t, App: app.Options{Logger: quietLogger()}})
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Count(err.Error(), "train: ") != 1 {
+				t.Errorf("TrainOnStore = %v, want an error starting %q, saying \"train: \" once", err, tc.want)
 			}
 		})
 	}

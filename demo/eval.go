@@ -87,6 +87,12 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 		// (docs/EVALUATION.md). Three times the training time.
 		o.Train.Members = 3
 	}
+	if err := CheckHistory("history", o.History, o.ModelFile == "", o.Train); err != nil {
+		return EvalReport{}, err
+	}
+	if err := CheckHistory("duration", o.Duration, false, o.Train); err != nil {
+		return EvalReport{}, err
+	}
 	if o.ValFleets < 0 || o.ValFleets >= o.TrainFleets {
 		return EvalReport{}, fmt.Errorf("eval sim: %d validation fleets of %d training fleets", o.ValFleets, o.TrainFleets)
 	}
@@ -250,6 +256,10 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 // them: each tick waits until the daemon has evaluated the steps up to a
 // few steps before it, so no step is skipped.
 func publishPaced(ctx context.Context, a *app.App, f *sim.Fleet, nc *nats.Conn, o Options, ticks int, what string) error {
+	if ticks < 1 {
+		// A publisher of 0 ticks runs until ctx ends.
+		return fmt.Errorf("publish %s: %d steps", what, ticks)
+	}
 	fmt.Fprintf(o.Out, "%s: %s of simulated time\n", what, time.Duration(ticks)*Step)
 	lag := int64(8) * Step.Milliseconds()
 	pub, err := sim.NewPublisher(f, sim.PublisherOptions{

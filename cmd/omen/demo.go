@@ -33,8 +33,9 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	case !(o.Speed > 0) || math.IsInf(o.Speed, 0):
 		fmt.Fprintf(stderr, "omen demo: --speed %g, want a positive number of simulated seconds per real second\n", o.Speed)
 		return 2
-	case o.History <= 0:
-		fmt.Fprintf(stderr, "omen demo: --history %v, want more than 0\n", o.History)
+	}
+	if err := demo.CheckHistory("history", o.History, o.ModelFile == "", o.Train); err != nil {
+		fmt.Fprintf(stderr, "omen demo: %v\n", err)
 		return 2
 	}
 	if rc, ok := checkWritable(fs.Name(), "save-model", o.SaveModel, stderr); !ok {

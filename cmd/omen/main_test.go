@@ -257,7 +257,7 @@ func TestFlagValidation(t *testing.T) {
 	// history, should a check not stop them before any work.
 	demo := func(args ...string) []string {
 		return append([]string{"demo", "--web.listen-address", "127.0.0.1:0", "--nats.listen-address", "127.0.0.1:0",
-			"--storage.path", filepath.Join(t.TempDir(), "store"), "--history", "2m"}, args...)
+			"--storage.path", filepath.Join(t.TempDir(), "store"), "--history", "45m"}, args...)
 	}
 	for _, tc := range []struct {
 		args []string
@@ -267,12 +267,19 @@ func TestFlagValidation(t *testing.T) {
 		// Output files are checked before training or a run.
 		{[]string{"train", "--source", "csv", "--dir", missing, "--out", filepath.Join(missing, "x.omen")}, 2, "omen train: --out: open"},
 		{demo("--save-model", filepath.Join(missing, "x.omen")), 2, "omen demo: --save-model: open"},
-		{[]string{"eval", "sim", "--history", "2m", "--duration", "2m", "--train-fleets", "1", "--members", "1",
+		{[]string{"eval", "sim", "--history", "45m", "--duration", "2m", "--train-fleets", "1", "--members", "1",
 			"--save-model", filepath.Join(missing, "m.omen")}, 2, "omen eval sim: --save-model: open"},
 		{demo("--speed", "-5"), 2, "omen demo: --speed -5, want a positive"},
 		{demo("--speed", "0"), 2, "omen demo: --speed 0, want a positive"},
 		{demo("--speed", "+Inf"), 2, "omen demo: --speed +Inf, want a positive"},
-		{demo("--history", "-1h"), 2, "omen demo: --history -1h0m0s, want more than 0"},
+		{demo("--history", "-1h"), 2, "omen demo: --history -1h0m0s is too short to train on: want at least 45m0s"},
+		// Fewer steps than training needs: published for ever (0 steps)
+		// or failed after the history was published.
+		{demo("--history", "1ns"), 2, "omen demo: --history 1ns is too short to train on"},
+		{demo("--history", "44m"), 2, "omen demo: --history 44m0s is too short to train on"},
+		{demo("--history", "10s", "--model", "m.omen"), 2, "omen demo: --history 10s holds no step"},
+		{[]string{"eval", "sim", "--history", "10s", "--train-fleets", "1"}, 2, "omen eval sim: --history 10s is too short to train on"},
+		{[]string{"eval", "sim", "--duration", "10s"}, 2, "omen eval sim: --duration 10s holds no step"},
 		{demo("--storage.path", used), 2, "omen demo: the storage path " + strconv.Quote(used) + " is not empty"},
 		{demo("--shutdown-timeout", "-1s"), 2, "--shutdown-timeout -1s, want more than 0"},
 		{[]string{"eval", "smd", "--dir", missing, "--detector", "foo"}, 2, `omen eval smd: unknown --detector "foo" (want lstm or ar)`},

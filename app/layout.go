@@ -24,21 +24,9 @@ func newVectorLayout(st *store.Store, names []string) (*vectorLayout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list schemas: %w", err)
 	}
-	pos := make(map[string]int, len(names))
-	for j, n := range names {
-		pos[n] = j
-	}
 	l := &vectorLayout{nf: len(names), to: make(map[uint32][]int, len(schemas))}
 	for _, sc := range schemas {
-		cols := make([]int, len(sc.Features))
-		for i, n := range sc.Features {
-			j, ok := pos[n]
-			if !ok {
-				j = -1
-			}
-			cols[i] = j
-		}
-		l.to[sc.Version] = cols
+		l.to[sc.Version] = store.Columns(sc.Features, names)
 	}
 	return l, nil
 }

@@ -141,6 +141,26 @@ func (s *Store) PutSchema(featureNames, labelNames []string) error {
 	return nil
 }
 
+// Columns returns, for each of from's names, its index in to, or -1 when
+// to lacks it: how values stored under one schema's names map by name
+// onto another layout (a reload may have renamed, reordered, added or
+// removed features since they were stored).
+func Columns(from, to []string) []int {
+	pos := make(map[string]int, len(to))
+	for j, n := range to {
+		pos[n] = j
+	}
+	cols := make([]int, len(from))
+	for i, n := range from {
+		j, ok := pos[n]
+		if !ok {
+			j = -1
+		}
+		cols[i] = j
+	}
+	return cols
+}
+
 // Schema returns the current schema, or an error wrapping ErrNotFound if
 // none was put. The result is the caller's.
 func (s *Store) Schema() (Schema, error) {

@@ -139,35 +139,20 @@ func (s *Source) layouts(cur store.Schema) (map[uint32]*layout, bool, error) {
 			listed = true
 		}
 	}
-	fpos := make(map[string]int, len(cur.Features))
-	for j, n := range cur.Features {
-		fpos[n] = j
-	}
-	lpos := make(map[string]int, len(cur.Labels))
-	for j, n := range cur.Labels {
-		lpos[n] = j
-	}
 	out := make(map[uint32]*layout, len(all))
 	for _, sc := range all {
-		l := &layout{cols: make([]int, len(sc.Features)), lcols: make([]int, len(sc.Labels))}
-		hasF := make(map[string]bool, len(sc.Features))
-		hasL := make(map[string]bool, len(sc.Labels))
-		for i, n := range sc.Features {
-			j, ok := fpos[n]
-			if !ok {
-				j = -1
-			} else {
+		l := &layout{cols: store.Columns(sc.Features, cur.Features), lcols: store.Columns(sc.Labels, cur.Labels)}
+		for _, j := range l.cols {
+			if j >= 0 {
 				l.shared++
 			}
-			l.cols[i] = j
+		}
+		hasF := make(map[string]bool, len(sc.Features))
+		for _, n := range sc.Features {
 			hasF[n] = true
 		}
-		for i, n := range sc.Labels {
-			j, ok := lpos[n]
-			if !ok {
-				j = -1
-			}
-			l.lcols[i] = j
+		hasL := make(map[string]bool, len(sc.Labels))
+		for _, n := range sc.Labels {
 			hasL[n] = true
 		}
 		if l.shared == 0 && len(cur.Features) > 0 {

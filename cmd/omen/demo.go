@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -58,13 +60,57 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.App = opts
-	o.Out = stdout
 	setVersion()
-	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// A closed stdout (`omen demo | tee demo.log` or `| head` ended, as
+	// Ctrl-C ends tee first) raises SIGPIPE, which killed the demo before
+	// it removed its temporary store: with SIGPIPE notified, the write
+	// fails with EPIPE instead and stops the demo as Ctrl-C does.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
+	sigCtx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stopSignals()
+	ctx, cancel := context.WithCancel(sigCtx)
 	defer cancel()
+	out := &stopWriter{w: stdout, stop: cancel}
+	o.Out = out
 	if err := demo.Run(ctx, o); err != nil {
 		fmt.Fprintf(stderr, "omen demo: %v\n", err)
 		return 1
 	}
+	if err := out.Err(); err != nil && sigCtx.Err() == nil {
+		fmt.Fprintf(stderr, "omen demo: stopped: writing to stdout: %v\n", err)
+		return 1
+	}
 	return 0
+}
+
+// stopWriter writes to w until a write fails; then it calls stop (once)
+// and fails every later write with that error.
+type stopWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	stop func()
+	err  error
+}
+
+func (s *stopWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.err = err
+		s.stop()
+	}
+	return n, err
+}
+
+// Err is the first write error.
+func (s *stopWriter) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }

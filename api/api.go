@@ -571,7 +571,10 @@ func (a *API) dependencies(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for i := range n.Nodes {
-		n.Nodes[i].Link = EntityUIPath(n.Nodes[i].Name)
+		n.Nodes[i].Link = ""
+		if e := NodeEntity(n.Nodes[i]); e != "" {
+			n.Nodes[i].Link = EntityUIPath(e)
+		}
 	}
 	writeData(w, n)
 }

@@ -65,9 +65,15 @@ func Decorate(x *Explanation, fingerprint string) {
 // its WorstEntity (a service's links go to its pod of the highest
 // evidence, as a service has no page or explanation of its own), or, in
 // an explanation stored before WorstEntity existed, the cause itself.
-func CauseEntity(c EntityCause) string {
-	if c.WorstEntity != nil {
-		return *c.WorstEntity
+func CauseEntity(c EntityCause) string { return linked(c.Entity, c.WorstEntity) }
+
+// NodeEntity is the entity a dependency node links to, "" for none: its
+// WorstEntity, or, when the backend did not set it, the node's name.
+func NodeEntity(n Node) string { return linked(n.Name, n.WorstEntity) }
+
+func linked(name string, worst *string) string {
+	if worst != nil {
+		return *worst
 	}
-	return c.Entity
+	return name
 }

@@ -63,3 +63,22 @@ func TestDecorateCauseLinks(t *testing.T) {
 		})
 	}
 }
+
+// TestNodeEntity: a dependency node links to its worst_entity, to nothing
+// when that is "", and by its name when the backend does not set it.
+func TestNodeEntity(t *testing.T) {
+	str := func(s string) *string { return &s }
+	tests := []struct {
+		node Node
+		want string
+	}{
+		{Node{Name: "cart", WorstEntity: str("shop/cart-7d9f8c6b5-xk2p1")}, "shop/cart-7d9f8c6b5-xk2p1"},
+		{Node{Name: "ghost", WorstEntity: str("")}, ""},
+		{Node{Name: "cart"}, "cart"},
+	}
+	for _, tt := range tests {
+		if got := NodeEntity(tt.node); got != tt.want {
+			t.Errorf("NodeEntity(%+v) = %q, want %q", tt.node, got, tt.want)
+		}
+	}
+}

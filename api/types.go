@@ -327,6 +327,11 @@ type Node struct {
 	// Evidence is the node's anomaly evidence (anomaly score raised by the
 	// failure probability; 0 when unknown).
 	Evidence float64 `json:"evidence"`
+	// WorstEntity is the node's live entity with the highest evidence,
+	// which Link points to; "" when the node (a service) has no live
+	// entity (then there is no Link). A backend that leaves it nil links
+	// the node by its name.
+	WorstEntity *string `json:"worst_entity,omitempty"`
 	// Link is set by the API.
 	Link string `json:"link,omitempty"`
 }

@@ -99,7 +99,10 @@ func (a *App) dependencies(_ context.Context, entity string) (api.Neighbourhood,
 		node = serviceOf(p.Labels)
 	}
 	a.scorer.mu.RUnlock()
-	return api.NeighbourhoodOf(g, entity, node, a.explainer.evidence(true))
+	ev, worst := a.explainer.evidenceOf(true)
+	n, err := api.NeighbourhoodOf(g, entity, node, ev)
+	setWorstEntities(&n, worst)
+	return n, err
 }
 
 // mountAPI registers the API and UI; with a token configured, the mutating

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/omen-sre/omen/alert"
+	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/explain"
 	"github.com/omen-sre/omen/model"
@@ -75,6 +76,15 @@ func rootCauseOf(rc explain.RootCause, worst map[string]string) rootCause {
 		out.Entities[i] = entityCause{Cause: c, WorstEntity: worst[c.Entity]}
 	}
 	return out
+}
+
+// setWorstEntities sets the worst entity of each of n's nodes (services)
+// from worst (see evidenceOf): the entity its links point to, "" for none.
+func setWorstEntities(n *api.Neighbourhood, worst map[string]string) {
+	for i := range n.Nodes {
+		w := worst[n.Nodes[i].Name]
+		n.Nodes[i].WorstEntity = &w
+	}
 }
 
 // explainer computes explanations for predictions of the active model.
@@ -224,22 +234,18 @@ func (e *explainer) background(m *model.Model, p prediction) [][]float32 {
 	return [][]float32{win}
 }
 
-// evidence is every live entity's anomaly evidence: its latest anomaly
-// score raised by its failure probability. With a dependency graph,
-// entities are folded into their services (the max over the pods).
-func (e *explainer) evidence(byService bool) map[string]float64 {
-	ev, _ := e.evidenceOf(byService)
-	return ev
-}
-
-// evidenceOf is evidence and, for each of its keys, the live entity whose
+// evidenceOf is every live entity's anomaly evidence: its latest anomaly
+// score raised by its failure probability. With byService (a dependency
+// graph), entities are folded into their services (the max over the
+// pods). worst names, for each entity or service, the live entity whose
 // evidence it is (with byService, the service's entity of the highest
-// evidence, ties broken by the smaller id; else the entity itself).
-func (e *explainer) evidenceOf(byService bool) (map[string]float64, map[string]string) {
+// evidence, ties broken by the smaller id; else the entity itself); it
+// also names services whose evidence is 0, which are not in ev.
+func (e *explainer) evidenceOf(byService bool) (ev map[string]float64, worst map[string]string) {
 	e.scorer.mu.RLock()
 	defer e.scorer.mu.RUnlock()
-	ev := make(map[string]float64, len(e.scorer.latest))
-	worst := make(map[string]string, len(e.scorer.latest))
+	ev = make(map[string]float64, len(e.scorer.latest))
+	worst = make(map[string]string, len(e.scorer.latest))
 	best := make(map[string]float64, len(e.scorer.latest))
 	for id, p := range e.scorer.latest {
 		key := id

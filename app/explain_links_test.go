@@ -34,6 +34,8 @@ import (
 // has none. Before, the links named the service as an entity, and
 // /ui/entities/cart, /api/v1/entities/cart/explain and
 // /api/v1/entities/cart/dependencies answered 404 (reviewer's finding).
+// The same holds for the nodes of the dependency neighbourhood (the API's
+// node links and the UI's graph).
 func TestCauseLinksResolve(t *testing.T) {
 	cfg := config.Default()
 	cfg.Dependencies = []config.Dependency{
@@ -92,7 +94,10 @@ func TestCauseLinksResolve(t *testing.T) {
 		if p, ok := s.latestPrediction(entity); ok {
 			node = serviceOf(p.Labels)
 		}
-		return api.NeighbourhoodOf(ex.graph, entity, node, ex.evidence(true))
+		ev, worst := ex.evidenceOf(true)
+		n, err := api.NeighbourhoodOf(ex.graph, entity, node, ev)
+		setWorstEntities(&n, worst)
+		return n, err
 	}
 	b, err := api.NewStoreBackend(api.StoreOptions{Store: st, Explain: explainNow, Dependencies: deps})
 	if err != nil {
@@ -198,6 +203,46 @@ func TestCauseLinksResolve(t *testing.T) {
 		}
 		if n < 3 {
 			t.Errorf("%s: %d root-cause links, want one per live service", page, n)
+		}
+	}
+
+	// The dependency neighbourhood: the API's node links and the UI
+	// graph's.
+	code, body = get(http.MethodGet, api.DependenciesPath(explained))
+	if code != http.StatusOK {
+		t.Fatalf("dependencies of %s: %d %s", explained, code, body)
+	}
+	var nb struct {
+		Data api.Neighbourhood `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &nb); err != nil {
+		t.Fatal(err)
+	}
+	if len(nb.Data.Nodes) != 3 { // frontend, cart, ghost
+		t.Errorf("neighbourhood nodes %+v, want 3", nb.Data.Nodes)
+	}
+	for _, n := range nb.Data.Nodes {
+		if n.WorstEntity == nil || *n.WorstEntity != worst[n.Name] {
+			t.Errorf("node %s: worst_entity %v, want %q", n.Name, n.WorstEntity, worst[n.Name])
+		}
+		if worst[n.Name] == "" {
+			if n.Link != "" {
+				t.Errorf("node %s without live entity: link %s, want none", n.Name, n.Link)
+			}
+			continue
+		}
+		if code, _ := get(http.MethodGet, n.Link); code != http.StatusOK {
+			t.Errorf("node %s: link %q: %d", n.Name, n.Link, code)
+		}
+	}
+	_, page := get(http.MethodGet, api.AlertUIPath(x.PredictionID))
+	nodeLinks := regexp.MustCompile(`<a href="([^"]+)"><g class="node" data-node="([^"]+)"`).FindAllStringSubmatch(page, -1)
+	if len(nodeLinks) != 2 { // frontend, cart; not ghost
+		t.Errorf("UI graph node links %v, want frontend's and cart's", nodeLinks)
+	}
+	for _, m := range nodeLinks {
+		if code, _ := get(http.MethodGet, html.UnescapeString(m[1])); code != http.StatusOK {
+			t.Errorf("UI graph node %s: link %s: %d", m[2], m[1], code)
 		}
 	}
 

@@ -334,6 +334,7 @@ type graph struct {
 
 type graphNode struct {
 	Name     string
+	Link     string // the UI page of the node's worst entity, "" for none
 	Evidence float64
 	X, Y, R  float64
 	Color    string
@@ -367,7 +368,11 @@ func buildGraph(n api.Neighbourhood) graph {
 		if centre {
 			r = 22
 		}
-		g.Nodes = append(g.Nodes, graphNode{Name: v.Name, Evidence: v.Evidence, X: x, Y: y, R: r,
+		link := ""
+		if e := api.NodeEntity(v); e != "" {
+			link = api.EntityUIPath(e)
+		}
+		g.Nodes = append(g.Nodes, graphNode{Name: v.Name, Link: link, Evidence: v.Evidence, X: x, Y: y, R: r,
 			Color: divergingColor(v.Evidence, maxEv), Centre: centre, LabelY: y + r + 13})
 	}
 	for _, v := range n.Nodes {

@@ -236,9 +236,9 @@ svg .title{font-weight:600}
 {{with .Graph}}<svg id="graph" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="dependency neighbourhood">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#667"/></marker></defs>
 {{range .Edges}}<line class="edge" x1="{{.X1}}" y1="{{.Y1}}" x2="{{.X2}}" y2="{{.Y2}}" stroke="#889" stroke-width="{{edgew .Weight}}" marker-end="url(#arrow)" data-from="{{.From}}" data-to="{{.To}}" data-weight="{{g .Weight}}"/>{{end}}
-{{range .Nodes}}<a href="{{entityURL .Name}}"><g class="node" data-node="{{.Name}}" data-evidence="{{g .Evidence}}">
+{{range .Nodes}}{{if .Link}}<a href="{{link .Link}}">{{end}}<g class="node" data-node="{{.Name}}" data-evidence="{{g .Evidence}}">
 <circle cx="{{.X}}" cy="{{.Y}}" r="{{.R}}" fill="{{.Color}}" stroke="{{if .Centre}}#1d2330{{else}}#889{{end}}" stroke-width="{{if .Centre}}2.5{{else}}1{{end}}"><title>{{.Name}}: evidence {{f3 .Evidence}}</title></circle>
-<text x="{{.X}}" y="{{.LabelY}}" text-anchor="middle">{{.Name}}</text></g></a>
+<text x="{{.X}}" y="{{.LabelY}}" text-anchor="middle">{{.Name}}</text></g>{{if .Link}}</a>{{end}}
 {{end}}</svg>
 <p class="muted">Arrows point from caller to callee; node colour is anomaly evidence.</p>{{else}}<p class="muted">{{.GraphErr}}</p>{{end}}
 </section>

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -212,8 +213,21 @@ func CheckStorage(path string) error {
 	case err != nil:
 		return fmt.Errorf("storage path: %w", err)
 	case len(ents) > 0:
-		return fmt.Errorf("the storage path %q is not empty (a store used before, whose simulated time is ahead of a new run's): "+
-			"give a new or empty --storage.path, remove this one, or leave --storage.path out for a temporary directory", path)
+		var names []string
+		store := false
+		for _, e := range ents {
+			names = append(names, e.Name())
+			store = store || e.Name() == "badger" || e.Name() == "nats"
+		}
+		if len(names) > 3 {
+			names = append(names[:3], "…")
+		}
+		found := fmt.Sprintf("holds files (%s), not a store", strings.Join(names, ", "))
+		if store {
+			found = fmt.Sprintf("holds a store (%s) used before, whose simulated time is ahead of a new run's", strings.Join(names, ", "))
+		}
+		return fmt.Errorf("the storage path %q is not empty: it %s; "+
+			"give a new or empty --storage.path, remove this one, or leave --storage.path out for a temporary directory", path, found)
 	}
 	return nil
 }
@@ -230,6 +244,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	out := o.Out
 	storage := o.App.StoragePath
+	historyStarted := false
 	if o.App.StoragePath == "" {
 		dir, err := os.MkdirTemp("", "omen-demo-")
 		if err != nil {
@@ -240,6 +255,16 @@ func Run(ctx context.Context, o Options) error {
 		storage = dir + " (temporary: removed when the demo stops)"
 	} else if err := CheckStorage(o.App.StoragePath); err != nil {
 		return err
+	} else {
+		// Until the history starts, the store holds nothing of this run's
+		// simulated time: when the run fails before (a busy port), what it
+		// created goes, so that a retry is not refused as a used store.
+		created := !exists(o.App.StoragePath)
+		defer func() {
+			if !historyStarted {
+				removeNew(o.App.StoragePath, created)
+			}
+		}()
 	}
 	// What the daemon and training advise an operator on (no model yet,
 	// short entities skipped) is the demo's normal course: info, not warn.
@@ -291,6 +316,7 @@ func Run(ctx context.Context, o Options) error {
 	defer nc.Close()
 
 	histTicks := int(o.History / Step)
+	historyStarted = true
 	if err := ensureModel(ctx, a, fleet, nc, o, histTicks); err != nil {
 		return stopped(err)
 	}
@@ -305,6 +331,24 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	}
 	return stopped(err)
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// removeNew removes what a run created in the storage directory path,
+// which was empty (or, with created, missing) when it started.
+func removeNew(path string, created bool) {
+	if created {
+		os.RemoveAll(path) //nolint:errcheck // best effort: CheckStorage names what is left
+		return
+	}
+	ents, _ := os.ReadDir(path) //nolint:errcheck // as above
+	for _, e := range ents {
+		os.RemoveAll(filepath.Join(path, e.Name())) //nolint:errcheck // as above
+	}
 }
 
 // ensureModel makes sure the daemon has an active model for the fleet's

@@ -2,9 +2,12 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,7 +132,7 @@ func TestRunStorage(t *testing.T) {
 	for _, tc := range []struct {
 		name, path, want string
 	}{
-		{"used", used, "is not empty"},
+		{"used", used, `is not empty: it holds files (x), not a store`},
 		{"file", afile, "not a directory"},
 		{"new", filepath.Join(t.TempDir(), "store"), ""},
 		{"temporary", "", ""},
@@ -270,5 +273,55 @@ func TestTrainOnStoreErrorPrefix(t *testing.T) {
 				t.Errorf("TrainOnStore = %v, want an error starting %q, saying \"train: \" once", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRunFailedStartLeavesNoStore: a demo whose start fails (its web
+// port busy) used to leave badger/ and nats/ in a new --storage.path,
+// and the retry was refused as "a store used before, whose simulated time
+// is ahead"; what the run created before its history started is removed
+// (the directory itself when the run created it), and a store that went
+// through history is refused as such.
+func TestRunFailedStartLeavesNoStore(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { busy.Close() }) //nolint:errcheck // test listener
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		name, path string
+		gone       bool // the run created the directory: removed
+	}{
+		{"new", filepath.Join(t.TempDir(), "new", "sub"), true},
+		{"empty", empty, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			err := Run(context.Background(), Options{Seed: 1, History: time.Hour, Out: &out,
+				App: app.Options{ListenAddress: busy.Addr().String(), NATSListenAddress: "127.0.0.1:0", StoragePath: tc.path, Logger: quietLogger()}})
+			if err == nil {
+				t.Fatal("Run on a busy port succeeded")
+			}
+			ents, rerr := os.ReadDir(tc.path)
+			switch {
+			case tc.gone && !errors.Is(rerr, fs.ErrNotExist):
+				t.Errorf("the directory the run created is left: %v %v", ents, rerr)
+			case !tc.gone && (rerr != nil || len(ents) > 0):
+				t.Errorf("the run left %v (%v) in the empty directory", ents, rerr)
+			}
+			if err := CheckStorage(tc.path); err != nil {
+				t.Errorf("a retry is refused: %v", err)
+			}
+		})
+	}
+	used := t.TempDir()
+	for _, d := range []string{"badger", "nats"} {
+		if err := os.Mkdir(filepath.Join(used, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := CheckStorage(used); err == nil || !strings.Contains(err.Error(), "holds a store (badger, nats) used before") {
+		t.Errorf("CheckStorage on a used store = %v", err)
 	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -52,4 +54,42 @@ func TestDemoClosedStdoutHelper(t *testing.T) {
 	}
 	os.Exit(dispatch([]string{"demo", "--web.listen-address", "127.0.0.1:0", "--nats.listen-address", "127.0.0.1:0",
 		"--history", "45m", "--log.level", "error"}, os.Stdout, os.Stderr))
+}
+
+// TestEvalSimInterruptedJSONStdout: `omen eval sim --runs 3 --json -`
+// interrupted after its first run wrote nothing to stdout (the runs so
+// far went to io.Discard); now stdout holds the completed run, marked by
+// runs_requested, as a --json file does.
+func TestEvalSimInterruptedJSONStdout(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout bytes.Buffer
+	// The first run's summary line ends it: interrupt then.
+	stderr := &cancelOn{at: "seed 3: scenarios", cancel: cancel}
+	rc := evalSim(ctx, []string{"--seed", "3", "--runs", "3", "--model", "../../demo/testdata/e2e-model.omen", "--duration", "15m", "--json", "-"}, &stdout, stderr)
+	if rc != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", rc, stderr.String())
+	}
+	var rep struct {
+		Requested int     `json:"runs_requested"`
+		Seeds     []int64 `json:"seeds"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || rep.Requested != 3 || len(rep.Seeds) != 1 || rep.Seeds[0] != 3 {
+		t.Errorf("stdout %q (%v): want the JSON of the completed run 3 of 3 requested", stdout.String(), err)
+	}
+}
+
+// cancelOn is a writer that calls cancel once what was written holds at.
+type cancelOn struct {
+	syncBuffer
+	at     string
+	cancel func()
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	n, err := c.syncBuffer.Write(p)
+	if strings.Contains(c.String(), c.at) {
+		c.cancel()
+	}
+	return n, err
 }

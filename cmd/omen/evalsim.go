@@ -106,6 +106,11 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		rep, err := demo.Eval(ctx, ok)
 		if err != nil {
 			fmt.Fprintf(stderr, "omen eval sim: seed %d: %v\n", ok.Seed, err)
+			if *jsonOut == "-" && len(reps) > 0 {
+				// The runs that completed, as a --json file holds them
+				// (runs_requested says the rest is missing).
+				writeJSON(*jsonOut, poolSimReports(reps, *runs), stdout, stderr)
+			}
 			return 1
 		}
 		if k > 0 && o.ModelFile == "" {
@@ -117,8 +122,9 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			prefix = fmt.Sprintf("seed %d: ", ok.Seed)
 		}
 		printSimReport(report, prefix, rep.Report, fmt.Sprintf("(%d alerts, %.0fs)", rep.Alerts, rep.WallSeconds), true)
-		if *runs > 1 && k < *runs-1 {
-			// The runs so far, in case the rest is interrupted.
+		if *runs > 1 && k < *runs-1 && *jsonOut != "-" {
+			// The runs so far, in case the rest is interrupted (to
+			// stdout only then: see above).
 			if rc := writeJSON(*jsonOut, poolSimReports(reps, *runs), io.Discard, stderr); rc != 0 {
 				return rc
 			}

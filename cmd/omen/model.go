@@ -52,8 +52,12 @@ add --promote, promote and rollback refuse a model that does not fit the
 features a daemon will run with, as a daemon refuses it (exit 1, the
 registry unchanged), and add without --promote registers it with a
 warning: the features of --config.file, else those of the schema the
-store records (the layout the daemon last ran with); with neither,
-models are not checked.
+store records (the layout the daemon last ran with). With neither,
+add (as omen train) warns when the model does not fit the default
+features, which a daemon without --config.file runs, and promote and
+rollback check nothing. After moving a daemon back from a configuration
+file to the defaults, --config.file /dev/null (an empty file: the
+built-in defaults) checks against those instead of the stale schema.
 
 flags:`
 
@@ -189,8 +193,9 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		// daemon refuses it (nothing registered), and registered with a
 		// warning otherwise. A file that does not decode is the
 		// registry's to refuse.
+		ref, warnOnly := ref.orDefaults()
 		m, merr := model.Unmarshal(file)
-		if merr == nil && *promote {
+		if merr == nil && *promote && !warnOnly {
 			name := m.Meta().Version
 			if *version != "" {
 				name = *version
@@ -209,8 +214,11 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		if v.Active {
 			fmt.Fprintf(stdout, "active model is now %s\n", v.Version)
 		}
-		if merr == nil {
-			if err := ref.fit(m, v.Version); err != nil {
+		if merr == nil && *cf.url == "" {
+			switch err := ref.fit(m, v.Version); {
+			case err != nil && warnOnly:
+				fmt.Fprintf(stderr, "omen model add %s: warning: %v: a daemon with them will not load it\n", rest[0], err)
+			case err != nil:
 				fmt.Fprintf(stderr, "omen model add %s: warning: %v: registered, but a daemon would not load it (omen model promote refuses it)\n", rest[0], err)
 			}
 		}
@@ -269,7 +277,19 @@ func offlineFeatures(st *store.Store, configFile string, cfg *config.Config) (*f
 		return nil, err
 	}
 	return &featureRef{names: s.Features,
-		against: "the features the store records (the layout the daemon last ran with; --config.file FILE checks against the daemon's configuration instead)"}, nil
+		against: "the features the store records (the layout the daemon last ran with; --config.file FILE checks against the daemon's configuration instead, --config.file /dev/null against the built-in defaults)"}, nil
+}
+
+// orDefaults returns f, or when f is nil (no --config.file, no recorded
+// schema) the default features, which a daemon without --config.file
+// runs, with warnOnly set: omen train and omen model add warn when a
+// model does not fit them, and refuse nothing.
+func (f *featureRef) orDefaults() (ref *featureRef, warnOnly bool) {
+	if f != nil {
+		return f, false
+	}
+	return &featureRef{names: features.Names(config.Default().Config),
+		against: "the default features (no --config.file, and the store records no feature schema)"}, true
 }
 
 // fit returns nil when m fits the features (or f is nil), and otherwise

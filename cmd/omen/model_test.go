@@ -138,7 +138,8 @@ func TestModelCommandOffline(t *testing.T) {
 		{"v2", 1, "", `"v2": already exists as a deleted version`},
 		{"v1", 1, "", `"v1": already exists with sha256`},
 		{"..", 1, "", "not a usable name"},
-		{"v2b", 0, "registered v2b\nactive model is now v2b\n", ""},
+		// Its features are not the defaults: a warning, as omen train's.
+		{"v2b", 0, "registered v2b\nactive model is now v2b\n", `warning: model "v2b" does not fit the default features`},
 	} {
 		rc, out, errs := omen(t, "model", "add", f2, "--version", tc.version, "--promote", "--storage.path", "s")
 		if rc != tc.rc || out != tc.out && tc.rc == 0 || !strings.Contains(errs, tc.errs) || tc.errs == "" && errs != "" {
@@ -575,7 +576,7 @@ func TestModelCommandFeatureFit(t *testing.T) {
 	}
 	mismatch := `feature mismatch with model (1 features): missing ["x"]; unexpected [` + strings.Join(quoted, " ") + `]`
 	byConfig := "does not fit the features of ab.yml (--config.file): " + mismatch
-	bySchema := "does not fit the features the store records (the layout the daemon last ran with; --config.file FILE checks against the daemon's configuration instead): " + mismatch
+	bySchema := "does not fit the features the store records (the layout the daemon last ran with; --config.file FILE checks against the daemon's configuration instead, --config.file /dev/null against the built-in defaults): " + mismatch
 	refs := []struct {
 		name   string
 		schema []string // recorded in the store; nil: none
@@ -644,6 +645,14 @@ func TestModelCommandFeatureFit(t *testing.T) {
 					case checked: // add: registered with a warning
 						if rc != 0 || out != "registered new\n" || errs != want+"\n" || !activeIs(after, active) || !strings.Contains(after, "new") {
 							t.Errorf("omen model %q = %d, %q, %q; want 0, registered with the warning %q:\n%s", args, rc, out, errs, want, after)
+						}
+					case ref.msg == "" && strings.HasPrefix(op.name, "add"):
+						// Neither: add, --promote or not, warns as omen
+						// train does against the default features (which
+						// the test's models never fit), and refuses nothing.
+						wantErr := fmt.Sprintf(`omen model add %s: warning: model "new" does not fit the default features (no --config.file, and the store records no feature schema): `, file)
+						if rc != 0 || !strings.HasPrefix(errs, wantErr) || !strings.HasSuffix(errs, ": a daemon with them will not load it\n") || !activeIs(after, active) {
+							t.Errorf("omen model %q = %d, %q, %q; want 0, %s active, the warning %q…", args, rc, out, errs, active, wantErr)
 						}
 					default:
 						if rc != 0 || errs != "" || !activeIs(after, active) {
@@ -795,4 +804,22 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestModelPromoteBackToDefaults: after a daemon moved from a
+// configuration file back to the defaults, the store still records the
+// file's features; offline promotion of a model of the defaults is refused
+// against that schema with a hint naming --config.file /dev/null (the
+// built-in defaults: there is no file for them), which then promotes it.
+func TestModelPromoteBackToDefaults(t *testing.T) {
+	dir := t.TempDir()
+	defaults := features.Names(config.Default().Config)
+	seedRegistry(t, dir, []string{"a", "b"}, map[string][]string{"fit": {"a", "b"}, "fit2": {"a", "b"}, "bad": defaults}, []string{"fit"})
+	rc, _, errs := omen(t, "model", "promote", "bad", "--storage.path", dir)
+	if rc != 1 || !strings.Contains(errs, "--config.file /dev/null against the built-in defaults") {
+		t.Errorf("promote against the stale schema = %d, %q; want 1 and the /dev/null hint", rc, errs)
+	}
+	if rc, out, errs := omen(t, "model", "promote", "bad", "--storage.path", dir, "--config.file", "/dev/null"); rc != 0 || out != "active model is now bad\n" {
+		t.Errorf("promote --config.file /dev/null = %d, %q, %q; want it promoted", rc, out, errs)
+	}
 }

@@ -18,7 +18,6 @@ import (
 
 	omenapi "github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
-	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/training"
 	"github.com/omen-sre/omen/training/dataset"
@@ -209,10 +208,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "omen train: %v\n", err)
 				return 1
 			}
-			warnOnly := ref == nil
-			if warnOnly {
-				ref = &featureRef{names: features.Names(cfg.Config), against: "the default features (no --config.file, and the store records no feature schema)"}
-			}
+			ref, warnOnly := ref.orDefaults()
 			if err := ref.fit(m, m.Meta().Version); err != nil {
 				if *promote && !warnOnly {
 					fmt.Fprintf(stderr, "omen train: %v: not registered (a daemon would not load it; the model file %s is written)\n", err, *out)

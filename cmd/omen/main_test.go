@@ -281,7 +281,12 @@ func TestFlagValidation(t *testing.T) {
 		{[]string{"eval", "sim", "--history", "10s", "--train-fleets", "1"}, 2, "omen eval sim: --history 10s is too short to train on"},
 		{[]string{"eval", "sim", "--duration", "10s"}, 2, "omen eval sim: --duration 10s holds no step"},
 		{demo("--storage.path", used), 2, "omen demo: the storage path " + strconv.Quote(used) + " is not empty"},
-		{demo("--shutdown-timeout", "-1s"), 2, "--shutdown-timeout -1s, want more than 0"},
+		{demo("--shutdown-timeout", "-1s"), 2, "--shutdown-timeout -1s, want at least 1s"},
+		{[]string{"run", "--shutdown-timeout", "1ns"}, 2, "--shutdown-timeout 1ns, want at least 1s"},
+		// A service name passed net.LookupPort, then the external URL
+		// "http://127.0.0.1:http" was not a URL.
+		{[]string{"run", "--web.listen-address", "127.0.0.1:http"}, 2, `--web.listen-address "127.0.0.1:http": port "http" is not a number`},
+		{demo("--nats.listen-address", "127.0.0.1:nats"), 2, `--nats.listen-address "127.0.0.1:nats": port "nats" is not a number`},
 		{[]string{"eval", "smd", "--dir", missing, "--detector", "foo"}, 2, `omen eval smd: unknown --detector "foo" (want lstm or ar)`},
 		{[]string{"bench", "lstm", "--batch", "-1"}, 2, "omen bench lstm: --batch -1, want at least 1"},
 		{[]string{"bench", "lstm", "--seconds", "-1"}, 2, "omen bench lstm: --seconds -1"},
@@ -309,13 +314,13 @@ func TestFlagValidation(t *testing.T) {
 	}
 }
 
-// "omen run"'s flags: a shutdown timeout that is not positive is a usage
-// error (every SIGTERM failed with "components still running after -1s").
+// "omen run"'s flags: a shutdown timeout under 1s is a usage error (every
+// SIGTERM failed with "components still running after -1s", or 1ns).
 func TestDaemonFlagsShutdownTimeout(t *testing.T) {
 	for _, tc := range []struct {
 		arg string
 		ok  bool
-	}{{"-1s", false}, {"0s", false}, {"1ms", true}, {"30s", true}} {
+	}{{"-1s", false}, {"0s", false}, {"1ns", false}, {"999ms", false}, {"1s", true}, {"30s", true}} {
 		fs := flag.NewFlagSet("omen run", flag.ContinueOnError)
 		var df daemonFlags
 		df.register(fs, false)

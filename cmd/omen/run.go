@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -58,7 +59,27 @@ func (f *daemonFlags) register(fs *flag.FlagSet, demo bool) {
 	fs.StringVar(&f.tokenFile, "web.token-file", "", "file holding the bearer token for the API and UI (required on a non-loopback address)")
 	fs.StringVar(&f.tlsCert, "web.tls-cert-file", "", "TLS certificate (PEM) for HTTPS")
 	fs.StringVar(&f.tlsKey, "web.tls-key-file", "", "TLS key (PEM) for HTTPS")
-	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take (at least 1s)")
+}
+
+// minShutdownTimeout is the shortest --shutdown-timeout: stopping the
+// components (flushing the store, draining NATS) takes milliseconds at
+// best, so less made every SIGTERM fail.
+const minShutdownTimeout = time.Second
+
+// checkPort refuses a listen address whose port is not a number: a
+// service name ("127.0.0.1:http") passes net.LookupPort, but the external
+// URL built from the address is then not a URL, and the NATS server
+// refuses it.
+func checkPort(flagName, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil // reported by the component, with its context
+	}
+	if strings.Trim(port, "0123456789") != "" {
+		return fmt.Errorf("--%s %q: port %q is not a number (give the port number, not a service name)", flagName, addr, port)
+	}
+	return nil
 }
 
 func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
@@ -66,8 +87,13 @@ func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
 	if err != nil {
 		return app.Options{}, fmt.Errorf("--storage.retention: %w", err)
 	}
-	if f.shutdownTimeout <= 0 {
-		return app.Options{}, fmt.Errorf("--shutdown-timeout %v, want more than 0", f.shutdownTimeout)
+	if f.shutdownTimeout < minShutdownTimeout {
+		return app.Options{}, fmt.Errorf("--shutdown-timeout %v, want at least %v", f.shutdownTimeout, minShutdownTimeout)
+	}
+	for _, a := range []struct{ flag, addr string }{{"web.listen-address", f.listenAddress}, {"nats.listen-address", f.natsListenAddress}} {
+		if err := checkPort(a.flag, a.addr); err != nil {
+			return app.Options{}, err
+		}
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		// Checked here so that it is reported before the daemon starts.

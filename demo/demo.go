@@ -209,6 +209,12 @@ func CheckStorage(path string) error {
 	ents, err := os.ReadDir(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			// A dangling symbolic link: creating the store failed with
+			// "mkdir PATH: file exists".
+			target, _ := os.Readlink(path) //nolint:errcheck // named when read
+			return fmt.Errorf("the storage path %q is a symbolic link to %q, which does not exist: create the directory it names, or give another --storage.path", path, target)
+		}
 		return nil
 	case err != nil:
 		return fmt.Errorf("storage path: %w", err)

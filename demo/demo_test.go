@@ -127,6 +127,10 @@ func TestRunStorage(t *testing.T) {
 		t.Fatal(err)
 	}
 	afile := filepath.Join(used, "x")
+	dangling := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(filepath.Join(used, "nosuch"), dangling); err != nil {
+		t.Fatal(err)
+	}
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	for _, tc := range []struct {
@@ -134,6 +138,8 @@ func TestRunStorage(t *testing.T) {
 	}{
 		{"used", used, `is not empty: it holds files (x), not a store`},
 		{"file", afile, "not a directory"},
+		// Passed, then failed with "mkdir PATH: file exists".
+		{"dangling symbolic link", dangling, `is a symbolic link to "` + filepath.Join(used, "nosuch") + `", which does not exist`},
 		{"new", filepath.Join(t.TempDir(), "store"), ""},
 		{"temporary", "", ""},
 	} {

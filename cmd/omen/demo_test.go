@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -92,4 +93,21 @@ func (c *cancelOn) Write(p []byte) (int, error) {
 		c.cancel()
 	}
 	return n, err
+}
+
+// TestEvalEntitiesCheckedFirst: omen eval smd --entities with an unknown
+// name is a usage error before any entity is trained (nosuch was
+// reported after machine-1-6 had been; here machine-1-6's files are
+// empty, so training it would fail first).
+func TestEvalEntitiesCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"machine-1-6.train.csv", "machine-1-6.test.csv"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc, _, errs := omen(t, "eval", "smd", "--dir", dir, "--entities", "machine-1-6,nosuch")
+	if rc != 2 || !strings.Contains(errs, `--entities: no entity ["nosuch"] in `) || !strings.Contains(errs, "found 1: machine-1-6") {
+		t.Errorf("eval smd --entities machine-1-6,nosuch = %d, %q; want 2 naming nosuch before any work", rc, errs)
+	}
 }

@@ -9,12 +9,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/omen-sre/omen/explain"
 	"github.com/omen-sre/omen/explain/nezha"
 	"github.com/omen-sre/omen/training"
+	"github.com/omen-sre/omen/training/dataset"
 )
 
 // evalCmd implements "omen eval smd|asd|rca|sim".
@@ -81,6 +83,30 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	for _, e := range strings.Split(*entities, ",") {
 		if e = strings.TrimSpace(e); e != "" {
 			opts.Entities = append(opts.Entities, e)
+		}
+	}
+	if len(opts.Entities) > 0 {
+		// Every name before any work: a typo was reported only after the
+		// entities before it had been trained.
+		found, err := dataset.DiscoverEntities(*dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "omen eval %s: %v\n", kind, err)
+			return 1
+		}
+		var unknown []string
+		for _, e := range opts.Entities {
+			if !slices.Contains(found, e) {
+				unknown = append(unknown, e)
+			}
+		}
+		if len(unknown) > 0 {
+			list := strings.Join(found[:min(len(found), 8)], ", ")
+			if len(found) > 8 {
+				list += ", …"
+			}
+			fmt.Fprintf(stderr, "omen eval %s: --entities: no entity %q in %s (E.train.csv[.gz] with E.test.csv[.gz]; found %d: %s)\n",
+				kind, unknown, *dir, len(found), list)
+			return 2
 		}
 	}
 	switch *ranker {

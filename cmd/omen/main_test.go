@@ -267,6 +267,8 @@ func TestFlagValidation(t *testing.T) {
 		// Output files are checked before training or a run.
 		{[]string{"train", "--source", "csv", "--dir", missing, "--out", filepath.Join(missing, "x.omen")}, 2, "omen train: --out: open"},
 		{demo("--save-model", filepath.Join(missing, "x.omen")), 2, "omen demo: --save-model: open"},
+		// "-" wrote a file named "-" (checkWritable takes "-" for stdout).
+		{[]string{"train", "--source", "csv", "--dir", missing, "--out", "-"}, 2, "omen train: --out -: the model is binary"},
 		{[]string{"eval", "sim", "--history", "45m", "--duration", "2m", "--train-fleets", "1", "--members", "1",
 			"--save-model", filepath.Join(missing, "m.omen")}, 2, "omen eval sim: --save-model: open"},
 		{demo("--speed", "-5"), 2, "omen demo: --speed -5, want a positive"},
@@ -444,7 +446,8 @@ func TestTrainFromStoreErrors(t *testing.T) {
 	}{
 		{missing, "omen train: no omen store at " + strconv.Quote(missing) + " (--storage.path)\n"},
 		{empty, "omen train: no feature data in " + empty + " between "},
-		{locked, "is in use (by a running omen?): go through the daemon with --url"},
+		// Held by a daemon or, as here, by another offline command.
+		{locked, "is in use by another omen process: a daemon (go through it with --url http://127.0.0.1:9464, its --web.listen-address), or another omen model or omen train (retry when it ends)"},
 	} {
 		var out, errb bytes.Buffer
 		rc := dispatch([]string{"train", "--source", "store", "--storage.path", tc.path, "--out", filepath.Join(t.TempDir(), "m.omen")}, &out, &errb)

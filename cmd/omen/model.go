@@ -429,7 +429,8 @@ func createStore(o offlineStore) (*store.Store, error) {
 func (o offlineStore) openError(err error) error {
 	switch {
 	case strings.Contains(err.Error(), "Cannot acquire directory lock"):
-		return fmt.Errorf("the store at %q is in use (by a running omen?): go through the daemon with --url http://127.0.0.1:9464 (its --web.listen-address)", o.path)
+		return fmt.Errorf("the store at %q is in use by another omen process: a daemon (go through it with --url http://127.0.0.1:9464, its --web.listen-address), "+
+			"or another omen model or omen train (retry when it ends)", o.path)
 	case errors.Is(err, store.ErrDiskFull):
 		reserve := "the store's default reserve applies; --config.file FILE applies the daemon's storage.disk_reserve"
 		if o.configFile != "" {

@@ -35,7 +35,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	promURL := fs.String("prometheus.url", "", "prometheus: base URL of the server to query_range")
 	configFile := fs.String("config.file", "", "feature, label and entity definitions, and the storage settings the store is opened with (default: the built-in set)")
 	lookback := fs.String("history", "7d", "store/prometheus: how much history to read")
-	out := fs.String("out", "model.omen", "model file to write")
+	out := fs.String("out", "model.omen", "model file to write (a file: \"-\" is refused, the model is binary)")
 	register := fs.Bool("register", false, "register the model in the registry (the store's, or with --url the daemon's)")
 	promote := fs.Bool("promote", false, "register and make it the active model (a running daemon uses it at once)")
 	var cf clientFlags
@@ -54,6 +54,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"window", o.Window, 2}, {"horizon", o.Horizon, 1},
 		{"hidden", o.Hidden, 1}, {"layers", o.Layers, 1}, {"epochs", o.Epochs, 1}, {"members", o.Members, 1}}); !ok {
 		return rc
+	}
+	if *out == "-" { // checkWritable takes "-" for stdout, as --json does
+		fmt.Fprintln(stderr, "omen train: --out -: the model is binary and is written to a file; give a file name")
+		return 2
 	}
 	if rc, ok := checkWritable(fs.Name(), "out", *out, stderr); !ok {
 		return rc

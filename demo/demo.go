@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	pmodel "github.com/prometheus/common/model"
 
@@ -287,6 +288,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	o.App.Config = SimConfig(fleet)
 	o.App.WallClock = false
+	if o.App.NATSURL != "" {
+		if err := checkExternalStream(ctx, o.App.NATSURL, o.App.Config.NATS.Stream); err != nil {
+			return err
+		}
+	}
 
 	var printMu sync.Mutex
 	o.App.OnAlert = func(a app.FiredAlert) {
@@ -337,6 +343,42 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	}
 	return stopped(err)
+}
+
+// checkExternalStream returns an error when the stream on the NATS
+// server at url (--nats.url) holds messages: a previous demo's, whose
+// simulated time ran ahead of the clock in its live phase, would be
+// consumed before the new run's history (which then waited at 0.0%, as a
+// used store's time did). The demo does not purge a stream it may not
+// own.
+func checkExternalStream(ctx context.Context, url, name string) error {
+	nc, err := nats.Connect(url, nats.Name("omen-demo-check"))
+	if err != nil {
+		return fmt.Errorf("connect to NATS %s: %w", url, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("NATS %s: %w", url, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("NATS %s: look up stream %s: %w", url, name, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("NATS %s: stream %s: %w", url, name, err)
+	}
+	if n := info.State.Msgs; n > 0 {
+		return fmt.Errorf("the stream %s on %s holds %d messages (a previous run's, whose simulated time is ahead of a new run's, would be consumed first): "+
+			"purge it (nats stream purge %s) or delete it if it is the demo's, or leave --nats.url out for the embedded server", name, url, n, name)
+	}
+	return nil
 }
 
 func exists(path string) bool {

@@ -15,9 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/sim"
 	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/stream/natsembed"
 	"github.com/omen-sre/omen/training"
 )
 
@@ -329,5 +333,46 @@ func TestRunFailedStartLeavesNoStore(t *testing.T) {
 	}
 	if err := CheckStorage(used); err == nil || !strings.Contains(err.Error(), "holds a store (badger, nats) used before") {
 		t.Errorf("CheckStorage on a used store = %v", err)
+	}
+}
+
+// TestRunExternalStreamHeld: with --nats.url, a stream that kept a
+// previous demo's messages (its simulated time ahead of a new run's) made
+// the new demo wait at history 0.0%; it is refused before anything
+// starts, naming the stream and how to empty it.
+func TestRunExternalStreamHeld(t *testing.T) {
+	srv, err := natsembed.Start(natsembed.Options{ListenAddress: "127.0.0.1:0", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OMEN", Subjects: []string{"omen.metrics"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "omen.metrics", []byte("old run")); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	store := filepath.Join(t.TempDir(), "store")
+	err = Run(ctx, Options{Seed: 1, History: time.Hour, Out: &out,
+		App: app.Options{ListenAddress: "127.0.0.1:0", NATSURL: srv.ClientURL(), StoragePath: store, Logger: quietLogger()}})
+	if err == nil || !strings.Contains(err.Error(), "the stream OMEN on "+srv.ClientURL()+" holds 1 messages") || !strings.Contains(err.Error(), "nats stream purge OMEN") {
+		t.Errorf("Run = %v, want the held stream refused", err)
+	}
+	if out.Len() > 0 {
+		t.Errorf("output %q before the refusal", out.String())
+	}
+	if _, err := os.Stat(store); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("store created: %v", err)
 	}
 }

@@ -87,8 +87,10 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 		// (docs/EVALUATION.md). Three times the training time.
 		o.Train.Members = 3
 	}
-	if err := CheckHistory("history", o.History, o.ModelFile == "", o.Train); err != nil {
-		return EvalReport{}, err
+	if o.ModelFile == "" { // else no training fleet runs
+		if err := CheckHistory("history", o.History, true, o.Train); err != nil {
+			return EvalReport{}, err
+		}
 	}
 	if err := CheckHistory("duration", o.Duration, false, o.Train); err != nil {
 		return EvalReport{}, err

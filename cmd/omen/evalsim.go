@@ -47,15 +47,14 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen eval sim: --train-fleets %d, want at least 1\n", o.TrainFleets)
 		return 2
 	}
-	for _, h := range []struct {
-		name  string
-		d     time.Duration
-		train bool
-	}{{"history", o.History, o.ModelFile == ""}, {"duration", o.Duration, false}} {
-		if err := demo.CheckHistory(h.name, h.d, h.train, o.Train); err != nil {
-			fmt.Fprintf(stderr, "omen eval sim: %v\n", err)
-			return 2
-		}
+	// --history only when training fleets run (not with --model).
+	if err := demo.CheckHistory("duration", o.Duration, false, o.Train); err != nil {
+		fmt.Fprintf(stderr, "omen eval sim: %v\n", err)
+		return 2
+	}
+	if err := demo.CheckHistory("history", o.History, true, o.Train); err != nil && o.ModelFile == "" {
+		fmt.Fprintf(stderr, "omen eval sim: %v\n", err)
+		return 2
 	}
 	for _, f := range []struct{ name, path string }{{"json", *jsonOut}, {"save-model", o.SaveModel}} {
 		if rc, ok := checkWritable(fs.Name(), f.name, f.path, stderr); !ok {

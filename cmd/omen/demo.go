@@ -24,7 +24,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	var o demo.Options
 	fs.Int64Var(&o.Seed, "seed", 1, "seed of the simulated fleet")
 	fs.Float64Var(&o.Speed, "speed", 20, "simulated seconds per real second in the live phase")
-	fs.DurationVar(&o.History, "history", 24*time.Hour, "simulated history to train on")
+	fs.DurationVar(&o.History, "history", 24*time.Hour, "simulated history to train on (at least 45m; with --model, at least a step)")
 	fs.StringVar(&o.ModelFile, "model", "", "load this model file instead of training")
 	fs.StringVar(&o.SaveModel, "save-model", "", "write the trained model to this file")
 	if rc, ok := parseNoArgs(fs, args, stderr); !ok {

@@ -23,7 +23,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&o.TrainSeed, "train-seed", 0, "seed of the first fleet trained on (default seed+1000)")
 	fs.IntVar(&o.TrainFleets, "train-fleets", 8, "fleets (seeds train-seed, train-seed+1, …) trained on, each for --history")
 	fs.DurationVar(&o.Duration, "duration", 24*time.Hour, "simulated time of the evaluated fleet")
-	fs.DurationVar(&o.History, "history", 24*time.Hour, "simulated history of each training fleet")
+	fs.DurationVar(&o.History, "history", 24*time.Hour, "simulated history of each training fleet (at least 45m)")
 	fs.StringVar(&o.ModelFile, "model", "", "evaluate this model file instead of training one")
 	fs.IntVar(&o.Train.Members, "members", 3, "networks trained from different seeds and averaged (an ensemble; 1: a single network; 0: the default)")
 	fs.StringVar(&o.SaveModel, "save-model", "", "write the trained model to this file")

@@ -8,31 +8,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
 )
-
-// lockedLog is a log destination safe for concurrent writes.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // natsMessages returns omen_nats_messages_total{outcome=outcome} of a,
 // summed over consumers.
@@ -66,7 +47,7 @@ func natsMessages(t *testing.T, a *App, outcome string) float64 {
 // retrying for ever) without Badger's hex dump; a NATS event that long is
 // dead-lettered instead of redelivered for ever.
 func TestIngestTooLarge(t *testing.T) {
-	var logs lockedLog
+	var logs syncWriter
 	a := startApp(t, t.TempDir(), func(o *Options) {
 		o.Config.Storage.ValueLogFileSize = 1 << 20
 		o.Config.RemoteWrite.MaxLabelValueLength = 1 << 20

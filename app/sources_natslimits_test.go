@@ -82,17 +82,7 @@ func TestNATSDecoderLimitsConfigured(t *testing.T) {
 	for round, st := range steps {
 		if st.reload != "" {
 			write(st.reload)
-			before := len(logs.String())
-			err := a.Reload()
-			switch {
-			case st.reloadErr == "" && err != nil:
-				t.Fatalf("%s: reload: %v", st.name, err)
-			case st.reloadErr != "" && (err == nil || !strings.Contains(err.Error(), st.reloadErr)):
-				t.Fatalf("%s: reload = %v, want an error naming %q", st.name, err, st.reloadErr)
-			}
-			if logged := logs.String()[before:]; strings.Contains(logged, "not applied until restart") {
-				t.Errorf("%s: a restart warning for a reloadable change:\n%s", st.name, logged)
-			}
+			reloadChecked(t, a, logs, st.name, st.reloadErr)
 		}
 		send(round)
 		waitFor(t, st.name+": the message's stored series", 20*time.Second, func() bool {
@@ -174,5 +164,23 @@ func TestSourcesRestartOnlyKeys(t *testing.T) {
 				t.Fatalf("restart-only keys %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// reloadChecked reloads a and fails the test unless the reload's error
+// names wantErr (""; none) and no restart warning was logged for it (a
+// reloadable change); name identifies the step.
+func reloadChecked(t *testing.T, a *App, logs *syncWriter, name, wantErr string) {
+	t.Helper()
+	before := len(logs.String())
+	err := a.Reload()
+	switch {
+	case wantErr == "" && err != nil:
+		t.Fatalf("%s: reload: %v", name, err)
+	case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+		t.Fatalf("%s: reload = %v, want an error naming %q", name, err, wantErr)
+	}
+	if logged := logs.String()[before:]; strings.Contains(logged, "not applied until restart") {
+		t.Errorf("%s: a restart warning for a reloadable change:\n%s", name, logged)
 	}
 }

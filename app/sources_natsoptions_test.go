@@ -98,17 +98,7 @@ func TestNATSInfluxPrecision(t *testing.T) {
 	}
 	for _, st := range steps {
 		write(st.file)
-		before := len(logs.String())
-		err := a.Reload()
-		switch {
-		case st.reloadErr == "" && err != nil:
-			t.Fatalf("%s: reload: %v", st.name, err)
-		case st.reloadErr != "" && (err == nil || !strings.Contains(err.Error(), st.reloadErr)):
-			t.Fatalf("%s: reload = %v, want an error naming %q", st.name, err, st.reloadErr)
-		}
-		if logged := logs.String()[before:]; strings.Contains(logged, "not applied until restart") {
-			t.Errorf("%s: a restart warning for a reloadable change:\n%s", st.name, logged)
-		}
+		reloadChecked(t, a, logs, st.name, st.reloadErr)
 		now := time.Now()
 		stamp := now.UnixNano() / int64(st.unit)
 		wantT := now.Truncate(st.unit).UnixMilli()

@@ -15,7 +15,7 @@ import (
 // under the new URL, to Alertmanager and in Alerts; a configured absolute
 // runbook URL stays as it is. Also for a state persisted with an absolute
 // built-in runbook URL (before runbooks were kept relative) and loaded by
-// a restart.
+// a restart, with the same external URL or a changed one.
 func TestReloadRebasesLinks(t *testing.T) {
 	const oldURL, newURL = "http://omen.example:9090", "http://omen2.example"
 	noURL := ExplainerFunc(func(ctx context.Context, p Prediction) (Explanation, error) {
@@ -27,14 +27,20 @@ func TestReloadRebasesLinks(t *testing.T) {
 		name    string
 		rems    []Remediation
 		restart bool
-		want    string
+		// restartURL is the external URL of the restart ("": unchanged).
+		restartURL string
+		want       string
 	}{
-		{"built-in runbook", nil, false, newURL + "/docs/runbooks/memory"},
-		{"built-in runbook, persisted absolute", nil, true, newURL + "/docs/runbooks/memory"},
+		{"built-in runbook", nil, false, "", newURL + "/docs/runbooks/memory"},
+		{"built-in runbook, persisted absolute", nil, true, "", newURL + "/docs/runbooks/memory"},
+		{"built-in runbook, persisted absolute, restarted with a changed URL", nil, true, newURL, newURL + "/docs/runbooks/memory"},
 		{"configured relative runbook", []Remediation{{Cause: "*memory*", Action: "Page the memory team.", RunbookURL: "team-memory"}},
-			false, newURL + "/docs/runbooks/team-memory"},
+			false, "", newURL + "/docs/runbooks/team-memory"},
 		{"configured absolute runbook", []Remediation{{Cause: "*memory*", Action: "Page the memory team.", RunbookURL: "https://wiki.example/memory"}},
-			false, "https://wiki.example/memory"},
+			false, "", "https://wiki.example/memory"},
+		{"configured absolute runbook, persisted, restarted with a changed URL",
+			[]Remediation{{Cause: "*memory*", Action: "Page the memory team.", RunbookURL: "https://wiki.example/memory"}},
+			true, newURL, "https://wiki.example/memory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,6 +70,9 @@ func TestReloadRebasesLinks(t *testing.T) {
 				m.mu.Unlock()
 				m.Close()
 				o.Registerer = prometheus.NewRegistry()
+				if tc.restartURL != "" {
+					o.ExternalURL = tc.restartURL
+				}
 				if m, err = New(o); err != nil {
 					t.Fatal(err)
 				}

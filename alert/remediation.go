@@ -3,6 +3,7 @@ package alert
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -122,10 +123,20 @@ func (r *remedies) pick(causes []Cause) (action, runbook string) {
 
 // relative is the runbook u of an alert state persisted when runbooks
 // were kept absolute: when u is under the current base URL, it becomes
-// relative again (and follows later changes of the base URL).
+// relative again (and follows later changes of the base URL). So does a
+// built-in runbook under another base URL (omen restarted with a changed
+// external URL): an absolute URL whose path ends in
+// /docs/runbooks/<name>, <name> one of Runbooks, whatever its host and
+// prefix.
 func (r *remedies) relative(u string) string {
 	if rel, ok := strings.CutPrefix(u, r.base); ok && rel != "" && !strings.Contains(rel, "://") {
 		return rel
+	}
+	const dir = "/docs/runbooks/"
+	if strings.Contains(u, "://") {
+		if i := strings.LastIndex(u, dir); i >= 0 && slices.Contains(Runbooks(), u[i+len(dir):]) {
+			return u[i+len(dir):]
+		}
 	}
 	return u
 }

@@ -52,11 +52,21 @@ func Decorate(x *Explanation, fingerprint string) {
 		x.Causes.Metrics[i].Link = EntityUIPath(x.Entity) + "#metric-" + url.PathEscape(x.Causes.Metrics[i].Name)
 	}
 	for i := range x.Causes.Entities {
-		x.Causes.Entities[i].Links = nil
-		if e := CauseEntity(x.Causes.Entities[i]); e != "" {
-			x.Causes.Entities[i].Links = &Links{
-				Explain: ExplainPath(e), Dependencies: DependenciesPath(e), UI: EntityUIPath(e),
-			}
+		c := &x.Causes.Entities[i]
+		c.Links = nil
+		e := CauseEntity(*c)
+		// A service (WorstEntity set) is a node of the dependency graph:
+		// its neighbourhood is the service's, also with no live pod; its
+		// explanation and page are its worst pod's.
+		deps := e
+		if c.WorstEntity != nil {
+			deps = c.Entity
+		}
+		if deps != "" {
+			c.Links = &Links{Dependencies: DependenciesPath(deps)}
+		}
+		if e != "" {
+			c.Links.Explain, c.Links.UI = ExplainPath(e), EntityUIPath(e)
 		}
 	}
 }

@@ -24,7 +24,7 @@ func TestDecorateCauseLinks(t *testing.T) {
 			name:  "service with a live pod",
 			cause: EntityCause{Entity: "cart", WorstEntity: str("shop/cart-7d9f8c6b5-xk2p1")},
 			wantLinks: &Links{Explain: "/api/v1/entities/shop%2Fcart-7d9f8c6b5-xk2p1/explain",
-				Dependencies: "/api/v1/entities/shop%2Fcart-7d9f8c6b5-xk2p1/dependencies",
+				Dependencies: "/api/v1/entities/cart/dependencies", // the service's neighbourhood
 				UI:           "/ui/entities/shop%2Fcart-7d9f8c6b5-xk2p1"},
 			wantTable: "/ui/entities/shop%2Fcart-7d9f8c6b5-xk2p1 (shop/cart-7d9f8c6b5-xk2p1)",
 		},
@@ -37,6 +37,7 @@ func TestDecorateCauseLinks(t *testing.T) {
 		{
 			name:      "service without a live entity",
 			cause:     EntityCause{Entity: "ghost", WorstEntity: str("")},
+			wantLinks: &Links{Dependencies: "/api/v1/entities/ghost/dependencies"}, // a node of the graph
 			wantTable: "evidence 0.000  -\n",
 		},
 		{

@@ -159,8 +159,12 @@ func TestCauseLinksResolve(t *testing.T) {
 			t.Errorf("cause %s: worst_entity %v, want %q", svc, c.WorstEntity, want)
 		}
 		if want == "" {
-			if c.Links != nil {
-				t.Errorf("cause %s without live entity: links %+v, want none", svc, c.Links)
+			// No page or explanation; the service's neighbourhood in
+			// the graph still answers.
+			if c.Links == nil || c.Links.UI != "" || c.Links.Explain != "" {
+				t.Errorf("cause %s without live entity: links %+v, want its dependencies only", svc, c.Links)
+			} else if code, body := get(http.MethodGet, c.Links.Dependencies); code != http.StatusOK {
+				t.Errorf("cause %s: GET %s: %d %s", svc, c.Links.Dependencies, code, body)
 			}
 			continue
 		}

@@ -229,7 +229,7 @@ svg .title{font-weight:600}
 </table>
 {{if $x.Causes.Entities}}<h2>Root-cause entities</h2>
 <table id="entity-causes"><tr><th>#</th><th>entity</th><th>score</th><th>evidence</th></tr>
-{{range $i, $c := $x.Causes.Entities}}<tr class="entity-cause" data-entity="{{$c.Entity}}"><td>{{add1 $i}}</td><td>{{with $c.Links}}<a href="{{link .UI}}">{{$c.Entity}}</a>{{with worstOf $c}} <span class="worst-entity">({{.}})</span>{{end}}{{else}}{{$c.Entity}} <span class="worst-entity">(no live entity)</span>{{end}}</td><td class="num" data-score="{{g $c.Score}}">{{f3 $c.Score}}</td><td class="num" data-evidence="{{g $c.Evidence}}">{{f3 $c.Evidence}}</td></tr>{{end}}
+{{range $i, $c := $x.Causes.Entities}}<tr class="entity-cause" data-entity="{{$c.Entity}}"><td>{{add1 $i}}</td><td>{{if and $c.Links $c.Links.UI}}<a href="{{link $c.Links.UI}}">{{$c.Entity}}</a>{{with worstOf $c}} <span class="worst-entity">({{.}})</span>{{end}}{{else}}{{$c.Entity}} <span class="worst-entity">(no live entity)</span>{{end}}</td><td class="num" data-score="{{g $c.Score}}">{{f3 $c.Score}}</td><td class="num" data-evidence="{{g $c.Evidence}}">{{f3 $c.Evidence}}</td></tr>{{end}}
 </table>{{end}}
 </section>{{end}}
 <section><h2>Dependency neighbourhood</h2>

@@ -155,8 +155,19 @@ func (s *Source) layouts(cur store.Schema) (map[uint32]*layout, bool, error) {
 		for _, n := range sc.Labels {
 			hasL[n] = true
 		}
-		if l.shared == 0 && len(cur.Features) > 0 {
+		sharedL := 0
+		for _, j := range l.lcols {
+			if j >= 0 {
+				sharedL++
+			}
+		}
+		switch {
+		case l.shared == 0 && len(cur.Features) > 0:
 			l.why = fmt.Sprintf("no feature in common with the current schema version %d", cur.Version)
+		case sharedL == 0 && len(cur.Labels) > 0:
+			// Its failures (under other label names, e.g. a renamed
+			// one) would all train as "not failing".
+			l.why = fmt.Sprintf("no failure label in common with the current schema version %d", cur.Version)
 		}
 		var missF, missL []string
 		for _, n := range cur.Features {

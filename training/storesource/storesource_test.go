@@ -225,6 +225,23 @@ func TestLoadOlderSchemas(t *testing.T) {
 			progress: []string{"store source: 1 vector of other schema versions than the current (2) skipped (version 1: 1, the reader does not list older schema versions)"},
 		},
 		{
+			// A renamed failure label: the older failures would all train
+			// as "not failing" (reviewer's finding): the older version is
+			// skipped, saying why.
+			name: "no failure label in common",
+			steps: []schemaStep{
+				{features: []string{"a"}, labels: []string{"module_load_failed"}, rows: []row{
+					{[]float64{1}, []bool{false}}, {[]float64{2}, []bool{true}},
+				}},
+				{features: []string{"a"}, labels: []string{"module_load_failure"}, rows: []row{{[]float64{3}, []bool{true}}}},
+			},
+			start:    2,
+			features: []string{"a"},
+			values:   []float64{3},
+			labels:   []bool{true},
+			progress: []string{"(version 1: 2, no failure label in common with the current schema version 2)"},
+		},
+		{
 			name: "no feature in common",
 			steps: []schemaStep{
 				{features: []string{"x"}, labels: []string{"crash"}, rows: []row{{[]float64{1}, []bool{false}}, {[]float64{2}, []bool{false}}}},

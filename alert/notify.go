@@ -81,20 +81,8 @@ func (m *Manager) postable(s *entityState, t time.Time) postableAlert {
 		if s.Action != "" {
 			desc += " " + s.Action
 		}
-	case s.Missing > m.hyst.MissingSteps:
-		// Resolved because the entity had no prediction for longer than
-		// MissingSteps (gone, or no longer scored): Last is the last
-		// prediction it had, not a current one.
-		desc = fmt.Sprintf("Resolved: omen no longer predicts a module-load failure of %s: it has had no prediction "+
-			"for more than %d steps (the entity is gone or no longer scored); its last probability was %s (threshold %s%s).",
-			s.Entity, m.hyst.MissingSteps, percent(p.Prob), percent(p.Threshold), model)
 	default:
-		desc = fmt.Sprintf("Resolved: omen no longer predicts a module-load failure of %s (probability now %s, "+
-			"threshold %s, resolved below %s%s, anomaly score %.2f).",
-			s.Entity, percent(p.Prob), percent(p.Threshold), percent(m.hyst.ResolveRatio*p.Threshold), model, finite(p.Anomaly))
-		if top != "" {
-			desc += " Top causes when it fired: " + top + "."
-		}
+		desc = m.resolvedDescription(s, top)
 	}
 	if s.State == store.AlertResolved {
 		summary = "Resolved: " + summary
@@ -115,6 +103,47 @@ func (m *Manager) postable(s *entityState, t time.Time) postableAlert {
 		}
 	}
 	return a
+}
+
+// resolvedDescription is the description of the resolved alert s: why
+// and with what probability it resolved, as recorded when it did
+// (s.Resolution), whatever came after (the entity gone since, or its
+// probability over the threshold again without having fired yet). A state
+// persisted before Resolution was kept is rendered from Last and the
+// current settings, as then.
+func (m *Manager) resolvedDescription(s *entityState, top string) string {
+	r, prob := s.Resolution, ""
+	if r != nil {
+		prob = percent(r.Prob) + " when it resolved"
+	} else {
+		p := s.Last
+		r = &resolution{Missing: s.Missing > m.hyst.MissingSteps, Prob: p.Prob, Threshold: p.Threshold,
+			Anomaly: p.Anomaly, ModelVersion: p.ModelVersion}
+		prob = "now " + percent(r.Prob)
+	}
+	ratio := r.ResolveRatio
+	if ratio == 0 {
+		ratio = m.hyst.ResolveRatio
+	}
+	model := ""
+	if r.ModelVersion != "" {
+		model = ", model " + r.ModelVersion
+	}
+	if r.Missing {
+		// Resolved because the entity had no prediction for longer than
+		// MissingSteps (gone, or no longer scored): the probability is
+		// the last one it had.
+		return fmt.Sprintf("Resolved: omen no longer predicts a module-load failure of %s: it has had no prediction "+
+			"for more than %d steps (the entity is gone or no longer scored); its last probability was %s (threshold %s%s).",
+			s.Entity, m.hyst.MissingSteps, percent(r.Prob), percent(r.Threshold), model)
+	}
+	desc := fmt.Sprintf("Resolved: omen no longer predicts a module-load failure of %s (probability %s, "+
+		"threshold %s, resolved below %s%s, anomaly score %.2f).",
+		s.Entity, prob, percent(r.Threshold), percent(ratio*r.Threshold), model, finite(r.Anomaly))
+	if top != "" {
+		desc += " Top causes when it fired: " + top + "."
+	}
+	return desc
 }
 
 func percent(v float64) string {

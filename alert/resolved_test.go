@@ -5,34 +5,56 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestResolvedDescription: a resolved alert's description says it is
 // resolved and why (the probability fell, or the entity had no prediction
 // any more), to Alertmanager and in Alerts (the UI), instead of the firing
-// text "omen predicts a module-load failure … with probability 0%".
+// text "omen predicts a module-load failure … with probability 0%". The
+// reason and probability are those of the resolution, whatever comes
+// after it: the entity disappearing, or its probability over the
+// threshold again (not yet for For steps). A state persisted before the
+// resolution was kept (legacy) is rendered as then, from the last
+// prediction.
 func TestResolvedDescription(t *testing.T) {
 	tests := []struct {
 		name string
+		For  int
 		// next are the probabilities of the steps after the firing one
 		// (NaN-free; -1: no prediction at that step).
-		next []float64
-		want []string
+		next    []float64
+		legacy  bool
+		want    []string
+		notWant []string
 	}{
-		{"probability fell", []float64{0.2}, []string{
-			"Resolved: omen no longer predicts a module-load failure of checkout-7f9c (probability now 20%, threshold 70%, resolved below 56%, model v1",
+		{"probability fell", 1, []float64{0.2}, false, []string{
+			"Resolved: omen no longer predicts a module-load failure of checkout-7f9c (probability 20% when it resolved, threshold 70%, resolved below 56%, model v1",
 			"Top causes when it fired: memory_working_set_ratio 62%",
-		}},
-		{"no prediction", []float64{-1, -1, -1, -1}, []string{
+		}, nil},
+		{"no prediction", 1, []float64{-1, -1, -1, -1}, false, []string{
 			"Resolved: omen no longer predicts a module-load failure of checkout-7f9c: it has had no prediction for more than 3 steps",
 			"its last probability was 93% (threshold 70%, model v1)",
-		}},
+		}, nil},
+		{"probability fell, then no prediction", 1, []float64{0.2, -1, -1, -1, -1, -1}, false, []string{
+			"(probability 20% when it resolved, threshold 70%, resolved below 56%, model v1",
+		}, []string{"no prediction"}},
+		{"probability fell, then over the threshold again", 3, []float64{0.93, 0.93, 0.2, 0.95}, false, []string{
+			"(probability 20% when it resolved, threshold 70%, resolved below 56%, model v1",
+		}, []string{"95%"}},
+		{"legacy state, probability fell", 1, []float64{0.2}, true, []string{
+			"Resolved: omen no longer predicts a module-load failure of checkout-7f9c (probability now 20%, threshold 70%, resolved below 56%, model v1",
+		}, nil},
+		{"legacy state, no prediction", 1, []float64{-1, -1, -1, -1}, true, []string{
+			"it has had no prediction for more than 3 steps", "its last probability was 93% (threshold 70%, model v1)",
+		}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openStore(t, "")
 			o := testOptions(st, fakeAM)
-			o.For = 1
+			o.For = tc.For
 			m, err := New(o)
 			if err != nil {
 				t.Fatal(err)
@@ -43,6 +65,8 @@ func TestResolvedDescription(t *testing.T) {
 			if err := m.Process(ctx, t0, []Prediction{pred("checkout-7f9c", t0, 0.93)}); err != nil {
 				t.Fatal(err)
 			}
+			// The first step fires at For = 1; with a larger For the next
+			// ones do.
 			for i, p := range tc.next {
 				ts := t0.Add(time.Duration(i+1) * time.Minute)
 				var ps []Prediction
@@ -50,6 +74,29 @@ func TestResolvedDescription(t *testing.T) {
 					ps = []Prediction{pred("checkout-7f9c", ts, p)}
 				}
 				if err := m.Process(ctx, ts, ps); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.legacy {
+				// As persisted before the resolution was kept, and
+				// loaded by a restart.
+				m.mu.Lock()
+				for _, s := range m.states {
+					s.Resolution = nil
+					if err := errFirst(m.persist([]*entityState{s})); err != nil {
+						t.Fatal(err)
+					}
+				}
+				m.mu.Unlock()
+				m.Close()
+				o.Registerer = prometheus.NewRegistry()
+				if m, err = New(o); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(m.Close)
+				// A resend renders the loaded state.
+				ts := t0.Add(time.Duration(len(tc.next)+1) * time.Minute)
+				if err := m.Process(ctx, ts, nil); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -63,6 +110,11 @@ func TestResolvedDescription(t *testing.T) {
 				for _, w := range tc.want {
 					if !strings.Contains(d, w) {
 						t.Errorf("%s: description %q does not contain %q", where, d, w)
+					}
+				}
+				for _, w := range tc.notWant {
+					if strings.Contains(d, w) {
+						t.Errorf("%s: description %q contains %q", where, d, w)
 					}
 				}
 				if strings.Contains(d, "omen predicts") {

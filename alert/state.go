@@ -42,8 +42,32 @@ type entityState struct {
 
 	// Last is the newest prediction (the one at fire time for Explain).
 	Last Prediction
+	// Resolution is why and with what prediction the alert resolved: set
+	// when it resolves, cleared when it fires. The resolved description
+	// renders it rather than Last, which later steps (a prediction over
+	// the threshold again, or none at all) change. Nil in states persisted
+	// before it was kept: the description is rendered from Last then.
+	Resolution *resolution
 
 	saved stateCore // what the store holds
+}
+
+// resolution is how an alert resolved.
+type resolution struct {
+	// Missing: the entity had no prediction for more than MissingSteps
+	// steps; the prediction fields are its last one's. Otherwise its
+	// probability fell below ResolveRatio × Threshold.
+	Missing      bool    `json:"missing,omitempty"`
+	Prob         float64 `json:"prob"`
+	Threshold    float64 `json:"threshold"`
+	Anomaly      float64 `json:"anomaly"`
+	ResolveRatio float64 `json:"resolve_ratio,omitempty"`
+	ModelVersion string  `json:"model_version,omitempty"`
+}
+
+func (h hysteresis) resolved(p Prediction, missing bool) *resolution {
+	return &resolution{Missing: missing, Prob: finite(p.Prob), Threshold: finite(p.Threshold), Anomaly: finite(p.Anomaly),
+		ResolveRatio: h.ResolveRatio, ModelVersion: p.ModelVersion}
 }
 
 // stateCore is what must be persisted when it changes.
@@ -113,6 +137,7 @@ func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition 
 		switch s.State {
 		case store.AlertFiring:
 			s.State, s.ResolvedAt, s.Count = store.AlertResolved, t, 0
+			s.Resolution = h.resolved(s.Last, true)
 			return trResolved
 		case store.AlertResolved:
 			s.Count = 0
@@ -127,6 +152,7 @@ func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition 
 	if s.State == store.AlertFiring {
 		if p.Prob < h.ResolveRatio*p.Threshold {
 			s.State, s.ResolvedAt, s.Count = store.AlertResolved, t, 0
+			s.Resolution = h.resolved(*p, false)
 			return trResolved
 		}
 		return trNone
@@ -142,6 +168,7 @@ func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition 
 	s.Count++
 	if s.Count >= h.For {
 		s.State, s.ActiveAt, s.ResolvedAt, s.Count = store.AlertFiring, t, time.Time{}, 0
+		s.Resolution = nil
 		return trFired
 	}
 	if s.State == "" {
@@ -243,6 +270,8 @@ type persisted struct {
 	Runbook     string       `json:"runbook,omitempty"`
 	FiredID     string       `json:"fired_id,omitempty"`
 	Last        lastPred     `json:"last"`
+	// Resolution is absent in states persisted before it was kept.
+	Resolution *resolution `json:"resolution,omitempty"`
 }
 
 type lastPred struct {
@@ -261,6 +290,7 @@ func (s *entityState) encode() (store.AlertState, error) {
 	d := persisted{
 		Entity: s.Entity, Count: s.Count, Missing: s.Missing, Severity: s.Severity, AlertFP: s.AlertFP,
 		Explanation: s.Explanation, Action: s.Action, Runbook: s.Runbook, FiredID: s.FiredID,
+		Resolution: s.Resolution,
 		Last: lastPred{ID: p.ID, Labels: p.Labels, T: ms(p.T), Prob: finite(p.Prob), Anomaly: finite(p.Anomaly),
 			Threshold: p.Threshold, Horizon: p.Horizon, ModelVersion: p.ModelVersion},
 	}
@@ -301,7 +331,7 @@ func decodeState(st store.AlertState) (*entityState, error) {
 		State: st.State, Count: d.Count, Missing: d.Missing,
 		ActiveAt: fromMS(st.ActiveAt), ResolvedAt: fromMS(st.ResolvedAt), LastSent: fromMS(st.LastSent),
 		Severity: d.Severity, AlertFP: d.AlertFP, Explanation: d.Explanation, Action: d.Action, Runbook: d.Runbook,
-		FiredID: d.FiredID,
+		FiredID: d.FiredID, Resolution: d.Resolution,
 		Last: Prediction{ID: d.Last.ID, Entity: d.Entity, Labels: d.Last.Labels, T: fromMS(d.Last.T),
 			Prob: d.Last.Prob, Anomaly: d.Last.Anomaly, Threshold: d.Last.Threshold,
 			Horizon: d.Last.Horizon, ModelVersion: d.Last.ModelVersion},

@@ -300,8 +300,9 @@ type target struct {
 	// both are held.
 	mu      sync.Mutex
 	pending atomic.Int64 // written under mu
-	// oldest is the enqueue time (Unix ms) of the oldest pending item, 0
-	// when none is (written under mu): omen_notifications_oldest_pending_age_seconds.
+	// oldest is the time (Unix ms) since when the oldest pending
+	// notification has been undelivered (oldestSince of the pending items),
+	// 0 when none is (written under mu): omen_notifications_oldest_pending_age_seconds.
 	// Right after an acknowledgement it may still be that of an item
 	// acknowledged, until the delivery loop reads the outbox again (at
 	// once).
@@ -356,7 +357,7 @@ func scrub(err error, base string) error {
 func (tg *target) resync(items []store.OutboxItem) {
 	tg.pending.Store(int64(len(items)))
 	tg.queue.Set(float64(len(items)))
-	tg.oldest.Store(oldestCreated(items))
+	tg.oldest.Store(oldestSince(items))
 }
 
 // added counts one item enqueued at created (Unix ms) in (under mu).
@@ -375,12 +376,17 @@ func (tg *target) queueAdd(n int) {
 	}
 }
 
-// oldestCreated is the least Created of items (Unix ms), 0 when there are
-// none.
-func oldestCreated(items []store.OutboxItem) int64 {
+// oldestSince is the time since when the oldest notification of items
+// has been undelivered (Unix ms): the least Since, or Created for items
+// without one (all but compacted items); 0 when there are none.
+func oldestSince(items []store.OutboxItem) int64 {
 	var o int64
 	for _, it := range items {
-		if c := it.Created; c > 0 && (o == 0 || c < o) {
+		c := it.Since
+		if c == 0 {
+			c = it.Created
+		}
+		if c > 0 && (o == 0 || c < o) {
 			o = c
 		}
 	}
@@ -634,17 +640,20 @@ func (m *Manager) compactLocked(tg *target) error {
 	if err != nil {
 		return fmt.Errorf("encode alerts: %w", err)
 	}
-	// The compacted item keeps the enqueue time of the oldest item it
-	// replaces: the age of the oldest undelivered notification keeps
-	// growing through an outage.
-	created := oldestCreated(items)
-	if created == 0 {
-		created = time.Now().UnixMilli()
+	// The compacted item is enqueued now (retention goes by Created: an
+	// outage longer than the store's retention must not expire the
+	// notifications of its last steps with the oldest ones), and keeps as
+	// Since the time of the oldest item it replaces: the age of the oldest
+	// undelivered notification keeps growing through an outage.
+	now := time.Now().UnixMilli()
+	since := oldestSince(items)
+	if since == 0 || since > now {
+		since = now
 	}
-	if err := m.opts.Store.Enqueue([]store.OutboxItem{{Created: created, Targets: []string{tg.name}, Payload: body}}); err != nil {
+	if err := m.opts.Store.Enqueue([]store.OutboxItem{{Created: now, Since: since, Targets: []string{tg.name}, Payload: body}}); err != nil {
 		return err
 	}
-	tg.added(created)
+	tg.added(since)
 	if err := m.opts.Store.Ack(tg.name, ids); err != nil {
 		return err
 	}

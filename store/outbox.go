@@ -16,7 +16,14 @@ type OutboxItem struct {
 	// ID is assigned by Enqueue, increasing in enqueue order.
 	ID uint64
 	// Created is the enqueue time in ms; Enqueue sets it to now when 0.
+	// Retention expires items by Created.
 	Created int64
+	// Since is, for an item replacing older ones (the alert package
+	// compacts an unreachable Alertmanager's backlog into one item), the
+	// time in ms since when its notifications have been undelivered: the
+	// least Created (or Since) of the items it replaces. 0 means Created.
+	// Retention ignores it.
+	Since int64
 	// Targets that must each acknowledge the item before it is deleted.
 	Targets []string
 	// Payload is the notification body (e.g. Alertmanager v2 JSON).
@@ -242,11 +249,21 @@ func (s *Store) DropTarget(target string) error {
 }
 
 // Outbox item encoding v1: byte 1, varint created, uvarint n, n × str
-// target, str payload. The ID is in the key.
+// target, str payload. The ID is in the key. v2, only for an item with a
+// Since other than 0 and Created: byte 2, varint created, varint since,
+// then as v1. Both are read; items without a Since stay v1, so that an
+// omen reading only v1 still reads them (it fails on a v2 item, which only
+// the compaction of an unreachable Alertmanager's backlog writes).
 func encodeOutboxItem(o *OutboxItem) []byte {
-	b := make([]byte, 0, 16+len(o.Payload))
-	b = append(b, 1)
-	b = binary.AppendVarint(b, o.Created)
+	b := make([]byte, 0, 24+len(o.Payload))
+	if o.Since == 0 || o.Since == o.Created {
+		b = append(b, 1)
+		b = binary.AppendVarint(b, o.Created)
+	} else {
+		b = append(b, 2)
+		b = binary.AppendVarint(b, o.Created)
+		b = binary.AppendVarint(b, o.Since)
+	}
 	b = binary.AppendUvarint(b, uint64(len(o.Targets)))
 	for _, t := range o.Targets {
 		b = appendStr(b, t)
@@ -258,10 +275,14 @@ func encodeOutboxItem(o *OutboxItem) []byte {
 func decodeOutboxItem(data []byte) (OutboxItem, error) {
 	var o OutboxItem
 	r := reader{b: data}
-	if ver := r.byte1(); r.err == nil && ver != 1 {
+	ver := r.byte1()
+	if r.err == nil && ver != 1 && ver != 2 {
 		return o, fmt.Errorf("%w: outbox item version %d", errCorrupt, ver)
 	}
 	o.Created = r.varint()
+	if ver == 2 {
+		o.Since = r.varint()
+	}
 	n := r.count(1)
 	for i := 0; i < n && r.err == nil; i++ {
 		o.Targets = append(o.Targets, r.str())

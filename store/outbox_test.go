@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func pendingIDs(t *testing.T, s *Store, target string, limit int) []uint64 {
@@ -144,5 +145,78 @@ func TestAlertStates(t *testing.T) {
 	}
 	if _, err := s.AlertState("f1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleted state: %v", err)
+	}
+}
+
+// TestOutboxSince: an item's Since (the time its notifications have been
+// undelivered since, for an item replacing older ones) is stored and read
+// back, survives a reopen, and leaves retention alone: retention expires
+// items by Created, so an item enqueued now with an old Since is kept. An
+// item without Since is still encoded as version 1, and version-1
+// encodings decode with Since 0.
+func TestOutboxSince(t *testing.T) {
+	const h = int64(3_600_000)
+	now := 100 * h
+	dir := t.TempDir()
+	clock := newFakeClock(now)
+	s, err := Open(Options{Path: dir, Now: clock.Now, Retention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := []OutboxItem{
+		{Created: now, Since: now - 2*h, Targets: []string{"am1"}, Payload: []byte("compacted")},
+		{Created: now, Targets: []string{"am1"}, Payload: []byte("plain")},
+	}
+	if err := s.Enqueue(items); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(Options{Path: dir, Now: clock.Now, Retention: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if _, err := s.RunRetention(t.Context(), time.UnixMilli(now)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Pending("am1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		payload      string
+		since, creat int64
+	}{{"compacted", now - 2*h, now}, {"plain", 0, now}}
+	if len(got) != len(want) {
+		t.Fatalf("Pending = %+v, want %d items (retention goes by Created, not Since)", got, len(want))
+	}
+	for i, w := range want {
+		if string(got[i].Payload) != w.payload || got[i].Since != w.since || got[i].Created != w.creat {
+			t.Errorf("item %d = %+v, want payload %q, Since %d, Created %d", i, got[i], w.payload, w.since, w.creat)
+		}
+	}
+	tests := []struct {
+		name    string
+		item    OutboxItem
+		version byte
+	}{
+		{"no since", OutboxItem{Created: 7, Targets: []string{"a"}, Payload: []byte("p")}, 1},
+		{"since equal to created", OutboxItem{Created: 7, Since: 7, Targets: []string{"a"}, Payload: []byte("p")}, 1},
+		{"since", OutboxItem{Created: 7, Since: 3, Targets: []string{"a"}, Payload: []byte("p")}, 2},
+	}
+	for _, tc := range tests {
+		enc := encodeOutboxItem(&tc.item)
+		if enc[0] != tc.version {
+			t.Errorf("%s: encoded as version %d, want %d", tc.name, enc[0], tc.version)
+		}
+		dec, err := decodeOutboxItem(enc)
+		wantSince := tc.item.Since
+		if tc.version == 1 {
+			wantSince = 0
+		}
+		if err != nil || dec.Created != tc.item.Created || dec.Since != wantSince || string(dec.Payload) != "p" {
+			t.Errorf("%s: decoded %+v, %v", tc.name, dec, err)
+		}
 	}
 }

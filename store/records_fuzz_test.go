@@ -41,6 +41,9 @@ var recordDecoders = []struct {
 	{"prediction_history", func(b []byte) (any, error) { return decodePredictionAt(b, "ns/p", 5) }, func() []byte {
 		return encodePredictionAt(&Prediction{Entity: "ns/p", T: 5, Prob: 0.5, Anomaly: 1, ModelVersion: "v1", Threshold: 0.7})
 	}},
+	{"outbox_since", func(b []byte) (any, error) { return decodeOutboxItem(b) }, func() []byte {
+		return encodeOutboxItem(&OutboxItem{Created: 9, Since: 4, Targets: []string{"am1"}, Payload: []byte("[]")})
+	}},
 }
 
 // FuzzDecodeRecord checks that no record decoder panics on arbitrary input

@@ -42,7 +42,11 @@
 //     before it; a resolution followed by a re-firing keeps both, in
 //     order); beyond Options.MaxBatch pending items (an outage) a target's
 //     items are compacted into one, so the backlog stays bounded and
-//     recovery sends each alert's current state once.
+//     recovery sends each alert's current state once. The compacted item
+//     is enqueued at compaction time (the store's retention goes by the
+//     enqueue time) and records the time of the oldest item it replaces
+//     (store.OutboxItem.Since), which
+//     omen_notifications_oldest_pending_age_seconds reports.
 //
 // Run also re-sends the due alerts on the wall clock when no step has run
 // for Options.ResendDelay (a data stall: the caller steps only when data
@@ -80,7 +84,9 @@
 // recommended_action, runbook_url and explanation_url. A resolved alert's
 // summary and description start with "Resolved:", the description saying
 // why (the probability fell below ResolveRatio × threshold, or the entity
-// had no prediction for more than MissingSteps steps). omen's own links
+// had no prediction for more than MissingSteps steps) and with what
+// probability, as recorded when it resolved: later steps (the entity gone,
+// or over the threshold again without having fired yet) do not rewrite it. omen's own links
 // (generatorURL, explanation_url unless the Explainer gave one, and a
 // relative runbook such as the built-in ones) are rendered with the
 // ExternalURL of the time they are sent: after a reload changing it, the

@@ -31,6 +31,9 @@ import (
 
 // Options configure Run and Eval.
 type Options struct {
+	// onHistory, when set, is called as the history starts to be
+	// published (Run: from then on the store holds this run's time).
+	onHistory func()
 	// App holds the daemon's options (listen addresses, storage path,
 	// Alertmanager URLs, logger). Its Config is replaced by SimConfig.
 	App app.Options
@@ -328,7 +331,7 @@ func Run(ctx context.Context, o Options) error {
 	defer nc.Close()
 
 	histTicks := int(o.History / Step)
-	historyStarted = true
+	o.onHistory = func() { historyStarted = true }
 	if err := ensureModel(ctx, a, fleet, nc, o, histTicks); err != nil {
 		return stopped(err)
 	}
@@ -375,8 +378,9 @@ func checkExternalStream(ctx context.Context, url, name string) error {
 		return fmt.Errorf("NATS %s: stream %s: %w", url, name, err)
 	}
 	if n := info.State.Msgs; n > 0 {
-		return fmt.Errorf("the stream %s on %s holds %d messages (a previous run's, whose simulated time is ahead of a new run's, would be consumed first): "+
-			"purge it (nats stream purge %s) or delete it if it is the demo's, or leave --nats.url out for the embedded server", name, url, n, name)
+		return fmt.Errorf("the stream %s on %s holds %d messages, which would be consumed first (a previous demo's are ahead of a new run's simulated time): "+
+			"if only a previous demo filled it, purge it (nats stream purge %s); %s is also omen run's default stream, so on a server a daemon uses, "+
+			"give the demo another server, or leave --nats.url out for the embedded one", name, url, n, name, name)
 	}
 	return nil
 }
@@ -387,15 +391,16 @@ func exists(path string) bool {
 }
 
 // removeNew removes what a run created in the storage directory path,
-// which was empty (or, with created, missing) when it started.
+// which was empty (or, with created, missing) when it started: the
+// daemon's store and embedded NATS directories, and path itself when the
+// run created it and nothing else is in it. Files another process put
+// there meanwhile stay.
 func removeNew(path string, created bool) {
-	if created {
-		os.RemoveAll(path) //nolint:errcheck // best effort: CheckStorage names what is left
-		return
+	for _, d := range []string{"badger", "nats"} {
+		os.RemoveAll(filepath.Join(path, d)) //nolint:errcheck // best effort: CheckStorage names what is left
 	}
-	ents, _ := os.ReadDir(path) //nolint:errcheck // as above
-	for _, e := range ents {
-		os.RemoveAll(filepath.Join(path, e.Name())) //nolint:errcheck // as above
+	if created {
+		os.Remove(path) //nolint:errcheck // only when empty
 	}
 }
 
@@ -442,6 +447,9 @@ func ensureModel(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Con
 // publishHistory publishes the fleet's history as fast as omen evaluates
 // it.
 func publishHistory(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Conn, o Options, ticks int) error {
+	if o.onHistory != nil {
+		o.onHistory()
+	}
 	t0 := time.Now()
 	if err := publishPaced(ctx, a, fleet, nc, o, ticks, "history"); err != nil {
 		return err

@@ -325,6 +325,19 @@ func TestRunFailedStartLeavesNoStore(t *testing.T) {
 			}
 		})
 	}
+	// A run that fails before its history is published (a --model that
+	// does not read) leaves no store either: it was refused as "used"
+	// on the retry (reviewer's finding).
+	noModel := filepath.Join(t.TempDir(), "m")
+	var out strings.Builder
+	err = Run(context.Background(), Options{Seed: 1, History: time.Hour, Out: &out, ModelFile: filepath.Join(noModel, "missing.omen"),
+		App: app.Options{ListenAddress: "127.0.0.1:0", NATSListenAddress: "127.0.0.1:0", StoragePath: noModel, Logger: quietLogger()}})
+	if err == nil {
+		t.Fatal("Run with a missing --model succeeded")
+	}
+	if err := CheckStorage(noModel); err != nil {
+		t.Errorf("after a missing --model, a retry is refused: %v", err)
+	}
 	used := t.TempDir()
 	for _, d := range []string{"badger", "nats"} {
 		if err := os.Mkdir(filepath.Join(used, d), 0o755); err != nil {
@@ -374,5 +387,29 @@ func TestRunExternalStreamHeld(t *testing.T) {
 	}
 	if _, err := os.Stat(store); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("store created: %v", err)
+	}
+}
+
+// TestRemoveNewKeepsOthersFiles: the cleanup of a failed start removes
+// only what the run creates (the store and NATS directories, and the
+// directory it created when nothing else is in it): a file another
+// process put there meanwhile stays. Before, it removed every entry, or
+// the whole directory (reviewer's finding: data loss).
+func TestRemoveNewKeepsOthersFiles(t *testing.T) {
+	for _, created := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "s")
+		for _, d := range []string{"badger", "nats"} {
+			if err := os.MkdirAll(filepath.Join(dir, d, "x"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("precious"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		removeNew(dir, created)
+		ents, err := os.ReadDir(dir)
+		if err != nil || len(ents) != 1 || ents[0].Name() != "notes.txt" {
+			t.Errorf("created %v: left %v (%v), want only notes.txt", created, ents, err)
+		}
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -109,5 +111,71 @@ func TestEvalEntitiesCheckedFirst(t *testing.T) {
 	rc, _, errs := omen(t, "eval", "smd", "--dir", dir, "--entities", "machine-1-6,nosuch")
 	if rc != 2 || !strings.Contains(errs, `--entities: no entity ["nosuch"] in `) || !strings.Contains(errs, "found 1: machine-1-6") {
 		t.Errorf("eval smd --entities machine-1-6,nosuch = %d, %q; want 2 naming nosuch before any work", rc, errs)
+	}
+}
+
+// TestEvalSimClosedStderr: eval sim writes its progress to stderr; when
+// that closes (`2>&1 | head`), the run stops with exit 1 and removes its
+// temporary store. Before, SIGPIPE killed it (exit 141) and the store
+// stayed in TMPDIR (reviewer's finding).
+func TestEvalSimClosedStderr(t *testing.T) {
+	tmp := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestEvalSimClosedStderrHelper$")
+	cmd.Env = append(os.Environ(), "OMEN_TEST_EVALSIM_HELPER=1", "TMPDIR="+tmp)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(stderr).ReadString('\n'); err != nil {
+		t.Errorf("first line of stderr: %v", err)
+	}
+	stderr.Close() //nolint:errcheck // the point: the run's next write fails
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("eval sim = %v; want exit 1 (not killed by SIGPIPE)", err)
+	}
+	if ents, err := os.ReadDir(tmp); err != nil || len(ents) > 0 {
+		t.Errorf("TMPDIR holds %v (%v), want the run's temporary store removed", ents, err)
+	}
+}
+
+// TestEvalSimClosedStderrHelper is the run TestEvalSimClosedStderr runs.
+func TestEvalSimClosedStderrHelper(t *testing.T) {
+	if os.Getenv("OMEN_TEST_EVALSIM_HELPER") != "1" {
+		return // only as TestEvalSimClosedStderr's child
+	}
+	os.Exit(dispatch([]string{"eval", "sim", "--seed", "3", "--model", "../../demo/testdata/e2e-model.omen", "--duration", "2h"}, os.Stdout, os.Stderr))
+}
+
+// TestDemoHangup: a closed terminal (SIGHUP) stops the demo as Ctrl-C
+// does: exit 0, its temporary store removed. Before, SIGHUP killed it
+// (exit 129) and the store stayed (reviewer's finding).
+func TestDemoHangup(t *testing.T) {
+	tmp := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDemoClosedStdoutHelper$")
+	cmd.Env = append(os.Environ(), "OMEN_TEST_DEMO_HELPER=1", "TMPDIR="+tmp)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+		t.Errorf("first line: %v", err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, stdout) //nolint:errcheck // drained until the demo exits
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("demo after SIGHUP = %v, want exit 0", err)
+	}
+	if ents, err := os.ReadDir(tmp); err != nil || len(ents) > 0 {
+		t.Errorf("TMPDIR holds %v (%v), want the demo's temporary store removed", ents, err)
 	}
 }

@@ -30,7 +30,9 @@ func evalCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, usage)
 		return 0
 	}
-	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// A closed terminal (SIGHUP) stops a run cleanly too: eval sim's
+	// temporary stores are removed.
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer cancel()
 	switch args[0] {
 	case "smd", "asd":
@@ -185,10 +187,15 @@ func checkSizes(cmd string, stderr io.Writer, fl []sizeFlag) (int, bool) {
 
 // checkWritable makes sure the file of an output flag (--json, --out,
 // --save-model) can be written before a long run: it opens the file for
-// writing (creating it, not truncating it). "" and "-" (stdout) pass.
+// writing (creating it, not truncating it). "" passes, and "-" (stdout)
+// for --json; a model (--out, --save-model) is binary and goes to a file.
 func checkWritable(cmd, flagName, path string, stderr io.Writer) (int, bool) {
-	if path == "" || path == "-" {
+	switch {
+	case path == "" || path == "-" && flagName == "json":
 		return 0, true
+	case path == "-":
+		fmt.Fprintf(stderr, "%s: --%s -: the model is binary and is written to a file; give a file name\n", cmd, flagName)
+		return 2, false
 	}
 	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)

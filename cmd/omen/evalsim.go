@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/omen-sre/omen/demo"
@@ -23,7 +25,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&o.TrainSeed, "train-seed", 0, "seed of the first fleet trained on (default seed+1000)")
 	fs.IntVar(&o.TrainFleets, "train-fleets", 8, "fleets (seeds train-seed, train-seed+1, …) trained on, each for --history")
 	fs.DurationVar(&o.Duration, "duration", 24*time.Hour, "simulated time of the evaluated fleet")
-	fs.DurationVar(&o.History, "history", 24*time.Hour, "simulated history of each training fleet (at least 45m)")
+	fs.DurationVar(&o.History, "history", 24*time.Hour, "simulated history of each training fleet (at least 45m; not used with --model)")
 	fs.StringVar(&o.ModelFile, "model", "", "evaluate this model file instead of training one")
 	fs.IntVar(&o.Train.Members, "members", 3, "networks trained from different seeds and averaged (an ensemble; 1: a single network; 0: the default)")
 	fs.StringVar(&o.SaveModel, "save-model", "", "write the trained model to this file")
@@ -77,10 +79,19 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			o.Seed, o.Seed+int64(*runs)-1, o.TrainSeed, o.TrainSeed+int64(o.TrainFleets)-1)
 		return 2
 	}
-	o.Out = stderr
+	// Progress goes to stderr: a closed one (`2>&1 | head`) stops the run
+	// as the demo's closed stdout does (SIGPIPE killed it before it removed
+	// its temporary stores).
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	progress := &stopWriter{w: stderr, stop: cancel}
+	o.Out = progress
 	o.App.ListenAddress = "127.0.0.1:0"
 	o.App.NATSListenAddress = "127.0.0.1:0"
-	o.App.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	o.App.Logger = slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelError}))
 	if *runs > 1 && o.ModelFile == "" && o.SaveModel == "" {
 		// The later runs load the model the first one trains.
 		dir, err := os.MkdirTemp("", "omen-eval-sim-model-")

@@ -269,6 +269,9 @@ func TestFlagValidation(t *testing.T) {
 		{demo("--save-model", filepath.Join(missing, "x.omen")), 2, "omen demo: --save-model: open"},
 		// "-" wrote a file named "-" (checkWritable takes "-" for stdout).
 		{[]string{"train", "--source", "csv", "--dir", missing, "--out", "-"}, 2, "omen train: --out -: the model is binary"},
+		{demo("--save-model", "-"), 2, "omen demo: --save-model -: the model is binary"},
+		{[]string{"eval", "sim", "--history", "45m", "--duration", "2m", "--train-fleets", "1", "--members", "1",
+			"--save-model", "-"}, 2, "omen eval sim: --save-model -: the model is binary"},
 		{[]string{"eval", "sim", "--history", "45m", "--duration", "2m", "--train-fleets", "1", "--members", "1",
 			"--save-model", filepath.Join(missing, "m.omen")}, 2, "omen eval sim: --save-model: open"},
 		{demo("--speed", "-5"), 2, "omen demo: --speed -5, want a positive"},

@@ -55,10 +55,6 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		{"hidden", o.Hidden, 1}, {"layers", o.Layers, 1}, {"epochs", o.Epochs, 1}, {"members", o.Members, 1}}); !ok {
 		return rc
 	}
-	if *out == "-" { // checkWritable takes "-" for stdout, as --json does
-		fmt.Fprintln(stderr, "omen train: --out -: the model is binary and is written to a file; give a file name")
-		return 2
-	}
 	if rc, ok := checkWritable(fs.Name(), "out", *out, stderr); !ok {
 		return rc
 	}

@@ -84,13 +84,17 @@ func (m *Manager) postable(s *entityState, t time.Time) postableAlert {
 	default:
 		desc = m.resolvedDescription(s, top)
 	}
+	prob := p.Prob
 	if s.State == store.AlertResolved {
 		summary = "Resolved: " + summary
+		if s.Resolution != nil {
+			prob = s.Resolution.Prob // as the description: when it resolved
+		}
 	}
 	a.Annotations = map[string]string{
 		"summary":            summary,
 		"description":        desc,
-		"probability":        strconv.FormatFloat(finite(p.Prob), 'f', 3, 64),
+		"probability":        strconv.FormatFloat(finite(prob), 'f', 3, 64),
 		"horizon":            horizon,
 		"top_causes":         top,
 		"recommended_action": s.Action,

@@ -41,6 +41,11 @@ func TestReloadRebasesLinks(t *testing.T) {
 		{"configured absolute runbook, persisted, restarted with a changed URL",
 			[]Remediation{{Cause: "*memory*", Action: "Page the memory team.", RunbookURL: "https://wiki.example/memory"}},
 			true, newURL, "https://wiki.example/memory"},
+		// A wiki page whose path ends like a built-in runbook's is the
+		// user's, not omen's (reviewer's finding: it became omen's).
+		{"configured wiki runbook named like a built-in one, restarted with a changed URL",
+			[]Remediation{{Cause: "*memory*", Action: "Page the memory team.", RunbookURL: "https://wiki.example/docs/runbooks/memory"}},
+			true, newURL, "https://wiki.example/docs/runbooks/memory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -127,12 +127,17 @@ func (r *remedies) pick(causes []Cause) (action, runbook string) {
 // built-in runbook under another base URL (omen restarted with a changed
 // external URL): an absolute URL whose path ends in
 // /docs/runbooks/<name>, <name> one of Runbooks, whatever its host and
-// prefix.
+// prefix, unless a configured remediation names it.
 func (r *remedies) relative(u string) string {
 	if rel, ok := strings.CutPrefix(u, r.base); ok && rel != "" && !strings.Contains(rel, "://") {
 		return rel
 	}
 	const dir = "/docs/runbooks/"
+	for _, c := range r.rules {
+		if c.RunbookURL == u {
+			return u // a configured runbook (a wiki's), not omen's
+		}
+	}
 	if strings.Contains(u, "://") {
 		if i := strings.LastIndex(u, dir); i >= 0 && slices.Contains(Runbooks(), u[i+len(dir):]) {
 			return u[i+len(dir):]

@@ -121,6 +121,16 @@ func TestResolvedDescription(t *testing.T) {
 					t.Errorf("%s: resolved description %q still predicts a failure", where, d)
 				}
 			}
+			// The probability annotation agrees with the description: the
+			// resolution's, not a later prediction's (reviewer's finding:
+			// 0.950 beside "20% when it resolved").
+			if strings.Contains(tc.name, "over the threshold again") {
+				for where, p := range map[string]string{"sent": last[0].Annotations["probability"], "Alerts": as[0].Annotations["probability"]} {
+					if p != "0.200" {
+						t.Errorf("%s: probability annotation %q, want 0.200 (when it resolved)", where, p)
+					}
+				}
+			}
 		})
 	}
 }

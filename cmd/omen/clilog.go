@@ -4,10 +4,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode"
 )
@@ -110,4 +113,15 @@ func appendAttr(attrs []string, group string, a slog.Attr) []string {
 		v = strconv.Quote(v)
 	}
 	return append(attrs, group+a.Key+"="+v)
+}
+
+// stopSignals are the signals that stop a command cleanly: Ctrl-C,
+// SIGTERM, and a closed terminal (SIGHUP) unless it is ignored (nohup:
+// notifying it would undo that and stop the run).
+func stopSignals() []os.Signal {
+	sigs := []os.Signal{syscall.SIGINT, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	return sigs
 }

@@ -70,8 +70,8 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(pipe)
 	// A closed terminal (SIGHUP) stops it as Ctrl-C does (it left the
 	// temporary store behind).
-	sigCtx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer stopSignals()
+	sigCtx, stopNotify := signal.NotifyContext(context.Background(), stopSignals()...)
+	defer stopNotify()
 	ctx, cancel := context.WithCancel(sigCtx)
 	defer cancel()
 	out := &stopWriter{w: stdout, stop: cancel}

@@ -3,13 +3,16 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -148,7 +151,8 @@ func TestEvalSimClosedStderrHelper(t *testing.T) {
 	if os.Getenv("OMEN_TEST_EVALSIM_HELPER") != "1" {
 		return // only as TestEvalSimClosedStderr's child
 	}
-	os.Exit(dispatch([]string{"eval", "sim", "--seed", "3", "--model", "../../demo/testdata/e2e-model.omen", "--duration", "2h"}, os.Stdout, os.Stderr))
+	runs := cmp.Or(os.Getenv("OMEN_TEST_EVALSIM_RUNS"), "1")
+	os.Exit(dispatch([]string{"eval", "sim", "--seed", "3", "--runs", runs, "--model", "../../demo/testdata/e2e-model.omen", "--duration", "2h"}, os.Stdout, os.Stderr))
 }
 
 // TestDemoHangup: a closed terminal (SIGHUP) stops the demo as Ctrl-C
@@ -177,5 +181,43 @@ func TestDemoHangup(t *testing.T) {
 	}
 	if ents, err := os.ReadDir(tmp); err != nil || len(ents) > 0 {
 		t.Errorf("TMPDIR holds %v (%v), want the demo's temporary store removed", ents, err)
+	}
+}
+
+// TestEvalSimClosedStdout: eval sim's report goes to stdout; when that
+// closes (`| head`), the runs stop with exit 1. With SIGPIPE caught (for
+// its stderr) and stdout not watched, they went on to the end and exited
+// 0, their reports lost (reviewer's finding).
+func TestEvalSimClosedStdout(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestEvalSimClosedStderrHelper$")
+	cmd.Env = append(os.Environ(), "OMEN_TEST_EVALSIM_HELPER=1", "OMEN_TEST_EVALSIM_RUNS=3", "TMPDIR="+t.TempDir())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Close() //nolint:errcheck // the point: the first report line fails
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("eval sim with stdout closed = %v; want exit 1", err)
+	}
+}
+
+// TestStopSignalsKeepNohup: under nohup (SIGHUP ignored) the commands do
+// not catch SIGHUP, which would undo nohup and stop a long run when the
+// terminal closes (reviewer's finding); otherwise they do.
+func TestStopSignalsKeepNohup(t *testing.T) {
+	if ignored := signal.Ignored(syscall.SIGHUP); !ignored { // the test itself may run under nohup
+		if !slices.Contains(stopSignals(), os.Signal(syscall.SIGHUP)) {
+			t.Errorf("stopSignals() = %v, want SIGHUP when it is not ignored", stopSignals())
+		}
+		signal.Ignore(syscall.SIGHUP)
+		t.Cleanup(func() { signal.Reset(syscall.SIGHUP) })
+	}
+	if sigs := stopSignals(); slices.Contains(sigs, os.Signal(syscall.SIGHUP)) {
+		t.Errorf("stopSignals() = %v under nohup, want no SIGHUP", sigs)
 	}
 }

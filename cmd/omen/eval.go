@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/omen-sre/omen/explain"
 	"github.com/omen-sre/omen/explain/nezha"
@@ -32,7 +31,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	// A closed terminal (SIGHUP) stops a run cleanly too: eval sim's
 	// temporary stores are removed.
-	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, cancel := signal.NotifyContext(context.Background(), stopSignals()...)
 	defer cancel()
 	switch args[0] {
 	case "smd", "asd":

@@ -102,6 +102,10 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(dir)
 		o.SaveModel = filepath.Join(dir, "model.omen")
 	}
+	// A closed stdout (`| head`) stops the runs too: with SIGPIPE caught
+	// they went on for hours, their reports lost, and exited 0.
+	out := &stopWriter{w: stdout, stop: cancel}
+	stdout = out
 	report := reportWriter(*jsonOut, stdout, stderr)
 	var reps []demo.EvalReport
 	for k := range *runs {
@@ -114,6 +118,10 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		rep, err := demo.Eval(ctx, ok)
+		if err != nil && out.Err() != nil {
+			fmt.Fprintf(stderr, "omen eval sim: stopped: writing to stdout: %v\n", out.Err())
+			return 1
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "omen eval sim: seed %d: %v\n", ok.Seed, err)
 			if *jsonOut == "-" && len(reps) > 0 {
@@ -140,12 +148,20 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if *runs == 1 {
-		return writeJSON(*jsonOut, reps[0], stdout, stderr)
+	var v any = reps[0]
+	if *runs > 1 {
+		pooled := poolSimReports(reps, *runs)
+		printSimReport(report, fmt.Sprintf("pooled over %d seeds: ", len(reps)), pooled.Pooled, "", false)
+		v = pooled
 	}
-	pooled := poolSimReports(reps, *runs)
-	printSimReport(report, fmt.Sprintf("pooled over %d seeds: ", len(reps)), pooled.Pooled, "", false)
-	return writeJSON(*jsonOut, pooled, stdout, stderr)
+	if rc := writeJSON(*jsonOut, v, stdout, stderr); rc != 0 {
+		return rc
+	}
+	if err := out.Err(); err != nil {
+		fmt.Fprintf(stderr, "omen eval sim: stopped: writing to stdout: %v\n", err)
+		return 1
+	}
+	return 0
 }
 
 func poolSimReports(reps []demo.EvalReport, requested int) pooledSimReport {

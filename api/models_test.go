@@ -70,16 +70,8 @@ func TestModelRegistry(t *testing.T) {
 		{"list by POST to a version", "GET", "/api/v1/models/x/promote", "", http.StatusMethodNotAllowed},
 		{"too large", "POST", "/api/v1/models", strings.Repeat("x", 1<<10+1), http.StatusRequestEntityTooLarge},
 	} {
-		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
-		req.Header.Set("Authorization", "Bearer s3cret")
-		req.Header.Set("Content-Type", "application/octet-stream")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = resp.Body.Close()
-		if resp.StatusCode != tc.want {
-			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.want)
+		if code := modelRequest(t, tc.method, srv.URL+tc.path, tc.body); code != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, code, tc.want)
 		}
 	}
 }
@@ -297,7 +289,26 @@ func TestAddModelVersion(t *testing.T) {
 		t.Fatalf("list: %+v, %v (want v2, then the active v1 new+&=?#)", ms, err)
 	}
 
-	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/models?version=", strings.NewReader("model D"))
+	if code := modelRequest(t, "POST", srv.URL+"/api/v1/models?version=", "model D"); code != http.StatusBadRequest {
+		t.Errorf("empty version=: status %d, want 400", code)
+	}
+	// A version given twice is refused, not the first one taken.
+	if code := modelRequest(t, "POST", srv.URL+"/api/v1/models?version=v4&version=v5", "model D"); code != http.StatusBadRequest {
+		t.Errorf("version=v4&version=v5: status %d, want 400", code)
+	}
+	if ms, err := c.Models(ctx); err != nil || len(ms) != 2 {
+		t.Errorf("after the refused uploads: %+v, %v, want the 2 versions above", ms, err)
+	}
+}
+
+// modelRequest sends body to url with the test token as a model file and
+// returns the status.
+func modelRequest(t *testing.T, method, url, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Authorization", "Bearer s3cret")
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err := http.DefaultClient.Do(req)
@@ -305,22 +316,5 @@ func TestAddModelVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("empty version=: status %d, want 400", resp.StatusCode)
-	}
-	// A version given twice is refused, not the first one taken.
-	req, _ = http.NewRequest("POST", srv.URL+"/api/v1/models?version=v4&version=v5", strings.NewReader("model D"))
-	req.Header.Set("Authorization", "Bearer s3cret")
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("version=v4&version=v5: status %d, want 400", resp.StatusCode)
-	}
-	if ms, err := c.Models(ctx); err != nil || len(ms) != 2 {
-		t.Errorf("after the refused uploads: %+v, %v, want the 2 versions above", ms, err)
-	}
+	return resp.StatusCode
 }

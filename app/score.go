@@ -359,18 +359,7 @@ func (s *scorer) featuresChanged(apply func()) {
 		// The entities' windows hold rows of the old layout: each feature
 		// keeps its column under its name, a new one is missing until
 		// the following steps fill it.
-		pos := make(map[string]int, len(old))
-		for i, n := range old {
-			pos[n] = i
-		}
-		from := make([]int, len(s.features))
-		for j, n := range s.features {
-			if i, ok := pos[n]; ok {
-				from[j] = i
-			} else {
-				from[j] = -1
-			}
-		}
+		from := store.Columns(s.features, old)
 		for _, h := range s.windows {
 			h.relayout(from)
 		}

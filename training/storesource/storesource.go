@@ -142,43 +142,17 @@ func (s *Source) layouts(cur store.Schema) (map[uint32]*layout, bool, error) {
 	out := make(map[uint32]*layout, len(all))
 	for _, sc := range all {
 		l := &layout{cols: store.Columns(sc.Features, cur.Features), lcols: store.Columns(sc.Labels, cur.Labels)}
-		for _, j := range l.cols {
-			if j >= 0 {
-				l.shared++
-			}
-		}
-		hasF := make(map[string]bool, len(sc.Features))
-		for _, n := range sc.Features {
-			hasF[n] = true
-		}
-		hasL := make(map[string]bool, len(sc.Labels))
-		for _, n := range sc.Labels {
-			hasL[n] = true
-		}
-		sharedL := 0
-		for _, j := range l.lcols {
-			if j >= 0 {
-				sharedL++
-			}
-		}
+		l.shared = len(sc.Features) - count(l.cols, -1)
+		// The current names the version lacks.
+		missF := missing(cur.Features, sc.Features)
+		missL := missing(cur.Labels, sc.Labels)
 		switch {
 		case l.shared == 0 && len(cur.Features) > 0:
 			l.why = fmt.Sprintf("no feature in common with the current schema version %d", cur.Version)
-		case sharedL == 0 && len(cur.Labels) > 0:
+		case len(missL) == len(cur.Labels) && len(cur.Labels) > 0:
 			// Its failures (under other label names, e.g. a renamed
 			// one) would all train as "not failing".
 			l.why = fmt.Sprintf("no failure label in common with the current schema version %d", cur.Version)
-		}
-		var missF, missL []string
-		for _, n := range cur.Features {
-			if !hasF[n] {
-				missF = append(missF, n)
-			}
-		}
-		for _, n := range cur.Labels {
-			if !hasL[n] {
-				missL = append(missL, n)
-			}
 		}
 		var notes []string
 		if len(missF) > 0 {
@@ -191,6 +165,28 @@ func (s *Source) layouts(cur store.Schema) (map[uint32]*layout, bool, error) {
 		out[sc.Version] = l
 	}
 	return out, listed, nil
+}
+
+// count is how many of xs are x.
+func count(xs []int, x int) int {
+	n := 0
+	for _, y := range xs {
+		if y == x {
+			n++
+		}
+	}
+	return n
+}
+
+// missing returns the names of want that have lacks.
+func missing(want, have []string) []string {
+	var out []string
+	for j, i := range store.Columns(want, have) {
+		if i < 0 {
+			out = append(out, want[j])
+		}
+	}
+	return out
 }
 
 // endedAfter is how many steps of silence before Source.To mean that an

@@ -191,7 +191,18 @@ func runCmd(args []string, _, stderr io.Writer) int {
 	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc
 	}
-	logger, err := newLogger(df.logLevel, stderr)
+	// A closed log pipe (`omen run 2>&1 | logger` whose reader died)
+	// raised SIGPIPE at the next log line, which killed the daemon
+	// mid-write. With SIGPIPE notified the write fails with EPIPE instead,
+	// and the daemon stops gracefully (store closed, notifications kept)
+	// with exit 1, for its supervisor to restart it with a working log.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logOut := &stopWriter{w: stderr, stop: cancel}
+	logger, err := newLogger(df.logLevel, logOut)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -207,14 +218,17 @@ func runCmd(args []string, _, stderr io.Writer) int {
 		logger.Error("configure omen", "err", err)
 		return 1
 	}
-	return serve(a, logger, nil)
+	rc := serve(ctx, a, logger)
+	if logOut.Err() != nil {
+		return 1
+	}
+	return rc
 }
 
-// serve starts a, waits for a signal or a fatal error, and stops it
-// gracefully. SIGHUP reloads the configuration. afterStart, if set, runs
-// once the daemon is ready (the demo starts its simulator there).
-func serve(a *app.App, logger *slog.Logger, afterStart func(ctx context.Context) error) int {
-	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+// serve starts a, waits for a signal, a fatal error or ctx's end, and
+// stops it gracefully. SIGHUP reloads the configuration.
+func serve(ctx context.Context, a *app.App, logger *slog.Logger) int {
+	ctx, cancel := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 	if err := a.Start(ctx); err != nil {
 		logger.Error("start omen", "err", err)
@@ -223,10 +237,6 @@ func serve(a *app.App, logger *slog.Logger, afterStart func(ctx context.Context)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	extraErr := make(chan error, 1)
-	if afterStart != nil {
-		go func() { extraErr <- afterStart(ctx) }()
-	}
 	rc := 0
 loop:
 	for {
@@ -237,13 +247,6 @@ loop:
 		case <-hup:
 			// A failed reload is logged (once) by the app.
 			_ = a.Reload()
-		case err := <-extraErr:
-			if err != nil && ctx.Err() == nil {
-				logger.Error("demo", "err", err)
-				rc = 1
-				break loop
-			}
-			extraErr = nil
 		case <-a.Done():
 			if err := a.Err(); err != nil {
 				logger.Error("omen stopped", "err", err)

@@ -348,11 +348,13 @@ func LoadEntity(dir, name string) (*Entity, error) {
 		return nil, err
 	}
 	train.Entity, test.Entity = name, name
-	if len(train.Features) != len(test.Features) {
-		return nil, fmt.Errorf("%s has %d features, %s %d", trainPath, len(train.Features), testPath, len(test.Features))
-	}
+	// The label column first: a misspelt one reads as one more feature,
+	// and a count mismatch would hide the cause.
 	if test.Labels == nil {
-		return nil, fmt.Errorf("%s has no %q column", testPath, LabelColumn)
+		return nil, fmt.Errorf("%s has no %q column (its last column is %q)", testPath, LabelColumn, test.Features[len(test.Features)-1])
+	}
+	if err := sameFeatures(trainPath, train.Features, testPath, test.Features); err != nil {
+		return nil, err
 	}
 	ip := filepath.Join(dir, name+".interpretation.txt")
 	f, err := os.Open(ip)
@@ -372,6 +374,28 @@ func LoadEntity(dir, name string) (*Entity, error) {
 		return &Entity{Name: name, Train: train, Test: test, Interpretation: segs}, nil
 	}
 	return &Entity{Name: name, Train: train, Test: test}, nil
+}
+
+// sameFeatures reports feature columns that differ between two files of
+// one entity: the model reads the test file's columns in the training
+// file's order, so the names must match one for one (same names, same
+// order), not only in number.
+func sameFeatures(aPath string, a []string, bPath string, b []string) error {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return fmt.Errorf("%s and %s have different feature columns: column %d is %q in the first, %q in the second (the names must match, in the same order)",
+				aPath, bPath, i+2, a[i], b[i])
+		}
+	}
+	if len(a) != len(b) {
+		long, extra := aPath, a
+		if len(b) > len(a) {
+			long, extra = bPath, b
+		}
+		return fmt.Errorf("%s has %d features, %s %d (the first extra column is %q, column %d of %s)",
+			aPath, len(a), bPath, len(b), extra[min(len(a), len(b))], min(len(a), len(b))+2, long)
+	}
+	return nil
 }
 
 // CSVSource loads training series from CSV files in the SMD/ASD form (a

@@ -277,3 +277,29 @@ func BenchmarkReadCSV(b *testing.B) {
 		}
 	}
 }
+
+// Train and test files are matched by feature name, not only by count: a
+// test file with its columns in another order was accepted and read
+// silently wrong; a misspelt label column read as one more feature and
+// was reported as a count mismatch (reviewer's findings).
+func TestLoadEntityFeatureNames(t *testing.T) {
+	dir := t.TempDir()
+	writeGz(t, filepath.Join(dir, "e.train.csv.gz"), "t,m1,m2,m3\n0,1,2,3\n")
+	for _, tc := range []struct {
+		test, want, not string
+	}{
+		{"t,m3,m2,m1,label\n0,3,2,1,0\n", `e.train.csv.gz and ` + filepath.Join(dir, "e.test.csv.gz") + ` have different feature columns: column 2 is "m1" in the first, "m3" in the second`, ""},
+		{"t,m1,m2,m3,labl\n0,1,2,3,0\n", `e.test.csv.gz has no "label" column (its last column is "labl")`, "features"},
+		{"t,m1,m2,label\n0,1,2,0\n", `e.train.csv.gz has 3 features, ` + filepath.Join(dir, "e.test.csv.gz") + ` 2 (the first extra column is "m3", column 4 of ` + filepath.Join(dir, "e.train.csv.gz") + `)`, ""},
+		{"t,m1,m2,m3,label\n0,1,2,3,0\n", "", ""},
+	} {
+		writeGz(t, filepath.Join(dir, "e.test.csv.gz"), tc.test)
+		_, err := LoadEntity(dir, "e")
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("test header %q: %v", strings.SplitN(tc.test, "\n", 2)[0], err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || tc.not != "" && strings.Contains(err.Error(), tc.not)):
+			t.Errorf("test header %q: error %v, want %q", strings.SplitN(tc.test, "\n", 2)[0], err, tc.want)
+		}
+	}
+}

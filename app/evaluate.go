@@ -92,7 +92,7 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 		}),
 		skipped: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_skipped_steps_total",
-			Help: fmt.Sprintf("Steps not evaluated because the data jumped ahead more steps than the in-memory window holds (lookback/step, at most %d): the newest of them are evaluated.", maxCatchUp),
+			Help: fmt.Sprintf("Steps not evaluated because the in-memory window no longer holds their data: the data jumped ahead more steps than one catch-up evaluates (lookback/step, at most %d; the newest are evaluated), or the window moved on past them, by more than lookback minus the longest feature's range plus a step, before they were evaluated.", maxCatchUp),
 		}),
 		failures: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_step_failures_total", Help: "Steps whose evaluation, storage or scoring failed.",
@@ -125,16 +125,10 @@ func (e *evaluator) tick(ctx context.Context) {
 	if e.WallClock {
 		defer e.expire(ctx)
 	}
-	wm := e.Ingest.watermark.Load()
-	if wm == 0 {
+	target, ok := e.target()
+	if !ok {
 		return
 	}
-	if e.WallClock {
-		if now := time.Now().UnixMilli(); wm > now {
-			wm = now
-		}
-	}
-	target := (wm - step) / step * step
 	if e.next == 0 {
 		e.next = target
 	}
@@ -146,12 +140,82 @@ func (e *evaluator) tick(ctx context.Context) {
 			"skipped", n, "from", time.UnixMilli(e.next).UTC(), "to", time.UnixMilli(next-step).UTC())
 		e.next = next
 	}
-	for ; e.next <= target; e.next += step {
+	for e.next <= target {
 		if ctx.Err() != nil {
 			return
 		}
+		if e.skipStale() {
+			continue
+		}
 		e.evaluate(ctx, e.next)
+		e.next += step
 	}
+}
+
+// target is the newest step to evaluate: the last step boundary t with
+// t + step ≤ watermark (capped by the wall clock in production); ok is
+// false before the first data.
+func (e *evaluator) target() (t int64, ok bool) {
+	step := e.Step.Milliseconds()
+	wm := e.Ingest.watermark.Load()
+	if wm == 0 {
+		return 0, false
+	}
+	if e.WallClock {
+		if now := time.Now().UnixMilli(); wm > now {
+			wm = now
+		}
+	}
+	return (wm - step) / step * step, true
+}
+
+// skipStale counts as skipped, and moves e.next past, the steps from
+// e.next whose history the in-memory window no longer holds in full
+// (features.Extractor.Oldest, with a step of slack: evaluations lag the
+// newest sample by about a step, and the configuration's validation
+// keeps lookback ≥ history + step). It reports whether e.next moved, so
+// the loop evaluates from there. Such steps arise when the window moves
+// on while the evaluator catches up (a backlog that drains faster than
+// the steps are evaluated) or when the data jumps a whole window ahead:
+// evaluated, their range features read part of their range and, once
+// the window has moved on by more than lookback minus the instant-vector
+// lookback, their instant features nothing, and the steps went without
+// vectors, counted nowhere (the catch-up bound, lookback/step, counted
+// only what the watermark had passed at the tick's start). The newest
+// step (target, from the current watermark) is never skipped: a source
+// whose clock runs ahead of omen's (WallClock caps the watermark, not
+// the window) would otherwise have every step skipped.
+func (e *evaluator) skipStale() bool {
+	oldest, ok := e.Extractor.Oldest()
+	if !ok {
+		return false
+	}
+	step := e.Step.Milliseconds()
+	// The first step boundary t with t + step > oldest.
+	first := floorDiv(oldest, step) * step
+	if e.next >= first {
+		return false
+	}
+	cur, _ := e.target() // ok: e.next is set
+	next := min(first, cur)
+	n := (next - e.next) / step
+	if n <= 0 {
+		return false
+	}
+	e.skipped.Add(float64(n))
+	e.Logger.Warn("the in-memory window moved past steps not yet evaluated: steps skipped, without vectors or predictions (their samples are out of the window)",
+		"skipped", n, "from", time.UnixMilli(e.next).UTC(), "to", time.UnixMilli(next-step).UTC())
+	e.next = next
+	return true
+}
+
+// floorDiv is a / b rounded towards −∞ (b > 0).
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }
 
 func (e *evaluator) evaluate(ctx context.Context, t int64) {

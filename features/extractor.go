@@ -102,9 +102,12 @@ type compiled struct {
 	reasonLabels   map[string][]int
 	reasons        map[string]string // used reasons, mapped to the config's own string
 	polledNames    map[string]int    // feature index, or -1-label index
+	// history is the longest data time any feature or label expression
+	// reads before the evaluation time (ms; see Extractor.Oldest).
+	history int64
 }
 
-func compile(cfg Config) (*compiled, error) {
+func compile(cfg Config, lookbackDelta time.Duration) (*compiled, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid feature config: %w", err)
 	}
@@ -148,6 +151,21 @@ func compile(cfg Config) (*compiled, error) {
 	for i, f := range r.Features {
 		c.polledNames[f.Name] = i
 	}
+	exprs := make([]string, 0, len(r.Features)+len(r.Labels))
+	for _, f := range r.Features {
+		exprs = append(exprs, f.Expr)
+	}
+	for _, l := range r.Labels {
+		exprs = append(exprs, l.Expr)
+	}
+	for _, x := range exprs {
+		if x == "" {
+			continue
+		}
+		if pe, err := parseExpr(ExpandExpr(x, r.EntityLabels)); err == nil {
+			c.history = max(c.history, history(pe, lookbackDelta).Milliseconds())
+		}
+	}
 	return c, nil
 }
 
@@ -174,7 +192,7 @@ func NewExtractor(opts ExtractorOptions) (*Extractor, error) {
 	if opts.LookbackDelta < 0 || opts.MaxSamples < 0 || opts.Timeout < 0 || opts.Parallelism < 0 {
 		return nil, errors.New("feature extractor: negative lookback delta, max samples, timeout or parallelism")
 	}
-	c, err := compile(opts.Config)
+	c, err := compile(opts.Config, opts.LookbackDelta)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +287,7 @@ func (p *PreparedConfig) EntityLabels() []string { return slices.Clone(p.c.entit
 // prepares each before applying any. The Head is not resized: a lookback
 // beyond the Head's is an error.
 func (e *Extractor) PrepareConfig(cfg Config) (*PreparedConfig, error) {
-	c, err := compile(cfg)
+	c, err := compile(cfg, e.opts.LookbackDelta)
 	if err != nil {
 		return nil, err
 	}
@@ -292,6 +310,38 @@ func (e *Extractor) ApplyConfig(p *PreparedConfig) {
 		e.events.reset()
 	}
 	e.polled.retain(c, changed)
+}
+
+// Oldest returns the oldest evaluation time (ms since the epoch) at which
+// every feature and label still reads all the history it needs from what
+// is held in memory; ok is false while nothing is held. The Head keeps
+// its Lookback before its newest sample, and the longest expression reads
+// back its range (plus offset, or the instant-vector lookback delta): an
+// evaluation at an older time, behind the newest sample by more than
+// lookback minus that history, reads samples the Head has already dropped
+// (too_old) or garbage-collected; long enough behind, none at all, and
+// the step has no vectors. Polled values are kept a lookback before the
+// newest and read back the lookback delta; events are kept their window
+// and a lookback before the newest. A caller that evaluates steps after
+// the data (catching up on a backlog) can skip the steps older than
+// Oldest instead of evaluating them on part of their data.
+func (e *Extractor) Oldest() (t int64, ok bool) {
+	c := e.cfg.Load()
+	t = math.MinInt64
+	if mt := e.head.MaxTime(); mt != math.MinInt64 {
+		t, ok = mt-e.head.lookback+c.history, true
+	}
+	e.polled.mu.Lock()
+	if mt := e.polled.maxT; mt != math.MinInt64 {
+		t, ok = max(t, mt-c.lookback+e.lookbackMs), true
+	}
+	e.polled.mu.Unlock()
+	e.events.mu.Lock()
+	if mt := e.events.maxT; mt != math.MinInt64 {
+		t, ok = max(t, mt-c.eventKeep+c.maxWindow), true
+	}
+	e.events.mu.Unlock()
+	return t, ok
 }
 
 // FeatureNames returns the names of Vector.Values: the PromQL features, then

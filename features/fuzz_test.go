@@ -120,7 +120,7 @@ func FuzzConfig(f *testing.F) {
 		}
 		_ = c.Resolved()
 		err := c.Validate()
-		if _, cerr := compile(c); (err == nil) != (cerr == nil) {
+		if _, cerr := compile(c, DefaultLookbackDelta); (err == nil) != (cerr == nil) {
 			t.Fatalf("Validate %v but compile %v", err, cerr)
 		}
 	})

@@ -1,0 +1,222 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// windowRig is an evaluator over the default configuration (step 15s,
+// lookback 15m) with one pod scraped every step, fed through the
+// ingester as a source would.
+type windowRig struct {
+	st   *store.Store
+	in   *ingester
+	head *features.Head
+	e    *evaluator
+	step int64
+	base int64
+	seq  uint64
+	// offset is the samples' time after their step boundary.
+	offset int64
+}
+
+func newWindowRig(t *testing.T, lookback time.Duration) *windowRig {
+	t.Helper()
+	cfg := config.Default()
+	if lookback > 0 {
+		cfg.Lookback = model.Duration(lookback)
+	}
+	reg := prometheus.NewRegistry()
+	st, err := store.Open(store.Options{InMemory: true, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	head, err := features.NewHead(features.HeadOptions{Lookback: time.Duration(cfg.Lookback), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := features.NewExtractor(features.ExtractorOptions{Config: cfg.Config, Head: head, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutSchema(ex.FeatureNames(), ex.LabelNames()); err != nil {
+		t.Fatal(err)
+	}
+	in := newIngester(st, head, ex, reg, slog.New(slog.DiscardHandler))
+	sc, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := time.Duration(cfg.Step)
+	e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: sc, Step: step,
+		Lookback: time.Duration(cfg.Lookback), Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	ms := step.Milliseconds()
+	return &windowRig{st: st, in: in, head: head, e: e, step: ms, base: int64(1_700_000_000_000) / ms * ms}
+}
+
+// scrape delivers the pod's samples of steps from..to (inclusive, in
+// steps after base) in one batch.
+func (r *windowRig) scrape(t *testing.T, from, to int64) {
+	t.Helper()
+	lset := labels.FromStrings("__name__", "kube_pod_status_ready", "namespace", "ns", "pod", "p", "condition", "true")
+	var ss []telemetry.Sample
+	for i := from; i <= to; i++ {
+		ss = append(ss, telemetry.Sample{Labels: lset, T: r.base + i*r.step + r.offset, V: 1})
+	}
+	r.seq++
+	if err := r.in.append([]telemetry.Batch{{Source: "test", Seq: r.seq, Received: r.base, Samples: ss}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// vectorSteps returns the steps (after base) with a stored vector.
+func (r *windowRig) vectorSteps(t *testing.T) map[int64]bool {
+	t.Helper()
+	ens, err := r.st.Entities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]bool{}
+	for _, en := range ens {
+		if err := r.st.Vectors(en.ID, 0, 1<<62, func(v store.Vector) error {
+			got[(v.T-r.base)/r.step] = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return got
+}
+
+// TestCatchUpWindowAccounted: every step from the first evaluated one to
+// the last either has a stored vector or is counted in
+// omen_evaluator_skipped_steps_total. Before, a backlog that moved the
+// in-memory window on while the evaluator caught up (a remote-write
+// backlog drained after a restart, the evaluator slower than the
+// drain), or that jumped a whole window ahead at once, left steps that
+// were evaluated on samples the window had already dropped (too_old,
+// or garbage-collected): steps without vectors, counted nowhere but in
+// omen_evaluator_steps_total. The oldest step evaluated must still hold
+// all the history its features read (here increase(...[10m])).
+func TestCatchUpWindowAccounted(t *testing.T) {
+	tests := []struct {
+		name string
+		// backlog is delivered before the second tick; during, while
+		// it evaluates its first step.
+		backlog, during [2]int64
+	}{
+		// A whole window (lookback/step = 60 steps) at once: the
+		// oldest steps of the catch-up read samples the head dropped.
+		{name: "jump of a window", backlog: [2]int64{41, 100}},
+		// 56 steps at once (under the catch-up bound), and 40 more
+		// while the evaluator works through them: the window moves on
+		// past the steps not yet evaluated.
+		{name: "window moves during catch-up", backlog: [2]int64{41, 96}, during: [2]int64{97, 136}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newWindowRig(t, 0)
+			r.scrape(t, 0, 40)
+			r.e.tick(context.Background())
+			first := (r.e.next-r.base)/r.step - 1 // the step evaluated first
+			// lag: how far behind the head's newest sample each step
+			// was evaluated.
+			lag := map[int64]int64{}
+			once := false
+			hook := func(point string) {
+				if point != "evaluated" {
+					return
+				}
+				s := (r.e.next - r.base) / r.step
+				lag[s] = r.head.MaxTime() - r.e.next
+				if tt.during != [2]int64{} && !once && s > first {
+					once = true
+					r.scrape(t, tt.during[0], tt.during[1])
+				}
+			}
+			r.e.testHook.Store(&hook)
+			r.scrape(t, tt.backlog[0], tt.backlog[1])
+			r.e.tick(context.Background())
+			r.e.tick(context.Background())
+			last := (r.e.next - r.base) / r.step
+			last--
+			have := r.vectorSteps(t)
+			var missing []int64
+			for s := first + 1; s <= last; s++ {
+				if !have[s] {
+					missing = append(missing, s)
+				}
+			}
+			evaluated, skipped := testutil.ToFloat64(r.e.steps)-1, testutil.ToFloat64(r.e.skipped)
+			total := float64(last - first)
+			t.Logf("steps %d..%d: %v evaluated, %v skipped, %d without vectors", first+1, last, evaluated, skipped, len(missing))
+			if evaluated+skipped != total {
+				t.Errorf("%v evaluated + %v skipped, want %v steps", evaluated, skipped, total)
+			}
+			if float64(len(missing)) != skipped {
+				t.Errorf("steps without vectors %v, but %v counted skipped", missing, skipped)
+			}
+			// No step evaluated on part of its history: the head keeps
+			// lookback (15m) behind its newest sample, the features
+			// read 10m, and a step is evaluated one step behind.
+			for s, l := range lag {
+				if l > (5*time.Minute).Milliseconds()+r.step {
+					t.Errorf("step %d evaluated %v behind the newest sample", s, time.Duration(l)*time.Millisecond)
+				}
+			}
+		})
+	}
+}
+
+// TestLiveWindowNotSkipped: an evaluator that keeps up with the data
+// skips nothing, also when the lookback is the least the configuration
+// allows (the longest range, 10m, plus a step): a step is evaluated up
+// to two steps behind the newest sample, one step more than the window
+// holds its whole range for (Extractor.Oldest, and a step of slack).
+func TestLiveWindowNotSkipped(t *testing.T) {
+	tests := []struct {
+		lookback time.Duration // 0: the default, 15m
+		// perTick scrapes arrive between ticks, each offset after its
+		// step boundary.
+		perTick int64
+		offset  time.Duration
+	}{
+		{perTick: 1},
+		{perTick: 2},
+		{lookback: 10*time.Minute + 15*time.Second, perTick: 1},
+		// 14s after the boundary: the step evaluated is almost two
+		// steps behind the newest sample.
+		{lookback: 10*time.Minute + 15*time.Second, perTick: 1, offset: 14 * time.Second},
+		// Two a tick: the older step is two steps behind the newest
+		// sample and not the newest step (which is never skipped).
+		{lookback: 10*time.Minute + 30*time.Second, perTick: 2},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.lookback, "/", tt.perTick, "/", tt.offset), func(t *testing.T) {
+			r := newWindowRig(t, tt.lookback)
+			r.offset = tt.offset.Milliseconds()
+			for s := int64(0); s < 120; s += tt.perTick {
+				r.scrape(t, s, s+tt.perTick-1)
+				r.e.tick(context.Background())
+			}
+			want := 120 - tt.perTick + 1 // from the first tick's step
+			if skipped, steps := testutil.ToFloat64(r.e.skipped), testutil.ToFloat64(r.e.steps); skipped != 0 || steps != float64(want) {
+				t.Errorf("%v steps evaluated, %v skipped; want %v and 0", steps, skipped, want)
+			}
+		})
+	}
+}

@@ -137,7 +137,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		res := cfg.Resolved()
 		ps := &dataset.PrometheusSource{API: v1.NewAPI(client), EntityLabels: res.EntityLabels,
-			Start: now.Add(-time.Duration(hist)), End: now, Step: time.Duration(res.Step)}
+			Start: now.Add(-time.Duration(hist)), End: now, Step: time.Duration(res.Step), Progress: stderr}
 		for _, f := range res.Features {
 			ps.Features = append(ps.Features, dataset.NamedQuery{Name: f.Name, Query: f.Expr})
 		}

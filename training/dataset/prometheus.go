@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	pmodel "github.com/prometheus/common/model"
@@ -41,12 +45,29 @@ type PrometheusSource struct {
 	EntityLabels []string
 	Start, End   time.Time
 	Step         time.Duration
+	// MaxPoints is the most grid points one range query asks for
+	// (default DefaultMaxPoints).
+	MaxPoints int
+	// Progress, when not nil, receives the range queries' progress: a
+	// redrawn line on a terminal, else one line when more than one range
+	// query per expression was needed.
+	Progress io.Writer
 }
 
+// DefaultMaxPoints is the most points per series one range query asks
+// for when PrometheusSource.MaxPoints is 0: Prometheus refuses a
+// query_range of more than 11,000 ("exceeded maximum resolution of 11,000
+// points per timeseries").
+const DefaultMaxPoints = 10000
+
 // Load runs every query and returns one Series per entity on the grid
-// Start, Start+Step, … ≤ End, sorted by entity. Missing values are NaN.
+// Start, Start+Step, … ≤ End, sorted by entity. An entity's series runs
+// from its first feature sample to its last feature or failure sample
+// (Series.Start says where): the steps before it existed, or before the
+// server had data, are not history of it. Missing values inside are NaN.
 // When several result series of one query map to the same entity their
-// values are summed.
+// values are summed. A range longer than MaxPoints steps is read in
+// several range queries of at most MaxPoints points each.
 func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 	if p.API == nil || len(p.Features) == 0 || len(p.EntityLabels) == 0 {
 		return nil, errors.New("prometheus source: want an API, features and entity labels")
@@ -56,7 +77,13 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 	}
 	steps := int(p.End.Sub(p.Start)/p.Step) + 1
 	nf := len(p.Features)
+	chunks := p.chunks(steps)
+	pr := newQueryProgress(p.Progress, len(chunks)*(len(p.Features)+len(p.Failures)))
+	pr.perQuery = p.maxPoints()
 	byEntity := map[string]*Series{}
+	// first and last are the grid steps of an entity's first and last
+	// finite feature sample (last also of its last failure sample).
+	first, last := map[string]int{}, map[string]int{}
 	get := func(id string) *Series {
 		s := byEntity[id]
 		if s == nil {
@@ -65,27 +92,35 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 				s.Values[i] = math.NaN()
 			}
 			byEntity[id] = s
+			first[id], last[id] = -1, -1
 		}
 		return s
 	}
-	r := v1.Range{Start: p.Start, End: p.End, Step: p.Step}
 	for j, q := range p.Features {
-		m, err := p.query(ctx, q, r)
+		m, err := p.query(ctx, q, chunks, pr)
 		if err != nil {
 			return nil, err
 		}
 		for _, ss := range m {
-			s := get(p.entity(ss.Metric))
+			id := p.entity(ss.Metric)
+			s := get(id)
 			for _, sp := range ss.Values {
 				i, ok := p.index(sp.Timestamp.Time(), steps)
 				if !ok {
 					continue
 				}
 				v := float64(sp.Value)
+				if math.IsNaN(v) {
+					continue // a NaN sample (0/0) is a missing value
+				}
 				if cur := s.Values[i*nf+j]; !math.IsNaN(cur) {
 					v += cur
 				}
 				s.Values[i*nf+j] = v
+				if first[id] < 0 || i < first[id] {
+					first[id] = i
+				}
+				last[id] = max(last[id], i)
 			}
 		}
 	}
@@ -94,41 +129,89 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 			s.Labels = make([]bool, steps)
 		}
 		for _, q := range p.Failures {
-			m, err := p.query(ctx, q, r)
+			m, err := p.query(ctx, q, chunks, pr)
 			if err != nil {
 				return nil, err
 			}
 			for _, ss := range m {
-				s, ok := byEntity[p.entity(ss.Metric)]
-				if !ok {
+				id := p.entity(ss.Metric)
+				s, ok := byEntity[id]
+				if !ok || first[id] < 0 {
 					continue // a failing entity without features cannot be learned from
 				}
 				for _, sp := range ss.Values {
-					if i, ok := p.index(sp.Timestamp.Time(), steps); ok && sp.Value > 0 {
+					if i, ok := p.index(sp.Timestamp.Time(), steps); ok && sp.Value > 0 && i >= first[id] {
 						s.Labels[i] = true
+						last[id] = max(last[id], i)
 					}
 				}
 			}
 		}
 	}
+	pr.done(len(p.Features) + len(p.Failures))
 	out := make([]*Series, 0, len(byEntity))
-	for _, s := range byEntity {
-		out = append(out, s)
+	for id, s := range byEntity {
+		if first[id] < 0 {
+			continue // only NaN samples
+		}
+		out = append(out, s.Slice(first[id], last[id]+1))
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Entity < out[b].Entity })
 	return out, nil
 }
 
-func (p *PrometheusSource) query(ctx context.Context, q NamedQuery, r v1.Range) (pmodel.Matrix, error) {
-	v, _, _, err := p.API.QueryRange(ctx, q.Query, r)
-	if err != nil {
-		return nil, fmt.Errorf("query_range %s (%q): %w", q.Name, q.Query, err)
+func (p *PrometheusSource) maxPoints() int {
+	if p.MaxPoints <= 0 {
+		return DefaultMaxPoints
 	}
-	m, ok := v.(pmodel.Matrix)
-	if !ok {
-		return nil, fmt.Errorf("query_range %s: result is %s, want a matrix", q.Name, v.Type())
+	return p.MaxPoints
+}
+
+// chunk is one range query's part of the grid: steps [from, to].
+type chunk struct{ from, to int }
+
+// chunks splits the grid of steps points into ranges of at most
+// MaxPoints points.
+func (p *PrometheusSource) chunks(steps int) []chunk {
+	n := p.maxPoints()
+	var out []chunk
+	for from := 0; from < steps; from += n {
+		out = append(out, chunk{from, min(from+n, steps) - 1})
 	}
-	return m, nil
+	return out
+}
+
+// query runs q over every chunk and returns the result series merged by
+// label set, in the order they first appear.
+func (p *PrometheusSource) query(ctx context.Context, q NamedQuery, chunks []chunk, pr *queryProgress) (pmodel.Matrix, error) {
+	var out pmodel.Matrix
+	byKey := map[string]*pmodel.SampleStream{}
+	for k, c := range chunks {
+		r := v1.Range{Start: p.Start.Add(time.Duration(c.from) * p.Step), End: p.Start.Add(time.Duration(c.to) * p.Step), Step: p.Step}
+		v, _, _, err := p.API.QueryRange(ctx, q.Query, r)
+		if err != nil {
+			if len(chunks) > 1 {
+				return nil, fmt.Errorf("query_range %s (%q), part %d of %d (%s–%s): %w", q.Name, q.Query, k+1, len(chunks),
+					r.Start.UTC().Format(time.RFC3339), r.End.UTC().Format(time.RFC3339), err)
+			}
+			return nil, fmt.Errorf("query_range %s (%q): %w", q.Name, q.Query, err)
+		}
+		m, ok := v.(pmodel.Matrix)
+		if !ok {
+			return nil, fmt.Errorf("query_range %s: result is %s, want a matrix", q.Name, v.Type())
+		}
+		for _, ss := range m {
+			fp := ss.Metric.String()
+			if cur, ok := byKey[fp]; ok {
+				cur.Values = append(cur.Values, ss.Values...)
+				continue
+			}
+			byKey[fp] = ss
+			out = append(out, ss)
+		}
+		pr.advance(q.Name)
+	}
+	return out, nil
 }
 
 func (p *PrometheusSource) entity(m pmodel.Metric) string {
@@ -154,4 +237,51 @@ func names(q []NamedQuery) []string {
 		out[i] = x.Name
 	}
 	return out
+}
+
+// queryProgress reports the range queries: a redrawn line on a terminal,
+// otherwise one summary line at the end when there were more than one per
+// expression (nil writer: silent).
+type queryProgress struct {
+	w           io.Writer
+	tty         bool
+	total, n    int
+	perQuery    int
+	lastOut     time.Time
+	start       time.Time
+	lastPrinted bool
+}
+
+func newQueryProgress(w io.Writer, total int) *queryProgress {
+	p := &queryProgress{w: w, total: total, start: time.Now()}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.tty = true
+	}
+	return p
+}
+
+func (p *queryProgress) advance(name string) {
+	p.n++
+	if p.w == nil || !p.tty {
+		return
+	}
+	if now := time.Now(); now.Sub(p.lastOut) >= 100*time.Millisecond || p.n == p.total {
+		p.lastOut = now
+		fmt.Fprintf(p.w, "\rprometheus source: range query %d/%d (%s)\033[K", p.n, p.total, name)
+		p.lastPrinted = true
+	}
+}
+
+// done ends the progress line; queries is the number of expressions.
+func (p *queryProgress) done(queries int) {
+	if p.w == nil {
+		return
+	}
+	if p.lastPrinted {
+		fmt.Fprintln(p.w)
+	}
+	if p.total > queries {
+		fmt.Fprintf(p.w, "prometheus source: %d range queries (%d expressions, each in %d parts of at most %d points), %.1fs\n",
+			p.total, queries, p.total/max(queries, 1), p.perQuery, time.Since(p.start).Seconds())
+	}
 }

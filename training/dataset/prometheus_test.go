@@ -1,15 +1,19 @@
 package dataset
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,9 +91,12 @@ func TestPrometheusSourceFake(t *testing.T) {
 	}
 }
 
-// TestPrometheusSourceReal runs the Debian Prometheus (apt-get install
-// prometheus) scraping itself every second and reads its own series back.
-func TestPrometheusSourceReal(t *testing.T) {
+// startPrometheus runs the Debian Prometheus (apt-get install
+// prometheus) on a random loopback port, scraping itself every second,
+// and returns its API once it has scraped itself, with the time of that
+// first scrape.
+func startPrometheus(t *testing.T) (v1.API, string, time.Time) {
+	t.Helper()
 	bin := "/usr/bin/prometheus"
 	dir := t.TempDir()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -126,15 +133,13 @@ func TestPrometheusSourceReal(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// Wait for the first scrape, then for three more.
+	// Wait for the first scrape.
 	papi := v1.NewAPI(client)
-	var first time.Time
-	for first.IsZero() {
+	for {
 		v, _, _, err := papi.Query(context.Background(), "up", time.Now())
 		if err == nil {
 			if vec, ok := v.(pmodel.Vector); ok && len(vec) > 0 {
-				first = vec[0].Timestamp.Time()
-				break
+				return papi, addr, vec[0].Timestamp.Time()
 			}
 		}
 		if time.Now().After(deadline) {
@@ -142,6 +147,11 @@ func TestPrometheusSourceReal(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TestPrometheusSourceReal reads the Debian Prometheus' own series back.
+func TestPrometheusSourceReal(t *testing.T) {
+	papi, addr, first := startPrometheus(t)
 	start := first.Truncate(time.Second).Add(time.Second)
 	time.Sleep(time.Until(start.Add(4 * time.Second)))
 	src := &PrometheusSource{API: papi,
@@ -170,5 +180,193 @@ func TestPrometheusSourceReal(t *testing.T) {
 	}
 	if seen == 0 {
 		t.Fatal("no samples on the grid")
+	}
+}
+
+// TestPrometheusSourceTrimmed: an entity's series runs from its first
+// feature sample to its last feature or failure sample, not over the whole
+// range asked for (steps before it existed, or before the server had any
+// data, were NaN rows that trained the model on nothing).
+func TestPrometheusSourceTrimmed(t *testing.T) {
+	start := time.Unix(1000, 0)
+	step := 15 * time.Second
+	nan := math.NaN()
+	api := fakeAPI{
+		"cpu": {
+			stream(pmodel.LabelSet{"pod": "late"}, start, step, nan, nan, nan, 4, nan, 6, nan, nan, nan, nan),
+			stream(pmodel.LabelSet{"pod": "full"}, start, step, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
+			stream(pmodel.LabelSet{"pod": "dies"}, start, step, nan, 2, 3, nan, nan, nan, nan, nan, nan, nan),
+			stream(pmodel.LabelSet{"pod": "nan"}, start, step, nan, nan),
+		},
+		"crash": {
+			stream(pmodel.LabelSet{"pod": "dies"}, start, step, 1, 0, 0, 0, 0, 1, 0),
+		},
+	}
+	src := &PrometheusSource{API: api, Features: []NamedQuery{{"cpu", "cpu"}}, Failures: []NamedQuery{{"crash", "crash"}},
+		EntityLabels: []string{"pod"}, Start: start, End: start.Add(9 * step), Step: step}
+	got, err := src.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d series, want 3 (the entity of NaN samples only dropped): %+v", len(got), got)
+	}
+	byName := map[string]*Series{}
+	for _, s := range got {
+		byName[s.Entity] = s
+	}
+	ms := func(i int) int64 { return start.Add(time.Duration(i) * step).UnixMilli() }
+	for _, tc := range []struct {
+		entity string
+		from   int
+		values []float64
+		labels []bool
+	}{
+		{"late", 3, []float64{4, nan, 6}, []bool{false, false, false}},
+		{"full", 0, []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, make([]bool, 10)},
+		// the failure at step 0, before its first sample, is dropped; the
+		// one at step 5, after its last sample, ends the series
+		{"dies", 1, []float64{2, 3, nan, nan, nan}, []bool{false, false, false, false, true}},
+	} {
+		s := byName[tc.entity]
+		if s == nil {
+			t.Fatalf("no series %q", tc.entity)
+		}
+		if s.Start != ms(tc.from) || s.Steps() != len(tc.values) || s.Step != step.Milliseconds() {
+			t.Fatalf("%s: start %d, %d steps; want %d, %d", tc.entity, s.Start, s.Steps(), ms(tc.from), len(tc.values))
+		}
+		for i, v := range tc.values {
+			if g := s.Values[i]; !(g == v || math.IsNaN(g) && math.IsNaN(v)) {
+				t.Fatalf("%s: values %v, want %v", tc.entity, s.Values, tc.values)
+			}
+		}
+		if !reflect.DeepEqual(s.Labels, tc.labels) {
+			t.Fatalf("%s: labels %v, want %v", tc.entity, s.Labels, tc.labels)
+		}
+	}
+}
+
+// pointLimitServer answers query_range as Prometheus does for the series
+// pod="a" whose value at time t is t in seconds from dataFrom on: it
+// refuses a query of more than 11,000 points per series.
+func pointLimitServer(t *testing.T, dataFrom time.Time) (*httptest.Server, *int) {
+	t.Helper()
+	queries := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			t.Error(err)
+		}
+		f := func(k string) float64 {
+			v, err := strconv.ParseFloat(r.Form.Get(k), 64)
+			if err != nil {
+				t.Errorf("%s=%q: %v", k, r.Form.Get(k), err)
+			}
+			return v
+		}
+		start, end, step := f("start"), f("end"), f("step")
+		queries++
+		w.Header().Set("Content-Type", "application/json")
+		if (end-start)/step > 11000 {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"status":"error","errorType":"bad_data","error":"exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"}`)
+			return
+		}
+		var vals []string
+		for ts := start; ts <= end+1e-9; ts += step {
+			if ts >= float64(dataFrom.Unix()) {
+				vals = append(vals, fmt.Sprintf(`[%s,"%g"]`, strconv.FormatFloat(ts, 'f', -1, 64), ts))
+			}
+		}
+		res := "[]"
+		if len(vals) > 0 {
+			res = `[{"metric":{"pod":"a"},"values":[` + strings.Join(vals, ",") + `]}]`
+		}
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":%s}}`, res)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &queries
+}
+
+// TestPrometheusSourceChunks: a range of more than 11,000 steps (7 days at
+// the default 15 s step is 40,321) is read in range queries of at most
+// MaxPoints points, merged without a gap or a duplicate at their seams.
+func TestPrometheusSourceChunks(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	step := 15 * time.Second
+	end := start.Add(7 * 24 * time.Hour)
+	dataFrom := start.Add(3000 * step)
+	srv, queries := pointLimitServer(t, dataFrom)
+	client, err := api.NewClient(api.Config{Address: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	src := &PrometheusSource{API: v1.NewAPI(client), Features: []NamedQuery{{"t", "t"}}, EntityLabels: []string{"pod"},
+		Start: start, End: end, Step: step, Progress: &progress}
+	got, err := src.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *queries != 5 {
+		t.Errorf("%d range queries, want 5 (40,321 points in parts of 10,000)", *queries)
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d series", len(got))
+	}
+	s := got[0]
+	if s.Start != dataFrom.UnixMilli() || s.Steps() != 40321-3000 {
+		t.Fatalf("series from %d, %d steps; want from %d, %d steps", s.Start, s.Steps(), dataFrom.UnixMilli(), 40321-3000)
+	}
+	for i, v := range s.Values {
+		if want := float64(dataFrom.Unix()) + float64(i)*step.Seconds(); v != want {
+			t.Fatalf("step %d = %v, want %v", i, v, want)
+		}
+	}
+	if want := "prometheus source: 5 range queries (1 expressions, each in 5 parts of at most 10000 points)"; !strings.Contains(progress.String(), want) {
+		t.Errorf("progress %q, want %q", progress.String(), want)
+	}
+	// A one-part range says nothing.
+	progress.Reset()
+	src.Start, src.End = dataFrom, dataFrom.Add(100*step)
+	if _, err := src.Load(context.Background()); err != nil || progress.Len() != 0 {
+		t.Fatalf("short range: %v, progress %q", err, progress.String())
+	}
+}
+
+// TestPrometheusSourceRealChunks reads a range of 15,001 points at a 10 ms
+// step from the Debian Prometheus, which refuses more than 11,000 points
+// per query; the series starts at the first scrape, not at the range's
+// start 150 s before.
+func TestPrometheusSourceRealChunks(t *testing.T) {
+	papi, addr, first := startPrometheus(t)
+	time.Sleep(time.Until(first.Add(2 * time.Second)))
+	end := time.Now()
+	step := 10 * time.Millisecond
+	start := end.Add(-15000 * step)
+	// As one query, Prometheus refuses it.
+	if _, _, _, err := papi.QueryRange(context.Background(), "up", v1.Range{Start: start, End: end, Step: step}); err == nil || !strings.Contains(err.Error(), "11,000 points") {
+		t.Fatalf("one query of 15,001 points: %v, want Prometheus' limit", err)
+	}
+	src := &PrometheusSource{API: papi, Features: []NamedQuery{{"up", "up"}}, EntityLabels: []string{"job", "instance"},
+		Start: start, End: end, Step: step}
+	got, err := src.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Entity != "self/"+addr {
+		t.Fatalf("series %+v", got)
+	}
+	s := got[0]
+	// first is when the poll saw the first scrape: within a second after it.
+	if from := time.UnixMilli(s.Start); from.Before(first.Add(-time.Second)) || from.After(first) {
+		t.Errorf("series starts at %v, want at the first scrape, just before %v (the range starts at %v)", from, first, start)
+	}
+	if want := int(end.Sub(first)/step) - 1; s.Steps() < want {
+		t.Errorf("%d steps, want ≥ %d (from the first scrape to the end)", s.Steps(), want)
+	}
+	for i, v := range s.Values {
+		if v != 1 {
+			t.Fatalf("step %d = %v, want up = 1 throughout", i, v)
+		}
 	}
 }

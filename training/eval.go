@@ -302,8 +302,9 @@ func setDefault(p *int, v int) {
 }
 
 // EntityReport holds the figures of one entity (or their mean). Metrics
-// that cannot be computed (no interpretation labels) are 0 and
-// InterpretedPoints is 0.
+// that cannot be computed are 0: the detection figures without anomalous
+// test rows (AnomalousPoints 0), HitRate/NDCG without interpretation
+// labels (InterpretedPoints 0).
 type EntityReport struct {
 	Entity            string  `json:"entity"`
 	PrecisionPA       float64 `json:"precision_pa"`
@@ -346,9 +347,20 @@ type Report struct {
 	Detector string         `json:"detector"`
 	Options  map[string]any `json:"options,omitempty"`
 	Entities []EntityReport `json:"entities"`
-	// Mean averages every field over the entities (HitRate/NDCG over those
-	// with interpretation labels).
+	// Mean averages the figures over the entities where they are
+	// measured: the detection figures (precision … ROC-AUC) over the
+	// MeanEntities entities whose test file has labelled anomalous rows,
+	// HitRate/NDCG over the MeanInterpretedEntities with interpretation
+	// labels; a figure averaged over no entity is 0. The point counts are
+	// sums, TrainSeconds the mean over every entity.
 	Mean EntityReport `json:"mean"`
+	// MeanEntities is the number of entities the mean's detection figures
+	// average (those with anomalous test rows; an entity without them has
+	// no detection figures: its 0s are not results).
+	MeanEntities int `json:"mean_entities"`
+	// MeanInterpretedEntities is the number of entities the mean's
+	// HitRate and NDCG figures average (interpreted_points > 0).
+	MeanInterpretedEntities int `json:"mean_interpreted_entities"`
 }
 
 // EvalDataset trains one detector per entity on its training file (last
@@ -397,14 +409,28 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 		opts.Logger.Info("evaluated entity", "entity", name, "f1_pa", er.F1PA, "f1", er.F1, "hitrate_150", er.HitRate150, "train_seconds", er.TrainSeconds)
 		rep.Entities = append(rep.Entities, er)
 	}
-	rep.Mean = meanReport(rep.Entities)
+	rep.Mean, rep.MeanEntities, rep.MeanInterpretedEntities = meanReport(rep.Entities)
 	return rep, nil
 }
 
-func meanReport(es []EntityReport) EntityReport {
+// meanReport averages the entities' figures where they are measured (see
+// Report.Mean) and returns the number of entities averaged for detection
+// and for ranking.
+func meanReport(es []EntityReport) (EntityReport, int, int) {
 	m := EntityReport{Entity: "mean"}
-	n, ni := 0.0, 0.0
+	nt, n, ni := 0.0, 0.0, 0.0
 	for _, e := range es {
+		nt++
+		m.TrainSeconds += e.TrainSeconds
+		m.TestPoints += e.TestPoints
+		m.AnomalousPoints += e.AnomalousPoints
+		m.InterpretedPoints += e.InterpretedPoints
+		m.InterpretedPointsTP += e.InterpretedPointsTP
+		if e.AnomalousPoints == 0 {
+			// No anomalous test rows: precision, recall, F1 and the
+			// areas are undefined, not 0.
+			continue
+		}
 		n++
 		m.PrecisionPA += e.PrecisionPA
 		m.RecallPA += e.RecallPA
@@ -415,11 +441,6 @@ func meanReport(es []EntityReport) EntityReport {
 		m.F1Event += e.F1Event
 		m.AUCPR += e.AUCPR
 		m.ROCAUC += e.ROCAUC
-		m.TrainSeconds += e.TrainSeconds
-		m.TestPoints += e.TestPoints
-		m.AnomalousPoints += e.AnomalousPoints
-		m.InterpretedPoints += e.InterpretedPoints
-		m.InterpretedPointsTP += e.InterpretedPointsTP
 		if e.InterpretedPoints > 0 {
 			ni++
 			m.HitRate100 += e.HitRate100
@@ -432,8 +453,11 @@ func meanReport(es []EntityReport) EntityReport {
 			m.NDCGTP150 += e.NDCGTP150
 		}
 	}
+	if nt > 0 {
+		m.TrainSeconds /= nt
+	}
 	if n > 0 {
-		for _, p := range []*float64{&m.PrecisionPA, &m.RecallPA, &m.F1PA, &m.Precision, &m.Recall, &m.F1, &m.F1Event, &m.AUCPR, &m.ROCAUC, &m.TrainSeconds} {
+		for _, p := range []*float64{&m.PrecisionPA, &m.RecallPA, &m.F1PA, &m.Precision, &m.Recall, &m.F1, &m.F1Event, &m.AUCPR, &m.ROCAUC} {
 			*p /= n
 		}
 	}
@@ -442,7 +466,7 @@ func meanReport(es []EntityReport) EntityReport {
 			*p /= ni
 		}
 	}
-	return m
+	return m, int(n), int(ni)
 }
 
 // RankerInput is what EvalOptions.NewRanker builds a ranker from.

@@ -135,18 +135,21 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 		if name == "" {
 			name = "mean"
 		}
-		// Without interpretation labels HitRate and NDCG are not
-		// measured: n/a, not a 0 that reads as a result (the JSON keeps
-		// 0 with interpreted_points 0, as documented).
+		// Without anomalous test rows the detection figures, without
+		// interpretation labels HitRate and NDCG are not measured: n/a,
+		// not a 0 that reads as a result (the JSON keeps 0 with
+		// anomalous_points or interpreted_points 0, as documented; the
+		// mean leaves such entities out).
 		hr := func(v float64, points int, width int) string {
 			if points == 0 {
 				return fmt.Sprintf("%*s", width, "n/a")
 			}
 			return fmt.Sprintf("%*.4f", width, v)
 		}
-		ip, tp := e.InterpretedPoints, e.InterpretedPointsTP
-		fmt.Fprintf(table, "%-14s %7.4f %7.4f %7.4f %7.4f %s %s %s %s %s %s %7.1f\n", name,
-			e.F1PA, e.F1, e.F1Event, e.AUCPR, hr(e.HitRate100, ip, 7), hr(e.HitRate150, ip, 7), hr(e.NDCG100, ip, 7), hr(e.NDCG150, ip, 7),
+		ap, ip, tp := e.AnomalousPoints, e.InterpretedPoints, e.InterpretedPointsTP
+		fmt.Fprintf(table, "%-14s %s %s %s %s %s %s %s %s %s %s %7.1f\n", name,
+			hr(e.F1PA, ap, 7), hr(e.F1, ap, 7), hr(e.F1Event, ap, 7), hr(e.AUCPR, ap, 7),
+			hr(e.HitRate100, ip, 7), hr(e.HitRate150, ip, 7), hr(e.NDCG100, ip, 7), hr(e.NDCG150, ip, 7),
 			hr(e.HitRateTP100, tp, 9), hr(e.HitRateTP150, tp, 9), e.TrainSeconds)
 		switch {
 		case name == "mean":
@@ -157,7 +160,8 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 		}
 	}
 	if len(noAnomalies) > 0 {
-		fmt.Fprintf(stderr, "omen eval %s: warning: no labelled anomalous rows in the test file of %s: detection and ranking figures are not measured there\n", kind, strings.Join(noAnomalies, ", "))
+		fmt.Fprintf(stderr, "omen eval %s: warning: no labelled anomalous rows in the test file of %s: detection and ranking figures are not measured there (n/a, left out of the mean, which averages %d of %d entities)\n",
+			kind, strings.Join(noAnomalies, ", "), rep.MeanEntities, len(rep.Entities))
 	}
 	if len(noInterpretation) > 0 {
 		fmt.Fprintf(stderr, "omen eval %s: warning: no interpretation labels (E.interpretation.txt) for %s: HitRate and NDCG are n/a\n", kind, strings.Join(noInterpretation, ", "))

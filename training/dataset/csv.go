@@ -348,6 +348,9 @@ func LoadEntity(dir, name string) (*Entity, error) {
 		return nil, err
 	}
 	train.Entity, test.Entity = name, name
+	if test.Steps() == 0 {
+		return nil, fmt.Errorf("%s: no data rows, only a header: nothing to evaluate", testPath)
+	}
 	// The label column first: a misspelt one reads as one more feature,
 	// and a count mismatch would hide the cause.
 	if test.Labels == nil {

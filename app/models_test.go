@@ -59,10 +59,43 @@ func TestModelRegistryAPI(t *testing.T) {
 	c := &api.Client{URL: "http://" + a.Addr()}
 	names := a.FeatureNames()
 	active := func() string { _, v := a.scorer.Model(); return v }
+	// loadedGauge is what /metrics says of the model in use: "" without.
+	loadedGauge := func() string {
+		t.Helper()
+		mfs, err := a.opts.Gatherer.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		loaded, info := -1.0, ""
+		for _, mf := range mfs {
+			switch mf.GetName() {
+			case "omen_model_loaded":
+				loaded = mf.GetMetric()[0].GetGauge().GetValue()
+			case "omen_model_info":
+				for _, m := range mf.GetMetric() {
+					for _, l := range m.GetLabel() {
+						if l.GetName() == "version" {
+							info += l.GetValue()
+						}
+					}
+				}
+			}
+		}
+		if (loaded == 1) != (info != "") || loaded < 0 {
+			t.Fatalf("omen_model_loaded %v with omen_model_info for %q", loaded, info)
+		}
+		return info
+	}
+	if v := loadedGauge(); v != "" {
+		t.Fatalf("omen_model_info names %q before any model", v)
+	}
 
 	av, err := c.AddModel(ctx, modelFile(t, names, "vA", 1), api.AddOptions{Promote: true})
 	if err != nil || av.Version != "vA" || !av.Active || active() != "vA" {
 		t.Fatalf("upload and promote vA: %+v, %v; scorer uses %q", av, err, active())
+	}
+	if v := loadedGauge(); v != "vA" {
+		t.Fatalf("omen_model_info names %q, want vA", v)
 	}
 	if _, err := c.AddModel(ctx, []byte("not a model"), api.AddOptions{Promote: true}); !errors.Is(err, api.ErrInvalid) {
 		t.Fatalf("upload garbage: %v, want ErrInvalid", err)
@@ -102,11 +135,17 @@ func TestModelRegistryAPI(t *testing.T) {
 	if v := active(); v != "" {
 		t.Fatalf("scorer still uses %q, which does not fit the reloaded features", v)
 	}
+	if v := loadedGauge(); v != "" {
+		t.Fatalf("omen_model_info names %q after the model was unloaded, want omen_model_loaded 0", v)
+	}
 	if err := a.ReloadModel(); err != nil {
 		t.Fatalf("the refused active version is tried again: %v", err)
 	}
 	if v, err := c.AddModel(ctx, modelFile(t, names2, "vC", 3), api.AddOptions{Promote: true}); err != nil || active() != "vC" {
 		t.Fatalf("upload and promote vC of the new features: %+v, %v; scorer uses %q", v, err, active())
+	}
+	if v := loadedGauge(); v != "vC" {
+		t.Fatalf("omen_model_info names %q, want vC", v)
 	}
 	if _, err := c.SetActive(ctx, ""); !errors.Is(err, api.ErrInvalid) || active() != "vC" {
 		t.Fatalf("roll back to vA (old features): %v, want ErrInvalid and vC kept; scorer uses %q", err, active())

@@ -734,16 +734,37 @@ func (c *predictionCollector) descs() (*prometheus.Desc, *prometheus.Desc) {
 			"Forecast-residual anomaly score of the entity's latest step.", c.entityLabels, nil)
 }
 
+// modelDescs describe whether a model is loaded, and which: without one
+// nothing is scored (a reload may unload a model that no longer fits the
+// features) while the evaluator goes on stepping, so the evaluator's
+// metrics do not show it.
+func (c *predictionCollector) modelDescs() (loaded, info *prometheus.Desc) {
+	return prometheus.NewDesc("omen_model_loaded",
+			"1 when a model is loaded and scores the entities, 0 when none is (nothing is scored).", nil, nil),
+		prometheus.NewDesc("omen_model_info",
+			"The loaded model: its registry version and the sha256 of its file (always 1; absent without a model).", []string{"version", "sha256"}, nil)
+}
+
 func (c *predictionCollector) Describe(ch chan<- *prometheus.Desc) {
 	p, a := c.descs()
 	ch <- p
 	ch <- a
+	l, i := c.modelDescs()
+	ch <- l
+	ch <- i
 }
 
 func (c *predictionCollector) Collect(ch chan<- prometheus.Metric) {
 	pd, ad := c.descs()
+	ld, id := c.modelDescs()
 	c.s.mu.RLock()
 	defer c.s.mu.RUnlock()
+	loaded := 0.0
+	if c.s.model != nil {
+		loaded = 1
+		ch <- prometheus.MustNewConstMetric(id, prometheus.GaugeValue, 1, c.s.version, c.s.sha)
+	}
+	ch <- prometheus.MustNewConstMetric(ld, prometheus.GaugeValue, loaded)
 	for _, p := range c.s.latest {
 		vals := make([]string, len(c.entityLabels))
 		for i, l := range c.entityLabels {

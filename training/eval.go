@@ -377,9 +377,13 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 	}
 	names := opts.Entities
 	if len(names) == 0 {
+		var trainOnly []string
 		var err error
-		if names, err = dataset.DiscoverEntities(opts.Dir); err != nil {
+		if names, trainOnly, err = dataset.FindEntities(opts.Dir); err != nil {
 			return Report{}, err
+		}
+		for _, e := range trainOnly {
+			opts.Logger.Warn("training file without a test file: entity skipped", "entity", e, "missing", e+".test.csv.gz (or .csv)")
 		}
 	}
 	rep := Report{Kind: opts.Kind, Dir: opts.Dir, Detector: opts.Detector, Options: map[string]any{

@@ -89,7 +89,20 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	if len(opts.Entities) > 0 {
 		// Every name before any work: a typo was reported only after the
 		// entities before it had been trained.
-		found, err := dataset.DiscoverEntities(*dir)
+		found, trainOnly, err := dataset.FindEntities(*dir)
+		var noTest []string
+		for _, e := range opts.Entities {
+			if slices.Contains(trainOnly, e) {
+				noTest = append(noTest, e)
+			}
+		}
+		if len(noTest) > 0 {
+			// Named before a "no entities" error: the test file is
+			// what is missing.
+			fmt.Fprintf(stderr, "omen eval %s: --entities: no test file for %q in %s (%s.test.csv[.gz] is missing; the entity needs both files)\n",
+				kind, noTest, *dir, noTest[0])
+			return 2
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "omen eval %s: %v\n", kind, err)
 			return 1

@@ -73,3 +73,25 @@ func rowOf(out, name string) string {
 	}
 	return ""
 }
+
+// An entity with a training file but no test file is named: a warning
+// when every entity is evaluated, and the --entities error says the test
+// file is missing (it said only "no entity", found 1) (reviewer's
+// finding).
+func TestEvalTrainWithoutTest(t *testing.T) {
+	dir := t.TempDir()
+	writeSyntheticSMD(t, dir)
+	if err := os.Remove(filepath.Join(dir, "e2.test.csv")); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	rc := dispatch([]string{"eval", "smd", "--dir", dir, "--epochs", "1", "--window", "4", "--hidden", "2"}, &stdout, &stderr)
+	if want := "warning: training file without a test file: entity skipped (entity=e2, missing=\"e2.test.csv.gz (or .csv)\")"; rc != 0 || !strings.Contains(stderr.String(), want) {
+		t.Errorf("exit %d, stderr %q; want 0 with %q", rc, stderr.String(), want)
+	}
+	stderr.Reset()
+	rc = dispatch([]string{"eval", "smd", "--dir", dir, "--entities", "e2"}, &stdout, &stderr)
+	if want := `--entities: no test file for ["e2"] in ` + dir + " (e2.test.csv[.gz] is missing"; rc != 2 || !strings.Contains(stderr.String(), want) {
+		t.Errorf("--entities e2: exit %d, stderr %q; want 2 with %q", rc, stderr.String(), want)
+	}
+}

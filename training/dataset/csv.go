@@ -278,31 +278,45 @@ type Entity struct {
 }
 
 // DiscoverEntities lists the entities of dir: every "E.train.csv.gz" (or
-// "E.train.csv") that has a matching test file, sorted by name.
+// "E.train.csv") that has a matching test file, sorted by name. See
+// FindEntities for the training files without one.
 func DiscoverEntities(dir string) ([]string, error) {
+	names, _, err := FindEntities(dir)
+	return names, err
+}
+
+// FindEntities lists the entities of dir like DiscoverEntities and, in
+// trainOnly, the names E of the training files without an E.test.csv(.gz),
+// which are not entities (sorted).
+func FindEntities(dir string) (names, trainOnly []string, err error) {
 	if err := checkDir(dir); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var names []string
 	for _, pattern := range []string{"*.train.csv.gz", "*.train.csv"} {
 		m, err := filepath.Glob(filepath.Join(dir, pattern))
 		if err != nil {
-			return nil, fmt.Errorf("list entities in %q: %w", dir, err)
+			return nil, nil, fmt.Errorf("list entities in %q: %w", dir, err)
 		}
 		for _, p := range m {
 			base := filepath.Base(p)
 			e := strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), ".train.csv")
 			if _, err := findFile(dir, e+".test.csv"); err != nil {
+				trainOnly = append(trainOnly, e)
 				continue
 			}
 			names = append(names, e)
 		}
 	}
+	sort.Strings(trainOnly)
+	trainOnly = compact(trainOnly)
 	if len(names) == 0 {
-		return nil, fmt.Errorf("no entities (E.train.csv.gz with E.test.csv.gz) in %q", dir)
+		if len(trainOnly) > 0 {
+			return nil, trainOnly, fmt.Errorf("no entities (E.train.csv.gz with E.test.csv.gz) in %q: no test file for %s", dir, strings.Join(trainOnly, ", "))
+		}
+		return nil, nil, fmt.Errorf("no entities (E.train.csv.gz with E.test.csv.gz) in %q", dir)
 	}
 	sort.Strings(names)
-	return compact(names), nil
+	return compact(names), trainOnly, nil
 }
 
 func compact(s []string) []string {

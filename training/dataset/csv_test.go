@@ -303,3 +303,20 @@ func TestLoadEntityFeatureNames(t *testing.T) {
 		}
 	}
 }
+
+// FindEntities names the training files without a test file (they were
+// skipped without a word), and so does the error when no entity is left.
+func TestFindEntitiesTrainOnly(t *testing.T) {
+	dir := t.TempDir()
+	writeGz(t, filepath.Join(dir, "e.train.csv.gz"), "t,m1\n0,1\n")
+	writeGz(t, filepath.Join(dir, "e.test.csv.gz"), "t,m1,label\n0,1,0\n")
+	writeGz(t, filepath.Join(dir, "f.train.csv.gz"), "t,m1\n0,1\n")
+	names, trainOnly, err := FindEntities(dir)
+	if err != nil || !reflect.DeepEqual(names, []string{"e"}) || !reflect.DeepEqual(trainOnly, []string{"f"}) {
+		t.Fatalf("FindEntities = %v, %v, %v; want [e], [f]", names, trainOnly, err)
+	}
+	os.Remove(filepath.Join(dir, "e.test.csv.gz"))
+	if _, _, err := FindEntities(dir); err == nil || !strings.Contains(err.Error(), "no test file for e, f") {
+		t.Fatalf("error %v, want it to name e and f", err)
+	}
+}

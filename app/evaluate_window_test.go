@@ -1,16 +1,21 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
@@ -218,5 +223,114 @@ func TestLiveWindowNotSkipped(t *testing.T) {
 				t.Errorf("%v steps evaluated, %v skipped; want %v and 0", steps, skipped, want)
 			}
 		})
+	}
+}
+
+// TestRemoteWriteBacklogWindowAccounted is the black-box finding, through
+// the remote-write receiver: a backlog drained after a restart (56 steps
+// in one request) moves the in-memory window on while the evaluator
+// catches up (40 more steps, and a lagging series' samples of steps it
+// has not evaluated yet, arrive while it evaluates its first step). The
+// lagging samples are dropped as too_old; every step the window no
+// longer holds is counted skipped, and every evaluated step has its
+// vector. Before, steps went without vectors, counted in no metric.
+func TestRemoteWriteBacklogWindowAccounted(t *testing.T) {
+	cfg, err := config.Load("test.yml", []byte(`
+entity_labels: [namespace, pod]
+step: 15s
+lookback: 15m
+features:
+  - name: ready
+    expr: max by (${entity}) (kube_pod_status_ready)
+  - name: ready_10m
+    expr: max by (${entity}) (max_over_time(kube_pod_status_ready[10m]))
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startApp(t, t.TempDir(), func(o *Options) { o.Config = cfg })
+	const step = int64(15_000)
+	// An hour ago: within the receiver's max_sample_age.
+	base := (time.Now().UnixMilli() - time.Hour.Milliseconds()) / step * step
+	body := func(pod string, from, to int64) []byte {
+		ts := prompb.TimeSeries{Labels: []prompb.Label{
+			{Name: "__name__", Value: "kube_pod_status_ready"},
+			{Name: "namespace", Value: "ns"},
+			{Name: "pod", Value: pod},
+		}}
+		for s := from; s <= to; s++ {
+			ts.Samples = append(ts.Samples, prompb.Sample{Value: 1, Timestamp: base + s*step})
+		}
+		raw, err := (&prompb.WriteRequest{Timeseries: []prompb.TimeSeries{ts}}).Marshal()
+		if err != nil {
+			t.Error(err)
+		}
+		return snappy.Encode(nil, raw)
+	}
+	// post may run on the evaluator's goroutine: no t.Fatal.
+	post := func(b []byte) {
+		resp, err := http.Post("http://"+a.Addr()+"/api/v1/write", "application/x-protobuf", bytes.NewReader(b))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Errorf("remote write: status %d", resp.StatusCode)
+		}
+	}
+	waitStep := func(s int64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if _, done := a.Progress(); done >= base+s*step {
+				return
+			}
+			if time.Now().After(deadline) {
+				_, done := a.Progress()
+				t.Fatalf("step %d not evaluated in 30s (last %d)", s, (done-base)/step)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	post(body("p", 0, 40))
+	waitStep(39)
+	var once sync.Once
+	hook := func(point string) {
+		if point == "evaluated" && a.eval.next > base+39*step {
+			once.Do(func() {
+				post(body("p", 97, 136))
+				post(body("q", 41, 70)) // a lagging shard's series
+			})
+		}
+	}
+	a.eval.testHook.Store(&hook)
+	post(body("p", 41, 96))
+	waitStep(135)
+	if err := a.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g := a.opts.Gatherer
+	evaluated, skipped := counterValue(g, "omen_evaluator_steps_total")-1, counterValue(g, "omen_evaluator_skipped_steps_total")
+	rejected := counterValue(g, "omen_ingest_head_rejected_samples_total")
+	st, err := store.Open(store.Options{Path: a.badgerDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	have := map[int64]bool{}
+	if err := st.Vectors("ns/p", base+40*step, base+135*step, func(v store.Vector) error {
+		have[(v.T-base)/step] = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	missing := 96 - len(have)
+	t.Logf("steps 40..135: %v evaluated, %v skipped, %d without vectors; %v samples rejected by the head", evaluated, skipped, missing, rejected)
+	if evaluated+skipped != 96 || float64(missing) != skipped {
+		t.Errorf("of 96 steps: %v evaluated, %v counted skipped, %d without vectors; want the steps without vectors counted skipped", evaluated, skipped, missing)
+	}
+	if rejected == 0 {
+		t.Error("the lagging series' samples were not dropped as too_old")
 	}
 }

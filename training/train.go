@@ -177,7 +177,11 @@ type TrainReport struct {
 	Features     []string `json:"features"`
 	TrainWindows int      `json:"train_windows"`
 	ValWindows   int      `json:"val_windows"`
-	Positives    int      `json:"train_positives"`
+	// TrainDataWindows and ValDataWindows are the windows whose input
+	// holds at least one value (not every one missing).
+	TrainDataWindows int `json:"train_data_windows"`
+	ValDataWindows   int `json:"val_data_windows"`
+	Positives        int `json:"train_positives"`
 	// Members is the number of networks of the returned model.
 	Members int `json:"members"`
 	// ValSplit is the validation split used: TrainOptions.ValSplit, or
@@ -265,6 +269,20 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		rep.Entities += len(vas)
 	}
 	rep.TrainWindows, rep.ValWindows = trw.N(), vaw.N()
+	rep.TrainDataWindows, rep.ValDataWindows = dataWindows(trs), dataWindows(vas)
+	// Missing values (NaN) are the feature's training mean as inputs and
+	// left out of the forecast loss and the anomaly score as targets: a
+	// feature that never has a value in the training part would get mean
+	// 0 and std 1, and the model would score its first real values as
+	// enormous anomalies (and thresholds fitted on nothing would let
+	// every one of them through unremarked).
+	vaCount := finiteCounts(vas, len(features))
+	for j, c := range finiteCounts(trs, len(features)) {
+		if c == 0 {
+			return nil, rep, fmt.Errorf("train: feature %q has no value in the training part of the history (%d of its validation steps have one; %d of %d training windows and %d of %d validation windows hold any data): train on a longer history, or drop the feature from the configuration",
+				features[j], vaCount[j], rep.TrainDataWindows, rep.TrainWindows, rep.ValDataWindows, rep.ValWindows)
+		}
+	}
 	for _, l := range trw.Label {
 		if l > 0.5 {
 			rep.Positives++
@@ -504,6 +522,45 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 		vaSeries = append(vaSeries, va)
 	}
 	return trs, vas, vaSeries, nil
+}
+
+// finiteCounts returns, per feature, how many steps of the series of ws
+// hold a finite value.
+func finiteCounts(ws []*Windows, f int) []int {
+	cnt := make([]int, f)
+	for _, w := range ws {
+		for i, v := range w.data {
+			if v-v == 0 {
+				cnt[i%f]++
+			}
+		}
+	}
+	return cnt
+}
+
+// dataWindows returns how many windows of ws hold at least one finite
+// input value.
+func dataWindows(ws []*Windows) int {
+	n := 0
+	for _, w := range ws {
+		// has[t+1]: the number of steps ≤ t with a finite value.
+		has := make([]int, w.steps+1)
+		for t := range w.steps {
+			has[t+1] = has[t]
+			for _, v := range w.data[t*w.F : (t+1)*w.F] {
+				if v-v == 0 {
+					has[t+1]++
+					break
+				}
+			}
+		}
+		for _, end := range w.End {
+			if has[end+1]-has[end+1-w.W] > 0 {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func equalStrings(a, b []string) bool {

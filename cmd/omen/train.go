@@ -186,8 +186,14 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "write model: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "model %s written to %s: %d entities, %d/%d train/val windows, val AUC-PR %.3f, val F1 %.3f, threshold %.3f (%s), %.1fs\n",
-		m.Meta().Version, *out, rep.Entities, rep.TrainWindows, rep.ValWindows, rep.ValAUCPR, rep.ValF1,
+	// Windows whose every value is missing (an entity's gaps) teach
+	// nothing: say how many of them held data when not all did.
+	withData := ""
+	if rep.TrainDataWindows != rep.TrainWindows || rep.ValDataWindows != rep.ValWindows {
+		withData = fmt.Sprintf(" (%d/%d hold data)", rep.TrainDataWindows, rep.ValDataWindows)
+	}
+	fmt.Fprintf(stdout, "model %s written to %s: %d entities, %d/%d train/val windows%s, val AUC-PR %.3f, val F1 %.3f, threshold %.3f (%s), %.1fs\n",
+		m.Meta().Version, *out, rep.Entities, rep.TrainWindows, rep.ValWindows, withData, rep.ValAUCPR, rep.ValF1,
 		rep.Thresholds.Failure, rep.Thresholds.Method, rep.TrainSeconds)
 	if *register || *promote {
 		var reg omenapi.ModelAdmin

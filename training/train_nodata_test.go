@@ -1,0 +1,54 @@
+package training
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/omen-sre/omen/training/dataset"
+)
+
+// TestTrainFeatureWithoutData: a feature with no value in the training
+// part of the history (a server that holds only the last minutes, a
+// metric that appeared lately) is refused by name, rather than normalised
+// with mean 0 and std 1 into a model that scores its real values as
+// enormous anomalies; windows that hold no value at all are counted.
+func TestTrainFeatureWithoutData(t *testing.T) {
+	mk := func(name string, n, bFrom, emptyUntil int) *dataset.Series {
+		r := rand.New(rand.NewPCG(3, uint64(len(name))))
+		s := &dataset.Series{Entity: name, Features: []string{"a", "b"}, Labels: make([]bool, n)}
+		for t := range n {
+			a, b := r.NormFloat64(), 1e7+r.NormFloat64()*1e5
+			if t < bFrom {
+				b = math.NaN()
+			}
+			if t < emptyUntil {
+				a, b = math.NaN(), math.NaN()
+			}
+			s.Labels[t] = t%50 == 49
+			s.Values = append(s.Values, a, b)
+		}
+		return s
+	}
+	opts := func(src ...*dataset.Series) TrainOptions {
+		return TrainOptions{Source: memSource(src), Window: 8, Horizon: 4, Hidden: 4, Epochs: 1, Seed: 1}
+	}
+	// b only in the last 15 % (validation is the last 20 %).
+	_, rep, err := Train(context.Background(), opts(mk("x", 400, 340, 0), mk("y", 400, 340, 0)))
+	if err == nil || !strings.Contains(err.Error(), `feature "b" has no value in the training part`) ||
+		!strings.Contains(err.Error(), "120 of its validation steps have one") {
+		t.Fatalf("b missing from training: %v (report %+v)", err, rep)
+	}
+	// b from step 100 on; x holds nothing at all before step 50: its
+	// training windows ending at steps 7…49 (43) hold no data.
+	_, rep, err = Train(context.Background(), opts(mk("x", 400, 100, 50), mk("y", 400, 100, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.TrainDataWindows != rep.TrainWindows-43 || rep.ValDataWindows != rep.ValWindows {
+		t.Fatalf("%d/%d train/val windows hold data of %d/%d, want %d/%d", rep.TrainDataWindows, rep.ValDataWindows,
+			rep.TrainWindows, rep.ValWindows, rep.TrainWindows-43, rep.ValWindows)
+	}
+}

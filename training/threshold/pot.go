@@ -106,8 +106,16 @@ func excesses(scores []float64, opts *POTOptions, what string) (res POTResult, p
 }
 
 // FitGPD fits a GPD to positive excesses y by maximum likelihood
-// (Grimshaw), falling back to the method of moments when no candidate has a
-// finite likelihood.
+// (Grimshaw's reduction to the roots of w(x) = u(x)·v(x) − 1, x = γ/σ).
+// The candidates are the exponential (γ = 0), every root found and the
+// method of moments; the one with the highest log-likelihood wins, so a
+// root the search misses can only cost likelihood against those
+// alternatives, never return a worse fit than theirs. Roots are searched on
+// a grid that is linear (200 steps) and log-spaced (20 points a decade, from
+// 1e-6/mean on, where w is still above rounding noise) over both the
+// negative range (−1/max(y), 0) and the positive range (0, 2(ȳ−min)/min²]:
+// the positive root of a heavy tail lies near γ/σ ≈ γ/ȳ, which a linear grid
+// over a range set by a small min(y) steps over.
 func FitGPD(y []float64) (GPD, error) {
 	if len(y) < 2 {
 		return GPD{}, errors.New("fit gpd: fewer than 2 excesses")
@@ -123,7 +131,7 @@ func FitGPD(y []float64) (GPD, error) {
 	}
 	mean /= float64(len(y))
 
-	// Candidates: the exponential (γ = 0) and every root of w(x) = u·v − 1.
+	// Candidates: the exponential (γ = 0), every root of w and the moments.
 	best := GPD{Gamma: 0, Sigma: mean, LogLik: logLik(y, 0, mean), Method: "mle"}
 	consider := func(x float64) {
 		g := vfun(y, x) - 1
@@ -139,22 +147,63 @@ func FitGPD(y []float64) (GPD, error) {
 			best = GPD{Gamma: g, Sigma: s, LogLik: ll, Method: "mle"}
 		}
 	}
+	w := func(x float64) float64 { return ufun(y, x)*vfun(y, x) - 1 }
 	const eps = 1e-8
+	small := 1e-6 / mean // |x| below which w is rounding noise
+	// Negative range (−1/ymax, 0): linear grid plus |x| log-spaced.
 	lo := -1/ymax + eps
+	neg := linGrid(lo, -eps, 200)
+	for _, a := range logGrid(small, 1/ymax-eps/ymax) {
+		neg = append(neg, -a)
+	}
+	for _, r := range roots(w, neg) {
+		consider(r)
+	}
+	// Positive range (0, hi]: linear up to 2(ȳ−min)/(ȳ·min), log-spaced up
+	// to Grimshaw's bound 2(ȳ−min)/min².
 	hi := 2 * (mean - ymin) / (mean * ymin)
 	if hi <= eps {
 		hi = 1 / ymin
 	}
-	for _, r := range roots(func(x float64) float64 { return ufun(y, x)*vfun(y, x) - 1 }, lo, -eps, 200) {
+	pos := append(linGrid(eps, hi, 200), logGrid(small, max(hi, 2*(mean-ymin)/(ymin*ymin)))...)
+	for _, r := range roots(w, pos) {
 		consider(r)
 	}
-	for _, r := range roots(func(x float64) float64 { return ufun(y, x)*vfun(y, x) - 1 }, eps, hi, 200) {
-		consider(r)
+	if mm, err := moments(y); err == nil && mm.Sigma > 0 && mm.LogLik > best.LogLik {
+		best = mm
 	}
 	if math.IsInf(best.LogLik, 0) || math.IsNaN(best.LogLik) {
 		return moments(y)
 	}
 	return best, nil
+}
+
+// linGrid returns steps+1 evenly spaced points over [a, b] (none when b ≤ a).
+func linGrid(a, b float64, steps int) []float64 {
+	if !(b > a) {
+		return nil
+	}
+	out := make([]float64, 0, steps+1)
+	h := (b - a) / float64(steps)
+	for i := range steps + 1 {
+		out = append(out, a+float64(i)*h)
+	}
+	return out
+}
+
+// logGrid returns points log-spaced at 20 a decade over [a, b], a > 0, with
+// b itself last (none when b ≤ a).
+func logGrid(a, b float64) []float64 {
+	if !(a > 0) || !(b > a) || math.IsInf(b, 0) {
+		return nil
+	}
+	const perDecade = 20
+	k := int(math.Ceil(perDecade * math.Log10(b/a)))
+	out := make([]float64, 0, k+1)
+	for i := range k {
+		out = append(out, a*math.Pow(10, float64(i)/perDecade))
+	}
+	return append(out, b)
 }
 
 func ufun(y []float64, x float64) float64 {
@@ -193,17 +242,19 @@ func logLik(y []float64, g, s float64) float64 {
 	return -n*math.Log(s) - (1+1/g)*sum
 }
 
-// roots finds sign changes of f on a grid of steps points over [a, b] and
-// refines each by bisection.
-func roots(f func(float64) float64, a, b float64, steps int) []float64 {
-	if !(b > a) {
+// roots finds sign changes of f between consecutive points of grid (sorted
+// first; duplicates are skipped) and refines each by bisection.
+func roots(f func(float64) float64, grid []float64) []float64 {
+	if len(grid) < 2 {
 		return nil
 	}
+	slices.Sort(grid)
 	var out []float64
-	h := (b - a) / float64(steps)
-	x0, f0 := a, f(a)
-	for i := 1; i <= steps; i++ {
-		x1 := a + float64(i)*h
+	x0, f0 := grid[0], f(grid[0])
+	for _, x1 := range grid[1:] {
+		if !(x1 > x0) {
+			continue
+		}
 		f1 := f(x1)
 		if !math.IsNaN(f0) && !math.IsNaN(f1) && (f0 == 0 || f0*f1 < 0) {
 			lo, hi, flo := x0, x1, f0

@@ -359,13 +359,16 @@ func pearson(a, b []float64) float64 {
 
 // RootCause is the top-k explanation of an alert at two levels.
 type RootCause struct {
-	// Metrics are the groups with the largest attribution share.
+	// Metrics are the metric and event groups that raise the prediction
+	// (φ > 0), largest φ first: a group with φ < 0 lowers the failure
+	// probability and is no cause, however large its |φ|.
 	Metrics []GroupAttribution `json:"metrics"`
 	// Entities are the most likely root-cause entities.
 	Entities []Cause `json:"entities"`
 }
 
-// Causes returns the top-k metric groups of attr and the top-k entities
+// Causes returns the top-k metric groups of attr that raise the prediction
+// (φ > 0, largest φ first) and the top-k entities
 // ranked by [Rank]. Entity-kind groups of attr with positive φ (pushing the
 // prediction up) add their attribution share to that entity's evidence, so
 // an entity the model blames ranks higher even when its own anomaly score
@@ -393,11 +396,12 @@ func Causes(attr Attribution, g *Graph, evidence map[string]float64, k int, opts
 		ents = ents[:k]
 	}
 	var metrics []GroupAttribution
-	for _, ga := range attr.Top(0) {
-		if ga.Kind != KindEntity {
+	for _, ga := range attr.Groups {
+		if ga.Kind != KindEntity && ga.Phi > 0 {
 			metrics = append(metrics, ga)
 		}
 	}
+	sort.SliceStable(metrics, func(i, j int) bool { return metrics[i].Phi > metrics[j].Phi })
 	if k > 0 && k < len(metrics) {
 		metrics = metrics[:k]
 	}

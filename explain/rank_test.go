@@ -126,16 +126,18 @@ func TestLearnGraph(t *testing.T) {
 
 func TestCauses(t *testing.T) {
 	attr := Attribution{Groups: []GroupAttribution{
-		{Name: "cpu", Kind: KindMetric, Phi: 0.3, Share: 0.5},
-		{Name: "latency", Kind: KindMetric, Phi: -0.1, Share: 0.2},
-		{Name: "cart", Kind: KindEntity, Phi: 0.2, Share: 0.3},
+		{Name: "latency", Kind: KindMetric, Phi: -0.4, Share: 0.4},
+		{Name: "cpu", Kind: KindMetric, Phi: 0.3, Share: 0.3},
+		{Name: "cart", Kind: KindEntity, Phi: 0.2, Share: 0.2},
+		{Name: "dns", Kind: KindMetric, Phi: 0.1, Share: 0.1},
 	}}
 	rc, err := Causes(attr, shop(t), map[string]float64{"checkout": 1, "cart": 0.9, "frontend": 0.5}, 2, RankOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rc.Metrics) != 2 || rc.Metrics[0].Name != "cpu" || rc.Metrics[1].Name != "latency" {
-		t.Errorf("metric causes %+v", rc.Metrics)
+	// latency has the largest |φ| but lowers the risk: no cause.
+	if len(rc.Metrics) != 2 || rc.Metrics[0].Name != "cpu" || rc.Metrics[1].Name != "dns" {
+		t.Errorf("metric causes %+v, want cpu, dns (the groups with φ > 0)", rc.Metrics)
 	}
 	if len(rc.Entities) != 2 || rc.Entities[0].Entity != "cart" {
 		t.Errorf("entity causes %+v (attribution to cart should lift it)", rc.Entities)

@@ -371,22 +371,41 @@ func (m *Model) Normalization() (mean, std []float32) {
 
 // FitNormalization computes the per-feature mean and std of n windows x
 // (laid out as for Predict), ignoring NaNs, and sets them. A feature with no
-// finite value gets mean 0; one whose std is below 1e-6 gets std 1.
+// finite value gets mean 0; one whose std is below 1e-6 gets std 1. The
+// variance takes two passes in float64 (the mean, then the corrected sum of
+// squared deviations): the one-pass E[x²] − E[x]² cancels catastrophically
+// for a feature that is large relative to its spread (a constant 5e7 came
+// out with std 102.8).
 func (m *Model) FitNormalization(x []float32, n int) error {
 	if err := m.checkX(x, n); err != nil {
 		return err
 	}
 	f := m.nf
+	rows := n * m.cfg.Window
 	sum := make([]float64, f)
-	sq := make([]float64, f)
 	cnt := make([]float64, f)
-	for r := 0; r < n*m.cfg.Window; r++ {
-		row := x[r*f : r*f+f]
-		for j, v := range row {
+	for r := range rows {
+		for j, v := range x[r*f : r*f+f] {
 			if v == v && !math.IsInf(float64(v), 0) {
 				sum[j] += float64(v)
-				sq[j] += float64(v) * float64(v)
 				cnt[j]++
+			}
+		}
+	}
+	mu := make([]float64, f)
+	for j := range f {
+		if cnt[j] > 0 {
+			mu[j] = sum[j] / cnt[j]
+		}
+	}
+	dev := make([]float64, f) // Σ(v−μ), rounding residue for the correction
+	sq := make([]float64, f)  // Σ(v−μ)²
+	for r := range rows {
+		for j, v := range x[r*f : r*f+f] {
+			if v == v && !math.IsInf(float64(v), 0) {
+				d := float64(v) - mu[j]
+				dev[j] += d
+				sq[j] += d * d
 			}
 		}
 	}
@@ -397,13 +416,12 @@ func (m *Model) FitNormalization(x []float32, n int) error {
 			std[j] = 1
 			continue
 		}
-		mu := sum[j] / cnt[j]
-		v := sq[j]/cnt[j] - mu*mu
+		v := (sq[j] - dev[j]*dev[j]/cnt[j]) / cnt[j]
 		s := math.Sqrt(math.Max(v, 0))
 		if s < stdFloor {
 			s = 1
 		}
-		mean[j], std[j] = float32(mu), float32(s)
+		mean[j], std[j] = float32(mu[j]), float32(s)
 	}
 	return m.SetNormalization(mean, std)
 }

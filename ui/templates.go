@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/omen-sre/omen/api"
@@ -22,6 +23,13 @@ var funcs = template.FuncMap{
 	"pct":  func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
 	"val":  func(v float64) string { return strconv.FormatFloat(v, 'g', 5, 64) },
 	"time": func(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05Z") },
+	// dur is a duration in ms as Go prints it, without zero units: 8m, 15s, 1h30m.
+	"dur": durMs,
+	// isURL reports whether an annotation value is a link (absolute http(s)
+	// or a path on this server); html/template still vets the URL.
+	"isURL": func(v string) bool {
+		return strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//")
+	},
 	"entityURL": func(e string) template.URL {
 		return template.URL(api.EntityUIPath(e))
 	},
@@ -55,6 +63,20 @@ var funcs = template.FuncMap{
 	"sharew": func(s float64) float64 { return math.Round(120 * math.Max(0, math.Min(1, s))) },
 	"edgew":  func(w float64) float64 { return 1 + math.Min(3, w) },
 	"sub":    func(a, b float64) float64 { return a - b },
+	"mul":    func(n int, ms int64) int64 { return int64(n) * ms },
+}
+
+// durMs formats ms as a Go duration without trailing zero units ("8m",
+// "1h30m", "15s", "250ms").
+func durMs(ms int64) string {
+	s := (time.Duration(ms) * time.Millisecond).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func parseTemplates() (*template.Template, error) {
@@ -109,12 +131,13 @@ svg .title{font-weight:600}
 {{define "labels"}}{{$m := .}}{{range sortedKeys .}}<a class="lbl" href="{{overviewURL . (index $m .)}}">{{.}}="{{index $m .}}"</a>{{end}}{{end}}
 
 {{define "alerts"}}{{if .}}<table id="alerts">
-<tr><th>state</th><th>entity</th><th>P(failure)</th><th>active since</th><th>labels</th><th></th></tr>
+<tr><th>state</th><th>entity</th><th>P(failure)</th><th>active since</th><th>resolved at</th><th>labels</th><th></th></tr>
 {{range .}}<tr class="alert" data-fingerprint="{{.Fingerprint}}" data-state="{{.State}}">
 <td><span class="badge {{.State}}">{{.State}}</span></td>
 <td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td>
 <td class="num" data-prob="{{g .Probability}}">{{f3 .Probability}}</td>
 <td>{{if .ActiveAt}}{{time .ActiveAt}}{{end}}</td>
+<td{{if .ResolvedAt}} class="resolved-at" data-resolved-at="{{.ResolvedAt}}"{{end}}>{{if .ResolvedAt}}{{time .ResolvedAt}}{{end}}</td>
 <td>{{template "labels" .Labels}}</td>
 <td><a href="{{alertURL .Fingerprint}}">explanation</a></td></tr>
 {{end}}</table>{{else}}<p class="muted">No alerts.</p>{{end}}{{end}}
@@ -138,10 +161,10 @@ svg .title{font-weight:600}
 {{with .Model}}<section id="model"><h2>Model</h2><div class="kv">
 <span>version</span><span data-version="{{.Version}}">{{.Version}}</span>
 <span>created</span><span>{{time .Created}}</span>
-<span>window</span><span>{{.Window}} steps of {{.StepMs}} ms, horizon {{.HorizonMs}} ms</span>
+<span>window</span><span id="model-window" data-window="{{.Window}}" data-step-ms="{{.StepMs}}" data-horizon-ms="{{.HorizonMs}}">{{dur (mul .Window .StepMs)}} ({{.Window}} steps of {{dur .StepMs}}), horizon {{dur .HorizonMs}}</span>
 <span>threshold</span><span data-threshold="{{g .Threshold}}">{{f3 .Threshold}}</span>
 <span>features</span><span>{{len .Features}}</span>
-{{range $k, $v := .Metrics}}<span>{{$k}}</span><span>{{f3 $v}}</span>{{end}}
+{{range $k, $v := .Metrics}}{{if ne $k "threshold"}}<span>{{$k}}</span><span>{{f3 $v}}</span>{{end}}{{end}}
 </div></section>{{end}}
 {{end}}{{template "foot"}}{{end}}
 
@@ -217,7 +240,8 @@ svg .title{font-weight:600}
 <span>prediction</span><span>{{$x.PredictionID}} · <a href="{{apiURL .ID}}">JSON</a></span>
 {{with .Alert}}<span>fingerprint</span><span data-fingerprint="{{.Fingerprint}}">{{.Fingerprint}}</span>
 {{if .ActiveAt}}<span>active since</span><span>{{time .ActiveAt}}</span>{{end}}
-{{range $k, $v := .Annotations}}<span>{{$k}}</span><span>{{$v}}</span>{{end}}
+{{if .ResolvedAt}}<span>resolved at</span><span id="resolved-at" data-resolved-at="{{.ResolvedAt}}">{{time .ResolvedAt}}</span>{{end}}
+{{range $k, $v := .Annotations}}<span>{{$k}}</span><span class="annotation" data-annotation="{{$k}}">{{if isURL $v}}<a href="{{$v}}">{{$v}}</a>{{else}}{{$v}}{{end}}</span>{{end}}
 <span>alert labels</span><span>{{template "labels" .Labels}}</span>{{end}}
 <span>entity labels</span><span>{{template "labels" $x.Labels}}</span>
 </div></section>

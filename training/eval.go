@@ -242,6 +242,9 @@ func (o *EvalOptions) defaults() error {
 	if o.ValFraction == 0 {
 		o.ValFraction = 0.2
 	}
+	if !(o.ValFraction > 0 && o.ValFraction < 1) {
+		return fmt.Errorf("eval: validation fraction %v outside (0, 1)", o.ValFraction)
+	}
 	o.Risk, o.Level, o.Step = o.thresholdDefaults()
 	if o.Step < 0 || !(o.Risk > 0) || math.IsInf(o.Risk, 1) || !(o.Level > 0 && o.Level < 1) {
 		return fmt.Errorf("eval: invalid threshold options (step %v, risk %g, level %g)", o.Step, o.Risk, o.Level)
@@ -473,6 +476,41 @@ func meanReport(es []EntityReport) (EntityReport, int, int) {
 	return m, int(n), int(ni)
 }
 
+// minCalibrationScores is the fewest calibration scores the threshold's
+// tail fit takes (threshold.POT and RobustPOT: 20 finite scores).
+const minCalibrationScores = 20
+
+// minTrainRows is the fewest training rows evalEntity works with (the
+// defaults applied): SplitTime's cut at 1 − ValFraction must leave a
+// window of Window+Gap steps and its target on each side (the training
+// and the validation windows), and the calibration set (the whole file,
+// or the validation tail with CalibrateVal) minCalibrationScores scores
+// after its first Window+Gap steps of context.
+func (o EvalOptions) minTrainRows() int {
+	ctx := o.Window + o.Gap
+	// Start below the bounds that rounding the cut cannot beat (a part of
+	// n·f rows gets at most n·f + 0.5), so that a small ValFraction does
+	// not take billions of steps.
+	v, side := o.ValFraction, float64(ctx)+0.5
+	lower := max(side/v, side/(1-v), float64(ctx+minCalibrationScores))
+	if o.Calibration == CalibrateVal {
+		lower = max(lower, (float64(ctx+minCalibrationScores)-0.5)/v)
+	}
+	for n := max(2, int(lower)-2); ; n++ {
+		cut := int(math.Round(float64(n) * (1 - o.ValFraction)))
+		if cut < max(2, ctx+1) || n-cut < max(2, ctx+1) {
+			continue
+		}
+		cal := n
+		if o.Calibration == CalibrateVal {
+			cal = n - cut
+		}
+		if cal-ctx >= minCalibrationScores {
+			return n
+		}
+	}
+}
+
 // RankerInput is what EvalOptions.NewRanker builds a ranker from.
 type RankerInput struct {
 	// Scorer is the entity's anomaly scorer (residuals scaled and
@@ -511,6 +549,14 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 	}
 	if opts.MaxTestSteps > 0 && test.Steps() > opts.MaxTestSteps {
 		test = test.Slice(0, opts.MaxTestSteps)
+	}
+	if need := opts.minTrainRows(); train.Steps() < need {
+		limited := ""
+		if opts.MaxTrainSteps > 0 && ent.Train.Steps() > train.Steps() {
+			limited = fmt.Sprintf(" (the first %d of %d)", train.Steps(), ent.Train.Steps())
+		}
+		return er, fmt.Errorf("%s: %d rows%s, need at least %d (a window of %d steps and its target in both the training part and the held-out %g %% validation tail, and %d calibration scores for the threshold)",
+			ent.TrainFile, train.Steps(), limited, need, opts.Window+opts.Gap, 100*opts.ValFraction, minCalibrationScores)
 	}
 	train.FillMissing()
 	test.FillMissing()

@@ -1,6 +1,12 @@
 package training
 
 import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -29,5 +35,91 @@ func TestMeanReportLeavesOutUnmeasured(t *testing.T) {
 	m, n, ni = meanReport(es[2:])
 	if n != 0 || ni != 0 || m.F1PA != 0 || m.AnomalousPoints != 0 || !near(m.TrainSeconds, 2) {
 		t.Errorf("mean of one entity without anomalies: %+v over %d, %d", m, n, ni)
+	}
+}
+
+// writeRows writes entity e to dir: a training file of n rows and a test
+// file of 60 rows with an anomaly (3 features, no interpretation file).
+func writeRows(t *testing.T, dir, e string, n int) {
+	t.Helper()
+	var tr, te strings.Builder
+	tr.WriteString("t,m1,m2,m3\n")
+	for i := range n {
+		x := float64(i)
+		fmt.Fprintf(&tr, "%d,%.4f,%.4f,%.4f\n", i, math.Sin(x/3), math.Cos(x/5), float64(i%7)/7)
+	}
+	te.WriteString("t,m1,m2,m3,label\n")
+	for i := range 60 {
+		x, l := float64(n+i), 0
+		if i >= 40 && i < 45 {
+			l = 1
+		}
+		fmt.Fprintf(&te, "%d,%.4f,%.4f,%.4f,%d\n", i, math.Sin(x/3)+3*float64(l), math.Cos(x/5), float64(i%7)/7, l)
+	}
+	for f, c := range map[string]string{e + ".train.csv": tr.String(), e + ".test.csv": te.String()} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A training file too short to evaluate is one error naming the file, its
+// rows and the minimum, checked up front (it was "fit normalisation: 8
+// steps shorter than a window of 16", "robust pot: 13 finite scores" or
+// "series of 0 steps too short to split at 0.2", without the file); the
+// minimum is exact: one row more evaluates (reviewer's finding).
+func TestEvalTooFewTrainRows(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts EvalOptions
+		need int
+	}{
+		{"defaults", EvalOptions{}, 83},
+		{"gap and val calibration", EvalOptions{Window: 4, Gap: 2, Calibration: CalibrateVal}, 0},
+		{"ar, val fraction 0.5", EvalOptions{Detector: DetectorAR, Window: 8, ValFraction: 0.5}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.opts
+			o.Dir = "x"
+			if err := o.defaults(); err != nil {
+				t.Fatal(err)
+			}
+			need := o.minTrainRows()
+			if tc.need != 0 && need != tc.need {
+				t.Errorf("minimum %d rows, want %d", need, tc.need)
+			}
+			// The same minimum by brute force.
+			for n := range need {
+				cut := int(math.Round(float64(n) * (1 - o.ValFraction)))
+				cal := n
+				if o.Calibration == CalibrateVal {
+					cal = n - cut
+				}
+				if cut > o.Window+o.Gap && n-cut > o.Window+o.Gap && cal-o.Window-o.Gap >= 20 {
+					t.Fatalf("%d rows are enough, below the minimum %d", n, need)
+				}
+			}
+			for _, n := range []int{0, need - 1, need} {
+				dir := t.TempDir()
+				writeRows(t, dir, "e", n)
+				o := tc.opts
+				o.Dir, o.Hidden, o.Epochs, o.Seed = dir, 4, 1, 1
+				_, err := EvalDataset(context.Background(), o)
+				want := fmt.Sprintf("entity \"e\": %s: %d rows, need at least %d (", filepath.Join(dir, "e.train.csv"), n, need)
+				switch {
+				case n == need && err != nil:
+					t.Errorf("%d rows (the minimum): %v", n, err)
+				case n < need && (err == nil || !strings.HasPrefix(err.Error(), want)):
+					t.Errorf("%d rows: error %v, want %q…", n, err, want)
+				}
+			}
+		})
+	}
+	// With MaxTrainSteps the message says the rows were cut.
+	dir := t.TempDir()
+	writeRows(t, dir, "e", 200)
+	_, err := EvalDataset(context.Background(), EvalOptions{Dir: dir, MaxTrainSteps: 5, Hidden: 4, Epochs: 1})
+	if want := "e.train.csv: 5 rows (the first 5 of 200), need at least 83"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("MaxTrainSteps 5: error %v, want %q", err, want)
 	}
 }

@@ -275,6 +275,9 @@ type Entity struct {
 	// Interpretation holds the segments of E.interpretation.txt in file
 	// order (nil without the file); Test.Causes is derived from them.
 	Interpretation []Segment
+	// TrainFile, TestFile and InterpretationFile are the paths read
+	// (InterpretationFile "" without one), for messages.
+	TrainFile, TestFile, InterpretationFile string
 }
 
 // DiscoverEntities lists the entities of dir: every "E.train.csv.gz" (or
@@ -388,9 +391,9 @@ func LoadEntity(dir, name string) (*Entity, error) {
 		if err := ApplyInterpretation(test, segs); err != nil {
 			return nil, fmt.Errorf("%s: %w", ip, err)
 		}
-		return &Entity{Name: name, Train: train, Test: test, Interpretation: segs}, nil
+		return &Entity{Name: name, Train: train, Test: test, Interpretation: segs, TrainFile: trainPath, TestFile: testPath, InterpretationFile: ip}, nil
 	}
-	return &Entity{Name: name, Train: train, Test: test}, nil
+	return &Entity{Name: name, Train: train, Test: test, TrainFile: trainPath, TestFile: testPath}, nil
 }
 
 // sameFeatures reports feature columns that differ between two files of

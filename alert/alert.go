@@ -994,6 +994,14 @@ type Reload struct {
 	Remediations   []Remediation
 }
 
+// ExternalURL returns the external URL in force: the base of the links
+// (generatorURL, explanation_url, runbook_url) of the alerts rendered now.
+func (m *Manager) ExternalURL() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.opts.ExternalURL
+}
+
 // CheckReload reports whether Reconfigure would accept r, changing
 // nothing.
 func (m *Manager) CheckReload(r Reload) error {

@@ -58,6 +58,10 @@ type alerter struct {
 	mu     sync.Mutex
 	firing map[string]FiredAlert // by fingerprint: alerts reported to OnAlert
 
+	// listenMu guards opts.ListenAddress, which bind changes once the
+	// HTTP listener is bound (a reload reads it meanwhile).
+	listenMu sync.Mutex
+
 	// docs are the explanation documents (or notes, see unexplained)
 	// computed at the running step, by the fingerprint of the alert
 	// expected to fire on them; process stores those of the alerts that
@@ -102,8 +106,36 @@ func newAlerter(o alerterOptions) (*alerter, error) {
 	return a, nil
 }
 
+// bind sets the address the HTTP listener is bound to (the port chosen
+// for a listen address with port 0, e.g. 127.0.0.1:0): without
+// alerting.external_url, the alerts' links (generatorURL, explanation_url,
+// runbook_url) are built from it, not from the configured address. The
+// alerts rendered from now on (and those re-sent) carry the new links;
+// Start calls it before any step runs.
+func (a *alerter) bind(addr string) error {
+	a.listenMu.Lock()
+	defer a.listenMu.Unlock()
+	if addr == a.opts.ListenAddress {
+		return nil
+	}
+	a.opts.ListenAddress = addr
+	if err := a.m.Reconfigure(reloadOf(a.opts, a.opts.Config)); err != nil {
+		return fmt.Errorf("alerting: links to %s: %w", addr, err)
+	}
+	return nil
+}
+
+// options returns a.opts as bind left it.
+func (a *alerter) options() alerterOptions {
+	a.listenMu.Lock()
+	defer a.listenMu.Unlock()
+	return a.opts
+}
+
 // reloadOf is the alert manager's part of cfg: the whole alerting section
-// but min_lead (read by omen train only). The step is the daemon's.
+// but min_lead (read by omen train only). The step is the daemon's. Without
+// an external URL, the links are built from o.ListenAddress: the bound
+// address once the listener is bound (see alerter.bind).
 func reloadOf(o alerterOptions, cfg *config.Config) alert.Reload {
 	urls := make([]string, 0, len(cfg.Alerting.Alertmanagers)+len(o.ExtraURLs))
 	for _, am := range cfg.Alerting.Alertmanagers {
@@ -306,7 +338,7 @@ func (a *alerter) close() { a.m.Close() }
 // checkConfig reports whether setConfig would accept cfg's alerting
 // section, changing nothing: a reload checks it before applying anything.
 func (a *alerter) checkConfig(cfg *config.Config) error {
-	if err := a.m.CheckReload(reloadOf(a.opts, cfg)); err != nil {
+	if err := a.m.CheckReload(reloadOf(a.options(), cfg)); err != nil {
 		return fmt.Errorf("alerting: %w", err)
 	}
 	return nil
@@ -325,6 +357,9 @@ func (a *alerter) setConfig(cfg *config.Config) error {
 	if a.opts.Explainer != nil {
 		a.opts.Explainer.setConfig(cfg)
 	}
+	a.listenMu.Lock()
+	defer a.listenMu.Unlock()
+	a.opts.Config = cfg // bind rebuilds the links from the configuration in force
 	if err := a.m.Reconfigure(reloadOf(a.opts, cfg)); err != nil {
 		return fmt.Errorf("alerting: %w", err)
 	}

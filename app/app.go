@@ -335,6 +335,13 @@ func (a *App) Start(ctx context.Context) error {
 		return fail(fmt.Errorf("listen on %s: %w", a.opts.ListenAddress, err))
 	}
 	a.ln = ln
+	// Without alerting.external_url, alert links name the bound port
+	// (a listen address with port 0 picks one).
+	if err := a.alerts.bind(ln.Addr().String()); err != nil {
+		ln.Close()
+		src.nc.Close()
+		return fail(err)
+	}
 	handler, err := a.routes(src)
 	if err != nil {
 		ln.Close()

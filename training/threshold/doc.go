@@ -12,6 +12,10 @@
 //	z_q = t + σ/γ · ((q·n/N_t)^(−γ) − 1)   (γ ≠ 0)
 //	z_q = t − σ · ln(q·n/N_t)             (γ = 0)
 //
+// Both never return a threshold at or below t (ties at t can leave fewer
+// excesses than q·n, putting z_q below t): it is then the next float above
+// t, so that "score ≥ threshold" flags exactly the scores above t.
+//
 // RobustPOT keeps the exponential tail (γ = 0) and estimates its scale from
 // the median excess, σ = median/ln 2, so that a few abnormal stretches in
 // the calibration sample (fewer than half the excesses) cannot make the

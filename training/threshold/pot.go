@@ -51,7 +51,10 @@ type POTResult struct {
 	Fit       GPD
 }
 
-// POT returns the POT threshold of scores (NaN scores are ignored).
+// POT returns the POT threshold of scores (NaN scores are ignored). It is
+// always above the initial threshold t: when the tail formula gives z_q ≤ t
+// (ties at t leave fewer than q·n excesses) it is the next float above t, so
+// a test score ≥ it is exactly one above t.
 func POT(scores []float64, opts POTOptions) (POTResult, error) {
 	res, peaks, done, err := excesses(scores, &opts, "pot")
 	if done || err != nil {
@@ -72,7 +75,21 @@ func POT(scores []float64, opts POTOptions) (POTResult, error) {
 	if math.IsNaN(res.Threshold) || math.IsInf(res.Threshold, 0) {
 		return res, fmt.Errorf("pot: threshold %v from fit %+v", res.Threshold, fit)
 	}
+	res.Threshold = aboveInitial(res.Threshold, t)
 	return res, nil
+}
+
+// aboveInitial returns z, or the next float above the initial threshold t
+// when z is not above it. With scores tied at t, the excesses N_t can be
+// fewer than q·n, so the tail formula puts z_q below t (even below 0); a
+// threshold applied as score ≥ z would then flag the whole tied mass. The
+// floor flags exactly the scores above t: the tail model says every one of
+// them is rarer than q.
+func aboveInitial(z, t float64) float64 {
+	if z > t {
+		return z
+	}
+	return math.Nextafter(t, math.Inf(1))
 }
 
 // excesses applies the defaults to opts and validates it, sorts the finite scores, takes the initial

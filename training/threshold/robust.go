@@ -12,7 +12,8 @@ import (
 // magnitude) as long as they are fewer than half the excesses, i.e. under
 // (1−Level)/2 of the sample (1 % at Level 0.98); the price is that a genuinely heavy (γ > 0) tail gets a lower
 // threshold than POT's. Fit.Method is "exp-median". With fewer than 5
-// excesses the threshold is the calibration maximum, as in POT.
+// excesses the threshold is the calibration maximum, as in POT; like POT's,
+// the threshold is never at or below t (see aboveInitial).
 func RobustPOT(scores []float64, opts POTOptions) (POTResult, error) {
 	res, peaks, done, err := excesses(scores, &opts, "robust pot")
 	if done || err != nil {
@@ -22,6 +23,6 @@ func RobustPOT(scores []float64, opts POTOptions) (POTResult, error) {
 	// peaks is sorted (x is).
 	sigma := quantileSorted(peaks, 0.5) / math.Ln2
 	res.Fit = GPD{Gamma: 0, Sigma: sigma, LogLik: logLik(peaks, 0, sigma), Method: "exp-median"}
-	res.Threshold = t - sigma*math.Log(opts.Risk*float64(res.N)/float64(len(peaks)))
+	res.Threshold = aboveInitial(t-sigma*math.Log(opts.Risk*float64(res.N)/float64(len(peaks))), t)
 	return res, nil
 }

@@ -70,3 +70,50 @@ func TestRobustPOTErrors(t *testing.T) {
 		t.Fatalf("constant scores: %+v, %v", res, err)
 	}
 }
+
+// 9,990 scores tied at 1 and 10 larger: at q = 5e-3 the tail formula puts
+// z_q below the initial threshold t = 1 (−11.8 robust, −7.85 GPD), so
+// "score ≥ threshold" flagged every score. The threshold is now just above t.
+func TestThresholdNotBelowInitial(t *testing.T) {
+	x := make([]float64, 10000)
+	for i := range x {
+		x[i] = 1
+	}
+	for i := range 10 {
+		x[i] = 2 + float64(i)
+	}
+	for _, q := range []float64{1e-3, 5e-3} {
+		for _, c := range []struct {
+			name string
+			f    func([]float64, POTOptions) (POTResult, error)
+		}{{"robust", RobustPOT}, {"pot", POT}} {
+			name := c.name
+			r, err := c.f(x, POTOptions{Risk: q, Level: 0.98})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !(r.Threshold > r.Initial) {
+				t.Errorf("%s q %g: threshold %v not above the initial %v", name, q, r.Threshold, r.Initial)
+			}
+			flagged := 0
+			for _, v := range x {
+				if v >= r.Threshold {
+					flagged++
+				}
+			}
+			if flagged > 10 {
+				t.Errorf("%s q %g: threshold %v flags %d of %d scores", name, q, r.Threshold, flagged, len(x))
+			}
+		}
+	}
+	// SPOT starts from the same floor and keeps it while streaming ties.
+	res, err := SPOT(x, []float64{1, 1, 1, 5}, POTOptions{Risk: 5e-3, Level: 0.98}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, z := range res.Threshold {
+		if !(z > 1) {
+			t.Errorf("SPOT threshold[%d] = %v, not above t = 1", i, z)
+		}
+	}
+}

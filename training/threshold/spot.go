@@ -82,7 +82,7 @@ func SPOT(calib, stream []float64, opts POTOptions, robust bool) (SPOTResult, er
 			nz = t + sigma/gamma*(math.Pow(r, -gamma)-1)
 		}
 		if !math.IsNaN(nz) && !math.IsInf(nz, 0) {
-			z = nz
+			z = aboveInitial(nz, t)
 		}
 	}
 	for i, v := range stream {

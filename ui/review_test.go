@@ -84,3 +84,28 @@ func TestResolvedAt(t *testing.T) {
 	b.Explanations[r.Fingerprint] = b.Explanations[r.PredictionID]
 	pageHas(t, srv.URL, api.AlertUIPath(r.Fingerprint), 200, []string{`<span>resolved at</span>`, `id="resolved-at" ` + attr}, nil)
 }
+
+// TestEmptyStates: a filter matching nothing says so with a link clearing
+// it (not "No predictions yet" while entities are predicted); an entity
+// without a stored explanation says so and offers "explain now" rather
+// than a raw backend error; an unknown alert id is one plain sentence,
+// not an error wrapped twice.
+func TestEmptyStates(t *testing.T) {
+	b := apitest.Backend()
+	for id, x := range b.Explanations {
+		if x.Entity == "infra/db-0" {
+			delete(b.Explanations, id)
+		}
+	}
+	srv := newServer(t, b)
+	pageHas(t, srv.URL, "/ui/?match%5Bnamespace%5D=nowhere", 200,
+		[]string{`id="no-match"`, `namespace="nowhere"`, `<a href="/ui/" id="clear-filter">`},
+		[]string{`No predictions yet`, `The 0 entities`})
+	pageHas(t, srv.URL, api.EntityUIPath("infra/db-0"), 200,
+		[]string{`No explanation stored for this entity yet`, `href="` + api.EntityUIPath("infra/db-0") + `?explain=now"`},
+		[]string{`not found`, `@`})
+	body := pageHas(t, srv.URL, "/ui/alerts/nope", 404, []string{`no alert or prediction &#34;nope&#34;`}, nil)
+	if n := strings.Count(body, "nope"); n > 2 { // the title and the sentence
+		t.Errorf("error page names the id %d times:\n%s", n, body)
+	}
+}

@@ -146,7 +146,7 @@ svg .title{font-weight:600}
 <h1>Fleet{{if .Matchers}} <span class="muted">where</span> {{template "labels" .Matchers}} <a href="/ui/" class="muted">(all)</a>{{end}}</h1>
 <section><h2>Alerts</h2>{{template "alerts" .Alerts}}{{if .MoreAlerts}}<p class="muted" id="more-alerts">{{.MoreAlerts}} more alerts (<a href="/api/v1/alerts">all, as JSON</a>).</p>{{end}}</section>
 <section><h2>Where the pressure is</h2>
-<p class="muted">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by feature group: red cells push the failure probability up (attribution φ of the latest explanation: of the latest prediction, else of the entity's alert), blue cells down; grey: no explanation stored (omen explains a prediction when its alert fires; an entity's page explains it now).</p>
+{{if .Heatmap.Rows}}<p class="muted">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by feature group: red cells push the failure probability up (attribution φ of the latest explanation: of the latest prediction, else of the entity's alert), blue cells down; grey: no explanation stored (omen explains a prediction when its alert fires; an entity's page explains it now).</p>{{end}}
 {{if .Heatmap.Rows}}{{with .Heatmap}}
 <svg id="heatmap" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="heat map of attributions">
 <text x="{{sub 356 6}}" y="{{sub 120 6}}" text-anchor="end" class="title">P</text>
@@ -156,7 +156,7 @@ svg .title{font-weight:600}
 <rect x="302" y="{{add .Y 2}}" width="{{probw .Prediction.Probability}}" height="18" fill="{{.ProbColor}}"><title>P(failure) {{f3 .Prediction.Probability}}</title></rect>
 {{$id := .ExplainedID}}{{range .Cells}}{{if .Has}}<a href="{{alertURL $id}}">{{end}}<rect class="hm-cell" x="{{.X}}" y="{{.Y}}" width="21" height="21" fill="{{.Color}}" data-group="{{.Group}}"{{if .Has}} data-phi="{{g .Phi}}"{{end}}><title>{{.Group}}: {{if .Has}}φ {{sf4 .Phi}}{{else}}no explanation{{end}}</title></rect>{{if .Has}}</a>{{end}}
 {{end}}</g>
-{{end}}</svg>{{end}}{{else}}<p class="muted">No predictions yet.</p>{{end}}
+{{end}}</svg>{{end}}{{else if .Matchers}}<p id="no-match">No entity matches the filter {{template "labels" .Matchers}}. <a href="/ui/" id="clear-filter">Clear the filter</a>.</p>{{else}}<p class="muted" id="no-predictions">No predictions yet.</p>{{end}}
 </section>
 {{with .Model}}<section id="model"><h2>Model</h2><div class="kv">
 <span>version</span><span data-version="{{.Version}}">{{.Version}}</span>
@@ -199,7 +199,7 @@ svg .title{font-weight:600}
 {{with .Explanation}}{{if .X.Error}}<p><a href="{{alertURL (or .X.AlertFingerprint .X.PredictionID)}}">{{if .X.AlertFingerprint}}alert {{.X.AlertFingerprint}}, {{end}}prediction {{.X.PredictionID}}</a> · <a href="{{explainURL .X.Entity}}">explain now</a></p>
 <p id="unexplained">{{.X.Error}}</p>{{template "metrics" .Metrics}}{{else}}<p><a href="{{alertURL .X.PredictionID}}">prediction {{.X.PredictionID}}</a>{{if $.Body.ExplainNow}} <span class="muted">(explained now)</span>{{end}} · <a href="{{explainURL .X.Entity}}">explain now</a></p>
 {{template "waterfall" .Waterfall}}{{template "metrics" .Metrics}}{{end}}
-{{else}}<p class="muted">{{.ExplainErr}}</p><p><a href="{{explainURL .Entity}}">explain now</a></p>{{end}}
+{{else}}<p id="no-explanation">{{.ExplainErr}}</p><p><a href="{{explainURL .Entity}}">explain now</a> <span class="muted">(its latest window)</span></p>{{end}}
 </section>
 {{end}}{{template "foot"}}{{end}}
 

@@ -315,8 +315,10 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 		api.Decorate(&x, id)
 		v := newExplanationView(x)
 		d.Explanation = &v
+	case errors.Is(err, api.ErrNotFound) && !d.ExplainNow:
+		d.ExplainErr = "No explanation stored for this entity yet: omen explains a prediction when its alert fires."
 	case errors.Is(err, api.ErrNotFound), errors.Is(err, api.ErrUnavailable):
-		d.ExplainErr = err.Error()
+		d.ExplainErr = "Cannot explain it now: " + err.Error()
 	default:
 		u.fail(w, r, http.StatusInternalServerError, err)
 		return
@@ -362,6 +364,11 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id := r.PathValue("id")
 	x, err := u.b.Explanation(ctx, id)
+	if errors.Is(err, api.ErrNotFound) {
+		// The backend's error already names the id; say what is missing.
+		u.fail(w, r, http.StatusNotFound, fmt.Errorf("no alert or prediction %q with a stored explanation (omen stores one when an alert fires)", id))
+		return
+	}
 	if err != nil {
 		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("explanation %q: %w", id, err))
 		return

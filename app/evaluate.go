@@ -281,7 +281,9 @@ func (e *evaluator) changeLayout(fn func() error) error {
 
 // catchUp is how many steps one tick evaluates at most: maxCatchUp, and
 // no more than the in-memory window holds (Lookback/Step): an older step
-// would be evaluated on samples the window no longer has.
+// would be evaluated on samples the window no longer has. Of these, the
+// steps whose features read history the window no longer holds are
+// skipped too, step by step as the window moves (skipStale).
 func (e *evaluator) catchUp() int64 {
 	n := int64(maxCatchUp)
 	if e.Lookback > 0 && e.Step > 0 {

@@ -137,6 +137,9 @@ type heatRow struct {
 	// ExplainedID is the prediction the explanation is of (the latest, or
 	// the one an alert fired on).
 	ExplainedID string
+	// ExplainedT is the time (ms) of the prediction explained: older than
+	// the latest prediction when the explanation is an alert's.
+	ExplainedT int64
 }
 
 type heatCol struct {
@@ -148,9 +151,14 @@ type heatRowView struct {
 	Prediction  api.Prediction
 	Explained   bool
 	ExplainedID string
-	Y           float64
-	ProbColor   string
-	Cells       []heatCell
+	ExplainedT  int64
+	// AgeMs is how much older than the row's prediction the explanation
+	// is (0: the explanation is of the latest prediction).
+	AgeMs     int64
+	AsOfX     float64
+	Y         float64
+	ProbColor string
+	Cells     []heatCell
 }
 
 type heatCell struct {
@@ -201,7 +209,11 @@ func buildHeatmap(rows []heatRow, maxCols int) heatmap {
 	}
 	for i, r := range rows {
 		y := hmHeader + float64(i)*hmCell
-		v := heatRowView{Prediction: r.Prediction, Explained: r.Explained, ExplainedID: r.ExplainedID, Y: y, ProbColor: probColor(r.Prediction.Probability, r.Prediction.Threshold)}
+		v := heatRowView{Prediction: r.Prediction, Explained: r.Explained, ExplainedID: r.ExplainedID, ExplainedT: r.ExplainedT,
+			AsOfX: x0 + float64(len(names))*hmCell + 6, Y: y, ProbColor: probColor(r.Prediction.Probability, r.Prediction.Threshold)}
+		if r.Explained && r.ExplainedT < r.Prediction.T {
+			v.AgeMs = r.Prediction.T - r.ExplainedT
+		}
 		phi := map[string]float64{}
 		for _, g := range r.Groups {
 			phi[g.Name] = g.Phi
@@ -216,7 +228,7 @@ func buildHeatmap(rows []heatRow, maxCols int) heatmap {
 		}
 		h.Rows = append(h.Rows, v)
 	}
-	h.Width = x0 + float64(len(names))*hmCell + 80 // room for the last rotated column name
+	h.Width = x0 + float64(len(names))*hmCell + 190 // room for the last rotated column name and the rows' "as of"
 	h.Height = hmHeader + float64(len(rows))*hmCell + 6
 	return h
 }

@@ -109,3 +109,44 @@ func TestEmptyStates(t *testing.T) {
 		t.Errorf("error page names the id %d times:\n%s", n, body)
 	}
 }
+
+// TestModelSectionTrainingThreshold: a training threshold that differs
+// from the model's live threshold is kept, named as such.
+func TestModelSectionTrainingThreshold(t *testing.T) {
+	b := apitest.Backend()
+	b.Model.Metrics["threshold"] = 0.7
+	srv := newServer(t, b)
+	pageHas(t, srv.URL, "/ui/", 200, []string{`<span>training threshold</span><span>0.700</span>`}, nil)
+}
+
+// TestExplanationTime: the entity page and the heat map show when the
+// prediction explained was made and, when it is older than the latest
+// prediction (an alert's explanation), how much older.
+func TestExplanationTime(t *testing.T) {
+	b := apitest.Backend()
+	srv := newServer(t, b)
+	x := b.Explanations[apitest.CartEntity+"@"+strconv.FormatInt(apitest.T0, 10)]
+	if x.T != apitest.T0 {
+		t.Fatalf("fixture explanation at %d", x.T)
+	}
+	pageHas(t, srv.URL, api.EntityUIPath(apitest.CartEntity), 200,
+		[]string{`id="explanation-time" data-t="` + strconv.FormatInt(apitest.T0, 10) + `" data-age-ms="0"`, `(the latest prediction)`}, []string{`class="stale"`})
+
+	// A newer prediction without an explanation: the alert's is shown, aged.
+	p := b.PredictionList[0]
+	for _, q := range b.PredictionList {
+		if q.Entity == apitest.CartEntity && q.T > p.T {
+			p = q
+		}
+	}
+	p.T += 40 * apitest.Step
+	p.ID = p.Entity + "@" + strconv.FormatInt(p.T, 10)
+	b.PredictionList = append(b.PredictionList, p)
+	pageHas(t, srv.URL, api.EntityUIPath(apitest.CartEntity), 200,
+		[]string{`data-age-ms="600000" class="stale"`, `10m before the latest prediction</strong>`}, nil)
+	body := pageHas(t, srv.URL, "/ui/", 200, nil, nil)
+	row := regexp.MustCompile(`(?s)<g class="hm-row" data-entity="` + regexp.QuoteMeta(apitest.CartEntity) + `".*?</g>`).FindString(body)
+	if !strings.Contains(row, `class="hm-asof stale"`) || !strings.Contains(row, `(10m old)`) {
+		t.Errorf("heat map row does not say its explanation is 10m old:\n%s", row)
+	}
+}

@@ -25,6 +25,7 @@ var funcs = template.FuncMap{
 	"time": func(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05Z") },
 	// dur is a duration in ms as Go prints it, without zero units: 8m, 15s, 1h30m.
 	"dur": durMs,
+	"clock": func(ms int64) string { return time.UnixMilli(ms).UTC().Format("15:04:05") },
 	// isURL reports whether an annotation value is a link (absolute http(s)
 	// or a path on this server); html/template still vets the URL.
 	"isURL": func(v string) bool {
@@ -146,7 +147,7 @@ svg .title{font-weight:600}
 <h1>Fleet{{if .Matchers}} <span class="muted">where</span> {{template "labels" .Matchers}} <a href="/ui/" class="muted">(all)</a>{{end}}</h1>
 <section><h2>Alerts</h2>{{template "alerts" .Alerts}}{{if .MoreAlerts}}<p class="muted" id="more-alerts">{{.MoreAlerts}} more alerts (<a href="/api/v1/alerts">all, as JSON</a>).</p>{{end}}</section>
 <section><h2>Where the pressure is</h2>
-{{if .Heatmap.Rows}}<p class="muted">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by feature group: red cells push the failure probability up (attribution φ of the latest explanation: of the latest prediction, else of the entity's alert), blue cells down; grey: no explanation stored (omen explains a prediction when its alert fires; an entity's page explains it now).</p>{{end}}
+{{if .Heatmap.Rows}}<p class="muted">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by feature group: red cells push the failure probability up (attribution φ of the latest explanation: of the latest prediction, else of the entity's alert), blue cells down; "φ as of" gives the time of the prediction explained, in orange with its age when it is older than the latest prediction (the explanation of an earlier alert, possibly resolved since, still shown); grey: no explanation stored (omen explains a prediction when its alert fires; an entity's page explains it now).</p>{{end}}
 {{if .Heatmap.Rows}}{{with .Heatmap}}
 <svg id="heatmap" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="heat map of attributions">
 <text x="{{sub 356 6}}" y="{{sub 120 6}}" text-anchor="end" class="title">P</text>
@@ -155,7 +156,7 @@ svg .title{font-weight:600}
 <a href="{{entityURL .Prediction.Entity}}"><text x="296" y="{{add .Y 15}}" text-anchor="end">{{.Prediction.Entity}}</text></a>
 <rect x="302" y="{{add .Y 2}}" width="{{probw .Prediction.Probability}}" height="18" fill="{{.ProbColor}}"><title>P(failure) {{f3 .Prediction.Probability}}</title></rect>
 {{$id := .ExplainedID}}{{range .Cells}}{{if .Has}}<a href="{{alertURL $id}}">{{end}}<rect class="hm-cell" x="{{.X}}" y="{{.Y}}" width="21" height="21" fill="{{.Color}}" data-group="{{.Group}}"{{if .Has}} data-phi="{{g .Phi}}"{{end}}><title>{{.Group}}: {{if .Has}}φ {{sf4 .Phi}}{{else}}no explanation{{end}}</title></rect>{{if .Has}}</a>{{end}}
-{{end}}</g>
+{{end}}{{if .Explained}}<text class="hm-asof{{if .AgeMs}} stale{{end}}" x="{{.AsOfX}}" y="{{add .Y 15}}" data-explained-t="{{.ExplainedT}}"{{if .AgeMs}} fill="#a15c00"{{end}}>φ as of {{clock .ExplainedT}}{{if .AgeMs}} ({{dur .AgeMs}} old){{end}}<title>explanation of the prediction at {{time .ExplainedT}}{{if .AgeMs}}, {{dur .AgeMs}} before the latest prediction ({{time .Prediction.T}}): an alert's explanation, kept after the alert resolved{{end}}</title></text>{{end}}</g>
 {{end}}</svg>{{end}}{{else if .Matchers}}<p id="no-match">No entity matches the filter {{template "labels" .Matchers}}. <a href="/ui/" id="clear-filter">Clear the filter</a>.</p>{{else}}<p class="muted" id="no-predictions">No predictions yet.</p>{{end}}
 </section>
 {{with .Model}}<section id="model"><h2>Model</h2><div class="kv">
@@ -164,7 +165,7 @@ svg .title{font-weight:600}
 <span>window</span><span id="model-window" data-window="{{.Window}}" data-step-ms="{{.StepMs}}" data-horizon-ms="{{.HorizonMs}}">{{dur (mul .Window .StepMs)}} ({{.Window}} steps of {{dur .StepMs}}), horizon {{dur .HorizonMs}}</span>
 <span>threshold</span><span data-threshold="{{g .Threshold}}">{{f3 .Threshold}}</span>
 <span>features</span><span>{{len .Features}}</span>
-{{range $k, $v := .Metrics}}{{if ne $k "threshold"}}<span>{{$k}}</span><span>{{f3 $v}}</span>{{end}}{{end}}
+{{$thr := .Threshold}}{{range $k, $v := .Metrics}}{{if ne $k "threshold"}}<span>{{$k}}</span><span>{{f3 $v}}</span>{{else if ne $v $thr}}<span>training threshold</span><span>{{f3 $v}}</span>{{end}}{{end}}
 </div></section>{{end}}
 {{end}}{{template "foot"}}{{end}}
 
@@ -195,7 +196,8 @@ svg .title{font-weight:600}
 <text x="{{.PlotX}}" y="238" class="muted">UTC</text>
 </svg>{{end}}{{end}}</section>
 <section><h2>Alerts</h2>{{template "alerts" .Alerts}}</section>
-<section><h2>Latest explanation</h2>
+<section><h2>Latest explanation</h2>{{with .Explanation}}
+<p id="explanation-time" data-t="{{.X.T}}" data-age-ms="{{$.Body.ExplainAgeMs}}"{{if $.Body.ExplainAgeMs}} class="stale" style="background:#fff4e0;border-left:4px solid #e8a33d;padding:6px 10px"{{end}}><strong>Explains the prediction at {{time .X.T}}</strong>{{if $.Body.ExplainAgeMs}}: <strong>{{dur $.Body.ExplainAgeMs}} before the latest prediction</strong> ({{time $.Body.Latest.T}}, P {{f3 $.Body.Latest.Probability}}), whose explanation is not stored; f(x) below is that earlier prediction's.{{else}} (the latest prediction).{{end}}</p>{{end}}
 {{with .Explanation}}{{if .X.Error}}<p><a href="{{alertURL (or .X.AlertFingerprint .X.PredictionID)}}">{{if .X.AlertFingerprint}}alert {{.X.AlertFingerprint}}, {{end}}prediction {{.X.PredictionID}}</a> · <a href="{{explainURL .X.Entity}}">explain now</a></p>
 <p id="unexplained">{{.X.Error}}</p>{{template "metrics" .Metrics}}{{else}}<p><a href="{{alertURL .X.PredictionID}}">prediction {{.X.PredictionID}}</a>{{if $.Body.ExplainNow}} <span class="muted">(explained now)</span>{{end}} · <a href="{{explainURL .X.Entity}}">explain now</a></p>
 {{template "waterfall" .Waterfall}}{{template "metrics" .Metrics}}{{end}}

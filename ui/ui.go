@@ -201,6 +201,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 			row.Groups = x.Attribution.Groups
 			row.Explained = true
 			row.ExplainedID = x.PredictionID
+			row.ExplainedT = x.T
 		case errors.Is(err, api.ErrNotFound):
 		default:
 			u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("explanation of %s: %w", p.ID, err))
@@ -248,6 +249,9 @@ type entityData struct {
 	Explanation *explanationView
 	ExplainErr  string
 	ExplainNow  bool
+	// ExplainAgeMs is how much older than the latest prediction the
+	// explanation shown is (0 when it is of the latest prediction).
+	ExplainAgeMs int64
 }
 
 type serviceData struct {
@@ -315,6 +319,9 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 		api.Decorate(&x, id)
 		v := newExplanationView(x)
 		d.Explanation = &v
+		if x.T < last.T {
+			d.ExplainAgeMs = last.T - x.T
+		}
 	case errors.Is(err, api.ErrNotFound) && !d.ExplainNow:
 		d.ExplainErr = "No explanation stored for this entity yet: omen explains a prediction when its alert fires."
 	case errors.Is(err, api.ErrNotFound), errors.Is(err, api.ErrUnavailable):

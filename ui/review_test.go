@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/api/apitest"
@@ -148,5 +149,21 @@ func TestExplanationTime(t *testing.T) {
 	row := regexp.MustCompile(`(?s)<g class="hm-row" data-entity="` + regexp.QuoteMeta(apitest.CartEntity) + `".*?</g>`).FindString(body)
 	if !strings.Contains(row, `class="hm-asof stale"`) || !strings.Contains(row, `(10m old)`) {
 		t.Errorf("heat map row does not say its explanation is 10m old:\n%s", row)
+	}
+}
+
+// TestGraphIsLive: the alert page's dependency graph is read live, and the
+// page says so with its time, next to the prediction's time.
+func TestGraphIsLive(t *testing.T) {
+	srv := newServer(t, apitest.Backend())
+	before := time.Now().UnixMilli()
+	body := pageHas(t, srv.URL, api.AlertUIPath(apitest.FiringFingerprint), 200,
+		[]string{`id="graph"`, `not at the prediction (2025-11-24 16:00:00Z)`, `Root-cause entities <span style="font-weight:normal" class="muted">(as at the prediction`}, nil)
+	m := regexp.MustCompile(`id="graph-now" data-now="(\d+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("graph without its time")
+	}
+	if now, _ := strconv.ParseInt(m[1], 10, 64); now < before || now > time.Now().UnixMilli() {
+		t.Errorf("graph time %d is not the page's time", now)
 	}
 }

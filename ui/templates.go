@@ -253,12 +253,13 @@ svg .title{font-weight:600}
 <table id="metric-causes"><tr><th>#</th><th>metric</th><th>φ</th><th>share</th></tr>
 {{range $i, $c := $x.Causes.Metrics}}<tr class="metric-cause" data-metric="{{$c.Name}}"><td>{{add1 $i}}</td><td><a href="#metric-{{$c.Name}}">{{$c.Name}}</a></td><td class="num" data-phi="{{g $c.Phi}}">{{sf4 $c.Phi}}</td><td class="num" data-share="{{g $c.Share}}">{{pct $c.Share}}</td></tr>{{end}}
 </table>
-{{if $x.Causes.Entities}}<h2>Root-cause entities</h2>
+{{if $x.Causes.Entities}}<h2>Root-cause entities <span style="font-weight:normal" class="muted">(as at the prediction, {{time $x.T}})</span></h2>
 <table id="entity-causes"><tr><th>#</th><th>entity</th><th>score</th><th>evidence</th></tr>
 {{range $i, $c := $x.Causes.Entities}}<tr class="entity-cause" data-entity="{{$c.Entity}}"><td>{{add1 $i}}</td><td>{{if and $c.Links $c.Links.UI}}<a href="{{link $c.Links.UI}}">{{$c.Entity}}</a>{{with worstOf $c}} <span class="worst-entity">({{.}})</span>{{end}}{{else}}{{$c.Entity}} <span class="worst-entity">(no live entity)</span>{{end}}</td><td class="num" data-score="{{g $c.Score}}">{{f3 $c.Score}}</td><td class="num" data-evidence="{{g $c.Evidence}}">{{f3 $c.Evidence}}</td></tr>{{end}}
 </table>{{end}}
 </section>{{end}}
-<section><h2>Dependency neighbourhood</h2>
+<section><h2>Dependency neighbourhood <span id="graph-now" data-now="{{.Now}}" style="font-weight:normal">— now ({{time .Now}}), not at the prediction ({{time $x.T}})</span></h2>
+<p class="muted">The graph and its node evidence are read live when this page loads; the root-cause table above was computed when the prediction was explained, so its evidence and the entities the graph links to can differ.</p>
 {{with .Graph}}<svg id="graph" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="dependency neighbourhood">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#667"/></marker></defs>
 {{range .Edges}}<line class="edge" x1="{{.X1}}" y1="{{.Y1}}" x2="{{.X2}}" y2="{{.Y2}}" stroke="#889" stroke-width="{{edgew .Weight}}" marker-end="url(#arrow)" data-from="{{.From}}" data-to="{{.To}}" data-weight="{{g .Weight}}"/>{{end}}

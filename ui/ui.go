@@ -365,6 +365,9 @@ type alertData struct {
 	Explanation explanationView
 	Graph       *graph
 	GraphErr    string
+	// Now is when the dependency graph was read (ms): the graph and its
+	// evidence are live, not stored with the explanation.
+	Now int64
 }
 
 func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
@@ -392,6 +395,7 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 			d.Alert = &alerts[i]
 		}
 	}
+	d.Now = time.Now().UnixMilli()
 	n, err := u.b.Dependencies(ctx, x.Entity)
 	switch {
 	case err == nil:

@@ -126,12 +126,15 @@ func (r registryAdmin) AddModel(_ context.Context, file []byte, opts api.AddOpti
 		defer r.lock()()
 	}
 	if r.s != nil {
+		name := strconv.Quote(m.Meta().Version)
+		if opts.Version != "" {
+			name = strconv.Quote(opts.Version)
+		}
 		if err := m.CheckFeatures(r.s.currentFeatures()); err != nil {
-			name := strconv.Quote(m.Meta().Version)
-			if opts.Version != "" {
-				name = strconv.Quote(opts.Version)
-			}
 			return api.ModelVersion{}, api.Invalid(fmt.Errorf("model %s does not fit the configured features: %w", name, err))
+		}
+		if err := m.CheckStep(r.s.step); err != nil {
+			return api.ModelVersion{}, api.Invalid(fmt.Errorf("model %s does not fit the configured step: %w", name, err))
 		}
 	}
 	version, err := registerModel(r.st, m, file, r.source, opts.Version)

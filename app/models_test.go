@@ -103,6 +103,33 @@ func TestModelRegistryAPI(t *testing.T) {
 	if _, err := c.AddModel(ctx, modelFile(t, names[:2], "vX", 1), api.AddOptions{Promote: true}); !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "does not fit") {
 		t.Fatalf("upload a model of other features: %v, want ErrInvalid (does not fit)", err)
 	}
+	// A model trained at another step: its window and horizon would last
+	// other durations. Refused over the API, and when registered offline
+	// (not checked there) it is refused for promotion.
+	other := modelFileOf(t, model.Config{Features: names, Window: 4, Hidden: 4, Seed: 1, Step: 2 * a.scorer.step}, "vS")
+	if _, err := c.AddModel(ctx, other, api.AddOptions{Promote: true}); !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "does not fit the configured step") {
+		t.Fatalf("upload a model of another step: %v, want ErrInvalid (does not fit the configured step)", err)
+	}
+	om, err := model.Unmarshal(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := registerModel(a.Store(), om, other, "test", "vS"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SetActive(ctx, "vS"); !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "does not fit the configured step") || active() != "vA" {
+		t.Fatalf("promote a model of another step: %v, want ErrInvalid and vA kept; scorer uses %q", err, active())
+	}
+	if _, err := c.DeleteModel(ctx, "vS"); err != nil {
+		t.Fatal(err)
+	}
+	same := modelFileOf(t, model.Config{Features: names, Window: 4, Hidden: 4, Seed: 1, Step: a.scorer.step}, "vT")
+	if _, err := c.AddModel(ctx, same, api.AddOptions{}); err != nil {
+		t.Fatalf("upload a model of the daemon's step: %v", err)
+	}
+	if _, err := c.DeleteModel(ctx, "vT"); err != nil {
+		t.Fatal(err)
+	}
 	if bv, err := c.AddModel(ctx, modelFile(t, names, "vB", 2), api.AddOptions{}); err != nil || bv.Active || active() != "vA" {
 		t.Fatalf("upload vB without promoting: %+v, %v; scorer uses %q", bv, err, active())
 	}

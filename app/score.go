@@ -267,6 +267,11 @@ func (s *scorer) install(version, sha string, m *model.Model) error {
 		s.mu.Unlock()
 		return fmt.Errorf("model %s does not fit the configured features: %w: %w (not retried until another model is promoted or the configuration is reloaded)", version, errUnusableModel, err)
 	}
+	if err := m.CheckStep(s.step); err != nil {
+		s.refused = modelKey(version, sha)
+		s.mu.Unlock()
+		return fmt.Errorf("model %s does not fit the configured step: %w: %w (not retried until another model is promoted)", version, errUnusableModel, err)
+	}
 	// The windows hold the rows the previous model needed: filled from
 	// the store when the new one needs more. The previous model's
 	// predictions are no longer exported.
@@ -279,7 +284,7 @@ func (s *scorer) install(version, sha string, m *model.Model) error {
 }
 
 // errUnusableModel marks a registered model that cannot be used: its data
-// does not decode, or it does not fit the configured features.
+// does not decode, or it does not fit the configured features or step.
 var errUnusableModel = errors.New("unusable model")
 
 // readModel reads and decodes a registered version and checks it against
@@ -296,6 +301,9 @@ func (s *scorer) readModel(version string) (m *model.Model, sha string, err erro
 	}
 	if err := m.CheckFeatures(s.currentFeatures()); err != nil {
 		return nil, "", fmt.Errorf("model %s does not fit the configured features: %w: %w", version, errUnusableModel, err)
+	}
+	if err := m.CheckStep(s.step); err != nil {
+		return nil, "", fmt.Errorf("model %s does not fit the configured step: %w: %w", version, errUnusableModel, err)
 	}
 	return m, meta.SHA256, nil
 }
@@ -688,6 +696,9 @@ func registerModel(st *store.Store, m *model.Model, data []byte, source, overrid
 			"hidden": fmt.Sprint(m.Config().Hidden), "features": strings.Join(m.Config().Features, ","),
 			"threshold_method": th.Method, "members": fmt.Sprint(m.Members()),
 		},
+	}
+	if st := m.Config().Step; st > 0 {
+		reg.Params["step"] = st.String()
 	}
 	if override != "" {
 		if override != version && strings.TrimSpace(version) != "" {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"time"
 )
 
 // File format (all integers little-endian):
@@ -52,6 +53,9 @@ type archJSON struct {
 	Layers  int     `json:"layers"`
 	Dropout float64 `json:"dropout"`
 	Seed    int64   `json:"seed"`
+	// StepMS is Config.Step in milliseconds; absent (0, unknown) in files
+	// written before it was recorded, which older builds read unchanged.
+	StepMS int64 `json:"step_ms,omitempty"`
 }
 
 // MarshalBinary encodes the model in the omen model file format.
@@ -61,7 +65,7 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 		body.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(p))))
 		body.Write(p)
 	}
-	arch, err := json.Marshal(archJSON{m.cfg.Window, m.cfg.Horizon, m.cfg.Hidden, m.cfg.Layers, m.cfg.Dropout, m.cfg.Seed})
+	arch, err := json.Marshal(archJSON{m.cfg.Window, m.cfg.Horizon, m.cfg.Hidden, m.cfg.Layers, m.cfg.Dropout, m.cfg.Seed, m.cfg.Step.Milliseconds()})
 	if err != nil {
 		return nil, fmt.Errorf("encode architecture: %w", err)
 	}
@@ -292,6 +296,10 @@ func (d *decoder) model() (*Model, error) {
 		return nil, fmt.Errorf("features: %d trailing bytes", len(sec.b))
 	}
 	cfg := Config{Features: names, Window: arch.Window, Horizon: arch.Horizon, Hidden: arch.Hidden, Layers: arch.Layers, Dropout: arch.Dropout, Seed: arch.Seed}
+	if arch.StepMS < 0 || arch.StepMS > int64(math.MaxInt64/time.Millisecond) {
+		return nil, fmt.Errorf("architecture: step %d ms out of range", arch.StepMS)
+	}
+	cfg.Step = time.Duration(arch.StepMS) * time.Millisecond
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("architecture: %w", err)
 	}

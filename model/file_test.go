@@ -224,3 +224,53 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// TestFileStep: the step a model was trained at survives the file, and
+// CheckStep refuses another one (its window and horizon would last other
+// durations); a model without a step (0: unknown, as every file written
+// before the step was recorded) fits any step and is written without the
+// field, as before.
+func TestFileStep(t *testing.T) {
+	for _, tc := range []struct {
+		step     time.Duration
+		check    time.Duration
+		wantFail bool
+	}{
+		{30 * time.Second, 30 * time.Second, false},
+		{30 * time.Second, 15 * time.Second, true},
+		{1500 * time.Millisecond, time.Second, true},
+		{0, 15 * time.Second, false},
+		{0, time.Minute, false},
+	} {
+		m, err := New(Config{Features: featureNames(3), Window: 4, Hidden: 2, Seed: 1, Step: tc.step})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has := bytes.Contains(data, []byte(`"step_ms"`)); has != (tc.step != 0) {
+			t.Errorf("step %v: file has step_ms %v", tc.step, has)
+		}
+		got, err := Unmarshal(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Config().Step != tc.step {
+			t.Errorf("step %v read back as %v", tc.step, got.Config().Step)
+		}
+		err = got.CheckStep(tc.check)
+		if (err != nil) != tc.wantFail {
+			t.Errorf("step %v: CheckStep(%v) = %v, want failure %v", tc.step, tc.check, err, tc.wantFail)
+		}
+		if err != nil && !strings.Contains(err.Error(), "trained at a step of "+tc.step.String()) {
+			t.Errorf("CheckStep error %q does not name the model's step", err)
+		}
+	}
+	for _, bad := range []time.Duration{-time.Second, 1500 * time.Microsecond} {
+		if _, err := New(Config{Features: featureNames(3), Window: 4, Hidden: 2, Step: bad}); err == nil {
+			t.Errorf("New accepted step %v", bad)
+		}
+	}
+}

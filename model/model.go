@@ -43,6 +43,12 @@ type Config struct {
 	Dropout float64 `json:"dropout"`
 	// Seed fixes the random initialisation.
 	Seed int64 `json:"seed"`
+	// Step is the sampling interval the model was trained at: what one of
+	// its Window and Horizon steps lasts. 0 is unknown (a model trained on
+	// files without timestamps, or written before the step was recorded);
+	// CheckStep accepts such a model at any step. Written to the model file
+	// in whole milliseconds.
+	Step time.Duration `json:"step"`
 }
 
 func (c *Config) setDefaults() {
@@ -88,6 +94,9 @@ func (c Config) validate() error {
 	}
 	if !(c.Dropout >= 0 && c.Dropout < 1) {
 		errs = append(errs, fmt.Errorf("dropout %v: want 0 ≤ dropout < 1", c.Dropout))
+	}
+	if c.Step < 0 || c.Step%time.Millisecond != 0 {
+		errs = append(errs, fmt.Errorf("step %v: want 0 (unknown) or whole milliseconds", c.Step))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -230,9 +239,9 @@ func NewEnsemble(ms ...*Model) (*Model, error) {
 		if o == nil || len(o.members) > 0 {
 			return nil, fmt.Errorf("ensemble: model %d is nil or already an ensemble", i)
 		}
-		if !slices.Equal(o.cfg.Features, base.cfg.Features) || o.cfg.Window != base.cfg.Window || o.cfg.Horizon != base.cfg.Horizon {
-			return nil, fmt.Errorf("ensemble: model %d has features %v, window %d, horizon %d; model 0 has %v, %d, %d",
-				i, o.cfg.Features, o.cfg.Window, o.cfg.Horizon, base.cfg.Features, base.cfg.Window, base.cfg.Horizon)
+		if !slices.Equal(o.cfg.Features, base.cfg.Features) || o.cfg.Window != base.cfg.Window || o.cfg.Horizon != base.cfg.Horizon || o.cfg.Step != base.cfg.Step {
+			return nil, fmt.Errorf("ensemble: model %d has features %v, window %d, horizon %d, step %v; model 0 has %v, %d, %d, %v",
+				i, o.cfg.Features, o.cfg.Window, o.cfg.Horizon, o.cfg.Step, base.cfg.Features, base.cfg.Window, base.cfg.Horizon, base.cfg.Step)
 		}
 	}
 	b, err := base.MarshalBinary()
@@ -501,6 +510,21 @@ func (m *Model) CheckFeatures(names []string) error {
 		}
 	}
 	return fmt.Errorf("feature mismatch with model (%d features): %s", len(m.cfg.Features), strings.Join(parts, "; "))
+}
+
+// CheckStep returns nil when the model may score data sampled every step:
+// when it was trained at that step, or its step is unknown (0). Otherwise
+// its Window and Horizon, counted in steps, would span other durations
+// than it learned (a 10-step horizon learned at 30s is 5 minutes; scored
+// at 15s it would be read as 2.5), and the error says so.
+func (m *Model) CheckStep(step time.Duration) error {
+	if m.cfg.Step == 0 || m.cfg.Step == step {
+		return nil
+	}
+	return fmt.Errorf("step mismatch with model: trained at a step of %v, not %v (its window of %d steps and horizon of %d would last %v and %v instead of %v and %v)",
+		m.cfg.Step, step, m.cfg.Window, m.cfg.Horizon,
+		time.Duration(m.cfg.Window)*step, time.Duration(m.cfg.Horizon)*step,
+		time.Duration(m.cfg.Window)*m.cfg.Step, time.Duration(m.cfg.Horizon)*m.cfg.Step)
 }
 
 func quoteList(s []string) string {

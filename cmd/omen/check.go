@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
@@ -126,6 +127,9 @@ func checkModelFile(cfg *config.Config) error {
 	}
 	if err := m.CheckFeatures(features.Names(cfg.Config)); err != nil {
 		return fmt.Errorf("model.file: load model %q%s: model %q does not fit the configured features: %w", name, where, m.Meta().Version, err)
+	}
+	if err := m.CheckStep(time.Duration(cfg.Step)); err != nil {
+		return fmt.Errorf("model.file: load model %q%s: model %q does not fit the configured step: %w", name, where, m.Meta().Version, err)
 	}
 	return nil
 }

@@ -257,9 +257,17 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 // schema the store records, the layout the daemon last ran with. A nil
 // *featureRef (neither: an offline command without --config.file on a
 // store no daemon has run on) checks nothing.
+//
+// With a configuration (the file given, or the defaults) the model's step
+// is checked too: a daemon refuses a model trained at another step (its
+// window and horizon would last other durations). The store records no
+// step, so against its schema the step is not checked here (the daemon
+// still refuses such a model when it starts).
 type featureRef struct {
 	names   []string
 	against string // in messages: "the features of omen.yml (--config.file)"
+	step    time.Duration
+	stepOf  string // in messages: "the step of omen.yml (--config.file)"
 }
 
 // offlineFeatures returns the features offline registry changes check
@@ -267,7 +275,8 @@ type featureRef struct {
 // it) when given, else those of st's recorded schema, else nil.
 func offlineFeatures(st *store.Store, configFile string, cfg *config.Config) (*featureRef, error) {
 	if configFile != "" {
-		return &featureRef{names: features.Names(cfg.Config), against: fmt.Sprintf("the features of %s (--config.file)", configFile)}, nil
+		return &featureRef{names: features.Names(cfg.Config), against: fmt.Sprintf("the features of %s (--config.file)", configFile),
+			step: time.Duration(cfg.Step), stepOf: fmt.Sprintf("the step of %s (--config.file)", configFile)}, nil
 	}
 	s, err := st.Schema()
 	switch {
@@ -288,23 +297,30 @@ func (f *featureRef) orDefaults() (ref *featureRef, warnOnly bool) {
 	if f != nil {
 		return f, false
 	}
-	return &featureRef{names: features.Names(config.Default().Config),
-		against: "the default features (no --config.file, and the store records no feature schema)"}, true
+	def := config.Default()
+	return &featureRef{names: features.Names(def.Config),
+		against: "the default features (no --config.file, and the store records no feature schema)",
+		step:    time.Duration(def.Step), stepOf: "the default step (no --config.file)"}, true
 }
 
-// fit returns nil when m fits the features (or f is nil), and otherwise
-// an error naming the model (name, its version) and what it misses or
-// has in excess.
+// fit returns nil when m fits the features and the step (or f is nil),
+// and otherwise an error naming the model (name, its version) and what it
+// misses or has in excess, or the steps.
 func (f *featureRef) fit(m *model.Model, name string) error {
 	if f == nil {
 		return nil
 	}
+	what := "the model"
+	if name != "" {
+		what = "model " + strconv.Quote(name)
+	}
 	if err := m.CheckFeatures(f.names); err != nil {
-		what := "the model"
-		if name != "" {
-			what = "model " + strconv.Quote(name)
-		}
 		return fmt.Errorf("%s does not fit %s: %w", what, f.against, err)
+	}
+	if f.step > 0 {
+		if err := m.CheckStep(f.step); err != nil {
+			return fmt.Errorf("%s does not fit %s: %w", what, f.stepOf, err)
+		}
 	}
 	return nil
 }

@@ -28,7 +28,13 @@ import (
 
 func writeModelFile(t *testing.T, names []string, version string) string {
 	t.Helper()
-	m, err := model.New(model.Config{Features: names, Window: 4, Hidden: 4, Seed: 1})
+	return writeModelFileStep(t, names, version, 0)
+}
+
+// writeModelFileStep writes a model of names trained at step (0: unknown).
+func writeModelFileStep(t *testing.T, names []string, version string, step time.Duration) string {
+	t.Helper()
+	m, err := model.New(model.Config{Features: names, Window: 4, Hidden: 4, Seed: 1, Step: step})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -821,5 +827,51 @@ func TestModelPromoteBackToDefaults(t *testing.T) {
 	}
 	if rc, out, errs := omen(t, "model", "promote", "bad", "--storage.path", dir, "--config.file", "/dev/null"); rc != 0 || out != "active model is now bad\n" {
 		t.Errorf("promote --config.file /dev/null = %d, %q, %q; want it promoted", rc, out, errs)
+	}
+}
+
+// TestModelCommandStepFit: offline, a model trained at another step than
+// the configuration's is refused for promotion as the daemon refuses it
+// (its window and horizon would last other durations), with the config
+// file's step or the default one; a model of the same step, or of an
+// unknown one (older files), goes through. omen check config warns about
+// such a model.file.
+func TestModelCommandStepFit(t *testing.T) {
+	t.Chdir(t.TempDir())
+	const yml = "step: 30s\nfeatures:\n" +
+		"  - {name: a, expr: 'sum by (namespace, pod) (up)'}\n"
+	if err := os.WriteFile("a.yml", []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadFile("a.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := features.Names(cfg.Config)
+	for _, tc := range []struct {
+		step time.Duration
+		want string // the refusal; "": registered and promoted
+	}{
+		{30 * time.Second, ""},
+		{0, ""},
+		{15 * time.Second, `omen model add %s: model "new" does not fit the step of a.yml (--config.file): step mismatch with model: trained at a step of 15s, not 30s`},
+	} {
+		file := writeModelFileStep(t, names, "new", tc.step)
+		rc, out, errs := omen(t, "model", "add", file, "--promote", "--storage.path", t.TempDir(), "--config.file", "a.yml")
+		switch {
+		case tc.want == "" && (rc != 0 || !strings.Contains(out, "active model is now new")):
+			t.Errorf("step %v: add --promote = %d, %q, %q; want it promoted", tc.step, rc, out, errs)
+		case tc.want != "" && (rc != 1 || !strings.HasPrefix(errs, fmt.Sprintf(tc.want, file))):
+			t.Errorf("step %v: add --promote = %d, %q, %q; want 1 and %q…", tc.step, rc, out, errs, fmt.Sprintf(tc.want, file))
+		}
+		ymlModel := yml + "model:\n  file: " + file + "\n"
+		if err := os.WriteFile("m.yml", []byte(ymlModel), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// A warning: omen run reads model.file only without an active model.
+		rc, out, _ = omen(t, "check", "config", "m.yml")
+		if warned := strings.Contains(out, "WARNING: model.file: ") && strings.Contains(out, "does not fit the configured step: step mismatch"); rc != 0 || warned != (tc.want != "") {
+			t.Errorf("step %v: check config = %d, %q; want a warning %v", tc.step, rc, out, tc.want != "")
+		}
 	}
 }

@@ -550,6 +550,13 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 	if opts.MaxTestSteps > 0 && test.Steps() > opts.MaxTestSteps {
 		test = test.Slice(0, opts.MaxTestSteps)
 	}
+	// Segments beyond the test file (not beyond MaxTestSteps, a choice)
+	// say the files do not belong together: they were dropped silently.
+	if beyond := dataset.BeyondRows(ent.Interpretation, ent.Test.Steps()); len(beyond) > 0 {
+		opts.Logger.Warn("interpretation segments beyond the test file's rows ignored", "file", ent.InterpretationFile,
+			"segments", len(beyond), "of", len(ent.Interpretation), "first_line", ent.InterpretationLines[beyond[0]],
+			"test_file", ent.TestFile, "test_rows", ent.Test.Steps())
+	}
 	if need := opts.minTrainRows(); train.Steps() < need {
 		limited := ""
 		if opts.MaxTrainSteps > 0 && ent.Train.Steps() > train.Steps() {

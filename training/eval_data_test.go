@@ -1,8 +1,10 @@
 package training
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -121,5 +123,31 @@ func TestEvalTooFewTrainRows(t *testing.T) {
 	_, err := EvalDataset(context.Background(), EvalOptions{Dir: dir, MaxTrainSteps: 5, Hidden: 4, Epochs: 1})
 	if want := "e.train.csv: 5 rows (the first 5 of 200), need at least 83"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("MaxTrainSteps 5: error %v, want %q", err, want)
+	}
+}
+
+// Interpretation segments that start beyond the test file's rows are
+// warned about, with the file, their count and the first one's line: they
+// were clipped away silently, and the table then said the entity had no
+// interpretation labels though the file exists (reviewer's finding).
+func TestEvalInterpretationBeyondTest(t *testing.T) {
+	dir := t.TempDir()
+	writeRows(t, dir, "e", 100)
+	ip := filepath.Join(dir, "e.interpretation.txt")
+	if err := os.WriteFile(ip, []byte("40-44:1\n100-120:2\n200-210:1,2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	rep, err := EvalDataset(context.Background(), EvalOptions{Dir: dir, Hidden: 4, Epochs: 1, Seed: 1,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Entities[0].InterpretedPoints != 5 {
+		t.Errorf("%d interpreted points, want the 5 of the first segment", rep.Entities[0].InterpretedPoints)
+	}
+	want := fmt.Sprintf("msg=\"interpretation segments beyond the test file's rows ignored\" file=%s segments=2 of=3 first_line=2 test_file=%s test_rows=60", ip, filepath.Join(dir, "e.test.csv"))
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("log %q, want %q", logs.String(), want)
 	}
 }

@@ -177,7 +177,7 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 			kind, strings.Join(noAnomalies, ", "), rep.MeanEntities, len(rep.Entities))
 	}
 	if len(noInterpretation) > 0 {
-		fmt.Fprintf(stderr, "omen eval %s: warning: no interpretation labels (E.interpretation.txt) for %s: HitRate and NDCG are n/a\n", kind, strings.Join(noInterpretation, ", "))
+		fmt.Fprintf(stderr, "omen eval %s: warning: no interpretation labels (E.interpretation.txt) for %s: HitRate and NDCG are n/a (the file is missing, or none of its segments is on a labelled test row)\n", kind, strings.Join(noInterpretation, ", "))
 	}
 	return writeJSON(*jsonOut, rep, stdout, stderr)
 }

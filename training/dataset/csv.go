@@ -182,8 +182,16 @@ type Segment struct {
 // ParseInterpretation reads an interpretation file: one segment a line,
 // "start-end:d1,d2,…" with 1-based dimensions. Blank lines are ignored.
 func ParseInterpretation(r io.Reader, name string) ([]Segment, error) {
+	segs, _, err := parseInterpretation(r, name)
+	return segs, err
+}
+
+// parseInterpretation is ParseInterpretation that also returns each
+// segment's line number (1-based).
+func parseInterpretation(r io.Reader, name string) ([]Segment, []int, error) {
 	sc := bufio.NewScanner(r)
 	var segs []Segment
+	var lines []int
 	line := 0
 	for sc.Scan() {
 		line++
@@ -193,16 +201,16 @@ func ParseInterpretation(r io.Reader, name string) ([]Segment, error) {
 		}
 		rng, dims, ok := strings.Cut(text, ":")
 		if !ok {
-			return nil, fmt.Errorf("%s:%d: %q has no ':' between range and dimensions", name, line, text)
+			return nil, nil, fmt.Errorf("%s:%d: %q has no ':' between range and dimensions", name, line, text)
 		}
 		a, b, ok := strings.Cut(rng, "-")
 		if !ok {
-			return nil, fmt.Errorf("%s:%d: range %q is not start-end", name, line, rng)
+			return nil, nil, fmt.Errorf("%s:%d: range %q is not start-end", name, line, rng)
 		}
 		start, err1 := strconv.Atoi(strings.TrimSpace(a))
 		end, err2 := strconv.Atoi(strings.TrimSpace(b))
 		if err1 != nil || err2 != nil || start < 0 || end < start {
-			return nil, fmt.Errorf("%s:%d: range %q is not start-end with 0 ≤ start ≤ end", name, line, rng)
+			return nil, nil, fmt.Errorf("%s:%d: range %q is not start-end with 0 ≤ start ≤ end", name, line, rng)
 		}
 		seg := Segment{Start: start, End: end}
 		for _, d := range strings.Split(dims, ",") {
@@ -212,19 +220,20 @@ func ParseInterpretation(r io.Reader, name string) ([]Segment, error) {
 			}
 			k, err := strconv.Atoi(d)
 			if err != nil || k < 1 {
-				return nil, fmt.Errorf("%s:%d: dimension %q is not a 1-based column number", name, line, d)
+				return nil, nil, fmt.Errorf("%s:%d: dimension %q is not a 1-based column number", name, line, d)
 			}
 			seg.Dims = append(seg.Dims, k-1)
 		}
 		if len(seg.Dims) == 0 {
-			return nil, fmt.Errorf("%s:%d: segment %q lists no dimensions", name, line, text)
+			return nil, nil, fmt.Errorf("%s:%d: segment %q lists no dimensions", name, line, text)
 		}
 		segs = append(segs, seg)
+		lines = append(lines, line)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return segs, nil
+	return segs, lines, nil
 }
 
 // ApplyInterpretation sets s.Causes from segments: each segment's
@@ -232,7 +241,8 @@ func ParseInterpretation(r io.Reader, name string) ([]Segment, error) {
 // including End (clipped to the series). The data sets disagree on whether
 // End is inclusive; restricting to labelled rows makes both readings agree.
 // When two segments touch or overlap, a row gets the union of their
-// dimensions. Dimensions beyond the feature count are an error. A series
+// dimensions. Dimensions beyond the feature count are an error; segments
+// that start beyond the series are ignored (see BeyondRows). A series
 // without labels treats every row of a segment as labelled.
 func ApplyInterpretation(s *Series, segs []Segment) error {
 	n := s.Steps()
@@ -252,6 +262,19 @@ func ApplyInterpretation(s *Series, segs []Segment) error {
 		}
 	}
 	return nil
+}
+
+// BeyondRows returns the indices of the segments that start at or after
+// row n: ApplyInterpretation clips them away entirely (a test file shorter
+// than its interpretation file, or a limited number of rows read).
+func BeyondRows(segs []Segment, n int) []int {
+	var out []int
+	for k, seg := range segs {
+		if seg.Start >= n {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func unionSorted(a, b []int) []int {
@@ -275,6 +298,9 @@ type Entity struct {
 	// Interpretation holds the segments of E.interpretation.txt in file
 	// order (nil without the file); Test.Causes is derived from them.
 	Interpretation []Segment
+	// InterpretationLines are the line numbers of Interpretation's
+	// segments in their file.
+	InterpretationLines []int
 	// TrainFile, TestFile and InterpretationFile are the paths read
 	// (InterpretationFile "" without one), for messages.
 	TrainFile, TestFile, InterpretationFile string
@@ -384,14 +410,21 @@ func LoadEntity(dir, name string) (*Entity, error) {
 		return nil, fmt.Errorf("open interpretation: %w", err)
 	default:
 		defer f.Close()
-		segs, err := ParseInterpretation(f, ip)
+		segs, lines, err := parseInterpretation(f, ip)
 		if err != nil {
 			return nil, err
+		}
+		for k, seg := range segs {
+			for _, d := range seg.Dims {
+				if d >= len(test.Features) {
+					return nil, fmt.Errorf("%s:%d: segment %d-%d: dimension %d beyond the %d features of %s", ip, lines[k], seg.Start, seg.End, d+1, len(test.Features), testPath)
+				}
+			}
 		}
 		if err := ApplyInterpretation(test, segs); err != nil {
 			return nil, fmt.Errorf("%s: %w", ip, err)
 		}
-		return &Entity{Name: name, Train: train, Test: test, Interpretation: segs, TrainFile: trainPath, TestFile: testPath, InterpretationFile: ip}, nil
+		return &Entity{Name: name, Train: train, Test: test, Interpretation: segs, InterpretationLines: lines, TrainFile: trainPath, TestFile: testPath, InterpretationFile: ip}, nil
 	}
 	return &Entity{Name: name, Train: train, Test: test, TrainFile: trainPath, TestFile: testPath}, nil
 }

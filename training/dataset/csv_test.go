@@ -320,3 +320,27 @@ func TestFindEntitiesTrainOnly(t *testing.T) {
 		t.Fatalf("error %v, want it to name e and f", err)
 	}
 }
+
+// An interpretation dimension beyond the features names the file and line
+// like the other interpretation errors (it had no line), and the segments
+// that start beyond the test file are found with their lines (they were
+// clipped away silently) (reviewer's findings).
+func TestInterpretationLines(t *testing.T) {
+	dir := t.TempDir()
+	writeGz(t, filepath.Join(dir, "e.train.csv.gz"), "t,m1,m2\n0,1,2\n")
+	writeGz(t, filepath.Join(dir, "e.test.csv.gz"), "t,m1,m2,label\n0,1,2,0\n1,5,3,1\n2,1,2,0\n")
+	ip := filepath.Join(dir, "e.interpretation.txt")
+	os.WriteFile(ip, []byte("1-1:2\n\n1-2:1,7\n"), 0o644)
+	if _, err := LoadEntity(dir, "e"); err == nil || !strings.HasPrefix(err.Error(), ip+":3: segment 1-2: dimension 7 beyond the 2 features of ") {
+		t.Errorf("error %v, want %s:3: …", err, ip)
+	}
+	os.WriteFile(ip, []byte("1-1:2\n\n3-4:1\n9-12:2\n"), 0o644)
+	e, err := LoadEntity(dir, "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	beyond := BeyondRows(e.Interpretation, e.Test.Steps())
+	if !reflect.DeepEqual(beyond, []int{1, 2}) || !reflect.DeepEqual(e.InterpretationLines, []int{1, 3, 4}) || e.InterpretationFile != ip {
+		t.Errorf("beyond %v, lines %v, file %q; want [1 2], [1 3 4], %q", beyond, e.InterpretationLines, e.InterpretationFile, ip)
+	}
+}

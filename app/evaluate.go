@@ -83,7 +83,7 @@ const maxCatchUp = 64
 
 func newEvaluator(o evaluatorOptions) *evaluator {
 	f := promauto.With(o.Registerer)
-	return &evaluator{
+	e := &evaluator{
 		evaluatorOptions: o,
 		known:            map[string]int64{},
 		clock:            time.Now,
@@ -101,6 +101,10 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 			Namespace: "omen", Name: "evaluator_last_step_timestamp_seconds", Help: "Data time of the last evaluated step.",
 		}),
 	}
+	if o.Ingest != nil {
+		o.Ingest.evaluated = &e.done
+	}
+	return e
 }
 
 func (e *evaluator) run(ctx context.Context) error {

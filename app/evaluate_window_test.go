@@ -334,3 +334,28 @@ features:
 		t.Error("the lagging series' samples were not dropped as too_old")
 	}
 }
+
+// TestLateSamplesCounted: samples for a time at or before the last
+// evaluated step (a remote-write shard lagging behind the others) are
+// counted in omen_ingest_late_samples_total: the steps from their time on
+// were evaluated without them. Before, nothing said so when they fell
+// within the window (no too_old drop).
+func TestLateSamplesCounted(t *testing.T) {
+	r := newWindowRig(t, 0)
+	r.scrape(t, 0, 40)
+	r.e.tick(context.Background()) // evaluates step 39
+	if got := testutil.ToFloat64(r.in.late); got != 0 {
+		t.Fatalf("late %v before any step was evaluated, want 0", got)
+	}
+	lagging := labels.FromStrings("__name__", "kube_pod_status_ready", "namespace", "ns", "pod", "q", "condition", "true")
+	var ss []telemetry.Sample
+	for s := int64(30); s <= 41; s++ { // steps 30..39 are late, 40 and 41 not
+		ss = append(ss, telemetry.Sample{Labels: lagging, T: r.base + s*r.step, V: 1})
+	}
+	if err := r.in.append([]telemetry.Batch{{Source: "test", Seq: 99, Received: r.base, Samples: ss}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(r.in.late); got != 10 {
+		t.Errorf("late %v, want 10 (steps 30..39 of the lagging series)", got)
+	}
+}

@@ -48,7 +48,13 @@ type ingester struct {
 	// bounded however often sources retry.
 	commits chan struct{}
 
+	// evaluated is the evaluator's last evaluated step (ms; nil or 0:
+	// none), set by newEvaluator: a sample at or before it comes after
+	// its steps were evaluated without it (late).
+	evaluated *atomic.Int64
+
 	batches    *prometheus.CounterVec
+	late       prometheus.Counter
 	applyDrops prometheus.Counter
 	abandoned  prometheus.Counter
 	refused    prometheus.Counter
@@ -75,6 +81,10 @@ func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, r
 			Namespace: "omen", Name: "ingest_batches_total",
 			Help: "Batches handed to the store by result (stored, duplicate).",
 		}, []string{"result"}),
+		late: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "omen", Name: "ingest_late_samples_total",
+			Help: "Samples received for a time at or before the last evaluated step: the steps from their time on were evaluated without them, and are not evaluated again (those older than the in-memory window are also dropped as too_old).",
+		}),
 		applyDrops: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "ingest_head_rejected_samples_total",
 			Help: "Samples committed to the ingest log that the in-memory head rejected (cardinality, out of window).",
@@ -208,10 +218,21 @@ func (in *ingester) apply(b *telemetry.Batch, head bool) {
 		in.appendToHead(b.Samples)
 	}
 	in.applied.Add(int64(len(b.Samples)))
+	done, late := int64(0), 0
+	if in.evaluated != nil {
+		done = in.evaluated.Load()
+	}
 	for i := range b.Samples {
-		if t := b.Samples[i].T; t > maxT {
+		t := b.Samples[i].T
+		if t > maxT {
 			maxT = t
 		}
+		if t <= done {
+			late++
+		}
+	}
+	if late > 0 {
+		in.late.Add(float64(late))
 	}
 	if len(b.Events) > 0 {
 		in.extractor.AddEvents(b.Events)

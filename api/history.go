@@ -31,6 +31,26 @@ type HistoryReader interface {
 	Vectors(entity string, from, to int64, fn func(store.Vector) error) error
 }
 
+// HistorySettings are the daemon's settings that training from its
+// history needs: the step its vectors are stored at and its alert rule
+// (omen train --url chooses the failure threshold by what that rule would
+// have done). A HistoryReader that also implements
+// HistorySettings() HistorySettings has them served with the schema.
+type HistorySettings struct {
+	StepMs int64 `json:"step_ms"`
+	// AlertFor is alerting.for (steps), AlertResolveRatio
+	// alerting.resolve_ratio, AlertMinLeadMs alerting.min_lead.
+	AlertFor          int     `json:"alert_for"`
+	AlertResolveRatio float64 `json:"alert_resolve_ratio"`
+	AlertMinLeadMs    int64   `json:"alert_min_lead_ms"`
+}
+
+// historySchema is the schema endpoint's answer.
+type historySchema struct {
+	store.Schema
+	Settings *HistorySettings `json:"settings,omitempty"`
+}
+
 // History paths.
 const (
 	HistorySchemaPath   = "/api/v1/history/schema"
@@ -65,7 +85,12 @@ func (a *API) historySchema(w http.ResponseWriter, r *http.Request) {
 		a.backendError(w, r, storeError(err))
 		return
 	}
-	writeData(w, s)
+	out := historySchema{Schema: s}
+	if hs, ok := a.opts.History.(interface{ HistorySettings() HistorySettings }); ok {
+		st := hs.HistorySettings()
+		out.Settings = &st
+	}
+	writeData(w, out)
 }
 
 func (a *API) historySchemas(w http.ResponseWriter, r *http.Request) {
@@ -247,6 +272,18 @@ func (h HistoryClient) Schema() (store.Schema, error) {
 		return s, fmt.Errorf("schema: %w", store.ErrNotFound)
 	}
 	return s, err
+}
+
+// Settings returns the daemon's HistorySettings, nil (and no error) when
+// it does not serve them (an older omen). Its error wraps store.ErrNotFound
+// when the daemon has no schema yet (nothing stored).
+func (h HistoryClient) Settings() (*HistorySettings, error) {
+	var s historySchema
+	_, err := h.Client.Do(h.ctx(), http.MethodGet, HistorySchemaPath, &s)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("schema: %w", store.ErrNotFound)
+	}
+	return s.Settings, err
 }
 
 // Schemas implements HistoryReader. Its error wraps store.ErrNotFound when

@@ -42,6 +42,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"Node", Node{}},
 		{"ModelVersion", ModelVersion{}},
 		{"HistoryEntity", HistoryEntity{}},
+		{"HistorySchema", historySchema{}},
+		{"HistorySettings", HistorySettings{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.schema, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/store"
@@ -31,7 +32,7 @@ func (a *App) newAPI() (*api.API, error) {
 	s, err := api.New(api.Options{
 		Backend: b, ListenAddress: a.opts.ListenAddress, TokenFile: a.opts.TokenFile, UI: u,
 		Models:     a.Registry("an API upload"),
-		History:    a.store,
+		History:    historyReader{Store: a.store, a: a},
 		Registerer: a.reg, Logger: a.logger.With("component", "api"),
 	})
 	if err != nil {
@@ -109,4 +110,19 @@ func (a *App) dependencies(_ context.Context, entity string) (api.Neighbourhood,
 // operational endpoints are protected too.
 func (a *App) mountAPI(mux *http.ServeMux, s *api.API) {
 	s.Register(mux)
+}
+
+// historyReader is the store's history with the daemon's settings that
+// training from it needs (api.HistorySettings).
+type historyReader struct {
+	*store.Store
+	a *App
+}
+
+// HistorySettings returns the step and the alert rule in force (a reload
+// cannot change the step: it needs a restart).
+func (h historyReader) HistorySettings() api.HistorySettings {
+	cfg := h.a.cfg.Load()
+	return api.HistorySettings{StepMs: time.Duration(cfg.Step).Milliseconds(), AlertFor: cfg.Alerting.For,
+		AlertResolveRatio: cfg.Alerting.ResolveRatio, AlertMinLeadMs: time.Duration(cfg.Alerting.MinLead).Milliseconds()}
 }

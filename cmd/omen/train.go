@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -33,7 +34,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "csv: folders or files in the SMD/ASD format (comma-separated)")
 	storagePath := fs.String("storage.path", "data/", "store: omen's storage path (also where --register writes)")
 	promURL := fs.String("prometheus.url", "", "prometheus: base URL of the server to query_range")
-	configFile := fs.String("config.file", "", "feature, label and entity definitions, and the storage settings the store is opened with (default: the built-in set)")
+	configFile := fs.String("config.file", "", "feature, label and entity definitions, the step and alerting settings, and the storage settings the store is opened with (default: the built-in set); with --url the daemon's step and alerting settings apply, and --source store takes none")
 	lookback := fs.String("history", "7d", "store/prometheus: how much history to read")
 	out := fs.String("out", "model.omen", "model file to write (a file: \"-\" is refused, the model is binary)")
 	register := fs.Bool("register", false, "register the model in the registry (the store's, or with --url the daemon's)")
@@ -58,6 +59,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	if rc, ok := checkWritable(fs.Name(), "out", *out, stderr); !ok {
 		return rc
 	}
+	if *cf.url != "" && *configFile != "" && *source == "store" {
+		fmt.Fprintln(stderr, "omen train: --config.file is for the store at --storage.path: with --url the daemon's configuration applies (its step and alerting settings; its stored features)")
+		return 2
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 
@@ -81,6 +86,30 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		client = c
+	}
+	// The step the history is read at and the alert rule the threshold
+	// is chosen for: the configuration's, or with --url the daemon's (the
+	// model is for it; its vectors are stored at its step).
+	step, alerting := time.Duration(cfg.Resolved().Step), cfg.Alerting
+	if client != nil && *source != "csv" {
+		hs, err := omenapi.HistoryClient{Client: client, Ctx: ctx}.Settings()
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// Nothing stored yet: the source says so below.
+		case err != nil:
+			fmt.Fprintf(stderr, "omen train: the daemon's settings: %v\n", err)
+			return 1
+		case hs == nil:
+			fmt.Fprintf(stderr, "omen train: warning: the daemon at %s does not say its step and alerting settings (an older omen): using %v and the alerting settings of %s\n",
+				client.URL, step, cmp.Or(*configFile, "the built-in configuration"))
+		default:
+			if *configFile != "" && time.Duration(hs.StepMs)*time.Millisecond != step {
+				fmt.Fprintf(stderr, "omen train: the daemon's step %v, not the %v of %s, applies (the model is for the daemon)\n",
+					time.Duration(hs.StepMs)*time.Millisecond, step, *configFile)
+			}
+			step = time.Duration(hs.StepMs) * time.Millisecond
+			alerting.For, alerting.ResolveRatio, alerting.MinLead = hs.AlertFor, hs.AlertResolveRatio, pmodel.Duration(time.Duration(hs.AlertMinLeadMs)*time.Millisecond)
+		}
 	}
 	var st *store.Store
 	openStore := func(open func(offlineStore) (*store.Store, error)) error {
@@ -122,7 +151,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			}
 			r = st
 		}
-		o.Source = &storesource.Source{Store: r, From: now.Add(-time.Duration(hist)).UnixMilli(), To: now.UnixMilli(), Step: time.Duration(cfg.Step).Milliseconds(),
+		o.Source = &storesource.Source{Store: r, From: now.Add(-time.Duration(hist)).UnixMilli(), To: now.UnixMilli(), Step: step.Milliseconds(),
 			Progress: stderr}
 		o.TrainedOn = "store:" + where
 	case "prometheus":
@@ -137,7 +166,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		res := cfg.Resolved()
 		ps := &dataset.PrometheusSource{API: v1.NewAPI(client), EntityLabels: res.EntityLabels,
-			Start: now.Add(-time.Duration(hist)), End: now, Step: time.Duration(res.Step), Progress: stderr}
+			Start: now.Add(-time.Duration(hist)), End: now, Step: step, Progress: stderr}
 		for _, f := range res.Features {
 			ps.Features = append(ps.Features, dataset.NamedQuery{Name: f.Name, Query: f.Expr})
 		}
@@ -155,8 +184,8 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	if *source != "csv" {
 		// Failure labels from the configured definitions: choose the
 		// threshold by what the daemon's alert rule would have done.
-		o.Alerts = &training.AlertRule{For: cfg.Alerting.For, ResolveRatio: cfg.Alerting.ResolveRatio,
-			MinLead: training.LeadSteps(time.Duration(cfg.Alerting.MinLead), time.Duration(cfg.Step))}
+		o.Alerts = &training.AlertRule{For: alerting.For, ResolveRatio: alerting.ResolveRatio,
+			MinLead: training.LeadSteps(time.Duration(alerting.MinLead), step)}
 	}
 	o.Progress = stderr
 	o.Version = "v" + now.UTC().Format("20060102T150405Z")

@@ -1,0 +1,47 @@
+package api_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/store"
+)
+
+// settingsHistory is a history that says the daemon's settings.
+type settingsHistory struct {
+	*store.Store
+	s api.HistorySettings
+}
+
+func (h settingsHistory) HistorySettings() api.HistorySettings { return h.s }
+
+// TestHistorySettings: the schema endpoint serves the daemon's step and
+// alert rule when its history says them (omen train --url trains at
+// them), and a history that does not gives nil settings, no error; an
+// empty store's is not found.
+func TestHistorySettings(t *testing.T) {
+	st, _ := historyStore(t)
+	want := api.HistorySettings{StepMs: 1000, AlertFor: 3, AlertResolveRatio: 0.7, AlertMinLeadMs: 60_000}
+	srv := newServer(t, &api.MemBackend{}, api.Options{History: settingsHistory{st, want}})
+	c := api.HistoryClient{Client: &api.Client{URL: srv.URL}}
+	if got, err := c.Settings(); err != nil || got == nil || *got != want {
+		t.Fatalf("settings %+v, %v; want %+v", got, err, want)
+	}
+	if s, err := c.Schema(); err != nil || len(s.Features) != 2 {
+		t.Fatalf("schema beside the settings: %+v, %v", s, err)
+	}
+	c = api.HistoryClient{Client: &api.Client{URL: newServer(t, &api.MemBackend{}, api.Options{History: st}).URL}}
+	if got, err := c.Settings(); err != nil || got != nil {
+		t.Fatalf("settings of a history without them: %+v, %v; want nil, nil", got, err)
+	}
+	empty, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = empty.Close() })
+	c = api.HistoryClient{Client: &api.Client{URL: newServer(t, &api.MemBackend{}, api.Options{History: settingsHistory{empty, want}}).URL}}
+	if _, err := c.Settings(); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("settings of an empty store: %v, want store.ErrNotFound", err)
+	}
+}

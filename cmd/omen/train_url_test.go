@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	pmodel "github.com/prometheus/common/model"
+
+	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/store"
+)
+
+// TestTrainURLDaemonSettings: omen train --source store --url reads the
+// history at the daemon's step and chooses the threshold for the daemon's
+// alert rule. Against a daemon at a 1 s step it read the vectors at the
+// built-in 15 s (10 minutes of history: 40 steps, "no entity has more
+// than 42 steps") and worked only with --config.file, which the README
+// calls a usage error with --url; now it is one.
+func TestTrainURLDaemonSettings(t *testing.T) {
+	cfg := config.Default()
+	cfg.Step = pmodel.Duration(time.Second)
+	cfg.Alerting.For = 3
+	names, labels := features.Names(cfg.Config), cfg.LabelNames()
+	dir := t.TempDir()
+	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutSchema(names, labels); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().UnixMilli() / 1000 * 1000
+	const n = 600 // 10 minutes at 1 s
+	var vs []store.Vector
+	for p := range 3 {
+		id := fmt.Sprintf("shop/pod-%d", p)
+		for i := range n {
+			v := store.Vector{Entity: id, T: end - int64(n-i)*1000, Values: make([]float64, len(names)), Failure: make([]bool, len(labels))}
+			for j := range v.Values {
+				v.Values[j] = math.Sin(float64(i+j+p)/7) + float64(j)
+			}
+			v.Failure[0] = i%50 > 45
+			vs = append(vs, v)
+		}
+		if err := st.PutEntity(id, map[string]string{"namespace": "shop", "pod": fmt.Sprintf("pod-%d", p)}, end-int64(n)*1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.PutVectors(vs); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", NATSListenAddress: "127.0.0.1:0", StoragePath: dir, Config: cfg,
+		ShutdownTimeout: 20 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := a.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	url := "http://" + a.Addr()
+	out := filepath.Join(t.TempDir(), "m.omen")
+	rc, stdout, stderr := omen(t, "train", "--source", "store", "--url", url, "--history", "1h", "--hidden", "4", "--epochs", "1", "--out", out)
+	// 3 × (480 − 32) training windows at 1 s (the first 80 % of 600 steps);
+	// at 15 s, 40 steps: too few.
+	if rc != 0 || !strings.Contains(stdout, "3 entities, 1344/") || !strings.Contains(stdout, "for 3 steps") {
+		t.Fatalf("train --url = %d\nstdout %s\nstderr %s\nwant 1344 training windows (the daemon's 1 s step) and the daemon's for: 3", rc, stdout, stderr)
+	}
+	if rc, _, stderr := omen(t, "train", "--source", "store", "--url", url, "--config.file", "/dev/null", "--out", out); rc != 2 || !strings.Contains(stderr, "with --url the daemon's configuration applies") {
+		t.Fatalf("train --url --config.file = %d, %q; want a usage error", rc, stderr)
+	}
+}

@@ -14,7 +14,13 @@ import (
 
 // Plot geometry in SVG user units.
 const (
-	wfLabelW = 190.0
+	wfLabelW = 260.0
+	// wfMaxBars is the number of groups drawn as their own bar (largest
+	// |φ| first); the rest are summed into one "others" bar.
+	wfMaxBars = 12
+	// wfMaxName is the longest name drawn whole (in runes); longer ones
+	// are cut with an ellipsis, the full name in the bar's tooltip.
+	wfMaxName = 40
 	wfPlotW  = 440.0
 	wfRowH   = 22.0
 	wfTop    = 28.0
@@ -35,6 +41,10 @@ type waterfall struct {
 
 type wfBar struct {
 	Name, Kind   string
+	// Label is Name, cut to wfMaxName runes with an ellipsis.
+	Label string
+	// Others is the number of groups an "others" bar sums (0 otherwise).
+	Others       int
 	Phi, Share   float64
 	Start, End   float64 // cumulative prediction before and after the group
 	X, Y, W, H   float64
@@ -52,6 +62,18 @@ type tick struct {
 func buildWaterfall(a explain.Attribution) waterfall {
 	gs := append([]explain.GroupAttribution(nil), a.Groups...)
 	sort.SliceStable(gs, func(i, j int) bool { return math.Abs(gs[i].Phi) > math.Abs(gs[j].Phi) })
+	others := 0
+	if len(gs) > wfMaxBars+1 {
+		// One bar for the rest keeps Σφ = f(x) − baseline.
+		rest := explain.GroupAttribution{Kind: "others"}
+		for _, g := range gs[wfMaxBars:] {
+			rest.Phi += g.Phi
+			rest.Share += g.Share
+		}
+		others = len(gs) - wfMaxBars
+		rest.Name = fmt.Sprintf("others (%d groups)", others)
+		gs = append(gs[:wfMaxBars:wfMaxBars], rest)
+	}
 	w := waterfall{Baseline: a.Baseline, Value: a.Value, Method: a.Method, Width: wfLabelW + wfPlotW + 90, PlotX: wfLabelW, PlotRight: wfLabelW + wfPlotW}
 	// Top bar ends at f(x); walking down, each bar starts where the one
 	// below ends, and the bottom one starts at the baseline.
@@ -74,12 +96,15 @@ func buildWaterfall(a explain.Attribution) waterfall {
 		start := end - g.Phi
 		x0, x1 := sx(math.Min(start, end)), sx(math.Max(start, end))
 		y := wfTop + float64(i)*wfRowH
-		b := wfBar{Name: g.Name, Kind: g.Kind, Phi: g.Phi, Share: g.Share, Start: start, End: end,
+		b := wfBar{Name: g.Name, Label: cutName(g.Name, wfMaxName), Kind: g.Kind, Phi: g.Phi, Share: g.Share, Start: start, End: end,
 			X: x0, Y: y + 3, W: math.Max(x1-x0, 1), H: wfRowH - 6, Positive: g.Phi >= 0, LabelY: y + wfRowH/2 + 4}
 		// The number goes right of the bar: left of a negative bar it
 		// would collide with the group names.
 		b.TextX, b.TextAnchor = x0+b.W+4, "start"
 		b.TextY = b.LabelY
+		if i == len(gs)-1 {
+			b.Others = others
+		}
 		w.Bars = append(w.Bars, b)
 	}
 	w.BaseX, w.ValueX = sx(a.Baseline), sx(a.Value)
@@ -89,6 +114,15 @@ func buildWaterfall(a explain.Attribution) waterfall {
 		w.Ticks = append(w.Ticks, tick{X: sx(v), Label: trimFloat(v)})
 	}
 	return w
+}
+
+// cutName returns s cut to n runes, the last an ellipsis.
+func cutName(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // niceTicks returns about n round values in [lo, hi].

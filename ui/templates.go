@@ -214,12 +214,12 @@ svg .title{font-weight:600}
 {{range .Ticks}}<line x1="{{.X}}" x2="{{.X}}" y1="{{$.AxisY}}" y2="{{add $.AxisY 4}}" stroke="#556"/><text x="{{.X}}" y="{{add $.AxisY 16}}" text-anchor="middle">{{.Label}}</text>{{end}}
 <text x="{{.BaseX}}" y="{{add .AxisY 30}}" text-anchor="middle" class="title">E[f(X)] = <tspan id="wf-baseline" data-baseline="{{g .Baseline}}">{{f4 .Baseline}}</tspan></text>
 {{range .Bars}}<g class="wf-row" data-group="{{.Name}}">
-<text x="184" y="{{.LabelY}}" text-anchor="end" class="wf-name">{{.Name}}</text>
-<rect class="wf-bar {{if .Positive}}pos{{else}}neg{{end}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" data-group="{{.Name}}" data-kind="{{.Kind}}" data-phi="{{g .Phi}}" data-share="{{g .Share}}" data-start="{{g .Start}}" data-end="{{g .End}}"><title>{{.Name}}: φ {{sf4 .Phi}} ({{pct .Share}}), {{f4 .Start}} → {{f4 .End}}</title></rect>
+<text x="{{sub $.PlotX 6}}" y="{{.LabelY}}" text-anchor="end" class="wf-name"{{if .Others}} font-style="italic"{{end}}><title>{{.Name}}</title>{{.Label}}</text>
+<rect class="wf-bar {{if .Positive}}pos{{else}}neg{{end}}{{if .Others}} wf-others{{end}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" data-group="{{.Name}}"{{if .Others}} data-others="{{.Others}}"{{end}} data-kind="{{.Kind}}" data-phi="{{g .Phi}}" data-share="{{g .Share}}" data-start="{{g .Start}}" data-end="{{g .End}}"><title>{{.Name}}: φ {{sf4 .Phi}} ({{pct .Share}}), {{f4 .Start}} → {{f4 .End}}</title></rect>
 <text class="wf-phi" x="{{.TextX}}" y="{{.TextY}}" text-anchor="{{.TextAnchor}}" data-phi="{{g .Phi}}">{{sf4 .Phi}}</text>
 </g>
 {{end}}</svg>
-<p class="muted">SHAP waterfall ({{.Method}}): each bar is one feature group's Shapley value φ, from the baseline E[f(X)] over normal windows (bottom) to this prediction f(x) (top); red raises the failure probability, blue lowers it. Σφ = f(x) − E[f(X)].</p>
+<p class="muted">SHAP waterfall ({{.Method}}): each bar is one feature group's Shapley value φ, from the baseline E[f(X)] over normal windows (bottom) to this prediction f(x) (top); red raises the failure probability, blue lowers it. Σφ = f(x) − E[f(X)]{{range .Bars}}{{if .Others}}; the bottom bar sums the {{.Others}} groups of smallest |φ|, listed in the window table below{{end}}{{end}}.</p>
 {{end}}
 
 {{define "metrics"}}{{if .}}<h2>Window</h2><table id="window">

@@ -565,6 +565,17 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 		return er, fmt.Errorf("%s: %d rows%s, need at least %d (a window of %d steps and its target in both the training part and the held-out %g %% validation tail, and %d calibration scores for the threshold)",
 			ent.TrainFile, train.Steps(), limited, need, opts.Window+opts.Gap, 100*opts.ValFraction, minCalibrationScores)
 	}
+	// Missing values (empty or NaN cells) are filled with the feature's
+	// last value; a feature with none at all becomes zeros, which is
+	// worth a word.
+	for _, f := range []struct {
+		s    *dataset.Series
+		path string
+	}{{train, ent.TrainFile}, {test, ent.TestFile}} {
+		if empty := f.s.EmptyFeatures(); len(empty) > 0 {
+			opts.Logger.Warn("features without a single value (every cell empty or NaN): scored as constant 0", "file", f.path, "rows", f.s.Steps(), "features", empty)
+		}
+	}
 	train.FillMissing()
 	test.FillMissing()
 	tr, va, err := SplitTime(train, opts.ValFraction)

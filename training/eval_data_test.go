@@ -151,3 +151,34 @@ func TestEvalInterpretationBeyondTest(t *testing.T) {
 		t.Errorf("log %q, want %q", logs.String(), want)
 	}
 }
+
+// A feature without a single value in the training file (every cell empty
+// or NaN) is warned about: it was filled with zeros silently, exit 0
+// (reviewer's finding).
+func TestEvalEmptyFeatureWarned(t *testing.T) {
+	dir := t.TempDir()
+	writeRows(t, dir, "e", 100)
+	path := filepath.Join(dir, "e.train.csv")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i := 1; i < len(lines); i++ {
+		c := strings.Split(lines[i], ",")
+		c[2] = map[bool]string{true: "", false: "NaN"}[i%2 == 0]
+		lines[i] = strings.Join(c, ",")
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	if _, err := EvalDataset(context.Background(), EvalOptions{Dir: dir, Hidden: 4, Epochs: 1, Seed: 1,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))}); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("file=%s rows=100 features=[m2]", path)
+	if !strings.Contains(logs.String(), "features without a single value") || !strings.Contains(logs.String(), want) || strings.Count(logs.String(), "\n") != 1 {
+		t.Errorf("log %q, want one warning with %q", logs.String(), want)
+	}
+}

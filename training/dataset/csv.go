@@ -20,8 +20,9 @@ const LabelColumn = "label"
 
 // ReadCSV reads a series from r in the SMD/ASD CSV form: a header whose
 // first column is the time or row index ("t"), then the feature columns and
-// optionally a final "label" column (0/1). Empty cells are NaN. name is used
-// in error messages (usually the file name).
+// optionally a final "label" column (0/1). Empty cells and "NaN" are
+// missing values (NaN; see Series.FillMissing and EmptyFeatures). name is
+// used in error messages (usually the file name).
 //
 // The time column is not interpreted beyond checking that it parses as a
 // number; rows are taken in file order.
@@ -100,6 +101,26 @@ func ReadCSV(r io.Reader, name string) (*Series, error) {
 		return nil, fmt.Errorf("%s:%d: %w", name, line+1, err)
 	}
 	return s, nil
+}
+
+// EmptyFeatures returns the features of s without a single value (every
+// cell empty or NaN, the CSV form of a missing value), in column order.
+// FillMissing turns such a feature into zeros.
+func (s *Series) EmptyFeatures() []string {
+	f := len(s.Features)
+	seen := make([]bool, f)
+	for i, v := range s.Values {
+		if !math.IsNaN(v) {
+			seen[i%f] = true
+		}
+	}
+	var out []string
+	for j, ok := range seen {
+		if !ok {
+			out = append(out, s.Features[j])
+		}
+	}
+	return out
 }
 
 func splitComma(dst []string, s string) []string {

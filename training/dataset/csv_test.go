@@ -344,3 +344,15 @@ func TestInterpretationLines(t *testing.T) {
 		t.Errorf("beyond %v, lines %v, file %q; want [1 2], [1 3 4], %q", beyond, e.InterpretationLines, e.InterpretationFile, ip)
 	}
 }
+
+// Empty cells and "NaN" are missing values; a feature with nothing else is
+// reported by EmptyFeatures.
+func TestEmptyFeatures(t *testing.T) {
+	s, err := ReadCSV(strings.NewReader("t,m1,m2,m3\n0,1,,NaN\n1,,nan,2\n2,3,,\n"), "x.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.EmptyFeatures(); !reflect.DeepEqual(got, []string{"m2"}) {
+		t.Errorf("EmptyFeatures = %v, want [m2]", got)
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"regexp"
-	"sort"
 	"sync"
 
 	"github.com/omen-sre/omen/alert"
@@ -267,30 +265,9 @@ func (e *explainer) evidenceOf(byService bool) (ev map[string]float64, worst map
 	return ev, worst
 }
 
-// podHash strips the ReplicaSet and pod suffixes of a Deployment's pod name.
-var podHash = regexp.MustCompile(`(-[a-z0-9]{5,10})?-[a-z0-9]{5}$`)
-
-// serviceOf names an entity's service: its service, app or module label,
-// else its pod name without the generated suffixes.
-func serviceOf(labels map[string]string) string {
-	for _, k := range []string{"service", "app", "app_kubernetes_io_name", "module"} {
-		if v := labels[k]; v != "" {
-			return v
-		}
-	}
-	if pod := labels["pod"]; pod != "" {
-		return podHash.ReplaceAllString(pod, "")
-	}
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	if len(keys) > 0 {
-		return labels[keys[0]]
-	}
-	return ""
-}
+// serviceOf names an entity's service (api.ServiceOf: the UI's service
+// pages use the same mapping).
+func serviceOf(labels map[string]string) string { return api.ServiceOf(labels) }
 
 // storeExplanation saves x under its prediction id and returns the
 // document stored.

@@ -7,14 +7,21 @@
 // Pages:
 //
 //	/ui/                         overview: fleet heat map (entities × feature groups, coloured by
-//	                             attribution φ: red pushes toward failure, blue away), current alerts,
+//	                             attribution φ: red pushes toward failure, blue away; each row says
+//	                             the time of the prediction explained), current alerts,
 //	                             the model; ?match[LABEL]=VALUE filters the fleet
 //	/ui/entities/{entity}        predictions over time (SVG polyline with the threshold line), the
-//	                             entity's alerts and latest explanation (?explain=now explains it now);
-//	                             a service name lists the service's entities
+//	                             entity's alerts and latest explanation with the time of the prediction
+//	                             it explains (?explain=now explains it now); a service name lists the
+//	                             service's entities, mapped as the dependency graph maps them
+//	                             (api.ServiceOf: a service, app, app_kubernetes_io_name or module label,
+//	                             else the pod name without its Deployment suffixes); a name mapping to
+//	                             nothing is a 404 saying so, with a link to the API's dependency route
 //	/ui/alerts/{id}              an alert (fingerprint) or prediction (id): SHAP waterfall plot from
 //	                             the baseline to f(x), ranked causes with links, the window's metrics
-//	                             as sparklines, the dependency neighbourhood as a graph
+//	                             as sparklines (the waterfall draws the 12 groups of largest |φ| and
+//	                             sums the rest in one bar), the dependency neighbourhood as a graph
+//	                             (read live when the page loads, labelled so: not as of the alert)
 //
 // Numbers are marked in the DOM with data attributes holding the exact
 // values of the API's JSON (strconv 'g' formatting): data-phi, data-share,

@@ -21,9 +21,9 @@ const (
 	// wfMaxName is the longest name drawn whole (in runes); longer ones
 	// are cut with an ellipsis, the full name in the bar's tooltip.
 	wfMaxName = 40
-	wfPlotW  = 440.0
-	wfRowH   = 22.0
-	wfTop    = 28.0
+	wfPlotW   = 440.0
+	wfRowH    = 22.0
+	wfTop     = 28.0
 )
 
 // waterfall is a SHAP waterfall plot: one bar per group, largest |φ| on
@@ -40,7 +40,7 @@ type waterfall struct {
 }
 
 type wfBar struct {
-	Name, Kind   string
+	Name, Kind string
 	// Label is Name, cut to wfMaxName runes with an ellipsis.
 	Label string
 	// Others is the number of groups an "others" bar sums (0 otherwise).

@@ -167,3 +167,23 @@ func TestGraphIsLive(t *testing.T) {
 		t.Errorf("graph time %d is not the page's time", now)
 	}
 }
+
+// TestServiceOfPods: the demo's pods carry only namespace and pod labels;
+// a service page lists them by the pod name without its Deployment
+// suffixes, as the dependency graph names them. A name that maps to
+// nothing is a 404 that says how entities map to services and links the
+// API's dependency route.
+func TestServiceOfPods(t *testing.T) {
+	b := apitest.Backend()
+	for i, p := range b.PredictionList {
+		if p.Entity == apitest.CartEntity {
+			b.PredictionList[i].Labels = map[string]string{"namespace": "shop", "pod": "cartservice-7d9f8b6c4-x2k9p"}
+		}
+	}
+	srv := newServer(t, b)
+	pageHas(t, srv.URL, "/ui/entities/cartservice", 200,
+		[]string{`Service cartservice`, `href="` + api.EntityUIPath(apitest.CartEntity) + `"`}, nil)
+	pageHas(t, srv.URL, "/ui/entities/nosuchservice", 404,
+		[]string{`id="error-hint"`, `service, app, app_kubernetes_io_name, module`,
+			`id="error-link" href="/api/v1/entities/nosuchservice/dependencies"`}, nil)
+}

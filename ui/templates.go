@@ -24,7 +24,7 @@ var funcs = template.FuncMap{
 	"val":  func(v float64) string { return strconv.FormatFloat(v, 'g', 5, 64) },
 	"time": func(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05Z") },
 	// dur is a duration in ms as Go prints it, without zero units: 8m, 15s, 1h30m.
-	"dur": durMs,
+	"dur":   durMs,
 	"clock": func(ms int64) string { return time.UnixMilli(ms).UTC().Format("15:04:05") },
 	// isURL reports whether an annotation value is a link (absolute http(s)
 	// or a path on this server); html/template still vets the URL.
@@ -126,7 +126,7 @@ svg .title{font-weight:600}
 
 {{define "error"}}{{template "head" .}}
 <h1>{{.Body.Code}} {{.Title}}</h1>
-<section><p id="error" data-code="{{.Body.Code}}">{{.Body.Err}}</p><p><a href="/ui/">back to the overview</a></p></section>
+<section><p id="error" data-code="{{.Body.Code}}">{{.Body.Err}}</p>{{with .Body.Hint}}<p id="error-hint">{{.}}</p>{{end}}{{if .Body.Link}}<p><a id="error-link" href="{{link .Body.Link}}">{{.Body.LinkText}}</a></p>{{end}}<p><a href="/ui/">back to the overview</a></p></section>
 {{template "foot"}}{{end}}
 
 {{define "labels"}}{{$m := .}}{{range sortedKeys .}}<a class="lbl" href="{{overviewURL . (index $m .)}}">{{.}}="{{index $m .}}"</a>{{end}}{{end}}

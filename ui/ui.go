@@ -119,10 +119,16 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, code int, err error) {
 	if code >= 500 {
 		u.logger.Error("ui page", "path", r.URL.Path, "err", err)
 	}
-	u.render(w, code, "error", http.StatusText(code), struct {
-		Code int
-		Err  string
-	}{code, err.Error()})
+	u.render(w, code, "error", http.StatusText(code), errorData{Code: code, Err: err.Error()})
+}
+
+// errorData is the error page: the error, and optionally a hint and a
+// link (a path on this server).
+type errorData struct {
+	Code           int
+	Err            string
+	Hint           string
+	Link, LinkText string
 }
 
 func matchers(r *http.Request) map[string]string {
@@ -333,8 +339,11 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 	u.render(w, http.StatusOK, "entity", e, d)
 }
 
-// service lists the entities whose labels name the given service (or app,
-// module): dependency graphs name services, not pods.
+// service lists the entities of a service: those api.ServiceOf maps to
+// it (the mapping of the dependency graph's nodes: a service label, else
+// the pod name without its Deployment suffixes) or with any service label
+// (api.ServiceLabels) equal to it. Dependency graphs and root causes name
+// services, not pods.
 func (u *UI) service(w http.ResponseWriter, r *http.Request, name string) {
 	all, err := u.b.Predictions(r.Context(), api.PredictionQuery{})
 	if err != nil {
@@ -343,19 +352,34 @@ func (u *UI) service(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	d := serviceData{Name: name}
 	for _, p := range all {
-		for _, k := range []string{"service", "app", "app_kubernetes_io_name", "module"} {
-			if p.Labels[k] == name {
-				d.Entities = append(d.Entities, p)
-				break
-			}
+		if inService(p.Labels, name) {
+			d.Entities = append(d.Entities, p)
 		}
 	}
 	if len(d.Entities) == 0 {
-		u.fail(w, r, http.StatusNotFound, fmt.Errorf("no entity or service %q: %w", name, api.ErrNotFound))
+		u.render(w, http.StatusNotFound, "error", http.StatusText(http.StatusNotFound), errorData{
+			Code: http.StatusNotFound,
+			Err:  fmt.Sprintf("No entity or service %q.", name),
+			Hint: "An entity belongs to a service named by its first label of " + strings.Join(api.ServiceLabels, ", ") +
+				", else by its pod label without the Deployment's generated suffixes (cartservice-7d9f8b6c4-x2k9p → cartservice). No predicted entity maps to this name; the dependency graph may still hold it as a node.",
+			Link: api.DependenciesPath(name), LinkText: "its dependency neighbourhood (API, JSON)",
+		})
 		return
 	}
 	api.SortPredictions(d.Entities)
 	u.render(w, http.StatusOK, "service", name, d)
+}
+
+func inService(labels map[string]string, name string) bool {
+	if api.ServiceOf(labels) == name {
+		return true
+	}
+	for _, k := range api.ServiceLabels {
+		if labels[k] == name {
+			return true
+		}
+	}
+	return false
 }
 
 // alertData is the alert page.

@@ -254,7 +254,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	}
 	rep.ValSplit = split
 	if len(trs) == 0 || len(vas) == 0 {
-		return nil, rep, fmt.Errorf("train: no entity has more than %d steps for training and validation", opts.Window+opts.Horizon)
+		return nil, rep, fmt.Errorf("train: no entity has more than %d steps for training and validation%s", opts.Window+opts.Horizon, longest(series))
 	}
 	trw, err := JoinWindows(trs...)
 	if err != nil {
@@ -522,6 +522,26 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 		vaSeries = append(vaSeries, va)
 	}
 	return trs, vas, vaSeries, nil
+}
+
+// longest describes the series with the most steps, for the error that
+// none is long enough: a source that holds only minutes of history says
+// so.
+func longest(series []*dataset.Series) string {
+	var l *dataset.Series
+	for _, s := range series {
+		if l == nil || s.Steps() > l.Steps() {
+			l = s
+		}
+	}
+	if l == nil {
+		return ""
+	}
+	if l.Step <= 0 {
+		return fmt.Sprintf(" (the longest, %q, has %d)", l.Entity, l.Steps())
+	}
+	return fmt.Sprintf(" (the longest, %q, has %d at a %v step: %v of history)", l.Entity, l.Steps(), time.Duration(l.Step)*time.Millisecond,
+		time.Duration(int64(l.Steps())*l.Step)*time.Millisecond)
 }
 
 // finiteCounts returns, per feature, how many steps of the series of ws

@@ -52,3 +52,16 @@ func TestTrainFeatureWithoutData(t *testing.T) {
 			rep.TrainWindows, rep.ValWindows, rep.TrainWindows-43, rep.ValWindows)
 	}
 }
+
+// TestTrainTooShortSaysLongest: too short a history says how long the
+// longest entity's is (a Prometheus that holds only a minute of data).
+func TestTrainTooShortSaysLongest(t *testing.T) {
+	short := func(name string, n int) *dataset.Series {
+		s := &dataset.Series{Entity: name, Features: []string{"a"}, Step: 15_000, Values: make([]float64, n)}
+		return s
+	}
+	_, _, err := Train(context.Background(), TrainOptions{Source: memSource{short("a", 4), short("b", 10)}, Window: 8, Horizon: 4})
+	if want := `no entity has more than 12 steps for training and validation (the longest, "b", has 10 at a 15s step: 2m30s of history)`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err %v, want %q", err, want)
+	}
+}

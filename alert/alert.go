@@ -138,11 +138,17 @@ type Alert struct {
 	ResolvedAt  time.Time         `json:"resolvedAt,omitzero"`
 	LastSent    time.Time         `json:"lastSent,omitzero"`
 	Severity    string            `json:"severity"`
-	Probability float64           `json:"probability"`
-	Threshold   float64           `json:"threshold"`
+	// Probability and Threshold are the newest prediction's (the alert's
+	// state now, as its annotations show it).
+	Probability float64 `json:"probability"`
+	Threshold   float64 `json:"threshold"`
 	// PredictionID is the prediction the alert fired on (the one
-	// explained); Probability and Threshold are the newest prediction's.
-	PredictionID string       `json:"predictionId"`
+	// explained, which its links show), FiredProbability that
+	// prediction's probability (0 when unknown: a state persisted before
+	// it was kept, whose alert fired on an older prediction than the
+	// newest).
+	PredictionID     string  `json:"predictionId"`
+	FiredProbability float64 `json:"firedProbability,omitempty"`
 	ModelVersion string       `json:"modelVersion"`
 	GeneratorURL string       `json:"generatorURL"`
 	Explanation  *Explanation `json:"explanation,omitempty"`
@@ -818,7 +824,7 @@ func (m *Manager) severity(prob float64) string {
 func (m *Manager) fire(ctx context.Context, s *entityState, p *Prediction, expl map[string]explained) {
 	s.Severity = m.severity(p.Prob)
 	s.AlertFP = fingerprint(s.alertLabels())
-	s.FiredID = p.ID
+	s.FiredID, s.FiredProb = p.ID, p.Prob
 	s.Explanation = nil
 	if m.opts.Explainer != nil {
 		r, ok := expl[s.Key]
@@ -891,6 +897,7 @@ func (m *Manager) Alerts() []Alert {
 		if a.PredictionID == "" {
 			a.PredictionID = s.Last.ID // a state persisted before FiredID was kept
 		}
+		a.FiredProbability = s.firedProb()
 		if s.State == store.AlertResolved {
 			a.ResolvedAt = s.ResolvedAt
 		}

@@ -81,7 +81,15 @@
 // the alert fires and does not change while it fires, so it cannot flap.
 // Everything that changes between sends (probability, causes, links) is an
 // annotation: summary, description, probability, horizon, top_causes,
-// recommended_action, runbook_url and explanation_url. A resolved alert's
+// recommended_action, runbook_url and explanation_url. The annotations are
+// rendered at every send: probability and the description's probability
+// and threshold are the newest prediction's (the alert's state now), while
+// top_causes, recommended_action, runbook_url and explanation_url are those
+// of the prediction the alert fired on (Alert.PredictionID, whose
+// probability is Alert.FiredProbability); when the two differ, the
+// description says "It fired at …". The description renders probabilities
+// and thresholds as percents with 2 decimals (99.47%), more when two
+// different values would render the same. A resolved alert's
 // summary and description start with "Resolved:", the description saying
 // why (the probability fell below ResolveRatio × threshold, or the entity
 // had no prediction for more than MissingSteps steps) and with what

@@ -73,8 +73,16 @@ func (m *Manager) postable(s *entityState, t time.Time) postableAlert {
 	var desc string
 	switch {
 	case s.State != store.AlertResolved:
+		fired := s.firedProb()
+		if s.State != store.AlertFiring || s.FiredID == "" || s.FiredID == p.ID {
+			fired = 0 // fired on the newest prediction (or not fired yet)
+		}
+		ps := percents(p.Prob, p.Threshold, fired)
 		desc = fmt.Sprintf("omen predicts a module-load failure of %s with probability %s (threshold %s%s, anomaly score %.2f).",
-			s.Entity, percent(p.Prob), percent(p.Threshold), model, finite(p.Anomaly))
+			s.Entity, ps[0], ps[1], model, finite(p.Anomaly))
+		if fired != 0 {
+			desc += " It fired at " + ps[2] + "; its causes and explanation are those of that prediction."
+		}
 		if top != "" {
 			desc += " Top causes: " + top + "."
 		}
@@ -116,18 +124,21 @@ func (m *Manager) postable(s *entityState, t time.Time) postableAlert {
 // persisted before Resolution was kept is rendered from Last and the
 // current settings, as then.
 func (m *Manager) resolvedDescription(s *entityState, top string) string {
-	r, prob := s.Resolution, ""
-	if r != nil {
-		prob = percent(r.Prob) + " when it resolved"
-	} else {
+	r, when := s.Resolution, " when it resolved"
+	if r == nil {
 		p := s.Last
 		r = &resolution{Missing: s.Missing > m.hyst.MissingSteps, Prob: p.Prob, Threshold: p.Threshold,
 			Anomaly: p.Anomaly, ModelVersion: p.ModelVersion}
-		prob = "now " + percent(r.Prob)
+		when = ""
 	}
 	ratio := r.ResolveRatio
 	if ratio == 0 {
 		ratio = m.hyst.ResolveRatio
+	}
+	ps := percents(r.Prob, r.Threshold, ratio*r.Threshold)
+	prob := ps[0] + when
+	if when == "" {
+		prob = "now " + ps[0]
 	}
 	model := ""
 	if r.ModelVersion != "" {
@@ -139,19 +150,44 @@ func (m *Manager) resolvedDescription(s *entityState, top string) string {
 		// the last one it had.
 		return fmt.Sprintf("Resolved: omen no longer predicts a module-load failure of %s: it has had no prediction "+
 			"for more than %d steps (the entity is gone or no longer scored); its last probability was %s (threshold %s%s).",
-			s.Entity, m.hyst.MissingSteps, percent(r.Prob), percent(r.Threshold), model)
+			s.Entity, m.hyst.MissingSteps, ps[0], ps[1], model)
 	}
 	desc := fmt.Sprintf("Resolved: omen no longer predicts a module-load failure of %s (probability %s, "+
 		"threshold %s, resolved below %s%s, anomaly score %.2f).",
-		s.Entity, prob, percent(r.Threshold), percent(ratio*r.Threshold), model, finite(r.Anomaly))
+		s.Entity, prob, ps[1], ps[2], model, finite(r.Anomaly))
 	if top != "" {
 		desc += " Top causes when it fired: " + top + "."
 	}
 	return desc
 }
 
+// percent renders a share in whole percents (the causes' shares).
 func percent(v float64) string {
 	return strconv.FormatFloat(finite(v)*100, 'f', 0, 64) + "%"
+}
+
+// percents renders probabilities and thresholds compared in one sentence
+// as percents with 2 decimals (99.47%), or more (up to 6) as long as two
+// different values would render the same: a probability just under or
+// over its threshold does not read as equal to it, and, rounding being
+// monotonic, the rendered values order as the values do.
+func percents(vs ...float64) []string {
+	out := make([]string, len(vs))
+	for d := 2; ; d++ {
+		seen := make(map[string]float64, len(vs))
+		clash := false
+		for i, v := range vs {
+			v = finite(v)
+			out[i] = strconv.FormatFloat(v*100, 'f', d, 64) + "%"
+			if w, ok := seen[out[i]]; ok && w != v {
+				clash = true
+			}
+			seen[out[i]] = v
+		}
+		if !clash || d == 6 {
+			return out
+		}
+	}
 }
 
 // MinCauseShare is the least share of the attribution (and the least

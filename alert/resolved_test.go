@@ -30,24 +30,24 @@ func TestResolvedDescription(t *testing.T) {
 		notWant []string
 	}{
 		{"probability fell", 1, []float64{0.2}, false, []string{
-			"Resolved: omen no longer predicts a module-load failure of checkout-7f9c (probability 20% when it resolved, threshold 70%, resolved below 56%, model v1",
+			"Resolved: omen no longer predicts a module-load failure of checkout-7f9c (probability 20.00% when it resolved, threshold 70.00%, resolved below 56.00%, model v1",
 			"Top causes when it fired: memory_working_set_ratio 62%",
 		}, nil},
 		{"no prediction", 1, []float64{-1, -1, -1, -1}, false, []string{
 			"Resolved: omen no longer predicts a module-load failure of checkout-7f9c: it has had no prediction for more than 3 steps",
-			"its last probability was 93% (threshold 70%, model v1)",
+			"its last probability was 93.00% (threshold 70.00%, model v1)",
 		}, nil},
 		{"probability fell, then no prediction", 1, []float64{0.2, -1, -1, -1, -1, -1}, false, []string{
-			"(probability 20% when it resolved, threshold 70%, resolved below 56%, model v1",
+			"(probability 20.00% when it resolved, threshold 70.00%, resolved below 56.00%, model v1",
 		}, []string{"no prediction"}},
 		{"probability fell, then over the threshold again", 3, []float64{0.93, 0.93, 0.2, 0.95}, false, []string{
-			"(probability 20% when it resolved, threshold 70%, resolved below 56%, model v1",
-		}, []string{"95%"}},
+			"(probability 20.00% when it resolved, threshold 70.00%, resolved below 56.00%, model v1",
+		}, []string{"95.00%"}},
 		{"legacy state, probability fell", 1, []float64{0.2}, true, []string{
-			"Resolved: omen no longer predicts a module-load failure of checkout-7f9c (probability now 20%, threshold 70%, resolved below 56%, model v1",
+			"Resolved: omen no longer predicts a module-load failure of checkout-7f9c (probability now 20.00%, threshold 70.00%, resolved below 56.00%, model v1",
 		}, nil},
 		{"legacy state, no prediction", 1, []float64{-1, -1, -1, -1}, true, []string{
-			"it has had no prediction for more than 3 steps", "its last probability was 93% (threshold 70%, model v1)",
+			"it has had no prediction for more than 3 steps", "its last probability was 93.00% (threshold 70.00%, model v1)",
 		}, nil},
 	}
 	for _, tc := range tests {
@@ -123,7 +123,7 @@ func TestResolvedDescription(t *testing.T) {
 			}
 			// The probability annotation agrees with the description: the
 			// resolution's, not a later prediction's (reviewer's finding:
-			// 0.950 beside "20% when it resolved").
+			// 0.950 beside "20.00% when it resolved").
 			if strings.Contains(tc.name, "over the threshold again") {
 				for where, p := range map[string]string{"sent": last[0].Annotations["probability"], "Alerts": as[0].Annotations["probability"]} {
 					if p != "0.200" {

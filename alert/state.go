@@ -39,6 +39,9 @@ type entityState struct {
 	// explained): the alert's links resolve through it. Empty in states
 	// persisted before it was kept; Last.ID stands in then.
 	FiredID string
+	// FiredProb is the probability of that prediction; 0 in states
+	// persisted before it was kept.
+	FiredProb float64
 
 	// Last is the newest prediction (the one at fire time for Explain).
 	Last Prediction
@@ -269,6 +272,7 @@ type persisted struct {
 	Action      string       `json:"action,omitempty"`
 	Runbook     string       `json:"runbook,omitempty"`
 	FiredID     string       `json:"fired_id,omitempty"`
+	FiredProb   float64      `json:"fired_prob,omitempty"`
 	Last        lastPred     `json:"last"`
 	// Resolution is absent in states persisted before it was kept.
 	Resolution *resolution `json:"resolution,omitempty"`
@@ -290,7 +294,7 @@ func (s *entityState) encode() (store.AlertState, error) {
 	d := persisted{
 		Entity: s.Entity, Count: s.Count, Missing: s.Missing, Severity: s.Severity, AlertFP: s.AlertFP,
 		Explanation: s.Explanation, Action: s.Action, Runbook: s.Runbook, FiredID: s.FiredID,
-		Resolution: s.Resolution,
+		FiredProb: finite(s.FiredProb), Resolution: s.Resolution,
 		Last: lastPred{ID: p.ID, Labels: p.Labels, T: ms(p.T), Prob: finite(p.Prob), Anomaly: finite(p.Anomaly),
 			Threshold: p.Threshold, Horizon: p.Horizon, ModelVersion: p.ModelVersion},
 	}
@@ -331,7 +335,7 @@ func decodeState(st store.AlertState) (*entityState, error) {
 		State: st.State, Count: d.Count, Missing: d.Missing,
 		ActiveAt: fromMS(st.ActiveAt), ResolvedAt: fromMS(st.ResolvedAt), LastSent: fromMS(st.LastSent),
 		Severity: d.Severity, AlertFP: d.AlertFP, Explanation: d.Explanation, Action: d.Action, Runbook: d.Runbook,
-		FiredID: d.FiredID, Resolution: d.Resolution,
+		FiredID: d.FiredID, FiredProb: d.FiredProb, Resolution: d.Resolution,
 		Last: Prediction{ID: d.Last.ID, Entity: d.Entity, Labels: d.Last.Labels, T: fromMS(d.Last.T),
 			Prob: d.Last.Prob, Anomaly: d.Last.Anomaly, Threshold: d.Last.Threshold,
 			Horizon: d.Last.Horizon, ModelVersion: d.Last.ModelVersion},
@@ -341,4 +345,17 @@ func decodeState(st store.AlertState) (*entityState, error) {
 	}
 	s.saved = s.core()
 	return s, nil
+}
+
+// firedProb is the probability of the prediction the alert fired on: 0
+// when unknown (a state persisted before FiredProb was kept, whose alert
+// fired on a prediction older than Last).
+func (s *entityState) firedProb() float64 {
+	switch {
+	case s.FiredProb != 0:
+		return finite(s.FiredProb)
+	case s.FiredID == "" || s.FiredID == s.Last.ID:
+		return finite(s.Last.Prob)
+	}
+	return 0
 }

@@ -141,8 +141,8 @@ func (b *StoreBackend) Predictions(ctx context.Context, q PredictionQuery) ([]Pr
 // FromAlert converts an alert of the alert manager.
 func FromAlert(a alert.Alert) Alert {
 	x := Alert{Fingerprint: a.Fingerprint, State: a.State, Entity: a.Entity, Labels: a.Labels,
-		Annotations: a.Annotations, PredictionID: a.PredictionID, Probability: finite(a.Probability),
-		Threshold: a.Threshold}
+		Annotations: a.Annotations, PredictionID: a.PredictionID, FiredProbability: finite(a.FiredProbability),
+		Probability: finite(a.Probability), Threshold: a.Threshold}
 	if !a.StartsAt.IsZero() {
 		x.ActiveAt = a.StartsAt.UnixMilli()
 	}

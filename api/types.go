@@ -143,11 +143,18 @@ type Alert struct {
 	Entity      string            `json:"entity"`
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations,omitempty"`
-	// PredictionID names the prediction (and explanation) that last
-	// updated the alert.
-	PredictionID string  `json:"prediction_id"`
-	Probability  float64 `json:"probability"`
-	Threshold    float64 `json:"threshold"`
+	// PredictionID names the prediction the alert fired on, whose
+	// explanation the alert's links show (for a pending alert, its newest
+	// prediction); FiredProbability is that prediction's probability
+	// (absent when unknown: an alert restored from a state stored before
+	// it was kept).
+	PredictionID     string  `json:"prediction_id"`
+	FiredProbability float64 `json:"fired_probability,omitempty"`
+	// Probability and Threshold are the newest prediction's: the alert's
+	// state now, as its annotations (re-rendered at every send) show it.
+	// While the alert fires they may differ from the fired prediction's.
+	Probability float64 `json:"probability"`
+	Threshold   float64 `json:"threshold"`
 	// ActiveAt and ResolvedAt in ms (0 when not applicable).
 	ActiveAt   int64 `json:"active_at"`
 	ResolvedAt int64 `json:"resolved_at,omitempty"`

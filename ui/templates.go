@@ -251,8 +251,9 @@ svg .title{font-weight:600}
 {{else}}<section><h2>Why: attribution by feature group</h2>{{template "waterfall" .Explanation.Waterfall}}</section>
 <section><h2>Ranked causes</h2>
 <table id="metric-causes"><tr><th>#</th><th>metric</th><th>φ</th><th>share</th></tr>
-{{range $i, $c := $x.Causes.Metrics}}<tr class="metric-cause" data-metric="{{$c.Name}}"><td>{{add1 $i}}</td><td><a href="#metric-{{$c.Name}}">{{$c.Name}}</a></td><td class="num" data-phi="{{g $c.Phi}}">{{sf4 $c.Phi}}</td><td class="num" data-share="{{g $c.Share}}">{{pct $c.Share}}</td></tr>{{end}}
+{{range $i, $c := .Explanation.Causes}}<tr class="metric-cause" data-metric="{{$c.Name}}"><td>{{add1 $i}}</td><td><a href="#metric-{{$c.Name}}">{{$c.Name}}</a></td><td class="num" data-phi="{{g $c.Phi}}">{{sf4 $c.Phi}}</td><td class="num" data-share="{{g $c.Share}}">{{pct $c.Share}}</td></tr>{{end}}
 </table>
+{{if not .Explanation.Causes}}<p class="muted" id="no-metric-causes">No feature group raises the failure probability.</p>{{end}}{{with .Explanation.Lowering}}<p class="muted" id="lowering">{{.}} stored group(s) with φ ≤ 0 are not listed: they lower the risk.</p>{{end}}
 {{if $x.Causes.Entities}}<h2>Root-cause entities <span style="font-weight:normal" class="muted">(as at the prediction, {{time $x.T}})</span></h2>
 <table id="entity-causes"><tr><th>#</th><th>entity</th><th>score</th><th>evidence</th></tr>
 {{range $i, $c := $x.Causes.Entities}}<tr class="entity-cause" data-entity="{{$c.Entity}}"><td>{{add1 $i}}</td><td>{{if and $c.Links $c.Links.UI}}<a href="{{link $c.Links.UI}}">{{$c.Entity}}</a>{{with worstOf $c}} <span class="worst-entity">({{.}})</span>{{end}}{{else}}{{$c.Entity}} <span class="worst-entity">(no live entity)</span>{{end}}</td><td class="num" data-score="{{g $c.Score}}">{{f3 $c.Score}}</td><td class="num" data-evidence="{{g $c.Evidence}}">{{f3 $c.Evidence}}</td></tr>{{end}}

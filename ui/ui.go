@@ -442,10 +442,23 @@ type explanationView struct {
 	X         api.Explanation
 	Waterfall waterfall
 	Metrics   []metricRow
+	// Causes are the stored metric causes that raise the risk (φ > 0):
+	// explanations stored before explain.Causes kept only those listed
+	// groups of negative φ too. Lowering is how many were left out.
+	Causes   []api.MetricCause
+	Lowering int
 }
 
 func newExplanationView(x api.Explanation) explanationView {
-	return explanationView{X: x, Waterfall: buildWaterfall(x.Attribution), Metrics: buildMetrics(x)}
+	v := explanationView{X: x, Waterfall: buildWaterfall(x.Attribution), Metrics: buildMetrics(x)}
+	for _, c := range x.Causes.Metrics {
+		if c.Phi > 0 {
+			v.Causes = append(v.Causes, c)
+		} else {
+			v.Lowering++
+		}
+	}
+	return v
 }
 
 // metricRow is one feature of the window: a sparkline, its latest value and

@@ -117,6 +117,8 @@ svg .title{font-weight:600}
 .pos{fill:#d7263d}.neg{fill:#1e6fd9}
 .sharebar{display:inline-block;height:9px;background:#d7263d;border-radius:2px;vertical-align:middle}
 .sharebar.neg{background:#1e6fd9}
+svg text.stale{fill:#a15c00}
+svg text.wf-others{font-style:italic}
 </style></head><body>
 <header><a href="/ui/">omen</a><span class="sub">predicted module-load failures, explained</span></header>
 <main>
@@ -156,7 +158,7 @@ svg .title{font-weight:600}
 <a href="{{entityURL .Prediction.Entity}}"><text x="296" y="{{add .Y 15}}" text-anchor="end">{{.Prediction.Entity}}</text></a>
 <rect x="302" y="{{add .Y 2}}" width="{{probw .Prediction.Probability}}" height="18" fill="{{.ProbColor}}"><title>P(failure) {{f3 .Prediction.Probability}}</title></rect>
 {{$id := .ExplainedID}}{{range .Cells}}{{if .Has}}<a href="{{alertURL $id}}">{{end}}<rect class="hm-cell" x="{{.X}}" y="{{.Y}}" width="21" height="21" fill="{{.Color}}" data-group="{{.Group}}"{{if .Has}} data-phi="{{g .Phi}}"{{end}}><title>{{.Group}}: {{if .Has}}φ {{sf4 .Phi}}{{else}}no explanation{{end}}</title></rect>{{if .Has}}</a>{{end}}
-{{end}}{{if .Explained}}<text class="hm-asof{{if .AgeMs}} stale{{end}}" x="{{.AsOfX}}" y="{{add .Y 15}}" data-explained-t="{{.ExplainedT}}"{{if .AgeMs}} fill="#a15c00"{{end}}>φ as of {{clock .ExplainedT}}{{if .AgeMs}} ({{dur .AgeMs}} old){{end}}<title>explanation of the prediction at {{time .ExplainedT}}{{if .AgeMs}}, {{dur .AgeMs}} before the latest prediction ({{time .Prediction.T}}): an alert's explanation, kept after the alert resolved{{end}}</title></text>{{end}}</g>
+{{end}}{{if .Explained}}<text class="hm-asof{{if .AgeMs}} stale{{end}}" x="{{.AsOfX}}" y="{{add .Y 15}}" data-explained-t="{{.ExplainedT}}">φ as of {{clock .ExplainedT}}{{if .AgeMs}} ({{dur .AgeMs}} old){{end}}<title>explanation of the prediction at {{time .ExplainedT}}{{if .AgeMs}}, {{dur .AgeMs}} before the latest prediction ({{time .Prediction.T}}): an alert's explanation, kept after the alert resolved{{end}}</title></text>{{end}}</g>
 {{end}}</svg>{{end}}{{else if .Matchers}}<p id="no-match">No entity matches the filter {{template "labels" .Matchers}}. <a href="/ui/" id="clear-filter">Clear the filter</a>.</p>{{else}}<p class="muted" id="no-predictions">No predictions yet.</p>{{end}}
 </section>
 {{with .Model}}<section id="model"><h2>Model</h2><div class="kv">
@@ -214,7 +216,7 @@ svg .title{font-weight:600}
 {{range .Ticks}}<line x1="{{.X}}" x2="{{.X}}" y1="{{$.AxisY}}" y2="{{add $.AxisY 4}}" stroke="#556"/><text x="{{.X}}" y="{{add $.AxisY 16}}" text-anchor="middle">{{.Label}}</text>{{end}}
 <text x="{{.BaseX}}" y="{{add .AxisY 30}}" text-anchor="middle" class="title">E[f(X)] = <tspan id="wf-baseline" data-baseline="{{g .Baseline}}">{{f4 .Baseline}}</tspan></text>
 {{range .Bars}}<g class="wf-row" data-group="{{.Name}}">
-<text x="{{sub $.PlotX 6}}" y="{{.LabelY}}" text-anchor="end" class="wf-name"{{if .Others}} font-style="italic"{{end}}><title>{{.Name}}</title>{{.Label}}</text>
+<text x="{{sub $.PlotX 6}}" y="{{.LabelY}}" text-anchor="end" class="wf-name{{if .Others}} wf-others{{end}}"><title>{{.Name}}</title>{{.Label}}</text>
 <rect class="wf-bar {{if .Positive}}pos{{else}}neg{{end}}{{if .Others}} wf-others{{end}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" data-group="{{.Name}}"{{if .Others}} data-others="{{.Others}}"{{end}} data-kind="{{.Kind}}" data-phi="{{g .Phi}}" data-share="{{g .Share}}" data-start="{{g .Start}}" data-end="{{g .End}}"><title>{{.Name}}: φ {{sf4 .Phi}} ({{pct .Share}}), {{f4 .Start}} → {{f4 .End}}</title></rect>
 <text class="wf-phi" x="{{.TextX}}" y="{{.TextY}}" text-anchor="{{.TextAnchor}}" data-phi="{{g .Phi}}">{{sf4 .Phi}}</text>
 </g>
@@ -259,8 +261,8 @@ svg .title{font-weight:600}
 {{range $i, $c := $x.Causes.Entities}}<tr class="entity-cause" data-entity="{{$c.Entity}}"><td>{{add1 $i}}</td><td>{{if and $c.Links $c.Links.UI}}<a href="{{link $c.Links.UI}}">{{$c.Entity}}</a>{{with worstOf $c}} <span class="worst-entity">({{.}})</span>{{end}}{{else}}{{$c.Entity}} <span class="worst-entity">(no live entity)</span>{{end}}</td><td class="num" data-score="{{g $c.Score}}">{{f3 $c.Score}}</td><td class="num" data-evidence="{{g $c.Evidence}}">{{f3 $c.Evidence}}</td></tr>{{end}}
 </table>{{end}}
 </section>{{end}}
-<section><h2>Dependency neighbourhood <span id="graph-now" data-now="{{.Now}}" style="font-weight:normal">— now ({{time .Now}}), not at the prediction ({{time $x.T}})</span></h2>
-<p class="muted">The graph and its node evidence are read live when this page loads; the root-cause table above was computed when the prediction was explained, so its evidence and the entities the graph links to can differ.</p>
+<section><h2>Dependency neighbourhood <span id="graph-now" data-now="{{.Now}}" style="font-weight:normal">— now (latest predictions, {{time .Now}}), not at the prediction ({{time $x.T}})</span></h2>
+<p class="muted">The graph and its node evidence (each entity's latest anomaly score and failure probability) are read live when this page loads; the root-cause table above was computed when the prediction was explained, so its evidence and the entities the graph links to can differ.</p>
 {{with .Graph}}<svg id="graph" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="dependency neighbourhood">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#667"/></marker></defs>
 {{range .Edges}}<line class="edge" x1="{{.X1}}" y1="{{.Y1}}" x2="{{.X2}}" y2="{{.Y2}}" stroke="#889" stroke-width="{{edgew .Weight}}" marker-end="url(#arrow)" data-from="{{.From}}" data-to="{{.To}}" data-weight="{{g .Weight}}"/>{{end}}

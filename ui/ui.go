@@ -389,8 +389,10 @@ type alertData struct {
 	Explanation explanationView
 	Graph       *graph
 	GraphErr    string
-	// Now is when the dependency graph was read (ms): the graph and its
-	// evidence are live, not stored with the explanation.
+	// Now is the time (ms) of the graph's evidence: the latest prediction
+	// of the fleet (the evidence is each entity's latest anomaly score and
+	// probability), else the clock. The graph is live, not stored with the
+	// explanation.
 	Now int64
 }
 
@@ -420,6 +422,12 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Now = time.Now().UnixMilli()
+	if latest, err := u.b.Predictions(ctx, api.PredictionQuery{}); err == nil && len(latest) > 0 {
+		d.Now = 0
+		for _, p := range latest {
+			d.Now = max(d.Now, p.T)
+		}
+	}
 	n, err := u.b.Dependencies(ctx, x.Entity)
 	switch {
 	case err == nil:

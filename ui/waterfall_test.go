@@ -99,9 +99,20 @@ func sortedByAbs(gs []explain.GroupAttribution) []explain.GroupAttribution {
 }
 
 // TestWaterfallNamesInChromium: every group name of the waterfall is drawn
-// inside the SVG (the reviewer saw "onfig_propagation_delay_seconds").
+// inside the SVG (the reviewer saw "onfig_propagation_delay_seconds"); the
+// "others" name is italic and a heat-map row's aged "φ as of" is orange
+// (the page's CSS, not overridden presentation attributes).
 func TestWaterfallNamesInChromium(t *testing.T) {
 	b, _ := manyGroups(t)
+	p := b.PredictionList[0]
+	for _, q := range b.PredictionList {
+		if q.Entity == apitest.CartEntity && q.T > p.T {
+			p = q
+		}
+	}
+	p.T += apitest.Step
+	p.ID = p.Entity + "@" + strconv.FormatInt(p.T, 10)
+	b.PredictionList = append(b.PredictionList, p)
 	srv := newServer(t, b)
 	ctx := browser(t)
 	url := srv.URL + api.AlertUIPath(apitest.FiringFingerprint)
@@ -125,5 +136,16 @@ func TestWaterfallNamesInChromium(t *testing.T) {
 		if n.X < 0 {
 			t.Errorf("name %q starts at x=%.1f, outside the plot", n.Text, n.X)
 		}
+	}
+	style, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('#waterfall text.wf-others')).fontStyle`))
+	if err != nil || style != "italic" {
+		t.Errorf("others name font-style %q (%v), want italic", style, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS("#heatmap"))); err != nil {
+		t.Fatal(err)
+	}
+	fill, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('#heatmap text.hm-asof.stale')).fill`))
+	if err != nil || fill != "rgb(161, 92, 0)" {
+		t.Errorf("aged 'φ as of' fill %q (%v), want orange rgb(161, 92, 0)", fill, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -129,12 +130,20 @@ func (f ExplainerFunc) Explain(ctx context.Context, p Prediction) (Explanation, 
 
 // Alert is an alert as the API shows it.
 type Alert struct {
-	Fingerprint string            `json:"fingerprint"`
-	Entity      string            `json:"entity"`
-	State       string            `json:"state"` // "firing" or "resolved"
+	// Fingerprint is the fingerprint of Labels. A pending alert's labels
+	// have no severity yet (it is fixed when the alert fires), so its
+	// fingerprint is not the one it will have firing.
+	Fingerprint string `json:"fingerprint"`
+	Entity      string `json:"entity"`
+	// State is "pending" (at or over the threshold for fewer than For
+	// steps: not sent to Alertmanager), "firing" or "resolved".
+	State       string            `json:"state"`
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations"`
-	StartsAt    time.Time         `json:"startsAt"`
+	// StartsAt is the step the alert fired at; for a pending alert, the
+	// step it started pending at (zero when unknown: a state persisted
+	// before it was kept).
+	StartsAt time.Time `json:"startsAt"`
 	ResolvedAt  time.Time         `json:"resolvedAt,omitzero"`
 	LastSent    time.Time         `json:"lastSent,omitzero"`
 	Severity    string            `json:"severity"`
@@ -875,8 +884,25 @@ func (m *Manager) needsSending(s *entityState, t time.Time) bool {
 	return false
 }
 
+// Pending returns the pending alerts (over the threshold for fewer than
+// For steps: never sent), ordered by fingerprint. A pending alert (see
+// Alert) has no severity, no causes, no links and no GeneratorURL: it has
+// not fired.
+func (m *Manager) Pending() []Alert {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Alert
+	for _, s := range m.states {
+		if s.State == store.AlertPending {
+			out = append(out, m.pendingAlert(s))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Fingerprint < out[j].Fingerprint })
+	return out
+}
+
 // Alerts returns the firing and resolved (still re-sent) alerts, ordered by
-// fingerprint.
+// fingerprint; Pending returns the pending ones.
 func (m *Manager) Alerts() []Alert {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -910,6 +936,42 @@ func (m *Manager) Alerts() []Alert {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Fingerprint < out[j].Fingerprint })
 	return out
+}
+
+// pendingAlert is the pending alert of s (under mu): its labels without
+// severity, the step it started pending at, and its newest prediction.
+func (m *Manager) pendingAlert(s *entityState) Alert {
+	ls := make(map[string]string, len(s.Labels))
+	for k, v := range s.Labels {
+		ls[k] = v
+	}
+	p := s.Last
+	ps := percents(p.Prob, p.Threshold)
+	summary := "Module load failure predicted for " + s.Entity
+	if p.Horizon > 0 {
+		summary += " within " + formatDuration(p.Horizon)
+	}
+	detail := fmt.Sprintf("anomaly score %.2f", finite(p.Anomaly))
+	if p.ModelVersion != "" {
+		detail = "model " + p.ModelVersion + ", " + detail
+	}
+	an := map[string]string{
+		"summary": "Pending: " + summary,
+		"description": fmt.Sprintf("Pending: the probability of a module-load failure of %s is %s, at or over the threshold %s "+
+			"for %d of the %d steps that fire an alert (%s).", s.Entity, ps[0], ps[1], s.Count, m.hyst.For, detail),
+		"probability": strconv.FormatFloat(finite(p.Prob), 'f', 3, 64),
+		"horizon":     formatDuration(p.Horizon),
+	}
+	for k, v := range an {
+		if v == "" {
+			delete(an, k)
+		}
+	}
+	return Alert{
+		Fingerprint: s.Key, Entity: s.Entity, State: store.AlertPending, Labels: ls, Annotations: an,
+		StartsAt: s.PendingSince, Probability: finite(p.Prob), Threshold: p.Threshold,
+		PredictionID: p.ID, ModelVersion: p.ModelVersion,
+	}
 }
 
 func (m *Manager) updateGauges() {

@@ -104,6 +104,13 @@
 // Alert.PredictionID is the prediction the alert fired on (the one
 // explained), which the fingerprint resolves to in omen's API and UI.
 //
+// Manager.Pending lists the pending alerts (over the threshold for fewer
+// than For steps; never sent; Manager.Alerts lists the others): their labels have no severity yet
+// (their fingerprint is not the one they fire under), their StartsAt is
+// the step they started pending at, their annotations (summary and
+// description starting with "Pending:", probability, horizon) show the
+// newest prediction, and they have no causes and no links.
+//
 // startsAt is the step at which the alert fired; endsAt of a firing alert is
 // the step time + 4 × max(EvalInterval, ResendDelay), and of a resolved
 // alert the step at which it resolved.

@@ -21,6 +21,9 @@ type entityState struct {
 
 	State      string // "" (only in memory, transiently), pending, firing, resolved
 	Count      int    // consecutive steps at or over the threshold (while not firing)
+	// PendingSince is the step at which Count last became 1: when the
+	// pending alert started (zero in states persisted before it was kept).
+	PendingSince time.Time
 	Missing    int    // consecutive steps without a prediction
 	ActiveAt   time.Time
 	ResolvedAt time.Time
@@ -169,6 +172,9 @@ func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition 
 		return trDropped
 	}
 	s.Count++
+	if s.Count == 1 {
+		s.PendingSince = t
+	}
 	if s.Count >= h.For {
 		s.State, s.ActiveAt, s.ResolvedAt, s.Count = store.AlertFiring, t, time.Time{}, 0
 		s.Resolution = nil
@@ -265,6 +271,9 @@ func fingerprint(ls map[string]string) string {
 type persisted struct {
 	Entity      string       `json:"entity"`
 	Count       int          `json:"count,omitempty"`
+	// PendingSince is in ms; absent in states persisted before it was
+	// kept.
+	PendingSince int64 `json:"pending_since,omitempty"`
 	Missing     int          `json:"missing,omitempty"`
 	Severity    string       `json:"severity,omitempty"`
 	AlertFP     string       `json:"alert_fingerprint,omitempty"`
@@ -292,7 +301,7 @@ type lastPred struct {
 func (s *entityState) encode() (store.AlertState, error) {
 	p := s.Last
 	d := persisted{
-		Entity: s.Entity, Count: s.Count, Missing: s.Missing, Severity: s.Severity, AlertFP: s.AlertFP,
+		Entity: s.Entity, Count: s.Count, PendingSince: ms(s.PendingSince), Missing: s.Missing, Severity: s.Severity, AlertFP: s.AlertFP,
 		Explanation: s.Explanation, Action: s.Action, Runbook: s.Runbook, FiredID: s.FiredID,
 		FiredProb: finite(s.FiredProb), Resolution: s.Resolution,
 		Last: lastPred{ID: p.ID, Labels: p.Labels, T: ms(p.T), Prob: finite(p.Prob), Anomaly: finite(p.Anomaly),
@@ -332,7 +341,7 @@ func decodeState(st store.AlertState) (*entityState, error) {
 	}
 	s := &entityState{
 		Key: st.Fingerprint, Entity: d.Entity, Labels: st.Labels,
-		State: st.State, Count: d.Count, Missing: d.Missing,
+		State: st.State, Count: d.Count, PendingSince: fromMS(d.PendingSince), Missing: d.Missing,
 		ActiveAt: fromMS(st.ActiveAt), ResolvedAt: fromMS(st.ResolvedAt), LastSent: fromMS(st.LastSent),
 		Severity: d.Severity, AlertFP: d.AlertFP, Explanation: d.Explanation, Action: d.Action, Runbook: d.Runbook,
 		FiredID: d.FiredID, FiredProb: d.FiredProb, Resolution: d.Resolution,

@@ -17,7 +17,8 @@ type StoreOptions struct {
 	// Store holds predictions, entities, explanations and the model
 	// registry. Required.
 	Store *store.Store
-	// Alerts lists the alert manager's alerts (nil: no alerts).
+	// Alerts lists the alert manager's alerts: firing, resolved and
+	// pending (alert.Manager's Alerts and Pending; nil: no alerts).
 	Alerts func() []alert.Alert
 	// Explain explains an entity's latest window now (nil: ExplainEntity
 	// answers ErrUnavailable).

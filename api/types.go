@@ -155,7 +155,11 @@ type Alert struct {
 	// While the alert fires they may differ from the fired prediction's.
 	Probability float64 `json:"probability"`
 	Threshold   float64 `json:"threshold"`
-	// ActiveAt and ResolvedAt in ms (0 when not applicable).
+	// ActiveAt is when the alert fired or, for a pending alert (over the
+	// threshold for fewer than alerting.for steps, not sent to
+	// Alertmanager; its labels have no severity yet, so its fingerprint is
+	// not the one it fires under), when it started pending; ResolvedAt is
+	// when it resolved. In ms, 0 when not applicable or unknown.
 	ActiveAt   int64 `json:"active_at"`
 	ResolvedAt int64 `json:"resolved_at,omitempty"`
 }

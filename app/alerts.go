@@ -320,8 +320,11 @@ func (a *alerter) report(t int64) {
 	}
 }
 
-// Alerts returns the pipeline's current alerts.
+// Alerts returns the pipeline's current alerts: firing and resolved.
 func (a *alerter) Alerts() []alert.Alert { return a.m.Alerts() }
+
+// listed returns the alerts the API lists: firing, resolved and pending.
+func (a *alerter) listed() []alert.Alert { return append(a.m.Alerts(), a.m.Pending()...) }
 
 // run delivers the outbox (to the Alertmanagers of the current
 // configuration: a reload may add some) and re-sends firing alerts during

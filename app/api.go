@@ -17,7 +17,7 @@ import (
 func (a *App) newAPI() (*api.API, error) {
 	b, err := api.NewStoreBackend(api.StoreOptions{
 		Store:        a.store,
-		Alerts:       a.alerts.Alerts,
+		Alerts:       a.alerts.listed,
 		Explain:      a.explainEntity,
 		Model:        a.modelInfo,
 		Dependencies: a.dependencies,

@@ -12,19 +12,22 @@ import (
 // cache-sized.
 const inferChunk = 48
 
-// chunkBudget bounds a chunk's largest buffer (W·chunk·4H floats) so that
-// huge architectures shrink their chunks instead of allocating gigabytes.
+// chunkBudget bounds a chunk's largest buffer (the normalised input,
+// W·chunk·F floats, or the gate pre-activations, W·chunk·4H) so that huge
+// architectures shrink their chunks instead of allocating gigabytes.
 const chunkBudget = 1 << 22
 
 // chunkFor returns how many windows of this model fit one chunk of at most
 // want windows.
 func (m *Model) chunkFor(want int) int {
-	per := m.cfg.Window * 4 * m.h
+	per := m.cfg.Window * max(m.nf, 4*m.h)
 	return max(1, min(want, chunkBudget/per))
 }
 
-// inferScratch is per-call working memory for up to m.ichunk windows.
+// inferScratch is per-call working memory for up to b windows (b ≤
+// m.ichunk); ensure grows it.
 type inferScratch struct {
+	b     int       // windows the buffers hold
 	xn    []float32 // W·B·F normalised input, time-major over the batch
 	g     []float32 // W·B·4H gate pre-activations
 	hseq  []float32 // W·B·H hidden states of the current layer
@@ -34,22 +37,29 @@ type inferScratch struct {
 	logit []float64 // B failure logits
 }
 
+// ensure sizes s for at least b windows of m, so that a call with few
+// windows does not allocate a full chunk's buffers.
+func (s *inferScratch) ensure(m *Model, b int) {
+	if s.b >= b {
+		return
+	}
+	w, f, h := m.cfg.Window, m.nf, m.h
+	*s = inferScratch{
+		b:     b,
+		logit: make([]float64, b),
+		xn:    make([]float32, w*b*f),
+		g:     make([]float32, w*b*4*h),
+		hseq:  make([]float32, w*b*h),
+		c:     make([]float32, b*h),
+		tc:    make([]float32, b*h),
+		fc:    make([]float32, b*f),
+	}
+}
+
 type scratchPool struct{ infer, step sync.Pool }
 
-func (p *scratchPool) init(m *Model) {
-	w, f, h := m.cfg.Window, m.nf, m.h
-	p.infer.New = func() any {
-		b := m.ichunk
-		return &inferScratch{
-			logit: make([]float64, b),
-			xn:    make([]float32, w*b*f),
-			g:     make([]float32, w*b*4*h),
-			hseq:  make([]float32, w*b*h),
-			c:     make([]float32, b*h),
-			tc:    make([]float32, b*h),
-			fc:    make([]float32, b*f),
-		}
-	}
+func (p *scratchPool) init(*Model) {
+	p.infer.New = func() any { return new(inferScratch) }
 }
 
 // normalizeInto writes the normalised windows x[i] (i in [0,b)) into dst,
@@ -119,6 +129,7 @@ func (m *Model) batchRun(n int, fn func(s *inferScratch, start, b int)) {
 	run := func(next func() (int, bool)) {
 		s := m.pool.infer.Get().(*inferScratch)
 		defer m.pool.infer.Put(s)
+		s.ensure(m, min(chunk, n))
 		for {
 			ci, ok := next()
 			if !ok {

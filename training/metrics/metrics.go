@@ -138,6 +138,12 @@ func Threshold(score []float64, thr float64) []bool {
 	return out
 }
 
+// sameScore reports whether a and b belong to one tie group: equal, or both
+// NaN.
+func sameScore(a, b float64) bool {
+	return a == b || (math.IsNaN(a) && math.IsNaN(b))
+}
+
 // order returns indices sorted by decreasing score (NaN last).
 func order(score []float64) []int {
 	idx := make([]int, len(score))
@@ -173,7 +179,7 @@ func AveragePrecision(score []float64, label []bool) float64 {
 	ap, prevR := 0.0, 0.0
 	for i := 0; i < n; {
 		j := i
-		for j < n && (score[idx[j]] == score[idx[i]] || (math.IsNaN(score[idx[j]]) && math.IsNaN(score[idx[i]]))) {
+		for j < n && sameScore(score[idx[j]], score[idx[i]]) {
 			if label[idx[j]] {
 				tp++
 			} else {
@@ -191,8 +197,10 @@ func AveragePrecision(score []float64, label []bool) float64 {
 }
 
 // ROCAUC returns the area under the ROC curve (probability that a random
-// positive scores above a random negative, ties ½). It is NaN when either
-// class is empty.
+// positive scores above a random negative, ties ½). NaN scores rank below
+// every other score as one tie group, as in AveragePrecision (they were
+// ranked by index, so the labels' order among them moved the AUC). It is
+// NaN when either class is empty.
 func ROCAUC(score []float64, label []bool) float64 {
 	n := min(len(score), len(label))
 	idx := order(score[:n]) // decreasing
@@ -200,11 +208,8 @@ func ROCAUC(score []float64, label []bool) float64 {
 	rankSum := 0.0 // sum of ascending 1-based ranks of the positives
 	for i := 0; i < n; {
 		j := i
-		for j < n && score[idx[j]] == score[idx[i]] {
+		for j < n && sameScore(score[idx[j]], score[idx[i]]) {
 			j++
-		}
-		if j == i { // NaN never equals itself: one point per group
-			j = i + 1
 		}
 		// descending positions i..j-1 are ascending ranks n-j+1 .. n-i
 		avg := float64(n-j+1+n-i) / 2

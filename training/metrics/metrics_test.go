@@ -237,3 +237,17 @@ func BenchmarkAveragePrecision(b *testing.B) {
 		AveragePrecision(s, l)
 	}
 }
+
+// NaN scores are one tie group at the bottom: swapping the labels of two
+// NaN-scored points must not move the AUC (it was 1 against 0.5).
+func TestROCAUCNaNTies(t *testing.T) {
+	nan := math.NaN()
+	a := ROCAUC([]float64{1, nan, nan}, []bool{false, true, false})
+	b := ROCAUC([]float64{1, nan, nan}, []bool{false, false, true})
+	if a != b || a != 0.25 {
+		t.Errorf("ROCAUC with NaN ties: %v and %v, want 0.25 for both", a, b)
+	}
+	if got := ROCAUC([]float64{2, nan, 1, nan}, []bool{true, false, false, true}); got != 0.625 {
+		t.Errorf("ROCAUC = %v, want 0.625", got)
+	}
+}

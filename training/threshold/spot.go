@@ -8,8 +8,8 @@ import (
 
 // SPOTResult is the outcome of SPOT over a stream.
 type SPOTResult struct {
-	// Alarm[i] reports whether stream[i] exceeded the threshold in force
-	// when it arrived.
+	// Alarm[i] reports whether stream[i] reached the threshold in force
+	// when it arrived (score ≥ threshold, as metrics.Threshold flags).
 	Alarm []bool
 	// Threshold[i] is the threshold stream[i] was compared with.
 	Threshold []float64
@@ -21,7 +21,8 @@ type SPOTResult struct {
 // the tail is first fitted to the calibration scores as by POT (robust:
 // RobustPOT's median-scaled exponential; otherwise a GPD by maximum
 // likelihood); then every stream score, in order, is compared with the
-// current threshold z. A score above z is an alarm and leaves the model
+// current threshold z. A score at or above z is an alarm (the same ≥ as
+// metrics.Threshold applies to a fixed threshold) and leaves the model
 // unchanged; any other score counts towards n and, if it exceeds the initial
 // threshold t, its excess joins the peaks and the tail is refitted (the GPD
 // each time the peaks have grown by 1 %), so z follows the level of the
@@ -90,7 +91,7 @@ func SPOT(calib, stream []float64, opts POTOptions, robust bool) (SPOTResult, er
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			continue
 		}
-		if v > z {
+		if v >= z {
 			res.Alarm[i] = true
 			continue
 		}

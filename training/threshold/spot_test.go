@@ -45,3 +45,23 @@ func TestSPOT(t *testing.T) {
 		t.Error("3 calibration scores accepted")
 	}
 }
+
+// A stream score equal to the threshold in force is an alarm, as
+// metrics.Threshold flags score ≥ threshold (SPOT compared with >).
+func TestSPOTAlarmAtThreshold(t *testing.T) {
+	calib := make([]float64, 100)
+	for i := range calib {
+		calib[i] = float64(i % 10)
+	}
+	calib[0] = 50 // the one excess over t: the threshold is the maximum
+	res, err := SPOT(calib, []float64{50, 49}, POTOptions{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Init.Threshold != 50 || res.Threshold[0] != 50 {
+		t.Fatalf("threshold %v (init %+v), want the calibration maximum 50", res.Threshold, res.Init)
+	}
+	if !res.Alarm[0] || res.Alarm[1] {
+		t.Errorf("alarms %v for scores 50, 49 at threshold 50, want [true false]", res.Alarm)
+	}
+}

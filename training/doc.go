@@ -32,12 +32,26 @@
 //
 //   - Anomaly threshold of Train: POT (peaks over threshold with a generalized
 //     Pareto tail fitted by maximum likelihood, Siffer et al. KDD 2017) on
-//     the anomaly scores of the held-out validation tail of the training
-//     data, risk q = 1e-3, initial level 0.98.
-//   - Failure threshold (Train): the probability that maximises F1 on the
-//     validation windows when they contain failures; without validation
-//     failures, POT on the validation probabilities; without any failure in
-//     the training history, 1 (the untrained head never alerts).
+//     the anomaly scores of the validation windows, risk q = 1e-3 (Risk),
+//     initial level 0.98 (Level). Validation is what ValSplit holds out: the
+//     last ValFraction of every entity's history ("time", the default), or
+//     whole entities the model never saw ("entity": about a ValFraction of
+//     them by a hash of their names; "after": those whose history starts at
+//     or after ValFrom).
+//   - Failure threshold of Train, from the validation part only: 1 when the
+//     training history has no failure (the untrained head never alerts).
+//     With validation failures and TrainOptions.Alerts (omen train
+//     --source store|prometheus, omen demo, omen eval sim), the daemon's alert
+//     rule is played over each validation entity's probability series and
+//     the threshold is the lowest candidate whose worst episode F1 within
+//     AlertRule.Margin is within 0.01 of the best (EpisodeThreshold), then
+//     lowered to the highest candidate whose median lead reaches
+//     AlertRule.MinLead when it falls short (LeadFloor; not when the F1
+//     choice predicts fewer than MinLeadFloorOnsets onsets). Without Alerts,
+//     or when no onset is predicted, the probability maximising the F1 of
+//     single validation windows; with failures in training but none in
+//     validation, POT on the validation probabilities. docs/EVALUATION.md
+//     ("Thresholds without test labels") gives the details.
 //
 // # Evaluation (SMD, ASD and any folder in their format)
 //

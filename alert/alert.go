@@ -143,10 +143,10 @@ type Alert struct {
 	// StartsAt is the step the alert fired at; for a pending alert, the
 	// step it started pending at (zero when unknown: a state persisted
 	// before it was kept).
-	StartsAt time.Time `json:"startsAt"`
-	ResolvedAt  time.Time         `json:"resolvedAt,omitzero"`
-	LastSent    time.Time         `json:"lastSent,omitzero"`
-	Severity    string            `json:"severity"`
+	StartsAt   time.Time `json:"startsAt"`
+	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
+	LastSent   time.Time `json:"lastSent,omitzero"`
+	Severity   string    `json:"severity"`
 	// Probability and Threshold are the newest prediction's (the alert's
 	// state now, as its annotations show it).
 	Probability float64 `json:"probability"`
@@ -156,11 +156,11 @@ type Alert struct {
 	// prediction's probability (0 when unknown: a state persisted before
 	// it was kept, whose alert fired on an older prediction than the
 	// newest).
-	PredictionID     string  `json:"predictionId"`
-	FiredProbability float64 `json:"firedProbability,omitempty"`
-	ModelVersion string       `json:"modelVersion"`
-	GeneratorURL string       `json:"generatorURL"`
-	Explanation  *Explanation `json:"explanation,omitempty"`
+	PredictionID     string       `json:"predictionId"`
+	FiredProbability float64      `json:"firedProbability,omitempty"`
+	ModelVersion     string       `json:"modelVersion"`
+	GeneratorURL     string       `json:"generatorURL"`
+	Explanation      *Explanation `json:"explanation,omitempty"`
 }
 
 // Options configure New. The zero value of every field but Store is valid

@@ -19,15 +19,15 @@ type entityState struct {
 	Entity string            // entity id
 	Labels map[string]string // alertname + entity labels, without severity
 
-	State      string // "" (only in memory, transiently), pending, firing, resolved
-	Count      int    // consecutive steps at or over the threshold (while not firing)
+	State string // "" (only in memory, transiently), pending, firing, resolved
+	Count int    // consecutive steps at or over the threshold (while not firing)
 	// PendingSince is the step at which Count last became 1: when the
 	// pending alert started (zero in states persisted before it was kept).
 	PendingSince time.Time
-	Missing    int    // consecutive steps without a prediction
-	ActiveAt   time.Time
-	ResolvedAt time.Time
-	LastSent   time.Time
+	Missing      int // consecutive steps without a prediction
+	ActiveAt     time.Time
+	ResolvedAt   time.Time
+	LastSent     time.Time
 
 	// Fixed when the alert fires.
 	Severity    string
@@ -269,20 +269,20 @@ func fingerprint(ls map[string]string) string {
 
 // persisted is AlertState.Data.
 type persisted struct {
-	Entity      string       `json:"entity"`
-	Count       int          `json:"count,omitempty"`
+	Entity string `json:"entity"`
+	Count  int    `json:"count,omitempty"`
 	// PendingSince is in ms; absent in states persisted before it was
 	// kept.
-	PendingSince int64 `json:"pending_since,omitempty"`
-	Missing     int          `json:"missing,omitempty"`
-	Severity    string       `json:"severity,omitempty"`
-	AlertFP     string       `json:"alert_fingerprint,omitempty"`
-	Explanation *Explanation `json:"explanation,omitempty"`
-	Action      string       `json:"action,omitempty"`
-	Runbook     string       `json:"runbook,omitempty"`
-	FiredID     string       `json:"fired_id,omitempty"`
-	FiredProb   float64      `json:"fired_prob,omitempty"`
-	Last        lastPred     `json:"last"`
+	PendingSince int64        `json:"pending_since,omitempty"`
+	Missing      int          `json:"missing,omitempty"`
+	Severity     string       `json:"severity,omitempty"`
+	AlertFP      string       `json:"alert_fingerprint,omitempty"`
+	Explanation  *Explanation `json:"explanation,omitempty"`
+	Action       string       `json:"action,omitempty"`
+	Runbook      string       `json:"runbook,omitempty"`
+	FiredID      string       `json:"fired_id,omitempty"`
+	FiredProb    float64      `json:"fired_prob,omitempty"`
+	Last         lastPred     `json:"last"`
 	// Resolution is absent in states persisted before it was kept.
 	Resolution *resolution `json:"resolution,omitempty"`
 }

@@ -230,11 +230,12 @@ func (a *API) Register(mux *http.ServeMux) {
 	}
 }
 
-// Handler returns a handler serving only the API (and UI).
+// Handler returns a handler serving only the API (and UI); unknown API
+// routes answer the JSON error envelope (JSONErrors).
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	a.Register(mux)
-	return mux
+	return JSONErrors(mux)
 }
 
 func (a *API) instrument(name string, h http.Handler) http.Handler {

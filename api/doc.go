@@ -1,6 +1,9 @@
 // Package api serves omen's explanation API: JSON over HTTP under /api/v1,
 // in the style of Prometheus' HTTP API (a {"status":"success","data":…}
 // envelope; errors as {"status":"error","errorType":"bad_data","error":"…"}).
+// A path under /api/ that no route takes (an unknown route, an entity name
+// with an unescaped "/") answers the same envelope: 404 not_found, or 405
+// method_not_allowed with an Allow header (JSONErrors).
 //
 // # Routes
 //

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/runbooks"
 	"github.com/omen-sre/omen/store"
 )
@@ -40,7 +41,8 @@ func (a *App) routes(src *sources) (http.Handler, error) {
 	}
 	mux.Handle("GET "+runbooks.Path, runbooks.Handler())
 	a.mountAPI(mux, s)
-	return mux, nil
+	// Unknown /api/ routes answer the API's JSON error envelope.
+	return api.JSONErrors(mux), nil
 }
 
 // reloadHandler serves /-/reload with reload (App.Reload): 200 when the

@@ -1,0 +1,70 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// JSONErrors serves mux, answering the requests under /api/ that no route
+// of mux takes (an unknown path, an entity name or prediction id with an
+// unescaped "/", a method the path does not take) with the API's JSON
+// error envelope, 404 not_found or 405 method_not_allowed (with the Allow
+// header), instead of the mux's plain-text "404 page not found". Other
+// paths (the UI, /metrics) are served by mux as they are.
+func JSONErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			if h, pattern := mux.Handler(r); pattern == "" {
+				h.ServeHTTP(&jsonErrorWriter{ResponseWriter: w, r: r}, r)
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// jsonErrorWriter turns the mux's plain-text error answer into the API's
+// JSON envelope: the status code (and headers such as Allow) are kept,
+// the text body is dropped. An answer that is not an error passes as it
+// is.
+type jsonErrorWriter struct {
+	http.ResponseWriter
+	r    *http.Request
+	code int // 0 until WriteHeader
+}
+
+func (w *jsonErrorWriter) WriteHeader(code int) {
+	if w.code != 0 {
+		return
+	}
+	w.code = code
+	if code < 400 {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	h := w.Header()
+	h.Del("Content-Length")
+	path := w.r.URL.EscapedPath()
+	var typ string
+	var err error
+	switch code {
+	case http.StatusNotFound:
+		typ, err = "not_found", fmt.Errorf("no API route %s %s (escape \"/\" in entity names and prediction ids as %%2F; the routes: /api/v1/openapi.json)", w.r.Method, path)
+	case http.StatusMethodNotAllowed:
+		typ, err = "method_not_allowed", fmt.Errorf("method %s not allowed on %s (allowed: %s)", w.r.Method, path, h.Get("Allow"))
+	default:
+		typ, err = "bad_data", fmt.Errorf("%s %s: %s", w.r.Method, path, http.StatusText(code))
+	}
+	writeError(w.ResponseWriter, code, typ, err)
+}
+
+func (w *jsonErrorWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.code < 400 {
+		return w.ResponseWriter.Write(b)
+	}
+	return len(b), nil // the mux's text, replaced by the envelope
+}

@@ -514,6 +514,7 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 		t.Seed = o.Seed
 	}
 	t.Progress = o.Out
+	t.Step = Step
 	t.TrainedOn = fmt.Sprintf("sim seed %d, %s", o.Seed, to.Sub(from))
 	t.Version = fmt.Sprintf("sim-%d-%s", o.Seed, time.Now().UTC().Format("20060102T150405"))
 	m, rep, err := training.Train(ctx, t)

@@ -29,6 +29,10 @@ type Source interface {
 type TrainOptions struct {
 	// Source provides the history (required).
 	Source Source
+	// Step is the history's sampling interval, recorded in the model
+	// (model.Config.Step) so that a daemon of another step refuses it;
+	// 0 when unknown (CSV files), which any daemon accepts.
+	Step time.Duration
 	// Window W (default 32), Horizon H in steps (default 10: the failure
 	// label of a window ending at t is "any failing step in (t, t+H]").
 	Window, Horizon int
@@ -298,7 +302,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	valHasPos := hasPositive(vaw.Label)
 	// fit trains one model from the seed's initialisation and shuffling.
 	fit := func(seed int64) (*model.Model, History, error) {
-		m, err := model.New(model.Config{Features: features, Window: opts.Window, Horizon: opts.Horizon, Hidden: opts.Hidden, Layers: opts.Layers, Dropout: opts.Dropout, Seed: seed})
+		m, err := model.New(model.Config{Features: features, Window: opts.Window, Horizon: opts.Horizon, Hidden: opts.Hidden, Layers: opts.Layers, Dropout: opts.Dropout, Seed: seed, Step: opts.Step})
 		if err != nil {
 			return nil, History{}, fmt.Errorf("new model: %w", err)
 		}

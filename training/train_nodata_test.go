@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/omen-sre/omen/training/dataset"
 )
@@ -63,5 +64,28 @@ func TestTrainTooShortSaysLongest(t *testing.T) {
 	_, _, err := Train(context.Background(), TrainOptions{Source: memSource{short("a", 4), short("b", 10)}, Window: 8, Horizon: 4})
 	if want := `no entity has more than 12 steps for training and validation (the longest, "b", has 10 at a 15s step: 2m30s of history)`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err %v, want %q", err, want)
+	}
+}
+
+// TestTrainRecordsStep: the model records the history's step (a daemon of
+// another step refuses it), or none when the step is unknown (CSV).
+func TestTrainRecordsStep(t *testing.T) {
+	mk := func(name string) *dataset.Series {
+		r := rand.New(rand.NewPCG(5, uint64(len(name))))
+		s := &dataset.Series{Entity: name, Features: []string{"a"}, Labels: make([]bool, 200)}
+		for i := range 200 {
+			s.Labels[i] = i%50 == 49
+			s.Values = append(s.Values, r.NormFloat64())
+		}
+		return s
+	}
+	for _, step := range []time.Duration{0, 30 * time.Second} {
+		m, _, err := Train(context.Background(), TrainOptions{Source: memSource{mk("x"), mk("y")}, Step: step, Window: 8, Horizon: 4, Hidden: 4, Epochs: 1, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Config().Step; got != step {
+			t.Errorf("model records step %v, want %v", got, step)
+		}
 	}
 }

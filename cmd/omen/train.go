@@ -182,6 +182,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *source != "csv" {
+		o.Step = step // recorded in the model: a daemon of another step refuses it
 		// Failure labels from the configured definitions: choose the
 		// threshold by what the daemon's alert rule would have done.
 		o.Alerts = &training.AlertRule{For: alerting.For, ResolveRatio: alerting.ResolveRatio,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -80,6 +82,18 @@ func TestTrainURLDaemonSettings(t *testing.T) {
 	// at 15 s, 40 steps: too few.
 	if rc != 0 || !strings.Contains(stdout, "3 entities, 1344/") || !strings.Contains(stdout, "for 3 steps") {
 		t.Fatalf("train --url = %d\nstdout %s\nstderr %s\nwant 1344 training windows (the daemon's 1 s step) and the daemon's for: 3", rc, stdout, stderr)
+	}
+	// The model records the daemon's step: a daemon of another one refuses it.
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Unmarshal(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Config().Step; got != time.Second {
+		t.Fatalf("trained model's step %v, want the daemon's 1s", got)
 	}
 	if rc, _, stderr := omen(t, "train", "--source", "store", "--url", url, "--config.file", "/dev/null", "--out", out); rc != 2 || !strings.Contains(stderr, "with --url the daemon's configuration applies") {
 		t.Fatalf("train --url --config.file = %d, %q; want a usage error", rc, stderr)

@@ -63,11 +63,22 @@ type Options struct {
 	MaxConcurrentExplains int
 	// MaxLimit caps the number of items in a list response (default 10000).
 	MaxLimit int
+	// RangeLimit is the limit of a range query of predictions (from or to
+	// given) that sets none (default DefaultRangeLimit, at most MaxLimit).
+	// Other lists (the latest predictions, alerts: one per entity at most)
+	// default to MaxLimit.
+	RangeLimit int
 	// Registerer receives the API's metrics (default: none registered).
 	Registerer prometheus.Registerer
 	// Logger (default: discard).
 	Logger *slog.Logger
 }
+
+// DefaultRangeLimit is Options.RangeLimit's default: a range query of
+// predictions without a limit lists at most 1000 (a fleet writes one per
+// entity and step), with a warning naming the next page when there are
+// more.
+const DefaultRangeLimit = 1000
 
 // API serves the explanation API. Build it with New and mount it with
 // Register.
@@ -105,6 +116,12 @@ func New(opts Options) (*API, error) {
 	}
 	if opts.MaxLimit < 0 {
 		return nil, fmt.Errorf("api: negative limit %d", opts.MaxLimit)
+	}
+	if opts.RangeLimit == 0 {
+		opts.RangeLimit = min(DefaultRangeLimit, opts.MaxLimit)
+	}
+	if opts.RangeLimit < 0 || opts.RangeLimit > opts.MaxLimit {
+		return nil, fmt.Errorf("api: range limit %d not in [1, max limit %d]", opts.RangeLimit, opts.MaxLimit)
 	}
 	if opts.MaxModelBytes == 0 {
 		opts.MaxModelBytes = DefaultMaxModelBytes
@@ -294,6 +311,9 @@ type response struct {
 	Data      any    `json:"data,omitempty"`
 	ErrorType string `json:"errorType,omitempty"`
 	Error     string `json:"error,omitempty"`
+	// Warnings (as in Prometheus' API) say e.g. that a list was cut at
+	// its limit.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -394,6 +414,8 @@ type filters struct {
 	matchers map[string]string
 	from, to time.Time
 	limit    int
+	// limitSet: the request gave limit.
+	limitSet bool
 }
 
 func (a *API) parseFilters(r *http.Request) (filters, error) {
@@ -437,7 +459,7 @@ func (a *API) parseFilters(r *http.Request) (filters, error) {
 		if err != nil || n <= 0 {
 			return filters{}, fmt.Errorf("parameter limit %q: want a positive integer", s)
 		}
-		f.limit = min(n, a.opts.MaxLimit)
+		f.limit, f.limitSet = min(n, a.opts.MaxLimit), true
 	}
 	return f, nil
 }
@@ -448,7 +470,17 @@ func (a *API) predictions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_data", err)
 		return
 	}
-	q := PredictionQuery{Entity: f.entity, Matchers: f.matchers, From: f.from, To: f.to, Limit: f.limit}
+	if !f.limitSet && (!f.from.IsZero() || !f.to.IsZero()) {
+		f.limit = a.opts.RangeLimit
+	}
+	q := PredictionQuery{Entity: f.entity, Matchers: f.matchers, From: f.from, To: f.to, After: r.Form.Get("after"),
+		Limit: f.limit + 1} // one more: tells a cut list from a complete one
+	if q.After != "" {
+		if _, _, err := store.ParsePredictionID(q.After); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("parameter after: %w", err))
+			return
+		}
+	}
 	ps, err := a.backend.Predictions(r.Context(), q)
 	if err != nil {
 		a.backendError(w, r, err)
@@ -461,10 +493,13 @@ func (a *API) predictions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	SortPredictions(out)
+	var warnings []string
 	if len(out) > f.limit {
 		out = out[:f.limit]
+		warnings = []string{fmt.Sprintf("results truncated at limit %d: the next page is after=%s (with the same other parameters)",
+			f.limit, out[len(out)-1].ID)}
 	}
-	writeData(w, out)
+	writeJSON(w, http.StatusOK, response{Status: "success", Data: out, Warnings: warnings})
 }
 
 // SortPredictions orders predictions as the API lists them: by entity,
@@ -503,10 +538,12 @@ func (a *API) alerts(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	SortAlerts(out)
+	var warnings []string
 	if len(out) > f.limit {
 		out = out[:f.limit]
+		warnings = []string{fmt.Sprintf("results truncated at limit %d: narrow them with entity, match[…], state, from or to", f.limit)}
 	}
-	writeData(w, out)
+	writeJSON(w, http.StatusOK, response{Status: "success", Data: out, Warnings: warnings})
 }
 
 // SortAlerts orders alerts as the API lists them: firing, pending, resolved;

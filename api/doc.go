@@ -19,6 +19,13 @@
 // prediction ids as %2F (url.PathEscape). List filters: entity=ID,
 // match[LABEL]=VALUE (repeatable, all must match), from and to (RFC 3339
 // or Unix seconds), limit; alerts also take state=pending|firing|resolved.
+// A list holds at most limit items (at most Options.MaxLimit, 10000;
+// default 10000, but 1000, Options.RangeLimit, for a range query of
+// predictions: from or to given); a list cut at its limit says so in the
+// envelope's "warnings" (as Prometheus' API does). Predictions are listed
+// by entity, then newest first; the warning of a cut list names the next
+// page, after=ID (the last listed prediction's id): the same query with
+// after=ID lists the predictions after it.
 //
 // # Backend
 //

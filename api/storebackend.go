@@ -116,8 +116,12 @@ func (b *StoreBackend) Predictions(ctx context.Context, q PredictionQuery) ([]Pr
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if !matchEntity(q.Entity, q.Matchers, id, labels[id]) {
-			continue
+		if !matchEntity(q.Entity, q.Matchers, id, labels[id]) || !q.isAfter(id, math.MinInt64) {
+			continue // an entity before q.After's
+		}
+		to := to
+		if ae, at, err := store.ParsePredictionID(q.After); q.After != "" && err == nil && ae == id {
+			to = min(to, at-1) // the entity of q.After: its older predictions
 		}
 		// Newest first (the API's order within an entity), stopping once
 		// q.Limit are collected: ?from=0&limit=1 reads one record, not

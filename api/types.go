@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/omen-sre/omen/explain"
+	"github.com/omen-sre/omen/store"
 )
 
 // ErrNotFound is returned (wrapped) by a Backend when the asked-for alert,
@@ -54,6 +55,11 @@ type PredictionQuery struct {
 	// From and To bound the prediction time (inclusive); both zero means
 	// the latest prediction of each entity.
 	From, To time.Time
+	// After, when set, is a prediction id (entity@t): only the predictions
+	// after it in the API's order (by entity, then newest first) are
+	// selected, i.e. those of later entities and the entity's older ones:
+	// the next page of a list cut at its limit.
+	After string
 	// Limit caps the number returned (0: no limit).
 	Limit int
 }
@@ -61,7 +67,20 @@ type PredictionQuery struct {
 // Match reports whether p satisfies the entity, matchers and time range
 // of q.
 func (q PredictionQuery) Match(p Prediction) bool {
-	return matchEntity(q.Entity, q.Matchers, p.Entity, p.Labels) && inRange(q.From, q.To, p.T)
+	return matchEntity(q.Entity, q.Matchers, p.Entity, p.Labels) && inRange(q.From, q.To, p.T) && q.isAfter(p.Entity, p.T)
+}
+
+// isAfter reports whether a prediction of entity at t comes after q.After
+// in the API's order (always when After is not set or not an id).
+func (q PredictionQuery) isAfter(entity string, t int64) bool {
+	if q.After == "" {
+		return true
+	}
+	e, at, err := store.ParsePredictionID(q.After)
+	if err != nil {
+		return true
+	}
+	return entity > e || entity == e && t < at
 }
 
 // AlertQuery selects alerts.

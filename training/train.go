@@ -213,14 +213,18 @@ type TrainReport struct {
 	TrainSeconds float64        `json:"train_seconds"`
 }
 
-// Train loads the history from opts.Source, cuts every entity's series in
-// time (last ValFraction for validation), trains an LSTM on the windows of
+// Train loads the history from opts.Source, splits it into training and
+// validation parts (opts.ValSplit: the last ValFraction of every entity's
+// series, or whole held-out entities: "entity", "after"), trains an LSTM on the windows of
 // all entities, sets its normalisation, thresholds and metadata, and
 // returns it. The anomaly threshold is POT on the validation anomaly
-// scores; the failure threshold maximises F1 on the validation windows
-// when they contain failures, and is otherwise POT on the validation
-// failure probabilities (alert only on the extreme tail); when the training
-// history has no failure at all the failure threshold is 1 (never alerts).
+// scores. The failure threshold, when the validation windows contain
+// failures, is the alert rule's event-level choice plus the lead floor
+// with opts.Alerts (EpisodeThreshold, LeadFloor), or the F1-best one on
+// single validation windows without; with failures only in training it
+// is POT on the validation failure probabilities (alert only on the
+// extreme tail); with no failure at all it is 1 (never alerts). See
+// docs/EVALUATION.md, "Thresholds without test labels".
 func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, error) {
 	var rep TrainReport
 	if err := opts.defaults(); err != nil {

@@ -1,7 +1,9 @@
 package ui_test
 
 import (
+	"context"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -207,4 +209,39 @@ func TestCausesRaiseRisk(t *testing.T) {
 	if strings.Join(got, ",") != "restarts,dns_errors" {
 		t.Errorf("metric causes %v, want restarts, dns_errors", got)
 	}
+}
+
+// TestPendingAndNewestProbability: a pending alert (listed since the API
+// lists them) has no explanation yet, so its row links to its entity,
+// not to an alert page that would be a 404; an alert page says the
+// newest prediction's probability beside the fired-on one's when they
+// differ (the API's probability against fired_probability).
+func TestPendingAndNewestProbability(t *testing.T) {
+	b := apitest.Backend()
+	var firing *api.Alert
+	for i := range b.AlertList {
+		if b.AlertList[i].Fingerprint == apitest.FiringFingerprint {
+			firing = &b.AlertList[i]
+		}
+	}
+	if firing == nil {
+		t.Fatal("fixture has no firing alert")
+	}
+	pending := *firing
+	pending.Fingerprint, pending.State, pending.ResolvedAt = "pending0000000001", api.AlertPending, 0
+	b.AlertList = append(b.AlertList, pending)
+	firing = &b.AlertList[slices.IndexFunc(b.AlertList, func(a api.Alert) bool { return a.Fingerprint == apitest.FiringFingerprint })]
+	srv := newServer(t, b)
+	pageHas(t, srv.URL, "/ui/", 200,
+		[]string{`data-fingerprint="pending0000000001" data-state="pending"`, `<a class="pending-entity" href="` + api.EntityUIPath(pending.Entity) + `">entity</a>`},
+		[]string{`href="` + api.AlertUIPath("pending0000000001") + `"`})
+	x, err := b.Explanation(context.Background(), apitest.FiringFingerprint)
+	if err != nil || x.Probability == 0 {
+		t.Fatalf("fixture's explanation of the firing alert: %+v, %v", x, err)
+	}
+	firing.Probability = x.Probability
+	pageHas(t, srv.URL, api.AlertUIPath(apitest.FiringFingerprint), 200, nil, []string{`id="prob-now"`})
+	firing.Probability = x.Probability / 2
+	pageHas(t, srv.URL, api.AlertUIPath(apitest.FiringFingerprint), 200,
+		[]string{`<span id="prob-now" data-prob-now="` + strconv.FormatFloat(x.Probability/2, 'g', -1, 64) + `">`}, nil)
 }

@@ -142,7 +142,7 @@ svg text.wf-others{font-style:italic}
 <td>{{if .ActiveAt}}{{time .ActiveAt}}{{end}}</td>
 <td{{if .ResolvedAt}} class="resolved-at" data-resolved-at="{{.ResolvedAt}}"{{end}}>{{if .ResolvedAt}}{{time .ResolvedAt}}{{end}}</td>
 <td>{{template "labels" .Labels}}</td>
-<td><a href="{{alertURL .Fingerprint}}">explanation</a></td></tr>
+<td>{{if eq .State "pending"}}<a class="pending-entity" href="{{entityURL .Entity}}">entity</a> <span class="muted">(explained when it fires)</span>{{else}}<a href="{{alertURL .Fingerprint}}">explanation</a>{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">No alerts.</p>{{end}}{{end}}
 
 {{define "overview"}}{{template "head" .}}{{with .Body}}
@@ -242,7 +242,8 @@ svg text.wf-others{font-style:italic}
 <span>predicted at</span><span>{{time $x.T}}</span>
 <span>model</span><span>{{$x.ModelVersion}}</span>
 <span>prediction</span><span>{{$x.PredictionID}} · <a href="{{apiURL .ID}}">JSON</a></span>
-{{with .Alert}}<span>fingerprint</span><span data-fingerprint="{{.Fingerprint}}">{{.Fingerprint}}</span>
+{{with .Alert}}{{if ne .Probability $x.Probability}}<span>P(failure) now</span><span id="prob-now" data-prob-now="{{g .Probability}}">{{f3 .Probability}} <span class="muted">(the newest prediction; the figures above and below are those of the prediction the alert fired on)</span></span>
+{{end}}<span>fingerprint</span><span data-fingerprint="{{.Fingerprint}}">{{.Fingerprint}}</span>
 {{if .ActiveAt}}<span>active since</span><span>{{time .ActiveAt}}</span>{{end}}
 {{if .ResolvedAt}}<span>resolved at</span><span id="resolved-at" data-resolved-at="{{.ResolvedAt}}">{{time .ResolvedAt}}</span>{{end}}
 {{range $k, $v := .Annotations}}<span>{{$k}}</span><span class="annotation" data-annotation="{{$k}}">{{if isURL $v}}<a href="{{$v}}">{{$v}}</a>{{else}}{{$v}}{{end}}</span>{{end}}

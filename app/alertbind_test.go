@@ -1,6 +1,7 @@
 package app
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -40,5 +41,31 @@ func TestAlertLinksBoundPort(t *testing.T) {
 	}
 	if got := a.alerts.m.ExternalURL(); got != "https://omen.example.org" {
 		t.Fatalf("external URL after a reload setting it %q", got)
+	}
+}
+
+// TestBoundAddressKeepsHost: the links name the configured host (a name,
+// not the address the listener resolved it to) with the bound port.
+func TestBoundAddressKeepsHost(t *testing.T) {
+	a := startApp(t, t.TempDir(), func(o *Options) { o.ListenAddress = "localhost:0" })
+	_, port, err := net.SplitHostPort(a.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := a.alerts.m.ExternalURL(), "http://localhost:"+port; got != want {
+		t.Fatalf("external URL %q, want %q (the configured host, the bound port)", got, want)
+	}
+	for _, tc := range []struct{ configured, bound, want string }{
+		{"omen.corp:9464", "10.0.0.7:9464", "omen.corp:9464"},
+		{":0", "[::]:41234", ":41234"},
+		{"bad", "127.0.0.1:5", "127.0.0.1:5"},
+	} {
+		addr, err := net.ResolveTCPAddr("tcp", tc.bound)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := boundAddress(tc.configured, addr); got != tc.want {
+			t.Errorf("boundAddress(%q, %s) = %q, want %q", tc.configured, tc.bound, got, tc.want)
+		}
 	}
 }

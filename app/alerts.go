@@ -157,6 +157,19 @@ func reloadOf(o alerterOptions, cfg *config.Config) alert.Reload {
 }
 
 // externalHost turns a listen address into a host:port a browser can use.
+// boundAddress is the configured listen address with the port the
+// listener bound (a configured port 0 picks one): the configured host is
+// kept, a name (omen.corp, localhost) rather than the address it resolved
+// to. An address that does not split is replaced by the bound one.
+func boundAddress(configured string, bound net.Addr) string {
+	host, _, err := net.SplitHostPort(configured)
+	_, port, berr := net.SplitHostPort(bound.String())
+	if err != nil || berr != nil {
+		return bound.String()
+	}
+	return net.JoinHostPort(host, port)
+}
+
 func externalHost(listen string) string {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {

@@ -336,8 +336,8 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.ln = ln
 	// Without alerting.external_url, alert links name the bound port
-	// (a listen address with port 0 picks one).
-	if err := a.alerts.bind(ln.Addr().String()); err != nil {
+	// (a listen address with port 0 picks one) on the configured host.
+	if err := a.alerts.bind(boundAddress(a.opts.ListenAddress, ln.Addr())); err != nil {
 		ln.Close()
 		src.nc.Close()
 		return fail(err)

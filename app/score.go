@@ -773,7 +773,9 @@ func (c *predictionCollector) Collect(ch chan<- prometheus.Metric) {
 	loaded := 0.0
 	if c.s.model != nil {
 		loaded = 1
-		ch <- prometheus.MustNewConstMetric(id, prometheus.GaugeValue, 1, c.s.version, c.s.sha)
+		// A version registered before invalid UTF-8 was refused would
+		// make the metric, and so the whole scrape, fail.
+		ch <- prometheus.MustNewConstMetric(id, prometheus.GaugeValue, 1, strings.ToValidUTF8(c.s.version, "\uFFFD"), c.s.sha)
 	}
 	ch <- prometheus.MustNewConstMetric(ld, prometheus.GaugeValue, loaded)
 	for _, p := range c.s.latest {

@@ -203,3 +203,22 @@ func testModel(tb testing.TB, names []string, window, hidden int, seed int64) *m
 	m.SetThresholds(model.Thresholds{Failure: 0.5})
 	return m
 }
+
+// TestModelInfoInvalidUTF8: a version registered before invalid UTF-8
+// was refused does not fail the scrape (a label value must be UTF-8:
+// client_golang answered 500 for the whole /metrics page).
+func TestModelInfoInvalidUTF8(t *testing.T) {
+	cfg := config.Default()
+	reg := prometheus.NewRegistry()
+	s, st := newTestScorer(t, cfg, testModel(t, features.Names(cfg.Config), 4, 8, 1), reg)
+	t.Cleanup(func() { _ = st.Close() })
+	s.mu.Lock()
+	s.version = "v\xff"
+	s.mu.Unlock()
+	if _, err := reg.Gather(); err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	if n := testutil.CollectAndCount(reg, "omen_model_info"); n != 1 {
+		t.Fatalf("omen_model_info has %d series, want 1", n)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -43,7 +44,8 @@ var ErrActive = errors.New("it is the active model")
 // ErrInvalidVersion is returned (wrapped) by PutModel for a version that
 // cannot name a model: empty or blank (only white space), "." or ".." (a
 // URL path cannot name them), with white space around it, or with a NUL
-// byte or another control character (they would break the listings).
+// byte or another control character (they would break the listings), or
+// not valid UTF-8 (no metric label, JSON or URL carries it unchanged).
 var ErrInvalidVersion = errors.New("not a usable name")
 
 // CheckVersion returns an error wrapping ErrInvalidVersion for a version
@@ -62,6 +64,8 @@ func CheckVersion(version string) error {
 		return fmt.Errorf("model version %q: %w (white space around it)", version, ErrInvalidVersion)
 	case strings.ContainsFunc(version, unicode.IsControl):
 		return fmt.Errorf("model version %q: %w (a control character)", version, ErrInvalidVersion)
+	case !utf8.ValidString(version):
+		return fmt.Errorf("model version %q: %w (not valid UTF-8)", version, ErrInvalidVersion)
 	}
 	return nil
 }

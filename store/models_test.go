@@ -190,6 +190,7 @@ func TestUnusableModelVersions(t *testing.T) {
 		{"v1\t", "white space around it"},
 		{"nl\nx", "a control character"},
 		{"bell\x07", "a control character"},
+		{"v\xff", "not valid UTF-8"}, // it failed every /metrics scrape (omen_model_info's label)
 	} {
 		err := s.PutModel(tc.version, []byte("m"), ModelMeta{})
 		if !errors.Is(err, ErrInvalidVersion) || !strings.Contains(err.Error(), tc.want) {

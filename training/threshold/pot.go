@@ -115,7 +115,9 @@ func excesses(scores []float64, opts *POTOptions, what string) (res POTResult, p
 	}
 	res = POTResult{Initial: t, Peaks: len(peaks), N: len(x)}
 	if len(peaks) < 5 {
-		res.Threshold = x[len(x)-1]
+		// The calibration maximum; above t also when the top 1 − Level
+		// of the scores are tied at the maximum (no peaks at all).
+		res.Threshold = aboveInitial(x[len(x)-1], t)
 		res.Fit = GPD{Method: "none"}
 		return res, peaks, true, nil
 	}

@@ -52,13 +52,15 @@ func TestPOTOptionsAndSmallSamples(t *testing.T) {
 	if _, err := POT([]float64{1, 2, 3}, POTOptions{}); err == nil {
 		t.Fatal("3 scores accepted")
 	}
-	// Constant scores: no excesses, threshold falls back to the maximum.
+	// Constant scores: no excesses, threshold falls back to the maximum,
+	// just above it (the maximum is the initial threshold itself, and a
+	// score equal to every calibration score is not flagged).
 	c := make([]float64, 100)
 	for i := range c {
 		c[i] = 2
 	}
 	res, err := POT(c, POTOptions{})
-	if err != nil || res.Threshold != 2 {
+	if err != nil || res.Threshold != math.Nextafter(2, math.Inf(1)) {
 		t.Fatalf("constant scores: %+v, %v", res, err)
 	}
 }

@@ -64,9 +64,9 @@ func TestRobustPOTErrors(t *testing.T) {
 	if _, err := RobustPOT(make([]float64, 100), POTOptions{Level: 2}); err == nil {
 		t.Error("level 2 accepted")
 	}
-	// Constant scores: no excess, the maximum.
+	// Constant scores: no excess, just above the maximum.
 	res, err := RobustPOT(make([]float64, 100), POTOptions{})
-	if err != nil || res.Threshold != 0 || res.Fit.Method != "none" {
+	if err != nil || res.Threshold != math.Nextafter(0, 1) || res.Fit.Method != "none" {
 		t.Fatalf("constant scores: %+v, %v", res, err)
 	}
 }
@@ -115,5 +115,32 @@ func TestThresholdNotBelowInitial(t *testing.T) {
 		if !(z > 1) {
 			t.Errorf("SPOT threshold[%d] = %v, not above t = 1", i, z)
 		}
+	}
+	// No peaks at all: the top scores tied at the maximum (997 at 0.5, 3
+	// lower). The calibration maximum is t itself; the threshold is just
+	// above it, so the tied mass is not flagged.
+	tied := make([]float64, 1000)
+	for i := range tied {
+		tied[i] = 0.5
+	}
+	tied[0], tied[1], tied[2] = 0.1, 0.2, 0.3
+	for _, c := range []struct {
+		name string
+		f    func([]float64, POTOptions) (POTResult, error)
+	}{{"robust", RobustPOT}, {"pot", POT}} {
+		r, err := c.f(tied, POTOptions{Risk: 1e-3, Level: 0.98})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Peaks != 0 || !(r.Threshold > 0.5) {
+			t.Errorf("%s, tied maximum: threshold %v (initial %v, %d peaks), want just above 0.5", c.name, r.Threshold, r.Initial, r.Peaks)
+		}
+	}
+	res, err = SPOT(tied, []float64{0.5, 0.5, 0.7}, POTOptions{Risk: 1e-3, Level: 0.98}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Alarm[0] || res.Alarm[1] || !res.Alarm[2] {
+		t.Errorf("SPOT on a tied maximum alarms %v, want only the 0.7", res.Alarm)
 	}
 }

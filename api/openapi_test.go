@@ -2,6 +2,10 @@ package api
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -95,4 +99,51 @@ func TestOpenAPI(t *testing.T) {
 		}
 	}
 	walk(all)
+}
+
+// TestOpenAPIErrorTypes: every errorType the package's code answers with
+// (a literal passed to writeError, or set for the JSON 404/405s) is in
+// the document's Error.errorType enum (method_not_allowed and disk_full
+// were answered but not documented).
+func TestOpenAPIErrorTypes(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Enum []string `json:"enum"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	enum := doc.Components.Schemas["Error"].Properties["errorType"].Enum
+	if len(enum) == 0 {
+		t.Fatal("no Error.errorType enum in openapi.json")
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := regexp.MustCompile(`(?:writeError\([^,]+,[^,]+,\s*|typ, err = )"([a-z_]+)"`)
+	n := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range used.FindAllStringSubmatch(string(src), -1) {
+			n++
+			if !slices.Contains(enum, m[1]) {
+				t.Errorf("%s answers errorType %q, which openapi.json's Error.errorType enum lacks", f, m[1])
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("found %d errorType literals: the pattern no longer matches the code", n)
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/omen-sre/omen/api"
 )
 
@@ -67,17 +69,10 @@ var funcs = template.FuncMap{
 	"mul":    func(n int, ms int64) int64 { return int64(n) * ms },
 }
 
-// durMs formats ms as a Go duration without trailing zero units ("8m",
-// "1h30m", "15s", "250ms").
+// durMs formats ms as Prometheus writes durations ("8m", "1h30m", "15s",
+// "250ms"), as the configuration's step and lookback are written.
 func durMs(ms int64) string {
-	s := (time.Duration(ms) * time.Millisecond).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+	return pmodel.Duration(time.Duration(ms) * time.Millisecond).String()
 }
 
 func parseTemplates() (*template.Template, error) {

@@ -150,7 +150,7 @@ func (s *Store) stopDisk() {
 var refusedKinds = []string{
 	// enterWrite: refused below the reserve.
 	"batch", "event", "schema", "vector", "entity",
-	"prediction", "explanation", "model",
+	"prediction", "explanation", "model", "step_cursor",
 	// enterAlertWrite and retention: refused below half the reserve.
 	"outbox", "outbox_ack", "alert_state", "alert_state_delete", "retention",
 	"model_delete", "registry",

@@ -54,6 +54,7 @@
 //	'M' | version                          model metadata (JSON)
 //	'm' | version | 0 | chunk u32          model data, 1 MiB chunks
 //	'R'                                    registry: generation and promotion history (JSON)
+//	'T'                                    step cursor: the last step the evaluator evaluated (version byte, sortable t)
 //
 // # Encodings
 //

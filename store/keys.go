@@ -23,6 +23,7 @@ const (
 	pModelMeta  = 'M'
 	pModelData  = 'm'
 	pRegistry   = 'R'
+	pStepCursor = 'T'
 )
 
 var (

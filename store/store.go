@@ -216,7 +216,7 @@ func (s *Store) registerMetrics(reg prometheus.Registerer) {
 		Help: "Records deleted by retention, by kind (latest_prediction: an entity's latest-prediction record; outbox_pending: an item's per-target pending marker; dedup: an ingest deduplication key).",
 	}, []string{"kind"})
 	// Start every series at 0 so rates work from the first increment.
-	for _, k := range []string{"batch", "vector", "event", "prediction", "explanation", "entity", "outbox", "alert_state"} {
+	for _, k := range []string{"batch", "vector", "event", "prediction", "explanation", "entity", "outbox", "alert_state", "step_cursor"} {
 		s.m.writes.WithLabelValues(k)
 	}
 	for _, k := range []string{"batch", "vector", "event", "prediction", "latest_prediction", "explanation", "entity", "outbox", "outbox_pending", "alert_state", "dedup"} {

@@ -216,7 +216,11 @@ func (s *Store) schemas() ([]Schema, error) {
 // in omen_store_invalid_records_total{kind="vector"} and logged, and the
 // others are stored: one bad entity name (e.g. from a label value the
 // ingest let through) must not lose the whole step. It is not an error.
-func (s *Store) PutVectors(vs []Vector) error {
+func (s *Store) PutVectors(vs []Vector) error { return s.putVectors(vs, nil) }
+
+// putVectors is PutVectors, writing extra after the vectors in the same
+// transaction (the last one if it is split).
+func (s *Store) putVectors(vs []Vector, extra []kv) error {
 	if err := s.enterWrite("vector"); err != nil {
 		return err
 	}
@@ -267,10 +271,12 @@ func (s *Store) PutVectors(vs []Vector) error {
 		}
 		entries = append(entries, kv{nameTimeKey(pVector, v.Entity, v.T), encodeVector(ver, v)})
 	}
+	n := len(entries)
+	entries = append(entries, extra...)
 	if err := s.writeKVs(entries); err != nil {
 		return fmt.Errorf("put vectors: %w", err)
 	}
-	s.observe("vector", len(entries), start)
+	s.observe("vector", n, start)
 	return nil
 }
 

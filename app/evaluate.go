@@ -52,6 +52,14 @@ type evaluator struct {
 	instantNames []string
 	// done is the last step evaluated (ms), for Progress.
 	done atomic.Int64
+	// replayed is the watermark after the ingest log's replay (the
+	// evaluator is created after it; 0: nothing replayed), which bounds
+	// where a restart resumes (resume).
+	replayed int64
+	// completed is the last step evaluated in full (scored, alerts
+	// processed), cursor the step cursor as stored (0: none), see
+	// saveCursor.
+	completed, cursor int64
 	// layoutMu is held while a step's vectors are evaluated, stored and
 	// scored, and while a configuration reload changes the feature layout
 	// (changeLayout): a step's vectors are stored under the schema they
@@ -92,7 +100,7 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 		}),
 		skipped: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_skipped_steps_total",
-			Help: fmt.Sprintf("Steps not evaluated because the in-memory window no longer holds their data: the data jumped ahead more steps than one catch-up evaluates (lookback/step, at most %d; the newest are evaluated), or the window moved on past them, by more than lookback minus the longest feature's range plus a step, before they were evaluated.", maxCatchUp),
+			Help: fmt.Sprintf("Steps not evaluated because the in-memory window no longer holds their data: the data jumped ahead more steps than one catch-up evaluates (lookback/step, at most %d; the newest are evaluated), or the window moved on past them, by more than lookback minus the longest feature's range plus a step, before they were evaluated. At a restart, the steps from the last one evaluated before the stop (the store's step cursor) to the newest data replayed from the ingest log count too (at most lookback + 1h of them); after a downtime longer than that (nothing replayed), the downtime's steps are not counted.", maxCatchUp),
 		}),
 		failures: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_step_failures_total", Help: "Steps whose evaluation, storage or scoring failed.",
@@ -103,6 +111,7 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 	}
 	if o.Ingest != nil {
 		o.Ingest.evaluated = &e.done
+		e.replayed = o.Ingest.watermark.Load()
 	}
 	return e
 }
@@ -113,6 +122,7 @@ func (e *evaluator) run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			e.saveCursor()
 			return nil
 		case <-tick.C:
 			e.tick(ctx)
@@ -134,7 +144,7 @@ func (e *evaluator) tick(ctx context.Context) {
 		return
 	}
 	if e.next == 0 {
-		e.next = target
+		e.next = e.resume(target)
 	}
 	if catchUp := e.catchUp(); target-e.next > catchUp*step {
 		next := target - (catchUp-1)*step
@@ -223,28 +233,97 @@ func floorDiv(a, b int64) int64 {
 }
 
 func (e *evaluator) evaluate(ctx context.Context, t int64) {
-	preds, unscored, ok := e.extract(ctx, t)
+	preds, unscored, stored, ok := e.extract(ctx, t)
 	if !ok {
 		return
 	}
 	e.alert(ctx, t, preds, unscored)
+	e.completed = t
+	if !stored {
+		e.saveCursor() // no vectors to write it with
+	}
+}
+
+// saveCursor stores e.completed as the step cursor, unless it is stored
+// already. A step with vectors writes the cursor of the step before it in
+// its vectors' transaction (see store), so a crash between the vectors
+// and the step's predictions has the step evaluated again after the
+// restart; the evaluator's stop writes its last step's.
+func (e *evaluator) saveCursor() {
+	if e.completed == 0 || e.completed == e.cursor {
+		return
+	}
+	if err := e.Store.PutStepCursor(e.completed); err != nil {
+		e.Logger.Error("store the step cursor", "t", time.UnixMilli(e.completed).UTC(), "err", err)
+		return
+	}
+	e.cursor = e.completed
+}
+
+// resumeSlack is how much older than the replayed data the step cursor
+// may be, beyond the lookback, for the steps in between to count as
+// missed: the ingest log's replay reads the batches received within the
+// lookback and an hour (ingester.replay).
+const resumeSlack = time.Hour
+
+// resume is the first step to evaluate, the data's newest step being
+// target: the step after the step cursor a previous run stored (the last
+// step it evaluated), so that the steps it had data for but had not
+// reached are evaluated, or, if the in-memory window no longer holds
+// them, counted skipped (tick, skipStale). Without a cursor it is target
+// (a new store: the newest step only), and so it is when nothing was
+// replayed (a downtime longer than the replay window, or an ingest log
+// without batches): the steps from the cursor on had no data, and are
+// not counted. A cursor newer than the replayed data (a data or clock
+// reset) is ignored, with a warning. The steps counted missed are at most
+// those of lookback + resumeSlack before the replayed data's newest step.
+func (e *evaluator) resume(target int64) int64 {
+	cur, ok, err := e.Store.StepCursor()
+	if err != nil {
+		e.Logger.Error("read the step cursor: resuming at the newest step", "err", err)
+		return target
+	}
+	if !ok {
+		return target
+	}
+	step := e.Step.Milliseconds()
+	if e.replayed == 0 {
+		e.Logger.Info("no data replayed: resuming at the newest step of the new data, the steps since the step cursor are not counted skipped",
+			"cursor", time.UnixMilli(cur).UTC(), "newest", time.UnixMilli(target).UTC())
+		return target
+	}
+	newest := min(target, (e.replayed-step)/step*step)
+	if cur > newest {
+		e.Logger.Warn("the step cursor is newer than the replayed data (the data or the clock was reset): ignored, resuming at the newest step",
+			"cursor", time.UnixMilli(cur).UTC(), "newest", time.UnixMilli(newest).UTC())
+		return target
+	}
+	e.cursor, e.completed = cur, cur
+	e.done.Store(cur) // samples for its steps are late
+	next := cur + step
+	if oldest := newest - (e.Lookback+resumeSlack).Milliseconds()/step*step; next < oldest {
+		e.Logger.Warn("the step cursor is older than the replayed data: the steps before it are not counted skipped",
+			"cursor", time.UnixMilli(cur).UTC(), "not_counted", (oldest-next)/step, "from", time.UnixMilli(oldest).UTC())
+		next = oldest
+	}
+	return next
 }
 
 // extract evaluates, stores and scores the step's vectors under layoutMu,
 // all under one feature layout; ok is false when the evaluation failed.
 // unscored are the vectors of the entities the model did not score (see
 // scorer.score).
-func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, unscored []features.Vector, ok bool) {
+func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, unscored []features.Vector, stored, ok bool) {
 	e.layoutMu.Lock()
 	defer e.layoutMu.Unlock()
 	vs, err := e.Extractor.Evaluate(ctx, time.UnixMilli(t))
 	if err != nil && ctx.Err() != nil {
-		return nil, nil, false // stopping: the step is not a failure
+		return nil, nil, false, false // stopping: the step is not a failure
 	}
 	if err != nil {
 		e.failures.Inc()
 		e.Logger.Error("evaluate features", "t", time.UnixMilli(t).UTC(), "err", err)
-		return nil, nil, false
+		return nil, nil, false, false
 	}
 	e.hook("evaluated")
 	e.steps.Inc()
@@ -253,14 +332,14 @@ func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, u
 	e.lastWall, e.lastT, e.idleNext = e.clock().UnixMilli(), t, 0
 	vs = dropAbsent(vs, e.instantFeatures())
 	if len(vs) > 0 {
-		e.store(t, vs)
+		stored = e.store(t, vs)
 	}
 	preds, unscored, err = e.Scorer.score(ctx, t, vs)
 	if err != nil {
 		e.failures.Inc()
 		e.Logger.Error("score the step", "t", time.UnixMilli(t).UTC(), "err", err)
 	}
-	return preds, unscored, true
+	return preds, unscored, stored, true
 }
 
 // hook calls the test hook, if any.
@@ -375,8 +454,10 @@ func (e *evaluator) expire(ctx context.Context) {
 // of known ones every entityRefresh). The store skips (and counts in
 // omen_store_invalid_records_total) a vector or sighting whose entity it
 // cannot key (store.ValidEntity), storing the others; such an entity is
-// marked known so it is not retried every step.
-func (e *evaluator) store(t int64, vs []features.Vector) {
+// marked known so it is not retried every step. The vectors carry the
+// step cursor of the step before (saveCursor); stored reports whether
+// it was written.
+func (e *evaluator) store(t int64, vs []features.Vector) (stored bool) {
 	recs := make([]store.Vector, len(vs))
 	var seen []store.EntityInfo
 	for i, v := range vs {
@@ -396,10 +477,19 @@ func (e *evaluator) store(t int64, vs []features.Vector) {
 			}
 		}
 	}
-	if err := e.Store.PutVectors(recs); err != nil {
+	var err error
+	if e.completed != 0 {
+		err = e.Store.PutVectorsStepCursor(recs, e.completed)
+	} else {
+		err = e.Store.PutVectors(recs)
+	}
+	if err != nil {
 		e.failures.Inc()
 		e.Logger.Error("store feature vectors", "t", time.UnixMilli(t).UTC(), "err", err)
+		return false
 	}
+	e.cursor = e.completed
+	return true
 }
 
 // instantFeatures returns features.Config.InstantFeatures of the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -36,20 +37,30 @@ type windowRig struct {
 	seq  uint64
 	// offset is the samples' time after their step boundary.
 	offset int64
+	// batches are the batches scrape delivered, for restart.
+	batches []telemetry.Batch
+	reg     *prometheus.Registry
 }
 
 func newWindowRig(t *testing.T, lookback time.Duration) *windowRig {
+	t.Helper()
+	st, err := store.Open(store.Options{InMemory: true, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return newWindowRigOn(t, lookback, st, nil)
+}
+
+// newWindowRigOn is newWindowRig over st, its head first given replay
+// (as the ingest log's replay at a start), before the evaluator is made.
+func newWindowRigOn(t *testing.T, lookback time.Duration, st *store.Store, replay []telemetry.Batch) *windowRig {
 	t.Helper()
 	cfg := config.Default()
 	if lookback > 0 {
 		cfg.Lookback = model.Duration(lookback)
 	}
 	reg := prometheus.NewRegistry()
-	st, err := store.Open(store.Options{InMemory: true, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
 	head, err := features.NewHead(features.HeadOptions{Lookback: time.Duration(cfg.Lookback), Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +73,9 @@ func newWindowRig(t *testing.T, lookback time.Duration) *windowRig {
 		t.Fatal(err)
 	}
 	in := newIngester(st, head, ex, reg, slog.New(slog.DiscardHandler))
+	for i := range replay {
+		in.apply(&replay[i], true)
+	}
 	sc, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +84,8 @@ func newWindowRig(t *testing.T, lookback time.Duration) *windowRig {
 	e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: sc, Step: step,
 		Lookback: time.Duration(cfg.Lookback), Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
 	ms := step.Milliseconds()
-	return &windowRig{st: st, in: in, head: head, e: e, step: ms, base: int64(1_700_000_000_000) / ms * ms}
+	return &windowRig{st: st, in: in, head: head, e: e, step: ms, base: int64(1_700_000_000_000) / ms * ms,
+		batches: slices.Clone(replay), reg: reg}
 }
 
 // scrape delivers the pod's samples of steps from..to (inclusive, in
@@ -83,7 +98,9 @@ func (r *windowRig) scrape(t *testing.T, from, to int64) {
 		ss = append(ss, telemetry.Sample{Labels: lset, T: r.base + i*r.step + r.offset, V: 1})
 	}
 	r.seq++
-	if err := r.in.append([]telemetry.Batch{{Source: "test", Seq: r.seq, Received: r.base, Samples: ss}}); err != nil {
+	b := telemetry.Batch{Source: "test", Seq: r.seq, Received: r.base, Samples: ss}
+	r.batches = append(r.batches, b)
+	if err := r.in.append([]telemetry.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 }

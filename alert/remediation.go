@@ -39,15 +39,15 @@ var defaultRemediations = []Remediation{
 	{Cause: "*volume*", Action: "Volume mounts are slow or failing: check the volume provisioner (CSI driver, attach/detach controller).", RunbookURL: "volume-provisioner"},
 	// Memory.
 	{Cause: "*oom*", Action: "Containers are running out of memory: raise the memory limit or fix the leak.", RunbookURL: "memory"},
-	{Cause: "*memory*", Action: "Memory use is near the limit: raise the memory limit or fix the leak.", RunbookURL: "memory"},
+	{Cause: "*memory*", Action: "Memory use drives the prediction: if it is near the limit, raise the memory limit or fix the leak.", RunbookURL: "memory"},
 	// CPU.
-	{Cause: "*cpu*", Action: "CPU is saturated (over 80% for 5 minutes): delay the rollout until there is headroom.", RunbookURL: "cpu-saturation"},
+	{Cause: "*cpu*", Action: "CPU use drives the prediction: if the containers are near their CPU limit, delay the rollout until there is headroom.", RunbookURL: "cpu-saturation"},
 	{Cause: "*throttl*", Action: "CPU is throttled: delay the rollout until there is headroom.", RunbookURL: "cpu-saturation"},
 	// Network latency.
-	{Cause: "*zone*", Action: "Cross-zone latency is high (over 100 ms): pause scaling until it recovers.", RunbookURL: "cross-zone-latency"},
+	{Cause: "*zone*", Action: "Cross-zone latency drives the prediction: if it is high, pause scaling until it recovers.", RunbookURL: "cross-zone-latency"},
 	{Cause: "*latency*", Action: "Network latency is high: pause scaling until it recovers.", RunbookURL: "cross-zone-latency"},
 	// Caches.
-	{Cause: "*cache*", Action: "The cache hit rate is low (under 70%): warm up the cache before adding load.", RunbookURL: "cache-warmup"},
+	{Cause: "*cache*", Action: "The cache hit rate drives the prediction: if it is low, warm up the cache before adding load.", RunbookURL: "cache-warmup"},
 	// Configuration propagation.
 	{Cause: "*config*", Action: "Configuration propagates slowly: slow the scale-out and check the config store.", RunbookURL: "config-propagation"},
 }

@@ -390,17 +390,34 @@ func parseDecimalSeconds(s string) (time.Time, bool) {
 	return time.Unix(whole, nanos).UTC(), true
 }
 
+// maxUnixSeconds is 9999-12-31T23:59:59Z: a larger number, up to 1e13
+// (exclusive), is no time in seconds but, most likely, one in
+// milliseconds as the API writes them (prediction and vector times; 1e11
+// to 1e13 ms is 1973 to 2286), which read as seconds lies some 50,000
+// years ahead and matched nothing without a word. 1e13 itself, the range's
+// limit, is what the history client sends for no bound (formatMs).
+const maxUnixSeconds = 253402300799
+
 // ParseTime parses an RFC 3339 time or Unix seconds (with a fraction).
+// Unix times after the year 9999 and below 1e13 s are refused as
+// probably milliseconds.
 func ParseTime(s string) (time.Time, error) {
-	if t, ok := parseDecimalSeconds(s); ok {
-		return t, nil
-	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e13 {
-			return time.Time{}, fmt.Errorf("time %q out of range", s)
+	t, ok := parseDecimalSeconds(s)
+	if !ok {
+		f, err := strconv.ParseFloat(s, 64)
+		if err == nil {
+			if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e13 {
+				return time.Time{}, fmt.Errorf("time %q out of range", s)
+			}
+			sec, frac := math.Modf(f)
+			t, ok = time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC(), true
 		}
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC(), nil
+	}
+	if ok {
+		if t.Unix() > maxUnixSeconds && t.Unix() < 1e13 {
+			return time.Time{}, fmt.Errorf("time %q is after the year 9999: give Unix seconds (or RFC 3339), not milliseconds as the API's own times are written", s)
+		}
+		return t, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil

@@ -188,6 +188,11 @@ func TestParseTime(t *testing.T) {
 		{"-1.5", -1500, false},
 		{"1.5e3", 1500000, false},
 		{"99999999999999", 0, true},
+		{"1795721200000", 0, true},               // milliseconds, as the API writes times: year 58,874 as seconds
+		{"1795721200000.5", 0, true},             // the same through the float path
+		{"253402300799", 253402300799000, false}, // 9999-12-31T23:59:59Z, the last second accepted
+		{"253402300800", 0, true},
+		{"10000000000000.000", 1e16, false}, // the limit: the history client's "no bound"
 		{"2025-11-24T16:00:00Z", 1764000000000, false},
 		{"2025-11-24T17:00:00.5+01:00", 1764000000500, false},
 		{"NaN", 0, true},

@@ -18,7 +18,9 @@
 // Path parameters are URL path segments: escape "/" in entity names and
 // prediction ids as %2F (url.PathEscape). List filters: entity=ID,
 // match[LABEL]=VALUE (repeatable, all must match), from and to (RFC 3339
-// or Unix seconds), limit; alerts also take state=pending|firing|resolved.
+// or Unix seconds; the API writes times in milliseconds, and a number
+// read as seconds after the year 9999 is refused as one), limit; alerts
+// also take state=pending|firing|resolved.
 // A list holds at most limit items (at most Options.MaxLimit, 10000;
 // default 10000, but 1000, Options.RangeLimit, for a range query of
 // predictions: from or to given); a list cut at its limit says so in the

@@ -151,6 +151,10 @@ func TestExplanationTime(t *testing.T) {
 	if !strings.Contains(row, `class="hm-asof stale"`) || !strings.Contains(row, `(10m old)`) {
 		t.Errorf("heat map row does not say its explanation is 10m old:\n%s", row)
 	}
+	// The alert may still fire: the tooltip must not say it resolved.
+	if strings.Contains(row, "kept after the alert resolved") || !strings.Contains(row, "kept while it fires and after it resolves") {
+		t.Errorf("heat map row's tooltip says the alert resolved, or not why the explanation is older:\n%s", row)
+	}
 }
 
 // TestGraphIsLive: the alert page's dependency graph is read live, and the

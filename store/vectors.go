@@ -228,7 +228,7 @@ func (s *Store) putVectors(vs []Vector, extra []kv) error {
 	start := time.Now()
 	cur := s.schema.Load()
 	var known map[uint32]Schema
-	entries := make([]kv, 0, len(vs))
+	entries := make([]kv, 0, len(vs)+len(extra))
 	invalid, firstErr := 0, error(nil)
 	defer func() { s.skipInvalid("vector", invalid, firstErr) }()
 	for i := range vs {

@@ -384,15 +384,18 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	// An expression without a range selector reads history too: PromQL
+	// takes an instant selector's newest sample within the lookback delta.
+	instantNote := fmt.Sprintf(" (a selector without a range, e.g. go_goroutines, reads the %v before its step: PromQL's instant lookback; a range [d] reads d plus any offset)", DefaultLookbackDelta)
 	switch len(long) {
 	case 0:
 	case 1:
 		l := long[0]
-		at(l.section, l.i, "expr")("%s %q: expression reads %v of history, more than lookback %v minus step %v", l.kind, l.n, l.need, lookback, step)
+		at(l.section, l.i, "expr")("%s %q: expression reads %v of history, more than lookback %v minus step %v%s", l.kind, l.n, l.need, lookback, step, instantNote)
 	default:
 		most := slices.MaxFunc(long, func(a, b longExpr) int { return cmp.Compare(a.need, b.need) })
-		at("lookback", -1, "")("%v is too short for %d expressions, which read more history than lookback minus step (%v); the most is %s %q, %v: lookback must be at least %v",
-			lookback, len(long), step, most.kind, most.n, most.need, most.need+step)
+		at("lookback", -1, "")("%v is too short for %d expressions, which read more history than lookback minus step (%v); the most is %s %q, %v: lookback must be at least %v%s",
+			lookback, len(long), step, most.kind, most.n, most.need, most.need+step, instantNote)
 	}
 	return errors.Join(errs...)
 }

@@ -184,11 +184,15 @@ func (e *evaluator) target() (t int64, ok bool) {
 }
 
 // skipStale counts as skipped, and moves e.next past, the steps from
-// e.next whose history the in-memory window no longer holds in full
-// (features.Extractor.Oldest, with a step of slack: evaluations lag the
-// newest sample by about a step, and the configuration's validation
-// keeps lookback ≥ history + step). It reports whether e.next moved, so
-// the loop evaluates from there. Such steps arise when the window moves
+// e.next whose history the in-memory window no longer holds, but for at
+// most one step of its oldest history (features.Extractor.Oldest, less a
+// step of slack: live evaluations lag the newest sample by one to two
+// steps — a tick may see two new steps, a remote-write batch of 30 s or a
+// slow step — and the configuration's validation allows lookback =
+// history + step, where without the slack every other step of such
+// ticks was skipped; a step missing one step of a 10m range is evaluated
+// on 97.5 % of it, while a backlog leaves minutes). It reports whether
+// e.next moved, so the loop evaluates from there. Such steps arise when the window moves
 // on while the evaluator catches up (a backlog that drains faster than
 // the steps are evaluated) or when the data jumps a whole window ahead:
 // evaluated, their range features read part of their range and, once
@@ -205,8 +209,9 @@ func (e *evaluator) skipStale() bool {
 		return false
 	}
 	step := e.Step.Milliseconds()
-	// The first step boundary t with t + step > oldest.
-	first := floorDiv(oldest, step) * step
+	// The first step boundary t with t + 2·step > oldest: t's range may
+	// start up to a step before the window.
+	first := (floorDiv(oldest, step) - 1) * step
 	if e.next >= first {
 		return false
 	}

@@ -226,6 +226,11 @@ func TestLiveWindowNotSkipped(t *testing.T) {
 		// Two a tick: the older step is two steps behind the newest
 		// sample and not the newest step (which is never skipped).
 		{lookback: 10*time.Minute + 30*time.Second, perTick: 2},
+		// The same at the smallest lookback the configuration accepts
+		// (history + step): half the steps were skipped, live (30 s
+		// remote-write batches, a slow step).
+		{lookback: 10*time.Minute + 15*time.Second, perTick: 2},
+		{lookback: 10*time.Minute + 15*time.Second, perTick: 2, offset: 14 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.lookback, "/", tt.perTick, "/", tt.offset), func(t *testing.T) {

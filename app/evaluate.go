@@ -335,16 +335,19 @@ func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, u
 	e.lastStep.Set(float64(t) / 1000)
 	e.done.Store(t)
 	e.lastWall, e.lastT, e.idleNext = e.clock().UnixMilli(), t, 0
-	vs = dropAbsent(vs, e.instantFeatures())
-	if len(vs) > 0 {
-		stored = e.store(t, vs)
+	vs, failing := dropAbsent(vs, e.instantFeatures())
+	if all := append(vs, failing...); len(all) > 0 {
+		stored = e.store(t, all)
 	}
 	preds, unscored, err = e.Scorer.score(ctx, t, vs)
 	if err != nil {
 		e.failures.Inc()
 		e.Logger.Error("score the step", "t", time.UnixMilli(t).UTC(), "err", err)
 	}
-	return preds, unscored, stored, true
+	// An absent entity whose failure label fires (a target down: `up` is
+	// 0 and its metrics gone) is stored, so that history holds the
+	// failure, and keeps its alert state, but is not scored.
+	return preds, append(unscored, failing...), stored, true
 }
 
 // hook calls the test hook, if any.
@@ -512,19 +515,30 @@ func (e *evaluator) instantFeatures() []bool {
 // yet) there: none of the instant PromQL features (instant[i]) has a value
 // (with no instant feature, none of the PromQL features). A deleted pod
 // keeps getting vectors for a while from its late events and from range
-// functions over its last samples, but there is nothing to score or learn
-// from, and scoring them raised false alarms on every pod a rollout
-// removed. Their events stay in the event store.
-func dropAbsent(vs []features.Vector, instant []bool) []features.Vector {
+// functions over its last samples, but there is nothing to score, and
+// scoring them raised false alarms on every pod a rollout removed. Their
+// events stay in the event store. Of the removed vectors, those with a
+// failure label set are returned as failing: a label such as 1 - up fires
+// exactly when the target's metrics are gone, and dropping those vectors
+// kept every such failure out of the stored history (training found
+// none). vs's backing array is reused for present.
+func dropAbsent(vs []features.Vector, instant []bool) (present, failing []features.Vector) {
 	someInstant := slices.Contains(instant, true)
-	out := vs[:0]
+	present = vs[:0]
 	for _, v := range vs {
+		has := false
 		for i, is := range instant {
 			if i < len(v.Values) && (is || !someInstant) && v.Values[i] == v.Values[i] { // a value, not NaN
-				out = append(out, v)
+				has = true
 				break
 			}
 		}
+		switch {
+		case has:
+			present = append(present, v)
+		case slices.Contains(v.Failure, true):
+			failing = append(failing, v)
+		}
 	}
-	return out
+	return present, failing
 }

@@ -15,19 +15,24 @@ import (
 func TestDropAbsent(t *testing.T) {
 	nan := math.NaN()
 	vs := []features.Vector{
-		{Entity: "live", Values: []float64{1, 5, 0}},
-		{Entity: "gone", Values: []float64{nan, 5, 0}}, // only the range feature and the event count remain
-		{Entity: "starting", Values: []float64{0, nan, 0}},
+		{Entity: "live", Values: []float64{1, 5, 0}, Failure: []bool{false}},
+		{Entity: "gone", Values: []float64{nan, 5, 0}, Failure: []bool{false}}, // only the range feature and the event count remain
+		{Entity: "starting", Values: []float64{0, nan, 0}, Failure: []bool{false}},
+		// A target down: its metrics are gone and its label 1 - up fires.
+		{Entity: "down", Values: []float64{nan, nan, 0}, Failure: []bool{true}},
 	}
-	got := dropAbsent(vs, []bool{true, false})
+	got, failing := dropAbsent(vs, []bool{true, false})
 	if len(got) != 2 || got[0].Entity != "live" || got[1].Entity != "starting" {
 		t.Errorf("kept %v, want live and starting", got)
 	}
+	if len(failing) != 1 || failing[0].Entity != "down" {
+		t.Errorf("failing %v, want down (absent, its failure label set)", failing)
+	}
 	// Without instant features, any PromQL value keeps an entity.
 	vs = []features.Vector{{Entity: "a", Values: []float64{nan, 5, 0}}, {Entity: "b", Values: []float64{nan, nan, 3}}}
-	got = dropAbsent(vs, []bool{false, false})
-	if len(got) != 1 || got[0].Entity != "a" {
-		t.Errorf("kept %v, want a", got)
+	got, failing = dropAbsent(vs, []bool{false, false})
+	if len(got) != 1 || got[0].Entity != "a" || len(failing) != 0 {
+		t.Errorf("kept %v and failing %v, want a and none", got, failing)
 	}
 }
 

@@ -381,3 +381,35 @@ func TestLateSamplesCounted(t *testing.T) {
 		t.Errorf("late %v, want 10 (steps 30..39 of the lagging series)", got)
 	}
 }
+
+// TestAbsentFailingStored: an entity without any feature value whose
+// failure label fires (here a pod known only by its FailedMount events;
+// in the black-box finding, a target whose label 1 - up fired while its
+// metrics were gone) is stored with the failure, so the history holds
+// it (training found none). (Not scoring it: TestDropAbsent.)
+func TestAbsentFailingStored(t *testing.T) {
+	r := newWindowRig(t, 0)
+	ev := telemetry.Event{T: r.base + 3*r.step, Source: telemetry.SourceKubernetes, Reason: "FailedMount", Type: "Warning", Count: 1,
+		Labels: labels.FromStrings("namespace", "ns", "pod", "q")}
+	r.seq++
+	if err := r.in.append([]telemetry.Batch{{Source: "test", Seq: r.seq, Received: r.base, Events: []telemetry.Event{ev}}}); err != nil {
+		t.Fatal(err)
+	}
+	for s := int64(0); s < 8; s++ {
+		r.scrape(t, s, s)
+		r.e.tick(context.Background())
+	}
+	mount := slices.Index(r.e.Extractor.LabelNames(), "mount_failure")
+	var failing int
+	if err := r.st.Vectors("ns/q", 0, 1<<62, func(v store.Vector) error {
+		if mount >= 0 && mount < len(v.Failure) && v.Failure[mount] {
+			failing++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if mount < 0 || failing == 0 {
+		t.Fatalf("ns/q: %d stored vectors with mount_failure (label index %d), want its failing steps stored", failing, mount)
+	}
+}

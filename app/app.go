@@ -265,8 +265,9 @@ func (a *App) Start(ctx context.Context) error {
 		return fail(fmt.Errorf("create feature extractor: %w", err))
 	}
 
-	// The vector layout in the store follows the feature definitions.
-	if err := st.PutSchema(a.extractor.FeatureNames(), a.extractor.LabelNames()); err != nil {
+	// The vector layout in the store follows the feature definitions; the
+	// step is recorded with it, for offline commands to check models by.
+	if err := st.PutSchemaStep(a.extractor.FeatureNames(), a.extractor.LabelNames(), time.Duration(cfg.Step)); err != nil {
 		return fail(fmt.Errorf("record feature schema: %w", err))
 	}
 
@@ -597,11 +598,13 @@ func (a *App) applyConfig() error {
 	// registry lock, and the model must fit the features now extracted
 	// (else it is unloaded).
 	err = a.eval.changeLayout(func() error {
-		if err := a.store.PutSchema(fx.FeatureNames(), fx.LabelNames()); err != nil {
+		// A reload cannot change the step (refused above): the one in use.
+		step := time.Duration(old.Step)
+		if err := a.store.PutSchemaStep(fx.FeatureNames(), fx.LabelNames(), step); err != nil {
 			return fmt.Errorf("record feature schema: %w", err)
 		}
 		if err := a.sources.setConfig(cfg); err != nil {
-			return errors.Join(err, a.store.PutSchema(a.extractor.FeatureNames(), a.extractor.LabelNames()))
+			return errors.Join(err, a.store.PutSchemaStep(a.extractor.FeatureNames(), a.extractor.LabelNames(), step))
 		}
 		a.scorer.featuresChanged(func() { a.extractor.ApplyConfig(fx) })
 		return nil

@@ -23,6 +23,9 @@ type Schema struct {
 	Since    int64    `json:"since"` // ms, store clock at PutSchema
 	Features []string `json:"features"`
 	Labels   []string `json:"labels"`
+	// StepMS is the daemon's evaluation step in ms (PutSchemaStep); 0 when
+	// not recorded (PutSchema, or a schema written before it was).
+	StepMS int64 `json:"step_ms,omitempty"`
 }
 
 // Vector is the feature vector of one entity at one step.
@@ -102,11 +105,19 @@ func (s *Store) loadSchema() error {
 	return nil
 }
 
-// PutSchema records the vector layout. If it equals the current schema
-// nothing changes (and nothing is written: it succeeds below the disk
-// reserve too); otherwise a new version is recorded with Since = now.
-// featureNames and labelNames are copied.
+// PutSchema records the vector layout, without a step: PutSchemaStep
+// with step 0.
 func (s *Store) PutSchema(featureNames, labelNames []string) error {
+	return s.PutSchemaStep(featureNames, labelNames, 0)
+}
+
+// PutSchemaStep records the vector layout and the evaluation step the
+// vectors are on (whole ms; 0: not recorded), which offline commands
+// check models against. If they equal the current schema's nothing
+// changes (and nothing is written: it succeeds below the disk reserve
+// too); otherwise a new version is recorded with Since = now.
+// featureNames and labelNames are copied.
+func (s *Store) PutSchemaStep(featureNames, labelNames []string, step time.Duration) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -114,7 +125,7 @@ func (s *Store) PutSchema(featureNames, labelNames []string) error {
 	s.schemaMu.Lock()
 	defer s.schemaMu.Unlock()
 	cur := s.schema.Load()
-	if cur != nil && slices.Equal(cur.Features, featureNames) && slices.Equal(cur.Labels, labelNames) {
+	if cur != nil && slices.Equal(cur.Features, featureNames) && slices.Equal(cur.Labels, labelNames) && cur.StepMS == step.Milliseconds() {
 		return nil
 	}
 	if err := s.writable("schema"); err != nil {
@@ -125,6 +136,7 @@ func (s *Store) PutSchema(featureNames, labelNames []string) error {
 		Since:    s.opts.Now().UnixMilli(),
 		Features: slices.Clone(featureNames),
 		Labels:   slices.Clone(labelNames),
+		StepMS:   step.Milliseconds(),
 	}
 	if cur != nil {
 		next.Version = cur.Version + 1

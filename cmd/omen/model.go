@@ -258,11 +258,12 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 // *featureRef (neither: an offline command without --config.file on a
 // store no daemon has run on) checks nothing.
 //
-// With a configuration (the file given, or the defaults) the model's step
-// is checked too: a daemon refuses a model trained at another step (its
-// window and horizon would last other durations). The store records no
-// step, so against its schema the step is not checked here (the daemon
-// still refuses such a model when it starts).
+// The model's step is checked too, against the configuration's (the file
+// given, or the defaults) or the step the store's schema records (a
+// daemon records it since it was added; a store it was not recorded in
+// checks no step here, and the daemon still refuses such a model when it
+// starts): a daemon refuses a model trained at another step (its window
+// and horizon would last other durations).
 type featureRef struct {
 	names   []string
 	against string // in messages: "the features of omen.yml (--config.file)"
@@ -286,7 +287,8 @@ func offlineFeatures(st *store.Store, configFile string, cfg *config.Config) (*f
 		return nil, err
 	}
 	return &featureRef{names: s.Features,
-		against: "the features the store records (the layout the daemon last ran with; --config.file FILE checks against the daemon's configuration instead, --config.file /dev/null against the built-in defaults)"}, nil
+		against: "the features the store records (the layout the daemon last ran with; --config.file FILE checks against the daemon's configuration instead, --config.file /dev/null against the built-in defaults)",
+		step:    time.Duration(s.StepMS) * time.Millisecond, stepOf: "the step the store records (the daemon's last; --config.file FILE checks against the daemon's configuration instead)"}, nil
 }
 
 // orDefaults returns f, or when f is nil (no --config.file, no recorded

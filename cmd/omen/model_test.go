@@ -864,6 +864,18 @@ func TestModelCommandStepFit(t *testing.T) {
 		case tc.want != "" && (rc != 1 || !strings.HasPrefix(errs, fmt.Sprintf(tc.want, file))):
 			t.Errorf("step %v: add --promote = %d, %q, %q; want 1 and %q…", tc.step, rc, out, errs, fmt.Sprintf(tc.want, file))
 		}
+		// Without --config.file: the step the store's schema records (a
+		// daemon at 30s ran on it).
+		dir := t.TempDir()
+		seedSchemaStep(t, dir, names, 30*time.Second)
+		rc, out, errs = omen(t, "model", "add", file, "--promote", "--storage.path", dir)
+		wantStore := strings.Replace(tc.want, "the step of a.yml (--config.file)", "the step the store records (the daemon's last; --config.file FILE checks against the daemon's configuration instead)", 1)
+		switch {
+		case tc.want == "" && (rc != 0 || !strings.Contains(out, "active model is now new")):
+			t.Errorf("step %v, store's schema: add --promote = %d, %q, %q; want it promoted", tc.step, rc, out, errs)
+		case tc.want != "" && (rc != 1 || !strings.HasPrefix(errs, fmt.Sprintf(wantStore, file))):
+			t.Errorf("step %v, store's schema: add --promote = %d, %q, %q; want 1 and %q…", tc.step, rc, out, errs, fmt.Sprintf(wantStore, file))
+		}
 		ymlModel := yml + "model:\n  file: " + file + "\n"
 		if err := os.WriteFile("m.yml", []byte(ymlModel), 0o600); err != nil {
 			t.Fatal(err)
@@ -873,5 +885,21 @@ func TestModelCommandStepFit(t *testing.T) {
 		if warned := strings.Contains(out, "WARNING: model.file: ") && strings.Contains(out, "does not fit the configured step: step mismatch"); rc != 0 || warned != (tc.want != "") {
 			t.Errorf("step %v: check config = %d, %q; want a warning %v", tc.step, rc, out, tc.want != "")
 		}
+	}
+}
+
+// seedSchemaStep records the schema of names at step in a new store in
+// dir, as a daemon does at its start.
+func seedSchemaStep(t *testing.T, dir string, names []string, step time.Duration) {
+	t.Helper()
+	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutSchemaStep(names, config.Default().LabelNames(), step); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

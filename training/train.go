@@ -262,6 +262,10 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	}
 	rep.ValSplit = split
 	if len(trs) == 0 || len(vas) == 0 {
+		if split == "time" {
+			return nil, rep, fmt.Errorf("train: no entity has enough history: with window %d, horizon %d and the last %v of each history for validation, an entity needs at least %d steps (a training part of more than %d and a validation part of more than %d)%s",
+				opts.Window, opts.Horizon, opts.ValFraction, minTimeSplitSteps(opts), opts.Window+opts.Horizon, opts.Window+1, longest(series))
+		}
 		return nil, rep, fmt.Errorf("train: no entity has more than %d steps for training and validation%s", opts.Window+opts.Horizon, longest(series))
 	}
 	trw, err := JoinWindows(trs...)
@@ -385,7 +389,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	valScored := false // rep.ValAUCPR is the model's (the ensemble's)
 	pot, err := threshold.POT(an, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})
 	if err != nil {
-		return nil, rep, fmt.Errorf("anomaly threshold: %w", err)
+		return nil, rep, fmt.Errorf("anomaly threshold: %w (from %d validation windows: train on a longer history, or more entities)", err, vaw.N())
 	}
 	th.Anomaly = pot.Threshold
 	prob, err := predictAll(ctx, m, vaw)
@@ -535,6 +539,20 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 // longest describes the series with the most steps, for the error that
 // none is long enough: a source that holds only minutes of history says
 // so.
+// minTimeSplitSteps is the fewest steps an entity's history needs for the
+// time split (SplitTime at ValFraction) to leave a training part longer
+// than Window + Horizon and a validation part longer than Window + 1, as
+// splitWindows requires; 0 when no length up to 2^24 does.
+func minTimeSplitSteps(opts TrainOptions) int {
+	for n := 4; n <= 1<<24; n++ {
+		cut := int(math.Round(float64(n) * (1 - opts.ValFraction)))
+		if cut >= 2 && n-cut >= 2 && cut > opts.Window+opts.Horizon && n-cut > opts.Window+1 {
+			return n
+		}
+	}
+	return 0
+}
+
 func longest(series []*dataset.Series) string {
 	var l *dataset.Series
 	for _, s := range series {

@@ -62,8 +62,26 @@ func TestTrainTooShortSaysLongest(t *testing.T) {
 		return s
 	}
 	_, _, err := Train(context.Background(), TrainOptions{Source: memSource{short("a", 4), short("b", 10)}, Window: 8, Horizon: 4})
-	if want := `no entity has more than 12 steps for training and validation (the longest, "b", has 10 at a 15s step: 2m30s of history)`; err == nil || !strings.Contains(err.Error(), want) {
+	// The minimum it names is the true one (it named W+H = 12 steps, while
+	// 38 and 21 steps were refused alike).
+	if want := `an entity needs at least 48 steps (a training part of more than 12 and a validation part of more than 9) (the longest, "b", has 10 at a 15s step: 2m30s of history)`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err %v, want %q", err, want)
+	}
+	for _, n := range []int{47, 48} {
+		noisy := func(name string) *dataset.Series {
+			r := rand.New(rand.NewPCG(uint64(n), uint64(len(name))))
+			s := &dataset.Series{Entity: name, Features: []string{"a"}, Step: 15_000}
+			for range n {
+				s.Values = append(s.Values, r.NormFloat64())
+			}
+			return s
+		}
+		// Enough entities for the anomaly threshold's 20 validation scores.
+		src := memSource{noisy("a"), noisy("b"), noisy("c"), noisy("d"), noisy("e")}
+		_, _, err := Train(context.Background(), TrainOptions{Source: src, Window: 8, Horizon: 4, Hidden: 2, Epochs: 1, Seed: 1})
+		if tooShort := err != nil && strings.Contains(err.Error(), "no entity has enough history"); tooShort != (n < 48) {
+			t.Errorf("%d steps: %v; want refused as too short only below 48", n, err)
+		}
 	}
 }
 

@@ -189,6 +189,9 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			MinLead: training.LeadSteps(time.Duration(alerting.MinLead), step)}
 	}
 	o.Progress = stderr
+	// Its warnings (entities skipped as too short, a split that fell back
+	// to the time split) say why a history is refused.
+	o.Logger = cliLogger(stderr, "omen train")
 	o.Version = "v" + now.UTC().Format("20060102T150405Z")
 	m, rep, err := training.Train(ctx, o)
 	if errors.Is(err, storesource.ErrNoData) {

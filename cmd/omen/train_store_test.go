@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -88,5 +91,30 @@ func TestTrainFromStoreUnmapped(t *testing.T) {
 	want := ": 1 vector of other schema versions than the current (2) skipped (version 1: 1, no feature in common with the current schema version 2)\n"
 	if rc != 1 || !strings.HasPrefix(errs, "omen train: no usable feature data in "+dir+" between ") || !strings.HasSuffix(errs, want) || strings.Count(errs, "\n") != 1 {
 		t.Fatalf("train = %d, %q; want 1 with %q", rc, errs, want)
+	}
+}
+
+// TestTrainWarnsSkippedEntities: omen train says which entities it skips
+// as too short (its warnings were discarded, so a refused history gave
+// only "no entity has enough history").
+func TestTrainWarnsSkippedEntities(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, n int) {
+		var b strings.Builder
+		b.WriteString("t,m1,m2\n")
+		for i := range n {
+			fmt.Fprintf(&b, "%d,%g,%g\n", i, math.Sin(float64(i)/5), math.Cos(float64(i)/7))
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".train.csv"), []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("short", 30)
+	for _, e := range []string{"a", "b", "c"} {
+		write(e, 400)
+	}
+	rc, _, stderr := omen(t, "train", "--source", "csv", "--dir", dir, "--window", "8", "--horizon", "4", "--hidden", "2", "--epochs", "1", "--out", filepath.Join(t.TempDir(), "m.omen"))
+	if rc != 0 || !strings.Contains(stderr, `omen train: warning: skipping short entity (entity=short, steps=30)`) {
+		t.Fatalf("omen train = %d, stderr %q; want it to name the skipped entity", rc, stderr)
 	}
 }

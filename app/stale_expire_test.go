@@ -167,9 +167,11 @@ func TestRestoredAlertsNotReportedAgain(t *testing.T) {
 	}
 }
 
-// TestRestartStepNotCountedTwice: a restarted daemon evaluates the step
-// its predecessor evaluated last once more (the watermark is replayed from
-// the ingest log); with its windows filled from the store it scores that
+// TestRestartStepNotCountedTwice: a daemon restarted after a crash may
+// evaluate the step its predecessor evaluated last once more (the step
+// cursor is written with the next step's vectors and at a clean stop, so
+// a crash between a step's vectors and the next step leaves the cursor a
+// step behind); with its windows filled from the store it scores that
 // step again, and the restored pending alert must not count it twice
 // (with for: 2, one step over the threshold must not fire). Reviewer's
 // reproduction of a regression of the windows filled from the store.

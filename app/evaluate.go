@@ -185,8 +185,10 @@ func (e *evaluator) target() (t int64, ok bool) {
 
 // skipStale counts as skipped, and moves e.next past, the steps from
 // e.next whose history the in-memory window no longer holds, but for at
-// most one step of its oldest history (features.Extractor.Oldest, less a
-// step of slack: live evaluations lag the newest sample by one to two
+// most one step of its oldest history, i.e. steps less than lookback −
+// history + two steps behind the newest sample, the samples falling
+// anywhere within a step (features.Extractor.Oldest, less a step of
+// slack: live evaluations lag the newest sample by one to two
 // steps — a tick may see two new steps, a remote-write batch of 30 s or a
 // slow step — and the configuration's validation allows lookback =
 // history + step, where without the slack every other step of such
@@ -305,7 +307,10 @@ func (e *evaluator) resume(target int64) int64 {
 	}
 	e.cursor, e.completed = cur, cur
 	e.done.Store(cur) // samples for its steps are late
-	next := cur + step
+	// On the step grid: a cursor written at another step (the step
+	// changed with the restart: a reload refuses that) is rounded down to
+	// this one, else every later step would stay off the grid.
+	next := floorDiv(cur, step)*step + step
 	if oldest := newest - (e.Lookback+resumeSlack).Milliseconds()/step*step; next < oldest {
 		e.Logger.Warn("the step cursor is older than the replayed data: the steps before it are not counted skipped",
 			"cursor", time.UnixMilli(cur).UTC(), "not_counted", (oldest-next)/step, "from", time.UnixMilli(oldest).UTC())

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/omen-sre/omen/internal/testenv"
+	"github.com/omen-sre/omen/store"
 )
 
 // restart is a new daemon's rig over r's store: its head holds r's
@@ -234,5 +235,46 @@ func TestRestartStopWritesCursor(t *testing.T) {
 	time.Sleep(time.Second) // ten ticks
 	if n := testutil.ToFloat64(b.eval.steps); n != 0 {
 		t.Errorf("the restarted daemon evaluated %v steps without new data, want 0", n)
+	}
+}
+
+// TestRestartCursorOtherStep: a cursor written at another step (the step
+// changed with the restart) is rounded down to the new step's grid;
+// resumed at cursor + step, every later vector, prediction and cursor
+// stayed off the grid. (Reviewer's reproduction.)
+func TestRestartCursorOtherStep(t *testing.T) {
+	r := newWindowRig(t, 15*time.Minute)
+	r.scrape(t, 0, 40)
+	// A daemon at a 10s step evaluated up to base + 20×15s + 10s.
+	cur := r.base + 20*r.step + 10_000
+	if err := r.st.PutStepCursor(cur); err != nil {
+		t.Fatal(err)
+	}
+	r2 := newWindowRigOn(t, 15*time.Minute, r.st, r.batches)
+	r2.e.tick(context.Background())
+	steps := r2.vectorSteps(t)
+	if len(steps) == 0 {
+		t.Fatal("no vectors after the restart")
+	}
+	ens, err := r2.st.Entities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, en := range ens {
+		if err := r2.st.Vectors(en.ID, 0, 1<<62, func(v store.Vector) error {
+			if v.T%r2.step != 0 {
+				t.Errorf("vector at %v is %d ms off the %d ms grid", time.UnixMilli(v.T).UTC(), v.T%r2.step, r2.step)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, ok, err := r2.st.StepCursor(); err != nil || !ok || c%r2.step != 0 {
+		t.Errorf("cursor %d (%v, %v) is off the %d ms grid", c, ok, err, r2.step)
+	}
+	// The step after the rounded cursor (base + 21 steps) is evaluated.
+	if !steps[21] {
+		t.Errorf("steps with vectors %v: want step 21, the first after the cursor rounded down to step 20", steps)
 	}
 }

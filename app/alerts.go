@@ -156,7 +156,6 @@ func reloadOf(o alerterOptions, cfg *config.Config) alert.Reload {
 	}
 }
 
-// externalHost turns a listen address into a host:port a browser can use.
 // boundAddress is the configured listen address with the port the
 // listener bound (a configured port 0 picks one): the configured host is
 // kept, a name (omen.corp, localhost) rather than the address it resolved
@@ -170,6 +169,7 @@ func boundAddress(configured string, bound net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
+// externalHost turns a listen address into a host:port a browser can use.
 func externalHost(listen string) string {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {

@@ -536,9 +536,6 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 	return trs, vas, vaSeries, nil
 }
 
-// longest describes the series with the most steps, for the error that
-// none is long enough: a source that holds only minutes of history says
-// so.
 // minTimeSplitSteps is the fewest steps an entity's history needs for the
 // time split (SplitTime at ValFraction) to leave a training part longer
 // than Window + Horizon and a validation part longer than Window + 1, as
@@ -553,6 +550,9 @@ func minTimeSplitSteps(opts TrainOptions) int {
 	return 0
 }
 
+// longest describes the series with the most steps, for the error that
+// none is long enough: a source that holds only minutes of history says
+// so.
 func longest(series []*dataset.Series) string {
 	var l *dataset.Series
 	for _, s := range series {

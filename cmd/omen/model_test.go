@@ -183,7 +183,14 @@ func checkDeletes(t *testing.T, how string, flags []string, cases []deleteCase) 
 // loopback ports, until the test ends; it returns the app and its URL.
 func startDaemon(t *testing.T, dir string) (*app.App, string) {
 	t.Helper()
-	a, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", NATSListenAddress: "127.0.0.1:0", StoragePath: dir,
+	return startDaemonConfig(t, dir, nil)
+}
+
+// startDaemonConfig is startDaemon with the configuration cfg (nil: the
+// defaults).
+func startDaemonConfig(t *testing.T, dir string, cfg *config.Config) (*app.App, string) {
+	t.Helper()
+	a, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", NATSListenAddress: "127.0.0.1:0", StoragePath: dir, Config: cfg,
 		ShutdownTimeout: 20 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,7 +11,6 @@ import (
 
 	pmodel "github.com/prometheus/common/model"
 
-	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/model"
@@ -62,20 +59,7 @@ func TestTrainURLDaemonSettings(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", NATSListenAddress: "127.0.0.1:0", StoragePath: dir, Config: cfg,
-		ShutdownTimeout: 20 * time.Second, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := a.Stop(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	url := "http://" + a.Addr()
+	_, url := startDaemonConfig(t, dir, cfg)
 	out := filepath.Join(t.TempDir(), "m.omen")
 	rc, stdout, stderr := omen(t, "train", "--source", "store", "--url", url, "--history", "1h", "--hidden", "4", "--epochs", "1", "--out", out)
 	// 3 × (480 − 32) training windows at 1 s (the first 80 % of 600 steps);

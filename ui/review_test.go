@@ -135,15 +135,7 @@ func TestExplanationTime(t *testing.T) {
 		[]string{`id="explanation-time" data-t="` + strconv.FormatInt(apitest.T0, 10) + `" data-age-ms="0"`, `(the latest prediction)`}, []string{`class="stale"`})
 
 	// A newer prediction without an explanation: the alert's is shown, aged.
-	p := b.PredictionList[0]
-	for _, q := range b.PredictionList {
-		if q.Entity == apitest.CartEntity && q.T > p.T {
-			p = q
-		}
-	}
-	p.T += 40 * apitest.Step
-	p.ID = p.Entity + "@" + strconv.FormatInt(p.T, 10)
-	b.PredictionList = append(b.PredictionList, p)
+	addNewerPrediction(b, apitest.CartEntity, 40)
 	pageHas(t, srv.URL, api.EntityUIPath(apitest.CartEntity), 200,
 		[]string{`data-age-ms="600000" class="stale"`, `10m before the latest prediction</strong>`}, nil)
 	body := pageHas(t, srv.URL, "/ui/", 200, nil, nil)

@@ -121,15 +121,7 @@ func TestWaterfallBarsMatchGroups(t *testing.T) {
 // latest prediction has none.
 func TestExplanationOfAlert(t *testing.T) {
 	b := apitest.Backend()
-	p := b.PredictionList[0]
-	for _, q := range b.PredictionList {
-		if q.Entity == apitest.CartEntity && q.T > p.T {
-			p = q
-		}
-	}
-	p.T += apitest.Step
-	p.ID = p.Entity + "@" + strconv.FormatInt(p.T, 10)
-	b.PredictionList = append(b.PredictionList, p)
+	addNewerPrediction(b, apitest.CartEntity, 1)
 	srv := newServer(t, b)
 
 	_, body, _ := fetch(t, srv.URL+"/ui/")
@@ -145,4 +137,19 @@ func TestExplanationOfAlert(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `id="waterfall"`) {
 		t.Errorf("entity page without the alert's explanation (%d)", code)
 	}
+}
+
+// addNewerPrediction appends to b a copy of entity's latest prediction,
+// steps later, with no explanation of its own (omen explains only the
+// predictions alerts fire on).
+func addNewerPrediction(b *api.MemBackend, entity string, steps int64) {
+	p := b.PredictionList[0]
+	for _, q := range b.PredictionList {
+		if q.Entity == entity && q.T > p.T {
+			p = q
+		}
+	}
+	p.T += steps * apitest.Step
+	p.ID = p.Entity + "@" + strconv.FormatInt(p.T, 10)
+	b.PredictionList = append(b.PredictionList, p)
 }

@@ -104,15 +104,7 @@ func sortedByAbs(gs []explain.GroupAttribution) []explain.GroupAttribution {
 // (the page's CSS, not overridden presentation attributes).
 func TestWaterfallNamesInChromium(t *testing.T) {
 	b, _ := manyGroups(t)
-	p := b.PredictionList[0]
-	for _, q := range b.PredictionList {
-		if q.Entity == apitest.CartEntity && q.T > p.T {
-			p = q
-		}
-	}
-	p.T += apitest.Step
-	p.ID = p.Entity + "@" + strconv.FormatInt(p.T, 10)
-	b.PredictionList = append(b.PredictionList, p)
+	addNewerPrediction(b, apitest.CartEntity, 1)
 	srv := newServer(t, b)
 	ctx := browser(t)
 	url := srv.URL + api.AlertUIPath(apitest.FiringFingerprint)

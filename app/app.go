@@ -280,6 +280,7 @@ func (a *App) Start(ctx context.Context) error {
 	// Scorer and alerts: the model from the registry, predictions, alerts.
 	a.scorer, err = newScorer(scorerOptions{
 		Store: st, Config: cfg, Features: a.extractor.FeatureNames,
+		Instant:    func() []bool { return a.extractor.Config().InstantFeatures() },
 		Registerer: a.reg, Logger: log.With("component", "scorer"),
 	})
 	if err != nil {

@@ -31,7 +31,14 @@ type scorerOptions struct {
 	Config *config.Config
 	// Features returns the feature names in use (they change with a
 	// configuration reload); default: those of Config.
-	Features   func() []string
+	Features func() []string
+	// Instant returns, for the PromQL features among Features (the first
+	// ones), which are instant features (features.Config.InstantFeatures):
+	// a stored vector with none of them is an absent entity's, kept for
+	// its failure label (dropAbsent), and is left out of the windows
+	// filled from the store as the live path leaves it out; default: those
+	// of Config.
+	Instant    func() []bool
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 }
@@ -168,6 +175,10 @@ func newScorer(o scorerOptions) (*scorer, error) {
 		names := features.Names(o.Config.Config)
 		o.Features = func() []string { return names }
 	}
+	if o.Instant == nil {
+		instant := o.Config.Config.InstantFeatures()
+		o.Instant = func() []bool { return instant }
+	}
 	s := &scorer{
 		opts: o, logger: o.Logger,
 		step:    time.Duration(o.Config.Step),
@@ -209,6 +220,42 @@ func (s *scorer) loadFile(path string) error {
 		return fmt.Errorf("load model %q: %w", path, err)
 	}
 	return nil
+}
+
+// presenceColumns returns the columns of feats whose value makes an
+// entity present, as dropAbsent decides: the instant PromQL features, or
+// every PromQL feature when none is instant (names are the features in
+// use, the first len(instant) of them PromQL). nil: every row counts.
+func presenceColumns(feats, names []string, instant []bool) []int {
+	kind := make(map[string]bool, len(instant)) // PromQL feature → instant
+	someInstant := false
+	for i, is := range instant {
+		if i < len(names) {
+			kind[names[i]] = is
+			someInstant = someInstant || is
+		}
+	}
+	var cols []int
+	for j, f := range feats {
+		if is, ok := kind[f]; ok && (is || !someInstant) {
+			cols = append(cols, j)
+		}
+	}
+	return cols
+}
+
+// hasValue reports whether row has a value (not NaN) in one of cols, or
+// cols is nil.
+func hasValue(row []float32, cols []int) bool {
+	if cols == nil {
+		return true
+	}
+	for _, j := range cols {
+		if row[j] == row[j] {
+			return true
+		}
+	}
+	return false
 }
 
 // modelKey identifies a registered model: its version and data.
@@ -615,6 +662,7 @@ func (s *scorer) storedWindows(ctx context.Context, t int64, w int, feats []stri
 	maxGap := int64(keep+1) * step
 	from := t - 2*int64(keep)*step
 	nf := len(feats)
+	present := presenceColumns(feats, s.opts.Features(), s.opts.Instant())
 	out := map[string]storedWindow{}
 	var buf []float32 // rows read, nf each
 	var times []int64
@@ -629,8 +677,10 @@ func (s *scorer) storedWindows(ctx context.Context, t int64, w int, feats []stri
 		buf, times = buf[:0], times[:0]
 		err := s.opts.Store.Vectors(e.ID, from, t-1, func(v store.Vector) error {
 			buf = slices.Grow(buf, nf)[:len(buf)+nf]
-			if !layout.row(v, buf[len(buf)-nf:]) {
-				buf = buf[:len(buf)-nf] // a layout not recorded: skipped
+			if !layout.row(v, buf[len(buf)-nf:]) || !hasValue(buf[len(buf)-nf:], present) {
+				// A layout not recorded, or an absent entity's vector
+				// (stored for its failure label, not scored live): skipped.
+				buf = buf[:len(buf)-nf]
 				return nil
 			}
 			times = append(times, v.T)

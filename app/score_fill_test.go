@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -190,6 +191,16 @@ func TestScoreReportsStoreFailure(t *testing.T) {
 // and with two gaps in them the entity was not scored (reviewer's
 // finding).
 func TestFillWindowsGaps(t *testing.T) {
+	// storeAbsent: the steps the entity is absent at are stored with a
+	// failure label set and no value (an absent entity whose failure
+	// label fires: stored, not scored live); the filled window leaves
+	// them out as the live one does.
+	for _, storeAbsent := range []bool{false, true} {
+		t.Run(fmt.Sprint("absent stored ", storeAbsent), func(t *testing.T) { fillWindowsGaps(t, storeAbsent) })
+	}
+}
+
+func fillWindowsGaps(t *testing.T, storeAbsent bool) {
 	cfg := config.Default()
 	names := features.Names(cfg.Config)
 	m := testModel(t, names, 6, 4, 1)
@@ -201,7 +212,19 @@ func TestFillWindowsGaps(t *testing.T) {
 	labels := map[string]string{"namespace": "ns", "pod": "a"}
 	run := func(k int64, ss ...*scorer) []map[string]prediction {
 		var vs []features.Vector
-		if k != 14 && k != 16 { // absent at these steps
+		if k == 14 || k == 16 { // absent at these steps
+			if storeAbsent {
+				vals := make([]float64, len(names))
+				for i := range vals {
+					vals[i] = math.NaN()
+				}
+				failure := make([]bool, len(cfg.LabelNames()))
+				failure[0] = true
+				if err := st.PutVectors([]store.Vector{{Entity: "ns/a", T: k * step, Values: vals, Failure: failure}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		} else {
 			vals := make([]float64, len(names))
 			for i := range vals {
 				vals[i] = float64(k%7) + float64(i)/10

@@ -176,7 +176,7 @@ func newScorer(o scorerOptions) (*scorer, error) {
 		o.Features = func() []string { return names }
 	}
 	if o.Instant == nil {
-		instant := o.Config.Config.InstantFeatures()
+		instant := o.Config.InstantFeatures()
 		o.Instant = func() []bool { return instant }
 	}
 	s := &scorer{

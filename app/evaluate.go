@@ -147,12 +147,7 @@ func (e *evaluator) tick(ctx context.Context) {
 		e.next = e.resume(target)
 	}
 	if catchUp := e.catchUp(); target-e.next > catchUp*step {
-		next := target - (catchUp-1)*step
-		n := (next - e.next) / step
-		e.skipped.Add(float64(n))
-		e.Logger.Warn("data jumped ahead: steps skipped, without vectors or predictions (their samples are mostly out of the in-memory window)",
-			"skipped", n, "from", time.UnixMilli(e.next).UTC(), "to", time.UnixMilli(next-step).UTC())
-		e.next = next
+		e.skipTo(target-(catchUp-1)*step, "data jumped ahead: steps skipped, without vectors or predictions (their samples are mostly out of the in-memory window)")
 	}
 	for e.next <= target {
 		if ctx.Err() != nil {
@@ -184,27 +179,20 @@ func (e *evaluator) target() (t int64, ok bool) {
 }
 
 // skipStale counts as skipped, and moves e.next past, the steps from
-// e.next whose history the in-memory window no longer holds, but for at
-// most one step of its oldest history, i.e. steps less than lookback −
-// history + two steps behind the newest sample, the samples falling
-// anywhere within a step (features.Extractor.Oldest, less a step of
-// slack: live evaluations lag the newest sample by one to two
-// steps — a tick may see two new steps, a remote-write batch of 30 s or a
-// slow step — and the configuration's validation allows lookback =
-// history + step, where without the slack every other step of such
-// ticks was skipped; a step missing one step of a 10m range is evaluated
-// on 97.5 % of it, while a backlog leaves minutes). It reports whether
-// e.next moved, so the loop evaluates from there. Such steps arise when the window moves
-// on while the evaluator catches up (a backlog that drains faster than
-// the steps are evaluated) or when the data jumps a whole window ahead:
-// evaluated, their range features read part of their range and, once
-// the window has moved on by more than lookback minus the instant-vector
-// lookback, their instant features nothing, and the steps went without
-// vectors, counted nowhere (the catch-up bound, lookback/step, counted
-// only what the watermark had passed at the tick's start). The newest
-// step (target, from the current watermark) is never skipped: a source
-// whose clock runs ahead of omen's (WallClock caps the watermark, not
-// the window) would otherwise have every step skipped.
+// e.next whose history the in-memory window no longer holds but for at
+// most one step of it (features.Extractor.Oldest less a step: steps less
+// than lookback − history + two steps behind the newest sample), and
+// reports whether e.next moved. Such steps arise when the window moves on
+// while the evaluator catches up (a backlog that drains faster than the
+// steps are evaluated) or when the data jumps a whole window ahead;
+// evaluated, they read part of their ranges or nothing at all. The step
+// of slack keeps live ticks that see two new steps at once (a 30 s
+// remote-write batch, a slow step) from skipping one at the smallest
+// lookback the configuration accepts (history + step); a step missing one
+// step of a 10m range is evaluated on 97.5 % of it. The newest step
+// (target) is never skipped: a source whose clock runs ahead of omen's
+// (WallClock caps the watermark, not the window) would otherwise have
+// every step skipped.
 func (e *evaluator) skipStale() bool {
 	oldest, ok := e.Extractor.Oldest()
 	if !ok {
@@ -219,15 +207,21 @@ func (e *evaluator) skipStale() bool {
 	}
 	cur, _ := e.target() // ok: e.next is set
 	next := min(first, cur)
-	n := (next - e.next) / step
-	if n <= 0 {
+	if next-e.next < step {
 		return false
 	}
-	e.skipped.Add(float64(n))
-	e.Logger.Warn("the in-memory window moved past steps not yet evaluated: steps skipped, without vectors or predictions (their samples are out of the window)",
-		"skipped", n, "from", time.UnixMilli(e.next).UTC(), "to", time.UnixMilli(next-step).UTC())
-	e.next = next
+	e.skipTo(next, "the in-memory window moved past steps not yet evaluated: steps skipped, without vectors or predictions (their samples are out of the window)")
 	return true
+}
+
+// skipTo counts the steps from e.next up to next (exclusive) as skipped,
+// with the warning msg, and moves e.next to next.
+func (e *evaluator) skipTo(next int64, msg string) {
+	step := e.Step.Milliseconds()
+	n := (next - e.next) / step
+	e.skipped.Add(float64(n))
+	e.Logger.Warn(msg, "skipped", n, "from", time.UnixMilli(e.next).UTC(), "to", time.UnixMilli(next-step).UTC())
+	e.next = next
 }
 
 // floorDiv is a / b rounded towards −∞ (b > 0).
@@ -516,6 +510,18 @@ func (e *evaluator) instantFeatures() []bool {
 	return e.instant
 }
 
+// presenceMask returns which of the PromQL features (instant[i]: whether
+// the i-th is an instant feature) make an entity present by having a
+// value: the instant ones, or every one when none is instant.
+func presenceMask(instant []bool) []bool {
+	some := slices.Contains(instant, true)
+	mask := make([]bool, len(instant))
+	for i, is := range instant {
+		mask[i] = is || !some
+	}
+	return mask
+}
+
 // dropAbsent removes the vectors of entities that are no longer (or not
 // yet) there: none of the instant PromQL features (instant[i]) has a value
 // (with no instant feature, none of the PromQL features). A deleted pod
@@ -528,12 +534,12 @@ func (e *evaluator) instantFeatures() []bool {
 // kept every such failure out of the stored history (training found
 // none). vs's backing array is reused for present.
 func dropAbsent(vs []features.Vector, instant []bool) (present, failing []features.Vector) {
-	someInstant := slices.Contains(instant, true)
+	mask := presenceMask(instant)
 	present = vs[:0]
 	for _, v := range vs {
 		has := false
-		for i, is := range instant {
-			if i < len(v.Values) && (is || !someInstant) && v.Values[i] == v.Values[i] { // a value, not NaN
+		for i, counts := range mask {
+			if counts && i < len(v.Values) && v.Values[i] == v.Values[i] { // a value, not NaN
 				has = true
 				break
 			}

@@ -223,21 +223,19 @@ func (s *scorer) loadFile(path string) error {
 }
 
 // presenceColumns returns the columns of feats whose value makes an
-// entity present, as dropAbsent decides: the instant PromQL features, or
-// every PromQL feature when none is instant (names are the features in
-// use, the first len(instant) of them PromQL). nil: every row counts.
+// entity present, as dropAbsent decides (presenceMask; names are the
+// features in use, the first len(instant) of them PromQL). nil: every row
+// counts.
 func presenceColumns(feats, names []string, instant []bool) []int {
-	kind := make(map[string]bool, len(instant)) // PromQL feature → instant
-	someInstant := false
-	for i, is := range instant {
+	counts := make(map[string]bool, len(instant))
+	for i, c := range presenceMask(instant) {
 		if i < len(names) {
-			kind[names[i]] = is
-			someInstant = someInstant || is
+			counts[names[i]] = c
 		}
 	}
 	var cols []int
 	for j, f := range feats {
-		if is, ok := kind[f]; ok && (is || !someInstant) {
+		if counts[f] {
 			cols = append(cols, j)
 		}
 	}
@@ -293,7 +291,8 @@ func (s *scorer) reloadModel() error {
 }
 
 // install puts m (version's model, of data sha256 sha, read and checked
-// against the features) in use, unless the registry's active version is
+// against the features and the step, which does not change while the
+// daemon runs) in use, unless the registry's active version is
 // no longer version (a promotion since, whose caller loads it) or m does
 // not fit the features in use (they changed since m was checked: a
 // reloadModel, which does not hold the registry lock, overtaken by
@@ -313,11 +312,6 @@ func (s *scorer) install(version, sha string, m *model.Model) error {
 		s.refused = modelKey(version, sha)
 		s.mu.Unlock()
 		return fmt.Errorf("model %s does not fit the configured features: %w: %w (not retried until another model is promoted or the configuration is reloaded)", version, errUnusableModel, err)
-	}
-	if err := m.CheckStep(s.step); err != nil {
-		s.refused = modelKey(version, sha)
-		s.mu.Unlock()
-		return fmt.Errorf("model %s does not fit the configured step: %w: %w (not retried until another model is promoted)", version, errUnusableModel, err)
 	}
 	// The windows hold the rows the previous model needed: filled from
 	// the store when the new one needs more. The previous model's

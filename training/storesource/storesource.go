@@ -86,17 +86,23 @@ func (e *NoDataError) SkippedDetail() string {
 	return skippedDetail(e.Skipped, e.Why, e.Current)
 }
 
+// byVersion returns the schema versions counted in counts, in order, and
+// the sum of the counts.
+func byVersion(counts map[uint32]int) (vers []uint32, total int) {
+	vers = make([]uint32, 0, len(counts))
+	for v, k := range counts {
+		total += k
+		vers = append(vers, v)
+	}
+	slices.Sort(vers)
+	return vers, total
+}
+
 func skippedDetail(skipped map[uint32]int, why map[uint32]string, current uint32) string {
 	if len(skipped) == 0 {
 		return ""
 	}
-	n := 0
-	vers := make([]uint32, 0, len(skipped))
-	for v, k := range skipped {
-		n += k
-		vers = append(vers, v)
-	}
-	slices.Sort(vers)
+	vers, n := byVersion(skipped)
 	parts := make([]string, len(vers))
 	for i, v := range vers {
 		parts[i] = fmt.Sprintf("version %d: %d, %s", v, skipped[v], why[v])
@@ -317,13 +323,7 @@ func (s *Source) report(mapped map[uint32]int, total int, skipped map[uint32]int
 	}
 	var parts []string
 	if len(mapped) > 0 {
-		n := 0
-		vers := make([]uint32, 0, len(mapped))
-		for v, k := range mapped {
-			n += k
-			vers = append(vers, v)
-		}
-		slices.Sort(vers)
+		vers, n := byVersion(mapped)
 		each := make([]string, len(vers))
 		for i, v := range vers {
 			each[i] = fmt.Sprintf("version %d: %d", v, mapped[v])

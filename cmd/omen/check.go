@@ -125,11 +125,10 @@ func checkModelFile(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("model.file: load model %q%s: not a model file: %w", name, where, err)
 	}
-	if err := m.CheckFeatures(features.Names(cfg.Config)); err != nil {
-		return fmt.Errorf("model.file: load model %q%s: model %q does not fit the configured features: %w", name, where, m.Meta().Version, err)
-	}
-	if err := m.CheckStep(time.Duration(cfg.Step)); err != nil {
-		return fmt.Errorf("model.file: load model %q%s: model %q does not fit the configured step: %w", name, where, m.Meta().Version, err)
+	ref := &featureRef{names: features.Names(cfg.Config), against: "the configured features",
+		step: time.Duration(cfg.Step), stepOf: "the configured step"}
+	if err := ref.fit(m, m.Meta().Version); err != nil {
+		return fmt.Errorf("model.file: load model %q%s: %w", name, where, err)
 	}
 	return nil
 }

@@ -230,6 +230,8 @@ func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
 			parts = append(parts, cur)
 			cur = &part{w: newCommitWait()}
 		}
+		// A log record's cost: its 17-byte key, entry overhead, value.
+		recCost := func(v []byte) int64 { return 17 + 32 + s.valueCost(len(v)) }
 		for _, i := range keep {
 			b := &bs[i]
 			// A batch's records (several when split) and its dedup key
@@ -240,7 +242,7 @@ func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
 			}
 			var est int64
 			for _, v := range recs {
-				est += 17 + 32 + s.valueCost(len(v))
+				est += recCost(v)
 			}
 			var dk []byte
 			var dkEst int64
@@ -254,7 +256,7 @@ func (s *Store) AppendNew(bs []telemetry.Batch) (storedIdx []int, err error) {
 			for _, v := range recs {
 				lk := logKey(now, g.nextLocal)
 				g.nextLocal++
-				cur.add(kv{lk, v}, 17+32+s.valueCost(len(v)))
+				cur.add(kv{lk, v}, recCost(v))
 			}
 			if dk != nil {
 				cur.add(kv{dk, u64(sortable(now))}, dkEst)

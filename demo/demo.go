@@ -178,12 +178,7 @@ func MinHistory(t training.TrainOptions) time.Duration {
 	if !(f > 0 && f < 1) {
 		f = 0.2
 	}
-	for n := w + h; ; n++ {
-		cut := int(math.Round(float64(n) * (1 - f)))
-		if cut > w+h && n-cut > w+1 {
-			return time.Duration(n+historyMargin) * Step
-		}
-	}
+	return time.Duration(training.MinTimeSplitSteps(w, h, f)+historyMargin) * Step
 }
 
 // historyMargin is the steps of a published history that the pods'

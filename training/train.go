@@ -264,7 +264,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	if len(trs) == 0 || len(vas) == 0 {
 		if split == "time" {
 			return nil, rep, fmt.Errorf("train: no entity has enough history: with window %d, horizon %d and the last %v of each history for validation, an entity needs at least %d steps (a training part of more than %d and a validation part of more than %d)%s",
-				opts.Window, opts.Horizon, opts.ValFraction, minTimeSplitSteps(opts), opts.Window+opts.Horizon, opts.Window+1, longest(series))
+				opts.Window, opts.Horizon, opts.ValFraction, MinTimeSplitSteps(opts.Window, opts.Horizon, opts.ValFraction), opts.Window+opts.Horizon, opts.Window+1, longest(series))
 		}
 		return nil, rep, fmt.Errorf("train: no entity has more than %d steps for training and validation%s", opts.Window+opts.Horizon, longest(series))
 	}
@@ -536,14 +536,15 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 	return trs, vas, vaSeries, nil
 }
 
-// minTimeSplitSteps is the fewest steps an entity's history needs for the
-// time split (SplitTime at ValFraction) to leave a training part longer
-// than Window + Horizon and a validation part longer than Window + 1, as
-// splitWindows requires; 0 when no length up to 2^24 does.
-func minTimeSplitSteps(opts TrainOptions) int {
+// MinTimeSplitSteps is the fewest steps an entity's history needs for the
+// time split (SplitTime at valFraction) to leave a training part longer
+// than window + horizon and a validation part longer than window + 1, as
+// Train requires; 0 when no length up to 2^24 does (valFraction outside
+// (0, 1)).
+func MinTimeSplitSteps(window, horizon int, valFraction float64) int {
 	for n := 4; n <= 1<<24; n++ {
-		cut := int(math.Round(float64(n) * (1 - opts.ValFraction)))
-		if cut >= 2 && n-cut >= 2 && cut > opts.Window+opts.Horizon && n-cut > opts.Window+1 {
+		cut := int(math.Round(float64(n) * (1 - valFraction)))
+		if cut >= 2 && n-cut >= 2 && cut > window+horizon && n-cut > window+1 {
 			return n
 		}
 	}

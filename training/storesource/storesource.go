@@ -126,6 +126,11 @@ type layout struct {
 	why    string // why the version's vectors are skipped ("": usable)
 	note   string // what an older version lacks, for the progress line
 	shared int    // features in common with the current schema
+	// same is whether the version has the current one's features and
+	// labels (it may differ in the step it records, or be the layout
+	// changed and changed back): its vectors need no mapping and are not
+	// reported as mapped.
+	same bool
 }
 
 // layouts returns the layout of every known schema version against cur,
@@ -149,6 +154,7 @@ func (s *Source) layouts(cur store.Schema) (map[uint32]*layout, bool, error) {
 	for _, sc := range all {
 		l := &layout{cols: store.Columns(sc.Features, cur.Features), lcols: store.Columns(sc.Labels, cur.Labels)}
 		l.shared = len(sc.Features) - count(l.cols, -1)
+		l.same = slices.Equal(sc.Features, cur.Features) && slices.Equal(sc.Labels, cur.Labels)
 		// The current names the version lacks.
 		missF := missing(cur.Features, sc.Features)
 		missL := missing(cur.Labels, sc.Labels)
@@ -258,7 +264,7 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 			case len(v.Values) != len(l.cols):
 				why[v.Schema] = fmt.Sprintf("%d values where the schema has %d features", len(v.Values), len(l.cols))
 			default:
-				if v.Schema != schema.Version {
+				if !l.same {
 					mapped[v.Schema]++
 				}
 				total++

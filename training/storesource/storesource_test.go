@@ -85,6 +85,7 @@ func TestLoadFromStore(t *testing.T) {
 // schemaStep is a run of vectors put under one schema.
 type schemaStep struct {
 	features, labels []string
+	step             time.Duration // recorded with the schema (0: none)
 	// rows are the vectors of entity ns/x, one a step, in order.
 	rows []row
 }
@@ -107,7 +108,7 @@ func historyWith(t *testing.T, steps []schemaStep) (*store.Store, int64) {
 	base := now.UnixMilli() - 100*testStep
 	i := 0
 	for _, s := range steps {
-		if err := st.PutSchema(s.features, s.labels); err != nil {
+		if err := st.PutSchemaStep(s.features, s.labels, s.step); err != nil {
 			t.Fatal(err)
 		}
 		var vs []store.Vector
@@ -196,7 +197,25 @@ func TestLoadOlderSchemas(t *testing.T) {
 			features: []string{"a", "b"},
 			values:   []float64{1, 2, 3, 4, 5, 6, 8, 9},
 			labels:   []bool{false, true, false, true},
-			progress: []string{"3 of 4 vectors from older schema versions, mapped by name into the current one (3) (version 1: 2; version 2: 1)"},
+			// Version 1 has the current layout: only version 2's vector
+			// is mapped.
+			progress: []string{"store source: 1 of 4 vectors from older schema versions, mapped by name into the current one (3) (version 2: 1)"},
+		},
+		{
+			// An upgrade records the step in a new schema version of
+			// the same layout: nothing is mapped or reported.
+			name: "same layout, step recorded",
+			steps: []schemaStep{
+				{features: []string{"a", "b"}, labels: []string{"crash"}, rows: []row{
+					{[]float64{1, 2}, []bool{false}},
+				}},
+				{features: []string{"a", "b"}, labels: []string{"crash"}, step: time.Minute, rows: []row{
+					{[]float64{3, 4}, []bool{true}},
+				}},
+			},
+			features: []string{"a", "b"},
+			values:   []float64{1, 2, 3, 4},
+			labels:   []bool{false, true},
 		},
 		{
 			name: "reader without schema list skips older versions",

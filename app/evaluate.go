@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/internal/intmath"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -201,7 +202,7 @@ func (e *evaluator) skipStale() bool {
 	step := e.Step.Milliseconds()
 	// The first step boundary t with t + 2·step > oldest: t's range may
 	// start up to a step before the window.
-	first := (floorDiv(oldest, step) - 1) * step
+	first := (intmath.FloorDiv(oldest, step) - 1) * step
 	if e.next >= first {
 		return false
 	}
@@ -222,15 +223,6 @@ func (e *evaluator) skipTo(next int64, msg string) {
 	e.skipped.Add(float64(n))
 	e.Logger.Warn(msg, "skipped", n, "from", time.UnixMilli(e.next).UTC(), "to", time.UnixMilli(next-step).UTC())
 	e.next = next
-}
-
-// floorDiv is a / b rounded towards −∞ (b > 0).
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && a < 0 {
-		q--
-	}
-	return q
 }
 
 func (e *evaluator) evaluate(ctx context.Context, t int64) {
@@ -304,7 +296,7 @@ func (e *evaluator) resume(target int64) int64 {
 	// On the step grid: a cursor written at another step (the step
 	// changed with the restart: a reload refuses that) is rounded down to
 	// this one, else every later step would stay off the grid.
-	next := floorDiv(cur, step)*step + step
+	next := intmath.FloorDiv(cur, step)*step + step
 	if oldest := newest - (e.Lookback+resumeSlack).Milliseconds()/step*step; next < oldest {
 		e.Logger.Warn("the step cursor is older than the replayed data: the steps before it are not counted skipped",
 			"cursor", time.UnixMilli(cur).UTC(), "not_counted", (oldest-next)/step, "from", time.UnixMilli(oldest).UTC())

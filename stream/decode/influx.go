@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/omen-sre/omen/internal/intmath"
 	"github.com/omen-sre/omen/telemetry"
 )
 
@@ -315,9 +316,9 @@ func seriesKeyEnd(p []byte, i int) int {
 func (d *Decoder) influxMillis(v int64) int64 {
 	switch d.opts.Precision {
 	case time.Nanosecond:
-		return floorDiv(v, 1e6)
+		return intmath.FloorDiv(v, 1e6)
 	case time.Microsecond:
-		return floorDiv(v, 1e3)
+		return intmath.FloorDiv(v, 1e3)
 	case time.Second:
 		switch {
 		case v > maxInt64/1000:
@@ -328,14 +329,6 @@ func (d *Decoder) influxMillis(v int64) int64 {
 		return v * 1000
 	}
 	return v
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && a < 0 {
-		q--
-	}
-	return q
 }
 
 // influxTags parses series key sk (escaped) into d.meas and d.tags,

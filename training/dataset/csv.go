@@ -21,8 +21,11 @@ const LabelColumn = "label"
 // ReadCSV reads a series from r in the SMD/ASD CSV form: a header whose
 // first column is the time or row index ("t"), then the feature columns and
 // optionally a final "label" column (0/1). Empty cells and "NaN" are
-// missing values (NaN; see Series.FillMissing and EmptyFeatures). name is
-// used in error messages (usually the file name).
+// missing values (NaN; see Series.FillMissing and EmptyFeatures). A value
+// beyond ±MaxValue (±Inf, or too large for the float32 the models compute
+// in) is an error naming its line and column: it would become ±Inf, which a
+// model reads as missing, so an extreme value would score as normal. name
+// is used in error messages (usually the file name).
 //
 // The time column is not interpreted beyond checking that it parses as a
 // number; rows are taken in file order.
@@ -83,6 +86,9 @@ func ReadCSV(r io.Reader, name string) (*Series, error) {
 			v, err := strconv.ParseFloat(c, 64)
 			if err != nil || math.IsInf(v, 0) {
 				return nil, fmt.Errorf("%s:%d: column %s: %q is not a finite number", name, line, s.Features[i], c)
+			}
+			if !InRange(v) {
+				return nil, fmt.Errorf("%s:%d: column %s: %q is beyond ±%.4g, the float32 range the models compute in", name, line, s.Features[i], c, MaxValue)
 			}
 			s.Values = append(s.Values, v)
 		}

@@ -29,6 +29,10 @@ func TestReadCSV(t *testing.T) {
 	if n := s.FillMissing(); n != 1 || s.Values[2] != 0.5 {
 		t.Fatalf("FillMissing replaced %d, value %v", n, s.Values[2])
 	}
+	// The largest float32 magnitudes are values, not errors.
+	if b, err := ReadCSV(strings.NewReader("t,a\n0,3.4028234e38\n1,-3.4e38\n"), "b.csv"); err != nil || b.Steps() != 2 {
+		t.Fatalf("largest float32 values: %+v, %v", b, err)
+	}
 	u, err := ReadCSV(strings.NewReader("t,a\n0,1\n"), "u.csv")
 	if err != nil || u.Labels != nil || u.Steps() != 1 {
 		t.Fatalf("unlabelled: %+v, %v", u, err)
@@ -46,6 +50,8 @@ func TestReadCSVErrors(t *testing.T) {
 		{"short row", "t,m1,m2\n0,1,2\n1,1\n", "f.csv:3: 2 columns, want 3"},
 		{"bad number", "t,m1\n0,1\n1,x\n", `f.csv:3: column m1: "x" is not a finite number`},
 		{"infinite", "t,m1\n0,Inf\n", `f.csv:2: column m1: "Inf" is not a finite number`},
+		{"beyond float32", "t,m1,m2\n0,1,2\n1,3,1e39\n", `f.csv:3: column m2: "1e39" is beyond ±3.403e+38, the float32 range the models compute in`},
+		{"beyond float32 negative", "t,m1\n0,-3.5e38\n", `f.csv:2: column m1: "-3.5e38" is beyond ±3.403e+38`},
 		{"bad time", "t,m1\nnow,1\n", `f.csv:2: time column "now" is not a number`},
 		{"bad label", "t,m1,label\n0,1,2\n", `f.csv:2: label "2" is neither 0 nor 1`},
 	}

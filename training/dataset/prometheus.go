@@ -50,7 +50,8 @@ type PrometheusSource struct {
 	MaxPoints int
 	// Progress, when not nil, receives the range queries' progress: a
 	// redrawn line on a terminal, else one line when more than one range
-	// query per expression was needed.
+	// query per expression was needed; and a line counting the values read
+	// as missing because they were beyond ±MaxValue.
 	Progress io.Writer
 }
 
@@ -66,7 +67,9 @@ const DefaultMaxPoints = 10000
 // (Series.Start says where): the steps before it existed, or before the
 // server had data, are not history of it. Missing values inside are NaN.
 // When several result series of one query map to the same entity their
-// values are summed. A range longer than MaxPoints steps is read in
+// values are summed. A value (or sum) beyond ±MaxValue, such as +Inf from
+// histogram_quantile, is missing too: the model would read it as missing
+// anyway, and Progress gets a line with how many each feature had. A range longer than MaxPoints steps is read in
 // several range queries of at most MaxPoints points each.
 func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 	if p.API == nil || len(p.Features) == 0 || len(p.EntityLabels) == 0 {
@@ -84,6 +87,10 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 	// first and last are the grid steps of an entity's first and last
 	// finite feature sample (last also of its last failure sample).
 	first, last := map[string]int{}, map[string]int{}
+	// beyond holds an entity's cells (step·features+feature) with a sample
+	// (or sum of samples) beyond ±MaxValue; nBeyond counts them by feature.
+	beyond := map[string]map[int]bool{}
+	nBeyond := make([]int, nf)
 	get := func(id string) *Series {
 		s := byEntity[id]
 		if s == nil {
@@ -113,10 +120,25 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 				if math.IsNaN(v) {
 					continue // a NaN sample (0/0) is a missing value
 				}
-				if cur := s.Values[i*nf+j]; !math.IsNaN(cur) {
+				k := i*nf + j
+				if beyond[id][k] {
+					continue
+				}
+				if cur := s.Values[k]; !math.IsNaN(cur) {
 					v += cur
 				}
-				s.Values[i*nf+j] = v
+				if !InRange(v) {
+					// ±Inf, or beyond float32: missing, whatever else
+					// sums into the cell.
+					if beyond[id] == nil {
+						beyond[id] = map[int]bool{}
+					}
+					beyond[id][k] = true
+					s.Values[k] = math.NaN()
+					nBeyond[j]++
+					continue
+				}
+				s.Values[k] = v
 				if first[id] < 0 || i < first[id] {
 					first[id] = i
 				}
@@ -149,6 +171,7 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 		}
 	}
 	pr.done(len(p.Features) + len(p.Failures))
+	p.reportBeyond(nBeyond)
 	out := make([]*Series, 0, len(byEntity))
 	for id, s := range byEntity {
 		if first[id] < 0 {
@@ -158,6 +181,23 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Entity < out[b].Entity })
 	return out, nil
+}
+
+// reportBeyond writes to Progress how many values of each feature were
+// beyond ±MaxValue and read as missing.
+func (p *PrometheusSource) reportBeyond(n []int) {
+	if p.Progress == nil {
+		return
+	}
+	var parts []string
+	for j, c := range n {
+		if c > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", p.Features[j].Name, c))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(p.Progress, "prometheus source: values beyond ±%.4g (±Inf, or too large for the float32 the model computes in) read as missing: %s\n", MaxValue, strings.Join(parts, ", "))
+	}
 }
 
 func (p *PrometheusSource) maxPoints() int {

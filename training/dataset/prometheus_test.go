@@ -370,3 +370,47 @@ func TestPrometheusSourceRealChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestPrometheusSourceBeyondFloat32: a sample, or a sum of samples, beyond
+// ±MaxValue (±Inf, or too large for float32) is a missing value, counted
+// on Progress by feature; a sample within the range is kept.
+func TestPrometheusSourceBeyondFloat32(t *testing.T) {
+	start := time.Unix(1000, 0)
+	step := 15 * time.Second
+	inf := math.Inf(1)
+	api := fakeAPI{
+		"cpu": {
+			stream(pmodel.LabelSet{"pod": "a"}, start, step, 1, 1e39, 3, inf),
+			// b's two containers sum beyond float32 at step 1 only; the
+			// third sample at step 1 does not bring the cell back.
+			stream(pmodel.LabelSet{"pod": "b", "c": "x"}, start, step, 2e38, 2e38, 1, 1),
+			stream(pmodel.LabelSet{"pod": "b", "c": "y"}, start, step, 1, 2e38, 1, 1),
+			stream(pmodel.LabelSet{"pod": "b", "c": "z"}, start, step, 1, -3e38, 1, 1),
+		},
+		"mem": {stream(pmodel.LabelSet{"pod": "a"}, start, step, 5, math.Inf(-1), 3e38, 5)},
+	}
+	var progress bytes.Buffer
+	src := &PrometheusSource{API: api, Features: []NamedQuery{{"cpu", "cpu"}, {"mem", "mem"}},
+		EntityLabels: []string{"pod"}, Start: start, End: start.Add(3 * step), Step: step, Progress: &progress}
+	got, err := src.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("entities %+v", got)
+	}
+	nan := math.NaN()
+	for k, want := range [][]float64{
+		{1, 5, nan, nan, 3, 3e38, nan, 5},         // a: cpu, mem interleaved
+		{2e38 + 2, nan, nan, nan, 3, nan, 3, nan}, // b: no mem
+	} {
+		for i, v := range got[k].Values {
+			if !(v == want[i] || math.IsNaN(v) && math.IsNaN(want[i])) {
+				t.Fatalf("%s values %v, want %v", got[k].Entity, got[k].Values, want)
+			}
+		}
+	}
+	if want := "prometheus source: values beyond ±3.403e+38 (±Inf, or too large for the float32 the model computes in) read as missing: cpu 3, mem 1\n"; progress.String() != want {
+		t.Fatalf("progress %q, want %q", progress.String(), want)
+	}
+}

@@ -34,6 +34,16 @@ type Series struct {
 	Ended bool
 }
 
+// MaxValue is the largest magnitude of a value the models can hold: they
+// compute in float32, where a larger value (and ±Inf) becomes ±Inf, which
+// they read as missing. ReadCSV refuses such a value; PrometheusSource and
+// the store source read it as missing and say how many they met.
+const MaxValue = math.MaxFloat32
+
+// InRange reports whether v is a value the models can hold: NaN (missing)
+// or a number of magnitude at most MaxValue.
+func InRange(v float64) bool { return !(math.Abs(v) > MaxValue) }
+
 // Steps returns the number of rows.
 func (s *Series) Steps() int {
 	if len(s.Features) == 0 {

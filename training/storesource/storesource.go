@@ -45,7 +45,9 @@ type Source struct {
 	// Progress, when not nil, receives a line saying how many vectors
 	// came from older schema versions (mapped by name) or were skipped,
 	// when any did or were and Load returns series (else its error says
-	// what was skipped).
+	// what was skipped); and a line counting the values read as missing
+	// because they were beyond ±dataset.MaxValue (±Inf, or too large for
+	// float32), when there were any.
 	Progress io.Writer
 }
 
@@ -247,6 +249,7 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 	nf := len(schema.Features)
 	skipped, why := map[uint32]int{}, map[uint32]string{}
 	mapped := map[uint32]int{}
+	beyond := make([]int, nf) // values beyond ±dataset.MaxValue, by feature
 	total := 0
 	var out []*dataset.Series
 	for _, ent := range ents {
@@ -302,8 +305,13 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 				row[j] = math.NaN()
 			}
 			for k, j := range l.cols {
-				if j >= 0 {
-					row[j] = v.Values[k]
+				if j < 0 {
+					continue
+				}
+				if x := v.Values[k]; dataset.InRange(x) {
+					row[j] = x
+				} else {
+					beyond[j]++ // ±Inf or beyond float32: missing
 				}
 			}
 			for k, f := range v.Failure {
@@ -319,7 +327,25 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 		return nil, &NoDataError{From: s.From, To: s.To, Skipped: skipped, Why: why, Current: schema.Version}
 	}
 	s.report(mapped, total, skipped, why, layouts, schema.Version)
+	s.reportBeyond(schema.Features, beyond)
 	return out, nil
+}
+
+// reportBeyond writes the progress line counting, by feature, the values
+// read as missing because they were beyond ±dataset.MaxValue.
+func (s *Source) reportBeyond(features []string, n []int) {
+	if s.Progress == nil {
+		return
+	}
+	var parts []string
+	for j, c := range n {
+		if c > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", features[j], c))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(s.Progress, "store source: values beyond ±%.4g (±Inf, or too large for the float32 the model computes in) read as missing: %s\n", dataset.MaxValue, strings.Join(parts, ", "))
+	}
 }
 
 // report writes the progress line about older schema versions.

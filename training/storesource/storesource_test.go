@@ -181,6 +181,22 @@ func TestLoadOlderSchemas(t *testing.T) {
 			progress: []string{"store source: 3 of 5 vectors from older schema versions, mapped by name into the current one (2) (version 1: 3, without features d (missing), without labels evicted (not failing))"},
 		},
 		{
+			// The model computes in float32, where these are ±Inf and
+			// read as missing: the series says so, and the line counts them.
+			name: "values beyond float32",
+			steps: []schemaStep{
+				{features: []string{"a", "b"}, labels: []string{"crash"}, rows: []row{
+					{[]float64{1, 1e39}, []bool{false}},
+					{[]float64{math.Inf(-1), 3e38}, []bool{false}},
+					{[]float64{-1e300, math.Inf(1)}, []bool{false}},
+				}},
+			},
+			features: []string{"a", "b"},
+			values:   []float64{1, nan, nan, 3e38, nan, nan},
+			labels:   []bool{false, false, false},
+			progress: []string{"store source: values beyond ±3.403e+38 (±Inf, or too large for the float32 the model computes in) read as missing: a 2, b 2\n"},
+		},
+		{
 			name: "schema changed and changed back",
 			steps: []schemaStep{
 				{features: []string{"a", "b"}, labels: []string{"crash"}, rows: []row{

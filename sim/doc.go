@@ -14,7 +14,9 @@
 // simulated clock and returns a Tick: one sample per series
 // ([]telemetry.Sample, all at the tick's time, grouped by metric family) and
 // the step's events ([]telemetry.Event). Everything is deterministic for a
-// seed: the same Options give the same ticks.
+// seed: the same Options give the same ticks, and another Start only shifts
+// their times (the traffic pattern follows the time since Start, not the
+// time of day), so fleets started at the wall clock are reproducible.
 //
 // Metrics use kube-state-metrics and cAdvisor names (kube_pod_info,
 // kube_pod_status_ready, kube_pod_status_phase,

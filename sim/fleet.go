@@ -381,9 +381,14 @@ func (f *Fleet) emit(t int64, n int) []telemetry.Sample {
 	return slices.DeleteFunc(out, func(s telemetry.Sample) bool { return math.IsNaN(s.V) })
 }
 
-// load is the daily traffic pattern: 1 on average, peaking at 15:00.
+// load is the daily traffic pattern: 1 on average, peaking 15 h after
+// Start (at 15:00 with the default Start, a midnight). It follows the time
+// since Start, not the time of day, so that a fleet's values depend on its
+// seed alone: the demo and omen eval sim start their fleets at the wall
+// clock, and a pattern of the time of day gave each run different
+// training data (different losses and models for the same seeds).
 func (f *Fleet) load(t int64) float64 {
-	h := float64(t%(24*3600*1000)) / 3600e3
+	h := float64((t-f.start)%(24*3600*1000)) / 3600e3
 	return 1 + 0.45*math.Sin(2*math.Pi*(h-9)/24)
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/omen-sre/omen/stream/decode"
 	"github.com/omen-sre/omen/telemetry"
@@ -60,6 +61,70 @@ func TestDeterminism(t *testing.T) {
 	}
 	if a == c {
 		t.Error("different seeds, same outputs")
+	}
+}
+
+// TestStartOnlyShiftsTimes checks that a fleet's values depend on its seed,
+// not on its Start: the demo and omen eval sim start their fleets at the
+// wall clock, so a value that followed the time of day (the daily traffic
+// pattern did) made two runs with the same seeds train different models.
+// Fleets started at other times of day must give the same samples, events
+// and truth, only shifted in time.
+func TestStartOnlyShiftsTimes(t *testing.T) {
+	const hours = 2
+	specs, err := Schedule(7, hours*time.Hour, ScheduleOptions{N: 2, WarmUp: 20 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int(hours * time.Hour / DefaultStep)
+	base := newFleet(t, Options{Seed: 7, Scenarios: specs, DeployEvery: 30 * time.Minute})
+	baseTicks := make([]Tick, n)
+	for i := range baseTicks {
+		baseTicks[i] = base.Advance()
+	}
+	for _, shift := range []time.Duration{
+		6 * time.Hour, // from the night to the morning
+		13*time.Hour + 37*time.Minute + 45*time.Second, // not a whole hour
+		24 * time.Hour, // a day later: the same time of day
+	} {
+		t.Run(shift.String(), func(t *testing.T) {
+			f := newFleet(t, Options{Seed: 7, Start: defaultStart.Add(shift), Scenarios: specs, DeployEvery: 30 * time.Minute})
+			ms := shift.Milliseconds()
+			for i, want := range baseTicks {
+				got := f.Advance()
+				if !got.Time.Equal(want.Time.Add(shift)) || len(got.Samples) != len(want.Samples) || len(got.Events) != len(want.Events) {
+					t.Fatalf("tick %d: time %v, %d samples, %d events; want %v, %d, %d", i,
+						got.Time, len(got.Samples), len(got.Events), want.Time.Add(shift), len(want.Samples), len(want.Events))
+				}
+				for j, g := range got.Samples {
+					w := want.Samples[j]
+					if g.Labels.Get(model.MetricNameLabel) == families[famDeletion].name {
+						w.V += shift.Seconds() // a Unix time
+					}
+					if g.T != w.T+ms || !labels.Equal(g.Labels, w.Labels) || g.V != w.V {
+						t.Fatalf("tick %d: sample %v %v @%d, want %v %v @%d", i, g.Labels, g.V, g.T, w.Labels, w.V, w.T+ms)
+					}
+				}
+				for j, g := range got.Events {
+					w := want.Events[j]
+					w.T += ms
+					if g.T != w.T || g.Reason != w.Reason || g.Count != w.Count || g.Message != w.Message || !labels.Equal(g.Labels, w.Labels) {
+						t.Fatalf("tick %d: event %+v, want %+v", i, g, w)
+					}
+				}
+			}
+			gotTruth, wantTruth := f.Truth(), base.Truth()
+			if len(gotTruth) != len(wantTruth) {
+				t.Fatalf("%d truths, want %d", len(gotTruth), len(wantTruth))
+			}
+			for i, g := range gotTruth {
+				w := wantTruth[i]
+				if g.ID != w.ID || g.Cause != w.Cause || g.Entity["pod"] != w.Entity["pod"] || !g.FailureAt.Equal(w.FailureAt.Add(shift)) {
+					t.Errorf("truth %d: %s %s %s at %v, want %s %s %s at %v", i, g.ID, g.Cause, g.Entity["pod"], g.FailureAt,
+						w.ID, w.Cause, w.Entity["pod"], w.FailureAt.Add(shift))
+				}
+			}
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/omen-sre/omen/internal/linalg"
@@ -282,20 +283,22 @@ func (m *Model) AnomalyScores(x []float32, next []float32, n int, score []float6
 // residualScore compares one normalised forecast fc with the raw next step
 // nx: per[j] (per may be nil) is feature j's squared normalised residual,
 // 0 where nx is NaN or ±Inf, and the result their mean over the features
-// with a value (0 if none).
+// with a value (0 if none). The residual is computed in float64: in
+// float32 a value far from the mean (1e20 for mean 0, std 1) squared to
+// +Inf. per[j] is capped at the largest float32.
 func (m *Model) residualScore(fc, nx, per []float32) float64 {
 	var sum float64
 	cnt := 0
 	for j, v := range nx {
-		var r float32
+		var r float64
 		if v-v == 0 { // not NaN or ±Inf
-			d := fc[j] - (v-m.mean[j])*m.invStd[j]
+			d := float64(fc[j]) - (float64(v)-float64(m.mean[j]))*float64(m.invStd[j])
 			r = d * d
-			sum += float64(r)
+			sum += r
 			cnt++
 		}
 		if per != nil {
-			per[j] = r
+			per[j] = float32(min(r, math.MaxFloat32))
 		}
 	}
 	if cnt == 0 {

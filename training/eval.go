@@ -776,14 +776,28 @@ func rankInterpreted(ctx context.Context, opts EvalOptions, det *trained, va *da
 
 // ewma smooths x, a time-major series of f values a step, in place with a
 // causal exponentially weighted moving average of the given span (no-op
-// when span ≤ 0).
+// when span ≤ 0). A value that is not finite stays as it is at its own step
+// and does not enter the average: +Inf (a residual too large to hold) is
+// an alarm at that step, NaN and -Inf are not, and the steps after it are
+// smoothed from the value before it (its size is unknown, so it cannot be
+// weighed against them; before, one +Inf made every later value +Inf).
 func ewma[T float32 | float64](x []T, f, span int) {
 	if span <= 0 || len(x) < 2*f {
 		return
 	}
 	a := T(2.0 / float64(span+1))
-	for i := f; i < len(x); i++ {
-		x[i] = a*x[i] + (1-a)*x[i-f]
+	state := make([]T, f) // the last smoothed finite value per feature
+	seen := make([]bool, f)
+	for i, v := range x {
+		j := i % f
+		if v-v != 0 { // NaN or ±Inf
+			continue
+		}
+		if seen[j] {
+			v = a*v + (1-a)*state[j]
+			x[i] = v
+		}
+		state[j], seen[j] = v, true
 	}
 }
 

@@ -26,8 +26,11 @@ type SPOTResult struct {
 // unchanged; any other score counts towards n and, if it exceeds the initial
 // threshold t, its excess joins the peaks and the tail is refitted (the GPD
 // each time the peaks have grown by 1 %), so z follows the level of the
-// unflagged stream. No label is used. NaN stream
-// scores are never alarms and are skipped.
+// unflagged stream. No label is used. A +Inf stream score (a residual too
+// large to hold) is an alarm, as it is for metrics.Threshold, and, like
+// every alarm, stays out of the tail fit; NaN and -Inf stream scores are
+// never alarms and are skipped (they count towards neither n nor the
+// peaks).
 func SPOT(calib, stream []float64, opts POTOptions, robust bool) (SPOTResult, error) {
 	fit := POT
 	if robust {
@@ -88,7 +91,7 @@ func SPOT(calib, stream []float64, opts POTOptions, robust bool) (SPOTResult, er
 	}
 	for i, v := range stream {
 		res.Threshold[i] = z
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+		if math.IsNaN(v) || math.IsInf(v, -1) {
 			continue
 		}
 		if v >= z {

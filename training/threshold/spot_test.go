@@ -1,7 +1,9 @@
 package threshold
 
 import (
+	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -63,5 +65,32 @@ func TestSPOTAlarmAtThreshold(t *testing.T) {
 	}
 	if !res.Alarm[0] || res.Alarm[1] {
 		t.Errorf("alarms %v for scores 50, 49 at threshold 50, want [true false]", res.Alarm)
+	}
+}
+
+// TestSPOTNonFinite: a +Inf score is an alarm (metrics.Threshold flags it
+// too) and leaves the threshold as it was; NaN and -Inf are never alarms
+// and leave it too.
+func TestSPOTNonFinite(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	calib := make([]float64, 1000)
+	for i := range calib {
+		calib[i] = r.ExpFloat64()
+	}
+	stream := []float64{0.5, 1e300, math.Inf(1), math.NaN(), math.Inf(-1), 0.3}
+	for _, robust := range []bool{false, true} {
+		res, err := SPOT(calib, stream, POTOptions{}, robust)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []bool{false, true, true, false, false, false}; !slices.Equal(res.Alarm, want) {
+			t.Errorf("robust=%v: alarms %v, want %v", robust, res.Alarm, want)
+		}
+		for i := 2; i < len(stream); i++ {
+			if res.Threshold[i] != res.Threshold[1] {
+				t.Errorf("robust=%v: thresholds %v, want the non-finite scores to leave it", robust, res.Threshold)
+				break
+			}
+		}
 	}
 }

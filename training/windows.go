@@ -67,8 +67,9 @@ type Windows struct {
 func (w *Windows) N() int { return len(w.End) }
 
 // MakeWindows cuts s into windows that all have a forecast target inside
-// s (so the last window ends at step Steps−2). Labels come from s.Labels
-// shifted by the horizon (all NaN when s has no labels).
+// s (so the last window ends at step Steps−2−Gap at the latest: earlier
+// when the stride does not land on it). Labels come from s.Labels shifted
+// by the horizon (all NaN when s has no labels).
 func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/internal/intmath"
@@ -37,11 +39,27 @@ type evaluatorOptions struct {
 type evaluator struct {
 	evaluatorOptions
 	next int64 // next step to evaluate, ms; 0 before the first data
+	// lowTgt is the newest step whose inputs had all arrived at the last
+	// target (steps after it up to target are evaluated because they
+	// waited maxDelay).
+	lowTgt int64
+	// settle and maxDelay bound how long a step waits for its inputs
+	// (see hold); settle 0: steps do not wait (not WallClock).
+	settle, maxDelay time.Duration
+	// passed are the high targets (the newest step the newest sample has
+	// passed) with the wall time each was first seen, oldest first.
+	passed []passedStep
+	// progressAt is the wall time (ms) of the last Head.Progress scan,
+	// progress its result.
+	progressAt int64
+	progress   inputProgress
 
 	steps    prometheus.Counter
 	skipped  prometheus.Counter
 	failures prometheus.Counter
 	lastStep prometheus.Gauge
+	forced   prometheus.Counter
+	waiting  prometheus.Gauge
 	known    map[string]int64 // entity → data time its sighting was last stored
 	forgotAt int64            // data time of the last sweep of known
 	// The last evaluated step: its wall time and data time (ms), and the
@@ -86,6 +104,29 @@ const forgetEvery = time.Minute
 // expire runs idle steps (idleAfter).
 const minIdle = 5 * time.Minute
 
+// settleTime is how long (activity time, see activityClock) after its
+// last sample a series still holds steps back, and maxInputDelay the
+// longest wall time a step waits for its inputs once the newest sample
+// has passed it (see hold).
+const (
+	settleTime    = 2 * time.Minute
+	maxInputDelay = 2 * time.Minute
+)
+
+// progressEvery is the least wall time between two scans of the head for
+// the inputs' progress (Head.Progress) while a step waits.
+const progressEvery = 100 * time.Millisecond
+
+// passedStep is a high target and the wall time (ms) it was first seen.
+type passedStep struct{ t, wall int64 }
+
+// inputProgress is a Head.Progress result.
+type inputProgress struct {
+	t    int64 // ms
+	lset labels.Labels
+	ok   bool
+}
+
 // maxCatchUp bounds how many steps one tick evaluates; a source that jumps
 // far ahead makes the evaluator skip to the newest steps instead.
 const maxCatchUp = 64
@@ -109,6 +150,17 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 		lastStep: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "omen", Name: "evaluator_last_step_timestamp_seconds", Help: "Data time of the last evaluated step.",
 		}),
+		forced: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "omen", Name: "evaluator_input_timeout_steps_total",
+			Help: fmt.Sprintf("Steps evaluated once they had waited %v (wall time) after the newest sample passed them while series still sending had not reached them (a slow remote-write shard, a series with timestamps behind the others): those series' samples for the step, if any, arrive late.", maxInputDelay),
+		}),
+		waiting: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "omen", Name: "evaluator_waiting_steps",
+			Help: "Steps the newest sample has passed that wait for the samples of series still sending (a remote-write backlog drained over several shards).",
+		}),
+	}
+	if o.WallClock {
+		e.settle, e.maxDelay = settleTime, maxInputDelay
 	}
 	if o.Ingest != nil {
 		o.Ingest.evaluated = &e.done
@@ -150,6 +202,9 @@ func (e *evaluator) tick(ctx context.Context) {
 	if catchUp := e.catchUp(); target-e.next > catchUp*step {
 		e.skipTo(target-(catchUp-1)*step, "data jumped ahead: steps skipped, without vectors or predictions (their samples are mostly out of the in-memory window)")
 	}
+	if target > e.lowTgt && e.next <= target {
+		e.logTimeout(target)
+	}
 	for e.next <= target {
 		if ctx.Err() != nil {
 			return
@@ -157,14 +212,18 @@ func (e *evaluator) tick(ctx context.Context) {
 		if e.skipStale() {
 			continue
 		}
+		if e.next > e.lowTgt {
+			e.forced.Inc()
+		}
 		e.evaluate(ctx, e.next)
 		e.next += step
 	}
 }
 
 // target is the newest step to evaluate: the last step boundary t with
-// t + step ≤ watermark (capped by the wall clock in production); ok is
-// false before the first data.
+// t + step ≤ watermark (capped by the wall clock in production), held
+// back while its inputs are still arriving (see hold); ok is false before
+// the first data.
 func (e *evaluator) target() (t int64, ok bool) {
 	step := e.Step.Milliseconds()
 	wm := e.Ingest.watermark.Load()
@@ -176,7 +235,70 @@ func (e *evaluator) target() (t int64, ok bool) {
 			wm = now
 		}
 	}
-	return (wm - step) / step * step, true
+	t = (wm - step) / step * step
+	e.lowTgt = t
+	if e.settle > 0 {
+		t = e.hold(t)
+	}
+	return t, true
+}
+
+// hold returns the newest step to evaluate given hi, the newest the
+// newest sample has passed: a step is evaluated once the samples of every
+// series still sending have reached it (Head.Progress over the series
+// the features select that received a sample within settle of activity
+// time, see ingester.liveSince), and at the latest once it has waited
+// maxDelay of wall time since hi first passed it. The samples of a
+// remote-write backlog arrive over many shards at once, so that one
+// shard's newer samples move the watermark past steps whose samples
+// another shard has yet to send: evaluated then, such a step reads values
+// PromQL's lookback carries forward, and is never evaluated again. A
+// series that stops (a deleted pod: a stale marker ends it at once; else
+// after settle) holds nothing back, nor do sources without series in the
+// head (the Prometheus poller, events). It sets e.lowTgt to the newest
+// step whose inputs are in, and the waiting steps gauge.
+func (e *evaluator) hold(hi int64) int64 {
+	step := e.Step.Milliseconds()
+	now := e.clock().UnixMilli()
+	if n := len(e.passed); n == 0 || e.passed[n-1].t < hi {
+		e.passed = append(e.passed, passedStep{t: hi, wall: now})
+	}
+	// forced: the newest high target first seen maxDelay ago or more.
+	forced, keep := int64(math.MinInt64), 0
+	for i, p := range e.passed {
+		if now-p.wall < e.maxDelay.Milliseconds() {
+			break
+		}
+		forced, keep = p.t, i
+	}
+	e.passed = e.passed[keep:]
+	if e.next != 0 && e.next > hi { // nothing to evaluate
+		e.waiting.Set(0)
+		return hi
+	}
+	if e.progressAt == 0 || now-e.progressAt >= progressEvery.Milliseconds() || now < e.progressAt {
+		t, lset, ok := e.Ingest.head.Progress(e.Ingest.liveSince(now, e.settle), e.Extractor.MetricNames())
+		e.progress, e.progressAt = inputProgress{t: t, lset: lset, ok: ok}, now
+	}
+	low := hi
+	if e.progress.ok {
+		low = min(hi, intmath.FloorDiv(e.progress.t, step)*step)
+	}
+	e.lowTgt = low
+	t := max(low, forced)
+	e.waiting.Set(float64((hi - max(t, e.next-step)) / step))
+	return t
+}
+
+// logTimeout warns that the steps after e.lowTgt up to target are
+// evaluated before the inputs of every series still sending arrived.
+func (e *evaluator) logTimeout(target int64) {
+	from := max(e.next, e.lowTgt+e.Step.Milliseconds())
+	args := []any{"steps", (target-from)/e.Step.Milliseconds() + 1, "from", time.UnixMilli(from).UTC(), "to", time.UnixMilli(target).UTC(), "max_delay", e.maxDelay}
+	if p := e.progress; p.ok {
+		args = append(args, "slowest_series", p.lset.String(), "slowest_series_through", time.UnixMilli(p.t).UTC())
+	}
+	e.Logger.Warn("steps evaluated before the samples of every series still sending reached them, after waiting the longest delay; their late samples count in omen_ingest_late_samples_total", args...)
 }
 
 // skipStale counts as skipped, and moves e.next past, the steps from

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,10 @@ type ingester struct {
 	// advanced is signalled (without blocking) when the watermark moves,
 	// so the evaluator need not wait for its next tick.
 	advanced chan struct{}
+	// activity is the clock the head's series are stamped with when
+	// they receive a sample (see liveSince).
+	activity activityClock
+	clock    func() time.Time // time.Now; a fake in tests
 
 	// commits is a semaphore of the commits in flight (at most
 	// maxCommits): a slot is taken before a commit starts and given back
@@ -76,6 +81,7 @@ func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, r
 	return &ingester{
 		store: st, log: st, head: head, extractor: ex, logger: logger,
 		advanced: make(chan struct{}, 1),
+		clock:    time.Now,
 		commits:  make(chan struct{}, maxCommits),
 		batches: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "omen", Name: "ingest_batches_total",
@@ -137,6 +143,7 @@ func (in *ingester) Append(ctx context.Context, batches []telemetry.Batch) error
 
 func (in *ingester) append(batches []telemetry.Batch) error {
 	stored, err := in.log.AppendNew(batches)
+	in.head.SetStamp(in.activity.at(in.clock().UnixMilli()))
 	// Batches committed before an error are applied too: the store
 	// remembers them, so their redelivery is a duplicate and would never
 	// reach the head otherwise.
@@ -257,6 +264,51 @@ func (in *ingester) apply(b *telemetry.Batch, head bool) {
 	}
 }
 
+// liveSince is the head stamp (Head.SetStamp) from which on a series
+// counts as still sending (Head.Progress): it received a sample less
+// than settle ago in activity time, wall being the wall clock (ms).
+func (in *ingester) liveSince(wall int64, settle time.Duration) int64 {
+	return in.activity.now(wall) - settle.Milliseconds() + 1
+}
+
+// activityClock is a clock (ms) that runs with the wall clock while data
+// arrives and stops activityGap after the last arrival: the series a
+// source was sending before an interruption (omen stopped or unreachable,
+// the whole remote-write queue retrying) are still sending when it
+// resumes, however long it lasted, while a series that stops amid the
+// others ages on it as on the wall clock.
+type activityClock struct {
+	mu         sync.Mutex
+	wall, time int64 // the last arrival's wall time and activity time
+}
+
+// activityGap is how much of a gap between two arrivals the activity
+// clock counts.
+const activityGap = 15 * time.Second
+
+// at records an arrival at wall (ms) and returns its activity time.
+func (c *activityClock) at(wall int64) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.time = c.advance(wall)
+	c.wall = max(c.wall, wall)
+	return c.time
+}
+
+// now is the activity time at wall (ms), without an arrival.
+func (c *activityClock) now(wall int64) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.advance(wall)
+}
+
+func (c *activityClock) advance(wall int64) int64 {
+	if c.wall == 0 {
+		return wall
+	}
+	return c.time + min(max(wall-c.wall, 0), activityGap.Milliseconds())
+}
+
 // replay applies the ingest log's batches received within the last
 // window to the head, so a restarted daemon evaluates features over the
 // same data it had acknowledged before. It stops early, with ctx.Err(),
@@ -270,6 +322,10 @@ func (in *ingester) replay(ctx context.Context, window time.Duration) error {
 				return err
 			}
 		}
+		// Series are stamped as they were when the batch arrived, so
+		// that those still sending before the stop count as such after
+		// it (liveSince).
+		in.head.SetStamp(in.activity.at(b.Received))
 		in.apply(&b, true)
 		n++
 		return nil

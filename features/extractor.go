@@ -105,6 +105,9 @@ type compiled struct {
 	// history is the longest data time any feature or label expression
 	// reads before the evaluation time (ms; see Extractor.Oldest).
 	history int64
+	// metricNames are the metric names the expressions select (nil: a
+	// selector without one, see Extractor.MetricNames).
+	metricNames []string
 }
 
 func compile(cfg Config, lookbackDelta time.Duration) (*compiled, error) {
@@ -158,13 +161,20 @@ func compile(cfg Config, lookbackDelta time.Duration) (*compiled, error) {
 	for _, l := range r.Labels {
 		exprs = append(exprs, l.Expr)
 	}
+	named := true
 	for _, x := range exprs {
 		if x == "" {
 			continue
 		}
 		if pe, err := parseExpr(ExpandExpr(x, r.EntityLabels)); err == nil {
 			c.history = max(c.history, history(pe, lookbackDelta).Milliseconds())
+			named = selectedNames(pe, &c.metricNames) && named
 		}
+	}
+	if !named {
+		c.metricNames = nil
+	} else if c.metricNames == nil {
+		c.metricNames = []string{}
 	}
 	return c, nil
 }
@@ -343,6 +353,11 @@ func (e *Extractor) Oldest() (t int64, ok bool) {
 	e.events.mu.Unlock()
 	return t, ok
 }
+
+// MetricNames returns the metric names the PromQL features and labels
+// select, or nil when a selector does not name one metric (every series
+// may be read). The result must not be modified.
+func (e *Extractor) MetricNames() []string { return e.cfg.Load().metricNames }
 
 // FeatureNames returns the names of Vector.Values: the PromQL features, then
 // the event features.

@@ -120,9 +120,12 @@ type Head struct {
 
 	numSeries atomic.Int64
 	maxT      atomic.Int64
-	nextGC    atomic.Int64
-	gcMu      sync.Mutex
-	closed    atomic.Bool
+	// stamp is what appends record on the series of their samples (see
+	// SetStamp and Progress).
+	stamp  atomic.Int64
+	nextGC atomic.Int64
+	gcMu   sync.Mutex
+	closed atomic.Bool
 
 	appended prometheus.Counter
 	removed  prometheus.Counter
@@ -164,9 +167,13 @@ type memSeries struct {
 	// headMint and headMaxt bound the head chunk; headMaxt is the newest
 	// sample time of the series.
 	headMint, headMaxt int64
-	lastV              float64
-	dead               bool
-	shard              uint32 // index of its shard, immutable
+	// gap is the time between the two newest samples (0: one sample),
+	// and seen the Head's stamp at the last append of a sample of the
+	// series (see Progress).
+	gap, seen int64
+	lastV     float64
+	dead      bool
+	shard     uint32 // index of its shard, immutable
 }
 
 type closedChunk struct {
@@ -404,6 +411,7 @@ func (h *Head) appendPart(samples []telemetry.Sample, resolved []sampleRef, part
 	var drops [numHeadReasons]int
 	appended := 0
 	maxT := h.maxT.Load()
+	stamp := h.stamp.Load()
 	future := int64(math.MaxInt64)
 	if h.opts.MaxFuture > 0 {
 		future = h.opts.Now().Add(h.opts.MaxFuture).UnixMilli()
@@ -496,6 +504,7 @@ func (h *Head) appendPart(samples []telemetry.Sample, resolved []sampleRef, part
 			refs.remember(ser, s.Labels)
 		}
 		r := ser.append(s.T, v, h.chunkRange, maxT-h.lookback)
+		ser.seen = stamp
 		sh.mu.Unlock()
 		if r == appendOK {
 			appended++
@@ -530,6 +539,58 @@ func (h *Head) advance(t int64) int64 {
 			return t
 		}
 	}
+}
+
+// SetStamp sets the stamp that appends record, from now on, on the series
+// of their samples (a clock of the caller's: see Progress).
+func (h *Head) SetStamp(stamp int64) { h.stamp.Store(stamp) }
+
+// Progress tells how far the samples of the series still sending have
+// arrived, for a caller that evaluates a time only once its inputs are
+// in. Of the series whose last append carried a stamp at or after since
+// (see SetStamp) and whose newest sample is not a stale marker (which
+// ends a series), and, with names, whose metric name is one of them, it
+// returns the least time through which a series' samples are all
+// appended and the series' labels; ok is false when no series counts.
+// That time is the series' newest sample time plus 7/8 of the interval
+// between its two newest samples: a series is sent in time order, and
+// its next sample, scraped at that interval, comes after it (1/8 of it is
+// left for jitter). It scans the counted series under their shards' read
+// locks.
+func (h *Head) Progress(since int64, names []string) (t int64, lset labels.Labels, ok bool) {
+	t = math.MaxInt64
+	var least *memSeries
+	visit := func(list []*memSeries) {
+		for _, s := range list {
+			if s.seen < since || value.IsStaleNaN(s.lastV) {
+				continue
+			}
+			if c := s.headMaxt + s.gap - s.gap/8; c < t {
+				t, least = c, s
+			}
+		}
+	}
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		if names == nil {
+			for _, list := range sh.byName {
+				visit(list)
+			}
+		} else {
+			for _, name := range names {
+				visit(sh.byName[name])
+			}
+		}
+		if least != nil && least.shard == uint32(i) {
+			lset = least.lset
+		}
+		sh.mu.RUnlock()
+	}
+	if least == nil {
+		return 0, labels.EmptyLabels(), false
+	}
+	return t, lset, true
 }
 
 // GC removes the series without a sample in the window and the chunks that
@@ -643,6 +704,9 @@ func (s *memSeries) append(t int64, v float64, chunkRange, minValid int64) int {
 		return s.insert(t, v)
 	}
 	s.app.Append(0, t, v)
+	if s.headMaxt != math.MinInt64 {
+		s.gap = t - s.headMaxt
+	}
 	s.headMaxt, s.lastV = t, v
 	return appendOK
 }

@@ -1,0 +1,258 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// inputsRig is an ingester and an evaluator that holds steps back for
+// their inputs as in production (WallClock), on a fake wall clock, over
+// one feature: the value of metric m per pod.
+type inputsRig struct {
+	t    *testing.T
+	in   *ingester
+	e    *evaluator
+	st   *store.Store
+	now  time.Time
+	step int64
+}
+
+func newInputsRig(t *testing.T, settle, maxDelay time.Duration) *inputsRig {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Features = []features.Feature{{Name: "m", Expr: "max by (${entity}) (m)"}}
+	reg := prometheus.NewRegistry()
+	st, err := store.Open(store.Options{InMemory: true, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	head, err := features.NewHead(features.HeadOptions{Lookback: time.Duration(cfg.Lookback), ImmutableLabels: true, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := features.NewExtractor(features.ExtractorOptions{Config: cfg.Config, Head: head, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &inputsRig{t: t, st: st, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	r.in = newIngester(st, head, ex, reg, slog.New(slog.DiscardHandler))
+	r.in.clock = func() time.Time { return r.now }
+	step := time.Duration(cfg.Step)
+	r.step = step.Milliseconds()
+	r.e = newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: r.in, Scorer: sc, Step: step,
+		Lookback: time.Duration(cfg.Lookback), Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	r.e.clock = func() time.Time { return r.now }
+	// As WallClock sets them (the rig's data clock runs apart from the
+	// wall clock, which WallClock would cap it at).
+	r.e.settle, r.e.maxDelay = settle, maxDelay
+	return r
+}
+
+// send appends one remote-write request of the samples of m of pods
+// (separated by commas) at the given data times (value: v(t)), and lets
+// the evaluator tick.
+func (r *inputsRig) send(pods string, ts []int64, v func(int64) float64) {
+	r.t.Helper()
+	b := telemetry.Batch{Source: "remote-write", Received: r.now.UnixMilli()}
+	for pod := range strings.SplitSeq(pods, ",") {
+		ls := labels.FromStrings("__name__", "m", "namespace", "ns", "pod", pod)
+		for _, t := range ts {
+			b.Samples = append(b.Samples, telemetry.Sample{Labels: ls, T: t, V: v(t)})
+		}
+	}
+	if err := r.in.Append(context.Background(), []telemetry.Batch{b}); err != nil {
+		r.t.Fatal(err)
+	}
+	r.e.tick(context.Background())
+}
+
+// wait advances the wall clock by d and lets the evaluator tick.
+func (r *inputsRig) wait(d time.Duration) {
+	r.now = r.now.Add(d)
+	r.e.tick(context.Background())
+}
+
+// vectors returns the stored value of feature m of pod per step.
+func (r *inputsRig) vectors(pod string) map[int64]float64 {
+	r.t.Helper()
+	out := map[int64]float64{}
+	if err := r.st.Vectors("ns/"+pod, math.MinInt64, math.MaxInt64, func(v store.Vector) error {
+		out[v.T] = v.Values[0]
+		return nil
+	}); err != nil {
+		r.t.Fatal(err)
+	}
+	return out
+}
+
+// times returns the data times from, from+every, … up to to.
+func times(from, to, every int64) []int64 {
+	var ts []int64
+	for t := from; t <= to; t += every {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// TestBacklogShardsOutOfOrder: after omen was unreachable for 6 minutes,
+// Prometheus drains its backlog over several shards at once, so pod a's
+// samples up to T+6m arrive before pod b's older ones. The steps between
+// wait for pod b's samples and are evaluated with them, none is evaluated
+// before its inputs arrived (no late sample), and none waited the longest
+// delay. Before, the steps were evaluated as soon as pod a's samples
+// passed them, on pod b's value at T carried forward by PromQL's lookback
+// (a reviewer saw 49 identical vectors after a 6-minute restart), and
+// pod b's samples counted late.
+func TestBacklogShardsOutOfOrder(t *testing.T) {
+	r := newInputsRig(t, settleTime, maxInputDelay)
+	const scrape = 15_000
+	base := int64(1_800_000_000_000) / r.step * r.step
+	hist := times(base-5*60_000, base, scrape)
+	a := func(int64) float64 { return 1 }
+	b := func(t int64) float64 { return float64(t-base) / 1000 } // differs at every step
+	r.send("a,b", hist, b)
+	if done := r.e.done.Load(); done != base-r.step {
+		t.Fatalf("last step of the history %v, want %v", time.UnixMilli(done).UTC(), time.UnixMilli(base-r.step).UTC())
+	}
+	before := len(r.vectors("b"))
+	// omen is unreachable for 6 minutes: nothing arrives.
+	r.wait(6 * time.Minute)
+	backlog := times(base+scrape, base+6*60_000, scrape)
+	for i := 0; i < len(backlog); i += 4 { // shard 1: pod a, up to T+6m
+		r.now = r.now.Add(progressEvery)
+		r.send("a", backlog[i:min(i+4, len(backlog))], a)
+	}
+	r.now = r.now.Add(time.Second)
+	if got := len(r.vectors("b")); got > before+1 {
+		t.Errorf("%d steps evaluated before pod b's samples arrived, want at most 1 (T)", got-before)
+	}
+	for i := 0; i < len(backlog); i += 4 { // shard 2: pod b, older
+		r.now = r.now.Add(progressEvery)
+		r.send("b", backlog[i:min(i+4, len(backlog))], b)
+	}
+	vs := r.vectors("b")
+	n := 0
+	for step := base; step <= base+6*60_000-r.step; step += r.step {
+		got, ok := vs[step]
+		if !ok {
+			t.Errorf("step %v: no vector of pod b", time.UnixMilli(step).UTC())
+			continue
+		}
+		n++
+		if want := b(step); got != want {
+			t.Errorf("step %v: pod b's value %v, want %v (its sample at the step)", time.UnixMilli(step).UTC(), got, want)
+		}
+	}
+	if n < 24 {
+		t.Errorf("%d steps of the backlog evaluated, want 24", n)
+	}
+	if late := testutil.ToFloat64(r.in.late); late != 0 {
+		t.Errorf("omen_ingest_late_samples_total %v, want 0", late)
+	}
+	if f := testutil.ToFloat64(r.e.forced); f != 0 {
+		t.Errorf("omen_evaluator_input_timeout_steps_total %v, want 0", f)
+	}
+}
+
+// TestStoppedSeriesReleasesSteps: a series that stops (a deleted pod)
+// holds the steps after its last sample back for at most settle of wall
+// time while the others go on, and not at all when a stale marker ends it.
+func TestStoppedSeriesReleasesSteps(t *testing.T) {
+	const settle, scrape = 2 * time.Minute, 15_000
+	tests := []struct {
+		name  string
+		stale bool
+		held  time.Duration // how long the steps after the stop wait
+	}{
+		{name: "stops", held: settle},
+		{name: "stale marker", stale: true, held: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newInputsRig(t, settle, time.Hour)
+			base := int64(1_800_000_000_000) / r.step * r.step
+			hist := times(base-5*60_000, base, scrape)
+			one := func(int64) float64 { return 1 }
+			r.send("a,b", hist, one)
+			if tt.stale {
+				r.send("b", []int64{base + 1}, func(int64) float64 { return math.Float64frombits(value.StaleNaN) })
+			}
+			stopped := r.now
+			// Pod a goes on, a sample every scrape interval of wall time.
+			for ts := base + scrape; r.now.Sub(stopped) < settle+time.Minute; ts += scrape {
+				r.now = r.now.Add(scrape * time.Millisecond)
+				r.send("a", []int64{ts}, one)
+				wantDone := base // the step before the stop's next sample
+				if r.now.Sub(stopped) >= tt.held {
+					wantDone = ts - r.step // all the watermark passed
+				}
+				if done := r.e.done.Load(); done != wantDone {
+					t.Fatalf("%v after the stop (pod a at %v): last step %v, want %v", r.now.Sub(stopped),
+						time.UnixMilli(ts).UTC(), time.UnixMilli(done).UTC(), time.UnixMilli(wantDone).UTC())
+				}
+			}
+			if f := testutil.ToFloat64(r.e.forced); f != 0 {
+				t.Errorf("omen_evaluator_input_timeout_steps_total %v, want 0", f)
+			}
+		})
+	}
+}
+
+// TestMaxDelayBoundsWait: a series that goes on sending samples far
+// behind the others (a stuck shard, timestamps that lag) holds a step
+// back for at most maxDelay of wall time after the newest sample passed
+// it; such steps count in omen_evaluator_input_timeout_steps_total.
+func TestMaxDelayBoundsWait(t *testing.T) {
+	const maxDelay, scrape = time.Minute, 15_000
+	r := newInputsRig(t, time.Hour, maxDelay)
+	base := int64(1_800_000_000_000) / r.step * r.step
+	hist := times(base-5*60_000, base, scrape)
+	one := func(int64) float64 { return 1 }
+	r.send("a,b", hist[:1], one)
+	r.send("a", hist[1:], one) // pod b is 5 minutes behind
+	// A step waits from the wall time the watermark first passed it.
+	passed := map[int64]time.Time{}
+	for s := base - 5*60_000; s <= base-r.step; s += r.step {
+		passed[s] = r.now
+	}
+	start := r.e.done.Load()
+	for ts := base + scrape; ts <= base+4*60_000; ts += scrape {
+		r.now = r.now.Add(scrape*time.Millisecond - progressEvery)
+		r.send("a", []int64{ts}, one)
+		passed[ts-r.step] = r.now
+		r.now = r.now.Add(progressEvery)
+		r.send("b", []int64{ts - 5*60_000}, one) // still sending, still behind
+		// The newest step pod b has reached, or that has waited maxDelay.
+		want := max(start, ts-5*60_000)
+		for s, at := range passed {
+			if r.now.Sub(at) >= maxDelay && s > want {
+				want = s
+			}
+		}
+		if done := r.e.done.Load(); done != want {
+			t.Fatalf("wall %v: last step %v, want %v", r.now.Format(time.TimeOnly), time.UnixMilli(done).UTC(), time.UnixMilli(want).UTC())
+		}
+	}
+	if f := testutil.ToFloat64(r.e.forced); f == 0 {
+		t.Error("omen_evaluator_input_timeout_steps_total 0, want the steps evaluated after maxDelay")
+	}
+}

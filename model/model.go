@@ -334,7 +334,9 @@ func (m *Model) SetWeights(w []float32) error {
 
 // SetParallelism sets how many goroutines a batch call (Predict, Forecast,
 // AnomalyScores, Trainer.Step) may use; n ≤ 0 means runtime.GOMAXPROCS(0).
-// An ensemble passes the setting on to its members.
+// An ensemble passes the setting on to its members. Results do not depend
+// on it: the fast engine's training gives the same weights bit for bit
+// with any parallelism (see gradGroups).
 func (m *Model) SetParallelism(n int) {
 	m.threads = n
 	for _, mem := range m.members {

@@ -84,6 +84,7 @@ type Trainer struct {
 	iter         int
 	grad         []float32
 	workers      []*trainScratch
+	groups       []*gradGroup
 	mask         []float32
 	tw           transposed
 
@@ -227,8 +228,25 @@ func sampleWeight(y float32, posW float64) float64 {
 // and backward at a time (its activations must stay cache-friendly).
 const trainChunk = 64
 
-// trainScratch is one worker's forward activations, backward buffers and
-// gradient accumulator for a chunk of bsz windows.
+// gradGroups is how many gradient accumulators a batch's chunks are spread
+// over (chunk c into accumulator c mod gradGroups), and so the most workers
+// a batch uses. The accumulators, not the workers, sum the chunks, and they
+// are summed in a fixed order, so that the floating-point result depends
+// on the batch and the chunk size only, not on the parallelism
+// (GOMAXPROCS by default, which differs between machines and follows a
+// container's CPU limit): the same seed trains the same model.
+const gradGroups = 16
+
+// gradGroup accumulates the loss sums and (backward) gradient of the
+// chunks c ≡ g (mod groups) of a batch, in chunk order.
+type gradGroup struct {
+	grad []float32
+	gp   params
+	sums [2]float64 // Σ squared error, Σ weighted BCE terms
+}
+
+// trainScratch is one worker's forward activations and backward buffers
+// for a chunk of bsz windows.
 type trainScratch struct {
 	bsz   int
 	xn    []float32
@@ -247,9 +265,6 @@ type trainScratch struct {
 	dc    []float32
 	dZ    []float32
 	dH    []float32 // W·B·H gradient on a layer's hidden states from above
-	grad  []float32
-	gp    params
-	sums  [2]float64 // Σ squared error, Σ weighted BCE terms
 }
 
 func newTrainScratch(m *Model, bsz int) *trainScratch {
@@ -277,8 +292,6 @@ func newTrainScratch(m *Model, bsz int) *trainScratch {
 	s.dc = make([]float32, bsz*h)
 	s.dZ = make([]float32, w*bsz*4*h)
 	s.dH = make([]float32, w*bsz*h)
-	s.grad = make([]float32, len(m.w))
-	s.gp = view(s.grad, f, h, L)
 	return s
 }
 
@@ -288,9 +301,13 @@ func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce f
 	m := t.m
 	chunk := m.chunkFor(trainChunk)
 	chunks := (b.n + chunk - 1) / chunk
-	workers := max(1, min(m.parallelism(), chunks))
+	groups := min(gradGroups, chunks)
+	workers := max(1, min(m.parallelism(), groups))
 	for len(t.workers) < workers {
 		t.workers = append(t.workers, nil)
+	}
+	for len(t.groups) < groups {
+		t.groups = append(t.groups, new(gradGroup))
 	}
 	if backward {
 		t.tw.update(m)
@@ -302,16 +319,24 @@ func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce f
 			s = newTrainScratch(m, min(chunk, b.n))
 			t.workers[wi] = s
 		}
-		// Static assignment of chunks keeps results independent of
-		// scheduling.
+		// Static assignment of groups to workers, and of chunks to
+		// groups, keeps results independent of scheduling and of the
+		// number of workers.
 		work := func() {
-			s.sums = [2]float64{}
-			if backward {
-				clear(s.grad)
-			}
-			for c := wi; c < chunks; c += workers {
-				start := c * chunk
-				m.trainChunk(s, b, mask, start, min(b.n, start+chunk), backward, &t.tw)
+			for gi := wi; gi < groups; gi += workers {
+				g := t.groups[gi]
+				g.sums = [2]float64{}
+				if backward {
+					if g.grad == nil {
+						g.grad = make([]float32, len(m.w))
+						g.gp = view(g.grad, m.nf, m.h, m.cfg.Layers)
+					}
+					clear(g.grad)
+				}
+				for c := gi; c < chunks; c += groups {
+					start := c * chunk
+					m.trainChunk(s, g, b, mask, start, min(b.n, start+chunk), backward, &t.tw)
+				}
 			}
 		}
 		if wi == workers-1 {
@@ -322,9 +347,9 @@ func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce f
 	}
 	wg.Wait()
 	var sq, bc float64
-	for _, s := range t.workers[:workers] {
-		sq += s.sums[0]
-		bc += s.sums[1]
+	for _, g := range t.groups[:groups] {
+		sq += g.sums[0]
+		bc += g.sums[1]
 	}
 	if b.nValid > 0 {
 		mse = sq / float64(b.nValid)
@@ -334,9 +359,9 @@ func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce f
 	}
 	if backward {
 		g := t.grad
-		copy(g, t.workers[0].grad)
-		for _, s := range t.workers[1:workers] {
-			for i, v := range s.grad {
+		copy(g, t.groups[0].grad)
+		for _, gg := range t.groups[1:groups] {
+			for i, v := range gg.grad {
 				g[i] += v
 			}
 		}
@@ -345,8 +370,9 @@ func (t *Trainer) run(b *batch, mask []float32, backward bool) (loss, mse, bce f
 }
 
 // trainChunk runs windows [start,end) of b forward and (if backward)
-// backward, adding their loss sums to s.sums and gradient to s.grad.
-func (m *Model) trainChunk(s *trainScratch, b *batch, mask []float32, start, end int, backward bool, tw *transposed) {
+// backward with s's buffers, adding their loss sums to g.sums and gradient
+// to g.grad.
+func (m *Model) trainChunk(s *trainScratch, g *gradGroup, b *batch, mask []float32, start, end int, backward bool, tw *transposed) {
 	w, f, h, L := m.cfg.Window, m.nf, m.h, m.cfg.Layers
 	B := end - start
 	m.normalizeInto(s.xn, b.x[start*w*f:end*w*f], B)
@@ -426,13 +452,13 @@ func (m *Model) trainChunk(s *trainScratch, b *batch, mask []float32, start, end
 		bc += wgt * (softplus64(zl) - float64(y)*zl)
 		dz[i] = float32(wgt * (sigmoid64(zl) - float64(y)) / float64(b.nLab))
 	}
-	s.sums[0] += sq
-	s.sums[1] += bc
+	g.sums[0] += sq
+	g.sums[1] += bc
 	if !backward {
 		return
 	}
-	// Backward (accumulating into s.grad).
-	gp := s.gp
+	// Backward (accumulating into g.grad).
+	gp := g.gp
 	sgemm(true, false, h, f, B, 1, hlast, h, dfc, f, 1, gp.wf, f)
 	for i := range B {
 		for j := range f {

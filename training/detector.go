@@ -341,9 +341,16 @@ func (c scaledScorer) AnomalyScores(x, next []float32, n int, score []float64, p
 	for i := range n {
 		sum, hi, hi2, cnt := 0.0, 0.0, 0.0, 0
 		for j := range f {
-			perFeature[i*f+j] *= c.weight[j]
+			// In float64: a residual near the float32 maximum times a
+			// weight above 1 would be +Inf in float32. The per-feature
+			// residual is capped there, the score keeps the product.
+			p := float64(perFeature[i*f+j]) * float64(c.weight[j])
+			perFeature[i*f+j] = float32(min(p, math.MaxFloat32))
 			if v := next[i*f+j]; v == v {
 				r := float64(perFeature[i*f+j])
+				if p > math.MaxFloat32 {
+					r = p
+				}
 				sum += r
 				if r > hi {
 					hi, hi2 = r, hi

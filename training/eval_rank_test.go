@@ -135,6 +135,16 @@ func TestScaledScorerSecond(t *testing.T) {
 			t.Errorf("max %v second %v: scores %v, want %v", tc.sc.max, tc.sc.second, score, tc.want)
 		}
 	}
+	// A residual near the float32 maximum, weighted up, stays finite
+	// (it was multiplied in float32: +Inf).
+	big := []float32{3e38, 1, 0, 0}
+	sc := scaledScorer{s: constScorer{}, weight: []float32{2, 1, 1, 1}}
+	if err := sc.AnomalyScores(nil, big, 1, score[:1], per[:4]); err != nil {
+		t.Fatal(err)
+	}
+	if want := (6e38 + 1) / 4; math.IsInf(score[0], 0) || math.Abs(score[0]-want) > 1e-6*want || math.IsInf(float64(per[0]), 0) {
+		t.Errorf("weighted huge residual: score %v (want %v), per-feature %v", score[0], want, per[0])
+	}
 	if _, err := EvalDataset(context.Background(), EvalOptions{Dir: t.TempDir(), Aggregate: "median"}); err == nil {
 		t.Error("unknown aggregation accepted")
 	}

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -89,6 +90,31 @@ func TestMetricNames(t *testing.T) {
 			slices.Sort(got)
 			if !slices.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
 				t.Errorf("MetricNames() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// BenchmarkHeadProgress measures one Progress scan of 100,000 series of
+// 10 metrics, all counted (names nil) and of one metric name.
+func BenchmarkHeadProgress(b *testing.B) {
+	h := newTestHead(b, nil, HeadOptions{})
+	h.SetStamp(1)
+	var batch []telemetry.Sample
+	for i := range 100_000 {
+		ls := labels.FromStrings("__name__", fmt.Sprintf("m%d", i%10), "pod", fmt.Sprintf("p%d", i))
+		batch = append(batch, telemetry.Sample{Labels: ls, T: 1000, V: 1}, telemetry.Sample{Labels: ls, T: 16000, V: 1})
+	}
+	appendAll(b, h, batch)
+	for _, tt := range []struct {
+		name  string
+		names []string
+	}{{name: "all"}, {name: "one name", names: []string{"m3"}}} {
+		b.Run(tt.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, ok := h.Progress(1, tt.names); !ok {
+					b.Fatal("no series counted")
+				}
 			}
 		})
 	}

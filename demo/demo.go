@@ -162,7 +162,10 @@ func (o *Options) validate() error {
 // the time split (training's default, and its fallback when too few
 // entities are held out whole) every entity's first 1-ValFraction must
 // hold more than Window+Horizon steps and its last ValFraction more than
-// Window+1 (training.Train); the entity splits need less. A history of
+// Window+1, and the pods' validation parts together give the anomaly
+// threshold's training.MinValWindows windows (training.MinHistorySteps;
+// the fleet's 29 pods give them at the first bound); the entity splits
+// need less. A history of
 // n steps gives each pod about n-10 steps of vectors (measured with the
 // demo: the first steps fill the features' rate windows, the last few are
 // not evaluated when training starts), so MinHistory adds historyMargin
@@ -178,7 +181,11 @@ func MinHistory(t training.TrainOptions) time.Duration {
 	if !(f > 0 && f < 1) {
 		f = 0.2
 	}
-	return time.Duration(training.MinTimeSplitSteps(w, h, f)+historyMargin) * Step
+	pods := 0
+	for _, s := range sim.DefaultServices() {
+		pods += s.Replicas
+	}
+	return time.Duration(training.MinHistorySteps(w, h, f, pods)+historyMargin) * Step
 }
 
 // historyMargin is the steps of a published history that the pods'

@@ -1,6 +1,7 @@
 package training
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/omen-sre/omen/model"
@@ -241,7 +243,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	features := series[0].Features
 	for _, s := range series {
 		if !equalStrings(s.Features, features) {
-			return nil, rep, fmt.Errorf("train: entity %q has features %v, entity %q has %v", s.Entity, s.Features, series[0].Entity, features)
+			return nil, rep, fmt.Errorf("train: entity %s has features %v, entity %s has %v: every entity needs the same features", seriesName(s), s.Features, seriesName(series[0]), features)
 		}
 	}
 	trs, vas, vaSeries, err := splitWindows(series, opts, opts.ValSplit)
@@ -263,8 +265,9 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	rep.ValSplit = split
 	if len(trs) == 0 || len(vas) == 0 {
 		if split == "time" {
-			return nil, rep, fmt.Errorf("train: no entity has enough history: with window %d, horizon %d and the last %v of each history for validation, an entity needs at least %d steps (a training part of more than %d and a validation part of more than %d)%s",
-				opts.Window, opts.Horizon, opts.ValFraction, MinTimeSplitSteps(opts.Window, opts.Horizon, opts.ValFraction), opts.Window+opts.Horizon, opts.Window+1, longest(series))
+			return nil, rep, fmt.Errorf("train: no entity has enough history: with window %d, horizon %d and the last %v of each history for validation, an entity needs at least %d steps (a training part of more than %d and a validation part of more than %d), and the anomaly threshold %d validation windows in all (one per validation step beyond the first %d): one entity alone needs at least %d steps%s",
+				opts.Window, opts.Horizon, opts.ValFraction, MinTimeSplitSteps(opts.Window, opts.Horizon, opts.ValFraction), opts.Window+opts.Horizon, opts.Window+1,
+				MinValWindows, opts.Window, MinHistorySteps(opts.Window, opts.Horizon, opts.ValFraction, 1), longest(series))
 		}
 		return nil, rep, fmt.Errorf("train: no entity has more than %d steps for training and validation%s", opts.Window+opts.Horizon, longest(series))
 	}
@@ -275,6 +278,16 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	vaw, err := JoinWindows(vas...)
 	if err != nil {
 		return nil, rep, err
+	}
+	// The anomaly threshold (POT) is fitted to the validation windows'
+	// scores: too few fail after every epoch has run, so say it first.
+	if n := vaw.N(); n < MinValWindows {
+		if split == "time" {
+			return nil, rep, fmt.Errorf("train: %d validation windows, the anomaly threshold needs at least %d: with window %d, horizon %d and the last %v of each history for validation, an entity's validation part gives one window per step beyond the first %d, so one entity alone needs at least %d steps, %d of equal length at least %d each%s",
+				n, MinValWindows, opts.Window, opts.Horizon, opts.ValFraction, opts.Window,
+				MinHistorySteps(opts.Window, opts.Horizon, opts.ValFraction, 1), len(series), MinHistorySteps(opts.Window, opts.Horizon, opts.ValFraction, len(series)), longest(series))
+		}
+		return nil, rep, fmt.Errorf("train: the %d held-out entities give %d validation windows, the anomaly threshold needs at least %d (one per step of an entity beyond the first %d): hold out more or longer histories", len(vas), n, MinValWindows, opts.Window)
 	}
 	rep.Entities, rep.Features = len(trs), features
 	if split != "time" {
@@ -291,8 +304,21 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	vaCount := finiteCounts(vas, len(features))
 	for j, c := range finiteCounts(trs, len(features)) {
 		if c == 0 {
-			return nil, rep, fmt.Errorf("train: feature %q has no value in the training part of the history (%d of its validation steps have one; %d of %d training windows and %d of %d validation windows hold any data): train on a longer history, or drop the feature from the configuration",
-				features[j], vaCount[j], rep.TrainDataWindows, rep.TrainWindows, rep.ValDataWindows, rep.ValWindows)
+			e := &EmptyFeatureError{Feature: features[j], ValValues: vaCount[j], ValFraction: opts.ValFraction,
+				TrainDataWindows: rep.TrainDataWindows, TrainWindows: rep.TrainWindows, ValDataWindows: rep.ValDataWindows, ValWindows: rep.ValWindows}
+			switch opts.Source.(type) {
+			case *dataset.CSVSource:
+				e.Source = "csv"
+			case *dataset.PrometheusSource:
+				e.Source = "prometheus"
+			}
+			for _, s := range series {
+				if !hasValue(s, j) {
+					e.Empty = append(e.Empty, cmp.Or(s.Origin, strconv.Quote(s.Entity)))
+				}
+			}
+			e.Series = len(series)
+			return nil, rep, e
 		}
 	}
 	for _, l := range trw.Label {
@@ -539,8 +565,9 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 // MinTimeSplitSteps is the fewest steps an entity's history needs for the
 // time split (SplitTime at valFraction) to leave a training part longer
 // than window + horizon and a validation part longer than window + 1, as
-// Train requires; 0 when no length up to 2^24 does (valFraction outside
-// (0, 1)).
+// Train requires of an entity it trains on; 0 when no length up to 2^24
+// does (valFraction outside (0, 1)). The entities together need
+// MinValWindows validation windows too (see MinHistorySteps).
 func MinTimeSplitSteps(window, horizon int, valFraction float64) int {
 	for n := 4; n <= 1<<24; n++ {
 		cut := int(math.Round(float64(n) * (1 - valFraction)))
@@ -549,6 +576,97 @@ func MinTimeSplitSteps(window, horizon int, valFraction float64) int {
 		}
 	}
 	return 0
+}
+
+// MinValWindows is the fewest validation windows Train accepts: the
+// anomaly threshold is POT on their scores (threshold.MinScores).
+const MinValWindows = threshold.MinScores
+
+// MinHistorySteps is the fewest steps each of entities histories of equal
+// length needs for Train with the time split: at least MinTimeSplitSteps,
+// and together MinValWindows validation windows (an entity's validation
+// part gives one per step beyond the first window). With the defaults
+// (window 32, horizon 10, the last 0.2 for validation) one entity needs
+// 258 steps; 0 when no length up to 2^24 does.
+func MinHistorySteps(window, horizon int, valFraction float64, entities int) int {
+	entities = max(entities, 1)
+	for n := MinTimeSplitSteps(window, horizon, valFraction); n > 0 && n <= 1<<24; n++ {
+		cut := int(math.Round(float64(n) * (1 - valFraction)))
+		if entities*(n-cut-window) >= MinValWindows {
+			return n
+		}
+	}
+	return 0
+}
+
+// EmptyFeatureError is Train's error when a feature has no value in the
+// training part of the history: the model would normalise it with mean 0
+// and std 1 and score its first real values as enormous anomalies. Its
+// message's advice fits the source.
+type EmptyFeatureError struct {
+	Feature string
+	// Source is "csv" (a dataset.CSVSource), "prometheus" (a
+	// dataset.PrometheusSource), or "" (another: the store).
+	Source string
+	// ValValues is how many of the feature's validation steps have a value.
+	ValValues   int
+	ValFraction float64
+	// Empty names the series (their files, else their entities) in which
+	// the feature has no value at all; Series is how many there are.
+	Empty  []string
+	Series int
+	// The windows, and those of them that hold any value.
+	TrainDataWindows, TrainWindows, ValDataWindows, ValWindows int
+}
+
+func (e *EmptyFeatureError) Error() string {
+	msg := fmt.Sprintf("train: feature %q has no value in the training part of the history (%d of its validation steps have one; %d of %d training windows and %d of %d validation windows hold any data)",
+		e.Feature, e.ValValues, e.TrainDataWindows, e.TrainWindows, e.ValDataWindows, e.ValWindows)
+	trainPct, valPct := fmt.Sprintf("%.3g %%", (1-e.ValFraction)*100), fmt.Sprintf("%.3g %%", e.ValFraction*100)
+	switch {
+	case e.Source == "csv":
+		msg += fmt.Sprintf(": column %q has no value (empty or NaN) in the first %s of any file trained on", e.Feature, trainPct)
+		if len(e.Empty) > 0 {
+			msg += fmt.Sprintf(", and throughout %d of the %d: %s", len(e.Empty), e.Series, listSome(e.Empty, 5))
+		}
+		if len(e.Empty) < e.Series {
+			msg += fmt.Sprintf("; the other files have values in it only in their last %s (validation) or are too short to train on", valPct)
+		}
+		return msg + ": give files with values in that column, or remove the column from every file"
+	case e.Source == "prometheus" && len(e.Empty) == e.Series:
+		return msg + ": its query returned no sample in the range read (a metric that does not exist, or a selector that matches no series): check the feature's expr against the server, or drop the feature from the configuration"
+	case e.Source == "prometheus":
+		return msg + fmt.Sprintf(": its query returned samples only in the last %s of the range read (validation), or only for entities too short to train on: train again when the server holds more of it, or drop the feature from the configuration", valPct)
+	}
+	return msg + ": train on a longer history, or drop the feature from the configuration"
+}
+
+// listSome lists up to n of names, saying how many more there are.
+func listSome(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
+}
+
+// seriesName names a series in messages: its entity, and its file when
+// the source says (two folders can hold files of the same name).
+func seriesName(s *dataset.Series) string {
+	if s.Origin != "" {
+		return fmt.Sprintf("%q (%s)", s.Entity, s.Origin)
+	}
+	return strconv.Quote(s.Entity)
+}
+
+// hasValue reports whether feature j of s has a finite value.
+func hasValue(s *dataset.Series, j int) bool {
+	f := len(s.Features)
+	for i := j; i < len(s.Values); i += f {
+		if v := s.Values[i]; v-v == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // longest describes the series with the most steps, for the error that

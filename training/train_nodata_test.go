@@ -64,7 +64,7 @@ func TestTrainTooShortSaysLongest(t *testing.T) {
 	_, _, err := Train(context.Background(), TrainOptions{Source: memSource{short("a", 4), short("b", 10)}, Window: 8, Horizon: 4})
 	// The minimum it names is the true one (it named W+H = 12 steps, while
 	// 38 and 21 steps were refused alike).
-	if want := `an entity needs at least 48 steps (a training part of more than 12 and a validation part of more than 9) (the longest, "b", has 10 at a 15s step: 2m30s of history)`; err == nil || !strings.Contains(err.Error(), want) {
+	if want := `an entity needs at least 48 steps (a training part of more than 12 and a validation part of more than 9), and the anomaly threshold 20 validation windows in all (one per validation step beyond the first 8): one entity alone needs at least 138 steps (the longest, "b", has 10 at a 15s step: 2m30s of history)`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err %v, want %q", err, want)
 	}
 	for _, n := range []int{47, 48} {

@@ -489,17 +489,36 @@ type CSVSource struct {
 	StepMillis int64
 }
 
-// Load reads every file; the entity is the file name without ".csv(.gz)"
-// and without a ".train" suffix.
+// Load reads every file once (a file named twice, directly or through
+// its directory, or a directory named twice, is read once); the entity
+// is the file name without ".csv(.gz)" and without a ".train" suffix, and
+// the series' Origin is the file's path.
 func (c *CSVSource) Load(ctx context.Context) ([]*Series, error) {
 	var files []string
+	var seen []os.FileInfo // of files, to read each once
+	add := func(f string) error {
+		st, err := os.Stat(f)
+		if err != nil {
+			return fmt.Errorf("csv source: %w", err)
+		}
+		for _, s := range seen {
+			if os.SameFile(s, st) {
+				return nil
+			}
+		}
+		seen = append(seen, st)
+		files = append(files, f)
+		return nil
+	}
 	for _, p := range c.Paths {
 		st, err := os.Stat(p)
 		if err != nil {
 			return nil, fmt.Errorf("csv source: %w", err)
 		}
 		if !st.IsDir() {
-			files = append(files, p)
+			if err := add(p); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		var found []string
@@ -514,7 +533,11 @@ func (c *CSVSource) Load(ctx context.Context) ([]*Series, error) {
 			}
 		}
 		sort.Strings(found)
-		files = append(files, found...)
+		for _, f := range found {
+			if err := add(f); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("csv source: no CSV files in %v", c.Paths)
@@ -531,7 +554,7 @@ func (c *CSVSource) Load(ctx context.Context) ([]*Series, error) {
 		base := filepath.Base(f)
 		base = strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), ".csv")
 		s.Entity = strings.TrimSuffix(base, ".train")
-		s.Step = c.StepMillis
+		s.Step, s.Origin = c.StepMillis, f
 		out = append(out, s)
 	}
 	return out, nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -360,5 +361,45 @@ func TestEmptyFeatures(t *testing.T) {
 	}
 	if got := s.EmptyFeatures(); !reflect.DeepEqual(got, []string{"m2"}) {
 		t.Errorf("EmptyFeatures = %v, want [m2]", got)
+	}
+}
+
+// TestCSVSourceOnce: a folder or file named twice (--dir a,a; a folder
+// and a file in it; a path spelled another way) is read once, and every
+// series names its file; before, --dir a,a trained on every entity twice.
+func TestCSVSourceOnce(t *testing.T) {
+	dir := t.TempDir()
+	for _, e := range []string{"m-1", "m-2"} {
+		if err := os.WriteFile(filepath.Join(dir, e+".train.csv"), []byte("t,a\n0,1\n1,2\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		paths []string
+	}{
+		{"folder twice", []string{dir, dir}},
+		{"folder spelled twice", []string{dir, dir + "/./"}},
+		{"folder and its file", []string{filepath.Join(dir, "m-2.train.csv"), dir}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ss, err := (&CSVSource{Paths: tc.paths}).Load(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, s := range ss {
+				got = append(got, s.Entity)
+			}
+			sort.Strings(got)
+			if !reflect.DeepEqual(got, []string{"m-1", "m-2"}) {
+				t.Fatalf("entities %q, want m-1 and m-2 once each", got)
+			}
+			for _, s := range ss {
+				if filepath.Base(s.Origin) != s.Entity+".train.csv" {
+					t.Errorf("entity %s: origin %q", s.Entity, s.Origin)
+				}
+			}
+		})
 	}
 }

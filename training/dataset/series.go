@@ -32,6 +32,9 @@ type Series struct {
 	// can happen to it later, so a failure horizon that runs past its end
 	// is known to hold no failure.
 	Ended bool
+	// Origin says where the series was read from, for messages: the file
+	// of a CSVSource series ("" when the source does not say).
+	Origin string
 }
 
 // MaxValue is the largest magnitude of a value the models can hold: they
@@ -86,6 +89,7 @@ func (s *Series) Slice(from, to int) *Series {
 		Start:    s.Start + int64(from)*s.Step,
 		Step:     s.Step,
 		Values:   s.Values[from*f : to*f],
+		Origin:   s.Origin,
 	}
 	if s.Labels != nil {
 		out.Labels = s.Labels[from:to]

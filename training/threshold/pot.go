@@ -92,6 +92,10 @@ func aboveInitial(z, t float64) float64 {
 	return math.Nextafter(t, math.Inf(1))
 }
 
+// MinScores is the fewest finite scores POT (and RobustPOT) fits a
+// threshold to: fewer are an error.
+const MinScores = 20
+
 // excesses applies the defaults to opts and validates it, sorts the finite scores, takes the initial
 // threshold at opts.Level and returns the excesses over it (sorted), with
 // res.Initial, Peaks and N set. With fewer than 5 excesses there is no
@@ -103,8 +107,8 @@ func excesses(scores []float64, opts *POTOptions, what string) (res POTResult, p
 		return res, nil, false, fmt.Errorf("%s options: %w", what, err)
 	}
 	x := finite(scores)
-	if len(x) < 20 {
-		return res, nil, false, fmt.Errorf("%s: %d finite scores, want at least 20", what, len(x))
+	if len(x) < MinScores {
+		return res, nil, false, fmt.Errorf("%s: %d finite scores, want at least %d", what, len(x), MinScores)
 	}
 	slices.Sort(x)
 	t := quantileSorted(x, opts.Level)

@@ -1,0 +1,89 @@
+package training
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/omen-sre/omen/training/dataset"
+)
+
+// writeCSV writes n rows of columns a and b (b empty before step bFrom)
+// to dir/name.train.csv.
+func writeCSV(t *testing.T, dir, name string, n, bFrom int, cols ...string) string {
+	t.Helper()
+	if len(cols) == 0 {
+		cols = []string{"a", "b"}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "t,%s\n", strings.Join(cols, ","))
+	for i := range n {
+		fmt.Fprintf(&b, "%d,%g", i, math.Sin(float64(i)/5))
+		for range cols[1:] {
+			if i >= bFrom {
+				fmt.Fprintf(&b, ",%g", math.Cos(float64(i)/7))
+			} else {
+				b.WriteString(",")
+			}
+		}
+		b.WriteString("\n")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, name+".train.csv")
+	if err := os.WriteFile(f, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestEmptyFeatureAdvice: a feature with no value in the training part is
+// refused with advice that fits the source: for CSV files the column and
+// the files it is empty in (there is no configuration to drop it from),
+// for Prometheus a query that returned nothing; the store's keeps "train
+// on a longer history, or drop the feature from the configuration".
+func TestEmptyFeatureAdvice(t *testing.T) {
+	dir := t.TempDir()
+	empty := writeCSV(t, dir, "m-1", 300, 300)
+	writeCSV(t, dir, "m-2", 300, 280) // b only in its last 20 %
+	_, _, err := Train(t.Context(), TrainOptions{Source: &dataset.CSVSource{Paths: []string{dir}}, Window: 8, Horizon: 4, Hidden: 2, Epochs: 1, Seed: 1})
+	want := `: column "b" has no value (empty or NaN) in the first 80 % of any file trained on, and throughout 1 of the 2: ` + empty +
+		`; the other files have values in it only in their last 20 % (validation) or are too short to train on: give files with values in that column, or remove the column from every file`
+	var ef *EmptyFeatureError
+	if !errors.As(err, &ef) || !strings.HasPrefix(err.Error(), `train: feature "b" has no value in the training part of the history (`) || !strings.HasSuffix(err.Error(), want) {
+		t.Fatalf("csv: %v\nwant …%s", err, want)
+	}
+	for _, tc := range []struct {
+		e    EmptyFeatureError
+		want string
+	}{
+		{EmptyFeatureError{Source: "prometheus", Empty: []string{`"a"`, `"b"`}, Series: 2, ValFraction: 0.2},
+			": its query returned no sample in the range read (a metric that does not exist, or a selector that matches no series): check the feature's expr against the server, or drop the feature from the configuration"},
+		{EmptyFeatureError{Source: "prometheus", Empty: []string{`"a"`}, Series: 2, ValFraction: 0.2},
+			": its query returned samples only in the last 20 % of the range read (validation), or only for entities too short to train on: train again when the server holds more of it, or drop the feature from the configuration"},
+		{EmptyFeatureError{Series: 2, ValFraction: 0.2}, ": train on a longer history, or drop the feature from the configuration"},
+	} {
+		if got := tc.e.Error(); !strings.HasSuffix(got, ")"+tc.want) {
+			t.Errorf("%+v: %q, want …%q", tc.e, got, tc.want)
+		}
+	}
+}
+
+// TestMixedFeaturesNamesFiles: entities of different features name their
+// files (two folders can hold a file of the same name: the error named
+// the same entity twice).
+func TestMixedFeaturesNamesFiles(t *testing.T) {
+	dir := t.TempDir()
+	one := writeCSV(t, filepath.Join(dir, "onecol"), "machine-1-6", 50, 0, "a")
+	two := writeCSV(t, filepath.Join(dir, "plain"), "machine-1-6", 50, 0)
+	_, _, err := Train(t.Context(), TrainOptions{Source: &dataset.CSVSource{Paths: []string{filepath.Join(dir, "plain"), filepath.Join(dir, "onecol")}}, Window: 8, Horizon: 4})
+	want := fmt.Sprintf(`train: entity "machine-1-6" (%s) has features [a], entity "machine-1-6" (%s) has [a b]: every entity needs the same features`, one, two)
+	if err == nil || err.Error() != want {
+		t.Fatalf("err %v, want %q", err, want)
+	}
+}

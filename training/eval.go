@@ -364,6 +364,10 @@ type Report struct {
 	// MeanInterpretedEntities is the number of entities the mean's
 	// HitRate and NDCG figures average (interpreted_points > 0).
 	MeanInterpretedEntities int `json:"mean_interpreted_entities"`
+	// Errors lists the entities that failed during the run, which are
+	// not in Entities nor in the mean (EvalDataset then returns the
+	// report and an error).
+	Errors []EntityError `json:"errors,omitempty"`
 }
 
 // EvalDataset trains one detector per entity on its training file (last
@@ -371,6 +375,12 @@ type Report struct {
 // scale), scores every test step by its forecast residual, thresholds with
 // a tail fit to the training file's scores (never the test labels) and
 // reports detection and root-cause ranking quality.
+//
+// Every entity's files are read and checked before any training; a
+// problem there returns an error (naming every bad entity) and no
+// figures. An entity that fails later is recorded in Report.Errors and the
+// others go on: the report then holds the entities that finished, with
+// their mean, and the error is returned with it.
 func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 	if err := opts.defaults(); err != nil {
 		return Report{}, err
@@ -408,16 +418,31 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 	if opts.NewRanker != nil {
 		rep.Options["ranker"] = cmp.Or(opts.RankerName, "custom")
 	}
+	if err := checkEntities(ctx, opts, names); err != nil {
+		return rep, err
+	}
+	// An entity that still fails (a file changed since the check, a
+	// training or threshold error) does not stop the others: it is
+	// listed in rep.Errors, and the mean covers the entities that
+	// finished. A cancelled ctx stops the run.
+	var errs []error
 	for _, name := range names {
 		er, err := evalEntity(ctx, opts, name)
 		if err != nil {
-			return rep, fmt.Errorf("entity %q: %w", name, err)
+			err = fmt.Errorf("entity %q: %w", name, err)
+			if ctx.Err() != nil {
+				return rep, err
+			}
+			opts.Logger.Error("entity failed: continuing with the others", "entity", name, "err", err)
+			rep.Errors = append(rep.Errors, EntityError{Entity: name, Error: err.Error()})
+			errs = append(errs, err)
+			continue
 		}
 		opts.Logger.Info("evaluated entity", "entity", name, "f1_pa", er.F1PA, "f1", er.F1, "hitrate_150", er.HitRate150, "train_seconds", er.TrainSeconds)
 		rep.Entities = append(rep.Entities, er)
 	}
 	rep.Mean, rep.MeanEntities, rep.MeanInterpretedEntities = meanReport(rep.Entities)
-	return rep, nil
+	return rep, errors.Join(errs...)
 }
 
 // meanReport averages the entities' figures where they are measured (see
@@ -543,10 +568,11 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 	if err != nil {
 		return er, err
 	}
-	train, test := ent.Train, ent.Test
-	if opts.MaxTrainSteps > 0 && train.Steps() > opts.MaxTrainSteps {
-		train = train.Slice(0, opts.MaxTrainSteps)
+	train, err := trainRows(opts, ent)
+	if err != nil {
+		return er, err
 	}
+	test := ent.Test
 	if opts.MaxTestSteps > 0 && test.Steps() > opts.MaxTestSteps {
 		test = test.Slice(0, opts.MaxTestSteps)
 	}
@@ -556,14 +582,6 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 		opts.Logger.Warn("interpretation segments beyond the test file's rows ignored", "file", ent.InterpretationFile,
 			"segments", len(beyond), "of", len(ent.Interpretation), "first_line", ent.InterpretationLines[beyond[0]],
 			"test_file", ent.TestFile, "test_rows", ent.Test.Steps())
-	}
-	if need := opts.minTrainRows(); train.Steps() < need {
-		limited := ""
-		if opts.MaxTrainSteps > 0 && ent.Train.Steps() > train.Steps() {
-			limited = fmt.Sprintf(" (the first %d of %d)", train.Steps(), ent.Train.Steps())
-		}
-		return er, fmt.Errorf("%s: %d rows%s, need at least %d (a window of %d steps and its target in both the training part and the held-out %g %% validation tail, and %d calibration scores for the threshold)",
-			ent.TrainFile, train.Steps(), limited, need, opts.Window+opts.Gap, 100*opts.ValFraction, minCalibrationScores)
 	}
 	// Missing values (empty or NaN cells) are filled with the feature's
 	// last value; a feature with none at all becomes zeros, which is

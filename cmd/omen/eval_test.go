@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/omen-sre/omen/training"
 )
 
 // An entity whose test file has no anomalous rows prints n/a for the
@@ -93,5 +97,128 @@ func TestEvalTrainWithoutTest(t *testing.T) {
 	rc = dispatch([]string{"eval", "smd", "--dir", dir, "--entities", "e2"}, &stdout, &stderr)
 	if want := `--entities: no test file for ["e2"] in ` + dir + " (e2.test.csv[.gz] is missing"; rc != 2 || !strings.Contains(stderr.String(), want) {
 		t.Errorf("--entities e2: exit %d, stderr %q; want 2 with %q", rc, stderr.String(), want)
+	}
+}
+
+// evalJSON is the part of the eval report the tests below read.
+type evalJSON struct {
+	Entities []struct {
+		Entity string  `json:"entity"`
+		F1PA   float64 `json:"f1_pa"`
+	} `json:"entities"`
+	Mean struct {
+		F1PA float64 `json:"f1_pa"`
+	} `json:"mean"`
+	MeanEntities int                    `json:"mean_entities"`
+	Errors       []training.EntityError `json:"errors"`
+}
+
+// A bad file of a later entity (a test file with a column fewer than its
+// training file) is an error before any entity is trained: the entities
+// before it were trained, then the run ended with exit 1 and no report
+// (reviewer's finding).
+func TestEvalChecksFilesBeforeTraining(t *testing.T) {
+	dir := t.TempDir()
+	writeSyntheticSMD(t, dir)
+	for f, b := range map[string]string{"zz.train.csv": "t,m1,m2\n", "zz.test.csv": "t,m1,label\n0,1,0\n"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "r.json")
+	var stdout, stderr bytes.Buffer
+	rc := dispatch([]string{"eval", "smd", "--dir", dir, "--epochs", "1", "--window", "4", "--hidden", "2", "--json", out}, &stdout, &stderr)
+	want := `omen eval smd: entity "zz": ` + filepath.Join(dir, "zz.train.csv") + " has 2 features, " + filepath.Join(dir, "zz.test.csv") + " 1"
+	if rc != 1 || !strings.Contains(stderr.String(), want) {
+		t.Errorf("exit %d, stderr %q; want 1 with %q", rc, stderr.String(), want)
+	}
+	if strings.Contains(stderr.String(), "epoch") {
+		t.Errorf("stderr %q: entities were trained before the check", stderr.String())
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("report written (%v), want none", err)
+	}
+}
+
+// An entity that fails during the run does not lose the others: the table
+// and the JSON hold the entities that finished, with their mean, the JSON
+// lists the failure under "errors" and the exit code is 1 (the run ended at
+// the failure without writing anything) (reviewer's finding).
+func TestEvalEntityFailureWritesOthers(t *testing.T) {
+	dir := t.TempDir()
+	writeSyntheticSMD(t, dir)
+	for _, e := range []string{"e1", "e2"} {
+		if err := os.WriteFile(filepath.Join(dir, e+".interpretation.txt"), []byte("300-305:1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// e2's ranker fails (entities run in name order).
+	run := func(ctx context.Context, o training.EvalOptions) (training.Report, error) {
+		calls := 0
+		o.NewRanker = func(in training.RankerInput) (training.DimensionRanker, error) {
+			if calls++; calls == 2 {
+				return nil, errors.New("broken ranker")
+			}
+			return in.Scorer.(training.DimensionRanker), nil
+		}
+		return training.EvalDataset(ctx, o)
+	}
+	var stdout, stderr bytes.Buffer
+	rc := evalDataset(context.Background(), "smd", []string{"--dir", dir, "--epochs", "1", "--window", "4", "--hidden", "2", "--json", "-"}, &stdout, &stderr, run)
+	if rc != 1 {
+		t.Errorf("exit %d, want 1", rc)
+	}
+	for _, want := range []string{`omen eval smd: entity "e2": ranker: broken ranker`, "1 of 2 entities failed"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr %q, want %q", stderr.String(), want)
+		}
+	}
+	var rep evalJSON
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("JSON %q: %v", stdout.String(), err)
+	}
+	if len(rep.Entities) != 1 || rep.Entities[0].Entity != "e1" || rep.MeanEntities != 1 || rep.Mean.F1PA != rep.Entities[0].F1PA {
+		t.Errorf("report %+v, want e1 alone and its mean", rep)
+	}
+	if len(rep.Errors) != 1 || rep.Errors[0].Entity != "e2" || rep.Errors[0].Error != `entity "e2": ranker: broken ranker` {
+		t.Errorf("errors %+v, want e2's", rep.Errors)
+	}
+	if rowOf(stderr.String(), "e1") == "" || rowOf(stderr.String(), "mean") == "" {
+		t.Errorf("stderr %q: want the table of e1 and the mean", stderr.String())
+	}
+}
+
+// A name given twice in --entities is evaluated once: it was trained twice
+// and counted twice in the mean (mean_entities 2) (reviewer's finding).
+func TestEvalDuplicateEntities(t *testing.T) {
+	dir := t.TempDir()
+	writeSyntheticSMD(t, dir)
+	var stdout, stderr bytes.Buffer
+	rc := dispatch([]string{"eval", "smd", "--dir", dir, "--entities", "e1, e1,e1", "--epochs", "1", "--window", "4", "--hidden", "2", "--json", "-"}, &stdout, &stderr)
+	if rc != 0 {
+		t.Fatalf("exit %d, stderr %s", rc, stderr.String())
+	}
+	var rep evalJSON
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Entities) != 1 || rep.MeanEntities != 1 {
+		t.Errorf("%d entities, mean over %d; want e1 once", len(rep.Entities), rep.MeanEntities)
+	}
+	if n := strings.Count(stderr.String(), "e1 epoch 1/1"); n != 1 {
+		t.Errorf("e1 trained %d times, want once (stderr %q)", n, stderr.String())
+	}
+}
+
+// A negative --step is a usage error naming the flag (exit 2), like the
+// other flags': it was exit 1 with "eval: invalid threshold options (step
+// -5m0s, risk 0.001, level 0.98)" (reviewer's finding).
+func TestEvalNegativeStep(t *testing.T) {
+	for _, kind := range []string{"smd", "asd"} {
+		var stdout, stderr bytes.Buffer
+		rc := dispatch([]string{"eval", kind, "--dir", t.TempDir(), "--step", "-5m"}, &stdout, &stderr)
+		if want := "omen eval " + kind + ": --step -5m0s, want the files' sampling interval"; rc != 2 || !strings.HasPrefix(stderr.String(), want) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 with %q", kind, rc, stderr.String(), want)
+		}
 	}
 }

@@ -454,7 +454,7 @@ func TestTrainFromStoreErrors(t *testing.T) {
 		{missing, "omen train: no omen store at " + strconv.Quote(missing) + " (--storage.path)\n"},
 		{empty, "omen train: no feature data in " + empty + " between "},
 		// Held by a daemon or, as here, by another offline command.
-		{locked, "is in use by another omen process: a daemon (go through it with --url http://127.0.0.1:9464, its --web.listen-address), or another omen model or omen train (retry when it ends)"},
+		{locked, "is in use by another omen process: a daemon (go through it with --url and the address it listens on, its --web.listen-address: http://127.0.0.1:9464 by default), or another omen model or omen train (retry when it ends)"},
 	} {
 		var out, errb bytes.Buffer
 		rc := dispatch([]string{"train", "--source", "store", "--storage.path", tc.path, "--out", filepath.Join(t.TempDir(), "m.omen")}, &out, &errb)

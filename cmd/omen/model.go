@@ -213,6 +213,7 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "registered %s\n", v.Version)
 		if v.Active {
 			fmt.Fprintf(stdout, "active model is now %s\n", v.Version)
+			warnNoAlerts(stderr, "omen model add "+rest[0], v)
 		}
 		if merr == nil && *cf.url == "" {
 			switch err := ref.fit(m, v.Version); {
@@ -237,6 +238,7 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stdout, "active model is now %s\n", v.Version)
+		warnNoAlerts(stderr, "omen model "+sub, v)
 	case "delete":
 		v, err := reg.DeleteModel(ctx, rest[0])
 		if err != nil {
@@ -246,6 +248,27 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "deleted %s (sha256 %s)\n", v.Version, v.SHA256)
 	}
 	return 0
+}
+
+// noAlertsConsequence is what a model whose failure threshold is 1 (the
+// failure head disabled: trained without failures) does in a daemon,
+// which alerts on the failure probability only.
+const noAlertsConsequence = "a daemon running it raises no alert (omen alerts on the failure probability only; " +
+	"the anomaly score is exported as omen_anomaly_score, not alerted on) and, once it is active, resolves the alerts firing"
+
+// warnNoAlerts warns when the model version v, now active, has a failure
+// threshold of 1 or more: its failure head never alerts (trained without
+// a failure, see training.Train), which is no error of the registry.
+func warnNoAlerts(stderr io.Writer, cmd string, v api.ModelVersion) {
+	th, ok := v.Metrics["threshold"]
+	if !ok || th < 1 {
+		return
+	}
+	why := ""
+	if m, _, _ := strings.Cut(v.Params["threshold_method"], ";"); m != "" {
+		why = " (" + m + ")"
+	}
+	fmt.Fprintf(stderr, "%s: warning: model %q has a failure threshold of %.3g%s: its failure head never alerts: %s\n", cmd, v.Version, th, why, noAlertsConsequence)
 }
 
 // featureRef is what offline registry changes check a model's features
@@ -447,7 +470,7 @@ func createStore(o offlineStore) (*store.Store, error) {
 func (o offlineStore) openError(err error) error {
 	switch {
 	case strings.Contains(err.Error(), "Cannot acquire directory lock"):
-		return fmt.Errorf("the store at %q is in use by another omen process: a daemon (go through it with --url http://127.0.0.1:9464, its --web.listen-address), "+
+		return fmt.Errorf("the store at %q is in use by another omen process: a daemon (go through it with --url and the address it listens on, its --web.listen-address: http://127.0.0.1:9464 by default), "+
 			"or another omen model or omen train (retry when it ends)", o.path)
 	case errors.Is(err, store.ErrDiskFull):
 		reserve := "the store's default reserve applies; --config.file FILE applies the daemon's storage.disk_reserve"

@@ -150,6 +150,29 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 			r = st
+			// Offline, the step is the one the store records (the
+			// daemon's last, as --url takes the daemon's): history read
+			// at another step makes a model the stored vectors and the
+			// daemon do not fit (omen model promote refuses it).
+			rec, err := recordedStep(st)
+			if err != nil {
+				fmt.Fprintf(stderr, "omen train: %v\n", err)
+				return 1
+			}
+			switch {
+			case rec == 0:
+				// Not recorded (a store of an older daemon): the
+				// configuration's step.
+			case *configFile == "":
+				fmt.Fprintf(stderr, "omen train: the step the store records (the daemon's last), %v, applies; the alert rule the threshold is chosen for is the built-in one "+
+					"(the store does not record alerting.for, resolve_ratio or min_lead: --config.file FILE applies the daemon's)\n", rec)
+				step = rec
+			case rec != step:
+				fmt.Fprintf(stderr, "omen train: the store's history is at a step of %v (the daemon's last, which its schema records), not the %v of %s: "+
+					"a model trained at %v on it would not fit the daemon (omen model promote refuses it): give --config.file the configuration the daemon runs with, or none (the recorded step applies)\n",
+					rec, step, *configFile, step)
+				return 1
+			}
 		}
 		o.Source = &storesource.Source{Store: r, From: now.Add(-time.Duration(hist)).UnixMilli(), To: now.UnixMilli(), Step: step.Milliseconds(),
 			Progress: stderr}
@@ -225,9 +248,28 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	if rep.TrainDataWindows != rep.TrainWindows || rep.ValDataWindows != rep.ValWindows {
 		withData = fmt.Sprintf(" (%d/%d hold data)", rep.TrainDataWindows, rep.ValDataWindows)
 	}
-	fmt.Fprintf(stdout, "model %s written to %s: %d entities, %d/%d train/val windows%s, val AUC-PR %.3f, val F1 %.3f, threshold %.3f (%s), %.1fs\n",
-		m.Meta().Version, *out, rep.Entities, rep.TrainWindows, rep.ValWindows, withData, rep.ValAUCPR, rep.ValF1,
+	// The failure head's validation scores are undefined without
+	// failures (in training: it is disabled; in validation: nothing to
+	// find), as omen eval prints them.
+	auc, f1 := "n/a", "n/a"
+	if rep.Positives > 0 && rep.ValPositives > 0 {
+		auc, f1 = fmt.Sprintf("%.3f", rep.ValAUCPR), fmt.Sprintf("%.3f", rep.ValF1)
+	}
+	fmt.Fprintf(stdout, "model %s written to %s: %d entities, %d/%d train/val windows%s, val AUC-PR %s, val F1 %s, threshold %.3f (%s), %.1fs\n",
+		m.Meta().Version, *out, rep.Entities, rep.TrainWindows, rep.ValWindows, withData, auc, f1,
 		rep.Thresholds.Failure, rep.Thresholds.Method, rep.TrainSeconds)
+	if rep.Thresholds.Failure >= 1 {
+		why := "the training history holds no failure: "
+		switch {
+		case rep.Positives > 0:
+			why = "" // the tail fit on validation probabilities reached 1
+		case *source == "csv":
+			why += "no file has a label column with a 1 in it; "
+		default:
+			why += fmt.Sprintf("the failure labels (labels: of %s) match no step of it; ", cmp.Or(*configFile, "the built-in configuration"))
+		}
+		fmt.Fprintf(stderr, "omen train: warning: %sthe model's failure threshold is %.3g, so its failure head never alerts: %s\n", why, rep.Thresholds.Failure, noAlertsConsequence)
+	}
 	if *register || *promote {
 		var reg omenapi.ModelAdmin
 		if client != nil {
@@ -268,4 +310,17 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// recordedStep returns the step the store's schema records (the daemon's
+// last), or 0 when it records none (no schema, or one of an older daemon).
+func recordedStep(st *store.Store) (time.Duration, error) {
+	sc, err := st.Schema()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("read the store's schema: %w", err)
+	}
+	return time.Duration(sc.StepMS) * time.Millisecond, nil
 }

@@ -283,9 +283,13 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	// scores: too few fail after every epoch has run, so say it first.
 	if n := vaw.N(); n < MinValWindows {
 		if split == "time" {
-			return nil, rep, fmt.Errorf("train: %d validation windows, the anomaly threshold needs at least %d: with window %d, horizon %d and the last %v of each history for validation, an entity's validation part gives one window per step beyond the first %d, so one entity alone needs at least %d steps, %d of equal length at least %d each%s",
+			several := ""
+			if len(series) > 1 {
+				several = fmt.Sprintf(", %d of equal length at least %d each", len(series), MinHistorySteps(opts.Window, opts.Horizon, opts.ValFraction, len(series)))
+			}
+			return nil, rep, fmt.Errorf("train: %d validation windows, the anomaly threshold needs at least %d: with window %d, horizon %d and the last %v of each history for validation, an entity's validation part gives one window per step beyond the first %d, so one entity alone needs at least %d steps%s%s",
 				n, MinValWindows, opts.Window, opts.Horizon, opts.ValFraction, opts.Window,
-				MinHistorySteps(opts.Window, opts.Horizon, opts.ValFraction, 1), len(series), MinHistorySteps(opts.Window, opts.Horizon, opts.ValFraction, len(series)), longest(series))
+				MinHistorySteps(opts.Window, opts.Horizon, opts.ValFraction, 1), several, longest(series))
 		}
 		return nil, rep, fmt.Errorf("train: the %d held-out entities give %d validation windows, the anomaly threshold needs at least %d (one per step of an entity beyond the first %d): hold out more or longer histories", len(vas), n, MinValWindows, opts.Window)
 	}

@@ -1,6 +1,7 @@
 package training
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -8,9 +9,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	pmodel "github.com/prometheus/common/model"
 
 	"github.com/omen-sre/omen/training/dataset"
 )
+
+// rangeAPI answers range queries from a table (an unknown query: no
+// series, as Prometheus answers a metric that does not exist).
+type rangeAPI map[string]pmodel.Matrix
+
+func (f rangeAPI) QueryRange(_ context.Context, q string, _ v1.Range, _ ...v1.Option) (pmodel.Value, v1.Warnings, v1.Infos, error) {
+	return append(pmodel.Matrix{}, f[q]...), nil, nil, nil
+}
 
 // writeCSV writes n rows of columns a and b (b empty before step bFrom)
 // to dir/name.train.csv.
@@ -57,6 +70,19 @@ func TestEmptyFeatureAdvice(t *testing.T) {
 	var ef *EmptyFeatureError
 	if !errors.As(err, &ef) || !strings.HasPrefix(err.Error(), `train: feature "b" has no value in the training part of the history (`) || !strings.HasSuffix(err.Error(), want) {
 		t.Fatalf("csv: %v\nwant …%s", err, want)
+	}
+	// Prometheus: the query of "nope" returns no series.
+	start, step := time.Unix(1_000_000, 0), 15*time.Second
+	cpu := &pmodel.SampleStream{Metric: pmodel.Metric{"namespace": "n", "pod": "a"}}
+	for i := range 300 {
+		cpu.Values = append(cpu.Values, pmodel.SamplePair{Timestamp: pmodel.TimeFromUnixNano(start.Add(time.Duration(i) * step).UnixNano()), Value: pmodel.SampleValue(math.Sin(float64(i) / 5))})
+	}
+	prom := &dataset.PrometheusSource{API: rangeAPI{"cpu": {cpu}}, Features: []dataset.NamedQuery{{Name: "cpu", Query: "cpu"}, {Name: "nope", Query: "nope_total"}},
+		EntityLabels: []string{"namespace", "pod"}, Start: start, End: start.Add(299 * step), Step: step}
+	_, _, err = Train(t.Context(), TrainOptions{Source: prom, Window: 8, Horizon: 4, Hidden: 2, Epochs: 1, Seed: 1})
+	want = `): its query returned no sample in the range read (a metric that does not exist, or a selector that matches no series): check the feature's expr against the server, or drop the feature from the configuration`
+	if err == nil || !strings.HasPrefix(err.Error(), `train: feature "nope" has no value`) || !strings.HasSuffix(err.Error(), want) {
+		t.Fatalf("prometheus: %v\nwant …%s", err, want)
 	}
 	for _, tc := range []struct {
 		e    EmptyFeatureError

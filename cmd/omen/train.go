@@ -34,7 +34,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "csv: folders or files in the SMD/ASD format (comma-separated)")
 	storagePath := fs.String("storage.path", "data/", "store: omen's storage path (also where --register writes)")
 	promURL := fs.String("prometheus.url", "", "prometheus: base URL of the server to query_range")
-	configFile := fs.String("config.file", "", "feature, label and entity definitions, the step and alerting settings, and the storage settings the store is opened with (default: the built-in set); with --url the daemon's step and alerting settings apply, and --source store takes none")
+	configFile := fs.String("config.file", "", "feature, label and entity definitions, the step and alerting settings, and the storage settings the store is opened with (default: the built-in set); with --url the daemon's step and alerting settings apply, and --source store takes none; offline, --source store reads at the step the store records, and refuses a file of another step")
 	lookback := fs.String("history", "7d", "store/prometheus: how much history to read")
 	out := fs.String("out", "model.omen", "model file to write (a file: \"-\" is refused, the model is binary)")
 	register := fs.Bool("register", false, "register the model in the registry (the store's, or with --url the daemon's)")

@@ -83,7 +83,6 @@ type Extractor struct {
 	dropDupEnt  prometheus.Counter
 	dropUnknown prometheus.Counter
 	dropTooOld  prometheus.Counter
-	dropInvalid prometheus.Counter
 	lookbackMs  int64
 }
 
@@ -255,7 +254,6 @@ func NewExtractor(opts ExtractorOptions) (*Extractor, error) {
 	e.dropDupEnt = e.dropped.WithLabelValues(ReasonDuplicateEntity)
 	e.dropUnknown = e.dropped.WithLabelValues(ReasonUnknownFeature)
 	e.dropTooOld = e.dropped.WithLabelValues(ReasonTooOld)
-	e.dropInvalid = e.dropped.WithLabelValues(ReasonInvalid)
 	return e, nil
 }
 
@@ -392,11 +390,10 @@ func (e *Extractor) AddEvents(evs []telemetry.Event) {
 // local evaluation (a label value > 0 is a failure). Other samples are
 // dropped (unknown_feature, missing_labels).
 func (e *Extractor) AddPolled(samples []telemetry.Sample) {
-	unknown, missing, old, invalid := e.polled.add(e.cfg.Load(), samples)
+	unknown, missing, old := e.polled.add(e.cfg.Load(), samples)
 	e.dropUnknown.Add(float64(unknown))
 	e.dropMissing.Add(float64(missing))
 	e.dropTooOld.Add(float64(old))
-	e.dropInvalid.Add(float64(invalid))
 }
 
 // Evaluate computes the feature vectors at t, one per entity that has any

@@ -304,6 +304,16 @@ func TestPolled(t *testing.T) {
 	if v := evaluate(t, e, t0)["ns/a"].Values[1]; !math.IsNaN(v) {
 		t.Errorf("after stale marker: %v", v)
 	}
+	// A NaN (a remote histogram_quantile over no requests) is the
+	// newest value, not an invalid sample under which the older one
+	// would be carried forward.
+	e.AddPolled([]telemetry.Sample{s("temp_max", "c", t0-30*sec, math.NaN())})
+	if v := evaluate(t, e, t0)["ns/c"]; !math.IsNaN(v.Values[0]) {
+		t.Errorf("after NaN: ns/c = %+v, want NaN", v)
+	}
+	if d := dropped(t, reg, ReasonInvalid); d != 0 {
+		t.Errorf("invalid = %v, want 0", d)
+	}
 }
 
 func TestSetConfig(t *testing.T) {

@@ -99,9 +99,12 @@ func (o *HeadOptions) validate() error {
 // Samples may arrive out of order within the window: they are inserted by
 // re-encoding the affected chunk (cheap when rare). A second sample at a
 // time a series already has is dropped: as duplicate when the value is the
-// same (a redelivery), as out_of_order otherwise. Stale markers
-// (value.StaleNaN) are stored and end the series for PromQL; a stale marker
-// for an unknown series is ignored.
+// same (a redelivery, compared bit for bit), as out_of_order otherwise.
+// Every float64 is a value, as in Prometheus: NaN (a summary quantile
+// without observations) and ±Inf are stored and evaluate as such. Stale
+// markers (value.StaleNaN) are stored and end the series for PromQL (an
+// instant selector finds no value at or after one); a stale marker for an
+// unknown series is ignored.
 //
 // A Head is safe for concurrent use: Append from any number of goroutines
 // while queriers read. Queriers see a snapshot taken at Select.
@@ -419,7 +422,7 @@ func (h *Head) appendPart(samples []telemetry.Sample, resolved []sampleRef, part
 	for i := range samples {
 		s := &samples[i]
 		v := s.V
-		if (math.IsNaN(v) && !value.IsStaleNaN(v)) || math.IsInf(v, 0) || s.Labels.IsEmpty() {
+		if s.Labels.IsEmpty() {
 			if first {
 				drops[dropInvalid]++
 			}

@@ -91,14 +91,24 @@ func TestHeadAppend(t *testing.T) {
 		{
 			name: "invalid",
 			batches: [][]telemetry.Sample{{
-				{Labels: a, T: base, V: math.NaN()},
-				{Labels: a, T: base, V: math.Inf(1)},
 				{Labels: labels.EmptyLabels(), T: base, V: 1},
 				{Labels: labels.FromStrings("pod", "x"), T: base, V: 1},
 				{Labels: labels.FromStrings("__name__", "unknown"), T: base, V: stale}, // ignored
 				{Labels: a, T: base, V: 1},
 			}},
-			appended: 1, drops: map[string]float64{ReasonInvalid: 4}, want: 1,
+			appended: 1, drops: map[string]float64{ReasonInvalid: 2}, want: 1,
+		},
+		{
+			// Values, as in Prometheus (a summary quantile without
+			// observations is NaN); a redelivered NaN is a duplicate.
+			name: "NaN and Inf are values",
+			batches: [][]telemetry.Sample{{
+				{Labels: a, T: base, V: math.NaN()},
+				{Labels: a, T: base + 15*sec, V: math.Inf(1)},
+				{Labels: a, T: base + 30*sec, V: math.Inf(-1)},
+				{Labels: a, T: base, V: math.NaN()},
+			}},
+			appended: 3, drops: map[string]float64{ReasonDuplicate: 1}, want: 3,
 		},
 		{
 			name:     "too old",
@@ -418,7 +428,7 @@ func TestHeadAppendConcurrent(t *testing.T) {
 			b = append(b, telemetry.Sample{Labels: ls, T: base + int64(step)*15*sec, V: float64(i * step)})
 		}
 		if step == 2 {
-			b = append(b, telemetry.Sample{Labels: labels.FromStrings("__name__", "m"), T: base, V: math.NaN()}) // invalid
+			b = append(b, telemetry.Sample{Labels: labels.FromStrings("pod", "x"), T: base, V: 1}) // invalid: no name
 		}
 		batches = append(batches, b[:len(b)/2], b[len(b)/2:])
 	}
@@ -520,7 +530,7 @@ func TestHeadAppendPart(t *testing.T) {
 			})
 		}
 	}
-	batch = append(batch, telemetry.Sample{Labels: labels.FromStrings("__name__", "m"), T: base, V: math.Inf(1)}) // invalid
+	batch = append(batch, telemetry.Sample{Labels: labels.FromStrings("pod", "x"), T: base, V: 1}) // invalid: no name
 	want := newTestHead(t, nil, HeadOptions{})
 	if n, err := want.Append(batch); n != 1500 || err != nil {
 		t.Fatalf("Append = %d, %v", n, err)

@@ -18,8 +18,8 @@ const (
 	ReasonDuplicate = "duplicate"
 	// ReasonTooOld: a sample or event older than the window.
 	ReasonTooOld = "too_old"
-	// ReasonInvalid: a sample without labels or without a metric name, or a
-	// non-stale NaN/±Inf.
+	// ReasonInvalid: a sample without labels or without a metric name (NaN
+	// and ±Inf are values).
 	ReasonInvalid = "invalid"
 	// ReasonMissingLabels: an event or a feature result lacks an entity label.
 	ReasonMissingLabels = "missing_labels"

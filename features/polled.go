@@ -33,8 +33,10 @@ func newPolledStore() *polledStore {
 }
 
 // add stores samples; it returns how many had an unknown name, lacked an
-// entity label, or were too old or invalid.
-func (p *polledStore) add(c *compiled, samples []telemetry.Sample) (unknown, missing, old, invalid int) {
+// entity label, or were too old. Every value is kept: NaN (a remote
+// histogram_quantile over no requests) is a missing feature value, a stale
+// marker ends the entity's value.
+func (p *polledStore) add(c *compiled, samples []telemetry.Sample) (unknown, missing, old int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var b strings.Builder
@@ -43,10 +45,6 @@ func (p *polledStore) add(c *compiled, samples []telemetry.Sample) (unknown, mis
 		name := s.Labels.Get(pmodel.MetricNameLabel)
 		if _, ok := c.polledNames[name]; !ok {
 			unknown++
-			continue
-		}
-		if (math.IsNaN(s.V) && !value.IsStaleNaN(s.V)) || math.IsInf(s.V, 0) {
-			invalid++
 			continue
 		}
 		key, ok := c.entityOf(s.Labels, &b)
@@ -77,7 +75,7 @@ func (p *polledStore) add(c *compiled, samples []telemetry.Sample) (unknown, mis
 		p.nextGC = p.maxT + c.lookback/4
 		p.gc(p.maxT - c.lookback)
 	}
-	return unknown, missing, old, invalid
+	return unknown, missing, old
 }
 
 func (ps *polledSeries) insert(t int64, v float64) {

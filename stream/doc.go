@@ -120,8 +120,9 @@
 // RemoteWriteReceiver implements remote-write 1.0 with its own zero-copy
 // protobuf decoder (checked against prompb by a differential fuzz test),
 // pooled buffers and a bounded cache of interned label sets. Status codes
-// are listed on the type. Stale markers pass through; other NaN and ±Inf
-// values are dropped and counted as invalid_value. It applies the NATS
+// are listed on the type. Every float value is a sample, as in Prometheus:
+// NaN (a summary quantile without observations) and ±Inf are stored, and a
+// stale marker (value.StaleNaN) ends its series. It applies the NATS
 // decoders' label limits and sample time window, and bounds the samples
 // and series of a request, the requests in flight and the label cache's
 // bytes (RemoteWriteOptions).
@@ -130,8 +131,8 @@
 //
 // All sources share omen_ingested_samples_total{source},
 // omen_ingested_events_total{source} and omen_ingest_errors_total{reason}
-// (decoder reasons plus dead_letter, append, invalid_labels, invalid_value,
-// query, unsupported, too_large, undecodable); sources built with the same
+// (decoder reasons plus dead_letter, append, invalid_labels, query,
+// unsupported, too_large, undecodable); sources built with the same
 // Registerer share these counters instead of failing to register them.
 // Each source adds its own: omen_nats_messages_total{consumer,outcome},
 // omen_remote_write_requests_total{code}, omen_prometheus_queries_total{kind,outcome}, ...

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/model/value"
 
 	"github.com/omen-sre/omen/telemetry"
 )
@@ -381,13 +379,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// convert appends the samples of a query result to out.
+// convert appends the samples of a query result to out. NaN and ±Inf are
+// values PromQL returns (histogram_quantile over no requests, 0/0) and are
+// kept.
 func (p *Poller) convert(out []telemetry.Sample, name string, val model.Value) []telemetry.Sample {
 	add := func(m model.Metric, t model.Time, v float64) {
-		if (math.IsNaN(v) && !value.IsStaleNaN(v)) || math.IsInf(v, 0) {
-			p.m.errors.WithLabelValues(ReasonInvalidValue).Inc()
-			return
-		}
 		out = append(out, telemetry.Sample{Labels: p.labels(name, m), T: int64(t), V: v})
 	}
 	switch v := val.(type) {
@@ -409,12 +405,7 @@ func (p *Poller) convert(out []telemetry.Sample, name string, val model.Value) [
 			}
 			ls := p.labels(name, ss.Metric)
 			for _, sp := range ss.Values {
-				f := float64(sp.Value)
-				if (math.IsNaN(f) && !value.IsStaleNaN(f)) || math.IsInf(f, 0) {
-					p.m.errors.WithLabelValues(ReasonInvalidValue).Inc()
-					continue
-				}
-				out = append(out, telemetry.Sample{Labels: ls, T: int64(sp.Timestamp), V: f})
+				out = append(out, telemetry.Sample{Labels: ls, T: int64(sp.Timestamp), V: float64(sp.Value)})
 			}
 		}
 	case *model.Scalar:

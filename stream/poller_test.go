@@ -204,6 +204,9 @@ func TestPollerErrors(t *testing.T) {
 	badData := jsonResponse(400, `{"status":"error","errorType":"bad_data","error":"parse error"}`)
 	scalar := jsonResponse(200, `{"status":"success","data":{"resultType":"scalar","result":[1700000000,"3"]}}`)
 	hang := func(w http.ResponseWriter) { time.Sleep(300 * time.Millisecond); ok(w) }
+	// NaN and ±Inf are PromQL results (histogram_quantile over no
+	// requests), not ingest errors.
+	all := []float64{1.5, math.NaN(), math.Inf(1)}
 	for _, tc := range []struct {
 		name      string
 		responses []func(http.ResponseWriter)
@@ -212,13 +215,13 @@ func TestPollerErrors(t *testing.T) {
 		wantCalls int32
 		want      []float64
 	}{
-		{name: "ok with warnings, NaN and Inf dropped", responses: []func(http.ResponseWriter){ok}, wantCalls: 1, want: []float64{1.5}},
-		{name: "retry after 503", responses: []func(http.ResponseWriter){unavailable, unavailable, ok}, wantCalls: 3, want: []float64{1.5}},
+		{name: "ok with warnings, NaN and Inf kept", responses: []func(http.ResponseWriter){ok}, wantCalls: 1, want: all},
+		{name: "retry after 503", responses: []func(http.ResponseWriter){unavailable, unavailable, ok}, wantCalls: 3, want: all},
 		{name: "gives up after retries", responses: []func(http.ResponseWriter){unavailable}, wantErr: true, wantCalls: 3},
 		{name: "bad data not retried", responses: []func(http.ResponseWriter){badData}, wantErr: true, wantCalls: 1},
-		{name: "timeout retried", responses: []func(http.ResponseWriter){hang, ok}, wantCalls: 2, want: []float64{1.5}},
+		{name: "timeout retried", responses: []func(http.ResponseWriter){hang, ok}, wantCalls: 2, want: all},
 		{name: "scalar", responses: []func(http.ResponseWriter){scalar}, wantCalls: 1, want: []float64{3}},
-		{name: "append retried", responses: []func(http.ResponseWriter){ok}, appErr: errors.New("busy"), wantCalls: 1, want: []float64{1.5}},
+		{name: "append retried", responses: []func(http.ResponseWriter){ok}, appErr: errors.New("busy"), wantCalls: 1, want: all},
 		{name: "append invalid not retried", responses: []func(http.ResponseWriter){ok}, appErr: fmt.Errorf("x: %w", ErrInvalid), wantErr: true, wantCalls: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -248,6 +251,9 @@ func TestPollerErrors(t *testing.T) {
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Fatalf("values %v, want %v", got, tc.want)
+			}
+			if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonInvalidValue); v != 0 {
+				t.Fatalf("invalid_value errors %v, want 0", v)
 			}
 		})
 	}

@@ -172,11 +172,12 @@ func setDefault[T int | time.Duration](v *T, def T) {
 //     with ErrInvalid (permanent, e.g. a series too long for the store:
 //     the sender drops the request; logged as a warning).
 //
-// NaN and ±Inf samples other than the stale marker are dropped and counted
-// (omen_ingest_errors_total{reason="invalid_value"}) without failing the
-// request, and so are samples outside the MaxSampleAge / MaxSampleFuture
-// window (reasons too_old, too_new); native histograms and exemplars are ignored (counted as
-// reason="unsupported"). Remote-write batches carry Seq 0: a request the
+// Every float value is a sample, as in Prometheus: NaN (a summary quantile
+// without observations) and ±Inf are stored, and the stale marker
+// (value.StaleNaN) ends its series. Samples outside the MaxSampleAge /
+// MaxSampleFuture window are dropped and counted without failing the
+// request (omen_ingest_errors_total reasons too_old, too_new); native
+// histograms and exemplars are ignored (counted as reason="unsupported"). Remote-write batches carry Seq 0: a request the
 // sender retries after a 5xx whose samples were in fact stored is stored
 // again.
 type RemoteWriteReceiver struct {
@@ -384,9 +385,6 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 	case err != nil:
 		h.m.errors.WithLabelValues(ReasonUndecodable).Inc()
 		return http.StatusBadRequest, fmt.Sprintf("decode write request: %v", err)
-	}
-	if stats.invalidValues > 0 {
-		h.m.errors.WithLabelValues(ReasonInvalidValue).Add(float64(stats.invalidValues))
 	}
 	if stats.histograms > 0 {
 		h.m.errors.WithLabelValues(ReasonUnsupported).Add(float64(stats.histograms))

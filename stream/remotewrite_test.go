@@ -170,27 +170,35 @@ func TestRemoteWriteValues(t *testing.T) {
 			t.Fatalf("pass %d: status %d: %s", i, rec.Code, rec.Body.String())
 		}
 	}
+	// Every value is a sample, as in Prometheus: NaN (a summary quantile
+	// without observations) and ±Inf are kept bit for bit, the stale
+	// marker stays a stale marker.
 	got := app.Samples()
-	if len(got) != 6 {
-		t.Fatalf("got %d samples, want 6: %v", len(got), got)
+	if len(got) != 10 {
+		t.Fatalf("got %d samples, want 10: %v", len(got), got)
 	}
 	want := labels.FromStrings("__name__", "m", "a", "1")
-	for i, s := range got[:3] {
+	for i, s := range got[:5] {
 		if !labels.Equal(s.Labels, want) {
 			t.Fatalf("sample %d labels %s, want %s", i, s.Labels, want)
 		}
 	}
-	if got[0].V != 1.5 || got[0].T != 10 || !value.IsStaleNaN(got[1].V) || got[1].T != 30 || got[2].V != -2 || got[2].T != -50 {
-		t.Fatalf("unexpected samples %v", got[:3])
+	for i, w := range ts.Samples {
+		if g := got[i]; math.Float64bits(g.V) != math.Float64bits(w.Value) || g.T != w.Timestamp {
+			t.Fatalf("sample %d: %v@%d, want %v@%d", i, g.V, g.T, w.Value, w.Timestamp)
+		}
+	}
+	if !value.IsStaleNaN(got[2].V) || value.IsStaleNaN(got[1].V) {
+		t.Fatalf("stale marker not kept apart from NaN: %v", got[:3])
 	}
 	if b := app.Batches(); b[0].Source != "remote-write" || b[0].Seq != 0 || b[0].Received == 0 {
 		t.Fatalf("batch header %+v", b[0])
 	}
-	if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonInvalidValue); v != 4 {
-		t.Fatalf("invalid_value = %v, want 4", v)
+	if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonInvalidValue); v != 0 {
+		t.Fatalf("invalid_value = %v, want 0", v)
 	}
-	if v := counterValue(t, reg, "omen_ingested_samples_total", "source", "remote-write"); v != 6 {
-		t.Fatalf("ingested samples = %v, want 6", v)
+	if v := counterValue(t, reg, "omen_ingested_samples_total", "source", "remote-write"); v != 10 {
+		t.Fatalf("ingested samples = %v, want 10", v)
 	}
 }
 
@@ -264,12 +272,7 @@ func referenceDecode(raw []byte) (map[string][]prompb.Sample, int, error) {
 			continue
 		}
 		key := b.Labels().String()
-		for _, s := range ts.Samples {
-			if (math.IsNaN(s.Value) && !value.IsStaleNaN(s.Value)) || math.IsInf(s.Value, 0) {
-				continue
-			}
-			out[key] = append(out[key], s)
-		}
+		out[key] = append(out[key], ts.Samples...)
 	}
 	return out, invalid, nil
 }

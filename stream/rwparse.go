@@ -13,7 +13,6 @@ import (
 	pmodel "github.com/prometheus/common/model"
 
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/model/value"
 
 	"github.com/omen-sre/omen/stream/decode"
 	"github.com/omen-sre/omen/telemetry"
@@ -144,7 +143,6 @@ func nextField(b []byte) (num int, typ int, val []byte, n uint64, rest []byte, e
 type rwStats struct {
 	invalidSeries int // series rejected for bad labels (invalid_labels)
 	limitSeries   int // series rejected for too many or too long labels (too_many_labels)
-	invalidValues int // NaN/±Inf samples dropped
 	tooOld        int // samples before the time window
 	tooNew        int // samples after the time window
 	histograms    int // native histograms dropped (unsupported)
@@ -279,10 +277,9 @@ func (d *rwDecoder) series(ts []byte, out []telemetry.Sample, st *rwStats) ([]te
 				return out, errProto
 			}
 		}
-		if (math.IsNaN(v) && !value.IsStaleNaN(v)) || math.IsInf(v, 0) {
-			st.invalidValues++
-			continue
-		}
+		// Every value is a sample, as in Prometheus: NaN (e.g. a summary
+		// quantile without observations), ±Inf and the stale marker
+		// (value.StaleNaN), which ends the series.
 		if t < d.minT {
 			st.tooOld++
 			continue

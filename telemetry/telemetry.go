@@ -11,9 +11,10 @@ type Sample struct {
 	Labels labels.Labels
 	// T is the sample time in milliseconds since the Unix epoch.
 	T int64
-	// V is the value. It may be the Prometheus stale marker
-	// (value.StaleNaN, tested with value.IsStaleNaN); decoders reject
-	// every other NaN and ±Inf.
+	// V is the value: any float64, as in Prometheus. NaN (a summary
+	// quantile without observations) and ±Inf are values; the Prometheus
+	// stale marker (value.StaleNaN, tested with value.IsStaleNaN) ends
+	// its series.
 	V float64
 }
 

@@ -15,7 +15,7 @@ import (
 const (
 	ReasonMalformed     = "malformed"       // syntax error, missing required field, invalid name or UTF-8
 	ReasonWrongType     = "wrong_type"      // a JSON value of the wrong type
-	ReasonInvalidValue  = "invalid_value"   // NaN, ±Inf (except the stale marker), out-of-range integers and counts
+	ReasonInvalidValue  = "invalid_value"   // out-of-range numbers, integers and counts; NaN and ±Inf in influx fields
 	ReasonTooOld        = "too_old"         // timestamp before now−MaxAge
 	ReasonTooNew        = "too_new"         // timestamp after now+MaxFuture
 	ReasonTooManyLabels = "too_many_labels" // more than MaxLabels labels, or a name or value longer than MaxLabelValueLen

@@ -260,7 +260,7 @@ func TestErrorMessages(t *testing.T) {
 		{FormatInflux, "m,a=1,a=2 f=1", "line 1: malformed: duplicate label a"},
 		{FormatInflux, `m s="x"`, `line 1: string_field: field "s" value "\"x\""`},
 		{FormatInflux, "m f=1 1", `line 1: too_old: timestamp 1970-01-01T00:00:00Z of field "f"`},
-		{FormatPromText, "a NaN", `line 1: invalid_value: value NaN of "a"`},
+		{FormatPromText, "a{", `line 1: malformed: expected label name, got "\n" ("INVALID") while parsing: "a{\n"`},
 		{FormatJSON, `{"labels":{"__name__":"m"},"v":true}`, `line 1: wrong_type: value "true"`},
 		{FormatKubernetesEvents, `{"reason":"X"}`, "line 1: malformed: kubernetes event has no involvedObject"},
 		{FormatModuleEvents, `{"reason":"X","count":-1}`, `line 1: invalid_value: count "-1"`},

@@ -27,7 +27,9 @@
 // values are dropped. Integers (3i), unsigned integers (3u), floats and
 // booleans (t, T, true, True, TRUE, f, F, false, False, FALSE → 1 and 0)
 // are accepted; string fields ("…") are skipped and reported with
-// ReasonStringField. Backslash escapes follow the line protocol as Telegraf
+// ReasonStringField. NaN and ±Inf, which the line protocol has no syntax
+// for (InfluxDB refuses them, Telegraf never writes them), are
+// ReasonInvalidValue. Backslash escapes follow the line protocol as Telegraf
 // writes it: "\,", "\ " and "\\" in measurements; "\,", "\=", "\ " and "\\"
 // in tag keys, tag values and field keys; a backslash before any other byte
 // is kept literally. Duplicate tag names (after sanitizing) and a tag named
@@ -40,7 +42,8 @@
 //
 // Prometheus text exposition format 0.0.4 (FormatPromText), parsed with
 // Prometheus' own textparse. Samples without a timestamp take the receive
-// time. Quoted UTF-8 metric and label names are sanitized like influx names.
+// time. NaN and ±Inf are values, as in Prometheus (a summary quantile
+// without observations is NaN). Quoted UTF-8 metric and label names are sanitized like influx names.
 //
 // omen JSON samples (FormatJSON):
 //
@@ -52,8 +55,10 @@
 // "t" is milliseconds since the Unix epoch (a number, or an RFC 3339
 // string); "timestamp" is an RFC 3339 string (or milliseconds). Without
 // either, the sample takes the receive time. "v" is a JSON number or a
-// string holding a number; the string "stale" is the Prometheus stale
-// marker (value.StaleNaN). "labels" must contain "__name__". A bare array of
+// string holding a number ("NaN", "+Inf" and "-Inf" included, as
+// Prometheus' HTTP API writes them; a number beyond the float64 range is
+// ReasonInvalidValue); the string "stale" is the Prometheus stale marker
+// (value.StaleNaN). "labels" must contain "__name__". A bare array of
 // samples, a single sample object and newline-delimited JSON (one envelope
 // or sample per line) are accepted too. Keys match case-insensitively, as
 // with encoding/json; unknown keys are ignored.

@@ -3,7 +3,6 @@ package decode
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,10 +117,9 @@ func checkResult(t *testing.T, res *Result, nS, nE, nErr int, err error) {
 	}
 }
 
+// sampleProblem checks a sample's labels. Every float64 is a sample
+// value (NaN, ±Inf and the stale marker included), as in Prometheus.
 func sampleProblem(s telemetry.Sample) string {
-	if math.IsInf(s.V, 0) || math.IsNaN(s.V) && !value.IsStaleNaN(s.V) {
-		return "non-finite value"
-	}
 	name := s.Labels.Get(pmodel.MetricNameLabel)
 	if !validMetricName(name) {
 		return fmt.Sprintf("invalid metric name %q", name)

@@ -418,8 +418,9 @@ func unescape(b []byte, special string) string {
 }
 
 // parseInfluxValue parses a non-string field value. The reason is
-// ReasonMalformed for syntax errors, ReasonInvalidValue for NaN, ±Inf and
-// out-of-range numbers.
+// ReasonMalformed for syntax errors, ReasonInvalidValue for NaN, ±Inf
+// (which the line protocol has no syntax for: InfluxDB refuses them and
+// Telegraf's serializer skips such fields) and out-of-range numbers.
 func parseInfluxValue(b []byte) (float64, string) {
 	switch string(b) {
 	case "t", "T", "true", "True", "TRUE":

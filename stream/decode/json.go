@@ -242,8 +242,9 @@ func (d *Decoder) jsonLabels(raw json.RawMessage) seriesEntry {
 	return seriesEntry{lset: lset, reason: reason, msg: msg}
 }
 
-// jsonValue parses a sample value: a number, a string holding a number, or
-// "stale".
+// jsonValue parses a sample value: a number, a string holding a number
+// ("NaN", "+Inf" and "-Inf" included, as Prometheus' JSON writes them), or
+// "stale". A number beyond the float64 range is ReasonInvalidValue.
 func (d *Decoder) jsonValue(raw json.RawMessage) (float64, string) {
 	var v float64
 	switch raw[0] {
@@ -255,21 +256,24 @@ func (d *Decoder) jsonValue(raw json.RawMessage) (float64, string) {
 			return math.Float64frombits(value.StaleNaN), ""
 		}
 		f, err := strconv.ParseFloat(d.json.str, 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, ReasonInvalidValue
+		}
+		if err != nil {
 			return 0, ReasonWrongType
 		}
 		v = f
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		f, err := strconv.ParseFloat(string(raw), 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, ReasonInvalidValue
+		}
+		if err != nil {
 			return 0, ReasonMalformed
 		}
 		v = f
 	default:
 		return 0, ReasonWrongType
-	}
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, ReasonInvalidValue
 	}
 	return v, ""
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"unsafe"
 
 	pmodel "github.com/prometheus/common/model"
@@ -86,14 +85,8 @@ func (d *Decoder) promPass(p []byte, firstLine int, res *Result) bool {
 		if ts != nil {
 			t = *ts
 		}
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			msg := ""
-			if d.detail(res) {
-				msg = fmt.Sprintf("value %v of %s", v, quote(series))
-			}
-			d.addErr(res, ReasonInvalidValue, line, msg)
-			continue
-		}
+		// NaN (a summary quantile without observations) and ±Inf are
+		// values of the format, kept as Prometheus keeps them.
 		if reason := d.checkTime(t); reason != "" {
 			msg := ""
 			if d.detail(res) {

@@ -48,10 +48,15 @@ func TestPromText(t *testing.T) {
 			errors: []string{"malformed@2", "malformed@4", "malformed@5", "malformed@7"},
 		},
 		{
-			name:    "NaN and Inf are invalid values",
-			in:      "a NaN\nb +Inf\nc -Inf\nd 4\n",
-			samples: []string{`{__name__="d"} 1700000040000 4`},
-			errors:  []string{"invalid_value@1", "invalid_value@2", "invalid_value@3"},
+			// A summary quantile without observations is NaN; Prometheus
+			// keeps NaN and ±Inf as values.
+			name: "NaN and Inf are values",
+			in:   "# TYPE s summary\ns{quantile=\"0.5\"} NaN\ns_sum 0\ns_count 0\nb +Inf\nc -Inf\nd 4\n",
+			samples: []string{
+				`{__name__="s", quantile="0.5"} 1700000040000 NaN`, `{__name__="s_sum"} 1700000040000 0`,
+				`{__name__="s_count"} 1700000040000 0`, `{__name__="b"} 1700000040000 +Inf`,
+				`{__name__="c"} 1700000040000 -Inf`, `{__name__="d"} 1700000040000 4`,
+			},
 		},
 		{
 			name:    "too old and too new",

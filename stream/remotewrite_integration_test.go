@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,9 +21,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/omen-sre/omen/internal/testenv"
+	"github.com/omen-sre/omen/telemetry"
 )
 
 // TestRemoteWriteFromPrometheus has a real Prometheus 2.42 scrape a tiny
@@ -232,4 +238,103 @@ func TestRemoteWriteThroughputVsPrometheus(t *testing.T) {
 	t.Logf("omen receiver:      %10.0f samples/s (%s)", omenRate, omenD)
 	t.Logf("prometheus 2.42:    %10.0f samples/s (%s)", promRate, promD)
 	t.Logf("ratio omen/prometheus: %.2f", omenRate/promRate)
+}
+
+// TestRemoteWriteFromPrometheusSelfScrape has a real Prometheus 2.42
+// scrape its own metrics (through a proxy that can fail the scrape) and
+// remote-write them to omen's receiver. Its summaries without
+// observations (prometheus_engine_query_duration_seconds: nothing queries
+// this Prometheus) expose NaN quantiles: they are samples, not
+// ingest errors. When the scrape then fails, Prometheus ends the series
+// with stale markers, which arrive as value.StaleNaN.
+func TestRemoteWriteFromPrometheusSelfScrape(t *testing.T) {
+	verifyNoLeaks(t)
+	app := &MemAppender{}
+	h, reg := newTestReceiver(t, app, RemoteWriteOptions{})
+	mux := http.NewServeMux()
+	mux.Handle(RemoteWritePath, h)
+	receiver := httptest.NewServer(mux)
+	t.Cleanup(receiver.Close)
+
+	// The scrape target: Prometheus' own /metrics once it is up and until
+	// down is set, 503 otherwise.
+	var target atomic.Pointer[url.URL]
+	var down atomic.Bool
+	transport := &http.Transport{}
+	t.Cleanup(transport.CloseIdleConnections)
+	proxy := &httputil.ReverseProxy{
+		Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(target.Load()) },
+		Transport: transport,
+	}
+	self := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if target.Load() == nil || down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(self.Close)
+
+	cfg := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: [%q]
+remote_write:
+  - url: %s%s
+    queue_config:
+      batch_send_deadline: 200ms
+      min_backoff: 50ms
+      max_backoff: 500ms
+`, self.Listener.Addr().String(), receiver.URL, RemoteWritePath)
+	u, err := url.Parse(testenv.Prometheus(t, cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target.Store(u)
+
+	// wait polls the received samples until found reports true.
+	wait := func(what string, found func(s telemetry.Sample) bool) {
+		t.Helper()
+		deadline := time.Now().Add(45 * time.Second)
+		for {
+			if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonInvalidValue); v != 0 {
+				t.Fatalf("waiting for %s: omen_ingest_errors_total{reason=%q} = %v, want 0", what, ReasonInvalidValue, v)
+			}
+			if slices.ContainsFunc(app.Samples(), found) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s received in 45s (%d samples)", what, len(app.Samples()))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	isBuildInfo := func(s telemetry.Sample) bool {
+		return s.Labels.Get(pmodel.MetricNameLabel) == "prometheus_build_info" && s.Labels.Get("job") == "prometheus"
+	}
+	wait("NaN quantile", func(s telemetry.Sample) bool {
+		return s.Labels.Get(pmodel.MetricNameLabel) == "prometheus_engine_query_duration_seconds" &&
+			s.Labels.Get("quantile") != "" && math.IsNaN(s.V) && !value.IsStaleNaN(s.V)
+	})
+	wait("prometheus_build_info 1", func(s telemetry.Sample) bool { return isBuildInfo(s) && s.V == 1 })
+	// A few more scrapes: every one holds NaN quantiles.
+	time.Sleep(3 * time.Second)
+	nans := 0
+	for _, s := range app.Samples() {
+		if math.IsNaN(s.V) && !value.IsStaleNaN(s.V) {
+			nans++
+		}
+	}
+	if nans < 3 {
+		t.Fatalf("%d NaN samples received, want several", nans)
+	}
+
+	down.Store(true)
+	wait("stale marker", func(s telemetry.Sample) bool { return isBuildInfo(s) && value.IsStaleNaN(s.V) })
+	if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonInvalidValue); v != 0 {
+		t.Fatalf("omen_ingest_errors_total{reason=%q} = %v after the stale markers, want 0", ReasonInvalidValue, v)
+	}
 }

@@ -263,6 +263,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		switch {
 		case rep.Positives > 0:
 			why = "" // the tail fit on validation probabilities reached 1
+		case rep.ValPositives > 0:
+			// The failures are all in the held-out part.
+			why = fmt.Sprintf("the training part of the history holds no failure (its %d failure windows are all in the validation part, the %s held out); ",
+				rep.ValPositives, valPart(rep.ValSplit))
 		case *source == "csv":
 			why += "no file has a label column with a 1 in it; "
 		default:
@@ -323,4 +327,12 @@ func recordedStep(st *store.Store) (time.Duration, error) {
 		return 0, fmt.Errorf("read the store's schema: %w", err)
 	}
 	return time.Duration(sc.StepMS) * time.Millisecond, nil
+}
+
+// valPart says what the validation split (Report.ValSplit) held out.
+func valPart(split string) string {
+	if split == "entity" {
+		return "entities"
+	}
+	return "last 20 % of every entity's history" // omen train's time split
 }

@@ -183,3 +183,28 @@ func TestTrainNoFailureWarns(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainFailuresOnlyInValidation: a history whose failures are all in
+// the validation part says so; it said that no file had a label column
+// with a 1 in it (reviewer's finding).
+func TestTrainFailuresOnlyInValidation(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var b strings.Builder
+	b.WriteString("t,a,b,label\n")
+	for i := range 400 {
+		label := 0
+		if i >= 360 && i < 370 {
+			label = 1
+		}
+		fmt.Fprintf(&b, "%d,%g,%g,%d\n", i, math.Sin(float64(i)/5), math.Cos(float64(i)/7), label)
+	}
+	if err := os.WriteFile("e1.csv", []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rc, out, errs := omen(t, "train", "--source", "csv", "--dir", "e1.csv", "--hidden", "2", "--epochs", "1", "--out", "m.omen")
+	want := "omen train: warning: the training part of the history holds no failure (its "
+	if rc != 0 || !strings.Contains(errs, want) || !strings.Contains(errs, "failure windows are all in the validation part, the last 20 % of every entity's history held out); the model's failure threshold is 1") ||
+		strings.Contains(errs, "no file has a label column") {
+		t.Fatalf("train = %d\nstdout %s\nstderr %s", rc, out, errs)
+	}
+}

@@ -156,7 +156,10 @@ func (s *Source) layouts(cur store.Schema) (map[uint32]*layout, bool, error) {
 	for _, sc := range all {
 		l := &layout{cols: store.Columns(sc.Features, cur.Features), lcols: store.Columns(sc.Labels, cur.Labels)}
 		l.shared = len(sc.Features) - count(l.cols, -1)
-		l.same = slices.Equal(sc.Features, cur.Features) && slices.Equal(sc.Labels, cur.Labels)
+		// A step recorded other than the one read at (a daemon restarted
+		// with another step) leaves rows between its vectors missing.
+		otherStep := sc.StepMS != 0 && sc.StepMS != s.Step
+		l.same = slices.Equal(sc.Features, cur.Features) && slices.Equal(sc.Labels, cur.Labels) && !otherStep
 		// The current names the version lacks.
 		missF := missing(cur.Features, sc.Features)
 		missL := missing(cur.Labels, sc.Labels)
@@ -174,6 +177,9 @@ func (s *Source) layouts(cur store.Schema) (map[uint32]*layout, bool, error) {
 		}
 		if len(missL) > 0 {
 			notes = append(notes, "without labels "+strings.Join(missL, ", ")+" (not failing)")
+		}
+		if otherStep {
+			notes = append(notes, fmt.Sprintf("stored at a step of %v, read at %v", time.Duration(sc.StepMS)*time.Millisecond, time.Duration(s.Step)*time.Millisecond))
 		}
 		l.note = strings.Join(notes, ", ")
 		out[sc.Version] = l

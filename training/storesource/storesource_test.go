@@ -234,6 +234,24 @@ func TestLoadOlderSchemas(t *testing.T) {
 			labels:   []bool{false, true},
 		},
 		{
+			// A daemon restarted with another step: the older vectors
+			// are reported, with both steps (reviewer's finding: they
+			// were merged without a word).
+			name: "same layout, other step",
+			steps: []schemaStep{
+				{features: []string{"a", "b"}, labels: []string{"crash"}, step: 30 * time.Second, rows: []row{
+					{[]float64{1, 2}, []bool{false}},
+				}},
+				{features: []string{"a", "b"}, labels: []string{"crash"}, step: time.Minute, rows: []row{
+					{[]float64{3, 4}, []bool{true}},
+				}},
+			},
+			features: []string{"a", "b"},
+			values:   []float64{1, 2, 3, 4},
+			labels:   []bool{false, true},
+			progress: []string{"store source: 1 of 2 vectors from older schema versions, mapped by name into the current one (2) (version 1: 1, stored at a step of 30s, read at 1m0s)"},
+		},
+		{
 			name: "reader without schema list skips older versions",
 			steps: []schemaStep{
 				{features: []string{"a"}, labels: []string{"crash"}, rows: []row{{[]float64{1}, []bool{false}}}},

@@ -39,6 +39,9 @@ type evaluatorOptions struct {
 type evaluator struct {
 	evaluatorOptions
 	next int64 // next step to evaluate, ms; 0 before the first data
+	// dataTgt is the newest step the newest sample had passed at the last
+	// target, before hold held it back (where a restart resumes from).
+	dataTgt int64
 	// lowTgt is the newest step whose inputs had all arrived at the last
 	// target (steps after it up to target are evaluated because they
 	// waited maxDelay).
@@ -197,7 +200,9 @@ func (e *evaluator) tick(ctx context.Context) {
 		return
 	}
 	if e.next == 0 {
-		e.next = e.resume(target)
+		// The data's newest step, not the held target: steps forced
+		// before a stop (see hold) left the cursor past the latter.
+		e.next = e.resume(e.dataTgt)
 	}
 	if catchUp := e.catchUp(); target-e.next > catchUp*step {
 		e.skipTo(target-(catchUp-1)*step, "data jumped ahead: steps skipped, without vectors or predictions (their samples are mostly out of the in-memory window)")
@@ -236,7 +241,7 @@ func (e *evaluator) target() (t int64, ok bool) {
 		}
 	}
 	t = (wm - step) / step * step
-	e.lowTgt = t
+	e.dataTgt, e.lowTgt = t, t
 	if e.settle > 0 {
 		t = e.hold(t)
 	}
@@ -382,7 +387,10 @@ func (e *evaluator) saveCursor() {
 const resumeSlack = time.Hour
 
 // resume is the first step to evaluate, the data's newest step being
-// target: the step after the step cursor a previous run stored (the last
+// target (the newest the watermark passed, not the step hold lets
+// through: steps that waited maxDelay before a stop were evaluated, and
+// the cursor is past the held target then; the evaluator waits for the
+// steps after the cursor as for any): the step after the step cursor a previous run stored (the last
 // step it evaluated), so that the steps it had data for but had not
 // reached are evaluated, or, if the in-memory window no longer holds
 // them, counted skipped (tick, skipStale). Without a cursor it is target

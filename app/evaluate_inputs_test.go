@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"math"
@@ -23,24 +24,36 @@ import (
 // their inputs as in production (WallClock), on a fake wall clock, over
 // one feature: the value of metric m per pod.
 type inputsRig struct {
-	t    *testing.T
-	in   *ingester
-	e    *evaluator
-	st   *store.Store
-	now  time.Time
-	step int64
+	t               *testing.T
+	in              *ingester
+	e               *evaluator
+	st              *store.Store
+	now             time.Time
+	step            int64
+	settle, maxWait time.Duration
+	logs            *bytes.Buffer // the evaluator's log
 }
 
 func newInputsRig(t *testing.T, settle, maxDelay time.Duration) *inputsRig {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Features = []features.Feature{{Name: "m", Expr: "max by (${entity}) (m)"}}
-	reg := prometheus.NewRegistry()
-	st, err := store.Open(store.Options{InMemory: true, Registerer: reg})
+	st, err := store.Open(store.Options{InMemory: true, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	r := &inputsRig{t: t, st: st, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC), settle: settle, maxWait: maxDelay}
+	r.start()
+	return r
+}
+
+// start creates the head, ingester and evaluator over the rig's store,
+// replaying its ingest log (a restart, when it holds batches).
+func (r *inputsRig) start() {
+	t := r.t
+	t.Helper()
+	cfg := config.Default()
+	cfg.Features = []features.Feature{{Name: "m", Expr: "max by (${entity}) (m)"}}
+	reg := prometheus.NewRegistry()
 	head, err := features.NewHead(features.HeadOptions{Lookback: time.Duration(cfg.Lookback), ImmutableLabels: true, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
@@ -49,22 +62,24 @@ func newInputsRig(t *testing.T, settle, maxDelay time.Duration) *inputsRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	sc, err := newScorer(scorerOptions{Store: r.st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &inputsRig{t: t, st: st, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	r.in = newIngester(st, head, ex, reg, slog.New(slog.DiscardHandler))
+	r.in = newIngester(r.st, head, ex, reg, slog.New(slog.DiscardHandler))
 	r.in.clock = func() time.Time { return r.now }
+	if err := r.in.replay(context.Background(), time.Duration(cfg.Lookback)); err != nil {
+		t.Fatal(err)
+	}
 	step := time.Duration(cfg.Step)
 	r.step = step.Milliseconds()
-	r.e = newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: r.in, Scorer: sc, Step: step,
-		Lookback: time.Duration(cfg.Lookback), Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	r.logs = &bytes.Buffer{}
+	r.e = newEvaluator(evaluatorOptions{Extractor: ex, Store: r.st, Ingest: r.in, Scorer: sc, Step: step,
+		Lookback: time.Duration(cfg.Lookback), Registerer: reg, Logger: slog.New(slog.NewTextHandler(r.logs, nil))})
 	r.e.clock = func() time.Time { return r.now }
 	// As WallClock sets them (the rig's data clock runs apart from the
 	// wall clock, which WallClock would cap it at).
-	r.e.settle, r.e.maxDelay = settle, maxDelay
-	return r
+	r.e.settle, r.e.maxDelay = r.settle, r.maxWait
 }
 
 // send appends one remote-write request of the samples of m of pods
@@ -254,5 +269,52 @@ func TestMaxDelayBoundsWait(t *testing.T) {
 	}
 	if f := testutil.ToFloat64(r.e.forced); f == 0 {
 		t.Error("omen_evaluator_input_timeout_steps_total 0, want the steps evaluated after maxDelay")
+	}
+}
+
+// TestRestartAfterForcedSteps: pod b sends 5 minutes behind pod a, so
+// steps are evaluated once they waited maxDelay, before pod b reached
+// them. omen restarts: it resumes after the step cursor, waiting for the
+// steps after it as before the stop, and evaluates no step twice. Before,
+// resume took the held target (pod b's progress) for the newest replayed
+// step, ignored the cursor as "newer than the replayed data" and
+// evaluated (stored, alerted on) 12 steps again.
+func TestRestartAfterForcedSteps(t *testing.T) {
+	r := newInputsRig(t, settleTime, maxInputDelay)
+	const scrape = 15_000
+	base := int64(1_800_000_000_000) / r.step * r.step
+	one := func(int64) float64 { return 1 }
+	send := func(from, to int64) {
+		for ts := from; ts <= to; ts += scrape {
+			r.now = r.now.Add(scrape * time.Millisecond)
+			r.send("a", []int64{ts}, one)
+			r.send("b", []int64{ts - 5*60_000}, one)
+		}
+	}
+	send(base-20*60_000, base)
+	if testutil.ToFloat64(r.e.forced) == 0 {
+		t.Fatal("no step evaluated after maxDelay before the stop")
+	}
+	r.e.saveCursor()
+	cur, ok, err := r.st.StepCursor()
+	if err != nil || !ok {
+		t.Fatalf("StepCursor() = %v, %v, %v", cur, ok, err)
+	}
+	r.now = r.now.Add(30 * time.Second)
+	r.start()
+	r.e.tick(context.Background())
+	if r.e.next != cur+r.step {
+		t.Errorf("after the restart: next step %v, want %v (after the cursor)", time.UnixMilli(r.e.next).UTC(), time.UnixMilli(cur+r.step).UTC())
+	}
+	send(base+scrape, base+4*60_000)
+	done := r.e.done.Load()
+	if done <= cur {
+		t.Fatalf("last step %v, want one after the cursor %v", time.UnixMilli(done).UTC(), time.UnixMilli(cur).UTC())
+	}
+	if got, want := testutil.ToFloat64(r.e.steps), float64((done-cur)/r.step); got != want {
+		t.Errorf("%v steps evaluated after the restart, want %v (those from the cursor %v to %v, once)", got, want, time.UnixMilli(cur).UTC(), time.UnixMilli(done).UTC())
+	}
+	if strings.Contains(r.logs.String(), "cursor is newer") {
+		t.Errorf("the step cursor was ignored:\n%s", r.logs.String())
 	}
 }

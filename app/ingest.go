@@ -314,7 +314,7 @@ func (c *activityClock) advance(wall int64) int64 {
 // same data it had acknowledged before. It stops early, with ctx.Err(),
 // when ctx ends.
 func (in *ingester) replay(ctx context.Context, window time.Duration) error {
-	since := time.Now().Add(-window - time.Hour).UnixMilli()
+	since := in.clock().Add(-window - time.Hour).UnixMilli()
 	n := 0
 	err := in.log.ReplayBatches(since, func(b telemetry.Batch) error {
 		if n%replayCheckEvery == 0 {

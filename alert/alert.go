@@ -219,8 +219,9 @@ type Options struct {
 	// of a compaction (they are acknowledged when the POST ends), so the
 	// backlog may reach MaxBatch+1 items meanwhile. Default 8.
 	MaxBatch int
-	// Now is the clock used when Process is given a zero time. Default
-	// time.Now.
+	// Now is the wall clock: Alertmanager's, against which the endsAt of
+	// the alerts sent is set (see the package doc), and the step time when
+	// Process is given a zero time. Default time.Now.
 	Now        func() time.Time
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger

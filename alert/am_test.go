@@ -383,3 +383,55 @@ func TestLatencyToAlertmanager(t *testing.T) {
 		return pods
 	}()...)
 }
+
+// TestAlertmanagerDataTime steps the Manager at data times off the wall
+// clock, as omen does (Process is given the step's data time): behind it
+// (a catch-up after a restart) and ahead of it (a simulation running faster
+// than real time). A real Alertmanager shows the firing alert active, with
+// the data time as startsAt (now when that is ahead), and its resolution
+// resolved: endsAt is set against Alertmanager's (wall) clock, while the
+// API view keeps the data times.
+func TestAlertmanagerDataTime(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	for _, tc := range []struct {
+		name   string
+		offset time.Duration // data time − wall time
+	}{
+		{"catch-up, 2h behind", -2 * time.Hour},
+		{"simulation, 10m ahead", 10 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			am := testenv.Alertmanager(t)
+			st := openStore(t, t.TempDir())
+			o := testOptions(st, am)
+			o.For = 1
+			o.EvalInterval = time.Minute // endsAt lead: 4m
+			m, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(m.Close)
+			startRun(t, m)
+			t0 := time.Now().Add(tc.offset).Truncate(time.Millisecond)
+			if err := m.Process(context.Background(), t0, []Prediction{pred("a", t0, 0.9)}); err != nil {
+				t.Fatal(err)
+			}
+			got := wantActive(t, am, "a")
+			fp := alertFP(t, m, "a")
+			// startsAt is the data time, or now when that is ahead.
+			a := got[fp]
+			if tc.offset < 0 && !a.StartsAt.Equal(t0) || tc.offset > 0 && a.StartsAt.After(time.Now()) || !a.EndsAt.After(time.Now()) {
+				t.Errorf("Alertmanager has startsAt %v endsAt %v, want the data time %v (not after now) and a later endsAt than now", a.StartsAt, a.EndsAt, t0)
+			}
+			t1 := t0.Add(time.Minute)
+			if err := m.Process(context.Background(), t1, []Prediction{pred("a", t1, 0.1)}); err != nil {
+				t.Fatal(err)
+			}
+			wantActive(t, am)
+			as := m.Alerts()
+			if len(as) != 1 || !as[0].StartsAt.Equal(t0) || !as[0].ResolvedAt.Equal(t1) {
+				t.Errorf("Alerts() = %+v, want startsAt %v and resolvedAt %v (the data times)", as, t0, t1)
+			}
+		})
+	}
+}

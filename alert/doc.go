@@ -111,9 +111,19 @@
 // description starting with "Pending:", probability, horizon) show the
 // newest prediction, and they have no causes and no links.
 //
-// startsAt is the step at which the alert fired; endsAt of a firing alert is
-// the step time + 4 × max(EvalInterval, ResendDelay), and of a resolved
-// alert the step at which it resolved.
+// Times: Process's t is the step's time, which the caller chooses (omen
+// passes the data time of the step, so that an alert's times match its
+// predictions'); the states' times (Alert.StartsAt, ResolvedAt, LastSent)
+// and the resend and retention schedules follow it. Alertmanager judges
+// endsAt by its own clock, the wall clock (Options.Now). startsAt is the
+// step at which the alert fired; endsAt of a firing alert is the later of
+// the step time and the wall clock + 4 × max(EvalInterval, ResendDelay)
+// (a step time behind the wall clock, a catch-up after a restart, does not
+// send alerts Alertmanager reads as already resolved); endsAt of a
+// resolved alert is the step at which it resolved. A startsAt or resolved
+// endsAt ahead of the wall clock (a simulation running faster than real
+// time) is sent as the wall clock's time: Alertmanager would keep a
+// resolution ahead of its clock active until then.
 //
 // # Metrics
 //

@@ -41,15 +41,35 @@ type queued struct {
 // postable renders s as sent at step t.
 func (m *Manager) postable(s *entityState, t time.Time) postableAlert {
 	p := s.Last
+	// Alertmanager expires and resolves alerts by its own (wall) clock,
+	// while the states' times are data times (the step's), which lag the
+	// wall clock by a step or so, by much more while omen catches up after
+	// a restart, and lead it in a simulation running faster than real
+	// time. Times ahead of the wall clock are sent as now (a resolution
+	// ahead of Alertmanager's clock would keep the alert active until
+	// then). A firing alert's endsAt counts its lead from the later of the
+	// step and the wall clock (from a data time behind, a catching-up omen
+	// would send alerts Alertmanager reads as resolved at once).
+	wall := m.opts.Now()
+	notAfter := func(t time.Time) time.Time {
+		if t.After(wall) {
+			return wall
+		}
+		return t
+	}
 	a := postableAlert{
 		Labels:       s.alertLabels(),
-		StartsAt:     s.ActiveAt.UTC(),
+		StartsAt:     notAfter(s.ActiveAt).UTC(),
 		GeneratorURL: m.opts.ExternalURL + "/ui/alerts/" + s.AlertFP,
 	}
 	if s.State == store.AlertResolved {
-		a.EndsAt = s.ResolvedAt.UTC()
+		a.EndsAt = notAfter(s.ResolvedAt).UTC()
 	} else {
-		a.EndsAt = t.Add(4 * max(m.opts.EvalInterval, m.opts.ResendDelay)).UTC()
+		from := t
+		if wall.After(from) {
+			from = wall
+		}
+		a.EndsAt = from.Add(4 * max(m.opts.EvalInterval, m.opts.ResendDelay)).UTC()
 	}
 	var causes []Cause
 	explURL := a.GeneratorURL

@@ -68,13 +68,15 @@ func TestGoldenAlertJSON(t *testing.T) {
 	st := openStore(t, "")
 	o := testOptions(st, fakeAM)
 	o.For = 1
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	wall := t0
+	o.Now = func() time.Time { return wall } // Alertmanager's clock, in step with the steps
 	m, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
 	ctx := context.Background()
-	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	step := time.Minute
 	if err := m.Process(ctx, t0, []Prediction{pred("checkout-7f9c", t0, 0.93)}); err != nil {
 		t.Fatal(err)
@@ -83,6 +85,7 @@ func TestGoldenAlertJSON(t *testing.T) {
 	if n, err := testutil.GatherAndCount(reg, "omen_alert_cause_share"); err != nil || n != 3 {
 		t.Errorf("cause metrics of a firing alert: %d, %v; want 3", n, err)
 	}
+	wall = t0.Add(step)
 	if err := m.Process(ctx, t0.Add(step), []Prediction{pred("checkout-7f9c", t0.Add(step), 0.2)}); err != nil {
 		t.Fatal(err)
 	}
@@ -117,15 +120,18 @@ func TestResendAndRetention(t *testing.T) {
 	o.ResendDelay = time.Minute
 	o.EvalInterval = 30 * time.Second
 	o.ResolvedRetention = 3 * time.Minute
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	wall := t0
+	o.Now = func() time.Time { return wall } // Alertmanager's clock, in step with the steps
 	m, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	probs := []float64{0.8, 0.8, 0.8, 0.8, 0.8, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1}
 	for i, p := range probs {
 		ts := t0.Add(time.Duration(i) * 30 * time.Second)
+		wall = ts
 		if err := m.Process(context.Background(), ts, []Prediction{pred("a", ts, p)}); err != nil {
 			t.Fatal(err)
 		}

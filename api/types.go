@@ -52,8 +52,8 @@ type PredictionQuery struct {
 	Entity string
 	// Matchers select entities whose labels equal every given value.
 	Matchers map[string]string
-	// From and To bound the prediction time (inclusive); both zero means
-	// the latest prediction of each entity.
+	// From and To bound the prediction time (inclusive; a zero one is no
+	// bound); both zero means the latest prediction of each entity.
 	From, To time.Time
 	// After, when set, is a prediction id (entity@t): only the predictions
 	// after it in the API's order (by entity, then newest first) are
@@ -90,7 +90,7 @@ type AlertQuery struct {
 	// State, when set, is AlertPending, AlertFiring or AlertResolved.
 	State string
 	// From and To, when set, select alerts active at some time in
-	// [From, To].
+	// [From, To] (data times, as ActiveAt and ResolvedAt).
 	From, To time.Time
 }
 
@@ -174,11 +174,16 @@ type Alert struct {
 	// While the alert fires they may differ from the fired prediction's.
 	Probability float64 `json:"probability"`
 	Threshold   float64 `json:"threshold"`
-	// ActiveAt is when the alert fired or, for a pending alert (over the
-	// threshold for fewer than alerting.for steps, not sent to
+	// ActiveAt is the step the alert fired at or, for a pending alert
+	// (over the threshold for fewer than alerting.for steps, not sent to
 	// Alertmanager; its labels have no severity yet, so its fingerprint is
-	// not the one it fires under), when it started pending; ResolvedAt is
-	// when it resolved. In ms, 0 when not applicable or unknown.
+	// not the one it fires under), the step it started pending at;
+	// ResolvedAt is the step it resolved at. Both are data times, the
+	// clock of the predictions (Prediction.T): in production they lag the
+	// wall clock by about a step, in omen demo they run ahead of it.
+	// Alertmanager is sent the same startsAt and resolved endsAt (the
+	// wall clock's time when they are ahead of it). In ms, 0 when not
+	// applicable or unknown.
 	ActiveAt   int64 `json:"active_at"`
 	ResolvedAt int64 `json:"resolved_at,omitempty"`
 }
@@ -222,6 +227,19 @@ type Explanation struct {
 type Causes struct {
 	Metrics  []MetricCause `json:"metrics"`
 	Entities []EntityCause `json:"entities"`
+}
+
+// MarshalJSON writes no causes as [] (the OpenAPI document's arrays), also
+// for documents stored with null.
+func (c Causes) MarshalJSON() ([]byte, error) {
+	type plain Causes
+	if c.Metrics == nil {
+		c.Metrics = []MetricCause{}
+	}
+	if c.Entities == nil {
+		c.Entities = []EntityCause{}
+	}
+	return json.Marshal(plain(c))
 }
 
 // MetricCause is a group with one of the largest attribution shares.

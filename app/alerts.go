@@ -187,12 +187,15 @@ func externalHost(listen string) string {
 // resolves after alert.Options.MissingSteps of them. unscored are the
 // vectors of the entities the model did not score at the step (a window
 // still filling, a scoring failure: scorer.score): they keep their alert
-// state instead. Alertmanager's
-// timestamps are wall-clock times (as Prometheus's evaluation times are);
-// the data time of the step stays in the prediction id and explanation.
+// state instead. The step runs at its data time t: the alerts' times
+// (startsAt, resolvedAt, the API's active_at and resolved_at) are the data
+// times of the steps they fired and resolved at, as their predictions' are
+// (in production the data time lags the wall clock by about a step; in the
+// demo it runs ahead of it). The alert pipeline sets what Alertmanager is
+// sent against the wall clock (see the alert package's doc).
 func (a *alerter) process(ctx context.Context, t int64, preds []prediction, unscored []features.Vector) {
 	in := make([]alert.Prediction, len(preds), len(preds)+len(unscored))
-	now := time.Now()
+	now := time.UnixMilli(t)
 	for i, p := range preds {
 		in[i] = alert.Prediction{
 			ID: p.ID, Entity: p.Entity, Labels: alertLabels(p.Labels), T: now,

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/store"
@@ -38,7 +37,7 @@ func TestPredictionsRangePages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b, err := api.NewStoreBackend(api.StoreOptions{Store: st, Now: func() time.Time { return time.UnixMilli(t0 + 1000) }})
+	b, err := api.NewStoreBackend(api.StoreOptions{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}

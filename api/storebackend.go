@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/explain"
@@ -29,8 +28,6 @@ type StoreOptions struct {
 	Model func(ctx context.Context) (ModelInfo, error)
 	// Dependencies returns an entity's neighbourhood (nil: ErrNotFound).
 	Dependencies func(ctx context.Context, entity string) (Neighbourhood, error)
-	// Now is the clock for a range without an end (default time.Now).
-	Now func() time.Time
 }
 
 // StoreBackend is a Backend over the daemon's store and alert manager,
@@ -44,9 +41,6 @@ var _ Backend = (*StoreBackend)(nil)
 func NewStoreBackend(o StoreOptions) (*StoreBackend, error) {
 	if o.Store == nil {
 		return nil, errors.New("api: store backend without a store")
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 	return &StoreBackend{o: o}, nil
 }
@@ -102,7 +96,10 @@ func (b *StoreBackend) Predictions(ctx context.Context, q PredictionQuery) ([]Pr
 		}
 		return out, nil
 	}
-	from, to := int64(math.MinInt64), b.o.Now().UnixMilli()
+	// No to: no upper bound. Predictions are stamped with their data
+	// time, which runs ahead of the wall clock in a simulation faster than
+	// real time (omen demo): bounding by now would hide the newest.
+	from, to := int64(math.MinInt64), int64(math.MaxInt64)
 	if !q.From.IsZero() {
 		from = q.From.UnixMilli()
 	}

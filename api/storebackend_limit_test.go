@@ -33,7 +33,7 @@ func TestStoreBackendRangeLimitStopsEarly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b, err := api.NewStoreBackend(api.StoreOptions{Store: st, Now: func() time.Time { return time.UnixMilli(t0 + 1000) }})
+	b, err := api.NewStoreBackend(api.StoreOptions{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}

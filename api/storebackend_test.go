@@ -59,7 +59,6 @@ func TestStoreBackend(t *testing.T) {
 		Dependencies: func(_ context.Context, entity string) (api.Neighbourhood, error) {
 			return api.NeighbourhoodOf(g, entity, ents[entity]["service"], map[string]float64{"cart": 2, "db": math.Inf(1)})
 		},
-		Now: func() time.Time { return time.UnixMilli(t0 + 1000) },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -66,6 +66,13 @@ type Fast struct {
 	Seed int64
 	// Workers is the number of concurrent Predict calls (default GOMAXPROCS).
 	Workers int
+	// CoverBackground rounds the number of orders up to whole rounds of
+	// one order pair per background window (beyond Budget when it is
+	// smaller): the orders then cover the background evenly, their
+	// chains telescope to f(x) − baseline and no gap to the baseline is
+	// left to spread (see [Permutation].Rotate). With 16 background
+	// windows and 30 groups that is 32 orders, 928 model evaluations.
+	CoverBackground bool
 }
 
 // Explain implements [Explainer].
@@ -89,6 +96,9 @@ func (f Fast) Explain(ctx context.Context, p Predictor, x []float32, bg [][]floa
 		return Exact{Workers: f.Workers}.Explain(ctx, p, x, bg, groups)
 	}
 	perms := max(2, budget/(m-1))
+	if r := 2 * len(bg); f.CoverBackground && r > 0 {
+		perms = (perms + r - 1) / r * r
+	}
 	return Permutation{Permutations: perms, Rotate: true, Seed: seed, Workers: f.Workers}.Explain(ctx, p, x, bg, groups)
 }
 

@@ -101,6 +101,7 @@ type problem struct {
 	p        Predictor
 	x        []float32
 	bg       [][]float32 // background used for coalition values
+	allBg    [][]float32 // the whole background (of the baseline)
 	groups   []Group
 	size     int
 	workers  int
@@ -112,6 +113,9 @@ type problem struct {
 	rotate bool
 	// fbg[i] is f(bg[i]), the control variate of rotated evaluations.
 	fbg []float64
+	// varying, when set, marks the groups that take part (see
+	// Kernel.Explain); the control variate counts only those.
+	varying []bool
 }
 
 // newProblem validates the input, appends a rest group if needed, subsamples
@@ -157,6 +161,7 @@ func newProblem(ctx context.Context, p Predictor, x []float32, background [][]fl
 	}
 	pr.baseline = s / float64(len(background))
 	pr.bg = background
+	pr.allBg = background
 	pr.fbg = out[1:]
 	if maxBG > 0 && maxBG < len(background) {
 		pr.bg = make([][]float32, maxBG)
@@ -312,13 +317,17 @@ func (pr *problem) values(ctx context.Context, masks []bool) ([]float64, error) 
 				// Control variate: f(bg_i) − E f(bg) has mean zero over
 				// the background and is correlated with the evaluation
 				// in proportion to the share of cells taken from bg_i.
-				absent := 0
-				for _, in := range masks[c*m : (c+1)*m] {
+				absent, n := 0, 0
+				for gi, in := range masks[c*m : (c+1)*m] {
+					if pr.varying != nil && !pr.varying[gi] {
+						continue
+					}
+					n++
 					if !in {
 						absent++
 					}
 				}
-				res[c] -= (pr.fbg[pr.rotation(c)] - pr.baseline) * float64(absent) / float64(m)
+				res[c] -= (pr.fbg[pr.rotation(c)] - pr.baseline) * float64(absent) / float64(n)
 			}
 		}
 	}

@@ -45,17 +45,44 @@ func (k Kernel) Explain(ctx context.Context, p Predictor, x []float32, backgroun
 	pr.rotate = k.Rotate
 	m := len(pr.groups)
 	delta := pr.value - pr.baseline
-	if m == 1 {
-		return pr.result("kernel", []float64{delta}, 0), nil
+	// As shap's KernelExplainer, only the groups that differ from the
+	// background somewhere take part in the regression; the others are
+	// null players (φ = 0) that sampling noise would otherwise credit.
+	pr.varying = make([]bool, m)
+	var vary []int
+	for i := range m {
+		if pr.differs(i) {
+			pr.varying[i] = true
+			vary = append(vary, i)
+		}
 	}
-	masks, weights := kernelCoalitions(m, k.Samples, k.Seed)
+	phi := make([]float64, m)
+	switch len(vary) {
+	case 0:
+		pr.spreadGap(phi, make([]float64, m), delta) // delta is rounding
+		return pr.result("kernel", phi, 0), nil
+	case 1:
+		phi[vary[0]] = delta
+		return pr.result("kernel", phi, 0), nil
+	}
+	mv := len(vary)
+	sub, weights := kernelCoalitions(mv, k.Samples, k.Seed)
+	masks := make([]bool, len(weights)*m)
+	for c := range weights {
+		for j, gi := range vary {
+			masks[c*m+gi] = sub[c*mv+j]
+		}
+	}
 	vals, err := pr.values(ctx, masks)
 	if err != nil {
 		return Attribution{}, fmt.Errorf("kernel shap: %w", err)
 	}
-	phi, err := kernelSolve(m, masks, weights, vals, pr.baseline, delta)
+	phiV, err := kernelSolve(mv, sub, weights, vals, pr.baseline, delta)
 	if err != nil {
 		return Attribution{}, fmt.Errorf("kernel shap: %w", err)
+	}
+	for j, gi := range vary {
+		phi[gi] = phiV[j]
 	}
 	return pr.result("kernel", phi, len(weights)), nil
 }
@@ -340,8 +367,15 @@ type Permutation struct {
 	// order, M−1 model evaluations per order instead of (M−1)·B. The
 	// chain of an order on window b telescopes to f(x) − f(b); whatever
 	// the mean of f(b) over the orders differs from the baseline (zero
-	// when the orders cover the background evenly) is spread equally over
-	// the groups so that efficiency holds exactly.
+	// when the orders cover the background evenly) is the share of
+	// f(x) − baseline owed to the background windows the orders missed.
+	// It is spread over the groups in proportion to their mean absolute
+	// marginal contribution along the chains, so that efficiency holds
+	// exactly and a group that never moved the prediction (a null player:
+	// its cells equal the background's, e.g. a counter that is 0
+	// throughout) keeps φ = 0. When no group moved it, the gap goes
+	// equally to the groups whose cells differ from some background
+	// window (else equally to all).
 	Rotate bool
 }
 
@@ -388,6 +422,7 @@ func (pe Permutation) Explain(ctx context.Context, p Predictor, x []float32, bac
 		return Attribution{}, fmt.Errorf("permutation shapley: %w", err)
 	}
 	phi := make([]float64, m)
+	moved := make([]float64, m) // Σ|marginal contribution| per group
 	var startSum float64
 	for pi, o := range orders {
 		prev := pr.baseline
@@ -401,14 +436,61 @@ func (pe Permutation) Explain(ctx context.Context, p Predictor, x []float32, bac
 				cur = vals[pi*(m-1)+k]
 			}
 			phi[o[k]] += cur - prev
+			moved[o[k]] += math.Abs(cur - prev)
 			prev = cur
 		}
 	}
 	for i := range phi {
 		phi[i] /= float64(np)
-		if pe.Rotate {
-			phi[i] += (startSum/float64(np) - pr.baseline) / float64(m)
-		}
+	}
+	if pe.Rotate {
+		pr.spreadGap(phi, moved, startSum/float64(np)-pr.baseline)
 	}
 	return pr.result("permutation", phi, np*(m-1)), nil
+}
+
+// spreadGap adds gap (Σφ's shortfall to f(x) − baseline) to φ in
+// proportion to weight (each group's absolute marginal contributions), or,
+// when every weight is 0, equally over the groups whose cells differ
+// between x and some background window (all groups when none does). A
+// null player (equal cells everywhere, so zero contributions) gets none.
+func (pr *problem) spreadGap(phi, weight []float64, gap float64) {
+	if gap == 0 {
+		return
+	}
+	var tot float64
+	for _, w := range weight {
+		tot += w
+	}
+	if tot == 0 {
+		weight = make([]float64, len(phi))
+		for i := range weight {
+			if pr.differs(i) {
+				weight[i], tot = 1, tot+1
+			}
+		}
+		if tot == 0 {
+			for i := range weight {
+				weight[i] = 1
+			}
+			tot = float64(len(weight))
+		}
+	}
+	for i := range phi {
+		phi[i] += gap * weight[i] / tot
+	}
+}
+
+// differs tells whether group gi's cells in x differ from those of any
+// window of the whole background (NaN equals NaN): a group that does not
+// differ is a null player of the interventional game.
+func (pr *problem) differs(gi int) bool {
+	for _, b := range pr.allBg {
+		for _, c := range pr.groups[gi].Cells {
+			if v, w := b[c], pr.x[c]; v != w && !(v != v && w != w) {
+				return true
+			}
+		}
+	}
+	return false
 }

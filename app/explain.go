@@ -70,6 +70,9 @@ type entityCause struct {
 // worst (see evidenceOf).
 func rootCauseOf(rc explain.RootCause, worst map[string]string) rootCause {
 	out := rootCause{Metrics: rc.Metrics, Entities: make([]entityCause, len(rc.Entities))}
+	if out.Metrics == nil {
+		out.Metrics = []explain.GroupAttribution{}
+	}
 	for i, c := range rc.Entities {
 		out.Entities[i] = entityCause{Cause: c, WorstEntity: worst[c.Entity]}
 	}
@@ -146,7 +149,9 @@ func (e *explainer) explain(ctx context.Context, p prediction) (Explanation, err
 	bg := e.background(m, p)
 	var method explain.Explainer = explain.Auto{}
 	if len(groups) > 12 {
-		method = explain.Fast{}
+		// The orders cover the background evenly, so that they telescope
+		// to f(x) − baseline with no gap to spread over the groups.
+		method = explain.Fast{CoverBackground: true}
 	}
 	attr, err := method.Explain(ctx, m, p.Window, bg, groups)
 	if err != nil {
@@ -156,7 +161,19 @@ func (e *explainer) explain(ctx context.Context, p prediction) (Explanation, err
 	g := e.graph
 	e.mu.RUnlock()
 	evidence, worst := e.evidenceOf(g != nil)
-	rc, err := explain.Causes(attr, g, evidence, 5, explain.RankOptions{})
+	// The root causes are those of p's entity: the walk starts at it (its
+	// service with a dependency graph) and ranks it and what it depends
+	// on, with p's own evidence (the prediction explained, which may no
+	// longer be the latest).
+	start := p.Entity
+	if g != nil {
+		start = serviceOf(p.Labels)
+	}
+	if own := evidence1(p.Anomaly, p.Prob); own > evidence[start] || worst[start] == "" {
+		evidence[start] = max(evidence[start], own)
+		worst[start] = p.Entity
+	}
+	rc, err := explain.Causes(attr, g, evidence, 5, explain.RankOptions{Start: start})
 	if err != nil {
 		return Explanation{}, fmt.Errorf("rank causes of %s: %w", p.ID, err)
 	}
@@ -250,11 +267,7 @@ func (e *explainer) evidenceOf(byService bool) (ev map[string]float64, worst map
 		if byService {
 			key = serviceOf(p.Labels)
 		}
-		v := p.Anomaly
-		if math.IsNaN(v) || v < 0 {
-			v = 0
-		}
-		v += p.Prob
+		v := evidence1(p.Anomaly, p.Prob)
 		if v > ev[key] {
 			ev[key] = v
 		}
@@ -263,6 +276,15 @@ func (e *explainer) evidenceOf(byService bool) (ev map[string]float64, worst map
 		}
 	}
 	return ev, worst
+}
+
+// evidence1 is one prediction's anomaly evidence: its anomaly score (0
+// when NaN or negative) plus its failure probability.
+func evidence1(anomaly, prob float64) float64 {
+	if math.IsNaN(anomaly) || anomaly < 0 {
+		anomaly = 0
+	}
+	return anomaly + prob
 }
 
 // serviceOf names an entity's service (api.ServiceOf: the UI's service

@@ -40,16 +40,25 @@
 //     merging repeated draws by weight; φ solves the weighted least-squares
 //     problem with the efficiency constraint eliminated (so it holds
 //     exactly). With a budget ≥ 2^M−2 it enumerates everything and returns
-//     the exact Shapley values.
+//     the exact Shapley values. As in shap, only the groups whose cells
+//     differ from some background window take part; the others are null
+//     players and get φ = 0.
 //   - [Permutation] samples orders of the groups with their reverses
 //     (antithetic permutations) and averages marginal contributions along
 //     each order; each order costs M−1 coalition evaluations and satisfies
 //     efficiency by telescoping.
 //     With Rotate, each order (and its reverse) is evaluated on one
 //     background window, cycling through the background: (M−1) model
-//     evaluations per order instead of (M−1)·B.
+//     evaluations per order instead of (M−1)·B. When the orders do not
+//     cover the background evenly, the gap between the mean f of the
+//     windows used and the baseline goes to the groups in proportion to
+//     their absolute marginal contributions, so a null player (cells equal
+//     to the background's everywhere) keeps φ = 0 (it got an equal part
+//     before).
 //   - [Fast] is Permutation with Rotate within a budget of model
-//     evaluations (256): the method for one alert with many groups.
+//     evaluations (256): the method for one alert with many groups
+//     (omen's daemon sets CoverBackground: whole rounds of one order pair
+//     per background window, so that no gap is left).
 //   - [Auto] uses Exact for M ≤ 12 and Kernel otherwise (for a latency
 //     budget on many groups use Fast; [Bench] measures latency and
 //     agreement with Exact for any predictor).
@@ -96,8 +105,18 @@
 // ranked by evidence alone. [LearnGraph] builds an undirected dependency
 // graph from metric correlations for fleets without a call graph.
 //
+// With RankOptions.Start (the alerting entity), only Start and the
+// entities it depends on (reachable over caller→callee edges) are ranked,
+// over the graph they induce, and the walk restarts at Start rather than
+// at entities drawn by evidence: a dependency's share decays by Damping
+// per hop, and an entity the alerting one does not call is no cause of its
+// alert. omen's daemon ranks from the explained entity's service; the
+// Nezha evaluation (explain/nezha) has no alerting entity and ranks the
+// whole fleet.
+//
 // [Causes] combines both levels for an alert: the top-k metric groups by
-// attribution share and the top-k entities by rank.
+// attribution share (φ > 0 and at least [MinCauseShare] of the positive
+// attribution) and the top-k entities by rank (score > 0).
 //
 // All types are safe for concurrent use once constructed, except [Graph],
 // which must not be modified while ranked.

@@ -94,6 +94,17 @@ type RankOptions struct {
 	// Iterations caps the power iteration (100); it stops earlier when the
 	// L1 change is below 1e-10.
 	Iterations int
+	// Start, when set, is the alerting entity whose root causes are
+	// ranked: only Start and the entities it depends on (those reachable
+	// from it over caller→callee edges, transitively) are ranked, over the
+	// graph they induce, and the walk starts and restarts at Start instead
+	// of at entities drawn by evidence (MonitorRank's walk from the
+	// alerting frontend): a dependency's share of the walk decays by
+	// Damping per call hop away from Start, and entities Start does not
+	// depend on are no causes of its alert (as everywhere in the walk, a
+	// dependency is reached through callees with evidence). Without a
+	// graph, or when Start is not in it, Start is ranked alone.
+	Start string
 }
 
 func (o *RankOptions) defaults() error {
@@ -139,6 +150,9 @@ func Rank(g *Graph, evidence map[string]float64, opts RankOptions) ([]Cause, err
 			return nil, fmt.Errorf("explain: evidence of %q is %v, want finite and ≥ 0", e, v)
 		}
 	}
+	if opts.Start != "" {
+		g, evidence = dependenciesOf(g, evidence, opts.Start)
+	}
 	// Nodes: graph nodes plus evidence-only entities.
 	var names []string
 	idx := map[string]int{}
@@ -177,7 +191,19 @@ func Rank(g *Graph, evidence map[string]float64, opts RankOptions) ([]Cause, err
 	}
 	score := make([]float64, n)
 	if g != nil && g.NumEdges() > 0 && amax > 0 {
-		pi := walk(g, a, opts)
+		pers := make([]float64, n)
+		if opts.Start != "" {
+			pers[idx[opts.Start]] = 1
+		} else {
+			var ps float64
+			for _, v := range a {
+				ps += v
+			}
+			for i, v := range a {
+				pers[i] = v / ps
+			}
+		}
+		pi := walk(g, a, pers, opts)
 		for i := range score {
 			score[i] = pi[i] * math.Pow(a[i], opts.EvidencePower)
 		}
@@ -208,10 +234,53 @@ func Rank(g *Graph, evidence map[string]float64, opts RankOptions) ([]Cause, err
 	return causes, nil
 }
 
-// walk returns the stationary distribution of the personalised random walk
-// over g's nodes (the first len(g.names) entries of a); entities outside
-// the graph keep probability 0 from the walk.
-func walk(g *Graph, a []float64, o RankOptions) []float64 {
+// dependenciesOf is the part of g and evidence that ranking the root
+// causes of start's alert sees: start and the entities reachable from it
+// over caller→callee edges, the edges among them and their evidence
+// (start's 0 when it has none).
+func dependenciesOf(g *Graph, evidence map[string]float64, start string) (*Graph, map[string]float64) {
+	ev := map[string]float64{start: evidence[start]}
+	si, ok := 0, false
+	if g != nil {
+		si, ok = g.index[start]
+	}
+	if !ok {
+		return nil, ev
+	}
+	// Breadth-first over the callees, each node's callees in index order.
+	order := []int{si}
+	seen := map[int]bool{si: true}
+	for k := 0; k < len(order); k++ {
+		next := make([]int, 0, len(g.out[order[k]]))
+		for j := range g.out[order[k]] {
+			if !seen[j] {
+				seen[j] = true
+				next = append(next, j)
+			}
+		}
+		sort.Ints(next)
+		order = append(order, next...)
+	}
+	sub := NewGraph()
+	for _, i := range order {
+		sub.AddNode(g.names[i])
+		if v, ok := evidence[g.names[i]]; ok {
+			ev[g.names[i]] = v
+		}
+	}
+	for _, i := range order {
+		for j, w := range g.out[i] {
+			sub.out[sub.index[g.names[i]]][sub.index[g.names[j]]] = w // j is reachable too
+		}
+	}
+	return sub, ev
+}
+
+// walk returns the stationary distribution of the random walk over g's
+// nodes (the first len(g.names) entries of a) that restarts at pers (a
+// distribution over all entries); entities outside the graph keep
+// probability 0 from the walk unless pers restarts there.
+func walk(g *Graph, a, pers []float64, o RankOptions) []float64 {
 	n := len(a)
 	ng := len(g.names)
 	type arc struct {
@@ -252,14 +321,6 @@ func walk(g *Graph, a []float64, o RankOptions) []float64 {
 		} else {
 			adj[i] = nil
 		}
-	}
-	pers := make([]float64, n)
-	var ps float64
-	for _, v := range a {
-		ps += v
-	}
-	for i, v := range a {
-		pers[i] = v / ps
 	}
 	pi := append([]float64(nil), pers...)
 	next := make([]float64, n)
@@ -357,19 +418,28 @@ func pearson(a, b []float64) float64 {
 	return sab / math.Sqrt(saa*sbb)
 }
 
+// MinCauseShare is the least part of the positive attribution (Σ of the
+// φ > 0) a metric group needs to be a cause: smaller ones (a rounding
+// "+0.0000, 0.0 %") say nothing. It is alert.MinCauseShare's value.
+const MinCauseShare = 0.02
+
 // RootCause is the top-k explanation of an alert at two levels.
 type RootCause struct {
 	// Metrics are the metric and event groups that raise the prediction
-	// (φ > 0), largest φ first: a group with φ < 0 lowers the failure
-	// probability and is no cause, however large its |φ|.
+	// (φ > 0, at least MinCauseShare of the positive attribution), largest
+	// φ first: a group with φ < 0 lowers the failure probability and is
+	// no cause, however large its |φ|. Never nil.
 	Metrics []GroupAttribution `json:"metrics"`
-	// Entities are the most likely root-cause entities.
+	// Entities are the most likely root-cause entities (score > 0). Never
+	// nil.
 	Entities []Cause `json:"entities"`
 }
 
 // Causes returns the top-k metric groups of attr that raise the prediction
-// (φ > 0, largest φ first) and the top-k entities
-// ranked by [Rank]. Entity-kind groups of attr with positive φ (pushing the
+// (φ > 0 and at least [MinCauseShare] of Σφ over the groups with φ > 0,
+// largest φ first) and the top-k entities ranked by [Rank] with a score
+// above 0 (with opts.Start, the alerting entity and its dependencies).
+// Entity-kind groups of attr with positive φ (pushing the
 // prediction up) add their attribution share to that entity's evidence, so
 // an entity the model blames ranks higher even when its own anomaly score
 // is modest.
@@ -388,16 +458,28 @@ func Causes(attr Attribution, g *Graph, evidence map[string]float64, k int, opts
 			ev[ga.Name] += ga.Share * emax
 		}
 	}
-	ents, err := Rank(g, ev, opts)
+	ranked, err := Rank(g, ev, opts)
 	if err != nil {
 		return RootCause{}, err
+	}
+	ents := make([]Cause, 0, len(ranked))
+	for _, c := range ranked {
+		if c.Score > 0 {
+			ents = append(ents, c)
+		}
 	}
 	if k > 0 && k < len(ents) {
 		ents = ents[:k]
 	}
-	var metrics []GroupAttribution
+	var pos float64
 	for _, ga := range attr.Groups {
 		if ga.Kind != KindEntity && ga.Phi > 0 {
+			pos += ga.Phi
+		}
+	}
+	metrics := make([]GroupAttribution, 0)
+	for _, ga := range attr.Groups {
+		if ga.Kind != KindEntity && ga.Phi > 0 && ga.Phi >= MinCauseShare*pos {
 			metrics = append(metrics, ga)
 		}
 	}

@@ -165,3 +165,119 @@ func TestGraphFromCallSamples(t *testing.T) {
 		t.Error("equal labels accepted")
 	}
 }
+
+// TestRankFromStart: with a start entity (the alerting one) only it and
+// the entities it depends on are ranked, and the walk from it decays over
+// the calls: an entity the alerting one does not call is no cause of its
+// alert, however anomalous.
+func TestRankFromStart(t *testing.T) {
+	g := shop(t)
+	if err := g.AddEdge("batch", "payment", 1); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		start    string
+		evidence map[string]float64
+		want     []string // the ranked entities with score > 0, in order
+	}{
+		{"leaf fault seen at the frontend", "frontend",
+			map[string]float64{"payment": 6, "checkout": 4.5, "frontend": 4, "cart": 0.3, "ads": 0.2, "batch": 9},
+			[]string{"payment", "checkout", "frontend", "cart", "ads"}},
+		// The fleet-wide walk ranks payment first here (see below): its
+		// evidence is close to the frontend's and it sits deep in the
+		// graph; from the frontend it is two hops away behind a quiet
+		// checkout.
+		{"the frontend's own fault", "frontend",
+			map[string]float64{"frontend": 1.65, "payment": 1.49, "checkout": 0.29, "cart": 0.1, "batch": 3},
+			[]string{"frontend", "payment", "checkout", "cart"}},
+		{"a leaf ranks itself alone", "cart",
+			map[string]float64{"payment": 6, "checkout": 4.5, "cart": 0.3},
+			[]string{"cart"}},
+		{"callers are no causes", "checkout",
+			map[string]float64{"frontend": 8, "checkout": 1, "payment": 0.5, "ads": 3},
+			[]string{"checkout", "payment"}},
+		{"start outside the graph", "etcd",
+			map[string]float64{"payment": 6, "etcd": 0.2},
+			[]string{"etcd"}},
+		{"start without evidence", "frontend",
+			map[string]float64{"payment": 1, "checkout": 0.5},
+			[]string{"payment", "checkout"}},
+		// As everywhere in the walk, a callee is reached through callers
+		// with evidence: a fault propagates up the calls, and one behind
+		// a quiet checkout did not reach the frontend that way.
+		{"a dependency behind a quiet one", "frontend",
+			map[string]float64{"frontend": 1, "payment": 6},
+			[]string{"frontend"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			causes, err := Rank(g, tc.evidence, RankOptions{Start: tc.start})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			var sum float64
+			for _, c := range causes {
+				sum += c.Score
+				if c.Score > 0 {
+					got = append(got, c.Entity)
+				}
+				if c.Entity == "batch" {
+					t.Errorf("batch (calls payment, not called by %s) ranked: %+v", tc.start, causes)
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("ranked %v, want %v (%+v)", got, tc.want, causes)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Fatalf("ranked %v, want %v (%+v)", got, tc.want, causes)
+				}
+			}
+			if math.Abs(sum-1) > 1e-9 {
+				t.Errorf("scores sum to %v", sum)
+			}
+		})
+	}
+	// The fleet-wide ranking of the second case, for contrast: payment.
+	causes, err := Rank(g, map[string]float64{"frontend": 1.65, "payment": 1.49, "checkout": 0.29, "cart": 0.1}, RankOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("fleet-wide: %+v", causes)
+}
+
+// TestCausesListsOnlyCauses: metric groups whose φ is a rounding error of
+// the positive attribution, and entities with score 0, are not listed; the
+// lists are [] rather than null when nothing qualifies.
+func TestCausesListsOnlyCauses(t *testing.T) {
+	attr := Attribution{Groups: []GroupAttribution{
+		{Name: "memory", Kind: KindMetric, Phi: 0.99},
+		{Name: "errors", Kind: KindMetric, Phi: 2e-6},
+		{Name: "rate", Kind: KindMetric, Phi: 1e-9},
+		{Name: "cpu", Kind: KindMetric, Phi: -0.01},
+	}}
+	rc, err := Causes(attr, shop(t), map[string]float64{"frontend": 1, "checkout": 0.5}, 5, RankOptions{Start: "frontend"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.Metrics) != 1 || rc.Metrics[0].Name != "memory" {
+		t.Errorf("metric causes %+v, want memory alone", rc.Metrics)
+	}
+	if len(rc.Entities) != 2 || rc.Entities[0].Entity != "frontend" {
+		t.Errorf("entity causes %+v, want frontend, checkout (the others have no evidence)", rc.Entities)
+	}
+	attr.Groups = attr.Groups[3:]
+	rc, err = Causes(attr, nil, nil, 5, RankOptions{Start: "frontend"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"metrics":[],"entities":[]}`; string(b) != want {
+		t.Errorf("causes without any %s, want %s", b, want)
+	}
+}

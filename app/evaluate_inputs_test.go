@@ -133,18 +133,41 @@ func times(from, to, every int64) []int64 {
 // samples up to T+6m arrive before pod b's older ones. The steps between
 // wait for pod b's samples and are evaluated with them, none is evaluated
 // before its inputs arrived (no late sample), and none waited the longest
-// delay. Before, the steps were evaluated as soon as pod a's samples
-// passed them, on pod b's value at T carried forward by PromQL's lookback
-// (a reviewer saw 49 identical vectors after a 6-minute restart), and
-// pod b's samples counted late.
+// delay; so too when the samples arrived every 60 s before the outage
+// (the activity clock counts whole 60 s gaps then, but not the outage).
+// Before, the steps were evaluated as soon as pod a's samples passed
+// them, on pod b's value at T carried forward by PromQL's lookback (a
+// reviewer saw 49 identical vectors after a 6-minute restart), and pod
+// b's samples counted late.
 func TestBacklogShardsOutOfOrder(t *testing.T) {
+	tests := []struct {
+		name  string
+		every time.Duration // between the history's requests (0: one request)
+	}{
+		{name: "history in one request"},
+		{name: "history every 60s", every: time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testBacklogShardsOutOfOrder(t, tt.every)
+		})
+	}
+}
+
+func testBacklogShardsOutOfOrder(t *testing.T, every time.Duration) {
 	r := newInputsRig(t, settleTime, maxInputDelay)
 	const scrape = 15_000
 	base := int64(1_800_000_000_000) / r.step * r.step
-	hist := times(base-5*60_000, base, scrape)
+	hist := times(base-10*60_000, base, scrape)
 	a := func(int64) float64 { return 1 }
 	b := func(t int64) float64 { return float64(t-base) / 1000 } // differs at every step
-	r.send("a,b", hist, b)
+	if every == 0 {
+		r.send("a,b", hist, b)
+	}
+	for i := 0; every > 0 && i < len(hist); i += 4 {
+		r.now = r.now.Add(every)
+		r.send("a,b", hist[i:min(i+4, len(hist))], b)
+	}
 	if done := r.e.done.Load(); done != base-r.step {
 		t.Fatalf("last step of the history %v, want %v", time.UnixMilli(done).UTC(), time.UnixMilli(base-r.step).UTC())
 	}
@@ -190,33 +213,52 @@ func TestBacklogShardsOutOfOrder(t *testing.T) {
 
 // TestStoppedSeriesReleasesSteps: a series that stops (a deleted pod)
 // holds the steps after its last sample back for at most settle of wall
-// time while the others go on, and not at all when a stale marker ends it.
+// time while the others go on, whatever the period at which samples
+// arrive, and not at all when a stale marker ends it. Before, samples
+// arriving every 60 s (a push source, e.g. Telegraf over NATS) ran the
+// activity clock at a quarter of the wall clock's speed: the stopped
+// series held steps for 8 minutes, and every step waited maxDelay.
 func TestStoppedSeriesReleasesSteps(t *testing.T) {
-	const settle, scrape = 2 * time.Minute, 15_000
+	const settle = 2 * time.Minute
 	tests := []struct {
 		name  string
+		every int64 // ms between arrivals, and between samples
 		stale bool
 		held  time.Duration // how long the steps after the stop wait
 	}{
-		{name: "stops", held: settle},
-		{name: "stale marker", stale: true, held: 0},
+		{name: "stops", every: 15_000, held: settle},
+		{name: "stale marker", every: 15_000, stale: true, held: 0},
+		{name: "stops, arrivals every 60s", every: 60_000, held: settle},
+		{name: "stops, arrivals every 30s", every: 30_000, held: settle},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newInputsRig(t, settle, time.Hour)
 			base := int64(1_800_000_000_000) / r.step * r.step
-			hist := times(base-5*60_000, base, scrape)
 			one := func(int64) float64 { return 1 }
-			r.send("a,b", hist, one)
+			for ts := base - 20*tt.every; ts <= base; ts += tt.every {
+				r.now = r.now.Add(time.Duration(tt.every) * time.Millisecond)
+				r.send("a,b", []int64{ts}, one)
+			}
 			if tt.stale {
 				r.send("b", []int64{base + 1}, func(int64) float64 { return math.Float64frombits(value.StaleNaN) })
 			}
 			stopped := r.now
-			// Pod a goes on, a sample every scrape interval of wall time.
-			for ts := base + scrape; r.now.Sub(stopped) < settle+time.Minute; ts += scrape {
-				r.now = r.now.Add(scrape * time.Millisecond)
+			// The step before pod b's next sample was due (it waits
+			// for nothing).
+			reached := (base + tt.every - tt.every/8) / r.step * r.step
+			if tt.stale {
+				reached = base
+			}
+			// Pod a goes on, a sample every period of wall time, the
+			// evaluator ticking every second.
+			for ts := base + tt.every; r.now.Sub(stopped) < settle+2*time.Minute; ts += tt.every {
+				for range tt.every/1000 - 1 {
+					r.wait(time.Second)
+				}
+				r.now = r.now.Add(time.Second)
 				r.send("a", []int64{ts}, one)
-				wantDone := base // the step before the stop's next sample
+				wantDone := min(reached, ts-r.step)
 				if r.now.Sub(stopped) >= tt.held {
 					wantDone = ts - r.step // all the watermark passed
 				}

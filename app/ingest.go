@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -272,27 +273,78 @@ func (in *ingester) liveSince(wall int64, settle time.Duration) int64 {
 }
 
 // activityClock is a clock (ms) that runs with the wall clock while data
-// arrives and stops activityGap after the last arrival: the series a
-// source was sending before an interruption (omen stopped or unreachable,
-// the whole remote-write queue retrying) are still sending when it
-// resumes, however long it lasted, while a series that stops amid the
-// others ages on it as on the wall clock.
+// arrives and stops a little after the usual gap between arrivals: the
+// series a source was sending before an interruption (omen stopped or
+// unreachable, the whole remote-write queue retrying) still count as
+// sending when it resumes, however long it lasted, while a series that
+// stops amid the others ages on it as on the wall clock, whatever the
+// sources' period. Of each gap between two arrivals it counts at most
+// the larger of activityGap and 5/4 of the usual gap between bursts of
+// arrivals (the third quartile of the last periodGaps gaps of at least
+// burstGap, so that an outage, one long gap among them, is not usual),
+// and no more than maxActivityGap. Remote-write sends every few seconds:
+// the clock counts 15 s of a gap. A push source that flushes every 60 s
+// (e.g. Telegraf over NATS) has it count whole gaps, where counting 15 s
+// of each ran the clock at a quarter of the wall clock's speed and kept a
+// stopped series counted for 8 minutes instead of 2 (every step waited
+// maxInputDelay).
 type activityClock struct {
 	mu         sync.Mutex
 	wall, time int64 // the last arrival's wall time and activity time
+	// gaps are the last gaps (ms) between bursts, a ring: n of them,
+	// the next written at i.
+	gaps [periodGaps]int64
+	n, i int
+	// maxGap is 5/4 of the usual gap, at most maxActivityGap (0 before
+	// minPeriodGaps gaps).
+	maxGap int64
 }
 
-// activityGap is how much of a gap between two arrivals the activity
-// clock counts.
-const activityGap = 15 * time.Second
+// activityGap is the least of a gap between two arrivals the activity
+// clock counts, and maxActivityGap the most: half of settleTime, so that
+// after an outage a series still has at least half of it to send again.
+const (
+	activityGap    = 15 * time.Second
+	maxActivityGap = settleTime / 2
+)
+
+// burstGap is the least gap between two arrivals that separates bursts
+// (the requests of several remote-write shards, several agents flushing
+// at once are one burst); periodGaps is how many gaps between bursts the
+// activity clock keeps, and minPeriodGaps how many it needs before it
+// counts more than activityGap of a gap.
+const (
+	burstGap      = time.Second
+	periodGaps    = 16
+	minPeriodGaps = 4
+)
 
 // at records an arrival at wall (ms) and returns its activity time.
 func (c *activityClock) at(wall int64) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.time = c.advance(wall)
+	if c.wall != 0 && wall-c.wall >= burstGap.Milliseconds() {
+		c.record(wall - c.wall)
+	}
 	c.wall = max(c.wall, wall)
 	return c.time
+}
+
+// record adds a gap between bursts and updates maxGap.
+func (c *activityClock) record(gap int64) {
+	c.gaps[c.i] = gap
+	c.i = (c.i + 1) % periodGaps
+	c.n = min(c.n+1, periodGaps)
+	if c.n < minPeriodGaps {
+		return
+	}
+	var sorted [periodGaps]int64
+	gaps := sorted[:c.n]
+	copy(gaps, c.gaps[:c.n])
+	slices.Sort(gaps)
+	usual := gaps[(3*c.n-1)/4]
+	c.maxGap = min(usual+usual/4, maxActivityGap.Milliseconds())
 }
 
 // now is the activity time at wall (ms), without an arrival.
@@ -306,7 +358,7 @@ func (c *activityClock) advance(wall int64) int64 {
 	if c.wall == 0 {
 		return wall
 	}
-	return c.time + min(max(wall-c.wall, 0), activityGap.Milliseconds())
+	return c.time + min(max(wall-c.wall, 0), max(activityGap.Milliseconds(), c.maxGap))
 }
 
 // replay applies the ingest log's batches received within the last

@@ -45,6 +45,75 @@ func TestActivityClock(t *testing.T) {
 	}
 }
 
+// TestActivityClockPeriod: of a gap, the activity clock counts as much
+// as 5/4 of the usual gap between bursts of arrivals (the third quartile
+// of the last 16), at least activityGap and at most maxActivityGap, so
+// that it runs with the wall clock when arrivals are minutes apart while
+// an outage still counts little; arrivals less than burstGap apart are
+// one burst, and the usual gap ignores a few outages.
+func TestActivityClockPeriod(t *testing.T) {
+	const s = int64(1000)
+	// from returns n bursts of k arrivals 100 ms apart, every apart,
+	// the first at start.
+	from := func(start int64, n, k int, every int64) []int64 {
+		var ws []int64
+		for i := range n {
+			for j := range k {
+				ws = append(ws, start+int64(i)*every+int64(j)*100)
+			}
+		}
+		return ws
+	}
+	bursts := func(n, k int, every int64) []int64 { return from(1000*s, n, k, every) }
+	tests := []struct {
+		name     string
+		arrivals []int64 // wall times (ms)
+		counted  int64   // of a pause of 10 minutes after the last arrival
+	}{
+		{name: "every 5s", arrivals: bursts(20, 1, 5*s), counted: activityGap.Milliseconds()},
+		{name: "every 10s", arrivals: bursts(20, 1, 10*s), counted: activityGap.Milliseconds()},
+		{name: "every 40s", arrivals: bursts(20, 1, 40*s), counted: 50 * s},
+		{name: "every 60s", arrivals: bursts(20, 1, 60*s), counted: maxActivityGap.Milliseconds()},
+		{name: "every 5m", arrivals: bursts(20, 1, 300*s), counted: maxActivityGap.Milliseconds()},
+		{name: "bursts of 3 every 40s", arrivals: bursts(20, 3, 40*s), counted: (40*s - 200) * 5 / 4},
+		{name: "3 gaps, too few to tell", arrivals: bursts(4, 1, 40*s), counted: activityGap.Milliseconds()},
+		{name: "4 gaps", arrivals: bursts(5, 1, 40*s), counted: 50 * s},
+		{name: "40s with outages", arrivals: func() []int64 {
+			ws := bursts(20, 1, 40*s)
+			for i := range ws[5:] {
+				ws[5+i] += 10 * 60 * s // 10 minutes without arrivals after the 5th
+			}
+			for i := range ws[12:] {
+				ws[12+i] += 20 * 60 * s
+			}
+			return ws
+		}(), counted: 50 * s},
+		{name: "40s, then every 5s for 16 bursts", arrivals: append(bursts(20, 1, 40*s), from(1765*s, 16, 1, 5*s)...), counted: activityGap.Milliseconds()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c activityClock
+			var last, at int64
+			gaps := 0 // between bursts, so far
+			for i, w := range tt.arrivals {
+				got := c.at(w)
+				// Once the usual gap is known, a gap no longer than
+				// the most counted counts whole.
+				if gaps >= minPeriodGaps && w-last <= tt.counted && got != at+w-last {
+					t.Fatalf("arrival %d, %d ms after the last: activity time %d, want %d (the whole gap)", i, w-last, got, at+w-last)
+				}
+				if i > 0 && w-last >= burstGap.Milliseconds() {
+					gaps++
+				}
+				last, at = w, got
+			}
+			if got := c.now(last+10*60*s) - at; got != tt.counted {
+				t.Errorf("a pause of 10 minutes counts %d ms, want %d", got, tt.counted)
+			}
+		})
+	}
+}
+
 // TestReplayKeepsSeriesLive: after a restart 6 minutes long, the series
 // that were sending before the stop (replayed from the ingest log at
 // their receipt times) still count as sending, so that a backlog of one

@@ -251,8 +251,9 @@ func (e *evaluator) target() (t int64, ok bool) {
 // hold returns the newest step to evaluate given hi, the newest the
 // newest sample has passed: a step is evaluated once the samples of every
 // series still sending have reached it (Head.Progress over the series
-// the features select that received a sample within settle of activity
-// time, see ingester.liveSince), and at the latest once it has waited
+// one of the features' vector selectors selects, by all its label
+// matchers, that received a sample within settle of activity time, see
+// ingester.liveSince), and at the latest once it has waited
 // maxDelay of wall time since hi first passed it. The samples of a
 // remote-write backlog arrive over many shards at once, so that one
 // shard's newer samples move the watermark past steps whose samples
@@ -282,7 +283,7 @@ func (e *evaluator) hold(hi int64) int64 {
 		return hi
 	}
 	if e.progressAt == 0 || now-e.progressAt >= progressEvery.Milliseconds() || now < e.progressAt {
-		t, lset, ok := e.Ingest.head.Progress(e.Ingest.liveSince(now, e.settle), e.Extractor.MetricNames())
+		t, lset, ok := e.Ingest.head.Progress(e.Ingest.liveSince(now, e.settle), e.Extractor.Selectors())
 		e.progress, e.progressAt = inputProgress{t: t, lset: lset, ok: ok}, now
 	}
 	low := hi

@@ -22,7 +22,8 @@ import (
 
 // inputsRig is an ingester and an evaluator that holds steps back for
 // their inputs as in production (WallClock), on a fake wall clock, over
-// one feature: the value of metric m per pod.
+// one feature: the value of metric m per pod (newInputsRig), or another
+// expression (newInputsRigOf).
 type inputsRig struct {
 	t               *testing.T
 	in              *ingester
@@ -32,16 +33,22 @@ type inputsRig struct {
 	step            int64
 	settle, maxWait time.Duration
 	logs            *bytes.Buffer // the evaluator's log
+	expr            string        // the feature's
 }
 
 func newInputsRig(t *testing.T, settle, maxDelay time.Duration) *inputsRig {
+	t.Helper()
+	return newInputsRigOf(t, "max by (${entity}) (m)", settle, maxDelay)
+}
+
+func newInputsRigOf(t *testing.T, expr string, settle, maxDelay time.Duration) *inputsRig {
 	t.Helper()
 	st, err := store.Open(store.Options{InMemory: true, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	r := &inputsRig{t: t, st: st, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC), settle: settle, maxWait: maxDelay}
+	r := &inputsRig{t: t, st: st, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC), settle: settle, maxWait: maxDelay, expr: expr}
 	r.start()
 	return r
 }
@@ -52,7 +59,7 @@ func (r *inputsRig) start() {
 	t := r.t
 	t.Helper()
 	cfg := config.Default()
-	cfg.Features = []features.Feature{{Name: "m", Expr: "max by (${entity}) (m)"}}
+	cfg.Features = []features.Feature{{Name: "m", Expr: r.expr}}
 	reg := prometheus.NewRegistry()
 	head, err := features.NewHead(features.HeadOptions{Lookback: time.Duration(cfg.Lookback), ImmutableLabels: true, Registerer: reg})
 	if err != nil {
@@ -358,5 +365,40 @@ func TestRestartAfterForcedSteps(t *testing.T) {
 	}
 	if strings.Contains(r.logs.String(), "cursor is newer") {
 		t.Errorf("the step cursor was ignored:\n%s", r.logs.String())
+	}
+}
+
+// TestUnselectedSeriesDoNotHold: series that no feature selects (another
+// job's series of a metric the features read, with a label matcher
+// excluding them, or another metric) hold no step back, even when they
+// keep sending minutes behind. Before, Head.Progress counted every
+// series of the metric names the features read: the other job's
+// series held every step for maxDelay.
+func TestUnselectedSeriesDoNotHold(t *testing.T) {
+	r := newInputsRigOf(t, `max by (${entity}) (m{job="x"})`, settleTime, maxInputDelay)
+	const scrape = 15_000
+	base := int64(1_800_000_000_000) / r.step * r.step
+	send := func(name, job, pod string, ts int64) {
+		b := telemetry.Batch{Source: "remote-write", Received: r.now.UnixMilli(), Samples: []telemetry.Sample{{
+			Labels: labels.FromStrings("__name__", name, "job", job, "namespace", "ns", "pod", pod), T: ts, V: 1}}}
+		if err := r.in.Append(context.Background(), []telemetry.Batch{b}); err != nil {
+			t.Fatal(err)
+		}
+		r.e.tick(context.Background())
+	}
+	for ts := base - 10*60_000; ts <= base; ts += scrape {
+		r.now = r.now.Add(scrape * time.Millisecond)
+		send("m", "x", "a", ts)
+		send("m", "y", "b", ts-5*60_000)
+		send("n", "x", "a", ts-5*60_000)
+		if done, want := r.e.done.Load(), ts-r.step; done != want {
+			t.Fatalf("pod a at %v: last step %v, want %v", time.UnixMilli(ts).UTC(), time.UnixMilli(done).UTC(), time.UnixMilli(want).UTC())
+		}
+	}
+	if f := testutil.ToFloat64(r.e.forced); f != 0 {
+		t.Errorf("omen_evaluator_input_timeout_steps_total %v, want 0", f)
+	}
+	if got := len(r.vectors("a")); got != 40 {
+		t.Errorf("%d vectors of pod a, want 40", got)
 	}
 }

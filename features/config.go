@@ -198,29 +198,6 @@ func (c Config) InstantFeatures() []bool {
 	return out
 }
 
-// selectedNames adds to names the metric names e's selectors select, and
-// reports whether every selector selects a fixed set of names.
-func selectedNames(e parser.Expr, names *[]string) bool {
-	all := true
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		vs, ok := n.(*parser.VectorSelector)
-		if !ok {
-			return nil
-		}
-		ns, _ := metricNames(vs.LabelMatchers)
-		if ns == nil {
-			all = false
-		}
-		for _, name := range ns {
-			if !slices.Contains(*names, name) {
-				*names = append(*names, name)
-			}
-		}
-		return nil
-	})
-	return all
-}
-
 // history returns how far back before the evaluation time expr reads, with
 // the given instant-vector lookback: d means the left-open (t-d, t].
 func history(e parser.Expr, lookbackDelta time.Duration) time.Duration {

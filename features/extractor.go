@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/omen-sre/omen/telemetry"
 )
@@ -104,9 +105,9 @@ type compiled struct {
 	// history is the longest data time any feature or label expression
 	// reads before the evaluation time (ms; see Extractor.Oldest).
 	history int64
-	// metricNames are the metric names the expressions select (nil: a
-	// selector without one, see Extractor.MetricNames).
-	metricNames []string
+	// selectors are the label matchers of the expressions' vector
+	// selectors, each set once (see Extractor.Selectors).
+	selectors [][]*labels.Matcher
 }
 
 func compile(cfg Config, lookbackDelta time.Duration) (*compiled, error) {
@@ -160,20 +161,15 @@ func compile(cfg Config, lookbackDelta time.Duration) (*compiled, error) {
 	for _, l := range r.Labels {
 		exprs = append(exprs, l.Expr)
 	}
-	named := true
+	seen := map[string]bool{}
 	for _, x := range exprs {
 		if x == "" {
 			continue
 		}
 		if pe, err := parseExpr(ExpandExpr(x, r.EntityLabels)); err == nil {
 			c.history = max(c.history, history(pe, lookbackDelta).Milliseconds())
-			named = selectedNames(pe, &c.metricNames) && named
+			c.selectors = appendSelectors(c.selectors, pe, seen)
 		}
-	}
-	if !named {
-		c.metricNames = nil
-	} else if c.metricNames == nil {
-		c.metricNames = []string{}
 	}
 	return c, nil
 }
@@ -352,10 +348,32 @@ func (e *Extractor) Oldest() (t int64, ok bool) {
 	return t, ok
 }
 
-// MetricNames returns the metric names the PromQL features and labels
-// select, or nil when a selector does not name one metric (every series
-// may be read). The result must not be modified.
-func (e *Extractor) MetricNames() []string { return e.cfg.Load().metricNames }
+// Selectors returns the label matchers of the vector selectors of the
+// PromQL features and labels, each set of matchers once, for
+// Head.Progress. The result must not be modified.
+func (e *Extractor) Selectors() [][]*labels.Matcher { return e.cfg.Load().selectors }
+
+// appendSelectors appends to sels the label matchers of e's vector
+// selectors that are not in seen (by their text), and adds them to seen.
+func appendSelectors(sels [][]*labels.Matcher, e parser.Expr, seen map[string]bool) [][]*labels.Matcher {
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		var key strings.Builder
+		for _, m := range vs.LabelMatchers {
+			key.WriteString(m.String())
+			key.WriteByte(',')
+		}
+		if !seen[key.String()] {
+			seen[key.String()] = true
+			sels = append(sels, vs.LabelMatchers)
+		}
+		return nil
+	})
+	return sels
+}
 
 // FeatureNames returns the names of Vector.Values: the PromQL features, then
 // the event features.

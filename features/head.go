@@ -129,6 +129,12 @@ type Head struct {
 	nextGC atomic.Int64
 	gcMu   sync.Mutex
 	closed atomic.Bool
+	// progressMu guards progressSels, the selectors of the last Progress
+	// call, and progressGen, a number for them that series cache their
+	// match under (memSeries.selected).
+	progressMu   sync.Mutex
+	progressSels [][]*labels.Matcher
+	progressGen  uint64
 
 	appended prometheus.Counter
 	removed  prometheus.Counter
@@ -174,9 +180,12 @@ type memSeries struct {
 	// and seen the Head's stamp at the last append of a sample of the
 	// series (see Progress).
 	gap, seen int64
-	lastV     float64
-	dead      bool
-	shard     uint32 // index of its shard, immutable
+	// selected caches whether Progress's selectors select the series:
+	// their Head.progressGen << 1, | 1 when they do (0: not known).
+	selected atomic.Uint64
+	lastV    float64
+	dead     bool
+	shard    uint32 // index of its shard, immutable
 }
 
 type closedChunk struct {
@@ -550,25 +559,72 @@ func (h *Head) SetStamp(stamp int64) { h.stamp.Store(stamp) }
 
 // Progress tells how far the samples of the series still sending have
 // arrived, for a caller that evaluates a time only once its inputs are
-// in. Of the series whose last append carried a stamp at or after since
-// (see SetStamp) and whose newest sample is not a stale marker (which
-// ends a series), and, with names, whose metric name is one of them, it
-// returns the least time through which a series' samples are all
-// appended and the series' labels; ok is false when no series counts.
-// That time is the series' newest sample time plus 7/8 of the interval
-// between its two newest samples: a series is sent in time order, and
-// its next sample, scraped at that interval, comes after it (1/8 of it is
-// left for jitter). It scans the counted series under their shards' read
-// locks.
-func (h *Head) Progress(since int64, names []string) (t int64, lset labels.Labels, ok bool) {
+// in. Of the series one of sels selects (each the label matchers of a
+// PromQL vector selector, e.g. Extractor.Selectors; one without matchers
+// selects every series) whose last append carried a stamp at or after
+// since (see SetStamp) and whose newest sample is not a stale marker
+// (which ends a series), it returns the least time through which a
+// series' samples are all appended and the series' labels; ok is false
+// when no series counts. That time is the series' newest sample time plus
+// 7/8 of the interval between its two newest samples: a series is sent in
+// time order, and its next sample, scraped at that interval, comes after
+// it (1/8 of it is left for jitter). It scans the series of the
+// selectors' metric names (every series when a selector names none)
+// under their shards' read locks. A series is matched against the other
+// label matchers once for a given sels, which the caller passes again
+// unchanged (a new set of selectors is a new slice), and only when it
+// would lower the least time.
+func (h *Head) Progress(since int64, sels [][]*labels.Matcher) (t int64, lset labels.Labels, ok bool) {
+	h.progressMu.Lock()
+	if len(sels) != len(h.progressSels) || (len(sels) > 0 && &sels[0] != &h.progressSels[0]) {
+		h.progressSels = sels
+		h.progressGen++
+	}
+	gen := h.progressGen
+	h.progressMu.Unlock()
+	// By metric name, the selectors' other matchers; anyName: a selector
+	// without a fixed set of names.
+	type namedSels struct {
+		name string
+		rest [][]*labels.Matcher
+	}
+	var named []namedSels
+	anyName := false
+	for _, ms := range sels {
+		names, rest := metricNames(ms)
+		anyName = anyName || names == nil
+		for _, n := range names {
+			i := slices.IndexFunc(named, func(ns namedSels) bool { return ns.name == n })
+			if i < 0 {
+				i = len(named)
+				named = append(named, namedSels{name: n})
+			}
+			named[i].rest = append(named[i].rest, rest)
+		}
+	}
 	t = math.MaxInt64
 	var least *memSeries
-	visit := func(list []*memSeries) {
+	// visit counts the series of list, of which sels, all selectors or
+	// those of the series' name without their name matcher, tell whether
+	// they are selected.
+	visit := func(list []*memSeries, sels [][]*labels.Matcher) {
 		for _, s := range list {
 			if s.seen < since || value.IsStaleNaN(s.lastV) {
 				continue
 			}
-			if c := s.headMaxt + s.gap - s.gap/8; c < t {
+			c := s.headMaxt + s.gap - s.gap/8
+			if c >= t {
+				continue
+			}
+			sel := s.selected.Load()
+			if sel>>1 != gen {
+				sel = gen << 1
+				if matchesAny(s.lset, sels) {
+					sel |= 1
+				}
+				s.selected.Store(sel)
+			}
+			if sel&1 == 1 {
 				t, least = c, s
 			}
 		}
@@ -576,13 +632,13 @@ func (h *Head) Progress(since int64, names []string) (t int64, lset labels.Label
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
-		if names == nil {
+		if anyName {
 			for _, list := range sh.byName {
-				visit(list)
+				visit(list, sels)
 			}
 		} else {
-			for _, name := range names {
-				visit(sh.byName[name])
+			for _, ns := range named {
+				visit(sh.byName[ns.name], ns.rest)
 			}
 		}
 		if least != nil && least.shard == uint32(i) {
@@ -594,6 +650,16 @@ func (h *Head) Progress(since int64, names []string) (t int64, lset labels.Label
 		return 0, labels.EmptyLabels(), false
 	}
 	return t, lset, true
+}
+
+// matchesAny reports whether lset matches all of one of sels' matchers.
+func matchesAny(lset labels.Labels, sels [][]*labels.Matcher) bool {
+	for _, ms := range sels {
+		if matchesAll(lset, ms) {
+			return true
+		}
+	}
+	return false
 }
 
 // GC removes the series without a sample in the window and the chunks that

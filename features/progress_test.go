@@ -4,17 +4,20 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/omen-sre/omen/telemetry"
 )
 
 // TestHeadProgress: Progress is the least, over the series stamped at or
-// after since that a stale marker has not ended (and of the given metric
-// names), of newest sample time + 7/8 of the last interval.
+// after since that a stale marker has not ended and that one of the
+// selectors selects (by all its label matchers), of newest sample time +
+// 7/8 of the last interval.
 func TestHeadProgress(t *testing.T) {
 	sample := func(name, pod string, t int64, v float64) telemetry.Sample {
 		return telemetry.Sample{Labels: labels.FromStrings("__name__", name, "pod", pod), T: t, V: v}
@@ -35,44 +38,89 @@ func TestHeadProgress(t *testing.T) {
 	tests := []struct {
 		name   string
 		since  int64
-		names  []string
+		sels   []string // PromQL selectors; "": one without matchers
 		want   int64
 		series string
 		ok     bool
 	}{
-		{name: "all stamped", since: 10, want: 9000 + 7000, series: `{__name__="m", pod="old"}`, ok: true},
-		{name: "live", since: 20, want: 68_750, series: `{__name__="other", pod="c"}`, ok: true},
-		{name: "metric m", since: 20, names: []string{"m"}, want: 120_000, series: `{__name__="m", pod="b"}`, ok: true},
-		{name: "no series of the name", since: 20, names: []string{"none"}},
-		{name: "none stamped since", since: 21},
+		{name: "all stamped", since: 10, sels: []string{""}, want: 9000 + 7000, series: `{__name__="m", pod="old"}`, ok: true},
+		{name: "live", since: 20, sels: []string{""}, want: 68_750, series: `{__name__="other", pod="c"}`, ok: true},
+		{name: "metric m", since: 20, sels: []string{"m"}, want: 120_000, series: `{__name__="m", pod="b"}`, ok: true},
+		{name: "m of pod a", since: 20, sels: []string{`m{pod="a"}`}, want: 130_000, series: `{__name__="m", pod="a"}`, ok: true},
+		{name: "m of pods a or gone", since: 20, sels: []string{`m{pod=~"a|gone"}`}, want: 130_000, series: `{__name__="m", pod="a"}`, ok: true},
+		{name: "m of pod a, or other", since: 20, sels: []string{`m{pod="a"}`, "other"}, want: 68_750, series: `{__name__="other", pod="c"}`, ok: true},
+		{name: "names m or other, pod not c", since: 20, sels: []string{`{__name__=~"m|other", pod!="c"}`}, want: 120_000, series: `{__name__="m", pod="b"}`, ok: true},
+		{name: "no name, pod a", since: 20, sels: []string{`{pod="a"}`}, want: 130_000, series: `{__name__="m", pod="a"}`, ok: true},
+		{name: "no name, pod a, or m of pod b", since: 20, sels: []string{`{pod="a"}`, `m{pod="b"}`}, want: 120_000, series: `{__name__="m", pod="b"}`, ok: true},
+		{name: "no series of the name", since: 20, sels: []string{"none"}},
+		{name: "no series of the labels", since: 20, sels: []string{`m{pod="c"}`}},
+		{name: "no selectors", since: 20},
+		{name: "none stamped since", since: 21, sels: []string{""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, lset, ok := h.Progress(tt.since, tt.names)
+			got, lset, ok := h.Progress(tt.since, parseSelectors(t, tt.sels))
 			if ok != tt.ok || (ok && (got != tt.want || lset.String() != tt.series)) {
-				t.Errorf("Progress(%d, %v) = %d, %s, %v; want %d, %s, %v", tt.since, tt.names, got, lset, ok, tt.want, tt.series, tt.ok)
+				t.Errorf("Progress(%d, %q) = %d, %s, %v; want %d, %s, %v", tt.since, tt.sels, got, lset, ok, tt.want, tt.series, tt.ok)
 			}
 		})
+	}
+	// Each series' match is cached for the selectors passed last: a
+	// selector set passed again after another, and a new series, are
+	// matched anew.
+	podA, podB := parseSelectors(t, []string{`m{pod="a"}`}), parseSelectors(t, []string{`m{pod=~"b|z"}`})
+	for i, tt := range []struct {
+		sels [][]*labels.Matcher
+		pod  string
+	}{{podA, "a"}, {podA, "a"}, {podB, "b"}, {podA, "a"}, {podB, "z"}} {
+		if i == 4 {
+			appendAll(t, h, []telemetry.Sample{sample("m", "z", 110_000, 1)})
+		}
+		if _, lset, ok := h.Progress(20, tt.sels); !ok || lset.Get("pod") != tt.pod {
+			t.Errorf("call %d: Progress of %v = %s (%v), want pod %s", i, tt.sels, lset, ok, tt.pod)
+		}
 	}
 	// A sample after the stale marker brings the series back.
 	h.SetStamp(30)
 	appendAll(t, h, []telemetry.Sample{sample("m", "gone", 40_000, 1)})
-	if got, lset, ok := h.Progress(30, nil); !ok || got != 40_000+17_500 || lset.Get("pod") != "gone" {
+	if got, lset, ok := h.Progress(30, parseSelectors(t, []string{""})); !ok || got != 40_000+17_500 || lset.Get("pod") != "gone" {
 		t.Errorf("after a new sample: Progress = %d, %s, %v; want %d of pod gone", got, lset, ok, 40_000+17_500)
 	}
 }
 
-// TestMetricNames: the metric names the features' selectors select, or
-// nil when a selector has none.
-func TestMetricNames(t *testing.T) {
+// parseSelectors returns the label matchers of PromQL selectors ("": no
+// matchers).
+func parseSelectors(tb testing.TB, sels []string) [][]*labels.Matcher {
+	tb.Helper()
+	var out [][]*labels.Matcher
+	for _, s := range sels {
+		if s == "" {
+			out = append(out, nil)
+			continue
+		}
+		ms, err := parser.NewParser(parser.Options{}).ParseMetricSelector(s)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, ms)
+	}
+	return out
+}
+
+// TestSelectors: the label matchers of the features' and labels' vector
+// selectors, each set once.
+func TestSelectors(t *testing.T) {
 	tests := []struct {
 		name  string
 		exprs []string
 		want  []string
 	}{
-		{name: "names", exprs: []string{`sum by (${entity}) (rate(a_total[5m]))`, `max by (${entity}) (b{job="x"}) / on (${entity}) a_total`}, want: []string{"a_total", "b"}},
-		{name: "name matcher and set", exprs: []string{`max by (${entity}) ({__name__="c"})`, `max by (${entity}) ({__name__=~"d|e"})`}, want: []string{"a_total", "c", "d", "e"}},
-		{name: "any name", exprs: []string{`max by (${entity}) (a_total)`, `count by (${entity}) ({job="x"})`}},
+		{name: "names", exprs: []string{`sum by (${entity}) (rate(a_total[5m]))`, `max by (${entity}) (b{job="x"}) / on (${entity}) a_total`},
+			want: []string{`__name__="a_total"`, `job="x",__name__="b"`}},
+		{name: "matchers", exprs: []string{`max by (${entity}) ({__name__="c", job!=""})`, `max by (${entity}) ({__name__=~"d|e"} offset 1m)`, `count by (${entity}) ({job="x"})`},
+			want: []string{`__name__="a_total"`, `__name__="c",job!=""`, `__name__=~"d|e"`, `job="x"`}},
+		{name: "the same matchers once", exprs: []string{`sum by (${entity}) (rate(a_total{code=~"5.."}[5m])) / sum by (${entity}) (rate(a_total[5m]))`},
+			want: []string{`__name__="a_total"`, `code=~"5..",__name__="a_total"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,17 +134,27 @@ func TestMetricNames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := slices.Clone(ex.MetricNames())
+			var got []string
+			for _, ms := range ex.Selectors() {
+				var s []string
+				for _, m := range ms {
+					s = append(s, m.String())
+				}
+				got = append(got, strings.Join(s, ","))
+			}
 			slices.Sort(got)
-			if !slices.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
-				t.Errorf("MetricNames() = %q, want %q", got, tt.want)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Selectors() = %q, want %q", got, tt.want)
 			}
 		})
 	}
 }
 
 // BenchmarkHeadProgress measures one Progress scan of 100,000 series of
-// 10 metrics, all counted (names nil) and of one metric name.
+// 10 metrics: all counted (a selector without matchers), of one metric
+// name, and the worst cases of label matchers, which match no series
+// (each series is matched: one that matches and lowers the least time
+// spares the matching of the series that would not).
 func BenchmarkHeadProgress(b *testing.B) {
 	h := newTestHead(b, nil, HeadOptions{})
 	h.SetStamp(1)
@@ -107,13 +165,21 @@ func BenchmarkHeadProgress(b *testing.B) {
 	}
 	appendAll(b, h, batch)
 	for _, tt := range []struct {
-		name  string
-		names []string
-	}{{name: "all"}, {name: "one name", names: []string{"m3"}}} {
+		name string
+		sels []string
+		ok   bool
+	}{
+		{name: "all", sels: []string{""}, ok: true},
+		{name: "one name", sels: []string{"m3"}, ok: true},
+		{name: "one name, a label matcher matching half", sels: []string{`m3{pod=~".*[13579]"}`}, ok: true},
+		{name: "one name, a label matcher matching none", sels: []string{`m3{pod="x"}`}},
+		{name: "no name, a regexp matching none", sels: []string{`{pod=~"x.*"}`}},
+	} {
+		sels := parseSelectors(b, tt.sels)
 		b.Run(tt.name, func(b *testing.B) {
 			for b.Loop() {
-				if _, _, ok := h.Progress(1, tt.names); !ok {
-					b.Fatal("no series counted")
+				if _, _, ok := h.Progress(1, sels); ok != tt.ok {
+					b.Fatalf("a series counted: %v, want %v", ok, tt.ok)
 				}
 			}
 		})

@@ -947,7 +947,7 @@ func (m *Manager) pendingAlert(s *entityState) Alert {
 		ls[k] = v
 	}
 	p := s.Last
-	ps := percents(p.Prob, p.Threshold)
+	ps := Percents(p.Prob, p.Threshold)
 	summary := "Module load failure predicted for " + s.Entity
 	if p.Horizon > 0 {
 		summary += " within " + formatDuration(p.Horizon)

@@ -72,8 +72,8 @@ func TestPercents(t *testing.T) {
 		{[]float64{0.99470001, 0.9947}, "99.470001% 99.470000%"},
 		{[]float64{0.9, 0.9 + 1e-12}, "90.000000% 90.000000%"}, // at most 6 decimals
 	} {
-		if got := strings.Join(percents(tc.in...), " "); got != tc.want {
-			t.Errorf("percents(%v) = %q, want %q", tc.in, got, tc.want)
+		if got := strings.Join(Percents(tc.in...), " "); got != tc.want {
+			t.Errorf("Percents(%v) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

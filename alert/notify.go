@@ -97,7 +97,7 @@ func (m *Manager) postable(s *entityState, t time.Time) postableAlert {
 		if s.State != store.AlertFiring || s.FiredID == "" || s.FiredID == p.ID {
 			fired = 0 // fired on the newest prediction (or not fired yet)
 		}
-		ps := percents(p.Prob, p.Threshold, fired)
+		ps := Percents(p.Prob, p.Threshold, fired)
 		desc = fmt.Sprintf("omen predicts a module-load failure of %s with probability %s (threshold %s%s, anomaly score %.2f).",
 			s.Entity, ps[0], ps[1], model, finite(p.Anomaly))
 		if fired != 0 {
@@ -155,7 +155,7 @@ func (m *Manager) resolvedDescription(s *entityState, top string) string {
 	if ratio == 0 {
 		ratio = m.hyst.ResolveRatio
 	}
-	ps := percents(r.Prob, r.Threshold, ratio*r.Threshold)
+	ps := Percents(r.Prob, r.Threshold, ratio*r.Threshold)
 	prob := ps[0] + when
 	if when == "" {
 		prob = "now " + ps[0]
@@ -186,12 +186,13 @@ func percent(v float64) string {
 	return strconv.FormatFloat(finite(v)*100, 'f', 0, 64) + "%"
 }
 
-// percents renders probabilities and thresholds compared in one sentence
+// Percents renders probabilities and thresholds compared in one sentence (or
+// on one page: the UI shows them so)
 // as percents with 2 decimals (99.47%), or more (up to 6) as long as two
 // different values would render the same: a probability just under or
 // over its threshold does not read as equal to it, and, rounding being
 // monotonic, the rendered values order as the values do.
-func percents(vs ...float64) []string {
+func Percents(vs ...float64) []string {
 	out := make([]string, len(vs))
 	for d := 2; ; d++ {
 		seen := make(map[string]float64, len(vs))

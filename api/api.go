@@ -12,6 +12,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -425,6 +426,30 @@ func ParseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("cannot parse %q as RFC 3339 or Unix time", s)
 }
 
+// ParseMatchers reads the label matchers match[LABEL]=VALUE of a query (nil
+// when there are none). A malformed one (match[pod=x, match[]=x) or one
+// given twice is an error, which the API answers with 400 bad_data: the UI
+// reads its filters with it too.
+func ParseMatchers(form url.Values) (map[string]string, error) {
+	var m map[string]string
+	for k, vs := range form {
+		if !strings.HasPrefix(k, "match[") {
+			continue
+		}
+		if !strings.HasSuffix(k, "]") || len(k) == len("match[]") {
+			return nil, fmt.Errorf("matcher %q: want match[LABEL]=VALUE", k)
+		}
+		if len(vs) > 1 {
+			return nil, fmt.Errorf("matcher %q given %d times", k, len(vs))
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[k[len("match["):len(k)-1]] = vs[0]
+	}
+	return m, nil
+}
+
 // filters are the common list parameters.
 type filters struct {
 	entity   string
@@ -441,22 +466,10 @@ func (a *API) parseFilters(r *http.Request) (filters, error) {
 	}
 	var f filters
 	f.entity = r.Form.Get("entity")
-	for k, vs := range r.Form {
-		if !strings.HasPrefix(k, "match[") {
-			continue
-		}
-		if !strings.HasSuffix(k, "]") || len(k) == len("match[]") {
-			return filters{}, fmt.Errorf("matcher %q: want match[LABEL]=VALUE", k)
-		}
-		if len(vs) > 1 {
-			return filters{}, fmt.Errorf("matcher %q given %d times", k, len(vs))
-		}
-		if f.matchers == nil {
-			f.matchers = map[string]string{}
-		}
-		f.matchers[k[len("match["):len(k)-1]] = vs[0]
-	}
 	var err error
+	if f.matchers, err = ParseMatchers(r.Form); err != nil {
+		return filters{}, err
+	}
 	if s := r.Form.Get("from"); s != "" {
 		if f.from, err = ParseTime(s); err != nil {
 			return filters{}, fmt.Errorf("parameter from: %w", err)

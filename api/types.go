@@ -356,6 +356,11 @@ type ModelInfo struct {
 	StepMs    int64    `json:"step_ms"`
 	HorizonMs int64    `json:"horizon_ms"`
 	Threshold float64  `json:"threshold"`
+	// AnomalyThreshold is the model's anomaly threshold: the anomaly
+	// score (Prediction.AnomalyScore) at or above which a forecast
+	// residual is anomalous, chosen in training (peaks over threshold);
+	// 0 when the model has none.
+	AnomalyThreshold float64 `json:"anomaly_threshold"`
 }
 
 // Neighbourhood is an entity's (or its service's) dependency

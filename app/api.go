@@ -85,7 +85,7 @@ func (a *App) modelInfo(context.Context) (api.ModelInfo, error) {
 	info.Features, info.Window = cfg.Features, cfg.Window
 	info.StepMs = a.scorer.step.Milliseconds()
 	info.HorizonMs = int64(cfg.Horizon) * info.StepMs
-	info.Threshold = m.Thresholds().Failure
+	info.Threshold, info.AnomalyThreshold = m.Thresholds().Failure, m.Thresholds().Anomaly
 	return info, nil
 }
 

@@ -51,7 +51,7 @@ func Backend() *api.MemBackend {
 			SHA256:      "3b5d5c3712955042212316173ccf37be800ee4b5f2a0c9ef8d1e2a3b4c5d6e7f",
 			Description: "lstm hidden 64, trained on 14 days", Metrics: map[string]float64{"auc_pr": 0.81, "recall_at_p90": 0.64},
 			Params:   map[string]string{"hidden": "64", "schema": "1"},
-			Features: Features, Window: 8, StepMs: Step, HorizonMs: 600000, Threshold: 0.5,
+			Features: Features, Window: 8, StepMs: Step, HorizonMs: 600000, Threshold: 0.5, AnomalyThreshold: 2.5,
 		},
 		Edges: []explain.Edge{
 			{From: "frontend", To: "cart", Weight: 1}, {From: "frontend", To: "checkout", Weight: 1},

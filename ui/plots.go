@@ -308,12 +308,17 @@ type chart struct {
 	XTicks        []tick
 	YTicks        []yTick
 	Empty         bool
+	// Above is the number of predictions at or over their threshold.
+	Above int
 }
 
 type chartPoint struct {
-	T    int64
-	Prob float64
-	X, Y float64
+	T         int64
+	Prob      float64
+	Threshold float64
+	// Above: at or over its threshold (the alert rule's side).
+	Above bool
+	X, Y  float64
 }
 
 type yTick struct {
@@ -322,14 +327,17 @@ type yTick struct {
 }
 
 // maxMarkers is the number of predictions up to which the chart marks
-// each one with a circle (with its time and value).
+// each one with a circle (with its time and value); those at or over
+// their threshold are marked whatever their number, in red: on a 0–1
+// axis a probability just under a threshold of 0.9935 cannot be told
+// from one just over it by its height.
 const maxMarkers = 240
 
 func buildChart(ps []api.Prediction) chart {
 	c := chart{Width: 760, Height: 240, PlotX: 46, PlotY: 12, PlotW: 690, PlotH: 190}
 	for i := 0; i <= 4; i++ {
 		v := float64(i) / 4
-		c.YTicks = append(c.YTicks, yTick{Y: c.PlotY + c.PlotH*(1-v), Label: trimFloat(v)})
+		c.YTicks = append(c.YTicks, yTick{Y: c.PlotY + c.PlotH*(1-v), Label: trimFloat(100*v) + "%"})
 	}
 	if len(ps) == 0 {
 		c.Empty = true
@@ -346,8 +354,12 @@ func buildChart(ps []api.Prediction) chart {
 	var pts strings.Builder
 	for i, p := range ps {
 		x, y := sx(p.T), sy(p.Probability)
-		if len(ps) <= maxMarkers {
-			c.Points = append(c.Points, chartPoint{T: p.T, Prob: p.Probability, X: x, Y: y})
+		above := p.Threshold > 0 && p.Probability >= p.Threshold
+		if above {
+			c.Above++
+		}
+		if len(ps) <= maxMarkers || above {
+			c.Points = append(c.Points, chartPoint{T: p.T, Prob: p.Probability, Threshold: p.Threshold, Above: above, X: x, Y: y})
 		}
 		if i > 0 {
 			pts.WriteByte(' ')
@@ -376,6 +388,30 @@ type graph struct {
 	Nodes         []graphNode
 	Edges         []graphEdge
 	Width, Height float64
+	// AnomalyThreshold is the scale of the node colours (0: none), Legend
+	// its swatches.
+	AnomalyThreshold float64
+	Legend           []legendItem
+}
+
+// legendItem is a swatch of the graph's colour scale: the colour of
+// evidence Fraction × the anomaly threshold.
+type legendItem struct {
+	Color    string
+	Fraction float64
+}
+
+// evidenceColor is the colour of a node's evidence (anomaly score plus
+// failure probability) against the anomaly threshold: white at 0, the
+// firing red at or over the threshold, linear in between; grey without a
+// threshold.
+func evidenceColor(ev, threshold float64) string {
+	if !(threshold > 0) || math.IsNaN(ev) {
+		return "#e4e7ec"
+	}
+	t := math.Max(0, math.Min(1, ev/threshold))
+	r, g, b := 255-t*(255-200), 255-t*(255-30), 255-t*(255-40)
+	return fmt.Sprintf("#%02x%02x%02x", int(r), int(g), int(b))
 }
 
 type graphNode struct {
@@ -385,7 +421,9 @@ type graphNode struct {
 	X, Y, R  float64
 	Color    string
 	Centre   bool
-	LabelY   float64
+	// LabelY is the label's baseline: below the node, or above it for a
+	// node in the upper half, away from the centre its edges come from.
+	LabelY float64
 }
 
 type graphEdge struct {
@@ -394,12 +432,18 @@ type graphEdge struct {
 	X1, Y1, X2, Y2 float64
 }
 
-func buildGraph(n api.Neighbourhood) graph {
-	g := graph{Width: 520, Height: 340}
-	cx, cy, radius := g.Width/2, g.Height/2, 120.0
-	maxEv := 0.0
-	for _, v := range n.Nodes {
-		maxEv = math.Max(maxEv, v.Evidence)
+// buildGraph lays out n. A node's colour is its evidence on an absolute
+// scale (evidenceColor): against anomalyThreshold, the model's anomaly
+// threshold (0: none; the nodes are left uncoloured), not against the
+// neighbourhood's highest evidence, which would paint the highest node the
+// firing red when everything is quiet.
+func buildGraph(n api.Neighbourhood, anomalyThreshold float64) graph {
+	g := graph{Width: 520, Height: 360, AnomalyThreshold: anomalyThreshold}
+	cx, cy, radius := g.Width/2, 170.0, 120.0
+	if anomalyThreshold > 0 {
+		for _, f := range []float64{0, 0.5, 1} {
+			g.Legend = append(g.Legend, legendItem{Color: evidenceColor(f*anomalyThreshold, anomalyThreshold), Fraction: f})
+		}
 	}
 	pos := map[string][2]float64{}
 	var others []api.Node
@@ -418,8 +462,21 @@ func buildGraph(n api.Neighbourhood) graph {
 		if e := api.NodeEntity(v); e != "" {
 			link = api.EntityUIPath(e)
 		}
+		// Labels keep clear of the arrowheads (the last 14px of an
+		// edge, ending 4px off the circle): an outer node's goes on
+		// its outer side, away from the centre its edges mostly come
+		// from; the centre's, which edges reach from every side, goes
+		// below the reach of the arrowheads. A halo (the template)
+		// keeps a label legible over an edge's line.
+		labelY := y + r + 13
+		switch {
+		case centre:
+			labelY = y + r + 31
+		case y < cy-1:
+			labelY = y - r - 6
+		}
 		g.Nodes = append(g.Nodes, graphNode{Name: v.Name, Link: link, Evidence: v.Evidence, X: x, Y: y, R: r,
-			Color: divergingColor(v.Evidence, maxEv), Centre: centre, LabelY: y + r + 13})
+			Color: evidenceColor(v.Evidence, anomalyThreshold), Centre: centre, LabelY: labelY})
 	}
 	for _, v := range n.Nodes {
 		if v.Name == n.Node {

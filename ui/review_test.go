@@ -118,7 +118,7 @@ func TestModelSectionTrainingThreshold(t *testing.T) {
 	b := apitest.Backend()
 	b.Model.Metrics["threshold"] = 0.7
 	srv := newServer(t, b)
-	pageHas(t, srv.URL, "/ui/", 200, []string{`<span>training threshold</span><span>0.700</span>`}, nil)
+	pageHas(t, srv.URL, "/ui/", 200, []string{`<span>training threshold</span><span>70.00%</span>`}, nil)
 }
 
 // TestExplanationTime: the entity page and the heat map show when the
@@ -168,8 +168,9 @@ func TestGraphIsLive(t *testing.T) {
 // TestServiceOfPods: the demo's pods carry only namespace and pod labels;
 // a service page lists them by the pod name without its Deployment
 // suffixes, as the dependency graph names them. A name that maps to
-// nothing is a 404 that says how entities map to services and links the
-// API's dependency route.
+// nothing is a 404 that says how entities map to services (and links the
+// API's dependency route only when the graph holds the name: see
+// TestServiceNotFoundLinksOnlyGraphNodes).
 func TestServiceOfPods(t *testing.T) {
 	b := apitest.Backend()
 	for i, p := range b.PredictionList {
@@ -180,9 +181,10 @@ func TestServiceOfPods(t *testing.T) {
 	srv := newServer(t, b)
 	pageHas(t, srv.URL, "/ui/entities/cartservice", 200,
 		[]string{`Service cartservice`, `href="` + api.EntityUIPath(apitest.CartEntity) + `"`}, nil)
+	// Not linked to a dependency route that 404s too.
 	pageHas(t, srv.URL, "/ui/entities/nosuchservice", 404,
-		[]string{`id="error-hint"`, `service, app, app_kubernetes_io_name, module`,
-			`id="error-link" href="/api/v1/entities/nosuchservice/dependencies"`}, nil)
+		[]string{`id="error-hint"`, `service, app, app_kubernetes_io_name, module`},
+		[]string{`id="error-link"`, `/dependencies`})
 }
 
 // TestCausesRaiseRisk: the alert page's ranked causes are the groups that

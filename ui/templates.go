@@ -12,6 +12,7 @@ import (
 
 	pmodel "github.com/prometheus/common/model"
 
+	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/api"
 )
 
@@ -27,7 +28,20 @@ var funcs = template.FuncMap{
 	"time": func(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05Z") },
 	// dur is a duration in ms as Go prints it, without zero units: 8m, 15s, 1h30m.
 	"dur":   durMs,
-	"clock": func(ms int64) string { return time.UnixMilli(ms).UTC().Format("15:04:05") },
+	"clock": func(ms int64) string { return time.UnixMilli(ms).UTC().Format("15:04:05Z") },
+	// prob renders a probability p as a percent with as many decimals as
+	// it takes to differ from its threshold thr when they differ (as the
+	// alert description does: alert.Percents); thr renders the threshold
+	// alongside. A 3-decimal rendering showed P 0.99308, under the
+	// threshold 0.99347, as "0.993 (threshold 0.993)".
+	"prob": func(p, thr float64) string { return alert.Percents(p, thr)[0] },
+	"thr":  func(thr, p float64) string { return alert.Percents(p, thr)[1] },
+	"pct2": func(v float64) string { return alert.Percents(v)[0] },
+	// anomaly renders an anomaly score and, when the model has one, the
+	// anomaly threshold it is compared with, with the digits that tell
+	// them apart.
+	"anomaly":     anomalyText,
+	"metricLabel": metricLabel,
 	// isURL reports whether an annotation value is a link (absolute http(s)
 	// or a path on this server); html/template still vets the URL.
 	"isURL": func(v string) bool {
@@ -67,6 +81,58 @@ var funcs = template.FuncMap{
 	"edgew":  func(w float64) float64 { return 1 + math.Min(3, w) },
 	"sub":    func(a, b float64) float64 { return a - b },
 	"mul":    func(n int, ms int64) int64 { return int64(n) * ms },
+	"mul2":   func(i int, f float64) float64 { return float64(i) * f },
+	"mulf":   func(a, b float64) float64 { return a * b },
+}
+
+// anomalyText renders score against the model's anomaly threshold.
+func anomalyText(score float64, m *api.ModelInfo) string {
+	if m == nil || !(m.AnomalyThreshold > 0) {
+		return distinct(score)[0]
+	}
+	ds := distinct(score, m.AnomalyThreshold)
+	side := "under"
+	if score >= m.AnomalyThreshold {
+		side = "at or over"
+	}
+	return fmt.Sprintf("%s (%s the anomaly threshold %s of model %s)", ds[0], side, ds[1], m.Version)
+}
+
+// distinct renders values with 2 decimals, or more (up to 6) as long as
+// two different values would render the same (alert.Percents without the
+// percent).
+func distinct(vs ...float64) []string {
+	out := make([]string, len(vs))
+	for d := 2; ; d++ {
+		seen := make(map[string]float64, len(vs))
+		clash := false
+		for i, v := range vs {
+			out[i] = strconv.FormatFloat(v, 'f', d, 64)
+			if w, ok := seen[out[i]]; ok && w != v {
+				clash = true
+			}
+			seen[out[i]] = v
+		}
+		if !clash || d == 6 {
+			return out
+		}
+	}
+}
+
+// metricLabel names a training metric of the model card: val_score is the
+// validation average precision (AUC-PR) of the failure head, or minus the
+// validation loss when validation held no failure (training scores epochs
+// so then).
+func metricLabel(k string, v float64) string {
+	switch {
+	case k == "val_score" && v >= 0:
+		return "validation AUC-PR (average precision; val_score)"
+	case k == "val_score":
+		return "validation score (−validation loss: no failure in validation; val_score)"
+	case k == "val_loss":
+		return "validation loss (val_loss)"
+	}
+	return k
 }
 
 // durMs formats ms as Prometheus writes durations ("8m", "1h30m", "15s",
@@ -129,11 +195,11 @@ svg text.wf-others{font-style:italic}
 {{define "labels"}}{{$m := .}}{{range sortedKeys .}}<a class="lbl" href="{{overviewURL . (index $m .)}}">{{.}}="{{index $m .}}"</a>{{end}}{{end}}
 
 {{define "alerts"}}{{if .}}<table id="alerts">
-<tr><th>state</th><th>entity</th><th>P(failure)</th><th>active since</th><th>resolved at</th><th>labels</th><th></th></tr>
+<tr><th>state</th><th>entity</th><th>P(failure) / threshold</th><th>active since</th><th>resolved at</th><th>labels</th><th></th></tr>
 {{range .}}<tr class="alert" data-fingerprint="{{.Fingerprint}}" data-state="{{.State}}">
 <td><span class="badge {{.State}}">{{.State}}</span></td>
 <td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td>
-<td class="num" data-prob="{{g .Probability}}">{{f3 .Probability}}</td>
+<td class="num" data-prob="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td>
 <td>{{if .ActiveAt}}{{time .ActiveAt}}{{end}}</td>
 <td{{if .ResolvedAt}} class="resolved-at" data-resolved-at="{{.ResolvedAt}}"{{end}}>{{if .ResolvedAt}}{{time .ResolvedAt}}{{end}}</td>
 <td>{{template "labels" .Labels}}</td>
@@ -151,7 +217,7 @@ svg text.wf-others{font-style:italic}
 {{range .Columns}}<text transform="translate({{add .X 4}},{{sub 120 6}}) rotate(-60)" class="col">{{.Name}}</text>
 {{end}}{{range .Rows}}<g class="hm-row" data-entity="{{.Prediction.Entity}}" data-prob="{{g .Prediction.Probability}}">
 <a href="{{entityURL .Prediction.Entity}}"><text x="296" y="{{add .Y 15}}" text-anchor="end">{{.Prediction.Entity}}</text></a>
-<rect x="302" y="{{add .Y 2}}" width="{{probw .Prediction.Probability}}" height="18" fill="{{.ProbColor}}"><title>P(failure) {{f3 .Prediction.Probability}}</title></rect>
+<rect x="302" y="{{add .Y 2}}" width="{{probw .Prediction.Probability}}" height="18" fill="{{.ProbColor}}"><title>P(failure) {{prob .Prediction.Probability .Prediction.Threshold}} (threshold {{thr .Prediction.Threshold .Prediction.Probability}})</title></rect>
 {{$id := .ExplainedID}}{{range .Cells}}{{if .Has}}<a href="{{alertURL $id}}">{{end}}<rect class="hm-cell" x="{{.X}}" y="{{.Y}}" width="21" height="21" fill="{{.Color}}" data-group="{{.Group}}"{{if .Has}} data-phi="{{g .Phi}}"{{end}}><title>{{.Group}}: {{if .Has}}φ {{sf4 .Phi}}{{else}}no explanation{{end}}</title></rect>{{if .Has}}</a>{{end}}
 {{end}}{{if .Explained}}<text class="hm-asof{{if .AgeMs}} stale{{end}}" x="{{.AsOfX}}" y="{{add .Y 15}}" data-explained-t="{{.ExplainedT}}">φ as of {{clock .ExplainedT}}{{if .AgeMs}} ({{dur .AgeMs}} old){{end}}<title>explanation of the prediction at {{time .ExplainedT}}{{if .AgeMs}}, {{dur .AgeMs}} before the latest prediction ({{time .Prediction.T}}): the explanation of the step an alert fired on, kept while it fires and after it resolves{{end}}</title></text>{{end}}</g>
 {{end}}</svg>{{end}}{{else if .Matchers}}<p id="no-match">No entity matches the filter {{template "labels" .Matchers}}. <a href="/ui/" id="clear-filter">Clear the filter</a>.</p>{{else}}<p class="muted" id="no-predictions">No predictions yet.</p>{{end}}
@@ -160,24 +226,25 @@ svg text.wf-others{font-style:italic}
 <span>version</span><span data-version="{{.Version}}">{{.Version}}</span>
 <span>created</span><span>{{time .Created}}</span>
 <span>window</span><span id="model-window" data-window="{{.Window}}" data-step-ms="{{.StepMs}}" data-horizon-ms="{{.HorizonMs}}">{{dur (mul .Window .StepMs)}} ({{.Window}} steps of {{dur .StepMs}}), horizon {{dur .HorizonMs}}</span>
-<span>threshold</span><span data-threshold="{{g .Threshold}}">{{f3 .Threshold}}</span>
+<span>threshold</span><span data-threshold="{{g .Threshold}}">{{pct2 .Threshold}} <span class="muted">(P(failure) at or over it counts towards an alert)</span></span>
+<span>anomaly threshold</span><span id="model-anomaly-threshold" data-anomaly-threshold="{{g .AnomalyThreshold}}">{{if gt .AnomalyThreshold 0.0}}{{f3 .AnomalyThreshold}} <span class="muted">(anomaly score at or over it: the forecast residual is anomalous)</span>{{else}}<span class="muted">none</span>{{end}}</span>
 <span>features</span><span>{{len .Features}}</span>
-{{$thr := .Threshold}}{{range $k, $v := .Metrics}}{{if ne $k "threshold"}}<span>{{$k}}</span><span>{{f3 $v}}</span>{{else if ne $v $thr}}<span>training threshold</span><span>{{f3 $v}}</span>{{end}}{{end}}
+{{$thr := .Threshold}}{{range $k, $v := .Metrics}}{{if ne $k "threshold"}}<span>{{metricLabel $k $v}}</span><span class="model-metric" data-metric="{{$k}}">{{f3 $v}}</span>{{else if ne $v $thr}}<span>training threshold</span><span>{{pct2 $v}}</span>{{end}}{{end}}
 </div></section>{{end}}
 {{end}}{{template "foot"}}{{end}}
 
 {{define "service"}}{{template "head" .}}{{with .Body}}
 <h1>Service {{.Name}}</h1>
-<section><table><tr><th>entity</th><th>P(failure)</th><th>at</th></tr>
-{{range .Entities}}<tr><td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td><td class="num" data-prob="{{g .Probability}}">{{f3 .Probability}}</td><td>{{time .T}}</td></tr>{{end}}
+<section><table><tr><th>entity</th><th>P(failure) / threshold</th><th>at</th></tr>
+{{range .Entities}}<tr><td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td><td class="num" data-prob="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td><td>{{time .T}}</td></tr>{{end}}
 </table></section>
 {{end}}{{template "foot"}}{{end}}
 
 {{define "entity"}}{{template "head" .}}{{with .Body}}
 <h1>{{.Entity}}</h1>
 <section><div class="kv">
-<span>P(failure)</span><span id="prob" data-prob="{{g .Latest.Probability}}">{{f3 .Latest.Probability}} <span class="muted">(threshold <span data-threshold="{{g .Latest.Threshold}}">{{f3 .Latest.Threshold}}</span>, at {{time .Latest.T}})</span></span>
-<span>anomaly score</span><span data-anomaly="{{g .Latest.AnomalyScore}}">{{f3 .Latest.AnomalyScore}}</span>
+<span>P(failure)</span><span id="prob" data-prob="{{g .Latest.Probability}}">{{prob .Latest.Probability .Latest.Threshold}} <span class="muted">(threshold <span data-threshold="{{g .Latest.Threshold}}">{{thr .Latest.Threshold .Latest.Probability}}</span>, at {{time .Latest.T}})</span></span>
+<span>anomaly score</span><span id="anomaly" data-anomaly="{{g .Latest.AnomalyScore}}">{{anomaly .Latest.AnomalyScore .Model}}</span>
 <span>model</span><span>{{.Latest.ModelVersion}}</span>
 <span>labels</span><span>{{template "labels" .Latest.Labels}}</span>
 </div></section>
@@ -187,14 +254,15 @@ svg text.wf-others{font-style:italic}
 {{range .YTicks}}<text x="40" y="{{add .Y 4}}" text-anchor="end">{{.Label}}</text>{{end}}
 {{range .XTicks}}<text x="{{.X}}" y="222" text-anchor="middle">{{.Label}}</text>{{end}}
 {{if .HasThreshold}}<line id="threshold" x1="{{.PlotX}}" x2="{{add .PlotX .PlotW}}" y1="{{.ThresholdY}}" y2="{{.ThresholdY}}" stroke="#c81e28" stroke-dasharray="6 4" data-threshold="{{g .Threshold}}"/>
-<text x="{{add .PlotX .PlotW}}" y="{{sub .ThresholdY 4}}" text-anchor="end" fill="#c81e28">threshold {{f3 .Threshold}}</text>{{end}}
+<text x="{{add .PlotX .PlotW}}" y="{{sub .ThresholdY 4}}" text-anchor="end" fill="#c81e28">threshold {{pct2 .Threshold}}</text>{{end}}
 <polyline id="prob-line" points="{{.Polyline}}" fill="none" stroke="#1e6fd9" stroke-width="2"/>
-{{range .Points}}<circle class="pt" cx="{{.X}}" cy="{{.Y}}" r="2.5" fill="#1e6fd9" data-t="{{.T}}" data-prob="{{g .Prob}}"><title>{{time .T}}: {{f3 .Prob}}</title></circle>{{end}}
+{{range .Points}}<circle class="pt{{if .Above}} above{{end}}" cx="{{.X}}" cy="{{.Y}}" r="{{if .Above}}3.5{{else}}2.5{{end}}" fill="{{if .Above}}#c81e28{{else}}#1e6fd9{{end}}" data-t="{{.T}}" data-prob="{{g .Prob}}"><title>{{time .T}}: {{prob .Prob .Threshold}} ({{if .Above}}at or over{{else}}under{{end}} the threshold {{thr .Threshold .Prob}})</title></circle>{{end}}
 <text x="{{.PlotX}}" y="238" class="muted">UTC</text>
-</svg>{{end}}{{end}}</section>
+</svg>
+<p class="muted" id="chart-legend">Red points: predictions at or over their threshold (what counts towards an alert), {{.Above}} in this span; blue: under it{{if .HasThreshold}}. Near a threshold such as {{pct2 .Threshold}} the height cannot tell them apart: the colour does (hover a point for its value){{end}}.</p>{{end}}{{end}}</section>
 <section><h2>Alerts</h2>{{template "alerts" .Alerts}}</section>
 <section><h2>Latest explanation</h2>{{with .Explanation}}
-<p id="explanation-time" data-t="{{.X.T}}" data-age-ms="{{$.Body.ExplainAgeMs}}"{{if $.Body.ExplainAgeMs}} class="stale" style="background:#fff4e0;border-left:4px solid #e8a33d;padding:6px 10px"{{end}}><strong>Explains the prediction at {{time .X.T}}</strong>{{if $.Body.ExplainAgeMs}}: <strong>{{dur $.Body.ExplainAgeMs}} before the latest prediction</strong> ({{time $.Body.Latest.T}}, P {{f3 $.Body.Latest.Probability}}), whose explanation is not stored; f(x) below is that earlier prediction's.{{else}} (the latest prediction).{{end}}</p>{{end}}
+<p id="explanation-time" data-t="{{.X.T}}" data-age-ms="{{$.Body.ExplainAgeMs}}"{{if $.Body.ExplainAgeMs}} class="stale" style="background:#fff4e0;border-left:4px solid #e8a33d;padding:6px 10px"{{end}}><strong>Explains the prediction at {{time .X.T}}</strong>{{if $.Body.ExplainAgeMs}}: <strong>{{dur $.Body.ExplainAgeMs}} before the latest prediction</strong> ({{time $.Body.Latest.T}}, P {{prob $.Body.Latest.Probability $.Body.Latest.Threshold}}), whose explanation is not stored; f(x) below is that earlier prediction's.{{else}} (the latest prediction).{{end}}</p>{{end}}
 {{with .Explanation}}{{if .X.Error}}<p><a href="{{alertURL (or .X.AlertFingerprint .X.PredictionID)}}">{{if .X.AlertFingerprint}}alert {{.X.AlertFingerprint}}, {{end}}prediction {{.X.PredictionID}}</a> · <a href="{{explainURL .X.Entity}}">explain now</a></p>
 <p id="unexplained">{{.X.Error}}</p>{{template "metrics" .Metrics}}{{else}}<p><a href="{{alertURL .X.PredictionID}}">prediction {{.X.PredictionID}}</a>{{if $.Body.ExplainNow}} <span class="muted">(explained now)</span>{{end}} · <a href="{{explainURL .X.Entity}}">explain now</a></p>
 {{template "waterfall" .Waterfall}}{{template "metrics" .Metrics}}{{end}}
@@ -232,12 +300,12 @@ svg text.wf-others{font-style:italic}
 {{define "alert"}}{{template "head" .}}{{with .Body}}{{$x := .Explanation.X}}
 <h1>{{if .Alert}}Alert <span class="badge {{.Alert.State}}">{{.Alert.State}}</span>{{else}}Prediction{{end}} on <a href="{{entityURL $x.Entity}}">{{$x.Entity}}</a></h1>
 <section><div class="kv">
-<span>P(failure)</span><span id="prob" data-prob="{{g $x.Probability}}">{{f3 $x.Probability}} <span class="muted">(threshold <span data-threshold="{{g $x.Threshold}}">{{f3 $x.Threshold}}</span>)</span></span>
-<span>anomaly score</span><span data-anomaly="{{g $x.AnomalyScore}}">{{f3 $x.AnomalyScore}}</span>
+<span>P(failure)</span><span id="prob" data-prob="{{g $x.Probability}}">{{prob $x.Probability $x.Threshold}} <span class="muted">(threshold <span data-threshold="{{g $x.Threshold}}">{{thr $x.Threshold $x.Probability}}</span>)</span></span>
+<span>anomaly score</span><span id="anomaly" data-anomaly="{{g $x.AnomalyScore}}">{{anomaly $x.AnomalyScore .Model}}</span>
 <span>predicted at</span><span>{{time $x.T}}</span>
 <span>model</span><span>{{$x.ModelVersion}}</span>
 <span>prediction</span><span>{{$x.PredictionID}} · <a href="{{apiURL .ID}}">JSON</a></span>
-{{with .Alert}}{{if ne .Probability $x.Probability}}<span>P(failure) now</span><span id="prob-now" data-prob-now="{{g .Probability}}">{{f3 .Probability}} <span class="muted">(the newest prediction; the figures above and below are those of the prediction the alert fired on)</span></span>
+{{with .Alert}}{{if ne .Probability $x.Probability}}<span>P(failure) now</span><span id="prob-now" data-prob-now="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">(the newest prediction; the figures above and below are those of the prediction the alert fired on)</span></span>
 {{end}}<span>fingerprint</span><span data-fingerprint="{{.Fingerprint}}">{{.Fingerprint}}</span>
 {{if .ActiveAt}}<span>active since</span><span>{{time .ActiveAt}}</span>{{end}}
 {{if .ResolvedAt}}<span>resolved at</span><span id="resolved-at" data-resolved-at="{{.ResolvedAt}}">{{time .ResolvedAt}}</span>{{end}}
@@ -264,9 +332,9 @@ svg text.wf-others{font-style:italic}
 {{range .Edges}}<line class="edge" x1="{{.X1}}" y1="{{.Y1}}" x2="{{.X2}}" y2="{{.Y2}}" stroke="#889" stroke-width="{{edgew .Weight}}" marker-end="url(#arrow)" data-from="{{.From}}" data-to="{{.To}}" data-weight="{{g .Weight}}"/>{{end}}
 {{range .Nodes}}{{if .Link}}<a href="{{link .Link}}">{{end}}<g class="node" data-node="{{.Name}}" data-evidence="{{g .Evidence}}">
 <circle cx="{{.X}}" cy="{{.Y}}" r="{{.R}}" fill="{{.Color}}" stroke="{{if .Centre}}#1d2330{{else}}#889{{end}}" stroke-width="{{if .Centre}}2.5{{else}}1{{end}}"><title>{{.Name}}: evidence {{f3 .Evidence}}</title></circle>
-<text x="{{.X}}" y="{{.LabelY}}" text-anchor="middle">{{.Name}}</text></g>{{if .Link}}</a>{{end}}
-{{end}}</svg>
-<p class="muted">Arrows point from caller to callee; node colour is anomaly evidence.</p>{{else}}<p class="muted">{{.GraphErr}}</p>{{end}}
+<text class="node-label" x="{{.X}}" y="{{.LabelY}}" text-anchor="middle" paint-order="stroke" stroke="#fff" stroke-width="4" stroke-linejoin="round">{{.Name}}</text></g>{{if .Link}}</a>{{end}}
+{{end}}{{$g := .}}{{range $i, $l := .Legend}}<g class="legend-item"><rect x="{{add 10.0 (mul2 $i 96)}}" y="{{sub $g.Height 18}}" width="14" height="14" fill="{{$l.Color}}" stroke="#889"/><text x="{{add 28.0 (mul2 $i 96)}}" y="{{sub $g.Height 7}}">{{if eq $l.Fraction 0.0}}0{{else if eq $l.Fraction 1.0}}≥ {{f3 $g.AnomalyThreshold}}{{else}}{{f3 (mulf $l.Fraction $g.AnomalyThreshold)}}{{end}}</text></g>{{end}}</svg>
+<p class="muted" id="graph-legend">Arrows point from caller to callee. Node colour is the node's evidence, its anomaly score plus its failure probability, {{if gt .AnomalyThreshold 0.0}}on a fixed scale: white at 0, the firing red at or over the model's anomaly threshold {{f3 .AnomalyThreshold}} (an anomalous forecast residual){{else}}uncoloured: no model with an anomaly threshold is loaded{{end}}; hover a node for its evidence.</p>{{else}}<p class="muted">{{.GraphErr}}</p>{{end}}
 </section>
 <section>{{template "metrics" .Explanation.Metrics}}</section>
 {{end}}{{template "foot"}}{{end}}

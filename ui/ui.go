@@ -75,10 +75,17 @@ func New(opts Options) (*UI, error) {
 	}
 	u := &UI{opts: opts, b: opts.Backend, logger: opts.Logger, tmpl: t, mux: http.NewServeMux()}
 	u.mux.HandleFunc("GET /ui/{$}", u.overview)
-	u.mux.HandleFunc("GET /ui/entities/{entity}", u.entity)
-	u.mux.HandleFunc("GET /ui/alerts/{id}", u.alert)
+	// An entity name (namespace/pod) or a prediction id holds a "/": the
+	// links escape it as %2F, but the rest of the path is the name either
+	// way (no page lies below them), so an unescaped one is read too.
+	u.mux.HandleFunc("GET /ui/entities/{entity...}", u.entity)
+	u.mux.HandleFunc("GET /ui/alerts/{id...}", u.alert)
 	u.mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
-		u.fail(w, r, http.StatusNotFound, fmt.Errorf("no page %s", r.URL.Path))
+		u.render(w, http.StatusNotFound, "error", http.StatusText(http.StatusNotFound), errorData{
+			Code: http.StatusNotFound, Err: fmt.Sprintf("No page %s.", r.URL.EscapedPath()),
+			Hint: "The pages are /ui/ (the fleet; match[LABEL]=VALUE filters it), /ui/entities/ENTITY (an entity, or a service's entities) " +
+				"and /ui/alerts/ID (an alert by fingerprint, or a prediction by id); escape \"/\" in entity names and prediction ids as %2F.",
+		})
 	})
 	return u, nil
 }
@@ -131,19 +138,6 @@ type errorData struct {
 	Link, LinkText string
 }
 
-func matchers(r *http.Request) map[string]string {
-	var m map[string]string
-	for k, vs := range r.URL.Query() {
-		if strings.HasPrefix(k, "match[") && strings.HasSuffix(k, "]") && len(k) > len("match[]") && len(vs) > 0 {
-			if m == nil {
-				m = map[string]string{}
-			}
-			m[k[len("match["):len(k)-1]] = vs[0]
-		}
-	}
-	return m
-}
-
 // overviewData is the overview page.
 type overviewData struct {
 	Matchers map[string]string
@@ -157,7 +151,13 @@ type overviewData struct {
 
 func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	m := matchers(r)
+	// Malformed filters are refused as the API refuses them (400), not
+	// ignored: a page of the whole fleet would read as the filter's.
+	m, err := api.ParseMatchers(r.URL.Query())
+	if err != nil {
+		u.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
 	alerts, err := u.b.Alerts(ctx, api.AlertQuery{Matchers: m})
 	if err != nil {
 		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("alerts: %w", err))
@@ -216,9 +216,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, row)
 	}
 	d.Heatmap = buildHeatmap(rows, u.opts.HeatmapGroups)
-	if mi, err := u.b.ModelInfo(ctx); err == nil {
-		d.Model = &mi
-	}
+	d.Model = u.model(ctx)
 	u.render(w, http.StatusOK, "overview", "omen", d)
 }
 
@@ -258,6 +256,19 @@ type entityData struct {
 	// ExplainAgeMs is how much older than the latest prediction the
 	// explanation shown is (0 when it is of the latest prediction).
 	ExplainAgeMs int64
+	// Model is the active model (nil when unknown): its anomaly threshold
+	// is shown beside the anomaly scores.
+	Model *api.ModelInfo
+}
+
+// model returns the active model, nil when there is none (or it cannot be
+// read: the pages show what they can without it).
+func (u *UI) model(ctx context.Context) *api.ModelInfo {
+	mi, err := u.b.ModelInfo(ctx)
+	if err != nil {
+		return nil
+	}
+	return &mi
 }
 
 type serviceData struct {
@@ -283,7 +294,7 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 		u.service(w, r, e)
 		return
 	}
-	d := entityData{Entity: e, Latest: *last}
+	d := entityData{Entity: e, Latest: *last, Model: u.model(ctx)}
 	hist, err := u.b.Predictions(ctx, api.PredictionQuery{Entity: e,
 		From: time.UnixMilli(last.T).Add(-u.opts.History), To: time.UnixMilli(last.T)})
 	if err != nil {
@@ -357,13 +368,19 @@ func (u *UI) service(w http.ResponseWriter, r *http.Request, name string) {
 		}
 	}
 	if len(d.Entities) == 0 {
-		u.render(w, http.StatusNotFound, "error", http.StatusText(http.StatusNotFound), errorData{
+		ed := errorData{
 			Code: http.StatusNotFound,
 			Err:  fmt.Sprintf("No entity or service %q.", name),
 			Hint: "An entity belongs to a service named by its first label of " + strings.Join(api.ServiceLabels, ", ") +
-				", else by its pod label without the Deployment's generated suffixes (cartservice-7d9f8b6c4-x2k9p → cartservice). No predicted entity maps to this name; the dependency graph may still hold it as a node.",
-			Link: api.DependenciesPath(name), LinkText: "its dependency neighbourhood (API, JSON)",
-		})
+				", else by its pod label without the Deployment's generated suffixes (cartservice-7d9f8b6c4-x2k9p → cartservice). No predicted entity maps to this name.",
+		}
+		// Linked only when the graph holds it: a link that 404s too
+		// says nothing.
+		if _, err := u.b.Dependencies(r.Context(), name); err == nil {
+			ed.Hint += " The dependency graph holds it as a node."
+			ed.Link, ed.LinkText = api.DependenciesPath(name), "its dependency neighbourhood (API, JSON)"
+		}
+		u.render(w, http.StatusNotFound, "error", http.StatusText(http.StatusNotFound), ed)
 		return
 	}
 	api.SortPredictions(d.Entities)
@@ -394,6 +411,8 @@ type alertData struct {
 	// probability), else the clock. The graph is live, not stored with the
 	// explanation.
 	Now int64
+	// Model is the active model (nil when unknown).
+	Model *api.ModelInfo
 }
 
 func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
@@ -410,7 +429,7 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api.Decorate(&x, id)
-	d := alertData{ID: id, Explanation: newExplanationView(x)}
+	d := alertData{ID: id, Explanation: newExplanationView(x), Model: u.model(ctx)}
 	alerts, err := u.b.Alerts(ctx, api.AlertQuery{Entity: x.Entity})
 	if err != nil {
 		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("alerts of %s: %w", x.Entity, err))
@@ -431,7 +450,11 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 	n, err := u.b.Dependencies(ctx, x.Entity)
 	switch {
 	case err == nil:
-		g := buildGraph(n)
+		var th float64
+		if d.Model != nil {
+			th = d.Model.AnomalyThreshold
+		}
+		g := buildGraph(n, th)
 		d.Graph = &g
 	case errors.Is(err, api.ErrNotFound):
 		d.GraphErr = "no dependency graph for this entity"

@@ -5,7 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -48,5 +53,23 @@ func TestAlertTimesAreDataTimes(t *testing.T) {
 				t.Errorf("alert %+v not selected by its predictions' range [%d, %d]", x, t0, t0+2*step)
 			}
 		})
+	}
+}
+
+// TestModelInfoAnomalyThreshold: /api/v1/model's model tells its anomaly
+// threshold (the model file has it; the API did not show it).
+func TestModelInfoAnomalyThreshold(t *testing.T) {
+	cfg := config.Default()
+	m := testModel(t, features.Names(cfg.Config), 4, 8, 1)
+	m.SetThresholds(model.Thresholds{Failure: 0.5, Anomaly: 12.5})
+	s, st := newTestScorer(t, cfg, m, prometheus.NewRegistry())
+	t.Cleanup(func() { _ = st.Close() })
+	a := &App{scorer: s, store: st}
+	info, err := a.modelInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Threshold != 0.5 || info.AnomalyThreshold != 12.5 {
+		t.Errorf("model info thresholds %v and %v, want 0.5 and 12.5", info.Threshold, info.AnomalyThreshold)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/omen-sre/omen/explain"
 	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/store"
 )
@@ -214,8 +215,9 @@ func Percents(vs ...float64) []string {
 // MinCauseShare is the least share of the attribution (and the least
 // root-cause score of a dependency) a cause needs to be listed in the
 // top_causes annotation and the description: smaller ones (down to 0%)
-// say nothing. Explainers may drop them already.
-const MinCauseShare = 0.02
+// say nothing. It is explain.MinCauseShare, below which the explainer
+// already leaves metric groups out.
+const MinCauseShare = explain.MinCauseShare
 
 // formatCauses renders ranked causes as "name 62%, reason (event) 20%;
 // dependencies by root-cause score: svc on ns/svc 0.41". Metric and event

@@ -420,7 +420,7 @@ func pearson(a, b []float64) float64 {
 
 // MinCauseShare is the least part of the positive attribution (Σ of the
 // φ > 0) a metric group needs to be a cause: smaller ones (a rounding
-// "+0.0000, 0.0 %") say nothing. It is alert.MinCauseShare's value.
+// "+0.0000, 0.0 %") say nothing. alert.MinCauseShare is this value.
 const MinCauseShare = 0.02
 
 // RootCause is the top-k explanation of an alert at two levels.

@@ -56,6 +56,13 @@ type evaluator struct {
 	// progress its result.
 	progressAt int64
 	progress   inputProgress
+	// excluded are the series (by label hash) whose lag made a step wait
+	// maxDelay: they hold no step back until their samples reach the step
+	// waited on (see hold); each with the wall time (ms) it was last seen
+	// lagging, and sweptAt the wall time of the last sweep of those long
+	// unseen.
+	excluded map[uint64]int64
+	sweptAt  int64
 
 	steps    prometheus.Counter
 	skipped  prometheus.Counter
@@ -116,6 +123,11 @@ const (
 	maxInputDelay = 2 * time.Minute
 )
 
+// excludedKeep is how long (wall time) a series excluded from the wait
+// (see hold) is remembered once it is no longer seen lagging (it
+// stopped, or its lag went unseen behind a slower series).
+const excludedKeep = time.Hour
+
 // progressEvery is the least wall time between two scans of the head for
 // the inputs' progress (Head.Progress) while a step waits.
 const progressEvery = 100 * time.Millisecond
@@ -139,6 +151,7 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 	e := &evaluator{
 		evaluatorOptions: o,
 		known:            map[string]int64{},
+		excluded:         map[uint64]int64{},
 		clock:            time.Now,
 		steps: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_steps_total", Help: "Steps evaluated.",
@@ -155,7 +168,7 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 		}),
 		forced: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_input_timeout_steps_total",
-			Help: fmt.Sprintf("Steps evaluated once they had waited %v (wall time) after the newest sample passed them while series still sending had not reached them (a slow remote-write shard, a series with timestamps behind the others): those series' samples for the step, if any, arrive late.", maxInputDelay),
+			Help: fmt.Sprintf("Steps evaluated once they had waited %v (wall time) after the newest sample passed them while series still sending had not reached them (a slow remote-write shard, a series with timestamps behind the others): those series' samples for the step, if any, arrive late. Those series then hold no step back until their samples reach the step waited on (one warning per exclusion).", maxInputDelay),
 		}),
 		waiting: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "omen", Name: "evaluator_waiting_steps",
@@ -206,9 +219,6 @@ func (e *evaluator) tick(ctx context.Context) {
 	}
 	if catchUp := e.catchUp(); target-e.next > catchUp*step {
 		e.skipTo(target-(catchUp-1)*step, "data jumped ahead: steps skipped, without vectors or predictions (their samples are mostly out of the in-memory window)")
-	}
-	if target > e.lowTgt && e.next <= target {
-		e.logTimeout(target)
 	}
 	for e.next <= target {
 		if ctx.Err() != nil {
@@ -261,8 +271,16 @@ func (e *evaluator) target() (t int64, ok bool) {
 // PromQL's lookback carries forward, and is never evaluated again. A
 // series that stops (a deleted pod: a stale marker ends it at once; else
 // after settle) holds nothing back, nor do sources without series in the
-// head (the Prometheus poller, events). It sets e.lowTgt to the newest
-// step whose inputs are in, and the waiting steps gauge.
+// head (the Prometheus poller, events).
+//
+// When a step has waited maxDelay, the series whose samples had not
+// reached it are excluded from the wait (one warning names the slowest):
+// a series that keeps lagging (an exporter that timestamps its samples
+// minutes in the past) would otherwise hold every later step for
+// maxDelay. An excluded series holds steps back again once its samples
+// reach the step waited on (e.next). It sets e.lowTgt to the newest step
+// whose inputs are in (the steps after it up to the returned one are
+// forced), and the waiting steps gauge.
 func (e *evaluator) hold(hi int64) int64 {
 	step := e.Step.Milliseconds()
 	now := e.clock().UnixMilli()
@@ -282,29 +300,77 @@ func (e *evaluator) hold(hi int64) int64 {
 		e.waiting.Set(0)
 		return hi
 	}
-	if e.progressAt == 0 || now-e.progressAt >= progressEvery.Milliseconds() || now < e.progressAt {
-		t, lset, ok := e.Ingest.head.Progress(e.Ingest.liveSince(now, e.settle), e.Extractor.Selectors())
-		e.progress, e.progressAt = inputProgress{t: t, lset: lset, ok: ok}, now
+	waited := hi
+	if e.next != 0 {
+		waited = e.next
 	}
-	low := hi
-	if e.progress.ok {
-		low = min(hi, intmath.FloorDiv(e.progress.t, step)*step)
+	low := func() int64 {
+		if !e.progress.ok {
+			return hi
+		}
+		return min(hi, intmath.FloorDiv(e.progress.t, step)*step)
 	}
-	e.lowTgt = low
-	t := max(low, forced)
+	// A step about to be forced is decided on a fresh scan.
+	if e.progressAt == 0 || now-e.progressAt >= progressEvery.Milliseconds() || now < e.progressAt || (forced > low() && forced >= e.next) {
+		e.scanProgress(now, waited, math.MinInt64)
+	}
+	t := low()
+	e.lowTgt = t
+	if forced > t && forced >= e.next { // steps to evaluate without all their inputs
+		slowest, from := e.progress, max(e.next, t+step)
+		n := e.scanProgress(now, waited, forced)
+		args := []any{"steps", (forced-from)/step + 1, "from", time.UnixMilli(from).UTC(), "to", time.UnixMilli(forced).UTC(), "max_delay", e.maxDelay,
+			"slowest_series", slowest.lset.String(), "slowest_series_through", time.UnixMilli(slowest.t).UTC(), "series_excluded", n, "series_excluded_total", len(e.excluded)}
+		e.Logger.Warn("steps evaluated before the samples of every series still sending reached them, after waiting the longest delay; the series behind them no longer hold steps back until their samples reach the step waited on, and their late samples count in omen_ingest_late_samples_total", args...)
+		t = forced
+	}
+	if now-e.sweptAt >= time.Minute.Milliseconds() || now < e.sweptAt {
+		e.sweptAt = now
+		for h, seen := range e.excluded {
+			if now-seen > excludedKeep.Milliseconds() {
+				delete(e.excluded, h)
+			}
+		}
+	}
 	e.waiting.Set(float64((hi - max(t, e.next-step)) / step))
 	return t
 }
 
-// logTimeout warns that the steps after e.lowTgt up to target are
-// evaluated before the inputs of every series still sending arrived.
-func (e *evaluator) logTimeout(target int64) {
-	from := max(e.next, e.lowTgt+e.Step.Milliseconds())
-	args := []any{"steps", (target-from)/e.Step.Milliseconds() + 1, "from", time.UnixMilli(from).UTC(), "to", time.UnixMilli(target).UTC(), "max_delay", e.maxDelay}
-	if p := e.progress; p.ok {
-		args = append(args, "slowest_series", p.lset.String(), "slowest_series_through", time.UnixMilli(p.t).UTC())
+// scanProgress sets e.progress to the inputs' progress (Head.Progress)
+// without the excluded series, now being the wall time (ms). An excluded
+// series whose samples reached waited (the step waited on) holds steps
+// back again; a series whose samples have not reached behind is
+// excluded (math.MinInt64: none). It returns how many it excluded.
+func (e *evaluator) scanProgress(now, waited, behind int64) int {
+	n := 0
+	var back []labels.Labels
+	except := func(lset labels.Labels, through int64) bool {
+		if len(e.excluded) == 0 && through >= behind {
+			return false
+		}
+		h := lset.Hash()
+		if _, ok := e.excluded[h]; ok {
+			if through >= waited {
+				delete(e.excluded, h)
+				back = append(back, lset)
+				return false
+			}
+			e.excluded[h] = now
+			return true
+		}
+		if through < behind {
+			e.excluded[h] = now
+			n++
+			return true
+		}
+		return false
 	}
-	e.Logger.Warn("steps evaluated before the samples of every series still sending reached them, after waiting the longest delay; their late samples count in omen_ingest_late_samples_total", args...)
+	t, lset, ok := e.Ingest.head.ProgressExcept(e.Ingest.liveSince(now, e.settle), e.Extractor.Selectors(), except)
+	e.progress, e.progressAt = inputProgress{t: t, lset: lset, ok: ok}, now
+	for _, l := range back {
+		e.Logger.Info("a series excluded from the wait for inputs caught up: it holds steps back again", "series", l.String(), "step", time.UnixMilli(waited).UTC())
+	}
+	return n
 }
 
 // skipStale counts as skipped, and moves e.next past, the steps from

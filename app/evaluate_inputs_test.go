@@ -284,7 +284,12 @@ func TestStoppedSeriesReleasesSteps(t *testing.T) {
 // TestMaxDelayBoundsWait: a series that goes on sending samples far
 // behind the others (a stuck shard, timestamps that lag) holds a step
 // back for at most maxDelay of wall time after the newest sample passed
-// it; such steps count in omen_evaluator_input_timeout_steps_total.
+// it; such steps count in omen_evaluator_input_timeout_steps_total. The
+// series is then excluded from the wait: the later steps are evaluated
+// as soon as the other series reach them, with one warning in all. Before
+// the exclusion, every later step waited maxDelay too (each counted as
+// forced, with a warning per tick): one lagging exporter delayed every
+// entity by maxDelay for good.
 func TestMaxDelayBoundsWait(t *testing.T) {
 	const maxDelay, scrape = time.Minute, 15_000
 	r := newInputsRig(t, time.Hour, maxDelay)
@@ -299,25 +304,42 @@ func TestMaxDelayBoundsWait(t *testing.T) {
 		passed[s] = r.now
 	}
 	start := r.e.done.Load()
+	forced := 0.0
 	for ts := base + scrape; ts <= base+4*60_000; ts += scrape {
 		r.now = r.now.Add(scrape*time.Millisecond - progressEvery)
 		r.send("a", []int64{ts}, one)
 		passed[ts-r.step] = r.now
 		r.now = r.now.Add(progressEvery)
 		r.send("b", []int64{ts - 5*60_000}, one) // still sending, still behind
-		// The newest step pod b has reached, or that has waited maxDelay.
+		// Until a step waited maxDelay: the newest step pod b has
+		// reached, or that has waited maxDelay. Then b holds nothing
+		// back: the newest step pod a passed.
 		want := max(start, ts-5*60_000)
 		for s, at := range passed {
 			if r.now.Sub(at) >= maxDelay && s > want {
 				want = s
 			}
 		}
+		if forced > 0 {
+			want = (ts - r.step) / r.step * r.step
+		}
 		if done := r.e.done.Load(); done != want {
 			t.Fatalf("wall %v: last step %v, want %v", r.now.Format(time.TimeOnly), time.UnixMilli(done).UTC(), time.UnixMilli(want).UTC())
 		}
+		if f := testutil.ToFloat64(r.e.forced); forced > 0 && f != forced {
+			t.Fatalf("wall %v: %v steps forced, want %v: pod b, excluded, forced more", r.now.Format(time.TimeOnly), f, forced)
+		} else {
+			forced = f
+		}
 	}
-	if f := testutil.ToFloat64(r.e.forced); f == 0 {
+	if forced == 0 {
 		t.Error("omen_evaluator_input_timeout_steps_total 0, want the steps evaluated after maxDelay")
+	}
+	if n := strings.Count(r.logs.String(), "after waiting the longest delay"); n != 1 {
+		t.Errorf("%d warnings of steps evaluated after maxDelay, want 1:\n%s", n, r.logs.String())
+	}
+	if late := testutil.ToFloat64(r.in.late); late == 0 {
+		t.Error("pod b's samples, excluded from the wait, not counted late")
 	}
 }
 

@@ -575,6 +575,15 @@ func (h *Head) SetStamp(stamp int64) { h.stamp.Store(stamp) }
 // unchanged (a new set of selectors is a new slice), and only when it
 // would lower the least time.
 func (h *Head) Progress(since int64, sels [][]*labels.Matcher) (t int64, lset labels.Labels, ok bool) {
+	return h.ProgressExcept(since, sels, nil)
+}
+
+// ProgressExcept is Progress leaving out the series for which except
+// (when not nil) returns true. except is called with a selected series'
+// labels and the time through which its samples are all appended, only
+// when the series would lower the least time, under its shard's read lock
+// (it must not call the Head).
+func (h *Head) ProgressExcept(since int64, sels [][]*labels.Matcher, except func(lset labels.Labels, through int64) bool) (t int64, lset labels.Labels, ok bool) {
 	h.progressMu.Lock()
 	if len(sels) != len(h.progressSels) || (len(sels) > 0 && &sels[0] != &h.progressSels[0]) {
 		h.progressSels = sels
@@ -624,7 +633,7 @@ func (h *Head) Progress(since int64, sels [][]*labels.Matcher) (t int64, lset la
 				}
 				s.selected.Store(sel)
 			}
-			if sel&1 == 1 {
+			if sel&1 == 1 && (except == nil || !except(s.lset, c)) {
 				t, least = c, s
 			}
 		}

@@ -380,6 +380,27 @@ func TestLateSamplesCounted(t *testing.T) {
 	if got := testutil.ToFloat64(r.in.late); got != 10 {
 		t.Errorf("late %v, want 10 (steps 30..39 of the lagging series)", got)
 	}
+	// Samples of series no feature selects (another metric, the same
+	// metric with a label a selector excludes) are not late: no step
+	// was evaluated without them. Before, every sample at or before the
+	// last step counted, whatever its series (a backlog of other jobs'
+	// series counted thousands while no feature's sample was late).
+	others := []labels.Labels{
+		labels.FromStrings("__name__", "not_a_feature", "namespace", "ns", "pod", "q"),
+		labels.FromStrings("__name__", "kube_pod_status_ready", "namespace", "ns", "pod", "q", "condition", "false"),
+	}
+	ss = ss[:0]
+	for _, ls := range others {
+		for s := int64(30); s <= 39; s++ {
+			ss = append(ss, telemetry.Sample{Labels: ls, T: r.base + s*r.step, V: 1})
+		}
+	}
+	if err := r.in.append([]telemetry.Batch{{Source: "test", Seq: 100, Received: r.base, Samples: ss}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(r.in.late); got != 10 {
+		t.Errorf("late %v after samples of series no feature selects, want 10", got)
+	}
 }
 
 // TestAbsentFailingStored: an entity without any feature value whose

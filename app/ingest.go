@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/store"
@@ -90,7 +91,7 @@ func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, r
 		}, []string{"result"}),
 		late: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "ingest_late_samples_total",
-			Help: "Samples received for a time at or before the last evaluated step: the steps from their time on were evaluated without them, and are not evaluated again (those older than the in-memory window are also dropped as too_old).",
+			Help: "Samples of series a feature reads (one of the features' vector selectors selects them, or polled features) received for a time at or before the last evaluated step: the steps from their time on were evaluated without them, and are not evaluated again (those older than the in-memory window are also dropped as too_old). Samples of the other series are not counted.",
 		}),
 		applyDrops: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "ingest_head_rejected_samples_total",
@@ -230,13 +231,20 @@ func (in *ingester) apply(b *telemetry.Batch, head bool) {
 	if in.evaluated != nil {
 		done = in.evaluated.Load()
 	}
+	polled := in.polled(b)
+	var sels [][]*labels.Matcher // the features' selectors, once a sample is late
 	for i := range b.Samples {
 		t := b.Samples[i].T
 		if t > maxT {
 			maxT = t
 		}
 		if t <= done {
-			late++
+			if sels == nil {
+				sels = in.extractor.Selectors()
+			}
+			if polled || selectsAny(sels, b.Samples[i].Labels) {
+				late++
+			}
 		}
 	}
 	if late > 0 {
@@ -263,6 +271,25 @@ func (in *ingester) apply(b *telemetry.Batch, head bool) {
 			return
 		}
 	}
+}
+
+// selectsAny reports whether one of sels (the label matchers of the
+// features' vector selectors, features.Extractor.Selectors) selects the
+// series of lset.
+func selectsAny(sels [][]*labels.Matcher, lset labels.Labels) bool {
+	for _, ms := range sels {
+		all := true
+		for _, m := range ms {
+			if !m.Matches(lset.Get(m.Name)) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 // liveSince is the head stamp (Head.SetStamp) from which on a series

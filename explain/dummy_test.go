@@ -3,6 +3,7 @@ package explain
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -90,4 +91,81 @@ func TestNullPlayersGetZero(t *testing.T) {
 			t.Errorf("Σφ = %v, f(x) − baseline = %v", sum, a.Value-a.Baseline)
 		}
 	})
+}
+
+// TestNullPlayersGetZeroMaxBackground: with MaxBackground the coalition
+// values average over a subsample of the background while the baseline
+// averages over all of it. A null player (metric 3, 0 in x and in every
+// background window) must still get φ = 0 and Σφ must stay
+// f(x) − baseline, for Permutation with and without Rotate and for
+// Kernel. Without Rotate, Permutation's chains used to start at the whole
+// background's baseline, so the first group of each order (also a null
+// player) took the subsample mean's difference to it.
+func TestNullPlayersGetZeroMaxBackground(t *testing.T) {
+	const w, f, null = 4, 20, 3
+	rng := rand.New(rand.NewPCG(3, 4))
+	p := PredictorFunc(func(x []float32, n int, out []float64) error {
+		for i := range n {
+			v := x[i*w*f : (i+1)*w*f]
+			s := 0.0
+			for j, c := range v {
+				s += math.Sin(float64(c)*float64(j%7+1)) * float64(j%5)
+			}
+			out[i] = 1 / (1 + math.Exp(-s/10+float64(v[0]*v[5])+float64(v[13]*v[17])))
+		}
+		return nil
+	})
+	bg := make([][]float32, 16)
+	for i := range bg {
+		bg[i] = make([]float32, w*f)
+		for j := range bg[i] {
+			bg[i][j] = float32(rng.NormFloat64())
+		}
+	}
+	x := make([]float32, w*f)
+	for j := range x {
+		x[j] = float32(rng.NormFloat64() * 3)
+	}
+	for t0 := range w {
+		x[t0*f+null] = 0
+		for i := range bg {
+			bg[i][t0*f+null] = 0
+		}
+	}
+	names := make([]string, f)
+	for i := range names {
+		names[i] = string(rune('a' + i))
+	}
+	groups, err := GroupsByMetric(w, f, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		e    Explainer
+	}{
+		{"permutation, 60 orders", Permutation{Permutations: 60, MaxBackground: 5}},
+		{"permutation, 2 orders", Permutation{Permutations: 2, MaxBackground: 5, Seed: 7}},
+		{"permutation rotate", Permutation{Permutations: 40, MaxBackground: 5, Rotate: true}},
+		{"permutation rotate, 2 orders", Permutation{Permutations: 2, MaxBackground: 3, Rotate: true, Seed: 7}},
+		{"kernel", Kernel{Samples: 200, MaxBackground: 5}},
+		{"kernel rotate", Kernel{Samples: 200, MaxBackground: 5, Rotate: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := tc.e.Explain(context.Background(), p, x, bg, groups)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sum float64
+			for _, g := range a.Groups {
+				sum += g.Phi
+			}
+			if d := math.Abs(sum - (a.Value - a.Baseline)); d > 1e-9 {
+				t.Errorf("Σφ = %v, f(x) − baseline = %v", sum, a.Value-a.Baseline)
+			}
+			if phi := a.Groups[null].Phi; math.Abs(phi) > 1e-12 {
+				t.Errorf("null group %s: φ = %g, want 0", a.Groups[null].Name, phi)
+			}
+		})
+	}
 }

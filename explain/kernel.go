@@ -357,7 +357,11 @@ type Permutation struct {
 	Permutations int
 	// Seed seeds the order sampler.
 	Seed int64
-	// MaxBackground caps the background windows used for coalition values.
+	// MaxBackground caps the background windows used for coalition values
+	// (evenly spaced; 0 uses all). The chains then telescope to f(x)
+	// minus the mean f of those windows; its difference to the baseline
+	// (over the whole background) is spread over the groups as described
+	// under Rotate, so that efficiency holds and null players keep φ = 0.
 	MaxBackground int
 	// Workers is the number of concurrent Predict calls (default GOMAXPROCS).
 	Workers int
@@ -424,8 +428,22 @@ func (pe Permutation) Explain(ctx context.Context, p Predictor, x []float32, bac
 	phi := make([]float64, m)
 	moved := make([]float64, m) // Σ|marginal contribution| per group
 	var startSum float64
+	// Without Rotate the coalition values average over pr.bg; when
+	// MaxBackground subsamples it, the chains start at the subsample's
+	// mean f (the value of the empty coalition in that game), not at the
+	// baseline over the whole background, so that a null player's
+	// marginal contributions are exactly 0. The gap between the two is
+	// spread after the loop as for Rotate.
+	start := pr.baseline
+	if len(pr.bg) < len(pr.allBg) {
+		var s float64
+		for _, v := range pr.fbg {
+			s += v
+		}
+		start = s / float64(len(pr.fbg))
+	}
 	for pi, o := range orders {
-		prev := pr.baseline
+		prev := start
 		if pe.Rotate {
 			prev = pr.fbg[(pi/2)%len(pr.bg)]
 			startSum += prev
@@ -445,6 +463,8 @@ func (pe Permutation) Explain(ctx context.Context, p Predictor, x []float32, bac
 	}
 	if pe.Rotate {
 		pr.spreadGap(phi, moved, startSum/float64(np)-pr.baseline)
+	} else {
+		pr.spreadGap(phi, moved, start-pr.baseline)
 	}
 	return pr.result("permutation", phi, np*(m-1)), nil
 }

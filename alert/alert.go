@@ -439,10 +439,6 @@ func New(opts Options) (*Manager, error) {
 		s.Runbook = r.relative(s.Runbook)
 		m.states[s.Key] = s
 	}
-	if len(m.states) > 0 {
-		// Re-send during a data stall right after a restart too.
-		m.lastT, m.lastCall = opts.Now(), time.Now()
-	}
 	m.updateGauges()
 	m.closeCtx, m.closeCancel = context.WithCancel(context.Background())
 	return m, nil
@@ -528,7 +524,7 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 		m.fire(ctx, f.s, f.p, expl)
 	}
 	m.lastT, m.lastCall = t, time.Now()
-	return m.finish(t, dropped)
+	return m.finish(t, t, dropped)
 }
 
 // firing is an entity whose alert fires at a step, with the prediction it
@@ -689,8 +685,11 @@ func explainAll(ctx context.Context, x Explainer, todo []explained) {
 
 // finish ends a step at t (under mu): it stops re-sending resolved alerts
 // after the retention, drops the states in dropped, enqueues the due
-// notifications and persists what changed.
-func (m *Manager) finish(t time.Time, dropped []*entityState) error {
+// notifications (due by the wall clock, see needsSending) and persists
+// what changed. sent is the data time recorded as the alerts' LastSent:
+// the step's; zero when no step has run since New (the alert's own last
+// transition time stands in then).
+func (m *Manager) finish(t, sent time.Time, dropped []*entityState) error {
 	// Resolved alerts stop being re-sent after the retention.
 	for _, s := range m.states {
 		if s.State == store.AlertResolved && t.Sub(s.ResolvedAt) > m.opts.ResolvedRetention && !s.LastSent.Before(s.ResolvedAt) {
@@ -706,16 +705,17 @@ func (m *Manager) finish(t time.Time, dropped []*entityState) error {
 	}
 
 	// Route: the alerts due for sending.
+	wall := m.opts.Now()
 	var due []*entityState
 	var payload []queued
 	for _, s := range m.states {
-		if m.needsSending(s, t) {
+		if m.needsSending(s, wall) {
 			due = append(due, s)
 		}
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].AlertFP < due[j].AlertFP })
 	for _, s := range due {
-		payload = append(payload, queued{m.postable(s, t), s.State == store.AlertResolved})
+		payload = append(payload, queued{m.postable(s), s.State == store.AlertResolved})
 	}
 	var errs []error
 	if len(due) > 0 {
@@ -725,7 +725,15 @@ func (m *Manager) finish(t time.Time, dropped []*entityState) error {
 		}
 	}
 	for _, s := range due {
-		s.LastSent = t
+		s.SentWall = wall
+		switch {
+		case !sent.IsZero():
+			s.LastSent = sent
+		case s.State == store.AlertResolved && s.LastSent.Before(s.ResolvedAt):
+			s.LastSent = s.ResolvedAt
+		case s.LastSent.Before(s.ActiveAt):
+			s.LastSent = s.ActiveAt
+		}
 	}
 
 	// Persist what changed.
@@ -751,29 +759,32 @@ func (m *Manager) finish(t time.Time, dropped []*entityState) error {
 }
 
 // resend re-sends the firing (and retained resolved) alerts whose resend
-// delay has passed when no step has run for a resend delay (a data stall:
-// the evaluator steps only when data arrives), so that Alertmanager does
-// not time them out (endsAt) and they do not flap when data returns. The
-// step time it uses is the last step's time plus the wall-clock time
-// elapsed since that step. The hysteresis is not advanced: resolution
+// delay has passed on the wall clock, between steps: when the steps are
+// further apart than the resend delay (data time running slower than the
+// wall clock, or a data stall: the evaluator steps only when data
+// arrives), so that Alertmanager does not time them out (endsAt) and they
+// do not flap. Their LastSent is the last step's time. When no step has
+// run for a resend delay (a stall, or none since New), the retention of
+// resolved alerts goes by the last step's time plus the wall-clock time
+// elapsed since (stepTime). The hysteresis is not advanced: resolution
 // still follows the alert rules at the next step.
 func (m *Manager) resend() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed || m.lastCall.IsZero() {
+	if m.closed {
 		return
 	}
-	elapsed := time.Since(m.lastCall)
-	if elapsed < m.opts.ResendDelay {
-		return
+	t := m.lastT
+	if m.lastCall.IsZero() || time.Since(m.lastCall) >= m.opts.ResendDelay {
+		t = m.stepTime()
 	}
-	if err := m.finish(m.stepTime(), nil); err != nil {
+	if err := m.finish(t, m.lastT, nil); err != nil {
 		m.logger.Error("re-send alerts", "err", err)
 	}
 }
 
 // stepTime is the data time now: the last step's and the wall time since
-// (under mu).
+// (under mu); the wall clock before the first step.
 func (m *Manager) stepTime() time.Time {
 	if m.lastCall.IsZero() {
 		return m.opts.Now()
@@ -861,26 +872,30 @@ func (m *Manager) fire(ctx context.Context, s *entityState, p *Prediction, expl 
 }
 
 // needsSending follows Prometheus' rule manager: pending alerts are not
-// sent; an alert is sent when it fired or resolved since its last send, or
-// when the resend delay has passed.
+// sent; an alert is sent when it fired or resolved since its last send
+// (data times: LastSent against ActiveAt or ResolvedAt), or when the
+// resend delay has passed since its last send on the wall clock (wall,
+// Options.Now): Alertmanager times a firing alert out by its clock (the
+// endsAt lead counts from the send's wall time), so resends keep to it
+// whether data time runs slower or faster than the wall clock.
 //
 // A firing alert whose entity had no prediction at its last step(s)
 // (Missing > 0: it may resolve within MissingSteps more steps, e.g. during
 // the idle steps after a stall, which run at once) is re-sent only once
 // half of its endsAt lead has passed: often it resolves first, and a
 // firing resend just before its resolution only adds a notification.
-func (m *Manager) needsSending(s *entityState, t time.Time) bool {
+func (m *Manager) needsSending(s *entityState, wall time.Time) bool {
 	switch s.State {
 	case store.AlertFiring:
 		if s.LastSent.Before(s.ActiveAt) {
 			return true
 		}
 		if s.Missing > 0 {
-			return !t.Before(s.LastSent.Add(2 * max(m.opts.EvalInterval, m.opts.ResendDelay)))
+			return !wall.Before(s.SentWall.Add(2 * max(m.opts.EvalInterval, m.opts.ResendDelay)))
 		}
-		return !t.Before(s.LastSent.Add(m.opts.ResendDelay))
+		return !wall.Before(s.SentWall.Add(m.opts.ResendDelay))
 	case store.AlertResolved:
-		return s.LastSent.Before(s.ResolvedAt) || !t.Before(s.LastSent.Add(m.opts.ResendDelay))
+		return s.LastSent.Before(s.ResolvedAt) || !wall.Before(s.SentWall.Add(m.opts.ResendDelay))
 	}
 	return false
 }
@@ -912,7 +927,7 @@ func (m *Manager) Alerts() []Alert {
 		if s.State != store.AlertFiring && s.State != store.AlertResolved {
 			continue
 		}
-		pa := m.postable(s, s.LastSent)
+		pa := m.postable(s)
 		a := Alert{
 			Fingerprint: s.AlertFP, Entity: s.Entity, State: s.State,
 			Labels: pa.Labels, Annotations: pa.Annotations,
@@ -1186,7 +1201,6 @@ func (m *Manager) Reconfigure(r Reload) error {
 // sendAll enqueues the firing and resolved (still re-sent) alerts for tgs
 // only (under mu), e.g. Alertmanagers just added.
 func (m *Manager) sendAll(tgs []*target) error {
-	t := m.stepTime()
 	var due []*entityState
 	for _, s := range m.states {
 		if s.State == store.AlertFiring || s.State == store.AlertResolved {
@@ -1199,7 +1213,7 @@ func (m *Manager) sendAll(tgs []*target) error {
 	sort.Slice(due, func(i, j int) bool { return due[i].AlertFP < due[j].AlertFP })
 	payload := make([]queued, len(due))
 	for i, s := range due {
-		payload[i] = queued{m.postable(s, t), s.State == store.AlertResolved}
+		payload[i] = queued{m.postable(s), s.State == store.AlertResolved}
 	}
 	return m.enqueue(tgs, payload)
 }

@@ -30,16 +30,19 @@ func TestCompactedSurvivesRetention(t *testing.T) {
 	}
 	o := testOptions(s, fakeAM)
 	o.For = 1
+	t0 := time.Now()
+	var clk stepClock
+	clk.use(&o, t0)
 	m, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
 	ctx := context.Background()
-	t0 := time.Now()
 	// Run is not running: nothing is delivered, the backlog is compacted.
 	for i := range 3 * DefaultMaxBatch {
 		ts := t0.Add(time.Duration(i) * time.Minute)
+		clk.set(ts)
 		if err := m.Process(ctx, ts, []Prediction{pred("p", ts, 0.9)}); err != nil {
 			t.Fatal(err)
 		}

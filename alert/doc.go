@@ -23,8 +23,8 @@
 //     top causes of the prediction and the remediation table picks the
 //     recommended action from the top cause.
 //  4. route: an alert is due for sending when it fired or resolved since it
-//     was last sent, or when Options.ResendDelay has passed since then (as
-//     Prometheus' rule manager does); resolved alerts are re-sent for
+//     was last sent, or when Options.ResendDelay has passed since then on
+//     the wall clock (as Prometheus' rule manager does); resolved alerts are re-sent for
 //     Options.ResolvedRetention (15m) after resolution. A firing alert whose
 //     entity lacks a prediction is re-sent only after half its endsAt lead
 //     (it may resolve within a few steps, and the idle steps after a stall
@@ -48,10 +48,12 @@
 //     (store.OutboxItem.Since), which
 //     omen_notifications_oldest_pending_age_seconds reports.
 //
-// Run also re-sends the due alerts on the wall clock when no step has run
-// for Options.ResendDelay (a data stall: the caller steps only when data
-// arrives), with a fresh endsAt, so Alertmanager does not time out an
-// alert that still fires; resolution still follows the rules above.
+// Run also re-sends the due alerts between steps (every ResendDelay/2 it
+// sends those whose resend delay has passed on the wall clock): when the
+// steps are further apart than the resend delay (data time running slower
+// than the wall clock, or a data stall: the caller steps only when data
+// arrives), an alert that still fires gets a fresh endsAt before
+// Alertmanager times it out; resolution still follows the rules above.
 // Reconfigure applies a configuration reload (thresholds, resend delay,
 // URLs, remediations, the set of Alertmanagers) keeping the alert states.
 //
@@ -113,14 +115,19 @@
 //
 // Times: Process's t is the step's time, which the caller chooses (omen
 // passes the data time of the step, so that an alert's times match its
-// predictions'); the states' times (Alert.StartsAt, ResolvedAt, LastSent)
-// and the resend and retention schedules follow it. Alertmanager judges
-// endsAt by its own clock, the wall clock (Options.Now). startsAt is the
-// step at which the alert fired; endsAt of a firing alert is the later of
-// the step time and the wall clock + 4 × max(EvalInterval, ResendDelay)
-// (a step time behind the wall clock, a catch-up after a restart, does not
-// send alerts Alertmanager reads as already resolved); endsAt of a
-// resolved alert is the step at which it resolved. A startsAt or resolved
+// predictions'); the states' times (Alert.StartsAt, ResolvedAt, LastSent:
+// the step it was last sent at) and the retention of resolved alerts
+// follow it. Alertmanager judges endsAt by its own clock, the wall clock
+// (Options.Now), and so does the notification bookkeeping: the resend
+// delay counts from the wall time of the last send (persisted with the
+// state: a restart does not re-send what was sent just before it), and
+// endsAt of a firing alert is the wall clock + 4 × max(EvalInterval,
+// ResendDelay), whatever the data's pace (a step time behind the wall
+// clock, a catch-up after a restart, does not send alerts Alertmanager
+// reads as already resolved; one ahead, omen demo, does not keep a stopped
+// omen's alerts active in Alertmanager for hours). startsAt is the step at
+// which the alert fired; endsAt of a resolved alert is the step at which
+// it resolved. A startsAt or resolved
 // endsAt ahead of the wall clock (a simulation running faster than real
 // time) is sent as the wall clock's time: Alertmanager would keep a
 // resolution ahead of its clock active until then.

@@ -154,7 +154,10 @@ func TestExplainWithoutLock(t *testing.T) {
 			name: "a resend meanwhile: the step applies on the states it left",
 			during: func(t *testing.T, m *Manager, b *blockingExplainer) {
 				m.mu.Lock()
-				m.lastCall = m.lastCall.Add(-time.Hour) // a stall: the resend is due
+				m.lastCall = m.lastCall.Add(-time.Hour) // a stall
+				for _, s := range m.states {
+					s.SentWall = s.SentWall.Add(-time.Hour) // the resend is due
+				}
 				m.mu.Unlock()
 				m.resend()
 				b.unblock()

@@ -17,15 +17,18 @@ func TestFiredProbability(t *testing.T) {
 	st := openStore(t, "")
 	o := testOptions(st)
 	o.For = 1
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	var clk stepClock
+	clk.use(&o, t0)
 	m, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	p0, p1 := pred("checkout-7f9c", t0, 0.9951), pred("checkout-7f9c", t0.Add(time.Minute), 0.955)
 	p0.Threshold, p1.Threshold = 0.9947, 0.9947
 	for i, p := range []Prediction{p0, p1} {
+		clk.set(p.T)
 		if err := m.Process(ctx, p.T, []Prediction{p}); err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}

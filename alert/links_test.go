@@ -32,11 +32,13 @@ func TestAlertKeepsFiredPrediction(t *testing.T) {
 	ex := &recExplainer{}
 	o := testOptions(st)
 	o.Explainer = ex
+	t0 := time.Unix(1764000000, 0)
+	var clk stepClock
+	clk.use(&o, t0)
 	m, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Unix(1764000000, 0)
 	var firedID string
 	for i := 0; i < 6; i++ {
 		ts := t0.Add(time.Duration(i) * time.Minute)
@@ -44,6 +46,7 @@ func TestAlertKeepsFiredPrediction(t *testing.T) {
 		if i == 1 {
 			firedID = p.ID
 		}
+		clk.set(ts)
 		if err := m.Process(context.Background(), ts, []Prediction{p}); err != nil {
 			t.Fatal(err)
 		}

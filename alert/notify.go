@@ -39,8 +39,8 @@ type queued struct {
 	Resolved bool `json:"resolved,omitempty"`
 }
 
-// postable renders s as sent at step t.
-func (m *Manager) postable(s *entityState, t time.Time) postableAlert {
+// postable renders s as sent now (Options.Now).
+func (m *Manager) postable(s *entityState) postableAlert {
 	p := s.Last
 	// Alertmanager expires and resolves alerts by its own (wall) clock,
 	// while the states' times are data times (the step's), which lag the
@@ -48,9 +48,11 @@ func (m *Manager) postable(s *entityState, t time.Time) postableAlert {
 	// a restart, and lead it in a simulation running faster than real
 	// time. Times ahead of the wall clock are sent as now (a resolution
 	// ahead of Alertmanager's clock would keep the alert active until
-	// then). A firing alert's endsAt counts its lead from the later of the
-	// step and the wall clock (from a data time behind, a catching-up omen
-	// would send alerts Alertmanager reads as resolved at once).
+	// then). A firing alert's endsAt counts its lead from the wall clock,
+	// as the resends do (needsSending): from a data time behind, a
+	// catching-up omen would send alerts Alertmanager reads as resolved at
+	// once; from one ahead, a stopped omen's alerts would stay active in
+	// Alertmanager for as long as the data ran ahead.
 	wall := m.opts.Now()
 	notAfter := func(t time.Time) time.Time {
 		if t.After(wall) {
@@ -66,11 +68,7 @@ func (m *Manager) postable(s *entityState, t time.Time) postableAlert {
 	if s.State == store.AlertResolved {
 		a.EndsAt = notAfter(s.ResolvedAt).UTC()
 	} else {
-		from := t
-		if wall.After(from) {
-			from = wall
-		}
-		a.EndsAt = from.Add(4 * max(m.opts.EvalInterval, m.opts.ResendDelay)).UTC()
+		a.EndsAt = wall.Add(4 * max(m.opts.EvalInterval, m.opts.ResendDelay)).UTC()
 	}
 	var causes []Cause
 	explURL := a.GeneratorURL

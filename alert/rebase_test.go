@@ -52,13 +52,15 @@ func TestReloadRebasesLinks(t *testing.T) {
 			st := openStore(t, t.TempDir())
 			o := testOptions(st, fakeAM)
 			o.For, o.Explainer, o.Remediations = 1, noURL, tc.rems
+			t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+			var clk stepClock
+			clk.use(&o, t0)
 			m, err := New(o)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(m.Close)
 			ctx := context.Background()
-			t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 			if err := m.Process(ctx, t0, []Prediction{pred("checkout-7f9c", t0, 0.93)}); err != nil {
 				t.Fatal(err)
 			}
@@ -88,6 +90,7 @@ func TestReloadRebasesLinks(t *testing.T) {
 				t.Fatal(err)
 			}
 			t1 := t0.Add(2 * time.Minute) // past the resend delay
+			clk.set(t1)
 			if err := m.Process(ctx, t1, []Prediction{pred("checkout-7f9c", t1, 0.93)}); err != nil {
 				t.Fatal(err)
 			}

@@ -55,13 +55,15 @@ func TestResolvedDescription(t *testing.T) {
 			st := openStore(t, "")
 			o := testOptions(st, fakeAM)
 			o.For = tc.For
+			t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+			var clk stepClock
+			clk.use(&o, t0)
 			m, err := New(o)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(m.Close)
 			ctx := context.Background()
-			t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 			if err := m.Process(ctx, t0, []Prediction{pred("checkout-7f9c", t0, 0.93)}); err != nil {
 				t.Fatal(err)
 			}
@@ -69,6 +71,7 @@ func TestResolvedDescription(t *testing.T) {
 			// ones do.
 			for i, p := range tc.next {
 				ts := t0.Add(time.Duration(i+1) * time.Minute)
+				clk.set(ts)
 				var ps []Prediction
 				if p >= 0 {
 					ps = []Prediction{pred("checkout-7f9c", ts, p)}
@@ -96,6 +99,7 @@ func TestResolvedDescription(t *testing.T) {
 				t.Cleanup(m.Close)
 				// A resend renders the loaded state.
 				ts := t0.Add(time.Duration(len(tc.next)+1) * time.Minute)
+				clk.set(ts)
 				if err := m.Process(ctx, ts, nil); err != nil {
 					t.Fatal(err)
 				}

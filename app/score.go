@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
@@ -510,13 +511,20 @@ func (s *scorer) predict(t int64, vs []features.Vector) (out []prediction, recs 
 		h.push(v.Values, keep)
 		h.last = t
 	}
-	// Entities silent for longer than the window are gone: drop them and
-	// their exported predictions.
+	// An entity's exported prediction goes at the step its alert resolves
+	// for want of predictions (the alert.DefaultMissingSteps+1-th without
+	// a vector): rules on omen_failure_probability would otherwise keep
+	// firing on a vanished pod long after omen resolved its alert.
+	// Entities silent for longer than the window are gone: their windows
+	// are dropped too.
+	gone := t - int64(alert.DefaultMissingSteps+1)*s.step.Milliseconds()
 	stale := t - int64(keep)*s.step.Milliseconds()
 	for id, h := range s.windows {
+		if h.last <= gone {
+			delete(s.latest, id)
+		}
 		if h.last < stale {
 			delete(s.windows, id)
-			delete(s.latest, id)
 		}
 	}
 	if s.model == nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/model"
@@ -76,12 +77,21 @@ func TestPredictionMetrics(t *testing.T) {
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "omen_failure_probability"); err != nil {
 		t.Error(err)
 	}
-	// Pod b disappears: after the window it is gone from the exposition.
+	// Pod b disappears: its series go at the step its alert resolves
+	// (the 4th without a vector, alert.DefaultMissingSteps), not after the
+	// window (a reviewer saw a vanished pod's probability exported 8
+	// minutes after omen resolved its alert, where rules read it).
 	for i := int64(6); i < 20; i++ {
 		s.score(context.Background(), i*step, []features.Vector{vec("a", i*step)})
-	}
-	if n := testutil.CollectAndCount(reg, "omen_anomaly_score"); n != 1 {
-		t.Fatalf("omen_anomaly_score has %d series after pod b disappeared, want 1", n)
+		want := 2
+		if i-5 > alert.DefaultMissingSteps {
+			want = 1
+		}
+		for _, name := range []string{"omen_anomaly_score", "omen_failure_probability"} {
+			if n := testutil.CollectAndCount(reg, name); n != want {
+				t.Fatalf("%s has %d series %d steps after pod b's last vector, want %d", name, n, i-5, want)
+			}
+		}
 	}
 }
 

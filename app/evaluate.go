@@ -490,6 +490,9 @@ func (e *evaluator) resume(target int64) int64 {
 	}
 	e.cursor, e.completed = cur, cur
 	e.done.Store(cur) // samples for its steps are late
+	// The last step evaluated, until this process evaluates one: the
+	// gauge read 0 (time() - it ≈ 56 years) while the first steps waited.
+	e.lastStep.Set(float64(cur) / 1000)
 	// On the step grid: a cursor written at another step (the step
 	// changed with the restart: a reload refuses that) is rounded down to
 	// this one, else every later step would stay off the grid.

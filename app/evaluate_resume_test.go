@@ -104,6 +104,12 @@ func TestRestartResumesAtCursor(t *testing.T) {
 	if got := testutil.ToFloat64(r3.e.steps); got != 0 {
 		t.Errorf("restart without new data: %v steps evaluated, want 0", got)
 	}
+	// The last step evaluated is the cursor's, not 0, until the next is
+	// evaluated (a reviewer saw the gauge read 0 for 2 minutes after a
+	// restart whose first step waited for a lagging series).
+	if got, want := testutil.ToFloat64(r3.e.lastStep), float64(r3.base+newest*r3.step)/1000; got != want {
+		t.Errorf("omen_evaluator_last_step_timestamp_seconds after the restart = %v, want the cursor's %v", got, want)
+	}
 	r3.offset = 0
 	r3.scrape(t, newest, newest)
 	if got := testutil.ToFloat64(r3.in.late); got != 1 {

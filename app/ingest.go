@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/store"
@@ -232,19 +231,13 @@ func (in *ingester) apply(b *telemetry.Batch, head bool) {
 		done = in.evaluated.Load()
 	}
 	polled := in.polled(b)
-	var sels [][]*labels.Matcher // the features' selectors, once a sample is late
 	for i := range b.Samples {
 		t := b.Samples[i].T
 		if t > maxT {
 			maxT = t
 		}
-		if t <= done {
-			if sels == nil {
-				sels = in.extractor.Selectors()
-			}
-			if polled || selectsAny(sels, b.Samples[i].Labels) {
-				late++
-			}
+		if t <= done && (polled || in.extractor.Selects(b.Samples[i].Labels)) {
+			late++
 		}
 	}
 	if late > 0 {
@@ -271,25 +264,6 @@ func (in *ingester) apply(b *telemetry.Batch, head bool) {
 			return
 		}
 	}
-}
-
-// selectsAny reports whether one of sels (the label matchers of the
-// features' vector selectors, features.Extractor.Selectors) selects the
-// series of lset.
-func selectsAny(sels [][]*labels.Matcher, lset labels.Labels) bool {
-	for _, ms := range sels {
-		all := true
-		for _, m := range ms {
-			if !m.Matches(lset.Get(m.Name)) {
-				all = false
-				break
-			}
-		}
-		if all {
-			return true
-		}
-	}
-	return false
 }
 
 // liveSince is the head stamp (Head.SetStamp) from which on a series

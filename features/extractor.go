@@ -353,6 +353,10 @@ func (e *Extractor) Oldest() (t int64, ok bool) {
 // Head.Progress. The result must not be modified.
 func (e *Extractor) Selectors() [][]*labels.Matcher { return e.cfg.Load().selectors }
 
+// Selects reports whether one of the vector selectors of the PromQL
+// features and labels (Selectors) selects the series of lset.
+func (e *Extractor) Selects(lset labels.Labels) bool { return matchesAny(lset, e.Selectors()) }
+
 // appendSelectors appends to sels the label matchers of e's vector
 // selectors that are not in seen (by their text), and adds them to seen.
 func appendSelectors(sels [][]*labels.Matcher, e parser.Expr, seen map[string]bool) [][]*labels.Matcher {

@@ -521,10 +521,7 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 	t.Version = fmt.Sprintf("sim-%d-%s", o.Seed, time.Now().UTC().Format("20060102T150405"))
 	m, rep, err := training.Train(ctx, t)
 	if err != nil {
-		if !strings.HasPrefix(err.Error(), "train: ") { // most of training's errors say so
-			err = fmt.Errorf("train: %w", err)
-		}
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("train: %w", err)
 	}
 	if t.ValSplit == "after" && rep.ValSplit != "after" {
 		// Validation fleets were asked for and none could be held out.

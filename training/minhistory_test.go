@@ -45,10 +45,10 @@ func TestTrainRefusesTooFewValWindows(t *testing.T) {
 		src  memSource
 		want string // "": trains
 	}{
-		{memSource{noisy("a", min-1)}, "train: 19 validation windows, the anomaly threshold needs at least 20: " +
+		{memSource{noisy("a", min-1)}, "19 validation windows, the anomaly threshold needs at least 20: " +
 			"with window 8, horizon 4 and the last 0.2 of each history for validation, an entity's validation part gives one window per step beyond the first 8, " +
 			"so one entity alone needs at least 138 steps (the longest, \"a\", has 137 at a 15s step: 34m15s of history)"},
-		{memSource{noisy("a", 80), noisy("b", 80)}, "train: 16 validation windows, the anomaly threshold needs at least 20: " +
+		{memSource{noisy("a", 80), noisy("b", 80)}, "16 validation windows, the anomaly threshold needs at least 20: " +
 			"with window 8, horizon 4 and the last 0.2 of each history for validation, an entity's validation part gives one window per step beyond the first 8, " +
 			"so one entity alone needs at least 138 steps, 2 of equal length at least 88 each (the longest"},
 		{memSource{noisy("a", 100), noisy("b", 100)}, ""}, // 12 validation windows each

@@ -129,7 +129,7 @@ type TrainOptions struct {
 
 func (o *TrainOptions) defaults() error {
 	if o.Source == nil {
-		return errors.New("train: no source")
+		return errors.New("no source")
 	}
 	setDefault(&o.Window, 32)
 	setDefault(&o.Horizon, 10)
@@ -161,10 +161,10 @@ func (o *TrainOptions) defaults() error {
 		o.ValSplit = "time"
 	}
 	if o.Window < 2 || o.Horizon < 1 || o.MaxPosWeight < 1 || !(o.ValFraction > 0 && o.ValFraction < 1) || (o.ValSplit != "time" && o.ValSplit != "entity" && o.ValSplit != "after") {
-		return fmt.Errorf("train: invalid options (window %d, horizon %d, max pos weight %v, val fraction %v, val split %q)", o.Window, o.Horizon, o.MaxPosWeight, o.ValFraction, o.ValSplit)
+		return fmt.Errorf("invalid options (window %d, horizon %d, max pos weight %v, val fraction %v, val split %q)", o.Window, o.Horizon, o.MaxPosWeight, o.ValFraction, o.ValSplit)
 	}
 	if o.Restarts < 0 || o.AverageFrom < 0 || o.AverageFrom > o.Epochs || o.Members < 0 || (o.Members > 1 && o.Restarts > 1) {
-		return fmt.Errorf("train: invalid options (restarts %d, members %d, averaging from epoch %d of %d)", o.Restarts, o.Members, o.AverageFrom, o.Epochs)
+		return fmt.Errorf("invalid options (restarts %d, members %d, averaging from epoch %d of %d)", o.Restarts, o.Members, o.AverageFrom, o.Epochs)
 	}
 	return nil
 }
@@ -238,12 +238,12 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		return nil, rep, fmt.Errorf("load training history: %w", err)
 	}
 	if len(series) == 0 {
-		return nil, rep, errors.New("train: the source returned no series")
+		return nil, rep, errors.New("the source returned no series")
 	}
 	features := series[0].Features
 	for _, s := range series {
 		if !equalStrings(s.Features, features) {
-			return nil, rep, fmt.Errorf("train: entity %s has features %v, entity %s has %v: every entity needs the same features", seriesName(s), s.Features, seriesName(series[0]), features)
+			return nil, rep, fmt.Errorf("entity %s has features %v, entity %s has %v: every entity needs the same features", seriesName(s), s.Features, seriesName(series[0]), features)
 		}
 	}
 	trs, vas, vaSeries, err := splitWindows(series, opts, opts.ValSplit)
@@ -265,11 +265,11 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	rep.ValSplit = split
 	if len(trs) == 0 || len(vas) == 0 {
 		if split == "time" {
-			return nil, rep, fmt.Errorf("train: no entity has enough history: with window %d, horizon %d and the last %v of each history for validation, an entity needs at least %d steps (a training part of more than %d and a validation part of more than %d), and the anomaly threshold %d validation windows in all (one per validation step beyond the first %d): one entity alone needs at least %d steps%s",
+			return nil, rep, fmt.Errorf("no entity has enough history: with window %d, horizon %d and the last %v of each history for validation, an entity needs at least %d steps (a training part of more than %d and a validation part of more than %d), and the anomaly threshold %d validation windows in all (one per validation step beyond the first %d): one entity alone needs at least %d steps%s",
 				opts.Window, opts.Horizon, opts.ValFraction, MinTimeSplitSteps(opts.Window, opts.Horizon, opts.ValFraction), opts.Window+opts.Horizon, opts.Window+1,
 				MinValWindows, opts.Window, MinHistorySteps(opts.Window, opts.Horizon, opts.ValFraction, 1), longest(series))
 		}
-		return nil, rep, fmt.Errorf("train: no entity has more than %d steps for training and validation%s", opts.Window+opts.Horizon, longest(series))
+		return nil, rep, fmt.Errorf("no entity has more than %d steps for training and validation%s", opts.Window+opts.Horizon, longest(series))
 	}
 	trw, err := JoinWindows(trs...)
 	if err != nil {
@@ -287,11 +287,11 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			if len(series) > 1 {
 				several = fmt.Sprintf(", %d of equal length at least %d each", len(series), MinHistorySteps(opts.Window, opts.Horizon, opts.ValFraction, len(series)))
 			}
-			return nil, rep, fmt.Errorf("train: %d validation windows, the anomaly threshold needs at least %d: with window %d, horizon %d and the last %v of each history for validation, an entity's validation part gives one window per step beyond the first %d, so one entity alone needs at least %d steps%s%s",
+			return nil, rep, fmt.Errorf("%d validation windows, the anomaly threshold needs at least %d: with window %d, horizon %d and the last %v of each history for validation, an entity's validation part gives one window per step beyond the first %d, so one entity alone needs at least %d steps%s%s",
 				n, MinValWindows, opts.Window, opts.Horizon, opts.ValFraction, opts.Window,
 				MinHistorySteps(opts.Window, opts.Horizon, opts.ValFraction, 1), several, longest(series))
 		}
-		return nil, rep, fmt.Errorf("train: the %d held-out entities give %d validation windows, the anomaly threshold needs at least %d (one per step of an entity beyond the first %d): hold out more or longer histories", len(vas), n, MinValWindows, opts.Window)
+		return nil, rep, fmt.Errorf("the %d held-out entities give %d validation windows, the anomaly threshold needs at least %d (one per step of an entity beyond the first %d): hold out more or longer histories", len(vas), n, MinValWindows, opts.Window)
 	}
 	rep.Entities, rep.Features = len(trs), features
 	if split != "time" {
@@ -624,7 +624,7 @@ type EmptyFeatureError struct {
 }
 
 func (e *EmptyFeatureError) Error() string {
-	msg := fmt.Sprintf("train: feature %q has no value in the training part of the history (%d of its validation steps have one; %d of %d training windows and %d of %d validation windows hold any data)",
+	msg := fmt.Sprintf("feature %q has no value in the training part of the history (%d of its validation steps have one; %d of %d training windows and %d of %d validation windows hold any data)",
 		e.Feature, e.ValValues, e.TrainDataWindows, e.TrainWindows, e.ValDataWindows, e.ValWindows)
 	trainPct, valPct := fmt.Sprintf("%.3g %%", (1-e.ValFraction)*100), fmt.Sprintf("%.3g %%", e.ValFraction*100)
 	switch {

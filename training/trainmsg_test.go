@@ -68,7 +68,7 @@ func TestEmptyFeatureAdvice(t *testing.T) {
 	want := `: column "b" has no value (empty or NaN) in the first 80 % of any file trained on, and throughout 1 of the 2: ` + empty +
 		`; the other files have values in it only in their last 20 % (validation) or are too short to train on: give files with values in that column, or remove the column from every file`
 	var ef *EmptyFeatureError
-	if !errors.As(err, &ef) || !strings.HasPrefix(err.Error(), `train: feature "b" has no value in the training part of the history (`) || !strings.HasSuffix(err.Error(), want) {
+	if !errors.As(err, &ef) || !strings.HasPrefix(err.Error(), `feature "b" has no value in the training part of the history (`) || !strings.HasSuffix(err.Error(), want) {
 		t.Fatalf("csv: %v\nwant …%s", err, want)
 	}
 	// Prometheus: the query of "nope" returns no series.
@@ -81,7 +81,7 @@ func TestEmptyFeatureAdvice(t *testing.T) {
 		EntityLabels: []string{"namespace", "pod"}, Start: start, End: start.Add(299 * step), Step: step}
 	_, _, err = Train(t.Context(), TrainOptions{Source: prom, Window: 8, Horizon: 4, Hidden: 2, Epochs: 1, Seed: 1})
 	want = `): its query returned no sample in the range read (a metric that does not exist, or a selector that matches no series): check the feature's expr against the server, or drop the feature from the configuration`
-	if err == nil || !strings.HasPrefix(err.Error(), `train: feature "nope" has no value`) || !strings.HasSuffix(err.Error(), want) {
+	if err == nil || !strings.HasPrefix(err.Error(), `feature "nope" has no value`) || !strings.HasSuffix(err.Error(), want) {
 		t.Fatalf("prometheus: %v\nwant …%s", err, want)
 	}
 	for _, tc := range []struct {
@@ -108,7 +108,7 @@ func TestMixedFeaturesNamesFiles(t *testing.T) {
 	one := writeCSV(t, filepath.Join(dir, "onecol"), "machine-1-6", 50, 0, "a")
 	two := writeCSV(t, filepath.Join(dir, "plain"), "machine-1-6", 50, 0)
 	_, _, err := Train(t.Context(), TrainOptions{Source: &dataset.CSVSource{Paths: []string{filepath.Join(dir, "plain"), filepath.Join(dir, "onecol")}}, Window: 8, Horizon: 4})
-	want := fmt.Sprintf(`train: entity "machine-1-6" (%s) has features [a], entity "machine-1-6" (%s) has [a b]: every entity needs the same features`, one, two)
+	want := fmt.Sprintf(`entity "machine-1-6" (%s) has features [a], entity "machine-1-6" (%s) has [a b]: every entity needs the same features`, one, two)
 	if err == nil || err.Error() != want {
 		t.Fatalf("err %v, want %q", err, want)
 	}

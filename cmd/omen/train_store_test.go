@@ -119,3 +119,21 @@ func TestTrainWarnsSkippedEntities(t *testing.T) {
 		t.Fatalf("omen train = %d, stderr %q; want it to name the skipped entity", rc, stderr)
 	}
 }
+
+// TestTrainErrorPrefixOnce: training's own errors are prefixed "omen train:"
+// once (they read "omen train: train: no entity has …").
+func TestTrainErrorPrefixOnce(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("t,m1\n")
+	for i := range 30 {
+		fmt.Fprintf(&b, "%d,%g\n", i, math.Sin(float64(i)/5))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a.train.csv"), []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rc, _, stderr := omen(t, "train", "--source", "csv", "--dir", dir, "--out", filepath.Join(t.TempDir(), "m.omen"))
+	if rc != 1 || !strings.Contains(stderr, "omen train: no entity has") || strings.Contains(stderr, "train: train:") {
+		t.Fatalf("omen train = %d, stderr %q; want 1 and \"omen train: no entity has …\" with the prefix once", rc, stderr)
+	}
+}

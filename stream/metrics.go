@@ -26,6 +26,11 @@ type ingestMetrics struct {
 	samples *prometheus.CounterVec
 	events  *prometheus.CounterVec
 	errors  *prometheus.CounterVec
+	// ignored counts what a source receives and leaves out by design
+	// (native histograms in remote-write): not an error, so not in
+	// omen_ingest_errors_total, whose rate the shipped OmenIngestErrors
+	// alert watches.
+	ignored *prometheus.CounterVec
 }
 
 func newIngestMetrics(reg prometheus.Registerer) (*ingestMetrics, error) {
@@ -47,6 +52,12 @@ func newIngestMetrics(reg prometheus.Registerer) (*ingestMetrics, error) {
 		Namespace: "omen", Name: "ingest_errors_total",
 		Help: "Ingest errors by reason (decoder reasons, dead_letter, append, invalid_value, ...).",
 	}, "reason"); err != nil {
+		return nil, err
+	}
+	if m.ignored, err = counterVec(reg, prometheus.CounterOpts{
+		Namespace: "omen", Name: "ingest_ignored_samples_total",
+		Help: "Samples a source received and left out by design, by source and kind (native_histogram: remote-write native histogram samples, which features cannot read).",
+	}, "source", "kind"); err != nil {
 		return nil, err
 	}
 	return &m, nil

@@ -176,8 +176,12 @@ func setDefault[T int | time.Duration](v *T, def T) {
 // without observations) and ±Inf are stored, and the stale marker
 // (value.StaleNaN) ends its series. Samples outside the MaxSampleAge /
 // MaxSampleFuture window are dropped and counted without failing the
-// request (omen_ingest_errors_total reasons too_old, too_new); native
-// histograms and exemplars are ignored (counted as reason="unsupported"). Remote-write batches carry Seq 0: a request the
+// request (omen_ingest_errors_total reasons too_old, too_new). Native
+// histogram samples are left out and counted in
+// omen_ingest_ignored_samples_total{kind="native_histogram"}, not as
+// errors: a Prometheus with send_native_histograms sends every histogram
+// it has, and features cannot read them. Exemplars are skipped without a
+// count. Remote-write batches carry Seq 0: a request the
 // sender retries after a 5xx whose samples were in fact stored is stored
 // again.
 type RemoteWriteReceiver struct {
@@ -387,7 +391,7 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 		return http.StatusBadRequest, fmt.Sprintf("decode write request: %v", err)
 	}
 	if stats.histograms > 0 {
-		h.m.errors.WithLabelValues(ReasonUnsupported).Add(float64(stats.histograms))
+		h.m.ignored.WithLabelValues(h.opts.Source, "native_histogram").Add(float64(stats.histograms))
 	}
 	if stats.invalidSeries > 0 {
 		h.m.errors.WithLabelValues(ReasonInvalidLabel).Add(float64(stats.invalidSeries))

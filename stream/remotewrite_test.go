@@ -200,6 +200,15 @@ func TestRemoteWriteValues(t *testing.T) {
 	if v := counterValue(t, reg, "omen_ingested_samples_total", "source", "remote-write"); v != 10 {
 		t.Fatalf("ingested samples = %v, want 10", v)
 	}
+	// A native histogram is left out by design, not an ingest error:
+	// OmenIngestErrors watches omen_ingest_errors_total, and a Prometheus
+	// with send_native_histograms sends every histogram it has.
+	if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonUnsupported); v != 0 {
+		t.Fatalf("unsupported errors = %v, want 0", v)
+	}
+	if v := counterValue(t, reg, "omen_ingest_ignored_samples_total", "kind", "native_histogram"); v != 2 {
+		t.Fatalf("ignored native histogram samples = %v, want 2 (one a pass)", v)
+	}
 }
 
 func TestRemoteWriteLabelCacheBounded(t *testing.T) {

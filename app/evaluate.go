@@ -64,14 +64,15 @@ type evaluator struct {
 	excluded map[uint64]int64
 	sweptAt  int64
 
-	steps    prometheus.Counter
-	skipped  prometheus.Counter
-	failures prometheus.Counter
-	lastStep prometheus.Gauge
-	forced   prometheus.Counter
-	waiting  prometheus.Gauge
-	known    map[string]int64 // entity → data time its sighting was last stored
-	forgotAt int64            // data time of the last sweep of known
+	steps     prometheus.Counter
+	skipped   prometheus.Counter
+	failures  prometheus.Counter
+	lastStep  prometheus.Gauge
+	forced    prometheus.Counter
+	waiting   prometheus.Gauge
+	excludedG prometheus.Gauge
+	known     map[string]int64 // entity → data time its sighting was last stored
+	forgotAt  int64            // data time of the last sweep of known
 	// The last evaluated step: its wall time and data time (ms), and the
 	// next idle step (see expire).
 	lastWall, lastT, idleNext int64
@@ -173,6 +174,10 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 		waiting: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "omen", Name: "evaluator_waiting_steps",
 			Help: "Steps the newest sample has passed that wait for the samples of series still sending (a remote-write backlog drained over several shards).",
+		}),
+		excludedG: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "omen", Name: "evaluator_excluded_series",
+			Help: fmt.Sprintf("Series excluded from the wait for inputs: a step waited %v for them (see omen_evaluator_input_timeout_steps_total) and their samples have not caught up with the step waited on since; they hold no step back, and their late samples count in omen_ingest_late_samples_total. A series not seen lagging for %v (stopped) is forgotten. For the life of the process: after a restart every series holds steps back again.", maxInputDelay, excludedKeep),
 		}),
 	}
 	if o.WallClock {
@@ -333,6 +338,7 @@ func (e *evaluator) hold(hi int64) int64 {
 		}
 	}
 	e.waiting.Set(float64((hi - max(t, e.next-step)) / step))
+	e.excludedG.Set(float64(len(e.excluded)))
 	return t
 }
 

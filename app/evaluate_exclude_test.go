@@ -41,6 +41,9 @@ func TestLaggingSeriesExcludedUntilCaughtUp(t *testing.T) {
 	if forced == 0 || warnings() != 1 {
 		t.Fatalf("after maxDelay: %v steps forced, %d warnings; want some, 1", forced, warnings())
 	}
+	if g := testutil.ToFloat64(r.e.excludedG); g != 1 {
+		t.Fatalf("after maxDelay: omen_evaluator_excluded_series %v, want 1 (b)", g)
+	}
 	for range 40 {
 		next(true)
 		if done := r.e.done.Load(); done != aTarget() {
@@ -60,6 +63,9 @@ func TestLaggingSeriesExcludedUntilCaughtUp(t *testing.T) {
 			t.Fatalf("b caught up, a at %v: last step %v, want %v (b's)", time.UnixMilli(ts).UTC(), time.UnixMilli(done).UTC(), time.UnixMilli(held).UTC())
 		}
 	}
+	if g := testutil.ToFloat64(r.e.excludedG); g != 0 {
+		t.Fatalf("b caught up: omen_evaluator_excluded_series %v, want 0", g)
+	}
 	if held >= aTarget() {
 		t.Fatalf("b's newest step %v, want one before a's %v", time.UnixMilli(held).UTC(), time.UnixMilli(aTarget()).UTC())
 	}
@@ -71,5 +77,8 @@ func TestLaggingSeriesExcludedUntilCaughtUp(t *testing.T) {
 	}
 	if done := r.e.done.Load(); done != aTarget() {
 		t.Errorf("b excluded again: last step %v, want %v", time.UnixMilli(done).UTC(), time.UnixMilli(aTarget()).UTC())
+	}
+	if g := testutil.ToFloat64(r.e.excludedG); g != 1 {
+		t.Errorf("b excluded again: omen_evaluator_excluded_series %v, want 1", g)
 	}
 }

@@ -147,13 +147,7 @@ func (e *explainer) explain(ctx context.Context, p prediction) (Explanation, err
 		return Explanation{}, err
 	}
 	bg := e.background(m, p)
-	var method explain.Explainer = explain.Auto{}
-	if len(groups) > 12 {
-		// The orders cover the background evenly, so that they telescope
-		// to f(x) − baseline with no gap to spread over the groups.
-		method = explain.Fast{CoverBackground: true}
-	}
-	attr, err := method.Explain(ctx, m, p.Window, bg, groups)
+	attr, err := explain.ForGroups(len(groups)).Explain(ctx, m, p.Window, bg, groups)
 	if err != nil {
 		return Explanation{}, fmt.Errorf("attribute prediction %s: %w", p.ID, err)
 	}

@@ -24,7 +24,9 @@ type BenchOptions struct {
 	// ExactGroups is the number of groups (blocks of features) in the
 	// comparison cases (10, at most 12).
 	ExactGroups int
-	// Explainer is the method timed and compared (default Fast{}).
+	// Explainer is the method timed and compared (default
+	// Fast{CoverBackground: true}, the daemon's for more than 12 groups:
+	// see [ForGroups]).
 	Explainer Explainer
 	// Seed seeds the synthetic windows (1).
 	Seed int64
@@ -126,7 +128,7 @@ func Bench(ctx context.Context, p Predictor, opts BenchOptions) (BenchResult, er
 		o.ExactGroups = 10
 	}
 	if o.Explainer == nil {
-		o.Explainer = Fast{}
+		o.Explainer = Fast{CoverBackground: true}
 	}
 	if o.Seed == 0 {
 		o.Seed = 1

@@ -47,6 +47,10 @@ func benchmarkExplain(b *testing.B, e Explainer) {
 
 func BenchmarkExplain38Fast(b *testing.B) { benchmarkExplain(b, Fast{}) }
 
+// BenchmarkExplain38FastCover is the daemon's explainer for more than 12
+// groups (app: explain.Fast{CoverBackground: true}).
+func BenchmarkExplain38FastCover(b *testing.B) { benchmarkExplain(b, Fast{CoverBackground: true}) }
+
 func BenchmarkExplain38Kernel(b *testing.B) {
 	benchmarkExplain(b, Kernel{Samples: 512, Rotate: true})
 }

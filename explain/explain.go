@@ -466,6 +466,18 @@ func popcount(x int) int {
 	return c
 }
 
+// ForGroups returns the explainer omen's daemon uses for an alert with m
+// groups: exact Shapley (through [Auto]) up to 12 groups, and beyond that
+// [Fast] with CoverBackground, whose orders cover the background evenly
+// so that they telescope to f(x) − baseline with no gap to spread over
+// the groups.
+func ForGroups(m int) Explainer {
+	if m <= autoExactM {
+		return Auto{}
+	}
+	return Fast{CoverBackground: true}
+}
+
 // Auto uses [Exact] for at most 12 groups and [Kernel] otherwise.
 type Auto struct {
 	Kernel Kernel

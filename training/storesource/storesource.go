@@ -209,8 +209,8 @@ func missing(want, have []string) []string {
 	return out
 }
 
-// endedAfter is how many steps of silence before Source.To mean that an
-// entity has ended.
+// endedAfter is how many steps of silence before the newest vector of
+// any entity in the range mean that an entity has ended.
 const endedAfter = 4
 
 // Load returns one series per entity that has at least one usable vector,
@@ -258,6 +258,8 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 	beyond := make([]int, nf) // values beyond ±dataset.MaxValue, by feature
 	total := 0
 	var out []*dataset.Series
+	var lasts []int64 // each series' last vector time, ms
+	newest := int64(math.MinInt64)
 	for _, ent := range ents {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("store source: %w", err)
@@ -292,11 +294,7 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 		first, last := vs[0].T, vs[len(vs)-1].T
 		steps := int((last-first+s.Step/2)/s.Step) + 1
 		ser := &dataset.Series{Entity: ent, Features: append([]string(nil), schema.Features...), Start: first, Step: s.Step,
-			Values: make([]float64, steps*nf), Labels: make([]bool, steps),
-			// Silent for more than a few steps before the end of the
-			// range: the entity is gone (the daemon stores no vectors
-			// for deleted pods).
-			Ended: last < s.To-endedAfter*s.Step}
+			Values: make([]float64, steps*nf), Labels: make([]bool, steps)}
 		for i := range ser.Values {
 			ser.Values[i] = math.NaN()
 		}
@@ -327,6 +325,17 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 			}
 		}
 		out = append(out, ser)
+		lasts = append(lasts, last)
+		newest = max(newest, last)
+	}
+	// Silent for more than a few steps before the newest vector of any
+	// entity: the entity is gone (the daemon stores no vectors for
+	// deleted pods). Not before To: offline training reads the store of a
+	// stopped daemon, whose entities all fell silent at its stop and whose
+	// histories stop there (their last windows' futures are unknown, not
+	// known to hold no failure).
+	for i, ser := range out {
+		ser.Ended = lasts[i] < newest-endedAfter*s.Step
 	}
 	if len(out) == 0 {
 		// The error says what was skipped.

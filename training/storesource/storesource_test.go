@@ -357,3 +357,47 @@ func TestLoadOlderSchemas(t *testing.T) {
 		})
 	}
 }
+
+// TestEndedAgainstNewestVector: an entity has ended when it fell silent
+// more than endedAfter steps before the newest vector of any entity, not
+// before To. Offline training reads a stopped daemon's store with To =
+// now: every entity was marked ended, so the last windows of every
+// history were labelled "no failure" instead of masked as unknown.
+func TestEndedAgainstNewestVector(t *testing.T) {
+	now := time.UnixMilli(100_000_000)
+	st, err := store.Open(store.Options{Path: t.TempDir(), NoSync: true, Retention: 1000 * time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.PutSchema([]string{"cpu"}, []string{"crashloop"}); err != nil {
+		t.Fatal(err)
+	}
+	const step = 60_000
+	base := now.UnixMilli() - 200*step // the daemon stopped 100 steps ago
+	lastOf := map[string]int{"ns/a": 99, "ns/b": 99, "ns/gone": 90, "ns/recent": 96}
+	var vs []store.Vector
+	for e, last := range lastOf {
+		for i := 0; i <= last; i++ {
+			vs = append(vs, store.Vector{Entity: e, T: base + int64(i)*step, Values: []float64{float64(i)}, Failure: []bool{false}})
+		}
+		if err := st.PutEntity(e, map[string]string{"pod": e}, base); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.PutVectors(vs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := (&Source{Store: st, From: base, To: now.UnixMilli(), Step: step}).Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := map[string]bool{}
+	for _, s := range got {
+		ended[s.Entity] = s.Ended
+	}
+	want := map[string]bool{"ns/a": false, "ns/b": false, "ns/gone": true, "ns/recent": false}
+	if !reflect.DeepEqual(ended, want) {
+		t.Fatalf("ended %v, want %v (silent more than %d steps before the newest vector)", ended, want, endedAfter)
+	}
+}

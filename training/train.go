@@ -458,6 +458,9 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 					opts.Logger.Info("too few validation failures for the lead floor; the threshold is not lowered", "predicted", es.Predicted, "min", MinLeadFloorOnsets)
 				}
 				th.Failure = es.Threshold
+				// ValF1 is the windows' F1 at the threshold chosen,
+				// not at the F1-max one it replaces.
+				rep.ValF1 = metrics.PointWise(metrics.Threshold(p, th.Failure), l).F1
 				rep.Episodes = &es
 				th.Method = fmt.Sprintf("failure: alert-episode F1-max on validation series (for %d steps, resolve %.2g×; %d onsets, P %.2f R %.2f, lead %.0f steps%s); anomaly: POT q=%g level=%g on validation scores",
 					rule.For, rule.ResolveRatio, es.Episodes, es.Precision, es.Recall, es.LeadMedian, floor, opts.Risk, opts.Level)

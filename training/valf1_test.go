@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/omen-sre/omen/training/dataset"
@@ -78,5 +79,26 @@ func TestValF1AtAlertThreshold(t *testing.T) {
 	}
 	if differs == 0 {
 		t.Error("the alert-episode threshold's window F1 equals the F1-max in every seed: the test checks nothing")
+	}
+}
+
+// TestWindowErrorsNameTheGap: a gap that does not fit is named (the
+// errors read "shape 2×1 differs from 2×1" and "want window ≥ 1, stride
+// ≥ 1, horizon ≥ 0" for a negative gap).
+func TestWindowErrorsNameTheGap(t *testing.T) {
+	s := &dataset.Series{Features: []string{"a"}, Values: make([]float64, 10)}
+	a, err := MakeWindows(s, WindowOptions{Window: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := MakeWindows(s, WindowOptions{Window: 2, Gap: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := JoinWindows(a, b); err == nil || err.Error() != "join windows: shape 2×1 with gap 1 differs from 2×1 with gap 0" {
+		t.Errorf("join of gaps 0 and 1: %v", err)
+	}
+	if _, err := MakeWindows(s, WindowOptions{Window: 2, Gap: -1}); err == nil || !strings.HasSuffix(err.Error(), "gap ≥ 0") {
+		t.Errorf("gap -1: %v, want it named", err)
 	}
 }

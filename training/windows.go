@@ -40,7 +40,7 @@ func (o *WindowOptions) defaults() error {
 		o.Stride = 1
 	}
 	if o.Window < 1 || o.Stride < 1 || o.Horizon < 0 || o.Gap < 0 {
-		return fmt.Errorf("window options %+v: want window ≥ 1, stride ≥ 1, horizon ≥ 0", *o)
+		return fmt.Errorf("window options %+v: want window ≥ 1, stride ≥ 1, horizon ≥ 0, gap ≥ 0", *o)
 	}
 	return nil
 }
@@ -225,7 +225,7 @@ func JoinWindows(ws ...*Windows) (*Windows, error) {
 	out := &Windows{W: ws[0].W, F: ws[0].F, Gap: ws[0].Gap}
 	for _, w := range ws {
 		if w.W != out.W || w.F != out.F || w.Gap != out.Gap {
-			return nil, fmt.Errorf("join windows: shape %d×%d differs from %d×%d", w.W, w.F, out.W, out.F)
+			return nil, fmt.Errorf("join windows: shape %d×%d with gap %d differs from %d×%d with gap %d", w.W, w.F, w.Gap, out.W, out.F, out.Gap)
 		}
 		off := out.steps
 		out.data = append(out.data, w.data...)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -128,6 +129,32 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			_ = st.Close()
 		}
 	}()
+	// storeStep makes the step the one the offline store records (the
+	// daemon's last, as --url takes the daemon's), st being open: history
+	// read, or a model registered, at another step does not fit the
+	// stored vectors and the daemon (omen model promote refuses it).
+	storeStep := func() (int, bool) {
+		rec, err := recordedStep(st)
+		if err != nil {
+			fmt.Fprintf(stderr, "omen train: %v\n", err)
+			return 1, false
+		}
+		switch {
+		case rec == 0:
+			// Not recorded (a store of an older daemon, or a new
+			// store): the configuration's step.
+		case *configFile == "":
+			fmt.Fprintf(stderr, "omen train: the step the store records (the daemon's last), %v, applies; the alert rule the threshold is chosen for is the built-in one "+
+				"(the store does not record alerting.for, resolve_ratio or min_lead: --config.file FILE applies the daemon's)\n", rec)
+			step = rec
+		case rec != step:
+			fmt.Fprintf(stderr, "omen train: the store's history is at a step of %v (the daemon's last, which its schema records), not the %v of %s: "+
+				"a model trained at %v would not fit the daemon (omen model promote refuses it): give --config.file the configuration the daemon runs with, or none (the recorded step applies)\n",
+				rec, step, *configFile, step)
+			return 1, false
+		}
+		return 0, true
+	}
 	where := *storagePath
 	if client != nil {
 		where = client.URL
@@ -150,28 +177,8 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 			r = st
-			// Offline, the step is the one the store records (the
-			// daemon's last, as --url takes the daemon's): history read
-			// at another step makes a model the stored vectors and the
-			// daemon do not fit (omen model promote refuses it).
-			rec, err := recordedStep(st)
-			if err != nil {
-				fmt.Fprintf(stderr, "omen train: %v\n", err)
-				return 1
-			}
-			switch {
-			case rec == 0:
-				// Not recorded (a store of an older daemon): the
-				// configuration's step.
-			case *configFile == "":
-				fmt.Fprintf(stderr, "omen train: the step the store records (the daemon's last), %v, applies; the alert rule the threshold is chosen for is the built-in one "+
-					"(the store does not record alerting.for, resolve_ratio or min_lead: --config.file FILE applies the daemon's)\n", rec)
-				step = rec
-			case rec != step:
-				fmt.Fprintf(stderr, "omen train: the store's history is at a step of %v (the daemon's last, which its schema records), not the %v of %s: "+
-					"a model trained at %v on it would not fit the daemon (omen model promote refuses it): give --config.file the configuration the daemon runs with, or none (the recorded step applies)\n",
-					rec, step, *configFile, step)
-				return 1
+			if rc, ok := storeStep(); !ok {
+				return rc
 			}
 		}
 		o.Source = &storesource.Source{Store: r, From: now.Add(-time.Duration(hist)).UnixMilli(), To: now.UnixMilli(), Step: step.Milliseconds(),
@@ -182,13 +189,26 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "omen train: --source prometheus needs --prometheus.url")
 			return 2
 		}
-		client, err := api.NewClient(api.Config{Address: *promURL})
+		if (*register || *promote) && client == nil {
+			// The model goes into the store at --storage.path: at the
+			// step it records, checked before training.
+			if _, err := os.Stat(filepath.Join(*storagePath, "badger")); err == nil {
+				if err := openStore(openExistingStore); err != nil {
+					fmt.Fprintf(stderr, "omen train: %v\n", err)
+					return 1
+				}
+				if rc, ok := storeStep(); !ok {
+					return rc
+				}
+			}
+		}
+		pc, err := api.NewClient(api.Config{Address: *promURL})
 		if err != nil {
 			fmt.Fprintf(stderr, "prometheus client: %v\n", err)
 			return 1
 		}
 		res := cfg.Resolved()
-		ps := &dataset.PrometheusSource{API: v1.NewAPI(client), EntityLabels: res.EntityLabels,
+		ps := &dataset.PrometheusSource{API: v1.NewAPI(pc), EntityLabels: res.EntityLabels,
 			Start: now.Add(-time.Duration(hist)), End: now, Step: step, Progress: stderr}
 		for _, f := range res.Features {
 			ps.Features = append(ps.Features, dataset.NamedQuery{Name: f.Name, Query: f.Expr})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 )
@@ -91,7 +92,7 @@ func TestTrainOfflineRecordedStep(t *testing.T) {
 	}{
 		{"step: 30s\n", 0, ""},
 		{"step: 15s\n", 1, "omen train: the store's history is at a step of 30s (the daemon's last, which its schema records), not the 15s of c.yml: " +
-			"a model trained at 15s on it would not fit the daemon (omen model promote refuses it): give --config.file the configuration the daemon runs with, or none (the recorded step applies)\n"},
+			"a model trained at 15s would not fit the daemon (omen model promote refuses it): give --config.file the configuration the daemon runs with, or none (the recorded step applies)\n"},
 	} {
 		if err := os.WriteFile("c.yml", []byte(tc.yml), 0o600); err != nil {
 			t.Fatal(err)
@@ -206,5 +207,39 @@ func TestTrainFailuresOnlyInValidation(t *testing.T) {
 	if rc != 0 || !strings.Contains(errs, want) || !strings.Contains(errs, "failure windows are all in the validation part, the last 20 % of every entity's history held out); the model's failure threshold is 1") ||
 		strings.Contains(errs, "no file has a label column") {
 		t.Fatalf("train = %d\nstdout %s\nstderr %s", rc, out, errs)
+	}
+}
+
+// TestTrainPrometheusRegisterRecordedStep: omen train --source prometheus
+// --register into an offline store trains at the step the store records
+// (the daemon's last), and refuses a configuration of another step before
+// querying anything. It trained at the configuration's step and
+// registered a model the daemon and omen model promote refuse.
+func TestTrainPrometheusRegisterRecordedStep(t *testing.T) {
+	t.Chdir(t.TempDir())
+	dir := t.TempDir()
+	writeHistoryStep(t, dir, 30*time.Second)
+	// Nothing listens there: a query is an error, the check comes before.
+	closed := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t))
+	train := func(extra ...string) (int, string, string) {
+		return omen(t, append([]string{"train", "--source", "prometheus", "--prometheus.url", closed, "--storage.path", dir, "--history", "2h", "--window", "4",
+			"--horizon", "2", "--hidden", "4", "--epochs", "1", "--out", "m.omen"}, extra...)...)
+	}
+	if err := os.WriteFile("c.yml", []byte("step: 15s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, reg := range []string{"--register", "--promote"} {
+		rc, _, errs := train(reg, "--config.file", "c.yml")
+		if want := "omen train: the store's history is at a step of 30s (the daemon's last, which its schema records), not the 15s of c.yml: "; rc != 1 || !strings.HasPrefix(errs, want) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("%s with a 15s configuration: train = %d, stderr %q; want 1 and only %q…", reg, rc, errs, want)
+		}
+	}
+	rc, _, errs := train("--register")
+	if rc != 1 || !strings.HasPrefix(errs, "omen train: the step the store records (the daemon's last), 30s, applies") {
+		t.Errorf("--register without a configuration: train = %d, stderr %q; want the recorded step applied (then the query fails)", rc, errs)
+	}
+	// Without --register the store is not read.
+	if rc, _, errs := train("--config.file", "c.yml"); rc != 1 || strings.Contains(errs, "store") {
+		t.Errorf("without --register: train = %d, stderr %q; want the query's error only", rc, errs)
 	}
 }

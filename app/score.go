@@ -520,11 +520,15 @@ func (s *scorer) predict(t int64, vs []features.Vector) (out []prediction, recs 
 	gone := t - int64(alert.DefaultMissingSteps+1)*s.step.Milliseconds()
 	stale := t - int64(keep)*s.step.Milliseconds()
 	for id, h := range s.windows {
-		if h.last <= gone {
-			delete(s.latest, id)
-		}
 		if h.last < stale {
 			delete(s.windows, id)
+		}
+	}
+	// Apart from the windows: a window of W+1 < 4 rows goes first (it
+	// kept a 1-step model's prediction exported for good).
+	for id, p := range s.latest {
+		if h := s.windows[id]; p.T <= gone && (h == nil || h.last <= gone) {
+			delete(s.latest, id)
 		}
 	}
 	if s.model == nil {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"reflect"
@@ -26,9 +27,15 @@ import (
 // omen_anomaly_score per live entity with its entity labels, and removes
 // an entity's series when it disappears.
 func TestPredictionMetrics(t *testing.T) {
+	for _, w := range []int{4, 1} { // 1: the window goes before the prediction
+		t.Run(fmt.Sprintf("window %d", w), func(t *testing.T) { testPredictionMetrics(t, w) })
+	}
+}
+
+func testPredictionMetrics(t *testing.T, w int) {
 	cfg := config.Default()
 	names := features.Names(cfg.Config)
-	m := testModel(t, names, 4, 8, 1)
+	m := testModel(t, names, w, 8, 1)
 	reg := prometheus.NewRegistry()
 	s, st := newTestScorer(t, cfg, m, reg)
 	t.Cleanup(func() { _ = st.Close() })
@@ -50,7 +57,7 @@ func TestPredictionMetrics(t *testing.T) {
 	// The scored window is the last W vectors, oldest first, and the
 	// probability the model's for it.
 	var win []float32
-	for i := int64(2); i < 6; i++ {
+	for i := 6 - int64(w); i < 6; i++ {
 		for _, x := range vec("a", i*step).Values {
 			win = append(win, float32(x))
 		}

@@ -74,7 +74,7 @@ func newWindowRigOn(t *testing.T, lookback time.Duration, st *store.Store, repla
 	}
 	in := newIngester(st, head, ex, reg, slog.New(slog.DiscardHandler))
 	for i := range replay {
-		in.apply(&replay[i], true)
+		in.advance(in.apply(&replay[i], true))
 	}
 	sc, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

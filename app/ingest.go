@@ -172,9 +172,15 @@ const parallelApplyMin = 8192
 
 // applyAll applies batches[i] for i in idx. Large calls append their
 // samples to the head on up to GOMAXPROCS goroutines first
-// (Head.AppendConcurrent); events, polled values and the watermark are
-// then applied in order.
+// (Head.AppendConcurrent); events and polled values are then applied in
+// order, and the watermark moves last, once for the whole call: the
+// evaluator evaluates the steps it passes at once, and a step passed by
+// the call's first batch would be evaluated without the others (the
+// poller's backfill appends every query's results of a time range in one
+// call, a batch each).
 func (in *ingester) applyAll(batches []telemetry.Batch, idx []int) {
+	maxT := int64(0)
+	defer func() { in.advance(maxT) }()
 	n := 0
 	for _, i := range idx {
 		if !in.polled(&batches[i]) {
@@ -184,7 +190,7 @@ func (in *ingester) applyAll(batches []telemetry.Batch, idx []int) {
 	parts := runtime.GOMAXPROCS(0)
 	if n < parallelApplyMin || parts < 2 {
 		for _, i := range idx {
-			in.apply(&batches[i], true)
+			maxT = max(maxT, in.apply(&batches[i], true))
 		}
 		return
 	}
@@ -199,7 +205,7 @@ func (in *ingester) applyAll(batches []telemetry.Batch, idx []int) {
 		in.applyDrops.Add(float64(d))
 	}
 	for _, i := range idx {
-		in.apply(&batches[i], false)
+		maxT = max(maxT, in.apply(&batches[i], false))
 	}
 }
 
@@ -217,8 +223,10 @@ func (in *ingester) appendToHead(samples []telemetry.Sample) {
 	}
 }
 
-// apply applies b; with head false its samples are already in the head.
-func (in *ingester) apply(b *telemetry.Batch, head bool) {
+// apply applies b, but for the watermark (see advance); with head false
+// its samples are already in the head. It returns the newest sample or
+// event time of b.
+func (in *ingester) apply(b *telemetry.Batch, head bool) int64 {
 	maxT := int64(0)
 	if in.polled(b) {
 		in.extractor.AddPolled(b.Samples)
@@ -251,6 +259,12 @@ func (in *ingester) apply(b *telemetry.Batch, head bool) {
 			}
 		}
 	}
+	return maxT
+}
+
+// advance moves the watermark to maxT (ms) if that is newer, and signals
+// the evaluator.
+func (in *ingester) advance(maxT int64) {
 	for {
 		cur := in.watermark.Load()
 		if maxT <= cur {
@@ -379,7 +393,7 @@ func (in *ingester) replay(ctx context.Context, window time.Duration) error {
 		// that those still sending before the stop count as such after
 		// it (liveSince).
 		in.head.SetStamp(in.activity.at(b.Received))
-		in.apply(&b, true)
+		in.advance(in.apply(&b, true))
 		n++
 		return nil
 	})

@@ -206,8 +206,13 @@ func (p *Poller) SetQueries(queries map[string]string) error {
 
 // Backfill evaluates every query over [start, end] at Step resolution with
 // range queries (split so that no query exceeds MaxPointsPerQuery points per
-// series) and appends the results, one Append per query and chunk. It stops
-// at the first error that survives the retries.
+// series) and appends the results, one Append per chunk holding every
+// query's results (a batch each): the appender sees a chunk's time range
+// with all of its features at once, so that a step is never evaluated on
+// the queries appended first (the daemon's evaluator evaluates the newest
+// step the data passed as soon as it passed it, and the samples of the
+// queries appended after it counted late). It stops at the first error
+// that survives the retries, having appended the chunks before it.
 func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 	if end.Before(start) {
 		return fmt.Errorf("backfill: end %s before start %s", end, start)
@@ -219,6 +224,7 @@ func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 			to = end
 		}
 		qs := p.queries.Load()
+		var bs []telemetry.Batch
 		for _, name := range qs.names {
 			var val model.Value
 			err := p.retry(ctx, "range", func(ctx context.Context) (v1.Warnings, error) {
@@ -231,9 +237,19 @@ func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 			if err != nil {
 				return fmt.Errorf("backfill query %q over [%s, %s]: %w", name, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 			}
-			if err := p.store(ctx, name, val); err != nil {
-				return fmt.Errorf("backfill query %q: %w", name, err)
+			if ss := p.convert(nil, name, val); len(ss) > 0 {
+				bs = append(bs, telemetry.Batch{Source: p.source, Samples: ss})
 			}
+		}
+		if len(bs) == 0 {
+			continue
+		}
+		now := time.Now().UnixMilli()
+		for i := range bs {
+			bs[i].Received = now
+		}
+		if err := p.appendRetry(ctx, bs); err != nil {
+			return fmt.Errorf("backfill over [%s, %s]: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 		}
 	}
 	return nil
@@ -283,37 +299,33 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 	}
 	if len(b.Samples) > 0 {
 		b.Received = time.Now().UnixMilli()
-		if err := p.appendRetry(ctx, b); err != nil {
+		if err := p.appendRetry(ctx, []telemetry.Batch{b}); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (p *Poller) store(ctx context.Context, name string, val model.Value) error {
-	b := telemetry.Batch{Source: p.source, Received: time.Now().UnixMilli()}
-	b.Samples = p.convert(nil, name, val)
-	if len(b.Samples) == 0 {
-		return nil
+// appendRetry appends bs in one Append, retrying retryable failures.
+func (p *Poller) appendRetry(ctx context.Context, bs []telemetry.Batch) error {
+	n := 0
+	for i := range bs {
+		n += len(bs[i].Samples)
 	}
-	return p.appendRetry(ctx, b)
-}
-
-func (p *Poller) appendRetry(ctx context.Context, b telemetry.Batch) error {
 	backoff := p.opts.RetryBackoff
 	for attempt := 0; ; attempt++ {
-		err := p.app.Append(ctx, []telemetry.Batch{b})
+		err := p.app.Append(ctx, bs)
 		if err == nil {
-			p.m.samples.WithLabelValues(p.source).Add(float64(len(b.Samples)))
+			p.m.samples.WithLabelValues(p.source).Add(float64(n))
 			return nil
 		}
 		p.m.errors.WithLabelValues(ReasonAppend).Inc()
 		if errors.Is(err, ErrInvalid) || attempt >= p.opts.MaxRetries || ctx.Err() != nil {
-			return fmt.Errorf("store %d samples: %w", len(b.Samples), err)
+			return fmt.Errorf("store %d samples: %w", n, err)
 		}
 		p.logger.Warn("store samples; retrying", "err", err, "retry_in", backoff)
 		if !sleep(ctx, backoff) {
-			return fmt.Errorf("store %d samples: %w", len(b.Samples), ctx.Err())
+			return fmt.Errorf("store %d samples: %w", n, ctx.Err())
 		}
 		backoff = min(backoff*2, 30*time.Second)
 	}

@@ -295,21 +295,32 @@ func (in *ingester) liveSince(wall int64, settle time.Duration) int64 {
 // stops amid the others ages on it as on the wall clock, whatever the
 // sources' period. Of each gap between two arrivals it counts at most
 // the larger of activityGap and 5/4 of the usual gap between bursts of
-// arrivals (the third quartile of the last periodGaps gaps of at least
-// burstGap, so that an outage, one long gap among them, is not usual),
-// and no more than maxActivityGap. Remote-write sends every few seconds:
-// the clock counts 15 s of a gap. A push source that flushes every 60 s
-// (e.g. Telegraf over NATS) has it count whole gaps, where counting 15 s
-// of each ran the clock at a quarter of the wall clock's speed and kept a
-// stopped series counted for 8 minutes instead of 2 (every step waited
-// maxInputDelay).
+// arrivals, and no more than maxActivityGap. The usual gap is the third
+// quartile of the last periodGaps gaps of at least burstGap (so that an
+// outage, one long gap among them, is not usual), or, if larger, that of
+// the last periodGaps long gaps (of at least activityGap) while they
+// recur, the last of them having ended at most maxActivityGap before the
+// last arrival: push agents that flush at the same period a few seconds
+// apart (4 Telegraf agents every 60 s, 3 s apart) leave one long gap a
+// period among short ones, which the first quartile never reached, and
+// the clock counted 15 s of it (it ran at 0.41 of the wall clock's speed,
+// and a stopped series held steps until they were forced). Remote-write
+// sends every few seconds: the clock counts 15 s of a gap. A push source
+// that flushes every 60 s (e.g. Telegraf over NATS) has it count whole
+// gaps, where counting 15 s of each ran the clock at a quarter of the
+// wall clock's speed and kept a stopped series counted for 8 minutes
+// instead of 2 (every step waited maxInputDelay).
 type activityClock struct {
 	mu         sync.Mutex
 	wall, time int64 // the last arrival's wall time and activity time
-	// gaps are the last gaps (ms) between bursts, a ring: n of them,
-	// the next written at i.
-	gaps [periodGaps]int64
-	n, i int
+	// gaps are the last gaps (ms) between bursts, and long the last of
+	// them of at least activityGap, rings: n (nLong) of them, the next
+	// written at i (iLong). longAt is the wall time (ms) the newest long
+	// gap ended.
+	gaps, long   [periodGaps]int64
+	n, i         int
+	nLong, iLong int
+	longAt       int64
 	// maxGap is 5/4 of the usual gap, at most maxActivityGap (0 before
 	// minPeriodGaps gaps).
 	maxGap int64
@@ -325,9 +336,9 @@ const (
 
 // burstGap is the least gap between two arrivals that separates bursts
 // (the requests of several remote-write shards, several agents flushing
-// at once are one burst); periodGaps is how many gaps between bursts the
-// activity clock keeps, and minPeriodGaps how many it needs before it
-// counts more than activityGap of a gap.
+// at once are one burst); periodGaps is how many gaps between bursts (and
+// long gaps) the activity clock keeps, and minPeriodGaps how many it
+// needs before it counts more than activityGap of a gap.
 const (
 	burstGap      = time.Second
 	periodGaps    = 16
@@ -340,26 +351,41 @@ func (c *activityClock) at(wall int64) int64 {
 	defer c.mu.Unlock()
 	c.time = c.advance(wall)
 	if c.wall != 0 && wall-c.wall >= burstGap.Milliseconds() {
-		c.record(wall - c.wall)
+		c.record(wall-c.wall, wall)
 	}
 	c.wall = max(c.wall, wall)
 	return c.time
 }
 
-// record adds a gap between bursts and updates maxGap.
-func (c *activityClock) record(gap int64) {
+// record adds a gap between bursts that ended at wall and updates maxGap.
+func (c *activityClock) record(gap, wall int64) {
 	c.gaps[c.i] = gap
 	c.i = (c.i + 1) % periodGaps
 	c.n = min(c.n+1, periodGaps)
-	if c.n < minPeriodGaps {
-		return
+	if gap >= activityGap.Milliseconds() {
+		c.long[c.iLong] = gap
+		c.iLong = (c.iLong + 1) % periodGaps
+		c.nLong = min(c.nLong+1, periodGaps)
+		c.longAt = wall
 	}
-	var sorted [periodGaps]int64
-	gaps := sorted[:c.n]
-	copy(gaps, c.gaps[:c.n])
-	slices.Sort(gaps)
-	usual := gaps[(3*c.n-1)/4]
+	usual := int64(0)
+	if c.n >= minPeriodGaps {
+		usual = thirdQuartile(c.gaps[:c.n])
+	}
+	if c.nLong >= minPeriodGaps && wall-c.longAt <= maxActivityGap.Milliseconds() {
+		usual = max(usual, thirdQuartile(c.long[:c.nLong]))
+	}
 	c.maxGap = min(usual+usual/4, maxActivityGap.Milliseconds())
+}
+
+// thirdQuartile returns the third quartile of gaps (at most periodGaps),
+// which it leaves as they are.
+func thirdQuartile(gaps []int64) int64 {
+	var sorted [periodGaps]int64
+	s := sorted[:len(gaps)]
+	copy(s, gaps)
+	slices.Sort(s)
+	return s[(3*len(s)-1)/4]
 }
 
 // now is the activity time at wall (ms), without an arrival.

@@ -2,11 +2,16 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/omen-sre/omen/features"
@@ -154,5 +159,146 @@ func TestReplayKeepsSeriesLive(t *testing.T) {
 	got, lset, ok := head.Progress(re.liveSince(now.UnixMilli(), settleTime), [][]*labels.Matcher{nil}) // every series
 	if want := data + 15_000 - 15_000/8; !ok || got != want || lset.Get("pod") != "b" {
 		t.Errorf("Progress = %d of %s (%v), want %d of pod b", got, lset, ok, want)
+	}
+}
+
+// agentArrivals returns the wall times (ms, ascending) of agents flushing
+// every period at the given phases (ms into the period) for cycles
+// periods from start.
+func agentArrivals(start, period int64, phases []int64, cycles int) []int64 {
+	var ws []int64
+	for c := range int64(cycles) {
+		for _, p := range phases {
+			ws = append(ws, start+c*period+p)
+		}
+	}
+	slices.Sort(ws)
+	return ws
+}
+
+// TestActivityClockClusteredAgents: push agents that flush at the same
+// period a few seconds apart leave one long gap a period among short
+// ones. The activity clock counts every gap of theirs whole, up to
+// maxActivityGap (it runs with the wall clock) and, of a pause, up to 5/4 of that long gap (at most
+// maxActivityGap). The third quartile of the gaps alone never reached the
+// long gap with 4 agents or more: the clock counted 15 s of it and ran at
+// 0.41 of the wall clock's speed (4 agents 3 s apart every 60 s), so that
+// a stopped series held steps until they were forced. Once long gaps no
+// longer recur (the arrivals became frequent), a pause counts activityGap
+// again.
+func TestActivityClockClusteredAgents(t *testing.T) {
+	const s = int64(1000)
+	start := int64(1_800_000_000_000)
+	spaced := func(n int, apart int64) []int64 {
+		ph := make([]int64, n)
+		for i := range ph {
+			ph[i] = int64(i) * apart
+		}
+		return ph
+	}
+	rng := rand.New(rand.NewPCG(13, 1))
+	random := func(n int) []int64 {
+		ph := make([]int64, n)
+		for i := range ph {
+			ph[i] = rng.Int64N(60 * s)
+		}
+		return ph
+	}
+	tests := []struct {
+		name     string
+		arrivals []int64
+		whole    int   // arrivals from which on every gap counts whole
+		counted  int64 // of a pause of 10 minutes after the last arrival (0: at most maxActivityGap)
+	}{
+		{name: "4 agents 3s apart every 60s", arrivals: agentArrivals(start, 60*s, spaced(4, 3*s), 30), whole: 4 * 5, counted: maxActivityGap.Milliseconds()},
+		{name: "8 agents 3s apart every 60s", arrivals: agentArrivals(start, 60*s, spaced(8, 3*s), 30), whole: 8 * 5, counted: 39 * s * 5 / 4},
+		{name: "20 agents 1s apart every 60s", arrivals: agentArrivals(start, 60*s, spaced(20, s), 30), whole: 20 * 5, counted: 41 * s * 5 / 4},
+		{name: "4 agents 3s apart every 5m", arrivals: agentArrivals(start, 300*s, spaced(4, 3*s), 30), whole: 4 * 5, counted: maxActivityGap.Milliseconds()},
+		{name: "5 agents at random phases every 60s", arrivals: agentArrivals(start, 60*s, random(5), 30), whole: 5 * 5},
+		{name: "12 agents at random phases every 60s", arrivals: agentArrivals(start, 60*s, random(12), 30), whole: 12 * 5},
+		{name: "4 agents 3s apart every 60s, then every 5s for 80s", arrivals: append(agentArrivals(start, 60*s, spaced(4, 3*s), 30),
+			agentArrivals(start+30*60*s, 5*s, []int64{0}, 17)...), whole: 4 * 5, counted: activityGap.Milliseconds()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c activityClock
+			var last, at int64
+			for i, w := range tt.arrivals {
+				got := c.at(w)
+				if want := min(w-last, maxActivityGap.Milliseconds()); i >= tt.whole && got-at != want {
+					t.Fatalf("arrival %d, %d ms after the last: %d ms counted, want %d (the whole gap, at most maxActivityGap)", i, w-last, got-at, want)
+				}
+				last, at = w, got
+			}
+			got := c.now(last+10*60*s) - at
+			if tt.counted == 0 && (got < activityGap.Milliseconds() || got > maxActivityGap.Milliseconds()) ||
+				tt.counted != 0 && got != tt.counted {
+				t.Errorf("a pause of 10 minutes counts %d ms, want %d (0: from %v to %v)", got, tt.counted, activityGap, maxActivityGap)
+			}
+		})
+	}
+}
+
+// TestClusteredAgentsStoppedSeries: four push agents (pods a to d) each
+// flush one sample every 60 s, a few seconds apart; pod d then stops
+// without a stale marker (as Telegraf does). Its series holds the steps
+// after its last sample for about settle, and no step is forced. Before,
+// agents 3 s or 6 s apart slowed the activity clock to 0.41 of the wall
+// clock: pod d held 3 steps until they had waited maxDelay (forced, with
+// a warning).
+func TestClusteredAgentsStoppedSeries(t *testing.T) {
+	for _, spacing := range []time.Duration{0, 3 * time.Second, 6 * time.Second} {
+		t.Run(fmt.Sprintf("%v apart", spacing), func(t *testing.T) {
+			r := newInputsRig(t, settleTime, maxInputDelay)
+			ts := int64(1_800_000_000_000) / 60_000 * 60_000
+			one := func(int64) float64 { return 1 }
+			var lastD time.Time // wall time of pod d's last sample
+			var lastDT int64    // its data time
+			// A step pod d has not reached (its next sample was due
+			// 60 s after its last), and when it was evaluated.
+			unreached := int64(0)
+			var released time.Duration
+			check := func() {
+				if unreached != 0 && released == 0 && r.e.done.Load() >= unreached {
+					released = r.now.Sub(lastD)
+				}
+			}
+			cycle := func(stopped bool) {
+				start := r.now
+				for i, pod := range []string{"a", "b", "c", "d"} {
+					if stopped && pod == "d" {
+						continue
+					}
+					r.now = start.Add(time.Duration(i) * spacing)
+					r.send(pod, []int64{ts + (time.Duration(i) * spacing).Milliseconds()}, one)
+					check()
+					if pod == "d" {
+						lastD, lastDT = r.now, ts+(time.Duration(i)*spacing).Milliseconds()
+					}
+				}
+				for r.now.Sub(start) < time.Minute {
+					r.wait(time.Second)
+					check()
+				}
+				ts += 60_000
+			}
+			for range 30 {
+				cycle(false)
+			}
+			unreached = (lastDT+60_000-60_000/8)/r.step*r.step + r.step
+			for range 8 {
+				cycle(true)
+			}
+			t.Logf("pod d released the steps %v after its last sample", released)
+			if released == 0 || released > settleTime+5*time.Second {
+				t.Errorf("the steps pod d had not reached were evaluated from %v after its last sample (0: never), want within %v", released, settleTime)
+			}
+			if f := testutil.ToFloat64(r.e.forced); f != 0 {
+				t.Errorf("omen_evaluator_input_timeout_steps_total %v, want 0", f)
+			}
+			if n := strings.Count(r.logs.String(), "after waiting the longest delay"); n != 0 {
+				t.Errorf("%d warnings of steps evaluated after waiting the longest delay, want 0", n)
+			}
+		})
 	}
 }

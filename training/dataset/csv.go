@@ -164,6 +164,14 @@ func LoadCSV(path string) (*Series, error) {
 	if er.err != nil && !errors.Is(er.err, io.EOF) {
 		return nil, fmt.Errorf("%s: truncated or corrupt gzip: %w", path, er.err)
 	}
+	if err != nil {
+		// Corrupt data in the middle of the stream decompresses to
+		// garbage rows before gzip sees its checksum or length fail at
+		// the end: read on to learn whether the CSV error is the cause.
+		if _, derr := io.Copy(io.Discard, er); derr != nil {
+			return nil, fmt.Errorf("%s: truncated or corrupt gzip: %w; the CSV error before it may be its consequence (%w)", path, derr, err)
+		}
+	}
 	return s, err
 }
 
@@ -348,31 +356,39 @@ func FindEntities(dir string) (names, trainOnly []string, err error) {
 	if err := checkDir(dir); err != nil {
 		return nil, nil, err
 	}
+	var found []string
 	for _, pattern := range []string{"*.train.csv.gz", "*.train.csv"} {
 		m, err := filepath.Glob(filepath.Join(dir, pattern))
 		if err != nil {
 			return nil, nil, fmt.Errorf("list entities in %q: %w", dir, err)
 		}
 		for _, p := range m {
-			base := filepath.Base(p)
-			e := strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), ".train.csv")
-			if _, err := findFile(dir, e+".test.csv"); err != nil {
-				trainOnly = append(trainOnly, e)
-				continue
-			}
-			names = append(names, e)
+			found = append(found, strings.TrimSuffix(strings.TrimSuffix(filepath.Base(p), ".gz"), ".train.csv"))
 		}
 	}
-	sort.Strings(trainOnly)
-	trainOnly = compact(trainOnly)
+	sort.Strings(found)
+	for _, e := range compact(found) {
+		// Both E.train.csv and E.train.csv.gz is an error, not a choice.
+		if _, err := findFile(dir, e+".train.csv"); err != nil {
+			return nil, nil, err
+		}
+		_, err := findFile(dir, e+".test.csv")
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			trainOnly = append(trainOnly, e)
+			continue
+		case err != nil:
+			return nil, nil, err
+		}
+		names = append(names, e)
+	}
 	if len(names) == 0 {
 		if len(trainOnly) > 0 {
 			return nil, trainOnly, fmt.Errorf("no entities (E.train.csv.gz with E.test.csv.gz) in %q: no test file for %s", dir, strings.Join(trainOnly, ", "))
 		}
 		return nil, nil, fmt.Errorf("no entities (E.train.csv.gz with E.test.csv.gz) in %q", dir)
 	}
-	sort.Strings(names)
-	return compact(names), trainOnly, nil
+	return names, trainOnly, nil
 }
 
 func compact(s []string) []string {
@@ -385,14 +401,28 @@ func compact(s []string) []string {
 	return out
 }
 
+// findFile returns the path of base.gz or base in dir. Both, unless they
+// are the same file, is an error naming both: one entity's data in two
+// files was read twice by the CSV source and once (the .gz) by eval.
 func findFile(dir, base string) (string, error) {
+	var path string
+	var info os.FileInfo
 	for _, p := range []string{base + ".gz", base} {
 		full := filepath.Join(dir, p)
-		if _, err := os.Stat(full); err == nil {
-			return full, nil
+		st, err := os.Stat(full)
+		switch {
+		case err != nil:
+			continue
+		case info == nil:
+			path, info = full, st
+		case !os.SameFile(info, st):
+			return "", fmt.Errorf("%s and %s are two files of one entity: keep one", path, full)
 		}
 	}
-	return "", fmt.Errorf("no %s(.gz) in %q: %w", base, dir, os.ErrNotExist)
+	if info == nil {
+		return "", fmt.Errorf("no %s(.gz) in %q: %w", base, dir, os.ErrNotExist)
+	}
+	return path, nil
 }
 
 // LoadEntity loads the train and test series of entity name in dir and, when
@@ -492,7 +522,8 @@ type CSVSource struct {
 // Load reads every file once (a file named twice, directly or through
 // its directory, or a directory named twice, is read once); the entity
 // is the file name without ".csv(.gz)" and without a ".train" suffix, and
-// the series' Origin is the file's path.
+// the series' Origin is the file's path. Two files of one entity (E.csv
+// and E.csv.gz, or E in two folders) are an error naming both.
 func (c *CSVSource) Load(ctx context.Context) ([]*Series, error) {
 	var files []string
 	var seen []os.FileInfo // of files, to read each once
@@ -542,6 +573,20 @@ func (c *CSVSource) Load(ctx context.Context) ([]*Series, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("csv source: no CSV files in %v", c.Paths)
 	}
+	// An entity in two files (E.train.csv and E.train.csv.gz, or one name
+	// in two folders) was trained as two entities of one name.
+	entity := func(f string) string {
+		base := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(f), ".gz"), ".csv")
+		return strings.TrimSuffix(base, ".train")
+	}
+	fileOf := make(map[string]string, len(files))
+	for _, f := range files {
+		e := entity(f)
+		if g, ok := fileOf[e]; ok {
+			return nil, fmt.Errorf("csv source: entity %q is in two files, %s and %s: keep one", e, g, f)
+		}
+		fileOf[e] = f
+	}
 	out := make([]*Series, 0, len(files))
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
@@ -551,9 +596,7 @@ func (c *CSVSource) Load(ctx context.Context) ([]*Series, error) {
 		if err != nil {
 			return nil, err
 		}
-		base := filepath.Base(f)
-		base = strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), ".csv")
-		s.Entity = strings.TrimSuffix(base, ".train")
+		s.Entity = entity(f)
 		s.Step, s.Origin = c.StepMillis, f
 		out = append(out, s)
 	}

@@ -403,3 +403,99 @@ func TestCSVSourceOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestEntityInTwoFiles: E.train.csv beside E.train.csv.gz (or one entity
+// in two folders) is an error naming both files, for train (CSVSource)
+// and eval (FindEntities, LoadEntity) alike; before, train read both as
+// two entities of one name and eval silently took the .gz (reviewer's
+// finding). A symbolic link to the other file is the same file: no error.
+func TestEntityInTwoFiles(t *testing.T) {
+	dir, other := t.TempDir(), t.TempDir()
+	const data = "t,a\n0,1\n1,2\n"
+	writeGz(t, filepath.Join(dir, "e.train.csv.gz"), data)
+	writeGz(t, filepath.Join(dir, "e.test.csv.gz"), "t,a,label\n0,1,0\n")
+	for _, p := range []string{filepath.Join(dir, "e.train.csv"), filepath.Join(other, "e.train.csv")} {
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	both := filepath.Join(dir, "e.train.csv.gz") + " and " + filepath.Join(dir, "e.train.csv")
+	bothSorted := filepath.Join(dir, "e.train.csv") + " and " + filepath.Join(dir, "e.train.csv.gz")
+	for _, tc := range []struct {
+		name string
+		run  func() error
+		want string
+	}{
+		{"train", func() error { _, err := (&CSVSource{Paths: []string{dir}}).Load(t.Context()); return err }, bothSorted},
+		{"train two folders", func() error {
+			_, err := (&CSVSource{Paths: []string{other, filepath.Join(dir, "e.train.csv.gz")}}).Load(t.Context())
+			return err
+		}, filepath.Join(other, "e.train.csv") + " and " + filepath.Join(dir, "e.train.csv.gz")},
+		{"eval discover", func() error { _, _, err := FindEntities(dir); return err }, both},
+		{"eval load", func() error { _, err := LoadEntity(dir, "e"); return err }, both},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.run(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+	// The same file under both names is one file.
+	if err := os.Remove(filepath.Join(dir, "e.train.csv")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("e.train.csv.gz", filepath.Join(dir, "e.train.csv")); err != nil {
+		t.Fatal(err)
+	}
+	if names, _, err := FindEntities(dir); err != nil || len(names) != 1 {
+		t.Fatalf("FindEntities with a link = %v, %v; want [e]", names, err)
+	}
+}
+
+// TestLoadCSVCorruptGzip: bytes flipped in the middle of a .gz decompress
+// to garbage rows before gzip's checksum fails at the end; the error is the
+// corrupt gzip, not the CSV error of a made-up line (reviewer's finding:
+// "omi-1.test.csv.gz:372: 23 columns, want 21" where zcat said "invalid
+// compressed data--length error").
+func TestLoadCSVCorruptGzip(t *testing.T) {
+	var text strings.Builder
+	text.WriteString("t,a,b,c\n")
+	for i := range 20000 {
+		fmt.Fprintf(&text, "%d,%d.%d,%d,%d\n", i, i%97, i%13, i*7%1000, i%5)
+	}
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(text.String()))
+	zw.Close()
+	data := b.Bytes()
+	// Which flips the CSV reader rejects before gzip fails depends on the
+	// bytes and the read sizes: every flip must be reported as the corrupt
+	// gzip, and some must be the finding's case.
+	csvFirst := 0
+	for off := len(data) / 3; off < len(data)-100; off += len(data) / 50 {
+		bad := append([]byte(nil), data...)
+		for k := range 10 {
+			bad[off+k] ^= 0x5a
+		}
+		path := filepath.Join(t.TempDir(), "x.csv.gz")
+		if err := os.WriteFile(path, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadCSV(path)
+		if err == nil || !strings.HasPrefix(err.Error(), path+": truncated or corrupt gzip: ") {
+			t.Errorf("offset %d: error %v, want the corrupt gzip", off, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "the CSV error before it may be its consequence") {
+			csvFirst++
+		}
+	}
+	if csvFirst == 0 {
+		t.Error("no flip made the CSV reader fail before gzip: the finding's case is not checked")
+	}
+	// A CSV error in an intact .gz is the CSV error.
+	path := filepath.Join(t.TempDir(), "y.csv.gz")
+	writeGz(t, path, "t,a\n0,1\n1,1,2\n")
+	if _, err := LoadCSV(path); err == nil || err.Error() != path+":3: 3 columns, want 2" {
+		t.Errorf("intact gzip: error %v, want the CSV error", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -60,6 +61,16 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	if rc, ok := checkWritable(fs.Name(), "out", *out, stderr); !ok {
 		return rc
 	}
+	if *source == "csv" && readsCSV(strings.Split(*dir, ","), *out) {
+		fmt.Fprintf(stderr, "omen train: --out %s is a CSV file --dir reads: the model would replace it; give another file name\n", *out)
+		return 2
+	}
+	if *source == "prometheus" && *promURL != "" {
+		if u, err := url.Parse(*promURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			fmt.Fprintf(stderr, "omen train: --prometheus.url %q: want the server's base URL, http://host:port or https://host:port\n", *promURL)
+			return 2
+		}
+	}
 	if *cf.url != "" && *configFile != "" && *source == "store" {
 		fmt.Fprintln(stderr, "omen train: --config.file is for the store at --storage.path: with --url the daemon's configuration applies (its step and alerting settings; its stored features)")
 		return 2
@@ -74,7 +85,11 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	hist, err := pmodel.ParseDuration(*lookback)
 	if err != nil {
-		fmt.Fprintf(stderr, "--history: %v\n", err)
+		fmt.Fprintf(stderr, "omen train: --history: %v\n", err)
+		return 2
+	}
+	if hist <= 0 && *source != "csv" {
+		fmt.Fprintf(stderr, "omen train: --history %s: want a positive duration (how much history to read)\n", *lookback)
 		return 2
 	}
 	// With --url, a running daemon serves the history and the registry
@@ -249,6 +264,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen train: no feature data in %s between %s and %s (has omen run ingested anything?)\n", where, from, to)
 		return 1
 	}
+	if errors.Is(err, dataset.ErrNoSeries) && *configFile == "" {
+		fmt.Fprintf(stderr, "omen train: %v: these are the built-in features, of Kubernetes metrics (kube-state-metrics, cAdvisor): give --config.file the configuration with the features the daemon runs\n", err)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "omen train: %v\n", err)
 		return 1
@@ -355,4 +374,31 @@ func valPart(split string) string {
 		return "entities"
 	}
 	return "last 20 % of every entity's history" // omen train's time split
+}
+
+// readsCSV reports whether out is, or would be, one of the CSV files
+// (*.csv, *.csv.gz) that --dir's paths name or hold.
+func readsCSV(paths []string, out string) bool {
+	if !strings.HasSuffix(out, ".csv") && !strings.HasSuffix(out, ".csv.gz") {
+		return false
+	}
+	fo, err := os.Stat(out)
+	if err != nil {
+		fo = nil
+	}
+	do, err := os.Stat(filepath.Dir(out))
+	if err != nil {
+		return false
+	}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		switch {
+		case err != nil:
+		case st.IsDir() && os.SameFile(st, do):
+			return true
+		case !st.IsDir() && fo != nil && os.SameFile(st, fo):
+			return true
+		}
+	}
+	return false
 }

@@ -243,3 +243,20 @@ func TestTrainPrometheusRegisterRecordedStep(t *testing.T) {
 		t.Errorf("without --register: train = %d, stderr %q; want the query's error only", rc, errs)
 	}
 }
+
+// TestTrainPrometheusNoSeries: a real Prometheus without the built-in
+// features' Kubernetes metrics: the error names the queries and says the
+// built-in features were used (it said only "the source returned no
+// series").
+func TestTrainPrometheusNoSeries(t *testing.T) {
+	t.Chdir(t.TempDir())
+	prom := testenv.Prometheus(t, "")
+	rc, _, errs := omen(t, "train", "--source", "prometheus", "--prometheus.url", prom, "--history", "1h", "--out", "m.omen")
+	if !strings.Contains(errs, "omen train: load training history: prometheus source: no feature query returned a sample between ") ||
+		!strings.Contains(errs, "these are the built-in features, of Kubernetes metrics") || rc != 1 {
+		t.Fatalf("train = %d, stderr %q", rc, errs)
+	}
+	if _, err := os.Stat("m.omen"); !os.IsNotExist(err) {
+		t.Errorf("a model file was written: %v", err)
+	}
+}

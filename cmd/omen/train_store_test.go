@@ -137,3 +137,31 @@ func TestTrainErrorPrefixOnce(t *testing.T) {
 		t.Fatalf("omen train = %d, stderr %q; want 1 and \"omen train: no entity has …\" with the prefix once", rc, stderr)
 	}
 }
+
+// TestTrainOutIsNotAnInput: --out naming a CSV file that --dir reads is
+// refused before training (the model replaced the training data).
+func TestTrainOutIsNotAnInput(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("t,m1\n")
+	for i := range 400 {
+		fmt.Fprintf(&b, "%d,%g\n", i, math.Sin(float64(i)/5))
+	}
+	file := filepath.Join(dir, "a.csv")
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ dir, out string }{
+		{file, file},                         // the file itself
+		{dir, file},                          // through its folder
+		{dir, filepath.Join(dir, "new.csv")}, // a CSV file the folder would hold
+	} {
+		rc, _, stderr := omen(t, "train", "--source", "csv", "--dir", tc.dir, "--epochs", "1", "--out", tc.out)
+		if want := "omen train: --out " + tc.out + " is a CSV file --dir reads"; rc != 2 || !strings.HasPrefix(stderr, want) {
+			t.Errorf("--dir %s --out %s: train = %d, stderr %q; want 2, %q", tc.dir, tc.out, rc, stderr, want)
+		}
+	}
+	if data, err := os.ReadFile(file); err != nil || string(data) != b.String() {
+		t.Fatalf("the training file changed (%v)", err)
+	}
+}

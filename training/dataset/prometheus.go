@@ -76,7 +76,7 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 		return nil, errors.New("prometheus source: want an API, features and entity labels")
 	}
 	if p.Step <= 0 || !p.End.After(p.Start) {
-		return nil, fmt.Errorf("prometheus source: invalid range %v–%v step %v", p.Start, p.End, p.Step)
+		return nil, fmt.Errorf("prometheus source: invalid range %s to %s at step %v: want a positive step and an end after the start", p.Start.UTC().Format(time.RFC3339), p.End.UTC().Format(time.RFC3339), p.Step)
 	}
 	steps := int(p.End.Sub(p.Start)/p.Step) + 1
 	nf := len(p.Features)
@@ -179,9 +179,24 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 		}
 		out = append(out, s.Slice(first[id], last[id]+1))
 	}
+	if len(out) == 0 {
+		var qs []string
+		for _, q := range p.Features[:min(5, nf)] {
+			qs = append(qs, fmt.Sprintf("%s (%q)", q.Name, q.Query))
+		}
+		if nf > 5 {
+			qs = append(qs, fmt.Sprintf("and %d more", nf-5))
+		}
+		return nil, fmt.Errorf("prometheus source: %w between %s and %s: %s",
+			ErrNoSeries, p.Start.UTC().Format(time.RFC3339), p.End.UTC().Format(time.RFC3339), strings.Join(qs, ", "))
+	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Entity < out[b].Entity })
 	return out, nil
 }
+
+// ErrNoSeries is PrometheusSource.Load's error when no feature query
+// returned a sample in the range (metrics the server does not have).
+var ErrNoSeries = errors.New("no feature query returned a sample")
 
 // reportBeyond writes to Progress how many values of each feature were
 // beyond ±MaxValue and read as missing.

@@ -3,6 +3,7 @@ package dataset
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -412,5 +413,29 @@ func TestPrometheusSourceBeyondFloat32(t *testing.T) {
 	}
 	if want := "prometheus source: values beyond ±3.403e+38 (±Inf, or too large for the float32 the model computes in) read as missing: cpu 3, mem 1\n"; progress.String() != want {
 		t.Fatalf("progress %q, want %q", progress.String(), want)
+	}
+}
+
+// TestPrometheusSourceNoSeries: when no feature query returns a sample
+// the error names the queries and the range (it was "the source returned
+// no series", naming nothing), and a bad range reads in RFC 3339.
+func TestPrometheusSourceNoSeries(t *testing.T) {
+	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	var feats []NamedQuery
+	api := fakeAPI{}
+	for i := range 7 {
+		q := NamedQuery{fmt.Sprintf("f%d", i), fmt.Sprintf("rate(m%d[5m])", i)}
+		feats = append(feats, q)
+		api[q.Query] = pmodel.Matrix{}
+	}
+	src := &PrometheusSource{API: api, Features: feats, EntityLabels: []string{"pod"}, Start: start, End: start.Add(time.Hour), Step: time.Minute}
+	_, err := src.Load(context.Background())
+	want := `prometheus source: no feature query returned a sample between 2026-11-26T10:00:00Z and 2026-11-26T11:00:00Z: f0 ("rate(m0[5m])"), f1 ("rate(m1[5m])"), f2 ("rate(m2[5m])"), f3 ("rate(m3[5m])"), f4 ("rate(m4[5m])"), and 2 more`
+	if !errors.Is(err, ErrNoSeries) || err.Error() != want {
+		t.Errorf("Load = %v\nwant %s", err, want)
+	}
+	src.End = start
+	if _, err := src.Load(context.Background()); err == nil || err.Error() != "prometheus source: invalid range 2026-11-26T10:00:00Z to 2026-11-26T10:00:00Z at step 1m0s: want a positive step and an end after the start" {
+		t.Errorf("empty range: %v", err)
 	}
 }

@@ -327,7 +327,7 @@ type EntityReport struct {
 	Threshold         float64 `json:"threshold,omitempty"`
 	Epochs            int     `json:"epochs,omitempty"`
 	TestPoints        int     `json:"test_points,omitempty"`
-	AnomalousPoints   int     `json:"anomalous_points,omitempty"`
+	AnomalousPoints   int     `json:"anomalous_points"`
 	InterpretedPoints int     `json:"interpreted_points"`
 	// The same interpretation scores under the protocol of the published
 	// figures (InterFusion's cal_IPS, after OmniAnomaly): only labelled

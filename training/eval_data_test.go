@@ -3,6 +3,7 @@ package training
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -37,6 +38,22 @@ func TestMeanReportLeavesOutUnmeasured(t *testing.T) {
 	m, n, ni = meanReport(es[2:])
 	if n != 0 || ni != 0 || m.F1PA != 0 || m.AnomalousPoints != 0 || !near(m.TrainSeconds, 2) {
 		t.Errorf("mean of one entity without anomalies: %+v over %d, %d", m, n, ni)
+	}
+}
+
+// The JSON of an entity without anomalous rows or interpretation labels
+// says so with anomalous_points: 0 and interpreted_points: 0, as
+// docs/EVALUATION.md documents: anomalous_points was omitempty, absent
+// (reviewer's finding).
+func TestEntityReportJSONZeroPoints(t *testing.T) {
+	b, err := json.Marshal(EntityReport{Entity: "quiet", TestPoints: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"anomalous_points":0`, `"interpreted_points":0`, `"interpreted_points_tp":0`, `"test_points":50`} {
+		if !bytes.Contains(b, []byte(key)) {
+			t.Errorf("JSON %s: want %s", b, key)
+		}
 	}
 }
 

@@ -129,6 +129,12 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "omen model add: %v\n", err)
 			return 1
 		}
+		if len(b) == 0 {
+			// Refused here, before a store is opened or a request sent
+			// (the daemon's answer spoke of an empty request body).
+			fmt.Fprintf(stderr, "omen model add: %s is empty: not a model file\n", rest[0])
+			return 1
+		}
 		file = b
 	}
 	var (

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -908,5 +910,45 @@ func seedSchemaStep(t *testing.T, dir string, names []string, step time.Duration
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An empty model file is refused before a store is opened or a request
+// sent, in the CLI's words: with --url the daemon's answer spoke of an
+// empty request body ("send the model file … as the request body (400
+// bad_data)") (reviewer's finding).
+func TestModelAddEmptyFile(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.omen")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Error(w, "unexpected", http.StatusTeapot)
+	}))
+	t.Cleanup(srv.Close)
+	storage := filepath.Join(dir, "store")
+	want := empty + " is empty: not a model file"
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"offline", []string{"--storage.path", storage}},
+		{"url", []string{"--url", srv.URL}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, _, errs := omen(t, append([]string{"model", "add", empty}, tc.args...)...)
+			if rc != 1 || strings.TrimSpace(errs) != "omen model add: "+want {
+				t.Errorf("exit %d, stderr %q; want 1 with %q", rc, errs, want)
+			}
+		})
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d requests sent for an empty file", n)
+	}
+	if _, err := os.Stat(storage); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("store created for an empty file (%v)", err)
 	}
 }

@@ -2,6 +2,7 @@ package alert_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"regexp"
@@ -141,18 +142,11 @@ func TestPrometheusRulesMetrics(t *testing.T) {
 		for _, r := range g.Rules {
 			n++
 			name := r.Alert + r.Record
-			expr, err := parser.NewParser(parser.Options{}).ParseExpr(r.Expr)
+			used, err := selected(r.Expr)
 			if err != nil {
 				t.Errorf("%s: %v", name, err)
 				continue
 			}
-			var used []string
-			parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
-				if vs, ok := node.(*parser.VectorSelector); ok {
-					used = append(used, vs.Name)
-				}
-				return nil
-			})
 			if len(used) == 0 {
 				t.Errorf("%s selects no metric", name)
 			}
@@ -169,6 +163,36 @@ func TestPrometheusRulesMetrics(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no rules")
 	}
+	// The Grafana dashboard likewise (its panel "Ingest errors" queried
+	// omen_duplicate_batches_total, which is omen_store_duplicate_batches_total).
+	dash, err := os.ReadFile("../docs/grafana/omen.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(dash, &d); err != nil {
+		t.Fatalf("decode dashboard: %v", err)
+	}
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			used, err := selected(strings.ReplaceAll(tg.Expr, "$namespace", ".*"))
+			if err != nil {
+				t.Errorf("dashboard panel %q: %v", p.Title, err)
+			}
+			for _, m := range used {
+				if !known(m) {
+					t.Errorf("dashboard panel %q queries %s, which omen does not register", p.Title, m)
+				}
+			}
+		}
+	}
 	// The check must see the metrics the rules are about.
 	var missing []string
 	for _, name := range []string{"omen_failure_probability", "omen_notifications_total",
@@ -181,4 +205,20 @@ func TestPrometheusRulesMetrics(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("a started omen does not register %v", missing)
 	}
+}
+
+// selected returns the metric names expr's vector selectors select.
+func selected(expr string) ([]string, error) {
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+	if err != nil {
+		return nil, err
+	}
+	var used []string
+	parser.Inspect(e, func(node parser.Node, _ []parser.Node) error {
+		if vs, ok := node.(*parser.VectorSelector); ok {
+			used = append(used, vs.Name)
+		}
+		return nil
+	})
+	return used, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omen-sre/omen/internal/testenv"
+	"github.com/omen-sre/omen/stream/decode"
 	"github.com/omen-sre/omen/stream/natsembed"
 	"github.com/omen-sre/omen/telemetry"
 )
@@ -193,6 +194,11 @@ func TestNATSConsumerFormatsAndDeadLetter(t *testing.T) {
 				"lastTimestamp":%q}`, now.UTC().Format(time.RFC3339)))
 			publish(t, js, "omen.events.module", "", fmt.Sprintf(
 				`{"time":%d,"namespace":"shop","pod":"cart-1","module":"payments","reason":"ModuleLoadError","level":"error","message":"cannot load"}`, ms))
+			// Only string fields (Telegraf's systemd_units, one metric a
+			// message): skipped and acknowledged, not dead-lettered (the
+			// dead_letter count fired OmenIngestErrors, whose rule leaves
+			// string_field out).
+			publish(t, js, "omen.metrics.influx", "", fmt.Sprintf(`systemd_units,host=a,name=foo.service active="active",sub="running" %d`, ns))
 			poisonSeq := publish(t, js, "omen.metrics.influx", "", "this is not line protocol at all")
 			unknownSeq := publish(t, js, "omen.metrics.xml", "", "<x/>")
 			largeSeq := publish(t, js, "omen.metrics.influx", "", strings.Repeat(fmt.Sprintf("big v=1 %d\n", ns), 100))
@@ -246,6 +252,9 @@ func TestNATSConsumerFormatsAndDeadLetter(t *testing.T) {
 			}
 			if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonDeadLetter); v != 3 {
 				t.Fatalf("dead_letter errors = %v, want 3", v)
+			}
+			if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", decode.ReasonStringField); v != 2 {
+				t.Fatalf("string_field errors = %v, want 2", v)
 			}
 			if v := counterValue(t, reg, "omen_ingested_samples_total", "source", "nats/OMEN/omen"); v != 5 {
 				t.Fatalf("ingested samples counter = %v, want 5", v)

@@ -3,6 +3,7 @@ package decode
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -287,6 +288,12 @@ func (d *Decoder) Decode(f Format, payload []byte, received time.Time, res *Resu
 	}
 
 	if len(res.Samples) > nSamples || len(res.Events) > nEvents {
+		return nil
+	}
+	// Only string fields (Telegraf sending one metric of them a message,
+	// e.g. systemd_units' active="active"): skipped by design, not a
+	// payload to dead-letter.
+	if n := len(res.Errors) - d.errStart; n > 0 && !slices.ContainsFunc(res.Errors[d.errStart:], func(e Error) bool { return e.Reason != ReasonStringField }) {
 		return nil
 	}
 	if len(res.Errors) == d.errStart {

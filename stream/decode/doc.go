@@ -8,7 +8,8 @@
 // omen_ingest_errors_total{reason}. Decoders never panic on any input. When
 // a payload yields no sample and no event at all, Decode also returns a
 // non-nil error (wrapping an Error) so the caller can dead-letter the
-// message.
+// message, unless every line it rejected held only string fields
+// (ReasonStringField: skipped by design).
 //
 // # Formats
 //

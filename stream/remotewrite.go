@@ -190,8 +190,10 @@ type RemoteWriteReceiver struct {
 	opts   RemoteWriteOptions
 	app    Appender
 	logger *slog.Logger
-	pool   sync.Pool
-	m      *ingestMetrics
+	// histWarned: the warning about native histograms was logged.
+	histWarned atomic.Bool
+	pool       sync.Pool
+	m          *ingestMetrics
 	// limits are the current limits; a request loads them once and keeps
 	// them. setMu serializes SetLimits.
 	limits atomic.Pointer[rwLimits]
@@ -392,6 +394,9 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 	}
 	if stats.histograms > 0 {
 		h.m.ignored.WithLabelValues(h.opts.Source, "native_histogram").Add(float64(stats.histograms))
+		if h.histWarned.CompareAndSwap(false, true) {
+			h.logger.Warn("remote-write sends native histograms, which omen leaves out (features cannot read them; a feature over a histogram's _bucket series stays empty when Prometheus keeps only the native histogram): counted in omen_ingest_ignored_samples_total; this is said once", "samples", stats.histograms)
+		}
 	}
 	if stats.invalidSeries > 0 {
 		h.m.errors.WithLabelValues(ReasonInvalidLabel).Add(float64(stats.invalidSeries))

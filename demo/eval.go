@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/sim"
+	"github.com/omen-sre/omen/training"
 )
 
 // EvalOptions configure Eval.
@@ -264,6 +266,7 @@ func publishPaced(ctx context.Context, a *app.App, f *sim.Fleet, nc *nats.Conn, 
 	}
 	fmt.Fprintf(o.Out, "%s: %s of simulated time\n", what, time.Duration(ticks)*Step)
 	lag := int64(8) * Step.Milliseconds()
+	prog := &tickProgress{w: o.Out, tty: training.IsTerminal(o.Out), what: what, ticks: ticks}
 	pub, err := sim.NewPublisher(f, sim.PublisherOptions{
 		Ticks: ticks,
 		OnTick: func(t sim.Tick) {
@@ -278,9 +281,7 @@ func publishPaced(ctx context.Context, a *app.App, f *sim.Fleet, nc *nats.Conn, 
 				case <-time.After(2 * time.Millisecond):
 				}
 			}
-			if t.Seq%240 == 0 {
-				fmt.Fprintf(o.Out, "\r%s: %5.1f%%", what, 100*float64(t.Seq)/float64(ticks))
-			}
+			prog.tick(t.Seq)
 		},
 	}, prometheus.NewRegistry(), o.App.Logger)
 	if err != nil {
@@ -292,7 +293,7 @@ func publishPaced(ctx context.Context, a *app.App, f *sim.Fleet, nc *nats.Conn, 
 	}
 	for {
 		if _, step := a.Progress(); step >= last {
-			fmt.Fprintf(o.Out, "\r%s: done\n", what)
+			prog.done()
 			return nil
 		}
 		select {
@@ -303,4 +304,37 @@ func publishPaced(ctx context.Context, a *app.App, f *sim.Fleet, nc *nats.Conn, 
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// tickProgress reports the share of a fleet's ticks published: redrawn on
+// one line on a terminal, a line at each quarter elsewhere (a file or a
+// pipe held every redraw, "\rhistory:   0.0%\rhistory:  50.0%…").
+type tickProgress struct {
+	w            io.Writer
+	tty          bool
+	what         string
+	ticks, shown int
+}
+
+// tick reports tick seq (0-based) of p.ticks.
+func (p *tickProgress) tick(seq int) {
+	if p.tty {
+		if seq%240 == 0 {
+			fmt.Fprintf(p.w, "\r%s: %5.1f%%", p.what, 100*float64(seq)/float64(p.ticks))
+		}
+		return
+	}
+	if q := 4 * seq / max(p.ticks, 1); q > p.shown {
+		p.shown = q
+		fmt.Fprintf(p.w, "%s: %d%%\n", p.what, 25*q)
+	}
+}
+
+// done reports the fleet's ticks all evaluated.
+func (p *tickProgress) done() {
+	if p.tty {
+		fmt.Fprintf(p.w, "\r%s: done\n", p.what)
+		return
+	}
+	fmt.Fprintf(p.w, "%s: done\n", p.what)
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"time"
 
@@ -27,11 +26,18 @@ type progress struct {
 
 func newProgress(w io.Writer, label string, total int) *progress {
 	p := &progress{w: w, label: label, total: total, now: time.Now, lastVal: math.NaN()}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.tty = true
-	}
+	p.tty = IsTerminal(w)
 	p.start = p.now()
 	return p
+}
+
+// IsTerminal reports whether w writes to a terminal: an *os.File, or a
+// writer wrapping one that has its Fd method, open on a terminal.
+// Progress is redrawn on one line there and written a line at a time
+// elsewhere (a file or a pipe would hold every redraw).
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // advance records n more windows processed in epoch (1-based) with the

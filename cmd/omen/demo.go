@@ -110,6 +110,16 @@ func (s *stopWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// Fd is the descriptor of the file w writes to, for terminal detection
+// (training.IsTerminal: progress is redrawn on a terminal only); an
+// invalid one when w is not a file.
+func (s *stopWriter) Fd() uintptr {
+	if f, ok := s.w.(interface{ Fd() uintptr }); ok {
+		return f.Fd()
+	}
+	return ^uintptr(0)
+}
+
 // Err is the first write error.
 func (s *stopWriter) Err() error {
 	s.mu.Lock()

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -975,7 +974,7 @@ func (m *Manager) pendingAlert(s *entityState) Alert {
 		"summary": "Pending: " + summary,
 		"description": fmt.Sprintf("Pending: the probability of a module-load failure of %s is %s, at or over the threshold %s "+
 			"for %d of the %d steps that fire an alert (%s).", s.Entity, ps[0], ps[1], s.Count, m.hyst.For, detail),
-		"probability": strconv.FormatFloat(finite(p.Prob), 'f', 3, 64),
+		"probability": Probability(p.Prob, p.Threshold),
 		"horizon":     formatDuration(p.Horizon),
 	}
 	for k, v := range an {

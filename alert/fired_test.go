@@ -80,3 +80,25 @@ func TestPercents(t *testing.T) {
 		}
 	}
 }
+
+// TestProbability: the probability annotation has 3 decimals, more when
+// it would read as equal to a threshold it differs from (a resolved
+// alert's "0.795" beside "79.47% … resolved below 79.48%").
+func TestProbability(t *testing.T) {
+	for _, tc := range []struct {
+		p        float64
+		compared []float64
+		want     string
+	}{
+		{0.955, []float64{0.9947}, "0.955"},
+		{0.955, []float64{0.9947, 0.9951}, "0.955"}, // thresholds alike among themselves: no matter
+		{0.7947, []float64{0.99, 0.7948}, "0.7947"},
+		{0.9951, []float64{0.9951}, "0.995"}, // equal: no clash
+		{0.5, nil, "0.500"},
+		{0.9, []float64{0.9 + 1e-12}, "0.90000000"}, // at most 8 decimals
+	} {
+		if got := Probability(tc.p, tc.compared...); got != tc.want {
+			t.Errorf("Probability(%v, %v) = %q, want %q", tc.p, tc.compared, got, tc.want)
+		}
+	}
+}

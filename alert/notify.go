@@ -89,7 +89,7 @@ func (m *Manager) postable(s *entityState) postableAlert {
 	if p.ModelVersion != "" {
 		model = ", model " + p.ModelVersion
 	}
-	var desc string
+	var desc, probText string
 	switch {
 	case s.State != store.AlertResolved:
 		fired := s.firedProb()
@@ -97,6 +97,7 @@ func (m *Manager) postable(s *entityState) postableAlert {
 			fired = 0 // fired on the newest prediction (or not fired yet)
 		}
 		ps := Percents(p.Prob, p.Threshold, fired)
+		probText = Probability(p.Prob, p.Threshold, fired)
 		desc = fmt.Sprintf("omen predicts a module-load failure of %s with probability %s (threshold %s%s, anomaly score %.2f).",
 			s.Entity, ps[0], ps[1], model, finite(p.Anomaly))
 		if fired != 0 {
@@ -109,19 +110,15 @@ func (m *Manager) postable(s *entityState) postableAlert {
 			desc += " " + s.Action
 		}
 	default:
-		desc = m.resolvedDescription(s, top)
+		desc, probText = m.resolvedDescription(s, top)
 	}
-	prob := p.Prob
 	if s.State == store.AlertResolved {
 		summary = "Resolved: " + summary
-		if s.Resolution != nil {
-			prob = s.Resolution.Prob // as the description: when it resolved
-		}
 	}
 	a.Annotations = map[string]string{
 		"summary":            summary,
 		"description":        desc,
-		"probability":        strconv.FormatFloat(finite(prob), 'f', 3, 64),
+		"probability":        probText, // as the description's: when it resolved
 		"horizon":            horizon,
 		"top_causes":         top,
 		"recommended_action": s.Action,
@@ -142,7 +139,7 @@ func (m *Manager) postable(s *entityState) postableAlert {
 // probability over the threshold again without having fired yet). A state
 // persisted before Resolution was kept is rendered from Last and the
 // current settings, as then.
-func (m *Manager) resolvedDescription(s *entityState, top string) string {
+func (m *Manager) resolvedDescription(s *entityState, top string) (desc, prob string) {
 	r, when := s.Resolution, " when it resolved"
 	if r == nil {
 		p := s.Last
@@ -155,9 +152,9 @@ func (m *Manager) resolvedDescription(s *entityState, top string) string {
 		ratio = m.hyst.ResolveRatio
 	}
 	ps := Percents(r.Prob, r.Threshold, ratio*r.Threshold)
-	prob := ps[0] + when
+	probAt := ps[0] + when
 	if when == "" {
-		prob = "now " + ps[0]
+		probAt = "now " + ps[0]
 	}
 	model := ""
 	if r.ModelVersion != "" {
@@ -169,15 +166,15 @@ func (m *Manager) resolvedDescription(s *entityState, top string) string {
 		// the last one it had.
 		return fmt.Sprintf("Resolved: omen no longer predicts a module-load failure of %s: it has had no prediction "+
 			"for more than %d steps (the entity is gone or no longer scored); its last probability was %s (threshold %s%s).",
-			s.Entity, m.hyst.MissingSteps, ps[0], ps[1], model)
+			s.Entity, m.hyst.MissingSteps, ps[0], ps[1], model), Probability(r.Prob, r.Threshold)
 	}
-	desc := fmt.Sprintf("Resolved: omen no longer predicts a module-load failure of %s (probability %s, "+
+	desc = fmt.Sprintf("Resolved: omen no longer predicts a module-load failure of %s (probability %s, "+
 		"threshold %s, resolved below %s%s, anomaly score %.2f).",
-		s.Entity, prob, ps[1], ps[2], model, finite(r.Anomaly))
+		s.Entity, probAt, ps[1], ps[2], model, finite(r.Anomaly))
 	if top != "" {
 		desc += " Top causes when it fired: " + top + "."
 	}
-	return desc
+	return desc, Probability(r.Prob, r.Threshold, ratio*r.Threshold)
 }
 
 // percent renders a share in whole percents (the causes' shares).
@@ -205,6 +202,27 @@ func Percents(vs ...float64) []string {
 			seen[out[i]] = v
 		}
 		if !clash || d == 6 {
+			return out
+		}
+	}
+}
+
+// Probability renders p for the probability annotation, as a fraction
+// with 3 decimals (0.795), or more (up to 8) as long as it would render
+// the same as one of the values it is compared with in the description
+// (its thresholds) while differing from it: 0.79474 resolved below
+// 0.79478 does not read as 0.795 against 0.795.
+func Probability(p float64, compared ...float64) string {
+	p = finite(p)
+	for d := 3; ; d++ {
+		out := strconv.FormatFloat(p, 'f', d, 64)
+		clash := false
+		for _, c := range compared {
+			if c = finite(c); c != p && strconv.FormatFloat(c, 'f', d, 64) == out {
+				clash = true
+			}
+		}
+		if !clash || d == 8 {
 			return out
 		}
 	}

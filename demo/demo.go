@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -573,8 +574,14 @@ func printAlert(w io.Writer, a app.FiredAlert, truth []sim.Truth) {
 			verdict = fmt.Sprintf("%s failure already under way (late)", best.Scenario)
 		}
 	}
-	fmt.Fprintf(w, "\nALERT %s  p=%.2f  at %s\n  causes: %s\n  action: %s\n  truth:  %s\n",
-		a.Entity, a.Prob, a.T.UTC().Format("15:04:05"), causes, a.Annotations["recommended_action"], verdict)
+	// The annotation's digits: never read below the threshold printed
+	// with 3 decimals after training (p=0.99 against 0.993).
+	prob := a.Annotations["probability"]
+	if prob == "" {
+		prob = strconv.FormatFloat(a.Prob, 'f', 3, 64)
+	}
+	fmt.Fprintf(w, "\nALERT %s  p=%s  at %s\n  causes: %s\n  action: %s\n  truth:  %s\n",
+		a.Entity, prob, a.T.UTC().Format("15:04:05"), causes, a.Annotations["recommended_action"], verdict)
 }
 
 // runUntilDone runs fn until it returns, ctx ends or the daemon stops.

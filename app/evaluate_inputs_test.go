@@ -296,8 +296,10 @@ func TestMaxDelayBoundsWait(t *testing.T) {
 	base := int64(1_800_000_000_000) / r.step * r.step
 	hist := times(base-5*60_000, base, scrape)
 	one := func(int64) float64 { return 1 }
-	r.send("a,b", hist[:1], one)
-	r.send("a", hist[1:], one) // pod b is 5 minutes behind
+	// Pod b's two samples give its interval (a series of one sample
+	// holds nothing back).
+	r.send("a,b", hist[:2], one)
+	r.send("a", hist[2:], one) // pod b is 5 minutes behind
 	// A step waits from the wall time the watermark first passed it.
 	passed := map[int64]time.Time{}
 	for s := base - 5*60_000; s <= base-r.step; s += r.step {

@@ -176,7 +176,8 @@ type memSeries struct {
 	// headMint and headMaxt bound the head chunk; headMaxt is the newest
 	// sample time of the series.
 	headMint, headMaxt int64
-	// gap is the time between the two newest samples (0: one sample),
+	// gap is the time between the two newest samples (0: one sample,
+	// which Progress leaves out),
 	// and seen the Head's stamp at the last append of a sample of the
 	// series (see Progress).
 	gap, seen int64
@@ -568,9 +569,14 @@ func (h *Head) SetStamp(stamp int64) { h.stamp.Store(stamp) }
 // when no series counts. That time is the series' newest sample time plus
 // 7/8 of the interval between its two newest samples: a series is sent in
 // time order, and its next sample, scraped at that interval, comes after
-// it (1/8 of it is left for jitter). It scans the series of the
-// selectors' metric names (every series when a selector names none)
-// under their shards' read locks. A series is matched against the other
+// it (1/8 of it is left for jitter); out-of-order samples count by
+// time, not by arrival. A series with a single sample (a one-off push, a
+// batch job's, a series just created) has no known interval and does not
+// count: no next sample is due, and counted through its own time it held
+// every later step back until it stopped counting. A series whose samples
+// are rare counts through 7/8 of its long interval, minutes ahead. It
+// scans the series of the selectors' metric names (every series when a
+// selector names none) under their shards' read locks. A series is matched against the other
 // label matchers once for a given sels, which the caller passes again
 // unchanged (a new set of selectors is a new slice), and only when it
 // would lower the least time.
@@ -618,7 +624,7 @@ func (h *Head) ProgressExcept(since int64, sels [][]*labels.Matcher, except func
 	// they are selected.
 	visit := func(list []*memSeries, sels [][]*labels.Matcher) {
 		for _, s := range list {
-			if s.seen < since || value.IsStaleNaN(s.lastV) {
+			if s.seen < since || s.gap == 0 || value.IsStaleNaN(s.lastV) {
 				continue
 			}
 			c := s.headMaxt + s.gap - s.gap/8
@@ -779,7 +785,11 @@ func (s *memSeries) append(t int64, v float64, chunkRange, minValid int64) int {
 		}
 		return dropOutOfOrder
 	default:
-		return s.insert(t, v)
+		r := s.insert(t, v)
+		if r == appendOK && (s.gap == 0 || t > s.headMaxt-s.gap) {
+			s.gap = s.headMaxt - t // t is the second newest sample now
+		}
+		return r
 	}
 	s.app.Append(0, t, v)
 	if s.headMaxt != math.MinInt64 {

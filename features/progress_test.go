@@ -15,9 +15,11 @@ import (
 )
 
 // TestHeadProgress: Progress is the least, over the series stamped at or
-// after since that a stale marker has not ended and that one of the
-// selectors selects (by all its label matchers), of newest sample time +
-// 7/8 of the last interval.
+// after since that a stale marker has not ended, that have more than one
+// sample and that one of the selectors selects (by all its label
+// matchers), of newest sample time + 7/8 of the interval between the two
+// newest samples, also when they arrived out of order. A series of one
+// sample (a one-off push) is left out: it held every later step back.
 func TestHeadProgress(t *testing.T) {
 	sample := func(name, pod string, t int64, v float64) telemetry.Sample {
 		return telemetry.Sample{Labels: labels.FromStrings("__name__", name, "pod", pod), T: t, V: v}
@@ -31,7 +33,9 @@ func TestHeadProgress(t *testing.T) {
 	h.SetStamp(20)
 	appendAll(t, h, []telemetry.Sample{
 		sample("m", "a", 100_000, 1), sample("m", "a", 116_000, 1), // through 116000 + 14000
-		sample("m", "b", 120_000, 1),                                     // one sample: through 120000
+		sample("m", "b", 120_000, 1), sample("m", "b", 104_000, 1), // out of order: through 120000 + 14000
+		sample("m", "b", 112_000, 1),                                     // the second newest: through 120000 + 7000
+		sample("m", "d", 90_000, 1),                                      // one sample: not counted
 		sample("other", "c", 50_000, 1), sample("other", "c", 60_000, 1), // through 68750
 		sample("m", "gone", 10_000, 1), sample("m", "gone", 20_000, stale), // ended
 	})
@@ -45,14 +49,15 @@ func TestHeadProgress(t *testing.T) {
 	}{
 		{name: "all stamped", since: 10, sels: []string{""}, want: 9000 + 7000, series: `{__name__="m", pod="old"}`, ok: true},
 		{name: "live", since: 20, sels: []string{""}, want: 68_750, series: `{__name__="other", pod="c"}`, ok: true},
-		{name: "metric m", since: 20, sels: []string{"m"}, want: 120_000, series: `{__name__="m", pod="b"}`, ok: true},
+		{name: "metric m", since: 20, sels: []string{"m"}, want: 127_000, series: `{__name__="m", pod="b"}`, ok: true},
 		{name: "m of pod a", since: 20, sels: []string{`m{pod="a"}`}, want: 130_000, series: `{__name__="m", pod="a"}`, ok: true},
 		{name: "m of pods a or gone", since: 20, sels: []string{`m{pod=~"a|gone"}`}, want: 130_000, series: `{__name__="m", pod="a"}`, ok: true},
 		{name: "m of pod a, or other", since: 20, sels: []string{`m{pod="a"}`, "other"}, want: 68_750, series: `{__name__="other", pod="c"}`, ok: true},
-		{name: "names m or other, pod not c", since: 20, sels: []string{`{__name__=~"m|other", pod!="c"}`}, want: 120_000, series: `{__name__="m", pod="b"}`, ok: true},
+		{name: "names m or other, pod not c", since: 20, sels: []string{`{__name__=~"m|other", pod!="c"}`}, want: 127_000, series: `{__name__="m", pod="b"}`, ok: true},
 		{name: "no name, pod a", since: 20, sels: []string{`{pod="a"}`}, want: 130_000, series: `{__name__="m", pod="a"}`, ok: true},
-		{name: "no name, pod a, or m of pod b", since: 20, sels: []string{`{pod="a"}`, `m{pod="b"}`}, want: 120_000, series: `{__name__="m", pod="b"}`, ok: true},
+		{name: "no name, pod a, or m of pod b", since: 20, sels: []string{`{pod="a"}`, `m{pod="b"}`}, want: 127_000, series: `{__name__="m", pod="b"}`, ok: true},
 		{name: "no series of the name", since: 20, sels: []string{"none"}},
+		{name: "a series of one sample", since: 20, sels: []string{`m{pod="d"}`}},
 		{name: "no series of the labels", since: 20, sels: []string{`m{pod="c"}`}},
 		{name: "no selectors", since: 20},
 		{name: "none stamped since", since: 21, sels: []string{""}},
@@ -74,7 +79,7 @@ func TestHeadProgress(t *testing.T) {
 		pod  string
 	}{{podA, "a"}, {podA, "a"}, {podB, "b"}, {podA, "a"}, {podB, "z"}} {
 		if i == 4 {
-			appendAll(t, h, []telemetry.Sample{sample("m", "z", 110_000, 1)})
+			appendAll(t, h, []telemetry.Sample{sample("m", "z", 100_000, 1), sample("m", "z", 110_000, 1)})
 		}
 		if _, lset, ok := h.Progress(20, tt.sels); !ok || lset.Get("pod") != tt.pod {
 			t.Errorf("call %d: Progress of %v = %s (%v), want pod %s", i, tt.sels, lset, ok, tt.pod)

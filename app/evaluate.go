@@ -82,6 +82,9 @@ type evaluator struct {
 	instantNames []string
 	// done is the last step evaluated (ms), for Progress.
 	done atomic.Int64
+	// resumedAt is the step cursor resume resumed after (ms; 0: none),
+	// for the ingester's count of late samples.
+	resumedAt atomic.Int64
 	// replayed is the watermark after the ingest log's replay (the
 	// evaluator is created after it; 0: nothing replayed), which bounds
 	// where a restart resumes (resume).
@@ -185,6 +188,7 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 	}
 	if o.Ingest != nil {
 		o.Ingest.evaluated = &e.done
+		o.Ingest.resumed = &e.resumedAt
 		e.replayed = o.Ingest.watermark.Load()
 	}
 	return e
@@ -495,7 +499,10 @@ func (e *evaluator) resume(target int64) int64 {
 		return target
 	}
 	e.cursor, e.completed = cur, cur
-	e.done.Store(cur) // samples for its steps are late
+	// Samples for its steps are late, but for the poller's backfill of
+	// them (stored first: the ingester loads done first).
+	e.resumedAt.Store(cur)
+	e.done.Store(cur)
 	// The last step evaluated, until this process evaluates one: the
 	// gauge read 0 (time() - it ≈ 56 years) while the first steps waited.
 	e.lastStep.Set(float64(cur) / 1000)

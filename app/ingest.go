@@ -58,6 +58,11 @@ type ingester struct {
 	// none), set by newEvaluator: a sample at or before it comes after
 	// its steps were evaluated without it (late).
 	evaluated *atomic.Int64
+	// resumed is the step cursor the evaluator resumed after at start
+	// (ms; nil or 0: none), set by newEvaluator: polled samples at or
+	// before it are the poller's backfill fetching again the window of
+	// steps the previous process evaluated, not late.
+	resumed *atomic.Int64
 
 	batches    *prometheus.CounterVec
 	late       prometheus.Counter
@@ -90,7 +95,7 @@ func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, r
 		}, []string{"result"}),
 		late: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "ingest_late_samples_total",
-			Help: "Samples of series a feature reads (one of the features' vector selectors selects them, or polled features) received for a time at or before the last evaluated step: the steps from their time on were evaluated without them, and are not evaluated again (those older than the in-memory window are also dropped as too_old). Samples of the other series are not counted.",
+			Help: "Samples of series a feature reads (one of the features' vector selectors selects them, or polled features) received for a time at or before the last evaluated step: the steps from their time on were evaluated without them, and are not evaluated again (those older than the in-memory window are also dropped as too_old). Samples of the other series are not counted, nor are polled samples at or before the last step evaluated before a restart (the step cursor): the Prometheus poller's backfill fetches the window again at start, and the previous process evaluated those steps with its own polls. A poll whose queries answer after other sources' samples moved the evaluator past its time, and a backfill that arrives after steps past the cursor were evaluated without it, count.",
 		}),
 		applyDrops: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "ingest_head_rejected_samples_total",
@@ -234,9 +239,13 @@ func (in *ingester) apply(b *telemetry.Batch, head bool) int64 {
 		in.appendToHead(b.Samples)
 	}
 	in.applied.Add(int64(len(b.Samples)))
-	done, late := int64(0), 0
+	done, resumed, late := int64(0), int64(0), 0
 	if in.evaluated != nil {
 		done = in.evaluated.Load()
+	}
+	if in.resumed != nil {
+		// Loaded after done, which resume stores after it.
+		resumed = in.resumed.Load()
 	}
 	polled := in.polled(b)
 	for i := range b.Samples {
@@ -244,7 +253,10 @@ func (in *ingester) apply(b *telemetry.Batch, head bool) int64 {
 		if t > maxT {
 			maxT = t
 		}
-		if t <= done && (polled || in.extractor.Selects(b.Samples[i].Labels)) {
+		if t > done {
+			continue
+		}
+		if polled && t > resumed || !polled && in.extractor.Selects(b.Samples[i].Labels) {
 			late++
 		}
 	}

@@ -101,14 +101,14 @@ func TestEmptyFeatureAdvice(t *testing.T) {
 }
 
 // TestMixedFeaturesNamesFiles: entities of different features name their
-// files (two folders can hold a file of the same name: the error named
-// the same entity twice).
+// files. (Two folders holding a file of the same name, which this test
+// used, are now an error naming both files: dataset.TestEntityInTwoFiles.)
 func TestMixedFeaturesNamesFiles(t *testing.T) {
 	dir := t.TempDir()
 	one := writeCSV(t, filepath.Join(dir, "onecol"), "machine-1-6", 50, 0, "a")
-	two := writeCSV(t, filepath.Join(dir, "plain"), "machine-1-6", 50, 0)
+	two := writeCSV(t, filepath.Join(dir, "plain"), "machine-1-7", 50, 0)
 	_, _, err := Train(t.Context(), TrainOptions{Source: &dataset.CSVSource{Paths: []string{filepath.Join(dir, "plain"), filepath.Join(dir, "onecol")}}, Window: 8, Horizon: 4})
-	want := fmt.Sprintf(`entity "machine-1-6" (%s) has features [a], entity "machine-1-6" (%s) has [a b]: every entity needs the same features`, one, two)
+	want := fmt.Sprintf(`entity "machine-1-6" (%s) has features [a], entity "machine-1-7" (%s) has [a b]: every entity needs the same features`, one, two)
 	if err == nil || err.Error() != want {
 		t.Fatalf("err %v, want %q", err, want)
 	}

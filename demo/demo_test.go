@@ -85,7 +85,7 @@ func (w *cancelWriter) String() string {
 func TestRunCancelled(t *testing.T) {
 	for _, tc := range []struct{ phase, at string }{
 		{"history", "simulated fleet:"},
-		{"history midway", "history:  33.3%"},
+		{"history midway", "history: 50%\n"},
 		{"training", "training: LSTM"},
 		{"live", "live: the fleet runs"},
 	} {

@@ -72,7 +72,10 @@
 // Dead letters from every replica land in the one OMEN_DLQ stream.
 //
 // When the durable consumer disappears while omen runs (deleted by an
-// operator, lost by JetStream), NATSConsumer recreates it with the same
+// operator, lost by JetStream, or missing after a NATS server restart:
+// a pull on a consumer that does not exist only misses its heartbeats, so
+// missing heartbeats make the consumer ask the server whether its
+// consumer and stream still exist), NATSConsumer recreates it with the same
 // configuration (DeliverAll), logs it once at WARN and counts it in
 // omen_nats_consumer_recreated_total{consumer}. Nothing is lost: messages
 // published meanwhile stay in the stream and are delivered by the new

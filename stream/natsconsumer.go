@@ -220,6 +220,9 @@ type NATSConsumer struct {
 	// samplesPerByte is the last batch's samples per payload byte, to
 	// size the next batch's samples (decoding goroutine only).
 	samplesPerByte float64
+	// heartbeat is the pull's idle heartbeat; 0 takes the client's
+	// default (half the pull's 30s expiry). Tests shorten it.
+	heartbeat time.Duration
 }
 
 // stage holds one batch of messages from decoding to acknowledgement.
@@ -483,16 +486,29 @@ func (c *NATSConsumer) fatal(err error) bool {
 func (c *NATSConsumer) consumerGone(ctx context.Context, cons jetstream.Consumer, err error) bool {
 	// A deleted stream is not recreated under a running consumer (see
 	// streamDeleted).
-	gone := func(err error) bool {
-		return errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound)
-	}
-	if gone(err) {
+	if consumerMissing(err) {
 		return true
 	}
+	return c.lookUpConsumer(ctx, cons) != nil
+}
+
+// consumerMissing reports whether err says that the consumer, or its
+// stream, does not exist.
+func consumerMissing(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, jetstream.ErrStreamNotFound)
+}
+
+// lookUpConsumer asks the server for cons and returns the error when it or
+// its stream does not exist; nil when it exists or the server could not
+// tell (unreachable, timeout).
+func (c *NATSConsumer) lookUpConsumer(ctx context.Context, cons jetstream.Consumer) error {
 	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, ierr := cons.Info(ictx)
-	return gone(ierr)
+	if _, err := cons.Info(ictx); consumerMissing(err) {
+		return fmt.Errorf("look up consumer %q: %w", c.opts.Durable, err)
+	}
+	return nil
 }
 
 // streamDeleted returns an error when the stream itself no longer exists
@@ -556,7 +572,11 @@ func (c *NATSConsumer) recreate(ctx context.Context) (jetstream.Consumer, error)
 // is being stored: a single committer goroutine appends and acknowledges
 // the batches in order.
 func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) error {
-	it, err := cons.Messages(jetstream.PullMaxBytes(c.opts.MaxBufferedBytes))
+	mopts := []jetstream.PullMessagesOpt{jetstream.PullMaxBytes(c.opts.MaxBufferedBytes)}
+	if c.heartbeat > 0 {
+		mopts = append(mopts, jetstream.PullHeartbeat(c.heartbeat))
+	}
+	it, err := cons.Messages(mopts...)
 	if err != nil {
 		return fmt.Errorf("pull messages: %w", err)
 	}
@@ -604,6 +624,15 @@ func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) err
 				return nil
 			}
 			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				// Missing heartbeats are also how a pull on a consumer
+				// that no longer exists looks: a server restarted without
+				// it (or without the stream) leaves the pull request
+				// unanswered. Ask the server; Run recreates the consumer
+				// or stops when the stream is gone.
+				if gerr := c.lookUpConsumer(ctx, cons); gerr != nil {
+					c.logger.Warn("no heartbeat from jetstream; the consumer is gone", "err", gerr)
+					return gerr
+				}
 				c.logger.Warn("no heartbeat from jetstream; still pulling", "err", err)
 				continue
 			}

@@ -41,7 +41,8 @@ type Options struct {
 	// StoragePath is Badger's directory; the embedded NATS server keeps
 	// its data under StoragePath/nats. Default data/.
 	StoragePath string
-	// Retention of feature vectors, predictions and events. Default 15d.
+	// Retention of feature vectors, predictions and events. Default 15d,
+	// at least MinRetention.
 	Retention time.Duration
 	// TokenFile holds the bearer token required by the API and UI (and
 	// reload and remote-write). Required when ListenAddress is not a
@@ -51,8 +52,8 @@ type Options struct {
 	TLSCertFile, TLSKeyFile string
 	// NATSURL is an external NATS server. Empty starts the embedded one.
 	NATSURL string
-	// NATSListenAddress is the embedded NATS server's address. Default
-	// 127.0.0.1:4222.
+	// NATSListenAddress is the embedded NATS server's address, a loopback
+	// one (CheckEmbeddedNATSAddress). Default 127.0.0.1:4222.
 	NATSListenAddress string
 	// AlertmanagerURLs add to the config's alerting.alertmanagers.
 	AlertmanagerURLs []string
@@ -76,6 +77,27 @@ type Options struct {
 	Gatherer   prometheus.Gatherer
 }
 
+// MinRetention is the shortest retention (Options.Retention, --storage.retention).
+// The evaluator rewrites a live entity's last-seen time only every
+// entityRefresh (10 minutes) and retention deletes entities by it, so a
+// retention under 2×entityRefresh deleted live entities from the store's
+// entity index (their history and training data gone from the API); an
+// hour leaves room for data that arrives late.
+const MinRetention = time.Hour
+
+// CheckEmbeddedNATSAddress refuses a listen address of the embedded NATS
+// server that is not a loopback address (an empty host, 0.0.0.0, [::] or
+// another interface's address): the embedded server has no authentication
+// and no TLS, so anyone reaching it could publish data and use the
+// JetStream API (delete or purge the stream). A NATS server for other hosts
+// is an external one, with authentication, given with --nats.url.
+func CheckEmbeddedNATSAddress(addr string) error {
+	if api.IsLoopback(addr) {
+		return nil
+	}
+	return fmt.Errorf("embedded NATS listen address %q is not a loopback address: the embedded server has no authentication, so it listens only on loopback (127.0.0.1, [::1], localhost); for publishers on other hosts, run an external nats-server with authentication and give its URL with --nats.url", addr)
+}
+
 func (o *Options) applyDefaults() error {
 	if o.ListenAddress == "" {
 		o.ListenAddress = "127.0.0.1:9464"
@@ -86,8 +108,8 @@ func (o *Options) applyDefaults() error {
 	if o.Retention == 0 {
 		o.Retention = 15 * 24 * time.Hour
 	}
-	if o.Retention < 0 {
-		return fmt.Errorf("negative retention %v", o.Retention)
+	if o.Retention < MinRetention {
+		return fmt.Errorf("retention %v is below the minimum %v (a live entity's last-seen time is refreshed every %v only: a shorter retention deletes live entities from the store's index)", o.Retention, MinRetention, entityRefresh)
 	}
 	// Checked here too (the API checks it when it starts), so that it is
 	// reported before anything starts.
@@ -96,6 +118,11 @@ func (o *Options) applyDefaults() error {
 	}
 	if o.NATSListenAddress == "" {
 		o.NATSListenAddress = "127.0.0.1:4222"
+	}
+	if o.NATSURL == "" {
+		if err := CheckEmbeddedNATSAddress(o.NATSListenAddress); err != nil {
+			return err
+		}
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 30 * time.Second

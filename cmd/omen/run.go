@@ -51,9 +51,9 @@ func (f *daemonFlags) register(fs *flag.FlagSet, demo bool) {
 	} else {
 		fs.StringVar(&f.storagePath, "storage.path", "data/", "directory for Badger and the embedded NATS server's data")
 	}
-	fs.StringVar(&f.retention, "storage.retention", "15d", "how long feature vectors, events and predictions are kept")
+	fs.StringVar(&f.retention, "storage.retention", "15d", "how long feature vectors, events and predictions are kept (at least 1h)")
 	fs.StringVar(&f.natsURL, "nats.url", "", "NATS server URL; empty starts the embedded server")
-	fs.StringVar(&f.natsListenAddress, "nats.listen-address", "127.0.0.1:4222", "address of the embedded NATS server")
+	fs.StringVar(&f.natsListenAddress, "nats.listen-address", "127.0.0.1:4222", "address of the embedded NATS server (loopback only: it has no authentication)")
 	fs.Var(&f.alertmanagers, "alertmanager.url", "Alertmanager URL (repeatable); adds to the config's alerting.alertmanagers")
 	fs.StringVar(&f.logLevel, "log.level", logLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&f.tokenFile, "web.token-file", "", "file holding the bearer token for the API and UI (required on a non-loopback address)")
@@ -87,12 +87,20 @@ func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
 	if err != nil {
 		return app.Options{}, fmt.Errorf("--storage.retention: %w", err)
 	}
+	if time.Duration(ret) < app.MinRetention {
+		return app.Options{}, fmt.Errorf("--storage.retention %v is below the minimum %v: omen refreshes a live entity's last-seen time only every 10 minutes, and a shorter retention deleted live entities from the store's index (training from the store then found no data)", ret, model.Duration(app.MinRetention))
+	}
 	if f.shutdownTimeout < minShutdownTimeout {
 		return app.Options{}, fmt.Errorf("--shutdown-timeout %v, want at least %v", f.shutdownTimeout, minShutdownTimeout)
 	}
 	for _, a := range []struct{ flag, addr string }{{"web.listen-address", f.listenAddress}, {"nats.listen-address", f.natsListenAddress}} {
 		if err := checkPort(a.flag, a.addr); err != nil {
 			return app.Options{}, err
+		}
+	}
+	if f.natsURL == "" {
+		if err := app.CheckEmbeddedNATSAddress(f.natsListenAddress); err != nil {
+			return app.Options{}, fmt.Errorf("--nats.listen-address: %w", err)
 		}
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {

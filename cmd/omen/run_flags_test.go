@@ -1,0 +1,90 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+// parseDaemonFlags parses args as omen run's (demo: omen demo's) flags and
+// returns the error of daemonFlags.options.
+func parseDaemonFlags(t *testing.T, demo bool, args ...string) error {
+	t.Helper()
+	fs := flag.NewFlagSet("omen run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var df daemonFlags
+	df.register(fs, demo)
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("parse %q: %v", args, err)
+	}
+	_, err := df.options(slog.New(slog.DiscardHandler))
+	return err
+}
+
+// TestEmbeddedNATSLoopbackOnly: the embedded NATS server has no
+// authentication; a non-loopback --nats.listen-address let anyone reaching
+// it publish data and delete the stream. It is refused (before anything is
+// created: options() opens nothing), for omen run and omen demo, unless
+// --nats.url names an external server (then the address is unused).
+func TestEmbeddedNATSLoopbackOnly(t *testing.T) {
+	for _, tc := range []struct {
+		addr    string
+		natsURL string
+		ok      bool
+	}{
+		{"127.0.0.1:4222", "", true},
+		{"127.0.0.2:4222", "", true},
+		{"localhost:4222", "", true},
+		{"[::1]:4222", "", true},
+		{"0.0.0.0:4222", "", false},
+		{":4222", "", false},
+		{"[::]:4222", "", false},
+		{"192.0.2.10:4222", "", false},
+		{"nats.example.com:4222", "", false},
+		{"0.0.0.0:4222", "nats://nats.example.com:4222", true},
+	} {
+		for _, demo := range []bool{false, true} {
+			args := []string{"--nats.listen-address", tc.addr}
+			if tc.natsURL != "" {
+				args = append(args, "--nats.url", tc.natsURL)
+			}
+			err := parseDaemonFlags(t, demo, args...)
+			switch {
+			case tc.ok && err != nil:
+				t.Errorf("demo %v, %q: %v", demo, args, err)
+			case !tc.ok && err == nil:
+				t.Errorf("demo %v, %q: accepted, want a refusal", demo, args)
+			case !tc.ok && !strings.Contains(err.Error(), "--nats.url") || !tc.ok && !strings.Contains(err.Error(), "authentication"):
+				t.Errorf("demo %v, %q: %v, want it to say to run an external server with authentication (--nats.url)", demo, args, err)
+			}
+		}
+	}
+}
+
+// TestRetentionMinimum: a retention under the entity index's refresh
+// deleted live entities (--storage.retention 1m: every entity gone after
+// the first retention run); it is a usage error (options() fails: exit 2)
+// before anything starts.
+func TestRetentionMinimum(t *testing.T) {
+	for _, tc := range []struct {
+		ret string
+		ok  bool
+	}{
+		{"1m", false},
+		{"10m", false},
+		{"59m", false},
+		{"0s", false},
+		{"1h", true},
+		{"15d", true},
+	} {
+		err := parseDaemonFlags(t, false, "--storage.retention", tc.ret)
+		if tc.ok != (err == nil) {
+			t.Errorf("--storage.retention %s: err %v, want ok %v", tc.ret, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "minimum 1h") {
+			t.Errorf("--storage.retention %s: %v, want it to name the minimum", tc.ret, err)
+		}
+	}
+}

@@ -146,8 +146,10 @@ type Alert struct {
 	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
 	LastSent   time.Time `json:"lastSent,omitzero"`
 	Severity   string    `json:"severity"`
-	// Probability and Threshold are the newest prediction's (the alert's
-	// state now, as its annotations show it).
+	// Probability and Threshold are, as the annotations show them, the
+	// newest prediction's while the alert is pending or firing, and those
+	// of the prediction it resolved with once resolved (the newest
+	// prediction's in states persisted before the resolution was kept).
 	Probability float64 `json:"probability"`
 	Threshold   float64 `json:"threshold"`
 	// PredictionID is the prediction the alert fired on (the one
@@ -941,6 +943,15 @@ func (m *Manager) Alerts() []Alert {
 		a.FiredProbability = s.firedProb()
 		if s.State == store.AlertResolved {
 			a.ResolvedAt = s.ResolvedAt
+			// As the annotations say it: the prediction it resolved
+			// with, not a later one (the entity's next steps, over the
+			// threshold again or none at all, change Last).
+			if r := s.Resolution; r != nil {
+				a.Probability, a.Threshold = r.Prob, r.Threshold
+				if r.ModelVersion != "" {
+					a.ModelVersion = r.ModelVersion
+				}
+			}
 		}
 		if s.Explanation != nil {
 			e := *s.Explanation

@@ -134,6 +134,11 @@ func TestResolvedDescription(t *testing.T) {
 						t.Errorf("%s: probability annotation %q, want 0.200 (when it resolved)", where, p)
 					}
 				}
+				// And so do the API's figures (probability 0.95, the
+				// later prediction's, beside the annotation's 0.200).
+				if as[0].Probability != 0.2 || as[0].Threshold != 0.7 {
+					t.Errorf("Alerts: probability %v, threshold %v, want 0.2 and 0.7 (when it resolved)", as[0].Probability, as[0].Threshold)
+				}
 			}
 		})
 	}

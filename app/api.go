@@ -96,14 +96,34 @@ func (a *App) dependencies(_ context.Context, entity string) (api.Neighbourhood,
 	a.explainer.mu.RUnlock()
 	node := entity
 	a.scorer.mu.RLock()
-	if p, ok := a.scorer.latest[entity]; ok {
-		node = serviceOf(p.Labels)
-	}
+	p, live := a.scorer.latest[entity]
 	a.scorer.mu.RUnlock()
+	if live {
+		node = serviceOf(p.Labels)
+	} else if ls, ok := a.storedLabels(entity); ok {
+		// A pod gone (the scorer drops it after its missing steps) is
+		// still its service's, as its stored labels say.
+		node = serviceOf(ls)
+	}
 	ev, worst := a.explainer.evidenceOf(true)
 	n, err := api.NeighbourhoodOf(g, entity, node, ev)
 	setWorstEntities(&n, worst)
 	return n, err
+}
+
+// storedLabels returns the labels the store keeps for entity.
+func (a *App) storedLabels(entity string) (map[string]string, bool) {
+	es, err := a.store.Entities()
+	if err != nil {
+		a.logger.Warn("read stored entity labels", "entity", entity, "err", err)
+		return nil, false
+	}
+	for _, e := range es {
+		if e.ID == entity {
+			return e.Labels, true
+		}
+	}
+	return nil, false
 }
 
 // mountAPI registers the API and UI; with a token configured, the mutating

@@ -80,6 +80,8 @@ func newSources(o sourceOptions) (*sources, error) {
 		Durable:        cfg.NATS.Durable,
 		FilterSubjects: cfg.NATS.FilterSubjects,
 		DLQSubject:     cfg.NATS.DeadLetterSubject,
+		DLQMaxAge:      time.Duration(cfg.NATS.DeadLetterMaxAge),
+		DLQMaxBytes:    cfg.NATS.DeadLetterMaxBytes,
 		MaxAge:         time.Duration(cfg.NATS.MaxAge),
 		MaxBytes:       cfg.NATS.MaxBytes,
 		Decode:         decodeOptions(cfg.Ingest, live.NATSDecode),

@@ -67,11 +67,23 @@ type NATSConfig struct {
 	// share the work. Default omen.
 	Durable string `yaml:"durable"`
 	// FilterSubjects restrict the consumer to some subjects, for example
-	// one partition per replica (omen.metrics.*.p0). Default: all of
-	// omen.metrics and omen.events.
+	// one partition per replica ([omen.*.*.p0]: metrics and events of
+	// partition 0). More than one subject needs nats-server 2.10 or
+	// later. Default: all of omen.metrics and omen.events.
 	FilterSubjects []string `yaml:"filter_subjects"`
-	// DeadLetterSubject receives poison messages. Default omen.dlq.
+	// DeadLetterSubject receives poison messages: a subject without
+	// wildcards outside the stream's (omen.metrics, omen.events and
+	// below). Changing it updates the dead-letter stream's subject at the
+	// next start. Default omen.dlq.
 	DeadLetterSubject string `yaml:"dead_letter_subject"`
+	// DeadLetterMaxAge is how long the dead-letter stream keeps
+	// messages. Default 7d.
+	DeadLetterMaxAge model.Duration `yaml:"dead_letter_max_age"`
+	// DeadLetterMaxBytes bounds the dead-letter stream's size on disk;
+	// when full, the oldest dead letters are dropped. Default 1 GiB; -1:
+	// no bound. Both are applied at every start, to an existing stream
+	// too.
+	DeadLetterMaxBytes int64 `yaml:"dead_letter_max_bytes"`
 	// MaxAge is how long the stream keeps messages. Default 24h.
 	MaxAge model.Duration `yaml:"max_age"`
 	// MaxBytes bounds the stream's size on disk when omen creates it;
@@ -363,6 +375,12 @@ func (c *Config) applyDefaults() {
 	if c.NATS.MaxAge == 0 {
 		c.NATS.MaxAge = model.Duration(24 * time.Hour)
 	}
+	if c.NATS.DeadLetterMaxAge == 0 {
+		c.NATS.DeadLetterMaxAge = model.Duration(stream.DefaultDLQMaxAge)
+	}
+	if c.NATS.DeadLetterMaxBytes == 0 {
+		c.NATS.DeadLetterMaxBytes = stream.DefaultDLQMaxBytes
+	}
 	setDefault(&c.NATS.MaxMessageBytes, decode.DefaultMaxMessageBytes)
 	setDefault(&c.NATS.MaxLabels, decode.DefaultMaxLabels)
 	setDefault(&c.NATS.MaxLabelValueLength, decode.DefaultMaxLabelValueLen)
@@ -538,6 +556,20 @@ func Load(name string, data []byte) (*Config, error) {
 	}
 	if c.NATS.MaxBytes < -1 {
 		at([]any{"nats", "max_bytes"}, fmt.Sprintf("nats.max_bytes must be positive or -1 (no bound), got %d", c.NATS.MaxBytes))
+	}
+	for i, f := range c.NATS.FilterSubjects {
+		if err := stream.CheckSubject(f, true); err != nil {
+			at([]any{"nats", "filter_subjects", i}, fmt.Sprintf("nats.filter_subjects[%d]: %v", i, err))
+		}
+	}
+	if err := stream.CheckDLQSubject(c.NATS.DeadLetterSubject, stream.DefaultNATSSubjects); err != nil {
+		at([]any{"nats", "dead_letter_subject"}, "nats.dead_letter_subject: "+err.Error())
+	}
+	if c.NATS.DeadLetterMaxAge < 0 {
+		at([]any{"nats", "dead_letter_max_age"}, fmt.Sprintf("nats.dead_letter_max_age must be positive, got %s", c.NATS.DeadLetterMaxAge))
+	}
+	if c.NATS.DeadLetterMaxBytes < -1 {
+		at([]any{"nats", "dead_letter_max_bytes"}, fmt.Sprintf("nats.dead_letter_max_bytes must be positive or -1 (no bound), got %d", c.NATS.DeadLetterMaxBytes))
 	}
 	if c.NATS.EmbeddedMaxMemory < -1 {
 		at([]any{"nats", "embedded_max_memory"}, fmt.Sprintf("nats.embedded_max_memory must be positive, 0 or -1, got %d", c.NATS.EmbeddedMaxMemory))

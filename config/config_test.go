@@ -28,6 +28,9 @@ func TestLoadDefaults(t *testing.T) {
 	if c.NATS.Stream != "OMEN" || c.NATS.Durable != "omen" || c.NATS.DeadLetterSubject != "omen.dlq" {
 		t.Errorf("nats defaults %+v", c.NATS)
 	}
+	if n := c.NATS; time.Duration(n.DeadLetterMaxAge) != 7*24*time.Hour || n.DeadLetterMaxBytes != 1<<30 {
+		t.Errorf("dead-letter stream defaults %s, %d; want 7d, 1 GiB", n.DeadLetterMaxAge, n.DeadLetterMaxBytes)
+	}
 	// The decoders' own defaults (decode.Options).
 	if n := c.NATS; n.MaxMessageBytes != 1<<20 || n.MaxLabels != 64 || n.MaxLabelValueLength != 2048 || n.MaxInfluxFields != 1024 {
 		t.Errorf("nats decoder limits %d %d %d %d, want 1048576 64 2048 1024", n.MaxMessageBytes, n.MaxLabels, n.MaxLabelValueLength, n.MaxInfluxFields)
@@ -76,6 +79,32 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{name: "negative max_bytes", yml: "nats:\n  max_bytes: -2\n", wantErr: "x.yml:2:14: nats.max_bytes must be positive or -1"},
+		// The dead-letter stream cannot capture a subject of the consumed
+		// stream (JetStream refuses to create it: omen run failed at start).
+		{name: "dead-letter subject under the stream's", yml: "nats:\n  dead_letter_subject: omen.metrics.dlq\n",
+			wantErr: `x.yml:2:24: nats.dead_letter_subject: dead-letter subject "omen.metrics.dlq" is one of the stream's subjects (omen.metrics.>)`},
+		{name: "dead-letter subject the stream's", yml: "nats:\n  dead_letter_subject: omen.events\n",
+			wantErr: `x.yml:2:24: nats.dead_letter_subject: dead-letter subject "omen.events" is one of the stream's subjects (omen.events)`},
+		{name: "dead-letter subject with a space", yml: "nats:\n  dead_letter_subject: \"omen dlq\"\n",
+			wantErr: `x.yml:2:24: nats.dead_letter_subject: dead-letter subject: subject "omen dlq" contains whitespace`},
+		{name: "dead-letter subject wildcard", yml: "nats:\n  dead_letter_subject: omen.dlq.*\n", wantErr: "has a wildcard"},
+		{name: "dead-letter subject elsewhere", yml: "nats:\n  dead_letter_subject: omen.deadletter\n", check: func(t *testing.T, c *Config) {
+			if c.NATS.DeadLetterSubject != "omen.deadletter" {
+				t.Errorf("dead_letter_subject %q", c.NATS.DeadLetterSubject)
+			}
+		}},
+		{name: "bad filter subject", yml: "nats:\n  filter_subjects: [omen.*.*.p0, omen..p1]\n", wantErr: `x.yml:2:34: nats.filter_subjects[1]: subject "omen..p1" has an empty token`},
+		{name: "dead-letter bounds", yml: "nats:\n  dead_letter_max_age: 2d\n  dead_letter_max_bytes: 1048576\n", check: func(t *testing.T, c *Config) {
+			if time.Duration(c.NATS.DeadLetterMaxAge) != 48*time.Hour || c.NATS.DeadLetterMaxBytes != 1<<20 {
+				t.Errorf("dead_letter_max_age %s, dead_letter_max_bytes %d", c.NATS.DeadLetterMaxAge, c.NATS.DeadLetterMaxBytes)
+			}
+		}},
+		{name: "unbounded dead letters", yml: "nats:\n  dead_letter_max_bytes: -1\n", check: func(t *testing.T, c *Config) {
+			if c.NATS.DeadLetterMaxBytes != -1 {
+				t.Errorf("dead_letter_max_bytes %d", c.NATS.DeadLetterMaxBytes)
+			}
+		}},
+		{name: "negative dead_letter_max_bytes", yml: "nats:\n  dead_letter_max_bytes: -2\n", wantErr: "x.yml:2:26: nats.dead_letter_max_bytes must be positive or -1 (no bound), got -2"},
 		{name: "unknown field", yml: "nats:\n  max_byte: 5\n", wantErr: "max_byte"},
 		{name: "negative storage", yml: "storage:\n  memtable_size: -1\n", wantErr: "storage sizes must not be negative"},
 		{name: "alertmanager URL", yml: "alerting:\n  alertmanagers:\n    - url: ftp://x\n", wantErr: "scheme must be http or https"},

@@ -30,9 +30,15 @@
 // NATSConsumer creates, when missing, the stream OMEN (subjects
 // omen.metrics, omen.metrics.>, omen.events, omen.events.>, file storage,
 // MaxAge retention and an optional MaxBytes bound that drops the oldest
-// messages), the dead-letter stream OMEN_DLQ (subject omen.dlq) and
-// a durable pull consumer (default "omen", AckExplicit). An existing stream
-// is left as configured. The payload format of each message comes from its
+// messages), the dead-letter stream OMEN_DLQ (subject omen.dlq, kept 7
+// days and bounded to 1 GiB by default, the oldest dropped first:
+// NATSOptions.DLQMaxAge, DLQMaxBytes) and a durable pull consumer
+// (default "omen", AckExplicit). An existing stream OMEN is left as
+// configured; an existing OMEN_DLQ is updated at start to the configured
+// dead-letter subject, retention and bound, keeping its messages. The
+// dead-letter subject has no wildcards and lies outside the stream's
+// subjects (JetStream refuses two streams capturing one subject), which
+// NewNATSConsumer and "omen check config" check. The payload format of each message comes from its
 // Content-Type header or the subject's format token (see decode.Detect):
 // omen.metrics.influx, omen.metrics.prom, omen.metrics.json,
 // omen.events.k8s, omen.events.module, ...
@@ -58,10 +64,28 @@
 //     choosing the partition from the entity (e.g. hash(namespace/pod) mod
 //     N), so that all data of an entity lands in one partition. Replica i
 //     runs its own durable (Durable "omen-p<i>") with FilterSubjects
-//     {"omen.metrics.*.<i>", "omen.events.*.<i>"} (or several partitions
-//     each). Each replica then sees every sample of its entities, in order,
-//     which per-entity windows and the LSTM state need. Moving a partition
-//     to another replica is moving its durable name.
+//     {"omen.*.*.<i>"} (its metrics and events), or {"omen.metrics.*.<i>",
+//     "omen.events.*.<i>"}, or several partitions each. Each replica then
+//     sees every sample of its entities, in order, which per-entity
+//     windows and the LSTM state need. Moving a partition to another
+//     replica is moving its durable name.
+//
+//     Both forms need nats-server 2.10 or later. nats-server 2.9 takes a
+//     single filter subject, which must lie within one of the stream's
+//     subjects: omen.metrics.*.<i> or omen.events.*.<i>, not omen.*.*.<i>
+//     (refused: "not a valid subset of the interest subjects"). On 2.9,
+//     create the stream OMEN yourself with the one subject omen.> (an
+//     existing stream is left as configured) and a dead-letter subject
+//     outside it (e.g. omen_dlq); the filter omen.*.*.<i> then works.
+//     Several filter subjects are refused on 2.9 before any consumer is
+//     created (2.9 would create one of the whole stream).
+//
+//     A durable whose filter changed in the configuration is updated at
+//     start. nats-server 2.9 accepts such an update but then delivers
+//     nothing, so there the durable is deleted and created anew, with a
+//     WARN; the new durable delivers its filter's retained messages again,
+//     and those already stored are skipped as duplicates.
+//
 //   - A shared durable (work queue). Replicas using the same Durable share
 //     its messages: each message goes to one of them. This balances load
 //     but scatters an entity's samples over replicas, so it is only correct

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,10 @@ const (
 	DefaultDurable    = "omen"
 	DefaultDLQSubject = "omen.dlq"
 	DefaultDLQStream  = "OMEN_DLQ"
+	// DefaultDLQMaxAge is NATSOptions.DLQMaxAge's default.
+	DefaultDLQMaxAge = 7 * 24 * time.Hour
+	// DefaultDLQMaxBytes is NATSOptions.DLQMaxBytes's default, 1 GiB.
+	DefaultDLQMaxBytes = 1 << 30
 )
 
 // DefaultNATSSubjects are the subjects the stream captures by default.
@@ -98,14 +103,20 @@ type NATSOptions struct {
 	// NakDelay is the redelivery delay after a retryable Append error.
 	// Default 1s.
 	NakDelay time.Duration
-	// DLQSubject receives poison messages. Default "omen.dlq".
+	// DLQSubject receives poison messages: a subject without wildcards
+	// that none of the stream's subjects matches (the two streams cannot
+	// capture the same subject). Default "omen.dlq".
 	DLQSubject string
-	// DLQStream captures DLQSubject; created when missing. Default
+	// DLQStream captures DLQSubject; created when missing. When it exists
+	// with another subject, retention or size bound, Setup updates it to
+	// these (its messages are kept, up to the new bounds). Default
 	// "OMEN_DLQ".
 	DLQStream string
-	// DLQMaxAge is the dead-letter stream's retention when creating it.
-	// Default 7 days.
+	// DLQMaxAge is the dead-letter stream's retention. Default 7 days.
 	DLQMaxAge time.Duration
+	// DLQMaxBytes bounds the dead-letter stream's size; when full, the
+	// oldest dead letters are dropped. Default 1 GiB; -1: no bound.
+	DLQMaxBytes int64
 	// Decode configures the payload decoder (limits, precision, required
 	// labels).
 	Decode decode.Options
@@ -159,7 +170,10 @@ func (o *NATSOptions) withDefaults() (NATSOptions, error) {
 		r.IdleRelease = 5 * time.Second
 	}
 	if r.DLQMaxAge == 0 {
-		r.DLQMaxAge = 7 * 24 * time.Hour
+		r.DLQMaxAge = DefaultDLQMaxAge
+	}
+	if r.DLQMaxBytes == 0 {
+		r.DLQMaxBytes = DefaultDLQMaxBytes
 	}
 	switch {
 	case r.MaxAge < 0 || r.AckWait < 0 || r.FetchWait < 0 || r.NakDelay < 0 || r.DLQMaxAge < 0 || r.IdleRelease < 0:
@@ -178,13 +192,86 @@ func (o *NATSOptions) withDefaults() (NATSOptions, error) {
 		return r, fmt.Errorf("nats consumer options: MaxDeliver %d", r.MaxDeliver)
 	case r.AckWait < time.Second:
 		return r, fmt.Errorf("nats consumer options: AckWait %s below 1s", r.AckWait)
+	case r.DLQMaxBytes < -1:
+		return r, fmt.Errorf("nats consumer options: DLQMaxBytes %d below -1", r.DLQMaxBytes)
 	}
-	for _, s := range append(append([]string{}, r.Subjects...), r.DLQSubject) {
-		if s == "" {
-			return r, errors.New("nats consumer options: empty subject")
+	for _, s := range r.Subjects {
+		if err := CheckSubject(s, true); err != nil {
+			return r, fmt.Errorf("nats consumer options: stream subject: %w", err)
 		}
 	}
+	for _, s := range r.FilterSubjects {
+		if err := CheckSubject(s, true); err != nil {
+			return r, fmt.Errorf("nats consumer options: filter subject: %w", err)
+		}
+	}
+	if err := CheckDLQSubject(r.DLQSubject, r.Subjects); err != nil {
+		return r, fmt.Errorf("nats consumer options: %w", err)
+	}
 	return r, nil
+}
+
+// CheckSubject returns an error when s is not a valid NATS subject:
+// dot-separated non-empty tokens without whitespace; with wildcards, a
+// token may be "*" and the last one ">", without, neither may appear.
+func CheckSubject(s string, wildcards bool) error {
+	if s == "" {
+		return errors.New("empty subject")
+	}
+	if strings.ContainsAny(s, " \t\r\n\f\v") {
+		return fmt.Errorf("subject %q contains whitespace", s)
+	}
+	toks := strings.Split(s, ".")
+	for i, t := range toks {
+		switch {
+		case t == "":
+			return fmt.Errorf("subject %q has an empty token", s)
+		case t == "*" || t == ">":
+			if !wildcards {
+				return fmt.Errorf("subject %q has a wildcard (%s); it must name one subject", s, t)
+			}
+			if t == ">" && i != len(toks)-1 {
+				return fmt.Errorf("subject %q has > before its last token", s)
+			}
+		case strings.ContainsAny(t, "*>"):
+			return fmt.Errorf("subject %q has a token %q mixing a wildcard with other characters", s, t)
+		}
+	}
+	return nil
+}
+
+// SubjectsOverlap reports whether some subject matches both patterns a
+// and b (valid subjects, wildcards allowed).
+func SubjectsOverlap(a, b string) bool {
+	at, bt := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; ; i++ {
+		switch {
+		case i == len(at) || i == len(bt):
+			return len(at) == len(bt)
+		case at[i] == ">" || bt[i] == ">":
+			return true // the other has a token here, which ">" matches
+		case at[i] != bt[i] && at[i] != "*" && bt[i] != "*":
+			return false
+		}
+	}
+}
+
+// CheckDLQSubject returns an error when dlq is not a subject the
+// dead-letter stream can capture next to a stream with subjects
+// streamSubjects: it must be a valid subject without wildcards that none
+// of streamSubjects matches (JetStream refuses two streams capturing one
+// subject, and a dead letter captured by the consumed stream would be
+// consumed again).
+func CheckDLQSubject(dlq string, streamSubjects []string) error {
+	if err := CheckSubject(dlq, false); err != nil {
+		return fmt.Errorf("dead-letter subject: %w", err)
+	}
+	for _, s := range streamSubjects {
+		if SubjectsOverlap(dlq, s) {
+			return fmt.Errorf("dead-letter subject %q is one of the stream's subjects (%s); choose one outside them, e.g. %q", dlq, s, DefaultDLQSubject)
+		}
+	}
+	return nil
 }
 
 // NATSConsumer consumes telemetry from a JetStream stream with a durable
@@ -357,10 +444,10 @@ func (c *NATSConsumer) Setup(ctx context.Context) (jetstream.Consumer, error) {
 	} else if *old != src {
 		c.logger.Warn("jetstream stream was created anew; its batches get a new source", "old", *old, "batch_source", src)
 	}
-	if _, err := ensureStream(ctx, js, jetstream.StreamConfig{
-		Name: c.opts.DLQStream, Subjects: []string{c.opts.DLQSubject}, Storage: jetstream.FileStorage,
-		MaxAge: c.opts.DLQMaxAge, Replicas: c.opts.StreamReplicas,
-	}); err != nil {
+	if err := CheckDLQSubject(c.opts.DLQSubject, st.CachedInfo().Config.Subjects); err != nil {
+		return nil, fmt.Errorf("stream %q: %w", c.opts.Stream, err)
+	}
+	if err := c.ensureDLQStream(ctx); err != nil {
 		return nil, err
 	}
 	cfg := jetstream.ConsumerConfig{
@@ -379,11 +466,103 @@ func (c *NATSConsumer) Setup(ctx context.Context) (jetstream.Consumer, error) {
 	default:
 		cfg.FilterSubjects = c.opts.FilterSubjects
 	}
+	return c.ensureConsumer(ctx, cfg)
+}
+
+// ensureConsumer creates the durable consumer cfg, or updates it when it
+// exists.
+//
+// Several filter subjects need nats-server 2.10 or later: 2.9 ignores
+// them and creates a consumer of the whole stream (which the client then
+// reports as an error), so they are refused before anything is created,
+// and a consumer created by a failed attempt is deleted again. A
+// nats-server before 2.10 also accepts a changed filter of an existing
+// durable but then delivers nothing: there the durable is deleted and
+// created anew (without ack state: the retained messages of its filter
+// are delivered again and skipped as duplicates by (Source, Seq)).
+func (c *NATSConsumer) ensureConsumer(ctx context.Context, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	js := c.js
+	wrap := func(err error) error {
+		return fmt.Errorf("create consumer %q on stream %q: %w", c.opts.Durable, c.opts.Stream, err)
+	}
+	version := c.nc.ConnectedServerVersion()
+	modern := serverAtLeast(version, 2, 10)
+	if len(c.opts.FilterSubjects) > 1 && !modern {
+		return nil, wrap(fmt.Errorf("several filter subjects %q need nats-server 2.10 or later, connected to %s: give one (e.g. %q)",
+			c.opts.FilterSubjects, version, "omen.metrics.*.p0"))
+	}
+	old, err := js.Consumer(ctx, c.opts.Stream, c.opts.Durable)
+	existed := err == nil
+	switch {
+	case err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound):
+		return nil, wrap(fmt.Errorf("look up consumer: %w", err))
+	case existed && !modern && !sameFilters(filtersOf(old.CachedInfo().Config), c.opts.FilterSubjects):
+		c.logger.Warn("consumer's filter subjects changed; nats-server before 2.10 cannot change them in place, so the consumer is deleted and created anew (its filter's retained messages are read again, stored ones skipped as duplicates)",
+			"consumer", c.opts.Durable, "old", filtersOf(old.CachedInfo().Config), "new", c.opts.FilterSubjects, "server_version", version)
+		if err := js.DeleteConsumer(ctx, c.opts.Stream, c.opts.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, wrap(fmt.Errorf("delete consumer to change its filter: %w", err))
+		}
+		existed = false
+	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, c.opts.Stream, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("create consumer %q on stream %q: %w", c.opts.Durable, c.opts.Stream, err)
+		if !existed && ctx.Err() == nil {
+			// Do not leave behind a consumer the server created with a
+			// configuration it did not fully accept (no filter at all).
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			derr := js.DeleteConsumer(dctx, c.opts.Stream, c.opts.Durable)
+			cancel()
+			if derr == nil {
+				c.logger.Warn("deleted the consumer a failed creation left behind", "consumer", c.opts.Durable, "err", err)
+			}
+		}
+		if h := filterHint(err); h != "" {
+			err = fmt.Errorf("%w (%s)", err, h)
+		}
+		return nil, wrap(err)
 	}
 	return cons, nil
+}
+
+// errCodeFilterNotSubset is nats-server 2.9's error code for a filter
+// subject outside every subject of the stream.
+const errCodeFilterNotSubset = 10093
+
+// filterHint explains a consumer creation error of the server, or returns "".
+func filterHint(err error) string {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeFilterNotSubset {
+		return "before nats-server 2.10 a filter subject must lie within one of the stream's subjects, e.g. omen.metrics.*.p0 and not omen.*.*.p0"
+	}
+	return ""
+}
+
+// filtersOf returns the filter subjects of a consumer's configuration.
+func filtersOf(cfg jetstream.ConsumerConfig) []string {
+	if cfg.FilterSubject != "" {
+		return []string{cfg.FilterSubject}
+	}
+	return cfg.FilterSubjects
+}
+
+// sameFilters reports whether a and b hold the same subjects.
+func sameFilters(a, b []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
+}
+
+// serverAtLeast reports whether the server version ("2.9.10") is at
+// least major.minor; an unparsable version counts as recent.
+func serverAtLeast(version string, major, minor int) bool {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return true
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(strings.TrimLeftFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	return ma > major || ma == major && mi >= minor
 }
 
 // maxBytes maps "no bound" (0 or less) to JetStream's -1.
@@ -413,6 +592,37 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 		return nil, fmt.Errorf("create stream %q: %w", cfg.Name, err)
 	}
 	return st, nil
+}
+
+// ensureDLQStream creates the dead-letter stream, or updates an existing
+// one whose subjects, retention or size bound differ from the options
+// (keeping its messages): a dead-letter subject the stream does not
+// capture would have every poison message nacked and redelivered for
+// good.
+func (c *NATSConsumer) ensureDLQStream(ctx context.Context) error {
+	want := jetstream.StreamConfig{
+		Name: c.opts.DLQStream, Subjects: []string{c.opts.DLQSubject}, Storage: jetstream.FileStorage,
+		MaxAge: c.opts.DLQMaxAge, MaxBytes: maxBytes(c.opts.DLQMaxBytes), Replicas: c.opts.StreamReplicas,
+		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
+	}
+	st, err := ensureStream(ctx, c.js, want)
+	if err != nil {
+		return err
+	}
+	cfg := st.CachedInfo().Config
+	if slices.Equal(cfg.Subjects, want.Subjects) && cfg.MaxAge == want.MaxAge && cfg.MaxBytes == want.MaxBytes {
+		return nil
+	}
+	old := cfg
+	cfg.Subjects, cfg.MaxAge, cfg.MaxBytes = want.Subjects, want.MaxAge, want.MaxBytes
+	if _, err := c.js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("update dead-letter stream %q to subject %q, max age %s, max bytes %d: %w",
+			c.opts.DLQStream, c.opts.DLQSubject, want.MaxAge, want.MaxBytes, err)
+	}
+	c.logger.Info("dead-letter stream updated to the configuration; its messages are kept", "stream", c.opts.DLQStream,
+		"old_subjects", old.Subjects, "subjects", cfg.Subjects, "old_max_age", old.MaxAge, "max_age", cfg.MaxAge,
+		"old_max_bytes", old.MaxBytes, "max_bytes", cfg.MaxBytes)
+	return nil
 }
 
 // Run sets up the stream and consumer and consumes until ctx is done. It

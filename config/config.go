@@ -82,7 +82,9 @@ type NATSConfig struct {
 	// DeadLetterMaxBytes bounds the dead-letter stream's size on disk;
 	// when full, the oldest dead letters are dropped. Default 1 GiB; -1:
 	// no bound. Both are applied at every start, to an existing stream
-	// too.
+	// too. JetStream reserves the bound against the server's file store
+	// limit, as for max_bytes: when it does not fit, omen does not start
+	// (lower it, or -1).
 	DeadLetterMaxBytes int64 `yaml:"dead_letter_max_bytes"`
 	// MaxAge is how long the stream keeps messages. Default 24h.
 	MaxAge model.Duration `yaml:"max_age"`

@@ -104,8 +104,12 @@ func TestAnomalyThresholdShown(t *testing.T) {
 }
 
 // TestGraphColourIsAbsolute: a quiet neighbourhood is not painted the
-// firing red: node colours are evidence against the model's anomaly
-// threshold, not against the neighbourhood's highest evidence.
+// firing red: node colours are on absolute scales (evidence against the
+// model's anomaly threshold, P(failure) against its threshold), not against
+// the neighbourhood's highest evidence. And a failing node is the firing
+// red whatever its anomaly score: the colour was evidence alone, and a
+// firing pod of P 99.49% with a small anomaly score was drawn white (UI
+// reviewer's finding 4).
 func TestGraphColourIsAbsolute(t *testing.T) {
 	b := apitest.Backend()
 	for k := range b.Evidence {
@@ -113,20 +117,26 @@ func TestGraphColourIsAbsolute(t *testing.T) {
 	}
 	srv := newServer(t, b)
 	body := pageHas(t, srv.URL, api.AlertUIPath(apitest.FiringFingerprint), http.StatusOK,
-		[]string{`id="graph-legend"`, `the firing red at or over the model's anomaly threshold 2.500`}, nil)
-	circles := regexp.MustCompile(`<g class="node"[^>]*>\s*<circle[^>]*fill="(#[0-9a-f]{6})"`).FindAllStringSubmatch(body, -1)
-	if len(circles) < 2 {
+		[]string{`id="graph-legend"`, `the firing red for a failing node: one of its entities at or over its failure threshold or with a firing alert`,
+			`its evidence (anomaly score plus failure probability) over the model's anomaly threshold 2.500`}, nil)
+	circles := regexp.MustCompile(`<g class="node" data-node="([^"]+)"[^>]*>\s*<circle[^>]*fill="(#[0-9a-f]{6})"`).FindAllStringSubmatch(body, -1)
+	if len(circles) < 4 {
 		t.Fatalf("%d graph nodes", len(circles))
 	}
+	// cart fires (P 0.91), checkout is over its threshold (P 0.62, its
+	// alert pending); frontend (0.2), db (0.35) and redis (0.05) are not.
+	failing := map[string]bool{"cart": true, "checkout": true}
 	for _, c := range circles {
-		if c[1] == "#c81e28" {
-			t.Errorf("a node of evidence 0.1 (threshold 2.5) is the firing red")
+		if red := c[2] == "#c81e28"; red != failing[c[1]] {
+			t.Errorf("node %s of evidence 0.1 (anomaly threshold 2.5): fill %s, firing red %v, want %v", c[1], c[2], red, failing[c[1]])
 		}
 	}
-	b.Evidence["cart"] = 2.6
+	if !strings.Contains(body, `data-node="cart" data-evidence="0.1" data-level="1" data-prob="0.91" data-firing="true"`) {
+		t.Errorf("the cart node does not carry its P and firing alert")
+	}
+	b.Evidence["db"] = 2.6
 	body = pageHas(t, srv.URL, api.AlertUIPath(apitest.FiringFingerprint), http.StatusOK, nil, nil)
-	if !strings.Contains(body, `data-node="cart" data-evidence="2.6">
-<circle cx="260" cy="170" r="22" fill="#c81e28"`) {
+	if !regexp.MustCompile(`data-node="db"[^>]*>\s*<circle[^>]*fill="#c81e28"`).MatchString(body) {
 		t.Errorf("a node over the anomaly threshold is not the firing red")
 	}
 }

@@ -161,7 +161,10 @@ type heatmap struct {
 	Columns       []heatCol
 	Rows          []heatRowView
 	Width, Height float64
-	MaxAbs        float64
+	// Header is the height of the column names' band: tall enough for the
+	// longest name, rotated (−60°), up to hmMaxName runes.
+	Header float64
+	MaxAbs float64
 }
 
 type heatRow struct {
@@ -178,7 +181,10 @@ type heatRow struct {
 
 type heatCol struct {
 	Name string
-	X    float64 // centre
+	// Label is Name, cut to hmMaxName runes with an ellipsis (the full
+	// name in its tooltip).
+	Label string
+	X     float64 // centre
 }
 
 type heatRowView struct {
@@ -208,6 +214,11 @@ const (
 	hmProbW  = 56.0
 	hmCell   = 22.0
 	hmHeader = 120.0
+	// hmCharW is the width of a character of the column names (11px
+	// system-ui), a little over the average so that names fit.
+	hmCharW = 6.6
+	// hmMaxName is the longest column name drawn whole.
+	hmMaxName = 60
 )
 
 func buildHeatmap(rows []heatRow, maxCols int) heatmap {
@@ -236,13 +247,19 @@ func buildHeatmap(rows []heatRow, maxCols int) heatmap {
 	if len(names) > maxCols {
 		names = names[:maxCols]
 	}
-	h := heatmap{MaxAbs: maxAbs}
+	h := heatmap{MaxAbs: maxAbs, Header: hmHeader}
 	x0 := hmLabelW + hmProbW
+	longest := 0
 	for i, n := range names {
-		h.Columns = append(h.Columns, heatCol{Name: n, X: x0 + float64(i)*hmCell + hmCell/2})
+		c := heatCol{Name: n, Label: cutName(n, hmMaxName), X: x0 + float64(i)*hmCell + hmCell/2}
+		longest = max(longest, len([]rune(c.Label)))
+		h.Columns = append(h.Columns, c)
 	}
+	// Rotated −60°, a name of n characters rises n·w·sin 60° and runs
+	// n·w·cos 60° to the right of its column.
+	h.Header = math.Max(hmHeader, math.Ceil(float64(longest)*hmCharW*math.Sin(math.Pi/3))+12)
 	for i, r := range rows {
-		y := hmHeader + float64(i)*hmCell
+		y := h.Header + float64(i)*hmCell
 		v := heatRowView{Prediction: r.Prediction, Explained: r.Explained, ExplainedID: r.ExplainedID, ExplainedT: r.ExplainedT,
 			AsOfX: x0 + float64(len(names))*hmCell + 6, Y: y, ProbColor: probColor(r.Prediction.Probability, r.Prediction.Threshold)}
 		if r.Explained && r.ExplainedT < r.Prediction.T {
@@ -262,8 +279,9 @@ func buildHeatmap(rows []heatRow, maxCols int) heatmap {
 		}
 		h.Rows = append(h.Rows, v)
 	}
-	h.Width = x0 + float64(len(names))*hmCell + 190 // room for the last rotated column name and the rows' "as of"
-	h.Height = hmHeader + float64(len(rows))*hmCell + 6
+	// Room for the last rotated column name and the rows' "as of".
+	h.Width = x0 + float64(len(names))*hmCell + math.Max(190, math.Ceil(float64(longest)*hmCharW/2)+12)
+	h.Height = h.Header + float64(len(rows))*hmCell + 6
 	return h
 }
 
@@ -388,29 +406,57 @@ type graph struct {
 	Nodes         []graphNode
 	Edges         []graphEdge
 	Width, Height float64
-	// AnomalyThreshold is the scale of the node colours (0: none), Legend
-	// its swatches.
+	// AnomalyThreshold is the scale of the nodes' evidence (0: none),
+	// Legend the colour scale's swatches.
 	AnomalyThreshold float64
 	Legend           []legendItem
 }
 
-// legendItem is a swatch of the graph's colour scale: the colour of
-// evidence Fraction × the anomaly threshold.
+// legendItem is a swatch of the graph's colour scale.
 type legendItem struct {
-	Color    string
-	Fraction float64
+	Color, Label string
 }
 
-// evidenceColor is the colour of a node's evidence (anomaly score plus
-// failure probability) against the anomaly threshold: white at 0, the
-// firing red at or over the threshold, linear in between; grey without a
-// threshold.
-func evidenceColor(ev, threshold float64) string {
-	if !(threshold > 0) || math.IsNaN(ev) {
-		return "#e4e7ec"
+// nodeRisk is a node's failure risk: the highest P(failure) over its
+// threshold of its current entities (Has: it has one), and whether one of
+// them is at or over its threshold (Failing) or has a firing alert.
+type nodeRisk struct {
+	Has             bool
+	Ratio           float64
+	Prob, Threshold float64
+	Failing, Firing bool
+}
+
+// failRed is the firing red of the badges.
+const failRed = "#c81e28"
+
+// riskLevel is a node's colour level: the larger of its evidence over the
+// anomaly threshold and its P(failure) over its failure threshold, in
+// [0, 1]; 1 (failRed) for a node at or over either, or with a firing
+// alert. ok is false when neither scale applies.
+func riskLevel(ev, anomalyThreshold float64, r nodeRisk) (level float64, ok bool) {
+	if anomalyThreshold > 0 && !math.IsNaN(ev) {
+		level, ok = ev/anomalyThreshold, true
 	}
-	t := math.Max(0, math.Min(1, ev/threshold))
-	r, g, b := 255-t*(255-200), 255-t*(255-30), 255-t*(255-40)
+	if r.Has {
+		level, ok = math.Max(level, r.Ratio), true
+	}
+	if r.Failing || r.Firing {
+		level, ok = 1, true
+	}
+	return math.Max(0, math.Min(1, level)), ok
+}
+
+// riskColor is the colour of a risk level: white at 0, deepening to a
+// light red toward 1, the firing red at 1; grey when unknown.
+func riskColor(level float64, ok bool) string {
+	switch {
+	case !ok:
+		return "#e4e7ec"
+	case level >= 1:
+		return failRed
+	}
+	r, g, b := 255-level*(255-232), 255-level*(255-120), 255-level*(255-128)
 	return fmt.Sprintf("#%02x%02x%02x", int(r), int(g), int(b))
 }
 
@@ -418,9 +464,12 @@ type graphNode struct {
 	Name     string
 	Link     string // the UI page of the node's worst entity, "" for none
 	Evidence float64
-	X, Y, R  float64
-	Color    string
-	Centre   bool
+	Risk     nodeRisk
+	// Level is the colour's risk level (riskLevel).
+	Level   float64
+	X, Y, R float64
+	Color   string
+	Centre  bool
 	// LabelY is the label's baseline: below the node, or above it for a
 	// node in the upper half, away from the centre its edges come from.
 	LabelY float64
@@ -432,18 +481,22 @@ type graphEdge struct {
 	X1, Y1, X2, Y2 float64
 }
 
-// buildGraph lays out n. A node's colour is its evidence on an absolute
-// scale (evidenceColor): against anomalyThreshold, the model's anomaly
-// threshold (0: none; the nodes are left uncoloured), not against the
-// neighbourhood's highest evidence, which would paint the highest node the
-// firing red when everything is quiet.
-func buildGraph(n api.Neighbourhood, anomalyThreshold float64) graph {
+// buildGraph lays out n. A node's colour is its risk on absolute scales
+// (riskLevel): its evidence against anomalyThreshold, the model's anomaly
+// threshold (0: none), and its entities' P(failure) against their
+// threshold (risks, by node name), not against the neighbourhood's
+// highest, which would paint the highest node the firing red when
+// everything is quiet. A node failing (P at or over its threshold, or a
+// firing alert) is the firing red whatever its anomaly score: with evidence
+// alone, a firing pod of P 99.49% and a small anomaly score was white.
+func buildGraph(n api.Neighbourhood, anomalyThreshold float64, risks map[string]nodeRisk) graph {
 	g := graph{Width: 520, Height: 360, AnomalyThreshold: anomalyThreshold}
 	cx, cy, radius := g.Width/2, 170.0, 120.0
-	if anomalyThreshold > 0 {
-		for _, f := range []float64{0, 0.5, 1} {
-			g.Legend = append(g.Legend, legendItem{Color: evidenceColor(f*anomalyThreshold, anomalyThreshold), Fraction: f})
-		}
+	for _, l := range []struct {
+		level float64
+		label string
+	}{{0, "0"}, {0.5, "0.5"}, {0.99, "< 1"}, {1, "failing"}} {
+		g.Legend = append(g.Legend, legendItem{Color: riskColor(l.level, true), Label: l.label})
 	}
 	pos := map[string][2]float64{}
 	var others []api.Node
@@ -475,8 +528,10 @@ func buildGraph(n api.Neighbourhood, anomalyThreshold float64) graph {
 		case y < cy-1:
 			labelY = y - r - 6
 		}
-		g.Nodes = append(g.Nodes, graphNode{Name: v.Name, Link: link, Evidence: v.Evidence, X: x, Y: y, R: r,
-			Color: evidenceColor(v.Evidence, anomalyThreshold), Centre: centre, LabelY: labelY})
+		risk := risks[v.Name]
+		level, ok := riskLevel(v.Evidence, anomalyThreshold, risk)
+		g.Nodes = append(g.Nodes, graphNode{Name: v.Name, Link: link, Evidence: v.Evidence, Risk: risk, Level: level, X: x, Y: y, R: r,
+			Color: riskColor(level, ok), Centre: centre, LabelY: labelY})
 	}
 	for _, v := range n.Nodes {
 		if v.Name == n.Node {

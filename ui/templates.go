@@ -66,6 +66,21 @@ var funcs = template.FuncMap{
 	"overviewURL": func(k, v string) template.URL {
 		return template.URL("/ui/?" + url.Values{"match[" + k + "]": {v}}.Encode())
 	},
+	// alertsAPIURL is the API's alert list with the page's filter.
+	"alertsAPIURL": func(m map[string]string) template.URL {
+		v := url.Values{}
+		for k, x := range m {
+			v.Set("match["+k+"]", x)
+		}
+		if len(v) == 0 {
+			return "/api/v1/alerts"
+		}
+		return template.URL("/api/v1/alerts?" + v.Encode())
+	},
+	// alertOnly reports whether an alert label is the alert's own, not its
+	// entity's (no entity has it: it filters no entity).
+	"alertOnly": func(k string) bool { return k == "alertname" || k == "severity" },
+	"minus":     func(a, b int64) int64 { return a - b },
 	"sortedKeys": func(m map[string]string) []string {
 		ks := make([]string, 0, len(m))
 		for k := range m {
@@ -169,8 +184,8 @@ th{font-weight:600;color:#556;font-size:12px;text-transform:uppercase}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 a{color:#1f5fbf}
 .badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;color:#fff}
-.firing{background:#c81e28}.pending{background:#e8a33d}.resolved{background:#3a9a5b}
-.muted{color:#778}
+.firing{background:#c81e28}.pending{background:#e8a33d;color:#1d2330}.resolved{background:#2b7a47}
+.muted{color:#667}
 .kv{display:grid;grid-template-columns:max-content auto;gap:2px 14px}
 .lbl{display:inline-block;background:#eef1f6;border-radius:3px;padding:0 5px;margin:1px 2px;font-size:12px}
 svg text{font:11px system-ui,sans-serif;fill:#334}
@@ -194,6 +209,9 @@ svg text.wf-others{font-style:italic}
 
 {{define "labels"}}{{$m := .}}{{range sortedKeys .}}<a class="lbl" href="{{overviewURL . (index $m .)}}">{{.}}="{{index $m .}}"</a>{{end}}{{end}}
 
+{{/* An alert's labels: its entity's labels filter the overview; alertname and severity, which no entity has, are not links. */}}
+{{define "alertLabels"}}{{$m := .}}{{range sortedKeys .}}{{if alertOnly .}}<span class="lbl alert-only">{{.}}="{{index $m .}}"</span>{{else}}<a class="lbl" href="{{overviewURL . (index $m .)}}">{{.}}="{{index $m .}}"</a>{{end}}{{end}}{{end}}
+
 {{define "alerts"}}{{if .}}<table id="alerts">
 <tr><th>state</th><th>entity</th><th>P(failure) / threshold</th><th>active since</th><th>resolved at</th><th>labels</th><th></th></tr>
 {{range .}}<tr class="alert" data-fingerprint="{{.Fingerprint}}" data-state="{{.State}}">
@@ -202,26 +220,31 @@ svg text.wf-others{font-style:italic}
 <td class="num" data-prob="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td>
 <td>{{if .ActiveAt}}{{time .ActiveAt}}{{end}}</td>
 <td{{if .ResolvedAt}} class="resolved-at" data-resolved-at="{{.ResolvedAt}}"{{end}}>{{if .ResolvedAt}}{{time .ResolvedAt}}{{end}}</td>
-<td>{{template "labels" .Labels}}</td>
+<td>{{template "alertLabels" .Labels}}</td>
 <td>{{if eq .State "pending"}}<a class="pending-entity" href="{{entityURL .Entity}}">entity</a> <span class="muted">(explained when it fires)</span>{{else}}<a href="{{alertURL .Fingerprint}}">explanation</a>{{end}}</td></tr>
-{{end}}</table>{{else}}<p class="muted">No alerts.</p>{{end}}{{end}}
+{{end}}</table>{{else}}<p class="muted" id="no-alerts">No alerts listed (a resolved alert is listed only while omen re-sends its resolution, 15m by default; its page /ui/alerts/FINGERPRINT stays).</p>{{end}}{{end}}
 
 {{define "overview"}}{{template "head" .}}{{with .Body}}
 <h1>Fleet{{if .Matchers}} <span class="muted">where</span> {{template "labels" .Matchers}} <a href="/ui/" class="muted">(all)</a>{{end}}</h1>
-<section><h2>Alerts</h2>{{template "alerts" .Alerts}}{{if .MoreAlerts}}<p class="muted" id="more-alerts">{{.MoreAlerts}} more alerts (<a href="/api/v1/alerts">all, as JSON</a>).</p>{{end}}</section>
+<section><h2>Alerts</h2>{{template "alerts" .Alerts}}{{if .MoreAlerts}}<p class="muted" id="more-alerts">{{.MoreAlerts}} more alerts (<a id="more-alerts-json" href="{{alertsAPIURL .Matchers}}">all{{if .Matchers}} of the filter{{end}}, as JSON</a>).</p>{{end}}</section>
 <section><h2>Where the pressure is</h2>
-{{if .Heatmap.Rows}}<p class="muted">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by feature group: red cells push the failure probability up (attribution φ of the latest explanation: of the latest prediction, else of the entity's alert), blue cells down; "φ as of" gives the time of the prediction explained, in orange with its age when it is older than the latest prediction (the explanation of an earlier alert, possibly resolved since, still shown); grey: no explanation stored (omen explains a prediction when its alert fires; an entity's page explains it now).</p>{{end}}
+{{if and .Heatmap.Rows (not .Heatmap.Columns)}}<p class="muted" id="heatmap-unexplained">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by P(failure): no explanation is stored for any of them, so there are no feature-group cells (omen explains a prediction when its alert fires; an entity's page explains it now).</p>
+{{else if .Heatmap.Rows}}<p class="muted">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by feature group: red cells push the failure probability up (attribution φ of the latest explanation: of the latest prediction, else of the entity's alert, else the newest stored of its last {{dur .HistoryMs}}, such as an alert's no longer listed), blue cells down; "φ as of" gives the time of the prediction explained, in orange with its age when it is older than the latest prediction (the explanation of an earlier alert, possibly resolved since, still shown); grey: no explanation stored (omen explains a prediction when its alert fires; an entity's page explains it now).</p>{{end}}
 {{if .Heatmap.Rows}}{{with .Heatmap}}
 <svg id="heatmap" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="heat map of attributions">
-<text x="{{sub 356 6}}" y="{{sub 120 6}}" text-anchor="end" class="title">P</text>
-{{range .Columns}}<text transform="translate({{add .X 4}},{{sub 120 6}}) rotate(-60)" class="col">{{.Name}}</text>
+<text x="{{sub 356 6}}" y="{{sub .Header 6}}" text-anchor="end" class="title">P</text>
+{{$hdr := .Header}}{{range .Columns}}<text transform="translate({{add .X 4}},{{sub $hdr 6}}) rotate(-60)" class="col" data-group="{{.Name}}"><title>{{.Name}}</title>{{.Label}}</text>
 {{end}}{{range .Rows}}<g class="hm-row" data-entity="{{.Prediction.Entity}}" data-prob="{{g .Prediction.Probability}}">
 <a href="{{entityURL .Prediction.Entity}}"><text x="296" y="{{add .Y 15}}" text-anchor="end">{{.Prediction.Entity}}</text></a>
 <rect x="302" y="{{add .Y 2}}" width="{{probw .Prediction.Probability}}" height="18" fill="{{.ProbColor}}"><title>P(failure) {{prob .Prediction.Probability .Prediction.Threshold}} (threshold {{thr .Prediction.Threshold .Prediction.Probability}})</title></rect>
 {{$id := .ExplainedID}}{{range .Cells}}{{if .Has}}<a href="{{alertURL $id}}">{{end}}<rect class="hm-cell" x="{{.X}}" y="{{.Y}}" width="21" height="21" fill="{{.Color}}" data-group="{{.Group}}"{{if .Has}} data-phi="{{g .Phi}}"{{end}}><title>{{.Group}}: {{if .Has}}φ {{sf4 .Phi}}{{else}}no explanation{{end}}</title></rect>{{if .Has}}</a>{{end}}
 {{end}}{{if .Explained}}<text class="hm-asof{{if .AgeMs}} stale{{end}}" x="{{.AsOfX}}" y="{{add .Y 15}}" data-explained-t="{{.ExplainedT}}">φ as of {{clock .ExplainedT}}{{if .AgeMs}} ({{dur .AgeMs}} old){{end}}<title>explanation of the prediction at {{time .ExplainedT}}{{if .AgeMs}}, {{dur .AgeMs}} before the latest prediction ({{time .Prediction.T}}): the explanation of the step an alert fired on, kept while it fires and after it resolves{{end}}</title></text>{{end}}</g>
-{{end}}</svg>{{end}}{{else if .Matchers}}<p id="no-match">No entity matches the filter {{template "labels" .Matchers}}. <a href="/ui/" id="clear-filter">Clear the filter</a>.</p>{{else}}<p class="muted" id="no-predictions">No predictions yet.</p>{{end}}
+{{end}}</svg>{{end}}{{else if .Gone}}<p class="muted" id="no-current">No current entity{{if .Matchers}} matches the filter{{end}}: those below are gone.</p>{{else if .Matchers}}<p id="no-match">No entity matches the filter {{template "labels" .Matchers}}. <a href="/ui/" id="clear-filter">Clear the filter</a>.</p>{{else}}<p class="muted" id="no-predictions">No predictions yet.</p>{{end}}
 </section>
+{{if .Gone}}<section id="gone"><h2>Gone</h2><p class="muted">{{.GoneTotal}} entit{{if eq .GoneTotal 1}}y{{else}}ies{{end}} without a prediction for {{dur .GoneAfterMs}} or more before the fleet's newest ({{time .Newest}}): omen stops scoring an entity, and resolves its alert, after {{dur .GoneAfterMs}} without data (a pod replaced by a deploy, or stopped). Their last P(failure) is left out of the heat map above.{{if gt .GoneTotal (len .Gone)}} The {{len .Gone}} last seen most recently:{{end}}</p>
+<table id="gone-entities"><tr><th>entity</th><th>last P(failure) / threshold</th><th>last prediction</th><th>age</th></tr>
+{{$now := .Newest}}{{range .Gone}}<tr class="gone-entity" data-entity="{{.Entity}}" data-t="{{.T}}"><td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td><td class="num">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td><td>{{time .T}}</td><td>{{dur (minus $now .T)}} before</td></tr>
+{{end}}</table></section>{{end}}
 {{with .Model}}<section id="model"><h2>Model</h2><div class="kv">
 <span>version</span><span data-version="{{.Version}}">{{.Version}}</span>
 <span>created</span><span>{{time .Created}}</span>
@@ -242,6 +265,7 @@ svg text.wf-others{font-style:italic}
 
 {{define "entity"}}{{template "head" .}}{{with .Body}}
 <h1>{{.Entity}}</h1>
+{{if .GoneAgeMs}}<p id="gone-notice" data-age-ms="{{.GoneAgeMs}}" style="background:#fff4e0;border-left:4px solid #e8a33d;padding:6px 10px"><strong>Gone: its last prediction, at {{time .Latest.T}}, is {{dur .GoneAgeMs}} behind the fleet's newest ({{time .Newest}}).</strong> omen stops scoring an entity without data (a pod replaced by a deploy, or stopped); the figures below are its last.</p>{{end}}
 <section><div class="kv">
 <span>P(failure)</span><span id="prob" data-prob="{{g .Latest.Probability}}">{{prob .Latest.Probability .Latest.Threshold}} <span class="muted">(threshold <span data-threshold="{{g .Latest.Threshold}}">{{thr .Latest.Threshold .Latest.Probability}}</span>, at {{time .Latest.T}})</span></span>
 <span>anomaly score</span><span id="anomaly" data-anomaly="{{g .Latest.AnomalyScore}}">{{anomaly .Latest.AnomalyScore .Model}}</span>
@@ -298,19 +322,21 @@ svg text.wf-others{font-style:italic}
 </tr>{{end}}</table>{{end}}{{end}}
 
 {{define "alert"}}{{template "head" .}}{{with .Body}}{{$x := .Explanation.X}}
-<h1>{{if .Alert}}Alert <span class="badge {{.Alert.State}}">{{.Alert.State}}</span>{{else}}Prediction{{end}} on <a href="{{entityURL $x.Entity}}">{{$x.Entity}}</a></h1>
+<h1>{{if .Alert}}Alert <span class="badge {{.Alert.State}}">{{.Alert.State}}</span>{{else if .Fingerprint}}Alert <span class="badge resolved" id="alert-unlisted">no longer listed</span>{{else}}Prediction{{end}} on <a href="{{entityURL $x.Entity}}">{{$x.Entity}}</a></h1>
 <section><div class="kv">
 <span>P(failure)</span><span id="prob" data-prob="{{g $x.Probability}}">{{prob $x.Probability $x.Threshold}} <span class="muted">(threshold <span data-threshold="{{g $x.Threshold}}">{{thr $x.Threshold $x.Probability}}</span>)</span></span>
 <span>anomaly score</span><span id="anomaly" data-anomaly="{{g $x.AnomalyScore}}">{{anomaly $x.AnomalyScore .Model}}</span>
 <span>predicted at</span><span>{{time $x.T}}</span>
 <span>model</span><span>{{$x.ModelVersion}}</span>
 <span>prediction</span><span>{{$x.PredictionID}} · <a href="{{apiURL .ID}}">JSON</a></span>
-{{with .Alert}}{{if ne .Probability $x.Probability}}<span>P(failure) now</span><span id="prob-now" data-prob-now="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">(the newest prediction; the figures above and below are those of the prediction the alert fired on)</span></span>
+{{if and .Fingerprint (not .Alert)}}<span>state</span><span id="alert-state-unlisted">resolved, or ended otherwise: the alert is no longer in omen's alert list (a resolved alert stays there only while omen re-sends its resolution, 15m by default). The figures here are those of the prediction it fired on, as stored with its explanation.</span>
+<span>fingerprint</span><span data-fingerprint="{{.Fingerprint}}">{{.Fingerprint}}</span>
+{{end}}{{with .Alert}}{{if ne .Probability $x.Probability}}<span>P(failure) now</span><span id="prob-now" data-prob-now="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">(the newest prediction; the figures above and below are those of the prediction the alert fired on)</span></span>
 {{end}}<span>fingerprint</span><span data-fingerprint="{{.Fingerprint}}">{{.Fingerprint}}</span>
 {{if .ActiveAt}}<span>active since</span><span>{{time .ActiveAt}}</span>{{end}}
 {{if .ResolvedAt}}<span>resolved at</span><span id="resolved-at" data-resolved-at="{{.ResolvedAt}}">{{time .ResolvedAt}}</span>{{end}}
 {{range $k, $v := .Annotations}}<span>{{$k}}</span><span class="annotation" data-annotation="{{$k}}">{{if isURL $v}}<a href="{{$v}}">{{$v}}</a>{{else}}{{$v}}{{end}}</span>{{end}}
-<span>alert labels</span><span>{{template "labels" .Labels}}</span>{{end}}
+<span>alert labels</span><span>{{template "alertLabels" .Labels}}</span>{{end}}
 <span>entity labels</span><span>{{template "labels" $x.Labels}}</span>
 </div></section>
 {{if $x.Error}}<section id="unexplained"><p>{{$x.Error}}</p><p><a href="{{explainURL $x.Entity}}">explain {{$x.Entity}} now</a> <span class="muted">(its latest window)</span></p></section>
@@ -330,11 +356,11 @@ svg text.wf-others{font-style:italic}
 {{with .Graph}}<svg id="graph" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="dependency neighbourhood">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#667"/></marker></defs>
 {{range .Edges}}<line class="edge" x1="{{.X1}}" y1="{{.Y1}}" x2="{{.X2}}" y2="{{.Y2}}" stroke="#889" stroke-width="{{edgew .Weight}}" marker-end="url(#arrow)" data-from="{{.From}}" data-to="{{.To}}" data-weight="{{g .Weight}}"/>{{end}}
-{{range .Nodes}}{{if .Link}}<a href="{{link .Link}}">{{end}}<g class="node" data-node="{{.Name}}" data-evidence="{{g .Evidence}}">
-<circle cx="{{.X}}" cy="{{.Y}}" r="{{.R}}" fill="{{.Color}}" stroke="{{if .Centre}}#1d2330{{else}}#889{{end}}" stroke-width="{{if .Centre}}2.5{{else}}1{{end}}"><title>{{.Name}}: evidence {{f3 .Evidence}}</title></circle>
+{{range .Nodes}}{{if .Link}}<a href="{{link .Link}}">{{end}}<g class="node" data-node="{{.Name}}" data-evidence="{{g .Evidence}}" data-level="{{g .Level}}"{{if .Risk.Has}} data-prob="{{g .Risk.Prob}}"{{end}}{{if .Risk.Firing}} data-firing="true"{{end}}>
+<circle cx="{{.X}}" cy="{{.Y}}" r="{{.R}}" fill="{{.Color}}" stroke="{{if .Centre}}#1d2330{{else}}#889{{end}}" stroke-width="{{if .Centre}}2.5{{else}}1{{end}}"><title>{{.Name}}: evidence {{f3 .Evidence}}{{if .Risk.Has}}, highest P(failure) {{prob .Risk.Prob .Risk.Threshold}} (threshold {{thr .Risk.Threshold .Risk.Prob}}){{end}}{{if .Risk.Firing}}, a firing alert{{end}}</title></circle>
 <text class="node-label" x="{{.X}}" y="{{.LabelY}}" text-anchor="middle" paint-order="stroke" stroke="#fff" stroke-width="4" stroke-linejoin="round">{{.Name}}</text></g>{{if .Link}}</a>{{end}}
-{{end}}{{$g := .}}{{range $i, $l := .Legend}}<g class="legend-item"><rect x="{{add 10.0 (mul2 $i 96)}}" y="{{sub $g.Height 18}}" width="14" height="14" fill="{{$l.Color}}" stroke="#889"/><text x="{{add 28.0 (mul2 $i 96)}}" y="{{sub $g.Height 7}}">{{if eq $l.Fraction 0.0}}0{{else if eq $l.Fraction 1.0}}≥ {{f3 $g.AnomalyThreshold}}{{else}}{{f3 (mulf $l.Fraction $g.AnomalyThreshold)}}{{end}}</text></g>{{end}}</svg>
-<p class="muted" id="graph-legend">Arrows point from caller to callee. Node colour is the node's evidence, its anomaly score plus its failure probability, {{if gt .AnomalyThreshold 0.0}}on a fixed scale: white at 0, the firing red at or over the model's anomaly threshold {{f3 .AnomalyThreshold}} (an anomalous forecast residual){{else}}uncoloured: no model with an anomaly threshold is loaded{{end}}; hover a node for its evidence.</p>{{else}}<p class="muted">{{.GraphErr}}</p>{{end}}
+{{end}}{{$g := .}}{{range $i, $l := .Legend}}<g class="legend-item"><rect x="{{add 10.0 (mul2 $i 96)}}" y="{{sub $g.Height 18}}" width="14" height="14" fill="{{$l.Color}}" stroke="#889"/><text x="{{add 28.0 (mul2 $i 96)}}" y="{{sub $g.Height 7}}">{{$l.Label}}</text></g>{{end}}</svg>
+<p class="muted" id="graph-legend">Arrows point from caller to callee. Node colour is the node's risk, on fixed scales: the larger of its entities' highest P(failure) over their failure threshold and{{if gt .AnomalyThreshold 0.0}} its evidence (anomaly score plus failure probability) over the model's anomaly threshold {{f3 .AnomalyThreshold}}{{else}} (no model with an anomaly threshold is loaded) nothing else{{end}}: white at 0, a deepening red toward 1, and the firing red for a failing node: one of its entities at or over its failure threshold or with a firing alert{{if gt .AnomalyThreshold 0.0}}, or its evidence at or over the anomaly threshold (an anomalous forecast residual){{end}}; grey: neither is known. Gone entities are left out. Hover a node for its figures.</p>{{else}}<p class="muted">{{.GraphErr}}</p>{{end}}
 </section>
 <section>{{template "metrics" .Explanation.Metrics}}</section>
 {{end}}{{template "foot"}}{{end}}

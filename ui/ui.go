@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/api"
 )
 
@@ -35,6 +36,17 @@ type Options struct {
 	History time.Duration
 	// Logger (default: discard).
 	Logger *slog.Logger
+}
+
+// ExplanationFinder is implemented by a Backend that can find an entity's
+// stored explanations quickly (the daemon's, over its store). Without it
+// the UI looks up each of the entity's predictions of the span with
+// Backend.Explanation.
+type ExplanationFinder interface {
+	// EntityExplanation returns the explanation stored under the newest of
+	// the entity's predictions with from ≤ t ≤ to (ms) that has one, an
+	// error wrapping api.ErrNotFound when none has.
+	EntityExplanation(ctx context.Context, entity string, from, to int64) (api.Explanation, error)
 }
 
 // UI serves the pages. It is an http.Handler for paths under /ui/.
@@ -146,13 +158,36 @@ type overviewData struct {
 	MoreAlerts int
 	Heatmap    heatmap
 	Model      *api.ModelInfo
-	Total      int
+	// Total is the number of current entities (the heat map's rows are
+	// the likeliest to fail of them).
+	Total int
+	// Gone are the entities (up to maxGone of GoneTotal, newest first)
+	// whose latest prediction is GoneAfterMs or more behind Newest, the
+	// fleet's newest: left out of the heat map, whose P(failure) they
+	// would keep at the top (a rolling deploy's old pods).
+	Gone        []api.Prediction
+	GoneTotal   int
+	GoneAfterMs int64
+	Newest      int64
+	// HistoryMs is the span searched for an entity's stored explanation.
+	HistoryMs int64
 }
+
+// overviewParams is the one kind of parameter the overview takes.
+const overviewParams = "the overview takes only match[LABEL]=VALUE filters (of entity labels)"
 
 func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	// Malformed filters are refused as the API refuses them (400), not
-	// ignored: a page of the whole fleet would read as the filter's.
+	// ignored: a page of the whole fleet would read as the filter's. So
+	// are the API's other parameters (state=, from=, entity=, …), which
+	// the overview does not apply.
+	for k := range r.URL.Query() {
+		if !strings.HasPrefix(k, "match[") {
+			u.fail(w, r, http.StatusBadRequest, fmt.Errorf("parameter %q: %s; the API's /api/v1/alerts and /api/v1/predictions take the others", k, overviewParams))
+			return
+		}
+	}
 	m, err := api.ParseMatchers(r.URL.Query())
 	if err != nil {
 		u.fail(w, r, http.StatusBadRequest, err)
@@ -164,11 +199,16 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := api.PredictionQuery{Matchers: m}
-	preds, err := u.b.Predictions(ctx, q)
+	// The whole fleet's latest predictions: the newest of them is the
+	// clock the gone entities' age is told by, whatever the filter.
+	preds, err := u.b.Predictions(ctx, api.PredictionQuery{})
 	if err != nil {
 		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("predictions: %w", err))
 		return
 	}
+	model := u.model(ctx)
+	newest := newestT(preds)
+	cutoff := goneAfterMs(model)
 	aq := api.AlertQuery{Matchers: m}
 	kept := alerts[:0]
 	for _, a := range alerts {
@@ -177,19 +217,37 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	api.SortAlerts(kept)
-	var current []api.Prediction
+	var current, gone []api.Prediction
 	for _, p := range preds {
-		if q.Match(p) {
+		switch {
+		case !q.Match(p):
+		case isGone(p, newest, cutoff):
+			gone = append(gone, p)
+		default:
 			current = append(current, p)
 		}
 	}
-	sort.SliceStable(current, func(i, j int) bool {
-		if current[i].Probability != current[j].Probability {
-			return current[i].Probability > current[j].Probability
+	byRisk := func(ps []api.Prediction) {
+		sort.SliceStable(ps, func(i, j int) bool {
+			if ps[i].Probability != ps[j].Probability {
+				return ps[i].Probability > ps[j].Probability
+			}
+			return ps[i].Entity < ps[j].Entity
+		})
+	}
+	byRisk(current)
+	sort.SliceStable(gone, func(i, j int) bool {
+		if gone[i].T != gone[j].T {
+			return gone[i].T > gone[j].T
 		}
-		return current[i].Entity < current[j].Entity
+		return gone[i].Entity < gone[j].Entity
 	})
-	d := overviewData{Matchers: m, Alerts: kept, Total: len(current)}
+	d := overviewData{Matchers: m, Alerts: kept, Total: len(current), Newest: newest, GoneAfterMs: cutoff, GoneTotal: len(gone),
+		HistoryMs: u.opts.History.Milliseconds()}
+	if len(gone) > maxGone {
+		gone = gone[:maxGone]
+	}
+	d.Gone = gone
 	if len(d.Alerts) > u.opts.MaxAlerts {
 		d.MoreAlerts = len(d.Alerts) - u.opts.MaxAlerts
 		d.Alerts = d.Alerts[:u.opts.MaxAlerts]
@@ -216,8 +274,38 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, row)
 	}
 	d.Heatmap = buildHeatmap(rows, u.opts.HeatmapGroups)
-	d.Model = u.model(ctx)
+	d.Model = model
 	u.render(w, http.StatusOK, "overview", "omen", d)
+}
+
+// maxGone caps the overview's list of gone entities.
+const maxGone = 50
+
+// newestT is the time of the newest of ps (0 for none): the fleet's clock,
+// which is data time (ahead of the wall clock in omen demo).
+func newestT(ps []api.Prediction) int64 {
+	var t int64
+	for _, p := range ps {
+		t = max(t, p.T)
+	}
+	return t
+}
+
+// goneAfterMs is how far behind the fleet's newest prediction an entity's
+// latest one is when the entity is gone: the scorer drops an entity, and
+// its alert resolves, at the (alert.DefaultMissingSteps+1)-th step
+// without a prediction. 0 (no cutoff) without a model's step.
+func goneAfterMs(m *api.ModelInfo) int64 {
+	if m == nil || m.StepMs <= 0 {
+		return 0
+	}
+	return int64(alert.DefaultMissingSteps+1) * m.StepMs
+}
+
+// isGone reports whether p, an entity's latest prediction, is at least
+// cutoff ms older than newest (the fleet's newest).
+func isGone(p api.Prediction, newest, cutoff int64) bool {
+	return cutoff > 0 && p.T <= newest-cutoff
 }
 
 // latestExplanation returns the explanation of p or, when p has none
@@ -227,6 +315,10 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 // be a note without attributions (Explanation.Error: the explanation
 // failed when the alert fired): the firing alert's note is shown rather
 // than an older, resolved alert's explanation.
+//
+// Else, as an alert leaves the list 15 data-minutes after it resolves
+// while its explanation stays stored, it is the newest explanation stored
+// under one of the entity's predictions of the last History before p.
 func (u *UI) latestExplanation(ctx context.Context, p api.Prediction, alerts []api.Alert) (api.Explanation, string, error) {
 	x, err := u.b.Explanation(ctx, p.ID)
 	if err == nil || !errors.Is(err, api.ErrNotFound) {
@@ -241,7 +333,34 @@ func (u *UI) latestExplanation(ctx context.Context, p api.Prediction, alerts []a
 			return x, a.Fingerprint, aerr
 		}
 	}
-	return api.Explanation{}, "", err
+	x, err = u.storedExplanation(ctx, p.Entity, p.T-u.opts.History.Milliseconds(), p.T-1)
+	if err != nil {
+		return api.Explanation{}, "", err
+	}
+	return x, x.PredictionID, nil
+}
+
+// storedExplanation is the explanation stored under the newest of the
+// entity's predictions with from ≤ t ≤ to that has one.
+func (u *UI) storedExplanation(ctx context.Context, entity string, from, to int64) (api.Explanation, error) {
+	if f, ok := u.b.(ExplanationFinder); ok {
+		return f.EntityExplanation(ctx, entity, from, to)
+	}
+	ps, err := u.b.Predictions(ctx, api.PredictionQuery{Entity: entity, From: time.UnixMilli(from), To: time.UnixMilli(to)})
+	if err != nil {
+		return api.Explanation{}, fmt.Errorf("predictions of %s: %w", entity, err)
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].T > ps[j].T })
+	for _, p := range ps {
+		if p.Entity != entity || p.T < from || p.T > to {
+			continue
+		}
+		x, err := u.b.Explanation(ctx, p.ID)
+		if !errors.Is(err, api.ErrNotFound) {
+			return x, err
+		}
+	}
+	return api.Explanation{}, fmt.Errorf("no explanation of %s stored: %w", entity, api.ErrNotFound)
 }
 
 // entityData is the entity page.
@@ -259,6 +378,10 @@ type entityData struct {
 	// Model is the active model (nil when unknown): its anomaly threshold
 	// is shown beside the anomaly scores.
 	Model *api.ModelInfo
+	// GoneAgeMs is how far the latest prediction is behind the fleet's
+	// newest (Newest) when the entity is gone (see goneAfterMs), else 0.
+	GoneAgeMs int64
+	Newest    int64
 }
 
 // model returns the active model, nil when there is none (or it cannot be
@@ -279,7 +402,13 @@ type serviceData struct {
 func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	e := r.PathValue("entity")
-	latest, err := u.b.Predictions(ctx, api.PredictionQuery{Entity: e})
+	for k, vs := range r.URL.Query() {
+		if k != "explain" || len(vs) != 1 || vs[0] != "now" {
+			u.fail(w, r, http.StatusBadRequest, fmt.Errorf("parameter %s=%s: an entity's page takes only explain=now", k, strings.Join(vs, ",")))
+			return
+		}
+	}
+	latest, err := u.b.Predictions(ctx, api.PredictionQuery{})
 	if err != nil {
 		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("predictions of %s: %w", e, err))
 		return
@@ -294,7 +423,10 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 		u.service(w, r, e)
 		return
 	}
-	d := entityData{Entity: e, Latest: *last, Model: u.model(ctx)}
+	d := entityData{Entity: e, Latest: *last, Model: u.model(ctx), Newest: newestT(latest)}
+	if isGone(*last, d.Newest, goneAfterMs(d.Model)) {
+		d.GoneAgeMs = d.Newest - last.T
+	}
 	hist, err := u.b.Predictions(ctx, api.PredictionQuery{Entity: e,
 		From: time.UnixMilli(last.T).Add(-u.opts.History), To: time.UnixMilli(last.T)})
 	if err != nil {
@@ -401,7 +533,12 @@ func inService(labels map[string]string, name string) bool {
 
 // alertData is the alert page.
 type alertData struct {
-	ID          string
+	ID string
+	// Fingerprint is the alert's when ID names one (the stored
+	// explanation is an alert's), "" when ID is a prediction id. Alert is
+	// the alert as listed now: nil for an alert no longer listed (omen
+	// lists a resolved alert only while it re-sends its resolution).
+	Fingerprint string
 	Alert       *api.Alert
 	Explanation explanationView
 	Graph       *graph
@@ -430,9 +567,13 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 	}
 	api.Decorate(&x, id)
 	d := alertData{ID: id, Explanation: newExplanationView(x), Model: u.model(ctx)}
-	alerts, err := u.b.Alerts(ctx, api.AlertQuery{Entity: x.Entity})
+	// Decorate names the alert when id is its fingerprint, whether the
+	// alert is still listed or not: the page behind Alertmanager's
+	// generatorURL stays the alert's after it leaves the list.
+	d.Fingerprint = x.AlertFingerprint
+	alerts, err := u.b.Alerts(ctx, api.AlertQuery{})
 	if err != nil {
-		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("alerts of %s: %w", x.Entity, err))
+		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("alerts: %w", err))
 		return
 	}
 	for i := range alerts {
@@ -441,11 +582,9 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Now = time.Now().UnixMilli()
-	if latest, err := u.b.Predictions(ctx, api.PredictionQuery{}); err == nil && len(latest) > 0 {
-		d.Now = 0
-		for _, p := range latest {
-			d.Now = max(d.Now, p.T)
-		}
+	latest, err := u.b.Predictions(ctx, api.PredictionQuery{})
+	if err == nil && len(latest) > 0 {
+		d.Now = newestT(latest)
 	}
 	n, err := u.b.Dependencies(ctx, x.Entity)
 	switch {
@@ -454,7 +593,7 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 		if d.Model != nil {
 			th = d.Model.AnomalyThreshold
 		}
-		g := buildGraph(n, th)
+		g := buildGraph(n, th, nodeRisks(latest, alerts, d.Now, goneAfterMs(d.Model)))
 		d.Graph = &g
 	case errors.Is(err, api.ErrNotFound):
 		d.GraphErr = "no dependency graph for this entity"
@@ -462,10 +601,53 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 		d.GraphErr = err.Error()
 	}
 	title := "alert " + id
-	if d.Alert == nil {
+	if d.Fingerprint == "" {
 		title = "prediction " + id
 	}
 	u.render(w, http.StatusOK, "alert", title, d)
+}
+
+// nodeRisks is the failure risk of each graph node (an entity, or a
+// service: api.ServiceOf of its entities' labels) from the current
+// entities' latest predictions (gone ones left out) and the firing
+// alerts: the highest P(failure) over its threshold among its entities,
+// and whether one of them is at or over its threshold or has a firing
+// alert.
+func nodeRisks(latest []api.Prediction, alerts []api.Alert, newest, cutoff int64) map[string]nodeRisk {
+	out := map[string]nodeRisk{}
+	mark := func(k string, f func(*nodeRisk)) {
+		r := out[k]
+		f(&r)
+		out[k] = r
+	}
+	for _, p := range latest {
+		if isGone(p, newest, cutoff) || !(p.Threshold > 0) {
+			continue
+		}
+		ratio := p.Probability / p.Threshold
+		for _, k := range []string{p.Entity, api.ServiceOf(p.Labels)} {
+			mark(k, func(r *nodeRisk) {
+				if !r.Has || ratio > r.Ratio {
+					r.Has, r.Ratio, r.Prob, r.Threshold = true, ratio, p.Probability, p.Threshold
+				}
+				r.Failing = r.Failing || p.Probability >= p.Threshold
+			})
+		}
+	}
+	labels := make(map[string]map[string]string, len(latest))
+	for _, p := range latest {
+		labels[p.Entity] = p.Labels
+	}
+	for _, a := range alerts {
+		if a.State != "firing" {
+			continue
+		}
+		mark(a.Entity, func(r *nodeRisk) { r.Firing = true })
+		if ls, ok := labels[a.Entity]; ok {
+			mark(api.ServiceOf(ls), func(r *nodeRisk) { r.Firing = true })
+		}
+	}
+	return out
 }
 
 // explanationView is an explanation with its plots laid out.

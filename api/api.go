@@ -141,14 +141,11 @@ func New(opts Options) (*API, error) {
 		if token != "" {
 			return nil, errors.New("api: both a token and a token file")
 		}
-		b, err := os.ReadFile(opts.TokenFile)
+		t, err := ReadTokenFile(opts.TokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("api: read token file: %w", err)
+			return nil, fmt.Errorf("api: %w", err)
 		}
-		token = strings.TrimSpace(string(b))
-		if token == "" {
-			return nil, fmt.Errorf("api: token file %q is empty", opts.TokenFile)
-		}
+		token = t
 	}
 	if err := CheckListenAddress(opts.ListenAddress, token != ""); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
@@ -173,6 +170,20 @@ func New(opts Options) (*API, error) {
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 	}, []string{"handler"})
 	return a, nil
+}
+
+// ReadTokenFile reads the bearer token in path (surrounding white space
+// trimmed); an empty token is an error.
+func ReadTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read token file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return "", fmt.Errorf("token file %q is empty", path)
+	}
+	return token, nil
 }
 
 // CheckListenAddress refuses a listen address that is not host:port (an

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -246,6 +247,23 @@ func (a *App) Store() *store.Store { return a.store }
 func (a *App) Start(ctx context.Context) error {
 	cfg := a.cfg.Load()
 	log := a.logger
+	// The web server's token and TLS pair are read first: a bad one is
+	// reported before the store is opened and NATS connected (a durable
+	// consumer created on an external server).
+	if a.opts.TokenFile != "" {
+		if _, err := api.ReadTokenFile(a.opts.TokenFile); err != nil {
+			return fmt.Errorf("web: %w", err)
+		}
+	}
+	var tlsConfig *tls.Config
+	if a.opts.TLSCertFile != "" || a.opts.TLSKeyFile != "" {
+		tc, err := api.NewTLSConfig(api.TLSOptions{CertFile: a.opts.TLSCertFile, KeyFile: a.opts.TLSKeyFile,
+			Logger: log.With("component", "web"), Registerer: a.reg})
+		if err != nil {
+			return fmt.Errorf("TLS: %w", err)
+		}
+		tlsConfig = tc
+	}
 	a.restoreRuntime = applyRuntimeConfig(cfg.Runtime)
 
 	// Store: Badger under the storage path; everything durable lives there.
@@ -386,15 +404,11 @@ func (a *App) Start(ctx context.Context) error {
 		// answers stream and explanations can take long.
 		ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute,
-	}
-	if a.opts.TLSCertFile != "" || a.opts.TLSKeyFile != "" {
-		tc, err := api.TLSConfig(a.opts.TLSCertFile, a.opts.TLSKeyFile)
-		if err != nil {
-			ln.Close()
-			src.nc.Close()
-			return fail(fmt.Errorf("TLS: %w", err))
-		}
-		a.srv.TLSConfig = tc
+		TLSConfig:   tlsConfig,
+		// The server's own errors ("http: TLS handshake error from …",
+		// mostly scanners and clients that do not trust the certificate)
+		// go to the structured log, at debug: they are noise.
+		ErrorLog: slog.NewLogLogger(log.With("component", "web").Handler(), slog.LevelDebug),
 	}
 
 	runCtx, cancel := context.WithCancel(context.Background())

@@ -1,0 +1,147 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// writeTestCert writes a self-signed certificate for 127.0.0.1 and its key.
+func writeTestCert(t *testing.T, certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "omen"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStartChecksWebFilesFirst: an empty token file or a certificate that
+// does not match its key was reported only after the store was opened and
+// NATS connected (a durable consumer created on an external server). Start
+// now refuses them before it creates anything: the storage path stays
+// empty (no store, no embedded NATS data).
+func TestStartChecksWebFilesFirst(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeTestCert(t, certFile, keyFile)
+	otherKey := filepath.Join(dir, "other-key.pem")
+	writeTestCert(t, filepath.Join(dir, "other-cert.pem"), otherKey)
+	emptyToken := filepath.Join(dir, "token")
+	if err := os.WriteFile(emptyToken, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		mut  func(*Options)
+		want string
+	}{
+		{"empty token file", func(o *Options) { o.TokenFile = emptyToken }, "is empty"},
+		{"missing token file", func(o *Options) { o.TokenFile = filepath.Join(dir, "none") }, "read token file"},
+		{"mismatched TLS pair", func(o *Options) { o.TLSCertFile, o.TLSKeyFile = certFile, otherKey }, "TLS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storage := filepath.Join(t.TempDir(), "data")
+			o := Options{Config: testConfig(t), ListenAddress: "127.0.0.1:0", StoragePath: storage,
+				NATSListenAddress: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}
+			tc.mut(&o)
+			a, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = a.Start(context.Background())
+			if err == nil {
+				_ = a.Stop(context.Background())
+				t.Fatal("Start: no error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Start: %v, want it to mention %q", err, tc.want)
+			}
+			if _, serr := os.Stat(storage); !errors.Is(serr, fs.ErrNotExist) {
+				t.Errorf("the storage path exists after the refused start (%v): the store or NATS started first", serr)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestTLSHandshakeErrorsLogged: the HTTP server's own errors ("http: TLS
+// handshake error from …") went to Go's default logger, in its format,
+// amid the structured log. They go to the structured log now, at debug,
+// with component=web.
+func TestTLSHandshakeErrorsLogged(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeTestCert(t, certFile, keyFile)
+	var logs syncBuffer
+	a := startApp(t, filepath.Join(dir, "data"), func(o *Options) {
+		o.TLSCertFile, o.TLSKeyFile = certFile, keyFile
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	// Plain HTTP to the HTTPS port: a failed handshake.
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	if resp, err := c.Get("http://" + a.Addr() + "/-/healthy"); err == nil {
+		resp.Body.Close()
+	}
+	waitFor(t, "the handshake error in the structured log", 10*time.Second, func() bool {
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "TLS handshake error") && strings.Contains(l, "level=DEBUG") && strings.Contains(l, "component=web") {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -25,7 +25,7 @@ func (a *App) newAPI() (*api.API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create API backend: %w", err)
 	}
-	u, err := ui.New(ui.Options{Backend: b, Logger: a.logger.With("component", "ui")})
+	u, err := ui.New(ui.Options{Backend: uiBackend{b, a.store}, Logger: a.logger.With("component", "ui")})
 	if err != nil {
 		return nil, fmt.Errorf("create UI: %w", err)
 	}
@@ -39,6 +39,41 @@ func (a *App) newAPI() (*api.API, error) {
 		return nil, fmt.Errorf("create API: %w", err)
 	}
 	return s, nil
+}
+
+// uiBackend is the API's backend with what only the UI asks for: an
+// entity's newest stored explanation (ui.ExplanationFinder), read from the
+// store by prediction id without the backend's alert lookup per id.
+type uiBackend struct {
+	*api.StoreBackend
+	st *store.Store
+}
+
+var _ ui.ExplanationFinder = uiBackend{}
+
+// EntityExplanation implements ui.ExplanationFinder.
+func (b uiBackend) EntityExplanation(ctx context.Context, entity string, from, to int64) (api.Explanation, error) {
+	var ids []string
+	if err := b.st.PredictionsNewestFirst(entity, from, to, func(p store.Prediction) error {
+		ids = append(ids, p.ID)
+		return nil
+	}); err != nil {
+		return api.Explanation{}, err
+	}
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return api.Explanation{}, err
+		}
+		doc, err := b.st.Explanation(id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return api.Explanation{}, err
+		default:
+			return api.DecodeExplanation(doc)
+		}
+	}
+	return api.Explanation{}, fmt.Errorf("no explanation of %q stored: %w", entity, api.ErrNotFound)
 }
 
 // explainEntity explains the entity's latest scored window now and stores

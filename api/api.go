@@ -610,6 +610,11 @@ func (a *API) explanation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x, err := a.backend.Explanation(r.Context(), id)
+	if errors.Is(err, ErrNotFound) {
+		if perr := a.pendingNotFound(r.Context(), id); perr != nil {
+			err = perr
+		}
+	}
 	if err != nil {
 		a.backendError(w, r, err)
 		return

@@ -1,0 +1,28 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+)
+
+// pendingNotFound returns the not-found error of an explanation asked for
+// by id when id is the fingerprint of a pending alert (nil otherwise, also
+// when the alerts cannot be listed). A pending alert has no explanation
+// yet, and its labels have no severity, so its fingerprint is not the one
+// it fires under: the answer says so, and where its entity's predictions
+// and an explanation of its latest window are.
+func (a *API) pendingNotFound(ctx context.Context, id string) error {
+	as, err := a.backend.Alerts(ctx, AlertQuery{State: AlertPending})
+	if err != nil {
+		return nil
+	}
+	for _, x := range as {
+		if x.Fingerprint != id || x.State != AlertPending {
+			continue
+		}
+		return fmt.Errorf("explanation %q: %w: %s is a pending alert on %s: it is explained when it fires, under another fingerprint (a firing alert's labels add severity); its entity's predictions: /api/v1/predictions?entity=%s; an explanation of its latest window now: POST %s",
+			id, ErrNotFound, id, x.Entity, url.QueryEscape(x.Entity), ExplainPath(x.Entity))
+	}
+	return nil
+}

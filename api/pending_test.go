@@ -1,0 +1,72 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omen-sre/omen/alert"
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/store"
+)
+
+// TestPendingFingerprintNotFound: the fingerprint of a pending alert
+// (listed by /api/v1/alerts?state=pending) has no explanation, and the 404
+// said only "not found". It says now that the alert is pending, is
+// explained when it fires (under another fingerprint), and where its
+// entity's predictions are; another unknown id answers as before.
+func TestPendingFingerprintNotFound(t *testing.T) {
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	m, err := alert.New(alert.Options{Store: st, For: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	p := alert.Prediction{ID: store.PredictionID("shop/cart-0", t0.UnixMilli()), Entity: "shop/cart-0",
+		Labels: map[string]string{"namespace": "shop", "pod": "cart-0"}, T: t0, Prob: 0.9, Threshold: 0.8}
+	if err := m.Process(context.Background(), t0, []alert.Prediction{p}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := api.NewStoreBackend(api.StoreOptions{Store: st, Alerts: func() []alert.Alert {
+		return append(m.Alerts(), m.Pending()...)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, b, api.Options{})
+	code, body := get(t, "GET", srv.URL+"/api/v1/alerts?state=pending", "")
+	var alerts struct {
+		Data []api.Alert `json:"data"`
+	}
+	if code != 200 || json.Unmarshal(body, &alerts) != nil || len(alerts.Data) != 1 {
+		t.Fatalf("pending alerts: %d %s", code, body)
+	}
+	fp := alerts.Data[0].Fingerprint
+
+	var resp struct {
+		ErrorType string `json:"errorType"`
+		Error     string `json:"error"`
+	}
+	code, body = get(t, "GET", srv.URL+api.ExplanationPath(fp), "")
+	if code != 404 || json.Unmarshal(body, &resp) != nil || resp.ErrorType != "not_found" {
+		t.Fatalf("explanation of the pending alert: %d %s, want 404 not_found", code, body)
+	}
+	for _, want := range []string{"pending alert", "explained when it fires", "/api/v1/predictions?entity=" + url.QueryEscape("shop/cart-0")} {
+		if !strings.Contains(resp.Error, want) {
+			t.Errorf("explanation of the pending alert: %q, want it to say %q", resp.Error, want)
+		}
+	}
+
+	code, body = get(t, "GET", srv.URL+api.ExplanationPath("0123456789abcdef"), "")
+	if code != 404 || json.Unmarshal(body, &resp) != nil || strings.Contains(resp.Error, "pending") {
+		t.Errorf("explanation of an unknown id: %d %s, want 404 without the pending note", code, body)
+	}
+}

@@ -105,6 +105,11 @@ func (c *Client) Explain(ctx context.Context, arg string) (Explanation, json.Raw
 	if !errors.Is(err, ErrNotFound) {
 		return Explanation{}, nil, err
 	}
+	var ae *Error
+	if errors.As(err, &ae) && strings.Contains(ae.Message, pendingPhrase) {
+		// A pending alert's fingerprint: the answer says what to do.
+		return Explanation{}, nil, err
+	}
 	x = Explanation{}
 	raw, err2 := c.Do(ctx, http.MethodPost, ExplainPath(arg), &x)
 	if err2 != nil {

@@ -21,8 +21,12 @@ func (a *API) pendingNotFound(ctx context.Context, id string) error {
 		if x.Fingerprint != id || x.State != AlertPending {
 			continue
 		}
-		return fmt.Errorf("explanation %q: %w: %s is a pending alert on %s: it is explained when it fires, under another fingerprint (a firing alert's labels add severity); its entity's predictions: /api/v1/predictions?entity=%s; an explanation of its latest window now: POST %s",
+		return fmt.Errorf("explanation %q: %w: %s "+pendingPhrase+" %s: it is explained when it fires, under another fingerprint (a firing alert's labels add severity); its entity's predictions: /api/v1/predictions?entity=%s; an explanation of its latest window now: POST %s",
 			id, ErrNotFound, id, x.Entity, url.QueryEscape(x.Entity), ExplainPath(x.Entity))
 	}
 	return nil
 }
+
+// pendingPhrase marks pendingNotFound's message, which Client.Explain
+// reports as it is rather than trying the id as an entity.
+const pendingPhrase = "is a pending alert on"

@@ -65,6 +65,11 @@ func TestPendingFingerprintNotFound(t *testing.T) {
 		}
 	}
 
+	// omen explain FP (Client.Explain) says so too: it tried the id as an
+	// entity next and said "is no alert, prediction or entity omen knows".
+	if _, _, err := (&api.Client{URL: srv.URL}).Explain(context.Background(), fp); err == nil || !strings.Contains(err.Error(), "pending alert") {
+		t.Errorf("Client.Explain of the pending alert: %v, want it to say it is pending", err)
+	}
 	code, body = get(t, "GET", srv.URL+api.ExplanationPath("0123456789abcdef"), "")
 	if code != 404 || json.Unmarshal(body, &resp) != nil || strings.Contains(resp.Error, "pending") {
 		t.Errorf("explanation of an unknown id: %d %s, want 404 without the pending note", code, body)

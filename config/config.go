@@ -559,9 +559,11 @@ func Load(name string, data []byte) (*Config, error) {
 	if c.NATS.MaxBytes < -1 {
 		at([]any{"nats", "max_bytes"}, fmt.Sprintf("nats.max_bytes must be positive or -1 (no bound), got %d", c.NATS.MaxBytes))
 	}
-	for i, f := range c.NATS.FilterSubjects {
-		if err := stream.CheckSubject(f, true); err != nil {
+	for i := range c.NATS.FilterSubjects {
+		// The first bad one, with the ones before it (overlaps).
+		if err := stream.CheckFilterSubjects(c.NATS.FilterSubjects[:i+1], nil); err != nil {
 			at([]any{"nats", "filter_subjects", i}, fmt.Sprintf("nats.filter_subjects[%d]: %v", i, err))
+			break
 		}
 	}
 	if err := stream.CheckDLQSubject(c.NATS.DeadLetterSubject, stream.DefaultNATSSubjects); err != nil {

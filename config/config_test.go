@@ -93,6 +93,7 @@ func TestLoad(t *testing.T) {
 				t.Errorf("dead_letter_subject %q", c.NATS.DeadLetterSubject)
 			}
 		}},
+		{name: "overlapping filter subjects", yml: "nats:\n  filter_subjects: [omen.metrics.>, omen.metrics.*.p0]\n", wantErr: `nats.filter_subjects[1]: filter subjects "omen.metrics.>" and "omen.metrics.*.p0" overlap`},
 		{name: "bad filter subject", yml: "nats:\n  filter_subjects: [omen.*.*.p0, omen..p1]\n", wantErr: `x.yml:2:34: nats.filter_subjects[1]: subject "omen..p1" has an empty token`},
 		{name: "dead-letter bounds", yml: "nats:\n  dead_letter_max_age: 2d\n  dead_letter_max_bytes: 1048576\n", check: func(t *testing.T, c *Config) {
 			if time.Duration(c.NATS.DeadLetterMaxAge) != 48*time.Hour || c.NATS.DeadLetterMaxBytes != 1<<20 {

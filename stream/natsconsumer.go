@@ -200,10 +200,8 @@ func (o *NATSOptions) withDefaults() (NATSOptions, error) {
 			return r, fmt.Errorf("nats consumer options: stream subject: %w", err)
 		}
 	}
-	for _, s := range r.FilterSubjects {
-		if err := CheckSubject(s, true); err != nil {
-			return r, fmt.Errorf("nats consumer options: filter subject: %w", err)
-		}
+	if err := CheckFilterSubjects(r.FilterSubjects, nil); err != nil {
+		return r, fmt.Errorf("nats consumer options: filter subject: %w", err)
 	}
 	if err := CheckDLQSubject(r.DLQSubject, r.Subjects); err != nil {
 		return r, fmt.Errorf("nats consumer options: %w", err)
@@ -268,7 +266,36 @@ func CheckDLQSubject(dlq string, streamSubjects []string) error {
 	}
 	for _, s := range streamSubjects {
 		if SubjectsOverlap(dlq, s) {
-			return fmt.Errorf("dead-letter subject %q is one of the stream's subjects (%s); choose one outside them, e.g. %q", dlq, s, DefaultDLQSubject)
+			hint := ""
+			for _, c := range []string{DefaultDLQSubject, "omen_dlq"} {
+				if !slices.ContainsFunc(streamSubjects, func(s string) bool { return SubjectsOverlap(c, s) }) {
+					hint = fmt.Sprintf(", e.g. %q", c)
+					break
+				}
+			}
+			return fmt.Errorf("dead-letter subject %q is one of the stream's subjects (%s); choose one outside them%s", dlq, s, hint)
+		}
+	}
+	return nil
+}
+
+// CheckFilterSubjects returns an error when filters are not consumer
+// filter subjects JetStream accepts and that read something: each a valid
+// subject (wildcards allowed), no two overlapping (JetStream refuses
+// them), and, when streamSubjects are given, each overlapping one of them
+// (a filter outside the stream's subjects reads nothing).
+func CheckFilterSubjects(filters, streamSubjects []string) error {
+	for i, f := range filters {
+		if err := CheckSubject(f, true); err != nil {
+			return err
+		}
+		for _, g := range filters[:i] {
+			if SubjectsOverlap(f, g) {
+				return fmt.Errorf("filter subjects %q and %q overlap (JetStream refuses overlapping filters): give disjoint ones", g, f)
+			}
+		}
+		if streamSubjects != nil && !slices.ContainsFunc(streamSubjects, func(s string) bool { return SubjectsOverlap(f, s) }) {
+			return fmt.Errorf("filter subject %q matches none of the stream's subjects (%s): the consumer would read nothing", f, strings.Join(streamSubjects, ", "))
 		}
 	}
 	return nil
@@ -445,6 +472,9 @@ func (c *NATSConsumer) Setup(ctx context.Context) (jetstream.Consumer, error) {
 		c.logger.Warn("jetstream stream was created anew; its batches get a new source", "old", *old, "batch_source", src)
 	}
 	if err := CheckDLQSubject(c.opts.DLQSubject, st.CachedInfo().Config.Subjects); err != nil {
+		return nil, fmt.Errorf("stream %q: %w", c.opts.Stream, err)
+	}
+	if err := CheckFilterSubjects(c.opts.FilterSubjects, st.CachedInfo().Config.Subjects); err != nil {
 		return nil, fmt.Errorf("stream %q: %w", c.opts.Stream, err)
 	}
 	if err := c.ensureDLQStream(ctx); err != nil {

@@ -176,3 +176,53 @@ func TestNATSConsumerDLQStreamCreatedBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckFilterSubjects: overlapping filters (JetStream refuses them at
+// the consumer's creation) and, against the stream's subjects, a filter
+// that reads nothing are refused; omen check config passed both.
+func TestCheckFilterSubjects(t *testing.T) {
+	for _, tc := range []struct {
+		filters, stream []string
+		want            string // "" no error
+	}{
+		{[]string{"omen.metrics.*.p0", "omen.events.*.p0"}, DefaultNATSSubjects, ""},
+		{[]string{"omen.metrics.>", "omen.metrics.*.p0"}, nil, `filter subjects "omen.metrics.>" and "omen.metrics.*.p0" overlap`},
+		{[]string{"foo.bar"}, nil, ""},
+		{[]string{"foo.bar"}, DefaultNATSSubjects, `filter subject "foo.bar" matches none of the stream's subjects`},
+		{[]string{"omen..x"}, nil, "empty token"},
+	} {
+		err := CheckFilterSubjects(tc.filters, tc.stream)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("CheckFilterSubjects(%q, %q) = %v, want %q", tc.filters, tc.stream, err, tc.want)
+		}
+	}
+}
+
+// TestCheckDLQSubjectHint: the suggestion lies outside the stream's
+// subjects (it suggested "omen.dlq" for a stream of omen.>, the layout
+// stream/doc.go gives for nats-server 2.9).
+func TestCheckDLQSubjectHint(t *testing.T) {
+	err := CheckDLQSubject("omen.dlq", []string{"omen.>"})
+	if err == nil || !strings.HasSuffix(err.Error(), `choose one outside them, e.g. "omen_dlq"`) {
+		t.Errorf("CheckDLQSubject(omen.dlq, [omen.>]) = %v, want the hint omen_dlq", err)
+	}
+	err = CheckDLQSubject("omen.metrics.dlq", DefaultNATSSubjects)
+	if err == nil || !strings.HasSuffix(err.Error(), `e.g. "omen.dlq"`) {
+		t.Errorf("CheckDLQSubject(omen.metrics.dlq) = %v, want the hint omen.dlq", err)
+	}
+}
+
+// TestNATSConsumerFilterOutsideStream: a filter matching none of the
+// existing stream's subjects fails Setup (it read nothing, silently).
+func TestNATSConsumerFilterOutsideStream(t *testing.T) {
+	verifyNoLeaks(t)
+	nc, _ := connectJS(t, natsServers[0].start(t))
+	opts := testNATSOptions()
+	opts.FilterSubjects = []string{"foo.bar"}
+	c := newConsumer(t, nc, &MemAppender{}, opts, prometheus.NewRegistry())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Setup(ctx); err == nil || !strings.Contains(err.Error(), `filter subject "foo.bar" matches none of the stream's subjects`) {
+		t.Fatalf("Setup with a filter outside the stream: %v", err)
+	}
+}

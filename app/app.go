@@ -86,6 +86,14 @@ type Options struct {
 // hour leaves room for data that arrives late.
 const MinRetention = time.Hour
 
+// CheckRetention refuses a retention under MinRetention.
+func CheckRetention(d time.Duration) error {
+	if d < MinRetention {
+		return fmt.Errorf("retention %v is below the minimum %v (a live entity's last-seen time is refreshed every %v only: a shorter retention deletes live entities from the store's index, and training from the store then finds no data)", d, MinRetention, entityRefresh)
+	}
+	return nil
+}
+
 // CheckEmbeddedNATSAddress refuses a listen address of the embedded NATS
 // server that is not a loopback address (an empty host, 0.0.0.0, [::] or
 // another interface's address): the embedded server has no authentication
@@ -109,8 +117,8 @@ func (o *Options) applyDefaults() error {
 	if o.Retention == 0 {
 		o.Retention = 15 * 24 * time.Hour
 	}
-	if o.Retention < MinRetention {
-		return fmt.Errorf("retention %v is below the minimum %v (a live entity's last-seen time is refreshed every %v only: a shorter retention deletes live entities from the store's index)", o.Retention, MinRetention, entityRefresh)
+	if err := CheckRetention(o.Retention); err != nil {
+		return err
 	}
 	// Checked here too (the API checks it when it starts), so that it is
 	// reported before anything starts.

@@ -87,8 +87,8 @@ func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
 	if err != nil {
 		return app.Options{}, fmt.Errorf("--storage.retention: %w", err)
 	}
-	if time.Duration(ret) < app.MinRetention {
-		return app.Options{}, fmt.Errorf("--storage.retention %v is below the minimum %v: omen refreshes a live entity's last-seen time only every 10 minutes, and a shorter retention deleted live entities from the store's index (training from the store then found no data)", ret, model.Duration(app.MinRetention))
+	if err := app.CheckRetention(time.Duration(ret)); err != nil {
+		return app.Options{}, fmt.Errorf("--storage.retention: %w", err)
 	}
 	if f.shutdownTimeout < minShutdownTimeout {
 		return app.Options{}, fmt.Errorf("--shutdown-timeout %v, want at least %v", f.shutdownTimeout, minShutdownTimeout)

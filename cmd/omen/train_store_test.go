@@ -163,5 +163,17 @@ func TestTrainOutIsNotAnInput(t *testing.T) {
 	}
 	if data, err := os.ReadFile(file); err != nil || string(data) != b.String() {
 		t.Fatalf("the training file changed (%v)", err)
+	} // A folder of *.train.csv files reads only those: another .csv name
+	// is not read, and is not refused (code reviewer's finding).
+	trainDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(trainDir, "a.train.csv"), []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(trainDir, "model.csv")
+	if rc, _, stderr := omen(t, "train", "--source", "csv", "--dir", trainDir, "--epochs", "1", "--window", "8", "--horizon", "2", "--hidden", "2", "--out", out); rc != 0 {
+		t.Errorf("--out %s beside a.train.csv: train = %d, stderr %q; want 0", out, rc, stderr)
+	}
+	if rc, _, _ := omen(t, "train", "--source", "csv", "--dir", trainDir, "--epochs", "1", "--out", filepath.Join(trainDir, "b.train.csv")); rc != 2 {
+		t.Errorf("--out b.train.csv in a folder of *.train.csv: train = %d, want 2", rc)
 	}
 }

@@ -84,6 +84,7 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 	pr := newQueryProgress(p.Progress, len(chunks)*(len(p.Features)+len(p.Failures)))
 	pr.perQuery = p.maxPoints()
 	byEntity := map[string]*Series{}
+	sampled := false // a feature query returned a sample, finite or not
 	// first and last are the grid steps of an entity's first and last
 	// finite feature sample (last also of its last failure sample).
 	first, last := map[string]int{}, map[string]int{}
@@ -111,6 +112,7 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 		for _, ss := range m {
 			id := p.entity(ss.Metric)
 			s := get(id)
+			sampled = sampled || len(ss.Values) > 0
 			for _, sp := range ss.Values {
 				i, ok := p.index(sp.Timestamp.Time(), steps)
 				if !ok {
@@ -178,6 +180,9 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 			continue // only NaN samples
 		}
 		out = append(out, s.Slice(first[id], last[id]+1))
+	}
+	if len(out) == 0 && sampled {
+		return nil, fmt.Errorf("prometheus source: the feature queries returned only NaN or values beyond ±%.4g between %s and %s (e.g. histogram_quantile or a ratio over no requests): no step of any entity has a value to learn from", MaxValue, p.Start.UTC().Format(time.RFC3339), p.End.UTC().Format(time.RFC3339))
 	}
 	if len(out) == 0 {
 		var qs []string

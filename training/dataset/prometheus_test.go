@@ -439,3 +439,20 @@ func TestPrometheusSourceNoSeries(t *testing.T) {
 		t.Errorf("empty range: %v", err)
 	}
 }
+
+// TestPrometheusSourceOnlyNaN: queries that returned samples, all NaN, are
+// not "no feature query returned a sample" (the no-series error, which
+// omen train follows with advice about the built-in features).
+func TestPrometheusSourceOnlyNaN(t *testing.T) {
+	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	ss := &pmodel.SampleStream{Metric: pmodel.Metric{"pod": "a"}} // stream() leaves NaN out
+	for i, v := range []float64{math.NaN(), math.NaN(), math.Inf(1)} {
+		ss.Values = append(ss.Values, pmodel.SamplePair{Timestamp: pmodel.TimeFromUnixNano(start.Add(time.Duration(i) * time.Minute).UnixNano()), Value: pmodel.SampleValue(v)})
+	}
+	api := fakeAPI{"lat": {ss}}
+	src := &PrometheusSource{API: api, Features: []NamedQuery{{"lat", "lat"}}, EntityLabels: []string{"pod"}, Start: start, End: start.Add(time.Hour), Step: time.Minute}
+	_, err := src.Load(context.Background())
+	if err == nil || errors.Is(err, ErrNoSeries) || !strings.Contains(err.Error(), "returned only NaN or values beyond") {
+		t.Errorf("Load = %v, want the only-NaN error, not ErrNoSeries", err)
+	}
+}

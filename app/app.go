@@ -413,10 +413,8 @@ func (a *App) Start(ctx context.Context) error {
 		ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute,
 		TLSConfig:   tlsConfig,
-		// The server's own errors ("http: TLS handshake error from …",
-		// mostly scanners and clients that do not trust the certificate)
-		// go to the structured log, at debug: they are noise.
-		ErrorLog: slog.NewLogLogger(log.With("component", "web").Handler(), slog.LevelDebug),
+		// The server's own errors go to the structured log (serverErrorHandler).
+		ErrorLog: slog.NewLogLogger(serverErrorHandler{log.With("component", "web").Handler()}, slog.LevelError),
 	}
 
 	runCtx, cancel := context.WithCancel(context.Background())

@@ -1,9 +1,12 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -69,4 +72,35 @@ func reloadHandler(reload func() error) http.Handler {
 			fmt.Fprintln(w, "configuration reloaded")
 		}
 	})
+}
+
+// serverErrorHandler handles the HTTP server's ErrorLog lines
+// (slog.NewLogLogger(serverErrorHandler{h}, slog.LevelError)): TLS
+// handshake errors (mostly scanners and clients that do not trust the
+// certificate: noise) at debug, the others (a handler's panic with its
+// stack, accept errors such as too many open files) at error.
+type serverErrorHandler struct{ slog.Handler }
+
+// Enabled implements slog.Handler: the level is decided in Handle.
+func (h serverErrorHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+// Handle implements slog.Handler.
+func (h serverErrorHandler) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "http: TLS handshake error") {
+		r.Level = slog.LevelDebug
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs implements slog.Handler.
+func (h serverErrorHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return serverErrorHandler{h.Handler.WithAttrs(as)}
+}
+
+// WithGroup implements slog.Handler.
+func (h serverErrorHandler) WithGroup(name string) slog.Handler {
+	return serverErrorHandler{h.Handler.WithGroup(name)}
 }

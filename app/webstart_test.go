@@ -145,3 +145,20 @@ func TestTLSHandshakeErrorsLogged(t *testing.T) {
 		return false
 	})
 }
+
+// TestServerErrorLogLevels: the HTTP server's errors other than TLS
+// handshakes (a handler's panic, accept errors) are logged at error; all
+// went to debug, below the default level, so a handler's panic left no
+// trace (code reviewer's finding).
+func TestServerErrorLogLevels(t *testing.T) {
+	var logs syncBuffer
+	l := slog.NewLogLogger(serverErrorHandler{slog.NewTextHandler(&logs, nil)}, slog.LevelError) // info and above, as --log.level's default
+	l.Printf("http: TLS handshake error from 127.0.0.1:5: EOF")
+	l.Printf("http: panic serving 127.0.0.1:6: boom\ngoroutine 1 [running]:")
+	l.Printf("http: Accept error: too many open files; retrying in 5ms")
+	out := logs.String()
+	if strings.Contains(out, "TLS handshake") || !strings.Contains(out, `level=ERROR msg="http: panic serving 127.0.0.1:6: boom\ngoroutine 1 [running]:"`) ||
+		!strings.Contains(out, "level=ERROR msg=\"http: Accept error") {
+		t.Fatalf("logged:\n%s\nwant the panic and the accept error at error, the handshake below info", out)
+	}
+}

@@ -69,7 +69,10 @@ type NATSConfig struct {
 	// FilterSubjects restrict the consumer to some subjects, for example
 	// one partition per replica ([omen.*.*.p0]: metrics and events of
 	// partition 0). More than one subject needs nats-server 2.10 or
-	// later. Default: all of omen.metrics and omen.events.
+	// later. Default: all of omen.metrics and omen.events. Changed for an
+	// existing durable, 2.10 and later update it in place (the new
+	// filter's messages before its position are not read); 2.9 cannot,
+	// and omen refuses to start rather than delete the durable.
 	FilterSubjects []string `yaml:"filter_subjects"`
 	// DeadLetterSubject receives poison messages: a subject without
 	// wildcards outside the stream's (omen.metrics, omen.events and

@@ -80,11 +80,24 @@
 //     Several filter subjects are refused on 2.9 before any consumer is
 //     created (2.9 would create one of the whole stream).
 //
-//     A durable whose filter changed in the configuration is updated at
-//     start. nats-server 2.9 accepts such an update but then delivers
-//     nothing, so there the durable is deleted and created anew, with a
-//     WARN; the new durable delivers its filter's retained messages again,
-//     and those already stored are skipped as duplicates.
+//     omen never deletes a durable. When one exists with other filter
+//     subjects than configured, nats-server 2.10 and later update it in
+//     place, with a WARN: the durable continues from its position in the
+//     stream (the last message it delivered), so the new filter's
+//     messages before it, normally all those published before the change,
+//     are not read, and every replica sharing the durable consumes with
+//     the new filter from then on. To read them, use a new durable name.
+//     nats-server 2.9 accepts such an update but then delivers nothing,
+//     so there omen refuses to start (*FilterConflictError), naming the
+//     durable and both filters. Either give the replica another durable
+//     name, or stop every omen using the durable and delete it (nats
+//     consumer rm OMEN <durable>): the new durable reads every message of
+//     its filter the stream retains again; those already stored are
+//     skipped as duplicates, and so are, without being stored, those
+//     older than the ingest log's retention (lookback + 1 h), which lie
+//     below the store's deduplication floor. (Deleting it automatically
+//     made two replicas of a rolling deploy with different filters delete
+//     each other's durable in turn.)
 //
 //   - A shared durable (work queue). Replicas using the same Durable share
 //     its messages: each message goes to one of them. This balances load

@@ -505,11 +505,22 @@ func (c *NATSConsumer) Setup(ctx context.Context) (jetstream.Consumer, error) {
 // Several filter subjects need nats-server 2.10 or later: 2.9 ignores
 // them and creates a consumer of the whole stream (which the client then
 // reports as an error), so they are refused before anything is created,
-// and a consumer created by a failed attempt is deleted again. A
-// nats-server before 2.10 also accepts a changed filter of an existing
-// durable but then delivers nothing: there the durable is deleted and
-// created anew (without ack state: the retained messages of its filter
-// are delivered again and skipped as duplicates by (Source, Seq)).
+// and a consumer created by a failed attempt is deleted again.
+//
+// When the durable exists with other filter subjects than configured:
+//   - nats-server 2.10 and later update it in place. The consumer keeps its
+//     position in the stream: messages of the new filter before that
+//     position (normally all those published before the change) are not
+//     read, those after it are, and every replica sharing the durable
+//     consumes with the new filter from then on. A WARN says so.
+//   - A nats-server before 2.10 accepts the update but then delivers
+//     nothing, so it is refused with an error of type *FilterConflictError
+//     and the durable is left as it is. It is never deleted automatically:
+//     during a rolling deploy the durable is another replica's, which
+//     would delete it back, and a new durable reads its filter's retained
+//     messages again, of which the store skips those below its
+//     deduplication floor (older than the ingest log's retention) though
+//     it never stored them.
 func (c *NATSConsumer) ensureConsumer(ctx context.Context, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
 	js := c.js
 	wrap := func(err error) error {
@@ -526,13 +537,17 @@ func (c *NATSConsumer) ensureConsumer(ctx context.Context, cfg jetstream.Consume
 	switch {
 	case err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound):
 		return nil, wrap(fmt.Errorf("look up consumer: %w", err))
-	case existed && !modern && !sameFilters(filtersOf(old.CachedInfo().Config), c.opts.FilterSubjects):
-		c.logger.Warn("consumer's filter subjects changed; nats-server before 2.10 cannot change them in place, so the consumer is deleted and created anew (its filter's retained messages are read again, stored ones skipped as duplicates)",
-			"consumer", c.opts.Durable, "old", filtersOf(old.CachedInfo().Config), "new", c.opts.FilterSubjects, "server_version", version)
-		if err := js.DeleteConsumer(ctx, c.opts.Stream, c.opts.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return nil, wrap(fmt.Errorf("delete consumer to change its filter: %w", err))
+	case existed && !sameFilters(filtersOf(old.CachedInfo().Config), c.opts.FilterSubjects):
+		info := old.CachedInfo()
+		if !modern {
+			return nil, wrap(&FilterConflictError{
+				Stream: c.opts.Stream, Durable: c.opts.Durable, ServerVersion: version,
+				Existing: filtersOf(info.Config), Configured: slices.Clone(c.opts.FilterSubjects),
+			})
 		}
-		existed = false
+		c.logger.Warn("consumer's filter subjects changed; updating them in place: the consumer continues from its position in the stream (stream_position, the last message it delivered), so messages of the new filter before it are not read, and every replica sharing this durable consumes with the new filter (to read them, use another nats.durable)",
+			"consumer", c.opts.Durable, "old", describeFilters(filtersOf(info.Config)), "new", describeFilters(c.opts.FilterSubjects),
+			"stream_position", info.Delivered.Stream, "server_version", version)
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, c.opts.Stream, cfg)
 	if err != nil {
@@ -552,6 +567,39 @@ func (c *NATSConsumer) ensureConsumer(ctx context.Context, cfg jetstream.Consume
 		return nil, wrap(err)
 	}
 	return cons, nil
+}
+
+// FilterConflictError is Setup's error when the durable consumer exists
+// with other filter subjects than configured on a nats-server before
+// 2.10, which cannot change them in place. Nothing is deleted: Error says
+// what the operator can do.
+type FilterConflictError struct {
+	Stream, Durable, ServerVersion string
+	// Existing are the durable's filter subjects, Configured the
+	// configured ones (none: the whole stream).
+	Existing, Configured []string
+}
+
+// Error names the durable, both filters and the ways out.
+func (e *FilterConflictError) Error() string {
+	return fmt.Sprintf("consumer %q exists with filter subjects %s but nats.filter_subjects is %s, "+
+		"and nats-server %s (before 2.10) cannot change a consumer's filter; omen does not delete the consumer, "+
+		"which another replica may be using. Either give this replica another nats.durable, "+
+		"or stop every omen using durable %q and delete it (nats consumer rm %s %s): "+
+		"the new consumer then reads every message of its filter the stream retains again, "+
+		"skips those already stored as duplicates, and also skips, without storing them, "+
+		"those older than the ingest log's retention (lookback + 1h)",
+		e.Durable, describeFilters(e.Existing), describeFilters(e.Configured), e.ServerVersion,
+		e.Durable, e.Stream, e.Durable)
+}
+
+// describeFilters formats filter subjects for messages; none is the
+// whole stream.
+func describeFilters(f []string) string {
+	if len(f) == 0 {
+		return "none (the whole stream)"
+	}
+	return fmt.Sprintf("%q", f)
 }
 
 // errCodeFilterNotSubset is nats-server 2.9's error code for a filter
@@ -778,7 +826,9 @@ func (c *NATSConsumer) streamDeleted(ctx context.Context) error {
 // message the stream retains (up to MaxAge), including those acknowledged
 // before; they are skipped as duplicates by the Appender's (Source, Seq)
 // deduplication (Seq is the stream sequence), at the cost of reading them
-// again.
+// again. When the durable was recreated meanwhile with other filter
+// subjects on a nats-server before 2.10, the *FilterConflictError is
+// returned (see ensureConsumer).
 func (c *NATSConsumer) recreate(ctx context.Context) (jetstream.Consumer, error) {
 	backoff := 100 * time.Millisecond
 	for {
@@ -796,7 +846,9 @@ func (c *NATSConsumer) recreate(ctx context.Context) (jetstream.Consumer, error)
 		if ctx.Err() != nil {
 			return nil, nil
 		}
-		if c.fatal(err) {
+		if fc := (*FilterConflictError)(nil); c.fatal(err) || errors.As(err, &fc) {
+			// A durable recreated meanwhile with another filter (by a
+			// replica configured otherwise) stays so until an operator acts.
 			return nil, err
 		}
 		c.logger.Warn("recreate jetstream consumer", "consumer", c.opts.Durable, "err", err, "retry_in", backoff)

@@ -43,7 +43,7 @@ func (a *App) newAPI() (*api.API, error) {
 
 // uiBackend is the API's backend with what only the UI asks for: an
 // entity's newest stored explanation (ui.ExplanationFinder), read from the
-// store by prediction id without the backend's alert lookup per id.
+// store's explanations of the entity without the backend's alert lookup.
 type uiBackend struct {
 	*api.StoreBackend
 	st *store.Store
@@ -51,29 +51,21 @@ type uiBackend struct {
 
 var _ ui.ExplanationFinder = uiBackend{}
 
-// EntityExplanation implements ui.ExplanationFinder.
+// EntityExplanation implements ui.ExplanationFinder. It reads the entity's
+// stored explanations, not each of its predictions of the span (the
+// overview asks for each heat-map row: docs/PERFORMANCE.md, UI).
 func (b uiBackend) EntityExplanation(ctx context.Context, entity string, from, to int64) (api.Explanation, error) {
-	var ids []string
-	if err := b.st.PredictionsNewestFirst(entity, from, to, func(p store.Prediction) error {
-		ids = append(ids, p.ID)
-		return nil
-	}); err != nil {
+	if err := ctx.Err(); err != nil {
 		return api.Explanation{}, err
 	}
-	for _, id := range ids {
-		if err := ctx.Err(); err != nil {
-			return api.Explanation{}, err
-		}
-		doc, err := b.st.Explanation(id)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return api.Explanation{}, err
-		default:
-			return api.DecodeExplanation(doc)
-		}
+	_, doc, err := b.st.NewestExplanation(entity, from, to)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return api.Explanation{}, fmt.Errorf("no explanation of %q stored: %w", entity, api.ErrNotFound)
+	case err != nil:
+		return api.Explanation{}, err
 	}
-	return api.Explanation{}, fmt.Errorf("no explanation of %q stored: %w", entity, api.ErrNotFound)
+	return api.DecodeExplanation(doc)
 }
 
 // explainEntity explains the entity's latest scored window now and stores

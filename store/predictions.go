@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -326,4 +327,63 @@ func (s *Store) Explanation(predictionID string) ([]byte, error) {
 		return nil, fmt.Errorf("explanation of %q: %w", predictionID, err)
 	}
 	return out, nil
+}
+
+// NewestExplanation returns the explanation document stored under the
+// newest of entity's stored predictions with from ≤ T ≤ to (ms) that has
+// one, with that prediction's id, or an error wrapping ErrNotFound when
+// none has. It reads, in one transaction, the keys of the entity's
+// explanations (few: omen explains a prediction when its alert fires or on
+// request), not its predictions.
+func (s *Store) NewestExplanation(entity string, from, to int64) (predictionID string, doc []byte, err error) {
+	if err := s.enter(); err != nil {
+		return "", nil, err
+	}
+	defer s.exit()
+	if from > to {
+		return "", nil, fmt.Errorf("explanation of %q: %w", entity, ErrNotFound)
+	}
+	p := nameKey(pExpl, entity+"@")
+	err = s.db.View(func(txn *badger.Txn) error {
+		// Explanation keys hold the time in decimal, which does not sort:
+		// collect the span's, then try them newest first.
+		var ts []int64
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+		for it.Rewind(); it.Valid(); it.Next() {
+			id := string(it.Item().Key()[1:])
+			// An alert's fingerprint, or the id of another entity whose
+			// name starts with entity + "@", is not the entity's.
+			e, t, err := ParsePredictionID(id)
+			if err == nil && e == entity && id == PredictionID(e, t) && from <= t && t <= to {
+				ts = append(ts, t)
+			}
+		}
+		it.Close()
+		slices.Sort(ts)
+		for i := len(ts) - 1; i >= 0; i-- {
+			// An explanation counts only while its prediction is stored.
+			if _, err := txn.Get(nameTimeKey(pPred, entity, ts[i])); errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			id := PredictionID(entity, ts[i])
+			item, err := txn.Get(nameKey(pExpl, id))
+			if err != nil {
+				return err
+			}
+			return item.Value(func(v []byte) error {
+				if len(v) < 8 {
+					return fmt.Errorf("%w: explanation of %d bytes", errCorrupt, len(v))
+				}
+				predictionID, doc = id, append([]byte(nil), v[8:]...)
+				return nil
+			})
+		}
+		return ErrNotFound
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("explanation of %q: %w", entity, err)
+	}
+	return predictionID, doc, nil
 }

@@ -1,45 +1,19 @@
 package api_test
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
-	"time"
 
-	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/api"
-	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/api/apitest"
 )
 
 // TestAlertsStatePending: /api/v1/alerts?state=pending lists the pending
 // alerts of the alert pipeline, with active_at the step they started
 // pending at (it answered [] while omen_alerts{state="pending"} was 1).
 func TestAlertsStatePending(t *testing.T) {
-	st, err := store.Open(store.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	m, err := alert.New(alert.Options{Store: st, For: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	for i := range 2 {
-		ts := t0.Add(time.Duration(i) * time.Minute)
-		p := alert.Prediction{ID: store.PredictionID("shop/cart-0", ts.UnixMilli()), Entity: "shop/cart-0",
-			Labels: map[string]string{"namespace": "shop", "pod": "cart-0"}, T: ts, Prob: 0.9, Threshold: 0.8}
-		if err := m.Process(context.Background(), ts, []alert.Prediction{p}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := api.NewStoreBackend(api.StoreOptions{Store: st, Alerts: func() []alert.Alert {
-		return append(m.Alerts(), m.Pending()...)
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, _ := apitest.PendingBackend(t, 2)
+	t0 := apitest.PendingStart
 	srv := newServer(t, b, api.Options{})
 	for _, q := range []string{"", "?state=pending"} {
 		code, body := get(t, "GET", srv.URL+"/api/v1/alerts"+q, "")

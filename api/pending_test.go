@@ -6,11 +6,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/api"
-	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/api/apitest"
 )
 
 // TestPendingFingerprintNotFound: the fingerprint of a pending alert
@@ -19,28 +17,7 @@ import (
 // explained when it fires (under another fingerprint), and where its
 // entity's predictions are; another unknown id answers as before.
 func TestPendingFingerprintNotFound(t *testing.T) {
-	st, err := store.Open(store.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	m, err := alert.New(alert.Options{Store: st, For: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	p := alert.Prediction{ID: store.PredictionID("shop/cart-0", t0.UnixMilli()), Entity: "shop/cart-0",
-		Labels: map[string]string{"namespace": "shop", "pod": "cart-0"}, T: t0, Prob: 0.9, Threshold: 0.8}
-	if err := m.Process(context.Background(), t0, []alert.Prediction{p}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := api.NewStoreBackend(api.StoreOptions{Store: st, Alerts: func() []alert.Alert {
-		return append(m.Alerts(), m.Pending()...)
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, _ := apitest.PendingBackend(t, 1)
 	srv := newServer(t, b, api.Options{})
 	code, body := get(t, "GET", srv.URL+"/api/v1/alerts?state=pending", "")
 	var alerts struct {

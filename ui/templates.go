@@ -331,8 +331,9 @@ svg text.wf-others{font-style:italic}
 <span>prediction</span><span>{{$x.PredictionID}} · <a href="{{apiURL .ID}}">JSON</a></span>
 {{if and .Fingerprint (not .Alert)}}<span>state</span><span id="alert-state-unlisted">resolved, or ended otherwise: the alert is no longer in omen's alert list (a resolved alert stays there only while omen re-sends its resolution, 15m by default). The figures here are those of the prediction it fired on, as stored with its explanation.</span>
 <span>fingerprint</span><span data-fingerprint="{{.Fingerprint}}">{{.Fingerprint}}</span>
-{{end}}{{with .Alert}}{{if ne .Probability $x.Probability}}<span>P(failure) now</span><span id="prob-now" data-prob-now="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">(the newest prediction; the figures above and below are those of the prediction the alert fired on)</span></span>
-{{end}}<span>fingerprint</span><span data-fingerprint="{{.Fingerprint}}">{{.Fingerprint}}</span>
+{{end}}{{with .Alert}}{{if ne .Probability $x.Probability}}{{if eq .State "resolved"}}<span>P(failure) when it resolved</span><span id="prob-resolved" data-prob-resolved="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">(its prediction as it resolved, not the newest; the figures above and below are those of the prediction the alert fired on)</span></span>
+{{else}}<span>P(failure) now</span><span id="prob-now" data-prob-now="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">(the newest prediction; the figures above and below are those of the prediction the alert fired on)</span></span>
+{{end}}{{end}}<span>fingerprint</span><span data-fingerprint="{{.Fingerprint}}">{{.Fingerprint}}</span>
 {{if .ActiveAt}}<span>active since</span><span>{{time .ActiveAt}}</span>{{end}}
 {{if .ResolvedAt}}<span>resolved at</span><span id="resolved-at" data-resolved-at="{{.ResolvedAt}}">{{time .ResolvedAt}}</span>{{end}}
 {{range $k, $v := .Annotations}}<span>{{$k}}</span><span class="annotation" data-annotation="{{$k}}">{{if isURL $v}}<a href="{{$v}}">{{$v}}</a>{{else}}{{$v}}{{end}}</span>{{end}}

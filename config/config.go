@@ -83,11 +83,12 @@ type NATSConfig struct {
 	// messages. Default 7d.
 	DeadLetterMaxAge model.Duration `yaml:"dead_letter_max_age"`
 	// DeadLetterMaxBytes bounds the dead-letter stream's size on disk;
-	// when full, the oldest dead letters are dropped. Default 1 GiB; -1:
-	// no bound. Both are applied at every start, to an existing stream
-	// too. JetStream reserves the bound against the server's file store
-	// limit, as for max_bytes: when it does not fit, omen does not start
-	// (lower it, or -1).
+	// when full, the oldest dead letters are dropped. Default -1 (0
+	// too): no bound, only dead_letter_max_age. Both are applied at every
+	// start, to an existing stream too. JetStream reserves the bound
+	// against the server's file store limit (max_file_store), as for
+	// max_bytes: when it does not fit, omen does not start, and the error
+	// names this key (lower it, or -1).
 	DeadLetterMaxBytes int64 `yaml:"dead_letter_max_bytes"`
 	// MaxAge is how long the stream keeps messages. Default 24h.
 	MaxAge model.Duration `yaml:"max_age"`
@@ -96,7 +97,8 @@ type NATSConfig struct {
 	// leave room for a backlog). 0 or -1 (default): no bound, only
 	// max_age. JetStream reserves the bound against the server's file
 	// store limit (the embedded server's: 75 % of the free disk), so
-	// creating the stream fails when the bound does not fit.
+	// creating the stream fails when the bound does not fit, with an
+	// error naming this key.
 	MaxBytes int64 `yaml:"max_bytes"`
 	// EmbeddedMaxMemory bounds the embedded server's JetStream memory
 	// storage in bytes (omen's stream uses file storage). 0: 64 MiB;

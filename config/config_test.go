@@ -28,8 +28,8 @@ func TestLoadDefaults(t *testing.T) {
 	if c.NATS.Stream != "OMEN" || c.NATS.Durable != "omen" || c.NATS.DeadLetterSubject != "omen.dlq" {
 		t.Errorf("nats defaults %+v", c.NATS)
 	}
-	if n := c.NATS; time.Duration(n.DeadLetterMaxAge) != 7*24*time.Hour || n.DeadLetterMaxBytes != 1<<30 {
-		t.Errorf("dead-letter stream defaults %s, %d; want 7d, 1 GiB", n.DeadLetterMaxAge, n.DeadLetterMaxBytes)
+	if n := c.NATS; time.Duration(n.DeadLetterMaxAge) != 7*24*time.Hour || n.DeadLetterMaxBytes != -1 {
+		t.Errorf("dead-letter stream defaults %s, %d; want 7d, -1 (no bound)", n.DeadLetterMaxAge, n.DeadLetterMaxBytes)
 	}
 	// The decoders' own defaults (decode.Options).
 	if n := c.NATS; n.MaxMessageBytes != 1<<20 || n.MaxLabels != 64 || n.MaxLabelValueLength != 2048 || n.MaxInfluxFields != 1024 {

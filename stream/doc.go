@@ -31,8 +31,11 @@
 // omen.metrics, omen.metrics.>, omen.events, omen.events.>, file storage,
 // MaxAge retention and an optional MaxBytes bound that drops the oldest
 // messages), the dead-letter stream OMEN_DLQ (subject omen.dlq, kept 7
-// days and bounded to 1 GiB by default, the oldest dropped first:
-// NATSOptions.DLQMaxAge, DLQMaxBytes) and a durable pull consumer
+// days by default, without a size bound unless NATSOptions.DLQMaxBytes
+// sets one, the oldest dropped first: NATSOptions.DLQMaxAge,
+// DLQMaxBytes; JetStream reserves a size bound in its file store, and a
+// bound it has no room for fails Setup with an error naming the
+// configuration key to lower) and a durable pull consumer
 // (default "omen", AckExplicit). An existing stream OMEN is left as
 // configured; an existing OMEN_DLQ is updated at start to the configured
 // dead-letter subject, retention and bound, keeping its messages. The

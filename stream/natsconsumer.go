@@ -38,8 +38,10 @@ const (
 	DefaultDLQStream  = "OMEN_DLQ"
 	// DefaultDLQMaxAge is NATSOptions.DLQMaxAge's default.
 	DefaultDLQMaxAge = 7 * 24 * time.Hour
-	// DefaultDLQMaxBytes is NATSOptions.DLQMaxBytes's default, 1 GiB.
-	DefaultDLQMaxBytes = 1 << 30
+	// DefaultDLQMaxBytes is NATSOptions.DLQMaxBytes's default, -1: no
+	// bound (JetStream reserves a stream's bound in its file store, which
+	// a small one has not room for).
+	DefaultDLQMaxBytes = -1
 )
 
 // DefaultNATSSubjects are the subjects the stream captures by default.
@@ -115,7 +117,9 @@ type NATSOptions struct {
 	// DLQMaxAge is the dead-letter stream's retention. Default 7 days.
 	DLQMaxAge time.Duration
 	// DLQMaxBytes bounds the dead-letter stream's size; when full, the
-	// oldest dead letters are dropped. Default 1 GiB; -1: no bound.
+	// oldest dead letters are dropped. JetStream reserves it in the
+	// server's file store (max_file_store), so it must fit there next to
+	// the other streams' bounds. 0 or -1 (the default): no bound.
 	DLQMaxBytes int64
 	// Decode configures the payload decoder (limits, precision, required
 	// labels).
@@ -459,7 +463,7 @@ func (c *NATSConsumer) Setup(ctx context.Context) (jetstream.Consumer, error) {
 		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
 	})
 	if err != nil {
-		return nil, err
+		return nil, storageHint(err, "nats.max_bytes", "0")
 	}
 	created := st.CachedInfo().Created
 	if created.IsZero() {
@@ -643,6 +647,25 @@ func serverAtLeast(version string, major, minor int) bool {
 	return ma > major || ma == major && mi >= minor
 }
 
+// JetStream's error codes for a stream whose MaxBytes the account's or
+// server's file store has not room for.
+const (
+	errCodeInsufficientResources = 10023
+	errCodeStorageExceeded       = 10047
+)
+
+// storageHint adds to err, when it says that JetStream's file store has
+// not room for a stream's bound, the configuration key that sets it and
+// its value without a bound; other errors are returned as they are.
+func storageHint(err error, key, unbounded string) error {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != errCodeStorageExceeded && apiErr.ErrorCode != errCodeInsufficientResources {
+		return err
+	}
+	return fmt.Errorf("%w (JetStream reserves a stream's max bytes in its file store, which has no room for this one next to "+
+		"the other streams' reserves: lower %s, or set it to %s for no bound, or raise the server's max_file_store)", err, key, unbounded)
+}
+
 // maxBytes maps "no bound" (0 or less) to JetStream's -1.
 func maxBytes(n int64) int64 {
 	if n <= 0 {
@@ -685,7 +708,7 @@ func (c *NATSConsumer) ensureDLQStream(ctx context.Context) error {
 	}
 	st, err := ensureStream(ctx, c.js, want)
 	if err != nil {
-		return err
+		return storageHint(err, "nats.dead_letter_max_bytes", "-1")
 	}
 	cfg := st.CachedInfo().Config
 	if slices.Equal(cfg.Subjects, want.Subjects) && cfg.MaxAge == want.MaxAge && cfg.MaxBytes == want.MaxBytes {
@@ -694,8 +717,8 @@ func (c *NATSConsumer) ensureDLQStream(ctx context.Context) error {
 	old := cfg
 	cfg.Subjects, cfg.MaxAge, cfg.MaxBytes = want.Subjects, want.MaxAge, want.MaxBytes
 	if _, err := c.js.UpdateStream(ctx, cfg); err != nil {
-		return fmt.Errorf("update dead-letter stream %q to subject %q, max age %s, max bytes %d: %w",
-			c.opts.DLQStream, c.opts.DLQSubject, want.MaxAge, want.MaxBytes, err)
+		return storageHint(fmt.Errorf("update dead-letter stream %q to subject %q, max age %s, max bytes %d: %w",
+			c.opts.DLQStream, c.opts.DLQSubject, want.MaxAge, want.MaxBytes, err), "nats.dead_letter_max_bytes", "-1")
 	}
 	c.logger.Info("dead-letter stream updated to the configuration; its messages are kept", "stream", c.opts.DLQStream,
 		"old_subjects", old.Subjects, "subjects", cfg.Subjects, "old_max_age", old.MaxAge, "max_age", cfg.MaxAge,

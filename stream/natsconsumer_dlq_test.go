@@ -88,8 +88,8 @@ func TestNATSOptionsDLQSubject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.DLQMaxAge != 7*24*time.Hour || o.DLQMaxBytes != 1<<30 {
-		t.Fatalf("dead-letter defaults %s, %d; want 168h, 1 GiB", o.DLQMaxAge, o.DLQMaxBytes)
+	if o.DLQMaxAge != 7*24*time.Hour || o.DLQMaxBytes != -1 {
+		t.Fatalf("dead-letter defaults %s, %d; want 168h, -1 (no bound)", o.DLQMaxAge, o.DLQMaxBytes)
 	}
 }
 
@@ -157,9 +157,9 @@ func TestNATSConsumerDLQStreamUpdated(t *testing.T) {
 	}
 }
 
-// TestNATSConsumerDLQStreamCreatedBounded: a new dead-letter stream gets
-// the default retention and size bound.
-func TestNATSConsumerDLQStreamCreatedBounded(t *testing.T) {
+// TestNATSConsumerDLQStreamCreatedDefaults: a new dead-letter stream gets
+// the default retention (7 days) and no size bound.
+func TestNATSConsumerDLQStreamCreatedDefaults(t *testing.T) {
 	for _, ns := range natsServers {
 		t.Run(ns.name, func(t *testing.T) {
 			verifyNoLeaks(t)
@@ -170,8 +170,8 @@ func TestNATSConsumerDLQStreamCreatedBounded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg := st.CachedInfo().Config; cfg.MaxAge != DefaultDLQMaxAge || cfg.MaxBytes != DefaultDLQMaxBytes || cfg.Discard != jetstream.DiscardOld {
-				t.Fatalf("dead-letter stream max age %s, max bytes %d, discard %v; want 168h, 1 GiB, old", cfg.MaxAge, cfg.MaxBytes, cfg.Discard)
+			if cfg := st.CachedInfo().Config; cfg.MaxAge != 7*24*time.Hour || cfg.MaxBytes != -1 || cfg.Discard != jetstream.DiscardOld {
+				t.Fatalf("dead-letter stream max age %s, max bytes %d, discard %v; want 168h, -1 (none), old", cfg.MaxAge, cfg.MaxBytes, cfg.Discard)
 			}
 		})
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 // TestTLSReloadFailureReported: a certificate written that does not match
@@ -24,7 +25,7 @@ import (
 func TestTLSReloadFailureReported(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeCert(t, certFile, keyFile, "omen-1")
+	testenv.WriteCert(t, certFile, keyFile, "omen-1")
 	var logs bytes.Buffer
 	reg := prometheus.NewRegistry()
 	cfg, err := api.NewTLSConfig(api.TLSOptions{CertFile: certFile, KeyFile: keyFile,
@@ -54,7 +55,7 @@ func TestTLSReloadFailureReported(t *testing.T) {
 	}
 
 	// A certificate of another key: the key file is unchanged.
-	writeCert(t, certFile, filepath.Join(dir, "other-key.pem"), "omen-bad")
+	testenv.WriteCert(t, certFile, filepath.Join(dir, "other-key.pem"), "omen-bad")
 	touch(certFile)
 	for range 3 { // three handshakes over more than two seconds: one report
 		time.Sleep(1100 * time.Millisecond) // the reloader stats the files at most once a second
@@ -74,7 +75,7 @@ func TestTLSReloadFailureReported(t *testing.T) {
 	}
 
 	// A good pair afterwards is served.
-	writeCert(t, certFile, keyFile, "omen-2")
+	testenv.WriteCert(t, certFile, keyFile, "omen-2")
 	touch(certFile, keyFile)
 	time.Sleep(1100 * time.Millisecond)
 	if cn := served(); cn != "omen-2" {

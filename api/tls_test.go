@@ -1,15 +1,9 @@
 package api_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -19,42 +13,8 @@ import (
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/api/apitest"
+	"github.com/omen-sre/omen/internal/testenv"
 )
-
-// writeCert writes a self-signed certificate for 127.0.0.1 with the given
-// common name and returns it.
-func writeCert(t *testing.T, certFile, keyFile, cn string) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
@@ -65,7 +25,7 @@ func TestTLS(t *testing.T) {
 	if _, err := api.TLSConfig(certFile, ""); err == nil {
 		t.Fatal("TLSConfig without a key file: no error")
 	}
-	first := writeCert(t, certFile, keyFile, "omen-1")
+	first := testenv.WriteCert(t, certFile, keyFile, "omen-1")
 	cfg, err := api.TLSConfig(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +67,7 @@ func TestTLS(t *testing.T) {
 
 	// Rotation: new files are picked up without a restart.
 	time.Sleep(1100 * time.Millisecond) // the reloader stats the files at most once a second
-	second := writeCert(t, certFile, keyFile, "omen-2")
+	second := testenv.WriteCert(t, certFile, keyFile, "omen-2")
 	now := time.Now().Add(time.Second)
 	_ = os.Chtimes(certFile, now, now)
 	_ = os.Chtimes(keyFile, now, now)

@@ -3,17 +3,9 @@ package app
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io/fs"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,36 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// writeTestCert writes a self-signed certificate for 127.0.0.1 and its key.
-func writeTestCert(t *testing.T, certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "omen"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
+	"github.com/omen-sre/omen/internal/testenv"
+)
 
 // TestStartChecksWebFilesFirst: an empty token file or a certificate that
 // does not match its key was reported only after the store was opened and
@@ -60,9 +25,9 @@ func writeTestCert(t *testing.T, certFile, keyFile string) {
 func TestStartChecksWebFilesFirst(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeTestCert(t, certFile, keyFile)
+	testenv.WriteCert(t, certFile, keyFile, "omen")
 	otherKey := filepath.Join(dir, "other-key.pem")
-	writeTestCert(t, filepath.Join(dir, "other-cert.pem"), otherKey)
+	testenv.WriteCert(t, filepath.Join(dir, "other-cert.pem"), otherKey, "omen")
 	emptyToken := filepath.Join(dir, "token")
 	if err := os.WriteFile(emptyToken, []byte("\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -125,7 +90,7 @@ func (s *syncBuffer) String() string {
 func TestTLSHandshakeErrorsLogged(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeTestCert(t, certFile, keyFile)
+	testenv.WriteCert(t, certFile, keyFile, "omen")
 	var logs syncBuffer
 	a := startApp(t, filepath.Join(dir, "data"), func(o *Options) {
 		o.TLSCertFile, o.TLSKeyFile = certFile, keyFile

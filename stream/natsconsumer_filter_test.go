@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -256,5 +257,44 @@ func TestServerAtLeast(t *testing.T) {
 		if got := serverAtLeast(tc.v, 2, 10); got != tc.want {
 			t.Errorf("serverAtLeast(%q, 2, 10) = %v, want %v", tc.v, got, tc.want)
 		}
+	}
+}
+
+// TestNATSConsumerRecreateFilterConflict: when a durable that went
+// missing was recreated meanwhile with another filter (by a replica
+// configured otherwise) on nats-server 2.9, recreate returns the
+// *FilterConflictError, which stops Run, instead of retrying for good. On
+// 2.10 and later it updates the filter in place.
+func TestNATSConsumerRecreateFilterConflict(t *testing.T) {
+	for _, ns := range natsServers {
+		t.Run(ns.name, func(t *testing.T) {
+			verifyNoLeaks(t)
+			nc, js := connectJS(t, ns.start(t))
+			opts := testNATSOptions()
+			opts.FilterSubjects = []string{"omen.metrics.*.p0"}
+			c := newConsumer(t, nc, &MemAppender{}, opts, nil)
+			setupStreams(t, c)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := js.DeleteConsumer(ctx, DefaultNATSStream, DefaultDurable); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := js.CreateConsumer(ctx, DefaultNATSStream, jetstream.ConsumerConfig{
+				Durable: DefaultDurable, AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: "omen.metrics.*.p1",
+			}); err != nil {
+				t.Fatal(err)
+			}
+			cons, err := c.recreate(ctx)
+			if serverAtLeast(nc.ConnectedServerVersion(), 2, 10) {
+				if err != nil || cons == nil {
+					t.Fatalf("recreate: %v, %v", cons, err)
+				}
+				return
+			}
+			var fc *FilterConflictError
+			if !errors.As(err, &fc) || ctx.Err() != nil {
+				t.Fatalf("recreate: %v (context: %v), want a FilterConflictError at once", err, ctx.Err())
+			}
+		})
 	}
 }

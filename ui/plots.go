@@ -177,6 +177,11 @@ type heatRow struct {
 	// ExplainedT is the time (ms) of the prediction explained: older than
 	// the latest prediction when the explanation is an alert's.
 	ExplainedT int64
+	// ExplainedAlert is the fingerprint of the alert the explanation was
+	// made for, when known (the alert is listed); "" else: an
+	// explanation stored under a prediction id alone may be an alert's
+	// no longer listed or an explain-now's.
+	ExplainedAlert string
 }
 
 type heatCol struct {
@@ -192,6 +197,8 @@ type heatRowView struct {
 	Explained   bool
 	ExplainedID string
 	ExplainedT  int64
+	// ExplainedAlert: heatRow.ExplainedAlert.
+	ExplainedAlert string
 	// AgeMs is how much older than the row's prediction the explanation
 	// is (0: the explanation is of the latest prediction).
 	AgeMs     int64
@@ -261,7 +268,8 @@ func buildHeatmap(rows []heatRow, maxCols int) heatmap {
 	for i, r := range rows {
 		y := h.Header + float64(i)*hmCell
 		v := heatRowView{Prediction: r.Prediction, Explained: r.Explained, ExplainedID: r.ExplainedID, ExplainedT: r.ExplainedT,
-			AsOfX: x0 + float64(len(names))*hmCell + 6, Y: y, ProbColor: probColor(r.Prediction.Probability, r.Prediction.Threshold)}
+			ExplainedAlert: r.ExplainedAlert,
+			AsOfX:          x0 + float64(len(names))*hmCell + 6, Y: y, ProbColor: probColor(r.Prediction.Probability, r.Prediction.Threshold)}
 		if r.Explained && r.ExplainedT < r.Prediction.T {
 			v.AgeMs = r.Prediction.T - r.ExplainedT
 		}

@@ -3,8 +3,10 @@ package ui_test
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/omen-sre/omen/api"
@@ -36,4 +38,48 @@ func TestResolvedAlertProbability(t *testing.T) {
 	pageHas(t, srv.URL, fp, http.StatusOK,
 		[]string{`<span>P(failure) when it resolved</span><span id="prob-resolved" data-prob-resolved="` + p + `">`},
 		[]string{`P(failure) now`, `(the newest prediction;`})
+}
+
+// TestExplanationOrigin: the heat map and the entity page link an
+// alert's explanation to the alert's page when the alert is listed (it
+// linked the prediction's page, which did not mention the alert), and the
+// prediction's page names the listed alerts that fired on it; an
+// explanation stored under a prediction id alone (an alert's no longer
+// listed, or an explain-now's: the document does not say which) is not
+// described as an alert's (UI re-review's findings 2 and 3).
+func TestExplanationOrigin(t *testing.T) {
+	fp := apitest.FiringFingerprint
+	alertHref := `href="` + api.AlertUIPath(fp) + `"`
+	predHref := `href="` + api.AlertUIPath(cartT0) + `"`
+	heatRow := func(t *testing.T, srv string) string {
+		body := pageHas(t, srv, "/ui/", http.StatusOK, nil, []string{`the explanation of an earlier alert`})
+		return regexp.MustCompile(`(?s)<g class="hm-row" data-entity="` + regexp.QuoteMeta(apitest.CartEntity) + `".*?</g>`).FindString(body)
+	}
+
+	// The alert is listed: its explanation is of a prediction older than
+	// the latest.
+	b := apitest.Backend()
+	addNewerPrediction(b, apitest.CartEntity, 1)
+	srv := newServer(t, b)
+	row := heatRow(t, srv.URL)
+	if !strings.Contains(row, alertHref) || strings.Contains(row, predHref) || !strings.Contains(row, `the step alert `+fp+` fired on`) {
+		t.Errorf("the heat map's row of a listed alert's explanation does not link or name the alert:\n%s", row)
+	}
+	pageHas(t, srv.URL, api.EntityUIPath(apitest.CartEntity), http.StatusOK,
+		[]string{`<a id="explanation-link" ` + alertHref + `>alert ` + fp + `, prediction ` + cartT0 + `</a>`}, nil)
+	pageHas(t, srv.URL, api.AlertUIPath(cartT0), http.StatusOK,
+		[]string{`id="fired-on"`, `<a class="fired-alert" ` + alertHref + ` data-fingerprint="` + fp + `">`}, []string{`id="explanation-origin"`})
+
+	// The alert left the list: the stored explanation does not say it
+	// was an alert's.
+	b = unlisted()
+	addNewerPrediction(b, apitest.CartEntity, 1)
+	srv = newServer(t, b)
+	row = heatRow(t, srv.URL)
+	if !strings.Contains(row, predHref) || !strings.Contains(row, `or of an explain-now`) || strings.Contains(row, `the step alert `) {
+		t.Errorf("the heat map's row of an explanation stored under a prediction id alone:\n%s", row)
+	}
+	pageHas(t, srv.URL, api.EntityUIPath(apitest.CartEntity), http.StatusOK,
+		[]string{`<a id="explanation-link" ` + predHref + `>prediction ` + cartT0 + `</a>`}, nil)
+	pageHas(t, srv.URL, api.AlertUIPath(cartT0), http.StatusOK, []string{`id="explanation-origin"`}, []string{`id="fired-on"`})
 }

@@ -258,7 +258,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 	rows := make([]heatRow, 0, len(current))
 	for _, p := range current {
 		row := heatRow{Prediction: p}
-		x, _, err := u.latestExplanation(ctx, p, kept)
+		x, under, err := u.latestExplanation(ctx, p, kept)
 		switch {
 		case err == nil && x.Error != "": // stored without attributions
 		case err == nil:
@@ -266,6 +266,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 			row.Explained = true
 			row.ExplainedID = x.PredictionID
 			row.ExplainedT = x.T
+			row.ExplainedAlert = alertOf(x, under, kept)
 		case errors.Is(err, api.ErrNotFound):
 		default:
 			u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("explanation of %s: %w", p.ID, err))
@@ -338,6 +339,23 @@ func (u *UI) latestExplanation(ctx context.Context, p api.Prediction, alerts []a
 		return api.Explanation{}, "", err
 	}
 	return x, x.PredictionID, nil
+}
+
+// alertOf is the fingerprint of the alert x was made for, when known: the
+// fingerprint x was found under (id), else the first listed alert of x's
+// entity, not pending, that fired on x's prediction. "" when none is: x
+// is an explain-now's, or an alert's no longer listed (the stored
+// document does not name its alert).
+func alertOf(x api.Explanation, id string, alerts []api.Alert) string {
+	if id != "" && id != x.PredictionID {
+		return id
+	}
+	for _, a := range alerts {
+		if a.Entity == x.Entity && a.PredictionID == x.PredictionID && a.State != api.AlertPending {
+			return a.Fingerprint
+		}
+	}
+	return ""
 }
 
 // storedExplanation is the explanation stored under the newest of the
@@ -462,8 +480,9 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case err == nil:
-		if x.Error == "" {
-			id = "" // linked by its prediction id
+		if !d.ExplainNow {
+			// Linked as the alert's when it was made for one.
+			id = alertOf(x, id, d.Alerts)
 		}
 		api.Decorate(&x, id)
 		v := newExplanationView(x)
@@ -540,6 +559,11 @@ type alertData struct {
 	// lists a resolved alert only while it re-sends its resolution).
 	Fingerprint string
 	Alert       *api.Alert
+	// FiredOn are the listed alerts (not pending) that fired on the
+	// prediction ID names, when it is a prediction id: its stored
+	// explanation is theirs. None listed, it may be an alert's no longer
+	// listed or an explain-now's (the document does not say).
+	FiredOn     []api.Alert
 	Explanation explanationView
 	Graph       *graph
 	GraphErr    string
@@ -595,6 +619,9 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 	for i := range alerts {
 		if alerts[i].Fingerprint == id {
 			d.Alert = &alerts[i]
+		}
+		if d.Fingerprint == "" && alerts[i].PredictionID == id && alerts[i].State != api.AlertPending {
+			d.FiredOn = append(d.FiredOn, alerts[i])
 		}
 	}
 	d.Now = time.Now().UnixMilli()

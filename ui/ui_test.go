@@ -129,9 +129,9 @@ func TestExplanationOfAlert(t *testing.T) {
 	if row == "" || !strings.Contains(row, "data-phi=") {
 		t.Errorf("heat map row of %s without attributions:\n%s", apitest.CartEntity, row)
 	}
-	if !strings.Contains(row, `href="/ui/alerts/shop%2fcart-7d9f8b6c4-x2k9p@1764000000000"`) &&
-		!strings.Contains(row, `href="/ui/alerts/shop%2Fcart-7d9f8b6c4-x2k9p@1764000000000"`) {
-		t.Errorf("heat map cells do not link to the alert's prediction:\n%s", row)
+	// The alert's page, not its prediction's (UI re-review's finding 3).
+	if !strings.Contains(row, `href="`+api.AlertUIPath(apitest.FiringFingerprint)+`"`) {
+		t.Errorf("heat map cells do not link to the alert:\n%s", row)
 	}
 	code, body, _ := fetch(t, srv.URL+api.EntityUIPath(apitest.CartEntity))
 	if code != 200 || !strings.Contains(body, `id="waterfall"`) {

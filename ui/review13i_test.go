@@ -83,3 +83,24 @@ func TestExplanationOrigin(t *testing.T) {
 		[]string{`<a id="explanation-link" ` + predHref + `>prediction ` + cartT0 + `</a>`}, nil)
 	pageHas(t, srv.URL, api.AlertUIPath(cartT0), http.StatusOK, []string{`id="explanation-origin"`}, []string{`id="fired-on"`})
 }
+
+// TestServiceGoneEntities: a service's page lists its gone entities (a
+// rolling deploy's old pods) apart, with their age, as the overview does;
+// they were listed among the live ones without a mark (UI re-review's
+// finding 4).
+func TestServiceGoneEntities(t *testing.T) {
+	b := apitest.Backend()
+	const old = "shop/cart-5f6e7d8c9-old11"
+	labels := map[string]string{"namespace": "shop", "pod": "cart-5f6e7d8c9-old11", "service": "cart"}
+	last := apitest.T0 - 6*apitest.Step // the cutoff is 4 steps
+	b.PredictionList = append(b.PredictionList, api.Prediction{ID: old + "@" + strconv.FormatInt(last, 10), Entity: old, Labels: labels,
+		T: last, Probability: 0.97, Threshold: 0.5, ModelVersion: "v3"})
+	srv := newServer(t, b)
+	body := pageHas(t, srv.URL, api.EntityUIPath("cart"), http.StatusOK,
+		[]string{`id="service-entities"`, `class="service-entity" data-entity="` + apitest.CartEntity + `"`,
+			`id="gone"`, `class="gone-entity" data-entity="` + old + `" data-t="` + strconv.FormatInt(last, 10) + `"`, `1m30s before`},
+		[]string{`class="service-entity" data-entity="` + old + `"`})
+	if i, j := strings.Index(body, `id="service-entities"`), strings.Index(body, `id="gone-entities"`); i < 0 || j < i || strings.Contains(body[i:j], old) {
+		t.Errorf("the gone entity is listed with the live ones:\n%s", body)
+	}
+}

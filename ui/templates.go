@@ -258,9 +258,13 @@ svg text.wf-others{font-style:italic}
 
 {{define "service"}}{{template "head" .}}{{with .Body}}
 <h1>Service {{.Name}}</h1>
-<section><table><tr><th>entity</th><th>P(failure) / threshold</th><th>at</th></tr>
-{{range .Entities}}<tr><td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td><td class="num" data-prob="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td><td>{{time .T}}</td></tr>{{end}}
-</table></section>
+<section>{{if .Entities}}<table id="service-entities"><tr><th>entity</th><th>P(failure) / threshold</th><th>at</th></tr>
+{{range .Entities}}<tr class="service-entity" data-entity="{{.Entity}}"><td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td><td class="num" data-prob="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td><td>{{time .T}}</td></tr>{{end}}
+</table>{{else}}<p class="muted" id="no-current">No current entity: those below are gone.</p>{{end}}</section>
+{{if .Gone}}<section id="gone"><h2>Gone</h2><p class="muted">{{len .Gone}} entit{{if eq (len .Gone) 1}}y{{else}}ies{{end}} without a prediction for {{dur .GoneAfterMs}} or more before the fleet's newest ({{time .Newest}}): omen stops scoring an entity, and resolves its alert, after {{dur .GoneAfterMs}} without data (a pod replaced by a deploy, or stopped). Their P(failure) is their last.</p>
+<table id="gone-entities"><tr><th>entity</th><th>last P(failure) / threshold</th><th>last prediction</th><th>age</th></tr>
+{{$now := .Newest}}{{range .Gone}}<tr class="gone-entity" data-entity="{{.Entity}}" data-t="{{.T}}"><td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td><td class="num" data-prob="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td><td>{{time .T}}</td><td>{{dur (minus $now .T)}} before</td></tr>
+{{end}}</table></section>{{end}}
 {{end}}{{template "foot"}}{{end}}
 
 {{define "entity"}}{{template "head" .}}{{with .Body}}

@@ -415,6 +415,12 @@ func (u *UI) model(ctx context.Context) *api.ModelInfo {
 type serviceData struct {
 	Name     string
 	Entities []api.Prediction
+	// Gone are the service's entities whose latest prediction is
+	// GoneAfterMs or more behind Newest, the fleet's newest (see
+	// isGone): listed apart, with their age.
+	Gone        []api.Prediction
+	GoneAfterMs int64
+	Newest      int64
 }
 
 func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
@@ -512,13 +518,17 @@ func (u *UI) service(w http.ResponseWriter, r *http.Request, name string) {
 		u.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	d := serviceData{Name: name}
+	d := serviceData{Name: name, Newest: newestT(all), GoneAfterMs: goneAfterMs(u.model(r.Context()))}
 	for _, p := range all {
-		if inService(p.Labels, name) {
+		switch {
+		case !inService(p.Labels, name):
+		case isGone(p, d.Newest, d.GoneAfterMs):
+			d.Gone = append(d.Gone, p)
+		default:
 			d.Entities = append(d.Entities, p)
 		}
 	}
-	if len(d.Entities) == 0 {
+	if len(d.Entities)+len(d.Gone) == 0 {
 		ed := errorData{
 			Code: http.StatusNotFound,
 			Err:  fmt.Sprintf("No entity or service %q.", name),
@@ -535,6 +545,7 @@ func (u *UI) service(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	api.SortPredictions(d.Entities)
+	api.SortPredictions(d.Gone)
 	u.render(w, http.StatusOK, "service", name, d)
 }
 

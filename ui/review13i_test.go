@@ -104,3 +104,22 @@ func TestServiceGoneEntities(t *testing.T) {
 		t.Errorf("the gone entity is listed with the live ones:\n%s", body)
 	}
 }
+
+// TestGoneEntityExplainNow: a gone entity's page offers no "explain now"
+// (it always failed: "has no current prediction") and says why; a
+// current entity's page still offers it (UI re-review's finding 5).
+func TestGoneEntityExplainNow(t *testing.T) {
+	b := apitest.Backend()
+	const old = "shop/cart-5f6e7d8c9-old11"
+	labels := map[string]string{"namespace": "shop", "pod": "cart-5f6e7d8c9-old11", "service": "cart"}
+	last := apitest.T0 - 6*apitest.Step // the cutoff is 4 steps
+	b.PredictionList = append(b.PredictionList, api.Prediction{ID: old + "@" + strconv.FormatInt(last, 10), Entity: old, Labels: labels,
+		T: last, Probability: 0.97, Threshold: 0.5, ModelVersion: "v3"})
+	srv := newServer(t, b)
+	explainNow := `href="` + api.EntityUIPath(old) + `?explain=now"`
+	pageHas(t, srv.URL, api.EntityUIPath(old), http.StatusOK, []string{`id="gone-notice"`, `id="no-explain-now"`}, []string{explainNow})
+	pageHas(t, srv.URL, api.EntityUIPath(old)+"?explain=now", http.StatusOK,
+		[]string{`id="no-explain-now"`, `is gone: omen no longer scores it`}, []string{explainNow, `has no current prediction`})
+	pageHas(t, srv.URL, api.EntityUIPath(apitest.CartEntity), http.StatusOK,
+		[]string{`href="` + api.EntityUIPath(apitest.CartEntity) + `?explain=now"`}, []string{`id="no-explain-now"`})
+}

@@ -267,6 +267,9 @@ svg text.wf-others{font-style:italic}
 {{end}}</table></section>{{end}}
 {{end}}{{template "foot"}}{{end}}
 
+{{/* The entity page's "explain now" link; a gone entity has no current window to explain. */}}
+{{define "explainNow"}}{{if .GoneAgeMs}}<span class="muted" id="no-explain-now">no "explain now": the entity is gone, omen no longer scores its windows</span>{{else}}<a href="{{explainURL .Entity}}">explain now</a>{{end}}{{end}}
+
 {{define "entity"}}{{template "head" .}}{{with .Body}}
 <h1>{{.Entity}}</h1>
 {{if .GoneAgeMs}}<p id="gone-notice" data-age-ms="{{.GoneAgeMs}}" style="background:#fff4e0;border-left:4px solid #e8a33d;padding:6px 10px"><strong>Gone: its last prediction, at {{time .Latest.T}}, is {{dur .GoneAgeMs}} behind the fleet's newest ({{time .Newest}}).</strong> omen stops scoring an entity without data (a pod replaced by a deploy, or stopped); the figures below are its last.</p>{{end}}
@@ -291,10 +294,10 @@ svg text.wf-others{font-style:italic}
 <section><h2>Alerts</h2>{{template "alerts" .Alerts}}</section>
 <section><h2>Latest explanation</h2>{{with .Explanation}}
 <p id="explanation-time" data-t="{{.X.T}}" data-age-ms="{{$.Body.ExplainAgeMs}}"{{if $.Body.ExplainAgeMs}} class="stale" style="background:#fff4e0;border-left:4px solid #e8a33d;padding:6px 10px"{{end}}><strong>Explains the prediction at {{time .X.T}}</strong>{{if $.Body.ExplainAgeMs}}: <strong>{{dur $.Body.ExplainAgeMs}} before the latest prediction</strong> ({{time $.Body.Latest.T}}, P {{prob $.Body.Latest.Probability $.Body.Latest.Threshold}}), whose explanation is not stored; f(x) below is that earlier prediction's.{{else}} (the latest prediction).{{end}}</p>{{end}}
-{{with .Explanation}}{{if .X.Error}}<p><a href="{{alertURL (or .X.AlertFingerprint .X.PredictionID)}}">{{if .X.AlertFingerprint}}alert {{.X.AlertFingerprint}}, {{end}}prediction {{.X.PredictionID}}</a> · <a href="{{explainURL .X.Entity}}">explain now</a></p>
-<p id="unexplained">{{.X.Error}}</p>{{template "metrics" .Metrics}}{{else}}<p><a id="explanation-link" href="{{alertURL (or .X.AlertFingerprint .X.PredictionID)}}">{{if .X.AlertFingerprint}}alert {{.X.AlertFingerprint}}, {{end}}prediction {{.X.PredictionID}}</a>{{if $.Body.ExplainNow}} <span class="muted">(explained now)</span>{{end}} · <a href="{{explainURL .X.Entity}}">explain now</a></p>
+{{with .Explanation}}{{if .X.Error}}<p><a href="{{alertURL (or .X.AlertFingerprint .X.PredictionID)}}">{{if .X.AlertFingerprint}}alert {{.X.AlertFingerprint}}, {{end}}prediction {{.X.PredictionID}}</a> · {{template "explainNow" $.Body}}</p>
+<p id="unexplained">{{.X.Error}}</p>{{template "metrics" .Metrics}}{{else}}<p><a id="explanation-link" href="{{alertURL (or .X.AlertFingerprint .X.PredictionID)}}">{{if .X.AlertFingerprint}}alert {{.X.AlertFingerprint}}, {{end}}prediction {{.X.PredictionID}}</a>{{if $.Body.ExplainNow}} <span class="muted">(explained now)</span>{{end}} · {{template "explainNow" $.Body}}</p>
 {{template "waterfall" .Waterfall}}{{template "metrics" .Metrics}}{{end}}
-{{else}}<p id="no-explanation">{{.ExplainErr}}</p><p><a href="{{explainURL .Entity}}">explain now</a> <span class="muted">(its latest window)</span></p>{{end}}
+{{else}}<p id="no-explanation">{{.ExplainErr}}</p><p>{{template "explainNow" .}}{{if not .GoneAgeMs}} <span class="muted">(its latest window)</span>{{end}}</p>{{end}}
 </section>
 {{end}}{{template "foot"}}{{end}}
 

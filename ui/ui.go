@@ -478,10 +478,15 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 	api.SortAlerts(d.Alerts)
 	var x api.Explanation
 	var id string
-	if r.URL.Query().Get("explain") == "now" {
+	switch {
+	case r.URL.Query().Get("explain") == "now" && d.GoneAgeMs > 0:
+		d.ExplainNow = true
+		err = fmt.Errorf("%s is gone: omen no longer scores it (its latest prediction is %s behind the fleet's newest), so it has no current window to explain: %w",
+			e, time.Duration(d.GoneAgeMs)*time.Millisecond, api.ErrNotFound)
+	case r.URL.Query().Get("explain") == "now":
 		d.ExplainNow = true
 		x, err = u.b.ExplainEntity(ctx, e)
-	} else {
+	default:
 		x, id, err = u.latestExplanation(ctx, *last, d.Alerts)
 	}
 	switch {

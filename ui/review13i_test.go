@@ -123,3 +123,13 @@ func TestGoneEntityExplainNow(t *testing.T) {
 	pageHas(t, srv.URL, api.EntityUIPath(apitest.CartEntity), http.StatusOK,
 		[]string{`href="` + api.EntityUIPath(apitest.CartEntity) + `?explain=now"`}, []string{`id="no-explain-now"`})
 }
+
+// TestUnknownAlertHint: the page of a fingerprint without a stored
+// explanation (such as a pending alert's that has since fired, under
+// another fingerprint) says a pending alert's fingerprint changes when it
+// fires; it read as if the alert never fired (UI re-review's finding 6).
+func TestUnknownAlertHint(t *testing.T) {
+	srv := newServer(t, apitest.Backend())
+	pageHas(t, srv.URL, api.AlertUIPath("00000000deadbeef"), http.StatusNotFound,
+		[]string{`id="error" data-code="404"`, `00000000deadbeef`, `id="error-hint"`, `fingerprint changes when it fires`}, nil)
+}

@@ -614,7 +614,15 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		// The backend's error already names the id; say what is missing.
-		u.fail(w, r, http.StatusNotFound, fmt.Errorf("no alert or prediction %q with a stored explanation (omen stores one when an alert fires)", id))
+		// A pending alert that fired since is listed under another
+		// fingerprint: its old one must not read as never fired.
+		u.render(w, http.StatusNotFound, "error", http.StatusText(http.StatusNotFound), errorData{
+			Code: http.StatusNotFound,
+			Err:  fmt.Sprintf("no alert or prediction %q with a stored explanation (omen stores one when an alert fires)", id),
+			Hint: "A pending alert's fingerprint changes when it fires (a firing alert's labels add severity): if this was a pending alert's, " +
+				"look for its entity's alerts, on the overview or the entity's page.",
+			Link: "/ui/", LinkText: "the overview's alerts",
+		})
 		return
 	}
 	if err != nil {

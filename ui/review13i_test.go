@@ -133,3 +133,19 @@ func TestUnknownAlertHint(t *testing.T) {
 	pageHas(t, srv.URL, api.AlertUIPath("00000000deadbeef"), http.StatusNotFound,
 		[]string{`id="error" data-code="404"`, `00000000deadbeef`, `id="error-hint"`, `fingerprint changes when it fires`}, nil)
 }
+
+// TestUnlistedBadge: the "no longer listed" badge, whose text says
+// "resolved, or ended otherwise", is neutral, not the resolved green (UI
+// re-review's finding 7), and readable (white on it at 4.5:1 or more).
+func TestUnlistedBadge(t *testing.T) {
+	srv := newServer(t, unlisted())
+	body := pageHas(t, srv.URL, api.AlertUIPath(apitest.FiringFingerprint), http.StatusOK,
+		[]string{`<span class="badge unlisted" id="alert-unlisted">`}, []string{`class="badge resolved" id="alert-unlisted"`})
+	m := regexp.MustCompile(`\.unlisted\{background:(#[0-9a-f]{3,6})`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no .unlisted background in the CSS")
+	}
+	if r := contrast("#fff", m[1]); r < 4.5 {
+		t.Errorf("white on the unlisted badge %s is %.2f:1, under 4.5:1", m[1], r)
+	}
+}

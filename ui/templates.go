@@ -184,7 +184,7 @@ th{font-weight:600;color:#556;font-size:12px;text-transform:uppercase}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 a{color:#1f5fbf}
 .badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;color:#fff}
-.firing{background:#c81e28}.pending{background:#e8a33d;color:#1d2330}.resolved{background:#2b7a47}
+.firing{background:#c81e28}.pending{background:#e8a33d;color:#1d2330}.resolved{background:#2b7a47}.unlisted{background:#5a6270}
 .muted{color:#667}
 .kv{display:grid;grid-template-columns:max-content auto;gap:2px 14px}
 .lbl{display:inline-block;background:#eef1f6;border-radius:3px;padding:0 5px;margin:1px 2px;font-size:12px}
@@ -329,7 +329,7 @@ svg text.wf-others{font-style:italic}
 </tr>{{end}}</table>{{end}}{{end}}
 
 {{define "alert"}}{{template "head" .}}{{with .Body}}{{$x := .Explanation.X}}
-<h1>{{if .Alert}}Alert <span class="badge {{.Alert.State}}">{{.Alert.State}}</span>{{else if .Fingerprint}}Alert <span class="badge resolved" id="alert-unlisted">no longer listed</span>{{else}}Prediction{{end}} on <a href="{{entityURL $x.Entity}}">{{$x.Entity}}</a></h1>
+<h1>{{if .Alert}}Alert <span class="badge {{.Alert.State}}">{{.Alert.State}}</span>{{else if .Fingerprint}}Alert <span class="badge unlisted" id="alert-unlisted">no longer listed</span>{{else}}Prediction{{end}} on <a href="{{entityURL $x.Entity}}">{{$x.Entity}}</a></h1>
 <section><div class="kv">
 <span>P(failure)</span><span id="prob" data-prob="{{g $x.Probability}}">{{prob $x.Probability $x.Threshold}} <span class="muted">(threshold <span data-threshold="{{g $x.Threshold}}">{{thr $x.Threshold $x.Probability}}</span>)</span></span>
 <span>anomaly score</span><span id="anomaly" data-anomaly="{{g $x.AnomalyScore}}">{{anomaly $x.AnomalyScore .Model}}</span>

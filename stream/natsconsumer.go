@@ -463,7 +463,7 @@ func (c *NATSConsumer) Setup(ctx context.Context) (jetstream.Consumer, error) {
 		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
 	})
 	if err != nil {
-		return nil, storageHint(err, "nats.max_bytes", "0")
+		return nil, storageHint(err, "nats.max_bytes", "0", c.opts.MaxBytes)
 	}
 	created := st.CachedInfo().Created
 	if created.IsZero() {
@@ -655,12 +655,17 @@ const (
 )
 
 // storageHint adds to err, when it says that JetStream's file store has
-// not room for a stream's bound, the configuration key that sets it and
-// its value without a bound; other errors are returned as they are.
-func storageHint(err error, key, unbounded string) error {
+// no room for a stream's reserve, what to do: with a bound (bound > 0),
+// lower key or set it to unbounded; without one (the reserves of other
+// streams fill the store), make room on the server.
+func storageHint(err error, key, unbounded string, bound int64) error {
 	var apiErr *jetstream.APIError
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode != errCodeStorageExceeded && apiErr.ErrorCode != errCodeInsufficientResources {
 		return err
+	}
+	if bound <= 0 {
+		return fmt.Errorf("%w (%s is unbounded: the other streams' max bytes, which JetStream reserves in its file store, leave it no room: "+
+			"lower theirs, or raise the server's max_file_store)", err, key)
 	}
 	return fmt.Errorf("%w (JetStream reserves a stream's max bytes in its file store, which has no room for this one next to "+
 		"the other streams' reserves: lower %s, or set it to %s for no bound, or raise the server's max_file_store)", err, key, unbounded)
@@ -708,7 +713,7 @@ func (c *NATSConsumer) ensureDLQStream(ctx context.Context) error {
 	}
 	st, err := ensureStream(ctx, c.js, want)
 	if err != nil {
-		return storageHint(err, "nats.dead_letter_max_bytes", "-1")
+		return storageHint(err, "nats.dead_letter_max_bytes", "-1", c.opts.DLQMaxBytes)
 	}
 	cfg := st.CachedInfo().Config
 	if slices.Equal(cfg.Subjects, want.Subjects) && cfg.MaxAge == want.MaxAge && cfg.MaxBytes == want.MaxBytes {
@@ -718,7 +723,7 @@ func (c *NATSConsumer) ensureDLQStream(ctx context.Context) error {
 	cfg.Subjects, cfg.MaxAge, cfg.MaxBytes = want.Subjects, want.MaxAge, want.MaxBytes
 	if _, err := c.js.UpdateStream(ctx, cfg); err != nil {
 		return storageHint(fmt.Errorf("update dead-letter stream %q to subject %q, max age %s, max bytes %d: %w",
-			c.opts.DLQStream, c.opts.DLQSubject, want.MaxAge, want.MaxBytes, err), "nats.dead_letter_max_bytes", "-1")
+			c.opts.DLQStream, c.opts.DLQSubject, want.MaxAge, want.MaxBytes, err), "nats.dead_letter_max_bytes", "-1", c.opts.DLQMaxBytes)
 	}
 	c.logger.Info("dead-letter stream updated to the configuration; its messages are kept", "stream", c.opts.DLQStream,
 		"old_subjects", old.Subjects, "subjects", cfg.Subjects, "old_max_age", old.MaxAge, "max_age", cfg.MaxAge,

@@ -124,6 +124,19 @@ func TestNATSConsumerSmallFileStore(t *testing.T) {
 			opts = testNATSOptions()
 			opts.DLQMaxBytes = tooLarge
 			expectHint(setup(url, opts), "nats.dead_letter_max_bytes") // creation of OMEN_DLQ
+
+			// Another stream's reserve fills the store: the unbounded
+			// OMEN is refused, and the hint does not blame nats.max_bytes
+			// (code reviewer's finding: it said to lower it).
+			url = ns.start(t)
+			_, js := connectJS(t, url)
+			if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"other"}, Storage: jetstream.FileStorage, MaxBytes: smallStore}); err != nil {
+				t.Fatal(err)
+			}
+			err := setup(url, testNATSOptions())
+			if err == nil || strings.Contains(err.Error(), "lower nats.max_bytes") || !strings.Contains(err.Error(), "nats.max_bytes is unbounded") {
+				t.Fatalf("Setup with another stream filling the store: %v; want the unbounded hint", err)
+			}
 		})
 	}
 }

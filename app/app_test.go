@@ -217,7 +217,7 @@ func TestNATSToFeatures(t *testing.T) {
 // daemon continues evaluating from the replayed window.
 func TestRestartNothingLost(t *testing.T) {
 	dir := t.TempDir()
-	natsPort := testenv.FreePort(t)
+	natsPort := testenv.StablePort(t)
 	mut := func(o *Options) { o.NATSListenAddress = fmt.Sprintf("127.0.0.1:%d", natsPort) }
 	a := startApp(t, dir, mut)
 	start := time.Now().Add(-3 * time.Minute).Truncate(5 * time.Second)

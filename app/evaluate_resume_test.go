@@ -216,7 +216,7 @@ func ptr[T any](v T) *T { return &v }
 // step again (the alerts count it once: TestRestartStepNotCountedTwice).
 func TestRestartStopWritesCursor(t *testing.T) {
 	dir := t.TempDir()
-	natsPort := testenv.FreePort(t)
+	natsPort := testenv.StablePort(t)
 	mut := func(o *Options) { o.NATSListenAddress = fmt.Sprintf("127.0.0.1:%d", natsPort) }
 	a := startApp(t, dir, mut)
 	const entity = "shop/cart-0"

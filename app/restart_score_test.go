@@ -20,7 +20,7 @@ import (
 // have lacked its predictions.
 func TestRestartScoresAtOnce(t *testing.T) {
 	dir := t.TempDir()
-	natsPort := testenv.FreePort(t)
+	natsPort := testenv.StablePort(t)
 	mut := func(o *Options) { o.NATSListenAddress = fmt.Sprintf("127.0.0.1:%d", natsPort) }
 	a := startApp(t, dir, mut)
 	ctx := context.Background()

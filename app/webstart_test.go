@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -65,24 +63,6 @@ func TestStartChecksWebFilesFirst(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestTLSHandshakeErrorsLogged: the HTTP server's own errors ("http: TLS
 // handshake error from …") went to Go's default logger, in its format,
 // amid the structured log. They go to the structured log now, at debug,
@@ -91,7 +71,7 @@ func TestTLSHandshakeErrorsLogged(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	testenv.WriteCert(t, certFile, keyFile, "omen")
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	a := startApp(t, filepath.Join(dir, "data"), func(o *Options) {
 		o.TLSCertFile, o.TLSKeyFile = certFile, keyFile
 		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -116,7 +96,7 @@ func TestTLSHandshakeErrorsLogged(t *testing.T) {
 // went to debug, below the default level, so a handler's panic left no
 // trace (code reviewer's finding).
 func TestServerErrorLogLevels(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	l := slog.NewLogLogger(serverErrorHandler{slog.NewTextHandler(&logs, nil)}, slog.LevelError) // info and above, as --log.level's default
 	l.Printf("http: TLS handshake error from 127.0.0.1:5: EOF")
 	l.Printf("http: panic serving 127.0.0.1:6: boom\ngoroutine 1 [running]:")

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 // TestEvalSmoke runs a small "omen eval sim" (two training fleets of 2
@@ -19,7 +19,7 @@ import (
 // time, without the carriage returns of a redrawn line, which a file or a
 // pipe held ("\rhistory:   0.0%\rhistory:  50.0%…") (reviewer's finding).
 func TestEvalSmoke(t *testing.T) {
-	out := &lockedBuffer{}
+	out := &testenv.SyncBuffer{}
 	rep, err := Eval(context.Background(), EvalOptions{
 		Options: Options{Seed: 3, History: 2 * time.Hour, Out: out,
 			App: app.Options{ListenAddress: "127.0.0.1:0", NATSListenAddress: "127.0.0.1:0", StoragePath: t.TempDir(), Logger: quietLogger()}},
@@ -36,24 +36,6 @@ func TestEvalSmoke(t *testing.T) {
 		t.Errorf("output to a buffer %q: want progress a line at a time, no carriage return", got)
 	}
 	t.Logf("smoke: %d scenarios, precision %.2f, recall %.2f", rep.Scenarios, rep.Precision, rep.Recall)
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestTickProgress: on a terminal the line is redrawn every 240 ticks; on

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 func TestCheckSubject(t *testing.T) {
@@ -119,7 +121,7 @@ func TestNATSConsumerDLQStreamUpdated(t *testing.T) {
 			opts.DLQSubject = "omen.deadletter"
 			opts.DLQMaxAge = 48 * time.Hour
 			opts.DLQMaxBytes = 8 << 20
-			logs := &lockedBuffer{}
+			logs := &testenv.SyncBuffer{}
 			c, err := NewNATSConsumer(nc, app, opts, reg, slog.New(slog.NewTextHandler(logs, nil)))
 			if err != nil {
 				t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 // parts returns "part/i" of the samples app stored.
@@ -68,7 +70,7 @@ func TestNATSConsumerFilterChange(t *testing.T) {
 
 				opts.FilterSubjects = tc.configured
 				app := &MemAppender{}
-				logs := &lockedBuffer{}
+				logs := &testenv.SyncBuffer{}
 				c2, err := NewNATSConsumer(nc, app, opts, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, nil)))
 				if err != nil {
 					t.Fatal(err)

@@ -36,7 +36,7 @@ var restartableServers = []struct {
 	new  func(t *testing.T) *restartableNATS
 }{
 	{"embedded", func(t *testing.T) *restartableNATS {
-		port := testenv.FreePort(t)
+		port := testenv.StablePort(t)
 		r := &restartableNATS{url: fmt.Sprintf("nats://127.0.0.1:%d", port), store: t.TempDir()}
 		var srv *natsembed.Server
 		r.start = func(t *testing.T) {
@@ -57,10 +57,10 @@ var restartableServers = []struct {
 		return r
 	}},
 	{"debian", func(t *testing.T) *restartableNATS {
-		port := testenv.FreePort(t)
+		port := testenv.StablePort(t)
 		r := &restartableNATS{url: fmt.Sprintf("nats://127.0.0.1:%d", port), store: t.TempDir()}
 		var cmd *exec.Cmd
-		var out lockedBuffer
+		var out testenv.SyncBuffer
 		r.start = func(t *testing.T) {
 			t.Helper()
 			cmd = exec.Command(testenv.NATSServerBin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", r.store)
@@ -169,7 +169,7 @@ func TestNATSConsumerLostAcrossServerRestart(t *testing.T) {
 				nc, js := reconnecting(t, srv.url)
 				app := &MemAppender{}
 				reg := prometheus.NewRegistry()
-				logs := &lockedBuffer{}
+				logs := &testenv.SyncBuffer{}
 				c, err := NewNATSConsumer(nc, app, testNATSOptions(), reg, slog.New(slog.NewTextHandler(logs, nil)))
 				if err != nil {
 					t.Fatal(err)

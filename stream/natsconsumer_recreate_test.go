@@ -1,36 +1,17 @@
 package stream
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omen-sre/omen/internal/testenv"
 )
-
-// lockedBuffer is a bytes.Buffer safe for a logger writing while the test
-// reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestNATSConsumerRecreatedAfterDeletion: when the durable consumer is
 // deleted under a running consumer, Run recreates it (one WARN, one count
@@ -45,7 +26,7 @@ func TestNATSConsumerRecreatedAfterDeletion(t *testing.T) {
 			nc, js := connectJS(t, ns.start(t))
 			app := &MemAppender{}
 			reg := prometheus.NewRegistry()
-			logs := &lockedBuffer{}
+			logs := &testenv.SyncBuffer{}
 			c, err := NewNATSConsumer(nc, app, testNATSOptions(), reg, slog.New(slog.NewTextHandler(logs, nil)))
 			if err != nil {
 				t.Fatal(err)

@@ -1,21 +1,17 @@
 package ui_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/api/apitest"
 	"github.com/omen-sre/omen/explain"
-	"github.com/omen-sre/omen/store"
 )
 
 // TestMalformedFilterIs400: the overview refuses the filters the API
@@ -198,34 +194,9 @@ func TestGraphLabelsClearOfArrowheads(t *testing.T) {
 // pending and links its entity; it said only "no alert or prediction …
 // with a stored explanation".
 func TestPendingAlertPage(t *testing.T) {
-	st, err := store.Open(store.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	m, err := alert.New(alert.Options{Store: st, For: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	p := alert.Prediction{ID: store.PredictionID("shop/cart-0", t0.UnixMilli()), Entity: "shop/cart-0",
-		Labels: map[string]string{"namespace": "shop", "pod": "cart-0"}, T: t0, Prob: 0.9, Threshold: 0.8}
-	if err := m.Process(context.Background(), t0, []alert.Prediction{p}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := api.NewStoreBackend(api.StoreOptions{Store: st, Alerts: func() []alert.Alert {
-		return append(m.Alerts(), m.Pending()...)
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pending := m.Pending()
-	if len(pending) != 1 {
-		t.Fatalf("%d pending alerts, want 1", len(pending))
-	}
+	b, pending := apitest.PendingBackend(t, 1)
 	srv := newServer(t, b)
-	pageHas(t, srv.URL, "/ui/alerts/"+pending[0].Fingerprint, http.StatusNotFound,
-		[]string{pending[0].Fingerprint + " is a pending alert on shop/cart-0", "explains an alert when it fires", `href="/ui/entities/shop%2Fcart-0"`}, nil)
+	pageHas(t, srv.URL, "/ui/alerts/"+pending.Fingerprint, http.StatusNotFound,
+		[]string{pending.Fingerprint + " is a pending alert on shop/cart-0", "explains an alert when it fires", `href="/ui/entities/shop%2Fcart-0"`}, nil)
 	pageHas(t, srv.URL, "/ui/alerts/0123456789abcdef", http.StatusNotFound, []string{"no alert or prediction"}, []string{"is a pending alert"})
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 // TestDemoClosedStdout: `omen demo | head -2` (or `| tee` ended by
@@ -87,13 +89,13 @@ func TestEvalSimInterruptedJSONStdout(t *testing.T) {
 
 // cancelOn is a writer that calls cancel once what was written holds at.
 type cancelOn struct {
-	syncBuffer
+	testenv.SyncBuffer
 	at     string
 	cancel func()
 }
 
 func (c *cancelOn) Write(p []byte) (int, error) {
-	n, err := c.syncBuffer.Write(p)
+	n, err := c.SyncBuffer.Write(p)
 	if strings.Contains(c.String(), c.at) {
 		c.cancel()
 	}

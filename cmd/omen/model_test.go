@@ -24,6 +24,7 @@ import (
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 )
@@ -775,7 +776,7 @@ func TestTrainPromoteFit(t *testing.T) {
 // append the record's attributes into the spare capacity of its attrs
 // (a data race, under -race, and lines mixing their attributes).
 func TestCLILoggerConcurrentWith(t *testing.T) {
-	var b syncBuffer
+	var b testenv.SyncBuffer
 	l := cliLogger(&b, "omen model").With("a", 1, "b", 2, "c", 3)
 	const n = 8
 	var wg sync.WaitGroup
@@ -801,24 +802,6 @@ func TestCLILoggerConcurrentWith(t *testing.T) {
 			t.Errorf("%q printed %d times, want 200 (lines: %v)", want, counts[want], counts)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestModelPromoteBackToDefaults: after a daemon moved from a

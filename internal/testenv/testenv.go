@@ -1,16 +1,15 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,6 +38,25 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// StablePort returns a free loopback port outside Linux's ephemeral
+// range (32768–60999) for a server a test stops and starts again on the
+// same port: between the two, an ephemeral port can be taken by any
+// outgoing connection's local end or by another test's FreePort listener
+// ("bind: address already in use" on the restart).
+func StablePort(t testing.TB) int {
+	t.Helper()
+	for range 200 {
+		p := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err == nil {
+			_ = l.Close()
+			return p
+		}
+	}
+	t.Fatal("find a free port in 20000-31999: none of 200 tried")
+	return 0
+}
+
 func requireBinary(t testing.TB, path string) {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
@@ -46,32 +64,11 @@ func requireBinary(t testing.TB, path string) {
 	}
 }
 
-// syncBuffer collects a process's output for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // process is a started component.
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *SyncBuffer
 	done chan struct{}
 	err  error
 }
@@ -80,7 +77,7 @@ type process struct {
 func start(t testing.TB, name, bin string, args ...string) *process {
 	t.Helper()
 	requireBinary(t, bin)
-	p := &process{name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, out: &SyncBuffer{Max: 1 << 20}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out

@@ -100,3 +100,29 @@ func TestVerifyNoLeaksAfterCleanup(t *testing.T) {
 		_ = NATSServer(t)
 	})
 }
+
+func TestStablePort(t *testing.T) {
+	for range 20 {
+		p := StablePort(t)
+		if p < 20000 || p >= 32000 {
+			t.Fatalf("port %d outside 20000-31999 (the ephemeral range starts at 32768)", p)
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			t.Fatalf("port %d: %v", p, err)
+		}
+		_ = l.Close()
+	}
+}
+
+func TestSyncBufferMax(t *testing.T) {
+	b := &SyncBuffer{Max: 4}
+	for _, s := range []string{"ab", "cde", "fg"} {
+		if n, err := b.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	if got := b.String(); got != "abcde" {
+		t.Fatalf("kept %q, want writes dropped once beyond Max: abcde", got)
+	}
+}

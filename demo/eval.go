@@ -13,9 +13,9 @@ import (
 	pmodel "github.com/prometheus/common/model"
 
 	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/internal/tty"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/sim"
-	"github.com/omen-sre/omen/training"
 )
 
 // EvalOptions configure Eval.
@@ -266,7 +266,7 @@ func publishPaced(ctx context.Context, a *app.App, f *sim.Fleet, nc *nats.Conn, 
 	}
 	fmt.Fprintf(o.Out, "%s: %s of simulated time\n", what, time.Duration(ticks)*Step)
 	lag := int64(8) * Step.Milliseconds()
-	prog := &tickProgress{w: o.Out, tty: training.IsTerminal(o.Out), what: what, ticks: ticks}
+	prog := &tickProgress{w: o.Out, tty: tty.IsTerminal(o.Out), what: what, ticks: ticks}
 	pub, err := sim.NewPublisher(f, sim.PublisherOptions{
 		Ticks: ticks,
 		OnTick: func(t sim.Tick) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/term"
+	"github.com/omen-sre/omen/internal/tty"
 )
 
 // progress reports training progress to a writer: a redrawn one-line bar
@@ -26,18 +26,9 @@ type progress struct {
 
 func newProgress(w io.Writer, label string, total int) *progress {
 	p := &progress{w: w, label: label, total: total, now: time.Now, lastVal: math.NaN()}
-	p.tty = IsTerminal(w)
+	p.tty = tty.IsTerminal(w)
 	p.start = p.now()
 	return p
-}
-
-// IsTerminal reports whether w writes to a terminal: an *os.File, or a
-// writer wrapping one that has its Fd method, open on a terminal.
-// Progress is redrawn on one line there and written a line at a time
-// elsewhere (a file or a pipe would hold every redraw).
-func IsTerminal(w io.Writer) bool {
-	f, ok := w.(interface{ Fd() uintptr })
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // advance records n more windows processed in epoch (1-based) with the

@@ -111,7 +111,7 @@ func (s *stopWriter) Write(p []byte) (int, error) {
 }
 
 // Fd is the descriptor of the file w writes to, for terminal detection
-// (training.IsTerminal: progress is redrawn on a terminal only); an
+// (tty.IsTerminal: progress is redrawn on a terminal only); an
 // invalid one when w is not a file.
 func (s *stopWriter) Fd() uintptr {
 	if f, ok := s.w.(interface{ Fd() uintptr }); ok {

@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
-	"golang.org/x/term"
-
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	pmodel "github.com/prometheus/common/model"
+
+	"github.com/omen-sre/omen/internal/tty"
 )
 
 // RangeQuerier is the part of the Prometheus HTTP API client
@@ -314,9 +313,7 @@ type queryProgress struct {
 
 func newQueryProgress(w io.Writer, total int) *queryProgress {
 	p := &queryProgress{w: w, total: total, start: time.Now()}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.tty = true
-	}
+	p.tty = tty.IsTerminal(w) // also through a writer wrapping a terminal (omen's CLI)
 	return p
 }
 

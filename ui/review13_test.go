@@ -3,7 +3,6 @@ package ui_test
 import (
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -86,14 +85,8 @@ func TestGoneEntities(t *testing.T) {
 	for _, p := range b.PredictionList {
 		live[p.Entity] = true
 	}
-	const old = "shop/cart-5f6e7d8c9-old11"
-	labels := map[string]string{"namespace": "shop", "pod": "cart-5f6e7d8c9-old11", "service": "cart"}
-	last := apitest.T0 - 6*apitest.Step // the cutoff is 4 steps
-	for k := int64(10); k >= 0; k-- {
-		t := last - k*apitest.Step
-		b.PredictionList = append(b.PredictionList, api.Prediction{ID: old + "@" + strconv.FormatInt(t, 10), Entity: old, Labels: labels,
-			T: t, Probability: 0.97, Threshold: 0.5, ModelVersion: "v3"})
-	}
+	const old = goneCartPod
+	last := addGonePod(b, 10)
 	srv := newServer(t, b)
 	pageHas(t, srv.URL, "/ui/", http.StatusOK,
 		[]string{`id="gone"`, `class="gone-entity" data-entity="` + old + `" data-t="` + strconv.FormatInt(last, 10) + `"`, `1m30s before`, "The " + strconv.Itoa(len(live)) + " entities most likely to fail, by"},
@@ -140,17 +133,7 @@ func TestAlertOnlyLabelsAreNotFilters(t *testing.T) {
 // TestMoreAlertsKeepsFilter: the "N more alerts" link keeps the page's
 // filter (it was the fixed /api/v1/alerts; UI reviewer's finding 12).
 func TestMoreAlertsKeepsFilter(t *testing.T) {
-	b := apitest.Backend()
-	u, err := ui.New(ui.Options{Backend: b, MaxAlerts: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := api.New(api.Options{Backend: b, ListenAddress: "127.0.0.1:0", UI: u})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
+	srv := newServerOpts(t, apitest.Backend(), ui.Options{MaxAlerts: 1})
 	pageHas(t, srv.URL, "/ui/?match%5Bnamespace%5D=shop", http.StatusOK,
 		[]string{`id="more-alerts-json" href="/api/v1/alerts?match%5Bnamespace%5D=shop"`}, nil)
 	pageHas(t, srv.URL, "/ui/", http.StatusOK, []string{`id="more-alerts-json" href="/api/v1/alerts"`}, nil)

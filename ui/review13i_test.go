@@ -90,11 +90,8 @@ func TestExplanationOrigin(t *testing.T) {
 // finding 4).
 func TestServiceGoneEntities(t *testing.T) {
 	b := apitest.Backend()
-	const old = "shop/cart-5f6e7d8c9-old11"
-	labels := map[string]string{"namespace": "shop", "pod": "cart-5f6e7d8c9-old11", "service": "cart"}
-	last := apitest.T0 - 6*apitest.Step // the cutoff is 4 steps
-	b.PredictionList = append(b.PredictionList, api.Prediction{ID: old + "@" + strconv.FormatInt(last, 10), Entity: old, Labels: labels,
-		T: last, Probability: 0.97, Threshold: 0.5, ModelVersion: "v3"})
+	const old = goneCartPod
+	last := addGonePod(b, 0)
 	srv := newServer(t, b)
 	body := pageHas(t, srv.URL, api.EntityUIPath("cart"), http.StatusOK,
 		[]string{`id="service-entities"`, `class="service-entity" data-entity="` + apitest.CartEntity + `"`,
@@ -110,11 +107,8 @@ func TestServiceGoneEntities(t *testing.T) {
 // current entity's page still offers it (UI re-review's finding 5).
 func TestGoneEntityExplainNow(t *testing.T) {
 	b := apitest.Backend()
-	const old = "shop/cart-5f6e7d8c9-old11"
-	labels := map[string]string{"namespace": "shop", "pod": "cart-5f6e7d8c9-old11", "service": "cart"}
-	last := apitest.T0 - 6*apitest.Step // the cutoff is 4 steps
-	b.PredictionList = append(b.PredictionList, api.Prediction{ID: old + "@" + strconv.FormatInt(last, 10), Entity: old, Labels: labels,
-		T: last, Probability: 0.97, Threshold: 0.5, ModelVersion: "v3"})
+	const old = goneCartPod
+	addGonePod(b, 0)
 	srv := newServer(t, b)
 	explainNow := `href="` + api.EntityUIPath(old) + `?explain=now"`
 	pageHas(t, srv.URL, api.EntityUIPath(old), http.StatusOK, []string{`id="gone-notice"`, `id="no-explain-now"`}, []string{explainNow})

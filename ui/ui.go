@@ -599,19 +599,14 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, api.ErrNotFound) {
 		// A pending alert's fingerprint (listed on the overview as
 		// pending): no explanation yet, and it fires under another one.
-		if pending, _ := u.b.Alerts(ctx, api.AlertQuery{State: api.AlertPending}); len(pending) > 0 {
-			for _, a := range pending {
-				if a.Fingerprint != id {
-					continue
-				}
-				u.render(w, http.StatusNotFound, "error", http.StatusText(http.StatusNotFound), errorData{
-					Code: http.StatusNotFound,
-					Err:  fmt.Sprintf("%s is a pending alert on %s: it has no explanation yet.", id, a.Entity),
-					Hint: "omen explains an alert when it fires, under another fingerprint (a firing alert's labels add severity); the entity's page shows its predictions.",
-					Link: api.EntityUIPath(a.Entity), LinkText: "the entity's page",
-				})
-				return
-			}
+		if a, ok := api.PendingAlert(ctx, u.b, id); ok {
+			u.render(w, http.StatusNotFound, "error", http.StatusText(http.StatusNotFound), errorData{
+				Code: http.StatusNotFound,
+				Err:  fmt.Sprintf("%s is a pending alert on %s: it has no explanation yet.", id, a.Entity),
+				Hint: "omen explains an alert when it fires, under another fingerprint (a firing alert's labels add severity); the entity's page shows its predictions.",
+				Link: api.EntityUIPath(a.Entity), LinkText: "the entity's page",
+			})
+			return
 		}
 		// The backend's error already names the id; say what is missing.
 		// A pending alert that fired since is listed under another

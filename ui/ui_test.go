@@ -21,7 +21,14 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // newServer serves the API with the UI mounted, as the daemon does.
 func newServer(t testing.TB, b api.Backend) *httptest.Server {
 	t.Helper()
-	u, err := ui.New(ui.Options{Backend: b})
+	return newServerOpts(t, b, ui.Options{})
+}
+
+// newServerOpts is newServer with the UI's options o (Backend set to b).
+func newServerOpts(t testing.TB, b api.Backend, o ui.Options) *httptest.Server {
+	t.Helper()
+	o.Backend = b
+	u, err := ui.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,4 +159,21 @@ func addNewerPrediction(b *api.MemBackend, entity string, steps int64) {
 	p.T += steps * apitest.Step
 	p.ID = p.Entity + "@" + strconv.FormatInt(p.T, 10)
 	b.PredictionList = append(b.PredictionList, p)
+}
+
+// goneCartPod is a rolling deploy's old cart pod (see addGonePod).
+const goneCartPod = "shop/cart-5f6e7d8c9-old11"
+
+// addGonePod adds to b predictions of goneCartPod (0.97 over 0.5) at its
+// last step, 6 steps before the fleet's newest (the gone cutoff is 4),
+// and the before steps before it; it returns the last step.
+func addGonePod(b *api.MemBackend, before int) int64 {
+	labels := map[string]string{"namespace": "shop", "pod": "cart-5f6e7d8c9-old11", "service": "cart"}
+	last := apitest.T0 - 6*apitest.Step
+	for k := int64(before); k >= 0; k-- {
+		t := last - k*apitest.Step
+		b.PredictionList = append(b.PredictionList, api.Prediction{ID: goneCartPod + "@" + strconv.FormatInt(t, 10), Entity: goneCartPod, Labels: labels,
+			T: t, Probability: 0.97, Threshold: 0.5, ModelVersion: "v3"})
+	}
+	return last
 }

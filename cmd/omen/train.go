@@ -396,13 +396,8 @@ func readsCSV(paths []string, out string) bool {
 		switch {
 		case err != nil:
 		case st.IsDir() && os.SameFile(st, do):
-			// As dataset.CSVSource: the folder's *.train.csv(.gz)
-			// files, or every CSV file when it has none.
-			if base := filepath.Base(out); strings.HasSuffix(base, ".train.csv") || strings.HasSuffix(base, ".train.csv.gz") {
-				return true
-			}
-			train, _ := filepath.Glob(filepath.Join(p, "*.train.csv*"))
-			if !slices.ContainsFunc(train, func(f string) bool { return strings.HasSuffix(f, ".csv") || strings.HasSuffix(f, ".csv.gz") }) {
+			base := filepath.Base(out)
+			if slices.ContainsFunc(dataset.DirPatterns(p), func(pat string) bool { m, _ := filepath.Match(pat, base); return m }) {
 				return true
 			}
 		case !st.IsDir() && fo != nil && os.SameFile(st, fo):

@@ -519,6 +519,19 @@ type CSVSource struct {
 	StepMillis int64
 }
 
+// DirPatterns returns the file name patterns of the files CSVSource reads
+// from the directory dir: its *.train.csv.gz / *.train.csv files, or,
+// when it has none, every *.csv(.gz) file.
+func DirPatterns(dir string) []string {
+	train := []string{"*.train.csv.gz", "*.train.csv"}
+	for _, pat := range train {
+		if m, _ := filepath.Glob(filepath.Join(dir, pat)); len(m) > 0 {
+			return train
+		}
+	}
+	return []string{"*.csv.gz", "*.csv"}
+}
+
 // Load reads every file once (a file named twice, directly or through
 // its directory, or a directory named twice, is read once); the entity
 // is the file name without ".csv(.gz)" and without a ".train" suffix, and
@@ -553,15 +566,9 @@ func (c *CSVSource) Load(ctx context.Context) ([]*Series, error) {
 			continue
 		}
 		var found []string
-		for _, pat := range []string{"*.train.csv.gz", "*.train.csv"} {
+		for _, pat := range DirPatterns(p) {
 			m, _ := filepath.Glob(filepath.Join(p, pat))
 			found = append(found, m...)
-		}
-		if len(found) == 0 {
-			for _, pat := range []string{"*.csv.gz", "*.csv"} {
-				m, _ := filepath.Glob(filepath.Join(p, pat))
-				found = append(found, m...)
-			}
 		}
 		sort.Strings(found)
 		for _, f := range found {

@@ -36,9 +36,16 @@
 // DLQMaxBytes; JetStream reserves a size bound in its file store, and a
 // bound it has no room for fails Setup with an error naming the
 // configuration key to lower) and a durable pull consumer
-// (default "omen", AckExplicit). An existing stream OMEN is left as
-// configured; an existing OMEN_DLQ is updated at start to the configured
-// dead-letter subject, retention and bound, keeping its messages. The
+// (default "omen", AckExplicit). An existing stream OMEN gets the
+// configured retention and bound (MaxAge, MaxBytes) at start, with a WARN
+// naming each changed one, and keeps its other settings (subjects,
+// replicas, policies) and its messages, up to the new bounds; an existing
+// OMEN_DLQ is updated at start to the configured dead-letter subject,
+// retention and bound, keeping its messages. While Run runs,
+// omen_nats_consumer_pending_messages (from the consumer's info, every
+// 15s) and omen_nats_consumer_last_contact_timestamp_seconds (the last
+// time the pull was seen working) show a stalled consumer, which the
+// shipped OmenNATSConsumerStalled rule alerts on. The
 // dead-letter subject has no wildcards and lies outside the stream's
 // subjects (JetStream refuses two streams capturing one subject), which
 // NewNATSConsumer and "omen check config" check. The payload format of each message comes from its

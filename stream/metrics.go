@@ -98,3 +98,22 @@ func histogramVec(reg prometheus.Registerer, opts prometheus.HistogramOpts, labe
 	}
 	return h, nil
 }
+
+// gaugeVec registers a gauge vector, reusing an identical one already
+// registered on reg.
+func gaugeVec(reg prometheus.Registerer, opts prometheus.GaugeOpts, labels ...string) (*prometheus.GaugeVec, error) {
+	g := prometheus.NewGaugeVec(opts, labels)
+	if reg == nil {
+		return g, nil
+	}
+	if err := reg.Register(g); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.GaugeVec); ok {
+				return existing, nil
+			}
+		}
+		return nil, err
+	}
+	return g, nil
+}

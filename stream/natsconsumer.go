@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,15 +56,15 @@ type NATSOptions struct {
 	// Subjects are the stream's subjects, used only when the consumer
 	// creates the stream. Default DefaultNATSSubjects.
 	Subjects []string
-	// MaxAge is the stream's retention, used only when creating it.
-	// Default 24h.
+	// MaxAge is the stream's retention, set when creating it and applied
+	// by Setup to an existing stream too. Default 24h.
 	MaxAge time.Duration
-	// MaxBytes bounds the stream's size on disk, used only when creating
-	// it: when full, the oldest messages are dropped, acknowledged or not.
-	// 0 or less: no bound.
+	// MaxBytes bounds the stream's size on disk, set when creating it and
+	// applied by Setup to an existing stream too: when full, the oldest
+	// messages are dropped, acknowledged or not. 0 or less: no bound.
 	MaxBytes int64
 	// StreamReplicas is the stream's replica count when creating it
-	// (NATS cluster). Default 1.
+	// (NATS cluster); an existing stream keeps its own. Default 1.
 	StreamReplicas int
 	// Durable is the durable pull consumer's name. Replicas sharing a
 	// durable share its work (work-queue semantics); replicas owning
@@ -341,7 +342,27 @@ type NATSConsumer struct {
 	// heartbeat is the pull's idle heartbeat; 0 takes the client's
 	// default (half the pull's 30s expiry). Tests shorten it.
 	heartbeat time.Duration
+
+	// pending and contact are this consumer's gauges of
+	// omen_nats_consumer_pending_messages and
+	// omen_nats_consumer_last_contact_timestamp_seconds; pulling is true
+	// while consume has a pull open. pollEvery is how often Run asks the
+	// server for the consumer's info (DefaultNATSPollInterval; tests
+	// shorten it).
+	pending   prometheus.Gauge
+	contact   prometheus.Gauge
+	pulling   atomic.Bool
+	pollEvery time.Duration
+	// missedHeartbeat is when the pull last reported missing heartbeats
+	// (Unix nanoseconds).
+	missedHeartbeat atomic.Int64
 }
+
+// DefaultNATSPollInterval is how often a running NATSConsumer asks
+// JetStream for its durable consumer's info, which sets
+// omen_nats_consumer_pending_messages and, while it pulls,
+// omen_nats_consumer_last_contact_timestamp_seconds.
+const DefaultNATSPollInterval = 15 * time.Second
 
 // stage holds one batch of messages from decoding to acknowledgement.
 type stage struct {
@@ -400,6 +421,29 @@ func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg promethe
 		return nil, fmt.Errorf("nats consumer metrics: %w", err)
 	}
 	c.recreated.WithLabelValues(o.Durable)
+	// The outcomes the shipped OmenNATSConsumerStalled rule reads exist
+	// from the start, so that "none in 5 minutes" is a zero and not an
+	// absent series.
+	c.messages.WithLabelValues(o.Durable, "acked")
+	c.messages.WithLabelValues(o.Durable, "dead_letter")
+	pending, err := gaugeVec(reg, prometheus.GaugeOpts{
+		Namespace: "omen", Name: "nats_consumer_pending_messages",
+		Help: "Messages of the stream the durable JetStream consumer has not finished: not yet delivered (num_pending) plus delivered and not yet acknowledged (num_ack_pending), " +
+			"from the consumer's info, asked every 15s; the last answer's value while JetStream does not answer (see omen_nats_consumer_last_contact_timestamp_seconds).",
+	}, "consumer")
+	if err != nil {
+		return nil, fmt.Errorf("nats consumer metrics: %w", err)
+	}
+	contact, err := gaugeVec(reg, prometheus.GaugeOpts{
+		Namespace: "omen", Name: "nats_consumer_last_contact_timestamp_seconds",
+		Help: "Unix time at which JetStream last showed the durable consumer's pull working: a message delivered, or the consumer's info answered (every 15s) while omen pulls; " +
+			"the time the consumer started until then. It stops while NATS is unreachable, the consumer or stream is missing, or omen retries its pull.",
+	}, "consumer")
+	if err != nil {
+		return nil, fmt.Errorf("nats consumer metrics: %w", err)
+	}
+	c.pending, c.contact = pending.WithLabelValues(o.Durable), contact.WithLabelValues(o.Durable)
+	c.pollEvery = DefaultNATSPollInterval
 	if c.appendD, err = histogramVec(reg, prometheus.HistogramOpts{
 		Namespace: "omen", Name: "nats_batch_commit_seconds",
 		Help:    "Time to store (Append) and acknowledge one batch of messages.",
@@ -452,7 +496,8 @@ func sourceName(stream, durable string, created time.Time) string {
 }
 
 // Setup creates the stream, the dead-letter stream and the durable
-// consumer when missing, sets the Source of the batches from the stream's
+// consumer when missing, updates an existing stream's retention and size
+// bound to the options' (see applyStreamLimits), sets the Source of the batches from the stream's
 // creation time (see sourceName), and returns the consumer. Run calls it;
 // it is exported for tools and tests that publish before consuming.
 func (c *NATSConsumer) Setup(ctx context.Context) (jetstream.Consumer, error) {
@@ -464,6 +509,9 @@ func (c *NATSConsumer) Setup(ctx context.Context) (jetstream.Consumer, error) {
 	})
 	if err != nil {
 		return nil, storageHint(err, "nats.max_bytes", "0", c.opts.MaxBytes)
+	}
+	if err := c.applyStreamLimits(ctx, st); err != nil {
+		return nil, err
 	}
 	created := st.CachedInfo().Created
 	if created.IsZero() {
@@ -684,7 +732,7 @@ func maxBytes(n int64) int64 {
 func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	st, err := js.Stream(ctx, cfg.Name)
 	if err == nil {
-		return st, nil // an existing stream is left as its operator configured it
+		return st, nil // the callers update the settings they own
 	}
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("look up stream %q: %w", cfg.Name, err)
@@ -698,6 +746,39 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 		return nil, fmt.Errorf("create stream %q: %w", cfg.Name, err)
 	}
 	return st, nil
+}
+
+// applyStreamLimits updates an existing stream whose retention (MaxAge)
+// or size bound (MaxBytes) differs from the options to theirs, with a
+// WARN naming each changed setting: the configuration's keys for them
+// (nats.max_age, nats.max_bytes) would otherwise apply only when omen
+// creates the stream, and a changed value would be ignored without a
+// word. Only these two fields are omen's: the stream's other settings
+// (subjects another publisher may have added, replicas, retention
+// policy, discard policy, other limits) are kept as they are, and so are
+// its messages, up to the new limits (a lower one drops the oldest at
+// once).
+func (c *NATSConsumer) applyStreamLimits(ctx context.Context, st jetstream.Stream) error {
+	cfg := st.CachedInfo().Config
+	wantAge, wantBytes := c.opts.MaxAge, maxBytes(c.opts.MaxBytes)
+	if cfg.MaxAge == wantAge && cfg.MaxBytes == wantBytes {
+		return nil
+	}
+	var changed []any
+	if cfg.MaxAge != wantAge {
+		changed = append(changed, "old_max_age", cfg.MaxAge, "max_age", wantAge)
+	}
+	if cfg.MaxBytes != wantBytes {
+		changed = append(changed, "old_max_bytes", cfg.MaxBytes, "max_bytes", wantBytes)
+	}
+	cfg.MaxAge, cfg.MaxBytes = wantAge, wantBytes
+	if _, err := c.js.UpdateStream(ctx, cfg); err != nil {
+		return storageHint(fmt.Errorf("update stream %q to max age %s, max bytes %d (nats.max_age, nats.max_bytes): %w",
+			c.opts.Stream, wantAge, wantBytes, err), "nats.max_bytes", "0", c.opts.MaxBytes)
+	}
+	c.logger.Warn("stream's limits differed from nats.max_age and nats.max_bytes; updated them (its other settings and its messages are kept, up to the new limits)",
+		append([]any{"stream", c.opts.Stream}, changed...)...)
+	return nil
 }
 
 // ensureDLQStream creates the dead-letter stream, or updates an existing
@@ -748,7 +829,71 @@ func (c *NATSConsumer) ensureDLQStream(ctx context.Context) error {
 // were not processed are nacked so that another replica can take them at
 // once. Run must not be called concurrently on one NATSConsumer; run
 // several consumers (same or different durables) for parallelism.
+//
+// While it runs, Run asks JetStream for the consumer's info every
+// DefaultNATSPollInterval for omen_nats_consumer_pending_messages, and
+// keeps omen_nats_consumer_last_contact_timestamp_seconds at the last
+// time the pull was seen working (see healthy).
 func (c *NATSConsumer) Run(ctx context.Context) error {
+	c.contact.SetToCurrentTime()
+	pctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { c.poll(pctx) })
+	defer func() {
+		stop()
+		wg.Wait()
+	}()
+	return c.run(ctx)
+}
+
+// poll sets the pending and contact gauges from the consumer's info every
+// pollEvery until ctx is done.
+func (c *NATSConsumer) poll(ctx context.Context) {
+	t := time.NewTicker(c.pollEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		healthy := c.healthy()
+		ictx, cancel := context.WithTimeout(ctx, min(c.pollEvery, 5*time.Second))
+		cons, err := c.js.Consumer(ictx, c.opts.Stream, c.opts.Durable)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				c.logger.Debug("consumer info", "consumer", c.opts.Durable, "err", err)
+			}
+			continue
+		}
+		info := cons.CachedInfo()
+		c.pending.Set(float64(info.NumPending) + float64(info.NumAckPending))
+		if healthy && c.healthy() {
+			c.contact.SetToCurrentTime()
+		}
+	}
+}
+
+// heartbeatWindow is how long the pull goes without a heartbeat before it
+// reports missing ones: two heartbeats, of the client's default 15s
+// unless c.heartbeat sets one.
+func (c *NATSConsumer) heartbeatWindow() time.Duration {
+	if c.heartbeat > 0 {
+		return 2 * c.heartbeat
+	}
+	return 30 * time.Second
+}
+
+// healthy reports whether the pull is open and has not reported missing
+// heartbeats for longer than the client takes to report them again: the
+// server answers it (a heartbeat or a message arrived since).
+func (c *NATSConsumer) healthy() bool {
+	return c.pulling.Load() && time.Since(time.Unix(0, c.missedHeartbeat.Load())) > c.heartbeatWindow()+time.Second
+}
+
+// run is Run without the gauges' poller.
+func (c *NATSConsumer) run(ctx context.Context) error {
 	cons, err := c.Setup(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -901,6 +1046,8 @@ func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) err
 		return fmt.Errorf("pull messages: %w", err)
 	}
 	defer c.release(it)
+	c.pulling.Store(true)
+	defer c.pulling.Store(false)
 
 	free := make(chan *stage, len(c.stages))
 	for i := range c.stages {
@@ -944,6 +1091,7 @@ func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) err
 				return nil
 			}
 			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				c.missedHeartbeat.Store(time.Now().UnixNano())
 				// Missing heartbeats are also how a pull on a consumer
 				// that no longer exists looks: a server restarted without
 				// it (or without the stream) leaves the pull request
@@ -958,6 +1106,7 @@ func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) err
 			}
 			return err
 		}
+		c.contact.SetToCurrentTime() // the pull delivers
 		c.msgs = append(c.msgs[:0], first)
 		size := len(first.Data())
 		deadline := time.Now().Add(c.opts.FetchWait)

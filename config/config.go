@@ -91,14 +91,16 @@ type NATSConfig struct {
 	// names this key (lower it, or -1).
 	DeadLetterMaxBytes int64 `yaml:"dead_letter_max_bytes"`
 	// MaxAge is how long the stream keeps messages. Default 24h.
+	// Applied at every start, to an existing stream too (a WARN names
+	// the change; its other settings and messages are kept).
 	MaxAge model.Duration `yaml:"max_age"`
-	// MaxBytes bounds the stream's size on disk when omen creates it;
-	// when full, the oldest messages are dropped (acknowledged or not, so
-	// leave room for a backlog). 0 or -1 (default): no bound, only
-	// max_age. JetStream reserves the bound against the server's file
-	// store limit (the embedded server's: 75 % of the free disk), so
-	// creating the stream fails when the bound does not fit, with an
-	// error naming this key.
+	// MaxBytes bounds the stream's size on disk; when full, the oldest
+	// messages are dropped (acknowledged or not, so leave room for a
+	// backlog). 0 or -1 (default): no bound, only max_age. Applied at
+	// every start like max_age. JetStream reserves the bound against the
+	// server's file store limit (the embedded server's: 75 % of the free
+	// disk), so creating or updating the stream fails when the bound does
+	// not fit, with an error naming this key.
 	MaxBytes int64 `yaml:"max_bytes"`
 	// EmbeddedMaxMemory bounds the embedded server's JetStream memory
 	// storage in bytes (omen's stream uses file storage). 0: 64 MiB;

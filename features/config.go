@@ -54,7 +54,11 @@ type Config struct {
 // Feature is a PromQL feature. Expr gives a vector whose series carry the
 // entity labels (aggregate with "by (${entity})"); a scalar applies to every
 // entity. When Expr yields several series for one entity the largest value
-// is used.
+// is used (a number beats NaN; counted as duplicate_entity), and a series
+// lacking an entity label is dropped (missing_labels). The rules are the
+// same for the local evaluation, in remote mode (Extractor.AddPolled) and
+// for training from Prometheus (dataset.PrometheusSource), which tell a
+// scalar from a vector series without labels by the expression's type.
 type Feature struct {
 	Name string `yaml:"name"`
 	Expr string `yaml:"expr"`

@@ -32,7 +32,9 @@
 //     event re-sent with the same UID counts only the increase of its Count.
 //     In remote mode (AddPolled) a Prometheus that already evaluated the
 //     features sends samples named after the features; those values take
-//     precedence over the local evaluation.
+//     precedence over the local evaluation. The rules of Feature hold there
+//     too: a scalar applies to every entity, several series of one entity
+//     give the largest value.
 //
 // Samples, events and results that cannot be used are not errors: they are
 // counted in omen_feature_dropped_total{reason} with the reasons listed as the

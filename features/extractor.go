@@ -102,6 +102,7 @@ type compiled struct {
 	reasonLabels   map[string][]int
 	reasons        map[string]string // used reasons, mapped to the config's own string
 	polledNames    map[string]int    // feature index, or -1-label index
+	polledScalar   map[string]bool   // names whose expression gives a scalar
 	// history is the longest data time any feature or label expression
 	// reads before the evaluation time (ms; see Extractor.Oldest).
 	history int64
@@ -154,6 +155,7 @@ func compile(cfg Config, lookbackDelta time.Duration) (*compiled, error) {
 	for i, f := range r.Features {
 		c.polledNames[f.Name] = i
 	}
+	c.polledScalar = scalarNames(r)
 	exprs := make([]string, 0, len(r.Features)+len(r.Labels))
 	for _, f := range r.Features {
 		exprs = append(exprs, f.Expr)
@@ -409,13 +411,19 @@ func (e *Extractor) AddEvents(evs []telemetry.Event) {
 // definition's) name and whose labels carry the entity labels is that
 // feature's value for the entity at the sample time. At Evaluate such a
 // value, the newest within the lookback delta, takes precedence over the
-// local evaluation (a label value > 0 is a failure). Other samples are
-// dropped (unknown_feature, missing_labels).
+// local evaluation (a label value > 0 is a failure). A sample of a
+// feature whose expression gives a scalar (the poller sends it with no
+// label but its name) applies to every entity, as a local scalar does.
+// Several result series of one entity in one call (one poll) give the
+// largest value, as locally (counted as duplicate_entity). Other samples
+// are dropped (unknown_feature, missing_labels: a vector series without
+// the entity labels, such as sum(up)'s).
 func (e *Extractor) AddPolled(samples []telemetry.Sample) {
-	unknown, missing, old := e.polled.add(e.cfg.Load(), samples)
+	unknown, missing, old, dup := e.polled.add(e.cfg.Load(), samples)
 	e.dropUnknown.Add(float64(unknown))
 	e.dropMissing.Add(float64(missing))
 	e.dropTooOld.Add(float64(old))
+	e.dropDupEnt.Add(float64(dup))
 }
 
 // Evaluate computes the feature vectors at t, one per entity that has any
@@ -539,13 +547,25 @@ func (e *Extractor) Evaluate(ctx context.Context, t time.Time) ([]Vector, error)
 		return nil, fmt.Errorf("evaluate features at %v: all %d queries failed", t.UTC(), queries)
 	}
 
-	// Remote mode: values a remote Prometheus evaluated win.
+	// Remote mode: values a remote Prometheus evaluated win; a scalar
+	// applies to every entity, as a local one.
 	for i, f := range c.cfg.Features {
+		if val, ok := e.polled.scalar(f.Name, ts, e.lookbackMs); ok {
+			scalars[i] = val
+			continue
+		}
 		e.polled.each(f.Name, ts, e.lookbackMs, func(key string, lbls map[string]string, val float64) {
 			get(key, lbls).Values[i] = val
 		})
 	}
 	for i, l := range c.cfg.Labels {
+		if val, ok := e.polled.scalar(l.Name, ts, e.lookbackMs); ok {
+			scalarLabels = slices.DeleteFunc(scalarLabels, func(k int) bool { return k == i })
+			if val > 0 {
+				scalarLabels = append(scalarLabels, i)
+			}
+			continue
+		}
 		e.polled.each(l.Name, ts, e.lookbackMs, func(key string, lbls map[string]string, val float64) {
 			get(key, lbls).Failure[i] = val > 0
 		})

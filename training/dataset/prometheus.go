@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	pmodel "github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/omen-sre/omen/internal/tty"
 )
@@ -34,7 +35,7 @@ type NamedQuery struct {
 type PrometheusSource struct {
 	API RangeQuerier
 	// Features are evaluated in order; each result series is assigned to
-	// the entity named by its EntityLabels values.
+	// the entity named by its EntityLabels values (see Load).
 	Features []NamedQuery
 	// Failures are failure definitions; a step of an entity is labelled
 	// when any of them has a sample > 0 there. Empty: no labels.
@@ -65,11 +66,20 @@ const DefaultMaxPoints = 10000
 // from its first feature sample to its last feature or failure sample
 // (Series.Start says where): the steps before it existed, or before the
 // server had data, are not history of it. Missing values inside are NaN.
-// When several result series of one query map to the same entity their
-// values are summed. A value (or sum) beyond ±MaxValue, such as +Inf from
-// histogram_quantile, is missing too: the model would read it as missing
-// anyway, and Progress gets a line with how many each feature had. A range longer than MaxPoints steps is read in
-// several range queries of at most MaxPoints points each.
+//
+// The daemon's rules for a feature's value (features.Feature) hold: when
+// several result series of one query map to the same entity the largest
+// value is used (a number beating NaN); a series lacking an entity label
+// (or with it empty) is dropped; a scalar query (by the expression's type:
+// its range query answers with one series of no labels) applies to every
+// entity, within the steps its other features give it, and a scalar
+// failure query fails every entity there. Progress gets a line with how
+// many entities had several series and how many series were dropped, by
+// query. A value beyond ±MaxValue, such as +Inf from histogram_quantile,
+// is missing too: the model would read it as missing anyway, and Progress
+// gets a line with how many each feature had. A range longer than
+// MaxPoints steps is read in several range queries of at most MaxPoints
+// points each.
 func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 	if p.API == nil || len(p.Features) == 0 || len(p.EntityLabels) == 0 {
 		return nil, errors.New("prometheus source: want an API, features and entity labels")
@@ -83,14 +93,10 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 	pr := newQueryProgress(p.Progress, len(chunks)*(len(p.Features)+len(p.Failures)))
 	pr.perQuery = p.maxPoints()
 	byEntity := map[string]*Series{}
-	sampled := false // a feature query returned a sample, finite or not
+	sampled := false // a feature query returned a sample of an entity, finite or not
 	// first and last are the grid steps of an entity's first and last
 	// finite feature sample (last also of its last failure sample).
 	first, last := map[string]int{}, map[string]int{}
-	// beyond holds an entity's cells (step·features+feature) with a sample
-	// (or sum of samples) beyond ±MaxValue; nBeyond counts them by feature.
-	beyond := map[string]map[int]bool{}
-	nBeyond := make([]int, nf)
 	get := func(id string) *Series {
 		s := byEntity[id]
 		if s == nil {
@@ -103,13 +109,43 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 		}
 		return s
 	}
+	// scalars holds the grid of each scalar feature, which applies to
+	// every entity; several counts the entities with several result series
+	// of a feature, and missing the series without an entity label, by
+	// query (features, then failures).
+	scalars := map[int][]float64{}
+	several := make([]int, nf)
+	missing := make([]int, nf+len(p.Failures))
 	for j, q := range p.Features {
 		m, err := p.query(ctx, q, chunks, pr)
 		if err != nil {
 			return nil, err
 		}
+		if isScalar(q.Query) {
+			vals := make([]float64, steps)
+			for i := range vals {
+				vals[i] = math.NaN()
+			}
+			for _, ss := range m { // one series, of no labels
+				for _, sp := range ss.Values {
+					if i, ok := p.index(sp.Timestamp.Time(), steps); ok {
+						vals[i] = float64(sp.Value)
+					}
+				}
+			}
+			scalars[j] = vals
+			continue
+		}
+		nSeries := map[string]int{}
 		for _, ss := range m {
-			id := p.entity(ss.Metric)
+			id, ok := p.entity(ss.Metric)
+			if !ok {
+				missing[j]++
+				continue
+			}
+			if nSeries[id]++; nSeries[id] == 2 {
+				several[j]++
+			}
 			s := get(id)
 			sampled = sampled || len(ss.Values) > 0
 			for _, sp := range ss.Values {
@@ -117,33 +153,34 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 				if !ok {
 					continue
 				}
-				v := float64(sp.Value)
-				if math.IsNaN(v) {
-					continue // a NaN sample (0/0) is a missing value
+				// The largest value of the entity's series, a number
+				// beating NaN (0/0), as the daemon takes.
+				if v, k := float64(sp.Value), i*nf+j; v > s.Values[k] || math.IsNaN(s.Values[k]) {
+					s.Values[k] = v
 				}
-				k := i*nf + j
-				if beyond[id][k] {
-					continue
-				}
-				if cur := s.Values[k]; !math.IsNaN(cur) {
-					v += cur
-				}
-				if !InRange(v) {
-					// ±Inf, or beyond float32: missing, whatever else
-					// sums into the cell.
-					if beyond[id] == nil {
-						beyond[id] = map[int]bool{}
-					}
-					beyond[id][k] = true
-					s.Values[k] = math.NaN()
-					nBeyond[j]++
-					continue
-				}
-				s.Values[k] = v
-				if first[id] < 0 || i < first[id] {
+			}
+		}
+	}
+	// nBeyond counts by feature the cells beyond ±MaxValue, read as
+	// missing; an entity's series spans its finite feature values.
+	nBeyond := make([]int, nf)
+	for id, s := range byEntity {
+		for j, vals := range scalars {
+			for i, v := range vals {
+				s.Values[i*nf+j] = v
+			}
+		}
+		for k, v := range s.Values {
+			switch {
+			case math.IsNaN(v):
+			case !InRange(v):
+				s.Values[k] = math.NaN()
+				nBeyond[k%nf]++
+			case scalars[k%nf] == nil:
+				if i := k / nf; first[id] < 0 || i < first[id] {
 					first[id] = i
 				}
-				last[id] = max(last[id], i)
+				last[id] = max(last[id], k/nf)
 			}
 		}
 	}
@@ -151,13 +188,31 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 		for _, s := range byEntity {
 			s.Labels = make([]bool, steps)
 		}
-		for _, q := range p.Failures {
+		var all []bool // the steps a scalar failure query is > 0 at
+		for f, q := range p.Failures {
 			m, err := p.query(ctx, q, chunks, pr)
 			if err != nil {
 				return nil, err
 			}
+			if isScalar(q.Query) {
+				if all == nil {
+					all = make([]bool, steps)
+				}
+				for _, ss := range m {
+					for _, sp := range ss.Values {
+						if i, ok := p.index(sp.Timestamp.Time(), steps); ok && sp.Value > 0 {
+							all[i] = true
+						}
+					}
+				}
+				continue
+			}
 			for _, ss := range m {
-				id := p.entity(ss.Metric)
+				id, ok := p.entity(ss.Metric)
+				if !ok {
+					missing[nf+f]++
+					continue
+				}
 				s, ok := byEntity[id]
 				if !ok || first[id] < 0 {
 					continue // a failing entity without features cannot be learned from
@@ -170,9 +225,22 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 				}
 			}
 		}
+		// A scalar failure applies to every entity, within its series
+		// (it makes no step of an entity).
+		for i, failing := range all {
+			if !failing {
+				continue
+			}
+			for id, s := range byEntity {
+				if first[id] >= 0 && i >= first[id] && i <= last[id] {
+					s.Labels[i] = true
+				}
+			}
+		}
 	}
 	pr.done(len(p.Features) + len(p.Failures))
 	p.reportBeyond(nBeyond)
+	p.reportSeries(several, missing)
 	out := make([]*Series, 0, len(byEntity))
 	for id, s := range byEntity {
 		if first[id] < 0 {
@@ -182,6 +250,11 @@ func (p *PrometheusSource) Load(ctx context.Context) ([]*Series, error) {
 	}
 	if len(out) == 0 && sampled {
 		return nil, fmt.Errorf("prometheus source: the feature queries returned only NaN or values beyond ±%.4g between %s and %s (e.g. histogram_quantile or a ratio over no requests): no step of any entity has a value to learn from", MaxValue, p.Start.UTC().Format(time.RFC3339), p.End.UTC().Format(time.RFC3339))
+	}
+	if n := sum(missing[:nf]); len(out) == 0 && n > 0 {
+		return nil, fmt.Errorf("prometheus source: every result series of the feature queries between %s and %s lacked an entity label (%s), %s; aggregate with by (%s)",
+			p.Start.UTC().Format(time.RFC3339), p.End.UTC().Format(time.RFC3339), strings.Join(p.EntityLabels, ", "),
+			p.counts(missing[:nf], "series", "series"), strings.Join(p.EntityLabels, ", "))
 	}
 	if len(out) == 0 {
 		var qs []string
@@ -217,6 +290,67 @@ func (p *PrometheusSource) reportBeyond(n []int) {
 	if len(parts) > 0 {
 		fmt.Fprintf(p.Progress, "prometheus source: values beyond ±%.4g (±Inf, or too large for the float32 the model computes in) read as missing: %s\n", MaxValue, strings.Join(parts, ", "))
 	}
+}
+
+// reportSeries writes to Progress, by query, how many entities had
+// several result series of a feature (the largest value was kept) and how
+// many result series lacked an entity label (dropped), as the daemon does
+// (omen_feature_dropped_total{reason="duplicate_entity"} and
+// {reason="missing_labels"}): both usually mean that the query lacks an
+// aggregation by the entity labels.
+func (p *PrometheusSource) reportSeries(several, missing []int) {
+	if p.Progress == nil {
+		return
+	}
+	if sum(several) > 0 {
+		fmt.Fprintf(p.Progress, "prometheus source: several result series for one entity, the largest value kept as the daemon does (aggregate by %s?): %s\n",
+			strings.Join(p.EntityLabels, ", "), p.counts(several, "entity", "entities"))
+	}
+	if sum(missing) > 0 {
+		fmt.Fprintf(p.Progress, "prometheus source: result series without an entity label (%s) dropped, as the daemon does: %s\n",
+			strings.Join(p.EntityLabels, ", "), p.counts(missing, "series", "series"))
+	}
+}
+
+// counts names the queries (features, then failures) with a count above
+// 0: "cpu 2 series, restarts 1 series".
+func (p *PrometheusSource) counts(n []int, one, many string) string {
+	var parts []string
+	for k, c := range n {
+		if c == 0 {
+			continue
+		}
+		name := ""
+		if k < len(p.Features) {
+			name = p.Features[k].Name
+		} else {
+			name = p.Failures[k-len(p.Features)].Name
+		}
+		unit := many
+		if c == 1 {
+			unit = one
+		}
+		parts = append(parts, fmt.Sprintf("%s %d %s", name, c, unit))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sum(n []int) int {
+	t := 0
+	for _, c := range n {
+		t += c
+	}
+	return t
+}
+
+// isScalar reports whether query gives a scalar: its range query answers
+// with one series of no labels, as it does for a vector series without
+// labels (sum(up)), which lacks the entity labels. The daemon tells them
+// apart by the result's type; here the expression's type does. A query
+// the parser refuses is taken for a vector.
+func isScalar(query string) bool {
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(query)
+	return err == nil && e.Type() == parser.ValueTypeScalar
 }
 
 func (p *PrometheusSource) maxPoints() int {
@@ -273,12 +407,19 @@ func (p *PrometheusSource) query(ctx context.Context, q NamedQuery, chunks []chu
 	return out, nil
 }
 
-func (p *PrometheusSource) entity(m pmodel.Metric) string {
+// entity returns the entity of a result series: its EntityLabels values
+// joined by "/"; false when one is missing or empty (the daemon drops such
+// a series as missing_labels).
+func (p *PrometheusSource) entity(m pmodel.Metric) (string, bool) {
 	parts := make([]string, len(p.EntityLabels))
 	for i, l := range p.EntityLabels {
-		parts[i] = string(m[pmodel.LabelName(l)])
+		v := m[pmodel.LabelName(l)]
+		if v == "" {
+			return "", false
+		}
+		parts[i] = string(v)
 	}
-	return strings.Join(parts, "/")
+	return strings.Join(parts, "/"), true
 }
 
 func (p *PrometheusSource) index(t time.Time, steps int) (int, bool) {

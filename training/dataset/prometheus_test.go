@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,7 +52,7 @@ func TestPrometheusSourceFake(t *testing.T) {
 	nan := math.NaN()
 	api := fakeAPI{
 		"cpu": {
-			stream(pmodel.LabelSet{"namespace": "n", "pod": "a", "container": "x"}, start, step, 1, 2, 3, 4),
+			stream(pmodel.LabelSet{"namespace": "n", "pod": "a", "container": "x"}, start, step, 1, 2, 30, 4),
 			stream(pmodel.LabelSet{"namespace": "n", "pod": "a", "container": "y"}, start, step, 10, 10, 10, 10),
 			stream(pmodel.LabelSet{"namespace": "n", "pod": "b"}, start, step, 5, nan, 7, 8),
 		},
@@ -68,8 +69,10 @@ func TestPrometheusSourceFake(t *testing.T) {
 		t.Fatalf("entities %+v", got)
 	}
 	a, b := got[0], got[1]
-	if a.Values[0] != 11 || a.Values[6] != 14 || !math.IsNaN(a.Values[1]) {
-		t.Fatalf("n/a values %v (cpu summed over containers, mem missing)", a.Values)
+	// Several series of one entity: the largest value, the daemon's rule
+	// (features.Feature); it was their sum.
+	if a.Values[0] != 10 || a.Values[4] != 30 || a.Values[6] != 10 || !math.IsNaN(a.Values[1]) {
+		t.Fatalf("n/a values %v (cpu the largest of its containers, mem missing)", a.Values)
 	}
 	if b.Values[0] != 5 || !math.IsNaN(b.Values[2]) || b.Values[3] != 1 {
 		t.Fatalf("n/b values %v", b.Values)
@@ -151,14 +154,20 @@ func startPrometheus(t *testing.T) (v1.API, string, time.Time) {
 }
 
 // TestPrometheusSourceReal reads the Debian Prometheus' own series back.
+// Its range query of a scalar answers with a series of no labels
+// ({"metric":{}}), as it does for sum(up), a vector: the scalar applies to
+// every entity, the vector series lacks the entity labels and is dropped.
 func TestPrometheusSourceReal(t *testing.T) {
 	papi, addr, first := startPrometheus(t)
 	start := first.Truncate(time.Second).Add(time.Second)
 	time.Sleep(time.Until(start.Add(4 * time.Second)))
+	var progress bytes.Buffer
 	src := &PrometheusSource{API: papi,
-		Features:     []NamedQuery{{"up", "up"}, {"samples", "scrape_samples_scraped"}},
+		Features: []NamedQuery{{"up", "up"}, {"samples", "scrape_samples_scraped"},
+			{"targets", "scalar(count(up))"}, {"up_sum", "sum(up)"}},
 		Failures:     []NamedQuery{{"down", "up == 0"}},
-		EntityLabels: []string{"job", "instance"}, Start: start, End: start.Add(3 * time.Second), Step: time.Second}
+		EntityLabels: []string{"job", "instance"}, Start: start, End: start.Add(3 * time.Second), Step: time.Second,
+		Progress: &progress}
 	got, err := src.Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -171,8 +180,8 @@ func TestPrometheusSourceReal(t *testing.T) {
 	for i := range s.Steps() {
 		if r := s.Row(i); !math.IsNaN(r[0]) {
 			seen++
-			if r[0] != 1 || !(r[1] > 0) {
-				t.Fatalf("row %d = %v, want up=1 and samples > 0", i, r)
+			if r[0] != 1 || !(r[1] > 0) || r[2] != 1 || !math.IsNaN(r[3]) {
+				t.Fatalf("row %d = %v, want up=1, samples > 0, targets=1 (the scalar) and up_sum missing", i, r)
 			}
 		}
 		if s.Labels[i] {
@@ -181,6 +190,9 @@ func TestPrometheusSourceReal(t *testing.T) {
 	}
 	if seen == 0 {
 		t.Fatal("no samples on the grid")
+	}
+	if want := "prometheus source: result series without an entity label (job, instance) dropped, as the daemon does: up_sum 1 series\n"; progress.String() != want {
+		t.Errorf("progress %q, want %q", progress.String(), want)
 	}
 }
 
@@ -372,9 +384,10 @@ func TestPrometheusSourceRealChunks(t *testing.T) {
 	}
 }
 
-// TestPrometheusSourceBeyondFloat32: a sample, or a sum of samples, beyond
-// ±MaxValue (±Inf, or too large for float32) is a missing value, counted
-// on Progress by feature; a sample within the range is kept.
+// TestPrometheusSourceBeyondFloat32: a value beyond ±MaxValue (±Inf, or
+// too large for float32), a sample or the largest of an entity's series, is
+// a missing value, counted on Progress by feature; a value within the
+// range is kept.
 func TestPrometheusSourceBeyondFloat32(t *testing.T) {
 	start := time.Unix(1000, 0)
 	step := 15 * time.Second
@@ -382,11 +395,12 @@ func TestPrometheusSourceBeyondFloat32(t *testing.T) {
 	api := fakeAPI{
 		"cpu": {
 			stream(pmodel.LabelSet{"pod": "a"}, start, step, 1, 1e39, 3, inf),
-			// b's two containers sum beyond float32 at step 1 only; the
-			// third sample at step 1 does not bring the cell back.
-			stream(pmodel.LabelSet{"pod": "b", "c": "x"}, start, step, 2e38, 2e38, 1, 1),
-			stream(pmodel.LabelSet{"pod": "b", "c": "y"}, start, step, 1, 2e38, 1, 1),
-			stream(pmodel.LabelSet{"pod": "b", "c": "z"}, start, step, 1, -3e38, 1, 1),
+			// b's containers: the largest value counts, so +Inf at step 1
+			// and 1e39 at step 3 are missing whatever else, and -Inf
+			// loses to 2e38 and 3.
+			stream(pmodel.LabelSet{"pod": "b", "c": "x"}, start, step, 2e38, 1, math.Inf(-1), 1e39),
+			stream(pmodel.LabelSet{"pod": "b", "c": "y"}, start, step, 1, inf, 3, 1),
+			stream(pmodel.LabelSet{"pod": "b", "c": "z"}, start, step, math.Inf(-1), 5, math.NaN(), 1),
 		},
 		"mem": {stream(pmodel.LabelSet{"pod": "a"}, start, step, 5, math.Inf(-1), 3e38, 5)},
 	}
@@ -402,16 +416,20 @@ func TestPrometheusSourceBeyondFloat32(t *testing.T) {
 	}
 	nan := math.NaN()
 	for k, want := range [][]float64{
-		{1, 5, nan, nan, 3, 3e38, nan, 5},         // a: cpu, mem interleaved
-		{2e38 + 2, nan, nan, nan, 3, nan, 3, nan}, // b: no mem
+		{1, 5, nan, nan, 3, 3e38, nan, 5}, // a: cpu, mem interleaved
+		{2e38, nan, nan, nan, 3, nan},     // b: no mem; step 3 missing, after its last value
 	} {
+		if len(got[k].Values) != len(want) {
+			t.Fatalf("%s values %v, want %v", got[k].Entity, got[k].Values, want)
+		}
 		for i, v := range got[k].Values {
 			if !(v == want[i] || math.IsNaN(v) && math.IsNaN(want[i])) {
 				t.Fatalf("%s values %v, want %v", got[k].Entity, got[k].Values, want)
 			}
 		}
 	}
-	if want := "prometheus source: values beyond ±3.403e+38 (±Inf, or too large for the float32 the model computes in) read as missing: cpu 3, mem 1\n"; progress.String() != want {
+	if want := "prometheus source: values beyond ±3.403e+38 (±Inf, or too large for the float32 the model computes in) read as missing: cpu 4, mem 1\n" +
+		"prometheus source: several result series for one entity, the largest value kept as the daemon does (aggregate by pod?): cpu 1 entity\n"; progress.String() != want {
 		t.Fatalf("progress %q, want %q", progress.String(), want)
 	}
 }
@@ -454,5 +472,74 @@ func TestPrometheusSourceOnlyNaN(t *testing.T) {
 	_, err := src.Load(context.Background())
 	if err == nil || errors.Is(err, ErrNoSeries) || !strings.Contains(err.Error(), "returned only NaN or values beyond") {
 		t.Errorf("Load = %v, want the only-NaN error, not ErrNoSeries", err)
+	}
+}
+
+// TestPrometheusSourceDaemonRules: the daemon's rules for a feature's
+// value (features.Feature) hold for training: a scalar query applies to
+// every entity (its one series of no labels was a fake entity "/", and the
+// entities had NaN), a scalar failure query fails every entity, and a
+// series lacking an entity label is dropped and counted on Progress (it
+// was a fake entity "n/" or "/"); a vector series of no labels (sum(x)) is
+// such a series, not a scalar. When every series lacks one, the error says
+// so.
+func TestPrometheusSourceDaemonRules(t *testing.T) {
+	start := time.Unix(1000, 0)
+	step := 15 * time.Second
+	nan := math.NaN()
+	api := fakeAPI{
+		"cpu": {
+			stream(pmodel.LabelSet{"namespace": "n", "pod": "a"}, start, step, 1, 2, 3, 4),
+			stream(pmodel.LabelSet{"namespace": "n", "pod": "b"}, start, step, nan, 5, 6, nan),
+			stream(pmodel.LabelSet{"namespace": "n"}, start, step, 7, 7, 7, 7),
+			stream(pmodel.LabelSet{"namespace": "n", "pod": ""}, start, step, 8, 8, 8, 8),
+		},
+		"scalar(sum(up))":    {stream(pmodel.LabelSet{}, start, step, 2, 2, nan, 2)},
+		"sum(bare)":          {stream(pmodel.LabelSet{}, start, step, 9, 9, 9, 9)},
+		"crash":              {stream(pmodel.LabelSet{"namespace": "n"}, start, step, 1, 1, 1, 1)},
+		"scalar(max(down))":  {stream(pmodel.LabelSet{}, start, step, 0, 0, 1, 0)},
+		"sum by (pod) (bad)": {stream(pmodel.LabelSet{}, start, step, 1), stream(pmodel.LabelSet{"pod": "x"}, start, step, 1)},
+	}
+	var progress bytes.Buffer
+	src := &PrometheusSource{API: api,
+		Features:     []NamedQuery{{"cpu", "cpu"}, {"total", "scalar(sum(up))"}, {"bare", "sum(bare)"}},
+		Failures:     []NamedQuery{{"crash", "crash"}, {"global", "scalar(max(down))"}},
+		EntityLabels: []string{"namespace", "pod"}, Start: start, End: start.Add(3 * step), Step: step, Progress: &progress}
+	got, err := src.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range []struct {
+		entity string
+		from   int
+		values []float64
+		labels []bool
+	}{
+		{"n/a", 0, []float64{1, 2, nan, 2, 2, nan, 3, nan, nan, 4, 2, nan}, []bool{false, false, true, false}},
+		{"n/b", 1, []float64{5, 2, nan, 6, nan, nan}, []bool{false, true}},
+	} {
+		if k >= len(got) {
+			t.Fatalf("%d series, want n/a and n/b: %+v", len(got), got)
+		}
+		s := got[k]
+		if s.Entity != want.entity || s.Start != start.Add(time.Duration(want.from)*step).UnixMilli() ||
+			!slices.EqualFunc(s.Values, want.values, func(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }) ||
+			!slices.Equal(s.Labels, want.labels) {
+			t.Errorf("series %s from %d: %v %v; want %s from %d: %v %v", s.Entity, s.Start, s.Values, s.Labels,
+				want.entity, start.Add(time.Duration(want.from)*step).UnixMilli(), want.values, want.labels)
+		}
+	}
+	if len(got) != 2 {
+		t.Errorf("%d series, want 2 (no fake entity of missing labels)", len(got))
+	}
+	if want := "prometheus source: result series without an entity label (namespace, pod) dropped, as the daemon does: cpu 2 series, bare 1 series, crash 1 series\n"; progress.String() != want {
+		t.Errorf("progress %q\nwant %q", progress.String(), want)
+	}
+
+	only := &PrometheusSource{API: api, Features: []NamedQuery{{"bad", "sum by (pod) (bad)"}},
+		EntityLabels: []string{"pod", "namespace"}, Start: start, End: start.Add(3 * step), Step: step}
+	want := "prometheus source: every result series of the feature queries between 1970-01-01T00:16:40Z and 1970-01-01T00:17:25Z lacked an entity label (pod, namespace), bad 2 series; aggregate with by (pod, namespace)"
+	if _, err := only.Load(context.Background()); err == nil || err.Error() != want {
+		t.Errorf("all series without an entity label: %v\nwant %s", err, want)
 	}
 }

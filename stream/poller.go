@@ -112,7 +112,13 @@ func CheckQueries(queries map[string]string) error {
 
 // Poller turns PromQL query results from a Prometheus server into samples.
 // Each sample is named after its query (__name__ = the query name) and
-// carries the result's labels (only EntityLabels when set).
+// carries the result's labels (only EntityLabels when set). A scalar
+// result, instant or ranged (a series of no labels), carries only the
+// name, as a vector series without labels (sum(x)) does: the query's
+// expression tells them apart. Series that differ only in labels beyond
+// EntityLabels (a pod's containers) carry the same labels; a query's
+// samples of one time are in one batch, where features.Extractor.AddPolled
+// keeps the largest, the rule of features.Feature.
 //
 // Batches carry Seq 0: a query that is retried, or a range backfilled
 // twice, yields samples with the same series, timestamp and value again,

@@ -128,7 +128,14 @@ func DefaultConfig() Config {
 			{Name: "events_oom_killed", Reasons: []string{"OOMKilled", "OOMKilling"}, Window: window, Help: "OOM kills."},
 			{Name: "events_unhealthy", Reasons: []string{"Unhealthy", "ProbeWarning"}, Window: window, Help: "Failed liveness/readiness/startup probes."},
 			{Name: "events_failed_scheduling", Reasons: []string{"FailedScheduling"}, Window: window, Help: "Scheduling failures."},
-			{Name: "events_config_error", Reasons: []string{"CreateContainerConfigError", "FailedCreatePodSandBox", "FailedCreate"}, Window: window, Help: "Container or sandbox creation failures."},
+			// Not FailedCreate: Kubernetes reports it on the ReplicaSet,
+			// Job, StatefulSet or DaemonSet that could not create a pod, an
+			// event without a pod, so with the default entity labels
+			// [namespace, pod] every one would be dropped (missing_labels).
+			// With entity labels a workload event carries (e.g. [namespace],
+			// or [namespace, replicaset]: an event's kind and name fill the
+			// label its kind names) a feature can count it.
+			{Name: "events_config_error", Reasons: []string{"CreateContainerConfigError", "FailedCreatePodSandBox"}, Window: window, Help: "Container or sandbox creation failures."},
 			{
 				Name:    "events_module_load_error",
 				Reasons: []string{EventModuleLoadError, EventModuleInitError, EventConfigLoadError, EventRegistrationFailed, EventDependencyUnavailable},

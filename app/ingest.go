@@ -66,9 +66,13 @@ type ingester struct {
 
 	batches    *prometheus.CounterVec
 	late       prometheus.Counter
-	applyDrops prometheus.Counter
-	abandoned  prometheus.Counter
-	refused    prometheus.Counter
+	lateEvents prometheus.Counter
+	// lateFailures counts the failure labels of late events by whether
+	// they were set on the stored vector of their step.
+	lateFailures *prometheus.CounterVec
+	applyDrops   prometheus.Counter
+	abandoned    prometheus.Counter
+	refused      prometheus.Counter
 }
 
 // maxCommits bounds the ingest-log commits in flight. The store packs
@@ -97,6 +101,14 @@ func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, r
 			Namespace: "omen", Name: "ingest_late_samples_total",
 			Help: "Samples of series a feature reads (one of the features' vector selectors selects them, or polled features) received for a time at or before the last evaluated step: the steps from their time on were evaluated without them, and are not evaluated again (those older than the in-memory window are also dropped as too_old). Samples of the other series are not counted, nor are polled samples at or before the last step evaluated before a restart (the step cursor): the Prometheus poller's backfill fetches the window again at start, and the previous process evaluated those steps with its own polls. A poll whose queries answer after other sources' samples moved the evaluator past its time, and a backfill that arrives after steps past the cursor were evaluated without it, count.",
 		}),
+		lateEvents: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "omen", Name: "ingest_late_events_total",
+			Help: "Events of a reason a feature or failure label uses (with the entity labels, not a redelivery) received for a time at or before the last evaluated step. Events hold no step back (only series still sending do), so an event that reaches omen after the samples that moved the evaluator past its step is late, a second is enough: the event features of the steps from its time on that were evaluated without it stay so (later steps whose window holds it count it), and the failure labels it sets at its step are set on the step's stored vector instead (omen_ingest_late_failure_labels_total), for training; the daemon's predictions and alerts, which that step is past, do not change. Those older than the in-memory window are also dropped as too_old.",
+		}),
+		lateFailures: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "omen", Name: "ingest_late_failure_labels_total",
+			Help: "Failure labels set by late events (see omen_ingest_late_events_total) at steps already evaluated, by result: stored (set on the entity's stored vector of the event's step, which training reads), no_vector (the entity has no stored vector at that step: it had none, retention deleted it, its layout has no such label, or the step's vectors were not yet written), error (the store failed; logged).",
+		}, []string{"result"}),
 		applyDrops: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "ingest_head_rejected_samples_total",
 			Help: "Samples committed to the ingest log that the in-memory head rejected (cardinality, out of window).",
@@ -185,7 +197,11 @@ const parallelApplyMin = 8192
 // call, a batch each).
 func (in *ingester) applyAll(batches []telemetry.Batch, idx []int) {
 	maxT := int64(0)
-	defer func() { in.advance(maxT) }()
+	var late []features.LateFailure
+	defer func() {
+		in.recordLate(late)
+		in.advance(maxT)
+	}()
 	n := 0
 	for _, i := range idx {
 		if !in.polled(&batches[i]) {
@@ -195,7 +211,8 @@ func (in *ingester) applyAll(batches []telemetry.Batch, idx []int) {
 	parts := runtime.GOMAXPROCS(0)
 	if n < parallelApplyMin || parts < 2 {
 		for _, i := range idx {
-			maxT = max(maxT, in.apply(&batches[i], true))
+			t, lf := in.applyLate(&batches[i], true)
+			maxT, late = max(maxT, t), append(late, lf...)
 		}
 		return
 	}
@@ -210,7 +227,8 @@ func (in *ingester) applyAll(batches []telemetry.Batch, idx []int) {
 		in.applyDrops.Add(float64(d))
 	}
 	for _, i := range idx {
-		maxT = max(maxT, in.apply(&batches[i], false))
+		t, lf := in.applyLate(&batches[i], false)
+		maxT, late = max(maxT, t), append(late, lf...)
 	}
 }
 
@@ -232,6 +250,14 @@ func (in *ingester) appendToHead(samples []telemetry.Sample) {
 // its samples are already in the head. It returns the newest sample or
 // event time of b.
 func (in *ingester) apply(b *telemetry.Batch, head bool) int64 {
+	t, late := in.applyLate(b, head)
+	in.recordLate(late)
+	return t
+}
+
+// applyLate is apply, but for the failure labels of b's late events too
+// (see recordLate), which it returns.
+func (in *ingester) applyLate(b *telemetry.Batch, head bool) (int64, []features.LateFailure) {
 	maxT := int64(0)
 	if in.polled(b) {
 		in.extractor.AddPolled(b.Samples)
@@ -263,15 +289,50 @@ func (in *ingester) apply(b *telemetry.Batch, head bool) int64 {
 	if late > 0 {
 		in.late.Add(float64(late))
 	}
+	var failures []features.LateFailure
 	if len(b.Events) > 0 {
-		in.extractor.AddEvents(b.Events)
+		var lateEvents int
+		lateEvents, failures = in.extractor.AddEventsLate(b.Events, done)
+		if lateEvents > 0 {
+			in.lateEvents.Add(float64(lateEvents))
+		}
 		for i := range b.Events {
 			if t := b.Events[i].T; t > maxT {
 				maxT = t
 			}
 		}
 	}
-	return maxT
+	return maxT, failures
+}
+
+// recordLate sets the failure labels of late events on the stored
+// vectors of their steps, so that training, which reads the labels from
+// the stored history, sees those failures (an evaluation labels only the
+// events of its own step, and the step was evaluated before they came).
+// The daemon's live state is left alone: the step's predictions and
+// alerts are past, and a late label is for training.
+func (in *ingester) recordLate(late []features.LateFailure) {
+	if len(late) == 0 {
+		return
+	}
+	if in.store == nil {
+		in.lateFailures.WithLabelValues("no_vector").Add(float64(len(late)))
+		return
+	}
+	marks := make([]store.FailureMark, len(late))
+	for i, l := range late {
+		marks[i] = store.FailureMark{Entity: l.Entity, T: l.T, Label: l.Label}
+	}
+	set, err := in.store.SetFailures(marks)
+	if err != nil {
+		in.lateFailures.WithLabelValues("error").Add(float64(len(late)))
+		in.logger.Error("set the failure labels of late events on their stored vectors", "n", len(late), "err", err)
+		return
+	}
+	in.lateFailures.WithLabelValues("stored").Add(float64(set))
+	if n := len(late) - set; n > 0 {
+		in.lateFailures.WithLabelValues("no_vector").Add(float64(n))
+	}
 }
 
 // advance moves the watermark to maxT (ms) if that is newer, and signals

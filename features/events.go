@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/omen-sre/omen/internal/intmath"
 	"github.com/omen-sre/omen/telemetry"
 )
 
@@ -28,6 +29,9 @@ type eventStore struct {
 	maxT     int64
 	nextGC   int64
 	max      int
+	// filled is the newest step time fill has run at (ms): an event at or
+	// before it comes after its step was evaluated (late).
+	filled int64
 }
 
 type entityEvents struct {
@@ -49,14 +53,73 @@ type uidState struct {
 // newEventStore returns an event store of at most max entities and max
 // UIDs.
 func newEventStore(max int) *eventStore {
-	return &eventStore{entities: map[string]*entityEvents{}, uids: map[string]uidState{}, maxT: math.MinInt64, nextGC: math.MinInt64, max: max}
+	return &eventStore{entities: map[string]*entityEvents{}, uids: map[string]uidState{}, maxT: math.MinInt64, nextGC: math.MinInt64, max: max, filled: math.MinInt64}
+}
+
+// LateFailure is a failure label that an event sets at a step evaluated
+// before the event arrived (see Extractor.AddEventsLate): the step's
+// vector, if stored, lacks it.
+type LateFailure struct {
+	// Entity is the event's entity ID.
+	Entity string
+	// T is the step the event belongs to, the one whose (T−step, T]
+	// holds its time (ms).
+	T int64
+	// Label is the failure label's name (LabelDef.Name).
+	Label string
+}
+
+// addResult is what eventStore.add did with a call's events.
+type addResult struct {
+	missing, old, cardinality int
+	// late is the number of events at or before the last evaluated step,
+	// and failures the labels they set at their steps.
+	late     int
+	failures []LateFailure
+}
+
+// AddEventsLate is AddEvents for the daemon's ingest, which must know
+// about events that come too late for the steps they belong to: events
+// (with a reason the configuration uses, an entity, and not a
+// redelivery) at or before the last evaluated step, the newer of
+// evaluated (ms; 0: none) and the last step Evaluate ran at. Such an event
+// still counts in the event features of the steps evaluated from now on
+// whose window holds it, but the evaluated ones were evaluated without
+// it, and the failure labels it sets at its step (the step whose
+// (T−step, T] holds it), returned in failures, are not on that step's
+// vector: an evaluation labels only the events of its own step. late is
+// the number of such events, whether or not they are also dropped as
+// too old for the window (counted in omen_feature_dropped_total as
+// AddEvents does).
+func (e *Extractor) AddEventsLate(evs []telemetry.Event, evaluated int64) (late int, failures []LateFailure) {
+	r := e.events.addLate(e.cfg.Load(), evs, evaluated, true)
+	e.dropMissing.Add(float64(r.missing))
+	e.dropTooOld.Add(float64(r.old))
+	e.dropped.WithLabelValues(ReasonCardinality).Add(float64(r.cardinality))
+	return r.late, r.failures
 }
 
 // add records events and returns how many were dropped for missing entity
 // labels, for being too old, and for a new entity or UID beyond the limit.
 func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old, cardinality int) {
+	r := s.addLate(c, evs, 0, false)
+	return r.missing, r.old, r.cardinality
+}
+
+// addLate is add, which with late set also counts the events at or before
+// the last evaluated step (the newer of evaluated, 0 for none, and the
+// last fill) and returns the failure labels they set (see
+// Extractor.AddEventsLate).
+func (s *eventStore) addLate(c *compiled, evs []telemetry.Event, evaluated int64, late bool) (r addResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	done := int64(math.MinInt64)
+	if late {
+		done = s.filled
+		if evaluated != 0 {
+			done = max(done, evaluated)
+		}
+	}
 	for i := range evs {
 		ev := &evs[i]
 		reason, used := c.reasons[ev.Reason]
@@ -65,7 +128,7 @@ func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old, card
 		}
 		key, lbls, ok := c.eventEntity(ev.Labels)
 		if !ok {
-			missing++
+			r.missing++
 			continue
 		}
 		n := max(ev.Count, 1)
@@ -84,7 +147,7 @@ func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old, card
 		tooOld := ev.T <= s.maxT-c.eventKeep
 		e := s.entities[key]
 		if !tooOld && e == nil && len(s.entities) >= s.max || ev.UID != "" && !seen && len(s.uids) >= s.max {
-			cardinality++
+			r.cardinality++
 			continue
 		}
 		if ev.UID != "" {
@@ -97,8 +160,18 @@ func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old, card
 				n -= st.count
 			}
 		}
+		if ev.T <= done {
+			r.late++
+			if labels := c.reasonLabels[reason]; len(labels) > 0 {
+				// The step the event belongs to: (step−c.step, step] holds it.
+				step := -intmath.FloorDiv(-ev.T, c.step) * c.step
+				for _, li := range labels {
+					r.failures = append(r.failures, LateFailure{Entity: key, T: step, Label: c.labelNames[li]})
+				}
+			}
+		}
 		if tooOld {
-			old++
+			r.old++
 			continue
 		}
 		if e == nil {
@@ -111,7 +184,7 @@ func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old, card
 		s.nextGC = s.maxT + c.eventKeep/4
 		s.gc(s.maxT - c.eventKeep)
 	}
-	return missing, old, cardinality
+	return r
 }
 
 // gc forgets occurrences at or before minValid and UIDs not seen for uidTTL.
@@ -150,6 +223,7 @@ func (s *eventStore) reset() {
 func (s *eventStore) fill(c *compiled, t int64, get func(key string, lbls map[string]string) *Vector) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.filled = max(s.filled, t)
 	nf := len(c.cfg.Features)
 	for key, e := range s.entities {
 		var v *Vector

@@ -112,11 +112,51 @@ type history struct {
 	last   int64
 }
 
+// pushAt places v, the entity's vector at step t, on the step grid (step
+// ms) as training does (storesource, training.MakeWindows): each step
+// missing since the newest row is a row of NaN (missing, which the model
+// takes as the feature's mean); with more than keep−1 steps missing
+// (more than W: the window before was all NaN) the window starts afresh,
+// and the entity is scored again once it holds keep rows; a second vector
+// at the newest row's step replaces it.
+func (h *history) pushAt(t, step int64, v []float64, keep int) {
+	if h.n > 0 && step > 0 && len(v) > 0 {
+		switch gap := (t - h.last + step/2) / step; {
+		case gap <= 0:
+			if len(v) == h.nf {
+				c := len(h.ring) / h.nf
+				h.n--
+				h.next = (h.next - 1 + c) % c
+			}
+		case gap > int64(keep):
+			h.n = 0
+		default:
+			nan := float32(math.NaN())
+			for range gap - 1 {
+				dst := h.slot(len(v), keep)
+				for i := range dst {
+					dst[i] = nan
+				}
+			}
+		}
+	}
+	h.push(v, keep)
+	h.last = t
+}
+
 // push appends a row, dropping the oldest beyond keep rows.
 func (h *history) push(v []float64, keep int) {
-	nf := len(v)
+	dst := h.slot(len(v), keep)
+	for i, x := range v {
+		dst[i] = float32(x)
+	}
+}
+
+// slot appends a row of nf values (nil when nf is 0: none), dropping the
+// oldest beyond keep rows, and returns it to be written.
+func (h *history) slot(nf, keep int) []float32 {
 	if nf == 0 {
-		return
+		return nil
 	}
 	if nf != h.nf || len(h.ring) != keep*nf {
 		// A new feature count (a reloaded configuration) or window (a new
@@ -132,11 +172,9 @@ func (h *history) push(v []float64, keep int) {
 		h.ring, h.nf, h.n, h.next = ring, nf, n, n%keep
 	}
 	dst := h.ring[h.next*nf : (h.next+1)*nf]
-	for i, x := range v {
-		dst[i] = float32(x)
-	}
 	h.next = (h.next + 1) % keep
 	h.n = min(h.n+1, keep)
+	return dst
 }
 
 // row returns the k-th held row, oldest first (k < n).
@@ -241,6 +279,23 @@ func presenceColumns(feats, names []string, instant []bool) []int {
 		}
 	}
 	return cols
+}
+
+// PresenceFeatures returns the features of cfg whose value makes an
+// entity's vector a row of its window (dropAbsent, presenceColumns): a
+// vector with none of them is an absent entity's, stored only for its
+// failure label. Training from the store takes them as
+// storesource.Source.Presence, so that it sees the windows the daemon
+// scores.
+func PresenceFeatures(cfg *config.Config) []string {
+	names := features.Names(cfg.Config)
+	var out []string
+	for i, c := range presenceMask(cfg.InstantFeatures()) {
+		if c && i < len(names) {
+			out = append(out, names[i])
+		}
+	}
+	return out
 }
 
 // hasValue reports whether row has a value (not NaN) in one of cols, or
@@ -508,15 +563,14 @@ func (s *scorer) predict(t int64, vs []features.Vector) (out []prediction, recs 
 			h = &history{labels: v.Labels}
 			s.windows[v.Entity] = h
 		}
-		h.push(v.Values, keep)
-		h.last = t
+		h.pushAt(t, s.step.Milliseconds(), v.Values, keep)
 	}
 	// An entity's exported prediction goes at the step its alert resolves
 	// for want of predictions (the alert.DefaultMissingSteps+1-th without
 	// a vector): rules on omen_failure_probability would otherwise keep
 	// firing on a vanished pod long after omen resolved its alert.
 	// Entities silent for longer than the window are gone: their windows
-	// are dropped too.
+	// are dropped too (pushAt would start them afresh).
 	gone := t - int64(alert.DefaultMissingSteps+1)*s.step.Milliseconds()
 	stale := t - int64(keep)*s.step.Milliseconds()
 	for id, h := range s.windows {
@@ -600,9 +654,9 @@ func (s *scorer) predict(t int64, vs []features.Vector) (out []prediction, recs 
 
 // fillWindows fills the entities' windows from the store when a model was
 // installed since the last step (s.fill): each entity with vectors before
-// t gets the rows its live window would hold (the last W, back to a gap
-// after which the window would have been dropped as stale; the step's
-// own vector comes next), their features mapped by name to the features
+// t gets the rows its live window would hold (storedWindows: on the step
+// grid, back to where it would have started afresh; the step's own vector
+// comes next), their features mapped by name to the features
 // in use (a feature the stored vectors lack is missing, NaN). The store
 // is read without s.mu; the windows are replaced only if the model and
 // the features are still those read for (else the next step tries
@@ -650,10 +704,12 @@ type storedWindow struct {
 }
 
 // storedWindows reads, for each entity seen before t, the rows its live
-// window would hold at t before the step's vector: its stored vectors of
-// the last 2(W+1) steps before t, the newest W of them back to a gap of
-// more than W+2 steps (the scorer drops a window silent for W+1 steps;
-// the newest row must be within that of t too), in the layout of feats.
+// window would hold at t before the step's vector (pushAt): its stored
+// vectors on the step grid, the newest W+1 steps up to its newest vector,
+// a step without one a row of NaN, back to where the window would have
+// started afresh (more than W steps missing), in the layout of feats. An
+// entity whose newest vector is more than W+1 steps before t has none
+// (its window would start afresh at t).
 func (s *scorer) storedWindows(ctx context.Context, t int64, w int, feats []string) (map[string]storedWindow, error) {
 	layout, err := newVectorLayout(s.opts.Store, feats)
 	if err != nil {
@@ -665,10 +721,13 @@ func (s *scorer) storedWindows(ctx context.Context, t int64, w int, feats []stri
 	}
 	step := s.step.Milliseconds()
 	keep := w + 1
-	maxGap := int64(keep+1) * step
-	from := t - 2*int64(keep)*step
+	// The window's rows lie within keep steps of the newest vector, at
+	// most keep steps before t; the vector before them decides whether
+	// the window started afresh at the oldest, up to keep steps earlier.
+	from := t - 3*int64(keep)*step
 	nf := len(feats)
 	present := presenceColumns(feats, s.opts.Features(), s.opts.Instant())
+	steps := func(a, b int64) int64 { return (b - a + step/2) / step } // as pushAt
 	out := map[string]storedWindow{}
 	var buf []float32 // rows read, nf each
 	var times []int64
@@ -696,16 +755,31 @@ func (s *scorer) storedWindows(ctx context.Context, t int64, w int, feats []stri
 			return nil, fmt.Errorf("read vectors of %q: %w", e.ID, err)
 		}
 		n := len(times)
-		if n == 0 || t-times[n-1] > maxGap {
+		if n == 0 || steps(times[n-1], t) > int64(keep) {
 			continue
 		}
+		last := times[n-1]
+		// k: the oldest vector within the window's rows.
 		k := n - 1
-		for k > 0 && n-k < w && times[k]-times[k-1] <= maxGap {
+		for k > 0 && steps(times[k-1], last) < int64(keep) {
 			k--
 		}
+		rows := keep // the window went on from before its rows
+		if k == 0 || steps(times[k-1], times[k]) > int64(keep) {
+			rows = int(steps(times[k], last)) + 1 // it started afresh at times[k]
+		}
 		ring := make([]float32, keep*nf)
-		copy(ring, buf[k*nf:n*nf])
-		out[e.ID] = storedWindow{labels: e.Labels, ring: ring, n: n - k, last: times[n-1]}
+		nan := float32(math.NaN())
+		for i := range ring[:rows*nf] {
+			ring[i] = nan
+		}
+		for j := k; j < n; j++ {
+			r := rows - 1 - int(steps(times[j], last))
+			if r >= 0 && r < rows {
+				copy(ring[r*nf:(r+1)*nf], buf[j*nf:(j+1)*nf])
+			}
+		}
+		out[e.ID] = storedWindow{labels: e.Labels, ring: ring, n: rows, last: last}
 	}
 	return out, nil
 }

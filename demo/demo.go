@@ -323,7 +323,12 @@ func Run(ctx context.Context, o Options) error {
 		return stopped(err)
 	}
 	defer a.Stop(context.Background()) //nolint:errcheck // logged by Stop
-	fmt.Fprintf(out, "omen demo: web UI http://%s/ui/  metrics http://%s/metrics  NATS %s\n", a.Addr(), a.Addr(), a.NATSURL())
+	// https when the web server serves TLS: it answers http:// with 400.
+	web := "http://" + a.Addr()
+	if o.App.TLSCertFile != "" {
+		web = "https://" + a.Addr()
+	}
+	fmt.Fprintf(out, "omen demo: web UI %s/ui/  metrics %s/metrics  NATS %s\n", web, web, a.NATSURL())
 	fmt.Fprintf(out, "storage: %s\n", storage)
 	fmt.Fprintf(out, "simulated fleet: %d pods, %d scenarios (seed %d)\n", len(fleet.Pods()), len(specs), o.Seed)
 
@@ -479,7 +484,11 @@ func MinLead(c *config.Config) time.Duration {
 func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Options) (*model.Model, []byte, error) {
 	fmt.Fprintln(o.Out, "\ntraining: LSTM on the simulated history")
 	t := o.Train
-	t.Source = &storesource.Source{Store: st, From: from.UnixMilli(), To: to.UnixMilli(), Step: Step.Milliseconds()}
+	src := &storesource.Source{Store: st, From: from.UnixMilli(), To: to.UnixMilli(), Step: Step.Milliseconds()}
+	if o.App.Config != nil {
+		src.Presence = app.PresenceFeatures(o.App.Config)
+	}
+	t.Source = src
 	if t.Window == 0 {
 		t.Window = defaultWindow
 	}

@@ -415,6 +415,17 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	if err != nil {
 		return nil, rep, err
 	}
+	if vaw.NoTarget != nil {
+		// Only the residuals of steps the daemon scores (a step without a
+		// vector scored 0).
+		kept := an[:0]
+		for i, a := range an {
+			if vaw.HasTarget(i) {
+				kept = append(kept, a)
+			}
+		}
+		an = kept
+	}
 	th := model.Thresholds{}
 	valScored := false // rep.ValAUCPR is the model's (the ensemble's)
 	pot, err := threshold.POT(an, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})

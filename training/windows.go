@@ -61,6 +61,45 @@ type Windows struct {
 	End []int
 	// Label is the failure label per window: 1, 0 or NaN (masked).
 	Label []float32
+	// NoTarget, when not nil, marks the windows whose forecast target is
+	// a step the daemon does not score (Series.Present): Gather gives them
+	// a NaN target, and their anomaly scores are no example of the
+	// daemon's.
+	NoTarget []bool
+}
+
+// HasTarget reports whether window i's forecast target is a step the
+// daemon scores (always, for a series without Series.Present).
+func (w *Windows) HasTarget(i int) bool { return w.NoTarget == nil || !w.NoTarget[i] }
+
+// ScoredSteps returns, for a series with Series.Present, whether the
+// daemon scores each step: the entity has a vector there and the
+// daemon's window of it holds the W+1 rows it needs (the window ending at
+// the step, and the one before for the forecast residual). The daemon
+// places an entity's vectors on the step grid, a missing step a row of
+// NaN, and starts its window afresh when more than W steps are missing
+// (app's scorer); the history before the series' first step counts as
+// continuing up to it. nil when s has no Present.
+func ScoredSteps(s *dataset.Series, w int) []bool {
+	if s.Present == nil {
+		return nil
+	}
+	out := make([]bool, len(s.Present))
+	// The step the window last started afresh at (none: as if W steps
+	// before the first), and the last step with a vector (as if the one
+	// before the first).
+	reset, last := -w, -1
+	for t, p := range s.Present {
+		if !p {
+			continue
+		}
+		if t-last > w+1 {
+			reset = t
+		}
+		last = t
+		out[t] = t-reset >= w
+	}
+	return out
 }
 
 // N returns the number of windows.
@@ -69,7 +108,11 @@ func (w *Windows) N() int { return len(w.End) }
 // MakeWindows cuts s into windows that all have a forecast target inside
 // s (so the last window ends at step Steps−2−Gap at the latest: earlier
 // when the stride does not land on it). Labels come from s.Labels shifted
-// by the horizon (all NaN when s has no labels).
+// by the horizon (all NaN when s has no labels). For a series with
+// Present, the windows follow the daemon's scoring (ScoredSteps): a
+// window ending at a step the daemon does not score has a NaN label, one
+// whose target is such a step has no target (NoTarget), and a window with
+// neither is left out.
 func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
@@ -79,9 +122,19 @@ func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
 	}
 	n := s.Steps()
 	w := &Windows{W: opts.Window, F: len(s.Features), Gap: opts.Gap, steps: n, data: toFloat32(s.Values)}
+	scored := ScoredSteps(s, opts.Window)
 	for end := opts.Window - 1; end+1+opts.Gap < n; end += opts.Stride {
+		if scored != nil && !scored[end] && !scored[end+1+opts.Gap] {
+			continue // neither scored nor forecast by the daemon
+		}
 		w.End = append(w.End, end)
+		if scored != nil {
+			w.NoTarget = append(w.NoTarget, !scored[end+1+opts.Gap])
+		}
 		l := horizonLabel(s.Labels, end, opts.Horizon, s.Ended)
+		if scored != nil && !scored[end] {
+			l = float32(math.NaN()) // the daemon never scores this window
+		}
 		if opts.MaskBeyond > 0 && opts.MaskBeyond < opts.Horizon && l == 1 && horizonLabel(s.Labels, end, opts.MaskBeyond, s.Ended) != 1 {
 			l = float32(math.NaN())
 		}
@@ -168,7 +221,7 @@ func (w *Windows) Gather(idx []int, x, next, label []float32) {
 		}
 		if next != nil {
 			dst := next[k*w.F : (k+1)*w.F]
-			if tg := end + 1 + w.Gap; tg < w.steps {
+			if tg := end + 1 + w.Gap; tg < w.steps && w.HasTarget(i) {
 				copy(dst, w.data[tg*w.F:(tg+1)*w.F])
 			} else {
 				for j := range dst {
@@ -234,6 +287,16 @@ func JoinWindows(ws ...*Windows) (*Windows, error) {
 			out.End = append(out.End, e+off)
 		}
 		out.Label = append(out.Label, w.Label...)
+		if w.NoTarget != nil && out.NoTarget == nil {
+			out.NoTarget = make([]bool, len(out.Label)-len(w.Label))
+		}
+		if out.NoTarget != nil {
+			if w.NoTarget != nil {
+				out.NoTarget = append(out.NoTarget, w.NoTarget...)
+			} else {
+				out.NoTarget = append(out.NoTarget, make([]bool, len(w.Label))...)
+			}
+		}
 	}
 	return out, nil
 }

@@ -197,8 +197,14 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 				return rc
 			}
 		}
-		o.Source = &storesource.Source{Store: r, From: now.Add(-time.Duration(hist)).UnixMilli(), To: now.UnixMilli(), Step: step.Milliseconds(),
+		src := &storesource.Source{Store: r, From: now.Add(-time.Duration(hist)).UnixMilli(), To: now.UnixMilli(), Step: step.Milliseconds(),
 			Progress: stderr}
+		if client == nil {
+			// The vectors of absent entities, stored for their failure
+			// labels, are no rows of the daemon's windows.
+			src.Presence = app.PresenceFeatures(cfg)
+		}
+		o.Source = src
 		o.TrainedOn = "store:" + where
 	case "prometheus":
 		if *promURL == "" {

@@ -27,6 +27,13 @@ type Series struct {
 	// Causes, when not nil, has one entry per step: the 0-based feature
 	// indices labelled as the cause at that step (nil for unlabelled steps).
 	Causes [][]int
+	// Present, when not nil, has one entry per step: whether the entity
+	// had a vector there that the daemon puts in its windows (see
+	// training.MakeWindows). A step without one is a row of NaN that the
+	// daemon never scores (its label may still be set: a failure stored
+	// for an absent entity). nil: every step has one (CSV and Prometheus
+	// sources).
+	Present []bool
 	// Ended reports that the entity ceased to exist after its last step
 	// (a deleted pod), rather than that the history stops there: nothing
 	// can happen to it later, so a failure horizon that runs past its end
@@ -74,6 +81,9 @@ func (s *Series) Validate() error {
 	if s.Labels != nil && len(s.Labels) != n {
 		return fmt.Errorf("series %q: %d labels for %d steps", s.Entity, len(s.Labels), n)
 	}
+	if s.Present != nil && len(s.Present) != n {
+		return fmt.Errorf("series %q: %d presence flags for %d steps", s.Entity, len(s.Present), n)
+	}
 	if s.Causes != nil && len(s.Causes) != n {
 		return fmt.Errorf("series %q: %d cause sets for %d steps", s.Entity, len(s.Causes), n)
 	}
@@ -96,6 +106,9 @@ func (s *Series) Slice(from, to int) *Series {
 	}
 	if s.Causes != nil {
 		out.Causes = s.Causes[from:to]
+	}
+	if s.Present != nil {
+		out.Present = s.Present[from:to]
 	}
 	out.Ended = s.Ended && to == s.Steps()
 	return out

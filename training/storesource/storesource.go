@@ -40,8 +40,19 @@ type Source struct {
 	// From and To bound the vectors (ms, inclusive).
 	From, To int64
 	// Step is the grid step in ms (required). A vector is placed on the
-	// grid point nearest to its time; missing steps are NaN, unlabelled.
+	// grid point nearest to its time; missing steps are NaN, unlabelled,
+	// and not Present (dataset.Series.Present): training uses no window
+	// ending there, as the daemon, which places the vectors on the same
+	// grid, scores none.
 	Step int64
+	// Presence names the features whose value makes a stored vector a row
+	// of the entity's history, as the daemon decides which vectors it puts
+	// in its windows (app.PresenceFeatures: the instant PromQL features).
+	// A vector with none of them (NaN) was stored only for its failure
+	// label, the entity being absent: its step keeps the label but is a
+	// missing row (NaN, not Present), as in the daemon's window. nil, or
+	// no name of the current schema's features: every vector is a row.
+	Presence []string
 	// Progress, when not nil, receives a line saying how many vectors
 	// came from older schema versions (mapped by name) or were skipped,
 	// when any did or were and Load returns series (else its error says
@@ -253,6 +264,7 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 		sort.Strings(ents)
 	}
 	nf := len(schema.Features)
+	presence := presenceSet(s.Presence, schema.Features)
 	skipped, why := map[uint32]int{}, map[uint32]string{}
 	mapped := map[uint32]int{}
 	beyond := make([]int, nf) // values beyond ±dataset.MaxValue, by feature
@@ -294,7 +306,7 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 		first, last := vs[0].T, vs[len(vs)-1].T
 		steps := int((last-first+s.Step/2)/s.Step) + 1
 		ser := &dataset.Series{Entity: ent, Features: append([]string(nil), schema.Features...), Start: first, Step: s.Step,
-			Values: make([]float64, steps*nf), Labels: make([]bool, steps)}
+			Values: make([]float64, steps*nf), Labels: make([]bool, steps), Present: make([]bool, steps)}
 		for i := range ser.Values {
 			ser.Values[i] = math.NaN()
 		}
@@ -304,6 +316,15 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 				continue
 			}
 			l := layouts[v.Schema]
+			for k, f := range v.Failure {
+				if f && k < len(l.lcols) && l.lcols[k] >= 0 {
+					ser.Labels[i] = true
+				}
+			}
+			if !present(v, l.cols, presence) {
+				continue // an absent entity's: its label only
+			}
+			ser.Present[i] = true
 			row := ser.Values[i*nf : (i+1)*nf]
 			for j := range row {
 				row[j] = math.NaN()
@@ -316,11 +337,6 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 					row[j] = x
 				} else {
 					beyond[j]++ // ±Inf or beyond float32: missing
-				}
-			}
-			for k, f := range v.Failure {
-				if f && k < len(l.lcols) && l.lcols[k] >= 0 {
-					ser.Labels[i] = true
 				}
 			}
 		}
@@ -344,6 +360,38 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 	s.report(mapped, total, skipped, why, layouts, schema.Version)
 	s.reportBeyond(schema.Features, beyond)
 	return out, nil
+}
+
+// presenceSet marks the columns of features named in names; nil when
+// none is (every vector is a row: a configuration other than the one the
+// history was stored with would otherwise drop every vector).
+func presenceSet(names, features []string) []bool {
+	var set []bool
+	for _, i := range store.Columns(names, features) {
+		if i >= 0 {
+			if set == nil {
+				set = make([]bool, len(features))
+			}
+			set[i] = true
+		}
+	}
+	return set
+}
+
+// present reports whether v, whose values map to the current columns
+// cols, has a value (not NaN) in one of the columns set marks, or set is
+// nil: as the daemon's scorer, which maps stored vectors by name and
+// leaves out those with none.
+func present(v store.Vector, cols []int, set []bool) bool {
+	if set == nil {
+		return true
+	}
+	for k, j := range cols {
+		if j >= 0 && set[j] && !math.IsNaN(v.Values[k]) {
+			return true
+		}
+	}
+	return false
 }
 
 // reportBeyond writes the progress line counting, by feature, the values

@@ -41,12 +41,15 @@ type alerterOptions struct {
 	Config        *config.Config
 	ExtraURLs     []string
 	ListenAddress string
-	Explainer     *explainer
-	Step          time.Duration
-	OnAlert       func(FiredAlert)
-	OnResolve     func(FiredAlert)
-	Registerer    prometheus.Registerer
-	Logger        *slog.Logger
+	// TLS is whether the web server serves HTTPS: the links built from
+	// ListenAddress (no external URL configured) then use https.
+	TLS        bool
+	Explainer  *explainer
+	Step       time.Duration
+	OnAlert    func(FiredAlert)
+	OnResolve  func(FiredAlert)
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 }
 
 // alerter adapts the scorer's predictions to the alert pipeline and the
@@ -135,7 +138,8 @@ func (a *alerter) options() alerterOptions {
 // reloadOf is the alert manager's part of cfg: the whole alerting section
 // but min_lead (read by omen train only). The step is the daemon's. Without
 // an external URL, the links are built from o.ListenAddress: the bound
-// address once the listener is bound (see alerter.bind).
+// address once the listener is bound (see alerter.bind), with https when the
+// web server serves TLS (http://… would be answered 400 by it).
 func reloadOf(o alerterOptions, cfg *config.Config) alert.Reload {
 	urls := make([]string, 0, len(cfg.Alerting.Alertmanagers)+len(o.ExtraURLs))
 	for _, am := range cfg.Alerting.Alertmanagers {
@@ -144,7 +148,11 @@ func reloadOf(o alerterOptions, cfg *config.Config) alert.Reload {
 	urls = append(urls, o.ExtraURLs...)
 	ext := cfg.Alerting.ExternalURL
 	if ext == "" {
-		ext = "http://" + externalHost(o.ListenAddress)
+		scheme := "http://"
+		if o.TLS {
+			scheme = "https://"
+		}
+		ext = scheme + externalHost(o.ListenAddress)
 	}
 	rem := make([]alert.Remediation, 0, len(cfg.Alerting.Remediations))
 	for _, r := range cfg.Alerting.Remediations {

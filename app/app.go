@@ -342,7 +342,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.explainer = newExplainer(st, a.scorer, cfg)
 	a.alerts, err = newAlerter(alerterOptions{
 		Store: st, Config: cfg, ExtraURLs: a.opts.AlertmanagerURLs,
-		ListenAddress: a.opts.ListenAddress, Explainer: a.explainer, Step: time.Duration(cfg.Step),
+		ListenAddress: a.opts.ListenAddress, TLS: a.opts.TLSCertFile != "", Explainer: a.explainer, Step: time.Duration(cfg.Step),
 		OnAlert: a.opts.OnAlert, OnResolve: a.opts.OnResolve, Registerer: a.reg, Logger: log.With("component", "alerts"),
 	})
 	if err != nil {

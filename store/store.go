@@ -134,9 +134,14 @@ func open(opts Options, registry bool) (*Store, error) {
 				opts.Path, s.diskFullError(free), opts.DiskReserve/2, mib(opts.DiskReserve/2))
 		}
 	}
+	if !opts.InMemory {
+		if err := checkFiles(opts.Path, bo); err != nil {
+			return nil, openError(opts.Path, err)
+		}
+	}
 	db, err := badger.Open(bo)
 	if err != nil {
-		return nil, fmt.Errorf("open store %q: %w", opts.Path, err)
+		return nil, openError(opts.Path, err)
 	}
 	s.db = db
 	if err := s.init(); err != nil {
@@ -150,6 +155,17 @@ func open(opts Options, registry bool) (*Store, error) {
 		go s.watchDisk(opts.diskInterval)
 	}
 	return s, nil
+}
+
+// openError wraps an error of opening the database at dir: a directory
+// another process holds wraps ErrInUse (Badger's own message says only
+// "Another process is using this Badger database").
+func openError(dir string, err error) error {
+	if errors.Is(err, ErrInUse) || strings.Contains(err.Error(), "Cannot acquire directory lock") {
+		return fmt.Errorf("open store %q: %w: another omen holds it (omen run, or omen model or omen train while they work); "+
+			"stop it, or give this one another storage path", dir, ErrInUse)
+	}
+	return fmt.Errorf("open store %q: %w", dir, err)
 }
 
 func (s *Store) init() error {

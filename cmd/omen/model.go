@@ -475,7 +475,7 @@ func createStore(o offlineStore) (*store.Store, error) {
 // disk is short of space; other errors are the store's (which name it).
 func (o offlineStore) openError(err error) error {
 	switch {
-	case strings.Contains(err.Error(), "Cannot acquire directory lock"):
+	case errors.Is(err, store.ErrInUse):
 		return fmt.Errorf("the store at %q is in use by another omen process: a daemon (go through it with --url and the address it listens on, its --web.listen-address: http://127.0.0.1:9464 by default), "+
 			"or another omen model or omen train (retry when it ends)", o.path)
 	case errors.Is(err, store.ErrDiskFull):

@@ -57,11 +57,18 @@ type Options struct {
 	// UI, when set, is served under /ui/ behind the same authentication,
 	// and GET / redirects to /ui/.
 	UI http.Handler
-	// ExplainTimeout bounds one ExplainEntity call (default 30s).
+	// ExplainTimeout bounds one ExplainEntity call, its wait for a slot
+	// included (default 30s).
 	ExplainTimeout time.Duration
 	// MaxConcurrentExplains bounds concurrent ExplainEntity calls
-	// (default 2); further calls wait until their request is cancelled.
+	// (default 2); further calls wait for a slot within ExplainTimeout,
+	// then answer 503 busy.
 	MaxConcurrentExplains int
+	// ExplainGate, when set, bounds the explanations on request instead
+	// of ExplainTimeout and MaxConcurrentExplains (set neither then): the
+	// UI's explain-now, given the same gate (ui.Options.ExplainGate),
+	// shares its limits.
+	ExplainGate *ExplainGate
 	// MaxLimit caps the number of items in a list response (default 10000).
 	MaxLimit int
 	// RangeLimit is the limit of a range query of predictions (from or to
@@ -87,7 +94,7 @@ type API struct {
 	opts    Options
 	backend Backend
 	token   []byte // sha256 of the token; nil when none
-	sem     chan struct{}
+	gate    *ExplainGate
 	// crossOrigin refuses state-changing cross-origin browser requests.
 	crossOrigin *http.CrossOriginProtection
 	logger      *slog.Logger
@@ -100,17 +107,15 @@ func New(opts Options) (*API, error) {
 	if opts.Backend == nil {
 		return nil, errors.New("api: no backend")
 	}
-	if opts.ExplainTimeout == 0 {
-		opts.ExplainTimeout = 30 * time.Second
-	}
-	if opts.ExplainTimeout < 0 {
-		return nil, fmt.Errorf("api: negative explain timeout %v", opts.ExplainTimeout)
-	}
-	if opts.MaxConcurrentExplains == 0 {
-		opts.MaxConcurrentExplains = 2
-	}
-	if opts.MaxConcurrentExplains < 0 {
-		return nil, fmt.Errorf("api: negative explain concurrency %d", opts.MaxConcurrentExplains)
+	gate := opts.ExplainGate
+	switch {
+	case gate == nil:
+		var err error
+		if gate, err = NewExplainGate(opts.MaxConcurrentExplains, opts.ExplainTimeout); err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+	case opts.MaxConcurrentExplains != 0 || opts.ExplainTimeout != 0:
+		return nil, errors.New("api: both an explain gate and explain limits (MaxConcurrentExplains, ExplainTimeout)")
 	}
 	if opts.MaxLimit == 0 {
 		opts.MaxLimit = 10000
@@ -151,7 +156,7 @@ func New(opts Options) (*API, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	a := &API{opts: opts, backend: opts.Backend, logger: opts.Logger,
-		sem: make(chan struct{}, opts.MaxConcurrentExplains), crossOrigin: http.NewCrossOriginProtection()}
+		gate: gate, crossOrigin: http.NewCrossOriginProtection()}
 	a.crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusForbidden, "forbidden", errors.New("cross-origin request refused"))
 	}))
@@ -232,7 +237,7 @@ func (a *API) routes() []route {
 		{[]string{"GET"}, "/api/v1/predictions", "predictions", a.predictions},
 		{[]string{"GET"}, "/api/v1/alerts", "alerts", a.alerts},
 		{[]string{"GET"}, "/api/v1/explanations/{id}", "explanation", a.explanation},
-		{[]string{"GET", "POST"}, "/api/v1/entities/{entity}/explain", "explain", a.explainEntity},
+		{[]string{"POST"}, "/api/v1/entities/{entity}/explain", "explain", a.explainEntity},
 		{[]string{"GET"}, "/api/v1/entities/{entity}/dependencies", "dependencies", a.dependencies},
 		{[]string{"GET"}, "/api/v1/model", "model", a.model},
 		{[]string{"GET"}, "/api/v1/openapi.json", "openapi", a.openapi},
@@ -245,9 +250,25 @@ func (a *API) allRoutes() []route {
 	return slices.Concat(a.routes(), a.modelRoutes(), a.historyRoutes())
 }
 
+// explainGetRoutes answer GET on the explain-now route with 405 and why:
+// explaining stores an explanation (and may replace an alert's stored
+// note), and a GET, which browsers send cross-site (a link, an image) and
+// http.CrossOriginProtection lets through, must change nothing. Not an
+// operation: not in allRoutes nor in openapi.json.
+func (a *API) explainGetRoutes() []route {
+	return []route{{[]string{"GET"}, "/api/v1/entities/{entity}/explain", "explain_get", a.explainGet}}
+}
+
+func (a *API) explainGet(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", http.MethodPost)
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+		fmt.Errorf("method %s not allowed on %s (allowed: POST): explaining now stores an explanation, so it takes POST (omen explain ENTITY posts it); GET /api/v1/explanations/{id} reads a stored one",
+			r.Method, r.URL.EscapedPath()))
+}
+
 // Register mounts the API (and the UI, when set) on mux.
 func (a *API) Register(mux *http.ServeMux) {
-	for _, rt := range slices.Concat(a.allRoutes(), a.noVersionRoutes()) {
+	for _, rt := range slices.Concat(a.allRoutes(), a.noVersionRoutes(), a.explainGetRoutes()) {
 		h := a.Protect(a.instrument(rt.name, http.HandlerFunc(rt.handler)))
 		for _, m := range rt.methods {
 			mux.Handle(m+" "+rt.path, h)
@@ -276,7 +297,8 @@ func (a *API) instrument(name string, h http.Handler) http.Handler {
 // Cross-origin requests that change state (POST, PUT, …, told by
 // Sec-Fetch-Site or Origin; http.CrossOriginProtection) are refused, so
 // that no web page can make a browser upload, promote or delete a model
-// or reload the configuration. Without a token (a loopback listen address)
+// or reload the configuration. (No GET changes state: explain-now, which
+// stores an explanation, takes POST only.) Without a token (a loopback listen address)
 // only requests naming a loopback host are answered, so that a page
 // cannot reach the API through DNS rebinding either.
 func (a *API) Protect(h http.Handler) http.Handler {
@@ -364,6 +386,8 @@ func (a *API) backendError(w http.ResponseWriter, r *http.Request, err error) {
 		// The store refuses writes while its disk is nearly full (reads
 		// and model deletes go on): not the request's fault nor a bug.
 		writeError(w, http.StatusInsufficientStorage, "disk_full", err)
+	case errors.Is(err, ErrBusy):
+		writeError(w, http.StatusServiceUnavailable, "busy", err)
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusServiceUnavailable, "timeout", err)
 	case errors.Is(err, context.Canceled):
@@ -629,16 +653,7 @@ func (a *API) explainEntity(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_data", errors.New("empty entity"))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.opts.ExplainTimeout)
-	defer cancel()
-	select {
-	case a.sem <- struct{}{}:
-		defer func() { <-a.sem }()
-	case <-ctx.Done():
-		a.backendError(w, r, fmt.Errorf("wait for an explanation slot: %w", ctx.Err()))
-		return
-	}
-	x, err := a.backend.ExplainEntity(ctx, entity)
+	x, err := a.gate.Explain(r.Context(), a.backend, entity)
 	if err != nil {
 		a.backendError(w, r, err)
 		return

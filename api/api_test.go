@@ -364,11 +364,12 @@ func TestBackendErrors(t *testing.T) {
 	}
 	srv := newServer(t, b, api.Options{})
 	for path, want := range map[string]int{
-		"/api/v1/model":                              404,
-		"/api/v1/entities/infra%2Fdb-0/explain":      500,
-		"/api/v1/explanations/" + "infra%2Fdb-0@123": 404,
+		"GET /api/v1/model":                              404,
+		"POST /api/v1/entities/infra%2Fdb-0/explain":     500,
+		"GET /api/v1/explanations/" + "infra%2Fdb-0@123": 404,
 	} {
-		code, body := get(t, "GET", srv.URL+path, "")
+		method, p, _ := strings.Cut(path, " ")
+		code, body := get(t, method, srv.URL+p, "")
 		if code != want {
 			t.Errorf("%s: %d, want %d: %s", path, code, want, body)
 		}

@@ -10,7 +10,10 @@
 //	GET       /api/v1/predictions                  current predictions (latest per entity), or every prediction in [from, to]
 //	GET       /api/v1/alerts                       alerts
 //	GET       /api/v1/explanations/{id}            the explanation of an alert (by fingerprint) or a prediction (by id)
-//	GET, POST /api/v1/entities/{entity}/explain    explain the entity's latest window now
+//	POST      /api/v1/entities/{entity}/explain    explain the entity's latest window now, and store it
+//	                                               (GET: 405, as a GET must change nothing; at most
+//	                                               Options.MaxConcurrentExplains at once with the UI's,
+//	                                               else 503 busy)
 //	GET       /api/v1/entities/{entity}/dependencies the entity's dependency neighbourhood
 //	GET       /api/v1/model                        the active model
 //	GET       /api/v1/openapi.json                 the OpenAPI 3 document of these routes

@@ -25,12 +25,18 @@ func (a *App) newAPI() (*api.API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create API backend: %w", err)
 	}
-	u, err := ui.New(ui.Options{Backend: uiBackend{b, a.store}, Logger: a.logger.With("component", "ui")})
+	// One gate for the API's and the UI's explain-now: the UI's went
+	// past the API's limits.
+	gate, err := api.NewExplainGate(0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("create explain gate: %w", err)
+	}
+	u, err := ui.New(ui.Options{Backend: uiBackend{b, a.store}, ExplainGate: gate, Logger: a.logger.With("component", "ui")})
 	if err != nil {
 		return nil, fmt.Errorf("create UI: %w", err)
 	}
 	s, err := api.New(api.Options{
-		Backend: b, ListenAddress: a.opts.ListenAddress, TokenFile: a.opts.TokenFile, UI: u,
+		Backend: b, ListenAddress: a.opts.ListenAddress, TokenFile: a.opts.TokenFile, UI: u, ExplainGate: gate,
 		Models:     a.Registry("an API upload"),
 		History:    historyReader{Store: a.store, a: a},
 		Registerer: a.reg, Logger: a.logger.With("component", "api"),

@@ -12,7 +12,11 @@
 //	                             the model; ?match[LABEL]=VALUE filters the fleet
 //	/ui/entities/{entity}        predictions over time (SVG polyline with the threshold line), the
 //	                             entity's alerts and latest explanation with the time of the prediction
-//	                             it explains (?explain=now explains it now); a service name lists the
+//	                             it explains; its "explain now" button POSTs to the page (a form: the
+//	                             API's cross-origin check covers it), which explains the latest window
+//	                             within the explain gate it shares with the API (503 when busy) and
+//	                             redirects to ?explained=PREDICTION_ID, the page showing what it
+//	                             stored (a reload explains nothing again); a service name lists the
 //	                             service's entities, mapped as the dependency graph maps them
 //	                             (api.ServiceOf: a service, app, app_kubernetes_io_name or module label,
 //	                             else the pod name without its Deployment suffixes); a name mapping to

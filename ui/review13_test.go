@@ -114,7 +114,7 @@ func TestUnsupportedParametersAre400(t *testing.T) {
 		pageHas(t, srv.URL, p, http.StatusBadRequest, []string{`id="error" data-code="400"`}, []string{`id="heatmap"`, `id="chart"`})
 	}
 	pageHas(t, srv.URL, "/ui/?match%5Bnamespace%5D=shop", http.StatusOK, []string{`id="heatmap"`}, nil)
-	pageHas(t, srv.URL, api.EntityUIPath(apitest.CartEntity)+"?explain=now", http.StatusOK, []string{`(explained now)`}, nil)
+	postHas(t, srv.URL, api.EntityUIPath(apitest.CartEntity), http.StatusOK, []string{`(explained now)`}, nil)
 }
 
 // TestAlertOnlyLabelsAreNotFilters: alertname and severity, which no

@@ -110,12 +110,12 @@ func TestGoneEntityExplainNow(t *testing.T) {
 	const old = goneCartPod
 	addGonePod(b, 0)
 	srv := newServer(t, b)
-	explainNow := `href="` + api.EntityUIPath(old) + `?explain=now"`
+	explainNow := `<form class="explain-now" method="post" action="` + api.EntityUIPath(old) + `">`
 	pageHas(t, srv.URL, api.EntityUIPath(old), http.StatusOK, []string{`id="gone-notice"`, `id="no-explain-now"`}, []string{explainNow})
-	pageHas(t, srv.URL, api.EntityUIPath(old)+"?explain=now", http.StatusOK,
+	postHas(t, srv.URL, api.EntityUIPath(old), http.StatusOK,
 		[]string{`id="no-explain-now"`, `is gone: omen no longer scores it`}, []string{explainNow, `has no current prediction`})
 	pageHas(t, srv.URL, api.EntityUIPath(apitest.CartEntity), http.StatusOK,
-		[]string{`href="` + api.EntityUIPath(apitest.CartEntity) + `?explain=now"`}, []string{`id="no-explain-now"`})
+		[]string{`<form class="explain-now" method="post" action="` + api.EntityUIPath(apitest.CartEntity) + `">`}, []string{`id="no-explain-now"`})
 }
 
 // TestUnknownAlertHint: the page of a fingerprint without a stored

@@ -104,7 +104,7 @@ func TestEmptyStates(t *testing.T) {
 		[]string{`id="no-match"`, `namespace="nowhere"`, `<a href="/ui/" id="clear-filter">`},
 		[]string{`No predictions yet`, `The 0 entities`})
 	pageHas(t, srv.URL, api.EntityUIPath("infra/db-0"), 200,
-		[]string{`No explanation stored for this entity yet`, `href="` + api.EntityUIPath("infra/db-0") + `?explain=now"`},
+		[]string{`No explanation stored for this entity yet`, `<form class="explain-now" method="post" action="` + api.EntityUIPath("infra/db-0") + `">`},
 		[]string{`not found`, `@`})
 	body := pageHas(t, srv.URL, "/ui/alerts/nope", 404, []string{`no alert or prediction &#34;nope&#34;`}, nil)
 	if n := strings.Count(body, "nope"); n > 2 { // the title and the sentence

@@ -60,9 +60,8 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
-	"alertURL":   func(id string) template.URL { return template.URL(api.AlertUIPath(id)) },
-	"explainURL": func(e string) template.URL { return template.URL(api.EntityUIPath(e) + "?explain=now") },
-	"apiURL":     func(id string) template.URL { return template.URL(api.ExplanationPath(id)) },
+	"alertURL": func(id string) template.URL { return template.URL(api.AlertUIPath(id)) },
+	"apiURL":   func(id string) template.URL { return template.URL(api.ExplanationPath(id)) },
 	"overviewURL": func(k, v string) template.URL {
 		return template.URL("/ui/?" + url.Values{"match[" + k + "]": {v}}.Encode())
 	},
@@ -195,6 +194,8 @@ svg .title{font-weight:600}
 .sharebar.neg{background:#1e6fd9}
 svg text.stale{fill:#a15c00}
 svg text.wf-others{font-style:italic}
+form.explain-now{display:inline;margin:0}
+form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px solid #1f5fbf;border-radius:4px;padding:0 8px;cursor:pointer}
 </style></head><body>
 <header><a href="/ui/">omen</a><span class="sub">predicted module-load failures, explained</span></header>
 <main>
@@ -267,8 +268,12 @@ svg text.wf-others{font-style:italic}
 {{end}}</table></section>{{end}}
 {{end}}{{template "foot"}}{{end}}
 
-{{/* The entity page's "explain now" link; a gone entity has no current window to explain. */}}
-{{define "explainNow"}}{{if .GoneAgeMs}}<span class="muted" id="no-explain-now">no "explain now": the entity is gone, omen no longer scores its windows</span>{{else}}<a href="{{explainURL .Entity}}">explain now</a>{{end}}{{end}}
+{{/* The entity page's "explain now" button; a gone entity has no current window to explain. */}}
+{{define "explainNow"}}{{if .GoneAgeMs}}<span class="muted" id="no-explain-now">no "explain now": the entity is gone, omen no longer scores its windows</span>{{else}}{{template "explainForm" .Entity}}{{end}}{{end}}
+
+{{/* Explaining stores an explanation (and may replace an alert's stored note): a POST, which
+     the cross-origin check covers, never a link (a GET, which any page can make a browser send). */}}
+{{define "explainForm"}}<form class="explain-now" method="post" action="{{entityURL .}}"><button type="submit" name="explain" value="now">explain now</button></form>{{end}}
 
 {{define "entity"}}{{template "head" .}}{{with .Body}}
 <h1>{{.Entity}}</h1>
@@ -294,10 +299,10 @@ svg text.wf-others{font-style:italic}
 <section><h2>Alerts</h2>{{template "alerts" .Alerts}}</section>
 <section><h2>Latest explanation</h2>{{with .Explanation}}
 <p id="explanation-time" data-t="{{.X.T}}" data-age-ms="{{$.Body.ExplainAgeMs}}"{{if $.Body.ExplainAgeMs}} class="stale" style="background:#fff4e0;border-left:4px solid #e8a33d;padding:6px 10px"{{end}}><strong>Explains the prediction at {{time .X.T}}</strong>{{if $.Body.ExplainAgeMs}}: <strong>{{dur $.Body.ExplainAgeMs}} before the latest prediction</strong> ({{time $.Body.Latest.T}}, P {{prob $.Body.Latest.Probability $.Body.Latest.Threshold}}), whose explanation is not stored; f(x) below is that earlier prediction's.{{else}} (the latest prediction).{{end}}</p>{{end}}
-{{with .Explanation}}{{if .X.Error}}<p><a href="{{alertURL (or .X.AlertFingerprint .X.PredictionID)}}">{{if .X.AlertFingerprint}}alert {{.X.AlertFingerprint}}, {{end}}prediction {{.X.PredictionID}}</a> · {{template "explainNow" $.Body}}</p>
-<p id="unexplained">{{.X.Error}}</p>{{template "metrics" .Metrics}}{{else}}<p><a id="explanation-link" href="{{alertURL (or .X.AlertFingerprint .X.PredictionID)}}">{{if .X.AlertFingerprint}}alert {{.X.AlertFingerprint}}, {{end}}prediction {{.X.PredictionID}}</a>{{if $.Body.ExplainNow}} <span class="muted">(explained now)</span>{{end}} · {{template "explainNow" $.Body}}</p>
+{{with .Explanation}}{{if .X.Error}}<div><a href="{{alertURL (or .X.AlertFingerprint .X.PredictionID)}}">{{if .X.AlertFingerprint}}alert {{.X.AlertFingerprint}}, {{end}}prediction {{.X.PredictionID}}</a> · {{template "explainNow" $.Body}}</div>
+<p id="unexplained">{{.X.Error}}</p>{{template "metrics" .Metrics}}{{else}}<div><a id="explanation-link" href="{{alertURL (or .X.AlertFingerprint .X.PredictionID)}}">{{if .X.AlertFingerprint}}alert {{.X.AlertFingerprint}}, {{end}}prediction {{.X.PredictionID}}</a>{{if $.Body.ExplainNow}} <span class="muted">(explained now)</span>{{end}} · {{template "explainNow" $.Body}}</div>
 {{template "waterfall" .Waterfall}}{{template "metrics" .Metrics}}{{end}}
-{{else}}<p id="no-explanation">{{.ExplainErr}}</p><p>{{template "explainNow" .}}{{if not .GoneAgeMs}} <span class="muted">(its latest window)</span>{{end}}</p>{{end}}
+{{else}}<p id="no-explanation">{{.ExplainErr}}</p><div>{{template "explainNow" .}}{{if not .GoneAgeMs}} <span class="muted">(its latest window)</span>{{end}}</div>{{end}}
 </section>
 {{end}}{{template "foot"}}{{end}}
 
@@ -349,7 +354,7 @@ svg text.wf-others{font-style:italic}
 <span>alert labels</span><span>{{template "alertLabels" .Labels}}</span>{{end}}
 <span>entity labels</span><span>{{template "labels" $x.Labels}}</span>
 </div></section>
-{{if $x.Error}}<section id="unexplained"><p>{{$x.Error}}</p><p><a href="{{explainURL $x.Entity}}">explain {{$x.Entity}} now</a> <span class="muted">(its latest window)</span></p></section>
+{{if $x.Error}}<section id="unexplained"><p>{{$x.Error}}</p><div><a href="{{entityURL $x.Entity}}">{{$x.Entity}}</a>: {{template "explainForm" $x.Entity}} <span class="muted">(its latest window)</span></div></section>
 {{else}}<section><h2>Why: attribution by feature group</h2>{{template "waterfall" .Explanation.Waterfall}}</section>
 <section><h2>Ranked causes</h2>
 <table id="metric-causes"><tr><th>#</th><th>metric</th><th>φ</th><th>share</th></tr>

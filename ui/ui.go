@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -34,6 +35,11 @@ type Options struct {
 	// History is the span of the entity page's chart, ending at the
 	// entity's latest prediction (default 6h).
 	History time.Duration
+	// ExplainGate bounds the explanations the entity page's "explain
+	// now" makes: give the API's (api.Options.ExplainGate), so that the UI
+	// and the API share its limits. Default: a gate of its own with the
+	// API's default limits.
+	ExplainGate *api.ExplainGate
 	// Logger (default: discard).
 	Logger *slog.Logger
 }
@@ -53,6 +59,7 @@ type ExplanationFinder interface {
 type UI struct {
 	opts   Options
 	b      api.Backend
+	gate   *api.ExplainGate
 	logger *slog.Logger
 	mux    *http.ServeMux
 	tmpl   *template.Template
@@ -81,16 +88,26 @@ func New(opts Options) (*UI, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	gate := opts.ExplainGate
+	if gate == nil {
+		var err error
+		if gate, err = api.NewExplainGate(0, 0); err != nil {
+			return nil, fmt.Errorf("ui: %w", err)
+		}
+	}
 	t, err := parseTemplates()
 	if err != nil {
 		return nil, err
 	}
-	u := &UI{opts: opts, b: opts.Backend, logger: opts.Logger, tmpl: t, mux: http.NewServeMux()}
+	u := &UI{opts: opts, b: opts.Backend, gate: gate, logger: opts.Logger, tmpl: t, mux: http.NewServeMux()}
 	u.mux.HandleFunc("GET /ui/{$}", u.overview)
 	// An entity name (namespace/pod) or a prediction id holds a "/": the
 	// links escape it as %2F, but the rest of the path is the name either
 	// way (no page lies below them), so an unescaped one is read too.
 	u.mux.HandleFunc("GET /ui/entities/{entity...}", u.entity)
+	// Explain now: a POST (the page's button), which the API's
+	// cross-origin check covers.
+	u.mux.HandleFunc("POST /ui/entities/{entity...}", u.explainNow)
 	u.mux.HandleFunc("GET /ui/alerts/{id...}", u.alert)
 	u.mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		u.render(w, http.StatusNotFound, "error", http.StatusText(http.StatusNotFound), errorData{
@@ -423,31 +440,192 @@ type serviceData struct {
 	Newest      int64
 }
 
+// explainNowBody bounds the body of an explain-now POST (explain=now).
+const explainNowBody = 1 << 10
+
 func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	e := r.PathValue("entity")
+	if e == "" {
+		u.noEntity(w)
+		return
+	}
+	var explained string
 	for k, vs := range r.URL.Query() {
-		if k != "explain" || len(vs) != 1 || vs[0] != "now" {
-			u.fail(w, r, http.StatusBadRequest, fmt.Errorf("parameter %s=%s: an entity's page takes only explain=now", k, strings.Join(vs, ",")))
+		switch {
+		case k == "explain":
+			// The explain-now link of old: explaining stores an
+			// explanation, which a GET (any page can make a browser
+			// send one cross-site) must not.
+			u.render(w, http.StatusBadRequest, "error", http.StatusText(http.StatusBadRequest), errorData{
+				Code: http.StatusBadRequest,
+				Err:  fmt.Sprintf("parameter %s=%s: explaining now stores an explanation, so it is a POST, not a link.", k, strings.Join(vs, ",")),
+				Hint: `The entity's page has an "explain now" button.`,
+				Link: api.EntityUIPath(e), LinkText: "the entity's page",
+			})
+			return
+		case k == "explained" && len(vs) == 1 && vs[0] != "":
+			explained = vs[0]
+		default:
+			u.fail(w, r, http.StatusBadRequest, fmt.Errorf("parameter %s=%s: an entity's page takes only explained=PREDICTION_ID (where its \"explain now\" button leads)", k, strings.Join(vs, ",")))
 			return
 		}
 	}
+	d, last, ok := u.entityData(w, r, e)
+	if !ok {
+		return
+	}
+	if last == nil {
+		u.service(w, r, e)
+		return
+	}
+	var x api.Explanation
+	var id string
+	var err error
+	if explained != "" {
+		// Where an explain-now leads (POST, redirect, GET): the
+		// explanation it stored, read only, so that a reload explains
+		// nothing again.
+		d.ExplainNow = true
+		x, err = u.b.Explanation(r.Context(), explained)
+		if err == nil && x.Entity != e {
+			err = fmt.Errorf("prediction %s is not of %s: %w", explained, e, api.ErrNotFound)
+		}
+		if errors.Is(err, api.ErrNotFound) {
+			d.ExplainErr = fmt.Sprintf("No explanation of %s stored under prediction %s: %v.", e, explained, err)
+			u.render(w, http.StatusNotFound, "entity", e, d)
+			return
+		}
+	} else {
+		x, id, err = u.latestExplanation(r.Context(), *last, d.Alerts)
+	}
+	switch {
+	case err == nil:
+		if !d.ExplainNow {
+			// Linked as the alert's when it was made for one.
+			id = alertOf(x, id, d.Alerts)
+		}
+		u.setExplanation(&d, x, id)
+	case errors.Is(err, api.ErrNotFound):
+		d.ExplainErr = "No explanation stored for this entity yet: omen explains a prediction when its alert fires."
+	default:
+		u.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	u.render(w, http.StatusOK, "entity", e, d)
+}
+
+// explainNow explains the entity's latest window (POST from the entity
+// page's "explain now" button), within the explain-now gate the API shares,
+// and redirects to the entity's page showing the explanation stored
+// (POST/redirect/GET: reloading that page explains nothing again). When it
+// cannot explain, it answers the entity's page saying why: 503 when the
+// gate's slots stayed busy or the explanation ran out of time.
+func (u *UI) explainNow(w http.ResponseWriter, r *http.Request) {
+	e := r.PathValue("entity")
+	if e == "" {
+		u.noEntity(w)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, explainNowBody)
+	if err := r.ParseForm(); err != nil {
+		u.fail(w, r, http.StatusBadRequest, fmt.Errorf("parse form: %w", err))
+		return
+	}
+	if r.URL.RawQuery != "" {
+		u.fail(w, r, http.StatusBadRequest, errors.New("explain now takes no query parameters"))
+		return
+	}
+	for k, vs := range r.PostForm {
+		if k != "explain" || len(vs) != 1 || vs[0] != "now" {
+			u.fail(w, r, http.StatusBadRequest, fmt.Errorf("form field %s=%s: explain now takes only explain=now", k, strings.Join(vs, ",")))
+			return
+		}
+	}
+	d, last, ok := u.entityData(w, r, e)
+	if !ok {
+		return
+	}
+	if last == nil {
+		u.render(w, http.StatusNotFound, "error", http.StatusText(http.StatusNotFound), errorData{
+			Code: http.StatusNotFound, Err: fmt.Sprintf("No entity %q to explain: omen has no prediction of it.", e),
+			Link: api.EntityUIPath(e), LinkText: "its page (a service's page, when it names one)",
+		})
+		return
+	}
+	d.ExplainNow = true
+	var err error
+	var x api.Explanation
+	if d.GoneAgeMs > 0 {
+		err = fmt.Errorf("%s is gone: omen no longer scores it (its latest prediction is %s behind the fleet's newest), so it has no current window to explain: %w",
+			e, time.Duration(d.GoneAgeMs)*time.Millisecond, api.ErrNotFound)
+	} else {
+		x, err = u.gate.Explain(r.Context(), u.b, e)
+	}
+	code := http.StatusOK
+	switch {
+	case err == nil && x.PredictionID == "":
+		// Nothing to lead to (a backend that names no prediction):
+		// shown here.
+		u.setExplanation(&d, x, "")
+	case err == nil:
+		http.Redirect(w, r, api.EntityUIPath(e)+"?"+url.Values{"explained": {x.PredictionID}}.Encode(), http.StatusSeeOther)
+		return
+	case errors.Is(err, api.ErrBusy):
+		code = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
+		d.ExplainErr = "omen is busy explaining other windows: " + err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusServiceUnavailable
+		d.ExplainErr = "Cannot explain it now: the explanation ran out of time (" + err.Error() + "); retry later."
+	case errors.Is(err, api.ErrNotFound), errors.Is(err, api.ErrUnavailable):
+		d.ExplainErr = "Cannot explain it now: " + err.Error()
+	default:
+		u.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	u.render(w, code, "entity", e, d)
+}
+
+// setExplanation shows x (decorated as the explanation of id: an alert's
+// fingerprint, else "") on the entity page d.
+func (u *UI) setExplanation(d *entityData, x api.Explanation, id string) {
+	api.Decorate(&x, id)
+	v := newExplanationView(x)
+	d.Explanation = &v
+	if x.T < d.Latest.T {
+		d.ExplainAgeMs = d.Latest.T - x.T
+	}
+}
+
+// noEntity answers /ui/entities/ without a name: no entity nor service is
+// named "" (inService would list every entity without a service label).
+func (u *UI) noEntity(w http.ResponseWriter) {
+	u.render(w, http.StatusNotFound, "error", http.StatusText(http.StatusNotFound), errorData{
+		Code: http.StatusNotFound, Err: "No entity named: the page of an entity or service is /ui/entities/NAME.",
+		Link: "/ui/", LinkText: "the overview",
+	})
+}
+
+// entityData reads the entity page's data but for its explanation: the
+// latest prediction (last, nil when the entity has none: it may name a
+// service), its history, alerts and whether it is gone. ok is false when
+// it answered the request with an error.
+func (u *UI) entityData(w http.ResponseWriter, r *http.Request, e string) (d entityData, last *api.Prediction, ok bool) {
+	ctx := r.Context()
 	latest, err := u.b.Predictions(ctx, api.PredictionQuery{})
 	if err != nil {
 		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("predictions of %s: %w", e, err))
-		return
+		return d, nil, false
 	}
-	var last *api.Prediction
 	for i := range latest {
 		if latest[i].Entity == e && (last == nil || latest[i].T > last.T) {
 			last = &latest[i]
 		}
 	}
 	if last == nil {
-		u.service(w, r, e)
-		return
+		return d, nil, true
 	}
-	d := entityData{Entity: e, Latest: *last, Model: u.model(ctx), Newest: newestT(latest)}
+	d = entityData{Entity: e, Latest: *last, Model: u.model(ctx), Newest: newestT(latest)}
 	if isGone(*last, d.Newest, goneAfterMs(d.Model)) {
 		d.GoneAgeMs = d.Newest - last.T
 	}
@@ -455,7 +633,7 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 		From: time.UnixMilli(last.T).Add(-u.opts.History), To: time.UnixMilli(last.T)})
 	if err != nil {
 		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("prediction history of %s: %w", e, err))
-		return
+		return d, nil, false
 	}
 	var pts []api.Prediction
 	for _, p := range hist {
@@ -468,7 +646,7 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 	alerts, err := u.b.Alerts(ctx, api.AlertQuery{Entity: e})
 	if err != nil {
 		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("alerts of %s: %w", e, err))
-		return
+		return d, nil, false
 	}
 	for _, a := range alerts {
 		if a.Entity == e {
@@ -476,40 +654,7 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	api.SortAlerts(d.Alerts)
-	var x api.Explanation
-	var id string
-	switch {
-	case r.URL.Query().Get("explain") == "now" && d.GoneAgeMs > 0:
-		d.ExplainNow = true
-		err = fmt.Errorf("%s is gone: omen no longer scores it (its latest prediction is %s behind the fleet's newest), so it has no current window to explain: %w",
-			e, time.Duration(d.GoneAgeMs)*time.Millisecond, api.ErrNotFound)
-	case r.URL.Query().Get("explain") == "now":
-		d.ExplainNow = true
-		x, err = u.b.ExplainEntity(ctx, e)
-	default:
-		x, id, err = u.latestExplanation(ctx, *last, d.Alerts)
-	}
-	switch {
-	case err == nil:
-		if !d.ExplainNow {
-			// Linked as the alert's when it was made for one.
-			id = alertOf(x, id, d.Alerts)
-		}
-		api.Decorate(&x, id)
-		v := newExplanationView(x)
-		d.Explanation = &v
-		if x.T < last.T {
-			d.ExplainAgeMs = last.T - x.T
-		}
-	case errors.Is(err, api.ErrNotFound) && !d.ExplainNow:
-		d.ExplainErr = "No explanation stored for this entity yet: omen explains a prediction when its alert fires."
-	case errors.Is(err, api.ErrNotFound), errors.Is(err, api.ErrUnavailable):
-		d.ExplainErr = "Cannot explain it now: " + err.Error()
-	default:
-		u.fail(w, r, http.StatusInternalServerError, err)
-		return
-	}
-	u.render(w, http.StatusOK, "entity", e, d)
+	return d, last, true
 }
 
 // service lists the entities of a service: those api.ServiceOf maps to

@@ -27,7 +27,7 @@ func TestUnexplainedPages(t *testing.T) {
 		}
 	}
 	srv := newServer(t, b)
-	explainNow := `href="` + api.EntityUIPath(apitest.CartEntity) + `?explain=now"`
+	explainNow := `<form class="explain-now" method="post" action="` + api.EntityUIPath(apitest.CartEntity) + `">`
 	cases := []struct {
 		name, path string
 		want, not  []string

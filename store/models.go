@@ -103,11 +103,44 @@ func modelChunkKey(version string, i uint32) []byte {
 
 func (s *Store) loadActive() error {
 	st, err := s.registry(nil)
+	if errors.Is(err, errCorrupt) {
+		st, err = s.resetRegistry(err)
+	}
 	if err != nil {
 		return err
 	}
 	s.setActive(st)
 	return nil
+}
+
+// resetRegistry replaces a registry record that does not decode (cause;
+// e.g. its value-log file was cut short) with an empty one: no active
+// model, no rollback history, no deleted names. The registered models
+// (their metadata and data are records of their own) stay: the warning
+// lists them, to promote one again. The generation restarts at the clock
+// in ms, above any count of promotions the lost record held.
+func (s *Store) resetRegistry(cause error) (registryState, error) {
+	st := registryState{Generation: uint64(max(s.opts.Now().UnixMilli(), 1))}
+	doc, err := json.Marshal(st)
+	if err == nil {
+		err = s.db.Update(func(txn *badger.Txn) error { return txn.Set(keyRegistry, doc) })
+	}
+	if err != nil {
+		return st, fmt.Errorf("reset the model registry, whose record does not decode (%w): %w", cause, err)
+	}
+	s.corruptAtOpen++
+	var versions []string
+	keys, err := s.keysWithPrefix([]byte{pModelMeta})
+	for _, k := range keys {
+		versions = append(versions, string(k[1:]))
+	}
+	if err != nil {
+		versions = append(versions, "(listing failed: "+err.Error()+")")
+	}
+	s.logger.Warn("model registry reset: its record does not decode, so the active model, the rollback history and the deleted versions' names are lost; "+
+		"no model is active: promote one of the registered versions with omen model promote VERSION (omen model list shows them), or register one with omen model add",
+		"path", s.opts.Path, "err", cause, "registered", versions)
+	return st, nil
 }
 
 func (s *Store) setActive(st registryState) {
@@ -129,7 +162,12 @@ func (s *Store) registry(txn *badger.Txn) (registryState, error) {
 		if err != nil {
 			return err
 		}
-		return item.Value(func(v []byte) error { return json.Unmarshal(v, &st) })
+		return item.Value(func(v []byte) error {
+			if err := json.Unmarshal(v, &st); err != nil {
+				return fmt.Errorf("%w: model registry record of %d bytes: %w", errCorrupt, len(v), err)
+			}
+			return nil
+		})
 	}
 	var err error
 	if txn != nil {
@@ -231,12 +269,21 @@ func (s *Store) modelMeta(version string) (ModelMeta, error) {
 		if err != nil {
 			return err
 		}
-		return item.Value(func(v []byte) error { return json.Unmarshal(v, &m) })
+		return item.Value(func(v []byte) error { return decodeModelMeta(v, &m) })
 	})
 	if err == nil {
 		m.Active = s.active.Load().version == version
 	}
 	return m, err
+}
+
+// decodeModelMeta decodes a model's metadata record; an error wraps
+// errCorrupt.
+func decodeModelMeta(v []byte, m *ModelMeta) error {
+	if err := json.Unmarshal(v, m); err != nil {
+		return fmt.Errorf("%w: model metadata record of %d bytes: %w", errCorrupt, len(v), err)
+	}
+	return nil
 }
 
 // Model returns the data and metadata of version, verifying its checksum,
@@ -293,7 +340,15 @@ func (s *Store) ListModels() ([]ModelMeta, error) {
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			var m ModelMeta
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &m) }); err != nil {
+			err := it.Item().Value(func(v []byte) error { return decodeModelMeta(v, &m) })
+			if errors.Is(err, errCorrupt) {
+				// One unreadable record (a cut value log) does not hide
+				// the others.
+				s.m.corrupt.Inc()
+				s.logger.Warn("model metadata record does not decode: listing the others; omen model delete VERSION removes it", "version", string(it.Item().Key()[1:]), "err", err)
+				continue
+			}
+			if err != nil {
 				return err
 			}
 			m.Active = m.Version == active
@@ -446,7 +501,9 @@ func (s *Store) DeleteModel(version string) error {
 	if s.active.Load().version == version {
 		return fmt.Errorf("delete model %q: %w", version, ErrActive)
 	}
-	if _, err := s.modelMeta(version); err != nil {
+	// A version whose metadata does not decode can be deleted (ListModels
+	// names it in a warning).
+	if _, err := s.modelMeta(version); err != nil && !errors.Is(err, errCorrupt) {
 		return fmt.Errorf("delete model %q: %w", version, err)
 	}
 	err := s.changeRegistry("delete model "+version, func(st *registryState) error {

@@ -57,6 +57,8 @@ type Store struct {
 	schema atomic.Pointer[Schema]
 
 	disk diskState
+
+	corruptAtOpen int // records found corrupt by init, counted once the metrics exist
 }
 
 type metrics struct {
@@ -149,6 +151,7 @@ func open(opts Options, registry bool) (*Store, error) {
 		return nil, fmt.Errorf("open store %q: %w", opts.Path, err)
 	}
 	s.registerMetrics(opts.Registerer)
+	s.m.corrupt.Add(float64(s.corruptAtOpen))
 	if s.disk.watched {
 		s.disk.stop = make(chan struct{})
 		s.disk.done = make(chan struct{})

@@ -389,6 +389,12 @@ var errUnusableModel = errors.New("unusable model")
 // sha256 (hex) of the data read.
 func (s *scorer) readModel(version string) (m *model.Model, sha string, err error) {
 	data, meta, err := s.opts.Store.Model(version)
+	if store.IsCorrupt(err) {
+		// Damaged data: reading it again every few seconds gives the same
+		// error (it was logged every 2 s for good). Refused until another
+		// model is promoted.
+		return nil, "", fmt.Errorf("read model %s: %w: %w; promote another version or roll back (omen model rollback)", version, errUnusableModel, err)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("read model %s: %w", version, err)
 	}

@@ -51,6 +51,11 @@ const (
 
 var errCorrupt = errors.New("corrupt record encoding")
 
+// IsCorrupt reports whether err comes from a stored record that does not
+// decode or does not match its checksum (damaged data, which reading again
+// does not mend), rather than from a failure to read it.
+func IsCorrupt(err error) bool { return errors.Is(err, errCorrupt) }
+
 // batchEncoder holds reusable scratch space; it is not goroutine-safe. Use
 // encoderPool.
 type batchEncoder struct {

@@ -30,6 +30,30 @@ func DefaultRemediations() []Remediation {
 }
 
 var defaultRemediations = []Remediation{
+	// The shipped feature set (features.DefaultConfig), by exact name
+	// first: the globs below would give some of them advice about another
+	// failure (events_config_error is not a slow config store,
+	// dependency_latency_p99_seconds not cross-zone latency, events_image_pull
+	// not an image change).
+	{Cause: "events_config_error", Action: "Containers or pod sandboxes cannot be created: kubectl describe pod names the missing Secret, ConfigMap or key (CreateContainerConfigError) or the sandbox error (FailedCreatePodSandBox: the node's CNI plugin).", RunbookURL: "container-config"},
+	{Cause: "events_image_pull", Action: "Images cannot be pulled: check the image name and tag, the imagePullSecrets and the registry; roll back a new image reference.", RunbookURL: "image-pull"},
+	{Cause: "container_waiting_failure", Action: "A container waits in a failure state (crash loop, config error, image pull): kubectl describe pod names the reason.", RunbookURL: "container-failures"},
+	{Cause: "init_container_waiting_failure", Action: "An init container waits in a failure state (crash loop, config error, image pull): kubectl describe pod names the reason.", RunbookURL: "container-failures"},
+	{Cause: "container_last_terminated_error", Action: "Containers exit with an error: read the previous container's log (kubectl logs --previous) and its exit reason.", RunbookURL: "container-failures"},
+	{Cause: "container_restarts_10m", Action: "Containers restart: read the previous container's log (kubectl logs --previous) and its exit reason.", RunbookURL: "container-failures"},
+	{Cause: "init_container_restarts_10m", Action: "Init containers restart: read the previous init container's log (kubectl logs --previous -c <init container>).", RunbookURL: "container-failures"},
+	{Cause: "events_backoff", Action: "Kubernetes backs off restarting containers: read the previous container's log (kubectl logs --previous) and its exit reason.", RunbookURL: "container-failures"},
+	{Cause: "events_crashloop", Action: "Containers crash-loop: read the previous container's log (kubectl logs --previous) and its exit reason.", RunbookURL: "container-failures"},
+	{Cause: "events_unhealthy", Action: "Probes fail: kubectl describe pod shows which probe and why; check the probe's timing against the start-up time.", RunbookURL: "probes"},
+	{Cause: "pod_not_ready", Action: "The pod is not ready: kubectl describe pod shows the failing condition or probe.", RunbookURL: "probes"},
+	{Cause: "events_failed_scheduling", Action: "Pods cannot be scheduled: kubectl describe pod says why (resources, taints, affinity, unbound volumes).", RunbookURL: "scheduling"},
+	{Cause: "pod_pending", Action: "The pod is pending, failed or unknown: kubectl describe pod says why (scheduling, image pull, volumes, node).", RunbookURL: "scheduling"},
+	{Cause: "pod_terminating", Action: "The pod is being deleted: check what deletes it (a rollout, a scale-in, an eviction) before reading its other signals as a failure.", RunbookURL: fallbackRunbook},
+	{Cause: "events_module_load_error", Action: "Modules log load errors: read the module's log (kubectl logs) for the failing module and its reason.", RunbookURL: fallbackRunbook},
+	{Cause: "request_rate", Action: "The request rate drives the prediction: if load changed, hold scale-ins and rollouts until it settles.", RunbookURL: "traffic"},
+	{Cause: "error_ratio", Action: "The pod answers with server errors: read its log and check its latest change.", RunbookURL: "traffic"},
+	{Cause: "dependency_latency_p99_seconds", Action: "Calls to dependencies are slow: find the slow dependency and its latest change; hold the rollout until it is healthy.", RunbookURL: "dependency"},
+	{Cause: "dependency_error_ratio", Action: "Calls to dependencies fail: find the failing dependency and its latest change; hold the rollout until it is healthy.", RunbookURL: "dependency"},
 	// Image or dependency version changes just before the failures.
 	{Cause: "*image*", Action: "The image changed just before the failures: roll back to the previous image.", RunbookURL: "rollback"},
 	{Cause: "*version*", Action: "A version changed just before the failures: roll back the change.", RunbookURL: "rollback"},
@@ -43,12 +67,15 @@ var defaultRemediations = []Remediation{
 	// CPU.
 	{Cause: "*cpu*", Action: "CPU use drives the prediction: if the containers are near their CPU limit, delay the rollout until there is headroom.", RunbookURL: "cpu-saturation"},
 	{Cause: "*throttl*", Action: "CPU is throttled: delay the rollout until there is headroom.", RunbookURL: "cpu-saturation"},
-	// Network latency.
+	// Network latency (features of your own, or the simulator's: the
+	// default dependency_latency_p99_seconds is matched above).
 	{Cause: "*zone*", Action: "Cross-zone latency drives the prediction: if it is high, pause scaling until it recovers.", RunbookURL: "cross-zone-latency"},
 	{Cause: "*latency*", Action: "Network latency is high: pause scaling until it recovers.", RunbookURL: "cross-zone-latency"},
 	// Caches.
 	{Cause: "*cache*", Action: "The cache hit rate drives the prediction: if it is low, warm up the cache before adding load.", RunbookURL: "cache-warmup"},
-	// Configuration propagation.
+	// Configuration propagation (a feature of your own, or the
+	// simulator's config_propagation_delay_seconds; the default
+	// events_config_error is matched above).
 	{Cause: "*config*", Action: "Configuration propagates slowly: slow the scale-out and check the config store.", RunbookURL: "config-propagation"},
 }
 

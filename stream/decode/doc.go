@@ -13,6 +13,21 @@
 //
 // # Formats
 //
+// The timestamps of the examples below (November 2023) only show the
+// syntax: a sample or event older than the ingest window
+// (ingest.max_sample_age, default 2h) is rejected as ReasonTooOld, and a
+// message of nothing else is dead-lettered. Send current times, or leave
+// the timestamp out: every format then takes the receive time. With the
+// nats CLI, for instance:
+//
+//	nats pub omen.metrics.influx "m,namespace=a,pod=b value=1.5 $(date +%s%N)"
+//	nats pub omen.metrics.influx "m,namespace=a,pod=b value=1.5"
+//	nats pub omen.metrics.json "{\"labels\":{\"__name__\":\"m\",\"namespace\":\"a\",\"pod\":\"b\"},\"t\":$(date +%s%3N),\"v\":1.5}"
+//	nats pub omen.events "{\"time\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"namespace\":\"shop\",\"pod\":\"cart-7d9f\",\"reason\":\"ModuleLoadError\"}"
+//
+// (date +%s%N is nanoseconds, influx's default precision; +%s%3N
+// milliseconds, the unit of JSON's "t".)
+//
 // Influx line protocol (FormatInflux), as sent by Telegraf's outputs.nats:
 //
 //	measurement,tag=v,tag2=v2 field=1.5,f2=3i,f3=true,f4=7u 1700000000000000000

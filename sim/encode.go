@@ -55,9 +55,10 @@ type Payload struct {
 
 // Payloads encodes the tick for NATS: the samples in format f (split into
 // messages of at most DefaultMaxPayload bytes at line boundaries), the
-// Kubernetes events as a JSON array (kubernetes-event-exporter's v1 Event
-// form) on DefaultEventsSubject.k8s and the module events as a JSON array
-// on DefaultEventsSubject.module. Subjects are under the given prefixes
+// Kubernetes events as JSON arrays (kubernetes-event-exporter's v1 Event
+// form) on DefaultEventsSubject.k8s and the module events as JSON arrays
+// on DefaultEventsSubject.module, each split likewise into messages of at
+// most DefaultMaxPayload bytes at event boundaries. Subjects are under the given prefixes
 // (the defaults when empty).
 func (t Tick) Payloads(f Format, metricsSubject, eventsSubject string) ([]Payload, error) {
 	if metricsSubject == "" {
@@ -97,11 +98,38 @@ func (t Tick) Payloads(f Format, metricsSubject, eventsSubject string) ([]Payloa
 		if len(g.items) == 0 {
 			continue
 		}
-		b, err := json.Marshal(g.items)
+		parts, err := splitJSONArray(g.items, DefaultMaxPayload)
 		if err != nil {
-			return nil, fmt.Errorf("encode tick %d events: %w", t.Seq, err)
+			return nil, fmt.Errorf("encode tick %d %s events: %w", t.Seq, g.token, err)
 		}
-		out = append(out, Payload{Subject: eventsSubject + "." + g.token, MsgID: id(g.token, 0), Data: b})
+		for i, b := range parts {
+			out = append(out, Payload{Subject: eventsSubject + "." + g.token, MsgID: id(g.token, i), Data: b})
+		}
+	}
+	return out, nil
+}
+
+// splitJSONArray encodes items as JSON arrays of at most max bytes each,
+// in order (an item longer than max is an array of its own).
+func splitJSONArray(items []any, max int) ([][]byte, error) {
+	var out [][]byte
+	cur := []byte{'['}
+	for _, it := range items {
+		b, err := json.Marshal(it)
+		if err != nil {
+			return nil, err
+		}
+		if len(cur) > 1 && len(cur)+1+len(b)+1 > max {
+			out = append(out, append(cur, ']'))
+			cur = []byte{'['}
+		}
+		if len(cur) > 1 {
+			cur = append(cur, ',')
+		}
+		cur = append(cur, b...)
+	}
+	if len(cur) > 1 {
+		out = append(out, append(cur, ']'))
 	}
 	return out, nil
 }

@@ -71,6 +71,12 @@ type evaluator struct {
 	forced    prometheus.Counter
 	waiting   prometheus.Gauge
 	excludedG prometheus.Gauge
+	behindG   prometheus.Gauge
+	stepDur   prometheus.Histogram
+	// lag is the current stretch of steps due but not yet evaluated (see
+	// noteBehind), lagWarnAt the wall time (ms) of the last warning of it.
+	lag       lagStretch
+	lagWarnAt int64
 	known     map[string]int64 // entity → data time its sighting was last stored
 	forgotAt  int64            // data time of the last sweep of known
 	// The last evaluated step: its wall time and data time (ms), and the
@@ -139,6 +145,26 @@ const progressEvery = 100 * time.Millisecond
 // passedStep is a high target and the wall time (ms) it was first seen.
 type passedStep struct{ t, wall int64 }
 
+// behindWarnSteps is how many steps may be due but not yet evaluated, and
+// for how many step intervals of wall time the evaluator may have had
+// steps due without a break, before it warns that it falls behind
+// (noteBehind); behindWarnEvery is the least wall time between two such
+// warnings.
+const (
+	behindWarnSteps = 5
+	behindWarnEvery = 10 * time.Minute
+)
+
+// lagStretch is a stretch of wall time during which the evaluator always
+// had steps due that it had not evaluated yet (see noteBehind).
+type lagStretch struct {
+	since  int64         // wall time (ms) it began; 0: none (caught up)
+	most   int64         // most steps behind seen
+	steps  int64         // steps evaluated during it
+	took   time.Duration // their wall time
+	warned bool          // a warning named it
+}
+
 // inputProgress is a Head.Progress result.
 type inputProgress struct {
 	t    int64 // ms
@@ -177,6 +203,15 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 		waiting: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "omen", Name: "evaluator_waiting_steps",
 			Help: "Steps the newest sample has passed that wait for the samples of series still sending (a remote-write backlog drained over several shards).",
+		}),
+		behindG: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "omen", Name: "evaluator_behind_steps",
+			Help: "Steps due that the evaluator has not evaluated yet: at the start of each round of evaluations, the steps from the next one to evaluate to the newest ready one (the newest sample has passed it and its inputs are in or waited their longest delay; the steps still waiting for inputs count in omen_evaluator_waiting_steps instead); after each step, those of the round not yet evaluated plus every step the newest sample has passed since the round began. 0 to 2 when the evaluator keeps up; it grows when a step takes longer than the step interval (see omen_evaluator_step_duration_seconds). Steps beyond what the in-memory window holds are skipped (omen_evaluator_skipped_steps_total).",
+		}),
+		stepDur: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "omen", Name: "evaluator_step_duration_seconds",
+			Help:    "Wall time of one evaluated step: its features evaluated (omen_feature_evaluation_seconds), its vectors stored, scored (omen_scoring_duration_seconds) and its alerts processed. Above the step interval, the evaluator falls behind (omen_evaluator_behind_steps).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
 		}),
 		excludedG: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "omen", Name: "evaluator_excluded_series",
@@ -229,6 +264,17 @@ func (e *evaluator) tick(ctx context.Context) {
 	if catchUp := e.catchUp(); target-e.next > catchUp*step {
 		e.skipTo(target-(catchUp-1)*step, "data jumped ahead: steps skipped, without vectors or predictions (their samples are mostly out of the in-memory window)")
 	}
+	// The newest step the newest sample had passed: those it passes while
+	// this round evaluates are due too (behind).
+	passed := e.dataTgt
+	behind := func() int64 {
+		n := max(0, (target-e.next)/step+1)
+		if hi, ok := e.dataStep(); ok && hi > passed {
+			n += (hi - passed) / step
+		}
+		return n
+	}
+	e.noteBehind(max(0, (target-e.next)/step+1))
 	for e.next <= target {
 		if ctx.Err() != nil {
 			return
@@ -239,9 +285,61 @@ func (e *evaluator) tick(ctx context.Context) {
 		if e.next > e.lowTgt {
 			e.forced.Inc()
 		}
+		start := e.clock()
 		e.evaluate(ctx, e.next)
+		took := e.clock().Sub(start)
+		e.stepDur.Observe(took.Seconds())
+		e.lag.steps++
+		e.lag.took += took
 		e.next += step
+		e.noteBehind(behind())
 	}
+}
+
+// noteBehind sets the behind steps gauge to n, the steps due but not yet
+// evaluated (see tick), and follows the stretch of wall time during which
+// some always were: once it has lasted behindWarnSteps step intervals and
+// n is behindWarnSteps or more, a warning names the steps' wall time
+// against the step interval (at most every behindWarnEvery, so again
+// while it lasts); when it ends (nothing due) after a warning, an INFO
+// says the evaluator caught up. A backlog evaluated faster than that is
+// not warned of.
+func (e *evaluator) noteBehind(n int64) {
+	e.behindG.Set(float64(n))
+	now := e.clock().UnixMilli()
+	l := &e.lag
+	if n == 0 {
+		if l.warned {
+			e.Logger.Info("the evaluator caught up: no step is due that is not evaluated",
+				"behind_for", time.Duration(now-l.since)*time.Millisecond, "most_steps_behind", l.most,
+				"steps_evaluated", l.steps, "step_duration_avg", l.avg(), "step", e.Step)
+		}
+		*l = lagStretch{}
+		return
+	}
+	if l.since == 0 {
+		l.since = now
+	}
+	l.most = max(l.most, n)
+	step := e.Step.Milliseconds()
+	if n < behindWarnSteps || now-l.since < behindWarnSteps*step {
+		return
+	}
+	if e.lagWarnAt != 0 && now-e.lagWarnAt < behindWarnEvery.Milliseconds() && now >= e.lagWarnAt {
+		return
+	}
+	e.lagWarnAt, l.warned = now, true
+	e.Logger.Warn("the evaluator falls behind: steps take longer to evaluate than the step interval, and the steps due pile up (predictions are late; steps older than the in-memory window are skipped). See omen_evaluator_step_duration_seconds and its parts omen_feature_evaluation_seconds and omen_scoring_duration_seconds; fewer series or entities, fewer or cheaper features, a longer step or more CPU help",
+		"steps_behind", n, "step_duration_avg", l.avg(), "step", e.Step, "next_step", time.UnixMilli(e.next).UTC(),
+		"steps_evaluated", l.steps, "behind_for", time.Duration(now-l.since)*time.Millisecond)
+}
+
+// avg is the mean wall time of the stretch's steps (0: none).
+func (l *lagStretch) avg() time.Duration {
+	if l.steps == 0 {
+		return 0
+	}
+	return l.took / time.Duration(l.steps)
 }
 
 // target is the newest step to evaluate: the last step boundary t with
@@ -249,6 +347,21 @@ func (e *evaluator) tick(ctx context.Context) {
 // back while its inputs are still arriving (see hold); ok is false before
 // the first data.
 func (e *evaluator) target() (t int64, ok bool) {
+	t, ok = e.dataStep()
+	if !ok {
+		return 0, false
+	}
+	e.dataTgt, e.lowTgt = t, t
+	if e.settle > 0 {
+		t = e.hold(t)
+	}
+	return t, true
+}
+
+// dataStep is the last step boundary t with t + step ≤ watermark (capped
+// by the wall clock in production): the newest step the newest sample has
+// passed; ok is false before the first data.
+func (e *evaluator) dataStep() (t int64, ok bool) {
 	step := e.Step.Milliseconds()
 	wm := e.Ingest.watermark.Load()
 	if wm == 0 {
@@ -259,12 +372,7 @@ func (e *evaluator) target() (t int64, ok bool) {
 			wm = now
 		}
 	}
-	t = (wm - step) / step * step
-	e.dataTgt, e.lowTgt = t, t
-	if e.settle > 0 {
-		t = e.hold(t)
-	}
-	return t, true
+	return (wm - step) / step * step, true
 }
 
 // hold returns the newest step to evaluate given hi, the newest the

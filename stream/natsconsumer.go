@@ -103,8 +103,11 @@ type NATSOptions struct {
 	// stage), which would otherwise stay allocated until the next
 	// message. Default 5s.
 	IdleRelease time.Duration
-	// NakDelay is the redelivery delay after a retryable Append error.
-	// Default 1s.
+	// NakDelay is the redelivery delay after a retryable Append error,
+	// and the pause of the pull before the next commit: each further
+	// failure in a row doubles both, up to 30s or half the AckWait,
+	// whichever is shorter (a store whose disk is full refuses every
+	// batch until space is freed). Default 1s.
 	NakDelay time.Duration
 	// DLQSubject receives poison messages: a subject without wildcards
 	// that none of the stream's subjects matches (the two streams cannot
@@ -356,6 +359,42 @@ type NATSConsumer struct {
 	// missedHeartbeat is when the pull last reported missing heartbeats
 	// (Unix nanoseconds).
 	missedHeartbeat atomic.Int64
+
+	// storeFail paces the pull while Append keeps failing (commit
+	// goroutine only).
+	storeFail storeBackoff
+}
+
+// maxStorePause is the longest pause of the pull between retries of a
+// store that keeps refusing batches (a full disk); it is at most half the
+// AckWait, so that the messages the client holds meanwhile are not
+// redelivered as well.
+const maxStorePause = 30 * time.Second
+
+// storeBackoff tracks a run of failed commits (a retryable Append error:
+// the store's disk full, ...). After each, the commit goroutine pauses
+// before the next commit, twice as long each time from NakDelay up to
+// maxStorePause, which pauses the pull: nacking every batch with the
+// NakDelay and pulling on made a busy loop of redeliveries (tens of
+// warnings and thousands of nacks a minute while the disk was full).
+type storeBackoff struct {
+	fails  int       // consecutive failed commits
+	since  time.Time // the first of them
+	warned time.Time // the last warning about them
+}
+
+// storeWarnEvery is how often a run of failed commits is warned about
+// after its first warning.
+const storeWarnEvery = time.Minute
+
+// storePause is the pause after the current run of failed commits.
+func (c *NATSConsumer) storePause() time.Duration {
+	ceiling := max(min(maxStorePause, c.opts.AckWait/2), c.opts.NakDelay)
+	d := c.opts.NakDelay
+	for i := 1; i < c.storeFail.fails && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
 }
 
 // DefaultNATSPollInterval is how often a running NATSConsumer asks
@@ -1055,16 +1094,24 @@ func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) err
 	}
 	commit := make(chan *stage)
 	committed := make(chan struct{})
+	// pauseCtx ends the commit goroutine's pause when consume returns.
+	pauseCtx, endPause := context.WithCancel(ctx)
 	go func() {
 		defer close(committed)
 		for st := range commit {
 			start := time.Now()
-			c.commit(ctx, st)
+			failed := c.commit(ctx, st)
 			c.appendD.WithLabelValues(c.opts.Durable).Observe(time.Since(start).Seconds())
 			free <- st
+			if failed {
+				// Hold the pipeline, and so the pull: the decoding loop
+				// waits for this goroutine to take its next batch.
+				sleep(pauseCtx, c.storePause())
+			}
 		}
 	}()
 	defer func() {
+		endPause()
 		close(commit)
 		<-committed
 	}()
@@ -1239,15 +1286,19 @@ func (c *NATSConsumer) decode(ctx context.Context, st *stage, msgs []jetstream.M
 }
 
 // commit stores the decoded messages of st in one Append and acknowledges
-// them; on a retryable error it nacks them.
-func (c *NATSConsumer) commit(ctx context.Context, st *stage) {
+// them; on a retryable error it nacks them, and reports true when the
+// store failed so (not because ctx ended): the caller then pauses for
+// storePause.
+func (c *NATSConsumer) commit(ctx context.Context, st *stage) (failed bool) {
 	err := c.app.Append(ctx, st.batches)
+	var nakErr error // the retryable error that nacked messages
 	switch {
 	case err == nil:
 		c.ackAll(st.spans, st.batches)
 	case errors.Is(err, ErrInvalid):
 		// Find the bad messages one by one; store the good ones.
 		c.m.errors.WithLabelValues(ReasonAppend).Inc()
+		var nak []msgSpan
 		for i, sp := range st.spans {
 			err := c.app.Append(ctx, st.batches[i:i+1])
 			switch {
@@ -1257,23 +1308,74 @@ func (c *NATSConsumer) commit(ctx context.Context, st *stage) {
 				meta, _ := sp.msg.Metadata()
 				c.deadLetter(ctx, sp.msg, meta, "invalid", err)
 			default:
-				c.nakAll(st.spans[i:i+1], err)
+				nak, nakErr = append(nak, sp), err
 			}
+		}
+		if nakErr != nil {
+			c.storeFailed(ctx, nak, nakErr)
 		}
 	default:
 		c.m.errors.WithLabelValues(ReasonAppend).Inc()
-		c.nakAll(st.spans, err)
+		nakErr = err
+		c.storeFailed(ctx, st.spans, err)
 	}
+	if nakErr == nil {
+		c.storeRecovered()
+	}
+	failed = nakErr != nil && ctx.Err() == nil && !errors.Is(nakErr, context.Canceled)
 	clear(st.spans)
 	if ctx.Err() != nil {
 		// An Append that returned because ctx ended may still read the
 		// batches and their samples (see Lent): leave them to the garbage
 		// collector. The consumer is stopping anyway.
 		st.batches, st.res = nil, decode.Result{}
-		return
+		return failed
 	}
 	clear(st.batches)
 	st.shrink()
+	return failed
+}
+
+// storeFailed nacks spans after a retryable Append error, with a delay
+// of the pause that follows; it warns at the first failure of a run, then
+// every storeWarnEvery.
+func (c *NATSConsumer) storeFailed(ctx context.Context, spans []msgSpan, cause error) {
+	if ctx.Err() != nil || errors.Is(cause, context.Canceled) {
+		// Stopping: the batch in flight is redelivered after the restart.
+		c.logger.Debug("stopping: messages in flight will be redelivered", "messages", len(spans))
+		c.nakAll(spans, c.opts.NakDelay)
+		return
+	}
+	b := &c.storeFail
+	now := time.Now()
+	b.fails++
+	if b.fails == 1 {
+		b.since = now
+	}
+	pause := c.storePause()
+	switch {
+	case b.fails == 1:
+		b.warned = now
+		c.logger.Warn("store batch; messages will be redelivered, and the pull pauses until the store takes a batch again (retries back off up to "+
+			fmt.Sprint(max(min(maxStorePause, c.opts.AckWait/2), c.opts.NakDelay))+")",
+			"messages", len(spans), "retry_in", pause, "err", cause)
+	case now.Sub(b.warned) >= storeWarnEvery:
+		b.warned = now
+		c.logger.Warn("store batch still failing; the pull stays paused", "failed_commits", b.fails, "since", b.since.Format(time.RFC3339), "retry_in", pause, "err", cause)
+	default:
+		c.logger.Debug("store batch; messages will be redelivered", "messages", len(spans), "failed_commits", b.fails, "retry_in", pause, "err", cause)
+	}
+	c.nakAll(spans, pause)
+}
+
+// storeRecovered ends a run of failed commits, if any, saying so.
+func (c *NATSConsumer) storeRecovered() {
+	b := &c.storeFail
+	if b.fails == 0 {
+		return
+	}
+	c.logger.Info("store batch stored again; the pull resumes", "failed_commits", b.fails, "paused_for", time.Since(b.since).Round(time.Millisecond))
+	*b = storeBackoff{}
 }
 
 // dropScratch drops the scratch of the stages in free (those not being
@@ -1329,15 +1431,10 @@ func (c *NATSConsumer) ackAll(spans []msgSpan, batches []telemetry.Batch) {
 	c.m.events.WithLabelValues(c.name).Add(float64(ne))
 }
 
-func (c *NATSConsumer) nakAll(spans []msgSpan, cause error) {
-	if errors.Is(cause, context.Canceled) {
-		// Stopping: the batch in flight is redelivered after the restart.
-		c.logger.Debug("stopping: messages in flight will be redelivered", "messages", len(spans))
-	} else {
-		c.logger.Warn("store batch; messages will be redelivered", "messages", len(spans), "retry_in", c.opts.NakDelay, "err", cause)
-	}
+// nakAll nacks spans, to be redelivered after delay.
+func (c *NATSConsumer) nakAll(spans []msgSpan, delay time.Duration) {
 	for _, sp := range spans {
-		if err := sp.msg.NakWithDelay(c.opts.NakDelay); err != nil {
+		if err := sp.msg.NakWithDelay(delay); err != nil {
 			c.logger.Warn("nak", "seq", sp.seq, "err", err)
 		}
 	}

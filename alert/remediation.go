@@ -42,7 +42,7 @@ var defaultRemediations = []Remediation{
 	{Cause: "container_last_terminated_error", Action: "Containers exit with an error: read the previous container's log (kubectl logs --previous) and its exit reason.", RunbookURL: "container-failures"},
 	{Cause: "container_restarts_10m", Action: "Containers restart: read the previous container's log (kubectl logs --previous) and its exit reason.", RunbookURL: "container-failures"},
 	{Cause: "init_container_restarts_10m", Action: "Init containers restart: read the previous init container's log (kubectl logs --previous -c <init container>).", RunbookURL: "container-failures"},
-	{Cause: "events_backoff", Action: "Kubernetes backs off restarting containers: read the previous container's log (kubectl logs --previous) and its exit reason.", RunbookURL: "container-failures"},
+	{Cause: "events_backoff", Action: "Kubernetes backs off restarting a container or pulling its image: kubectl describe pod says which; read the previous container's log (kubectl logs --previous).", RunbookURL: "container-failures"},
 	{Cause: "events_crashloop", Action: "Containers crash-loop: read the previous container's log (kubectl logs --previous) and its exit reason.", RunbookURL: "container-failures"},
 	{Cause: "events_unhealthy", Action: "Probes fail: kubectl describe pod shows which probe and why; check the probe's timing against the start-up time.", RunbookURL: "probes"},
 	{Cause: "pod_not_ready", Action: "The pod is not ready: kubectl describe pod shows the failing condition or probe.", RunbookURL: "probes"},

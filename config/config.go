@@ -90,17 +90,26 @@ type NATSConfig struct {
 	// max_bytes: when it does not fit, omen does not start, and the error
 	// names this key (lower it, or -1).
 	DeadLetterMaxBytes int64 `yaml:"dead_letter_max_bytes"`
-	// MaxAge is how long the stream keeps messages. Default 24h.
-	// Applied at every start, to an existing stream too (a WARN names
-	// the change; its other settings and messages are kept).
+	// MaxAge is how long the stream keeps messages, acknowledged or not.
+	// Default 24h. Applied at every start, to an existing stream too (a
+	// WARN names the change; its other settings and messages are kept).
+	// The stream takes about B × series × samples per day × MaxAge in
+	// days of disk, B ≈ 180–220 B per Influx sample (docs/PERFORMANCE.md,
+	// Disk): 111 GB for 2,000 pods at the default. omen needs only what it
+	// has not read yet (it resumes from its durable consumer), and rejects
+	// samples older than ingest.max_sample_age as too_old, so the longest
+	// outage to bridge, at most max_sample_age plus a margin (e.g. 3h),
+	// is enough.
 	MaxAge model.Duration `yaml:"max_age"`
 	// MaxBytes bounds the stream's size on disk; when full, the oldest
 	// messages are dropped (acknowledged or not, so leave room for a
-	// backlog). 0 or -1 (default): no bound, only max_age. Applied at
-	// every start like max_age. JetStream reserves the bound against the
-	// server's file store limit (the embedded server's: 75 % of the free
-	// disk), so creating or updating the stream fails when the bound does
-	// not fit, with an error naming this key.
+	// backlog: the size max_age gives plus 25 %). 0 or -1 (default): no
+	// bound, only max_age. Applied at every start like max_age. JetStream
+	// reserves the bound against the server's file store limit (the
+	// embedded server's: 75 % of the free disk, on the filesystem of
+	// --storage.path, shared with Badger), so creating or updating the
+	// stream fails when the bound does not fit, with an error naming this
+	// key.
 	MaxBytes int64 `yaml:"max_bytes"`
 	// EmbeddedMaxMemory bounds the embedded server's JetStream memory
 	// storage in bytes (omen's stream uses file storage). 0: 64 MiB;

@@ -304,6 +304,7 @@ func (a *App) Start(ctx context.Context) error {
 		// omen's decoders intern fresh label sets: share, don't copy.
 		ImmutableLabels: true,
 		Registerer:      a.reg,
+		Logger:          log.With("component", "head"),
 	})
 	if err != nil {
 		return fail(fmt.Errorf("create feature head: %w", err))

@@ -32,7 +32,9 @@ type HeadOptions struct {
 	// 5m instant-vector lookback.
 	Lookback time.Duration
 	// MaxSeries limits the number of series held; samples of new series
-	// beyond it are dropped with reason cardinality. Default 1,000,000.
+	// beyond it are dropped with reason cardinality, and a warning says so
+	// at most every cardinalityWarnEvery (wall time, Now). Default
+	// 1,000,000.
 	MaxSeries int
 	// Shards is the number of independently locked series maps, rounded up
 	// to a power of two. Default 256.
@@ -136,11 +138,22 @@ type Head struct {
 	progressSels [][]*labels.Matcher
 	progressGen  uint64
 
+	// cardDropped counts the samples dropped for cardinality since the
+	// last warning of it, cardExample names one of their series (nil:
+	// none), cardWarnAt is the warning's wall time (ms; 0: none).
+	cardDropped atomic.Int64
+	cardExample atomic.Pointer[string]
+	cardWarnAt  atomic.Int64
+
 	appended prometheus.Counter
 	removed  prometheus.Counter
 	dropped  *prometheus.CounterVec
 	drops    [numHeadReasons]prometheus.Counter
 }
+
+// cardinalityWarnEvery is the least wall time between two warnings that
+// new series were refused for MaxSeries.
+const cardinalityWarnEvery = time.Minute
 
 // Head drop reasons indexed in Head.drops.
 const (
@@ -306,7 +319,9 @@ func (h *Head) AppendPart(samples []telemetry.Sample, part, nparts int) (int, er
 	if nparts < 1 || part < 0 || part >= nparts {
 		return 0, fmt.Errorf("head append: part %d of %d", part, nparts)
 	}
-	return h.appendPart(samples, nil, part, nparts)
+	n, err := h.appendPart(samples, nil, part, nparts)
+	h.warnCardinality()
+	return n, err
 }
 
 // sampleRef is a sample's series as resolved before appending: the
@@ -379,6 +394,7 @@ func (h *Head) AppendConcurrent(batches [][]telemetry.Sample, parts int) (int, e
 		})
 	}
 	wg.Wait()
+	h.warnCardinality()
 	clear(*refs) // drop the series pointers
 	if err, _ := failed.Load().(error); err != nil {
 		return int(stored.Load()), err
@@ -422,6 +438,8 @@ func (h *Head) appendPart(samples []telemetry.Sample, resolved []sampleRef, part
 		return 0, ErrClosed
 	}
 	var drops [numHeadReasons]int
+	// refused is the label set of a sample dropped for cardinality.
+	var refused labels.Labels
 	appended := 0
 	maxT := h.maxT.Load()
 	stamp := h.stamp.Load()
@@ -504,6 +522,9 @@ func (h *Head) appendPart(samples []telemetry.Sample, resolved []sampleRef, part
 			if h.numSeries.Add(1) > int64(h.opts.MaxSeries) {
 				h.numSeries.Add(-1)
 				sh.mu.Unlock()
+				if drops[dropCardinality] == 0 {
+					refused = s.Labels
+				}
 				drops[dropCardinality]++
 				continue
 			}
@@ -531,6 +552,13 @@ func (h *Head) appendPart(samples []telemetry.Sample, resolved []sampleRef, part
 			h.drops[r].Add(float64(n))
 		}
 	}
+	if n := drops[dropCardinality]; n > 0 {
+		h.cardDropped.Add(int64(n))
+		if h.cardExample.Load() == nil {
+			ex := refused.String()
+			h.cardExample.CompareAndSwap(nil, &ex)
+		}
+	}
 	if maxT >= h.nextGC.Load() && h.gcMu.TryLock() {
 		if maxT >= h.nextGC.Load() {
 			h.nextGC.Store(maxT + h.chunkRange)
@@ -539,6 +567,35 @@ func (h *Head) appendPart(samples []telemetry.Sample, resolved []sampleRef, part
 		h.gcMu.Unlock()
 	}
 	return appended, nil
+}
+
+// warnCardinality warns of the samples dropped for cardinality since the
+// last warning, if any, unless that was less than cardinalityWarnEvery
+// ago: the drops in between are named by the next warning, which the next
+// append that drops some after that time gives. Append, AppendPart and
+// AppendConcurrent call it once their samples are appended, so that one
+// call's drops are named together.
+func (h *Head) warnCardinality() {
+	if h.cardDropped.Load() == 0 {
+		return
+	}
+	now := h.opts.Now().UnixMilli()
+	last := h.cardWarnAt.Load()
+	if last != 0 && now >= last && now-last < cardinalityWarnEvery.Milliseconds() {
+		return
+	}
+	if !h.cardWarnAt.CompareAndSwap(last, now) {
+		return // another append warns
+	}
+	ex := ""
+	if p := h.cardExample.Swap(nil); p != nil {
+		ex = *p
+	}
+	args := []any{"samples_dropped", h.cardDropped.Swap(0), "max_series", h.opts.MaxSeries, "series", h.numSeries.Load(), "example_series", ex}
+	if last != 0 {
+		args = append(args, "since", time.Duration(now-last)*time.Millisecond)
+	}
+	h.opts.Logger.Warn("new series refused: the in-memory head holds max_series series, so the samples of series beyond it are dropped (omen_feature_dropped_total{reason=\"cardinality\"}) and entities whose features read them are not predicted; raise max_series in the configuration (memory grows with it, see omen_head_series) or stop sending series omen does not use", args...)
 }
 
 // advance raises the Head's newest time to t and returns the new newest time.

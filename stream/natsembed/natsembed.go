@@ -35,8 +35,12 @@ type Options struct {
 	// machine's memory (nats-server's own default).
 	MaxMemory int64
 	// MaxStore bounds JetStream's file storage, in bytes. Default -1:
-	// the server's own limit (most of the disk); the stream's MaxAge and
-	// the consumer's acknowledgements keep it small in practice.
+	// the server's own limit (75 % of the free disk). Acknowledgements
+	// remove nothing from omen's streams (JetStream's LimitsPolicy): only
+	// a stream's max_age and max_bytes bound it (docs/PERFORMANCE.md,
+	// Disk). A server-wide bound is no substitute: when full, the server
+	// refuses the newest messages at the publishers rather than dropping
+	// the oldest.
 	MaxStore int64
 }
 

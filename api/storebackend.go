@@ -45,6 +45,10 @@ func NewStoreBackend(o StoreOptions) (*StoreBackend, error) {
 	return &StoreBackend{o: o}, nil
 }
 
+// labels returns every stored entity's labels and the entities' IDs in
+// order: a scan of every entity kept within retention, for the answers
+// that need them all (the latest predictions of the fleet, a range query
+// over every entity).
 func (b *StoreBackend) labels() (map[string]map[string]string, []string, error) {
 	es, err := b.o.Store.Entities()
 	if err != nil {
@@ -57,6 +61,19 @@ func (b *StoreBackend) labels() (map[string]map[string]string, []string, error) 
 		ids[i] = e.ID
 	}
 	return m, ids, nil
+}
+
+// entityLabels returns one entity's stored labels (nil when the store
+// does not know it): a point lookup, for a query of one entity.
+func (b *StoreBackend) entityLabels(id string) (map[string]string, error) {
+	e, err := b.o.Store.Entity(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e.Labels, nil
 }
 
 func fromStore(p store.Prediction, labels map[string]string) Prediction {
@@ -77,14 +94,21 @@ var errLimit = errors.New("limit reached")
 
 // Predictions implements Backend. A range query scans entities in ID order
 // and each entity's predictions newest first (the API's order), and stops
-// once q.Limit predictions are collected.
+// once q.Limit predictions are collected. A query of one entity
+// (q.Entity) reads only that entity's records.
 func (b *StoreBackend) Predictions(ctx context.Context, q PredictionQuery) ([]Prediction, error) {
+	if q.Entity != "" {
+		// One entity: its records only, not every entity's (Entities
+		// reads all those kept within retention, 150,000 after a
+		// fortnight of pod churn).
+		return b.entityPredictions(ctx, q)
+	}
 	labels, ids, err := b.labels()
 	if err != nil {
 		return nil, err
 	}
-	var out []Prediction
 	if q.From.IsZero() && q.To.IsZero() {
+		var out []Prediction
 		ps, err := b.o.Store.LatestPredictions()
 		if err != nil {
 			return nil, fmt.Errorf("latest predictions: %w", err)
@@ -96,6 +120,36 @@ func (b *StoreBackend) Predictions(ctx context.Context, q PredictionQuery) ([]Pr
 		}
 		return out, nil
 	}
+	return b.rangePredictions(ctx, q, ids, labels)
+}
+
+// entityPredictions answers a query of one entity (q.Entity) by point
+// lookups: its labels and its latest prediction or its range.
+func (b *StoreBackend) entityPredictions(ctx context.Context, q PredictionQuery) ([]Prediction, error) {
+	ls, err := b.entityLabels(q.Entity)
+	if err != nil {
+		return nil, fmt.Errorf("labels of %s: %w", q.Entity, err)
+	}
+	if q.From.IsZero() && q.To.IsZero() {
+		p, err := b.o.Store.LatestPrediction(q.Entity)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("latest predictions: %w", err)
+		}
+		if x := fromStore(p, ls); q.Match(x) {
+			return []Prediction{x}, nil
+		}
+		return nil, nil
+	}
+	return b.rangePredictions(ctx, q, []string{q.Entity}, map[string]map[string]string{q.Entity: ls})
+}
+
+// rangePredictions answers a range query over ids (in ID order) whose
+// labels are given.
+func (b *StoreBackend) rangePredictions(ctx context.Context, q PredictionQuery, ids []string, labels map[string]map[string]string) ([]Prediction, error) {
+	var out []Prediction
 	// No to: no upper bound. Predictions are stamped with their data
 	// time, which runs ahead of the wall clock in a simulation faster than
 	// real time (omen demo): bounding by now would hide the newest.
@@ -105,9 +159,6 @@ func (b *StoreBackend) Predictions(ctx context.Context, q PredictionQuery) ([]Pr
 	}
 	if !q.To.IsZero() {
 		to = q.To.UnixMilli()
-	}
-	if q.Entity != "" {
-		ids = []string{q.Entity}
 	}
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {

@@ -144,19 +144,18 @@ func (a *App) dependencies(_ context.Context, entity string) (api.Neighbourhood,
 	return n, err
 }
 
-// storedLabels returns the labels the store keeps for entity.
+// storedLabels returns the labels the store keeps for entity: a point
+// lookup, not a list of every entity kept within retention.
 func (a *App) storedLabels(entity string) (map[string]string, bool) {
-	es, err := a.store.Entities()
+	e, err := a.store.Entity(entity)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false
+	}
 	if err != nil {
 		a.logger.Warn("read stored entity labels", "entity", entity, "err", err)
 		return nil, false
 	}
-	for _, e := range es {
-		if e.ID == entity {
-			return e.Labels, true
-		}
-	}
-	return nil, false
+	return e.Labels, true
 }
 
 // mountAPI registers the API and UI; with a token configured, the mutating

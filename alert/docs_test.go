@@ -77,6 +77,10 @@ func TestGrafanaDashboard(t *testing.T) {
 		"omen_ingested_samples_total", "omen_ingest_errors_total", "omen_evaluator_steps_total",
 		"omen_notifications_total", "omen_notifications_failed_total", "omen_notifications_queue_length",
 		"omen_notification_latency_seconds_bucket",
+		// Falling behind, and series refused at max_series (reviewer r1
+		// findings 1 and 2).
+		"omen_evaluator_behind_steps", "omen_evaluator_step_duration_seconds_bucket",
+		`omen_feature_dropped_total{reason="cardinality"}`,
 	} {
 		if !strings.Contains(all, metric) {
 			t.Errorf("dashboard does not query %s", metric)

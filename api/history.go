@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,17 +106,56 @@ func (a *API) historySchemas(w http.ResponseWriter, r *http.Request) {
 	writeData(w, ss)
 }
 
+// historyEntities lists the stored entities in ID order, at most limit
+// (default MaxLimit) after the entity after= names: a list cut at its
+// limit says so in a warning naming the after= of the next page, as the
+// predictions list does.
 func (a *API) historyEntities(w http.ResponseWriter, r *http.Request) {
-	es, err := a.opts.History.Entities()
+	f, err := a.parseFilters(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	after := r.Form.Get("after")
+	es, err := a.historyEntityPage(after, f.limit+1) // one more: tells a cut list from a complete one
 	if err != nil {
 		a.backendError(w, r, storeError(err))
 		return
+	}
+	var warnings []string
+	if len(es) > f.limit {
+		es = es[:f.limit]
+		warnings = []string{fmt.Sprintf("%s %d: the next page is after=%s", truncatedWarning, f.limit, es[len(es)-1].ID)}
 	}
 	out := make([]HistoryEntity, len(es))
 	for i, e := range es {
 		out[i] = HistoryEntity{ID: e.ID, Labels: e.Labels, FirstSeen: e.FirstSeen, LastSeen: e.LastSeen}
 	}
-	writeData(w, out)
+	writeJSON(w, http.StatusOK, response{Status: "success", Data: out, Warnings: warnings})
+}
+
+// truncatedWarning begins the warning of a list cut at its limit.
+const truncatedWarning = "results truncated at limit"
+
+// historyEntityPage returns at most limit entities after after, in ID
+// order: read as a page when the reader can (*store.Store: EntitiesAfter),
+// else cut from the whole list.
+func (a *API) historyEntityPage(after string, limit int) ([]store.EntityInfo, error) {
+	if p, ok := a.opts.History.(interface {
+		EntitiesAfter(after string, limit int) ([]store.EntityInfo, error)
+	}); ok {
+		return p.EntitiesAfter(after, limit)
+	}
+	es, err := a.opts.History.Entities()
+	if err != nil {
+		return nil, err
+	}
+	i, _ := slices.BinarySearchFunc(es, after, func(e store.EntityInfo, id string) int { return strings.Compare(e.ID, id) })
+	for i < len(es) && es[i].ID <= after {
+		i++
+	}
+	es = es[i:]
+	return es[:min(len(es), limit)], nil
 }
 
 // historyVectors streams one entity's vectors between from and to as
@@ -300,17 +340,66 @@ func (h HistoryClient) Schemas() ([]store.Schema, error) {
 	return ss, err
 }
 
-// Entities implements HistoryReader.
+// Entities implements HistoryReader. It reads the list page by page (the
+// daemon cuts it at its API's limit, 10000 by default), following each
+// cut page's after=.
 func (h HistoryClient) Entities() ([]store.EntityInfo, error) {
-	var es []HistoryEntity
-	if _, err := h.Client.Do(h.ctx(), http.MethodGet, HistoryEntitiesPath, &es); err != nil {
+	var out []store.EntityInfo
+	after := ""
+	for {
+		path := HistoryEntitiesPath
+		if after != "" {
+			path += "?" + url.Values{"after": {after}}.Encode()
+		}
+		var es []HistoryEntity
+		warnings, err := h.Client.doList(h.ctx(), path, &es)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			out = append(out, store.EntityInfo{ID: e.ID, Labels: e.Labels, FirstSeen: e.FirstSeen, LastSeen: e.LastSeen})
+		}
+		cut := slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, truncatedWarning) })
+		if !cut || len(es) == 0 {
+			return out, nil
+		}
+		last := es[len(es)-1].ID
+		if last <= after {
+			return nil, fmt.Errorf("history entities: the page after %q ends at %q: the daemon does not page the list", after, last)
+		}
+		after = last
+	}
+}
+
+// doList is Do for a list: it also returns the answer's warnings (that
+// the list was cut at its limit).
+func (c *Client) doList(ctx context.Context, path string, out any) ([]string, error) {
+	resp, err := c.send(ctx, http.MethodGet, path, "", nil)
+	if err != nil {
 		return nil, err
 	}
-	out := make([]store.EntityInfo, len(es))
-	for i, e := range es {
-		out[i] = store.EntityInfo{ID: e.ID, Labels: e.Labels, FirstSeen: e.FirstSeen, LastSeen: e.LastSeen}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read response of GET %s: %w", path, err)
 	}
-	return out, nil
+	var r struct {
+		Status    string          `json:"status"`
+		Data      json.RawMessage `json:"data"`
+		ErrorType string          `json:"errorType"`
+		Error     string          `json:"error"`
+		Warnings  []string        `json:"warnings"`
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, notOmen(resp, http.MethodGet, path)
+	}
+	if resp.StatusCode/100 != 2 || r.Status != "success" {
+		return nil, &Error{StatusCode: resp.StatusCode, Type: r.ErrorType, Message: r.Error}
+	}
+	if err := json.Unmarshal(r.Data, out); err != nil {
+		return nil, fmt.Errorf("decode response of GET %s: %w", path, err)
+	}
+	return r.Warnings, nil
 }
 
 // Vectors implements HistoryReader.

@@ -58,3 +58,40 @@ func (s *Store) get(key []byte, fn func(v []byte) error) error {
 		return item.Value(fn)
 	})
 }
+
+// EntitiesAfter returns, ordered by ID, at most limit entities whose ID
+// sorts after after ("": from the first; limit ≤ 0: no limit): a page of
+// Entities, read without the entities before it or after it.
+func (s *Store) EntitiesAfter(after string, limit int) ([]EntityInfo, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.exit()
+	var out []EntityInfo
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: min(max(limit, 1), 100), Prefix: []byte{pEntity}})
+		defer it.Close()
+		for it.Seek(nameKey(pEntity, after)); it.Valid() && (limit <= 0 || len(out) < limit); it.Next() {
+			item := it.Item()
+			id := string(item.Key()[1:])
+			if id <= after {
+				continue
+			}
+			info := EntityInfo{ID: id}
+			if err := item.Value(func(v []byte) error {
+				var err error
+				info, err = decodeEntity(v)
+				return err
+			}); err != nil {
+				return fmt.Errorf("decode entity %q: %w", id, err)
+			}
+			info.ID = id
+			out = append(out, info)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list entities after %q: %w", after, err)
+	}
+	return out, nil
+}

@@ -877,6 +877,9 @@ func validationError(name string, root *yaml.Node, defaulted map[string]bool, er
 	if fe.Field != "" {
 		path = append(path, fe.Field)
 	}
+	if fe.Key != "" {
+		path = append(path, fe.Key)
+	}
 	line, col, depth := positionDepth(root, path)
 	msg := pathString(path) + ": " + fe.Err.Error()
 	if defaulted[fe.Section] {

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -67,21 +69,37 @@ type Feature struct {
 
 // EventFeature counts the events with one of Reasons per entity over the
 // last Window (default 10m), in occurrences (Kubernetes event counts).
+// Messages narrows a reason to the events whose message matches a pattern
+// (see Messages); a reason without a pattern counts every message.
 type EventFeature struct {
-	Name    string         `yaml:"name"`
-	Reasons []string       `yaml:"reasons"`
-	Window  model.Duration `yaml:"window"`
-	Help    string         `yaml:"help"`
+	Name    string   `yaml:"name"`
+	Reasons []string `yaml:"reasons"`
+	// Messages maps a reason of Reasons to a regular expression (RE2
+	// syntax, Go's regexp) its events' message must match to count: the
+	// kubelet reports different failures under one reason, e.g. BackOff
+	// for "Back-off restarting failed container …" and for "Back-off
+	// pulling image …", Failed for "Error: configmap \"x\" not found" and
+	// for "Failed to pull image …". The pattern matches anywhere in the
+	// message unless anchored with ^ or $ (the API server may prefix an
+	// aggregated event's message with "(combined from similar events): "),
+	// and is case-sensitive unless it starts with (?i). Every key must be
+	// in Reasons; a reason not in Messages matches every message.
+	Messages map[string]string `yaml:"messages,omitempty"`
+	Window   model.Duration    `yaml:"window"`
+	Help     string            `yaml:"help"`
 }
 
 // LabelDef defines a failure: at step time t an entity has failed when Expr
-// is > 0 for it at t, or when an event with one of Reasons occurred in the
-// step (t-step, t]. At least one of Expr and Reasons is required.
+// is > 0 for it at t, or when an event with one of Reasons (and, for a
+// reason in Messages, a message matching its pattern, as for
+// EventFeature.Messages) occurred in the step (t-step, t]. At least one
+// of Expr and Reasons is required.
 type LabelDef struct {
-	Name    string   `yaml:"name"`
-	Expr    string   `yaml:"expr"`
-	Reasons []string `yaml:"reasons"`
-	Help    string   `yaml:"help"`
+	Name     string            `yaml:"name"`
+	Expr     string            `yaml:"expr"`
+	Reasons  []string          `yaml:"reasons"`
+	Messages map[string]string `yaml:"messages,omitempty"`
+	Help     string            `yaml:"help"`
 }
 
 // SetDefaults fills zero fields with the defaults. It leaves the feature,
@@ -221,8 +239,9 @@ func history(e parser.Expr, lookbackDelta time.Duration) time.Duration {
 // ("entity_labels", "step", "lookback", "max_series", "features",
 // "event_features" or "labels"); Index is the list item's index in it, or
 // -1 when the error is about the section as a whole; Field is the key
-// inside the item ("name", "expr", "reasons", "window"), or "" when the
-// error is about the item as a whole. Err's message does not repeat the
+// inside the item ("name", "expr", "reasons", "messages", "window"), or
+// "" when the error is about the item as a whole; Key the map key inside
+// Field (a reason of "messages"), or "". Err's message does not repeat the
 // key (a caller placing the error at the key prints Path and Err, as the
 // config package does); Error gives both, e.g. "lookback: must be at least
 // 1m, got 30s".
@@ -230,7 +249,10 @@ type FieldError struct {
 	Section string
 	Index   int
 	Field   string
-	Err     error
+	// Key is the key inside Field when Field is a map ("messages": the
+	// reason), or "".
+	Key string
+	Err error
 }
 
 func (e *FieldError) Error() string {
@@ -242,7 +264,8 @@ func (e *FieldError) Error() string {
 
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// Path returns the key path, e.g. "features[2].expr".
+// Path returns the key path, e.g. "features[2].expr" or
+// "labels[0].messages.BackOff".
 func (e *FieldError) Path() string {
 	p := e.Section
 	if e.Index >= 0 {
@@ -250,6 +273,9 @@ func (e *FieldError) Path() string {
 	}
 	if e.Field != "" {
 		p += "." + e.Field
+	}
+	if e.Key != "" {
+		p += "." + e.Key
 	}
 	return p
 }
@@ -356,6 +382,25 @@ func (c Config) Validate() error {
 			long = append(long, longExpr{section, i, kind, n, need})
 		}
 	}
+	// checkMessages checks an item's message patterns, in the order of
+	// their reasons, each at messages.<reason>.
+	checkMessages := func(section string, i int, kind, n string, reasons []string, messages map[string]string) {
+		for _, r := range slices.Sorted(maps.Keys(messages)) {
+			bad := func(format string, args ...any) {
+				errs = append(errs, &FieldError{Section: section, Index: i, Field: "messages", Key: r, Err: fmt.Errorf(format, args...)})
+			}
+			switch {
+			case !slices.Contains(reasons, r):
+				bad("%s %q: reason %q is not in reasons: list it there, a pattern only narrows a listed reason to the messages it matches", kind, n, r)
+			case messages[r] == "":
+				bad("%s %q: empty message pattern for reason %q: leave the reason out of messages to match every message", kind, n, r)
+			default:
+				if _, err := regexp.Compile(messages[r]); err != nil {
+					bad("%s %q: message pattern %q for reason %q is not a valid regular expression (RE2 syntax): %w", kind, n, messages[r], r, err)
+				}
+			}
+		}
+	}
 	for i, f := range c.Features {
 		name("features", i, "feature", f.Name)
 		checkExpr("features", i, "feature", f.Name, f.Expr)
@@ -370,6 +415,7 @@ func (c Config) Validate() error {
 				at("event_features", i, "reasons")("event feature %q: empty reason", f.Name)
 			}
 		}
+		checkMessages("event_features", i, "event feature", f.Name, f.Reasons, f.Messages)
 		if f.Window <= 0 {
 			at("event_features", i, "window")("event feature %q: window %v must be positive", f.Name, f.Window)
 		}
@@ -387,6 +433,7 @@ func (c Config) Validate() error {
 				at("labels", i, "reasons")("label %q: empty reason", l.Name)
 			}
 		}
+		checkMessages("labels", i, "label", l.Name, l.Reasons, l.Messages)
 	}
 	// An expression without a range selector reads history too: PromQL
 	// takes an instant selector's newest sample within the lookback delta.

@@ -14,6 +14,41 @@ const (
 	EventDependencyUnavailable = "DependencyUnavailable"
 )
 
+// Kubernetes event reasons and message patterns of the kubelet
+// (pkg/kubelet/events): it reports several failures under one reason, told
+// apart by the message, and the container waiting reasons of
+// kube-state-metrics (CrashLoopBackOff, CreateContainerConfigError,
+// ErrImagePull, ImagePullBackOff) are not event reasons. The patterns are
+// not anchored: the API server prefixes an aggregated event's message with
+// "(combined from similar events): ".
+const (
+	// ReasonKubeletBackOff is the reason of "Back-off restarting failed
+	// container <c> in pod <p>" (a crash loop) and "Back-off pulling image
+	// <i>" (an image pull back-off).
+	ReasonKubeletBackOff = "BackOff"
+	// ReasonKubeletFailed is the reason of "Failed to pull image <i>: …",
+	// and of "Error: <error>" when the kubelet cannot pull the image, make
+	// the container's configuration (CreateContainerConfigError), create
+	// or start the container.
+	ReasonKubeletFailed = "Failed"
+
+	// MessageCrashLoop matches a BackOff event of a crash loop (a container
+	// or init container).
+	MessageCrashLoop = `Back-off restarting failed container`
+	// MessageImagePullBackOff matches a BackOff event of an image pull.
+	MessageImagePullBackOff = `Back-off pulling image`
+	// MessageImagePullFailed matches a Failed event of an image pull: the
+	// puller's own message and the container's "Error: ErrImagePull" or
+	// "Error: ImagePullBackOff".
+	MessageImagePullFailed = `Failed to pull image|Error: (ErrImagePull|ImagePullBackOff)\b`
+	// MessageConfigError matches a Failed event of a container whose
+	// configuration the kubelet cannot make (waiting reason
+	// CreateContainerConfigError): a ConfigMap or Secret, or a key of one,
+	// missing, runAsNonRoot with a root image, a subPath or volume mount
+	// that cannot be prepared.
+	MessageConfigError = `Error: (configmaps? "[^"]*" not found|secrets? "[^"]*" not found|[Cc]ouldn't find key .* in (ConfigMap|Secret) |container has runAsNonRoot|failed to prepare subPath|cannot find volume |CreateContainerConfigError)`
+)
+
 // Container filters for cAdvisor: skip the pod-level and pause-container
 // series.
 const cadvisor = `container!="",container!="POD"`
@@ -121,11 +156,34 @@ func DefaultConfig() Config {
 			},
 		},
 		EventFeatures: []EventFeature{
-			{Name: "events_backoff", Reasons: []string{"BackOff"}, Window: window, Help: "Kubernetes BackOff events."},
-			{Name: "events_crashloop", Reasons: []string{"CrashLoopBackOff"}, Window: window, Help: "CrashLoopBackOff events."},
+			{Name: "events_backoff", Reasons: []string{ReasonKubeletBackOff}, Window: window, Help: "Kubernetes BackOff events (crash loop and image pull back-offs)."},
+			// The kubelet reports a crash loop as BackOff "Back-off
+			// restarting failed container"; CrashLoopBackOff is a waiting
+			// reason, kept for emitters (such as the simulator) that report
+			// it as an event's.
+			{
+				Name: "events_crashloop", Reasons: []string{"CrashLoopBackOff", ReasonKubeletBackOff},
+				Messages: map[string]string{ReasonKubeletBackOff: MessageCrashLoop},
+				Window:   window, Help: "Crash loop back-offs (BackOff restarting a failed container).",
+			},
 			{Name: "events_failed_mount", Reasons: []string{"FailedMount", "FailedAttachVolume"}, Window: window, Help: "Volume mount and attach failures."},
-			{Name: "events_image_pull", Reasons: []string{"ErrImagePull", "ImagePullBackOff"}, Window: window, Help: "Image pull failures."},
-			{Name: "events_oom_killed", Reasons: []string{"OOMKilled", "OOMKilling"}, Window: window, Help: "OOM kills."},
+			// ErrImagePull and ImagePullBackOff are waiting reasons, kept for
+			// emitters reporting them as an event's; ErrImageNeverPull and
+			// InspectFailed (an image reference that does not parse) are the
+			// kubelet's.
+			{
+				Name: "events_image_pull", Reasons: []string{ReasonKubeletBackOff, ReasonKubeletFailed, "ErrImageNeverPull", "InspectFailed", "ErrImagePull", "ImagePullBackOff"},
+				Messages: map[string]string{ReasonKubeletBackOff: MessageImagePullBackOff, ReasonKubeletFailed: MessageImagePullFailed},
+				Window:   window, Help: "Image pull failures and back-offs.",
+			},
+			// Not OOMKilling: node-problem-detector reports it on the Node,
+			// an event without a pod, dropped (missing_labels) with the
+			// default entity labels [namespace, pod], as FailedCreate below.
+			// The kubelet reports no OOM event on a pod (OOMKilled is a
+			// terminated reason; oom_events_10m counts cAdvisor's OOM
+			// events); OOMKilled is kept for emitters reporting it as an
+			// event's.
+			{Name: "events_oom_killed", Reasons: []string{"OOMKilled"}, Window: window, Help: "OOM kills."},
 			{Name: "events_unhealthy", Reasons: []string{"Unhealthy", "ProbeWarning"}, Window: window, Help: "Failed liveness/readiness/startup probes."},
 			{Name: "events_failed_scheduling", Reasons: []string{"FailedScheduling"}, Window: window, Help: "Scheduling failures."},
 			// Not FailedCreate: Kubernetes reports it on the ReplicaSet,
@@ -134,8 +192,15 @@ func DefaultConfig() Config {
 			// [namespace, pod] every one would be dropped (missing_labels).
 			// With entity labels a workload event carries (e.g. [namespace],
 			// or [namespace, replicaset]: an event's kind and name fill the
-			// label its kind names) a feature can count it.
-			{Name: "events_config_error", Reasons: []string{"CreateContainerConfigError", "FailedCreatePodSandBox"}, Window: window, Help: "Container or sandbox creation failures."},
+			// label its kind names) a feature can count it. The kubelet
+			// reports a configuration error as Failed "Error: …";
+			// CreateContainerConfigError is a waiting reason, kept for
+			// emitters reporting it as an event's.
+			{
+				Name: "events_config_error", Reasons: []string{ReasonKubeletFailed, "CreateContainerConfigError", "FailedCreatePodSandBox"},
+				Messages: map[string]string{ReasonKubeletFailed: MessageConfigError},
+				Window:   window, Help: "Container configuration or sandbox creation failures.",
+			},
 			{
 				Name:    "events_module_load_error",
 				Reasons: []string{EventModuleLoadError, EventModuleInitError, EventConfigLoadError, EventRegistrationFailed, EventDependencyUnavailable},
@@ -145,10 +210,14 @@ func DefaultConfig() Config {
 		},
 		Labels: []LabelDef{
 			{
-				Name:    "crashloop_failure",
-				Expr:    `max by (${entity}) (kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"})`,
-				Reasons: []string{"CrashLoopBackOff"},
-				Help:    "A container is in CrashLoopBackOff.",
+				Name: "crashloop_failure",
+				Expr: `max by (${entity}) (kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"})`,
+				// Events: the kubelet's BackOff "Back-off restarting failed
+				// container" (also an init container's), and a
+				// CrashLoopBackOff event of other emitters.
+				Reasons:  []string{"CrashLoopBackOff", ReasonKubeletBackOff},
+				Messages: map[string]string{ReasonKubeletBackOff: MessageCrashLoop},
+				Help:     "A container is in CrashLoopBackOff.",
 			},
 			{
 				Name:    "init_failure",
@@ -157,10 +226,14 @@ func DefaultConfig() Config {
 				Help:    "An init container or a module's initialisation fails.",
 			},
 			{
-				Name:    "config_failure",
-				Expr:    `max by (${entity}) (kube_pod_container_status_waiting_reason{reason=~"CreateContainerConfigError|InvalidImageName"})`,
-				Reasons: []string{EventConfigLoadError, "CreateContainerConfigError"},
-				Help:    "The configuration cannot be loaded.",
+				Name: "config_failure",
+				Expr: `max by (${entity}) (kube_pod_container_status_waiting_reason{reason=~"CreateContainerConfigError|InvalidImageName"})`,
+				// Events: the kubelet's Failed "Error: configmap \"x\" not
+				// found" and other configuration errors (MessageConfigError),
+				// and a CreateContainerConfigError event of other emitters.
+				Reasons:  []string{EventConfigLoadError, ReasonKubeletFailed, "CreateContainerConfigError"},
+				Messages: map[string]string{ReasonKubeletFailed: MessageConfigError},
+				Help:     "The configuration cannot be loaded.",
 			},
 			{
 				Name:    "mount_failure",

@@ -30,6 +30,11 @@
 //     an event lacking one takes it from the involved object when its kind
 //     names the label (kind="Pod", name="x" gives pod="x"). A Kubernetes
 //     event re-sent with the same UID counts only the increase of its Count.
+//     An event feature or label matches events by reason and, for a reason
+//     with a message pattern (EventFeature.Messages), by message: the
+//     kubelet reports a crash loop and an image pull back-off both as
+//     BackOff, a configuration error and an image pull failure both as
+//     Failed.
 //     In remote mode (AddPolled) a Prometheus that already evaluated the
 //     features sends samples named after the features; those values take
 //     precedence over the local evaluation. The rules of Feature hold there

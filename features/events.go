@@ -1,7 +1,10 @@
 package features
 
 import (
+	"fmt"
 	"math"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -41,8 +44,116 @@ type entityEvents struct {
 
 type eventRec struct {
 	t      int64
-	reason string
+	reason string // the configuration's own string
+	msg    string
 	n      int
+	// m is what the event counts in under mc, the configuration it was
+	// last matched under: a reload (same entity labels) keeps the records
+	// and matches them again under the new one.
+	m  *eventMatch
+	mc *compiled
+}
+
+// eventTarget is an event feature's or label's index that a reason leads
+// to, with the pattern an event's message must match (nil: any message).
+type eventTarget struct {
+	i  int
+	re *regexp.Regexp
+}
+
+// reasonRules are the event features and labels one reason leads to.
+type reasonRules struct {
+	reason           string // the configuration's own string
+	features, labels []eventTarget
+	// all is the match of every event of the reason when no target has a
+	// message pattern; nil otherwise.
+	all *eventMatch
+}
+
+// eventMatch is what an event counts in: event feature and label indexes.
+type eventMatch struct {
+	features, labels []int
+}
+
+// compileEventRules indexes the event features and labels of r by reason.
+func compileEventRules(r Config) (map[string]*reasonRules, error) {
+	rules := map[string]*reasonRules{}
+	add := func(reasons []string, messages map[string]string, i int, label bool) error {
+		for _, reason := range reasons {
+			rr := rules[reason]
+			if rr == nil {
+				rr = &reasonRules{reason: reason}
+				rules[reason] = rr
+			}
+			ts := &rr.features
+			if label {
+				ts = &rr.labels
+			}
+			if slices.ContainsFunc(*ts, func(t eventTarget) bool { return t.i == i }) {
+				continue
+			}
+			t := eventTarget{i: i}
+			if p, ok := messages[reason]; ok {
+				re, err := regexp.Compile(p)
+				if err != nil {
+					return fmt.Errorf("message pattern %q for reason %q: %w", p, reason, err)
+				}
+				t.re = re
+			}
+			*ts = append(*ts, t)
+		}
+		return nil
+	}
+	for i, f := range r.EventFeatures {
+		if err := add(f.Reasons, f.Messages, i, false); err != nil {
+			return nil, fmt.Errorf("event feature %q: %w", f.Name, err)
+		}
+	}
+	for i, l := range r.Labels {
+		if err := add(l.Reasons, l.Messages, i, true); err != nil {
+			return nil, fmt.Errorf("label %q: %w", l.Name, err)
+		}
+	}
+	hasPattern := func(t eventTarget) bool { return t.re != nil }
+	for _, rr := range rules {
+		if !slices.ContainsFunc(rr.features, hasPattern) && !slices.ContainsFunc(rr.labels, hasPattern) {
+			rr.all = rr.match("")
+		}
+	}
+	return rules, nil
+}
+
+// match returns what an event of the reason with message msg counts in,
+// or nil when nothing.
+func (rr *reasonRules) match(msg string) *eventMatch {
+	if rr.all != nil {
+		return rr.all
+	}
+	var m eventMatch
+	for _, t := range rr.features {
+		if t.re == nil || t.re.MatchString(msg) {
+			m.features = append(m.features, t.i)
+		}
+	}
+	for _, t := range rr.labels {
+		if t.re == nil || t.re.MatchString(msg) {
+			m.labels = append(m.labels, t.i)
+		}
+	}
+	if len(m.features)+len(m.labels) == 0 {
+		return nil
+	}
+	return &m
+}
+
+// eventMatch returns what an event of reason with message msg counts in
+// under c, or nil when nothing.
+func (c *compiled) eventMatch(reason, msg string) *eventMatch {
+	rr := c.events[reason]
+	if rr == nil {
+		return nil
+	}
+	return rr.match(msg)
 }
 
 type uidState struct {
@@ -122,8 +233,12 @@ func (s *eventStore) addLate(c *compiled, evs []telemetry.Event, evaluated int64
 	}
 	for i := range evs {
 		ev := &evs[i]
-		reason, used := c.reasons[ev.Reason]
-		if !used {
+		rr := c.events[ev.Reason]
+		if rr == nil {
+			continue
+		}
+		match := rr.match(ev.Message)
+		if match == nil {
 			continue
 		}
 		key, lbls, ok := c.eventEntity(ev.Labels)
@@ -162,7 +277,7 @@ func (s *eventStore) addLate(c *compiled, evs []telemetry.Event, evaluated int64
 		}
 		if ev.T <= done {
 			r.late++
-			if labels := c.reasonLabels[reason]; len(labels) > 0 {
+			if labels := match.labels; len(labels) > 0 {
 				// The step the event belongs to: (step−c.step, step] holds it.
 				step := -intmath.FloorDiv(-ev.T, c.step) * c.step
 				for _, li := range labels {
@@ -178,7 +293,9 @@ func (s *eventStore) addLate(c *compiled, evs []telemetry.Event, evaluated int64
 			e = &entityEvents{labels: lbls}
 			s.entities[key] = e
 		}
-		e.recs = append(e.recs, eventRec{t: ev.T, reason: reason, n: n})
+		// The message is kept for a reload's new patterns; cloned, as the
+		// event may point into a reused buffer.
+		e.recs = append(e.recs, eventRec{t: ev.T, reason: rr.reason, msg: strings.Clone(ev.Message), n: n, m: match, mc: c})
 	}
 	if s.maxT != math.MinInt64 && s.maxT >= s.nextGC {
 		s.nextGC = s.maxT + c.eventKeep/4
@@ -227,11 +344,18 @@ func (s *eventStore) fill(c *compiled, t int64, get func(key string, lbls map[st
 	nf := len(c.cfg.Features)
 	for key, e := range s.entities {
 		var v *Vector
-		for _, r := range e.recs {
+		for i := range e.recs {
+			r := &e.recs[i]
 			if r.t > t || r.t <= t-c.maxWindow {
 				continue
 			}
-			for _, fi := range c.reasonFeatures[r.reason] {
+			if r.mc != c {
+				r.m, r.mc = c.eventMatch(r.reason, r.msg), c
+			}
+			if r.m == nil {
+				continue
+			}
+			for _, fi := range r.m.features {
 				if r.t > t-c.windows[fi] {
 					if v == nil {
 						v = get(key, e.labels)
@@ -240,7 +364,7 @@ func (s *eventStore) fill(c *compiled, t int64, get func(key string, lbls map[st
 				}
 			}
 			if r.t > t-c.step {
-				for _, li := range c.reasonLabels[r.reason] {
+				for _, li := range r.m.labels {
 					if v == nil {
 						v = get(key, e.labels)
 					}

@@ -89,20 +89,18 @@ type Extractor struct {
 
 // compiled is a validated, resolved configuration with its lookup tables.
 type compiled struct {
-	cfg            Config // resolved
-	entityLabels   []string
-	names          []string
-	labelNames     []string
-	step           int64
-	lookback       int64
-	windows        []int64 // per event feature
-	maxWindow      int64
-	eventKeep      int64
-	reasonFeatures map[string][]int
-	reasonLabels   map[string][]int
-	reasons        map[string]string // used reasons, mapped to the config's own string
-	polledNames    map[string]int    // feature index, or -1-label index
-	polledScalar   map[string]bool   // names whose expression gives a scalar
+	cfg          Config // resolved
+	entityLabels []string
+	names        []string
+	labelNames   []string
+	step         int64
+	lookback     int64
+	windows      []int64 // per event feature
+	maxWindow    int64
+	eventKeep    int64
+	events       map[string]*reasonRules // by used reason
+	polledNames  map[string]int          // feature index, or -1-label index
+	polledScalar map[string]bool         // names whose expression gives a scalar
 	// history is the longest data time any feature or label expression
 	// reads before the evaluation time (ms; see Extractor.Oldest).
 	history int64
@@ -117,39 +115,29 @@ func compile(cfg Config, lookbackDelta time.Duration) (*compiled, error) {
 	}
 	r := cfg.Resolved()
 	c := &compiled{
-		cfg:            r,
-		entityLabels:   r.EntityLabels,
-		names:          r.FeatureNames(),
-		labelNames:     r.LabelNames(),
-		step:           time.Duration(r.Step).Milliseconds(),
-		lookback:       time.Duration(r.Lookback).Milliseconds(),
-		reasonFeatures: map[string][]int{},
-		reasonLabels:   map[string][]int{},
-		reasons:        map[string]string{},
-		polledNames:    map[string]int{},
+		cfg:          r,
+		entityLabels: r.EntityLabels,
+		names:        r.FeatureNames(),
+		labelNames:   r.LabelNames(),
+		step:         time.Duration(r.Step).Milliseconds(),
+		lookback:     time.Duration(r.Lookback).Milliseconds(),
+		polledNames:  map[string]int{},
 	}
-	for i, f := range r.EventFeatures {
+	events, err := compileEventRules(r)
+	if err != nil {
+		return nil, fmt.Errorf("invalid feature config: %w", err)
+	}
+	c.events = events
+	for _, f := range r.EventFeatures {
 		w := time.Duration(f.Window).Milliseconds()
 		c.windows = append(c.windows, w)
 		c.maxWindow = max(c.maxWindow, w)
-		for _, reason := range f.Reasons {
-			c.reasons[reason] = reason
-			if !slices.Contains(c.reasonFeatures[reason], i) {
-				c.reasonFeatures[reason] = append(c.reasonFeatures[reason], i)
-			}
-		}
 	}
 	c.maxWindow = max(c.maxWindow, c.step)
 	// Keep events long enough for evaluations that lag the newest event
 	// by up to a lookback (catching up after a pause).
 	c.eventKeep = c.maxWindow + c.lookback
 	for i, l := range r.Labels {
-		for _, reason := range l.Reasons {
-			c.reasons[reason] = reason
-			if !slices.Contains(c.reasonLabels[reason], i) {
-				c.reasonLabels[reason] = append(c.reasonLabels[reason], i)
-			}
-		}
 		c.polledNames[l.Name] = -1 - i
 	}
 	for i, f := range r.Features {
@@ -393,7 +381,8 @@ func (e *Extractor) LabelNames() []string { return slices.Clone(e.cfg.Load().lab
 func (e *Extractor) Config() Config { return e.cfg.Load().cfg }
 
 // AddEvents records events for the event features and event-defined
-// failure labels. Only events with a reason the configuration uses are kept.
+// failure labels. Only events that an event feature or label matches (by
+// reason, and by message for a reason with a message pattern) are kept.
 // A Kubernetes event re-sent with the same UID counts only the increase of
 // its Count, so redeliveries count nothing. Events without the entity labels
 // are dropped (missing_labels). Events of a new entity or with a new UID

@@ -91,15 +91,16 @@ type NATSConfig struct {
 	// names this key (lower it, or -1).
 	DeadLetterMaxBytes int64 `yaml:"dead_letter_max_bytes"`
 	// MaxAge is how long the stream keeps messages, acknowledged or not.
-	// Default 24h. Applied at every start, to an existing stream too (a
+	// Default ingest.max_sample_age + 1h (3h): omen rejects older samples
+	// and events as too_old when it reads them, so a longer retention only
+	// serves other readers of the stream (it was 24h before 2026-11-27).
+	// Applied at every start, to an existing stream too (a
 	// WARN names the change; its other settings and messages are kept).
 	// The stream takes about B × series × samples per day × MaxAge in
 	// days of disk, B ≈ 180–220 B per Influx sample (docs/PERFORMANCE.md,
-	// Disk): 111 GB for 2,000 pods at the default. omen needs only what it
-	// has not read yet (it resumes from its durable consumer), and rejects
-	// samples older than ingest.max_sample_age as too_old, so the longest
-	// outage to bridge, at most max_sample_age plus a margin (e.g. 3h),
-	// is enough.
+	// Disk): 14 GB for 2,000 pods at the default 3h, 111 GB at 24h. omen
+	// needs only what it has not read yet (it resumes from its durable
+	// consumer) and not older than max_sample_age.
 	MaxAge model.Duration `yaml:"max_age"`
 	// MaxBytes bounds the stream's size on disk; when full, the oldest
 	// messages are dropped (acknowledged or not, so leave room for a
@@ -391,7 +392,9 @@ func (c *Config) applyDefaults() {
 		c.NATS.DeadLetterSubject = "omen.dlq"
 	}
 	if c.NATS.MaxAge == 0 {
-		c.NATS.MaxAge = model.Duration(24 * time.Hour)
+		// Older messages are rejected as too_old when read: keeping them
+		// only costs disk (docs/PERFORMANCE.md, Disk).
+		c.NATS.MaxAge = c.Ingest.MaxSampleAge + model.Duration(time.Hour)
 	}
 	if c.NATS.DeadLetterMaxAge == 0 {
 		c.NATS.DeadLetterMaxAge = model.Duration(stream.DefaultDLQMaxAge)

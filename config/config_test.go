@@ -22,8 +22,15 @@ func TestLoadDefaults(t *testing.T) {
 	if got := c.NATS.MaxBytes; got != 0 {
 		t.Errorf("nats.max_bytes default %d, want 0 (no bound)", got)
 	}
-	if got := time.Duration(c.NATS.MaxAge); got != 24*time.Hour {
-		t.Errorf("nats.max_age default %v, want 24h", got)
+	if got := time.Duration(c.NATS.MaxAge); got != 3*time.Hour {
+		t.Errorf("nats.max_age default %v, want 3h (ingest.max_sample_age 2h + 1h)", got)
+	}
+	c, err = Load("age.yml", []byte("ingest:\n  max_sample_age: 6h\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Duration(c.NATS.MaxAge); got != 7*time.Hour {
+		t.Errorf("nats.max_age default with max_sample_age 6h: %v, want 7h", got)
 	}
 	if c.NATS.Stream != "OMEN" || c.NATS.Durable != "omen" || c.NATS.DeadLetterSubject != "omen.dlq" {
 		t.Errorf("nats defaults %+v", c.NATS)

@@ -303,9 +303,13 @@ func (e *evaluator) tick(ctx context.Context) {
 // against the step interval (at most every behindWarnEvery, so again
 // while it lasts); when it ends (nothing due) after a warning, an INFO
 // says the evaluator caught up. A backlog evaluated faster than that is
-// not warned of.
+// not warned of, nor is anything without WallClock (a demo's or a
+// simulation's data runs ahead of the wall clock by design).
 func (e *evaluator) noteBehind(n int64) {
 	e.behindG.Set(float64(n))
+	if !e.WallClock {
+		return
+	}
 	now := e.clock().UnixMilli()
 	l := &e.lag
 	if n == 0 {

@@ -51,6 +51,10 @@ type Options struct {
 	TokenFile string
 	// TLSCertFile and TLSKeyFile serve HTTPS.
 	TLSCertFile, TLSKeyFile string
+	// EnablePprof serves Go's runtime profiles (net/http/pprof) under
+	// /debug/pprof/, behind the API's protection (the token, else a
+	// loopback Host). Off by default.
+	EnablePprof bool
 	// NATSURL is an external NATS server. Empty starts the embedded one.
 	NATSURL string
 	// NATSListenAddress is the embedded NATS server's address, a loopback

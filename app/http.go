@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -43,9 +44,28 @@ func (a *App) routes(src *sources) (http.Handler, error) {
 		mux.Handle("POST /api/v1/write", s.Protect(src.remoteWrite))
 	}
 	mux.Handle("GET "+runbooks.Path, runbooks.Handler())
+	if a.opts.EnablePprof {
+		mountPprof(mux, s.Protect)
+	}
 	a.mountAPI(mux, s)
 	// Unknown /api/ routes answer the API's JSON error envelope.
 	return api.JSONErrors(mux), nil
+}
+
+// mountPprof serves Go's runtime profiles under /debug/pprof/ (heap,
+// goroutine, profile?seconds=N, trace, …), each behind protect: they tell
+// the process's memory and code, and a CPU profile or trace costs while it
+// runs.
+func mountPprof(mux *http.ServeMux, protect func(http.Handler) http.Handler) {
+	for path, h := range map[string]http.HandlerFunc{
+		"/debug/pprof/":        pprof.Index, // and the named profiles: /debug/pprof/heap, …
+		"/debug/pprof/cmdline": pprof.Cmdline,
+		"/debug/pprof/profile": pprof.Profile,
+		"/debug/pprof/symbol":  pprof.Symbol,
+		"/debug/pprof/trace":   pprof.Trace,
+	} {
+		mux.Handle("GET "+path, protect(h))
+	}
 }
 
 // reloadHandler serves /-/reload with reload (App.Reload): 200 when the

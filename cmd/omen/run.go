@@ -31,6 +31,7 @@ type daemonFlags struct {
 	logLevel          string
 	tokenFile         string
 	tlsCert, tlsKey   string
+	enablePprof       bool
 	shutdownTimeout   time.Duration
 }
 
@@ -59,6 +60,7 @@ func (f *daemonFlags) register(fs *flag.FlagSet, demo bool) {
 	fs.StringVar(&f.tokenFile, "web.token-file", "", "file holding the bearer token for the API and UI (required on a non-loopback address)")
 	fs.StringVar(&f.tlsCert, "web.tls-cert-file", "", "TLS certificate (PEM) for HTTPS")
 	fs.StringVar(&f.tlsKey, "web.tls-key-file", "", "TLS key (PEM) for HTTPS")
+	fs.BoolVar(&f.enablePprof, "web.enable-pprof", false, "serve Go's runtime profiles (net/http/pprof) under /debug/pprof/, behind the API's token (or loopback-only without one)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take (at least 1s)")
 }
 
@@ -120,6 +122,7 @@ func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
 		TokenFile:         f.tokenFile,
 		TLSCertFile:       f.tlsCert,
 		TLSKeyFile:        f.tlsKey,
+		EnablePprof:       f.enablePprof,
 		Logger:            logger,
 	}, nil
 }

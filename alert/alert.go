@@ -1083,7 +1083,11 @@ type Reload struct {
 	EvalInterval  time.Duration
 	For           int
 	ResolveRatio  float64
-	ExternalURL   string
+	// CriticalProbability: default DefaultCriticalProbability; applies
+	// to the alerts that fire from now on (a firing alert keeps its
+	// severity).
+	CriticalProbability float64
+	ExternalURL         string
 	// RunbookBaseURL: default <ExternalURL>/docs/runbooks/.
 	RunbookBaseURL string
 	Remediations   []Remediation
@@ -1110,6 +1114,7 @@ func (m *Manager) reloaded(r Reload) (Options, *remedies, error) {
 	m.mu.Unlock()
 	o.Alertmanagers = append([]string(nil), r.Alertmanagers...)
 	o.ResendDelay, o.EvalInterval, o.For, o.ResolveRatio = r.ResendDelay, r.EvalInterval, r.For, r.ResolveRatio
+	o.CriticalProbability = r.CriticalProbability
 	o.ExternalURL, o.RunbookBaseURL = r.ExternalURL, r.RunbookBaseURL
 	if err := o.defaults(); err != nil {
 		return Options{}, nil, err
@@ -1142,6 +1147,7 @@ func (m *Manager) Reconfigure(r Reload) error {
 	}
 	m.opts.ResendDelay, m.opts.EvalInterval = o.ResendDelay, o.EvalInterval
 	m.opts.For, m.opts.ResolveRatio = o.For, o.ResolveRatio
+	m.opts.CriticalProbability = o.CriticalProbability
 	m.opts.ExternalURL, m.opts.RunbookBaseURL = o.ExternalURL, o.RunbookBaseURL
 	m.hyst.For, m.hyst.ResolveRatio = o.For, o.ResolveRatio
 	m.remedy = rem

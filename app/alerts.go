@@ -90,10 +90,12 @@ func newAlerter(o alerterOptions) (*alerter, error) {
 		For:           r.For,
 		ResolveRatio:  r.ResolveRatio,
 		ExternalURL:   r.ExternalURL,
-		Remediations:  r.Remediations,
-		Explainer:     alertExplainer{a},
-		Registerer:    o.Registerer,
-		Logger:        o.Logger,
+
+		CriticalProbability: r.CriticalProbability,
+		Remediations:        r.Remediations,
+		Explainer:           alertExplainer{a},
+		Registerer:          o.Registerer,
+		Logger:              o.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create alert manager: %w", err)
@@ -161,6 +163,7 @@ func reloadOf(o alerterOptions, cfg *config.Config) alert.Reload {
 	return alert.Reload{
 		Alertmanagers: urls, ResendDelay: time.Duration(cfg.Alerting.ResendDelay), EvalInterval: o.Step,
 		For: cfg.Alerting.For, ResolveRatio: cfg.Alerting.ResolveRatio, ExternalURL: ext, Remediations: rem,
+		CriticalProbability: cfg.Alerting.CriticalProbability,
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
+	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/store"
@@ -325,6 +326,12 @@ type AlertingConfig struct {
 	// ResolveRatio sets the lower (resolve) threshold as a fraction of the
 	// firing threshold (hysteresis). Default 0.8.
 	ResolveRatio float64 `yaml:"resolve_ratio"`
+	// CriticalProbability is the probability at fire time from which an
+	// alert's severity label is critical rather than warning, in (0, 1].
+	// Default 0.9. A model whose failure threshold is at or above it
+	// sends only critical alerts (omen train warns): raise it for such a
+	// model so that severity still separates its alerts.
+	CriticalProbability float64 `yaml:"critical_probability"`
 	// MinLead is the least median warning time training asks of the
 	// failure threshold on the validation data (omen train): when the
 	// most accurate threshold warns later, a lower one is taken, at the
@@ -440,6 +447,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Alerting.For == 0 {
 		c.Alerting.For = 2
+	}
+	if c.Alerting.CriticalProbability == 0 {
+		c.Alerting.CriticalProbability = alert.DefaultCriticalProbability
 	}
 	if c.Alerting.ResolveRatio == 0 {
 		c.Alerting.ResolveRatio = 0.8
@@ -571,6 +581,9 @@ func Load(name string, data []byte) (*Config, error) {
 	}
 	if r := c.Alerting.ResolveRatio; r <= 0 || r > 1 {
 		at([]any{"alerting", "resolve_ratio"}, fmt.Sprintf("alerting.resolve_ratio must be in (0, 1], got %g", r))
+	}
+	if p := c.Alerting.CriticalProbability; !(p > 0 && p <= 1) {
+		at([]any{"alerting", "critical_probability"}, fmt.Sprintf("alerting.critical_probability must be in (0, 1], got %g", p))
 	}
 	if c.Alerting.MinLead < 0 {
 		at([]any{"alerting", "min_lead"}, fmt.Sprintf("alerting.min_lead must not be negative, got %s", c.Alerting.MinLead))

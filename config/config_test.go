@@ -118,6 +118,17 @@ func TestLoad(t *testing.T) {
 		{name: "alertmanager URL", yml: "alerting:\n  alertmanagers:\n    - url: ftp://x\n", wantErr: "scheme must be http or https"},
 		{name: "for zero", yml: "alerting:\n  for: -1\n", wantErr: "alerting.for must be at least 1 step"},
 		{name: "resolve ratio", yml: "alerting:\n  resolve_ratio: 2\n", wantErr: "alerting.resolve_ratio must be in (0, 1]"},
+		{name: "critical probability", yml: "alerting:\n  critical_probability: 0.995\n", check: func(t *testing.T, c *Config) {
+			if c.Alerting.CriticalProbability != 0.995 {
+				t.Errorf("critical_probability %g", c.Alerting.CriticalProbability)
+			}
+		}},
+		{name: "critical probability default", yml: "alerting:\n  for: 2\n", check: func(t *testing.T, c *Config) {
+			if c.Alerting.CriticalProbability != 0.9 {
+				t.Errorf("critical_probability default %g, want 0.9", c.Alerting.CriticalProbability)
+			}
+		}},
+		{name: "critical probability over 1", yml: "alerting:\n  critical_probability: 1.5\n", wantErr: "x.yml:2:25: alerting.critical_probability must be in (0, 1], got 1.5"},
 		{name: "min lead", yml: "alerting:\n  min_lead: 6m30s\n", check: func(t *testing.T, c *Config) {
 			if time.Duration(c.Alerting.MinLead) != 390*time.Second {
 				t.Errorf("min_lead %s", c.Alerting.MinLead)

@@ -319,6 +319,9 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			why += fmt.Sprintf("the failure labels (labels: of %s) match no step of it; ", cmp.Or(*configFile, "the built-in configuration"))
 		}
 		fmt.Fprintf(stderr, "omen train: warning: %sthe model's failure threshold is %.3g, so its failure head never alerts: %s\n", why, rep.Thresholds.Failure, noAlertsConsequence)
+	} else if c := cfg.Alerting.CriticalProbability; rep.Thresholds.Failure >= c {
+		fmt.Fprintf(stderr, "omen train: warning: the model's failure threshold %.3g is at or above alerting.critical_probability %.3g: every alert it fires is critical; set alerting.critical_probability between the threshold and 1 (e.g. %.3g) so that severity separates its alerts\n",
+			rep.Thresholds.Failure, c, rep.Thresholds.Failure+(1-rep.Thresholds.Failure)/2)
 	}
 	if *register || *promote {
 		var reg omenapi.ModelAdmin

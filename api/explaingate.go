@@ -52,6 +52,7 @@ func NewExplainGate(maxConcurrent int, timeout time.Duration) (*ExplainGate, err
 // gate's timeout. When no slot comes free in time the error wraps ErrBusy;
 // when the explanation itself runs out of time, context.DeadlineExceeded.
 func (g *ExplainGate) Explain(ctx context.Context, b Backend, entity string) (Explanation, error) {
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
 	select {
@@ -59,8 +60,10 @@ func (g *ExplainGate) Explain(ctx context.Context, b Backend, entity string) (Ex
 		defer func() { <-g.sem }()
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The wait, not g.timeout: the caller's deadline may be
+			// the shorter one.
 			return Explanation{}, fmt.Errorf("all %d explanation slots stayed in use for %v (explanations on request are made %d at a time): retry later: %w",
-				cap(g.sem), g.timeout, cap(g.sem), ErrBusy)
+				cap(g.sem), time.Since(start).Round(time.Millisecond), cap(g.sem), ErrBusy)
 		}
 		return Explanation{}, fmt.Errorf("wait for an explanation slot: %w", ctx.Err())
 	}

@@ -126,3 +126,34 @@ func TestExplainGateOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestExplainGateBusyNamesWait: the busy error names the time waited,
+// which the caller's deadline may cut short of the gate's timeout (it
+// named the gate's 30 s after a wait of 50 ms).
+func TestExplainGateBusyNamesWait(t *testing.T) {
+	g, err := api.NewExplainGate(1, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := apitest.Backend()
+	started, release := make(chan struct{}), make(chan struct{})
+	b.Explain = func(context.Context, string) (api.Explanation, error) {
+		close(started)
+		<-release
+		return api.Explanation{}, nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = g.Explain(context.Background(), b, "infra/db-0")
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = g.Explain(ctx, b, "infra/db-0")
+	close(release)
+	<-done
+	if err == nil || strings.Contains(err.Error(), "1m0s") || !strings.Contains(err.Error(), "ms (") {
+		t.Errorf("busy after the caller's 50 ms: %v; want the wait in ms, not the gate's 1m0s", err)
+	}
+}

@@ -155,7 +155,10 @@ func TestSourcesRestartOnlyKeys(t *testing.T) {
 		{name: "remote_write limits", yml: "remote_write:\n  max_in_flight: 1\n  max_samples_per_request: 5\n", want: nil},
 		{name: "nats stream", yml: "nats:\n  stream: OTHER\n  max_labels: 3\n", want: []string{"nats"}},
 		{name: "remote_write disabled", yml: "remote_write:\n  disabled: true\n", want: []string{"remote_write.disabled"}},
-		{name: "ingest window", yml: "ingest:\n  max_sample_age: 1h\n", want: []string{"ingest"}},
+		// nats.max_age defaults to max_sample_age + 1h: the stream's
+		// retention changes with it, at the next start.
+		{name: "ingest window", yml: "ingest:\n  max_sample_age: 1h\n", want: []string{"ingest", "nats"}},
+		{name: "ingest window, stream retention set", yml: "ingest:\n  max_sample_age: 1h\nnats:\n  max_age: 3h\n", want: []string{"ingest"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -123,6 +123,22 @@ func (b *StoreBackend) Predictions(ctx context.Context, q PredictionQuery) ([]Pr
 	return b.rangePredictions(ctx, q, ids, labels)
 }
 
+// NewestPrediction returns the time (ms) of the newest of the entities'
+// latest predictions (the newest of Predictions(ctx, PredictionQuery{})),
+// without reading them all (store.Store.NewestPrediction); an error
+// wrapping ErrNotFound when there is none. The UI tells gone entities by
+// it (ui.NewestFinder).
+func (b *StoreBackend) NewestPrediction(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	t, err := b.o.Store.NewestPrediction()
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, fmt.Errorf("no prediction stored: %w", ErrNotFound)
+	}
+	return t, err
+}
+
 // entityPredictions answers a query of one entity (q.Entity) by point
 // lookups: its labels and its latest prediction or its range.
 func (b *StoreBackend) entityPredictions(ctx context.Context, q PredictionQuery) ([]Prediction, error) {

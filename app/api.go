@@ -57,6 +57,10 @@ type uiBackend struct {
 
 var _ ui.ExplanationFinder = uiBackend{}
 
+// The entity and alert pages tell gone entities by the store's newest
+// prediction time, not by reading every entity's latest prediction.
+var _ ui.NewestFinder = uiBackend{}
+
 // EntityExplanation implements ui.ExplanationFinder. It reads the entity's
 // stored explanations, not each of its predictions of the span (the
 // overview asks for each heat-map row: docs/PERFORMANCE.md, UI).

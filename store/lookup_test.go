@@ -1,10 +1,13 @@
 package store
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestPointLookups(t *testing.T) {
@@ -82,5 +85,73 @@ func TestEntitiesAfter(t *testing.T) {
 	}
 	if es, _ := s.EntitiesAfter("", 0); !slices.EqualFunc(es, all, func(a, b EntityInfo) bool { return a.ID == b.ID && maps.Equal(a.Labels, b.Labels) }) {
 		t.Errorf("every entity: %v, Entities %v", es, all)
+	}
+}
+
+// TestNewestPrediction: the newest of the latest predictions, kept in
+// memory after one read of them all, equals LatestPredictions' newest
+// through puts (older, newer, of new entities) and retention deleting it.
+func TestNewestPrediction(t *testing.T) {
+	const h = int64(3600 * 1000)
+	s := openTest(t, Options{Path: t.TempDir(), Retention: 10 * time.Hour, NoSync: true})
+	check := func(step string) {
+		t.Helper()
+		ps, err := s.LatestPredictions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want int64
+		for _, p := range ps {
+			want = max(want, p.T)
+		}
+		got, err := s.NewestPrediction()
+		if len(ps) == 0 {
+			if !errors.Is(err, ErrNotFound) {
+				t.Fatalf("%s: %d, %v; want ErrNotFound", step, got, err)
+			}
+			return
+		}
+		if err != nil || got != want {
+			t.Fatalf("%s: %d, %v; want %d", step, got, err, want)
+		}
+	}
+	put := func(ps ...Prediction) {
+		t.Helper()
+		if err := s.PutPredictions(ps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("empty")
+	put(Prediction{Entity: "ns/a", T: 20 * h}, Prediction{Entity: "ns/b", T: 30 * h})
+	check("first")
+	put(Prediction{Entity: "ns/b", T: 25 * h}) // older: ns/b's latest stays
+	check("older")
+	put(Prediction{Entity: "ns/c", T: 40 * h}, Prediction{Entity: "ns/a", T: 35 * h})
+	check("newer")
+	put(Prediction{Entity: "ns/c", T: 45 * h})
+	check("newer of the newest")
+	// Retention at 52h deletes latest predictions before 42h: all but
+	// ns/c's; at 60h, ns/c's too.
+	for _, now := range []int64{52 * h, 60 * h} {
+		if _, err := s.RunRetention(context.Background(), time.UnixMilli(now)); err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("retention at %dh", now/h))
+	}
+	put(Prediction{Entity: "ns/d", T: 44 * h})
+	check("after retention deleted all")
+	put(Prediction{Entity: "ns/e", T: 61 * h})
+	if _, err := s.RunRetention(context.Background(), time.UnixMilli(60*h)); err != nil {
+		t.Fatal(err)
+	}
+	check("retention deleted an older one")
+	// A read of them all each time is what this avoids.
+	allocs := testing.AllocsPerRun(3, func() {
+		if _, err := s.NewestPrediction(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 100 {
+		t.Errorf("NewestPrediction: %.0f allocations a call", allocs)
 	}
 }

@@ -107,6 +107,7 @@ func (s *Store) PutPredictions(ps []Prediction) error {
 	})
 	if err == nil {
 		err = s.writeKVs(entries)
+		s.noteLatest(ps, latest, err == nil)
 	}
 	if err != nil {
 		return fmt.Errorf("put predictions: %w", err)

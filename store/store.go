@@ -49,6 +49,7 @@ type Store struct {
 	ing      ingestState
 	gc       groupCommitter
 	latestMu sync.Mutex // serialises latest-prediction and entity read-modify-writes
+	newest   newestLatest
 	outMu    sync.Mutex // serialises outbox and alert-state read-modify-writes
 	regMu    sync.Mutex // serialises registry changes
 	schemaMu sync.Mutex

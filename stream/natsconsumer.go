@@ -367,8 +367,12 @@ type NATSConsumer struct {
 
 // maxStorePause is the longest pause of the pull between retries of a
 // store that keeps refusing batches (a full disk); it is at most half the
-// AckWait, so that the messages the client holds meanwhile are not
-// redelivered as well.
+// AckWait (or the NakDelay, when that is longer), so that the batch held
+// during one pause is not redelivered meanwhile. The pull client's buffer
+// holds several batches (up to 16 MiB) and each costs a pause, so the
+// later ones in it do outlive their AckWait while the store refuses them
+// and the server redelivers them: traffic, not loss (MaxDeliver is
+// unbounded), and it stops once the store takes batches again.
 const maxStorePause = 30 * time.Second
 
 // storeBackoff tracks a run of failed commits (a retryable Append error:
@@ -387,9 +391,14 @@ type storeBackoff struct {
 // after its first warning.
 const storeWarnEvery = time.Minute
 
+// storePauseCeiling is the longest pause storePause gives.
+func (c *NATSConsumer) storePauseCeiling() time.Duration {
+	return max(min(maxStorePause, c.opts.AckWait/2), c.opts.NakDelay)
+}
+
 // storePause is the pause after the current run of failed commits.
 func (c *NATSConsumer) storePause() time.Duration {
-	ceiling := max(min(maxStorePause, c.opts.AckWait/2), c.opts.NakDelay)
+	ceiling := c.storePauseCeiling()
 	d := c.opts.NakDelay
 	for i := 1; i < c.storeFail.fails && d < ceiling; i++ {
 		d *= 2
@@ -549,9 +558,7 @@ func (c *NATSConsumer) Setup(ctx context.Context) (jetstream.Consumer, error) {
 	if err != nil {
 		return nil, storageHint(err, "nats.max_bytes", "0", c.opts.MaxBytes)
 	}
-	if err := c.applyStreamLimits(ctx, st); err != nil {
-		return nil, err
-	}
+	c.applyStreamLimits(ctx, st)
 	created := st.CachedInfo().Created
 	if created.IsZero() {
 		return nil, fmt.Errorf("stream %q reports no creation time, which tells its messages from a former stream's of the same name", c.opts.Stream)
@@ -796,12 +803,16 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 // (subjects another publisher may have added, replicas, retention
 // policy, discard policy, other limits) are kept as they are, and so are
 // its messages, up to the new limits (a lower one drops the oldest at
-// once).
-func (c *NATSConsumer) applyStreamLimits(ctx context.Context, st jetstream.Stream) error {
+// once). An update the server refuses (omen's NATS user may not update
+// streams an operator manages; the new bound does not fit the file store)
+// is a WARN, not an error: the stream keeps its limits and omen reads it
+// as before (omen did not start when it could not update a stream it did
+// not need to change before).
+func (c *NATSConsumer) applyStreamLimits(ctx context.Context, st jetstream.Stream) {
 	cfg := st.CachedInfo().Config
 	wantAge, wantBytes := c.opts.MaxAge, maxBytes(c.opts.MaxBytes)
 	if cfg.MaxAge == wantAge && cfg.MaxBytes == wantBytes {
-		return nil
+		return
 	}
 	var changed []any
 	if cfg.MaxAge != wantAge {
@@ -811,14 +822,22 @@ func (c *NATSConsumer) applyStreamLimits(ctx context.Context, st jetstream.Strea
 		changed = append(changed, "old_max_bytes", cfg.MaxBytes, "max_bytes", wantBytes)
 	}
 	cfg.MaxAge, cfg.MaxBytes = wantAge, wantBytes
-	if _, err := c.js.UpdateStream(ctx, cfg); err != nil {
-		return storageHint(fmt.Errorf("update stream %q to max age %s, max bytes %d (nats.max_age, nats.max_bytes): %w",
-			c.opts.Stream, wantAge, wantBytes, err), "nats.max_bytes", "0", c.opts.MaxBytes)
+	// A denied request is not answered: it times out. Bounded so that the
+	// start is not held for the whole Setup deadline.
+	uctx, cancel := context.WithTimeout(ctx, streamUpdateTimeout)
+	defer cancel()
+	if _, err := c.js.UpdateStream(uctx, cfg); err != nil {
+		err = storageHint(err, "nats.max_bytes", "0", c.opts.MaxBytes)
+		c.logger.Warn("stream's limits differ from nats.max_age and nats.max_bytes and could not be updated; it keeps its own (does omen's NATS user lack permission for $JS.API.STREAM.UPDATE? set the keys to the stream's values to silence this)",
+			append([]any{"stream", c.opts.Stream, "err", err}, changed...)...)
+		return
 	}
 	c.logger.Warn("stream's limits differed from nats.max_age and nats.max_bytes; updated them (its other settings and its messages are kept, up to the new limits)",
 		append([]any{"stream", c.opts.Stream}, changed...)...)
-	return nil
 }
+
+// streamUpdateTimeout bounds applyStreamLimits' update request.
+const streamUpdateTimeout = 5 * time.Second
 
 // ensureDLQStream creates the dead-letter stream, or updates an existing
 // one whose subjects, retention or size bound differ from the options
@@ -1357,7 +1376,7 @@ func (c *NATSConsumer) storeFailed(ctx context.Context, spans []msgSpan, cause e
 	case b.fails == 1:
 		b.warned = now
 		c.logger.Warn("store batch; messages will be redelivered, and the pull pauses until the store takes a batch again (retries back off up to "+
-			fmt.Sprint(max(min(maxStorePause, c.opts.AckWait/2), c.opts.NakDelay))+")",
+			fmt.Sprint(c.storePauseCeiling())+")",
 			"messages", len(spans), "retry_in", pause, "err", cause)
 	case now.Sub(b.warned) >= storeWarnEvery:
 		b.warned = now

@@ -224,6 +224,7 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 	if o.Ingest != nil {
 		o.Ingest.evaluated = &e.done
 		o.Ingest.resumed = &e.resumedAt
+		o.Ingest.layout = &e.layoutMu
 		e.replayed = o.Ingest.watermark.Load()
 	}
 	return e

@@ -63,6 +63,11 @@ type ingester struct {
 	// before it are the poller's backfill fetching again the window of
 	// steps the previous process evaluated, not late.
 	resumed *atomic.Int64
+	// layout is the evaluator's layoutMu (nil: no evaluator), set by
+	// newEvaluator: held while a step's vectors are evaluated and stored,
+	// so a late event's label that found no vector is tried again once
+	// the step in progress has stored its vectors (see recordLate).
+	layout *sync.Mutex
 
 	batches    *prometheus.CounterVec
 	late       prometheus.Counter
@@ -324,6 +329,16 @@ func (in *ingester) recordLate(late []features.LateFailure) {
 		marks[i] = store.FailureMark{Entity: l.Entity, T: l.T, Label: l.Label}
 	}
 	set, err := in.store.SetFailures(marks)
+	if err == nil && set < len(marks) && in.layout != nil {
+		// An event of the step being evaluated now (its features
+		// evaluated, its vectors not yet written) found no vector: once
+		// the step holds layoutMu no more, they are written. Tried again
+		// only when some mark found none, which waits at most for the
+		// step in progress.
+		in.layout.Lock()
+		set, err = in.store.SetFailures(marks) // marks already set are set again: idempotent
+		in.layout.Unlock()
+	}
 	if err != nil {
 		in.lateFailures.WithLabelValues("error").Add(float64(len(late)))
 		in.logger.Error("set the failure labels of late events on their stored vectors", "n", len(late), "err", err)

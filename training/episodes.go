@@ -36,6 +36,12 @@ type AlertRule struct {
 	// provided the F1 choice predicts at least MinLeadFloorOnsets
 	// validation failures. 0 disables it.
 	MinLead int
+	// MissingSteps is how many consecutive steps without a prediction (a
+	// NaN probability: a step the daemon does not score) keep the alert's
+	// state: at the next one a firing alert resolves and a pending count
+	// starts over (alert.Options.MissingSteps). Default 3
+	// (alert.DefaultMissingSteps).
+	MissingSteps int
 }
 
 func (r *AlertRule) defaults(horizon int) {
@@ -51,10 +57,14 @@ func (r *AlertRule) defaults(horizon int) {
 	if r.Margin == 0 {
 		r.Margin = 0.25
 	}
+	if r.MissingSteps < 1 {
+		r.MissingSteps = 3
+	}
 }
 
 // ProbSeq is one entity's failure probabilities at consecutive steps and
-// whether each step is failing.
+// whether each step is failing. A NaN probability is a step without a
+// prediction (AlertRule.MissingSteps).
 type ProbSeq struct {
 	Prob    []float64
 	Failing []bool
@@ -102,9 +112,23 @@ func EpisodeScore(seqs []ProbSeq, th float64, horizon int, rule AlertRule) Episo
 		st.Episodes += len(onsets)
 		// The alert rule.
 		var spans []alertSpan
-		firing, count := false, 0
+		firing, count, missing := false, 0, 0
 		for i := 0; i < n; i++ {
 			p := s.Prob[i]
+			if math.IsNaN(p) {
+				// No prediction: the state holds for MissingSteps
+				// steps, then a firing alert resolves and a pending
+				// one is dropped (package alert).
+				if missing++; missing > rule.MissingSteps {
+					if firing {
+						firing = false
+						spans[len(spans)-1].resolved = i
+					}
+					count = 0
+				}
+				continue
+			}
+			missing = 0
 			if firing {
 				if p < rule.ResolveRatio*th {
 					firing = false
@@ -250,13 +274,29 @@ func EpisodeCurve(seqs []ProbSeq, horizon int, rule AlertRule) []EpisodeStats {
 				all = append(all, p)
 			}
 			if s.Failing[i] && (i == 0 || !s.Failing[i-1]) {
-				// The highest level held for rule.For steps before the onset.
-				for j := max(0, i-horizon); j+rule.For <= i; j++ {
-					lo := math.Inf(1)
-					for k := j; k < j+rule.For; k++ {
-						lo = math.Min(lo, s.Prob[k])
+				// The highest level held for rule.For predictions in a
+				// row before the onset (steps without one skipped, up to
+				// MissingSteps in a row, as the alert rule does).
+				var run []float64
+				gap := 0
+				for k := max(0, i-horizon); k < i; k++ {
+					p := s.Prob[k]
+					if math.IsNaN(p) {
+						if gap++; gap > rule.MissingSteps {
+							run = run[:0]
+						}
+						continue
 					}
-					if !math.IsNaN(lo) && !math.IsInf(lo, 0) {
+					gap = 0
+					run = append(run, p)
+					if len(run) < rule.For {
+						continue
+					}
+					lo := math.Inf(1)
+					for _, q := range run[len(run)-rule.For:] {
+						lo = math.Min(lo, q)
+					}
+					if !math.IsInf(lo, 0) {
 						cands[lo] = true
 					}
 				}

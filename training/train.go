@@ -478,6 +478,16 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			}
 		}
 	default:
+		if vaw.Unscored != nil {
+			// Only the probabilities at steps the daemon scores.
+			kept := make([]float64, 0, len(prob))
+			for i, p := range prob {
+				if vaw.Scored(i) {
+					kept = append(kept, p)
+				}
+			}
+			prob = kept
+		}
 		fp, err := threshold.POT(prob, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})
 		if err != nil {
 			th.Failure = threshold.Quantile(prob, 1-opts.Risk)
@@ -781,13 +791,22 @@ func labelled(prob []float64, label []float32) ([]float64, []bool) {
 }
 
 // probSeqs scores each entity's validation windows in time order, with
-// the failing flag of each window's last step.
+// the failing flag of each window's last step. For a series with
+// Series.Present the sequence has one entry per step from the first
+// window's end to the last's, as the daemon's alert rule sees the entity:
+// a step the daemon does not score (Windows.Unscored, or no window left
+// there) has a NaN probability, no prediction (EpisodeScore), and keeps
+// its failing flag.
 func probSeqs(ctx context.Context, m *model.Model, ws []*Windows, ss []*dataset.Series) ([]ProbSeq, error) {
 	out := make([]ProbSeq, len(ws))
 	for i, w := range ws {
 		prob, err := predictAll(ctx, m, w)
 		if err != nil {
 			return nil, err
+		}
+		if ss[i].Present != nil {
+			out[i] = stepSeq(w, prob, ss[i].Labels)
+			continue
 		}
 		failing := make([]bool, w.N())
 		if ss[i].Labels != nil {
@@ -798,6 +817,30 @@ func probSeqs(ctx context.Context, m *model.Model, ws []*Windows, ss []*dataset.
 		out[i] = ProbSeq{Prob: prob, Failing: failing}
 	}
 	return out, nil
+}
+
+// stepSeq puts the probabilities prob of w's windows on the steps they
+// end at, from the first window's end to the last's: NaN where a window
+// ends at a step the daemon does not score, or none does.
+func stepSeq(w *Windows, prob []float64, labels []bool) ProbSeq {
+	if w.N() == 0 {
+		return ProbSeq{}
+	}
+	first := w.End[0]
+	n := w.End[w.N()-1] - first + 1
+	seq := ProbSeq{Prob: make([]float64, n), Failing: make([]bool, n)}
+	for k := range seq.Prob {
+		seq.Prob[k] = math.NaN()
+		if labels != nil {
+			seq.Failing[k] = labels[first+k]
+		}
+	}
+	for j, e := range w.End {
+		if w.Scored(j) {
+			seq.Prob[e-first] = prob[j]
+		}
+	}
+	return seq
 }
 
 // predictAll returns the failure probability of every window of w.

@@ -66,11 +66,20 @@ type Windows struct {
 	// a NaN target, and their anomaly scores are no example of the
 	// daemon's.
 	NoTarget []bool
+	// Unscored, when not nil, marks the windows that end at a step the
+	// daemon does not score (Series.Present): it has no failure
+	// probability there, so their probabilities are no example of the
+	// daemon's (their labels are NaN).
+	Unscored []bool
 }
 
 // HasTarget reports whether window i's forecast target is a step the
 // daemon scores (always, for a series without Series.Present).
 func (w *Windows) HasTarget(i int) bool { return w.NoTarget == nil || !w.NoTarget[i] }
+
+// Scored reports whether window i ends at a step the daemon scores
+// (always, for a series without Series.Present).
+func (w *Windows) Scored(i int) bool { return w.Unscored == nil || !w.Unscored[i] }
 
 // ScoredSteps returns, for a series with Series.Present, whether the
 // daemon scores each step: the entity has a vector there and the
@@ -79,7 +88,9 @@ func (w *Windows) HasTarget(i int) bool { return w.NoTarget == nil || !w.NoTarge
 // places an entity's vectors on the step grid, a missing step a row of
 // NaN, and starts its window afresh when more than W steps are missing
 // (app's scorer); the history before the series' first step counts as
-// continuing up to it. nil when s has no Present.
+// continuing up to it, unless the series is Born (the entity's first
+// vector: the daemon's window starts at its first step with a vector, and
+// is first scored W steps later). nil when s has no Present.
 func ScoredSteps(s *dataset.Series, w int) []bool {
 	if s.Present == nil {
 		return nil
@@ -87,8 +98,12 @@ func ScoredSteps(s *dataset.Series, w int) []bool {
 	out := make([]bool, len(s.Present))
 	// The step the window last started afresh at (none: as if W steps
 	// before the first), and the last step with a vector (as if the one
-	// before the first).
+	// before the first; born: none within the window, so that the first
+	// starts it afresh).
 	reset, last := -w, -1
+	if s.Born {
+		last = -w - 2
+	}
 	for t, p := range s.Present {
 		if !p {
 			continue
@@ -112,7 +127,7 @@ func (w *Windows) N() int { return len(w.End) }
 // Present, the windows follow the daemon's scoring (ScoredSteps): a
 // window ending at a step the daemon does not score has a NaN label, one
 // whose target is such a step has no target (NoTarget), and a window with
-// neither is left out.
+// neither is left out; Unscored marks the former.
 func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
@@ -130,6 +145,7 @@ func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
 		w.End = append(w.End, end)
 		if scored != nil {
 			w.NoTarget = append(w.NoTarget, !scored[end+1+opts.Gap])
+			w.Unscored = append(w.Unscored, !scored[end])
 		}
 		l := horizonLabel(s.Labels, end, opts.Horizon, s.Ended)
 		if scored != nil && !scored[end] {
@@ -286,17 +302,26 @@ func JoinWindows(ws ...*Windows) (*Windows, error) {
 		for _, e := range w.End {
 			out.End = append(out.End, e+off)
 		}
+		before := len(out.Label)
 		out.Label = append(out.Label, w.Label...)
-		if w.NoTarget != nil && out.NoTarget == nil {
-			out.NoTarget = make([]bool, len(out.Label)-len(w.Label))
-		}
-		if out.NoTarget != nil {
-			if w.NoTarget != nil {
-				out.NoTarget = append(out.NoTarget, w.NoTarget...)
-			} else {
-				out.NoTarget = append(out.NoTarget, make([]bool, len(w.Label))...)
-			}
-		}
+		out.NoTarget = joinFlags(out.NoTarget, w.NoTarget, before, len(w.Label))
+		out.Unscored = joinFlags(out.Unscored, w.Unscored, before, len(w.Label))
 	}
 	return out, nil
+}
+
+// joinFlags appends the per-window flags add of n windows to out, which
+// holds those of the before windows joined so far; nil stands for all
+// false, and the result stays nil while every part is.
+func joinFlags(out, add []bool, before, n int) []bool {
+	if add != nil && out == nil {
+		out = make([]bool, before)
+	}
+	if out == nil {
+		return nil
+	}
+	if add != nil {
+		return append(out, add...)
+	}
+	return append(out, make([]bool, n)...)
 }

@@ -22,25 +22,39 @@ func TestMakeWindowsPresent(t *testing.T) {
 	x := []bool{true, true, true, true, false, false, true, true, true, false, false, false, false, true, true, true, true, true}
 	// Steps 4-5 missing (2 ≤ W: the window goes on), 9-12 (4 > W: it
 	// restarts at 13, scored from 16).
+	// Born (the entity's first vector at step 0): the daemon's window
+	// starts empty there and is first scored at step W; the window ending
+	// at W−1 is only a forecast of it.
 	tests := []struct {
 		name     string
 		present  []bool
+		born     bool
 		ends     []int
 		labelled []int
 		noTarget []int
+		unscored []int
 	}{
 		{name: "no presence", present: nil,
+			ends:     []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+			labelled: []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}},
+		{name: "no presence born", present: nil, born: true,
 			ends:     []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
 			labelled: []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}},
 		{name: "gaps", present: x,
 			ends:     []int{2, 3, 5, 6, 7, 8, 15, 16},
 			labelled: []int{2, 3, 6, 7, 8, 16},
-			noTarget: []int{3, 8}},
+			noTarget: []int{3, 8},
+			unscored: []int{5, 15}},
+		{name: "gaps born", present: x, born: true,
+			ends:     []int{2, 3, 5, 6, 7, 8, 15, 16},
+			labelled: []int{3, 6, 7, 8, 16},
+			noTarget: []int{3, 8},
+			unscored: []int{2, 5, 15}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			n := len(x)
-			s := &dataset.Series{Entity: "a", Features: []string{"f"}, Values: make([]float64, n), Labels: make([]bool, n), Present: tc.present}
+			s := &dataset.Series{Entity: "a", Features: []string{"f"}, Values: make([]float64, n), Labels: make([]bool, n), Present: tc.present, Born: tc.born}
 			for k := range n {
 				s.Values[k] = float64(k)
 				if tc.present != nil && !tc.present[k] {
@@ -54,11 +68,14 @@ func TestMakeWindowsPresent(t *testing.T) {
 			if !slices.Equal(win.End, tc.ends) {
 				t.Errorf("ends %v, want %v", win.End, tc.ends)
 			}
-			var labelled, noTarget []int
+			var labelled, noTarget, unscored []int
 			next := make([]float32, 1)
 			for i, e := range win.End {
 				if l := win.Label[i]; l == l {
 					labelled = append(labelled, e)
+				}
+				if !win.Scored(i) {
+					unscored = append(unscored, e)
 				}
 				win.Gather([]int{i}, make([]float32, w), next, nil)
 				if !win.HasTarget(i) {
@@ -70,8 +87,25 @@ func TestMakeWindowsPresent(t *testing.T) {
 					t.Errorf("window ending at %d: target %v, want %d", e, next[0], e+1)
 				}
 			}
-			if !slices.Equal(labelled, tc.labelled) || !slices.Equal(noTarget, tc.noTarget) {
-				t.Errorf("labelled %v, no target %v; want %v, %v", labelled, noTarget, tc.labelled, tc.noTarget)
+			if !slices.Equal(labelled, tc.labelled) || !slices.Equal(noTarget, tc.noTarget) || !slices.Equal(unscored, tc.unscored) {
+				t.Errorf("labelled %v, no target %v, unscored %v; want %v, %v, %v", labelled, noTarget, unscored, tc.labelled, tc.noTarget, tc.unscored)
+			}
+			// Joined after a series without Present, the flags stay with
+			// their windows.
+			plain := &dataset.Series{Entity: "p", Features: []string{"f"}, Values: make([]float64, 5)}
+			pw, err := MakeWindows(plain, WindowOptions{Window: w, Horizon: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := JoinWindows(pw, win)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range j.N() {
+				k := i - pw.N()
+				if want := k < 0 || win.Scored(k); j.Scored(i) != want {
+					t.Errorf("joined window %d: scored %v, want %v", i, j.Scored(i), want)
+				}
 			}
 		})
 	}

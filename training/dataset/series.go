@@ -34,6 +34,12 @@ type Series struct {
 	// for an absent entity). nil: every step has one (CSV and Prometheus
 	// sources).
 	Present []bool
+	// Born reports that the entity came into existence at the series'
+	// first step (a pod created within the history read), rather than
+	// that the history starts there: the daemon's window of it starts
+	// empty, so with Present its first W steps are not scored (see
+	// training.ScoredSteps). A slice keeps it only from step 0.
+	Born bool
 	// Ended reports that the entity ceased to exist after its last step
 	// (a deleted pod), rather than that the history stops there: nothing
 	// can happen to it later, so a failure horizon that runs past its end
@@ -110,6 +116,7 @@ func (s *Series) Slice(from, to int) *Series {
 	if s.Present != nil {
 		out.Present = s.Present[from:to]
 	}
+	out.Born = s.Born && from == 0
 	out.Ended = s.Ended && to == s.Steps()
 	return out
 }

@@ -35,7 +35,9 @@ type SchemaLister interface {
 // Source loads per-entity series from a store.
 type Source struct {
 	Store Reader
-	// Entities to load (default: every entity in the store).
+	// Entities to load (default: every entity in the store). With a
+	// list, no series is Born (dataset.Series.Born): the store's
+	// entities, whose FirstSeen says it, are not listed.
 	Entities []string
 	// From and To bound the vectors (ms, inclusive).
 	From, To int64
@@ -231,7 +233,9 @@ const endedAfter = 4
 // is missing (NaN), a label it lacks is not failing, and a feature or
 // label the current schema lacks is dropped. Vectors of a version unknown
 // to the reader, of a version with no feature in common with the current
-// one, or whose length differs from their schema's are skipped.
+// one, or whose length differs from their schema's are skipped. A series
+// whose entity was first seen (store.EntityInfo.FirstSeen) at or after
+// From is Born: the daemon's window of it started empty.
 func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 	if s.Store == nil || s.Step <= 0 || s.To < s.From {
 		return nil, errors.New("store source: want a store, a positive step and From ≤ To")
@@ -253,13 +257,20 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 		unknown = "the schema version is not recorded"
 	}
 	ents := s.Entities
+	// The entities first seen within the range: their series start where
+	// the daemon's windows of them started empty (dataset.Series.Born).
+	var born map[string]bool
 	if len(ents) == 0 {
 		infos, err := s.Store.Entities()
 		if err != nil {
 			return nil, fmt.Errorf("store source: list entities: %w", err)
 		}
+		born = make(map[string]bool)
 		for _, e := range infos {
 			ents = append(ents, e.ID)
+			if e.FirstSeen >= s.From {
+				born[e.ID] = true
+			}
 		}
 		sort.Strings(ents)
 	}
@@ -306,7 +317,7 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 		first, last := vs[0].T, vs[len(vs)-1].T
 		steps := int((last-first+s.Step/2)/s.Step) + 1
 		ser := &dataset.Series{Entity: ent, Features: append([]string(nil), schema.Features...), Start: first, Step: s.Step,
-			Values: make([]float64, steps*nf), Labels: make([]bool, steps), Present: make([]bool, steps)}
+			Values: make([]float64, steps*nf), Labels: make([]bool, steps), Present: make([]bool, steps), Born: born[ent]}
 		for i := range ser.Values {
 			ser.Values[i] = math.NaN()
 		}

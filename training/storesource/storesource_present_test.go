@@ -78,3 +78,63 @@ func TestLoadPresent(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadBorn: an entity first seen within the range read is Born (the
+// daemon's window of it started empty at its first vector, and scores it
+// first W steps later); one first seen before it is not, its history
+// going on before the range. With a list of entities none is (their
+// FirstSeen is not read).
+func TestLoadBorn(t *testing.T) {
+	now := time.UnixMilli(10_000_000)
+	st, err := store.Open(store.Options{Path: t.TempDir(), NoSync: true, Retention: 1000 * time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.PutSchema([]string{"cpu"}, []string{"down"}); err != nil {
+		t.Fatal(err)
+	}
+	const step = 60_000
+	from := now.UnixMilli() - 20*step
+	var vs []store.Vector
+	for k := range 30 {
+		ts := from - 10*step + int64(k)*step
+		vs = append(vs, store.Vector{Entity: "ns/old", T: ts, Values: []float64{1}, Failure: []bool{false}})
+		if ts >= from+2*step {
+			vs = append(vs, store.Vector{Entity: "ns/new", T: ts, Values: []float64{1}, Failure: []bool{false}})
+		}
+	}
+	if err := st.PutVectors(vs); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutEntity("ns/old", map[string]string{"pod": "old"}, from-10*step); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutEntity("ns/new", map[string]string{"pod": "new"}, from+2*step); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		entities []string
+		born     map[string]bool
+	}{
+		{entities: nil, born: map[string]bool{"ns/new": true, "ns/old": false}},
+		{entities: []string{"ns/new", "ns/old"}, born: map[string]bool{"ns/new": false, "ns/old": false}},
+	} {
+		src := &Source{Store: st, Entities: tc.entities, From: from, To: now.UnixMilli(), Step: step}
+		got, err := src.Load(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 {
+			t.Fatalf("%d series, want 2", len(got))
+		}
+		for _, s := range got {
+			if s.Born != tc.born[s.Entity] {
+				t.Errorf("entities %v: %s born %v, want %v", tc.entities, s.Entity, s.Born, tc.born[s.Entity])
+			}
+			if s.Slice(1, s.Steps()).Born {
+				t.Errorf("%s: a slice after its first step is born", s.Entity)
+			}
+		}
+	}
+}

@@ -44,6 +44,14 @@ type HistorySettings struct {
 	AlertFor          int     `json:"alert_for"`
 	AlertResolveRatio float64 `json:"alert_resolve_ratio"`
 	AlertMinLeadMs    int64   `json:"alert_min_lead_ms"`
+	// PresenceFeatures name the features whose value makes a stored
+	// vector a row of the entity's windows (app.PresenceFeatures: the
+	// instant PromQL features); a vector with none of them was stored only
+	// for its failure label, the entity being absent, and training leaves
+	// it out of its windows as the daemon does (storesource.Source's
+	// Presence). Empty, not nil: every vector is a row. nil (absent): an
+	// older omen, which does not say.
+	PresenceFeatures []string `json:"presence_features"`
 }
 
 // historySchema is the schema endpoint's answer.

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/omen-sre/omen/api"
@@ -22,11 +23,21 @@ func (h settingsHistory) HistorySettings() api.HistorySettings { return h.s }
 // empty store's is not found.
 func TestHistorySettings(t *testing.T) {
 	st, _ := historyStore(t)
-	want := api.HistorySettings{StepMs: 1000, AlertFor: 3, AlertResolveRatio: 0.7, AlertMinLeadMs: 60_000}
+	want := api.HistorySettings{StepMs: 1000, AlertFor: 3, AlertResolveRatio: 0.7, AlertMinLeadMs: 60_000, PresenceFeatures: []string{"cpu"}}
 	srv := newServer(t, &api.MemBackend{}, api.Options{History: settingsHistory{st, want}})
 	c := api.HistoryClient{Client: &api.Client{URL: srv.URL}}
-	if got, err := c.Settings(); err != nil || got == nil || *got != want {
+	if got, err := c.Settings(); err != nil || got == nil || !reflect.DeepEqual(*got, want) {
 		t.Fatalf("settings %+v, %v; want %+v", got, err, want)
+	}
+	// No presence feature (every vector a row) is told apart from a
+	// daemon that does not say (nil: an older omen).
+	for _, pf := range [][]string{{}, nil} {
+		w := want
+		w.PresenceFeatures = pf
+		c := api.HistoryClient{Client: &api.Client{URL: newServer(t, &api.MemBackend{}, api.Options{History: settingsHistory{st, w}}).URL}}
+		if got, err := c.Settings(); err != nil || got == nil || !reflect.DeepEqual(*got, w) {
+			t.Fatalf("settings %+v, %v; want %+v", got, err, w)
+		}
 	}
 	if s, err := c.Schema(); err != nil || len(s.Features) != 2 {
 		t.Fatalf("schema beside the settings: %+v, %v", s, err)

@@ -21,6 +21,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	pmodel "github.com/prometheus/common/model"
 
+	"github.com/omen-sre/omen/alert"
 	omenapi "github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/store"
@@ -109,6 +110,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	// is chosen for: the configuration's, or with --url the daemon's (the
 	// model is for it; its vectors are stored at its step).
 	step, alerting := time.Duration(cfg.Resolved().Step), cfg.Alerting
+	// The features whose value makes a stored vector a row of the daemon's
+	// windows: the vectors of absent entities, stored for their failure
+	// labels, are none. The configuration's, or with --url the daemon's.
+	presence := app.PresenceFeatures(cfg)
 	if client != nil && *source != "csv" {
 		hs, err := omenapi.HistoryClient{Client: client, Ctx: ctx}.Settings()
 		switch {
@@ -127,6 +132,13 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			}
 			step = time.Duration(hs.StepMs) * time.Millisecond
 			alerting.For, alerting.ResolveRatio, alerting.MinLead = hs.AlertFor, hs.AlertResolveRatio, pmodel.Duration(time.Duration(hs.AlertMinLeadMs)*time.Millisecond)
+			if hs.PresenceFeatures != nil {
+				presence = hs.PresenceFeatures
+			}
+		}
+		if *source == "store" && err == nil && (hs == nil || hs.PresenceFeatures == nil) {
+			fmt.Fprintf(stderr, "omen train: warning: the daemon at %s does not say which features make a stored vector a row of its windows (an older omen): using those of %s\n",
+				client.URL, cmp.Or(*configFile, "the built-in configuration"))
 		}
 	}
 	var st *store.Store
@@ -198,14 +210,8 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 				return rc
 			}
 		}
-		src := &storesource.Source{Store: r, From: now.Add(-time.Duration(hist)).UnixMilli(), To: now.UnixMilli(), Step: step.Milliseconds(),
-			Progress: stderr}
-		if client == nil {
-			// The vectors of absent entities, stored for their failure
-			// labels, are no rows of the daemon's windows.
-			src.Presence = app.PresenceFeatures(cfg)
-		}
-		o.Source = src
+		o.Source = &storesource.Source{Store: r, From: now.Add(-time.Duration(hist)).UnixMilli(), To: now.UnixMilli(), Step: step.Milliseconds(),
+			Presence: presence, Progress: stderr}
 		o.TrainedOn = "store:" + where
 	case "prometheus":
 		if *promURL == "" {
@@ -252,7 +258,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		// Failure labels from the configured definitions: choose the
 		// threshold by what the daemon's alert rule would have done.
 		o.Alerts = &training.AlertRule{For: alerting.For, ResolveRatio: alerting.ResolveRatio,
-			MinLead: training.LeadSteps(time.Duration(alerting.MinLead), step)}
+			MinLead: training.LeadSteps(time.Duration(alerting.MinLead), step), MissingSteps: alert.DefaultMissingSteps}
 	}
 	o.Progress = stderr
 	// Its warnings (entities skipped as too short, a split that fell back

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,10 +22,8 @@ import (
 // omen did not start at all (r6 finding 1; the stream at the old default
 // 24h against omen's 3h made every such upgrade fail).
 func TestNATSConsumerStreamLimitsDenied(t *testing.T) {
-	dir := t.TempDir()
-	port := testenv.FreePort(t)
-	conf := filepath.Join(dir, "nats.conf")
-	body := fmt.Sprintf(`listen: "127.0.0.1:%d"
+	url := startDebianNATSConf(t, func(port int, dir string) string {
+		return fmt.Sprintf(`listen: "127.0.0.1:%d"
 jetstream { store_dir: %q }
 accounts {
   A {
@@ -39,28 +35,10 @@ accounts {
   }
 }
 `, port, filepath.Join(dir, "js"))
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+	}, nats.UserInfo("admin", "a"))
+	admin, err := nats.Connect(url, nats.UserInfo("admin", "a"))
+	if err != nil {
 		t.Fatal(err)
-	}
-	cmd := exec.Command(testenv.NATSServerBin, "-c", conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nats-server: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-	var admin *nats.Conn
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		var err error
-		if admin, err = nats.Connect(url, nats.UserInfo("admin", "a")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nats-server not ready: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	t.Cleanup(admin.Close)
 	ajs, err := jetstream.New(admin)

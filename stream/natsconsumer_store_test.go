@@ -43,14 +43,24 @@ var smallStoreServers = []struct {
 // its URL once JetStream answers.
 func startSmallDebianNATS(t *testing.T) string {
 	t.Helper()
+	return startDebianNATSConf(t, func(port int, dir string) string {
+		return fmt.Sprintf("listen: \"127.0.0.1:%d\"\njetstream {\n  store_dir: %q\n  max_file_store: %d\n}\n", port, filepath.Join(dir, "js"), smallStore)
+	})
+}
+
+// startDebianNATSConf starts Debian's nats-server with the configuration
+// conf gives for a random loopback port and a temporary directory, stops
+// it at the end of t, and returns its URL once JetStream answers a client
+// connecting with opts.
+func startDebianNATSConf(t *testing.T, conf func(port int, dir string) string, opts ...nats.Option) string {
+	t.Helper()
 	dir := t.TempDir()
 	port := testenv.FreePort(t)
-	conf := filepath.Join(dir, "nats.conf")
-	body := fmt.Sprintf("listen: \"127.0.0.1:%d\"\njetstream {\n  store_dir: %q\n  max_file_store: %d\n}\n", port, filepath.Join(dir, "js"), smallStore)
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+	file := filepath.Join(dir, "nats.conf")
+	if err := os.WriteFile(file, []byte(conf(port, dir)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(testenv.NATSServerBin, "-c", conf)
+	cmd := exec.Command(testenv.NATSServerBin, "-c", file)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start nats-server: %v", err)
 	}
@@ -61,7 +71,7 @@ func startSmallDebianNATS(t *testing.T) string {
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		nc, err := nats.Connect(url)
+		nc, err := nats.Connect(url, opts...)
 		if err == nil {
 			js, jerr := jetstream.New(nc)
 			if jerr == nil {
@@ -77,7 +87,7 @@ func startSmallDebianNATS(t *testing.T) string {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nats-server with a %d-byte file store not ready: %v", smallStore, err)
+			t.Fatalf("nats-server (%s) not ready: %v", file, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

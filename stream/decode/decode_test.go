@@ -262,7 +262,7 @@ func TestErrorMessages(t *testing.T) {
 		{FormatInflux, "m f=1 1", `line 1: too_old: timestamp 1970-01-01T00:00:00Z of field "f"`},
 		{FormatPromText, "a{", `line 1: malformed: expected label name, got "\n" ("INVALID") while parsing: "a{\n"`},
 		{FormatJSON, `{"labels":{"__name__":"m"},"v":true}`, `line 1: wrong_type: value "true"`},
-		{FormatKubernetesEvents, `{"reason":"X"}`, "line 1: malformed: kubernetes event has no involvedObject"},
+		{FormatKubernetesEvents, `{"reason":"X"}`, "line 1: malformed: kubernetes event has no involvedObject or regarding"},
 		{FormatModuleEvents, `{"reason":"X","count":-1}`, `line 1: invalid_value: count "-1"`},
 	}
 	for _, tc := range tests {

@@ -79,7 +79,7 @@
 // or sample per line) are accepted too. Keys match case-insensitively, as
 // with encoding/json; unknown keys are ignored.
 //
-// Kubernetes events (FormatKubernetesEvents): a v1 Event object as emitted
+// Kubernetes events (FormatKubernetesEvents): a core/v1 Event object as emitted
 // by kubernetes-event-exporter (metadata, reason, message, type, count,
 // firstTimestamp, lastTimestamp, eventTime, series, source, involvedObject
 // with its labels), optionally nested under "event" or "object" (Vector,
@@ -93,6 +93,19 @@
 // involved object's own labels with sanitized names (the fixed labels win
 // on conflict; names starting with "__" are dropped). An event carried as a
 // JSON string in "message" (a raw Vector log line) is unwrapped too.
+//
+// An events.k8s.io/v1 (or v1beta1) Event, as exporters reading the newer
+// events API write it, decodes to the same event as its core/v1
+// equivalent: its object is "regarding" (labels exactly as from
+// involvedObject), its message "note", its count the largest of
+// series.count and deprecatedCount (at least 1), its time the latest of
+// eventTime, series.lastObservedTime, deprecatedFirstTimestamp,
+// deprecatedLastTimestamp and metadata.creationTimestamp, node from
+// deprecatedSource.host, UID metadata.uid (snake_case spellings such as
+// deprecated_count accepted as above). reportingController,
+// reportingInstance, action and related are not read. The same envelopes
+// (a list, "items", "event", a watch event's "object", JSON in "message")
+// carry it.
 //
 // omen module events (FormatModuleEvents), one JSON object per event:
 //
@@ -108,8 +121,9 @@
 // For both event formats a payload may hold one object, a JSON array of
 // objects, an envelope ({"items":[…]} for Kubernetes, {"events":[…]} for
 // module events) or newline-delimited JSON. FormatEvents chooses per item by
-// shape: an item with involvedObject/involved_object/metadata (possibly under
-// "event"/"object") is a Kubernetes event, anything else a module event.
+// shape: an item with involvedObject/involved_object/regarding/metadata
+// (possibly under "event"/"object") or an events.k8s.io apiVersion is a
+// Kubernetes event, anything else a module event.
 //
 // # Line numbers
 //

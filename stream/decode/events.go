@@ -20,6 +20,14 @@ type eventShape struct {
 	Metadata        json.RawMessage `json:"metadata"`
 	Event           json.RawMessage `json:"event"`
 	Object          json.RawMessage `json:"object"`
+	Regarding       json.RawMessage `json:"regarding"`
+	APIVersion      json.RawMessage `json:"apiVersion"`
+}
+
+// eventsAPIVersion reports whether raw is a JSON string naming an
+// events.k8s.io API version (v1, v1beta1).
+func eventsAPIVersion(raw json.RawMessage) bool {
+	return strings.HasPrefix(string(raw), `"events.k8s.io/`)
 }
 
 type k8sObjectRef struct {
@@ -38,8 +46,11 @@ type k8sSeries struct {
 	LastObservedTimeS json.RawMessage `json:"last_observed_time"`
 }
 
-// k8sEvent is a v1 Event as kubernetes-event-exporter writes it, with the
-// snake_case spellings Vector pipelines produce.
+// k8sEvent is a core/v1 Event as kubernetes-event-exporter writes it, with
+// the snake_case spellings Vector pipelines produce, or an events.k8s.io/v1
+// Event (regarding, note, deprecatedCount, deprecatedFirstTimestamp,
+// deprecatedLastTimestamp, deprecatedSource; eventTime and series as in
+// core/v1).
 type k8sEvent struct {
 	Metadata struct {
 		Name               string          `json:"name"`
@@ -67,6 +78,22 @@ type k8sEvent struct {
 	InvolvedObjectS *k8sObjectRef   `json:"involved_object"`
 	Event           json.RawMessage `json:"event"`
 	Object          json.RawMessage `json:"object"`
+
+	// events.k8s.io/v1 fields.
+	Regarding                 *k8sObjectRef   `json:"regarding"`
+	Note                      string          `json:"note"`
+	DeprecatedCount           json.RawMessage `json:"deprecatedCount"`
+	DeprecatedCountS          json.RawMessage `json:"deprecated_count"`
+	DeprecatedFirstTimestamp  json.RawMessage `json:"deprecatedFirstTimestamp"`
+	DeprecatedFirstTimestampS json.RawMessage `json:"deprecated_first_timestamp"`
+	DeprecatedLastTimestamp   json.RawMessage `json:"deprecatedLastTimestamp"`
+	DeprecatedLastTimestampS  json.RawMessage `json:"deprecated_last_timestamp"`
+	DeprecatedSource          struct {
+		Host string `json:"host"`
+	} `json:"deprecatedSource"`
+	DeprecatedSourceS struct {
+		Host string `json:"host"`
+	} `json:"deprecated_source"`
 }
 
 // moduleEvent is omen's module-event JSON.
@@ -119,11 +146,14 @@ func (d *Decoder) eventItem(f Format, item []byte, res *Result, top bool) {
 	kind := f
 	if kind == FormatEvents {
 		kind = FormatModuleEvents
-		for _, r := range []json.RawMessage{sh.InvolvedObject, sh.InvolvedObjectS, sh.Metadata, sh.Event, sh.Object} {
+		for _, r := range []json.RawMessage{sh.InvolvedObject, sh.InvolvedObjectS, sh.Metadata, sh.Event, sh.Object, sh.Regarding} {
 			if !absent(r) {
 				kind = FormatKubernetesEvents
 				break
 			}
+		}
+		if eventsAPIVersion(sh.APIVersion) {
+			kind = FormatKubernetesEvents
 		}
 	}
 	if kind == FormatKubernetesEvents {
@@ -134,7 +164,8 @@ func (d *Decoder) eventItem(f Format, item []byte, res *Result, top bool) {
 }
 
 // unwrapK8s decodes a Kubernetes event, unwrapping "event" and "object"
-// envelopes and a JSON event carried as the "message" string.
+// envelopes and a JSON event carried as the "message" string. The object
+// returned is the core/v1 involvedObject or the events.k8s.io/v1 regarding.
 func unwrapK8s(item []byte) (*k8sEvent, *k8sObjectRef, error) {
 	var ev *k8sEvent
 	for depth := 0; depth < 3; depth++ {
@@ -146,6 +177,9 @@ func unwrapK8s(item []byte) (*k8sEvent, *k8sObjectRef, error) {
 			return ev, obj, nil
 		}
 		if obj := ev.InvolvedObjectS; obj != nil {
+			return ev, obj, nil
+		}
+		if obj := ev.Regarding; obj != nil {
 			return ev, obj, nil
 		}
 		switch {
@@ -169,7 +203,7 @@ func (d *Decoder) k8sEvent(item []byte, res *Result) {
 		return
 	}
 	if obj == nil {
-		d.itemErr(res, ReasonMalformed, "kubernetes event has no involvedObject")
+		d.itemErr(res, ReasonMalformed, "kubernetes event has no involvedObject or regarding")
 		return
 	}
 	if ev.Reason == "" {
@@ -182,9 +216,11 @@ func (d *Decoder) k8sEvent(item []byte, res *Result) {
 		ev.Metadata.CreationTimestamp, ev.Metadata.CreationTimestampS,
 		ev.FirstTimestamp, ev.FirstTimestampS, ev.LastTimestamp, ev.LastTimestampS,
 		ev.EventTime, ev.EventTimeS,
+		ev.DeprecatedFirstTimestamp, ev.DeprecatedFirstTimestampS,
+		ev.DeprecatedLastTimestamp, ev.DeprecatedLastTimestampS,
 	}
 	count := int64(1)
-	counts := []json.RawMessage{ev.Count}
+	counts := []json.RawMessage{ev.Count, ev.DeprecatedCount, ev.DeprecatedCountS}
 	if ev.Series != nil {
 		times = append(times, ev.Series.LastObservedTime, ev.Series.LastObservedTimeS)
 		counts = append(counts, ev.Series.Count)
@@ -229,11 +265,21 @@ func (d *Decoder) k8sEvent(item []byte, res *Result) {
 	if fieldPath == "" {
 		fieldPath = obj.FieldPathS
 	}
+	node := ev.Source.Host
+	for _, h := range []string{ev.DeprecatedSource.Host, ev.DeprecatedSourceS.Host} {
+		if node == "" {
+			node = h
+		}
+	}
+	message := ev.Message
+	if message == "" {
+		message = ev.Note
+	}
 	d.pairs = append(d.pairs[:0],
 		labels.Label{Name: "namespace", Value: ns},
 		labels.Label{Name: "kind", Value: obj.Kind},
 		labels.Label{Name: "name", Value: obj.Name},
-		labels.Label{Name: "node", Value: ev.Source.Host},
+		labels.Label{Name: "node", Value: node},
 		labels.Label{Name: "container", Value: containerFromFieldPath(fieldPath)},
 	)
 	fixed := []string{"namespace", "kind", "name", "node", "container", "pod"}
@@ -264,7 +310,7 @@ func (d *Decoder) k8sEvent(item []byte, res *Result) {
 		Type:    ev.Type,
 		Count:   int(count),
 		Labels:  lset,
-		Message: ev.Message,
+		Message: message,
 		UID:     ev.Metadata.UID,
 	})
 }

@@ -95,6 +95,11 @@ func FuzzK8sEvent(f *testing.F) {
 		`{"type":"ADDED","object":{"reason":"Killing","involvedObject":{"kind":"Pod","namespace":"a","name":"p"}}}`,
 		`{"items":[{"reason":"X","series":{"count":3,"lastObservedTime":"2023-11-14T22:13:00Z"},"involvedObject":{"kind":"Pod","name":"p","fieldPath":"spec.containers{c}","labels":{"a.b/c":"d"}}}]}`,
 		`{"message":"{\"reason\":\"OOMKilling\",\"involvedObject\":{\"kind\":\"Node\",\"name\":\"n1\"}}"}`,
+		// events.k8s.io/v1: a series, an EventList, a watch event, the deprecated fields.
+		v1BackOff,
+		`{"apiVersion":"events.k8s.io/v1","kind":"EventList","items":[` + v1Converted + `,` + v1Singleton + `]}`,
+		`{"type":"ADDED","object":{"apiVersion":"events.k8s.io/v1","reason":"Killing","regarding":{"kind":"Pod","namespace":"a","name":"p"},"note":"Stopping container app","series":{"count":2,"lastObservedTime":"2023-11-14T22:13:00.000000Z"}}}`,
+		`{"reason":"X","regarding":{"name":"p"},"deprecated_count":3,"deprecated_last_timestamp":"2023-11-14T22:13:00Z","deprecated_source":{"host":"n"}}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/omen-sre/omen/alert"
@@ -186,51 +187,20 @@ func (e *explainer) explain(ctx context.Context, p prediction) (Explanation, err
 // entity from the store (windows whose steps carry no failure label,
 // ending before the explained window starts); when the entity has too
 // little history it falls back to the model's normalisation means, the
-// window of an average entity.
+// window of an average entity. The windows are those the scorer would
+// have held (storedRows.windows): on the step grid, a step without a
+// vector a row of NaN, an absent entity's vector (stored for its failure
+// label) no row, ending at the steps with a row. They are drawn every
+// W/2 of those windows, from the newest back.
 func (e *explainer) background(m *model.Model, p prediction) [][]float32 {
 	cfg := m.Config()
 	w, nf := cfg.Window, len(cfg.Features)
 	step := e.scorer.step.Milliseconds()
 	end := p.T - int64(w)*step
 	from := end - int64(8*backgroundWindows*w)*step
-	var rows [][]float32
-	var ok []bool
-	// Stored vectors are read into the model's layout by feature name
-	// (they may follow another schema than the model's features).
-	layout, err := newVectorLayout(e.store, cfg.Features)
-	if err == nil {
-		_ = e.store.Vectors(p.Entity, from, end, func(v store.Vector) error {
-			row := make([]float32, nf)
-			if !layout.row(v, row) {
-				return nil
-			}
-			failing := false
-			for _, f := range v.Failure {
-				failing = failing || f
-			}
-			rows = append(rows, row)
-			ok = append(ok, !failing)
-			return nil
-		})
-	}
 	var bg [][]float32
-	stride := w / 2
-	if stride < 1 {
-		stride = 1
-	}
-	for endIdx := len(rows); endIdx-w >= 0 && len(bg) < backgroundWindows; endIdx -= stride {
-		normal := true
-		for _, o := range ok[endIdx-w : endIdx] {
-			normal = normal && o
-		}
-		if !normal {
-			continue
-		}
-		win := make([]float32, 0, w*nf)
-		for _, r := range rows[endIdx-w : endIdx] {
-			win = append(win, r...)
-		}
-		bg = append(bg, win)
+	if r, err := e.storedRows(p.Entity, cfg.Features, from, end); err == nil {
+		bg = r.sample(step, w)
 	}
 	if len(bg) >= 4 {
 		return bg
@@ -241,6 +211,112 @@ func (e *explainer) background(m *model.Model, p prediction) [][]float32 {
 		copy(win[t*nf:], mean)
 	}
 	return [][]float32{win}
+}
+
+// storedRows are an entity's stored vectors as rows of its window: those
+// the scorer puts in its window (not an absent entity's, stored only for
+// its failure label), in a layout of nf features, with their times, and
+// the times of the vectors carrying a failure label (absent ones too).
+type storedRows struct {
+	nf      int
+	rows    []float32 // nf each
+	times   []int64
+	failing []int64
+}
+
+// storedRows reads entity's vectors of from ≤ T ≤ to into the layout of
+// feats (by feature name: they may follow another schema than feats),
+// leaving out a vector the scorer leaves out of its window as
+// storedWindows does (presenceColumns, hasValue).
+func (e *explainer) storedRows(entity string, feats []string, from, to int64) (storedRows, error) {
+	layout, err := newVectorLayout(e.store, feats)
+	if err != nil {
+		return storedRows{}, err
+	}
+	nf := len(feats)
+	present := presenceColumns(feats, e.scorer.opts.Features(), e.scorer.opts.Instant())
+	r := storedRows{nf: nf}
+	err = e.store.Vectors(entity, from, to, func(v store.Vector) error {
+		if slices.Contains(v.Failure, true) {
+			r.failing = append(r.failing, v.T)
+		}
+		r.rows = slices.Grow(r.rows, nf)[:len(r.rows)+nf]
+		if !layout.row(v, r.rows[len(r.rows)-nf:]) || !hasValue(r.rows[len(r.rows)-nf:], present) {
+			r.rows = r.rows[:len(r.rows)-nf]
+			return nil
+		}
+		r.times = append(r.times, v.T)
+		return nil
+	})
+	if err != nil {
+		return storedRows{}, fmt.Errorf("read vectors of %q: %w", entity, err)
+	}
+	return r, nil
+}
+
+// windows replays the rows through a history as the scorer's window
+// (history.pushAt, step ms, W+1 rows kept) and calls fn, for each step
+// with a row after which the history holds at least w rows, with the
+// window of the w rows ending at it (h.row(h.n-w) to h.row(h.n-1)), its
+// index among those windows, and whether the w steps it spans carry no
+// failure label.
+func (r storedRows) windows(step int64, w int, fn func(i int, h *history, normal bool)) {
+	if r.nf == 0 || w < 1 || step <= 0 {
+		return
+	}
+	keep := max(w+1, 2)                                                // as scorer.predict
+	steps := func(a, b int64) int64 { return (b - a + step/2) / step } // as pushAt
+	h := &history{}
+	v := make([]float64, r.nf)
+	i, f := 0, 0
+	for j, t := range r.times {
+		for c, x := range r.rows[j*r.nf : (j+1)*r.nf] {
+			v[c] = float64(x)
+		}
+		h.pushAt(t, step, v, keep)
+		if j+1 < len(r.times) && steps(t, r.times[j+1]) <= 0 {
+			continue // a second vector of the step replaces this one
+		}
+		if h.n < w {
+			continue
+		}
+		for f < len(r.failing) && steps(r.failing[f], t) >= int64(w) {
+			f++
+		}
+		normal := f == len(r.failing) || r.failing[f] > t+step/2 // the next label is after t
+		fn(i, h, normal)
+		i++
+	}
+}
+
+// sample returns up to backgroundWindows normal windows (windows) of w
+// rows, one every w/2 windows from the newest back, newest first.
+func (r storedRows) sample(step int64, w int) [][]float32 {
+	var normal []bool
+	r.windows(step, w, func(_ int, _ *history, ok bool) { normal = append(normal, ok) })
+	stride := max(w/2, 1)
+	pick := map[int]int{} // window index → position in the background
+	for i := len(normal) - 1; i >= 0 && len(pick) < backgroundWindows; i -= stride {
+		if normal[i] {
+			pick[i] = len(pick)
+		}
+	}
+	if len(pick) == 0 {
+		return nil
+	}
+	bg := make([][]float32, len(pick))
+	r.windows(step, w, func(i int, h *history, _ bool) {
+		k, ok := pick[i]
+		if !ok {
+			return
+		}
+		win := make([]float32, 0, w*r.nf)
+		for j := h.n - w; j < h.n; j++ {
+			win = append(win, h.row(j)...)
+		}
+		bg[k] = win
+	})
+	return bg
 }
 
 // evidenceOf is every live entity's anomaly evidence: its latest anomaly

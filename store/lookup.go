@@ -100,13 +100,35 @@ func (s *Store) EntitiesAfter(after string, limit int) ([]EntityInfo, error) {
 // newestLatest keeps the time of the newest latest prediction
 // (NewestPrediction) in memory.
 type newestLatest struct {
-	mu sync.Mutex
+	// scanMu serialises NewestPrediction calls; it is not held by
+	// PutPredictions, so a scan of every latest prediction does not hold
+	// the writes up (the evaluator's step writes predictions).
+	scanMu sync.Mutex
+	mu     sync.Mutex
 	// known: has and t hold what a scan of the latest predictions found
 	// and the puts since (PutPredictions) advanced; entity is the one whose
 	// latest prediction is at t.
 	known, has bool
 	t          int64
 	entity     string
+	// While a scan runs (scanning), puts advance pend instead, merged
+	// into the scan's result (a put during the scan may be missing from
+	// its snapshot); a failed put sets dirty, and the result is not kept.
+	scanning, dirty bool
+	pend            newestOf
+}
+
+// newestOf is a newest latest prediction: its time and entity, if has.
+type newestOf struct {
+	has    bool
+	t      int64
+	entity string
+}
+
+func (o *newestOf) advance(t int64, entity string) {
+	if !o.has || t > o.t {
+		o.has, o.t, o.entity = true, t, entity
+	}
 }
 
 // noteLatest advances the newest latest prediction's time after
@@ -118,15 +140,19 @@ func (s *Store) noteLatest(ps []Prediction, latest map[string]int, ok bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if !ok {
-		n.known = false
+		n.known, n.dirty = false, n.scanning
 		return
 	}
-	if !n.known {
-		return
-	}
-	for ent, i := range latest {
-		if !n.has || ps[i].T > n.t {
-			n.has, n.t, n.entity = true, ps[i].T, ent
+	switch {
+	case n.known:
+		for ent, i := range latest {
+			if !n.has || ps[i].T > n.t {
+				n.has, n.t, n.entity = true, ps[i].T, ent
+			}
+		}
+	case n.scanning:
+		for ent, i := range latest {
+			n.pend.advance(ps[i].T, ent)
 		}
 	}
 }
@@ -137,35 +163,33 @@ func (s *Store) noteLatest(ps []Prediction, latest map[string]int, ok bool) {
 // latest prediction; the time is then kept in memory (PutPredictions
 // advances it), and each call checks, by one point lookup, that retention
 // has not deleted the prediction at that time (it reads them all again
-// when it has).
+// when it has). The reading of them all does not hold PutPredictions up.
 func (s *Store) NewestPrediction() (int64, error) {
 	if err := s.enter(); err != nil {
 		return 0, err
 	}
 	defer s.exit()
 	n := &s.newest
+	n.scanMu.Lock()
+	defer n.scanMu.Unlock()
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	err := s.db.View(func(txn *badger.Txn) error {
-		if n.known && n.has {
-			item, err := txn.Get(nameKey(pLatest, n.entity))
-			switch {
-			case err == nil:
-				var p Prediction
-				if err := item.Value(func(v []byte) error { p, err = decodePrediction(v); return err }); err != nil {
-					return err
-				}
-				if p.T == n.t {
-					return nil
-				}
-			case !errors.Is(err, badger.ErrKeyNotFound):
-				return err
-			}
+	valid, err := s.newestValid(n)
+	if err != nil || valid {
+		defer n.mu.Unlock()
+		if err != nil {
+			n.known = false
+			return 0, fmt.Errorf("newest prediction: %w", err)
 		}
-		if n.known && !n.has {
-			return nil
+		if !n.has {
+			return 0, fmt.Errorf("newest prediction: %w", ErrNotFound)
 		}
-		n.known, n.has, n.t, n.entity = false, false, 0, ""
+		return n.t, nil
+	}
+	n.known, n.scanning, n.dirty, n.pend = false, true, false, newestOf{}
+	n.mu.Unlock()
+
+	var found newestOf
+	err = s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: []byte{pLatest}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -178,19 +202,54 @@ func (s *Store) NewestPrediction() (int64, error) {
 			}); err != nil {
 				return err
 			}
-			if !n.has || p.T > n.t {
-				n.has, n.t, n.entity = true, p.T, string(item.Key()[1:])
-			}
+			found.advance(p.T, string(item.Key()[1:]))
 		}
-		n.known = true
 		return nil
 	})
+
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.scanning = false
 	if err != nil {
-		n.known = false
 		return 0, fmt.Errorf("newest prediction: %w", err)
 	}
-	if !n.has {
+	if n.pend.has {
+		found.advance(n.pend.t, n.pend.entity)
+	}
+	if !n.dirty {
+		n.known, n.has, n.t, n.entity = true, found.has, found.t, found.entity
+	}
+	if !found.has {
 		return 0, fmt.Errorf("newest prediction: %w", ErrNotFound)
 	}
-	return n.t, nil
+	return found.t, nil
+}
+
+// newestValid reports whether n (n.mu held) holds the newest latest
+// prediction still: known, and retention has not deleted the prediction
+// at its time (one point lookup).
+func (s *Store) newestValid(n *newestLatest) (bool, error) {
+	if !n.known {
+		return false, nil
+	}
+	if !n.has {
+		return true, nil
+	}
+	valid := false
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(nameKey(pLatest, n.entity))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var p Prediction
+		if err := item.Value(func(v []byte) error { p, err = decodePrediction(v); return err }); err != nil {
+			return err
+		}
+		valid = p.T == n.t
+		return nil
+	})
+	return valid, err
 }

@@ -88,6 +88,10 @@ type evaluator struct {
 	instantNames []string
 	// done is the last step evaluated (ms), for Progress.
 	done atomic.Int64
+	// stored is the last step whose vectors were stored (or that had
+	// none), ms: late events of later steps wait for their vectors (see
+	// ingester.recordLate).
+	stored atomic.Int64
 	// resumedAt is the step cursor resume resumed after (ms; 0: none),
 	// for the ingester's count of late samples.
 	resumedAt atomic.Int64
@@ -225,6 +229,7 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 		o.Ingest.evaluated = &e.done
 		o.Ingest.resumed = &e.resumedAt
 		o.Ingest.layout = &e.layoutMu
+		o.Ingest.storedStep = &e.stored
 		e.replayed = o.Ingest.watermark.Load()
 	}
 	return e
@@ -615,6 +620,7 @@ func (e *evaluator) resume(target int64) int64 {
 	// Samples for its steps are late, but for the poller's backfill of
 	// them (stored first: the ingester loads done first).
 	e.resumedAt.Store(cur)
+	e.stored.Store(cur) // the previous process stored its steps' vectors
 	e.done.Store(cur)
 	// The last step evaluated, until this process evaluates one: the
 	// gauge read 0 (time() - it ≈ 56 years) while the first steps waited.
@@ -656,6 +662,7 @@ func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, u
 	if all := append(vs, failing...); len(all) > 0 {
 		stored = e.store(t, all)
 	}
+	e.stored.Store(t)
 	preds, unscored, err = e.Scorer.score(ctx, t, vs)
 	if err != nil {
 		e.failures.Inc()

@@ -68,6 +68,9 @@ type ingester struct {
 	// so a late event's label that found no vector is tried again once
 	// the step in progress has stored its vectors (see recordLate).
 	layout *sync.Mutex
+	// storedStep is the last step whose vectors the evaluator stored (ms),
+	// set by newEvaluator.
+	storedStep *atomic.Int64
 
 	batches    *prometheus.CounterVec
 	late       prometheus.Counter
@@ -112,7 +115,7 @@ func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, r
 		}),
 		lateFailures: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "omen", Name: "ingest_late_failure_labels_total",
-			Help: "Failure labels set by late events (see omen_ingest_late_events_total) at steps already evaluated, by result: stored (set on the entity's stored vector of the event's step, which training reads), no_vector (the entity has no stored vector at that step: it had none, retention deleted it, its layout has no such label, or the step's vectors were not yet written), error (the store failed; logged).",
+			Help: "Failure labels set by late events (see omen_ingest_late_events_total) at steps already evaluated, by result: stored (set on the entity's stored vector of the event's step, which training reads), no_vector (the entity has no stored vector at that step: it had none, retention deleted it, or its layout has no such label; an event of the step whose vectors are being written waits for them), error (the store failed; logged).",
 		}, []string{"result"}),
 		applyDrops: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "ingest_head_rejected_samples_total",
@@ -328,16 +331,36 @@ func (in *ingester) recordLate(late []features.LateFailure) {
 	for i, l := range late {
 		marks[i] = store.FailureMark{Entity: l.Entity, T: l.T, Label: l.Label}
 	}
+	// The marks of a step whose vectors may not be written yet (after the
+	// last step stored: its features evaluated, its vectors not yet
+	// written) are tried again, if they found no vector, once the step
+	// holds layoutMu no more; the others are not (an entity without a
+	// vector at that step, or retention deleted it), so that they never
+	// wait for a step.
+	var pending []store.FailureMark
+	if in.layout != nil && in.storedStep != nil {
+		through := in.storedStep.Load()
+		n := 0
+		for _, m := range marks {
+			if m.T > through {
+				pending = append(pending, m)
+			} else {
+				marks[n] = m
+				n++
+			}
+		}
+		marks = marks[:n]
+	}
 	set, err := in.store.SetFailures(marks)
-	if err == nil && set < len(marks) && in.layout != nil {
-		// An event of the step being evaluated now (its features
-		// evaluated, its vectors not yet written) found no vector: once
-		// the step holds layoutMu no more, they are written. Tried again
-		// only when some mark found none, which waits at most for the
-		// step in progress.
-		in.layout.Lock()
-		set, err = in.store.SetFailures(marks) // marks already set are set again: idempotent
-		in.layout.Unlock()
+	if err == nil && len(pending) > 0 {
+		var p int
+		p, err = in.store.SetFailures(pending)
+		if err == nil && p < len(pending) {
+			in.layout.Lock()
+			p, err = in.store.SetFailures(pending) // those already set are set again: idempotent
+			in.layout.Unlock()
+		}
+		set += p
 	}
 	if err != nil {
 		in.lateFailures.WithLabelValues("error").Add(float64(len(late)))

@@ -64,11 +64,20 @@ func (r *AlertRule) defaults(horizon int) {
 
 // ProbSeq is one entity's failure probabilities at consecutive steps and
 // whether each step is failing. A NaN probability is a step without a
-// prediction (AlertRule.MissingSteps).
+// prediction: a missing one (AlertRule.MissingSteps), unless Held.
 type ProbSeq struct {
 	Prob    []float64
 	Failing []bool
+	// Held, when not nil, marks the steps without a prediction where the
+	// daemon has a vector of the entity but does not score it (its window
+	// filling, or the entity absent with its failure label stored): the
+	// alert rule leaves the alert's state as it is, neither a prediction
+	// nor a missing step (package alert's Prediction.Unscored).
+	Held []bool
 }
+
+// held reports whether step i of s is Held.
+func (s *ProbSeq) held(i int) bool { return i < len(s.Held) && s.Held[i] }
 
 // EpisodeStats is the alert rule's event-level result at one threshold.
 type EpisodeStats struct {
@@ -99,7 +108,6 @@ type EpisodeStats struct {
 func EpisodeScore(seqs []ProbSeq, th float64, horizon int, rule AlertRule) EpisodeStats {
 	rule.defaults(horizon)
 	st := EpisodeStats{Threshold: th}
-	type alertSpan struct{ fired, resolved int } // [fired, resolved)
 	var leads []float64
 	for _, s := range seqs {
 		n := min(len(s.Prob), len(s.Failing))
@@ -110,41 +118,7 @@ func EpisodeScore(seqs []ProbSeq, th float64, horizon int, rule AlertRule) Episo
 			}
 		}
 		st.Episodes += len(onsets)
-		// The alert rule.
-		var spans []alertSpan
-		firing, count, missing := false, 0, 0
-		for i := 0; i < n; i++ {
-			p := s.Prob[i]
-			if math.IsNaN(p) {
-				// No prediction: the state holds for MissingSteps
-				// steps, then a firing alert resolves and a pending
-				// one is dropped (package alert).
-				if missing++; missing > rule.MissingSteps {
-					if firing {
-						firing = false
-						spans[len(spans)-1].resolved = i
-					}
-					count = 0
-				}
-				continue
-			}
-			missing = 0
-			if firing {
-				if p < rule.ResolveRatio*th {
-					firing = false
-					spans[len(spans)-1].resolved = i
-				}
-				continue
-			}
-			if p < th {
-				count = 0
-				continue
-			}
-			if count++; count >= rule.For {
-				firing, count = true, 0
-				spans = append(spans, alertSpan{fired: i, resolved: n})
-			}
-		}
+		spans := alertSpans(s, n, th, rule)
 		// Match alerts with onsets.
 		predicted := make([]bool, len(onsets))
 		lead := make([]int, len(onsets)) // of the earliest predicting alert
@@ -200,6 +174,58 @@ func EpisodeScore(seqs []ProbSeq, th float64, horizon int, rule AlertRule) Episo
 		st.LeadMedian = (leads[(n-1)/2] + leads[n/2]) / 2
 	}
 	return st
+}
+
+// alertSpan is an alert of the rule: it fires at step fired and resolves
+// at step resolved (the sequence's length when it does not).
+type alertSpan struct{ fired, resolved int } // [fired, resolved)
+
+// alertSpans plays the alert rule (rule with its defaults applied) at
+// threshold th over the first n steps of s, as package alert's
+// hysteresis does: For consecutive steps at or over th fire, a step below
+// ResolveRatio × th resolves; a NaN step is a missing prediction (the
+// state holds for MissingSteps of them in a row, then a firing alert
+// resolves and a pending count starts over) unless Held (the state holds,
+// the missing count too).
+func alertSpans(s ProbSeq, n int, th float64, rule AlertRule) []alertSpan {
+	var spans []alertSpan
+	firing, count, missing := false, 0, 0
+	for i := 0; i < n; i++ {
+		p := s.Prob[i]
+		if s.held(i) {
+			continue // the state as it is, the missing count too
+		}
+		if math.IsNaN(p) {
+			// No prediction: the state holds for MissingSteps
+			// steps, then a firing alert resolves and a pending
+			// one is dropped (package alert).
+			if missing++; missing > rule.MissingSteps {
+				if firing {
+					firing = false
+					spans[len(spans)-1].resolved = i
+				}
+				count = 0
+			}
+			continue
+		}
+		missing = 0
+		if firing {
+			if p < rule.ResolveRatio*th {
+				firing = false
+				spans[len(spans)-1].resolved = i
+			}
+			continue
+		}
+		if p < th {
+			count = 0
+			continue
+		}
+		if count++; count >= rule.For {
+			firing, count = true, 0
+			spans = append(spans, alertSpan{fired: i, resolved: n})
+		}
+	}
+	return spans
 }
 
 // EpisodeThreshold chooses the failure threshold whose alerts give the
@@ -276,11 +302,15 @@ func EpisodeCurve(seqs []ProbSeq, horizon int, rule AlertRule) []EpisodeStats {
 			if s.Failing[i] && (i == 0 || !s.Failing[i-1]) {
 				// The highest level held for rule.For predictions in a
 				// row before the onset (steps without one skipped, up to
-				// MissingSteps in a row, as the alert rule does).
+				// MissingSteps missing ones in a row, held ones not
+				// counted, as the alert rule does).
 				var run []float64
 				gap := 0
 				for k := max(0, i-horizon); k < i; k++ {
 					p := s.Prob[k]
+					if s.held(k) {
+						continue
+					}
 					if math.IsNaN(p) {
 						if gap++; gap > rule.MissingSteps {
 							run = run[:0]

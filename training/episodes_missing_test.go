@@ -46,7 +46,19 @@ func TestProbSeqsUnscoredSteps(t *testing.T) {
 	// Windows end at 2 3 5 6 7 8 15 16 (TestMakeWindowsPresent); the
 	// daemon scores 2 3 6 7 8 16.
 	scored := map[int]bool{2: true, 3: true, 6: true, 7: true, 8: true, 16: true}
+	// Of the others, the daemon has a vector at 5 (stored for the
+	// absent entity's failure) and 13-15 (the window filling): held;
+	// none at 4 and 9-12: missing.
+	held := map[int]bool{5: true, 13: true, 14: true, 15: true}
 	seq := seqs[0]
+	if len(seq.Held) != len(seq.Prob) {
+		t.Fatalf("%d held flags for %d steps", len(seq.Held), len(seq.Prob))
+	}
+	for k, h := range seq.Held {
+		if h != held[k+2] {
+			t.Errorf("step %d: held %v", k+2, h)
+		}
+	}
 	if len(seq.Prob) != 15 || len(seq.Failing) != 15 {
 		t.Fatalf("%d probabilities, %d failing flags; want one per step 2-16", len(seq.Prob), len(seq.Failing))
 	}

@@ -793,10 +793,11 @@ func labelled(prob []float64, label []float32) ([]float64, []bool) {
 // probSeqs scores each entity's validation windows in time order, with
 // the failing flag of each window's last step. For a series with
 // Series.Present the sequence has one entry per step from the first
-// window's end to the last's, as the daemon's alert rule sees the entity:
-// a step the daemon does not score (Windows.Unscored, or no window left
-// there) has a NaN probability, no prediction (EpisodeScore), and keeps
-// its failing flag.
+// window's end to the last's, as the daemon's alert rule sees the entity
+// (stepSeq): a step the daemon scores has its window's probability; a
+// step it does not score has a NaN one and keeps its failing flag, and is
+// held (ProbSeq.Held) when the daemon has a vector of the entity there,
+// else a missing prediction (EpisodeScore).
 func probSeqs(ctx context.Context, m *model.Model, ws []*Windows, ss []*dataset.Series) ([]ProbSeq, error) {
 	out := make([]ProbSeq, len(ws))
 	for i, w := range ws {
@@ -805,7 +806,7 @@ func probSeqs(ctx context.Context, m *model.Model, ws []*Windows, ss []*dataset.
 			return nil, err
 		}
 		if ss[i].Present != nil {
-			out[i] = stepSeq(w, prob, ss[i].Labels)
+			out[i] = stepSeq(w, prob, ss[i])
 			continue
 		}
 		failing := make([]bool, w.N())
@@ -819,25 +820,31 @@ func probSeqs(ctx context.Context, m *model.Model, ws []*Windows, ss []*dataset.
 	return out, nil
 }
 
-// stepSeq puts the probabilities prob of w's windows on the steps they
-// end at, from the first window's end to the last's: NaN where a window
-// ends at a step the daemon does not score, or none does.
-func stepSeq(w *Windows, prob []float64, labels []bool) ProbSeq {
+// stepSeq puts the probabilities prob of w's windows, cut from s (with
+// Series.Present), on the steps they end at, from the first window's end
+// to the last's: NaN where a window ends at a step the daemon does not
+// score, or none does. Of those steps, the ones where the daemon has a
+// vector of the entity hand its alert rule the entity unscored, which
+// keeps the alert's state (package alert; app's evaluator): a present
+// vector whose window is still filling, and a vector stored for an absent
+// entity's failure label (not Present, labelled). They are Held; the
+// others, without a vector, are missing predictions.
+func stepSeq(w *Windows, prob []float64, s *dataset.Series) ProbSeq {
 	if w.N() == 0 {
 		return ProbSeq{}
 	}
 	first := w.End[0]
 	n := w.End[w.N()-1] - first + 1
-	seq := ProbSeq{Prob: make([]float64, n), Failing: make([]bool, n)}
+	seq := ProbSeq{Prob: make([]float64, n), Failing: make([]bool, n), Held: make([]bool, n)}
 	for k := range seq.Prob {
 		seq.Prob[k] = math.NaN()
-		if labels != nil {
-			seq.Failing[k] = labels[first+k]
-		}
+		labelled := s.Labels != nil && s.Labels[first+k]
+		seq.Failing[k] = labelled
+		seq.Held[k] = s.Present[first+k] || labelled
 	}
 	for j, e := range w.End {
 		if w.Scored(j) {
-			seq.Prob[e-first] = prob[j]
+			seq.Prob[e-first], seq.Held[e-first] = prob[j], false
 		}
 	}
 	return seq

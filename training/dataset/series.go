@@ -31,8 +31,10 @@ type Series struct {
 	// had a vector there that the daemon puts in its windows (see
 	// training.MakeWindows). A step without one is a row of NaN that the
 	// daemon never scores (its label may still be set: a failure stored
-	// for an absent entity). nil: every step has one (CSV and Prometheus
-	// sources).
+	// for an absent entity, a vector the daemon hands its alerts
+	// unscored, keeping their state, where a step without any vector
+	// counts as a missing prediction). nil: every step has one (CSV and
+	// Prometheus sources).
 	Present []bool
 	// Born reports that the entity came into existence at the series'
 	// first step (a pod created within the history read), rather than

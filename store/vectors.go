@@ -26,6 +26,15 @@ type Schema struct {
 	// StepMS is the daemon's evaluation step in ms (PutSchemaStep); 0 when
 	// not recorded (PutSchema, or a schema written before it was).
 	StepMS int64 `json:"step_ms,omitempty"`
+	// Presence names the features whose value makes a stored vector a
+	// row of the daemon's windows (app.PresenceFeatures: its instant
+	// PromQL features; PutSchemaPresence): a vector with none of them was
+	// stored only for its failure label, the entity being absent. Empty,
+	// not nil: every vector is a row. nil: not recorded (PutSchemaStep,
+	// or a schema written before it was); the field is then absent from
+	// the JSON record, which an older omen, ignoring unknown fields,
+	// reads as before.
+	Presence []string `json:"presence_features,omitzero"`
 }
 
 // Vector is the feature vector of one entity at one step.
@@ -113,11 +122,29 @@ func (s *Store) PutSchema(featureNames, labelNames []string) error {
 
 // PutSchemaStep records the vector layout and the evaluation step the
 // vectors are on (whole ms; 0: not recorded), which offline commands
-// check models against. If they equal the current schema's nothing
-// changes (and nothing is written: it succeeds below the disk reserve
-// too); otherwise a new version is recorded with Since = now.
-// featureNames and labelNames are copied.
+// check models against, without presence features (Schema.Presence nil:
+// not recorded). If they equal the current schema's nothing changes (and
+// nothing is written: it succeeds below the disk reserve too); otherwise
+// a new version is recorded with Since = now. featureNames and
+// labelNames are copied.
 func (s *Store) PutSchemaStep(featureNames, labelNames []string, step time.Duration) error {
+	return s.putSchema(featureNames, labelNames, step, nil)
+}
+
+// PutSchemaPresence is PutSchemaStep also recording the presence
+// features (Schema.Presence), which offline training reads to see the
+// windows the daemon scores; nil records none (every vector a row), as
+// an empty list. A schema equal but for them is a new version. presence
+// is copied.
+func (s *Store) PutSchemaPresence(featureNames, labelNames []string, step time.Duration, presence []string) error {
+	if presence == nil {
+		presence = []string{}
+	}
+	return s.putSchema(featureNames, labelNames, step, presence)
+}
+
+// putSchema records a schema; presence nil: not recorded.
+func (s *Store) putSchema(featureNames, labelNames []string, step time.Duration, presence []string) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -125,7 +152,8 @@ func (s *Store) PutSchemaStep(featureNames, labelNames []string, step time.Durat
 	s.schemaMu.Lock()
 	defer s.schemaMu.Unlock()
 	cur := s.schema.Load()
-	if cur != nil && slices.Equal(cur.Features, featureNames) && slices.Equal(cur.Labels, labelNames) && cur.StepMS == step.Milliseconds() {
+	if cur != nil && slices.Equal(cur.Features, featureNames) && slices.Equal(cur.Labels, labelNames) && cur.StepMS == step.Milliseconds() &&
+		(cur.Presence == nil) == (presence == nil) && slices.Equal(cur.Presence, presence) {
 		return nil
 	}
 	if err := s.writable("schema"); err != nil {
@@ -137,6 +165,7 @@ func (s *Store) PutSchemaStep(featureNames, labelNames []string, step time.Durat
 		Features: slices.Clone(featureNames),
 		Labels:   slices.Clone(labelNames),
 		StepMS:   step.Milliseconds(),
+		Presence: slices.Clone(presence), // nil stays nil
 	}
 	if cur != nil {
 		next.Version = cur.Version + 1
@@ -185,7 +214,7 @@ func (s *Store) Schema() (Schema, error) {
 		return Schema{}, fmt.Errorf("schema: %w", ErrNotFound)
 	}
 	out := *cur
-	out.Features, out.Labels = slices.Clone(cur.Features), slices.Clone(cur.Labels)
+	out.Features, out.Labels, out.Presence = slices.Clone(cur.Features), slices.Clone(cur.Labels), slices.Clone(cur.Presence)
 	return out, nil
 }
 

@@ -324,8 +324,10 @@ func (a *App) Start(ctx context.Context) error {
 	}
 
 	// The vector layout in the store follows the feature definitions; the
-	// step is recorded with it, for offline commands to check models by.
-	if err := st.PutSchemaStep(a.extractor.FeatureNames(), a.extractor.LabelNames(), time.Duration(cfg.Step)); err != nil {
+	// step is recorded with it, for offline commands to check models by,
+	// and the presence features, for offline training to see the windows
+	// the daemon scores.
+	if err := st.PutSchemaPresence(a.extractor.FeatureNames(), a.extractor.LabelNames(), time.Duration(cfg.Step), presenceOf(a.extractor.Config())); err != nil {
 		return fail(fmt.Errorf("record feature schema: %w", err))
 	}
 
@@ -653,11 +655,11 @@ func (a *App) applyConfig() error {
 	err = a.eval.changeLayout(func() error {
 		// A reload cannot change the step (refused above): the one in use.
 		step := time.Duration(old.Step)
-		if err := a.store.PutSchemaStep(fx.FeatureNames(), fx.LabelNames(), step); err != nil {
+		if err := a.store.PutSchemaPresence(fx.FeatureNames(), fx.LabelNames(), step, PresenceFeatures(cfg)); err != nil {
 			return fmt.Errorf("record feature schema: %w", err)
 		}
 		if err := a.sources.setConfig(cfg); err != nil {
-			return errors.Join(err, a.store.PutSchemaStep(a.extractor.FeatureNames(), a.extractor.LabelNames(), step))
+			return errors.Join(err, a.store.PutSchemaPresence(a.extractor.FeatureNames(), a.extractor.LabelNames(), step, presenceOf(a.extractor.Config())))
 		}
 		a.scorer.featuresChanged(func() { a.extractor.ApplyConfig(fx) })
 		return nil

@@ -1,6 +1,10 @@
 package app
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,5 +20,48 @@ func TestStartRecordsStep(t *testing.T) {
 	}
 	if want := time.Duration(a.Config().Step).Milliseconds(); sc.StepMS != want || want == 0 {
 		t.Fatalf("schema records step %d ms, want the daemon's %d", sc.StepMS, want)
+	}
+}
+
+// TestSchemaRecordsPresence: the daemon records its presence features
+// (PresenceFeatures) with its schema at start and again at a reload that
+// changes them, also when the feature names stay the same (mem_avg read
+// at an instant, no longer over a range), so that offline omen train
+// reads the windows the daemon scores. The schema recorded no presence
+// features: offline training used the local configuration's.
+func TestSchemaRecordsPresence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "omen.yml")
+	write := func(yml string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(testConfigYAML)
+	a := startApp(t, t.TempDir(), func(o *Options) { o.Config, o.ConfigFile = nil, file })
+	start, err := a.Store().Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"mem_ratio"} // the instant one
+	if !slices.Equal(start.Presence, want) || !slices.Equal(PresenceFeatures(testConfig(t)), want) {
+		t.Fatalf("schema at start records presence features %q (configuration's %q), want %q", start.Presence, PresenceFeatures(testConfig(t)), want)
+	}
+	instant := strings.Replace(testConfigYAML, "(avg_over_time(container_memory_working_set_bytes[20s]))", "(container_memory_working_set_bytes)", 1)
+	if instant == testConfigYAML {
+		t.Fatal("mem_avg's expression not found in testConfigYAML")
+	}
+	write(instant)
+	if err := a.Reload(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	sc, err := a.Store().Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"mem_ratio", "mem_avg"}
+	if !slices.Equal(sc.Presence, want) || sc.Version != start.Version+1 || !slices.Equal(sc.Features, start.Features) {
+		t.Fatalf("schema after the reload: version %d, features %q, presence %q; want version %d, the same features, presence %q",
+			sc.Version, sc.Features, sc.Presence, start.Version+1, want)
 	}
 }

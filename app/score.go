@@ -286,11 +286,15 @@ func presenceColumns(feats, names []string, instant []bool) []int {
 // vector with none of them is an absent entity's, stored only for its
 // failure label. Training from the store takes them as
 // storesource.Source.Presence, so that it sees the windows the daemon
-// scores.
-func PresenceFeatures(cfg *config.Config) []string {
-	names := features.Names(cfg.Config)
+// scores; the daemon records them with its schema (store.Schema.Presence)
+// for offline training.
+func PresenceFeatures(cfg *config.Config) []string { return presenceOf(cfg.Config) }
+
+// presenceOf is PresenceFeatures of a feature configuration.
+func presenceOf(fc features.Config) []string {
+	names := features.Names(fc)
 	var out []string
-	for i, c := range presenceMask(cfg.InstantFeatures()) {
+	for i, c := range presenceMask(fc.InstantFeatures()) {
 		if c && i < len(names) {
 			out = append(out, names[i])
 		}

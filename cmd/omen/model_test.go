@@ -309,7 +309,9 @@ func writeHistory(t *testing.T, dir string, names, labels []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutSchema(names, labels); err != nil {
+	// As a daemon records it, with its presence features (none: every
+	// vector a row); a store of an older omen makes omen train warn.
+	if err := st.PutSchemaPresence(names, labels, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	step := time.Duration(config.Default().Step).Milliseconds()

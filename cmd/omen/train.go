@@ -209,6 +209,26 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			if rc, ok := storeStep(); !ok {
 				return rc
 			}
+			// The daemon's presence features, which its schema records
+			// (its last, as --url takes the daemon's): the local
+			// configuration's may differ from what it ran with.
+			rec, ok, err := recordedPresence(st)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				// Nothing stored yet: the source says so below.
+			case err != nil:
+				fmt.Fprintf(stderr, "omen train: %v\n", err)
+				return 1
+			case ok:
+				if *configFile != "" && !slices.Equal(rec, presence) {
+					fmt.Fprintf(stderr, "omen train: the features that make a stored vector a row of the daemon's windows are those the store records (the daemon's last: %s), not those of %s (%s)\n",
+						listOrNone(rec), *configFile, listOrNone(presence))
+				}
+				presence = rec
+			default:
+				fmt.Fprintf(stderr, "omen train: warning: the store does not record which features make a stored vector a row of the daemon's windows (written by an older omen): using those of %s\n",
+					cmp.Or(*configFile, "the built-in configuration"))
+			}
 		}
 		o.Source = &storesource.Source{Store: r, From: now.Add(-time.Duration(hist)).UnixMilli(), To: now.UnixMilli(), Step: step.Milliseconds(),
 			Presence: presence, Progress: stderr}
@@ -383,6 +403,26 @@ func recordedStep(st *store.Store) (time.Duration, error) {
 		return 0, fmt.Errorf("read the store's schema: %w", err)
 	}
 	return time.Duration(sc.StepMS) * time.Millisecond, nil
+}
+
+// recordedPresence returns the presence features the store's schema
+// records (the daemon's last, store.Schema.Presence), and whether it
+// records them (not: a schema of an older omen). Without a schema the
+// error wraps store.ErrNotFound.
+func recordedPresence(st *store.Store) ([]string, bool, error) {
+	sc, err := st.Schema()
+	if err != nil {
+		return nil, false, fmt.Errorf("read the store's schema: %w", err)
+	}
+	return sc.Presence, sc.Presence != nil, nil
+}
+
+// listOrNone joins names with commas, or says "none".
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }
 
 // valPart says what the validation split (Report.ValSplit) held out.

@@ -82,7 +82,7 @@ func TestTrainFromStoreUnmapped(t *testing.T) {
 	if err := st.PutEntity("ns/p", nil, at); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutSchema([]string{"y"}, []string{"crash"}); err != nil {
+	if err := st.PutSchemaPresence([]string{"y"}, []string{"crash"}, 0, nil); err != nil { // a daemon's: no warning of an older omen
 		t.Fatal(err)
 	}
 	if err := st.Close(); err != nil {

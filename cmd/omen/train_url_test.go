@@ -5,14 +5,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	pmodel "github.com/prometheus/common/model"
 
-	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/model"
@@ -95,57 +93,9 @@ func TestTrainURLDaemonSettings(t *testing.T) {
 // configuration's instant memory_working_set_bytes would make it a row.
 // It set no presence features with --url: every such vector was a row.
 func TestTrainURLDaemonPresence(t *testing.T) {
-	cfg := config.Default()
-	cfg.Step = pmodel.Duration(time.Second)
-	found := false
-	for i, f := range cfg.Features {
-		if f.Name == "memory_working_set_bytes" {
-			cfg.Features[i].Expr = `sum by (${entity}) (max_over_time(container_memory_working_set_bytes[1m]))`
-			found = true
-		}
-	}
-	if !found {
-		t.Fatal("no feature memory_working_set_bytes in the built-in configuration")
-	}
-	presence := app.PresenceFeatures(cfg)
-	if slices.Contains(presence, "memory_working_set_bytes") || !slices.Contains(app.PresenceFeatures(config.Default()), "memory_working_set_bytes") {
-		t.Fatalf("presence features %v: want memory_working_set_bytes only in the built-in configuration's", presence)
-	}
-	names, labels := features.Names(cfg.Config), cfg.LabelNames()
+	cfg, presence := rangeMemoryConfig(t)
 	dir := t.TempDir()
-	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.PutSchema(names, labels); err != nil {
-		t.Fatal(err)
-	}
-	end := time.Now().UnixMilli() / 1000 * 1000
-	const n = 600 // 10 minutes at 1 s
-	var vs []store.Vector
-	for p := range 3 {
-		id := fmt.Sprintf("shop/pod-%d", p)
-		for i := range n {
-			v := store.Vector{Entity: id, T: end - int64(n-i)*1000, Values: make([]float64, len(names)), Failure: make([]bool, len(labels))}
-			for j, name := range names {
-				v.Values[j] = math.Sin(float64(i+j+p)/7) + float64(j)
-				if i >= 100 && i < 200 && slices.Contains(presence, name) {
-					v.Values[j] = math.NaN() // absent: stored for its label
-				}
-			}
-			v.Failure[0] = i%50 > 45
-			vs = append(vs, v)
-		}
-		if err := st.PutEntity(id, map[string]string{"namespace": "shop", "pod": fmt.Sprintf("pod-%d", p)}, end-int64(n)*1000); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := st.PutVectors(vs); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeAbsentHistory(t, dir, cfg, presence, (*store.Store).PutSchema)
 	_, url := startDaemonConfig(t, dir, cfg)
 	out := filepath.Join(t.TempDir(), "m.omen")
 	rc, stdout, stderr := omen(t, "train", "--source", "store", "--url", url, "--history", "1h", "--hidden", "4", "--epochs", "1", "--out", out)

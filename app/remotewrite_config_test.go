@@ -152,6 +152,7 @@ remote_write:
 			LabelCacheSize: 17, LabelCacheBytes: 18, AppendTimeout: 19 * time.Second,
 		},
 		MaxSampleAge: 3 * time.Hour, MaxSampleFuture: 7 * time.Minute,
+		LabelCacheIdle: 15 * time.Minute, // the default lookback
 	}
 	if got.Now != nil {
 		t.Errorf("Now set: %p", got.Now)

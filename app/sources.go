@@ -135,6 +135,9 @@ func remoteWriteOptions(cfg *config.Config) stream.RemoteWriteOptions {
 		// ingest watermark past every later sample.
 		MaxSampleAge:    time.Duration(cfg.Ingest.MaxSampleAge),
 		MaxSampleFuture: time.Duration(cfg.Ingest.MaxSampleFuture),
+		// A label set unused for the lookback belongs to a series the
+		// head forgot: the cache drops it within another lookback.
+		LabelCacheIdle: time.Duration(cfg.Resolved().Lookback),
 	}
 }
 

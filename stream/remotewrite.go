@@ -30,6 +30,7 @@ const (
 	DefaultRWMaxDecodedBytes      = 32 << 20
 	DefaultRWLabelCacheSize       = 1 << 18
 	DefaultRWLabelCacheBytes      = 128 << 20
+	DefaultRWLabelCacheIdle       = 10 * time.Minute
 	DefaultRWMaxSamplesPerRequest = 100_000
 	DefaultRWMaxSeriesPerRequest  = 100_000
 	DefaultRWMaxInFlight          = 4
@@ -52,7 +53,15 @@ type RemoteWriteOptions struct {
 	// The rest of the request is stored and answered 204.
 	MaxSampleAge    time.Duration
 	MaxSampleFuture time.Duration
-	// Now is the clock of the sample time window. Default time.Now.
+	// LabelCacheIdle is how long a label set no request used stays in
+	// the label cache: it is dropped between one and two LabelCacheIdle
+	// after its last use (checked when a request arrives), so the sets of
+	// series that stopped (churned pods) are freed instead of holding the
+	// cache up to LabelCacheSize and LabelCacheBytes. Default 10m;
+	// negative: never.
+	LabelCacheIdle time.Duration
+	// Now is the clock of the sample time window and of LabelCacheIdle.
+	// Default time.Now.
 	Now func() time.Time
 }
 
@@ -117,6 +126,7 @@ func (o *RemoteWriteOptions) withDefaults() (RemoteWriteOptions, error) {
 	setDefault(&r.LabelCacheSize, DefaultRWLabelCacheSize)
 	setDefault(&r.LabelCacheBytes, DefaultRWLabelCacheBytes)
 	setDefault(&r.AppendTimeout, DefaultRWAppendTimeout)
+	setDefault(&r.LabelCacheIdle, DefaultRWLabelCacheIdle)
 	if r.Now == nil {
 		r.Now = time.Now
 	}
@@ -213,7 +223,7 @@ type rwLimits struct {
 
 func newRWLimits(o RemoteWriteOptions) *rwLimits {
 	return &rwLimits{RemoteWriteLimits: o.RemoteWriteLimits,
-		cache: newLabelCache(o.LabelCacheSize, o.LabelCacheBytes, labelLimits{maxLabels: o.MaxLabels, maxLen: o.MaxLabelValueLen})}
+		cache: newLabelCache(o.LabelCacheSize, o.LabelCacheBytes, labelLimits{maxLabels: o.MaxLabels, maxLen: o.MaxLabelValueLen}, o.LabelCacheIdle, o.Now())}
 }
 
 type rwState struct {
@@ -343,6 +353,7 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 	defer h.slots.release()
 	st := h.pool.Get().(*rwState)
 	defer h.put(st)
+	lim.cache.age(h.opts.Now())
 	st.dec.cache = lim.cache
 
 	body, err := readBody(r.Body, st.body[:0], r.ContentLength, lim.MaxDecodedBytes)

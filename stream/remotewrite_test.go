@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
@@ -297,7 +298,7 @@ func FuzzRemoteWriteDecode(f *testing.F) {
 		raw, _ := wr.Marshal()
 		f.Add(raw)
 	}
-	cache := newLabelCache(128, 0, labelLimits{})
+	cache := newLabelCache(128, 0, labelLimits{}, 0, time.Time{})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		d := rwDecoder{cache: cache}
 		var st rwStats

@@ -8,6 +8,8 @@ import (
 	"hash/maphash"
 	"math"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	pmodel "github.com/prometheus/common/model"
@@ -416,17 +418,30 @@ func buildLabels(key []byte, sb *labels.ScratchBuilder, lim labelLimits) (labels
 }
 
 // labelCache interns label sets by their raw remote-write encoding. It is
-// bounded in entries and in bytes: each shard is cleared when it reaches
-// its share of either capacity, and a set costing more than an eighth of a
+// bounded in entries and in bytes: when a shard reaches its share of
+// either capacity its older generation (below) is dropped, then, if still
+// full, the shard is cleared; a set costing more than an eighth of a
 // shard's bytes is not cached at all. Rejected sets are cached too (with
 // their rejection) so that a sender repeating a bad series costs one map
 // lookup.
+//
+// With idle > 0 it also forgets the sets no request used for a while, so
+// that series that stopped (churned pods) do not hold it at its capacity
+// for good: each shard keeps two generations, the current one and the
+// previous one; age makes the current one the previous one (dropping the
+// older) every idle, and a hit in the previous one moves the entry back
+// to the current one. An entry unused for two periods is gone, one used
+// within the last period stays, and the label set of a series still
+// sending is the same value throughout (the Head finds its series by its
+// address).
 type labelCache struct {
 	seed     maphash.Seed
 	shards   [cacheShards]cacheShard
 	max      int // entries per shard
 	maxBytes int // bytes per shard
 	lim      labelLimits
+	idle     int64        // nanoseconds between two agings; 0: never
+	agedAt   atomic.Int64 // Unix nanoseconds of the last aging
 }
 
 const cacheShards = 32
@@ -436,22 +451,31 @@ type cacheEntry struct {
 	rej *rejection
 }
 
-type cacheShard struct {
-	mu    sync.RWMutex
+// cacheGen is one generation of a shard: its entries and their
+// estimated bytes.
+type cacheGen struct {
 	m     map[string]cacheEntry
 	bytes int
 }
 
+type cacheShard struct {
+	mu        sync.RWMutex
+	cur, prev cacheGen // prev.m is nil when empty
+}
+
 // newLabelCache returns a cache of at most size entries and about
-// maxBytes bytes (0: no byte bound) whose sets obey lim.
-func newLabelCache(size, maxBytes int, lim labelLimits) *labelCache {
-	c := &labelCache{seed: maphash.MakeSeed(), max: max(size/cacheShards, 1), lim: lim}
+// maxBytes bytes (0: no byte bound) whose sets obey lim, whose entries
+// unused for between idle and twice idle are dropped (see age; 0: never)
+// and whose first period starts at now.
+func newLabelCache(size, maxBytes int, lim labelLimits, idle time.Duration, now time.Time) *labelCache {
+	c := &labelCache{seed: maphash.MakeSeed(), max: max(size/cacheShards, 1), lim: lim, idle: max(int64(idle), 0)}
 	if maxBytes > 0 {
 		c.maxBytes = max(maxBytes/cacheShards, 1)
 	}
 	for i := range c.shards {
-		c.shards[i].m = make(map[string]cacheEntry)
+		c.shards[i].cur.m = make(map[string]cacheEntry)
 	}
+	c.agedAt.Store(now.UnixNano())
 	return c
 }
 
@@ -468,9 +492,27 @@ func entryBytes(key []byte, e cacheEntry) int {
 func (c *labelCache) get(key []byte, sb *labels.ScratchBuilder) (labels.Labels, *rejection, error) {
 	sh := &c.shards[maphash.Bytes(c.seed, key)%cacheShards]
 	sh.mu.RLock()
-	e, hit := sh.m[string(key)]
+	e, hit := sh.cur.m[string(key)]
+	old := false
+	if !hit && sh.prev.m != nil {
+		e, old = sh.prev.m[string(key)]
+	}
 	sh.mu.RUnlock()
 	if hit {
+		return e.ls, e.rej, nil
+	}
+	if old {
+		sh.mu.Lock()
+		if pe, ok := sh.prev.m[string(key)]; ok { // else moved meanwhile
+			delete(sh.prev.m, string(key))
+			cost := entryBytes(key, pe)
+			sh.prev.bytes -= cost
+			if _, dup := sh.cur.m[string(key)]; !dup {
+				sh.cur.m[string(key)] = pe
+				sh.cur.bytes += cost
+			}
+		}
+		sh.mu.Unlock()
 		return e.ls, e.rej, nil
 	}
 	ls, rej, err := buildLabels(key, sb, c.lim)
@@ -483,16 +525,49 @@ func (c *labelCache) get(key []byte, sb *labels.ScratchBuilder) (labels.Labels, 
 		return ls, rej, nil // too big to keep
 	}
 	sh.mu.Lock()
-	if len(sh.m) >= c.max || c.maxBytes > 0 && sh.bytes+cost > c.maxBytes {
-		sh.m = make(map[string]cacheEntry, min(c.max, 1024))
-		sh.bytes = 0
+	if sh.full(c, cost) && sh.prev.m != nil {
+		sh.prev = cacheGen{}
 	}
-	if _, dup := sh.m[string(key)]; !dup {
-		sh.m[string(key)] = e
-		sh.bytes += cost
+	if sh.full(c, cost) {
+		sh.cur = cacheGen{m: make(map[string]cacheEntry, min(c.max, 1024))}
+	}
+	if _, dup := sh.cur.m[string(key)]; !dup {
+		sh.cur.m[string(key)] = e
+		sh.cur.bytes += cost
 	}
 	sh.mu.Unlock()
 	return ls, rej, nil
+}
+
+// full reports whether the shard has no room for an entry of cost bytes.
+// Callers hold its lock.
+func (sh *cacheShard) full(c *labelCache, cost int) bool {
+	return len(sh.cur.m)+len(sh.prev.m) >= c.max ||
+		c.maxBytes > 0 && sh.cur.bytes+sh.prev.bytes+cost > c.maxBytes
+}
+
+// age starts a new generation in every shard, dropping the previous one,
+// when idle has passed since the last aging (now, a request's time). A
+// generation's map is new, so the memory of a shard that held many
+// entries is freed with it.
+func (c *labelCache) age(now time.Time) {
+	if c.idle == 0 {
+		return
+	}
+	last, t := c.agedAt.Load(), now.UnixNano()
+	if t-last < c.idle || !c.agedAt.CompareAndSwap(last, t) {
+		return
+	}
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		sh.prev = cacheGen{}
+		if len(sh.cur.m) > 0 {
+			sh.prev = sh.cur
+		}
+		sh.cur = cacheGen{m: make(map[string]cacheEntry, min(len(sh.prev.m), 1024))}
+		sh.mu.Unlock()
+	}
 }
 
 // bytes returns the estimated bytes of the cached label sets.
@@ -500,7 +575,7 @@ func (c *labelCache) bytes() int {
 	n := 0
 	for i := range c.shards {
 		c.shards[i].mu.RLock()
-		n += c.shards[i].bytes
+		n += c.shards[i].cur.bytes + c.shards[i].prev.bytes
 		c.shards[i].mu.RUnlock()
 	}
 	return n
@@ -511,7 +586,7 @@ func (c *labelCache) len() int {
 	n := 0
 	for i := range c.shards {
 		c.shards[i].mu.RLock()
-		n += len(c.shards[i].m)
+		n += len(c.shards[i].cur.m) + len(c.shards[i].prev.m)
 		c.shards[i].mu.RUnlock()
 	}
 	return n

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -175,7 +176,10 @@ type headShard struct {
 	mu     sync.RWMutex
 	series map[uint64]*memSeries   // by labels hash; collisions chained
 	byName map[string][]*memSeries // metric name index
-	_      [40]byte                // keep shards on separate cache lines
+	// peak is the most series the shard's map held at a garbage
+	// collection since the map was made (see shrink).
+	peak int
+	_    [32]byte // keep shards on separate cache lines
 }
 
 // memSeries is one series; guarded by its shard's lock.
@@ -757,6 +761,7 @@ func (h *Head) gc(minValid int64) int {
 		// its series: a cache swapped in by growRefs meanwhile is seen.
 		refs := h.refs.Load()
 		n := 0
+		sh.peak = max(sh.peak, len(sh.series))
 		for hash, first := range sh.series {
 			var keep *memSeries
 			var last *memSeries
@@ -793,13 +798,44 @@ func (h *Head) gc(minValid int64) int {
 					sh.byName[name] = list
 				}
 			}
+			sh.shrink()
 		}
 		sh.mu.Unlock()
 		removed += n
 	}
-	h.numSeries.Add(int64(-removed))
+	left := h.numSeries.Add(int64(-removed))
 	h.removed.Add(float64(removed))
+	// The series-ref cache only grows (growRefs): after a churn it is
+	// replaced by an empty one sized for the series left.
+	if r := h.refs.Load(); removed > 0 && r != nil && len(r.slots) > 1024 && left < int64(len(r.slots)/(4*shrinkFactor)) {
+		h.refs.CompareAndSwap(r, newSeriesRefs(max(4*int(left), 1024)))
+	}
 	return removed
+}
+
+// shrinkMin is the least peak of series for which shrink rebuilds a
+// shard's map; shrinkFactor the factor by which it must have shrunk.
+const (
+	shrinkMin    = 256
+	shrinkFactor = 4
+)
+
+// shrink rebuilds the shard's maps and name lists when it holds fewer than
+// 1/shrinkFactor of its peak series: a Go map keeps the buckets of its
+// deleted entries, so after a churn (pods that came and went) the head
+// would hold the memory of its largest population with a few live series.
+// Callers hold the shard's lock.
+func (sh *headShard) shrink() {
+	if sh.peak < shrinkMin || len(sh.series) > sh.peak/shrinkFactor {
+		return
+	}
+	series := make(map[uint64]*memSeries, len(sh.series))
+	maps.Copy(series, sh.series)
+	byName := make(map[string][]*memSeries, len(sh.byName))
+	for name, list := range sh.byName {
+		byName[name] = slices.Clone(list)
+	}
+	sh.series, sh.byName, sh.peak = series, byName, len(series)
 }
 
 func (sh *headShard) get(hash uint64, lset labels.Labels) *memSeries {

@@ -52,6 +52,11 @@ type HistorySettings struct {
 	// Presence). Empty, not nil: every vector is a row. nil (absent): an
 	// older omen, which does not say.
 	PresenceFeatures []string `json:"presence_features"`
+	// AlertCriticalProbability is alerting.critical_probability: an alert
+	// whose probability reaches it is critical (omen train warns when the
+	// model's failure threshold is at or above it). nil (absent): an older
+	// omen, which does not say.
+	AlertCriticalProbability *float64 `json:"alert_critical_probability,omitempty"`
 }
 
 // historySchema is the schema endpoint's answer.

@@ -18,12 +18,14 @@ type settingsHistory struct {
 func (h settingsHistory) HistorySettings() api.HistorySettings { return h.s }
 
 // TestHistorySettings: the schema endpoint serves the daemon's step and
-// alert rule when its history says them (omen train --url trains at
+// alert rule (with its critical probability) when its history says them (omen train --url trains at
 // them), and a history that does not gives nil settings, no error; an
 // empty store's is not found.
 func TestHistorySettings(t *testing.T) {
 	st, _ := historyStore(t)
-	want := api.HistorySettings{StepMs: 1000, AlertFor: 3, AlertResolveRatio: 0.7, AlertMinLeadMs: 60_000, PresenceFeatures: []string{"cpu"}}
+	critical := 0.999
+	want := api.HistorySettings{StepMs: 1000, AlertFor: 3, AlertResolveRatio: 0.7, AlertMinLeadMs: 60_000, PresenceFeatures: []string{"cpu"},
+		AlertCriticalProbability: &critical}
 	srv := newServer(t, &api.MemBackend{}, api.Options{History: settingsHistory{st, want}})
 	c := api.HistoryClient{Client: &api.Client{URL: srv.URL}}
 	if got, err := c.Settings(); err != nil || got == nil || !reflect.DeepEqual(*got, want) {
@@ -38,6 +40,13 @@ func TestHistorySettings(t *testing.T) {
 		if got, err := c.Settings(); err != nil || got == nil || !reflect.DeepEqual(*got, w) {
 			t.Fatalf("settings %+v, %v; want %+v", got, err, w)
 		}
+	}
+	// A daemon that does not say its critical probability (an older
+	// omen) is told from one that does.
+	w := want
+	w.AlertCriticalProbability = nil
+	if got, err := (api.HistoryClient{Client: &api.Client{URL: newServer(t, &api.MemBackend{}, api.Options{History: settingsHistory{st, w}}).URL}}).Settings(); err != nil || got == nil || got.AlertCriticalProbability != nil {
+		t.Fatalf("settings without the critical probability %+v, %v; want it nil", got, err)
 	}
 	if s, err := c.Schema(); err != nil || len(s.Features) != 2 {
 		t.Fatalf("schema beside the settings: %+v, %v", s, err)

@@ -175,13 +175,15 @@ type historyReader struct {
 	a *App
 }
 
-// HistorySettings returns the step, the alert rule and the presence
-// features in force (a reload cannot change the step: it needs a
-// restart).
+// HistorySettings returns the step, the alert rule (with the critical
+// probability) and the presence features in force (a reload cannot
+// change the step: it needs a restart).
 func (h historyReader) HistorySettings() api.HistorySettings {
 	cfg := h.a.cfg.Load()
+	critical := cfg.Alerting.CriticalProbability
 	return api.HistorySettings{StepMs: time.Duration(cfg.Step).Milliseconds(), AlertFor: cfg.Alerting.For,
 		AlertResolveRatio: cfg.Alerting.ResolveRatio, AlertMinLeadMs: time.Duration(cfg.Alerting.MinLead).Milliseconds(),
 		// Not nil: an empty list says every vector is a row.
-		PresenceFeatures: append([]string{}, PresenceFeatures(cfg)...)}
+		PresenceFeatures:         append([]string{}, PresenceFeatures(cfg)...),
+		AlertCriticalProbability: &critical}
 }

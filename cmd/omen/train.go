@@ -135,6 +135,11 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			if hs.PresenceFeatures != nil {
 				presence = hs.PresenceFeatures
 			}
+			// The severity the daemon gives the model's alerts: an older
+			// omen does not say, the local value stands.
+			if hs.AlertCriticalProbability != nil {
+				alerting.CriticalProbability = *hs.AlertCriticalProbability
+			}
 		}
 		if *source == "store" && err == nil && (hs == nil || hs.PresenceFeatures == nil) {
 			fmt.Fprintf(stderr, "omen train: warning: the daemon at %s does not say which features make a stored vector a row of its windows (an older omen): using those of %s\n",
@@ -346,7 +351,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			why += fmt.Sprintf("the failure labels (labels: of %s) match no step of it; ", cmp.Or(*configFile, "the built-in configuration"))
 		}
 		fmt.Fprintf(stderr, "omen train: warning: %sthe model's failure threshold is %.3g, so its failure head never alerts: %s\n", why, rep.Thresholds.Failure, noAlertsConsequence)
-	} else if c := cfg.Alerting.CriticalProbability; rep.Thresholds.Failure >= c {
+	} else if c := alerting.CriticalProbability; rep.Thresholds.Failure >= c {
 		fmt.Fprintf(stderr, "omen train: warning: the model's failure threshold %s is at or above alerting.critical_probability %g: every alert it fires is critical; set alerting.critical_probability between the threshold and 1 (e.g. %s) so that severity separates its alerts\n",
 			strconv.FormatFloat(rep.Thresholds.Failure, 'g', -1, 64), c, between(rep.Thresholds.Failure, 1))
 	}

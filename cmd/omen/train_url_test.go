@@ -111,3 +111,32 @@ func TestTrainURLDaemonPresence(t *testing.T) {
 		t.Errorf("warning of a daemon that says its presence features:\n%s", stderr)
 	}
 }
+
+// TestTrainURLDaemonCritical: omen train --url compares the model's
+// failure threshold with the daemon's alerting.critical_probability,
+// which the daemon serves with its settings, not with the local built-in
+// 0.9 it compared with before. One of the two cases fails with the local
+// value whatever the threshold: 1 when it is 0.9 or more, 0.0001 below.
+func TestTrainURLDaemonCritical(t *testing.T) {
+	cfg := config.Default()
+	dir := t.TempDir()
+	writeHistory(t, dir, features.Names(cfg.Config), cfg.LabelNames())
+	for _, tc := range []struct {
+		critical float64
+		warn     bool
+	}{
+		{1, false},
+		{0.0001, true},
+	} {
+		t.Run(fmt.Sprint(tc.critical), func(t *testing.T) {
+			c := config.Default()
+			c.Alerting.CriticalProbability = tc.critical
+			_, url := startDaemonConfig(t, dir, c)
+			rc, stdout, stderr := omen(t, "train", "--source", "store", "--url", url, "--history", "2h", "--hidden", "2", "--epochs", "1", "--out", filepath.Join(t.TempDir(), "m.omen"))
+			got := strings.Contains(stderr, fmt.Sprintf("is at or above alerting.critical_probability %g: every alert it fires is critical", tc.critical))
+			if rc != 0 || got != tc.warn || strings.Contains(stderr, "never alerts") {
+				t.Errorf("daemon critical_probability %g: train --url = %d, warning %v, want %v\nstdout %s\nstderr %s", tc.critical, rc, got, tc.warn, stdout, stderr)
+			}
+		})
+	}
+}

@@ -195,7 +195,7 @@ type App struct {
 	srv   *http.Server
 	ready atomic.Bool
 
-	reloadCh chan chan error
+	reloadCh chan reloadRequest
 	stop     context.CancelFunc
 	done     chan struct{}
 	runErr   error
@@ -215,7 +215,7 @@ func New(opts Options) (*App, error) {
 		opts:     opts,
 		logger:   opts.Logger,
 		reg:      opts.Registerer,
-		reloadCh: make(chan chan error),
+		reloadCh: make(chan reloadRequest),
 		done:     make(chan struct{}),
 	}
 	a.cfg.Store(opts.Config)
@@ -487,8 +487,8 @@ func (a *App) Start(ctx context.Context) error {
 			select {
 			case <-rCtx.Done():
 				return nil
-			case ch := <-a.reloadCh:
-				ch <- a.reload()
+			case r := <-a.reloadCh:
+				r.done <- a.reload(r.cfg)
 			}
 		}
 	}, func(error) { rCancel() })
@@ -498,7 +498,7 @@ func (a *App) Start(ctx context.Context) error {
 		close(a.done)
 	}()
 	a.ready.Store(true)
-	log.Info("omen started", "web", a.Addr(), "nats", a.natsURL, "storage", a.opts.StoragePath,
+	log.Info("omen started", "web", a.Addr(), "nats", redactNATSURL(a.natsURL), "storage", a.opts.StoragePath,
 		"features", len(cfg.Features)+len(cfg.EventFeatures), "entity_labels", cfg.EntityLabels)
 	return nil
 }
@@ -588,17 +588,18 @@ func (a *App) closeResourcesBy(ctx context.Context) error {
 func (a *App) Reload() error {
 	ch := make(chan error, 1)
 	select {
-	case a.reloadCh <- ch:
+	case a.reloadCh <- reloadRequest{done: ch}:
 		return <-ch
 	case <-a.done:
 		return errors.New("reload: omen is stopped")
 	}
 }
 
-// reload applies the configuration file; a failure is counted and logged
-// here (once), and returned to the caller (SIGHUP, POST /-/reload).
-func (a *App) reload() error {
-	err := a.applyConfig()
+// reload applies the configuration file, or next when not nil (Apply); a
+// failure is counted and logged here (once), and returned to the caller
+// (SIGHUP, POST /-/reload, Apply).
+func (a *App) reload(next *config.Config) error {
+	err := a.applyConfig(next)
 	var applied *AppliedError
 	if errors.As(err, &applied) {
 		a.reloads.WithLabelValues("success").Inc()
@@ -615,10 +616,12 @@ func (a *App) reload() error {
 	return nil
 }
 
-func (a *App) applyConfig() error {
+func (a *App) applyConfig(next *config.Config) error {
 	old := a.cfg.Load()
 	cfg := old
-	if a.opts.ConfigFile != "" {
+	if next != nil {
+		cfg = next
+	} else if a.opts.ConfigFile != "" {
 		c, err := config.LoadFile(a.opts.ConfigFile)
 		if err != nil {
 			return err

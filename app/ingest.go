@@ -96,7 +96,7 @@ type ingestLog interface {
 
 func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, reg prometheus.Registerer, logger *slog.Logger) *ingester {
 	f := promauto.With(reg)
-	return &ingester{
+	in := &ingester{
 		store: st, log: st, head: head, extractor: ex, logger: logger,
 		advanced: make(chan struct{}, 1),
 		clock:    time.Now,
@@ -130,6 +130,12 @@ func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, r
 			Help: "Append calls whose context ended while they waited for one of the in-flight commits to finish (the store is slow); nothing of theirs was committed.",
 		}),
 	}
+	// Every result exported from the start, at 0: the series existed only
+	// after the first late label, so rate() and alerts found nothing.
+	for _, r := range []string{"stored", "no_vector", "error"} {
+		in.lateFailures.WithLabelValues(r)
+	}
+	return in
 }
 
 // Append implements stream.Appender. It returns once the batches are

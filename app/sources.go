@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/stream"
 	"github.com/omen-sre/omen/stream/decode"
 )
@@ -65,9 +67,18 @@ func newSources(o sourceOptions) (*sources, error) {
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { o.Logger.Info("NATS reconnected", "url", c.ConnectedUrlRedacted()) }),
+		// Asynchronous errors (a permissions violation, a slow consumer)
+		// in the structured log: nats.go printed them on stderr itself.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			args := []any{"err", err}
+			if sub != nil {
+				args = append(args, "subject", sub.Subject)
+			}
+			o.Logger.Warn("NATS error", args...)
+		}),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS %s: %w", o.NATSURL, err)
+		return nil, fmt.Errorf("connect to NATS %s: %w", redactNATSURL(o.NATSURL), err)
 	}
 	s.nc = nc
 	live, err := liveLimitsOf(cfg)
@@ -458,4 +469,15 @@ func (s *sources) run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return first
+}
+
+// redactNATSURL hides the passwords and tokens of a NATS URL, or of each
+// URL of a comma-separated list, for logs and errors (the password of
+// --nats.url was logged in clear text at start).
+func redactNATSURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		parts[i] = redact.URL(p)
+	}
+	return strings.Join(parts, ",")
 }

@@ -363,6 +363,11 @@ type NATSConsumer struct {
 	// storeFail paces the pull while Append keeps failing (commit
 	// goroutine only).
 	storeFail storeBackoff
+
+	// limitsTried: applyStreamLimits ran (Setup runs at the daemon's
+	// start and again when Run starts: a refused update waited its
+	// timeout and warned twice).
+	limitsTried atomic.Bool
 }
 
 // maxStorePause is the longest pause of the pull between retries of a
@@ -811,7 +816,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 func (c *NATSConsumer) applyStreamLimits(ctx context.Context, st jetstream.Stream) {
 	cfg := st.CachedInfo().Config
 	wantAge, wantBytes := c.opts.MaxAge, maxBytes(c.opts.MaxBytes)
-	if cfg.MaxAge == wantAge && cfg.MaxBytes == wantBytes {
+	if cfg.MaxAge == wantAge && cfg.MaxBytes == wantBytes || c.limitsTried.Swap(true) {
 		return
 	}
 	var changed []any

@@ -76,8 +76,18 @@ accounts {
 	if d := time.Since(start); d > streamUpdateTimeout+5*time.Second {
 		t.Errorf("Setup took %v", d)
 	}
+	// Run sets up again: no second wait, no second WARN.
+	start = time.Now()
+	if _, err := c.Setup(sctx); err != nil {
+		t.Fatalf("second Setup: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("second Setup took %v: it tried the refused update again", d)
+	}
 	if out := logs.String(); !strings.Contains(out, "could not be updated; it keeps its own") || !strings.Contains(out, "old_max_age=24h0m0s max_age=3h0m0s") {
 		t.Errorf("no WARN naming the kept limits:\n%s", out)
+	} else if n := strings.Count(out, "could not be updated"); n != 1 {
+		t.Errorf("the WARN was logged %d times, want once:\n%s", n, out)
 	}
 	st, err := ajs.Stream(ctx, DefaultNATSStream)
 	if err != nil {

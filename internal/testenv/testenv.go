@@ -158,15 +158,16 @@ func httpOK(url string) func() error {
 
 // NATSServer starts Debian nats-server with JetStream on a random loopback
 // port and a temporary store directory and returns its client URL
-// (nats://127.0.0.1:PORT).
-func NATSServer(t testing.TB) string {
+// (nats://127.0.0.1:PORT). extraArgs are appended to the command line
+// (e.g. --user U --pass P).
+func NATSServer(t testing.TB, extraArgs ...string) string {
 	t.Helper()
 	port := FreePort(t)
 	mport := FreePort(t)
 	store := t.TempDir()
-	p := start(t, "nats-server", NATSServerBin,
+	p := start(t, "nats-server", NATSServerBin, append([]string{
 		"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-m", strconv.Itoa(mport), "-sd", store)
+		"-m", strconv.Itoa(mport), "-sd", store}, extraArgs...)...)
 	p.waitReady(t, httpOK(fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", mport)))
 	return fmt.Sprintf("nats://127.0.0.1:%d", port)
 }

@@ -532,14 +532,17 @@ func heldOut(entity string, frac float64) bool {
 // splitWindows makes the training and validation windows of series split
 // as valSplit says ("entity": whole entities held out; "after": whole
 // entities starting at or after ValFrom; otherwise the last ValFraction
-// of every entity). Entities too short for a window are
-// skipped with a warning.
+// of every entity). Entities too short for a window are skipped with a
+// warning: the first maxSkipLogs one by one, the rest in one line that
+// counts them by reason.
 func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) (trs, vas []*Windows, vaSeries []*dataset.Series, err error) {
 	// Training windows are labelled over LabelHorizon (and masked as
 	// MaskEarly says); validation windows over the model's Horizon, which
 	// the thresholds, the validation score and early stopping judge.
 	wo := WindowOptions{Window: opts.Window, Horizon: opts.LabelHorizon, Onset: opts.Onset, MaskBeyond: opts.maskBeyond()}
 	vo := WindowOptions{Window: opts.Window, Horizon: opts.Horizon, Onset: opts.Onset}
+	skips := skipLog{log: opts.Logger}
+	defer skips.flush()
 	for _, s := range series {
 		if valSplit == "entity" || valSplit == "after" {
 			var val bool
@@ -549,7 +552,7 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 				val = heldOut(s.Entity, opts.ValFraction)
 			}
 			if s.Steps() <= opts.Window+opts.Horizon {
-				opts.Logger.Warn("skipping short entity", "entity", s.Entity, "steps", s.Steps())
+				skips.skip(skipShort, "skipping short entity", "entity", s.Entity, "steps", s.Steps())
 				continue
 			}
 			o := wo
@@ -569,11 +572,11 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 		}
 		tr, va, err := SplitTime(s, opts.ValFraction)
 		if err != nil {
-			opts.Logger.Warn("skipping entity", "entity", s.Entity, "err", err)
+			skips.skip(skipSplit, "skipping entity", "entity", s.Entity, "err", err)
 			continue
 		}
 		if tr.Steps() <= opts.Window+opts.Horizon || va.Steps() <= opts.Window+1 {
-			opts.Logger.Warn("skipping short entity", "entity", s.Entity, "steps", s.Steps())
+			skips.skip(skipShort, "skipping short entity", "entity", s.Entity, "steps", s.Steps())
 			continue
 		}
 		tw, err := MakeWindows(tr, wo)

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	pmodel "github.com/prometheus/common/model"
 
+	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
@@ -430,9 +431,13 @@ func ensureModel(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Con
 		if err := m.CheckFeatures(names); err != nil {
 			return fmt.Errorf("model %q: %w", o.ModelFile, err)
 		}
-		fmt.Fprintf(out, "model: %s from %s\n", m.Meta().Version, o.ModelFile)
+		th := m.Thresholds().Failure
+		fmt.Fprintf(out, "model: %s from %s, threshold %.3f%s\n", m.Meta().Version, o.ModelFile, th, criticalNote(th))
 		// History still flows, so windows are full when the live phase starts.
 		if err := publishHistory(ctx, a, fleet, nc, o, histTicks); err != nil {
+			return err
+		}
+		if err := setCritical(a, th); err != nil {
 			return err
 		}
 		return promote(a, data, o.ModelFile)
@@ -440,8 +445,11 @@ func ensureModel(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Con
 	if err := publishHistory(ctx, a, fleet, nc, o, histTicks); err != nil {
 		return err
 	}
-	_, data, err := TrainOnStore(ctx, a.Store(), fleet.Now().Add(-time.Duration(histTicks)*Step), fleet.Now(), o)
+	m, data, err := TrainOnStore(ctx, a.Store(), fleet.Now().Add(-time.Duration(histTicks)*Step), fleet.Now(), o)
 	if err != nil {
+		return err
+	}
+	if err := setCritical(a, m.Thresholds().Failure); err != nil {
 		return err
 	}
 	if o.SaveModel != "" {
@@ -541,13 +549,53 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintf(o.Out, "training: %d windows, validation AUC-PR %.3f, threshold %.3f, %.0fs\n",
-		rep.TrainWindows, rep.ValAUCPR, rep.Thresholds.Failure, rep.TrainSeconds)
+	fmt.Fprintf(o.Out, "training: %d windows, validation AUC-PR %.3f, threshold %.3f%s, %.0fs\n",
+		rep.TrainWindows, rep.ValAUCPR, rep.Thresholds.Failure, criticalNote(rep.Thresholds.Failure), rep.TrainSeconds)
 	if e := rep.Episodes; e != nil {
 		fmt.Fprintf(o.Out, "training: on the validation data the alerts at that threshold predict %d of %d failures, %d false alarms, median lead %s\n",
 			e.Predicted, e.Episodes, e.FalsePositives, time.Duration(e.LeadMedian*float64(Step)))
 	}
 	return m, data, nil
+}
+
+// critical is the alerting.critical_probability the demo's daemon runs
+// with for a model of failure threshold th: between th and 1
+// (alert.Between), so that its alerts show both severities as their
+// probabilities differ. The default 0.9 lies below the demo models'
+// thresholds (about 0.99): every alert was critical. ok is false for a
+// threshold outside (0, 1), whose model never alerts.
+func critical(th float64) (p float64, s string, ok bool) {
+	if !(th > 0 && th < 1) {
+		return 0, "", false
+	}
+	s = alert.Between(th, 1)
+	p, err := strconv.ParseFloat(s, 64)
+	return p, s, err == nil
+}
+
+// criticalNote is what the summary lines print after the threshold: the
+// critical probability the demo sets (critical).
+func criticalNote(th float64) string {
+	if _, s, ok := critical(th); ok {
+		return ", critical from p=" + s + " (alerting.critical_probability)"
+	}
+	return ""
+}
+
+// setCritical sets the daemon's alerting.critical_probability for a
+// model of failure threshold th (critical), before the model is promoted:
+// it applies to the alerts that fire from then on.
+func setCritical(a *app.App, th float64) error {
+	p, s, ok := critical(th)
+	if !ok {
+		return nil
+	}
+	c := *a.Config()
+	c.Alerting.CriticalProbability = p
+	if err := a.Apply(&c); err != nil {
+		return fmt.Errorf("set alerting.critical_probability %s: %w", s, err)
+	}
+	return nil
 }
 
 func promote(a *app.App, data []byte, source string) error {
@@ -589,6 +637,9 @@ func printAlert(w io.Writer, a app.FiredAlert, truth []sim.Truth) {
 	if prob == "" {
 		prob = strconv.FormatFloat(a.Prob, 'f', 3, 64)
 	}
+	if sev := a.Labels["severity"]; sev != "" {
+		prob += " (" + sev + ")"
+	}
 	fmt.Fprintf(w, "\nALERT %s  p=%s  at %s\n  causes: %s\n  action: %s\n  truth:  %s\n",
 		a.Entity, prob, a.T.UTC().Format("15:04:05"), causes, a.Annotations["recommended_action"], verdict)
 }
@@ -617,7 +668,7 @@ type demoHandler struct{ h slog.Handler }
 
 // demoted reports whether a warning with this message is logged at info.
 func demoted(msg string) bool {
-	return strings.HasPrefix(msg, "no model:") || msg == "skipping short entity"
+	return strings.HasPrefix(msg, "no model:") || msg == "skipping short entity" || msg == "skipping more entities"
 }
 
 func (d demoHandler) Enabled(ctx context.Context, l slog.Level) bool { return d.h.Enabled(ctx, l) }

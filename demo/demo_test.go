@@ -186,6 +186,7 @@ func TestDemoHandler(t *testing.T) {
 	}{
 		{slog.LevelWarn, "no model: features are stored but nothing is scored", "", "INFO"},
 		{slog.LevelWarn, "skipping short entity", "", "INFO"},
+		{slog.LevelWarn, "skipping more entities", "", "INFO"},
 		{slog.LevelWarn, "ingest lagging", "WARN", "WARN"},
 		{slog.LevelError, "skipping short entity", "ERROR", "ERROR"},
 		{slog.LevelInfo, "hello", "", "INFO"},

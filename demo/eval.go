@@ -225,6 +225,9 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 		}
 	}
 	rep.Threshold, rep.Members = m.Thresholds().Failure, m.Members()
+	if err := setCritical(a, rep.Threshold); err != nil {
+		return rep, err
+	}
 	if err := promote(a, data, rep.Model); err != nil {
 		return rep, err
 	}

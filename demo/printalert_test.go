@@ -18,6 +18,9 @@ func TestPrintAlertProbability(t *testing.T) {
 	}{
 		{app.FiredAlert{Entity: "boutique/cart-1", Prob: 0.99348, Annotations: map[string]string{"probability": "0.99348"}}, "p=0.99348 "},
 		{app.FiredAlert{Entity: "boutique/cart-1", Prob: 0.9934}, "p=0.993 "},
+		// The severity (the demo sets a critical probability above the
+		// threshold, so that both show).
+		{app.FiredAlert{Entity: "boutique/cart-1", Prob: 0.9934, Labels: map[string]string{"severity": "warning"}}, "p=0.993 (warning) "},
 	} {
 		var b strings.Builder
 		tc.a.T = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)

@@ -353,7 +353,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen train: warning: %sthe model's failure threshold is %.3g, so its failure head never alerts: %s\n", why, rep.Thresholds.Failure, noAlertsConsequence)
 	} else if c := alerting.CriticalProbability; rep.Thresholds.Failure >= c {
 		fmt.Fprintf(stderr, "omen train: warning: the model's failure threshold %s is at or above alerting.critical_probability %g: every alert it fires is critical; set alerting.critical_probability between the threshold and 1 (e.g. %s) so that severity separates its alerts\n",
-			strconv.FormatFloat(rep.Thresholds.Failure, 'g', -1, 64), c, between(rep.Thresholds.Failure, 1))
+			strconv.FormatFloat(rep.Thresholds.Failure, 'g', -1, 64), c, alert.Between(rep.Thresholds.Failure, 1))
 	}
 	if *register || *promote {
 		var reg omenapi.ModelAdmin
@@ -466,18 +466,4 @@ func readsCSV(paths []string, out string) bool {
 		}
 	}
 	return false
-}
-
-// between is the shortest decimal (3 significant digits or more) of the
-// midpoint of lo and hi that lies strictly between them: a suggestion
-// printed with too few digits read as 1 for a threshold of 0.9996.
-func between(lo, hi float64) string {
-	mid := lo + (hi-lo)/2
-	for prec := 3; prec < 17; prec++ {
-		s := strconv.FormatFloat(mid, 'g', prec, 64)
-		if v, err := strconv.ParseFloat(s, 64); err == nil && v > lo && v < hi {
-			return s
-		}
-	}
-	return strconv.FormatFloat(mid, 'g', -1, 64)
 }

@@ -1,0 +1,37 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/omen-sre/omen/config"
+)
+
+// reloadRequest asks the reload loop to apply the configuration file, or
+// cfg when not nil, answering on done.
+type reloadRequest struct {
+	cfg  *config.Config
+	done chan error
+}
+
+// Apply applies cfg as Reload applies the configuration file, with the
+// same checks, all or nothing (a change of entity_labels, step or
+// lookback is refused), for a daemon that has no file or whose caller
+// derives the configuration: omen demo sets alerting.critical_probability
+// from the model it trained. A later Reload reads the file again. It is
+// for a started App; the caller must not modify cfg afterwards.
+func (a *App) Apply(cfg *config.Config) error {
+	if cfg == nil {
+		return errors.New("apply configuration: nil")
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("apply configuration: %w", err)
+	}
+	ch := make(chan error, 1)
+	select {
+	case a.reloadCh <- reloadRequest{cfg: cfg, done: ch}:
+		return <-ch
+	case <-a.done:
+		return errors.New("apply configuration: omen is stopped")
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/internal/intmath"
+	"github.com/omen-sre/omen/internal/mapshrink"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -79,6 +80,9 @@ type evaluator struct {
 	lagWarnAt int64
 	known     map[string]int64 // entity → data time its sighting was last stored
 	forgotAt  int64            // data time of the last sweep of known
+	// knownPeak is the most entities known held since it was made: forget
+	// rebuilds it once it shrank to a quarter of that (mapshrink).
+	knownPeak mapshrink.Peak
 	// The last evaluated step: its wall time and data time (ms), and the
 	// next idle step (see expire).
 	lastWall, lastT, idleNext int64
@@ -735,11 +739,15 @@ func (e *evaluator) forget(t int64) {
 	}
 	e.forgotAt = t
 	old := t - 2*entityRefresh.Milliseconds()
+	e.knownPeak.Note(len(e.known))
 	for id, last := range e.known {
 		if last < old {
 			delete(e.known, id)
 		}
 	}
+	// A Go map keeps the buckets of deleted entries: after a churn known
+	// is rebuilt for the entities left.
+	e.known = mapshrink.Compact(e.known, &e.knownPeak)
 }
 
 // idleAfter is the wall time without an evaluated step after which expire

@@ -23,6 +23,7 @@ import (
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/internal/mapshrink"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 )
@@ -88,6 +89,10 @@ type scorer struct {
 	step    time.Duration
 	windows map[string]*history
 	latest  map[string]prediction
+	// windowsPeak and latestPeak are the most entries windows and latest
+	// held since they were made: predict rebuilds a map that shrank to a
+	// quarter of its peak (mapshrink), which Go maps do not do on delete.
+	windowsPeak, latestPeak mapshrink.Peak
 	// fill is set when a model is installed with none before (a start) or
 	// with a longer window than the one before: the next step with vectors
 	// fills the entities' windows from the vectors in the store
@@ -583,6 +588,8 @@ func (s *scorer) predict(t int64, vs []features.Vector) (out []prediction, recs 
 	// are dropped too (pushAt would start them afresh).
 	gone := t - int64(alert.DefaultMissingSteps+1)*s.step.Milliseconds()
 	stale := t - int64(keep)*s.step.Milliseconds()
+	s.windowsPeak.Note(len(s.windows))
+	s.latestPeak.Note(len(s.latest))
 	for id, h := range s.windows {
 		if h.last < stale {
 			delete(s.windows, id)
@@ -595,6 +602,11 @@ func (s *scorer) predict(t int64, vs []features.Vector) (out []prediction, recs 
 			delete(s.latest, id)
 		}
 	}
+	// After a churn (pods that came and went) the maps would keep the
+	// buckets of their largest population: rebuilt once they shrank to a
+	// quarter of it (also latest after a model change cleared it).
+	s.windows = mapshrink.Compact(s.windows, &s.windowsPeak)
+	s.latest = mapshrink.Compact(s.latest, &s.latestPeak)
 	if s.model == nil {
 		return nil, nil, nil, nil
 	}

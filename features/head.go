@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
+	"github.com/omen-sre/omen/internal/mapshrink"
 	"github.com/omen-sre/omen/telemetry"
 )
 
@@ -178,7 +179,7 @@ type headShard struct {
 	byName map[string][]*memSeries // metric name index
 	// peak is the most series the shard's map held at a garbage
 	// collection since the map was made (see shrink).
-	peak int
+	peak mapshrink.Peak
 	_    [32]byte // keep shards on separate cache lines
 }
 
@@ -761,7 +762,7 @@ func (h *Head) gc(minValid int64) int {
 		// its series: a cache swapped in by growRefs meanwhile is seen.
 		refs := h.refs.Load()
 		n := 0
-		sh.peak = max(sh.peak, len(sh.series))
+		sh.peak.Note(len(sh.series))
 		for hash, first := range sh.series {
 			var keep *memSeries
 			var last *memSeries
@@ -807,26 +808,20 @@ func (h *Head) gc(minValid int64) int {
 	h.removed.Add(float64(removed))
 	// The series-ref cache only grows (growRefs): after a churn it is
 	// replaced by an empty one sized for the series left.
-	if r := h.refs.Load(); removed > 0 && r != nil && len(r.slots) > 1024 && left < int64(len(r.slots)/(4*shrinkFactor)) {
+	if r := h.refs.Load(); removed > 0 && r != nil && len(r.slots) > 1024 && left < int64(len(r.slots)/(4*mapshrink.Factor)) {
 		h.refs.CompareAndSwap(r, newSeriesRefs(max(4*int(left), 1024)))
 	}
 	return removed
 }
 
-// shrinkMin is the least peak of series for which shrink rebuilds a
-// shard's map; shrinkFactor the factor by which it must have shrunk.
-const (
-	shrinkMin    = 256
-	shrinkFactor = 4
-)
-
-// shrink rebuilds the shard's maps and name lists when it holds fewer than
-// 1/shrinkFactor of its peak series: a Go map keeps the buckets of its
+// shrink rebuilds the shard's maps and name lists when it holds
+// 1/mapshrink.Factor of its peak series or fewer (of a peak of at least
+// mapshrink.Min): a Go map keeps the buckets of its
 // deleted entries, so after a churn (pods that came and went) the head
 // would hold the memory of its largest population with a few live series.
 // Callers hold the shard's lock.
 func (sh *headShard) shrink() {
-	if sh.peak < shrinkMin || len(sh.series) > sh.peak/shrinkFactor {
+	if !sh.peak.Shrunk(len(sh.series)) {
 		return
 	}
 	series := make(map[uint64]*memSeries, len(sh.series))
@@ -835,7 +830,7 @@ func (sh *headShard) shrink() {
 	for name, list := range sh.byName {
 		byName[name] = slices.Clone(list)
 	}
-	sh.series, sh.byName, sh.peak = series, byName, len(series)
+	sh.series, sh.byName, sh.peak = series, byName, mapshrink.Peak(len(series))
 }
 
 func (sh *headShard) get(hash uint64, lset labels.Labels) *memSeries {

@@ -20,12 +20,17 @@ type Peak int
 // before deleting entries, where it is largest.
 func (p *Peak) Note(n int) { *p = max(*p, Peak(n)) }
 
+// Shrunk reports whether a map of peak p now holding n entries has shrunk
+// enough to be rebuilt: to 1/Factor of a peak of at least Min. For
+// structures that rebuild themselves (Compact does it for a plain map).
+func (p Peak) Shrunk(n int) bool { return p >= Min && n <= int(p)/Factor }
+
 // Compact returns m, or a copy of m sized for its entries when it holds
 // fewer than 1/Factor of its peak (of at least Min), the peak then reset
 // to the copy's length. Rebuilding when the map has shrunk by Factor
 // keeps the copies' cost proportional to the entries deleted.
 func Compact[M ~map[K]V, K comparable, V any](m M, p *Peak) M {
-	if *p < Min || len(m) > int(*p)/Factor {
+	if !p.Shrunk(len(m)) {
 		return m
 	}
 	c := make(M, len(m))

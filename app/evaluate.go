@@ -272,7 +272,12 @@ func (e *evaluator) tick(ctx context.Context) {
 		e.next = e.resume(e.dataTgt)
 	}
 	if catchUp := e.catchUp(); target-e.next > catchUp*step {
-		e.skipTo(target-(catchUp-1)*step, "data jumped ahead: steps skipped, without vectors or predictions (their samples are mostly out of the in-memory window)")
+		why := "their samples are mostly out of the in-memory window"
+		if catchUp == maxCatchUp {
+			// Bounded by one catch-up, not by the window (a short step).
+			why = fmt.Sprintf("one catch-up evaluates at most the newest %d steps", maxCatchUp)
+		}
+		e.skipTo(target-(catchUp-1)*step, "data jumped ahead: steps skipped, without vectors or predictions ("+why+")")
 	}
 	// The newest step the newest sample had passed: those it passes while
 	// this round evaluates are due too (behind).

@@ -26,11 +26,15 @@ func TestCatchUpSkipsCounted(t *testing.T) {
 		name     string
 		lookback func(step time.Duration) time.Duration
 		want     float64 // steps evaluated
+		why      string  // in the warning
 	}{
-		{name: "no window bound", lookback: func(time.Duration) time.Duration { return 0 }, want: maxCatchUp},
+		{name: "no window bound", lookback: func(time.Duration) time.Duration { return 0 }, want: maxCatchUp, why: "one catch-up evaluates at most the newest 64 steps"},
+		// A window of 1,800 steps (a 500 ms step, 15 m lookback): the
+		// skipped steps are in it; the warning said they were not.
+		{name: "window larger than a catch-up", lookback: func(step time.Duration) time.Duration { return 1800 * step }, want: maxCatchUp, why: "one catch-up evaluates at most the newest 64 steps"},
 		// Steps older than the in-memory window would be evaluated on
 		// samples it no longer holds (reviewer's finding: empty steps).
-		{name: "window of 10 steps", lookback: func(step time.Duration) time.Duration { return 10 * step }, want: 10},
+		{name: "window of 10 steps", lookback: func(step time.Duration) time.Duration { return 10 * step }, want: 10, why: "out of the in-memory window"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,8 +73,8 @@ func TestCatchUpSkipsCounted(t *testing.T) {
 			if got != tt.want || skipped != 200-tt.want {
 				t.Errorf("of 200 steps: %v evaluated, %v counted skipped; want %v and %v", got, skipped, tt.want, 200-tt.want)
 			}
-			if !strings.Contains(logs.String(), "steps skipped") {
-				t.Errorf("no warning logged: %q", logs.String())
+			if out := logs.String(); !strings.Contains(out, "steps skipped") || !strings.Contains(out, tt.why) {
+				t.Errorf("no warning logged saying %q: %q", tt.why, out)
 			}
 		})
 	}

@@ -18,6 +18,18 @@ var workloadReasons = []string{
 	"ScalingReplicaSet", "BackoffLimitExceeded", "DeadlineExceeded",
 }
 
+// usedReasons returns the reasons cfg's event features and labels list.
+func usedReasons(cfg Config) []string {
+	var used []string
+	for _, f := range cfg.EventFeatures {
+		used = append(used, f.Reasons...)
+	}
+	for _, l := range cfg.Labels {
+		used = append(used, l.Reasons...)
+	}
+	return used
+}
+
 // TestDefaultReasonsMatchPods: with the default entity labels [namespace,
 // pod], the default event features and labels list no reason Kubernetes
 // reports only on a workload: every such event would be dropped
@@ -29,14 +41,7 @@ func TestDefaultReasonsMatchPods(t *testing.T) {
 	if !slices.Equal(cfg.EntityLabels, []string{"namespace", "pod"}) {
 		t.Fatalf("default entity labels %v: the test assumes [namespace pod]", cfg.EntityLabels)
 	}
-	var used []string
-	for _, f := range cfg.EventFeatures {
-		used = append(used, f.Reasons...)
-	}
-	for _, l := range cfg.Labels {
-		used = append(used, l.Reasons...)
-	}
-	for _, r := range used {
+	for _, r := range usedReasons(cfg) {
 		if slices.Contains(workloadReasons, r) {
 			t.Errorf("default configuration uses %s, which Kubernetes reports on a workload, not a pod", r)
 		}

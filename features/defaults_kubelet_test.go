@@ -24,13 +24,7 @@ var nodeReasons = []string{"OOMKilling", "TaskHung", "KernelOops", "SystemOOM", 
 // every one was dropped.
 func TestDefaultReasonsNotNodeOnly(t *testing.T) {
 	cfg := DefaultConfig()
-	var used []string
-	for _, f := range cfg.EventFeatures {
-		used = append(used, f.Reasons...)
-	}
-	for _, l := range cfg.Labels {
-		used = append(used, l.Reasons...)
-	}
+	used := usedReasons(cfg)
 	for _, r := range nodeReasons {
 		if slices.Contains(used, r) {
 			t.Errorf("default configuration uses %s, reported on a Node, not a pod", r)

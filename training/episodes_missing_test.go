@@ -180,17 +180,7 @@ func TestTrainFailureThresholdUnscored(t *testing.T) {
 	if rep.Positives == 0 {
 		t.Fatal("no failure in training")
 	}
-	if err := o.defaults(); err != nil {
-		t.Fatal(err)
-	}
-	_, vas, _, err := splitWindows(src, o, "entity")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vaw, err := JoinWindows(vas...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vaw := valWindows(t, src, &o)
 	prob, err := predictAll(context.Background(), m, vaw)
 	if err != nil {
 		t.Fatal(err)

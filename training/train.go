@@ -418,13 +418,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	if vaw.NoTarget != nil {
 		// Only the residuals of steps the daemon scores (a step without a
 		// vector scored 0).
-		kept := an[:0]
-		for i, a := range an {
-			if vaw.HasTarget(i) {
-				kept = append(kept, a)
-			}
-		}
-		an = kept
+		an = keepWindows(an, vaw.HasTarget)
 	}
 	th := model.Thresholds{}
 	valScored := false // rep.ValAUCPR is the model's (the ensemble's)
@@ -480,13 +474,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	default:
 		if vaw.Unscored != nil {
 			// Only the probabilities at steps the daemon scores.
-			kept := make([]float64, 0, len(prob))
-			for i, p := range prob {
-				if vaw.Scored(i) {
-					kept = append(kept, p)
-				}
-			}
-			prob = kept
+			prob = keepWindows(prob, vaw.Scored)
 		}
 		fp, err := threshold.POT(prob, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})
 		if err != nil {
@@ -519,6 +507,18 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		},
 	})
 	return m, rep, nil
+}
+
+// keepWindows returns, in place, the values of xs (one per window) of
+// the windows keep reports.
+func keepWindows(xs []float64, keep func(i int) bool) []float64 {
+	kept := xs[:0]
+	for i, x := range xs {
+		if keep(i) {
+			kept = append(kept, x)
+		}
+	}
+	return kept
 }
 
 // heldOut reports whether the entity belongs to the validation fraction

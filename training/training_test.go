@@ -332,6 +332,24 @@ type memSource []*dataset.Series
 
 func (m memSource) Load(context.Context) ([]*dataset.Series, error) { return m, nil }
 
+// valWindows applies o's defaults and returns the validation windows of
+// src as Train cuts them (split as o.ValSplit says), joined.
+func valWindows(t *testing.T, src memSource, o *TrainOptions) *Windows {
+	t.Helper()
+	if err := o.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	_, vas, _, err := splitWindows(src, *o, o.ValSplit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vaw, err := JoinWindows(vas...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vaw
+}
+
 // rampSeries is n steps of one noisy feature "a" that ramps up for 5
 // steps before every failure (every 40 steps).
 func rampSeries(r *rand.Rand, name string, n int) *dataset.Series {

@@ -53,17 +53,7 @@ func TestValF1AtAlertThreshold(t *testing.T) {
 			t.Fatalf("seed %d: no alert-episode threshold (%s)", seed, m.Thresholds().Method)
 		}
 		// The validation windows as Train cuts them.
-		if err := o.defaults(); err != nil {
-			t.Fatal(err)
-		}
-		_, vas, _, err := splitWindows(src, o, "entity")
-		if err != nil {
-			t.Fatal(err)
-		}
-		vaw, err := JoinWindows(vas...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		vaw := valWindows(t, src, &o)
 		prob, err := predictAll(context.Background(), m, vaw)
 		if err != nil {
 			t.Fatal(err)

@@ -136,17 +136,7 @@ func TestTrainThresholdMissingTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := o.defaults(); err != nil {
-		t.Fatal(err)
-	}
-	_, vas, _, err := splitWindows(src, o, "time")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vaw, err := JoinWindows(vas...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vaw := valWindows(t, src, &o)
 	an, _, err := scoreWindows(context.Background(), m, nil, vaw)
 	if err != nil {
 		t.Fatal(err)

@@ -64,33 +64,41 @@ func (c *Client) Do(ctx context.Context, method, path string, out any) (json.Raw
 
 // DoBody is Do with a request body of the given content type.
 func (c *Client) DoBody(ctx context.Context, method, path, contentType string, body io.Reader, out any) (json.RawMessage, error) {
+	data, _, err := c.do(ctx, method, path, contentType, body, out)
+	return data, err
+}
+
+// do is DoBody that also returns the answer's warnings (that a list was
+// cut at its limit).
+func (c *Client) do(ctx context.Context, method, path, contentType string, body io.Reader, out any) (json.RawMessage, []string, error) {
 	resp, err := c.send(ctx, method, path, contentType, body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("read response of %s %s: %w", method, path, err)
+		return nil, nil, fmt.Errorf("read response of %s %s: %w", method, path, err)
 	}
 	var r struct {
 		Status    string          `json:"status"`
 		Data      json.RawMessage `json:"data"`
 		ErrorType string          `json:"errorType"`
 		Error     string          `json:"error"`
+		Warnings  []string        `json:"warnings"`
 	}
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, notOmen(resp, method, path)
+		return nil, nil, notOmen(resp, method, path)
 	}
 	if resp.StatusCode/100 != 2 || r.Status != "success" {
-		return nil, &Error{StatusCode: resp.StatusCode, Type: r.ErrorType, Message: r.Error}
+		return nil, nil, &Error{StatusCode: resp.StatusCode, Type: r.ErrorType, Message: r.Error}
 	}
 	if out != nil {
 		if err := json.Unmarshal(r.Data, out); err != nil {
-			return nil, fmt.Errorf("decode response of %s %s: %w", method, path, err)
+			return nil, nil, fmt.Errorf("decode response of %s %s: %w", method, path, err)
 		}
 	}
-	return r.Data, nil
+	return r.Data, r.Warnings, nil
 }
 
 // Explain fetches the explanation of arg: as an alert fingerprint or

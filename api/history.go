@@ -365,7 +365,7 @@ func (h HistoryClient) Entities() ([]store.EntityInfo, error) {
 			path += "?" + url.Values{"after": {after}}.Encode()
 		}
 		var es []HistoryEntity
-		warnings, err := h.Client.doList(h.ctx(), path, &es)
+		_, warnings, err := h.Client.do(h.ctx(), http.MethodGet, path, "", nil, &es)
 		if err != nil {
 			return nil, err
 		}
@@ -382,37 +382,6 @@ func (h HistoryClient) Entities() ([]store.EntityInfo, error) {
 		}
 		after = last
 	}
-}
-
-// doList is Do for a list: it also returns the answer's warnings (that
-// the list was cut at its limit).
-func (c *Client) doList(ctx context.Context, path string, out any) ([]string, error) {
-	resp, err := c.send(ctx, http.MethodGet, path, "", nil)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read response of GET %s: %w", path, err)
-	}
-	var r struct {
-		Status    string          `json:"status"`
-		Data      json.RawMessage `json:"data"`
-		ErrorType string          `json:"errorType"`
-		Error     string          `json:"error"`
-		Warnings  []string        `json:"warnings"`
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, notOmen(resp, http.MethodGet, path)
-	}
-	if resp.StatusCode/100 != 2 || r.Status != "success" {
-		return nil, &Error{StatusCode: resp.StatusCode, Type: r.ErrorType, Message: r.Error}
-	}
-	if err := json.Unmarshal(r.Data, out); err != nil {
-		return nil, fmt.Errorf("decode response of GET %s: %w", path, err)
-	}
-	return r.Warnings, nil
 }
 
 // Vectors implements HistoryReader.

@@ -29,29 +29,39 @@ func TestPrometheusRules(t *testing.T) {
 	}
 }
 
-// TestGrafanaDashboard checks that docs/grafana/omen.json is a dashboard
-// whose queries parse as PromQL and cover predictions, causes and omen's
-// health.
-func TestGrafanaDashboard(t *testing.T) {
+// grafanaDashboard is what the tests read of docs/grafana/omen.json.
+type grafanaDashboard struct {
+	UID    string `json:"uid"`
+	Title  string `json:"title"`
+	Panels []struct {
+		ID      int    `json:"id"`
+		Type    string `json:"type"`
+		Title   string `json:"title"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+// readDashboard reads docs/grafana/omen.json.
+func readDashboard(t *testing.T) grafanaDashboard {
+	t.Helper()
 	data, err := os.ReadFile("../docs/grafana/omen.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d struct {
-		UID    string `json:"uid"`
-		Title  string `json:"title"`
-		Panels []struct {
-			ID      int    `json:"id"`
-			Type    string `json:"type"`
-			Title   string `json:"title"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
+	var d grafanaDashboard
 	if err := json.Unmarshal(data, &d); err != nil {
 		t.Fatalf("decode dashboard: %v", err)
 	}
+	return d
+}
+
+// TestGrafanaDashboard checks that docs/grafana/omen.json is a dashboard
+// whose queries parse as PromQL and cover predictions, causes and omen's
+// health.
+func TestGrafanaDashboard(t *testing.T) {
+	d := readDashboard(t)
 	if d.UID == "" || d.Title == "" {
 		t.Errorf("dashboard without uid or title")
 	}

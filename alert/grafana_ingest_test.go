@@ -1,8 +1,6 @@
 package alert
 
 import (
-	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
@@ -15,21 +13,7 @@ import (
 // fields, skipped by design) apart, as the OmenIngestErrors rule does: the
 // "Ingest errors" panel counted them as errors.
 func TestGrafanaIngestErrorsSkipStringFields(t *testing.T) {
-	data, err := os.ReadFile("../docs/grafana/omen.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		Panels []struct {
-			Title   string `json:"title"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
-	if err := json.Unmarshal(data, &d); err != nil {
-		t.Fatal(err)
-	}
+	d := readDashboard(t)
 	n := 0
 	for _, p := range d.Panels {
 		for _, tg := range p.Targets {

@@ -203,25 +203,26 @@ type addResult struct {
 // too old for the window (counted in omen_feature_dropped_total as
 // AddEvents does).
 func (e *Extractor) AddEventsLate(evs []telemetry.Event, evaluated int64) (late int, failures []LateFailure) {
-	r := e.events.addLate(e.cfg.Load(), evs, evaluated, true)
+	r := e.addEvents(evs, evaluated, true)
+	return r.late, r.failures
+}
+
+// addEvents records events (see eventStore.add) and counts the dropped
+// ones in omen_feature_dropped_total.
+func (e *Extractor) addEvents(evs []telemetry.Event, evaluated int64, late bool) addResult {
+	r := e.events.add(e.cfg.Load(), evs, evaluated, late)
 	e.dropMissing.Add(float64(r.missing))
 	e.dropTooOld.Add(float64(r.old))
 	e.dropped.WithLabelValues(ReasonCardinality).Add(float64(r.cardinality))
-	return r.late, r.failures
+	return r
 }
 
 // add records events and returns how many were dropped for missing entity
 // labels, for being too old, and for a new entity or UID beyond the limit.
-func (s *eventStore) add(c *compiled, evs []telemetry.Event) (missing, old, cardinality int) {
-	r := s.addLate(c, evs, 0, false)
-	return r.missing, r.old, r.cardinality
-}
-
-// addLate is add, which with late set also counts the events at or before
-// the last evaluated step (the newer of evaluated, 0 for none, and the
-// last fill) and returns the failure labels they set (see
-// Extractor.AddEventsLate).
-func (s *eventStore) addLate(c *compiled, evs []telemetry.Event, evaluated int64, late bool) (r addResult) {
+// With late set it also counts the events at or before the last evaluated
+// step (the newer of evaluated, 0 for none, and the last fill) and returns
+// the failure labels they set (see Extractor.AddEventsLate).
+func (s *eventStore) add(c *compiled, evs []telemetry.Event, evaluated int64, late bool) (r addResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	done := int64(math.MinInt64)

@@ -389,10 +389,7 @@ func (e *Extractor) Config() Config { return e.cfg.Load().cfg }
 // beyond the Head's MaxSeries entities or UIDs held are dropped
 // (cardinality): the limit is shared by every publisher.
 func (e *Extractor) AddEvents(evs []telemetry.Event) {
-	missing, old, card := e.events.add(e.cfg.Load(), evs)
-	e.dropMissing.Add(float64(missing))
-	e.dropTooOld.Add(float64(old))
-	e.dropped.WithLabelValues(ReasonCardinality).Add(float64(card))
+	e.addEvents(evs, 0, false)
 }
 
 // AddPolled records feature values a remote Prometheus evaluated (remote

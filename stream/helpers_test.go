@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
-// counterValue returns the value of the counter name{label=value} in reg,
-// or 0 when absent.
-func counterValue(t testing.TB, reg prometheus.Gatherer, name, label, value string) float64 {
+// metricOf returns the metric name{label=value} in reg, or nil when
+// absent.
+func metricOf(t testing.TB, reg prometheus.Gatherer, name, label, value string) *dto.Metric {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -23,12 +24,27 @@ func counterValue(t testing.TB, reg prometheus.Gatherer, name, label, value stri
 		for _, m := range mf.GetMetric() {
 			for _, lp := range m.GetLabel() {
 				if lp.GetName() == label && lp.GetValue() == value {
-					return m.GetCounter().GetValue()
+					return m
 				}
 			}
 		}
 	}
-	return 0
+	return nil
+}
+
+// counterValue returns the value of the counter name{label=value} in reg,
+// or 0 when absent.
+func counterValue(t testing.TB, reg prometheus.Gatherer, name, label, value string) float64 {
+	t.Helper()
+	return metricOf(t, reg, name, label, value).GetCounter().GetValue()
+}
+
+// gaugeValue returns the value of the gauge name{label=value} in reg, and
+// whether it is there.
+func gaugeValue(t testing.TB, reg prometheus.Gatherer, name, label, value string) (float64, bool) {
+	t.Helper()
+	m := metricOf(t, reg, name, label, value)
+	return m.GetGauge().GetValue(), m != nil
 }
 
 func getJSONValue(t testing.TB, url string, v any) {

@@ -13,29 +13,6 @@ import (
 	"github.com/omen-sre/omen/telemetry"
 )
 
-// gaugeValue returns the value of the gauge name{label=value} in reg, and
-// whether it is there.
-func gaugeValue(t testing.TB, reg prometheus.Gatherer, name, label, value string) (float64, bool) {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == label && lp.GetValue() == value {
-					return m.GetGauge().GetValue(), true
-				}
-			}
-		}
-	}
-	return 0, false
-}
-
 // TestNATSConsumerHealthGauges: omen_nats_consumer_pending_messages shows
 // the messages the consumer holds unacknowledged and drops to 0 once they
 // are stored; omen_nats_consumer_last_contact_timestamp_seconds advances

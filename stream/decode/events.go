@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -265,21 +266,11 @@ func (d *Decoder) k8sEvent(item []byte, res *Result) {
 	if fieldPath == "" {
 		fieldPath = obj.FieldPathS
 	}
-	node := ev.Source.Host
-	for _, h := range []string{ev.DeprecatedSource.Host, ev.DeprecatedSourceS.Host} {
-		if node == "" {
-			node = h
-		}
-	}
-	message := ev.Message
-	if message == "" {
-		message = ev.Note
-	}
 	d.pairs = append(d.pairs[:0],
 		labels.Label{Name: "namespace", Value: ns},
 		labels.Label{Name: "kind", Value: obj.Kind},
 		labels.Label{Name: "name", Value: obj.Name},
-		labels.Label{Name: "node", Value: node},
+		labels.Label{Name: "node", Value: cmp.Or(ev.Source.Host, ev.DeprecatedSource.Host, ev.DeprecatedSourceS.Host)},
 		labels.Label{Name: "container", Value: containerFromFieldPath(fieldPath)},
 	)
 	fixed := []string{"namespace", "kind", "name", "node", "container", "pod"}
@@ -310,7 +301,7 @@ func (d *Decoder) k8sEvent(item []byte, res *Result) {
 		Type:    ev.Type,
 		Count:   int(count),
 		Labels:  lset,
-		Message: message,
+		Message: cmp.Or(ev.Message, ev.Note),
 		UID:     ev.Metadata.UID,
 	})
 }

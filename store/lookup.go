@@ -64,6 +64,11 @@ func (s *Store) get(key []byte, fn func(v []byte) error) error {
 // sorts after after ("": from the first; limit ≤ 0: no limit): a page of
 // Entities, read without the entities before it or after it.
 func (s *Store) EntitiesAfter(after string, limit int) ([]EntityInfo, error) {
+	return s.listEntities(after, limit, fmt.Sprintf("list entities after %q", after))
+}
+
+// listEntities is Entities and EntitiesAfter; what prefixes a read error.
+func (s *Store) listEntities(after string, limit int, what string) ([]EntityInfo, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
 	}
@@ -78,7 +83,7 @@ func (s *Store) EntitiesAfter(after string, limit int) ([]EntityInfo, error) {
 			if id <= after {
 				continue
 			}
-			info := EntityInfo{ID: id}
+			var info EntityInfo
 			if err := item.Value(func(v []byte) error {
 				var err error
 				info, err = decodeEntity(v)
@@ -92,7 +97,7 @@ func (s *Store) EntitiesAfter(after string, limit int) ([]EntityInfo, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list entities after %q: %w", after, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
 }
@@ -105,12 +110,10 @@ type newestLatest struct {
 	// the writes up (the evaluator's step writes predictions).
 	scanMu sync.Mutex
 	mu     sync.Mutex
-	// known: has and t hold what a scan of the latest predictions found
-	// and the puts since (PutPredictions) advanced; entity is the one whose
-	// latest prediction is at t.
-	known, has bool
-	t          int64
-	entity     string
+	// known: cur holds what a scan of the latest predictions found and
+	// the puts since (PutPredictions) advanced.
+	known bool
+	cur   newestOf
 	// While a scan runs (scanning), puts advance pend instead, merged
 	// into the scan's result (a put during the scan may be missing from
 	// its snapshot); a failed put sets dirty, and the result is not kept.
@@ -146,9 +149,7 @@ func (s *Store) noteLatest(ps []Prediction, latest map[string]int, ok bool) {
 	switch {
 	case n.known:
 		for ent, i := range latest {
-			if !n.has || ps[i].T > n.t {
-				n.has, n.t, n.entity = true, ps[i].T, ent
-			}
+			n.cur.advance(ps[i].T, ent)
 		}
 	case n.scanning:
 		for ent, i := range latest {
@@ -180,10 +181,10 @@ func (s *Store) NewestPrediction() (int64, error) {
 			n.known = false
 			return 0, fmt.Errorf("newest prediction: %w", err)
 		}
-		if !n.has {
+		if !n.cur.has {
 			return 0, fmt.Errorf("newest prediction: %w", ErrNotFound)
 		}
-		return n.t, nil
+		return n.cur.t, nil
 	}
 	n.known, n.scanning, n.dirty, n.pend = false, true, false, newestOf{}
 	n.mu.Unlock()
@@ -217,7 +218,7 @@ func (s *Store) NewestPrediction() (int64, error) {
 		found.advance(n.pend.t, n.pend.entity)
 	}
 	if !n.dirty {
-		n.known, n.has, n.t, n.entity = true, found.has, found.t, found.entity
+		n.known, n.cur = true, found
 	}
 	if !found.has {
 		return 0, fmt.Errorf("newest prediction: %w", ErrNotFound)
@@ -232,12 +233,12 @@ func (s *Store) newestValid(n *newestLatest) (bool, error) {
 	if !n.known {
 		return false, nil
 	}
-	if !n.has {
+	if !n.cur.has {
 		return true, nil
 	}
 	valid := false
 	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(nameKey(pLatest, n.entity))
+		item, err := txn.Get(nameKey(pLatest, n.cur.entity))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
 		}
@@ -248,7 +249,7 @@ func (s *Store) newestValid(n *newestLatest) (bool, error) {
 		if err := item.Value(func(v []byte) error { p, err = decodePrediction(v); return err }); err != nil {
 			return err
 		}
-		valid = p.T == n.t
+		valid = p.T == n.cur.t
 		return nil
 	})
 	return valid, err

@@ -530,33 +530,7 @@ func (s *Store) PutEntities(es []EntityInfo) error {
 
 // Entities returns every known entity, ordered by ID.
 func (s *Store) Entities() ([]EntityInfo, error) {
-	if err := s.enter(); err != nil {
-		return nil, err
-	}
-	defer s.exit()
-	var out []EntityInfo
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: []byte{pEntity}})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			var info EntityInfo
-			if err := item.Value(func(v []byte) error {
-				var err error
-				info, err = decodeEntity(v)
-				return err
-			}); err != nil {
-				return fmt.Errorf("decode entity %q: %w", item.Key()[1:], err)
-			}
-			info.ID = string(item.Key()[1:])
-			out = append(out, info)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list entities: %w", err)
-	}
-	return out, nil
+	return s.listEntities("", 0, "list entities")
 }
 
 // Entity encoding v1: byte 1, varint first, varint last, labels.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -40,26 +41,9 @@ func TestCatchUpSkipsCounted(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := config.Default()
 			reg := prometheus.NewRegistry()
-			st, err := store.Open(store.Options{InMemory: true, Registerer: reg})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = st.Close() })
-			head, err := features.NewHead(features.HeadOptions{Lookback: time.Duration(cfg.Lookback), Registerer: reg})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ex, err := features.NewExtractor(features.ExtractorOptions{Config: cfg.Config, Head: head, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			in := newIngester(st, head, ex, reg, slog.New(slog.DiscardHandler))
-			sc, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			st, ex, in, sc := newEvaluatorDeps(t, cfg, reg)
 			step := time.Duration(cfg.Step)
-			logs := &syncWriter{}
+			logs := &testenv.SyncBuffer{}
 			e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: sc, Step: step, Lookback: tt.lookback(step), Registerer: reg,
 				Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 			base := int64(1_700_000_000_000) / step.Milliseconds() * step.Milliseconds()
@@ -78,4 +62,30 @@ func TestCatchUpSkipsCounted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newEvaluatorDeps makes, over a new in-memory store (closed at the end of
+// the test) and on reg, what an evaluator of cfg takes: its extractor over
+// a new head, its ingester and its scorer.
+func newEvaluatorDeps(t *testing.T, cfg *config.Config, reg *prometheus.Registry) (*store.Store, *features.Extractor, *ingester, *scorer) {
+	t.Helper()
+	st, err := store.Open(store.Options{InMemory: true, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	head, err := features.NewHead(features.HeadOptions{Lookback: time.Duration(cfg.Lookback), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := features.NewExtractor(features.ExtractorOptions{Config: cfg.Config, Head: head, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := newIngester(st, head, ex, reg, slog.New(slog.DiscardHandler))
+	sc, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, ex, in, sc
 }

@@ -12,8 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/omen-sre/omen/config"
-	"github.com/omen-sre/omen/features"
-	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 // TestEvaluatorBehind: steps that take longer than the step interval,
@@ -34,26 +33,9 @@ func TestEvaluatorBehind(t *testing.T) {
 			}
 			cfg := config.Default()
 			reg := prometheus.NewRegistry()
-			st, err := store.Open(store.Options{InMemory: true, Registerer: reg})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = st.Close() })
-			head, err := features.NewHead(features.HeadOptions{Lookback: time.Duration(cfg.Lookback), Registerer: reg})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ex, err := features.NewExtractor(features.ExtractorOptions{Config: cfg.Config, Head: head, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			in := newIngester(st, head, ex, reg, slog.New(slog.DiscardHandler))
-			sc, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			st, ex, in, sc := newEvaluatorDeps(t, cfg, reg)
 			const step = 15 * time.Second
-			logs := &syncWriter{}
+			logs := &testenv.SyncBuffer{}
 			e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: sc, Step: step, Registerer: reg, WallClock: wallClock,
 				Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 			now := time.UnixMilli(1_700_000_000_000 / step.Milliseconds() * step.Milliseconds())

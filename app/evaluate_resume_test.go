@@ -18,7 +18,7 @@ import (
 // batches (the ingest log's replay), its evaluator is made after them.
 // r.e stops first (the last step's cursor is written, as run does).
 // logs receives the new evaluator's warnings and information.
-func (r *windowRig) restart(t *testing.T, lookback time.Duration, logs *syncWriter) *windowRig {
+func (r *windowRig) restart(t *testing.T, lookback time.Duration, logs *testenv.SyncBuffer) *windowRig {
 	t.Helper()
 	r.e.saveCursor()
 	r2 := newWindowRigOn(t, lookback, r.st, r.batches)
@@ -77,7 +77,7 @@ func TestRestartResumesAtCursor(t *testing.T) {
 	}
 	// Data the evaluator had not reached when the daemon stopped.
 	r.scrape(t, 46, 52)
-	logs := &syncWriter{}
+	logs := &testenv.SyncBuffer{}
 	r2 := r.restart(t, 0, logs)
 	if c := r2.cursorStep(t); c != last {
 		t.Fatalf("step cursor after the stop: step %d, want %d", c, last)
@@ -128,7 +128,7 @@ func TestRestartCountsStaleSteps(t *testing.T) {
 	r.e.tick(ctx)
 	last := (r.e.next-r.base)/r.step - 1
 	r.scrape(t, 41, 140) // more than the window (60 steps)
-	logs := &syncWriter{}
+	logs := &testenv.SyncBuffer{}
 	r2 := r.restart(t, 0, logs)
 	r2.e.tick(ctx)
 	newest := (r2.e.next-r2.base)/r2.step - 1
@@ -183,7 +183,7 @@ func TestRestartCursorEdges(t *testing.T) {
 			if !tt.replay {
 				replay = nil
 			}
-			logs := &syncWriter{}
+			logs := &testenv.SyncBuffer{}
 			r2 := newWindowRigOn(t, lookback, r.st, replay)
 			r2.seq = r.seq
 			r2.e.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -10,6 +10,8 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 // TestMaxSeriesDropsLogged: remote-written series beyond max_series are
@@ -17,7 +19,7 @@ import (
 // the request was answered 204 and nothing said the series were dropped;
 // the head had no logger).
 func TestMaxSeriesDropsLogged(t *testing.T) {
-	logs := &syncWriter{}
+	logs := &testenv.SyncBuffer{}
 	a := startApp(t, t.TempDir(), func(o *Options) {
 		o.Config.MaxSeries = 3
 		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))

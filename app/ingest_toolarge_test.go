@@ -11,6 +11,8 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 // natsMessages returns omen_nats_messages_total{outcome=outcome} of a,
@@ -45,7 +47,7 @@ func natsMessages(t *testing.T, a *App, outcome string) float64 {
 // retrying for ever) without Badger's hex dump; a NATS event that long is
 // dead-lettered instead of redelivered for ever.
 func TestIngestTooLarge(t *testing.T) {
-	var logs syncWriter
+	var logs testenv.SyncBuffer
 	a := startApp(t, t.TempDir(), func(o *Options) {
 		o.Config.Storage.ValueLogFileSize = 1 << 20
 		o.Config.RemoteWrite.MaxLabelValueLength = 1 << 20

@@ -15,13 +15,14 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/telemetry"
 )
 
 // pollerApp starts an App whose configuration file (testConfigYAML with
 // a Prometheus poller against a fake server, plus extra) write rewrites;
 // logs collects the warnings and errors.
-func pollerApp(t *testing.T, extra string) (a *App, write func(yml string), pollerYAML string, logs *syncWriter) {
+func pollerApp(t *testing.T, extra string) (a *App, write func(yml string), pollerYAML string, logs *testenv.SyncBuffer) {
 	t.Helper()
 	prom := httptest.NewServer(&queryRecorder{})
 	t.Cleanup(prom.Close)
@@ -34,7 +35,7 @@ func pollerApp(t *testing.T, extra string) (a *App, write func(yml string), poll
 		}
 	}
 	write(testConfigYAML + pollerYAML + extra)
-	logs = &syncWriter{}
+	logs = &testenv.SyncBuffer{}
 	a = startApp(t, t.TempDir(), func(o *Options) {
 		o.Config, o.ConfigFile = nil, file
 		o.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, logs), &slog.HandlerOptions{Level: slog.LevelWarn}))

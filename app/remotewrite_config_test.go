@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -105,24 +104,6 @@ remote_write:
 			t.Fatalf("status %d %q, want 400 naming the 5-label limit", status, body)
 		}
 	})
-}
-
-// syncWriter is an io.Writer safe for concurrent use (a logger's).
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
 
 // TestRemoteWriteOptionsFromConfig: every remote_write key, and the

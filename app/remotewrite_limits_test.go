@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 
+	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/telemetry"
 )
 
@@ -85,7 +86,7 @@ func TestRemoteWriteIngestLimits(t *testing.T) {
 // reloadableApp starts an app whose configuration file is testConfigYAML
 // followed by extra; write rewrites the file (for a.Reload). Warnings are
 // logged to logs too.
-func reloadableApp(t *testing.T, extra string) (a *App, write func(extra string), logs *syncWriter) {
+func reloadableApp(t *testing.T, extra string) (a *App, write func(extra string), logs *testenv.SyncBuffer) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "omen.yml")
 	write = func(extra string) {
@@ -95,7 +96,7 @@ func reloadableApp(t *testing.T, extra string) (a *App, write func(extra string)
 		}
 	}
 	write(extra)
-	logs = &syncWriter{}
+	logs = &testenv.SyncBuffer{}
 	a = startApp(t, t.TempDir(), func(o *Options) {
 		o.Config, o.ConfigFile = nil, file
 		o.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, logs), &slog.HandlerOptions{Level: slog.LevelWarn}))

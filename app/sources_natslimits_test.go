@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/stream/decode"
 	"github.com/omen-sre/omen/telemetry"
 )
@@ -173,7 +174,7 @@ func TestSourcesRestartOnlyKeys(t *testing.T) {
 // reloadChecked reloads a and fails the test unless the reload's error
 // names wantErr (""; none) and no restart warning was logged for it (a
 // reloadable change); name identifies the step.
-func reloadChecked(t *testing.T, a *App, logs *syncWriter, name, wantErr string) {
+func reloadChecked(t *testing.T, a *App, logs *testenv.SyncBuffer, name, wantErr string) {
 	t.Helper()
 	before := len(logs.String())
 	err := a.Reload()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/stream/decode"
 	"github.com/omen-sre/omen/telemetry"
 )
@@ -201,7 +202,7 @@ func TestNATSDecodeOptionsApplied(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logs := &syncWriter{}
+			logs := &testenv.SyncBuffer{}
 			src := newEmbeddedSources(t, loadConfig(t, testConfigYAML+"nats:\n  stream: S\n"+tt.from),
 				slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 			if err := src.setConfig(loadConfig(t, testConfigYAML+"nats:\n  stream: S\n"+tt.to)); err != nil {

@@ -193,7 +193,7 @@ nats:
 ingest:
   max_sample_age: 1h
 `
-	logs := &syncWriter{}
+	logs := &testenv.SyncBuffer{}
 	cfg := loadConfig(t, good)
 	src := newEmbeddedSources(t, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	rwBefore, liveBefore := src.rw.Limits(), src.live

@@ -585,15 +585,7 @@ func (a *App) closeResourcesBy(ctx context.Context) error {
 // changes entity_labels, step or lookback is refused (checkRestartNeeded);
 // one that changes other start-time settings applies the rest and warns
 // (restartOnlyKeys). It is what SIGHUP and POST /-/reload do.
-func (a *App) Reload() error {
-	ch := make(chan error, 1)
-	select {
-	case a.reloadCh <- reloadRequest{done: ch}:
-		return <-ch
-	case <-a.done:
-		return errors.New("reload: omen is stopped")
-	}
-}
+func (a *App) Reload() error { return a.requestReload(nil, "reload") }
 
 // reload applies the configuration file, or next when not nil (Apply); a
 // failure is counted and logged here (once), and returned to the caller

@@ -27,11 +27,18 @@ func (a *App) Apply(cfg *config.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("apply configuration: %w", err)
 	}
+	return a.requestReload(cfg, "apply configuration")
+}
+
+// requestReload hands cfg (nil: the configuration file) to the reload
+// loop and returns its answer; op names the call in the error of a
+// stopped App.
+func (a *App) requestReload(cfg *config.Config, op string) error {
 	ch := make(chan error, 1)
 	select {
 	case a.reloadCh <- reloadRequest{cfg: cfg, done: ch}:
 		return <-ch
 	case <-a.done:
-		return errors.New("apply configuration: omen is stopped")
+		return errors.New(op + ": omen is stopped")
 	}
 }

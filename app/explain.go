@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 
 	"github.com/omen-sre/omen/alert"
@@ -226,30 +225,18 @@ type storedRows struct {
 
 // storedRows reads entity's vectors of from ≤ T ≤ to into the layout of
 // feats (by feature name: they may follow another schema than feats),
-// leaving out a vector the scorer leaves out of its window as
-// storedWindows does (presenceColumns, hasValue).
+// leaving out a vector the scorer leaves out of its window
+// (vectorLayout.appendRows, as storedWindows reads them).
 func (e *explainer) storedRows(entity string, feats []string, from, to int64) (storedRows, error) {
 	layout, err := newVectorLayout(e.store, feats)
 	if err != nil {
 		return storedRows{}, err
 	}
-	nf := len(feats)
 	present := presenceColumns(feats, e.scorer.opts.Features(), e.scorer.opts.Instant())
-	r := storedRows{nf: nf}
-	err = e.store.Vectors(entity, from, to, func(v store.Vector) error {
-		if slices.Contains(v.Failure, true) {
-			r.failing = append(r.failing, v.T)
-		}
-		r.rows = slices.Grow(r.rows, nf)[:len(r.rows)+nf]
-		if !layout.row(v, r.rows[len(r.rows)-nf:]) || !hasValue(r.rows[len(r.rows)-nf:], present) {
-			r.rows = r.rows[:len(r.rows)-nf]
-			return nil
-		}
-		r.times = append(r.times, v.T)
-		return nil
-	})
+	r := storedRows{nf: len(feats)}
+	r.rows, r.times, err = layout.appendRows(e.store, entity, from, to, present, nil, nil, func(t int64) { r.failing = append(r.failing, t) })
 	if err != nil {
-		return storedRows{}, fmt.Errorf("read vectors of %q: %w", entity, err)
+		return storedRows{}, err
 	}
 	return r, nil
 }

@@ -725,6 +725,32 @@ type storedWindow struct {
 	last   int64 // T of the newest row, ms
 }
 
+// appendRows appends to rows (l.nf each) and times entity's vectors of
+// from ≤ T ≤ to that the scorer puts in a window, in the layout l: not
+// one of a layout not recorded, nor an absent entity's (none of present
+// has a value, presenceColumns), stored for its failure label, not scored
+// live. failing, when not nil, is called with the time of each vector
+// carrying a failure label, absent ones too.
+func (l *vectorLayout) appendRows(st *store.Store, entity string, from, to int64, present []int, rows []float32, times []int64, failing func(t int64)) ([]float32, []int64, error) {
+	nf := l.nf
+	err := st.Vectors(entity, from, to, func(v store.Vector) error {
+		if failing != nil && slices.Contains(v.Failure, true) {
+			failing(v.T)
+		}
+		rows = slices.Grow(rows, nf)[:len(rows)+nf]
+		if !l.row(v, rows[len(rows)-nf:]) || !hasValue(rows[len(rows)-nf:], present) {
+			rows = rows[:len(rows)-nf]
+			return nil
+		}
+		times = append(times, v.T)
+		return nil
+	})
+	if err != nil {
+		return rows, times, fmt.Errorf("read vectors of %q: %w", entity, err)
+	}
+	return rows, times, nil
+}
+
 // storedWindows reads, for each entity seen before t, the rows its live
 // window would hold at t before the step's vector (pushAt): its stored
 // vectors on the step grid, the newest W+1 steps up to its newest vector,
@@ -761,20 +787,9 @@ func (s *scorer) storedWindows(ctx context.Context, t int64, w int, feats []stri
 		if e.LastSeen < from-entityRefresh.Milliseconds() {
 			continue
 		}
-		buf, times = buf[:0], times[:0]
-		err := s.opts.Store.Vectors(e.ID, from, t-1, func(v store.Vector) error {
-			buf = slices.Grow(buf, nf)[:len(buf)+nf]
-			if !layout.row(v, buf[len(buf)-nf:]) || !hasValue(buf[len(buf)-nf:], present) {
-				// A layout not recorded, or an absent entity's vector
-				// (stored for its failure label, not scored live): skipped.
-				buf = buf[:len(buf)-nf]
-				return nil
-			}
-			times = append(times, v.T)
-			return nil
-		})
+		buf, times, err = layout.appendRows(s.opts.Store, e.ID, from, t-1, present, buf[:0], times[:0], nil)
 		if err != nil {
-			return nil, fmt.Errorf("read vectors of %q: %w", e.ID, err)
+			return nil, err
 		}
 		n := len(times)
 		if n == 0 || steps(times[n-1], t) > int64(keep) {

@@ -23,6 +23,16 @@ done
 
 go version
 go vet ./...
+# House rules the linters do not check: every package has a doc.go, and no
+# test skips itself (a missing component is installed above, not skipped).
+missing=""
+for d in $(go list -f '{{.Dir}}' ./...); do
+  [ -f "$d/doc.go" ] || missing+=" ${d#"$PWD"/}"
+done
+[ -z "$missing" ] || { echo "packages without a doc.go:$missing"; exit 1; }
+if grep -rnE --include='*_test.go' '\bt\.(Skip|SkipNow|Skipf)\(' .; then
+  echo "tests must not skip themselves"; exit 1
+fi
 # Lint with the configuration in .golangci.yml (installed on first use).
 lint="$(go env GOPATH)/bin/golangci-lint"
 if ! "$lint" version 2>/dev/null | grep -q "version 2.15.0"; then

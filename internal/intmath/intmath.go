@@ -1,4 +1,3 @@
-// Package intmath holds integer helpers shared by omen's packages.
 package intmath
 
 // FloorDiv is a / b rounded towards −∞ (b > 0), where Go's / truncates

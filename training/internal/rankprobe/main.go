@@ -1,4 +1,3 @@
-// Command rankprobe is a development probe of model-free dimension rankings.
 package main
 
 import (

@@ -1,4 +1,3 @@
-// Command rankprobe2 evaluates ranking post-processing on dumped residuals.
 package main
 
 import (

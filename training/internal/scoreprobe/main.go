@@ -1,4 +1,3 @@
-// Command scoreprobe summarises dumped scores against labels (development).
 package main
 
 import (

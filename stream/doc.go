@@ -182,7 +182,10 @@
 // All sources share omen_ingested_samples_total{source},
 // omen_ingested_events_total{source} and omen_ingest_errors_total{reason}
 // (decoder reasons plus dead_letter, append, invalid_labels, query,
-// unsupported, too_large, undecodable); sources built with the same
+// unsupported, too_large, undecodable) and
+// omen_ingest_ignored_samples_total{source,kind} (what is left out by
+// design, not an error: string_field, influx string fields from NATS;
+// native_histogram, from remote-write); sources built with the same
 // Registerer share these counters instead of failing to register them.
 // Each source adds its own: omen_nats_messages_total{consumer,outcome},
 // omen_remote_write_requests_total{code}, omen_prometheus_queries_total{kind,outcome}, ...

@@ -27,7 +27,8 @@ type ingestMetrics struct {
 	events  *prometheus.CounterVec
 	errors  *prometheus.CounterVec
 	// ignored counts what a source receives and leaves out by design
-	// (native histograms in remote-write): not an error, so not in
+	// (native histograms in remote-write, influx string fields from
+	// NATS): not an error, so not in
 	// omen_ingest_errors_total, whose rate the shipped OmenIngestErrors
 	// alert watches.
 	ignored *prometheus.CounterVec
@@ -56,7 +57,7 @@ func newIngestMetrics(reg prometheus.Registerer) (*ingestMetrics, error) {
 	}
 	if m.ignored, err = counterVec(reg, prometheus.CounterOpts{
 		Namespace: "omen", Name: "ingest_ignored_samples_total",
-		Help: "Samples a source received and left out by design, by source and kind (native_histogram: remote-write native histogram samples, which features cannot read).",
+		Help: "Samples a source received and left out by design, by source and kind (native_histogram: remote-write native histogram samples, which features cannot read; string_field: influx line protocol string fields, which are not numbers).",
 	}, "source", "kind"); err != nil {
 		return nil, err
 	}

@@ -505,8 +505,11 @@ func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg promethe
 		return nil, fmt.Errorf("nats consumer metrics: %w", err)
 	}
 	for _, r := range decode.Reasons() {
-		m.errors.WithLabelValues(r)
+		if r != decode.ReasonStringField {
+			m.errors.WithLabelValues(r)
+		}
 	}
+	m.ignored.WithLabelValues(c.name, decode.ReasonStringField)
 	m.errors.WithLabelValues(ReasonDeadLetter)
 	m.errors.WithLabelValues(ReasonAppend)
 	return c, nil
@@ -1280,9 +1283,7 @@ func (c *NATSConsumer) decode(ctx context.Context, st *stage, msgs []jetstream.M
 		errStart := len(st.res.Errors)
 		sp := msgSpan{msg: msg, seq: meta.Sequence.Stream, received: received.UnixMilli(), s0: len(st.res.Samples), e0: len(st.res.Events)}
 		derr := c.dec.Decode(f, msg.Data(), received, &st.res)
-		for _, e := range st.res.Errors[errStart:] {
-			c.m.errors.WithLabelValues(e.Reason).Inc()
-		}
+		c.countErrors(st.res.Errors[errStart:])
 		if derr != nil {
 			st.res.Samples = st.res.Samples[:sp.s0]
 			st.res.Events = st.res.Events[:sp.e0]
@@ -1453,6 +1454,24 @@ func (c *NATSConsumer) ackAll(spans []msgSpan, batches []telemetry.Batch) {
 	// whatever incarnation of the stream it reads.
 	c.m.samples.WithLabelValues(c.name).Add(float64(ns))
 	c.m.events.WithLabelValues(c.name).Add(float64(ne))
+}
+
+// countErrors counts a message's decode errors in omen_ingest_errors_total,
+// except its string fields: influx string fields are left out by design,
+// so they are counted in omen_ingest_ignored_samples_total{kind="string_field"}
+// and do not fire the OmenIngestErrors alert.
+func (c *NATSConsumer) countErrors(errs []decode.Error) {
+	strs := 0
+	for _, e := range errs {
+		if e.Reason == decode.ReasonStringField {
+			strs++
+			continue
+		}
+		c.m.errors.WithLabelValues(e.Reason).Inc()
+	}
+	if strs > 0 {
+		c.m.ignored.WithLabelValues(c.name, decode.ReasonStringField).Add(float64(strs))
+	}
 }
 
 // nakAll nacks spans, to be redelivered after delay.

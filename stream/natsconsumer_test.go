@@ -196,8 +196,8 @@ func TestNATSConsumerFormatsAndDeadLetter(t *testing.T) {
 				`{"time":%d,"namespace":"shop","pod":"cart-1","module":"payments","reason":"ModuleLoadError","level":"error","message":"cannot load"}`, ms))
 			// Only string fields (Telegraf's systemd_units, one metric a
 			// message): skipped and acknowledged, not dead-lettered (the
-			// dead_letter count fired OmenIngestErrors, whose rule leaves
-			// string_field out).
+			// dead_letter count fired OmenIngestErrors), counted in
+			// omen_ingest_ignored_samples_total{kind="string_field"}.
 			publish(t, js, "omen.metrics.influx", "", fmt.Sprintf(`systemd_units,host=a,name=foo.service active="active",sub="running" %d`, ns))
 			poisonSeq := publish(t, js, "omen.metrics.influx", "", "this is not line protocol at all")
 			unknownSeq := publish(t, js, "omen.metrics.xml", "", "<x/>")
@@ -253,8 +253,15 @@ func TestNATSConsumerFormatsAndDeadLetter(t *testing.T) {
 			if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonDeadLetter); v != 3 {
 				t.Fatalf("dead_letter errors = %v, want 3", v)
 			}
-			if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", decode.ReasonStringField); v != 2 {
-				t.Fatalf("string_field errors = %v, want 2", v)
+			// String fields are left out by design: ignored, not errors.
+			if m := metricOf(t, reg, "omen_ingest_errors_total", "reason", decode.ReasonStringField); m != nil {
+				t.Fatalf("omen_ingest_errors_total{reason=string_field} = %v, want absent", m)
+			}
+			if v := counterValue(t, reg, "omen_ingest_ignored_samples_total", "kind", decode.ReasonStringField); v != 2 {
+				t.Fatalf("omen_ingest_ignored_samples_total{kind=string_field} = %v, want 2", v)
+			}
+			if m := metricOf(t, reg, "omen_ingest_ignored_samples_total", "kind", decode.ReasonStringField); m.GetLabel()[1].GetValue() != "nats/OMEN/omen" {
+				t.Fatalf("ignored string fields counted as %v, want source nats/OMEN/omen", m.GetLabel())
 			}
 			if v := counterValue(t, reg, "omen_ingested_samples_total", "source", "nats/OMEN/omen"); v != 5 {
 				t.Fatalf("ingested samples counter = %v, want 5", v)

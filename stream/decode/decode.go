@@ -12,7 +12,10 @@ import (
 )
 
 // Reasons for rejecting a payload, line, item or sample. They are stable:
-// callers use them as the reason label of omen_ingest_errors_total.
+// callers use them as the reason label of omen_ingest_errors_total, except
+// ReasonStringField, which is not an error (string fields are left out by
+// design): the NATS consumer counts it in
+// omen_ingest_ignored_samples_total{kind="string_field"}.
 const (
 	ReasonMalformed     = "malformed"       // syntax error, missing required field, invalid name or UTF-8
 	ReasonWrongType     = "wrong_type"      // a JSON value of the wrong type
@@ -21,7 +24,7 @@ const (
 	ReasonTooNew        = "too_new"         // timestamp after now+MaxFuture
 	ReasonTooManyLabels = "too_many_labels" // more than MaxLabels labels, or a name or value longer than MaxLabelValueLen
 	ReasonTooLarge      = "too_large"       // payload longer than MaxMessageBytes
-	ReasonStringField   = "string_field"    // an influx string field (skipped)
+	ReasonStringField   = "string_field"    // an influx string field (skipped by design, not an error)
 	ReasonUnknownFormat = "unknown_format"  // Detect could not tell the format
 	ReasonMissingLabels = "missing_labels"  // a configured required label is absent
 )

@@ -5,7 +5,9 @@
 // events of a payload together with one Error per rejected line, item or
 // sample, each carrying a stable machine Reason (ReasonMalformed,
 // ReasonTooOld, …) that callers use as the label of
-// omen_ingest_errors_total{reason}. Decoders never panic on any input. When
+// omen_ingest_errors_total{reason}; a skipped influx string field
+// (ReasonStringField) is not an error and is counted in
+// omen_ingest_ignored_samples_total{kind="string_field"}. Decoders never panic on any input. When
 // a payload yields no sample and no event at all, Decode also returns a
 // non-nil error (wrapping an Error) so the caller can dead-letter the
 // message, unless every line it rejected held only string fields

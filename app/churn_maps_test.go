@@ -4,16 +4,20 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"math"
 	"runtime"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/telemetry"
 )
 
 // churnEntities churned through, churnKeep left after the churn.
@@ -133,5 +137,58 @@ func TestEvaluatorKnownShrinksAfterChurn(t *testing.T) {
 	t.Logf("known entities of %d after %d churned: %d bytes more than a copy", churnKeep, churnEntities, held)
 	if held > 256<<10 {
 		t.Errorf("after the churn the evaluator's known entities hold %d bytes more than a map of the %d left", held, churnKeep)
+	}
+}
+
+// After a churn of lagging series (50,000 excluded from the wait for
+// inputs, then stopped and forgotten after excludedKeep) the evaluator's
+// excluded series hold about what a map made for the 100 still lagging
+// does: the sweep deleted the stopped series' entries, but the map kept
+// its largest population's buckets.
+func TestEvaluatorExcludedShrinksAfterChurn(t *testing.T) {
+	r := newInputsRig(t, time.Hour, time.Minute)
+	const scrape = 15_000
+	base := int64(1_800_000_000_000) / r.step * r.step
+	// appendPods appends a sample of m of the pods named prefix-0… at each
+	// of ts (value v), without a tick (the evaluator would evaluate every
+	// churned series).
+	appendPods := func(prefix string, n int, ts []int64, v float64) {
+		t.Helper()
+		b := telemetry.Batch{Source: "remote-write", Received: r.now.UnixMilli()}
+		for i := range n {
+			ls := labels.FromStrings("__name__", "m", "namespace", "ns", "pod", prefix+"-"+strconv.Itoa(i))
+			for _, ts := range ts {
+				b.Samples = append(b.Samples, telemetry.Sample{Labels: ls, T: ts, V: v})
+			}
+		}
+		if err := r.in.Append(context.Background(), []telemetry.Batch{b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendPods("keep", churnKeep, []int64{base, base + scrape}, 1)
+	appendPods("churn", churnEntities, []int64{base, base + scrape}, 1)
+	// Every series lags behind the step waited on: all are excluded.
+	far := base + 24*time.Hour.Milliseconds()
+	if n := r.e.scanProgress(r.now.UnixMilli(), far, far); n != churnKeep+churnEntities {
+		t.Fatalf("%d series excluded, want %d", n, churnKeep+churnEntities)
+	}
+	// The churned pods are deleted (stale markers); the kept ones go on
+	// lagging, seen at every scan, past excludedKeep.
+	appendPods("churn", churnEntities, []int64{base + 2*scrape}, math.Float64frombits(value.StaleNaN))
+	for k := int64(1); k*scrape <= (excludedKeep + 2*time.Minute).Milliseconds(); k++ {
+		r.now = r.now.Add(scrape * time.Millisecond)
+		if k%4 == 0 {
+			appendPods("keep", churnKeep, []int64{base + (k+1)*scrape}, 1)
+		}
+		r.e.hold(far)
+	}
+	if len(r.e.excluded) != churnKeep {
+		t.Fatalf("%d series excluded, want %d", len(r.e.excluded), churnKeep)
+	}
+	held := heldBeyond(func() { r.e.excluded = copyMap(r.e.excluded) })
+	runtime.KeepAlive(r) // else its head, dead after the copy, counts as held
+	t.Logf("excluded series of %d after %d churned: %d bytes more than a copy", churnKeep, churnEntities, held)
+	if held > 256<<10 {
+		t.Errorf("after the churn the evaluator's excluded series hold %d bytes more than a map of the %d left", held, churnKeep)
 	}
 }

@@ -61,9 +61,13 @@ type evaluator struct {
 	// maxDelay: they hold no step back until their samples reach the step
 	// waited on (see hold); each with the wall time (ms) it was last seen
 	// lagging, and sweptAt the wall time of the last sweep of those long
-	// unseen.
-	excluded map[uint64]int64
-	sweptAt  int64
+	// unseen. excludedPeak is the most series excluded held since it was
+	// made: hold rebuilds it once it shrank to a quarter of that
+	// (mapshrink), so that a churn of lagging series (a rollout of pods
+	// whose exporter timestamps in the past) does not keep its buckets.
+	excluded     map[uint64]int64
+	excludedPeak mapshrink.Peak
+	sweptAt      int64
 
 	steps     prometheus.Counter
 	skipped   prometheus.Counter
@@ -468,6 +472,9 @@ func (e *evaluator) hold(hi int64) int64 {
 			}
 		}
 	}
+	// After the sweep, or after series caught up (scanProgress): a Go map
+	// keeps the buckets of deleted entries.
+	e.excluded = mapshrink.Compact(e.excluded, &e.excludedPeak)
 	e.waiting.Set(float64((hi - max(t, e.next-step)) / step))
 	e.excludedG.Set(float64(len(e.excluded)))
 	return t
@@ -497,6 +504,7 @@ func (e *evaluator) scanProgress(now, waited, behind int64) int {
 		}
 		if through < behind {
 			e.excluded[h] = now
+			e.excludedPeak.Note(len(e.excluded))
 			n++
 			return true
 		}

@@ -10,7 +10,6 @@ import (
 const (
 	ReasonDeadLetter   = "dead_letter"
 	ReasonAppend       = "append"
-	ReasonInvalidValue = "invalid_value"
 	ReasonInvalidLabel = "invalid_labels"
 	ReasonTooLarge     = "too_large"
 	ReasonUnknown      = "unknown_format"

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/omen-sre/omen/internal/testenv"
+	"github.com/omen-sre/omen/stream/decode"
 )
 
 // pushToPrometheus remote-writes wr to a real Prometheus.
@@ -252,7 +253,7 @@ func TestPollerErrors(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Fatalf("values %v, want %v", got, tc.want)
 			}
-			if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonInvalidValue); v != 0 {
+			if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", decode.ReasonInvalidValue); v != 0 {
 				t.Fatalf("invalid_value errors %v, want 0", v)
 			}
 		})

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/omen-sre/omen/internal/testenv"
+	"github.com/omen-sre/omen/stream/decode"
 	"github.com/omen-sre/omen/telemetry"
 )
 
@@ -300,8 +301,8 @@ remote_write:
 		t.Helper()
 		deadline := time.Now().Add(45 * time.Second)
 		for {
-			if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonInvalidValue); v != 0 {
-				t.Fatalf("waiting for %s: omen_ingest_errors_total{reason=%q} = %v, want 0", what, ReasonInvalidValue, v)
+			if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", decode.ReasonInvalidValue); v != 0 {
+				t.Fatalf("waiting for %s: omen_ingest_errors_total{reason=%q} = %v, want 0", what, decode.ReasonInvalidValue, v)
 			}
 			if slices.ContainsFunc(app.Samples(), found) {
 				return
@@ -334,7 +335,7 @@ remote_write:
 
 	down.Store(true)
 	wait("stale marker", func(s telemetry.Sample) bool { return isBuildInfo(s) && value.IsStaleNaN(s.V) })
-	if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonInvalidValue); v != 0 {
-		t.Fatalf("omen_ingest_errors_total{reason=%q} = %v after the stale markers, want 0", ReasonInvalidValue, v)
+	if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", decode.ReasonInvalidValue); v != 0 {
+		t.Fatalf("omen_ingest_errors_total{reason=%q} = %v after the stale markers, want 0", decode.ReasonInvalidValue, v)
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/omen-sre/omen/stream/decode"
 )
 
 func encodeWriteRequest(t testing.TB, wr *prompb.WriteRequest) []byte {
@@ -195,7 +197,7 @@ func TestRemoteWriteValues(t *testing.T) {
 	if b := app.Batches(); b[0].Source != "remote-write" || b[0].Seq != 0 || b[0].Received == 0 {
 		t.Fatalf("batch header %+v", b[0])
 	}
-	if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonInvalidValue); v != 0 {
+	if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", decode.ReasonInvalidValue); v != 0 {
 		t.Fatalf("invalid_value = %v, want 0", v)
 	}
 	if v := counterValue(t, reg, "omen_ingested_samples_total", "source", "remote-write"); v != 10 {

@@ -285,17 +285,23 @@ func (a *App) Start(ctx context.Context) error {
 	// received within the lookback and an hour (ingester.replay).
 	so.IngestLogRetention = time.Duration(cfg.Lookback) + time.Hour
 	so.Logger, so.Registerer = log.With("component", "store"), a.reg
-	st, err := store.Open(so)
-	if errors.Is(err, store.ErrDiskFull) {
-		return fmt.Errorf("%w; free space on that filesystem, or start with a lower storage.disk_reserve (negative: no check) and let retention (a minute after the start) and a shorter --storage.retention shrink the store", err)
-	}
-	if err != nil {
-		return err // names the path
-	}
-	a.store = st
+	// fail undoes what Start did before err: the runtime settings too (a
+	// store another omen holds or a full disk left them set in the
+	// process, for an embedder such as the demo or a test).
 	fail := func(err error) error {
 		return errors.Join(err, a.closeResources())
 	}
+	// The store is opened before anything listens or writes elsewhere: a
+	// store another omen holds (store.ErrInUse) fails here, with no NATS
+	// server started nor its directory made, no port bound.
+	st, err := store.Open(so)
+	if errors.Is(err, store.ErrDiskFull) {
+		return fail(fmt.Errorf("%w; free space on that filesystem, or start with a lower storage.disk_reserve (negative: no check) and let retention (a minute after the start) and a shorter --storage.retention shrink the store", err))
+	}
+	if err != nil {
+		return fail(err) // names the path
+	}
+	a.store = st
 
 	// Features: the bounded in-memory PromQL window and the extractor.
 	a.head, err = features.NewHead(features.HeadOptions{

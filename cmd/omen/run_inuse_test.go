@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,7 +14,8 @@ import (
 // TestRunStoreInUse starts omen run on a store another process holds: it
 // fails (exit 1) saying so, naming the store, where Badger said only
 // "Cannot acquire directory lock ... Another process is using this Badger
-// database" (omen model and train said it well already).
+// database" (omen model and train said it well already), and before it
+// started the embedded NATS server.
 func TestRunStoreInUse(t *testing.T) {
 	dir := t.TempDir()
 	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger"), NoSync: true})
@@ -27,5 +29,9 @@ func TestRunStoreInUse(t *testing.T) {
 	want := strconv.Quote(filepath.Join(dir, "badger")) + ": in use by another process: another omen holds it"
 	if rc != 1 || !strings.Contains(strings.ReplaceAll(errb.String(), `\"`, `"`), want) || strings.Contains(errb.String(), "Badger database") {
 		t.Errorf("omen run on a held store: exit %d, stderr %q; want 1 with %q", rc, errb.String(), want)
+	}
+	// It failed before starting the embedded NATS server (its directory).
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 1 || entries[0].Name() != "badger" {
+		t.Errorf("the storage path after omen run on a held store: %v, %v; want only badger", entries, err)
 	}
 }

@@ -45,8 +45,10 @@
 // omen_nats_consumer_pending_messages (from the consumer's info, every
 // 15s) and omen_nats_consumer_last_contact_timestamp_seconds (the last
 // time the pull was seen working) show a stalled consumer, which the
-// shipped OmenNATSConsumerStalled rule alerts on. The
-// dead-letter subject has no wildcards and lies outside the stream's
+// shipped OmenNATSConsumerStalled rule alerts on; while the store refuses
+// batches (disk full) the pull pauses between retries, the pause shown in
+// omen_nats_consumer_backoff_seconds and counted in
+// omen_nats_consumer_backoffs_total. The dead-letter subject has no wildcards and lies outside the stream's
 // subjects (JetStream refuses two streams capturing one subject), which
 // NewNATSConsumer and "omen check config" check. The payload format of each message comes from its
 // Content-Type header or the subject's format token (see decode.Detect):

@@ -352,8 +352,12 @@ type NATSConsumer struct {
 	// while consume has a pull open. pollEvery is how often Run asks the
 	// server for the consumer's info (DefaultNATSPollInterval; tests
 	// shorten it).
-	pending   prometheus.Gauge
-	contact   prometheus.Gauge
+	pending prometheus.Gauge
+	contact prometheus.Gauge
+	// backoff is the pull's current pause between retries while the
+	// store refuses batches (0 otherwise); backoffs counts the pauses.
+	backoff   prometheus.Gauge
+	backoffs  prometheus.Counter
 	pulling   atomic.Bool
 	pollEvery time.Duration
 	// missedHeartbeat is when the pull last reported missing heartbeats
@@ -496,6 +500,22 @@ func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg promethe
 		return nil, fmt.Errorf("nats consumer metrics: %w", err)
 	}
 	c.pending, c.contact = pending.WithLabelValues(o.Durable), contact.WithLabelValues(o.Durable)
+	backoff, err := gaugeVec(reg, prometheus.GaugeOpts{
+		Namespace: "omen", Name: "nats_consumer_backoff_seconds",
+		Help: "The pause the durable consumer's pull takes between retries while the store refuses batches (its disk below the reserve, or another retryable Append error), " +
+			"doubling from the NAK delay up to half the ack wait (at most 30s); 0 while the store takes batches.",
+	}, "consumer")
+	if err != nil {
+		return nil, fmt.Errorf("nats consumer metrics: %w", err)
+	}
+	backoffs, err := counterVec(reg, prometheus.CounterOpts{
+		Namespace: "omen", Name: "nats_consumer_backoffs_total",
+		Help: "Pauses of the durable consumer's pull after a batch the store refused (see omen_nats_consumer_backoff_seconds).",
+	}, "consumer")
+	if err != nil {
+		return nil, fmt.Errorf("nats consumer metrics: %w", err)
+	}
+	c.backoff, c.backoffs = backoff.WithLabelValues(o.Durable), backoffs.WithLabelValues(o.Durable)
 	c.pollEvery = DefaultNATSPollInterval
 	if c.appendD, err = histogramVec(reg, prometheus.HistogramOpts{
 		Namespace: "omen", Name: "nats_batch_commit_seconds",
@@ -1390,6 +1410,8 @@ func (c *NATSConsumer) storeFailed(ctx context.Context, spans []msgSpan, cause e
 	default:
 		c.logger.Debug("store batch; messages will be redelivered", "messages", len(spans), "failed_commits", b.fails, "retry_in", pause, "err", cause)
 	}
+	c.backoff.Set(pause.Seconds())
+	c.backoffs.Inc()
 	c.nakAll(spans, pause)
 }
 
@@ -1401,6 +1423,7 @@ func (c *NATSConsumer) storeRecovered() {
 	}
 	c.logger.Info("store batch stored again; the pull resumes", "failed_commits", b.fails, "paused_for", time.Since(b.since).Round(time.Millisecond))
 	*b = storeBackoff{}
+	c.backoff.Set(0)
 }
 
 // dropScratch drops the scratch of the stages in free (those not being

@@ -58,7 +58,8 @@ func (l *lockedBuffer) String() string {
 // 2.5s), warns once, and says when the store takes batches again; every
 // message is stored once it does. Before, it nacked each batch with the
 // NakDelay and pulled on: hundreds of refused Appends (and as many
-// warnings) a second, omen and the server busy.
+// warnings) a second, omen and the server busy. The pause shows in
+// omen_nats_consumer_backoff_seconds and omen_nats_consumer_backoffs_total.
 func TestNATSConsumerDiskFullBacksOff(t *testing.T) {
 	for _, srv := range natsServers {
 		t.Run(srv.name, func(t *testing.T) {
@@ -102,6 +103,14 @@ func TestNATSConsumerDiskFullBacksOff(t *testing.T) {
 			if !strings.Contains(logs.String(), "the pull pauses until the store takes a batch again") || !strings.Contains(logs.String(), "store disk full") {
 				t.Errorf("the warning does not say the pull pauses, or the error:\n%s", logs.String())
 			}
+			// The pause shows in the metrics: the current one (50ms
+			// doubled per refused batch, at most 2.5s) and how many.
+			if v, _ := gaugeValue(t, reg, "omen_nats_consumer_backoff_seconds", "consumer", "diskfull"); v < 0.05 || v > 2.5 {
+				t.Errorf("omen_nats_consumer_backoff_seconds = %v while the disk is full, want 0.05..2.5", v)
+			}
+			if v, r := counterValue(t, reg, "omen_nats_consumer_backoffs_total", "consumer", "diskfull"), app.refused.Load(); v < 1 || v > float64(r) {
+				t.Errorf("omen_nats_consumer_backoffs_total = %v for %d refused batches", v, r)
+			}
 
 			app.full.Store(false)
 			waitFor(t, "every message stored", func() bool {
@@ -116,6 +125,9 @@ func TestNATSConsumerDiskFullBacksOff(t *testing.T) {
 			}
 			if !strings.Contains(logs.String(), "level=INFO msg=\"store batch stored again; the pull resumes\"") {
 				t.Errorf("no INFO line on recovery:\n%s", logs.String())
+			}
+			if v, ok := gaugeValue(t, reg, "omen_nats_consumer_backoff_seconds", "consumer", "diskfull"); !ok || v != 0 {
+				t.Errorf("omen_nats_consumer_backoff_seconds = %v (present %v) once the store takes batches, want 0", v, ok)
 			}
 		})
 	}

@@ -91,6 +91,7 @@ const (
 	DefaultMaxLabelValueLen = 2048
 	DefaultPrecision        = time.Nanosecond
 	DefaultCacheSize        = 1 << 16
+	DefaultCacheIdle        = 10 * time.Minute
 	DefaultMaxErrorDetails  = 64
 	DefaultMaxInfluxFields  = MaxInfluxFields
 )
@@ -131,6 +132,12 @@ type Options struct {
 	// CacheSize is the number of series label sets interned per cache
 	// generation (two generations are kept). Default 65536.
 	CacheSize int
+	// CacheIdle is how long an interned label set no payload used stays
+	// cached: the generations also turn every CacheIdle (by Now), so a
+	// set unused for between one and two CacheIdle is dropped (the series
+	// of churned pods do not stay until CacheSize new ones arrive).
+	// Default 10m; negative: only CacheSize bounds the caches.
+	CacheIdle time.Duration
 	// MaxErrorDetails is how many errors per Decode call get a Msg; all
 	// errors are reported, later ones without detail. Default 64.
 	MaxErrorDetails int
@@ -163,6 +170,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.CacheSize == 0 {
 		o.CacheSize = DefaultCacheSize
+	}
+	if o.CacheIdle == 0 {
+		o.CacheIdle = DefaultCacheIdle
 	}
 	if o.MaxErrorDetails == 0 {
 		o.MaxErrorDetails = DefaultMaxErrorDetails
@@ -232,8 +242,9 @@ func New(opts Options) (*Decoder, error) {
 		opts:    opts,
 		builder: labels.NewScratchBuilder(16),
 	}
-	d.cache.init(opts.CacheSize)
-	d.lines.init(opts.CacheSize)
+	start := opts.Now().UnixMilli()
+	d.cache.init(opts.CacheSize, opts.CacheIdle, start)
+	d.lines.init(opts.CacheSize, opts.CacheIdle, start)
 	return d, nil
 }
 
@@ -268,6 +279,8 @@ func (d *Decoder) Decode(f Format, payload []byte, received time.Time, res *Resu
 	}
 	d.errStart = len(res.Errors)
 	nSamples, nEvents := len(res.Samples), len(res.Events)
+	d.cache.age(d.now)
+	d.lines.age(d.now)
 
 	if len(payload) > d.opts.MaxMessageBytes {
 		e := Error{Reason: ReasonTooLarge, Msg: fmt.Sprintf("payload of %d bytes exceeds %d", len(payload), d.opts.MaxMessageBytes)}

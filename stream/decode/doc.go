@@ -137,6 +137,9 @@
 //
 // Label sets are interned in a bounded two-generation cache keyed by the
 // series bytes of the payload, so a series seen before costs no allocation
-// and no validation. A Decoder is not safe for concurrent use; use one per
+// and no validation. The generations turn when one is full
+// (Options.CacheSize) and every Options.CacheIdle (default 10m), so the
+// sets of series that stopped (churned pods) are dropped within two
+// CacheIdle. A Decoder is not safe for concurrent use; use one per
 // goroutine (New is cheap).
 package decode

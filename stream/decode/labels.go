@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	pmodel "github.com/prometheus/common/model"
@@ -22,15 +23,20 @@ type seriesEntry struct {
 // seriesCache maps series-key bytes to label sets. It keeps two
 // generations of at most max entries: when the current one is full it
 // becomes the previous one and a new one starts, so recently used series
-// survive (a cheap approximation of LRU without per-hit bookkeeping).
+// survive (a cheap approximation of LRU without per-hit bookkeeping). The
+// generations also turn every idle (see cacheAge), so that the label sets
+// of series that stopped (churned pods) go although the cache stays under
+// max.
 type seriesCache struct {
 	cur, prev map[string]seriesEntry
 	max       int
+	aging     cacheAge
 }
 
-func (c *seriesCache) init(max int) {
+func (c *seriesCache) init(max int, idle time.Duration, now int64) {
 	c.max = max
 	c.cur = make(map[string]seriesEntry)
+	c.aging = cacheAge{idle: idle.Milliseconds(), at: now}
 }
 
 func (c *seriesCache) get(key []byte) (seriesEntry, bool) {
@@ -38,6 +44,7 @@ func (c *seriesCache) get(key []byte) (seriesEntry, bool) {
 		return e, true
 	}
 	if e, ok := c.prev[string(key)]; ok {
+		delete(c.prev, string(key))
 		c.put(key, e)
 		return e, true
 	}
@@ -49,10 +56,24 @@ func (c *seriesCache) put(key []byte, e seriesEntry) {
 		return
 	}
 	if len(c.cur) >= c.max {
-		c.prev = c.cur
-		c.cur = make(map[string]seriesEntry, c.max)
+		c.turn(c.max)
 	}
 	c.cur[string(key)] = e
+}
+
+// turn makes the current generation the previous one, dropping the
+// previous one, and starts a new one of capacity size.
+func (c *seriesCache) turn(size int) {
+	c.prev = c.cur
+	c.cur = make(map[string]seriesEntry, size)
+}
+
+// age turns the generations when the cache's idle has passed since the
+// last aging (now in Unix ms).
+func (c *seriesCache) age(now int64) {
+	if c.aging.due(now) {
+		c.turn(min(len(c.cur), 1024))
+	}
 }
 
 func (c *seriesCache) len() int { return len(c.cur) + len(c.prev) }
@@ -122,6 +143,7 @@ func (le *lineEntry) add(c *lineCache, fkey []byte, e seriesEntry, n int) {
 type lineCache struct {
 	cur, prev map[string]*lineEntry
 	n, max    int // n counts the fields of cur's entries when last seen
+	aging     cacheAge
 	// keys interns field keys: a fleet has few distinct ones.
 	keys map[string]string
 }
@@ -129,10 +151,27 @@ type lineCache struct {
 // maxFieldKeys bounds the interned field keys; beyond it keys are copied.
 const maxFieldKeys = 4096
 
-func (c *lineCache) init(max int) {
+func (c *lineCache) init(max int, idle time.Duration, now int64) {
 	c.max = max
 	c.cur = make(map[string]*lineEntry)
 	c.keys = make(map[string]string)
+	c.aging = cacheAge{idle: idle.Milliseconds(), at: now}
+}
+
+// turn makes the current generation the previous one, dropping the
+// previous one, and starts a new one of capacity size.
+func (c *lineCache) turn(size int) {
+	c.prev = c.cur
+	c.cur = make(map[string]*lineEntry, size)
+	c.n = 0
+}
+
+// age turns the generations when the cache's idle has passed since the
+// last aging (now in Unix ms).
+func (c *lineCache) age(now int64) {
+	if c.aging.due(now) {
+		c.turn(min(len(c.cur), 1024))
+	}
 }
 
 func (c *lineCache) intern(b []byte) string {
@@ -159,10 +198,11 @@ func (c *lineCache) get(sk []byte) *lineEntry {
 	if c.max == 0 {
 		return e
 	}
+	if ok {
+		delete(c.prev, string(sk))
+	}
 	if c.n >= c.max {
-		c.prev = c.cur
-		c.cur = make(map[string]*lineEntry, len(c.prev))
-		c.n = 0
+		c.turn(len(c.cur))
 	}
 	c.cur[string(sk)] = e
 	// Fields added to e later are not counted: one line's worth (the
@@ -179,6 +219,26 @@ func (c *lineCache) len() int {
 		}
 	}
 	return n
+}
+
+// cacheAge turns a cache's two generations every idle, as the
+// remote-write label cache does (stream's labelCache.age): an entry used
+// within the last idle is in the current generation (a hit in the
+// previous one moves it there), one unused for two idles is gone. Times
+// are Unix milliseconds of the Decoder's clock.
+type cacheAge struct {
+	idle int64 // ms between two turns; 0 or less: never
+	at   int64 // the last turn (or the cache's start)
+}
+
+// due reports whether idle has passed since the last turn, and if so
+// counts now as the next one.
+func (a *cacheAge) due(now int64) bool {
+	if a.idle <= 0 || now-a.at < a.idle {
+		return false
+	}
+	a.at = now
+	return true
 }
 
 // Cache key prefixes keep the formats' keys apart.

@@ -1,0 +1,15 @@
+// Command omen predicts module-load failures in cloud-native fleets before
+// they happen and explains each prediction.
+//
+// Usage:
+//
+//	omen run [flags]               the daemon
+//	omen demo [flags]              embedded NATS, simulated fleet, the daemon
+//	omen check config FILE...      validate configuration files
+//	omen train [flags]             train a model
+//	omen eval smd|asd|rca|sim      evaluate on public data or the simulator
+//	omen explain ENTITY|ALERT      print a ranked explanation
+//	omen model list|add|promote|rollback|delete
+//	omen bench ingest|lstm|explain benchmarks printing JSON
+//	omen version
+package main

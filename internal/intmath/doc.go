@@ -1,0 +1,2 @@
+// Package intmath holds integer helpers shared by omen's packages.
+package intmath

@@ -1,0 +1,2 @@
+// Command rankprobe is a development probe of model-free dimension rankings.
+package main

@@ -1,0 +1,2 @@
+// Command scoreprobe summarises dumped scores against labels (development).
+package main

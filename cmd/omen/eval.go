@@ -167,18 +167,21 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 		// interpretation labels HitRate and NDCG are not measured: n/a,
 		// not a 0 that reads as a result (the JSON keeps 0 with
 		// anomalous_points or interpreted_points 0, as documented; the
-		// mean leaves such entities out).
+		// mean leaves such entities out). HR-TP is n/a only without
+		// interpretation labels too: an entity with labels but no
+		// flagged labelled step scores 0 there, and the mean counts that
+		// 0 (docs/EVALUATION.md).
 		hr := func(v float64, points int, width int) string {
 			if points == 0 {
 				return fmt.Sprintf("%*s", width, "n/a")
 			}
 			return fmt.Sprintf("%*.4f", width, v)
 		}
-		ap, ip, tp := e.AnomalousPoints, e.InterpretedPoints, e.InterpretedPointsTP
+		ap, ip := e.AnomalousPoints, e.InterpretedPoints
 		fmt.Fprintf(table, "%-14s %s %s %s %s %s %s %s %s %s %s %7.1f\n", name,
 			hr(e.F1PA, ap, 7), hr(e.F1, ap, 7), hr(e.F1Event, ap, 7), hr(e.AUCPR, ap, 7),
 			hr(e.HitRate100, ip, 7), hr(e.HitRate150, ip, 7), hr(e.NDCG100, ip, 7), hr(e.NDCG150, ip, 7),
-			hr(e.HitRateTP100, tp, 9), hr(e.HitRateTP150, tp, 9), e.TrainSeconds)
+			hr(e.HitRateTP100, ip, 9), hr(e.HitRateTP150, ip, 9), e.TrainSeconds)
 		switch {
 		case name == "mean":
 		case e.AnomalousPoints == 0:

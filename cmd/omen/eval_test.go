@@ -222,3 +222,41 @@ func TestEvalNegativeStep(t *testing.T) {
 		}
 	}
 }
+
+// An entity with interpretation labels but no flagged labelled step
+// prints HR-TP 0, the 0 the mean counts (training's meanReport,
+// docs/EVALUATION.md); the table printed n/a, which elsewhere means "left
+// out of the mean" (reviewer's finding). Without interpretation labels it
+// stays n/a.
+func TestEvalHitRateTPWithoutFlagged(t *testing.T) {
+	run := func(context.Context, training.EvalOptions) (training.Report, error) {
+		e1 := training.EntityReport{Entity: "e1", AnomalousPoints: 10, InterpretedPoints: 8, InterpretedPointsTP: 4,
+			HitRate100: 1, HitRate150: 1, HitRateTP100: 1, HitRateTP150: 1}
+		e2 := training.EntityReport{Entity: "e2", AnomalousPoints: 10, InterpretedPoints: 8, InterpretedPointsTP: 0,
+			HitRate100: 0.5, HitRate150: 0.5}
+		e3 := training.EntityReport{Entity: "e3", AnomalousPoints: 10}
+		rep := training.Report{Entities: []training.EntityReport{e1, e2, e3}}
+		rep.Mean = training.EntityReport{Entity: "mean", AnomalousPoints: 30, InterpretedPoints: 16, InterpretedPointsTP: 4,
+			HitRate100: 0.75, HitRate150: 0.75, HitRateTP100: 0.5, HitRateTP150: 0.5}
+		rep.MeanEntities, rep.MeanInterpretedEntities = 3, 2
+		return rep, nil
+	}
+	var stdout, stderr bytes.Buffer
+	if rc := evalDataset(context.Background(), "smd", []string{"--dir", t.TempDir(), "--json", "-"}, &stdout, &stderr, run); rc != 0 {
+		t.Fatalf("exit %d, stderr %s", rc, stderr.String())
+	}
+	for _, tc := range []struct {
+		entity string
+		tp     string // both HR-TP columns
+	}{
+		{"e1", "1.0000"},
+		{"e2", "0.0000"},
+		{"e3", "n/a"},
+		{"mean", "0.5000"},
+	} {
+		f := strings.Fields(rowOf(stderr.String(), tc.entity))
+		if len(f) != 12 || f[9] != tc.tp || f[10] != tc.tp {
+			t.Errorf("row of %s %q: want HR-TP@100 and HR-TP@150 %s", tc.entity, strings.Join(f, " "), tc.tp)
+		}
+	}
+}

@@ -94,7 +94,7 @@ type EvalOptions struct {
 	// Aggregate turns the per-feature residuals into one score per step:
 	// AggregateMean (default), AggregateMax (a single feature far off is
 	// enough) or AggregateSecond (two features far off are needed; not
-	// with ScaleValTail, which aggregates by mean or max). With
+	// with ScaleValTail, which aggregates by mean or max: an error). With
 	// AggregateMax/Second and ScaleZ the z residuals are aggregated
 	// unweighted.
 	Aggregate string
@@ -223,6 +223,12 @@ func (o *EvalOptions) defaults() error {
 	}
 	if o.Aggregate != AggregateMean && o.Aggregate != AggregateMax && o.Aggregate != AggregateSecond {
 		return fmt.Errorf("eval: unknown aggregation %q (want %s, %s or %s)", o.Aggregate, AggregateMean, AggregateMax, AggregateSecond)
+	}
+	if o.Aggregate == AggregateSecond && o.Scale == ScaleValTail {
+		// The tail scorer aggregates by mean or max only: it ran the
+		// mean while the report said "second".
+		return fmt.Errorf("eval: aggregation %q does not work with residual scale %q, which aggregates by %s or %s: use %s or %s, or another scale",
+			AggregateSecond, ScaleValTail, AggregateMean, AggregateMax, AggregateMean, AggregateMax)
 	}
 	if o.Calibration == "" {
 		o.Calibration = CalibrateTrain

@@ -151,7 +151,8 @@ func TestScaledScorerSecond(t *testing.T) {
 }
 
 // An invalid size names the option and its value (it used to print the
-// window, hidden size and layers whatever was wrong).
+// window, hidden size and layers whatever was wrong); a combination the
+// scorers do not implement is refused.
 func TestEvalOptionErrors(t *testing.T) {
 	for _, tc := range []struct {
 		o    EvalOptions
@@ -162,6 +163,9 @@ func TestEvalOptionErrors(t *testing.T) {
 		{EvalOptions{Epochs: -1}, "Epochs -1, want at least 1"},
 		{EvalOptions{Window: 1}, "Window 1, want at least 2"},
 		{EvalOptions{Gap: -1}, "Gap -1"},
+		// The tail scale aggregates by mean or max: "second" ran the
+		// mean while the report said "second" (reviewer's finding).
+		{EvalOptions{Scale: ScaleValTail, Aggregate: AggregateSecond}, `aggregation "second" does not work with residual scale "val-tail"`},
 	} {
 		tc.o.Dir = t.TempDir()
 		if _, err := EvalDataset(context.Background(), tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {

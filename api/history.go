@@ -300,27 +300,20 @@ func storeError(err error) error {
 	return err
 }
 
-// HistoryClient reads a running daemon's feature history through its API:
-// it implements HistoryReader (so training reads it as it reads a store)
-// with the calls bound to Ctx (nil: context.Background()).
+// HistoryClient reads a running daemon's feature history through its API,
+// the methods of HistoryReader with a context: ctx bounds each call (its
+// request and, for Vectors, the whole stream) and cancels it. It is safe
+// for concurrent use when its Client is. Times are ms since the epoch.
 type HistoryClient struct {
 	Client *Client
-	Ctx    context.Context
 }
 
-var _ HistoryReader = HistoryClient{}
-
-func (h HistoryClient) ctx() context.Context {
-	if h.Ctx == nil {
-		return context.Background()
-	}
-	return h.Ctx
-}
-
-// Schema implements HistoryReader.
-func (h HistoryClient) Schema() (store.Schema, error) {
+// Schema returns the daemon's current schema (HistoryReader's Schema).
+// Its error wraps store.ErrNotFound when the daemon has no schema yet
+// (nothing stored).
+func (h HistoryClient) Schema(ctx context.Context) (store.Schema, error) {
 	var s store.Schema
-	_, err := h.Client.Do(h.ctx(), http.MethodGet, HistorySchemaPath, &s)
+	_, err := h.Client.Do(ctx, http.MethodGet, HistorySchemaPath, &s)
 	if errors.Is(err, ErrNotFound) {
 		return s, fmt.Errorf("schema: %w", store.ErrNotFound)
 	}
@@ -330,20 +323,21 @@ func (h HistoryClient) Schema() (store.Schema, error) {
 // Settings returns the daemon's HistorySettings, nil (and no error) when
 // it does not serve them (an older omen). Its error wraps store.ErrNotFound
 // when the daemon has no schema yet (nothing stored).
-func (h HistoryClient) Settings() (*HistorySettings, error) {
+func (h HistoryClient) Settings(ctx context.Context) (*HistorySettings, error) {
 	var s historySchema
-	_, err := h.Client.Do(h.ctx(), http.MethodGet, HistorySchemaPath, &s)
+	_, err := h.Client.Do(ctx, http.MethodGet, HistorySchemaPath, &s)
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("schema: %w", store.ErrNotFound)
 	}
 	return s.Settings, err
 }
 
-// Schemas implements HistoryReader. Its error wraps store.ErrNotFound when
-// the daemon does not serve the list.
-func (h HistoryClient) Schemas() ([]store.Schema, error) {
+// Schemas returns every schema version the daemon recorded, oldest first
+// (HistoryReader's Schemas). Its error wraps store.ErrNotFound when the
+// daemon does not serve the list.
+func (h HistoryClient) Schemas(ctx context.Context) ([]store.Schema, error) {
 	var ss []store.Schema
-	_, err := h.Client.Do(h.ctx(), http.MethodGet, HistorySchemasPath, &ss)
+	_, err := h.Client.Do(ctx, http.MethodGet, HistorySchemasPath, &ss)
 	// A daemon that does not serve the list (one older than the list
 	// answers its mux's plain 404): training reads the vectors of the
 	// current schema only.
@@ -353,10 +347,11 @@ func (h HistoryClient) Schemas() ([]store.Schema, error) {
 	return ss, err
 }
 
-// Entities implements HistoryReader. It reads the list page by page (the
-// daemon cuts it at its API's limit, 10000 by default), following each
-// cut page's after=.
-func (h HistoryClient) Entities() ([]store.EntityInfo, error) {
+// Entities returns every stored entity in ID order (HistoryReader's
+// Entities). It reads the list page by page (the daemon cuts it at its
+// API's limit, 10000 by default), following each cut page's after=, in
+// one request a page: ctx bounds them all.
+func (h HistoryClient) Entities(ctx context.Context) ([]store.EntityInfo, error) {
 	var out []store.EntityInfo
 	after := ""
 	for {
@@ -365,7 +360,7 @@ func (h HistoryClient) Entities() ([]store.EntityInfo, error) {
 			path += "?" + url.Values{"after": {after}}.Encode()
 		}
 		var es []HistoryEntity
-		_, warnings, err := h.Client.do(h.ctx(), http.MethodGet, path, "", nil, &es)
+		_, warnings, err := h.Client.do(ctx, http.MethodGet, path, "", nil, &es)
 		if err != nil {
 			return nil, err
 		}
@@ -384,11 +379,15 @@ func (h HistoryClient) Entities() ([]store.EntityInfo, error) {
 	}
 }
 
-// Vectors implements HistoryReader.
-func (h HistoryClient) Vectors(entity string, from, to int64, fn func(store.Vector) error) error {
+// Vectors calls fn with each of entity's vectors with from ≤ T ≤ to (ms,
+// inclusive) in time order, as they arrive from the daemon's stream
+// (HistoryReader's Vectors): fn owns each vector, and an error from fn
+// stops the stream and is returned. A stream cut before its end line is
+// an error. ctx bounds the whole stream, fn's time included.
+func (h HistoryClient) Vectors(ctx context.Context, entity string, from, to int64, fn func(store.Vector) error) error {
 	q := url.Values{"entity": {entity},
 		"from": {formatMs(from)}, "to": {formatMs(to)}}
-	body, err := h.Client.stream(h.ctx(), HistoryVectorsPath+"?"+q.Encode())
+	body, err := h.Client.stream(ctx, HistoryVectorsPath+"?"+q.Encode())
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -85,7 +86,7 @@ func TestHistoryEntitiesLimit(t *testing.T) {
 				t.Errorf("limit=0: %d %s, want 400", code, body)
 			}
 			// The history client reads all the pages.
-			es, err := api.HistoryClient{Client: &api.Client{URL: srv.URL}}.Entities()
+			es, err := api.HistoryClient{Client: &api.Client{URL: srv.URL}}.Entities(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}

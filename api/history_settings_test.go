@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"testing"
@@ -28,7 +29,7 @@ func TestHistorySettings(t *testing.T) {
 		AlertCriticalProbability: &critical}
 	srv := newServer(t, &api.MemBackend{}, api.Options{History: settingsHistory{st, want}})
 	c := api.HistoryClient{Client: &api.Client{URL: srv.URL}}
-	if got, err := c.Settings(); err != nil || got == nil || !reflect.DeepEqual(*got, want) {
+	if got, err := c.Settings(context.Background()); err != nil || got == nil || !reflect.DeepEqual(*got, want) {
 		t.Fatalf("settings %+v, %v; want %+v", got, err, want)
 	}
 	// No presence feature (every vector a row) is told apart from a
@@ -37,7 +38,7 @@ func TestHistorySettings(t *testing.T) {
 		w := want
 		w.PresenceFeatures = pf
 		c := api.HistoryClient{Client: &api.Client{URL: newServer(t, &api.MemBackend{}, api.Options{History: settingsHistory{st, w}}).URL}}
-		if got, err := c.Settings(); err != nil || got == nil || !reflect.DeepEqual(*got, w) {
+		if got, err := c.Settings(context.Background()); err != nil || got == nil || !reflect.DeepEqual(*got, w) {
 			t.Fatalf("settings %+v, %v; want %+v", got, err, w)
 		}
 	}
@@ -45,14 +46,14 @@ func TestHistorySettings(t *testing.T) {
 	// omen) is told from one that does.
 	w := want
 	w.AlertCriticalProbability = nil
-	if got, err := (api.HistoryClient{Client: &api.Client{URL: newServer(t, &api.MemBackend{}, api.Options{History: settingsHistory{st, w}}).URL}}).Settings(); err != nil || got == nil || got.AlertCriticalProbability != nil {
+	if got, err := (api.HistoryClient{Client: &api.Client{URL: newServer(t, &api.MemBackend{}, api.Options{History: settingsHistory{st, w}}).URL}}).Settings(context.Background()); err != nil || got == nil || got.AlertCriticalProbability != nil {
 		t.Fatalf("settings without the critical probability %+v, %v; want it nil", got, err)
 	}
-	if s, err := c.Schema(); err != nil || len(s.Features) != 2 {
+	if s, err := c.Schema(context.Background()); err != nil || len(s.Features) != 2 {
 		t.Fatalf("schema beside the settings: %+v, %v", s, err)
 	}
 	c = api.HistoryClient{Client: &api.Client{URL: newServer(t, &api.MemBackend{}, api.Options{History: st}).URL}}
-	if got, err := c.Settings(); err != nil || got != nil {
+	if got, err := c.Settings(context.Background()); err != nil || got != nil {
 		t.Fatalf("settings of a history without them: %+v, %v; want nil, nil", got, err)
 	}
 	empty, err := store.Open(store.Options{InMemory: true})
@@ -61,7 +62,7 @@ func TestHistorySettings(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = empty.Close() })
 	c = api.HistoryClient{Client: &api.Client{URL: newServer(t, &api.MemBackend{}, api.Options{History: settingsHistory{empty, want}}).URL}}
-	if _, err := c.Settings(); !errors.Is(err, store.ErrNotFound) {
+	if _, err := c.Settings(context.Background()); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("settings of an empty store: %v, want store.ErrNotFound", err)
 	}
 }

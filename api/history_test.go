@@ -55,6 +55,7 @@ func TestHistoryOverAPI(t *testing.T) {
 	st, base := historyStore(t)
 	srv := newServer(t, &api.MemBackend{}, api.Options{History: st, Token: "t"})
 	remote := api.HistoryClient{Client: &api.Client{URL: srv.URL, Token: "t"}}
+	ctx := context.Background()
 	load := func(r storesource.Reader) []string {
 		src := &storesource.Source{Store: r, From: base - 60_000, To: base + 60*60_000, Step: 60_000}
 		ss, err := src.Load(context.Background())
@@ -67,7 +68,7 @@ func TestHistoryOverAPI(t *testing.T) {
 		}
 		return out
 	}
-	local, over := load(st), load(remote)
+	local, over := load(st), load(boundHistory{remote})
 	if len(local) != 2 || !reflect.DeepEqual(local, over) {
 		t.Fatalf("over the API:\n%v\nfrom the store:\n%v", over, local)
 	}
@@ -77,11 +78,11 @@ func TestHistoryOverAPI(t *testing.T) {
 
 	// A range with nothing, an unknown entity: no vectors, no error.
 	n := 0
-	if err := remote.Vectors("ns/nope", 0, math.MaxInt64, func(store.Vector) error { n++; return nil }); err != nil || n != 0 {
+	if err := remote.Vectors(ctx, "ns/nope", 0, math.MaxInt64, func(store.Vector) error { n++; return nil }); err != nil || n != 0 {
 		t.Fatalf("unknown entity: %d vectors, %v", n, err)
 	}
 	// Without the token.
-	if _, err := (api.HistoryClient{Client: &api.Client{URL: srv.URL}}).Entities(); err == nil || !strings.Contains(err.Error(), "401") {
+	if _, err := (api.HistoryClient{Client: &api.Client{URL: srv.URL}}).Entities(ctx); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("entities without the token: %v", err)
 	}
 }
@@ -122,19 +123,19 @@ func TestHistoryCut(t *testing.T) {
 	srv := newServer(t, &api.MemBackend{}, api.Options{History: cutHistory{st, &calls}})
 	c := api.HistoryClient{Client: &api.Client{URL: srv.URL}}
 	n := 0
-	err = c.Vectors("e", 0, math.MaxInt64, func(store.Vector) error { n++; return nil })
+	err = c.Vectors(context.Background(), "e", 0, math.MaxInt64, func(store.Vector) error { n++; return nil })
 	if err == nil || !strings.Contains(err.Error(), "cut after 4096") {
 		t.Fatalf("%d vectors, err %v; want an error naming the cut", n, err)
 	}
 	n = 0 // the scan fails at once: an error answer
-	if err := c.Vectors("e", 0, math.MaxInt64, func(store.Vector) error { n++; return nil }); err == nil || !strings.Contains(err.Error(), "disk on fire") || n != 0 {
+	if err := c.Vectors(context.Background(), "e", 0, math.MaxInt64, func(store.Vector) error { n++; return nil }); err == nil || !strings.Contains(err.Error(), "disk on fire") || n != 0 {
 		t.Fatalf("%d vectors, err %v; want the store's error", n, err)
 	}
 	// Over pages, the store gives every vector once, in order.
 	c = api.HistoryClient{Client: &api.Client{URL: newServer(t, &api.MemBackend{}, api.Options{History: st}).URL}}
 	var last int64
 	n = 0
-	if err := c.Vectors("e", 0, math.MaxInt64, func(v store.Vector) error {
+	if err := c.Vectors(context.Background(), "e", 0, math.MaxInt64, func(v store.Vector) error {
 		if n > 0 && v.T <= last {
 			t.Fatalf("vector %d at %d after %d", n, v.T, last)
 		}
@@ -151,7 +152,7 @@ func TestHistoryCut(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = empty.Close() })
 	srv2 := newServer(t, &api.MemBackend{}, api.Options{History: empty})
-	if _, err := (api.HistoryClient{Client: &api.Client{URL: srv2.URL}}).Schema(); !errors.Is(err, store.ErrNotFound) {
+	if _, err := (api.HistoryClient{Client: &api.Client{URL: srv2.URL}}).Schema(context.Background()); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("schema of an empty store: %v, want store.ErrNotFound", err)
 	}
 }
@@ -174,7 +175,7 @@ func TestHistoryOverAPISchemaChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := remote.Schemas(); err != nil || len(got) != 2 || !reflect.DeepEqual(got, want) {
+	if got, err := remote.Schemas(context.Background()); err != nil || len(got) != 2 || !reflect.DeepEqual(got, want) {
 		t.Fatalf("schemas over the API: %+v, %v; want %+v", got, err, want)
 	}
 	load := func(r storesource.Reader) []string {
@@ -190,7 +191,7 @@ func TestHistoryOverAPISchemaChange(t *testing.T) {
 		}
 		return out
 	}
-	local, over := load(st), load(remote)
+	local, over := load(st), load(boundHistory{remote})
 	if len(local) != 3 || !reflect.DeepEqual(local, over) {
 		t.Fatalf("over the API:\n%v\nfrom the store:\n%v", over, local)
 	}
@@ -204,13 +205,28 @@ func TestHistoryOverAPISchemaChange(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = empty.Close() })
 	srv2 := newServer(t, &api.MemBackend{}, api.Options{History: empty})
-	if got, err := (api.HistoryClient{Client: &api.Client{URL: srv2.URL}}).Schemas(); err != nil || len(got) != 0 {
+	if got, err := (api.HistoryClient{Client: &api.Client{URL: srv2.URL}}).Schemas(context.Background()); err != nil || len(got) != 0 {
 		t.Fatalf("schemas of an empty store: %v, %v", got, err)
 	}
 	// A daemon that does not serve the list (here: no history at all):
 	// not found, which the store source takes as "current schema only".
 	srv3 := newServer(t, &api.MemBackend{}, api.Options{})
-	if _, err := (api.HistoryClient{Client: &api.Client{URL: srv3.URL}}).Schemas(); !errors.Is(err, store.ErrNotFound) {
+	if _, err := (api.HistoryClient{Client: &api.Client{URL: srv3.URL}}).Schemas(context.Background()); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("schemas from a daemon without them: %v, want store.ErrNotFound", err)
 	}
+}
+
+// boundHistory reads a daemon's history as training's store source does
+// (storesource.Reader and SchemaLister, without a context).
+type boundHistory struct{ c api.HistoryClient }
+
+func (b boundHistory) Schema() (store.Schema, error) { return b.c.Schema(context.Background()) }
+func (b boundHistory) Schemas() ([]store.Schema, error) {
+	return b.c.Schemas(context.Background())
+}
+func (b boundHistory) Entities() ([]store.EntityInfo, error) {
+	return b.c.Entities(context.Background())
+}
+func (b boundHistory) Vectors(entity string, from, to int64, fn func(store.Vector) error) error {
+	return b.c.Vectors(context.Background(), entity, from, to, fn)
 }

@@ -36,7 +36,7 @@ func (w *settingsWriter) Write(p []byte) (int, error) {
 	if s := w.b.String(); !w.done && strings.Contains(s, "live: the fleet runs") {
 		w.done = true
 		if m := webUI.FindStringSubmatch(s); m != nil {
-			w.settings, w.err = api.HistoryClient{Client: &api.Client{URL: m[1]}}.Settings()
+			w.settings, w.err = api.HistoryClient{Client: &api.Client{URL: m[1]}}.Settings(context.Background())
 		}
 		w.cancel()
 	}

@@ -46,6 +46,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	promote := fs.Bool("promote", false, "register and make it the active model (a running daemon uses it at once)")
 	var cf clientFlags
 	cf.register(fs, "")
+	urlTimeout := fs.Duration("url.timeout", 2*time.Minute, "with --url: how long each call to the daemon may go without an answer (the settings, the entity list, the model upload; for an entity's history, its next vectors) before omen train gives up")
 	var o training.TrainOptions
 	fs.IntVar(&o.Window, "window", 0, "window W in steps (0: 32)")
 	fs.IntVar(&o.Horizon, "horizon", 0, "horizon H in steps (0: 10)")
@@ -74,6 +75,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	if *urlTimeout <= 0 {
+		fmt.Fprintf(stderr, "omen train: --url.timeout %v: want a positive duration (how long a call to the daemon may wait)\n", *urlTimeout)
+		return 2
+	}
 	if *cf.url != "" && *configFile != "" && *source == "store" {
 		fmt.Fprintln(stderr, "omen train: --config.file is for the store at --storage.path: with --url the daemon's configuration applies (its step and alerting settings; its stored features)")
 		return 2
@@ -98,6 +103,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	// With --url, a running daemon serves the history and the registry
 	// (it holds the store); else the store at --storage.path.
 	var client *omenapi.Client
+	var daemon daemonHistory
 	if *cf.url != "" {
 		c, err := cf.client()
 		if err != nil {
@@ -105,6 +111,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		client = c
+		daemon = daemonHistory{c: omenapi.HistoryClient{Client: c}, ctx: ctx, url: c.URL, timeout: *urlTimeout}
 	}
 	// The step the history is read at and the alert rule the threshold
 	// is chosen for: the configuration's, or with --url the daemon's (the
@@ -115,7 +122,11 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	// labels, are none. The configuration's, or with --url the daemon's.
 	presence := app.PresenceFeatures(cfg)
 	if client != nil && *source != "csv" {
-		hs, err := omenapi.HistoryClient{Client: client, Ctx: ctx}.Settings()
+		var hs *omenapi.HistorySettings
+		err := daemon.call(func(ctx context.Context) (err error) {
+			hs, err = daemon.c.Settings(ctx)
+			return err
+		})
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			// Nothing stored yet: the source says so below.
@@ -203,7 +214,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		o.Source = &dataset.CSVSource{Paths: strings.Split(*dir, ",")}
 		o.TrainedOn = "csv:" + *dir
 	case "store":
-		var r storesource.Reader = omenapi.HistoryClient{Client: client, Ctx: ctx}
+		var r storesource.Reader = daemon
 		if client == nil {
 			// A wrong path is a mistake to report, not a store to make.
 			if err := openStore(openExistingStore); err != nil {
@@ -384,7 +395,18 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			}
 			reg = app.NewRegistry(st, *out)
 		}
-		v, err := reg.AddModel(ctx, data, omenapi.AddOptions{Promote: *promote})
+		var v omenapi.ModelVersion
+		add := func(ctx context.Context) (err error) {
+			v, err = reg.AddModel(ctx, data, omenapi.AddOptions{Promote: *promote})
+			return err
+		}
+		if client != nil {
+			if err = daemon.call(add); errors.Is(err, errCallTimeout) {
+				err = fmt.Errorf("%w (omen model list --url says whether it registered the model)", err)
+			}
+		} else {
+			err = add(ctx)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "omen train: register %s: %v\n", *out, err)
 			return 1
@@ -395,6 +417,93 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// daemonHistory reads a running daemon's history for training's store
+// source (storesource.Reader and storesource.SchemaLister, which take no
+// context): each call is bound to ctx (omen train's: Ctrl-C stops it)
+// and may wait timeout for the daemon, so that a stalled daemon fails
+// the command with an error naming the call and the URL instead of
+// holding it. An entity's history streams for as long as it takes: the
+// timeout bounds each wait for its next vectors, not fn's work.
+type daemonHistory struct {
+	c       omenapi.HistoryClient
+	ctx     context.Context
+	url     string
+	timeout time.Duration
+}
+
+// errCallTimeout is wrapped by the error of a call to the daemon that
+// waited longer than --url.timeout.
+var errCallTimeout = errors.New("did not answer within --url.timeout")
+
+// callIdle runs f with a context cancelled when f waits longer than
+// d.timeout for the daemon; its error then wraps errCallTimeout, with
+// the URL and the timeout. f calls reset(false) before work of its own
+// (not a wait for the daemon) and reset(true) after it: the timeout
+// counts from then.
+func (d daemonHistory) callIdle(f func(ctx context.Context, reset func(waiting bool)) error) error {
+	ctx, cancel := context.WithCancelCause(d.ctx)
+	defer cancel(nil)
+	timeout := fmt.Errorf("the daemon at %s %w %v", d.url, errCallTimeout, d.timeout)
+	timer := time.AfterFunc(d.timeout, func() { cancel(timeout) })
+	defer timer.Stop()
+	err := f(ctx, func(waiting bool) {
+		if waiting {
+			timer.Reset(d.timeout)
+		} else {
+			timer.Stop()
+		}
+	})
+	if err != nil && errors.Is(context.Cause(ctx), errCallTimeout) && !errors.Is(err, errCallTimeout) {
+		// An error that does not say why (the HTTP client's say).
+		return fmt.Errorf("%w: %w", timeout, err)
+	}
+	return err
+}
+
+// call is callIdle for a call that only waits for the daemon.
+func (d daemonHistory) call(f func(ctx context.Context) error) error {
+	return d.callIdle(func(ctx context.Context, _ func(bool)) error { return f(ctx) })
+}
+
+// Schema implements storesource.Reader.
+func (d daemonHistory) Schema() (s store.Schema, err error) {
+	err = d.call(func(ctx context.Context) (err error) {
+		s, err = d.c.Schema(ctx)
+		return err
+	})
+	return s, err
+}
+
+// Schemas implements storesource.SchemaLister.
+func (d daemonHistory) Schemas() (ss []store.Schema, err error) {
+	err = d.call(func(ctx context.Context) (err error) {
+		ss, err = d.c.Schemas(ctx)
+		return err
+	})
+	return ss, err
+}
+
+// Entities implements storesource.Reader.
+func (d daemonHistory) Entities() (es []store.EntityInfo, err error) {
+	err = d.call(func(ctx context.Context) (err error) {
+		es, err = d.c.Entities(ctx)
+		return err
+	})
+	return es, err
+}
+
+// Vectors implements storesource.Reader: the timeout bounds each wait
+// for the daemon's next vector, not the whole history.
+func (d daemonHistory) Vectors(entity string, from, to int64, fn func(store.Vector) error) error {
+	return d.callIdle(func(ctx context.Context, reset func(bool)) error {
+		return d.c.Vectors(ctx, entity, from, to, func(v store.Vector) error {
+			reset(false)
+			defer reset(true)
+			return fn(v)
+		})
+	})
 }
 
 // recordedStep returns the step the store's schema records (the daemon's

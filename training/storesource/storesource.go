@@ -23,7 +23,8 @@ type Reader interface {
 }
 
 // SchemaLister is implemented by a Reader that also lists every recorded
-// schema version, oldest first (*store.Store and api.HistoryClient do).
+// schema version, oldest first (*store.Store does, and omen train's
+// reader of a daemon's history, over api.HistoryClient).
 // With it, Load reads the vectors of older schema versions too, mapped by
 // name; without it, or when Schemas' error wraps store.ErrNotFound (a
 // daemon that does not serve the list), only vectors of the current

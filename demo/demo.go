@@ -432,7 +432,7 @@ func ensureModel(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Con
 			return fmt.Errorf("model %q: %w", o.ModelFile, err)
 		}
 		th := m.Thresholds().Failure
-		fmt.Fprintf(out, "model: %s from %s, threshold %.3f%s\n", m.Meta().Version, o.ModelFile, th, criticalNote(th))
+		fmt.Fprintf(out, "model: %s from %s, threshold %.3g%s\n", m.Meta().Version, o.ModelFile, th, criticalNote(th))
 		// History still flows, so windows are full when the live phase starts.
 		if err := publishHistory(ctx, a, fleet, nc, o, histTicks); err != nil {
 			return err
@@ -549,7 +549,7 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintf(o.Out, "training: %d windows, validation AUC-PR %.3f, threshold %.3f%s, %.0fs\n",
+	fmt.Fprintf(o.Out, "training: %d windows, validation AUC-PR %.3f, threshold %.3g%s, %.0fs\n",
 		rep.TrainWindows, rep.ValAUCPR, rep.Thresholds.Failure, criticalNote(rep.Thresholds.Failure), rep.TrainSeconds)
 	if e := rep.Episodes; e != nil {
 		fmt.Fprintf(o.Out, "training: on the validation data the alerts at that threshold predict %d of %d failures, %d false alarms, median lead %s\n",

@@ -6,7 +6,9 @@
 // len(Config.Features) features with two heads on the last hidden state:
 // a linear next-step forecast of every feature (its residual is an anomaly
 // score for failures never seen in training) and a sigmoid P(failure within
-// Config.Horizon steps). Per-feature normalisation (mean/std from training
+// Config.Horizon steps). A Trainer with PosWeight w fits odds w times too
+// high; ShiftFailureLogit(−ln w) corrects them, as training.Train does, so
+// that the output is a probability. Per-feature normalisation (mean/std from training
 // data; NaN inputs become the mean) is part of the model and is stored in
 // the model file.
 //
@@ -26,9 +28,9 @@
 //
 // Concurrency: Predict, Forecast, AnomalyScores and Step (on distinct
 // States) are safe for concurrent use. Setters (SetNormalization,
-// FitNormalization, SetThresholds, SetMeta, SetParallelism) and Trainer.Step
-// mutate the model and must not run concurrently with anything else on the
-// same Model.
+// FitNormalization, ShiftFailureLogit, SetThresholds, SetMeta,
+// SetParallelism) and Trainer.Step mutate the model and must not run
+// concurrently with anything else on the same Model.
 //
 // Tests: go test -count=1 ./model (a few seconds; -tags purego covers the
 // pure-Go kernels). Benchmarks: go test -run XXX -bench . ./model, and the

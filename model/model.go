@@ -437,6 +437,25 @@ func (m *Model) FitNormalization(x []float32, n int) error {
 	return m.SetNormalization(mean, std)
 }
 
+// ShiftFailureLogit adds d to the failure head's output bias: every
+// P(failure) p becomes σ(logit(p) + d), its odds multiplied by e^d, and
+// the order of the windows' probabilities stays. Training with positive
+// examples weighted w (TrainOptions.PosWeight) multiplies the odds of the
+// weighted likelihood's optimum by w; ShiftFailureLogit(−ln w) undoes
+// that (a prior correction), so that the output is a probability again.
+// The thresholds are left as they are. It refuses an ensemble (shift the
+// members before NewEnsemble) and a d that is not finite.
+func (m *Model) ShiftFailureLogit(d float64) error {
+	if len(m.members) > 0 {
+		return errors.New("shift failure logit: the model is an ensemble: shift its members before NewEnsemble")
+	}
+	if math.IsNaN(d) || math.IsInf(d, 0) {
+		return fmt.Errorf("shift failure logit: %v, want a finite shift", d)
+	}
+	m.p.bp[0] = float32(float64(m.p.bp[0]) + d)
+	return nil
+}
+
 // Thresholds returns the decision thresholds.
 func (m *Model) Thresholds() Thresholds { return m.thresholds }
 

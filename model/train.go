@@ -20,7 +20,9 @@ const (
 type TrainOptions struct {
 	// LearningRate is Adam's step size (default 1e-3).
 	LearningRate float64
-	// PosWeight weighs the BCE term of positive labels (default 1).
+	// PosWeight weighs the BCE term of positive labels (default 1). A
+	// weight w multiplies the fitted odds of failure by w: correct them
+	// with Model.ShiftFailureLogit(−ln w) after training.
 	PosWeight float64
 	// ForecastWeight weighs the forecast MSE in the loss (default 1).
 	ForecastWeight float64

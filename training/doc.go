@@ -24,7 +24,11 @@
 // training windows, the positive class weight negatives/positives (capped
 // by MaxPosWeight), early stopping on the failure head's validation
 // average precision when validation has failures (validation loss
-// otherwise), thresholds and metadata.
+// otherwise), thresholds and metadata. The class weight w multiplies the
+// fitted odds of failure by w, so every trained network's failure bias is
+// then shifted by −ln w (prior correction, model.ShiftFailureLogit; the
+// metadata say failure_calibration prior): its output is a calibrated
+// P(failure within the horizon), and the thresholds are chosen on it.
 //
 // # Thresholds without test labels
 //

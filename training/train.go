@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -206,6 +207,10 @@ type TrainReport struct {
 	// validation positives).
 	ValAUCPR float64 `json:"val_auc_pr"`
 	ValF1    float64 `json:"val_f1"`
+	// ValCalibration compares the failure head's probabilities with the
+	// failures on the validation windows (nil without validation
+	// positives).
+	ValCalibration *Calibration `json:"val_calibration,omitempty"`
 	// Episodes is the alert rule's event-level result on the validation
 	// series at the chosen threshold (TrainOptions.Alerts).
 	Episodes *EpisodeStats `json:"val_episodes,omitempty"`
@@ -373,7 +378,17 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		if err != nil {
 			return nil, h, err
 		}
-		return tl.result(), h, nil
+		// Prior correction: weighting the positives by PosWeight
+		// multiplied the fitted odds by it; the failure head's bias
+		// takes ln(PosWeight) back so that its output is a calibrated
+		// P(failure within the horizon), before the thresholds are
+		// chosen on it (the choices work on ranks, quantiles and logit
+		// steps, so they move with the probabilities).
+		fitted := tl.result()
+		if err := fitted.ShiftFailureLogit(-math.Log(rep.PosWeight)); err != nil {
+			return nil, h, err
+		}
+		return fitted, h, nil
 	}
 	var m *model.Model
 	var memberLoss, memberValLoss float64 // an ensemble's: its members' mean
@@ -440,6 +455,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		p, l := labelled(prob, vaw.Label)
 		th.Failure, rep.ValF1 = bestF1Threshold(p, l)
 		rep.ValAUCPR = metrics.AveragePrecision(p, l)
+		rep.ValCalibration = calibration(p, l, 10)
 		valScored = true
 		th.Method = fmt.Sprintf("failure: F1-max on validation windows; anomaly: POT q=%g level=%g on validation scores", opts.Risk, opts.Level)
 		if opts.Alerts != nil {
@@ -504,6 +520,8 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			"entities": strconv.Itoa(rep.Entities), "members": strconv.Itoa(rep.Members), "train_windows": strconv.Itoa(rep.TrainWindows),
 			"val_windows": strconv.Itoa(rep.ValWindows), "pos_weight": strconv.FormatFloat(rep.PosWeight, 'g', 4, 64),
 			"best_epoch": strconv.Itoa(rep.History.BestEpoch), "stopped": rep.History.Stopped,
+			// The failure head's bias was shifted by −ln(pos_weight).
+			"failure_calibration": "prior",
 		},
 	})
 	return m, rep, nil
@@ -910,4 +928,54 @@ func bestF1Threshold(score []float64, label []bool) (float64, float64) {
 		k = j
 	}
 	return bestT, bestF
+}
+
+// Calibration compares predicted probabilities with outcomes: the mean
+// probability against the rate of positives, overall and by bins of
+// equal size in increasing order of probability (a reliability table).
+type Calibration struct {
+	MeanProb float64          `json:"mean_prob"`
+	Rate     float64          `json:"rate"`
+	Bins     []CalibrationBin `json:"bins"`
+}
+
+// CalibrationBin is one bin of a Calibration.
+type CalibrationBin struct {
+	Windows  int     `json:"windows"`
+	MinProb  float64 `json:"min_prob"`
+	MeanProb float64 `json:"mean_prob"`
+	Rate     float64 `json:"rate"`
+}
+
+// calibration returns the calibration of probabilities prob against
+// labels in up to bins bins of equal size (nil without probabilities).
+func calibration(prob []float64, label []bool, bins int) *Calibration {
+	n := len(prob)
+	if n == 0 || bins < 1 {
+		return nil
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(prob[a], prob[b]) })
+	c := &Calibration{}
+	for b := range min(bins, n) {
+		lo, hi := b*n/min(bins, n), (b+1)*n/min(bins, n)
+		bin := CalibrationBin{Windows: hi - lo, MinProb: prob[idx[lo]]}
+		for _, i := range idx[lo:hi] {
+			bin.MeanProb += prob[i]
+			if label[i] {
+				bin.Rate++
+			}
+		}
+		c.MeanProb += bin.MeanProb
+		c.Rate += bin.Rate
+		bin.MeanProb /= float64(bin.Windows)
+		bin.Rate /= float64(bin.Windows)
+		c.Bins = append(c.Bins, bin)
+	}
+	c.MeanProb /= float64(n)
+	c.Rate /= float64(n)
+	return c
 }

@@ -38,8 +38,9 @@
 //
 // # Backend
 //
-// Handlers read everything through Backend, a small interface the daemon
-// adapts to its store, scorer, explainer and alert manager; MemBackend is an
+// Handlers read everything through Backend (PredictionReader, Explainer,
+// ModelDescriber and DependencyReader), which the daemon adapts to its
+// store, scorer, explainer and alert manager; MemBackend is an
 // in-memory implementation for tests and the UI's development. Explanation
 // decodes the JSON document the daemon stores per prediction
 // (DecodeExplanation).

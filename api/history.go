@@ -18,17 +18,47 @@ import (
 	"github.com/omen-sre/omen/store"
 )
 
-// HistoryReader reads the stored feature history, for training from a
-// running daemon (which holds the store: omen train --source store
-// --url). *store.Store implements it; its contract is the store's: safe
-// for concurrent use, fn owns each vector, times in ms since the epoch,
-// an error from fn stops the scan.
+// HistoryReader reads the stored feature history the API serves under
+// /api/v1/history, for training from a running daemon (which holds the
+// store: omen train --source store --url). *store.Store implements it.
+// The contract of every part is the store's: safe for concurrent use,
+// the results are the caller's, times are ms since the epoch, and a
+// missing record is an error wrapping store.ErrNotFound. Its methods
+// read local data and take no context; the API's client, HistoryClient,
+// takes one a call.
 type HistoryReader interface {
+	SchemaReader
+	EntityLister
+	VectorScanner
+}
+
+// SchemaReader reads the feature schemas the history's vectors are laid
+// out by (HistoryReader's contract).
+type SchemaReader interface {
+	// Schema returns the current schema (store.ErrNotFound: nothing
+	// stored yet).
 	Schema() (store.Schema, error)
 	// Schemas returns every recorded schema version, oldest first: the
 	// layouts of older vectors, which training maps by name.
 	Schemas() ([]store.Schema, error)
+}
+
+// EntityLister lists the entities of the history (HistoryReader's
+// contract). The API cuts the list into pages; a reader that also has
+// EntitiesAfter(after string, limit int) is read a page at a time.
+type EntityLister interface {
+	// Entities returns every stored entity, ordered by ID.
 	Entities() ([]store.EntityInfo, error)
+}
+
+// VectorScanner scans an entity's stored vectors (HistoryReader's
+// contract).
+type VectorScanner interface {
+	// Vectors calls fn, in time order, for each vector of entity with
+	// from ≤ T ≤ to (ms). fn owns the vector; an error from fn stops the
+	// scan and is returned (wrapped). The API reads a page of vectors at
+	// a time (stopping the scan with its own error), then continues after
+	// the page's last time.
 	Vectors(entity string, from, to int64, fn func(store.Vector) error) error
 }
 

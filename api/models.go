@@ -73,29 +73,38 @@ type ModelVersion struct {
 
 // ModelAdmin manages the daemon's model registry for the API's model
 // endpoints, so that models are registered, promoted and deleted while
-// the daemon runs (it holds the store's lock). Its methods are called
-// from concurrent requests and must be safe for concurrent use. file is
-// not retained after AddModel returns. A promoted model is in use once
-// the call returns; errors wrap ErrNotFound (unknown version, no
-// previous model), ErrInvalid (a file that does not decode, a model that
-// does not fit the configured features) or ErrConflict (deleting the
-// active model); a write the store refuses for lack of disk space wraps
+// the daemon runs (it holds the store's lock). The contract of every
+// part: methods are called from concurrent requests and must be safe for
+// concurrent use; errors wrap ErrNotFound (unknown version, no previous
+// model), ErrInvalid (a file that does not decode, a model that does not
+// fit the configured features) or ErrConflict (deleting the active
+// model); a write the store refuses for lack of disk space wraps
 // store.ErrDiskFull (the API answers 507: uploads are refused below the
 // store's disk reserve, promotions, rollbacks and deletes below half of
-// it). A change refused with ErrInvalid leaves the registry unchanged. Registry changes should be
-// atomic with respect to each other (the daemon's run one at a time).
+// it). A change refused with ErrInvalid leaves the registry unchanged.
+// Registry changes should be atomic with respect to each other (the
+// daemon's run one at a time).
 type ModelAdmin interface {
+	ModelLister
+	ModelRegistrar
+	ModelActivator
+}
+
+// ModelLister lists the model registry (ModelAdmin's contract).
+type ModelLister interface {
 	// Models lists the registered versions, newest first.
 	Models(ctx context.Context) ([]ModelVersion, error)
+}
+
+// ModelRegistrar registers model versions and deletes them (ModelAdmin's
+// contract). file is not retained after AddModel returns.
+type ModelRegistrar interface {
 	// AddModel registers a model file (package model's format) and, with
 	// opts.Promote, makes it the active model; it returns the version
 	// registered. With opts.Version the model is registered under exactly
 	// that name or refused: ErrConflict when it is taken by other data or
 	// was deleted, ErrInvalid when the store cannot name a model with it.
 	AddModel(ctx context.Context, file []byte, opts AddOptions) (ModelVersion, error)
-	// SetActive makes version the active model; an empty version rolls
-	// back to the previously active one. It returns the active version.
-	SetActive(ctx context.Context, version string) (ModelVersion, error)
 	// DeleteModel removes an inactive version and drops it from the
 	// rollback history, so that a rollback goes to the version promoted
 	// before it; it returns the deleted version's metadata. The active
@@ -103,6 +112,15 @@ type ModelAdmin interface {
 	// ErrConflict, an empty one with ErrInvalid. The store does not
 	// register a deleted version's name again.
 	DeleteModel(ctx context.Context, version string) (ModelVersion, error)
+}
+
+// ModelActivator chooses the active model: it promotes and rolls back
+// (ModelAdmin's contract). A promoted model is in use once the call
+// returns.
+type ModelActivator interface {
+	// SetActive makes version the active model; an empty version rolls
+	// back to the previously active one. It returns the active version.
+	SetActive(ctx context.Context, version string) (ModelVersion, error)
 }
 
 // AddOptions are the options of ModelAdmin.AddModel.

@@ -20,12 +20,23 @@ var ErrNotFound = errors.New("not found")
 // e.g. ExplainEntity before a model is loaded; the API answers 503.
 var ErrUnavailable = errors.New("unavailable")
 
-// Backend is what the API and the UI read. Implementations are safe for
-// concurrent use; the slices and maps they return are owned by the caller
-// (handlers do not modify them, but may sort returned slices). Times are
-// milliseconds since the Unix epoch. Missing records are reported with
-// errors wrapping ErrNotFound.
+// Backend is what the API and the UI read: the predictions and alerts,
+// their explanations, the active model and the dependencies. The
+// contract of every part: implementations are safe for concurrent use;
+// the slices and maps they return are owned by the caller (handlers do
+// not modify them, but may sort returned slices); times are milliseconds
+// since the Unix epoch; missing records are reported with errors
+// wrapping ErrNotFound.
 type Backend interface {
+	PredictionReader
+	Explainer
+	ModelDescriber
+	DependencyReader
+}
+
+// PredictionReader reads the stored predictions and alerts (Backend's
+// contract).
+type PredictionReader interface {
 	// Predictions returns predictions matching q: the latest prediction of
 	// each entity when q.From and q.To are both zero, otherwise every
 	// prediction with From ≤ t ≤ To (a zero To means now). A backend may
@@ -34,13 +45,29 @@ type Backend interface {
 	// Alerts returns the alerts matching q (a superset is allowed, as for
 	// Predictions).
 	Alerts(ctx context.Context, q AlertQuery) ([]Alert, error)
+}
+
+// Explainer explains predictions: the explanation stored with an alert
+// or a prediction, or one computed now (Backend's contract; an entity
+// that cannot be explained yet, e.g. before a model is loaded, is an
+// error wrapping ErrUnavailable).
+type Explainer interface {
 	// Explanation returns the stored explanation of an alert (id is its
 	// fingerprint) or of a prediction (id is its prediction id).
 	Explanation(ctx context.Context, id string) (Explanation, error)
 	// ExplainEntity explains the entity's latest window now.
 	ExplainEntity(ctx context.Context, entity string) (Explanation, error)
+}
+
+// ModelDescriber describes the model in use (Backend's contract).
+type ModelDescriber interface {
 	// ModelInfo describes the active model (ErrNotFound when none).
 	ModelInfo(ctx context.Context) (ModelInfo, error)
+}
+
+// DependencyReader reads the dependency graph between entities
+// (Backend's contract).
+type DependencyReader interface {
 	// Dependencies returns the dependency neighbourhood of an entity (or
 	// of its service): its callers and callees with their edges.
 	Dependencies(ctx context.Context, entity string) (Neighbourhood, error)

@@ -196,10 +196,20 @@ type App struct {
 	ready atomic.Bool
 
 	reloadCh chan reloadRequest
-	stop     context.CancelFunc
-	done     chan struct{}
-	runErr   error
-	stopOnce sync.Once
+	// reloadStopped is closed when the reload loop has returned (the run
+	// context ended, by Stop or a fatal error): the requests waiting for
+	// it are answered then, not when the whole daemon has stopped (a POST
+	// /-/reload waiting for the loop held the HTTP server's shutdown, and
+	// with it Stop, for the whole ShutdownTimeout).
+	reloadStopped chan struct{}
+	// started is set by the first Start (or a Stop before any); running
+	// once Start succeeded: Reload and Apply before it fail.
+	started, running atomic.Bool
+	stop             context.CancelFunc
+	done             chan struct{}
+	doneOnce         sync.Once
+	runErr           error
+	stopOnce         sync.Once
 
 	reloads *prometheus.CounterVec
 	// restoreRuntime undoes the runtime settings of config.RuntimeConfig.
@@ -212,11 +222,12 @@ func New(opts Options) (*App, error) {
 		return nil, fmt.Errorf("app options: %w", err)
 	}
 	a := &App{
-		opts:     opts,
-		logger:   opts.Logger,
-		reg:      opts.Registerer,
-		reloadCh: make(chan reloadRequest),
-		done:     make(chan struct{}),
+		opts:          opts,
+		logger:        opts.Logger,
+		reg:           opts.Registerer,
+		reloadCh:      make(chan reloadRequest),
+		reloadStopped: make(chan struct{}),
+		done:          make(chan struct{}),
 	}
 	a.cfg.Store(opts.Config)
 	a.reloads = promauto.With(a.reg).NewCounterVec(prometheus.CounterOpts{
@@ -255,8 +266,34 @@ func (a *App) Store() *store.Store { return a.store }
 // Start opens the store, rebuilds the in-memory window from the ingest log,
 // starts the embedded NATS server when no URL is given, and runs every
 // component until Stop or a component's fatal error. It returns once the
-// daemon is ready to accept data.
+// daemon is ready to accept data. When it fails, what it opened is closed
+// and Done is closed (Err returns the error).
 func (a *App) Start(ctx context.Context) error {
+	if !a.started.CompareAndSwap(false, true) {
+		return errors.New("start: omen was started or stopped already")
+	}
+	err := a.start(ctx)
+	if err != nil {
+		a.finish(err)
+	}
+	return err
+}
+
+// finish records err as the error that stopped the daemon and closes Done
+// and the reload loop's channel, once.
+func (a *App) finish(err error) {
+	a.doneOnce.Do(func() {
+		a.runErr = err
+		select {
+		case <-a.reloadStopped:
+		default:
+			close(a.reloadStopped)
+		}
+		close(a.done)
+	})
+}
+
+func (a *App) start(ctx context.Context) error {
 	cfg := a.cfg.Load()
 	log := a.logger
 	// The web server's token and TLS pair are read first: a bad one is
@@ -285,9 +322,10 @@ func (a *App) Start(ctx context.Context) error {
 	// received within the lookback and an hour (ingester.replay).
 	so.IngestLogRetention = time.Duration(cfg.Lookback) + time.Hour
 	so.Logger, so.Registerer = log.With("component", "store"), a.reg
-	// fail undoes what Start did before err: the runtime settings too (a
-	// store another omen holds or a full disk left them set in the
-	// process, for an embedder such as the demo or a test).
+	// fail undoes what Start did before err, in one place: the runtime
+	// settings too (a store another omen holds or a full disk left them
+	// set in the process, for an embedder such as the demo or a test),
+	// the NATS connection and the listener (closeResourcesBy).
 	fail := func(err error) error {
 		return errors.Join(err, a.closeResources())
 	}
@@ -393,7 +431,6 @@ func (a *App) Start(ctx context.Context) error {
 	// The stream and the durable consumer exist once Start returns, so
 	// publishers can start right away.
 	if _, err := src.consumer.Setup(ctx); err != nil {
-		src.nc.Close()
 		return fail(fmt.Errorf("set up JetStream stream %q: %w", cfg.NATS.Stream, err))
 	}
 
@@ -406,14 +443,10 @@ func (a *App) Start(ctx context.Context) error {
 	// Without alerting.external_url, alert links name the bound port
 	// (a listen address with port 0 picks one) on the configured host.
 	if err := a.alerts.bind(boundAddress(a.opts.ListenAddress, ln.Addr())); err != nil {
-		ln.Close()
-		src.nc.Close()
 		return fail(err)
 	}
 	handler, err := a.routes(src)
 	if err != nil {
-		ln.Close()
-		src.nc.Close()
 		return fail(err)
 	}
 	a.srv = &http.Server{
@@ -486,54 +519,96 @@ func (a *App) Start(ctx context.Context) error {
 		mrCtx, mrCancel := context.WithCancel(runCtx)
 		g.Add(func() error { return mr.run(mrCtx) }, func(error) { mrCancel() })
 	}
-	// Reload: SIGHUP and /-/reload arrive here.
+	// Reload: SIGHUP and /-/reload arrive here. Once the run context
+	// ends, the requests waiting are answered at once (reloadStopped).
 	rCtx, rCancel := context.WithCancel(runCtx)
 	g.Add(func() error {
+		defer close(a.reloadStopped)
 		for {
 			select {
 			case <-rCtx.Done():
 				return nil
 			case r := <-a.reloadCh:
+				if rCtx.Err() != nil {
+					r.done <- fmt.Errorf("%s: %w: stopping", r.op, ErrNotRunning)
+					return nil
+				}
 				r.done <- a.reload(r.cfg)
 			}
 		}
 	}, func(error) { rCancel() })
 
-	go func() {
-		a.runErr = g.Run()
-		close(a.done)
-	}()
+	go func() { a.finish(g.Run()) }()
+	a.running.Store(true)
 	a.ready.Store(true)
 	log.Info("omen started", "web", a.Addr(), "nats", redactNATSURL(a.natsURL), "storage", a.opts.StoragePath,
 		"features", len(cfg.Features)+len(cfg.EventFeatures), "entity_labels", cfg.EntityLabels)
 	return nil
 }
 
+// ErrNotRunning is returned by Reload, Apply and ReloadModel on an App
+// that is not running: before Start, after a failed Start, or once it is
+// stopping.
+var ErrNotRunning = errors.New("omen is not running")
+
+// errNotStarted is ErrNotRunning for op before a successful Start.
+func errNotStarted(op string) error {
+	return fmt.Errorf("%s: %w (not started, or its start failed)", op, ErrNotRunning)
+}
+
 // Progress reports the samples applied to the feature head since start
-// and the data time (ms) of the last evaluated step.
+// and the data time (ms) of the last evaluated step; zero before Start
+// succeeded.
 func (a *App) Progress() (samples int64, lastStep int64) {
+	if !a.running.Load() {
+		return 0, 0
+	}
 	return a.ingest.applied.Load(), a.eval.done.Load()
 }
 
-// FeatureNames are the names of the feature vector's columns, in order.
-func (a *App) FeatureNames() []string { return a.extractor.FeatureNames() }
+// FeatureNames are the names of the feature vector's columns, in order;
+// nil before Start succeeded.
+func (a *App) FeatureNames() []string {
+	if !a.running.Load() {
+		return nil
+	}
+	return a.extractor.FeatureNames()
+}
 
 // ReloadModel loads the registry's active model now (the daemon also
-// notices a promotion within seconds on its own).
-func (a *App) ReloadModel() error { return a.scorer.reloadModel() }
+// notices a promotion within seconds on its own). Before Start succeeded
+// it returns ErrNotRunning.
+func (a *App) ReloadModel() error {
+	if !a.running.Load() {
+		return errNotStarted("reload model")
+	}
+	return a.scorer.reloadModel()
+}
 
-// Alerts returns the current alerts of the alert pipeline.
-func (a *App) Alerts() []alert.Alert { return a.alerts.Alerts() }
+// Alerts returns the current alerts of the alert pipeline; none before
+// Start succeeded.
+func (a *App) Alerts() []alert.Alert {
+	if !a.running.Load() {
+		return nil
+	}
+	return a.alerts.Alerts()
+}
 
-// Done is closed when the daemon has stopped, by Stop or a fatal error.
+// Done is closed when the daemon has stopped: by Stop, a fatal error or
+// a failed Start (also when Stop is called without Start).
 func (a *App) Done() <-chan struct{} { return a.done }
 
-// Err returns the error that stopped the daemon, if any, after Done.
+// Err returns the error that stopped the daemon, if any, after Done: a
+// component's fatal error, or Start's.
 func (a *App) Err() error { return a.runErr }
 
-// Stop shuts the daemon down: sources stop first, in-flight batches are
-// committed or left unacknowledged, then the store is closed. It waits at
-// most ShutdownTimeout (or ctx), the store's close included: store calls
+// Stop shuts the daemon down. Every component is cancelled at once: the
+// HTTP server stops accepting and waits for its requests (remote-write
+// appends, reloads: those waiting for the reload loop are answered with
+// ErrNotRunning), the NATS consumer commits its in-flight batch or leaves
+// it unacknowledged (redelivered after a restart), the evaluator ends its
+// step; once all have returned, the store is closed. It waits at most
+// ShutdownTimeout (or ctx), the store's close included: store calls
 // still running then (a value-log GC pass) close it when they return.
 func (a *App) Stop(ctx context.Context) error {
 	var err error
@@ -541,6 +616,10 @@ func (a *App) Stop(ctx context.Context) error {
 		a.ready.Store(false)
 		ctx, cancel := context.WithTimeout(ctx, a.opts.ShutdownTimeout)
 		defer cancel()
+		// Stop without Start: a later Start fails, Done is closed.
+		if a.started.CompareAndSwap(false, true) {
+			a.finish(nil)
+		}
 		if a.stop != nil {
 			a.stop()
 			select {
@@ -559,13 +638,23 @@ func (a *App) Stop(ctx context.Context) error {
 
 func (a *App) closeResources() error { return a.closeResourcesBy(context.Background()) }
 
-// closeResourcesBy closes what the daemon opened, waiting for the store's
-// calls in flight until ctx ends (store.CloseContext).
+// closeResourcesBy closes what the daemon opened (what a failed Start
+// opened so far), waiting for the store's calls in flight until ctx ends
+// (store.CloseContext).
 func (a *App) closeResourcesBy(ctx context.Context) error {
 	var errs []error
 	if a.restoreRuntime != nil {
 		a.restoreRuntime()
 		a.restoreRuntime = nil
+	}
+	// The listener and the NATS connection: the HTTP server's shutdown
+	// and sources.run close them once running (closing again is
+	// harmless), a failed Start did not get there.
+	if a.ln != nil {
+		_ = a.ln.Close()
+	}
+	if a.sources != nil {
+		a.sources.nc.Close()
 	}
 	if a.alerts != nil {
 		a.alerts.close()

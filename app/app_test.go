@@ -24,7 +24,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
+	goleak.VerifyTestMain(m, leakIgnores()...)
+}
+
+// leakIgnores are the goroutines goleak does not count as leaks.
+func leakIgnores() []goleak.Option {
+	return []goleak.Option{
 		// Badger and the NATS server keep package-level goroutines.
 		goleak.IgnoreAnyFunction("github.com/golang/glog.(*fileSink).flushDaemon"),
 		goleak.IgnoreAnyFunction("github.com/dgraph-io/ristretto/v2.(*defaultPolicy[...]).processItems"),
@@ -38,7 +43,7 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
 		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
 		goleak.IgnoreAnyFunction("internal/poll.runtime_pollWait"),
-	)
+	}
 }
 
 // testConfig has a small feature set over the series the tests send,

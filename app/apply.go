@@ -11,6 +11,7 @@ import (
 // cfg when not nil, answering on done.
 type reloadRequest struct {
 	cfg  *config.Config
+	op   string
 	done chan error
 }
 
@@ -31,14 +32,18 @@ func (a *App) Apply(cfg *config.Config) error {
 }
 
 // requestReload hands cfg (nil: the configuration file) to the reload
-// loop and returns its answer; op names the call in the error of a
-// stopped App.
+// loop and returns its answer; op names the call in the error of an App
+// that is not running (ErrNotRunning): before Start, after a failed
+// Start, and as soon as the run context ends (Stop, a fatal error).
 func (a *App) requestReload(cfg *config.Config, op string) error {
+	if !a.running.Load() {
+		return errNotStarted(op)
+	}
 	ch := make(chan error, 1)
 	select {
-	case a.reloadCh <- reloadRequest{cfg: cfg, done: ch}:
+	case a.reloadCh <- reloadRequest{cfg: cfg, op: op, done: ch}:
 		return <-ch
-	case <-a.done:
-		return errors.New(op + ": omen is stopped")
+	case <-a.reloadStopped:
+		return fmt.Errorf("%s: %w: stopping", op, ErrNotRunning)
 	}
 }

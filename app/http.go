@@ -73,7 +73,8 @@ func mountPprof(mux *http.ServeMux, protect func(http.Handler) http.Handler) {
 // an *AppliedError, whose text the answer then carries), 507 when the store
 // refused the new feature schema for lack of disk space (store.ErrDiskFull
 // before anything was applied: the reload changed nothing, and can be
-// retried once space is freed), 500 otherwise (an invalid file, a component
+// retried once space is freed), 503 when omen is stopping (ErrNotRunning),
+// 500 otherwise (an invalid file, a component
 // refusing it; nothing changed).
 func reloadHandler(reload func() error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -84,8 +85,11 @@ func reloadHandler(reload func() error) http.Handler {
 			fmt.Fprintf(w, "configuration reloaded, with errors: %v\n", applied.Err)
 		case err != nil:
 			code := http.StatusInternalServerError
-			if errors.Is(err, store.ErrDiskFull) {
+			switch {
+			case errors.Is(err, store.ErrDiskFull):
 				code = http.StatusInsufficientStorage
+			case errors.Is(err, ErrNotRunning):
+				code = http.StatusServiceUnavailable // stopping
 			}
 			http.Error(w, fmt.Sprintf("reload: %v", err), code)
 		default:

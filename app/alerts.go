@@ -60,6 +60,8 @@ type alerter struct {
 
 	mu     sync.Mutex
 	firing map[string]FiredAlert // by fingerprint: alerts reported to OnAlert
+	// calls runs OnAlert and OnResolve.
+	calls callbacks
 
 	// listenMu guards opts.ListenAddress, which bind changes once the
 	// HTTP listener is bound (a reload reads it meanwhile).
@@ -331,8 +333,8 @@ func (a *alerter) report(t int64) {
 			}
 		}
 		a.firing[al.Fingerprint] = FiredAlert{Fingerprint: fa.Fingerprint, Entity: fa.Entity, Labels: fa.Labels}
-		if a.opts.OnAlert != nil {
-			go a.opts.OnAlert(fa)
+		if f := a.opts.OnAlert; f != nil {
+			a.calls.push(func() { f(fa) })
 		}
 	}
 	for fp, fa := range a.firing {
@@ -340,10 +342,71 @@ func (a *alerter) report(t int64) {
 			continue
 		}
 		delete(a.firing, fp)
-		if a.opts.OnResolve != nil {
+		if f := a.opts.OnResolve; f != nil {
 			fa.T = time.UnixMilli(t)
-			go a.opts.OnResolve(fa)
+			a.calls.push(func() { f(fa) })
 		}
+	}
+}
+
+// callbacks runs the OnAlert and OnResolve calls one at a time, in the
+// order the steps reported them (an alert's OnResolve after its OnAlert),
+// on a goroutine of their own (a step does not wait for them), which runs
+// while calls are queued. Closing waits for the queued calls.
+type callbacks struct {
+	mu     sync.Mutex
+	queue  []func()
+	done   chan struct{} // of the goroutine running the queue; nil: none
+	closed bool
+}
+
+// push queues f; nothing once closed.
+func (c *callbacks) push(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.queue = append(c.queue, f)
+	if c.done == nil {
+		c.done = make(chan struct{})
+		go c.run(c.done)
+	}
+}
+
+// run calls the queued functions until the queue is empty.
+func (c *callbacks) run(done chan struct{}) {
+	defer close(done)
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			c.queue, c.done = nil, nil
+			c.mu.Unlock()
+			return
+		}
+		f := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		c.mu.Unlock()
+		f()
+	}
+}
+
+// close refuses later calls and waits until the queued ones have returned,
+// or ctx ends.
+func (c *callbacks) close(ctx context.Context) error {
+	c.mu.Lock()
+	c.closed = true
+	done, n := c.done, len(c.queue)
+	c.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("alert callbacks (OnAlert, OnResolve) still running, %d more queued: %w", n, ctx.Err())
 	}
 }
 
@@ -363,7 +426,13 @@ func (a *alerter) run(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
 }
-func (a *alerter) close() { a.m.Close() }
+
+// close stops the alert pipeline, and waits for the OnAlert and OnResolve
+// calls reported until ctx ends.
+func (a *alerter) close(ctx context.Context) error {
+	a.m.Close()
+	return a.calls.close(ctx)
+}
 
 // checkConfig reports whether setConfig would accept cfg's alerting
 // section, changing nothing: a reload checks it before applying anything.

@@ -65,12 +65,15 @@ type Options struct {
 	// WallClock caps evaluation at the wall clock (production). The demo
 	// and tests with simulated time set it false.
 	WallClock bool
-	// OnAlert, if set, is called (on its own goroutine) when an alert
-	// starts firing; the demo prints alerts with it. Alerts restored
-	// firing from the store at start are not reported.
+	// OnAlert, if set, is called when an alert starts firing; the demo
+	// prints alerts with it. Alerts restored firing from the store at
+	// start are not reported. OnAlert and OnResolve are called one at a
+	// time, in the order the alerts fired and resolved, on a goroutine
+	// of their own (the evaluation does not wait for them); Stop waits
+	// for those reported (within ShutdownTimeout).
 	OnAlert func(FiredAlert)
-	// OnResolve, if set, is called (on its own goroutine) when an alert
-	// reported to OnAlert, or restored firing at start, stops firing.
+	// OnResolve, if set, is called when an alert reported to OnAlert, or
+	// restored firing at start, stops firing.
 	OnResolve func(FiredAlert)
 	// ShutdownTimeout bounds Stop. Default 30s.
 	ShutdownTimeout time.Duration
@@ -657,7 +660,9 @@ func (a *App) closeResourcesBy(ctx context.Context) error {
 		a.sources.nc.Close()
 	}
 	if a.alerts != nil {
-		a.alerts.close()
+		if err := a.alerts.close(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if a.natsSrv != nil {
 		a.natsSrv.Shutdown()

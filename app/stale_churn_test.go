@@ -68,7 +68,7 @@ func newAlertPipeline(t *testing.T, o alertPipelineOptions) *alertPipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(p.al.close)
+	t.Cleanup(func() { _ = p.al.close(context.Background()) })
 	p.e = newEvaluator(evaluatorOptions{Extractor: fx, Store: p.st, Ingest: p.in, Scorer: p.s, Alerts: p.al, Step: time.Duration(cfg.Step),
 		Registerer: p.reg, Logger: log})
 	return p

@@ -155,7 +155,7 @@ func TestRestoredAlertsNotReportedAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(al.close)
+	t.Cleanup(func() { _ = al.close(context.Background()) })
 	// No prediction: they resolve after the missing steps.
 	for range 7 {
 		al.process(ctx, ts, nil, nil)
@@ -211,7 +211,7 @@ func TestRestartStepNotCountedTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(al2.close)
+	t.Cleanup(func() { _ = al2.close(context.Background()) })
 	e2 := newEvaluator(evaluatorOptions{Extractor: p.e.Extractor, Store: p.st, Ingest: p.in, Scorer: s2, Alerts: al2, Step: p.e.Step,
 		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
 	e2.evaluate(ctx, last)

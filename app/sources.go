@@ -46,6 +46,10 @@ type sources struct {
 	// restartOnly is the configuration the sources were built with that
 	// a reload cannot change (the reload warns when it would).
 	restartOnly restartOnly
+	// lookback is the configured lookback (a reload cannot change it):
+	// the NATS decoders' label caches forget a set unused for it
+	// (decode.Options.CacheIdle), as the remote-write receiver's does.
+	lookback time.Duration
 	// mu serializes setConfig; live are the limits it applied last.
 	mu   sync.Mutex
 	live liveLimits
@@ -56,7 +60,7 @@ func newSources(o sourceOptions) (*sources, error) {
 	if err := CheckPollers(cfg); err != nil {
 		return nil, err
 	}
-	s := &sources{logger: o.Logger}
+	s := &sources{logger: o.Logger, lookback: time.Duration(cfg.Resolved().Lookback)}
 	nc, err := nats.Connect(o.NATSURL,
 		nats.Name("omen"),
 		nats.MaxReconnects(-1),
@@ -95,7 +99,7 @@ func newSources(o sourceOptions) (*sources, error) {
 		DLQMaxBytes:    cfg.NATS.DeadLetterMaxBytes,
 		MaxAge:         time.Duration(cfg.NATS.MaxAge),
 		MaxBytes:       cfg.NATS.MaxBytes,
-		Decode:         decodeOptions(cfg.Ingest, live.NATSDecode),
+		Decode:         decodeOptions(cfg.Ingest, s.lookback, live.NATSDecode),
 	}, o.Registerer, o.Logger)
 	if err != nil {
 		nc.Close()
@@ -184,9 +188,11 @@ func natsDecodeLimitsOf(cfg *config.Config) (natsDecodeLimits, error) {
 		InfluxPrecision: prec, RequiredLabels: slices.Clone(n.RequiredLabels), LabelCacheSize: n.LabelCacheSize}, nil
 }
 
-// decodeOptions are the NATS decoders' options: the ingest time window
-// and the nats keys' options l.
-func decodeOptions(ingest config.IngestConfig, l natsDecodeLimits) decode.Options {
+// decodeOptions are the NATS decoders' options: the ingest time window,
+// the nats keys' options l, and the label caches' idle time: the lookback,
+// as the remote-write receiver's (remoteWriteOptions): a label set unused
+// for the lookback belongs to a series the head forgot.
+func decodeOptions(ingest config.IngestConfig, lookback time.Duration, l natsDecodeLimits) decode.Options {
 	return decode.Options{
 		MaxAge:           time.Duration(ingest.MaxSampleAge),
 		MaxFuture:        time.Duration(ingest.MaxSampleFuture),
@@ -197,6 +203,7 @@ func decodeOptions(ingest config.IngestConfig, l natsDecodeLimits) decode.Option
 		Precision:        l.InfluxPrecision,
 		RequiredLabels:   slices.Clone(l.RequiredLabels),
 		CacheSize:        l.LabelCacheSize,
+		CacheIdle:        lookback,
 	}
 }
 
@@ -376,7 +383,7 @@ func (s *sources) check(cfg *config.Config) (map[string]string, liveLimits, erro
 	if err != nil {
 		return nil, liveLimits{}, fmt.Errorf("apply nats decoder options: %w", err)
 	}
-	if _, err := decode.New(decodeOptions(s.restartOnly.Ingest, l.NATSDecode)); err != nil {
+	if _, err := decode.New(decodeOptions(s.restartOnly.Ingest, s.lookback, l.NATSDecode)); err != nil {
 		return nil, liveLimits{}, fmt.Errorf("apply nats decoder options: %w", err)
 	}
 	return queries, l, nil
@@ -397,7 +404,7 @@ func (s *sources) applyLimits(l liveLimits) error {
 	if natsChanged {
 		// The time window stays the start-time one (ingest takes a
 		// restart).
-		if err := s.consumer.SetDecodeOptions(decodeOptions(s.restartOnly.Ingest, l.NATSDecode)); err != nil {
+		if err := s.consumer.SetDecodeOptions(decodeOptions(s.restartOnly.Ingest, s.lookback, l.NATSDecode)); err != nil {
 			err = fmt.Errorf("apply nats decoder options: %w", err)
 			if s.rw != nil && l.RemoteWrite != s.live.RemoteWrite {
 				err = errors.Join(err, s.rw.SetLimits(s.live.RemoteWrite))

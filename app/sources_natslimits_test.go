@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/stream/decode"
 	"github.com/omen-sre/omen/telemetry"
@@ -95,9 +96,10 @@ func TestNATSDecoderLimitsConfigured(t *testing.T) {
 	}
 }
 
-// TestNATSDecodeOptionsFromConfig: every nats decoder key, and the ingest
-// time window, reach their decode.Options field; the keys left out take
-// the daemon's defaults.
+// TestNATSDecodeOptionsFromConfig: every nats decoder key, the ingest
+// time window and the lookback (the label caches' idle time, as the
+// remote-write receiver's; it was the decoders' default, 10m) reach their
+// decode.Options field; the keys left out take the daemon's defaults.
 func TestNATSDecodeOptionsFromConfig(t *testing.T) {
 	tests := []struct {
 		name string
@@ -105,6 +107,7 @@ func TestNATSDecodeOptionsFromConfig(t *testing.T) {
 		want decode.Options
 	}{
 		{name: "every key", yml: `
+lookback: 17m
 ingest:
   max_sample_age: 3h
   max_sample_future: 7m
@@ -118,13 +121,13 @@ nats:
   label_cache_size: 14
 `, want: decode.Options{MaxAge: 3 * time.Hour, MaxFuture: 7 * time.Minute, MaxMessageBytes: 4096,
 			MaxLabels: 11, MaxLabelValueLen: 12, MaxInfluxFields: 13, Precision: time.Millisecond,
-			RequiredLabels: []string{"namespace", "pod"}, CacheSize: 14}},
+			RequiredLabels: []string{"namespace", "pod"}, CacheSize: 14, CacheIdle: 17 * time.Minute}},
 		{name: "defaults", yml: "", want: decode.Options{MaxAge: 2 * time.Hour, MaxFuture: 10 * time.Minute,
 			MaxMessageBytes: 1 << 20, MaxLabels: 64, MaxLabelValueLen: 2048, MaxInfluxFields: 1024,
-			Precision: time.Nanosecond, CacheSize: 1 << 18}},
+			Precision: time.Nanosecond, CacheSize: 1 << 18, CacheIdle: time.Duration(config.Default().Lookback)}},
 		{name: "seconds, micro sign", yml: "nats:\n  influx_precision: 1µs\n", want: decode.Options{MaxAge: 2 * time.Hour, MaxFuture: 10 * time.Minute,
 			MaxMessageBytes: 1 << 20, MaxLabels: 64, MaxLabelValueLen: 2048, MaxInfluxFields: 1024,
-			Precision: time.Microsecond, CacheSize: 1 << 18}},
+			Precision: time.Microsecond, CacheSize: 1 << 18, CacheIdle: time.Duration(config.Default().Lookback)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,7 +136,7 @@ nats:
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := decodeOptions(cfg.Ingest, l); !reflect.DeepEqual(got, tt.want) {
+			if got := decodeOptions(cfg.Ingest, time.Duration(cfg.Resolved().Lookback), l); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("decode options\n%+v\nwant\n%+v", got, tt.want)
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/omen-sre/omen/internal/mapshrink"
 	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/store"
 )
@@ -358,7 +359,12 @@ type Manager struct {
 	procMu sync.Mutex
 	mu     sync.Mutex
 	states map[string]*entityState
-	closed bool
+	// statesPeak is the most states held: states is rebuilt once it
+	// shrank to a quarter of that (mapshrink), so that the states of a
+	// churn of entities (a rollout of pods), deleted once dropped, do not
+	// keep their buckets.
+	statesPeak mapshrink.Peak
+	closed     bool
 	// closeCtx is cancelled by Close (explanations in flight stop).
 	closeCtx    context.Context
 	closeCancel context.CancelFunc
@@ -701,9 +707,11 @@ func (m *Manager) finish(t, sent time.Time, dropped []*entityState) error {
 			}
 		}
 	}
+	m.statesPeak.Note(len(m.states))
 	for _, s := range dropped {
 		delete(m.states, s.Key)
 	}
+	m.states = mapshrink.Compact(m.states, &m.statesPeak)
 
 	// Route: the alerts due for sending.
 	wall := m.opts.Now()

@@ -16,6 +16,7 @@ import (
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/explain"
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/internal/mapshrink"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -60,6 +61,10 @@ type alerter struct {
 
 	mu     sync.Mutex
 	firing map[string]FiredAlert // by fingerprint: alerts reported to OnAlert
+	// firingPeak is the most entries firing held: it is rebuilt once it
+	// shrank to a quarter of that (mapshrink), so that the alerts of a
+	// churn of entities, deleted once resolved, do not keep its buckets.
+	firingPeak mapshrink.Peak
 	// calls runs OnAlert and OnResolve.
 	calls callbacks
 
@@ -337,6 +342,7 @@ func (a *alerter) report(t int64) {
 			a.calls.push(func() { f(fa) })
 		}
 	}
+	a.firingPeak.Note(len(a.firing))
 	for fp, fa := range a.firing {
 		if live[fp] {
 			continue
@@ -347,6 +353,7 @@ func (a *alerter) report(t int64) {
 			a.calls.push(func() { f(fa) })
 		}
 	}
+	a.firing = mapshrink.Compact(a.firing, &a.firingPeak)
 }
 
 // callbacks runs the OnAlert and OnResolve calls one at a time, in the

@@ -192,3 +192,38 @@ func TestEvaluatorExcludedShrinksAfterChurn(t *testing.T) {
 		t.Errorf("after the churn the evaluator's excluded series hold %d bytes more than a map of the %d left", held, churnKeep)
 	}
 }
+
+// After a churn (50,000 alerts reported firing, then resolved: their
+// entities gone) the alerter's firing alerts hold about what a map made
+// for the alerts left does: report deleted the resolved ones, but the map
+// kept its largest population's buckets.
+func TestAlerterFiringShrinksAfterChurn(t *testing.T) {
+	st, err := store.Open(store.Options{InMemory: true, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	cfg := testConfig(t)
+	al, err := newAlerter(alerterOptions{Store: st, Config: cfg, ListenAddress: "127.0.0.1:1", Step: time.Duration(cfg.Step),
+		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = al.close(context.Background()) })
+	// The alerts reported firing at earlier steps; none fires now.
+	for i := range churnEntities {
+		fp := "churn-" + strconv.Itoa(i)
+		al.firing[fp] = FiredAlert{Fingerprint: fp, Entity: "shop/" + fp, Labels: map[string]string{"namespace": "shop", "pod": fp}}
+	}
+	al.report(time.Now().UnixMilli())
+	al.mu.Lock()
+	defer al.mu.Unlock()
+	if len(al.firing) != 0 {
+		t.Fatalf("%d alerts firing, want none", len(al.firing))
+	}
+	held := heldBeyond(func() { al.firing = copyMap(al.firing) })
+	t.Logf("firing alerts after %d churned: %d bytes more than a copy", churnEntities, held)
+	if held > 256<<10 {
+		t.Errorf("after the churn the alerter's firing alerts hold %d bytes more than a map of the alerts left", held)
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"github.com/omen-sre/omen/internal/tty"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/sim"
+	"github.com/omen-sre/omen/training"
+	"github.com/omen-sre/omen/training/storesource"
 )
 
 // EvalOptions configure Eval.
@@ -66,6 +68,10 @@ type EvalReport struct {
 	ValSplit  string  `json:"val_split,omitempty"`
 	ValFleets int     `json:"val_fleets,omitempty"`
 	MinLeadS  float64 `json:"min_lead_s,omitempty"`
+	// Calibration compares the model's failure probabilities on the
+	// evaluated fleet with its failures within the horizon (every window
+	// of its stored history, by decile of probability).
+	Calibration *training.Calibration `json:"calibration,omitempty"`
 }
 
 // Eval trains a model on simulated fleets (or loads one), then runs a
@@ -255,6 +261,14 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 	}
 	rep.Report = sim.Score(testFleet.Truth(), alerts, Horizon*Step)
 	mu.Unlock()
+	// The failure probability against the evaluated fleet's failures,
+	// windows cut as for the model's validation.
+	cfg := m.Config()
+	src := &storesource.Source{Store: a.Store(), From: testStart.UnixMilli(), To: testFleet.Now().UnixMilli(),
+		Step: Step.Milliseconds(), Presence: app.PresenceFeatures(o.App.Config)}
+	if rep.Calibration, err = training.Calibrate(ctx, m, src, training.WindowOptions{Window: cfg.Window, Horizon: cfg.Horizon, Onset: true}, 10); err != nil {
+		return rep, fmt.Errorf("calibration on the evaluated fleet: %w", err)
+	}
 	rep.WallSeconds = time.Since(t0).Seconds()
 	return rep, nil
 }

@@ -7,7 +7,8 @@
 // a linear next-step forecast of every feature (its residual is an anomaly
 // score for failures never seen in training) and a sigmoid P(failure within
 // Config.Horizon steps). A Trainer with PosWeight w fits odds w times too
-// high; ShiftFailureLogit(−ln w) corrects them, as training.Train does, so
+// high; ShiftFailureLogit(−ln w) corrects them, as training.Train does
+// (which then fits the intercept on validation windows too), so
 // that the output is a probability. Per-feature normalisation (mean/std from training
 // data; NaN inputs become the mean) is part of the model and is stored in
 // the model file.

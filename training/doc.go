@@ -26,9 +26,16 @@
 // average precision when validation has failures (validation loss
 // otherwise), thresholds and metadata. The class weight w multiplies the
 // fitted odds of failure by w, so every trained network's failure bias is
-// then shifted by −ln w (prior correction, model.ShiftFailureLogit; the
-// metadata say failure_calibration prior): its output is a calibrated
-// P(failure within the horizon), and the thresholds are chosen on it.
+// then shifted by −ln w (prior correction, model.ShiftFailureLogit), and,
+// when the validation windows hold at least MinCalibrationPositives
+// failures and as many non-failures, by the intercept that makes the mean
+// probability on them their failure rate (maximum likelihood with Platt's
+// smoothed targets; on pods the model never saw the prior correction alone
+// left it 7× too low). The metadata say which (failure_calibration prior
+// or prior+validation-intercept). Its output is a calibrated P(failure
+// within the horizon), the thresholds are chosen on it, and Calibrate
+// measures it on held-out data (omen eval sim prints it for the evaluated
+// fleet).
 //
 // # Thresholds without test labels
 //

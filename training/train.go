@@ -343,6 +343,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	rep.PosWeight = PositiveWeight(trw.Label, opts.MaxPosWeight)
 
 	valHasPos := hasPositive(vaw.Label)
+	calibrateOnVal := rep.ValPositives >= MinCalibrationPositives && vaw.N()-rep.ValPositives >= MinCalibrationPositives
 	// fit trains one model from the seed's initialisation and shuffling.
 	fit := func(seed int64) (*model.Model, History, error) {
 		m, err := model.New(model.Config{Features: features, Window: opts.Window, Horizon: opts.Horizon, Hidden: opts.Hidden, Layers: opts.Layers, Dropout: opts.Dropout, Seed: seed, Step: opts.Step})
@@ -387,6 +388,20 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		fitted := tl.result()
 		if err := fitted.ShiftFailureLogit(-math.Log(rep.PosWeight)); err != nil {
 			return nil, h, err
+		}
+		if calibrateOnVal {
+			// On entities or times the model never trained on, its
+			// failures rank lower than on its training data, so the prior
+			// correction leaves the probabilities too low (7× on held-out
+			// simulated pods): the intercept that makes them right on the
+			// validation windows follows it.
+			prob, err := predictAll(ctx, fitted, vaw)
+			if err != nil {
+				return nil, h, err
+			}
+			if err := fitted.ShiftFailureLogit(interceptShift(labelled(prob, vaw.Label))); err != nil {
+				return nil, h, err
+			}
 		}
 		return fitted, h, nil
 	}
@@ -520,11 +535,85 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			"entities": strconv.Itoa(rep.Entities), "members": strconv.Itoa(rep.Members), "train_windows": strconv.Itoa(rep.TrainWindows),
 			"val_windows": strconv.Itoa(rep.ValWindows), "pos_weight": strconv.FormatFloat(rep.PosWeight, 'g', 4, 64),
 			"best_epoch": strconv.Itoa(rep.History.BestEpoch), "stopped": rep.History.Stopped,
-			// The failure head's bias was shifted by −ln(pos_weight).
-			"failure_calibration": "prior",
+			// The failure head's bias was shifted by −ln(pos_weight),
+			// then by the validation intercept.
+			"failure_calibration": calibrationMethod(calibrateOnVal),
 		},
 	})
 	return m, rep, nil
+}
+
+// MinCalibrationPositives is how many positive (and negative) validation
+// windows Train needs to fit the failure head's intercept on them; with
+// fewer it keeps the prior correction alone.
+const MinCalibrationPositives = 10
+
+// calibrationMethod names the failure head's calibration in the model's
+// metadata (failure_calibration).
+func calibrationMethod(onVal bool) string {
+	if onVal {
+		return "prior+validation-intercept"
+	}
+	return "prior"
+}
+
+// interceptShift returns the shift d of the logits of prob that maximises
+// the likelihood of label, with Platt's smoothed targets ((k+1)/(n₊+2)
+// for a positive, 1/(n₋+2) for a negative, so that few positives do not
+// push it to an extreme): the d at which the shifted probabilities sum
+// to the targets' sum. Newton's method on that sum, which increases with
+// d, from d = 0; probabilities are clamped to [1e-9, 1−1e-9] so that every
+// logit is finite. 0 without both classes.
+func interceptShift(prob []float64, label []bool) float64 {
+	var pos, neg float64
+	for _, l := range label {
+		if l {
+			pos++
+		} else {
+			neg++
+		}
+	}
+	if pos == 0 || neg == 0 {
+		return 0
+	}
+	target := pos*(pos+1)/(pos+2) + neg/(neg+2)
+	z := make([]float64, len(prob))
+	for i, p := range prob {
+		p = min(max(p, 1e-9), 1-1e-9)
+		z[i] = math.Log(p / (1 - p))
+	}
+	d, lo, hi := 0.0, math.Inf(-1), math.Inf(1)
+	for range 100 {
+		var sum, slope float64
+		for _, v := range z {
+			q := 1 / (1 + math.Exp(-(v + d)))
+			sum += q
+			slope += q * (1 - q)
+		}
+		if math.Abs(sum-target) < 1e-9*float64(len(z)) {
+			break
+		}
+		if sum > target {
+			hi = d
+		} else {
+			lo = d
+		}
+		next := d - (sum-target)/slope
+		if !(next > lo && next < hi) || slope == 0 {
+			// Newton left the bracket: bisect it (or step out of it
+			// while one side is still open).
+			switch {
+			case math.IsInf(lo, -1):
+				next = hi - 4
+			case math.IsInf(hi, 1):
+				next = lo + 4
+			default:
+				next = (lo + hi) / 2
+			}
+		}
+		d = next
+	}
+	return d
 }
 
 // keepWindows returns, in place, the values of xs (one per window) of
@@ -945,6 +1034,36 @@ type CalibrationBin struct {
 	MinProb  float64 `json:"min_prob"`
 	MeanProb float64 `json:"mean_prob"`
 	Rate     float64 `json:"rate"`
+}
+
+// Calibrate measures the calibration of m's failure probability on the
+// series of src (held-out data: a fleet or a period the model never saw),
+// in up to bins bins: every window MakeWindows cuts with opts (m's window
+// and horizon, Onset as in training), its label masked where opts masks
+// it. nil without a labelled window.
+func Calibrate(ctx context.Context, m *model.Model, src Source, opts WindowOptions, bins int) (*Calibration, error) {
+	series, err := src.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate: load: %w", err)
+	}
+	var prob []float64
+	var label []bool
+	for _, s := range series {
+		if s.Steps() <= opts.Window {
+			continue
+		}
+		w, err := MakeWindows(s, opts)
+		if err != nil {
+			return nil, fmt.Errorf("calibrate: entity %s: %w", seriesName(s), err)
+		}
+		pr, err := predictAll(ctx, m, w)
+		if err != nil {
+			return nil, fmt.Errorf("calibrate: entity %s: %w", seriesName(s), err)
+		}
+		p, l := labelled(pr, w.Label)
+		prob, label = append(prob, p...), append(label, l...)
+	}
+	return calibration(prob, label, bins), nil
 }
 
 // calibration returns the calibration of probabilities prob against

@@ -140,6 +140,10 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			prefix = fmt.Sprintf("seed %d: ", ok.Seed)
 		}
 		printSimReport(report, prefix, rep.Report, fmt.Sprintf("(%d alerts, %.0fs)", rep.Alerts, rep.WallSeconds), true)
+		if c := rep.Calibration; c != nil {
+			fmt.Fprintf(report, "%scalibration on the evaluated fleet: mean P(failure) %.4f, failure rate %.4f over the windows; in the top decile of P %.4f against %.4f (threshold %.3g)\n",
+				prefix, c.MeanProb, c.Rate, c.Bins[len(c.Bins)-1].MeanProb, c.Bins[len(c.Bins)-1].Rate, rep.Threshold)
+		}
 		if *runs > 1 && k < *runs-1 && *jsonOut != "-" {
 			// The runs so far, in case the rest is interrupted (to
 			// stdout only then: see above).

@@ -296,16 +296,26 @@ func CheckPollers(cfg *config.Config) error {
 // means here.
 func checkPollerQueries(queries map[string]string) error {
 	if len(queries) == 0 {
-		return errors.New("no feature has a PromQL expression for the Prometheus pollers to poll: add one, or remove the prometheus section")
+		return errors.New("no feature has a PromQL expression for the Prometheus pollers to poll, nor any label: add one, or remove the prometheus section")
 	}
 	return stream.CheckQueries(queries)
 }
 
 // pollerQueries are the queries the Prometheus pollers evaluate: one per
-// feature, named after it, with the entity labels substituted.
+// feature and one per failure label with an expression (as "omen train
+// --source prometheus" evaluates them), named after it, with the entity
+// labels substituted. Without the labels' queries a daemon fed by pollers
+// alone never labelled a failure, and a model trained on its store never
+// alerted. (Names are unique across features and labels.)
 func pollerQueries(cfg *config.Config) map[string]string {
 	queries := map[string]string{}
-	for _, f := range cfg.Resolved().Features {
+	r := cfg.Resolved()
+	for _, l := range r.Labels {
+		if l.Expr != "" {
+			queries[l.Name] = l.Expr
+		}
+	}
+	for _, f := range r.Features {
 		queries[f.Name] = f.Expr
 	}
 	return queries

@@ -83,10 +83,14 @@
 // the alert fires and does not change while it fires, so it cannot flap.
 // Everything that changes between sends (probability, causes, links) is an
 // annotation: summary, description, probability, horizon, top_causes,
-// recommended_action, runbook_url and explanation_url. The annotations are
+// recommended_action, runbook_url, explanation_url (the alert's page in
+// omen's UI, as generatorURL: it shows the explanation) and
+// explanation_api_url (the explanation as JSON:
+// <ExternalURL>/api/v1/explanations/<fingerprint>; absent without one).
+// The annotations are
 // rendered at every send: probability and the description's probability
 // and threshold are the newest prediction's (the alert's state now), while
-// top_causes, recommended_action, runbook_url and explanation_url are those
+// top_causes, recommended_action, runbook_url and the explanation links are those
 // of the prediction the alert fired on (Alert.PredictionID, whose
 // probability is Alert.FiredProbability); when the two differ, the
 // description says "It fired at …". The description renders probabilities
@@ -97,7 +101,7 @@
 // had no prediction for more than MissingSteps steps) and with what
 // probability, as recorded when it resolved: later steps (the entity gone,
 // or over the threshold again without having fired yet) do not rewrite it. omen's own links
-// (generatorURL, explanation_url unless the Explainer gave one, and a
+// (generatorURL, the explanation links unless the Explainer gave a URL, and a
 // relative runbook such as the built-in ones) are rendered with the
 // ExternalURL of the time they are sent: after a reload changing it, the
 // next send of every alert carries the new one. generatorURL is

@@ -61,7 +61,6 @@ func (fakeExplainer) Explain(_ context.Context, p Prediction) (Explanation, erro
 			{Name: "OOMKilled", Kind: "event", Entity: p.Entity, Share: 0.21},
 			{Name: "config-store", Kind: "dependency", Entity: "infra/config-store", Share: 0.09},
 		},
-		URL: "http://omen.example:9090/ui/predictions/" + p.ID,
 	}, nil
 }
 

@@ -70,13 +70,19 @@ func (m *Manager) postable(s *entityState) postableAlert {
 	} else {
 		a.EndsAt = wall.Add(4 * max(m.opts.EvalInterval, m.opts.ResendDelay)).UTC()
 	}
+	// explanation_url is the alert's page in omen's UI (the generatorURL),
+	// which shows the explanation of the prediction it fired on (its
+	// waterfall, causes and metrics; or why it has none): a person follows
+	// it from a notification. The same explanation as JSON, for tools, is
+	// explanation_api_url, and the page links to it.
 	var causes []Cause
-	explURL := a.GeneratorURL
+	explURL, apiURL := a.GeneratorURL, ""
 	if s.Explanation != nil {
 		causes = s.Explanation.TopCauses
-		explURL = m.opts.ExternalURL + "/api/v1/explanations/" + s.AlertFP
+		apiURL = m.opts.ExternalURL + "/api/v1/explanations/" + s.AlertFP
 		if s.Explanation.URL != "" {
-			explURL = s.Explanation.URL
+			// The Explainer's own page: omen's API may not hold it.
+			explURL, apiURL = s.Explanation.URL, ""
 		}
 	}
 	horizon := formatDuration(p.Horizon)
@@ -116,14 +122,15 @@ func (m *Manager) postable(s *entityState) postableAlert {
 		summary = "Resolved: " + summary
 	}
 	a.Annotations = map[string]string{
-		"summary":            summary,
-		"description":        desc,
-		"probability":        probText, // as the description's: when it resolved
-		"horizon":            horizon,
-		"top_causes":         top,
-		"recommended_action": s.Action,
-		"runbook_url":        m.remedy.url(s.Runbook),
-		"explanation_url":    explURL,
+		"summary":             summary,
+		"description":         desc,
+		"probability":         probText, // as the description's: when it resolved
+		"horizon":             horizon,
+		"top_causes":          top,
+		"recommended_action":  s.Action,
+		"runbook_url":         m.remedy.url(s.Runbook),
+		"explanation_url":     explURL,
+		"explanation_api_url": apiURL,
 	}
 	for k, v := range a.Annotations {
 		if v == "" {

@@ -9,9 +9,11 @@
 // apart) whose forecast target is the next step; the failure label of a
 // window ending at step t is "any failing step in (t, t+H]" (H = Horizon),
 // so the model learns precursors, and is masked (NaN) where the horizon
-// runs past the data. SplitTime splits each entity in time order (last 20 %
-// for validation by default); windows are cut from each part separately,
-// so nothing crosses the boundary.
+// runs past the data. Train's time split cuts every entity at one time,
+// before which 80 % of all steps lie (ValFraction 20 % by default; with
+// entities that span the same times that is SplitTime's cut of each);
+// windows are cut from each part separately, so nothing crosses the
+// boundary, and no time validates one entity while another trains on it.
 //
 // # Training
 //

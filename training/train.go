@@ -72,7 +72,11 @@ type TrainOptions struct {
 	// with ValSplit "entity" the fraction of entities held out.
 	ValFraction float64
 	// ValSplit chooses what validation holds out: "time" (default) the
-	// last ValFraction of every entity's history; "entity" whole entities,
+	// last ValFraction of the history by calendar: one cut time for every
+	// entity, before which ValFraction of all steps lie (the last
+	// ValFraction of each entity's history when all span the same times;
+	// an entity that ends before the cut only trains, one born after it
+	// only validates); "entity" whole entities,
 	// about a ValFraction of them chosen by a hash of their names, so that
 	// the early stopping and the thresholds are judged on entities the
 	// model never saw, as a new pod or a new fleet is; "after" whole
@@ -650,7 +654,41 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 	vo := WindowOptions{Window: opts.Window, Horizon: opts.Horizon, Onset: opts.Onset}
 	skips := skipLog{log: opts.Logger}
 	defer skips.flush()
+	var cut int64
+	useCut := false
+	if valSplit != "entity" && valSplit != "after" {
+		cut, useCut = calendarCut(series, opts.ValFraction)
+	}
 	for _, s := range series {
+		if useCut {
+			// One cut time for every entity: no time is validation
+			// for one entity and training for another.
+			k := 0
+			if s.Step > 0 && cut > s.Start {
+				k = min(int((cut-s.Start+s.Step-1)/s.Step), s.Steps())
+			}
+			tr, va := s.Slice(0, k), s.Slice(k, s.Steps())
+			useTr, useVa := tr.Steps() > opts.Window+opts.Horizon, va.Steps() > opts.Window+1
+			if !useTr && !useVa {
+				skips.skip(skipShort, "skipping short entity", "entity", s.Entity, "steps", s.Steps())
+				continue
+			}
+			if useTr {
+				tw, err := MakeWindows(tr, wo)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				trs = append(trs, tw)
+			}
+			if useVa {
+				vw, err := MakeWindows(va, vo)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				vas, vaSeries = append(vas, vw), append(vaSeries, va)
+			}
+			continue
+		}
 		if valSplit == "entity" || valSplit == "after" {
 			var val bool
 			if valSplit == "after" {
@@ -698,6 +736,56 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 		vaSeries = append(vaSeries, va)
 	}
 	return trs, vas, vaSeries, nil
+}
+
+// calendarCut returns the time (Unix ms) of the time split's cut when the
+// series do not all span the same steps: the step time before which
+// (1 − valFrac) of all their steps lie, so that every entity trains on its
+// steps before it and validates on those from it (a pod born late is
+// validated only on the fleet's last part, as the others are, and an
+// incident is never validation for one pod and training for another).
+// ok is false when the series share Start and length (each one's own cut
+// is then that cut, SplitTime's) or one has no Step (times unknown).
+func calendarCut(series []*dataset.Series, valFrac float64) (cut int64, ok bool) {
+	if len(series) == 0 {
+		return 0, false
+	}
+	same := true
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	total := 0
+	for _, s := range series {
+		if s.Step <= 0 {
+			return 0, false
+		}
+		if s.Start != series[0].Start || s.Steps() != series[0].Steps() || s.Step != series[0].Step {
+			same = false
+		}
+		lo, hi = min(lo, s.Start), max(hi, s.Start+int64(s.Steps())*s.Step)
+		total += s.Steps()
+	}
+	if same {
+		return 0, false
+	}
+	// before counts the steps at times < t.
+	before := func(t int64) int {
+		n := 0
+		for _, s := range series {
+			if t > s.Start {
+				n += min(int((t-s.Start+s.Step-1)/s.Step), s.Steps())
+			}
+		}
+		return n
+	}
+	want := int(math.Round(float64(total) * (1 - valFrac)))
+	for lo < hi { // the earliest t with want steps before it
+		mid := lo + (hi-lo)/2
+		if before(mid) >= want {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo, true
 }
 
 // MinTimeSplitSteps is the fewest steps an entity's history needs for the

@@ -544,7 +544,7 @@ func valPart(split string) string {
 	if split == "entity" {
 		return "entities"
 	}
-	return "last 20 % of every entity's history" // omen train's time split
+	return "last 20 % of the history, one cut time for every entity" // omen train's time split
 }
 
 // readsCSV reports whether out is, or would be, one of the CSV files

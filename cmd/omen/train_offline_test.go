@@ -204,7 +204,7 @@ func TestTrainFailuresOnlyInValidation(t *testing.T) {
 	}
 	rc, out, errs := omen(t, "train", "--source", "csv", "--dir", "e1.csv", "--hidden", "2", "--epochs", "1", "--out", "m.omen")
 	want := "omen train: warning: the training part of the history holds no failure (its "
-	if rc != 0 || !strings.Contains(errs, want) || !strings.Contains(errs, "failure windows are all in the validation part, the last 20 % of every entity's history held out); the model's failure threshold is 1") ||
+	if rc != 0 || !strings.Contains(errs, want) || !strings.Contains(errs, "failure windows are all in the validation part, the last 20 % of the history, one cut time for every entity held out); the model's failure threshold is 1") ||
 		strings.Contains(errs, "no file has a label column") {
 		t.Fatalf("train = %d\nstdout %s\nstderr %s", rc, out, errs)
 	}

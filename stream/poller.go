@@ -47,6 +47,13 @@ type PollerOptions struct {
 	MaxPointsPerQuery int
 	// RoundTripper is the HTTP transport. Default api.DefaultRoundTripper.
 	RoundTripper http.RoundTripper
+	// CatchUp is the longest span of missed steps Run fetches again (a
+	// range query, as Backfill) before its next live poll: the steps a
+	// failed evaluation (Prometheus unreachable) or a late timer skipped,
+	// the newest CatchUp of them. 0 fetches none: the steps missed stay
+	// without polled values (a consumer serves the last ones within its
+	// lookback delta).
+	CatchUp time.Duration
 }
 
 func (o *PollerOptions) withDefaults() (PollerOptions, error) {
@@ -72,8 +79,8 @@ func (o *PollerOptions) withDefaults() (PollerOptions, error) {
 		return r, fmt.Errorf("poller options: URL %q is not an http(s) URL", r.URL)
 	case r.Step < time.Millisecond:
 		return r, fmt.Errorf("poller options: Step %s below 1ms", r.Step)
-	case r.Timeout < 0 || r.RetryBackoff < 0 || r.MaxRetries < 0:
-		return r, errors.New("poller options: negative Timeout, RetryBackoff or MaxRetries")
+	case r.Timeout < 0 || r.RetryBackoff < 0 || r.MaxRetries < 0 || r.CatchUp < 0:
+		return r, errors.New("poller options: negative Timeout, RetryBackoff, MaxRetries or CatchUp")
 	case r.MaxPointsPerQuery < 1 || r.MaxPointsPerQuery > 11000:
 		return r, fmt.Errorf("poller options: MaxPointsPerQuery %d outside 1..11000", r.MaxPointsPerQuery)
 	}
@@ -136,6 +143,7 @@ type Poller struct {
 	queryCount *prometheus.CounterVec
 	warnings   *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
+	caughtUp   prometheus.Counter
 }
 
 // NewPoller returns a poller that hands results to app.
@@ -188,12 +196,36 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	}, "kind"); err != nil {
 		return nil, fmt.Errorf("poller metrics: %w", err)
 	}
+	caughtUp, err := counterVec(reg, prometheus.CounterOpts{
+		Namespace: "omen", Name: "prometheus_caught_up_steps_total",
+		Help: "Steps a poller missed (Prometheus unreachable, a late poll) and fetched again with a range query before its next live poll, by source.",
+	}, "source")
+	if err != nil {
+		return nil, fmt.Errorf("poller metrics: %w", err)
+	}
+	p.caughtUp = caughtUp.WithLabelValues(p.source)
 	return p, nil
 }
 
 // Source returns the Source name of the poller's batches,
 // "prometheus/<url>".
 func (p *Poller) Source() string { return p.source }
+
+// Step returns the poller's evaluation interval (PollerOptions.Step, its
+// default applied).
+func (p *Poller) Step() time.Duration { return p.opts.Step }
+
+// FloorStep returns the newest multiple of step (counted from the Unix
+// epoch, as the daemon's evaluation steps are) at or before t. Run polls
+// at these times.
+func FloorStep(t time.Time, step time.Duration) time.Time {
+	n := t.UnixNano()
+	r := n % int64(step)
+	if r < 0 {
+		r += int64(step)
+	}
+	return time.Unix(0, n-r)
+}
 
 // SetQueries replaces the poller's queries (name to PromQL expression, as
 // PollerOptions.Queries) as a whole, for a configuration reload: the next
@@ -220,8 +252,17 @@ func (p *Poller) SetQueries(queries map[string]string) error {
 // queries appended after it counted late). It stops at the first error
 // that survives the retries, having appended the chunks before it.
 func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
+	_, err := p.backfill(ctx, start, end, false)
+	return err
+}
+
+// backfill is Backfill; with skipBad, a query that fails permanently (a
+// bad query, see retryableQueryErr) is skipped rather than stopping it,
+// and reported in skipped: fetched again, it would fail again.
+func (p *Poller) backfill(ctx context.Context, start, end time.Time, skipBad bool) (skipped, err error) {
+	var bad []error
 	if end.Before(start) {
-		return fmt.Errorf("backfill: end %s before start %s", end, start)
+		return nil, fmt.Errorf("backfill: end %s before start %s", end, start)
 	}
 	chunk := p.opts.Step * time.Duration(p.opts.MaxPointsPerQuery-1)
 	for from := start; !from.After(end); from = from.Add(chunk + p.opts.Step) {
@@ -241,7 +282,12 @@ func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 				return w, err
 			}, name)
 			if err != nil {
-				return fmt.Errorf("backfill query %q over [%s, %s]: %w", name, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+				err = fmt.Errorf("backfill query %q over [%s, %s]: %w", name, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+				if skipBad && !retryableQueryErr(err) && ctx.Err() == nil {
+					bad = append(bad, err)
+					continue
+				}
+				return errors.Join(bad...), err
 			}
 			if ss := p.convert(nil, name, val); len(ss) > 0 {
 				bs = append(bs, telemetry.Batch{Source: p.source, Samples: ss})
@@ -255,20 +301,37 @@ func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 			bs[i].Received = now
 		}
 		if err := p.appendRetry(ctx, bs); err != nil {
-			return fmt.Errorf("backfill over [%s, %s]: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+			return errors.Join(bad...), fmt.Errorf("backfill over [%s, %s]: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 		}
 	}
-	return nil
+	return errors.Join(bad...), nil
 }
 
 // Run evaluates every query with an instant query at each multiple of
 // Step until ctx is done, appending the results. A failed evaluation is
 // logged and counted and the next one proceeds. It returns nil when ctx is
-// cancelled.
+// cancelled. It is RunAfter with no step evaluated yet.
 func (p *Poller) Run(ctx context.Context) error {
+	return p.RunAfter(ctx, time.Time{})
+}
+
+// RunAfter is Run, given last, the newest step whose values were already
+// fetched (the end of a start-up Backfill; zero: none). Before each live
+// poll, the steps missed since the newest one evaluated in whole (last,
+// then each evaluation none of whose queries failed but for a bad query)
+// are fetched with range queries as Backfill does, the newest
+// PollerOptions.CatchUp of them: after Prometheus was unreachable, the
+// gap's steps get its values rather than the last ones polled before the
+// outage carried forward, and they are appended before the live poll, so
+// that a consumer evaluating steps as the data passes them (the daemon)
+// sees them first. While that fetch fails, the live poll is not made: the
+// gap then includes its step. A bad query (refused by Prometheus, which
+// a retry does not change) is skipped, not fetched again.
+func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
+	step := p.opts.Step
 	for {
 		now := time.Now()
-		next := now.Truncate(p.opts.Step).Add(p.opts.Step)
+		next := FloorStep(now, step).Add(step)
 		t := time.NewTimer(next.Sub(now))
 		select {
 		case <-ctx.Done():
@@ -276,8 +339,31 @@ func (p *Poller) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		if err := p.Eval(ctx, next); err != nil && ctx.Err() == nil {
+		if from := FloorStep(last, step).Add(step); !last.IsZero() && p.opts.CatchUp > 0 && from.Before(next) {
+			if oldest := next.Add(-p.opts.CatchUp); from.Before(oldest) {
+				from = FloorStep(oldest.Add(step-1), step) // on the grid, within CatchUp
+			}
+			if to := next.Add(-step); !from.After(to) {
+				bad, err := p.backfill(ctx, from, to, true)
+				if bad != nil {
+					p.logger.Warn("fetch the missed steps: queries skipped", "from", from, "to", to, "err", bad)
+				}
+				if err != nil {
+					if ctx.Err() == nil {
+						p.logger.Warn("fetch the missed steps", "from", from, "to", to, "err", err)
+					}
+					continue
+				}
+				p.caughtUp.Add(float64((to.Sub(from))/step + 1))
+				p.logger.Info("fetched the missed steps", "from", from, "to", to)
+			}
+		}
+		complete, err := p.eval(ctx, next)
+		if err != nil && ctx.Err() == nil {
 			p.logger.Warn("evaluate queries", "time", next, "err", err)
+		}
+		if complete {
+			last = next
 		}
 	}
 }
@@ -286,6 +372,14 @@ func (p *Poller) Run(ctx context.Context) error {
 // results in one Append. Queries that fail after retries are skipped (and
 // reported in the returned error); the others are still stored.
 func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
+	_, err := p.eval(ctx, ts)
+	return err
+}
+
+// eval is Eval; complete reports that every query's result was stored
+// but for bad queries (see retryableQueryErr), which would fail again.
+func (p *Poller) eval(ctx context.Context, ts time.Time) (complete bool, err error) {
+	complete = true
 	var errs []error
 	b := telemetry.Batch{Source: p.source}
 	qs := p.queries.Load()
@@ -299,6 +393,7 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 		}, name)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("query %q at %s: %w", name, ts.Format(time.RFC3339), err))
+			complete = complete && !retryableQueryErr(err)
 			continue
 		}
 		b.Samples = p.convert(b.Samples, name, val)
@@ -307,9 +402,10 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 		b.Received = time.Now().UnixMilli()
 		if err := p.appendRetry(ctx, []telemetry.Batch{b}); err != nil {
 			errs = append(errs, err)
+			complete = false
 		}
 	}
-	return errors.Join(errs...)
+	return complete, errors.Join(errs...)
 }
 
 // appendRetry appends bs in one Append, retrying retryable failures.

@@ -117,23 +117,26 @@ func newSources(o sourceOptions) (*sources, error) {
 	s.live = live
 	queries := pollerQueries(cfg)
 	for _, p := range cfg.Prometheus {
-		pl, err := stream.NewPoller(o.Appender, stream.PollerOptions{
-			URL:          p.URL,
-			Queries:      queries,
-			Step:         time.Duration(cfg.Step),
-			Timeout:      time.Duration(p.Timeout),
-			EntityLabels: cfg.EntityLabels,
-		}, o.Registerer, o.Logger)
-		if err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("create Prometheus poller for %s: %w", p.URL, err)
-		}
 		backfill := time.Duration(p.Backfill)
 		if lb := time.Duration(cfg.Resolved().Lookback); backfill > lb {
 			// The in-memory window keeps lookback: the rest would be
 			// fetched and dropped.
 			o.Logger.Info("Prometheus backfill cut to the lookback, all the in-memory window keeps", "url", p.URL, "backfill", backfill, "lookback", lb)
 			backfill = lb
+		}
+		pl, err := stream.NewPoller(o.Appender, stream.PollerOptions{
+			URL:          p.URL,
+			Queries:      queries,
+			Step:         time.Duration(cfg.Step),
+			Timeout:      time.Duration(p.Timeout),
+			EntityLabels: cfg.EntityLabels,
+			// Steps missed while Prometheus was unreachable are fetched
+			// again, as far back as the start-up backfill reaches.
+			CatchUp: backfill,
+		}, o.Registerer, o.Logger)
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("create Prometheus poller for %s: %w", p.URL, err)
 		}
 		s.pollers = append(s.pollers, pollerWithBackfill{pl, backfill})
 	}
@@ -475,13 +478,24 @@ func (s *sources) run(ctx context.Context) error {
 	wg.Go(func() { fail(s.consumer.Run(ctx)) })
 	for _, p := range s.pollers {
 		wg.Go(func() {
+			// The backfill ends at the newest step on the grid Run polls
+			// (and the daemon evaluates): ending at the wall clock, its
+			// points sat between steps, so that the first steps read
+			// values a step old. Run fetches the steps from there to its
+			// first poll (a slow backfill), and the backfill again when it
+			// failed, once Prometheus answers.
+			var last time.Time
 			if p.backfill > 0 {
-				now := time.Now()
-				if err := p.Backfill(ctx, now.Add(-p.backfill), now); err != nil && ctx.Err() == nil {
+				step := p.Step()
+				end := stream.FloorStep(time.Now(), step)
+				start := stream.FloorStep(end.Add(-p.backfill).Add(step-1), step) // on the grid, within backfill
+				last = end
+				if err := p.Backfill(ctx, start, end); err != nil && ctx.Err() == nil {
 					s.logger.Error("backfill from Prometheus", "source", p.Source(), "err", err)
+					last = start.Add(-step)
 				}
 			}
-			fail(p.Run(ctx))
+			fail(p.RunAfter(ctx, last))
 		})
 	}
 	wg.Wait()

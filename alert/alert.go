@@ -101,8 +101,9 @@ type Explanation struct {
 	// TopCauses are ranked, most important first.
 	TopCauses []Cause `json:"top_causes,omitempty"`
 	// URL is where the full explanation can be seen (explanation_url); when
-	// empty, <ExternalURL>/api/v1/explanations/<alert fingerprint> is used
-	// (and the alert's page in omen's UI when there is no explanation).
+	// empty, the alert's page in omen's UI, <ExternalURL>/ui/alerts/<alert
+	// fingerprint>, is used, and explanation_api_url is the JSON,
+	// <ExternalURL>/api/v1/explanations/<alert fingerprint>.
 	URL string `json:"url,omitempty"`
 }
 

@@ -74,6 +74,9 @@ func TestPercents(t *testing.T) {
 		{[]float64{0.994712, 0.994712, 0.8}, "99.47% 99.47% 80.00%"},
 		{[]float64{0.99470001, 0.9947}, "99.470001% 99.470000%"},
 		{[]float64{0.9, 0.9 + 1e-12}, "90.000000% 90.000000%"}, // at most 6 decimals
+		// Calibrated probabilities far below 1 %: two significant digits.
+		{[]float64{0.00037, 0.00042}, "0.037% 0.042%"},
+		{[]float64{0.0000123, 0.9}, "0.0012% 90.0000%"},
 	} {
 		if got := strings.Join(Percents(tc.in...), " "); got != tc.want {
 			t.Errorf("Percents(%v) = %q, want %q", tc.in, got, tc.want)
@@ -96,6 +99,12 @@ func TestProbability(t *testing.T) {
 		{0.9951, []float64{0.9951}, "0.995"}, // equal: no clash
 		{0.5, nil, "0.500"},
 		{0.9, []float64{0.9 + 1e-12}, "0.90000000"}, // at most 8 decimals
+		// Calibrated probabilities far below 1 %: two significant digits.
+		{0.00037, nil, "0.00037"},
+		{0.0004, []float64{0.00037}, "0.00040"},
+		{0.012, nil, "0.012"},
+		{1e-12, nil, "0.00000000"},
+		{0, nil, "0.000"},
 	} {
 		if got := Probability(tc.p, tc.compared...); got != tc.want {
 			t.Errorf("Probability(%v, %v) = %q, want %q", tc.p, tc.compared, got, tc.want)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -197,7 +198,11 @@ func percent(v float64) string {
 // monotonic, the rendered values order as the values do.
 func Percents(vs ...float64) []string {
 	out := make([]string, len(vs))
-	for d := 2; ; d++ {
+	start := 2
+	for _, v := range vs {
+		start = max(start, significantDecimals(finite(v)*100))
+	}
+	for d := min(start, 6); ; d++ {
 		seen := make(map[string]float64, len(vs))
 		clash := false
 		for i, v := range vs {
@@ -208,20 +213,33 @@ func Percents(vs ...float64) []string {
 			}
 			seen[out[i]] = v
 		}
-		if !clash || d == 6 {
+		if !clash || d >= 6 {
 			return out
 		}
 	}
 }
 
+// significantDecimals is how many decimals show two significant digits of
+// v (0 for |v| ≥ 10, 0 for v = 0): 0.00037 needs 5. A calibrated failure
+// probability can be far below 1 %, where a fixed number of decimals
+// read as 0.
+func significantDecimals(v float64) int {
+	v = math.Abs(v)
+	if v == 0 || v >= 10 {
+		return 0
+	}
+	return 1 - int(math.Floor(math.Log10(v)))
+}
+
 // Probability renders p for the probability annotation, as a fraction
-// with 3 decimals (0.795), or more (up to 8) as long as it would render
+// with 3 decimals (0.795), or as many as two significant digits need
+// below 0.01 (0.00037), or more (up to 8) as long as it would render
 // the same as one of the values it is compared with in the description
 // (its thresholds) while differing from it: 0.79474 resolved below
 // 0.79478 does not read as 0.795 against 0.795.
 func Probability(p float64, compared ...float64) string {
 	p = finite(p)
-	for d := 3; ; d++ {
+	for d := min(max(3, significantDecimals(p)), 8); ; d++ {
 		out := strconv.FormatFloat(p, 'f', d, 64)
 		clash := false
 		for _, c := range compared {
@@ -229,7 +247,7 @@ func Probability(p float64, compared ...float64) string {
 				clash = true
 			}
 		}
-		if !clash || d == 8 {
+		if !clash || d >= 8 {
 			return out
 		}
 	}

@@ -295,7 +295,7 @@ func (e *Extractor) PrepareConfig(cfg Config) (*PreparedConfig, error) {
 // Events and polled values are kept unless the entity labels changed
 // (then the event windows, the Kubernetes event UIDs seen and the polled
 // values are dropped); polled values of features and labels p no longer
-// defines are dropped.
+// defines, or defines by another expression, are dropped.
 func (e *Extractor) ApplyConfig(p *PreparedConfig) {
 	c := p.c
 	old := e.cfg.Swap(c)
@@ -303,7 +303,7 @@ func (e *Extractor) ApplyConfig(p *PreparedConfig) {
 	if changed {
 		e.events.reset()
 	}
-	e.polled.retain(c, changed)
+	e.polled.retain(old, c, changed)
 }
 
 // Oldest returns the oldest evaluation time (ms since the epoch) at which

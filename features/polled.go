@@ -192,21 +192,41 @@ func (p *polledStore) gc(minValid int64) {
 }
 
 // retain drops the names the configuration no longer has, or whose
-// expression changed between a scalar and a vector, or everything when
-// the entity labels changed.
-func (p *polledStore) retain(c *compiled, all bool) {
+// expression changed (from old's to c's; between a scalar and a vector
+// too), or everything when the entity labels changed: a changed
+// expression's last values are not its new form's, and were served for
+// the lookback delta after a reload.
+func (p *polledStore) retain(old, c *compiled, all bool) {
+	was, now := polledExprs(old), polledExprs(c)
+	keep := func(name string, scalar bool) bool {
+		e, ok := now[name]
+		return !all && ok && e == was[name] && c.polledScalar[name] == scalar
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for name := range p.byName {
-		if _, ok := c.polledNames[name]; all || !ok || c.polledScalar[name] {
+		if !keep(name, false) {
 			delete(p.byName, name)
 		}
 	}
 	for name := range p.scalars {
-		if _, ok := c.polledNames[name]; all || !ok || !c.polledScalar[name] {
+		if !keep(name, true) {
 			delete(p.scalars, name)
 		}
 	}
+}
+
+// polledExprs maps the names of c's features and labels to their
+// expressions (a label's empty when it has none).
+func polledExprs(c *compiled) map[string]string {
+	out := make(map[string]string, len(c.cfg.Features)+len(c.cfg.Labels))
+	for _, l := range c.cfg.Labels {
+		out[l.Name] = l.Expr
+	}
+	for _, f := range c.cfg.Features {
+		out[f.Name] = f.Expr
+	}
+	return out
 }
 
 // at returns the point of ps at t with instant-vector semantics: the

@@ -156,3 +156,59 @@ func TestPolledScalar(t *testing.T) {
 		t.Errorf("after total_up became a vector: n/a = %v, want total_up NaN", v)
 	}
 }
+
+// TestPolledReloadChangedExpr: a reload that changes a polled feature's
+// or label's expression drops its polled values, which are the old
+// expression's: they were served for the lookback delta after the reload
+// (a feature kept its old value, a label stayed set). An unchanged
+// expression keeps its values; only the expression's text counts.
+func TestPolledReloadChangedExpr(t *testing.T) {
+	before := Config{
+		Features: []Feature{{Name: "cpu", Expr: "max by (${entity}) (cpu)"}, {Name: "mem", Expr: "max by (${entity}) (mem)"}},
+		Labels:   []LabelDef{{Name: "down", Expr: "max by (${entity}) (down)"}, {Name: "all_down", Expr: "scalar(sum(down))"}},
+	}
+	cases := []struct {
+		name        string
+		change      func(c *Config)
+		wantValues  []float64
+		wantFailure []bool
+	}{
+		{name: "unchanged", change: func(*Config) {}, wantValues: []float64{1, 2}, wantFailure: []bool{true, true}},
+		{name: "feature changed", change: func(c *Config) { c.Features[0].Expr = "max by (${entity}) (cpu_new)" },
+			wantValues: []float64{math.NaN(), 2}, wantFailure: []bool{true, true}},
+		{name: "labels changed", change: func(c *Config) {
+			c.Labels[0].Expr = "max by (${entity}) (down_new)"
+			c.Labels[1].Expr = "scalar(sum(down_new))"
+		}, wantValues: []float64{1, 2}, wantFailure: []bool{false, false}},
+		{name: "placeholder expanded the same", change: func(c *Config) { c.Features[1].Expr = "max by (namespace, pod) (mem)" },
+			wantValues: []float64{1, 2}, wantFailure: []bool{true, true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			e := newTestExtractor(t, newTestHead(t, reg, HeadOptions{}), reg, before)
+			s := func(name string, v float64, kv ...string) telemetry.Sample {
+				return telemetry.Sample{Labels: labels.FromStrings(append([]string{"__name__", name}, kv...)...), T: base - 10*sec, V: v}
+			}
+			pod := []string{"namespace", "n", "pod", "a"}
+			e.AddPolled([]telemetry.Sample{s("cpu", 1, pod...), s("mem", 2, pod...), s("down", 1, pod...), s("all_down", 1)})
+			if v := evaluate(t, e, base)["n/a"]; !sameValues(v.Values, []float64{1, 2}) || !slices.Equal(v.Failure, []bool{true, true}) {
+				t.Fatalf("before the reload: n/a = %v %v", v.Values, v.Failure)
+			}
+			next := before
+			next.Features = slices.Clone(before.Features)
+			next.Labels = slices.Clone(before.Labels)
+			tc.change(&next)
+			p, err := e.PrepareConfig(next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.ApplyConfig(p)
+			// mem keeps the entity alive in every case.
+			v := evaluate(t, e, base)["n/a"]
+			if !sameValues(v.Values, tc.wantValues) || !slices.Equal(v.Failure, tc.wantFailure) {
+				t.Errorf("after the reload: n/a = %v %v, want %v %v", v.Values, v.Failure, tc.wantValues, tc.wantFailure)
+			}
+		})
+	}
+}

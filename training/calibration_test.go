@@ -105,6 +105,11 @@ func TestInterceptShift(t *testing.T) {
 	if d := interceptShift([]float64{0.1, 0.2}, []bool{false, false}); d != 0 {
 		t.Errorf("no positive: shift %v, want 0", d)
 	}
+	// A NaN probability: no fit (the clamp kept it and the search ran to
+	// a shift of 400).
+	if d := interceptShift([]float64{0.1, math.NaN(), 0.3}, []bool{true, false, false}); d != 0 {
+		t.Errorf("NaN probability: shift %v, want 0", d)
+	}
 }
 
 // The intercept is fitted on the validation windows: trained on entities

@@ -302,10 +302,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		}
 		return nil, rep, fmt.Errorf("the %d held-out entities give %d validation windows, the anomaly threshold needs at least %d (one per step of an entity beyond the first %d): hold out more or longer histories", len(vas), n, MinValWindows, opts.Window)
 	}
-	rep.Entities, rep.Features = len(trs), features
-	if split != "time" {
-		rep.Entities += len(vas)
-	}
+	rep.Entities, rep.Features = countEntities(trs, vas), features
 	rep.TrainWindows, rep.ValWindows = trw.N(), vaw.N()
 	rep.TrainDataWindows, rep.ValDataWindows = dataWindows(trs), dataWindows(vas)
 	// Missing values (NaN) are the feature's training mean as inputs and
@@ -347,7 +344,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	rep.PosWeight = PositiveWeight(trw.Label, opts.MaxPosWeight)
 
 	valHasPos := hasPositive(vaw.Label)
-	calibrateOnVal := rep.ValPositives >= MinCalibrationPositives && vaw.N()-rep.ValPositives >= MinCalibrationPositives
+	calibrateOnVal := rep.ValPositives >= MinCalibrationPositives && labelledWindows(vaw)-rep.ValPositives >= MinCalibrationPositives
 	// fit trains one model from the seed's initialisation and shuffling.
 	fit := func(seed int64) (*model.Model, History, error) {
 		m, err := model.New(model.Config{Features: features, Window: opts.Window, Horizon: opts.Horizon, Hidden: opts.Hidden, Layers: opts.Layers, Dropout: opts.Dropout, Seed: seed, Step: opts.Step})
@@ -547,6 +544,18 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	return m, rep, nil
 }
 
+// countEntities counts the entities the window sets were cut from (an
+// entity of the time split has a set on both sides, or on one).
+func countEntities(sets ...[]*Windows) int {
+	seen := map[string]bool{}
+	for _, ws := range sets {
+		for _, w := range ws {
+			seen[w.entity] = true
+		}
+	}
+	return len(seen)
+}
+
 // MinCalibrationPositives is how many positive (and negative) validation
 // windows Train needs to fit the failure head's intercept on them; with
 // fewer it keeps the prior correction alone.
@@ -567,7 +576,7 @@ func calibrationMethod(onVal bool) string {
 // push it to an extreme): the d at which the shifted probabilities sum
 // to the targets' sum. Newton's method on that sum, which increases with
 // d, from d = 0; probabilities are clamped to [1e-9, 1−1e-9] so that every
-// logit is finite. 0 without both classes.
+// logit is finite. 0 without both classes or with a NaN probability.
 func interceptShift(prob []float64, label []bool) float64 {
 	var pos, neg float64
 	for _, l := range label {
@@ -583,6 +592,9 @@ func interceptShift(prob []float64, label []bool) float64 {
 	target := pos*(pos+1)/(pos+2) + neg/(neg+2)
 	z := make([]float64, len(prob))
 	for i, p := range prob {
+		if p != p {
+			return 0 // a NaN probability: no fit (min and max keep NaN)
+		}
 		p = min(max(p, 1e-9), 1-1e-9)
 		z[i] = math.Log(p / (1 - p))
 	}
@@ -973,6 +985,17 @@ func hasPositive(l []float32) bool {
 		}
 	}
 	return false
+}
+
+// labelledWindows counts the windows of w whose label is not masked.
+func labelledWindows(w *Windows) int {
+	n := 0
+	for _, l := range w.Label {
+		if l == l {
+			n++
+		}
+	}
+	return n
 }
 
 // labelled keeps the entries whose label is not masked.

@@ -57,6 +57,8 @@ type Windows struct {
 	data []float32
 	// steps is the number of rows in data.
 	steps int
+	// entity is the series' entity (MakeWindows; empty once joined).
+	entity string
 	// End is the last step of each window.
 	End []int
 	// Label is the failure label per window: 1, 0 or NaN (masked).
@@ -136,7 +138,7 @@ func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
 		return nil, err
 	}
 	n := s.Steps()
-	w := &Windows{W: opts.Window, F: len(s.Features), Gap: opts.Gap, steps: n, data: toFloat32(s.Values)}
+	w := &Windows{W: opts.Window, F: len(s.Features), Gap: opts.Gap, steps: n, data: toFloat32(s.Values), entity: s.Entity}
 	scored := ScoredSteps(s, opts.Window)
 	for end := opts.Window - 1; end+1+opts.Gap < n; end += opts.Stride {
 		if scored != nil && !scored[end] && !scored[end+1+opts.Gap] {

@@ -47,12 +47,12 @@ type PollerOptions struct {
 	MaxPointsPerQuery int
 	// RoundTripper is the HTTP transport. Default api.DefaultRoundTripper.
 	RoundTripper http.RoundTripper
-	// CatchUp is the longest span of missed steps Run fetches again (a
-	// range query, as Backfill) before its next live poll: the steps a
-	// failed evaluation (Prometheus unreachable) or a late timer skipped,
-	// the newest CatchUp of them. 0 fetches none: the steps missed stay
-	// without polled values (a consumer serves the last ones within its
-	// lookback delta).
+	// CatchUp is the longest span of missed steps Run fetches again, per
+	// query, with a range query: the steps a query's failed evaluation
+	// (Prometheus unreachable, a timeout) or a late timer skipped, the
+	// newest CatchUp of them (at most MaxPointsPerQuery). 0 fetches none:
+	// the steps missed stay without polled values (a consumer serves the
+	// last ones within its lookback delta).
 	CatchUp time.Duration
 }
 
@@ -198,7 +198,7 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	}
 	caughtUp, err := counterVec(reg, prometheus.CounterOpts{
 		Namespace: "omen", Name: "prometheus_caught_up_steps_total",
-		Help: "Steps a poller missed (Prometheus unreachable, a late poll) and fetched again with a range query before its next live poll, by source.",
+		Help: "Steps a poller missed for some query (Prometheus unreachable, a query timeout, a late poll) and fetched again with range queries, by source.",
 	}, "source")
 	if err != nil {
 		return nil, fmt.Errorf("poller metrics: %w", err)
@@ -252,17 +252,8 @@ func (p *Poller) SetQueries(queries map[string]string) error {
 // queries appended after it counted late). It stops at the first error
 // that survives the retries, having appended the chunks before it.
 func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
-	_, err := p.backfill(ctx, start, end, false)
-	return err
-}
-
-// backfill is Backfill; with skipBad, a query that fails permanently (a
-// bad query, see retryableQueryErr) is skipped rather than stopping it,
-// and reported in skipped: fetched again, it would fail again.
-func (p *Poller) backfill(ctx context.Context, start, end time.Time, skipBad bool) (skipped, err error) {
-	var bad []error
 	if end.Before(start) {
-		return nil, fmt.Errorf("backfill: end %s before start %s", end, start)
+		return fmt.Errorf("backfill: end %s before start %s", end, start)
 	}
 	chunk := p.opts.Step * time.Duration(p.opts.MaxPointsPerQuery-1)
 	for from := start; !from.After(end); from = from.Add(chunk + p.opts.Step) {
@@ -273,23 +264,11 @@ func (p *Poller) backfill(ctx context.Context, start, end time.Time, skipBad boo
 		qs := p.queries.Load()
 		var bs []telemetry.Batch
 		for _, name := range qs.names {
-			var val model.Value
-			err := p.retry(ctx, "range", func(ctx context.Context) (v1.Warnings, error) {
-				var w v1.Warnings
-				var err error
-				val, w, _, err = p.api.QueryRange(ctx, qs.exprs[name],
-					v1.Range{Start: from, End: to, Step: p.opts.Step}, v1.WithTimeout(p.opts.Timeout))
-				return w, err
-			}, name)
+			ss, err := p.queryRange(ctx, qs, name, from, to, p.opts.MaxRetries)
 			if err != nil {
-				err = fmt.Errorf("backfill query %q over [%s, %s]: %w", name, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
-				if skipBad && !retryableQueryErr(err) && ctx.Err() == nil {
-					bad = append(bad, err)
-					continue
-				}
-				return errors.Join(bad...), err
+				return fmt.Errorf("backfill query %q over [%s, %s]: %w", name, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 			}
-			if ss := p.convert(nil, name, val); len(ss) > 0 {
+			if len(ss) > 0 {
 				bs = append(bs, telemetry.Batch{Source: p.source, Samples: ss})
 			}
 		}
@@ -301,10 +280,27 @@ func (p *Poller) backfill(ctx context.Context, start, end time.Time, skipBad boo
 			bs[i].Received = now
 		}
 		if err := p.appendRetry(ctx, bs); err != nil {
-			return errors.Join(bad...), fmt.Errorf("backfill over [%s, %s]: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+			return fmt.Errorf("backfill over [%s, %s]: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 		}
 	}
-	return errors.Join(bad...), nil
+	return nil
+}
+
+// queryRange evaluates the query name of qs over [from, to] at Step
+// resolution, retrying up to retries times, and returns its samples.
+func (p *Poller) queryRange(ctx context.Context, qs *querySet, name string, from, to time.Time, retries int) ([]telemetry.Sample, error) {
+	var val model.Value
+	err := p.retry(ctx, "range", retries, func(ctx context.Context) (v1.Warnings, error) {
+		var w v1.Warnings
+		var err error
+		val, w, _, err = p.api.QueryRange(ctx, qs.exprs[name],
+			v1.Range{Start: from, End: to, Step: p.opts.Step}, v1.WithTimeout(p.opts.Timeout))
+		return w, err
+	}, name)
+	if err != nil {
+		return nil, err
+	}
+	return p.convert(nil, name, val), nil
 }
 
 // Run evaluates every query with an instant query at each multiple of
@@ -316,19 +312,23 @@ func (p *Poller) Run(ctx context.Context) error {
 }
 
 // RunAfter is Run, given last, the newest step whose values were already
-// fetched (the end of a start-up Backfill; zero: none). Before each live
-// poll, the steps missed since the newest one evaluated in whole (last,
-// then each evaluation none of whose queries failed but for a bad query)
-// are fetched with range queries as Backfill does, the newest
-// PollerOptions.CatchUp of them: after Prometheus was unreachable, the
+// fetched (the end of a start-up Backfill; zero: none). With
+// PollerOptions.CatchUp, each query's missed steps (since last, those its
+// live poll failed for, those a late timer skipped) are fetched with one
+// range query, the newest CatchUp of them, at the first poll whose live
+// instant query of it succeeds: after Prometheus was unreachable, the
 // gap's steps get its values rather than the last ones polled before the
-// outage carried forward, and they are appended before the live poll, so
+// outage carried forward. They are appended before that poll's results, so
 // that a consumer evaluating steps as the data passes them (the daemon)
-// sees them first. While that fetch fails, the live poll is not made: the
-// gap then includes its step. A bad query (refused by Prometheus, which
-// a retry does not change) is skipped, not fetched again.
+// sees them first. A query whose live poll failed is not caught up
+// at that poll, and a failed catch-up is tried again at the next poll
+// (once, without retries): a query that keeps failing costs no range
+// queries and holds back neither the live polls of the others nor its
+// own. A bad query (refused by Prometheus, which a retry does not change)
+// is not fetched again.
 func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 	step := p.opts.Step
+	missed := map[string]stepSpan{} // by query, when CatchUp > 0
 	for {
 		now := time.Now()
 		next := FloorStep(now, step).Add(step)
@@ -339,73 +339,183 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 			return nil
 		case <-t.C:
 		}
-		if from := FloorStep(last, step).Add(step); !last.IsZero() && p.opts.CatchUp > 0 && from.Before(next) {
-			if oldest := next.Add(-p.opts.CatchUp); from.Before(oldest) {
-				from = FloorStep(oldest.Add(step-1), step) // on the grid, within CatchUp
-			}
-			if to := next.Add(-step); !from.After(to) {
-				bad, err := p.backfill(ctx, from, to, true)
-				if bad != nil {
-					p.logger.Warn("fetch the missed steps: queries skipped", "from", from, "to", to, "err", bad)
-				}
-				if err != nil {
-					if ctx.Err() == nil {
-						p.logger.Warn("fetch the missed steps", "from", from, "to", to, "err", err)
-					}
-					continue
-				}
-				p.caughtUp.Add(float64((to.Sub(from))/step + 1))
-				p.logger.Info("fetched the missed steps", "from", from, "to", to)
+		qs := p.queries.Load()
+		catchUp := p.opts.CatchUp > 0
+		if from := FloorStep(last, step).Add(step); catchUp && !last.IsZero() && from.Before(next) {
+			// Steps no poll was made for: a late timer, a slow poll, the
+			// start's.
+			for _, name := range qs.names {
+				missed[name] = missed[name].add(from, next.Add(-step))
 			}
 		}
-		complete, err := p.eval(ctx, next)
-		if err != nil && ctx.Err() == nil {
+		last = next
+		b, failed := p.instant(ctx, qs, next)
+		if catchUp {
+			p.catchUp(ctx, qs, next, missed, failed)
+		}
+		var errs []error
+		for _, name := range qs.names {
+			if err, ok := failed[name]; ok {
+				errs = append(errs, err)
+			}
+		}
+		if err := p.store(ctx, b); err != nil {
+			errs = append(errs, err)
+			for _, name := range qs.names {
+				if _, ok := failed[name]; !ok {
+					failed[name] = err
+				}
+			}
+		}
+		if err := errors.Join(errs...); err != nil && ctx.Err() == nil {
 			p.logger.Warn("evaluate queries", "time", next, "err", err)
 		}
-		if complete {
-			last = next
+		if catchUp {
+			for name, err := range failed {
+				if retryableQueryErr(err) {
+					missed[name] = missed[name].add(next, next)
+				} else {
+					delete(missed, name) // it would fail again
+				}
+			}
+			for name := range missed {
+				if _, ok := qs.exprs[name]; !ok {
+					delete(missed, name) // removed by SetQueries
+				}
+			}
 		}
 	}
+}
+
+// stepSpan is the steps [from, to] on the grid; the zero value is none.
+type stepSpan struct{ from, to time.Time }
+
+// add returns s extended to cover [from, to] (and the steps between).
+func (s stepSpan) add(from, to time.Time) stepSpan {
+	if s.from.IsZero() {
+		return stepSpan{from, to}
+	}
+	if from.Before(s.from) {
+		s.from = from
+	}
+	if to.After(s.to) {
+		s.to = to
+	}
+	return s
+}
+
+// catchUp fetches the missed steps of the queries whose live poll at next
+// succeeded (not in failed), one range query each without retries, within
+// CatchUp before next, and appends them in one Append. A query's span is
+// dropped once fetched, or refused as a bad query, and kept for the next
+// poll when the fetch fails otherwise.
+func (p *Poller) catchUp(ctx context.Context, qs *querySet, next time.Time, missed map[string]stepSpan, failed map[string]error) {
+	step := p.opts.Step
+	oldest := FloorStep(next.Add(-p.opts.CatchUp).Add(step-1), step) // on the grid, within CatchUp
+	var bs []telemetry.Batch
+	var done []string
+	steps := map[int64]bool{}
+	for _, name := range qs.names {
+		s, ok := missed[name]
+		if _, f := failed[name]; !ok || f {
+			continue
+		}
+		from := s.from
+		if from.Before(oldest) {
+			from = oldest
+		}
+		if mx := s.to.Add(-step * time.Duration(p.opts.MaxPointsPerQuery-1)); from.Before(mx) {
+			from = mx
+		}
+		if from.After(s.to) {
+			delete(missed, name) // too old to fetch
+			continue
+		}
+		ss, err := p.queryRange(ctx, qs, name, from, s.to, 0)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			p.logger.Warn("fetch the missed steps", "query", name, "from", from, "to", s.to, "err", err)
+			if !retryableQueryErr(err) {
+				delete(missed, name)
+			}
+			continue
+		}
+		done = append(done, name)
+		for t := from; !t.After(s.to); t = t.Add(step) {
+			steps[t.UnixMilli()] = true
+		}
+		if len(ss) > 0 {
+			bs = append(bs, telemetry.Batch{Source: p.source, Samples: ss, Received: time.Now().UnixMilli()})
+		}
+	}
+	if len(bs) > 0 {
+		if err := p.appendRetry(ctx, bs); err != nil {
+			if ctx.Err() == nil {
+				p.logger.Warn("store the missed steps", "queries", done, "err", err)
+			}
+			return // kept for the next poll
+		}
+	}
+	if len(done) == 0 {
+		return
+	}
+	for _, name := range done {
+		delete(missed, name)
+	}
+	p.caughtUp.Add(float64(len(steps)))
+	p.logger.Info("fetched the missed steps", "queries", done, "steps", len(steps))
 }
 
 // Eval evaluates every query at ts with instant queries and appends the
 // results in one Append. Queries that fail after retries are skipped (and
 // reported in the returned error); the others are still stored.
 func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
-	_, err := p.eval(ctx, ts)
-	return err
+	qs := p.queries.Load()
+	b, failed := p.instant(ctx, qs, ts)
+	var errs []error
+	for _, name := range qs.names {
+		if err, ok := failed[name]; ok {
+			errs = append(errs, err)
+		}
+	}
+	if err := p.store(ctx, b); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
-// eval is Eval; complete reports that every query's result was stored
-// but for bad queries (see retryableQueryErr), which would fail again.
-func (p *Poller) eval(ctx context.Context, ts time.Time) (complete bool, err error) {
-	complete = true
-	var errs []error
+// instant evaluates every query of qs at ts with instant queries and
+// returns their samples in one batch, and the errors of the queries that
+// failed after retries, by name.
+func (p *Poller) instant(ctx context.Context, qs *querySet, ts time.Time) (telemetry.Batch, map[string]error) {
+	failed := map[string]error{}
 	b := telemetry.Batch{Source: p.source}
-	qs := p.queries.Load()
 	for _, name := range qs.names {
 		var val model.Value
-		err := p.retry(ctx, "instant", func(ctx context.Context) (v1.Warnings, error) {
+		err := p.retry(ctx, "instant", p.opts.MaxRetries, func(ctx context.Context) (v1.Warnings, error) {
 			var w v1.Warnings
 			var err error
 			val, w, _, err = p.api.Query(ctx, qs.exprs[name], ts, v1.WithTimeout(p.opts.Timeout))
 			return w, err
 		}, name)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("query %q at %s: %w", name, ts.Format(time.RFC3339), err))
-			complete = complete && !retryableQueryErr(err)
+			failed[name] = fmt.Errorf("query %q at %s: %w", name, ts.Format(time.RFC3339), err)
 			continue
 		}
 		b.Samples = p.convert(b.Samples, name, val)
 	}
-	if len(b.Samples) > 0 {
-		b.Received = time.Now().UnixMilli()
-		if err := p.appendRetry(ctx, []telemetry.Batch{b}); err != nil {
-			errs = append(errs, err)
-			complete = false
-		}
+	return b, failed
+}
+
+// store appends b, if it holds samples, in one Append.
+func (p *Poller) store(ctx context.Context, b telemetry.Batch) error {
+	if len(b.Samples) == 0 {
+		return nil
 	}
-	return complete, errors.Join(errs...)
+	b.Received = time.Now().UnixMilli()
+	return p.appendRetry(ctx, []telemetry.Batch{b})
 }
 
 // appendRetry appends bs in one Append, retrying retryable failures.
@@ -433,9 +543,9 @@ func (p *Poller) appendRetry(ctx context.Context, bs []telemetry.Batch) error {
 	}
 }
 
-// retry runs q until it succeeds, fails permanently or runs out of
-// retries.
-func (p *Poller) retry(ctx context.Context, kind string, q func(context.Context) (v1.Warnings, error), name string) error {
+// retry runs q until it succeeds, fails permanently or has been retried
+// retries times.
+func (p *Poller) retry(ctx context.Context, kind string, retries int, q func(context.Context) (v1.Warnings, error), name string) error {
 	start := time.Now()
 	defer func() { p.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds()) }()
 	backoff := p.opts.RetryBackoff
@@ -453,7 +563,7 @@ func (p *Poller) retry(ctx context.Context, kind string, q func(context.Context)
 			p.queryCount.WithLabelValues(kind, "ok").Inc()
 			return nil
 		}
-		if !retryableQueryErr(err) || attempt >= p.opts.MaxRetries || ctx.Err() != nil {
+		if !retryableQueryErr(err) || attempt >= retries || ctx.Err() != nil {
 			p.queryCount.WithLabelValues(kind, "error").Inc()
 			p.m.errors.WithLabelValues(ReasonQuery).Inc()
 			return err

@@ -172,3 +172,219 @@ func TestPollerCatchesUpAfterOutage(t *testing.T) {
 		})
 	}
 }
+
+// queryProm answers instant and range queries as outageProm does (one
+// series, pod a, whose value at a time is the time), except that it
+// answers 503 timeout (the error Prometheus gives when an expression
+// outlives its query timeout) where fail says so. It counts the instant and
+// range queries by expression.
+type queryProm struct {
+	fail func(query string, instant bool, n int64) bool // n: the query's instant or range queries so far, this one included
+
+	mu               sync.Mutex
+	instants, ranges map[string]int64
+}
+
+func (f *queryProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	query := r.Form.Get("query")
+	instant := !strings.HasSuffix(r.URL.Path, "/query_range")
+	f.mu.Lock()
+	if f.instants == nil {
+		f.instants, f.ranges = map[string]int64{}, map[string]int64{}
+	}
+	counts := f.ranges
+	if instant {
+		counts = f.instants
+	}
+	counts[query]++
+	n := counts[query]
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if f.fail(query, instant, n) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"error","errorType":"timeout","error":"query timed out in expression evaluation"}`))
+		return
+	}
+	sec := func(k string) float64 {
+		v, _ := strconv.ParseFloat(r.Form.Get(k), 64)
+		return v
+	}
+	if instant {
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"pod":"a"},"value":[%.3f,"%.3f"]}]}}`, sec("time"), sec("time"))
+		return
+	}
+	var pts []string
+	for ts := sec("start"); ts <= sec("end")+1e-9; ts += sec("step") {
+		pts = append(pts, fmt.Sprintf(`[%.3f,"%.3f"]`, ts, ts))
+	}
+	fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"pod":"a"},"values":[%s]}]}}`, strings.Join(pts, ","))
+}
+
+func (f *queryProm) count(query string, instant bool) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if instant {
+		return f.instants[query]
+	}
+	return f.ranges[query]
+}
+
+// recordingAppender records the samples appended, by query name, in
+// append order, and counts each (series, time) appended.
+type recordingAppender struct {
+	mu      sync.Mutex
+	appends [][]telemetry.Sample
+	times   map[string][]int64 // by query name
+	seen    map[string]int     // by series@time
+}
+
+func (a *recordingAppender) Append(_ context.Context, bs []telemetry.Batch) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.times == nil {
+		a.times, a.seen = map[string][]int64{}, map[string]int{}
+	}
+	var ss []telemetry.Sample
+	for _, b := range bs {
+		for _, s := range b.Samples {
+			if float64(s.T)/1000 != s.V {
+				return fmt.Errorf("sample at %d has value %v", s.T, s.V)
+			}
+			name := s.Labels.Get("__name__")
+			a.times[name] = append(a.times[name], s.T)
+			a.seen[fmt.Sprintf("%s@%d", s.Labels, s.T)]++
+			ss = append(ss, s)
+		}
+	}
+	a.appends = append(a.appends, ss)
+	return nil
+}
+
+func (a *recordingAppender) stored(name string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.times[name])
+}
+
+// TestPollerFailingQueryKeepsOthersPolled: a query that fails every poll
+// (its expression outlives the timeout, a 503 after the retries) neither
+// stops the live polls of the others nor costs range queries. Before, the
+// step was caught up only when every query was stored: every poll first
+// fetched the missed steps again, that failed on the same expression, and
+// the live poll was skipped — with CatchUp, one sample of the healthy
+// query stored in 2 s, 20 without.
+func TestPollerFailingQueryKeepsOthersPolled(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const step = 100 * time.Millisecond
+	for _, catchUp := range []time.Duration{0, 10 * time.Second} {
+		t.Run(fmt.Sprintf("catch-up %s", catchUp), func(t *testing.T) {
+			fp := &queryProm{fail: func(query string, _ bool, _ int64) bool { return query == "heavy" }}
+			srv := httptest.NewServer(fp)
+			defer srv.Close()
+			app := &recordingAppender{}
+			p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"q": "up", "h": "heavy"}, Step: step,
+				CatchUp: catchUp, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: time.Second}, prometheus.NewRegistry(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.RunAfter(ctx, FloorStep(time.Now(), step)) }()
+			const want = 8
+			deadline := time.Now().Add(5 * time.Second)
+			for app.stored("q") < want && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if got := app.stored("q"); got < want {
+				t.Errorf("samples of the healthy query stored in 5 s (50 steps): %d, want at least %d; instant queries of it: %d",
+					got, want, fp.count("up", true))
+			}
+			if n := fp.count("heavy", false); n != 0 {
+				t.Errorf("range queries of the failing query: %d, want 0", n)
+			}
+		})
+	}
+}
+
+// TestPollerCatchesUpOnlyMissedSteps: when one query fails a few polls
+// (retries exhausted), only its missed steps are fetched again, once it
+// answers: every step of each query is appended once, with no gap, the
+// gap's before the newer live polls. Before, a step was caught up only
+// when every query was stored, and the catch-up fetched every query's
+// steps since: the healthy query's stored steps were appended again.
+func TestPollerCatchesUpOnlyMissedSteps(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const step = 100 * time.Millisecond
+	// With MaxRetries 1, a poll makes two attempts: the 2nd and 3rd polls
+	// of "flaky" fail.
+	fp := &queryProm{fail: func(query string, instant bool, n int64) bool {
+		return query == "flaky" && instant && n >= 3 && n <= 6
+	}}
+	srv := httptest.NewServer(fp)
+	defer srv.Close()
+	app := &recordingAppender{}
+	reg := prometheus.NewRegistry()
+	p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"q": "up", "f": "flaky"}, Step: step,
+		CatchUp: 10 * time.Second, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: time.Second}, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.RunAfter(ctx, FloorStep(time.Now(), step)) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for (fp.count("flaky", false) == 0 || app.stored("q") < 8) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if fp.count("flaky", false) == 0 {
+		t.Fatal("the failing query's missed steps were never fetched")
+	}
+
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	for k, n := range app.seen {
+		if n > 1 {
+			t.Errorf("appended %d times: %s", n, k)
+		}
+	}
+	for _, name := range []string{"q", "f"} {
+		ts := slices.Clone(app.times[name])
+		slices.Sort(ts)
+		for i := 1; i < len(ts); i++ {
+			if ts[i] > ts[i-1]+step.Milliseconds() {
+				t.Errorf("query %s: no sample between %d and %d: steps missed and never fetched", name, ts[i-1], ts[i])
+			}
+		}
+	}
+	prevMax := int64(0)
+	for i, ss := range app.appends {
+		mx := int64(0)
+		for _, s := range ss {
+			mx = max(mx, s.T)
+		}
+		if mx == 0 {
+			continue
+		}
+		// The failing query's missed steps come after the other's live
+		// polls of the same steps, but before any newer one.
+		if mx < prevMax {
+			t.Errorf("append %d's newest sample %d before the previous appends' %d: the catch-up came after a newer live poll", i, mx, prevMax)
+		}
+		prevMax = max(prevMax, mx)
+	}
+	if got := counterValue(t, reg, "omen_prometheus_caught_up_steps_total", "source", p.Source()); got < 2 {
+		t.Errorf("omen_prometheus_caught_up_steps_total = %v, want at least 2 (the failing query's two polls; more if a timer was late)", got)
+	}
+}

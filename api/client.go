@@ -9,9 +9,11 @@ import (
 	"math"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -140,8 +142,11 @@ func WriteTable(w io.Writer, x Explanation, top int) error {
 	if x.AlertFingerprint != "" {
 		fmt.Fprintf(&b, "alert %s\n", x.AlertFingerprint)
 	}
-	fmt.Fprintf(&b, "P(failure) %.3f (threshold %.3f)  anomaly %.3f  model %s\n",
-		x.Probability, x.Threshold, x.AnomalyScore, x.ModelVersion)
+	// As the alert's probability annotation: 3 decimals, more below 0.01
+	// (a calibrated probability is often far below 1 %) or where the
+	// probability and its threshold would read the same.
+	fmt.Fprintf(&b, "P(failure) %s (threshold %s)  anomaly %.3f  model %s\n",
+		alert.Probability(x.Probability, x.Threshold), alert.Probability(x.Threshold, x.Probability), x.AnomalyScore, x.ModelVersion)
 	if x.Error != "" {
 		// Stored without attributions: the explanation failed when the
 		// alert fired.
@@ -150,7 +155,7 @@ func WriteTable(w io.Writer, x Explanation, top int) error {
 		return err
 	}
 	a := x.Attribution
-	fmt.Fprintf(&b, "baseline %.4f -> f(x) %.4f  (%s, %d evaluations)\n\n", a.Baseline, a.Value, a.Method, a.Evaluations)
+	fmt.Fprintf(&b, "baseline %s -> f(x) %s  (%s, %d evaluations)\n\n", ProbText(a.Baseline, 4), ProbText(a.Value, 4), a.Method, a.Evaluations)
 	groups := a.Top(top)
 	last := latestValues(x)
 	nameW := len("GROUP")
@@ -164,8 +169,8 @@ func WriteTable(w io.Writer, x Explanation, top int) error {
 		if v, ok := last[g.Name]; ok {
 			val = formatValue(v)
 		}
-		fmt.Fprintf(&b, "%3d  %-*s  %s %5.1f%%  %+9.4f  %s\n", i+1, nameW, truncate(g.Name, nameW),
-			bar(g.Share, 20), 100*g.Share, g.Phi, val)
+		fmt.Fprintf(&b, "%3d  %-*s  %s %5.1f%%  %9s  %s\n", i+1, nameW, truncate(g.Name, nameW),
+			bar(g.Share, 20), 100*g.Share, PhiText(g.Phi), val)
 	}
 	if len(groups) < len(a.Groups) {
 		rest := 0.0
@@ -175,7 +180,7 @@ func WriteTable(w io.Writer, x Explanation, top int) error {
 		for _, g := range groups {
 			rest -= g.Phi
 		}
-		fmt.Fprintf(&b, "%3s  %-*s  %-20s %6s  %+9.4f\n", "", nameW, fmt.Sprintf("(%d more)", len(a.Groups)-len(groups)), "", "", rest)
+		fmt.Fprintf(&b, "%3s  %-*s  %-20s %6s  %9s\n", "", nameW, fmt.Sprintf("(%d more)", len(a.Groups)-len(groups)), "", "", PhiText(rest))
 	}
 	if len(x.Causes.Entities) > 0 {
 		b.WriteString("\nroot causes\n")
@@ -212,6 +217,44 @@ func latestValues(x Explanation) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// ProbText renders a probability (or a value on its scale, such as an
+// attribution's baseline) with decimals decimals, or as many as two
+// significant digits need below that (a calibrated probability is often
+// far below 1 %: 0.00000063), or, below 1e-8, in scientific notation
+// (6.3e-11). Fixed decimals read 6.3e-07 as 0.0000.
+func ProbText(v float64, decimals int) string {
+	d := max(decimals, significantDecimals(v))
+	if d > maxFixedDecimals {
+		return strconv.FormatFloat(v, 'e', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', d, 64)
+}
+
+// PhiText renders a Shapley value φ with its sign: 4 decimals (+0.0123),
+// or, below 0.001 (where 4 decimals hold fewer than two significant
+// digits), in scientific notation with two (+2.3e-07): the attributions
+// of a calibrated probability far below 1 % all read +0.0000 otherwise.
+func PhiText(phi float64) string {
+	if phi == 0 || math.Abs(phi) >= 0.001 || math.IsNaN(phi) || math.IsInf(phi, 0) {
+		return fmt.Sprintf("%+.4f", phi)
+	}
+	return fmt.Sprintf("%+.1e", phi)
+}
+
+// maxFixedDecimals is the most decimals ProbText writes before it turns
+// to scientific notation.
+const maxFixedDecimals = 9
+
+// significantDecimals is how many decimals show two significant digits of
+// v (0 for |v| ≥ 10, 0 for v = 0 or not finite): 0.00037 needs 5.
+func significantDecimals(v float64) int {
+	v = math.Abs(v)
+	if v == 0 || v >= 10 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return 1 - int(math.Floor(math.Log10(v)))
 }
 
 func formatValue(v float64) string {

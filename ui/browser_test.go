@@ -138,7 +138,7 @@ func TestAlertPageInChromium(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("bar %s: data-phi %q, API φ %v", b.Group, b.Phi, want)
 		}
-		if shown := strconv.FormatFloat(want, 'f', 4, 64); strings.TrimPrefix(b.Text, "+") != shown {
+		if shown := api.PhiText(want); b.Text != shown {
 			t.Errorf("bar %s: shows %q, API φ %v", b.Group, b.Text, want)
 		}
 		if b.Width < 1 {

@@ -110,8 +110,9 @@ func buildWaterfall(a explain.Attribution) waterfall {
 	w.BaseX, w.ValueX = sx(a.Baseline), sx(a.Value)
 	w.AxisY = wfTop + float64(len(gs))*wfRowH + 4
 	w.Height = w.AxisY + 36
-	for _, v := range niceTicks(lo, hi, 6) {
-		w.Ticks = append(w.Ticks, tick{X: sx(v), Label: trimFloat(v)})
+	ticks := niceTicks(lo, hi, 6)
+	for _, v := range ticks {
+		w.Ticks = append(w.Ticks, tick{X: sx(v), Label: tickLabel(v, ticks)})
 	}
 	return w
 }
@@ -145,6 +146,34 @@ func niceTicks(lo, hi float64, n int) []float64 {
 		out = append(out, math.Round(v/step)*step)
 	}
 	return out
+}
+
+// tickLabel renders the tick v of ticks (niceTicks' evenly spaced round
+// values) with the decimals their step needs, trailing zeros trimmed, or
+// in scientific notation for a step below 1e-6: the axis of a waterfall
+// between 6.3e-07 and 5.4e-05 read 0 at every tick with 4 decimals.
+func tickLabel(v float64, ticks []float64) string {
+	if len(ticks) < 2 {
+		return trimFloat(v)
+	}
+	step := math.Abs(ticks[1] - ticks[0])
+	d := max(0, -int(math.Floor(math.Log10(step)+1e-9)))
+	if d > 6 {
+		if math.Abs(v) < step/2 {
+			return "0"
+		}
+		// As many mantissa decimals as the step needs at v's magnitude.
+		e := int(math.Floor(math.Log10(math.Abs(v)) + 1e-9))
+		return strconv.FormatFloat(v, 'e', max(0, e+d), 64)
+	}
+	s := strconv.FormatFloat(v, 'f', d, 64)
+	if d > 0 {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	if s == "-0" {
+		s = "0"
+	}
+	return s
 }
 
 func trimFloat(v float64) string {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
 	"math"
@@ -18,11 +19,16 @@ import (
 
 var funcs = template.FuncMap{
 	// g is the exact value as in the API's JSON, for data attributes.
-	"g":    func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) },
-	"f1":   func(v float64) string { return fmt.Sprintf("%.1f", v) },
-	"f3":   func(v float64) string { return fmt.Sprintf("%.3f", v) },
-	"f4":   func(v float64) string { return fmt.Sprintf("%.4f", v) },
-	"sf4":  func(v float64) string { return fmt.Sprintf("%+.4f", v) },
+	"g":  func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) },
+	"f1": func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"f3": func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	// p4 renders a value on the probability scale (f(x), the baseline
+	// E[f(X)]) with 4 decimals, or two significant digits below 0.01: a
+	// calibrated baseline of 6.3e-07 read 0.0000 (api.ProbText).
+	"p4": func(v float64) string { return api.ProbText(v, 4) },
+	// phi renders a Shapley value with its sign, in scientific notation
+	// below 0.001 (api.PhiText).
+	"phi":  api.PhiText,
 	"pct":  func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
 	"val":  func(v float64) string { return strconv.FormatFloat(v, 'g', 5, 64) },
 	"time": func(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05Z") },
@@ -34,8 +40,12 @@ var funcs = template.FuncMap{
 	// alert description does: alert.Percents); thr renders the threshold
 	// alongside. A 3-decimal rendering showed P 0.99308, under the
 	// threshold 0.99347, as "0.993 (threshold 0.993)".
-	"prob": func(p, thr float64) string { return alert.Percents(p, thr)[0] },
-	"thr":  func(thr, p float64) string { return alert.Percents(p, thr)[1] },
+	// Each keeps its own precision (two significant digits) where they
+	// differ enough: alert.Percents gave the threshold the decimals of
+	// the smaller probability, "0.000054% (under the threshold
+	// 40.848708%)".
+	"prob": func(p, thr float64) string { return percentPair(p, thr)[0] },
+	"thr":  func(thr, p float64) string { return percentPair(p, thr)[1] },
 	"pct2": func(v float64) string { return alert.Percents(v)[0] },
 	// anomaly renders an anomaly score and, when the model has one, the
 	// anomaly threshold it is compared with, with the digits that tell
@@ -110,6 +120,52 @@ func anomalyText(score float64, m *api.ModelInfo) string {
 		side = "at or over"
 	}
 	return fmt.Sprintf("%s (%s the anomaly threshold %s of model %s)", ds[0], side, ds[1], m.Version)
+}
+
+// percentPair renders a probability p and its threshold thr as percents,
+// each with 2 decimals or as many as its two significant digits need
+// (alert.Percents' rule for one value), then more for both (up to 6) as
+// long as the two renderings, read back, do not order as p and thr do: a
+// probability just under its threshold must not read as equal to it, or
+// over it.
+func percentPair(p, thr float64) [2]string {
+	vs := [2]float64{finiteOr0(p) * 100, finiteOr0(thr) * 100}
+	var d [2]int
+	for i, v := range vs {
+		d[i] = min(max(2, significantDecimals(v)), 6)
+	}
+	for {
+		var out [2]string
+		var back [2]float64
+		for i, v := range vs {
+			out[i] = strconv.FormatFloat(v, 'f', d[i], 64)
+			back[i], _ = strconv.ParseFloat(out[i], 64)
+			out[i] += "%"
+		}
+		if cmp.Compare(back[0], back[1]) == cmp.Compare(vs[0], vs[1]) || d[0] >= 6 && d[1] >= 6 {
+			return out
+		}
+		d[0], d[1] = min(d[0]+1, 6), min(d[1]+1, 6)
+	}
+}
+
+// significantDecimals is how many decimals show two significant digits of
+// v (0 for |v| ≥ 10 and for v = 0).
+func significantDecimals(v float64) int {
+	v = math.Abs(v)
+	if v == 0 || v >= 10 {
+		return 0
+	}
+	return 1 - int(math.Floor(math.Log10(v)))
+}
+
+// finiteOr0 is v, or 0 when v is NaN or infinite (as alert's
+// renderings).
+func finiteOr0(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
 }
 
 // distinct renders values with 2 decimals, or more (up to 6) as long as
@@ -238,7 +294,7 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 {{end}}{{range .Rows}}<g class="hm-row" data-entity="{{.Prediction.Entity}}" data-prob="{{g .Prediction.Probability}}">
 <a href="{{entityURL .Prediction.Entity}}"><text x="296" y="{{add .Y 15}}" text-anchor="end">{{.Prediction.Entity}}</text></a>
 <rect x="302" y="{{add .Y 2}}" width="{{probw .Prediction.Probability}}" height="18" fill="{{.ProbColor}}"><title>P(failure) {{prob .Prediction.Probability .Prediction.Threshold}} (threshold {{thr .Prediction.Threshold .Prediction.Probability}})</title></rect>
-{{$id := or .ExplainedAlert .ExplainedID}}{{range .Cells}}{{if .Has}}<a href="{{alertURL $id}}">{{end}}<rect class="hm-cell" x="{{.X}}" y="{{.Y}}" width="21" height="21" fill="{{.Color}}" data-group="{{.Group}}"{{if .Has}} data-phi="{{g .Phi}}"{{end}}><title>{{.Group}}: {{if .Has}}φ {{sf4 .Phi}}{{else}}no explanation{{end}}</title></rect>{{if .Has}}</a>{{end}}
+{{$id := or .ExplainedAlert .ExplainedID}}{{range .Cells}}{{if .Has}}<a href="{{alertURL $id}}">{{end}}<rect class="hm-cell" x="{{.X}}" y="{{.Y}}" width="21" height="21" fill="{{.Color}}" data-group="{{.Group}}"{{if .Has}} data-phi="{{g .Phi}}"{{end}}><title>{{.Group}}: {{if .Has}}φ {{phi .Phi}}{{else}}no explanation{{end}}</title></rect>{{if .Has}}</a>{{end}}
 {{end}}{{if .Explained}}<text class="hm-asof{{if .AgeMs}} stale{{end}}" x="{{.AsOfX}}" y="{{add .Y 15}}" data-explained-t="{{.ExplainedT}}">φ as of {{clock .ExplainedT}}{{if .AgeMs}} ({{dur .AgeMs}} old){{end}}<title>explanation of the prediction at {{time .ExplainedT}}{{if .AgeMs}}, {{dur .AgeMs}} before the latest prediction ({{time .Prediction.T}}): {{with .ExplainedAlert}}the explanation of the step alert {{.}} fired on, kept while it fires and after it resolves{{else}}the newest explanation stored for the entity, of the step an alert fired on (kept after the alert resolves) or of an explain-now{{end}}{{end}}</title></text>{{end}}</g>
 {{end}}</svg>{{end}}{{else if .Gone}}<p class="muted" id="no-current">No current entity{{if .Matchers}} matches the filter{{end}}: those below are gone.</p>{{else if .Matchers}}<p id="no-match">No entity matches the filter {{template "labels" .Matchers}}. <a href="/ui/" id="clear-filter">Clear the filter</a>.</p>{{else}}<p class="muted" id="no-predictions">No predictions yet.</p>{{end}}
 </section>
@@ -308,16 +364,16 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 
 {{define "waterfall"}}
 <svg id="waterfall" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="attribution waterfall" data-baseline="{{g .Baseline}}" data-value="{{g .Value}}">
-<text x="{{.ValueX}}" y="14" text-anchor="middle" class="title">f(x) = <tspan id="wf-value" data-value="{{g .Value}}">{{f4 .Value}}</tspan></text>
+<text x="{{.ValueX}}" y="14" text-anchor="middle" class="title">f(x) = <tspan id="wf-value" data-value="{{g .Value}}">{{p4 .Value}}</tspan></text>
 <line x1="{{.ValueX}}" x2="{{.ValueX}}" y1="18" y2="{{.AxisY}}" stroke="#889" stroke-dasharray="3 3"/>
 <line x1="{{.BaseX}}" x2="{{.BaseX}}" y1="18" y2="{{.AxisY}}" stroke="#889" stroke-dasharray="3 3"/>
 <line x1="{{.PlotX}}" x2="{{.PlotRight}}" y1="{{.AxisY}}" y2="{{.AxisY}}" stroke="#556"/>
 {{range .Ticks}}<line x1="{{.X}}" x2="{{.X}}" y1="{{$.AxisY}}" y2="{{add $.AxisY 4}}" stroke="#556"/><text x="{{.X}}" y="{{add $.AxisY 16}}" text-anchor="middle">{{.Label}}</text>{{end}}
-<text x="{{.BaseX}}" y="{{add .AxisY 30}}" text-anchor="middle" class="title">E[f(X)] = <tspan id="wf-baseline" data-baseline="{{g .Baseline}}">{{f4 .Baseline}}</tspan></text>
+<text x="{{.BaseX}}" y="{{add .AxisY 30}}" text-anchor="middle" class="title">E[f(X)] = <tspan id="wf-baseline" data-baseline="{{g .Baseline}}">{{p4 .Baseline}}</tspan></text>
 {{range .Bars}}<g class="wf-row" data-group="{{.Name}}">
 <text x="{{sub $.PlotX 6}}" y="{{.LabelY}}" text-anchor="end" class="wf-name{{if .Others}} wf-others{{end}}"><title>{{.Name}}</title>{{.Label}}</text>
-<rect class="wf-bar {{if .Positive}}pos{{else}}neg{{end}}{{if .Others}} wf-others{{end}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" data-group="{{.Name}}"{{if .Others}} data-others="{{.Others}}"{{end}} data-kind="{{.Kind}}" data-phi="{{g .Phi}}" data-share="{{g .Share}}" data-start="{{g .Start}}" data-end="{{g .End}}"><title>{{.Name}}: φ {{sf4 .Phi}} ({{pct .Share}}), {{f4 .Start}} → {{f4 .End}}</title></rect>
-<text class="wf-phi" x="{{.TextX}}" y="{{.TextY}}" text-anchor="{{.TextAnchor}}" data-phi="{{g .Phi}}">{{sf4 .Phi}}</text>
+<rect class="wf-bar {{if .Positive}}pos{{else}}neg{{end}}{{if .Others}} wf-others{{end}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" data-group="{{.Name}}"{{if .Others}} data-others="{{.Others}}"{{end}} data-kind="{{.Kind}}" data-phi="{{g .Phi}}" data-share="{{g .Share}}" data-start="{{g .Start}}" data-end="{{g .End}}"><title>{{.Name}}: φ {{phi .Phi}} ({{pct .Share}}), {{p4 .Start}} → {{p4 .End}}</title></rect>
+<text class="wf-phi" x="{{.TextX}}" y="{{.TextY}}" text-anchor="{{.TextAnchor}}" data-phi="{{g .Phi}}">{{phi .Phi}}</text>
 </g>
 {{end}}</svg>
 <p class="muted">SHAP waterfall ({{.Method}}): each bar is one feature group's Shapley value φ, from the baseline E[f(X)] over normal windows (bottom) to this prediction f(x) (top); red raises the failure probability, blue lowers it. Σφ = f(x) − E[f(X)]{{range .Bars}}{{if .Others}}; the bottom bar sums the {{.Others}} groups of smallest |φ|, listed in the window table below{{end}}{{end}}.</p>
@@ -329,7 +385,7 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 <td>{{.Name}}</td>
 <td><svg width="120" height="24" viewBox="0 0 120 24">{{if .Points}}<polyline points="{{.Points}}" fill="none" stroke="#556" stroke-width="1.3"/>{{end}}</svg></td>
 <td class="num">{{if .HasVal}}<span data-value="{{g .Last}}">{{val .Last}}</span>{{else}}<span class="muted">missing</span>{{end}}</td>
-<td class="num">{{if .HasPhi}}<span data-phi="{{g .Phi}}">{{sf4 .Phi}}</span>{{end}}</td>
+<td class="num">{{if .HasPhi}}<span data-phi="{{g .Phi}}">{{phi .Phi}}</span>{{end}}</td>
 <td>{{if .HasPhi}}<span class="sharebar{{if lt .Phi 0.0}} neg{{end}}" style="width:{{sharew .Share}}px"></span> {{pct .Share}}{{end}}</td>
 </tr>{{end}}</table>{{end}}{{end}}
 
@@ -358,7 +414,7 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 {{else}}<section><h2>Why: attribution by feature group</h2>{{template "waterfall" .Explanation.Waterfall}}</section>
 <section><h2>Ranked causes</h2>
 <table id="metric-causes"><tr><th>#</th><th>metric</th><th>φ</th><th>share</th></tr>
-{{range $i, $c := .Explanation.Causes}}<tr class="metric-cause" data-metric="{{$c.Name}}"><td>{{add1 $i}}</td><td><a href="#metric-{{$c.Name}}">{{$c.Name}}</a></td><td class="num" data-phi="{{g $c.Phi}}">{{sf4 $c.Phi}}</td><td class="num" data-share="{{g $c.Share}}">{{pct $c.Share}}</td></tr>{{end}}
+{{range $i, $c := .Explanation.Causes}}<tr class="metric-cause" data-metric="{{$c.Name}}"><td>{{add1 $i}}</td><td><a href="#metric-{{$c.Name}}">{{$c.Name}}</a></td><td class="num" data-phi="{{g $c.Phi}}">{{phi $c.Phi}}</td><td class="num" data-share="{{g $c.Share}}">{{pct $c.Share}}</td></tr>{{end}}
 </table>
 {{if not .Explanation.Causes}}<p class="muted" id="no-metric-causes">No feature group raises the failure probability.</p>{{end}}{{with .Explanation.Lowering}}<p class="muted" id="lowering">{{.}} stored group(s) with φ ≤ 0 are not listed: they lower the risk.</p>{{end}}
 {{if $x.Causes.Entities}}<h2>Root-cause entities <span style="font-weight:normal" class="muted">(as at the prediction, {{time $x.T}})</span></h2>

@@ -912,29 +912,36 @@ func (c *predictionCollector) descs() (*prometheus.Desc, *prometheus.Desc) {
 			"Forecast-residual anomaly score of the entity's latest step.", c.entityLabels, nil)
 }
 
-// modelDescs describe whether a model is loaded, and which: without one
-// nothing is scored (a reload may unload a model that no longer fits the
-// features) while the evaluator goes on stepping, so the evaluator's
-// metrics do not show it.
-func (c *predictionCollector) modelDescs() (loaded, info *prometheus.Desc) {
+// modelDescs describe whether a model is loaded, which, and the failure
+// threshold it alerts at: without one nothing is scored (a reload may
+// unload a model that no longer fits the features) while the evaluator
+// goes on stepping, so the evaluator's metrics do not show it. The
+// threshold is the calibrated probability the model's training chose
+// (0.4-0.8 on a long history, a few percent on a short one), so rules and
+// dashboards compare omen_failure_probability with it rather than with a
+// fixed probability.
+func (c *predictionCollector) modelDescs() (loaded, info, threshold *prometheus.Desc) {
 	return prometheus.NewDesc("omen_model_loaded",
 			"1 when a model is loaded and scores the entities, 0 when none is (nothing is scored).", nil, nil),
 		prometheus.NewDesc("omen_model_info",
-			"The loaded model: its registry version and the sha256 of its file (always 1; absent without a model).", []string{"version", "sha256"}, nil)
+			"The loaded model: its registry version and the sha256 of its file (always 1; absent without a model).", []string{"version", "sha256"}, nil),
+		prometheus.NewDesc("omen_model_failure_threshold",
+			"The loaded model's failure threshold: an entity whose omen_failure_probability stays at or above it for alerting.for steps alerts (absent without a model).", nil, nil)
 }
 
 func (c *predictionCollector) Describe(ch chan<- *prometheus.Desc) {
 	p, a := c.descs()
 	ch <- p
 	ch <- a
-	l, i := c.modelDescs()
+	l, i, th := c.modelDescs()
 	ch <- l
 	ch <- i
+	ch <- th
 }
 
 func (c *predictionCollector) Collect(ch chan<- prometheus.Metric) {
 	pd, ad := c.descs()
-	ld, id := c.modelDescs()
+	ld, id, thd := c.modelDescs()
 	c.s.mu.RLock()
 	defer c.s.mu.RUnlock()
 	loaded := 0.0
@@ -943,6 +950,7 @@ func (c *predictionCollector) Collect(ch chan<- prometheus.Metric) {
 		// A version registered before invalid UTF-8 was refused would
 		// make the metric, and so the whole scrape, fail.
 		ch <- prometheus.MustNewConstMetric(id, prometheus.GaugeValue, 1, strings.ToValidUTF8(c.s.version, "\uFFFD"), c.s.sha)
+		ch <- prometheus.MustNewConstMetric(thd, prometheus.GaugeValue, c.s.model.Thresholds().Failure)
 	}
 	ch <- prometheus.MustNewConstMetric(ld, prometheus.GaugeValue, loaded)
 	for _, p := range c.s.latest {

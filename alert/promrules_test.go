@@ -196,7 +196,8 @@ func TestPrometheusRulesMetrics(t *testing.T) {
 	// The check must see the metrics the rules are about.
 	var missing []string
 	for _, name := range []string{"omen_failure_probability", "omen_notifications_total",
-		"omen_notifications_oldest_pending_age_seconds", "omen_evaluator_last_step_timestamp_seconds"} {
+		"omen_notifications_oldest_pending_age_seconds", "omen_evaluator_last_step_timestamp_seconds",
+		"omen_model_failure_threshold"} {
 		if !have[name] {
 			missing = append(missing, name)
 		}

@@ -24,7 +24,10 @@ import (
 // AlertName is the alertname label of every alert omen sends.
 const AlertName = "ModuleLoadFailurePredicted"
 
-// Severities, fixed when an alert fires.
+// Severities: an alert fires critical when its probability is at least
+// Options.CriticalProbability, else warning; a firing warning alert
+// escalates to critical at the first step its probability reaches it, and
+// stays critical until it resolves.
 const (
 	SeverityWarning  = "warning"
 	SeverityCritical = "critical"
@@ -131,9 +134,13 @@ func (f ExplainerFunc) Explain(ctx context.Context, p Prediction) (Explanation, 
 
 // Alert is an alert as the API shows it.
 type Alert struct {
-	// Fingerprint is the fingerprint of Labels. A pending alert's labels
-	// have no severity yet (it is fixed when the alert fires), so its
-	// fingerprint is not the one it will have firing.
+	// Fingerprint is the fingerprint of the labels the alert fired with
+	// (severity included): it identifies the alert in omen (its links
+	// /ui/alerts/<fingerprint>, its stored explanation) for its whole
+	// life. An alert escalated to critical keeps it, so it is then not the
+	// fingerprint of Labels (severity critical), under which Alertmanager
+	// knows the critical alert. A pending alert's labels have no severity
+	// yet, so its fingerprint is not the one it will have firing.
 	Fingerprint string `json:"fingerprint"`
 	Entity      string `json:"entity"`
 	// State is "pending" (at or over the threshold for fewer than For
@@ -144,10 +151,14 @@ type Alert struct {
 	// StartsAt is the step the alert fired at; for a pending alert, the
 	// step it started pending at (zero when unknown: a state persisted
 	// before it was kept).
-	StartsAt   time.Time `json:"startsAt"`
-	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
-	LastSent   time.Time `json:"lastSent,omitzero"`
-	Severity   string    `json:"severity"`
+	StartsAt time.Time `json:"startsAt"`
+	// EscalatedAt is the step at which the firing alert escalated from
+	// warning to critical (zero when it did not: it fired critical, or is
+	// warning); Alertmanager has the critical alert start then.
+	EscalatedAt time.Time `json:"escalatedAt,omitzero"`
+	ResolvedAt  time.Time `json:"resolvedAt,omitzero"`
+	LastSent    time.Time `json:"lastSent,omitzero"`
+	Severity    string    `json:"severity"`
 	// Probability and Threshold are, as the annotations show them, the
 	// newest prediction's while the alert is pending or firing, and those
 	// of the prediction it resolved with once resolved (the newest
@@ -193,8 +204,10 @@ type Options struct {
 	// resolves (and a pending one is dropped). Default 3: it resolves at
 	// the 4th step without a prediction.
 	MissingSteps int
-	// CriticalProbability is the probability at fire time from which the
-	// severity is critical rather than warning. Default 0.9.
+	// CriticalProbability is the probability from which the severity is
+	// critical rather than warning: at fire time, and, for a firing warning
+	// alert, at any later step (it escalates, see the package doc).
+	// Default 0.9.
 	CriticalProbability float64
 	// ExternalURL is omen's URL as seen by SREs (generatorURL,
 	// explanation_url). Default http://localhost:9090.
@@ -510,6 +523,10 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 			m.logger.Info("alert resolved", "entity", s.Entity, "fingerprint", s.AlertFP)
 		case trDropped:
 			dropped = append(dropped, s)
+		case trNone:
+			if p != nil && s.State == store.AlertFiring && s.Severity == SeverityWarning && p.Prob >= m.opts.CriticalProbability {
+				m.escalate(s, p, t)
+			}
 		}
 	}
 	for key, p := range byKey {
@@ -725,7 +742,7 @@ func (m *Manager) finish(t, sent time.Time, dropped []*entityState) error {
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].AlertFP < due[j].AlertFP })
 	for _, s := range due {
-		payload = append(payload, queued{m.postable(s), s.State == store.AlertResolved})
+		payload = append(payload, m.versions(s, t)...)
 	}
 	var errs []error
 	if len(due) > 0 {
@@ -743,6 +760,8 @@ func (m *Manager) finish(t, sent time.Time, dropped []*entityState) error {
 			s.LastSent = s.ResolvedAt
 		case s.LastSent.Before(s.ActiveAt):
 			s.LastSent = s.ActiveAt
+		case s.State == store.AlertFiring && s.LastSent.Before(s.EscalatedAt):
+			s.LastSent = s.EscalatedAt
 		}
 	}
 
@@ -855,6 +874,7 @@ func (m *Manager) severity(prob float64) string {
 func (m *Manager) fire(ctx context.Context, s *entityState, p *Prediction, expl map[string]explained) {
 	s.Severity = m.severity(p.Prob)
 	s.AlertFP = fingerprint(s.alertLabels())
+	s.EscalatedAt, s.EscalatedProb = time.Time{}, 0
 	s.FiredID, s.FiredProb = p.ID, p.Prob
 	s.Explanation = nil
 	if m.opts.Explainer != nil {
@@ -881,6 +901,20 @@ func (m *Manager) fire(ctx context.Context, s *entityState, p *Prediction, expl 
 		"probability", p.Prob, "threshold", p.Threshold)
 }
 
+// escalate makes the firing warning alert s critical at step t, its
+// probability p.Prob having reached CriticalProbability. Its fingerprint
+// (omen's identifier of the alert, which its links name), explanation,
+// action and runbook stay; the next send carries the critical alert
+// firing and the warning one resolved (see versions). It stays critical
+// until it resolves: a lower probability, or a higher CriticalProbability
+// after a reload, does not make it warning again.
+func (m *Manager) escalate(s *entityState, p *Prediction, t time.Time) {
+	s.Severity = SeverityCritical
+	s.EscalatedAt, s.EscalatedProb = t, p.Prob
+	m.logger.Info("alert escalated", "entity", s.Entity, "fingerprint", s.AlertFP, "severity", s.Severity,
+		"probability", p.Prob, "critical_probability", m.opts.CriticalProbability)
+}
+
 // needsSending follows Prometheus' rule manager: pending alerts are not
 // sent; an alert is sent when it fired or resolved since its last send
 // (data times: LastSent against ActiveAt or ResolvedAt), or when the
@@ -897,7 +931,7 @@ func (m *Manager) fire(ctx context.Context, s *entityState, p *Prediction, expl 
 func (m *Manager) needsSending(s *entityState, wall time.Time) bool {
 	switch s.State {
 	case store.AlertFiring:
-		if s.LastSent.Before(s.ActiveAt) {
+		if s.LastSent.Before(s.ActiveAt) || s.LastSent.Before(s.EscalatedAt) {
 			return true
 		}
 		if s.Missing > 0 {
@@ -941,7 +975,7 @@ func (m *Manager) Alerts() []Alert {
 		a := Alert{
 			Fingerprint: s.AlertFP, Entity: s.Entity, State: s.State,
 			Labels: pa.Labels, Annotations: pa.Annotations,
-			StartsAt: s.ActiveAt, LastSent: s.LastSent, Severity: s.Severity,
+			StartsAt: s.ActiveAt, EscalatedAt: s.EscalatedAt, LastSent: s.LastSent, Severity: s.Severity,
 			Probability: s.Last.Prob, Threshold: s.Last.Threshold,
 			PredictionID: s.FiredID, ModelVersion: s.Last.ModelVersion,
 			GeneratorURL: pa.GeneratorURL,
@@ -1093,8 +1127,9 @@ type Reload struct {
 	For           int
 	ResolveRatio  float64
 	// CriticalProbability: default DefaultCriticalProbability; applies
-	// to the alerts that fire from now on (a firing alert keeps its
-	// severity).
+	// from the next step, to the alerts that fire and to the firing
+	// warning alerts, which escalate when their probability reaches it (a
+	// critical alert stays critical).
 	CriticalProbability float64
 	ExternalURL         string
 	// RunbookBaseURL: default <ExternalURL>/docs/runbooks/.
@@ -1236,9 +1271,10 @@ func (m *Manager) sendAll(tgs []*target) error {
 		return nil
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].AlertFP < due[j].AlertFP })
-	payload := make([]queued, len(due))
-	for i, s := range due {
-		payload[i] = queued{m.postable(s), s.State == store.AlertResolved}
+	payload := make([]queued, 0, len(due))
+	t := m.stepTime()
+	for _, s := range due {
+		payload = append(payload, m.versions(s, t)...)
 	}
 	return m.enqueue(tgs, payload)
 }

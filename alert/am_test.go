@@ -134,22 +134,43 @@ func TestAlertmanagerFireAndResolve(t *testing.T) {
 	if ours := m.Alerts()[0].StartsAt; !a.StartsAt.Equal(ours.Truncate(time.Millisecond)) && !a.StartsAt.Equal(ours) {
 		t.Errorf("startsAt %v, want %v", a.StartsAt, ours)
 	}
-	// Severity is fixed at fire time: a higher probability changes the
-	// annotation, not the labels.
+	// Over the critical probability (0.9) it escalates: Alertmanager
+	// shows the critical alert active, the warning one resolved (not
+	// active), and the links still name the alert's page under the
+	// fingerprint it fired with.
 	sc.step(map[string]float64{"checkout-1": 0.95})
-	sc.steps(6) // past the resend delay
-	eventually(t, 5*time.Second, "probability annotation updated", func() error {
-		a := amAlerts(t, am)[fp]
-		if a.Annotations["probability"] != "0.950" || a.Labels["severity"] != SeverityWarning {
-			return fmt.Errorf("annotations %v labels %v", a.Annotations, a.Labels)
+	wantLabels["severity"] = SeverityCritical
+	critFP := fingerprint(wantLabels)
+	var c amAlert
+	eventually(t, 10*time.Second, "only the critical alert active", func() error {
+		got := amAlerts(t, am)
+		var ok bool
+		if c, ok = got[critFP]; !ok || len(got) != 1 {
+			return fmt.Errorf("active %v", got)
 		}
 		return nil
 	})
-	// Between the thresholds (0.56 ≤ p < 0.7) it keeps firing; below, it
-	// resolves and disappears long before its endsAt (4h ahead).
+	if fmt.Sprint(c.Labels) != fmt.Sprint(wantLabels) {
+		t.Errorf("escalated alert has labels %v, want %v", c.Labels, wantLabels)
+	}
+	if want := "http://omen.example:9090/ui/alerts/" + fp; c.GeneratorURL != want || c.Annotations["probability"] != "0.950" {
+		t.Errorf("critical alert: generatorURL %q (want %q), probability %q", c.GeneratorURL, want, c.Annotations["probability"])
+	}
+	if as := m.Alerts(); len(as) != 1 || as[0].Fingerprint != fp || as[0].Severity != SeverityCritical {
+		t.Errorf("Alerts() after escalation: %+v, want %s critical", as, fp)
+	}
+	sc.steps(6) // past the resend delay: still critical only
+	if got := wantActive(t, am, "checkout-1"); got[critFP].Labels["severity"] != SeverityCritical {
+		t.Errorf("after resends Alertmanager has %+v, want the critical alert", got)
+	}
+	// Between the thresholds (0.56 ≤ p < 0.7) it keeps firing, critical
+	// (no flapping back to warning); below, it resolves and disappears
+	// long before its endsAt (4h ahead).
 	sc.step(map[string]float64{"checkout-1": 0.6})
 	sc.steps(4)
-	wantActive(t, am, "checkout-1")
+	if got := wantActive(t, am, "checkout-1"); got[critFP].Labels["severity"] != SeverityCritical {
+		t.Errorf("below the critical probability Alertmanager has %+v, want the critical alert", got)
+	}
 	sc.step(map[string]float64{"checkout-1": 0.3})
 	wantActive(t, am)
 	if as := m.Alerts(); len(as) != 1 || as[0].State != store.AlertResolved {

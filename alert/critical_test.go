@@ -2,8 +2,11 @@ package alert
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestCriticalProbabilityReload: the severity label follows
@@ -52,5 +55,121 @@ func TestCriticalProbabilityReload(t *testing.T) {
 				t.Errorf("severity %q at probability 0.93, want %q", s, tc.want)
 			}
 		})
+	}
+}
+
+// TestEscalation: a firing warning alert whose probability reaches
+// CriticalProbability becomes critical. Alertmanager identifies alerts by
+// their labels, so the step sends the critical alert firing (from the
+// escalation) and the warning one resolved, both linking to the alert's
+// page under the fingerprint it fired with; it stays critical (a lower
+// probability, a higher CriticalProbability, a restart) until it
+// resolves, and a new episode fires warning again. Before, the severity
+// was fixed at fire time: with For 2 always just over the threshold, an
+// alert was never critical.
+func TestEscalation(t *testing.T) {
+	st := openStore(t, "")
+	o := testOptions(st, fakeAM)
+	o.For = 1
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	wall := t0
+	o.Now = func() time.Time { return wall }
+	m, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	ctx := context.Background()
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
+	sent := 0
+	// step runs step i at prob and returns the versions it sent, by
+	// severity.
+	step := func(i int, prob float64) map[string]postableAlert {
+		t.Helper()
+		wall = at(i)
+		if err := m.Process(ctx, at(i), []Prediction{pred("checkout-7f9c", at(i), prob)}); err != nil {
+			t.Fatal(err)
+		}
+		items := pending(t, st, fakeAM)
+		if len(items) != sent+1 {
+			t.Fatalf("step %d: %d outbox items, want %d", i, len(items), sent+1)
+		}
+		sent++
+		out := map[string]postableAlert{}
+		for _, a := range items[len(items)-1] {
+			sev := a.Labels["severity"]
+			if _, dup := out[sev]; dup {
+				t.Fatalf("step %d: two %s versions in %+v", i, sev, items[len(items)-1])
+			}
+			out[sev] = a
+		}
+		return out
+	}
+	resolved := func(a postableAlert, i int) bool { return !a.EndsAt.After(at(i)) }
+
+	got := step(0, 0.75)
+	w, ok := got[SeverityWarning]
+	if len(got) != 1 || !ok || resolved(w, 0) {
+		t.Fatalf("step 0 sent %+v, want the warning alert firing", got)
+	}
+	fp := fingerprint(w.Labels)
+	link := "http://omen.example:9090/ui/alerts/" + fp
+	if w.GeneratorURL != link || alertFP(t, m, "checkout-7f9c") != fp {
+		t.Fatalf("warning alert links to %s, omen's fingerprint %s; want %s", w.GeneratorURL, alertFP(t, m, "checkout-7f9c"), fp)
+	}
+
+	got = step(1, 0.95) // escalates
+	c, w := got[SeverityCritical], got[SeverityWarning]
+	if len(got) != 2 || resolved(c, 1) || !resolved(w, 1) {
+		t.Fatalf("step 1 sent %+v, want the critical alert firing and the warning one resolved", got)
+	}
+	if !c.StartsAt.Equal(at(1)) || !w.StartsAt.Equal(at(0)) || !w.EndsAt.Equal(at(1)) {
+		t.Errorf("critical starts at %v, warning %v–%v; want %v, %v–%v", c.StartsAt, w.StartsAt, w.EndsAt, at(1), at(0), at(1))
+	}
+	if c.GeneratorURL != link || w.GeneratorURL != link || c.Annotations["explanation_url"] != link {
+		t.Errorf("links %s, %s, %s after escalation; want %s (the alert's page under the fingerprint it fired with)",
+			c.GeneratorURL, w.GeneratorURL, c.Annotations["explanation_url"], link)
+	}
+	if !strings.HasPrefix(w.Annotations["summary"], "Escalated to critical:") || !strings.Contains(c.Annotations["description"], "It became critical at 95.00%.") {
+		t.Errorf("warning summary %q, critical description %q", w.Annotations["summary"], c.Annotations["description"])
+	}
+	as := m.Alerts()
+	if len(as) != 1 || as[0].Fingerprint != fp || as[0].Severity != SeverityCritical || as[0].Labels["severity"] != SeverityCritical ||
+		!as[0].StartsAt.Equal(at(0)) || !as[0].EscalatedAt.Equal(at(1)) {
+		t.Fatalf("Alerts() = %+v, want the alert %s critical, started %v, escalated %v", as, fp, at(0), at(1))
+	}
+
+	// No flapping back: below the critical probability, or with a
+	// higher one reloaded, it stays critical; nor does a restart change it.
+	r := Reload{Alertmanagers: []string{fakeAM}, ResendDelay: o.ResendDelay, EvalInterval: o.EvalInterval,
+		For: o.For, ResolveRatio: o.ResolveRatio, ExternalURL: o.ExternalURL, CriticalProbability: 0.99}
+	if err := m.Reconfigure(r); err != nil {
+		t.Fatal(err)
+	}
+	got = step(2, 0.6)
+	if c := got[SeverityCritical]; len(got) != 2 || resolved(c, 2) || !c.StartsAt.Equal(at(1)) || !resolved(got[SeverityWarning], 2) {
+		t.Fatalf("step 2 sent %+v, want the critical alert firing (and the warning one resolved, re-sent)", got)
+	}
+	m.Close()
+	o.Registerer = prometheus.NewRegistry()
+	if m, err = New(o); err != nil {
+		t.Fatal(err)
+	}
+	if as := m.Alerts(); len(as) != 1 || as[0].Fingerprint != fp || as[0].Severity != SeverityCritical || !as[0].EscalatedAt.Equal(at(1)) {
+		t.Fatalf("after a restart Alerts() = %+v, want the alert %s critical, escalated %v", as, fp, at(1))
+	}
+
+	got = step(3, 0.3) // resolves
+	if c := got[SeverityCritical]; !resolved(c, 3) || !c.StartsAt.Equal(at(1)) || !c.EndsAt.Equal(at(3)) || !resolved(got[SeverityWarning], 3) {
+		t.Fatalf("step 3 sent %+v, want the critical alert resolved (%v–%v)", got, at(1), at(3))
+	}
+
+	// Past the retention, a new episode fires warning.
+	got = step(30, 0.75)
+	if w, ok := got[SeverityWarning]; len(got) != 1 || !ok || resolved(w, 30) || !w.StartsAt.Equal(at(30)) {
+		t.Fatalf("step 30 sent %+v, want only the warning alert firing again", got)
+	}
+	if as := m.Alerts(); len(as) != 1 || as[0].Severity != SeverityWarning || !as[0].EscalatedAt.IsZero() {
+		t.Errorf("Alerts() = %+v, want the warning alert, not escalated", as)
 	}
 }

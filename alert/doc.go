@@ -79,8 +79,24 @@
 // else the one whose name sorts first)
 // and severity.
 // Severity is "critical" when the probability at fire time is at least
-// Options.CriticalProbability (0.9), otherwise "warning"; it is fixed when
-// the alert fires and does not change while it fires, so it cannot flap.
+// Options.CriticalProbability (0.9), otherwise "warning". A firing warning
+// alert escalates: at the first step its probability reaches
+// CriticalProbability it becomes critical, and stays critical until it
+// resolves (a lower probability, or a higher CriticalProbability after a
+// reload, does not make it warning again), so severity cannot flap.
+// Alertmanager identifies an alert by its label set, so an escalation
+// ends one alert and starts another: the step's notification carries the
+// warning alert resolved (endsAt the escalation step; its summary starts
+// with "Escalated to critical:", its description says it fires on as the
+// critical one) and the critical alert firing (startsAt the escalation
+// step); the warning version is re-sent with the alert for
+// ResolvedRetention. In omen the alert stays one alert: Alert.Fingerprint
+// (the fingerprint of the labels it fired with), its links, explanation,
+// action and runbook do not change, Alert.StartsAt stays the step it fired
+// at and Alert.EscalatedAt is the escalation step. An Alertmanager inhibit
+// rule (critical silences the warning of the same entity labels) keeps
+// the warning's resolution from being notified while the critical alert
+// fires.
 // Everything that changes between sends (probability, causes, links) is an
 // annotation: summary, description, probability, horizon, top_causes,
 // recommended_action, runbook_url, explanation_url (the alert's page in
@@ -106,7 +122,8 @@
 // ExternalURL of the time they are sent: after a reload changing it, the
 // next send of every alert carries the new one. generatorURL is
 // <ExternalURL>/ui/alerts/<fingerprint>, where the fingerprint is the
-// Prometheus fingerprint (model.LabelSet.Fingerprint) of the alert's labels;
+// Prometheus fingerprint (model.LabelSet.Fingerprint) of the labels the
+// alert fired with (an escalated alert's links keep naming it);
 // Alert.PredictionID is the prediction the alert fired on (the one
 // explained), which the fingerprint resolves to in omen's API and UI.
 //

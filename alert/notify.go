@@ -61,9 +61,15 @@ func (m *Manager) postable(s *entityState) postableAlert {
 		}
 		return t
 	}
+	// An escalated alert is, for Alertmanager, a critical alert that
+	// started when it escalated (see versions).
+	start := s.ActiveAt
+	if !s.EscalatedAt.IsZero() {
+		start = s.EscalatedAt
+	}
 	a := postableAlert{
 		Labels:       s.alertLabels(),
-		StartsAt:     notAfter(s.ActiveAt).UTC(),
+		StartsAt:     notAfter(start).UTC(),
 		GeneratorURL: m.opts.ExternalURL + "/ui/alerts/" + s.AlertFP,
 	}
 	if s.State == store.AlertResolved {
@@ -110,6 +116,9 @@ func (m *Manager) postable(s *entityState) postableAlert {
 		if fired != 0 {
 			desc += " It fired at " + ps[2] + "; its causes and explanation are those of that prediction."
 		}
+		if !s.EscalatedAt.IsZero() {
+			desc += " It became critical at " + Percents(s.EscalatedProb)[0] + "."
+		}
 		if top != "" {
 			desc += " Top causes: " + top + "."
 		}
@@ -139,6 +148,49 @@ func (m *Manager) postable(s *entityState) postableAlert {
 		}
 	}
 	return a
+}
+
+// versions are the versions of s to send at step t (under mu): its
+// postable; for an alert escalated to critical (EscalatedAt), also its
+// warning version, resolved at EscalatedAt: Alertmanager identifies an
+// alert by its labels, so the warning one must end, in the same
+// notification round as the critical one starts. Like a resolved alert,
+// the warning version is re-sent with the alert for ResolvedRetention
+// after the escalation (and until it was sent once).
+func (m *Manager) versions(s *entityState, t time.Time) []queued {
+	a := m.postable(s)
+	out := []queued{{a, s.State == store.AlertResolved}}
+	if s.EscalatedAt.IsZero() || t.Sub(s.EscalatedAt) > m.opts.ResolvedRetention && !s.LastSent.Before(s.EscalatedAt) {
+		return out
+	}
+	w := a
+	w.Labels = s.alertLabels()
+	w.Labels["severity"] = SeverityWarning
+	start := s.ActiveAt
+	wall := m.opts.Now()
+	if start.After(wall) {
+		start = wall
+	}
+	end := s.EscalatedAt
+	if end.After(wall) {
+		end = wall
+	}
+	w.StartsAt, w.EndsAt = start.UTC(), end.UTC()
+	w.Annotations = make(map[string]string, len(a.Annotations))
+	for k, v := range a.Annotations {
+		w.Annotations[k] = v
+	}
+	p := s.Last
+	summary := "Escalated to critical: module load failure predicted for " + s.Entity
+	if p.Horizon > 0 {
+		summary += " within " + formatDuration(p.Horizon)
+	}
+	ps := Percents(s.EscalatedProb, m.opts.CriticalProbability)
+	w.Annotations["summary"] = summary
+	w.Annotations["description"] = fmt.Sprintf("Escalated: this warning alert of %s ended when its probability of a "+
+		"module-load failure reached %s, at or over the critical probability %s; the alert fires on as the critical "+
+		"alert of the same labels (severity=\"critical\"), not resolved.", s.Entity, ps[0], ps[1])
+	return append(out, queued{w, true})
 }
 
 // resolvedDescription is the description of the resolved alert s: why

@@ -36,11 +36,22 @@ type entityState struct {
 	LastSent time.Time
 	SentWall time.Time
 
-	// Fixed when the alert fires.
-	Severity    string
-	AlertFP     string
-	Explanation *Explanation
-	Action      string
+	// Fixed when the alert fires, but Severity (and EscalatedAt,
+	// EscalatedProb), which escalate from warning to critical while it
+	// fires (see escalate). AlertFP, the fingerprint of the labels it
+	// fired with, identifies the alert in omen (its links, its stored
+	// explanation) for its whole life, escalated or not.
+	Severity string
+	AlertFP  string
+	// EscalatedAt is the step at which the firing warning alert became
+	// critical, EscalatedProb the probability that made it: zero when it
+	// fired critical, or is warning. Alertmanager identifies an alert by
+	// its labels, so from then on the critical alert is sent with startsAt
+	// EscalatedAt, and the warning one as resolved at EscalatedAt.
+	EscalatedAt   time.Time
+	EscalatedProb float64
+	Explanation   *Explanation
+	Action        string
 	// Runbook is the runbook URL as the remediation table gives it:
 	// relative to the runbook base URL (rendered at send time) or
 	// absolute.
@@ -89,14 +100,15 @@ type stateCore struct {
 	Count, Missing                 int
 	ActiveAt, ResolvedAt, LastSent int64
 	SentWall                       int64
-	AlertFP                        string
+	AlertFP, Severity              string
+	EscalatedAt                    int64
 }
 
 func (s *entityState) core() stateCore {
 	return stateCore{
 		State: s.State, Count: s.Count, Missing: s.Missing,
 		ActiveAt: ms(s.ActiveAt), ResolvedAt: ms(s.ResolvedAt), LastSent: ms(s.LastSent),
-		SentWall: ms(s.SentWall), AlertFP: s.AlertFP,
+		SentWall: ms(s.SentWall), AlertFP: s.AlertFP, Severity: s.Severity, EscalatedAt: ms(s.EscalatedAt),
 	}
 }
 
@@ -284,15 +296,19 @@ type persisted struct {
 	PendingSince int64 `json:"pending_since,omitempty"`
 	Missing      int   `json:"missing,omitempty"`
 	// SentWall is in ms; absent in states persisted before it was kept.
-	SentWall    int64        `json:"sent_wall,omitempty"`
-	Severity    string       `json:"severity,omitempty"`
-	AlertFP     string       `json:"alert_fingerprint,omitempty"`
-	Explanation *Explanation `json:"explanation,omitempty"`
-	Action      string       `json:"action,omitempty"`
-	Runbook     string       `json:"runbook,omitempty"`
-	FiredID     string       `json:"fired_id,omitempty"`
-	FiredProb   float64      `json:"fired_prob,omitempty"`
-	Last        lastPred     `json:"last"`
+	SentWall int64  `json:"sent_wall,omitempty"`
+	Severity string `json:"severity,omitempty"`
+	AlertFP  string `json:"alert_fingerprint,omitempty"`
+	// EscalatedAt is in ms; EscalatedAt and EscalatedProb are absent
+	// unless the alert escalated to critical while firing.
+	EscalatedAt   int64        `json:"escalated_at,omitempty"`
+	EscalatedProb float64      `json:"escalated_prob,omitempty"`
+	Explanation   *Explanation `json:"explanation,omitempty"`
+	Action        string       `json:"action,omitempty"`
+	Runbook       string       `json:"runbook,omitempty"`
+	FiredID       string       `json:"fired_id,omitempty"`
+	FiredProb     float64      `json:"fired_prob,omitempty"`
+	Last          lastPred     `json:"last"`
 	// Resolution is absent in states persisted before it was kept.
 	Resolution *resolution `json:"resolution,omitempty"`
 }
@@ -312,6 +328,7 @@ func (s *entityState) encode() (store.AlertState, error) {
 	p := s.Last
 	d := persisted{
 		Entity: s.Entity, Count: s.Count, PendingSince: ms(s.PendingSince), Missing: s.Missing, SentWall: ms(s.SentWall), Severity: s.Severity, AlertFP: s.AlertFP,
+		EscalatedAt: ms(s.EscalatedAt), EscalatedProb: finite(s.EscalatedProb),
 		Explanation: s.Explanation, Action: s.Action, Runbook: s.Runbook, FiredID: s.FiredID,
 		FiredProb: finite(s.FiredProb), Resolution: s.Resolution,
 		Last: lastPred{ID: p.ID, Labels: p.Labels, T: ms(p.T), Prob: finite(p.Prob), Anomaly: finite(p.Anomaly),
@@ -353,7 +370,8 @@ func decodeState(st store.AlertState) (*entityState, error) {
 		Key: st.Fingerprint, Entity: d.Entity, Labels: st.Labels,
 		State: st.State, Count: d.Count, PendingSince: fromMS(d.PendingSince), Missing: d.Missing,
 		ActiveAt: fromMS(st.ActiveAt), ResolvedAt: fromMS(st.ResolvedAt), LastSent: fromMS(st.LastSent),
-		SentWall: fromMS(d.SentWall), Severity: d.Severity, AlertFP: d.AlertFP, Explanation: d.Explanation, Action: d.Action, Runbook: d.Runbook,
+		SentWall: fromMS(d.SentWall), Severity: d.Severity, AlertFP: d.AlertFP,
+		EscalatedAt: fromMS(d.EscalatedAt), EscalatedProb: d.EscalatedProb, Explanation: d.Explanation, Action: d.Action, Runbook: d.Runbook,
 		FiredID: d.FiredID, FiredProb: d.FiredProb, Resolution: d.Resolution,
 		Last: Prediction{ID: d.Last.ID, Entity: d.Entity, Labels: d.Last.Labels, T: fromMS(d.Last.T),
 			Prob: d.Last.Prob, Anomaly: d.Last.Anomaly, Threshold: d.Last.Threshold,

@@ -326,11 +326,13 @@ type AlertingConfig struct {
 	// ResolveRatio sets the lower (resolve) threshold as a fraction of the
 	// firing threshold (hysteresis). Default 0.8.
 	ResolveRatio float64 `yaml:"resolve_ratio"`
-	// CriticalProbability is the probability at fire time from which an
-	// alert's severity label is critical rather than warning, in (0, 1].
-	// Default 0.9. A model whose failure threshold is at or above it
-	// sends only critical alerts (omen train warns): raise it for such a
-	// model so that severity still separates its alerts.
+	// CriticalProbability is the probability from which an alert's
+	// severity label is critical rather than warning, in (0, 1]: at fire
+	// time, and while it fires (a warning alert escalates to critical at
+	// the first step its probability reaches it, and stays critical until
+	// it resolves). Default 0.9. A model whose failure threshold is at or
+	// above it sends only critical alerts (omen train warns): raise it for
+	// such a model so that severity still separates its alerts.
 	CriticalProbability float64 `yaml:"critical_probability"`
 	// MinLead is the least median warning time training asks of the
 	// failure threshold on the validation data (omen train): when the

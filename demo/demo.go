@@ -559,11 +559,15 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 }
 
 // critical is the alerting.critical_probability the demo's daemon runs
-// with for a model of failure threshold th: between th and 1
-// (alert.Between), so that its alerts show both severities as their
-// probabilities differ. The default 0.9 lies below the demo models'
-// thresholds (about 0.99): every alert was critical. ok is false for a
-// threshold outside (0, 1), whose model never alerts.
+// with for a model of failure threshold th: halfway between th and 1
+// (alert.Between), so that its alerts show both severities: they fire
+// warning just over the threshold and escalate to critical when their
+// probability rises halfway to certainty. The failure probability is
+// calibrated, so the threshold is wherever it lands for the model (about
+// 0.4-0.8 on the simulated fleets, 0.002-0.07 after a short history):
+// the default 0.9 would make the demo's alerts rarely critical, or, for
+// a threshold over it, always. ok is false for a threshold outside
+// (0, 1), whose model never alerts.
 func critical(th float64) (p float64, s string, ok bool) {
 	if !(th > 0 && th < 1) {
 		return 0, "", false
@@ -584,7 +588,9 @@ func criticalNote(th float64) string {
 
 // setCritical sets the daemon's alerting.critical_probability for a
 // model of failure threshold th (critical), before the model is promoted:
-// it applies to the alerts that fire from then on.
+// it applies from the next step (to the alerts that fire, and to the
+// firing warning alerts, which escalate when their probability reaches
+// it).
 func setCritical(a *app.App, th float64) error {
 	p, s, ok := critical(th)
 	if !ok {

@@ -1134,9 +1134,12 @@ func bestF1Threshold(score []float64, label []bool) (float64, float64) {
 // probability against the rate of positives, overall and by bins of
 // equal size in increasing order of probability (a reliability table).
 type Calibration struct {
-	MeanProb float64          `json:"mean_prob"`
-	Rate     float64          `json:"rate"`
-	Bins     []CalibrationBin `json:"bins"`
+	MeanProb float64 `json:"mean_prob"`
+	// MaxProb is the highest probability: omen train warns when it stays
+	// under alerting.critical_probability (no alert would be critical).
+	MaxProb float64          `json:"max_prob"`
+	Rate    float64          `json:"rate"`
+	Bins    []CalibrationBin `json:"bins"`
 }
 
 // CalibrationBin is one bin of a Calibration.
@@ -1207,5 +1210,6 @@ func calibration(prob []float64, label []bool, bins int) *Calibration {
 	}
 	c.MeanProb /= float64(n)
 	c.Rate /= float64(n)
+	c.MaxProb = prob[idx[n-1]]
 	return c
 }

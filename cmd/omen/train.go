@@ -159,9 +159,12 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	if rep.Positives > 0 && rep.ValPositives > 0 {
 		auc, f1 = fmt.Sprintf("%.3f", rep.ValAUCPR), fmt.Sprintf("%.3f", rep.ValF1)
 	}
-	fmt.Fprintf(stdout, "model %s written to %s: %d entities, %d/%d train/val windows%s, val AUC-PR %s, val F1 %s, threshold %.3f (%s), %.1fs\n",
+	// The threshold as the alert's annotations write probabilities: 3
+	// decimals, more below 0.01 (a calibrated threshold of 0.0004 read
+	// 0.000).
+	fmt.Fprintf(stdout, "model %s written to %s: %d entities, %d/%d train/val windows%s, val AUC-PR %s, val F1 %s, threshold %s (%s), %.1fs\n",
 		m.Meta().Version, *out, rep.Entities, rep.TrainWindows, rep.ValWindows, withData, auc, f1,
-		rep.Thresholds.Failure, rep.Thresholds.Method, rep.TrainSeconds)
+		alert.Probability(rep.Thresholds.Failure), rep.Thresholds.Method, rep.TrainSeconds)
 	if rep.Thresholds.Failure >= 1 {
 		why := "the training history holds no failure: "
 		switch {
@@ -180,6 +183,9 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	} else if c := res.Alerting.CriticalProbability; rep.Thresholds.Failure >= c {
 		fmt.Fprintf(stderr, "omen train: warning: the model's failure threshold %s is at or above alerting.critical_probability %g: every alert it fires is critical; set alerting.critical_probability between the threshold and 1 (e.g. %s) so that severity separates its alerts\n",
 			strconv.FormatFloat(rep.Thresholds.Failure, 'g', -1, 64), c, alert.Between(rep.Thresholds.Failure, 1))
+	} else if vc := rep.ValCalibration; vc != nil && vc.MaxProb < c && c < 1 {
+		// (1 keeps every alert a warning: set so, no mistake.)
+		fmt.Fprintf(stderr, "omen train: warning: %s\n", neverCritical(rep.Thresholds.Failure, c, vc))
 	}
 	if *register || *promote {
 		v, err := res.Register(ctx, data, trainrun.RegisterOptions{Promote: *promote, Out: *out,
@@ -213,6 +219,27 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// neverCritical says that the model's validation probabilities (vc)
+// stay under alerting.critical_probability c: with a calibrated failure
+// probability, often far below 1 %, its alerts would be critical only
+// above what validation ever reached, so all of them warnings. It
+// suggests a value between the failure threshold thr and the highest
+// validation probability, when that is over the threshold.
+func neverCritical(thr, c float64, vc *training.Calibration) string {
+	top := ""
+	if n := len(vc.Bins); n > 1 {
+		top = fmt.Sprintf(", the top %d %%'s mean %s", 100/n, alert.Probability(vc.Bins[n-1].MeanProb, thr))
+	}
+	msg := fmt.Sprintf("the model's validation probabilities never reach alerting.critical_probability %g (the highest is %s%s; the failure threshold %s): "+
+		"its alerts would become critical only above what validation ever reached, so they would all be warnings",
+		c, alert.Probability(vc.MaxProb, thr), top, alert.Probability(thr, vc.MaxProb))
+	if vc.MaxProb > thr {
+		msg += fmt.Sprintf("; set alerting.critical_probability between the threshold and the highest validation probability (e.g. %s) so that severity separates its alerts",
+			alert.Between(thr, vc.MaxProb))
+	}
+	return msg
 }
 
 // valPart says what the validation split (Report.ValSplit) held out.

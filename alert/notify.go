@@ -252,7 +252,7 @@ func Percents(vs ...float64) []string {
 	out := make([]string, len(vs))
 	start := 2
 	for _, v := range vs {
-		start = max(start, significantDecimals(finite(v)*100))
+		start = max(start, SignificantDecimals(finite(v)*100))
 	}
 	for d := min(start, 6); ; d++ {
 		seen := make(map[string]float64, len(vs))
@@ -271,13 +271,13 @@ func Percents(vs ...float64) []string {
 	}
 }
 
-// significantDecimals is how many decimals show two significant digits of
-// v (0 for |v| ≥ 10, 0 for v = 0): 0.00037 needs 5. A calibrated failure
-// probability can be far below 1 %, where a fixed number of decimals
-// read as 0.
-func significantDecimals(v float64) int {
+// SignificantDecimals is how many decimals show two significant digits
+// of v (0 for |v| ≥ 10, for v = 0 and for NaN or ±Inf): 0.00037 needs 5.
+// A calibrated failure probability can be far below 1 %, where a fixed
+// number of decimals reads as 0.
+func SignificantDecimals(v float64) int {
 	v = math.Abs(v)
-	if v == 0 || v >= 10 {
+	if v == 0 || v >= 10 || math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0
 	}
 	return 1 - int(math.Floor(math.Log10(v)))
@@ -291,7 +291,7 @@ func significantDecimals(v float64) int {
 // 0.79478 does not read as 0.795 against 0.795.
 func Probability(p float64, compared ...float64) string {
 	p = finite(p)
-	for d := min(max(3, significantDecimals(p)), 8); ; d++ {
+	for d := min(max(3, SignificantDecimals(p)), 8); ; d++ {
 		out := strconv.FormatFloat(p, 'f', d, 64)
 		clash := false
 		for _, c := range compared {

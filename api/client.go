@@ -225,7 +225,7 @@ func latestValues(x Explanation) map[string]float64 {
 // far below 1 %: 0.00000063), or, below 1e-8, in scientific notation
 // (6.3e-11). Fixed decimals read 6.3e-07 as 0.0000.
 func ProbText(v float64, decimals int) string {
-	d := max(decimals, significantDecimals(v))
+	d := max(decimals, alert.SignificantDecimals(v))
 	if d > maxFixedDecimals {
 		return strconv.FormatFloat(v, 'e', 1, 64)
 	}
@@ -246,16 +246,6 @@ func PhiText(phi float64) string {
 // maxFixedDecimals is the most decimals ProbText writes before it turns
 // to scientific notation.
 const maxFixedDecimals = 9
-
-// significantDecimals is how many decimals show two significant digits of
-// v (0 for |v| ≥ 10, 0 for v = 0 or not finite): 0.00037 needs 5.
-func significantDecimals(v float64) int {
-	v = math.Abs(v)
-	if v == 0 || v >= 10 || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0
-	}
-	return 1 - int(math.Floor(math.Log10(v)))
-}
 
 func formatValue(v float64) string {
 	if v == math.Trunc(v) && math.Abs(v) < 1e12 {

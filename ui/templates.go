@@ -132,7 +132,7 @@ func percentPair(p, thr float64) [2]string {
 	vs := [2]float64{finiteOr0(p) * 100, finiteOr0(thr) * 100}
 	var d [2]int
 	for i, v := range vs {
-		d[i] = min(max(2, significantDecimals(v)), 6)
+		d[i] = min(max(2, alert.SignificantDecimals(v)), 6)
 	}
 	for {
 		var out [2]string
@@ -147,16 +147,6 @@ func percentPair(p, thr float64) [2]string {
 		}
 		d[0], d[1] = min(d[0]+1, 6), min(d[1]+1, 6)
 	}
-}
-
-// significantDecimals is how many decimals show two significant digits of
-// v (0 for |v| ≥ 10 and for v = 0).
-func significantDecimals(v float64) int {
-	v = math.Abs(v)
-	if v == 0 || v >= 10 {
-		return 0
-	}
-	return 1 - int(math.Floor(math.Log10(v)))
 }
 
 // finiteOr0 is v, or 0 when v is NaN or infinite (as alert's

@@ -1,15 +1,3 @@
-// Package trainrun runs "omen train" as an embeddable step: it picks the
-// history source (CSV files, omen's store offline or a running daemon's,
-// or a Prometheus server), reads the settings the model is for (the
-// step its history is read at, the alert rule its threshold is chosen
-// for, the features that make a stored vector a row of the daemon's
-// windows: the configuration's, else what the store records or the
-// daemon says), trains the model with training.Train and registers it
-// in the store's or the daemon's model registry.
-//
-// The command (cmd/omen) parses the flags, writes the model file and
-// prints the results; Train's errors are the command's messages, and
-// UsageError marks those of a wrong combination of options.
 package trainrun
 
 import (

@@ -742,7 +742,7 @@ func (m *Manager) finish(t, sent time.Time, dropped []*entityState) error {
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].AlertFP < due[j].AlertFP })
 	for _, s := range due {
-		payload = append(payload, m.versions(s, t)...)
+		payload = append(payload, m.versions(s)...)
 	}
 	var errs []error
 	if len(due) > 0 {
@@ -1272,9 +1272,8 @@ func (m *Manager) sendAll(tgs []*target) error {
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].AlertFP < due[j].AlertFP })
 	payload := make([]queued, 0, len(due))
-	t := m.stepTime()
 	for _, s := range due {
-		payload = append(payload, m.versions(s, t)...)
+		payload = append(payload, m.versions(s)...)
 	}
 	return m.enqueue(tgs, payload)
 }

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,89 @@ func TestEscalation(t *testing.T) {
 	}
 	if as := m.Alerts(); len(as) != 1 || as[0].Severity != SeverityWarning || !as[0].EscalatedAt.IsZero() {
 		t.Errorf("Alerts() = %+v, want the warning alert, not escalated", as)
+	}
+}
+
+// TestEscalatedWarningResentWhileCritical: the escalated alert's warning
+// version (resolved) is re-sent for as long as the alert fires critical,
+// and for ResolvedRetention after it resolved; also to an Alertmanager
+// added by a reload. With an inhibit rule (critical mutes the warning of
+// the same entity) Alertmanager notifies the warning's resolution only
+// once the critical alert resolved: omen stopped re-sending it
+// ResolvedRetention after the escalation, so after a longer critical
+// episode the warning's receiver never heard that it resolved.
+func TestEscalatedWarningResentWhileCritical(t *testing.T) {
+	const am2 = "http://am2.example:9093"
+	st := openStore(t, "")
+	o := testOptions(st, fakeAM)
+	o.For = 1
+	o.ResolvedRetention = 15 * time.Minute
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	wall := t0
+	o.Now = func() time.Time { return wall }
+	m, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
+	// versions returns the versions of the newest outbox item for target
+	// by severity, with whether each is resolved at step i (nil when the
+	// step sent nothing).
+	seen := map[string]int{}
+	versions := func(target string, i int) map[string]bool {
+		t.Helper()
+		items := pending(t, st, target)
+		if len(items) == seen[target] {
+			return nil
+		}
+		seen[target] = len(items)
+		out := map[string]bool{}
+		for _, a := range items[len(items)-1] {
+			out[a.Labels["severity"]] = !a.EndsAt.After(at(i))
+		}
+		return out
+	}
+	step := func(i int, prob float64) {
+		t.Helper()
+		wall = at(i)
+		if err := m.Process(context.Background(), at(i), []Prediction{pred("checkout-7f9c", at(i), prob)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	both := func(critResolved bool) map[string]bool {
+		return map[string]bool{SeverityCritical: critResolved, SeverityWarning: true}
+	}
+	tests := []struct {
+		i      int
+		prob   float64
+		reload bool // add am2 after the step
+		want   map[string]bool
+	}{
+		{0, 0.75, false, map[string]bool{SeverityWarning: false}},
+		{1, 0.95, false, both(false)}, // escalates
+		{10, 0.8, false, both(false)},
+		{20, 0.8, true, both(false)}, // past the retention after the escalation
+		{40, 0.8, false, both(false)},
+		{41, 0.3, false, both(true)}, // resolves
+		{56, 0.3, false, both(true)}, // the retention after the resolution
+		{57, 0.3, false, nil},        // past it: dropped
+	}
+	for _, tc := range tests {
+		step(tc.i, tc.prob)
+		if got := versions(fakeAM, tc.i); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("step %d (p %.2f) sent severity→resolved %v, want %v", tc.i, tc.prob, got, tc.want)
+		}
+		if !tc.reload {
+			continue
+		}
+		r := Reload{Alertmanagers: []string{fakeAM, am2}, ResendDelay: o.ResendDelay, EvalInterval: o.EvalInterval,
+			For: o.For, ResolveRatio: o.ResolveRatio, ExternalURL: o.ExternalURL}
+		if err := m.Reconfigure(r); err != nil {
+			t.Fatal(err)
+		}
+		if got := versions(am2, tc.i); fmt.Sprint(got) != fmt.Sprint(both(false)) {
+			t.Errorf("Alertmanager added at step %d got severity→resolved %v, want %v", tc.i, got, both(false))
+		}
 	}
 }

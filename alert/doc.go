@@ -89,14 +89,15 @@
 // warning alert resolved (endsAt the escalation step; its summary starts
 // with "Escalated to critical:", its description says it fires on as the
 // critical one) and the critical alert firing (startsAt the escalation
-// step); the warning version is re-sent with the alert for
-// ResolvedRetention. In omen the alert stays one alert: Alert.Fingerprint
+// step); the warning version is re-sent with the alert for as long as it
+// fires critical and for ResolvedRetention after it resolved. In omen the alert stays one alert: Alert.Fingerprint
 // (the fingerprint of the labels it fired with), its links, explanation,
 // action and runbook do not change, Alert.StartsAt stays the step it fired
 // at and Alert.EscalatedAt is the escalation step. An Alertmanager inhibit
 // rule (critical silences the warning of the same entity labels) keeps
 // the warning's resolution from being notified while the critical alert
-// fires.
+// fires; re-sent until after the critical alert resolved, it is notified
+// then.
 // Everything that changes between sends (probability, causes, links) is an
 // annotation: summary, description, probability, horizon, top_causes,
 // recommended_action, runbook_url, explanation_url (the alert's page in

@@ -154,13 +154,18 @@ func (m *Manager) postable(s *entityState) postableAlert {
 // postable; for an alert escalated to critical (EscalatedAt), also its
 // warning version, resolved at EscalatedAt: Alertmanager identifies an
 // alert by its labels, so the warning one must end, in the same
-// notification round as the critical one starts. Like a resolved alert,
-// the warning version is re-sent with the alert for ResolvedRetention
-// after the escalation (and until it was sent once).
-func (m *Manager) versions(s *entityState, t time.Time) []queued {
+// notification round as the critical one starts. The warning version is
+// re-sent with the alert for as long as it is: while it fires critical,
+// and for ResolvedRetention after it resolved. An inhibit rule (critical
+// mutes the warning of the same entity) keeps Alertmanager from notifying
+// the warning's resolution while the critical alert fires: a warning
+// version no longer re-sent once the critical alert resolves (it fired
+// longer than ResolvedRetention) would then never be notified resolved,
+// and a receiver of the warnings would keep it open for good.
+func (m *Manager) versions(s *entityState) []queued {
 	a := m.postable(s)
 	out := []queued{{a, s.State == store.AlertResolved}}
-	if s.EscalatedAt.IsZero() || t.Sub(s.EscalatedAt) > m.opts.ResolvedRetention && !s.LastSent.Before(s.EscalatedAt) {
+	if s.EscalatedAt.IsZero() {
 		return out
 	}
 	w := a

@@ -83,6 +83,17 @@ func TestReadmeAlertKeys(t *testing.T) {
 	}
 }
 
+// readmeYAML is the README's Alertmanager configuration example.
+func readmeYAML(t *testing.T) string {
+	t.Helper()
+	_, y, ok := strings.Cut(readmeAlertSection(t), "```yaml\n")
+	if !ok {
+		t.Fatal("no yaml block in the README section")
+	}
+	y, _, _ = strings.Cut(y, "```")
+	return y
+}
+
 // TestReadmeAlertRouting: the README's Alertmanager routing example is a
 // valid configuration that routes omen's alerts as its comments say.
 func TestReadmeAlertRouting(t *testing.T) {
@@ -90,14 +101,8 @@ func TestReadmeAlertRouting(t *testing.T) {
 	if _, err := os.Stat(amtool); err != nil {
 		t.Fatalf("%s is required (%v); install it with: apt-get update && apt-get install -y prometheus-alertmanager", amtool, err)
 	}
-	sec := readmeAlertSection(t)
-	_, y, ok := strings.Cut(sec, "```yaml\n")
-	if !ok {
-		t.Fatal("no yaml block in the README section")
-	}
-	y, _, _ = strings.Cut(y, "```")
 	file := filepath.Join(t.TempDir(), "alertmanager.yml")
-	if err := os.WriteFile(file, []byte(y), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(readmeYAML(t)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(amtool, "check-config", file).CombinedOutput(); err != nil {

@@ -216,9 +216,16 @@ receivers:
 // returns its base URL (http://127.0.0.1:PORT).
 func Alertmanager(t testing.TB) string {
 	t.Helper()
+	return AlertmanagerConfig(t, alertmanagerConfig)
+}
+
+// AlertmanagerConfig is Alertmanager with the configuration cfgYAML (e.g.
+// webhook receivers and inhibit rules).
+func AlertmanagerConfig(t testing.TB, cfgYAML string) string {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfg, []byte(alertmanagerConfig), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(cfgYAML), 0o600); err != nil {
 		t.Fatalf("write alertmanager config: %v", err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))

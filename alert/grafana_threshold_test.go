@@ -1,9 +1,11 @@
 package alert
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -95,7 +97,10 @@ type ruleGroups struct {
 // it (6.25%), all scored by an HA pair of omen daemons (each entity exported
 // twice). "Entities at or over the threshold" reads 2 (the former "over
 // 50%" read 0), and the probability ÷ threshold panel shows 200%, 150% and
-// 50% per entity.
+// 50% per entity, once each. With 11 entities scored by the HA pair, the
+// panel shows the top 10 entities, each once (its topk ran over both
+// replicas: each entity took two of the ten series, under the same
+// legend, and only the top 5 showed).
 func TestGrafanaThresholdQueries(t *testing.T) {
 	if _, err := os.Stat(promtool); err != nil {
 		t.Fatalf("%s is required (%v); install it with: apt-get update && apt-get install -y prometheus", promtool, err)
@@ -138,10 +143,25 @@ func TestGrafanaThresholdQueries(t *testing.T) {
 		in = append(in, series{`omen_model_failure_threshold{instance="` + inst + `",job="omen"}`, "0.125x5"})
 	}
 	var ratios []sample
-	for _, inst := range []string{"omen-a:9090", "omen-b:9090"} {
-		for pod, v := range map[string]float64{"checkout-1": 2, "cart-1": 1.5, "web-1": 0.5} {
-			ratios = append(ratios, sample{`{namespace="shop",pod="` + pod + `",instance="` + inst + `",job="omen"}`, v})
+	for pod, v := range map[string]float64{"checkout-1": 2, "cart-1": 1.5, "web-1": 0.5} {
+		ratios = append(ratios, sample{`{namespace="shop",pod="` + pod + `"}`, v})
+	}
+	// 11 entities over an HA pair: probability i/64 under the threshold
+	// 0.5 (ratio i/32, exact), the top 10 are i = 2..11.
+	var many []series
+	var top []sample
+	for i := 1; i <= 11; i++ {
+		pod := fmt.Sprintf("pod-%02d", i)
+		for _, inst := range []string{"omen-a:9090", "omen-b:9090"} {
+			many = append(many, series{`omen_failure_probability{namespace="shop",pod="` + pod + `",instance="` + inst + `",job="omen"}`,
+				strconv.FormatFloat(float64(i)/64, 'g', -1, 64) + "x5"})
 		}
+		if i >= 2 {
+			top = append(top, sample{`{namespace="shop",pod="` + pod + `"}`, float64(i) / 32})
+		}
+	}
+	for _, inst := range []string{"omen-a:9090", "omen-b:9090"} {
+		many = append(many, series{`omen_model_failure_threshold{instance="` + inst + `",job="omen"}`, "0.5x5"})
 	}
 	file := map[string]any{
 		"evaluation_interval": "1m",
@@ -152,6 +172,10 @@ func TestGrafanaThresholdQueries(t *testing.T) {
 				{count, "2m", []sample{{"{}", 2}}},
 				{ratio, "2m", ratios},
 			},
+		}, {
+			"interval":         "1m",
+			"input_series":     many,
+			"promql_expr_test": []exprTest{{ratio, "2m", top}},
 		}},
 	}
 	out, err := yaml.Marshal(file)

@@ -48,9 +48,11 @@ type PollerOptions struct {
 	// RoundTripper is the HTTP transport. Default api.DefaultRoundTripper.
 	RoundTripper http.RoundTripper
 	// CatchUp is the longest span of missed steps Run fetches again, per
-	// query, with a range query: the steps a query's failed evaluation
-	// (Prometheus unreachable, a timeout) or a late timer skipped, the
-	// newest CatchUp of them (at most MaxPointsPerQuery). 0 fetches none:
+	// query, with one range query at its next successful poll: the steps
+	// since the newest one appended for it (its failed polls: Prometheus
+	// unreachable, a timeout; a poll more than a step late), the newest
+	// CatchUp of them (at most MaxPointsPerQuery). A range query that
+	// fails or outlives the next step gives its steps up. 0 fetches none:
 	// the steps missed stay without polled values (a consumer serves the
 	// last ones within its lookback delta).
 	CatchUp time.Duration
@@ -144,6 +146,7 @@ type Poller struct {
 	warnings   *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
 	caughtUp   prometheus.Counter
+	lost       *prometheus.CounterVec
 }
 
 // NewPoller returns a poller that hands results to app.
@@ -204,6 +207,12 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 		return nil, fmt.Errorf("poller metrics: %w", err)
 	}
 	p.caughtUp = caughtUp.WithLabelValues(p.source)
+	if p.lost, err = counterVec(reg, prometheus.CounterOpts{
+		Namespace: "omen", Name: "prometheus_catch_up_lost_steps_total",
+		Help: "Steps a poller missed for some query and gave up, by source and reason: error (the range query fetching them failed or outlived the next step; never tried again, the query has a newer value stored), too_old (older than the catch-up span).",
+	}, "source", "reason"); err != nil {
+		return nil, fmt.Errorf("poller metrics: %w", err)
+	}
 	return p, nil
 }
 
@@ -312,26 +321,37 @@ func (p *Poller) Run(ctx context.Context) error {
 }
 
 // RunAfter is Run, given last, the newest step whose values were already
-// fetched (the end of a start-up Backfill; zero: none). With
-// PollerOptions.CatchUp, each query's missed steps (since last, those its
-// live poll failed for, those a late timer skipped) are fetched with one
-// range query, the newest CatchUp of them, at the first poll whose live
-// instant query of it succeeds: after Prometheus was unreachable, the
-// gap's steps get its values rather than the last ones polled before the
-// outage carried forward. They are appended before that poll's results, so
-// that a consumer evaluating steps as the data passes them (the daemon)
-// sees them first. A query whose live poll failed is not caught up
-// at that poll, and a failed catch-up is tried again at the next poll
-// (once, without retries): a query that keeps failing costs no range
-// queries and holds back neither the live polls of the others nor its
-// own. A bad query (refused by Prometheus, which a retry does not change)
-// is not fetched again.
+// fetched (the end of a start-up Backfill; zero: none). Each query keeps
+// the newest step whose value it appended (last at the start, none for a
+// query SetQueries adds), so that the steps it missed (its live poll
+// failed: Prometheus unreachable, a timeout; a poll more than a step late)
+// are always the steps between that one and the poll. At each poll, the
+// live results of the queries that missed nothing are appended at once,
+// in one Append. With PollerOptions.CatchUp, each query whose live poll
+// succeeded and that missed steps fetches the newest CatchUp of them with
+// one range query, without retries and bounded by the next step's time (a
+// slow one never delays the next poll); they are appended with that
+// poll's value of the query, after it, so that its series stay in time
+// order. A failed or timed out range query gives its steps up
+// (omen_prometheus_catch_up_lost_steps_total): they are never fetched
+// again, as the query has a newer value stored by then. A query whose live
+// poll failed appends nothing and is caught up at its next successful
+// one: a query that keeps failing costs no range queries and holds back
+// neither the live polls of the others nor its own.
 func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 	step := p.opts.Step
-	missed := map[string]stepSpan{} // by query, when CatchUp > 0
+	stored := map[string]time.Time{} // by query: the newest step appended
+	for _, name := range p.queries.Load().names {
+		stored[name] = last
+	}
+	var next time.Time
 	for {
 		now := time.Now()
-		next := FloorStep(now, step).Add(step)
+		if next.IsZero() {
+			next = FloorStep(now, step).Add(step)
+		} else if next = next.Add(step); next.Before(FloorStep(now, step)) {
+			next = FloorStep(now, step) // more than a step late: skip to the newest step
+		}
 		t := time.NewTimer(next.Sub(now))
 		select {
 		case <-ctx.Done():
@@ -340,145 +360,141 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 		case <-t.C:
 		}
 		qs := p.queries.Load()
-		catchUp := p.opts.CatchUp > 0
-		if from := FloorStep(last, step).Add(step); catchUp && !last.IsZero() && from.Before(next) {
-			// Steps no poll was made for: a late timer, a slow poll, the
-			// start's.
-			for _, name := range qs.names {
-				missed[name] = missed[name].add(from, next.Add(-step))
+		for name := range stored {
+			if _, ok := qs.exprs[name]; !ok {
+				delete(stored, name) // removed by SetQueries
 			}
 		}
-		last = next
-		b, failed := p.instant(ctx, qs, next)
-		if catchUp {
-			p.catchUp(ctx, qs, next, missed, failed)
-		}
+		live, failed := p.instant(ctx, qs, next)
 		var errs []error
+		b := telemetry.Batch{Source: p.source}
+		var ok, behind []string // queries with nothing missed, with steps missed
 		for _, name := range qs.names {
-			if err, ok := failed[name]; ok {
+			if err, f := failed[name]; f {
 				errs = append(errs, err)
+				continue
 			}
+			if p.opts.CatchUp > 0 && !stored[name].IsZero() && FloorStep(stored[name], step).Add(step).Before(next) {
+				behind = append(behind, name)
+				continue
+			}
+			ok = append(ok, name)
+			b.Samples = append(b.Samples, live[name]...)
 		}
 		if err := p.store(ctx, b); err != nil {
 			errs = append(errs, err)
-			for _, name := range qs.names {
-				if _, ok := failed[name]; !ok {
-					failed[name] = err
-				}
+		} else {
+			for _, name := range ok {
+				stored[name] = next
+			}
+		}
+		if len(behind) > 0 {
+			if err := p.catchUp(ctx, qs, next, behind, stored, live); err != nil {
+				errs = append(errs, err)
 			}
 		}
 		if err := errors.Join(errs...); err != nil && ctx.Err() == nil {
 			p.logger.Warn("evaluate queries", "time", next, "err", err)
 		}
-		if catchUp {
-			for name, err := range failed {
-				if retryableQueryErr(err) {
-					missed[name] = missed[name].add(next, next)
-				} else {
-					delete(missed, name) // it would fail again
-				}
-			}
-			for name := range missed {
-				if _, ok := qs.exprs[name]; !ok {
-					delete(missed, name) // removed by SetQueries
-				}
-			}
-		}
 	}
 }
 
-// stepSpan is the steps [from, to] on the grid; the zero value is none.
-type stepSpan struct{ from, to time.Time }
-
-// add returns s extended to cover [from, to] (and the steps between).
-func (s stepSpan) add(from, to time.Time) stepSpan {
-	if s.from.IsZero() {
-		return stepSpan{from, to}
-	}
-	if from.Before(s.from) {
-		s.from = from
-	}
-	if to.After(s.to) {
-		s.to = to
-	}
-	return s
-}
-
-// catchUp fetches the missed steps of the queries whose live poll at next
-// succeeded (not in failed), one range query each without retries, within
-// CatchUp before next, and appends them in one Append. A query's span is
-// dropped once fetched, or refused as a bad query, and kept for the next
-// poll when the fetch fails otherwise.
-func (p *Poller) catchUp(ctx context.Context, qs *querySet, next time.Time, missed map[string]stepSpan, failed map[string]error) {
+// catchUp fetches, for each query of names, the steps it missed before
+// next (after its stored step; within CatchUp and MaxPointsPerQuery), one
+// range query each without retries, all of them bounded by the next
+// step's time, and appends them in one Append, each query's followed by
+// its live samples at next, setting their stored step to next. The steps
+// of a failed range query, and those too old to fetch, are given up.
+func (p *Poller) catchUp(ctx context.Context, qs *querySet, next time.Time, names []string, stored map[string]time.Time, live map[string][]telemetry.Sample) error {
 	step := p.opts.Step
-	oldest := FloorStep(next.Add(-p.opts.CatchUp).Add(step-1), step) // on the grid, within CatchUp
-	var bs []telemetry.Batch
-	var done []string
-	steps := map[int64]bool{}
-	for _, name := range qs.names {
-		s, ok := missed[name]
-		if _, f := failed[name]; !ok || f {
-			continue
+	to := next.Add(-step)
+	oldest := FloorStep(next.Add(-p.opts.CatchUp), step).Add(step) // (next - CatchUp, next - step]
+	if mx := to.Add(-step * time.Duration(p.opts.MaxPointsPerQuery-1)); oldest.Before(mx) {
+		oldest = mx
+	}
+	rctx, cancel := context.WithDeadline(ctx, next.Add(step))
+	defer cancel()
+	// Every query's steps end at to (too old ones before oldest): the
+	// steps of some query are counted from the earliest.
+	var fetched, failed, tooOld time.Time
+	earliest := func(e *time.Time, t time.Time) {
+		if e.IsZero() || t.Before(*e) {
+			*e = t
 		}
-		from := s.from
+	}
+	var bs []telemetry.Batch
+	for _, name := range names {
+		from := FloorStep(stored[name], step).Add(step)
 		if from.Before(oldest) {
+			earliest(&tooOld, from)
 			from = oldest
 		}
-		if mx := s.to.Add(-step * time.Duration(p.opts.MaxPointsPerQuery-1)); from.Before(mx) {
-			from = mx
-		}
-		if from.After(s.to) {
-			delete(missed, name) // too old to fetch
-			continue
-		}
-		ss, err := p.queryRange(ctx, qs, name, from, s.to, 0)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
+		b := telemetry.Batch{Source: p.source}
+		if !from.After(to) {
+			ss, err := p.queryRange(rctx, qs, name, from, to, 0)
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case err != nil:
+				p.logger.Warn("fetch the missed steps; given up", "query", name, "from", from, "to", to, "err", err)
+				earliest(&failed, from)
+			default:
+				b.Samples = ss
+				earliest(&fetched, from)
 			}
-			p.logger.Warn("fetch the missed steps", "query", name, "from", from, "to", s.to, "err", err)
-			if !retryableQueryErr(err) {
-				delete(missed, name)
-			}
-			continue
 		}
-		done = append(done, name)
-		for t := from; !t.After(s.to); t = t.Add(step) {
-			steps[t.UnixMilli()] = true
-		}
-		if len(ss) > 0 {
-			bs = append(bs, telemetry.Batch{Source: p.source, Samples: ss, Received: time.Now().UnixMilli()})
+		b.Samples = append(b.Samples, live[name]...)
+		if len(b.Samples) > 0 {
+			b.Received = time.Now().UnixMilli()
+			bs = append(bs, b)
 		}
 	}
 	if len(bs) > 0 {
 		if err := p.appendRetry(ctx, bs); err != nil {
-			if ctx.Err() == nil {
-				p.logger.Warn("store the missed steps", "queries", done, "err", err)
-			}
-			return // kept for the next poll
+			return fmt.Errorf("store the missed steps of %v: %w", names, err) // fetched again at the next poll
 		}
 	}
-	if len(done) == 0 {
-		return
+	for _, name := range names {
+		stored[name] = next
 	}
-	for _, name := range done {
-		delete(missed, name)
+	steps := func(from, to time.Time) float64 {
+		if from.IsZero() || from.After(to) {
+			return 0
+		}
+		return float64(to.Sub(from)/step + 1)
 	}
-	p.caughtUp.Add(float64(len(steps)))
-	p.logger.Info("fetched the missed steps", "queries", done, "steps", len(steps))
+	if n := steps(tooOld, oldest.Add(-step)); n > 0 {
+		p.lost.WithLabelValues(p.source, lostTooOld).Add(n)
+	}
+	if n := steps(failed, to); n > 0 {
+		p.lost.WithLabelValues(p.source, lostError).Add(n)
+	}
+	if n := steps(fetched, to); n > 0 {
+		p.caughtUp.Add(n)
+		p.logger.Info("fetched the missed steps", "queries", names, "steps", n)
+	}
+	return nil
 }
+
+// Reasons of omen_prometheus_catch_up_lost_steps_total.
+const (
+	lostError  = "error"   // the range query failed or timed out
+	lostTooOld = "too_old" // older than CatchUp or MaxPointsPerQuery steps
+)
 
 // Eval evaluates every query at ts with instant queries and appends the
 // results in one Append. Queries that fail after retries are skipped (and
 // reported in the returned error); the others are still stored.
 func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 	qs := p.queries.Load()
-	b, failed := p.instant(ctx, qs, ts)
+	samples, failed := p.instant(ctx, qs, ts)
+	b := telemetry.Batch{Source: p.source}
 	var errs []error
 	for _, name := range qs.names {
 		if err, ok := failed[name]; ok {
 			errs = append(errs, err)
 		}
+		b.Samples = append(b.Samples, samples[name]...)
 	}
 	if err := p.store(ctx, b); err != nil {
 		errs = append(errs, err)
@@ -487,11 +503,11 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 }
 
 // instant evaluates every query of qs at ts with instant queries and
-// returns their samples in one batch, and the errors of the queries that
-// failed after retries, by name.
-func (p *Poller) instant(ctx context.Context, qs *querySet, ts time.Time) (telemetry.Batch, map[string]error) {
+// returns their samples by name, and the errors of the queries that failed
+// after retries, by name.
+func (p *Poller) instant(ctx context.Context, qs *querySet, ts time.Time) (map[string][]telemetry.Sample, map[string]error) {
 	failed := map[string]error{}
-	b := telemetry.Batch{Source: p.source}
+	samples := make(map[string][]telemetry.Sample, len(qs.names))
 	for _, name := range qs.names {
 		var val model.Value
 		err := p.retry(ctx, "instant", p.opts.MaxRetries, func(ctx context.Context) (v1.Warnings, error) {
@@ -504,9 +520,9 @@ func (p *Poller) instant(ctx context.Context, qs *querySet, ts time.Time) (telem
 			failed[name] = fmt.Errorf("query %q at %s: %w", name, ts.Format(time.RFC3339), err)
 			continue
 		}
-		b.Samples = p.convert(b.Samples, name, val)
+		samples[name] = p.convert(nil, name, val)
 	}
-	return b, failed
+	return samples, failed
 }
 
 // store appends b, if it holds samples, in one Append.

@@ -388,3 +388,141 @@ func TestPollerCatchesUpOnlyMissedSteps(t *testing.T) {
 		t.Errorf("omen_prometheus_caught_up_steps_total = %v, want at least 2 (the failing query's two polls; more if a timer was late)", got)
 	}
 }
+
+// TestPollerSlowCatchUpKeepsPollsOnTime: a query whose catch-up range
+// query outlives Prometheus' timeout (longer than a step) delays neither
+// the other query's live polls nor the next poll, and its steps are given
+// up once, not fetched again at every poll. Before, the catch-up ran
+// before the live batch was stored, each poll was late by the timeout,
+// the late timer added skipped steps to every query's span and the failing
+// query's span never aged out: with CatchUp 1s, 24 live polls of the
+// healthy query in 6 s instead of 59, and 17 range queries of it.
+func TestPollerSlowCatchUpKeepsPollsOnTime(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const (
+		step    = 200 * time.Millisecond
+		timeout = 500 * time.Millisecond
+		run     = 4 * time.Second
+	)
+	for _, catchUp := range []time.Duration{0, 2 * time.Second} {
+		t.Run(fmt.Sprintf("catch-up %s", catchUp), func(t *testing.T) {
+			// "heavy" answers its instant queries, except at its 3rd poll
+			// (with its retry); its range queries outlive the timeout.
+			fp := &queryProm{fail: func(query string, instant bool, n int64) bool {
+				return query == "heavy" && (!instant || n == 5 || n == 6)
+			}}
+			var heavyRanges atomic.Int64 // fp does not see those cancelled
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "/query_range") && r.FormValue("query") == "heavy" {
+					heavyRanges.Add(1)
+					select {
+					case <-time.After(timeout):
+					case <-r.Context().Done():
+						return
+					}
+				}
+				fp.ServeHTTP(w, r)
+			}))
+			defer srv.Close()
+			app := &recordingAppender{}
+			reg := prometheus.NewRegistry()
+			p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"q": "up", "h": "heavy"}, Step: step,
+				CatchUp: catchUp, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: timeout}, reg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.RunAfter(ctx, FloorStep(time.Now(), step)) }()
+			time.Sleep(run)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			steps := int64(run / step)
+			if got, want := fp.count("up", true), steps*8/10; got < want {
+				t.Errorf("live polls of the healthy query in %v (%d steps): %d, want at least %d", run, steps, got, want)
+			}
+			// A poll more than a step late (a loaded machine) costs a
+			// range query of each query.
+			if got := fp.count("up", false); got > 1 {
+				t.Errorf("range queries of the healthy query: %d, want at most 1", got)
+			}
+			want := int64(1) // the 3rd poll's step, given up
+			if catchUp == 0 {
+				want = 0
+			}
+			if got := heavyRanges.Load(); got < want || got > want+1 {
+				t.Errorf("range queries of the query whose catch-up fails: %d, want %d", got, want)
+			}
+			if got := counterValue(t, reg, "omen_prometheus_catch_up_lost_steps_total", "reason", "error"); got < float64(want) {
+				t.Errorf("omen_prometheus_catch_up_lost_steps_total{reason=\"error\"} = %v, want at least %d", got, want)
+			}
+		})
+	}
+}
+
+// TestPollerAppendsEachStepOnceInOrder: a query's steps are appended once
+// each, and never older than one of its series already has, whichever of
+// its live polls and catch-ups fail. The query's polls: 1 ok, 2 failed, 3
+// ok with its catch-up (step 2) failing, 4 failed, 5 ok with its catch-up
+// (step 4) succeeding. Before, the catch-up kept step 2 after the failure
+// and fetched the hull [2, 4] at poll 5: step 3, stored live, appended
+// twice, and step 2 after step 3 (the head drops it as out of order).
+func TestPollerAppendsEachStepOnceInOrder(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const step = 100 * time.Millisecond
+	fp := &queryProm{fail: func(_ string, instant bool, n int64) bool {
+		if instant { // two attempts a poll (MaxRetries 1)
+			return n == 3 || n == 4 || n == 6 || n == 7
+		}
+		return n == 1
+	}}
+	srv := httptest.NewServer(fp)
+	defer srv.Close()
+	app := &recordingAppender{}
+	reg := prometheus.NewRegistry()
+	p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"q": "up"}, Step: step,
+		CatchUp: 10 * time.Second, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: time.Second}, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.RunAfter(ctx, FloorStep(time.Now(), step)) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for (fp.count("up", false) < 2 || app.stored("q") < 6) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := fp.count("up", false); n < 2 {
+		t.Fatalf("range queries: %d, want 2 (the failed catch-up and the next)", n)
+	}
+
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	for k, n := range app.seen {
+		if n > 1 {
+			t.Errorf("appended %d times: %s", n, k)
+		}
+	}
+	newest := map[string]int64{} // by series
+	for i, ss := range app.appends {
+		for _, s := range ss {
+			k := s.Labels.String()
+			if s.T <= newest[k] {
+				t.Errorf("append %d: %s at %d after one at %d", i, k, s.T, newest[k])
+			}
+			newest[k] = max(newest[k], s.T)
+		}
+	}
+	if got := counterValue(t, reg, "omen_prometheus_catch_up_lost_steps_total", "reason", "error"); got < 1 {
+		t.Errorf("omen_prometheus_catch_up_lost_steps_total{reason=\"error\"} = %v, want at least 1 (step 2)", got)
+	}
+	if got := counterValue(t, reg, "omen_prometheus_caught_up_steps_total", "source", p.Source()); got < 1 {
+		t.Errorf("omen_prometheus_caught_up_steps_total = %v, want at least 1 (step 4)", got)
+	}
+}

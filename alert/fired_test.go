@@ -103,8 +103,17 @@ func TestProbability(t *testing.T) {
 		{0.00037, nil, "0.00037"},
 		{0.0004, []float64{0.00037}, "0.00040"},
 		{0.012, nil, "0.012"},
-		{1e-12, nil, "0.00000000"},
-		{0, nil, "0.000"},
+		{5e-8, nil, "0.000000050"},
+		// Below 1e-8, scientific notation (4e-10 read 0.00000000, 5e-9
+		// 0.00000001), with more digits only where a compared value
+		// would read the same.
+		{1e-12, nil, "1.0e-12"},
+		{4e-10, []float64{0.3}, "4.0e-10"},
+		{5e-9, nil, "5.0e-09"},
+		{5.01e-9, []float64{5.04e-9}, "5.01e-09"},
+		{9.99e-9, []float64{1e-8}, "9.99e-09"},
+		{1e-8, []float64{9.99e-9}, "0.000000010"},
+		{0, []float64{4e-10}, "0.000"},
 	} {
 		if got := Probability(tc.p, tc.compared...); got != tc.want {
 			t.Errorf("Probability(%v, %v) = %q, want %q", tc.p, tc.compared, got, tc.want)

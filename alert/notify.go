@@ -290,24 +290,53 @@ func SignificantDecimals(v float64) int {
 
 // Probability renders p for the probability annotation, as a fraction
 // with 3 decimals (0.795), or as many as two significant digits need
-// below 0.01 (0.00037), or more (up to 8) as long as it would render
-// the same as one of the values it is compared with in the description
-// (its thresholds) while differing from it: 0.79474 resolved below
-// 0.79478 does not read as 0.795 against 0.795.
+// below 0.01 (0.00037, 0.000000050), or more (up to 8, or 9 below 1e-7)
+// as long as it would render the same as one of the values it is compared
+// with in the description (its thresholds) while differing from it:
+// 0.79474 resolved below 0.79478 does not read as 0.795 against 0.795.
+// Below 1e-8 it is in scientific notation with two significant digits
+// (5.0e-09, as api.ProbText), or more (up to 8) while it would render the
+// same as a compared value: 4e-10 read 0.00000000.
 func Probability(p float64, compared ...float64) string {
 	p = finite(p)
-	for d := min(max(3, SignificantDecimals(p)), 8); ; d++ {
-		out := strconv.FormatFloat(p, 'f', d, 64)
-		clash := false
-		for _, c := range compared {
-			if c = finite(c); c != p && strconv.FormatFloat(c, 'f', d, 64) == out {
-				clash = true
+	start := max(3, SignificantDecimals(p))
+	if start > maxProbDecimals {
+		for prec := 1; ; prec++ {
+			out := strconv.FormatFloat(p, 'e', prec, 64)
+			if prec >= 7 || !clashes(out, p, compared, 'e', prec) {
+				return out
 			}
 		}
-		if !clash || d >= 8 {
+	}
+	// A compared value rendered in scientific notation reads apart.
+	fixed := make([]float64, 0, len(compared))
+	for _, c := range compared {
+		if SignificantDecimals(finite(c)) <= maxProbDecimals {
+			fixed = append(fixed, c)
+		}
+	}
+	for d := start; ; d++ {
+		out := strconv.FormatFloat(p, 'f', d, 64)
+		if d >= max(8, start) || !clashes(out, p, fixed, 'f', d) {
 			return out
 		}
 	}
+}
+
+// maxProbDecimals is the most decimals Probability writes for two
+// significant digits (down to 1e-8) before it turns to scientific
+// notation, as api.ProbText.
+const maxProbDecimals = 9
+
+// clashes reports whether one of compared, different from p, renders as
+// out in format with prec.
+func clashes(out string, p float64, compared []float64, format byte, prec int) bool {
+	for _, c := range compared {
+		if c = finite(c); c != p && strconv.FormatFloat(c, format, prec, 64) == out {
+			return true
+		}
+	}
+	return false
 }
 
 // MinCauseShare is the least share of the attribution (and the least

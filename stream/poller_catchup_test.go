@@ -468,7 +468,9 @@ func TestPollerSlowCatchUpKeepsPollsOnTime(t *testing.T) {
 // ok with its catch-up (step 2) failing, 4 failed, 5 ok with its catch-up
 // (step 4) succeeding. Before, the catch-up kept step 2 after the failure
 // and fetched the hull [2, 4] at poll 5: step 3, stored live, appended
-// twice, and step 2 after step 3 (the head drops it as out of order).
+// twice (the head drops it as a duplicate, or as out of order when the
+// value changed), and step 2 after step 3, when a consumer evaluating
+// steps as the data passes them had evaluated step 2 already.
 func TestPollerAppendsEachStepOnceInOrder(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	const step = 100 * time.Millisecond

@@ -121,6 +121,19 @@ func TestGrafanaThresholdQueries(t *testing.T) {
 	}
 	count := query("Entities at or over the threshold")
 	ratio := query("Failure probability ÷ threshold (top 10 entities)")
+	// The first query of a panel that also draws the threshold.
+	first := func(title string) string {
+		t.Helper()
+		for _, p := range d.Panels {
+			if p.Title == title && len(p.Targets) > 0 {
+				return strings.ReplaceAll(p.Targets[0].Expr, "$namespace", ".*")
+			}
+		}
+		t.Fatalf("no dashboard panel %q", title)
+		return ""
+	}
+	probTop := first("Failure probability (top 10 entities)")
+	scoreTop := first("Anomaly score (top 10 entities)")
 
 	type sample struct {
 		Labels string  `yaml:"labels"`
@@ -148,16 +161,22 @@ func TestGrafanaThresholdQueries(t *testing.T) {
 	}
 	// 11 entities over an HA pair: probability i/64 under the threshold
 	// 0.5 (ratio i/32, exact), the top 10 are i = 2..11.
+	// The probability and anomaly score panels likewise (each showed an
+	// entity twice, the top 5 only).
 	var many []series
-	var top []sample
+	var top, topProb, topScore []sample
 	for i := 1; i <= 11; i++ {
 		pod := fmt.Sprintf("pod-%02d", i)
 		for _, inst := range []string{"omen-a:9090", "omen-b:9090"} {
 			many = append(many, series{`omen_failure_probability{namespace="shop",pod="` + pod + `",instance="` + inst + `",job="omen"}`,
-				strconv.FormatFloat(float64(i)/64, 'g', -1, 64) + "x5"})
+				strconv.FormatFloat(float64(i)/64, 'g', -1, 64) + "x5"},
+				series{`omen_anomaly_score{namespace="shop",pod="` + pod + `",instance="` + inst + `",job="omen"}`,
+					strconv.Itoa(i) + "x5"})
 		}
 		if i >= 2 {
 			top = append(top, sample{`{namespace="shop",pod="` + pod + `"}`, float64(i) / 32})
+			topProb = append(topProb, sample{`{namespace="shop",pod="` + pod + `"}`, float64(i) / 64})
+			topScore = append(topScore, sample{`{namespace="shop",pod="` + pod + `"}`, float64(i)})
 		}
 	}
 	for _, inst := range []string{"omen-a:9090", "omen-b:9090"} {
@@ -175,7 +194,7 @@ func TestGrafanaThresholdQueries(t *testing.T) {
 		}, {
 			"interval":         "1m",
 			"input_series":     many,
-			"promql_expr_test": []exprTest{{ratio, "2m", top}},
+			"promql_expr_test": []exprTest{{ratio, "2m", top}, {probTop, "2m", topProb}, {scoreTop, "2m", topScore}},
 		}},
 	}
 	out, err := yaml.Marshal(file)

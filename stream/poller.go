@@ -50,11 +50,12 @@ type PollerOptions struct {
 	// CatchUp is the longest span of missed steps Run fetches again, per
 	// query, with one range query at its next successful poll: the steps
 	// since the newest one appended for it (its failed polls: Prometheus
-	// unreachable, a timeout; a poll more than a step late), the newest
-	// CatchUp of them (at most MaxPointsPerQuery). A range query that
-	// fails or outlives the next step gives its steps up. 0 fetches none:
-	// the steps missed stay without polled values (a consumer serves the
-	// last ones within its lookback delta).
+	// unreachable, a timeout; a poll more than a step late; a retryable
+	// Append failure), the newest CatchUp/Step of them (at most
+	// MaxPointsPerQuery). A range query that fails or outlives the next
+	// step gives its steps up. 0 fetches none: the steps missed stay
+	// without polled values (a consumer serves the last ones within its
+	// lookback delta).
 	CatchUp time.Duration
 }
 
@@ -147,6 +148,9 @@ type Poller struct {
 	duration   *prometheus.HistogramVec
 	caughtUp   prometheus.Counter
 	lost       *prometheus.CounterVec
+	// now is the wall clock Run schedules polls by (time.Now; a test's
+	// that steps back).
+	now func() time.Time
 }
 
 // NewPoller returns a poller that hands results to app.
@@ -174,7 +178,7 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 		return nil, fmt.Errorf("poller metrics: %w", err)
 	}
 	p := &Poller{
-		opts: o, api: v1.NewAPI(client), app: app, m: m,
+		opts: o, api: v1.NewAPI(client), app: app, m: m, now: time.Now,
 		source: "prometheus/" + strings.TrimSuffix(o.URL, "/"),
 	}
 	p.logger = logger.With("source", p.source)
@@ -209,7 +213,7 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	p.caughtUp = caughtUp.WithLabelValues(p.source)
 	if p.lost, err = counterVec(reg, prometheus.CounterOpts{
 		Namespace: "omen", Name: "prometheus_catch_up_lost_steps_total",
-		Help: "Steps a poller missed for some query and gave up, by source and reason: error (the range query fetching them failed or outlived the next step; never tried again, the query has a newer value stored), too_old (older than the catch-up span).",
+		Help: "Steps a poller missed for some query and gave up, by source and reason: error (the range query fetching them failed or outlived the next step; never tried again, the query has a newer value stored), too_old (older than the catch-up span), refused (the store refused them for good: ErrInvalid).",
 	}, "source", "reason"); err != nil {
 		return nil, fmt.Errorf("poller metrics: %w", err)
 	}
@@ -322,35 +326,48 @@ func (p *Poller) Run(ctx context.Context) error {
 
 // RunAfter is Run, given last, the newest step whose values were already
 // fetched (the end of a start-up Backfill; zero: none). Each query keeps
-// the newest step whose value it appended (last at the start, none for a
-// query SetQueries adds), so that the steps it missed (its live poll
-// failed: Prometheus unreachable, a timeout; a poll more than a step late)
-// are always the steps between that one and the poll. At each poll, the
-// live results of the queries that missed nothing are appended at once,
-// in one Append. With PollerOptions.CatchUp, each query whose live poll
-// succeeded and that missed steps fetches the newest CatchUp of them with
-// one range query, without retries and bounded by the next step's time (a
-// slow one never delays the next poll); they are appended with that
-// poll's value of the query, after it, so that its series stay in time
-// order. A failed or timed out range query gives its steps up
-// (omen_prometheus_catch_up_lost_steps_total): they are never fetched
-// again, as the query has a newer value stored by then. A query whose live
-// poll failed appends nothing and is caught up at its next successful
-// one: a query that keeps failing costs no range queries and holds back
-// neither the live polls of the others nor its own.
+// the newest step whose value it stored or gave up (last at the start,
+// none for a query SetQueries adds, which is never behind), so that the
+// steps it missed (its live poll failed: Prometheus unreachable, a
+// timeout; a poll more than a step late; its Append failed with a
+// retryable error) are always the steps between that one and the poll.
+// With PollerOptions.CatchUp, each query whose live poll succeeded and
+// that missed steps fetches the newest CatchUp/Step of them with one
+// range query, without retries and bounded by the next step's time (a
+// slow one never delays the next poll; the poll's results wait for it).
+// A poll's results are appended in one Append: each catch-up followed by
+// the query's live value (its series stay in time order), then the live
+// values of the queries that missed nothing, so that a consumer
+// evaluating a step as soon as the data passed it never sees the poll's
+// step before the missed ones. A failed
+// or timed out range query gives its steps up
+// (omen_prometheus_catch_up_lost_steps_total{reason="error"}): they are
+// never fetched again, as the query has a newer value stored by then. An
+// Append refused for good (ErrInvalid) is made again a query at a time,
+// and the steps of the queries refused are given up (reason "refused"):
+// one query's bad data holds back no other's, nor its own next polls. A
+// query whose live poll failed appends nothing and is caught up at its
+// next successful one: a query that keeps failing costs no range queries
+// and holds back neither the live polls of the others nor its own. Polls
+// are at the previous one plus a step; at the newest step when more than
+// a step late; at the next step when the wall clock stepped back (more
+// than a step).
 func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 	step := p.opts.Step
-	stored := map[string]time.Time{} // by query: the newest step appended
+	stored := map[string]time.Time{} // by query: the newest step stored or given up
 	for _, name := range p.queries.Load().names {
 		stored[name] = last
 	}
 	var next time.Time
 	for {
-		now := time.Now()
+		now := p.now()
+		floor := FloorStep(now, step)
 		if next.IsZero() {
-			next = FloorStep(now, step).Add(step)
-		} else if next = next.Add(step); next.Before(FloorStep(now, step)) {
-			next = FloorStep(now, step) // more than a step late: skip to the newest step
+			next = floor.Add(step)
+		} else if next = next.Add(step); next.Before(floor) {
+			next = floor // more than a step late: skip to the newest step
+		} else if next.After(floor.Add(2 * step)) {
+			next = floor.Add(step) // the wall clock stepped back: not a sleep as long as the jump
 		}
 		t := time.NewTimer(next.Sub(now))
 		select {
@@ -367,31 +384,16 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 		}
 		live, failed := p.instant(ctx, qs, next)
 		var errs []error
-		b := telemetry.Batch{Source: p.source}
-		var ok, behind []string // queries with nothing missed, with steps missed
+		var names []string // the queries whose live poll succeeded
 		for _, name := range qs.names {
 			if err, f := failed[name]; f {
 				errs = append(errs, err)
 				continue
 			}
-			if p.opts.CatchUp > 0 && !stored[name].IsZero() && FloorStep(stored[name], step).Add(step).Before(next) {
-				behind = append(behind, name)
-				continue
-			}
-			ok = append(ok, name)
-			b.Samples = append(b.Samples, live[name]...)
+			names = append(names, name)
 		}
-		if err := p.store(ctx, b); err != nil {
+		if err := p.storePoll(ctx, qs, next, names, stored, live); err != nil {
 			errs = append(errs, err)
-		} else {
-			for _, name := range ok {
-				stored[name] = next
-			}
-		}
-		if len(behind) > 0 {
-			if err := p.catchUp(ctx, qs, next, behind, stored, live); err != nil {
-				errs = append(errs, err)
-			}
 		}
 		if err := errors.Join(errs...); err != nil && ctx.Err() == nil {
 			p.logger.Warn("evaluate queries", "time", next, "err", err)
@@ -399,37 +401,48 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 	}
 }
 
-// catchUp fetches, for each query of names, the steps it missed before
-// next (after its stored step; within CatchUp and MaxPointsPerQuery), one
-// range query each without retries, all of them bounded by the next
-// step's time, and appends them in one Append, each query's followed by
-// its live samples at next, setting their stored step to next. The steps
-// of a failed range query, and those too old to fetch, are given up.
-func (p *Poller) catchUp(ctx context.Context, qs *querySet, next time.Time, names []string, stored map[string]time.Time, live map[string][]telemetry.Sample) error {
+// pollPart is one query's share of a poll's Append.
+type pollPart struct {
+	name    string
+	b       telemetry.Batch
+	first   time.Time // the oldest step of b (next when it holds only the live samples)
+	fetched bool      // b holds missed steps
+	// The oldest step given up as too old, and by a failed range query
+	// (zero: none).
+	tooOld, failed time.Time
+}
+
+// storePoll appends the live samples at next of the queries names (their
+// live polls succeeded), each behind query's preceded by the steps it
+// missed (after its stored step, within CatchUp and MaxPointsPerQuery;
+// one range query each, without retries, all bounded by the next step's
+// time), in one Append: the behind queries' first. It sets to next the
+// stored step of each query whose samples were stored or refused for good
+// (given up); after a retryable failure they stay missed, fetched at the
+// next poll. The steps given up are counted.
+func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, names []string, stored map[string]time.Time, live map[string][]telemetry.Sample) error {
 	step := p.opts.Step
 	to := next.Add(-step)
-	oldest := FloorStep(next.Add(-p.opts.CatchUp), step).Add(step) // (next - CatchUp, next - step]
+	// [next - CatchUp, next - step] on the grid: the newest CatchUp/step
+	// steps, as a start-up Backfill of CatchUp spans.
+	oldest := FloorStep(next.Add(-p.opts.CatchUp).Add(step-1), step)
 	if mx := to.Add(-step * time.Duration(p.opts.MaxPointsPerQuery-1)); oldest.Before(mx) {
 		oldest = mx
 	}
 	rctx, cancel := context.WithDeadline(ctx, next.Add(step))
 	defer cancel()
-	// Every query's steps end at to (too old ones before oldest): the
-	// steps of some query are counted from the earliest.
-	var fetched, failed, tooOld time.Time
-	earliest := func(e *time.Time, t time.Time) {
-		if e.IsZero() || t.Before(*e) {
-			*e = t
-		}
-	}
-	var bs []telemetry.Batch
+	var behind, upToDate []pollPart
 	for _, name := range names {
+		pt := pollPart{name: name, first: next, b: telemetry.Batch{Source: p.source}}
 		from := FloorStep(stored[name], step).Add(step)
-		if from.Before(oldest) {
-			earliest(&tooOld, from)
-			from = oldest
+		if p.opts.CatchUp == 0 || stored[name].IsZero() || !from.Before(next) {
+			pt.b.Samples = live[name]
+			upToDate = append(upToDate, pt)
+			continue
 		}
-		b := telemetry.Batch{Source: p.source}
+		if from.Before(oldest) {
+			pt.tooOld, from = from, oldest
+		}
 		if !from.After(to) {
 			ss, err := p.queryRange(rctx, qs, name, from, to, 0)
 			switch {
@@ -437,25 +450,41 @@ func (p *Poller) catchUp(ctx context.Context, qs *querySet, next time.Time, name
 				return nil
 			case err != nil:
 				p.logger.Warn("fetch the missed steps; given up", "query", name, "from", from, "to", to, "err", err)
-				earliest(&failed, from)
+				pt.failed = from
 			default:
-				b.Samples = ss
-				earliest(&fetched, from)
+				pt.b.Samples, pt.first, pt.fetched = ss, from, true
 			}
 		}
-		b.Samples = append(b.Samples, live[name]...)
-		if len(b.Samples) > 0 {
-			b.Received = time.Now().UnixMilli()
-			bs = append(bs, b)
+		pt.b.Samples = append(pt.b.Samples, live[name]...)
+		behind = append(behind, pt)
+	}
+	parts := append(behind, upToDate...)
+	errOf, err := p.appendParts(ctx, parts)
+
+	// Every query's steps end at next (at to, those fetched or failed;
+	// too old ones before oldest): the steps of some query are counted
+	// from the earliest.
+	var tooOld, failed, fetched, refused time.Time
+	earliest := func(e *time.Time, t time.Time) {
+		if !t.IsZero() && (e.IsZero() || t.Before(*e)) {
+			*e = t
 		}
 	}
-	if len(bs) > 0 {
-		if err := p.appendRetry(ctx, bs); err != nil {
-			return fmt.Errorf("store the missed steps of %v: %w", names, err) // fetched again at the next poll
+	var caught []string
+	for i, pt := range parts {
+		if errOf[i] != nil && !errors.Is(errOf[i], ErrInvalid) {
+			continue // missed: fetched again at the next poll
 		}
-	}
-	for _, name := range names {
-		stored[name] = next
+		stored[pt.name] = next
+		earliest(&tooOld, pt.tooOld)
+		earliest(&failed, pt.failed)
+		switch {
+		case errOf[i] != nil:
+			earliest(&refused, pt.first)
+		case pt.fetched:
+			earliest(&fetched, pt.first)
+			caught = append(caught, pt.name)
+		}
 	}
 	steps := func(from, to time.Time) float64 {
 		if from.IsZero() || from.After(to) {
@@ -469,17 +498,63 @@ func (p *Poller) catchUp(ctx context.Context, qs *querySet, next time.Time, name
 	if n := steps(failed, to); n > 0 {
 		p.lost.WithLabelValues(p.source, lostError).Add(n)
 	}
+	if n := steps(refused, next); n > 0 {
+		p.lost.WithLabelValues(p.source, lostRefused).Add(n)
+	}
 	if n := steps(fetched, to); n > 0 {
 		p.caughtUp.Add(n)
-		p.logger.Info("fetched the missed steps", "queries", names, "steps", n)
+		p.logger.Info("fetched the missed steps", "queries", caught, "steps", n)
 	}
-	return nil
+	return err
+}
+
+// appendParts appends the batches of parts that hold samples in one
+// Append, and returns each part's error and the errors joined. When the
+// Append is refused for good (ErrInvalid), each part is appended again
+// alone, so that the data of one query refused holds back no other's.
+func (p *Poller) appendParts(ctx context.Context, parts []pollPart) ([]error, error) {
+	errOf := make([]error, len(parts))
+	var bs []telemetry.Batch
+	var idx []int // bs[k] is parts[idx[k]].b
+	now := time.Now().UnixMilli()
+	for i := range parts {
+		if len(parts[i].b.Samples) > 0 {
+			parts[i].b.Received = now
+			bs = append(bs, parts[i].b)
+			idx = append(idx, i)
+		}
+	}
+	if len(bs) == 0 {
+		return errOf, nil
+	}
+	err := p.appendRetry(ctx, bs)
+	if err == nil {
+		return errOf, nil
+	}
+	if !errors.Is(err, ErrInvalid) || len(bs) == 1 {
+		for _, i := range idx {
+			errOf[i] = err
+		}
+		names := make([]string, len(idx))
+		for k, i := range idx {
+			names[k] = parts[i].name
+		}
+		return errOf, fmt.Errorf("store the samples of %v: %w", names, err)
+	}
+	var errs []error
+	for k, i := range idx {
+		if errOf[i] = p.appendRetry(ctx, bs[k:k+1]); errOf[i] != nil {
+			errs = append(errs, fmt.Errorf("store the samples of %q: %w", parts[i].name, errOf[i]))
+		}
+	}
+	return errOf, errors.Join(errs...)
 }
 
 // Reasons of omen_prometheus_catch_up_lost_steps_total.
 const (
-	lostError  = "error"   // the range query failed or timed out
-	lostTooOld = "too_old" // older than CatchUp or MaxPointsPerQuery steps
+	lostError   = "error"   // the range query failed or timed out
+	lostTooOld  = "too_old" // older than CatchUp or MaxPointsPerQuery steps
+	lostRefused = "refused" // the Append holding them failed for good (ErrInvalid)
 )
 
 // Eval evaluates every query at ts with instant queries and appends the

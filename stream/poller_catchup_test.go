@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
 	"github.com/omen-sre/omen/telemetry"
@@ -52,11 +56,7 @@ func (f *outageProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.ranges.Add(1)
-	var pts []string
-	for ts := sec("start"); ts <= sec("end")+1e-9; ts += sec("step") {
-		pts = append(pts, fmt.Sprintf(`[%.3f,"%.3f"]`, ts, ts))
-	}
-	fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"pod":"a"},"values":[%s]}]}}`, strings.Join(pts, ","))
+	fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"pod":"a"},"values":[%s]}]}}`, rangePoints(r))
 }
 
 // TestPollerCatchesUpAfterOutage: once Prometheus answers again after an
@@ -217,11 +217,24 @@ func (f *queryProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"pod":"a"},"value":[%.3f,"%.3f"]}]}}`, sec("time"), sec("time"))
 		return
 	}
-	var pts []string
-	for ts := sec("start"); ts <= sec("end")+1e-9; ts += sec("step") {
-		pts = append(pts, fmt.Sprintf(`[%.3f,"%.3f"]`, ts, ts))
+	fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"pod":"a"},"values":[%s]}]}}`, rangePoints(r))
+}
+
+// rangePoints returns the points of the range query r (start, end and
+// step in seconds), each [t, "t"], on integer milliseconds: accumulating a
+// float step drifts past end by more than any tolerance near 1.8e9 s and
+// drops the last point.
+func rangePoints(r *http.Request) string {
+	ms := func(k string) int64 {
+		v, _ := strconv.ParseFloat(r.Form.Get(k), 64)
+		return int64(math.Round(v * 1000))
 	}
-	fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"pod":"a"},"values":[%s]}]}}`, strings.Join(pts, ","))
+	start, end, step := ms("start"), ms("end"), ms("step")
+	var pts []string
+	for ts := start; step > 0 && ts <= end; ts += step {
+		pts = append(pts, fmt.Sprintf(`[%d.%03d,"%d.%03d"]`, ts/1000, ts%1000, ts/1000, ts%1000))
+	}
+	return strings.Join(pts, ",")
 }
 
 func (f *queryProm) count(query string, instant bool) int64 {
@@ -526,5 +539,50 @@ func TestPollerAppendsEachStepOnceInOrder(t *testing.T) {
 	}
 	if got := counterValue(t, reg, "omen_prometheus_caught_up_steps_total", "source", p.Source()); got < 1 {
 		t.Errorf("omen_prometheus_caught_up_steps_total = %v, want at least 1 (step 4)", got)
+	}
+}
+
+// TestPollerFakeRangePoints: the fake Prometheus servers of these tests
+// answer a range query with every step of it, the last one included.
+// Before, they accumulated the step in float seconds and dropped the last
+// point near 1.8e9 s at 200 ms steps.
+func TestPollerFakeRangePoints(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const points = 50
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{name: "outageProm", h: &outageProm{}},
+		{name: "queryProm", h: &queryProm{fail: func(string, bool, int64) bool { return false }}},
+	} {
+		for _, step := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 15 * time.Second} {
+			t.Run(fmt.Sprintf("%s step %s", tc.name, step), func(t *testing.T) {
+				srv := httptest.NewServer(tc.h)
+				defer srv.Close()
+				client, err := api.NewClient(api.Config{Address: srv.URL})
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := time.UnixMilli(1_800_000_000_123)
+				val, _, _, err := v1.NewAPI(client).QueryRange(context.Background(), "up",
+					v1.Range{Start: start, End: start.Add((points - 1) * step), Step: step})
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, ok := val.(model.Matrix)
+				if !ok || len(m) != 1 {
+					t.Fatalf("result %v, want one series", val)
+				}
+				if got := len(m[0].Values); got != points {
+					t.Errorf("points %d, want %d", got, points)
+				}
+				for i, sp := range m[0].Values {
+					if want := start.Add(time.Duration(i) * step).UnixMilli(); int64(sp.Timestamp) != want {
+						t.Fatalf("point %d at %d, want %d", i, sp.Timestamp, want)
+					}
+				}
+			})
+		}
 	}
 }

@@ -52,8 +52,11 @@ type PollerOptions struct {
 	// since the newest one appended for it (its failed polls: Prometheus
 	// unreachable, a timeout; a poll more than a step late; a retryable
 	// Append failure), the newest CatchUp/Step of them (at most
-	// MaxPointsPerQuery). A range query that fails or outlives the next
-	// step gives its steps up. 0 fetches none: the steps missed stay
+	// MaxPointsPerQuery). A range query that fails or outlives a step
+	// from the catch-up's start gives its steps up; one not sent for
+	// lack of time leaves them missed, for the next poll. Each query
+	// counts as behind from the step before its first poll (Run's, or
+	// the poll of a query SetQueries adds). 0 fetches none: the steps missed stay
 	// without polled values (a consumer serves the last ones within its
 	// lookback delta).
 	CatchUp time.Duration
@@ -205,7 +208,7 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	}
 	caughtUp, err := counterVec(reg, prometheus.CounterOpts{
 		Namespace: "omen", Name: "prometheus_caught_up_steps_total",
-		Help: "Steps a poller missed for some query (Prometheus unreachable, a query timeout, a late poll) and fetched again with range queries, by source.",
+		Help: "Steps a poller missed (Prometheus unreachable, a query timeout, a late poll) and fetched again with range queries, by source; counted per query: a step two queries missed counts twice.",
 	}, "source")
 	if err != nil {
 		return nil, fmt.Errorf("poller metrics: %w", err)
@@ -213,7 +216,7 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	p.caughtUp = caughtUp.WithLabelValues(p.source)
 	if p.lost, err = counterVec(reg, prometheus.CounterOpts{
 		Namespace: "omen", Name: "prometheus_catch_up_lost_steps_total",
-		Help: "Steps a poller missed for some query and gave up, by source and reason: error (the range query fetching them failed or outlived the next step; never tried again, the query has a newer value stored), too_old (older than the catch-up span), refused (the store refused them for good: ErrInvalid).",
+		Help: "Steps a poller missed and gave up, counted per query (a step two queries missed counts twice), by source and reason: error (the range query fetching them failed or outlived its step; never tried again, the query has a newer value stored), too_old (older than the catch-up span), refused (the store refused them for good: ErrInvalid).",
 	}, "source", "reason"); err != nil {
 		return nil, fmt.Errorf("poller metrics: %w", err)
 	}
@@ -326,15 +329,18 @@ func (p *Poller) Run(ctx context.Context) error {
 
 // RunAfter is Run, given last, the newest step whose values were already
 // fetched (the end of a start-up Backfill; zero: none). Each query keeps
-// the newest step whose value it stored or gave up (last at the start,
-// none for a query SetQueries adds, which is never behind), so that the
+// the newest step whose value it stored or gave up (last at the start;
+// with none, or for a query SetQueries adds, the step before its first
+// poll), so that the
 // steps it missed (its live poll failed: Prometheus unreachable, a
 // timeout; a poll more than a step late; its Append failed with a
 // retryable error) are always the steps between that one and the poll.
 // With PollerOptions.CatchUp, each query whose live poll succeeded and
 // that missed steps fetches the newest CatchUp/Step of them with one
-// range query, without retries and bounded by the next step's time (a
-// slow one never delays the next poll; the poll's results wait for it).
+// range query, without retries, all bounded by a step from the
+// catch-up's start (a slow one delays the next poll by at most a step;
+// the poll's results wait for it); a query whose range query there was
+// no time left to send appends nothing and stays behind.
 // A poll's results are appended in one Append: each catch-up followed by
 // the query's live value (its series stay in time order), then the live
 // values of the queries that missed nothing, so that a consumer
@@ -351,12 +357,15 @@ func (p *Poller) Run(ctx context.Context) error {
 // and holds back neither the live polls of the others nor its own. Polls
 // are at the previous one plus a step; at the newest step when more than
 // a step late; at the next step when the wall clock stepped back (more
-// than a step).
+// than a step), where a query's values at or before its stored step are
+// not appended (the store holds newer ones) until the clock passes it.
 func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 	step := p.opts.Step
-	stored := map[string]time.Time{} // by query: the newest step stored or given up
-	for _, name := range p.queries.Load().names {
-		stored[name] = last
+	stored := map[string]time.Time{} // by query: the newest step stored or given up; never moves back
+	if !last.IsZero() {
+		for _, name := range p.queries.Load().names {
+			stored[name] = last
+		}
 	}
 	var next time.Time
 	for {
@@ -380,6 +389,13 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 		for name := range stored {
 			if _, ok := qs.exprs[name]; !ok {
 				delete(stored, name) // removed by SetQueries
+			}
+		}
+		for _, name := range qs.names {
+			if _, ok := stored[name]; !ok {
+				// Run's first poll, or added by SetQueries: the steps it
+				// misses from this poll on are behind.
+				stored[name] = next.Add(-step)
 			}
 		}
 		live, failed := p.instant(ctx, qs, next)
@@ -415,11 +431,13 @@ type pollPart struct {
 // storePoll appends the live samples at next of the queries names (their
 // live polls succeeded), each behind query's preceded by the steps it
 // missed (after its stored step, within CatchUp and MaxPointsPerQuery;
-// one range query each, without retries, all bounded by the next step's
-// time), in one Append: the behind queries' first. It sets to next the
+// one range query each, without retries, all bounded by a step from the
+// catch-up's start), in one Append: the behind queries' first. It sets to next the
 // stored step of each query whose samples were stored or refused for good
-// (given up); after a retryable failure they stay missed, fetched at the
-// next poll. The steps given up are counted.
+// (given up); after a retryable failure, or a range query not sent in
+// time, they stay missed, fetched at the next poll. A query whose stored
+// step is at or after next (the wall clock stepped back) is skipped. The
+// steps given up and fetched are counted per query.
 func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, names []string, stored map[string]time.Time, live map[string][]telemetry.Sample) error {
 	step := p.opts.Step
 	to := next.Add(-step)
@@ -429,13 +447,18 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, na
 	if mx := to.Add(-step * time.Duration(p.opts.MaxPointsPerQuery-1)); oldest.Before(mx) {
 		oldest = mx
 	}
-	rctx, cancel := context.WithDeadline(ctx, next.Add(step))
+	// A step from the catch-up's start, not from next: the instant
+	// queries may have outlasted a step already.
+	rctx, cancel := context.WithDeadline(ctx, time.Now().Add(step))
 	defer cancel()
 	var behind, upToDate []pollPart
 	for _, name := range names {
+		if !stored[name].Before(next) {
+			continue // the wall clock stepped back: stored already; wait until it passes
+		}
 		pt := pollPart{name: name, first: next, b: telemetry.Batch{Source: p.source}}
 		from := FloorStep(stored[name], step).Add(step)
-		if p.opts.CatchUp == 0 || stored[name].IsZero() || !from.Before(next) {
+		if p.opts.CatchUp == 0 || !from.Before(next) {
 			pt.b.Samples = live[name]
 			upToDate = append(upToDate, pt)
 			continue
@@ -444,6 +467,14 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, na
 			pt.tooOld, from = from, oldest
 		}
 		if !from.After(to) {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if rctx.Err() != nil {
+				// No time left to send it: the steps stay missed, this
+				// one included, fetched at the next poll.
+				continue
+			}
 			ss, err := p.queryRange(rctx, qs, name, from, to, 0)
 			switch {
 			case ctx.Err() != nil:
@@ -461,49 +492,46 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, na
 	parts := append(behind, upToDate...)
 	errOf, err := p.appendParts(ctx, parts)
 
-	// Every query's steps end at next (at to, those fetched or failed;
-	// too old ones before oldest): the steps of some query are counted
-	// from the earliest.
-	var tooOld, failed, fetched, refused time.Time
-	earliest := func(e *time.Time, t time.Time) {
-		if !t.IsZero() && (e.IsZero() || t.Before(*e)) {
-			*e = t
-		}
-	}
-	var caught []string
-	for i, pt := range parts {
-		if errOf[i] != nil && !errors.Is(errOf[i], ErrInvalid) {
-			continue // missed: fetched again at the next poll
-		}
-		stored[pt.name] = next
-		earliest(&tooOld, pt.tooOld)
-		earliest(&failed, pt.failed)
-		switch {
-		case errOf[i] != nil:
-			earliest(&refused, pt.first)
-		case pt.fetched:
-			earliest(&fetched, pt.first)
-			caught = append(caught, pt.name)
-		}
-	}
+	// The steps are counted per query: a step two queries missed, twice.
+	// A query's steps end at next (at to, those fetched or failed; too
+	// old ones before oldest).
 	steps := func(from, to time.Time) float64 {
 		if from.IsZero() || from.After(to) {
 			return 0
 		}
 		return float64(to.Sub(from)/step + 1)
 	}
-	if n := steps(tooOld, oldest.Add(-step)); n > 0 {
-		p.lost.WithLabelValues(p.source, lostTooOld).Add(n)
+	var tooOld, failed, fetched, refused float64
+	var caught []string
+	for i, pt := range parts {
+		if errOf[i] != nil && !errors.Is(errOf[i], ErrInvalid) {
+			continue // missed: fetched again at the next poll
+		}
+		if next.After(stored[pt.name]) {
+			stored[pt.name] = next
+		}
+		tooOld += steps(pt.tooOld, oldest.Add(-step))
+		failed += steps(pt.failed, to)
+		switch {
+		case errOf[i] != nil:
+			refused += steps(pt.first, next)
+		case pt.fetched:
+			fetched += steps(pt.first, to)
+			caught = append(caught, pt.name)
+		}
 	}
-	if n := steps(failed, to); n > 0 {
-		p.lost.WithLabelValues(p.source, lostError).Add(n)
+	if tooOld > 0 {
+		p.lost.WithLabelValues(p.source, lostTooOld).Add(tooOld)
 	}
-	if n := steps(refused, next); n > 0 {
-		p.lost.WithLabelValues(p.source, lostRefused).Add(n)
+	if failed > 0 {
+		p.lost.WithLabelValues(p.source, lostError).Add(failed)
 	}
-	if n := steps(fetched, to); n > 0 {
-		p.caughtUp.Add(n)
-		p.logger.Info("fetched the missed steps", "queries", caught, "steps", n)
+	if refused > 0 {
+		p.lost.WithLabelValues(p.source, lostRefused).Add(refused)
+	}
+	if fetched > 0 {
+		p.caughtUp.Add(fetched)
+		p.logger.Info("fetched the missed steps", "queries", caught, "steps", fetched)
 	}
 	return err
 }

@@ -586,3 +586,58 @@ func TestPollerFakeRangePoints(t *testing.T) {
 		}
 	}
 }
+
+// TestPollerCountsStepsPerQuery: omen_prometheus_caught_up_steps_total
+// counts each query's steps fetched again: two queries failing the same
+// two polls count four, as many as the samples caught up. Before, the
+// steps of one poll were counted once whichever queries missed them, and
+// per query across polls.
+func TestPollerCountsStepsPerQuery(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const step = 100 * time.Millisecond
+	// With MaxRetries 1, a poll makes two attempts: the 2nd and 3rd polls
+	// of each query fail.
+	fp := &queryProm{fail: func(_ string, instant bool, n int64) bool { return instant && n >= 3 && n <= 6 }}
+	srv := httptest.NewServer(fp)
+	defer srv.Close()
+	app := &recordingAppender{}
+	reg := prometheus.NewRegistry()
+	p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"a": "a_expr", "b": "b_expr"}, Step: step,
+		CatchUp: 10 * time.Second, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: time.Second}, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.RunAfter(ctx, FloorStep(time.Now(), step)) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for (fp.count("a_expr", false) == 0 || fp.count("b_expr", false) == 0 || app.stored("b") < 6) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	caught := 0 // per query, the samples of an Append older than its newest one there
+	for _, ss := range app.appends {
+		newest := map[string]int64{}
+		for _, s := range ss {
+			n := s.Labels.Get("__name__")
+			newest[n] = max(newest[n], s.T)
+		}
+		for _, s := range ss {
+			if s.T < newest[s.Labels.Get("__name__")] {
+				caught++
+			}
+		}
+	}
+	if caught < 4 {
+		t.Fatalf("samples caught up: %d, want at least 4 (2 steps of each query)", caught)
+	}
+	if got := counterValue(t, reg, "omen_prometheus_caught_up_steps_total", "source", p.Source()); got != float64(caught) {
+		t.Errorf("omen_prometheus_caught_up_steps_total = %v, want %d (the samples caught up, per query)", got, caught)
+	}
+}

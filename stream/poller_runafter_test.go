@@ -244,35 +244,130 @@ func TestPollerAddedQueryAppendedWithCatchUp(t *testing.T) {
 }
 
 // TestPollerClockStepsBack: when the wall clock steps back (an NTP step,
-// a VM restored), the polls go on at the steps of the new time. Before,
-// the next poll stayed at the old time's next step: the poller slept for
-// the jump (an hour here).
+// a VM restored), the polls go on at the steps of the new time, but a
+// query's values at or before the newest step it stored are not appended
+// (the store holds newer ones) until the clock passes that step again or
+// steps forward: each series' samples are appended in time order, once,
+// with no gap. Before 107e6e7, the next poll stayed at the old time's
+// next step (an hour away); before the fix, the polls after a step back
+// of more than a step appended the steps already stored again, samples
+// older than stored ones, and moved the stored step back.
 func TestPollerClockStepsBack(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	const step = 100 * time.Millisecond
+	cases := []struct {
+		name    string
+		back    time.Duration
+		forward bool // step forward again once 4 polls at the old time were made
+	}{
+		{name: "back 1.5 steps", back: 3 * step / 2},
+		{name: "back 10 steps", back: 10 * step},
+		{name: "back an hour then forward", back: time.Hour, forward: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fp := &outageProm{}
+			var mu sync.Mutex
+			var polled []int64 // the times of the instant queries
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !strings.HasSuffix(r.URL.Path, "/query_range") {
+					sec, _ := strconv.ParseFloat(r.FormValue("time"), 64)
+					mu.Lock()
+					polled = append(polled, int64(math.Round(sec*1000)))
+					mu.Unlock()
+				}
+				fp.ServeHTTP(w, r)
+			}))
+			defer srv.Close()
+			app := &recordingAppender{}
+			p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"q": "up"}, Step: step,
+				CatchUp: 10 * time.Second, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: time.Second}, prometheus.NewRegistry(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var offset atomic.Int64
+			p.now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.RunAfter(ctx, FloorStep(time.Now(), step)) }()
+			deadline := time.Now().Add(5 * time.Second)
+			wait := func(what string, cond func() bool) {
+				t.Helper()
+				for ; !cond(); time.Sleep(5 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						cancel()
+						<-done
+						t.Fatalf("timed out waiting for %s", what)
+					}
+				}
+			}
+			wait("3 polls", func() bool { return app.stored("q") >= 3 })
+			mu.Lock()
+			n0 := len(polled)
+			mu.Unlock()
+			offset.Store(int64(-tc.back))
+			jump := time.Now().Add(-tc.back / 2).UnixMilli()
+			if tc.forward {
+				wait("4 polls at the old time", func() bool {
+					mu.Lock()
+					defer mu.Unlock()
+					n := 0
+					for _, ts := range polled[n0:] {
+						if ts < jump {
+							n++
+						}
+					}
+					return n >= 4
+				})
+				offset.Store(0)
+			}
+			before := app.stored("q")
+			wait("3 more samples", func() bool { return app.stored("q") >= before+3 })
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+
+			app.mu.Lock()
+			defer app.mu.Unlock()
+			checkAppendOrder(t, app)
+			if g := gaps(app, "q", step); len(g) > 0 {
+				t.Errorf("steps of q missing: %v", g)
+			}
+		})
+	}
+}
+
+// TestPollerCatchesUpAfterSlowPolls: when a poll's instant queries
+// outlast a step (one query slower than a step, within Timeout), the
+// steps the late polls skip are fetched with range queries. Before, the
+// range queries were bounded by the poll's next step, already past: none
+// was sent, and every query's skipped steps were counted lost (reason
+// error).
+func TestPollerCatchesUpAfterSlowPolls(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const step = 200 * time.Millisecond
 	fp := &outageProm{}
-	srv := httptest.NewServer(fp)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.FormValue("query") == "slow" && !strings.HasSuffix(r.URL.Path, "/query_range") {
+			time.Sleep(3 * step / 2)
+		}
+		fp.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
 	app := &recordingAppender{}
-	p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"q": "up"}, Step: step,
-		CatchUp: 10 * time.Second, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: time.Second}, prometheus.NewRegistry(), nil)
+	reg := prometheus.NewRegistry()
+	p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"a": "slow", "b": "up"}, Step: step,
+		CatchUp: 10 * time.Second, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: 2 * time.Second}, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var offset atomic.Int64
-	p.now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.RunAfter(ctx, FloorStep(time.Now(), step)) }()
-	deadline := time.Now().Add(3 * time.Second)
-	for app.stored("q") < 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	offset.Store(int64(-time.Hour))
-	jump := time.Now().Add(-time.Hour / 2).UnixMilli()
-	before := app.stored("q")
-	for app.stored("q") < before+5 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for (fp.ranges.Load() < 2 || app.stored("b") < 10) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -281,14 +376,93 @@ func TestPollerClockStepsBack(t *testing.T) {
 
 	app.mu.Lock()
 	defer app.mu.Unlock()
-	var after int
-	for _, ts := range app.times["q"] {
-		if ts < jump {
-			after++
+	if fp.ranges.Load() == 0 {
+		t.Error("no range query sent")
+	}
+	for _, name := range []string{"a", "b"} {
+		if g := gaps(app, name, step); len(g) > 0 {
+			t.Errorf("steps of %s missing: %v", name, g)
 		}
 	}
-	if after < 4 {
-		t.Errorf("polls at the time an hour back, within 3 s: %d, want at least 4", after)
+	if got := counterValue(t, reg, "omen_prometheus_catch_up_lost_steps_total", "reason", "error"); got != 0 {
+		t.Errorf(`omen_prometheus_catch_up_lost_steps_total{reason="error"} = %v, want 0`, got)
+	}
+}
+
+// TestPollerCatchesUpFromFirstPoll: a query's steps missed from its first
+// poll on are caught up once Prometheus answers: with Run (no Backfill)
+// started while Prometheus is down, and for a query SetQueries adds while
+// it is down. Before, the query had no stored step until its first
+// successful poll and counted as up to date: those steps were neither
+// fetched nor counted.
+func TestPollerCatchesUpFromFirstPoll(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const step = 100 * time.Millisecond
+	for _, added := range []bool{false, true} {
+		t.Run(fmt.Sprintf("added by SetQueries %v", added), func(t *testing.T) {
+			fp := &outageProm{}
+			srv := httptest.NewServer(fp)
+			defer srv.Close()
+			app := &recordingAppender{}
+			reg := prometheus.NewRegistry()
+			p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"q": "up"}, Step: step,
+				CatchUp: 10 * time.Second, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: time.Second}, reg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			deadline := time.Now().Add(5 * time.Second)
+			wait := func(what string, cond func() bool) {
+				t.Helper()
+				for ; !cond(); time.Sleep(5 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						cancel()
+						<-done
+						t.Fatalf("timed out waiting for %s", what)
+					}
+				}
+			}
+			name := "q"
+			if !added {
+				fp.down.Store(true)
+			}
+			start := time.Now()
+			go func() { done <- p.Run(ctx) }()
+			if added {
+				wait("2 polls", func() bool { return app.stored("q") >= 2 })
+				fp.down.Store(true)
+				name, start = "n", time.Now()
+				if err := p.SetQueries(map[string]string{"q": "up", "n": "up"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(5 * step)
+			fp.down.Store(false)
+			wait("3 samples", func() bool { return app.stored(name) >= 3 })
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+
+			app.mu.Lock()
+			defer app.mu.Unlock()
+			// Its first poll is at the step after start's (the one after
+			// when the step ends meanwhile).
+			first := slices.Min(app.times[name])
+			if limit := FloorStep(start, step).Add(2 * step).UnixMilli(); first > limit {
+				t.Errorf("first sample of %s at %d, want at most %d (%d steps later): the steps missed from its first poll on were not fetched",
+					name, first, limit, (first-limit)/step.Milliseconds())
+			}
+			for _, n := range []string{"q", name} {
+				if g := gaps(app, n, step); len(g) > 0 {
+					t.Errorf("steps of %s missing: %v", n, g)
+				}
+			}
+			if got := counterValue(t, reg, "omen_prometheus_caught_up_steps_total", "source", p.Source()); got < 3 {
+				t.Errorf("omen_prometheus_caught_up_steps_total = %v, want at least 3", got)
+			}
+		})
 	}
 }
 

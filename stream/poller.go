@@ -471,8 +471,15 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, na
 				return nil
 			}
 			if rctx.Err() != nil {
-				// No time left to send it: the steps stay missed, this
-				// one included, fetched at the next poll.
+				// No time left to send it (the range queries before it
+				// took the step): its missed steps are given up and its
+				// live value appended. Left behind, it would be skipped
+				// again at every poll that is late, with nothing
+				// appended, for as long as the polls stay late.
+				p.logger.Warn("no time left to fetch the missed steps; given up", "query", name, "from", from, "to", to)
+				pt.failed = from
+				pt.b.Samples = append(pt.b.Samples, live[name]...)
+				behind = append(behind, pt)
 				continue
 			}
 			ss, err := p.queryRange(rctx, qs, name, from, to, 0)

@@ -53,8 +53,8 @@ type PollerOptions struct {
 	// unreachable, a timeout; a poll more than a step late; a retryable
 	// Append failure), the newest CatchUp/Step of them (at most
 	// MaxPointsPerQuery). A range query that fails or outlives a step
-	// from the catch-up's start gives its steps up; one not sent for
-	// lack of time leaves them missed, for the next poll. Each query
+	// from the catch-up's start gives its steps up, as does one not sent
+	// because the range queries before it took that step. Each query
 	// counts as behind from the step before its first poll (Run's, or
 	// the poll of a query SetQueries adds). 0 fetches none: the steps missed stay
 	// without polled values (a consumer serves the last ones within its
@@ -216,7 +216,7 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	p.caughtUp = caughtUp.WithLabelValues(p.source)
 	if p.lost, err = counterVec(reg, prometheus.CounterOpts{
 		Namespace: "omen", Name: "prometheus_catch_up_lost_steps_total",
-		Help: "Steps a poller missed and gave up, counted per query (a step two queries missed counts twice), by source and reason: error (the range query fetching them failed or outlived its step; never tried again, the query has a newer value stored), too_old (older than the catch-up span), refused (the store refused them for good: ErrInvalid).",
+		Help: "Steps a poller missed and gave up, counted per query (a step two queries missed counts twice), by source and reason: error (the range query fetching them failed, outlived its step or had no time left in the poll to be sent; never tried again, the query has a newer value stored), too_old (older than the catch-up span), refused (the store refused them for good: ErrInvalid).",
 	}, "source", "reason"); err != nil {
 		return nil, fmt.Errorf("poller metrics: %w", err)
 	}
@@ -340,7 +340,8 @@ func (p *Poller) Run(ctx context.Context) error {
 // range query, without retries, all bounded by a step from the
 // catch-up's start (a slow one delays the next poll by at most a step;
 // the poll's results wait for it); a query whose range query there was
-// no time left to send appends nothing and stays behind.
+// no time left to send gives its missed steps up and appends its live
+// value.
 // A poll's results are appended in one Append: each catch-up followed by
 // the query's live value (its series stay in time order), then the live
 // values of the queries that missed nothing, so that a consumer
@@ -434,8 +435,9 @@ type pollPart struct {
 // one range query each, without retries, all bounded by a step from the
 // catch-up's start), in one Append: the behind queries' first. It sets to next the
 // stored step of each query whose samples were stored or refused for good
-// (given up); after a retryable failure, or a range query not sent in
-// time, they stay missed, fetched at the next poll. A query whose stored
+// (given up: a range query failed, timed out or not sent for lack of
+// time); after a retryable Append failure they stay missed, fetched at
+// the next poll. A query whose stored
 // step is at or after next (the wall clock stepped back) is skipped. The
 // steps given up and fetched are counted per query.
 func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, names []string, stored map[string]time.Time, live map[string][]telemetry.Sample) error {
@@ -587,7 +589,7 @@ func (p *Poller) appendParts(ctx context.Context, parts []pollPart) ([]error, er
 
 // Reasons of omen_prometheus_catch_up_lost_steps_total.
 const (
-	lostError   = "error"   // the range query failed or timed out
+	lostError   = "error"   // the range query failed, timed out or had no time left
 	lostTooOld  = "too_old" // older than CatchUp or MaxPointsPerQuery steps
 	lostRefused = "refused" // the Append holding them failed for good (ErrInvalid)
 )

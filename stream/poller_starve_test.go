@@ -54,11 +54,12 @@ func TestPollerLatePollsKeepEveryQuery(t *testing.T) {
 	}
 	app.mu.Lock()
 	defer app.mu.Unlock()
-	// About one poll in 1.5 steps (13 samples each at fc01a2d); at least
-	// 8 each is far from the bug's 2.
+	// A poll about every 500 ms (the slow instant query, then the step the
+	// catch-up has): 8 samples each on a quiet machine; at least 5 leaves
+	// room for load and is still far from the bug's 2.
 	for _, n := range []string{"b", "c"} {
-		if got := len(app.times[n]); got < 8 {
-			t.Errorf("%s: %d samples stored in 4 s of 200 ms steps with late polls, want at least 8: %v", n, got, app.times[n])
+		if got := len(app.times[n]); got < 5 {
+			t.Errorf("%s: %d samples stored in 4 s of 200 ms steps with late polls, want at least 5: %v", n, got, app.times[n])
 		}
 	}
 }

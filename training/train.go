@@ -331,20 +331,13 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			return nil, rep, e
 		}
 	}
-	for _, l := range trw.Label {
-		if l > 0.5 {
-			rep.Positives++
-		}
-	}
-	for _, l := range vaw.Label {
-		if l > 0.5 {
-			rep.ValPositives++
-		}
-	}
+	rep.Positives, _ = labelCounts(trw.Label)
+	valPos, valNeg := labelCounts(vaw.Label)
+	rep.ValPositives = valPos
 	rep.PosWeight = PositiveWeight(trw.Label, opts.MaxPosWeight)
 
 	valHasPos := hasPositive(vaw.Label)
-	calibrateOnVal := rep.ValPositives >= MinCalibrationPositives && labelledWindows(vaw)-rep.ValPositives >= MinCalibrationPositives
+	calibrateOnVal := valPos >= MinCalibrationPositives && valNeg >= MinCalibrationPositives
 	// fit trains one model from the seed's initialisation and shuffling.
 	fit := func(seed int64) (*model.Model, History, error) {
 		m, err := model.New(model.Config{Features: features, Window: opts.Window, Horizon: opts.Horizon, Hidden: opts.Hidden, Layers: opts.Layers, Dropout: opts.Dropout, Seed: seed, Step: opts.Step})
@@ -675,10 +668,7 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 		if useCut {
 			// One cut time for every entity: no time is validation
 			// for one entity and training for another.
-			k := 0
-			if s.Step > 0 && cut > s.Start {
-				k = min(int((cut-s.Start+s.Step-1)/s.Step), s.Steps())
-			}
+			k := stepsBefore(s, cut)
 			tr, va := s.Slice(0, k), s.Slice(k, s.Steps())
 			useTr, useVa := tr.Steps() > opts.Window+opts.Horizon, va.Steps() > opts.Window+1
 			if !useTr && !useVa {
@@ -782,9 +772,7 @@ func calendarCut(series []*dataset.Series, valFrac float64) (cut int64, ok bool)
 	before := func(t int64) int {
 		n := 0
 		for _, s := range series {
-			if t > s.Start {
-				n += min(int((t-s.Start+s.Step-1)/s.Step), s.Steps())
-			}
+			n += stepsBefore(s, t)
 		}
 		return n
 	}
@@ -798,6 +786,15 @@ func calendarCut(series []*dataset.Series, valFrac float64) (cut int64, ok bool)
 		}
 	}
 	return lo, true
+}
+
+// stepsBefore counts the steps of s at times before t (Unix ms); 0
+// without a Step.
+func stepsBefore(s *dataset.Series, t int64) int {
+	if s.Step <= 0 || t <= s.Start {
+		return 0
+	}
+	return min(int((t-s.Start+s.Step-1)/s.Step), s.Steps())
 }
 
 // MinTimeSplitSteps is the fewest steps an entity's history needs for the
@@ -985,17 +982,6 @@ func hasPositive(l []float32) bool {
 		}
 	}
 	return false
-}
-
-// labelledWindows counts the windows of w whose label is not masked.
-func labelledWindows(w *Windows) int {
-	n := 0
-	for _, l := range w.Label {
-		if l == l {
-			n++
-		}
-	}
-	return n
 }
 
 // labelled keeps the entries whose label is not masked.

@@ -271,7 +271,16 @@ func SplitTime(s *dataset.Series, valFrac float64) (train, val *dataset.Series, 
 // PositiveWeight returns negatives/positives over the unmasked labels,
 // capped at maxWeight (1 when there are no positives).
 func PositiveWeight(labels []float32, maxWeight float64) float64 {
-	pos, neg := 0, 0
+	pos, neg := labelCounts(labels)
+	if pos == 0 {
+		return 1
+	}
+	return min(float64(neg)/float64(pos), maxWeight)
+}
+
+// labelCounts counts the positive and the negative labels (masked ones,
+// NaN, are neither).
+func labelCounts(labels []float32) (pos, neg int) {
 	for _, l := range labels {
 		switch {
 		case l != l:
@@ -281,10 +290,7 @@ func PositiveWeight(labels []float32, maxWeight float64) float64 {
 			neg++
 		}
 	}
-	if pos == 0 {
-		return 1
-	}
-	return min(float64(neg)/float64(pos), maxWeight)
+	return pos, neg
 }
 
 // JoinWindows concatenates window sets of the same shape (e.g. one per

@@ -48,6 +48,11 @@ func (s *Store) get(key []byte, fn func(v []byte) error) error {
 		return err
 	}
 	defer s.exit()
+	return s.lookup(key, fn)
+}
+
+// lookup is get for a caller that has entered the store.
+func (s *Store) lookup(key []byte, fn func(v []byte) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(key)
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -236,21 +241,14 @@ func (s *Store) newestValid(n *newestLatest) (bool, error) {
 	if !n.cur.has {
 		return true, nil
 	}
-	valid := false
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(nameKey(pLatest, n.cur.entity))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		var p Prediction
-		if err := item.Value(func(v []byte) error { p, err = decodePrediction(v); return err }); err != nil {
-			return err
-		}
-		valid = p.T == n.cur.t
-		return nil
+	var p Prediction
+	err := s.lookup(nameKey(pLatest, n.cur.entity), func(v []byte) error {
+		var err error
+		p, err = decodePrediction(v)
+		return err
 	})
-	return valid, err
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && p.T == n.cur.t, err
 }

@@ -96,16 +96,9 @@ func TestNewestPrediction(t *testing.T) {
 	s := openTest(t, Options{Path: t.TempDir(), Retention: 10 * time.Hour, NoSync: true})
 	check := func(step string) {
 		t.Helper()
-		ps, err := s.LatestPredictions()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want int64
-		for _, p := range ps {
-			want = max(want, p.T)
-		}
+		want, n := newestOfLatest(t, s)
 		got, err := s.NewestPrediction()
-		if len(ps) == 0 {
+		if n == 0 {
 			if !errors.Is(err, ErrNotFound) {
 				t.Fatalf("%s: %d, %v; want ErrNotFound", step, got, err)
 			}
@@ -154,4 +147,19 @@ func TestNewestPrediction(t *testing.T) {
 	if allocs > 100 {
 		t.Errorf("NewestPrediction: %.0f allocations a call", allocs)
 	}
+}
+
+// newestOfLatest returns the newest T of s's latest predictions
+// (LatestPredictions) and how many there are: what NewestPrediction
+// must answer.
+func newestOfLatest(t *testing.T, s *Store) (newest int64, n int) {
+	t.Helper()
+	ps, err := s.LatestPredictions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		newest = max(newest, p.T)
+	}
+	return newest, len(ps)
 }

@@ -94,16 +94,9 @@ func TestNewestConcurrent(t *testing.T) {
 			}
 		})
 		wg.Wait()
-		ps, err := s.LatestPredictions()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want int64
-		for _, p := range ps {
-			want = max(want, p.T)
-		}
+		want, n := newestOfLatest(t, s)
 		got, err := s.NewestPrediction()
-		if len(ps) > 0 && (err != nil || got != want) {
+		if n > 0 && (err != nil || got != want) {
 			t.Fatalf("round %d: NewestPrediction %d, %v; want %d", round, got, err, want)
 		}
 	}

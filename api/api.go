@@ -561,11 +561,16 @@ func (a *API) predictions(w http.ResponseWriter, r *http.Request) {
 	var warnings []string
 	if len(out) > f.limit {
 		out = out[:f.limit]
-		warnings = []string{fmt.Sprintf("results truncated at limit %d: the next page is after=%s (with the same other parameters)",
+		warnings = []string{fmt.Sprintf("%s %d: the next page is after=%s (with the same other parameters)", truncatedWarning,
 			f.limit, out[len(out)-1].ID)}
 	}
 	writeJSON(w, http.StatusOK, response{Status: "success", Data: out, Warnings: warnings})
 }
+
+// truncatedWarning begins the warning of a list cut at its limit (the
+// predictions, the alerts, the history's entities); HistoryClient pages
+// on it.
+const truncatedWarning = "results truncated at limit"
 
 // SortPredictions orders predictions as the API lists them: by entity,
 // then newest first.
@@ -606,7 +611,7 @@ func (a *API) alerts(w http.ResponseWriter, r *http.Request) {
 	var warnings []string
 	if len(out) > f.limit {
 		out = out[:f.limit]
-		warnings = []string{fmt.Sprintf("results truncated at limit %d: narrow them with entity, match[…], state, from or to", f.limit)}
+		warnings = []string{fmt.Sprintf("%s %d: narrow them with entity, match[…], state, from or to", truncatedWarning, f.limit)}
 	}
 	writeJSON(w, http.StatusOK, response{Status: "success", Data: out, Warnings: warnings})
 }

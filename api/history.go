@@ -177,9 +177,6 @@ func (a *API) historyEntities(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, response{Status: "success", Data: out, Warnings: warnings})
 }
 
-// truncatedWarning begins the warning of a list cut at its limit.
-const truncatedWarning = "results truncated at limit"
-
 // historyEntityPage returns at most limit entities after after, in ID
 // order: read as a page when the reader can (*store.Store: EntitiesAfter),
 // else cut from the whole list.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/api/apitest"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -17,31 +18,15 @@ const manyT0 = int64(1764000000000)
 // predictions each, the newest at manyT0.
 func manyEntities(tb testing.TB, n int) *store.Store {
 	tb.Helper()
-	st, err := store.Open(store.Options{InMemory: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = st.Close() })
-	const chunk = 5000
-	for lo := 0; lo < n; lo += chunk {
-		var es []store.EntityInfo
+	return apitest.EntityStore(tb, n, func(i int, id string) (store.EntityInfo, []store.Prediction) {
+		e := store.EntityInfo{ID: id, Labels: map[string]string{"namespace": "ns", "pod": id[3:], "shard": fmt.Sprint(i % 7)},
+			FirstSeen: manyT0 - 30000, LastSeen: manyT0}
 		var ps []store.Prediction
-		for i := lo; i < min(n, lo+chunk); i++ {
-			id := fmt.Sprintf("ns/pod-%05d", i)
-			es = append(es, store.EntityInfo{ID: id, Labels: map[string]string{"namespace": "ns", "pod": id[3:], "shard": fmt.Sprint(i % 7)},
-				FirstSeen: manyT0 - 30000, LastSeen: manyT0})
-			for k := range 3 {
-				ps = append(ps, store.Prediction{Entity: id, T: manyT0 - int64(k)*15000, Prob: 0.01 * float64(i%100), Threshold: 0.5, ModelVersion: "v1"})
-			}
+		for k := range 3 {
+			ps = append(ps, store.Prediction{Entity: id, T: manyT0 - int64(k)*15000, Prob: 0.01 * float64(i%100), Threshold: 0.5, ModelVersion: "v1"})
 		}
-		if err := st.PutEntities(es); err != nil {
-			tb.Fatal(err)
-		}
-		if err := st.PutPredictions(ps); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return st
+		return e, ps
+	})
 }
 
 // A query of one entity (?entity=X, the UI's entity chart) used to read

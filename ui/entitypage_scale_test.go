@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/api/apitest"
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/ui"
 )
@@ -20,35 +21,19 @@ const scaleT0 = int64(1764000000000)
 // seventh entity's (gone: its predictions end 10 minutes earlier).
 func scaleStore(tb testing.TB, n int) *store.Store {
 	tb.Helper()
-	st, err := store.Open(store.Options{InMemory: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = st.Close() })
-	const chunk = 5000
-	for lo := 0; lo < n; lo += chunk {
-		var es []store.EntityInfo
+	return apitest.EntityStore(tb, n, func(i int, id string) (store.EntityInfo, []store.Prediction) {
+		end := scaleT0
+		if i%7 == 3 {
+			end -= 600000
+		}
+		e := store.EntityInfo{ID: id, Labels: map[string]string{"namespace": "ns", "pod": id[3:], "app": fmt.Sprintf("svc%d", i%5)},
+			FirstSeen: end - 30000, LastSeen: end}
 		var ps []store.Prediction
-		for i := lo; i < min(n, lo+chunk); i++ {
-			id := fmt.Sprintf("ns/pod-%05d", i)
-			end := scaleT0
-			if i%7 == 3 {
-				end -= 600000
-			}
-			es = append(es, store.EntityInfo{ID: id, Labels: map[string]string{"namespace": "ns", "pod": id[3:], "app": fmt.Sprintf("svc%d", i%5)},
-				FirstSeen: end - 30000, LastSeen: end})
-			for k := range 3 {
-				ps = append(ps, store.Prediction{Entity: id, T: end - int64(k)*15000, Prob: 0.01 * float64(i%100), Anomaly: 0.5, Threshold: 0.5, ModelVersion: "v1"})
-			}
+		for k := range 3 {
+			ps = append(ps, store.Prediction{Entity: id, T: end - int64(k)*15000, Prob: 0.01 * float64(i%100), Anomaly: 0.5, Threshold: 0.5, ModelVersion: "v1"})
 		}
-		if err := st.PutEntities(es); err != nil {
-			tb.Fatal(err)
-		}
-		if err := st.PutPredictions(ps); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return st
+		return e, ps
+	})
 }
 
 // scaleUI is the UI over st with a model of a 15 s step (so that gone

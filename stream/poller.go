@@ -401,15 +401,12 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 		}
 		live, failed := p.instant(ctx, qs, next)
 		var errs []error
-		var names []string // the queries whose live poll succeeded
 		for _, name := range qs.names {
 			if err, f := failed[name]; f {
 				errs = append(errs, err)
-				continue
 			}
-			names = append(names, name)
 		}
-		if err := p.storePoll(ctx, qs, next, names, stored, live); err != nil {
+		if err := p.storePoll(ctx, qs, next, stored, live); err != nil {
 			errs = append(errs, err)
 		}
 		if err := errors.Join(errs...); err != nil && ctx.Err() == nil {
@@ -429,8 +426,8 @@ type pollPart struct {
 	tooOld, failed time.Time
 }
 
-// storePoll appends the live samples at next of the queries names (their
-// live polls succeeded), each behind query's preceded by the steps it
+// storePoll appends the live samples at next of the queries of qs in live
+// (their live polls succeeded), each behind query's preceded by the steps it
 // missed (after its stored step, within CatchUp and MaxPointsPerQuery;
 // one range query each, without retries, all bounded by a step from the
 // catch-up's start), in one Append: the behind queries' first. It sets to next the
@@ -440,7 +437,7 @@ type pollPart struct {
 // the next poll. A query whose stored
 // step is at or after next (the wall clock stepped back) is skipped. The
 // steps given up and fetched are counted per query.
-func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, names []string, stored map[string]time.Time, live map[string][]telemetry.Sample) error {
+func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, stored map[string]time.Time, live map[string][]telemetry.Sample) error {
 	step := p.opts.Step
 	to := next.Add(-step)
 	// [next - CatchUp, next - step] on the grid: the newest CatchUp/step
@@ -454,7 +451,10 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, na
 	rctx, cancel := context.WithDeadline(ctx, time.Now().Add(step))
 	defer cancel()
 	var behind, upToDate []pollPart
-	for _, name := range names {
+	for _, name := range qs.names {
+		if _, ok := live[name]; !ok {
+			continue // its live poll failed: caught up at its next successful one
+		}
 		if !stored[name].Before(next) {
 			continue // the wall clock stepped back: stored already; wait until it passes
 		}
@@ -615,8 +615,9 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 }
 
 // instant evaluates every query of qs at ts with instant queries and
-// returns their samples by name, and the errors of the queries that failed
-// after retries, by name.
+// returns their samples by name (an entry, maybe empty, for each query
+// that succeeded), and the errors of the queries that failed after
+// retries, by name.
 func (p *Poller) instant(ctx context.Context, qs *querySet, ts time.Time) (map[string][]telemetry.Sample, map[string]error) {
 	failed := map[string]error{}
 	samples := make(map[string][]telemetry.Sample, len(qs.names))

@@ -20,9 +20,6 @@ import (
 // with the fixed 0.9; docs review).
 func TestTrainWarnsAllCritical(t *testing.T) {
 	t.Chdir(t.TempDir())
-	if err := os.Mkdir("csv", 0o700); err != nil {
-		t.Fatal(err)
-	}
 	var b strings.Builder
 	b.WriteString("t,m1,m2,label\n")
 	for i := range 400 {
@@ -32,9 +29,7 @@ func TestTrainWarnsAllCritical(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "%d,%g,%g,%d\n", i, math.Sin(float64(i)/5)+float64(label), math.Cos(float64(i)/7), label)
 	}
-	if err := os.WriteFile("csv/e.train.csv", []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeTrainCSV(t, b.String())
 	for _, tc := range []struct {
 		critical string
 		warn     bool
@@ -53,14 +48,22 @@ func TestTrainWarnsAllCritical(t *testing.T) {
 	}
 }
 
+// writeTrainCSV writes the CSV history body as csv/e.train.csv.
+func writeTrainCSV(t *testing.T, body string) {
+	t.Helper()
+	if err := os.Mkdir("csv", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("csv/e.train.csv", []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // writeRareFailures writes a CSV history with one failure every 600
 // steps of noise: the calibrated failure probabilities of a model trained
 // on it stay around 1 %, its threshold under 0.01.
 func writeRareFailures(t *testing.T) {
 	t.Helper()
-	if err := os.Mkdir("csv", 0o700); err != nil {
-		t.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var b strings.Builder
 	b.WriteString("t,m1,m2,label\n")
@@ -71,9 +74,7 @@ func writeRareFailures(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "%d,%g,%g,%d\n", i, rng.NormFloat64(), math.Cos(float64(i)/7)+rng.NormFloat64(), label)
 	}
-	if err := os.WriteFile("csv/e.train.csv", []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeTrainCSV(t, b.String())
 }
 
 // TestTrainPrintsSmallThreshold: a calibrated failure threshold is often

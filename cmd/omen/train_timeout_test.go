@@ -24,18 +24,7 @@ import (
 // calls had no timeout: a stalled daemon held omen train until Ctrl-C
 // (here, until the stall's end at 20 s, with another error).
 func TestTrainURLTimeout(t *testing.T) {
-	cfg := config.Default()
-	dir := t.TempDir()
-	writeHistory(t, dir, features.Names(cfg.Config), cfg.LabelNames())
-	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	a, err := api.New(api.Options{Backend: &api.MemBackend{}, Models: &api.MemModels{}, History: st, ListenAddress: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := historyAPI(t, &api.MemModels{})
 	const stallCap = 20 * time.Second // a stall ends (the request fails) after this
 	for _, tc := range []struct {
 		name, method, path string
@@ -87,6 +76,25 @@ func TestTrainURLTimeout(t *testing.T) {
 	}
 }
 
+// historyAPI serves writeHistory's history of the built-in configuration
+// from a store in a new directory, with the model registry models.
+func historyAPI(t *testing.T, models api.ModelAdmin) *api.API {
+	t.Helper()
+	cfg := config.Default()
+	dir := t.TempDir()
+	writeHistory(t, dir, features.Names(cfg.Config), cfg.LabelNames())
+	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	a, err := api.New(api.Options{Backend: &api.MemBackend{}, Models: models, History: st, ListenAddress: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // stallingWriter passes the complete lines of the first write through,
 // flushed, and then stalls: a stream cut short without closing.
 type stallingWriter struct {
@@ -114,18 +122,7 @@ func (w *stallingWriter) Write(b []byte) (int, error) {
 // steadily for longer than the timeout is read to the end. A timeout of
 // 0 or less is a usage error.
 func TestTrainURLTimeoutSlowStream(t *testing.T) {
-	cfg := config.Default()
-	dir := t.TempDir()
-	writeHistory(t, dir, features.Names(cfg.Config), cfg.LabelNames())
-	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	a, err := api.New(api.Options{Backend: &api.MemBackend{}, History: st, ListenAddress: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := historyAPI(t, nil)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == api.HistoryVectorsPath {
 			w = &slowWriter{ResponseWriter: w, lines: 100, pause: 200 * time.Millisecond}

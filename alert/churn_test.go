@@ -2,21 +2,12 @@ package alert
 
 import (
 	"context"
-	"maps"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
-)
 
-// liveHeapBytes returns the bytes of live heap objects after a collection.
-func liveHeapBytes() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
+	"github.com/omen-sre/omen/internal/testenv"
+)
 
 // After a churn (20,000 entities over the threshold once, their pending
 // states dropped after the missing steps) the alert states of the 100
@@ -55,11 +46,7 @@ func TestStatesShrinkAfterChurn(t *testing.T) {
 	if len(m.states) != keep {
 		t.Fatalf("%d states, want the %d kept", len(m.states), keep)
 	}
-	before := liveHeapBytes()
-	c := make(map[string]*entityState, len(m.states))
-	maps.Copy(c, m.states)
-	m.states = c
-	held := int64(before) - int64(liveHeapBytes())
+	held := testenv.HeldBeyond(func() { m.states = testenv.CopyMap(m.states) })
 	t.Logf("states of %d entities after %d churned: %d bytes more than a copy", keep, churn, held)
 	if held > 256<<10 {
 		t.Errorf("after the churn the alert states hold %d bytes more than a map of the %d left", held, keep)

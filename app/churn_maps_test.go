@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"log/slog"
-	"maps"
 	"math"
 	"runtime"
 	"strconv"
@@ -16,38 +15,13 @@ import (
 
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/telemetry"
 )
 
 // churnEntities churned through, churnKeep left after the churn.
 const churnEntities, churnKeep = 50_000, 100
-
-// liveHeapBytes returns the bytes of live heap objects after a collection.
-func liveHeapBytes() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
-
-// heldBeyond is how many bytes of live heap replacing the maps with copies
-// of their entries (replace) frees: what the maps keep of entries deleted
-// since they were made.
-func heldBeyond(replace func()) int64 {
-	before := liveHeapBytes()
-	replace()
-	return int64(before) - int64(liveHeapBytes())
-}
-
-// copyMap is a map of m's entries made for them (maps.Clone may keep
-// m's capacity).
-func copyMap[M ~map[K]V, K comparable, V any](m M) M {
-	c := make(M, len(m))
-	maps.Copy(c, m)
-	return c
-}
 
 // churnVectors are the vectors of n entities named prefix-i at t.
 func churnVectors(prefix string, n, nf int, t int64) []features.Vector {
@@ -94,8 +68,8 @@ func TestScorerMapsShrinkAfterChurn(t *testing.T) {
 	if len(s.windows) != churnKeep || len(s.latest) != churnKeep {
 		t.Fatalf("%d windows and %d latest predictions, want %d", len(s.windows), len(s.latest), churnKeep)
 	}
-	held := heldBeyond(func() {
-		s.windows, s.latest = copyMap(s.windows), copyMap(s.latest)
+	held := testenv.HeldBeyond(func() {
+		s.windows, s.latest = testenv.CopyMap(s.windows), testenv.CopyMap(s.latest)
 	})
 	t.Logf("windows and latest predictions of %d entities after %d churned: %d bytes more than copies", churnKeep, churnEntities, held)
 	if held > 256<<10 {
@@ -133,7 +107,7 @@ func TestEvaluatorKnownShrinksAfterChurn(t *testing.T) {
 	if len(e.known) != churnKeep {
 		t.Fatalf("%d entities known, want %d", len(e.known), churnKeep)
 	}
-	held := heldBeyond(func() { e.known = copyMap(e.known) })
+	held := testenv.HeldBeyond(func() { e.known = testenv.CopyMap(e.known) })
 	t.Logf("known entities of %d after %d churned: %d bytes more than a copy", churnKeep, churnEntities, held)
 	if held > 256<<10 {
 		t.Errorf("after the churn the evaluator's known entities hold %d bytes more than a map of the %d left", held, churnKeep)
@@ -185,7 +159,7 @@ func TestEvaluatorExcludedShrinksAfterChurn(t *testing.T) {
 	if len(r.e.excluded) != churnKeep {
 		t.Fatalf("%d series excluded, want %d", len(r.e.excluded), churnKeep)
 	}
-	held := heldBeyond(func() { r.e.excluded = copyMap(r.e.excluded) })
+	held := testenv.HeldBeyond(func() { r.e.excluded = testenv.CopyMap(r.e.excluded) })
 	runtime.KeepAlive(r) // else its head, dead after the copy, counts as held
 	t.Logf("excluded series of %d after %d churned: %d bytes more than a copy", churnKeep, churnEntities, held)
 	if held > 256<<10 {
@@ -221,7 +195,7 @@ func TestAlerterFiringShrinksAfterChurn(t *testing.T) {
 	if len(al.firing) != 0 {
 		t.Fatalf("%d alerts firing, want none", len(al.firing))
 	}
-	held := heldBeyond(func() { al.firing = copyMap(al.firing) })
+	held := testenv.HeldBeyond(func() { al.firing = testenv.CopyMap(al.firing) })
 	t.Logf("firing alerts after %d churned: %d bytes more than a copy", churnEntities, held)
 	if held > 256<<10 {
 		t.Errorf("after the churn the alerter's firing alerts hold %d bytes more than a map of the alerts left", held)

@@ -9,17 +9,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/telemetry"
 )
-
-// liveHeap returns the bytes of live heap objects after a collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
 
 // After a churn (100,000 series sent once, gone after the lookback) a Head
 // with 100 live series holds about what one that never saw the churn
@@ -44,7 +36,7 @@ func TestHeadShrinksAfterChurn(t *testing.T) {
 		appendAll(t, h, batch)
 	}
 	run := func(withChurn bool) (*Head, uint64) {
-		before := liveHeap()
+		before := testenv.LiveHeapBytes()
 		h, err := NewHead(HeadOptions{Lookback: 5 * time.Minute, ImmutableLabels: true, Registerer: prometheus.NewRegistry()})
 		if err != nil {
 			t.Fatal(err)
@@ -66,7 +58,7 @@ func TestHeadShrinksAfterChurn(t *testing.T) {
 		if n := h.NumSeries(); n != keep {
 			t.Fatalf("series %d, want %d", n, keep)
 		}
-		after := liveHeap()
+		after := testenv.LiveHeapBytes()
 		return h, after - min(before, after)
 	}
 	fresh, want := run(false)

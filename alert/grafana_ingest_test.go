@@ -1,12 +1,10 @@
 package alert
 
 import (
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/promql/parser"
-	"gopkg.in/yaml.v3"
 )
 
 // TestIngestErrorsNotFiltered: omen counts the influx string fields it
@@ -24,22 +22,7 @@ func TestIngestErrorsNotFiltered(t *testing.T) {
 			qs = append(qs, query{"dashboard panel " + p.Title, strings.ReplaceAll(tg.Expr, "$namespace", ".*")})
 		}
 	}
-	data, err := os.ReadFile("../docs/prometheus-rules.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rf struct {
-		Groups []struct {
-			Rules []struct {
-				Alert  string `yaml:"alert"`
-				Record string `yaml:"record"`
-				Expr   string `yaml:"expr"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(data, &rf); err != nil {
-		t.Fatalf("decode rules: %v", err)
-	}
+	rf := readRules(t)
 	for _, g := range rf.Groups {
 		for _, r := range g.Rules {
 			qs = append(qs, query{"rule " + r.Alert + r.Record, r.Expr})

@@ -55,14 +55,7 @@ func TestProbabilityComparedWithThreshold(t *testing.T) {
 			t.Errorf("dashboard panel %q shows %s without %s", p.Title, prob, th)
 		}
 	}
-	data, err := os.ReadFile("../docs/prometheus-rules.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rf ruleGroups
-	if err := yaml.Unmarshal(data, &rf); err != nil {
-		t.Fatalf("decode rules: %v", err)
-	}
+	rf := readRules(t)
 	n := 0
 	for _, g := range rf.Groups {
 		for _, r := range g.Rules {
@@ -89,6 +82,20 @@ type ruleGroups struct {
 			Expr   string `yaml:"expr"`
 		} `yaml:"rules"`
 	} `yaml:"groups"`
+}
+
+// readRules reads docs/prometheus-rules.yml.
+func readRules(t *testing.T) ruleGroups {
+	t.Helper()
+	data, err := os.ReadFile("../docs/prometheus-rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rf ruleGroups
+	if err := yaml.Unmarshal(data, &rf); err != nil {
+		t.Fatalf("decode rules: %v", err)
+	}
+	return rf
 }
 
 // TestGrafanaThresholdQueries evaluates the dashboard's threshold queries

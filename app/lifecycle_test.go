@@ -22,16 +22,7 @@ func TestStopAnswersWaitingReloads(t *testing.T) {
 	a := startApp(t, t.TempDir(), func(o *Options) { o.ShutdownTimeout = timeout })
 	// The reload loop is held in a reload until the layout lock is
 	// released (changeLayout waits for it: a step in progress).
-	contended := make(chan struct{}, 1)
-	hook := func(point string) {
-		if point == "layout contended" {
-			select {
-			case contended <- struct{}{}:
-			default:
-			}
-		}
-	}
-	a.eval.testHook.Store(&hook)
+	contended := layoutContended(a)
 	a.eval.layoutMu.Lock()
 	locked := true
 	t.Cleanup(func() {

@@ -201,6 +201,21 @@ func TestReloadRelayoutsWindows(t *testing.T) {
 // to nil and the reload's PutSchema dereferenced it (reviewer's finding).
 func TestReloadAfterStopDeadline(t *testing.T) {
 	a := startApp(t, t.TempDir(), func(o *Options) { o.ShutdownTimeout = 300 * time.Millisecond })
+	contended := layoutContended(a)
+	a.eval.layoutMu.Lock() // a step in progress, longer than ShutdownTimeout
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- a.Reload() }()
+	<-contended
+	stopErr := a.Stop(context.Background())
+	a.eval.layoutMu.Unlock() // the step ends
+	if err := <-reloaded; err == nil {
+		t.Errorf("reload after the store closed succeeded (Stop: %v)", stopErr)
+	}
+}
+
+// layoutContended sets a's evaluator test hook to signal the returned
+// channel when a reload waits for the layout lock (a step in progress).
+func layoutContended(a *App) <-chan struct{} {
 	contended := make(chan struct{}, 1)
 	hook := func(point string) {
 		if point == "layout contended" {
@@ -211,13 +226,5 @@ func TestReloadAfterStopDeadline(t *testing.T) {
 		}
 	}
 	a.eval.testHook.Store(&hook)
-	a.eval.layoutMu.Lock() // a step in progress, longer than ShutdownTimeout
-	reloaded := make(chan error, 1)
-	go func() { reloaded <- a.Reload() }()
-	<-contended
-	stopErr := a.Stop(context.Background())
-	a.eval.layoutMu.Unlock() // the step ends
-	if err := <-reloaded; err == nil {
-		t.Errorf("reload after the store closed succeeded (Stop: %v)", stopErr)
-	}
+	return contended
 }

@@ -24,21 +24,11 @@ func TestCorruptActiveModelRefusedOnce(t *testing.T) {
 	dir := t.TempDir()
 	cfg := config.Default()
 	m := testModel(t, features.Names(cfg.Config), 4, 8, 1)
-	data, err := m.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	st, err := store.Open(store.Options{Path: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := RegisterModel(st, m, data, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Promote(v); err != nil {
-		t.Fatal(err)
-	}
+	_, data := promoteTestModel(t, st, m)
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}

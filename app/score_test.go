@@ -191,6 +191,18 @@ func newTestScorer(tb testing.TB, cfg *config.Config, m *model.Model, reg promet
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = st.Close() })
+	promoteTestModel(tb, st, m)
+	s, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s, st
+}
+
+// promoteTestModel registers m in st and promotes it; it returns the
+// version and m's encoding.
+func promoteTestModel(tb testing.TB, st *store.Store, m *model.Model) (string, []byte) {
+	tb.Helper()
 	data, err := m.MarshalBinary()
 	if err != nil {
 		tb.Fatal(err)
@@ -202,11 +214,7 @@ func newTestScorer(tb testing.TB, cfg *config.Config, m *model.Model, reg promet
 	if err := st.Promote(v); err != nil {
 		tb.Fatal(err)
 	}
-	s, err := newScorer(scorerOptions{Store: st, Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return s, st
+	return v, data
 }
 
 // testModel is an untrained model of names (window, hidden size, seed)

@@ -70,17 +70,7 @@ func TestModelFailureThresholdMetric(t *testing.T) {
 			th := m.Thresholds()
 			th.Failure = want
 			m.SetThresholds(th)
-			data, err := m.MarshalBinary()
-			if err != nil {
-				t.Fatal(err)
-			}
-			v, err := RegisterModel(st, m, data, "test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := st.Promote(v); err != nil {
-				t.Fatal(err)
-			}
+			v, _ := promoteTestModel(t, st, m)
 			if err := s.reloadModel(); err != nil {
 				t.Fatalf("reload %s: %v", v, err)
 			}

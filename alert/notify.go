@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"strconv"
@@ -55,12 +56,6 @@ func (m *Manager) postable(s *entityState) postableAlert {
 	// once; from one ahead, a stopped omen's alerts would stay active in
 	// Alertmanager for as long as the data ran ahead.
 	wall := m.opts.Now()
-	notAfter := func(t time.Time) time.Time {
-		if t.After(wall) {
-			return wall
-		}
-		return t
-	}
 	// An escalated alert is, for Alertmanager, a critical alert that
 	// started when it escalated (see versions).
 	start := s.ActiveAt
@@ -69,11 +64,11 @@ func (m *Manager) postable(s *entityState) postableAlert {
 	}
 	a := postableAlert{
 		Labels:       s.alertLabels(),
-		StartsAt:     notAfter(start).UTC(),
+		StartsAt:     notAfter(start, wall).UTC(),
 		GeneratorURL: m.opts.ExternalURL + "/ui/alerts/" + s.AlertFP,
 	}
 	if s.State == store.AlertResolved {
-		a.EndsAt = notAfter(s.ResolvedAt).UTC()
+		a.EndsAt = notAfter(s.ResolvedAt, wall).UTC()
 	} else {
 		a.EndsAt = wall.Add(4 * max(m.opts.EvalInterval, m.opts.ResendDelay)).UTC()
 	}
@@ -150,6 +145,14 @@ func (m *Manager) postable(s *entityState) postableAlert {
 	return a
 }
 
+// notAfter is t, or wall when t is after it (see postable).
+func notAfter(t, wall time.Time) time.Time {
+	if t.After(wall) {
+		return wall
+	}
+	return t
+}
+
 // versions are the versions of s to send at step t (under mu): its
 // postable; for an alert escalated to critical (EscalatedAt), also its
 // warning version, resolved at EscalatedAt: Alertmanager identifies an
@@ -171,20 +174,9 @@ func (m *Manager) versions(s *entityState) []queued {
 	w := a
 	w.Labels = s.alertLabels()
 	w.Labels["severity"] = SeverityWarning
-	start := s.ActiveAt
 	wall := m.opts.Now()
-	if start.After(wall) {
-		start = wall
-	}
-	end := s.EscalatedAt
-	if end.After(wall) {
-		end = wall
-	}
-	w.StartsAt, w.EndsAt = start.UTC(), end.UTC()
-	w.Annotations = make(map[string]string, len(a.Annotations))
-	for k, v := range a.Annotations {
-		w.Annotations[k] = v
-	}
+	w.StartsAt, w.EndsAt = notAfter(s.ActiveAt, wall).UTC(), notAfter(s.EscalatedAt, wall).UTC()
+	w.Annotations = maps.Clone(a.Annotations)
 	p := s.Last
 	summary := "Escalated to critical: module load failure predicted for " + s.Entity
 	if p.Horizon > 0 {

@@ -362,7 +362,10 @@ type chart struct {
 	PlotW, PlotH  float64
 	XTicks        []tick
 	YTicks        []yTick
-	Empty         bool
+	// YMax is the probability at the top of the y axis (chartTop): 1, or
+	// less when the span's probabilities and its threshold are all small.
+	YMax  float64
+	Empty bool
 	// Above is the number of predictions at or over their threshold.
 	Above int
 }
@@ -390,9 +393,32 @@ const maxMarkers = 240
 
 func buildChart(ps []api.Prediction) chart {
 	c := chart{Width: 760, Height: 240, PlotX: 46, PlotY: 12, PlotW: 690, PlotH: 190}
-	for i := 0; i <= 4; i++ {
-		v := float64(i) / 4
-		c.YTicks = append(c.YTicks, yTick{Y: c.PlotY + c.PlotH*(1-v), Label: trimFloat(100*v) + "%"})
+	hi := 0.0
+	for _, p := range ps {
+		hi = math.Max(hi, finiteOr0(p.Probability))
+	}
+	if len(ps) > 0 {
+		hi = math.Max(hi, finiteOr0(ps[len(ps)-1].Threshold))
+	}
+	top, yts := chartTop(hi)
+	c.YMax = top
+	pct := make([]float64, len(yts))
+	for i, v := range yts {
+		pct[i] = 100 * v
+	}
+	labels := make([]string, len(yts))
+	longest := 0
+	for i := range yts {
+		labels[i] = tickLabel(pct[i], pct) + "%"
+		longest = max(longest, len(labels[i]))
+	}
+	// Room left of the plot for the longest tick label (0.0002%).
+	if w := math.Ceil(float64(longest)*hmCharW) + 12; w > c.PlotX {
+		c.PlotW -= w - c.PlotX
+		c.PlotX = w
+	}
+	for i, v := range yts {
+		c.YTicks = append(c.YTicks, yTick{Y: c.PlotY + c.PlotH*(1-v/top), Label: labels[i]})
 	}
 	if len(ps) == 0 {
 		c.Empty = true
@@ -405,7 +431,7 @@ func buildChart(ps []api.Prediction) chart {
 		}
 		return c.PlotX + c.PlotW*float64(t-t0)/float64(t1-t0)
 	}
-	sy := func(p float64) float64 { return c.PlotY + c.PlotH*(1-math.Max(0, math.Min(1, p))) }
+	sy := func(p float64) float64 { return c.PlotY + c.PlotH*(1-math.Max(0, math.Min(top, p))/top) }
 	var pts strings.Builder
 	for i, p := range ps {
 		x, y := sx(p.T), sy(p.Probability)
@@ -436,6 +462,38 @@ func buildChart(ps []api.Prediction) chart {
 		}
 	}
 	return c
+}
+
+// chartFullFrom is the headroom-added top from which the chart's y axis
+// is the whole 0–100 %: zooming in further would gain little.
+const chartFullFrom = 0.75
+
+// chartTop is the top of the entity chart's y axis and its ticks (from 0)
+// for hi, the highest of the span's probabilities and its threshold. A
+// calibrated failure probability is mostly 0.001–0.1 and its threshold
+// can be 0.05: on a fixed 0–100 % axis the line lay flat on the bottom
+// and the threshold line on top of it. The axis stays linear from 0 (a
+// height still reads as a probability, twice as high is twice as
+// likely), but ends at hi plus 15 % headroom, rounded up to a round
+// step: so the threshold line, which hi includes, is always inside the
+// plot, with room for its label above it. From chartFullFrom (and for
+// no positive value) it is the whole 0–100 % in quarters, as before.
+func chartTop(hi float64) (top float64, ticks []float64) {
+	full := []float64{0, 0.25, 0.5, 0.75, 1}
+	h := 1.15 * hi
+	if !(h > 0) || h >= chartFullFrom {
+		return 1, full
+	}
+	ts := niceTicks(0, h, 4)
+	if len(ts) < 2 {
+		return 1, full
+	}
+	step := ts[1] - ts[0]
+	n := int(math.Ceil(h/step - 1e-9))
+	for i := range n + 1 {
+		ticks = append(ticks, float64(i)*step)
+	}
+	return ticks[n], ticks
 }
 
 // graph is a dependency neighbourhood laid out around its centre node.

@@ -331,17 +331,17 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 <span>labels</span><span>{{template "labels" .Latest.Labels}}</span>
 </div></section>
 <section><h2>Failure probability</h2>{{with .Chart}}{{if .Empty}}<p class="muted">No history.</p>{{else}}
-<svg id="chart" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="failure probability over time">
+<svg id="chart" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="failure probability over time" data-y-max="{{g .YMax}}">
 <rect x="{{.PlotX}}" y="{{.PlotY}}" width="{{.PlotW}}" height="{{.PlotH}}" fill="#fbfcfd" stroke="#dde1e7"/>
-{{range .YTicks}}<text x="40" y="{{add .Y 4}}" text-anchor="end">{{.Label}}</text>{{end}}
+{{$c := .}}{{range .YTicks}}<line class="ytick" x1="{{$c.PlotX}}" x2="{{add $c.PlotX $c.PlotW}}" y1="{{.Y}}" y2="{{.Y}}" stroke="#eef0f3"/><text x="{{sub $c.PlotX 6}}" y="{{add .Y 4}}" text-anchor="end">{{.Label}}</text>{{end}}
 {{range .XTicks}}<text x="{{.X}}" y="222" text-anchor="middle">{{.Label}}</text>{{end}}
-{{if .HasThreshold}}<line id="threshold" x1="{{.PlotX}}" x2="{{add .PlotX .PlotW}}" y1="{{.ThresholdY}}" y2="{{.ThresholdY}}" stroke="#c81e28" stroke-dasharray="6 4" data-threshold="{{g .Threshold}}"/>
-<text x="{{add .PlotX .PlotW}}" y="{{sub .ThresholdY 4}}" text-anchor="end" fill="#c81e28">threshold {{pct2 .Threshold}}</text>{{end}}
+{{if .HasThreshold}}<line id="threshold" x1="{{.PlotX}}" x2="{{add .PlotX .PlotW}}" y1="{{.ThresholdY}}" y2="{{.ThresholdY}}" stroke="#c81e28" stroke-dasharray="6 4" data-threshold="{{g .Threshold}}"/>{{end}}
 <polyline id="prob-line" points="{{.Polyline}}" fill="none" stroke="#1e6fd9" stroke-width="2"/>
 {{range .Points}}<circle class="pt{{if .Above}} above{{end}}" cx="{{.X}}" cy="{{.Y}}" r="{{if .Above}}3.5{{else}}2.5{{end}}" fill="{{if .Above}}#c81e28{{else}}#1e6fd9{{end}}" data-t="{{.T}}" data-prob="{{g .Prob}}"><title>{{time .T}}: {{prob .Prob .Threshold}} ({{if .Above}}at or over{{else}}under{{end}} the threshold {{thr .Threshold .Prob}})</title></circle>{{end}}
+{{if .HasThreshold}}<text id="threshold-label" x="{{add .PlotX .PlotW}}" y="{{sub .ThresholdY 4}}" text-anchor="end" style="fill:#c81e28" paint-order="stroke" stroke="#fbfcfd" stroke-width="3" stroke-linejoin="round" pointer-events="none">threshold {{pct2 .Threshold}}</text>{{end}}
 <text x="{{.PlotX}}" y="238" class="muted">UTC</text>
 </svg>
-<p class="muted" id="chart-legend">Red points: predictions at or over their threshold (what counts towards an alert), {{.Above}} in this span; blue: under it{{if .HasThreshold}}. Near a threshold such as {{pct2 .Threshold}} the height cannot tell them apart: the colour does (hover a point for its value){{end}}.</p>{{end}}{{end}}</section>
+<p class="muted" id="chart-legend">Red points: predictions at or over their threshold (what counts towards an alert), {{.Above}} in this span; blue: under it{{if .HasThreshold}}. Near a threshold such as {{pct2 .Threshold}} the height cannot tell them apart: the colour does (hover a point for its value){{end}}.{{if lt .YMax 1.0}} <span id="chart-scale">The axis ends at {{pct2 .YMax}}, not 100%: just over the span's highest P(failure){{if .HasThreshold}} and its threshold{{end}}.</span>{{end}}</p>{{end}}{{end}}</section>
 <section><h2>Alerts</h2>{{template "alerts" .Alerts}}</section>
 <section><h2>Latest explanation</h2>{{with .Explanation}}
 <p id="explanation-time" data-t="{{.X.T}}" data-age-ms="{{$.Body.ExplainAgeMs}}"{{if $.Body.ExplainAgeMs}} class="stale" style="background:#fff4e0;border-left:4px solid #e8a33d;padding:6px 10px"{{end}}><strong>Explains the prediction at {{time .X.T}}</strong>{{if $.Body.ExplainAgeMs}}: <strong>{{dur $.Body.ExplainAgeMs}} before the latest prediction</strong> ({{time $.Body.Latest.T}}, P {{prob $.Body.Latest.Probability $.Body.Latest.Threshold}}), whose explanation is not stored; f(x) below is that earlier prediction's.{{else}} (the latest prediction).{{end}}</p>{{end}}

@@ -302,6 +302,9 @@ type RemoteWriteConfig struct {
 // PollerConfig configures one Prometheus server polled with the feature
 // queries.
 type PollerConfig struct {
+	// URL is the server's base URL (http://prometheus:9090), with the
+	// path it is served under behind a reverse proxy or with
+	// --web.route-prefix, without /api/v1, a query string or a fragment.
 	URL string `yaml:"url"`
 	// Backfill is how much history query_range fetches at start, into
 	// the in-memory window the features read (lookback): the first steps'
@@ -566,6 +569,10 @@ func Load(name string, data []byte) (*Config, error) {
 	for i, p := range c.Prometheus {
 		if err := validURL(p.URL); err != nil {
 			at([]any{"prometheus", i, "url"}, err.Error())
+		} else if err := stream.CheckPrometheusURL(p.URL); err != nil {
+			// A query string, fragment or the API's path: the poller
+			// would get 404s.
+			at([]any{"prometheus", i, "url"}, fmt.Sprintf("prometheus[%d].url: %v", i, err))
 		}
 	}
 	for i, am := range c.Alerting.Alertmanagers {

@@ -18,12 +18,16 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/telemetry"
 )
 
 // PollerOptions configure a Poller.
 type PollerOptions struct {
-	// URL is the Prometheus base URL, e.g. http://127.0.0.1:9090. Required.
+	// URL is the Prometheus base URL, e.g. http://127.0.0.1:9090, with
+	// the path Prometheus serves under behind a reverse proxy or with
+	// --web.route-prefix (http://proxy/prometheus), without /api/v1: see
+	// CheckPrometheusURL. Required.
 	URL string
 	// Queries maps a name to a PromQL expression. Each result series
 	// becomes a series named after the query. Required.
@@ -79,10 +83,10 @@ func (o *PollerOptions) withDefaults() (PollerOptions, error) {
 	if r.MaxPointsPerQuery == 0 {
 		r.MaxPointsPerQuery = 10000
 	}
-	u, err := url.Parse(r.URL)
+	if err := CheckPrometheusURL(r.URL); err != nil {
+		return r, fmt.Errorf("poller options: %w", err)
+	}
 	switch {
-	case r.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return r, fmt.Errorf("poller options: URL %q is not an http(s) URL", r.URL)
 	case r.Step < time.Millisecond:
 		return r, fmt.Errorf("poller options: Step %s below 1ms", r.Step)
 	case r.Timeout < 0 || r.RetryBackoff < 0 || r.MaxRetries < 0 || r.CatchUp < 0:
@@ -91,6 +95,33 @@ func (o *PollerOptions) withDefaults() (PollerOptions, error) {
 		return r, fmt.Errorf("poller options: MaxPointsPerQuery %d outside 1..11000", r.MaxPointsPerQuery)
 	}
 	return r, nil
+}
+
+// CheckPrometheusURL returns an error when s is clearly not the base URL
+// of a Prometheus server's HTTP API, which the poller appends
+// /api/v1/query and /api/v1/query_range to: not http(s) or without a host,
+// with a query string or fragment, or with a path ending in /api/v1 or
+// /api/v1/query… (the API's path, not the base URL's). A path itself is
+// accepted (Prometheus behind a reverse proxy, or with
+// --web.route-prefix); a wrong one shows as a 404 in the query errors. The
+// error holds s with its user information's secret hidden.
+func CheckPrometheusURL(s string) error {
+	u, err := url.Parse(s)
+	if s == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("URL %q is not an http(s) URL", redact.URL(s))
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#") {
+		return fmt.Errorf("URL %q has a query string or fragment: give Prometheus's base URL (http://host:9090, with the path it is served under, if any)", redact.URL(s))
+	}
+	path := strings.TrimRight(u.Path, "/")
+	if i := strings.LastIndex(path, "/api/v1"); i >= 0 {
+		if rest := path[i+len("/api/v1"):]; rest == "" || (strings.HasPrefix(rest, "/query") && !strings.Contains(rest[1:], "/")) {
+			base := *u
+			base.Path, base.RawPath = path[:i], ""
+			return fmt.Errorf("URL %q ends in the query API's path: give Prometheus's base URL, %q (the poller adds /api/v1/query)", redact.URL(s), redact.URL(base.String()))
+		}
+	}
+	return nil
 }
 
 // querySet is an immutable set of named queries.
@@ -142,6 +173,8 @@ type Poller struct {
 	app    Appender
 	logger *slog.Logger
 	source string
+	// url is the Prometheus URL for messages, its secret hidden.
+	url string
 	// queries is the current query set, swapped whole by SetQueries.
 	queries atomic.Pointer[querySet]
 	m       *ingestMetrics
@@ -172,9 +205,10 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	redacted := redact.URL(o.URL)
 	client, err := api.NewClient(api.Config{Address: o.URL, RoundTripper: o.RoundTripper})
 	if err != nil {
-		return nil, fmt.Errorf("poller: prometheus client for %q: %w", o.URL, err)
+		return nil, fmt.Errorf("poller: prometheus client for %q: %w", redacted, err)
 	}
 	m, err := newIngestMetrics(reg)
 	if err != nil {
@@ -182,7 +216,9 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	}
 	p := &Poller{
 		opts: o, api: v1.NewAPI(client), app: app, m: m, now: time.Now,
-		source: "prometheus/" + strings.TrimSuffix(o.URL, "/"),
+		// The source is a log attribute and a metric label: no password.
+		source: "prometheus/" + strings.TrimSuffix(redacted, "/"),
+		url:    redacted,
 	}
 	p.logger = logger.With("source", p.source)
 	p.queries.Store(qs)
@@ -224,7 +260,7 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 }
 
 // Source returns the Source name of the poller's batches,
-// "prometheus/<url>".
+// "prometheus/<url>", the URL's password (or lone user name) hidden.
 func (p *Poller) Source() string { return p.source }
 
 // Step returns the poller's evaluation interval (PollerOptions.Step, its
@@ -362,7 +398,8 @@ func (p *Poller) Run(ctx context.Context) error {
 // not appended (the store holds newer ones) until the clock passes it.
 func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 	step := p.opts.Step
-	stored := map[string]time.Time{} // by query: the newest step stored or given up; never moves back
+	stored := map[string]time.Time{}      // by query: the newest step stored or given up; never moves back
+	failing := map[string]*queryFailure{} // by query: whose live polls fail
 	if !last.IsZero() {
 		for _, name := range p.queries.Load().names {
 			stored[name] = last
@@ -400,17 +437,51 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 			}
 		}
 		live, failed := p.instant(ctx, qs, next)
-		var errs []error
-		for _, name := range qs.names {
-			if err, f := failed[name]; f {
-				errs = append(errs, err)
-			}
+		if ctx.Err() == nil {
+			p.logFailures(failing, qs, next, failed)
 		}
-		if err := p.storePoll(ctx, qs, next, stored, live); err != nil {
-			errs = append(errs, err)
+		if err := p.storePoll(ctx, qs, next, stored, live); err != nil && ctx.Err() == nil {
+			p.logger.Warn("store the poll's samples", "time", next, "err", err)
 		}
-		if err := errors.Join(errs...); err != nil && ctx.Err() == nil {
-			p.logger.Warn("evaluate queries", "time", next, "err", err)
+	}
+}
+
+// queryFailure is how a query's live polls fail: since the poll at
+// since, polls in a row, with the error msg.
+type queryFailure struct {
+	expr, msg string
+	since     time.Time
+	polls     int
+}
+
+// logFailures logs the failed live polls of the poll at next, failed (by
+// query name; the others of qs succeeded), without flooding the log with
+// a query Prometheus keeps refusing (a PromQL error) or a server that
+// stays unreachable: a warning when a query starts failing, or fails with
+// another error (or another expression, after SetQueries), then debug
+// records while its error stays the same, and an info record when it
+// succeeds again. failing holds each failing query's state; the failures
+// are counted by omen_prometheus_queries_total{outcome="error"}.
+func (p *Poller) logFailures(failing map[string]*queryFailure, qs *querySet, next time.Time, failed map[string]error) {
+	for name := range failing {
+		if _, ok := qs.exprs[name]; !ok {
+			delete(failing, name) // removed by SetQueries
+		}
+	}
+	for _, name := range qs.names {
+		f := failing[name]
+		err, ok := failed[name]
+		switch {
+		case !ok && f != nil:
+			p.logger.Info("query succeeds again", "query", name, "time", next, "failing_since", f.since, "failed_polls", f.polls)
+			delete(failing, name)
+		case !ok:
+		case f == nil || f.expr != qs.exprs[name] || f.msg != err.Error():
+			failing[name] = &queryFailure{expr: qs.exprs[name], msg: err.Error(), since: next, polls: 1}
+			p.logger.Warn("query failed; while it fails with this error, logged at debug level", "query", name, "time", next, "err", err)
+		default:
+			f.polls++
+			p.logger.Debug("query still failing", "query", name, "time", next, "failing_since", f.since, "failed_polls", f.polls, "err", err)
 		}
 	}
 }
@@ -604,7 +675,7 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 	var errs []error
 	for _, name := range qs.names {
 		if err, ok := failed[name]; ok {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("query %q at %s: %w", name, ts.Format(time.RFC3339), err))
 		}
 		b.Samples = append(b.Samples, samples[name]...)
 	}
@@ -617,7 +688,8 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 // instant evaluates every query of qs at ts with instant queries and
 // returns their samples by name (an entry, maybe empty, for each query
 // that succeeded), and the errors of the queries that failed after
-// retries, by name.
+// retries, by name (without the query's name and ts: an error that stays
+// the same from poll to poll reads the same).
 func (p *Poller) instant(ctx context.Context, qs *querySet, ts time.Time) (map[string][]telemetry.Sample, map[string]error) {
 	failed := map[string]error{}
 	samples := make(map[string][]telemetry.Sample, len(qs.names))
@@ -630,7 +702,7 @@ func (p *Poller) instant(ctx context.Context, qs *querySet, ts time.Time) (map[s
 			return w, err
 		}, name)
 		if err != nil {
-			failed[name] = fmt.Errorf("query %q at %s: %w", name, ts.Format(time.RFC3339), err)
+			failed[name] = err
 			continue
 		}
 		samples[name] = p.convert(nil, name, val)
@@ -695,7 +767,7 @@ func (p *Poller) retry(ctx context.Context, kind string, retries int, q func(con
 		if !retryableQueryErr(err) || attempt >= retries || ctx.Err() != nil {
 			p.queryCount.WithLabelValues(kind, "error").Inc()
 			p.m.errors.WithLabelValues(ReasonQuery).Inc()
-			return err
+			return p.queryError(err)
 		}
 		p.queryCount.WithLabelValues(kind, "retry").Inc()
 		p.logger.Debug("query failed; retrying", "query", name, "err", err, "retry_in", backoff)
@@ -704,6 +776,17 @@ func (p *Poller) retry(ctx context.Context, kind string, retries int, q func(con
 		}
 		backoff = min(backoff*2, 30*time.Second)
 	}
+}
+
+// queryError names the Prometheus server in err, a query's error; a 404
+// says the URL's path looks wrong (the client's error says only "client
+// error: 404").
+func (p *Poller) queryError(err error) error {
+	var ae *v1.Error
+	if errors.As(err, &ae) && ae.Type == v1.ErrClient && strings.HasSuffix(ae.Msg, " 404") {
+		return fmt.Errorf("prometheus %s: %w (404 Not Found: the URL's path looks wrong; give the base URL Prometheus serves its API under, without /api/v1, with its --web.route-prefix or reverse-proxy path if any)", p.url, err)
+	}
+	return fmt.Errorf("prometheus %s: %w", p.url, err)
 }
 
 // retryableQueryErr reports whether a query error may go away: timeouts,

@@ -3,10 +3,16 @@ package app
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestAlertCallbacksOrderedAndWaited: OnAlert and OnResolve are called one
@@ -92,4 +98,112 @@ func TestAlertCallbacksCloseBounded(t *testing.T) {
 		t.Error("a call reported after close ran")
 	default:
 	}
+}
+
+// TestAlertCallbacksQueueBounded: a callback that does not keep up lets at
+// most max calls wait; each further report drops the oldest waiting one,
+// counted in omen_alert_callbacks_dropped_total, with one warning per
+// burst (until the queue drains). The queue grew without limit.
+func TestAlertCallbacksQueueBounded(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	var logs lockedBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	dropped := promauto.With(reg).NewCounter(prometheus.CounterOpts{Namespace: "omen", Name: "alert_callbacks_dropped_total"})
+	c := callbacks{max: 3, logger: logger, dropped: dropped}
+	var mu sync.Mutex
+	var ran []int
+	release := make(chan struct{})
+	started := make(chan struct{})
+	c.push(func() { close(started); <-release }) // the slow consumer, running
+	<-started
+	for burst := range 2 {
+		for i := range 10 {
+			c.push(func() {
+				mu.Lock()
+				defer mu.Unlock()
+				ran = append(ran, burst*10+i)
+			})
+		}
+		if burst == 0 {
+			c.mu.Lock()
+			n := len(c.queue)
+			c.mu.Unlock()
+			if n != 3 {
+				t.Errorf("%d calls queued, want at most 3", n)
+			}
+			close(release)
+			waitFor(t, "the queue to drain", 10*time.Second, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(ran) == 3
+			})
+			c.mu.Lock()
+			for c.done != nil { // the goroutine ends once the queue is empty
+				c.mu.Unlock()
+				time.Sleep(time.Millisecond)
+				c.mu.Lock()
+			}
+			c.mu.Unlock()
+			release = make(chan struct{})
+			started = make(chan struct{})
+			c.push(func() { close(started); <-release })
+			<-started
+		}
+	}
+	close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []int{7, 8, 9, 17, 18, 19}; !slices.Equal(ran, want) {
+		t.Errorf("calls run %v, want the newest 3 of each burst %v", ran, want)
+	}
+	if got := testutil.ToFloat64(dropped); got != 14 {
+		t.Errorf("omen_alert_callbacks_dropped_total %g, want 14", got)
+	}
+	if n := strings.Count(logs.String(), "alert callbacks queue full"); n != 2 {
+		t.Errorf("%d warnings for 2 bursts of drops, want 2:\n%s", n, logs.String())
+	}
+}
+
+// TestAlerterCallbackQueueOption: the alerter bounds its callback queue
+// by alerterOptions.CallbackQueue (Options.AlertCallbackQueue), the
+// default when zero, and registers the drop counter.
+func TestAlerterCallbackQueueOption(t *testing.T) {
+	p := newAlertPipeline(t, alertPipelineOptions{})
+	if p.al.calls.max != 0 || p.al.calls.dropped == nil {
+		t.Errorf("alerter's callbacks max %d, counter %v; want 0 (the default) and a counter", p.al.calls.max, p.al.calls.dropped)
+	}
+	mfs, err := p.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		found = found || mf.GetName() == "omen_alert_callbacks_dropped_total"
+	}
+	if !found {
+		t.Error("omen_alert_callbacks_dropped_total not registered")
+	}
+}
+
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

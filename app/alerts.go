@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/config"
@@ -21,14 +22,24 @@ import (
 )
 
 // FiredAlert is reported to Options.OnAlert when an alert starts firing,
-// and to Options.OnResolve (with T the data time of the step that resolved
-// it, and no causes) when it stops.
+// to Options.OnEscalate when a firing warning alert becomes critical, and
+// to Options.OnResolve (with T the data time of the step that resolved
+// it, and no probability, causes nor annotations) when it stops. The
+// Fingerprint identifies the alert for its whole life: an escalated alert
+// keeps the one it fired with.
 type FiredAlert struct {
 	Fingerprint string
 	Entity      string
-	Labels      map[string]string
-	// T is the data time of the prediction that fired it.
-	T    time.Time
+	// Labels are the alert's labels at the report: for OnAlert those it
+	// fired with, for OnEscalate the critical ones (severity critical),
+	// for OnResolve those it had when it resolved (critical once it
+	// escalated).
+	Labels map[string]string
+	// T is the data time of the prediction that fired it (OnAlert), of the
+	// step it escalated (OnEscalate) or resolved (OnResolve) at.
+	T time.Time
+	// Prob is the probability of the prediction that fired it (OnAlert)
+	// or escalated it (OnEscalate).
 	Prob float64
 	// Causes are the ranked metric and event causes (feature names), best
 	// first.
@@ -48,9 +59,13 @@ type alerterOptions struct {
 	Explainer  *explainer
 	Step       time.Duration
 	OnAlert    func(FiredAlert)
+	OnEscalate func(FiredAlert)
 	OnResolve  func(FiredAlert)
-	Registerer prometheus.Registerer
-	Logger     *slog.Logger
+	// CallbackQueue bounds the calls queued (callbacks.max); 0:
+	// DefaultAlertCallbackQueue.
+	CallbackQueue int
+	Registerer    prometheus.Registerer
+	Logger        *slog.Logger
 }
 
 // alerter adapts the scorer's predictions to the alert pipeline and the
@@ -59,13 +74,16 @@ type alerter struct {
 	opts alerterOptions
 	m    *alert.Manager
 
-	mu     sync.Mutex
-	firing map[string]FiredAlert // by fingerprint: alerts reported to OnAlert
+	mu sync.Mutex
+	// firing are the alerts reported to OnAlert (or restored firing) by
+	// fingerprint, with the labels last reported (OnEscalate updates
+	// them), which OnResolve reports.
+	firing map[string]FiredAlert
 	// firingPeak is the most entries firing held: it is rebuilt once it
 	// shrank to a quarter of that (mapshrink), so that the alerts of a
 	// churn of entities, deleted once resolved, do not keep its buckets.
 	firingPeak mapshrink.Peak
-	// calls runs OnAlert and OnResolve.
+	// calls runs OnAlert, OnEscalate and OnResolve.
 	calls callbacks
 
 	// listenMu guards opts.ListenAddress, which bind changes once the
@@ -89,6 +107,13 @@ type firedDoc struct {
 func newAlerter(o alerterOptions) (*alerter, error) {
 	r := reloadOf(o, o.Config)
 	a := &alerter{opts: o, firing: map[string]FiredAlert{}}
+	a.calls = callbacks{
+		max: o.CallbackQueue, logger: o.Logger,
+		dropped: promauto.With(o.Registerer).NewCounter(prometheus.CounterOpts{
+			Namespace: "omen", Name: "alert_callbacks_dropped_total",
+			Help: "Alert reports (OnAlert, OnEscalate, OnResolve calls of an embedder such as the demo) dropped, the oldest first, because the callback queue was full: a callback slower than the alerts.",
+		}),
+	}
 	m, err := alert.New(alert.Options{
 		Store:         o.Store,
 		Alertmanagers: r.Alertmanagers,
@@ -310,9 +335,10 @@ func alertLabels(l map[string]string) map[string]string {
 	return out
 }
 
-// report calls OnAlert for alerts that started firing since the last call
-// and OnResolve for those that stopped, with T the data time t of the step
-// (an alert fires on the step's prediction, and resolves at the step).
+// report calls OnAlert for alerts that started firing since the last call,
+// OnEscalate for those that escalated to critical and OnResolve for those
+// that stopped, with T the data time t of the step (an alert fires on the
+// step's prediction, escalates and resolves at the step).
 func (a *alerter) report(t int64) {
 	all := a.m.Alerts()
 	a.mu.Lock()
@@ -323,7 +349,15 @@ func (a *alerter) report(t int64) {
 			continue
 		}
 		live[al.Fingerprint] = true
-		if _, ok := a.firing[al.Fingerprint]; ok {
+		prev, known := a.firing[al.Fingerprint]
+		f := a.opts.OnAlert
+		switch {
+		case !known:
+		case prev.Labels["severity"] != al.Labels["severity"]:
+			// Escalated since the last report (the only change of a
+			// firing alert's labels).
+			f = a.opts.OnEscalate
+		default:
 			continue
 		}
 		fa := FiredAlert{
@@ -338,7 +372,7 @@ func (a *alerter) report(t int64) {
 			}
 		}
 		a.firing[al.Fingerprint] = FiredAlert{Fingerprint: fa.Fingerprint, Entity: fa.Entity, Labels: fa.Labels}
-		if f := a.opts.OnAlert; f != nil {
+		if f != nil {
 			a.calls.push(func() { f(fa) })
 		}
 	}
@@ -356,23 +390,53 @@ func (a *alerter) report(t int64) {
 	a.firing = mapshrink.Compact(a.firing, &a.firingPeak)
 }
 
-// callbacks runs the OnAlert and OnResolve calls one at a time, in the
-// order the steps reported them (an alert's OnResolve after its OnAlert),
-// on a goroutine of their own (a step does not wait for them), which runs
-// while calls are queued. Closing waits for the queued calls.
+// DefaultAlertCallbackQueue is the default Options.AlertCallbackQueue.
+const DefaultAlertCallbackQueue = 10000
+
+// callbacks runs the OnAlert, OnEscalate and OnResolve calls one at a
+// time, in the order the steps reported them (an alert's OnResolve after
+// its OnAlert), on a goroutine of their own (a step does not wait for
+// them), which runs while calls are queued. At most max calls wait: when
+// full, push drops the oldest (see Options.AlertCallbackQueue), counts it
+// in dropped and warns once until the queue drains. Closing waits for the
+// queued calls.
 type callbacks struct {
+	max     int // 0: DefaultAlertCallbackQueue
+	logger  *slog.Logger
+	dropped prometheus.Counter // nil: not counted
+
 	mu     sync.Mutex
 	queue  []func()
 	done   chan struct{} // of the goroutine running the queue; nil: none
 	closed bool
+	// burst is the number of calls dropped since the queue last drained:
+	// the first drop of a burst warns.
+	burst int
 }
 
-// push queues f; nothing once closed.
+// push queues f, dropping the oldest queued call when the queue is full;
+// nothing once closed.
 func (c *callbacks) push(f func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return
+	}
+	limit := c.max
+	if limit <= 0 {
+		limit = DefaultAlertCallbackQueue
+	}
+	if len(c.queue) >= limit {
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		if c.dropped != nil {
+			c.dropped.Inc()
+		}
+		if c.burst == 0 && c.logger != nil {
+			c.logger.Warn("alert callbacks queue full: dropping the oldest reports (a callback is slower than the alerts)",
+				"queue", limit, "metric", "omen_alert_callbacks_dropped_total")
+		}
+		c.burst++
 	}
 	c.queue = append(c.queue, f)
 	if c.done == nil {
@@ -387,7 +451,10 @@ func (c *callbacks) run(done chan struct{}) {
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 {
-			c.queue, c.done = nil, nil
+			if c.burst > 0 && c.logger != nil {
+				c.logger.Info("alert callbacks caught up", "dropped", c.burst)
+			}
+			c.queue, c.done, c.burst = nil, nil, 0
 			c.mu.Unlock()
 			return
 		}
@@ -413,7 +480,7 @@ func (c *callbacks) close(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("alert callbacks (OnAlert, OnResolve) still running, %d more queued: %w", n, ctx.Err())
+		return fmt.Errorf("alert callbacks (OnAlert, OnEscalate, OnResolve) still running, %d more queued: %w", n, ctx.Err())
 	}
 }
 

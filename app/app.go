@@ -67,14 +67,30 @@ type Options struct {
 	WallClock bool
 	// OnAlert, if set, is called when an alert starts firing; the demo
 	// prints alerts with it. Alerts restored firing from the store at
-	// start are not reported. OnAlert and OnResolve are called one at a
-	// time, in the order the alerts fired and resolved, on a goroutine
-	// of their own (the evaluation does not wait for them); Stop waits
-	// for those reported (within ShutdownTimeout).
+	// start are not reported. OnAlert, OnEscalate and OnResolve are
+	// called one at a time, in the order the alerts fired, escalated and
+	// resolved, on a goroutine of their own (the evaluation does not wait
+	// for them); Stop waits for those reported (within ShutdownTimeout).
+	// At most AlertCallbackQueue calls wait their turn: see there.
 	OnAlert func(FiredAlert)
+	// OnEscalate, if set, is called when a firing warning alert (reported
+	// to OnAlert, or restored firing at start) escalates to critical
+	// (alerting.critical_probability), with its critical labels; its
+	// Fingerprint stays the one it fired with.
+	OnEscalate func(FiredAlert)
 	// OnResolve, if set, is called when an alert reported to OnAlert, or
-	// restored firing at start, stops firing.
+	// restored firing at start, stops firing, with the labels it had then
+	// (severity critical once it escalated).
 	OnResolve func(FiredAlert)
+	// AlertCallbackQueue is the most OnAlert, OnEscalate and OnResolve
+	// calls queued behind the one running. Default 10000. When a slow
+	// callback lets the queue fill, each new report drops the oldest
+	// queued one (as Prometheus' notification queue does: the newest
+	// reports describe the alerts' current state, the oldest are the most
+	// likely to be outdated by a later report of the same alert, already
+	// queued), counts it in omen_alert_callbacks_dropped_total and warns
+	// once until the queue drains.
+	AlertCallbackQueue int
 	// ShutdownTimeout bounds Stop. Default 30s.
 	ShutdownTimeout time.Duration
 	// Logger defaults to slog.Default().
@@ -142,6 +158,12 @@ func (o *Options) applyDefaults() error {
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.AlertCallbackQueue == 0 {
+		o.AlertCallbackQueue = DefaultAlertCallbackQueue
+	}
+	if o.AlertCallbackQueue < 0 {
+		return fmt.Errorf("alert callback queue %d: must be positive", o.AlertCallbackQueue)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -397,7 +419,8 @@ func (a *App) start(ctx context.Context) error {
 	a.alerts, err = newAlerter(alerterOptions{
 		Store: st, Config: cfg, ExtraURLs: a.opts.AlertmanagerURLs,
 		ListenAddress: a.opts.ListenAddress, TLS: a.opts.TLSCertFile != "", Explainer: a.explainer, Step: time.Duration(cfg.Step),
-		OnAlert: a.opts.OnAlert, OnResolve: a.opts.OnResolve, Registerer: a.reg, Logger: log.With("component", "alerts"),
+		OnAlert: a.opts.OnAlert, OnEscalate: a.opts.OnEscalate, OnResolve: a.opts.OnResolve, CallbackQueue: a.opts.AlertCallbackQueue,
+		Registerer: a.reg, Logger: log.With("component", "alerts"),
 	})
 	if err != nil {
 		return fail(err)

@@ -39,6 +39,7 @@ const (
 	DefaultEvalInterval        = time.Minute
 	DefaultFor                 = 2
 	DefaultResolveRatio        = 0.8
+	DefaultResolveFor          = 1
 	DefaultResolvedRetention   = 15 * time.Minute
 	DefaultMissingSteps        = 3
 	DefaultCriticalProbability = 0.9
@@ -197,6 +198,14 @@ type Options struct {
 	// ResolveRatio: an alert resolves below ResolveRatio × threshold, in
 	// (0, 1]. Default 0.8.
 	ResolveRatio float64
+	// ResolveFor is how many consecutive steps below ResolveRatio ×
+	// threshold resolve a firing alert (a step at or over it starts the
+	// count again); it resolves at the last of them (ResolvedAt, and the
+	// prediction its resolved description shows). Steps without a
+	// prediction neither count nor reset it: the entity's absence resolves
+	// by MissingSteps. The count is persisted with the alert state, so a
+	// restart resumes it. Default 1: the first step below resolves.
+	ResolveFor int
 	// ResolvedRetention is how long resolved alerts are re-sent. Default 15m.
 	ResolvedRetention time.Duration
 	// MissingSteps is how many consecutive steps an entity may lack a
@@ -261,6 +270,9 @@ func (o *Options) defaults() error {
 	if o.ResolveRatio == 0 {
 		o.ResolveRatio = DefaultResolveRatio
 	}
+	if o.ResolveFor == 0 {
+		o.ResolveFor = DefaultResolveFor
+	}
 	if o.ResolvedRetention == 0 {
 		o.ResolvedRetention = DefaultResolvedRetention
 	}
@@ -314,6 +326,9 @@ func (o *Options) defaults() error {
 	}
 	if o.For < 1 {
 		errs = append(errs, fmt.Errorf("for must be at least 1 step, got %d", o.For))
+	}
+	if o.ResolveFor < 1 {
+		errs = append(errs, fmt.Errorf("resolve for must be at least 1 step, got %d", o.ResolveFor))
 	}
 	if o.MissingSteps < 1 {
 		errs = append(errs, fmt.Errorf("missing steps must be at least 1, got %d", o.MissingSteps))
@@ -396,6 +411,9 @@ type Manager struct {
 
 	alertsGauge *prometheus.GaugeVec
 	explainErrs prometheus.Counter
+	// critical is omen_alerting_critical_probability: the
+	// CriticalProbability in force, set by New and Reconfigure.
+	critical prometheus.Gauge
 
 	// delivered, when set (tests), is called after an Alertmanager accepted
 	// a POST, with the fingerprints it carried.
@@ -418,7 +436,8 @@ func New(opts Options) (*Manager, error) {
 	m := &Manager{
 		opts:   opts,
 		logger: opts.Logger,
-		hyst:   hysteresis{For: opts.For, ResolveRatio: opts.ResolveRatio, MissingSteps: opts.MissingSteps},
+		hyst: hysteresis{For: opts.For, ResolveRatio: opts.ResolveRatio, ResolveFor: opts.ResolveFor,
+			MissingSteps: opts.MissingSteps},
 		remedy: r,
 		states: map[string]*entityState{},
 		alertsGauge: f.NewGaugeVec(prometheus.GaugeOpts{
@@ -427,7 +446,12 @@ func New(opts Options) (*Manager, error) {
 		explainErrs: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "alert_explain_errors_total", Help: "Explanations that could not be attached to a firing alert.",
 		}),
+		critical: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "omen", Name: "alerting_critical_probability",
+			Help: "alerting.critical_probability: an alert whose failure probability reaches it is critical rather than warning (follows reloads).",
+		}),
 	}
+	m.critical.Set(opts.CriticalProbability)
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(newCauseCollector(m)); err != nil {
 			return nil, fmt.Errorf("register cause metrics: %w", err)
@@ -1126,6 +1150,11 @@ type Reload struct {
 	EvalInterval  time.Duration
 	For           int
 	ResolveRatio  float64
+	// ResolveFor: default DefaultResolveFor; applies from the next step,
+	// also to the count of a firing alert already below the resolve
+	// threshold (which resolves at its next step below when the count
+	// already reaches it).
+	ResolveFor int
 	// CriticalProbability: default DefaultCriticalProbability; applies
 	// from the next step, to the alerts that fire and to the firing
 	// warning alerts, which escalate when their probability reaches it (a
@@ -1158,6 +1187,7 @@ func (m *Manager) reloaded(r Reload) (Options, *remedies, error) {
 	m.mu.Unlock()
 	o.Alertmanagers = append([]string(nil), r.Alertmanagers...)
 	o.ResendDelay, o.EvalInterval, o.For, o.ResolveRatio = r.ResendDelay, r.EvalInterval, r.For, r.ResolveRatio
+	o.ResolveFor = r.ResolveFor
 	o.CriticalProbability = r.CriticalProbability
 	o.ExternalURL, o.RunbookBaseURL = r.ExternalURL, r.RunbookBaseURL
 	if err := o.defaults(); err != nil {
@@ -1171,7 +1201,7 @@ func (m *Manager) reloaded(r Reload) (Options, *remedies, error) {
 }
 
 // Reconfigure applies a configuration reload, keeping the alert states:
-// thresholds (For, ResolveRatio) and the resend delay apply from the next
+// thresholds (For, ResolveRatio, ResolveFor) and the resend delay apply from the next
 // step; the external URL, and the remediation tables, apply to the alerts
 // rendered and fired from now on (a firing alert keeps its action and
 // runbook, but a relative runbook such as a built-in one is rendered with
@@ -1190,10 +1220,11 @@ func (m *Manager) Reconfigure(r Reload) error {
 		return errors.New("alert manager closed")
 	}
 	m.opts.ResendDelay, m.opts.EvalInterval = o.ResendDelay, o.EvalInterval
-	m.opts.For, m.opts.ResolveRatio = o.For, o.ResolveRatio
+	m.opts.For, m.opts.ResolveRatio, m.opts.ResolveFor = o.For, o.ResolveRatio, o.ResolveFor
 	m.opts.CriticalProbability = o.CriticalProbability
+	m.critical.Set(o.CriticalProbability)
 	m.opts.ExternalURL, m.opts.RunbookBaseURL = o.ExternalURL, o.RunbookBaseURL
-	m.hyst.For, m.hyst.ResolveRatio = o.For, o.ResolveRatio
+	m.hyst.For, m.hyst.ResolveRatio, m.hyst.ResolveFor = o.For, o.ResolveRatio, o.ResolveFor
 	m.remedy = rem
 
 	want := make(map[string]bool, len(o.Alertmanagers))

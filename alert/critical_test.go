@@ -258,3 +258,54 @@ func TestEscalatedWarningResentWhileCritical(t *testing.T) {
 		}
 	}
 }
+
+// TestCriticalProbabilityGauge: omen_alerting_critical_probability is the
+// CriticalProbability in force, from New and after each Reconfigure, so
+// that Prometheus rules compare with it (the example critical rule had a
+// literal 0.9, whatever alerting.critical_probability said).
+func TestCriticalProbabilityGauge(t *testing.T) {
+	st := openStore(t, "")
+	o := testOptions(st, fakeAM)
+	reg := prometheus.NewRegistry()
+	o.Registerer = reg
+	m, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	gauge := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "omen_alerting_critical_probability" && len(mf.GetMetric()) == 1 {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no omen_alerting_critical_probability")
+		return 0
+	}
+	for _, tc := range []struct {
+		name   string
+		reload float64 // -1: none
+		want   float64
+	}{
+		{"default", -1, DefaultCriticalProbability},
+		{"reloaded", 0.7, 0.7},
+		{"reloaded to the default", 0, DefaultCriticalProbability},
+		{"invalid reload", 1.5, DefaultCriticalProbability},
+	} {
+		if tc.reload >= 0 {
+			r := Reload{Alertmanagers: []string{fakeAM}, ResendDelay: o.ResendDelay, EvalInterval: o.EvalInterval,
+				For: o.For, ResolveRatio: o.ResolveRatio, ExternalURL: o.ExternalURL, CriticalProbability: tc.reload}
+			if err := m.Reconfigure(r); (err != nil) != (tc.reload > 1) {
+				t.Fatalf("%s: Reconfigure: %v", tc.name, err)
+			}
+		}
+		if got := gauge(); got != tc.want {
+			t.Errorf("%s: omen_alerting_critical_probability %g, want %g", tc.name, got, tc.want)
+		}
+	}
+}

@@ -10,12 +10,15 @@
 //  1. threshold with hysteresis: an entity becomes pending when its failure
 //     probability reaches the model's threshold, fires when it has stayed at
 //     or over the threshold for Options.For consecutive steps, and resolves
-//     when it falls below Options.ResolveRatio × threshold (or when the
-//     entity has had no prediction for more than Options.MissingSteps
-//     steps; an entity passed as Prediction.Unscored, present but not
-//     scored, keeps its state). A step below the threshold resets a
-//     pending entity. Process must be called at every step, also with no
-//     predictions, for the missing steps of vanished entities to count.
+//     when it has stayed below Options.ResolveRatio × threshold for
+//     Options.ResolveFor consecutive steps (default 1: the first step
+//     below), at the last of them (or when the entity has had no
+//     prediction for more than Options.MissingSteps steps; an entity
+//     passed as Prediction.Unscored, present but not scored, keeps its
+//     state). A step below the threshold resets a pending entity, a step
+//     at or over the resolve threshold the count of a firing one. Process
+//     must be called at every step, also with no predictions, for the
+//     missing steps of vanished entities to count.
 //  2. deduplication: one alert per entity, keyed by the fingerprint of the
 //     entity's labels; several predictions for one entity in one step
 //     collapse to the newest.

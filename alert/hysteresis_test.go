@@ -86,6 +86,7 @@ func TestOptionsValidation(t *testing.T) {
 		{"no store", func(o *Options) { o.Store = nil }, "Store is required"},
 		{"bad ratio", func(o *Options) { o.ResolveRatio = 1.5 }, "resolve ratio"},
 		{"bad for", func(o *Options) { o.For = -1 }, "for must be"},
+		{"bad resolve for", func(o *Options) { o.ResolveFor = -1 }, "resolve for must be at least 1 step, got -1"},
 		{"relative external URL", func(o *Options) { o.ExternalURL = "omen:9090" }, "external URL"},
 		{"bad alertmanager", func(o *Options) { o.Alertmanagers = []string{"127.0.0.1:9093"} }, "alertmanager 0"},
 		{"duplicate alertmanager", func(o *Options) { o.Alertmanagers = []string{"http://a:1", "http://a:1/"} }, "listed twice"},

@@ -225,9 +225,13 @@ func (m *Manager) resolvedDescription(s *entityState, top string) (desc, prob st
 			"for more than %d steps (the entity is gone or no longer scored); its last probability was %s (threshold %s%s).",
 			s.Entity, m.hyst.MissingSteps, ps[0], ps[1], model), Probability(r.Prob, r.Threshold)
 	}
+	below := "resolved below " + ps[2]
+	if r.ResolveFor > 1 {
+		below = fmt.Sprintf("resolved after %d steps in a row below %s", r.ResolveFor, ps[2])
+	}
 	desc = fmt.Sprintf("Resolved: omen no longer predicts a module-load failure of %s (probability %s, "+
-		"threshold %s, resolved below %s%s, anomaly score %.2f).",
-		s.Entity, probAt, ps[1], ps[2], model, finite(r.Anomaly))
+		"threshold %s, %s%s, anomaly score %.2f).",
+		s.Entity, probAt, ps[1], below, model, finite(r.Anomaly))
 	if top != "" {
 		desc += " Top causes when it fired: " + top + "."
 	}

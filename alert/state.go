@@ -20,7 +20,13 @@ type entityState struct {
 	Labels map[string]string // alertname + entity labels, without severity
 
 	State string // "" (only in memory, transiently), pending, firing, resolved
-	Count int    // consecutive steps at or over the threshold (while not firing)
+	// Count is, while not firing, the consecutive steps at or over the
+	// threshold; while firing, the consecutive steps below the resolve
+	// threshold (ResolveRatio × threshold), which resolve the alert at
+	// ResolveFor. It is persisted either way: a restart resumes both
+	// counts (a firing state persisted before the resolve count was kept
+	// has 0, as it had).
+	Count int
 	// PendingSince is the step at which Count last became 1: when the
 	// pending alert started (zero in states persisted before it was kept).
 	PendingSince time.Time
@@ -80,18 +86,27 @@ type entityState struct {
 type resolution struct {
 	// Missing: the entity had no prediction for more than MissingSteps
 	// steps; the prediction fields are its last one's. Otherwise its
-	// probability fell below ResolveRatio × Threshold.
+	// probability was below ResolveRatio × Threshold for ResolveFor
+	// consecutive steps, the last of which (the step it resolved at) gave
+	// the prediction fields.
 	Missing      bool    `json:"missing,omitempty"`
 	Prob         float64 `json:"prob"`
 	Threshold    float64 `json:"threshold"`
 	Anomaly      float64 `json:"anomaly"`
 	ResolveRatio float64 `json:"resolve_ratio,omitempty"`
-	ModelVersion string  `json:"model_version,omitempty"`
+	// ResolveFor is absent when 1 (and in resolutions recorded before it
+	// was kept, when it was always 1).
+	ResolveFor   int    `json:"resolve_for,omitempty"`
+	ModelVersion string `json:"model_version,omitempty"`
 }
 
 func (h hysteresis) resolved(p Prediction, missing bool) *resolution {
-	return &resolution{Missing: missing, Prob: finite(p.Prob), Threshold: finite(p.Threshold), Anomaly: finite(p.Anomaly),
+	r := &resolution{Missing: missing, Prob: finite(p.Prob), Threshold: finite(p.Threshold), Anomaly: finite(p.Anomaly),
 		ResolveRatio: h.ResolveRatio, ModelVersion: p.ModelVersion}
+	if n := h.resolveFor(); n > 1 && !missing {
+		r.ResolveFor = n
+	}
+	return r
 }
 
 // stateCore is what must be persisted when it changes.
@@ -145,7 +160,14 @@ func (t transition) String() string {
 type hysteresis struct {
 	For          int
 	ResolveRatio float64
+	// ResolveFor is how many consecutive steps below ResolveRatio ×
+	// threshold resolve a firing alert; below 1 means 1.
+	ResolveFor   int
 	MissingSteps int
+}
+
+func (h hysteresis) resolveFor() int {
+	return max(h.ResolveFor, 1)
 }
 
 // step advances s by one evaluation at t with prediction p (nil: the entity
@@ -176,12 +198,20 @@ func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition 
 	s.Missing = 0
 	s.Last = *p
 	if s.State == store.AlertFiring {
-		if p.Prob < h.ResolveRatio*p.Threshold {
-			s.State, s.ResolvedAt, s.Count = store.AlertResolved, t, 0
-			s.Resolution = h.resolved(*p, false)
-			return trResolved
+		// Count is the steps below the resolve threshold in a row: a
+		// step at or over it starts again; steps without a prediction
+		// (up to MissingSteps) neither count nor reset it.
+		if p.Prob >= h.ResolveRatio*p.Threshold {
+			s.Count = 0
+			return trNone
 		}
-		return trNone
+		s.Count++
+		if s.Count < h.resolveFor() {
+			return trNone
+		}
+		s.State, s.ResolvedAt, s.Count = store.AlertResolved, t, 0
+		s.Resolution = h.resolved(*p, false)
+		return trResolved
 	}
 	if p.Prob < p.Threshold {
 		s.Count = 0

@@ -73,7 +73,11 @@ type HistorySettings struct {
 	// alerting.resolve_ratio, AlertMinLeadMs alerting.min_lead.
 	AlertFor          int     `json:"alert_for"`
 	AlertResolveRatio float64 `json:"alert_resolve_ratio"`
-	AlertMinLeadMs    int64   `json:"alert_min_lead_ms"`
+	// AlertResolveFor is alerting.resolve_for (steps below the resolve
+	// threshold before an alert resolves); 0 (absent): an older omen,
+	// which resolved at the first step below (1).
+	AlertResolveFor int   `json:"alert_resolve_for,omitempty"`
+	AlertMinLeadMs  int64 `json:"alert_min_lead_ms"`
 	// PresenceFeatures name the features whose value makes a stored
 	// vector a row of the entity's windows (app.PresenceFeatures: the
 	// instant PromQL features); a vector with none of them was stored only

@@ -25,7 +25,7 @@ func (h settingsHistory) HistorySettings() api.HistorySettings { return h.s }
 func TestHistorySettings(t *testing.T) {
 	st, _ := historyStore(t)
 	critical := 0.999
-	want := api.HistorySettings{StepMs: 1000, AlertFor: 3, AlertResolveRatio: 0.7, AlertMinLeadMs: 60_000, PresenceFeatures: []string{"cpu"},
+	want := api.HistorySettings{StepMs: 1000, AlertFor: 3, AlertResolveRatio: 0.7, AlertResolveFor: 2, AlertMinLeadMs: 60_000, PresenceFeatures: []string{"cpu"},
 		AlertCriticalProbability: &critical}
 	srv := newServer(t, &api.MemBackend{}, api.Options{History: settingsHistory{st, want}})
 	c := api.HistoryClient{Client: &api.Client{URL: srv.URL}}

@@ -121,6 +121,7 @@ func newAlerter(o alerterOptions) (*alerter, error) {
 		EvalInterval:  r.EvalInterval,
 		For:           r.For,
 		ResolveRatio:  r.ResolveRatio,
+		ResolveFor:    r.ResolveFor,
 		ExternalURL:   r.ExternalURL,
 
 		CriticalProbability: r.CriticalProbability,
@@ -194,7 +195,8 @@ func reloadOf(o alerterOptions, cfg *config.Config) alert.Reload {
 	}
 	return alert.Reload{
 		Alertmanagers: urls, ResendDelay: time.Duration(cfg.Alerting.ResendDelay), EvalInterval: o.Step,
-		For: cfg.Alerting.For, ResolveRatio: cfg.Alerting.ResolveRatio, ExternalURL: ext, Remediations: rem,
+		For: cfg.Alerting.For, ResolveRatio: cfg.Alerting.ResolveRatio, ResolveFor: cfg.Alerting.ResolveFor,
+		ExternalURL: ext, Remediations: rem,
 		CriticalProbability: cfg.Alerting.CriticalProbability,
 	}
 }

@@ -182,7 +182,8 @@ func (h historyReader) HistorySettings() api.HistorySettings {
 	cfg := h.a.cfg.Load()
 	critical := cfg.Alerting.CriticalProbability
 	return api.HistorySettings{StepMs: time.Duration(cfg.Step).Milliseconds(), AlertFor: cfg.Alerting.For,
-		AlertResolveRatio: cfg.Alerting.ResolveRatio, AlertMinLeadMs: time.Duration(cfg.Alerting.MinLead).Milliseconds(),
+		AlertResolveRatio: cfg.Alerting.ResolveRatio, AlertResolveFor: cfg.Alerting.ResolveFor,
+		AlertMinLeadMs: time.Duration(cfg.Alerting.MinLead).Milliseconds(),
 		// Not nil: an empty list says every vector is a row.
 		PresenceFeatures:         append([]string{}, PresenceFeatures(cfg)...),
 		AlertCriticalProbability: &critical}

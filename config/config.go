@@ -329,6 +329,14 @@ type AlertingConfig struct {
 	// ResolveRatio sets the lower (resolve) threshold as a fraction of the
 	// firing threshold (hysteresis). Default 0.8.
 	ResolveRatio float64 `yaml:"resolve_ratio"`
+	// ResolveFor is how many consecutive evaluation steps the probability
+	// must stay below the resolve threshold before a firing alert
+	// resolves (at the last of them); a step at or over it starts the
+	// count again. Default 1: the first step below resolves. At a
+	// calibrated, low threshold one dip below can resolve an alert shortly
+	// before the failure it predicted: 2 or 3 keep it firing. An entity
+	// without predictions still resolves after 3 steps.
+	ResolveFor int `yaml:"resolve_for"`
 	// CriticalProbability is the probability from which an alert's
 	// severity label is critical rather than warning, in (0, 1]: at fire
 	// time, and while it fires (a warning alert escalates to critical at
@@ -458,6 +466,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Alerting.ResolveRatio == 0 {
 		c.Alerting.ResolveRatio = 0.8
+	}
+	if c.Alerting.ResolveFor == 0 {
+		c.Alerting.ResolveFor = alert.DefaultResolveFor
 	}
 }
 
@@ -590,6 +601,9 @@ func Load(name string, data []byte) (*Config, error) {
 	}
 	if r := c.Alerting.ResolveRatio; r <= 0 || r > 1 {
 		at([]any{"alerting", "resolve_ratio"}, fmt.Sprintf("alerting.resolve_ratio must be in (0, 1], got %g", r))
+	}
+	if c.Alerting.ResolveFor < 1 {
+		at([]any{"alerting", "resolve_for"}, fmt.Sprintf("alerting.resolve_for must be at least 1 step, got %d", c.Alerting.ResolveFor))
 	}
 	if p := c.Alerting.CriticalProbability; !(p > 0 && p <= 1) {
 		at([]any{"alerting", "critical_probability"}, fmt.Sprintf("alerting.critical_probability must be in (0, 1], got %g", p))

@@ -118,6 +118,17 @@ func TestLoad(t *testing.T) {
 		{name: "alertmanager URL", yml: "alerting:\n  alertmanagers:\n    - url: ftp://x\n", wantErr: "scheme must be http or https"},
 		{name: "for zero", yml: "alerting:\n  for: -1\n", wantErr: "alerting.for must be at least 1 step"},
 		{name: "resolve ratio", yml: "alerting:\n  resolve_ratio: 2\n", wantErr: "alerting.resolve_ratio must be in (0, 1]"},
+		{name: "resolve for", yml: "alerting:\n  resolve_for: 3\n", check: func(t *testing.T, c *Config) {
+			if c.Alerting.ResolveFor != 3 {
+				t.Errorf("resolve_for %d", c.Alerting.ResolveFor)
+			}
+		}},
+		{name: "resolve for default", yml: "alerting:\n  for: 2\n", check: func(t *testing.T, c *Config) {
+			if c.Alerting.ResolveFor != 1 {
+				t.Errorf("resolve_for default %d, want 1 (the first step below resolves)", c.Alerting.ResolveFor)
+			}
+		}},
+		{name: "resolve for negative", yml: "alerting:\n  resolve_for: -2\n", wantErr: "x.yml:2:16: alerting.resolve_for must be at least 1 step, got -2"},
 		{name: "critical probability", yml: "alerting:\n  critical_probability: 0.995\n", check: func(t *testing.T, c *Config) {
 			if c.Alerting.CriticalProbability != 0.995 {
 				t.Errorf("critical_probability %g", c.Alerting.CriticalProbability)

@@ -301,12 +301,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
-	var printMu sync.Mutex
-	o.App.OnAlert = func(a app.FiredAlert) {
-		printMu.Lock()
-		defer printMu.Unlock()
-		printAlert(out, a, fleet.Truth())
-	}
+	newAlertPrinter(out, fleet.Truth).install(&o.App)
 	a, err := app.New(o.App)
 	if err != nil {
 		return err
@@ -344,7 +339,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := ensureModel(ctx, a, fleet, nc, o, histTicks); err != nil {
 		return stopped(err)
 	}
-	fmt.Fprintf(out, "live: the fleet runs at %gx; alerts are printed as they fire (Ctrl-C stops)\n", o.Speed)
+	fmt.Fprintf(out, "live: the fleet runs at %gx; alerts are printed as they fire, escalate and resolve (Ctrl-C stops)\n", o.Speed)
 	pub, err := sim.NewPublisher(fleet, sim.PublisherOptions{}, prometheus.NewRegistry(), o.App.Logger)
 	if err != nil {
 		return err
@@ -609,6 +604,73 @@ func promote(a *app.App, data []byte, source string) error {
 	return err
 }
 
+// alertPrinter prints the daemon's alert reports, one at a time: an alert
+// when it fires (printAlert), and a line when it escalates to critical
+// and when it resolves, with how long it fired.
+type alertPrinter struct {
+	w     io.Writer
+	truth func() []sim.Truth
+
+	mu    sync.Mutex
+	fired map[string]time.Time // by fingerprint: when the firing alerts fired
+}
+
+func newAlertPrinter(w io.Writer, truth func() []sim.Truth) *alertPrinter {
+	return &alertPrinter{w: w, truth: truth, fired: map[string]time.Time{}}
+}
+
+// install sets o's OnAlert, OnEscalate and OnResolve to print.
+func (p *alertPrinter) install(o *app.Options) {
+	o.OnAlert, o.OnEscalate, o.OnResolve = p.alert, p.escalate, p.resolve
+}
+
+func (p *alertPrinter) alert(a app.FiredAlert) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fired[a.Fingerprint] = a.T
+	printAlert(p.w, a, p.truth())
+}
+
+// escalate prints "ESCALATED entity  p=… (critical)  at hh:mm:ss", the
+// probability as printAlert prints it.
+func (p *alertPrinter) escalate(a app.FiredAlert) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "\nESCALATED %s  p=%s  at %s\n", a.Entity, alertProb(a), a.T.UTC().Format("15:04:05"))
+}
+
+// resolve prints "RESOLVED entity (severity)  at hh:mm:ss  after 12m0s",
+// the severity it resolved with and how long it fired (omitted for an
+// alert this run did not see fire).
+func (p *alertPrinter) resolve(a app.FiredAlert) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sev := ""
+	if s := a.Labels["severity"]; s != "" {
+		sev = " (" + s + ")"
+	}
+	after := ""
+	if t, ok := p.fired[a.Fingerprint]; ok {
+		after = "  after " + a.T.Sub(t).Round(time.Second).String()
+		delete(p.fired, a.Fingerprint)
+	}
+	fmt.Fprintf(p.w, "\nRESOLVED %s%s  at %s%s\n", a.Entity, sev, a.T.UTC().Format("15:04:05"), after)
+}
+
+// alertProb is the alert's probability as printed, with its severity:
+// the annotation's digits, which never read below the threshold printed
+// with 3 decimals after training (p=0.99 against 0.993).
+func alertProb(a app.FiredAlert) string {
+	prob := a.Annotations["probability"]
+	if prob == "" {
+		prob = strconv.FormatFloat(a.Prob, 'f', 3, 64)
+	}
+	if sev := a.Labels["severity"]; sev != "" {
+		prob += " (" + sev + ")"
+	}
+	return prob
+}
+
 // printAlert prints one alert with its causes and, from the simulator's
 // ground truth, what it predicted.
 func printAlert(w io.Writer, a app.FiredAlert, truth []sim.Truth) {
@@ -637,17 +699,8 @@ func printAlert(w io.Writer, a app.FiredAlert, truth []sim.Truth) {
 			verdict = fmt.Sprintf("%s failure already under way (late)", best.Scenario)
 		}
 	}
-	// The annotation's digits: never read below the threshold printed
-	// with 3 decimals after training (p=0.99 against 0.993).
-	prob := a.Annotations["probability"]
-	if prob == "" {
-		prob = strconv.FormatFloat(a.Prob, 'f', 3, 64)
-	}
-	if sev := a.Labels["severity"]; sev != "" {
-		prob += " (" + sev + ")"
-	}
 	fmt.Fprintf(w, "\nALERT %s  p=%s  at %s\n  causes: %s\n  action: %s\n  truth:  %s\n",
-		a.Entity, prob, a.T.UTC().Format("15:04:05"), causes, a.Annotations["recommended_action"], verdict)
+		a.Entity, alertProb(a), a.T.UTC().Format("15:04:05"), causes, a.Annotations["recommended_action"], verdict)
 }
 
 // runUntilDone runs fn until it returns, ctx ends or the daemon stops.

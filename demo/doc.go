@@ -7,5 +7,6 @@
 // the model, and then runs the fleet faster than real time while omen
 // scores every pod at every step and prints alerts as they fire, with their
 // top causes and — from the simulator's ground truth — how far ahead of the
-// failure they came.
+// failure they came, and a line when they escalate to critical and when
+// they resolve.
 package demo

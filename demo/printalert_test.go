@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/sim"
 )
 
 // TestPrintAlertProbability: the printed probability has the alert's
@@ -28,5 +29,37 @@ func TestPrintAlertProbability(t *testing.T) {
 		if !strings.Contains(b.String(), "ALERT boutique/cart-1  "+tc.want) {
 			t.Errorf("printed %q, want %q", b.String(), tc.want)
 		}
+	}
+}
+
+// TestAlertPrinterEscalationAndResolution: the demo prints an alert's
+// escalation to critical and its resolution, a line each after the alert
+// (it printed the alerts as they fired only: an alert escalated or
+// resolved silently).
+func TestAlertPrinterEscalationAndResolution(t *testing.T) {
+	var b strings.Builder
+	var o app.Options
+	newAlertPrinter(&b, func() []sim.Truth { return nil }).install(&o)
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	labels := func(sev string) map[string]string { return map[string]string{"pod": "cart-1", "severity": sev} }
+	if o.OnAlert == nil || o.OnEscalate == nil || o.OnResolve == nil {
+		t.Fatal("the demo does not set OnAlert, OnEscalate and OnResolve")
+	}
+	o.OnAlert(app.FiredAlert{Fingerprint: "fp", Entity: "boutique/cart-1", T: t0, Prob: 0.9934, Labels: labels("warning")})
+	o.OnEscalate(app.FiredAlert{Fingerprint: "fp", Entity: "boutique/cart-1", T: t0.Add(3 * time.Minute), Prob: 0.9971,
+		Labels: labels("critical"), Annotations: map[string]string{"probability": "0.9971"}})
+	o.OnResolve(app.FiredAlert{Fingerprint: "fp", Entity: "boutique/cart-1", T: t0.Add(12 * time.Minute), Labels: labels("critical")})
+	out := b.String()
+	for _, want := range []string{
+		"\nALERT boutique/cart-1  p=0.993 (warning)  at 12:00:00\n",
+		"\nESCALATED boutique/cart-1  p=0.9971 (critical)  at 12:03:00\n",
+		"\nRESOLVED boutique/cart-1 (critical)  at 12:12:00  after 12m0s\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output %q, want %q", out, want)
+		}
+	}
+	if i, j, k := strings.Index(out, "ALERT"), strings.Index(out, "ESCALATED"), strings.Index(out, "RESOLVED"); i >= j || j >= k {
+		t.Errorf("output %q: want the alert, its escalation, then its resolution", out)
 	}
 }

@@ -218,6 +218,9 @@ func FromAlert(a alert.Alert) Alert {
 	if !a.ResolvedAt.IsZero() {
 		x.ResolvedAt = a.ResolvedAt.UnixMilli()
 	}
+	if !a.EscalatedAt.IsZero() {
+		x.EscalatedAt = a.EscalatedAt.UnixMilli()
+	}
 	return x
 }
 

@@ -213,6 +213,12 @@ type Alert struct {
 	// applicable or unknown.
 	ActiveAt   int64 `json:"active_at"`
 	ResolvedAt int64 `json:"resolved_at,omitempty"`
+	// EscalatedAt is the step (ms, a data time as ActiveAt) at which the
+	// firing alert escalated from warning to critical, its severity label
+	// then critical while its fingerprint stays the warning alert's;
+	// Alertmanager has the critical alert start then. 0 (absent from the
+	// JSON) when it did not escalate: it fired critical, or is warning.
+	EscalatedAt int64 `json:"escalated_at,omitempty"`
 }
 
 // Explanation is one prediction's explanation. Its JSON is the document the

@@ -124,7 +124,7 @@ func TestAlertOnlyLabelsAreNotFilters(t *testing.T) {
 	srv := newServer(t, apitest.Backend())
 	for _, p := range []string{"/ui/", api.AlertUIPath(apitest.FiringFingerprint)} {
 		pageHas(t, srv.URL, p, http.StatusOK,
-			[]string{`<span class="lbl alert-only">alertname="ModuleLoadFailurePredicted"</span>`, `<span class="lbl alert-only">severity="warning"</span>`,
+			[]string{`<span class="lbl alert-only">alertname="ModuleLoadFailurePredicted"</span>`, `<span class="lbl alert-only">severity="critical"</span>`,
 				`href="/ui/?match%5Bnamespace%5D=shop"`},
 			[]string{`match%5Balertname%5D`, `match%5Bseverity%5D`})
 	}

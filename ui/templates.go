@@ -265,7 +265,7 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 <td><span class="badge {{.State}}">{{.State}}</span></td>
 <td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td>
 <td class="num" data-prob="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td>
-<td>{{if .ActiveAt}}{{time .ActiveAt}}{{end}}</td>
+<td>{{if .ActiveAt}}{{time .ActiveAt}}{{end}}{{if .EscalatedAt}}<br><span class="escalated-at muted" data-escalated-at="{{.EscalatedAt}}">escalated to critical at {{time .EscalatedAt}}</span>{{end}}</td>
 <td{{if .ResolvedAt}} class="resolved-at" data-resolved-at="{{.ResolvedAt}}"{{end}}>{{if .ResolvedAt}}{{time .ResolvedAt}}{{end}}</td>
 <td>{{template "alertLabels" .Labels}}</td>
 <td>{{if eq .State "pending"}}<a class="pending-entity" href="{{entityURL .Entity}}">entity</a> <span class="muted">(explained when it fires)</span>{{else}}<a href="{{alertURL .Fingerprint}}">explanation</a>{{end}}</td></tr>
@@ -395,6 +395,7 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 {{else}}<span>P(failure) now</span><span id="prob-now" data-prob-now="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">(the newest prediction; the figures above and below are those of the prediction the alert fired on)</span></span>
 {{end}}{{end}}<span>fingerprint</span><span data-fingerprint="{{.Fingerprint}}">{{.Fingerprint}}</span>
 {{if .ActiveAt}}<span>active since</span><span>{{time .ActiveAt}}</span>{{end}}
+{{if .EscalatedAt}}<span>escalated</span><span id="escalated-at" data-escalated-at="{{.EscalatedAt}}">escalated to critical at {{time .EscalatedAt}} <span class="muted">(fired warning; its probability reached the critical probability then, and Alertmanager has the critical alert start then)</span></span>{{end}}
 {{if .ResolvedAt}}<span>resolved at</span><span id="resolved-at" data-resolved-at="{{.ResolvedAt}}">{{time .ResolvedAt}}</span>{{end}}
 {{range $k, $v := .Annotations}}<span>{{$k}}</span><span class="annotation" data-annotation="{{$k}}">{{if isURL $v}}<a href="{{$v}}">{{$v}}</a>{{else}}{{$v}}{{end}}</span>{{end}}
 <span>alert labels</span><span>{{template "alertLabels" .Labels}}</span>{{end}}

@@ -81,9 +81,11 @@ func Backend() *api.MemBackend {
 	}
 	m.AlertList = []api.Alert{
 		{Fingerprint: FiringFingerprint, State: api.AlertFiring, Entity: CartEntity,
-			Labels:       map[string]string{"alertname": "ModuleLoadFailurePredicted", "namespace": "shop", "pod": "cart-7d9f8b6c4-x2k9p", "severity": "warning"},
+			Labels:       map[string]string{"alertname": "ModuleLoadFailurePredicted", "namespace": "shop", "pod": "cart-7d9f8b6c4-x2k9p", "severity": "critical"},
 			Annotations:  map[string]string{"summary": "cart is likely to fail to start within 10m"},
-			PredictionID: CartEntity + "@" + itoa(T0), Probability: 0.91, Threshold: 0.5, ActiveAt: T0 - 4*Step},
+			PredictionID: CartEntity + "@" + itoa(T0), Probability: 0.91, Threshold: 0.5, ActiveAt: T0 - 4*Step,
+			// Fired warning, escalated when its probability reached 0.9.
+			EscalatedAt: T0 - Step},
 		{Fingerprint: PendingFingerprint, State: api.AlertPending, Entity: "shop/checkout-5c6d7e8f9-q8w7e",
 			Labels:       map[string]string{"alertname": "ModuleLoadFailurePredicted", "namespace": "shop", "pod": "checkout-5c6d7e8f9-q8w7e", "severity": "warning"},
 			PredictionID: "shop/checkout-5c6d7e8f9-q8w7e@" + itoa(T0), Probability: 0.62, Threshold: 0.5, ActiveAt: T0 - Step},

@@ -1,0 +1,33 @@
+package ui_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/api/apitest"
+)
+
+// TestEscalatedAtShown: where a page shows when an alert started, it
+// shows when a firing alert escalated from warning to critical (the API's
+// escalated_at; the fixture's firing alert escalated at T0 − Step), and
+// says nothing of it for an alert that did not escalate.
+func TestEscalatedAtShown(t *testing.T) {
+	srv := newServer(t, apitest.Backend())
+	const at = "2025-11-24 15:59:45Z" // T0 − Step
+	for _, tc := range []struct {
+		path      string
+		want, not []string
+	}{
+		{api.AlertUIPath(apitest.FiringFingerprint),
+			[]string{`<span id="escalated-at" data-escalated-at="1763999985000">escalated to critical at ` + at}, nil},
+		{"/ui/", []string{`<span class="escalated-at muted" data-escalated-at="1763999985000">escalated to critical at ` + at + `</span>`}, nil},
+		{api.EntityUIPath(apitest.CartEntity), []string{`data-escalated-at="1763999985000">escalated to critical at ` + at}, nil},
+		{api.AlertUIPath(apitest.ResolvedFingerprint), nil, []string{`escalated`}},
+		{api.EntityUIPath("shop/checkout-5c6d7e8f9-q8w7e"), nil, []string{`escalated`}},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			pageHas(t, srv.URL, tc.path, http.StatusOK, tc.want, tc.not)
+		})
+	}
+}

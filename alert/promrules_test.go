@@ -142,6 +142,14 @@ func TestPrometheusRulesMetrics(t *testing.T) {
 		for _, r := range g.Rules {
 			n++
 			name := r.Alert + r.Record
+			// The critical prediction rule compares with the daemon's
+			// alerting.critical_probability, not a literal (it had 0.9
+			// whatever omen was configured with): testdata/rules_test.yml
+			// has it fire at 0.7.
+			if r.Labels["severity"] == "critical" && strings.Contains(r.Expr, "omen_failure_probability") &&
+				!strings.Contains(r.Expr, "omen_alerting_critical_probability") {
+				t.Errorf("%s: critical prediction rule without omen_alerting_critical_probability: %s", name, r.Expr)
+			}
 			used, err := selected(r.Expr)
 			if err != nil {
 				t.Errorf("%s: %v", name, err)
@@ -197,7 +205,7 @@ func TestPrometheusRulesMetrics(t *testing.T) {
 	var missing []string
 	for _, name := range []string{"omen_failure_probability", "omen_notifications_total",
 		"omen_notifications_oldest_pending_age_seconds", "omen_evaluator_last_step_timestamp_seconds",
-		"omen_model_failure_threshold"} {
+		"omen_model_failure_threshold", "omen_alerting_critical_probability"} {
 		if !have[name] {
 			missing = append(missing, name)
 		}

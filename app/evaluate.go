@@ -78,6 +78,11 @@ type evaluator struct {
 	excludedG prometheus.Gauge
 	behindG   prometheus.Gauge
 	stepDur   prometheus.Histogram
+	// stalePolled counts the steps evaluated before any poller's values
+	// of them arrived (see notePolled); staleFrom is the first step of the
+	// current stretch of them (0: none), staleN how many it holds.
+	stalePolled       prometheus.Counter
+	staleFrom, staleN int64
 	// lag is the current stretch of steps due but not yet evaluated (see
 	// noteBehind), lagWarnAt the wall time (ms) of the last warning of it.
 	lag       lagStretch
@@ -224,6 +229,10 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 			Namespace: "omen", Name: "evaluator_step_duration_seconds",
 			Help:    "Wall time of one evaluated step: its features evaluated (omen_feature_evaluation_seconds), its vectors stored, scored (omen_scoring_duration_seconds) and its alerts processed. Above the step interval, the evaluator falls behind (omen_evaluator_behind_steps).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
+		}),
+		stalePolled: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "omen", Name: "evaluator_stale_polled_steps_total",
+			Help: "Steps evaluated, once a Prometheus poller has delivered values, before any poller's values of the step arrived: their polled features and failure labels read the last polled values within PromQL's lookback delta (5m), or none beyond it. Other sources (remote-write, NATS) move the evaluator past steps a poller has not delivered (Prometheus unreachable, a query slower than a step): polled values hold no step back. The values the poller fetches again for those steps afterwards (catch-up) count in omen_ingest_late_samples_total; the steps are not evaluated again.",
 		}),
 		excludedG: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "omen", Name: "evaluator_excluded_series",
@@ -661,6 +670,10 @@ func (e *evaluator) resume(target int64) int64 {
 func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, unscored []features.Vector, stored, ok bool) {
 	e.layoutMu.Lock()
 	defer e.layoutMu.Unlock()
+	var polledT int64 // loaded before the evaluation: a poll applied after it may be missed
+	if e.Ingest != nil {
+		polledT = e.Ingest.polledT.Load()
+	}
 	vs, err := e.Extractor.Evaluate(ctx, time.UnixMilli(t))
 	if err != nil && ctx.Err() != nil {
 		return nil, nil, false, false // stopping: the step is not a failure
@@ -672,6 +685,7 @@ func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, u
 	}
 	e.hook("evaluated")
 	e.steps.Inc()
+	e.notePolled(t, polledT)
 	e.lastStep.Set(float64(t) / 1000)
 	e.done.Store(t)
 	e.lastWall, e.lastT, e.idleNext = e.clock().UnixMilli(), t, 0
@@ -689,6 +703,33 @@ func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, u
 	// 0 and its metrics gone) is stored, so that history holds the
 	// failure, and keeps its alert state, but is not scored.
 	return preds, append(unscored, failing...), stored, true
+}
+
+// notePolled counts step t, evaluated when the newest polled value
+// applied was at polledT (0: none yet), in omen_evaluator_stale_polled_steps_total
+// when polledT is before t: no poller's value of t had arrived, and the
+// polled features read older ones (PromQL's lookback delta) or none. The
+// first such step after current ones is warned of, and the end of the
+// stretch logged at info.
+func (e *evaluator) notePolled(t, polledT int64) {
+	if polledT == 0 {
+		return // no poller, or none has delivered yet
+	}
+	if polledT >= t {
+		if e.staleFrom != 0 {
+			e.Logger.Info("steps evaluated on current Prometheus poller values again",
+				"stale_steps", e.staleN, "from", time.UnixMilli(e.staleFrom).UTC(), "to", time.UnixMilli(t-e.Step.Milliseconds()).UTC())
+			e.staleFrom, e.staleN = 0, 0
+		}
+		return
+	}
+	e.stalePolled.Inc()
+	e.staleN++
+	if e.staleFrom == 0 {
+		e.staleFrom = t
+		e.Logger.Warn("step evaluated before the Prometheus pollers' values of it arrived (Prometheus unreachable or slow; other sources moved the evaluator on): its polled features carry older values forward, within the lookback delta, or are absent; counted in omen_evaluator_stale_polled_steps_total until polled values are current again",
+			"step", time.UnixMilli(t).UTC(), "polled_through", time.UnixMilli(polledT).UTC())
+	}
 }
 
 // hook calls the test hook, if any.

@@ -39,6 +39,10 @@ type ingester struct {
 	watermark atomic.Int64
 	// applied counts samples applied to the head (or polled features).
 	applied atomic.Int64
+	// polledT is the newest polled sample time applied (ms; 0: none):
+	// the evaluator counts the steps after it that it evaluates, on
+	// polled features carried forward (see evaluator.notePolled).
+	polledT atomic.Int64
 	// advanced is signalled (without blocking) when the watermark moves,
 	// so the evaluator need not wait for its next tick.
 	advanced chan struct{}
@@ -302,6 +306,10 @@ func (in *ingester) applyLate(b *telemetry.Batch, head bool) (int64, []features.
 	}
 	if late > 0 {
 		in.late.Add(float64(late))
+	}
+	if polled {
+		for pt := in.polledT.Load(); maxT > pt && !in.polledT.CompareAndSwap(pt, maxT); pt = in.polledT.Load() {
+		}
 	}
 	var failures []features.LateFailure
 	if len(b.Events) > 0 {

@@ -1,0 +1,90 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/internal/testenv"
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// TestStalePolledStepsCounted: a daemon fed by a Prometheus poller and by
+// remote-write goes on evaluating steps while Prometheus is unreachable
+// (the remote-write samples move the watermark; polled series hold no
+// step back), on the polled values of before the outage carried forward.
+// Those steps are counted in omen_evaluator_stale_polled_steps_total,
+// with one warning, and an info when polled values are current again;
+// nothing counted them before.
+func TestStalePolledStepsCounted(t *testing.T) {
+	cfg := config.Default()
+	reg := prometheus.NewRegistry()
+	st, ex, in, sc := newEvaluatorDeps(t, cfg, reg)
+	step := time.Duration(cfg.Step)
+	logs := &testenv.SyncBuffer{}
+	e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: sc, Step: step, Registerer: reg,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	ms := step.Milliseconds()
+	base := int64(1_700_000_000_000) / ms * ms
+	feature := ex.FeatureNames()[0]
+	// apply applies, at each step i of steps, a remote-write sample and,
+	// with polled, the poller's value, as the sources' Appends do.
+	apply := func(polled bool, steps ...int) {
+		var bs []telemetry.Batch
+		for _, i := range steps {
+			ts := base + int64(i)*ms
+			bs = append(bs, telemetry.Batch{Source: "remote_write", Samples: []telemetry.Sample{{
+				Labels: labels.FromStrings("__name__", "container_memory_working_set_bytes", "namespace", "shop", "pod", "cart-1"), T: ts, V: 1,
+			}}})
+			if polled {
+				bs = append(bs, telemetry.Batch{Source: "prometheus/http://prom:9090", Samples: []telemetry.Sample{{
+					Labels: labels.FromStrings("__name__", feature, "namespace", "shop", "pod", "cart-1"), T: ts, V: 2,
+				}}})
+			}
+		}
+		idx := make([]int, len(bs))
+		for i := range idx {
+			idx[i] = i
+		}
+		in.applyAll(bs, idx)
+		e.tick(context.Background())
+	}
+	stale := func() float64 { return testutil.ToFloat64(e.stalePolled) }
+
+	apply(true, 0, 1, 2) // evaluates step 1
+	apply(true, 3)       // step 2
+	if n := stale(); n != 0 {
+		t.Fatalf("%v stale steps while the poller keeps up", n)
+	}
+	// Prometheus unreachable: remote-write alone moves the evaluator over
+	// steps 3 to 6, whose polled values are step 3's carried forward.
+	apply(false, 4, 5, 6, 7)
+	if n := stale(); n != 3 { // steps 4, 5 and 6: step 3's value had arrived
+		t.Errorf("%v stale polled steps during the outage, want 3", n)
+	}
+	// Prometheus back: the poll of 8 (its catch-up of 4 to 7 comes late,
+	// counted in omen_ingest_late_samples_total).
+	apply(true, 8)
+	before := testutil.ToFloat64(e.steps)
+	apply(true, 9)
+	if testutil.ToFloat64(e.steps) == before {
+		t.Fatal("no step evaluated after the outage")
+	}
+	if n := stale(); n != 3 {
+		t.Errorf("%v stale polled steps after the outage, want still 3", n)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "step evaluated before the Prometheus pollers' values of it arrived"); n != 1 {
+		t.Errorf("%d warnings of stale polled steps, want 1: %s", n, out)
+	}
+	if n := strings.Count(out, "steps evaluated on current Prometheus poller values again"); n != 1 || !strings.Contains(out, "stale_steps=3") {
+		t.Errorf("want one info of the 3 stale steps once polled values are current: %s", out)
+	}
+}

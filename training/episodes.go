@@ -9,13 +9,17 @@ import (
 
 // AlertRule is the daemon's alert rule as Train's episode threshold sees
 // it: an alert fires after For consecutive steps at or over the threshold
-// and resolves when the probability falls below ResolveRatio × threshold
-// (package alert's hysteresis).
+// and resolves after ResolveFor consecutive steps below ResolveRatio ×
+// threshold (package alert's hysteresis).
 type AlertRule struct {
 	// For is the number of consecutive steps (default 2).
 	For int
 	// ResolveRatio is in (0, 1] (default 0.8).
 	ResolveRatio float64
+	// ResolveFor is the number of consecutive steps below ResolveRatio ×
+	// threshold that resolve a firing alert (alerting.resolve_for;
+	// default 1: the first such step).
+	ResolveFor int
 	// Lookback is how many steps before a failure onset an alert may fire
 	// and still count as predicting it, provided it is still firing within
 	// the horizon (default 3 × horizon): an alert that fired long before
@@ -50,6 +54,9 @@ func (r *AlertRule) defaults(horizon int) {
 	}
 	if !(r.ResolveRatio > 0 && r.ResolveRatio <= 1) {
 		r.ResolveRatio = 0.8
+	}
+	if r.ResolveFor < 1 {
+		r.ResolveFor = 1
 	}
 	if r.Lookback < horizon {
 		r.Lookback = 3 * horizon
@@ -182,8 +189,10 @@ type alertSpan struct{ fired, resolved int } // [fired, resolved)
 
 // alertSpans plays the alert rule (rule with its defaults applied) at
 // threshold th over the first n steps of s, as package alert's
-// hysteresis does: For consecutive steps at or over th fire, a step below
-// ResolveRatio × th resolves; a NaN step is a missing prediction (the
+// hysteresis does: For consecutive steps at or over th fire, ResolveFor
+// consecutive steps below ResolveRatio × th resolve (a step at or over it
+// starts that count again; a missing one neither counts nor resets it); a
+// NaN step is a missing prediction (the
 // state holds for MissingSteps of them in a row, then a firing alert
 // resolves and a pending count starts over) unless Held (the state holds,
 // the missing count too).
@@ -210,8 +219,13 @@ func alertSpans(s ProbSeq, n int, th float64, rule AlertRule) []alertSpan {
 		}
 		missing = 0
 		if firing {
-			if p < rule.ResolveRatio*th {
-				firing = false
+			// count is the steps below the resolve threshold in a row.
+			if p >= rule.ResolveRatio*th {
+				count = 0
+				continue
+			}
+			if count++; count >= rule.ResolveFor {
+				firing, count = false, 0
 				spans[len(spans)-1].resolved = i
 			}
 			continue

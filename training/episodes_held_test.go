@@ -149,23 +149,25 @@ func TestEpisodeScoreHeldSteps(t *testing.T) {
 // daemon's alerts (alert.Manager) on random sequences of predictions,
 // missing steps (no prediction) and held ones (the entity unscored).
 func TestAlertSpansMatchManager(t *testing.T) {
-	r := rand.New(rand.NewPCG(8, 1))
-	rule := AlertRule{For: 2, ResolveRatio: .8, Lookback: 9}
-	for i := range 20 {
-		n := 60
-		s := ProbSeq{Prob: make([]float64, n), Held: make([]bool, n)}
-		for k := range n {
-			switch u := r.Float64(); {
-			case u < .2:
-				s.Prob[k] = math.NaN()
-			case u < .4:
-				s.Prob[k], s.Held[k] = math.NaN(), true
-			default:
-				s.Prob[k] = r.Float64()
+	for _, resolveFor := range []int{1, 2, 3} {
+		r := rand.New(rand.NewPCG(8, 1))
+		rule := AlertRule{For: 2, ResolveRatio: .8, ResolveFor: resolveFor, Lookback: 9}
+		for i := range 20 {
+			n := 60
+			s := ProbSeq{Prob: make([]float64, n), Held: make([]bool, n)}
+			for k := range n {
+				switch u := r.Float64(); {
+				case u < .2:
+					s.Prob[k] = math.NaN()
+				case u < .4:
+					s.Prob[k], s.Held[k] = math.NaN(), true
+				default:
+					s.Prob[k] = r.Float64()
+				}
 			}
-		}
-		if a, e := managerFiring(t, s, .5, rule), spanFiring(s, .5, rule); a != e {
-			t.Errorf("sequence %d: firing steps\nalert.Manager %q\nEpisodeScore  %q", i, a, e)
+			if a, e := managerFiring(t, s, .5, rule), spanFiring(s, .5, rule); a != e {
+				t.Errorf("resolve_for %d, sequence %d: firing steps\nalert.Manager %q\nEpisodeScore  %q", resolveFor, i, a, e)
+			}
 		}
 	}
 }
@@ -197,7 +199,7 @@ func managerFiring(t *testing.T, s ProbSeq, th float64, rule AlertRule) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	m, err := alert.New(alert.Options{Store: st, For: rule.For, ResolveRatio: rule.ResolveRatio, MissingSteps: rule.MissingSteps,
+	m, err := alert.New(alert.Options{Store: st, For: rule.For, ResolveRatio: rule.ResolveRatio, ResolveFor: rule.ResolveFor, MissingSteps: rule.MissingSteps,
 		EvalInterval: time.Hour, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)

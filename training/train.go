@@ -492,8 +492,8 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 				// not at the F1-max one it replaces.
 				rep.ValF1 = metrics.PointWise(metrics.Threshold(p, th.Failure), l).F1
 				rep.Episodes = &es
-				th.Method = fmt.Sprintf("failure: alert-episode F1-max on validation series (for %d steps, resolve %.2g×; %d onsets, P %.2f R %.2f, lead %.0f steps%s); anomaly: POT q=%g level=%g on validation scores",
-					rule.For, rule.ResolveRatio, es.Episodes, es.Precision, es.Recall, es.LeadMedian, floor, opts.Risk, opts.Level)
+				th.Method = fmt.Sprintf("failure: alert-episode F1-max on validation series (for %d steps, resolve %.2g×%s; %d onsets, P %.2f R %.2f, lead %.0f steps%s); anomaly: POT q=%g level=%g on validation scores",
+					rule.For, rule.ResolveRatio, resolveForText(rule.ResolveFor), es.Episodes, es.Precision, es.Recall, es.LeadMedian, floor, opts.Risk, opts.Level)
 			}
 		}
 	default:
@@ -1198,4 +1198,13 @@ func calibration(prob []float64, label []bool, bins int) *Calibration {
 	c.Rate /= float64(n)
 	c.MaxProb = prob[idx[n-1]]
 	return c
+}
+
+// resolveForText is how the threshold method names AlertRule.ResolveFor:
+// nothing for 1 (the first step below resolves, as before it was kept).
+func resolveForText(n int) string {
+	if n <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" for %d steps", n)
 }

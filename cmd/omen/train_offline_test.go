@@ -70,7 +70,7 @@ func TestTrainOfflineRecordedStep(t *testing.T) {
 	}
 	rc, out, errs := train("--promote")
 	if rc != 0 || !strings.Contains(out, "promoted ") ||
-		!strings.Contains(errs, "omen train: the step the store records (the daemon's last), 30s, applies; the alert rule the threshold is chosen for is the built-in one (the store does not record alerting.for, resolve_ratio or min_lead") {
+		!strings.Contains(errs, "omen train: the step the store records (the daemon's last), 30s, applies; the alert rule the threshold is chosen for is the built-in one (the store does not record alerting.for, resolve_ratio, resolve_for or min_lead") {
 		t.Fatalf("train --promote = %d\nstdout %s\nstderr %s", rc, out, errs)
 	}
 	data, err := os.ReadFile("m.omen")

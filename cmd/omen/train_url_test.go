@@ -27,6 +27,7 @@ func TestTrainURLDaemonSettings(t *testing.T) {
 	cfg := config.Default()
 	cfg.Step = pmodel.Duration(time.Second)
 	cfg.Alerting.For = 3
+	cfg.Alerting.ResolveFor = 2
 	names, labels := features.Names(cfg.Config), cfg.LabelNames()
 	dir := t.TempDir()
 	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger")})
@@ -64,8 +65,8 @@ func TestTrainURLDaemonSettings(t *testing.T) {
 	rc, stdout, stderr := omen(t, "train", "--source", "store", "--url", url, "--history", "1h", "--hidden", "4", "--epochs", "1", "--out", out)
 	// 3 × (480 − 32) training windows at 1 s (the first 80 % of 600 steps);
 	// at 15 s, 40 steps: too few.
-	if rc != 0 || !strings.Contains(stdout, "3 entities, 1344/") || !strings.Contains(stdout, "for 3 steps") {
-		t.Fatalf("train --url = %d\nstdout %s\nstderr %s\nwant 1344 training windows (the daemon's 1 s step) and the daemon's for: 3", rc, stdout, stderr)
+	if rc != 0 || !strings.Contains(stdout, "3 entities, 1344/") || !strings.Contains(stdout, "for 3 steps, resolve 0.8× for 2 steps;") {
+		t.Fatalf("train --url = %d\nstdout %s\nstderr %s\nwant 1344 training windows (the daemon's 1 s step) and the daemon's for: 3, resolve_for: 2", rc, stdout, stderr)
 	}
 	// The model records the daemon's step: a daemon of another one refuses it.
 	data, err := os.ReadFile(out)

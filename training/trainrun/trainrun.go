@@ -229,7 +229,7 @@ func (r *Result) train(ctx context.Context) error {
 		trainOpts.Step = r.Step // recorded in the model: a daemon of another step refuses it
 		// Failure labels from the configured definitions: choose the
 		// threshold by what the daemon's alert rule would have done.
-		trainOpts.Alerts = &training.AlertRule{For: r.Alerting.For, ResolveRatio: r.Alerting.ResolveRatio,
+		trainOpts.Alerts = &training.AlertRule{For: r.Alerting.For, ResolveRatio: r.Alerting.ResolveRatio, ResolveFor: r.Alerting.ResolveFor,
 			MinLead: training.LeadSteps(time.Duration(r.Alerting.MinLead), r.Step), MissingSteps: alert.DefaultMissingSteps}
 	}
 	trainOpts.Progress = o.Progress
@@ -283,6 +283,9 @@ func (r *Result) daemonSettings(presence []string) ([]string, error) {
 		}
 		r.Step = step
 		r.Alerting.For, r.Alerting.ResolveRatio, r.Alerting.MinLead = hs.AlertFor, hs.AlertResolveRatio, pmodel.Duration(time.Duration(hs.AlertMinLeadMs)*time.Millisecond)
+		// An omen older than resolve_for does not say it: it resolved at
+		// the first step below, resolve_for 1.
+		r.Alerting.ResolveFor = max(hs.AlertResolveFor, 1)
 		if hs.PresenceFeatures != nil {
 			presence = hs.PresenceFeatures
 		}
@@ -328,7 +331,7 @@ func (r *Result) storeStep() error {
 		// the configuration's step.
 	case o.ConfigFile == "":
 		o.Notice(fmt.Sprintf("the step the store records (the daemon's last), %v, applies; the alert rule the threshold is chosen for is the built-in one "+
-			"(the store does not record alerting.for, resolve_ratio or min_lead: --config.file FILE applies the daemon's)", rec))
+			"(the store does not record alerting.for, resolve_ratio, resolve_for or min_lead: --config.file FILE applies the daemon's)", rec))
 		r.Step = rec
 	case rec != r.Step:
 		return fmt.Errorf("the store's history is at a step of %v (the daemon's last, which its schema records), not the %v of %s: "+

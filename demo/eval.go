@@ -43,6 +43,10 @@ type EvalOptions struct {
 	// MinLead overrides the lead floor of the threshold (see
 	// TrainOnStore) when positive.
 	MinLead time.Duration
+	// ResolveFor, when positive, is the daemon's alerting.resolve_for
+	// (steps below the resolve threshold in a row that resolve an alert),
+	// also played by the threshold choice of a model trained here.
+	ResolveFor int
 }
 
 // EvalReport is what "omen eval sim" prints.
@@ -68,6 +72,8 @@ type EvalReport struct {
 	ValSplit  string  `json:"val_split,omitempty"`
 	ValFleets int     `json:"val_fleets,omitempty"`
 	MinLeadS  float64 `json:"min_lead_s,omitempty"`
+	// ResolveFor is the daemon's alerting.resolve_for in the run.
+	ResolveFor int `json:"resolve_for"`
 	// Calibration compares the model's failure probabilities on the
 	// evaluated fleet with its failures within the horizon (every window
 	// of its stored history, by decile of probability).
@@ -159,6 +165,10 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 	if o.MinLead > 0 {
 		o.App.Config.Alerting.MinLead = pmodel.Duration(o.MinLead)
 	}
+	if o.ResolveFor > 0 {
+		o.App.Config.Alerting.ResolveFor = o.ResolveFor
+	}
+	rep.ResolveFor = o.App.Config.Alerting.ResolveFor
 	o.App.WallClock = false
 	o.App.OnAlert = func(a app.FiredAlert) {
 		mu.Lock()

@@ -74,16 +74,20 @@ func TestEvalSimInterruptedJSONStdout(t *testing.T) {
 	var stdout bytes.Buffer
 	// The first run's summary line ends it: interrupt then.
 	stderr := &cancelOn{at: "seed 3: scenarios", cancel: cancel}
-	rc := evalSim(ctx, []string{"--seed", "3", "--runs", "3", "--model", "../../demo/testdata/e2e-model.omen", "--duration", "15m", "--json", "-"}, &stdout, stderr)
+	rc := evalSim(ctx, []string{"--seed", "3", "--runs", "3", "--model", "../../demo/testdata/e2e-model.omen", "--duration", "15m", "--resolve-for", "2", "--json", "-"}, &stdout, stderr)
 	if rc != 1 {
 		t.Fatalf("exit %d, want 1; stderr %s", rc, stderr.String())
 	}
 	var rep struct {
 		Requested int     `json:"runs_requested"`
 		Seeds     []int64 `json:"seeds"`
+		Runs      []struct {
+			ResolveFor int `json:"resolve_for"`
+		} `json:"runs"`
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || rep.Requested != 3 || len(rep.Seeds) != 1 || rep.Seeds[0] != 3 {
-		t.Errorf("stdout %q (%v): want the JSON of the completed run 3 of 3 requested", stdout.String(), err)
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || rep.Requested != 3 || len(rep.Seeds) != 1 || rep.Seeds[0] != 3 ||
+		len(rep.Runs) != 1 || rep.Runs[0].ResolveFor != 2 {
+		t.Errorf("stdout %q (%v): want the JSON of the completed run 3 of 3 requested, at --resolve-for 2", stdout.String(), err)
 	}
 }
 

@@ -31,6 +31,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.SaveModel, "save-model", "", "write the trained model to this file")
 	fs.IntVar(&o.ValFleets, "val-fleets", 0, "validate (early stopping, threshold) on the pods of the last N training fleets, not trained on (0: on a fifth of the pods of every fleet)")
 	fs.DurationVar(&o.MinLead, "min-lead", 0, "lead floor of the threshold: the validation median lead it must reach (0: the built-in floor)")
+	fs.IntVar(&o.ResolveFor, "resolve-for", 0, "alerting.resolve_for of the evaluated daemon: steps in a row below the resolve threshold that resolve an alert (0: the default, 1)")
 	runs := fs.Int("runs", 1, "evaluate this many fleets (seeds seed, seed+1, …) with one model (trained by the first run unless --model is given) and report them pooled")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file (-: stdout, and the summary lines go to stderr)")
 	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
@@ -64,8 +65,8 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	switch {
-	case o.ValFleets < 0 || o.MinLead < 0:
-		fmt.Fprintf(stderr, "omen eval sim: --val-fleets %d and --min-lead %v must not be negative\n", o.ValFleets, o.MinLead)
+	case o.ValFleets < 0 || o.MinLead < 0 || o.ResolveFor < 0:
+		fmt.Fprintf(stderr, "omen eval sim: --val-fleets %d, --min-lead %v and --resolve-for %d must not be negative\n", o.ValFleets, o.MinLead, o.ResolveFor)
 		return 2
 	case o.ModelFile != "" && (o.ValFleets > 0 || o.MinLead > 0):
 		fmt.Fprintln(stderr, "omen eval sim: --val-fleets and --min-lead choose how a model is trained; they do not apply to --model")

@@ -239,7 +239,7 @@ func TestEvalSimRunsSmoke(t *testing.T) {
 		t.Errorf("stderr %q, want the summary lines", stderr.String())
 	}
 	for _, args := range [][]string{{"--runs", "0"}, {"--seed", "1", "--train-seed", "3", "--runs", "5"},
-		{"--val-fleets", "-1"}, {"--min-lead", "-1s"}, {"--val-fleets", "8"}, {"--model", "m.omen", "--val-fleets", "2"}, {"--model", "m.omen", "--min-lead", "5m"}} {
+		{"--val-fleets", "-1"}, {"--min-lead", "-1s"}, {"--resolve-for", "-1"}, {"--val-fleets", "8"}, {"--model", "m.omen", "--val-fleets", "2"}, {"--model", "m.omen", "--min-lead", "5m"}} {
 		if rc := dispatch(append([]string{"eval", "sim"}, args...), &stdout, &stderr); rc != 2 {
 			t.Errorf("%v: exit %d", args, rc)
 		}

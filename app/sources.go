@@ -121,7 +121,7 @@ func newSources(o sourceOptions) (*sources, error) {
 		if lb := time.Duration(cfg.Resolved().Lookback); backfill > lb {
 			// The in-memory window keeps lookback: the rest would be
 			// fetched and dropped.
-			o.Logger.Info("Prometheus backfill cut to the lookback, all the in-memory window keeps", "url", p.URL, "backfill", backfill, "lookback", lb)
+			o.Logger.Info("Prometheus backfill cut to the lookback, all the in-memory window keeps", "url", redact.URL(p.URL), "backfill", backfill, "lookback", lb)
 			backfill = lb
 		}
 		pl, err := stream.NewPoller(o.Appender, stream.PollerOptions{
@@ -136,7 +136,7 @@ func newSources(o sourceOptions) (*sources, error) {
 		}, o.Registerer, o.Logger)
 		if err != nil {
 			nc.Close()
-			return nil, fmt.Errorf("create Prometheus poller for %s: %w", p.URL, err)
+			return nil, fmt.Errorf("create Prometheus poller for %s: %w", redact.URL(p.URL), err)
 		}
 		s.pollers = append(s.pollers, pollerWithBackfill{pl, backfill})
 	}

@@ -196,7 +196,8 @@ func (o *Options) applyDefaults() error {
 	return nil
 }
 
-// App is the omen daemon. Start and Stop may each be called once.
+// App is the omen daemon. Start and Stop may each be called once; Stop may
+// be called while Start runs, from another goroutine (see Start).
 type App struct {
 	opts   Options
 	logger *slog.Logger
@@ -230,11 +231,20 @@ type App struct {
 	// started is set by the first Start (or a Stop before any); running
 	// once Start succeeded: Reload and Apply before it fail.
 	started, running atomic.Bool
-	stop             context.CancelFunc
-	done             chan struct{}
-	doneOnce         sync.Once
-	runErr           error
-	stopOnce         sync.Once
+	// startMu orders Start and a Stop called while it runs: Start sets
+	// starting (closed when it has returned) and cancelStart, and checks
+	// stopping before it runs the components; Stop sets stopping and
+	// waits for starting. The fields Start sets (stop, the components)
+	// are read by Stop once starting is closed.
+	startMu     sync.Mutex
+	starting    chan struct{}
+	cancelStart context.CancelFunc
+	stopping    bool
+	stop        context.CancelFunc
+	done        chan struct{}
+	doneOnce    sync.Once
+	runErr      error
+	stopOnce    sync.Once
 
 	reloads *prometheus.CounterVec
 	// restoreRuntime undoes the runtime settings of config.RuntimeConfig.
@@ -293,15 +303,46 @@ func (a *App) Store() *store.Store { return a.store }
 // component until Stop or a component's fatal error. It returns once the
 // daemon is ready to accept data. When it fails, what it opened is closed
 // and Done is closed (Err returns the error).
+//
+// A Stop called while Start runs cancels ctx for Start and waits for it:
+// Start then fails with an error wrapping ErrStopped (having closed what
+// it opened), unless it had already started the components, which Stop
+// then stops.
 func (a *App) Start(ctx context.Context) error {
+	a.startMu.Lock()
 	if !a.started.CompareAndSwap(false, true) {
-		return errors.New("start: omen was started or stopped already")
+		stopping := a.stopping
+		a.startMu.Unlock()
+		if stopping {
+			return fmt.Errorf("start: %w (before it)", ErrStopped)
+		}
+		return errors.New("start: omen was started already")
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	starting := make(chan struct{})
+	a.starting, a.cancelStart = starting, cancel
+	a.startMu.Unlock()
+	defer close(starting)
 	err := a.start(ctx)
 	if err != nil {
+		if a.stopRequested() && !errors.Is(err, ErrStopped) {
+			err = fmt.Errorf("%w: %w", ErrStopped, err)
+		}
 		a.finish(err)
 	}
 	return err
+}
+
+// ErrStopped is the error of a Start cut short by a Stop, or called after
+// it (it also wraps ErrNotRunning).
+var ErrStopped = fmt.Errorf("%w: stopped during start", ErrNotRunning)
+
+// stopRequested reports whether Stop was called.
+func (a *App) stopRequested() bool {
+	a.startMu.Lock()
+	defer a.startMu.Unlock()
+	return a.stopping
 }
 
 // finish records err as the error that stopped the daemon and closes Done
@@ -489,6 +530,15 @@ func (a *App) start(ctx context.Context) error {
 		ErrorLog: slog.NewLogLogger(serverErrorHandler{log.With("component", "web").Handler()}, slog.LevelError),
 	}
 
+	// A Stop called meanwhile: nothing runs yet, fail closes what
+	// Start opened. Past this point Stop waits for Start and stops the
+	// components.
+	a.startMu.Lock()
+	stopping := a.stopping
+	a.startMu.Unlock()
+	if stopping {
+		return fail(ErrStopped)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
 	var g run.Group
@@ -636,15 +686,36 @@ func (a *App) Err() error { return a.runErr }
 // step; once all have returned, the store is closed. It waits at most
 // ShutdownTimeout (or ctx), the store's close included: store calls
 // still running then (a value-log GC pass) close it when they return.
+//
+// A Stop called while Start runs cancels Start's context and waits for
+// Start to return (see Start) within the same bound, then stops what
+// Start started. Should Start outlast the bound (a slow store open),
+// Stop returns an error and Start, which sees the Stop, fails and closes
+// what it opened.
 func (a *App) Stop(ctx context.Context) error {
 	var err error
 	a.stopOnce.Do(func() {
 		a.ready.Store(false)
 		ctx, cancel := context.WithTimeout(ctx, a.opts.ShutdownTimeout)
 		defer cancel()
+		a.startMu.Lock()
+		a.stopping = true
 		// Stop without Start: a later Start fails, Done is closed.
 		if a.started.CompareAndSwap(false, true) {
 			a.finish(nil)
+		}
+		starting, cancelStart := a.starting, a.cancelStart
+		a.startMu.Unlock()
+		if starting != nil {
+			cancelStart()
+			select {
+			case <-starting:
+			case <-ctx.Done():
+				err = fmt.Errorf("stop: start still running after %v: it stops once it returns", a.opts.ShutdownTimeout)
+				a.logger.Warn("omen stopping: start still running", "err", err)
+				return
+			}
+			a.ready.Store(false) // Start set it meanwhile
 		}
 		if a.stop != nil {
 			a.stop()

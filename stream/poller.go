@@ -790,11 +790,15 @@ func (p *Poller) queryError(err error) error {
 }
 
 // retryableQueryErr reports whether a query error may go away: timeouts,
-// server errors and transport errors do; bad queries (bad_data,
+// server errors, transport errors and a rate limit (429, from Prometheus
+// or a proxy in front of it) do; bad queries (bad_data, other
 // client_error, execution errors) do not.
 func retryableQueryErr(err error) bool {
 	var ae *v1.Error
 	if errors.As(err, &ae) {
+		if ae.Type == v1.ErrClient && strings.HasSuffix(ae.Msg, " 429") {
+			return true
+		}
 		switch ae.Type {
 		case v1.ErrBadData, v1.ErrClient, v1.ErrExec, v1.ErrCanceled:
 			return false

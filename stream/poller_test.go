@@ -203,6 +203,9 @@ func TestPollerErrors(t *testing.T) {
 		{"metric":{"pod":"c"},"value":[1700000000,"+Inf"]}]}}`)
 	unavailable := jsonResponse(503, `{"status":"error","errorType":"unavailable","error":"overloaded"}`)
 	badData := jsonResponse(400, `{"status":"error","errorType":"bad_data","error":"parse error"}`)
+	// A proxy's rate limit in front of Prometheus: no JSON body.
+	tooMany := func(w http.ResponseWriter) { http.Error(w, "slow down", http.StatusTooManyRequests) }
+	forbidden := func(w http.ResponseWriter) { http.Error(w, "no", http.StatusForbidden) }
 	scalar := jsonResponse(200, `{"status":"success","data":{"resultType":"scalar","result":[1700000000,"3"]}}`)
 	hang := func(w http.ResponseWriter) { time.Sleep(300 * time.Millisecond); ok(w) }
 	// NaN and ±Inf are PromQL results (histogram_quantile over no
@@ -220,6 +223,9 @@ func TestPollerErrors(t *testing.T) {
 		{name: "retry after 503", responses: []func(http.ResponseWriter){unavailable, unavailable, ok}, wantCalls: 3, want: all},
 		{name: "gives up after retries", responses: []func(http.ResponseWriter){unavailable}, wantErr: true, wantCalls: 3},
 		{name: "bad data not retried", responses: []func(http.ResponseWriter){badData}, wantErr: true, wantCalls: 1},
+		{name: "retry after 429", responses: []func(http.ResponseWriter){tooMany, ok}, wantCalls: 2, want: all},
+		// 2 calls: the client's POST, then its GET fallback on a 403; no retry.
+		{name: "403 not retried", responses: []func(http.ResponseWriter){forbidden}, wantErr: true, wantCalls: 2},
 		{name: "timeout retried", responses: []func(http.ResponseWriter){hang, ok}, wantCalls: 2, want: all},
 		{name: "scalar", responses: []func(http.ResponseWriter){scalar}, wantCalls: 1, want: []float64{3}},
 		{name: "append retried", responses: []func(http.ResponseWriter){ok}, appErr: errors.New("busy"), wantCalls: 1, want: all},

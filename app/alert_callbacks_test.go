@@ -207,3 +207,29 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestAlertCallbackQueueOption: Options.AlertCallbackQueue defaults to
+// DefaultAlertCallbackQueue, a negative one is refused, and the daemon's
+// alerter queues at most that many calls.
+func TestAlertCallbackQueueOption(t *testing.T) {
+	for _, tc := range []struct {
+		queue, want int
+		err         bool
+	}{{0, DefaultAlertCallbackQueue, false}, {5, 5, false}, {-1, 0, true}} {
+		a, err := New(Options{Config: testConfig(t), StoragePath: t.TempDir(), AlertCallbackQueue: tc.queue, Logger: slog.New(slog.DiscardHandler)})
+		if tc.err {
+			if err == nil {
+				t.Errorf("AlertCallbackQueue %d accepted", tc.queue)
+			}
+			continue
+		}
+		if err != nil || a.opts.AlertCallbackQueue != tc.want {
+			t.Errorf("AlertCallbackQueue %d: %v, %+v; want %d", tc.queue, err, a, tc.want)
+		}
+	}
+	// Started, the alerter's queue has that bound.
+	a := startApp(t, t.TempDir(), func(o *Options) { o.AlertCallbackQueue = 7 })
+	if a.alerts.calls.max != 7 {
+		t.Errorf("the alerter's callback queue holds %d, want AlertCallbackQueue 7", a.alerts.calls.max)
+	}
+}

@@ -519,8 +519,7 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 		// where a floor of 390 s gave 284-293 s (docs/EVALUATION.md). So
 		// the floor is 300 + 120 s (DefaultMinLead) unless the
 		// configuration's alerting.min_lead says otherwise.
-		t.Alerts = &training.AlertRule{For: o.App.Config.Alerting.For, ResolveRatio: o.App.Config.Alerting.ResolveRatio,
-			MinLead: training.LeadSteps(MinLead(o.App.Config), Step)}
+		t.Alerts = alertRule(o.App.Config)
 	}
 	if t.Logger == nil {
 		t.Logger = o.App.Logger
@@ -745,3 +744,10 @@ func (d demoHandler) Handle(ctx context.Context, r slog.Record) error {
 func (d demoHandler) WithAttrs(as []slog.Attr) slog.Handler { return demoHandler{d.h.WithAttrs(as)} }
 
 func (d demoHandler) WithGroup(name string) slog.Handler { return demoHandler{d.h.WithGroup(name)} }
+
+// alertRule is the daemon's alert rule under cfg as the threshold choice
+// plays it (TrainOnStore), with the demo's lead floor (MinLead).
+func alertRule(cfg *config.Config) *training.AlertRule {
+	return &training.AlertRule{For: cfg.Alerting.For, ResolveRatio: cfg.Alerting.ResolveRatio, ResolveFor: cfg.Alerting.ResolveFor,
+		MinLead: training.LeadSteps(MinLead(cfg), Step)}
+}

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -447,19 +449,61 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 }
 
 // queryFailure is how a query's live polls fail: since the poll at
-// since, polls in a row, with the error msg.
+// since, polls in a row, with errors of class (see errorClass).
 type queryFailure struct {
-	expr, msg string
-	since     time.Time
-	polls     int
+	expr, class string
+	since       time.Time
+	polls       int
+}
+
+// errorClass returns what a query error is, without what changes from one
+// attempt to the next while the cause stays the same: the client's
+// ephemeral port (read tcp 127.0.0.1:39472->127.0.0.1:9090: read:
+// connection reset by peer) or a GET's query string (time=...). An
+// error of Prometheus's API is its type and message; a timeout (the
+// client's deadline, a net timeout) is "timeout"; a network error is
+// its operation and the system call's error (errno) or, without one, its
+// innermost error's text; an HTTP client error without a network error
+// is its method and the error it wraps, without the URL. Any other error
+// is its text. Two errors of one class are logged as the same failure.
+func errorClass(err error) string {
+	var ae *v1.Error
+	if errors.As(err, &ae) {
+		return "api " + string(ae.Type) + ": " + ae.Msg
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		var errno syscall.Errno
+		if errors.As(oe.Err, &errno) {
+			return "net " + oe.Op + ": " + errno.Error()
+		}
+		if oe.Err != nil {
+			return "net " + oe.Op + ": " + oe.Err.Error()
+		}
+		return "net " + oe.Op
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Err != nil {
+			return "http " + ue.Op + ": " + ue.Err.Error()
+		}
+		return "http " + ue.Op
+	}
+	return err.Error()
 }
 
 // logFailures logs the failed live polls of the poll at next, failed (by
 // query name; the others of qs succeeded), without flooding the log with
 // a query Prometheus keeps refusing (a PromQL error) or a server that
 // stays unreachable: a warning when a query starts failing, or fails with
-// another error (or another expression, after SetQueries), then debug
-// records while its error stays the same, and an info record when it
+// another error (another errorClass: a transport error's text changes at
+// every attempt, with the client's port) or another expression (after
+// SetQueries), then debug records while its error's class stays the same
+// (each record holds the error's full text), and an info record when it
 // succeeds again. failing holds each failing query's state; the failures
 // are counted by omen_prometheus_queries_total{outcome="error"}.
 func (p *Poller) logFailures(failing map[string]*queryFailure, qs *querySet, next time.Time, failed map[string]error) {
@@ -476,8 +520,8 @@ func (p *Poller) logFailures(failing map[string]*queryFailure, qs *querySet, nex
 			p.logger.Info("query succeeds again", "query", name, "time", next, "failing_since", f.since, "failed_polls", f.polls)
 			delete(failing, name)
 		case !ok:
-		case f == nil || f.expr != qs.exprs[name] || f.msg != err.Error():
-			failing[name] = &queryFailure{expr: qs.exprs[name], msg: err.Error(), since: next, polls: 1}
+		case f == nil || f.expr != qs.exprs[name] || f.class != errorClass(err):
+			failing[name] = &queryFailure{expr: qs.exprs[name], class: errorClass(err), since: next, polls: 1}
 			p.logger.Warn("query failed; while it fails with this error, logged at debug level", "query", name, "time", next, "err", err)
 		default:
 			f.polls++

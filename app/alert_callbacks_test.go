@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -14,6 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
+
+// fire is the OnAlert report of the alert fp.
+func fire(fp string, call func()) callbackReport {
+	return callbackReport{kind: reportFire, fp: fp, call: call}
+}
 
 // TestAlertCallbacksOrderedAndWaited: OnAlert and OnResolve are called one
 // at a time in the order the steps reported them (an alert's OnResolve
@@ -79,15 +85,15 @@ func TestAlertCallbacksCloseBounded(t *testing.T) {
 	var c callbacks
 	release := make(chan struct{})
 	returned := make(chan struct{})
-	c.push(func() { <-release; close(returned) })
-	c.push(func() {})
+	c.push(fire("a", func() { <-release; close(returned) }))
+	c.push(fire("b", func() {}))
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := c.close(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("close with a callback blocked = %v, want the deadline", err)
 	}
 	ran := make(chan struct{}, 1)
-	c.push(func() { ran <- struct{}{} })
+	c.push(fire("c", func() { ran <- struct{}{} }))
 	close(release)
 	<-returned
 	if err := c.close(context.Background()); err != nil {
@@ -101,8 +107,8 @@ func TestAlertCallbacksCloseBounded(t *testing.T) {
 }
 
 // TestAlertCallbacksQueueBounded: a callback that does not keep up lets at
-// most max calls wait; each further report drops the oldest waiting one,
-// counted in omen_alert_callbacks_dropped_total, with one warning per
+// most max calls wait; each further report (here the fires of distinct
+// alerts) drops the oldest waiting one, counted in omen_alert_callbacks_dropped_total, with one warning per
 // burst (until the queue drains). The queue grew without limit.
 func TestAlertCallbacksQueueBounded(t *testing.T) {
 	reg := prometheus.NewRegistry()
@@ -114,15 +120,15 @@ func TestAlertCallbacksQueueBounded(t *testing.T) {
 	var ran []int
 	release := make(chan struct{})
 	started := make(chan struct{})
-	c.push(func() { close(started); <-release }) // the slow consumer, running
+	c.push(fire("slow", func() { close(started); <-release })) // the slow consumer, running
 	<-started
 	for burst := range 2 {
 		for i := range 10 {
-			c.push(func() {
+			c.push(fire(fmt.Sprint(burst*10+i), func() {
 				mu.Lock()
 				defer mu.Unlock()
 				ran = append(ran, burst*10+i)
-			})
+			}))
 		}
 		if burst == 0 {
 			c.mu.Lock()
@@ -146,7 +152,7 @@ func TestAlertCallbacksQueueBounded(t *testing.T) {
 			c.mu.Unlock()
 			release = make(chan struct{})
 			started = make(chan struct{})
-			c.push(func() { close(started); <-release })
+			c.push(fire("slow2", func() { close(started); <-release }))
 			<-started
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -111,7 +112,7 @@ func newAlerter(o alerterOptions) (*alerter, error) {
 		max: o.CallbackQueue, logger: o.Logger,
 		dropped: promauto.With(o.Registerer).NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "alert_callbacks_dropped_total",
-			Help: "Alert reports (OnAlert, OnEscalate, OnResolve calls of an embedder such as the demo) dropped, the oldest first, because the callback queue was full: a callback slower than the alerts.",
+			Help: "Alert reports (OnAlert, OnEscalate, OnResolve calls of an embedder such as the demo) dropped because the callback queue was full (a callback slower than the alerts): an alert's fire with its later reports, else an escalation.",
 		}),
 	}
 	m, err := alert.New(alert.Options{
@@ -374,8 +375,12 @@ func (a *alerter) report(t int64) {
 			}
 		}
 		a.firing[al.Fingerprint] = FiredAlert{Fingerprint: fa.Fingerprint, Entity: fa.Entity, Labels: fa.Labels}
+		kind := reportFire
+		if known {
+			kind = reportEscalate
+		}
 		if f != nil {
-			a.calls.push(func() { f(fa) })
+			a.calls.push(callbackReport{kind: kind, fp: fa.Fingerprint, call: func() { f(fa) }})
 		}
 	}
 	a.firingPeak.Note(len(a.firing))
@@ -384,10 +389,14 @@ func (a *alerter) report(t int64) {
 			continue
 		}
 		delete(a.firing, fp)
+		// Pushed without OnResolve too: it ends the alert's life in
+		// the queue (see callbacks.push).
+		r := callbackReport{kind: reportResolve, fp: fp}
 		if f := a.opts.OnResolve; f != nil {
 			fa.T = time.UnixMilli(t)
-			a.calls.push(func() { f(fa) })
+			r.call = func() { f(fa) }
 		}
+		a.calls.push(r)
 	}
 	a.firing = mapshrink.Compact(a.firing, &a.firingPeak)
 }
@@ -395,56 +404,133 @@ func (a *alerter) report(t int64) {
 // DefaultAlertCallbackQueue is the default Options.AlertCallbackQueue.
 const DefaultAlertCallbackQueue = 10000
 
+// reportKind is the callback a queued report calls.
+type reportKind uint8
+
+const (
+	reportFire     reportKind = iota // OnAlert
+	reportEscalate                   // OnEscalate
+	reportResolve                    // OnResolve
+)
+
+// callbackReport is one report of the alert fp: call makes it (nil for a
+// resolve without OnResolve: it still ends the alert's life, see push).
+type callbackReport struct {
+	kind reportKind
+	fp   string
+	call func()
+}
+
 // callbacks runs the OnAlert, OnEscalate and OnResolve calls one at a
 // time, in the order the steps reported them (an alert's OnResolve after
 // its OnAlert), on a goroutine of their own (a step does not wait for
 // them), which runs while calls are queued. At most max calls wait: when
-// full, push drops the oldest (see Options.AlertCallbackQueue), counts it
-// in dropped and warns once until the queue drains. Closing waits for the
-// queued calls.
+// full, push drops reports by the rule of Options.AlertCallbackQueue (the
+// oldest queued fire with the rest of its alert's life, else the oldest
+// escalation; never a resolve whose fire was or will be delivered),
+// counts them in dropped and warns once until the queue drains. Closing
+// waits for the queued calls.
 type callbacks struct {
 	max     int // 0: DefaultAlertCallbackQueue
 	logger  *slog.Logger
 	dropped prometheus.Counter // nil: not counted
 
 	mu     sync.Mutex
-	queue  []func()
+	queue  []callbackReport
 	done   chan struct{} // of the goroutine running the queue; nil: none
 	closed bool
 	// burst is the number of calls dropped since the queue last drained:
 	// the first drop of a burst warns.
 	burst int
+	// unseen are the alerts whose fire was dropped and whose resolve has
+	// not been reported yet: their escalation and resolve are dropped
+	// too (the consumer never heard of them).
+	unseen map[string]bool
 }
 
-// push queues f, dropping the oldest queued call when the queue is full;
-// nothing once closed.
-func (c *callbacks) push(f func()) {
+// push queues r; when the queue is then over its bound, it drops (see
+// shed). The reports of an alert whose fire was dropped are dropped, up
+// to its resolve. Nothing once closed.
+func (c *callbacks) push(r callbackReport) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
+		return
+	}
+	if c.unseen[r.fp] {
+		switch r.kind {
+		case reportFire: // a new life of the fingerprint (not expected before its resolve)
+			delete(c.unseen, r.fp)
+		case reportResolve:
+			delete(c.unseen, r.fp)
+			fallthrough
+		default:
+			if r.call != nil && c.dropped != nil {
+				c.dropped.Inc()
+			}
+			return
+		}
+	}
+	if r.call == nil {
 		return
 	}
 	limit := c.max
 	if limit <= 0 {
 		limit = DefaultAlertCallbackQueue
 	}
-	if len(c.queue) >= limit {
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
-		if c.dropped != nil {
-			c.dropped.Inc()
+	c.queue = append(c.queue, r)
+	if len(c.queue) > limit {
+		if n := c.shed(); n > 0 {
+			if c.dropped != nil {
+				c.dropped.Add(float64(n))
+			}
+			if c.burst == 0 && c.logger != nil {
+				c.logger.Warn("alert callbacks queue full: dropping the oldest alerts' reports, fire first (a callback is slower than the alerts)",
+					"queue", limit, "metric", "omen_alert_callbacks_dropped_total")
+			}
+			c.burst += n
 		}
-		if c.burst == 0 && c.logger != nil {
-			c.logger.Warn("alert callbacks queue full: dropping the oldest reports (a callback is slower than the alerts)",
-				"queue", limit, "metric", "omen_alert_callbacks_dropped_total")
-		}
-		c.burst++
 	}
-	c.queue = append(c.queue, f)
 	if c.done == nil {
 		c.done = make(chan struct{})
 		go c.run(c.done)
 	}
+}
+
+// shed drops queued reports and returns how many: the oldest fire with
+// its alert's later reports up to its resolve (if its resolve is not
+// queued yet, the alert is unseen: its later reports are dropped as they
+// come); else the oldest escalation. Queued resolves alone are kept,
+// over the bound: their alerts' fires were delivered.
+func (c *callbacks) shed() int {
+	i := slices.IndexFunc(c.queue, func(r callbackReport) bool { return r.kind == reportFire })
+	if i < 0 {
+		i = slices.IndexFunc(c.queue, func(r callbackReport) bool { return r.kind == reportEscalate })
+		if i < 0 {
+			return 0
+		}
+		c.queue = slices.Delete(c.queue, i, i+1)
+		return 1
+	}
+	fp := c.queue[i].fp
+	keep, n, resolved := c.queue[:i], 1, false
+	for _, r := range c.queue[i+1:] {
+		if !resolved && r.fp == fp {
+			n++
+			resolved = r.kind == reportResolve
+			continue
+		}
+		keep = append(keep, r)
+	}
+	clear(c.queue[len(keep):])
+	c.queue = keep
+	if !resolved {
+		if c.unseen == nil {
+			c.unseen = map[string]bool{}
+		}
+		c.unseen[fp] = true
+	}
+	return n
 }
 
 // run calls the queued functions until the queue is empty.
@@ -460,8 +546,8 @@ func (c *callbacks) run(done chan struct{}) {
 			c.mu.Unlock()
 			return
 		}
-		f := c.queue[0]
-		c.queue[0] = nil
+		f := c.queue[0].call
+		c.queue[0] = callbackReport{}
 		c.queue = c.queue[1:]
 		c.mu.Unlock()
 		f()

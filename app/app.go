@@ -84,12 +84,18 @@ type Options struct {
 	OnResolve func(FiredAlert)
 	// AlertCallbackQueue is the most OnAlert, OnEscalate and OnResolve
 	// calls queued behind the one running. Default 10000. When a slow
-	// callback lets the queue fill, each new report drops the oldest
-	// queued one (as Prometheus' notification queue does: the newest
-	// reports describe the alerts' current state, the oldest are the most
-	// likely to be outdated by a later report of the same alert, already
-	// queued), counts it in omen_alert_callbacks_dropped_total and warns
-	// once until the queue drains.
+	// callback lets the queue fill, reports are dropped so that what the
+	// callbacks see stays consistent: the oldest queued OnAlert is dropped
+	// together with its alert's later reports (its OnEscalate and
+	// OnResolve, queued or still to come: the callbacks never hear of that
+	// alert); with no OnAlert queued, the oldest OnEscalate (the alert's
+	// OnResolve still comes, with the critical labels). An OnResolve is
+	// never dropped on its own: every OnAlert delivered is followed by its
+	// alert's OnResolve once it resolves, and no OnEscalate or OnResolve is
+	// delivered for an alert whose OnAlert was dropped. A queue holding
+	// only OnResolve calls grows past the bound (by at most one per alert
+	// delivered, or restored firing, then resolved). Drops are counted in omen_alert_callbacks_dropped_total,
+	// with a warning once until the queue drains.
 	AlertCallbackQueue int
 	// ShutdownTimeout bounds Stop. Default 30s.
 	ShutdownTimeout time.Duration

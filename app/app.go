@@ -241,16 +241,23 @@ type App struct {
 	// starting (closed when it has returned) and cancelStart, and checks
 	// stopping before it runs the components; Stop sets stopping and
 	// waits for starting. The fields Start sets (stop, the components)
-	// are read by Stop once starting is closed.
-	startMu     sync.Mutex
-	starting    chan struct{}
-	cancelStart context.CancelFunc
-	stopping    bool
-	stop        context.CancelFunc
-	done        chan struct{}
-	doneOnce    sync.Once
-	runErr      error
-	stopOnce    sync.Once
+	// are read by Stop once starting is closed, or startReturned set.
+	// Whichever of Stop giving up (its bound ended) and Start reaching its
+	// end comes first decides, under startMu, who stops what Start
+	// started: Start sets startReturned unless stopGaveUp is set (then it
+	// stops the components itself and fails with ErrStopped); Stop sets
+	// stopGaveUp unless startReturned is set (then it stops them).
+	startMu       sync.Mutex
+	starting      chan struct{}
+	cancelStart   context.CancelFunc
+	stopping      bool
+	stopGaveUp    bool
+	startReturned bool
+	stop          context.CancelFunc
+	done          chan struct{}
+	doneOnce      sync.Once
+	runErr        error
+	stopOnce      sync.Once
 
 	reloads *prometheus.CounterVec
 	// restoreRuntime undoes the runtime settings of config.RuntimeConfig.
@@ -313,14 +320,17 @@ func (a *App) Store() *store.Store { return a.store }
 // A Stop called while Start runs cancels ctx for Start and waits for it:
 // Start then fails with an error wrapping ErrStopped (having closed what
 // it opened), unless it had already started the components, which Stop
-// then stops.
+// then stops. Should Stop give up waiting (its bound ended), Start, once
+// it gets there, stops what it started itself and fails with ErrStopped:
+// whatever the timing, the daemon ends stopped once Stop was called. A
+// Start after Stop fails with ErrStopped.
 func (a *App) Start(ctx context.Context) error {
 	a.startMu.Lock()
 	if !a.started.CompareAndSwap(false, true) {
 		stopping := a.stopping
 		a.startMu.Unlock()
 		if stopping {
-			return fmt.Errorf("start: %w (before it)", ErrStopped)
+			return fmt.Errorf("start after Stop: %w", ErrStopped)
 		}
 		return errors.New("start: omen was started already")
 	}
@@ -333,7 +343,7 @@ func (a *App) Start(ctx context.Context) error {
 	err := a.start(ctx)
 	if err != nil {
 		if a.stopRequested() && !errors.Is(err, ErrStopped) {
-			err = fmt.Errorf("%w: %w", ErrStopped, err)
+			err = fmt.Errorf("start cut short by Stop: %w: %w", ErrStopped, err)
 		}
 		a.finish(err)
 	}
@@ -342,7 +352,7 @@ func (a *App) Start(ctx context.Context) error {
 
 // ErrStopped is the error of a Start cut short by a Stop, or called after
 // it (it also wraps ErrNotRunning).
-var ErrStopped = fmt.Errorf("%w: stopped during start", ErrNotRunning)
+var ErrStopped = fmt.Errorf("%w: Stop was called", ErrNotRunning)
 
 // stopRequested reports whether Stop was called.
 func (a *App) stopRequested() bool {
@@ -543,7 +553,7 @@ func (a *App) start(ctx context.Context) error {
 	stopping := a.stopping
 	a.startMu.Unlock()
 	if stopping {
-		return fail(ErrStopped)
+		return fail(fmt.Errorf("start cut short by Stop: %w", ErrStopped))
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
@@ -625,6 +635,22 @@ func (a *App) start(ctx context.Context) error {
 	a.ready.Store(true)
 	log.Info("omen started", "web", a.Addr(), "nats", redactNATSURL(a.natsURL), "storage", a.opts.StoragePath,
 		"features", len(cfg.Features)+len(cfg.EventFeatures), "entity_labels", cfg.EntityLabels)
+	// A Stop called past the check above waits for Start to return and
+	// stops the components; one that gave up waiting meanwhile left that
+	// to Start (see startMu).
+	a.startMu.Lock()
+	gaveUp := a.stopGaveUp
+	a.startReturned = !gaveUp
+	a.startMu.Unlock()
+	if gaveUp {
+		a.ready.Store(false)
+		log.Warn("omen stopping: Stop gave up waiting for start to return")
+		sctx, scancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
+		defer scancel()
+		err := a.stopStarted(context.Background(), sctx)
+		log.Info("omen stopped")
+		return errors.Join(fmt.Errorf("start: stopped what it started, Stop having given up waiting for it: %w", ErrStopped), err)
+	}
 	return nil
 }
 
@@ -696,13 +722,14 @@ func (a *App) Err() error { return a.runErr }
 // A Stop called while Start runs cancels Start's context and waits for
 // Start to return (see Start) within the same bound, then stops what
 // Start started. Should Start outlast the bound (a slow store open),
-// Stop returns an error and Start, which sees the Stop, fails and closes
-// what it opened.
+// Stop returns an error and Start, which sees the Stop, fails with
+// ErrStopped, having closed what it opened or stopped what it started.
 func (a *App) Stop(ctx context.Context) error {
 	var err error
+	parent := ctx
 	a.stopOnce.Do(func() {
 		a.ready.Store(false)
-		ctx, cancel := context.WithTimeout(ctx, a.opts.ShutdownTimeout)
+		ctx, cancel := context.WithTimeout(parent, a.opts.ShutdownTimeout)
 		defer cancel()
 		a.startMu.Lock()
 		a.stopping = true
@@ -717,26 +744,51 @@ func (a *App) Stop(ctx context.Context) error {
 			select {
 			case <-starting:
 			case <-ctx.Done():
-				err = fmt.Errorf("stop: start still running after %v: it stops once it returns", a.opts.ShutdownTimeout)
+				a.startMu.Lock()
+				returned := a.startReturned
+				a.stopGaveUp = !returned
+				a.startMu.Unlock()
+				if returned {
+					break // Start has nothing left to do but return
+				}
+				err = fmt.Errorf("stop: start still running %s: it stops what it started once it returns", boundEnded(parent, a.opts.ShutdownTimeout))
 				a.logger.Warn("omen stopping: start still running", "err", err)
 				return
 			}
 			a.ready.Store(false) // Start set it meanwhile
 		}
-		if a.stop != nil {
-			a.stop()
-			select {
-			case <-a.done:
-			case <-ctx.Done():
-				err = fmt.Errorf("stop: components still running after %v", a.opts.ShutdownTimeout)
-			}
-		}
-		if cerr := a.closeResourcesBy(ctx); cerr != nil && err == nil {
-			err = cerr
-		}
+		err = a.stopStarted(parent, ctx)
 		a.logger.Info("omen stopped")
 	})
 	return err
+}
+
+// stopStarted stops the components Start started, if any, and closes
+// what the daemon opened, within ctx (derived from parent, the Stop's
+// context, with ShutdownTimeout).
+func (a *App) stopStarted(parent, ctx context.Context) error {
+	var err error
+	if a.stop != nil {
+		a.stop()
+		select {
+		case <-a.done:
+		case <-ctx.Done():
+			err = fmt.Errorf("stop: components still running %s", boundEnded(parent, a.opts.ShutdownTimeout))
+		}
+	}
+	if cerr := a.closeResourcesBy(ctx); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// boundEnded says which bound of a stop ended: the caller's context
+// parent, or the shutdown timeout d.
+func boundEnded(parent context.Context, d time.Duration) string {
+	if cerr := parent.Err(); cerr != nil {
+		return fmt.Sprintf("when the Stop's context ended (%v), before the shutdown timeout %v", cerr, d)
+	}
+	return fmt.Sprintf("after the shutdown timeout %v", d)
 }
 
 func (a *App) closeResources() error { return a.closeResourcesBy(context.Background()) }

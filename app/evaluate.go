@@ -78,8 +78,8 @@ type evaluator struct {
 	excludedG prometheus.Gauge
 	behindG   prometheus.Gauge
 	stepDur   prometheus.Histogram
-	// stalePolled counts the steps evaluated before any poller's values
-	// of them arrived (see notePolled); staleFrom is the first step of the
+	// stalePolled counts the steps evaluated before any poller's poll of
+	// them succeeded (see notePolled); staleFrom is the first step of the
 	// current stretch of them (0: none), staleN how many it holds.
 	stalePolled       prometheus.Counter
 	staleFrom, staleN int64
@@ -232,7 +232,7 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 		}),
 		stalePolled: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_stale_polled_steps_total",
-			Help: "Steps evaluated, once a Prometheus poller has delivered values, before any poller's values of the step arrived: their polled features and failure labels read the last polled values within PromQL's lookback delta (5m), or none beyond it. Other sources (remote-write, NATS) move the evaluator past steps a poller has not delivered (Prometheus unreachable, a query slower than a step): polled values hold no step back. The values the poller fetches again for those steps afterwards (catch-up) count in omen_ingest_late_samples_total; the steps are not evaluated again.",
+			Help: "Steps evaluated, once a Prometheus poller has polled, before any poller's poll of the step succeeded (a poll whose queries return no series, as a failure label's while nothing fails, counts as current): their polled features and failure labels read the last polled values within PromQL's lookback delta (5m), or none beyond it. Other sources (remote-write, NATS) move the evaluator past steps a poller has not delivered (Prometheus unreachable, a query slower than a step): polled values hold no step back. The values the poller fetches again for those steps afterwards (catch-up) count in omen_ingest_late_samples_total; the steps are not evaluated again.",
 		}),
 		excludedG: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "omen", Name: "evaluator_excluded_series",
@@ -705,10 +705,11 @@ func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, u
 	return preds, append(unscored, failing...), stored, true
 }
 
-// notePolled counts step t, evaluated when the newest polled value
-// applied was at polledT (0: none yet), in omen_evaluator_stale_polled_steps_total
-// when polledT is before t: no poller's value of t had arrived, and the
-// polled features read older ones (PromQL's lookback delta) or none. The
+// notePolled counts step t, evaluated when the newest poll applied was at
+// polledT (0: none yet; see ingester.polledT: a poll of no series counts),
+// in omen_evaluator_stale_polled_steps_total when polledT is before t: no
+// poll of t had succeeded, and the polled features read older values
+// (PromQL's lookback delta) or none. The
 // first such step after current ones is warned of, and the end of the
 // stretch logged at info.
 func (e *evaluator) notePolled(t, polledT int64) {

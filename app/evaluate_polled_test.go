@@ -88,3 +88,82 @@ func TestStalePolledStepsCounted(t *testing.T) {
 		t.Errorf("want one info of the 3 stale steps once polled values are current: %s", out)
 	}
 }
+
+// TestEmptyPollsNotStale: polls that succeed with no series (a failure
+// label's query while nothing fails, entities gone) append nothing; the
+// poller reports them (stream.PollObserver) and the steps evaluated after
+// them are current, not counted in omen_evaluator_stale_polled_steps_total
+// nor warned of ("Prometheus unreachable or slow"), which they were, the
+// newest polled sample's time standing still. An outage after them still
+// counts.
+func TestEmptyPollsNotStale(t *testing.T) {
+	cfg := config.Default()
+	reg := prometheus.NewRegistry()
+	st, ex, in, sc := newEvaluatorDeps(t, cfg, reg)
+	step := time.Duration(cfg.Step)
+	logs := &testenv.SyncBuffer{}
+	e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: sc, Step: step, Registerer: reg,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	ms := step.Milliseconds()
+	base := int64(1_700_000_000_000) / ms * ms
+	feature := ex.FeatureNames()[0]
+	const source = "prometheus/http://prom:9090"
+	type poll int
+	const (
+		none     poll = iota // Prometheus unreachable
+		samples              // the poll returns a series
+		noSeries             // the poll succeeds with no series
+	)
+	// apply applies, at each step i of steps, a remote-write sample and
+	// the poll of i, as the sources' Appends do: a poll with samples
+	// appends them, one without reports its time after its (empty)
+	// Append.
+	apply := func(p poll, steps ...int) {
+		var bs []telemetry.Batch
+		for _, i := range steps {
+			ts := base + int64(i)*ms
+			bs = append(bs, telemetry.Batch{Source: "remote_write", Samples: []telemetry.Sample{{
+				Labels: labels.FromStrings("__name__", "container_memory_working_set_bytes", "namespace", "shop", "pod", "cart-1"), T: ts, V: 1,
+			}}})
+			if p == samples {
+				bs = append(bs, telemetry.Batch{Source: source, Samples: []telemetry.Sample{{
+					Labels: labels.FromStrings("__name__", feature, "namespace", "shop", "pod", "cart-1"), T: ts, V: 2,
+				}}})
+			}
+		}
+		idx := make([]int, len(bs))
+		for i := range idx {
+			idx[i] = i
+		}
+		in.applyAll(bs, idx)
+		if p != none {
+			for _, i := range steps {
+				in.Polled(source, time.UnixMilli(base+int64(i)*ms))
+			}
+		}
+		e.tick(context.Background())
+	}
+	stale := func() float64 { return testutil.ToFloat64(e.stalePolled) }
+
+	apply(samples, 0, 1, 2) // evaluates step 1
+	apply(samples, 3)       // step 2
+	before := testutil.ToFloat64(e.steps)
+	// Prometheus up and answering, its queries' results empty now.
+	apply(noSeries, 4, 5, 6, 7)
+	apply(noSeries, 8, 9, 10)
+	if testutil.ToFloat64(e.steps)-before < 7 {
+		t.Fatalf("%v steps evaluated over the empty polls, want at least 7", testutil.ToFloat64(e.steps)-before)
+	}
+	if n := stale(); n != 0 {
+		t.Errorf("%v stale polled steps after polls of no series, want 0", n)
+	}
+	if strings.Contains(logs.String(), "step evaluated before the Prometheus pollers' values of it arrived") {
+		t.Errorf("stale steps warned of after polls of no series: %s", logs.String())
+	}
+	// Unreachable: remote-write alone moves the evaluator over steps 10
+	// to 12, the last poll (of no series) at 10.
+	apply(none, 11, 12, 13)
+	if n := stale(); n != 2 { // steps 11 and 12
+		t.Errorf("%v stale polled steps during the outage, want 2", n)
+	}
+}

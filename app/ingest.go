@@ -39,8 +39,10 @@ type ingester struct {
 	watermark atomic.Int64
 	// applied counts samples applied to the head (or polled features).
 	applied atomic.Int64
-	// polledT is the newest polled sample time applied (ms; 0: none):
-	// the evaluator counts the steps after it that it evaluates, on
+	// polledT is the newest time a poller polled (ms; 0: none): of its
+	// samples applied, or of a poll reported by Polled, which may have
+	// returned no series (a failure label's query while nothing fails).
+	// The evaluator counts the steps after it that it evaluates, on
 	// polled features carried forward (see evaluator.notePolled).
 	polledT atomic.Int64
 	// advanced is signalled (without blocking) when the watermark moves,
@@ -250,6 +252,21 @@ func (in *ingester) applyAll(batches []telemetry.Batch, idx []int) {
 	}
 }
 
+// Polled moves polledT to t, a poll's time, reported by a poller after
+// the poll's Append (stream.PollObserver): a poll whose queries returned
+// no series appends nothing, yet its step's polled values are current.
+func (in *ingester) Polled(_ string, t time.Time) {
+	in.notePolled(t.UnixMilli())
+}
+
+var _ stream.PollObserver = (*ingester)(nil)
+
+// notePolled moves polledT to t if t is newer.
+func (in *ingester) notePolled(t int64) {
+	for pt := in.polledT.Load(); t > pt && !in.polledT.CompareAndSwap(pt, t); pt = in.polledT.Load() {
+	}
+}
+
 func (in *ingester) polled(b *telemetry.Batch) bool {
 	return strings.HasPrefix(b.Source, pollerSourcePrefix)
 }
@@ -308,8 +325,7 @@ func (in *ingester) applyLate(b *telemetry.Batch, head bool) (int64, []features.
 		in.late.Add(float64(late))
 	}
 	if polled {
-		for pt := in.polledT.Load(); maxT > pt && !in.polledT.CompareAndSwap(pt, maxT); pt = in.polledT.Load() {
-		}
+		in.notePolled(maxT)
 	}
 	var failures []features.LateFailure
 	if len(b.Events) > 0 {

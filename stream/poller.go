@@ -156,6 +156,21 @@ func CheckQueries(queries map[string]string) error {
 	return err
 }
 
+// PollObserver is implemented by an Appender that wants to know which
+// steps a Poller has polled, samples or not: a poll whose queries
+// succeeded with no series (a failure label's query while nothing fails,
+// entities gone) appends nothing, yet its step's polled values are
+// current, not missing. The daemon's ingester counts the steps evaluated
+// before their poll with it.
+type PollObserver interface {
+	// Polled is called with the time t a poll of source evaluated its
+	// queries at (the newest step of a Backfill chunk), once at least one
+	// of its queries succeeded and the results were appended (or there
+	// were none), after the Append. Polls that all failed, or whose
+	// Append failed, are not reported.
+	Polled(source string, t time.Time)
+}
+
 // Poller turns PromQL query results from a Prometheus server into samples.
 // Each sample is named after its query (__name__ = the query name) and
 // carries the result's labels (only EntityLabels when set). A scalar
@@ -170,11 +185,13 @@ func CheckQueries(queries map[string]string) error {
 // twice, yields samples with the same series, timestamp and value again,
 // which a store keyed by (series, timestamp) absorbs.
 type Poller struct {
-	opts   PollerOptions
-	api    v1.API
-	app    Appender
-	logger *slog.Logger
-	source string
+	opts PollerOptions
+	api  v1.API
+	app  Appender
+	// observer is app when it is a PollObserver, else nil.
+	observer PollObserver
+	logger   *slog.Logger
+	source   string
 	// url is the Prometheus URL for messages, its secret hidden.
 	url string
 	// queries is the current query set, swapped whole by SetQueries.
@@ -223,6 +240,7 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 		url:    redacted,
 	}
 	p.logger = logger.With("source", p.source)
+	p.observer, _ = app.(PollObserver)
 	p.queries.Store(qs)
 	p.opts.Queries = nil // the current set is p.queries
 	if p.queryCount, err = counterVec(reg, prometheus.CounterOpts{
@@ -304,7 +322,9 @@ func (p *Poller) SetQueries(queries map[string]string) error {
 // the queries appended first (the daemon's evaluator evaluates the newest
 // step the data passed as soon as it passed it, and the samples of the
 // queries appended after it counted late). It stops at the first error
-// that survives the retries, having appended the chunks before it.
+// that survives the retries, having appended the chunks before it. Each
+// chunk appended (or without samples) is reported to a PollObserver
+// appender by its newest step.
 func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 	if end.Before(start) {
 		return fmt.Errorf("backfill: end %s before start %s", end, start)
@@ -326,18 +346,26 @@ func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 				bs = append(bs, telemetry.Batch{Source: p.source, Samples: ss})
 			}
 		}
-		if len(bs) == 0 {
-			continue
+		if len(bs) > 0 {
+			now := time.Now().UnixMilli()
+			for i := range bs {
+				bs[i].Received = now
+			}
+			if err := p.appendRetry(ctx, bs); err != nil {
+				return fmt.Errorf("backfill over [%s, %s]: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+			}
 		}
-		now := time.Now().UnixMilli()
-		for i := range bs {
-			bs[i].Received = now
-		}
-		if err := p.appendRetry(ctx, bs); err != nil {
-			return fmt.Errorf("backfill over [%s, %s]: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
-		}
+		// The newest step the range queries evaluated.
+		p.polled(from.Add(to.Sub(from) / p.opts.Step * p.opts.Step))
 	}
 	return nil
+}
+
+// polled tells the observer, if any, of a successful poll at t.
+func (p *Poller) polled(t time.Time) {
+	if p.observer != nil {
+		p.observer.Polled(p.source, t)
+	}
 }
 
 // queryRange evaluates the query name of qs over [from, to] at Step
@@ -398,6 +426,8 @@ func (p *Poller) Run(ctx context.Context) error {
 // a step late; at the next step when the wall clock stepped back (more
 // than a step), where a query's values at or before its stored step are
 // not appended (the store holds newer ones) until the clock passes it.
+// A PollObserver appender is told of each poll at which a query's values
+// (none, maybe) were appended.
 func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 	step := p.opts.Step
 	stored := map[string]time.Time{}      // by query: the newest step stored or given up; never moves back
@@ -551,7 +581,9 @@ type pollPart struct {
 // time); after a retryable Append failure they stay missed, fetched at
 // the next poll. A query whose stored
 // step is at or after next (the wall clock stepped back) is skipped. The
-// steps given up and fetched are counted per query.
+// steps given up and fetched are counted per query. When a query's part
+// (maybe without samples) was appended, next is reported to a
+// PollObserver appender.
 func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, stored map[string]time.Time, live map[string][]telemetry.Sample) error {
 	step := p.opts.Step
 	to := next.Add(-step)
@@ -627,10 +659,12 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, st
 	}
 	var tooOld, failed, fetched, refused float64
 	var caught []string
+	appended := false
 	for i, pt := range parts {
 		if errOf[i] != nil && !errors.Is(errOf[i], ErrInvalid) {
 			continue // missed: fetched again at the next poll
 		}
+		appended = appended || errOf[i] == nil
 		if next.After(stored[pt.name]) {
 			stored[pt.name] = next
 		}
@@ -656,6 +690,9 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, st
 	if fetched > 0 {
 		p.caughtUp.Add(fetched)
 		p.logger.Info("fetched the missed steps", "queries", caught, "steps", fetched)
+	}
+	if appended {
+		p.polled(next)
 	}
 	return err
 }
@@ -711,7 +748,9 @@ const (
 
 // Eval evaluates every query at ts with instant queries and appends the
 // results in one Append. Queries that fail after retries are skipped (and
-// reported in the returned error); the others are still stored.
+// reported in the returned error); the others are still stored. A
+// PollObserver appender is told of ts when a query succeeded and the
+// Append did.
 func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 	qs := p.queries.Load()
 	samples, failed := p.instant(ctx, qs, ts)
@@ -725,6 +764,8 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 	}
 	if err := p.store(ctx, b); err != nil {
 		errs = append(errs, err)
+	} else if len(samples) > 0 {
+		p.polled(ts)
 	}
 	return errors.Join(errs...)
 }

@@ -304,7 +304,9 @@ type RemoteWriteConfig struct {
 type PollerConfig struct {
 	// URL is the server's base URL (http://prometheus:9090), with the
 	// path it is served under behind a reverse proxy or with
-	// --web.route-prefix, without /api/v1, a query string or a fragment.
+	// --web.route-prefix, without /api/v1 (…/api/v1 or anything under
+	// it) or a fragment; a query string (a proxy's tenant or token) is
+	// sent with every query.
 	URL string `yaml:"url"`
 	// Backfill is how much history query_range fetches at start, into
 	// the in-memory window the features read (lookback): the first steps'
@@ -581,8 +583,8 @@ func Load(name string, data []byte) (*Config, error) {
 		if err := validURL(p.URL); err != nil {
 			at([]any{"prometheus", i, "url"}, err.Error())
 		} else if err := stream.CheckPrometheusURL(p.URL); err != nil {
-			// A query string, fragment or the API's path: the poller
-			// would get 404s.
+			// The API's path (every query would get a 404) or a
+			// fragment (the client drops it: not what was meant).
 			at([]any{"prometheus", i, "url"}, fmt.Sprintf("prometheus[%d].url: %v", i, err))
 		}
 	}

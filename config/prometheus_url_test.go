@@ -6,9 +6,11 @@ import (
 )
 
 // TestPrometheusURL: a poller URL with a path is valid (Prometheus behind
-// a reverse proxy or with --web.route-prefix); one ending in the query
-// API's path, or with a query string or fragment, is refused at its line,
-// its password hidden.
+// a reverse proxy or with --web.route-prefix), as is one with a query
+// string (a proxy's tenant or token; it was refused); one holding the
+// API's path /api/v1 anywhere (not only …/api/v1 and …/api/v1/query*),
+// or with a fragment, is refused at its line, its password hidden and
+// left out of the suggested base URL.
 func TestPrometheusURL(t *testing.T) {
 	for _, tc := range []struct {
 		url, wantErr string
@@ -17,10 +19,12 @@ func TestPrometheusURL(t *testing.T) {
 		{url: "http://proxy:8080/prometheus/"},
 		{url: "https://omen:s3cret@proxy/prometheus"},
 		{url: "ftp://p:9090", wantErr: `x.yml:3:10: invalid URL "ftp://p:9090": scheme must be http or https`},
-		{url: "http://p:9090/api/v1", wantErr: `x.yml:3:10: prometheus[1].url: URL "http://p:9090/api/v1" ends in the query API's path: give Prometheus's base URL, "http://p:9090"`},
-		{url: "http://omen:s3cret@p:9090/prom/api/v1/query", wantErr: `prometheus[1].url: URL "http://omen:xxxxx@p:9090/prom/api/v1/query" ends in the query API's path: give Prometheus's base URL, "http://omen:xxxxx@p:9090/prom"`},
-		{url: "http://p:9090/?timeout=5s", wantErr: `x.yml:3:10: prometheus[1].url: URL "http://p:9090/?timeout=5s" has a query string or fragment`},
-		{url: "http://p:9090/#x", wantErr: "has a query string or fragment"},
+		{url: "http://p:9090/?timeout=5s"},
+		{url: "http://proxy/prom?tenant=a"},
+		{url: "http://p:9090/api/v1", wantErr: `x.yml:3:10: prometheus[1].url: URL "http://p:9090/api/v1" holds the API's path /api/v1: give Prometheus's base URL, "http://p:9090" (`},
+		{url: "http://p:9090/prom/api/v1/labels", wantErr: `x.yml:3:10: prometheus[1].url: URL "http://p:9090/prom/api/v1/labels" holds the API's path /api/v1: give Prometheus's base URL, "http://p:9090/prom" (`},
+		{url: "http://omen:s3cret@p:9090/prom/api/v1/query", wantErr: `prometheus[1].url: URL "http://omen:xxxxx@p:9090/prom/api/v1/query" holds the API's path /api/v1: give Prometheus's base URL, "http://p:9090/prom", with the user information of your URL put back before the host (hidden here)`},
+		{url: "http://p:9090/#x", wantErr: `x.yml:3:10: prometheus[1].url: URL "http://p:9090/#x" has a fragment`},
 	} {
 		yml := "prometheus:\n  - url: http://ok:9090\n  - url: " + tc.url + "\n"
 		_, err := Load("x.yml", []byte(yml))

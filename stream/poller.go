@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/omen-sre/omen/internal/promurl"
 	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/telemetry"
 )
@@ -102,29 +103,13 @@ func (o *PollerOptions) withDefaults() (PollerOptions, error) {
 // CheckPrometheusURL returns an error when s is clearly not the base URL
 // of a Prometheus server's HTTP API, which the poller appends
 // /api/v1/query and /api/v1/query_range to: not http(s) or without a host,
-// with a query string or fragment, or with a path ending in /api/v1 or
-// /api/v1/query… (the API's path, not the base URL's). A path itself is
-// accepted (Prometheus behind a reverse proxy, or with
-// --web.route-prefix); a wrong one shows as a 404 in the query errors. The
-// error holds s with its user information's secret hidden.
-func CheckPrometheusURL(s string) error {
-	u, err := url.Parse(s)
-	if s == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("URL %q is not an http(s) URL", redact.URL(s))
-	}
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#") {
-		return fmt.Errorf("URL %q has a query string or fragment: give Prometheus's base URL (http://host:9090, with the path it is served under, if any)", redact.URL(s))
-	}
-	path := strings.TrimRight(u.Path, "/")
-	if i := strings.LastIndex(path, "/api/v1"); i >= 0 {
-		if rest := path[i+len("/api/v1"):]; rest == "" || (strings.HasPrefix(rest, "/query") && !strings.Contains(rest[1:], "/")) {
-			base := *u
-			base.Path, base.RawPath = path[:i], ""
-			return fmt.Errorf("URL %q ends in the query API's path: give Prometheus's base URL, %q (the poller adds /api/v1/query)", redact.URL(s), redact.URL(base.String()))
-		}
-	}
-	return nil
-}
+// with a fragment, or with a path holding the API's /api/v1 (…/api/v1 or
+// …/api/v1/anything). A path (Prometheus behind a reverse proxy, or with
+// --web.route-prefix) and a query string (a proxy's tenant or token, sent
+// with every query) are accepted; a wrong path shows as a 404 in the query
+// errors. The error holds s with its user information's secret hidden; the
+// base URL it suggests has no user information, and says so.
+func CheckPrometheusURL(s string) error { return promurl.Check(s) }
 
 // querySet is an immutable set of named queries.
 type querySet struct {
@@ -866,13 +851,7 @@ func (p *Poller) retry(ctx context.Context, kind string, retries int, q func(con
 // queryError names the Prometheus server in err, a query's error; a 404
 // says the URL's path looks wrong (the client's error says only "client
 // error: 404").
-func (p *Poller) queryError(err error) error {
-	var ae *v1.Error
-	if errors.As(err, &ae) && ae.Type == v1.ErrClient && strings.HasSuffix(ae.Msg, " 404") {
-		return fmt.Errorf("prometheus %s: %w (404 Not Found: the URL's path looks wrong; give the base URL Prometheus serves its API under, without /api/v1, with its --web.route-prefix or reverse-proxy path if any)", p.url, err)
-	}
-	return fmt.Errorf("prometheus %s: %w", p.url, err)
-}
+func (p *Poller) queryError(err error) error { return promurl.QueryError(p.url, err) }
 
 // retryableQueryErr reports whether a query error may go away: timeouts,
 // server errors, transport errors and a rate limit (429, from Prometheus

@@ -162,20 +162,32 @@ func TestCheckPrometheusURL(t *testing.T) {
 		{url: "http://proxy:8080/prometheus"},
 		{url: "http://omen:s3cret@proxy:8080/prometheus/"},
 		{url: "http://proxy/api/v1x"},
-		{url: "http://proxy/api/v1/prom"}, // a proxy path that happens to start so
+		{url: "http://proxy/xapi/v1"},
+		// A query string is sent with every query (a proxy's tenant, a token).
+		{url: "http://p:9090/?x=1"},
+		{url: "http://p:9090/prom?tenant=a&token=b"},
+		{url: "http://p:9090/?"},
 		{url: "", wantErr: "not an http(s) URL"},
 		{url: "ftp://x", wantErr: "not an http(s) URL"},
+		{url: "ftp://u:s3cretpw@x/prom", wantErr: `"ftp://u:xxxxx@x/prom" is not an http(s) URL`},
 		{url: "127.0.0.1:9090", wantErr: "not an http(s) URL"},
 		{url: "http:///x", wantErr: "not an http(s) URL"},
-		{url: "http://p:9090/api/v1", wantErr: `ends in the query API's path: give Prometheus's base URL, "http://p:9090"`},
-		{url: "http://p:9090/api/v1/", wantErr: `base URL, "http://p:9090"`},
-		{url: "http://p:9090/prom/api/v1/query", wantErr: `base URL, "http://p:9090/prom"`},
-		{url: "http://p:9090/api/v1/query_range", wantErr: `base URL, "http://p:9090"`},
-		{url: "http://omen:s3cret@p:9090/api/v1", wantErr: `base URL, "http://omen:xxxxx@p:9090"`},
-		{url: "http://p:9090/?x=1", wantErr: "query string or fragment"},
-		{url: "http://p:9090/?", wantErr: "query string or fragment"},
-		{url: "http://p:9090/#top", wantErr: "query string or fragment"},
-		{url: "http://omen:s3cret@p:9090/#", wantErr: `"http://omen:xxxxx@p:9090/" has a query string or fragment`},
+		{url: "http://p:9090/api/v1", wantErr: `holds the API's path /api/v1: give Prometheus's base URL, "http://p:9090" (omen adds`},
+		{url: "http://p:9090/api/v1/", wantErr: `base URL, "http://p:9090" (`},
+		{url: "http://p:9090/prom/api/v1/query", wantErr: `base URL, "http://p:9090/prom" (`},
+		{url: "http://p:9090/api/v1/query_range", wantErr: `base URL, "http://p:9090" (`},
+		// Any path under the API, not only the query endpoints: each 404s.
+		{url: "http://p:9090/prom/api/v1/labels", wantErr: `base URL, "http://p:9090/prom" (`},
+		{url: "http://p:9090/api/v1/status/config", wantErr: `base URL, "http://p:9090" (`},
+		{url: "http://proxy/api/v1/prom", wantErr: `base URL, "http://proxy" (`},
+		{url: "http://p:9090/prom/api/v1?tenant=a", wantErr: `base URL, "http://p:9090/prom?tenant=a" (`},
+		// The suggestion has no user information (a copy would send
+		// "xxxxx" as the password), and says so.
+		{url: "http://omen:s3cret@p:9090/api/v1", wantErr: `URL "http://omen:xxxxx@p:9090/api/v1" holds the API's path /api/v1: give Prometheus's base URL, "http://p:9090", with the user information of your URL put back before the host (hidden here)`},
+		{url: "http://t0ken@p:9090/prom/api/v1/", wantErr: `base URL, "http://p:9090/prom", with the user information`},
+		{url: "http://p:9090/#top", wantErr: "has a fragment"},
+		{url: "http://p:9090/?x=1#top", wantErr: "has a fragment"},
+		{url: "http://omen:s3cret@p:9090/#", wantErr: `"http://omen:xxxxx@p:9090/" has a fragment`},
 	} {
 		err := CheckPrometheusURL(tc.url)
 		switch {
@@ -183,7 +195,7 @@ func TestCheckPrometheusURL(t *testing.T) {
 			t.Errorf("CheckPrometheusURL(%q) = %v", tc.url, err)
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("CheckPrometheusURL(%q) = %v, want %q", tc.url, err, tc.wantErr)
-		case err != nil && strings.Contains(err.Error(), "s3cret"):
+		case err != nil && (strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "t0ken") || strings.Contains(err.Error(), "xxxxx@p:9090\"")):
 			t.Errorf("CheckPrometheusURL(%q) = %v: password shown", tc.url, err)
 		}
 		// NewPoller applies the same check.

@@ -1,0 +1,69 @@
+// Package promurl checks a Prometheus server's base URL, as the poller
+// (stream), the configuration and omen train --source prometheus take it,
+// and words the errors of queries sent to it.
+package promurl
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
+	"github.com/omen-sre/omen/internal/redact"
+)
+
+// Check returns an error when s is clearly not the base URL of a
+// Prometheus server's HTTP API, which omen appends /api/v1/query and
+// /api/v1/query_range to: not http(s) or without a host, with a
+// fragment, or with a path holding the API's /api/v1 (…/api/v1 or
+// …/api/v1/anything: the API's path, not the base URL's). A path itself
+// is accepted (Prometheus behind a reverse proxy, or with
+// --web.route-prefix), as is a query string (a proxy's tenant or token:
+// the client sends it with every query); a wrong path shows as a 404 in
+// the query errors (see QueryError). The error holds s with its user
+// information's secret hidden; the base URL it suggests has no user
+// information, and says so, so that a copy does not put "xxxxx" in place
+// of the password.
+func Check(s string) error {
+	u, err := url.Parse(s)
+	if s == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("URL %q is not an http(s) URL", redact.URL(s))
+	}
+	if u.Fragment != "" || strings.Contains(s, "#") {
+		return fmt.Errorf("URL %q has a fragment: give Prometheus's base URL (http://host:9090, with the path it is served under, if any)", redact.URL(s))
+	}
+	segs := strings.Split(u.Path, "/")
+	for i := 0; i+1 < len(segs); i++ {
+		if segs[i] != "api" || segs[i+1] != "v1" {
+			continue
+		}
+		base := *u
+		base.Path, base.RawPath = strings.Join(segs[:i], "/"), ""
+		note := ""
+		if u.User != nil {
+			base.User = nil
+			note = ", with the user information of your URL put back before the host (hidden here)"
+		}
+		return fmt.Errorf("URL %q holds the API's path /api/v1: give Prometheus's base URL, %q%s (omen adds /api/v1/query and /api/v1/query_range)", redact.URL(s), base.String(), note)
+	}
+	return nil
+}
+
+// QueryError names the Prometheus server at url (its secret hidden by
+// the caller or here) in err, a query's error; a 404 says the URL's path
+// looks wrong (the client's error says only "client error: 404").
+func QueryError(url string, err error) error {
+	url = redact.URL(url)
+	if Is404(err) {
+		return fmt.Errorf("prometheus %s: %w (404 Not Found: the URL's path looks wrong; give the base URL Prometheus serves its API under, without /api/v1, with its --web.route-prefix or reverse-proxy path if any)", url, err)
+	}
+	return fmt.Errorf("prometheus %s: %w", url, err)
+}
+
+// Is404 reports whether err is the client's error for a 404 answer.
+func Is404(err error) bool {
+	var ae *v1.Error
+	return errors.As(err, &ae) && ae.Type == v1.ErrClient && strings.HasSuffix(ae.Msg, " 404")
+}

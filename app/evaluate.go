@@ -78,11 +78,13 @@ type evaluator struct {
 	excludedG prometheus.Gauge
 	behindG   prometheus.Gauge
 	stepDur   prometheus.Histogram
-	// stalePolled counts the steps evaluated before any poller's poll of
-	// them succeeded (see notePolled); staleFrom is the first step of the
-	// current stretch of them (0: none), staleN how many it holds.
-	stalePolled       prometheus.Counter
-	staleFrom, staleN int64
+	// stalePolled counts, by poll source, the steps evaluated before the
+	// source's poll of them succeeded (see notePolled); stale holds each
+	// source's current stretch of them, polled the sources' polled times
+	// (reused).
+	stalePolled *prometheus.CounterVec
+	stale       map[string]*staleStretch
+	polled      []sourceTime
 	// lag is the current stretch of steps due but not yet evaluated (see
 	// noteBehind), lagWarnAt the wall time (ms) of the last warning of it.
 	lag       lagStretch
@@ -199,6 +201,7 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 		evaluatorOptions: o,
 		known:            map[string]int64{},
 		excluded:         map[uint64]int64{},
+		stale:            map[string]*staleStretch{},
 		clock:            time.Now,
 		steps: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_steps_total", Help: "Steps evaluated.",
@@ -230,10 +233,10 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 			Help:    "Wall time of one evaluated step: its features evaluated (omen_feature_evaluation_seconds), its vectors stored, scored (omen_scoring_duration_seconds) and its alerts processed. Above the step interval, the evaluator falls behind (omen_evaluator_behind_steps).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
 		}),
-		stalePolled: f.NewCounter(prometheus.CounterOpts{
+		stalePolled: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_stale_polled_steps_total",
-			Help: "Steps evaluated, once a Prometheus poller has polled, before any poller's poll of the step succeeded (a poll whose queries return no series, as a failure label's while nothing fails, counts as current): their polled features and failure labels read the last polled values within PromQL's lookback delta (5m), or none beyond it. Other sources (remote-write, NATS) move the evaluator past steps a poller has not delivered (Prometheus unreachable, a query slower than a step): polled values hold no step back. The values the poller fetches again for those steps afterwards (catch-up) count in omen_ingest_late_samples_total; the steps are not evaluated again.",
-		}),
+			Help: "Steps evaluated, once the Prometheus poller of source (prometheus/<url>) has polled, before its poll of the step succeeded (a poll whose queries return no series, as a failure label's while nothing fails, counts as current): the features and failure labels it polls read its last values within PromQL's lookback delta (5m), or none beyond it. A step several pollers lag on counts in each one's series. Other sources (remote-write, NATS, another poller) move the evaluator past steps a poller has not delivered (its Prometheus unreachable, a query slower than a step): polled values hold no step back. The values the poller fetches again for those steps afterwards (catch-up) count in omen_ingest_late_samples_total; the steps are not evaluated again.",
+		}, []string{"source"}),
 		excludedG: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "omen", Name: "evaluator_excluded_series",
 			Help: fmt.Sprintf("Series excluded from the wait for inputs: a step waited %v for them (see omen_evaluator_input_timeout_steps_total) and their samples have not caught up with the step waited on since; they hold no step back, and their late samples count in omen_ingest_late_samples_total. A series not seen lagging for %v (stopped) is forgotten. For the life of the process: after a restart every series holds steps back again.", maxInputDelay, excludedKeep),
@@ -670,9 +673,9 @@ func (e *evaluator) resume(target int64) int64 {
 func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, unscored []features.Vector, stored, ok bool) {
 	e.layoutMu.Lock()
 	defer e.layoutMu.Unlock()
-	var polledT int64 // loaded before the evaluation: a poll applied after it may be missed
 	if e.Ingest != nil {
-		polledT = e.Ingest.polledT.Load()
+		// Loaded before the evaluation: a poll applied after it may be missed.
+		e.polled = e.Ingest.polledTimes(e.polled)
 	}
 	vs, err := e.Extractor.Evaluate(ctx, time.UnixMilli(t))
 	if err != nil && ctx.Err() != nil {
@@ -685,7 +688,7 @@ func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, u
 	}
 	e.hook("evaluated")
 	e.steps.Inc()
-	e.notePolled(t, polledT)
+	e.notePolled(t, e.polled)
 	e.lastStep.Set(float64(t) / 1000)
 	e.done.Store(t)
 	e.lastWall, e.lastT, e.idleNext = e.clock().UnixMilli(), t, 0
@@ -705,31 +708,45 @@ func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, u
 	return preds, append(unscored, failing...), stored, true
 }
 
-// notePolled counts step t, evaluated when the newest poll applied was at
-// polledT (0: none yet; see ingester.polledT: a poll of no series counts),
-// in omen_evaluator_stale_polled_steps_total when polledT is before t: no
-// poll of t had succeeded, and the polled features read older values
-// (PromQL's lookback delta) or none. The
-// first such step after current ones is warned of, and the end of the
-// stretch logged at info.
-func (e *evaluator) notePolled(t, polledT int64) {
-	if polledT == 0 {
-		return // no poller, or none has delivered yet
-	}
-	if polledT >= t {
-		if e.staleFrom != 0 {
-			e.Logger.Info("steps evaluated on current Prometheus poller values again",
-				"stale_steps", e.staleN, "from", time.UnixMilli(e.staleFrom).UTC(), "to", time.UnixMilli(t-e.Step.Milliseconds()).UTC())
-			e.staleFrom, e.staleN = 0, 0
+// staleStretch is a poll source's current stretch of stale steps (see
+// notePolled): from is its first step (0: none), n how many it holds; c
+// is the source's omen_evaluator_stale_polled_steps_total.
+type staleStretch struct {
+	c       prometheus.Counter
+	from, n int64
+}
+
+// notePolled counts step t, evaluated when each poll source of polled
+// (those that have delivered; see ingester.polledAt: a poll of no series
+// counts) had polled up to its time, in the
+// omen_evaluator_stale_polled_steps_total of each source whose time is
+// before t: no poll of t by it had succeeded, and the values it polls
+// are older ones (PromQL's lookback delta) or none. A source's first
+// such step after current ones is warned of, and the end of its stretch
+// logged at info. The pollers are fixed for the life of the process (a
+// reload cannot change them), so a source once seen stays in polled.
+func (e *evaluator) notePolled(t int64, polled []sourceTime) {
+	for _, p := range polled {
+		s := e.stale[p.source]
+		if s == nil {
+			s = &staleStretch{c: e.stalePolled.WithLabelValues(p.source)}
+			e.stale[p.source] = s
 		}
-		return
-	}
-	e.stalePolled.Inc()
-	e.staleN++
-	if e.staleFrom == 0 {
-		e.staleFrom = t
-		e.Logger.Warn("step evaluated before the Prometheus pollers' values of it arrived (Prometheus unreachable or slow; other sources moved the evaluator on): its polled features carry older values forward, within the lookback delta, or are absent; counted in omen_evaluator_stale_polled_steps_total until polled values are current again",
-			"step", time.UnixMilli(t).UTC(), "polled_through", time.UnixMilli(polledT).UTC())
+		if p.t >= t {
+			if s.from != 0 {
+				e.Logger.Info("steps evaluated on current Prometheus poller values again",
+					"source", p.source, "stale_steps", s.n, "from", time.UnixMilli(s.from).UTC(), "to", time.UnixMilli(t-e.Step.Milliseconds()).UTC())
+				s.from, s.n = 0, 0
+			}
+			continue
+		}
+		s.c.Inc()
+		s.n++
+		if s.from == 0 {
+			s.from = t
+			e.Logger.Warn("step evaluated before the Prometheus poller's values of it arrived (its Prometheus unreachable or slow; other sources moved the evaluator on): the values it polls are its older ones carried forward, within the lookback delta, or absent (unless another poller delivers them); counted in omen_evaluator_stale_polled_steps_total until its polled values are current again",
+				"source", p.source, "step", time.UnixMilli(t).UTC(), "polled_through", time.UnixMilli(p.t).UTC())
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func TestStalePolledStepsCounted(t *testing.T) {
 		t.Errorf("%v stale polled steps after the outage, want still 3", n)
 	}
 	out := logs.String()
-	if n := strings.Count(out, "step evaluated before the Prometheus pollers' values of it arrived"); n != 1 {
+	if n := strings.Count(out, "step evaluated before the Prometheus poller's values of it arrived"); n != 1 {
 		t.Errorf("%d warnings of stale polled steps, want 1: %s", n, out)
 	}
 	if n := strings.Count(out, "steps evaluated on current Prometheus poller values again"); n != 1 || !strings.Contains(out, "stale_steps=3") {
@@ -157,7 +158,7 @@ func TestEmptyPollsNotStale(t *testing.T) {
 	if n := stale(); n != 0 {
 		t.Errorf("%v stale polled steps after polls of no series, want 0", n)
 	}
-	if strings.Contains(logs.String(), "step evaluated before the Prometheus pollers' values of it arrived") {
+	if strings.Contains(logs.String(), "step evaluated before the Prometheus poller's values of it arrived") {
 		t.Errorf("stale steps warned of after polls of no series: %s", logs.String())
 	}
 	// Unreachable: remote-write alone moves the evaluator over steps 10
@@ -165,5 +166,100 @@ func TestEmptyPollsNotStale(t *testing.T) {
 	apply(none, 11, 12, 13)
 	if n := stale(); n != 2 { // steps 11 and 12
 		t.Errorf("%v stale polled steps during the outage, want 2", n)
+	}
+}
+
+// TestStalePolledStepsPerSource: with two Prometheus pollers, one that
+// stops delivering while the other (and remote-write) keeps the evaluator
+// going has its steps counted in omen_evaluator_stale_polled_steps_total
+// under its source, warned of once naming it, and an info names it when
+// it is current again; while both are current nothing counts. One newest
+// poll time shared by the pollers hid the one down behind the other's
+// fresh polls: nothing was counted.
+func TestStalePolledStepsPerSource(t *testing.T) {
+	cfg := config.Default()
+	reg := prometheus.NewRegistry()
+	st, ex, in, sc := newEvaluatorDeps(t, cfg, reg)
+	step := time.Duration(cfg.Step)
+	logs := &testenv.SyncBuffer{}
+	e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: sc, Step: step, Registerer: reg,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	ms := step.Milliseconds()
+	base := int64(1_700_000_000_000) / ms * ms
+	feature := ex.FeatureNames()[0]
+	const (
+		east = "prometheus/http://east:9090"
+		west = "prometheus/http://west:9090"
+	)
+	// apply applies, at each step i of steps, a remote-write sample and
+	// the polls of i by sources: east's with a sample, west's of no
+	// series (reported by Polled), as the sources' Appends do.
+	apply := func(sources []string, steps ...int) {
+		var bs []telemetry.Batch
+		for _, i := range steps {
+			ts := base + int64(i)*ms
+			bs = append(bs, telemetry.Batch{Source: "remote_write", Samples: []telemetry.Sample{{
+				Labels: labels.FromStrings("__name__", "container_memory_working_set_bytes", "namespace", "shop", "pod", "cart-1"), T: ts, V: 1,
+			}}})
+			if slices.Contains(sources, east) {
+				bs = append(bs, telemetry.Batch{Source: east, Samples: []telemetry.Sample{{
+					Labels: labels.FromStrings("__name__", feature, "namespace", "shop", "pod", "cart-1"), T: ts, V: 2,
+				}}})
+			}
+		}
+		idx := make([]int, len(bs))
+		for i := range idx {
+			idx[i] = i
+		}
+		in.applyAll(bs, idx)
+		if slices.Contains(sources, west) {
+			for _, i := range steps {
+				in.Polled(west, time.UnixMilli(base+int64(i)*ms))
+			}
+		}
+		e.tick(context.Background())
+	}
+	stale := func(source string) float64 {
+		return testutil.ToFloat64(e.stalePolled.WithLabelValues(source))
+	}
+	const warning = "step evaluated before the Prometheus poller's values of it arrived"
+	const info = "steps evaluated on current Prometheus poller values again"
+	both := []string{east, west}
+
+	apply(both, 0, 1, 2) // evaluates step 1
+	apply(both, 3, 4)    // steps 2 and 3
+	if n := testutil.CollectAndCount(e.stalePolled); n != 2 {
+		t.Errorf("%d series of omen_evaluator_stale_polled_steps_total once both pollers delivered, want 2 (one per poller)", n)
+	}
+	if a, b := stale(east), stale(west); a != 0 || b != 0 {
+		t.Fatalf("stale steps while both pollers keep up: east %v, west %v", a, b)
+	}
+	if strings.Contains(logs.String(), warning) {
+		t.Fatalf("stale steps warned of while both pollers keep up: %s", logs.String())
+	}
+	// west's Prometheus unreachable: east and remote-write move the
+	// evaluator over steps 4 to 7, west's last poll at 4.
+	apply([]string{east}, 5, 6, 7, 8)
+	if n := stale(west); n != 3 { // steps 5, 6 and 7
+		t.Errorf("%v stale polled steps of west during its outage, want 3", n)
+	}
+	if n := stale(east); n != 0 {
+		t.Errorf("%v stale polled steps of east, which kept up, want 0", n)
+	}
+	// west back.
+	apply(both, 9)
+	apply(both, 10)
+	if n := stale(west); n != 3 {
+		t.Errorf("%v stale polled steps of west after its outage, want still 3", n)
+	}
+	out := logs.String()
+	if n := strings.Count(out, warning); n != 1 || !strings.Contains(out, "source="+west) {
+		t.Errorf("%d warnings of stale polled steps, want 1 naming %s: %s", n, west, out)
+	}
+	if n := strings.Count(out, info); n != 1 || !strings.Contains(out, "stale_steps=3") {
+		t.Errorf("want one info of west's 3 stale steps once its polled values are current: %s", out)
+	}
+	if strings.Contains(out, "source="+east) {
+		t.Errorf("east, which kept up, logged of: %s", out)
 	}
 }

@@ -39,12 +39,18 @@ type ingester struct {
 	watermark atomic.Int64
 	// applied counts samples applied to the head (or polled features).
 	applied atomic.Int64
-	// polledT is the newest time a poller polled (ms; 0: none): of its
+	// polledAt is, by poll source (a poller's batches' Source, the
+	// source Polled is told), the newest time it polled (ms): of its
 	// samples applied, or of a poll reported by Polled, which may have
 	// returned no series (a failure label's query while nothing fails).
-	// The evaluator counts the steps after it that it evaluates, on
-	// polled features carried forward (see evaluator.notePolled).
-	polledT atomic.Int64
+	// A source is in it once it has delivered; the pollers cannot change
+	// without a restart (restartOnly), so the set is fixed once each has.
+	// The evaluator counts the steps it evaluates after a source's time,
+	// on that source's polled features carried forward (see
+	// evaluator.notePolled): one marker for all pollers hid a poller
+	// that is down behind another's fresh polls. polledMu guards it.
+	polledMu sync.Mutex
+	polledAt map[string]int64
 	// advanced is signalled (without blocking) when the watermark moves,
 	// so the evaluator need not wait for its next tick.
 	advanced chan struct{}
@@ -252,19 +258,46 @@ func (in *ingester) applyAll(batches []telemetry.Batch, idx []int) {
 	}
 }
 
-// Polled moves polledT to t, a poll's time, reported by a poller after
-// the poll's Append (stream.PollObserver): a poll whose queries returned
-// no series appends nothing, yet its step's polled values are current.
-func (in *ingester) Polled(_ string, t time.Time) {
-	in.notePolled(t.UnixMilli())
+// Polled moves source's polled time to t, a poll's time, reported by a
+// poller after the poll's Append (stream.PollObserver): a poll whose
+// queries returned no series appends nothing, yet its step's polled
+// values are current.
+func (in *ingester) Polled(source string, t time.Time) {
+	in.notePolled(source, t.UnixMilli())
 }
 
 var _ stream.PollObserver = (*ingester)(nil)
 
-// notePolled moves polledT to t if t is newer.
-func (in *ingester) notePolled(t int64) {
-	for pt := in.polledT.Load(); t > pt && !in.polledT.CompareAndSwap(pt, t); pt = in.polledT.Load() {
+// notePolled moves source's polled time (polledAt) to t if t is newer.
+func (in *ingester) notePolled(source string, t int64) {
+	in.polledMu.Lock()
+	defer in.polledMu.Unlock()
+	if pt, ok := in.polledAt[source]; ok && pt >= t {
+		return
 	}
+	if in.polledAt == nil {
+		in.polledAt = map[string]int64{}
+	}
+	in.polledAt[source] = t
+}
+
+// sourceTime is a poll source and the newest time it polled (ms).
+type sourceTime struct {
+	source string
+	t      int64
+}
+
+// polledTimes returns, in dst[:0], each poll source that has delivered
+// with its newest polled time (polledAt), sorted by source.
+func (in *ingester) polledTimes(dst []sourceTime) []sourceTime {
+	dst = dst[:0]
+	in.polledMu.Lock()
+	for s, t := range in.polledAt {
+		dst = append(dst, sourceTime{s, t})
+	}
+	in.polledMu.Unlock()
+	slices.SortFunc(dst, func(a, b sourceTime) int { return strings.Compare(a.source, b.source) })
+	return dst
 }
 
 func (in *ingester) polled(b *telemetry.Batch) bool {
@@ -324,8 +357,8 @@ func (in *ingester) applyLate(b *telemetry.Batch, head bool) (int64, []features.
 	if late > 0 {
 		in.late.Add(float64(late))
 	}
-	if polled {
-		in.notePolled(maxT)
+	if polled && len(b.Samples) > 0 {
+		in.notePolled(b.Source, maxT)
 	}
 	var failures []features.LateFailure
 	if len(b.Events) > 0 {

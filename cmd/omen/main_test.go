@@ -307,7 +307,7 @@ func TestFlagValidation(t *testing.T) {
 		{[]string{"train", "--source", "store", "--storage.path", missing, "--history", "0"}, 2, "omen train: --history 0: want a positive duration"},
 		{[]string{"train", "--source", "store", "--storage.path", missing, "--history", "-1h"}, 2, "omen train: --history: "},
 		// Without a scheme: "prometheus client: parse …", exit 1.
-		{[]string{"train", "--source", "prometheus", "--prometheus.url", "127.0.0.1:9090"}, 2, `omen train: --prometheus.url "127.0.0.1:9090": want the server's base URL`},
+		{[]string{"train", "--source", "prometheus", "--prometheus.url", "127.0.0.1:9090"}, 2, `omen train: --prometheus.url: URL "127.0.0.1:9090" is not an http(s) URL`},
 		{[]string{"eval", "sim", "--train-fleets", "0"}, 2, "--train-fleets 0, want at least 1"},
 		{[]string{"eval", "sim", "--members", "-1"}, 2, "--members -1"},
 		// 0 members is the default in eval sim as in train: the next check speaks.

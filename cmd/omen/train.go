@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/omen-sre/omen/alert"
 	omenapi "github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/internal/promurl"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/training"
@@ -68,8 +68,9 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *source == "prometheus" && *promURL != "" {
-		if u, err := url.Parse(*promURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			fmt.Fprintf(stderr, "omen train: --prometheus.url %q: want the server's base URL, http://host:port or https://host:port\n", *promURL)
+		// The poller's check: its message hides the password.
+		if err := promurl.Check(*promURL); err != nil {
+			fmt.Fprintf(stderr, "omen train: --prometheus.url: %v\n", err)
 			return 2
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	pmodel "github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/omen-sre/omen/internal/promurl"
 	"github.com/omen-sre/omen/internal/tty"
 )
 
@@ -34,6 +35,10 @@ type NamedQuery struct {
 // PrometheusSource reads per-entity series with range queries.
 type PrometheusSource struct {
 	API RangeQuerier
+	// URL is the server's base URL, which the query errors name (its
+	// password hidden); a 404 says the URL's path looks wrong. Empty: the
+	// errors name no server.
+	URL string
 	// Features are evaluated in order; each result series is assigned to
 	// the entity named by its EntityLabels values (see Load).
 	Features []NamedQuery
@@ -383,6 +388,9 @@ func (p *PrometheusSource) query(ctx context.Context, q NamedQuery, chunks []chu
 		r := v1.Range{Start: p.Start.Add(time.Duration(c.from) * p.Step), End: p.Start.Add(time.Duration(c.to) * p.Step), Step: p.Step}
 		v, _, _, err := p.API.QueryRange(ctx, q.Query, r)
 		if err != nil {
+			if p.URL != "" {
+				err = promurl.QueryError(p.URL, err)
+			}
 			if len(chunks) > 1 {
 				return nil, fmt.Errorf("query_range %s (%q), part %d of %d (%s–%s): %w", q.Name, q.Query, k+1, len(chunks),
 					r.Start.UTC().Format(time.RFC3339), r.End.UTC().Format(time.RFC3339), err)

@@ -210,7 +210,7 @@ func (r *Result) train(ctx context.Context) error {
 			return fmt.Errorf("prometheus client: %w", err)
 		}
 		res := cfg.Resolved()
-		ps := &dataset.PrometheusSource{API: v1.NewAPI(pc), EntityLabels: res.EntityLabels,
+		ps := &dataset.PrometheusSource{API: v1.NewAPI(pc), URL: o.PrometheusURL, EntityLabels: res.EntityLabels,
 			Start: o.Now.Add(-o.History), End: o.Now, Step: r.Step, Progress: o.Progress}
 		for _, f := range res.Features {
 			ps.Features = append(ps.Features, dataset.NamedQuery{Name: f.Name, Query: f.Expr})

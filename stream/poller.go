@@ -519,12 +519,15 @@ func errorClass(err error) string {
 // every attempt, with the client's port) or another expression (after
 // SetQueries), then debug records while its error's class stays the same
 // (each record holds the error's full text), and an info record when it
-// succeeds again. failing holds each failing query's state; the failures
+// succeeds again or is no longer polled (SetQueries removed it). failing
+// holds each failing query's state; the failures
 // are counted by omen_prometheus_queries_total{outcome="error"}.
 func (p *Poller) logFailures(failing map[string]*queryFailure, qs *querySet, next time.Time, failed map[string]error) {
-	for name := range failing {
+	for name, f := range failing {
 		if _, ok := qs.exprs[name]; !ok {
-			delete(failing, name) // removed by SetQueries
+			// Removed by SetQueries: the failure's closing record.
+			p.logger.Info("query no longer polled", "query", name, "time", next, "failing_since", f.since, "failed_polls", f.polls)
+			delete(failing, name)
 		}
 	}
 	for _, name := range qs.names {

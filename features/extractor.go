@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -85,6 +86,27 @@ type Extractor struct {
 	dropUnknown prometheus.Counter
 	dropTooOld  prometheus.Counter
 	lookbackMs  int64
+
+	// failing holds each failing feature or label query's state, for
+	// logging without flooding (see logQueries); failMu guards it.
+	failMu  sync.Mutex
+	failing map[queryKey]*queryFailure
+}
+
+// queryKey names a feature or label query by its definition: a reload
+// that changes the expression makes it another query.
+type queryKey struct {
+	name, expr string
+	label      bool
+}
+
+// queryFailure is a failing query's state: the class of its error
+// (queryErrorClass), the step it started failing at and the steps it has
+// failed since.
+type queryFailure struct {
+	class string
+	since time.Time
+	steps int
 }
 
 // compiled is a validated, resolved configuration with its lookup tables.
@@ -200,6 +222,7 @@ func NewExtractor(opts ExtractorOptions) (*Extractor, error) {
 		events:     newEventStore(opts.Head.opts.MaxSeries),
 		polled:     newPolledStore(),
 		lookbackMs: opts.LookbackDelta.Milliseconds(),
+		failing:    map[queryKey]*queryFailure{},
 		// The engine's own metrics (prometheus_engine_*) are not
 		// registered: omen exports its own.
 		engine: promql.NewEngine(promql.EngineOpts{
@@ -304,6 +327,34 @@ func (e *Extractor) ApplyConfig(p *PreparedConfig) {
 		e.events.reset()
 	}
 	e.polled.retain(old, c, changed)
+	e.forgetQueries(c)
+}
+
+// forgetQueries ends the failing state of the queries c no longer defines
+// (removed by a reload, or given another expression), with an info
+// record: no success will end it.
+func (e *Extractor) forgetQueries(c *compiled) {
+	e.failMu.Lock()
+	defer e.failMu.Unlock()
+	if len(e.failing) == 0 {
+		return
+	}
+	defined := map[queryKey]bool{}
+	for _, f := range c.cfg.Features {
+		defined[queryKey{name: f.Name, expr: f.Expr}] = true
+	}
+	for _, l := range c.cfg.Labels {
+		if l.Expr != "" {
+			defined[queryKey{name: l.Name, expr: l.Expr, label: true}] = true
+		}
+	}
+	for k, f := range e.failing {
+		if !defined[k] {
+			e.opts.Logger.Info("failing feature query no longer evaluated: a reload removed it or changed its expression",
+				"feature", k.name, "failing_since", f.since.UTC(), "failed_steps", f.steps)
+			delete(e.failing, k)
+		}
+	}
 }
 
 // Oldest returns the oldest evaluation time (ms since the epoch) at which
@@ -468,8 +519,7 @@ func (e *Extractor) Evaluate(ctx context.Context, t time.Time) ([]Vector, error)
 			}
 			failed++
 			e.queryErrors.WithLabelValues(j.name).Inc()
-			e.opts.Logger.Warn("feature query", "feature", j.name, "t", t.UTC(), "err", j.err)
-			return 0, false, nil
+			return 0, false, nil // logged by logQueries
 		}
 		for _, s := range j.samples {
 			key, ok := c.entityOf(s.lset, &b)
@@ -529,6 +579,7 @@ func (e *Extractor) Evaluate(ctx context.Context, t time.Time) ([]Vector, error)
 			scalarLabels = append(scalarLabels, i)
 		}
 	}
+	e.logQueries(jobs, t)
 	if queries > 0 && failed == queries {
 		return nil, fmt.Errorf("evaluate features at %v: all %d queries failed", t.UTC(), queries)
 	}
@@ -576,6 +627,55 @@ func (e *Extractor) Evaluate(ctx context.Context, t time.Time) ([]Vector, error)
 	e.entities.Set(float64(len(out)))
 	e.duration.Observe(time.Since(start).Seconds())
 	return out, nil
+}
+
+// logQueries logs the failed queries of jobs, evaluated at t, without
+// flooding the log with a query that fails at every step, as the
+// Prometheus poller does its queries: a warning when a query starts
+// failing or fails with another class of error (queryErrorClass), then
+// debug records while the class stays the same (each with the error's
+// full text), and an info record when it succeeds again. The failures
+// are counted by omen_feature_query_errors_total. A warning at every
+// step (every 5s by default) drowned the log.
+func (e *Extractor) logQueries(jobs []queryJob, t time.Time) {
+	e.failMu.Lock()
+	defer e.failMu.Unlock()
+	for k := range jobs {
+		j := &jobs[k]
+		key := queryKey{name: j.name, expr: j.expr, label: j.label}
+		f := e.failing[key]
+		switch {
+		case j.err == nil && f != nil:
+			e.opts.Logger.Info("feature query succeeds again", "feature", j.name, "t", t.UTC(), "failing_since", f.since.UTC(), "failed_steps", f.steps)
+			delete(e.failing, key)
+		case j.err == nil:
+		case f == nil || f.class != queryErrorClass(j.err):
+			e.failing[key] = &queryFailure{class: queryErrorClass(j.err), since: t, steps: 1}
+			e.opts.Logger.Warn("feature query failed; while it fails with this error, logged at debug level", "feature", j.name, "t", t.UTC(), "err", j.err)
+		default:
+			f.steps++
+			e.opts.Logger.Debug("feature query still failing", "feature", j.name, "t", t.UTC(), "failing_since", f.since.UTC(), "failed_steps", f.steps, "err", j.err)
+		}
+	}
+}
+
+// volatileInError matches the parts of a PromQL error that change from
+// one step to the next while the cause stays the same: label sets
+// ("found duplicate series for the match group {…} …: [{…}, {…}]", the
+// series change as pods come and go) and numbers ("Scalar value … overflows
+// int64").
+var volatileInError = regexp.MustCompile(`\{[^{}]*\}|\[[^\[\]]*\]|[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|Inf|NaN)`)
+
+// queryErrorClass is the class of a feature query's error that logQueries
+// compares: "timeout" for a query that timed out, else the error's text
+// without its volatile parts (volatileInError). Most PromQL errors are
+// fixed texts.
+func queryErrorClass(err error) string {
+	var timeout promql.ErrQueryTimeout
+	if errors.As(err, &timeout) || errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return volatileInError.ReplaceAllString(err.Error(), "_")
 }
 
 // queryJob is one feature or label query of an Evaluate and its result.

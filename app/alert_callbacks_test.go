@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 // fire is the OnAlert report of the alert fp.
@@ -112,7 +114,7 @@ func TestAlertCallbacksCloseBounded(t *testing.T) {
 // burst (until the queue drains). The queue grew without limit.
 func TestAlertCallbacksQueueBounded(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	var logs lockedBuffer
+	var logs testenv.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	dropped := promauto.With(reg).NewCounter(prometheus.CounterOpts{Namespace: "omen", Name: "alert_callbacks_dropped_total"})
 	c := callbacks{max: 3, logger: logger, dropped: dropped}
@@ -194,24 +196,6 @@ func TestAlerterCallbackQueueOption(t *testing.T) {
 	if !found {
 		t.Error("omen_alert_callbacks_dropped_total not registered")
 	}
-}
-
-// lockedBuffer is a log destination safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestAlertCallbackQueueOption: Options.AlertCallbackQueue defaults to

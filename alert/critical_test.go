@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 // TestCriticalProbabilityReload: the severity label follows
@@ -275,17 +277,11 @@ func TestCriticalProbabilityGauge(t *testing.T) {
 	t.Cleanup(m.Close)
 	gauge := func() float64 {
 		t.Helper()
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
+		v, ok := testenv.GaugeValue(t, reg, "omen_alerting_critical_probability")
+		if !ok {
+			t.Fatal("no omen_alerting_critical_probability")
 		}
-		for _, mf := range mfs {
-			if mf.GetName() == "omen_alerting_critical_probability" && len(mf.GetMetric()) == 1 {
-				return mf.GetMetric()[0].GetGauge().GetValue()
-			}
-		}
-		t.Fatal("no omen_alerting_critical_probability")
-		return 0
+		return v
 	}
 	for _, tc := range []struct {
 		name   string

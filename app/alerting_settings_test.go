@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 // TestAlertingResolveForAndCriticalGauge: alerting.resolve_for reaches the
@@ -22,17 +24,11 @@ func TestAlertingResolveForAndCriticalGauge(t *testing.T) {
 	})
 	gauge := func() float64 {
 		t.Helper()
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
+		v, ok := testenv.GaugeValue(t, reg, "omen_alerting_critical_probability")
+		if !ok {
+			t.Fatal("no omen_alerting_critical_probability")
 		}
-		for _, mf := range mfs {
-			if mf.GetName() == "omen_alerting_critical_probability" && len(mf.GetMetric()) == 1 {
-				return mf.GetMetric()[0].GetGauge().GetValue()
-			}
-		}
-		t.Fatal("no omen_alerting_critical_probability")
-		return 0
+		return v
 	}
 	check := func(when string, resolveFor int, critical float64) {
 		t.Helper()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -15,20 +16,7 @@ import (
 // and whether it is exported (one series, no labels).
 func modelThreshold(t *testing.T, reg prometheus.Gatherer) (float64, bool) {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "omen_model_failure_threshold" {
-			continue
-		}
-		if len(mf.GetMetric()) != 1 || len(mf.GetMetric()[0].GetLabel()) != 0 {
-			t.Fatalf("omen_model_failure_threshold: %v, want one series without labels", mf.GetMetric())
-		}
-		return mf.GetMetric()[0].GetGauge().GetValue(), true
-	}
-	return 0, false
+	return testenv.GaugeValue(t, reg, "omen_model_failure_threshold")
 }
 
 // TestModelFailureThresholdMetric: omen_model_failure_threshold is the

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -44,10 +45,15 @@ type PollerOptions struct {
 	// Timeout bounds one query, retries excluded. Default 30s.
 	Timeout time.Duration
 	// MaxRetries is how often a retryable query or Append failure is
-	// retried. Default 3.
+	// retried. Default 3. Once a query of a poll (Run's, Eval's) has used
+	// its retries on an unreachable server, a 5xx (but Prometheus's query
+	// timeout) or a 429, the poll's other queries are not sent: they fail
+	// at once, and Run catches them up at their next successful poll.
 	MaxRetries int
 	// RetryBackoff is the first retry delay; it doubles up to 30s.
-	// Default 500ms.
+	// Default 500ms. A 429 or 503 answer's Retry-After (seconds) is the
+	// delay instead, up to the end of Run's poll step (30s for Eval and
+	// Backfill); with none left the query fails.
 	RetryBackoff time.Duration
 	// MaxPointsPerQuery bounds the points per series of one range query
 	// (Prometheus refuses more than 11000). Default 10000.
@@ -210,7 +216,11 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 		logger = slog.New(slog.DiscardHandler)
 	}
 	redacted := redact.URL(o.URL)
-	client, err := api.NewClient(api.Config{Address: o.URL, RoundTripper: o.RoundTripper})
+	rt := o.RoundTripper
+	if rt == nil {
+		rt = api.DefaultRoundTripper
+	}
+	client, err := api.NewClient(api.Config{Address: o.URL, RoundTripper: retryAfterTransport{rt}})
 	if err != nil {
 		return nil, fmt.Errorf("poller: prometheus client for %q: %w", redacted, err)
 	}
@@ -357,7 +367,7 @@ func (p *Poller) polled(t time.Time) {
 // resolution, retrying up to retries times, and returns its samples.
 func (p *Poller) queryRange(ctx context.Context, qs *querySet, name string, from, to time.Time, retries int) ([]telemetry.Sample, error) {
 	var val model.Value
-	err := p.retry(ctx, "range", retries, func(ctx context.Context) (v1.Warnings, error) {
+	err := p.retry(ctx, "range", retries, time.Time{}, func(ctx context.Context) (v1.Warnings, error) {
 		var w v1.Warnings
 		var err error
 		val, w, _, err = p.api.QueryRange(ctx, qs.exprs[name],
@@ -453,7 +463,7 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 				stored[name] = next.Add(-step)
 			}
 		}
-		live, failed := p.instant(ctx, qs, next)
+		live, failed := p.instant(ctx, qs, next, next.Add(step))
 		if ctx.Err() == nil {
 			p.logFailures(failing, qs, next, failed)
 		}
@@ -741,7 +751,7 @@ const (
 // Append did.
 func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 	qs := p.queries.Load()
-	samples, failed := p.instant(ctx, qs, ts)
+	samples, failed := p.instant(ctx, qs, ts, time.Time{})
 	b := telemetry.Batch{Source: p.source}
 	var errs []error
 	for _, name := range qs.names {
@@ -762,13 +772,27 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 // returns their samples by name (an entry, maybe empty, for each query
 // that succeeded), and the errors of the queries that failed after
 // retries, by name (without the query's name and ts: an error that stays
-// the same from poll to poll reads the same).
-func (p *Poller) instant(ctx context.Context, qs *querySet, ts time.Time) (map[string][]telemetry.Sample, map[string]error) {
+// the same from poll to poll reads the same). Once a query has failed
+// after its retries on an error that says the server is down or limiting
+// the poller (see serverFailing), the queries after it are not sent: they
+// fail at once with that error, counted as errors, and are caught up at
+// their next successful poll as any failed query is (N queries retried
+// each against a server that is down took N times the retries' back-off
+// per poll, and a rate limit got N times the traffic). A Retry-After's
+// wait is capped by until (zero: see retry).
+func (p *Poller) instant(ctx context.Context, qs *querySet, ts, until time.Time) (map[string][]telemetry.Sample, map[string]error) {
 	failed := map[string]error{}
 	samples := make(map[string][]telemetry.Sample, len(qs.names))
+	var down error // the error that stops the poll's remaining queries
 	for _, name := range qs.names {
+		if down != nil {
+			p.queryCount.WithLabelValues("instant", "error").Inc()
+			p.m.errors.WithLabelValues(ReasonQuery).Inc()
+			failed[name] = down
+			continue
+		}
 		var val model.Value
-		err := p.retry(ctx, "instant", p.opts.MaxRetries, func(ctx context.Context) (v1.Warnings, error) {
+		err := p.retry(ctx, "instant", p.opts.MaxRetries, until, func(ctx context.Context) (v1.Warnings, error) {
 			var w v1.Warnings
 			var err error
 			val, w, _, err = p.api.Query(ctx, qs.exprs[name], ts, v1.WithTimeout(p.opts.Timeout))
@@ -776,11 +800,35 @@ func (p *Poller) instant(ctx context.Context, qs *querySet, ts time.Time) (map[s
 		}, name)
 		if err != nil {
 			failed[name] = err
+			if ctx.Err() == nil && serverFailing(err) {
+				down = fmt.Errorf("not sent, the server failing (query %q failed after its retries): %w", name, err)
+			}
 			continue
 		}
 		samples[name] = p.convert(nil, name, val)
 	}
 	return samples, failed
+}
+
+// serverFailing reports whether err, a query's error after its retries,
+// says that the server is down or limiting the poller rather than that
+// the query fails: a transport error (unreachable, connection reset), the
+// client's deadline (no answer at all), a 5xx other than Prometheus's
+// own query timeout or cancellation, a 429.
+func serverFailing(err error) bool {
+	var ae *v1.Error
+	if errors.As(err, &ae) {
+		switch ae.Type {
+		case v1.ErrServer:
+			// Prometheus answers a query that outlives its timeout
+			// with a 503 of errorType "timeout": that query's trouble.
+			return !strings.Contains(ae.Detail, `"errorType":"timeout"`) && !strings.Contains(ae.Detail, `"errorType":"canceled"`)
+		case v1.ErrClient:
+			return strings.HasSuffix(ae.Msg, " 429")
+		}
+		return false
+	}
+	return !errors.Is(err, context.Canceled)
 }
 
 // store appends b, if it holds samples, in one Append.
@@ -818,15 +866,20 @@ func (p *Poller) appendRetry(ctx context.Context, bs []telemetry.Batch) error {
 }
 
 // retry runs q until it succeeds, fails permanently or has been retried
-// retries times.
-func (p *Poller) retry(ctx context.Context, kind string, retries int, q func(context.Context) (v1.Warnings, error), name string) error {
+// retries times. The back-off starts at RetryBackoff and doubles up to
+// 30s; a 429 or 503 answer's Retry-After header (in seconds) replaces it
+// for that retry, capped by the time left until until (the end of the
+// poll's step; zero: capped at 30s), and with no time left the query
+// gives up.
+func (p *Poller) retry(ctx context.Context, kind string, retries int, until time.Time, q func(context.Context) (v1.Warnings, error), name string) error {
 	start := time.Now()
 	defer func() { p.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds()) }()
 	backoff := p.opts.RetryBackoff
 	for attempt := 0; ; attempt++ {
 		// Prometheus enforces Timeout itself; the client deadline leaves it
 		// room to answer with its own timeout error.
-		qctx, cancel := context.WithTimeout(ctx, p.opts.Timeout+p.opts.Timeout/2)
+		var ra retryAfter
+		qctx, cancel := context.WithTimeout(context.WithValue(ctx, retryAfterKey{}, &ra), p.opts.Timeout+p.opts.Timeout/2)
 		warnings, err := q(qctx)
 		cancel()
 		if len(warnings) > 0 {
@@ -837,18 +890,57 @@ func (p *Poller) retry(ctx context.Context, kind string, retries int, q func(con
 			p.queryCount.WithLabelValues(kind, "ok").Inc()
 			return nil
 		}
-		if !retryableQueryErr(err) || attempt >= retries || ctx.Err() != nil {
+		wait := backoff
+		if ra.set {
+			wait = min(ra.d, maxBackoff)
+			if !until.IsZero() {
+				wait = min(ra.d, until.Sub(p.now()))
+			}
+		}
+		if !retryableQueryErr(err) || attempt >= retries || ctx.Err() != nil || wait < 0 {
 			p.queryCount.WithLabelValues(kind, "error").Inc()
 			p.m.errors.WithLabelValues(ReasonQuery).Inc()
 			return p.queryError(err)
 		}
 		p.queryCount.WithLabelValues(kind, "retry").Inc()
-		p.logger.Debug("query failed; retrying", "query", name, "err", err, "retry_in", backoff)
-		if !sleep(ctx, backoff) {
+		p.logger.Debug("query failed; retrying", "query", name, "err", err, "retry_in", wait)
+		if !sleep(ctx, wait) {
 			return ctx.Err()
 		}
-		backoff = min(backoff*2, 30*time.Second)
+		backoff = min(backoff*2, maxBackoff)
 	}
+}
+
+// maxBackoff bounds the retries' back-off.
+const maxBackoff = 30 * time.Second
+
+// retryAfter is the Retry-After of a query's 429 or 503 answer, which
+// retryAfterTransport records into the one its request's context holds
+// under retryAfterKey.
+type retryAfter struct {
+	d   time.Duration
+	set bool
+}
+
+type retryAfterKey struct{}
+
+// retryAfterTransport records the Retry-After header (delay-seconds; an
+// HTTP date is ignored) of a 429 or 503 answer into the retryAfter of the
+// request's context: the API client does not show the response to its
+// caller.
+type retryAfterTransport struct{ rt http.RoundTripper }
+
+func (t retryAfterTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(r)
+	if err != nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return resp, err
+	}
+	if ra, ok := r.Context().Value(retryAfterKey{}).(*retryAfter); ok {
+		if n, perr := strconv.ParseInt(strings.TrimSpace(resp.Header.Get("Retry-After")), 10, 64); perr == nil && n >= 0 {
+			ra.d, ra.set = time.Duration(min(n, int64(24*time.Hour/time.Second)))*time.Second, true
+		}
+	}
+	return resp, nil
 }
 
 // queryError names the Prometheus server in err, a query's error; a 404

@@ -428,6 +428,9 @@ func ensureModel(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Con
 		}
 		th := m.Thresholds().Failure
 		fmt.Fprintf(out, "model: %s from %s, threshold %.3g%s\n", m.Meta().Version, o.ModelFile, th, criticalNote(th))
+		if th >= 1 {
+			warn(o, fmt.Sprintf("the model can never alert: its failure threshold is %.3g (trained without failures); use a model trained on more failures, or leave --model out to train one on --history 12h or more", th))
+		}
 		// History still flows, so windows are full when the live phase starts.
 		if err := publishHistory(ctx, a, fleet, nc, o, histTicks); err != nil {
 			return err
@@ -549,7 +552,61 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 		fmt.Fprintf(o.Out, "training: on the validation data the alerts at that threshold predict %d of %d failures, %d false alarms, median lead %s\n",
 			e.Predicted, e.Episodes, e.FalsePositives, time.Duration(e.LeadMedian*float64(Step)))
 	}
+	if w := historyWarning(to.Sub(from), rep); w != "" {
+		warn(o, w)
+	}
 	return m, data, nil
+}
+
+// EnoughHistory is the simulated history the warnings after training
+// advise (historyWarning): 12 hours hold about 13 failures, 2 in the
+// validation part, for every seed (1 hour holds none, 3 hours 3 with 1 in
+// the validation part); the default 24 hours hold about 28.
+const EnoughHistory = 12 * time.Hour
+
+// historyWarning is the warning printed after a training on d of
+// simulated history (report rep) whose model can never alert (a failure
+// threshold of 1 or more: no failure in the training part) or whose
+// threshold no validation failure checked (validation AUC-PR 0.000);
+// empty when neither. An accepted --history of 1h trains such a model
+// and nothing said so.
+func historyWarning(d time.Duration, rep training.TrainReport) string {
+	th := rep.Thresholds.Failure
+	hist := shortDuration(d)
+	advice := "use --history " + shortDuration(EnoughHistory) + " or more"
+	switch {
+	case th >= 1 && rep.Positives == 0 && rep.ValPositives == 0:
+		return fmt.Sprintf("the model can never alert (failure threshold %.3g): the %s of simulated history held no failure to learn from; %s", th, hist, advice)
+	case th >= 1:
+		return fmt.Sprintf("the model can never alert (failure threshold %.3g): the %s of simulated history held too few failures (%d failure windows in its training part, %d in its validation part); %s",
+			th, hist, rep.Positives, rep.ValPositives, advice)
+	case rep.ValPositives == 0:
+		return fmt.Sprintf("the model's failure threshold %.3g was set with no failure to check it on: the validation part of the %s of simulated history held none (validation AUC-PR not measured), so its alerts may be few or false; %s",
+			th, hist, advice)
+	}
+	return ""
+}
+
+// shortDuration is d without zero minutes or seconds: "1h", "1h30m",
+// "45m".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// warn prints msg as a warning on the demo's output, where it follows
+// the line it is about, and logs it (on stderr with omen demo's logger).
+func warn(o Options, msg string) {
+	fmt.Fprintf(o.Out, "WARNING: %s\n", msg)
+	if o.App.Logger != nil {
+		o.App.Logger.Warn(msg)
+	}
 }
 
 // critical is the alerting.critical_probability the demo's daemon runs

@@ -21,6 +21,7 @@ import (
 	omenapi "github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/training"
@@ -221,7 +222,9 @@ func (r *Result) train(ctx context.Context) error {
 			}
 		}
 		trainOpts.Source = ps
-		trainOpts.TrainedOn = "prometheus:" + o.PrometheusURL
+		// The model's metadata is shown (the model list, the daemon's
+		// log): no password.
+		trainOpts.TrainedOn = "prometheus:" + redact.URL(o.PrometheusURL)
 	default:
 		return &UsageError{fmt.Sprintf("unknown --source %q (want csv, store or prometheus)", o.Source)}
 	}

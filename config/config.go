@@ -542,6 +542,11 @@ func Load(name string, data []byte) (*Config, error) {
 				return nil, errors.Join(&Error{File: name, Line: next.Line, Column: next.Column, Msg: msg})
 			}
 		}
+		// yaml.v3 truncates a number with a fraction decoded into an
+		// integer field (alerting.for: 1.5 ran as 1).
+		if errs := nonIntegers(name, &root, reflect.TypeFor[Config](), nil); len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
 	}
 
 	def := features.DefaultConfig()
@@ -849,6 +854,54 @@ func failingValue(n *yaml.Node, t reflect.Type, path []any) (*yaml.Node, []any, 
 		return nil, nil, nil
 	}
 	return leaf()
+}
+
+// nonIntegers returns an error for every number under n that is decoded
+// into an integer field of the Go type t (walked as failingValue does)
+// but is not a whole number (1.5, 1e-3, .inf): yaml.v3 truncates it
+// toward zero (or sets the minimum int for -.inf) without an error.
+func nonIntegers(name string, n *yaml.Node, t reflect.Type, path []any) []error {
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil
+		}
+		return nonIntegers(name, n.Content[0], t, path)
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil
+	}
+	sub := func(c *yaml.Node, t reflect.Type, k any) []error {
+		return nonIntegers(name, c, t, append(path[:len(path):len(path)], k))
+	}
+	var errs []error
+	switch {
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		fields := map[string]reflect.Type{}
+		yamlFields(t, fields)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if ft, ok := fields[n.Content[i].Value]; ok {
+				errs = append(errs, sub(n.Content[i+1], ft, n.Content[i].Value)...)
+			}
+		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			errs = append(errs, sub(n.Content[i+1], t.Elem(), n.Content[i].Value)...)
+		}
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
+		for i, c := range n.Content {
+			errs = append(errs, sub(c, t.Elem(), i)...)
+		}
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" && (t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64 || t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uintptr):
+		var f float64
+		if err := n.Decode(&f); err == nil && (f != math.Trunc(f) || math.IsInf(f, 0)) {
+			errs = append(errs, &Error{File: name, Line: n.Line, Column: n.Column,
+				Msg: fmt.Sprintf("%s: %s is not a whole number: want an integer", pathString(path), n.Value)})
+		}
+	}
+	return errs
 }
 
 // yamlFields adds the yaml keys of struct type t's fields (inline

@@ -31,3 +31,14 @@ func TestEscalatedAtShown(t *testing.T) {
 		})
 	}
 }
+
+// TestEscalatedNote: the alert page's note on an escalation says that
+// Alertmanager's critical alert starts at the escalation's data time or,
+// when that ran ahead of the wall clock, when omen sent it (alert.notify
+// sends times ahead of the wall clock as now); it said "then" alone.
+func TestEscalatedNote(t *testing.T) {
+	srv := newServer(t, apitest.Backend())
+	pageHas(t, srv.URL, api.AlertUIPath(apitest.FiringFingerprint), http.StatusOK,
+		[]string{`its probability reached the critical probability then, in data time. Alertmanager&#39;s critical alert starts then too, unless that time was ahead of the wall clock when omen sent it, as when the data run faster than real time (omen demo): it then starts when sent)`},
+		[]string{`and Alertmanager has the critical alert start then)`})
+}

@@ -395,7 +395,7 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 {{else}}<span>P(failure) now</span><span id="prob-now" data-prob-now="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">(the newest prediction; the figures above and below are those of the prediction the alert fired on)</span></span>
 {{end}}{{end}}<span>fingerprint</span><span data-fingerprint="{{.Fingerprint}}">{{.Fingerprint}}</span>
 {{if .ActiveAt}}<span>active since</span><span>{{time .ActiveAt}}</span>{{end}}
-{{if .EscalatedAt}}<span>escalated</span><span id="escalated-at" data-escalated-at="{{.EscalatedAt}}">escalated to critical at {{time .EscalatedAt}} <span class="muted">(fired warning; its probability reached the critical probability then, and Alertmanager has the critical alert start then)</span></span>{{end}}
+{{if .EscalatedAt}}<span>escalated</span><span id="escalated-at" data-escalated-at="{{.EscalatedAt}}">escalated to critical at {{time .EscalatedAt}} <span class="muted">(fired warning; its probability reached the critical probability then, in data time. Alertmanager&#39;s critical alert starts then too, unless that time was ahead of the wall clock when omen sent it, as when the data run faster than real time (omen demo): it then starts when sent)</span></span>{{end}}
 {{if .ResolvedAt}}<span>resolved at</span><span id="resolved-at" data-resolved-at="{{.ResolvedAt}}">{{time .ResolvedAt}}</span>{{end}}
 {{range $k, $v := .Annotations}}<span>{{$k}}</span><span class="annotation" data-annotation="{{$k}}">{{if isURL $v}}<a href="{{$v}}">{{$v}}</a>{{else}}{{$v}}{{end}}</span>{{end}}
 <span>alert labels</span><span>{{template "alertLabels" .Labels}}</span>{{end}}

@@ -77,9 +77,10 @@ func TestProbabilityComparedWithThreshold(t *testing.T) {
 type ruleGroups struct {
 	Groups []struct {
 		Rules []struct {
-			Alert  string `yaml:"alert"`
-			Record string `yaml:"record"`
-			Expr   string `yaml:"expr"`
+			Alert  string            `yaml:"alert"`
+			Record string            `yaml:"record"`
+			Expr   string            `yaml:"expr"`
+			Labels map[string]string `yaml:"labels"`
 		} `yaml:"rules"`
 	} `yaml:"groups"`
 }

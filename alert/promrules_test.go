@@ -127,7 +127,9 @@ func TestPrometheusRulesMetrics(t *testing.T) {
 	}
 	have := omenMetrics(t)
 	known := func(name string) bool {
-		if have[name] {
+		// ALERTS is Prometheus' own series of its alerting rules' alerts
+		// (the prediction rules follow each other through it).
+		if have[name] || name == "ALERTS" {
 			return true
 		}
 		for _, suf := range []string{"_bucket", "_sum", "_count"} {

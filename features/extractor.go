@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"math"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/omen-sre/omen/internal/errclass"
 	"github.com/omen-sre/omen/telemetry"
 )
 
@@ -659,23 +659,15 @@ func (e *Extractor) logQueries(jobs []queryJob, t time.Time) {
 	}
 }
 
-// volatileInError matches the parts of a PromQL error that change from
-// one step to the next while the cause stays the same: label sets
-// ("found duplicate series for the match group {…} …: [{…}, {…}]", the
-// series change as pods come and go) and numbers ("Scalar value … overflows
-// int64").
-var volatileInError = regexp.MustCompile(`\{[^{}]*\}|\[[^\[\]]*\]|[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|Inf|NaN)`)
-
 // queryErrorClass is the class of a feature query's error that logQueries
 // compares: "timeout" for a query that timed out, else the error's text
-// without its volatile parts (volatileInError). Most PromQL errors are
-// fixed texts.
+// without its volatile parts (errclass.Of).
 func queryErrorClass(err error) string {
 	var timeout promql.ErrQueryTimeout
 	if errors.As(err, &timeout) || errors.Is(err, context.DeadlineExceeded) {
 		return "timeout"
 	}
-	return volatileInError.ReplaceAllString(err.Error(), "_")
+	return errclass.Of(err.Error())
 }
 
 // queryJob is one feature or label query of an Evaluate and its result.

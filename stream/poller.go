@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/omen-sre/omen/internal/errclass"
 	"github.com/omen-sre/omen/internal/promurl"
 	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/telemetry"
@@ -494,7 +495,7 @@ type queryFailure struct {
 func errorClass(err error) string {
 	var ae *v1.Error
 	if errors.As(err, &ae) {
-		return "api " + string(ae.Type) + ": " + ae.Msg
+		return "api " + string(ae.Type) + ": " + errclass.Of(ae.Msg)
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {

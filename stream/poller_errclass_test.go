@@ -175,8 +175,11 @@ func TestErrorClass(t *testing.T) {
 		{name: "reset and refused", a: reset(1), b: refused, wantClassA: "net read: connection reset by peer"},
 		{name: "GETs of two times", a: get("1700000000"), b: get("1700000015"), sameClass: true, wantClassA: "http Get: EOF"},
 		{name: "client deadline and net timeout", a: &url.Error{Op: "Post", URL: "u", Err: context.DeadlineExceeded}, b: context.DeadlineExceeded, sameClass: true, wantClassA: "timeout"},
-		{name: "API errors alike", a: api(v1.ErrServer, "server error: 503"), b: api(v1.ErrServer, "server error: 503"), sameClass: true, wantClassA: "api server_error: server error: 503"},
-		{name: "API errors of two messages", a: api(v1.ErrBadData, "parse error 1"), b: api(v1.ErrBadData, "parse error 2")},
+		{name: "API errors alike", a: api(v1.ErrServer, "server error: 503"), b: api(v1.ErrServer, "server error: 503"), sameClass: true, wantClassA: "api server_error: server error: _"},
+		{name: "API errors of two messages", a: api(v1.ErrBadData, "parse error: unexpected end of input"), b: api(v1.ErrBadData, `parse error: unexpected character: '"'`)},
+		// The series Prometheus names change as pods come and go.
+		{name: "duplicate series of two pods", a: api(v1.ErrExec, `found duplicate series for the match group {pod="a"} on the right hand-side of the operation: [{pod="a", x="1"}, {pod="a", x="2"}];many-to-many matching not allowed: matching labels must be unique on one side`),
+			b: api(v1.ErrExec, `found duplicate series for the match group {pod="b"} on the right hand-side of the operation: [{pod="b", x="1"}, {pod="b", x="3"}];many-to-many matching not allowed: matching labels must be unique on one side`), sameClass: true},
 		{name: "API error and transport error", a: api(v1.ErrServer, "server error: 502"), b: reset(1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

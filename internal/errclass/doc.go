@@ -1,0 +1,5 @@
+// Package errclass reduces an error message to its class: the text
+// without the parts that change from one occurrence to the next while
+// the cause stays the same. Logs that warn once per failure and then
+// stay at debug level while it lasts compare classes, not messages.
+package errclass

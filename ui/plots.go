@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/explain"
 )
@@ -352,16 +354,22 @@ func probColor(p, threshold float64) string {
 
 // chart is the entity page's probability-over-time plot.
 type chart struct {
-	Points        []chartPoint
-	Polyline      string
-	ThresholdY    float64
-	Threshold     float64
-	HasThreshold  bool
-	Width, Height float64
-	PlotX, PlotY  float64
-	PlotW, PlotH  float64
-	XTicks        []tick
-	YTicks        []yTick
+	Points       []chartPoint
+	Polyline     string
+	ThresholdY   float64
+	Threshold    float64
+	HasThreshold bool
+	// ThresholdLabel is the threshold line's label, drawn at LabelX,
+	// LabelY (its baseline) with the text-anchor LabelAnchor
+	// (placeThresholdLabel).
+	ThresholdLabel string
+	LabelX, LabelY float64
+	LabelAnchor    string
+	Width, Height  float64
+	PlotX, PlotY   float64
+	PlotW, PlotH   float64
+	XTicks         []tick
+	YTicks         []yTick
 	// YMax is the probability at the top of the y axis (chartTop): 1, or
 	// less when the span's probabilities and its threshold are all small.
 	YMax  float64
@@ -453,6 +461,11 @@ func buildChart(ps []api.Prediction) chart {
 	last := ps[len(ps)-1]
 	if last.Threshold > 0 {
 		c.HasThreshold, c.Threshold, c.ThresholdY = true, last.Threshold, sy(last.Threshold)
+		xs, ys := make([]float64, len(ps)), make([]float64, len(ps))
+		for i, p := range ps {
+			xs[i], ys[i] = sx(p.T), sy(p.Probability)
+		}
+		c.placeThresholdLabel(xs, ys)
 	}
 	for i := 0; i <= 4; i++ {
 		t := t0 + (t1-t0)*int64(i)/4
@@ -462,6 +475,82 @@ func buildChart(ps []api.Prediction) chart {
 		}
 	}
 	return c
+}
+
+// Threshold label geometry: the width of a character and the label's
+// height over and under its baseline (11px text, as hmCharW), and the
+// room kept around the probability line (its red markers' radius).
+const (
+	labelCharW  = hmCharW
+	labelAscent = 9
+	labelDesc   = 2
+	labelMargin = 3.5
+)
+
+// placeThresholdLabel places the threshold's label where it does not
+// cover the probability line (xs, ys: its points): over the threshold
+// line at the right, as before, else under it, else at the left (over,
+// then under), all inside the plot, else over the plot (at the right,
+// else at the left), where no point is drawn but a marker near 100 %. A threshold on the x axis (0.035 % on a
+// 0–100 % axis, for a series peaking near 100 %) had its label over the
+// points lying on the axis at the right.
+func (c *chart) placeThresholdLabel(xs, ys []float64) {
+	c.ThresholdLabel = "threshold " + alert.Percents(c.Threshold)[0]
+	w := float64(utf8.RuneCountInString(c.ThresholdLabel)) * labelCharW
+	right, left := c.PlotX+c.PlotW, c.PlotX+4
+	over, under := c.ThresholdY-4, c.ThresholdY+4+labelAscent
+	for i, p := range []struct {
+		x, y   float64
+		anchor string
+	}{{right, over, "end"}, {right, under, "end"}, {left, over, "start"}, {left, under, "start"}} {
+		x0 := p.x
+		if p.anchor == "end" {
+			x0 -= w
+		}
+		y0, y1 := p.y-labelAscent, p.y+labelDesc
+		// The first place is the usual one, over the plot's top for a
+		// threshold near it; the others must be inside the plot.
+		inside := i == 0 || y0 >= c.PlotY && y1 <= c.PlotY+c.PlotH
+		if inside && !lineCrosses(xs, ys, x0-labelMargin, y0-labelMargin, x0+w+labelMargin, y1+labelMargin) {
+			c.LabelX, c.LabelY, c.LabelAnchor = p.x, p.y, p.anchor
+			return
+		}
+	}
+	// Over the plot: at the right unless the line's markers reach up
+	// there (a probability near 100 %), else at the left.
+	c.LabelX, c.LabelY, c.LabelAnchor = right, c.PlotY-2, "end"
+	if lineCrosses(xs, ys, right-w-labelMargin, 0, right+labelMargin, c.PlotY+labelMargin) {
+		c.LabelX, c.LabelAnchor = c.PlotX, "start"
+	}
+}
+
+// lineCrosses reports whether the polyline of points xs, ys (x
+// increasing) has a point or a segment in the box x0, y0 – x1, y1.
+func lineCrosses(xs, ys []float64, x0, y0, x1, y1 float64) bool {
+	in := func(ya, yb float64) bool { return max(ya, yb) >= y0 && min(ya, yb) <= y1 }
+	for i := range xs {
+		if i == 0 {
+			if xs[0] >= x0 && xs[0] <= x1 && in(ys[0], ys[0]) {
+				return true
+			}
+			continue
+		}
+		xa, ya, xb, yb := xs[i-1], ys[i-1], xs[i], ys[i]
+		if xb < x0 || xa > x1 {
+			continue
+		}
+		if xb == xa {
+			if in(ya, yb) {
+				return true
+			}
+			continue
+		}
+		at := func(x float64) float64 { return ya + (yb-ya)*(x-xa)/(xb-xa) }
+		if in(at(max(xa, x0)), at(min(xb, x1))) {
+			return true
+		}
+	}
+	return false
 }
 
 // chartFullFrom is the headroom-added top from which the chart's y axis

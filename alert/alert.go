@@ -155,7 +155,8 @@ type Alert struct {
 	StartsAt time.Time `json:"startsAt"`
 	// EscalatedAt is the step at which the firing alert escalated from
 	// warning to critical (zero when it did not: it fired critical, or is
-	// warning); Alertmanager has the critical alert start then.
+	// warning); Alertmanager has the critical alert start then, or when
+	// it was sent if that step was ahead of the wall clock.
 	EscalatedAt time.Time `json:"escalatedAt,omitzero"`
 	ResolvedAt  time.Time `json:"resolvedAt,omitzero"`
 	LastSent    time.Time `json:"lastSent,omitzero"`

@@ -216,7 +216,8 @@ type Alert struct {
 	// EscalatedAt is the step (ms, a data time as ActiveAt) at which the
 	// firing alert escalated from warning to critical, its severity label
 	// then critical while its fingerprint stays the warning alert's;
-	// Alertmanager has the critical alert start then. 0 (absent from the
+	// Alertmanager has the critical alert start then (when it was sent if
+	// that step was ahead of the wall clock). 0 (absent from the
 	// JSON) when it did not escalate: it fired critical, or is warning.
 	EscalatedAt int64 `json:"escalated_at,omitempty"`
 }

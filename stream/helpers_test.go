@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
@@ -60,4 +61,17 @@ func getJSONValue(t testing.TB, url string, v any) {
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("decode %s: %v", url, err)
 	}
+}
+
+// runPoller runs p until the test ends (its Run's error then ignored: it
+// returns on the cancel).
+func runPoller(t testing.TB, p *Poller) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
 }

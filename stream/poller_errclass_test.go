@@ -99,20 +99,10 @@ func TestPollerTransportErrorLogsOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- p.Run(ctx) }()
-			t.Cleanup(func() {
-				cancel()
-				<-done
+			runPoller(t, p)
+			waitFor(t, "6 failed polls", func() bool {
+				return counterValue(t, reg, "omen_prometheus_queries_total", "outcome", "error") >= 6
 			})
-			deadline := time.Now().Add(10 * time.Second)
-			for counterValue(t, reg, "omen_prometheus_queries_total", "outcome", "error") < 6 {
-				if time.Now().After(deadline) {
-					t.Fatal("timed out waiting for 6 failed polls")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
 			recs := h.byQuery("q")
 			var errs []string
 			for _, r := range append(recs[slog.LevelWarn], recs[slog.LevelDebug]...) {

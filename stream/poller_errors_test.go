@@ -227,24 +227,8 @@ func TestPollerRefusedQueryLogsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	waitFor("8 failed polls", func() bool {
+	runPoller(t, p)
+	waitFor(t, "8 failed polls", func() bool {
 		return counterValue(t, reg, "omen_prometheus_queries_total", "outcome", "error") >= 8
 	})
 	recs := h.byQuery("bad")
@@ -283,12 +267,12 @@ func TestPollerRefusedQueryLogsOnce(t *testing.T) {
 	if err := p.SetQueries(map[string]string{"bad": "sum(", "good": "vector(1)"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("a second warning", func() bool { return len(h.byQuery("bad")[slog.LevelWarn]) == 2 })
+	waitFor(t, "a second warning", func() bool { return len(h.byQuery("bad")[slog.LevelWarn]) == 2 })
 	// Fixed: an info record, then nothing more.
 	if err := p.SetQueries(map[string]string{"bad": "vector(2)", "good": "vector(1)"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("the recovery", func() bool { return len(h.byQuery("bad")[slog.LevelInfo]) == 1 })
+	waitFor(t, "the recovery", func() bool { return len(h.byQuery("bad")[slog.LevelInfo]) == 1 })
 	before := len(h.byQuery("bad")[slog.LevelDebug])
 	time.Sleep(4 * step)
 	recs = h.byQuery("bad")

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -25,39 +26,18 @@ import (
 // with one warning, and an info when polled values are current again;
 // nothing counted them before.
 func TestStalePolledStepsCounted(t *testing.T) {
-	cfg := config.Default()
-	reg := prometheus.NewRegistry()
-	st, ex, in, sc := newEvaluatorDeps(t, cfg, reg)
-	step := time.Duration(cfg.Step)
-	logs := &testenv.SyncBuffer{}
-	e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: sc, Step: step, Registerer: reg,
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	ms := step.Milliseconds()
-	base := int64(1_700_000_000_000) / ms * ms
-	feature := ex.FeatureNames()[0]
+	f := newPolledFixture(t)
+	const source = "prometheus/http://prom:9090"
 	// apply applies, at each step i of steps, a remote-write sample and,
 	// with polled, the poller's value, as the sources' Appends do.
 	apply := func(polled bool, steps ...int) {
-		var bs []telemetry.Batch
-		for _, i := range steps {
-			ts := base + int64(i)*ms
-			bs = append(bs, telemetry.Batch{Source: "remote_write", Samples: []telemetry.Sample{{
-				Labels: labels.FromStrings("__name__", "container_memory_working_set_bytes", "namespace", "shop", "pod", "cart-1"), T: ts, V: 1,
-			}}})
-			if polled {
-				bs = append(bs, telemetry.Batch{Source: "prometheus/http://prom:9090", Samples: []telemetry.Sample{{
-					Labels: labels.FromStrings("__name__", feature, "namespace", "shop", "pod", "cart-1"), T: ts, V: 2,
-				}}})
-			}
+		if polled {
+			f.apply(map[string]pollOf{source: pollSamples}, steps...)
+			return
 		}
-		idx := make([]int, len(bs))
-		for i := range idx {
-			idx[i] = i
-		}
-		in.applyAll(bs, idx)
-		e.tick(context.Background())
+		f.apply(nil, steps...)
 	}
-	stale := func() float64 { return testutil.ToFloat64(e.stalePolled) }
+	stale := func() float64 { return testutil.ToFloat64(f.e.stalePolled) }
 
 	apply(true, 0, 1, 2) // evaluates step 1
 	apply(true, 3)       // step 2
@@ -73,15 +53,15 @@ func TestStalePolledStepsCounted(t *testing.T) {
 	// Prometheus back: the poll of 8 (its catch-up of 4 to 7 comes late,
 	// counted in omen_ingest_late_samples_total).
 	apply(true, 8)
-	before := testutil.ToFloat64(e.steps)
+	before := testutil.ToFloat64(f.e.steps)
 	apply(true, 9)
-	if testutil.ToFloat64(e.steps) == before {
+	if testutil.ToFloat64(f.e.steps) == before {
 		t.Fatal("no step evaluated after the outage")
 	}
 	if n := stale(); n != 3 {
 		t.Errorf("%v stale polled steps after the outage, want still 3", n)
 	}
-	out := logs.String()
+	out := f.logs.String()
 	if n := strings.Count(out, "step evaluated before the Prometheus poller's values of it arrived"); n != 1 {
 		t.Errorf("%d warnings of stale polled steps, want 1: %s", n, out)
 	}
@@ -98,72 +78,29 @@ func TestStalePolledStepsCounted(t *testing.T) {
 // newest polled sample's time standing still. An outage after them still
 // counts.
 func TestEmptyPollsNotStale(t *testing.T) {
-	cfg := config.Default()
-	reg := prometheus.NewRegistry()
-	st, ex, in, sc := newEvaluatorDeps(t, cfg, reg)
-	step := time.Duration(cfg.Step)
-	logs := &testenv.SyncBuffer{}
-	e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: sc, Step: step, Registerer: reg,
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	ms := step.Milliseconds()
-	base := int64(1_700_000_000_000) / ms * ms
-	feature := ex.FeatureNames()[0]
+	f := newPolledFixture(t)
 	const source = "prometheus/http://prom:9090"
-	type poll int
-	const (
-		none     poll = iota // Prometheus unreachable
-		samples              // the poll returns a series
-		noSeries             // the poll succeeds with no series
-	)
-	// apply applies, at each step i of steps, a remote-write sample and
-	// the poll of i, as the sources' Appends do: a poll with samples
-	// appends them, one without reports its time after its (empty)
-	// Append.
-	apply := func(p poll, steps ...int) {
-		var bs []telemetry.Batch
-		for _, i := range steps {
-			ts := base + int64(i)*ms
-			bs = append(bs, telemetry.Batch{Source: "remote_write", Samples: []telemetry.Sample{{
-				Labels: labels.FromStrings("__name__", "container_memory_working_set_bytes", "namespace", "shop", "pod", "cart-1"), T: ts, V: 1,
-			}}})
-			if p == samples {
-				bs = append(bs, telemetry.Batch{Source: source, Samples: []telemetry.Sample{{
-					Labels: labels.FromStrings("__name__", feature, "namespace", "shop", "pod", "cart-1"), T: ts, V: 2,
-				}}})
-			}
-		}
-		idx := make([]int, len(bs))
-		for i := range idx {
-			idx[i] = i
-		}
-		in.applyAll(bs, idx)
-		if p != none {
-			for _, i := range steps {
-				in.Polled(source, time.UnixMilli(base+int64(i)*ms))
-			}
-		}
-		e.tick(context.Background())
-	}
-	stale := func() float64 { return testutil.ToFloat64(e.stalePolled) }
+	apply := func(p pollOf, steps ...int) { f.apply(map[string]pollOf{source: p}, steps...) }
+	stale := func() float64 { return testutil.ToFloat64(f.e.stalePolled) }
 
-	apply(samples, 0, 1, 2) // evaluates step 1
-	apply(samples, 3)       // step 2
-	before := testutil.ToFloat64(e.steps)
+	apply(pollSamples, 0, 1, 2) // evaluates step 1
+	apply(pollSamples, 3)       // step 2
+	before := testutil.ToFloat64(f.e.steps)
 	// Prometheus up and answering, its queries' results empty now.
-	apply(noSeries, 4, 5, 6, 7)
-	apply(noSeries, 8, 9, 10)
-	if testutil.ToFloat64(e.steps)-before < 7 {
-		t.Fatalf("%v steps evaluated over the empty polls, want at least 7", testutil.ToFloat64(e.steps)-before)
+	apply(pollNoSeries, 4, 5, 6, 7)
+	apply(pollNoSeries, 8, 9, 10)
+	if testutil.ToFloat64(f.e.steps)-before < 7 {
+		t.Fatalf("%v steps evaluated over the empty polls, want at least 7", testutil.ToFloat64(f.e.steps)-before)
 	}
 	if n := stale(); n != 0 {
 		t.Errorf("%v stale polled steps after polls of no series, want 0", n)
 	}
-	if strings.Contains(logs.String(), "step evaluated before the Prometheus poller's values of it arrived") {
-		t.Errorf("stale steps warned of after polls of no series: %s", logs.String())
+	if strings.Contains(f.logs.String(), "step evaluated before the Prometheus poller's values of it arrived") {
+		t.Errorf("stale steps warned of after polls of no series: %s", f.logs.String())
 	}
 	// Unreachable: remote-write alone moves the evaluator over steps 10
 	// to 12, the last poll (of no series) at 10.
-	apply(none, 11, 12, 13)
+	apply(pollNone, 11, 12, 13)
 	if n := stale(); n != 2 { // steps 11 and 12
 		t.Errorf("%v stale polled steps during the outage, want 2", n)
 	}
@@ -177,69 +114,34 @@ func TestEmptyPollsNotStale(t *testing.T) {
 // poll time shared by the pollers hid the one down behind the other's
 // fresh polls: nothing was counted.
 func TestStalePolledStepsPerSource(t *testing.T) {
-	cfg := config.Default()
-	reg := prometheus.NewRegistry()
-	st, ex, in, sc := newEvaluatorDeps(t, cfg, reg)
-	step := time.Duration(cfg.Step)
-	logs := &testenv.SyncBuffer{}
-	e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: sc, Step: step, Registerer: reg,
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	ms := step.Milliseconds()
-	base := int64(1_700_000_000_000) / ms * ms
-	feature := ex.FeatureNames()[0]
+	f := newPolledFixture(t)
 	const (
 		east = "prometheus/http://east:9090"
 		west = "prometheus/http://west:9090"
 	)
-	// apply applies, at each step i of steps, a remote-write sample and
-	// the polls of i by sources: east's with a sample, west's of no
-	// series (reported by Polled), as the sources' Appends do.
-	apply := func(sources []string, steps ...int) {
-		var bs []telemetry.Batch
-		for _, i := range steps {
-			ts := base + int64(i)*ms
-			bs = append(bs, telemetry.Batch{Source: "remote_write", Samples: []telemetry.Sample{{
-				Labels: labels.FromStrings("__name__", "container_memory_working_set_bytes", "namespace", "shop", "pod", "cart-1"), T: ts, V: 1,
-			}}})
-			if slices.Contains(sources, east) {
-				bs = append(bs, telemetry.Batch{Source: east, Samples: []telemetry.Sample{{
-					Labels: labels.FromStrings("__name__", feature, "namespace", "shop", "pod", "cart-1"), T: ts, V: 2,
-				}}})
-			}
-		}
-		idx := make([]int, len(bs))
-		for i := range idx {
-			idx[i] = i
-		}
-		in.applyAll(bs, idx)
-		if slices.Contains(sources, west) {
-			for _, i := range steps {
-				in.Polled(west, time.UnixMilli(base+int64(i)*ms))
-			}
-		}
-		e.tick(context.Background())
-	}
+	// east's polls return a sample, west's no series.
+	both := map[string]pollOf{east: pollSamples, west: pollNoSeries}
+	eastOnly := map[string]pollOf{east: pollSamples}
 	stale := func(source string) float64 {
-		return testutil.ToFloat64(e.stalePolled.WithLabelValues(source))
+		return testutil.ToFloat64(f.e.stalePolled.WithLabelValues(source))
 	}
 	const warning = "step evaluated before the Prometheus poller's values of it arrived"
 	const info = "steps evaluated on current Prometheus poller values again"
-	both := []string{east, west}
 
-	apply(both, 0, 1, 2) // evaluates step 1
-	apply(both, 3, 4)    // steps 2 and 3
-	if n := testutil.CollectAndCount(e.stalePolled); n != 2 {
+	f.apply(both, 0, 1, 2) // evaluates step 1
+	f.apply(both, 3, 4)    // steps 2 and 3
+	if n := testutil.CollectAndCount(f.e.stalePolled); n != 2 {
 		t.Errorf("%d series of omen_evaluator_stale_polled_steps_total once both pollers delivered, want 2 (one per poller)", n)
 	}
 	if a, b := stale(east), stale(west); a != 0 || b != 0 {
 		t.Fatalf("stale steps while both pollers keep up: east %v, west %v", a, b)
 	}
-	if strings.Contains(logs.String(), warning) {
-		t.Fatalf("stale steps warned of while both pollers keep up: %s", logs.String())
+	if strings.Contains(f.logs.String(), warning) {
+		t.Fatalf("stale steps warned of while both pollers keep up: %s", f.logs.String())
 	}
 	// west's Prometheus unreachable: east and remote-write move the
 	// evaluator over steps 4 to 7, west's last poll at 4.
-	apply([]string{east}, 5, 6, 7, 8)
+	f.apply(eastOnly, 5, 6, 7, 8)
 	if n := stale(west); n != 3 { // steps 5, 6 and 7
 		t.Errorf("%v stale polled steps of west during its outage, want 3", n)
 	}
@@ -247,12 +149,12 @@ func TestStalePolledStepsPerSource(t *testing.T) {
 		t.Errorf("%v stale polled steps of east, which kept up, want 0", n)
 	}
 	// west back.
-	apply(both, 9)
-	apply(both, 10)
+	f.apply(both, 9)
+	f.apply(both, 10)
 	if n := stale(west); n != 3 {
 		t.Errorf("%v stale polled steps of west after its outage, want still 3", n)
 	}
-	out := logs.String()
+	out := f.logs.String()
 	if n := strings.Count(out, warning); n != 1 || !strings.Contains(out, "source="+west) {
 		t.Errorf("%d warnings of stale polled steps, want 1 naming %s: %s", n, west, out)
 	}
@@ -262,4 +164,70 @@ func TestStalePolledStepsPerSource(t *testing.T) {
 	if strings.Contains(out, "source="+east) {
 		t.Errorf("east, which kept up, logged of: %s", out)
 	}
+}
+
+// polledFixture is an evaluator fed step by step by remote-write and by
+// Prometheus pollers, as the sources' Appends feed it.
+type polledFixture struct {
+	e        *evaluator
+	in       *ingester
+	logs     *testenv.SyncBuffer // the evaluator's log, info and up
+	base, ms int64               // step 0's time and the step, in ms
+	feature  string              // the feature the polls deliver
+}
+
+func newPolledFixture(t *testing.T) *polledFixture {
+	t.Helper()
+	cfg := config.Default()
+	reg := prometheus.NewRegistry()
+	st, ex, in, sc := newEvaluatorDeps(t, cfg, reg)
+	step := time.Duration(cfg.Step)
+	logs := &testenv.SyncBuffer{}
+	e := newEvaluator(evaluatorOptions{Extractor: ex, Store: st, Ingest: in, Scorer: sc, Step: step, Registerer: reg,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	ms := step.Milliseconds()
+	return &polledFixture{e: e, in: in, logs: logs, base: int64(1_700_000_000_000) / ms * ms, ms: ms, feature: ex.FeatureNames()[0]}
+}
+
+// pollOf is what a poller delivers for a step.
+type pollOf int
+
+const (
+	pollNone     pollOf = iota // nothing: Prometheus unreachable
+	pollSamples                // the poll returns a series
+	pollNoSeries               // the poll succeeds with no series
+)
+
+// apply applies, at each step i of steps, a remote-write sample and each
+// source's poll of i (polls, absent: pollNone), as a poller does: it
+// appends the samples of a poll, if any, then reports its time
+// (stream.PollObserver); then evaluates.
+func (f *polledFixture) apply(polls map[string]pollOf, steps ...int) {
+	var bs []telemetry.Batch
+	for _, i := range steps {
+		ts := f.base + int64(i)*f.ms
+		bs = append(bs, telemetry.Batch{Source: "remote_write", Samples: []telemetry.Sample{{
+			Labels: labels.FromStrings("__name__", "container_memory_working_set_bytes", "namespace", "shop", "pod", "cart-1"), T: ts, V: 1,
+		}}})
+		for _, source := range slices.Sorted(maps.Keys(polls)) {
+			if polls[source] == pollSamples {
+				bs = append(bs, telemetry.Batch{Source: source, Samples: []telemetry.Sample{{
+					Labels: labels.FromStrings("__name__", f.feature, "namespace", "shop", "pod", "cart-1"), T: ts, V: 2,
+				}}})
+			}
+		}
+	}
+	idx := make([]int, len(bs))
+	for i := range idx {
+		idx[i] = i
+	}
+	f.in.applyAll(bs, idx)
+	for _, source := range slices.Sorted(maps.Keys(polls)) {
+		if polls[source] != pollNone {
+			for _, i := range steps {
+				f.in.Polled(source, time.UnixMilli(f.base+int64(i)*f.ms))
+			}
+		}
+	}
+	f.e.tick(context.Background())
 }

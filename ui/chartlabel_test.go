@@ -124,13 +124,7 @@ func TestChartThresholdLabelPlace(t *testing.T) {
 // threshold on the x axis (TestChartThresholdLabelPlace's first case)
 // overlaps no point of the line and stays inside the chart.
 func TestChartThresholdLabelPlaceInChromium(t *testing.T) {
-	srv := newServer(t, cartSeries(0.00035, peakSeries))
-	ctx := browser(t)
-	url := srv.URL + api.EntityUIPath(apitest.CartEntity)
-	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#chart"))); err != nil {
-		t.Fatalf("load %s in Chromium: %v", url, err)
-	}
-	type box struct{ X, Y, W, H float64 }
+	ctx := cartChart(t, cartSeries(0.00035, peakSeries))
 	type geometry struct {
 		Label  box
 		Points []box

@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"html"
 	pngpkg "image/png"
@@ -154,6 +155,22 @@ var chartPNG = flag.String("chart.png", "", "write TestChartScaleInChromium's sc
 // TestChartScaleInChromium renders the chart of TestChartScale's first
 // case in Chromium: the line spans half the plot, the threshold line and
 // its label are inside it, and no tick label is cut off at the left.
+// box is an SVG element's bounding box (getBBox) in Chromium.
+type box struct{ X, Y, W, H float64 }
+
+// cartChart opens the cart entity's page of b in Chromium, its chart
+// drawn.
+func cartChart(t *testing.T, b api.Backend) context.Context {
+	t.Helper()
+	srv := newServer(t, b)
+	ctx := browser(t)
+	url := srv.URL + api.EntityUIPath(apitest.CartEntity)
+	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#chart"))); err != nil {
+		t.Fatalf("load %s in Chromium: %v", url, err)
+	}
+	return ctx
+}
+
 func TestChartScaleInChromium(t *testing.T) {
 	b := apitest.Backend()
 	var idx []int
@@ -166,13 +183,7 @@ func TestChartScaleInChromium(t *testing.T) {
 		b.PredictionList[i].Probability = 0.002 + 0.018*float64(k)/float64(len(idx)-1)
 		b.PredictionList[i].Threshold = 0.01
 	}
-	srv := newServer(t, b)
-	ctx := browser(t)
-	url := srv.URL + api.EntityUIPath(apitest.CartEntity)
-	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#chart"))); err != nil {
-		t.Fatalf("load %s in Chromium: %v", url, err)
-	}
-	type box struct{ X, Y, W, H float64 }
+	ctx := cartChart(t, b)
 	type geometry struct {
 		Plot, Line, Threshold, Label box
 		Ticks                        []box

@@ -49,7 +49,8 @@ type PollerOptions struct {
 	// retried. Default 3. Once a query of a poll (Run's, Eval's) has used
 	// its retries on an unreachable server, a 5xx (but Prometheus's query
 	// timeout) or a 429, the poll's other queries are not sent: they fail
-	// at once, and Run catches them up at their next successful poll.
+	// at once, and Run catches them up at their next successful poll. A
+	// query that times out (no answer within 1.5 x Timeout) stops none.
 	MaxRetries int
 	// RetryBackoff is the first retry delay; it doubles up to 30s.
 	// Default 500ms. A 429 or 503 answer's Retry-After (seconds) is the
@@ -813,9 +814,12 @@ func (p *Poller) instant(ctx context.Context, qs *querySet, ts, until time.Time)
 
 // serverFailing reports whether err, a query's error after its retries,
 // says that the server is down or limiting the poller rather than that
-// the query fails: a transport error (unreachable, connection reset), the
-// client's deadline (no answer at all), a 5xx other than Prometheus's
-// own query timeout or cancellation, a 429.
+// the query fails: a transport error (connection refused or reset, DNS,
+// TLS), a 5xx other than Prometheus's own query timeout or cancellation,
+// a 429. A timeout (the client's deadline, 1.5 x Timeout, or a network
+// timeout) is not: a slow query outlives it on a healthy server
+// (Prometheus answers its own query timeout late), and it would stop the
+// poll's other queries at every poll.
 func serverFailing(err error) bool {
 	var ae *v1.Error
 	if errors.As(err, &ae) {
@@ -827,6 +831,10 @@ func serverFailing(err error) bool {
 		case v1.ErrClient:
 			return strings.HasSuffix(ae.Msg, " 429")
 		}
+		return false
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 		return false
 	}
 	return !errors.Is(err, context.Canceled)

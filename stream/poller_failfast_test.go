@@ -134,3 +134,39 @@ func TestPollerRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+// TestPollerSlowQueryFailsAlone: a query that outlives the client's
+// deadline (Prometheus answers its own query timeout late: 6-7 s for a
+// 1-2 s timeout) is that query's trouble, not the server's: the poll's
+// other queries are sent and stored at every poll. The client's deadline
+// counted as the server failing, so one slow query stopped every query
+// after it, at every poll, on a healthy server.
+func TestPollerSlowQueryFailsAlone(t *testing.T) {
+	ok := jsonResponse(200, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"pod":"a"},"value":[1700000000,"1"]}]}}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err == nil && r.Form.Get("query") == "slow" {
+			select { // past the client's deadline
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+			return
+		}
+		ok(w)
+	}))
+	t.Cleanup(srv.Close)
+	app := &MemAppender{}
+	p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"a": "slow", "b": "up"},
+		Timeout: 100 * time.Millisecond, MaxRetries: 1, RetryBackoff: time.Millisecond}, prometheus.NewRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for poll := range 3 {
+		err := p.Eval(context.Background(), time.Unix(1700000000+int64(poll)*15, 0))
+		if err == nil || !strings.Contains(err.Error(), `query "a" at`) || strings.Contains(err.Error(), `query "b" at`) {
+			t.Errorf("poll %d: Eval error %v, want a's alone", poll, err)
+		}
+		if n := len(app.Samples()); n != poll+1 {
+			t.Errorf("poll %d: %d samples stored, want b's at every poll (%d)", poll, n, poll+1)
+		}
+	}
+}

@@ -414,11 +414,16 @@ const (
 )
 
 // callbackReport is one report of the alert fp: call makes it (nil for a
-// resolve without OnResolve: it still ends the alert's life, see push).
+// resolve without OnResolve: it is not queued, but still ends the alert's
+// life, see push).
 type callbackReport struct {
 	kind reportKind
 	fp   string
 	call func()
+	// ends is set on the last queued report of an alert's life when the
+	// life ended with a resolve that has no call (no OnResolve): shed
+	// drops the life up to it, not the fingerprint's next one.
+	ends bool
 }
 
 // callbacks runs the OnAlert, OnEscalate and OnResolve calls one at a
@@ -450,7 +455,9 @@ type callbacks struct {
 
 // push queues r; when the queue is then over its bound, it drops (see
 // shed). The reports of an alert whose fire was dropped are dropped, up
-// to its resolve. Nothing once closed.
+// to its resolve. A resolve without call is not queued: it marks the
+// last queued report of its alert as the end of the alert's life (see
+// callbackReport.ends), which shed then knows. Nothing once closed.
 func (c *callbacks) push(r callbackReport) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -472,6 +479,19 @@ func (c *callbacks) push(r callbackReport) {
 		}
 	}
 	if r.call == nil {
+		if r.kind == reportResolve {
+			// Reports come in order: the last queued report of r.fp,
+			// if any, is of the life resolved (its fire, if dropped,
+			// made it unseen, above; if delivered, so were the earlier
+			// lives' reports; if queued, it follows them). A scan of
+			// the queue, as shed's, only while it is not empty.
+			for i := len(c.queue) - 1; i >= 0; i-- {
+				if c.queue[i].fp == r.fp {
+					c.queue[i].ends = true
+					break
+				}
+			}
+		}
 		return
 	}
 	limit := c.max
@@ -498,9 +518,10 @@ func (c *callbacks) push(r callbackReport) {
 }
 
 // shed drops queued reports and returns how many: the oldest fire with
-// its alert's later reports up to its resolve (if its resolve is not
-// queued yet, the alert is unseen: its later reports are dropped as they
-// come); else the oldest escalation. Queued resolves alone are kept,
+// its alert's later reports up to its resolve, or the report marked as
+// its life's end (callbackReport.ends); if its life has not ended yet,
+// the alert is unseen: its later reports are dropped as they come, up to
+// its resolve; else the oldest escalation. Queued resolves alone are kept,
 // over the bound: their alerts' fires were delivered.
 func (c *callbacks) shed() int {
 	i := slices.IndexFunc(c.queue, func(r callbackReport) bool { return r.kind == reportFire })
@@ -513,11 +534,11 @@ func (c *callbacks) shed() int {
 		return 1
 	}
 	fp := c.queue[i].fp
-	keep, n, resolved := c.queue[:i], 1, false
+	keep, n, resolved := c.queue[:i], 1, c.queue[i].ends
 	for _, r := range c.queue[i+1:] {
 		if !resolved && r.fp == fp {
 			n++
-			resolved = r.kind == reportResolve
+			resolved = r.kind == reportResolve || r.ends
 			continue
 		}
 		keep = append(keep, r)

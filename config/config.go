@@ -304,9 +304,11 @@ type RemoteWriteConfig struct {
 type PollerConfig struct {
 	// URL is the server's base URL (http://prometheus:9090), with the
 	// path it is served under behind a reverse proxy or with
-	// --web.route-prefix, without /api/v1 (…/api/v1 or anything under
-	// it) or a fragment; a query string (a proxy's tenant or token) is
-	// sent with every query.
+	// --web.route-prefix (or a Kubernetes API server's proxy,
+	// …/api/v1/namespaces/NS/services/NAME:PORT/proxy), not ending with
+	// the API's path (…/api/v1, …/api/v1/query, …/api/v1/label/…: an
+	// endpoint of the API after /api/v1) and without a fragment; a query
+	// string (a proxy's tenant or token) is sent with every query.
 	URL string `yaml:"url"`
 	// Backfill is how much history query_range fetches at start, into
 	// the in-memory window the features read (lookback): the first steps'

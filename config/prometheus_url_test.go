@@ -7,10 +7,12 @@ import (
 
 // TestPrometheusURL: a poller URL with a path is valid (Prometheus behind
 // a reverse proxy or with --web.route-prefix), as is one with a query
-// string (a proxy's tenant or token; it was refused); one holding the
-// API's path /api/v1 anywhere (not only …/api/v1 and …/api/v1/query*),
-// or with a fragment, is refused at its line, its password hidden and
-// left out of the suggested base URL.
+// string (a proxy's tenant or token; it was refused), as is a Kubernetes
+// API server's proxy (/api/v1/namespaces/…/proxy: /api/v1 followed by no
+// endpoint of Prometheus's API; it was refused); one ending with the
+// API's path (…/api/v1, or /api/v1/ and an endpoint of the API, as
+// …/api/v1/query*, …/api/v1/labels), or with a fragment, is refused at
+// its line, its password hidden and left out of the suggested base URL.
 func TestPrometheusURL(t *testing.T) {
 	for _, tc := range []struct {
 		url, wantErr string
@@ -21,6 +23,7 @@ func TestPrometheusURL(t *testing.T) {
 		{url: "ftp://p:9090", wantErr: `x.yml:3:10: invalid URL "ftp://p:9090": scheme must be http or https`},
 		{url: "http://p:9090/?timeout=5s"},
 		{url: "http://proxy/prom?tenant=a"},
+		{url: "https://kube-apiserver:6443/api/v1/namespaces/monitoring/services/prometheus-k8s:web/proxy"},
 		{url: "http://p:9090/api/v1", wantErr: `x.yml:3:10: prometheus[1].url: URL "http://p:9090/api/v1" holds the API's path /api/v1: give Prometheus's base URL, "http://p:9090" (`},
 		{url: "http://p:9090/prom/api/v1/labels", wantErr: `x.yml:3:10: prometheus[1].url: URL "http://p:9090/prom/api/v1/labels" holds the API's path /api/v1: give Prometheus's base URL, "http://p:9090/prom" (`},
 		{url: "http://omen:s3cret@p:9090/prom/api/v1/query", wantErr: `prometheus[1].url: URL "http://omen:xxxxx@p:9090/prom/api/v1/query" holds the API's path /api/v1: give Prometheus's base URL, "http://p:9090/prom", with the user information of your URL put back before the host (hidden here)`},

@@ -111,12 +111,14 @@ func (o *PollerOptions) withDefaults() (PollerOptions, error) {
 // CheckPrometheusURL returns an error when s is clearly not the base URL
 // of a Prometheus server's HTTP API, which the poller appends
 // /api/v1/query and /api/v1/query_range to: not http(s) or without a host,
-// with a fragment, or with a path holding the API's /api/v1 (…/api/v1 or
-// …/api/v1/anything). A path (Prometheus behind a reverse proxy, or with
-// --web.route-prefix) and a query string (a proxy's tenant or token, sent
-// with every query) are accepted; a wrong path shows as a 404 in the query
-// errors. The error holds s with its user information's secret hidden; the
-// base URL it suggests has no user information, and says so.
+// with a fragment, or with a path ending with the API's path (…/api/v1,
+// or /api/v1/ and an endpoint of the API: …/api/v1/query, …/api/v1/labels).
+// A path (Prometheus behind a reverse proxy, with --web.route-prefix, or
+// a Kubernetes API server's proxy, …/api/v1/namespaces/…/proxy) and a
+// query string (a proxy's tenant or token, sent with every query) are
+// accepted; a wrong path shows as a 404 in the query errors. The error
+// holds s with its secrets hidden (see promurl.Check); the base URL it
+// suggests has no user information, and says so.
 func CheckPrometheusURL(s string) error { return promurl.Check(s) }
 
 // querySet is an immutable set of named queries.

@@ -14,16 +14,30 @@ import (
 	"github.com/omen-sre/omen/internal/redact"
 )
 
+// apiEndpoints are the first path segments after /api/v1 of Prometheus's
+// HTTP API (its endpoints and their groups: label/NAME/values,
+// status/config, admin/tsdb/…).
+var apiEndpoints = map[string]bool{
+	"query": true, "query_range": true, "query_exemplars": true, "format_query": true, "parse_query": true,
+	"series": true, "labels": true, "label": true, "targets": true, "scrape_pools": true, "rules": true,
+	"alerts": true, "alertmanagers": true, "status": true, "metadata": true, "admin": true, "read": true,
+	"write": true, "otlp": true, "notifications": true,
+}
+
 // Check returns an error when s is clearly not the base URL of a
 // Prometheus server's HTTP API, which omen appends /api/v1/query and
 // /api/v1/query_range to: not http(s) or without a host, with a
-// fragment, or with a path holding the API's /api/v1 (…/api/v1 or
-// …/api/v1/anything: the API's path, not the base URL's). A path itself
-// is accepted (Prometheus behind a reverse proxy, or with
-// --web.route-prefix), as is a query string (a proxy's tenant or token:
-// the client sends it with every query); a wrong path shows as a 404 in
-// the query errors (see QueryError). The error holds s with its user
-// information's secret hidden; the base URL it suggests has no user
+// fragment, or with a path ending with the API's path: /api/v1 (maybe
+// with a trailing slash) or /api/v1/ followed by an endpoint of the API
+// (query, query_range, series, labels, label/…, targets, rules, alerts,
+// status/…, metadata, …). A path itself is accepted (Prometheus behind a
+// reverse proxy, or with --web.route-prefix), even one holding /api/v1
+// followed by anything else (the Kubernetes API server's proxy,
+// https://kube-apiserver:6443/api/v1/namespaces/monitoring/services/prometheus-k8s:web/proxy),
+// as is a query string (a proxy's tenant or token: the client sends it
+// with every query); a wrong path shows as a 404 in the query errors (see
+// QueryError). The error holds s with its user information's secret
+// hidden; the base URL it suggests has no user
 // information, and says so, so that a copy does not put "xxxxx" in place
 // of the password.
 func Check(s string) error {
@@ -38,6 +52,9 @@ func Check(s string) error {
 	for i := 0; i+1 < len(segs); i++ {
 		if segs[i] != "api" || segs[i+1] != "v1" {
 			continue
+		}
+		if rest := segs[i+2:]; len(rest) > 0 && (len(rest) > 1 || rest[0] != "") && !apiEndpoints[rest[0]] {
+			continue // not the API's path: /api/v1/namespaces/… of a Kubernetes proxy
 		}
 		base := *u
 		base.Path, base.RawPath = strings.Join(segs[:i], "/"), ""

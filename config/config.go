@@ -308,7 +308,8 @@ type PollerConfig struct {
 	// …/api/v1/namespaces/NS/services/NAME:PORT/proxy), not ending with
 	// the API's path (…/api/v1, …/api/v1/query, …/api/v1/label/…: an
 	// endpoint of the API after /api/v1) and without a fragment; a query
-	// string (a proxy's tenant or token) is sent with every query.
+	// string (a proxy's tenant or token) is sent with every query, its
+	// values hidden (xxxxx) in logs, metric labels and errors.
 	URL string `yaml:"url"`
 	// Backfill is how much history query_range fetches at start, into
 	// the in-memory window the features read (lookback): the first steps'

@@ -279,7 +279,9 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 }
 
 // Source returns the Source name of the poller's batches,
-// "prometheus/<url>", the URL's password (or lone user name) hidden.
+// "prometheus/<url>", the URL's password (or lone user name) and its
+// query's values hidden (redact.URL): two URLs that differ only there
+// have the same source.
 func (p *Poller) Source() string { return p.source }
 
 // Step returns the poller's evaluation interval (PollerOptions.Step, its
@@ -893,6 +895,7 @@ func (p *Poller) retry(ctx context.Context, kind string, retries int, until time
 		qctx, cancel := context.WithTimeout(context.WithValue(ctx, retryAfterKey{}, &ra), p.opts.Timeout+p.opts.Timeout/2)
 		warnings, err := q(qctx)
 		cancel()
+		promurl.Scrub(err) // the request's URL in a transport error: the base URL's query (a token)
 		if len(warnings) > 0 {
 			p.warnings.WithLabelValues(name).Add(float64(len(warnings)))
 			p.logger.Warn("query warnings", "query", name, "warnings", strings.Join(warnings, "; "))

@@ -2,11 +2,16 @@ package stream
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/omen-sre/omen/internal/testenv"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -35,5 +40,39 @@ func TestPollerURLQueryString(t *testing.T) {
 	defer mu.Unlock()
 	if len(got) != 1 || got[0] != "POST /prom/api/v1/query?tenant=a" {
 		t.Fatalf("requests %q, want [POST /prom/api/v1/query?tenant=a]", got)
+	}
+}
+
+// TestPollerURLQueryValuesHidden: a token in the base URL's query string
+// is sent, but hidden in the poller's source (a metric label and log
+// attribute of every record), in its logs and in its query errors,
+// transport errors included (Post "URL": …, the request's URL with the
+// query string). It was shown in all of them.
+func TestPollerURLQueryValuesHidden(t *testing.T) {
+	u := fmt.Sprintf("http://127.0.0.1:%d/prom?access_token=s3cretTok", testenv.FreePort(t)) // nothing listens
+	reg := prometheus.NewRegistry()
+	var log testenv.SyncBuffer
+	p, err := NewPoller(&MemAppender{}, PollerOptions{URL: u, Queries: map[string]string{"q": "up"}, MaxRetries: 1, RetryBackoff: time.Millisecond},
+		reg, slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "prometheus/" + strings.Replace(u, "s3cretTok", "xxxxx", 1)
+	if p.Source() != want {
+		t.Errorf("source %q, want %q", p.Source(), want)
+	}
+	err = p.Eval(context.Background(), time.Unix(1700000000, 0))
+	if err == nil || strings.Contains(err.Error(), "s3cretTok") || !strings.Contains(err.Error(), "access_token=xxxxx") {
+		t.Errorf("Eval error %v: want the URL with its token hidden", err)
+	}
+	if strings.Contains(log.String(), "s3cretTok") {
+		t.Errorf("log shows the token:\n%s", log.String())
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprint(mfs); strings.Contains(s, "s3cretTok") {
+		t.Errorf("metrics show the token: %s", s)
 	}
 }

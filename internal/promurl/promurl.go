@@ -36,10 +36,11 @@ var apiEndpoints = map[string]bool{
 // https://kube-apiserver:6443/api/v1/namespaces/monitoring/services/prometheus-k8s:web/proxy),
 // as is a query string (a proxy's tenant or token: the client sends it
 // with every query); a wrong path shows as a 404 in the query errors (see
-// QueryError). The error holds s with its user information's secret
-// hidden; the base URL it suggests has no user
-// information, and says so, so that a copy does not put "xxxxx" in place
-// of the password.
+// QueryError). The error holds s with its secrets hidden (see
+// redact.URL: the user information's secret, the query's values); the
+// base URL it suggests has no user information and its query's values
+// hidden, and says so, so that a copy does not put "xxxxx" in place of
+// the password or a token.
 func Check(s string) error {
 	u, err := url.Parse(s)
 	if s == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -58,21 +59,32 @@ func Check(s string) error {
 		}
 		base := *u
 		base.Path, base.RawPath = strings.Join(segs[:i], "/"), ""
-		note := ""
+		var hidden []string
 		if u.User != nil {
 			base.User = nil
-			note = ", with the user information of your URL put back before the host (hidden here)"
+			hidden = append(hidden, "the user information of your URL put back before the host")
 		}
-		return fmt.Errorf("URL %q holds the API's path /api/v1: give Prometheus's base URL, %q%s (omen adds /api/v1/query and /api/v1/query_range)", redact.URL(s), base.String(), note)
+		if u.RawQuery != "" {
+			hidden = append(hidden, "the query's values of your URL put back")
+		}
+		note := ""
+		if len(hidden) > 0 {
+			note = ", with " + strings.Join(hidden, " and ") + " (hidden here)"
+		}
+		return fmt.Errorf("URL %q holds the API's path /api/v1: give Prometheus's base URL, %q%s (omen adds /api/v1/query and /api/v1/query_range)", redact.URL(s), redact.URL(base.String()), note)
 	}
 	return nil
 }
 
-// QueryError names the Prometheus server at url (its secret hidden by
+// QueryError names the Prometheus server at url (its secrets hidden by
 // the caller or here) in err, a query's error; a 404 says the URL's path
-// looks wrong (the client's error says only "client error: 404").
+// looks wrong (the client's error says only "client error: 404"). The
+// request's URL in err (an HTTP client's error: Post "URL": …), which
+// holds the base URL's query string, has its secrets hidden too: err's
+// *url.Error is changed in place.
 func QueryError(url string, err error) error {
 	url = redact.URL(url)
+	Scrub(err)
 	if Is404(err) {
 		return fmt.Errorf("prometheus %s: %w (404 Not Found: the URL's path looks wrong; give the base URL Prometheus serves its API under, without /api/v1, with its --web.route-prefix or reverse-proxy path if any)", url, err)
 	}
@@ -83,4 +95,14 @@ func QueryError(url string, err error) error {
 func Is404(err error) bool {
 	var ae *v1.Error
 	return errors.As(err, &ae) && ae.Type == v1.ErrClient && strings.HasSuffix(ae.Msg, " 404")
+}
+
+// Scrub hides the secrets (redact.URL) of the request URL of err's
+// *url.Error, if any, in place: an HTTP client's error holds the
+// request's URL, the base URL's query string (a token) with it.
+func Scrub(err error) {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = redact.URL(ue.URL)
+	}
 }

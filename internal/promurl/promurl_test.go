@@ -1,8 +1,16 @@
 package promurl
 
 import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 )
 
 // TestCheck: a path ending with the API's path (/api/v1, or /api/v1/ and
@@ -19,7 +27,7 @@ func TestCheck(t *testing.T) {
 		{url: "http://p:9090/api/v1", wantErr: `give Prometheus's base URL, "http://p:9090"`},
 		{url: "http://p:9090/api/v1/", wantErr: `give Prometheus's base URL, "http://p:9090"`},
 		{url: "http://p:9090/prom/api/v1/query", wantErr: `give Prometheus's base URL, "http://p:9090/prom"`},
-		{url: "http://p:9090/prom/api/v1/query_range?x=1", wantErr: `give Prometheus's base URL, "http://p:9090/prom?x=1"`},
+		{url: "http://p:9090/prom/api/v1/query_range?access_token=s3cret", wantErr: `give Prometheus's base URL, "http://p:9090/prom?access_token=xxxxx", with the query's values of your URL put back (hidden here)`},
 		{url: "http://p:9090/api/v1/label/job/values", wantErr: `give Prometheus's base URL, "http://p:9090"`},
 		{url: "http://p:9090/api/v1/status/buildinfo", wantErr: `give Prometheus's base URL, "http://p:9090"`},
 		{
@@ -33,6 +41,47 @@ func TestCheck(t *testing.T) {
 			t.Errorf("Check(%q): %v", tc.url, err)
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("Check(%q): %v, want %q", tc.url, err, tc.wantErr)
+		case err != nil && strings.Contains(err.Error(), "s3cret"):
+			t.Errorf("Check(%q): %v: secret shown", tc.url, err)
 		}
+	}
+}
+
+// TestQueryErrorHidesQueryValues: a query's error names the server with
+// its query's values hidden, in its own text and in the client's error
+// (Post "URL": …, the request's URL holding the base URL's query string):
+// a token there was shown.
+func TestQueryErrorHidesQueryValues(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+	}{
+		{name: "transport error", handler: func(w http.ResponseWriter, _ *http.Request) {
+			hj, _ := w.(http.Hijacker)
+			c, _, _ := hj.Hijack()
+			_ = c.Close()
+		}},
+		{name: "404", handler: http.NotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			t.Cleanup(srv.Close)
+			base := srv.URL + "/prom?access_token=s3cretTok"
+			c, err := api.NewClient(api.Config{Address: base})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, _, err = v1.NewAPI(c).Query(context.Background(), "up", time.Unix(1700000000, 0))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			qe := QueryError(base, err)
+			if msg := qe.Error(); strings.Contains(msg, "s3cretTok") || !strings.Contains(msg, "access_token=xxxxx") {
+				t.Errorf("QueryError: %s", msg)
+			}
+			if !errors.Is(qe, err) {
+				t.Errorf("QueryError %v does not wrap %v", qe, err)
+			}
+		})
 	}
 }

@@ -36,7 +36,7 @@ type NamedQuery struct {
 type PrometheusSource struct {
 	API RangeQuerier
 	// URL is the server's base URL, which the query errors name (its
-	// password hidden); a 404 says the URL's path looks wrong. Empty: the
+	// password and query's values hidden); a 404 says the URL's path looks wrong. Empty: the
 	// errors name no server.
 	URL string
 	// Features are evaluated in order; each result series is assigned to
@@ -388,6 +388,7 @@ func (p *PrometheusSource) query(ctx context.Context, q NamedQuery, chunks []chu
 		r := v1.Range{Start: p.Start.Add(time.Duration(c.from) * p.Step), End: p.Start.Add(time.Duration(c.to) * p.Step), Step: p.Step}
 		v, _, _, err := p.API.QueryRange(ctx, q.Query, r)
 		if err != nil {
+			promurl.Scrub(err) // the request's URL, the base URL's query (a token) with it
 			if p.URL != "" {
 				err = promurl.QueryError(p.URL, err)
 			}

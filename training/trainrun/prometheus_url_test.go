@@ -16,9 +16,10 @@ import (
 )
 
 // TestTrainPrometheusURLPasswordNotRecorded: a model trained from a
-// Prometheus URL with a password records the URL (its trained_on, which
-// the model list and the daemon's model log show) with the password
-// hidden. It recorded the password.
+// Prometheus URL with a password, or a token in its query string, records
+// the URL (its trained_on, which the model list and the daemon's model
+// log show) with the password and the query's values hidden. It recorded
+// the password, then the token.
 func TestTrainPrometheusURLPasswordNotRecorded(t *testing.T) {
 	// Every range query: three pods, a sine, pod-0 failing now and then.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,18 +46,23 @@ func TestTrainPrometheusURLPasswordNotRecorded(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": map[string]any{"resultType": "matrix", "result": result}})
 	}))
 	t.Cleanup(srv.Close)
-	res, err := Train(context.Background(), Options{
-		Source: "prometheus", PrometheusURL: strings.Replace(srv.URL, "http://", "http://omen:s3cretpw@", 1), Config: config.Default(),
-		History: 2 * time.Hour, Now: time.Unix(1700000000, 0),
-		Train:  training.TrainOptions{Window: 4, Horizon: 2, Hidden: 4, Layers: 1, Epochs: 1, Members: 1, Seed: 1},
-		Notice: func(string) {},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = res.Close() })
-	want := "prometheus:http://omen:xxxxx@" + strings.TrimPrefix(srv.URL, "http://")
-	if got := res.Model.Meta().TrainedOn; got != want {
-		t.Fatalf("trained_on %q, want %q", got, want)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, tc := range []struct{ url, want string }{
+		{url: "http://omen:s3cretpw@" + host, want: "prometheus:http://omen:xxxxx@" + host},
+		{url: srv.URL + "/?access_token=s3cretpw", want: "prometheus:" + srv.URL + "/?access_token=xxxxx"},
+	} {
+		res, err := Train(context.Background(), Options{
+			Source: "prometheus", PrometheusURL: tc.url, Config: config.Default(),
+			History: 2 * time.Hour, Now: time.Unix(1700000000, 0),
+			Train:  training.TrainOptions{Window: 4, Horizon: 2, Hidden: 4, Layers: 1, Epochs: 1, Members: 1, Seed: 1},
+			Notice: func(string) {},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = res.Close() })
+		if got := res.Model.Meta().TrainedOn; got != tc.want {
+			t.Errorf("trained_on %q, want %q", got, tc.want)
+		}
 	}
 }

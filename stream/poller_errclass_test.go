@@ -165,7 +165,12 @@ func TestErrorClass(t *testing.T) {
 		{name: "reset and refused", a: reset(1), b: refused, wantClassA: "net read: connection reset by peer"},
 		{name: "GETs of two times", a: get("1700000000"), b: get("1700000015"), sameClass: true, wantClassA: "http Get: EOF"},
 		{name: "client deadline and net timeout", a: &url.Error{Op: "Post", URL: "u", Err: context.DeadlineExceeded}, b: context.DeadlineExceeded, sameClass: true, wantClassA: "timeout"},
-		{name: "API errors alike", a: api(v1.ErrServer, "server error: 503"), b: api(v1.ErrServer, "server error: 503"), sameClass: true, wantClassA: "api server_error: server error: _"},
+		{name: "API errors alike", a: api(v1.ErrServer, "server error: 503"), b: api(v1.ErrServer, "server error: 503"), sameClass: true, wantClassA: "api server_error: server error: 503"},
+		// An answer without Prometheus's JSON (a proxy's): the status is
+		// the cause; all were "client error: _" or "server error: _", a
+		// change of cause logged at debug level.
+		{name: "404 and 429", a: api(v1.ErrClient, "client error: 404"), b: api(v1.ErrClient, "client error: 429"), wantClassA: "api client_error: client error: 404"},
+		{name: "502 and 503", a: api(v1.ErrServer, "server error: 502"), b: api(v1.ErrServer, "server error: 503")},
 		{name: "API errors of two messages", a: api(v1.ErrBadData, "parse error: unexpected end of input"), b: api(v1.ErrBadData, `parse error: unexpected character: '"'`)},
 		// The series Prometheus names change as pods come and go.
 		{name: "duplicate series of two pods", a: api(v1.ErrExec, `found duplicate series for the match group {pod="a"} on the right hand-side of the operation: [{pod="a", x="1"}, {pod="a", x="2"}];many-to-many matching not allowed: matching labels must be unique on one side`),

@@ -800,10 +800,12 @@ func yamlError(name string, err error, root *yaml.Node) error {
 
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 
-// failingValue returns the first node under n (in document order) that
+// failingValue returns the first node under n (in the order yaml.v3
+// decodes them: a mapping's own keys before merged ones) that
 // fails to decode into the field of Go type t it is decoded into,
-// following yaml tags, inline structs, slices and maps as yaml.v3 does,
-// with its key path and error; nil when every value decodes.
+// following yaml tags, inline structs, slices, maps, aliases and "<<"
+// merge keys as yaml.v3 does, with its key path and error (an alias's
+// at the alias); nil when every value decodes.
 func failingValue(n *yaml.Node, t reflect.Type, path []any) (*yaml.Node, []any, error) {
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
@@ -811,6 +813,10 @@ func failingValue(n *yaml.Node, t reflect.Type, path []any) (*yaml.Node, []any, 
 		}
 		return failingValue(n.Content[0], t, path)
 	}
+	// An alias is walked as the value it refers to, and found at the
+	// alias.
+	at := n
+	n = unalias(n)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -818,7 +824,7 @@ func failingValue(n *yaml.Node, t reflect.Type, path []any) (*yaml.Node, []any, 
 		// A type mismatch is reported with its line; go on past it.
 		var te *yaml.TypeError
 		if err := n.Decode(reflect.New(t).Interface()); err != nil && !errors.As(err, &te) {
-			return n, path, err
+			return at, path, err
 		}
 		return nil, nil, nil
 	}
@@ -832,18 +838,17 @@ func failingValue(n *yaml.Node, t reflect.Type, path []any) (*yaml.Node, []any, 
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields := map[string]reflect.Type{}
 		yamlFields(t, fields)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i].Value
-			if ft, ok := fields[k]; ok {
-				if fn, fp, err := sub(n.Content[i+1], ft, k); fn != nil {
+		for _, e := range mappingEntries(n) {
+			if ft, ok := fields[e.key]; ok {
+				if fn, fp, err := sub(e.value, ft, e.key); fn != nil {
 					return fn, fp, err
 				}
 			}
 		}
 		return nil, nil, nil
 	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if fn, fp, err := sub(n.Content[i+1], t.Elem(), n.Content[i].Value); fn != nil {
+		for _, e := range mappingEntries(n) {
+			if fn, fp, err := sub(e.value, t.Elem(), e.key); fn != nil {
 				return fn, fp, err
 			}
 		}
@@ -860,9 +865,10 @@ func failingValue(n *yaml.Node, t reflect.Type, path []any) (*yaml.Node, []any, 
 }
 
 // nonIntegers returns an error for every number under n that is decoded
-// into an integer field of the Go type t (walked as failingValue does)
-// but is not a whole number (1.5, 1e-3, .inf): yaml.v3 truncates it
-// toward zero (or sets the minimum int for -.inf) without an error.
+// into an integer field of the Go type t (walked as failingValue does,
+// following aliases and "<<" merge keys as yaml.v3 decodes them) but is
+// not a whole number (1.5, 1e-3, .inf): yaml.v3 truncates it toward zero
+// (or sets the minimum int for -.inf) without an error.
 func nonIntegers(name string, n *yaml.Node, t reflect.Type, path []any) []error {
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
@@ -870,6 +876,10 @@ func nonIntegers(name string, n *yaml.Node, t reflect.Type, path []any) []error 
 		}
 		return nonIntegers(name, n.Content[0], t, path)
 	}
+	// An alias (for: *r) is checked as the value it refers to, and an
+	// error placed at the alias.
+	at := n
+	n = unalias(n)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -884,14 +894,14 @@ func nonIntegers(name string, n *yaml.Node, t reflect.Type, path []any) []error 
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields := map[string]reflect.Type{}
 		yamlFields(t, fields)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if ft, ok := fields[n.Content[i].Value]; ok {
-				errs = append(errs, sub(n.Content[i+1], ft, n.Content[i].Value)...)
+		for _, e := range mappingEntries(n) {
+			if ft, ok := fields[e.key]; ok {
+				errs = append(errs, sub(e.value, ft, e.key)...)
 			}
 		}
 	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			errs = append(errs, sub(n.Content[i+1], t.Elem(), n.Content[i].Value)...)
+		for _, e := range mappingEntries(n) {
+			errs = append(errs, sub(e.value, t.Elem(), e.key)...)
 		}
 	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
 		for i, c := range n.Content {
@@ -900,11 +910,72 @@ func nonIntegers(name string, n *yaml.Node, t reflect.Type, path []any) []error 
 	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" && (t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64 || t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uintptr):
 		var f float64
 		if err := n.Decode(&f); err == nil && (f != math.Trunc(f) || math.IsInf(f, 0)) {
-			errs = append(errs, &Error{File: name, Line: n.Line, Column: n.Column,
-				Msg: fmt.Sprintf("%s: %s is not a whole number: want an integer", pathString(path), n.Value)})
+			value := n.Value
+			if at != n {
+				value += " (the alias *" + at.Value + ")"
+			}
+			errs = append(errs, &Error{File: name, Line: at.Line, Column: at.Column,
+				Msg: fmt.Sprintf("%s: %s is not a whole number: want an integer", pathString(path), value)})
 		}
 	}
 	return errs
+}
+
+// entry is a key of a YAML mapping and its value.
+type entry struct {
+	key   string
+	value *yaml.Node
+}
+
+// mappingEntries returns the keys and values of mapping n that yaml.v3
+// decodes, as if written inline: n's own, then those of the mappings
+// merged in with "<<" (a mapping, an alias of one, or a sequence of
+// them) that no key before set, so that n's own keys win over merged
+// ones and a sequence's first mapping over the next; a merged mapping's
+// own merges follow its keys.
+func mappingEntries(n *yaml.Node) []entry {
+	var entries []entry
+	seen := map[string]bool{}
+	var walk func(m *yaml.Node)
+	walk = func(m *yaml.Node) {
+		var merge *yaml.Node
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k := unalias(m.Content[i])
+			if k.Kind == yaml.ScalarNode && k.Value == "<<" && (k.Tag == "" || k.Tag == "!" || k.ShortTag() == "!!merge") {
+				merge = m.Content[i+1]
+				continue
+			}
+			if seen[k.Value] {
+				continue
+			}
+			seen[k.Value] = true
+			entries = append(entries, entry{k.Value, m.Content[i+1]})
+		}
+		if merge == nil {
+			return
+		}
+		switch merge = unalias(merge); merge.Kind {
+		case yaml.MappingNode:
+			walk(merge)
+		case yaml.SequenceNode:
+			for _, c := range merge.Content {
+				if c = unalias(c); c.Kind == yaml.MappingNode {
+					walk(c)
+				}
+			}
+		}
+	}
+	walk(n)
+	return entries
+}
+
+// unalias returns the node an alias node (*name) refers to; n itself
+// when it is not an alias.
+func unalias(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
 }
 
 // yamlFields adds the yaml keys of struct type t's fields (inline

@@ -152,6 +152,9 @@ func TestLoad(t *testing.T) {
 		// scalar it quotes, with the key path.
 		{name: "bad duration", yml: "step: 15s\nlookback: 15 seconds\n", wantErr: `x.yml:2:11: lookback: unknown unit " seconds" in duration "15 seconds"`},
 		{name: "bad nested duration", yml: "alerting:\n  min_lead: 5 minutes\n", wantErr: "x.yml:2:13: alerting.min_lead: "},
+		// Found through "<<" merge keys and aliases too.
+		{name: "bad merged duration", yml: "alerting:\n  <<: {min_lead: 5 minutes}\n", wantErr: "x.yml:2:18: alerting.min_lead: "},
+		{name: "bad aliased duration", yml: "alerting:\n  external_url: &d 5 minutes\n  min_lead: *d\n", wantErr: "x.yml:3:13: alerting.min_lead: "},
 		// Placed by the field being decoded, even when the literal repeats.
 		{name: "bad duration repeated literal", yml: "max_series: 30\nprometheus:\n  - url: http://p\n    timeout: 30\n", wantErr: `x.yml:4:14: prometheus[0].timeout: `},
 		{name: "bad duration repeated bad literal", yml: "lookback: 1x\nalerting:\n  resend_delay: 1x\n", wantErr: `x.yml:1:11: lookback: `},

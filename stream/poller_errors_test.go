@@ -163,6 +163,10 @@ func TestCheckPrometheusURL(t *testing.T) {
 		{url: "http://omen:s3cret@proxy:8080/prometheus/"},
 		{url: "http://proxy/api/v1x"},
 		{url: "http://proxy/xapi/v1"},
+		// /api/v1 followed by no endpoint of the API: a path of the base
+		// URL (the Kubernetes API server's proxy of a service).
+		{url: "http://proxy/api/v1/prom"},
+		{url: "https://kube-apiserver:6443/api/v1/namespaces/monitoring/services/prometheus-k8s:web/proxy"},
 		// A query string is sent with every query (a proxy's tenant, a token).
 		{url: "http://p:9090/?x=1"},
 		{url: "http://p:9090/prom?tenant=a&token=b"},
@@ -176,18 +180,17 @@ func TestCheckPrometheusURL(t *testing.T) {
 		{url: "http://p:9090/api/v1/", wantErr: `base URL, "http://p:9090" (`},
 		{url: "http://p:9090/prom/api/v1/query", wantErr: `base URL, "http://p:9090/prom" (`},
 		{url: "http://p:9090/api/v1/query_range", wantErr: `base URL, "http://p:9090" (`},
-		// Any path under the API, not only the query endpoints: each 404s.
+		// Any endpoint of the API, not only the query endpoints: each 404s.
 		{url: "http://p:9090/prom/api/v1/labels", wantErr: `base URL, "http://p:9090/prom" (`},
 		{url: "http://p:9090/api/v1/status/config", wantErr: `base URL, "http://p:9090" (`},
-		{url: "http://proxy/api/v1/prom", wantErr: `base URL, "http://proxy" (`},
-		{url: "http://p:9090/prom/api/v1?tenant=a", wantErr: `base URL, "http://p:9090/prom?tenant=a" (`},
+		{url: "http://p:9090/prom/api/v1?tenant=a", wantErr: `base URL, "http://p:9090/prom?tenant=xxxxx", with the query's values of your URL put back (hidden here) (`},
 		// The suggestion has no user information (a copy would send
 		// "xxxxx" as the password), and says so.
 		{url: "http://omen:s3cret@p:9090/api/v1", wantErr: `URL "http://omen:xxxxx@p:9090/api/v1" holds the API's path /api/v1: give Prometheus's base URL, "http://p:9090", with the user information of your URL put back before the host (hidden here)`},
 		{url: "http://t0ken@p:9090/prom/api/v1/", wantErr: `base URL, "http://p:9090/prom", with the user information`},
 		{url: "http://p:9090/#top", wantErr: "has a fragment"},
 		{url: "http://p:9090/?x=1#top", wantErr: "has a fragment"},
-		{url: "http://omen:s3cret@p:9090/#", wantErr: `"http://omen:xxxxx@p:9090/" has a fragment`},
+		{url: "http://omen:s3cret@p:9090/#", wantErr: `"http://omen:xxxxx@p:9090/#" has a fragment`},
 	} {
 		err := CheckPrometheusURL(tc.url)
 		switch {

@@ -54,8 +54,11 @@ type PollerOptions struct {
 	MaxRetries int
 	// RetryBackoff is the first retry delay; it doubles up to 30s.
 	// Default 500ms. A 429 or 503 answer's Retry-After (seconds) is the
-	// delay instead, up to the end of Run's poll step (30s for Eval and
-	// Backfill); with none left the query fails.
+	// delay instead (at most 30s for Eval and Backfill). In Run, a
+	// Retry-After beyond the end of the poll's step fails the query at
+	// once, and the server's polls until the Retry-After has passed send
+	// nothing: their queries fail (counted as errors) and are caught up as
+	// any failed poll (CatchUp).
 	RetryBackoff time.Duration
 	// MaxPointsPerQuery bounds the points per series of one range query
 	// (Prometheus refuses more than 11000). Default 10000.
@@ -201,6 +204,16 @@ type Poller struct {
 	// now is the wall clock Run schedules polls by (time.Now; a test's
 	// that steps back).
 	now func() time.Time
+	// hold, when set, is a server's Retry-After that outlasted a poll's
+	// step: no instant query is sent before its end.
+	hold atomic.Pointer[retryHold]
+}
+
+// retryHold is a Retry-After that holds back the poller's instant queries
+// until until, given by the answer whose error is err.
+type retryHold struct {
+	until time.Time
+	err   error
 }
 
 // NewPoller returns a poller that hands results to app.
@@ -784,12 +797,17 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 // fail at once with that error, counted as errors, and are caught up at
 // their next successful poll as any failed query is (N queries retried
 // each against a server that is down took N times the retries' back-off
-// per poll, and a rate limit got N times the traffic). A Retry-After's
-// wait is capped by until (zero: see retry).
+// per poll, and a rate limit got N times the traffic). A Retry-After
+// beyond until (the end of Run's poll step; zero: none) fails the query at
+// once and holds back the queries until it has passed (see retry): while
+// held, no query is sent, each fails at once as above.
 func (p *Poller) instant(ctx context.Context, qs *querySet, ts, until time.Time) (map[string][]telemetry.Sample, map[string]error) {
 	failed := map[string]error{}
 	samples := make(map[string][]telemetry.Sample, len(qs.names))
 	var down error // the error that stops the poll's remaining queries
+	if h := p.hold.Load(); h != nil && p.now().Before(h.until) {
+		down = fmt.Errorf("not sent, held back until %s by the server's Retry-After: %w", h.until.Format(time.RFC3339), h.err)
+	}
 	for _, name := range qs.names {
 		if down != nil {
 			p.queryCount.WithLabelValues("instant", "error").Inc()
@@ -881,9 +899,11 @@ func (p *Poller) appendRetry(ctx context.Context, bs []telemetry.Batch) error {
 // retry runs q until it succeeds, fails permanently or has been retried
 // retries times. The back-off starts at RetryBackoff and doubles up to
 // 30s; a 429 or 503 answer's Retry-After header (in seconds) replaces it
-// for that retry, capped by the time left until until (the end of the
-// poll's step; zero: capped at 30s), and with no time left the query
-// gives up.
+// for that retry, capped at 30s when until is zero. Beyond until (the end
+// of Run's poll step), the query gives up at once and the poller's
+// instant queries are held back until the Retry-After has passed (see
+// instant): retried at the step's end, it came with the next poll's
+// first query, two requests a step against a server asking for more.
 func (p *Poller) retry(ctx context.Context, kind string, retries int, until time.Time, q func(context.Context) (v1.Warnings, error), name string) error {
 	start := time.Now()
 	defer func() { p.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds()) }()
@@ -904,16 +924,20 @@ func (p *Poller) retry(ctx context.Context, kind string, retries int, until time
 			p.queryCount.WithLabelValues(kind, "ok").Inc()
 			return nil
 		}
-		wait := backoff
+		wait, held := backoff, false
 		if ra.set {
 			wait = min(ra.d, maxBackoff)
-			if !until.IsZero() {
-				wait = min(ra.d, until.Sub(p.now()))
+			if now := p.now(); !until.IsZero() && now.Add(ra.d).After(until) {
+				wait, held = ra.d, true
+				p.hold.Store(&retryHold{until: now.Add(ra.d), err: p.queryError(err)})
 			}
 		}
-		if !retryableQueryErr(err) || attempt >= retries || ctx.Err() != nil || wait < 0 {
+		if !retryableQueryErr(err) || attempt >= retries || ctx.Err() != nil || held {
 			p.queryCount.WithLabelValues(kind, "error").Inc()
 			p.m.errors.WithLabelValues(ReasonQuery).Inc()
+			if held {
+				p.logger.Debug("query failed; the server's Retry-After outlasts the poll's step: held back", "query", name, "err", err, "retry_after", wait)
+			}
 			return p.queryError(err)
 		}
 		p.queryCount.WithLabelValues(kind, "retry").Inc()

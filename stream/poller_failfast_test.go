@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -76,9 +77,12 @@ func TestPollerPollFailsFast(t *testing.T) {
 }
 
 // TestPollerRetryAfter: a 429 or 503 answer's Retry-After (seconds) is the
-// retry's back-off, capped by the time left in the poll's step (Run's; 30s
-// for Eval), and a query with no time left gives up. The back-off was
-// RetryBackoff whatever the server asked.
+// retry's back-off (30s at most for Eval); one beyond the end of the
+// poll's step (Run's) fails the query at once and holds back the queries
+// until it has passed: none is sent then, each fails. The back-off was
+// RetryBackoff whatever the server asked, then a Retry-After beyond the
+// step was cut to the step's end, the retry landing with the next poll's
+// first query.
 func TestPollerRetryAfter(t *testing.T) {
 	ok := jsonResponse(200, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"pod":"a"},"value":[1700000000,"1"]}]}}`)
 	limited := func(code int, after string) func(http.ResponseWriter) {
@@ -93,11 +97,14 @@ func TestPollerRetryAfter(t *testing.T) {
 		left     time.Duration // the time left in the step; 0: Eval, none
 		min, max time.Duration // the wait
 		calls    int32
+		held     bool // the next poll sends nothing
 	}{
 		{name: "429 Retry-After 1", first: limited(429, "1"), min: 900 * time.Millisecond, max: 5 * time.Second, calls: 2},
 		{name: "503 Retry-After 1", first: limited(503, "1"), min: 900 * time.Millisecond, max: 5 * time.Second, calls: 2},
-		{name: "capped by the step", first: limited(429, "60"), left: 300 * time.Millisecond, min: 200 * time.Millisecond, max: 5 * time.Second, calls: 2},
-		{name: "no time left", first: limited(429, "1"), left: -time.Millisecond, max: time.Second, calls: 1},
+		{name: "beyond the step", first: limited(429, "60"), left: 300 * time.Millisecond, max: 200 * time.Millisecond, calls: 1, held: true},
+		{name: "503 beyond the step", first: limited(503, "2"), left: time.Second, max: 200 * time.Millisecond, calls: 1, held: true},
+		{name: "within the step", first: limited(429, "1"), left: 2 * time.Second, min: 900 * time.Millisecond, max: 1900 * time.Millisecond, calls: 2},
+		{name: "no time left", first: limited(429, "1"), left: -time.Millisecond, max: time.Second, calls: 1, held: true},
 		{name: "HTTP date ignored", first: limited(429, "Wed, 21 Oct 2015 07:28:00 GMT"), max: 500 * time.Millisecond, calls: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,6 +137,13 @@ func TestPollerRetryAfter(t *testing.T) {
 			}
 			if (len(samples["q"]) == 1) != (tc.calls == 2) || (len(failed) == 1) != (tc.calls == 1) {
 				t.Errorf("samples %v, failed %v", samples, failed)
+			}
+			// The next poll, at once.
+			_, failed = p.instant(context.Background(), p.queries.Load(), time.Unix(1700000015, 0), time.Now().Add(time.Second))
+			if c := calls.Load(); tc.held && (c != tc.calls || failed["q"] == nil || !strings.Contains(failed["q"].Error(), "not sent, held back until ")) {
+				t.Errorf("next poll: %d calls (want %d), error %v: want it held back", c, tc.calls, failed["q"])
+			} else if !tc.held && c != tc.calls+1 {
+				t.Errorf("next poll: %d calls, want %d", c, tc.calls+1)
 			}
 		})
 	}
@@ -168,5 +182,47 @@ func TestPollerSlowQueryFailsAlone(t *testing.T) {
 		if n := len(app.Samples()); n != poll+1 {
 			t.Errorf("poll %d: %d samples stored, want b's at every poll (%d)", poll, n, poll+1)
 		}
+	}
+}
+
+// TestPollerRetryAfterHoldsPolls: against a server answering every query
+// with a 429 asking for 2 s, Run with a 1 s step sends one query every 2 to
+// 3 s (the polls before the Retry-After has passed send nothing, their
+// queries counted as errors): it sent two a step, the retry cut to the
+// step's end landing with the next poll's first query.
+func TestPollerRetryAfterHoldsPolls(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+		w.Header().Set("Retry-After", "2")
+		http.Error(w, "slow down", http.StatusTooManyRequests)
+	}))
+	t.Cleanup(srv.Close)
+	reg := prometheus.NewRegistry()
+	p, err := NewPoller(&MemAppender{}, PollerOptions{URL: srv.URL, Step: time.Second, Queries: map[string]string{"a": "up", "b": "up"}}, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5500*time.Millisecond)
+	defer cancel()
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(at) < 1 || len(at) > 3 {
+		t.Errorf("%d requests in 5.5 s, want 1 to 3", len(at))
+	}
+	for i := 1; i < len(at); i++ {
+		if d := at[i].Sub(at[i-1]); d < 2*time.Second {
+			t.Errorf("requests %d and %d %v apart, want the Retry-After's 2 s", i-1, i, d)
+		}
+	}
+	// Every query of every poll (5) failed.
+	if v := counterValue(t, reg, "omen_prometheus_queries_total", "outcome", "error"); v < 8 {
+		t.Errorf("omen_prometheus_queries_total{outcome=\"error\"} = %v, want each query of each poll", v)
 	}
 }

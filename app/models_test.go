@@ -264,9 +264,10 @@ func TestDeleteModelRefusals(t *testing.T) {
 }
 
 // daemonRegistry is the registry of a daemon (a scorer over an in-memory
-// store) whose features are names, and two encoded models of the shape of
-// demo/testdata/e2e-model.omen (window 32, hidden 32, one member) over
-// them, versions "vA" and "vB".
+// store) whose features are names, and two encoded models over them
+// (window 32, hidden 32, one member: the shape of the single-network
+// models the simulator's evaluation trained before ensembles), versions
+// "vA" and "vB".
 func daemonRegistry(tb testing.TB, names []string) (registryAdmin, [2][]byte) {
 	tb.Helper()
 	st, err := store.Open(store.Options{InMemory: true})

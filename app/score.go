@@ -89,6 +89,16 @@ type scorer struct {
 	step    time.Duration
 	windows map[string]*history
 	latest  map[string]prediction
+	// shown, shownVersion and shownSHA are the model whose predictions
+	// latest holds, which the metrics export with them (its info and
+	// threshold): after a promotion the previous model's, until the new
+	// one's first step with vectors replaces latest as a whole, so that the
+	// series neither go missing (a scrape between the promotion and that
+	// step made Prometheus mark them stale, and its rules' alerts resolve)
+	// nor mix models (a probability compared with another model's
+	// threshold). nil exactly when model is.
+	shown                  *model.Model
+	shownVersion, shownSHA string
 	// windowsPeak and latestPeak are the most entries windows and latest
 	// held since they were made: predict rebuilds a map that shrank to a
 	// quarter of its peak (mapshrink), which Go maps do not do on delete.
@@ -380,10 +390,13 @@ func (s *scorer) install(version, sha string, m *model.Model) error {
 	}
 	// The windows hold the rows the previous model needed: filled from
 	// the store when the new one needs more. The previous model's
-	// predictions are no longer exported.
+	// predictions stay exported, with its threshold, until the new one's
+	// first step with vectors replaces them (predict).
 	s.fill = s.fill || s.model == nil || m.Config().Window > s.model.Config().Window
 	s.model, s.version, s.sha, s.refused = m, version, sha, ""
-	clear(s.latest)
+	if s.shown == nil || len(s.latest) == 0 {
+		s.shown, s.shownVersion, s.shownSHA = m, version, sha
+	}
 	s.mu.Unlock()
 	s.logger.Info("model loaded", "version", version, "window", m.Config().Window, "threshold", m.Thresholds().Failure)
 	return nil
@@ -490,6 +503,7 @@ func (s *scorer) featuresChanged(apply func()) {
 				"version", s.version, "err", err)
 			s.refused = modelKey(s.version, s.sha)
 			s.model, s.version, s.sha = nil, "", ""
+			s.shown, s.shownVersion, s.shownSHA = nil, "", ""
 			clear(s.latest)
 		}
 	}
@@ -609,6 +623,15 @@ func (s *scorer) predict(t int64, vs []features.Vector) (out []prediction, recs 
 	s.latest = mapshrink.Compact(s.latest, &s.latestPeak)
 	if s.model == nil {
 		return nil, nil, nil, nil
+	}
+	if s.shown != s.model && len(vs) > 0 {
+		// The model's first step with vectors since it was installed:
+		// its predictions replace the previous model's as a whole. An
+		// entity it does not score this step (its window fills) is
+		// exported again at its first prediction, not with the previous
+		// model's last one meanwhile.
+		clear(s.latest)
+		s.shown, s.shownVersion, s.shownSHA = s.model, s.version, s.sha
 	}
 	cfg := s.model.Config()
 	nf := len(cfg.Features)
@@ -919,7 +942,9 @@ func (c *predictionCollector) descs() (*prometheus.Desc, *prometheus.Desc) {
 // threshold is the calibrated probability the model's training chose
 // (0.4-0.8 on a long history, a few percent on a short one), so rules and
 // dashboards compare omen_failure_probability with it rather than with a
-// fixed probability.
+// fixed probability. Info and threshold are those of the model whose
+// predictions are exported (scorer.shown): after a promotion, the
+// previous model's until the new one's first step with vectors.
 func (c *predictionCollector) modelDescs() (loaded, info, threshold *prometheus.Desc) {
 	return prometheus.NewDesc("omen_model_loaded",
 			"1 when a model is loaded and scores the entities, 0 when none is (nothing is scored).", nil, nil),
@@ -945,12 +970,14 @@ func (c *predictionCollector) Collect(ch chan<- prometheus.Metric) {
 	c.s.mu.RLock()
 	defer c.s.mu.RUnlock()
 	loaded := 0.0
-	if c.s.model != nil {
+	if c.s.model != nil && c.s.shown != nil {
 		loaded = 1
-		// A version registered before invalid UTF-8 was refused would
-		// make the metric, and so the whole scrape, fail.
-		ch <- prometheus.MustNewConstMetric(id, prometheus.GaugeValue, 1, strings.ToValidUTF8(c.s.version, "\uFFFD"), c.s.sha)
-		ch <- prometheus.MustNewConstMetric(thd, prometheus.GaugeValue, c.s.model.Thresholds().Failure)
+		// The model of the exported predictions (scorer.shown): the
+		// previous one's between a promotion and the new one's first
+		// step with vectors. A version registered before invalid UTF-8 was
+		// refused would make the metric, and so the whole scrape, fail.
+		ch <- prometheus.MustNewConstMetric(id, prometheus.GaugeValue, 1, strings.ToValidUTF8(c.s.shownVersion, "\uFFFD"), c.s.shownSHA)
+		ch <- prometheus.MustNewConstMetric(thd, prometheus.GaugeValue, c.s.shown.Thresholds().Failure)
 	}
 	ch <- prometheus.MustNewConstMetric(ld, prometheus.GaugeValue, loaded)
 	for _, p := range c.s.latest {

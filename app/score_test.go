@@ -238,7 +238,7 @@ func TestModelInfoInvalidUTF8(t *testing.T) {
 	s, st := newTestScorer(t, cfg, testModel(t, features.Names(cfg.Config), 4, 8, 1), reg)
 	t.Cleanup(func() { _ = st.Close() })
 	s.mu.Lock()
-	s.version = "v\xff"
+	s.version, s.shownVersion = "v\xff", "v\xff"
 	s.mu.Unlock()
 	if _, err := reg.Gather(); err != nil {
 		t.Fatalf("gather: %v", err)
@@ -246,4 +246,73 @@ func TestModelInfoInvalidUTF8(t *testing.T) {
 	if n := testutil.CollectAndCount(reg, "omen_model_info"); n != 1 {
 		t.Fatalf("omen_model_info has %d series, want 1", n)
 	}
+}
+
+// TestPredictionMetricsAcrossPromotion: between a promotion and the new
+// model's first step, /metrics still exports the previous model's
+// predictions with its threshold and info (clearing them made a scrape
+// in between mark omen_failure_probability stale, and Prometheus's rule
+// alerts resolve and fire again after their `for`); at that step the new
+// model's predictions, threshold and info replace them together (an
+// entity the new model did not score is not exported against its
+// threshold with the old model's probability).
+func TestPredictionMetricsAcrossPromotion(t *testing.T) {
+	cfg := config.Default()
+	names := features.Names(cfg.Config)
+	reg := prometheus.NewRegistry()
+	s, st := newTestScorer(t, cfg, testModel(t, names, 4, 8, 1), reg)
+	step := time.Duration(cfg.Step).Milliseconds()
+	vec := func(pod string, t int64) features.Vector {
+		vals := make([]float64, len(names))
+		for i := range vals {
+			vals[i] = float64((i+int(t/step))%3) * 0.1
+		}
+		return features.Vector{Entity: "shop/" + pod, Labels: map[string]string{"namespace": "shop", "pod": pod}, T: t, Values: vals}
+	}
+	var old []prediction
+	for i := int64(0); i < 6; i++ {
+		old, _, _ = s.score(context.Background(), i*step, []features.Vector{vec("a", i*step), vec("b", i*step)})
+	}
+	if len(old) != 2 {
+		t.Fatalf("%d predictions, want 2", len(old))
+	}
+	s.mu.RLock()
+	oldVersion, oldSHA := s.version, s.sha
+	s.mu.RUnlock()
+
+	m2 := testModel(t, names, 4, 8, 2)
+	m2.SetThresholds(model.Thresholds{Failure: 0.3})
+	promoteTestModel(t, st, m2)
+	if err := s.reloadModel(); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.RLock()
+	newVersion, newSHA := s.version, s.sha
+	s.mu.RUnlock()
+	if newVersion == oldVersion {
+		t.Fatalf("the promoted model (version %s) was not loaded", newVersion)
+	}
+
+	want := func(when string, preds []prediction, version, sha string, threshold float64) {
+		t.Helper()
+		exp := "# HELP omen_model_failure_threshold The loaded model's failure threshold: an entity whose omen_failure_probability stays at or above it for alerting.for steps alerts (absent without a model).\n" +
+			"# TYPE omen_model_failure_threshold gauge\nomen_model_failure_threshold " + fmtFloat(threshold) + "\n" +
+			"# HELP omen_model_info The loaded model: its registry version and the sha256 of its file (always 1; absent without a model).\n" +
+			"# TYPE omen_model_info gauge\nomen_model_info{sha256=\"" + sha + "\",version=\"" + version + "\"} 1\n" +
+			"# HELP omen_failure_probability Predicted probability of a module-load failure within the model's horizon.\n# TYPE omen_failure_probability gauge\n"
+		for _, p := range preds {
+			exp += "omen_failure_probability{namespace=\"shop\",pod=\"" + p.Labels["pod"] + "\"} " + fmtFloat(p.Prob) + "\n"
+		}
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(exp), "omen_failure_probability", "omen_model_failure_threshold", "omen_model_info"); err != nil {
+			t.Errorf("%s: %v", when, err)
+		}
+	}
+	want("between the promotion and the next step", old, oldVersion, oldSHA, 0.5)
+
+	// The new model's first step scores pod a only (b sends nothing).
+	preds, _, err := s.score(context.Background(), 6*step, []features.Vector{vec("a", 6*step)})
+	if err != nil || len(preds) != 1 || preds[0].ModelVersion != newVersion {
+		t.Fatalf("step after the promotion: %d predictions (%+v), %v; want 1 of %s", len(preds), preds, err, newVersion)
+	}
+	want("after the new model's first step", preds, newVersion, newSHA, 0.3)
 }

@@ -936,8 +936,16 @@ type entry struct {
 func mappingEntries(n *yaml.Node) []entry {
 	var entries []entry
 	seen := map[string]bool{}
+	// walked stops a merge that refers back to a mapping being walked
+	// (`a: &a {<<: *a}`), which yaml.v3 refuses to decode: its error
+	// is placed through here.
+	walked := map[*yaml.Node]bool{}
 	var walk func(m *yaml.Node)
 	walk = func(m *yaml.Node) {
+		if walked[m] {
+			return
+		}
+		walked[m] = true
 		var merge *yaml.Node
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			k := unalias(m.Content[i])

@@ -86,6 +86,10 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{name: "negative max_bytes", yml: "nats:\n  max_bytes: -2\n", wantErr: "x.yml:2:14: nats.max_bytes must be positive or -1"},
+		// A merge of its own mapping: yaml.v3's error, not a stack
+		// overflow placing it.
+		{name: "merge of itself", yml: "alerting: &a\n  <<: *a\n", wantErr: "anchor 'a' value contains itself"},
+		{name: "merge list of itself", yml: "alerting: &a\n  for: 3\n  <<: [*a]\n", wantErr: "anchor 'a' value contains itself"},
 		// The dead-letter stream cannot capture a subject of the consumed
 		// stream (JetStream refuses to create it: omen run failed at start).
 		{name: "dead-letter subject under the stream's", yml: "nats:\n  dead_letter_subject: omen.metrics.dlq\n",

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"slices"
 	"strconv"
@@ -50,7 +51,10 @@ type PollerOptions struct {
 	// its retries on an unreachable server, a 5xx (but Prometheus's query
 	// timeout) or a 429, the poll's other queries are not sent: they fail
 	// at once, and Run catches them up at their next successful poll. A
-	// query that times out (no answer within 1.5 x Timeout) stops none.
+	// query that times out once sent (no answer within 1.5 x Timeout)
+	// stops none; a timeout before its request got a connection (a host
+	// powered off, packets dropped, a full listen backlog) counts as the
+	// server unreachable.
 	MaxRetries int
 	// RetryBackoff is the first retry delay; it doubles up to 30s.
 	// Default 500ms. A 429 or 503 answer's Retry-After (seconds) is the
@@ -515,8 +519,7 @@ func errorClass(err error) string {
 	if errors.As(err, &ae) {
 		return "api " + string(ae.Type) + ": " + errclass.Of(ae.Msg)
 	}
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+	if isTimeout(err) {
 		return "timeout"
 	}
 	var oe *net.OpError
@@ -837,12 +840,17 @@ func (p *Poller) instant(ctx context.Context, qs *querySet, ts, until time.Time)
 // serverFailing reports whether err, a query's error after its retries,
 // says that the server is down or limiting the poller rather than that
 // the query fails: a transport error (connection refused or reset, DNS,
-// TLS), a 5xx other than Prometheus's own query timeout or cancellation,
-// a 429. A timeout (the client's deadline, 1.5 x Timeout, or a network
-// timeout) is not: a slow query outlives it on a healthy server
-// (Prometheus answers its own query timeout late), and it would stop the
-// poll's other queries at every poll.
+// TLS), a timeout before the request got a connection (notConnectedError:
+// a host powered off, packets dropped, a full listen backlog), a 5xx
+// other than Prometheus's own query timeout or cancellation, a 429. A
+// timeout (the client's deadline, 1.5 x Timeout, or a network timeout)
+// once the request was sent on a connection is not: a slow query outlives
+// it on a healthy server (Prometheus answers its own query timeout late),
+// and it would stop the poll's other queries at every poll.
 func serverFailing(err error) bool {
+	if errors.As(err, new(notConnectedError)) {
+		return true
+	}
 	var ae *v1.Error
 	if errors.As(err, &ae) {
 		switch ae.Type {
@@ -855,12 +863,31 @@ func serverFailing(err error) bool {
 		}
 		return false
 	}
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+	if isTimeout(err) {
 		return false
 	}
 	return !errors.Is(err, context.Canceled)
 }
+
+// isTimeout reports whether err is the client's deadline or a network
+// timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// notConnectedError is a query's timeout before its request got a
+// connection (httptrace's GotConn was not called: the dial, or the TLS
+// handshake, outlived the deadline): nothing was sent, so the server is
+// unreachable rather than the query slow (see serverFailing). Its text
+// says so after err's.
+type notConnectedError struct{ err error }
+
+func (e notConnectedError) Error() string {
+	return e.err.Error() + " (no connection to the server before the deadline)"
+}
+
+func (e notConnectedError) Unwrap() error { return e.err }
 
 // store appends b, if it holds samples, in one Append.
 func (p *Poller) store(ctx context.Context, b telemetry.Batch) error {
@@ -912,9 +939,14 @@ func (p *Poller) retry(ctx context.Context, kind string, retries int, until time
 		// Prometheus enforces Timeout itself; the client deadline leaves it
 		// room to answer with its own timeout error.
 		var ra retryAfter
+		var connected atomic.Bool // the request got a connection: it was sent
 		qctx, cancel := context.WithTimeout(context.WithValue(ctx, retryAfterKey{}, &ra), p.opts.Timeout+p.opts.Timeout/2)
+		qctx = httptrace.WithClientTrace(qctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected.Store(true) }})
 		warnings, err := q(qctx)
 		cancel()
+		if err != nil && !connected.Load() && isTimeout(err) && ctx.Err() == nil {
+			err = notConnectedError{err}
+		}
 		promurl.Scrub(err) // the request's URL in a transport error: the base URL's query (a token)
 		if len(warnings) > 0 {
 			p.warnings.WithLabelValues(name).Add(float64(len(warnings)))

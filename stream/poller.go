@@ -252,7 +252,7 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	p := &Poller{
 		opts: o, api: v1.NewAPI(client), app: app, m: m, now: time.Now,
 		// The source is a log attribute and a metric label: no password.
-		source: "prometheus/" + strings.TrimSuffix(redacted, "/"),
+		source: PollerSource(o.URL),
 		url:    redacted,
 	}
 	p.logger = logger.With("source", p.source)
@@ -295,11 +295,21 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	return p, nil
 }
 
-// Source returns the Source name of the poller's batches,
-// "prometheus/<url>", the URL's password (or lone user name) and its
-// query's values hidden (redact.URL): two URLs that differ only there
-// have the same source.
+// Source returns the Source name of the poller's batches, PollerSource of
+// its URL.
 func (p *Poller) Source() string { return p.source }
+
+// PollerSource returns the Source name of the batches of a poller of the
+// Prometheus base URL u: "prometheus/<u>", without a trailing "/", its
+// secrets hidden (redact.URL: the password or lone user name, the values of
+// the query's parameters named like a secret). It is a log attribute, a
+// metric label and the key of the evaluator's per-poller staleness: two
+// URLs that differ only in their hidden parts have the same source, and
+// their pollers' metrics and staleness would merge (the configuration
+// refuses them).
+func PollerSource(u string) string {
+	return "prometheus/" + strings.TrimSuffix(redact.URL(u), "/")
+}
 
 // Step returns the poller's evaluation interval (PollerOptions.Step, its
 // default applied).

@@ -76,3 +76,26 @@ func TestPollerURLQueryValuesHidden(t *testing.T) {
 		t.Errorf("metrics show the token: %s", s)
 	}
 }
+
+// TestPollerSourceQueryValues: pollers of URLs differing in a query value
+// that is no secret (a prom-label-proxy's ?namespace=) have distinct
+// sources (a metric label and the key of the evaluator's per-poller
+// staleness); a secret-named parameter's value (?access_token=) stays
+// hidden. Every value was hidden: the two sources were one, merging the
+// pollers' metrics and hiding a down poller behind the other.
+func TestPollerSourceQueryValues(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"http://plp:8080/?namespace=team-a", "prometheus/http://plp:8080/?namespace=team-a"},
+		{"http://plp:8080/?namespace=team-b", "prometheus/http://plp:8080/?namespace=team-b"},
+		{"http://plp:8080/?namespace=team-b&access_token=s3cret", "prometheus/http://plp:8080/?namespace=team-b&access_token=xxxxx"},
+		{"http://omen:s3cret@plp:8080/", "prometheus/http://omen:xxxxx@plp:8080"},
+	} {
+		p, err := NewPoller(&MemAppender{}, PollerOptions{URL: tc.url, Queries: map[string]string{"q": "up"}}, prometheus.NewRegistry(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Source() != tc.want || PollerSource(tc.url) != tc.want {
+			t.Errorf("%q: source %q, PollerSource %q, want %q", tc.url, p.Source(), PollerSource(tc.url), tc.want)
+		}
+	}
+}

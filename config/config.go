@@ -308,8 +308,11 @@ type PollerConfig struct {
 	// …/api/v1/namespaces/NS/services/NAME:PORT/proxy), not ending with
 	// the API's path (…/api/v1, …/api/v1/query, …/api/v1/label/…: an
 	// endpoint of the API after /api/v1) and without a fragment; a query
-	// string (a proxy's tenant or token) is sent with every query, its
-	// values hidden (xxxxx) in logs, metric labels and errors.
+	// string (a proxy's tenant or token) is sent with every query, the
+	// values of its parameters named like a secret (token, key, auth, …:
+	// redact.URL) hidden (xxxxx) in logs, metric labels and errors. Two
+	// entries whose URLs show the same with their secrets hidden are
+	// refused: their pollers' source would be one.
 	URL string `yaml:"url"`
 	// Backfill is how much history query_range fetches at start, into
 	// the in-memory window the features read (lookback): the first steps'
@@ -587,6 +590,7 @@ func Load(name string, data []byte) (*Config, error) {
 			errs = append(errs, validationError(name, &root, defaulted, e))
 		}
 	}
+	sources := map[string]int{} // poller source: the first entry showing as it
 	for i, p := range c.Prometheus {
 		if err := validURL(p.URL); err != nil {
 			at([]any{"prometheus", i, "url"}, err.Error())
@@ -594,6 +598,12 @@ func Load(name string, data []byte) (*Config, error) {
 			// The API's path (every query would get a 404) or a
 			// fragment (the client drops it: not what was meant).
 			at([]any{"prometheus", i, "url"}, fmt.Sprintf("prometheus[%d].url: %v", i, err))
+		} else if j, ok := sources[stream.PollerSource(p.URL)]; ok {
+			// One source label, one stale marker for two pollers: their
+			// metrics merge, and one down hides behind the other.
+			at([]any{"prometheus", i, "url"}, fmt.Sprintf("prometheus[%d].url shows as prometheus[%d].url, %q (secrets hidden): the two pollers' source, in metrics, logs and the evaluator's staleness, would be one; poll each server once, and tell URLs apart by more than a password or secret query value", i, j, redact.URL(p.URL)))
+		} else {
+			sources[stream.PollerSource(p.URL)] = i
 		}
 	}
 	for i, am := range c.Alerting.Alertmanagers {

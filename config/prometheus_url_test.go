@@ -41,3 +41,34 @@ func TestPrometheusURL(t *testing.T) {
 		}
 	}
 }
+
+// TestPrometheusURLShownTwice: two prometheus entries whose URLs show the
+// same once their secrets are hidden (the poller's source: a metric label
+// and the key of the evaluator's per-poller staleness) are refused at the
+// second's line; URLs differing in a query value that is no secret (a
+// prom-label-proxy's namespace) are two sources.
+func TestPrometheusURLShownTwice(t *testing.T) {
+	for _, tc := range []struct {
+		name, a, b, wantErr string
+	}{
+		{name: "other host", a: "http://p:9090", b: "http://q:9090"},
+		{name: "other namespace", a: "http://plp:8080/?namespace=team-a", b: "http://plp:8080/?namespace=team-b"},
+		{name: "same URL", a: "http://p:9090", b: "http://p:9090", wantErr: `x.yml:3:10: prometheus[1].url shows as prometheus[0].url, "http://p:9090" (secrets hidden)`},
+		{name: "trailing slash", a: "http://p:9090", b: "http://p:9090/", wantErr: `prometheus[1].url shows as prometheus[0].url, "http://p:9090/"`},
+		{name: "other password", a: "http://omen:s3cretA@p:9090", b: "http://omen:s3cretB@p:9090", wantErr: `prometheus[1].url shows as prometheus[0].url, "http://omen:xxxxx@p:9090"`},
+		{name: "other token", a: "http://plp:8080/?namespace=a&access_token=s3cretA", b: "http://plp:8080/?namespace=a&access_token=s3cretB", wantErr: `prometheus[1].url shows as prometheus[0].url, "http://plp:8080/?namespace=a&access_token=xxxxx"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			yml := "prometheus:\n  - url: " + tc.a + "\n  - url: " + tc.b + "\n"
+			_, err := Load("x.yml", []byte(yml))
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("%v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("%v, want %q", err, tc.wantErr)
+			case err != nil && strings.Contains(err.Error(), "s3cret"):
+				t.Errorf("%v: secret shown", err)
+			}
+		})
+	}
+}

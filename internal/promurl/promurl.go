@@ -34,10 +34,12 @@ var apiEndpoints = map[string]bool{
 // as is a query string (a proxy's tenant or token: the client sends it
 // with every query); a wrong path shows as a 404 in the query errors (see
 // QueryError). The error holds s with its secrets hidden (see
-// redact.URL: the user information's secret, the values of the query's
-// secret-named parameters); the base URL it suggests has no user
-// information and those values hidden, and says so when it hides any, so
-// that a copy does not put "xxxxx" in place of the password or a token.
+// redact.URL: the user information's secret, every value of the query);
+// the base URL it suggests has no user information and those values
+// hidden, and says so whenever its display differs from the URL to give,
+// so that a copy does not put "xxxxx" in place of the password or a
+// token. An "@" in the path is no user information: the suggestion keeps
+// the host (http://prom-a/team@x).
 func Check(s string) error {
 	u, err := url.Parse(s)
 	if s == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -61,7 +63,8 @@ func Check(s string) error {
 			base.User = nil
 			hidden = append(hidden, "the user information of your URL put back before the host")
 		}
-		if b := base.String(); u.RawQuery != "" && redact.URL(b) != b {
+		if b := base.String(); redact.URL(b) != b {
+			// Whatever the display hides (the query's values).
 			hidden = append(hidden, "the query's values of your URL put back")
 		}
 		note := ""

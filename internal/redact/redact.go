@@ -5,33 +5,102 @@ import (
 	"strings"
 )
 
+// hidden replaces each secret URL shows.
+const hidden = "xxxxx"
+
 // URL returns s with its secrets replaced by "xxxxx": the secret of its
 // user information, http://user:xxxxx@host, or http://xxxxx@host for a
-// lone user name (which may be a token), and in its query string the
-// values of the parameters whose names look secret (see secretWords:
-// ?access_token=xxxxx&namespace=team-a), a parameter without "=" or
-// whose name holds an "@" whole (it may be a token), and a value holding
-// a secret-named parameter of its own (?next=?token=…) or an "@" after a
-// ":" (user:password@host). The other values stay: two URLs
-// differing only there (a proxy's tenant: ?namespace=team-a and
-// ?namespace=team-b) read differently. The fragment is left as it is, but
-// for a query string in it (http://h/#/x?token=xxxxx).
+// lone user name (which may be a token), and every value of its query
+// string (?namespace=xxxxx&access_token=xxxxx; a parameter without "=",
+// or whose name holds an "@", whole: it may be a token), as of a query
+// string in its fragment (http://h/#/graph?g0.expr=xxxxx). Any value
+// may be a secret (pwd, sid, ticket, a percent-encoded ?next= holding a
+// token): none is shown. Two URLs differing only in a query value or a
+// password show the same; a poller's name tells them apart.
 //
-// When s parses as a URL with a host and its "@" are all in the user
-// information or the query string, the user information is the parse's
-// (?user=ops@corp.com does not end it). It also covers text that does not
-// parse as a URL, or that parses with the credentials outside the user
-// information (a forgotten scheme, "user:pass@host", "http:user:pass@host",
-// or an "@" in the path or the fragment): then everything from after the
-// scheme to the last "@" counts as user information, so a password holding
-// "@", "/", "?" or "#" is hidden too, and the query starts at the first
-// "?" after it; as a "?" before the last "@" may start the query too, the
-// value of every parameter that follows it is hidden as well. A URL with
-// neither "@" nor "?" is returned unchanged.
+// When s parses as a URL with a host, the display is built from the
+// parse: scheme, user information (hidden as above), host, path as
+// written (an "@" there is no user information: http://prom-a/t@x/ keeps
+// its host), query and fragment. Text that does not parse, or has no
+// host (a forgotten scheme, "user:pass@host", "http:user:pass@host"),
+// is masked as text: everything from after the scheme to the last "@"
+// counts as user information, so a password holding "@", "/", "?" or "#"
+// is hidden too, and every query value is hidden. A text with neither
+// "@" nor "?" is returned unchanged.
 func URL(s string) string {
-	if mask, insert, ok := parsedMask(s); ok {
-		return maskRuns(s, mask, insert)
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		return parsed(s, u)
 	}
+	return textual(s)
+}
+
+// parsed returns the display of u, the parse of s.
+func parsed(s string, u *url.URL) string {
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	if u.Scheme != "" {
+		b.WriteString(u.Scheme)
+		b.WriteByte(':')
+	}
+	b.WriteString("//")
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			b.WriteString(url.User(u.User.Username()).String())
+			b.WriteByte(':')
+		}
+		b.WriteString(hidden + "@")
+	}
+	b.WriteString(u.Host)
+	b.WriteString(u.EscapedPath())
+	if u.ForceQuery || u.RawQuery != "" {
+		b.WriteByte('?')
+		b.WriteString(hideValues(u.RawQuery))
+	}
+	if strings.IndexByte(s, '#') >= 0 {
+		b.WriteByte('#')
+		frag := u.EscapedFragment()
+		if q := strings.IndexByte(frag, '?'); q >= 0 {
+			frag = frag[:q+1] + hideValues(frag[q+1:])
+		}
+		b.WriteString(frag)
+	}
+	return b.String()
+}
+
+// hideValues returns the query string q with every value hidden:
+// name=xxxxx, and a parameter without "=" or whose name holds an "@"
+// whole. "&" and ";" separate the parameters; empty ones stay empty.
+func hideValues(q string) string {
+	var b strings.Builder
+	b.Grow(len(q))
+	start := 0
+	for i := 0; i <= len(q); i++ {
+		if i < len(q) && q[i] != '&' && q[i] != ';' {
+			continue
+		}
+		if p := q[start:i]; p != "" {
+			name, _, ok := strings.Cut(p, "=")
+			if ok && !strings.Contains(name, "@") {
+				b.WriteString(name)
+				b.WriteByte('=')
+			}
+			b.WriteString(hidden)
+		}
+		if i < len(q) {
+			b.WriteByte(q[i])
+		}
+		start = i + 1
+	}
+	return b.String()
+}
+
+// textual returns s, text that does not parse as a URL with a host, with
+// its user information's secret (everything from after the scheme to the
+// last "@", past a user name and ":") and every query value hidden: of
+// the query strings starting at the first "?" and at the first "?" after
+// each "#" and after the last "@" (one starting before the last "@" keeps
+// its parameters without "=": they may be the host).
+func textual(s string) string {
 	at := strings.LastIndexByte(s, '@')
 	first := strings.IndexByte(s, '?')
 	if at < 0 && first < 0 {
@@ -48,91 +117,25 @@ func URL(s string) string {
 			mask[i] = true
 		}
 	}
-	// The query after the user information, as a query; one a "?" before
-	// the last "@" may start, every value.
-	if q := strings.IndexByte(s[at+1:], '?'); q >= 0 {
-		orMask(mask[at+1+q:], queryMask(s[at+1+q:], true))
-	}
-	if first >= 0 && first < at {
-		orMask(mask[first:], queryMask(s[first:], false))
-	}
-	return maskRuns(s, mask, insert)
-}
-
-// secretWords are the parts of a query parameter's name, compared without
-// case, as written or percent-decoded, that make its value a secret.
-var secretWords = [...]string{
-	"token", "secret", "password", "passwd", "pass", "key", "auth", "sig", "signature",
-	"credential", "session", "jwt", "bearer", "code",
-}
-
-// secretName reports whether a query parameter named name (as written)
-// holds a secret: its name is empty or contains one of secretWords.
-func secretName(name string) bool {
-	if name == "" {
-		return true
-	}
-	names := []string{strings.ToLower(name)}
-	if d, err := url.QueryUnescape(name); err == nil {
-		names = append(names, strings.ToLower(d))
-	}
-	for _, n := range names {
-		for _, w := range secretWords {
-			if strings.Contains(n, w) {
-				return true
+	// Each "#" may start a fragment holding a query: the first "?" of
+	// the text and the first after each "#" start one. Before the last
+	// "@", it may be the user information's and the host's.
+	for from := 0; from < len(s); {
+		seg := len(s)
+		if f := strings.IndexByte(s[from+1:], '#'); f >= 0 {
+			seg = from + 1 + f
+		}
+		if q := strings.IndexByte(s[from:seg], '?'); q >= 0 {
+			orMask(mask[from+q:], queryMask(s[from+q:], from+q > at))
+		}
+		if at >= from && at < seg {
+			if q := strings.IndexByte(s[at+1:seg], '?'); q >= 0 {
+				orMask(mask[at+1+q:], queryMask(s[at+1+q:], true))
 			}
 		}
+		from = seg
 	}
-	return false
-}
-
-// parsedMask returns the bytes of s to hide and where to insert "xxxxx"
-// (see maskRuns) when s parses as a URL with a host, its authority after
-// "scheme://", and every "@" after the authority within the query string:
-// the user information is then the parse's. ok is false otherwise.
-func parsedMask(s string) (mask []bool, insert int, ok bool) {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || !strings.HasPrefix(s[len(u.Scheme):], "://") {
-		return nil, -1, false
-	}
-	// As url.Parse splits s: the fragment at the first "#", the query at
-	// the first "?" before it, the authority up to the first "/" before.
-	frag := len(s)
-	if f := strings.IndexByte(s, '#'); f >= 0 {
-		frag = f
-	}
-	query := frag
-	if q := strings.IndexByte(s[:frag], '?'); q >= 0 {
-		query = q
-	}
-	authStart := len(u.Scheme) + 3
-	authEnd := query
-	if i := strings.IndexByte(s[authStart:query], '/'); i >= 0 {
-		authEnd = authStart + i
-	}
-	if strings.IndexByte(s[authEnd:query], '@') >= 0 || strings.IndexByte(s[frag:], '@') >= 0 {
-		return nil, -1, false // user information in the path or fragment, maybe
-	}
-	mask, insert = make([]bool, len(s)), -1
-	if at := strings.LastIndexByte(s[authStart:authEnd], '@'); at >= 0 {
-		start, end := authStart, authStart+at
-		if user, _, found := strings.Cut(s[start:end], ":"); found {
-			start += len(user) + 1
-		}
-		if start == end {
-			insert = start
-		}
-		for i := start; i < end; i++ {
-			mask[i] = true
-		}
-	}
-	if query < frag {
-		orMask(mask[query:], queryMask(s[query:], true))
-	}
-	if q := strings.IndexByte(s[frag:], '?'); q >= 0 {
-		orMask(mask[frag+q:], queryMask(s[frag+q:], true))
-	}
-	return mask, insert, true
+	return maskRuns(s, mask, insert)
 }
 
 // orMask marks in dst what src marks.
@@ -161,30 +164,25 @@ func userInfo(s string, at int) (start, end int) {
 }
 
 // queryMask marks the bytes of q, "?" and a query string up to a
-// fragment's "#", to hide. With query (q is a URL's query string): each
-// parameter without "=" or whose name holds an "@", whole, and the value
-// of each parameter whose name looks secret (secretName) or whose value
-// holds one (nestedSecret) or an "@" after a ":" (user:password@host);
-// without (q may be user
-// information), each parameter's value. "&" and ";" separate the
+// fragment's "#", to hide: each parameter's value and, with query (q is
+// a query string, not maybe user information and host), each parameter
+// without "=" or whose name holds an "@" whole. "&" and ";" separate the
 // parameters.
 func queryMask(q string, query bool) []bool {
 	end := len(q)
-	if f := strings.IndexByte(q, '#'); f >= 0 {
-		end = f
+	if f := strings.IndexByte(q[1:], '#'); f >= 0 {
+		end = 1 + f
 	}
 	mask := make([]bool, len(q))
 	param := func(from, to int) {
-		name, value, ok := strings.Cut(q[from:to], "=")
+		name, _, ok := strings.Cut(q[from:to], "=")
 		switch {
 		case !ok && !query:
 			return
 		case !ok || query && strings.Contains(name, "@"):
 			// whole
-		case !query || secretName(name) || nestedSecret(value) || userPassword(value):
-			from += len(name) + 1
 		default:
-			return
+			from += len(name) + 1
 		}
 		for i := from; i < to; i++ {
 			mask[i] = true
@@ -200,21 +198,6 @@ func queryMask(q string, query bool) []bool {
 	return mask
 }
 
-// nestedSecret reports whether v, a query parameter's value, holds a
-// parameter of its own whose name looks secret (?next=?token=…): the text
-// before its last "=" does (secretName).
-func nestedSecret(v string) bool {
-	eq := strings.LastIndexByte(v, '=')
-	return eq >= 0 && secretName(v[:eq])
-}
-
-// userPassword reports whether v holds an "@" after a ":", as
-// user:password@host does.
-func userPassword(v string) bool {
-	at := strings.LastIndexByte(v, '@')
-	return at > 0 && strings.IndexByte(v[:at], ':') >= 0
-}
-
 // maskRuns returns s with each run of bytes mask marks replaced by
 // "xxxxx", and "xxxxx" inserted at insert (-1: nowhere).
 func maskRuns(s string, mask []bool, insert int) string {
@@ -222,7 +205,7 @@ func maskRuns(s string, mask []bool, insert int) string {
 	b.Grow(len(s) + 8)
 	for i := 0; i <= len(s); {
 		if i == insert && (i == len(s) || !mask[i]) {
-			b.WriteString("xxxxx")
+			b.WriteString(hidden)
 		}
 		if i == len(s) {
 			break
@@ -232,7 +215,7 @@ func maskRuns(s string, mask []bool, insert int) string {
 			i++
 			continue
 		}
-		b.WriteString("xxxxx")
+		b.WriteString(hidden)
 		for i < len(s) && mask[i] {
 			i++
 		}

@@ -126,6 +126,7 @@ func newSources(o sourceOptions) (*sources, error) {
 		}
 		pl, err := stream.NewPoller(o.Appender, stream.PollerOptions{
 			URL:          p.URL,
+			Name:         p.Name,
 			Queries:      queries,
 			Step:         time.Duration(cfg.Step),
 			Timeout:      time.Duration(p.Timeout),

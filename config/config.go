@@ -309,11 +309,18 @@ type PollerConfig struct {
 	// the API's path (…/api/v1, …/api/v1/query, …/api/v1/label/…: an
 	// endpoint of the API after /api/v1) and without a fragment; a query
 	// string (a proxy's tenant or token) is sent with every query, the
-	// values of its parameters named like a secret (token, key, auth, …:
-	// redact.URL) hidden (xxxxx) in logs, metric labels and errors. Two
-	// entries whose URLs show the same with their secrets hidden are
-	// refused: their pollers' source would be one.
+	// values of its parameters (any may be a secret: redact.URL) and its
+	// password hidden (xxxxx) in logs, metric labels and errors. Two
+	// entries whose pollers' source (Name, else the URL as shown) would
+	// be one are refused.
 	URL string `yaml:"url"`
+	// Name, when set, names the poller: its source, a metric label and
+	// log attribute, is prometheus/<name> instead of prometheus/<URL with
+	// its secrets hidden>. Letters, digits, "_", ".", ":" and "-";
+	// unique. Pollers whose URLs differ only in hidden parts (a
+	// prom-label-proxy's ?namespace=team-a and ?namespace=team-b, or a
+	// password) need one each.
+	Name string `yaml:"name"`
 	// Backfill is how much history query_range fetches at start, into
 	// the in-memory window the features read (lookback): the first steps'
 	// range functions then have their data. The window keeps at most
@@ -598,12 +605,18 @@ func Load(name string, data []byte) (*Config, error) {
 			// The API's path (every query would get a 404) or a
 			// fragment (the client drops it: not what was meant).
 			at([]any{"prometheus", i, "url"}, fmt.Sprintf("prometheus[%d].url: %v", i, err))
-		} else if j, ok := sources[stream.PollerSource(p.URL)]; ok {
+		} else if _, _, d := positionDepth(&root, []any{"prometheus", i, "name"}); p.Name == "" && d == 3 {
+			at([]any{"prometheus", i, "name"}, fmt.Sprintf("prometheus[%d].name is empty: name the poller or remove the key", i))
+		} else if p.Name != "" && !validPollerName(p.Name) {
+			at([]any{"prometheus", i, "name"}, fmt.Sprintf("prometheus[%d].name %q: use only letters, digits, '_', '.', ':' and '-'", i, p.Name))
+		} else if j, ok := sources[stream.PollerSource(p.Name, p.URL)]; ok && p.Name != "" {
+			at([]any{"prometheus", i, "name"}, fmt.Sprintf("prometheus[%d].name %q is prometheus[%d].name too: give each poller its own", i, p.Name, j))
+		} else if ok {
 			// One source label, one stale marker for two pollers: their
 			// metrics merge, and one down hides behind the other.
-			at([]any{"prometheus", i, "url"}, fmt.Sprintf("prometheus[%d].url shows as prometheus[%d].url, %q (secrets hidden): the two pollers' source, in metrics, logs and the evaluator's staleness, would be one; poll each server once, and tell URLs apart by more than a password or secret query value", i, j, redact.URL(p.URL)))
+			at([]any{"prometheus", i, "url"}, fmt.Sprintf("prometheus[%d].url shows as prometheus[%d].url, %q (password and query values hidden): the two pollers' source, in metrics, logs and the evaluator's staleness, would be one; poll each server once, or give the two entries distinct `name`s", i, j, redact.URL(p.URL)))
 		} else {
-			sources[stream.PollerSource(p.URL)] = i
+			sources[stream.PollerSource(p.Name, p.URL)] = i
 		}
 	}
 	for i, am := range c.Alerting.Alertmanagers {
@@ -759,6 +772,20 @@ func errLine(err error) int {
 		return e.Line
 	}
 	return math.MaxInt
+}
+
+// validPollerName reports whether s, a prometheus entry's name, is made of
+// letters, digits, "_", ".", ":" and "-" only (and is not empty).
+func validPollerName(s string) bool {
+	ok := func(r rune) bool {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("_.:-", r)
+	}
+	for _, r := range s {
+		if !ok(r) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func validURL(s string) error {

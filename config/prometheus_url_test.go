@@ -42,21 +42,31 @@ func TestPrometheusURL(t *testing.T) {
 	}
 }
 
-// TestPrometheusURLShownTwice: two prometheus entries whose URLs show the
-// same once their secrets are hidden (the poller's source: a metric label
-// and the key of the evaluator's per-poller staleness) are refused at the
-// second's line; URLs differing in a query value that is no secret (a
-// prom-label-proxy's namespace) are two sources.
+// TestPrometheusURLShownTwice: two prometheus entries whose pollers'
+// source would be one (a metric label and the key of the evaluator's
+// per-poller staleness: the name, else the URL with its password and
+// every query value hidden) are refused at the second's line, with the
+// hint to name them; named, URLs differing only in hidden parts (a
+// prom-label-proxy's namespace) are two sources. A name is checked.
 func TestPrometheusURLShownTwice(t *testing.T) {
+	const hint = "give the two entries distinct `name`s"
 	for _, tc := range []struct {
 		name, a, b, wantErr string
 	}{
 		{name: "other host", a: "http://p:9090", b: "http://q:9090"},
-		{name: "other namespace", a: "http://plp:8080/?namespace=team-a", b: "http://plp:8080/?namespace=team-b"},
-		{name: "same URL", a: "http://p:9090", b: "http://p:9090", wantErr: `x.yml:3:10: prometheus[1].url shows as prometheus[0].url, "http://p:9090" (secrets hidden)`},
+		{name: "other namespace", a: "http://plp:8080/?namespace=team-a", b: "http://plp:8080/?namespace=team-b", wantErr: `x.yml:3:10: prometheus[1].url shows as prometheus[0].url, "http://plp:8080/?namespace=xxxxx" (password and query values hidden): the two pollers' source, in metrics, logs and the evaluator's staleness, would be one; poll each server once, or ` + hint},
+		{name: "other namespace, named", a: "http://plp:8080/?namespace=team-a\n    name: team-a", b: "http://plp:8080/?namespace=team-b\n    name: team-b"},
+		{name: "one named", a: "http://plp:8080/?namespace=team-a\n    name: team-a", b: "http://plp:8080/?namespace=team-b"},
+		{name: "same name", a: "http://p:9090\n    name: p", b: "http://q:9090\n    name: p", wantErr: `x.yml:5:11: prometheus[1].name "p" is prometheus[0].name too: give each poller its own`},
+		{name: "bad name", a: "http://p:9090", b: "http://q:9090\n    name: team a", wantErr: `x.yml:4:11: prometheus[1].name "team a": use only letters, digits, '_', '.', ':' and '-'`},
+		{name: "empty name", a: "http://p:9090", b: "http://q:9090\n    name: \"\"", wantErr: `x.yml:4:11: prometheus[1].name is empty: name the poller or remove the key`},
+		{name: "same URL", a: "http://p:9090", b: "http://p:9090", wantErr: `x.yml:3:10: prometheus[1].url shows as prometheus[0].url, "http://p:9090" (password and query values hidden)`},
 		{name: "trailing slash", a: "http://p:9090", b: "http://p:9090/", wantErr: `prometheus[1].url shows as prometheus[0].url, "http://p:9090/"`},
 		{name: "other password", a: "http://omen:s3cretA@p:9090", b: "http://omen:s3cretB@p:9090", wantErr: `prometheus[1].url shows as prometheus[0].url, "http://omen:xxxxx@p:9090"`},
-		{name: "other token", a: "http://plp:8080/?namespace=a&access_token=s3cretA", b: "http://plp:8080/?namespace=a&access_token=s3cretB", wantErr: `prometheus[1].url shows as prometheus[0].url, "http://plp:8080/?namespace=a&access_token=xxxxx"`},
+		{name: "other token", a: "http://plp:8080/?namespace=a&access_token=s3cretA", b: "http://plp:8080/?namespace=a&access_token=s3cretB", wantErr: `prometheus[1].url shows as prometheus[0].url, "http://plp:8080/?namespace=xxxxx&access_token=xxxxx"`},
+		// An "@" in the path is no user information: the hosts differ
+		// (both showed as http://xxxxx@x/).
+		{name: "@ in path", a: "http://prom-a/t@x/", b: "http://prom-b/t@x/"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			yml := "prometheus:\n  - url: " + tc.a + "\n  - url: " + tc.b + "\n"

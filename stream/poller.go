@@ -35,6 +35,10 @@ type PollerOptions struct {
 	// --web.route-prefix (http://proxy/prometheus), without /api/v1: see
 	// CheckPrometheusURL. Required.
 	URL string
+	// Name, when set, names the poller's source: prometheus/<Name>
+	// instead of prometheus/<URL with its secrets hidden> (PollerSource).
+	// It tells apart pollers whose URLs differ only in hidden parts.
+	Name string
 	// Queries maps a name to a PromQL expression. Each result series
 	// becomes a series named after the query. Required.
 	Queries map[string]string
@@ -252,7 +256,7 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	p := &Poller{
 		opts: o, api: v1.NewAPI(client), app: app, m: m, now: time.Now,
 		// The source is a log attribute and a metric label: no password.
-		source: PollerSource(o.URL),
+		source: PollerSource(o.Name, o.URL),
 		url:    redacted,
 	}
 	p.logger = logger.With("source", p.source)
@@ -296,18 +300,22 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 }
 
 // Source returns the Source name of the poller's batches, PollerSource of
-// its URL.
+// its name and URL.
 func (p *Poller) Source() string { return p.source }
 
-// PollerSource returns the Source name of the batches of a poller of the
-// Prometheus base URL u: "prometheus/<u>", without a trailing "/", its
-// secrets hidden (redact.URL: the password or lone user name, the values of
-// the query's parameters named like a secret). It is a log attribute, a
-// metric label and the key of the evaluator's per-poller staleness: two
-// URLs that differ only in their hidden parts have the same source, and
-// their pollers' metrics and staleness would merge (the configuration
-// refuses them).
-func PollerSource(u string) string {
+// PollerSource returns the Source name of the batches of a poller named
+// name of the Prometheus base URL u: "prometheus/<name>" when name is set,
+// else "prometheus/<u>", without a trailing "/", its secrets hidden
+// (redact.URL: the password or lone user name, every value of the query).
+// It is a log attribute, a metric label and the key of the evaluator's
+// per-poller staleness: two unnamed pollers whose URLs differ only in
+// their hidden parts (?namespace=team-a, ?namespace=team-b) have the same
+// source, and their metrics and staleness would merge (the configuration
+// refuses them, asking for names).
+func PollerSource(name, u string) string {
+	if name != "" {
+		return "prometheus/" + name
+	}
 	return "prometheus/" + strings.TrimSuffix(redact.URL(u), "/")
 }
 

@@ -77,25 +77,25 @@ func TestPollerURLQueryValuesHidden(t *testing.T) {
 	}
 }
 
-// TestPollerSourceQueryValues: pollers of URLs differing in a query value
-// that is no secret (a prom-label-proxy's ?namespace=) have distinct
-// sources (a metric label and the key of the evaluator's per-poller
-// staleness); a secret-named parameter's value (?access_token=) stays
-// hidden. Every value was hidden: the two sources were one, merging the
-// pollers' metrics and hiding a down poller behind the other.
-func TestPollerSourceQueryValues(t *testing.T) {
-	for _, tc := range []struct{ url, want string }{
-		{"http://plp:8080/?namespace=team-a", "prometheus/http://plp:8080/?namespace=team-a"},
-		{"http://plp:8080/?namespace=team-b", "prometheus/http://plp:8080/?namespace=team-b"},
-		{"http://plp:8080/?namespace=team-b&access_token=s3cret", "prometheus/http://plp:8080/?namespace=team-b&access_token=xxxxx"},
-		{"http://omen:s3cret@plp:8080/", "prometheus/http://omen:xxxxx@plp:8080"},
+// TestPollerSourceName: a named poller's source is prometheus/<name>,
+// so pollers whose URLs differ only in hidden parts (every query value:
+// a prom-label-proxy's ?namespace=) have distinct sources (a metric label
+// and the key of the evaluator's per-poller staleness); an unnamed one's
+// is its URL with every query value and the password hidden.
+func TestPollerSourceName(t *testing.T) {
+	for _, tc := range []struct{ name, url, want string }{
+		{"", "http://plp:8080/?namespace=team-a", "prometheus/http://plp:8080/?namespace=xxxxx"},
+		{"", "http://plp:8080/?namespace=team-b&access_token=s3cret", "prometheus/http://plp:8080/?namespace=xxxxx&access_token=xxxxx"},
+		{"", "http://omen:s3cret@plp:8080/", "prometheus/http://omen:xxxxx@plp:8080"},
+		{"team-a", "http://plp:8080/?namespace=team-a", "prometheus/team-a"},
+		{"team-b", "http://plp:8080/?namespace=team-b&access_token=s3cret", "prometheus/team-b"},
 	} {
-		p, err := NewPoller(&MemAppender{}, PollerOptions{URL: tc.url, Queries: map[string]string{"q": "up"}}, prometheus.NewRegistry(), nil)
+		p, err := NewPoller(&MemAppender{}, PollerOptions{URL: tc.url, Name: tc.name, Queries: map[string]string{"q": "up"}}, prometheus.NewRegistry(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Source() != tc.want || PollerSource(tc.url) != tc.want {
-			t.Errorf("%q: source %q, PollerSource %q, want %q", tc.url, p.Source(), PollerSource(tc.url), tc.want)
+		if p.Source() != tc.want || PollerSource(tc.name, tc.url) != tc.want {
+			t.Errorf("%q %q: source %q, PollerSource %q, want %q", tc.name, tc.url, p.Source(), PollerSource(tc.name, tc.url), tc.want)
 		}
 	}
 }

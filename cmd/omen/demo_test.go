@@ -55,11 +55,17 @@ func TestDemoClosedStdout(t *testing.T) {
 	}
 }
 
-// TestDemoClosedStdoutHelper is the demo TestDemoClosedStdout runs.
+// TestDemoClosedStdoutHelper is the demo TestDemoClosedStdout and
+// TestDemoHangup run.
 func TestDemoClosedStdoutHelper(t *testing.T) {
 	if os.Getenv("OMEN_TEST_DEMO_HELPER") != "1" {
 		return // only as TestDemoClosedStdout's child
 	}
+	// TestDemoHangup's SIGHUP stops it also when the tests run under
+	// nohup: SIGHUP is then ignored, inherited, and the demo would keep
+	// it ignored (TestStopSignalsKeepNohup) and run on. A Notify ends
+	// an ignore inherited at start (signal.Reset would restore it).
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
 	os.Exit(dispatch([]string{"demo", "--web.listen-address", "127.0.0.1:0", "--nats.listen-address", "127.0.0.1:0",
 		"--history", "45m", "--log.level", "error"}, os.Stdout, os.Stderr))
 }

@@ -40,13 +40,7 @@ func testPredictionMetrics(t *testing.T, w int) {
 	s, st := newTestScorer(t, cfg, m, reg)
 	t.Cleanup(func() { _ = st.Close() })
 	step := time.Duration(cfg.Step).Milliseconds()
-	vec := func(pod string, t int64) features.Vector {
-		vals := make([]float64, len(names))
-		for i := range vals {
-			vals[i] = float64((i+int(t/step))%3) * 0.1
-		}
-		return features.Vector{Entity: "shop/" + pod, Labels: map[string]string{"namespace": "shop", "pod": pod}, T: t, Values: vals}
-	}
+	vec := shopVectors(names, step)
 	var preds []prediction
 	for i := int64(0); i < 6; i++ {
 		preds, _, _ = s.score(context.Background(), i*step, []features.Vector{vec("a", i*step), vec("b", i*step)})
@@ -262,13 +256,7 @@ func TestPredictionMetricsAcrossPromotion(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	s, st := newTestScorer(t, cfg, testModel(t, names, 4, 8, 1), reg)
 	step := time.Duration(cfg.Step).Milliseconds()
-	vec := func(pod string, t int64) features.Vector {
-		vals := make([]float64, len(names))
-		for i := range vals {
-			vals[i] = float64((i+int(t/step))%3) * 0.1
-		}
-		return features.Vector{Entity: "shop/" + pod, Labels: map[string]string{"namespace": "shop", "pod": pod}, T: t, Values: vals}
-	}
+	vec := shopVectors(names, step)
 	var old []prediction
 	for i := int64(0); i < 6; i++ {
 		old, _, _ = s.score(context.Background(), i*step, []features.Vector{vec("a", i*step), vec("b", i*step)})
@@ -315,4 +303,16 @@ func TestPredictionMetricsAcrossPromotion(t *testing.T) {
 		t.Fatalf("step after the promotion: %d predictions (%+v), %v; want 1 of %s", len(preds), preds, err, newVersion)
 	}
 	want("after the new model's first step", preds, newVersion, newSHA, 0.3)
+}
+
+// shopVectors returns a maker of pod's (namespace shop) feature vector of
+// names at t (ms), its values cycling with the step.
+func shopVectors(names []string, step int64) func(pod string, t int64) features.Vector {
+	return func(pod string, t int64) features.Vector {
+		vals := make([]float64, len(names))
+		for i := range vals {
+			vals[i] = float64((i+int(t/step))%3) * 0.1
+		}
+		return features.Vector{Entity: "shop/" + pod, Labels: map[string]string{"namespace": "shop", "pod": pod}, T: t, Values: vals}
+	}
 }

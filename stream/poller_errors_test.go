@@ -183,8 +183,8 @@ func TestCheckPrometheusURL(t *testing.T) {
 		// Any endpoint of the API, not only the query endpoints: each 404s.
 		{url: "http://p:9090/prom/api/v1/labels", wantErr: `base URL, "http://p:9090/prom" (`},
 		{url: "http://p:9090/api/v1/status/config", wantErr: `base URL, "http://p:9090" (`},
-		{url: "http://p:9090/prom/api/v1?tenant=a", wantErr: `base URL, "http://p:9090/prom?tenant=xxxxx", with the query's values of your URL put back (hidden here) (omen adds`},
-		{url: "http://p:9090/prom/api/v1?tenant=a&access_token=t0ken", wantErr: `base URL, "http://p:9090/prom?tenant=xxxxx&access_token=xxxxx", with the query's values of your URL put back (hidden here) (`},
+		{url: "http://p:9090/prom/api/v1?tenant=a", wantErr: `base URL, "http://p:9090/prom?tenant=xxxxx", with the parts shown as xxxxx put back from your URL (hidden here) (omen adds`},
+		{url: "http://p:9090/prom/api/v1?tenant=a&access_token=t0ken", wantErr: `base URL, "http://p:9090/prom?tenant=xxxxx&access_token=xxxxx", with the parts shown as xxxxx put back from your URL (hidden here) (`},
 		// The suggestion has no user information (a copy would send
 		// "xxxxx" as the password), and says so.
 		{url: "http://omen:s3cret@p:9090/api/v1", wantErr: `URL "http://omen:xxxxx@p:9090/api/v1" holds the API's path /api/v1: give Prometheus's base URL, "http://p:9090", with the user information of your URL put back before the host (hidden here)`},

@@ -64,8 +64,9 @@ func Check(s string) error {
 			hidden = append(hidden, "the user information of your URL put back before the host")
 		}
 		if b := base.String(); redact.URL(b) != b {
-			// Whatever the display hides (the query's values).
-			hidden = append(hidden, "the query's values of your URL put back")
+			// Whatever else the display hides: the query's values, a
+			// path up to an "@".
+			hidden = append(hidden, "the parts shown as xxxxx put back from your URL")
 		}
 		note := ""
 		if len(hidden) > 0 {

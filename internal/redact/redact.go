@@ -50,21 +50,44 @@ func parsed(s string, u *url.URL) string {
 		}
 		b.WriteString(hidden + "@")
 	}
-	b.WriteString(u.Host)
-	b.WriteString(u.EscapedPath())
+	// The host as a URL writes it (an IPv6 zone's "%" escaped, as
+	// in the input), not u.Host's unescaped text.
+	b.WriteString(strings.TrimPrefix((&url.URL{Host: u.Host}).String(), "//"))
+	b.WriteString(beforeAt(u.EscapedPath()))
 	if u.ForceQuery || u.RawQuery != "" {
 		b.WriteByte('?')
 		b.WriteString(hideValues(u.RawQuery))
 	}
 	if strings.IndexByte(s, '#') >= 0 {
 		b.WriteByte('#')
+		// A fragment with an "@" may hold a password that holds a "#"
+		// (http://admin:12#34@h parses as host admin:12): hidden whole.
 		frag := u.EscapedFragment()
-		if q := strings.IndexByte(frag, '?'); q >= 0 {
+		if strings.IndexByte(frag, '@') >= 0 {
+			frag = hidden
+		} else if q := strings.IndexByte(frag, '?'); q >= 0 {
 			frag = frag[:q+1] + hideValues(frag[q+1:])
 		}
 		b.WriteString(frag)
 	}
 	return b.String()
+}
+
+// beforeAt returns p with everything up to its last "@" hidden: an "@"
+// in a path is, more often than not, user information whose
+// password or token holds a "/" (http://eyJhbGci/Oi9z@prom:9090
+// parses as host eyJhbGci, path /Oi9z@prom:9090); the path's first "/"
+// stays, so the host and what follows the "@" still tell URLs apart.
+func beforeAt(p string) string {
+	at := strings.LastIndexByte(p, '@')
+	if at < 0 {
+		return p
+	}
+	lead := ""
+	if strings.HasPrefix(p, "/") {
+		lead = "/"
+	}
+	return lead + hidden + p[at:]
 }
 
 // hideValues returns the query string q with every value hidden:

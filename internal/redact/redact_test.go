@@ -1,7 +1,6 @@
 package redact
 
 import (
-	"net/url"
 	"strings"
 	"testing"
 )
@@ -58,13 +57,20 @@ func TestURL(t *testing.T) {
 		{"http://u:s3cret@prom:9090/p?user=ops@corp.com&token=s3cret", "http://u:xxxxx@prom:9090/p?user=xxxxx&token=xxxxx"},
 		{"http://@prom:9090/?user=ops@corp.com", "http://xxxxx@prom:9090/?user=xxxxx"},
 		{"http://u:@prom:9090/?user=ops@corp.com", "http://u:xxxxx@prom:9090/?user=xxxxx"},
-		// An "@" in the path of a URL that parses with a host is no user
-		// information: the host stays (http://prom-a/t@x/ and
-		// http://prom-b/t@x/ both showed as http://xxxxx@x/).
-		{"http://prom-a/t@x/", "http://prom-a/t@x/"},
-		{"http://prom-b/t@x/", "http://prom-b/t@x/"},
-		{"http://u:s3cret@h1/x@y/", "http://u:xxxxx@h1/x@y/"},
-		{"http://omen:12/x@am:9093", "http://omen:12/x@am:9093"},
+		// An "@" in the path of a URL that parses with a host: the host
+		// stays (http://prom-a/t@x/ and http://prom-b/t@x/ both showed
+		// as http://xxxxx@x/), the path up to the "@" is hidden: it may
+		// be a token or password holding a "/" (url.Parse then reads
+		// its first part as the host).
+		{"http://prom-a/t@x/", "http://prom-a/xxxxx@x/"},
+		{"http://prom-b/t@x/", "http://prom-b/xxxxx@x/"},
+		{"http://u:s3cret@h1/x@y/", "http://u:xxxxx@h1/xxxxx@y/"},
+		{"http://omen:12/s3cret@am:9093", "http://omen:12/xxxxx@am:9093"},
+		{"http://eyJhbGci/Oi9zs3cret@prom:9090", "http://eyJhbGci/xxxxx@prom:9090"},
+		{"nats://tok/s3cret@h:4222", "nats://tok/xxxxx@h:4222"},
+		{"http://admin:1234#s3cret@h:9090", "http://admin:1234#xxxxx"},
+		// The host as written: an IPv6 zone's "%" stays escaped.
+		{"http://[fe80::1%25en0]:9090/?t=s3cret", "http://[fe80::1%25en0]:9090/?t=xxxxx"},
 		// Text that does not parse with a host: up to the last "@".
 		{"http://omen:s3/cret@am:9093", "http://omen:xxxxx@am:9093"},
 	} {
@@ -90,12 +96,6 @@ func FuzzURL(f *testing.F) {
 		in := prefix + user + ":" + secret + "@" + rest
 		if strings.Contains(rest, "@") {
 			return // the last "@" is then in rest: its own, not our secret's
-		}
-		if u, err := url.Parse(in); err == nil && u.Host != "" {
-			frag, _, _ := strings.Cut(u.EscapedFragment(), "?")
-			if strings.Contains(u.EscapedPath(), secret) || strings.Contains(frag, secret) {
-				return
-			}
 		}
 		if got := URL(in); strings.Contains(got, secret) {
 			t.Fatalf("URL(%q) = %q keeps the password", in, got)

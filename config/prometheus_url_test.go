@@ -64,9 +64,11 @@ func TestPrometheusURLShownTwice(t *testing.T) {
 		{name: "trailing slash", a: "http://p:9090", b: "http://p:9090/", wantErr: `prometheus[1].url shows as prometheus[0].url, "http://p:9090/"`},
 		{name: "other password", a: "http://omen:s3cretA@p:9090", b: "http://omen:s3cretB@p:9090", wantErr: `prometheus[1].url shows as prometheus[0].url, "http://omen:xxxxx@p:9090"`},
 		{name: "other token", a: "http://plp:8080/?namespace=a&access_token=s3cretA", b: "http://plp:8080/?namespace=a&access_token=s3cretB", wantErr: `prometheus[1].url shows as prometheus[0].url, "http://plp:8080/?namespace=xxxxx&access_token=xxxxx"`},
-		// An "@" in the path is no user information: the hosts differ
-		// (both showed as http://xxxxx@x/).
-		{name: "@ in path", a: "http://prom-a/t@x/", b: "http://prom-b/t@x/"},
+		// An "@" after the host followed by a host hides all before it
+		// (it may be a token holding a "/"): two such URLs show the same
+		// and need names.
+		{name: "@ in path", a: "http://prom-a/t@x/", b: "http://prom-b/t@x/", wantErr: `prometheus[1].url shows as prometheus[0].url, "http://xxxxx@x/"`},
+		{name: "@ in path, named", a: "http://prom-a/t@x/\n    name: a", b: "http://prom-b/t@x/\n    name: b"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			yml := "prometheus:\n  - url: " + tc.a + "\n  - url: " + tc.b + "\n"

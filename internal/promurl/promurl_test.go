@@ -31,10 +31,10 @@ func TestCheck(t *testing.T) {
 		// Every query value hidden, whatever its name, and said so; an
 		// "@" in the path keeps the host (http://xxxxx@x was suggested).
 		{url: "http://prom:9090/api/v1?ns=a&pwd=s3cret", wantErr: `give Prometheus's base URL, "http://prom:9090?ns=xxxxx&pwd=xxxxx", with the parts shown as xxxxx put back from your URL (hidden here)`},
-		{url: "http://prom-a/team@x/api/v1", wantErr: `URL "http://prom-a/xxxxx@x/api/v1" holds the API's path /api/v1: give Prometheus's base URL, "http://prom-a/xxxxx@x", with the parts shown as xxxxx put back from your URL (hidden here) (omen adds`},
+		{url: "http://prom-a/team@x/api/v1", wantErr: `URL "http://xxxxx@x/api/v1" holds the API's path /api/v1: give Prometheus's base URL, "http://xxxxx@x", with the parts shown as xxxxx put back from your URL (hidden here) (omen adds`},
 		// The IPv6 zone's "%" stays escaped, and nothing is hidden.
 		{url: "http://[fe80::1%25en0]:9090/api/v1", wantErr: `give Prometheus's base URL, "http://[fe80::1%25en0]:9090" (omen adds`},
-		{url: "http://t0ken@prom-a/team@x/api/v1?ns=a", wantErr: `give Prometheus's base URL, "http://prom-a/xxxxx@x?ns=xxxxx", with the user information of your URL put back before the host and the parts shown as xxxxx put back from your URL (hidden here)`},
+		{url: "http://t0ken@prom-a/team@x/api/v1?ns=a", wantErr: `give Prometheus's base URL, "http://xxxxx@x?ns=xxxxx", with the user information of your URL put back before the host and the parts shown as xxxxx put back from your URL (hidden here)`},
 		{url: "http://p:9090/api/v1/label/job/values", wantErr: `give Prometheus's base URL, "http://p:9090"`},
 		{url: "http://p:9090/api/v1/status/buildinfo", wantErr: `give Prometheus's base URL, "http://p:9090"`},
 		{

@@ -2,6 +2,7 @@ package redact
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -18,21 +19,53 @@ const hidden = "xxxxx"
 // token): none is shown. Two URLs differing only in a query value or a
 // password show the same; a poller's name tells them apart.
 //
-// When s parses as a URL with a host, the display is built from the
-// parse: scheme, user information (hidden as above), host, path as
-// written (an "@" there is no user information: http://prom-a/t@x/ keeps
-// its host), query and fragment. Text that does not parse, or has no
-// host (a forgotten scheme, "user:pass@host", "http:user:pass@host"),
-// is masked as text: everything from after the scheme to the last "@"
-// counts as user information, so a password holding "@", "/", "?" or "#"
-// is hidden too, and every query value is hidden. A text with neither
-// "@" nor "?" is returned unchanged.
+// When s parses as a URL with a host, and either has user information
+// or no "@" after its host, the display is built from the parse: scheme,
+// user information (hidden as above), host, path (up to a last "@" in it
+// hidden), query and fragment (hidden whole when it holds an "@"): an
+// "@" in the query of a URL with user information is a value's
+// (?user=ops@corp.com). Any other text is masked as text: everything
+// from after the scheme to the last "@" counts as user information, so a
+// token or password holding "/", "?", "#" or "@" is hidden whole (Go
+// parses http://tok/en?x@prom:9090 as host tok: its display is
+// http://xxxxx@prom:9090, not what the client contacts), and every query
+// value is hidden. So http://prom-a/t@x/ and http://prom-b/t@x/ both
+// show as http://xxxxx@x/: a poller's name tells such URLs apart. A text
+// with neither "@" nor "?" is returned unchanged.
 func URL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.Host != "" {
+	if u, err := url.Parse(s); err == nil && u.Host != "" && (u.User != nil || !atAfterHost(s)) {
 		return parsed(s, u)
 	}
 	return textual(s)
 }
+
+// atAfterHost reports whether s has an "@" after its authority (the text
+// after "//" up to the next "/", "?" or "#") followed by what reads as a
+// host: a name or [IPv6 address], maybe a port, then the end or "/", "?"
+// or "#" (http://tok/en?x@prom:9090/, a token holding "/" and "?"; not
+// ?email=a@b&token=x, a value's "@").
+func atAfterHost(s string) bool {
+	_, rest, ok := strings.Cut(s, "//")
+	if !ok {
+		return strings.IndexByte(s, '@') >= 0
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		return false
+	}
+	at := strings.LastIndexByte(rest[end:], '@')
+	if at < 0 {
+		return false
+	}
+	host := rest[end+at+1:]
+	if i := strings.IndexAny(host, "/?#"); i >= 0 {
+		host = host[:i]
+	}
+	return hostLike.MatchString(host)
+}
+
+// hostLike matches a URL's host[:port].
+var hostLike = regexp.MustCompile(`^(?:[A-Za-z0-9.%_~-]+|\[[0-9A-Fa-f:.%A-Za-z]+\])(?::[0-9]*)?$`)
 
 // parsed returns the display of u, the parse of s.
 func parsed(s string, u *url.URL) string {

@@ -352,10 +352,13 @@ func (o *Options) defaults() error {
 		if err := absURL(am); err != nil {
 			errs = append(errs, fmt.Errorf("alertmanager %d: %w", i, err))
 		}
-		if seen[am] {
-			errs = append(errs, fmt.Errorf("alertmanager %q listed twice", redact.URL(am)))
+		// Two URLs differing only in a password or query value show
+		// the same: their metrics (labelled by the display) would merge.
+		shown := redact.URL(am)
+		if seen[shown] {
+			errs = append(errs, fmt.Errorf("alertmanager %q listed twice (with its password and query values hidden: its metrics would merge with the other's)", shown))
 		}
-		seen[am] = true
+		seen[shown] = true
 		o.Alertmanagers[i] = am
 	}
 	if err := errors.Join(errs...); err != nil {

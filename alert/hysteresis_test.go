@@ -90,6 +90,7 @@ func TestOptionsValidation(t *testing.T) {
 		{"relative external URL", func(o *Options) { o.ExternalURL = "omen:9090" }, "external URL"},
 		{"bad alertmanager", func(o *Options) { o.Alertmanagers = []string{"127.0.0.1:9093"} }, "alertmanager 0"},
 		{"duplicate alertmanager", func(o *Options) { o.Alertmanagers = []string{"http://a:1", "http://a:1/"} }, "listed twice"},
+		{"alertmanagers shown the same", func(o *Options) { o.Alertmanagers = []string{"http://u:s3cretA@a:1", "http://u:s3cretB@a:1"} }, `alertmanager "http://u:xxxxx@a:1" listed twice`},
 		{"backoff order", func(o *Options) { o.MinBackoff, o.MaxBackoff = time.Second, time.Millisecond }, "max backoff"},
 		{"bad remediation glob", func(o *Options) { o.Remediations = []Remediation{{Cause: "[", Action: "x"}} }, "cause pattern"},
 		{"remediation without action", func(o *Options) { o.Remediations = []Remediation{{Cause: "x"}} }, "required"},

@@ -841,110 +841,35 @@ var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 // decodes them: a mapping's own keys before merged ones) that
 // fails to decode into the field of Go type t it is decoded into,
 // following yaml tags, inline structs, slices, maps, aliases and "<<"
-// merge keys as yaml.v3 does, with its key path and error (an alias's
-// at the alias); nil when every value decodes.
+// merge keys as yaml.v3 does (walkTyped), with its key path and error
+// (an alias's at the alias); nil when every value decodes.
 func failingValue(n *yaml.Node, t reflect.Type, path []any) (*yaml.Node, []any, error) {
-	if n.Kind == yaml.DocumentNode {
-		if len(n.Content) == 0 {
-			return nil, nil, nil
-		}
-		return failingValue(n.Content[0], t, path)
-	}
-	// An alias is walked as the value it refers to, and found at the
-	// alias.
-	at := n
-	n = unalias(n)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	leaf := func() (*yaml.Node, []any, error) {
+	var fn *yaml.Node
+	var fp []any
+	var ferr error
+	walkTyped(n, t, path, func(at, n *yaml.Node, t reflect.Type, path []any) bool {
 		// A type mismatch is reported with its line; go on past it.
 		var te *yaml.TypeError
 		if err := n.Decode(reflect.New(t).Interface()); err != nil && !errors.As(err, &te) {
-			return at, path, err
+			fn, fp, ferr = at, path, err
+			return true
 		}
-		return nil, nil, nil
-	}
-	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		return leaf()
-	}
-	sub := func(c *yaml.Node, t reflect.Type, k any) (*yaml.Node, []any, error) {
-		return failingValue(c, t, append(path[:len(path):len(path)], k))
-	}
-	switch {
-	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
-		fields := map[string]reflect.Type{}
-		yamlFields(t, fields)
-		for _, e := range mappingEntries(n) {
-			if ft, ok := fields[e.key]; ok {
-				if fn, fp, err := sub(e.value, ft, e.key); fn != nil {
-					return fn, fp, err
-				}
-			}
-		}
-		return nil, nil, nil
-	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
-		for _, e := range mappingEntries(n) {
-			if fn, fp, err := sub(e.value, t.Elem(), e.key); fn != nil {
-				return fn, fp, err
-			}
-		}
-		return nil, nil, nil
-	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
-		for i, c := range n.Content {
-			if fn, fp, err := sub(c, t.Elem(), i); fn != nil {
-				return fn, fp, err
-			}
-		}
-		return nil, nil, nil
-	}
-	return leaf()
+		return false
+	})
+	return fn, fp, ferr
 }
 
 // nonIntegers returns an error for every number under n that is decoded
-// into an integer field of the Go type t (walked as failingValue does,
-// following aliases and "<<" merge keys as yaml.v3 decodes them) but is
-// not a whole number (1.5, 1e-3, .inf): yaml.v3 truncates it toward zero
-// (or sets the minimum int for -.inf) without an error.
+// into an integer field of the Go type t (walkTyped) but is not a whole
+// number (1.5, 1e-3, .inf): yaml.v3 truncates it toward zero (or sets
+// the minimum int for -.inf) without an error.
 func nonIntegers(name string, n *yaml.Node, t reflect.Type, path []any) []error {
-	if n.Kind == yaml.DocumentNode {
-		if len(n.Content) == 0 {
-			return nil
-		}
-		return nonIntegers(name, n.Content[0], t, path)
-	}
-	// An alias (for: *r) is checked as the value it refers to, and an
-	// error placed at the alias.
-	at := n
-	n = unalias(n)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		return nil
-	}
-	sub := func(c *yaml.Node, t reflect.Type, k any) []error {
-		return nonIntegers(name, c, t, append(path[:len(path):len(path)], k))
-	}
 	var errs []error
-	switch {
-	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
-		fields := map[string]reflect.Type{}
-		yamlFields(t, fields)
-		for _, e := range mappingEntries(n) {
-			if ft, ok := fields[e.key]; ok {
-				errs = append(errs, sub(e.value, ft, e.key)...)
-			}
+	walkTyped(n, t, path, func(at, n *yaml.Node, t reflect.Type, path []any) bool {
+		integer := t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64 || t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uintptr
+		if !integer || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!float" || reflect.PointerTo(t).Implements(unmarshalerType) {
+			return false
 		}
-	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
-		for _, e := range mappingEntries(n) {
-			errs = append(errs, sub(e.value, t.Elem(), e.key)...)
-		}
-	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
-		for i, c := range n.Content {
-			errs = append(errs, sub(c, t.Elem(), i)...)
-		}
-	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" && (t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64 || t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uintptr):
 		var f float64
 		if err := n.Decode(&f); err == nil && (f != math.Trunc(f) || math.IsInf(f, 0)) {
 			value := n.Value
@@ -954,8 +879,60 @@ func nonIntegers(name string, n *yaml.Node, t reflect.Type, path []any) []error 
 			errs = append(errs, &Error{File: name, Line: at.Line, Column: at.Column,
 				Msg: fmt.Sprintf("%s: %s is not a whole number: want an integer", pathString(path), value)})
 		}
-	}
+		return false
+	})
 	return errs
+}
+
+// walkTyped walks n as yaml.v3 decodes it into a value of Go type t:
+// into the fields of a struct (yaml tags, inline structs), a map's and a
+// sequence's elements, following aliases and "<<" merge keys
+// (mappingEntries), in decoding order. It calls leaf with every other
+// value (a scalar, a type implementing yaml.Unmarshaler, a node of
+// another kind than its type's): at is the node as written (an alias),
+// n the value it stands for, t its type (not a pointer), path its keys.
+// It stops, returning true, at the first leaf that returns true.
+func walkTyped(n *yaml.Node, t reflect.Type, path []any, leaf func(at, n *yaml.Node, t reflect.Type, path []any) bool) bool {
+	if n.Kind == yaml.DocumentNode {
+		return len(n.Content) > 0 && walkTyped(n.Content[0], t, path, leaf)
+	}
+	at := n
+	n = unalias(n)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return leaf(at, n, t, path)
+	}
+	sub := func(c *yaml.Node, t reflect.Type, k any) bool {
+		return walkTyped(c, t, append(path[:len(path):len(path)], k), leaf)
+	}
+	switch {
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		fields := map[string]reflect.Type{}
+		yamlFields(t, fields)
+		for _, e := range mappingEntries(n) {
+			if ft, ok := fields[e.key]; ok && sub(e.value, ft, e.key) {
+				return true
+			}
+		}
+		return false
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for _, e := range mappingEntries(n) {
+			if sub(e.value, t.Elem(), e.key) {
+				return true
+			}
+		}
+		return false
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
+		for i, c := range n.Content {
+			if sub(c, t.Elem(), i) {
+				return true
+			}
+		}
+		return false
+	}
+	return leaf(at, n, t, path)
 }
 
 // entry is a key of a YAML mapping and its value.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -74,4 +75,19 @@ func runPoller(t testing.TB, p *Poller) {
 		cancel()
 		<-done
 	})
+}
+
+// catchUpPoller is a poller of queries on the Prometheus at url, at step,
+// appending to app: it fetches missed steps up to 10s back, with one retry
+// a poll (1ms back-off) and a 1s timeout. It returns the poller's
+// registry.
+func catchUpPoller(t testing.TB, app Appender, url string, queries map[string]string, step time.Duration) (*Poller, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	p, err := NewPoller(app, PollerOptions{URL: url, Queries: queries, Step: step,
+		CatchUp: 10 * time.Second, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: time.Second}, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, reg
 }

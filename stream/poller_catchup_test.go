@@ -344,12 +344,7 @@ func TestPollerCatchesUpOnlyMissedSteps(t *testing.T) {
 	srv := httptest.NewServer(fp)
 	defer srv.Close()
 	app := &recordingAppender{}
-	reg := prometheus.NewRegistry()
-	p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"q": "up", "f": "flaky"}, Step: step,
-		CatchUp: 10 * time.Second, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: time.Second}, reg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, reg := catchUpPoller(t, app, srv.URL, map[string]string{"q": "up", "f": "flaky"}, step)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.RunAfter(ctx, FloorStep(time.Now(), step)) }()
@@ -496,12 +491,7 @@ func TestPollerAppendsEachStepOnceInOrder(t *testing.T) {
 	srv := httptest.NewServer(fp)
 	defer srv.Close()
 	app := &recordingAppender{}
-	reg := prometheus.NewRegistry()
-	p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"q": "up"}, Step: step,
-		CatchUp: 10 * time.Second, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: time.Second}, reg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, reg := catchUpPoller(t, app, srv.URL, map[string]string{"q": "up"}, step)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.RunAfter(ctx, FloorStep(time.Now(), step)) }()
@@ -601,12 +591,7 @@ func TestPollerCountsStepsPerQuery(t *testing.T) {
 	srv := httptest.NewServer(fp)
 	defer srv.Close()
 	app := &recordingAppender{}
-	reg := prometheus.NewRegistry()
-	p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"a": "a_expr", "b": "b_expr"}, Step: step,
-		CatchUp: 10 * time.Second, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: time.Second}, reg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, reg := catchUpPoller(t, app, srv.URL, map[string]string{"a": "a_expr", "b": "b_expr"}, step)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.RunAfter(ctx, FloorStep(time.Now(), step)) }()

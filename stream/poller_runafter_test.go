@@ -129,12 +129,7 @@ func TestPollerAppendFailures(t *testing.T) {
 				}
 				return nil
 			}}
-			reg := prometheus.NewRegistry()
-			p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"q": "up", "r": "up"}, Step: step,
-				CatchUp: 10 * time.Second, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: time.Second}, reg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p, reg := catchUpPoller(t, app, srv.URL, map[string]string{"q": "up", "r": "up"}, step)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- p.RunAfter(ctx, FloorStep(time.Now(), step)) }()
@@ -404,12 +399,7 @@ func TestPollerCatchesUpFromFirstPoll(t *testing.T) {
 			srv := httptest.NewServer(fp)
 			defer srv.Close()
 			app := &recordingAppender{}
-			reg := prometheus.NewRegistry()
-			p, err := NewPoller(app, PollerOptions{URL: srv.URL, Queries: map[string]string{"q": "up"}, Step: step,
-				CatchUp: 10 * time.Second, RetryBackoff: time.Millisecond, MaxRetries: 1, Timeout: time.Second}, reg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p, reg := catchUpPoller(t, app, srv.URL, map[string]string{"q": "up"}, step)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			deadline := time.Now().Add(5 * time.Second)

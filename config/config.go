@@ -1112,7 +1112,11 @@ func position(root *yaml.Node, path []any) (line, col int) {
 }
 
 // positionDepth is position, also returning how many elements of path
-// were found (0: none, the position is the document's).
+// were found (0: none, the position is the document's). It follows the
+// path as yaml.v3 decodes the file: through aliases and "<<" merge keys
+// (mappingEntries: a mapping's own key wins over a merged one), so that
+// a key given only by a merge is found, at its line in the merged
+// mapping; a value written as an alias is placed at the alias.
 func positionDepth(root *yaml.Node, path []any) (line, col, depth int) {
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
@@ -1120,13 +1124,14 @@ func positionDepth(root *yaml.Node, path []any) (line, col, depth int) {
 	}
 	line, col = n.Line, n.Column
 	for _, p := range path {
+		n = unalias(n)
 		var next *yaml.Node
 		switch k := p.(type) {
 		case string:
 			if n.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(n.Content); i += 2 {
-					if n.Content[i].Value == k {
-						next = n.Content[i+1]
+				for _, e := range mappingEntries(n) {
+					if e.key == k {
+						next = e.value
 						break
 					}
 				}

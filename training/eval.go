@@ -75,6 +75,12 @@ type EvalOptions struct {
 	Gap int
 	// Hidden and Layers size the LSTM (defaults 32 and 1).
 	Hidden, Layers int
+	// Members, above 1, trains that many LSTMs from different seeds
+	// (member r: Seed + r × 1,000,003, as training.Train's Members) and
+	// scores their averaged forecast (model.NewEnsemble); the scale,
+	// threshold and ranking are computed on the ensemble's residuals.
+	// It costs Members times the training. Default 1; LSTM only.
+	Members int
 	// Epochs, BatchSize and Patience drive the training loop (defaults
 	// 20, 64, 3).
 	Epochs, BatchSize, Patience int
@@ -195,6 +201,10 @@ func (o *EvalOptions) defaults() error {
 	}
 	if o.Detector != DetectorLSTM && o.Detector != DetectorAR {
 		return fmt.Errorf("eval: unknown detector %q (want %s or %s)", o.Detector, DetectorLSTM, DetectorAR)
+	}
+	setDefault(&o.Members, 1)
+	if o.Members < 1 || (o.Members > 1 && o.Detector != DetectorLSTM) {
+		return fmt.Errorf("eval: members %d: want 1 or more, and more than 1 only with detector %s", o.Members, DetectorLSTM)
 	}
 	if o.Scale == "" {
 		o.Scale = ScaleValMedian
@@ -409,7 +419,7 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 		"window": opts.Window, "gap": opts.Gap, "hidden": opts.Hidden, "layers": opts.Layers, "epochs": opts.Epochs,
 		"batch_size": opts.BatchSize, "patience": opts.Patience, "learning_rate": opts.LearningRate,
 		"max_windows_per_epoch": opts.MaxWindowsPerEpoch, "val_fraction": opts.ValFraction,
-		"pot_risk": opts.Risk, "step_s": opts.Step.Seconds(), "pot_risk_per_step": opts.StepRisk(), "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "clean": opts.Clean, "stream": opts.Stream, "pot_level": opts.Level, "seed": opts.Seed,
+		"pot_risk": opts.Risk, "step_s": opts.Step.Seconds(), "pot_risk_per_step": opts.StepRisk(), "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "clean": opts.Clean, "stream": opts.Stream, "pot_level": opts.Level, "seed": opts.Seed, "members": opts.Members,
 	}}
 	// Options added later appear only when set, so the default report
 	// keeps its keys (except step_s and pot_risk_per_step, always present
@@ -884,29 +894,28 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 		}
 		return &trained{scorer: ar, ranker: residualRanker{ar}}, nil
 	}
-	m, err := model.New(model.Config{Features: features, Window: opts.Window, Horizon: 1, Hidden: opts.Hidden, Layers: opts.Layers, Seed: opts.Seed})
-	if err != nil {
-		return nil, fmt.Errorf("new model: %w", err)
+	ms := make([]*model.Model, 0, opts.Members)
+	var h History
+	for r := range opts.Members {
+		label := name
+		if opts.Members > 1 {
+			label = fmt.Sprintf("%s %d/%d", name, r+1, opts.Members)
+		}
+		mr, hr, err := fitForecaster(ctx, opts, opts.Seed+int64(r)*1_000_003, label, features, trw, vaw)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, mr)
+		if r == 0 {
+			h = hr
+		}
 	}
-	if err := fitNormalization(m, trw); err != nil {
-		return nil, err
+	m := ms[0]
+	if len(ms) > 1 {
+		if m, err = model.NewEnsemble(ms...); err != nil {
+			return nil, err
+		}
 	}
-	// Unlabelled data: the failure head is masked (labels NaN), only the
-	// forecast is learned.
-	t, err := model.NewTrainer(m, model.TrainOptions{LearningRate: opts.LearningRate, ForecastWeight: 1, PosWeight: 1, ClipNorm: 5, Seed: opts.Seed})
-	if err != nil {
-		return nil, fmt.Errorf("new trainer: %w", err)
-	}
-	tl := &trainerLearner{Trainer: t, m: m}
-	h, err := Fit(ctx, tl, trw, vaw, LoopOptions{
-		Epochs: opts.Epochs, BatchSize: opts.BatchSize, Patience: opts.Patience,
-		MaxWindowsPerEpoch: opts.MaxWindowsPerEpoch, Seed: opts.Seed,
-		Progress: opts.Progress, Label: name, Logger: opts.Logger,
-	})
-	if err != nil {
-		return nil, err
-	}
-	m = tl.result()
 	var scorer Scorer = m
 	var ranker DimensionRanker = residualRanker{m}
 	if opts.Scale == ScaleMinMax {
@@ -938,6 +947,34 @@ func fitDetector(ctx context.Context, opts EvalOptions, name string, features []
 		scorer, ranker = sc, sc
 	}
 	return &trained{scorer: scorer, ranker: ranker, model: m, history: h}, nil
+}
+
+// fitForecaster trains one LSTM forecaster seeded seed on trw, early
+// stopping on vaw; label names it in the progress output.
+func fitForecaster(ctx context.Context, opts EvalOptions, seed int64, label string, features []string, trw, vaw *Windows) (*model.Model, History, error) {
+	m, err := model.New(model.Config{Features: features, Window: opts.Window, Horizon: 1, Hidden: opts.Hidden, Layers: opts.Layers, Seed: seed})
+	if err != nil {
+		return nil, History{}, fmt.Errorf("new model: %w", err)
+	}
+	if err := fitNormalization(m, trw); err != nil {
+		return nil, History{}, err
+	}
+	// Unlabelled data: the failure head is masked (labels NaN), only the
+	// forecast is learned.
+	t, err := model.NewTrainer(m, model.TrainOptions{LearningRate: opts.LearningRate, ForecastWeight: 1, PosWeight: 1, ClipNorm: 5, Seed: seed})
+	if err != nil {
+		return nil, History{}, fmt.Errorf("new trainer: %w", err)
+	}
+	tl := &trainerLearner{Trainer: t, m: m}
+	h, err := Fit(ctx, tl, trw, vaw, LoopOptions{
+		Epochs: opts.Epochs, BatchSize: opts.BatchSize, Patience: opts.Patience,
+		MaxWindowsPerEpoch: opts.MaxWindowsPerEpoch, Seed: seed,
+		Progress: opts.Progress, Label: label, Logger: opts.Logger,
+	})
+	if err != nil {
+		return nil, History{}, err
+	}
+	return tl.result(), h, nil
 }
 
 func ones(n int) []float32 {

@@ -58,14 +58,19 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	detector := fs.String("detector", "", "lstm (default) or ar")
 	maxRows := fs.Int("max-rows", 0, "use only the first N rows of each file (smoke runs; 0: all)")
 	seed := fs.Int64("seed", 1, "seed for initialisation and shuffling")
+	members := fs.Int("members", 0, "train this many LSTMs from different seeds and score their averaged forecast (0: the default, 1; lstm only)")
 	step := fs.Duration("step", 0, "the files' sampling interval; the threshold's false-alarm risk is per minute of data (0: 1m for smd, 5m for asd)")
 	ranker := fs.String("ranker", "residual", "how dimensions are ranked for HitRate/NDCG: residual (each feature's scaled forecast residual) or shap (package explain's Shapley attributions of the anomaly score, at the labelled steps)")
 	shapBudget := fs.Int("shap-budget", 0, "model evaluations per explained step with --ranker shap (0: explain.Fast's default, 256)")
 	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc
 	}
-	if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"epochs", *epochs, 1}, {"window", *window, 2}, {"hidden", *hidden, 1}, {"max-rows", *maxRows, 1}}); !ok {
+	if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"epochs", *epochs, 1}, {"window", *window, 2}, {"hidden", *hidden, 1}, {"max-rows", *maxRows, 1}, {"members", *members, 1}}); !ok {
 		return rc
+	}
+	if *members > 1 && *detector == training.DetectorAR {
+		fmt.Fprintf(stderr, "omen eval %s: --members %d needs --detector %s (the ar baseline is fitted in closed form: its members would be one model)\n", kind, *members, training.DetectorLSTM)
+		return 2
 	}
 	if rc, ok := checkWritable(fs.Name(), "json", *jsonOut, stderr); !ok {
 		return rc
@@ -85,7 +90,7 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	opts := training.EvalOptions{
 		Kind: kind, Dir: *dir, Epochs: *epochs, Window: *window, Hidden: *hidden,
 		Detector: *detector, MaxTrainSteps: *maxRows, MaxTestSteps: *maxRows,
-		Progress: stderr, Seed: *seed, Step: *step,
+		Progress: stderr, Seed: *seed, Step: *step, Members: *members,
 		// Warnings (such as a capped threshold risk) as the command's own.
 		Logger: cliLogger(stderr, fs.Name()),
 	}

@@ -260,3 +260,21 @@ func TestEvalHitRateTPWithoutFlagged(t *testing.T) {
 		}
 	}
 }
+
+// --members is checked like the other sizes, and more than one member
+// of the closed-form ar baseline is refused (usage errors, exit 2).
+func TestEvalMembersFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--members", "-1"}, "omen eval smd: --members -1, want at least 1"},
+		{[]string{"--members", "3", "--detector", "ar"}, "omen eval smd: --members 3 needs --detector lstm"},
+	} {
+		var stdout, stderr bytes.Buffer
+		rc := dispatch(append([]string{"eval", "smd", "--dir", t.TempDir()}, tc.args...), &stdout, &stderr)
+		if rc != 2 || !strings.HasPrefix(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 with %q", tc.args, rc, stderr.String(), tc.want)
+		}
+	}
+}

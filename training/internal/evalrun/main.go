@@ -45,6 +45,7 @@ func main() {
 	flag.DurationVar(&o.Step, "step", 0, "sampling interval (0: 1m, 5m for -kind asd)")
 	flag.Float64Var(&o.Level, "level", 0, "POT level")
 	flag.Int64Var(&o.Seed, "seed", 1, "seed")
+	flag.IntVar(&o.Members, "members", 0, "LSTMs from different seeds, forecasts averaged (0: 1)")
 	flag.StringVar(&out, "json", "", "write the report here")
 	var ranker string
 	var shapBudget int

@@ -90,7 +90,7 @@ type Extractor struct {
 	// failing holds each failing feature or label query's state, for
 	// logging without flooding (see logQueries); failMu guards it.
 	failMu  sync.Mutex
-	failing map[queryKey]*queryFailure
+	failing errclass.Tracker[queryKey]
 }
 
 // queryKey names a feature or label query by its definition: a reload
@@ -98,15 +98,6 @@ type Extractor struct {
 type queryKey struct {
 	name, expr string
 	label      bool
-}
-
-// queryFailure is a failing query's state: the class of its error
-// (queryErrorClass), the step it started failing at and the steps it has
-// failed since.
-type queryFailure struct {
-	class string
-	since time.Time
-	steps int
 }
 
 // compiled is a validated, resolved configuration with its lookup tables.
@@ -222,7 +213,6 @@ func NewExtractor(opts ExtractorOptions) (*Extractor, error) {
 		events:     newEventStore(opts.Head.opts.MaxSeries),
 		polled:     newPolledStore(),
 		lookbackMs: opts.LookbackDelta.Milliseconds(),
-		failing:    map[queryKey]*queryFailure{},
 		// The engine's own metrics (prometheus_engine_*) are not
 		// registered: omen exports its own.
 		engine: promql.NewEngine(promql.EngineOpts{
@@ -336,7 +326,7 @@ func (e *Extractor) ApplyConfig(p *PreparedConfig) {
 func (e *Extractor) forgetQueries(c *compiled) {
 	e.failMu.Lock()
 	defer e.failMu.Unlock()
-	if len(e.failing) == 0 {
+	if e.failing.Len() == 0 {
 		return
 	}
 	defined := map[queryKey]bool{}
@@ -348,13 +338,10 @@ func (e *Extractor) forgetQueries(c *compiled) {
 			defined[queryKey{name: l.Name, expr: l.Expr, label: true}] = true
 		}
 	}
-	for k, f := range e.failing {
-		if !defined[k] {
-			e.opts.Logger.Info("failing feature query no longer evaluated: a reload removed it or changed its expression",
-				"feature", k.name, "failing_since", f.since.UTC(), "failed_steps", f.steps)
-			delete(e.failing, k)
-		}
-	}
+	e.failing.Forget(func(k queryKey) bool { return defined[k] }, func(k queryKey, f errclass.Failure) {
+		e.opts.Logger.Info("failing feature query no longer evaluated: a reload removed it or changed its expression",
+			"feature", k.name, "failing_since", f.Since.UTC(), "failed_steps", f.Count)
+	})
 }
 
 // Oldest returns the oldest evaluation time (ms since the epoch) at which
@@ -643,18 +630,16 @@ func (e *Extractor) logQueries(jobs []queryJob, t time.Time) {
 	for k := range jobs {
 		j := &jobs[k]
 		key := queryKey{name: j.name, expr: j.expr, label: j.label}
-		f := e.failing[key]
-		switch {
-		case j.err == nil && f != nil:
-			e.opts.Logger.Info("feature query succeeds again", "feature", j.name, "t", t.UTC(), "failing_since", f.since.UTC(), "failed_steps", f.steps)
-			delete(e.failing, key)
-		case j.err == nil:
-		case f == nil || f.class != queryErrorClass(j.err):
-			e.failing[key] = &queryFailure{class: queryErrorClass(j.err), since: t, steps: 1}
+		if j.err == nil {
+			if f, ended := e.failing.Succeed(key); ended {
+				e.opts.Logger.Info("feature query succeeds again", "feature", j.name, "t", t.UTC(), "failing_since", f.Since.UTC(), "failed_steps", f.Count)
+			}
+			continue
+		}
+		if f, started := e.failing.Fail(key, queryErrorClass(j.err), t); started {
 			e.opts.Logger.Warn("feature query failed; while it fails with this error, logged at debug level", "feature", j.name, "t", t.UTC(), "err", j.err)
-		default:
-			f.steps++
-			e.opts.Logger.Debug("feature query still failing", "feature", j.name, "t", t.UTC(), "failing_since", f.since.UTC(), "failed_steps", f.steps, "err", j.err)
+		} else {
+			e.opts.Logger.Debug("feature query still failing", "feature", j.name, "t", t.UTC(), "failing_since", f.Since.UTC(), "failed_steps", f.Count, "err", j.err)
 		}
 	}
 }

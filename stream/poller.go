@@ -466,8 +466,8 @@ func (p *Poller) Run(ctx context.Context) error {
 // (none, maybe) were appended.
 func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 	step := p.opts.Step
-	stored := map[string]time.Time{}      // by query: the newest step stored or given up; never moves back
-	failing := map[string]*queryFailure{} // by query: whose live polls fail
+	stored := map[string]time.Time{}     // by query: the newest step stored or given up; never moves back
+	var failing errclass.Tracker[string] // by query: whose live polls fail
 	if !last.IsZero() {
 		for _, name := range p.queries.Load().names {
 			stored[name] = last
@@ -506,20 +506,12 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 		}
 		live, failed := p.instant(ctx, qs, next, next.Add(step))
 		if ctx.Err() == nil {
-			p.logFailures(failing, qs, next, failed)
+			p.logFailures(&failing, qs, next, failed)
 		}
 		if err := p.storePoll(ctx, qs, next, stored, live); err != nil && ctx.Err() == nil {
 			p.logger.Warn("store the poll's samples", "time", next, "err", err)
 		}
 	}
-}
-
-// queryFailure is how a query's live polls fail: since the poll at
-// since, polls in a row, with errors of class (see errorClass).
-type queryFailure struct {
-	expr, class string
-	since       time.Time
-	polls       int
 }
 
 // errorClass returns what a query error is, without what changes from one
@@ -570,30 +562,30 @@ func errorClass(err error) string {
 // SetQueries), then debug records while its error's class stays the same
 // (each record holds the error's full text), and an info record when it
 // succeeds again or is no longer polled (SetQueries removed it). failing
-// holds each failing query's state; the failures
-// are counted by omen_prometheus_queries_total{outcome="error"}.
-func (p *Poller) logFailures(failing map[string]*queryFailure, qs *querySet, next time.Time, failed map[string]error) {
-	for name, f := range failing {
-		if _, ok := qs.exprs[name]; !ok {
-			// Removed by SetQueries: the failure's closing record.
-			p.logger.Info("query no longer polled", "query", name, "time", next, "failing_since", f.since, "failed_polls", f.polls)
-			delete(failing, name)
-		}
-	}
+// holds each failing query's state, by name, its class the query's
+// expression and errorClass; the failures are counted by
+// omen_prometheus_queries_total{outcome="error"}.
+func (p *Poller) logFailures(failing *errclass.Tracker[string], qs *querySet, next time.Time, failed map[string]error) {
+	failing.Forget(func(name string) bool {
+		_, ok := qs.exprs[name]
+		return ok
+	}, func(name string, f errclass.Failure) {
+		// Removed by SetQueries: the failure's closing record.
+		p.logger.Info("query no longer polled", "query", name, "time", next, "failing_since", f.Since, "failed_polls", f.Count)
+	})
 	for _, name := range qs.names {
-		f := failing[name]
 		err, ok := failed[name]
-		switch {
-		case !ok && f != nil:
-			p.logger.Info("query succeeds again", "query", name, "time", next, "failing_since", f.since, "failed_polls", f.polls)
-			delete(failing, name)
-		case !ok:
-		case f == nil || f.expr != qs.exprs[name] || f.class != errorClass(err):
-			failing[name] = &queryFailure{expr: qs.exprs[name], class: errorClass(err), since: next, polls: 1}
+		if !ok {
+			if f, ended := failing.Succeed(name); ended {
+				p.logger.Info("query succeeds again", "query", name, "time", next, "failing_since", f.Since, "failed_polls", f.Count)
+			}
+			continue
+		}
+		// The expression quoted: no expression and class read as another.
+		if f, started := failing.Fail(name, strconv.Quote(qs.exprs[name])+" "+errorClass(err), next); started {
 			p.logger.Warn("query failed; while it fails with this error, logged at debug level", "query", name, "time", next, "err", err)
-		default:
-			f.polls++
-			p.logger.Debug("query still failing", "query", name, "time", next, "failing_since", f.since, "failed_polls", f.polls, "err", err)
+		} else {
+			p.logger.Debug("query still failing", "query", name, "time", next, "failing_since", f.Since, "failed_polls", f.Count, "err", err)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/omen-sre/omen/internal/errclass"
 )
 
 // A failing query that SetQueries removes gets a closing INFO record,
@@ -17,15 +19,15 @@ func TestPollerFailingQueryRemovedLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	both := p.queries.Load()
-	failing := map[string]*queryFailure{}
+	var failing errclass.Tracker[string]
 	t0 := time.Unix(1700000000, 0)
 	boom := errors.New("boom")
-	p.logFailures(failing, both, t0, map[string]error{"a": boom})
-	p.logFailures(failing, both, t0.Add(time.Second), map[string]error{"a": boom})
+	p.logFailures(&failing, both, t0, map[string]error{"a": boom})
+	p.logFailures(&failing, both, t0.Add(time.Second), map[string]error{"a": boom})
 	if err := p.SetQueries(map[string]string{"b": "up"}); err != nil {
 		t.Fatal(err)
 	}
-	p.logFailures(failing, p.queries.Load(), t0.Add(2*time.Second), nil)
+	p.logFailures(&failing, p.queries.Load(), t0.Add(2*time.Second), nil)
 	infos := h.byQuery("a")[slog.LevelInfo]
 	if len(infos) != 1 || infos[0].Message != "query no longer polled" {
 		t.Fatalf("INFO records of the removed query %v, want one 'query no longer polled'", infos)
@@ -37,8 +39,8 @@ func TestPollerFailingQueryRemovedLogged(t *testing.T) {
 		}
 		return true
 	})
-	if polls != 2 || len(failing) != 0 {
-		t.Fatalf("failed_polls %d, want 2; failing %v, want none", polls, failing)
+	if polls != 2 || failing.Len() != 0 {
+		t.Fatalf("failed_polls %d, want 2; failing %v, want none", polls, failing.Len())
 	}
 	if r := h.byQuery("b"); len(r) != 0 {
 		t.Fatalf("records of the query that never failed: %v", r)

@@ -66,7 +66,9 @@ type PollerOptions struct {
 	// Retry-After beyond the end of the poll's step fails the query at
 	// once, and the server's polls until the Retry-After has passed send
 	// nothing: their queries fail (counted as errors) and are caught up as
-	// any failed poll (CatchUp).
+	// any failed poll (CatchUp). A catch-up's range query (sent once)
+	// answered with a Retry-After holds them back the same way, with the
+	// poll's catch-ups not yet sent: those give their missed steps up.
 	RetryBackoff time.Duration
 	// MaxPointsPerQuery bounds the points per series of one range query
 	// (Prometheus refuses more than 11000). Default 10000.
@@ -212,8 +214,10 @@ type Poller struct {
 	// now is the wall clock Run schedules polls by (time.Now; a test's
 	// that steps back).
 	now func() time.Time
-	// hold, when set, is a server's Retry-After that outlasted a poll's
-	// step: no instant query is sent before its end.
+	// hold, when set, is a server's Retry-After that Run's poll did not
+	// wait for (it outlasted the poll's step, or came with a query's last
+	// attempt: a catch-up's range query has one): no query of Run's, live
+	// or catch-up, is sent before its end.
 	hold atomic.Pointer[retryHold]
 }
 
@@ -292,7 +296,7 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	p.caughtUp = caughtUp.WithLabelValues(p.source)
 	if p.lost, err = counterVec(reg, prometheus.CounterOpts{
 		Namespace: "omen", Name: "prometheus_catch_up_lost_steps_total",
-		Help: "Steps a poller missed and gave up, counted per query (a step two queries missed counts twice), by source and reason: error (the range query fetching them failed, outlived its step or had no time left in the poll to be sent; never tried again, the query has a newer value stored), too_old (older than the catch-up span), refused (the store refused them for good: ErrInvalid).",
+		Help: "Steps a poller missed and gave up, counted per query (a step two queries missed counts twice), by source and reason: error (the range query fetching them failed, outlived its step, had no time left in the poll to be sent or was held back by the server's Retry-After; never tried again, the query has a newer value stored), too_old (older than the catch-up span), refused (the store refused them for good: ErrInvalid).",
 	}, "source", "reason"); err != nil {
 		return nil, fmt.Errorf("poller metrics: %w", err)
 	}
@@ -374,7 +378,7 @@ func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 		qs := p.queries.Load()
 		var bs []telemetry.Batch
 		for _, name := range qs.names {
-			ss, err := p.queryRange(ctx, qs, name, from, to, p.opts.MaxRetries)
+			ss, err := p.queryRange(ctx, qs, name, from, to, p.opts.MaxRetries, time.Time{})
 			if err != nil {
 				return fmt.Errorf("backfill query %q over [%s, %s]: %w", name, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 			}
@@ -406,9 +410,11 @@ func (p *Poller) polled(t time.Time) {
 
 // queryRange evaluates the query name of qs over [from, to] at Step
 // resolution, retrying up to retries times, and returns its samples.
-func (p *Poller) queryRange(ctx context.Context, qs *querySet, name string, from, to time.Time, retries int) ([]telemetry.Sample, error) {
+// until is retry's: the end of Run's poll step for a catch-up (a
+// Retry-After then holds the server's queries), zero for Backfill.
+func (p *Poller) queryRange(ctx context.Context, qs *querySet, name string, from, to time.Time, retries int, until time.Time) ([]telemetry.Sample, error) {
 	var val model.Value
-	err := p.retry(ctx, "range", retries, time.Time{}, func(ctx context.Context) (v1.Warnings, error) {
+	err := p.retry(ctx, "range", retries, until, func(ctx context.Context) (v1.Warnings, error) {
 		var w v1.Warnings
 		var err error
 		val, w, _, err = p.api.QueryRange(ctx, qs.exprs[name],
@@ -649,6 +655,20 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, st
 			if ctx.Err() != nil {
 				return nil
 			}
+			if h := p.hold.Load(); h != nil && p.now().Before(h.until) {
+				// A Retry-After (a catch-up's before it, or the live
+				// poll's last query's) holds the server's queries: not
+				// sent, its missed steps given up as a failed range
+				// query's, counted as a failed query as a held live
+				// poll's are.
+				p.queryCount.WithLabelValues("range", "error").Inc()
+				p.m.errors.WithLabelValues(ReasonQuery).Inc()
+				p.logger.Warn("fetch the missed steps: not sent, held back by the server's Retry-After; given up", "query", name, "from", from, "to", to, "held_until", h.until, "err", h.err)
+				pt.failed = from
+				pt.b.Samples = append(pt.b.Samples, live[name]...)
+				behind = append(behind, pt)
+				continue
+			}
 			if rctx.Err() != nil {
 				// No time left to send it (the range queries before it
 				// took the step): its missed steps are given up and its
@@ -661,7 +681,7 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, st
 				behind = append(behind, pt)
 				continue
 			}
-			ss, err := p.queryRange(rctx, qs, name, from, to, 0)
+			ss, err := p.queryRange(rctx, qs, name, from, to, 0, next.Add(step))
 			switch {
 			case ctx.Err() != nil:
 				return nil
@@ -771,7 +791,7 @@ func (p *Poller) appendParts(ctx context.Context, parts []pollPart) ([]error, er
 
 // Reasons of omen_prometheus_catch_up_lost_steps_total.
 const (
-	lostError   = "error"   // the range query failed, timed out or had no time left
+	lostError   = "error"   // the range query failed, timed out, had no time left or was held back
 	lostTooOld  = "too_old" // older than CatchUp or MaxPointsPerQuery steps
 	lostRefused = "refused" // the Append holding them failed for good (ErrInvalid)
 )
@@ -937,10 +957,12 @@ func (p *Poller) appendRetry(ctx context.Context, bs []telemetry.Batch) error {
 // retries times. The back-off starts at RetryBackoff and doubles up to
 // 30s; a 429 or 503 answer's Retry-After header (in seconds) replaces it
 // for that retry, capped at 30s when until is zero. Beyond until (the end
-// of Run's poll step), the query gives up at once and the poller's
-// instant queries are held back until the Retry-After has passed (see
-// instant): retried at the step's end, it came with the next poll's
-// first query, two requests a step against a server asking for more.
+// of Run's poll step), the query gives up at once and Run's queries (live
+// and catch-up) are held back until the Retry-After has passed (see
+// instant and storePoll): retried at the step's end, it came with the
+// next poll's first query, two requests a step against a server asking
+// for more. With until set, a Retry-After that came with the last attempt
+// (a catch-up's range query has no retries) holds them back too.
 func (p *Poller) retry(ctx context.Context, kind string, retries int, until time.Time, q func(context.Context) (v1.Warnings, error), name string) error {
 	start := time.Now()
 	defer func() { p.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds()) }()
@@ -969,9 +991,14 @@ func (p *Poller) retry(ctx context.Context, kind string, retries int, until time
 		wait, held := backoff, false
 		if ra.set {
 			wait = min(ra.d, maxBackoff)
-			if now := p.now(); !until.IsZero() && now.Add(ra.d).After(until) {
-				wait, held = ra.d, true
-				p.hold.Store(&retryHold{until: now.Add(ra.d), err: p.queryError(err)})
+			if now := p.now(); !until.IsZero() {
+				if now.Add(ra.d).After(until) {
+					wait, held = ra.d, true
+				}
+				if held || attempt >= retries {
+					// Not waited for here: the server's queries wait.
+					p.hold.Store(&retryHold{until: now.Add(ra.d), err: p.queryError(err)})
+				}
 			}
 		}
 		if !retryableQueryErr(err) || attempt >= retries || ctx.Err() != nil || held {

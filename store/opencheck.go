@@ -14,7 +14,8 @@ import (
 // ErrDamaged is returned (wrapped) by Open and OpenRegistry when a file of
 // the store's database does not read: a table (.sst) that is truncated or
 // damaged, a MANIFEST or KEYREGISTRY that does not decode. The error names
-// the file and what to do.
+// the file and what to do. Open reads a table's index and last block
+// only, not its other blocks: Verify checks those too.
 var ErrDamaged = errors.New("damaged")
 
 // ErrInUse is returned (wrapped) by Open and OpenRegistry when another
@@ -74,7 +75,15 @@ func checkFiles(dir string, bo badger.Options) error {
 
 // checkTable opens the table file name as Badger's Open does, turning a
 // panic into an error; the error reads after the file's name.
-func checkTable(name string, tm badger.TableManifest, blockSize int) (err error) {
+func checkTable(name string, tm badger.TableManifest, blockSize int) error {
+	return withTable(name, tm, blockSize, nil)
+}
+
+// withTable opens the table file name as Badger's Open does and calls fn
+// (if non-nil) on it, turning a panic in either into an error; the error
+// reads after the file's name. The table is closed when it returns (not
+// deleted).
+func withTable(name string, tm badger.TableManifest, blockSize int, fn func(*table.Table) error) (err error) {
 	mf, err := z.OpenMmapFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -82,17 +91,31 @@ func checkTable(name string, tm badger.TableManifest, blockSize int) (err error)
 		}
 		return fmt.Errorf("does not open (%w)", err)
 	}
+	var t *table.Table
 	defer func() {
-		// Badger's panic value is a dump of the table's footer, no use
-		// to an operator.
+		// Badger's panic value is a dump of the table's footer or a
+		// slice's bounds, no use to an operator.
 		if r := recover(); r != nil {
 			err = errors.New("is truncated or damaged (Badger panics reading it)")
-			_ = mf.Close(-1)
+			if t != nil {
+				_ = t.Close(-1)
+			} else {
+				_ = mf.Close(-1)
+			}
 		}
 	}()
-	t, err := table.OpenTable(mf, table.Options{Compression: tm.Compression, BlockSize: blockSize})
+	t, err = table.OpenTable(mf, table.Options{Compression: tm.Compression, BlockSize: blockSize})
 	if err != nil {
-		return fmt.Errorf("is damaged (%w)", err) // OpenTable closed mf
+		// OpenTable closed mf, but for a damaged index (Badger leaves it
+		// mapped: a few pages until the process ends).
+		t = nil
+		return fmt.Errorf("is damaged (%w)", err)
+	}
+	if fn != nil {
+		if err := fn(t); err != nil {
+			_ = t.Close(-1)
+			return err
+		}
 	}
 	return t.Close(-1) // not DecrRef: that deletes the file
 }

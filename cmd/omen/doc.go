@@ -10,6 +10,7 @@
 //	omen eval smd|asd|rca|sim      evaluate on public data or the simulator
 //	omen explain ENTITY|ALERT      print a ranked explanation
 //	omen model list|add|promote|rollback|delete
+//	omen store verify [flags]      check the store for damage
 //	omen bench ingest|lstm|explain benchmarks printing JSON
 //	omen version
 package main

@@ -23,6 +23,7 @@ func commands() map[string]command {
 		"explain": {"explain ENTITY|ALERT: print a ranked explanation", explainCmd},
 		"model":   {"list|add|promote|rollback|delete models in the registry", modelCommand{}.run},
 		"bench":   {"ingest|lstm|explain: benchmarks printing JSON", benchCmd},
+		"store":   {"verify: check the store for damage (block checksums, records) while no daemon runs", storeCmd},
 		"version": {"print the version", versionCmd},
 	}
 }

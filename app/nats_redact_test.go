@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -52,5 +53,70 @@ func TestLateFailureLabelsExported(t *testing.T) {
 	n, err := testutil.GatherAndCount(reg, "omen_ingest_late_failure_labels_total")
 	if err != nil || n != 3 {
 		t.Errorf("omen_ingest_late_failure_labels_total series at start: %d, %v; want 3", n, err)
+	}
+}
+
+// TestRedactNATSURL: each URL of a NATS server list shows without its
+// credentials, and a comma inside user information (a password or token
+// holding one) does not split a URL there: the list was split at every
+// comma first, so nats://omen:pa,ss@h showed as nats://omen:pa,xxxxx@h,
+// the password's part before the comma in clear.
+func TestRedactNATSURL(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		secrets  []string
+	}{
+		{in: "nats://omen:s3cret@127.0.0.1:1,nats://tok3n@127.0.0.1:2",
+			want: "nats://omen:xxxxx@127.0.0.1:1,nats://xxxxx@127.0.0.1:2", secrets: []string{"s3cret", "tok3n"}},
+		{in: "nats://127.0.0.1:1,nats://127.0.0.1:2", want: "nats://127.0.0.1:1,nats://127.0.0.1:2"},
+		{in: "nats://127.0.0.1:1, nats://127.0.0.1:2", want: "nats://127.0.0.1:1, nats://127.0.0.1:2"},
+		{in: "nats://omen:pa,ss@127.0.0.1:1", want: "nats://omen:xxxxx@127.0.0.1:1", secrets: []string{"pa", "ss"}},
+		{in: "nats://omen:sec,r,et@127.0.0.1:1,nats://127.0.0.1:2",
+			want: "nats://omen:xxxxx@127.0.0.1:1,nats://127.0.0.1:2", secrets: []string{"sec", ",r,", "et@"}},
+		{in: "nats://127.0.0.1:1,nats://omen:sec,ret@127.0.0.1:2",
+			want: "nats://127.0.0.1:1,nats://omen:xxxxx@127.0.0.1:2", secrets: []string{"sec", "ret"}},
+		{in: "nats://127.0.0.1:1, nats://omen:sec,ret@127.0.0.1:2",
+			want: "nats://127.0.0.1:1, nats://omen:xxxxx@127.0.0.1:2", secrets: []string{"sec", "ret"}},
+		{in: "nats://to,k3n@127.0.0.1:1", want: "nats://xxxxx@127.0.0.1:1", secrets: []string{"to,", "k3n"}},
+		{in: "nats://o,men:s3cret@127.0.0.1:1", want: "nats://o,men:xxxxx@127.0.0.1:1", secrets: []string{"s3cret"}},
+		// The password's comma followed by what reads as a URL: the
+		// text before it does not parse (port "sec"), so it is not one.
+		{in: "nats://omen:sec,nats://ret@127.0.0.1:1", want: "nats://omen:xxxxx@127.0.0.1:1", secrets: []string{"sec", "ret"}},
+		// A URL without a scheme but with user information after a
+		// comma is ambiguous: taken as the rest of the user information
+		// before it (more hidden, never less).
+		{in: "nats://127.0.0.1:1,u:s3cret@127.0.0.1:2", want: "nats://127.0.0.1:xxxxx@127.0.0.1:2", secrets: []string{"s3cret"}},
+		{in: "nats://omen:s3c@r,et@127.0.0.1:1", want: "nats://omen:xxxxx@127.0.0.1:1", secrets: []string{"s3c", "r,et"}},
+	} {
+		got := redactNATSURL(tc.in)
+		if got != tc.want {
+			t.Errorf("redactNATSURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		for _, s := range tc.secrets {
+			if strings.Contains(got, s) {
+				t.Errorf("redactNATSURL(%q) = %q shows %q", tc.in, got, s)
+			}
+		}
+	}
+}
+
+// TestRedactNATSURLCommaPasswords: no letter of a password holding commas
+// and colons (and the user information's other characters) shows, with
+// the password's URL first, last or alone in the list. The passwords are
+// of upper-case letters, which the rest of the list has none of.
+func TestRedactNATSURLCommaPasswords(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const chars = "QZJKWV,,,:"
+	for range 2000 {
+		pass := make([]byte, 1+rng.IntN(12))
+		for i := range pass {
+			pass[i] = chars[rng.IntN(len(chars))]
+		}
+		u := "nats://omen:" + string(pass) + "@127.0.0.1:4222"
+		for _, in := range []string{u, u + ",nats://127.0.0.1:4223", "nats://127.0.0.1:4223," + u, "nats://127.0.0.1:4223, " + u + ", nats://127.0.0.1:4224"} {
+			if got := redactNATSURL(in); strings.ContainsAny(got, "QZJKWV") {
+				t.Fatalf("redactNATSURL(%q) = %q shows a part of the password", in, got)
+			}
+		}
 	}
 }

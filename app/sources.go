@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -505,11 +506,55 @@ func (s *sources) run(ctx context.Context) error {
 
 // redactNATSURL hides the passwords and tokens of a NATS URL, or of each
 // URL of a comma-separated list, for logs and errors (the password of
-// --nats.url was logged in clear text at start).
+// --nats.url was logged in clear text at start). A comma inside user
+// information does not end a URL there (the list was split at every
+// comma: nats://u:pa,ss@h showed pa): a comma followed by an "@" with no
+// "/", "?" or "#" between them (nats://u:pa,ss@h), or ending a text with
+// no "@" that is no URL before a piece with one (nats://u:pa, its port
+// "pa", then nats://x@h), is the user information's, hidden with it. A
+// list whose pieces all read as URLs is shown URL by URL (a password part
+// of digits before a comma and a URL with its own scheme,
+// nats://u:12,nats://x@h, reads as two URLs, as the NATS client splits
+// it); a URL without a scheme but with user information after a comma
+// (nats://h1:4222,u:p@h2) reads as the user information of the URL
+// before it, its host hidden with it.
 func redactNATSURL(s string) string {
-	parts := strings.Split(s, ",")
-	for i, p := range parts {
-		parts[i] = redact.URL(p)
+	var urls []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != ',' {
+			continue
+		}
+		if i < len(s) {
+			rest := s[i+1:]
+			next, _, _ := strings.Cut(rest, ",")
+			if userInfoRest(rest) || strings.Contains(next, "@") && !strings.Contains(s[start:i], "@") && !isURL(s[start:i]) {
+				continue // the comma is inside user information
+			}
+		}
+		// The spaces around a URL of the list (the NATS client trims
+		// them) kept, and not parsed as part of it.
+		u := s[start:i]
+		t := strings.TrimSpace(u)
+		lead := strings.Index(u, t)
+		urls = append(urls, u[:lead]+redact.URL(t)+u[lead+len(t):])
+		start = i + 1
 	}
-	return strings.Join(parts, ",")
+	return strings.Join(urls, ",")
+}
+
+// userInfoRest reports whether rest, the text of a list of NATS URLs
+// after a comma, has an "@" with no "/", "?" or "#" before it: the comma
+// is inside the user information of the URL before it (or a URL without
+// a scheme but with user information follows it, which, ambiguous, is
+// taken as the former: more hidden, never less).
+func userInfoRest(rest string) bool {
+	at := strings.IndexByte(rest, '@')
+	return at >= 0 && !strings.ContainsAny(rest[:at], "/?#")
+}
+
+// isURL reports whether p (spaces around it aside) parses as a URL.
+func isURL(p string) bool {
+	_, err := url.Parse(strings.TrimSpace(p))
+	return err == nil
 }

@@ -85,11 +85,13 @@ func (s *Store) PutPredictions(ps []Prediction) error {
 	}
 	s.latestMu.Lock()
 	defer s.latestMu.Unlock()
+	var wrote []int // indexes of ps written as their entity's latest
 	err := s.db.View(func(txn *badger.Txn) error {
 		for ent, i := range latest {
 			item, err := txn.Get(nameKey(pLatest, ent))
 			if errors.Is(err, badger.ErrKeyNotFound) {
 				entries = append(entries, kv{nameKey(pLatest, ent), encodePrediction(&ps[i])})
+				wrote = append(wrote, i)
 				continue
 			}
 			if err != nil {
@@ -101,6 +103,7 @@ func (s *Store) PutPredictions(ps []Prediction) error {
 			}
 			if ps[i].T >= old.T {
 				entries = append(entries, kv{nameKey(pLatest, ent), encodePrediction(&ps[i])})
+				wrote = append(wrote, i)
 			}
 		}
 		return nil
@@ -108,6 +111,7 @@ func (s *Store) PutPredictions(ps []Prediction) error {
 	if err == nil {
 		err = s.writeKVs(entries)
 		s.noteLatest(ps, latest, err == nil)
+		s.noteIndexPredictions(ps, wrote, err == nil)
 	}
 	if err != nil {
 		return fmt.Errorf("put predictions: %w", err)

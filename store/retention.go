@@ -169,7 +169,13 @@ func (s *Store) retentionStep(d *deleter, lock *sync.Mutex, fn func(*deleter) er
 	step := &deleter{wb: s.db.NewWriteBatch(), counts: make(map[string]int)}
 	defer step.wb.Cancel()
 	err := fn(step)
-	if ferr := step.wb.Flush(); ferr != nil {
+	ferr := step.wb.Flush()
+	if len(step.indexed) > 0 || ferr != nil && lock == &s.latestMu {
+		// EachLatest's index (latestMu held): after a failed flush,
+		// some of the deletes may be committed.
+		s.noteIndexDeleted(step.indexed, ferr == nil)
+	}
+	if ferr != nil {
 		// Some of the deletes may be committed (the batch's own commits):
 		// not counted.
 		return errors.Join(err, fmt.Errorf("delete: %w", ferr))
@@ -183,14 +189,21 @@ func (s *Store) retentionStep(d *deleter, lock *sync.Mutex, fn func(*deleter) er
 type deleter struct {
 	wb     *badger.WriteBatch
 	counts map[string]int
+	// indexed are the deleted keys of latest predictions and entities,
+	// which EachLatest's index holds.
+	indexed [][]byte
 }
 
 // del deletes key (copied), counting it under kind.
 func (d *deleter) del(kind string, key []byte) error {
-	if err := d.wb.Delete(append([]byte(nil), key...)); err != nil {
+	k := append([]byte(nil), key...)
+	if err := d.wb.Delete(k); err != nil {
 		return err
 	}
 	d.counts[kind]++
+	if len(k) > 0 && (k[0] == pLatest || k[0] == pEntity) {
+		d.indexed = append(d.indexed, k)
+	}
 	return nil
 }
 

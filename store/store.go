@@ -37,6 +37,7 @@ type Store struct {
 	testCommitHook    func(group []*part) error // tests: runs before each ingest commit
 	testAfterDedup    func(waits int)           // tests: runs after deduplication, under the ingest lock
 	testRetentionHook func()                    // tests: runs before each retention step and GC pass
+	testIndexScan     func()                    // tests: runs in EachLatest's build, its snapshot taken
 
 	// life counts the calls using the database (enter/exit), so that
 	// Close waits for them; after Close starts, enter fails at once.
@@ -50,6 +51,7 @@ type Store struct {
 	gc       groupCommitter
 	latestMu sync.Mutex // serialises latest-prediction and entity read-modify-writes
 	newest   newestLatest
+	index    latestIndex
 	outMu    sync.Mutex // serialises outbox and alert-state read-modify-writes
 	regMu    sync.Mutex // serialises registry changes
 	schemaMu sync.Mutex

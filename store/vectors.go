@@ -518,10 +518,14 @@ func (s *Store) PutEntities(es []EntityInfo) error {
 		return fmt.Errorf("put entities: %w", err)
 	}
 	entries := make([]kv, 0, len(order))
+	written := make([]*EntityInfo, 0, len(order))
 	for _, id := range order {
 		entries = append(entries, kv{nameKey(pEntity, id), encodeEntity(merged[id])})
+		written = append(written, merged[id])
 	}
-	if err := s.writeKVs(entries); err != nil {
+	err = s.writeKVs(entries)
+	s.noteIndexEntities(written, err == nil)
+	if err != nil {
 		return fmt.Errorf("put entities: %w", err)
 	}
 	s.observe("entity", len(es), start)

@@ -139,6 +139,27 @@ func (b *StoreBackend) NewestPrediction(ctx context.Context) (int64, error) {
 	return t, err
 }
 
+// EachLatest calls fn with every entity's latest prediction, those
+// Predictions of a zero PredictionQuery answers, in no particular order,
+// until fn returns false: from the store's in-memory index
+// (store.Store.EachLatest), not a read of every entity kept within
+// retention. The UI's overview, service pages and dependency graph read
+// the fleet through it (ui.LatestScanner).
+//
+// *p is valid during the call only (copy it to keep it); p.Labels may be
+// kept but must not be modified. fn must be quick and must not call the
+// backend: the store's writes of predictions and entities wait for it.
+func (b *StoreBackend) EachLatest(ctx context.Context, fn func(p *Prediction) bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var x Prediction
+	return b.o.Store.EachLatest(func(p *store.Prediction, labels map[string]string) bool {
+		x = fromStore(*p, labels)
+		return fn(&x)
+	})
+}
+
 // entityPredictions answers a query of one entity (q.Entity) by point
 // lookups: its labels and its latest prediction or its range.
 func (b *StoreBackend) entityPredictions(ctx context.Context, q PredictionQuery) ([]Prediction, error) {

@@ -61,6 +61,11 @@ var _ ui.ExplanationFinder = uiBackend{}
 // prediction time, not by reading every entity's latest prediction.
 var _ ui.NewestFinder = uiBackend{}
 
+// The overview, service pages and dependency graph read every entity's
+// latest prediction from the store's memory (store.Store.EachLatest), not
+// a listing of every entity kept within retention at each view.
+var _ ui.LatestScanner = uiBackend{}
+
 // EntityExplanation implements ui.ExplanationFinder. It reads the entity's
 // stored explanations, not each of its predictions of the span (the
 // overview asks for each heat-map row: docs/PERFORMANCE.md, UI).

@@ -19,13 +19,22 @@
 //	                             stored (a reload explains nothing again); a service name lists the
 //	                             service's entities, mapped as the dependency graph maps them
 //	                             (api.ServiceOf: a service, app, app_kubernetes_io_name or module label,
-//	                             else the pod name without its Deployment suffixes); a name mapping to
-//	                             nothing is a 404 saying so, with a link to the API's dependency route
+//	                             else the pod name without its Deployment suffixes), by name: of more
+//	                             than Options.ServiceEntities (200) current ones the likeliest to fail,
+//	                             of more than 50 gone ones the 50 last seen, with their counts and a
+//	                             link to ?all=1 (them all); a name mapping to nothing is a 404 saying
+//	                             so, with a link to the API's dependency route
 //	/ui/alerts/{id}              an alert (fingerprint) or prediction (id): SHAP waterfall plot from
 //	                             the baseline to f(x), ranked causes with links, the window's metrics
 //	                             as sparklines (the waterfall draws the 12 groups of largest |φ| and
 //	                             sums the rest in one bar), the dependency neighbourhood as a graph
 //	                             (read live when the page loads, labelled so: not as of the alert)
+//
+// The overview, the service pages and the alert page's dependency graph
+// weigh every entity's latest prediction: a Backend that keeps them in
+// memory (LatestScanner: api.StoreBackend, over store.Store.EachLatest)
+// spares them a listing of every entity kept within retention at each
+// view (docs/PERFORMANCE.md, API and UI with many stored entities).
 //
 // Numbers are marked in the DOM with data attributes holding the exact
 // values of the API's JSON (strconv 'g' formatting): data-phi, data-share,

@@ -32,6 +32,11 @@ type Options struct {
 	// MaxAlerts caps the overview's alert list (default 100; firing
 	// first, then pending, then resolved).
 	MaxAlerts int
+	// ServiceEntities caps a service page's list of current entities
+	// (default 200): a service of more lists the ServiceEntities likeliest
+	// to fail, and its gone entities beyond 50 the 50 last seen, with
+	// their counts and a link to the page of them all (?all=1).
+	ServiceEntities int
 	// History is the span of the entity page's chart, ending at the
 	// entity's latest prediction (default 6h).
 	History time.Duration
@@ -67,6 +72,21 @@ type NewestFinder interface {
 	NewestPrediction(ctx context.Context) (int64, error)
 }
 
+// LatestScanner is implemented by a Backend that keeps every entity's
+// latest prediction in memory (the daemon's, over its store:
+// api.StoreBackend). Without it the overview, the service pages and the
+// alert page's dependency graph list them all (Predictions of a zero
+// PredictionQuery) at each view: 0.2 s and 105 MB a view with 50,000
+// entities kept (docs/PERFORMANCE.md).
+type LatestScanner interface {
+	// EachLatest calls fn with every entity's latest prediction (those
+	// Predictions of a zero PredictionQuery answers), in no particular
+	// order, until fn returns false. *p is valid during the call only;
+	// p.Labels may be kept but must not be modified. fn must be quick and
+	// must not call the Backend.
+	EachLatest(ctx context.Context, fn func(p *api.Prediction) bool) error
+}
+
 // UI serves the pages. It is an http.Handler for paths under /ui/.
 type UI struct {
 	opts   Options
@@ -91,10 +111,13 @@ func New(opts Options) (*UI, error) {
 	if opts.MaxAlerts == 0 {
 		opts.MaxAlerts = 100
 	}
+	if opts.ServiceEntities == 0 {
+		opts.ServiceEntities = 200
+	}
 	if opts.History == 0 {
 		opts.History = 6 * time.Hour
 	}
-	if opts.HeatmapEntities < 0 || opts.HeatmapGroups < 0 || opts.MaxAlerts < 0 || opts.History < 0 {
+	if opts.HeatmapEntities < 0 || opts.HeatmapGroups < 0 || opts.MaxAlerts < 0 || opts.ServiceEntities < 0 || opts.History < 0 {
 		return nil, fmt.Errorf("ui: negative option in %+v", opts)
 	}
 	if opts.Logger == nil {
@@ -229,14 +252,14 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	q := api.PredictionQuery{Matchers: m}
 	// The whole fleet's latest predictions: the newest of them is the
-	// clock the gone entities' age is told by, whatever the filter.
-	preds, err := u.b.Predictions(ctx, api.PredictionQuery{})
+	// clock the gone entities' age is told by, whatever the filter. Only
+	// the heat map's rows and the gone entities listed are kept.
+	newest, each, err := u.fleet(ctx)
 	if err != nil {
 		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("predictions: %w", err))
 		return
 	}
 	model := u.model(ctx)
-	newest := newestT(preds)
 	cutoff := goneAfterMs(model)
 	aq := api.AlertQuery{Matchers: m}
 	kept := alerts[:0]
@@ -246,44 +269,34 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	api.SortAlerts(kept)
-	var current, gone []api.Prediction
-	for _, p := range preds {
+	top := topK[api.Prediction]{k: u.opts.HeatmapEntities, less: byRisk}
+	lastGone := topK[api.Prediction]{k: maxGone, less: newestFirst}
+	total, goneTotal, seen := 0, 0, newest
+	err = each(func(p *api.Prediction) {
+		seen = max(seen, p.T)
 		switch {
-		case !q.Match(p):
-		case isGone(p, newest, cutoff):
-			gone = append(gone, p)
+		case !q.Match(*p):
+		case isGone(*p, newest, cutoff):
+			goneTotal++
+			lastGone.add(*p)
 		default:
-			current = append(current, p)
+			total++
+			top.add(*p)
 		}
-	}
-	byRisk := func(ps []api.Prediction) {
-		sort.SliceStable(ps, func(i, j int) bool {
-			if ps[i].Probability != ps[j].Probability {
-				return ps[i].Probability > ps[j].Probability
-			}
-			return ps[i].Entity < ps[j].Entity
-		})
-	}
-	byRisk(current)
-	sort.SliceStable(gone, func(i, j int) bool {
-		if gone[i].T != gone[j].T {
-			return gone[i].T > gone[j].T
-		}
-		return gone[i].Entity < gone[j].Entity
 	})
-	d := overviewData{Matchers: m, Alerts: kept, Total: len(current), Newest: newest, GoneAfterMs: cutoff, GoneTotal: len(gone),
-		HistoryMs: u.opts.History.Milliseconds()}
-	if len(gone) > maxGone {
-		gone = gone[:maxGone]
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("predictions: %w", err))
+		return
 	}
-	d.Gone = gone
+	// At least the newest listed (one stored between the reads).
+	d := overviewData{Matchers: m, Alerts: kept, Total: total, Newest: seen, GoneAfterMs: cutoff, GoneTotal: goneTotal,
+		HistoryMs: u.opts.History.Milliseconds()}
+	d.Gone = lastGone.sorted()
 	if len(d.Alerts) > u.opts.MaxAlerts {
 		d.MoreAlerts = len(d.Alerts) - u.opts.MaxAlerts
 		d.Alerts = d.Alerts[:u.opts.MaxAlerts]
 	}
-	if len(current) > u.opts.HeatmapEntities {
-		current = current[:u.opts.HeatmapEntities]
-	}
+	current := top.sorted()
 	rows := make([]heatRow, 0, len(current))
 	for _, p := range current {
 		row := heatRow{Prediction: p}
@@ -308,8 +321,25 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 	u.render(w, http.StatusOK, "overview", "omen", d)
 }
 
-// maxGone caps the overview's list of gone entities.
+// maxGone caps the overview's list of gone entities (and a service page's
+// but with all=1).
 const maxGone = 50
+
+// byRisk orders latest predictions the likeliest to fail first.
+func byRisk(a, b api.Prediction) bool {
+	if a.Probability != b.Probability {
+		return a.Probability > b.Probability
+	}
+	return a.Entity < b.Entity
+}
+
+// newestFirst orders latest predictions the newest first.
+func newestFirst(a, b api.Prediction) bool {
+	if a.T != b.T {
+		return a.T > b.T
+	}
+	return a.Entity < b.Entity
+}
 
 // newestT is the time of the newest of ps (0 for none): the fleet's clock,
 // which is data time (ahead of the wall clock in omen demo).
@@ -331,8 +361,82 @@ func (u *UI) newest(ctx context.Context) (t int64, ok bool, err error) {
 		}
 		return t, err == nil, err
 	}
+	if sc, isS := u.b.(LatestScanner); isS {
+		err := sc.EachLatest(ctx, func(p *api.Prediction) bool {
+			t, ok = max(t, p.T), true
+			return true
+		})
+		return t, ok, err
+	}
 	ps, err := u.b.Predictions(ctx, api.PredictionQuery{})
 	return newestT(ps), len(ps) > 0, err
+}
+
+// fleet reads every entity's latest prediction for a page that weighs them
+// all: newest is the time of the newest of them (0 for none), and each
+// calls fn with every one (*p valid during the call only, p.Labels not to
+// be modified). With a LatestScanner, each reads the backend's memory at
+// every call, after newest was read: a prediction stored in between is
+// newer than newest. Else they are listed once (Predictions).
+func (u *UI) fleet(ctx context.Context) (newest int64, each func(fn func(p *api.Prediction)) error, err error) {
+	if sc, ok := u.b.(LatestScanner); ok {
+		newest, _, err = u.newest(ctx)
+		return newest, func(fn func(p *api.Prediction)) error {
+			return sc.EachLatest(ctx, func(p *api.Prediction) bool { fn(p); return true })
+		}, err
+	}
+	ps, err := u.b.Predictions(ctx, api.PredictionQuery{})
+	return newestT(ps), func(fn func(p *api.Prediction)) error {
+		for i := range ps {
+			fn(&ps[i])
+		}
+		return nil
+	}, err
+}
+
+// topK keeps the k first, in the order less (a strict total order), of
+// the values added: a heap whose root is the last of those kept.
+type topK[T any] struct {
+	k    int
+	less func(a, b T) bool
+	h    []T
+}
+
+func (t *topK[T]) add(v T) {
+	switch {
+	case t.k <= 0:
+	case len(t.h) < t.k:
+		t.h = append(t.h, v)
+		for i := len(t.h) - 1; i > 0; {
+			p := (i - 1) / 2
+			if !t.less(t.h[p], t.h[i]) {
+				break
+			}
+			t.h[p], t.h[i] = t.h[i], t.h[p]
+			i = p
+		}
+	case t.less(v, t.h[0]):
+		t.h[0] = v
+		for i := 0; ; {
+			last := i
+			for _, c := range []int{2*i + 1, 2*i + 2} {
+				if c < len(t.h) && t.less(t.h[last], t.h[c]) {
+					last = c
+				}
+			}
+			if last == i {
+				break
+			}
+			t.h[i], t.h[last] = t.h[last], t.h[i]
+			i = last
+		}
+	}
+}
+
+// sorted returns the values kept, first first.
+func (t *topK[T]) sorted() []T {
+	sort.Slice(t.h, func(i, j int) bool { return t.less(t.h[i], t.h[j]) })
+	return t.h
 }
 
 // goneAfterMs is how far behind the fleet's newest prediction an entity's
@@ -456,14 +560,23 @@ func (u *UI) model(ctx context.Context) *api.ModelInfo {
 }
 
 type serviceData struct {
-	Name     string
+	Name string
+	// Entities are the service's current entities, by name; of more
+	// than Options.ServiceEntities (unless All), those likeliest to fail,
+	// the likeliest first. Total counts them all.
 	Entities []api.Prediction
+	Total    int
 	// Gone are the service's entities whose latest prediction is
 	// GoneAfterMs or more behind Newest, the fleet's newest (see
-	// isGone): listed apart, with their age.
+	// isGone): listed apart, with their age, by name; of more than maxGone
+	// (unless All), those last seen most recently, newest first.
+	// GoneTotal counts them all.
 	Gone        []api.Prediction
+	GoneTotal   int
 	GoneAfterMs int64
 	Newest      int64
+	// All: the page of them all (?all=1).
+	All bool
 }
 
 // explainNowBody bounds the body of an explain-now POST (explain=now).
@@ -476,6 +589,7 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var explained string
+	var all bool
 	for k, vs := range r.URL.Query() {
 		switch {
 		case k == "explain":
@@ -491,8 +605,10 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 			return
 		case k == "explained" && len(vs) == 1 && vs[0] != "":
 			explained = vs[0]
+		case k == "all" && len(vs) == 1 && vs[0] == "1":
+			all = true
 		default:
-			u.fail(w, r, http.StatusBadRequest, fmt.Errorf("parameter %s=%s: an entity's page takes only explained=PREDICTION_ID (where its \"explain now\" button leads)", k, strings.Join(vs, ",")))
+			u.fail(w, r, http.StatusBadRequest, fmt.Errorf("parameter %s=%s: an entity's page takes only explained=PREDICTION_ID (where its \"explain now\" button leads), a service's all=1 (every entity of it listed)", k, strings.Join(vs, ",")))
 			return
 		}
 	}
@@ -501,7 +617,11 @@ func (u *UI) entity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if last == nil {
-		u.service(w, r, e)
+		u.service(w, r, e, all)
+		return
+	}
+	if all {
+		u.fail(w, r, http.StatusBadRequest, fmt.Errorf("parameter all=1: %q is an entity, not a service (all=1 lists every entity of a service)", e))
 		return
 	}
 	var x api.Explanation
@@ -697,23 +817,49 @@ func (u *UI) entityData(w http.ResponseWriter, r *http.Request, e string) (d ent
 // the pod name without its Deployment suffixes) or with any service label
 // (api.ServiceLabels) equal to it. Dependency graphs and root causes name
 // services, not pods.
-func (u *UI) service(w http.ResponseWriter, r *http.Request, name string) {
-	all, err := u.b.Predictions(r.Context(), api.PredictionQuery{})
+//
+// A service of more than Options.ServiceEntities current entities lists
+// those likeliest to fail, and of more than maxGone gone ones those last
+// seen most recently, with their counts, unless all (?all=1).
+func (u *UI) service(w http.ResponseWriter, r *http.Request, name string, all bool) {
+	newest, each, err := u.fleet(r.Context())
 	if err != nil {
 		u.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	d := serviceData{Name: name, Newest: newestT(all), GoneAfterMs: goneAfterMs(u.model(r.Context()))}
-	for _, p := range all {
+	d := serviceData{Name: name, Newest: newest, GoneAfterMs: goneAfterMs(u.model(r.Context())), All: all}
+	top := topK[api.Prediction]{k: u.opts.ServiceEntities, less: byRisk}
+	lastGone := topK[api.Prediction]{k: maxGone, less: newestFirst}
+	if all {
+		top.k, lastGone.k = math.MaxInt, math.MaxInt
+	}
+	seen := newest
+	err = each(func(p *api.Prediction) {
+		seen = max(seen, p.T)
 		switch {
 		case !inService(p.Labels, name):
-		case isGone(p, d.Newest, d.GoneAfterMs):
-			d.Gone = append(d.Gone, p)
+		case isGone(*p, newest, d.GoneAfterMs):
+			d.GoneTotal++
+			lastGone.add(*p)
 		default:
-			d.Entities = append(d.Entities, p)
+			d.Total++
+			top.add(*p)
 		}
+	})
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, err)
+		return
 	}
-	if len(d.Entities)+len(d.Gone) == 0 {
+	// At least the newest listed (one stored between the reads).
+	d.Newest = seen
+	d.Entities, d.Gone = top.sorted(), lastGone.sorted()
+	if d.Total == len(d.Entities) {
+		api.SortPredictions(d.Entities)
+	}
+	if d.GoneTotal == len(d.Gone) {
+		api.SortPredictions(d.Gone)
+	}
+	if d.Total+d.GoneTotal == 0 {
 		ed := errorData{
 			Code: http.StatusNotFound,
 			Err:  fmt.Sprintf("No entity or service %q.", name),
@@ -729,21 +875,55 @@ func (u *UI) service(w http.ResponseWriter, r *http.Request, name string) {
 		u.render(w, http.StatusNotFound, "error", http.StatusText(http.StatusNotFound), ed)
 		return
 	}
-	api.SortPredictions(d.Entities)
-	api.SortPredictions(d.Gone)
 	u.render(w, http.StatusOK, "service", name, d)
 }
 
+// inService reports whether an entity of labels is of the service name
+// (not ""): api.ServiceOf(labels) is name, or one of its service labels
+// (api.ServiceLabels) is. The pages ask it of every entity kept, so the
+// pod name's suffixes (a regular expression) are stripped only of a pod
+// name that begins with name.
 func inService(labels map[string]string, name string) bool {
-	if api.ServiceOf(labels) == name {
-		return true
-	}
+	labelled := false
 	for _, k := range api.ServiceLabels {
-		if labels[k] == name {
+		v := labels[k]
+		if v == name {
 			return true
 		}
+		labelled = labelled || v != ""
 	}
-	return false
+	switch pod := labels["pod"]; {
+	case labelled: // ServiceOf is the first service label's value
+		return false
+	case pod != "" && !strings.HasPrefix(pod, name):
+		return false // ServiceOf strips a suffix of it
+	}
+	return api.ServiceOf(labels) == name
+}
+
+// serviceIn returns api.ServiceOf(labels) and whether it is one of want:
+// as inService, the pod name's suffixes are stripped only of a pod name
+// that begins with one of want.
+func serviceIn(labels map[string]string, want map[string]bool) (string, bool) {
+	for _, k := range api.ServiceLabels {
+		if v := labels[k]; v != "" {
+			return v, want[v]
+		}
+	}
+	if pod := labels["pod"]; pod != "" {
+		begins := false
+		for w := range want {
+			if strings.HasPrefix(pod, w) {
+				begins = true
+				break
+			}
+		}
+		if !begins {
+			return "", false
+		}
+	}
+	svc := api.ServiceOf(labels)
+	return svc, want[svc]
 }
 
 // alertData is the alert page.
@@ -834,15 +1014,19 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case err == nil:
-		latest, lerr := u.b.Predictions(ctx, api.PredictionQuery{})
-		if lerr == nil && len(latest) > 0 {
-			d.Now = newestT(latest)
+		newest, each, lerr := u.fleet(ctx)
+		switch {
+		case lerr != nil: // the alerts' risks only
+			each = func(func(*api.Prediction)) error { return nil }
+		case newest > 0:
+			d.Now = newest
 		}
+		risks := nodeRisks(n, each, alerts, d.Now, goneAfterMs(d.Model))
 		var th float64
 		if d.Model != nil {
 			th = d.Model.AnomalyThreshold
 		}
-		g := buildGraph(n, th, nodeRisks(latest, alerts, d.Now, goneAfterMs(d.Model)))
+		g := buildGraph(n, th, risks)
 		d.Graph = &g
 	case errors.Is(err, api.ErrNotFound):
 		d.GraphErr = "no dependency graph for this entity"
@@ -856,45 +1040,59 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 	u.render(w, http.StatusOK, "alert", title, d)
 }
 
-// nodeRisks is the failure risk of each graph node (an entity, or a
+// nodeRisks is the failure risk of each node of n (an entity, or a
 // service: api.ServiceOf of its entities' labels) from the current
-// entities' latest predictions (gone ones left out) and the firing
-// alerts: the highest P(failure) over its threshold among its entities,
-// and whether one of them is at or over its threshold or has a firing
-// alert.
-func nodeRisks(latest []api.Prediction, alerts []api.Alert, newest, cutoff int64) map[string]nodeRisk {
-	out := map[string]nodeRisk{}
+// entities' latest predictions (each; gone ones left out) and the firing
+// alerts: the highest P(failure) over its threshold among its entities
+// (of equal ratios, the first entity's by name), and whether one of them
+// is at or over its threshold or has a firing alert. A failed read of the
+// predictions leaves their risks out.
+func nodeRisks(n api.Neighbourhood, each func(fn func(p *api.Prediction)) error, alerts []api.Alert, newest, cutoff int64) map[string]nodeRisk {
+	out := make(map[string]nodeRisk, len(n.Nodes))
+	by := make(map[string]string, len(n.Nodes)) // the entity whose ratio a node's is
+	want := make(map[string]bool, len(n.Nodes))
+	for _, v := range n.Nodes {
+		want[v.Name] = true
+	}
 	mark := func(k string, f func(*nodeRisk)) {
+		if !want[k] {
+			return
+		}
 		r := out[k]
 		f(&r)
 		out[k] = r
 	}
-	for _, p := range latest {
-		if isGone(p, newest, cutoff) || !(p.Threshold > 0) {
-			continue
+	firing := map[string]bool{}
+	for _, a := range alerts {
+		if a.State == "firing" {
+			firing[a.Entity] = true
+		}
+	}
+	_ = each(func(p *api.Prediction) {
+		svc, isNode := serviceIn(p.Labels, want)
+		if firing[p.Entity] && isNode {
+			mark(svc, func(r *nodeRisk) { r.Firing = true })
+		}
+		if isGone(*p, newest, cutoff) || !(p.Threshold > 0) {
+			return
 		}
 		ratio := p.Probability / p.Threshold
-		for _, k := range []string{p.Entity, api.ServiceOf(p.Labels)} {
+		risk := func(k string) {
 			mark(k, func(r *nodeRisk) {
-				if !r.Has || ratio > r.Ratio {
+				if !r.Has || ratio > r.Ratio || ratio == r.Ratio && p.Entity < by[k] {
 					r.Has, r.Ratio, r.Prob, r.Threshold = true, ratio, p.Probability, p.Threshold
+					by[k] = p.Entity
 				}
 				r.Failing = r.Failing || p.Probability >= p.Threshold
 			})
 		}
-	}
-	labels := make(map[string]map[string]string, len(latest))
-	for _, p := range latest {
-		labels[p.Entity] = p.Labels
-	}
-	for _, a := range alerts {
-		if a.State != "firing" {
-			continue
+		risk(p.Entity)
+		if isNode {
+			risk(svc)
 		}
-		mark(a.Entity, func(r *nodeRisk) { r.Firing = true })
-		if ls, ok := labels[a.Entity]; ok {
-			mark(api.ServiceOf(ls), func(r *nodeRisk) { r.Firing = true })
-		}
+	})
+	for e := range firing {
+		mark(e, func(r *nodeRisk) { r.Firing = true })
 	}
 	return out
 }

@@ -469,7 +469,7 @@ func (a *App) start(ctx context.Context) error {
 	// step is recorded with it, for offline commands to check models by,
 	// and the presence features, for offline training to see the windows
 	// the daemon scores.
-	if err := st.PutSchemaPresence(a.extractor.FeatureNames(), a.extractor.LabelNames(), time.Duration(cfg.Step), presenceOf(a.extractor.Config())); err != nil {
+	if err := st.PutSchemaPresence(a.extractor.FeatureNames(), a.extractor.LabelNames(), time.Duration(cfg.Step), a.extractor.Config().PresenceFeatures()); err != nil {
 		return fail(fmt.Errorf("record feature schema: %w", err))
 	}
 
@@ -965,7 +965,7 @@ func (a *App) applyConfig(next *config.Config) error {
 			return fmt.Errorf("record feature schema: %w", err)
 		}
 		if err := a.sources.setConfig(cfg); err != nil {
-			return errors.Join(err, a.store.PutSchemaPresence(a.extractor.FeatureNames(), a.extractor.LabelNames(), step, presenceOf(a.extractor.Config())))
+			return errors.Join(err, a.store.PutSchemaPresence(a.extractor.FeatureNames(), a.extractor.LabelNames(), step, a.extractor.Config().PresenceFeatures()))
 		}
 		a.scorer.featuresChanged(func() { a.extractor.ApplyConfig(fx) })
 		return nil

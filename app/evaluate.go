@@ -915,18 +915,6 @@ func (e *evaluator) instantFeatures() []bool {
 	return e.instant
 }
 
-// presenceMask returns which of the PromQL features (instant[i]: whether
-// the i-th is an instant feature) make an entity present by having a
-// value: the instant ones, or every one when none is instant.
-func presenceMask(instant []bool) []bool {
-	some := slices.Contains(instant, true)
-	mask := make([]bool, len(instant))
-	for i, is := range instant {
-		mask[i] = is || !some
-	}
-	return mask
-}
-
 // dropAbsent removes the vectors of entities that are no longer (or not
 // yet) there: none of the instant PromQL features (instant[i]) has a value
 // (with no instant feature, none of the PromQL features). A deleted pod
@@ -939,7 +927,7 @@ func presenceMask(instant []bool) []bool {
 // kept every such failure out of the stored history (training found
 // none). vs's backing array is reused for present.
 func dropAbsent(vs []features.Vector, instant []bool) (present, failing []features.Vector) {
-	mask := presenceMask(instant)
+	mask := features.PresenceMask(instant)
 	present = vs[:0]
 	for _, v := range vs {
 		has := false

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
@@ -512,4 +514,11 @@ func TestAddModelVersionOverride(t *testing.T) {
 	if v, err := offline.AddModel(ctx, files[0], api.AddOptions{Version: "vC", Promote: true}); err != nil || v.Version != "vC" || !v.Active {
 		t.Errorf("offline: vA's file as vC: %+v, %v", v, err)
 	}
+}
+
+// shortSum is the checksum registry.Register names a model's data by:
+// the first 8 hex digits of its sha256.
+func shortSum(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:4])
 }

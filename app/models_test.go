@@ -19,6 +19,7 @@ import (
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/registry"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -114,7 +115,7 @@ func TestModelRegistryAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := registerModel(a.Store(), om, other, "test", "vS"); err != nil {
+	if _, err := registry.Register(a.Store(), om, other, "test", "vS"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.SetActive(ctx, "vS"); !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "does not fit the configured step") || active() != "vA" {

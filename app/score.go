@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +22,7 @@ import (
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/internal/mapshrink"
 	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/registry"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -64,7 +62,7 @@ type scorer struct {
 	opts   scorerOptions
 	logger *slog.Logger
 
-	// regMu serialises the registry's changes (registryAdmin.lock) and
+	// regMu serialises the registry's changes (registry.Daemon.Lock) and
 	// the scorer's taking of reloaded features (featuresChanged), so that
 	// a change checks and installs a model against the same features: a
 	// reload waits for a change in progress, and a change for a reload.
@@ -277,12 +275,12 @@ func (s *scorer) loadFile(path string) error {
 }
 
 // presenceColumns returns the columns of feats whose value makes an
-// entity present, as dropAbsent decides (presenceMask; names are the
-// features in use, the first len(instant) of them PromQL). nil: every row
-// counts.
+// entity present, as dropAbsent decides (features.PresenceMask; names
+// are the features in use, the first len(instant) of them PromQL). nil:
+// every row counts.
 func presenceColumns(feats, names []string, instant []bool) []int {
 	counts := make(map[string]bool, len(instant))
-	for i, c := range presenceMask(instant) {
+	for i, c := range features.PresenceMask(instant) {
 		if i < len(names) {
 			counts[names[i]] = c
 		}
@@ -297,25 +295,9 @@ func presenceColumns(feats, names []string, instant []bool) []int {
 }
 
 // PresenceFeatures returns the features of cfg whose value makes an
-// entity's vector a row of its window (dropAbsent, presenceColumns): a
-// vector with none of them is an absent entity's, stored only for its
-// failure label. Training from the store takes them as
-// storesource.Source.Presence, so that it sees the windows the daemon
-// scores; the daemon records them with its schema (store.Schema.Presence)
-// for offline training.
-func PresenceFeatures(cfg *config.Config) []string { return presenceOf(cfg.Config) }
-
-// presenceOf is PresenceFeatures of a feature configuration.
-func presenceOf(fc features.Config) []string {
-	names := features.Names(fc)
-	var out []string
-	for i, c := range presenceMask(fc.InstantFeatures()) {
-		if c && i < len(names) {
-			out = append(out, names[i])
-		}
-	}
-	return out
-}
+// entity's vector a row of its window (dropAbsent, presenceColumns):
+// features.Config.PresenceFeatures.
+func PresenceFeatures(cfg *config.Config) []string { return cfg.PresenceFeatures() }
 
 // hasValue reports whether row has a value (not NaN) in one of cols, or
 // cols is nil.
@@ -352,7 +334,7 @@ func (s *scorer) reloadModel() error {
 	}
 	m, sha, err := s.readModel(meta.Version)
 	if err != nil {
-		if !errors.Is(err, errUnusableModel) {
+		if !errors.Is(err, registry.ErrUnusable) {
 			return err // a read error: tried again at the next check
 		}
 		s.mu.Lock()
@@ -386,7 +368,7 @@ func (s *scorer) install(version, sha string, m *model.Model) error {
 	if err := m.CheckFeatures(s.features); err != nil {
 		s.refused = modelKey(version, sha)
 		s.mu.Unlock()
-		return fmt.Errorf("model %s does not fit the configured features: %w: %w (not retried until another model is promoted or the configuration is reloaded)", version, errUnusableModel, err)
+		return fmt.Errorf("model %s does not fit the configured features: %w: %w (not retried until another model is promoted or the configuration is reloaded)", version, registry.ErrUnusable, err)
 	}
 	// The windows hold the rows the previous model needed: filled from
 	// the store when the new one needs more. The previous model's
@@ -402,12 +384,8 @@ func (s *scorer) install(version, sha string, m *model.Model) error {
 	return nil
 }
 
-// errUnusableModel marks a registered model that cannot be used: its data
-// does not decode, or it does not fit the configured features or step.
-var errUnusableModel = errors.New("unusable model")
-
 // readModel reads and decodes a registered version and checks it against
-// the features in use; an unusable one wraps errUnusableModel. sha is the
+// the features in use; an unusable one wraps registry.ErrUnusable. sha is the
 // sha256 (hex) of the data read.
 func (s *scorer) readModel(version string) (m *model.Model, sha string, err error) {
 	data, meta, err := s.opts.Store.Model(version)
@@ -415,20 +393,20 @@ func (s *scorer) readModel(version string) (m *model.Model, sha string, err erro
 		// Damaged data: reading it again every few seconds gives the same
 		// error (it was logged every 2 s for good). Refused until another
 		// model is promoted.
-		return nil, "", fmt.Errorf("read model %s: %w: %w; promote another version or roll back (omen model rollback)", version, errUnusableModel, err)
+		return nil, "", fmt.Errorf("read model %s: %w: %w; promote another version or roll back (omen model rollback)", version, registry.ErrUnusable, err)
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("read model %s: %w", version, err)
 	}
 	m, err = model.Unmarshal(data)
 	if err != nil {
-		return nil, "", fmt.Errorf("load model %s: %w: %w", version, errUnusableModel, err)
+		return nil, "", fmt.Errorf("load model %s: %w: %w", version, registry.ErrUnusable, err)
 	}
 	if err := m.CheckFeatures(s.currentFeatures()); err != nil {
-		return nil, "", fmt.Errorf("model %s does not fit the configured features: %w: %w", version, errUnusableModel, err)
+		return nil, "", fmt.Errorf("model %s does not fit the configured features: %w: %w", version, registry.ErrUnusable, err)
 	}
 	if err := m.CheckStep(s.step); err != nil {
-		return nil, "", fmt.Errorf("model %s does not fit the configured step: %w: %w", version, errUnusableModel, err)
+		return nil, "", fmt.Errorf("model %s does not fit the configured step: %w: %w", version, registry.ErrUnusable, err)
 	}
 	return m, meta.SHA256, nil
 }
@@ -847,77 +825,6 @@ func (s *scorer) storedWindows(ctx context.Context, t int64, w int, feats []stri
 // predictionID is stable for an entity and step.
 func predictionID(entity string, t int64) string {
 	return fmt.Sprintf("%s@%d", entity, t)
-}
-
-// RegisterModel stores a model in the registry under a version derived
-// from its metadata and returns the version: its metadata's version, or
-// m<checksum> when that is empty or blank, or NAME-<checksum> when NAME is
-// taken by other data or was deleted (the checksum is the first 8 hex
-// digits of the data's sha256; NAME-<checksum> taken too fails with
-// store.ErrExists). A metadata version the store refuses ("." or "..")
-// fails with an error wrapping store.ErrInvalidVersion.
-func RegisterModel(st *store.Store, m *model.Model, data []byte, source string) (string, error) {
-	return registerModel(st, m, data, source, "")
-}
-
-// registerModel is RegisterModel; with a non-empty override it registers
-// the model under exactly that version (the file's own version goes into
-// the Params as "file_version"), or fails (store.ErrExists when it is
-// taken by other data or was deleted, store.ErrInvalidVersion when it
-// cannot name a model): a version the user chose is not renamed.
-func registerModel(st *store.Store, m *model.Model, data []byte, source, override string) (string, error) {
-	meta := m.Meta()
-	version := meta.Version
-	sum := shortSum(data)
-	if override == "" && strings.TrimSpace(version) == "" {
-		version = "m" + sum
-	}
-	th := m.Thresholds()
-	desc := "from " + source
-	if meta.TrainedOn != "" {
-		desc += " (trained on " + meta.TrainedOn + ")"
-	}
-	reg := store.ModelMeta{
-		Version:     version,
-		Description: desc,
-		Metrics:     map[string]float64{"val_loss": meta.ValLoss, "val_score": meta.ValScore, "threshold": th.Failure},
-		Params: map[string]string{
-			"window": fmt.Sprint(m.Config().Window), "horizon": fmt.Sprint(m.Config().Horizon),
-			"hidden": fmt.Sprint(m.Config().Hidden), "features": strings.Join(m.Config().Features, ","),
-			"threshold_method": th.Method, "members": fmt.Sprint(m.Members()),
-		},
-	}
-	if st := m.Config().Step; st > 0 {
-		reg.Params["step"] = st.String()
-	}
-	if override != "" {
-		if override != version && strings.TrimSpace(version) != "" {
-			reg.Params["file_version"] = version
-			reg.Description += ", file version " + strconv.Quote(version)
-		}
-		version = override
-	}
-	err := st.PutModel(version, data, reg)
-	if override == "" && errors.Is(err, store.ErrExists) {
-		// Another model under the same version (two trainings in one
-		// second, a deleted version's name): register this one under a
-		// version naming its data.
-		version += "-" + sum
-		err = st.PutModel(version, data, reg)
-	}
-	if err != nil {
-		return "", fmt.Errorf("register model %q: %w", version, err)
-	}
-	return version, nil
-}
-
-// shortSum names a model file's data in a version: the first 8 hex digits
-// of its sha256. (Not its CRC-32C: a model file ends with the CRC-32C of
-// the rest, so the CRC-32C of every whole file is the same constant, and
-// every model named by it got the same name.)
-func shortSum(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:4])
 }
 
 // predictionCollector exports the latest prediction of every live entity

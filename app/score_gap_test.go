@@ -47,7 +47,7 @@ func (r *gapRun) vector(k int64) features.Vector {
 	}
 	failure := make([]bool, len(r.cfg.LabelNames()))
 	if slices.Contains(r.absent, k) {
-		for i, in := range presenceMask(r.cfg.InstantFeatures()) {
+		for i, in := range features.PresenceMask(r.cfg.InstantFeatures()) {
 			if in {
 				vals[i] = math.NaN()
 			}

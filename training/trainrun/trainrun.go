@@ -19,10 +19,10 @@ import (
 
 	"github.com/omen-sre/omen/alert"
 	omenapi "github.com/omen-sre/omen/api"
-	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/registry"
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/training"
 	"github.com/omen-sre/omen/training/dataset"
@@ -156,7 +156,7 @@ func (r *Result) train(ctx context.Context) error {
 	// The features whose value makes a stored vector a row of the daemon's
 	// windows: the vectors of absent entities, stored for their failure
 	// labels, are none. The configuration's, or the daemon's.
-	presence := app.PresenceFeatures(cfg)
+	presence := cfg.PresenceFeatures()
 	if client != nil && o.Source != "csv" {
 		var err error
 		if presence, err = r.daemonSettings(presence); err != nil {
@@ -397,7 +397,7 @@ func (r *Result) Register(ctx context.Context, data []byte, ro RegisterOptions) 
 				return omenapi.ModelVersion{}, err
 			}
 		}
-		reg = app.NewRegistry(r.st, ro.Out)
+		reg = registry.New(r.st, ro.Out)
 	}
 	var v omenapi.ModelVersion
 	add := func(ctx context.Context) (err error) {

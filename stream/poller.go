@@ -342,7 +342,12 @@ func FloorStep(t time.Time, step time.Duration) time.Time {
 // SetQueries replaces the poller's queries (name to PromQL expression, as
 // PollerOptions.Queries) as a whole, for a configuration reload: the next
 // evaluation (Eval, Run's next step, Backfill's next chunk) uses the new
-// set; one already under way finishes with the set it started with. An
+// set; one already under way finishes with the set it started with, but
+// appends none of the results of the queries the new set removed or gave
+// another expression, if its Append has not started by then (the daemon
+// drops a feature's polled values once SetQueries has returned: the old
+// expression's appended after it were served under the new definition;
+// Run's next poll fetches the step with the new one, with CatchUp). An
 // invalid set is rejected and the current one kept. Safe for concurrent
 // use with Run, Eval and Backfill; queries is not retained.
 func (p *Poller) SetQueries(queries map[string]string) error {
@@ -364,7 +369,9 @@ func (p *Poller) SetQueries(queries map[string]string) error {
 // queries appended after it counted late). It stops at the first error
 // that survives the retries, having appended the chunks before it. Each
 // chunk appended (or without samples) is reported to a PollObserver
-// appender by its newest step.
+// appender by its newest step. A query SetQueries removes or gives
+// another expression while a chunk is under way has none of that chunk's
+// results appended (see SetQueries).
 func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 	if end.Before(start) {
 		return fmt.Errorf("backfill: end %s before start %s", end, start)
@@ -386,6 +393,16 @@ func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 				bs = append(bs, telemetry.Batch{Source: p.source, Samples: ss})
 			}
 		}
+		// A query SetQueries replaced meanwhile: its chunk dropped (see
+		// current).
+		bs = slices.DeleteFunc(bs, func(b telemetry.Batch) bool {
+			name := b.Samples[0].Labels.Get(model.MetricNameLabel)
+			if !p.replaced(qs, name) {
+				return false
+			}
+			p.logger.Info("query replaced by a reload while backfilled: its results dropped", "query", name, "from", from, "to", to)
+			return true
+		})
 		if len(bs) > 0 {
 			now := time.Now().UnixMilli()
 			for i := range bs {
@@ -695,7 +712,7 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, st
 		pt.b.Samples = append(pt.b.Samples, live[name]...)
 		behind = append(behind, pt)
 	}
-	parts := append(behind, upToDate...)
+	parts := p.current(qs, next, append(behind, upToDate...))
 	errOf, err := p.appendParts(ctx, parts)
 
 	// The steps are counted per query: a step two queries missed, twice.
@@ -745,6 +762,35 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, st
 		p.polled(next)
 	}
 	return err
+}
+
+// replaced reports whether the query name of qs is no longer polled as
+// qs has it: SetQueries removed it or changed its expression since qs was
+// loaded.
+func (p *Poller) replaced(qs *querySet, name string) bool {
+	cur := p.queries.Load()
+	if cur == qs {
+		return false
+	}
+	expr, ok := cur.exprs[name]
+	return !ok || expr != qs.exprs[name]
+}
+
+// current returns parts without those of the queries of qs that
+// SetQueries replaced (removed, or gave another expression) while the
+// poll at next was under way: a reload drops a feature's polled values
+// once SetQueries has returned, and the old expression's results appended
+// after it were served under the new definition. Their stored step stays:
+// the steps are fetched with the new expression by the next poll's
+// catch-up (CatchUp).
+func (p *Poller) current(qs *querySet, next time.Time, parts []pollPart) []pollPart {
+	return slices.DeleteFunc(parts, func(pt pollPart) bool {
+		if !p.replaced(qs, pt.name) {
+			return false
+		}
+		p.logger.Info("query replaced by a reload while polled: its results dropped", "query", pt.name, "time", next)
+		return true
+	})
 }
 
 // appendParts appends the batches of parts that hold samples in one
@@ -806,15 +852,22 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 	samples, failed := p.instant(ctx, qs, ts, time.Time{})
 	b := telemetry.Batch{Source: p.source}
 	var errs []error
+	ok := 0 // the queries that succeeded and are still polled as evaluated
 	for _, name := range qs.names {
-		if err, ok := failed[name]; ok {
+		if err, bad := failed[name]; bad {
 			errs = append(errs, fmt.Errorf("query %q at %s: %w", name, ts.Format(time.RFC3339), err))
+			continue
 		}
+		if p.replaced(qs, name) {
+			p.logger.Info("query replaced by a reload while polled: its results dropped", "query", name, "time", ts)
+			continue
+		}
+		ok++
 		b.Samples = append(b.Samples, samples[name]...)
 	}
 	if err := p.store(ctx, b); err != nil {
 		errs = append(errs, err)
-	} else if len(samples) > 0 {
+	} else if ok > 0 {
 		p.polled(ts)
 	}
 	return errors.Join(errs...)

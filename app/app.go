@@ -268,6 +268,10 @@ type App struct {
 	doneOnce       sync.Once
 	runErr         error
 	stopOnce       sync.Once
+	// stopGoroutine is the goroutine running Stop (goroutineID; 0 when
+	// unknown or none): a Stop it calls again (from the Logger's handler)
+	// returns at once rather than wait for itself in stopOnce.
+	stopGoroutine atomic.Uint64
 
 	reloads *prometheus.CounterVec
 	// restoreRuntime undoes the runtime settings of config.RuntimeConfig.
@@ -751,11 +755,18 @@ func (a *App) Err() error { return a.runErr }
 // cannot wait for Start (it waited the whole bound): it returns at once
 // an error wrapping ErrStopped, having marked the Stop, and Start, once
 // the call returns, closes what it opened or stops what it started and
-// fails with ErrStopped, as when a Stop gives up waiting.
+// fails with ErrStopped, as when a Stop gives up waiting. A Stop called
+// from the Logger's handler while Stop runs on the same goroutine returns
+// at once with an error: the Stop in progress goes on.
 func (a *App) Stop(ctx context.Context) error {
+	if id := a.stopGoroutine.Load(); id != 0 && id == goroutineID() {
+		return errors.New("stop: called again on the goroutine of the Stop in progress (from the Logger's handler): that Stop goes on")
+	}
 	var err error
 	parent := ctx
 	a.stopOnce.Do(func() {
+		a.stopGoroutine.Store(goroutineID())
+		defer a.stopGoroutine.Store(0)
 		a.ready.Store(false)
 		ctx, cancel := context.WithTimeout(parent, a.opts.ShutdownTimeout)
 		defer cancel()
@@ -823,7 +834,7 @@ func (a *App) stopStarted(parent, ctx context.Context) error {
 // goroutineID returns the calling goroutine's number, read from the
 // first line of its stack trace ("goroutine 18 [running]:"), as
 // golang.org/x/net/http2's curGoroutineID does; 0 when it does not read
-// as one. Only Start and Stop call it, once each.
+// as one. Only Start and Stop call it.
 func goroutineID() uint64 {
 	var buf [64]byte
 	b := buf[:runtime.Stack(buf[:], false)]

@@ -172,3 +172,41 @@ func TestStopAfterStartSameGoroutine(t *testing.T) {
 	}
 	goleak.VerifyNone(t, append(leakIgnores(), before)...)
 }
+
+// TestStopInStop: a Stop called from the Logger's handler while Stop runs
+// on the same goroutine (its "omen stopped" message) returns at once with
+// an error, and the Stop in progress completes: the second Stop waited
+// for the first in its sync.Once, which waited for it, for ever.
+func TestStopInStop(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	s := newStopper()
+	a, err := New(Options{Config: testConfig(t), StoragePath: t.TempDir(), ListenAddress: "127.0.0.1:0",
+		NATSListenAddress: "127.0.0.1:0", Logger: slog.New(stopLogHandler{prefix: "omen stopped", s: s})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.app.Store(a)
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(context.Background()) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Stop = %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Stop did not return: it waits for the Stop its log handler called")
+	}
+	select {
+	case err := <-s.stopped:
+		if err == nil || !strings.Contains(err.Error(), "called again on the goroutine of the Stop in progress") {
+			t.Errorf("Stop during Stop = %v, want an error saying it was called again", err)
+		}
+	default:
+		t.Fatal("the log handler did not call Stop")
+	}
+	<-a.Done()
+	goleak.VerifyNone(t, append(leakIgnores(), before)...)
+}

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -10,9 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -206,8 +203,7 @@ func (o *Options) applyDefaults() error {
 }
 
 // App is the omen daemon. Start and Stop may each be called once; Stop may
-// be called while Start runs, from another goroutine (see Start) or from
-// Start's own (see Stop).
+// be called while Start runs, from another goroutine (see Start).
 type App struct {
 	opts   Options
 	logger *slog.Logger
@@ -251,27 +247,17 @@ type App struct {
 	// started: Start sets startReturned unless stopGaveUp is set (then it
 	// stops the components itself and fails with ErrStopped); Stop sets
 	// stopGaveUp unless startReturned is set (then it stops them).
-	startMu     sync.Mutex
-	starting    chan struct{}
-	cancelStart context.CancelFunc
-	// startGoroutine is the goroutine running Start (goroutineID; 0 when
-	// unknown or once Start returned), set with starting: a Stop on it
-	// (from a log handler or a Registerer Start calls) cannot wait for
-	// Start, and sets stopInStart with stopGaveUp.
-	startGoroutine uint64
-	stopInStart    bool
-	stopping       bool
-	stopGaveUp     bool
-	startReturned  bool
-	stop           context.CancelFunc
-	done           chan struct{}
-	doneOnce       sync.Once
-	runErr         error
-	stopOnce       sync.Once
-	// stopGoroutine is the goroutine running Stop (goroutineID; 0 when
-	// unknown or none): a Stop it calls again (from the Logger's handler)
-	// returns at once rather than wait for itself in stopOnce.
-	stopGoroutine atomic.Uint64
+	startMu       sync.Mutex
+	starting      chan struct{}
+	cancelStart   context.CancelFunc
+	stopping      bool
+	stopGaveUp    bool
+	startReturned bool
+	stop          context.CancelFunc
+	done          chan struct{}
+	doneOnce      sync.Once
+	runErr        error
+	stopOnce      sync.Once
 
 	reloads *prometheus.CounterVec
 	// restoreRuntime undoes the runtime settings of config.RuntimeConfig.
@@ -351,15 +337,9 @@ func (a *App) Start(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	starting := make(chan struct{})
-	a.starting, a.cancelStart, a.startGoroutine = starting, cancel, goroutineID()
+	a.starting, a.cancelStart = starting, cancel
 	a.startMu.Unlock()
-	defer func() {
-		// Returned: a Stop on this goroutine now is an ordinary one.
-		a.startMu.Lock()
-		a.startGoroutine = 0
-		a.startMu.Unlock()
-		close(starting)
-	}()
+	defer close(starting)
 	err := a.start(ctx)
 	if err != nil {
 		if a.stopRequested() && !errors.Is(err, ErrStopped) {
@@ -659,21 +639,17 @@ func (a *App) start(ctx context.Context) error {
 	// stops the components; one that gave up waiting meanwhile left that
 	// to Start (see startMu).
 	a.startMu.Lock()
-	gaveUp, inStart := a.stopGaveUp, a.stopInStart
+	gaveUp := a.stopGaveUp
 	a.startReturned = !gaveUp
 	a.startMu.Unlock()
 	if gaveUp {
 		a.ready.Store(false)
-		why, msg := "Stop having given up waiting for it", "omen stopping: Stop gave up waiting for start to return"
-		if inStart {
-			why, msg = "Stop having been called on Start's goroutine", "omen stopping: Stop was called on start's goroutine"
-		}
-		log.Warn(msg)
+		log.Warn("omen stopping: Stop gave up waiting for start to return")
 		sctx, scancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
 		defer scancel()
 		err := a.stopStarted(context.Background(), sctx)
 		log.Info("omen stopped")
-		return errors.Join(fmt.Errorf("start: stopped what it started, %s: %w", why, ErrStopped), err)
+		return errors.Join(fmt.Errorf("start: stopped what it started, Stop having given up waiting for it: %w", ErrStopped), err)
 	}
 	return nil
 }
@@ -748,25 +724,10 @@ func (a *App) Err() error { return a.runErr }
 // Start started. Should Start outlast the bound (a slow store open),
 // Stop returns an error and Start, which sees the Stop, fails with
 // ErrStopped, having closed what it opened or stopped what it started.
-//
-// Start runs code of the caller's on its own goroutine: the Logger's
-// handler (the messages Start logs itself) and the Registerer's
-// methods. A Stop called from there, on Start's goroutine,
-// cannot wait for Start (it waited the whole bound): it returns at once
-// an error wrapping ErrStopped, having marked the Stop, and Start, once
-// the call returns, closes what it opened or stops what it started and
-// fails with ErrStopped, as when a Stop gives up waiting. A Stop called
-// from the Logger's handler while Stop runs on the same goroutine returns
-// at once with an error: the Stop in progress goes on.
 func (a *App) Stop(ctx context.Context) error {
-	if id := a.stopGoroutine.Load(); id != 0 && id == goroutineID() {
-		return errors.New("stop: called again on the goroutine of the Stop in progress (from the Logger's handler): that Stop goes on")
-	}
 	var err error
 	parent := ctx
 	a.stopOnce.Do(func() {
-		a.stopGoroutine.Store(goroutineID())
-		defer a.stopGoroutine.Store(0)
 		a.ready.Store(false)
 		ctx, cancel := context.WithTimeout(parent, a.opts.ShutdownTimeout)
 		defer cancel()
@@ -777,16 +738,6 @@ func (a *App) Stop(ctx context.Context) error {
 			a.finish(nil)
 		}
 		starting, cancelStart := a.starting, a.cancelStart
-		if starting != nil && !a.startReturned && a.startGoroutine != 0 && a.startGoroutine == goroutineID() {
-			// Called by Start's own goroutine: Start sees stopGaveUp
-			// (or stopping, before it runs the components) once this
-			// returns, and stops what it started itself.
-			a.stopGaveUp, a.stopInStart = true, true
-			a.startMu.Unlock()
-			cancelStart()
-			err = fmt.Errorf("stop: called on Start's goroutine (from the Logger's handler or the Registerer): Start stops what it started and fails as it returns: %w", ErrStopped)
-			return
-		}
 		a.startMu.Unlock()
 		if starting != nil {
 			cancelStart()
@@ -829,27 +780,6 @@ func (a *App) stopStarted(parent, ctx context.Context) error {
 		err = cerr
 	}
 	return err
-}
-
-// goroutineID returns the calling goroutine's number, read from the
-// first line of its stack trace ("goroutine 18 [running]:"), as
-// golang.org/x/net/http2's curGoroutineID does; 0 when it does not read
-// as one. Only Start and Stop call it.
-func goroutineID() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b, ok := bytes.CutPrefix(b, []byte("goroutine "))
-	if !ok {
-		return 0
-	}
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		b = b[:i]
-	}
-	id, err := strconv.ParseUint(string(b), 10, 64)
-	if err != nil {
-		return 0
-	}
-	return id
 }
 
 // boundEnded says which bound of a stop ended: the caller's context

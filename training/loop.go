@@ -9,6 +9,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/omen-sre/omen/internal/tty"
 )
 
 // Learner is what the training loop drives; *model.Trainer satisfies it.
@@ -125,6 +127,11 @@ type History struct {
 // is a Snapshotter the best epoch's weights are restored at the end. It
 // returns ctx.Err() (wrapped) when the context ends.
 func Fit(ctx context.Context, l Learner, train, val *Windows, opts LoopOptions) (History, error) {
+	return fit(ctx, l, train, val, opts, tty.IsTerminal(opts.Progress))
+}
+
+// fit is Fit with the progress drawn as a bar (terminal) or not.
+func fit(ctx context.Context, l Learner, train, val *Windows, opts LoopOptions, terminal bool) (History, error) {
 	var h History
 	if err := opts.defaults(); err != nil {
 		return h, err
@@ -150,7 +157,10 @@ func Fit(ctx context.Context, l Learner, train, val *Windows, opts LoopOptions) 
 	x := make([]float32, bs*wf)
 	next := make([]float32, bs*train.F)
 	label := make([]float32, bs)
-	pb := newProgress(opts.Progress, opts.Label, per*opts.Epochs)
+	pb := newProgress(opts.Progress, opts.Label, per*opts.Epochs, terminal)
+	// Whatever ends the training (an error, an interrupt) ends the bar's
+	// line first: the caller's message is not glued onto it.
+	defer pb.end()
 	snap, canSnap := l.(Snapshotter)
 	avg, canAvg := l.(WeightAverager)
 	if opts.AverageFrom > 0 && !canAvg {

@@ -6,8 +6,6 @@ import (
 	"math"
 	"strings"
 	"time"
-
-	"github.com/omen-sre/omen/internal/tty"
 )
 
 // progress reports training progress to a writer: a redrawn one-line bar
@@ -22,11 +20,15 @@ type progress struct {
 	lastOut time.Time
 	now     func() time.Time
 	lastVal float64 // validation score of the last finished epoch (NaN before)
+	// open is set while the terminal's line holds the bar without a
+	// newline after it: whatever is written next must finish it first.
+	open bool
 }
 
-func newProgress(w io.Writer, label string, total int) *progress {
-	p := &progress{w: w, label: label, total: total, now: time.Now, lastVal: math.NaN()}
-	p.tty = tty.IsTerminal(w)
+// newProgress reports to w, as a redrawn bar when terminal is set (w is
+// a terminal).
+func newProgress(w io.Writer, label string, total int, terminal bool) *progress {
+	p := &progress{w: w, label: label, total: total, now: time.Now, lastVal: math.NaN(), tty: terminal}
 	p.start = p.now()
 	return p
 }
@@ -53,7 +55,10 @@ func (p *progress) advance(n, epoch, epochs int, loss float64) {
 	if !math.IsNaN(p.lastVal) {
 		val = fmt.Sprintf(" val_score %.4f", p.lastVal)
 	}
-	fmt.Fprintf(p.w, "\r%s epoch %d/%d %s %3.0f%% loss %.4f%s %s", p.label, epoch, epochs, bar, 100*frac, loss, val, p.rate(now))
+	// \033[K erases the rest of the line: a shorter redraw (a shorter
+	// ETA) leaves none of the longer one's characters behind.
+	fmt.Fprintf(p.w, "\r\033[K%s epoch %d/%d %s %3.0f%% loss %.4f%s %s", p.label, epoch, epochs, bar, 100*frac, loss, val, p.rate(now))
+	p.open = true
 }
 
 func (p *progress) rate(now time.Time) string {
@@ -80,6 +85,7 @@ func (p *progress) epoch(epoch, epochs int, loss, valLoss, valScore float64, bes
 	line := fmt.Sprintf("%s epoch %d/%d loss %.4f val_loss %.4f val_score %.4f %s%s", p.label, epoch, epochs, loss, valLoss, valScore, p.rate(now), mark)
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s\n", line)
+		p.open = false
 		return
 	}
 	fmt.Fprintln(p.w, line)
@@ -94,4 +100,17 @@ func (p *progress) finish(msg string) {
 		fmt.Fprintf(p.w, "\r\033[K")
 	}
 	fmt.Fprintf(p.w, "%s %s\n", p.label, msg)
+	p.open = false
+}
+
+// end finishes the bar's line, when one is drawn without a newline after
+// it (training stopped within an epoch: an error, an interrupt), so that
+// what is written next (the error) starts on a line of its own; the bar
+// stays on screen as it was last drawn. Fit calls it on every return.
+func (p *progress) end() {
+	if p == nil || p.w == nil || !p.open {
+		return
+	}
+	fmt.Fprintln(p.w)
+	p.open = false
 }

@@ -303,12 +303,11 @@ func TestFitCancelAndLimits(t *testing.T) {
 
 func TestProgressTerminalFormat(t *testing.T) {
 	var buf bytes.Buffer
-	p := newProgress(&buf, "m", 100)
-	p.tty = true
+	p := newProgress(&buf, "m", 100, true)
 	now := p.start
 	p.now = func() time.Time { now = now.Add(time.Second); return now }
 	p.advance(50, 1, 2, 0.5)
-	if got := buf.String(); !strings.HasPrefix(got, "\rm epoch 1/2 ") || !strings.Contains(got, "50%") || !strings.Contains(got, "ETA") {
+	if got := buf.String(); !strings.HasPrefix(got, "\r\033[Km epoch 1/2 ") || !strings.Contains(got, "50%") || !strings.Contains(got, "ETA") {
 		t.Fatalf("bar %q", got)
 	}
 	p.epoch(1, 2, 0.5, 0.4, -0.4, true)

@@ -24,6 +24,7 @@ import (
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/internal/atomicfile"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/sim"
 	"github.com/omen-sre/omen/store"
@@ -451,7 +452,7 @@ func ensureModel(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Con
 		return err
 	}
 	if o.SaveModel != "" {
-		if err := os.WriteFile(o.SaveModel, data, 0o644); err != nil {
+		if err := atomicfile.Write(o.SaveModel, data, 0o644); err != nil {
 			return fmt.Errorf("save model: %w", err)
 		}
 	}

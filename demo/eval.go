@@ -13,6 +13,7 @@ import (
 	pmodel "github.com/prometheus/common/model"
 
 	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/internal/atomicfile"
 	"github.com/omen-sre/omen/internal/tty"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/sim"
@@ -235,7 +236,7 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 		rep.ValSplit, rep.ValFleets, rep.MinLeadS = o.Train.ValSplit, o.ValFleets, MinLead(o.App.Config).Seconds()
 		rep.Model = m.Meta().Version
 		if o.SaveModel != "" {
-			if err := os.WriteFile(o.SaveModel, data, 0o644); err != nil {
+			if err := atomicfile.Write(o.SaveModel, data, 0o644); err != nil {
 				return rep, err
 			}
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/omen-sre/omen/alert"
 	omenapi "github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/internal/atomicfile"
 	"github.com/omen-sre/omen/internal/promurl"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
@@ -140,11 +141,13 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	m, rep := res.Model, res.Report
 	data, err := m.MarshalBinary()
 	if err != nil {
-		fmt.Fprintf(stderr, "encode model: %v\n", err)
+		fmt.Fprintf(stderr, "omen train: encode model: %v\n", err)
 		return 1
 	}
-	if err := os.WriteFile(*out, data, 0o644); err != nil {
-		fmt.Fprintf(stderr, "write model: %v\n", err)
+	// Whole or not at all: a failed write (a full disk) leaves the file
+	// --out names as it was, a previous good model kept.
+	if err := atomicfile.Write(*out, data, 0o644); err != nil {
+		fmt.Fprintf(stderr, "omen train: %v\n", err)
 		return 1
 	}
 	// Windows whose every value is missing (an entity's gaps) teach

@@ -306,7 +306,8 @@ func modelVersion(m store.ModelMeta) api.ModelVersion {
 // Params as "file_version"), or fails (store.ErrExists when it is taken
 // by other data or was deleted, store.ErrInvalidVersion when it cannot
 // name a model): a version the user chose is not renamed. source goes
-// into its description ("from <source>").
+// into its description ("from <source>"), and so does the warning Train
+// records in the metadata when the failure threshold is uncertain.
 func Register(st *store.Store, m *model.Model, data []byte, source, version string) (string, error) {
 	override := version
 	meta := m.Meta()
@@ -319,6 +320,12 @@ func Register(st *store.Store, m *model.Model, data []byte, source, version stri
 	desc := "from " + source
 	if meta.TrainedOn != "" {
 		desc += " (trained on " + meta.TrainedOn + ")"
+	}
+	// Train's warning that the failure threshold is uncertain (chosen
+	// from too few validation failures; training.ThresholdWarningKey),
+	// shown by omen model list.
+	if w := meta.Extra[thresholdWarningKey]; w != "" {
+		desc += "; " + w
 	}
 	reg := store.ModelMeta{
 		Version:     version,
@@ -353,6 +360,10 @@ func Register(st *store.Store, m *model.Model, data []byte, source, version stri
 	}
 	return version, nil
 }
+
+// thresholdWarningKey is training.ThresholdWarningKey (registry does not
+// import training).
+const thresholdWarningKey = "threshold_warning"
 
 // shortSum names a model file's data in a version: the first 8 hex digits
 // of its sha256. (Not its CRC-32C: a model file ends with the CRC-32C of

@@ -8,6 +8,7 @@ import (
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/training"
 )
 
 // modelFile builds and encodes a small untrained model of the given
@@ -81,5 +82,38 @@ func TestOffline(t *testing.T) {
 	}
 	if desc["v1"] != "from test" {
 		t.Errorf("description %q, want %q", desc["v1"], "from test")
+	}
+}
+
+// TestRegisterShowsThresholdWarning: a model whose metadata records
+// Train's warning that its failure threshold is uncertain is registered
+// with the warning in its description, which omen model list shows.
+// Before, nothing listed said so (reviewer's finding: thresholds chosen
+// from one validation onset).
+func TestRegisterShowsThresholdWarning(t *testing.T) {
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	const warning = "failure threshold uncertain: chosen from 1 validation failure onset, fewer than 10"
+	m, err := model.New(model.Config{Features: []string{"a", "b"}, Window: 4, Hidden: 4, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetMeta(model.Meta{Version: "v1", TrainedOn: "store", Extra: map[string]string{training.ThresholdWarningKey: warning}})
+	data, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(st, "test").AddModel(context.Background(), data, api.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := New(st, "test").Models(context.Background())
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("Models = %+v, %v", ms, err)
+	}
+	if want := "from test (trained on store); " + warning; ms[0].Description != want {
+		t.Errorf("description %q, want %q", ms[0].Description, want)
 	}
 }

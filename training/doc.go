@@ -63,7 +63,10 @@
 //     choice predicts fewer than MinLeadFloorOnsets onsets). Without Alerts,
 //     or when no onset is predicted, the probability maximising the F1 of
 //     single validation windows; with failures in training but none in
-//     validation, POT on the validation probabilities. docs/EVALUATION.md
+//     validation, POT on the validation probabilities. A threshold chosen
+//     on fewer than MinLeadFloorOnsets validation onsets is logged as
+//     uncertain, and says so in its method, TrainReport.ThresholdWarning and
+//     the metadata (ThresholdWarningKey). docs/EVALUATION.md
 //     ("Thresholds without test labels") gives the details.
 //
 // # Evaluation (SMD, ASD and any folder in their format)

@@ -221,7 +221,17 @@ type TrainReport struct {
 	// EpisodeCurve is the alert rule's result on the validation series at
 	// every candidate threshold, in increasing order of threshold.
 	EpisodeCurve []EpisodeStats `json:"val_episode_curve,omitempty"`
-	TrainSeconds float64        `json:"train_seconds"`
+	// ValOnsets is the number of failure onsets in the validation series
+	// (a failing step after a non-failing one, or a series' first step),
+	// which a failure threshold chosen on validation failures rests on (0
+	// without validation positives).
+	ValOnsets int `json:"val_onsets"`
+	// ThresholdWarning, when not empty, says that the failure threshold
+	// is uncertain: it was chosen from fewer than MinLeadFloorOnsets
+	// validation onsets. The model's threshold method and its metadata
+	// (ThresholdWarningKey) carry it too.
+	ThresholdWarning string  `json:"threshold_warning,omitempty"`
+	TrainSeconds     float64 `json:"train_seconds"`
 }
 
 // Train loads the history from opts.Source, splits it into training and
@@ -466,7 +476,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		rep.ValAUCPR = metrics.AveragePrecision(p, l)
 		rep.ValCalibration = calibration(p, l, 10)
 		valScored = true
-		th.Method = fmt.Sprintf("failure: F1-max on validation windows; anomaly: POT q=%g level=%g on validation scores", opts.Risk, opts.Level)
+		failure := "failure: F1-max on validation windows"
 		if opts.Alerts != nil {
 			judged := m
 			if len(opts.Ensemble) > 0 {
@@ -492,10 +502,22 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 				// not at the F1-max one it replaces.
 				rep.ValF1 = metrics.PointWise(metrics.Threshold(p, th.Failure), l).F1
 				rep.Episodes = &es
-				th.Method = fmt.Sprintf("failure: alert-episode F1-max on validation series (for %d steps, resolve %.2g×%s; %d onsets, P %.2f R %.2f, lead %.0f steps%s); anomaly: POT q=%g level=%g on validation scores",
-					rule.For, rule.ResolveRatio, resolveForText(rule.ResolveFor), es.Episodes, es.Precision, es.Recall, es.LeadMedian, floor, opts.Risk, opts.Level)
+				failure = fmt.Sprintf("failure: alert-episode F1-max on validation series (for %d steps, resolve %.2g×%s; %d onsets, P %.2f R %.2f, lead %.0f steps%s)",
+					rule.For, rule.ResolveRatio, resolveForText(rule.ResolveFor), es.Episodes, es.Precision, es.Recall, es.LeadMedian, floor)
 			}
 		}
+		// A threshold chosen from a handful of failures is chance: the
+		// same history gave 0.276, 0.039 and 0.183 with three seeds, each
+		// from one onset at P 1.00 R 1.00 (reviewer's finding).
+		rep.ValOnsets = countOnsets(vas, vaSeries)
+		if rep.ValOnsets < MinLeadFloorOnsets {
+			note := uncertainThreshold(rep.ValOnsets)
+			failure += ", " + note
+			rep.ThresholdWarning = "failure threshold " + note + ": train on a longer history, with more failures"
+			opts.Logger.Warn("the failure threshold is uncertain: it was chosen from too few validation failures; train on a longer history, with more failures, for a steadier one",
+				"onsets", rep.ValOnsets, "min", MinLeadFloorOnsets, "threshold", th.Failure)
+		}
+		th.Method = fmt.Sprintf("%s; anomaly: POT q=%g level=%g on validation scores", failure, opts.Risk, opts.Level)
 	default:
 		if vaw.Unscored != nil {
 			// Only the probabilities at steps the daemon scores.
@@ -522,19 +544,70 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			best.ValScore = rep.ValAUCPR
 		}
 	}
+	extra := map[string]string{
+		"entities": strconv.Itoa(rep.Entities), "members": strconv.Itoa(rep.Members), "train_windows": strconv.Itoa(rep.TrainWindows),
+		"val_windows": strconv.Itoa(rep.ValWindows), "pos_weight": strconv.FormatFloat(rep.PosWeight, 'g', 4, 64),
+		"best_epoch": strconv.Itoa(rep.History.BestEpoch), "stopped": rep.History.Stopped,
+		// The failure head's bias was shifted by −ln(pos_weight),
+		// then by the validation intercept.
+		"failure_calibration": calibrationMethod(calibrateOnVal),
+	}
+	if valHasPos {
+		extra["val_onsets"] = strconv.Itoa(rep.ValOnsets)
+	}
+	if rep.ThresholdWarning != "" {
+		extra[ThresholdWarningKey] = rep.ThresholdWarning
+	}
 	m.SetMeta(model.Meta{
 		Version: opts.Version, CreatedAt: time.Now().UTC(), TrainedOn: opts.TrainedOn,
 		Epochs: len(rep.History.Epochs), TrainLoss: best.Loss, ValLoss: best.ValLoss, ValScore: best.ValScore,
-		Extra: map[string]string{
-			"entities": strconv.Itoa(rep.Entities), "members": strconv.Itoa(rep.Members), "train_windows": strconv.Itoa(rep.TrainWindows),
-			"val_windows": strconv.Itoa(rep.ValWindows), "pos_weight": strconv.FormatFloat(rep.PosWeight, 'g', 4, 64),
-			"best_epoch": strconv.Itoa(rep.History.BestEpoch), "stopped": rep.History.Stopped,
-			// The failure head's bias was shifted by −ln(pos_weight),
-			// then by the validation intercept.
-			"failure_calibration": calibrationMethod(calibrateOnVal),
-		},
+		Extra: extra,
 	})
 	return m, rep, nil
+}
+
+// ThresholdWarningKey is the key of model.Meta.Extra under which Train
+// records why the model's failure threshold is uncertain (too few
+// validation failures to choose it from, TrainReport.ThresholdWarning);
+// absent when it is not.
+const ThresholdWarningKey = "threshold_warning"
+
+// uncertainThreshold is the warning of a failure threshold chosen from
+// onsets validation failure onsets, fewer than MinLeadFloorOnsets.
+func uncertainThreshold(onsets int) string {
+	s := "s"
+	if onsets == 1 {
+		s = ""
+	}
+	return fmt.Sprintf("uncertain: chosen from %d validation failure onset%s, fewer than %d", onsets, s, MinLeadFloorOnsets)
+}
+
+// countOnsets counts the failure onsets of the validation series ss (a
+// failing step after a non-failing one, or the first step) over the steps
+// their windows ws end at, as EpisodeScore counts them in probSeqs's
+// sequences: every step from the first window's end to the last's for a
+// series with Series.Present, the windows' ends otherwise.
+func countOnsets(ws []*Windows, ss []*dataset.Series) int {
+	n := 0
+	for i, w := range ws {
+		s := ss[i]
+		if w.N() == 0 || s.Labels == nil {
+			continue
+		}
+		steps := w.End
+		if s.Present != nil {
+			steps = nil
+			for k := w.End[0]; k <= w.End[w.N()-1]; k++ {
+				steps = append(steps, k)
+			}
+		}
+		for j, e := range steps {
+			if s.Labels[e] && (j == 0 || !s.Labels[steps[j-1]]) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // countEntities counts the entities the window sets were cut from (an

@@ -419,12 +419,15 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 		"window": opts.Window, "gap": opts.Gap, "hidden": opts.Hidden, "layers": opts.Layers, "epochs": opts.Epochs,
 		"batch_size": opts.BatchSize, "patience": opts.Patience, "learning_rate": opts.LearningRate,
 		"max_windows_per_epoch": opts.MaxWindowsPerEpoch, "val_fraction": opts.ValFraction,
-		"pot_risk": opts.Risk, "step_s": opts.Step.Seconds(), "pot_risk_per_step": opts.StepRisk(), "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "clean": opts.Clean, "stream": opts.Stream, "pot_level": opts.Level, "seed": opts.Seed, "members": opts.Members,
+		"pot_risk": opts.Risk, "step_s": opts.Step.Seconds(), "pot_risk_per_step": opts.StepRisk(), "scale": opts.Scale, "aggregate": opts.Aggregate, "calibration": opts.Calibration, "tail": opts.Tail, "smooth": opts.Smooth, "rank_smooth": opts.RankSmooth, "clean": opts.Clean, "stream": opts.Stream, "pot_level": opts.Level, "seed": opts.Seed,
 	}}
 	// Options added later appear only when set, so the default report
 	// keeps its keys (except step_s and pot_risk_per_step, always present
 	// since pot_risk became a risk per minute: a report without them
 	// used pot_risk per step).
+	if opts.Members > 1 {
+		rep.Options["members"] = opts.Members
+	}
 	if opts.RankHold > 0 {
 		rep.Options["rank_hold"] = opts.RankHold
 	}

@@ -105,7 +105,8 @@ type scorer struct {
 	// with a longer window than the one before: the next step with vectors
 	// fills the entities' windows from the vectors in the store
 	// (fillWindows), so that the model scores at once instead of W steps
-	// later.
+	// later (each entity with W steps stored; one with fewer when its
+	// window fills, with a warning).
 	fill bool
 
 	scored   prometheus.Counter
@@ -684,7 +685,9 @@ func (s *scorer) predict(t int64, vs []features.Vector) (out []prediction, recs 
 // is read without s.mu; the windows are replaced only if the model and
 // the features are still those read for (else the next step tries
 // again). A read error or ctx ending leaves the windows to fill from the
-// live vectors.
+// live vectors. It logs how many windows are full: a warning when the
+// store holds less history than the model's window for some entities
+// (they are scored once their windows fill from the live vectors).
 func (s *scorer) fillWindows(ctx context.Context, t int64) {
 	s.mu.RLock()
 	fill, m, feats := s.fill && s.model != nil, s.model, s.features
@@ -705,6 +708,11 @@ func (s *scorer) fillWindows(ctx context.Context, t int64) {
 		return
 	}
 	s.fill = false
+	step := s.step.Milliseconds()
+	// A window is full when, with the step's vector (and a row of NaN
+	// for each step missed since the newest stored one: pushAt), it holds
+	// the W+1 rows predict scores.
+	full, shortest, wait := 0, w+1, 0
 	for id, r := range rings {
 		h := s.windows[id]
 		if h == nil {
@@ -712,9 +720,25 @@ func (s *scorer) fillWindows(ctx context.Context, t int64) {
 			s.windows[id] = h
 		}
 		h.ring, h.nf, h.n, h.next, h.last = r.ring, len(feats), r.n, r.n%(w+1), r.last
+		rows := r.n + max(int((t-r.last+step/2)/step), 0)
+		if rows >= w+1 {
+			full++
+			continue
+		}
+		shortest, wait = min(shortest, rows), max(wait, w+1-rows)
 	}
-	if len(rings) > 0 {
+	switch {
+	case len(rings) == 0:
+	case full == len(rings):
 		s.logger.Info("windows filled from the store", "entities", len(rings), "window", w, "duration", time.Since(start))
+	default:
+		// The model's window is longer than the history stored (a model
+		// promoted soon after the daemon's first start, or one with a
+		// longer window): those entities are unscored, and have no
+		// omen_failure_probability series, until their windows fill.
+		s.logger.Warn("the store holds less history than the model's window: entities without a full window are not scored until it fills",
+			"entities", len(rings), "full_windows", full, "window", w, "steps_needed", w+1,
+			"shortest_history_steps", shortest, "steps_until_all_scored", wait, "duration", time.Since(start))
 	}
 }
 

@@ -457,7 +457,7 @@ func TestTrainFromStoreErrors(t *testing.T) {
 	for _, tc := range []struct {
 		path, want string
 	}{
-		{missing, "omen train: no omen store at " + strconv.Quote(missing) + " (--storage.path)\n"},
+		{missing, "omen train: no omen store at " + strconv.Quote(missing) + " (--storage.path): give the storage path of the daemon's store (omen run --storage.path), or --url and a running daemon's address to go through it\n"},
 		{empty, "omen train: no feature data in " + empty + " between "},
 		// Held by a daemon or, as here, by another offline command.
 		{locked, "is in use by another omen process: a daemon (go through it with --url and the address it listens on, its --web.listen-address: http://127.0.0.1:9464 by default), or another omen model or omen train (retry when it ends)"},

@@ -30,7 +30,8 @@ const modelUsage = `usage: omen model list|add FILE [--version NAME] [--promote]
 
 Manages the model registry: through a running daemon's API with --url (it
 holds the store, and uses a promoted model at once), or in the store at
---storage.path while no daemon runs. add registers a model file (omen train
+--storage.path while no daemon runs (a path without a store is refused,
+for add too: no daemon would read a store made there). add registers a model file (omen train
 --out), with --promote also making it active; a daemon refuses a model that
 does not fit its configured features. add names the version after the
 file's metadata (VERSION-<checksum> when that name is taken by other data
@@ -155,9 +156,12 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "omen model: %v\n", err)
 			return 1
 		}
+		// A missing store is refused, for add too: a model registered in
+		// a store made at a mistyped path (or the default data/ of
+		// another directory) is one no daemon reads.
 		open := openRegistryStore
 		if sub == "add" {
-			open = createStore // registering into a new storage path is fine
+			open = openExistingStore // add does not open below the disk reserve
 		}
 		st, err = open(offlineStore{path: *storagePath, configFile: *configFile, storage: cfg.Storage,
 			diskFree: c.diskFree, log: cliLogger(stderr, "omen model")})
@@ -450,21 +454,11 @@ func openRegistryStore(o offlineStore) (*store.Store, error) {
 func openExisting(o offlineStore, open func(store.Options) (*store.Store, error)) (*store.Store, error) {
 	if _, err := os.Stat(filepath.Join(o.path, "badger")); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no omen store at %q (--storage.path)", o.path)
+			return nil, fmt.Errorf("no omen store at %q (--storage.path): give the storage path of the daemon's store (omen run --storage.path), or --url and a running daemon's address to go through it", o.path)
 		}
 		return nil, err
 	}
 	st, err := open(o.options())
-	if err != nil {
-		return nil, o.openError(err)
-	}
-	return st, nil
-}
-
-// createStore opens the store under the storage path, creating it if
-// needed.
-func createStore(o offlineStore) (*store.Store, error) {
-	st, err := store.Open(o.options())
 	if err != nil {
 		return nil, o.openError(err)
 	}

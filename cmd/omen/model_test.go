@@ -105,6 +105,7 @@ func TestModelCommandOffline(t *testing.T) {
 			t.Errorf("%s created", d)
 		}
 	}
+	emptyStore(t, "s")
 	bad := filepath.Join(t.TempDir(), "bad.omen")
 	_ = os.WriteFile(bad, []byte("not a model"), 0o600)
 	if rc, _, errs := omen(t, "model", "add", bad, "--storage.path", "s"); rc != 1 || !strings.Contains(errs, "not a model file") {
@@ -351,6 +352,7 @@ func TestModelCommandBelowReserve(t *testing.T) {
 	var free atomic.Uint64
 	free.Store(1 << 40)
 	cmd := modelCommand{diskFree: func(string) (uint64, error) { return free.Load(), nil }}
+	emptyStore(t, "s")
 	for _, v := range []string{"v1", "v2", "v3"} {
 		if rc, _, errs := omenModel(t, cmd, "add", writeModelFile(t, []string{"a", "b"}, v), "--promote", "--storage.path", "s"); rc != 0 {
 			t.Fatalf("add %s = %d, %q", v, rc, errs)
@@ -395,6 +397,7 @@ func TestModelCommandBelowReserve(t *testing.T) {
 func TestOfflineStoreUpgradeWarns(t *testing.T) {
 	t.Chdir(t.TempDir())
 	f := writeModelFile(t, []string{"a", "b"}, "v1")
+	emptyStore(t, "s")
 	if rc, out, errs := omen(t, "model", "add", f, "--storage.path", "s"); rc != 0 {
 		t.Fatalf("add = %d, %q, %q", rc, out, errs)
 	}
@@ -449,6 +452,7 @@ func TestModelCommandConfig(t *testing.T) {
 	// The configurations below have the default features: models of them
 	// fit (TestModelCommandFeatureFit tests those that do not).
 	names := features.Names(config.Default().Config)
+	emptyStore(t, "s")
 	for _, v := range []string{"v1", "v2"} {
 		if rc, _, errs := omenModel(t, cmd, "add", writeModelFile(t, names, v), "--promote", "--storage.path", "s"); rc != 0 {
 			t.Fatalf("add %s = %d, %q", v, rc, errs)
@@ -514,6 +518,7 @@ func TestModelCommandConfig(t *testing.T) {
 // disk has free).
 func TestTrainConfigReserve(t *testing.T) {
 	t.Chdir(t.TempDir())
+	emptyStore(t, "s")
 	if rc, _, errs := omen(t, "model", "add", writeModelFile(t, []string{"a", "b"}, "v1"), "--storage.path", "s"); rc != 0 {
 		t.Fatalf("add = %d, %q", rc, errs)
 	}
@@ -854,7 +859,7 @@ func TestModelCommandStepFit(t *testing.T) {
 		{15 * time.Second, `omen model add %s: model "new" does not fit the step of a.yml (--config.file): step mismatch with model: trained at a step of 15s, not 30s`},
 	} {
 		file := writeModelFileStep(t, names, "new", tc.step)
-		rc, out, errs := omen(t, "model", "add", file, "--promote", "--storage.path", t.TempDir(), "--config.file", "a.yml")
+		rc, out, errs := omen(t, "model", "add", file, "--promote", "--storage.path", emptyStore(t, t.TempDir()), "--config.file", "a.yml")
 		switch {
 		case tc.want == "" && (rc != 0 || !strings.Contains(out, "active model is now new")):
 			t.Errorf("step %v: add --promote = %d, %q, %q; want it promoted", tc.step, rc, out, errs)

@@ -116,13 +116,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		Source: *source, Dir: *dir, StoragePath: *storagePath, PrometheusURL: *promURL,
 		Config: cfg, ConfigFile: *configFile, History: time.Duration(hist),
 		Daemon: client, DaemonTimeout: *urlTimeout,
-		OpenStore: func(create bool) (*store.Store, error) {
-			o := offlineStore{path: *storagePath, configFile: *configFile, storage: cfg.Storage, log: log}
-			if create {
-				return createStore(o)
-			}
-			// A wrong path is a mistake to report, not a store to make.
-			return openExistingStore(o)
+		OpenStore: func() (*store.Store, error) {
+			// A wrong path is a mistake to report, not a store to make
+			// (no daemon would read a model registered there).
+			return openExistingStore(offlineStore{path: *storagePath, configFile: *configFile, storage: cfg.Storage, log: log})
 		},
 		Registering: *register || *promote,
 		Train:       o, Progress: stderr, Logger: log,

@@ -134,7 +134,7 @@ func TestTrainNoFailureWarns(t *testing.T) {
 
 	// Offline: a CSV model does not fit a daemon's features: a store
 	// without a schema checks nothing (add warns about the defaults).
-	dir := t.TempDir()
+	dir := emptyStore(t, t.TempDir())
 	rc, out, errs = omen(t, "model", "add", "m.omen", "--version", "quiet", "--promote", "--storage.path", dir)
 	if rc != 0 || !strings.Contains(errs, warning("omen model add m.omen", "quiet")) {
 		t.Fatalf("model add --promote = %d\nstdout %s\nstderr %s", rc, out, errs)

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -59,12 +57,15 @@ type Options struct {
 	// an entity's next vectors; the error of a call that waited longer
 	// names the call and the URL.
 	DaemonTimeout time.Duration
-	// OpenStore opens the offline store at StoragePath: an existing one,
-	// or with create set one it makes if needed.
-	OpenStore func(create bool) (*store.Store, error)
-	// Registering says the model is to be registered: offline, the
-	// prometheus source then checks the step of an existing store before
-	// training.
+	// OpenStore opens the existing offline store at StoragePath (a
+	// missing one is an error: no daemon would read a store made there).
+	// Train opens it to read the store source's history, and closes it
+	// once the history is read (a daemon can start on it while the model
+	// trains); Register opens it again.
+	OpenStore func() (*store.Store, error)
+	// Registering says the model is to be registered: offline, the store
+	// is then opened before training, its absence (or a daemon holding
+	// it) refused at once, and the prometheus source checks its step.
 	Registering bool
 	// Train sets the model's sizes and seed; Train sets its Source,
 	// TrainedOn, Step, Alerts, Progress, Logger and Version.
@@ -169,13 +170,22 @@ func (r *Result) train(ctx context.Context) error {
 		if o.Dir == "" {
 			return &UsageError{"--source csv needs --dir"}
 		}
+		if o.Registering && client == nil {
+			// The store the model goes into, checked before training.
+			if err := r.openStore(); err != nil {
+				return err
+			}
+			if err := r.Close(); err != nil {
+				return err
+			}
+		}
 		trainOpts.Source = &dataset.CSVSource{Paths: strings.Split(o.Dir, ",")}
 		trainOpts.TrainedOn = "csv:" + o.Dir
 	case "store":
 		var hr storesource.Reader = r.daemon
 		if client == nil {
 			// A wrong path is a mistake to report, not a store to make.
-			if err := r.openStore(false); err != nil {
+			if err := r.openStore(); err != nil {
 				return err
 			}
 			hr = r.st
@@ -187,8 +197,14 @@ func (r *Result) train(ctx context.Context) error {
 				return err
 			}
 		}
-		trainOpts.Source = &storesource.Source{Store: hr, From: o.Now.Add(-o.History).UnixMilli(), To: o.Now.UnixMilli(), Step: r.Step.Milliseconds(),
+		var src training.Source = &storesource.Source{Store: hr, From: o.Now.Add(-o.History).UnixMilli(), To: o.Now.UnixMilli(), Step: r.Step.Milliseconds(),
 			Presence: presence, Progress: o.Progress}
+		if client == nil {
+			// The store is closed once the history is read: training
+			// may take hours, and a daemon can start on it meanwhile.
+			src = closingSource{src, r.Close}
+		}
+		trainOpts.Source = src
 		trainOpts.TrainedOn = "store:" + r.Where
 	case "prometheus":
 		if o.PrometheusURL == "" {
@@ -196,14 +212,17 @@ func (r *Result) train(ctx context.Context) error {
 		}
 		if o.Registering && client == nil {
 			// The model goes into the store at StoragePath: at the
-			// step it records, checked before training.
-			if _, err := os.Stat(filepath.Join(o.StoragePath, "badger")); err == nil {
-				if err := r.openStore(false); err != nil {
-					return err
-				}
-				if err := r.storeStep(); err != nil {
-					return err
-				}
+			// step it records, checked before training (and the store
+			// closed: a daemon can start on it meanwhile).
+			if err := r.openStore(); err != nil {
+				return err
+			}
+			err := r.storeStep()
+			if cerr := r.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
 			}
 		}
 		pc, err := api.NewClient(api.Config{Address: o.PrometheusURL})
@@ -305,12 +324,28 @@ func (r *Result) daemonSettings(presence []string) ([]string, error) {
 	return presence, nil
 }
 
-// openStore opens the offline store once.
-func (r *Result) openStore(create bool) error {
+// closingSource is the offline store's history source: it closes the
+// store (close) once the history is loaded, read or not.
+type closingSource struct {
+	training.Source
+	close func() error
+}
+
+// Load implements training.Source.
+func (s closingSource) Load(ctx context.Context) ([]*dataset.Series, error) {
+	series, err := s.Source.Load(ctx)
+	if cerr := s.close(); err == nil && cerr != nil {
+		return nil, fmt.Errorf("close the store: %w", cerr)
+	}
+	return series, err
+}
+
+// openStore opens the offline store, unless it is open.
+func (r *Result) openStore() error {
 	if r.st != nil {
 		return nil
 	}
-	st, err := r.o.OpenStore(create)
+	st, err := r.o.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -383,14 +418,16 @@ type RegisterOptions struct {
 }
 
 // Register registers the model, encoded as data, in the daemon's
-// registry or, offline, the store's at StoragePath (created if needed).
+// registry or, offline, the store's at StoragePath, opened again (Train
+// closed it; Close closes it).
 func (r *Result) Register(ctx context.Context, data []byte, ro RegisterOptions) (omenapi.ModelVersion, error) {
 	var reg omenapi.ModelAdmin
 	if r.o.Daemon != nil {
 		reg = r.o.Daemon
 	} else {
-		if err := r.openStore(true); err != nil {
-			return omenapi.ModelVersion{}, err
+		if err := r.openStore(); err != nil {
+			// A daemon started on it while the model trained, say.
+			return omenapi.ModelVersion{}, fmt.Errorf("register %s: %w; the model file %[1]s is written: omen model add %[1]s registers it (with --url through a running daemon)", ro.Out, err)
 		}
 		if ro.Check != nil {
 			if err := ro.Check(r.st, r.Model); err != nil {

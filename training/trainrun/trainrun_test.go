@@ -68,7 +68,7 @@ func options(dir string) (Options, *[]string) {
 	var notices []string
 	return Options{
 		Source: "store", StoragePath: dir, Config: config.Default(), History: 2 * time.Hour,
-		OpenStore: func(bool) (*store.Store, error) {
+		OpenStore: func() (*store.Store, error) {
 			return store.Open(store.Options{Path: filepath.Join(dir, "badger")})
 		},
 		Train:  training.TrainOptions{Window: 4, Horizon: 2, Hidden: 4, Layers: 1, Epochs: 1, Members: 1, Seed: 1},

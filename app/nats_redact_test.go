@@ -120,3 +120,25 @@ func TestRedactNATSURLCommaPasswords(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactNATSURLSchemeless: a URL without a scheme, which the NATS
+// client reads with nats:// before it, hides all of its password, a
+// colon in it too: omen:secret1:more@h1:4222 (user omen, password
+// secret1:more) showed as omen:secret1:xxxxx@h1:4222, redact.URL taking
+// omen: for its scheme.
+func TestRedactNATSURLSchemeless(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{in: "omen:secret1:more@h1:4222", want: "omen:xxxxx@h1:4222"},
+		{in: "omen:secret1@h1:4222", want: "omen:xxxxx@h1:4222"},
+		{in: "secret1@h1:4222", want: "xxxxx@h1:4222"},
+		{in: " omen:secret1:more@h1:4222 ", want: " omen:xxxxx@h1:4222 "},
+		{in: "nats://h0:4222,omen:secret1:more@h1:4222", want: "nats://h0:xxxxx@h1:4222"},
+		{in: "omen:secret1:more@h1:4222,nats://h2:4222", want: "omen:xxxxx@h1:4222,nats://h2:4222"},
+		{in: "h1:4222", want: "h1:4222"},
+	} {
+		got := redactNATSURL(tc.in)
+		if got != tc.want || strings.Contains(got, "secret1") || strings.Contains(got, "more") {
+			t.Errorf("redactNATSURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -517,7 +517,8 @@ func (s *sources) run(ctx context.Context) error {
 // nats://u:12,nats://x@h, reads as two URLs, as the NATS client splits
 // it); a URL without a scheme but with user information after a comma
 // (nats://h1:4222,u:p@h2) reads as the user information of the URL
-// before it, its host hidden with it.
+// before it, its host hidden with it. A URL without a scheme reads as
+// the client reads it, with nats:// before it (redactNATSPiece).
 func redactNATSURL(s string) string {
 	var urls []string
 	start := 0
@@ -537,10 +538,26 @@ func redactNATSURL(s string) string {
 		u := s[start:i]
 		t := strings.TrimSpace(u)
 		lead := strings.Index(u, t)
-		urls = append(urls, u[:lead]+redact.URL(t)+u[lead+len(t):])
+		urls = append(urls, u[:lead]+redactNATSPiece(t)+u[lead+len(t):])
 		start = i + 1
 	}
 	return strings.Join(urls, ",")
+}
+
+// redactNATSPiece redacts one URL of a NATS server list. The NATS
+// client prefixes a URL without "://" with nats:// (omen:s3:cret@h:4222
+// is user omen, password s3:cret), which redact.URL would read as the
+// scheme omen: and show omen:s3:xxxxx@h:4222: such a URL with an "@" is
+// redacted as the client reads it and shown without the prefix.
+func redactNATSPiece(t string) string {
+	if strings.IndexByte(t, '@') < 0 || strings.Contains(t, "://") {
+		return redact.URL(t)
+	}
+	r := redact.URL("nats://" + t)
+	if rest, ok := strings.CutPrefix(r, "nats://"); ok {
+		return rest
+	}
+	return r
 }
 
 // userInfoRest reports whether rest, the text of a list of NATS URLs

@@ -25,7 +25,8 @@
 //     be sent).
 //   - Extractor evaluates every feature as an instant query at a step time,
 //     groups the results by entity (entity label values joined by "/", e.g.
-//     "shop/api-7f9c"), adds event counts and failure labels, and returns
+//     "shop/api-7f9c"; a "/" within a value is written "%2F" and a "%"
+//     "%25", so that distinct values give distinct entities), adds event counts and failure labels, and returns
 //     one Vector per entity. Events are resolved with the same entity labels;
 //     an event lacking one takes it from the involved object when its kind
 //     names the label (kind="Pod", name="x" gives pod="x"). A Kubernetes

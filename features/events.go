@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/omen-sre/omen/internal/entityid"
 	"github.com/omen-sre/omen/internal/intmath"
 	"github.com/omen-sre/omen/telemetry"
 )
@@ -377,7 +378,8 @@ func (s *eventStore) fill(c *compiled, t int64, get func(key string, lbls map[st
 }
 
 // entityOf resolves the entity of a label set: the values of the entity
-// labels joined by "/". ok is false when one is missing.
+// labels joined by "/", each escaped (internal/entityid: a "/" in a value
+// is "%2F", a "%" "%25"). ok is false when one is missing.
 func (c *compiled) entityOf(lset labels.Labels, b *strings.Builder) (string, bool) {
 	b.Reset()
 	for i, n := range c.entityLabels {
@@ -386,9 +388,9 @@ func (c *compiled) entityOf(lset labels.Labels, b *strings.Builder) (string, boo
 			return "", false
 		}
 		if i > 0 {
-			b.WriteByte('/')
+			b.WriteByte(entityid.Sep)
 		}
-		b.WriteString(v)
+		entityid.Append(b, v)
 	}
 	return b.String(), true
 }
@@ -418,9 +420,9 @@ func (c *compiled) eventEntity(lset labels.Labels) (string, map[string]string, b
 			return "", nil, false
 		}
 		if i > 0 {
-			b.WriteByte('/')
+			b.WriteByte(entityid.Sep)
 		}
-		b.WriteString(v)
+		entityid.Append(&b, v)
 		m[n] = strings.Clone(v)
 	}
 	return b.String(), m, true

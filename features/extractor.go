@@ -25,7 +25,9 @@ import (
 // Vector is the feature vector of one entity at one step.
 type Vector struct {
 	// Entity is the canonical entity name: the entity label values joined
-	// by "/", e.g. "payments/api-7f9c-x2k".
+	// by "/", e.g. "payments/api-7f9c-x2k", each value's "/" written "%2F"
+	// and its "%" "%25" (internal/entityid), so that distinct values give
+	// distinct names ("col%2Fx/y" and "col/x%2Fy").
 	Entity string
 	// Labels are the entity labels and their values.
 	Labels map[string]string

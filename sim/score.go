@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/omen-sre/omen/internal/entityid"
 )
 
 // DedupWindow is how close in time alerts on one entity must follow each
@@ -151,14 +153,14 @@ func Matches(alert, truth map[string]string) bool {
 
 // EntityName joins the values of entityLabels in m with "/", as the
 // features package names entities (e.g. "boutique/cartservice-7d9f8c6b5-xk2p1"
-// for ["namespace", "pod"]).
+// for ["namespace", "pod"]; a value's "/" is written "%2F", its "%" "%25").
 func EntityName(m map[string]string, entityLabels []string) string {
 	var b strings.Builder
 	for i, l := range entityLabels {
 		if i > 0 {
-			b.WriteByte('/')
+			b.WriteByte(entityid.Sep)
 		}
-		b.WriteString(m[l])
+		entityid.Append(&b, m[l])
 	}
 	return b.String()
 }

@@ -14,6 +14,7 @@ import (
 	pmodel "github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/omen-sre/omen/internal/entityid"
 	"github.com/omen-sre/omen/internal/promurl"
 	"github.com/omen-sre/omen/internal/tty"
 )
@@ -46,7 +47,8 @@ type PrometheusSource struct {
 	// when any of them has a sample > 0 there. Empty: no labels.
 	Failures []NamedQuery
 	// EntityLabels name the entity, e.g. ["namespace", "pod"]; the entity
-	// id is their values joined by "/". Required.
+	// id is their values joined by "/", a value's "/" written "%2F" and its
+	// "%" "%25", as the daemon names entities (internal/entityid). Required.
 	EntityLabels []string
 	Start, End   time.Time
 	Step         time.Duration
@@ -417,7 +419,7 @@ func (p *PrometheusSource) query(ctx context.Context, q NamedQuery, chunks []chu
 }
 
 // entity returns the entity of a result series: its EntityLabels values
-// joined by "/"; false when one is missing or empty (the daemon drops such
+// joined by "/", escaped as the daemon does (internal/entityid); false when one is missing or empty (the daemon drops such
 // a series as missing_labels).
 func (p *PrometheusSource) entity(m pmodel.Metric) (string, bool) {
 	parts := make([]string, len(p.EntityLabels))
@@ -428,7 +430,7 @@ func (p *PrometheusSource) entity(m pmodel.Metric) (string, bool) {
 		}
 		parts[i] = string(v)
 	}
-	return strings.Join(parts, "/"), true
+	return entityid.Join(parts), true
 }
 
 func (p *PrometheusSource) index(t time.Time, steps int) (int, bool) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -225,11 +226,22 @@ func (r *Result) train(ctx context.Context) error {
 				return err
 			}
 		}
+		res := cfg.Resolved()
+		names := make([]string, len(res.Features))
+		for i, f := range res.Features {
+			names[i] = f.Name
+		}
+		if client != nil {
+			// The model is for the daemon, which refuses one of other
+			// features: checked before any query.
+			if err := r.daemonFeatures(names); err != nil {
+				return err
+			}
+		}
 		pc, err := api.NewClient(api.Config{Address: o.PrometheusURL})
 		if err != nil {
 			return fmt.Errorf("prometheus client: %w", err)
 		}
-		res := cfg.Resolved()
 		ps := &dataset.PrometheusSource{API: v1.NewAPI(pc), URL: o.PrometheusURL, EntityLabels: res.EntityLabels,
 			Start: o.Now.Add(-o.History), End: o.Now, Step: r.Step, Progress: o.Progress}
 		for _, f := range res.Features {
@@ -338,6 +350,78 @@ func (s closingSource) Load(ctx context.Context) ([]*dataset.Series, error) {
 		return nil, fmt.Errorf("close the store: %w", cerr)
 	}
 	return series, err
+}
+
+// daemonFeatures refuses the prometheus source's features (names: the
+// configuration's PromQL features, in order, the model's) when they are
+// not the features the daemon runs, which its schema records (it refuses
+// such a model: 422 at the registration); the error names the features
+// missing and unexpected. A daemon with nothing stored has no schema to
+// check against: the registration checks.
+func (r *Result) daemonFeatures(names []string) error {
+	o := r.o
+	sc, err := r.daemon.Schema()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("the daemon's features: %w", err)
+	case slices.Equal(sc.Features, names):
+		return nil
+	}
+	have := make(map[string]bool, len(names))
+	for _, n := range names {
+		have[n] = true
+	}
+	runs := make(map[string]bool, len(sc.Features))
+	for _, n := range sc.Features {
+		runs[n] = true
+	}
+	var missing, unexpected []string
+	for _, n := range sc.Features {
+		if !have[n] {
+			missing = append(missing, n)
+		}
+	}
+	for _, n := range names {
+		if !runs[n] {
+			unexpected = append(unexpected, n)
+		}
+	}
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, "missing "+quoteList(missing)+" (the daemon's, not PromQL features here)")
+	}
+	if len(unexpected) > 0 {
+		parts = append(parts, "unexpected "+quoteList(unexpected)+" (not the daemon's)")
+	}
+	if len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("in another order (the daemon's: %s)", quoteList(sc.Features)))
+	}
+	msg := fmt.Sprintf("the PromQL features of %s are not those the daemon at %s runs: %s: it would refuse the model (nothing queried, nothing trained)",
+		builtinOr(o.ConfigFile), o.Daemon.URL, strings.Join(parts, ", "))
+	var events []string
+	for _, e := range o.Config.EventFeatures {
+		if slices.Contains(missing, e.Name) {
+			events = append(events, e.Name)
+		}
+	}
+	if len(events) > 0 {
+		msg += fmt.Sprintf("; %s: event features (Kubernetes events), which Prometheus does not serve: train on the daemon's own history instead (--source store --url)", quoteList(events))
+	}
+	if len(events) < len(missing) || len(unexpected) > 0 || len(missing) == 0 {
+		msg += "; give --config.file the configuration the daemon runs with"
+	}
+	return errors.New(msg)
+}
+
+// quoteList quotes names and joins them with commas.
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // openStore opens the offline store, unless it is open.

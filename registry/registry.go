@@ -42,7 +42,11 @@ type Daemon interface {
 	Use(version, sha string, m *model.Model) error
 	// InUse returns the version the daemon scores with.
 	InUse() string
-	// Hook is called at named steps of registry changes (tests).
+}
+
+// hooker is a Daemon that wants to be called at named steps of registry
+// changes (the daemon's tests interleave a configuration reload there).
+type hooker interface {
 	Hook(step string)
 }
 
@@ -73,8 +77,12 @@ func New(st *store.Store, source string) *Registry {
 	return &Registry{st: st, mu: new(sync.Mutex), source: source}
 }
 
-// ForDaemon manages the running daemon d's model registry in st.
+// ForDaemon manages the running daemon d's model registry in st; a nil
+// d is New's registry (no daemon).
 func ForDaemon(st *store.Store, d Daemon, source string) *Registry {
+	if d == nil {
+		return New(st, source)
+	}
 	return &Registry{st: st, d: d, source: source}
 }
 
@@ -83,17 +91,14 @@ func (r *Registry) lock() func() {
 	if r.d != nil {
 		return r.d.Lock()
 	}
-	if r.mu == nil {
-		return func() {}
-	}
 	r.mu.Lock()
 	return r.mu.Unlock
 }
 
 // hook calls the daemon's test hook, if any, at a named step.
 func (r *Registry) hook(step string) {
-	if r.d != nil {
-		r.d.Hook(step)
+	if h, ok := r.d.(hooker); ok {
+		h.Hook(step)
 	}
 }
 

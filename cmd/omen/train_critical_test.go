@@ -142,7 +142,9 @@ func TestTrainWarnsNeverCritical(t *testing.T) {
 		t.Errorf("highest validation probability %q", g[1])
 	}
 	for _, critical := range []string{g[2], "1"} {
-		if _, errs := train(critical); strings.Contains(errs, "warning") {
+		// (The threshold chosen from two failure onsets is uncertain: that
+		// warning is not this test's.)
+		if _, errs := train(critical); strings.Count(errs, "warning") > strings.Count(errs, "warning: the failure threshold is uncertain") {
 			t.Errorf("critical_probability %s: warned:\n%s", critical, errs)
 		}
 	}

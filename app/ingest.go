@@ -104,6 +104,7 @@ const maxCommits = 16
 type ingestLog interface {
 	AppendNew(bs []telemetry.Batch) (storedIdx []int, err error)
 	ReplayBatches(since int64, fn func(telemetry.Batch) error) error
+	Seen(source string, seqs []uint64) ([]bool, error)
 }
 
 func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, reg prometheus.Registerer, logger *slog.Logger) *ingester {
@@ -162,30 +163,71 @@ func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, r
 // redelivery is a duplicate). Until then it keeps reading batches, which
 // the caller must therefore not reuse (see stream.Appender).
 func (in *ingester) Append(ctx context.Context, batches []telemetry.Batch) error {
+	_, err := in.AppendStored(ctx, batches)
+	return err
+}
+
+// AppendStored implements stream.StoredAppender: it is Append, returning
+// the indexes of the batches it stored (the others were duplicates), so
+// that the NATS consumer counts in omen_ingested_samples_total and
+// omen_ingested_events_total only what was stored, not a redelivery the
+// store skipped.
+func (in *ingester) AppendStored(ctx context.Context, batches []telemetry.Batch) ([]int, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("commit %d batches to the ingest log: %w", len(batches), err)
+		return nil, fmt.Errorf("commit %d batches to the ingest log: %w", len(batches), err)
 	}
 	select {
 	case in.commits <- struct{}{}:
 	case <-ctx.Done():
 		in.refused.Inc()
-		return fmt.Errorf("commit %d batches to the ingest log: %w (waiting for %d commits in flight; the store is slow)", len(batches), ctx.Err(), cap(in.commits))
+		return nil, fmt.Errorf("commit %d batches to the ingest log: %w (waiting for %d commits in flight; the store is slow)", len(batches), ctx.Err(), cap(in.commits))
 	}
-	done := make(chan error, 1)
+	type result struct {
+		stored []int
+		err    error
+	}
+	done := make(chan result, 1)
 	go func() {
 		defer func() { <-in.commits }()
-		done <- in.append(batches)
+		stored, err := in.appendStored(batches)
+		done <- result{stored, err}
 	}()
 	select {
-	case err := <-done:
-		return err
+	case r := <-done:
+		if r.err != nil {
+			return nil, r.err
+		}
+		return r.stored, nil
 	case <-ctx.Done():
 		in.abandoned.Inc()
-		return fmt.Errorf("commit %d batches to the ingest log: %w (the commit goes on in the background)", len(batches), ctx.Err())
+		return nil, fmt.Errorf("commit %d batches to the ingest log: %w (the commit goes on in the background)", len(batches), ctx.Err())
 	}
 }
 
+// Seen implements stream.SeenChecker with the store's duplicate set, so
+// that the NATS consumer acknowledges a redelivered message stored before
+// without decoding it.
+func (in *ingester) Seen(source string, seqs []uint64) ([]bool, error) {
+	seen, err := in.log.Seen(source, seqs)
+	if err != nil {
+		return nil, fmt.Errorf("look up stored batches: %w", err)
+	}
+	return seen, nil
+}
+
+var (
+	_ stream.SeenChecker    = (*ingester)(nil)
+	_ stream.StoredAppender = (*ingester)(nil)
+)
+
 func (in *ingester) append(batches []telemetry.Batch) error {
+	_, err := in.appendStored(batches)
+	return err
+}
+
+// appendStored commits batches to the ingest log, applies those it
+// stored and returns their indexes.
+func (in *ingester) appendStored(batches []telemetry.Batch) ([]int, error) {
 	stored, err := in.log.AppendNew(batches)
 	in.head.SetStamp(in.activity.at(in.clock().UnixMilli()))
 	// Batches committed before an error are applied too: the store
@@ -196,15 +238,15 @@ func (in *ingester) append(batches []telemetry.Batch) error {
 	if errors.Is(err, store.ErrTooLarge) {
 		// Permanent: a retry or redelivery fails the same way, so the
 		// sources reject (HTTP 400) or dead-letter it instead.
-		return fmt.Errorf("commit %d batches to the ingest log: %w: %w", len(batches), stream.ErrInvalid, err)
+		return nil, fmt.Errorf("commit %d batches to the ingest log: %w: %w", len(batches), stream.ErrInvalid, err)
 	}
 	if err != nil {
-		return fmt.Errorf("commit %d batches to the ingest log: %w", len(batches), err)
+		return nil, fmt.Errorf("commit %d batches to the ingest log: %w", len(batches), err)
 	}
 	if dup := len(batches) - len(stored); dup > 0 {
 		in.batches.WithLabelValues("duplicate").Add(float64(dup))
 	}
-	return nil
+	return stored, nil
 }
 
 // parallelApplyMin is the number of samples of one Append above which

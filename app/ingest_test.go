@@ -69,3 +69,28 @@ func TestIngesterParallelApply(t *testing.T) {
 		t.Fatalf("series m3 of p7 holds %d samples, want %d", n, rounds)
 	}
 }
+
+// TestIngesterSeenAndStored: the ingester tells the NATS consumer which
+// (Source, Seq) the store holds (stream.SeenChecker), so that a replayed
+// message is acknowledged without being decoded, and which batches an
+// Append stored (stream.StoredAppender), so that a redelivery is not
+// counted as ingested twice.
+func TestIngesterSeenAndStored(t *testing.T) {
+	in, _ := newTestIngester(t)
+	b := func(seq uint64) telemetry.Batch {
+		return telemetry.Batch{Source: "nats/OMEN/omen@x", Seq: seq, Received: 1,
+			Samples: []telemetry.Sample{{Labels: labels.FromStrings("__name__", "a"), T: 1, V: 1}}}
+	}
+	stored, err := in.AppendStored(context.Background(), []telemetry.Batch{b(1), b(2)})
+	if err != nil || fmt.Sprint(stored) != "[0 1]" {
+		t.Fatalf("AppendStored = %v, %v; want [0 1]", stored, err)
+	}
+	stored, err = in.AppendStored(context.Background(), []telemetry.Batch{b(2), b(3)})
+	if err != nil || fmt.Sprint(stored) != "[1]" {
+		t.Fatalf("AppendStored of a duplicate and a new batch = %v, %v; want [1]", stored, err)
+	}
+	seen, err := in.Seen("nats/OMEN/omen@x", []uint64{1, 3, 4})
+	if err != nil || fmt.Sprint(seen) != "[true true false]" {
+		t.Fatalf("Seen = %v, %v; want [true true false]", seen, err)
+	}
+}

@@ -503,6 +503,59 @@ func (s *Store) dedup(bs []telemetry.Batch) (keep []int, waits []*commitWait, er
 	return keep, waits, err
 }
 
+// Seen reports, for each of seqs, whether AppendNew would skip a batch of
+// source with that Seq as a duplicate: its (source, Seq) is stored, or it
+// is at or below the source's retention floor (see RunRetention). Seq 0 is
+// never seen, nor is one that a call still in flight is committing (that
+// call may fail). It lets a source skip decoding a redelivered message
+// whose batch is stored already.
+func (s *Store) Seen(source string, seqs []uint64) ([]bool, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.exit()
+	out := make([]bool, len(seqs))
+	g := &s.ing
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	err := s.db.View(func(txn *badger.Txn) error {
+		if _, ok := g.cp[source]; !ok {
+			cp, err := getU64(txn, nameKey(pCheckpoint, source))
+			if err != nil {
+				return err
+			}
+			fl, err := getU64(txn, nameKey(pFloor, source))
+			if err != nil {
+				return err
+			}
+			g.cp[source], g.floor[source] = cp, fl
+		}
+		floor := g.floor[source]
+		for i, seq := range seqs {
+			switch {
+			case seq == 0:
+				continue
+			case seq <= floor:
+				out[i] = true
+				continue
+			}
+			_, err := txn.Get(dedupKey(source, seq))
+			if err == nil {
+				out[i] = true
+				continue
+			}
+			if !errors.Is(err, badger.ErrKeyNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up stored batches of %q: %w", source, err)
+	}
+	return out, nil
+}
+
 // ReplayBatches calls fn for every batch in the ingest log that arrived at
 // or after since (ms, the store's clock at AppendBatches), in arrival order,
 // from a consistent snapshot. fn owns the batch it is given. An error from

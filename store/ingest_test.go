@@ -363,3 +363,22 @@ func TestAppendCommitFailure(t *testing.T) {
 		t.Fatalf("Checkpoint after retry = %d, %v; want 3", cp, err)
 	}
 }
+
+// TestSeen: Seen reports what AppendNew would skip as a duplicate: stored
+// (source, Seq) pairs, none of another source, never Seq 0.
+func TestSeen(t *testing.T) {
+	s := openTest(t, Options{InMemory: true})
+	if _, err := s.AppendBatches([]telemetry.Batch{smallBatch("s", 1, 1), smallBatch("s", 3, 1), smallBatch("s", 0, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Seen("s", []uint64{1, 2, 3, 0, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, true, false, false}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Seen(s) = %v, want %v", got, want)
+	}
+	if got, err := s.Seen("t", []uint64{1, 3}); err != nil || fmt.Sprint(got) != "[false false]" {
+		t.Fatalf("Seen(t) = %v, %v; want none", got, err)
+	}
+}

@@ -34,6 +34,31 @@ type Appender interface {
 	Append(ctx context.Context, batches []telemetry.Batch) error
 }
 
+// SeenChecker is implemented by an Appender that can tell, before a
+// batch is built, whether its (Source, Seq) is stored already, so that it
+// would be skipped as a duplicate. The NATS consumer asks it for every
+// fetched message before decoding it: a redelivered message already
+// stored (an ack lost, a durable consumer recreated, which replays the
+// stream) is acknowledged without being decoded, and so can neither be
+// counted again nor dead-lettered for having aged past the decoder's time
+// window meanwhile.
+type SeenChecker interface {
+	// Seen reports, for each of seqs, whether a batch of source with that
+	// Seq is stored (Append would skip it). Seq 0 is never seen. An error
+	// means the answer is unknown; the caller then decodes as usual.
+	Seen(source string, seqs []uint64) ([]bool, error)
+}
+
+// StoredAppender is implemented by an Appender that reports which batches
+// an Append stored, the others having been skipped as duplicates, so that
+// the sources count in omen_ingested_samples_total and
+// omen_ingested_events_total only what was stored.
+type StoredAppender interface {
+	// AppendStored is Append, returning on success the indexes
+	// (ascending) of the batches this call stored.
+	AppendStored(ctx context.Context, batches []telemetry.Batch) (stored []int, err error)
+}
+
 // Lent reports whether an Appender may still be reading the batches of an
 // Append(ctx, ...) call that returned err: err is not nil and ctx is done.
 // The caller must then leave the batches' memory (the slices they point
@@ -83,19 +108,26 @@ func (m *MemAppender) FailNext(n int, err error) {
 
 // Append implements Appender.
 func (m *MemAppender) Append(ctx context.Context, batches []telemetry.Batch) error {
+	_, err := m.appendStored(ctx, batches)
+	return err
+}
+
+// appendStored is Append, returning the indexes of the batches stored.
+func (m *MemAppender) appendStored(ctx context.Context, batches []telemetry.Batch) ([]int, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("append: %w", err)
+		return nil, fmt.Errorf("append: %w", err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls++
 	if m.failN > 0 {
 		m.failN--
-		return m.failErr
+		return nil, m.failErr
 	}
 	if m.seen == nil {
 		m.seen = make(map[seqKey]struct{})
 	}
+	var stored []int
 	for i := range batches {
 		b := &batches[i]
 		if b.Seq != 0 {
@@ -106,6 +138,7 @@ func (m *MemAppender) Append(ctx context.Context, batches []telemetry.Batch) err
 			}
 			m.seen[k] = struct{}{}
 		}
+		stored = append(stored, i)
 		m.samples += len(b.Samples)
 		m.events += len(b.Events)
 		if m.CountOnly {
@@ -116,7 +149,20 @@ func (m *MemAppender) Append(ctx context.Context, batches []telemetry.Batch) err
 		c.Events = append([]telemetry.Event(nil), b.Events...)
 		m.batches = append(m.batches, c)
 	}
-	return nil
+	return stored, nil
+}
+
+// seenSeqs reports, for each of seqs, whether a batch of source with that
+// Seq is stored.
+func (m *MemAppender) seenSeqs(source string, seqs []uint64) []bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]bool, len(seqs))
+	for i, seq := range seqs {
+		_, out[i] = m.seen[seqKey{source, seq}]
+		out[i] = out[i] && seq != 0
+	}
+	return out
 }
 
 // Batches returns copies of the stored batches in arrival order.

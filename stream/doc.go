@@ -65,7 +65,23 @@
 // Omen-Dlq-Stream, Omen-Dlq-Sequence and Omen-Dlq-Consumer (the original
 // payload and headers kept), and terminated only once OMEN_DLQ has stored
 // it; the rest of the batch is stored normally. Lines rejected inside an
-// otherwise good message are counted, not dead-lettered.
+// otherwise good message are counted, not dead-lettered. A message whose
+// samples and events are all too old (older than ingest.max_sample_age:
+// a backlog read late) is not poison: it is terminated and counted in
+// omen_nats_messages_total{outcome="expired"} and as too_old, not
+// dead-lettered.
+//
+// Before decoding, the consumer asks an Appender that is a SeenChecker
+// (the daemon's) which of the fetched messages' (Source, Seq) it has
+// stored already: those are acknowledged without being decoded
+// (omen_nats_messages_total{outcome="duplicate"}), so a redelivery or a
+// replay neither counts their samples again nor dead-letters messages
+// whose samples have aged past ingest.max_sample_age since they were
+// stored. A dead-lettered or expired message leaves an empty batch, a
+// marker, in the store, so that it too is skipped on a replay instead of
+// being dead-lettered again. An Appender that is a StoredAppender tells
+// which batches an Append stored, and only those are counted in
+// omen_ingested_samples_total and omen_ingested_events_total.
 //
 // # Several omen replicas
 //
@@ -130,8 +146,10 @@
 // published meanwhile stay in the stream and are delivered by the new
 // consumer. The new consumer starts without ack state, so it also
 // redelivers every retained message acknowledged before (up to the
-// stream's MaxAge); these are skipped as duplicates by (Source, Seq) and
-// only cost reading them again. A deleted stream is not recreated while
+// stream's MaxAge); these are skipped as duplicates by (Source, Seq)
+// before they are decoded (with the daemon's store; see SeenChecker), so
+// they only cost reading them again: none is dead-lettered as too_old, or
+// dead-lettered again. A deleted stream is not recreated while
 // omen runs: the consumer stops with an error, and Setup creates a new
 // stream at the next start.
 //

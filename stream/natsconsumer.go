@@ -330,6 +330,13 @@ type NATSConsumer struct {
 	nextDec atomic.Pointer[decode.Decoder]
 	m       *ingestMetrics
 	js      jetstream.JetStream
+	// seen and stored are app as a SeenChecker and a StoredAppender, or
+	// nil when it is not one.
+	seen   SeenChecker
+	stored StoredAppender
+	// seqs and metas are the decoding goroutine's scratch.
+	seqs  []uint64
+	metas []*jetstream.MsgMetadata
 
 	messages  *prometheus.CounterVec
 	recreated *prometheus.CounterVec
@@ -434,6 +441,12 @@ type msgSpan struct {
 	seq            uint64
 	received       int64
 	s0, s1, e0, e1 int
+	// done: the message is terminated already (dead-lettered, or
+	// expired); its batch is empty, a marker that puts its (Source, Seq)
+	// in the store's duplicate set, so that a replay of the stream (a
+	// recreated durable) acknowledges it without decoding it again. It is
+	// neither acknowledged nor nacked.
+	done bool
 }
 
 // NewNATSConsumer returns a consumer reading through nc, which the caller
@@ -462,12 +475,14 @@ func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg promethe
 		name: "nats/" + o.Stream + "/" + o.Durable,
 	}
 	c.logger = logger.With("source", c.name)
+	c.seen, _ = app.(SeenChecker)
+	c.stored, _ = app.(StoredAppender)
 	if c.js, err = jetstream.New(nc); err != nil {
 		return nil, fmt.Errorf("nats consumer: jetstream: %w", err)
 	}
 	if c.messages, err = counterVec(reg, prometheus.CounterOpts{
 		Namespace: "omen", Name: "nats_messages_total",
-		Help: "NATS messages handled, by outcome (acked, nacked, dead_letter).",
+		Help: "NATS messages handled, by outcome: acked (stored), duplicate (stored before: acknowledged without being decoded), nacked, dead_letter, expired (every sample older than ingest.max_sample_age: terminated, not dead-lettered), released.",
 	}, "consumer", "outcome"); err != nil {
 		return nil, fmt.Errorf("nats consumer metrics: %w", err)
 	}
@@ -483,6 +498,8 @@ func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg promethe
 	// absent series.
 	c.messages.WithLabelValues(o.Durable, "acked")
 	c.messages.WithLabelValues(o.Durable, "dead_letter")
+	c.messages.WithLabelValues(o.Durable, "duplicate")
+	c.messages.WithLabelValues(o.Durable, "expired")
 	pending, err := gaugeVec(reg, prometheus.GaugeOpts{
 		Namespace: "omen", Name: "nats_consumer_pending_messages",
 		Help: "Messages of the stream the durable JetStream consumer has not finished: not yet delivered (num_pending) plus delivered and not yet acknowledged (num_ack_pending), " +
@@ -1285,29 +1302,48 @@ func (c *NATSConsumer) decode(ctx context.Context, st *stage, msgs []jetstream.M
 	if want := int(float64(bytes)*c.samplesPerByte*1.1) + 64; cap(st.res.Samples) < want {
 		st.res.Samples = slices.Grow(st.res.Samples, want)
 	}
-	for _, msg := range msgs {
-		meta, err := msg.Metadata()
-		if err != nil {
-			// Not a JetStream message: nothing to acknowledge.
-			c.logger.Warn("message without jetstream metadata", "subject", msg.Subject(), "err", err)
-			continue
+	src := c.Source()
+	c.lookUpSeen(src, msgs)
+	for i, msg := range msgs {
+		meta := c.metas[i]
+		if meta == nil {
+			continue // not a JetStream message: nothing to acknowledge
 		}
 		c.messages.WithLabelValues(c.opts.Durable, "received").Inc()
+		if c.seqs[i] == 0 {
+			// Stored before (an ack lost, a durable recreated): skip it
+			// before decoding, which may now find its samples too old, or
+			// dead-letter a poison message again.
+			if err := msg.Ack(); err != nil {
+				c.logger.Warn("ack", "seq", meta.Sequence.Stream, "err", err)
+			}
+			c.messages.WithLabelValues(c.opts.Durable, "duplicate").Inc()
+			continue
+		}
 		received := meta.Timestamp
+		sp := msgSpan{msg: msg, seq: meta.Sequence.Stream, received: received.UnixMilli(), s0: len(st.res.Samples), e0: len(st.res.Events)}
 		f, err := decode.Detect(msg.Subject(), msg.Headers().Get("Content-Type"))
 		if err != nil {
 			c.countDecodeErr(err)
-			c.deadLetter(ctx, msg, meta, reasonOf(err, ReasonUnknown), err)
+			if c.deadLetter(ctx, msg, meta, reasonOf(err, ReasonUnknown), err) {
+				c.addMarker(st, sp)
+			}
 			continue
 		}
 		errStart := len(st.res.Errors)
-		sp := msgSpan{msg: msg, seq: meta.Sequence.Stream, received: received.UnixMilli(), s0: len(st.res.Samples), e0: len(st.res.Events)}
 		derr := c.dec.Decode(f, msg.Data(), received, &st.res)
 		c.countErrors(st.res.Errors[errStart:])
 		if derr != nil {
 			st.res.Samples = st.res.Samples[:sp.s0]
 			st.res.Events = st.res.Events[:sp.e0]
-			c.deadLetter(ctx, msg, meta, reasonOf(derr, ReasonUndecodable), derr)
+			if expired(st.res.Errors[errStart:]) {
+				c.expire(msg, sp.seq, derr)
+				c.addMarker(st, sp)
+				continue
+			}
+			if c.deadLetter(ctx, msg, meta, reasonOf(derr, ReasonUndecodable), derr) {
+				c.addMarker(st, sp)
+			}
 			continue
 		}
 		if len(st.res.Errors) > errStart {
@@ -1317,11 +1353,11 @@ func (c *NATSConsumer) decode(ctx context.Context, st *stage, msgs []jetstream.M
 		sp.s1, sp.e1 = len(st.res.Samples), len(st.res.Events)
 		st.spans = append(st.spans, sp)
 	}
+	clear(c.metas)
 	if bytes > 0 {
 		c.samplesPerByte = float64(len(st.res.Samples)) / float64(bytes)
 	}
 	st.batches = st.batches[:0]
-	src := c.Source()
 	for _, sp := range st.spans {
 		st.batches = append(st.batches, telemetry.Batch{
 			Source: src, Seq: sp.seq, Received: sp.received,
@@ -1330,28 +1366,119 @@ func (c *NATSConsumer) decode(ctx context.Context, st *stage, msgs []jetstream.M
 	}
 }
 
+// lookUpSeen sets c.metas to the metadata of msgs (nil for a message
+// without) and c.seqs to their stream sequences, 0 for those the
+// Appender has stored already for src (see SeenChecker).
+func (c *NATSConsumer) lookUpSeen(src string, msgs []jetstream.Msg) {
+	c.metas, c.seqs = c.metas[:0], c.seqs[:0]
+	for _, msg := range msgs {
+		meta, err := msg.Metadata()
+		if err != nil {
+			c.logger.Warn("message without jetstream metadata", "subject", msg.Subject(), "err", err)
+			meta = nil
+		}
+		seq := uint64(0)
+		if meta != nil {
+			seq = meta.Sequence.Stream
+		}
+		c.metas = append(c.metas, meta)
+		c.seqs = append(c.seqs, seq)
+	}
+	if c.seen == nil || src == "" {
+		return
+	}
+	seen, err := c.seen.Seen(src, c.seqs)
+	if err != nil {
+		// Decode them: the store skips the duplicates anyway.
+		c.logger.Debug("look up stored messages", "err", err)
+		return
+	}
+	for i, s := range seen {
+		if s {
+			c.seqs[i] = 0
+		}
+	}
+}
+
+// addMarker adds to st the empty batch of sp, a message terminated
+// already (see msgSpan.done), when the Appender can tell stored messages
+// apart (a SeenChecker; otherwise nothing would read the marker).
+func (c *NATSConsumer) addMarker(st *stage, sp msgSpan) {
+	if c.seen == nil {
+		return
+	}
+	sp.done = true
+	sp.s1, sp.e1 = sp.s0, sp.e0
+	st.spans = append(st.spans, sp)
+}
+
+// expired reports whether errs, the errors of a message that yielded
+// nothing, are all too_old (string fields aside): its data aged past
+// ingest.max_sample_age (a backlog, a replay), which is not a poison
+// message to dead-letter.
+func expired(errs []decode.Error) bool {
+	old := false
+	for _, e := range errs {
+		switch e.Reason {
+		case decode.ReasonTooOld:
+			old = true
+		case decode.ReasonStringField:
+		default:
+			return false
+		}
+	}
+	return old
+}
+
+// expire terminates msg, whose samples and events are all too old
+// (counted as too_old by countErrors), without dead-lettering it.
+func (c *NATSConsumer) expire(msg jetstream.Msg, seq uint64, cause error) {
+	c.logger.Warn("dropping expired message: every sample or event in it is older than ingest.max_sample_age", "subject", msg.Subject(), "seq", seq, "err", cause)
+	if err := msg.Term(); err != nil {
+		c.logger.Warn("term", "seq", seq, "err", err)
+	}
+	c.messages.WithLabelValues(c.opts.Durable, "expired").Inc()
+}
+
+// appendBatches appends bs and returns the indexes of those stored, or
+// all true when the Appender does not tell (not a StoredAppender).
+func (c *NATSConsumer) appendBatches(ctx context.Context, bs []telemetry.Batch) (stored []int, all bool, err error) {
+	if c.stored != nil {
+		stored, err = c.stored.AppendStored(ctx, bs)
+		return stored, false, err
+	}
+	return nil, true, c.app.Append(ctx, bs)
+}
+
 // commit stores the decoded messages of st in one Append and acknowledges
 // them; on a retryable error it nacks them, and reports true when the
 // store failed so (not because ctx ended): the caller then pauses for
 // storePause.
 func (c *NATSConsumer) commit(ctx context.Context, st *stage) (failed bool) {
-	err := c.app.Append(ctx, st.batches)
+	stored, all, err := c.appendBatches(ctx, st.batches)
 	var nakErr error // the retryable error that nacked messages
 	switch {
 	case err == nil:
-		c.ackAll(st.spans, st.batches)
+		c.ackAll(st.spans, st.batches, stored, all)
 	case errors.Is(err, ErrInvalid):
 		// Find the bad messages one by one; store the good ones.
 		c.m.errors.WithLabelValues(ReasonAppend).Inc()
 		var nak []msgSpan
 		for i, sp := range st.spans {
-			err := c.app.Append(ctx, st.batches[i:i+1])
+			stored, all, err := c.appendBatches(ctx, st.batches[i:i+1])
 			switch {
 			case err == nil:
-				c.ackAll(st.spans[i:i+1], st.batches[i:i+1])
+				c.ackAll(st.spans[i:i+1], st.batches[i:i+1], stored, all)
 			case errors.Is(err, ErrInvalid):
 				meta, _ := sp.msg.Metadata()
-				c.deadLetter(ctx, sp.msg, meta, "invalid", err)
+				if c.deadLetter(ctx, sp.msg, meta, "invalid", err) && c.seen != nil {
+					// Its marker (see msgSpan.done), alone: the batch
+					// itself is what the store refuses.
+					b := st.batches[i]
+					if err := c.app.Append(ctx, []telemetry.Batch{{Source: b.Source, Seq: b.Seq, Received: b.Received}}); err != nil {
+						c.logger.Debug("store the marker of a dead letter", "seq", b.Seq, "err", err)
+					}
+				}
 			default:
 				nak, nakErr = append(nak, sp), err
 			}
@@ -1462,17 +1589,39 @@ func (st *stage) shrink() {
 	}
 }
 
-func (c *NATSConsumer) ackAll(spans []msgSpan, batches []telemetry.Batch) {
-	ns, ne := 0, 0
-	for i, sp := range spans {
+// ackAll acknowledges spans, whose batches are stored, and counts the
+// samples and events of those this Append stored: batches[i] for i in
+// stored, or every batch with all (the others were stored before, and
+// counted then).
+func (c *NATSConsumer) ackAll(spans []msgSpan, batches []telemetry.Batch, stored []int, all bool) {
+	acked := 0
+	for _, sp := range spans {
+		if sp.done {
+			continue
+		}
 		if err := sp.msg.Ack(); err != nil {
 			// The batch is stored; a redelivery is deduplicated by Seq.
 			c.logger.Warn("ack", "seq", sp.seq, "err", err)
 		}
-		ns += len(batches[i].Samples)
-		ne += len(batches[i].Events)
+		acked++
 	}
-	c.messages.WithLabelValues(c.opts.Durable, "acked").Add(float64(len(spans)))
+	ns, ne := 0, 0
+	count := func(b *telemetry.Batch) {
+		ns += len(b.Samples)
+		ne += len(b.Events)
+	}
+	if all {
+		for i := range batches {
+			count(&batches[i])
+		}
+	} else {
+		for _, i := range stored {
+			if i >= 0 && i < len(batches) {
+				count(&batches[i])
+			}
+		}
+	}
+	c.messages.WithLabelValues(c.opts.Durable, "acked").Add(float64(acked))
 	// The stable name, not the Source: one label value per consumer,
 	// whatever incarnation of the stream it reads.
 	c.m.samples.WithLabelValues(c.name).Add(float64(ns))
@@ -1499,18 +1648,24 @@ func (c *NATSConsumer) countErrors(errs []decode.Error) {
 
 // nakAll nacks spans, to be redelivered after delay.
 func (c *NATSConsumer) nakAll(spans []msgSpan, delay time.Duration) {
+	n := 0
 	for _, sp := range spans {
+		if sp.done {
+			continue // terminated already
+		}
 		if err := sp.msg.NakWithDelay(delay); err != nil {
 			c.logger.Warn("nak", "seq", sp.seq, "err", err)
 		}
+		n++
 	}
-	c.messages.WithLabelValues(c.opts.Durable, "nacked").Add(float64(len(spans)))
+	c.messages.WithLabelValues(c.opts.Durable, "nacked").Add(float64(n))
 }
 
 // deadLetter publishes msg to the dead-letter subject, waits for the
-// dead-letter stream to store it, then terminates it. When the publish
-// fails the message is nacked instead, so nothing is lost.
-func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string, cause error) {
+// dead-letter stream to store it, then terminates it, and reports true.
+// When the publish fails the message is nacked instead, so nothing is
+// lost, and it reports false.
+func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string, cause error) bool {
 	c.m.errors.WithLabelValues(ReasonDeadLetter).Inc()
 	dl := nats.NewMsg(c.opts.DLQSubject)
 	dl.Data = msg.Data()
@@ -1544,7 +1699,7 @@ func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *
 		c.logger.Warn("publish to dead-letter subject; message will be redelivered", "subject", c.opts.DLQSubject, "err", err)
 		_ = msg.NakWithDelay(c.opts.NakDelay)
 		c.messages.WithLabelValues(c.opts.Durable, "nacked").Inc()
-		return
+		return false
 	}
 	// Plain Term: nats-server 2.9 (Debian) ignores "+TERM <reason>"; the
 	// reason travels in the dead letter's headers instead.
@@ -1552,6 +1707,7 @@ func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *
 		c.logger.Warn("term", "seq", seq, "err", err)
 	}
 	c.messages.WithLabelValues(c.opts.Durable, "dead_letter").Inc()
+	return true
 }
 
 func (c *NATSConsumer) countDecodeErr(err error) {

@@ -64,8 +64,16 @@
 // headers Omen-Dlq-Reason, Omen-Dlq-Error, Omen-Dlq-Subject,
 // Omen-Dlq-Stream, Omen-Dlq-Sequence and Omen-Dlq-Consumer (the original
 // payload and headers kept), and terminated only once OMEN_DLQ has stored
-// it; the rest of the batch is stored normally. Lines rejected inside an
-// otherwise good message are counted, not dead-lettered. A message whose
+// it; the rest of the batch is stored normally. When the publish finds
+// no stream capturing the dead-letter subject (OMEN_DLQ deleted while omen
+// runs), the consumer creates OMEN_DLQ again, as Setup does, and
+// publishes once more; a publish that still fails nacks the message, to
+// be redelivered after NakDelay, doubled with each further failure in a
+// row up to 30s, counted in omen_ingest_errors_total{reason=
+// "dead_letter_failed"} (dead_letter counts only dead letters stored)
+// and warned about at the first failure of a run, then once a minute.
+// Lines rejected inside an otherwise good message are counted, not
+// dead-lettered. A message whose
 // samples and events are all too old (older than ingest.max_sample_age:
 // a backlog read late) is not poison: it is terminated and counted in
 // omen_nats_messages_total{outcome="expired"} and as too_old, not
@@ -201,7 +209,7 @@
 //
 // All sources share omen_ingested_samples_total{source},
 // omen_ingested_events_total{source} and omen_ingest_errors_total{reason}
-// (decoder reasons plus dead_letter, append, invalid_labels, query,
+// (decoder reasons plus dead_letter, dead_letter_failed, append, invalid_labels, query,
 // unsupported, too_large, undecodable) and
 // omen_ingest_ignored_samples_total{source,kind} (what is left out by
 // design, not an error: string_field, influx string fields from NATS;

@@ -8,14 +8,18 @@ import (
 
 // Error reasons used in omen_ingest_errors_total besides the decoders' own.
 const (
-	ReasonDeadLetter   = "dead_letter"
-	ReasonAppend       = "append"
-	ReasonInvalidLabel = "invalid_labels"
-	ReasonTooLarge     = "too_large"
-	ReasonUnknown      = "unknown_format"
-	ReasonUndecodable  = "undecodable"
-	ReasonQuery        = "query"
-	ReasonUnsupported  = "unsupported"
+	ReasonDeadLetter = "dead_letter"
+	// ReasonDeadLetterFailed counts failed publishes to the dead-letter
+	// subject (the message is redelivered later); dead_letter counts
+	// only those the dead-letter stream stored.
+	ReasonDeadLetterFailed = "dead_letter_failed"
+	ReasonAppend           = "append"
+	ReasonInvalidLabel     = "invalid_labels"
+	ReasonTooLarge         = "too_large"
+	ReasonUnknown          = "unknown_format"
+	ReasonUndecodable      = "undecodable"
+	ReasonQuery            = "query"
+	ReasonUnsupported      = "unsupported"
 )
 
 // ingestMetrics are shared by all sources. Several sources may be built

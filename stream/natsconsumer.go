@@ -375,6 +375,15 @@ type NATSConsumer struct {
 	// goroutine only).
 	storeFail storeBackoff
 
+	// dlqFail tracks a run of failed publishes to the dead-letter
+	// subject (both goroutines dead-letter).
+	dlqFail struct {
+		sync.Mutex
+		fails  int
+		since  time.Time
+		warned time.Time
+	}
+
 	// limitsTried: applyStreamLimits ran (Setup runs at the daemon's
 	// start and again when Run starts: a refused update waited its
 	// timeout and warned twice).
@@ -548,6 +557,7 @@ func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg promethe
 	}
 	m.ignored.WithLabelValues(c.name, decode.ReasonStringField)
 	m.errors.WithLabelValues(ReasonDeadLetter)
+	m.errors.WithLabelValues(ReasonDeadLetterFailed)
 	m.errors.WithLabelValues(ReasonAppend)
 	return c, nil
 }
@@ -1666,7 +1676,6 @@ func (c *NATSConsumer) nakAll(spans []msgSpan, delay time.Duration) {
 // When the publish fails the message is nacked instead, so nothing is
 // lost, and it reports false.
 func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string, cause error) bool {
-	c.m.errors.WithLabelValues(ReasonDeadLetter).Inc()
 	dl := nats.NewMsg(c.opts.DLQSubject)
 	dl.Data = msg.Data()
 	for k, vs := range msg.Headers() {
@@ -1692,15 +1701,16 @@ func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *
 		seq = meta.Sequence.Stream
 	}
 	c.logger.Warn("dead-lettering message", "subject", msg.Subject(), "seq", seq, "reason", reason, "err", text)
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_, err := c.js.PublishMsg(pctx, dl)
-	cancel()
+	err := c.publishDeadLetter(ctx, dl)
 	if err != nil {
-		c.logger.Warn("publish to dead-letter subject; message will be redelivered", "subject", c.opts.DLQSubject, "err", err)
-		_ = msg.NakWithDelay(c.opts.NakDelay)
+		c.m.errors.WithLabelValues(ReasonDeadLetterFailed).Inc()
+		delay := c.dlqFailed(err)
+		_ = msg.NakWithDelay(delay)
 		c.messages.WithLabelValues(c.opts.Durable, "nacked").Inc()
 		return false
 	}
+	c.dlqRecovered()
+	c.m.errors.WithLabelValues(ReasonDeadLetter).Inc()
 	// Plain Term: nats-server 2.9 (Debian) ignores "+TERM <reason>"; the
 	// reason travels in the dead letter's headers instead.
 	if err := msg.Term(); err != nil {
@@ -1708,6 +1718,78 @@ func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *
 	}
 	c.messages.WithLabelValues(c.opts.Durable, "dead_letter").Inc()
 	return true
+}
+
+// publishDeadLetter publishes dl and waits for the dead-letter stream to
+// store it. When no stream captures the subject (the dead-letter stream
+// was deleted while omen runs), it creates the stream again, as Setup
+// does, and publishes once more.
+func (c *NATSConsumer) publishDeadLetter(ctx context.Context, dl *nats.Msg) error {
+	publish := func() error {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, err := c.js.PublishMsg(pctx, dl)
+		return err
+	}
+	err := publish()
+	if err == nil || ctx.Err() != nil || !dlqMissing(err) {
+		return err
+	}
+	if cerr := c.ensureDLQStream(ctx); cerr != nil {
+		return fmt.Errorf("%w; creating the dead-letter stream %q again: %w", err, c.opts.DLQStream, cerr)
+	}
+	c.logger.Warn("dead-letter stream was missing (deleted while omen runs?); created it again", "stream", c.opts.DLQStream, "subject", c.opts.DLQSubject, "err", err)
+	return publish()
+}
+
+// dlqMissing reports whether a publish error says that no stream captures
+// the subject.
+func dlqMissing(err error) bool {
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders)
+}
+
+// dlqFailed records a failed dead-letter publish and returns the delay
+// of the message's redelivery: NakDelay, doubled with each further
+// failure in a row up to maxStorePause. It warns at the first failure of
+// a run, then every storeWarnEvery.
+func (c *NATSConsumer) dlqFailed(cause error) time.Duration {
+	f := &c.dlqFail
+	f.Lock()
+	now := time.Now()
+	f.fails++
+	if f.fails == 1 {
+		f.since = now
+	}
+	delay := c.opts.NakDelay
+	for i := 1; i < f.fails && delay < maxStorePause; i++ {
+		delay *= 2
+	}
+	delay = min(delay, max(maxStorePause, c.opts.NakDelay))
+	fails, since, warn := f.fails, f.since, f.fails == 1 || now.Sub(f.warned) >= storeWarnEvery
+	if warn {
+		f.warned = now
+	}
+	f.Unlock()
+	if warn {
+		c.logger.Warn("publish to dead-letter subject; the message will be redelivered (retries back off up to "+fmt.Sprint(maxStorePause)+")",
+			"subject", c.opts.DLQSubject, "failures", fails, "since", since.Format(time.RFC3339), "retry_in", delay, "err", cause)
+	} else {
+		c.logger.Debug("publish to dead-letter subject", "subject", c.opts.DLQSubject, "failures", fails, "retry_in", delay, "err", cause)
+	}
+	return delay
+}
+
+// dlqRecovered ends a run of failed dead-letter publishes, if any,
+// saying so.
+func (c *NATSConsumer) dlqRecovered() {
+	f := &c.dlqFail
+	f.Lock()
+	fails, since := f.fails, f.since
+	f.fails = 0
+	f.Unlock()
+	if fails > 0 {
+		c.logger.Info("publish to dead-letter subject works again", "subject", c.opts.DLQSubject, "failures", fails, "failing_for", time.Since(since).Round(time.Millisecond))
+	}
 }
 
 func (c *NATSConsumer) countDecodeErr(err error) {

@@ -73,7 +73,12 @@
 // "dead_letter_failed"} (dead_letter counts only dead letters stored)
 // and warned about at the first failure of a run, then once a minute.
 // Lines rejected inside an otherwise good message are counted, not
-// dead-lettered. A message whose
+// dead-lettered. Dead letters, expired messages (below) and partly
+// rejected messages (influx string fields aside) are logged at WARN at
+// most once a minute per subject and reason: the first at once, with its
+// sequence and error, then a summary of those that followed (their
+// count, first sequence, last error), written every minute while they go
+// on and when Run returns. A message whose
 // samples and events are all too old (older than ingest.max_sample_age:
 // a backlog read late) is not poison: it is terminated and counted in
 // omen_nats_messages_total{outcome="expired"} and as too_old, not

@@ -375,6 +375,11 @@ type NATSConsumer struct {
 	// goroutine only).
 	storeFail storeBackoff
 
+	// deadLog, expiredLog and partLog write the records of dead letters,
+	// expired messages and partly rejected messages, one per subject and
+	// reason a minute (see rateLog); poll flushes their summaries.
+	deadLog, expiredLog, partLog *rateLog
+
 	// dlqFail tracks a run of failed publishes to the dead-letter
 	// subject (both goroutines dead-letter).
 	dlqFail struct {
@@ -485,6 +490,11 @@ func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg promethe
 	}
 	c.logger = logger.With("source", c.name)
 	c.seen, _ = app.(SeenChecker)
+	c.deadLog = newRateLog(c.logger, slog.LevelWarn, "dead-lettering message", "dead-lettered messages")
+	c.expiredLog = newRateLog(c.logger, slog.LevelWarn,
+		"dropping expired message: every sample or event in it is older than ingest.max_sample_age (terminated, not dead-lettered)", "dropped expired messages")
+	c.partLog = newRateLog(c.logger, slog.LevelWarn, "message partly rejected: its rejected lines are counted in omen_ingest_errors_total, the rest stored",
+		"messages partly rejected")
 	c.stored, _ = app.(StoredAppender)
 	if c.js, err = jetstream.New(nc); err != nil {
 		return nil, fmt.Errorf("nats consumer: jetstream: %w", err)
@@ -955,6 +965,7 @@ func (c *NATSConsumer) Run(ctx context.Context) error {
 	defer func() {
 		stop()
 		wg.Wait()
+		c.flushLogs(true)
 	}()
 	return c.run(ctx)
 }
@@ -970,6 +981,7 @@ func (c *NATSConsumer) poll(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		c.flushLogs(false)
 		healthy := c.healthy()
 		ictx, cancel := context.WithTimeout(ctx, min(c.pollEvery, 5*time.Second))
 		cons, err := c.js.Consumer(ictx, c.opts.Stream, c.opts.Durable)
@@ -1356,10 +1368,7 @@ func (c *NATSConsumer) decode(ctx context.Context, st *stage, msgs []jetstream.M
 			}
 			continue
 		}
-		if len(st.res.Errors) > errStart {
-			c.logger.Debug("message partly rejected", "subject", msg.Subject(), "seq", sp.seq,
-				"rejected", len(st.res.Errors)-errStart, "first", st.res.Errors[errStart].Error())
-		}
+		c.notePartlyRejected(msg.Subject(), sp.seq, st.res.Errors[errStart:])
 		sp.s1, sp.e1 = len(st.res.Samples), len(st.res.Events)
 		st.spans = append(st.spans, sp)
 	}
@@ -1422,6 +1431,35 @@ func (c *NATSConsumer) addMarker(st *stage, sp msgSpan) {
 	st.spans = append(st.spans, sp)
 }
 
+// notePartlyRejected logs, rate-limited (partLog), a message whose
+// decoding rejected errs but yielded samples or events; influx string
+// fields, skipped by design, do not count.
+func (c *NATSConsumer) notePartlyRejected(subject string, seq uint64, errs []decode.Error) {
+	first, n := -1, 0
+	for i, e := range errs {
+		if e.Reason == decode.ReasonStringField {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		n++
+	}
+	if first < 0 {
+		return
+	}
+	c.partLog.note(time.Now(), subject, errs[first].Reason, seq, n, errs[first].Error())
+}
+
+// flushLogs writes the rate-limited records' summaries that are due, or
+// all of them.
+func (c *NATSConsumer) flushLogs(all bool) {
+	now := time.Now()
+	for _, l := range []*rateLog{c.deadLog, c.expiredLog, c.partLog} {
+		l.flush(now, all)
+	}
+}
+
 // expired reports whether errs, the errors of a message that yielded
 // nothing, are all too_old (string fields aside): its data aged past
 // ingest.max_sample_age (a backlog, a replay), which is not a poison
@@ -1443,7 +1481,7 @@ func expired(errs []decode.Error) bool {
 // expire terminates msg, whose samples and events are all too old
 // (counted as too_old by countErrors), without dead-lettering it.
 func (c *NATSConsumer) expire(msg jetstream.Msg, seq uint64, cause error) {
-	c.logger.Warn("dropping expired message: every sample or event in it is older than ingest.max_sample_age", "subject", msg.Subject(), "seq", seq, "err", cause)
+	c.expiredLog.note(time.Now(), msg.Subject(), decode.ReasonTooOld, seq, 0, cause.Error())
 	if err := msg.Term(); err != nil {
 		c.logger.Warn("term", "seq", seq, "err", err)
 	}
@@ -1700,7 +1738,7 @@ func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *
 	if meta != nil {
 		seq = meta.Sequence.Stream
 	}
-	c.logger.Warn("dead-lettering message", "subject", msg.Subject(), "seq", seq, "reason", reason, "err", text)
+	c.deadLog.note(time.Now(), msg.Subject(), reason, seq, 0, text)
 	err := c.publishDeadLetter(ctx, dl)
 	if err != nil {
 		c.m.errors.WithLabelValues(ReasonDeadLetterFailed).Inc()

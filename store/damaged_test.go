@@ -85,6 +85,20 @@ func TestOpenDamagedFiles(t *testing.T) {
 			}
 			return p
 		}},
+		// Badger failed with "Invalid datakey id", naming neither.
+		{"value-log header damaged", func(t *testing.T, dir string, _ []string) string {
+			return damageVlogHeader(t, dir)
+		}},
+		// Badger failed with "Create a new file" having grown it to a
+		// sparse file with a new header: the next start succeeded, the
+		// values it held lost without a word.
+		{"value-log file emptied", func(t *testing.T, dir string, _ []string) string {
+			p := filepath.Join(dir, "000001.vlog")
+			if err := os.Truncate(p, 0); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, tables := writeClosedStore(t)
@@ -141,4 +155,20 @@ func TestOpenInUse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// damageVlogHeader flips a byte of the encryption key ID in the header of
+// the store's first value-log file, returning its name.
+func damageVlogHeader(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "000001.vlog")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[5] ^= 0xff
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

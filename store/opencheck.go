@@ -1,8 +1,10 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -13,13 +15,15 @@ import (
 
 // ErrDamaged is returned (wrapped) by Open and OpenRegistry when a file of
 // the store's database does not read: a table (.sst) that is truncated or
-// damaged, a MANIFEST or KEYREGISTRY that does not decode. The error names
+// damaged, a MANIFEST or KEYREGISTRY that does not decode, a value-log
+// file (.vlog) shorter than its header or whose header is damaged. The error names
 // the file and what to do. Open reads a table's index and last block
 // only, not its other blocks: Verify checks those too.
 var ErrDamaged = errors.New("damaged")
 
 // ErrInUse is returned (wrapped) by Open and OpenRegistry when another
-// process holds the store's directory (another omen run, model or train).
+// process holds the store's directory (another omen run, model or train,
+// or omen store verify).
 var ErrInUse = errors.New("in use by another process")
 
 // damagedRemedy is what an error wrapping ErrDamaged tells the operator.
@@ -34,9 +38,9 @@ func damagedRemedy(dir string) string {
 // (slice bounds out of range) and kills the process with a stack trace
 // instead of an error. checkFiles opens each table the MANIFEST lists as
 // Badger does (its footer, index and last block: the same reads, so about
-// the same time again) under a recover, and decodes the MANIFEST and
-// KEYREGISTRY, so that a damaged file gives an error wrapping ErrDamaged
-// naming it. It holds the directory lock while it reads (a running omen
+// the same time again) under a recover, decodes the MANIFEST and
+// KEYREGISTRY, and checks each value-log file's header (checkValueLogs),
+// so that a damaged file gives an error wrapping ErrDamaged naming it. It holds the directory lock while it reads (a running omen
 // compacts and deletes tables), and returns an error wrapping ErrInUse
 // when another process holds it. A directory without a MANIFEST is a new
 // store: nothing to check.
@@ -63,7 +67,14 @@ func checkFiles(dir string, bo badger.Options) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s does not decode (%w); %s", ErrDamaged, filepath.Join(dir, badger.KeyRegistryFileName), err, damagedRemedy(dir))
 	}
+	damaged, err := checkValueLogs(dir, kr)
 	_ = kr.Close()
+	if err != nil {
+		return err // Badger would fail the same way; not damage
+	}
+	if len(damaged) > 0 {
+		return fmt.Errorf("%w: value-log file %s %s; %s", ErrDamaged, damaged[0].File, damaged[0].What, damagedRemedy(dir))
+	}
 	for id, tm := range m.Tables {
 		name := table.NewFilename(id, dir)
 		if err := checkTable(name, tm, bo.BlockSize); err != nil {
@@ -71,6 +82,66 @@ func checkFiles(dir string, bo badger.Options) error {
 		}
 	}
 	return nil
+}
+
+// vlogHeaderSize is the size of a value-log file's header: the ID of the
+// KEYREGISTRY's data key its values are encrypted with (8 bytes, 0
+// without encryption) and an IV (12 bytes).
+const vlogHeaderSize = 20
+
+// checkValueLogs checks the header of every value-log file (.vlog) in
+// dir: Badger fails to open a file shorter than its header read-only
+// ("truncate: invalid argument"), and grows an empty one to its full
+// size with a new header when it opens it to write (its values lost
+// without a word, the next start succeeding), and a header naming a data
+// key the KEYREGISTRY does not hold fails its start ("Invalid datakey
+// id"), naming neither the damage nor the remedy. kr is the store's
+// KEYREGISTRY (nil when it does not decode: the sizes are checked). The
+// damage found is returned, each with the file and what is wrong; the
+// error is for a file that does not read for another reason.
+func checkValueLogs(dir string, kr *badger.KeyRegistry) ([]Damage, error) {
+	names, err := filepath.Glob(filepath.Join(dir, "*.vlog"))
+	if err != nil {
+		return nil, err
+	}
+	var damaged []Damage
+	for _, name := range names {
+		what, err := checkValueLog(name, kr)
+		if err != nil {
+			return damaged, err
+		}
+		if what != "" {
+			damaged = append(damaged, Damage{File: name, What: what})
+		}
+	}
+	return damaged, nil
+}
+
+// checkValueLog checks the header of the value-log file name, returning
+// what is wrong with it ("" when nothing).
+func checkValueLog(name string, kr *badger.KeyRegistry) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", fmt.Errorf("open value-log file %q: %w", name, err)
+	}
+	defer func() { _ = f.Close() }()
+	var h [vlogHeaderSize]byte
+	n, err := io.ReadFull(f, h[:])
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Sprintf("is %d bytes, less than its %d-byte header (emptied or cut short: the values it held are lost)", n, vlogHeaderSize), nil
+	case err != nil:
+		return "", fmt.Errorf("read value-log file %q: %w", name, err)
+	}
+	if kr == nil {
+		return "", nil
+	}
+	if id := binary.BigEndian.Uint64(h[:8]); id != 0 {
+		if _, err := kr.DataKey(id); err != nil {
+			return fmt.Sprintf("has a damaged header: it names encryption key %d, which the KEYREGISTRY does not hold (the store is not encrypted)", id), nil
+		}
+	}
+	return "", nil
 }
 
 // checkTable opens the table file name as Badger's Open does, turning a

@@ -168,7 +168,7 @@ func open(opts Options, registry bool) (*Store, error) {
 // "Another process is using this Badger database").
 func openError(dir string, err error) error {
 	if errors.Is(err, ErrInUse) || strings.Contains(err.Error(), "Cannot acquire directory lock") {
-		return fmt.Errorf("open store %q: %w: another omen holds it (omen run, or omen model or omen train while they work); "+
+		return fmt.Errorf("open store %q: %w: another omen holds it (omen run, omen model or omen train while they work, or omen store verify); "+
 			"stop it, or give this one another storage path", dir, ErrInUse)
 	}
 	return fmt.Errorf("open store %q: %w", dir, err)

@@ -20,6 +20,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashDirEnv); dir != "" {
 		crashChild(dir)
 	}
+	if op := os.Getenv(verifyChildEnv); op != "" {
+		verifyChild(op)
+	}
 	goleak.VerifyTestMain(m)
 }
 

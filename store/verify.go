@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -45,9 +46,10 @@ type VerifyProgress struct {
 	// Tables checked of TablesTotal, TableBytes of TableBytesTotal.
 	Tables, TablesTotal         int
 	TableBytes, TableBytesTotal int64
-	// Records read so far (they are read once every table is checked),
-	// of about RecordsTotal (the tables' key counts: their older
-	// versions and deletions count too, so more than will be read).
+	// Records reached so far, their value read or not (they are read
+	// once every table is checked), of about RecordsTotal (the tables'
+	// key counts: their older versions and deletions count too, so more
+	// than will be read).
 	Records, RecordsTotal int64
 }
 
@@ -56,19 +58,44 @@ type VerifyReport struct {
 	// Tables the MANIFEST lists (all checked) and their bytes.
 	Tables     int
 	TableBytes int64
-	// ValueLogFiles and ValueLogBytes: the value log (its entries are
-	// checked as the records' values are read).
+	// ValueLogFiles and ValueLogBytes: the value log (each file's header
+	// is checked, its entries as the records' values are read), and the
+	// disk space its files take (their allocated blocks: Badger makes the
+	// file it writes to sparse, of twice the value-log file size, until
+	// it closes the store).
 	ValueLogFiles int
 	ValueLogBytes int64
 	// Records read and decoded, and the bytes of their keys and values.
 	Records     int64
 	RecordBytes int64
+	// RecordsUnread counts the records whose value does not read (each
+	// is damage), not counted in Records.
+	RecordsUnread int64
 	// RecordsSkipped says why the records were not read (empty: they
 	// were): damaged files, VerifyOptions.SkipRecords, or a store that
 	// Badger does not open read-only.
 	RecordsSkipped string
-	// Damaged lists what is damaged, in the order found.
+	// Damaged lists what is damaged, in the order found: every damaged
+	// file, and at most VerifyListedPerFile damaged records of each file
+	// (of the records whose file is not known too).
 	Damaged []Damage
+	// Unlisted counts the damaged records Damaged does not list, by file
+	// ("" for not known).
+	Unlisted map[string]int64
+}
+
+// VerifyListedPerFile is how many damaged records of one file Verify
+// lists in VerifyReport.Damaged: a value-log file cut short makes every
+// record whose value it held damaged; the rest are counted.
+const VerifyListedPerFile = 10
+
+// DamagedCount is the number of damaged items, listed or not.
+func (r *VerifyReport) DamagedCount() int64 {
+	n := int64(len(r.Damaged))
+	for _, c := range r.Unlisted {
+		n += c
+	}
+	return n
 }
 
 // Damage is one damaged file or record.
@@ -102,21 +129,29 @@ func (d Damage) String() string {
 const verifyProgressEvery = 1 << 14
 
 // verifyLocateMax is how many damaged records Verify looks up the table
-// of (each look-up opens tables again).
+// of (each look-up opens tables again): those whose file Badger's read
+// error does not name (a record that reads but does not decode).
 const verifyLocateMax = 20
 
 // Verify checks the store at opts.Path without changing it: the MANIFEST
-// and KEYREGISTRY decode, every table the MANIFEST lists reads and
-// matches its block checksums (damage Open does not see: it reads only a
-// table's index and last block), and then, unless opts.SkipRecords, every
+// and KEYREGISTRY decode, every value-log file holds its header (naming
+// a data key the KEYREGISTRY holds), every table the MANIFEST lists
+// reads and matches its block checksums (damage Open does not see: it
+// reads only a table's index and last block), and then, unless
+// opts.SkipRecords, every
 // record reads (a value in the value log matches its checksum) and decodes
 // as the store reads it: ingest batches, vectors, predictions, events,
 // outbox items and alert states with the store's codecs, JSON records as
 // JSON, and each registered model's data against the size and SHA-256 of
-// its metadata. Damage does not stop it: every damaged table is reported,
-// and every damaged record (the first 20 with the table holding it).
-// Records are read only once every table is intact (Badger's reading of a
-// damaged table may kill the process).
+// its metadata. Damage does not stop it: every damaged file is reported,
+// and every damaged record (the first VerifyListedPerFile of each file
+// listed, the others counted): one whose value does not read with the
+// value-log file holding it, one that does not decode with the table
+// holding it (the first 20). Records are read only once every file is
+// intact (Badger's reading of a damaged table may kill the process), and
+// the store has no memtable log holding records (Badger opens it
+// read-only only once the log is replayed, which any omen opening it
+// does).
 //
 // Verify holds the store's directory with a shared lock while it runs,
 // as Badger does when it opens a database read-only: it fails with an
@@ -149,6 +184,7 @@ func Verify(ctx context.Context, opts VerifyOptions) (VerifyReport, error) {
 	}
 	defer unlock()
 	rep.ValueLogFiles, rep.ValueLogBytes = filesOf(dir, ".vlog")
+	rep.Unlisted = map[string]int64{}
 
 	tables, keys, err := verifyFiles(ctx, dir, &rep, opts.Progress)
 	switch {
@@ -191,10 +227,21 @@ func verifyFiles(ctx context.Context, dir string, rep *VerifyReport, progress fu
 		rep.Damaged = append(rep.Damaged, Damage{File: manifest, What: fmt.Sprintf("does not decode (%v)", err)})
 		return nil, 0, nil
 	}
-	if kr, err := badger.OpenKeyRegistry(badger.KeyRegistryOptions{Dir: dir, ReadOnly: true}); err != nil {
+	kr, err := badger.OpenKeyRegistry(badger.KeyRegistryOptions{Dir: dir, ReadOnly: true})
+	if err != nil {
 		rep.Damaged = append(rep.Damaged, Damage{File: filepath.Join(dir, badger.KeyRegistryFileName), What: fmt.Sprintf("does not decode (%v)", err)})
-	} else {
+		kr = nil
+	}
+	vlogs, err := checkValueLogs(dir, kr)
+	if kr != nil {
 		_ = kr.Close()
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, d := range vlogs {
+		d.What = "value-log file " + d.What
+		rep.Damaged = append(rep.Damaged, d)
 	}
 	tables := make([]verifyTable, 0, len(m.Tables))
 	for id, tm := range m.Tables {
@@ -258,17 +305,64 @@ func cmpU64(a, b uint64) int {
 	return 0
 }
 
-// filesOf counts the files in dir named *ext and their bytes.
+// filesOf counts the files in dir named *ext and the disk space they
+// take (diskUsage: a sparse file's allocated blocks).
 func filesOf(dir, ext string) (n int, size int64) {
 	names, _ := filepath.Glob(filepath.Join(dir, "*"+ext))
 	for _, name := range names {
 		if fi, err := os.Stat(name); err == nil {
 			n++
-			size += fi.Size()
+			size += diskUsage(fi)
 		}
 	}
 	return n, size
 }
+
+// memLogs returns the memtable logs (.mem) in dir, those holding records
+// and those whose first entry is empty: an omen start that failed after
+// Badger made its memtable log (a damaged value-log file) leaves one, as
+// does one killed before it wrote anything. Neither is a crash's
+// unfinished writes, but Badger opens the store read-only only once
+// either is gone (replayed, or deleted for empty), which a read-write
+// open does.
+func memLogs(dir string) (records, empty []string) {
+	names, _ := filepath.Glob(filepath.Join(dir, "*.mem"))
+	for _, name := range names {
+		if memLogEmpty(name) {
+			empty = append(empty, name)
+		} else {
+			records = append(records, name)
+		}
+	}
+	return records, empty
+}
+
+// memLogEmpty reports whether the memtable log name has an empty first
+// entry after its header: Badger zeroes the header of the entry it
+// writes next (its 22 bytes at most).
+func memLogEmpty(name string) bool {
+	f, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer func() { _ = f.Close() }()
+	var b [vlogHeaderSize + 22]byte
+	n, err := io.ReadFull(f, b[:])
+	if n < vlogHeaderSize || err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return false
+	}
+	for _, c := range b[vlogHeaderSize:n] {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// openedFile finds the file of the store a Badger error names
+// ("Open existing file: \"/data/badger/000001.vlog\"", "While opening
+// memtable: /data/badger/00003.mem").
+var openedFile = regexp.MustCompile(`(\d+\.(?:vlog|mem|sst))\b`)
 
 // verifyRecords opens the database read-only and reads and decodes every
 // record, adding what is damaged to rep.
@@ -278,9 +372,15 @@ func verifyRecords(ctx context.Context, dir string, tables []verifyTable, keys i
 	// read-only only once the log's unfinished tail is cut, which a
 	// read-write open does (and its failed read-only Open leaves its
 	// goroutines running).
-	if mems, _ := filepath.Glob(filepath.Join(dir, "*.mem")); len(mems) > 0 {
+	switch mems, empty := memLogs(dir); {
+	case len(mems) > 0:
 		rep.RecordsSkipped = fmt.Sprintf("the store was not closed cleanly (omen was killed, or its machine stopped): its memtable log %s "+
 			"must be replayed first, which any omen opening the store does (omen model list --storage.path PATH), then verify again", strings.Join(mems, ", "))
+		return nil
+	case len(empty) > 0:
+		rep.RecordsSkipped = fmt.Sprintf("the store has an empty memtable log %s (left by an omen whose start failed, or that was stopped before it stored anything: "+
+			"no records are lost), which Badger reads the store past only once it is deleted, as any omen opening the store does "+
+			"(omen model list --storage.path PATH), then verify again", strings.Join(empty, ", "))
 		return nil
 	}
 	vl := &verifyLogger{badgerLogger: badgerLogger{opts.Logger}}
@@ -297,29 +397,36 @@ func verifyRecords(ctx context.Context, dir string, tables []verifyTable, keys i
 		WithIndexCacheSize(0)
 	db, err := badger.Open(bo)
 	if err != nil {
+		if m := openedFile.FindStringSubmatch(err.Error()); m != nil {
+			rep.Damaged = append(rep.Damaged, Damage{File: filepath.Join(dir, m[1]), What: fmt.Sprintf("does not open (%v)", err)})
+			rep.RecordsSkipped = "a damaged file (listed) keeps them from being read"
+			return nil
+		}
 		return fmt.Errorf("open read-only: %w", err)
 	}
-	v := recordVerifier{models: map[string]modelSum{}, log: vl}
-	err = v.scan(ctx, db, rep, keys, opts.Progress)
+	v := recordVerifier{models: map[string]modelSum{}, log: vl, rep: rep, listed: map[string]int{}}
+	err = v.scan(ctx, db, keys, opts.Progress)
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close: %w", cerr)
 	}
 	if err != nil {
 		return err
 	}
-	v.finishModels(rep)
-	for i, d := range v.pending {
-		if i < verifyLocateMax {
-			d.File = locateKey(dir, tables, d.key, d.version)
-		}
-		rep.Damaged = append(rep.Damaged, d.Damage)
+	v.finishModels()
+	for _, d := range v.pending {
+		d.File = locateKey(dir, tables, d.key, d.version)
+		v.add(d.Damage)
 	}
 	return nil
 }
 
 // recordVerifier decodes the records of a scan.
 type recordVerifier struct {
-	// pending are damaged records whose file is looked up after the scan.
+	rep *VerifyReport
+	// listed counts the damaged records rep.Damaged lists, by file.
+	listed map[string]int
+	// pending are damaged records whose file is looked up after the scan
+	// (verifyLocateMax at most).
 	pending []pendingDamage
 	// models are the registered models' metadata, by version; cur sums
 	// the data chunks of the version being read.
@@ -352,45 +459,99 @@ type modelData struct {
 
 // verifyLogger is Badger's logger for Verify: Badger reads a value that
 // does not match its checksum (or does not read) as empty and only logs
-// the error (Item.Value returns none), so verifyLogger keeps that error
-// for Verify to report, instead of logging it.
+// the error (Item.Value returns none), then each version of its key with
+// its value pointer, so verifyLogger keeps that error, and the value-log
+// file of each version, for Verify to report, instead of logging them.
 type verifyLogger struct {
 	badgerLogger
 	mu  sync.Mutex
 	err error // the last value read error, until readErr takes it
+	// fids are the value-log file IDs of the versions of the key whose
+	// value read last, by version.
+	fids map[uint64]uint64
 }
 
 // badgerReadError is the format of the line Badger logs when a value
 // does not read (Item.yieldItemValue); its last argument is the error.
-// The lines Badger logs after it list the key's versions.
+// The lines Badger logs after it list the key's versions
+// (badgerVersionLine).
 const badgerReadError = "Unable to read: Key:"
 
+// badgerVersionLine is the format of the lines Badger logs after a value
+// read error, one for each version of the key, with its value pointer.
+const badgerVersionLine = "Key: %v, Version"
+
 func (l *verifyLogger) Errorf(f string, v ...any) {
-	if strings.HasPrefix(f, badgerReadError) || strings.HasPrefix(f, "Key: %v, Version") {
-		if err, ok := v[len(v)-1].(error); ok && strings.HasPrefix(f, badgerReadError) {
+	switch {
+	case strings.HasPrefix(f, badgerReadError):
+		if err, ok := v[len(v)-1].(error); ok {
 			l.mu.Lock()
 			l.err = err
+			l.fids = nil
 			l.mu.Unlock()
 		}
-		return
+	case strings.HasPrefix(f, badgerVersionLine):
+		// Key, version, meta, user meta, value pointer
+		// ({Fid:1 Len:1054 Offset:20}).
+		if len(v) < 5 {
+			return
+		}
+		version, ok := v[1].(uint64)
+		m := vlogFid.FindStringSubmatch(fmt.Sprintf("%+v", v[len(v)-1]))
+		if !ok || m == nil {
+			return
+		}
+		fid, _ := strconv.ParseUint(m[1], 10, 32)
+		l.mu.Lock()
+		if l.fids == nil {
+			l.fids = map[uint64]uint64{}
+		}
+		l.fids[version] = fid
+		l.mu.Unlock()
+	default:
+		l.badgerLogger.Errorf(f, v...)
 	}
-	l.badgerLogger.Errorf(f, v...)
 }
 
-// readErr returns and forgets the last value read error.
-func (l *verifyLogger) readErr() error {
+// readErr returns and forgets the last value read error, and the
+// value-log file IDs of its key's versions.
+func (l *verifyLogger) readErr() (map[uint64]uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	err := l.err
-	l.err = nil
-	return err
+	err, fids := l.err, l.fids
+	l.err, l.fids = nil, nil
+	return fids, err
 }
 
-// vlogFid finds the value-log file id in Badger's value read errors
-// ("value corrupted for vp: {Fid:1 Len:… Offset:…}").
-var vlogFid = regexp.MustCompile(`Fid:(\d+)`)
+// vlogFid finds the value-log file id in Badger's value pointers, as its
+// value read errors show them ("value corrupted for vp: {Fid:1 Len:…
+// Offset:…}"), and in its error for a missing file ("file with ID: 1 not
+// found").
+var vlogFid = regexp.MustCompile(`(?:Fid:|file with ID: )(\d+)`)
 
-func (v *recordVerifier) scan(ctx context.Context, db *badger.DB, rep *VerifyReport, keys int64, progress func(VerifyProgress)) (err error) {
+// add adds d to the report: listed, or counted when VerifyListedPerFile
+// records of its file are listed already.
+func (v *recordVerifier) add(d Damage) {
+	if v.listed[d.File] >= VerifyListedPerFile {
+		v.rep.Unlisted[d.File]++
+		return
+	}
+	v.listed[d.File]++
+	v.rep.Damaged = append(v.rep.Damaged, d)
+}
+
+// addRecord adds the damaged record key at version, whose file is not
+// known: looked up after the scan for the first verifyLocateMax.
+func (v *recordVerifier) addRecord(d Damage, key []byte, version uint64) {
+	if len(v.pending) < verifyLocateMax {
+		v.pending = append(v.pending, pendingDamage{Damage: d, key: key, version: version})
+		return
+	}
+	v.add(d)
+}
+
+func (v *recordVerifier) scan(ctx context.Context, db *badger.DB, keys int64, progress func(VerifyProgress)) (err error) {
+	rep := v.rep
 	txn := db.NewTransaction(false)
 	defer txn.Discard()
 	it := txn.NewIterator(badger.IteratorOptions{})
@@ -399,29 +560,32 @@ func (v *recordVerifier) scan(ctx context.Context, db *badger.DB, rep *VerifyRep
 	defer func() {
 		// Badger panics on some damage its checksums do not cover.
 		if r := recover(); r != nil {
-			rep.Damaged = append(rep.Damaged, Damage{What: fmt.Sprintf("Badger panics reading the record after %s (%v); the records after it are not checked", describeKey(last), r)})
+			v.rep.Damaged = append(v.rep.Damaged, Damage{What: fmt.Sprintf("Badger panics reading the record after %s (%v); the records after it are not checked", describeKey(last), r)})
 			err = nil
 		}
 	}()
 	p := VerifyProgress{Tables: rep.Tables, TablesTotal: rep.Tables, TableBytes: rep.TableBytes, TableBytesTotal: rep.TableBytes, RecordsTotal: keys}
+	var reached int64
 	for it.Rewind(); it.Valid(); it.Next() {
 		item := it.Item()
 		key := item.KeyCopy(nil)
 		last = key
-		rep.Records++
-		if rep.Records%verifyProgressEvery == 0 {
+		reached++
+		if reached%verifyProgressEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			if progress != nil {
-				p.Records = rep.Records
+				p.Records = reached
 				progress(p)
 			}
 		}
 		var what string
-		_ = v.log.readErr() // one logged before this read is not this value's
+		var fids map[uint64]uint64
+		_, _ = v.log.readErr() // one logged before this read is not this value's
 		verr := item.Value(func(val []byte) error {
-			if verr := v.log.readErr(); verr != nil {
+			var verr error
+			if fids, verr = v.log.readErr(); verr != nil {
 				return verr
 			}
 			rep.RecordBytes += int64(len(key) + len(val))
@@ -430,20 +594,30 @@ func (v *recordVerifier) scan(ctx context.Context, db *badger.DB, rep *VerifyRep
 		})
 		switch {
 		case verr != nil:
+			rep.RecordsUnread++
 			d := Damage{Record: describeKey(key), What: fmt.Sprintf("its value does not read (%v)", verr)}
-			if m := vlogFid.FindStringSubmatch(verr.Error()); m != nil {
-				fid, _ := strconv.ParseUint(m[1], 10, 32)
-				d.File = filepath.Join(db.Opts().ValueDir, fmt.Sprintf("%06d.vlog", fid))
-				rep.Damaged = append(rep.Damaged, d)
-			} else {
-				v.pending = append(v.pending, pendingDamage{Damage: d, key: key, version: item.Version()})
+			if errors.Is(verr, y.ErrEOF) {
+				d.What = "its value does not read: its value-log file ends before it (cut short)"
 			}
+			fid, ok := fids[item.Version()]
+			if m := vlogFid.FindStringSubmatch(verr.Error()); !ok && m != nil {
+				fid, _ = strconv.ParseUint(m[1], 10, 32)
+				ok = true
+			}
+			if ok {
+				d.File = filepath.Join(db.Opts().ValueDir, fmt.Sprintf("%06d.vlog", fid))
+				v.add(d)
+			} else {
+				v.addRecord(d, key, item.Version())
+			}
+			continue
 		case what != "":
-			v.pending = append(v.pending, pendingDamage{Damage: Damage{Record: describeKey(key), What: what}, key: key, version: item.Version()})
+			v.addRecord(Damage{Record: describeKey(key), What: what}, key, item.Version())
 		}
+		rep.Records++
 	}
 	if progress != nil {
-		p.Records = rep.Records
+		p.Records = reached
 		progress(p)
 	}
 	return nil
@@ -584,12 +758,12 @@ func (v *recordVerifier) endModel() {
 		return
 	}
 	// The chunks are spread over tables and value-log files: no one file.
-	v.pending = append(v.pending, pendingDamage{Damage: Damage{Record: fmt.Sprintf("model %q", c.version), What: what}})
+	v.add(Damage{Record: fmt.Sprintf("model %q", c.version), What: what})
 }
 
 // finishModels checks the last model read, and that every model whose
 // metadata says it has data has some.
-func (v *recordVerifier) finishModels(rep *VerifyReport) {
+func (v *recordVerifier) finishModels() {
 	v.endModel()
 	versions := make([]string, 0, len(v.models))
 	for ver, m := range v.models {
@@ -599,7 +773,7 @@ func (v *recordVerifier) finishModels(rep *VerifyReport) {
 	}
 	slices.Sort(versions)
 	for _, ver := range versions {
-		rep.Damaged = append(rep.Damaged, Damage{Record: fmt.Sprintf("model %q", ver),
+		v.add(Damage{Record: fmt.Sprintf("model %q", ver),
 			What: fmt.Sprintf("its data is missing (its metadata says %d bytes)", v.models[ver].size)})
 	}
 }

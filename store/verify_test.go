@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,6 +117,20 @@ func TestVerify(t *testing.T) {
 			}
 			return p
 		}, what: "does not decode"},
+		// Badger did not open it ("Invalid datakey id"): Verify failed
+		// as unable to check, naming no file.
+		{name: "value-log header damaged", damage: func(t *testing.T, dir string, _ []string) string {
+			return damageVlogHeader(t, dir)
+		}, what: "value-log file has a damaged header"},
+		// Badger did not open it read-only ("truncate …: invalid
+		// argument").
+		{name: "value-log file emptied", damage: func(t *testing.T, dir string, _ []string) string {
+			p := filepath.Join(dir, "000001.vlog")
+			if err := os.Truncate(p, 0); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, what: "value-log file is 0 bytes, less than its 20-byte header"},
 		{name: "value-log entry flipped", damage: func(t *testing.T, dir string, _ []string) string {
 			// The ingest batches (over 1 KiB) are in the value log.
 			p := filepath.Join(dir, "000001.vlog")
@@ -164,7 +180,7 @@ func TestVerify(t *testing.T) {
 			if rep.Tables < 1 && tc.name != "garbage MANIFEST" {
 				t.Errorf("tables %d", rep.Tables)
 			}
-			if last.Tables != rep.Tables || last.TablesTotal != rep.Tables || last.Records != rep.Records || last.RecordsTotal < last.Records {
+			if last.Tables != rep.Tables || last.TablesTotal != rep.Tables || last.Records != rep.Records+rep.RecordsUnread || last.RecordsTotal < last.Records {
 				t.Errorf("last progress %+v, report %+v", last, rep)
 			}
 			s, err := Open(Options{Path: dir, Registerer: prometheus.NewRegistry()})
@@ -213,7 +229,8 @@ func TestVerifySkipRecords(t *testing.T) {
 }
 
 // TestVerifyInUse: Verify refuses a store an omen holds, and an omen
-// does not open a store while Verify holds it.
+// does not open a store while Verify holds it, saying omen store verify
+// may be what holds it (it named only omen run, model and train).
 func TestVerifyInUse(t *testing.T) {
 	dir, _ := writeClosedStore(t)
 	s := openTest(t, Options{Path: dir})
@@ -235,8 +252,8 @@ func TestVerifyInUse(t *testing.T) {
 			_ = s.Close()
 			t.Fatal("Open of a store being verified succeeded")
 		}
-		if !errors.Is(err, ErrInUse) {
-			t.Errorf("Open of a store being verified: %v, want ErrInUse", err)
+		if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "or omen store verify") {
+			t.Errorf("Open of a store being verified: %v, want ErrInUse saying omen store verify may hold it", err)
 		}
 	}
 }
@@ -280,4 +297,198 @@ func TestVerifyNoStore(t *testing.T) {
 	if _, err := Verify(context.Background(), VerifyOptions{Path: dir}); err == nil || !strings.Contains(err.Error(), "not a store") {
 		t.Errorf("Verify of an empty directory: %v", err)
 	}
+}
+
+// TestVerifyValueLogCutShort: a value-log file cut short or missing
+// makes every record whose value it held unread: each damaged record
+// names the value-log file (not the intact table holding the value
+// pointers, nor no file), the first VerifyListedPerFile listed and the
+// rest counted, and the unread records are not counted as read.
+func TestVerifyValueLogCutShort(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, vlog string)
+	}{
+		{"cut short", func(t *testing.T, vlog string) {
+			if err := os.Truncate(vlog, vlogHeaderSize+100); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"missing", func(t *testing.T, vlog string) {
+			if err := os.Remove(vlog); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, _ := writeClosedStore(t)
+			intact, err := Verify(context.Background(), VerifyOptions{Path: dir})
+			if err != nil || len(intact.Damaged) > 0 {
+				t.Fatalf("Verify of the intact store: %v, %v", intact.Damaged, err)
+			}
+			vlog := filepath.Join(dir, "000001.vlog")
+			tc.damage(t, vlog)
+			rep, err := Verify(context.Background(), VerifyOptions{Path: dir})
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			// The 20 ingest batches' values (over 1 KiB) are in the
+			// value log; the model's metadata then misses its data.
+			var listed int64
+			for _, d := range rep.Damaged {
+				switch {
+				case strings.HasPrefix(d.Record, "model"):
+				case d.File != vlog || !strings.Contains(d.What, "its value does not read"):
+					t.Errorf("damage %q, want it in %s", d, vlog)
+				default:
+					listed++
+				}
+			}
+			if listed != VerifyListedPerFile || listed+rep.Unlisted[vlog] != rep.RecordsUnread || rep.RecordsUnread < 20 {
+				t.Errorf("%d listed and %d more counted for %s, %d records unread: want %d listed, the rest counted, every batch unread",
+					listed, rep.Unlisted[vlog], vlog, rep.RecordsUnread, VerifyListedPerFile)
+			}
+			if rep.Records+rep.RecordsUnread != intact.Records {
+				t.Errorf("%d records read and %d unread, of the %d read intact", rep.Records, rep.RecordsUnread, intact.Records)
+			}
+			if rep.DamagedCount() != int64(len(rep.Damaged))+rep.Unlisted[vlog] {
+				t.Errorf("DamagedCount %d, %d listed", rep.DamagedCount(), len(rep.Damaged))
+			}
+		})
+	}
+}
+
+// TestVerifyAfterFailedStart: an omen whose start fails (a value-log
+// file's header damaged) leaves an empty memtable log. Verify names the
+// damaged file, not the memtable log ("not closed cleanly … run omen
+// model list, then verify again", which failed the same way, leaving
+// another); and once the file is restored, it says the memtable log is
+// empty (no records lost), not that the store was not closed cleanly.
+func TestVerifyAfterFailedStart(t *testing.T) {
+	dir, _ := writeClosedStore(t)
+	vlog := filepath.Join(dir, "000001.vlog")
+	good, err := os.ReadFile(vlog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damageVlogHeader(t, dir)
+	// A start that fails in Badger (past the store's own checks) leaves
+	// the memtable log Badger made.
+	if out := runVerifyChild(t, "badger-open", dir); out != "fails\n" {
+		t.Fatalf("Badger's open of the damaged store: %q", out)
+	}
+	if mems, _ := filepath.Glob(filepath.Join(dir, "*.mem")); len(mems) == 0 {
+		t.Fatal("the failed start left no memtable log")
+	}
+	rep, err := Verify(context.Background(), VerifyOptions{Path: dir})
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if len(rep.Damaged) != 1 || rep.Damaged[0].File != vlog || strings.Contains(rep.RecordsSkipped, ".mem") {
+		t.Errorf("damage %q, records skipped %q: want %s named, not the memtable log", rep.Damaged, rep.RecordsSkipped, vlog)
+	}
+
+	if err := os.WriteFile(vlog, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Verify(context.Background(), VerifyOptions{Path: dir})
+	if err != nil || len(rep.Damaged) > 0 || !strings.Contains(rep.RecordsSkipped, "empty memtable log") ||
+		strings.Contains(rep.RecordsSkipped, "not closed cleanly") {
+		t.Errorf("Verify: %+v, %v: want records skipped for an empty memtable log", rep, err)
+	}
+	// Opening the store deletes it: the records are then read.
+	s := openTest(t, Options{Path: dir, Registerer: prometheus.NewRegistry()})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Verify(context.Background(), VerifyOptions{Path: dir}); err != nil || len(rep.Damaged) > 0 || rep.RecordsSkipped != "" {
+		t.Errorf("Verify after an open: %+v, %v", rep, err)
+	}
+}
+
+// TestVerifyUnopenableValueLog: a value-log file whose header reads but
+// that Badger does not open read-only (here /dev/zero: Badger truncates
+// a file of size 0 to its full size, which a read-only file refuses) is
+// named as damage, not an error naming no file. Verify runs in a child
+// process: Badger's failed Open leaves goroutines running.
+func TestVerifyUnopenableValueLog(t *testing.T) {
+	dir, _ := writeClosedStore(t)
+	p := filepath.Join(dir, "000009.vlog")
+	if err := os.Symlink("/dev/zero", p); err != nil {
+		t.Fatal(err)
+	}
+	var rep VerifyReport
+	if err := json.Unmarshal([]byte(runVerifyChild(t, "verify", dir)), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Damaged) != 1 || rep.Damaged[0].File != p || !strings.Contains(rep.Damaged[0].What, "does not open") || rep.RecordsSkipped == "" {
+		t.Errorf("damage %q, records skipped %q: want %s named", rep.Damaged, rep.RecordsSkipped, p)
+	}
+}
+
+// TestVerifyValueLogDiskUsage: the value-log size shown is the disk space
+// its files take: a store copied while omen ran has its value-log file
+// at its sparse size of twice the value-log file size (268 MB for a few
+// kB).
+func TestVerifyValueLogDiskUsage(t *testing.T) {
+	dir, _ := writeClosedStore(t)
+	p := filepath.Join(dir, "000001.vlog")
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, 1<<30); err != nil { // sparse, as Badger leaves it
+		t.Fatal(err)
+	}
+	rep, err := Verify(context.Background(), VerifyOptions{Path: dir, SkipRecords: true})
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if rep.ValueLogBytes >= 1<<20 || rep.ValueLogBytes < fi.Size()/2 {
+		t.Errorf("value log of %d bytes (%d before it was made sparse to 1 GiB): want its disk usage", rep.ValueLogBytes, fi.Size())
+	}
+}
+
+// verifyChildEnv makes the test binary a child of runVerifyChild
+// (through TestMain), for what leaves goroutines behind (a failed
+// badger.Open does), which goleak would report.
+const verifyChildEnv = "OMEN_STORE_VERIFY_CHILD"
+
+// verifyChild runs op ("badger-open DIR": prints "fails" when Badger
+// does not open the database at DIR; "verify DIR": Verify's report, as
+// JSON) and exits.
+func verifyChild(op string) {
+	op, dir, _ := strings.Cut(op, " ")
+	switch op {
+	case "badger-open":
+		db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+		if err == nil {
+			_ = db.Close()
+			fmt.Println("opens")
+		} else {
+			fmt.Println("fails")
+		}
+	case "verify":
+		rep, err := Verify(context.Background(), VerifyOptions{Path: dir})
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(2)
+		}
+		b, _ := json.Marshal(rep)
+		fmt.Println(string(b))
+	}
+	os.Exit(0)
+}
+
+// runVerifyChild runs verifyChild(op+" "+dir) in a child process,
+// returning its stdout.
+func runVerifyChild(t *testing.T, op, dir string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), verifyChildEnv+"="+op+" "+dir)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child %s %s: %v\n%s", op, dir, err, out)
+	}
+	return string(out)
 }

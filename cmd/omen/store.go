@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/omen-sre/omen/internal/tty"
@@ -20,7 +21,8 @@ const storeUsage = `usage: omen store verify [--storage.path DIR] [--tables-only
 verify checks the store at --storage.path for damage without changing
 it, while no omen holds it (stop the daemon first: a running omen
 changes the store's files as they are read, so verify refuses a store in
-use). It checks that the MANIFEST and KEYREGISTRY decode and that every
+use). It checks that the MANIFEST and KEYREGISTRY decode, that every
+value-log file (.vlog) holds its 20-byte header, and that every
 table (.sst) matches its block checksums: damage in the middle of a
 table, which omen run's start does not see (it reads a table's index and
 last block), and which otherwise shows only when a read reaches that
@@ -28,11 +30,14 @@ block. Then, unless --tables-only, it reads every record (a value in the
 value log must match its checksum) and decodes it as the store does
 (ingest batches, vectors, predictions, events, outbox items, alert
 states; JSON records; each model's data against its size and SHA-256).
-A store that was not closed cleanly (omen killed) has its tables checked
-but not its records: opening it once with omen (omen model list) replays
-its memtable log, then verify it again. Progress shows on a terminal;
-the summary (tables, value-log files, records, bytes, and each damaged
-item with its file and what is wrong) prints on stdout.
+A store that was not closed cleanly (omen killed), or that an omen whose
+start failed left an empty memtable log in, has its files checked but not
+its records: opening it once with omen (omen model list) replays or
+deletes its memtable log, then verify it again. Progress shows on a
+terminal; the summary (tables, value-log files and the disk space they
+take, records read and those whose value does not read, and each damaged
+item by file with what is wrong: the first 10 damaged records of a file,
+then how many more) prints on stdout.
 
 Exit status: 0 intact, 1 damaged or not fully checked (the message says
 which: a store in use, not closed cleanly, no store at the path),
@@ -97,20 +102,21 @@ func storeVerify(ctx context.Context, path string, tablesOnly bool, stdout, stde
 	}
 	fmt.Fprintf(stdout, "store %s\n", dir)
 	fmt.Fprintf(stdout, "tables:          %d (%s), block checksums checked\n", rep.Tables, sizeText(rep.TableBytes))
-	fmt.Fprintf(stdout, "value-log files: %d (%s)\n", rep.ValueLogFiles, sizeText(rep.ValueLogBytes))
+	fmt.Fprintf(stdout, "value-log files: %d (%s on disk)\n", rep.ValueLogFiles, sizeText(rep.ValueLogBytes))
 	switch {
 	case tablesOnly:
 		fmt.Fprintln(stdout, "records:         not checked (--tables-only)")
+	case rep.RecordsSkipped == "" && rep.RecordsUnread > 0:
+		fmt.Fprintf(stdout, "records:         %d (%s of keys and values), read and decoded; %d more whose value does not read\n",
+			rep.Records, sizeText(rep.RecordBytes), rep.RecordsUnread)
 	case rep.RecordsSkipped == "":
 		fmt.Fprintf(stdout, "records:         %d (%s of keys and values), read and decoded\n", rep.Records, sizeText(rep.RecordBytes))
 	default:
 		fmt.Fprintf(stdout, "records:         not checked: %s\n", rep.RecordsSkipped)
 	}
-	if len(rep.Damaged) > 0 {
-		fmt.Fprintf(stdout, "damaged:         %d\n", len(rep.Damaged))
-		for _, d := range rep.Damaged {
-			fmt.Fprintf(stdout, "  %s\n", d)
-		}
+	if n := rep.DamagedCount(); n > 0 {
+		fmt.Fprintf(stdout, "damaged:         %d\n", n)
+		printDamage(stdout, rep)
 		fmt.Fprintf(stderr, "omen store verify: the store at %q is damaged (listed above): restore %q from a copy taken while omen was stopped "+
 			"(what was stored since that copy is lost), or move it away to start with an empty store (everything it held is lost; "+
 			"register and promote a model again with omen model add and promote)\n", path, dir)
@@ -122,6 +128,40 @@ func storeVerify(ctx context.Context, path string, tablesOnly bool, stdout, stde
 	}
 	fmt.Fprintln(stdout, "no damage found")
 	return 0
+}
+
+// printDamage lists the damage of rep grouped by file (in the order
+// each file was first found damaged), each file's listed items followed
+// by how many more damaged records it has.
+func printDamage(w io.Writer, rep store.VerifyReport) {
+	var files []string
+	byFile := map[string][]store.Damage{}
+	for _, d := range rep.Damaged {
+		if _, ok := byFile[d.File]; !ok {
+			files = append(files, d.File)
+		}
+		byFile[d.File] = append(byFile[d.File], d)
+	}
+	var unlisted []string // not reached: a file's first records are listed
+	for f := range rep.Unlisted {
+		if _, ok := byFile[f]; !ok {
+			unlisted = append(unlisted, f)
+		}
+	}
+	slices.Sort(unlisted)
+	files = append(files, unlisted...)
+	for _, f := range files {
+		for _, d := range byFile[f] {
+			fmt.Fprintf(w, "  %s\n", d)
+		}
+		if n := rep.Unlisted[f]; n > 0 {
+			name := f
+			if name == "" {
+				name = "(file not known)"
+			}
+			fmt.Fprintf(w, "  %s: %d more damaged records (not listed)\n", name, n)
+		}
+	}
 }
 
 // sizeText is n bytes for a person: "542.1 MB" (decimal units).

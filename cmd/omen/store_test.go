@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -50,6 +51,37 @@ func writeStore(t *testing.T) (path string, tables []string) {
 	return path, tables
 }
 
+// writeLargeBatches appends n batches whose values (over 1 KiB) go to the
+// value log to the store under path, returning the value-log file that
+// holds them.
+func writeLargeBatches(t *testing.T, path string, n int) string {
+	t.Helper()
+	st, err := store.Open(store.Options{Path: filepath.Join(path, "badger"), NoSync: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	for i := range n {
+		b := telemetry.Batch{Source: "large", Seq: uint64(i + 1), Received: int64(i) * 1000}
+		for s := range 200 {
+			b.Samples = append(b.Samples, telemetry.Sample{
+				Labels: labels.FromStrings("__name__", "m", "pod", fmt.Sprintf("pod-%03d-%x", s, rng.Uint64())), T: int64(i)*1000 + int64(s), V: rng.Float64(),
+			})
+		}
+		if _, err := st.AppendBatches([]telemetry.Batch{b}); err != nil {
+			t.Fatalf("AppendBatches: %v", err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	vlogs, err := filepath.Glob(filepath.Join(path, "badger", "*.vlog"))
+	if err != nil || len(vlogs) == 0 {
+		t.Fatalf("no value-log file (%v)", err)
+	}
+	return vlogs[len(vlogs)-1] // the newest: Badger writes to a new one at each open
+}
+
 // TestStoreVerify runs omen store verify on a real store: intact (exit
 // 0, the summary), damaged in the middle of a table (exit 1 naming the
 // table and what to do; omen run's start does not see that damage), held
@@ -65,7 +97,7 @@ func TestStoreVerify(t *testing.T) {
 		wantNoDamage bool
 	}{
 		{name: "intact", rc: 0, wantNoDamage: true, prepare: func(*testing.T, string, []string) ([]string, []string) {
-			return []string{"tables:          1 (", "block checksums checked", "value-log files: 1", "read and decoded", "no damage found"}, nil
+			return []string{"tables:          1 (", "block checksums checked", "value-log files: 1 (", " on disk)", "read and decoded\n", "no damage found"}, nil
 		}},
 		{name: "intact, tables only", rc: 0, tablesOnly: true, wantNoDamage: true, prepare: func(*testing.T, string, []string) ([]string, []string) {
 			return []string{"records:         not checked (--tables-only)", "no damage found"}, nil
@@ -83,6 +115,33 @@ func TestStoreVerify(t *testing.T) {
 			}
 			return []string{"damaged:         1\n  " + tables[0] + ": level-0 table does not match its checksums", "records:         not checked"},
 				[]string{"is damaged (listed above)", "restore", "move it away"}
+		}},
+		// Badger did not open it: verify exited 1 "unable to check"
+		// with Badger's "Invalid datakey id", naming no file.
+		{name: "value-log header damaged", rc: 1, prepare: func(t *testing.T, path string, _ []string) ([]string, []string) {
+			vlog := filepath.Join(path, "badger", "000001.vlog")
+			b, err := os.ReadFile(vlog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[5] ^= 0xff
+			if err := os.WriteFile(vlog, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"damaged:         1\n  " + vlog + ": value-log file has a damaged header", "records:         not checked"},
+				[]string{"is damaged (listed above)", "restore", "move it away"}
+		}},
+		// Every batch's value was in the value log: each was listed
+		// (blamed on the table holding the value pointers) and counted
+		// as read.
+		{name: "value-log file cut short", rc: 1, prepare: func(t *testing.T, path string, _ []string) ([]string, []string) {
+			vlog := writeLargeBatches(t, path, 20)
+			if err := os.Truncate(vlog, 120); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"; 20 more whose value does not read", "damaged:         20\n  " + vlog + ": ingest log batch",
+					"\n  " + vlog + ": 10 more damaged records (not listed)\n"},
+				[]string{"is damaged (listed above)"}
 		}},
 		{name: "held by another omen", rc: 1, prepare: func(t *testing.T, path string, _ []string) ([]string, []string) {
 			st, err := store.Open(store.Options{Path: filepath.Join(path, "badger"), NoSync: true})

@@ -102,7 +102,8 @@ func TestRedactNATSURL(t *testing.T) {
 
 // TestRedactNATSURLCommaPasswords: no letter of a password holding commas
 // and colons (and the user information's other characters) shows, with
-// the password's URL first, last or alone in the list. The passwords are
+// the password's URL first, last or alone in the list, with its scheme or
+// without (the NATS client adds nats://). The passwords are
 // of upper-case letters, which the rest of the list has none of.
 func TestRedactNATSURLCommaPasswords(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -112,10 +113,11 @@ func TestRedactNATSURLCommaPasswords(t *testing.T) {
 		for i := range pass {
 			pass[i] = chars[rng.IntN(len(chars))]
 		}
-		u := "nats://omen:" + string(pass) + "@127.0.0.1:4222"
-		for _, in := range []string{u, u + ",nats://127.0.0.1:4223", "nats://127.0.0.1:4223," + u, "nats://127.0.0.1:4223, " + u + ", nats://127.0.0.1:4224"} {
-			if got := redactNATSURL(in); strings.ContainsAny(got, "QZJKWV") {
-				t.Fatalf("redactNATSURL(%q) = %q shows a part of the password", in, got)
+		for _, u := range []string{"nats://omen:" + string(pass) + "@127.0.0.1:4222", "omen:" + string(pass) + "@127.0.0.1:4222"} {
+			for _, in := range []string{u, u + ",nats://127.0.0.1:4223", "nats://127.0.0.1:4223," + u, "nats://127.0.0.1:4223, " + u + ", nats://127.0.0.1:4224"} {
+				if got := redactNATSURL(in); strings.ContainsAny(got, "QZJKWV") {
+					t.Fatalf("redactNATSURL(%q) = %q shows a part of the password", in, got)
+				}
 			}
 		}
 	}

@@ -31,8 +31,9 @@ import (
 type VerifyOptions struct {
 	// Path is the store's directory (Options.Path).
 	Path string
-	// SkipRecords checks the files only (the MANIFEST, the KEYREGISTRY
-	// and every table's block checksums), without reading the records.
+	// SkipRecords checks the files only (the MANIFEST, the KEYREGISTRY,
+	// every value-log file's header and every table's block checksums),
+	// without reading the records.
 	SkipRecords bool
 	// Progress, when non-nil, is called on Verify's goroutine after each
 	// table and every 16,384 records.
@@ -73,7 +74,8 @@ type VerifyReport struct {
 	RecordsUnread int64
 	// RecordsSkipped says why the records were not read (empty: they
 	// were): damaged files, VerifyOptions.SkipRecords, or a store that
-	// Badger does not open read-only.
+	// Badger does not open read-only (a memtable log, holding records or
+	// empty).
 	RecordsSkipped string
 	// Damaged lists what is damaged, in the order found: every damaged
 	// file, and at most VerifyListedPerFile damaged records of each file
@@ -210,9 +212,9 @@ type verifyTable struct {
 	tm   badger.TableManifest
 }
 
-// verifyFiles checks the MANIFEST, the KEYREGISTRY and the block
-// checksums of every table the MANIFEST lists, adding what is damaged to
-// rep. It returns the tables, newest data first (level 0 newest table
+// verifyFiles checks the MANIFEST, the KEYREGISTRY, the header of every
+// value-log file and the block checksums of every table the MANIFEST
+// lists, adding what is damaged to rep. It returns the tables, newest data first (level 0 newest table
 // first, then the levels down), and their key count.
 func verifyFiles(ctx context.Context, dir string, rep *VerifyReport, progress func(VerifyProgress)) ([]verifyTable, int64, error) {
 	bo := badger.DefaultOptions(dir)

@@ -49,7 +49,7 @@ flags:`
 func storeCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen store", flag.ContinueOnError)
 	storagePath := fs.String("storage.path", "data/", "omen's storage path (the daemon must not be running)")
-	tablesOnly := fs.Bool("tables-only", false, "verify: check the files only (MANIFEST, KEYREGISTRY, every table's block checksums), not the records")
+	tablesOnly := fs.Bool("tables-only", false, "verify: check the files only (MANIFEST, KEYREGISTRY, every value-log file's header, every table's block checksums), not the records")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, storeUsage)
 		fs.PrintDefaults()

@@ -104,9 +104,10 @@ func checkValueLogs(dir string, kr *badger.KeyRegistry) ([]Damage, error) {
 	if err != nil {
 		return nil, err
 	}
+	// names are sorted: the last is the newest file (%06d.vlog).
 	var damaged []Damage
-	for _, name := range names {
-		what, err := checkValueLog(name, kr)
+	for i, name := range names {
+		what, err := checkValueLog(name, kr, i == len(names)-1)
 		if err != nil {
 			return damaged, err
 		}
@@ -118,8 +119,10 @@ func checkValueLogs(dir string, kr *badger.KeyRegistry) ([]Damage, error) {
 }
 
 // checkValueLog checks the header of the value-log file name, returning
-// what is wrong with it ("" when nothing).
-func checkValueLog(name string, kr *badger.KeyRegistry) (string, error) {
+// what is wrong with it ("" when nothing). newest says name is the
+// store's newest value-log file, which an omen stopped while Badger
+// created it leaves empty.
+func checkValueLog(name string, kr *badger.KeyRegistry, newest bool) (string, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return "", fmt.Errorf("open value-log file %q: %w", name, err)
@@ -128,6 +131,9 @@ func checkValueLog(name string, kr *badger.KeyRegistry) (string, error) {
 	var h [vlogHeaderSize]byte
 	n, err := io.ReadFull(f, h[:])
 	switch {
+	case n == 0 && newest && errors.Is(err, io.EOF):
+		return "is empty (0 bytes). It is the newest value-log file: if omen was killed while Badger created it (at a value-log rotation), it never held a value and deleting it is safe and loses nothing; " +
+			"if it was emptied otherwise, the values it held are lost", nil
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Sprintf("is %d bytes, less than its %d-byte header (emptied or cut short: the values it held are lost)", n, vlogHeaderSize), nil
 	case err != nil:

@@ -162,21 +162,33 @@
 // stream's MaxAge); these are skipped as duplicates by (Source, Seq)
 // before they are decoded (with the daemon's store; see SeenChecker), so
 // they only cost reading them again: none is dead-lettered as too_old, or
-// dead-lettered again. A deleted stream is not recreated while
-// omen runs: the consumer stops with an error, and Setup creates a new
-// stream at the next start.
+// dead-lettered again.
+//
+// When the stream itself disappears (deleted by an operator, or lost
+// with JetStream's store), which takes its consumers with it,
+// NATSConsumer creates it anew with its durable under the running
+// consumer, as Setup does at a start, with a WARN, counted in
+// omen_nats_consumer_recreated_total too: the new stream's creation time
+// gives its batches a new Source (below), so the store does not take its
+// messages, numbered from 1 again, for duplicates of the old stream's.
+// Messages published while no stream existed were refused to their
+// producers. (omen stopped with an error instead, exit 1, taking the
+// remote-write receiver and the API down with it until a restart did the
+// same.)
 //
 // # Batch source and stream identity
 //
 // The consumer's batches have Source
 // "nats/<stream>/<durable>@<creation time of the stream>", e.g.
 // "nats/OMEN/omen@2026-11-26T11:56:20.123456789Z", and Seq the stream
-// sequence. A stream deleted and created again (by Setup at the next
-// start, or by an operator) numbers its messages from 1 again; its
+// sequence. A stream deleted and created again (by Setup, at a start or
+// under a running consumer, or by an operator) numbers its messages from 1 again; its
 // different creation time gives its batches a different Source, so the
 // store does not skip them as duplicates of the old stream's messages
 // with the same sequence numbers (before, it silently dropped every new
-// message until the new sequence passed the old stream's highest).
+// message until the new sequence passed the old stream's highest). This
+// is what makes creating a deleted stream anew under a running consumer
+// safe.
 // JetStream sets the creation time once and keeps it across server
 // restarts and stream updates, and every replica of omen reads the same
 // value from the server, so the Source of one stream is stable across

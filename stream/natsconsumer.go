@@ -943,8 +943,9 @@ func (c *NATSConsumer) ensureDLQStream(ctx context.Context) error {
 // (deleted by an operator, lost by JetStream), Run logs it once at WARN,
 // counts it in omen_nats_consumer_recreated_total and runs Setup again,
 // with backoff, until the consumer exists again; see recreate for what is
-// redelivered then. When the stream itself was deleted, Run returns an
-// error instead (see streamDeleted).
+// redelivered then. When the stream itself was deleted (which deletes
+// its consumers too), Run creates it anew in the same way, as Setup does
+// at a start (see streamMissing).
 //
 // Messages are pulled continuously (up to MaxBufferedBytes buffered) and
 // gathered into batches of at most FetchBatch messages, cut FetchWait after
@@ -1036,12 +1037,16 @@ func (c *NATSConsumer) run(ctx context.Context) error {
 			return fmt.Errorf("nats consumer %s: %w", c.name, err)
 		}
 		if c.consumerGone(ctx, cons, err) {
-			if err := c.streamDeleted(ctx); err != nil {
-				return fmt.Errorf("nats consumer %s: %w", c.name, err)
-			}
 			// Deleted by an operator, or lost by JetStream: the old handle
-			// will never deliver again. Recreate it (same configuration).
-			c.logger.Warn("jetstream consumer is gone; recreating it", "consumer", c.opts.Durable, "reason", err)
+			// will never deliver again. Recreate it (same configuration),
+			// and the stream too when it is gone.
+			if c.streamMissing(ctx) {
+				c.logger.Warn("jetstream stream was deleted under the running consumer; creating it anew with its consumer "+
+					"(its messages get a new batch source, so the store does not take them for the old stream's, whose sequence numbers they repeat)",
+					"stream", c.opts.Stream, "consumer", c.opts.Durable, "reason", err)
+			} else {
+				c.logger.Warn("jetstream consumer is gone; recreating it", "consumer", c.opts.Durable, "reason", err)
+			}
 			c.recreated.WithLabelValues(c.opts.Durable).Inc()
 			if cons, err = c.recreate(ctx); err != nil {
 				return fmt.Errorf("nats consumer %s: %w", c.name, err)
@@ -1070,8 +1075,6 @@ func (c *NATSConsumer) fatal(err error) bool {
 // stream does), from the iterator's error err or, for other errors, by
 // asking the server.
 func (c *NATSConsumer) consumerGone(ctx context.Context, cons jetstream.Consumer, err error) bool {
-	// A deleted stream is not recreated under a running consumer (see
-	// streamDeleted).
 	if consumerMissing(err) {
 		return true
 	}
@@ -1097,20 +1100,22 @@ func (c *NATSConsumer) lookUpConsumer(ctx context.Context, cons jetstream.Consum
 	return nil
 }
 
-// streamDeleted returns an error when the stream itself no longer exists
-// (which deletes its consumers too). Run does not recreate it under a
-// running consumer: it stops, so that the deletion is seen. A new stream
-// numbers its messages from 1 again; when one is created (by Setup at the
-// next start, or by an operator), its batches get a new Source (see
+// streamMissing reports whether the stream itself no longer exists
+// (deleted by an operator, or lost with JetStream's store), which deletes
+// its consumers too. Run then creates it anew under the running consumer,
+// by Setup, as a restart would: the new stream numbers its messages from
+// 1 again, but its creation time gives its batches a new Source (see
 // sourceName), so the store does not skip them as duplicates of the old
-// stream's.
-func (c *NATSConsumer) streamDeleted(ctx context.Context) error {
+// stream's. Setup creates it with the configured subjects and limits, as
+// at a start: a stream an operator had created with other settings (the
+// one subject omen.> on nats-server 2.9) is not restored; where the
+// durable's filter does not suit the new stream, Run retries with a WARN
+// until the operator replaces it.
+func (c *NATSConsumer) streamMissing(ctx context.Context) bool {
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := c.js.Stream(sctx, c.opts.Stream); errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("stream %q was deleted; not recreating it under a running consumer (a restart creates a new one)", c.opts.Stream)
-	}
-	return nil
+	_, err := c.js.Stream(sctx, c.opts.Stream)
+	return errors.Is(err, jetstream.ErrStreamNotFound)
 }
 
 // recreate runs Setup until it succeeds, with backoff. It returns a nil
@@ -1130,12 +1135,9 @@ func (c *NATSConsumer) streamDeleted(ctx context.Context) error {
 func (c *NATSConsumer) recreate(ctx context.Context) (jetstream.Consumer, error) {
 	backoff := 100 * time.Millisecond
 	for {
-		if err := c.streamDeleted(ctx); err != nil {
-			return nil, err // Setup would create a new stream
-		}
-		// Should the stream be deleted between the check and Setup, Setup
-		// creates a new one and gives its batches a new Source, so its
-		// messages are still not taken for duplicates.
+		// A deleted stream is created anew by Setup, which gives its
+		// batches a new Source, so its messages are not taken for
+		// duplicates of the old stream's (see streamMissing).
 		cons, err := c.Setup(ctx)
 		if err == nil {
 			c.logger.Info("jetstream consumer recreated", "consumer", c.opts.Durable)

@@ -85,39 +85,62 @@ func TestNATSConsumerRecreatedAfterDeletion(t *testing.T) {
 	}
 }
 
-// TestNATSConsumerStreamDeleted: a deleted stream is not recreated under
-// a running consumer: Run stops with an error saying so. (A stream created
-// anew at the next start gets a new Source: see
-// TestNATSConsumerNewStreamAfterDeletion.)
+// TestNATSConsumerStreamDeleted: a stream deleted under a running
+// consumer is created anew with its durable: Run keeps running (it
+// stopped with an error, and omen exited 1), and messages published to
+// the new stream are ingested under a new Source, though their sequence
+// numbers repeat the old stream's.
 func TestNATSConsumerStreamDeleted(t *testing.T) {
 	for _, ns := range natsServers {
 		t.Run(ns.name, func(t *testing.T) {
 			verifyNoLeaks(t)
 			nc, js := connectJS(t, ns.start(t))
 			app := &MemAppender{}
-			c := newConsumer(t, nc, app, testNATSOptions(), nil)
+			reg := prometheus.NewRegistry()
+			logs := &testenv.SyncBuffer{}
+			c, err := NewNATSConsumer(nc, app, testNATSOptions(), reg, slog.New(slog.NewTextHandler(logs, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
 			setupStreams(t, c)
+			oldSource := c.Source()
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			done := make(chan error, 1)
 			go func() { done <- c.Run(ctx) }()
-			publish(t, js, "omen.metrics", "", fmt.Sprintf("a,i=0 v=1 %d", time.Now().UnixNano()))
+			ts := time.Now().UnixNano()
+			publish(t, js, "omen.metrics", "", fmt.Sprintf("a,i=0 v=1 %d", ts))
 			waitFor(t, "the first message", func() bool { s, _, _ := app.Counts(); return s >= 1 })
 			if err := js.DeleteStream(context.Background(), DefaultNATSStream); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case err := <-done:
-				if err == nil || !strings.Contains(err.Error(), "was deleted") {
-					t.Fatalf("Run returned %v, want a stream-deleted error", err)
+			waitFor(t, "the stream created anew", func() bool {
+				select {
+				case err := <-done:
+					t.Fatalf("Run returned %v after its stream was deleted; logs:\n%s", err, logs.String())
+				default:
 				}
-			case <-time.After(20 * time.Second):
-				cancel()
-				<-done
-				t.Fatal("Run still running 20s after its stream was deleted")
+				_, err := js.Consumer(context.Background(), DefaultNATSStream, DefaultDurable)
+				return err == nil
+			})
+			// Sequence 1 again, in the new stream.
+			if seq := publish(t, js, "omen.metrics", "", fmt.Sprintf("a,i=1 v=1 %d", ts)); seq != 1 {
+				t.Fatalf("the new stream's first message has sequence %d, want 1", seq)
 			}
-			if _, err := js.Stream(context.Background(), DefaultNATSStream); err == nil {
-				t.Fatal("the deleted stream was recreated")
+			waitFor(t, "the new stream's message", func() bool { s, _, _ := app.Counts(); return s >= 2 })
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if s, _, dups := app.Counts(); s != 2 || dups != 0 {
+				t.Fatalf("%d samples stored, %d duplicates; want 2, 0", s, dups)
+			}
+			bs := app.Batches()
+			if bs[0].Source != oldSource || bs[1].Source == oldSource || bs[1].Seq != 1 {
+				t.Fatalf("batches %s/%d and %s/%d; want the new stream's under a new source", bs[0].Source, bs[0].Seq, bs[1].Source, bs[1].Seq)
+			}
+			if !strings.Contains(logs.String(), `level=WARN msg="jetstream stream was deleted under the running consumer; creating it anew`) {
+				t.Fatalf("the stream's recreation is not logged at WARN; logs:\n%s", logs.String())
 			}
 		})
 	}

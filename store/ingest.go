@@ -515,22 +515,22 @@ func (s *Store) Seen(source string, seqs []uint64) ([]bool, error) {
 	}
 	defer s.exit()
 	out := make([]bool, len(seqs))
+	// The ingest lock only for the cached floor: the lookups run beside
+	// the appends (a batch committed meanwhile reads as not seen, which
+	// only costs decoding it).
 	g := &s.ing
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	_, cached := g.cp[source]
+	floor := g.floor[source]
+	g.mu.Unlock()
 	err := s.db.View(func(txn *badger.Txn) error {
-		if _, ok := g.cp[source]; !ok {
-			cp, err := getU64(txn, nameKey(pCheckpoint, source))
-			if err != nil {
-				return err
-			}
+		if !cached {
 			fl, err := getU64(txn, nameKey(pFloor, source))
 			if err != nil {
 				return err
 			}
-			g.cp[source], g.floor[source] = cp, fl
+			floor = fl
 		}
-		floor := g.floor[source]
 		for i, seq := range seqs {
 			switch {
 			case seq == 0:

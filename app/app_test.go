@@ -169,6 +169,9 @@ func countVectors(t *testing.T, st *store.Store, entity string) (n int, last sto
 func countBatches(t *testing.T, st *store.Store) (batches, samples int) {
 	t.Helper()
 	err := st.ReplayBatches(0, func(b telemetry.Batch) error {
+		if len(b.Samples) == 0 && len(b.Events) == 0 {
+			return nil // the marker of a dead-lettered message
+		}
 		batches++
 		samples += len(b.Samples)
 		return nil

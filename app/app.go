@@ -203,7 +203,8 @@ func (o *Options) applyDefaults() error {
 }
 
 // App is the omen daemon. Start and Stop may each be called once; Stop may
-// be called while Start runs, from another goroutine (see Start).
+// be called while Start runs, from another goroutine (see Start), never
+// from the Logger's handler or the Registerer (see Stop).
 type App struct {
 	opts   Options
 	logger *slog.Logger
@@ -724,6 +725,12 @@ func (a *App) Err() error { return a.runErr }
 // Start started. Should Start outlast the bound (a slow store open),
 // Stop returns an error and Start, which sees the Stop, fails with
 // ErrStopped, having closed what it opened or stopped what it started.
+//
+// Stop must not be called from code that Start or Stop run on their own
+// goroutine: the Logger's handler and the Registerer's methods. Such a
+// call waits for the Start or Stop it is part of: until its bound ends
+// from within Start, for ever from within Stop (as a sync.Once entered
+// again). Call Stop from another goroutine (go a.Stop(ctx)).
 func (a *App) Stop(ctx context.Context) error {
 	var err error
 	parent := ctx

@@ -68,7 +68,8 @@ type PollerOptions struct {
 	// nothing: their queries fail (counted as errors) and are caught up as
 	// any failed poll (CatchUp). A catch-up's range query (sent once)
 	// answered with a Retry-After holds them back the same way, with the
-	// poll's catch-ups not yet sent: those give their missed steps up.
+	// poll's catch-ups not yet sent: those wait for it when it ends
+	// within the poll's step, else give their missed steps up.
 	RetryBackoff time.Duration
 	// MaxPointsPerQuery bounds the points per series of one range query
 	// (Prometheus refuses more than 11000). Default 10000.
@@ -673,6 +674,14 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, st
 				return nil
 			}
 			if h := p.hold.Load(); h != nil && p.now().Before(h.until) {
+				// A hold that ends before this poll's time for its
+				// range queries does is waited for: a short
+				// Retry-After gave up every later catch-up of the poll.
+				if d := h.until.Sub(p.now()); holdEndsBefore(rctx, d) {
+					sleep(rctx, d)
+				}
+			}
+			if h := p.hold.Load(); h != nil && p.now().Before(h.until) {
 				// A Retry-After (a catch-up's before it, or the live
 				// poll's last query's) holds the server's queries: not
 				// sent, its missed steps given up as a failed range
@@ -1125,6 +1134,13 @@ func retryableQueryErr(err error) bool {
 		return true
 	}
 	return !errors.Is(err, context.Canceled)
+}
+
+// holdEndsBefore says whether a hold of d from now ends before ctx's
+// deadline (false without one).
+func holdEndsBefore(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Now().Add(d).Before(dl)
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

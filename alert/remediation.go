@@ -54,6 +54,11 @@ var defaultRemediations = []Remediation{
 	{Cause: "error_ratio", Action: "The pod answers with server errors: read its log and check its latest change.", RunbookURL: "traffic"},
 	{Cause: "dependency_latency_p99_seconds", Action: "Calls to dependencies are slow: find the slow dependency and its latest change; hold the rollout until it is healthy.", RunbookURL: "dependency"},
 	{Cause: "dependency_error_ratio", Action: "Calls to dependencies fail: find the failing dependency and its latest change; hold the rollout until it is healthy.", RunbookURL: "dependency"},
+	// The simulator's dependency features (omen demo, omen eval sim:
+	// sim.FeatureConfig), which no glob below matches: without them the
+	// action fell to the next cause's.
+	{Cause: "dependency_not_found_ratio", Action: "A dependency answers the pod's calls with Not Found (an incompatible API, e.g. an upgraded dependency): find the dependency and its latest change; roll it back or hold the rollout until both sides agree.", RunbookURL: "dependency"},
+	{Cause: "connection_pool_usage_ratio", Action: "An upstream connection pool is nearly exhausted: check connection reuse (keepalive) and the pool limits, and the upstream's health; hold the rollout until connections are free.", RunbookURL: "dependency"},
 	// Image or dependency version changes just before the failures.
 	{Cause: "*image*", Action: "The image changed just before the failures: roll back to the previous image.", RunbookURL: "rollback"},
 	{Cause: "*version*", Action: "A version changed just before the failures: roll back the change.", RunbookURL: "rollback"},

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/runbooks"
 	"github.com/omen-sre/omen/sim"
 )
 
@@ -72,15 +73,53 @@ func TestDefaultFeatureRemediations(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]string{
-		sim.FeatureConfigDelay:       "config-propagation",
-		sim.FeatureMountLatency:      "volume-provisioner",
-		sim.FeatureMemoryLimitRatio:  "memory",
-		sim.FeatureCPUThrottled:      "cpu-saturation",
-		sim.FeatureDependencyLatency: "dependency",
-		"cross_zone_latency_ms":      "cross-zone-latency",
+		sim.FeatureConfigDelay:        "config-propagation",
+		sim.FeatureMountLatency:       "volume-provisioner",
+		sim.FeatureMemoryLimitRatio:   "memory",
+		sim.FeatureCPUThrottled:       "cpu-saturation",
+		sim.FeatureDependencyLatency:  "dependency",
+		sim.FeatureConnectionPool:     "dependency",
+		sim.FeatureDependencyNotFound: "dependency",
+		"cross_zone_latency_ms":       "cross-zone-latency",
 	} {
 		if action, rb := r.pick([]Cause{{Name: name, Kind: "metric"}}); rb != want {
 			t.Errorf("feature %s: runbook %q (%q), want %q", name, rb, action, want)
 		}
+	}
+}
+
+// TestSimFeaturesHaveRemediation: every feature omen demo and omen eval
+// sim use (sim.FeatureConfig: the shipped set and the simulator's own) is
+// matched by a built-in rule of its own, not given the generic fallback,
+// and its runbook is one omen serves. dependency_not_found_ratio and
+// connection_pool_usage_ratio matched none: their alerts took the next
+// cause's action.
+func TestSimFeaturesHaveRemediation(t *testing.T) {
+	r, err := newRemedies(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for _, s := range runbooks.Slugs() {
+		served[s] = true
+	}
+	cfg := sim.FeatureConfig()
+	var causes []Cause
+	for _, f := range cfg.Features {
+		causes = append(causes, Cause{Name: f.Name, Kind: "metric"})
+	}
+	for _, f := range cfg.EventFeatures {
+		causes = append(causes, Cause{Name: f.Name, Kind: "event"})
+	}
+	for _, c := range causes {
+		t.Run(c.Name, func(t *testing.T) {
+			action, rb := r.pick([]Cause{c})
+			if action == fallbackAction {
+				t.Errorf("no built-in remediation: the fallback (%q, runbook %q)", action, rb)
+			}
+			if !served[rb] {
+				t.Errorf("runbook %q is not served (runbooks.Slugs)", rb)
+			}
+		})
 	}
 }

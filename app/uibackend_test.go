@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -53,5 +54,51 @@ func TestUIBackendEntityExplanation(t *testing.T) {
 		case tc.want >= 0 && (err != nil || x.T != tc.want*step || x.PredictionID != store.PredictionID(e, tc.want*step)):
 			t.Errorf("[%d, %d]: %+v, %v; want the explanation of step %d", tc.from, tc.to, x, err, tc.want)
 		}
+	}
+}
+
+// TestUIBackendModelVersionInfo: the UI reads the thresholds of any
+// registered version (the one that scored a prediction), not only the
+// active model's; an unknown version is ErrNotFound.
+func TestUIBackendModelVersionInfo(t *testing.T) {
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	names := []string{"a", "b"}
+	want := map[string]model.Thresholds{"v1": {Failure: 0.3, Anomaly: 19.25}, "v2": {Failure: 0.6, Anomaly: 1269.77}}
+	for _, v := range []string{"v1", "v2"} {
+		m, err := model.New(model.Config{Features: names, Window: 4, Hidden: 4, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.SetMeta(model.Meta{Version: v})
+		m.SetThresholds(want[v])
+		data, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutModel(v, data, store.ModelMeta{Version: v, Description: "model " + v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Promote("v2"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := api.NewStoreBackend(api.StoreOptions{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := uiBackend{b, st}
+	for v, th := range want {
+		mi, err := u.ModelVersionInfo(context.Background(), v)
+		if err != nil || mi.Version != v || mi.Threshold != th.Failure || mi.AnomalyThreshold != th.Anomaly ||
+			mi.Description != "model "+v || mi.Window != 4 || len(mi.Features) != 2 {
+			t.Errorf("%s: %+v, %v; want thresholds %+v", v, mi, err, th)
+		}
+	}
+	if mi, err := u.ModelVersionInfo(context.Background(), "v0"); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("unregistered version: %+v, %v; want ErrNotFound", mi, err)
 	}
 }

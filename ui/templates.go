@@ -47,9 +47,9 @@ var funcs = template.FuncMap{
 	"prob": func(p, thr float64) string { return percentPair(p, thr)[0] },
 	"thr":  func(thr, p float64) string { return percentPair(p, thr)[1] },
 	"pct2": func(v float64) string { return alert.Percents(v)[0] },
-	// anomaly renders an anomaly score and, when the model has one, the
-	// anomaly threshold it is compared with, with the digits that tell
-	// them apart.
+	// anomaly renders an anomaly score and, when the model version that
+	// scored it has one, the anomaly threshold it is compared with, with
+	// the digits that tell them apart.
 	"anomaly":     anomalyText,
 	"metricLabel": metricLabel,
 	// isURL reports whether an annotation value is a link (absolute http(s)
@@ -109,9 +109,14 @@ var funcs = template.FuncMap{
 	"mulf":   func(a, b float64) float64 { return a * b },
 }
 
-// anomalyText renders score against the model's anomaly threshold.
-func anomalyText(score float64, m *api.ModelInfo) string {
-	if m == nil || !(m.AnomalyThreshold > 0) {
+// anomalyText renders score against the anomaly threshold of m, the model
+// version that scored it (nil when unknown: then version, when not empty,
+// is named as the model whose threshold is not known).
+func anomalyText(score float64, m *api.ModelInfo, version string) string {
+	switch {
+	case m == nil && version != "":
+		return fmt.Sprintf("%s (the anomaly threshold of model %s, which scored it, is not known)", distinct(score)[0], version)
+	case m == nil || !(m.AnomalyThreshold > 0):
 		return distinct(score)[0]
 	}
 	ds := distinct(score, m.AnomalyThreshold)
@@ -326,7 +331,7 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 {{if .GoneAgeMs}}<p id="gone-notice" data-age-ms="{{.GoneAgeMs}}" style="background:#fff4e0;border-left:4px solid #e8a33d;padding:6px 10px"><strong>Gone: its last prediction, at {{time .Latest.T}}, is {{dur .GoneAgeMs}} behind the fleet's newest ({{time .Newest}}).</strong> omen stops scoring an entity without data (a pod replaced by a deploy, or stopped); the figures below are its last.</p>{{end}}
 <section><div class="kv">
 <span>P(failure)</span><span id="prob" data-prob="{{g .Latest.Probability}}">{{prob .Latest.Probability .Latest.Threshold}} <span class="muted">(threshold <span data-threshold="{{g .Latest.Threshold}}">{{thr .Latest.Threshold .Latest.Probability}}</span>, at {{time .Latest.T}})</span></span>
-<span>anomaly score</span><span id="anomaly" data-anomaly="{{g .Latest.AnomalyScore}}">{{anomaly .Latest.AnomalyScore .Model}}</span>
+<span>anomaly score</span><span id="anomaly" data-anomaly="{{g .Latest.AnomalyScore}}">{{anomaly .Latest.AnomalyScore .ScoredBy .Latest.ModelVersion}}</span>
 <span>model</span><span>{{.Latest.ModelVersion}}</span>
 <span>labels</span><span>{{template "labels" .Latest.Labels}}</span>
 </div></section>
@@ -383,7 +388,7 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 <h1>{{if .Alert}}Alert <span class="badge {{.Alert.State}}">{{.Alert.State}}</span>{{else if .Fingerprint}}Alert <span class="badge unlisted" id="alert-unlisted">no longer listed</span>{{else}}Prediction{{end}} on <a href="{{entityURL $x.Entity}}">{{$x.Entity}}</a></h1>
 <section><div class="kv">
 <span>P(failure)</span><span id="prob" data-prob="{{g $x.Probability}}">{{prob $x.Probability $x.Threshold}} <span class="muted">(threshold <span data-threshold="{{g $x.Threshold}}">{{thr $x.Threshold $x.Probability}}</span>)</span></span>
-<span>anomaly score</span><span id="anomaly" data-anomaly="{{g $x.AnomalyScore}}">{{anomaly $x.AnomalyScore .Model}}</span>
+<span>anomaly score</span><span id="anomaly" data-anomaly="{{g $x.AnomalyScore}}">{{anomaly $x.AnomalyScore .ScoredBy $x.ModelVersion}}</span>
 <span>predicted at</span><span>{{time $x.T}}</span>
 <span>model</span><span>{{$x.ModelVersion}}</span>
 <span>prediction</span><span>{{$x.PredictionID}} · <a href="{{apiURL .ID}}">JSON</a></span>

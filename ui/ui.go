@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/omen-sre/omen/alert"
@@ -87,6 +88,22 @@ type LatestScanner interface {
 	EachLatest(ctx context.Context, fn func(p *api.Prediction) bool) error
 }
 
+// ModelVersionDescriber is implemented by a Backend that can describe any
+// registered model version, not only the active one (the daemon's, over
+// its model registry). The pages judge a prediction's anomaly score
+// against the anomaly threshold of the model that scored it
+// (Prediction.ModelVersion): without a ModelVersionDescriber that
+// threshold is known only when the active model scored it.
+type ModelVersionDescriber interface {
+	// ModelVersionInfo describes a registered version: at least its
+	// Version, Threshold and AnomalyThreshold; an error wrapping
+	// api.ErrNotFound when it is not registered (deleted since). A
+	// version's description must not change (the registry never
+	// registers other data under a version's name, even a deleted one's):
+	// the UI keeps those it read.
+	ModelVersionInfo(ctx context.Context, version string) (api.ModelInfo, error)
+}
+
 // UI serves the pages. It is an http.Handler for paths under /ui/.
 type UI struct {
 	opts   Options
@@ -95,6 +112,18 @@ type UI struct {
 	logger *slog.Logger
 	mux    *http.ServeMux
 	tmpl   *template.Template
+	// versions keeps the model versions ModelVersionDescriber described.
+	versions versionCache
+}
+
+// maxVersions caps the model versions the UI keeps described; the cache
+// is emptied when full (a registry holds a few versions).
+const maxVersions = 64
+
+// versionCache holds model versions described, by version.
+type versionCache struct {
+	mu sync.Mutex
+	m  map[string]api.ModelInfo
 }
 
 // New validates opts and builds the UI.
@@ -540,9 +569,11 @@ type entityData struct {
 	// ExplainAgeMs is how much older than the latest prediction the
 	// explanation shown is (0 when it is of the latest prediction).
 	ExplainAgeMs int64
-	// Model is the active model (nil when unknown): its anomaly threshold
-	// is shown beside the anomaly scores.
-	Model *api.ModelInfo
+	// Model is the active model (nil when unknown). ScoredBy is the model
+	// version that scored Latest (nil when unknown: scoredBy), whose
+	// anomaly threshold is shown beside its anomaly score.
+	Model    *api.ModelInfo
+	ScoredBy *api.ModelInfo
 	// GoneAgeMs is how far the latest prediction is behind the fleet's
 	// newest (Newest) when the entity is gone (see goneAfterMs), else 0.
 	GoneAgeMs int64
@@ -556,6 +587,46 @@ func (u *UI) model(ctx context.Context) *api.ModelInfo {
 	if err != nil {
 		return nil
 	}
+	return &mi
+}
+
+// scoredBy describes the model version that scored a prediction, for its
+// anomaly threshold: active when it is that version, else the
+// backend's description of it (ModelVersionDescriber), nil when unknown
+// (no version, a backend that cannot describe it, a version deleted).
+func (u *UI) scoredBy(ctx context.Context, version string, active *api.ModelInfo) *api.ModelInfo {
+	switch {
+	case version == "":
+		return nil
+	case active != nil && active.Version == version:
+		return active
+	}
+	d, ok := u.b.(ModelVersionDescriber)
+	if !ok {
+		return nil
+	}
+	u.versions.mu.Lock()
+	mi, kept := u.versions.m[version]
+	u.versions.mu.Unlock()
+	if kept {
+		return &mi
+	}
+	mi, err := d.ModelVersionInfo(ctx, version)
+	if err != nil {
+		if !errors.Is(err, api.ErrNotFound) {
+			u.logger.Warn("describe model version", "version", version, "err", err)
+		}
+		return nil
+	}
+	if mi.Version != version {
+		return nil
+	}
+	u.versions.mu.Lock()
+	if u.versions.m == nil || len(u.versions.m) >= maxVersions {
+		u.versions.m = make(map[string]api.ModelInfo)
+	}
+	u.versions.m[version] = mi
+	u.versions.mu.Unlock()
 	return &mi
 }
 
@@ -781,6 +852,7 @@ func (u *UI) entityData(w http.ResponseWriter, r *http.Request, e string) (d ent
 	}
 	// At least the entity's (a prediction stored between the two reads).
 	d = entityData{Entity: e, Latest: *last, Model: u.model(ctx), Newest: max(newest, last.T)}
+	d.ScoredBy = u.scoredBy(ctx, last.ModelVersion, d.Model)
 	if isGone(*last, d.Newest, goneAfterMs(d.Model)) {
 		d.GoneAgeMs = d.Newest - last.T
 	}
@@ -948,8 +1020,12 @@ type alertData struct {
 	// probability), else the clock. The graph is live, not stored with the
 	// explanation.
 	Now int64
-	// Model is the active model (nil when unknown).
-	Model *api.ModelInfo
+	// Model is the active model (nil when unknown): the graph's live
+	// evidence is its. ScoredBy is the version that scored the
+	// prediction (nil when unknown: scoredBy), whose anomaly threshold is
+	// shown beside its anomaly score.
+	Model    *api.ModelInfo
+	ScoredBy *api.ModelInfo
 }
 
 func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
@@ -986,6 +1062,7 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 	}
 	api.Decorate(&x, id)
 	d := alertData{ID: id, Explanation: newExplanationView(x), Model: u.model(ctx)}
+	d.ScoredBy = u.scoredBy(ctx, x.ModelVersion, d.Model)
 	// Decorate names the alert when id is its fingerprint, whether the
 	// alert is still listed or not: the page behind Alertmanager's
 	// generatorURL stays the alert's after it leaves the list.

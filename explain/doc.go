@@ -24,7 +24,13 @@
 // contribution over all orders of the groups. Every [Attribution] satisfies
 // efficiency exactly: Σφ_i = Value − Baseline (computed in float64; the
 // baseline and value are computed once and used as v(∅) and v(N) by every
-// method, so the identity holds to rounding, far below 1e-6).
+// method, so the identity holds to rounding, far below 1e-6). A φ within
+// rounding noise of the prediction (|φ| ≤ [NoiseEpsilon]·max(|Value|,
+// |Baseline|), 1e-10 of it) is reported as 0, and the identity holds
+// within len(Groups) times that: an explanation of a window that scores
+// as the background does (f(x) = baseline to rounding) has every φ and
+// share 0 and no metric cause, not an even split of 1e-22s over every
+// group.
 //
 // Methods:
 //

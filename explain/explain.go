@@ -38,6 +38,14 @@ const (
 	effTolLimit = 1e-6
 )
 
+// NoiseEpsilon bounds rounding noise in attributions: a group's φ with
+// |φ| ≤ NoiseEpsilon·max(|Value|, |Baseline|) is reported as 0 (φ of
+// rounding are about 1e-16 of the prediction; a real one this small says
+// nothing either). When every φ is, no group has a share and none is a
+// cause. Efficiency then holds within len(Groups)·NoiseEpsilon·
+// max(|Value|, |Baseline|) (EfficiencyError includes what was dropped).
+const NoiseEpsilon = 1e-10
+
 // Group is a set of cells of a window, indices t*F+f.
 type Group struct {
 	Name  string `json:"name"`
@@ -51,7 +59,8 @@ type GroupAttribution struct {
 	Kind string `json:"kind"`
 	// Phi is the group's Shapley value, in units of the prediction.
 	Phi float64 `json:"phi"`
-	// Share is |Phi| / Σ|Phi| over all groups (0 when all are zero).
+	// Share is |Phi| / Σ|Phi| over all groups (0 when all are zero,
+	// rounding noise included: see [NoiseEpsilon]).
 	Share float64 `json:"share"`
 }
 
@@ -378,8 +387,17 @@ func (pr *problem) result(method string, phi []float64, samples int) Attribution
 	if pr.rotate {
 		a.Background = 1
 	}
+	// Rounding noise is no attribution: when f(x) equals the baseline
+	// (x like the background), every φ is a rounding error of about one
+	// ulp of the prediction, which shares would blow up into an even
+	// split naming every group.
+	noise := NoiseEpsilon * max(math.Abs(pr.value), math.Abs(pr.baseline))
 	var sum, abs float64
-	for _, v := range phi {
+	for i, v := range phi {
+		if math.Abs(v) <= noise {
+			v = 0
+		}
+		phi[i] = v
 		sum += v
 		abs += math.Abs(v)
 	}

@@ -939,10 +939,19 @@ func (u *UI) service(w http.ResponseWriter, r *http.Request, name string, all bo
 				", else by its pod label without the Deployment's generated suffixes (cartservice-7d9f8b6c4-x2k9p → cartservice). No predicted entity maps to this name.",
 		}
 		// Linked only when the graph holds it: a link that 404s too
-		// says nothing.
-		if _, err := u.b.Dependencies(r.Context(), name); err == nil {
+		// says nothing. Dependencies answers for an entity the backend
+		// knows (a pod without predictions, still in the store's
+		// history) with its service's node: that entity is not a node.
+		switch n, err := u.b.Dependencies(r.Context(), name); {
+		case err != nil:
+		case n.Node == name:
 			ed.Hint += " The dependency graph holds it as a node."
 			ed.Link, ed.LinkText = api.DependenciesPath(name), "its dependency neighbourhood (API, JSON)"
+		case n.Node != "":
+			ed.Err = fmt.Sprintf("No prediction of %q.", name)
+			ed.Hint = fmt.Sprintf("omen knows %s as an entity of the service %s, but has no prediction of it to show. "+
+				"The dependency graph holds its service, not it.", name, n.Node)
+			ed.Link, ed.LinkText = api.EntityUIPath(n.Node), "the page of its service "+n.Node
 		}
 		u.render(w, http.StatusNotFound, "error", http.StatusText(http.StatusNotFound), ed)
 		return

@@ -20,7 +20,10 @@ import (
 // the umask). A symbolic link is followed: its target is replaced.
 //
 // A path that exists and is not a regular file (a device such as
-// /dev/null, a named pipe) is written in place, as os.WriteFile does.
+// /dev/null, a named pipe, /dev/stdout's link to a pipe) is written in
+// place, as os.WriteFile does; so is an existing file in a directory
+// where no file can be created (permission denied, read-only file
+// system), which os.WriteFile could write: that write is not atomic.
 func Write(path string, data []byte, perm fs.FileMode) error {
 	return write(path, perm, func(w io.Writer) error {
 		_, err := w.Write(data)
@@ -35,18 +38,7 @@ func write(path string, perm fs.FileMode, fill func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if existing != nil && !existing.Mode().IsRegular() {
-		f, err := os.OpenFile(target, os.O_WRONLY|os.O_TRUNC, perm)
-		if err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		err = fill(f)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		return nil
+		return writeInPlace(target, path, perm, fill)
 	}
 	untouched := "nothing written"
 	if existing != nil {
@@ -55,6 +47,13 @@ func write(path string, perm fs.FileMode, fill func(io.Writer) error) error {
 	}
 	dir := filepath.Dir(target)
 	tmp, err := createTemp(dir, filepath.Base(target), perm)
+	if existing != nil && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+		// A file that may be written in a directory that may not be
+		// written (a mounted file, a configuration directory):
+		// os.WriteFile wrote it, and failing here, after a training,
+		// would throw its model away.
+		return writeInPlace(target, path, perm, fill)
+	}
 	if err != nil {
 		return fmt.Errorf("write %s: create a temporary file in %s: %w (%s)", path, dir, err, untouched)
 	}
@@ -83,9 +82,29 @@ func write(path string, perm fs.FileMode, fill func(io.Writer) error) error {
 	return nil
 }
 
+// writeInPlace truncates and writes the existing file target (named path
+// in errors), as os.WriteFile does.
+func writeInPlace(target, path string, perm fs.FileMode, fill func(io.Writer) error) error {
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_TRUNC, perm)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	err = fill(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
 // resolve returns the file path names (the target of a symbolic link)
 // and its FileInfo, nil when there is none yet. A dangling link is
-// replaced itself.
+// replaced itself. A link the kernel follows to something that is not a
+// regular file (/dev/stdout → /proc/self/fd/1 → a pipe, which
+// filepath.EvalSymlinks cannot resolve) is returned as path, to be
+// written through.
 func resolve(path string) (string, fs.FileInfo, error) {
 	fi, err := os.Lstat(path)
 	switch {
@@ -95,6 +114,9 @@ func resolve(path string) (string, fs.FileInfo, error) {
 		return "", nil, err
 	case fi.Mode()&fs.ModeSymlink == 0:
 		return path, fi, nil
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return path, st, nil
 	}
 	target, err := filepath.EvalSymlinks(path)
 	if errors.Is(err, fs.ErrNotExist) {

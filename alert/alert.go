@@ -94,9 +94,11 @@ type Cause struct {
 	// Entity is the entity the cause was observed on (it may be a
 	// dependency of the predicted entity).
 	Entity string `json:"entity,omitempty"`
-	// Share is the cause's share of the attribution, in [0, 1]; for a
-	// dependency, its root-cause score (the scores of the ranked entities
-	// sum to 1), shown apart from the shares.
+	// Share is the cause's share of the attribution, in [0, 1]: omen's
+	// explainer gives |φ| / Σ|φ| over all the feature groups, the share
+	// its API and UI show; for a dependency, its root-cause score (the
+	// scores of the ranked entities sum to 1), shown apart from the
+	// shares.
 	Share float64 `json:"share"`
 }
 

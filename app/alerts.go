@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"slices"
 	"sort"
@@ -697,17 +698,23 @@ func (e alertExplainer) explain(ctx context.Context, ex *explainer, p alert.Pred
 }
 
 // causesOf ranks the explanation's causes for an alert: the metric groups
-// that pushed the probability up, by share of the positive attribution,
-// then the root-cause entities other than the alert's own, by root-cause
-// score (Cause.Share of kind dependency). Shares and scores under
-// alert.MinCauseShare (2%) are left out. eventFeatures
+// that pushed the probability up (φ > 0 and at least alert.MinCauseShare
+// (2%) of the positive attribution Σφ⁺, as explain.Causes selects the
+// explanation's causes.metrics), largest φ first, then the root-cause
+// entities other than the alert's own, by root-cause score (Cause.Share of
+// kind dependency; scores under alert.MinCauseShare are left out). A
+// metric cause's Share is the API's and the UI's share, |φ| / Σ|φ| over
+// all groups (explain.GroupAttribution.Share): the alert's top_causes show
+// the figures its explanation page shows. (They were φ / Σφ⁺, 98% where
+// the page said 89.7% when a group pulled the other way.) eventFeatures
 // names the features that count events (their causes are of kind event).
 func causesOf(x Explanation, self string, eventFeatures map[string]bool) []alert.Cause {
-	var pos float64
+	var pos, abs float64
 	for _, g := range x.Attribution.Groups {
 		if g.Phi > 0 {
 			pos += g.Phi
 		}
+		abs += math.Abs(g.Phi)
 	}
 	groups := append([]explain.GroupAttribution(nil), x.Attribution.Groups...)
 	sort.SliceStable(groups, func(i, j int) bool { return groups[i].Phi > groups[j].Phi })
@@ -720,7 +727,7 @@ func causesOf(x Explanation, self string, eventFeatures map[string]bool) []alert
 		if eventFeatures[g.Name] {
 			kind = "event"
 		}
-		out = append(out, alert.Cause{Name: g.Name, Kind: kind, Entity: self, Share: g.Phi / pos})
+		out = append(out, alert.Cause{Name: g.Name, Kind: kind, Entity: self, Share: math.Abs(g.Phi) / abs})
 	}
 	selfSvc := serviceOf(x.Labels)
 	for _, c := range x.Causes.Entities {

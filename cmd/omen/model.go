@@ -80,6 +80,7 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 	cf.register(fs, "")
 	promote := fs.Bool("promote", false, "add: also make the model active")
 	version := fs.String("version", "", "add: register the model under this version instead of the file's (refused when taken or deleted)")
+	create := fs.Bool("create", false, "add, without --url: create the store at --storage.path when there is none (to prepare a store before the daemon's first start, e.g. in an init container); without it a missing store is refused")
 	timeout := fs.Duration("timeout", time.Minute, "with --url: how long to wait for the API")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, modelUsage)
@@ -118,6 +119,9 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	case flagSet(fs, "version") && strings.TrimSpace(*version) == "":
 		fmt.Fprintln(stderr, "omen model add: empty or blank --version: give the version to register the model under, or leave --version out to use the file's")
+		return 2
+	case flagSet(fs, "create") && (sub != "add" || *cf.url != ""):
+		fmt.Fprintf(stderr, "omen model %s: --create is a flag of add without --url (it creates the store at --storage.path)\n", sub)
 		return 2
 	case *cf.url != "" && *configFile != "":
 		fmt.Fprintln(stderr, "omen model: --config.file is for the store at --storage.path: with --url the daemon uses its own configuration")
@@ -162,6 +166,9 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		open := openRegistryStore
 		if sub == "add" {
 			open = openExistingStore // add does not open below the disk reserve
+			if *create {
+				open = createStore
+			}
 		}
 		st, err = open(offlineStore{path: *storagePath, configFile: *configFile, storage: cfg.Storage,
 			diskFree: c.diskFree, log: cliLogger(stderr, "omen model")})
@@ -449,6 +456,16 @@ func openExistingStore(o offlineStore) (*store.Store, error) {
 // deleted and a bad model rolled back while the disk is short.
 func openRegistryStore(o offlineStore) (*store.Store, error) {
 	return openExisting(o, store.OpenRegistry)
+}
+
+// createStore opens the store under the storage path, creating it (and
+// the path) when there is none: omen model add --create.
+func createStore(o offlineStore) (*store.Store, error) {
+	st, err := store.Open(o.options())
+	if err != nil {
+		return nil, o.openError(err)
+	}
+	return st, nil
 }
 
 func openExisting(o offlineStore, open func(store.Options) (*store.Store, error)) (*store.Store, error) {

@@ -94,3 +94,27 @@ func TestRegisterRefusesMissingStore(t *testing.T) {
 		t.Fatalf("train --register into data/ = %d\nstdout %s\nstderr %s", rc, out, errs)
 	}
 }
+
+// omen model add --create prepares a store before the daemon's first
+// start (an init container): the store is created at --storage.path and
+// the model registered and promoted in it; --create is refused with
+// --url and for other subcommands (usage errors).
+func TestModelAddCreate(t *testing.T) {
+	t.Chdir(t.TempDir())
+	file := writeModelFile(t, []string{"a", "b"}, "v1")
+	if rc, out, errs := omen(t, "model", "add", file, "--promote", "--create", "--storage.path", "new/path"); rc != 0 || !strings.Contains(out, "registered") {
+		t.Fatalf("model add --create = %d\nstdout %s\nstderr %s", rc, out, errs)
+	}
+	rc, out, errs := omen(t, "model", "list", "--storage.path", "new/path")
+	if rc != 0 || !strings.Contains(out, "*") || !strings.Contains(out, "v1") {
+		t.Fatalf("model list = %d\nstdout %s\nstderr %s; want v1 active", rc, out, errs)
+	}
+	for _, args := range [][]string{
+		{"model", "list", "--create"},
+		{"model", "add", file, "--create", "--url", "http://127.0.0.1:1"},
+	} {
+		if rc, _, errs := omen(t, args...); rc != 2 || !strings.Contains(errs, "--create is a flag of add without --url") {
+			t.Errorf("omen %q = %d, stderr %s; want a usage error", args, rc, errs)
+		}
+	}
+}

@@ -648,7 +648,7 @@ func (a *API) explanation(w http.ResponseWriter, r *http.Request) {
 		a.backendError(w, r, err)
 		return
 	}
-	Decorate(&x, id)
+	DecorateWithGraph(&x, id, a.inGraph(r.Context()))
 	writeData(w, x)
 }
 
@@ -663,8 +663,25 @@ func (a *API) explainEntity(w http.ResponseWriter, r *http.Request) {
 		a.backendError(w, r, err)
 		return
 	}
-	Decorate(&x, "")
+	DecorateWithGraph(&x, "", a.inGraph(r.Context()))
 	writeData(w, x)
+}
+
+// inGraph reports whether the backend's dependency graph holds a name:
+// whether its Dependencies answers the name's neighbourhood rather than
+// an error (a 404: no graph, or not a node of it), asked once a name for
+// one response.
+func (a *API) inGraph(ctx context.Context) func(name string) bool {
+	known := map[string]bool{}
+	return func(name string) bool {
+		ok, asked := known[name]
+		if !asked {
+			_, err := a.backend.Dependencies(ctx, name)
+			ok = err == nil
+			known[name] = ok
+		}
+		return ok
+	}
 }
 
 func (a *API) dependencies(w http.ResponseWriter, r *http.Request) {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -159,12 +158,7 @@ func PromotePath(version string) string {
 // ".." are escaped too (a path holding them would be cleaned into another
 // path). The store registers neither as a version any more, but an older
 // store may hold them.
-func escapeVersion(version string) string {
-	if version == "." || version == ".." {
-		return strings.Repeat("%2E", len(version))
-	}
-	return url.PathEscape(version)
-}
+func escapeVersion(version string) string { return PathSegment(version) }
 
 // RollbackPath is the API path that rolls back to the previous version.
 const RollbackPath = ModelsPath + "/rollback"

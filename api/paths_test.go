@@ -14,6 +14,7 @@ import (
 // same link, "-" for none.
 func TestDecorateCauseLinks(t *testing.T) {
 	str := func(s string) *string { return &s }
+	graph := map[string]bool{"cart": true, "shop/a": true, "ghost": true, "shop/b": true}
 	tests := []struct {
 		name      string
 		cause     EntityCause
@@ -46,11 +47,22 @@ func TestDecorateCauseLinks(t *testing.T) {
 			wantLinks: &Links{Explain: "/api/v1/entities/shop%2Fb/explain", Dependencies: "/api/v1/entities/shop%2Fb/dependencies", UI: "/ui/entities/shop%2Fb"},
 			wantTable: "/ui/entities/shop%2Fb\n",
 		},
+		{
+			name:      "entity not in the graph",
+			cause:     EntityCause{Entity: "shop/c", WorstEntity: str("shop/c")},
+			wantLinks: &Links{Explain: "/api/v1/entities/shop%2Fc/explain", UI: "/ui/entities/shop%2Fc"},
+			wantTable: "/ui/entities/shop%2Fc\n",
+		},
+		{
+			name:      "service not in the graph without a live entity",
+			cause:     EntityCause{Entity: "gone", WorstEntity: str("")},
+			wantTable: "evidence 0.000  -\n",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			x := Explanation{PredictionID: "shop/x@1", Entity: "shop/x", Causes: Causes{Entities: []EntityCause{tt.cause}}}
-			Decorate(&x, "")
+			DecorateWithGraph(&x, "", func(name string) bool { return graph[name] })
 			if got := x.Causes.Entities[0].Links; !reflect.DeepEqual(got, tt.wantLinks) {
 				t.Errorf("links %+v, want %+v", got, tt.wantLinks)
 			}

@@ -136,6 +136,11 @@ func (a *App) dependencies(_ context.Context, entity string) (api.Neighbourhood,
 	a.explainer.mu.RLock()
 	g := a.explainer.graph
 	a.explainer.mu.RUnlock()
+	if g == nil {
+		// No graph (the default): answered without the evidence of every
+		// entity, which the API asks for the links of each explanation.
+		return api.NeighbourhoodOf(nil, entity, entity, nil)
+	}
 	node := entity
 	a.scorer.mu.RLock()
 	p, live := a.scorer.latest[entity]

@@ -493,21 +493,26 @@ func (s *scorer) featuresChanged(apply func()) {
 }
 
 // latestPrediction returns the entity's latest prediction with a copy
-// of the window it scored; ok is false when the entity has none, when it
-// has received a vector since (its window is no longer held) or when
-// another model was loaded since.
+// of the window it scored; ok is false when the entity has none or when
+// it has received a vector since (its window is no longer held). The
+// window is that of the model that scored it (p.Model), also after
+// another was promoted or rolled back to: latest holds the previous
+// model's predictions until the new one's first step, and until then
+// they are explained with the model that made them.
 func (s *scorer) latestPrediction(entity string) (p prediction, ok bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	p, ok = s.latest[entity]
 	h := s.windows[entity]
-	if !ok || h == nil || h.last != p.T || s.model == nil || p.ModelVersion != s.version {
-		// No prediction, a newer vector, or another model since (whose
-		// window may differ from the one scored).
+	if !ok || h == nil || h.last != p.T || p.Model == nil {
+		// No prediction, or a newer vector since.
 		return prediction{}, false
 	}
-	w := s.model.Config().Window
-	if h.n < w || h.nf != len(s.model.Config().Features) {
+	cfg := p.Model.Config()
+	w := cfg.Window
+	if h.n < w || h.nf != len(cfg.Features) {
+		// The ring no longer holds the window scored (refilled for a
+		// model of other features).
 		return prediction{}, false
 	}
 	p.Window = make([]float32, 0, w*h.nf)

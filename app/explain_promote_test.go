@@ -1,0 +1,90 @@
+package app
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/features"
+)
+
+// TestExplainNowAfterModelChange: explain-now right after a promotion or
+// a rollback explains the entity's latest prediction (the one the API
+// lists) with the model that scored it, until the new model's first step
+// replaces the predictions. Before, it answered 404 "entity … has no
+// current prediction" for up to a step (reviewer's finding). The
+// promoted model has a longer window than the ring holds, so the window
+// must be the scoring model's.
+func TestExplainNowAfterModelChange(t *testing.T) {
+	tests := []struct {
+		name string
+		// rollback: B scores a step, then A is made active again; the
+		// latest predictions are B's.
+		rollback bool
+		windowB  int
+	}{
+		{"promote", false, 6},
+		{"rollback", true, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			names := features.Names(cfg.Config)
+			s, st := newTestScorer(t, cfg, testModel(t, names, 4, 8, 1), prometheus.NewRegistry())
+			t.Cleanup(func() { _ = st.Close() })
+			ctx := context.Background()
+			step := time.Duration(cfg.Step).Milliseconds()
+			i := int64(0)
+			scoreStep := func() {
+				t.Helper()
+				vals := make([]float64, len(names))
+				for k := range vals {
+					vals[k] = float64((k+int(i))%5) * 0.3
+				}
+				v := features.Vector{Entity: "shop/a", Labels: map[string]string{"namespace": "shop", "pod": "a"}, T: i * step, Values: vals}
+				if _, _, err := s.score(ctx, i*step, []features.Vector{v}); err != nil {
+					t.Fatal(err)
+				}
+				i++
+			}
+			for range 6 {
+				scoreStep()
+			}
+			_, vA := s.Model()
+			admin := registryAdmin{st: st, s: s, source: "t"}
+			data, err := testModel(t, names, tc.windowB, 8, 7).MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := admin.AddModel(ctx, data, api.AddOptions{Promote: true}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.rollback {
+				scoreStep()
+				if _, err := admin.SetActive(ctx, vA); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.mu.RLock()
+			want := s.latest["shop/a"]
+			s.mu.RUnlock()
+			if want.ID == "" || (want.ModelVersion == vA) == tc.rollback {
+				t.Fatalf("latest prediction %s of model %s (A is %s): not the previous model's", want.ID, want.ModelVersion, vA)
+			}
+			a := &App{scorer: s, explainer: newExplainer(st, s, cfg)}
+			x, err := a.explainEntity(ctx, "shop/a")
+			if err != nil {
+				t.Fatalf("explain now after the model change: %v", err)
+			}
+			if x.PredictionID != want.ID || x.ModelVersion != want.ModelVersion || math.Abs(x.Attribution.Value-want.Prob) > 1e-4 {
+				t.Errorf("explained %s with model %s (f(x) %v), want %s scored by %s (%v)",
+					x.PredictionID, x.ModelVersion, x.Attribution.Value, want.ID, want.ModelVersion, want.Prob)
+			}
+		})
+	}
+}

@@ -23,7 +23,8 @@
 //	                             than Options.ServiceEntities (200) current ones the likeliest to fail,
 //	                             of more than 50 gone ones the 50 last seen, with their counts and a
 //	                             link to ?all=1 (them all); a name mapping to nothing is a 404 saying
-//	                             so, with a link to the API's dependency route
+//	                             so, with a link to the API's dependency route when the graph holds the
+//	                             name as a node, to its service's page when it is a known entity of one
 //	/ui/alerts/{id}              an alert (fingerprint) or prediction (id): SHAP waterfall plot from
 //	                             the baseline to f(x), ranked causes with links, the window's metrics
 //	                             as sparklines (the waterfall draws the 12 groups of largest |φ| and
@@ -35,6 +36,17 @@
 // memory (LatestScanner: api.StoreBackend, over store.Store.EachLatest)
 // spares them a listing of every entity kept within retention at each
 // view (docs/PERFORMANCE.md, API and UI with many stored entities).
+//
+// An anomaly score is shown against the anomaly threshold of the model
+// version that scored it: a Backend that describes any registered version
+// (ModelVersionDescriber: the daemon's) gives it for versions other than
+// the active one; unknown, none is shown.
+//
+// The pages fit a phone's width (below 640 px, a stylesheet of its own):
+// tables stack their columns, the waterfall and the probability chart are
+// drawn in narrow layouts of their own (#waterfall-narrow, #chart-narrow,
+// without data attributes: the wide ones carry them), the other plots
+// scale down to the width.
 //
 // Numbers are marked in the DOM with data attributes holding the exact
 // values of the API's JSON (strconv 'g' formatting): data-phi, data-share,

@@ -26,7 +26,23 @@ const (
 	wfPlotW   = 440.0
 	wfRowH    = 22.0
 	wfTop     = 28.0
+	// The narrow waterfall (phone width): each group's name above its
+	// bar, 340 units wide, drawn at about 1:1 in a 390 px viewport.
+	wfNarrowPlotX = 50.0
+	wfNarrowPlotW = 225.0
+	wfNarrowRowH  = 34.0
 )
+
+// wfGeom is a waterfall's layout: the plot's left edge and width, the
+// margin right of it (for the φ of a bar ending there), the height of a
+// row and whether a group's name is drawn above its bar (else left of
+// the plot).
+type wfGeom struct {
+	plotX, plotW, right, rowH float64
+	nameAbove                 bool
+	// ticks is about how many ticks the axis gets.
+	ticks int
+}
 
 // waterfall is a SHAP waterfall plot: one bar per group, largest |φ| on
 // top, stacked from the baseline (bottom) to f(x) (top).
@@ -39,6 +55,13 @@ type waterfall struct {
 	AxisY            float64
 	Ticks            []tick
 	Method           string
+	// NameX and NameAnchor place the groups' names: right-aligned left of
+	// the plot, or left-aligned above each bar (the narrow layout).
+	NameX      float64
+	NameAnchor string
+	// Narrow is the same waterfall laid out for a phone's width (nil in
+	// Narrow itself): the pages show it instead below 640 px.
+	Narrow *waterfall
 }
 
 type wfBar struct {
@@ -61,7 +84,16 @@ type tick struct {
 	Label string
 }
 
+// buildWaterfall lays out the waterfall of a, and its narrow layout.
 func buildWaterfall(a explain.Attribution) waterfall {
+	w := layoutWaterfall(a, wfGeom{plotX: wfLabelW, plotW: wfPlotW, right: 90, rowH: wfRowH, ticks: 6})
+	n := layoutWaterfall(a, wfGeom{plotX: wfNarrowPlotX, plotW: wfNarrowPlotW, right: 65, rowH: wfNarrowRowH, nameAbove: true, ticks: 5})
+	w.Narrow = &n
+	return w
+}
+
+// layoutWaterfall lays out the waterfall of a in geometry g.
+func layoutWaterfall(a explain.Attribution, g wfGeom) waterfall {
 	gs := append([]explain.GroupAttribution(nil), a.Groups...)
 	sort.SliceStable(gs, func(i, j int) bool { return math.Abs(gs[i].Phi) > math.Abs(gs[j].Phi) })
 	others := 0
@@ -76,7 +108,11 @@ func buildWaterfall(a explain.Attribution) waterfall {
 		rest.Name = fmt.Sprintf("others (%d groups)", others)
 		gs = append(gs[:wfMaxBars:wfMaxBars], rest)
 	}
-	w := waterfall{Baseline: a.Baseline, Value: a.Value, Method: a.Method, Width: wfLabelW + wfPlotW + 90, PlotX: wfLabelW, PlotRight: wfLabelW + wfPlotW}
+	w := waterfall{Baseline: a.Baseline, Value: a.Value, Method: a.Method, Width: g.plotX + g.plotW + g.right, PlotX: g.plotX, PlotRight: g.plotX + g.plotW,
+		NameX: g.plotX - 6, NameAnchor: "end"}
+	if g.nameAbove {
+		w.NameX, w.NameAnchor = 4, "start"
+	}
 	// Top bar ends at f(x); walking down, each bar starts where the one
 	// below ends, and the bottom one starts at the baseline.
 	ends := make([]float64, len(gs))
@@ -92,27 +128,33 @@ func buildWaterfall(a explain.Attribution) waterfall {
 	}
 	pad := 0.06 * (hi - lo)
 	lo, hi = lo-pad, hi+pad
-	sx := func(v float64) float64 { return wfLabelW + wfPlotW*(v-lo)/(hi-lo) }
-	for i, g := range gs {
+	sx := func(v float64) float64 { return g.plotX + g.plotW*(v-lo)/(hi-lo) }
+	for i, ga := range gs {
 		end := ends[i]
-		start := end - g.Phi
+		start := end - ga.Phi
 		x0, x1 := sx(math.Min(start, end)), sx(math.Max(start, end))
-		y := wfTop + float64(i)*wfRowH
-		b := wfBar{Name: g.Name, Label: cutName(g.Name, wfMaxName), Kind: g.Kind, Phi: g.Phi, Share: g.Share, Start: start, End: end,
-			X: x0, Y: y + 3, W: math.Max(x1-x0, 1), H: wfRowH - 6, Positive: g.Phi >= 0, LabelY: y + wfRowH/2 + 4}
+		y := wfTop + float64(i)*g.rowH
+		b := wfBar{Name: ga.Name, Label: cutName(ga.Name, wfMaxName), Kind: ga.Kind, Phi: ga.Phi, Share: ga.Share, Start: start, End: end,
+			X: x0, Y: y + 3, W: math.Max(x1-x0, 1), H: g.rowH - 6, Positive: ga.Phi >= 0, LabelY: y + g.rowH/2 + 4}
+		b.TextY = b.LabelY
+		if g.nameAbove {
+			// The name on the row's first line, the bar and its φ
+			// on the second.
+			b.LabelY, b.Y, b.H = y+11, y+15, g.rowH-20
+			b.TextY = b.Y + b.H/2 + 4
+		}
 		// The number goes right of the bar: left of a negative bar it
 		// would collide with the group names.
 		b.TextX, b.TextAnchor = x0+b.W+4, "start"
-		b.TextY = b.LabelY
 		if i == len(gs)-1 {
 			b.Others = others
 		}
 		w.Bars = append(w.Bars, b)
 	}
 	w.BaseX, w.ValueX = sx(a.Baseline), sx(a.Value)
-	w.AxisY = wfTop + float64(len(gs))*wfRowH + 4
+	w.AxisY = wfTop + float64(len(gs))*g.rowH + 4
 	w.Height = w.AxisY + 36
-	ticks := niceTicks(lo, hi, 6)
+	ticks := niceTicks(lo, hi, g.ticks)
 	for _, v := range ticks {
 		w.Ticks = append(w.Ticks, tick{X: sx(v), Label: tickLabel(v, ticks)})
 	}
@@ -376,6 +418,17 @@ type chart struct {
 	Empty bool
 	// Above is the number of predictions at or over their threshold.
 	Above int
+	// Narrow is the same chart laid out for a phone's width (nil in
+	// Narrow itself): the entity page shows it instead below 640 px.
+	Narrow *chart
+}
+
+// chartGeom is a chart's width, its plot's width (the y axis's labels
+// may take some of it) and the number of intervals between its time
+// ticks.
+type chartGeom struct {
+	width, plotW float64
+	xTicks       int
 }
 
 type chartPoint struct {
@@ -399,8 +452,17 @@ type yTick struct {
 // from one just over it by its height.
 const maxMarkers = 240
 
+// buildChart lays out the chart of ps (by time), and its narrow layout.
 func buildChart(ps []api.Prediction) chart {
-	c := chart{Width: 760, Height: 240, PlotX: 46, PlotY: 12, PlotW: 690, PlotH: 190}
+	c := layoutChart(ps, chartGeom{width: 760, plotW: 690, xTicks: 4})
+	n := layoutChart(ps, chartGeom{width: 360, plotW: 290, xTicks: 2})
+	c.Narrow = &n
+	return c
+}
+
+// layoutChart lays out the chart of ps in geometry g.
+func layoutChart(ps []api.Prediction, g chartGeom) chart {
+	c := chart{Width: g.width, Height: 240, PlotX: 46, PlotY: 12, PlotW: g.plotW, PlotH: 190}
 	hi := 0.0
 	for _, p := range ps {
 		hi = math.Max(hi, finiteOr0(p.Probability))
@@ -467,8 +529,8 @@ func buildChart(ps []api.Prediction) chart {
 		}
 		c.placeThresholdLabel(xs, ys)
 	}
-	for i := 0; i <= 4; i++ {
-		t := t0 + (t1-t0)*int64(i)/4
+	for i := 0; i <= g.xTicks; i++ {
+		t := t0 + (t1-t0)*int64(i)/int64(g.xTicks)
 		c.XTicks = append(c.XTicks, tick{X: sx(t), Label: time.UnixMilli(t).UTC().Format("15:04:05")})
 		if t1 == t0 {
 			break

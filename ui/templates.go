@@ -247,6 +247,25 @@ svg text.stale{fill:#a15c00}
 svg text.wf-others{font-style:italic}
 form.explain-now{display:inline;margin:0}
 form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px solid #1f5fbf;border-radius:4px;padding:0 8px;cursor:pointer}
+main{overflow-wrap:anywhere}
+#heatmap,#waterfall,#waterfall-narrow,#chart,#chart-narrow,#graph{max-width:100%;height:auto}
+#waterfall-narrow,#chart-narrow{display:none}
+</style>
+<style media="(max-width:640px)">
+header{padding:8px 10px;flex-wrap:wrap;gap:2px 14px}
+main{padding:10px}
+section{padding:10px}
+.kv{grid-template-columns:minmax(0,1fr);gap:0}
+.kv>span:nth-child(odd){font-size:12px;font-weight:600;color:#556;margin-top:6px}
+table.stack,table.stack tbody,table.stack tr{display:block}
+table.stack tr:first-child{display:none}
+table.stack tr{border-bottom:1px solid #eceff3;padding:6px 0}
+table.stack td{display:inline-block;border:0;padding:2px 10px 2px 0;text-align:left}
+table.stack td:first-child{display:block}
+table.stack td:empty{display:none}
+table.stack td[data-label]::before{content:attr(data-label) ": ";font-size:12px;color:#556}
+#waterfall,#chart{display:none}
+#waterfall-narrow,#chart-narrow{display:block}
 </style></head><body>
 <header><a href="/ui/">omen</a><span class="sub">predicted module-load failures, explained</span></header>
 <main>
@@ -264,14 +283,14 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 {{/* An alert's labels: its entity's labels filter the overview; alertname and severity, which no entity has, are not links. */}}
 {{define "alertLabels"}}{{$m := .}}{{range sortedKeys .}}{{if alertOnly .}}<span class="lbl alert-only">{{.}}="{{index $m .}}"</span>{{else}}<a class="lbl" href="{{overviewURL . (index $m .)}}">{{.}}="{{index $m .}}"</a>{{end}}{{end}}{{end}}
 
-{{define "alerts"}}{{if .}}<table id="alerts">
+{{define "alerts"}}{{if .}}<table id="alerts" class="stack">
 <tr><th>state</th><th>entity</th><th>P(failure) / threshold</th><th>active since</th><th>resolved at</th><th>labels</th><th></th></tr>
 {{range .}}<tr class="alert" data-fingerprint="{{.Fingerprint}}" data-state="{{.State}}">
 <td><span class="badge {{.State}}">{{.State}}</span></td>
 <td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td>
-<td class="num" data-prob="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td>
-<td>{{if .ActiveAt}}{{time .ActiveAt}}{{end}}{{if .EscalatedAt}}<br><span class="escalated-at muted" data-escalated-at="{{.EscalatedAt}}">escalated to critical at {{time .EscalatedAt}}</span>{{end}}</td>
-<td{{if .ResolvedAt}} class="resolved-at" data-resolved-at="{{.ResolvedAt}}"{{end}}>{{if .ResolvedAt}}{{time .ResolvedAt}}{{end}}</td>
+<td class="num" data-label="P(failure) / threshold" data-prob="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td>
+<td data-label="active since">{{if .ActiveAt}}{{time .ActiveAt}}{{end}}{{if .EscalatedAt}}<br><span class="escalated-at muted" data-escalated-at="{{.EscalatedAt}}">escalated to critical at {{time .EscalatedAt}}</span>{{end}}</td>
+<td{{if .ResolvedAt}} class="resolved-at" data-resolved-at="{{.ResolvedAt}}"{{end}} data-label="resolved at">{{if .ResolvedAt}}{{time .ResolvedAt}}{{end}}</td>
 <td>{{template "alertLabels" .Labels}}</td>
 <td>{{if eq .State "pending"}}<a class="pending-entity" href="{{entityURL .Entity}}">entity</a> <span class="muted">(explained when it fires)</span>{{else}}<a href="{{alertURL .Fingerprint}}">explanation</a>{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="muted" id="no-alerts">No alerts listed (a resolved alert is listed only while omen re-sends its resolution, 15m by default; its page /ui/alerts/FINGERPRINT stays).</p>{{end}}{{end}}
@@ -294,8 +313,8 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 {{end}}</svg>{{end}}{{else if .Gone}}<p class="muted" id="no-current">No current entity{{if .Matchers}} matches the filter{{end}}: those below are gone.</p>{{else if .Matchers}}<p id="no-match">No entity matches the filter {{template "labels" .Matchers}}. <a href="/ui/" id="clear-filter">Clear the filter</a>.</p>{{else}}<p class="muted" id="no-predictions">No predictions yet.</p>{{end}}
 </section>
 {{if .Gone}}<section id="gone"><h2>Gone</h2><p class="muted">{{.GoneTotal}} entit{{if eq .GoneTotal 1}}y{{else}}ies{{end}} without a prediction for {{dur .GoneAfterMs}} or more before the fleet's newest ({{time .Newest}}): omen stops scoring an entity, and resolves its alert, after {{dur .GoneAfterMs}} without data (a pod replaced by a deploy, or stopped). Their last P(failure) is left out of the heat map above.{{if gt .GoneTotal (len .Gone)}} The {{len .Gone}} last seen most recently:{{end}}</p>
-<table id="gone-entities"><tr><th>entity</th><th>last P(failure) / threshold</th><th>last prediction</th><th>age</th></tr>
-{{$now := .Newest}}{{range .Gone}}<tr class="gone-entity" data-entity="{{.Entity}}" data-t="{{.T}}"><td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td><td class="num">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td><td>{{time .T}}</td><td>{{dur (minus $now .T)}} before</td></tr>
+<table id="gone-entities" class="stack"><tr><th>entity</th><th>last P(failure) / threshold</th><th>last prediction</th><th>age</th></tr>
+{{$now := .Newest}}{{range .Gone}}<tr class="gone-entity" data-entity="{{.Entity}}" data-t="{{.T}}"><td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td><td class="num" data-label="last P(failure) / threshold">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td><td data-label="last prediction">{{time .T}}</td><td>{{dur (minus $now .T)}} before</td></tr>
 {{end}}</table></section>{{end}}
 {{with .Model}}<section id="model"><h2>Model</h2><div class="kv">
 <span>version</span><span data-version="{{.Version}}">{{.Version}}</span>
@@ -310,12 +329,12 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 
 {{define "service"}}{{template "head" .}}{{with .Body}}
 <h1>Service {{.Name}}</h1>
-<section>{{if gt .Total (len .Entities)}}<p class="muted" id="service-capped" data-total="{{.Total}}">{{.Total}} current entities: the {{len .Entities}} likeliest to fail, the likeliest first. <a href="{{entityURL .Name}}?all=1" id="service-all">All of them</a>, by name.</p>{{end}}{{if .Entities}}<table id="service-entities"><tr><th>entity</th><th>P(failure) / threshold</th><th>at</th></tr>
-{{range .Entities}}<tr class="service-entity" data-entity="{{.Entity}}"><td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td><td class="num" data-prob="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td><td>{{time .T}}</td></tr>{{end}}
+<section>{{if gt .Total (len .Entities)}}<p class="muted" id="service-capped" data-total="{{.Total}}">{{.Total}} current entities: the {{len .Entities}} likeliest to fail, the likeliest first. <a href="{{entityURL .Name}}?all=1" id="service-all">All of them</a>, by name.</p>{{end}}{{if .Entities}}<table id="service-entities" class="stack"><tr><th>entity</th><th>P(failure) / threshold</th><th>at</th></tr>
+{{range .Entities}}<tr class="service-entity" data-entity="{{.Entity}}"><td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td><td class="num" data-label="P(failure) / threshold" data-prob="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td><td data-label="at">{{time .T}}</td></tr>{{end}}
 </table>{{else}}<p class="muted" id="no-current">No current entity: those below are gone.</p>{{end}}</section>
 {{if .Gone}}<section id="gone"><h2>Gone</h2><p class="muted">{{.GoneTotal}} entit{{if eq .GoneTotal 1}}y{{else}}ies{{end}} without a prediction for {{dur .GoneAfterMs}} or more before the fleet's newest ({{time .Newest}}): omen stops scoring an entity, and resolves its alert, after {{dur .GoneAfterMs}} without data (a pod replaced by a deploy, or stopped). Their P(failure) is their last.{{if gt .GoneTotal (len .Gone)}} <span id="gone-capped" data-total="{{.GoneTotal}}">The {{len .Gone}} last seen most recently; <a href="{{entityURL .Name}}?all=1" id="gone-all">all of them</a>, by name.</span>{{end}}</p>
-<table id="gone-entities"><tr><th>entity</th><th>last P(failure) / threshold</th><th>last prediction</th><th>age</th></tr>
-{{$now := .Newest}}{{range .Gone}}<tr class="gone-entity" data-entity="{{.Entity}}" data-t="{{.T}}"><td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td><td class="num" data-prob="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td><td>{{time .T}}</td><td>{{dur (minus $now .T)}} before</td></tr>
+<table id="gone-entities" class="stack"><tr><th>entity</th><th>last P(failure) / threshold</th><th>last prediction</th><th>age</th></tr>
+{{$now := .Newest}}{{range .Gone}}<tr class="gone-entity" data-entity="{{.Entity}}" data-t="{{.T}}"><td><a href="{{entityURL .Entity}}">{{.Entity}}</a></td><td class="num" data-label="last P(failure) / threshold" data-prob="{{g .Probability}}">{{prob .Probability .Threshold}} <span class="muted">/ {{thr .Threshold .Probability}}</span></td><td data-label="last prediction">{{time .T}}</td><td>{{dur (minus $now .T)}} before</td></tr>
 {{end}}</table></section>{{end}}
 {{end}}{{template "foot"}}{{end}}
 
@@ -346,6 +365,7 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 {{if .HasThreshold}}<text id="threshold-label" x="{{.LabelX}}" y="{{.LabelY}}" text-anchor="{{.LabelAnchor}}" style="fill:#c81e28" paint-order="stroke" stroke="#fbfcfd" stroke-width="3" stroke-linejoin="round" pointer-events="none">{{.ThresholdLabel}}</text>{{end}}
 <text x="{{.PlotX}}" y="238" class="muted">UTC</text>
 </svg>
+{{with .Narrow}}{{template "chartNarrow" .}}{{end}}
 <p class="muted" id="chart-legend">Red points: predictions at or over their threshold (what counts towards an alert), {{.Above}} in this span; blue: under it{{if .HasThreshold}}. Near a threshold such as {{pct2 .Threshold}} the height cannot tell them apart: the colour does (hover a point for its value){{end}}.{{if lt .YMax 1.0}} <span id="chart-scale">The axis ends at {{pct2 .YMax}}, not 100%: just over the span's highest P(failure){{if .HasThreshold}} and its threshold{{end}}.</span>{{end}}</p>{{end}}{{end}}</section>
 <section><h2>Alerts</h2>{{template "alerts" .Alerts}}</section>
 <section><h2>Latest explanation</h2>{{with .Explanation}}
@@ -366,22 +386,50 @@ form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px so
 {{range .Ticks}}<line x1="{{.X}}" x2="{{.X}}" y1="{{$.AxisY}}" y2="{{add $.AxisY 4}}" stroke="#556"/><text x="{{.X}}" y="{{add $.AxisY 16}}" text-anchor="middle">{{.Label}}</text>{{end}}
 <text x="{{.BaseX}}" y="{{add .AxisY 30}}" text-anchor="middle" class="title">E[f(X)] = <tspan id="wf-baseline" data-baseline="{{g .Baseline}}">{{p4 .Baseline}}</tspan></text>
 {{range .Bars}}<g class="wf-row" data-group="{{.Name}}">
-<text x="{{sub $.PlotX 6}}" y="{{.LabelY}}" text-anchor="end" class="wf-name{{if .Others}} wf-others{{end}}"><title>{{.Name}}</title>{{.Label}}</text>
+<text x="{{$.NameX}}" y="{{.LabelY}}" text-anchor="{{$.NameAnchor}}" class="wf-name{{if .Others}} wf-others{{end}}"><title>{{.Name}}</title>{{.Label}}</text>
 <rect class="wf-bar {{if .Positive}}pos{{else}}neg{{end}}{{if .Others}} wf-others{{end}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" data-group="{{.Name}}"{{if .Others}} data-others="{{.Others}}"{{end}} data-kind="{{.Kind}}" data-phi="{{g .Phi}}" data-share="{{g .Share}}" data-start="{{g .Start}}" data-end="{{g .End}}"><title>{{.Name}}: φ {{phi .Phi}} ({{pct .Share}}), {{p4 .Start}} → {{p4 .End}}</title></rect>
 <text class="wf-phi" x="{{.TextX}}" y="{{.TextY}}" text-anchor="{{.TextAnchor}}" data-phi="{{g .Phi}}">{{phi .Phi}}</text>
 </g>
 {{end}}</svg>
+{{with .Narrow}}{{template "waterfallNarrow" .}}{{end}}
 <p class="muted">SHAP waterfall ({{.Method}}): each bar is one feature group's Shapley value φ, from the baseline E[f(X)] over normal windows (bottom) to this prediction f(x) (top); red raises the failure probability, blue lowers it. Σφ = f(x) − E[f(X)]{{range .Bars}}{{if .Others}}; the bottom bar sums the {{.Others}} groups of smallest |φ|, listed in the window table below{{end}}{{end}}.</p>
 {{end}}
 
-{{define "metrics"}}{{if .}}<h2>Window</h2><table id="window">
+{{/* The entity page's chart laid out for a phone's width, shown instead of #chart below 640 px: its classes and ids are its own. */}}
+{{define "chartNarrow"}}<svg id="chart-narrow" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="failure probability over time">
+<rect x="{{.PlotX}}" y="{{.PlotY}}" width="{{.PlotW}}" height="{{.PlotH}}" fill="#fbfcfd" stroke="#dde1e7"/>
+{{$c := .}}{{range .YTicks}}<line x1="{{$c.PlotX}}" x2="{{add $c.PlotX $c.PlotW}}" y1="{{.Y}}" y2="{{.Y}}" stroke="#eef0f3"/><text x="{{sub $c.PlotX 6}}" y="{{add .Y 4}}" text-anchor="end">{{.Label}}</text>{{end}}
+{{range .XTicks}}<text x="{{.X}}" y="222" text-anchor="middle">{{.Label}}</text>{{end}}
+{{if .HasThreshold}}<line x1="{{.PlotX}}" x2="{{add .PlotX .PlotW}}" y1="{{.ThresholdY}}" y2="{{.ThresholdY}}" stroke="#c81e28" stroke-dasharray="6 4"/>{{end}}
+<polyline points="{{.Polyline}}" fill="none" stroke="#1e6fd9" stroke-width="2"/>
+{{range .Points}}<circle cx="{{.X}}" cy="{{.Y}}" r="{{if .Above}}3.5{{else}}2.5{{end}}" fill="{{if .Above}}#c81e28{{else}}#1e6fd9{{end}}"><title>{{time .T}}: {{prob .Prob .Threshold}} ({{if .Above}}at or over{{else}}under{{end}} the threshold {{thr .Threshold .Prob}})</title></circle>{{end}}
+{{if .HasThreshold}}<text x="{{.LabelX}}" y="{{.LabelY}}" text-anchor="{{.LabelAnchor}}" style="fill:#c81e28" paint-order="stroke" stroke="#fbfcfd" stroke-width="3" stroke-linejoin="round" pointer-events="none">{{.ThresholdLabel}}</text>{{end}}
+<text x="{{.PlotX}}" y="238" class="muted">UTC</text>
+</svg>{{end}}
+
+{{/* The waterfall laid out for a phone's width, shown instead of #waterfall below 640 px: its classes and ids are its own. */}}
+{{define "waterfallNarrow"}}<svg id="waterfall-narrow" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="attribution waterfall">
+<text x="{{.ValueX}}" y="14" text-anchor="middle" class="title">f(x) = {{p4 .Value}}</text>
+<line x1="{{.ValueX}}" x2="{{.ValueX}}" y1="18" y2="{{.AxisY}}" stroke="#889" stroke-dasharray="3 3"/>
+<line x1="{{.BaseX}}" x2="{{.BaseX}}" y1="18" y2="{{.AxisY}}" stroke="#889" stroke-dasharray="3 3"/>
+<line x1="{{.PlotX}}" x2="{{.PlotRight}}" y1="{{.AxisY}}" y2="{{.AxisY}}" stroke="#556"/>
+{{range .Ticks}}<line x1="{{.X}}" x2="{{.X}}" y1="{{$.AxisY}}" y2="{{add $.AxisY 4}}" stroke="#556"/><text x="{{.X}}" y="{{add $.AxisY 16}}" text-anchor="middle">{{.Label}}</text>{{end}}
+<text x="{{.BaseX}}" y="{{add .AxisY 30}}" text-anchor="middle" class="title">E[f(X)] = {{p4 .Baseline}}</text>
+{{range .Bars}}<g class="wfn-row">
+<text x="{{$.NameX}}" y="{{.LabelY}}" text-anchor="{{$.NameAnchor}}" class="wfn-name{{if .Others}} wf-others{{end}}"><title>{{.Name}}</title>{{.Label}}</text>
+<rect class="wfn-bar {{if .Positive}}pos{{else}}neg{{end}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Name}}: φ {{phi .Phi}} ({{pct .Share}}), {{p4 .Start}} → {{p4 .End}}</title></rect>
+<text class="wfn-phi" x="{{.TextX}}" y="{{.TextY}}" text-anchor="{{.TextAnchor}}">{{phi .Phi}}</text>
+</g>
+{{end}}</svg>{{end}}
+
+{{define "metrics"}}{{if .}}<h2>Window</h2><table id="window" class="stack">
 <tr><th>metric</th><th>window</th><th>latest</th><th>φ</th><th>share</th></tr>
 {{range .}}<tr id="metric-{{.Name}}" class="metric" data-metric="{{.Name}}">
 <td>{{.Name}}</td>
-<td><svg width="120" height="24" viewBox="0 0 120 24">{{if .Points}}<polyline points="{{.Points}}" fill="none" stroke="#556" stroke-width="1.3"/>{{end}}</svg></td>
-<td class="num">{{if .HasVal}}<span data-value="{{g .Last}}">{{val .Last}}</span>{{else}}<span class="muted">missing</span>{{end}}</td>
-<td class="num">{{if .HasPhi}}<span data-phi="{{g .Phi}}">{{phi .Phi}}</span>{{end}}</td>
-<td>{{if .HasPhi}}<span class="sharebar{{if lt .Phi 0.0}} neg{{end}}" style="width:{{sharew .Share}}px"></span> {{pct .Share}}{{end}}</td>
+<td data-label="window"><svg width="120" height="24" viewBox="0 0 120 24">{{if .Points}}<polyline points="{{.Points}}" fill="none" stroke="#556" stroke-width="1.3"/>{{end}}</svg></td>
+<td class="num" data-label="latest">{{if .HasVal}}<span data-value="{{g .Last}}">{{val .Last}}</span>{{else}}<span class="muted">missing</span>{{end}}</td>
+<td class="num" data-label="φ">{{if .HasPhi}}<span data-phi="{{g .Phi}}">{{phi .Phi}}</span>{{end}}</td>
+<td data-label="share">{{if .HasPhi}}<span class="sharebar{{if lt .Phi 0.0}} neg{{end}}" style="width:{{sharew .Share}}px"></span> {{pct .Share}}{{end}}</td>
 </tr>{{end}}</table>{{end}}{{end}}
 
 {{define "alert"}}{{template "head" .}}{{with .Body}}{{$x := .Explanation.X}}

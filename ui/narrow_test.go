@@ -1,0 +1,128 @@
+package ui_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/api/apitest"
+)
+
+// phoneWidth is the viewport width of TestPagesFitPhoneWidth, CSS px (a
+// phone held upright).
+const phoneWidth = 390
+
+// overflowJS lists what sticks out of the viewport's width, as the user
+// would have to scroll sideways to read it: the document wider than the
+// viewport, an element of main (but SVG shapes, which their svg clips)
+// beyond its left or right edge, and a scroll container of main (a
+// section) whose content is wider than it.
+const overflowJS = `(() => {
+	const vw = document.documentElement.clientWidth;
+	const out = [];
+	const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : '') +
+		' "' + (el.textContent || '').trim().slice(0, 40) + '"';
+	if (document.documentElement.scrollWidth > vw) {
+		out.push('the document is ' + document.documentElement.scrollWidth + ' px wide');
+	}
+	for (const el of document.querySelectorAll('header, header *, main, main *')) {
+		if (el.tagName.toLowerCase() !== 'svg' && el.closest('svg')) continue;
+		const r = el.getBoundingClientRect();
+		if (r.width === 0 && r.height === 0) continue;
+		if (r.right > vw + 0.5 || r.left < -0.5) {
+			out.push(name(el) + ' spans ' + Math.round(r.left) + '..' + Math.round(r.right) + ' px');
+		}
+		if (getComputedStyle(el).overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1) {
+			out.push(name(el) + ' scrolls sideways: ' + el.scrollWidth + ' px of content in ' + el.clientWidth);
+		}
+	}
+	return out;
+})()`
+
+// TestPagesFitPhoneWidth: at 390 px (a phone) every page fits the width:
+// the waterfall's values, the tables' share and score columns and the
+// model card's values were off-screen, behind a sideways scroll of their
+// section (reviewer's finding). The figures wrap or stack, the plots scale
+// down to the width.
+func TestPagesFitPhoneWidth(t *testing.T) {
+	b := apitest.Backend()
+	// Long values, as the daemon's: annotation URLs, a model card's
+	// training metrics, a long pod name.
+	for i := range b.AlertList {
+		a := &b.AlertList[i]
+		a.Annotations = map[string]string{
+			"summary":             "shop/cart-7d9f8b6c4-x2k9p is likely to fail to load its modules within 10m",
+			"explanation_api_url": "http://127.0.0.1:9464/api/v1/explanations/" + a.Fingerprint + "?with=causes",
+			"runbook_url":         "https://runbooks.example.com/omen/module-load-failure-predicted#what-to-do-first",
+		}
+	}
+	b.Model.Metrics = map[string]float64{"val_score": 0.179, "val_loss": 0.41, "threshold": 0.44}
+	b.Model.Version = "v20261127T084554Z-3b5d5c371295"
+	srv := newServer(t, b)
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulatePortrait, chromedp.EmulateMobile)); err != nil {
+		t.Fatalf("emulate a %d px viewport: %v", phoneWidth, err)
+	}
+	pages := []struct{ name, path string }{
+		{"overview", "/ui/"},
+		{"entity", api.EntityUIPath(apitest.CartEntity)},
+		{"alert", api.AlertUIPath(apitest.FiringFingerprint)},
+		{"resolved alert", api.AlertUIPath(apitest.ResolvedFingerprint)},
+		{"prediction", api.AlertUIPath(apitest.CartEntity + "@1764000000000")},
+		{"service", api.EntityUIPath("cart")},
+		{"not found", api.EntityUIPath("nosuch")},
+	}
+	for _, p := range pages {
+		url := srv.URL + p.path
+		if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+			t.Fatalf("%s: load %s: %v", p.name, url, err)
+		}
+		width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.clientWidth`))
+		if err != nil || width != phoneWidth {
+			t.Fatalf("%s: viewport %d px wide (%v), want %d", p.name, width, err, phoneWidth)
+		}
+		out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](overflowJS))
+		if err != nil {
+			t.Fatalf("%s: measure the page: %v", p.name, err)
+		}
+		if len(out) > 0 {
+			t.Errorf("%s page at %d px: %d things stick out of the width:\n%s", p.name, phoneWidth, len(out), strings.Join(out, "\n"))
+		}
+		// The waterfall's and the chart's names and values are drawn at
+		// a readable size: their narrow layouts, near 1:1, not the wide
+		// ones shrunk.
+		plots, err := chromedp.Run(ctx, chromedp.Evaluate[[]struct {
+			ID               string
+			WideShown, Found bool
+			Scale            float64
+		}](`['waterfall', 'chart'].map(id => {
+			const w = document.getElementById(id), n = document.getElementById(id + '-narrow');
+			return {ID: id, Found: !!w, WideShown: !!w && w.getBoundingClientRect().width > 0,
+				Scale: n ? n.getBoundingClientRect().width / n.viewBox.baseVal.width : 0};
+		})`))
+		if err != nil {
+			t.Fatalf("%s: measure the plots: %v", p.name, err)
+		}
+		for _, pl := range plots {
+			if pl.Found && (pl.WideShown || pl.Scale < 0.9) {
+				t.Errorf("%s: #%s shown %v, #%s-narrow at scale %.2f; want the narrow one only, at 0.9 or more",
+					p.name, pl.ID, pl.WideShown, pl.ID, pl.Scale)
+			}
+		}
+	}
+
+	// A desktop's width keeps the wide layouts, at 1:1.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 1000), chromedp.Navigate(srv.URL+api.EntityUIPath(apitest.CartEntity)),
+		chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+		t.Fatalf("load the entity page at 1280 px: %v", err)
+	}
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`['waterfall', 'waterfall-narrow', 'chart', 'chart-narrow'].map(id => {
+		const e = document.getElementById(id);
+		return e.getBoundingClientRect().width / e.viewBox.baseVal.width;
+	})`))
+	if err != nil || len(wide) != 4 || wide[0] != 1 || wide[1] != 0 || wide[2] != 1 || wide[3] != 0 {
+		t.Errorf("at 1280 px: scales of the waterfall, its narrow layout, the chart, its narrow layout %v (%v), want [1 0 1 0]", wide, err)
+	}
+}

@@ -33,6 +33,20 @@ const (
 	SeverityCritical = "critical"
 )
 
+// Outcomes: the outcome annotation of a resolved alert says why it
+// resolved.
+const (
+	// OutcomeFailureBegan: the entity's failure labels were set while the
+	// alert fired (Prediction.Failing): the predicted failure began.
+	OutcomeFailureBegan = "failure_began"
+	// OutcomeNoLongerPredicted: the probability fell below ResolveRatio ×
+	// threshold (for ResolveFor steps) with no failure label set.
+	OutcomeNoLongerPredicted = "no_longer_predicted"
+	// OutcomeEntityGone: the entity had no prediction for more than
+	// MissingSteps steps, with no failure label set while it fired.
+	OutcomeEntityGone = "entity_gone"
+)
+
 // Defaults applied by New to zero Options fields.
 const (
 	DefaultResendDelay         = time.Minute
@@ -75,6 +89,15 @@ type Prediction struct {
 	// as it is instead of counting the step as missing. Only Entity and
 	// Labels are used; a scored prediction of the same entity wins.
 	Unscored bool
+	// Failing reports that the entity's failure labels are set at T: the
+	// failure the model predicts is under way (also for an Unscored
+	// prediction: an absent entity whose failure label fires). A firing
+	// alert records the first such step (Alert.FailureBeganAt), and its
+	// resolution says the predicted failure began rather than that omen
+	// no longer predicts one: the model's probability collapses once the
+	// failure is under way, and a bare "Resolved" would read as an
+	// all-clear as the failure begins.
+	Failing bool
 	// AlertFingerprint is set by the Manager on the prediction it passes
 	// to Explainer.Explain: the fingerprint of the alert expected to fire
 	// (the explanation_url and generatorURL name it). The alert may not
@@ -161,8 +184,12 @@ type Alert struct {
 	// it was sent if that step was ahead of the wall clock.
 	EscalatedAt time.Time `json:"escalatedAt,omitzero"`
 	ResolvedAt  time.Time `json:"resolvedAt,omitzero"`
-	LastSent    time.Time `json:"lastSent,omitzero"`
-	Severity    string    `json:"severity"`
+	// FailureBeganAt is the first step since the alert fired at which the
+	// entity's failure labels were set (Prediction.Failing): the
+	// predicted failure began. Zero when it has not.
+	FailureBeganAt time.Time `json:"failureBeganAt,omitzero"`
+	LastSent       time.Time `json:"lastSent,omitzero"`
+	Severity       string    `json:"severity"`
 	// Probability and Threshold are, as the annotations show them, the
 	// newest prediction's while the alert is pending or firing, and those
 	// of the prediction it resolved with once resolved (the newest
@@ -512,7 +539,7 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 	// alerts firing at this step are explained (see explainFiring).
 	m.procMu.Lock()
 	defer m.procMu.Unlock()
-	byKey, labelsOf, unscored := dedupe(preds)
+	byKey, labelsOf, unscored, failing := dedupe(preds)
 
 	// Close cancels the explanations in flight.
 	ctx, cancel := context.WithCancel(ctx)
@@ -543,11 +570,24 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 		return err
 	}
 
+	// A firing alert whose entity's failure labels are set at this step
+	// (its prediction came true) records it before the step, so that a
+	// resolution at this very step (the probability collapses as the
+	// failure begins) says so.
+	for key := range failing {
+		if s := m.states[key]; s != nil && s.State == store.AlertFiring && s.FailedAt.IsZero() {
+			s.FailedAt = t
+			m.logger.Info("predicted failure began", "entity", s.Entity, "fingerprint", s.AlertFP)
+		}
+	}
 	var fired []firing
 	var dropped []*entityState
 	step := func(s *entityState, p *Prediction) {
 		switch m.hyst.step(s, p, t) {
 		case trFired:
+			if failing[s.Key] {
+				s.FailedAt = t // fired as the failure began
+			}
 			fired = append(fired, firing{s, p})
 		case trResolved:
 			m.logger.Info("alert resolved", "entity", s.Entity, "fingerprint", s.AlertFP)
@@ -591,12 +631,19 @@ type firing struct {
 
 // dedupe keeps the newest scored prediction per entity fingerprint (with
 // the entity's alert labels) and collects the fingerprints of the unscored
-// entities.
-func dedupe(preds []Prediction) (byKey map[string]*Prediction, labelsOf map[string]map[string]string, unscored map[string]bool) {
+// entities and of those whose failure labels are set (Failing, scored or
+// not).
+func dedupe(preds []Prediction) (byKey map[string]*Prediction, labelsOf map[string]map[string]string, unscored, failing map[string]bool) {
 	byKey = make(map[string]*Prediction, len(preds))
 	labelsOf = make(map[string]map[string]string, len(preds))
 	for i := range preds {
 		p := &preds[i]
+		if p.Failing {
+			if failing == nil {
+				failing = map[string]bool{}
+			}
+			failing[fingerprint(baseLabels(p))] = true
+		}
 		if p.Unscored {
 			if unscored == nil {
 				unscored = map[string]bool{}
@@ -615,7 +662,7 @@ func dedupe(preds []Prediction) (byKey map[string]*Prediction, labelsOf map[stri
 		byKey[key] = p
 		labelsOf[key] = ls
 	}
-	return byKey, labelsOf, unscored
+	return byKey, labelsOf, unscored, failing
 }
 
 // explained is the explanation of the prediction p an alert (fingerprint
@@ -1014,8 +1061,14 @@ func (m *Manager) Alerts() []Alert {
 			a.PredictionID = s.Last.ID // a state persisted before FiredID was kept
 		}
 		a.FiredProbability = s.firedProb()
+		if s.State == store.AlertFiring {
+			a.FailureBeganAt = s.FailedAt
+		}
 		if s.State == store.AlertResolved {
 			a.ResolvedAt = s.ResolvedAt
+			if r := s.Resolution; r != nil && r.FailureBegan != 0 {
+				a.FailureBeganAt = fromMS(r.FailureBegan)
+			}
 			// As the annotations say it: the prediction it resolved
 			// with, not a later one (the entity's next steps, over the
 			// threshold again or none at all, change Last).

@@ -120,7 +120,14 @@
 // why (the probability fell below ResolveRatio × threshold, or the entity
 // had no prediction for more than MissingSteps steps) and with what
 // probability, as recorded when it resolved: later steps (the entity gone,
-// or over the threshold again without having fired yet) do not rewrite it. omen's own links
+// or over the threshold again without having fired yet) do not rewrite it.
+// When the entity's failure labels were set while the alert fired
+// (Prediction.Failing, at the step it resolves or before: the predicted
+// failure began, and the model's probability collapses), the resolved
+// summary and description start with "Resolved, failure began:" and name
+// that step (Alert.FailureBeganAt) rather than saying omen no longer
+// predicts a failure; the outcome annotation of a resolved alert is
+// failure_began, no_longer_predicted or entity_gone. omen's own links
 // (generatorURL, the explanation links unless the Explainer gave a URL, and a
 // relative runbook such as the built-in ones) are rendered with the
 // ExternalURL of the time they are sent: after a reload changing it, the

@@ -123,8 +123,16 @@ func (m *Manager) postable(s *entityState) postableAlert {
 	default:
 		desc, probText = m.resolvedDescription(s, top)
 	}
+	outcome := ""
 	if s.State == store.AlertResolved {
 		summary = "Resolved: " + summary
+		if r := s.Resolution; r != nil {
+			outcome = r.outcome()
+			if r.FailureBegan != 0 {
+				summary = fmt.Sprintf("Resolved, failure began: the module load failure predicted for %s began at %s",
+					s.Entity, stepTime(r.FailureBegan))
+			}
+		}
 	}
 	a.Annotations = map[string]string{
 		"summary":             summary,
@@ -136,6 +144,7 @@ func (m *Manager) postable(s *entityState) postableAlert {
 		"runbook_url":         m.remedy.url(s.Runbook),
 		"explanation_url":     explURL,
 		"explanation_api_url": apiURL,
+		"outcome":             outcome,
 	}
 	for k, v := range a.Annotations {
 		if v == "" {
@@ -217,6 +226,24 @@ func (m *Manager) resolvedDescription(s *entityState, top string) (desc, prob st
 	if r.ModelVersion != "" {
 		model = ", model " + r.ModelVersion
 	}
+	if r.FailureBegan != 0 {
+		// The prediction came true: the failure labels were set while
+		// it fired (the probability collapses once the failure is
+		// under way, which resolved it, or the entity went).
+		why := fmt.Sprintf("its probability fell to %s (threshold %s, %s%s, anomaly score %.2f)",
+			probAt, ps[1], resolvedBelow(r, ps[2]), model, finite(r.Anomaly))
+		if r.Missing {
+			why = fmt.Sprintf("it has had no prediction for more than %d steps since (the entity is gone or no longer scored; "+
+				"its last probability was %s, threshold %s%s)", m.hyst.MissingSteps, ps[0], ps[1], model)
+		}
+		desc = fmt.Sprintf("Resolved, failure began: the module-load failure omen predicted for %s began at %s "+
+			"(its failure labels are set: the failure is under way, not over). omen predicts failures before they start, "+
+			"so the alert ends as the failure begins: %s.", s.Entity, stepTime(r.FailureBegan), why)
+		if top != "" {
+			desc += " Top causes when it fired: " + top + "."
+		}
+		return desc, Probability(r.Prob, r.Threshold, ratio*r.Threshold)
+	}
 	if r.Missing {
 		// Resolved because the entity had no prediction for longer than
 		// MissingSteps (gone, or no longer scored): the probability is
@@ -225,10 +252,7 @@ func (m *Manager) resolvedDescription(s *entityState, top string) (desc, prob st
 			"for more than %d steps (the entity is gone or no longer scored); its last probability was %s (threshold %s%s).",
 			s.Entity, m.hyst.MissingSteps, ps[0], ps[1], model), Probability(r.Prob, r.Threshold)
 	}
-	below := "resolved below " + ps[2]
-	if r.ResolveFor > 1 {
-		below = fmt.Sprintf("resolved after %d steps in a row below %s", r.ResolveFor, ps[2])
-	}
+	below := resolvedBelow(r, ps[2])
 	desc = fmt.Sprintf("Resolved: omen no longer predicts a module-load failure of %s (probability %s, "+
 		"threshold %s, %s%s, anomaly score %.2f).",
 		s.Entity, probAt, ps[1], below, model, finite(r.Anomaly))
@@ -236,6 +260,20 @@ func (m *Manager) resolvedDescription(s *entityState, top string) (desc, prob st
 		desc += " Top causes when it fired: " + top + "."
 	}
 	return desc, Probability(r.Prob, r.Threshold, ratio*r.Threshold)
+}
+
+// resolvedBelow says how r resolved below the resolve threshold (rendered
+// as at).
+func resolvedBelow(r *resolution, at string) string {
+	if r.ResolveFor > 1 {
+		return fmt.Sprintf("resolved after %d steps in a row below %s", r.ResolveFor, at)
+	}
+	return "resolved below " + at
+}
+
+// stepTime renders a step's time (ms) as RFC 3339 in UTC.
+func stepTime(t int64) string {
+	return fromMS(t).Format(time.RFC3339)
 }
 
 // percent renders a share in whole percents (the causes' shares).

@@ -49,26 +49,33 @@ func TestReadmeAlertKeys(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	b, err := os.ReadFile(filepath.Join("testdata", "alert_firing.golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sent []struct {
-		Labels      map[string]string `json:"labels"`
-		Annotations map[string]string `json:"annotations"`
-	}
-	if err := json.Unmarshal(b, &sent); err != nil || len(sent) != 1 {
-		t.Fatalf("golden alert: %v (%d alerts)", err, len(sent))
-	}
+	// The annotations of a firing alert and of a resolved one (outcome).
 	var labels, annots []string
 	entity := pred("e", time.Now(), 0.9).Labels
-	for k := range sent[0].Labels {
-		if _, ok := entity[k]; !ok {
-			labels = append(labels, k)
+	for i, golden := range []string{"alert_firing.golden", "alert_resolved.golden"} {
+		b, err := os.ReadFile(filepath.Join("testdata", golden))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for k := range sent[0].Annotations {
-		annots = append(annots, k)
+		var sent []struct {
+			Labels      map[string]string `json:"labels"`
+			Annotations map[string]string `json:"annotations"`
+		}
+		if err := json.Unmarshal(b, &sent); err != nil || len(sent) != 1 {
+			t.Fatalf("golden alert %s: %v (%d alerts)", golden, err, len(sent))
+		}
+		if i == 0 {
+			for k := range sent[0].Labels {
+				if _, ok := entity[k]; !ok {
+					labels = append(labels, k)
+				}
+			}
+		}
+		for k := range sent[0].Annotations {
+			if !slices.Contains(annots, k) {
+				annots = append(annots, k)
+			}
+		}
 	}
 	slices.Sort(labels)
 	slices.Sort(annots)

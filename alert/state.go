@@ -70,6 +70,12 @@ type entityState struct {
 	// persisted before it was kept.
 	FiredProb float64
 
+	// FailedAt is the first step since the alert fired at which the
+	// entity's failure labels were set (Prediction.Failing, scored or
+	// not): the predicted failure began. Zero while it has not (and in
+	// states persisted before it was kept). A resolution records it.
+	FailedAt time.Time
+
 	// Last is the newest prediction (the one at fire time for Explain).
 	Last Prediction
 	// Resolution is why and with what prediction the alert resolved: set
@@ -98,11 +104,28 @@ type resolution struct {
 	// was kept, when it was always 1).
 	ResolveFor   int    `json:"resolve_for,omitempty"`
 	ModelVersion string `json:"model_version,omitempty"`
+	// FailureBegan is the step (ms) at which the entity's failure labels
+	// were first set while the alert fired (entityState.FailedAt): the
+	// predicted failure began, and the alert resolved because of it or
+	// after it (the model's probability collapses once the failure is
+	// under way), not as an all-clear. Absent when it did not.
+	FailureBegan int64 `json:"failure_began,omitempty"`
 }
 
-func (h hysteresis) resolved(p Prediction, missing bool) *resolution {
+// outcome is the resolution's outcome annotation (see Outcome*).
+func (r *resolution) outcome() string {
+	switch {
+	case r.FailureBegan != 0:
+		return OutcomeFailureBegan
+	case r.Missing:
+		return OutcomeEntityGone
+	}
+	return OutcomeNoLongerPredicted
+}
+
+func (h hysteresis) resolved(s *entityState, p Prediction, missing bool) *resolution {
 	r := &resolution{Missing: missing, Prob: finite(p.Prob), Threshold: finite(p.Threshold), Anomaly: finite(p.Anomaly),
-		ResolveRatio: h.ResolveRatio, ModelVersion: p.ModelVersion}
+		ResolveRatio: h.ResolveRatio, ModelVersion: p.ModelVersion, FailureBegan: ms(s.FailedAt)}
 	if n := h.resolveFor(); n > 1 && !missing {
 		r.ResolveFor = n
 	}
@@ -117,6 +140,7 @@ type stateCore struct {
 	SentWall                       int64
 	AlertFP, Severity              string
 	EscalatedAt                    int64
+	FailedAt                       int64
 }
 
 func (s *entityState) core() stateCore {
@@ -124,6 +148,7 @@ func (s *entityState) core() stateCore {
 		State: s.State, Count: s.Count, Missing: s.Missing,
 		ActiveAt: ms(s.ActiveAt), ResolvedAt: ms(s.ResolvedAt), LastSent: ms(s.LastSent),
 		SentWall: ms(s.SentWall), AlertFP: s.AlertFP, Severity: s.Severity, EscalatedAt: ms(s.EscalatedAt),
+		FailedAt: ms(s.FailedAt),
 	}
 }
 
@@ -185,7 +210,7 @@ func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition 
 		switch s.State {
 		case store.AlertFiring:
 			s.State, s.ResolvedAt, s.Count = store.AlertResolved, t, 0
-			s.Resolution = h.resolved(s.Last, true)
+			s.Resolution = h.resolved(s, s.Last, true)
 			return trResolved
 		case store.AlertResolved:
 			s.Count = 0
@@ -210,7 +235,7 @@ func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition 
 			return trNone
 		}
 		s.State, s.ResolvedAt, s.Count = store.AlertResolved, t, 0
-		s.Resolution = h.resolved(*p, false)
+		s.Resolution = h.resolved(s, *p, false)
 		return trResolved
 	}
 	if p.Prob < p.Threshold {
@@ -227,7 +252,7 @@ func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition 
 	}
 	if s.Count >= h.For {
 		s.State, s.ActiveAt, s.ResolvedAt, s.Count = store.AlertFiring, t, time.Time{}, 0
-		s.Resolution = nil
+		s.Resolution, s.FailedAt = nil, time.Time{}
 		return trFired
 	}
 	if s.State == "" {
@@ -338,7 +363,10 @@ type persisted struct {
 	Runbook       string       `json:"runbook,omitempty"`
 	FiredID       string       `json:"fired_id,omitempty"`
 	FiredProb     float64      `json:"fired_prob,omitempty"`
-	Last          lastPred     `json:"last"`
+	// FailedAt is in ms; absent unless the entity's failure labels were
+	// set while the alert fired.
+	FailedAt int64    `json:"failed_at,omitempty"`
+	Last     lastPred `json:"last"`
 	// Resolution is absent in states persisted before it was kept.
 	Resolution *resolution `json:"resolution,omitempty"`
 }
@@ -360,7 +388,7 @@ func (s *entityState) encode() (store.AlertState, error) {
 		Entity: s.Entity, Count: s.Count, PendingSince: ms(s.PendingSince), Missing: s.Missing, SentWall: ms(s.SentWall), Severity: s.Severity, AlertFP: s.AlertFP,
 		EscalatedAt: ms(s.EscalatedAt), EscalatedProb: finite(s.EscalatedProb),
 		Explanation: s.Explanation, Action: s.Action, Runbook: s.Runbook, FiredID: s.FiredID,
-		FiredProb: finite(s.FiredProb), Resolution: s.Resolution,
+		FiredProb: finite(s.FiredProb), Resolution: s.Resolution, FailedAt: ms(s.FailedAt),
 		Last: lastPred{ID: p.ID, Labels: p.Labels, T: ms(p.T), Prob: finite(p.Prob), Anomaly: finite(p.Anomaly),
 			Threshold: p.Threshold, Horizon: p.Horizon, ModelVersion: p.ModelVersion},
 	}
@@ -402,7 +430,7 @@ func decodeState(st store.AlertState) (*entityState, error) {
 		ActiveAt: fromMS(st.ActiveAt), ResolvedAt: fromMS(st.ResolvedAt), LastSent: fromMS(st.LastSent),
 		SentWall: fromMS(d.SentWall), Severity: d.Severity, AlertFP: d.AlertFP,
 		EscalatedAt: fromMS(d.EscalatedAt), EscalatedProb: d.EscalatedProb, Explanation: d.Explanation, Action: d.Action, Runbook: d.Runbook,
-		FiredID: d.FiredID, FiredProb: d.FiredProb, Resolution: d.Resolution,
+		FiredID: d.FiredID, FiredProb: d.FiredProb, Resolution: d.Resolution, FailedAt: fromMS(d.FailedAt),
 		Last: Prediction{ID: d.Last.ID, Entity: d.Entity, Labels: d.Last.Labels, T: fromMS(d.Last.T),
 			Prob: d.Last.Prob, Anomaly: d.Last.Anomaly, Threshold: d.Last.Threshold,
 			Horizon: d.Last.Horizon, ModelVersion: d.Last.ModelVersion},

@@ -48,6 +48,29 @@ type FiredAlert struct {
 	Causes []string
 	// Annotations are the alert's annotations as sent to Alertmanager.
 	Annotations map[string]string
+	// FailureBegan (OnResolve only) is the step at which the entity's
+	// failure labels were first set while the alert fired: the predicted
+	// failure began, and the alert resolved because of it, not as an
+	// all-clear (alert.OutcomeFailureBegan). Zero when it did not.
+	FailureBegan time.Time
+}
+
+// markFailing sets the Failing flag of the predictions whose entity's
+// vector of the step (vs) has a failure label set: the alerts resolving
+// as their predicted failure begins say so (alert.Prediction.Failing).
+func markFailing(preds []prediction, vs []features.Vector) {
+	var failing map[string]bool
+	for _, v := range vs {
+		if slices.Contains(v.Failure, true) {
+			if failing == nil {
+				failing = map[string]bool{}
+			}
+			failing[v.Entity] = true
+		}
+	}
+	for i := range preds {
+		preds[i].Failing = failing[preds[i].Entity]
+	}
 }
 
 type alerterOptions struct {
@@ -247,11 +270,12 @@ func (a *alerter) process(ctx context.Context, t int64, preds []prediction, unsc
 		in[i] = alert.Prediction{
 			ID: p.ID, Entity: p.Entity, Labels: alertLabels(p.Labels), T: now,
 			Prob: p.Prob, Anomaly: p.Anomaly, Threshold: p.Threshold,
-			Horizon: p.Horizon, ModelVersion: p.ModelVersion,
+			Horizon: p.Horizon, ModelVersion: p.ModelVersion, Failing: p.Failing,
 		}
 	}
 	for _, v := range unscored {
-		in = append(in, alert.Prediction{Entity: v.Entity, Labels: v.Labels, T: now, Unscored: true})
+		in = append(in, alert.Prediction{Entity: v.Entity, Labels: v.Labels, T: now, Unscored: true,
+			Failing: slices.Contains(v.Failure, true)})
 	}
 	err := a.m.Process(ctx, now, in)
 	switch {
@@ -348,7 +372,11 @@ func (a *alerter) report(t int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	live := map[string]bool{}
+	began := map[string]time.Time{} // of the alerts resolved, by fingerprint
 	for _, al := range all {
+		if al.State == store.AlertResolved && !al.FailureBeganAt.IsZero() {
+			began[al.Fingerprint] = al.FailureBeganAt
+		}
 		if al.State != "firing" {
 			continue
 		}
@@ -394,7 +422,7 @@ func (a *alerter) report(t int64) {
 		// the queue (see callbacks.push).
 		r := callbackReport{kind: reportResolve, fp: fp}
 		if f := a.opts.OnResolve; f != nil {
-			fa.T = time.UnixMilli(t)
+			fa.T, fa.FailureBegan = time.UnixMilli(t), began[fp]
 			r.call = func() { f(fa) }
 		}
 		a.calls.push(r)

@@ -702,6 +702,7 @@ func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, u
 		e.failures.Inc()
 		e.Logger.Error("score the step", "t", time.UnixMilli(t).UTC(), "err", err)
 	}
+	markFailing(preds, vs)
 	// An absent entity whose failure label fires (a target down: `up` is
 	// 0 and its metrics gone) is stored, so that history holds the
 	// failure, and keeps its alert state, but is not scored.

@@ -53,6 +53,9 @@ type prediction struct {
 	// Model is the model that scored it (version ModelVersion): an
 	// explanation is computed with it, also after a promotion since.
 	Model *model.Model
+	// Failing: the entity's failure labels are set at the step (set by
+	// the evaluator, markFailing).
+	Failing bool
 }
 
 // scorer keeps the last W+1 feature vectors of every entity, scores the

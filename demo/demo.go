@@ -698,7 +698,10 @@ func (p *alertPrinter) escalate(a app.FiredAlert) {
 
 // resolve prints "RESOLVED entity (severity)  at hh:mm:ss  after 12m0s",
 // the severity it resolved with and how long it fired (omitted for an
-// alert this run did not see fire).
+// alert this run did not see fire); when the predicted failure began
+// while it fired (its failure labels set: the model's probability
+// collapses then, and the alert resolves), a line "  failure began at
+// hh:mm:ss (the predicted failure is under way, not over)" follows.
 func (p *alertPrinter) resolve(a app.FiredAlert) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -712,6 +715,9 @@ func (p *alertPrinter) resolve(a app.FiredAlert) {
 		delete(p.fired, a.Fingerprint)
 	}
 	fmt.Fprintf(p.w, "\nRESOLVED %s%s  at %s%s\n", a.Entity, sev, a.T.UTC().Format("15:04:05"), after)
+	if !a.FailureBegan.IsZero() {
+		fmt.Fprintf(p.w, "  failure began at %s (the predicted failure is under way, not over)\n", a.FailureBegan.UTC().Format("15:04:05"))
+	}
 }
 
 // alertProb is the alert's probability as printed, with its severity:

@@ -49,7 +49,17 @@ func TestAlertPrinterEscalationAndResolution(t *testing.T) {
 	o.OnEscalate(app.FiredAlert{Fingerprint: "fp", Entity: "boutique/cart-1", T: t0.Add(3 * time.Minute), Prob: 0.9971,
 		Labels: labels("critical"), Annotations: map[string]string{"probability": "0.9971"}})
 	o.OnResolve(app.FiredAlert{Fingerprint: "fp", Entity: "boutique/cart-1", T: t0.Add(12 * time.Minute), Labels: labels("critical")})
+	if out := b.String(); strings.Contains(out, "failure began") {
+		t.Errorf("output %q: a resolution without a failure says a failure began", out)
+	}
+	// A resolution as the predicted failure begins says so.
+	o.OnAlert(app.FiredAlert{Fingerprint: "fp2", Entity: "boutique/cart-2", T: t0.Add(13 * time.Minute), Prob: 0.8, Labels: labels("warning")})
+	o.OnResolve(app.FiredAlert{Fingerprint: "fp2", Entity: "boutique/cart-2", T: t0.Add(16 * time.Minute), Labels: labels("warning"),
+		FailureBegan: t0.Add(16 * time.Minute)})
 	out := b.String()
+	if want := "\nRESOLVED boutique/cart-2 (warning)  at 12:16:00  after 3m0s\n  failure began at 12:16:00 (the predicted failure is under way, not over)\n"; !strings.Contains(out, want) {
+		t.Errorf("output %q, want %q", out, want)
+	}
 	for _, want := range []string{
 		"\nALERT boutique/cart-1  p=0.993 (warning)  at 12:00:00\n",
 		"\nESCALATED boutique/cart-1  p=0.9971 (critical)  at 12:03:00\n",

@@ -28,6 +28,24 @@ func TestNarrowLayoutsSameFigures(t *testing.T) {
 			t.Errorf("narrow bar %d %+v outside its plot [%v, %v] of width %v, or its name not above it", i, b, n.PlotX, n.PlotRight, n.Width)
 		}
 	}
+	// A title that would cross the narrow plot's edge is set against it
+	// ("E[f(X)] = 0.00000063" centred on a baseline at the left edge).
+	tiny := buildWaterfall(explain.Attribution{Baseline: 6.3e-7, Value: 6.3e-7 + 0.0239, Groups: []explain.GroupAttribution{
+		{Name: "memory_limit_ratio", Phi: 0.02}, {Name: "memory_working_set_bytes", Phi: 0.0039},
+	}}).Narrow
+	for _, tc := range []struct {
+		title string
+		at    textPos
+	}{{"f(x) = " + api.ProbText(tiny.Value, 4), tiny.ValueText}, {"E[f(X)] = " + api.ProbText(tiny.Baseline, 4), tiny.BaseText}} {
+		w := float64(len(tc.title)) * titleCharW
+		lo := map[string]float64{"start": tc.at.X, "middle": tc.at.X - w/2, "end": tc.at.X - w}[tc.at.Anchor]
+		if lo < 0 || lo+w > tiny.Width {
+			t.Errorf("%q at %+v spans %.0f..%.0f, outside 0..%.0f", tc.title, tc.at, lo, lo+w, tiny.Width)
+		}
+	}
+	if tiny.BaseText.Anchor != "start" {
+		t.Errorf("E[f(X)] = 0.00000063 at %+v (x of the baseline %.1f), want set against the left edge", tiny.BaseText, tiny.BaseX)
+	}
 	var ps []api.Prediction
 	for i := range int64(30) {
 		ps = append(ps, api.Prediction{T: i * 15000, Probability: float64(i) / 30, Threshold: 0.5})

@@ -38,6 +38,19 @@ const overflowJS = `(() => {
 			out.push(name(el) + ' scrolls sideways: ' + el.scrollWidth + ' px of content in ' + el.clientWidth);
 		}
 	}
+	// A number or a column name broken across lines ("+0.002" over
+	// "6", "SHAR" over "E"): a text of one word on two lines.
+	for (const el of document.querySelectorAll('main th, main td.num')) {
+		const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+		for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+			const word = n.data.trim();
+			if (word === '' || /\s/.test(word)) continue;
+			const r = document.createRange();
+			r.selectNodeContents(n);
+			const lines = new Set(Array.from(r.getClientRects()).map(b => Math.round(b.top)));
+			if (lines.size > 1) out.push(name(el) + ': "' + word + '" broken over ' + lines.size + ' lines');
+		}
+	}
 	return out;
 })()`
 
@@ -58,6 +71,21 @@ func TestPagesFitPhoneWidth(t *testing.T) {
 			"runbook_url":         "https://runbooks.example.com/omen/module-load-failure-predicted#what-to-do-first",
 		}
 	}
+	// The daemon's metric and entity names are longer than the
+	// fixture's.
+	for id, x := range b.Explanations {
+		for i := range x.Causes.Metrics {
+			x.Causes.Metrics[i].Name = "dependency_not_found_ratio_" + x.Causes.Metrics[i].Name
+			x.Causes.Metrics[i].Phi /= 1000
+		}
+		for i := range x.Causes.Entities {
+			c := &x.Causes.Entities[i]
+			c.WorstEntity = new("boutique/" + c.Entity + "service-h8b2jzg72-vq96r")
+			c.Entity += "service"
+			c.Score += 0.0001
+		}
+		b.Explanations[id] = x
+	}
 	b.Model.Metrics = map[string]float64{"val_score": 0.179, "val_loss": 0.41, "threshold": 0.44}
 	b.Model.Version = "v20261127T084554Z-3b5d5c371295"
 	srv := newServer(t, b)
@@ -71,6 +99,7 @@ func TestPagesFitPhoneWidth(t *testing.T) {
 		{"alert", api.AlertUIPath(apitest.FiringFingerprint)},
 		{"resolved alert", api.AlertUIPath(apitest.ResolvedFingerprint)},
 		{"prediction", api.AlertUIPath(apitest.CartEntity + "@1764000000000")},
+		{"low prediction", api.AlertUIPath("infra/redis-0@1764000000000")},
 		{"service", api.EntityUIPath("cart")},
 		{"not found", api.EntityUIPath("nosuch")},
 	}
@@ -93,22 +122,32 @@ func TestPagesFitPhoneWidth(t *testing.T) {
 		// The waterfall's and the chart's names and values are drawn at
 		// a readable size: their narrow layouts, near 1:1, not the wide
 		// ones shrunk.
+		// Their texts are inside them, not cut at their edges.
 		plots, err := chromedp.Run(ctx, chromedp.Evaluate[[]struct {
 			ID               string
 			WideShown, Found bool
 			Scale            float64
+			Cut              []string
 		}](`['waterfall', 'chart'].map(id => {
 			const w = document.getElementById(id), n = document.getElementById(id + '-narrow');
+			const cut = [];
+			if (n) {
+				const box = n.getBoundingClientRect();
+				for (const t of n.querySelectorAll('text')) {
+					const r = t.getBoundingClientRect();
+					if (r.left < box.left - 1 || r.right > box.right + 1) cut.push(t.textContent);
+				}
+			}
 			return {ID: id, Found: !!w, WideShown: !!w && w.getBoundingClientRect().width > 0,
-				Scale: n ? n.getBoundingClientRect().width / n.viewBox.baseVal.width : 0};
+				Scale: n ? n.getBoundingClientRect().width / n.viewBox.baseVal.width : 0, Cut: cut};
 		})`))
 		if err != nil {
 			t.Fatalf("%s: measure the plots: %v", p.name, err)
 		}
 		for _, pl := range plots {
-			if pl.Found && (pl.WideShown || pl.Scale < 0.9) {
-				t.Errorf("%s: #%s shown %v, #%s-narrow at scale %.2f; want the narrow one only, at 0.9 or more",
-					p.name, pl.ID, pl.WideShown, pl.ID, pl.Scale)
+			if pl.Found && (pl.WideShown || pl.Scale < 0.9 || len(pl.Cut) > 0) {
+				t.Errorf("%s: #%s shown %v, #%s-narrow at scale %.2f with texts cut at its edges %q; want the narrow one only, at 0.9 or more, its texts inside it",
+					p.name, pl.ID, pl.WideShown, pl.ID, pl.Scale, pl.Cut)
 			}
 		}
 	}

@@ -62,6 +62,31 @@ type waterfall struct {
 	// Narrow is the same waterfall laid out for a phone's width (nil in
 	// Narrow itself): the pages show it instead below 640 px.
 	Narrow *waterfall
+	// ValueText and BaseText place the titles "f(x) = …" and
+	// "E[f(X)] = …" (the narrow layout's: inside its width).
+	ValueText, BaseText textPos
+}
+
+// textPos is where a text is drawn: x and its text-anchor.
+type textPos struct {
+	X      float64
+	Anchor string
+}
+
+// titleCharW is the width of a character of a bold 11px title, about.
+const titleCharW = 7.0
+
+// inside places a title of n characters centred on x, or against the
+// edge of [0, width] it would cross.
+func inside(x float64, n int, width float64) textPos {
+	half := float64(n) * titleCharW / 2
+	switch {
+	case x-half < 2:
+		return textPos{2, "start"}
+	case x+half > width-2:
+		return textPos{width - 2, "end"}
+	}
+	return textPos{x, "middle"}
 }
 
 type wfBar struct {
@@ -152,6 +177,11 @@ func layoutWaterfall(a explain.Attribution, g wfGeom) waterfall {
 		w.Bars = append(w.Bars, b)
 	}
 	w.BaseX, w.ValueX = sx(a.Baseline), sx(a.Value)
+	w.ValueText, w.BaseText = textPos{w.ValueX, "middle"}, textPos{w.BaseX, "middle"}
+	if g.nameAbove {
+		w.ValueText = inside(w.ValueX, utf8.RuneCountInString("f(x) = "+api.ProbText(a.Value, 4)), w.Width)
+		w.BaseText = inside(w.BaseX, utf8.RuneCountInString("E[f(X)] = "+api.ProbText(a.Baseline, 4)), w.Width)
+	}
 	w.AxisY = wfTop + float64(len(gs))*g.rowH + 4
 	w.Height = w.AxisY + 36
 	ticks := niceTicks(lo, hi, g.ticks)

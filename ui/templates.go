@@ -248,6 +248,7 @@ svg text.wf-others{font-style:italic}
 form.explain-now{display:inline;margin:0}
 form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px solid #1f5fbf;border-radius:4px;padding:0 8px;cursor:pointer}
 main{overflow-wrap:anywhere}
+th,td.num{overflow-wrap:normal;white-space:nowrap}
 #heatmap,#waterfall,#waterfall-narrow,#chart,#chart-narrow,#graph{max-width:100%;height:auto}
 #waterfall-narrow,#chart-narrow{display:none}
 </style>
@@ -409,12 +410,12 @@ table.stack td[data-label]::before{content:attr(data-label) ": ";font-size:12px;
 
 {{/* The waterfall laid out for a phone's width, shown instead of #waterfall below 640 px: its classes and ids are its own. */}}
 {{define "waterfallNarrow"}}<svg id="waterfall-narrow" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="attribution waterfall">
-<text x="{{.ValueX}}" y="14" text-anchor="middle" class="title">f(x) = {{p4 .Value}}</text>
+<text x="{{.ValueText.X}}" y="14" text-anchor="{{.ValueText.Anchor}}" class="title">f(x) = {{p4 .Value}}</text>
 <line x1="{{.ValueX}}" x2="{{.ValueX}}" y1="18" y2="{{.AxisY}}" stroke="#889" stroke-dasharray="3 3"/>
 <line x1="{{.BaseX}}" x2="{{.BaseX}}" y1="18" y2="{{.AxisY}}" stroke="#889" stroke-dasharray="3 3"/>
 <line x1="{{.PlotX}}" x2="{{.PlotRight}}" y1="{{.AxisY}}" y2="{{.AxisY}}" stroke="#556"/>
 {{range .Ticks}}<line x1="{{.X}}" x2="{{.X}}" y1="{{$.AxisY}}" y2="{{add $.AxisY 4}}" stroke="#556"/><text x="{{.X}}" y="{{add $.AxisY 16}}" text-anchor="middle">{{.Label}}</text>{{end}}
-<text x="{{.BaseX}}" y="{{add .AxisY 30}}" text-anchor="middle" class="title">E[f(X)] = {{p4 .Baseline}}</text>
+<text x="{{.BaseText.X}}" y="{{add .AxisY 30}}" text-anchor="{{.BaseText.Anchor}}" class="title">E[f(X)] = {{p4 .Baseline}}</text>
 {{range .Bars}}<g class="wfn-row">
 <text x="{{$.NameX}}" y="{{.LabelY}}" text-anchor="{{$.NameAnchor}}" class="wfn-name{{if .Others}} wf-others{{end}}"><title>{{.Name}}</title>{{.Label}}</text>
 <rect class="wfn-bar {{if .Positive}}pos{{else}}neg{{end}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Name}}: φ {{phi .Phi}} ({{pct .Share}}), {{p4 .Start}} → {{p4 .End}}</title></rect>

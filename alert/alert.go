@@ -130,9 +130,10 @@ type Explanation struct {
 	// TopCauses are ranked, most important first.
 	TopCauses []Cause `json:"top_causes,omitempty"`
 	// URL is where the full explanation can be seen (explanation_url); when
-	// empty, the alert's page in omen's UI, <ExternalURL>/ui/alerts/<alert
-	// fingerprint>, is used, and explanation_api_url is the JSON,
-	// <ExternalURL>/api/v1/explanations/<alert fingerprint>.
+	// empty, the firing's page in omen's UI, <ExternalURL>/ui/alerts/<id of
+	// the prediction it fired on>, is used, and explanation_api_url is the
+	// JSON, <ExternalURL>/api/v1/explanations/<that id>: the Explainer
+	// stores the explanation under the prediction's id (omen's does).
 	URL string `json:"url,omitempty"`
 }
 
@@ -161,9 +162,10 @@ func (f ExplainerFunc) Explain(ctx context.Context, p Prediction) (Explanation, 
 // Alert is an alert as the API shows it.
 type Alert struct {
 	// Fingerprint is the fingerprint of the labels the alert fired with
-	// (severity included): it identifies the alert in omen (its links
-	// /ui/alerts/<fingerprint>, its stored explanation) for its whole
-	// life. An alert escalated to critical keeps it, so it is then not the
+	// (severity included): it identifies the alert in omen
+	// (/ui/alerts/<fingerprint> and its stored explanation show its
+	// latest firing; the links it is sent with name the prediction it
+	// fired on, see the package doc) for its whole life. An alert escalated to critical keeps it, so it is then not the
 	// fingerprint of Labels (severity critical), under which Alertmanager
 	// knows the critical alert. A pending alert's labels have no severity
 	// yet, so its fingerprint is not the one it will have firing.

@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -59,6 +60,19 @@ func alertFP(t *testing.T, m *Manager, pod string) string {
 	for _, a := range m.Alerts() {
 		if a.Labels["pod"] == pod {
 			return a.Fingerprint
+		}
+	}
+	t.Fatalf("no alert for %s in %+v", pod, m.Alerts())
+	return ""
+}
+
+// alertLink is the id the links of the alert of pod name (see linkID):
+// the prediction it fired on, path-escaped.
+func alertLink(t *testing.T, m *Manager, pod string) string {
+	t.Helper()
+	for _, a := range m.Alerts() {
+		if a.Labels["pod"] == pod {
+			return url.PathEscape(a.PredictionID)
 		}
 	}
 	t.Fatalf("no alert for %s in %+v", pod, m.Alerts())
@@ -125,7 +139,7 @@ func TestAlertmanagerFireAndResolve(t *testing.T) {
 	if a.Annotations["probability"] != "0.750" || a.Annotations["horizon"] != "15m" {
 		t.Errorf("probability %q horizon %q", a.Annotations["probability"], a.Annotations["horizon"])
 	}
-	if want := "http://omen.example:9090/ui/alerts/" + fp; a.GeneratorURL != want {
+	if want := "http://omen.example:9090/ui/alerts/" + alertLink(t, m, "checkout-1"); a.GeneratorURL != want {
 		t.Errorf("generatorURL %q, want %q", a.GeneratorURL, want)
 	}
 	if a.Status.State != "active" {
@@ -153,7 +167,7 @@ func TestAlertmanagerFireAndResolve(t *testing.T) {
 	if fmt.Sprint(c.Labels) != fmt.Sprint(wantLabels) {
 		t.Errorf("escalated alert has labels %v, want %v", c.Labels, wantLabels)
 	}
-	if want := "http://omen.example:9090/ui/alerts/" + fp; c.GeneratorURL != want || c.Annotations["probability"] != "0.950" {
+	if want := "http://omen.example:9090/ui/alerts/" + alertLink(t, m, "checkout-1"); c.GeneratorURL != want || c.Annotations["probability"] != "0.950" {
 		t.Errorf("critical alert: generatorURL %q (want %q), probability %q", c.GeneratorURL, want, c.Annotations["probability"])
 	}
 	if as := m.Alerts(); len(as) != 1 || as[0].Fingerprint != fp || as[0].Severity != SeverityCritical {

@@ -116,7 +116,7 @@ func TestEscalation(t *testing.T) {
 		t.Fatalf("step 0 sent %+v, want the warning alert firing", got)
 	}
 	fp := fingerprint(w.Labels)
-	link := "http://omen.example:9090/ui/alerts/" + fp
+	link := "http://omen.example:9090/ui/alerts/" + alertLink(t, m, "checkout-7f9c")
 	if w.GeneratorURL != link || alertFP(t, m, "checkout-7f9c") != fp {
 		t.Fatalf("warning alert links to %s, omen's fingerprint %s; want %s", w.GeneratorURL, alertFP(t, m, "checkout-7f9c"), fp)
 	}

@@ -103,10 +103,10 @@
 // then.
 // Everything that changes between sends (probability, causes, links) is an
 // annotation: summary, description, probability, horizon, top_causes,
-// recommended_action, runbook_url, explanation_url (the alert's page in
+// recommended_action, runbook_url, explanation_url (the firing's page in
 // omen's UI, as generatorURL: it shows the explanation) and
 // explanation_api_url (the explanation as JSON:
-// <ExternalURL>/api/v1/explanations/<fingerprint>; absent without one).
+// <ExternalURL>/api/v1/explanations/<prediction id>; absent without one).
 // The annotations are
 // rendered at every send: probability and the description's probability
 // and threshold are the newest prediction's (the alert's state now), while
@@ -131,12 +131,20 @@
 // (generatorURL, the explanation links unless the Explainer gave a URL, and a
 // relative runbook such as the built-in ones) are rendered with the
 // ExternalURL of the time they are sent: after a reload changing it, the
-// next send of every alert carries the new one. generatorURL is
-// <ExternalURL>/ui/alerts/<fingerprint>, where the fingerprint is the
-// Prometheus fingerprint (model.LabelSet.Fingerprint) of the labels the
-// alert fired with (an escalated alert's links keep naming it);
-// Alert.PredictionID is the prediction the alert fired on (the one
-// explained), which the fingerprint resolves to in omen's API and UI.
+// next send of every alert carries the new one. The links name the
+// firing, not only the alert: generatorURL is
+// <ExternalURL>/ui/alerts/<prediction id>, the prediction the alert fired
+// on (Alert.PredictionID, the one explained, under which the explanation
+// is stored; path-escaped), so that when an alert resolves and fires
+// again with the same labels, on another prediction, an old
+// notification's links keep showing the explanation of the firing it
+// announced, also after the alert is gone (an escalated alert's links
+// keep naming its firing). An alert without an explanation (Explain
+// failed, no Explainer) links to <ExternalURL>/ui/alerts/<fingerprint>,
+// the Prometheus fingerprint (model.LabelSet.Fingerprint) of the labels
+// it fired with (Alert.Fingerprint), which omen's API and UI resolve to
+// the alert's latest firing (the old form of the links, which keeps
+// working).
 //
 // Manager.Pending lists the pending alerts (over the threshold for fewer
 // than For steps; never sent; Manager.Alerts lists the others): their labels have no severity yet

@@ -19,18 +19,21 @@ func TestExplanationURLAnnotations(t *testing.T) {
 	tests := []struct {
 		name        string
 		explainer   Explainer
+		wantGen     string // "{fp}" is replaced by the fingerprint, "{id}" by the prediction's id
 		wantExplURL string // "{gen}" is the generatorURL
-		wantAPIURL  string // "{fp}" is replaced by the fingerprint; "" absent
+		wantAPIURL  string // "" absent
 	}{
-		{"omen's explanation", fakeExplainer{}, "{gen}", ext + "/api/v1/explanations/{fp}"},
+		// Per firing: the prediction it fired on, under which omen stores
+		// the explanation.
+		{"omen's explanation", fakeExplainer{}, ext + "/ui/alerts/{id}", "{gen}", ext + "/api/v1/explanations/{id}"},
 		{"explainer's own page", ExplainerFunc(func(ctx context.Context, p Prediction) (Explanation, error) {
 			e, err := fakeExplainer{}.Explain(ctx, p)
 			e.URL = "https://explain.example/" + p.ID
 			return e, err
-		}), "https://explain.example/{id}", ""},
+		}), ext + "/ui/alerts/{fp}", "https://explain.example/{id}", ""},
 		{"explanation failed", ExplainerFunc(func(context.Context, Prediction) (Explanation, error) {
 			return Explanation{}, errors.New("no window")
-		}), "{gen}", ""},
+		}), ext + "/ui/alerts/{fp}", "{gen}", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,14 +58,14 @@ func TestExplanationURLAnnotations(t *testing.T) {
 			}
 			a := got[0][0]
 			fp := fingerprint(a.Labels)
-			if want := ext + "/ui/alerts/" + fp; a.GeneratorURL != want {
-				t.Errorf("generatorURL %q, want %q", a.GeneratorURL, want)
-			}
 			r := func(s string) string {
 				for _, kv := range [][2]string{{"{gen}", a.GeneratorURL}, {"{fp}", fp}, {"{id}", p.ID}} {
 					s = strings.ReplaceAll(s, kv[0], kv[1])
 				}
 				return s
+			}
+			if want := r(tc.wantGen); a.GeneratorURL != want {
+				t.Errorf("generatorURL %q, want %q", a.GeneratorURL, want)
 			}
 			if got, want := a.Annotations["explanation_url"], r(tc.wantExplURL); got != want {
 				t.Errorf("explanation_url %q, want %q", got, want)

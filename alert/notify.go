@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,7 +66,7 @@ func (m *Manager) postable(s *entityState) postableAlert {
 	a := postableAlert{
 		Labels:       s.alertLabels(),
 		StartsAt:     notAfter(start, wall).UTC(),
-		GeneratorURL: m.opts.ExternalURL + "/ui/alerts/" + s.AlertFP,
+		GeneratorURL: m.opts.ExternalURL + "/ui/alerts/" + url.PathEscape(s.linkID()),
 	}
 	if s.State == store.AlertResolved {
 		a.EndsAt = notAfter(s.ResolvedAt, wall).UTC()
@@ -81,7 +82,7 @@ func (m *Manager) postable(s *entityState) postableAlert {
 	explURL, apiURL := a.GeneratorURL, ""
 	if s.Explanation != nil {
 		causes = s.Explanation.TopCauses
-		apiURL = m.opts.ExternalURL + "/api/v1/explanations/" + s.AlertFP
+		apiURL = m.opts.ExternalURL + "/api/v1/explanations/" + url.PathEscape(s.linkID())
 		if s.Explanation.URL != "" {
 			// The Explainer's own page: omen's API may not hold it.
 			explURL, apiURL = s.Explanation.URL, ""

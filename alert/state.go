@@ -442,6 +442,24 @@ func decodeState(st store.AlertState) (*entityState, error) {
 	return s, nil
 }
 
+// linkID is what the alert's links (generatorURL, explanation_url,
+// explanation_api_url) name: the firing, not only the alert's labels. An
+// alert explained by the Explainer (without a URL of its own) links to
+// the prediction it fired on (FiredID), under which the explanation is
+// stored (omen's explainer stores it so): a later firing of the same
+// labels, on another prediction, has links of its own, and an old
+// notification's links keep showing the explanation of the firing it
+// announced. Otherwise (no explanation: omen's explainer stores a note
+// under the fingerprint only; no Explainer; a state persisted before
+// FiredID was kept) the fingerprint, which names the alert's latest
+// firing.
+func (s *entityState) linkID() string {
+	if s.Explanation != nil && s.Explanation.URL == "" && s.FiredID != "" {
+		return s.FiredID
+	}
+	return s.AlertFP
+}
+
 // firedProb is the probability of the prediction the alert fired on: 0
 // when unknown (a state persisted before FiredProb was kept, whose alert
 // fired on a prediction older than Last).

@@ -304,9 +304,12 @@ func (a *alerter) remember(p alert.Prediction, doc []byte) {
 
 // storeFired stores the explanation documents of the step's alerts that
 // fired (firing now on the prediction explained for them) under their
-// fingerprint, which their explanation_url and generatorURL name: the
-// links keep working after the alert state is dropped (15 minutes after
-// it resolves), until retention. The documents of alerts that did not
+// fingerprint, whose links (/ui/alerts/<fingerprint>; those an alert
+// without explanation is sent with) show the alert's latest firing after
+// the alert state is dropped (15 minutes after it resolves), until
+// retention. An explained alert is sent with links naming the prediction
+// it fired on, under which the explainer stored the document: each
+// firing keeps its own. The documents of alerts that did not
 // fire (the step was not applied: Close, a cancelled context; a reload
 // changed For meanwhile) are dropped: an older alert with the same
 // fingerprint must not show them.

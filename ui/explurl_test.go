@@ -34,11 +34,13 @@ func TestAlertExplanationURLIsPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	// The explainer stores the explanation under the alert's fingerprint,
-	// as the daemon's does.
+	// The explainer stores the explanation under the prediction's id (which
+	// the alert's links name: per firing) and the alert's fingerprint, as
+	// the daemon's does.
 	explainer := alert.ExplainerFunc(func(_ context.Context, p alert.Prediction) (alert.Explanation, error) {
 		b.Lock()
 		defer b.Unlock()
+		b.Explanations[p.ID] = fixture
 		b.Explanations[p.AlertFingerprint] = fixture
 		return alert.Explanation{TopCauses: []alert.Cause{{Name: "memory_working_set_ratio", Kind: "metric", Entity: p.Entity, Share: 0.6}}}, nil
 	})
@@ -49,7 +51,7 @@ func TestAlertExplanationURLIsPage(t *testing.T) {
 	}
 	t.Cleanup(m.Close)
 	now := time.Now()
-	p := alert.Prediction{ID: store.PredictionID(apitest.CartEntity, now.UnixMilli()), Entity: apitest.CartEntity,
+	p := alert.Prediction{ID: fixture.PredictionID, Entity: apitest.CartEntity,
 		Labels: map[string]string{"namespace": "shop", "pod": "cart-7d9f8b6c4-x2k9p"}, T: now,
 		Prob: 0.93, Anomaly: 2.5, Threshold: 0.7, Horizon: 15 * time.Minute, ModelVersion: "v1"}
 	if err := m.Process(context.Background(), now, []alert.Prediction{p}); err != nil {
@@ -60,6 +62,9 @@ func TestAlertExplanationURLIsPage(t *testing.T) {
 		t.Fatalf("alerts %+v, want one firing", as)
 	}
 	a := as[0]
+	b.Lock()
+	b.AlertList = append(b.AlertList, api.FromAlert(a))
+	b.Unlock()
 	srv := newServer(t, b)
 	path := func(name string) string {
 		t.Helper()
@@ -74,7 +79,8 @@ func TestAlertExplanationURLIsPage(t *testing.T) {
 	if c != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 		t.Fatalf("explanation_url %s: %d %s, want 200 text/html", a.Annotations["explanation_url"], c, h.Get("Content-Type"))
 	}
-	for _, w := range []string{`id="waterfall"`, `data-fingerprint="` + a.Fingerprint + `"`, `href="` + api.ExplanationPath(a.Fingerprint) + `"`} {
+	// The page of the prediction it fired on, naming the alert.
+	for _, w := range []string{`id="waterfall"`, `data-fingerprint="` + a.Fingerprint + `"`, `href="` + api.ExplanationPath(p.ID) + `"`} {
 		if !strings.Contains(body, w) {
 			t.Errorf("explanation_url page lacks %s", w)
 		}
@@ -88,7 +94,7 @@ func TestAlertExplanationURLIsPage(t *testing.T) {
 		Data api.Explanation `json:"data"`
 	}
 	err = json.Unmarshal([]byte(body), &resp)
-	if x := resp.Data; err != nil || x.AlertFingerprint != a.Fingerprint || x.PredictionID != fixture.PredictionID {
+	if x := resp.Data; err != nil || x.PredictionID != fixture.PredictionID {
 		t.Errorf("explanation_api_url: %v, fingerprint %q prediction %q; want %s, %s", err, resp.Data.AlertFingerprint, resp.Data.PredictionID, a.Fingerprint, fixture.PredictionID)
 	}
 }

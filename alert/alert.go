@@ -45,6 +45,9 @@ const (
 	// OutcomeEntityGone: the entity had no prediction for more than
 	// MissingSteps steps, with no failure label set while it fired.
 	OutcomeEntityGone = "entity_gone"
+	// OutcomeEscalated: the warning version of an alert escalated to
+	// critical, which ended as the critical one started (not resolved).
+	OutcomeEscalated = "escalated"
 )
 
 // Defaults applied by New to zero Options fields.

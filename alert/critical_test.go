@@ -136,6 +136,9 @@ func TestEscalation(t *testing.T) {
 	if !strings.HasPrefix(w.Annotations["summary"], "Escalated to critical:") || !strings.Contains(c.Annotations["description"], "It became critical at 95.00%.") {
 		t.Errorf("warning summary %q, critical description %q", w.Annotations["summary"], c.Annotations["description"])
 	}
+	if w.Annotations["outcome"] != OutcomeEscalated || c.Annotations["outcome"] != "" {
+		t.Errorf("outcome: warning %q, critical %q; want %q and none (firing)", w.Annotations["outcome"], c.Annotations["outcome"], OutcomeEscalated)
+	}
 	as := m.Alerts()
 	if len(as) != 1 || as[0].Fingerprint != fp || as[0].Severity != SeverityCritical || as[0].Labels["severity"] != SeverityCritical ||
 		!as[0].StartsAt.Equal(at(0)) || !as[0].EscalatedAt.Equal(at(1)) {

@@ -197,6 +197,9 @@ func (m *Manager) versions(s *entityState) []queued {
 	w.Annotations["description"] = fmt.Sprintf("Escalated: this warning alert of %s ended when its probability of a "+
 		"module-load failure reached %s, at or over the critical probability %s; the alert fires on as the critical "+
 		"alert of the same labels (severity=\"critical\"), not resolved.", s.Entity, ps[0], ps[1])
+	// It ended by the escalation, whatever ended the critical alert
+	// since (a failure that began is the critical alert's outcome).
+	w.Annotations["outcome"] = OutcomeEscalated
 	return append(out, queued{w, true})
 }
 

@@ -74,8 +74,10 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 			len(cfg.Features), len(cfg.EventFeatures), len(cfg.Labels), cfg.EntityLabels)
 		warnings := remediationWarnings(cfg)
 		if err := checkModelFile(cfg); err != nil {
-			warnings = append(warnings, fmt.Sprintf("%v (omen run reads model.file only when its store's registry has no active model: "+
-				"it starts when the registry has one, and fails on this file otherwise)", err))
+			warnings = append(warnings, fmt.Sprintf("%v: omen run refuses to start with this model.file on a store without an active model (a new store); "+
+				"on a store with an active model it starts and does not read model.file. "+
+				"Train a model (omen train … --out FILE), make one the store's active model (omen model add FILE --promote), "+
+				"or remove model.file to start without a model (nothing is scored until a model is promoted)", err))
 		}
 		for _, w := range warnings {
 			fmt.Fprintf(stdout, "  WARNING: %s\n", w)

@@ -152,7 +152,8 @@ func TestCheckModelFile(t *testing.T) {
 		want                     []string
 	}{
 		{"fits", "c.yml", "fits.omen", 0, []string{"SUCCESS"}},
-		{"missing: when run fails", "c.yml", "nosuch.omen", 0, []string{"only when its store's registry has no active model"}},
+		{"missing: when run fails", "c.yml", "nosuch.omen", 0, []string{"omen run refuses to start with this model.file on a store without an active model",
+			"starts and does not read model.file", "omen train … --out FILE", "omen model add FILE --promote", "remove model.file to start without a model"}},
 		// What run always refuses still fails, the model warning too.
 		{"missing and a bad cause", "c.yml", "nosuch.omen\nalerting:\n  remediations: [{cause: '[', action: a}]", 1, []string{"FAILED", "syntax error in pattern"}},
 		{"absolute", "c.yml", abs, 0, []string{"SUCCESS"}},

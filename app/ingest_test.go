@@ -3,10 +3,15 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/stream"
 	"github.com/omen-sre/omen/telemetry"
 )
 
@@ -72,11 +77,15 @@ func TestIngesterParallelApply(t *testing.T) {
 
 // TestIngesterSeenAndStored: the ingester tells the NATS consumer which
 // (Source, Seq) the store holds (stream.SeenChecker), so that a replayed
-// message is acknowledged without being decoded, and which batches an
-// Append stored (stream.StoredAppender), so that a redelivery is not
-// counted as ingested twice.
+// message is acknowledged without being decoded, and which lie below the
+// store's retention floor, their keys dropped (the consumer decides those
+// by the message); and which batches an Append stored
+// (stream.StoredAppender), so that a redelivery is not counted as
+// ingested twice.
 func TestIngesterSeenAndStored(t *testing.T) {
-	in, _ := newTestIngester(t)
+	var now atomic.Int64
+	in, st := newTestIngesterOn(t, store.Options{InMemory: true, IngestLogRetention: time.Minute,
+		Now: func() time.Time { return time.UnixMilli(now.Load()) }})
 	b := func(seq uint64) telemetry.Batch {
 		return telemetry.Batch{Source: "nats/OMEN/omen@x", Seq: seq, Received: 1,
 			Samples: []telemetry.Sample{{Labels: labels.FromStrings("__name__", "a"), T: 1, V: 1}}}
@@ -90,7 +99,16 @@ func TestIngesterSeenAndStored(t *testing.T) {
 		t.Fatalf("AppendStored of a duplicate and a new batch = %v, %v; want [1]", stored, err)
 	}
 	seen, err := in.Seen("nats/OMEN/omen@x", []uint64{1, 3, 4})
-	if err != nil || fmt.Sprint(seen) != "[true true false]" {
-		t.Fatalf("Seen = %v, %v; want [true true false]", seen, err)
+	if err != nil || !slices.Equal(seen, []stream.SeenState{stream.SeenStored, stream.SeenStored, stream.NotSeen}) {
+		t.Fatalf("Seen = %v, %v; want [stored stored not_seen]", seen, err)
+	}
+	// Two minutes later the retention drops their keys: below the floor.
+	now.Store(2 * time.Minute.Milliseconds())
+	if _, err := st.RunRetention(context.Background(), time.UnixMilli(now.Load())); err != nil {
+		t.Fatal(err)
+	}
+	seen, err = in.Seen("nats/OMEN/omen@x", []uint64{1, 3, 4})
+	if err != nil || !slices.Equal(seen, []stream.SeenState{stream.SeenBelowFloor, stream.SeenBelowFloor, stream.NotSeen}) {
+		t.Fatalf("Seen after retention = %v, %v; want [below_floor below_floor not_seen]", seen, err)
 	}
 }

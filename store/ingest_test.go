@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
@@ -364,21 +366,64 @@ func TestAppendCommitFailure(t *testing.T) {
 	}
 }
 
-// TestSeen: Seen reports what AppendNew would skip as a duplicate: stored
-// (source, Seq) pairs, none of another source, never Seq 0.
+// TestSeen: Seen reports what AppendNew would skip as a duplicate, and
+// why: a stored (source, Seq), of a batch or of an empty marker batch,
+// is SeenStored; one at or below the source's retention floor whose key
+// retention dropped, or that never was stored (a gap below the floor), is
+// SeenBelowFloor; none of another source, never Seq 0.
 func TestSeen(t *testing.T) {
-	s := openTest(t, Options{InMemory: true})
-	if _, err := s.AppendBatches([]telemetry.Batch{smallBatch("s", 1, 1), smallBatch("s", 3, 1), smallBatch("s", 0, 1)}); err != nil {
+	clock := newFakeClock(0)
+	s := openTest(t, Options{InMemory: true, IngestLogRetention: time.Minute, Now: clock.Now})
+	marker := telemetry.Batch{Source: "s", Seq: 6, Received: 1}
+	if _, err := s.AppendBatches([]telemetry.Batch{smallBatch("s", 1, 1), smallBatch("s", 3, 1), smallBatch("s", 0, 1), marker}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Seen("s", []uint64{1, 2, 3, 0, 4})
+	// An hour later 5 arrives (kept, below the floor that follows):
+	// retention drops the keys of 1, 3 and the marker 6, raising the floor
+	// to 6; 2 and 4 never came.
+	clock.Set(time.Hour.Milliseconds())
+	if _, err := s.AppendBatches([]telemetry.Batch{smallBatch("s", 5, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	seqs := []uint64{1, 2, 3, 0, 4, 5, 6, 7}
+	got, err := s.Seen("s", seqs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []bool{true, false, true, false, false}; fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("Seen(s) = %v, want %v", got, want)
+	want := []SeenState{SeenStored, NotSeen, SeenStored, NotSeen, NotSeen, SeenStored, SeenStored, NotSeen}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Seen(s) before retention = %v, want %v", got, want)
 	}
-	if got, err := s.Seen("t", []uint64{1, 3}); err != nil || fmt.Sprint(got) != "[false false]" {
+	if _, err := s.RunRetention(t.Context(), time.UnixMilli(time.Hour.Milliseconds())); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.Seen("s", seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []SeenState{SeenBelowFloor, SeenBelowFloor, SeenBelowFloor, NotSeen, SeenBelowFloor, SeenStored, SeenBelowFloor, NotSeen}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Seen(s) after retention = %v, want %v", got, want)
+	}
+	// Seen agrees with AppendNew: everything it reports seen is skipped.
+	var bs []telemetry.Batch
+	for _, seq := range seqs {
+		if seq != 0 {
+			bs = append(bs, telemetry.Batch{Source: "s", Seq: seq, Received: 2})
+		}
+	}
+	idx, err := s.AppendNew(bs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []uint64
+	for _, i := range idx {
+		stored = append(stored, bs[i].Seq)
+	}
+	if fmt.Sprint(stored) != "[7]" {
+		t.Fatalf("AppendNew stored seqs %v, want [7]", stored)
+	}
+	if got, err := s.Seen("t", []uint64{1, 3}); err != nil || !slices.Equal(got, []SeenState{NotSeen, NotSeen}) {
 		t.Fatalf("Seen(t) = %v, %v; want none", got, err)
 	}
 }

@@ -92,7 +92,19 @@
 // whose samples have aged past ingest.max_sample_age since they were
 // stored. A dead-lettered or expired message leaves an empty batch, a
 // marker, in the store, so that it too is skipped on a replay instead of
-// being dead-lettered again. An Appender that is a StoredAppender tells
+// being dead-lettered again. The daemon's store keeps these records for
+// the ingest log's retention (lookback + 1 h), then only a floor per
+// source, the highest sequence it dropped, and skips every batch at or
+// below it as a duplicate, stored or not (SeenBelowFloor). A message
+// below the floor published before the durable consumer was created is a replay by a
+// recreated durable, acknowledged as a duplicate without being decoded;
+// one published after it is a message this durable delivered before and
+// never finished (a poison message whose dead letter kept failing while
+// later messages were stored and aged out), and it is decoded and
+// dead-lettered as usual. (It was acknowledged as a duplicate, lost
+// without a dead letter.) A recreated durable skips a poison message the
+// deleted one had not finished, too, once it lies below the floor. An
+// Appender that is a StoredAppender tells
 // which batches an Append stored, and only those are counted in
 // omen_ingested_samples_total and omen_ingested_events_total.
 //
@@ -160,7 +172,8 @@
 // consumer. The new consumer starts without ack state, so it also
 // redelivers every retained message acknowledged before (up to the
 // stream's MaxAge); these are skipped as duplicates by (Source, Seq)
-// before they are decoded (with the daemon's store; see SeenChecker), so
+// before they are decoded (with the daemon's store; see SeenChecker;
+// those older than the ingest log's retention by its floor, above), so
 // they only cost reading them again: none is dead-lettered as too_old, or
 // dead-lettered again.
 //

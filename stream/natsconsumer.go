@@ -323,6 +323,11 @@ type NATSConsumer struct {
 	// source is the Source of the batches, name plus the stream's
 	// creation time (see sourceName); set by Setup.
 	source atomic.Pointer[string]
+	// durableCreated is the durable consumer's creation time (Unix ns;
+	// 0: not known), set by Setup and by poll's consumer info: a message
+	// published before it and below the store's retention floor is a
+	// replay by a new durable (see lookUpSeen).
+	durableCreated atomic.Int64
 	// dec decodes; only the decoding goroutine uses it. nextDec is a
 	// decoder with new options (SetDecodeOptions) that the decoding
 	// goroutine takes before its next batch.
@@ -659,7 +664,20 @@ func (c *NATSConsumer) Setup(ctx context.Context) (jetstream.Consumer, error) {
 	default:
 		cfg.FilterSubjects = c.opts.FilterSubjects
 	}
-	return c.ensureConsumer(ctx, cfg)
+	cons, err := c.ensureConsumer(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.noteDurableCreated(cons.CachedInfo())
+	return cons, nil
+}
+
+// noteDurableCreated keeps the durable's creation time from its info
+// (another replica sharing the durable may have recreated it).
+func (c *NATSConsumer) noteDurableCreated(info *jetstream.ConsumerInfo) {
+	if info != nil && !info.Created.IsZero() {
+		c.durableCreated.Store(info.Created.UnixNano())
+	}
 }
 
 // ensureConsumer creates the durable consumer cfg, or updates it when it
@@ -994,6 +1012,7 @@ func (c *NATSConsumer) poll(ctx context.Context) {
 			continue
 		}
 		info := cons.CachedInfo()
+		c.noteDurableCreated(info)
 		c.pending.Set(float64(info.NumPending) + float64(info.NumAckPending))
 		if healthy && c.healthy() {
 			c.contact.SetToCurrentTime()
@@ -1389,7 +1408,22 @@ func (c *NATSConsumer) decode(ctx context.Context, st *stage, msgs []jetstream.M
 
 // lookUpSeen sets c.metas to the metadata of msgs (nil for a message
 // without) and c.seqs to their stream sequences, 0 for those the
-// Appender has stored already for src (see SeenChecker).
+// Appender has stored already for src (see SeenChecker), and for those
+// below its retention floor (SeenBelowFloor) that were published before
+// the durable was created: a replay by a recreated durable of messages
+// stored long ago, whose samples have aged past the decoder's window
+// (and whose dead letters would be published again). A message below the
+// floor published after the durable was created is one this durable
+// delivered before and never finished, not one it stored: a poison
+// message whose dead letter kept failing while later messages were
+// stored and aged out of the ingest log. It is decoded (and dead-lettered)
+// again; skipping it acknowledged it as a duplicate, lost without a dead
+// letter. (A stored message below the floor redelivered after a lost ack
+// is decoded too, and the store skips its batch.) The first delivery by
+// the durable (NumDelivered) does not tell a replay: a recreated durable's
+// first delivery may go to the pull of the deleted one and be lost, its
+// redelivery then counting 2. When the durable's creation time is not
+// known, a first delivery below the floor counts as a replay.
 func (c *NATSConsumer) lookUpSeen(src string, msgs []jetstream.Msg) {
 	c.metas, c.seqs = c.metas[:0], c.seqs[:0]
 	for _, msg := range msgs {
@@ -1414,11 +1448,26 @@ func (c *NATSConsumer) lookUpSeen(src string, msgs []jetstream.Msg) {
 		c.logger.Debug("look up stored messages", "err", err)
 		return
 	}
-	for i, s := range seen {
-		if s {
+	created := c.durableCreated.Load()
+	for i, s := range seen[:min(len(seen), len(c.seqs))] {
+		switch {
+		case s == SeenStored:
+			c.seqs[i] = 0
+		case s == SeenBelowFloor && c.metas[i] != nil && replayed(c.metas[i], created):
 			c.seqs[i] = 0
 		}
 	}
+}
+
+// replayed reports whether meta's message, below the store's retention
+// floor, is delivered by a durable created (Unix ns, 0: not known) after
+// it was published: a replay of the stream, not a message this durable
+// delivered before and never finished (see lookUpSeen).
+func replayed(meta *jetstream.MsgMetadata, created int64) bool {
+	if created == 0 {
+		return meta.NumDelivered <= 1
+	}
+	return meta.Timestamp.UnixNano() < created
 }
 
 // addMarker adds to st the empty batch of sp, a message terminated

@@ -530,6 +530,11 @@ func (c *clientFlags) client() (*api.Client, error) {
 		}
 		cl.HTTPClient.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
+	base := cl.HTTPClient.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	cl.HTTPClient.Transport = hintTransport{base: base, caFile: *c.caFile}
 	return cl, nil
 }
 

@@ -73,7 +73,9 @@
 // "dead_letter_failed"} (dead_letter counts only dead letters stored)
 // and warned about at the first failure of a run, then once a minute.
 // Lines rejected inside an otherwise good message are counted, not
-// dead-lettered. Dead letters, expired messages (below) and partly
+// dead-lettered. Dead letters (once OMEN_DLQ has stored them; a failed
+// publish is warned about as such, naming the message, and is no dead
+// letter), expired messages (below) and partly
 // rejected messages (influx string fields aside) are logged at WARN at
 // most once a minute per subject and reason: the first at once, with its
 // sequence and error, then a summary of those that followed (their

@@ -495,7 +495,7 @@ func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg promethe
 	}
 	c.logger = logger.With("source", c.name)
 	c.seen, _ = app.(SeenChecker)
-	c.deadLog = newRateLog(c.logger, slog.LevelWarn, "dead-lettering message", "dead-lettered messages")
+	c.deadLog = newRateLog(c.logger, slog.LevelWarn, "dead-lettered message", "dead-lettered messages")
 	c.expiredLog = newRateLog(c.logger, slog.LevelWarn,
 		"dropping expired message: every sample or event in it is older than ingest.max_sample_age (terminated, not dead-lettered)", "dropped expired messages")
 	c.partLog = newRateLog(c.logger, slog.LevelWarn, "message partly rejected: its rejected lines are counted in omen_ingest_errors_total, the rest stored",
@@ -1789,16 +1789,18 @@ func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *
 	if meta != nil {
 		seq = meta.Sequence.Stream
 	}
-	c.deadLog.note(time.Now(), msg.Subject(), reason, seq, 0, text)
 	err := c.publishDeadLetter(ctx, dl)
 	if err != nil {
 		c.m.errors.WithLabelValues(ReasonDeadLetterFailed).Inc()
-		delay := c.dlqFailed(err)
+		delay := c.dlqFailed(err, msg.Subject(), seq, reason)
 		_ = msg.NakWithDelay(delay)
 		c.messages.WithLabelValues(c.opts.Durable, "nacked").Inc()
 		return false
 	}
 	c.dlqRecovered()
+	// Logged once stored: a failed publish is no dead letter (dlqFailed
+	// warns about those), and each of its retries counted as one.
+	c.deadLog.note(time.Now(), msg.Subject(), reason, seq, 0, text)
 	c.m.errors.WithLabelValues(ReasonDeadLetter).Inc()
 	// Plain Term: nats-server 2.9 (Debian) ignores "+TERM <reason>"; the
 	// reason travels in the dead letter's headers instead.
@@ -1837,11 +1839,12 @@ func dlqMissing(err error) bool {
 	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders)
 }
 
-// dlqFailed records a failed dead-letter publish and returns the delay
-// of the message's redelivery: NakDelay, doubled with each further
-// failure in a row up to maxStorePause. It warns at the first failure of
-// a run, then every storeWarnEvery.
-func (c *NATSConsumer) dlqFailed(cause error) time.Duration {
+// dlqFailed records a failed dead-letter publish of the message seq of
+// subject, poison for reason, and returns the delay of its redelivery:
+// NakDelay, doubled with each further failure in a row up to
+// maxStorePause. It warns at the first failure of a run, then every
+// storeWarnEvery, naming the message of that failure.
+func (c *NATSConsumer) dlqFailed(cause error, subject string, seq uint64, reason string) time.Duration {
 	f := &c.dlqFail
 	f.Lock()
 	now := time.Now()
@@ -1861,9 +1864,11 @@ func (c *NATSConsumer) dlqFailed(cause error) time.Duration {
 	f.Unlock()
 	if warn {
 		c.logger.Warn("publish to dead-letter subject; the message will be redelivered (retries back off up to "+fmt.Sprint(maxStorePause)+")",
-			"subject", c.opts.DLQSubject, "failures", fails, "since", since.Format(time.RFC3339), "retry_in", delay, "err", cause)
+			"subject", c.opts.DLQSubject, "failures", fails, "since", since.Format(time.RFC3339), "retry_in", delay,
+			"message_subject", subject, "seq", seq, "reason", reason, "err", cause)
 	} else {
-		c.logger.Debug("publish to dead-letter subject", "subject", c.opts.DLQSubject, "failures", fails, "retry_in", delay, "err", cause)
+		c.logger.Debug("publish to dead-letter subject", "subject", c.opts.DLQSubject, "failures", fails, "retry_in", delay,
+			"message_subject", subject, "seq", seq, "reason", reason, "err", cause)
 	}
 	return delay
 }

@@ -81,7 +81,7 @@ func TestDLQFailedBacksOff(t *testing.T) {
 	}
 	var got []time.Duration
 	for range 7 {
-		got = append(got, c.dlqFailed(errors.New("no response from stream")))
+		got = append(got, c.dlqFailed(errors.New("no response from stream"), "omen.metrics.influx", 1, "malformed"))
 	}
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -91,7 +91,7 @@ func TestDLQFailedBacksOff(t *testing.T) {
 		t.Fatalf("%d warnings, want 1; logs:\n%s", n, logs.String())
 	}
 	c.dlqRecovered()
-	if d := c.dlqFailed(errors.New("again")); d != time.Second {
+	if d := c.dlqFailed(errors.New("again"), "omen.metrics.influx", 1, "malformed"); d != time.Second {
 		t.Fatalf("delay after a success %s, want 1s", d)
 	}
 }

@@ -60,7 +60,7 @@ func TestNATSConsumerRateLimitsMessageLogs(t *testing.T) {
 		t.Fatalf("%d WARN records for %d poison and %d partly rejected messages, want fewer than 10; logs:\n%.3000s", n, poison, partly, out)
 	}
 	for _, want := range []string{
-		`level=WARN msg="dead-lettering message" source=nats/OMEN/omen subject=omen.metrics.influx seq=1 reason=malformed`,
+		`level=WARN msg="dead-lettered message" source=nats/OMEN/omen subject=omen.metrics.influx seq=1 reason=malformed`,
 		`level=WARN msg="dead-lettered messages" source=nats/OMEN/omen subject=omen.metrics.influx reason=malformed messages=999 first_seq=2`,
 		`level=WARN msg="message partly rejected`,
 		`subject=omen.metrics.influx seq=1001 reason=malformed rejected_lines=1`,
@@ -96,5 +96,47 @@ func TestRateLogInterval(t *testing.T) {
 	}
 	if n := strings.Count(got, "level=WARN"); n != 5 {
 		t.Errorf("%d records, want 5; logs:\n%s", n, got)
+	}
+}
+
+// TestNATSConsumerDeadLetterLogCountsStoredOnly: while OMEN_DLQ refuses
+// messages, a poison message's failed dead letters are warned about as
+// failed publishes (naming the message), not logged as dead-lettered
+// messages; once OMEN_DLQ takes it, it is logged as dead-lettered once.
+// Each failed attempt was logged as a dead letter: one message made a
+// summary of messages=5 while dead_letter was 0 and dead_letter_failed 6.
+func TestNATSConsumerDeadLetterLogCountsStoredOnly(t *testing.T) {
+	verifyNoLeaks(t)
+	nc, js := connectJS(t, natsServers[0].start(t))
+	reg := prometheus.NewRegistry()
+	logs := &testenv.SyncBuffer{}
+	c, err := NewNATSConsumer(nc, &MemAppender{}, testNATSOptions(), reg, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setupStreams(t, c)
+	refuseDeadLetters(t, js)
+	reason := func(r string) float64 { return counterValue(t, reg, "omen_ingest_errors_total", "reason", r) }
+	stop := runConsumer(t, c)
+	seq := publish(t, js, "omen.metrics.influx", "", "this is not line protocol at all")
+	waitFor(t, "three failed dead letters", func() bool { return reason(ReasonDeadLetterFailed) >= 3 })
+	if out := logs.String(); strings.Contains(out, "dead-lettered") {
+		t.Fatalf("no message was dead-lettered, yet the log reports one; logs:\n%s", out)
+	}
+	want := fmt.Sprintf(`message_subject=omen.metrics.influx seq=%d reason=malformed`, seq)
+	if out := logs.String(); !strings.Contains(out, want) {
+		t.Fatalf("the failed dead letter's WARN lacks %q; logs:\n%s", want, out)
+	}
+	acceptDeadLetters(t, js)
+	waitFor(t, "the dead letter", func() bool { return reason(ReasonDeadLetter) == 1 })
+	if err := stop(); err != nil { // flushes the summaries
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "dead-lettered"); n != 1 {
+		t.Fatalf("%d dead-letter records for one dead letter, want 1; logs:\n%s", n, out)
+	}
+	if want := fmt.Sprintf(`level=WARN msg="dead-lettered message" source=nats/OMEN/omen subject=omen.metrics.influx seq=%d reason=malformed`, seq); !strings.Contains(out, want) {
+		t.Fatalf("logs lack %q; logs:\n%s", want, out)
 	}
 }

@@ -116,7 +116,7 @@ func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, r
 		commits:  make(chan struct{}, maxCommits),
 		batches: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "omen", Name: "ingest_batches_total",
-			Help: "Batches handed to the store by result (stored, duplicate).",
+			Help: "Batches handed to the store by result: stored, duplicate (stored before), marker (an empty batch stored: the NATS consumer's record of a message it dead-lettered or expired, which holds no data).",
 		}, []string{"result"}),
 		late: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "ingest_late_samples_total",
@@ -240,15 +240,28 @@ func (in *ingester) append(batches []telemetry.Batch) error {
 }
 
 // appendStored commits batches to the ingest log, applies those it
-// stored and returns their indexes.
+// stored and returns their indexes. A call of empty batches only (the
+// markers the NATS consumer stores for the messages it dead-lettered or
+// expired) is no arrival of data: it leaves the activity clock alone, so
+// that a stream carrying only poison does not keep it running. Empty
+// batches stored count as result="marker", not "stored", in any call.
 func (in *ingester) appendStored(batches []telemetry.Batch) ([]int, error) {
 	stored, err := in.log.AppendNew(batches)
-	in.head.SetStamp(in.activity.at(in.clock().UnixMilli()))
+	if !allEmpty(batches) {
+		in.head.SetStamp(in.activity.at(in.clock().UnixMilli()))
+	}
 	// Batches committed before an error are applied too: the store
 	// remembers them, so their redelivery is a duplicate and would never
 	// reach the head otherwise.
 	in.applyAll(batches, stored)
-	in.batches.WithLabelValues("stored").Add(float64(len(stored)))
+	markers := 0
+	for _, i := range stored {
+		if i >= 0 && i < len(batches) && emptyBatch(&batches[i]) {
+			markers++
+		}
+	}
+	in.batches.WithLabelValues("stored").Add(float64(len(stored) - markers))
+	in.batches.WithLabelValues("marker").Add(float64(markers))
 	if errors.Is(err, store.ErrTooLarge) {
 		// Permanent: a retry or redelivery fails the same way, so the
 		// sources reject (HTTP 400) or dead-letter it instead.
@@ -261,6 +274,20 @@ func (in *ingester) appendStored(batches []telemetry.Batch) ([]int, error) {
 		in.batches.WithLabelValues("duplicate").Add(float64(dup))
 	}
 	return stored, nil
+}
+
+// emptyBatch reports whether b holds no sample and no event: the marker of
+// a NATS message dead-lettered or expired (see stream.SeenChecker).
+func emptyBatch(b *telemetry.Batch) bool { return len(b.Samples) == 0 && len(b.Events) == 0 }
+
+// allEmpty reports whether every batch of bs is empty.
+func allEmpty(bs []telemetry.Batch) bool {
+	for i := range bs {
+		if !emptyBatch(&bs[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // parallelApplyMin is the number of samples of one Append above which

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/omen-sre/omen/store"
@@ -110,5 +111,65 @@ func TestIngesterSeenAndStored(t *testing.T) {
 	seen, err = in.Seen("nats/OMEN/omen@x", []uint64{1, 3, 4})
 	if err != nil || !slices.Equal(seen, []stream.SeenState{stream.SeenBelowFloor, stream.SeenBelowFloor, stream.NotSeen}) {
 		t.Fatalf("Seen after retention = %v, %v; want [below_floor below_floor not_seen]", seen, err)
+	}
+}
+
+// TestIngesterMarkersAreNoArrival: Appends of empty batches only (the
+// markers the NATS consumer stores for dead-lettered or expired messages)
+// neither move the activity clock nor count as stored batches: a stream
+// carrying only poison kept the clock running as if data arrived (the
+// series that stopped aged as on the wall clock through an outage of
+// data) and inflated omen_ingest_batches_total{result="stored"}. A call
+// with data among its markers is an arrival, its marker counted apart.
+func TestIngesterMarkersAreNoArrival(t *testing.T) {
+	in, _ := newTestIngester(t)
+	w0 := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC).UnixMilli()
+	var wall atomic.Int64
+	wall.Store(w0)
+	in.clock = func() time.Time { return time.UnixMilli(wall.Load()) }
+	const src = "nats/OMEN/omen@x"
+	data := func(seq uint64) telemetry.Batch {
+		return telemetry.Batch{Source: src, Seq: seq, Received: wall.Load(),
+			Samples: []telemetry.Sample{{Labels: labels.FromStrings("__name__", "a"), T: wall.Load(), V: 1}}}
+	}
+	marker := func(seq uint64) telemetry.Batch { return telemetry.Batch{Source: src, Seq: seq, Received: wall.Load()} }
+	if err := in.Append(context.Background(), []telemetry.Batch{data(1)}); err != nil {
+		t.Fatal(err)
+	}
+	// Ten minutes of poison only: a marker a second.
+	seq := uint64(1)
+	for range 600 {
+		wall.Add(time.Second.Milliseconds())
+		seq++
+		if err := in.Append(context.Background(), []telemetry.Batch{marker(seq)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The clock counted activityGap of the pause, as of any pause of data.
+	if got, want := in.activity.now(wall.Load())-w0, activityGap.Milliseconds(); got != want {
+		t.Fatalf("activity clock ran %d ms over 10 minutes of markers only, want %d (activityGap)", got, want)
+	}
+	count := func(r string) float64 { return testutil.ToFloat64(in.batches.WithLabelValues(r)) }
+	if s, m := count("stored"), count("marker"); s != 1 || m != 600 {
+		t.Fatalf("omen_ingest_batches_total stored=%v marker=%v, want 1 and 600", s, m)
+	}
+	// running is how far the clock moves in the second after wall.
+	running := func() int64 {
+		w := wall.Load()
+		return in.activity.now(w+time.Second.Milliseconds()) - in.activity.now(w)
+	}
+	if got := running(); got != 0 {
+		t.Fatalf("activity clock moves %d ms a second after 10 minutes of markers only, want 0 (stopped)", got)
+	}
+	// Data with a marker: an arrival, the clock runs again.
+	wall.Add(time.Second.Milliseconds())
+	if err := in.Append(context.Background(), []telemetry.Batch{data(seq + 1), marker(seq + 2)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := running(); got != time.Second.Milliseconds() {
+		t.Fatalf("activity clock moves %d ms a second after data arrived, want 1000", got)
+	}
+	if s, m := count("stored"), count("marker"); s != 2 || m != 601 {
+		t.Fatalf("omen_ingest_batches_total stored=%v marker=%v, want 2 and 601", s, m)
 	}
 }

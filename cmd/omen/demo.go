@@ -77,7 +77,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	out := &stopWriter{w: stdout, stop: cancel}
 	o.Out = out
 	if err := demo.Run(ctx, o); err != nil {
-		fmt.Fprintf(stderr, "omen demo: %v\n", err)
+		fmt.Fprintf(stderr, "omen demo: %v\n", df.startHint(err))
 		return 1
 	}
 	if err := out.Err(); err != nil && sigCtx.Err() == nil {

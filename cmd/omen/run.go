@@ -127,6 +127,24 @@ func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
 	}, nil
 }
 
+// startHint adds to an error of starting the daemon the remedy of a busy
+// port: the flag that moves the listener elsewhere. The web listener's
+// error is a *net.OpError naming its address; the embedded NATS server's
+// is not (natsembed reports the bare reason).
+func (f *daemonFlags) startHint(err error) error {
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return err
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "listen" {
+		return fmt.Errorf("%w (another process listens on %s, another omen maybe: give another --web.listen-address)", err, f.listenAddress)
+	}
+	if f.natsURL == "" {
+		return fmt.Errorf("%w (another process listens on %s, a NATS server or another omen maybe: give the embedded NATS server another --nats.listen-address, or use a running NATS server with --nats.url)", err, f.natsListenAddress)
+	}
+	return err
+}
+
 type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
@@ -229,7 +247,7 @@ func runCmd(args []string, _, stderr io.Writer) int {
 		logger.Error("configure omen", "err", err)
 		return 1
 	}
-	rc := serve(ctx, a, logger)
+	rc := serve(ctx, a, logger, df.startHint)
 	if logOut.Err() != nil {
 		return 1
 	}
@@ -237,12 +255,13 @@ func runCmd(args []string, _, stderr io.Writer) int {
 }
 
 // serve starts a, waits for a signal, a fatal error or ctx's end, and
-// stops it gracefully. SIGHUP reloads the configuration.
-func serve(ctx context.Context, a *app.App, logger *slog.Logger) int {
+// stops it gracefully. SIGHUP reloads the configuration. hint adds a
+// remedy to an error of starting (daemonFlags.startHint).
+func serve(ctx context.Context, a *app.App, logger *slog.Logger, hint func(error) error) int {
 	ctx, cancel := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 	if err := a.Start(ctx); err != nil {
-		logger.Error("start omen", "err", err)
+		logger.Error("start omen", "err", hint(err))
 		return 1
 	}
 	hup := make(chan os.Signal, 1)

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBusyPortHints: omen run and omen demo on a port another process
+// holds fail (exit 1) naming the flag that moves the listener: the web
+// listener's --web.listen-address, the embedded NATS server's
+// --nats.listen-address and --nats.url (a running server). They said only
+// "listen: bind: address already in use".
+func TestBusyPortHints(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	busy := ln.Addr().String()
+	for _, tc := range []struct {
+		name, web, nats string
+		want, notWant   []string
+	}{
+		{"web", busy, "127.0.0.1:0", []string{"address already in use", "another process listens on " + busy, "give another --web.listen-address"}, []string{"--nats"}},
+		{"nats", "127.0.0.1:0", busy, []string{"address already in use", "another process listens on " + busy,
+			"give the embedded NATS server another --nats.listen-address", "use a running NATS server with --nats.url"}, []string{"--web.listen-address"}},
+	} {
+		for _, cmd := range []string{"run", "demo"} {
+			t.Run(cmd+" "+tc.name, func(t *testing.T) {
+				args := []string{cmd, "--web.listen-address", tc.web, "--nats.listen-address", tc.nats}
+				if cmd == "run" {
+					args = append(args, "--storage.path", filepath.Join(t.TempDir(), "data"))
+				}
+				var out, errb bytes.Buffer
+				if rc := dispatch(args, &out, &errb); rc != 1 {
+					t.Errorf("exit %d, want 1; stderr:\n%s", rc, errb.String())
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(errb.String(), w) {
+						t.Errorf("stderr lacks %q:\n%s", w, errb.String())
+					}
+				}
+				for _, w := range tc.notWant {
+					if strings.Contains(errb.String(), w) {
+						t.Errorf("stderr has %q:\n%s", w, errb.String())
+					}
+				}
+			})
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
 )
 
@@ -99,6 +100,12 @@ func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
 		if err := checkPort(a.flag, a.addr); err != nil {
 			return app.Options{}, err
 		}
+	}
+	if _, _, err := net.SplitHostPort(f.listenAddress); err == nil && f.tokenFile == "" && !api.IsLoopback(f.listenAddress) {
+		// As app.New refuses it, but as a usage error (exit 2) before
+		// anything is opened (an address that is not host:port is the
+		// API's to report).
+		return app.Options{}, fmt.Errorf("--web.listen-address %q is not a loopback address: there the API and UI require a bearer token: give one with --web.token-file, or listen on a loopback address (127.0.0.1, [::1], localhost)", f.listenAddress)
 	}
 	if f.natsURL == "" {
 		if err := app.CheckEmbeddedNATSAddress(f.natsListenAddress); err != nil {

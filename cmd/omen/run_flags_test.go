@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -86,5 +89,55 @@ func TestRetentionMinimum(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "minimum 1h") {
 			t.Errorf("--storage.retention %s: %v, want it to name the minimum", tc.ret, err)
 		}
+	}
+}
+
+// TestWebListenAddressNeedsToken: a --web.listen-address that is not
+// loopback without --web.token-file is a usage error (exit 2, before
+// anything is opened), for omen run and omen demo, saying to give a token
+// or a loopback address, as a non-loopback --nats.listen-address is: it
+// was a level=ERROR log line of app.New and exit 1.
+func TestWebListenAddressNeedsToken(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		addr, token string
+		ok          bool
+	}{
+		{"127.0.0.1:9464", "", true},
+		{"localhost:9464", "", true},
+		{"[::1]:9464", "", true},
+		{"0.0.0.0:19507", "", false},
+		{":9464", "", false},
+		{"192.0.2.10:9464", "", false},
+		{"0.0.0.0:19507", tokenFile, true},
+	} {
+		for _, demo := range []bool{false, true} {
+			args := []string{"--web.listen-address", tc.addr}
+			if tc.token != "" {
+				args = append(args, "--web.token-file", tc.token)
+			}
+			err := parseDaemonFlags(t, demo, args...)
+			switch {
+			case tc.ok && err != nil:
+				t.Errorf("demo %v, %q: %v", demo, args, err)
+			case !tc.ok && err == nil:
+				t.Errorf("demo %v, %q: accepted, want a refusal", demo, args)
+			case !tc.ok && (!strings.Contains(err.Error(), "--web.token-file") || !strings.Contains(err.Error(), "not a loopback address")):
+				t.Errorf("demo %v, %q: %v, want it to say to give a token (--web.token-file) or a loopback address", demo, args, err)
+			}
+		}
+	}
+	// Exit 2 with the message, before the store is created.
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	rc := dispatch([]string{"run", "--web.listen-address", "0.0.0.0:19507", "--storage.path", filepath.Join(dir, "data")}, &out, &errb)
+	if rc != 2 || !strings.HasPrefix(errb.String(), `--web.listen-address "0.0.0.0:19507" is not a loopback address`) {
+		t.Errorf("omen run on 0.0.0.0 without a token: exit %d, stderr %q; want 2 with a usage message", rc, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); !os.IsNotExist(err) {
+		t.Errorf("the storage path after the refusal: %v, want none", err)
 	}
 }

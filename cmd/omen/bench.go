@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -11,7 +12,9 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/omen-sre/omen/app"
@@ -21,7 +24,8 @@ import (
 )
 
 // benchCmd implements "omen bench ingest|lstm|explain", each printing one
-// JSON object (lstm prints the same fields as ../shared/peers/lstm_torch.py).
+// JSON object (lstm prints the same fields as ../shared/peers/lstm_torch.py),
+// or with --json=false its fields a line each.
 func benchCmd(args []string, stdout, stderr io.Writer) int {
 	const usage = "usage: omen bench ingest|lstm|explain [flags]\n\nRun 'omen bench NAME --help' for the flags of a benchmark."
 	if len(args) == 0 {
@@ -35,7 +39,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 	fs := flag.NewFlagSet("omen bench "+args[0], flag.ContinueOnError)
-	fs.Bool("json", true, "print JSON (the only output format)")
+	jsonOut := fs.Bool("json", true, "print the result as one JSON object; --json=false: one \"field  value\" line each")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile (after a GC) to this file at the end")
 	defer func() {
@@ -63,7 +67,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fs.IntVar(&o.LinesPerMessage, "lines-per-message", 500, "line-protocol lines per NATS message")
 		fs.Int64Var(&o.MemoryLimit, "memory-limit", 0, "Go soft memory limit in bytes for the run (as GOMEMLIMIT); 0 keeps the runtime's")
 		fs.BoolVar(&o.Trace, "trace", false, "print progress every 100 ms")
-		cfgFile := fs.String("config", "", "the daemon's configuration file (e.g. runtime and storage keys); default the built-in configuration")
+		cfgFile := fs.String("config.file", "", "the daemon's configuration file (e.g. runtime and storage keys), as omen run's --config.file; default the built-in configuration")
+		fs.StringVar(cfgFile, "config", "", "alias of --config.file")
 		fs.DurationVar(&o.MemoryReleaseInterval, "memory-release-interval", 0, "the daemon's runtime.memory_release_interval (0: the config default, 10s; negative: off)")
 		ingestOnly := fs.Bool("profile-ingest-only", false, "stop the CPU profile when the last sample is acknowledged")
 		fs.DurationVar(&o.Settle, "settle", 15*time.Second, "idle time before the second (settled) memory measurement; 0 skips it")
@@ -141,9 +146,63 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen bench %s: %v\n", args[0], err)
 		return 1
 	}
-	b, _ := json.Marshal(res)
-	fmt.Fprintln(stdout, string(b))
+	b, err := json.Marshal(res)
+	if err != nil {
+		fmt.Fprintf(stderr, "omen bench %s: encode result: %v\n", args[0], err)
+		return 1
+	}
+	if *jsonOut {
+		fmt.Fprintln(stdout, string(b))
+		return 0
+	}
+	if err := writeFields(stdout, b); err != nil {
+		fmt.Fprintf(stderr, "omen bench %s: %v\n", args[0], err)
+		return 1
+	}
 	return 0
+}
+
+// writeFields prints the JSON object obj as a line per field, in the
+// object's order: the field's name (a nested object's fields as
+// "outer.inner") and its value (fieldValue; a list as JSON, on one line).
+func writeFields(w io.Writer, obj json.RawMessage) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if err := flattenJSON(tw, "", obj); err != nil {
+		return fmt.Errorf("print result: %w", err)
+	}
+	return tw.Flush()
+}
+
+// flattenJSON writes v (named name) to w: an object's fields each, in
+// order, anything else as "name<TAB>value".
+func flattenJSON(w io.Writer, name string, v json.RawMessage) error {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || v[0] != '{' {
+		_, err := fmt.Fprintf(w, "%s\t%s\n", name, fieldValue(v))
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(v))
+	if _, err := dec.Token(); err != nil { // {
+		return err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		var field json.RawMessage
+		if err := dec.Decode(&field); err != nil {
+			return err
+		}
+		if name != "" {
+			key = name + "." + key
+		}
+		if err := flattenJSON(w, key, field); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // benchExplain times explanations on an LSTM of the benchmark's shape
@@ -173,4 +232,22 @@ func writeHeapProfile(path string) error {
 		return fmt.Errorf("write heap profile: %w", err)
 	}
 	return f.Close()
+}
+
+// fieldValue renders a JSON value for writeFields: a string unquoted, a
+// fractional number to 6 significant digits, anything else as it is.
+func fieldValue(v json.RawMessage) string {
+	var str string
+	if json.Unmarshal(v, &str) == nil {
+		return str
+	}
+	if bytes.ContainsAny(v, ".eE") {
+		if f, err := strconv.ParseFloat(string(v), 64); err == nil {
+			if math.Abs(f) >= 1e5 {
+				return strconv.FormatFloat(f, 'f', 0, 64)
+			}
+			return strconv.FormatFloat(f, 'g', 6, 64)
+		}
+	}
+	return string(v)
 }

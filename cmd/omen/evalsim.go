@@ -27,7 +27,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.Duration, "duration", 24*time.Hour, "simulated time of the evaluated fleet")
 	fs.DurationVar(&o.History, "history", 24*time.Hour, "simulated history of each training fleet (at least 45m; not used with --model)")
 	fs.StringVar(&o.ModelFile, "model", "", "evaluate this model file instead of training one")
-	fs.IntVar(&o.Train.Members, "members", 3, "networks trained from different seeds and averaged (an ensemble; 1: a single network; 0: the default)")
+	fs.IntVar(&o.Train.Members, "members", 3, "networks trained from different seeds and averaged into the model: 1 a single network, more an ensemble (0 counts as 3)")
 	fs.StringVar(&o.SaveModel, "save-model", "", "write the trained model to this file")
 	fs.IntVar(&o.ValFleets, "val-fleets", 0, "validate (early stopping, threshold) on the pods of the last N training fleets, not trained on (0: on a fifth of the pods of every fleet)")
 	fs.DurationVar(&o.MinLead, "min-lead", 0, "lead floor of the threshold: the validation median lead it must reach (0: the built-in floor)")

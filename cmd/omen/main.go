@@ -22,7 +22,7 @@ func commands() map[string]command {
 		"eval":    {"evaluate: smd|asd|rca|sim", evalCmd},
 		"explain": {"explain ENTITY|ALERT: print a ranked explanation", explainCmd},
 		"model":   {"list|add|promote|rollback|delete models in the registry", modelCommand{}.run},
-		"bench":   {"ingest|lstm|explain: benchmarks printing JSON", benchCmd},
+		"bench":   {"ingest|lstm|explain: benchmarks printing JSON (--json=false: a line per field)", benchCmd},
 		"store":   {"verify: check the store for damage (block checksums, records) while no daemon runs", storeCmd},
 		"version": {"print the version", versionCmd},
 	}

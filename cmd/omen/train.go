@@ -52,7 +52,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Hidden, "hidden", 0, "LSTM hidden size (0: 64)")
 	fs.IntVar(&o.Layers, "layers", 0, "LSTM layers (0: 1)")
 	fs.IntVar(&o.Epochs, "epochs", 0, "epochs (0: 10)")
-	fs.IntVar(&o.Members, "members", 1, "networks trained from different seeds and averaged into one model file (an ensemble; 0: the default)")
+	fs.IntVar(&o.Members, "members", 1, "networks trained from different seeds and averaged into one model file: 1 a single network, more an ensemble (0 counts as 1)")
 	fs.Int64Var(&o.Seed, "seed", 1, "seed")
 	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc

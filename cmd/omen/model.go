@@ -222,13 +222,33 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 		}
+		// The versions before: adding a file registered already is a
+		// no-op (the registry returns its version), to be said so. A
+		// list that fails leaves it unsaid.
+		before := map[string]api.ModelVersion{}
+		if ms, err := reg.Models(ctx); err == nil {
+			for _, m := range ms {
+				before[m.Version] = m
+			}
+		}
 		v, err := reg.AddModel(ctx, file, api.AddOptions{Promote: *promote, Version: *version})
 		if err != nil {
 			fmt.Fprintf(stderr, "omen model add %s: %v\n", rest[0], err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "registered %s\n", v.Version)
-		if v.Active {
+		old, existed := before[v.Version]
+		existed = existed && old.SHA256 != "" && old.SHA256 == v.SHA256
+		switch {
+		case existed && old.Active && v.Active:
+			fmt.Fprintf(stdout, "already registered as %s, the active model: nothing changed\n", v.Version)
+		case existed && !v.Active:
+			fmt.Fprintf(stdout, "already registered as %s (not active: omen model promote %s makes it active)\n", v.Version, v.Version)
+		case existed:
+			fmt.Fprintf(stdout, "already registered as %s\n", v.Version)
+		default:
+			fmt.Fprintf(stdout, "registered %s\n", v.Version)
+		}
+		if v.Active && (!existed || !old.Active) {
 			fmt.Fprintf(stdout, "active model is now %s\n", v.Version)
 			warnNoAlerts(stderr, "omen model add "+rest[0], v)
 		}

@@ -227,6 +227,10 @@ func TestModelCommandDaemon(t *testing.T) {
 	if _, err := (&api.Client{URL: url}).Do(context.Background(), "GET", "/api/v1/model", &info); err != nil || info.Version != "vgood" {
 		t.Fatalf("daemon uses %q (%v) after the promotion returned", info.Version, err)
 	}
+	// The same file again: nothing happened, and it says so.
+	if rc, out, errs := omen(t, "model", "add", good, "--url", url); rc != 0 || out != "already registered as vgood, the active model: nothing changed\n" {
+		t.Errorf("add vgood again --url = %d, %q, %q", rc, out, errs)
+	}
 	other := writeModelFile(t, []string{"x"}, "vother")
 	if rc, _, errs := omen(t, "model", "add", other, "--url", url); rc != 1 || !strings.Contains(errs, "does not fit the configured features") {
 		t.Errorf("add a model of other features = %d, %q", rc, errs)

@@ -357,6 +357,11 @@ type EntityReport struct {
 	NDCGTP100           float64 `json:"ndcg_tp_100"`
 	NDCGTP150           float64 `json:"ndcg_tp_150"`
 	InterpretedPointsTP int     `json:"interpreted_points_tp"`
+	// TestRowsLeftOut is the number of rows of the test file after its
+	// first MaxTestSteps, not evaluated, and AnomalousRowsLeftOut how
+	// many of them are labelled anomalous: an entity without anomalous
+	// points may have them there. Not in the JSON report.
+	TestRowsLeftOut, AnomalousRowsLeftOut int `json:"-"`
 }
 
 // Report is the result of EvalDataset.
@@ -593,6 +598,14 @@ func evalEntity(ctx context.Context, opts EvalOptions, name string) (EntityRepor
 	}
 	test := ent.Test
 	if opts.MaxTestSteps > 0 && test.Steps() > opts.MaxTestSteps {
+		er.TestRowsLeftOut = test.Steps() - opts.MaxTestSteps
+		if len(test.Labels) == test.Steps() {
+			for _, l := range test.Labels[opts.MaxTestSteps:] {
+				if l {
+					er.AnomalousRowsLeftOut++
+				}
+			}
+		}
 		test = test.Slice(0, opts.MaxTestSteps)
 	}
 	// Segments beyond the test file (not beyond MaxTestSteps, a choice)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/omen-sre/omen/explain"
@@ -162,7 +163,7 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	}
 	table := reportWriter(*jsonOut, stdout, stderr)
 	fmt.Fprintf(table, "%-14s %7s %7s %7s %7s %7s %7s %7s %7s %9s %9s %7s\n", "entity", "F1-PA", "F1", "F1-ev", "AUC-PR", "HR@100", "HR@150", "ND@100", "ND@150", "HR-TP@100", "HR-TP@150", "train s")
-	var noAnomalies, noInterpretation []string
+	var noAnomalies, noAnomaliesCut, noInterpretation []string
 	for _, e := range append(rep.Entities, rep.Mean) {
 		name := e.Entity
 		if name == "" {
@@ -189,6 +190,9 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 			hr(e.HitRateTP100, ip, 9), hr(e.HitRateTP150, ip, 9), e.TrainSeconds)
 		switch {
 		case name == "mean":
+		case e.AnomalousPoints == 0 && e.TestRowsLeftOut > 0:
+			// --max-rows cut the test file: the labels may be after.
+			noAnomaliesCut = append(noAnomaliesCut, fmt.Sprintf("%s (its %d rows left out have %s labelled anomalous)", name, e.TestRowsLeftOut, countOrNone(e.AnomalousRowsLeftOut)))
 		case e.AnomalousPoints == 0:
 			noAnomalies = append(noAnomalies, name)
 		case e.InterpretedPoints == 0:
@@ -198,6 +202,10 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	if len(noAnomalies) > 0 {
 		fmt.Fprintf(stderr, "omen eval %s: warning: no labelled anomalous rows in the test file of %s: detection and ranking figures are not measured there (n/a, left out of the mean, which averages %d of %d entities)\n",
 			kind, strings.Join(noAnomalies, ", "), rep.MeanEntities, len(rep.Entities))
+	}
+	if len(noAnomaliesCut) > 0 {
+		fmt.Fprintf(stderr, "omen eval %s: warning: no labelled anomalous rows in the first %d rows (--max-rows) of the test file of %s: detection and ranking figures are not measured there (n/a, left out of the mean, which averages %d of %d entities); a larger --max-rows reaches more of the file\n",
+			kind, *maxRows, strings.Join(noAnomaliesCut, ", "), rep.MeanEntities, len(rep.Entities))
 	}
 	if len(noInterpretation) > 0 {
 		fmt.Fprintf(stderr, "omen eval %s: warning: no interpretation labels (E.interpretation.txt) for %s: HitRate and NDCG are n/a (the file is missing, or none of its segments is on a labelled test row)\n", kind, strings.Join(noInterpretation, ", "))
@@ -321,4 +329,12 @@ func shapRanker(budget int, seed int64) func(training.RankerInput) (training.Dim
 	return func(in training.RankerInput) (training.DimensionRanker, error) {
 		return explain.NewFeatureRanker(in.Scorer, in.W, in.F, in.BackgroundX, in.BackgroundNext, explain.Fast{Budget: budget, Seed: seed})
 	}
+}
+
+// countOrNone is n, or "none" for 0.
+func countOrNone(n int) string {
+	if n == 0 {
+		return "none"
+	}
+	return strconv.Itoa(n)
 }

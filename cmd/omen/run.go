@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/common/model"
 
 	"github.com/omen-sre/omen/api"
@@ -135,10 +136,14 @@ func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
 }
 
 // startHint adds to an error of starting the daemon the remedy of a busy
-// port: the flag that moves the listener elsewhere. The web listener's
+// port: the flag that moves the listener elsewhere; of a --nats.url that
+// does not answer: to check it, or to leave it out. The web listener's
 // error is a *net.OpError naming its address; the embedded NATS server's
 // is not (natsembed reports the bare reason).
 func (f *daemonFlags) startHint(err error) error {
+	if errors.Is(err, nats.ErrNoServers) && f.natsURL != "" {
+		return fmt.Errorf("%w (is the NATS server at --nats.url %s running and reachable? leave --nats.url out to start the embedded one)", err, f.natsURL)
+	}
 	if !errors.Is(err, syscall.EADDRINUSE) {
 		return err
 	}

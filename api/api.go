@@ -667,17 +667,31 @@ func (a *API) explainEntity(w http.ResponseWriter, r *http.Request) {
 	writeData(w, x)
 }
 
+// GraphMember is implemented by a Backend that can say whether its
+// dependency graph holds a name's node more cheaply than Dependencies,
+// which also gathers the neighbourhood's evidence (the daemon's: every
+// entity's). The API asks it for each name an explanation links. Safe for
+// concurrent use, as the Backend.
+type GraphMember interface {
+	InGraph(ctx context.Context, name string) bool
+}
+
 // inGraph reports whether the backend's dependency graph holds a name:
-// whether its Dependencies answers the name's neighbourhood rather than
-// an error (a 404: no graph, or not a node of it), asked once a name for
-// one response.
+// its InGraph when it is a GraphMember, else whether its Dependencies
+// answers the name's neighbourhood rather than an error (a 404: no graph,
+// or not a node of it), asked once a name for one response.
 func (a *API) inGraph(ctx context.Context) func(name string) bool {
 	known := map[string]bool{}
+	gm, member := a.backend.(GraphMember)
 	return func(name string) bool {
 		ok, asked := known[name]
 		if !asked {
-			_, err := a.backend.Dependencies(ctx, name)
-			ok = err == nil
+			if member {
+				ok = gm.InGraph(ctx, name)
+			} else {
+				_, err := a.backend.Dependencies(ctx, name)
+				ok = err == nil
+			}
 			known[name] = ok
 		}
 		return ok

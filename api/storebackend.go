@@ -28,6 +28,11 @@ type StoreOptions struct {
 	Model func(ctx context.Context) (ModelInfo, error)
 	// Dependencies returns an entity's neighbourhood (nil: ErrNotFound).
 	Dependencies func(ctx context.Context, entity string) (Neighbourhood, error)
+	// InGraph, optional, says whether the dependency graph holds
+	// entity's node without computing the neighbourhood's evidence (the
+	// API asks it for each name an explanation would link; without it,
+	// Dependencies is asked).
+	InGraph func(ctx context.Context, entity string) bool
 }
 
 // StoreBackend is a Backend over the daemon's store and alert manager,
@@ -322,6 +327,16 @@ func (b *StoreBackend) Dependencies(ctx context.Context, entity string) (Neighbo
 		return Neighbourhood{}, fmt.Errorf("dependencies of %q: no dependency graph: %w", entity, ErrNotFound)
 	}
 	return b.o.Dependencies(ctx, entity)
+}
+
+// InGraph says whether the dependency graph holds entity's node (see
+// GraphMember): StoreOptions.InGraph, else whether Dependencies answers.
+func (b *StoreBackend) InGraph(ctx context.Context, entity string) bool {
+	if b.o.InGraph != nil {
+		return b.o.InGraph(ctx, entity)
+	}
+	_, err := b.Dependencies(ctx, entity)
+	return err == nil
 }
 
 // NeighbourhoodOf returns node's neighbourhood in g (its callers, its

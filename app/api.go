@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/explain"
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/ui"
 )
@@ -21,6 +22,7 @@ func (a *App) newAPI() (*api.API, error) {
 		Explain:      a.explainEntity,
 		Model:        a.modelInfo,
 		Dependencies: a.dependencies,
+		InGraph:      a.inGraph,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create API backend: %w", err)
@@ -133,13 +135,35 @@ func (a *App) modelInfo(context.Context) (api.ModelInfo, error) {
 
 // dependencies is the entity's service neighbourhood in the call graph.
 func (a *App) dependencies(_ context.Context, entity string) (api.Neighbourhood, error) {
+	g, node := a.graphNode(entity)
+	// Not in the graph (or no graph, the default): answered without the
+	// evidence of every entity.
+	if n, err := api.NeighbourhoodOf(g, entity, node, nil); err != nil {
+		return n, err
+	}
+	ev, worst := a.explainer.evidenceOf(true)
+	n, err := api.NeighbourhoodOf(g, entity, node, ev)
+	setWorstEntities(&n, worst)
+	return n, err
+}
+
+// inGraph says whether the dependency graph holds entity's node (see
+// graphNode), without the evidence dependencies gathers: the API asks it
+// for each name an explanation links.
+func (a *App) inGraph(_ context.Context, entity string) bool {
+	g, node := a.graphNode(entity)
+	_, err := api.NeighbourhoodOf(g, entity, node, nil)
+	return err == nil
+}
+
+// graphNode returns the dependency graph (nil: none) and entity's node
+// in it: its service for a live or stored entity, else the name itself.
+func (a *App) graphNode(entity string) (*explain.Graph, string) {
 	a.explainer.mu.RLock()
 	g := a.explainer.graph
 	a.explainer.mu.RUnlock()
 	if g == nil {
-		// No graph (the default): answered without the evidence of every
-		// entity, which the API asks for the links of each explanation.
-		return api.NeighbourhoodOf(nil, entity, entity, nil)
+		return nil, entity
 	}
 	node := entity
 	a.scorer.mu.RLock()
@@ -152,10 +176,7 @@ func (a *App) dependencies(_ context.Context, entity string) (api.Neighbourhood,
 		// still its service's, as its stored labels say.
 		node = serviceOf(ls)
 	}
-	ev, worst := a.explainer.evidenceOf(true)
-	n, err := api.NeighbourhoodOf(g, entity, node, ev)
-	setWorstEntities(&n, worst)
-	return n, err
+	return g, node
 }
 
 // storedLabels returns the labels the store keeps for entity: a point

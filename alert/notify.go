@@ -377,37 +377,46 @@ func clashes(out string, p float64, compared []float64, format byte, prec int) b
 	return false
 }
 
-// MinCauseShare is the least share of the attribution (and the least
-// root-cause score of a dependency) a cause needs to be listed in the
-// top_causes annotation and the description: smaller ones (down to 0%)
-// say nothing. It is explain.MinCauseShare, below which the explainer
-// already leaves metric groups out.
+// MinCauseShare is the least part of the positive attribution (and the
+// least root-cause score of a dependency) omen's Explainer selects a
+// cause at: smaller ones say nothing. It is explain.MinCauseShare, below
+// which the explainer leaves metric groups out. The Explainer selects the
+// causes; formatCauses lists every one it gave.
 const MinCauseShare = explain.MinCauseShare
 
 // formatCauses renders ranked causes as "name 62%, reason (event) 20%;
 // dependencies by root-cause score: svc on ns/svc 0.41". Metric and event
 // causes carry their share of the attribution; dependencies carry their
 // root-cause score (a different scale: the scores of the ranked entities
-// sum to 1), listed apart so that the two are not added up. Causes under
-// MinCauseShare are left out.
+// sum to 1), listed apart so that the two are not added up. Every cause
+// is listed: the Explainer selected them (omen's by their part of the
+// positive attribution, which can be more than the share shown: a group
+// with 2.5% of Σφ⁺ has 1.8% of Σ|φ| when another pulls the other way), as
+// the explanation page and omen_alert_cause_share list them. A share
+// that would round to 0 reads "<1%" (a score "<0.01").
 func formatCauses(cs []Cause) string {
 	var feats, deps []string
 	for _, c := range cs {
-		if !(c.Share >= MinCauseShare) {
-			continue
-		}
 		name := c.Name
 		if c.Kind == "dependency" {
 			if c.Entity != "" && c.Entity != c.Name {
 				name += " on " + c.Entity
 			}
-			deps = append(deps, name+" "+strconv.FormatFloat(finite(c.Share), 'f', 2, 64))
+			score := strconv.FormatFloat(finite(c.Share), 'f', 2, 64)
+			if v := finite(c.Share); v > 0 && v < 0.005 {
+				score = "<0.01"
+			}
+			deps = append(deps, name+" "+score)
 			continue
 		}
 		if c.Kind != "" && c.Kind != "metric" {
 			name += " (" + c.Kind + ")"
 		}
-		feats = append(feats, name+" "+percent(c.Share))
+		share := percent(c.Share)
+		if v := finite(c.Share); v > 0 && v < 0.005 {
+			share = "<1%"
+		}
+		feats = append(feats, name+" "+share)
 	}
 	out := strings.Join(feats, ", ")
 	if len(deps) > 0 {

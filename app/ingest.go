@@ -104,7 +104,7 @@ const maxCommits = 16
 type ingestLog interface {
 	AppendNew(bs []telemetry.Batch) (storedIdx []int, err error)
 	ReplayBatches(since int64, fn func(telemetry.Batch) error) error
-	Seen(source string, seqs []uint64) ([]store.SeenState, error)
+	Seen(source string, seqs []uint64) ([]telemetry.SeenState, error)
 }
 
 func newIngester(st *store.Store, head *features.Head, ex *features.Extractor, reg prometheus.Registerer, logger *slog.Logger) *ingester {
@@ -207,26 +207,15 @@ func (in *ingester) AppendStored(ctx context.Context, batches []telemetry.Batch)
 // Seen implements stream.SeenChecker with the store's duplicate set, so
 // that the NATS consumer acknowledges a redelivered message stored before
 // without decoding it. A Seq at or below the store's retention floor
-// whose key retention dropped is stream.SeenBelowFloor: the store cannot
+// whose key retention dropped is telemetry.SeenBelowFloor: the store cannot
 // tell whether it was stored, and the NATS consumer decides by the
 // message.
-func (in *ingester) Seen(source string, seqs []uint64) ([]stream.SeenState, error) {
+func (in *ingester) Seen(source string, seqs []uint64) ([]telemetry.SeenState, error) {
 	seen, err := in.log.Seen(source, seqs)
 	if err != nil {
 		return nil, fmt.Errorf("look up stored batches: %w", err)
 	}
-	out := make([]stream.SeenState, len(seen))
-	for i, s := range seen {
-		switch s {
-		case store.SeenStored:
-			out[i] = stream.SeenStored
-		case store.SeenBelowFloor:
-			out[i] = stream.SeenBelowFloor
-		default:
-			out[i] = stream.NotSeen
-		}
-	}
-	return out, nil
+	return seen, nil
 }
 
 var (

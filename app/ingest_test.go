@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/omen-sre/omen/store"
-	"github.com/omen-sre/omen/stream"
 	"github.com/omen-sre/omen/telemetry"
 )
 
@@ -100,7 +99,7 @@ func TestIngesterSeenAndStored(t *testing.T) {
 		t.Fatalf("AppendStored of a duplicate and a new batch = %v, %v; want [1]", stored, err)
 	}
 	seen, err := in.Seen("nats/OMEN/omen@x", []uint64{1, 3, 4})
-	if err != nil || !slices.Equal(seen, []stream.SeenState{stream.SeenStored, stream.SeenStored, stream.NotSeen}) {
+	if err != nil || !slices.Equal(seen, []telemetry.SeenState{telemetry.SeenStored, telemetry.SeenStored, telemetry.NotSeen}) {
 		t.Fatalf("Seen = %v, %v; want [stored stored not_seen]", seen, err)
 	}
 	// Two minutes later the retention drops their keys: below the floor.
@@ -109,7 +108,7 @@ func TestIngesterSeenAndStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen, err = in.Seen("nats/OMEN/omen@x", []uint64{1, 3, 4})
-	if err != nil || !slices.Equal(seen, []stream.SeenState{stream.SeenBelowFloor, stream.SeenBelowFloor, stream.NotSeen}) {
+	if err != nil || !slices.Equal(seen, []telemetry.SeenState{telemetry.SeenBelowFloor, telemetry.SeenBelowFloor, telemetry.NotSeen}) {
 		t.Fatalf("Seen after retention = %v, %v; want [below_floor below_floor not_seen]", seen, err)
 	}
 }

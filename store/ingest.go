@@ -503,50 +503,19 @@ func (s *Store) dedup(bs []telemetry.Batch) (keep []int, waits []*commitWait, er
 	return keep, waits, err
 }
 
-// SeenState is what Seen knows of a batch's (source, Seq).
-type SeenState uint8
-
-const (
-	// NotSeen means no batch of it is stored and Seq is above the source's
-	// retention floor (or is 0): AppendNew would store it.
-	NotSeen SeenState = iota
-	// SeenStored means its deduplication key is stored, that of a batch or of
-	// an empty one (a marker): AppendNew would skip it as a duplicate.
-	SeenStored
-	// SeenBelowFloor means no key of it is stored, but Seq is at or below the
-	// source's retention floor (see RunRetention): AppendNew would skip
-	// it as a duplicate. The floor is the highest Seq whose key retention
-	// dropped, so the store cannot tell a batch stored and dropped since
-	// from one it never stored (a lower Seq that never came).
-	SeenBelowFloor
-)
-
-// String returns "not_seen", "stored" or "below_floor".
-func (v SeenState) String() string {
-	switch v {
-	case NotSeen:
-		return "not_seen"
-	case SeenStored:
-		return "stored"
-	case SeenBelowFloor:
-		return "below_floor"
-	}
-	return fmt.Sprintf("SeenState(%d)", uint8(v))
-}
-
 // Seen reports, for each of seqs, whether AppendNew would skip a batch of
 // source with that Seq as a duplicate, and why: its (source, Seq) is
-// stored (SeenStored), or it is at or below the source's retention floor
-// without being stored (SeenBelowFloor). Seq 0 is never seen, nor is one
+// stored (telemetry.SeenStored), or it is at or below the source's retention floor
+// without being stored (telemetry.SeenBelowFloor). Seq 0 is never seen, nor is one
 // that a call still in flight is committing (that call may fail). It lets
 // a source skip decoding a redelivered message whose batch is stored
 // already.
-func (s *Store) Seen(source string, seqs []uint64) ([]SeenState, error) {
+func (s *Store) Seen(source string, seqs []uint64) ([]telemetry.SeenState, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
 	}
 	defer s.exit()
-	out := make([]SeenState, len(seqs))
+	out := make([]telemetry.SeenState, len(seqs))
 	// The ingest lock only for the cached floor: the lookups run beside
 	// the appends (a batch committed meanwhile reads as not seen, which
 	// only costs decoding it).
@@ -570,11 +539,11 @@ func (s *Store) Seen(source string, seqs []uint64) ([]SeenState, error) {
 			_, err := txn.Get(dedupKey(source, seq))
 			switch {
 			case err == nil:
-				out[i] = SeenStored
+				out[i] = telemetry.SeenStored
 			case !errors.Is(err, badger.ErrKeyNotFound):
 				return err
 			case seq <= floor:
-				out[i] = SeenBelowFloor
+				out[i] = telemetry.SeenBelowFloor
 			}
 		}
 		return nil

@@ -368,9 +368,9 @@ func TestAppendCommitFailure(t *testing.T) {
 
 // TestSeen: Seen reports what AppendNew would skip as a duplicate, and
 // why: a stored (source, Seq), of a batch or of an empty marker batch,
-// is SeenStored; one at or below the source's retention floor whose key
+// is telemetry.SeenStored; one at or below the source's retention floor whose key
 // retention dropped, or that never was stored (a gap below the floor), is
-// SeenBelowFloor; none of another source, never Seq 0.
+// telemetry.SeenBelowFloor; none of another source, never Seq 0.
 func TestSeen(t *testing.T) {
 	clock := newFakeClock(0)
 	s := openTest(t, Options{InMemory: true, IngestLogRetention: time.Minute, Now: clock.Now})
@@ -390,7 +390,7 @@ func TestSeen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []SeenState{SeenStored, NotSeen, SeenStored, NotSeen, NotSeen, SeenStored, SeenStored, NotSeen}
+	want := []telemetry.SeenState{telemetry.SeenStored, telemetry.NotSeen, telemetry.SeenStored, telemetry.NotSeen, telemetry.NotSeen, telemetry.SeenStored, telemetry.SeenStored, telemetry.NotSeen}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Seen(s) before retention = %v, want %v", got, want)
 	}
@@ -401,7 +401,7 @@ func TestSeen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = []SeenState{SeenBelowFloor, SeenBelowFloor, SeenBelowFloor, NotSeen, SeenBelowFloor, SeenStored, SeenBelowFloor, NotSeen}
+	want = []telemetry.SeenState{telemetry.SeenBelowFloor, telemetry.SeenBelowFloor, telemetry.SeenBelowFloor, telemetry.NotSeen, telemetry.SeenBelowFloor, telemetry.SeenStored, telemetry.SeenBelowFloor, telemetry.NotSeen}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Seen(s) after retention = %v, want %v", got, want)
 	}
@@ -423,7 +423,7 @@ func TestSeen(t *testing.T) {
 	if fmt.Sprint(stored) != "[7]" {
 		t.Fatalf("AppendNew stored seqs %v, want [7]", stored)
 	}
-	if got, err := s.Seen("t", []uint64{1, 3}); err != nil || !slices.Equal(got, []SeenState{NotSeen, NotSeen}) {
+	if got, err := s.Seen("t", []uint64{1, 3}); err != nil || !slices.Equal(got, []telemetry.SeenState{telemetry.NotSeen, telemetry.NotSeen}) {
 		t.Fatalf("Seen(t) = %v, %v; want none", got, err)
 	}
 }

@@ -44,41 +44,10 @@ type Appender interface {
 // window meanwhile.
 type SeenChecker interface {
 	// Seen reports, for each of seqs, what the Appender knows of a batch
-	// of source with that Seq (see SeenState). Seq 0 is never seen. An
+	// of source with that Seq (see telemetry.SeenState). Seq 0 is never seen. An
 	// error means the answer is unknown; the caller then decodes as
 	// usual.
-	Seen(source string, seqs []uint64) ([]SeenState, error)
-}
-
-// SeenState is what a SeenChecker knows of a batch's (Source, Seq).
-type SeenState uint8
-
-const (
-	// NotSeen means the batch is not stored; Append would store it.
-	NotSeen SeenState = iota
-	// SeenStored means the batch is stored (or the empty marker of a message
-	// dead-lettered or expired); Append would skip it as a duplicate.
-	SeenStored
-	// SeenBelowFloor means no record of the batch is kept, but its Seq is at
-	// or below the highest Seq of source whose record retention dropped
-	// (the store's deduplication floor), so Append would skip it as a
-	// duplicate. It was stored long ago, or never: a message that was not
-	// finished while later ones were stored and aged out (a poison message
-	// whose dead letter kept failing).
-	SeenBelowFloor
-)
-
-// String returns "not_seen", "stored" or "below_floor".
-func (v SeenState) String() string {
-	switch v {
-	case NotSeen:
-		return "not_seen"
-	case SeenStored:
-		return "stored"
-	case SeenBelowFloor:
-		return "below_floor"
-	}
-	return fmt.Sprintf("SeenState(%d)", uint8(v))
+	Seen(source string, seqs []uint64) ([]telemetry.SeenState, error)
 }
 
 // StoredAppender is implemented by an Appender that reports which batches
@@ -185,14 +154,14 @@ func (m *MemAppender) appendStored(ctx context.Context, batches []telemetry.Batc
 }
 
 // seenSeqs reports, for each of seqs, whether a batch of source with that
-// Seq is stored (SeenStored; MemAppender has no retention floor).
-func (m *MemAppender) seenSeqs(source string, seqs []uint64) []SeenState {
+// Seq is stored (telemetry.SeenStored; MemAppender has no retention floor).
+func (m *MemAppender) seenSeqs(source string, seqs []uint64) []telemetry.SeenState {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]SeenState, len(seqs))
+	out := make([]telemetry.SeenState, len(seqs))
 	for i, seq := range seqs {
 		if _, ok := m.seen[seqKey{source, seq}]; ok && seq != 0 {
-			out[i] = SeenStored
+			out[i] = telemetry.SeenStored
 		}
 	}
 	return out

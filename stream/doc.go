@@ -97,7 +97,7 @@
 // being dead-lettered again. The daemon's store keeps these records for
 // the ingest log's retention (lookback + 1 h), then only a floor per
 // source, the highest sequence it dropped, and skips every batch at or
-// below it as a duplicate, stored or not (SeenBelowFloor). A message
+// below it as a duplicate, stored or not (telemetry.SeenBelowFloor). A message
 // below the floor published before the durable consumer was created is a replay by a
 // recreated durable, acknowledged as a duplicate without being decoded;
 // one published after it is a message this durable delivered before and

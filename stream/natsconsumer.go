@@ -1409,7 +1409,7 @@ func (c *NATSConsumer) decode(ctx context.Context, st *stage, msgs []jetstream.M
 // lookUpSeen sets c.metas to the metadata of msgs (nil for a message
 // without) and c.seqs to their stream sequences, 0 for those the
 // Appender has stored already for src (see SeenChecker), and for those
-// below its retention floor (SeenBelowFloor) that were published before
+// below its retention floor (telemetry.SeenBelowFloor) that were published before
 // the durable was created: a replay by a recreated durable of messages
 // stored long ago, whose samples have aged past the decoder's window
 // (and whose dead letters would be published again). A message below the
@@ -1451,9 +1451,9 @@ func (c *NATSConsumer) lookUpSeen(src string, msgs []jetstream.Msg) {
 	created := c.durableCreated.Load()
 	for i, s := range seen[:min(len(seen), len(c.seqs))] {
 		switch {
-		case s == SeenStored:
+		case s == telemetry.SeenStored:
 			c.seqs[i] = 0
-		case s == SeenBelowFloor && c.metas[i] != nil && replayed(c.metas[i], created):
+		case s == telemetry.SeenBelowFloor && c.metas[i] != nil && replayed(c.metas[i], created):
 			c.seqs[i] = 0
 		}
 	}

@@ -66,21 +66,8 @@ func (a *storeAppender) AppendStored(ctx context.Context, bs []telemetry.Batch) 
 	return a.st.AppendNew(bs)
 }
 
-func (a *storeAppender) Seen(source string, seqs []uint64) ([]SeenState, error) {
-	seen, err := a.st.Seen(source, seqs)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]SeenState, len(seen))
-	for i, s := range seen {
-		switch s {
-		case store.SeenStored:
-			out[i] = SeenStored
-		case store.SeenBelowFloor:
-			out[i] = SeenBelowFloor
-		}
-	}
-	return out, nil
+func (a *storeAppender) Seen(source string, seqs []uint64) ([]telemetry.SeenState, error) {
+	return a.st.Seen(source, seqs)
 }
 
 // refuseDeadLetters makes the dead-letter stream refuse new messages
@@ -130,10 +117,10 @@ func TestNATSConsumerUnfinishedBelowFloorNotDuplicate(t *testing.T) {
 	good := publish(t, js, "omen.metrics.influx", "", fmt.Sprintf("a,i=0 v=1 %d", time.Now().UnixNano()))
 	waitFor(t, "the good message stored and a failed dead letter", func() bool {
 		seen, _ := app.Seen(c.Source(), []uint64{good})
-		return seen[0] == SeenStored && reason(ReasonDeadLetterFailed) >= 1
+		return seen[0] == telemetry.SeenStored && reason(ReasonDeadLetterFailed) >= 1
 	})
 	app.ageOut(t)
-	if seen, err := app.Seen(c.Source(), []uint64{poison, good}); err != nil || !slices.Equal(seen, []SeenState{SeenBelowFloor, SeenBelowFloor}) {
+	if seen, err := app.Seen(c.Source(), []uint64{poison, good}); err != nil || !slices.Equal(seen, []telemetry.SeenState{telemetry.SeenBelowFloor, telemetry.SeenBelowFloor}) {
 		t.Fatalf("Seen(poison, good) after retention = %v, %v; want both below the floor", seen, err)
 	}
 	// Two more redeliveries: at least one looked up after the retention.
@@ -194,7 +181,7 @@ func testReplayBelowFloorSkipped(t *testing.T, start func(*testing.T) string) {
 	good := publish(t, js, "omen.metrics.influx", "", fmt.Sprintf("a,i=0 v=1 %d", time.Now().UnixNano()))
 	waitFor(t, "the good message stored and the poison one dead-lettered", func() bool {
 		seen, _ := app.Seen(c.Source(), []uint64{good})
-		return seen[0] == SeenStored && outcome("dead_letter") == 1
+		return seen[0] == telemetry.SeenStored && outcome("dead_letter") == 1
 	})
 	app.ageOut(t)
 	if err := js.DeleteConsumer(context.Background(), DefaultNATSStream, DefaultDurable); err != nil {

@@ -18,7 +18,7 @@ import (
 // StoredAppender, as the daemon's ingester is.
 type dedupAppender struct{ MemAppender }
 
-func (d *dedupAppender) Seen(source string, seqs []uint64) ([]SeenState, error) {
+func (d *dedupAppender) Seen(source string, seqs []uint64) ([]telemetry.SeenState, error) {
 	return d.seenSeqs(source, seqs), nil
 }
 

@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"fmt"
+
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -73,3 +75,37 @@ type Batch struct {
 
 // Len returns the number of samples and events in b.
 func (b *Batch) Len() int { return len(b.Samples) + len(b.Events) }
+
+// SeenState is what the store knows of a batch's (Source, Seq): whether
+// appending it would store it (store.Store.Seen, stream.SeenChecker).
+type SeenState uint8
+
+const (
+	// NotSeen means no batch of it is stored and Seq is above the source's
+	// retention floor (or is 0): an append would store it.
+	NotSeen SeenState = iota
+	// SeenStored means its deduplication key is stored, that of a batch or
+	// of an empty one (the marker of a message dead-lettered or expired):
+	// an append would skip it as a duplicate.
+	SeenStored
+	// SeenBelowFloor means no key of it is stored, but Seq is at or below
+	// the source's retention floor (the highest Seq whose key retention
+	// dropped): an append would skip it as a duplicate. The store cannot
+	// tell a batch stored and dropped since from one it never stored (a
+	// message not finished while later ones were stored and aged out: a
+	// poison message whose dead letter kept failing).
+	SeenBelowFloor
+)
+
+// String returns "not_seen", "stored" or "below_floor".
+func (v SeenState) String() string {
+	switch v {
+	case NotSeen:
+		return "not_seen"
+	case SeenStored:
+		return "stored"
+	case SeenBelowFloor:
+		return "below_floor"
+	}
+	return fmt.Sprintf("SeenState(%d)", uint8(v))
+}

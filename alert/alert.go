@@ -36,9 +36,19 @@ const (
 // Outcomes: the outcome annotation of a resolved alert says why it
 // resolved.
 const (
-	// OutcomeFailureBegan: the entity's failure labels were set while the
-	// alert fired (Prediction.Failing): the predicted failure began.
+	// OutcomeFailureBegan: the entity's failure labels were first set
+	// while the alert fired (Prediction.Failing), and at one of its last
+	// ResolveFor+1 steps seen: the predicted failure began and is under
+	// way.
 	OutcomeFailureBegan = "failure_began"
+	// OutcomeFailureEnded: the failure labels were first set while the
+	// alert fired, but not at its last ResolveFor+1 steps seen: the
+	// predicted failure began and ended before the alert resolved.
+	OutcomeFailureEnded = "failure_ended"
+	// OutcomeFiredDuringFailure: the failure labels were set at or before
+	// the step the alert fired at (while it was pending): it fired during
+	// the failure, not ahead of it.
+	OutcomeFiredDuringFailure = "fired_during_failure"
 	// OutcomeNoLongerPredicted: the probability fell below ResolveRatio ×
 	// threshold (for ResolveFor steps) with no failure label set.
 	OutcomeNoLongerPredicted = "no_longer_predicted"
@@ -189,9 +199,10 @@ type Alert struct {
 	// it was sent if that step was ahead of the wall clock.
 	EscalatedAt time.Time `json:"escalatedAt,omitzero"`
 	ResolvedAt  time.Time `json:"resolvedAt,omitzero"`
-	// FailureBeganAt is the first step since the alert fired at which the
-	// entity's failure labels were set (Prediction.Failing): the
-	// predicted failure began. Zero when it has not.
+	// FailureBeganAt is the first step since the alert started pending at
+	// which the entity's failure labels were set (Prediction.Failing): at
+	// or before StartsAt, the alert fired during the failure; after it,
+	// the predicted failure began. Zero when they have not been.
 	FailureBeganAt time.Time `json:"failureBeganAt,omitzero"`
 	LastSent       time.Time `json:"lastSent,omitzero"`
 	Severity       string    `json:"severity"`
@@ -561,6 +572,7 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 	// evaluates the step its predecessor evaluated last once more, and
 	// the restored state must not count that step twice. It keeps the
 	// state as it is.
+	var replayed map[string]bool
 	for key, p := range byKey {
 		if s, ok := m.states[key]; ok && p.ID != "" && s.Last.ID == p.ID {
 			delete(byKey, key)
@@ -568,6 +580,10 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 				unscored = map[string]bool{}
 			}
 			unscored[key] = true
+			if replayed == nil {
+				replayed = map[string]bool{}
+			}
+			replayed[key] = true // its failure labels are noted already
 		}
 	}
 	expl, err := m.explainFiring(ctx, t, byKey, labelsOf)
@@ -575,24 +591,28 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 		return err
 	}
 
-	// A firing alert whose entity's failure labels are set at this step
-	// (its prediction came true) records it before the step, so that a
-	// resolution at this very step (the probability collapses as the
-	// failure begins) says so.
-	for key := range failing {
-		if s := m.states[key]; s != nil && s.State == store.AlertFiring && s.FailedAt.IsZero() {
-			s.FailedAt = t
-			m.logger.Info("predicted failure began", "entity", s.Entity, "fingerprint", s.AlertFP)
+	// Whether the failure labels are set is noted at every step an
+	// entity is seen at (scored or not) for its firing alert, and for one
+	// counting toward firing (pending). A firing alert notes it before the
+	// step, so that a resolution at this very step (the probability
+	// collapses as the failure begins) says so; a pending one after it,
+	// which may start a new run (and forget an older run's failure).
+	for key, s := range m.states {
+		_, scored := byKey[key]
+		if (scored || unscored[key]) && !replayed[key] &&
+			(s.State == store.AlertFiring || !scored && s.Count > 0) {
+			m.noteFailing(s, t, failing[key])
 		}
 	}
 	var fired []firing
 	var dropped []*entityState
 	step := func(s *entityState, p *Prediction) {
-		switch m.hyst.step(s, p, t) {
+		tr := m.hyst.step(s, p, t)
+		if p != nil && (tr == trFired || s.State != store.AlertFiring && s.Count > 0) {
+			m.noteFailing(s, t, failing[s.Key])
+		}
+		switch tr {
 		case trFired:
-			if failing[s.Key] {
-				s.FailedAt = t // fired as the failure began
-			}
 			fired = append(fired, firing{s, p})
 		case trResolved:
 			m.logger.Info("alert resolved", "entity", s.Entity, "fingerprint", s.AlertFP)
@@ -625,6 +645,24 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 	}
 	m.lastT, m.lastCall = t, time.Now()
 	return m.finish(t, t, dropped)
+}
+
+// noteFailing notes whether the entity's failure labels are set at step t
+// (see entityState.FailedAt).
+func (m *Manager) noteFailing(s *entityState, t time.Time, failing bool) {
+	if !failing {
+		if !s.FailedAt.IsZero() {
+			s.FailQuiet++
+		}
+		return
+	}
+	if s.FailedAt.IsZero() {
+		s.FailedAt = t
+		if s.State == store.AlertFiring {
+			m.logger.Info("predicted failure began", "entity", s.Entity, "fingerprint", s.AlertFP)
+		}
+	}
+	s.FailLast, s.FailQuiet = t, 0
 }
 
 // firing is an entity whose alert fires at a step, with the prediction it

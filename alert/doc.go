@@ -121,13 +121,19 @@
 // had no prediction for more than MissingSteps steps) and with what
 // probability, as recorded when it resolved: later steps (the entity gone,
 // or over the threshold again without having fired yet) do not rewrite it.
-// When the entity's failure labels were set while the alert fired
+// When the entity's failure labels were first set while the alert fired
 // (Prediction.Failing, at the step it resolves or before: the predicted
-// failure began, and the model's probability collapses), the resolved
-// summary and description start with "Resolved, failure began:" and name
-// that step (Alert.FailureBeganAt) rather than saying omen no longer
-// predicts a failure; the outcome annotation of a resolved alert is
-// failure_began, no_longer_predicted or entity_gone. omen's own links
+// failure began, and the model's probability collapses) and still at one
+// of its last ResolveFor+1 steps seen, the resolved summary and
+// description start with "Resolved, failure began:" and name that step
+// (Alert.FailureBeganAt) rather than saying omen no longer predicts a
+// failure (outcome failure_began); when not set at those steps, the
+// failure is over ("Resolved, failure ended:", outcome failure_ended).
+// Labels set while the alert was pending, or at the step it fired, mean
+// it fired during the failure, not ahead of it ("Resolved, fired during
+// failure:", outcome fired_during_failure; FailureBeganAt is the first
+// such step). Otherwise the outcome annotation of a resolved alert is
+// no_longer_predicted or entity_gone. omen's own links
 // (generatorURL, the explanation links unless the Explainer gave a URL, and a
 // relative runbook such as the built-in ones) are rendered with the
 // ExternalURL of the time they are sent: after a reload changing it, the

@@ -129,9 +129,16 @@ func (m *Manager) postable(s *entityState) postableAlert {
 		summary = "Resolved: " + summary
 		if r := s.Resolution; r != nil {
 			outcome = r.outcome()
-			if r.FailureBegan != 0 {
+			switch outcome {
+			case OutcomeFailureBegan:
 				summary = fmt.Sprintf("Resolved, failure began: the module load failure predicted for %s began at %s",
 					s.Entity, stepTime(r.FailureBegan))
+			case OutcomeFailureEnded:
+				summary = fmt.Sprintf("Resolved, failure ended: a module load failure of %s occurred %s and is over",
+					s.Entity, failSpan(r))
+			case OutcomeFiredDuringFailure:
+				summary = fmt.Sprintf("Resolved, fired during failure: the failure labels of %s were set from %s, "+
+					"at or before the alert fired at %s", s.Entity, stepTime(r.FailureBegan), s.ActiveAt.UTC().Format(time.RFC3339))
 			}
 		}
 	}
@@ -231,18 +238,35 @@ func (m *Manager) resolvedDescription(s *entityState, top string) (desc, prob st
 		model = ", model " + r.ModelVersion
 	}
 	if r.FailureBegan != 0 {
-		// The prediction came true: the failure labels were set while
-		// it fired (the probability collapses once the failure is
-		// under way, which resolved it, or the entity went).
+		// The failure labels were set while it fired or pending (the
+		// probability collapses once the failure is under way, which
+		// resolved it, or the entity went).
 		why := fmt.Sprintf("its probability fell to %s (threshold %s, %s%s, anomaly score %.2f)",
 			probAt, ps[1], resolvedBelow(r, ps[2]), model, finite(r.Anomaly))
 		if r.Missing {
 			why = fmt.Sprintf("it has had no prediction for more than %d steps since (the entity is gone or no longer scored; "+
 				"its last probability was %s, threshold %s%s)", m.hyst.MissingSteps, ps[0], ps[1], model)
 		}
-		desc = fmt.Sprintf("Resolved, failure began: the module-load failure omen predicted for %s began at %s "+
-			"(its failure labels are set: the failure is under way, not over). omen predicts failures before they start, "+
-			"so the alert ends as the failure begins: %s.", s.Entity, stepTime(r.FailureBegan), why)
+		switch r.outcome() {
+		case OutcomeFiredDuringFailure:
+			desc = fmt.Sprintf("Resolved, fired during failure: the failure labels of %s were set from %s, at or before "+
+				"the alert fired at %s: it fired while the failure was under way, not ahead of it.",
+				s.Entity, stepTime(r.FailureBegan), s.ActiveAt.UTC().Format(time.RFC3339))
+			if r.FailureOver {
+				desc += fmt.Sprintf(" They were last set at %s, not since: the failure is over.", stepTime(r.FailureLast))
+			} else {
+				desc += " They were set at its last steps: the failure is under way, not over."
+			}
+			desc += " The alert resolved as " + why + "."
+		case OutcomeFailureEnded:
+			desc = fmt.Sprintf("Resolved, failure ended: a module-load failure of %s occurred while the alert fired: "+
+				"its failure labels were set %s, and not since: the failure is over. The alert resolved as %s.",
+				s.Entity, failSpan(r), why)
+		default:
+			desc = fmt.Sprintf("Resolved, failure began: the module-load failure omen predicted for %s began at %s "+
+				"(its failure labels are set: the failure is under way, not over). omen predicts failures before they start, "+
+				"so the alert ends as the failure begins: %s.", s.Entity, stepTime(r.FailureBegan), why)
+		}
 		if top != "" {
 			desc += " Top causes when it fired: " + top + "."
 		}
@@ -264,6 +288,18 @@ func (m *Manager) resolvedDescription(s *entityState, top string) (desc, prob st
 		desc += " Top causes when it fired: " + top + "."
 	}
 	return desc, Probability(r.Prob, r.Threshold, ratio*r.Threshold)
+}
+
+// failSpan says when r's failure labels were set: "at T", "from T to
+// T2", or "from T" when the last step is unknown.
+func failSpan(r *resolution) string {
+	switch r.FailureLast {
+	case r.FailureBegan:
+		return "at " + stepTime(r.FailureBegan)
+	case 0:
+		return "from " + stepTime(r.FailureBegan)
+	}
+	return "from " + stepTime(r.FailureBegan) + " to " + stepTime(r.FailureLast)
 }
 
 // resolvedBelow says how r resolved below the resolve threshold (rendered

@@ -134,3 +134,20 @@ func TestReadmeAlertRouting(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeOutcomes: the README's outcome annotation lists every
+// outcome a resolved alert can carry.
+func TestReadmeOutcomes(t *testing.T) {
+	sec := readmeAlertSection(t)
+	_, item, ok := strings.Cut(sec, "- `outcome`")
+	if !ok {
+		t.Fatal("the README section does not list the outcome annotation")
+	}
+	item, _, _ = strings.Cut(item, "\n- ")
+	for _, o := range []string{OutcomeFailureBegan, OutcomeFailureEnded, OutcomeFiredDuringFailure,
+		OutcomeNoLongerPredicted, OutcomeEntityGone, OutcomeEscalated} {
+		if !strings.Contains(item, "`"+o+"`") {
+			t.Errorf("README's outcome annotation %q does not list %s", item, o)
+		}
+	}
+}

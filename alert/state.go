@@ -70,11 +70,19 @@ type entityState struct {
 	// persisted before it was kept.
 	FiredProb float64
 
-	// FailedAt is the first step since the alert fired at which the
-	// entity's failure labels were set (Prediction.Failing, scored or
-	// not): the predicted failure began. Zero while it has not (and in
-	// states persisted before it was kept). A resolution records it.
+	// FailedAt is the first step since the alert started pending (the
+	// run of steps that fired it) at which the entity's failure labels
+	// were set (Prediction.Failing, scored or not): at or before ActiveAt,
+	// the alert fired during the failure; after it, the predicted failure
+	// began. Zero while they have not been (and in states persisted
+	// before it was kept). A resolution records it.
 	FailedAt time.Time
+	// FailLast is the last step the failure labels were set at, and
+	// FailQuiet the steps the entity was seen at since (with a
+	// prediction, scored or not) without them: more than ResolveFor at
+	// the resolution, the failure is over, not under way.
+	FailLast  time.Time
+	FailQuiet int
 
 	// Last is the newest prediction (the one at fire time for Explain).
 	Last Prediction
@@ -110,11 +118,24 @@ type resolution struct {
 	// after it (the model's probability collapses once the failure is
 	// under way), not as an all-clear. Absent when it did not.
 	FailureBegan int64 `json:"failure_began,omitempty"`
+	// FailureLast is the last step (ms) the failure labels were set at
+	// (absent in resolutions recorded before it was kept). FailureOver:
+	// they were not set at the entity's last ResolveFor+1 steps seen
+	// (the failure ended before the alert resolved). BeforeFiring: they
+	// were set at or before the step the alert fired at (pending): the
+	// alert fired during the failure, not ahead of it.
+	FailureLast  int64 `json:"failure_last,omitempty"`
+	FailureOver  bool  `json:"failure_over,omitempty"`
+	BeforeFiring bool  `json:"before_firing,omitempty"`
 }
 
 // outcome is the resolution's outcome annotation (see Outcome*).
 func (r *resolution) outcome() string {
 	switch {
+	case r.FailureBegan != 0 && r.BeforeFiring:
+		return OutcomeFiredDuringFailure
+	case r.FailureBegan != 0 && r.FailureOver:
+		return OutcomeFailureEnded
 	case r.FailureBegan != 0:
 		return OutcomeFailureBegan
 	case r.Missing:
@@ -125,7 +146,12 @@ func (r *resolution) outcome() string {
 
 func (h hysteresis) resolved(s *entityState, p Prediction, missing bool) *resolution {
 	r := &resolution{Missing: missing, Prob: finite(p.Prob), Threshold: finite(p.Threshold), Anomaly: finite(p.Anomaly),
-		ResolveRatio: h.ResolveRatio, ModelVersion: p.ModelVersion, FailureBegan: ms(s.FailedAt)}
+		ResolveRatio: h.ResolveRatio, ModelVersion: p.ModelVersion}
+	if !s.FailedAt.IsZero() {
+		r.FailureBegan, r.FailureLast = ms(s.FailedAt), ms(s.FailLast)
+		r.FailureOver = s.FailQuiet > h.resolveFor()
+		r.BeforeFiring = !s.FailedAt.After(s.ActiveAt)
+	}
 	if n := h.resolveFor(); n > 1 && !missing {
 		r.ResolveFor = n
 	}
@@ -140,7 +166,8 @@ type stateCore struct {
 	SentWall                       int64
 	AlertFP, Severity              string
 	EscalatedAt                    int64
-	FailedAt                       int64
+	FailedAt, FailLast             int64
+	FailQuiet                      int
 }
 
 func (s *entityState) core() stateCore {
@@ -148,7 +175,7 @@ func (s *entityState) core() stateCore {
 		State: s.State, Count: s.Count, Missing: s.Missing,
 		ActiveAt: ms(s.ActiveAt), ResolvedAt: ms(s.ResolvedAt), LastSent: ms(s.LastSent),
 		SentWall: ms(s.SentWall), AlertFP: s.AlertFP, Severity: s.Severity, EscalatedAt: ms(s.EscalatedAt),
-		FailedAt: ms(s.FailedAt),
+		FailedAt: ms(s.FailedAt), FailLast: ms(s.FailLast), FailQuiet: s.FailQuiet,
 	}
 }
 
@@ -248,11 +275,14 @@ func (h hysteresis) step(s *entityState, p *Prediction, t time.Time) transition 
 	}
 	s.Count++
 	if s.Count == 1 {
+		// A new run toward firing: failure labels set before it are
+		// not this alert's (Process notes this step's after).
 		s.PendingSince = t
+		s.FailedAt, s.FailLast, s.FailQuiet = time.Time{}, time.Time{}, 0
 	}
 	if s.Count >= h.For {
 		s.State, s.ActiveAt, s.ResolvedAt, s.Count = store.AlertFiring, t, time.Time{}, 0
-		s.Resolution, s.FailedAt = nil, time.Time{}
+		s.Resolution = nil
 		return trFired
 	}
 	if s.State == "" {
@@ -365,8 +395,11 @@ type persisted struct {
 	FiredProb     float64      `json:"fired_prob,omitempty"`
 	// FailedAt is in ms; absent unless the entity's failure labels were
 	// set while the alert fired.
-	FailedAt int64    `json:"failed_at,omitempty"`
-	Last     lastPred `json:"last"`
+	FailedAt int64 `json:"failed_at,omitempty"`
+	// FailLast (ms) and FailQuiet: see entityState.
+	FailLast  int64    `json:"fail_last,omitempty"`
+	FailQuiet int      `json:"fail_quiet,omitempty"`
+	Last      lastPred `json:"last"`
 	// Resolution is absent in states persisted before it was kept.
 	Resolution *resolution `json:"resolution,omitempty"`
 }
@@ -389,6 +422,7 @@ func (s *entityState) encode() (store.AlertState, error) {
 		EscalatedAt: ms(s.EscalatedAt), EscalatedProb: finite(s.EscalatedProb),
 		Explanation: s.Explanation, Action: s.Action, Runbook: s.Runbook, FiredID: s.FiredID,
 		FiredProb: finite(s.FiredProb), Resolution: s.Resolution, FailedAt: ms(s.FailedAt),
+		FailLast: ms(s.FailLast), FailQuiet: s.FailQuiet,
 		Last: lastPred{ID: p.ID, Labels: p.Labels, T: ms(p.T), Prob: finite(p.Prob), Anomaly: finite(p.Anomaly),
 			Threshold: p.Threshold, Horizon: p.Horizon, ModelVersion: p.ModelVersion},
 	}
@@ -431,6 +465,7 @@ func decodeState(st store.AlertState) (*entityState, error) {
 		SentWall: fromMS(d.SentWall), Severity: d.Severity, AlertFP: d.AlertFP,
 		EscalatedAt: fromMS(d.EscalatedAt), EscalatedProb: d.EscalatedProb, Explanation: d.Explanation, Action: d.Action, Runbook: d.Runbook,
 		FiredID: d.FiredID, FiredProb: d.FiredProb, Resolution: d.Resolution, FailedAt: fromMS(d.FailedAt),
+		FailLast: fromMS(d.FailLast), FailQuiet: d.FailQuiet,
 		Last: Prediction{ID: d.Last.ID, Entity: d.Entity, Labels: d.Last.Labels, T: fromMS(d.Last.T),
 			Prob: d.Last.Prob, Anomaly: d.Last.Anomaly, Threshold: d.Last.Threshold,
 			Horizon: d.Last.Horizon, ModelVersion: d.Last.ModelVersion},

@@ -49,10 +49,17 @@ type FiredAlert struct {
 	// Annotations are the alert's annotations as sent to Alertmanager.
 	Annotations map[string]string
 	// FailureBegan (OnResolve only) is the step at which the entity's
-	// failure labels were first set while the alert fired: the predicted
-	// failure began, and the alert resolved because of it, not as an
-	// all-clear (alert.OutcomeFailureBegan). Zero when it did not.
+	// failure labels were first set while the alert fired, when they
+	// were still set as it resolved: the predicted failure began and is
+	// under way, and the alert resolved because of it, not as an
+	// all-clear (alert.OutcomeFailureBegan). Zero otherwise: also when
+	// they were set before the alert fired
+	// (alert.OutcomeFiredDuringFailure) or not since long before it
+	// resolved (alert.OutcomeFailureEnded).
 	FailureBegan time.Time
+	// Outcome (OnResolve only) is the resolved alert's outcome
+	// annotation (alert.Outcome*).
+	Outcome string
 }
 
 // markFailing sets the Failing flag of the predictions whose entity's
@@ -376,9 +383,13 @@ func (a *alerter) report(t int64) {
 	defer a.mu.Unlock()
 	live := map[string]bool{}
 	began := map[string]time.Time{} // of the alerts resolved, by fingerprint
+	outcome := map[string]string{}
 	for _, al := range all {
-		if al.State == store.AlertResolved && !al.FailureBeganAt.IsZero() {
-			began[al.Fingerprint] = al.FailureBeganAt
+		if al.State == store.AlertResolved {
+			outcome[al.Fingerprint] = al.Annotations["outcome"]
+			if outcome[al.Fingerprint] == alert.OutcomeFailureBegan {
+				began[al.Fingerprint] = al.FailureBeganAt
+			}
 		}
 		if al.State != "firing" {
 			continue
@@ -425,7 +436,7 @@ func (a *alerter) report(t int64) {
 		// the queue (see callbacks.push).
 		r := callbackReport{kind: reportResolve, fp: fp}
 		if f := a.opts.OnResolve; f != nil {
-			fa.T, fa.FailureBegan = time.UnixMilli(t), began[fp]
+			fa.T, fa.FailureBegan, fa.Outcome = time.UnixMilli(t), began[fp], outcome[fp]
 			r.call = func() { f(fa) }
 		}
 		a.calls.push(r)

@@ -20,7 +20,10 @@ import (
 // outcome failure_began, and OnResolve (the demo's RESOLVED line) gets
 // the step the failure began at; the others resolve as before. Without
 // it the pager got "Resolved: omen no longer predicts a module-load
-// failure" as the failure began (reviewer's finding).
+// failure" as the failure began (reviewer's finding). A pod crash-looping
+// from the start (its failure label set before its alert fired) resolves
+// as fired_during_failure, and OnResolve has no FailureBegan for it: the
+// demo's line "the predicted failure is under way" would misstate it.
 func TestAlertResolvedAsFailureBegins(t *testing.T) {
 	p := newAlertPipeline(t, alertPipelineOptions{failure: 0.01}) // everything alerts
 	var mu sync.Mutex
@@ -32,24 +35,29 @@ func TestAlertResolvedAsFailureBegins(t *testing.T) {
 	}
 	ctx := context.Background()
 	ts := time.Now().Add(-24*time.Hour).UnixMilli() / p.step * p.step
-	ps := pods(0, 2)
+	ps := pods(0, 3)
+	crashLoop := func(ts int64, pod string) {
+		p.seq++
+		if err := p.in.Append(ctx, []telemetry.Batch{{Source: "test", Seq: p.seq, Received: ts, Events: []telemetry.Event{{
+			T: ts, Source: telemetry.SourceKubernetes, Reason: "CrashLoopBackOff", Type: "Warning", Count: 1,
+			Labels: labels.FromStrings("namespace", "shop", "pod", pod),
+		}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for k := range 6 {
 		p.appendPods(ts, ps, k)
+		crashLoop(ts, ps[2]) // failing from the start
 		p.e.evaluate(ctx, ts)
 		ts += p.step
 	}
-	if l := p.live(); l.firing != 2 {
-		t.Fatalf("%+v, want 2 firing", l)
+	if l := p.live(); l.firing != 3 {
+		t.Fatalf("%+v, want 3 firing", l)
 	}
 	// The first pod crash-loops: its failure label is set at this step.
 	p.appendPods(ts, ps, 6)
-	p.seq++
-	if err := p.in.Append(ctx, []telemetry.Batch{{Source: "test", Seq: p.seq, Received: ts, Events: []telemetry.Event{{
-		T: ts, Source: telemetry.SourceKubernetes, Reason: "CrashLoopBackOff", Type: "Warning", Count: 1,
-		Labels: labels.FromStrings("namespace", "shop", "pod", ps[0]),
-	}}}}); err != nil {
-		t.Fatal(err)
-	}
+	crashLoop(ts, ps[0])
+	crashLoop(ts, ps[2])
 	began := ts
 	p.e.evaluate(ctx, ts)
 	ts += p.step
@@ -75,8 +83,11 @@ func TestAlertResolvedAsFailureBegins(t *testing.T) {
 	for i, pod := range ps {
 		e := "shop/" + pod
 		want, wantOutcome := time.Time{}, alert.OutcomeEntityGone
-		if i == 0 {
+		switch i {
+		case 0:
 			want, wantOutcome = time.UnixMilli(began), alert.OutcomeFailureBegan
+		case 2:
+			wantOutcome = alert.OutcomeFiredDuringFailure
 		}
 		fa, ok := resolved[e]
 		if !ok {
@@ -86,8 +97,8 @@ func TestAlertResolvedAsFailureBegins(t *testing.T) {
 		if !fa.FailureBegan.Equal(want) {
 			t.Errorf("%s: OnResolve FailureBegan %v, want %v", e, fa.FailureBegan, want)
 		}
-		if outcome[e] != wantOutcome {
-			t.Errorf("%s: outcome annotation %q, want %q", e, outcome[e], wantOutcome)
+		if outcome[e] != wantOutcome || fa.Outcome != wantOutcome {
+			t.Errorf("%s: outcome annotation %q, OnResolve Outcome %q, want %q", e, outcome[e], fa.Outcome, wantOutcome)
 		}
 	}
 }

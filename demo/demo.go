@@ -701,7 +701,10 @@ func (p *alertPrinter) escalate(a app.FiredAlert) {
 // alert this run did not see fire); when the predicted failure began
 // while it fired (its failure labels set: the model's probability
 // collapses then, and the alert resolves), a line "  failure began at
-// hh:mm:ss (the predicted failure is under way, not over)" follows.
+// hh:mm:ss (the predicted failure is under way, not over)" follows; a
+// line says so too when that failure ended before the alert resolved, or
+// when the alert fired during its failure (outcome annotations
+// failure_ended, fired_during_failure).
 func (p *alertPrinter) resolve(a app.FiredAlert) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -715,8 +718,13 @@ func (p *alertPrinter) resolve(a app.FiredAlert) {
 		delete(p.fired, a.Fingerprint)
 	}
 	fmt.Fprintf(p.w, "\nRESOLVED %s%s  at %s%s\n", a.Entity, sev, a.T.UTC().Format("15:04:05"), after)
-	if !a.FailureBegan.IsZero() {
+	switch {
+	case !a.FailureBegan.IsZero():
 		fmt.Fprintf(p.w, "  failure began at %s (the predicted failure is under way, not over)\n", a.FailureBegan.UTC().Format("15:04:05"))
+	case a.Outcome == alert.OutcomeFailureEnded:
+		fmt.Fprintln(p.w, "  the predicted failure began while it fired and is over")
+	case a.Outcome == alert.OutcomeFiredDuringFailure:
+		fmt.Fprintln(p.w, "  it fired during the failure, not ahead of it")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/sim"
 )
@@ -60,7 +61,15 @@ func TestAlertPrinterEscalationAndResolution(t *testing.T) {
 	if want := "\nRESOLVED boutique/cart-2 (warning)  at 12:16:00  after 3m0s\n  failure began at 12:16:00 (the predicted failure is under way, not over)\n"; !strings.Contains(out, want) {
 		t.Errorf("output %q, want %q", out, want)
 	}
+	// The other failure outcomes say what happened too.
+	o.OnAlert(app.FiredAlert{Fingerprint: "fp3", Entity: "boutique/cart-3", T: t0.Add(17 * time.Minute), Prob: 0.8, Labels: labels("warning")})
+	o.OnResolve(app.FiredAlert{Fingerprint: "fp3", Entity: "boutique/cart-3", T: t0.Add(40 * time.Minute), Labels: labels("warning"), Outcome: alert.OutcomeFailureEnded})
+	o.OnAlert(app.FiredAlert{Fingerprint: "fp4", Entity: "boutique/cart-4", T: t0.Add(41 * time.Minute), Prob: 0.8, Labels: labels("warning")})
+	o.OnResolve(app.FiredAlert{Fingerprint: "fp4", Entity: "boutique/cart-4", T: t0.Add(45 * time.Minute), Labels: labels("warning"), Outcome: alert.OutcomeFiredDuringFailure})
+	out = b.String()
 	for _, want := range []string{
+		"\nRESOLVED boutique/cart-3 (warning)  at 12:40:00  after 23m0s\n  the predicted failure began while it fired and is over\n",
+		"\nRESOLVED boutique/cart-4 (warning)  at 12:45:00  after 4m0s\n  it fired during the failure, not ahead of it\n",
 		"\nALERT boutique/cart-1  p=0.993 (warning)  at 12:00:00\n",
 		"\nESCALATED boutique/cart-1  p=0.9971 (critical)  at 12:03:00\n",
 		"\nRESOLVED boutique/cart-1 (critical)  at 12:12:00  after 12m0s\n",

@@ -673,7 +673,7 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, st
 			if ctx.Err() != nil {
 				return nil
 			}
-			if h := p.hold.Load(); h != nil && p.now().Before(h.until) {
+			if h := p.held(); h != nil {
 				// A hold that ends before this poll's time for its
 				// range queries does is waited for: a short
 				// Retry-After gave up every later catch-up of the poll.
@@ -681,27 +681,26 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, st
 					sleep(rctx, d)
 				}
 			}
-			if h := p.hold.Load(); h != nil && p.now().Before(h.until) {
+			h := p.held()
+			switch {
+			case h != nil:
 				// A Retry-After (a catch-up's before it, or the live
 				// poll's last query's) holds the server's queries: not
-				// sent, its missed steps given up as a failed range
-				// query's, counted as a failed query as a held live
-				// poll's are.
+				// sent, counted as a failed query as a held live poll's
+				// are.
 				p.queryCount.WithLabelValues("range", "error").Inc()
 				p.m.errors.WithLabelValues(ReasonQuery).Inc()
 				p.logger.Warn("fetch the missed steps: not sent, held back by the server's Retry-After; given up", "query", name, "from", from, "to", to, "held_until", h.until, "err", h.err)
-				pt.failed = from
-				pt.b.Samples = append(pt.b.Samples, live[name]...)
-				behind = append(behind, pt)
-				continue
-			}
-			if rctx.Err() != nil {
+			case rctx.Err() != nil:
 				// No time left to send it (the range queries before it
-				// took the step): its missed steps are given up and its
-				// live value appended. Left behind, it would be skipped
-				// again at every poll that is late, with nothing
-				// appended, for as long as the polls stay late.
+				// took the step). Left behind, it would be skipped again
+				// at every poll that is late, with nothing appended, for
+				// as long as the polls stay late.
 				p.logger.Warn("no time left to fetch the missed steps; given up", "query", name, "from", from, "to", to)
+			}
+			if h != nil || rctx.Err() != nil {
+				// Its missed steps given up as a failed range query's,
+				// its live value appended.
 				pt.failed = from
 				pt.b.Samples = append(pt.b.Samples, live[name]...)
 				behind = append(behind, pt)
@@ -900,7 +899,7 @@ func (p *Poller) instant(ctx context.Context, qs *querySet, ts, until time.Time)
 	failed := map[string]error{}
 	samples := make(map[string][]telemetry.Sample, len(qs.names))
 	var down error // the error that stops the poll's remaining queries
-	if h := p.hold.Load(); h != nil && p.now().Before(h.until) {
+	if h := p.held(); h != nil {
 		down = fmt.Errorf("not sent, held back until %s by the server's Retry-After: %w", h.until.Format(time.RFC3339), h.err)
 	}
 	for _, name := range qs.names {
@@ -1134,6 +1133,15 @@ func retryableQueryErr(err error) bool {
 		return true
 	}
 	return !errors.Is(err, context.Canceled)
+}
+
+// held returns the server's Retry-After hold while it lasts (nil: none,
+// or passed).
+func (p *Poller) held() *retryHold {
+	if h := p.hold.Load(); h != nil && p.now().Before(h.until) {
+		return h
+	}
+	return nil
 }
 
 // holdEndsBefore says whether a hold of d from now ends before ctx's

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -254,9 +255,9 @@ func verifyFiles(ctx context.Context, dir string, rep *VerifyReport, progress fu
 			return int(a.tm.Level) - int(b.tm.Level)
 		}
 		if a.tm.Level == 0 { // overlapping: the newest holds a key's newest version
-			return -cmpU64(a.id, b.id)
+			return cmp.Compare(b.id, a.id)
 		}
-		return cmpU64(a.id, b.id)
+		return cmp.Compare(a.id, b.id)
 	})
 	p := VerifyProgress{TablesTotal: len(tables)}
 	sizes := make([]int64, len(tables))
@@ -273,7 +274,10 @@ func verifyFiles(ctx context.Context, dir string, rep *VerifyReport, progress fu
 		}
 		verify := func(tb *table.Table) error {
 			p.RecordsTotal += int64(tb.KeyCount())
-			return verifyBlocks(tb)
+			if err := tb.VerifyChecksum(); err != nil {
+				return fmt.Errorf("does not match its checksums: %w", err)
+			}
+			return nil
 		}
 		if err := withTable(t.name, t.tm, int(bo.BlockSize), verify); err != nil {
 			// Badger's message names the file again.
@@ -287,24 +291,6 @@ func verifyFiles(ctx context.Context, dir string, rep *VerifyReport, progress fu
 		}
 	}
 	return tables, p.RecordsTotal, nil
-}
-
-// verifyBlocks checks every block of t against its checksum.
-func verifyBlocks(t *table.Table) error {
-	if err := t.VerifyChecksum(); err != nil {
-		return fmt.Errorf("does not match its checksums: %w", err)
-	}
-	return nil
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // filesOf counts the files in dir named *ext and the disk space they

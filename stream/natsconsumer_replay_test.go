@@ -167,3 +167,17 @@ func TestNATSConsumerCountsStoredOnly(t *testing.T) {
 		})
 	}
 }
+
+// seenSeqs reports, for each of seqs, whether a batch of source with that
+// Seq is stored (telemetry.SeenStored; MemAppender has no retention floor).
+func (m *MemAppender) seenSeqs(source string, seqs []uint64) []telemetry.SeenState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]telemetry.SeenState, len(seqs))
+	for i, seq := range seqs {
+		if _, ok := m.seen[seqKey{source, seq}]; ok && seq != 0 {
+			out[i] = telemetry.SeenStored
+		}
+	}
+	return out
+}

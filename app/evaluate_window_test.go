@@ -434,3 +434,9 @@ func TestAbsentFailingStored(t *testing.T) {
 		t.Fatalf("ns/q: %d stored vectors with mount_failure (label index %d), want its failing steps stored", failing, mount)
 	}
 }
+
+// append is appendStored without the stored indexes, for these tests.
+func (in *ingester) append(batches []telemetry.Batch) error {
+	_, err := in.appendStored(batches)
+	return err
+}

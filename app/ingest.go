@@ -223,11 +223,6 @@ var (
 	_ stream.StoredAppender = (*ingester)(nil)
 )
 
-func (in *ingester) append(batches []telemetry.Batch) error {
-	_, err := in.appendStored(batches)
-	return err
-}
-
 // appendStored commits batches to the ingest log, applies those it
 // stored and returns their indexes. A call of empty batches only (the
 // markers the NATS consumer stores for the messages it dead-lettered or

@@ -389,9 +389,7 @@ type NATSConsumer struct {
 	// subject (both goroutines dead-letter).
 	dlqFail struct {
 		sync.Mutex
-		fails  int
-		since  time.Time
-		warned time.Time
+		storeBackoff
 	}
 
 	// limitsTried: applyStreamLimits ran (Setup runs at the daemon's
@@ -433,9 +431,14 @@ func (c *NATSConsumer) storePauseCeiling() time.Duration {
 
 // storePause is the pause after the current run of failed commits.
 func (c *NATSConsumer) storePause() time.Duration {
-	ceiling := c.storePauseCeiling()
-	d := c.opts.NakDelay
-	for i := 1; i < c.storeFail.fails && d < ceiling; i++ {
+	return c.storeFail.pause(c.opts.NakDelay, c.storePauseCeiling())
+}
+
+// pause is base doubled for each failure of the run after the first, at
+// most ceiling.
+func (b *storeBackoff) pause(base, ceiling time.Duration) time.Duration {
+	d := base
+	for i := 1; i < b.fails && d < ceiling; i++ {
 		d *= 2
 	}
 	return min(d, ceiling)
@@ -1852,11 +1855,7 @@ func (c *NATSConsumer) dlqFailed(cause error, subject string, seq uint64, reason
 	if f.fails == 1 {
 		f.since = now
 	}
-	delay := c.opts.NakDelay
-	for i := 1; i < f.fails && delay < maxStorePause; i++ {
-		delay *= 2
-	}
-	delay = min(delay, max(maxStorePause, c.opts.NakDelay))
+	delay := f.pause(c.opts.NakDelay, max(maxStorePause, c.opts.NakDelay))
 	fails, since, warn := f.fails, f.since, f.fails == 1 || now.Sub(f.warned) >= storeWarnEvery
 	if warn {
 		f.warned = now

@@ -240,7 +240,7 @@ func (in *ingester) appendStored(batches []telemetry.Batch) ([]int, error) {
 	in.applyAll(batches, stored)
 	markers := 0
 	for _, i := range stored {
-		if i >= 0 && i < len(batches) && emptyBatch(&batches[i]) {
+		if emptyBatch(&batches[i]) {
 			markers++
 		}
 	}

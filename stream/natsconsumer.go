@@ -1542,14 +1542,20 @@ func (c *NATSConsumer) expire(msg jetstream.Msg, seq uint64, cause error) {
 	c.messages.WithLabelValues(c.opts.Durable, "expired").Inc()
 }
 
-// appendBatches appends bs and returns the indexes of those stored, or
-// all true when the Appender does not tell (not a StoredAppender).
-func (c *NATSConsumer) appendBatches(ctx context.Context, bs []telemetry.Batch) (stored []int, all bool, err error) {
+// appendBatches appends bs and returns the indexes of those stored:
+// every one when the Appender does not tell (not a StoredAppender).
+func (c *NATSConsumer) appendBatches(ctx context.Context, bs []telemetry.Batch) (stored []int, err error) {
 	if c.stored != nil {
-		stored, err = c.stored.AppendStored(ctx, bs)
-		return stored, false, err
+		return c.stored.AppendStored(ctx, bs)
 	}
-	return nil, true, c.app.Append(ctx, bs)
+	if err := c.app.Append(ctx, bs); err != nil {
+		return nil, err
+	}
+	stored = make([]int, len(bs))
+	for i := range stored {
+		stored[i] = i
+	}
+	return stored, nil
 }
 
 // commit stores the decoded messages of st in one Append and acknowledges
@@ -1557,20 +1563,20 @@ func (c *NATSConsumer) appendBatches(ctx context.Context, bs []telemetry.Batch) 
 // store failed so (not because ctx ended): the caller then pauses for
 // storePause.
 func (c *NATSConsumer) commit(ctx context.Context, st *stage) (failed bool) {
-	stored, all, err := c.appendBatches(ctx, st.batches)
+	stored, err := c.appendBatches(ctx, st.batches)
 	var nakErr error // the retryable error that nacked messages
 	switch {
 	case err == nil:
-		c.ackAll(st.spans, st.batches, stored, all)
+		c.ackAll(st.spans, st.batches, stored)
 	case errors.Is(err, ErrInvalid):
 		// Find the bad messages one by one; store the good ones.
 		c.m.errors.WithLabelValues(ReasonAppend).Inc()
 		var nak []msgSpan
 		for i, sp := range st.spans {
-			stored, all, err := c.appendBatches(ctx, st.batches[i:i+1])
+			stored, err := c.appendBatches(ctx, st.batches[i:i+1])
 			switch {
 			case err == nil:
-				c.ackAll(st.spans[i:i+1], st.batches[i:i+1], stored, all)
+				c.ackAll(st.spans[i:i+1], st.batches[i:i+1], stored)
 			case errors.Is(err, ErrInvalid):
 				meta, _ := sp.msg.Metadata()
 				if c.deadLetter(ctx, sp.msg, meta, "invalid", err) && c.seen != nil {
@@ -1693,9 +1699,8 @@ func (st *stage) shrink() {
 
 // ackAll acknowledges spans, whose batches are stored, and counts the
 // samples and events of those this Append stored: batches[i] for i in
-// stored, or every batch with all (the others were stored before, and
-// counted then).
-func (c *NATSConsumer) ackAll(spans []msgSpan, batches []telemetry.Batch, stored []int, all bool) {
+// stored (the others were stored before, and counted then).
+func (c *NATSConsumer) ackAll(spans []msgSpan, batches []telemetry.Batch, stored []int) {
 	acked := 0
 	for _, sp := range spans {
 		if sp.done {
@@ -1708,20 +1713,9 @@ func (c *NATSConsumer) ackAll(spans []msgSpan, batches []telemetry.Batch, stored
 		acked++
 	}
 	ns, ne := 0, 0
-	count := func(b *telemetry.Batch) {
-		ns += len(b.Samples)
-		ne += len(b.Events)
-	}
-	if all {
-		for i := range batches {
-			count(&batches[i])
-		}
-	} else {
-		for _, i := range stored {
-			if i >= 0 && i < len(batches) {
-				count(&batches[i])
-			}
-		}
+	for _, i := range stored {
+		ns += len(batches[i].Samples)
+		ne += len(batches[i].Events)
 	}
 	c.messages.WithLabelValues(c.opts.Durable, "acked").Add(float64(acked))
 	// The stable name, not the Source: one label value per consumer,

@@ -86,10 +86,12 @@ func TestNATSConsumerRecreatedAfterDeletion(t *testing.T) {
 }
 
 // TestNATSConsumerStreamDeleted: a stream deleted under a running
-// consumer is created anew with its durable: Run keeps running (it
-// stopped with an error, and omen exited 1), and messages published to
-// the new stream are ingested under a new Source, though their sequence
-// numbers repeat the old stream's.
+// consumer is created anew with its durable, streamRecreateDelay later:
+// Run keeps running (it stopped with an error, and omen exited 1), and
+// messages published to the new stream are ingested under a new Source,
+// though their sequence numbers repeat the old stream's. Created at once,
+// the new stream lost its files to the old one's deletion now and then
+// under load, and acknowledged no publish.
 func TestNATSConsumerStreamDeleted(t *testing.T) {
 	for _, ns := range natsServers {
 		t.Run(ns.name, func(t *testing.T) {
@@ -111,6 +113,7 @@ func TestNATSConsumerStreamDeleted(t *testing.T) {
 			ts := time.Now().UnixNano()
 			publish(t, js, "omen.metrics", "", fmt.Sprintf("a,i=0 v=1 %d", ts))
 			waitFor(t, "the first message", func() bool { s, _, _ := app.Counts(); return s >= 1 })
+			deleting := time.Now()
 			if err := js.DeleteStream(context.Background(), DefaultNATSStream); err != nil {
 				t.Fatal(err)
 			}
@@ -123,6 +126,16 @@ func TestNATSConsumerStreamDeleted(t *testing.T) {
 				_, err := js.Consumer(context.Background(), DefaultNATSStream, DefaultDurable)
 				return err == nil
 			})
+			// Not at once: a stream created while the old one's deletion
+			// is still under way loses its files to it (see
+			// streamRecreateDelay).
+			st, err := js.Stream(context.Background(), DefaultNATSStream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after := st.CachedInfo().Created.Sub(deleting); after < streamRecreateDelay {
+				t.Fatalf("the stream was created anew %v after its deletion began, want at least %v", after, streamRecreateDelay)
+			}
 			// Sequence 1 again, in the new stream.
 			if seq := publish(t, js, "omen.metrics", "", fmt.Sprintf("a,i=1 v=1 %d", ts)); seq != 1 {
 				t.Fatalf("the new stream's first message has sequence %d, want 1", seq)

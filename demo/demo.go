@@ -749,7 +749,7 @@ func printAlert(w io.Writer, a app.FiredAlert, truth []sim.Truth) {
 	if causes == "" {
 		causes = strings.Join(a.Causes, ", ")
 	}
-	verdict := "no failure scheduled for this pod (false alarm)"
+	verdict := falseAlarmVerdict(a, truth)
 	var best *sim.Truth
 	for i := range truth {
 		tr := &truth[i]
@@ -772,6 +772,33 @@ func printAlert(w io.Writer, a app.FiredAlert, truth []sim.Truth) {
 	}
 	fmt.Fprintf(w, "\nALERT %s  p=%s  at %s\n  causes: %s\n  action: %s\n  truth:  %s\n",
 		a.Entity, alertProb(a), a.T.UTC().Format("15:04:05"), causes, a.Annotations["recommended_action"], verdict)
+}
+
+// falseAlarmVerdict says what an alert that predicts no scenario was
+// nearest to on its pod, as `omen eval sim` places a false alert: after
+// a scenario's end (the pod had recovered), or before a scenario's
+// precursor began.
+func falseAlarmVerdict(a app.FiredAlert, truth []sim.Truth) string {
+	best, verdict := time.Duration(math.MaxInt64), "no failure scheduled for this pod (false alarm)"
+	for i := range truth {
+		tr := &truth[i]
+		if !sim.Matches(a.Labels, tr.Entity) {
+			continue
+		}
+		what := tr.Scenario + " failure"
+		if !tr.Fails {
+			what = tr.Scenario + " precursor that fades (bait)"
+		}
+		switch {
+		case a.T.After(tr.EndAt) && a.T.Sub(tr.EndAt) < best:
+			best = a.T.Sub(tr.EndAt)
+			verdict = fmt.Sprintf("false alarm, %s after the pod recovered from a %s", best.Round(time.Second), what)
+		case a.T.Before(tr.Onset) && tr.Onset.Sub(a.T) < best:
+			best = tr.Onset.Sub(a.T)
+			verdict = fmt.Sprintf("false alarm, %s before the precursor of a %s begins", best.Round(time.Second), what)
+		}
+	}
+	return verdict
 }
 
 // runUntilDone runs fn until it returns, ctx ends or the daemon stops.

@@ -82,3 +82,39 @@ func TestAlertPrinterEscalationAndResolution(t *testing.T) {
 		t.Errorf("output %q: want the alert, its escalation, then its resolution", out)
 	}
 }
+
+// TestPrintAlertFalseAlarmVerdict: an alert that predicts no scenario
+// says what it was nearest to on its pod, as `omen eval sim` places a
+// false alert (it said "no failure scheduled for this pod" of an alert
+// that fired after the pod had failed and recovered).
+func TestPrintAlertFalseAlarmVerdict(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	pod := map[string]string{"namespace": "boutique", "pod": "cart-1", "service": "cart"}
+	truth := []sim.Truth{
+		{Scenario: "crashloop", Entity: pod, Onset: t0, FailureAt: t0.Add(10 * time.Minute), EndAt: t0.Add(20 * time.Minute), Fails: true},
+		{Scenario: "memory", Entity: pod, Onset: t0.Add(3 * time.Hour), FailureAt: t0.Add(3*time.Hour + 10*time.Minute), EndAt: t0.Add(3*time.Hour + 20*time.Minute), Fails: true},
+		{Scenario: "config", Entity: map[string]string{"namespace": "boutique", "pod": "cart-2", "service": "cart"},
+			Onset: t0.Add(30 * time.Minute), FailureAt: t0.Add(40 * time.Minute), EndAt: t0.Add(50 * time.Minute), Fails: true},
+	}
+	for _, tc := range []struct {
+		name string
+		pod  string
+		at   time.Duration
+		want string
+	}{
+		{"after recovery", "cart-1", 32 * time.Minute, "false alarm, 12m0s after the pod recovered from a crashloop failure"},
+		{"before the next precursor", "cart-1", 2*time.Hour + 30*time.Minute, "false alarm, 30m0s before the precursor of a memory failure begins"},
+		{"no scenario on the pod", "cart-9", 32 * time.Minute, "no failure scheduled for this pod (false alarm)"},
+		{"predicted", "cart-1", 5 * time.Minute, "crashloop failure in 5m0s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			a := app.FiredAlert{Entity: "boutique/" + tc.pod, T: t0.Add(tc.at), Prob: 0.9,
+				Labels: map[string]string{"namespace": "boutique", "pod": tc.pod}}
+			printAlert(&b, a, truth)
+			if !strings.Contains(b.String(), "  truth:  "+tc.want) {
+				t.Errorf("printed %q, want truth %q", b.String(), tc.want)
+			}
+		})
+	}
+}

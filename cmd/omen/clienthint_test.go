@@ -123,3 +123,35 @@ func TestClientHintHostname(t *testing.T) {
 		t.Errorf("the hint hides the error: %#v", err)
 	}
 }
+
+// TestClientCAFileKeepsTransportDefaults: --ca-file changes only the CAs
+// of the client's transport: it keeps the standard transport's proxy
+// from the environment and its dial and handshake timeouts (a bare
+// http.Transport had none, so a --url behind HTTPS_PROXY was dialled
+// directly).
+func TestClientCAFileKeepsTransportDefaults(t *testing.T) {
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: selfSigned(t)}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, token, caFile := "https://127.0.0.1:1", "", ca
+	cl, err := (&clientFlags{url: &url, tokenFile: &token, caFile: &caFile}).client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ht, ok := cl.HTTPClient.Transport.(hintTransport)
+	if !ok {
+		t.Fatalf("transport %T, want hintTransport", cl.HTTPClient.Transport)
+	}
+	tr, ok := ht.base.(*http.Transport)
+	if !ok {
+		t.Fatalf("base transport %T, want *http.Transport", ht.base)
+	}
+	if tr.Proxy == nil || tr.TLSHandshakeTimeout == 0 || tr.DialContext == nil || !tr.ForceAttemptHTTP2 {
+		t.Errorf("transport with --ca-file: proxy set %v, TLS handshake timeout %v, dialer set %v, HTTP/2 %v; want the standard transport's",
+			tr.Proxy != nil, tr.TLSHandshakeTimeout, tr.DialContext != nil, tr.ForceAttemptHTTP2)
+	}
+	if tr.TLSClientConfig == nil || tr.TLSClientConfig.RootCAs == nil {
+		t.Error("transport with --ca-file has no CA pool")
+	}
+}

@@ -548,7 +548,11 @@ func (c *clientFlags) client() (*api.Client, error) {
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("no certificates in %s", *c.caFile)
 		}
-		cl.HTTPClient.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+		// The standard transport's proxy (HTTPS_PROXY, NO_PROXY), dial
+		// and handshake timeouts and HTTP/2, with the CAs given.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		cl.HTTPClient.Transport = tr
 	}
 	base := cl.HTTPClient.Transport
 	if base == nil {

@@ -22,7 +22,7 @@ type BenchOptions struct {
 	// ExactCases is the number of cases compared with exact Shapley (10).
 	ExactCases int
 	// ExactGroups is the number of groups (blocks of features) in the
-	// comparison cases (10, at most 12).
+	// comparison cases (10, or F when fewer; at most 12 and F).
 	ExactGroups int
 	// Explainer is the method timed and compared (default
 	// Fast{CoverBackground: true}, the daemon's for more than 12 groups:
@@ -125,7 +125,7 @@ func Bench(ctx context.Context, p Predictor, opts BenchOptions) (BenchResult, er
 		o.ExactCases = 10
 	}
 	if o.ExactGroups == 0 {
-		o.ExactGroups = 10
+		o.ExactGroups = min(10, o.F)
 	}
 	if o.Explainer == nil {
 		o.Explainer = Fast{CoverBackground: true}
@@ -135,6 +135,9 @@ func Bench(ctx context.Context, p Predictor, opts BenchOptions) (BenchResult, er
 	}
 	if o.W < 0 || o.F < 0 || o.Cases < 0 || o.Background < 0 || o.ExactCases < 0 {
 		return BenchResult{}, errors.New("explain: bench: negative option")
+	}
+	if o.F < 2 {
+		return BenchResult{}, fmt.Errorf("explain: bench: %d features, want at least 2 (the comparison with exact Shapley needs 2 groups)", o.F)
 	}
 	if o.ExactGroups < 2 || o.ExactGroups > autoExactM || o.ExactGroups > o.F {
 		return BenchResult{}, fmt.Errorf("explain: bench: ExactGroups %d not in [2, min(12, F)]", o.ExactGroups)

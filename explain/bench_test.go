@@ -81,3 +81,28 @@ func TestBenchSmall(t *testing.T) {
 		t.Error("ExactGroups 13 accepted")
 	}
 }
+
+// TestBenchFewFeatures: with fewer than 10 features the comparison with
+// exact Shapley groups them all (`omen bench explain --features 2`
+// failed with "ExactGroups 10 not in [2, min(12, F)]", an option the
+// command does not have); one feature is refused, saying why.
+func TestBenchFewFeatures(t *testing.T) {
+	p, err := NewSyntheticLSTM(8, 2, 8, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Bench(context.Background(), p, BenchOptions{W: 8, F: 2, Cases: 2, ExactCases: 2, Background: 4})
+	if err != nil {
+		t.Fatalf("Bench with 2 features: %v", err)
+	}
+	if res.Groups != 2 || res.ExactGroups != 2 {
+		t.Errorf("groups %d, exact groups %d; want 2 and 2", res.Groups, res.ExactGroups)
+	}
+	p1, err := NewSyntheticLSTM(8, 1, 8, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Bench(context.Background(), p1, BenchOptions{W: 8, F: 1}); err == nil || !strings.Contains(err.Error(), "want at least 2") {
+		t.Errorf("Bench with 1 feature: %v, want an error saying at least 2", err)
+	}
+}

@@ -134,7 +134,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		if rc, ok := parseNoArgs(fs, args[1:], stderr); !ok {
 			return rc
 		}
-		if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"features", o.F, 1}, {"window", o.W, 1}, {"hidden", hidden, 1}, {"cases", o.Cases, 1}}); !ok {
+		if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"features", o.F, 2}, {"window", o.W, 1}, {"hidden", hidden, 1}, {"cases", o.Cases, 1}}); !ok {
 			return rc
 		}
 		res, err = benchExplain(ctx, o, hidden)

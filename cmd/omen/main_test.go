@@ -297,6 +297,7 @@ func TestFlagValidation(t *testing.T) {
 		{[]string{"bench", "lstm", "--seconds", "-1"}, 2, "omen bench lstm: --seconds -1"},
 		{[]string{"bench", "ingest", "--pods", "-1"}, 2, "omen bench ingest: --pods -1, want at least 1"},
 		{[]string{"bench", "explain", "--cases", "-1"}, 2, "omen bench explain: --cases -1, want at least 1"},
+		{[]string{"bench", "explain", "--features", "1"}, 2, "omen bench explain: --features 1, want at least 2"},
 		{[]string{"eval", "smd", "--max-rows", "-1"}, 2, "--max-rows -1, want at least 1"},
 		{[]string{"eval", "smd", "--epochs", "-1"}, 2, "--epochs -1, want at least 1"},
 		{[]string{"eval", "asd", "--window", "1"}, 2, "--window 1, want at least 2"},

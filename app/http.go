@@ -29,13 +29,7 @@ func (a *App) routes(src *sources) (http.Handler, error) {
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "omen is Healthy.")
 	})
-	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !a.ready.Load() {
-			http.Error(w, "omen is not ready.", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "omen is Ready.")
-	})
+	mux.Handle("GET /-/ready", readyHandler(a.ready.Load, a.stopRequested))
 	reload := reloadHandler(a.Reload)
 	// Reload and remote-write change state: behind the token when one is set.
 	mux.Handle("POST /-/reload", s.Protect(reload))
@@ -68,14 +62,32 @@ func mountPprof(mux *http.ServeMux, protect func(http.Handler) http.Handler) {
 	}
 }
 
+// readyHandler serves /-/ready: 200 when ready (the daemon started), else
+// 503. Start sets ready as the HTTP server begins to serve, so a 503 before
+// Stop was called is a request racing that: it says Retry-After: 1. Once
+// Stop was called (stopping reports it) the daemon is going away and will
+// not be ready again: no Retry-After (a new process is another matter).
+func readyHandler(ready, stopping func() bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !ready() {
+			if !stopping() {
+				w.Header().Set("Retry-After", "1")
+			}
+			http.Error(w, "omen is not ready.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "omen is Ready.")
+	})
+}
+
 // reloadHandler serves /-/reload with reload (App.Reload): 200 when the
 // configuration was applied (also when an error came after it took effect,
 // an *AppliedError, whose text the answer then carries), 507 when the store
 // refused the new feature schema for lack of disk space (store.ErrDiskFull
 // before anything was applied: the reload changed nothing, and can be
-// retried once space is freed), 503 when omen is stopping (ErrNotRunning),
-// 500 otherwise (an invalid file, a component
-// refusing it; nothing changed).
+// retried once space is freed), 503 when omen is stopping (ErrNotRunning;
+// no Retry-After: this process will not reload again), 500 otherwise (an
+// invalid file, a component refusing it; nothing changed).
 func reloadHandler(reload func() error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		err := reload()

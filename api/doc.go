@@ -24,10 +24,10 @@
 // or Unix seconds; the API writes times in milliseconds, and a number
 // read as seconds after the year 9999 is refused as one), limit; alerts
 // also take state=pending|firing|resolved. A range without to has no upper
-// bound. Every time the API shows (a prediction's t, an alert's active_at
-// and resolved_at) is a data time, the t of the step it was computed at:
-// in production it lags the wall clock by about a step, in omen demo it
-// runs ahead of it.
+// bound. Every time the API shows (a prediction's t, an alert's active_at,
+// resolved_at, escalated_at and failure_began_at) is a data time, the t of
+// the step it was computed at: in production it lags the wall clock by
+// about a step, in omen demo it runs ahead of it.
 // A list holds at most limit items (at most Options.MaxLimit, 10000;
 // default 10000, but 1000, Options.RangeLimit, for a range query of
 // predictions: from or to given); a list cut at its limit says so in the

@@ -247,6 +247,9 @@ func FromAlert(a alert.Alert) Alert {
 	if !a.EscalatedAt.IsZero() {
 		x.EscalatedAt = a.EscalatedAt.UnixMilli()
 	}
+	if !a.FailureBeganAt.IsZero() {
+		x.FailureBeganAt = a.FailureBeganAt.UnixMilli()
+	}
 	return x
 }
 

@@ -220,6 +220,15 @@ type Alert struct {
 	// that step was ahead of the wall clock). 0 (absent from the
 	// JSON) when it did not escalate: it fired critical, or is warning.
 	EscalatedAt int64 `json:"escalated_at,omitempty"`
+	// FailureBeganAt is the first step (ms, a data time as ActiveAt)
+	// since the alert started pending at which the entity's failure
+	// labels were set (the alert manager's Alert.FailureBeganAt): after
+	// ActiveAt, the predicted failure began (a resolved alert's outcome
+	// annotation failure_began or failure_ended); at or before it, the
+	// alert fired during the failure (fired_during_failure). 0 (absent
+	// from the JSON) when they have not been set, and for a pending
+	// alert.
+	FailureBeganAt int64 `json:"failure_began_at,omitempty"`
 }
 
 // Explanation is one prediction's explanation. Its JSON is the document the

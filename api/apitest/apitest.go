@@ -91,7 +91,9 @@ func Backend() *api.MemBackend {
 			PredictionID: "shop/checkout-5c6d7e8f9-q8w7e@" + itoa(T0), Probability: 0.62, Threshold: 0.5, ActiveAt: T0 - Step},
 		{Fingerprint: ResolvedFingerprint, State: api.AlertResolved, Entity: "infra/redis-0",
 			Labels:       map[string]string{"alertname": "ModuleLoadFailurePredicted", "namespace": "infra", "pod": "redis-0", "severity": "warning"},
-			PredictionID: "infra/redis-0@" + itoa(T0), Probability: 0.05, Threshold: 0.5, ActiveAt: T0 - 40*Step, ResolvedAt: T0 - 30*Step},
+			PredictionID: "infra/redis-0@" + itoa(T0), Probability: 0.05, Threshold: 0.5, ActiveAt: T0 - 40*Step, ResolvedAt: T0 - 30*Step,
+			// Resolved as the predicted failure began (outcome failure_began).
+			FailureBeganAt: T0 - 30*Step},
 	}
 	return m
 }

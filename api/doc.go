@@ -13,7 +13,8 @@
 //	POST      /api/v1/entities/{entity}/explain    explain the entity's latest window now, and store it
 //	                                               (GET: 405, as a GET must change nothing; at most
 //	                                               Options.MaxConcurrentExplains at once with the UI's,
-//	                                               else 503 busy)
+//	                                               else 503 busy; busy and timeout carry Retry-After,
+//	                                               Options.ExplainTimeout in seconds)
 //	GET       /api/v1/entities/{entity}/dependencies the entity's dependency neighbourhood
 //	GET       /api/v1/model                        the active model
 //	GET       /api/v1/openapi.json                 the OpenAPI 3 document of these routes

@@ -63,8 +63,15 @@
 // large, unknown format) is poison: it is published to omen.dlq with
 // headers Omen-Dlq-Reason, Omen-Dlq-Error, Omen-Dlq-Subject,
 // Omen-Dlq-Stream, Omen-Dlq-Sequence and Omen-Dlq-Consumer (the original
-// payload and headers kept), and terminated only once OMEN_DLQ has stored
-// it; the rest of the batch is stored normally. When the publish finds
+// payload and headers kept, except Nats-Msg-Id), and terminated only
+// once OMEN_DLQ has stored it; the rest of the batch is stored normally.
+// The dead letter's Nats-Msg-Id names the original message (the batch
+// Source and its stream sequence), so that OMEN_DLQ stores it once when
+// a publish whose PubAck was lost is repeated at the message's
+// redelivery: OMEN_DLQ's duplicate window is 2 min, or twice the AckWait
+// or the NAK delay's ceiling when longer (a shorter window of an existing
+// OMEN_DLQ is raised at start; when only that update is refused, with a
+// WARN), at most DLQMaxAge. When the publish finds
 // no stream capturing the dead-letter subject (OMEN_DLQ deleted while omen
 // runs), the consumer creates OMEN_DLQ again, as Setup does, and
 // publishes once more; a publish that still fails nacks the message, to

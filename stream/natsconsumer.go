@@ -396,6 +396,10 @@ type NATSConsumer struct {
 	// start and again when Run starts: a refused update waited its
 	// timeout and warned twice).
 	limitsTried atomic.Bool
+	// dlqDupsTried: ensureDLQStream tried to raise the dead-letter
+	// stream's duplicate window alone (a refused update waited its
+	// timeout and warned at every Setup).
+	dlqDupsTried atomic.Bool
 }
 
 // maxStorePause is the longest pause of the pull between retries of a
@@ -929,31 +933,74 @@ const streamUpdateTimeout = 5 * time.Second
 // one whose subjects, retention or size bound differ from the options
 // (keeping its messages): a dead-letter subject the stream does not
 // capture would have every poison message nacked and redelivered for
-// good.
+// good. It raises a duplicate window shorter than dlqDuplicates' too (a
+// longer one is kept); when that is the only change and the server
+// refuses it (omen's NATS user may not update a stream an operator
+// manages), it warns once and goes on: dead letters work, only one
+// published again after a lost ack later than the stream's window is
+// stored twice.
 func (c *NATSConsumer) ensureDLQStream(ctx context.Context) error {
 	want := jetstream.StreamConfig{
 		Name: c.opts.DLQStream, Subjects: []string{c.opts.DLQSubject}, Storage: jetstream.FileStorage,
 		MaxAge: c.opts.DLQMaxAge, MaxBytes: maxBytes(c.opts.DLQMaxBytes), Replicas: c.opts.StreamReplicas,
-		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
+		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld, Duplicates: dlqDuplicates(c.opts),
 	}
 	st, err := ensureStream(ctx, c.js, want)
 	if err != nil {
 		return storageHint(err, "nats.dead_letter_max_bytes", "-1", c.opts.DLQMaxBytes)
 	}
 	cfg := st.CachedInfo().Config
-	if slices.Equal(cfg.Subjects, want.Subjects) && cfg.MaxAge == want.MaxAge && cfg.MaxBytes == want.MaxBytes {
+	dups := max(cfg.Duplicates, want.Duplicates)
+	if want.MaxAge > 0 {
+		dups = min(dups, want.MaxAge) // JetStream refuses a window beyond the retention
+	}
+	limits := slices.Equal(cfg.Subjects, want.Subjects) && cfg.MaxAge == want.MaxAge && cfg.MaxBytes == want.MaxBytes
+	if limits && (cfg.Duplicates == dups || c.dlqDupsTried.Swap(true)) {
 		return nil
 	}
 	old := cfg
-	cfg.Subjects, cfg.MaxAge, cfg.MaxBytes = want.Subjects, want.MaxAge, want.MaxBytes
-	if _, err := c.js.UpdateStream(ctx, cfg); err != nil {
+	cfg.Subjects, cfg.MaxAge, cfg.MaxBytes, cfg.Duplicates = want.Subjects, want.MaxAge, want.MaxBytes, dups
+	uctx := ctx
+	if limits {
+		// A denied request is not answered: it times out (see
+		// applyStreamLimits).
+		var cancel context.CancelFunc
+		uctx, cancel = context.WithTimeout(ctx, streamUpdateTimeout)
+		defer cancel()
+	}
+	if _, err := c.js.UpdateStream(uctx, cfg); err != nil {
+		if limits {
+			c.logger.Warn("dead-letter stream's duplicate window is shorter than the AckWait and NAK delay need and could not be raised; a dead letter published again after a lost ack later than the window is stored twice (does omen's NATS user lack permission for $JS.API.STREAM.UPDATE?)",
+				"stream", c.opts.DLQStream, "duplicate_window", old.Duplicates, "want", dups, "err", err)
+			return nil
+		}
 		return storageHint(fmt.Errorf("update dead-letter stream %q to subject %q, max age %s, max bytes %d: %w",
 			c.opts.DLQStream, c.opts.DLQSubject, want.MaxAge, want.MaxBytes, err), "nats.dead_letter_max_bytes", "-1", c.opts.DLQMaxBytes)
 	}
 	c.logger.Info("dead-letter stream updated to the configuration; its messages are kept", "stream", c.opts.DLQStream,
 		"old_subjects", old.Subjects, "subjects", cfg.Subjects, "old_max_age", old.MaxAge, "max_age", cfg.MaxAge,
-		"old_max_bytes", old.MaxBytes, "max_bytes", cfg.MaxBytes)
+		"old_max_bytes", old.MaxBytes, "max_bytes", cfg.MaxBytes, "old_duplicate_window", old.Duplicates, "duplicate_window", cfg.Duplicates)
 	return nil
+}
+
+// defaultDuplicates is JetStream's default duplicate window.
+const defaultDuplicates = 2 * time.Minute
+
+// dlqDuplicates returns the duplicate window the dead-letter stream needs
+// so that it stores each dead letter once (see deadLetterID): twice the
+// longest time between two publishes of one dead letter, which is the
+// redelivery after a lost PubAck (dlqPublishTimeout plus a NAK delay of
+// up to maxStorePause or NakDelay, see dlqFailed) or after a lost Term or
+// Nak (the AckWait). It is at least JetStream's default, 2 min (the
+// window with the default options, so that an existing stream is not
+// updated for it), and at most the stream's retention, as JetStream
+// requires.
+func dlqDuplicates(o NATSOptions) time.Duration {
+	w := max(defaultDuplicates, 2*o.AckWait, 2*(dlqPublishTimeout+max(maxStorePause, o.NakDelay)))
+	if o.DLQMaxAge > 0 {
+		w = min(w, o.DLQMaxAge)
+	}
+	return w
 }
 
 // Run sets up the stream and consumer and consumes until ctx is done. It
@@ -1786,7 +1833,12 @@ func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *
 			dl.Header.Add(k, v)
 		}
 	}
-	dl.Header.Del(nats.MsgIdHdr) // must not collide with the original's dedup window
+	// The original's id, if any, is its publisher's; the dead letter's
+	// names the original message (see deadLetterID).
+	dl.Header.Del(nats.MsgIdHdr)
+	if id := deadLetterID(c.Source(), meta); id != "" {
+		dl.Header.Set(nats.MsgIdHdr, id)
+	}
 	text := cause.Error()
 	if len(text) > 1024 {
 		text = text[:1024]
@@ -1825,13 +1877,49 @@ func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *
 	return true
 }
 
+// deadLetterID returns the Nats-Msg-Id of the dead letter of the message
+// meta describes, consumed in batches of source: source (the stream, the
+// durable and the stream's creation time, see sourceName), "#" and the
+// message's stream sequence. It is the same for every publish of one
+// original message, so the dead-letter stream, within its duplicate
+// window (see dlqDuplicates), stores the dead letter once: a PubAck lost
+// after the stream stored it fails the publish, the message is nacked,
+// and its redelivery publishes it again. The same holds for a
+// Term lost after the publish: the message is redelivered after the
+// AckWait.
+//
+// A message dead-lettered again later by the same durable (a recreated
+// durable consumer replays the stream, and the store keeps no marker of
+// its dead letter, see SeenChecker) is the same original message,
+// rejected again: within the window it is dropped as well, as its dead
+// letter is there already. Beyond the window JetStream no longer remembers the id,
+// and it is stored a second time, with the same Omen-Dlq-Stream and
+// Omen-Dlq-Sequence headers. The creation time keeps a stream deleted and
+// created anew, which numbers its messages from 1 again, from having its
+// dead letters taken for the old stream's; the durable keeps apart the
+// dead letters of two consumers that both read a message (partitions read
+// disjoint subjects, so each of their messages has one).
+//
+// Without metadata (no JetStream message) or a source (before Setup) the
+// original cannot be named, and it returns "": the dead letter gets no id
+// and is not deduplicated.
+func deadLetterID(source string, meta *jetstream.MsgMetadata) string {
+	if meta == nil || source == "" {
+		return ""
+	}
+	return source + "#" + strconv.FormatUint(meta.Sequence.Stream, 10)
+}
+
+// dlqPublishTimeout bounds one publish of a dead letter (its PubAck).
+const dlqPublishTimeout = 5 * time.Second
+
 // publishDeadLetter publishes dl and waits for the dead-letter stream to
 // store it. When no stream captures the subject (the dead-letter stream
 // was deleted while omen runs), it creates the stream again, as Setup
 // does, and publishes once more.
 func (c *NATSConsumer) publishDeadLetter(ctx context.Context, dl *nats.Msg) error {
 	publish := func() error {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, dlqPublishTimeout)
 		defer cancel()
 		_, err := c.js.PublishMsg(pctx, dl)
 		return err

@@ -374,9 +374,13 @@ func writeError(w http.ResponseWriter, code int, typ string, err error) {
 // backendError answers an error of the backend. The transient 503s, busy
 // and timeout (in practice the explain gate's: no other request has a
 // deadline), carry a Retry-After (ExplainGate.retryAfter); 503
-// unavailable does not: no model loaded, or a backend that cannot explain
-// now at all, lasts until an operator acts.
+// unavailable does not (no model loaded, or a backend that cannot explain
+// now at all, lasts until an operator acts) unless the backend's error is
+// a *RetryAfterError (an entity's window filling).
 func (a *API) backendError(w http.ResponseWriter, r *http.Request, err error) {
+	if ra := (*RetryAfterError)(nil); errors.As(err, &ra) {
+		w.Header().Set("Retry-After", retryAfterSeconds(ra.After))
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 	"time"
 )
 
@@ -80,5 +78,5 @@ func (g *ExplainGate) Explain(ctx context.Context, b Backend, entity string) (Ex
 // an explanation ran out of time). The UI's explain-now page, which tells a
 // person to retry, has its own.
 func (g *ExplainGate) retryAfter() string {
-	return strconv.Itoa(max(1, int(math.Ceil(g.timeout.Seconds()))))
+	return retryAfterSeconds(g.timeout)
 }

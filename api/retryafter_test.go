@@ -17,7 +17,8 @@ import (
 // free within the gate's timeout) and timeout (the explanation ran out of
 // it), carry Retry-After: the gate's timeout in whole seconds, rounded up,
 // by when every explanation running or waiting has ended. 503 unavailable
-// (no model loaded) lasts until an operator acts and carries none.
+// (no model loaded) lasts until an operator acts and carries none, unless
+// the backend says when to retry (*api.RetryAfterError).
 func TestRetryAfter(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -44,6 +45,14 @@ func TestRetryAfter(t *testing.T) {
 				return api.Explanation{}, fmt.Errorf("no model loaded: %w", api.ErrUnavailable)
 			}
 		}, false, "unavailable", ""},
+		// A wait the backend can estimate (an entity's window filling):
+		// its own Retry-After, rounded up.
+		{"unavailable with a wait", time.Second, func(<-chan struct{}) func(context.Context, string) (api.Explanation, error) {
+			return func(context.Context, string) (api.Explanation, error) {
+				return api.Explanation{}, &api.RetryAfterError{After: 2*time.Minute + 500*time.Millisecond,
+					Err: fmt.Errorf("window filling: %w", api.ErrUnavailable)}
+			}
+		}, false, "unavailable", "121"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := apitest.Backend()

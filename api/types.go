@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/omen-sre/omen/explain"
@@ -19,6 +20,27 @@ var ErrNotFound = errors.New("not found")
 // ErrUnavailable is returned (wrapped) by a Backend that cannot answer yet,
 // e.g. ExplainEntity before a model is loaded; the API answers 503.
 var ErrUnavailable = errors.New("unavailable")
+
+// RetryAfterError is an error of a Backend that says when the request may
+// succeed: the API answers its status (that of Err, e.g. 503 for
+// ErrUnavailable) with a Retry-After of After, in whole seconds rounded
+// up (at least 1). For a wait the Backend can estimate, such as an
+// entity's window that fills in a few steps.
+type RetryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryAfterError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// retryAfterSeconds is d in whole seconds for a Retry-After header,
+// rounded up, at least 1.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
+}
 
 // Backend is what the API and the UI read: the predictions and alerts,
 // their explanations, the active model and the dependencies. The

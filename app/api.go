@@ -94,6 +94,14 @@ func (a *App) explainEntity(ctx context.Context, entity string) (api.Explanation
 	}
 	p, ok := a.scorer.latestPrediction(entity)
 	if !ok {
+		if held, need, filling := a.scorer.filling(entity); filling {
+			// 503 with when to retry, not 404: the entity exists and is
+			// explained once scored.
+			left := time.Duration(need-held) * a.scorer.step
+			return api.Explanation{}, &api.RetryAfterError{After: left, Err: fmt.Errorf(
+				"entity %q is not scored yet: its window holds %d of the %d steps the model scores from (about %s to go): %w",
+				entity, held, need, left, api.ErrUnavailable)}
+		}
 		return api.Explanation{}, fmt.Errorf("entity %q has no current prediction: %w", entity, api.ErrNotFound)
 	}
 	x, err := a.explainer.explain(ctx, p)

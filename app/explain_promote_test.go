@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,5 +89,71 @@ func TestExplainNowAfterModelChange(t *testing.T) {
 					x.PredictionID, x.ModelVersion, x.Attribution.Value, want.ID, want.ModelVersion, want.Prob)
 			}
 		})
+	}
+}
+
+// TestExplainNowWhileWindowFills: once a promoted model with a longer
+// window has scored its first step, an entity whose window is still
+// filling is not explained yet: explain-now answers 503 (ErrUnavailable)
+// with when to retry (the steps left), not 404 "no current prediction"
+// of an entity that exists and is explained once scored. An entity
+// omen does not hold is still 404.
+func TestExplainNowWhileWindowFills(t *testing.T) {
+	cfg := config.Default()
+	names := features.Names(cfg.Config)
+	s, st := newTestScorer(t, cfg, testModel(t, names, 4, 8, 1), prometheus.NewRegistry())
+	t.Cleanup(func() { _ = st.Close() })
+	ctx := context.Background()
+	step := time.Duration(cfg.Step)
+	i := int64(0)
+	scoreStep := func() {
+		t.Helper()
+		vals := make([]float64, len(names))
+		for k := range vals {
+			vals[k] = float64((k+int(i))%5) * 0.3
+		}
+		ms := i * step.Milliseconds()
+		v := features.Vector{Entity: "shop/a", Labels: map[string]string{"namespace": "shop", "pod": "a"}, T: ms, Values: vals}
+		if _, _, err := s.score(ctx, ms, []features.Vector{v}); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	}
+	for range 6 {
+		scoreStep()
+	}
+	data, err := testModel(t, names, 12, 8, 7).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (registryAdmin{st: st, s: s, source: "t"}).AddModel(ctx, data, api.AddOptions{Promote: true}); err != nil {
+		t.Fatal(err)
+	}
+	scoreStep() // the new model's first step: the entity's window fills
+	a := &App{scorer: s, explainer: newExplainer(st, s, cfg)}
+	_, err = a.explainEntity(ctx, "shop/a")
+	var ra *api.RetryAfterError
+	if !errors.Is(err, api.ErrUnavailable) || !errors.As(err, &ra) {
+		t.Fatalf("explain now while the window fills: %v, want ErrUnavailable with a Retry-After", err)
+	}
+	held, need, ok := s.filling("shop/a")
+	if !ok || need != 13 || held >= need {
+		t.Fatalf("filling: %d of %d (%v)", held, need, ok)
+	}
+	if want := time.Duration(need-held) * step; ra.After != want {
+		t.Errorf("retry after %v, want %v (%d steps left)", ra.After, want, need-held)
+	}
+	if !strings.Contains(err.Error(), fmt.Sprintf("holds %d of the %d steps", held, need)) {
+		t.Errorf("error %q does not say how full the window is", err)
+	}
+	if _, err := a.explainEntity(ctx, "shop/none"); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("explain now of an unknown entity: %v, want ErrNotFound", err)
+	}
+	// Once the window is full, explained.
+	for range need - held {
+		scoreStep()
+	}
+	if _, err := a.explainEntity(ctx, "shop/a"); err != nil {
+		t.Errorf("explain now once the window is full: %v", err)
 	}
 }

@@ -532,6 +532,29 @@ func (s *scorer) latestPrediction(entity string) (p prediction, ok bool) {
 	return p, true
 }
 
+// filling reports whether entity's window is filling for the active
+// model: the entity is live (its window is held) but not scored yet,
+// holding held of the need rows the model scores from (a new entity,
+// one back after a gap, or every entity after a model with a longer
+// window or other features was promoted). Safe for concurrent use.
+func (s *scorer) filling(entity string) (held, need int, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	h := s.windows[entity]
+	if s.model == nil || h == nil {
+		return 0, 0, false
+	}
+	cfg := s.model.Config()
+	need, held = cfg.Window+1, h.n
+	if h.nf != len(cfg.Features) {
+		held = 0 // refilled with the model's features from the next vector
+	}
+	if held >= need {
+		return 0, 0, false
+	}
+	return held, need, true
+}
+
 // Model returns the active model and its version (nil when none).
 func (s *scorer) Model() (*model.Model, string) {
 	s.mu.RLock()

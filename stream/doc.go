@@ -68,10 +68,9 @@
 // The dead letter's Nats-Msg-Id names the original message (the batch
 // Source and its stream sequence), so that OMEN_DLQ stores it once when
 // a publish whose PubAck was lost is repeated at the message's
-// redelivery: OMEN_DLQ's duplicate window is 2 min, or twice the AckWait
-// or the NAK delay's ceiling when longer (a shorter window of an existing
-// OMEN_DLQ is raised at start; when only that update is refused, with a
-// WARN), at most DLQMaxAge. When the publish finds
+// redelivery: an OMEN_DLQ that omen creates has a duplicate window of
+// 2 min, or twice the AckWait or the NAK delay's ceiling when longer, at
+// most DLQMaxAge (an existing one keeps its own). When the publish finds
 // no stream capturing the dead-letter subject (OMEN_DLQ deleted while omen
 // runs), the consumer creates OMEN_DLQ again, as Setup does, and
 // publishes once more; a publish that still fails nacks the message, to

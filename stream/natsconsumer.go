@@ -396,10 +396,6 @@ type NATSConsumer struct {
 	// start and again when Run starts: a refused update waited its
 	// timeout and warned twice).
 	limitsTried atomic.Bool
-	// dlqDupsTried: ensureDLQStream tried to raise the dead-letter
-	// stream's duplicate window alone (a refused update waited its
-	// timeout and warned at every Setup).
-	dlqDupsTried atomic.Bool
 }
 
 // maxStorePause is the longest pause of the pull between retries of a
@@ -933,12 +929,9 @@ const streamUpdateTimeout = 5 * time.Second
 // one whose subjects, retention or size bound differ from the options
 // (keeping its messages): a dead-letter subject the stream does not
 // capture would have every poison message nacked and redelivered for
-// good. It raises a duplicate window shorter than dlqDuplicates' too (a
-// longer one is kept); when that is the only change and the server
-// refuses it (omen's NATS user may not update a stream an operator
-// manages), it warns once and goes on: dead letters work, only one
-// published again after a lost ack later than the stream's window is
-// stored twice.
+// good. A stream it creates gets the duplicate window of dlqDuplicates;
+// an existing one keeps its own (with the daemon's options the two are
+// JetStream's default, 2 min).
 func (c *NATSConsumer) ensureDLQStream(ctx context.Context) error {
 	want := jetstream.StreamConfig{
 		Name: c.opts.DLQStream, Subjects: []string{c.opts.DLQSubject}, Storage: jetstream.FileStorage,
@@ -950,36 +943,18 @@ func (c *NATSConsumer) ensureDLQStream(ctx context.Context) error {
 		return storageHint(err, "nats.dead_letter_max_bytes", "-1", c.opts.DLQMaxBytes)
 	}
 	cfg := st.CachedInfo().Config
-	dups := max(cfg.Duplicates, want.Duplicates)
-	if want.MaxAge > 0 {
-		dups = min(dups, want.MaxAge) // JetStream refuses a window beyond the retention
-	}
-	limits := slices.Equal(cfg.Subjects, want.Subjects) && cfg.MaxAge == want.MaxAge && cfg.MaxBytes == want.MaxBytes
-	if limits && (cfg.Duplicates == dups || c.dlqDupsTried.Swap(true)) {
+	if slices.Equal(cfg.Subjects, want.Subjects) && cfg.MaxAge == want.MaxAge && cfg.MaxBytes == want.MaxBytes {
 		return nil
 	}
 	old := cfg
-	cfg.Subjects, cfg.MaxAge, cfg.MaxBytes, cfg.Duplicates = want.Subjects, want.MaxAge, want.MaxBytes, dups
-	uctx := ctx
-	if limits {
-		// A denied request is not answered: it times out (see
-		// applyStreamLimits).
-		var cancel context.CancelFunc
-		uctx, cancel = context.WithTimeout(ctx, streamUpdateTimeout)
-		defer cancel()
-	}
-	if _, err := c.js.UpdateStream(uctx, cfg); err != nil {
-		if limits {
-			c.logger.Warn("dead-letter stream's duplicate window is shorter than the AckWait and NAK delay need and could not be raised; a dead letter published again after a lost ack later than the window is stored twice (does omen's NATS user lack permission for $JS.API.STREAM.UPDATE?)",
-				"stream", c.opts.DLQStream, "duplicate_window", old.Duplicates, "want", dups, "err", err)
-			return nil
-		}
+	cfg.Subjects, cfg.MaxAge, cfg.MaxBytes = want.Subjects, want.MaxAge, want.MaxBytes
+	if _, err := c.js.UpdateStream(ctx, cfg); err != nil {
 		return storageHint(fmt.Errorf("update dead-letter stream %q to subject %q, max age %s, max bytes %d: %w",
 			c.opts.DLQStream, c.opts.DLQSubject, want.MaxAge, want.MaxBytes, err), "nats.dead_letter_max_bytes", "-1", c.opts.DLQMaxBytes)
 	}
 	c.logger.Info("dead-letter stream updated to the configuration; its messages are kept", "stream", c.opts.DLQStream,
 		"old_subjects", old.Subjects, "subjects", cfg.Subjects, "old_max_age", old.MaxAge, "max_age", cfg.MaxAge,
-		"old_max_bytes", old.MaxBytes, "max_bytes", cfg.MaxBytes, "old_duplicate_window", old.Duplicates, "duplicate_window", cfg.Duplicates)
+		"old_max_bytes", old.MaxBytes, "max_bytes", cfg.MaxBytes)
 	return nil
 }
 
@@ -992,9 +967,8 @@ const defaultDuplicates = 2 * time.Minute
 // redelivery after a lost PubAck (dlqPublishTimeout plus a NAK delay of
 // up to maxStorePause or NakDelay, see dlqFailed) or after a lost Term or
 // Nak (the AckWait). It is at least JetStream's default, 2 min (the
-// window with the default options, so that an existing stream is not
-// updated for it), and at most the stream's retention, as JetStream
-// requires.
+// window with the daemon's options), and at most the stream's
+// retention, as JetStream requires.
 func dlqDuplicates(o NATSOptions) time.Duration {
 	w := max(defaultDuplicates, 2*o.AckWait, 2*(dlqPublishTimeout+max(maxStorePause, o.NakDelay)))
 	if o.DLQMaxAge > 0 {

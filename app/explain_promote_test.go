@@ -16,6 +16,25 @@ import (
 	"github.com/omen-sre/omen/features"
 )
 
+// stepScorer returns a function that scores entity shop/a's next vector
+// (of the features names, steps of step from 0) with s.
+func stepScorer(t *testing.T, s *scorer, names []string, step time.Duration) func() {
+	i := int64(0)
+	return func() {
+		t.Helper()
+		vals := make([]float64, len(names))
+		for k := range vals {
+			vals[k] = float64((k+int(i))%5) * 0.3
+		}
+		ms := i * step.Milliseconds()
+		v := features.Vector{Entity: "shop/a", Labels: map[string]string{"namespace": "shop", "pod": "a"}, T: ms, Values: vals}
+		if _, _, err := s.score(context.Background(), ms, []features.Vector{v}); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	}
+}
+
 // TestExplainNowAfterModelChange: explain-now right after a promotion or
 // a rollback explains the entity's latest prediction (the one the API
 // lists) with the model that scored it, until the new model's first step
@@ -41,20 +60,7 @@ func TestExplainNowAfterModelChange(t *testing.T) {
 			s, st := newTestScorer(t, cfg, testModel(t, names, 4, 8, 1), prometheus.NewRegistry())
 			t.Cleanup(func() { _ = st.Close() })
 			ctx := context.Background()
-			step := time.Duration(cfg.Step).Milliseconds()
-			i := int64(0)
-			scoreStep := func() {
-				t.Helper()
-				vals := make([]float64, len(names))
-				for k := range vals {
-					vals[k] = float64((k+int(i))%5) * 0.3
-				}
-				v := features.Vector{Entity: "shop/a", Labels: map[string]string{"namespace": "shop", "pod": "a"}, T: i * step, Values: vals}
-				if _, _, err := s.score(ctx, i*step, []features.Vector{v}); err != nil {
-					t.Fatal(err)
-				}
-				i++
-			}
+			scoreStep := stepScorer(t, s, names, time.Duration(cfg.Step))
 			for range 6 {
 				scoreStep()
 			}
@@ -105,20 +111,7 @@ func TestExplainNowWhileWindowFills(t *testing.T) {
 	t.Cleanup(func() { _ = st.Close() })
 	ctx := context.Background()
 	step := time.Duration(cfg.Step)
-	i := int64(0)
-	scoreStep := func() {
-		t.Helper()
-		vals := make([]float64, len(names))
-		for k := range vals {
-			vals[k] = float64((k+int(i))%5) * 0.3
-		}
-		ms := i * step.Milliseconds()
-		v := features.Vector{Entity: "shop/a", Labels: map[string]string{"namespace": "shop", "pod": "a"}, T: ms, Values: vals}
-		if _, _, err := s.score(ctx, ms, []features.Vector{v}); err != nil {
-			t.Fatal(err)
-		}
-		i++
-	}
+	scoreStep := stepScorer(t, s, names, step)
 	for range 6 {
 		scoreStep()
 	}

@@ -367,7 +367,7 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 	n, err := snappy.DecodedLen(body)
 	if err != nil {
 		h.m.errors.WithLabelValues(ReasonUndecodable).Inc()
-		return http.StatusBadRequest, fmt.Sprintf("snappy: %v", err)
+		return http.StatusBadRequest, fmt.Sprintf("undecodable body: %v", err) // err says "snappy: …"
 	}
 	if n > lim.MaxDecodedBytes {
 		h.m.errors.WithLabelValues(ReasonTooLarge).Inc()
@@ -379,7 +379,7 @@ func (h *RemoteWriteReceiver) serve(r *http.Request) (int, string) {
 	dec, err := snappy.Decode(st.decoded[:cap(st.decoded)], body)
 	if err != nil {
 		h.m.errors.WithLabelValues(ReasonUndecodable).Inc()
-		return http.StatusBadRequest, fmt.Sprintf("snappy: %v", err)
+		return http.StatusBadRequest, fmt.Sprintf("undecodable body: %v", err) // err says "snappy: …"
 	}
 	var stats rwStats
 	now := h.opts.Now().UnixMilli()

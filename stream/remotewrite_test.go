@@ -109,6 +109,7 @@ func TestRemoteWriteStatusCodes(t *testing.T) {
 		appErr      error
 		want        int
 		wantSamples int
+		wantBody    string // the answer starts with it, when set
 	}{
 		{name: "ok", body: goodBody, want: 204, wantSamples: 2},
 		{name: "ok without content-encoding", body: goodBody, hdr: map[string]string{"Content-Encoding": ""}, want: 204, wantSamples: 2},
@@ -118,7 +119,8 @@ func TestRemoteWriteStatusCodes(t *testing.T) {
 		{name: "json content type", body: goodBody, hdr: map[string]string{"Content-Type": "application/json"}, want: 415},
 		{name: "rw2 content type", body: goodBody, hdr: map[string]string{"Content-Type": "application/x-protobuf;proto=io.prometheus.write.v2.Request"}, want: 415},
 		{name: "gzip encoding", body: goodBody, hdr: map[string]string{"Content-Encoding": "gzip"}, want: 415},
-		{name: "not snappy", body: []byte("\xff\xff\xff\xff\xff garbage"), want: 400},
+		// Snappy's error names it already ("snappy: snappy: corrupt input").
+		{name: "not snappy", body: []byte("\xff\xff\xff\xff\xff garbage"), want: 400, wantBody: "undecodable body: snappy: corrupt input\n"},
 		{name: "not protobuf", body: snappy.Encode(nil, []byte{0x0a, 0xff, 0xff, 0xff}), want: 400},
 		{name: "unsorted labels", body: unsorted, want: 400, wantSamples: 1},
 		{name: "duplicate labels", body: dup, want: 400},
@@ -149,6 +151,9 @@ func TestRemoteWriteStatusCodes(t *testing.T) {
 			}
 			if s, _, _ := app.Counts(); s != tc.wantSamples {
 				t.Fatalf("stored %d samples, want %d", s, tc.wantSamples)
+			}
+			if tc.wantBody != "" && rec.Body.String() != tc.wantBody {
+				t.Fatalf("answer %q, want %q", rec.Body.String(), tc.wantBody)
 			}
 		})
 	}

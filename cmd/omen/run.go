@@ -240,6 +240,13 @@ func runCmd(args []string, _, stderr io.Writer) int {
 	pipe := make(chan os.Signal, 1)
 	signal.Notify(pipe, syscall.SIGPIPE)
 	defer signal.Stop(pipe)
+	// SIGHUP is caught from here on: its default action killed the
+	// daemon while it started (a store opening, NATS unreachable), as
+	// `systemctl reload` right after a restart would. One that arrives
+	// before the daemon has started reloads once it has.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	logOut := &stopWriter{w: stderr, stop: cancel}
@@ -259,7 +266,7 @@ func runCmd(args []string, _, stderr io.Writer) int {
 		logger.Error("configure omen", "err", err)
 		return 1
 	}
-	rc := serve(ctx, a, logger, df.startHint)
+	rc := serve(ctx, a, logger, df.startHint, hup)
 	if logOut.Err() != nil {
 		return 1
 	}
@@ -267,18 +274,17 @@ func runCmd(args []string, _, stderr io.Writer) int {
 }
 
 // serve starts a, waits for a signal, a fatal error or ctx's end, and
-// stops it gracefully. SIGHUP reloads the configuration. hint adds a
-// remedy to an error of starting (daemonFlags.startHint).
-func serve(ctx context.Context, a *app.App, logger *slog.Logger, hint func(error) error) int {
+// stops it gracefully. A value on hup (SIGHUP, notified by the caller
+// before a was made) reloads the configuration; one sent while a starts
+// reloads once it has. hint adds a remedy to an error of starting
+// (daemonFlags.startHint).
+func serve(ctx context.Context, a *app.App, logger *slog.Logger, hint func(error) error, hup <-chan os.Signal) int {
 	ctx, cancel := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 	if err := a.Start(ctx); err != nil {
 		logger.Error("start omen", "err", hint(err))
 		return 1
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	rc := 0
 loop:
 	for {

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,12 +70,63 @@ func TestRunClosedLogPipe(t *testing.T) {
 	}
 }
 
-// TestRunClosedLogPipeHelper is the daemon TestRunClosedLogPipe runs.
+// TestRunClosedLogPipeHelper is the daemon TestRunClosedLogPipe and
+// TestRunSIGHUPWhileStarting run.
 func TestRunClosedLogPipeHelper(t *testing.T) {
 	dir := os.Getenv("OMEN_TEST_RUN_HELPER")
 	if dir == "" {
 		return // only as TestRunClosedLogPipe's child
 	}
-	os.Exit(dispatch([]string{"run", "--storage.path", dir, "--web.listen-address", "127.0.0.1:0",
-		"--nats.listen-address", "127.0.0.1:0"}, os.Stdout, os.Stderr))
+	args := []string{"run", "--storage.path", dir, "--web.listen-address", "127.0.0.1:0", "--nats.listen-address", "127.0.0.1:0"}
+	if u := os.Getenv("OMEN_TEST_RUN_NATS_URL"); u != "" {
+		args = append(args, "--nats.url", u) // TestRunSIGHUPWhileStarting's
+	}
+	os.Exit(dispatch(args, os.Stdout, os.Stderr))
+}
+
+// TestRunSIGHUPWhileStarting: a SIGHUP while the daemon starts (here
+// while it connects to a NATS server that accepts the connection and
+// never answers) no longer kills it by SIGHUP's default action (exit
+// 129, store not closed, as `systemctl reload` right after a restart
+// did): the start goes on, and fails here as it would have anyway.
+func TestRunSIGHUPWhileStarting(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() }) // held open, silent
+		}
+	}()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunClosedLogPipeHelper$")
+	cmd.Env = append(os.Environ(), "OMEN_TEST_RUN_HELPER="+t.TempDir(), "OMEN_TEST_RUN_NATS_URL=nats://"+ln.Addr().String())
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	// The scorer's "no model" line comes during Start, before NATS.
+	r := bufio.NewReader(stderr)
+	line, err := r.ReadString('\n')
+	if err != nil || !strings.Contains(line, "no model") {
+		t.Fatalf("first line %q (%v), want the scorer's no model warning", line, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(r)
+	werr := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(werr, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(rest), "start omen") {
+		t.Errorf("omen run = %v, stderr %q; want exit 1 by its failed start (not killed by SIGHUP)", werr, rest)
+	}
 }

@@ -112,6 +112,21 @@ func TestEmptyStates(t *testing.T) {
 	}
 }
 
+// TestEmptyOverviewWithoutModel: before a model is loaded the overview
+// says why nothing is predicted and what to do (it said only "No
+// predictions yet", which read as ingestion not working); with a model
+// and no predictions yet, the plain sentence.
+func TestEmptyOverviewWithoutModel(t *testing.T) {
+	b := apitest.Backend()
+	b.PredictionList, b.AlertList, b.Model = nil, nil, nil
+	pageHas(t, newServer(t, b).URL, "/ui/", 200,
+		[]string{`id="no-predictions"`, `no model is loaded`, `<code>omen train</code>`}, nil)
+	b = apitest.Backend()
+	b.PredictionList, b.AlertList = nil, nil
+	pageHas(t, newServer(t, b).URL, "/ui/", 200,
+		[]string{`<p class="muted" id="no-predictions">No predictions yet.</p>`}, []string{`no model is loaded`})
+}
+
 // TestModelSectionTrainingThreshold: a training threshold that differs
 // from the model's live threshold is kept, named as such.
 func TestModelSectionTrainingThreshold(t *testing.T) {

@@ -386,8 +386,14 @@ func validName(what, s string) error {
 }
 
 // badgerLogger adapts slog to Badger's logger; Badger's info lines are
-// logged at debug level.
+// logged at debug level, its debug lines below it (badgerDebugLevel).
 type badgerLogger struct{ l *slog.Logger }
+
+// badgerDebugLevel is the level of Badger's debug lines: below slog's
+// debug, which --log.level cannot select, as they would bury omen's own
+// debug output (a "writeRequests called" line per write batch, several
+// a second).
+const badgerDebugLevel = slog.LevelDebug - 4
 
 func (b badgerLogger) Errorf(f string, v ...any) { b.log(slog.LevelError, f, v) }
 func (b badgerLogger) Warningf(f string, v ...any) {
@@ -401,7 +407,7 @@ func (b badgerLogger) Warningf(f string, v ...any) {
 	b.log(slog.LevelWarn, f, v)
 }
 func (b badgerLogger) Infof(f string, v ...any)  { b.log(slog.LevelDebug, f, v) }
-func (b badgerLogger) Debugf(f string, v ...any) { b.log(slog.LevelDebug, f, v) }
+func (b badgerLogger) Debugf(f string, v ...any) { b.log(badgerDebugLevel, f, v) }
 
 func (b badgerLogger) log(level slog.Level, f string, v []any) {
 	ctx := context.Background()

@@ -843,7 +843,11 @@ func (a *App) closeResourcesBy(ctx context.Context) error {
 // decoder limits; see sources.setConfig), all or nothing. A file that
 // changes entity_labels, step or lookback is refused (checkRestartNeeded);
 // one that changes other start-time settings applies the rest and warns
-// (restartOnlyKeys). It is what SIGHUP and POST /-/reload do.
+// (restartOnlyKeys). A file omen run would refuse is refused, even for a
+// section applied only at restart (CheckConfig: the daemon would not
+// start again with it), as is a model.file that does not load when a
+// restart would read it (App.checkModelFile). It is what SIGHUP and POST
+// /-/reload do.
 func (a *App) Reload() error { return a.requestReload(nil, "reload") }
 
 // reload applies the configuration file, or next when not nil (Apply); a
@@ -885,6 +889,11 @@ func (a *App) applyConfig(next *config.Config) error {
 	if err := checkRestartNeeded(start, cfg); err != nil {
 		return err
 	}
+	// What a start would refuse is refused too, restart-only sections
+	// included: the daemon would not start again with the file.
+	if err := CheckConfig(cfg); err != nil {
+		return fmt.Errorf("%w (omen run and omen check config refuse this configuration: the daemon would not start again with it); nothing was reloaded", err)
+	}
 	// Prepare: every component that can refuse cfg checks it before
 	// anything changes, so that a refused reload keeps the running state
 	// whole (event windows, Kubernetes event de-duplication, polled
@@ -897,6 +906,10 @@ func (a *App) applyConfig(next *config.Config) error {
 		return fmt.Errorf("apply feature config: %w", err)
 	}
 	if err := a.sources.checkConfig(cfg); err != nil {
+		return err
+	}
+	modelFileWarning, err := a.checkModelFile(cfg, fx)
+	if err != nil {
 		return err
 	}
 	// Apply, between two steps (a step's vectors are evaluated, stored
@@ -924,12 +937,39 @@ func (a *App) applyConfig(next *config.Config) error {
 	if keys := restartOnlyKeys(start, cfg); len(keys) > 0 {
 		a.logger.Warn("configuration changes not applied until restart: the daemon keeps their start-time values", "sections", keys)
 	}
+	if modelFileWarning != nil {
+		a.logger.Warn("model.file does not load: a restart does not read it while the store's active model fits the features, "+
+			"but omen run refuses to start with it on a store without one (a new store, or after the model is deleted)", "err", modelFileWarning)
+	}
 	err = a.alerts.setConfig(cfg)
 	a.cfg.Store(cfg)
 	if err != nil {
 		return &AppliedError{Err: err}
 	}
 	return nil
+}
+
+// checkModelFile checks cfg's model.file (none: nothing to check) as a
+// start reads it, against the features of fx (cfg's prepared feature
+// configuration) and the step: a start reads it when the store has no
+// active model that fits the features. When the daemon uses no model, or
+// its model does not fit fx's features (the reload unloads it), a restart
+// would read the file: one that does not load is refused (err). When the
+// model in use fits, a restart does not read the file: one that does not
+// load is returned as warn, for the reload to log once applied.
+func (a *App) checkModelFile(cfg *config.Config, fx *features.PreparedConfig) (warn, err error) {
+	if cfg.Model.File == "" {
+		return nil, nil
+	}
+	names := fx.FeatureNames()
+	ferr := checkModelFile(cfg.Model.File, names, time.Duration(a.cfg.Load().Step))
+	if ferr == nil {
+		return nil, nil
+	}
+	if m, _ := a.scorer.Model(); m != nil && m.CheckFeatures(names) == nil {
+		return ferr, nil
+	}
+	return nil, fmt.Errorf("%w (omen run refuses to start with it on this store, which has no active model that fits these features); nothing was reloaded", ferr)
 }
 
 // AppliedError is a reload's error from after the new configuration took
@@ -977,7 +1017,8 @@ func checkRestartNeeded(start, cfg *config.Config) error {
 // remote_write.disabled, prometheus), max_series (the in-memory window's
 // series and the event store's entities), runtime (GC settings and the
 // memory releaser), model.file (read at start when the registry has no
-// active model) and storage (Badger's options).
+// active model that fits; checkModelFile refuses or warns about a file
+// that does not load) and storage (Badger's options).
 func restartOnlyKeys(start, cfg *config.Config) []string {
 	keys := restartOnlyOf(start).changed(restartOnlyOf(cfg))
 	if start.Resolved().MaxSeries != cfg.Resolved().MaxSeries {

@@ -200,7 +200,7 @@ func TestReloadRefusesRestartSettings(t *testing.T) {
 // TestReloadWarnsRestartOnlyKeys: a reload that changes a setting read
 // only at start (besides those it refuses) succeeds, applies the rest, and
 // warns naming the key; the warning repeats while the file differs from
-// the start-time values.
+// the start-time values. (model.file: TestReloadModelFile.)
 func TestReloadWarnsRestartOnlyKeys(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -209,7 +209,6 @@ func TestReloadWarnsRestartOnlyKeys(t *testing.T) {
 	}{
 		{name: "max_series", extra: "max_series: 5000\n", want: "max_series"},
 		{name: "runtime", extra: "runtime:\n  gogc: 50\n", want: "runtime"},
-		{name: "model.file", extra: "model:\n  file: other.omm\n", want: "model.file"},
 		{name: "storage", extra: "storage:\n  block_cache_size: 1048576\n", want: "storage"},
 		{name: "ingest", extra: "ingest:\n  max_sample_age: 1h\n", want: "ingest"},
 	}

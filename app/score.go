@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -270,14 +269,8 @@ func newScorer(o scorerOptions) (*scorer, error) {
 // active model.
 func (s *scorer) loadFile(path string) error {
 	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		// The registry has no active model: say how to start.
-		return fmt.Errorf("read model %q (model.file, read because the store's registry has no active model; a relative path is resolved against the working directory): %w: "+
-			"train one (omen train … --out %s), make one the store's active model (omen model add FILE --promote, with this daemon's --storage.path), "+
-			"or remove model.file to start without a model (features are stored, nothing is scored until a model is promoted)", path, err, path)
-	}
 	if err != nil {
-		return fmt.Errorf("read model %q: %w", path, err)
+		return modelFileReadError(path, err)
 	}
 	if _, err := (registryAdmin{st: s.opts.Store, s: s, source: path}).AddModel(context.Background(), data, api.AddOptions{Promote: true}); err != nil {
 		return fmt.Errorf("load model %q: %w", path, err)

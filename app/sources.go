@@ -58,7 +58,7 @@ type sources struct {
 
 func newSources(o sourceOptions) (*sources, error) {
 	cfg := o.Config
-	if err := CheckPollers(cfg); err != nil {
+	if err := CheckConfig(cfg); err != nil {
 		return nil, err
 	}
 	s := &sources{logger: o.Logger, lookback: time.Duration(cfg.Resolved().Lookback)}

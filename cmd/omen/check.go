@@ -22,8 +22,8 @@ import (
 // is valid, 1 when any is not, 2 on usage errors (as promtool does). It
 // takes no flags: a word starting with "-" is a usage error, unless it
 // follows "--". A file is valid when omen run would start with it: it
-// loads, its pollers have queries, its remediations are accepted by the
-// alert pipeline. Warnings leave the file valid: remediation causes that
+// loads, passes app.CheckConfig (its pollers have queries; a reload runs
+// it too), its remediations are accepted by the alert pipeline. Warnings leave the file valid: remediation causes that
 // match nothing the configuration can produce, and a model.file (when
 // set) that does not read, decode or fit its features as run reads it
 // (relative to the working directory) — run reads model.file only when
@@ -55,7 +55,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		if err == nil {
 			// What omen run would refuse too.
 			var errs []error
-			for _, e := range []error{app.CheckPollers(cfg), checkRemediations(cfg)} {
+			for _, e := range []error{app.CheckConfig(cfg), checkRemediations(cfg)} {
 				if e != nil {
 					errs = append(errs, config.Unjoin(e)...)
 				}

@@ -1,0 +1,99 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/model"
+	"github.com/omen-sre/omen/stream/decode"
+)
+
+// CheckConfig returns the errors starting the daemon with cfg, a
+// configuration config.Load or config.Validate accepted, would give from
+// the configuration alone: the Prometheus pollers' queries (CheckPollers)
+// and the NATS decoders' options as the consumer builds them (the nats
+// keys with the ingest time window). omen run (App.Start), a reload
+// (App.Reload, App.Apply) and omen check config all run it, so that a file
+// one accepts the others accept too. A reload refuses a file it fails
+// even when the section at fault is one the running daemon applies only
+// at restart (prometheus, ingest): the next start would fail on it.
+//
+// Checked elsewhere, as they depend on more than the file:
+//   - model.file is read at start only when the store has no active model
+//     that fits the features: a reload refuses a model.file that does not
+//     load when the daemon has no such model (checkModelFile), and warns
+//     otherwise; omen check config, which does not see the store, warns.
+//   - the alerting section (remediations) is checked by the alert
+//     pipeline, at start (alert.New) and at reload (alerter.checkConfig);
+//     omen check config checks the remediations itself.
+//   - a reload refuses changes of entity_labels, step and lookback
+//     (checkRestartNeeded), which a start accepts, and the running
+//     Prometheus pollers refuse a configuration without queries even when
+//     it drops the prometheus section (sources.check).
+//   - the token and TLS files, the listen addresses, the store (its lock,
+//     free disk space), the NATS server and its streams, and the
+//     Prometheus servers are checked by omen run only, against the
+//     environment.
+func CheckConfig(cfg *config.Config) error {
+	var errs []error
+	if err := CheckPollers(cfg); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkNATSDecode(cfg); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// checkNATSDecode returns the error the NATS consumer gives at start for
+// cfg's decoder options (stream.NewNATSConsumer builds its decoder with
+// them).
+func checkNATSDecode(cfg *config.Config) error {
+	l, err := natsDecodeLimitsOf(cfg)
+	if err == nil {
+		_, err = decode.New(decodeOptions(cfg.Ingest, time.Duration(cfg.Resolved().Lookback), l))
+	}
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	return nil
+}
+
+// checkModelFile returns the error omen run gives at start reading
+// model.file path when the store has no active model that fits (scorer's
+// loadFile): the file does not read, is no model file, or does not fit
+// the features names or the step. A relative path is resolved against the
+// working directory, as at start.
+func checkModelFile(path string, names []string, step time.Duration) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return modelFileReadError(path, err)
+	}
+	m, err := model.Unmarshal(data)
+	if err != nil {
+		return fmt.Errorf("load model %q (model.file): not a model file: %w", path, err)
+	}
+	if err := m.CheckFeatures(names); err != nil {
+		return fmt.Errorf("load model %q (model.file): it does not fit the configured features: %w", path, err)
+	}
+	if err := m.CheckStep(step); err != nil {
+		return fmt.Errorf("load model %q (model.file): it does not fit the configured step: %w", path, err)
+	}
+	return nil
+}
+
+// modelFileReadError is the error of reading model.file path, err, read
+// because the store's registry has no active model; a missing file's
+// says what to do.
+func modelFileReadError(path string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("read model %q (model.file, read because the store's registry has no active model; a relative path is resolved against the working directory): %w: "+
+			"train one (omen train … --out %s), make one the store's active model (omen model add FILE --promote, with this daemon's --storage.path), "+
+			"or remove model.file to start without a model (features are stored, nothing is scored until a model is promoted)", path, err, path)
+	}
+	return fmt.Errorf("read model %q: %w", path, err)
+}

@@ -23,8 +23,8 @@ import (
 // takes no flags: a word starting with "-" is a usage error, unless it
 // follows "--". A file is valid when omen run would start with it: it
 // loads, passes app.CheckConfig (its pollers have queries; a reload runs
-// it too), its remediations are accepted by the alert pipeline. Warnings leave the file valid: remediation causes that
-// match nothing the configuration can produce, and a model.file (when
+// it too), its remediations are accepted by the alert pipeline. Warnings
+// leave the file valid: remediation causes that match nothing the configuration can produce, and a model.file (when
 // set) that does not read, decode or fit its features as run reads it
 // (relative to the working directory) — run reads model.file only when
 // its store's registry has no active model, so it starts with such a

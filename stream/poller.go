@@ -55,10 +55,16 @@ type PollerOptions struct {
 	// its retries on an unreachable server, a 5xx (but Prometheus's query
 	// timeout) or a 429, the poll's other queries are not sent: they fail
 	// at once, and Run catches them up at their next successful poll. A
-	// query that times out once sent (no answer within 1.5 x Timeout)
-	// stops none; a timeout before its request got a connection (a host
-	// powered off, packets dropped, a full listen backlog) counts as the
-	// server unreachable.
+	// query that times out once sent (no answer within 1.5 x Timeout) may
+	// be one slow query: the next is sent once, without retries, and when
+	// it times out too, the poll's other queries are not sent either (the
+	// server accepts connections and does not answer); when it is
+	// answered, the poll goes on. A timeout before its request got a
+	// connection (a host powered off, packets dropped, a full listen
+	// backlog) counts as the server unreachable. In Run, no query is
+	// retried once its poll's step has ended (the retry would delay the
+	// next poll; the step is caught up). A poll that does not answer thus
+	// lasts at most the step plus two attempts (2 x 1.5 x Timeout).
 	MaxRetries int
 	// RetryBackoff is the first retry delay; it doubles up to 30s.
 	// Default 500ms. A 429 or 503 answer's Retry-After (seconds) is the
@@ -528,10 +534,13 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 				stored[name] = next.Add(-step)
 			}
 		}
-		live, failed := p.instant(ctx, qs, next, next.Add(step))
-		if ctx.Err() == nil {
-			p.logFailures(&failing, qs, next, failed)
-		}
+		p.forgetRemoved(&failing, qs, next)
+		// Each query's failure logged as it fails, not at the poll's end.
+		live, _ := p.instant(ctx, qs, next, next.Add(step), func(name string, err error) {
+			if ctx.Err() == nil {
+				p.logOutcome(&failing, qs, next, name, err)
+			}
+		})
 		if err := p.storePoll(ctx, qs, next, stored, live); err != nil && ctx.Err() == nil {
 			p.logger.Warn("store the poll's samples", "time", next, "err", err)
 		}
@@ -577,19 +586,9 @@ func errorClass(err error) string {
 	return err.Error()
 }
 
-// logFailures logs the failed live polls of the poll at next, failed (by
-// query name; the others of qs succeeded), without flooding the log with
-// a query Prometheus keeps refusing (a PromQL error) or a server that
-// stays unreachable: a warning when a query starts failing, or fails with
-// another error (another errorClass: a transport error's text changes at
-// every attempt, with the client's port) or another expression (after
-// SetQueries), then debug records while its error's class stays the same
-// (each record holds the error's full text), and an info record when it
-// succeeds again or is no longer polled (SetQueries removed it). failing
-// holds each failing query's state, by name, its class the query's
-// expression and errorClass; the failures are counted by
-// omen_prometheus_queries_total{outcome="error"}.
-func (p *Poller) logFailures(failing *errclass.Tracker[string], qs *querySet, next time.Time, failed map[string]error) {
+// forgetRemoved closes the failures of the queries no longer in qs
+// (SetQueries removed them) with an info record.
+func (p *Poller) forgetRemoved(failing *errclass.Tracker[string], qs *querySet, next time.Time) {
 	failing.Forget(func(name string) bool {
 		_, ok := qs.exprs[name]
 		return ok
@@ -597,20 +596,32 @@ func (p *Poller) logFailures(failing *errclass.Tracker[string], qs *querySet, ne
 		// Removed by SetQueries: the failure's closing record.
 		p.logger.Info("query no longer polled", "query", name, "time", next, "failing_since", f.Since, "failed_polls", f.Count)
 	})
-	for _, name := range qs.names {
-		err, ok := failed[name]
-		if !ok {
-			if f, ended := failing.Succeed(name); ended {
-				p.logger.Info("query succeeds again", "query", name, "time", next, "failing_since", f.Since, "failed_polls", f.Count)
-			}
-			continue
+}
+
+// logOutcome logs the live poll at next of the query name of qs, failed
+// with err (nil: it succeeded), without flooding the log with a query
+// Prometheus keeps refusing (a PromQL error) or a server that stays
+// unreachable: a warning when a query starts failing, or fails with
+// another error (another errorClass: a transport error's text changes at
+// every attempt, with the client's port) or another expression (after
+// SetQueries), then debug records while its error's class stays the same
+// (each record holds the error's full text), and an info record when it
+// succeeds again (or, see forgetRemoved, is no longer polled). failing
+// holds each failing query's state, by name, its class the query's
+// expression and errorClass; the failures are counted by
+// omen_prometheus_queries_total{outcome="error"}.
+func (p *Poller) logOutcome(failing *errclass.Tracker[string], qs *querySet, next time.Time, name string, err error) {
+	if err == nil {
+		if f, ended := failing.Succeed(name); ended {
+			p.logger.Info("query succeeds again", "query", name, "time", next, "failing_since", f.Since, "failed_polls", f.Count)
 		}
-		// The expression quoted: no expression and class read as another.
-		if f, started := failing.Fail(name, strconv.Quote(qs.exprs[name])+" "+errorClass(err), next); started {
-			p.logger.Warn("query failed; while it fails with this error, logged at debug level", "query", name, "time", next, "err", err)
-		} else {
-			p.logger.Debug("query still failing", "query", name, "time", next, "failing_since", f.Since, "failed_polls", f.Count, "err", err)
-		}
+		return
+	}
+	// The expression quoted: no expression and class read as another.
+	if f, started := failing.Fail(name, strconv.Quote(qs.exprs[name])+" "+errorClass(err), next); started {
+		p.logger.Warn("query failed; while it fails with this error, logged at debug level", "query", name, "time", next, "err", err)
+	} else {
+		p.logger.Debug("query still failing", "query", name, "time", next, "failing_since", f.Since, "failed_polls", f.Count, "err", err)
 	}
 }
 
@@ -857,7 +868,7 @@ const (
 // Append did.
 func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 	qs := p.queries.Load()
-	samples, failed := p.instant(ctx, qs, ts, time.Time{})
+	samples, failed := p.instant(ctx, qs, ts, time.Time{}, nil)
 	b := telemetry.Batch{Source: p.source}
 	var errs []error
 	ok := 0 // the queries that succeeded and are still polled as evaluated
@@ -885,32 +896,48 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 // returns their samples by name (an entry, maybe empty, for each query
 // that succeeded), and the errors of the queries that failed after
 // retries, by name (without the query's name and ts: an error that stays
-// the same from poll to poll reads the same). Once a query has failed
-// after its retries on an error that says the server is down or limiting
-// the poller (see serverFailing), the queries after it are not sent: they
-// fail at once with that error, counted as errors, and are caught up at
-// their next successful poll as any failed query is (N queries retried
-// each against a server that is down took N times the retries' back-off
-// per poll, and a rate limit got N times the traffic). A Retry-After
-// beyond until (the end of Run's poll step; zero: none) fails the query at
-// once and holds back the queries until it has passed (see retry): while
-// held, no query is sent, each fails at once as above.
-func (p *Poller) instant(ctx context.Context, qs *querySet, ts, until time.Time) (map[string][]telemetry.Sample, map[string]error) {
+// the same from poll to poll reads the same). report, when set, is called
+// with each query's outcome (nil: it succeeded) as soon as it is known,
+// in qs's order. Once a query has failed after its retries on an error
+// that says the server is down or limiting the poller (see
+// serverFailing), the queries after it are not sent: they fail at once
+// with that error, counted as errors, and are caught up at their next
+// successful poll as any failed query is (N queries retried each against
+// a server that is down took N times the retries' back-off per poll, and
+// a rate limit got N times the traffic). A query that timed out once sent
+// (see sentTimeout) may be one slow query: the next one is sent once,
+// without retries; when it times out too, the server is not answering and
+// the queries after it are not sent either (a server that accepts
+// connections and never answers took N times the retries' 1.5 x Timeout
+// per poll: an hour at the defaults); when it gets an answer, the poll
+// goes on. A Retry-After beyond until (the end of Run's poll step; zero:
+// none) fails the query at once and holds back the queries until it has
+// passed (see retry): while held, no query is sent, each fails at once as
+// above. Past until, no query is retried (see retry).
+func (p *Poller) instant(ctx context.Context, qs *querySet, ts, until time.Time, report func(name string, err error)) (map[string][]telemetry.Sample, map[string]error) {
 	failed := map[string]error{}
 	samples := make(map[string][]telemetry.Sample, len(qs.names))
 	var down error // the error that stops the poll's remaining queries
 	if h := p.held(); h != nil {
 		down = fmt.Errorf("not sent, held back until %s by the server's Retry-After: %w", h.until.Format(time.RFC3339), h.err)
 	}
+	timedOut := "" // the query sent last, when it timed out once sent
 	for _, name := range qs.names {
 		if down != nil {
 			p.queryCount.WithLabelValues("instant", "error").Inc()
 			p.m.errors.WithLabelValues(ReasonQuery).Inc()
 			failed[name] = down
+			if report != nil {
+				report(name, down)
+			}
 			continue
 		}
+		retries := p.opts.MaxRetries
+		if timedOut != "" {
+			retries = 0 // a probe: is the server answering?
+		}
 		var val model.Value
-		err := p.retry(ctx, "instant", p.opts.MaxRetries, until, func(ctx context.Context) (v1.Warnings, error) {
+		err := p.retry(ctx, "instant", retries, until, func(ctx context.Context) (v1.Warnings, error) {
 			var w v1.Warnings
 			var err error
 			val, w, _, err = p.api.Query(ctx, qs.exprs[name], ts, v1.WithTimeout(p.opts.Timeout))
@@ -918,14 +945,34 @@ func (p *Poller) instant(ctx context.Context, qs *querySet, ts, until time.Time)
 		}, name)
 		if err != nil {
 			failed[name] = err
-			if ctx.Err() == nil && serverFailing(err) {
+			switch {
+			case ctx.Err() != nil:
+			case serverFailing(err):
 				down = fmt.Errorf("not sent, the server failing (query %q failed after its retries): %w", name, err)
+			case !sentTimeout(err):
+				timedOut = ""
+			case timedOut != "":
+				down = fmt.Errorf("not sent, the server not answering (queries %q and %q timed out once sent): %w", timedOut, name, err)
+			default:
+				timedOut = name
 			}
-			continue
+		} else {
+			timedOut = ""
+			samples[name] = p.convert(nil, name, val)
 		}
-		samples[name] = p.convert(nil, name, val)
+		if report != nil {
+			report(name, err)
+		}
 	}
 	return samples, failed
+}
+
+// sentTimeout reports whether err, a query's error, is a timeout once its
+// request was sent on a connection (the client's deadline, 1.5 x Timeout,
+// or a network timeout): no answer, which a slow query on a healthy
+// server and a server that does not answer both give.
+func sentTimeout(err error) bool {
+	return isTimeout(err) && !errors.As(err, new(notConnectedError))
 }
 
 // serverFailing reports whether err, a query's error after its retries,
@@ -1017,8 +1064,12 @@ func (p *Poller) appendRetry(ctx context.Context, bs []telemetry.Batch) error {
 // retry runs q until it succeeds, fails permanently or has been retried
 // retries times. The back-off starts at RetryBackoff and doubles up to
 // 30s; a 429 or 503 answer's Retry-After header (in seconds) replaces it
-// for that retry, capped at 30s when until is zero. Beyond until (the end
-// of Run's poll step), the query gives up at once and Run's queries (live
+// for that retry, capped at 30s when until is zero. A retry that would
+// start at or after until (the end of Run's poll step) is not made: the
+// query fails with its last error (each attempt may last 1.5 x Timeout;
+// retried past its step, a query delayed the next poll by as much again,
+// and the step is caught up at its next successful poll anyway). A
+// Retry-After beyond until fails the query at once and Run's queries (live
 // and catch-up) are held back until the Retry-After has passed (see
 // instant and storePoll): retried at the step's end, it came with the
 // next poll's first query, two requests a step against a server asking
@@ -1062,11 +1113,17 @@ func (p *Poller) retry(ctx context.Context, kind string, retries int, until time
 				}
 			}
 		}
-		if !retryableQueryErr(err) || attempt >= retries || ctx.Err() != nil || held {
+		// A retry past until would delay the next poll: the step is
+		// caught up at the query's next successful poll instead.
+		late := !until.IsZero() && !held && !p.now().Add(wait).Before(until)
+		if !retryableQueryErr(err) || attempt >= retries || ctx.Err() != nil || held || late {
 			p.queryCount.WithLabelValues(kind, "error").Inc()
 			p.m.errors.WithLabelValues(ReasonQuery).Inc()
-			if held {
+			switch {
+			case held:
 				p.logger.Debug("query failed; the server's Retry-After outlasts the poll's step: held back", "query", name, "err", err, "retry_after", wait)
+			case late && retryableQueryErr(err) && attempt < retries && ctx.Err() == nil:
+				p.logger.Debug("query failed; not retried past the poll's step", "query", name, "err", err)
 			}
 			return p.queryError(err)
 		}

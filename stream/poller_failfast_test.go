@@ -127,7 +127,7 @@ func TestPollerRetryAfter(t *testing.T) {
 				until = time.Now().Add(tc.left)
 			}
 			start := time.Now()
-			samples, failed := p.instant(context.Background(), p.queries.Load(), time.Unix(1700000000, 0), until)
+			samples, failed := p.instant(context.Background(), p.queries.Load(), time.Unix(1700000000, 0), until, nil)
 			took := time.Since(start)
 			if took < tc.min || took > tc.max {
 				t.Errorf("took %v, want %v to %v", took, tc.min, tc.max)
@@ -139,7 +139,7 @@ func TestPollerRetryAfter(t *testing.T) {
 				t.Errorf("samples %v, failed %v", samples, failed)
 			}
 			// The next poll, at once.
-			_, failed = p.instant(context.Background(), p.queries.Load(), time.Unix(1700000015, 0), time.Now().Add(time.Second))
+			_, failed = p.instant(context.Background(), p.queries.Load(), time.Unix(1700000015, 0), time.Now().Add(time.Second), nil)
 			if c := calls.Load(); tc.held && (c != tc.calls || failed["q"] == nil || !strings.Contains(failed["q"].Error(), "not sent, held back until ")) {
 				t.Errorf("next poll: %d calls (want %d), error %v: want it held back", c, tc.calls, failed["q"])
 			} else if !tc.held && c != tc.calls+1 {

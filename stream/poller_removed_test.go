@@ -9,6 +9,15 @@ import (
 	"github.com/omen-sre/omen/internal/errclass"
 )
 
+// logFailures logs the live polls of the poll at next of the queries of
+// qs as Run does, failed (by query name; the others succeeded).
+func (p *Poller) logFailures(failing *errclass.Tracker[string], qs *querySet, next time.Time, failed map[string]error) {
+	p.forgetRemoved(failing, qs, next)
+	for _, name := range qs.names {
+		p.logOutcome(failing, qs, next, name, failed[name])
+	}
+}
+
 // A failing query that SetQueries removes gets a closing INFO record,
 // with how many polls it failed, as one that succeeds again does; it
 // left its failure open (a WARN, then nothing).

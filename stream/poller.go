@@ -90,8 +90,10 @@ type PollerOptions struct {
 	// MaxPointsPerQuery). A range query that fails or outlives a step
 	// from the catch-up's start gives its steps up, as does one not sent
 	// because the range queries before it took that step. Each query
-	// counts as behind from the step before its first poll (Run's, or
-	// the poll of a query SetQueries adds). 0 fetches none: the steps missed stay
+	// counts as behind from the step before Run's first poll; a query
+	// SetQueries adds or gives another expression, from the previous
+	// poll's step (fetched again with the new expression, see
+	// SetQueries). 0 fetches none: the steps missed stay
 	// without polled values (a consumer serves the last ones within its
 	// lookback delta).
 	CatchUp time.Duration
@@ -354,7 +356,15 @@ func FloorStep(t time.Time, step time.Duration) time.Time {
 // another expression, if its Append has not started by then (the daemon
 // drops a feature's polled values once SetQueries has returned: the old
 // expression's appended after it were served under the new definition;
-// Run's next poll fetches the step with the new one, with CatchUp). An
+// Run's next poll fetches the step with the new one, with CatchUp). With
+// CatchUp, Run's next poll also fetches the previous poll's step of each
+// query the new set adds or gives another expression, with the new one,
+// in its Append (before its own step): the daemon evaluates a step when
+// the next poll's values pass it, so the step the previous poll fetched,
+// whose values the reload dropped (or, for a new query, never had), was
+// evaluated without them; with a poll under way at the reload, the step
+// before that poll's is fetched too (evaluated when that poll's other
+// values were appended, if any, its values come late). An
 // invalid set is rejected and the current one kept. Safe for concurrent
 // use with Run, Eval and Backfill; queries is not retained.
 func (p *Poller) SetQueries(queries map[string]string) error {
@@ -462,8 +472,9 @@ func (p *Poller) Run(ctx context.Context) error {
 // RunAfter is Run, given last, the newest step whose values were already
 // fetched (the end of a start-up Backfill; zero: none). Each query keeps
 // the newest step whose value it stored or gave up (last at the start;
-// with none, or for a query SetQueries adds, the step before its first
-// poll), so that the
+// with none, the step before its first poll; for a query SetQueries adds
+// or gives another expression, at most the step before the previous
+// poll: see SetQueries), so that the
 // steps it missed (its live poll failed: Prometheus unreachable, a
 // timeout; a poll more than a step late; its Append failed with a
 // retryable error) are always the steps between that one and the poll.
@@ -496,7 +507,9 @@ func (p *Poller) Run(ctx context.Context) error {
 // (none, maybe) were appended.
 func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 	step := p.opts.Step
-	stored := map[string]time.Time{}     // by query: the newest step stored or given up; never moves back
+	// By query: the newest step stored or given up; never moves back but
+	// for a query SetQueries gives another expression.
+	stored := map[string]time.Time{}
 	var failing errclass.Tracker[string] // by query: whose live polls fail
 	if !last.IsZero() {
 		for _, name := range p.queries.Load().names {
@@ -504,7 +517,10 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 		}
 	}
 	var next time.Time
+	var prevSet *querySet   // the query set of the previous poll (nil: none)
+	reloadedDuring := false // SetQueries ran while the previous poll was under way
 	for {
+		prev := next // the previous poll's step (zero: none)
 		now := p.now()
 		floor := FloorStep(now, step)
 		if next.IsZero() {
@@ -528,12 +544,35 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 			}
 		}
 		for _, name := range qs.names {
-			if _, ok := stored[name]; !ok {
-				// Run's first poll, or added by SetQueries: the steps it
-				// misses from this poll on are behind.
-				stored[name] = next.Add(-step)
+			st, ok := stored[name]
+			if !ok {
+				// Run's first poll: the steps it misses from this poll on
+				// are behind.
+				st = next.Add(-step)
 			}
+			if prevSet != nil && prevSet != qs {
+				if expr, polled := prevSet.exprs[name]; !polled || expr != qs.exprs[name] {
+					// Added or given another expression by SetQueries
+					// since the previous poll: the daemon dropped the old
+					// expression's values, or had none, and the previous
+					// poll's step is evaluated when this poll's values
+					// pass it. Behind from it (from the step before it
+					// when the reload came while the previous poll was
+					// under way): caught up with the new expression, in
+					// this poll's Append, before the evaluator reaches
+					// it.
+					b := prev.Add(-step)
+					if reloadedDuring {
+						b = b.Add(-step)
+					}
+					if b.Before(st) {
+						st = b
+					}
+				}
+			}
+			stored[name] = st
 		}
+		prevSet = qs
 		p.forgetRemoved(&failing, qs, next)
 		// Each query's failure logged as it fails, not at the poll's end.
 		live, _ := p.instant(ctx, qs, next, next.Add(step), func(name string, err error) {
@@ -541,6 +580,10 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 				p.logOutcome(&failing, qs, next, name, err)
 			}
 		})
+		// A reload while the poll's queries were under way (their results
+		// not appended, see current): the step before the poll's, whose
+		// values the daemon dropped, is not evaluated yet either.
+		reloadedDuring = p.queries.Load() != qs
 		if err := p.storePoll(ctx, qs, next, stored, live); err != nil && ctx.Err() == nil {
 			p.logger.Warn("store the poll's samples", "time", next, "err", err)
 		}

@@ -1,0 +1,207 @@
+package stream
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/omen-sre/omen/telemetry"
+)
+
+// hookAppender keeps each Append's samples and calls onAppend (when set)
+// with the number of Appends so far, this one included, before keeping
+// them.
+type hookAppender struct {
+	onAppend func(n int)
+	mu       sync.Mutex
+	appends  [][]telemetry.Sample
+}
+
+func (a *hookAppender) Append(_ context.Context, bs []telemetry.Batch) error {
+	a.mu.Lock()
+	n := len(a.appends) + 1
+	a.mu.Unlock()
+	if a.onAppend != nil {
+		a.onAppend(n)
+	}
+	var ss []telemetry.Sample
+	for _, b := range bs {
+		ss = append(ss, b.Samples...)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.appends = append(a.appends, ss)
+	return nil
+}
+
+// TestPollerReloadRefetchesPolledStep: a query that SetQueries gives
+// another expression, or adds, between two polls is behind from the
+// previous poll's step: the next poll fetches that step with the new
+// expression, in the Append that first holds a newer step (which the
+// daemon's evaluator waits for before evaluating the step). The daemon
+// drops a feature's polled values at the reload: the step the previous
+// poll fetched, not yet evaluated, was then evaluated without the
+// feature's value (null, or a failure label false), and nothing counted
+// it.
+func TestPollerReloadRefetchesPolledStep(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	fp := newReloadProm() // "old" answers 1, "new" 2
+	close(fp.release)
+	srv := httptest.NewServer(fp)
+	defer srv.Close()
+	app := &hookAppender{}
+	var p *Poller
+	app.onAppend = func(n int) {
+		if n == 2 { // the second poll's Append: the reload comes after it
+			if err := p.SetQueries(map[string]string{"a": "new", "b": "new"}); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	const step = 200 * time.Millisecond
+	p, reg := catchUpPoller(t, app, srv.URL, map[string]string{"a": "old"}, step)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	waitFor(t, "two Appends after the reload", func() bool {
+		app.mu.Lock()
+		defer app.mu.Unlock()
+		return len(app.appends) >= 4
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	var reloadedAt int64 // the step of the poll whose Append saw the reload (ms): its newest
+	for _, s := range app.appends[1] {
+		reloadedAt = max(reloadedAt, s.T)
+	}
+	// The first Append holding a step after the reload's must hold that
+	// step with the new expression, for a and b.
+	for i, ss := range app.appends[2:] {
+		newer := false
+		for _, s := range ss {
+			newer = newer || s.T > reloadedAt
+		}
+		if !newer {
+			continue
+		}
+		for _, name := range []string{"a", "b"} {
+			found := false
+			for _, s := range ss {
+				found = found || s.Labels.Get("__name__") == name && s.T == reloadedAt && s.V == 2
+			}
+			if !found {
+				t.Errorf("Append %d, the first after the reload's step %d: no value 2 of %s at that step: %v", i+2, reloadedAt, name, ss)
+			}
+		}
+		break
+	}
+	if v := counterValue(t, reg, "omen_prometheus_caught_up_steps_total", "source", p.Source()); v < 2 {
+		t.Errorf("omen_prometheus_caught_up_steps_total = %v, want the reload's step of a and b at least", v)
+	}
+}
+
+// gatedProm answers as reloadProm (fp, its own hold released), but holds
+// the second instant query of "old" until release is closed, after
+// telling started with its time (ms): the second poll under way while a
+// reload changes the query's expression.
+type gatedProm struct {
+	fp      *reloadProm
+	n       atomic.Int32
+	started chan int64
+	release chan struct{}
+}
+
+func (g *gatedProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err == nil && r.Form.Get("query") == "old" && !strings.HasSuffix(r.URL.Path, "/query_range") && g.n.Add(1) == 2 {
+		sec, _ := strconv.ParseFloat(r.Form.Get("time"), 64)
+		g.started <- int64(math.Round(sec * 1000))
+		<-g.release
+	}
+	g.fp.ServeHTTP(w, r)
+}
+
+// TestPollerReloadDuringPollRefetchesStepBefore: SetQueries changing a
+// query's expression while a poll's query is under way drops that poll's
+// results (see TestPollerDropsResultsOfReplacedExpression); the next poll
+// fetches with the new expression the held poll's step and the one before
+// it, which the previous poll had fetched and the daemon's reload dropped
+// (not evaluated yet: the held poll appended nothing). It was left
+// without the feature's value.
+func TestPollerReloadDuringPollRefetchesStepBefore(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	fp := newReloadProm()
+	close(fp.release)
+	g := &gatedProm{fp: fp, started: make(chan int64, 1), release: make(chan struct{})}
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	released := false
+	defer func() {
+		if !released {
+			close(g.release)
+		}
+	}()
+	app := &hookAppender{}
+	const step = 200 * time.Millisecond
+	p, _ := catchUpPoller(t, app, srv.URL, map[string]string{"a": "old"}, step)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	var heldT int64
+	select {
+	case heldT = <-g.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no second poll in 10 s")
+	}
+	if err := p.SetQueries(map[string]string{"a": "new"}); err != nil {
+		t.Fatal(err)
+	}
+	close(g.release)
+	released = true
+	waitFor(t, "a poll after the held one", func() bool {
+		app.mu.Lock()
+		defer app.mu.Unlock()
+		for _, ss := range app.appends {
+			for _, s := range ss {
+				if s.T > heldT {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	// The Append holding a step after the held one's.
+	var got []telemetry.Sample
+	for _, ss := range app.appends {
+		if slices.ContainsFunc(ss, func(s telemetry.Sample) bool { return s.T > heldT }) {
+			got = ss
+			break
+		}
+	}
+	for _, want := range []int64{heldT - step.Milliseconds(), heldT} {
+		if !slices.ContainsFunc(got, func(s telemetry.Sample) bool { return s.T == want && s.V == 2 }) {
+			t.Errorf("the first Append after the held poll has no value 2 at %d (held poll's step %d): %v", want, heldT, got)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +80,18 @@ labels:
   - name: crashloop
     reasons: [CrashLoopBackOff]
 `
+
+// configFileWriter returns the path of a configuration file in a
+// temporary directory and a function that writes yml to it.
+func configFileWriter(t *testing.T) (string, func(yml string)) {
+	file := filepath.Join(t.TempDir(), "omen.yml")
+	return file, func(yml string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
 
 func startApp(t *testing.T, dir string, mut func(*Options)) *App {
 	t.Helper()

@@ -23,13 +23,7 @@ import (
 // which omen run (newSources) and omen check config run. It was accepted
 // with only a restart-only warning naming prometheus.
 func TestReloadRefusesWhatStartRefuses(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "omen.yml")
-	write := func(yml string) {
-		t.Helper()
-		if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	file, write := configFileWriter(t)
 	write(testConfigYAML)
 	logs := &testenv.SyncBuffer{}
 	a := startApp(t, t.TempDir(), func(o *Options) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -26,13 +24,7 @@ import (
 // new schema while the step was in flight and the step's vectors were
 // stored under it: cpu_rate's values named cpu_rate_x1000.
 func TestReloadBetweenSteps(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "omen.yml")
-	write := func(yml string) {
-		t.Helper()
-		if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	file, write := configFileWriter(t)
 	write(testConfigYAML)
 	o := Options{
 		ConfigFile: file, ListenAddress: "127.0.0.1:0", StoragePath: t.TempDir(),

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -27,13 +26,8 @@ func pollerApp(t *testing.T, extra string) (a *App, write func(yml string), poll
 	prom := httptest.NewServer(&queryRecorder{})
 	t.Cleanup(prom.Close)
 	pollerYAML = "prometheus:\n  - url: " + prom.URL + "\n"
-	file := filepath.Join(t.TempDir(), "omen.yml")
-	write = func(yml string) {
-		t.Helper()
-		if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var file string
+	file, write = configFileWriter(t)
 	write(testConfigYAML + pollerYAML + extra)
 	logs = &testenv.SyncBuffer{}
 	a = startApp(t, t.TempDir(), func(o *Options) {

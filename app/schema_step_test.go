@@ -1,8 +1,6 @@
 package app
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -30,13 +28,7 @@ func TestStartRecordsStep(t *testing.T) {
 // reads the windows the daemon scores. The schema recorded no presence
 // features: offline training used the local configuration's.
 func TestSchemaRecordsPresence(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "omen.yml")
-	write := func(yml string) {
-		t.Helper()
-		if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	file, write := configFileWriter(t)
 	write(testConfigYAML)
 	a := startApp(t, t.TempDir(), func(o *Options) { o.Config, o.ConfigFile = nil, file })
 	start, err := a.Store().Schema()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -213,7 +215,12 @@ type Poller struct {
 	url string
 	// queries is the current query set, swapped whole by SetQueries.
 	queries atomic.Pointer[querySet]
-	m       *ingestMetrics
+	// reloadMu serializes SetQueries and guards reloaded: the names of
+	// the queries SetQueries added or gave another expression since Run's
+	// poll last took them (takeReloaded).
+	reloadMu sync.Mutex
+	reloaded map[string]bool
+	m        *ingestMetrics
 
 	queryCount *prometheus.CounterVec
 	warnings   *prometheus.CounterVec
@@ -358,8 +365,10 @@ func FloorStep(t time.Time, step time.Duration) time.Time {
 // expression's appended after it were served under the new definition;
 // Run's next poll fetches the step with the new one, with CatchUp). With
 // CatchUp, Run's next poll also fetches the previous poll's step of each
-// query the new set adds or gives another expression, with the new one,
-// in its Append (before its own step): the daemon evaluates a step when
+// query the new set adds or gives another expression (or that several
+// sets since that poll changed and changed back: the daemon dropped its
+// values at each), with the new one, in its Append (before its own
+// step): the daemon evaluates a step when
 // the next poll's values pass it, so the step the previous poll fetched,
 // whose values the reload dropped (or, for a new query, never had), was
 // evaluated without them; with a poll under way at the reload, the step
@@ -372,8 +381,39 @@ func (p *Poller) SetQueries(queries map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("poller %s: set queries: %w", p.source, err)
 	}
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
+	cur := p.queries.Load()
+	for _, name := range qs.names {
+		if expr, ok := cur.exprs[name]; !ok || expr != qs.exprs[name] {
+			if p.reloaded == nil {
+				p.reloaded = map[string]bool{}
+			}
+			p.reloaded[name] = true
+		}
+	}
 	p.queries.Store(qs)
 	return nil
+}
+
+// peekReloaded returns a copy of what takeReloaded would return, which
+// it leaves.
+func (p *Poller) peekReloaded() map[string]bool {
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
+	return maps.Clone(p.reloaded)
+}
+
+// takeReloaded returns the names of the queries SetQueries added or gave
+// another expression since its last call (a query changed and changed
+// back counts: the daemon dropped its values at each reload), and
+// forgets them.
+func (p *Poller) takeReloaded() map[string]bool {
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
+	r := p.reloaded
+	p.reloaded = nil
+	return r
 }
 
 // Backfill evaluates every query over [start, end] at Step resolution with
@@ -517,8 +557,7 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 		}
 	}
 	var next time.Time
-	var prevSet *querySet   // the query set of the previous poll (nil: none)
-	reloadedDuring := false // SetQueries ran while the previous poll was under way
+	var reloadedDuring map[string]bool // the queries SetQueries changed while the previous poll's were under way
 	for {
 		prev := next // the previous poll's step (zero: none)
 		now := p.now()
@@ -537,6 +576,9 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 			return nil
 		case <-t.C:
 		}
+		// Loaded before the queries: a set swapped in between counts at
+		// the next poll.
+		reloaded := p.takeReloaded()
 		qs := p.queries.Load()
 		for name := range stored {
 			if _, ok := qs.exprs[name]; !ok {
@@ -550,29 +592,25 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 				// are behind.
 				st = next.Add(-step)
 			}
-			if prevSet != nil && prevSet != qs {
-				if expr, polled := prevSet.exprs[name]; !polled || expr != qs.exprs[name] {
-					// Added or given another expression by SetQueries
-					// since the previous poll: the daemon dropped the old
-					// expression's values, or had none, and the previous
-					// poll's step is evaluated when this poll's values
-					// pass it. Behind from it (from the step before it
-					// when the reload came while the previous poll was
-					// under way): caught up with the new expression, in
-					// this poll's Append, before the evaluator reaches
-					// it.
-					b := prev.Add(-step)
-					if reloadedDuring {
-						b = b.Add(-step)
-					}
-					if b.Before(st) {
-						st = b
-					}
+			if reloaded[name] && !prev.IsZero() {
+				// Added or given another expression by SetQueries
+				// since the previous poll: the daemon dropped the old
+				// expression's values, or had none, and the previous
+				// poll's step is evaluated when this poll's values pass
+				// it. Behind from it (from the step before it when the
+				// reload came while the previous poll's queries were
+				// under way): caught up with the new expression, in this
+				// poll's Append, before the evaluator reaches it.
+				b := prev.Add(-step)
+				if reloadedDuring[name] {
+					b = b.Add(-step)
+				}
+				if b.Before(st) {
+					st = b
 				}
 			}
 			stored[name] = st
 		}
-		prevSet = qs
 		p.forgetRemoved(&failing, qs, next)
 		// Each query's failure logged as it fails, not at the poll's end.
 		live, _ := p.instant(ctx, qs, next, next.Add(step), func(name string, err error) {
@@ -583,7 +621,7 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 		// A reload while the poll's queries were under way (their results
 		// not appended, see current): the step before the poll's, whose
 		// values the daemon dropped, is not evaluated yet either.
-		reloadedDuring = p.queries.Load() != qs
+		reloadedDuring = p.peekReloaded()
 		if err := p.storePoll(ctx, qs, next, stored, live); err != nil && ctx.Err() == nil {
 			p.logger.Warn("store the poll's samples", "time", next, "err", err)
 		}

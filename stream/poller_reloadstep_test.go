@@ -52,65 +52,75 @@ func (a *hookAppender) Append(_ context.Context, bs []telemetry.Batch) error {
 // drops a feature's polled values at the reload: the step the previous
 // poll fetched, not yet evaluated, was then evaluated without the
 // feature's value (null, or a failure label false), and nothing counted
-// it.
+// it. So does a query changed, or removed, and back again by two reloads
+// between the polls: the daemon dropped its values at each.
 func TestPollerReloadRefetchesPolledStep(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	fp := newReloadProm() // "old" answers 1, "new" 2
-	close(fp.release)
-	srv := httptest.NewServer(fp)
-	defer srv.Close()
-	app := &hookAppender{}
-	var p *Poller
-	app.onAppend = func(n int) {
-		if n == 2 { // the second poll's Append: the reload comes after it
-			if err := p.SetQueries(map[string]string{"a": "new", "b": "new"}); err != nil {
-				t.Error(err)
+	for _, tc := range []struct {
+		name string
+		sets []map[string]string // SetQueries' sets, in order, after the second poll's Append
+		want map[string]float64  // by query, the value fetched again at that poll's step
+	}{
+		{name: "changed and added", sets: []map[string]string{{"a": "new", "b": "new"}}, want: map[string]float64{"a": 2, "b": 2}},
+		{name: "changed and back", sets: []map[string]string{{"a": "new"}, {"a": "old"}}, want: map[string]float64{"a": 1}},
+		{name: "removed and back", sets: []map[string]string{{"z": "new"}, {"a": "old"}}, want: map[string]float64{"a": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			fp := newReloadProm() // "old" answers 1, "new" 2
+			close(fp.release)
+			srv := httptest.NewServer(fp)
+			defer srv.Close()
+			app := &hookAppender{}
+			var p *Poller
+			app.onAppend = func(n int) {
+				if n != 2 { // the second poll's Append: the reloads come after it
+					return
+				}
+				for _, set := range tc.sets {
+					if err := p.SetQueries(set); err != nil {
+						t.Error(err)
+					}
+				}
 			}
-		}
-	}
-	const step = 200 * time.Millisecond
-	p, reg := catchUpPoller(t, app, srv.URL, map[string]string{"a": "old"}, step)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	waitFor(t, "two Appends after the reload", func() bool {
-		app.mu.Lock()
-		defer app.mu.Unlock()
-		return len(app.appends) >= 4
-	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	app.mu.Lock()
-	defer app.mu.Unlock()
-	var reloadedAt int64 // the step of the poll whose Append saw the reload (ms): its newest
-	for _, s := range app.appends[1] {
-		reloadedAt = max(reloadedAt, s.T)
-	}
-	// The first Append holding a step after the reload's must hold that
-	// step with the new expression, for a and b.
-	for i, ss := range app.appends[2:] {
-		newer := false
-		for _, s := range ss {
-			newer = newer || s.T > reloadedAt
-		}
-		if !newer {
-			continue
-		}
-		for _, name := range []string{"a", "b"} {
-			found := false
-			for _, s := range ss {
-				found = found || s.Labels.Get("__name__") == name && s.T == reloadedAt && s.V == 2
+			const step = 200 * time.Millisecond
+			p, reg := catchUpPoller(t, app, srv.URL, map[string]string{"a": "old"}, step)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.Run(ctx) }()
+			waitFor(t, "two Appends after the reload", func() bool {
+				app.mu.Lock()
+				defer app.mu.Unlock()
+				return len(app.appends) >= 4
+			})
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
 			}
-			if !found {
-				t.Errorf("Append %d, the first after the reload's step %d: no value 2 of %s at that step: %v", i+2, reloadedAt, name, ss)
+			app.mu.Lock()
+			defer app.mu.Unlock()
+			var reloadedAt int64 // the step of the poll whose Append saw the reload (ms): its newest
+			for _, s := range app.appends[1] {
+				reloadedAt = max(reloadedAt, s.T)
 			}
-		}
-		break
-	}
-	if v := counterValue(t, reg, "omen_prometheus_caught_up_steps_total", "source", p.Source()); v < 2 {
-		t.Errorf("omen_prometheus_caught_up_steps_total = %v, want the reload's step of a and b at least", v)
+			// The first Append holding a step after the reload's must hold
+			// that step fetched again.
+			for i, ss := range app.appends[2:] {
+				if !slices.ContainsFunc(ss, func(s telemetry.Sample) bool { return s.T > reloadedAt }) {
+					continue
+				}
+				for name, v := range tc.want {
+					if !slices.ContainsFunc(ss, func(s telemetry.Sample) bool {
+						return s.Labels.Get("__name__") == name && s.T == reloadedAt && s.V == v
+					}) {
+						t.Errorf("Append %d, the first after the reload's step %d: no value %v of %s at that step: %v", i+2, reloadedAt, v, name, ss)
+					}
+				}
+				break
+			}
+			if v := counterValue(t, reg, "omen_prometheus_caught_up_steps_total", "source", p.Source()); v < float64(len(tc.want)) {
+				t.Errorf("omen_prometheus_caught_up_steps_total = %v, want the reload's step of %d queries at least", v, len(tc.want))
+			}
+		})
 	}
 }
 

@@ -588,8 +588,8 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 		for _, name := range qs.names {
 			st, ok := stored[name]
 			if !ok {
-				// Run's first poll: the steps it misses from this poll on
-				// are behind.
+				// Run's first poll (or added by SetQueries, see below):
+				// the steps it misses from this poll on are behind.
 				st = next.Add(-step)
 			}
 			if reloaded[name] && !prev.IsZero() {

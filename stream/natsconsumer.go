@@ -1803,13 +1803,19 @@ func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *
 	dl := nats.NewMsg(c.opts.DLQSubject)
 	dl.Data = msg.Data()
 	for k, vs := range msg.Headers() {
+		// Not copied: the original's id, if any, is its publisher's (the
+		// dead letter's names the original message, see deadLetterID),
+		// and its publish expectations (Nats-Expected-Stream: OMEN, …,
+		// which JetStream keeps on the stored message) are for the
+		// original's stream: OMEN_DLQ refused the dead letter for them,
+		// and the message was redelivered for good.
+		if k == nats.MsgIdHdr || strings.HasPrefix(k, expectedHeaderPrefix) {
+			continue
+		}
 		for _, v := range vs {
 			dl.Header.Add(k, v)
 		}
 	}
-	// The original's id, if any, is its publisher's; the dead letter's
-	// names the original message (see deadLetterID).
-	dl.Header.Del(nats.MsgIdHdr)
 	if id := deadLetterID(c.Source(), meta); id != "" {
 		dl.Header.Set(nats.MsgIdHdr, id)
 	}
@@ -1850,6 +1856,11 @@ func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *
 	c.messages.WithLabelValues(c.opts.Durable, "dead_letter").Inc()
 	return true
 }
+
+// expectedHeaderPrefix starts the names of JetStream's publish
+// expectations (Nats-Expected-Stream, Nats-Expected-Last-Sequence,
+// Nats-Expected-Last-Subject-Sequence, Nats-Expected-Last-Msg-Id).
+const expectedHeaderPrefix = "Nats-Expected-"
 
 // deadLetterID returns the Nats-Msg-Id of the dead letter of the message
 // meta describes, consumed in batches of source: source (the stream, the

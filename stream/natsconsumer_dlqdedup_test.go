@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -180,6 +181,50 @@ func TestNATSConsumerDLQStreamDuplicates(t *testing.T) {
 			}
 			if want := uint64(min(tc.existing, 1)); info.State.Msgs != want {
 				t.Fatalf("dead-letter stream holds %d messages, want %d", info.State.Msgs, want)
+			}
+		})
+	}
+}
+
+// TestNATSConsumerDeadLetterPublishExpectations: a poison message
+// published with JetStream publish expectations (nats.go's
+// jetstream.WithExpectStream and WithExpectLastSequence set
+// Nats-Expected-Stream and Nats-Expected-Last-Sequence, which JetStream
+// keeps on the stored message) is dead-lettered once, without them: its
+// dead letter carried them, OMEN_DLQ refused it ("expected stream does
+// not match"), and the message was nacked and redelivered for good.
+func TestNATSConsumerDeadLetterPublishExpectations(t *testing.T) {
+	for _, ns := range natsServers {
+		t.Run(ns.name, func(t *testing.T) {
+			verifyNoLeaks(t)
+			nc, js := connectJS(t, ns.start(t))
+			reg := prometheus.NewRegistry()
+			c := newConsumer(t, nc, &MemAppender{}, testNATSOptions(), reg)
+			setupStreams(t, c)
+			stop := runConsumer(t, c)
+			m := nats.NewMsg("omen.metrics.influx")
+			m.Data = []byte("this is not line protocol at all")
+			m.Header.Set("X-Origin", "kept")
+			if _, err := js.PublishMsg(context.Background(), m, jetstream.WithExpectStream(DefaultNATSStream), jetstream.WithExpectLastSequence(0)); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the dead letter", func() bool {
+				return counterValue(t, reg, "omen_nats_messages_total", "outcome", "dead_letter") == 1
+			})
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			if v := counterValue(t, reg, "omen_ingest_errors_total", "reason", ReasonDeadLetterFailed); v != 0 {
+				t.Fatalf("omen_ingest_errors_total{reason=dead_letter_failed} = %v, want 0", v)
+			}
+			h := fetchDLQ(t, js, 1)[0].Headers()
+			for k := range h {
+				if strings.HasPrefix(k, "Nats-Expected-") {
+					t.Errorf("dead letter carries the original's publish expectation %s: %q", k, h.Get(k))
+				}
+			}
+			if h.Get("X-Origin") != "kept" {
+				t.Errorf("dead letter's headers %v lack the original's X-Origin", h)
 			}
 		})
 	}

@@ -72,21 +72,22 @@ func TestPollerBackfillNotLate(t *testing.T) {
 			if late := testutil.ToFloat64(a.ingest.late); late != 0 {
 				t.Errorf("omen_ingest_late_samples_total = %v after the backfill, want 0 (%d samples backfilled)", late, fp.points.Load())
 			}
-			// Every step evaluated stored the entity's vector (steps read
-			// before and after the vectors agree: none in between).
-			for {
-				steps := testutil.ToFloat64(a.eval.steps)
-				n := 0
-				if err := a.store.Vectors("shop/p", math.MinInt64, math.MaxInt64, func(store.Vector) error { n++; return nil }); err != nil {
-					t.Fatal(err)
-				}
-				if testutil.ToFloat64(a.eval.steps) != steps {
-					continue
-				}
-				if float64(n) != steps {
-					t.Errorf("%d vectors of shop/p stored over %v steps evaluated, want one a step", n, steps)
-				}
-				break
+			// Every step evaluated stored the entity's vector. Read under
+			// the evaluator's layout lock, which a step holds from its
+			// count to its vectors' store: read between the two (as the
+			// steps read before and after the vectors, which could agree
+			// while a step was storing), a loaded machine found a step
+			// counted without its vector yet.
+			a.eval.layoutMu.Lock()
+			steps := testutil.ToFloat64(a.eval.steps)
+			n := 0
+			err := a.store.Vectors("shop/p", math.MinInt64, math.MaxInt64, func(store.Vector) error { n++; return nil })
+			a.eval.layoutMu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if float64(n) != steps {
+				t.Errorf("%d vectors of shop/p stored over %v steps evaluated, want one a step", n, steps)
 			}
 		})
 	}

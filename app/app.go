@@ -951,22 +951,24 @@ func (a *App) applyConfig(next *config.Config) error {
 
 // checkModelFile checks cfg's model.file (none: nothing to check) as a
 // start reads it, against the features of fx (cfg's prepared feature
-// configuration) and the step: a start reads it when the store has no
-// active model that fits the features. When the daemon uses no model, or
-// its model does not fit fx's features (the reload unloads it), a restart
-// would read the file: one that does not load is refused (err). When the
-// model in use fits, a restart does not read the file: one that does not
-// load is returned as warn, for the reload to log once applied.
+// configuration) and the step: a start reads it when the store's active
+// model does not load or does not fit the features (readActiveModel, which
+// the start's scorer loads it with). When it does not (no active model,
+// or one that does not fit fx's features), a restart would read the file:
+// one that does not load is refused (err). When the active model fits, in
+// use or not (unloaded by an earlier reload of other features: this
+// reload loads it again), a restart does not read the file: one that
+// does not load is returned as warn, for the reload to log once applied.
 func (a *App) checkModelFile(cfg *config.Config, fx *features.PreparedConfig) (warn, err error) {
 	if cfg.Model.File == "" {
 		return nil, nil
 	}
-	names := fx.FeatureNames()
-	ferr := checkModelFile(cfg.Model.File, names, time.Duration(a.cfg.Load().Step))
+	names, step := fx.FeatureNames(), time.Duration(a.cfg.Load().Step)
+	ferr := checkModelFile(cfg.Model.File, names, step)
 	if ferr == nil {
 		return nil, nil
 	}
-	if m, _ := a.scorer.Model(); m != nil && m.CheckFeatures(names) == nil {
+	if readActiveModel(a.store, names, step) == nil {
 		return ferr, nil
 	}
 	return nil, fmt.Errorf("%w (omen run refuses to start with it on this store, which has no active model that fits these features); nothing was reloaded", ferr)

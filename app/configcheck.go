@@ -25,7 +25,7 @@ import (
 // Checked elsewhere, as they depend on more than the file:
 //   - model.file is read at start only when the store has no active model
 //     that fits the features: a reload refuses a model.file that does not
-//     load when the daemon has no such model (checkModelFile), and warns
+//     load when the store has no such model (checkModelFile), and warns
 //     otherwise; omen check config, which does not see the store, warns.
 //   - the alerting section (remediations) is checked by the alert
 //     pipeline, at start (alert.New) and at reload (alerter.checkConfig);
@@ -87,11 +87,11 @@ func checkModelFile(path string, names []string, step time.Duration) error {
 }
 
 // modelFileReadError is the error of reading model.file path, err, read
-// because the store's registry has no active model; a missing file's
-// says what to do.
+// because the store's registry has no active model that fits the
+// features; a missing file's says what to do.
 func modelFileReadError(path string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("read model %q (model.file, read because the store's registry has no active model; a relative path is resolved against the working directory): %w: "+
+		return fmt.Errorf("read model %q (model.file, read because the store's registry has no active model that fits the features; a relative path is resolved against the working directory): %w: "+
 			"train one (omen train … --out %s), make one the store's active model (omen model add FILE --promote, with this daemon's --storage.path), "+
 			"or remove model.file to start without a model (features are stored, nothing is scored until a model is promoted)", path, err, path)
 	}

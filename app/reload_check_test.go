@@ -140,3 +140,61 @@ func TestReloadModelFile(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadModelFileActiveModelUnloaded: a reload decides whether a
+// restart would read model.file from the store's active model, as a start
+// does, not from the model the daemon has loaded. The active model vA is
+// unloaded by a reload to other features (an added feature) and stays
+// the registry's active model; a reload back to vA's features with a
+// missing model.file is accepted with the warning (a restart does not
+// read the file) and loads vA again, and a restart with that file starts
+// with vA. It was refused, saying the store had no active model that
+// fits: the operator could not revert the feature change by a reload.
+func TestReloadModelFileActiveModelUnloaded(t *testing.T) {
+	file, write := configFileWriter(t)
+	write(testConfigYAML)
+	dir := t.TempDir()
+	logs := &testenv.SyncBuffer{}
+	mut := func(o *Options) {
+		o.Config, o.ConfigFile = nil, file
+		o.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	a := startApp(t, dir, mut)
+	c := &api.Client{URL: "http://" + a.Addr()}
+	if _, err := c.AddModel(context.Background(), modelFile(t, a.FeatureNames(), "vA", 1), api.AddOptions{Promote: true}); err != nil {
+		t.Fatal(err)
+	}
+
+	write(strings.Replace(testConfigYAML, "event_features:", "  - name: extra\n    expr: sum by (${entity}) (up)\nevent_features:", 1))
+	if err := a.Reload(); err != nil {
+		t.Fatalf("reload adding a feature: %v", err)
+	}
+	if m, v := a.scorer.Model(); m != nil {
+		t.Fatalf("model %s in use after a reload to other features, want vA unloaded", v)
+	}
+	if v, _ := a.Store().ActiveVersion(); v != "vA" {
+		t.Fatalf("active model %q after the reload, want vA", v)
+	}
+
+	missing := filepath.Join(t.TempDir(), "gone.omen")
+	before := len(logs.String())
+	write(testConfigYAML + "model:\n  file: " + missing + "\n")
+	if err := a.Reload(); err != nil {
+		t.Fatalf("reload back to vA's features with a missing model.file: %v", err)
+	}
+	if logged := logs.String()[before:]; !strings.Contains(logged, "refuses to start with it on a store without one") {
+		t.Errorf("no warning about model.file:\n%s", logged)
+	}
+	if _, v := a.scorer.Model(); v != "vA" {
+		t.Errorf("model in use %q after the reload back, want vA", v)
+	}
+	if err := a.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// A restart with the same file does not read model.file either.
+	b := startApp(t, dir, mut)
+	if _, v := b.scorer.Model(); v != "vA" {
+		t.Errorf("model in use %q after a restart with the file, want vA", v)
+	}
+}

@@ -392,7 +392,27 @@ func (s *scorer) install(version, sha string, m *model.Model) error {
 // the features in use; an unusable one wraps registry.ErrUnusable. sha is the
 // sha256 (hex) of the data read.
 func (s *scorer) readModel(version string) (m *model.Model, sha string, err error) {
-	data, meta, err := s.opts.Store.Model(version)
+	return readRegisteredModel(s.opts.Store, version, s.currentFeatures(), s.step)
+}
+
+// readActiveModel reads the registry's active model of st, as a start
+// loads it (newScorer, reloadModel), and checks it against the features
+// names and the step: an error (store.ErrNotFound when there is none)
+// when a start would not load it and would read model.file instead.
+func readActiveModel(st *store.Store, names []string, step time.Duration) error {
+	meta, err := st.Active()
+	if err != nil {
+		return fmt.Errorf("read active model: %w", err)
+	}
+	_, _, err = readRegisteredModel(st, meta.Version, names, step)
+	return err
+}
+
+// readRegisteredModel reads and decodes version's model from st and checks
+// it against the features names and the step; an unusable one wraps
+// registry.ErrUnusable. sha is the sha256 (hex) of the data read.
+func readRegisteredModel(st *store.Store, version string, names []string, step time.Duration) (m *model.Model, sha string, err error) {
+	data, meta, err := st.Model(version)
 	if store.IsCorrupt(err) {
 		// Damaged data: reading it again every few seconds gives the same
 		// error (it was logged every 2 s for good). Refused until another
@@ -406,10 +426,10 @@ func (s *scorer) readModel(version string) (m *model.Model, sha string, err erro
 	if err != nil {
 		return nil, "", fmt.Errorf("load model %s: %w: %w", version, registry.ErrUnusable, err)
 	}
-	if err := m.CheckFeatures(s.currentFeatures()); err != nil {
+	if err := m.CheckFeatures(names); err != nil {
 		return nil, "", fmt.Errorf("model %s does not fit the configured features: %w: %w", version, registry.ErrUnusable, err)
 	}
-	if err := m.CheckStep(s.step); err != nil {
+	if err := m.CheckStep(step); err != nil {
 		return nil, "", fmt.Errorf("model %s does not fit the configured step: %w: %w", version, registry.ErrUnusable, err)
 	}
 	return m, meta.SHA256, nil

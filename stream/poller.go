@@ -371,9 +371,10 @@ func FloorStep(t time.Time, step time.Duration) time.Time {
 // step): the daemon evaluates a step when
 // the next poll's values pass it, so the step the previous poll fetched,
 // whose values the reload dropped (or, for a new query, never had), was
-// evaluated without them; with a poll under way at the reload, the step
-// before that poll's is fetched too (evaluated when that poll's other
-// values were appended, if any, its values come late). An
+// evaluated without them; with a poll under way at the reload (until its
+// Append has returned), the step before that poll's is fetched too
+// (evaluated when that poll's other values were appended, if any, its
+// values come late). An
 // invalid set is rejected and the current one kept. Safe for concurrent
 // use with Run, Eval and Backfill; queries is not retained.
 func (p *Poller) SetQueries(queries map[string]string) error {
@@ -557,7 +558,7 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 		}
 	}
 	var next time.Time
-	var reloadedDuring map[string]bool // the queries SetQueries changed while the previous poll's were under way
+	var reloadedDuring map[string]bool // the queries SetQueries changed while the previous poll was under way (until its Append returned)
 	for {
 		prev := next // the previous poll's step (zero: none)
 		now := p.now()
@@ -618,13 +619,16 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 				p.logOutcome(&failing, qs, next, name, err)
 			}
 		})
-		// A reload while the poll's queries were under way (their results
-		// not appended, see current): the step before the poll's, whose
-		// values the daemon dropped, is not evaluated yet either.
-		reloadedDuring = p.peekReloaded()
 		if err := p.storePoll(ctx, qs, next, stored, live); err != nil && ctx.Err() == nil {
 			p.logger.Warn("store the poll's samples", "time", next, "err", err)
 		}
+		// A reload while the poll was under way, until its Append
+		// returned (its results not appended, see current; the catch-up's
+		// range queries may take up to a step before current checks): the
+		// step before the poll's, whose values the daemon dropped, is not
+		// evaluated yet either. A reload that came after the Append, and
+		// before this, fetches that step again too, late.
+		reloadedDuring = p.peekReloaded()
 	}
 }
 

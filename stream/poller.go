@@ -217,10 +217,15 @@ type Poller struct {
 	queries atomic.Pointer[querySet]
 	// reloadMu serializes SetQueries and guards reloaded: the names of
 	// the queries SetQueries added or gave another expression since Run's
-	// poll last took them (takeReloaded).
+	// poll last took them (takeQueries). queries is stored with reloadMu
+	// held, so that a poll loads the set and takes the names of the
+	// reloads that made it together.
 	reloadMu sync.Mutex
 	reloaded map[string]bool
-	m        *ingestMetrics
+	// inTake, when set (tests only), is called by takeQueries with
+	// reloadMu held, between taking reloaded and loading queries.
+	inTake func()
+	m      *ingestMetrics
 
 	queryCount *prometheus.CounterVec
 	warnings   *prometheus.CounterVec
@@ -397,24 +402,30 @@ func (p *Poller) SetQueries(queries map[string]string) error {
 	return nil
 }
 
-// peekReloaded returns a copy of what takeReloaded would return, which
-// it leaves.
+// peekReloaded returns a copy of the names takeQueries would return,
+// which it leaves.
 func (p *Poller) peekReloaded() map[string]bool {
 	p.reloadMu.Lock()
 	defer p.reloadMu.Unlock()
 	return maps.Clone(p.reloaded)
 }
 
-// takeReloaded returns the names of the queries SetQueries added or gave
-// another expression since its last call (a query changed and changed
-// back counts: the daemon dropped its values at each reload), and
-// forgets them.
-func (p *Poller) takeReloaded() map[string]bool {
+// takeQueries returns the current query set and the names of the
+// queries SetQueries added or gave another expression since its last
+// call (a query changed and changed back counts: the daemon dropped its
+// values at each reload), which it forgets. Both are taken under
+// reloadMu, as SetQueries changes them: a set swapped in between the two
+// was polled without its reload counted (its previous poll's step not
+// fetched again).
+func (p *Poller) takeQueries() (*querySet, map[string]bool) {
 	p.reloadMu.Lock()
 	defer p.reloadMu.Unlock()
 	r := p.reloaded
 	p.reloaded = nil
-	return r
+	if p.inTake != nil {
+		p.inTake()
+	}
+	return p.queries.Load(), r
 }
 
 // Backfill evaluates every query over [start, end] at Step resolution with
@@ -577,10 +588,7 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 			return nil
 		case <-t.C:
 		}
-		// Loaded before the queries: a set swapped in between counts at
-		// the next poll.
-		reloaded := p.takeReloaded()
-		qs := p.queries.Load()
+		qs, reloaded := p.takeQueries()
 		for name := range stored {
 			if _, ok := qs.exprs[name]; !ok {
 				delete(stored, name) // removed by SetQueries

@@ -55,6 +55,7 @@ func (a *hookAppender) Append(_ context.Context, bs []telemetry.Batch) error {
 // it. So does a query changed, or removed, and back again by two reloads
 // between the polls: the daemon dropped its values at each.
 func TestPollerReloadRefetchesPolledStep(t *testing.T) {
+	verifyNoLeaks(t) // once the parallel rows have ended
 	for _, tc := range []struct {
 		name string
 		sets []map[string]string // SetQueries' sets, in order, after the second poll's Append
@@ -65,7 +66,8 @@ func TestPollerReloadRefetchesPolledStep(t *testing.T) {
 		{name: "removed and back", sets: []map[string]string{{"z": "new"}, {"a": "old"}}, want: map[string]float64{"a": 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			defer goleak.VerifyNone(t)
+			// Each row waits for three polls of a second.
+			t.Parallel()
 			fp := newReloadProm() // "old" answers 1, "new" 2
 			close(fp.release)
 			srv := httptest.NewServer(fp)
@@ -82,40 +84,40 @@ func TestPollerReloadRefetchesPolledStep(t *testing.T) {
 					}
 				}
 			}
-			const step = 200 * time.Millisecond
+			// A step of a second: the catch-up's range query must be
+			// answered within a step, which a loaded machine can miss at
+			// 200 ms.
+			const step = time.Second
 			p, reg := catchUpPoller(t, app, srv.URL, map[string]string{"a": "old"}, step)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- p.Run(ctx) }()
-			waitFor(t, "two Appends after the reload", func() bool {
+			var reloadedAt int64 // the step of the poll whose Append saw the reload (ms): its newest
+			waitFor(t, "an Append after the reload's step", func() bool {
 				app.mu.Lock()
-				defer app.mu.Unlock()
-				return len(app.appends) >= 4
+				if len(app.appends) < 2 {
+					app.mu.Unlock()
+					return false
+				}
+				reloadedAt = 0
+				for _, s := range app.appends[1] {
+					reloadedAt = max(reloadedAt, s.T)
+				}
+				app.mu.Unlock()
+				_, ok := firstAppendAfter(app, reloadedAt)
+				return ok
 			})
 			cancel()
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
-			app.mu.Lock()
-			defer app.mu.Unlock()
-			var reloadedAt int64 // the step of the poll whose Append saw the reload (ms): its newest
-			for _, s := range app.appends[1] {
-				reloadedAt = max(reloadedAt, s.T)
-			}
 			// The first Append holding a step after the reload's must hold
 			// that step fetched again.
-			for i, ss := range app.appends[2:] {
-				if !slices.ContainsFunc(ss, func(s telemetry.Sample) bool { return s.T > reloadedAt }) {
-					continue
+			ss, _ := firstAppendAfter(app, reloadedAt)
+			for name, v := range tc.want {
+				if !hasSample(ss, name, reloadedAt, v) {
+					t.Errorf("the first Append after the reload's step %d: no value %v of %s at that step: %v", reloadedAt, v, name, ss)
 				}
-				for name, v := range tc.want {
-					if !slices.ContainsFunc(ss, func(s telemetry.Sample) bool {
-						return s.Labels.Get("__name__") == name && s.T == reloadedAt && s.V == v
-					}) {
-						t.Errorf("Append %d, the first after the reload's step %d: no value %v of %s at that step: %v", i+2, reloadedAt, v, name, ss)
-					}
-				}
-				break
 			}
 			if v := counterValue(t, reg, "omen_prometheus_caught_up_steps_total", "source", p.Source()); v < float64(len(tc.want)) {
 				t.Errorf("omen_prometheus_caught_up_steps_total = %v, want the reload's step of %d queries at least", v, len(tc.want))
@@ -165,7 +167,9 @@ func TestPollerReloadDuringPollRefetchesStepBefore(t *testing.T) {
 		}
 	}()
 	app := &hookAppender{}
-	const step = 200 * time.Millisecond
+	// A step of a second: the catch-up's range query must be answered
+	// within a step, which a loaded machine can miss at 200 ms.
+	const step = time.Second
 	p, _ := catchUpPoller(t, app, srv.URL, map[string]string{"a": "old"}, step)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

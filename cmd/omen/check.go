@@ -27,8 +27,9 @@ import (
 // leave the file valid: remediation causes that match nothing the configuration can produce, and a model.file (when
 // set) that does not read, decode or fit its features as run reads it
 // (relative to the working directory) — run reads model.file only when
-// its store's registry has no active model, so it starts with such a
-// file when the registry has one, and fails on it otherwise.
+// its store's registry has no active model that fits the features, so
+// it starts with such a file when the registry has one, and fails on it
+// otherwise.
 func checkCmd(args []string, stdout, stderr io.Writer) int {
 	const usage = "usage: omen check config FILE...\n\nValidates omen configuration files: exit 0 when all are valid, 1 when any is not.\nA file whose name starts with \"-\" follows \"--\"."
 	if len(args) > 0 && isHelp(args[0]) || len(args) == 2 && args[0] == "config" && args[1] == "help" {

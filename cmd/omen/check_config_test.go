@@ -127,7 +127,8 @@ func writeCheckModel(t *testing.T, path string, names []string) {
 // TestCheckModelFile: omen check config reads model.file as omen run does
 // (relative to the working directory) and warns when it is missing, is
 // not a model, or does not fit the configured features: run fails on such
-// a file only when the registry has no active model (it used to report
+// a file only when the registry has no active model that fits the
+// features (it used to report
 // SUCCESS silently; then FAILED, exit 1, refusing the README's config
 // that run starts with when the registry has a model).
 func TestCheckModelFile(t *testing.T) {

@@ -109,21 +109,8 @@ func TestPollerReloadDuringCatchUpRefetchesStepBefore(t *testing.T) {
 	const step = time.Second
 	p, _ = catchUpPoller(t, app, srv.URL, map[string]string{"a": "old", "b": "bq"}, step)
 	runPoller(t, p)
-	var t2 int64 // the second poll's step (ms): the reload came during its catch-up
-	waitFor(t, "an Append after the second poll's", func() bool {
-		app.mu.Lock()
-		if len(app.appends) < 2 {
-			app.mu.Unlock()
-			return false
-		}
-		t2 = 0
-		for _, s := range app.appends[1] {
-			t2 = max(t2, s.T)
-		}
-		app.mu.Unlock()
-		_, ok := firstAppendAfter(app, t2)
-		return ok
-	})
+	// The second poll's step (ms): the reload came during its catch-up.
+	t2 := waitAppendAfterSecond(t, app, "an Append after the second poll's")
 	app.mu.Lock()
 	if hasSample(app.appends[1], "a", t2, 1) {
 		t.Errorf("the second poll's Append holds a's old value at %d: the reload under way should have dropped it", t2)

@@ -92,21 +92,8 @@ func TestPollerReloadRefetchesPolledStep(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- p.Run(ctx) }()
-			var reloadedAt int64 // the step of the poll whose Append saw the reload (ms): its newest
-			waitFor(t, "an Append after the reload's step", func() bool {
-				app.mu.Lock()
-				if len(app.appends) < 2 {
-					app.mu.Unlock()
-					return false
-				}
-				reloadedAt = 0
-				for _, s := range app.appends[1] {
-					reloadedAt = max(reloadedAt, s.T)
-				}
-				app.mu.Unlock()
-				_, ok := firstAppendAfter(app, reloadedAt)
-				return ok
-			})
+			// The step of the poll whose Append saw the reload (ms).
+			reloadedAt := waitAppendAfterSecond(t, app, "an Append after the reload's step")
 			cancel()
 			if err := <-done; err != nil {
 				t.Fatal(err)
@@ -218,4 +205,26 @@ func TestPollerReloadDuringPollRefetchesStepBefore(t *testing.T) {
 			t.Errorf("the first Append after the held poll has no value 2 at %d (held poll's step %d): %v", want, heldT, got)
 		}
 	}
+}
+
+// waitAppendAfterSecond waits for an Append of app after the newest step
+// of its second Append, and returns that step (ms).
+func waitAppendAfterSecond(t *testing.T, app *hookAppender, what string) int64 {
+	t.Helper()
+	var at int64
+	waitFor(t, what, func() bool {
+		app.mu.Lock()
+		if len(app.appends) < 2 {
+			app.mu.Unlock()
+			return false
+		}
+		at = 0
+		for _, s := range app.appends[1] {
+			at = max(at, s.T)
+		}
+		app.mu.Unlock()
+		_, ok := firstAppendAfter(app, at)
+		return ok
+	})
+	return at
 }

@@ -3,12 +3,15 @@ package stream
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 // TestNATSConsumerStreamDeletedTwoReplicas: two replicas with their own
@@ -37,7 +40,22 @@ func TestNATSConsumerStreamDeletedTwoReplicas(t *testing.T) {
 				opts.Durable = "omen-" + p
 				opts.FilterSubjects = []string{"omen.metrics.*." + p}
 				r := &replica{app: &MemAppender{}, reg: prometheus.NewRegistry()}
-				r.c = newConsumer(t, connect(t, url), r.app, opts, r.reg)
+				lg := &testenv.SyncBuffer{} // shown when the test fails
+				var err error
+				r.c, err = NewNATSConsumer(connect(t, url), r.app, opts, r.reg, slog.New(slog.NewTextHandler(lg, &slog.HandlerOptions{Level: slog.LevelDebug})))
+				if err != nil {
+					t.Fatal(err)
+				}
+				// nats-server 2.9 does not always tell a pull that its
+				// consumer was deleted (1 in about 15 loaded runs): the
+				// replica learns it from missing heartbeats, two of them
+				// (30 s at the client's default); half a second here.
+				r.c.heartbeat = 500 * time.Millisecond
+				t.Cleanup(func() {
+					if t.Failed() {
+						t.Logf("replica %s logs:\n%s", p, lg.String())
+					}
+				})
 				setupStreams(t, r.c)
 				r.stop = runConsumer(t, r.c)
 				rs = append(rs, r)

@@ -33,20 +33,27 @@ func TestFromAlertEscalatedAt(t *testing.T) {
 			`"resolved_at":1764000105000,"escalated_at":1764000045000`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			x := FromAlert(tc.a)
-			b, err := json.Marshal(x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.want == "" {
-				if x.EscalatedAt != 0 || strings.Contains(string(b), "escalated_at") {
-					t.Errorf("not escalated, yet %s", b)
-				}
-				return
-			}
-			if !strings.Contains(string(b), tc.want) {
-				t.Errorf("%s does not contain %s", b, tc.want)
-			}
+			checkFromAlertTime(t, tc.a, "escalated_at", tc.want, func(x Alert) int64 { return x.EscalatedAt })
 		})
+	}
+}
+
+// checkFromAlertTime checks one optional time of FromAlert(a) as JSON:
+// that it holds want, or, want "", that key is absent and field gives 0.
+func checkFromAlertTime(t *testing.T, a alert.Alert, key, want string, field func(Alert) int64) {
+	t.Helper()
+	x := FromAlert(a)
+	b, err := json.Marshal(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want == "" {
+		if field(x) != 0 || strings.Contains(string(b), key) {
+			t.Errorf("no %s wanted, yet %s", key, b)
+		}
+		return
+	}
+	if !strings.Contains(string(b), want) {
+		t.Errorf("%s does not contain %s", b, want)
 	}
 }

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,20 +35,7 @@ func TestFromAlertFailureBeganAt(t *testing.T) {
 			ResolvedAt: began, Annotations: map[string]string{"outcome": alert.OutcomeNoLongerPredicted}}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			x := FromAlert(tc.a)
-			b, err := json.Marshal(x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.want == "" {
-				if x.FailureBeganAt != 0 || strings.Contains(string(b), "failure_began_at") {
-					t.Errorf("no failure, yet %s", b)
-				}
-				return
-			}
-			if !strings.Contains(string(b), tc.want) {
-				t.Errorf("%s does not contain %s", b, tc.want)
-			}
+			checkFromAlertTime(t, tc.a, "failure_began_at", tc.want, func(x Alert) int64 { return x.FailureBeganAt })
 		})
 	}
 }

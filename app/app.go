@@ -908,9 +908,22 @@ func (a *App) applyConfig(next *config.Config) error {
 	if err := a.sources.checkConfig(cfg); err != nil {
 		return err
 	}
+	// The model.file decision and the switch to the new features hold the
+	// registry lock, which promotions and rollbacks (omen model promote,
+	// the API) hold from their check to the model in use: the registry's
+	// active model the decision read stays active until the features have
+	// switched, and a change waiting for the lock is then checked against
+	// the new features. Without it a promotion between the two made a
+	// model that does not fit them active, and the reload, accepted with a
+	// warning, left a daemon that would not start again.
+	unlock := a.scorer.lockRegistry()
 	modelFileWarning, err := a.checkModelFile(cfg, fx)
 	if err != nil {
+		unlock()
 		return err
+	}
+	if a.scorer.testHook != nil {
+		a.scorer.testHook("model file checked")
 	}
 	// Apply, between two steps (a step's vectors are evaluated, stored
 	// and scored under one layout): the schema first (a write, which can
@@ -931,6 +944,7 @@ func (a *App) applyConfig(next *config.Config) error {
 		a.scorer.featuresChanged(func() { a.extractor.ApplyConfig(fx) })
 		return nil
 	})
+	unlock()
 	if err != nil {
 		return err
 	}

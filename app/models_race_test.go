@@ -136,7 +136,8 @@ func TestDeleteRacesRollbackStress(t *testing.T) {
 }
 
 // reloadableRegistry is daemonRegistry whose features a test changes as
-// a configuration reload does (reload: set them, then featuresChanged).
+// a configuration reload does (reload: take the registry lock, set them,
+// then featuresChanged).
 func reloadableRegistry(t *testing.T, names []string) (r registryAdmin, reload func(names []string)) {
 	t.Helper()
 	var feats atomic.Value
@@ -144,6 +145,7 @@ func reloadableRegistry(t *testing.T, names []string) (r registryAdmin, reload f
 	r, _ = daemonRegistry(t, names)
 	r.s.opts.Features = func() []string { return feats.Load().([]string) }
 	return r, func(names []string) {
+		defer r.s.lockRegistry()()
 		r.s.featuresChanged(func() { feats.Store(names) })
 	}
 }

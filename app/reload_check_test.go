@@ -198,3 +198,64 @@ func TestReloadModelFileActiveModelUnloaded(t *testing.T) {
 		t.Errorf("model in use %q after a restart with the file, want vA", v)
 	}
 }
+
+// TestReloadModelFileDuringPromotion: a reload's model.file decision holds
+// the registry lock until the features have switched, so a promotion
+// cannot make it stale. vA (the old features) is the store's active model,
+// unloaded by a reload that added a feature; vB, registered, fits the
+// added feature. A reload back to vA's features with a missing model.file
+// decides "vA is active and fits: warn", and a promotion of vB arrives
+// right after the decision (the scorer's hook "model file checked"). It
+// waits for the reload and is then refused (vB does not fit the reloaded
+// features); vA stays active and a restart with the file starts with vA.
+// Without the lock the promotion went in between: vB active, unloaded by
+// the reload, which was accepted with the warning, and the restart read
+// the missing file and failed.
+func TestReloadModelFileDuringPromotion(t *testing.T) {
+	ctx := context.Background()
+	file, write := configFileWriter(t)
+	write(testConfigYAML)
+	dir := t.TempDir()
+	mut := func(o *Options) { o.Config, o.ConfigFile = nil, file }
+	a := startApp(t, dir, mut)
+	c := &api.Client{URL: "http://" + a.Addr()}
+	if _, err := c.AddModel(ctx, modelFile(t, a.FeatureNames(), "vA", 1), api.AddOptions{Promote: true}); err != nil {
+		t.Fatal(err)
+	}
+	write(strings.Replace(testConfigYAML, "event_features:", "  - name: extra\n    expr: sum by (${entity}) (up)\nevent_features:", 1))
+	if err := a.Reload(); err != nil {
+		t.Fatalf("reload adding a feature: %v", err)
+	}
+	if _, err := c.AddModel(ctx, modelFile(t, a.FeatureNames(), "vB", 2), api.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	reg, ok := a.Registry("test").(registryAdmin)
+	if !ok {
+		t.Fatalf("App.Registry is %T, want registryAdmin", a.Registry("test"))
+	}
+	var perr error
+	wait := during(reg, "model file checked", func() { _, perr = reg.SetActive(ctx, "vB") })
+	write(testConfigYAML + "model:\n  file: " + filepath.Join(t.TempDir(), "gone.omen") + "\n")
+	err := a.Reload()
+	wait()
+	if err != nil {
+		t.Fatalf("reload back to vA's features with a missing model.file: %v", err)
+	}
+	if perr == nil {
+		t.Errorf("promotion of vB during the reload succeeded, want it refused (vB does not fit the reloaded features)")
+	}
+	if v, _ := a.Store().ActiveVersion(); v != "vA" {
+		t.Errorf("active model %q after the reload and the promotion, want vA", v)
+	}
+	if _, v := a.scorer.Model(); v != "vA" {
+		t.Errorf("model in use %q after the reload, want vA", v)
+	}
+	if err := a.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := startApp(t, dir, mut)
+	if _, v := b.scorer.Model(); v != "vA" {
+		t.Errorf("model in use %q after a restart with the file, want vA", v)
+	}
+}

@@ -473,16 +473,18 @@ func (s *scorer) lockRegistry() func() {
 // (opts.Features) and re-checks the loaded model: one that no longer fits
 // is unloaded (scoring stops until a fitting model is promoted, rather
 // than feeding the model other features than it was trained on), and a
-// refused version is tried again. It holds the registry lock: a registry
-// change in progress completes against the features it checked (and the
-// reload may then unload its model), so that a change refused as not
-// fitting has not changed the registry, and a model in use was checked
-// against the features in use. apply (nil: none), called once the
-// registry lock is held, switches what is extracted (the extractor's new
-// configuration): waiting for a registry change happens before the switch,
-// so the old model does not score vectors of the new features meanwhile.
+// refused version is tried again. The caller holds the registry lock
+// (lockRegistry): a registry change in progress completes against the
+// features it checked (and the reload may then unload its model), so that
+// a change refused as not fitting has not changed the registry, and a
+// model in use was checked against the features in use. apply (nil:
+// none) switches what is extracted (the extractor's new configuration):
+// taken with the lock, the wait for a registry change happens before the
+// switch, so the old model does not score vectors of the new features
+// meanwhile. A reload takes the lock before its model.file decision
+// (App.checkModelFile), which the registry's active model then cannot
+// change before the switch.
 func (s *scorer) featuresChanged(apply func()) {
-	defer s.lockRegistry()()
 	if apply != nil {
 		apply()
 	}

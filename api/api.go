@@ -373,7 +373,7 @@ func writeError(w http.ResponseWriter, code int, typ string, err error) {
 
 // backendError answers an error of the backend. The transient 503s, busy
 // and timeout (in practice the explain gate's: no other request has a
-// deadline), carry a Retry-After (ExplainGate.retryAfter); 503
+// deadline), carry a Retry-After (ExplainGate.RetryAfter); 503
 // unavailable does not (no model loaded, or a backend that cannot explain
 // now at all, lasts until an operator acts) unless the backend's error is
 // a *RetryAfterError (an entity's window filling).
@@ -395,10 +395,10 @@ func (a *API) backendError(w http.ResponseWriter, r *http.Request, err error) {
 		// and model deletes go on): not the request's fault nor a bug.
 		writeError(w, http.StatusInsufficientStorage, "disk_full", err)
 	case errors.Is(err, ErrBusy):
-		w.Header().Set("Retry-After", a.gate.retryAfter())
+		w.Header().Set("Retry-After", a.gate.RetryAfter())
 		writeError(w, http.StatusServiceUnavailable, "busy", err)
 	case errors.Is(err, context.DeadlineExceeded):
-		w.Header().Set("Retry-After", a.gate.retryAfter())
+		w.Header().Set("Retry-After", a.gate.RetryAfter())
 		writeError(w, http.StatusServiceUnavailable, "timeout", err)
 	case errors.Is(err, context.Canceled):
 		writeError(w, 499, "canceled", err)

@@ -70,13 +70,13 @@ func (g *ExplainGate) Explain(ctx context.Context, b Backend, entity string) (Ex
 	return b.ExplainEntity(ctx, entity)
 }
 
-// retryAfter is the Retry-After (whole seconds) of the API's 503 busy and
-// timeout: the gate's timeout, rounded up. Each explanation holds its slot,
-// or waits for one, at most that long from its start, so by then every one
-// running or waiting when the answer went out has ended: a retry does not
-// queue behind them (nor share the CPU with them, which may have been why
-// an explanation ran out of time). The UI's explain-now page, which tells a
-// person to retry, has its own.
-func (g *ExplainGate) retryAfter() string {
+// RetryAfter is the Retry-After (whole seconds) of a busy or timed-out
+// explanation, the API's 503 busy and timeout and the UI's explain-now
+// page alike: the gate's timeout, rounded up. Each explanation holds its
+// slot, or waits for one, at most that long from its start, so by then
+// every one running or waiting when the answer went out has ended: a
+// retry does not queue behind them (nor share the CPU with them, which
+// may have been why an explanation ran out of time).
+func (g *ExplainGate) RetryAfter() string {
 	return retryAfterSeconds(g.timeout)
 }

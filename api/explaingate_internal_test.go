@@ -25,7 +25,7 @@ func TestExplainGateRetryAfter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := g.retryAfter(); got != tc.want {
+		if got := g.RetryAfter(); got != tc.want {
 			t.Errorf("timeout %v: Retry-After %q, want %q", tc.timeout, got, tc.want)
 		}
 	}

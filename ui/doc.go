@@ -14,7 +14,8 @@
 //	                             entity's alerts and latest explanation with the time of the prediction
 //	                             it explains; its "explain now" button POSTs to the page (a form: the
 //	                             API's cross-origin check covers it), which explains the latest window
-//	                             within the explain gate it shares with the API (503 when busy) and
+//	                             within the explain gate it shares with the API (503 when busy or out
+//	                             of time, with the API's Retry-After: ExplainGate.RetryAfter) and
 //	                             redirects to ?explained=PREDICTION_ID, the page showing what it
 //	                             stored (a reload explains nothing again); a service name lists the
 //	                             service's entities, mapped as the dependency graph maps them

@@ -197,15 +197,62 @@ func TestExplainNowSharesGate(t *testing.T) {
 		}()
 		<-held
 		code, body, resp := post(t, srv.URL, api.EntityUIPath(apitest.CartEntity), "")
+		apiCode, apiRetry := postAPI(t, srv.URL)
 		close(release)
 		if code != http.StatusServiceUnavailable || !strings.Contains(body, "busy") || !strings.Contains(body, "retry later") ||
-			!strings.Contains(body, `<form class="explain-now"`) || resp.Header.Get("Retry-After") == "" {
+			!strings.Contains(body, `<form class="explain-now"`) {
 			t.Errorf("POST while busy: %d:\n%s", code, body)
 		}
+		checkRetryAfter(t, "busy", resp.Header.Get("Retry-After"), apiCode, apiRetry, gate)
 		if n := b.calls.Load(); n != 0 {
 			t.Errorf("%d explanations made while the slot was held", n)
 		}
 	})
+	t.Run("timeout", func(t *testing.T) {
+		// Each explanation outlasts the gate's timeout.
+		b := &countingBackend{MemBackend: apitest.Backend(), hold: time.Minute}
+		gate, err := api.NewExplainGate(2, 300*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := sharedServer(t, b, gate)
+		code, body, resp := post(t, srv.URL, api.EntityUIPath(apitest.CartEntity), "")
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "ran out of time") {
+			t.Errorf("POST of an explanation running out of time: %d:\n%s", code, body)
+		}
+		apiCode, apiRetry := postAPI(t, srv.URL)
+		checkRetryAfter(t, "timeout", resp.Header.Get("Retry-After"), apiCode, apiRetry, gate)
+	})
+}
+
+// postAPI POSTs the API's explain-now of the cart entity, and returns its
+// status and Retry-After.
+func postAPI(t *testing.T, srvURL string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, srvURL+api.ExplainPath(apitest.CartEntity), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header.Get("Retry-After")
+}
+
+// checkRetryAfter: the UI's 503 page (Retry-After ui) carries the
+// Retry-After of the API's 503 for the same condition (apiRetry), the
+// gate's (the UI's busy page said 5 s, the API 30 s by default).
+func checkRetryAfter(t *testing.T, cond, ui string, apiCode int, apiRetry string, gate *api.ExplainGate) {
+	t.Helper()
+	if apiCode != http.StatusServiceUnavailable {
+		t.Errorf("%s: the API answered %d, want 503", cond, apiCode)
+	}
+	if want := gate.RetryAfter(); ui != want || apiRetry != want {
+		t.Errorf("%s: Retry-After of the UI %q, of the API %q; want both the gate's %q", cond, ui, apiRetry, want)
+	}
 }
 
 // holder is a backend whose explanation holds its slot until release.

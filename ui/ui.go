@@ -788,11 +788,14 @@ func (u *UI) explainNow(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, api.EntityUIPath(e)+"?"+url.Values{"explained": {x.PredictionID}}.Encode(), http.StatusSeeOther)
 		return
 	case errors.Is(err, api.ErrBusy):
+		// The API's Retry-After for the same 503 (the gate's timeout):
+		// by then every explanation running or waiting has ended.
 		code = http.StatusServiceUnavailable
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", u.gate.RetryAfter())
 		d.ExplainErr = "omen is busy explaining other windows: " + err.Error()
 	case errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", u.gate.RetryAfter())
 		d.ExplainErr = "Cannot explain it now: the explanation ran out of time (" + err.Error() + "); retry later."
 	case errors.Is(err, api.ErrNotFound), errors.Is(err, api.ErrUnavailable):
 		d.ExplainErr = "Cannot explain it now: " + err.Error()

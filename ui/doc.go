@@ -46,8 +46,11 @@
 // The pages fit a phone's width (below 640 px, a stylesheet of its own):
 // tables stack their columns, the waterfall and the probability chart are
 // drawn in narrow layouts of their own (#waterfall-narrow, #chart-narrow,
-// without data attributes: the wide ones carry them), the other plots
-// scale down to the width.
+// without data attributes: the wide ones carry them); the heat map and
+// the dependency graph keep their size at any width (shrunk to a phone's,
+// their texts were unreadable) and scroll sideways inside their box
+// (.plot-scroll), which fits the width, with a hint saying so below
+// 640 px.
 //
 // Numbers are marked in the DOM with data attributes holding the exact
 // values of the API's JSON (strconv 'g' formatting): data-phi, data-share,

@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -18,7 +19,9 @@ const phoneWidth = 390
 // would have to scroll sideways to read it: the document wider than the
 // viewport, an element of main (but SVG shapes, which their svg clips)
 // beyond its left or right edge, and a scroll container of main (a
-// section) whose content is wider than it.
+// section) whose content is wider than it. A plot that keeps its size
+// (the heat map, the dependency graph) scrolls sideways inside its box, a
+// .plot-scroll: the box must fit the width, its content need not.
 const overflowJS = `(() => {
 	const vw = document.documentElement.clientWidth;
 	const out = [];
@@ -29,12 +32,13 @@ const overflowJS = `(() => {
 	}
 	for (const el of document.querySelectorAll('header, header *, main, main *')) {
 		if (el.tagName.toLowerCase() !== 'svg' && el.closest('svg')) continue;
+		if (el.parentElement && el.parentElement.closest('.plot-scroll')) continue;
 		const r = el.getBoundingClientRect();
 		if (r.width === 0 && r.height === 0) continue;
 		if (r.right > vw + 0.5 || r.left < -0.5) {
 			out.push(name(el) + ' spans ' + Math.round(r.left) + '..' + Math.round(r.right) + ' px');
 		}
-		if (getComputedStyle(el).overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1) {
+		if (getComputedStyle(el).overflowX !== 'visible' && !el.classList.contains('plot-scroll') && el.scrollWidth > el.clientWidth + 1) {
 			out.push(name(el) + ' scrolls sideways: ' + el.scrollWidth + ' px of content in ' + el.clientWidth);
 		}
 	}
@@ -57,8 +61,11 @@ const overflowJS = `(() => {
 // TestPagesFitPhoneWidth: at 390 px (a phone) every page fits the width:
 // the waterfall's values, the tables' share and score columns and the
 // model card's values were off-screen, behind a sideways scroll of their
-// section (reviewer's finding). The figures wrap or stack, the plots scale
-// down to the width.
+// section (reviewer's finding). The figures wrap or stack, the waterfall
+// and the chart have narrow layouts; the heat map and the dependency graph
+// keep their size and scroll sideways inside their box (checkScrollPlot:
+// scaled down to the width, at 0.48 and 0.67, their texts were
+// unreadable).
 func TestPagesFitPhoneWidth(t *testing.T) {
 	b := apitest.Backend()
 	// Long values, as the daemon's: annotation URLs, a model card's
@@ -93,15 +100,17 @@ func TestPagesFitPhoneWidth(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulatePortrait, chromedp.EmulateMobile)); err != nil {
 		t.Fatalf("emulate a %d px viewport: %v", phoneWidth, err)
 	}
-	pages := []struct{ name, path string }{
-		{"overview", "/ui/"},
-		{"entity", api.EntityUIPath(apitest.CartEntity)},
-		{"alert", api.AlertUIPath(apitest.FiringFingerprint)},
-		{"resolved alert", api.AlertUIPath(apitest.ResolvedFingerprint)},
-		{"prediction", api.AlertUIPath(apitest.CartEntity + "@1764000000000")},
-		{"low prediction", api.AlertUIPath("infra/redis-0@1764000000000")},
-		{"service", api.EntityUIPath("cart")},
-		{"not found", api.EntityUIPath("nosuch")},
+	// plot: the plot of its own size (heat map, dependency graph) the
+	// page shows.
+	pages := []struct{ name, path, plot string }{
+		{"overview", "/ui/", "heatmap"},
+		{"entity", api.EntityUIPath(apitest.CartEntity), ""},
+		{"alert", api.AlertUIPath(apitest.FiringFingerprint), "graph"},
+		{"resolved alert", api.AlertUIPath(apitest.ResolvedFingerprint), "graph"},
+		{"prediction", api.AlertUIPath(apitest.CartEntity + "@1764000000000"), "graph"},
+		{"low prediction", api.AlertUIPath("infra/redis-0@1764000000000"), "graph"},
+		{"service", api.EntityUIPath("cart"), ""},
+		{"not found", api.EntityUIPath("nosuch"), ""},
 	}
 	for _, p := range pages {
 		url := srv.URL + p.path
@@ -150,6 +159,9 @@ func TestPagesFitPhoneWidth(t *testing.T) {
 					p.name, pl.ID, pl.WideShown, pl.ID, pl.Scale, pl.Cut)
 			}
 		}
+		if p.plot != "" {
+			checkScrollPlot(t, ctx, p.name, p.plot)
+		}
 	}
 
 	// A desktop's width keeps the wide layouts, at 1:1.
@@ -163,5 +175,74 @@ func TestPagesFitPhoneWidth(t *testing.T) {
 	})`))
 	if err != nil || len(wide) != 4 || wide[0] != 1 || wide[1] != 0 || wide[2] != 1 || wide[3] != 0 {
 		t.Errorf("at 1280 px: scales of the waterfall, its narrow layout, the chart, its narrow layout %v (%v), want [1 0 1 0]", wide, err)
+	}
+	// The heat map and the graph fit it, at 1:1, without the phone's
+	// hint to scroll them.
+	for _, p := range []struct{ path, plot string }{{"/ui/", "heatmap"}, {api.AlertUIPath(apitest.FiringFingerprint), "graph"}} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+p.path), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+			t.Fatalf("load %s at 1280 px: %v", p.path, err)
+		}
+		m, err := chromedp.Run(ctx, chromedp.Evaluate[struct {
+			Scale      float64
+			Scrolls    bool
+			HintHeight float64
+		}](`(() => {
+			const e = document.getElementById('`+p.plot+`'), box = e.parentElement;
+			return {Scale: e.getBoundingClientRect().width / e.viewBox.baseVal.width, Scrolls: box.scrollWidth > box.clientWidth,
+				HintHeight: document.getElementById('`+p.plot+`-hint').getBoundingClientRect().height};
+		})()`))
+		if err != nil || m.Scale != 1 || m.Scrolls || m.HintHeight != 0 {
+			t.Errorf("at 1280 px: #%s at scale %v, scrolling %v, its hint %v px high (%v); want 1:1, no scroll, no hint", p.plot, m.Scale, m.Scrolls, m.HintHeight, err)
+		}
+	}
+}
+
+// minPlotScale is the least scale, rendered width over drawn width, at
+// which the heat map's and the dependency graph's 11 px texts stay
+// readable: at 390 px they were drawn at 0.4 and 0.65, shrunk to the
+// width.
+const minPlotScale = 0.99
+
+// checkScrollPlot: at the phone's width the page's plot id (heatmap,
+// graph) keeps its size (minPlotScale) and scrolls sideways inside its
+// box, which fits the viewport (the page does not scroll: overflowJS),
+// with a hint saying so.
+func checkScrollPlot(t *testing.T, ctx context.Context, page, id string) {
+	t.Helper()
+	m, err := chromedp.Run(ctx, chromedp.Evaluate[struct {
+		Found, InBox                bool
+		Scale, Width, Drawn         float64
+		BoxLeft, BoxRight, Viewport float64
+		OverflowX                   string
+		ScrollMax                   float64
+		HintHeight                  float64
+	}](`(() => {
+		const e = document.getElementById('`+id+`');
+		if (!e) return {Found: false};
+		const box = e.parentElement, r = e.getBoundingClientRect(), b = box.getBoundingClientRect();
+		const hint = document.getElementById('`+id+`-hint');
+		box.scrollLeft = 1e6;
+		const scrollMax = box.scrollLeft;
+		box.scrollLeft = 0;
+		return {Found: true, InBox: box.classList.contains('plot-scroll'), Scale: r.width / e.viewBox.baseVal.width,
+			Width: r.width, Drawn: e.viewBox.baseVal.width, BoxLeft: b.left, BoxRight: b.right,
+			Viewport: document.documentElement.clientWidth, OverflowX: getComputedStyle(box).overflowX,
+			ScrollMax: scrollMax, HintHeight: hint ? hint.getBoundingClientRect().height : 0};
+	})()`))
+	switch {
+	case err != nil:
+		t.Fatalf("%s: measure #%s: %v", page, id, err)
+	case !m.Found:
+		t.Errorf("%s: no #%s", page, id)
+	case m.Scale < minPlotScale:
+		t.Errorf("%s: #%s drawn %.0f px wide, rendered %.0f px (scale %.2f); want a scale of %v or more, scrolled sideways", page, id, m.Drawn, m.Width, m.Scale, minPlotScale)
+	case !m.InBox || m.OverflowX != "auto":
+		t.Errorf("%s: #%s in a .plot-scroll box %v, its overflow-x %q; want one, auto", page, id, m.InBox, m.OverflowX)
+	case m.BoxLeft < 0 || m.BoxRight > m.Viewport:
+		t.Errorf("%s: #%s's box spans %.0f..%.0f px of a %.0f px viewport", page, id, m.BoxLeft, m.BoxRight, m.Viewport)
+	case m.ScrollMax < m.Width-(m.BoxRight-m.BoxLeft)-1:
+		t.Errorf("%s: #%s's box scrolls %.0f px sideways, want the %.0f px of plot it does not show", page, id, m.ScrollMax, m.Width-(m.BoxRight-m.BoxLeft))
+	case m.HintHeight == 0:
+		t.Errorf("%s: #%s-hint not shown: nothing says the plot scrolls", page, id)
 	}
 }

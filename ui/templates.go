@@ -249,7 +249,10 @@ form.explain-now{display:inline;margin:0}
 form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px solid #1f5fbf;border-radius:4px;padding:0 8px;cursor:pointer}
 main{overflow-wrap:anywhere}
 th,td.num{overflow-wrap:normal;white-space:nowrap}
-#heatmap,#waterfall,#waterfall-narrow,#chart,#chart-narrow,#graph{max-width:100%;height:auto}
+#waterfall,#waterfall-narrow,#chart,#chart-narrow{max-width:100%;height:auto}
+.plot-scroll{max-width:100%;overflow-x:auto}
+#heatmap,#graph{display:block;max-width:none}
+.scroll-hint{display:none}
 #waterfall-narrow,#chart-narrow{display:none}
 </style>
 <style media="(max-width:640px)">
@@ -267,6 +270,7 @@ table.stack td:empty{display:none}
 table.stack td[data-label]::before{content:attr(data-label) ": ";font-size:12px;color:#556}
 #waterfall,#chart{display:none}
 #waterfall-narrow,#chart-narrow{display:block}
+.scroll-hint{display:block;margin:4px 0 0}
 </style></head><body>
 <header><a href="/ui/">omen</a><span class="sub">predicted module-load failures, explained</span></header>
 <main>
@@ -303,7 +307,7 @@ table.stack td[data-label]::before{content:attr(data-label) ": ";font-size:12px;
 {{if and .Heatmap.Rows (not .Heatmap.Columns)}}<p class="muted" id="heatmap-unexplained">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by P(failure): no explanation is stored for any of them, so there are no feature-group cells (omen explains a prediction when its alert fires; an entity's page explains it now).</p>
 {{else if .Heatmap.Rows}}<p class="muted">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by feature group: red cells push the failure probability up (attribution φ of the latest explanation: of the latest prediction, else of the entity's alert, else the newest stored of its last {{dur .HistoryMs}}, such as an alert's no longer listed), blue cells down; "φ as of" gives the time of the prediction explained, in orange with its age when it is older than the latest prediction (the newest stored explanation: of the step an alert fired on, possibly resolved since, or of an explain-now); grey: no explanation stored (omen explains a prediction when its alert fires; an entity's page explains it now).</p>{{end}}
 {{if .Heatmap.Rows}}{{with .Heatmap}}
-<svg id="heatmap" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="heat map of attributions">
+<div class="plot-scroll" id="heatmap-scroll"><svg id="heatmap" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="heat map of attributions">
 <text x="{{sub 356 6}}" y="{{sub .Header 6}}" text-anchor="end" class="title">P</text>
 {{$hdr := .Header}}{{range .Columns}}<text transform="translate({{add .X 4}},{{sub $hdr 6}}) rotate(-60)" class="col" data-group="{{.Name}}"><title>{{.Name}}</title>{{.Label}}</text>
 {{end}}{{range .Rows}}<g class="hm-row" data-entity="{{.Prediction.Entity}}" data-prob="{{g .Prediction.Probability}}">
@@ -311,7 +315,7 @@ table.stack td[data-label]::before{content:attr(data-label) ": ";font-size:12px;
 <rect x="302" y="{{add .Y 2}}" width="{{probw .Prediction.Probability}}" height="18" fill="{{.ProbColor}}"><title>P(failure) {{prob .Prediction.Probability .Prediction.Threshold}} (threshold {{thr .Prediction.Threshold .Prediction.Probability}})</title></rect>
 {{$id := or .ExplainedAlert .ExplainedID}}{{range .Cells}}{{if .Has}}<a href="{{alertURL $id}}">{{end}}<rect class="hm-cell" x="{{.X}}" y="{{.Y}}" width="21" height="21" fill="{{.Color}}" data-group="{{.Group}}"{{if .Has}} data-phi="{{g .Phi}}"{{end}}><title>{{.Group}}: {{if .Has}}φ {{phi .Phi}}{{else}}no explanation{{end}}</title></rect>{{if .Has}}</a>{{end}}
 {{end}}{{if .Explained}}<text class="hm-asof{{if .AgeMs}} stale{{end}}" x="{{.AsOfX}}" y="{{add .Y 15}}" data-explained-t="{{.ExplainedT}}">φ as of {{clock .ExplainedT}}{{if .AgeMs}} ({{dur .AgeMs}} old){{end}}<title>explanation of the prediction at {{time .ExplainedT}}{{if .AgeMs}}, {{dur .AgeMs}} before the latest prediction ({{time .Prediction.T}}): {{with .ExplainedAlert}}the explanation of the step alert {{.}} fired on, kept while it fires and after it resolves{{else}}the newest explanation stored for the entity, of the step an alert fired on (kept after the alert resolves) or of an explain-now{{end}}{{end}}</title></text>{{end}}</g>
-{{end}}</svg>{{end}}{{else if .Gone}}<p class="muted" id="no-current">No current entity{{if .Matchers}} matches the filter{{end}}: those below are gone.</p>{{else if .Matchers}}<p id="no-match">No entity matches the filter {{template "labels" .Matchers}}. <a href="/ui/" id="clear-filter">Clear the filter</a>.</p>{{else if not .Model}}<p class="muted" id="no-predictions">No predictions yet: no model is loaded. omen stores the features it computes meanwhile; train a model on them (<code>omen train</code>) and promote it, and every entity is scored from the next step.</p>{{else}}<p class="muted" id="no-predictions">No predictions yet.</p>{{end}}
+{{end}}</svg></div><p class="muted scroll-hint" id="heatmap-hint">Scroll the heat map sideways for its feature groups: it keeps its size on a narrow screen.</p>{{end}}{{else if .Gone}}<p class="muted" id="no-current">No current entity{{if .Matchers}} matches the filter{{end}}: those below are gone.</p>{{else if .Matchers}}<p id="no-match">No entity matches the filter {{template "labels" .Matchers}}. <a href="/ui/" id="clear-filter">Clear the filter</a>.</p>{{else if not .Model}}<p class="muted" id="no-predictions">No predictions yet: no model is loaded. omen stores the features it computes meanwhile; train a model on them (<code>omen train</code>) and promote it, and every entity is scored from the next step.</p>{{else}}<p class="muted" id="no-predictions">No predictions yet.</p>{{end}}
 </section>
 {{if .Gone}}<section id="gone"><h2>Gone</h2><p class="muted">{{.GoneTotal}} entit{{if eq .GoneTotal 1}}y{{else}}ies{{end}} without a prediction for {{dur .GoneAfterMs}} or more before the fleet's newest ({{time .Newest}}): omen stops scoring an entity, and resolves its alert, after {{dur .GoneAfterMs}} without data (a pod replaced by a deploy, or stopped). Their last P(failure) is left out of the heat map above.{{if gt .GoneTotal (len .Gone)}} The {{len .Gone}} last seen most recently:{{end}}</p>
 <table id="gone-entities" class="stack"><tr><th>entity</th><th>last P(failure) / threshold</th><th>last prediction</th><th>age</th></tr>
@@ -469,13 +473,13 @@ table.stack td[data-label]::before{content:attr(data-label) ": ";font-size:12px;
 </section>{{end}}
 <section><h2>Dependency neighbourhood <span id="graph-now" data-now="{{.Now}}" style="font-weight:normal">— now (latest predictions, {{time .Now}}), not at the prediction ({{time $x.T}})</span></h2>
 <p class="muted">The graph and its node evidence (each entity's latest anomaly score and failure probability) are read live when this page loads; the root-cause table above was computed when the prediction was explained, so its evidence and the entities the graph links to can differ.</p>
-{{with .Graph}}<svg id="graph" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="dependency neighbourhood">
+{{with .Graph}}<div class="plot-scroll" id="graph-scroll"><svg id="graph" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="dependency neighbourhood">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#667"/></marker></defs>
 {{range .Edges}}<line class="edge" x1="{{.X1}}" y1="{{.Y1}}" x2="{{.X2}}" y2="{{.Y2}}" stroke="#889" stroke-width="{{edgew .Weight}}" marker-end="url(#arrow)" data-from="{{.From}}" data-to="{{.To}}" data-weight="{{g .Weight}}"/>{{end}}
 {{range .Nodes}}{{if .Link}}<a href="{{link .Link}}">{{end}}<g class="node" data-node="{{.Name}}" data-evidence="{{g .Evidence}}" data-level="{{g .Level}}"{{if .Risk.Has}} data-prob="{{g .Risk.Prob}}"{{end}}{{if .Risk.Firing}} data-firing="true"{{end}}>
 <circle cx="{{.X}}" cy="{{.Y}}" r="{{.R}}" fill="{{.Color}}" stroke="{{if .Centre}}#1d2330{{else}}#889{{end}}" stroke-width="{{if .Centre}}2.5{{else}}1{{end}}"><title>{{.Name}}: evidence {{f3 .Evidence}}{{if .Risk.Has}}, highest P(failure) {{prob .Risk.Prob .Risk.Threshold}} (threshold {{thr .Risk.Threshold .Risk.Prob}}){{end}}{{if .Risk.Firing}}, a firing alert{{end}}</title></circle>
 <text class="node-label" x="{{.X}}" y="{{.LabelY}}" text-anchor="middle" paint-order="stroke" stroke="#fff" stroke-width="4" stroke-linejoin="round">{{.Name}}</text></g>{{if .Link}}</a>{{end}}
-{{end}}{{$g := .}}{{range $i, $l := .Legend}}<g class="legend-item"><rect x="{{add 10.0 (mul2 $i 96)}}" y="{{sub $g.Height 18}}" width="14" height="14" fill="{{$l.Color}}" stroke="#889"/><text x="{{add 28.0 (mul2 $i 96)}}" y="{{sub $g.Height 7}}">{{$l.Label}}</text></g>{{end}}</svg>
+{{end}}{{$g := .}}{{range $i, $l := .Legend}}<g class="legend-item"><rect x="{{add 10.0 (mul2 $i 96)}}" y="{{sub $g.Height 18}}" width="14" height="14" fill="{{$l.Color}}" stroke="#889"/><text x="{{add 28.0 (mul2 $i 96)}}" y="{{sub $g.Height 7}}">{{$l.Label}}</text></g>{{end}}</svg></div><p class="muted scroll-hint" id="graph-hint">Scroll the graph sideways for all its nodes: it keeps its size on a narrow screen.</p>
 <p class="muted" id="graph-legend">Arrows point from caller to callee. Node colour is the node's risk, on fixed scales: the larger of its entities' highest P(failure) over their failure threshold and{{if gt .AnomalyThreshold 0.0}} its evidence (anomaly score plus failure probability) over the model's anomaly threshold {{f3 .AnomalyThreshold}}{{else}} (no model with an anomaly threshold is loaded) nothing else{{end}}: white at 0, a deepening red toward 1, and the firing red for a failing node: one of its entities at or over its failure threshold or with a firing alert{{if gt .AnomalyThreshold 0.0}}, or its evidence at or over the anomaly threshold (an anomalous forecast residual){{end}}; grey: neither is known. Gone entities are left out. Hover a node for its figures.</p>{{else}}<p class="muted">{{.GraphErr}}</p>{{end}}
 </section>
 <section>{{template "metrics" .Explanation.Metrics}}</section>

@@ -101,13 +101,18 @@
 //   - stays at i with weight max(0, a_i − max_j a_j) over its neighbours j
 //     (callers and callees; as in MonitorRank, an entity more anomalous than
 //     everything around it is a likely origin; counting only callees made
-//     every leaf sticky and lost AC@1 on Nezha),
+//     every leaf sticky and lost AC@1 on Nezha, 1.000 to 0.750),
 //
 // where a is the anomaly evidence normalised to [0, 1], and restarts with
 // probability 1−Damping to an entity drawn with probability ∝ a. The score
 // of an entity is its stationary probability multiplied by its own evidence
 // raised to EvidencePower, so an entity nobody found anomalous cannot win on
-// graph position alone. Without a graph (nil or no edges), entities are
+// graph position alone. So a callee more anomalous than its caller ranks
+// above it (ranked from a caller with that one callee: once its evidence
+// is 2% over the caller's), and a less anomalous callee does not: the
+// caller's excess anomaly is taken as its own (on Nezha a caller's own
+// fault shows at a callee with up to all of the caller's evidence; see
+// docs/EVALUATION.md). Without a graph (nil or no edges), entities are
 // ranked by evidence alone. [LearnGraph] builds an undirected dependency
 // graph from metric correlations for fleets without a call graph.
 //

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/omen-sre/omen/config"
@@ -14,9 +16,10 @@ import (
 
 // CheckConfig returns the errors starting the daemon with cfg, a
 // configuration config.Load or config.Validate accepted, would give from
-// the configuration alone: the Prometheus pollers' queries (CheckPollers)
-// and the NATS decoders' options as the consumer builds them (the nats
-// keys with the ingest time window). omen run (App.Start), a reload
+// the configuration alone: the Prometheus pollers' queries (CheckPollers),
+// the NATS decoders' options as the consumer builds them (the nats keys
+// with the ingest time window) and the remediations the alert pipeline
+// refuses (checkRemediations). omen run (App.Start), a reload
 // (App.Reload, App.Apply) and omen check config all run it, so that a file
 // one accepts the others accept too. A reload refuses a file it fails
 // even when the section at fault is one the running daemon applies only
@@ -27,9 +30,11 @@ import (
 //     that fits the features: a reload refuses a model.file that does not
 //     load when the store has no such model (checkModelFile), and warns
 //     otherwise; omen check config, which does not see the store, warns.
-//   - the alerting section (remediations) is checked by the alert
-//     pipeline, at start (alert.New) and at reload (alerter.checkConfig);
-//     omen check config checks the remediations itself.
+//   - the alerting section is checked by the alert pipeline too, at
+//     start (alert.New) and at reload (alerter.checkConfig), which refuse
+//     the remediations checkRemediations refuses (a start builds the
+//     alert pipeline before it runs CheckConfig, and says so in the
+//     pipeline's words).
 //   - a reload refuses changes of entity_labels, step and lookback
 //     (checkRestartNeeded), which a start accepts, and the running
 //     Prometheus pollers refuse a configuration without queries even when
@@ -46,7 +51,28 @@ func CheckConfig(cfg *config.Config) error {
 	if err := checkNATSDecode(cfg); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, checkRemediations(cfg)...)
 	return errors.Join(errs...)
+}
+
+// checkRemediations refuses the remediations the alert pipeline refuses
+// when omen run starts or reloads (alert.New, alert.Manager.CheckReload):
+// a cause or action missing, a cause that is not a valid path.Match
+// pattern. It returns an error for each one at fault, named by its key
+// (omen check config lists them one a line).
+func checkRemediations(cfg *config.Config) []error {
+	var errs []error
+	for i, r := range cfg.Alerting.Remediations {
+		key := fmt.Sprintf("alerting.remediations[%d]", i)
+		if r.Cause == "" || r.Action == "" {
+			errs = append(errs, fmt.Errorf("%s: cause and action are required", key))
+			continue
+		}
+		if _, err := path.Match(strings.ToLower(r.Cause), ""); err != nil {
+			errs = append(errs, fmt.Errorf("%s.cause: pattern %q: %w", key, r.Cause, err))
+		}
+	}
+	return errs
 }
 
 // checkNATSDecode returns the error the NATS consumer gives at start for

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,8 +21,9 @@ import (
 // is valid, 1 when any is not, 2 on usage errors (as promtool does). It
 // takes no flags: a word starting with "-" is a usage error, unless it
 // follows "--". A file is valid when omen run would start with it: it
-// loads, passes app.CheckConfig (its pollers have queries; a reload runs
-// it too), its remediations are accepted by the alert pipeline. Warnings
+// loads and passes app.CheckConfig (its pollers have queries, its
+// remediations are accepted by the alert pipeline; a start and a reload
+// run it too). Warnings
 // leave the file valid: remediation causes that match nothing the configuration can produce, and a model.file (when
 // set) that does not read, decode or fit its features as run reads it
 // (relative to the working directory) — run reads model.file only when
@@ -54,14 +54,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "Checking %s\n", f)
 		cfg, err := config.LoadFile(f)
 		if err == nil {
-			// What omen run would refuse too.
-			var errs []error
-			for _, e := range []error{app.CheckConfig(cfg), checkRemediations(cfg)} {
-				if e != nil {
-					errs = append(errs, config.Unjoin(e)...)
-				}
-			}
-			err = errors.Join(errs...)
+			err = app.CheckConfig(cfg) // what omen run would refuse too
 		}
 		if err != nil {
 			rc = 1
@@ -85,24 +78,6 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return rc
-}
-
-// checkRemediations refuses the remediations the alert pipeline refuses
-// when omen run starts or reloads (alert.New): a cause or action missing,
-// a cause that is not a valid path.Match pattern.
-func checkRemediations(cfg *config.Config) error {
-	var errs []error
-	for i, r := range cfg.Alerting.Remediations {
-		key := fmt.Sprintf("alerting.remediations[%d]", i)
-		if r.Cause == "" || r.Action == "" {
-			errs = append(errs, fmt.Errorf("%s: cause and action are required", key))
-			continue
-		}
-		if _, err := path.Match(strings.ToLower(r.Cause), ""); err != nil {
-			errs = append(errs, fmt.Errorf("%s.cause: pattern %q: %w", key, r.Cause, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // checkModelFile reads model.file as omen run does when the registry has

@@ -85,6 +85,8 @@ func TestCheckRemediationCauses(t *testing.T) {
 			want: []string{"FAILED", `alerting.remediations[0].cause: pattern "[": syntax error in pattern`}},
 		{name: "no action", causes: "{cause: restarts_10m}", rc: 1,
 			want: []string{"FAILED", "alerting.remediations[0]: cause and action are required"}},
+		{name: "two refused, one a line", causes: "{cause: restarts_10m}, {cause: '[', action: b}", rc: 1,
+			want: []string{"FAILED:\n    alerting.remediations[0]: cause and action are required\n    alerting.remediations[1].cause: pattern \"[\""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			yml := tc.yml

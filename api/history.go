@@ -25,7 +25,8 @@ import (
 // the results are the caller's, times are ms since the epoch, and a
 // missing record is an error wrapping store.ErrNotFound. Its methods
 // read local data and take no context; the API's client, HistoryClient,
-// takes one a call.
+// takes one a call. The API stops a scan (Vectors) whose request ended
+// at its next vector: fn returns the request context's error.
 type HistoryReader interface {
 	SchemaReader
 	EntityLister
@@ -243,16 +244,26 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 	// transaction held only meanwhile) before it is written, so a client
 	// that stops reading holds no store resource, and a write that stalls
 	// for historyWriteTimeout ends the answer (a cut stream, no end line).
+	// A client gone (the request's context ended) stops the scan at the
+	// reader's next vector, not at the end of its page: the reader's
+	// scan is not bounded in time (HistoryReader's methods take no
+	// context), so a slow one could scan a whole page for no one.
 	page := make([]store.Vector, 0, historyPage)
 	for {
 		page = page[:0]
 		err := a.opts.History.Vectors(entity, from, to, func(v store.Vector) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			page = append(page, v)
 			if len(page) == historyPage {
 				return errPageFull
 			}
 			return nil
 		})
+		if ctx.Err() != nil {
+			return // the client is gone: nothing to answer
+		}
 		if err != nil && !errors.Is(err, errPageFull) {
 			if n == 0 {
 				a.backendError(w, r, storeError(err))

@@ -72,8 +72,10 @@
 // 2 min, or twice the AckWait or the NAK delay's ceiling when longer, at
 // most DLQMaxAge (an existing one keeps its own). When the publish finds
 // no stream capturing the dead-letter subject (OMEN_DLQ deleted while omen
-// runs), the consumer creates OMEN_DLQ again, as Setup does, and
-// publishes once more; a publish that still fails nacks the message, to
+// runs), the consumer creates OMEN_DLQ again, as Setup does, 2 s later
+// (see streamRecreateDelay: created at once, it could lose its files to
+// the old one's deletion), and publishes once more; a publish that still
+// fails nacks the message, to
 // be redelivered after NakDelay, doubled with each further failure in a
 // row up to 30s, counted in omen_ingest_errors_total{reason=
 // "dead_letter_failed"} (dead_letter counts only dead letters stored)

@@ -1087,9 +1087,7 @@ func (c *NATSConsumer) run(ctx context.Context) error {
 				c.logger.Warn("jetstream stream was deleted under the running consumer; creating it anew with its consumer "+
 					"(its messages get a new batch source, so the store does not take them for the old stream's, whose sequence numbers they repeat)",
 					"stream", c.opts.Stream, "consumer", c.opts.Durable, "reason", err, "in", streamRecreateDelay)
-				// See streamRecreateDelay: created at once, the new stream
-				// can lose its files to the old one's deletion.
-				if !sleep(ctx, streamRecreateDelay) {
+				if !awaitStreamDeletion(ctx) {
 					return nil
 				}
 			} else {
@@ -1166,17 +1164,26 @@ func (c *NATSConsumer) streamMissing(ctx context.Context) bool {
 	return errors.Is(err, jetstream.ErrStreamNotFound)
 }
 
-// streamRecreateDelay is how long Run waits, after finding its stream
-// deleted, before it creates the stream anew. nats-server deletes a
-// stream in steps: it removes the name from the account first, then stops
-// the stream's consumers (which is how Run learns of the deletion), and
-// removes the stream's directory last. A stream of the same name created
-// in between shares that directory and loses its files to the old
-// stream's deletion: it then stores nothing and acknowledges no publish
-// (measured on nats-server 2.15 under load: 3 to 5 in 100 deletions when
-// created at once). The wait also lets an operator who deleted the stream
-// to replace it create their own first; Setup uses a stream that exists.
+// streamRecreateDelay is how long omen waits, after finding a stream it
+// uses deleted, before it creates the stream anew: Run for its stream,
+// publishDeadLetter for the dead-letter stream. nats-server deletes a
+// stream in steps: it removes the name from the account first (a publish
+// then finds no stream), then stops the stream's consumers (which is how
+// Run learns of the deletion), and removes the stream's directory last. A
+// stream of the same name created in between shares that directory and
+// loses its files to the old stream's deletion: it then stores nothing
+// and acknowledges no publish (measured on nats-server 2.15 under load: 3
+// to 5 in 100 deletions when created at once). The wait also lets an
+// operator who deleted the stream to replace it create their own first;
+// Setup and ensureDLQStream use a stream that exists.
 const streamRecreateDelay = 2 * time.Second
+
+// awaitStreamDeletion waits streamRecreateDelay, for nats-server to finish
+// deleting a stream found missing, before the caller creates it anew. It
+// reports false when ctx is done first.
+func awaitStreamDeletion(ctx context.Context) bool {
+	return sleep(ctx, streamRecreateDelay)
+}
 
 // recreate runs Setup until it succeeds, with backoff. It returns a nil
 // consumer and nil error when ctx is done, and an error when the connection
@@ -1901,7 +1908,10 @@ const dlqPublishTimeout = 5 * time.Second
 // publishDeadLetter publishes dl and waits for the dead-letter stream to
 // store it. When no stream captures the subject (the dead-letter stream
 // was deleted while omen runs), it creates the stream again, as Setup
-// does, and publishes once more.
+// does, streamRecreateDelay later (created at once, it could lose its
+// files to the old one's deletion and then acknowledge no dead letter),
+// and publishes once more. The message waits meanwhile; when ctx is done
+// first, the error is returned and the message is nacked.
 func (c *NATSConsumer) publishDeadLetter(ctx context.Context, dl *nats.Msg) error {
 	publish := func() error {
 		pctx, cancel := context.WithTimeout(ctx, dlqPublishTimeout)
@@ -1913,10 +1923,14 @@ func (c *NATSConsumer) publishDeadLetter(ctx context.Context, dl *nats.Msg) erro
 	if err == nil || ctx.Err() != nil || !dlqMissing(err) {
 		return err
 	}
+	c.logger.Warn("dead-letter stream is missing (deleted while omen runs?); creating it again", "stream", c.opts.DLQStream,
+		"subject", c.opts.DLQSubject, "err", err, "in", streamRecreateDelay)
+	if !awaitStreamDeletion(ctx) {
+		return fmt.Errorf("%w; creating the dead-letter stream %q again: %w", err, c.opts.DLQStream, ctx.Err())
+	}
 	if cerr := c.ensureDLQStream(ctx); cerr != nil {
 		return fmt.Errorf("%w; creating the dead-letter stream %q again: %w", err, c.opts.DLQStream, cerr)
 	}
-	c.logger.Warn("dead-letter stream was missing (deleted while omen runs?); created it again", "stream", c.opts.DLQStream, "subject", c.opts.DLQSubject, "err", err)
 	return publish()
 }
 

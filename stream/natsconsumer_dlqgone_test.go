@@ -16,10 +16,13 @@ import (
 
 // TestNATSConsumerDLQStreamRecreated: when the dead-letter stream is
 // deleted under a running consumer, the next poison message's publish
-// finds no stream: the consumer creates the dead-letter stream again and
+// finds no stream: the consumer creates the dead-letter stream again,
+// streamRecreateDelay after the deletion began at the earliest, and
 // publishes the message there, counted once in
 // omen_ingest_errors_total{reason="dead_letter"}. It was nacked and
-// retried every NAK delay for good, each retry counted as a dead letter.
+// retried every NAK delay for good, each retry counted as a dead letter;
+// then it was created at once, and could lose its files to the old
+// stream's deletion (see streamRecreateDelay).
 func TestNATSConsumerDLQStreamRecreated(t *testing.T) {
 	for _, ns := range natsServers {
 		t.Run(ns.name, func(t *testing.T) {
@@ -34,14 +37,23 @@ func TestNATSConsumerDLQStreamRecreated(t *testing.T) {
 			setupStreams(t, c)
 			stop := runConsumer(t, c)
 			waitFor(t, "the pull", c.pulling.Load) // Run's Setup done
+			deleting := time.Now()
 			if err := js.DeleteStream(context.Background(), DefaultDLQStream); err != nil {
 				t.Fatal(err)
 			}
 			publish(t, js, "omen.metrics.influx", "", "this is not line protocol at all")
+			var created time.Time
 			waitFor(t, "the dead letter", func() bool {
 				st, err := js.Stream(context.Background(), DefaultDLQStream)
-				return err == nil && st.CachedInfo().State.Msgs == 1
+				if err != nil {
+					return false
+				}
+				created = st.CachedInfo().Created
+				return st.CachedInfo().State.Msgs == 1
 			})
+			if after := created.Sub(deleting); after < streamRecreateDelay {
+				t.Fatalf("the dead-letter stream was created anew %v after its deletion began, want at least %v", after, streamRecreateDelay)
+			}
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
@@ -54,7 +66,7 @@ func TestNATSConsumerDLQStreamRecreated(t *testing.T) {
 			if v := counterValue(t, reg, "omen_nats_messages_total", "outcome", "nacked"); v != 0 {
 				t.Fatalf("%v messages nacked, want 0", v)
 			}
-			if !strings.Contains(logs.String(), "dead-letter stream was missing") {
+			if !strings.Contains(logs.String(), "dead-letter stream is missing") {
 				t.Fatalf("the recreation is not logged; logs:\n%s", logs.String())
 			}
 			dl := fetchDLQ(t, js, 1)

@@ -33,7 +33,7 @@ func (a *App) newAPI() (*api.API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create explain gate: %w", err)
 	}
-	u, err := ui.New(ui.Options{Backend: uiBackend{b, a.store}, ExplainGate: gate, Logger: a.logger.With("component", "ui")})
+	u, err := ui.New(ui.Options{Backend: uiBackend{b, a.store}, ExplainGate: gate, Alertmanager: a.alertmanagerUI, Logger: a.logger.With("component", "ui")})
 	if err != nil {
 		return nil, fmt.Errorf("create UI: %w", err)
 	}
@@ -47,6 +47,21 @@ func (a *App) newAPI() (*api.API, error) {
 		return nil, fmt.Errorf("create API: %w", err)
 	}
 	return s, nil
+}
+
+// alertmanagerUI is the Alertmanager whose UI a firing alert's page links
+// to: the first omen sends alerts to (alerting.alertmanagers of the
+// configuration as last reloaded, then --alertmanager.url), "" for none.
+// The configuration names no URL of Alertmanager's UI of its own: the URL
+// omen posts to is taken as the one SREs reach too.
+func (a *App) alertmanagerUI() string {
+	if cfg := a.cfg.Load(); cfg != nil && len(cfg.Alerting.Alertmanagers) > 0 {
+		return cfg.Alerting.Alertmanagers[0].URL
+	}
+	if len(a.opts.AlertmanagerURLs) > 0 {
+		return a.opts.AlertmanagerURLs[0]
+	}
+	return ""
 }
 
 // uiBackend is the API's backend with what only the UI asks for: an

@@ -30,7 +30,9 @@
 //	                             the baseline to f(x), ranked causes with links, the window's metrics
 //	                             as sparklines (the waterfall draws the 12 groups of largest |φ| and
 //	                             sums the rest in one bar), the dependency neighbourhood as a graph
-//	                             (read live when the page loads, labelled so: not as of the alert)
+//	                             (read live when the page loads, labelled so: not as of the alert);
+//	                             a firing alert's page links to it in Alertmanager's UI
+//	                             (Options.Alertmanager: its alert list filtered to the alert's labels)
 //
 // The overview, the service pages and the alert page's dependency graph
 // weigh every entity's latest prediction: a Backend that keeps them in

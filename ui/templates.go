@@ -457,6 +457,7 @@ table.stack td[data-label]::before{content:attr(data-label) ": ";font-size:12px;
 {{if .ResolvedAt}}<span>resolved at</span><span id="resolved-at" data-resolved-at="{{.ResolvedAt}}">{{time .ResolvedAt}}</span>{{end}}
 {{range $k, $v := .Annotations}}<span>{{$k}}</span><span class="annotation" data-annotation="{{$k}}">{{if isURL $v}}<a href="{{$v}}">{{$v}}</a>{{else}}{{$v}}{{end}}</span>{{end}}
 <span>alert labels</span><span>{{template "alertLabels" .Labels}}</span>{{end}}
+{{with .AlertmanagerURL}}<span>Alertmanager</span><span><a id="alertmanager-link" href="{{.}}">this alert in Alertmanager</a> <span class="muted">(filtered to its labels, silenced or inhibited too: to silence it, or see how it is grouped and routed)</span></span>{{end}}
 <span>entity labels</span><span>{{template "labels" $x.Labels}}</span>
 </div></section>
 {{if $x.Error}}<section id="unexplained"><p>{{$x.Error}}</p><div><a href="{{entityURL $x.Entity}}">{{$x.Entity}}</a>: {{template "explainForm" $x.Entity}} <span class="muted">(its latest window)</span></div></section>

@@ -46,6 +46,15 @@ type Options struct {
 	// and the API share its limits. Default: a gate of its own with the
 	// API's default limits.
 	ExplainGate *api.ExplainGate
+	// Alertmanager returns the URL of the Alertmanager whose UI a firing
+	// alert's page links to (its alert list filtered to the alert's
+	// labels), as omen posts alerts to it (http://host:9093, or with its
+	// path prefix; its user info and query are not shown), "" for none:
+	// no link. Called at each view of an alert's page, so that a reload
+	// of the configuration shows. The daemon gives the first Alertmanager
+	// it sends alerts to (alerting.alertmanagers, then
+	// --alertmanager.url). Nil: no link.
+	Alertmanager func() string
 	// Logger (default: discard).
 	Logger *slog.Logger
 }
@@ -1038,6 +1047,11 @@ type alertData struct {
 	// shown beside its anomaly score.
 	Model    *api.ModelInfo
 	ScoredBy *api.ModelInfo
+	// AlertmanagerURL is Options.Alertmanager's alert list filtered to the
+	// alert's labels, "" for none: the alert is not firing (a pending
+	// alert was not sent, a resolved one is not in Alertmanager's list),
+	// or no Alertmanager is configured.
+	AlertmanagerURL template.URL
 }
 
 func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
@@ -1090,6 +1104,16 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 		}
 		if d.Fingerprint == "" && alerts[i].PredictionID == id && alerts[i].State != api.AlertPending {
 			d.FiredOn = append(d.FiredOn, alerts[i])
+		}
+	}
+	if d.Alert != nil && d.Alert.State == api.AlertFiring && u.opts.Alertmanager != nil {
+		if base := u.opts.Alertmanager(); base != "" {
+			am, err := alertmanagerAlertsURL(base, d.Alert.Labels)
+			if err != nil {
+				u.logger.Warn("no link to Alertmanager on the alert's page", "fingerprint", d.Alert.Fingerprint, "err", err)
+			}
+			// Its scheme is http(s), its parts escaped.
+			d.AlertmanagerURL = template.URL(am)
 		}
 	}
 	d.Now = time.Now().UnixMilli()

@@ -222,10 +222,21 @@ type Poller struct {
 	// reloads that made it together.
 	reloadMu sync.Mutex
 	reloaded map[string]bool
+	// appendMu is held for reading by an evaluation (Run's poll, Eval, a
+	// Backfill chunk) from its check of the queries SetQueries replaced
+	// (current, replaced) until its Append has returned, retries
+	// included, and for writing by SetQueries while it swaps queries: a
+	// SetQueries waits for an Append under way, so that none of an old
+	// expression's results is appended once it has returned (the daemon
+	// then drops the feature's polled values). Taken before reloadMu.
+	appendMu sync.RWMutex
 	// inTake, when set (tests only), is called by takeQueries with
 	// reloadMu held, between taking reloaded and loading queries.
 	inTake func()
-	m      *ingestMetrics
+	// beforeAppend, when set (tests only), is called by Run's poll with
+	// appendMu held for reading, between current and the Append.
+	beforeAppend func()
+	m            *ingestMetrics
 
 	queryCount *prometheus.CounterVec
 	warnings   *prometheus.CounterVec
@@ -365,10 +376,12 @@ func FloorStep(t time.Time, step time.Duration) time.Time {
 // evaluation (Eval, Run's next step, Backfill's next chunk) uses the new
 // set; one already under way finishes with the set it started with, but
 // appends none of the results of the queries the new set removed or gave
-// another expression, if its Append has not started by then (the daemon
-// drops a feature's polled values once SetQueries has returned: the old
+// another expression, and SetQueries waits for its Append when that has
+// begun (with its retries, when the Appender fails): the daemon drops a
+// feature's polled values once SetQueries has returned, and the old
 // expression's appended after it were served under the new definition;
-// Run's next poll fetches the step with the new one, with CatchUp). With
+// Run's next poll fetches the step with the new one, with CatchUp. The
+// Appender must therefore not wait for SetQueries' caller. With
 // CatchUp, Run's next poll also fetches the previous poll's step of each
 // query the new set adds or gives another expression (or that several
 // sets since that poll changed and changed back: the daemon dropped its
@@ -387,6 +400,8 @@ func (p *Poller) SetQueries(queries map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("poller %s: set queries: %w", p.source, err)
 	}
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
 	p.reloadMu.Lock()
 	defer p.reloadMu.Unlock()
 	cur := p.queries.Load()
@@ -463,7 +478,8 @@ func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 			}
 		}
 		// A query SetQueries replaced meanwhile: its chunk dropped (see
-		// current).
+		// current), and a SetQueries from here waits for the Append.
+		p.appendMu.RLock()
 		bs = slices.DeleteFunc(bs, func(b telemetry.Batch) bool {
 			name := b.Samples[0].Labels.Get(model.MetricNameLabel)
 			if !p.replaced(qs, name) {
@@ -478,9 +494,11 @@ func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 				bs[i].Received = now
 			}
 			if err := p.appendRetry(ctx, bs); err != nil {
+				p.appendMu.RUnlock()
 				return fmt.Errorf("backfill over [%s, %s]: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 			}
 		}
+		p.appendMu.RUnlock()
 		// The newest step the range queries evaluated.
 		p.polled(from.Add(to.Sub(from) / p.opts.Step * p.opts.Step))
 	}
@@ -634,8 +652,9 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 		// returned (its results not appended, see current; the catch-up's
 		// range queries may take up to a step before current checks): the
 		// step before the poll's, whose values the daemon dropped, is not
-		// evaluated yet either. A reload that came after the Append, and
-		// before this, fetches that step again too, late.
+		// evaluated yet either. A reload that came during the Append
+		// (which it waited for) or after it, and before this, fetches that
+		// step again too, late.
 		reloadedDuring = p.peekReloaded()
 	}
 }
@@ -824,8 +843,14 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, st
 		pt.b.Samples = append(pt.b.Samples, live[name]...)
 		behind = append(behind, pt)
 	}
+	// A SetQueries from current on waits for the Append (see appendMu).
+	p.appendMu.RLock()
 	parts := p.current(qs, next, append(behind, upToDate...))
+	if p.beforeAppend != nil {
+		p.beforeAppend()
+	}
 	errOf, err := p.appendParts(ctx, parts)
+	p.appendMu.RUnlock()
 
 	// The steps are counted per query: a step two queries missed, twice.
 	// A query's steps end at next (at to, those fetched or failed; too
@@ -892,7 +917,9 @@ func (p *Poller) replaced(qs *querySet, name string) bool {
 // SetQueries replaced (removed, or gave another expression) while the
 // poll at next was under way: a reload drops a feature's polled values
 // once SetQueries has returned, and the old expression's results appended
-// after it were served under the new definition. Their stored step stays:
+// after it were served under the new definition. Called with appendMu
+// held for reading until the Append has returned: a SetQueries after the
+// check waits for the Append. Their stored step stays:
 // the steps are fetched with the new expression by the next poll's
 // catch-up (CatchUp).
 func (p *Poller) current(qs *querySet, next time.Time, parts []pollPart) []pollPart {
@@ -965,6 +992,8 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 	b := telemetry.Batch{Source: p.source}
 	var errs []error
 	ok := 0 // the queries that succeeded and are still polled as evaluated
+	// A SetQueries from the check on waits for the Append (see appendMu).
+	p.appendMu.RLock()
 	for _, name := range qs.names {
 		if err, bad := failed[name]; bad {
 			errs = append(errs, fmt.Errorf("query %q at %s: %w", name, ts.Format(time.RFC3339), err))
@@ -977,7 +1006,9 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 		ok++
 		b.Samples = append(b.Samples, samples[name]...)
 	}
-	if err := p.store(ctx, b); err != nil {
+	err := p.store(ctx, b)
+	p.appendMu.RUnlock()
+	if err != nil {
 		errs = append(errs, err)
 	} else if ok > 0 {
 		p.polled(ts)

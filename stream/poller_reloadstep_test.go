@@ -20,11 +20,24 @@ import (
 
 // hookAppender keeps each Append's samples and calls onAppend (when set)
 // with the number of Appends so far, this one included, before keeping
-// them.
+// them. As a PollObserver, it calls onPolled (when set) with the number
+// of Appends so far: after the poll's Append has returned, before the
+// next poll.
 type hookAppender struct {
 	onAppend func(n int)
+	onPolled func(n int)
 	mu       sync.Mutex
 	appends  [][]telemetry.Sample
+}
+
+func (a *hookAppender) Polled(string, time.Time) {
+	if a.onPolled == nil {
+		return
+	}
+	a.mu.Lock()
+	n := len(a.appends)
+	a.mu.Unlock()
+	a.onPolled(n)
 }
 
 func (a *hookAppender) Append(_ context.Context, bs []telemetry.Batch) error {
@@ -74,7 +87,9 @@ func TestPollerReloadRefetchesPolledStep(t *testing.T) {
 			defer srv.Close()
 			app := &hookAppender{}
 			var p *Poller
-			app.onAppend = func(n int) {
+			// Once the second poll's Append has returned: a SetQueries
+			// during an Append waits for it (see Poller.appendMu).
+			app.onPolled = func(n int) {
 				if n != 2 { // the second poll's Append: the reloads come after it
 					return
 				}

@@ -86,7 +86,7 @@
 // log-transformed first, RankTransform, and held at its recent peak with a
 // slow decay, RankHold), or by a
 // DimensionRanker plugged in through EvalOptions.NewRanker (package
-// explain's Shapley attributions: explain.FeatureRanker, `omen eval --ranker shap`; run at the interpreted steps only). The Report carries point-wise,
+// explain's Shapley attributions: explain.FeatureRanker, `omen eval`'s default since 2026-11-27; run at the interpreted steps only). The Report carries point-wise,
 // point-adjusted and event-wise (composite) F1, AUC-PR, ROC-AUC,
 // HitRate@100/150 % and NDCG@100/150 % per entity and their mean; see
 // package metrics for the definitions and docs/EVALUATION.md for results.

@@ -177,7 +177,8 @@ type EvalOptions struct {
 	// raw windows, not the cleaned ones.
 	NewRanker func(RankerInput) (DimensionRanker, error)
 	// RankerName names NewRanker's ranker in the report's options
-	// ("ranker"; default "custom" when NewRanker is set).
+	// ("ranker"; default "custom" when NewRanker is set; "residual",
+	// the default ranking, when it is not).
 	RankerName string
 	// Progress receives training progress (nil: silent).
 	Progress io.Writer
@@ -441,6 +442,8 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 	}
 	if opts.NewRanker != nil {
 		rep.Options["ranker"] = cmp.Or(opts.RankerName, "custom")
+	} else {
+		rep.Options["ranker"] = "residual"
 	}
 	if err := checkEntities(ctx, opts, names); err != nil {
 		return rep, err

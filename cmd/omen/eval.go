@@ -61,7 +61,7 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	seed := fs.Int64("seed", 1, "seed for initialisation and shuffling")
 	members := fs.Int("members", 0, "train this many LSTMs from different seeds and score their averaged forecast (0: the default, 1; lstm only)")
 	step := fs.Duration("step", 0, "the files' sampling interval; the threshold's false-alarm risk is per minute of data (0: 1m for smd, 5m for asd)")
-	ranker := fs.String("ranker", "residual", "how dimensions are ranked for HitRate/NDCG: residual (each feature's scaled forecast residual) or shap (package explain's Shapley attributions of the anomaly score, at the labelled steps)")
+	ranker := fs.String("ranker", "shap", "how dimensions are ranked for HitRate/NDCG: shap (package explain's Shapley attributions of the anomaly score, at the labelled steps, as the daemon explains its alerts) or residual (each feature's scaled forecast residual)")
 	shapBudget := fs.Int("shap-budget", 0, "model evaluations per explained step with --ranker shap (0: explain.Fast's default, 256)")
 	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
 		return rc

@@ -230,6 +230,12 @@ type Poller struct {
 	// expression's results is appended once it has returned (the daemon
 	// then drops the feature's polled values). Taken before reloadMu.
 	appendMu sync.RWMutex
+	// appendWait bounds SetQueries' wait for appendMu (appendWaitMax;
+	// tests shorten it).
+	appendWait time.Duration
+	// appendWaiting is set while SetQueries waits for appendMu (tests
+	// read it).
+	appendWaiting atomic.Bool
 	// inTake, when set (tests only), is called by takeQueries with
 	// reloadMu held, between taking reloaded and loading queries.
 	inTake func()
@@ -293,7 +299,7 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 		opts: o, api: v1.NewAPI(client), app: app, m: m, now: time.Now,
 		// The source is a log attribute and a metric label: no password.
 		source: PollerSource(o.Name, o.URL),
-		url:    redacted,
+		url:    redacted, appendWait: appendWaitMax,
 	}
 	p.logger = logger.With("source", p.source)
 	p.observer, _ = app.(PollObserver)
@@ -377,11 +383,13 @@ func FloorStep(t time.Time, step time.Duration) time.Time {
 // set; one already under way finishes with the set it started with, but
 // appends none of the results of the queries the new set removed or gave
 // another expression, and SetQueries waits for its Append when that has
-// begun (with its retries, when the Appender fails): the daemon drops a
+// begun (with its retries, when the Appender fails; at most 5 s, after
+// which it logs a warning that the Append may store the old values, and
+// applies the set): the daemon drops a
 // feature's polled values once SetQueries has returned, and the old
 // expression's appended after it were served under the new definition;
-// Run's next poll fetches the step with the new one, with CatchUp. The
-// Appender must therefore not wait for SetQueries' caller. With
+// Run's next poll fetches the step with the new one, with CatchUp. An
+// Appender that waits for SetQueries' caller delays it by that bound. With
 // CatchUp, Run's next poll also fetches the previous poll's step of each
 // query the new set adds or gives another expression (or that several
 // sets since that poll changed and changed back: the daemon dropped its
@@ -400,8 +408,12 @@ func (p *Poller) SetQueries(queries map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("poller %s: set queries: %w", p.source, err)
 	}
-	p.appendMu.Lock()
-	defer p.appendMu.Unlock()
+	if p.lockAppends() {
+		defer p.appendMu.Unlock()
+	} else {
+		p.logger.Warn("a reload's new feature queries apply without waiting for the poller's Append under way, which took longer than "+
+			p.appendWait.String()+": that Append may still store a replaced query's values for its step", "waited", p.appendWait)
+	}
 	p.reloadMu.Lock()
 	defer p.reloadMu.Unlock()
 	cur := p.queries.Load()
@@ -415,6 +427,40 @@ func (p *Poller) SetQueries(queries map[string]string) error {
 	}
 	p.queries.Store(qs)
 	return nil
+}
+
+// appendWaitMax bounds how long SetQueries waits for an Append under way
+// (Poller.appendWait): longer than the Append's retries at the daemon's
+// settings (3 retries, 500 ms back-off doubling: 3.5 s), and short enough
+// that a reload, whose caller may hold locks the daemon's step needs,
+// never hangs on a store that does not answer.
+const appendWaitMax = 5 * time.Second
+
+// lockAppends takes appendMu for writing, waiting at most p.appendWait for
+// the evaluations holding it for reading (an Append under way); it reports
+// whether it took it. It polls TryLock rather than blocking in Lock, so a
+// SetQueries that gives up leaves no writer waiting, which would hold off
+// every later evaluation's RLock.
+func (p *Poller) lockAppends() bool {
+	if p.appendMu.TryLock() {
+		return true
+	}
+	p.appendWaiting.Store(true)
+	defer p.appendWaiting.Store(false)
+	deadline := time.NewTimer(p.appendWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-deadline.C:
+			return p.appendMu.TryLock()
+		case <-tick.C:
+			if p.appendMu.TryLock() {
+				return true
+			}
+		}
+	}
 }
 
 // peekReloaded returns a copy of the names takeQueries would return,

@@ -1,7 +1,11 @@
 package stream
 
 import (
+	"bytes"
+	"log/slog"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,8 +19,8 @@ import (
 // served under the new definition for the lookback). Nothing is lost:
 // the next poll fetches the poll's step again with the new expression.
 // The hook (beforeAppend) starts the SetQueries there and lets the
-// Append go once the SetQueries has returned or waits for appendMu (a
-// writer waiting refuses TryRLock). Before, SetQueries returned at once
+// Append go once the SetQueries has returned or waits for appendMu
+// (appendWaiting). Before, SetQueries returned at once
 // and the poll appended the old expression's value after it.
 func TestPollerReloadWaitsForAppend(t *testing.T) {
 	verifyNoLeaks(t)
@@ -53,10 +57,9 @@ func TestPollerReloadWaitsForAppend(t *testing.T) {
 				return
 			default:
 			}
-			if !p.appendMu.TryRLock() {
+			if p.appendWaiting.Load() {
 				return // SetQueries waits for the Append
 			}
-			p.appendMu.RUnlock()
 			time.Sleep(time.Millisecond)
 		}
 	}
@@ -90,4 +93,62 @@ func TestPollerReloadWaitsForAppend(t *testing.T) {
 	if got, _ := firstAppendAfter(app, first); !hasSample(got, "q", first, 2) {
 		t.Errorf("the first Append after the first poll's step %d has no value 2 of q at that step: %v", first, got)
 	}
+}
+
+// TestPollerReloadWaitBounded: an Append that does not return (a store
+// that does not answer) holds SetQueries for appendWait at most: the
+// reload's caller holds locks the daemon's steps need, so it must not
+// hang with the Append. SetQueries then applies the new set and logs that
+// the Append under way may still store the old expression's values.
+func TestPollerReloadWaitBounded(t *testing.T) {
+	verifyNoLeaks(t)
+	fp := newReloadProm()
+	close(fp.release)
+	srv := httptest.NewServer(fp)
+	t.Cleanup(srv.Close)
+	stuck, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	app := &hookAppender{}
+	app.onAppend = func(int) { // Run's goroutine only
+		once.Do(func() { close(stuck) })
+		<-release
+	}
+	p, _ := catchUpPoller(t, app, srv.URL, map[string]string{"q": "old"}, time.Second)
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	p.logger = slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))
+	p.appendWait = 200 * time.Millisecond
+	runPoller(t, p)
+	t.Cleanup(func() { close(release) }) // before runPoller's cleanup waits for Run
+	<-stuck
+	done := make(chan error, 1)
+	go func() { done <- p.SetQueries(map[string]string{"q": "new"}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("SetQueries still waits for an Append that does not return, 30 s after it began (appendWait 200ms)")
+	}
+	if got := p.queries.Load().exprs["q"]; got != "new" {
+		t.Errorf("query q is %q after SetQueries, want new", got)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if !strings.Contains(logs.String(), "without waiting for the poller's Append") {
+		t.Errorf("no warning that the Append under way may store the old values; log:\n%s", logs.String())
+	}
+}
+
+// lockedWriter serialises writes to w under mu.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

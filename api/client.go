@@ -33,15 +33,35 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e.NoRoute() {
+		return fmt.Sprintf("%s (%d %s: omen has no such route: the URL's path looks wrong, give the base URL of omen's API, http(s)://HOST:PORT without /api/v1, with the path a reverse proxy serves it under, if any; or that omen is too old to serve it)", e.Message, e.StatusCode, e.Type)
+	}
 	return fmt.Sprintf("%s (%d %s)", e.Message, e.StatusCode, e.Type)
 }
 
-// Unwrap maps omen's 404 to ErrNotFound, 409 to ErrConflict, 422 to
-// ErrInvalid, 503 to ErrUnavailable and 507 to store.ErrDiskFull (an
-// answer that is not omen's API maps to none).
+// NoRoute reports whether e is omen's answer to a path under /api/ that
+// no route takes (JSONErrors' 404: "no API route …"), which says the
+// request's URL is wrong (a base URL ending in /api/v1, an omen too old
+// to serve the route), not that a resource does not exist.
+func (e *Error) NoRoute() bool {
+	return e.StatusCode == http.StatusNotFound && e.Type == "not_found" && strings.HasPrefix(e.Message, noRoutePrefix)
+}
+
+// ErrNoRoute is what an *Error unwraps to when omen has no route for the
+// request's path (Error.NoRoute): a wrong base URL, not ErrNotFound.
+var ErrNoRoute = errors.New("no API route")
+
+// Unwrap maps omen's 404 to ErrNotFound (its 404 for a path no route
+// takes to ErrNoRoute), 409 to ErrConflict, 422 to ErrInvalid, 503 to
+// ErrUnavailable and 507 to store.ErrDiskFull (an answer that is not
+// omen's API maps to none).
 func (e *Error) Unwrap() error {
 	if e.Type == "bad_response" {
 		return nil // not omen's API: its 404 says nothing of omen's data
+	}
+	if e.NoRoute() {
+		// Not "nothing stored": the URL is wrong.
+		return ErrNoRoute
 	}
 	switch e.StatusCode {
 	case http.StatusNotFound:

@@ -24,6 +24,10 @@ func JSONErrors(mux *http.ServeMux) http.Handler {
 	})
 }
 
+// noRoutePrefix begins the message of JSONErrors' 404, which the Client
+// tells from a resource's 404 (Error.NoRoute).
+const noRoutePrefix = "no API route "
+
 // jsonErrorWriter turns the mux's plain-text error answer into the API's
 // JSON envelope: the status code (and headers such as Allow) are kept,
 // the text body is dropped. An answer that is not an error passes as it
@@ -50,7 +54,7 @@ func (w *jsonErrorWriter) WriteHeader(code int) {
 	var err error
 	switch code {
 	case http.StatusNotFound:
-		typ, err = "not_found", fmt.Errorf("no API route %s %s (escape \"/\" in entity names and prediction ids as %%2F; the routes: /api/v1/openapi.json)", w.r.Method, path)
+		typ, err = "not_found", fmt.Errorf(noRoutePrefix+"%s %s (escape \"/\" in entity names and prediction ids as %%2F; the routes: /api/v1/openapi.json)", w.r.Method, path)
 	case http.StatusMethodNotAllowed:
 		typ, err = "method_not_allowed", fmt.Errorf("method %s not allowed on %s (allowed: %s)", w.r.Method, path, h.Get("Allow"))
 	default:

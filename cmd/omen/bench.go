@@ -33,7 +33,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if isHelp(args[0]) {
-		fmt.Fprintln(stderr, usage)
+		fmt.Fprintln(stdout, usage)
 		return 0
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -72,7 +72,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fs.DurationVar(&o.MemoryReleaseInterval, "memory-release-interval", 0, "the daemon's runtime.memory_release_interval (0: the config default, 10s; negative: off)")
 		ingestOnly := fs.Bool("profile-ingest-only", false, "stop the CPU profile when the last sample is acknowledged")
 		fs.DurationVar(&o.Settle, "settle", 15*time.Second, "idle time before the second (settled) memory measurement; 0 skips it")
-		if rc, ok := parseNoArgs(fs, args[1:], stderr); !ok {
+		if rc, ok := parseNoArgs(fs, args[1:], stdout, stderr); !ok {
 			return rc
 		}
 		if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"pods", o.Pods, 1}, {"rounds", o.Rounds, 1}, {"lines-per-message", o.LinesPerMessage, 1}}); !ok {
@@ -112,7 +112,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fs.IntVar(&o.Batch, "batch", 256, "batch B")
 		fs.IntVar(&o.Threads, "threads", 2, "threads")
 		fs.Float64Var(&o.Seconds, "seconds", 3, "time budget per measurement")
-		if rc, ok := parseNoArgs(fs, args[1:], stderr); !ok {
+		if rc, ok := parseNoArgs(fs, args[1:], stdout, stderr); !ok {
 			return rc
 		}
 		if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"features", o.Features, 1}, {"hidden", o.Hidden, 1},
@@ -131,7 +131,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fs.IntVar(&o.W, "window", 32, "window W")
 		fs.IntVar(&hidden, "hidden", 64, "LSTM hidden size")
 		fs.IntVar(&o.Cases, "cases", 50, "explanations timed")
-		if rc, ok := parseNoArgs(fs, args[1:], stderr); !ok {
+		if rc, ok := parseNoArgs(fs, args[1:], stdout, stderr); !ok {
 			return rc
 		}
 		if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"features", o.F, 2}, {"window", o.W, 1}, {"hidden", hidden, 1}, {"cases", o.Cases, 1}}); !ok {

@@ -33,7 +33,7 @@ import (
 func checkCmd(args []string, stdout, stderr io.Writer) int {
 	const usage = "usage: omen check config FILE...\n\nValidates omen configuration files: exit 0 when all are valid, 1 when any is not.\nA file whose name starts with \"-\" follows \"--\"."
 	if len(args) > 0 && isHelp(args[0]) || len(args) == 2 && args[0] == "config" && args[1] == "help" {
-		fmt.Fprintln(stderr, usage)
+		fmt.Fprintln(stdout, usage)
 		return 0
 	}
 	if len(args) == 0 || args[0] != "config" {
@@ -42,7 +42,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("omen check config", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), usage) }
-	if rc, ok := parseFlags(fs, args[1:], stderr); !ok {
+	if rc, ok := parseFlags(fs, args[1:], stdout, stderr); !ok {
 		return rc
 	}
 	if fs.NArg() == 0 {

@@ -35,8 +35,8 @@ func TestCheckFlags(t *testing.T) {
 		{[]string{"check", "config", "--", "-nope.yml"}, 1, "Checking -nope.yml\n  FAILED", ""},
 		{[]string{"check", "config"}, 2, "", "usage: omen check config FILE..."},
 		{[]string{"check", "config", "--"}, 2, "", "usage: omen check config FILE..."},
-		{[]string{"check", "config", "help"}, 0, "", "usage: omen check config FILE..."},
-		{[]string{"check", "config", "-h"}, 0, "", "usage: omen check config FILE..."},
+		{[]string{"check", "config", "help"}, 0, "usage: omen check config FILE...", ""},
+		{[]string{"check", "config", "-h"}, 0, "usage: omen check config FILE...", ""},
 	} {
 		var out, errb bytes.Buffer
 		rc := dispatch(tc.args, &out, &errb)

@@ -27,7 +27,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.History, "history", 24*time.Hour, "simulated history to train on (at least 45m; with --model, at least a step)")
 	fs.StringVar(&o.ModelFile, "model", "", "load this model file instead of training")
 	fs.StringVar(&o.SaveModel, "save-model", "", "write the trained model to this file")
-	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
+	if rc, ok := parseNoArgs(fs, args, stdout, stderr); !ok {
 		return rc
 	}
 	// Usage errors before any work (the history alone takes minutes).

@@ -27,7 +27,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if isHelp(args[0]) {
-		fmt.Fprintln(stderr, usage)
+		fmt.Fprintln(stdout, usage)
 		return 0
 	}
 	// A closed terminal (SIGHUP) stops a run cleanly too: eval sim's
@@ -63,7 +63,7 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	step := fs.Duration("step", 0, "the files' sampling interval; the threshold's false-alarm risk is per minute of data (0: 1m for smd, 5m for asd)")
 	ranker := fs.String("ranker", "shap", "how dimensions are ranked for HitRate/NDCG: shap (package explain's Shapley attributions of the anomaly score, at the labelled steps, as the daemon explains its alerts) or residual (each feature's scaled forecast residual)")
 	shapBudget := fs.Int("shap-budget", 0, "model evaluations per explained step with --ranker shap (0: explain.Fast's default, 256)")
-	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
+	if rc, ok := parseNoArgs(fs, args, stdout, stderr); !ok {
 		return rc
 	}
 	if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"epochs", *epochs, 1}, {"window", *window, 2}, {"hidden", *hidden, 1}, {"max-rows", *maxRows, 1}, {"members", *members, 1}}); !ok {
@@ -274,7 +274,7 @@ func evalRCA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen eval rca", flag.ContinueOnError)
 	dir := fs.String("dir", "../shared/datasets/nezha/2022-08-22", "a Nezha day folder (fault_list.json, metric/, root_cause.json)")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file (-: stdout, and the summary line goes to stderr)")
-	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
+	if rc, ok := parseNoArgs(fs, args, stdout, stderr); !ok {
 		return rc
 	}
 	if rc, ok := checkWritable(fs.Name(), "json", *jsonOut, stderr); !ok {

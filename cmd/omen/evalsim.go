@@ -34,7 +34,7 @@ func evalSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.ResolveFor, "resolve-for", 0, "alerting.resolve_for of the evaluated daemon: steps in a row below the resolve threshold that resolve an alert (0: the default, 1)")
 	runs := fs.Int("runs", 1, "evaluate this many fleets (seeds seed, seed+1, …) with one model (trained by the first run unless --model is given) and report them pooled")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file (-: stdout, and the summary lines go to stderr)")
-	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
+	if rc, ok := parseNoArgs(fs, args, stdout, stderr); !ok {
 		return rc
 	}
 	// --members 0 is the default, as in "omen train" (the options

@@ -77,7 +77,7 @@ func TestExampleConfig(t *testing.T) {
 	df.register(fs, false)
 	var usage bytes.Buffer
 	if rc, ok := parseNoArgs(fs, []string{"--config.file", exampleConfig, "--storage.path", dir,
-		"--web.listen-address", "127.0.0.1:0", "--nats.listen-address", "127.0.0.1:0"}, &usage); !ok {
+		"--web.listen-address", "127.0.0.1:0", "--nats.listen-address", "127.0.0.1:0"}, &usage, &usage); !ok {
 		t.Fatalf("omen run flags: exit %d: %s", rc, usage.String())
 	}
 	logger, err := newLogger("info", logs)

@@ -23,14 +23,14 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	top := fs.Int("top", 10, "number of groups and root causes printed (0: all)")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for the API")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: omen explain [flags] ENTITY|ALERT\n\nExplains an alert (by fingerprint) or a prediction (by id), else the entity's latest window.\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: omen explain [flags] ENTITY|ALERT\n\nExplains an alert (by fingerprint) or a prediction (by id), else the entity's latest window.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if rc, ok := parseFlags(fs, args, stderr); !ok {
+	if rc, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return rc
 	}
 	if fs.NArg() == 1 && fs.Arg(0) == "help" {
-		fs.Usage()
+		printHelp(fs, stdout)
 		return 0
 	}
 	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
@@ -39,6 +39,10 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if *top < 0 {
 		fmt.Fprintln(stderr, "omen explain: --top must not be negative")
+		return 2
+	}
+	if err := cf.check(); err != nil {
+		fmt.Fprintf(stderr, "omen explain: %v\n", err)
 		return 2
 	}
 	c, err := cf.client()

@@ -34,12 +34,17 @@ func main() {
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	switch {
+	case len(args) == 0:
 		usage(stderr, cmds)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	case isHelp(args[0]):
+		// Asked for: stdout, for omen --help | less.
+		usage(stdout, cmds)
 		return 0
+	case args[0] == "--version" || args[0] == "-version":
+		// As Prometheus's tools take it: omen version.
+		args = append([]string{"version"}, args[1:]...)
 	}
 	c, ok := cmds[args[0]]
 	if !ok {
@@ -61,6 +66,6 @@ func usage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(&b, "  %-8s %s\n", n, cmds[n].summary)
 	}
-	b.WriteString("\nRun 'omen COMMAND --help' for the flags of a command.\n")
+	b.WriteString("\nRun 'omen COMMAND --help' for the flags of a command; omen --version is omen version.\n")
 	fmt.Fprint(w, b.String())
 }

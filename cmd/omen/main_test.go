@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -43,38 +44,107 @@ func TestDispatch(t *testing.T) {
 	}
 }
 
-// Every command and sub-dispatcher prints its usage and exits 0 on -h,
-// --help and help; the usage tells the truth about defaults.
+// Every command and sub-dispatcher prints its usage on stdout and exits 0
+// on -h, -help, --help and help (omen run --help | grep retention); the
+// usage tells the truth about defaults.
 func TestHelp(t *testing.T) {
 	for _, tc := range []struct {
 		args           []string
 		want, unwanted string
 	}{
 		{[]string{"--help"}, "commands:", ""},
+		{[]string{"-h"}, "commands:", ""},
+		{[]string{"-help"}, "commands:", ""},
+		{[]string{"help"}, "commands:", ""},
 		{[]string{"run", "--help"}, "-shutdown-timeout", ""},
+		{[]string{"run", "--help"}, "-storage.retention", ""},
+		{[]string{"run", "-h"}, "-storage.path", ""},
 		{[]string{"run", "help"}, "-storage.path", ""},
 		{[]string{"demo", "--help"}, `(default "warn")`, "config.file"},
 		{[]string{"demo", "--help"}, "(default: a temporary directory, removed when the demo stops)", `default "data/"`},
+		{[]string{"demo", "help"}, "-speed", ""},
 		{[]string{"check", "--help"}, "usage: omen check config FILE...", ""},
 		{[]string{"check", "help"}, "usage: omen check config FILE...", ""},
 		{[]string{"check", "config", "--help"}, "usage: omen check config FILE...", ""},
+		{[]string{"check", "config", "help"}, "usage: omen check config FILE...", ""},
 		{[]string{"train", "-h"}, "-source", ""},
+		{[]string{"train", "--help"}, "-url", ""},
+		{[]string{"train", "help"}, "-source", ""},
 		{[]string{"eval", "--help"}, "usage: omen eval smd|asd|rca|sim", "unknown"},
 		{[]string{"eval", "help"}, "usage: omen eval smd|asd|rca|sim", "unknown"},
 		{[]string{"eval", "smd", "--help"}, "-entities", ""},
+		{[]string{"eval", "asd", "help"}, "-entities", ""},
 		{[]string{"eval", "sim", "-h"}, "-train-fleets", ""},
 		{[]string{"eval", "rca", "--help"}, "-dir", ""},
 		{[]string{"bench", "--help"}, "usage: omen bench ingest|lstm|explain", "unknown"},
 		{[]string{"bench", "-h"}, "usage: omen bench ingest|lstm|explain", "unknown"},
 		{[]string{"bench", "lstm", "--help"}, "-hidden", ""},
+		{[]string{"bench", "ingest", "-h"}, "-pods", ""},
+		{[]string{"bench", "explain", "help"}, "-json", ""},
 		{[]string{"explain", "--help"}, "usage: omen explain", ""},
 		{[]string{"explain", "help"}, "usage: omen explain", ""},
+		{[]string{"model", "--help"}, "usage: omen model", ""},
+		{[]string{"model", "help"}, "usage: omen model", ""},
+		{[]string{"model", "list", "help"}, "usage: omen model", ""},
+		{[]string{"model", "add", "-h"}, "-promote", ""},
+		{[]string{"store", "--help"}, "usage: omen store verify", ""},
+		{[]string{"store", "help"}, "usage: omen store verify", ""},
+		{[]string{"store", "verify", "-h"}, "-tables-only", ""},
 		{[]string{"version", "--help"}, "usage: omen version", ""},
+		{[]string{"version", "help"}, "usage: omen version", ""},
 	} {
 		var out, errb bytes.Buffer
 		rc := dispatch(tc.args, &out, &errb)
-		if rc != 0 || !strings.Contains(errb.String(), tc.want) || tc.unwanted != "" && strings.Contains(errb.String(), tc.unwanted) {
-			t.Errorf("omen %v = %d, stderr %q; want 0 with %q and without %q", tc.args, rc, errb.String(), tc.want, tc.unwanted)
+		if rc != 0 || !strings.Contains(out.String(), tc.want) || tc.unwanted != "" && strings.Contains(out.String(), tc.unwanted) || errb.Len() != 0 {
+			t.Errorf("omen %v = %d, stdout %q stderr %q; want 0 with %q and without %q on stdout, nothing on stderr", tc.args, rc, out.String(), errb.String(), tc.want, tc.unwanted)
+		}
+	}
+}
+
+// A usage error prints its message and the usage on stderr, nothing on
+// stdout, and exits 2: only help asked for goes to stdout.
+func TestUsageErrorsOnStderr(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "commands:"},
+		{[]string{"nonsense"}, "commands:"},
+		{[]string{"run", "--no-such-flag"}, "-storage.path"},
+		{[]string{"run", "extra"}, "unexpected arguments"},
+		{[]string{"train", "--window"}, "flag needs an argument"},
+		{[]string{"explain"}, "usage: omen explain"},
+		{[]string{"explain", "--nope", "x"}, "usage: omen explain"},
+		{[]string{"model"}, "usage: omen model"},
+		{[]string{"model", "--nope", "list"}, "usage: omen model"},
+		{[]string{"store"}, "usage: omen store verify"},
+		{[]string{"check"}, "usage: omen check config FILE..."},
+		{[]string{"check", "config"}, "usage: omen check config FILE..."},
+		{[]string{"eval"}, "usage: omen eval"},
+		{[]string{"bench"}, "usage: omen bench"},
+		{[]string{"bench", "lstm", "--nope"}, "-hidden"},
+		{[]string{"version", "--nope"}, "usage: omen version"},
+		{[]string{"--version", "extra"}, "unexpected arguments"},
+	} {
+		var out, errb bytes.Buffer
+		rc := dispatch(tc.args, &out, &errb)
+		if rc != 2 || out.Len() != 0 || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("omen %v = %d, stdout %q stderr %q; want 2, nothing on stdout, %q on stderr", tc.args, rc, out.String(), errb.String(), tc.want)
+		}
+	}
+}
+
+// omen --version and -version are omen version, as other tools take them.
+func TestVersionFlag(t *testing.T) {
+	var want bytes.Buffer
+	if rc := dispatch([]string{"version"}, &want, io.Discard); rc != 0 {
+		t.Fatalf("omen version = %d", rc)
+	}
+	for _, arg := range []string{"--version", "-version"} {
+		var out, errb bytes.Buffer
+		rc := dispatch([]string{arg}, &out, &errb)
+		if rc != 0 || out.String() != want.String() || errb.Len() != 0 {
+			t.Errorf("omen %s = %d, stdout %q stderr %q; want 0 and omen version's %q", arg, rc, out.String(), errb.String(), want.String())
 		}
 	}
 }
@@ -100,7 +170,7 @@ func TestParseFlags(t *testing.T) {
 	} {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
 		dir := fs.String("dir", "", "")
-		rc, ok := parseFlags(fs, tc.args, &bytes.Buffer{})
+		rc, ok := parseFlags(fs, tc.args, &bytes.Buffer{}, &bytes.Buffer{})
 		if rc != tc.rc || ok != tc.ok {
 			t.Errorf("%q: rc %d ok %v, want %d %v", tc.args, rc, ok, tc.rc, tc.ok)
 			continue

@@ -83,10 +83,10 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 	create := fs.Bool("create", false, "add, without --url: create the store at --storage.path when there is none (to prepare a store before the daemon's first start, e.g. in an init container); without it a missing store is refused")
 	timeout := fs.Duration("timeout", time.Minute, "with --url: how long to wait for the API")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, modelUsage)
+		fmt.Fprintln(fs.Output(), modelUsage)
 		fs.PrintDefaults()
 	}
-	if rc, ok := parseFlags(fs, args, stderr); !ok {
+	if rc, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return rc
 	}
 	sub, rest := "", []string(nil)
@@ -95,11 +95,12 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 	}
 	want := map[string]int{"list": 0, "add": 1, "promote": 1, "rollback": 0, "delete": 1}
 	n, known := want[sub]
+	urlErr := cf.check()
 	switch {
 	case sub == "help", known && n == 0 && len(rest) == 1 && rest[0] == "help":
 		// omen model list help, as every command takes help (for add,
 		// promote and delete "help" is a file or a version).
-		fs.Usage()
+		printHelp(fs, stdout)
 		return 0
 	case !known:
 		if sub == "" {
@@ -125,6 +126,9 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	case *cf.url != "" && *configFile != "":
 		fmt.Fprintln(stderr, "omen model: --config.file is for the store at --storage.path: with --url the daemon uses its own configuration")
+		return 2
+	case urlErr != nil:
+		fmt.Fprintf(stderr, "omen model %s: %v\n", sub, urlErr)
 		return 2
 	}
 	var file []byte
@@ -522,12 +526,29 @@ func (o offlineStore) openError(err error) error {
 // clientFlags are the flags of a command that calls a running daemon's API.
 type clientFlags struct {
 	url, tokenFile, caFile *string
+	// required: the command has a default URL, so an empty one is no
+	// "without --url" but a mistake.
+	required bool
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet, defaultURL string) {
-	c.url = fs.String("url", defaultURL, "base URL of a running omen's API (its --web.listen-address), e.g. http://127.0.0.1:9464")
+	c.required = defaultURL != ""
+	c.url = fs.String("url", defaultURL, "base URL of a running omen's API (its --web.listen-address), e.g. http://127.0.0.1:9464, without /api/v1")
 	c.tokenFile = fs.String("token-file", "", "file holding the API's bearer token")
 	c.caFile = fs.String("ca-file", "", "PEM CA certificates to verify an https URL with (default: the system's)")
+}
+
+// check refuses a --url that is not the base URL of an API (checkAPIURL),
+// a usage error (exit 2) before any request; an empty one is "without
+// --url" unless the command has a default.
+func (c *clientFlags) check() error {
+	if *c.url == "" && !c.required {
+		return nil
+	}
+	if err := checkAPIURL(*c.url); err != nil {
+		return fmt.Errorf("--url: %w", err)
+	}
+	return nil
 }
 
 func (c *clientFlags) client() (*api.Client, error) {

@@ -96,8 +96,12 @@ func TestModelCommandOffline(t *testing.T) {
 		{[]string{"model", "add", "missing.omen", "--version", " "}, 2, "omen model add: empty or blank --version"},
 		{[]string{"model", "promote", "v1", "--version", "v2"}, 2, "--version is a flag of add"},
 	} {
-		if rc, _, errs := omen(t, tc.args...); rc != tc.rc || !strings.Contains(errs, tc.want) {
-			t.Errorf("omen %q = %d, stderr %q; want %d with %q", tc.args, rc, errs, tc.rc, tc.want)
+		rc, out, errs := omen(t, tc.args...)
+		if tc.rc == 0 {
+			out, errs = errs, out // help asked for: stdout
+		}
+		if rc != tc.rc || !strings.Contains(errs, tc.want) || out != "" {
+			t.Errorf("omen %q = %d, stdout %q stderr %q; want %d with %q (help on stdout, errors on stderr)", tc.args, rc, out, errs, tc.rc, tc.want)
 		}
 	}
 	for _, d := range []string{"data", "nostore"} {

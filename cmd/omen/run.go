@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -170,20 +171,28 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-// parseFlags parses args and reports usage errors as exit code 2 (help,
-// -h or --help: exit code 0). Flags may come before, between and after
-// positional arguments ("omen model promote v1 --storage.path X"); a "--"
-// ends the flags. Afterwards fs.Args() holds the positional arguments in
-// order.
-func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
-	fs.SetOutput(stderr)
+// parseFlags parses args and reports usage errors as exit code 2, their
+// message and the usage on stderr; help asked for (-h, -help or --help)
+// prints the usage on stdout, exit code 0, for `omen run --help | grep`.
+// fs.Usage writes to fs.Output(). Flags may come before, between and
+// after positional arguments ("omen model promote v1 --storage.path X");
+// a "--" ends the flags. Afterwards fs.Args() holds the positional
+// arguments in order, and fs.Output() is stderr (a usage error's usage).
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int, bool) {
+	// The flag package prints the usage before Parse returns, so the
+	// output is chosen once Parse has said which it was.
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	defer fs.SetOutput(stderr)
 	var pos []string
 	rest := args
 	for {
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				_, _ = stdout.Write(out.Bytes())
 				return 0, false
 			}
+			_, _ = stderr.Write(out.Bytes())
 			return 2, false
 		}
 		left := fs.Args()
@@ -203,15 +212,25 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
 	return 0, true
 }
 
+// printHelp prints fs's usage on stdout: help asked for ("help" as an
+// argument), which the flag package does not see.
+func printHelp(fs *flag.FlagSet, stdout io.Writer) {
+	out := fs.Output()
+	fs.SetOutput(stdout)
+	fs.Usage()
+	fs.SetOutput(out)
+}
+
 // parseNoArgs is parseFlags for a command without positional arguments:
-// "help" prints the usage (exit 0), anything else is a usage error.
-func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
-	if rc, ok := parseFlags(fs, args, stderr); !ok {
+// "help" prints the usage (stdout, exit 0), anything else is a usage
+// error.
+func parseNoArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int, bool) {
+	if rc, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return rc, false
 	}
 	switch {
 	case fs.NArg() == 1 && fs.Arg(0) == "help":
-		fs.Usage()
+		printHelp(fs, stdout)
 		return 0, false
 	case fs.NArg() > 0:
 		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", fs.Name(), fs.Args())
@@ -225,11 +244,11 @@ func isHelp(arg string) bool {
 	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }
 
-func runCmd(args []string, _, stderr io.Writer) int {
+func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen run", flag.ContinueOnError)
 	var df daemonFlags
 	df.register(fs, false)
-	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
+	if rc, ok := parseNoArgs(fs, args, stdout, stderr); !ok {
 		return rc
 	}
 	// A closed log pipe (`omen run 2>&1 | logger` whose reader died)

@@ -51,10 +51,10 @@ func storeCmd(args []string, stdout, stderr io.Writer) int {
 	storagePath := fs.String("storage.path", "data/", "omen's storage path (the daemon must not be running)")
 	tablesOnly := fs.Bool("tables-only", false, "verify: check the files only (MANIFEST, KEYREGISTRY, every value-log file's header, every table's block checksums), not the records")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, storeUsage)
+		fmt.Fprintln(fs.Output(), storeUsage)
 		fs.PrintDefaults()
 	}
-	if rc, ok := parseFlags(fs, args, stderr); !ok {
+	if rc, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return rc
 	}
 	switch {
@@ -62,7 +62,7 @@ func storeCmd(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	case fs.Arg(0) == "help":
-		fs.Usage()
+		printHelp(fs, stdout)
 		return 0
 	case fs.Arg(0) != "verify":
 		fmt.Fprintf(stderr, "omen store: unknown subcommand %q (want verify)\n", fs.Arg(0))

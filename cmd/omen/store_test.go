@@ -202,8 +202,13 @@ func TestStoreVerifyUsage(t *testing.T) {
 		{[]string{"store", "verify", "--help"}, 0, "usage: omen store verify"},
 	} {
 		var out, errb bytes.Buffer
-		if rc := dispatch(tc.args, &out, &errb); rc != tc.rc || !strings.Contains(errb.String(), tc.want) {
-			t.Errorf("omen %q: exit %d, stderr %q; want %d with %q", tc.args, rc, errb.String(), tc.rc, tc.want)
+		rc := dispatch(tc.args, &out, &errb)
+		got, other := errb.String(), out.String()
+		if tc.rc == 0 {
+			got, other = other, got // help asked for: stdout
+		}
+		if rc != tc.rc || !strings.Contains(got, tc.want) || other != "" {
+			t.Errorf("omen %q: exit %d, stdout %q stderr %q; want %d with %q (help on stdout, errors on stderr)", tc.args, rc, out.String(), errb.String(), tc.rc, tc.want)
 		}
 	}
 }

@@ -54,7 +54,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Epochs, "epochs", 0, "epochs (0: 10)")
 	fs.IntVar(&o.Members, "members", 1, "networks trained from different seeds and averaged into one model file: 1 a single network, more an ensemble (0 counts as 1)")
 	fs.Int64Var(&o.Seed, "seed", 1, "seed")
-	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
+	if rc, ok := parseNoArgs(fs, args, stdout, stderr); !ok {
 		return rc
 	}
 	if rc, ok := checkSizes(fs.Name(), stderr, []sizeFlag{{"window", o.Window, 2}, {"horizon", o.Horizon, 1},
@@ -74,6 +74,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "omen train: --prometheus.url: %v\n", err)
 			return 2
 		}
+	}
+	if err := cf.check(); err != nil {
+		fmt.Fprintf(stderr, "omen train: %v\n", err)
+		return 2
 	}
 	if *urlTimeout <= 0 {
 		fmt.Fprintf(stderr, "omen train: --url.timeout %v: want a positive duration (how long a call to the daemon may wait)\n", *urlTimeout)

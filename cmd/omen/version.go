@@ -15,9 +15,9 @@ const defaultVersion = "0.1.0-dev"
 func versionCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen version", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: omen version\n\nPrints omen's version, revision and build information.")
+		fmt.Fprintln(fs.Output(), "usage: omen version\n\nPrints omen's version, revision and build information.")
 	}
-	if rc, ok := parseNoArgs(fs, args, stderr); !ok {
+	if rc, ok := parseNoArgs(fs, args, stdout, stderr); !ok {
 		return rc
 	}
 	setVersion()

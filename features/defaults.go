@@ -53,12 +53,33 @@ const (
 // series.
 const cadvisor = `container!="",container!="POD"`
 
+// Zero fallbacks: "X or <fallback>" reads 0 for an entity that X has no
+// series of while the fallback's exporter reports the entity, for the
+// features whose source series are absent when the count or condition is
+// zero (kube-state-metrics exposes an init container's restarts only for a
+// pod with init containers, a waiting or last-terminated reason only for a
+// container that waits or has terminated; cAdvisor exposes CFS periods
+// only for a container with a CPU limit). A pod gone from the exporter has
+// no fallback, so the feature has no value then, as before. The fallback
+// is of the same exporter as the feature's series, so that an exporter not
+// scraped at all leaves the feature without a value rather than 0.
+const (
+	// zeroIfPod is 0 for every pod kube-state-metrics reports.
+	zeroIfPod = ` or max by (${entity}) (kube_pod_info * 0)`
+	// zeroIfCadvisor is 0 for every pod with a container cAdvisor reports.
+	zeroIfCadvisor = ` or max by (${entity}) (container_cpu_usage_seconds_total{` + cadvisor + `} * 0)`
+)
+
 // DefaultConfig returns the shipped Kubernetes feature set over
 // kube-state-metrics and cAdvisor metric names (plus conventional
 // http_requests_total / http_client_request_duration_seconds for request,
 // error and dependency features), Kubernetes event features and the failure
 // label definitions. Expressions aggregate with "by (${entity})", so they
-// follow a change of EntityLabels.
+// follow a change of EntityLabels. A feature whose source series are absent
+// when its count or condition is zero reads 0 for a pod its exporter
+// reports (see zeroIfPod); those that need application metrics
+// (request_rate, error_ratio without requests, dependency_*) have no value
+// without them.
 func DefaultConfig() Config {
 	window := model.Duration(DefaultEventWindow)
 	return Config{
@@ -74,23 +95,23 @@ func DefaultConfig() Config {
 			},
 			{
 				Name: "init_container_restarts_10m",
-				Expr: `sum by (${entity}) (increase(kube_pod_init_container_status_restarts_total[10m]))`,
-				Help: "Init container restarts over the last 10 minutes.",
+				Expr: `sum by (${entity}) (increase(kube_pod_init_container_status_restarts_total[10m]))` + zeroIfPod,
+				Help: "Init container restarts over the last 10 minutes (0 for a pod without init containers).",
 			},
 			{
 				Name: "container_waiting_failure",
-				Expr: `max by (${entity}) (kube_pod_container_status_waiting_reason{reason=~"CrashLoopBackOff|CreateContainerConfigError|CreateContainerError|ErrImagePull|ImagePullBackOff|InvalidImageName|RunContainerError"})`,
-				Help: "1 when a container waits for a failure reason (CrashLoopBackOff, config error, image pull).",
+				Expr: `max by (${entity}) (kube_pod_container_status_waiting_reason{reason=~"CrashLoopBackOff|CreateContainerConfigError|CreateContainerError|ErrImagePull|ImagePullBackOff|InvalidImageName|RunContainerError"})` + zeroIfPod,
+				Help: "1 when a container waits for a failure reason (CrashLoopBackOff, config error, image pull), else 0.",
 			},
 			{
 				Name: "init_container_waiting_failure",
-				Expr: `max by (${entity}) (kube_pod_init_container_status_waiting_reason{reason=~"CrashLoopBackOff|CreateContainerConfigError|CreateContainerError|ErrImagePull|ImagePullBackOff|InvalidImageName|RunContainerError"})`,
-				Help: "1 when an init container waits for a failure reason.",
+				Expr: `max by (${entity}) (kube_pod_init_container_status_waiting_reason{reason=~"CrashLoopBackOff|CreateContainerConfigError|CreateContainerError|ErrImagePull|ImagePullBackOff|InvalidImageName|RunContainerError"})` + zeroIfPod,
+				Help: "1 when an init container waits for a failure reason, else 0 (also without init containers).",
 			},
 			{
 				Name: "container_last_terminated_error",
-				Expr: `max by (${entity}) (kube_pod_container_status_last_terminated_reason{reason=~"Error|OOMKilled|ContainerCannotRun|StartError|DeadlineExceeded"})`,
-				Help: "1 when a container last terminated with an error reason.",
+				Expr: `max by (${entity}) (kube_pod_container_status_last_terminated_reason{reason=~"Error|OOMKilled|ContainerCannotRun|StartError|DeadlineExceeded"})` + zeroIfPod,
+				Help: "1 when a container last terminated with an error reason, else 0 (also when none has terminated).",
 			},
 			{
 				Name: "pod_not_ready",
@@ -121,8 +142,8 @@ func DefaultConfig() Config {
 			},
 			{
 				Name: "cpu_throttled_ratio",
-				Expr: `max by (${entity}) (rate(container_cpu_cfs_throttled_periods_total{` + cadvisor + `}[2m]) / (rate(container_cpu_cfs_periods_total{` + cadvisor + `}[2m]) > 0))`,
-				Help: "Largest fraction of CFS periods throttled over 2 minutes.",
+				Expr: `max by (${entity}) (rate(container_cpu_cfs_throttled_periods_total{` + cadvisor + `}[2m]) / (rate(container_cpu_cfs_periods_total{` + cadvisor + `}[2m]) > 0))` + zeroIfCadvisor,
+				Help: "Largest fraction of CFS periods throttled over 2 minutes (0 without a CPU limit: no CFS periods).",
 			},
 			{
 				Name: "cpu_usage_cores",
@@ -141,8 +162,8 @@ func DefaultConfig() Config {
 			},
 			{
 				Name: "error_ratio",
-				Expr: `sum by (${entity}) (rate(http_requests_total{code=~"5.."}[5m])) / (sum by (${entity}) (rate(http_requests_total[5m])) > 0)`,
-				Help: "Fraction of requests answered with a 5xx code.",
+				Expr: `(sum by (${entity}) (rate(http_requests_total{code=~"5.."}[5m])) or sum by (${entity}) (rate(http_requests_total[5m])) * 0) / (sum by (${entity}) (rate(http_requests_total[5m])) > 0)`,
+				Help: "Fraction of requests answered with a 5xx code (0 with requests but no 5xx series; no value without requests).",
 			},
 			{
 				Name: "dependency_latency_p99_seconds",

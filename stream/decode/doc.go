@@ -17,8 +17,10 @@
 //
 // The timestamps of the examples below (November 2023) only show the
 // syntax: a sample or event older than the ingest window
-// (ingest.max_sample_age, default 2h) is rejected as ReasonTooOld, and a
-// message of nothing else is dead-lettered. Send current times, or leave
+// (ingest.max_sample_age, default 2h) is rejected as ReasonTooOld, and the
+// NATS consumer drops a message of nothing else as expired (terminated,
+// counted in omen_nats_messages_total{outcome="expired"}, not
+// dead-lettered), so it stores nothing. Send current times, or leave
 // the timestamp out: every format then takes the receive time. With the
 // nats CLI, for instance:
 //

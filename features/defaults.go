@@ -79,7 +79,8 @@ const (
 // when its count or condition is zero reads 0 for a pod its exporter
 // reports (see zeroIfPod); those that need application metrics
 // (request_rate, error_ratio without requests, dependency_*) have no value
-// without them.
+// without them. docs/features.default.yml is this set as YAML
+// (TestDefaultFeaturesFile keeps it equal).
 func DefaultConfig() Config {
 	window := model.Duration(DefaultEventWindow)
 	return Config{

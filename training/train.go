@@ -321,7 +321,11 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	// 0 and std 1, and the model would score its first real values as
 	// enormous anomalies (and thresholds fitted on nothing would let
 	// every one of them through unremarked).
+	// Every such feature is named at once: a cluster that does not
+	// collect several of the default features' metrics learns of them
+	// all in one attempt.
 	vaCount := finiteCounts(vas, len(features))
+	var empty EmptyFeaturesError
 	for j, c := range finiteCounts(trs, len(features)) {
 		if c == 0 {
 			e := &EmptyFeatureError{Feature: features[j], ValValues: vaCount[j], ValFraction: opts.ValFraction,
@@ -338,8 +342,11 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 				}
 			}
 			e.Series = len(series)
-			return nil, rep, e
+			empty.Features = append(empty.Features, e)
 		}
+	}
+	if len(empty.Features) > 0 {
+		return nil, rep, &empty
 	}
 	rep.Positives, _ = labelCounts(trw.Label)
 	valPos, valNeg := labelCounts(vaw.Label)
@@ -907,10 +914,18 @@ func MinHistorySteps(window, horizon int, valFraction float64, entities int) int
 	return 0
 }
 
-// EmptyFeatureError is Train's error when a feature has no value in the
-// training part of the history: the model would normalise it with mean 0
-// and std 1 and score its first real values as enormous anomalies. Its
-// message's advice fits the source.
+// DefaultFeaturesFile is the built-in feature set as YAML in omen's
+// repository, which the advice to drop a feature names: a configuration
+// that lists features replaces the built-in set as a whole.
+const DefaultFeaturesFile = "docs/features.default.yml"
+
+// EmptyFeatureError is one feature of an EmptyFeaturesError: a feature
+// with no value in the training part of the history; the model would
+// normalise it with mean 0 and std 1 and score its first real values as
+// enormous anomalies. Its message's advice fits the source, and tells a
+// feature with no value at all in the history (Absent: its metric is not
+// collected, drop it) from one with values only in the validation part or
+// in entities too short to train on (a longer history).
 type EmptyFeatureError struct {
 	Feature string
 	// Source is "csv" (a dataset.CSVSource), "prometheus" (a
@@ -927,13 +942,33 @@ type EmptyFeatureError struct {
 	TrainDataWindows, TrainWindows, ValDataWindows, ValWindows int
 }
 
+// Absent reports whether the feature has no value in any series, in
+// the training part or the validation part: its metric is not collected
+// (or its expression, or CSV column, matches nothing), so no longer
+// history gives it one.
+func (e *EmptyFeatureError) Absent() bool { return e.Series > 0 && len(e.Empty) == e.Series }
+
 func (e *EmptyFeatureError) Error() string {
-	msg := fmt.Sprintf("feature %q has no value in the training part of the history (%d of its validation steps have one; %d of %d training windows and %d of %d validation windows hold any data)",
-		e.Feature, e.ValValues, e.TrainDataWindows, e.TrainWindows, e.ValDataWindows, e.ValWindows)
+	return fmt.Sprintf("feature %q has no value in the training part of the history (%d of its validation steps have one; %d of %d training windows and %d of %d validation windows hold any data): %s",
+		e.Feature, e.ValValues, e.TrainDataWindows, e.TrainWindows, e.ValDataWindows, e.ValWindows, e.advice(false))
+}
+
+// advice says why the feature has no value and what to do, for the
+// source; plural words it for several features of the same advice
+// (EmptyFeaturesError lists them together).
+func (e *EmptyFeatureError) advice(plural bool) string {
+	w := func(one, several string) string {
+		if plural {
+			return several
+		}
+		return one
+	}
 	trainPct, valPct := fmt.Sprintf("%.3g %%", (1-e.ValFraction)*100), fmt.Sprintf("%.3g %%", e.ValFraction*100)
+	drop := w("drop the feature", "drop the features") + " from the configuration (" + DefaultFeaturesFile + " holds the built-in features to copy and trim: a configuration that lists features replaces them all)"
 	switch {
 	case e.Source == "csv":
-		msg += fmt.Sprintf(": column %q has no value (empty or NaN) in the first %s of any file trained on", e.Feature, trainPct)
+		// Names the column: never grouped with another feature.
+		msg := fmt.Sprintf("column %q has no value (empty or NaN) in the first %s of any file trained on", e.Feature, trainPct)
 		if len(e.Empty) > 0 {
 			msg += fmt.Sprintf(", and throughout %d of the %d: %s", len(e.Empty), e.Series, listSome(e.Empty, 5))
 		}
@@ -941,12 +976,68 @@ func (e *EmptyFeatureError) Error() string {
 			msg += fmt.Sprintf("; the other files have values in it only in their last %s (validation) or are too short to train on", valPct)
 		}
 		return msg + ": give files with values in that column, or remove the column from every file"
-	case e.Source == "prometheus" && len(e.Empty) == e.Series:
-		return msg + ": its query returned no sample in the range read (a metric that does not exist, or a selector that matches no series): check the feature's expr against the server, or drop the feature from the configuration"
+	case e.Source == "prometheus" && e.Absent():
+		return w("its query", "their queries") + " returned no sample in the range read (a metric that does not exist, or a selector that matches no series): check " +
+			w("the feature's expr", "the features' exprs") + " against the server, or " + drop
 	case e.Source == "prometheus":
-		return msg + fmt.Sprintf(": its query returned samples only in the last %s of the range read (validation), or only for entities too short to train on: train again when the server holds more of it, or drop the feature from the configuration", valPct)
+		return fmt.Sprintf("%s returned samples only in the last %s of the range read (validation), or only for entities too short to train on: train again when the server holds more of %s, or %s from the configuration",
+			w("its query", "their queries"), valPct, w("it", "them"), w("drop the feature", "drop the features"))
+	case e.Absent():
+		return w("it has", "they have") + " no value at all in the history, of any entity (" + w("its metric is", "their metrics are") + " not collected, or " +
+			w("its expression matches", "their expressions match") + " no series; a longer history will not give " + w("it", "them") + " one): " + drop
 	}
-	return msg + ": train on a longer history, or drop the feature from the configuration"
+	return fmt.Sprintf("%s values only in the last %s of the history (validation), or only for entities too short to train on: train on a longer history, or %s from the configuration",
+		w("it has", "they have"), valPct, w("drop the feature", "drop the features"))
+}
+
+// EmptyFeaturesError is Train's error when features have no value in the
+// training part of the history: it names every one of them (Features, in
+// the features' order), those of the same advice together.
+type EmptyFeaturesError struct {
+	Features []*EmptyFeatureError
+}
+
+func (e *EmptyFeaturesError) Error() string {
+	if len(e.Features) == 1 {
+		return e.Features[0].Error()
+	}
+	f0 := e.Features[0]
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d features have no value in the training part of the history (%d of %d training windows and %d of %d validation windows hold any data):",
+		len(e.Features), f0.TrainDataWindows, f0.TrainWindows, f0.ValDataWindows, f0.ValWindows)
+	// Group by advice, in the order of each advice's first feature.
+	var advice []string
+	names := map[string][]string{}
+	plural := map[string]string{}
+	for _, f := range e.Features {
+		a := f.advice(false)
+		if _, ok := names[a]; !ok {
+			advice = append(advice, a)
+			plural[a] = f.advice(true)
+		}
+		n := strconv.Quote(f.Feature)
+		if f.ValValues > 0 {
+			n += fmt.Sprintf(" (%d of its validation steps have one)", f.ValValues)
+		}
+		names[a] = append(names[a], n)
+	}
+	for _, a := range advice {
+		if len(names[a]) > 1 {
+			fmt.Fprintf(&b, "\n  %s: %s", strings.Join(names[a], ", "), plural[a])
+			continue
+		}
+		fmt.Fprintf(&b, "\n  %s: %s", names[a][0], a)
+	}
+	return b.String()
+}
+
+// Unwrap returns the features' errors, for errors.As.
+func (e *EmptyFeaturesError) Unwrap() []error {
+	out := make([]error, len(e.Features))
+	for i, f := range e.Features {
+		out[i] = f
+	}
+	return out
 }
 
 // listSome lists up to n of names, saying how many more there are.

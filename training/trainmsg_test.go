@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,8 +60,10 @@ func writeCSV(t *testing.T, dir, name string, n, bFrom int, cols ...string) stri
 // TestEmptyFeatureAdvice: a feature with no value in the training part is
 // refused with advice that fits the source: for CSV files the column and
 // the files it is empty in (there is no configuration to drop it from),
-// for Prometheus a query that returned nothing; the store's keeps "train
-// on a longer history, or drop the feature from the configuration".
+// for Prometheus a query that returned nothing; for the store, a feature
+// with no value at all (its metric is not collected) is to be dropped,
+// naming the file of the built-in features to copy and trim, and one
+// with values only in the validation part needs a longer history.
 func TestEmptyFeatureAdvice(t *testing.T) {
 	dir := t.TempDir()
 	empty := writeCSV(t, dir, "m-1", 300, 300)
@@ -80,7 +84,7 @@ func TestEmptyFeatureAdvice(t *testing.T) {
 	prom := &dataset.PrometheusSource{API: rangeAPI{"cpu": {cpu}}, Features: []dataset.NamedQuery{{Name: "cpu", Query: "cpu"}, {Name: "nope", Query: "nope_total"}},
 		EntityLabels: []string{"namespace", "pod"}, Start: start, End: start.Add(299 * step), Step: step}
 	_, _, err = Train(t.Context(), TrainOptions{Source: prom, Window: 8, Horizon: 4, Hidden: 2, Epochs: 1, Seed: 1})
-	want = `): its query returned no sample in the range read (a metric that does not exist, or a selector that matches no series): check the feature's expr against the server, or drop the feature from the configuration`
+	want = `): its query returned no sample in the range read (a metric that does not exist, or a selector that matches no series): check the feature's expr against the server, or drop the feature from the configuration` + dropAdvice
 	if err == nil || !strings.HasPrefix(err.Error(), `feature "nope" has no value`) || !strings.HasSuffix(err.Error(), want) {
 		t.Fatalf("prometheus: %v\nwant …%s", err, want)
 	}
@@ -89,10 +93,13 @@ func TestEmptyFeatureAdvice(t *testing.T) {
 		want string
 	}{
 		{EmptyFeatureError{Source: "prometheus", Empty: []string{`"a"`, `"b"`}, Series: 2, ValFraction: 0.2},
-			": its query returned no sample in the range read (a metric that does not exist, or a selector that matches no series): check the feature's expr against the server, or drop the feature from the configuration"},
+			": its query returned no sample in the range read (a metric that does not exist, or a selector that matches no series): check the feature's expr against the server, or drop the feature from the configuration" + dropAdvice},
 		{EmptyFeatureError{Source: "prometheus", Empty: []string{`"a"`}, Series: 2, ValFraction: 0.2},
 			": its query returned samples only in the last 20 % of the range read (validation), or only for entities too short to train on: train again when the server holds more of it, or drop the feature from the configuration"},
-		{EmptyFeatureError{Series: 2, ValFraction: 0.2}, ": train on a longer history, or drop the feature from the configuration"},
+		{EmptyFeatureError{Empty: []string{`"a"`}, Series: 2, ValFraction: 0.2},
+			": it has values only in the last 20 % of the history (validation), or only for entities too short to train on: train on a longer history, or drop the feature from the configuration"},
+		{EmptyFeatureError{Empty: []string{`"a"`, `"b"`}, Series: 2, ValFraction: 0.2},
+			": it has no value at all in the history, of any entity (its metric is not collected, or its expression matches no series; a longer history will not give it one): drop the feature from the configuration" + dropAdvice},
 	} {
 		if got := tc.e.Error(); !strings.HasSuffix(got, ")"+tc.want) {
 			t.Errorf("%+v: %q, want …%q", tc.e, got, tc.want)
@@ -111,5 +118,55 @@ func TestMixedFeaturesNamesFiles(t *testing.T) {
 	want := fmt.Sprintf(`entity "machine-1-6" (%s) has features [a], entity "machine-1-7" (%s) has [a b]: every entity needs the same features`, one, two)
 	if err == nil || err.Error() != want {
 		t.Fatalf("err %v, want %q", err, want)
+	}
+}
+
+// dropAdvice follows "drop the feature from the configuration" in the
+// advice for a feature that has no value at all.
+const dropAdvice = " (docs/features.default.yml holds the built-in features to copy and trim: a configuration that lists features replaces them all)"
+
+// TestEmptyFeaturesAllNamed: every feature with no value in the training
+// part is named in one error (the check returned at the first, so a
+// cluster without several of the default features' metrics learned of
+// them one training attempt at a time), those with no value at all
+// together, told to drop them (not to train longer), the one with values
+// only in the validation part told to train on a longer history.
+func TestEmptyFeaturesAllNamed(t *testing.T) {
+	names := []string{"a", "b", "c", "d", "e"}
+	mk := func(entity string) *dataset.Series {
+		r := rand.New(rand.NewPCG(7, uint64(len(entity))))
+		s := &dataset.Series{Entity: entity, Features: names, Labels: make([]bool, 400), Step: 15_000}
+		for i := range 400 {
+			s.Labels[i] = i%50 == 49
+			nan := math.NaN()
+			d := nan
+			if i >= 340 { // d only in the last 15 % (validation is the last 20 %)
+				d = r.NormFloat64()
+			}
+			s.Values = append(s.Values, r.NormFloat64(), nan, nan, d, r.NormFloat64())
+		}
+		return s
+	}
+	_, _, err := Train(t.Context(), TrainOptions{Source: memSource{mk("x"), mk("yy")}, Window: 8, Horizon: 4, Hidden: 2, Epochs: 1, Seed: 1})
+	var all *EmptyFeaturesError
+	if !errors.As(err, &all) {
+		t.Fatalf("err %v, want an EmptyFeaturesError", err)
+	}
+	var got []string
+	for _, f := range all.Features {
+		got = append(got, f.Feature)
+	}
+	if !slices.Equal(got, []string{"b", "c", "d"}) {
+		t.Errorf("features named %v, want [b c d]", got)
+	}
+	want := `3 features have no value in the training part of the history (624 of 624 training windows and 144 of 144 validation windows hold any data):
+  "b", "c": they have no value at all in the history, of any entity (their metrics are not collected, or their expressions match no series; a longer history will not give them one): drop the features from the configuration` + dropAdvice + `
+  "d" (120 of its validation steps have one): it has values only in the last 20 % of the history (validation), or only for entities too short to train on: train on a longer history, or drop the feature from the configuration`
+	if err.Error() != want {
+		t.Errorf("message:\n%s\nwant:\n%s", err, want)
+	}
+	var one *EmptyFeatureError
+	if !errors.As(err, &one) || one.Feature != "b" || !one.Absent() {
+		t.Errorf("errors.As gives %+v, want feature b, absent", one)
 	}
 }

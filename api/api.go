@@ -225,6 +225,9 @@ func IsLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// route is a route of the API: its handler serves methods on path; no
+// methods: every method not served by a route of the same path with
+// methods (a catch-all, registered without a method).
 type route struct {
 	methods []string
 	path    string
@@ -250,13 +253,15 @@ func (a *API) allRoutes() []route {
 	return slices.Concat(a.routes(), a.modelRoutes(), a.historyRoutes())
 }
 
-// explainGetRoutes answer GET on the explain-now route with 405 and why:
-// explaining stores an explanation (and may replace an alert's stored
-// note), and a GET, which browsers send cross-site (a link, an image) and
-// http.CrossOriginProtection lets through, must change nothing. Not an
+// explainGetRoutes answer every method but POST on the explain-now route
+// with 405, Allow: POST, and why: explaining stores an explanation (and
+// may replace an alert's stored note), and a GET, which browsers send
+// cross-site (a link, an image) and http.CrossOriginProtection lets
+// through, must change nothing. A catch-all, not a GET route: the mux
+// would list GET and HEAD in the Allow of its own 405 (PUT) then. Not an
 // operation: not in allRoutes nor in openapi.json.
 func (a *API) explainGetRoutes() []route {
-	return []route{{[]string{"GET"}, "/api/v1/entities/{entity}/explain", "explain_get", a.explainGet}}
+	return []route{{nil, "/api/v1/entities/{entity}/explain", "explain_get", a.explainGet}}
 }
 
 func (a *API) explainGet(w http.ResponseWriter, r *http.Request) {
@@ -270,6 +275,9 @@ func (a *API) explainGet(w http.ResponseWriter, r *http.Request) {
 func (a *API) Register(mux *http.ServeMux) {
 	for _, rt := range slices.Concat(a.allRoutes(), a.noVersionRoutes(), a.explainGetRoutes()) {
 		h := a.Protect(a.instrument(rt.name, http.HandlerFunc(rt.handler)))
+		if len(rt.methods) == 0 {
+			mux.Handle(rt.path, h)
+		}
 		for _, m := range rt.methods {
 			mux.Handle(m+" "+rt.path, h)
 		}

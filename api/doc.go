@@ -11,7 +11,7 @@
 //	GET       /api/v1/alerts                       alerts
 //	GET       /api/v1/explanations/{id}            the explanation of an alert (by fingerprint) or a prediction (by id)
 //	POST      /api/v1/entities/{entity}/explain    explain the entity's latest window now, and store it
-//	                                               (GET: 405, as a GET must change nothing; at most
+//	                                               (any other method: 405, Allow: POST, as a GET must change nothing; at most
 //	                                               Options.MaxConcurrentExplains at once with the UI's,
 //	                                               else 503 busy; busy and timeout carry Retry-After,
 //	                                               Options.ExplainTimeout in seconds)

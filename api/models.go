@@ -179,13 +179,16 @@ func (a *API) modelRoutes() []route {
 // noVersionRoutes answer 400 to the model routes with an empty version
 // (which their patterns do not match: the mux would answer a plain-text
 // 404, or redirect POST /api/v1/models//promote to
-// /api/v1/models/promote). They are not operations, so they are not in
-// allRoutes nor in openapi.json.
+// /api/v1/models/promote). DELETE /api/v1/models too, which the mux
+// redirected to /api/v1/models/ (and listed DELETE in the Allow of its
+// 405s there). They are not operations, so they are not in allRoutes nor
+// in openapi.json.
 func (a *API) noVersionRoutes() []route {
 	if a.opts.Models == nil {
 		return nil
 	}
 	return []route{
+		{[]string{"DELETE"}, ModelsPath, "delete_model", a.noVersion},
 		{[]string{"DELETE"}, ModelsPath + "/{$}", "delete_model", a.noVersion},
 		{[]string{"POST"}, ModelsPath + "/promote", "promote_model", a.noVersion},
 	}

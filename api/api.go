@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -274,7 +275,7 @@ func (a *API) explainGet(w http.ResponseWriter, r *http.Request) {
 // Register mounts the API (and the UI, when set) on mux.
 func (a *API) Register(mux *http.ServeMux) {
 	for _, rt := range slices.Concat(a.allRoutes(), a.noVersionRoutes(), a.explainGetRoutes()) {
-		h := a.Protect(a.instrument(rt.name, http.HandlerFunc(rt.handler)))
+		h := a.Protect(a.instrument(rt.name, queryOnce(http.HandlerFunc(rt.handler))))
 		if len(rt.methods) == 0 {
 			mux.Handle(rt.path, h)
 		}
@@ -286,6 +287,38 @@ func (a *API) Register(mux *http.ServeMux) {
 		mux.Handle("/ui/", a.Protect(a.instrument("ui", a.opts.UI)))
 		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	}
+}
+
+// queryOnce answers 400 bad_data to a request that gives a query
+// parameter more than once (CheckQueryOnce): no parameter of the API takes
+// a list, and the handlers read a parameter's first value, so
+// entity=a&entity=b listed a's predictions alone, without a word.
+func queryOnce(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := CheckQueryOnce(r.URL.Query()); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_data", err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// CheckQueryOnce returns an error naming a parameter of q given more than
+// once (the first by name), nil when there is none.
+func CheckQueryOnce(q url.Values) error {
+	names := slices.Sorted(maps.Keys(q))
+	for _, k := range names {
+		if vs := q[k]; len(vs) > 1 {
+			return repeatedError(k, vs)
+		}
+	}
+	return nil
+}
+
+// repeatedError is the error of a parameter k given more than once, with
+// the values vs: the API's and the UI's.
+func repeatedError(k string, vs []string) error {
+	return fmt.Errorf("parameter %s given %d times (%q): give it once", k, len(vs), vs)
 }
 
 // Handler returns a handler serving only the API (and UI); unknown API
@@ -493,7 +526,7 @@ func ParseMatchers(form url.Values) (map[string]string, error) {
 			return nil, fmt.Errorf("matcher %q: want match[LABEL]=VALUE", k)
 		}
 		if len(vs) > 1 {
-			return nil, fmt.Errorf("matcher %q given %d times", k, len(vs))
+			return nil, repeatedError(k, vs)
 		}
 		if m == nil {
 			m = map[string]string{}

@@ -24,7 +24,9 @@
 // match[LABEL]=VALUE (repeatable, all must match), from and to (RFC 3339
 // or Unix seconds; the API writes times in milliseconds, and a number
 // read as seconds after the year 9999 is refused as one), limit; alerts
-// also take state=pending|firing|resolved. A range without to has no upper
+// also take state=pending|firing|resolved. No parameter takes a list: one
+// given twice answers 400 bad_data on every route (CheckQueryOnce). A
+// range without to has no upper
 // bound. Every time the API shows (a prediction's t, an alert's active_at,
 // resolved_at, escalated_at and failure_began_at) is a data time, the t of
 // the step it was computed at: in production it lags the wall clock by

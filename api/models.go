@@ -222,11 +222,7 @@ func (a *API) addModel(w http.ResponseWriter, r *http.Request) {
 		}
 		promote = b
 	}
-	version := r.URL.Query().Get("version")
-	if vs := r.URL.Query()["version"]; len(vs) > 1 {
-		writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("version given %d times (%q): give it once", len(vs), vs))
-		return
-	}
+	version := r.URL.Query().Get("version") // given once: queryOnce
 	if version == "" && r.URL.Query().Has("version") {
 		writeError(w, http.StatusBadRequest, "bad_data", errors.New("version=: empty version: give the version to register the model under, or leave version out to use the file's"))
 		return

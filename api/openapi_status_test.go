@@ -29,7 +29,7 @@ import (
 // finding).
 func TestOpenAPIStatuses(t *testing.T) {
 	code := statusesInCode(t)
-	protect := code.of("API.Protect")
+	protect := slices.Concat(code.of("API.Protect"), code.of("queryOnce"))
 	if !slices.Contains(protect, http.StatusUnauthorized) || !slices.Contains(protect, http.StatusForbidden) {
 		t.Fatalf("Protect answers %v: the code no longer reads as it did (want 401 and 403)", protect)
 	}

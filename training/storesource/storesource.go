@@ -56,6 +56,14 @@ type Source struct {
 	// missing row (NaN, not Present), as in the daemon's window. nil, or
 	// no name of the current schema's features: every vector is a row.
 	Presence []string
+	// Features, when not nil, are the features the series are read into
+	// instead of the current schema's (a configuration's, say): the
+	// vectors of every schema version, the current one's too, are mapped
+	// into them by name. A feature that no stored version has is missing
+	// (NaN) throughout; the caller refuses that beforehand.
+	Features []string
+	// FeaturesOf names Features in messages (a configuration file, say).
+	FeaturesOf string
 	// Progress, when not nil, receives a line saying how many vectors
 	// came from older schema versions (mapped by name) or were skipped,
 	// when any did or were and Load returns series (else its error says
@@ -81,6 +89,9 @@ type NoDataError struct {
 	Why     map[uint32]string
 	// Current is the current schema version (0 when there is none).
 	Current uint32
+	// other is whether the vectors were read into Source.Features, not
+	// the current schema's: the current version's may be skipped too.
+	other bool
 }
 
 func (e *NoDataError) Error() string {
@@ -99,7 +110,7 @@ func (e *NoDataError) Unwrap() error { return ErrNoData }
 // "120 vectors of schema version 1 skipped (no feature in common with the
 // current schema version 3)".
 func (e *NoDataError) SkippedDetail() string {
-	return skippedDetail(e.Skipped, e.Why, e.Current)
+	return skippedDetail(e.Skipped, e.Why, e.Current, e.other)
 }
 
 // byVersion returns the schema versions counted in counts, in order, and
@@ -114,7 +125,7 @@ func byVersion(counts map[uint32]int) (vers []uint32, total int) {
 	return vers, total
 }
 
-func skippedDetail(skipped map[uint32]int, why map[uint32]string, current uint32) string {
+func skippedDetail(skipped map[uint32]int, why map[uint32]string, current uint32, other bool) string {
 	if len(skipped) == 0 {
 		return ""
 	}
@@ -122,6 +133,9 @@ func skippedDetail(skipped map[uint32]int, why map[uint32]string, current uint32
 	parts := make([]string, len(vers))
 	for i, v := range vers {
 		parts[i] = fmt.Sprintf("version %d: %d, %s", v, skipped[v], why[v])
+	}
+	if other {
+		return fmt.Sprintf("%d %s skipped (%s)", n, plural(n, "vector"), strings.Join(parts, "; "))
 	}
 	return fmt.Sprintf("%d %s of other schema versions than the current (%d) skipped (%s)",
 		n, plural(n, "vector"), current, strings.Join(parts, "; "))
@@ -152,7 +166,7 @@ type layout struct {
 // layouts returns the layout of every known schema version against cur,
 // and whether the reader listed them. Without a list only cur's version
 // is known.
-func (s *Source) layouts(cur store.Schema) (map[uint32]*layout, bool, error) {
+func (s *Source) layouts(cur store.Schema, target []string) (map[uint32]*layout, bool, error) {
 	all := []store.Schema{cur}
 	listed := false
 	if l, ok := s.Store.(SchemaLister); ok {
@@ -168,18 +182,18 @@ func (s *Source) layouts(cur store.Schema) (map[uint32]*layout, bool, error) {
 	}
 	out := make(map[uint32]*layout, len(all))
 	for _, sc := range all {
-		l := &layout{cols: store.Columns(sc.Features, cur.Features), lcols: store.Columns(sc.Labels, cur.Labels)}
+		l := &layout{cols: store.Columns(sc.Features, target), lcols: store.Columns(sc.Labels, cur.Labels)}
 		l.shared = len(sc.Features) - count(l.cols, -1)
 		// A step recorded other than the one read at (a daemon restarted
 		// with another step) leaves rows between its vectors missing.
 		otherStep := sc.StepMS != 0 && sc.StepMS != s.Step
-		l.same = slices.Equal(sc.Features, cur.Features) && slices.Equal(sc.Labels, cur.Labels) && !otherStep
+		l.same = slices.Equal(sc.Features, target) && slices.Equal(sc.Labels, cur.Labels) && !otherStep
 		// The current names the version lacks.
-		missF := missing(cur.Features, sc.Features)
+		missF := missing(target, sc.Features)
 		missL := missing(cur.Labels, sc.Labels)
 		switch {
-		case l.shared == 0 && len(cur.Features) > 0:
-			l.why = fmt.Sprintf("no feature in common with the current schema version %d", cur.Version)
+		case l.shared == 0 && len(target) > 0:
+			l.why = "no feature in common with " + s.into(cur.Version)
 		case len(missL) == len(cur.Labels) && len(cur.Labels) > 0:
 			// Its failures (under other label names, e.g. a renamed
 			// one) would all train as "not failing".
@@ -199,6 +213,18 @@ func (s *Source) layouts(cur store.Schema) (map[uint32]*layout, bool, error) {
 		out[sc.Version] = l
 	}
 	return out, listed, nil
+}
+
+// into names the layout the vectors are mapped into: the current schema
+// version's (current), or Features.
+func (s *Source) into(current uint32) string {
+	if s.Features != nil {
+		if s.FeaturesOf != "" {
+			return "the features of " + s.FeaturesOf
+		}
+		return "the features asked for"
+	}
+	return fmt.Sprintf("the current schema version %d", current)
 }
 
 // count is how many of xs are x.
@@ -249,7 +275,17 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store source: read schema: %w", err)
 	}
-	layouts, listed, err := s.layouts(schema)
+	if s.Features != nil && slices.Equal(s.Features, schema.Features) {
+		// The current layout: read as without Features.
+		cp := *s
+		cp.Features = nil
+		s = &cp
+	}
+	target := schema.Features
+	if s.Features != nil {
+		target = s.Features
+	}
+	layouts, listed, err := s.layouts(schema, target)
 	if err != nil {
 		return nil, err
 	}
@@ -275,8 +311,8 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 		}
 		sort.Strings(ents)
 	}
-	nf := len(schema.Features)
-	presence := presenceSet(s.Presence, schema.Features)
+	nf := len(target)
+	presence := presenceSet(s.Presence, target)
 	skipped, why := map[uint32]int{}, map[uint32]string{}
 	mapped := map[uint32]int{}
 	beyond := make([]int, nf) // values beyond ±dataset.MaxValue, by feature
@@ -317,7 +353,7 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 		}
 		first, last := vs[0].T, vs[len(vs)-1].T
 		steps := int((last-first+s.Step/2)/s.Step) + 1
-		ser := &dataset.Series{Entity: ent, Features: append([]string(nil), schema.Features...), Start: first, Step: s.Step,
+		ser := &dataset.Series{Entity: ent, Features: slices.Clone(target), Start: first, Step: s.Step,
 			Values: make([]float64, steps*nf), Labels: make([]bool, steps), Present: make([]bool, steps), Born: born[ent]}
 		for i := range ser.Values {
 			ser.Values[i] = math.NaN()
@@ -367,10 +403,10 @@ func (s *Source) Load(ctx context.Context) ([]*dataset.Series, error) {
 	}
 	if len(out) == 0 {
 		// The error says what was skipped.
-		return nil, &NoDataError{From: s.From, To: s.To, Skipped: skipped, Why: why, Current: schema.Version}
+		return nil, &NoDataError{From: s.From, To: s.To, Skipped: skipped, Why: why, Current: schema.Version, other: s.Features != nil}
 	}
 	s.report(mapped, total, skipped, why, layouts, schema.Version)
-	s.reportBeyond(schema.Features, beyond)
+	s.reportBeyond(target, beyond)
 	return out, nil
 }
 
@@ -438,10 +474,14 @@ func (s *Source) report(mapped map[uint32]int, total int, skipped map[uint32]int
 				each[i] += ", " + note
 			}
 		}
-		parts = append(parts, fmt.Sprintf("%d of %d %s from older schema versions, mapped by name into the current one (%d) (%s)",
-			n, total, plural(total, "vector"), current, strings.Join(each, "; ")))
+		from, into := "older schema versions", fmt.Sprintf("the current one (%d)", current)
+		if s.Features != nil {
+			from, into = "schema versions of other features", s.into(current)
+		}
+		parts = append(parts, fmt.Sprintf("%d of %d %s from %s, mapped by name into %s (%s)",
+			n, total, plural(total, "vector"), from, into, strings.Join(each, "; ")))
 	}
-	if d := skippedDetail(skipped, why, current); d != "" {
+	if d := skippedDetail(skipped, why, current, s.Features != nil); d != "" {
 		parts = append(parts, d)
 	}
 	fmt.Fprintf(s.Progress, "store source: %s\n", strings.Join(parts, "; "))

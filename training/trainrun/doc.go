@@ -4,7 +4,9 @@
 // step its history is read at, the alert rule its threshold is chosen
 // for, the features that make a stored vector a row of the daemon's
 // windows: the configuration's, else what the store records or the
-// daemon says), trains the model with training.Train and registers it
+// daemon says; the features the model is for, the configuration file's
+// when one is given, which the history is read into by name), trains
+// the model with training.Train and registers it
 // in the store's or the daemon's model registry.
 //
 // The command (cmd/omen) parses the flags, writes the model file and

@@ -45,8 +45,10 @@ type Options struct {
 	// alerting settings apply).
 	Config *config.Config
 	// ConfigFile names the file Config was loaded from, empty for the
-	// built-in configuration: messages name it, and offline the store's
-	// recorded step and presence features apply only without it.
+	// built-in configuration: messages name it, offline the store's
+	// recorded step and presence features apply only without it, and
+	// with it the model is of its features (the store source offline and
+	// the csv source read the history into them by name).
 	ConfigFile string
 	// History is how much history the store and prometheus sources read,
 	// up to Now.
@@ -198,8 +200,19 @@ func (r *Result) train(ctx context.Context) error {
 				return err
 			}
 		}
-		var src training.Source = &storesource.Source{Store: hr, From: o.Now.Add(-o.History).UnixMilli(), To: o.Now.UnixMilli(), Step: r.Step.Milliseconds(),
+		ss := &storesource.Source{Store: hr, From: o.Now.Add(-o.History).UnixMilli(), To: o.Now.UnixMilli(), Step: r.Step.Milliseconds(),
 			Presence: presence, Progress: o.Progress}
+		if client == nil && o.ConfigFile != "" {
+			// The model is for FILE's features (a daemon started with
+			// it checks it against them): the stored vectors are mapped
+			// into them by name.
+			var err error
+			if ss.Features, err = r.storeFeatures(); err != nil {
+				return err
+			}
+			ss.FeaturesOf = o.ConfigFile
+		}
+		var src training.Source = ss
 		if client == nil {
 			// The store is closed once the history is read: training
 			// may take hours, and a daemon can start on it meanwhile.
@@ -486,6 +499,69 @@ func (r *Result) storePresence(presence []string) ([]string, error) {
 			builtinOr(o.ConfigFile)))
 	}
 	return presence, nil
+}
+
+// storeFeatures returns the features of the configuration file, which
+// the offline store source reads the history into, the store being open;
+// when the file names a feature that no schema version the store records
+// has (the history holds no value of it), the error names them, before
+// any history is read. A store without a schema has no history: the
+// source says so.
+func (r *Result) storeFeatures() ([]string, error) {
+	o := r.o
+	want := o.Config.FeatureNames()
+	all, err := r.st.Schemas()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return want, nil
+	case err != nil:
+		return nil, fmt.Errorf("read the store's schemas: %w", err)
+	case len(all) == 0:
+		return want, nil
+	}
+	stored := map[string]bool{}
+	for _, sc := range all {
+		for _, f := range sc.Features {
+			stored[f] = true
+		}
+	}
+	var none []string
+	for _, f := range want {
+		if !stored[f] {
+			none = append(none, f)
+		}
+	}
+	cur := all[len(all)-1]
+	if sc, err := r.st.Schema(); err == nil {
+		cur = sc
+	}
+	if len(none) > 0 {
+		return nil, fmt.Errorf("%s names %s %s that no feature schema the store at %s records has: its history holds no value of %s (the store's current features: %s); "+
+			"nothing trained: give --config.file the configuration the history was stored with, or train once a daemon running %s has stored some",
+			o.ConfigFile, plural(len(none), "a feature", "features"), quoteList(none), o.StoragePath, plural(len(none), "it", "them"), quoteList(cur.Features), o.ConfigFile)
+	}
+	if !slices.Equal(want, cur.Features) {
+		var dropped []string
+		for _, f := range cur.Features {
+			if !slices.Contains(want, f) {
+				dropped = append(dropped, f)
+			}
+		}
+		msg := fmt.Sprintf("the history is read into the %d features of %s, mapped by name from the store's (the daemon's last: %d features)", len(want), o.ConfigFile, len(cur.Features))
+		if len(dropped) > 0 {
+			msg += "; not in " + o.ConfigFile + ", not read: " + strings.Join(dropped, ", ")
+		}
+		o.Notice(msg)
+	}
+	return want, nil
+}
+
+// plural returns one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // RegisterOptions configure Result.Register.

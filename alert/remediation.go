@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -104,6 +105,22 @@ const (
 	fallbackRunbook = "module-load-failure"
 )
 
+// CheckRemediation returns why New and Manager.CheckReload refuse r as a
+// configured remediation, nil when they do not: its cause or its action
+// is empty ("cause and action are required"), or its cause is not a
+// path.Match pattern ("cause pattern ...", matched in lower case).
+// omen check config and every start and reload of omen run check the
+// configuration's remediations with it.
+func CheckRemediation(r Remediation) error {
+	if r.Cause == "" || r.Action == "" {
+		return errors.New("cause and action are required")
+	}
+	if _, err := path.Match(strings.ToLower(r.Cause), ""); err != nil {
+		return fmt.Errorf("cause pattern %q: %w", r.Cause, err)
+	}
+	return nil
+}
+
 // remedies picks actions from the configured and built-in tables.
 type remedies struct {
 	rules []Remediation
@@ -113,11 +130,8 @@ type remedies struct {
 func newRemedies(configured []Remediation, base string) (*remedies, error) {
 	r := &remedies{base: base}
 	for i, c := range configured {
-		if c.Cause == "" || c.Action == "" {
-			return nil, fmt.Errorf("remediation %d: cause and action are required", i)
-		}
-		if _, err := path.Match(strings.ToLower(c.Cause), ""); err != nil {
-			return nil, fmt.Errorf("remediation %d: cause pattern %q: %w", i, c.Cause, err)
+		if err := CheckRemediation(c); err != nil {
+			return nil, fmt.Errorf("remediation %d: %w", i, err)
 		}
 		r.rules = append(r.rules, c)
 	}

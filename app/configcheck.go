@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
-	"strings"
 	"time"
 
+	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/stream/decode"
@@ -56,20 +55,15 @@ func CheckConfig(cfg *config.Config) error {
 }
 
 // checkRemediations refuses the remediations the alert pipeline refuses
-// when omen run starts or reloads (alert.New, alert.Manager.CheckReload):
-// a cause or action missing, a cause that is not a valid path.Match
-// pattern. It returns an error for each one at fault, named by its key
+// when omen run starts or reloads (alert.New, alert.Manager.CheckReload,
+// with alert.CheckRemediation): a cause or action missing, a cause that
+// is not a valid path.Match pattern. It returns an error for each one at fault, named by its key
 // (omen check config lists them one a line).
 func checkRemediations(cfg *config.Config) []error {
 	var errs []error
 	for i, r := range cfg.Alerting.Remediations {
-		key := fmt.Sprintf("alerting.remediations[%d]", i)
-		if r.Cause == "" || r.Action == "" {
-			errs = append(errs, fmt.Errorf("%s: cause and action are required", key))
-			continue
-		}
-		if _, err := path.Match(strings.ToLower(r.Cause), ""); err != nil {
-			errs = append(errs, fmt.Errorf("%s.cause: pattern %q: %w", key, r.Cause, err))
+		if err := alert.CheckRemediation(alert.Remediation{Cause: r.Cause, Action: r.Action, RunbookURL: r.RunbookURL}); err != nil {
+			errs = append(errs, fmt.Errorf("alerting.remediations[%d]: %w", i, err))
 		}
 	}
 	return errs

@@ -82,11 +82,11 @@ func TestCheckRemediationCauses(t *testing.T) {
 			want: []string{"SUCCESS", `"crashloop" is a failure label, not a cause`}},
 		// Refused by the alert pipeline: omen run would not start.
 		{name: "bad pattern", causes: "{cause: '[', action: a}", rc: 1,
-			want: []string{"FAILED", `alerting.remediations[0].cause: pattern "[": syntax error in pattern`}},
+			want: []string{"FAILED", `alerting.remediations[0]: cause pattern "[": syntax error in pattern`}},
 		{name: "no action", causes: "{cause: restarts_10m}", rc: 1,
 			want: []string{"FAILED", "alerting.remediations[0]: cause and action are required"}},
 		{name: "two refused, one a line", causes: "{cause: restarts_10m}, {cause: '[', action: b}", rc: 1,
-			want: []string{"FAILED:\n    alerting.remediations[0]: cause and action are required\n    alerting.remediations[1].cause: pattern \"[\""}},
+			want: []string{"FAILED:\n    alerting.remediations[0]: cause and action are required\n    alerting.remediations[1]: cause pattern \"[\""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			yml := tc.yml

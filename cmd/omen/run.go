@@ -55,7 +55,7 @@ func (f *daemonFlags) register(fs *flag.FlagSet, demo bool) {
 	} else {
 		fs.StringVar(&f.storagePath, "storage.path", "data/", "directory for Badger and the embedded NATS server's data")
 	}
-	fs.StringVar(&f.retention, "storage.retention", "15d", "how long feature vectors, events and predictions are kept (at least 1h)")
+	fs.StringVar(&f.retention, "storage.retention", "15d", "how long feature vectors, events, predictions, explanations, entities (since last seen), alert history (not the firing alerts) and Alertmanager outbox items are kept (at least 1h; ingested batches: the lookback + 1h; feature schemas and models: always)")
 	fs.StringVar(&f.natsURL, "nats.url", "", "NATS server URL; empty starts the embedded server")
 	fs.StringVar(&f.natsListenAddress, "nats.listen-address", "127.0.0.1:4222", "address of the embedded NATS server (loopback only: it has no authentication)")
 	fs.Var(&f.alertmanagers, "alertmanager.url", "Alertmanager URL (repeatable); adds to the config's alerting.alertmanagers")

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -139,5 +140,53 @@ func TestWebListenAddressNeedsToken(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data")); !os.IsNotExist(err) {
 		t.Errorf("the storage path after the refusal: %v, want none", err)
+	}
+}
+
+// TestRetentionHelp: --storage.retention's help names every kind of
+// record the store's retention deletes by it, read from
+// store.RunRetention's steps (store/retention.go), and what it keeps: it
+// named feature vectors, events and predictions only (the README:
+// predictions, explanations and alert history). A kind added there
+// without a word here fails.
+func TestRetentionHelp(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "store", "retention.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, m := range regexp.MustCompile(`expire(?:Timed|Values)\(ctx, d, [^"\n]*"(\w+)"`).FindAllSubmatch(src, -1) {
+		kinds[string(m[1])] = true
+	}
+	for _, step := range []string{"expireOutbox", "expireLog"} {
+		if bytes.Contains(src, []byte("s."+step+"(ctx, d,")) {
+			kinds[step] = true
+		}
+	}
+	if len(kinds) < 9 {
+		t.Fatalf("retention steps %v: store/retention.go no longer reads as it did", kinds)
+	}
+	words := map[string]string{
+		"vector": "feature vectors", "event": "events", "prediction": "predictions",
+		"latest_prediction": "predictions", "explanation": "explanations", "entity": "entities (since last seen)",
+		"alert_state": "alert history (not the firing alerts)", "expireOutbox": "Alertmanager outbox items",
+		"expireLog": "ingested batches: the lookback + 1h",
+	}
+	fs := flag.NewFlagSet("omen run", flag.ContinueOnError)
+	var df daemonFlags
+	df.register(fs, false)
+	help := fs.Lookup("storage.retention").Usage
+	for k := range kinds {
+		w, ok := words[k]
+		if !ok {
+			t.Errorf("retention deletes %q, which this test does not know: name it in --storage.retention's help and here", k)
+			continue
+		}
+		if !strings.Contains(help, w) {
+			t.Errorf("--storage.retention's help %q does not name %q (retention's %s)", help, w, k)
+		}
+	}
+	if !strings.Contains(help, "feature schemas and models: always") {
+		t.Errorf("--storage.retention's help %q does not say schemas and models are kept", help)
 	}
 }

@@ -439,16 +439,24 @@ func (s *sources) applyLimits(l liveLimits) error {
 }
 
 // setQueries gives the pollers queries (checked with stream.CheckQueries).
+// The pollers take them at once, each on a goroutine: SetQueries waits
+// (up to 5 s) for its poller's Append under way, and a store that does not
+// answer holds every poller's, so one after the other a reload, which
+// holds the evaluator's layout lock meanwhile, would wait 5 s a poller.
 func (s *sources) setQueries(queries map[string]string) error {
 	if len(s.pollers) == 0 {
 		return nil
 	}
-	for _, p := range s.pollers {
-		// SetQueries validates before swapping, and every poller gets the
-		// same set: the first one fails before any changed.
-		if err := p.SetQueries(queries); err != nil {
-			return fmt.Errorf("apply feature queries to the Prometheus pollers: %w", err)
-		}
+	// SetQueries validates before swapping, and every poller gets the
+	// same set: all fail, or none.
+	errs := make([]error, len(s.pollers))
+	var wg sync.WaitGroup
+	for i, p := range s.pollers {
+		wg.Go(func() { errs[i] = p.SetQueries(queries) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("apply feature queries to the Prometheus pollers: %w", err)
 	}
 	s.logger.Info("Prometheus poller queries updated", "queries", len(queries), "pollers", len(s.pollers))
 	return nil

@@ -7,27 +7,42 @@
 //
 // # Routes
 //
-//	GET       /api/v1/predictions                  current predictions (latest per entity), or every prediction in [from, to]
-//	GET       /api/v1/alerts                       alerts
-//	GET       /api/v1/explanations/{id}            the explanation of an alert (by fingerprint) or a prediction (by id)
-//	POST      /api/v1/entities/{entity}/explain    explain the entity's latest window now, and store it
-//	                                               (any other method: 405, Allow: POST, as a GET must change nothing; at most
-//	                                               Options.MaxConcurrentExplains at once with the UI's,
-//	                                               else 503 busy; busy and timeout carry Retry-After,
-//	                                               Options.ExplainTimeout in seconds)
+//	GET       /api/v1/predictions                    current predictions (latest per entity), or every prediction in [from, to]
+//	GET       /api/v1/alerts                         alerts
+//	GET       /api/v1/explanations/{id}              the explanation of an alert (by fingerprint) or a prediction (by id)
+//	POST      /api/v1/entities/{entity}/explain      explain the entity's latest window now, and store it
+//	                                                 (any other method: 405, Allow: POST, as a GET must change nothing;
+//	                                                 at most Options.MaxConcurrentExplains at once with the UI's,
+//	                                                 else 503 busy; busy and timeout carry Retry-After,
+//	                                                 Options.ExplainTimeout in seconds)
 //	GET       /api/v1/entities/{entity}/dependencies the entity's dependency neighbourhood
-//	GET       /api/v1/model                        the active model
-//	GET       /api/v1/openapi.json                 the OpenAPI 3 document of these routes
+//	GET       /api/v1/model                          the active model
+//	GET       /api/v1/openapi.json                   the OpenAPI 3 document of these routes
+//
+// With Options.Models, the model registry:
+//
+//	GET       /api/v1/models                         the registered versions, newest first
+//	POST      /api/v1/models                         register a model file (the body, application/octet-stream);
+//	                                                 promote=true also makes it active, version=NAME names it
+//	POST      /api/v1/models/{version}/promote       make a registered version the active model
+//	POST      /api/v1/models/rollback                re-activate the previously active model
+//	DELETE    /api/v1/models/{version}               delete a registered version that is not active
+//
+// With Options.History, the stored feature history (omen train --url):
+//
+//	GET       /api/v1/history/schema                 the current feature schema, with the daemon's step and alert rule
+//	GET       /api/v1/history/schemas                every recorded schema version, oldest first
+//	GET       /api/v1/history/entities               the stored entities in ID order (limit, after)
+//	GET       /api/v1/history/vectors                one entity's vectors in [from, to] as newline-delimited JSON
 //
 // Path parameters are URL path segments: escape "/" in entity names and
 // prediction ids as %2F (url.PathEscape). List filters: entity=ID,
-// match[LABEL]=VALUE (repeatable, all must match), from and to (RFC 3339
+// match[LABEL]=VALUE (one per label, all must match), from and to (RFC 3339
 // or Unix seconds; the API writes times in milliseconds, and a number
 // read as seconds after the year 9999 is refused as one), limit; alerts
 // also take state=pending|firing|resolved. No parameter takes a list: one
 // given twice answers 400 bad_data on every route (CheckQueryOnce). A
-// range without to has no upper
-// bound. Every time the API shows (a prediction's t, an alert's active_at,
+// range without to has no upper bound. Every time the API shows (a prediction's t, an alert's active_at,
 // resolved_at, escalated_at and failure_began_at) is a data time, the t of
 // the step it was computed at: in production it lags the wall clock by
 // about a step, in omen demo it runs ahead of it.

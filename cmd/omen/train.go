@@ -35,10 +35,10 @@ import (
 func trainCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("omen train", flag.ContinueOnError)
 	source := fs.String("source", "store", "history: csv, store or prometheus")
-	dir := fs.String("dir", "", "csv: folders or files in the SMD/ASD format (comma-separated)")
+	dir := fs.String("dir", "", "csv: files, or folders (their *.train.csv(.gz) files, else every *.csv(.gz) file), in the SMD/ASD format (comma-separated): a time column (t, time or timestamp) first, then the features and an optional label column")
 	storagePath := fs.String("storage.path", "data/", "store: omen's storage path (also where --register writes)")
 	promURL := fs.String("prometheus.url", "", "prometheus: base URL of the server to query_range")
-	configFile := fs.String("config.file", "", "feature, label and entity definitions, the step and alerting settings, and the storage settings the store is opened with (default: the built-in set); with --url the daemon's step and alerting settings apply, and --source store takes none; offline, --source store reads at the step the store records, and refuses a file of another step")
+	configFile := fs.String("config.file", "", "feature, label and entity definitions (the model is for its features: a store's history offline, and CSV columns, are read into them by name, one they lack refused before training), the step and alerting settings, and the storage settings the store is opened with (default: the built-in set); with --url the daemon's step and alerting settings apply, and --source store takes none; offline, --source store reads at the step the store records, and refuses a file of another step")
 	lookback := fs.String("history", "7d", "store/prometheus: how much history to read")
 	out := fs.String("out", "model.omen", "model file to write (a file: \"-\" is refused, the model is binary)")
 	register := fs.Bool("register", false, "register the model in the registry (the store's, or with --url the daemon's)")
@@ -180,7 +180,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			why = fmt.Sprintf("the training part of the history holds no failure (its %d failure windows are all in the validation part, the %s held out); ",
 				rep.ValPositives, valPart(rep.ValSplit))
 		case *source == "csv":
-			why += "no file has a label column with a 1 in it; "
+			why += "no file read has a label column with a 1 in it; "
 		default:
 			why += fmt.Sprintf("the failure labels (labels: of %s) match no step of it; ", cmp.Or(*configFile, "the built-in configuration"))
 		}

@@ -37,7 +37,7 @@ func TestTrainWarnsAllCritical(t *testing.T) {
 		{"0.0001", true},
 		{"1", false},
 	} {
-		if err := os.WriteFile("omen.yml", []byte("alerting:\n  critical_probability: "+tc.critical+"\n"), 0o600); err != nil {
+		if err := os.WriteFile("omen.yml", []byte(csvFeatures+"alerting:\n  critical_probability: "+tc.critical+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		rc, out, errs := omen(t, "train", "--source", "csv", "--dir", "csv", "--hidden", "2", "--epochs", "1", "--out", "m.omen", "--config.file", "omen.yml")
@@ -47,6 +47,11 @@ func TestTrainWarnsAllCritical(t *testing.T) {
 		}
 	}
 }
+
+// csvFeatures defines the features of the CSV files of these tests, m1
+// and m2: with --config.file, omen train reads the files' columns into
+// the configuration's features.
+const csvFeatures = "features:\n  - {name: m1, expr: 'sum by (namespace, pod) (up)'}\n  - {name: m2, expr: 'sum by (namespace, pod) (up)'}\n"
 
 // writeTrainCSV writes the CSV history body as csv/e.train.csv.
 func writeTrainCSV(t *testing.T, body string) {
@@ -122,7 +127,7 @@ func TestTrainWarnsNeverCritical(t *testing.T) {
 	writeRareFailures(t)
 	train := func(critical string) (string, string) {
 		t.Helper()
-		if err := os.WriteFile("omen.yml", []byte("alerting:\n  critical_probability: "+critical+"\n"), 0o600); err != nil {
+		if err := os.WriteFile("omen.yml", []byte(csvFeatures+"alerting:\n  critical_probability: "+critical+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		rc, out, errs := omen(t, "train", "--source", "csv", "--dir", "csv", "--hidden", "2", "--epochs", "1", "--out", "m.omen", "--config.file", "omen.yml")

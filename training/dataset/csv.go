@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,13 +20,17 @@ import (
 const LabelColumn = "label"
 
 // ReadCSV reads a series from r in the SMD/ASD CSV form: a header whose
-// first column is the time or row index ("t"), then the feature columns and
-// optionally a final "label" column (0/1). Empty cells and "NaN" are
-// missing values (NaN; see Series.FillMissing and EmptyFeatures). A value
-// beyond ±MaxValue (±Inf, or too large for the float32 the models compute
-// in) is an error naming its line and column: it would become ±Inf, which a
-// model reads as missing, so an extreme value would score as normal. name
-// is used in error messages (usually the file name).
+// first column is the time or row index ("t", "time" or "timestamp"), then
+// the feature columns and optionally a "label" column (0/1), recognised by
+// its name wherever it is (SMD/ASD put it last). A first column of another
+// name is an error naming it: it would be taken for the time, and the
+// feature it holds lost. Two columns of one name are an error. Empty cells
+// and "NaN" are missing values (NaN; see Series.FillMissing and
+// EmptyFeatures). A value beyond ±MaxValue (±Inf, or too large for the
+// float32 the models compute in) is an error naming its line and column:
+// it would become ±Inf, which a model reads as missing, so an extreme
+// value would score as normal. name is used in error messages (usually the
+// file name).
 //
 // The time column is not interpreted beyond checking that it parses as a
 // number; rows are taken in file order.
@@ -44,21 +49,36 @@ func ReadCSV(r io.Reader, name string) (*Series, error) {
 	if len(header) < 2 {
 		return nil, fmt.Errorf("%s:1: header has %d columns, want a time column and at least one feature", name, len(header))
 	}
-	hasLabel := strings.TrimSpace(header[len(header)-1]) == LabelColumn
-	nf := len(header) - 1
-	if hasLabel {
-		nf--
+	if h := strings.TrimSpace(header[0]); !isTimeColumn(h) {
+		return nil, fmt.Errorf("%s:1: the first column is %q, not a time column (t, time or timestamp): the SMD/ASD form has the time or row index first, then the features; add one (header %s)",
+			name, h, shortHeader(header))
 	}
+	// cols are the fields of the features, label the label's (-1: none).
+	label := -1
+	cols := make([]int, 0, len(header)-1)
+	s := &Series{Features: make([]string, 0, len(header)-1)}
+	seen := make(map[string]int, len(header))
+	for i := 1; i < len(header); i++ {
+		h := strings.TrimSpace(header[i])
+		if h == "" {
+			return nil, fmt.Errorf("%s:1: column %d has an empty name", name, i+1)
+		}
+		if j, ok := seen[h]; ok {
+			return nil, fmt.Errorf("%s:1: columns %d and %d are both named %q", name, j+1, i+1, h)
+		}
+		seen[h] = i
+		if h == LabelColumn {
+			label = i
+			continue
+		}
+		cols = append(cols, i)
+		s.Features = append(s.Features, h)
+	}
+	nf := len(cols)
 	if nf < 1 {
 		return nil, fmt.Errorf("%s:1: header has no feature columns", name)
 	}
-	s := &Series{Features: make([]string, nf)}
-	for i := range nf {
-		s.Features[i] = strings.TrimSpace(header[i+1])
-		if s.Features[i] == "" {
-			return nil, fmt.Errorf("%s:1: column %d has an empty name", name, i+2)
-		}
-	}
+	hasLabel := label >= 0
 	if hasLabel {
 		s.Labels = []bool{}
 	}
@@ -77,8 +97,8 @@ func ReadCSV(r io.Reader, name string) (*Series, error) {
 		if _, err := strconv.ParseFloat(fields[0], 64); err != nil {
 			return nil, fmt.Errorf("%s:%d: time column %q is not a number", name, line, fields[0])
 		}
-		for i := range nf {
-			c := fields[i+1]
+		for i, k := range cols {
+			c := fields[k]
 			if c == "" {
 				s.Values = append(s.Values, math.NaN())
 				continue
@@ -93,13 +113,13 @@ func ReadCSV(r io.Reader, name string) (*Series, error) {
 			s.Values = append(s.Values, v)
 		}
 		if hasLabel {
-			switch strings.TrimSpace(fields[want-1]) {
+			switch strings.TrimSpace(fields[label]) {
 			case "0", "0.0":
 				s.Labels = append(s.Labels, false)
 			case "1", "1.0":
 				s.Labels = append(s.Labels, true)
 			default:
-				return nil, fmt.Errorf("%s:%d: label %q is neither 0 nor 1", name, line, fields[want-1])
+				return nil, fmt.Errorf("%s:%d: label %q is neither 0 nor 1", name, line, fields[label])
 			}
 		}
 	}
@@ -107,6 +127,26 @@ func ReadCSV(r io.Reader, name string) (*Series, error) {
 		return nil, fmt.Errorf("%s:%d: %w", name, line+1, err)
 	}
 	return s, nil
+}
+
+// isTimeColumn reports whether name (a CSV file's first header) names a
+// time column as ReadCSV wants it: "t", "time" or "timestamp", in any case.
+func isTimeColumn(name string) bool {
+	switch strings.ToLower(name) {
+	case "t", "time", "timestamp":
+		return true
+	}
+	return false
+}
+
+// shortHeader quotes a header for a message, its first columns only when
+// it is long.
+func shortHeader(header []string) string {
+	const most = 6
+	if len(header) <= most {
+		return strconv.Quote(strings.Join(header, ","))
+	}
+	return fmt.Sprintf("%q… (%d columns)", strings.Join(header[:most], ","), len(header))
 }
 
 // EmptyFeatures returns the features of s without a single value (every
@@ -517,6 +557,24 @@ type CSVSource struct {
 	Paths []string
 	// StepMillis is the step recorded in the series (0: unknown).
 	StepMillis int64
+	// Features, when not nil, are the features the series are read
+	// into: every file's columns are selected and ordered by these names.
+	// A file that lacks one is an error naming the file and the columns
+	// it lacks; the columns it has beyond them are not read, and Notice
+	// is told which.
+	Features []string
+	// FeaturesOf names Features in messages (a configuration file, say).
+	FeaturesOf string
+	// Order, when not nil and Features is, is an order to read the
+	// columns in when a file's feature columns are exactly these names in
+	// another order (Notice is told); other files are read as they are.
+	Order []string
+	// OrderOf names Order in messages.
+	OrderOf string
+	// Notice, when not nil, receives the warnings ("warning: …"): the
+	// CSV files of a directory not read (its *.test files, beside its
+	// *.train files), the columns not read; and the reordering of Order.
+	Notice func(msg string)
 }
 
 // DirPatterns returns the file name patterns of the files CSVSource reads
@@ -532,11 +590,22 @@ func DirPatterns(dir string) []string {
 	return []string{"*.csv.gz", "*.csv"}
 }
 
+// notice passes msg to c.Notice.
+func (c *CSVSource) notice(msg string) {
+	if c.Notice != nil {
+		c.Notice(msg)
+	}
+}
+
 // Load reads every file once (a file named twice, directly or through
 // its directory, or a directory named twice, is read once); the entity
 // is the file name without ".csv(.gz)" and without a ".train" suffix, and
 // the series' Origin is the file's path. Two files of one entity (E.csv
-// and E.csv.gz, or E in two folders) are an error naming both.
+// and E.csv.gz, or E in two folders) are an error naming both. A
+// directory's CSV files not read (the *.test files of the SMD/ASD form,
+// which hold the evaluation's labels: omen eval scores them, training on
+// them would leave nothing unseen to evaluate) are named in a warning;
+// name such a file itself to train on it.
 func (c *CSVSource) Load(ctx context.Context) ([]*Series, error) {
 	var files []string
 	var seen []os.FileInfo // of files, to read each once
@@ -576,6 +645,7 @@ func (c *CSVSource) Load(ctx context.Context) ([]*Series, error) {
 				return nil, err
 			}
 		}
+		c.noticeUnread(p, found)
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("csv source: no CSV files in %v", c.Paths)
@@ -595,6 +665,9 @@ func (c *CSVSource) Load(ctx context.Context) ([]*Series, error) {
 		fileOf[e] = f
 	}
 	out := make([]*Series, 0, len(files))
+	var extra []string               // columns not read, in the order first met
+	extraIn := map[string][]string{} // the files of each
+	reordered := []string{}
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("csv source: %w", err)
@@ -603,9 +676,149 @@ func (c *CSVSource) Load(ctx context.Context) ([]*Series, error) {
 		if err != nil {
 			return nil, err
 		}
+		switch {
+		case c.Features != nil:
+			has := s.Features
+			dropped, lack := s.selectFeatures(c.Features)
+			if len(lack) > 0 {
+				return nil, fmt.Errorf("csv source: %s lacks %s %s, features of %s (its feature columns: %s): the model is for them (nothing trained)",
+					f, plural(len(lack), "column", "columns"), joinSome(quoteAll(lack), 8), c.FeaturesOf, joinSome(has, 8))
+			}
+			for _, d := range dropped {
+				if extraIn[d] == nil {
+					extra = append(extra, d)
+				}
+				extraIn[d] = append(extraIn[d], f)
+			}
+		case c.Order != nil && !slices.Equal(s.Features, c.Order) && sameSet(s.Features, c.Order):
+			s.selectFeatures(c.Order) // the same names: none lacks
+			reordered = append(reordered, f)
+		}
 		s.Entity = entity(f)
 		s.Step, s.Origin = c.StepMillis, f
 		out = append(out, s)
 	}
+	if len(extra) > 0 {
+		parts := make([]string, len(extra))
+		for i, d := range extra {
+			parts[i] = fmt.Sprintf("%q (%s)", d, fileList(extraIn[d], len(files)))
+		}
+		c.notice(fmt.Sprintf("warning: %d %s of %s, not read: %s", len(extra), plural(len(extra), "column is not a feature", "columns are not features"), c.FeaturesOf, strings.Join(parts, ", ")))
+	}
+	if len(reordered) > 0 {
+		c.notice(fmt.Sprintf("the feature columns of %s are those of %s in another order: read in its order", fileList(reordered, len(files)), c.OrderOf))
+	}
 	return out, nil
+}
+
+// noticeUnread warns about the CSV files of directory dir that Load does
+// not read (found are those it does).
+func (c *CSVSource) noticeUnread(dir string, found []string) {
+	var all []string
+	for _, pat := range []string{"*.csv.gz", "*.csv"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat))
+		all = append(all, m...)
+	}
+	var unread []string
+	for _, f := range all {
+		if !slices.Contains(found, f) {
+			unread = append(unread, filepath.Base(f))
+		}
+	}
+	if len(unread) == 0 {
+		return
+	}
+	sort.Strings(unread)
+	c.notice(fmt.Sprintf("warning: %s: its *.train.csv(.gz) files are read, not its other %d CSV %s (%s): "+
+		"in the SMD/ASD form the *.test files hold the labelled evaluation data, which omen eval scores; give a file's path in --dir to train on it",
+		dir, len(unread), plural(len(unread), "file", "files"), joinSome(unread, 5)))
+}
+
+// selectFeatures keeps the columns of s named in features, in their
+// order, and returns the names of the others (dropped); when s lacks
+// names of features, it returns them (lack) and leaves s as it is.
+func (s *Series) selectFeatures(features []string) (dropped, lack []string) {
+	idx := make(map[string]int, len(s.Features))
+	for j, f := range s.Features {
+		idx[f] = j
+	}
+	cols := make([]int, len(features))
+	for i, f := range features {
+		j, ok := idx[f]
+		if !ok {
+			lack = append(lack, f)
+			continue
+		}
+		cols[i] = j
+		delete(idx, f)
+	}
+	if len(lack) > 0 {
+		return nil, lack
+	}
+	for _, f := range s.Features {
+		if _, ok := idx[f]; ok {
+			dropped = append(dropped, f)
+		}
+	}
+	nf, n := len(s.Features), s.Steps()
+	vals := make([]float64, 0, n*len(features))
+	for t := range n {
+		row := s.Values[t*nf : (t+1)*nf]
+		for _, j := range cols {
+			vals = append(vals, row[j])
+		}
+	}
+	s.Values, s.Features = vals, slices.Clone(features)
+	return dropped, nil
+}
+
+// quoteAll quotes each of names.
+func quoteAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strconv.Quote(n)
+	}
+	return out
+}
+
+// sameSet reports whether a and b hold the same names, each once.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	in := make(map[string]bool, len(a))
+	for _, x := range a {
+		in[x] = true
+	}
+	for _, x := range b {
+		if !in[x] {
+			return false
+		}
+		delete(in, x)
+	}
+	return len(in) == 0
+}
+
+// fileList names files, or says "every file" when they are all n read.
+func fileList(files []string, n int) string {
+	if len(files) == n && n > 1 {
+		return fmt.Sprintf("all %d files", n)
+	}
+	return joinSome(files, 3)
+}
+
+// joinSome joins the first most of list with commas, and counts the rest.
+func joinSome(list []string, most int) string {
+	if len(list) <= most {
+		return strings.Join(list, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(list[:most], ", "), len(list)-most)
+}
+
+// plural returns one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -173,16 +173,31 @@ func (r *Result) train(ctx context.Context) error {
 		if o.Dir == "" {
 			return &UsageError{"--source csv needs --dir"}
 		}
+		cs := &dataset.CSVSource{Paths: strings.Split(o.Dir, ","), Notice: o.Notice}
+		if o.ConfigFile != "" {
+			// The model is for FILE's features: the files' columns are
+			// read into them by name, a file lacking one refused.
+			cs.Features, cs.FeaturesOf = cfg.FeatureNames(), o.ConfigFile
+		} else {
+			// Columns that are the built-in features in another order
+			// are read in theirs (a daemon refuses the model otherwise).
+			cs.Order, cs.OrderOf = cfg.FeatureNames(), "the built-in configuration"
+		}
 		if o.Registering && client == nil {
 			// The store the model goes into, checked before training.
 			if err := r.openStore(); err != nil {
 				return err
 			}
+			if sc, err := r.st.Schema(); err == nil && o.ConfigFile == "" {
+				// The model is checked against the features the
+				// store records.
+				cs.Order, cs.OrderOf = sc.Features, "the store's feature schema (the daemon's last)"
+			}
 			if err := r.Close(); err != nil {
 				return err
 			}
 		}
-		trainOpts.Source = &dataset.CSVSource{Paths: strings.Split(o.Dir, ",")}
+		trainOpts.Source = cs
 		trainOpts.TrainedOn = "csv:" + o.Dir
 	case "store":
 		var hr storesource.Reader = r.daemon

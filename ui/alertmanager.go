@@ -1,20 +1,26 @@
 package ui
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"net/url"
 	"sort"
 	"strings"
 )
 
+// matcherEscaper escapes a label value inside the double quotes of an
+// Alertmanager 0.25 matcher as its parser unescapes it: a backslash, a
+// double quote and a line feed; every other character stays as it is
+// (that UI passes the filter's text to the API unchanged, and its parser
+// reads JSON's \t or \u0001 as a backslash and letters, which then
+// match nothing).
+var matcherEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
 // alertmanagerAlertsURL is the alert list of the Alertmanager UI at base
 // (an Alertmanager's URL as omen posts alerts to it, http://host:9093 or
 // with the path prefix it is served under) filtered to the alert of
 // labels: one equality matcher per label, in the filter syntax of
-// Alertmanager's UI (0.25: {name="value", …}, each value a JSON string, as
-// that UI writes and reads it), the whole filter percent-encoded as its
+// Alertmanager's UI (0.25: {name="value", …}, each value escaped as its
+// matcher parser reads it, matcherEscaper), the whole filter percent-encoded as its
 // URLs are (a space as %20, not +). Silenced and inhibited alerts are shown
 // too: the alert is there whether or not it is silenced. Base's user info,
 // query and fragment (omen's credentials for posting) are left out. An
@@ -34,19 +40,16 @@ func alertmanagerAlertsURL(base string, labels map[string]string) (string, error
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var f bytes.Buffer
-	enc := json.NewEncoder(&f)
-	enc.SetEscapeHTML(false)
+	var f strings.Builder
 	f.WriteByte('{')
 	for i, k := range keys {
 		if i > 0 {
 			f.WriteByte(',')
 		}
 		f.WriteString(k)
-		f.WriteByte('=')
-		// A string always encodes; Encode ends it with a newline.
-		_ = enc.Encode(labels[k])
-		f.Truncate(f.Len() - 1)
+		f.WriteString(`="`)
+		f.WriteString(matcherEscaper.Replace(labels[k]))
+		f.WriteByte('"')
 	}
 	f.WriteByte('}')
 	return u.String() + "/#/alerts?silenced=true&inhibited=true&filter=" + strings.ReplaceAll(url.QueryEscape(f.String()), "+", "%20"), nil

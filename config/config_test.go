@@ -176,7 +176,7 @@ func TestLoad(t *testing.T) {
 		{name: "label without expr", yml: "features:\n  - name: a\n    expr: up\nlabels:\n  - name: l\n",
 			wantErr: `x.yml:5:5: labels[0]: label "l": needs expr or reasons`},
 		{name: "lookback below step", yml: "step: 2m\nlookback: 1m\n", wantErr: "x.yml:1:7: step: must be shorter than lookback 1m0s, got 2m0s"},
-		{name: "lookback too short for the default features", yml: "lookback: 3m\n", wantErr: "x.yml:1:11: lookback: 3m0s is too short for 17 expressions"},
+		{name: "lookback too short for the default features", yml: "lookback: 3m\n", wantErr: "x.yml:1:11: lookback: 3m0s is too short for 18 expressions"},
 		{name: "no features", yml: "features: []\nevent_features: []\nlabels: []\nentity_labels: [pod]\n", wantErr: ""},
 		{name: "remote-write limits", yml: "remote_write:\n  max_samples_per_request: 2000\n  max_series_per_request: 500\n  max_in_flight: 8\n  in_flight_wait: 2s\n  max_decoded_bytes: 1048576\n  max_labels: 32\n  max_label_value_length: 512\n  label_cache_size: 1000\n  label_cache_bytes: 1000000\n  append_timeout: 10s\n",
 			check: func(t *testing.T, c *Config) {

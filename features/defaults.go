@@ -163,8 +163,8 @@ func DefaultConfig() Config {
 			},
 			{
 				Name: "error_ratio",
-				Expr: `(sum by (${entity}) (rate(http_requests_total{code=~"5.."}[5m])) or sum by (${entity}) (rate(http_requests_total[5m])) * 0) / (sum by (${entity}) (rate(http_requests_total[5m])) > 0)`,
-				Help: "Fraction of requests answered with a 5xx code (0 with requests but no 5xx series; no value without requests).",
+				Expr: `(sum by (${entity}) (rate(http_requests_total{code=~"5.."}[5m])) or sum by (${entity}) (rate(http_requests_total{code!=""}[5m])) * 0) / (sum by (${entity}) (rate(http_requests_total[5m])) > 0)`,
+				Help: "Fraction of requests answered with a 5xx code (0 with requests that carry a code label but no 5xx series; no value without requests, or when the requests carry no code label).",
 			},
 			{
 				Name: "dependency_latency_p99_seconds",

@@ -85,6 +85,10 @@ func TestDefaultFeaturesAbsentMeansZero(t *testing.T) {
 		{"error_ratio", "requests, no 5xx series", []src{{[]string{"__name__", "http_requests_total", "code", "200"}, per(150)}}, 0, false},
 		{"error_ratio", "no request in 5m", []src{{[]string{"__name__", "http_requests_total", "code", "200"}, c(40)}}, math.NaN(), true},
 		{"error_ratio", "no http_requests_total", []src{info}, math.NaN(), true},
+		// An application that labels its requests' status otherwise
+		// (status, status_code): no value, for omen train to name, not a
+		// 0 that hides its errors.
+		{"error_ratio", "requests without a code label", []src{{[]string{"__name__", "http_requests_total", "status", "200"}, per(150)}, {[]string{"__name__", "http_requests_total", "status", "500"}, per(15)}}, math.NaN(), true},
 	}
 	def := map[string]string{}
 	for _, f := range DefaultConfig().Features {

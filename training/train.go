@@ -986,8 +986,18 @@ func (e *EmptyFeatureError) advice(plural bool) string {
 		return w("it has", "they have") + " no value at all in the history, of any entity (" + w("its metric is", "their metrics are") + " not collected, or " +
 			w("its expression matches", "their expressions match") + " no series; a longer history will not give " + w("it", "them") + " one): " + drop
 	}
-	return fmt.Sprintf("%s values only in the last %s of the history (validation), or only for entities too short to train on: train on a longer history, or %s from the configuration",
-		w("it has", "they have"), valPct, w("drop the feature", "drop the features"))
+	if e.ValValues == 0 {
+		return fmt.Sprintf("%s values only for entities too short to train on: train on a longer history, or %s from the configuration",
+			w("it has", "they have"), w("drop the feature", "drop the features"))
+	}
+	// Values in the validation part: the feature may have begun to have
+	// values late, everywhere at once (added to the configuration, or
+	// given values where it had none by an omen upgrade), and then a
+	// longer history only makes its empty part longer.
+	return fmt.Sprintf("%s values only in the last %s of the history (validation), or only for entities too short to train on. "+
+		"If %s began to have values recently (added to the configuration, or given values by an omen upgrade), train on the history since then "+
+		"(omen train --history at most 1.25 times the time since) or wait for more of it; else train on a longer history; or %s from the configuration",
+		w("it has", "they have"), valPct, w("it", "they"), w("drop the feature", "drop the features"))
 }
 
 // EmptyFeaturesError is Train's error when features have no value in the

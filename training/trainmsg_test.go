@@ -97,7 +97,12 @@ func TestEmptyFeatureAdvice(t *testing.T) {
 		{EmptyFeatureError{Source: "prometheus", Empty: []string{`"a"`}, Series: 2, ValFraction: 0.2},
 			": its query returned samples only in the last 20 % of the range read (validation), or only for entities too short to train on: train again when the server holds more of it, or drop the feature from the configuration"},
 		{EmptyFeatureError{Empty: []string{`"a"`}, Series: 2, ValFraction: 0.2},
-			": it has values only in the last 20 % of the history (validation), or only for entities too short to train on: train on a longer history, or drop the feature from the configuration"},
+			": it has values only for entities too short to train on: train on a longer history, or drop the feature from the configuration"},
+		// Values only in the validation part: perhaps they began late
+		// (a store recorded before an upgrade that gave the feature
+		// values), where a longer history does not help.
+		{EmptyFeatureError{Empty: []string{`"a"`}, Series: 2, ValFraction: 0.2, ValValues: 240},
+			": it has values only in the last 20 % of the history (validation), or only for entities too short to train on. If it began to have values recently (added to the configuration, or given values by an omen upgrade), train on the history since then (omen train --history at most 1.25 times the time since) or wait for more of it; else train on a longer history; or drop the feature from the configuration"},
 		{EmptyFeatureError{Empty: []string{`"a"`, `"b"`}, Series: 2, ValFraction: 0.2},
 			": it has no value at all in the history, of any entity (its metric is not collected, or its expression matches no series; a longer history will not give it one): drop the feature from the configuration" + dropAdvice},
 	} {
@@ -161,7 +166,7 @@ func TestEmptyFeaturesAllNamed(t *testing.T) {
 	}
 	want := `3 features have no value in the training part of the history (624 of 624 training windows and 144 of 144 validation windows hold any data):
   "b", "c": they have no value at all in the history, of any entity (their metrics are not collected, or their expressions match no series; a longer history will not give them one): drop the features from the configuration` + dropAdvice + `
-  "d" (120 of its validation steps have one): it has values only in the last 20 % of the history (validation), or only for entities too short to train on: train on a longer history, or drop the feature from the configuration`
+  "d" (120 of its validation steps have one): it has values only in the last 20 % of the history (validation), or only for entities too short to train on. If it began to have values recently (added to the configuration, or given values by an omen upgrade), train on the history since then (omen train --history at most 1.25 times the time since) or wait for more of it; else train on a longer history; or drop the feature from the configuration`
 	if err.Error() != want {
 		t.Errorf("message:\n%s\nwant:\n%s", err, want)
 	}

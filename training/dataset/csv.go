@@ -22,7 +22,7 @@ const LabelColumn = "label"
 // ReadCSV reads a series from r in the SMD/ASD CSV form: a header whose
 // first column is the time or row index ("t", "time" or "timestamp"), then
 // the feature columns and optionally a "label" column (0/1), recognised by
-// its name wherever it is (SMD/ASD put it last). A first column of another
+// its name, in any case, wherever it is (SMD/ASD put it last). A first column of another
 // name is an error naming it: it would be taken for the time, and the
 // feature it holds lost. Two columns of one name are an error. Empty cells
 // and "NaN" are missing values (NaN; see Series.FillMissing and
@@ -67,7 +67,12 @@ func ReadCSV(r io.Reader, name string) (*Series, error) {
 			return nil, fmt.Errorf("%s:1: columns %d and %d are both named %q", name, j+1, i+1, h)
 		}
 		seen[h] = i
-		if h == LabelColumn {
+		// In any case, as the time column: "Label" read as a feature
+		// would leak the failures into the model's inputs.
+		if strings.EqualFold(h, LabelColumn) {
+			if label >= 0 {
+				return nil, fmt.Errorf("%s:1: columns %d and %d are both the label column (%q and %q)", name, label+1, i+1, strings.TrimSpace(header[label]), h)
+			}
 			label = i
 			continue
 		}

@@ -34,6 +34,8 @@ func TestReadCSVColumns(t *testing.T) {
 		{name: "long header without a time column", in: "a,b,c,d,e,f,g\n1,2,3,4,5,6,7\n",
 			err: `x.csv:1: the first column is "a", not a time column (t, time or timestamp): the SMD/ASD form has the time or row index first, then the features; add one (header "a,b,c,d,e,f"… (7 columns))`},
 		{name: "two label columns", in: "t,label,a,label\n0,1,2,0\n", err: `x.csv:1: columns 2 and 4 are both named "label"`},
+		{name: "Label", in: "t,a,Label,b\n0,1,1,2\n", features: []string{"a", "b"}, values: []float64{1, 2}, labels: []bool{true}},
+		{name: "LABEL and label", in: "t,LABEL,a,label\n0,1,2,0\n", err: `x.csv:1: columns 2 and 4 are both the label column ("LABEL" and "label")`},
 		{name: "a feature twice", in: "t,a,b,a\n0,1,2,3\n", err: `x.csv:1: columns 2 and 4 are both named "a"`},
 		{name: "only label", in: "t,label\n", err: "x.csv:1: header has no feature columns"},
 	} {

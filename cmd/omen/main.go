@@ -38,6 +38,9 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	case len(args) == 0:
 		usage(stderr, cmds)
 		return 2
+	case isHelp(args[0]) && len(args) > 1 && cmds[args[1]].run != nil:
+		// omen help COMMAND is omen COMMAND --help.
+		return cmds[args[1]].run([]string{"--help"}, stdout, stderr)
 	case isHelp(args[0]):
 		// Asked for: stdout, for omen --help | less.
 		usage(stdout, cmds)

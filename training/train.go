@@ -262,7 +262,11 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	features := series[0].Features
 	for _, s := range series {
 		if !equalStrings(s.Features, features) {
-			return nil, rep, fmt.Errorf("entity %s has features %v, entity %s has %v: every entity needs the same features", seriesName(s), s.Features, seriesName(series[0]), features)
+			hint := ""
+			if a, b := slices.Sorted(slices.Values(s.Features)), slices.Sorted(slices.Values(features)); equalStrings(a, b) {
+				hint = " (the same ones in another order: omen train --source csv with --config.file reads every file's columns by name, in the order of the configuration's features)"
+			}
+			return nil, rep, fmt.Errorf("entity %s has features %v, entity %s has %v: every entity needs the same features, in the same order%s", seriesName(s), s.Features, seriesName(series[0]), features, hint)
 		}
 	}
 	trs, vas, vaSeries, err := splitWindows(series, opts, opts.ValSplit)

@@ -120,7 +120,7 @@ func TestMixedFeaturesNamesFiles(t *testing.T) {
 	one := writeCSV(t, filepath.Join(dir, "onecol"), "machine-1-6", 50, 0, "a")
 	two := writeCSV(t, filepath.Join(dir, "plain"), "machine-1-7", 50, 0)
 	_, _, err := Train(t.Context(), TrainOptions{Source: &dataset.CSVSource{Paths: []string{filepath.Join(dir, "plain"), filepath.Join(dir, "onecol")}}, Window: 8, Horizon: 4})
-	want := fmt.Sprintf(`entity "machine-1-6" (%s) has features [a], entity "machine-1-7" (%s) has [a b]: every entity needs the same features`, one, two)
+	want := fmt.Sprintf(`entity "machine-1-6" (%s) has features [a], entity "machine-1-7" (%s) has [a b]: every entity needs the same features, in the same order`, one, two)
 	if err == nil || err.Error() != want {
 		t.Fatalf("err %v, want %q", err, want)
 	}
@@ -173,5 +173,18 @@ func TestEmptyFeaturesAllNamed(t *testing.T) {
 	var one *EmptyFeatureError
 	if !errors.As(err, &one) || one.Feature != "b" || !one.Absent() {
 		t.Errorf("errors.As gives %+v, want feature b, absent", one)
+	}
+}
+
+// TestMixedFeatureOrderNamed: files of the same columns in another order
+// are told so, and how --config.file reads them by name.
+func TestMixedFeatureOrderNamed(t *testing.T) {
+	dir := t.TempDir()
+	writeCSV(t, dir, "machine-1-6", 50, 0, "a", "b")
+	writeCSV(t, dir, "machine-1-7", 50, 0, "b", "a")
+	_, _, err := Train(t.Context(), TrainOptions{Source: &dataset.CSVSource{Paths: []string{dir}}, Window: 8, Horizon: 4})
+	want := "every entity needs the same features, in the same order (the same ones in another order: omen train --source csv with --config.file reads every file's columns by name, in the order of the configuration's features)"
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Fatalf("err %v, want …%q", err, want)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	omenapi "github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/internal/atomicfile"
 	"github.com/omen-sre/omen/internal/promurl"
+	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/training"
@@ -181,6 +182,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 				rep.ValPositives, valPart(rep.ValSplit))
 		case *source == "csv":
 			why += "no file read has a label column with a 1 in it; "
+		case client != nil && *source == "store":
+			// The daemon's stored history: its failure labels are its
+			// configuration's, not this command's.
+			why += fmt.Sprintf("the failure labels (labels: of the daemon at %s) match no step of it; ", redact.URL(client.URL))
 		default:
 			why += fmt.Sprintf("the failure labels (labels: of %s) match no step of it; ", cmp.Or(*configFile, "the built-in configuration"))
 		}

@@ -49,20 +49,28 @@ func patternMatches(pattern, p string) bool {
 // Allow header listing exactly the methods served at that path (GET
 // bringing HEAD), for every route: explain-now's GET answered Allow: POST
 // but its PUT Allow: GET, HEAD, POST (its GET route, which only answers
-// 405, counted as served).
+// 405, counted as served). The no-version routes (noVersionRoutes) answer
+// their method with 400 and are not served methods: PUT /api/v1/models
+// listed DELETE, which there only ever answers 400 no model version; a
+// path only they take (/api/v1/models/) is no route's, 404.
 func TestAllowHeader(t *testing.T) {
 	a := allRoutesAPI(t)
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	routes := slices.Concat(a.allRoutes(), a.noVersionRoutes())
+	ops, noVersion := a.allRoutes(), a.noVersionRoutes()
 	fill := strings.NewReplacer("{id}", "shop%2Fapp-0@1", "{entity}", "shop%2Fapp-0", "{version}", "v1", "{$}", "")
 	methods := []string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}
-	for _, rt := range routes {
+	for _, rt := range slices.Concat(ops, noVersion) {
 		p := fill.Replace(rt.path)
-		var served []string
-		for _, o := range routes {
+		var served, badData []string
+		for _, o := range ops {
 			if patternMatches(o.path, p) {
 				served = append(served, o.methods...)
+			}
+		}
+		for _, o := range noVersion {
+			if o.path == rt.path || fill.Replace(o.path) == p {
+				badData = append(badData, o.methods...)
 			}
 		}
 		if slices.Contains(served, "GET") {
@@ -84,7 +92,17 @@ func TestAllowHeader(t *testing.T) {
 				t.Fatal(err)
 			}
 			_ = resp.Body.Close()
-			if got := resp.Header.Get("Allow"); resp.StatusCode != http.StatusMethodNotAllowed || got != want {
+			got := resp.Header.Get("Allow")
+			switch {
+			case slices.Contains(badData, m):
+				if resp.StatusCode != http.StatusBadRequest {
+					t.Errorf("%s %s: %d; want 400 (no model version)", m, p, resp.StatusCode)
+				}
+			case len(served) == 0:
+				if _, has := resp.Header["Allow"]; resp.StatusCode != http.StatusNotFound || has {
+					t.Errorf("%s %s: %d, Allow %q; want 404, no Allow", m, p, resp.StatusCode, got)
+				}
+			case resp.StatusCode != http.StatusMethodNotAllowed || got != want:
 				t.Errorf("%s %s: %d, Allow %q; want 405, Allow %q", m, p, resp.StatusCode, got, want)
 			}
 		}

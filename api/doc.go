@@ -3,7 +3,9 @@
 // envelope; errors as {"status":"error","errorType":"bad_data","error":"…"}).
 // A path under /api/ that no route takes (an unknown route, an entity name
 // with an unescaped "/") answers the same envelope: 404 not_found, or 405
-// method_not_allowed with an Allow header (JSONErrors).
+// method_not_allowed with an Allow header listing the methods the path
+// serves (JSONErrors; not the model routes' that only answer 400 no model
+// version: DELETE /api/v1/models, POST /api/v1/models/promote).
 //
 // # Routes
 //

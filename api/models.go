@@ -183,15 +183,37 @@ func (a *API) modelRoutes() []route {
 // redirected to /api/v1/models/ (and listed DELETE in the Allow of its
 // 405s there). They are not operations, so they are not in allRoutes nor
 // in openapi.json.
+//
+// They answer 400 whatever the request, so the Allow of a 405 at their
+// path leaves their methods out (isNoVersionPattern): DELETE
+// /api/v1/models is not a method the path serves.
 func (a *API) noVersionRoutes() []route {
 	if a.opts.Models == nil {
 		return nil
 	}
+	return noVersionRouteList(a.noVersion)
+}
+
+// noVersionRouteList are noVersionRoutes, answered by h.
+func noVersionRouteList(h func(w http.ResponseWriter, r *http.Request)) []route {
 	return []route{
-		{[]string{"DELETE"}, ModelsPath, "delete_model", a.noVersion},
-		{[]string{"DELETE"}, ModelsPath + "/{$}", "delete_model", a.noVersion},
-		{[]string{"POST"}, ModelsPath + "/promote", "promote_model", a.noVersion},
+		{[]string{"DELETE"}, ModelsPath, "delete_model", h},
+		{[]string{"DELETE"}, ModelsPath + "/{$}", "delete_model", h},
+		{[]string{"POST"}, ModelsPath + "/promote", "promote_model", h},
 	}
+}
+
+// isNoVersionPattern reports whether pattern (as http.ServeMux.Handler
+// returns it) is a noVersionRoutes' one.
+func isNoVersionPattern(pattern string) bool {
+	for _, rt := range noVersionRouteList(nil) {
+		for _, m := range rt.methods {
+			if m+" "+rt.path == pattern {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (a *API) noVersion(w http.ResponseWriter, r *http.Request) {

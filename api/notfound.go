@@ -11,12 +11,15 @@ import (
 // unescaped "/", a method the path does not take) with the API's JSON
 // error envelope, 404 not_found or 405 method_not_allowed (with the Allow
 // header), instead of the mux's plain-text "404 page not found". Other
-// paths (the UI, /metrics) are served by mux as they are.
+// paths (the UI, /metrics) are served by mux as they are. Allow leaves out
+// the methods that at the path reach only a route answering 400 no model
+// version (DELETE /api/v1/models); a path only such routes take (DELETE
+// /api/v1/models/) answers its other methods 404.
 func JSONErrors(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			if h, pattern := mux.Handler(r); pattern == "" {
-				h.ServeHTTP(&jsonErrorWriter{ResponseWriter: w, r: r}, r)
+				h.ServeHTTP(&jsonErrorWriter{ResponseWriter: w, r: r, mux: mux}, r)
 				return
 			}
 		}
@@ -35,7 +38,29 @@ const noRoutePrefix = "no API route "
 type jsonErrorWriter struct {
 	http.ResponseWriter
 	r    *http.Request
+	mux  *http.ServeMux
 	code int // 0 until WriteHeader
+}
+
+// servedAllow is the mux's Allow header allow without the methods that
+// reach, at the request's path, only a route answering 400 whatever the
+// request (noVersionRoutes: DELETE /api/v1/models): Allow lists the
+// methods the path serves.
+func (w *jsonErrorWriter) servedAllow(allow string) string {
+	var served []string
+	for m := range strings.SplitSeq(allow, ",") {
+		m = strings.TrimSpace(m)
+		if m == "" {
+			continue
+		}
+		r := w.r.Clone(w.r.Context())
+		r.Method = m
+		if _, pattern := w.mux.Handler(r); isNoVersionPattern(pattern) {
+			continue
+		}
+		served = append(served, m)
+	}
+	return strings.Join(served, ", ")
 }
 
 func (w *jsonErrorWriter) WriteHeader(code int) {
@@ -49,6 +74,14 @@ func (w *jsonErrorWriter) WriteHeader(code int) {
 	}
 	h := w.Header()
 	h.Del("Content-Length")
+	if code == http.StatusMethodNotAllowed && w.mux != nil {
+		if allow := w.servedAllow(h.Get("Allow")); allow != "" {
+			h.Set("Allow", allow)
+		} else { // only no-version routes at the path: no route serves it
+			h.Del("Allow")
+			code = http.StatusNotFound
+		}
+	}
 	path := w.r.URL.EscapedPath()
 	var typ string
 	var err error

@@ -2,15 +2,18 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -285,7 +288,13 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		logger.Error("configure omen", "err", err)
 		return 1
 	}
-	rc := serve(ctx, a, logger, df.startHint, hup)
+	// The storage directory (and its parents) this run makes: a start
+	// that fails (a busy port, a model.file that does not fit) removes
+	// them again, as the demo does, rather than leave a store of nothing
+	// at a path that was mistyped or is to be given otherwise. One that
+	// existed before is kept, whatever it holds.
+	made := missingDirs(cmp.Or(opts.StoragePath, "data")) // app.Options' default
+	rc := serve(ctx, a, logger, df.startHint, hup, func() { removeMade(made) })
 	if logOut.Err() != nil {
 		return 1
 	}
@@ -296,12 +305,14 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 // stops it gracefully. A value on hup (SIGHUP, notified by the caller
 // before a was made) reloads the configuration; one sent while a starts
 // reloads once it has. hint adds a remedy to an error of starting
-// (daemonFlags.startHint).
-func serve(ctx context.Context, a *app.App, logger *slog.Logger, hint func(error) error, hup <-chan os.Signal) int {
+// (daemonFlags.startHint); startFailed is called when the start fails
+// (a has closed what it opened), never once it has started.
+func serve(ctx context.Context, a *app.App, logger *slog.Logger, hint func(error) error, hup <-chan os.Signal, startFailed func()) int {
 	ctx, cancel := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 	if err := a.Start(ctx); err != nil {
 		logger.Error("start omen", "err", hint(err))
+		startFailed()
 		return 1
 	}
 	rc := 0
@@ -327,4 +338,41 @@ loop:
 		return 1
 	}
 	return rc
+}
+
+// missingDirs returns path and those of its parents that do not exist,
+// deepest first: the directories a run that makes path creates. None
+// when path exists (a dangling symbolic link too: it is not the run's).
+func missingDirs(path string) []string {
+	var dirs []string
+	for p := filepath.Clean(path); ; {
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			return dirs // exists, or cannot be told: not the run's
+		}
+		dirs = append(dirs, p)
+		parent := filepath.Dir(p)
+		if parent == p {
+			return dirs
+		}
+		p = parent
+	}
+}
+
+// removeMade removes the storage directories a run whose start failed
+// made (missingDirs: dirs[0] the storage path): the daemon's store and
+// embedded NATS directories in it, then each directory while it is
+// empty. Files another process put there meanwhile stay, and so do
+// their directories.
+func removeMade(dirs []string) {
+	if len(dirs) == 0 {
+		return
+	}
+	for _, d := range []string{"badger", "nats"} {
+		os.RemoveAll(filepath.Join(dirs[0], d)) //nolint:errcheck // best effort: what stays is the run's store, as before
+	}
+	for _, d := range dirs {
+		if os.Remove(d) != nil {
+			return // not empty (or gone): its parents are not either
+		}
+	}
 }

@@ -22,7 +22,10 @@ import (
 // as `omen run` (TestRunClosedLogPipeHelper); SIGHUP makes it log a line
 // (the reload) after its stderr is closed.
 func TestRunClosedLogPipe(t *testing.T) {
-	dir := t.TempDir()
+	// A storage directory the run creates: the daemon started, so its
+	// store stays when it stops with exit 1 (only a failed start removes
+	// it, TestRunStartFailRemovesNewStorage).
+	dir := filepath.Join(t.TempDir(), "data")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestRunClosedLogPipeHelper$")
 	cmd.Env = append(os.Environ(), "OMEN_TEST_RUN_HELPER="+dir)
 	stderr, err := cmd.StderrPipe()
@@ -67,6 +70,9 @@ func TestRunClosedLogPipe(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "badger", "LOCK")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("store lock file: %v; want it removed by a clean close", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "badger", "MANIFEST")); err != nil {
+		t.Errorf("store of the daemon that ran: %v; want it kept", err)
 	}
 }
 

@@ -52,7 +52,10 @@
 // the dependency graph keep their size at any width (shrunk to a phone's,
 // their texts were unreadable) and scroll sideways inside their box
 // (.plot-scroll), which fits the width, with a hint saying so below
-// 640 px.
+// 640 px. The heat map's entity names take the width of the longest shown
+// (60 to 296 px; a name of more than 44 characters is cut with an
+// ellipsis, whole in its tooltip), so that short names leave a phone's
+// first screen to the cells.
 //
 // Numbers are marked in the DOM with data attributes holding the exact
 // values of the API's JSON (strconv 'g' formatting): data-phi, data-share,

@@ -267,7 +267,15 @@ type heatmap struct {
 	// Header is the height of the column names' band: tall enough for the
 	// longest name, rotated (−60°), up to hmMaxName runes.
 	Header float64
-	MaxAbs float64
+	// NameX is the right edge of the entity names (drawn right-aligned
+	// from 0): as wide as the longest name shown, hmNameMin to hmNameMax
+	// px, so that short names leave a phone's first screen to the cells
+	// (a fixed 296 px showed a 390 px screen names and P(failure) only).
+	NameX float64
+	// ProbX is the left edge of the P(failure) bars, PX the right edge of
+	// their title.
+	ProbX, PX float64
+	MaxAbs    float64
 }
 
 type heatRow struct {
@@ -296,7 +304,11 @@ type heatCol struct {
 }
 
 type heatRowView struct {
-	Prediction  api.Prediction
+	Prediction api.Prediction
+	// Label is the entity's name, cut to hmNameChars runes with an
+	// ellipsis (Cut: the full name in its tooltip).
+	Label       string
+	Cut         bool
 	Explained   bool
 	ExplainedID string
 	ExplainedT  int64
@@ -320,8 +332,9 @@ type heatCell struct {
 }
 
 const (
-	hmLabelW = 300.0
-	hmProbW  = 56.0
+	// hmProbW is from the entity names' right edge to the first cell:
+	// hmNameGap, the P(failure) bar (50 px at most) and 4 px.
+	hmProbW  = 60.0
 	hmCell   = 22.0
 	hmHeader = 120.0
 	// hmCharW is the width of a character of the column names (11px
@@ -329,6 +342,14 @@ const (
 	hmCharW = 6.6
 	// hmMaxName is the longest column name drawn whole.
 	hmMaxName = 60
+	// hmNameMin and hmNameMax bound the width of the entity names' column
+	// (hmCharW a character, the same 11px font); hmNameChars is the
+	// longest entity name drawn whole in hmNameMax.
+	hmNameMin   = 60.0
+	hmNameMax   = 296.0
+	hmNameChars = 44 // hmNameMax / hmCharW, rounded down
+	// hmNameGap is the space between the names and the P(failure) bars.
+	hmNameGap = 6.0
 )
 
 func buildHeatmap(rows []heatRow, maxCols int) heatmap {
@@ -358,7 +379,14 @@ func buildHeatmap(rows []heatRow, maxCols int) heatmap {
 		names = names[:maxCols]
 	}
 	h := heatmap{MaxAbs: maxAbs, Header: hmHeader}
-	x0 := hmLabelW + hmProbW
+	longestEntity := 0
+	for _, r := range rows {
+		longestEntity = max(longestEntity, min(hmNameChars, len([]rune(r.Prediction.Entity))))
+	}
+	h.NameX = math.Min(hmNameMax, math.Max(hmNameMin, math.Ceil(float64(longestEntity)*hmCharW)))
+	h.ProbX = h.NameX + hmNameGap
+	x0 := h.NameX + hmProbW
+	h.PX = x0 - 6
 	longest := 0
 	for i, n := range names {
 		c := heatCol{Name: n, Label: cutName(n, hmMaxName), X: x0 + float64(i)*hmCell + hmCell/2}
@@ -370,7 +398,8 @@ func buildHeatmap(rows []heatRow, maxCols int) heatmap {
 	h.Header = math.Max(hmHeader, math.Ceil(float64(longest)*hmCharW*math.Sin(math.Pi/3))+12)
 	for i, r := range rows {
 		y := h.Header + float64(i)*hmCell
-		v := heatRowView{Prediction: r.Prediction, Explained: r.Explained, ExplainedID: r.ExplainedID, ExplainedT: r.ExplainedT,
+		label := cutName(r.Prediction.Entity, hmNameChars)
+		v := heatRowView{Prediction: r.Prediction, Label: label, Cut: label != r.Prediction.Entity, Explained: r.Explained, ExplainedID: r.ExplainedID, ExplainedT: r.ExplainedT,
 			ExplainedAlert: r.ExplainedAlert,
 			AsOfX:          x0 + float64(len(names))*hmCell + 6, Y: y, ProbColor: probColor(r.Prediction.Probability, r.Prediction.Threshold)}
 		if r.Explained && r.ExplainedT < r.Prediction.T {

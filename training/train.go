@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omen-sre/omen/internal/words"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/training/dataset"
 	"github.com/omen-sre/omen/training/metrics"
@@ -974,7 +975,7 @@ func (e *EmptyFeatureError) advice(plural bool) string {
 		// Names the column: never grouped with another feature.
 		msg := fmt.Sprintf("column %q has no value (empty or NaN) in the first %s of any file trained on", e.Feature, trainPct)
 		if len(e.Empty) > 0 {
-			msg += fmt.Sprintf(", and throughout %d of the %d: %s", len(e.Empty), e.Series, listSome(e.Empty, 5))
+			msg += fmt.Sprintf(", and throughout %d of the %d: %s", len(e.Empty), e.Series, words.JoinSome(e.Empty, 5))
 		}
 		if len(e.Empty) < e.Series {
 			msg += fmt.Sprintf("; the other files have values in it only in their last %s (validation) or are too short to train on", valPct)
@@ -1052,14 +1053,6 @@ func (e *EmptyFeaturesError) Unwrap() []error {
 		out[i] = f
 	}
 	return out
-}
-
-// listSome lists up to n of names, saying how many more there are.
-func listSome(names []string, n int) string {
-	if len(names) <= n {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
 // seriesName names a series in messages: its entity, and its file when

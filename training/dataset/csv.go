@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/omen-sre/omen/internal/words"
 )
 
 // LabelColumn is the name of the optional label column of a CSV file.
@@ -687,7 +689,7 @@ func (c *CSVSource) Load(ctx context.Context) ([]*Series, error) {
 			dropped, lack := s.selectFeatures(c.Features)
 			if len(lack) > 0 {
 				return nil, fmt.Errorf("csv source: %s lacks %s %s, features of %s (its feature columns: %s): the model is for them (nothing trained)",
-					f, plural(len(lack), "column", "columns"), joinSome(quoteAll(lack), 8), c.FeaturesOf, joinSome(has, 8))
+					f, words.Plural(len(lack), "column", "columns"), words.JoinSome(quoteAll(lack), 8), c.FeaturesOf, words.JoinSome(has, 8))
 			}
 			for _, d := range dropped {
 				if extraIn[d] == nil {
@@ -708,7 +710,7 @@ func (c *CSVSource) Load(ctx context.Context) ([]*Series, error) {
 		for i, d := range extra {
 			parts[i] = fmt.Sprintf("%q (%s)", d, fileList(extraIn[d], len(files)))
 		}
-		c.notice(fmt.Sprintf("warning: %d %s of %s, not read: %s", len(extra), plural(len(extra), "column is not a feature", "columns are not features"), c.FeaturesOf, strings.Join(parts, ", ")))
+		c.notice(fmt.Sprintf("warning: %d %s of %s, not read: %s", len(extra), words.Plural(len(extra), "column is not a feature", "columns are not features"), c.FeaturesOf, strings.Join(parts, ", ")))
 	}
 	if len(reordered) > 0 {
 		c.notice(fmt.Sprintf("the feature columns of %s are those of %s in another order: read in its order", fileList(reordered, len(files)), c.OrderOf))
@@ -736,7 +738,7 @@ func (c *CSVSource) noticeUnread(dir string, found []string) {
 	sort.Strings(unread)
 	c.notice(fmt.Sprintf("warning: %s: its *.train.csv(.gz) files are read, not its other %d CSV %s (%s): "+
 		"in the SMD/ASD form the *.test files hold the labelled evaluation data, which omen eval scores; give a file's path in --dir to train on it",
-		dir, len(unread), plural(len(unread), "file", "files"), joinSome(unread, 5)))
+		dir, len(unread), words.Plural(len(unread), "file", "files"), words.JoinSome(unread, 5)))
 }
 
 // selectFeatures keeps the columns of s named in features, in their
@@ -809,21 +811,5 @@ func fileList(files []string, n int) string {
 	if len(files) == n && n > 1 {
 		return fmt.Sprintf("all %d files", n)
 	}
-	return joinSome(files, 3)
-}
-
-// joinSome joins the first most of list with commas, and counts the rest.
-func joinSome(list []string, most int) string {
-	if len(list) <= most {
-		return strings.Join(list, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(list[:most], ", "), len(list)-most)
-}
-
-// plural returns one when n is 1, else many.
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
+	return words.JoinSome(files, 3)
 }

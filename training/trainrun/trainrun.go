@@ -20,6 +20,7 @@ import (
 	omenapi "github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/internal/redact"
+	"github.com/omen-sre/omen/internal/words"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/registry"
 	"github.com/omen-sre/omen/store"
@@ -553,7 +554,7 @@ func (r *Result) storeFeatures() ([]string, error) {
 	if len(none) > 0 {
 		return nil, fmt.Errorf("%s names %s %s that no feature schema the store at %s records has: its history holds no value of %s (the store's current features: %s); "+
 			"nothing trained: give --config.file the configuration the history was stored with, or train once a daemon running %s has stored some",
-			o.ConfigFile, plural(len(none), "a feature", "features"), quoteList(none), o.StoragePath, plural(len(none), "it", "them"), quoteList(cur.Features), o.ConfigFile)
+			o.ConfigFile, words.Plural(len(none), "a feature", "features"), quoteList(none), o.StoragePath, words.Plural(len(none), "it", "them"), quoteList(cur.Features), o.ConfigFile)
 	}
 	if !slices.Equal(want, cur.Features) {
 		var dropped []string
@@ -569,14 +570,6 @@ func (r *Result) storeFeatures() ([]string, error) {
 		o.Notice(msg)
 	}
 	return want, nil
-}
-
-// plural returns one when n is 1, else many.
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // RegisterOptions configure Result.Register.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,8 +9,6 @@ import (
 	pmodel "github.com/prometheus/common/model"
 
 	"github.com/omen-sre/omen/config"
-	"github.com/omen-sre/omen/features"
-	"github.com/omen-sre/omen/store"
 )
 
 // TestTrainURLNoFailureNamesDaemon: omen train --source store --url on a
@@ -23,37 +19,8 @@ import (
 func TestTrainURLNoFailureNamesDaemon(t *testing.T) {
 	cfg := config.Default()
 	cfg.Step = pmodel.Duration(time.Second)
-	names, labels := features.Names(cfg.Config), cfg.LabelNames()
 	dir := t.TempDir()
-	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.PutSchema(names, labels); err != nil {
-		t.Fatal(err)
-	}
-	end := time.Now().UnixMilli() / 1000 * 1000
-	const n = 300 // 5 minutes at 1 s
-	var vs []store.Vector
-	for p := range 2 {
-		id := fmt.Sprintf("shop/pod-%d", p)
-		for i := range n {
-			v := store.Vector{Entity: id, T: end - int64(n-i)*1000, Values: make([]float64, len(names)), Failure: make([]bool, len(labels))}
-			for j := range v.Values {
-				v.Values[j] = math.Sin(float64(i+j+p)/7) + float64(j)
-			}
-			vs = append(vs, v) // no failure
-		}
-		if err := st.PutEntity(id, map[string]string{"namespace": "shop", "pod": fmt.Sprintf("pod-%d", p)}, end-int64(n)*1000); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := st.PutVectors(vs); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeSecondHistory(t, dir, cfg, 2, 300, func(int) bool { return false }) // 5 minutes at 1 s, no failure
 	_, url := startDaemonConfig(t, dir, cfg)
 	out := filepath.Join(t.TempDir(), "m.omen")
 	rc, stdout, stderr := omen(t, "train", "--source", "store", "--url", url, "--history", "1h", "--hidden", "4", "--epochs", "1", "--out", out)

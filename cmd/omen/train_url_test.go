@@ -28,38 +28,8 @@ func TestTrainURLDaemonSettings(t *testing.T) {
 	cfg.Step = pmodel.Duration(time.Second)
 	cfg.Alerting.For = 3
 	cfg.Alerting.ResolveFor = 2
-	names, labels := features.Names(cfg.Config), cfg.LabelNames()
 	dir := t.TempDir()
-	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.PutSchema(names, labels); err != nil {
-		t.Fatal(err)
-	}
-	end := time.Now().UnixMilli() / 1000 * 1000
-	const n = 600 // 10 minutes at 1 s
-	var vs []store.Vector
-	for p := range 3 {
-		id := fmt.Sprintf("shop/pod-%d", p)
-		for i := range n {
-			v := store.Vector{Entity: id, T: end - int64(n-i)*1000, Values: make([]float64, len(names)), Failure: make([]bool, len(labels))}
-			for j := range v.Values {
-				v.Values[j] = math.Sin(float64(i+j+p)/7) + float64(j)
-			}
-			v.Failure[0] = i%50 > 45
-			vs = append(vs, v)
-		}
-		if err := st.PutEntity(id, map[string]string{"namespace": "shop", "pod": fmt.Sprintf("pod-%d", p)}, end-int64(n)*1000); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := st.PutVectors(vs); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeSecondHistory(t, dir, cfg, 3, 600, func(i int) bool { return i%50 > 45 }) // 10 minutes at 1 s
 	_, url := startDaemonConfig(t, dir, cfg)
 	out := filepath.Join(t.TempDir(), "m.omen")
 	rc, stdout, stderr := omen(t, "train", "--source", "store", "--url", url, "--history", "1h", "--hidden", "4", "--epochs", "1", "--out", out)
@@ -139,5 +109,42 @@ func TestTrainURLDaemonCritical(t *testing.T) {
 				t.Errorf("daemon critical_probability %g: train --url = %d, warning %v, want %v\nstdout %s\nstderr %s", tc.critical, rc, got, tc.warn, stdout, stderr)
 			}
 		})
+	}
+}
+
+// writeSecondHistory writes to the store at dir/badger cfg's schema and
+// the vectors of pods pods (shop/pod-0 …), n steps each at 1 s ending now,
+// their failure label set at the steps failing says.
+func writeSecondHistory(t *testing.T, dir string, cfg *config.Config, pods, n int, failing func(i int) bool) {
+	t.Helper()
+	names, labels := features.Names(cfg.Config), cfg.LabelNames()
+	st, err := store.Open(store.Options{Path: filepath.Join(dir, "badger")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutSchema(names, labels); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().UnixMilli() / 1000 * 1000
+	var vs []store.Vector
+	for p := range pods {
+		id := fmt.Sprintf("shop/pod-%d", p)
+		for i := range n {
+			v := store.Vector{Entity: id, T: end - int64(n-i)*1000, Values: make([]float64, len(names)), Failure: make([]bool, len(labels))}
+			for j := range v.Values {
+				v.Values[j] = math.Sin(float64(i+j+p)/7) + float64(j)
+			}
+			v.Failure[0] = failing(i)
+			vs = append(vs, v)
+		}
+		if err := st.PutEntity(id, map[string]string{"namespace": "shop", "pod": fmt.Sprintf("pod-%d", p)}, end-int64(n)*1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.PutVectors(vs); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

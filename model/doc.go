@@ -13,6 +13,12 @@
 // data; NaN inputs become the mean) is part of the model and is stored in
 // the model file.
 //
+// A Trainer's forecast loss is the mean squared error of the normalised
+// forecast (LossMSE) or, with TrainOptions.Loss LossHuber, the mean
+// pseudo-Huber loss 2δ²(√(1 + (d/δ)²) − 1), whose gradient is bounded for
+// large errors d (abnormal stretches in the training data pull the fit
+// less); both engines and the gradient checks cover either.
+//
 // The gorgonia graph (see Graph) is the reference definition of the network.
 // The product uses hand-written float32 paths that are tested to agree with
 // it: batch inference (Predict, Forecast, AnomalyScores), back-propagation

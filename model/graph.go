@@ -37,6 +37,14 @@ type graph struct {
 	vm     G.VM
 }
 
+// scalar returns a constant of the graph's type.
+func (gr *graph) scalar(v float64) *G.Node {
+	if gr.dt == tensor.Float64 {
+		return G.NewConstant(v)
+	}
+	return G.NewConstant(float32(v))
+}
+
 func (gr *graph) matrix(r, c int, name string) *G.Node {
 	var backing any
 	if gr.dt == tensor.Float64 {
@@ -49,8 +57,9 @@ func (gr *graph) matrix(r, c int, name string) *G.Node {
 }
 
 // newGraph builds the graph for n windows; withGrad adds the symbolic
-// gradient of the loss with respect to every parameter.
-func newGraph(m *Model, n int, dt tensor.Dtype, withGrad bool) (gr *graph, err error) {
+// gradient of the loss with respect to every parameter. delta > 0 makes the
+// forecast loss pseudo-Huber with that δ (LossHuber), 0 the squared error.
+func newGraph(m *Model, n int, dt tensor.Dtype, withGrad bool, delta float64) (gr *graph, err error) {
 	defer func() {
 		// gorgonia panics on some internal inconsistencies; turn them into
 		// errors rather than crash the daemon.
@@ -162,7 +171,13 @@ func newGraph(m *Model, n int, dt tensor.Dtype, withGrad bool) (gr *graph, err e
 	} else {
 		gr.fw = G.NewScalar(gr.g, dt, G.WithName("fw"), G.WithValue(float32(1)))
 	}
-	gr.mse = must(G.Sum(must(G.HadamardProd(must(G.Square(must(G.Sub(gr.fc, gr.y)))), gr.ym))))
+	term := must(G.Square(must(G.Sub(gr.fc, gr.y))))
+	if delta > 0 {
+		// Pseudo-Huber: 2δ²(√(1 + d²/δ²) − 1).
+		one := gr.scalar(1)
+		term = must(G.Mul(must(G.Sub(must(G.Sqrt(must(G.Add(must(G.Mul(term, gr.scalar(1/(delta*delta)))), one)))), one)), gr.scalar(2*delta*delta)))
+	}
+	gr.mse = must(G.Sum(must(G.HadamardProd(term, gr.ym))))
 	bt := must(G.Sub(must(G.Softplus(gr.logit)), must(G.HadamardProd(gr.lab, gr.logit))))
 	gr.bce = must(G.Sum(must(G.HadamardProd(bt, gr.lw))))
 	gr.loss = must(G.Add(must(G.Mul(gr.mse, gr.fw)), gr.bce))
@@ -399,7 +414,7 @@ func (m *Model) GorgoniaForecast(x []float32, n int, prob []float64, forecast []
 	if (prob != nil && len(prob) < n) || (forecast != nil && len(forecast) < n*m.nf) {
 		return errors.New("gorgonia forecast: output slices too short")
 	}
-	gr, err := newGraph(m, n, tensor.Float32, false)
+	gr, err := newGraph(m, n, tensor.Float32, false, 0)
 	if err != nil {
 		return err
 	}
@@ -450,7 +465,11 @@ func (gt *gorgoniaTrainer) graphFor(n int, withGrad bool) (*graph, error) {
 		cur = &gt.gr
 	}
 	if *cur == nil || (*cur).n != n {
-		gr, err := newGraph(gt.m, n, tensor.Float32, withGrad)
+		var delta float64
+		if gt.opts.Loss == LossHuber {
+			delta = gt.opts.HuberDelta
+		}
+		gr, err := newGraph(gt.m, n, tensor.Float32, withGrad, delta)
 		if err != nil {
 			return nil, err
 		}

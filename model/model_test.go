@@ -133,14 +133,21 @@ func TestGorgoniaGradientFiniteDifferences(t *testing.T) {
 	cases := []struct {
 		name               string
 		f, h, w, layers, n int
+		delta              float64 // pseudo-Huber δ (LossHuber); 0: MSE
 	}{
-		{"one layer", 3, 4, 4, 1, 3},
-		{"two layers", 2, 3, 3, 2, 2},
+		{"one layer", 3, 4, 4, 1, 3, 0},
+		{"two layers", 2, 3, 3, 2, 2, 0},
+		{"one layer huber", 3, 4, 4, 1, 3, 0.3},
+		{"two layers huber", 2, 3, 3, 2, 2, 0.3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := testModel(t, tc.f, tc.h, tc.w, tc.layers, 0, 5)
-			tr, err := NewTrainer(m, TrainOptions{PosWeight: 2.5, ForecastWeight: 0.7})
+			opts := TrainOptions{PosWeight: 2.5, ForecastWeight: 0.7}
+			if tc.delta > 0 {
+				opts.Loss, opts.HuberDelta = LossHuber, tc.delta
+			}
+			tr, err := NewTrainer(m, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,7 +157,7 @@ func TestGorgoniaGradientFiniteDifferences(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			gr, err := newGraph(m, tc.n, tensor.Float64, true)
+			gr, err := newGraph(m, tc.n, tensor.Float64, true, b.delta)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -195,16 +202,23 @@ func TestFastGradientMatchesGorgoniaAndFiniteDifferences(t *testing.T) {
 		name               string
 		f, h, w, layers, n int
 		dropout            float64
+		delta              float64 // pseudo-Huber δ (LossHuber); 0: MSE
 	}{
-		{"one layer", 3, 4, 4, 1, 3, 0},
-		{"two layers dropout", 4, 5, 3, 2, 4, 0.4},
-		{"three layers parallel", 3, 4, 3, 3, 40, 0.2},
+		{"one layer", 3, 4, 4, 1, 3, 0, 0},
+		{"two layers dropout", 4, 5, 3, 2, 4, 0.4, 0},
+		{"three layers parallel", 3, 4, 3, 3, 40, 0.2, 0},
+		{"one layer huber", 3, 4, 4, 1, 3, 0, 0.3},
+		{"two layers dropout huber", 4, 5, 3, 2, 4, 0.4, 0.3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := testModel(t, tc.f, tc.h, tc.w, tc.layers, tc.dropout, 6)
 			m.SetParallelism(2)
-			tr, err := NewTrainer(m, TrainOptions{PosWeight: 3, ForecastWeight: 0.5, Seed: 2})
+			opts := TrainOptions{PosWeight: 3, ForecastWeight: 0.5, Seed: 2}
+			if tc.delta > 0 {
+				opts.Loss, opts.HuberDelta = LossHuber, tc.delta
+			}
+			tr, err := NewTrainer(m, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,7 +232,7 @@ func TestFastGradientMatchesGorgoniaAndFiniteDifferences(t *testing.T) {
 			fastLoss, _, _ := tr.run(b, mask, true)
 			fast := tr.gradient()
 
-			gr, err := newGraph(m, tc.n, tensor.Float64, true)
+			gr, err := newGraph(m, tc.n, tensor.Float64, true, b.delta)
 			if err != nil {
 				t.Fatal(err)
 			}

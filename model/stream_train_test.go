@@ -218,7 +218,11 @@ func TestBadShapes(t *testing.T) {
 			t.Errorf("New(%+v): no error", c)
 		}
 	}
-	for _, o := range []TrainOptions{{LearningRate: -1}, {Engine: "torch"}, {PosWeight: math.Inf(1)}, {ClipNorm: -1}} {
+	for _, o := range []TrainOptions{
+		{LearningRate: -1}, {Engine: "torch"}, {PosWeight: math.Inf(1)}, {ClipNorm: -1},
+		{Loss: "l1"}, {Loss: LossHuber, HuberDelta: -1}, {Loss: LossHuber, HuberDelta: math.Inf(1)},
+		{Loss: LossHuber, HuberDelta: math.NaN()}, {HuberDelta: 1},
+	} {
 		if _, err := NewTrainer(m, o); err == nil {
 			t.Errorf("NewTrainer(%+v): no error", o)
 		}
@@ -301,14 +305,33 @@ func TestConcurrentPredict(t *testing.T) {
 }
 
 func TestEnginesAgree(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		loss  string
+		delta float64
+	}{
+		{"mse", LossMSE, 0},
+		{"huber", LossHuber, 0.3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enginesAgree(t, TrainOptions{PosWeight: 2, ForecastWeight: 0.5, Seed: 4, Loss: tc.loss, HuberDelta: tc.delta})
+		})
+	}
+}
+
+// enginesAgree trains the same model with the fast and the gorgonia
+// engine and opts, and compares losses and weights.
+func enginesAgree(t *testing.T, opts TrainOptions) {
+	t.Helper()
 	const f, h, w, layers, n = 4, 5, 6, 2, 8
 	fast := testModel(t, f, h, w, layers, 0.3, 9)
 	ref := testModel(t, f, h, w, layers, 0.3, 9)
-	tf, err := NewTrainer(fast, TrainOptions{PosWeight: 2, ForecastWeight: 0.5, Seed: 4})
+	tf, err := NewTrainer(fast, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, err := NewTrainer(ref, TrainOptions{PosWeight: 2, ForecastWeight: 0.5, Seed: 4, Engine: EngineGorgonia})
+	opts.Engine = EngineGorgonia
+	tg, err := NewTrainer(ref, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,17 @@ const (
 	EngineGorgonia = "gorgonia" // the reference gorgonia graph and its Adam solver
 )
 
+// Forecast losses.
+const (
+	// LossMSE is the mean squared error of the normalised forecast (default).
+	LossMSE = "mse"
+	// LossHuber is the mean pseudo-Huber loss 2δ²(√(1 + (d/δ)²) − 1) of
+	// each normalised forecast error d: about d² (the MSE's term) for
+	// |d| ≪ δ, about 2δ|d| for |d| ≫ δ, so a few large errors (abnormal
+	// stretches in the training data) pull the fit less.
+	LossHuber = "huber"
+)
+
 // TrainOptions configures a Trainer.
 type TrainOptions struct {
 	// LearningRate is Adam's step size (default 1e-3).
@@ -24,8 +35,14 @@ type TrainOptions struct {
 	// weight w multiplies the fitted odds of failure by w: correct them
 	// with Model.ShiftFailureLogit(−ln w) after training.
 	PosWeight float64
-	// ForecastWeight weighs the forecast MSE in the loss (default 1).
+	// ForecastWeight weighs the forecast loss in the loss (default 1).
 	ForecastWeight float64
+	// Loss is the forecast loss: LossMSE (default) or LossHuber.
+	Loss string
+	// HuberDelta is LossHuber's δ, in training standard deviations (the
+	// unit of the normalised forecast error); default 1. Only with
+	// LossHuber.
+	HuberDelta float64
 	// ClipNorm, if > 0, rescales the gradient to at most this L2 norm
 	// (fast engine) or clips each gradient element to ±ClipNorm (gorgonia
 	// engine, whose solver only offers that).
@@ -49,6 +66,12 @@ func (o *TrainOptions) setDefaults() {
 	if o.Engine == "" {
 		o.Engine = EngineFast
 	}
+	if o.Loss == "" {
+		o.Loss = LossMSE
+	}
+	if o.Loss == LossHuber && o.HuberDelta == 0 {
+		o.HuberDelta = 1
+	}
 }
 
 func (o TrainOptions) validate() error {
@@ -68,11 +91,20 @@ func (o TrainOptions) validate() error {
 	if o.Engine != EngineFast && o.Engine != EngineGorgonia {
 		errs = append(errs, fmt.Errorf("engine %q: want %q or %q", o.Engine, EngineFast, EngineGorgonia))
 	}
+	switch {
+	case o.Loss != LossMSE && o.Loss != LossHuber:
+		errs = append(errs, fmt.Errorf("loss %q: want %q or %q", o.Loss, LossMSE, LossHuber))
+	case o.Loss == LossHuber && (!(o.HuberDelta > 0) || math.IsInf(o.HuberDelta, 0)):
+		errs = append(errs, fmt.Errorf("huber delta %v: want > 0", o.HuberDelta))
+	case o.Loss == LossMSE && o.HuberDelta != 0:
+		errs = append(errs, fmt.Errorf("huber delta %v: only with loss %q", o.HuberDelta, LossHuber))
+	}
 	return errors.Join(errs...)
 }
 
 // Trainer updates a Model's weights in place with Adam. The loss of a batch
-// is ForecastWeight·MSE(forecast, normalised next step) + BCE, where the MSE
+// is ForecastWeight·MSE(forecast, normalised next step) + BCE (with
+// LossHuber, the mean pseudo-Huber loss in place of the MSE), where the MSE
 // averages over the next-step values that are not NaN and the class-weighted
 // BCE averages over the labels that are not NaN. A Trainer is not safe for
 // concurrent use, and nothing else may use its Model during Step.
@@ -124,7 +156,8 @@ func (t *Trainer) Options() TrainOptions { return t.opts }
 // holds n×F raw next-step values (NaN or ±Inf = masked out of the MSE); label holds
 // n values in [0,1] (NaN = no label, masked out of the BCE). It returns the
 // mean loss before the step and its two parts: loss = ForecastWeight·
-// forecastLoss + bceLoss.
+// forecastLoss + bceLoss, where forecastLoss is the MSE or, with
+// LossHuber, the mean pseudo-Huber loss.
 func (t *Trainer) Step(x, next, label []float32, n int) (loss, forecastLoss, bceLoss float64, err error) {
 	b, err := t.prepare(x, next, label, n)
 	if err != nil {
@@ -158,6 +191,7 @@ type batch struct {
 	nextn          []float32 // normalised next, NaN kept
 	nValid, nLab   int
 	fw, posW       float64
+	delta          float64 // pseudo-Huber δ; 0: squared error
 }
 
 func (t *Trainer) prepare(x, next, label []float32, n int) (*batch, error) {
@@ -176,6 +210,9 @@ func (t *Trainer) prepare(x, next, label []float32, n int) (*batch, error) {
 		return nil, fmt.Errorf("label: need %d values, have %d", n, len(label))
 	}
 	b := &batch{x: x, next: next, label: label, n: n, fw: t.opts.ForecastWeight, posW: t.opts.PosWeight}
+	if t.opts.Loss == LossHuber {
+		b.delta = t.opts.HuberDelta
+	}
 	b.nextn = make([]float32, n*f)
 	for i, v := range next {
 		j := i % f
@@ -244,7 +281,7 @@ const gradGroups = 16
 type gradGroup struct {
 	grad []float32
 	gp   params
-	sums [2]float64 // Σ squared error, Σ weighted BCE terms
+	sums [2]float64 // Σ forecast loss terms, Σ weighted BCE terms
 }
 
 // trainScratch is one worker's forward activations and backward buffers
@@ -435,8 +472,16 @@ func (m *Model) trainChunk(s *trainScratch, g *gradGroup, b *batch, mask []float
 				continue
 			}
 			d := fc[i*f+j] - y
-			sq += float64(d) * float64(d)
-			dfc[i*f+j] = fcScale * d
+			if b.delta == 0 {
+				sq += float64(d) * float64(d)
+				dfc[i*f+j] = fcScale * d
+				continue
+			}
+			// Pseudo-Huber: 2δ²(√(1 + (d/δ)²) − 1), derivative 2d/√(1 + (d/δ)²).
+			q := float64(d) / b.delta
+			r := math.Sqrt(1 + q*q)
+			sq += 2 * b.delta * b.delta * (r - 1)
+			dfc[i*f+j] = fcScale * float32(float64(d)/r)
 		}
 		var z float32
 		hr := hlast[i*h : (i+1)*h]

@@ -81,6 +81,10 @@ type EvalOptions struct {
 	// threshold and ranking are computed on the ensemble's residuals.
 	// It costs Members times the training. Default 1; LSTM only.
 	Members int
+	// Loss is the LSTM's forecast loss in training: model.LossMSE
+	// (default) or model.LossHuber (pseudo-Huber, δ = 1 training standard
+	// deviation). The score and ranking use squared residuals either way.
+	Loss string
 	// Epochs, BatchSize and Patience drive the training loop (defaults
 	// 20, 64, 3).
 	Epochs, BatchSize, Patience int
@@ -206,6 +210,12 @@ func (o *EvalOptions) defaults() error {
 	setDefault(&o.Members, 1)
 	if o.Members < 1 || (o.Members > 1 && o.Detector != DetectorLSTM) {
 		return fmt.Errorf("eval: members %d: want 1 or more, and more than 1 only with detector %s", o.Members, DetectorLSTM)
+	}
+	if o.Loss == "" {
+		o.Loss = model.LossMSE
+	}
+	if (o.Loss != model.LossMSE && o.Loss != model.LossHuber) || (o.Loss != model.LossMSE && o.Detector != DetectorLSTM) {
+		return fmt.Errorf("eval: loss %q: want %s or %s, and %s only with detector %s", o.Loss, model.LossMSE, model.LossHuber, model.LossHuber, DetectorLSTM)
 	}
 	if o.Scale == "" {
 		o.Scale = ScaleValMedian
@@ -433,6 +443,9 @@ func EvalDataset(ctx context.Context, opts EvalOptions) (Report, error) {
 	// used pot_risk per step).
 	if opts.Members > 1 {
 		rep.Options["members"] = opts.Members
+	}
+	if opts.Loss != model.LossMSE {
+		rep.Options["loss"] = opts.Loss
 	}
 	if opts.RankHold > 0 {
 		rep.Options["rank_hold"] = opts.RankHold
@@ -980,7 +993,7 @@ func fitForecaster(ctx context.Context, opts EvalOptions, seed int64, label stri
 	}
 	// Unlabelled data: the failure head is masked (labels NaN), only the
 	// forecast is learned.
-	t, err := model.NewTrainer(m, model.TrainOptions{LearningRate: opts.LearningRate, ForecastWeight: 1, PosWeight: 1, ClipNorm: 5, Seed: seed})
+	t, err := model.NewTrainer(m, model.TrainOptions{LearningRate: opts.LearningRate, ForecastWeight: 1, PosWeight: 1, ClipNorm: 5, Seed: seed, Loss: opts.Loss})
 	if err != nil {
 		return nil, History{}, fmt.Errorf("new trainer: %w", err)
 	}

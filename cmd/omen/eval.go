@@ -15,6 +15,7 @@ import (
 
 	"github.com/omen-sre/omen/explain"
 	"github.com/omen-sre/omen/explain/nezha"
+	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/training"
 	"github.com/omen-sre/omen/training/dataset"
 )
@@ -60,6 +61,7 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 	maxRows := fs.Int("max-rows", 0, "use only the first N rows of each file (smoke runs; 0: all)")
 	seed := fs.Int64("seed", 1, "seed for initialisation and shuffling")
 	members := fs.Int("members", 0, "train this many LSTMs from different seeds and score their averaged forecast (0: the default, 1; lstm only)")
+	loss := fs.String("loss", "", "the LSTM's forecast loss in training: mse (default) or huber (pseudo-Huber, δ = 1 training standard deviation; lstm only)")
 	step := fs.Duration("step", 0, "the files' sampling interval; the threshold's false-alarm risk is per minute of data (0: 1m for smd, 5m for asd)")
 	ranker := fs.String("ranker", "shap", "how dimensions are ranked for HitRate/NDCG: shap (package explain's Shapley attributions of the anomaly score, at the labelled steps, as the daemon explains its alerts) or residual (each feature's scaled forecast residual)")
 	shapBudget := fs.Int("shap-budget", 0, "model evaluations per explained step with --ranker shap (0: explain.Fast's default, 256)")
@@ -88,10 +90,18 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 		fmt.Fprintf(stderr, "omen eval %s: unknown --detector %q (want %s or %s)\n", kind, *detector, training.DetectorLSTM, training.DetectorAR)
 		return 2
 	}
+	switch {
+	case *loss != "" && *loss != model.LossMSE && *loss != model.LossHuber:
+		fmt.Fprintf(stderr, "omen eval %s: unknown --loss %q (want %s or %s)\n", kind, *loss, model.LossMSE, model.LossHuber)
+		return 2
+	case *loss == model.LossHuber && *detector == training.DetectorAR:
+		fmt.Fprintf(stderr, "omen eval %s: --loss %s needs --detector %s (the ar baseline is fitted by least squares)\n", kind, *loss, training.DetectorLSTM)
+		return 2
+	}
 	opts := training.EvalOptions{
 		Kind: kind, Dir: *dir, Epochs: *epochs, Window: *window, Hidden: *hidden,
 		Detector: *detector, MaxTrainSteps: *maxRows, MaxTestSteps: *maxRows,
-		Progress: stderr, Seed: *seed, Step: *step, Members: *members,
+		Progress: stderr, Seed: *seed, Step: *step, Members: *members, Loss: *loss,
 		// Warnings (such as a capped threshold risk) as the command's own.
 		Logger: cliLogger(stderr, fs.Name()),
 	}

@@ -261,6 +261,24 @@ func TestEvalHitRateTPWithoutFlagged(t *testing.T) {
 	}
 }
 
+// --loss takes mse or huber, huber only with the lstm detector (usage
+// errors, exit 2).
+func TestEvalLossFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--loss", "l1"}, `omen eval smd: unknown --loss "l1" (want mse or huber)`},
+		{[]string{"--loss", "huber", "--detector", "ar"}, "omen eval smd: --loss huber needs --detector lstm"},
+	} {
+		var stdout, stderr bytes.Buffer
+		rc := dispatch(append([]string{"eval", "smd", "--dir", t.TempDir()}, tc.args...), &stdout, &stderr)
+		if rc != 2 || !strings.HasPrefix(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 with %q", tc.args, rc, stderr.String(), tc.want)
+		}
+	}
+}
+
 // --members is checked like the other sizes, and more than one member
 // of the closed-form ar baseline is refused (usage errors, exit 2).
 func TestEvalMembersFlag(t *testing.T) {

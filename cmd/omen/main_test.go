@@ -235,7 +235,8 @@ func TestEvalCommandSmoke(t *testing.T) {
 	}
 	// No --ranker: package explain's attributions, as issue 3 asks of the
 	// ranking once the explain package exists.
-	for _, ranker := range []string{"", "residual", "shap"} {
+	for _, tc := range []struct{ ranker, loss string }{{"", ""}, {"residual", ""}, {"shap", ""}, {"residual", "huber"}} {
+		ranker := tc.ranker
 		out := filepath.Join(t.TempDir(), "r.json")
 		var stdout, stderr bytes.Buffer
 		args := []string{"eval", "smd", "--dir", dir, "--entities", "machine-1-6", "--max-rows", "3000",
@@ -243,9 +244,12 @@ func TestEvalCommandSmoke(t *testing.T) {
 		if ranker != "" {
 			args = append(args, "--ranker", ranker)
 		}
+		if tc.loss != "" {
+			args = append(args, "--loss", tc.loss)
+		}
 		rc := dispatch(args, &stdout, &stderr)
 		if rc != 0 {
-			t.Fatalf("--ranker %q: exit %d, stderr %s", ranker, rc, stderr.String())
+			t.Fatalf("%v: exit %d, stderr %s", args, rc, stderr.String())
 		}
 		b, err := os.ReadFile(out)
 		if err != nil {
@@ -254,6 +258,7 @@ func TestEvalCommandSmoke(t *testing.T) {
 		var rep struct {
 			Options struct {
 				Ranker string `json:"ranker"`
+				Loss   string `json:"loss"`
 			} `json:"options"`
 			Mean struct {
 				HitRate150  float64 `json:"hitrate_150"`
@@ -264,10 +269,14 @@ func TestEvalCommandSmoke(t *testing.T) {
 			t.Fatal(err)
 		}
 		if rep.Mean.Interpreted == 0 || rep.Mean.HitRate150 <= 0 {
-			t.Errorf("--ranker %q: report mean %+v", ranker, rep.Mean)
+			t.Errorf("%v: report mean %+v", args, rep.Mean)
 		}
 		if want := cmp.Or(ranker, "shap"); rep.Options.Ranker != want {
 			t.Errorf("--ranker %q: report's options.ranker %q, want %q", ranker, rep.Options.Ranker, want)
+		}
+		// The default loss (mse) is not named, so the default report keeps its keys.
+		if rep.Options.Loss != tc.loss {
+			t.Errorf("--loss %q: report's options.loss %q", tc.loss, rep.Options.Loss)
 		}
 	}
 	var stdout, stderr bytes.Buffer

@@ -46,6 +46,7 @@ func main() {
 	flag.Float64Var(&o.Level, "level", 0, "POT level")
 	flag.Int64Var(&o.Seed, "seed", 1, "seed")
 	flag.IntVar(&o.Members, "members", 0, "LSTMs from different seeds, forecasts averaged (0: 1)")
+	flag.StringVar(&o.Loss, "loss", "", "the LSTM's forecast loss in training: mse or huber (empty: mse)")
 	flag.StringVar(&out, "json", "", "write the report here")
 	var ranker string
 	var shapBudget int

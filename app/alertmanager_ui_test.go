@@ -6,8 +6,9 @@ import (
 	"github.com/omen-sre/omen/config"
 )
 
-// TestAlertmanagerUI: the UI's alert pages link to the first Alertmanager
-// omen sends alerts to, of the configuration as last reloaded (its
+// TestAlertmanagerUI: the UI's alert pages link to
+// alerting.alertmanager_ui_url, else to the first Alertmanager omen sends
+// alerts to, of the configuration as last reloaded (its
 // alerting.alertmanagers first, then --alertmanager.url), none without
 // one.
 func TestAlertmanagerUI(t *testing.T) {
@@ -16,6 +17,10 @@ func TestAlertmanagerUI(t *testing.T) {
 		for _, u := range urls {
 			c.Alerting.Alertmanagers = append(c.Alerting.Alertmanagers, config.AlertmanagerConfig{URL: u})
 		}
+		return c
+	}
+	withUI := func(c *config.Config, ui string) *config.Config {
+		c.Alerting.AlertmanagerUIURL = ui
 		return c
 	}
 	for _, tc := range []struct {
@@ -27,6 +32,8 @@ func TestAlertmanagerUI(t *testing.T) {
 		{"none", withAMs(), nil, ""},
 		{"config", withAMs("http://am-1:9093", "http://am-2:9093"), []string{"http://flag:9093"}, "http://am-1:9093"},
 		{"flag", withAMs(), []string{"http://flag:9093", "http://flag-2:9093"}, "http://flag:9093"},
+		{"ui url", withUI(withAMs("http://am-1:9093"), "https://am.example.com"), []string{"http://flag:9093"}, "https://am.example.com"},
+		{"ui url only", withUI(withAMs(), "https://am.example.com"), nil, "https://am.example.com"},
 	} {
 		a := &App{opts: Options{AlertmanagerURLs: tc.flags}}
 		a.cfg.Store(tc.cfg)
@@ -40,5 +47,9 @@ func TestAlertmanagerUI(t *testing.T) {
 	a.cfg.Store(withAMs("http://new:9093"))
 	if got := a.alertmanagerUI(); got != "http://new:9093" {
 		t.Errorf("after a reload: %q, want http://new:9093", got)
+	}
+	a.cfg.Store(withUI(withAMs("http://new:9093"), "https://am.example.com"))
+	if got := a.alertmanagerUI(); got != "https://am.example.com" {
+		t.Errorf("after a reload that sets alertmanager_ui_url: %q, want https://am.example.com", got)
 	}
 }

@@ -50,15 +50,18 @@ func (a *App) newAPI() (*api.API, error) {
 }
 
 // alertmanagerUI is the Alertmanager whose UI a firing alert's page links
-// to: the first omen sends alerts to (alerting.alertmanagers of the
-// configuration as last reloaded, then --alertmanager.url), "" for none.
-// The configuration names no URL of Alertmanager's UI of its own: the URL
-// omen posts to is taken as the one SREs reach too.
+// to, of the configuration as last reloaded: alerting.alertmanager_ui_url,
+// else the first Alertmanager omen sends alerts to (alerting.alertmanagers,
+// then --alertmanager.url), "" for none. Without alertmanager_ui_url the
+// URL omen posts to is taken as the one SREs reach too.
 func (a *App) alertmanagerUI() string {
-	if cfg := a.cfg.Load(); cfg != nil && len(cfg.Alerting.Alertmanagers) > 0 {
+	cfg := a.cfg.Load()
+	switch {
+	case cfg != nil && cfg.Alerting.AlertmanagerUIURL != "":
+		return cfg.Alerting.AlertmanagerUIURL
+	case cfg != nil && len(cfg.Alerting.Alertmanagers) > 0:
 		return cfg.Alerting.Alertmanagers[0].URL
-	}
-	if len(a.opts.AlertmanagerURLs) > 0 {
+	case len(a.opts.AlertmanagerURLs) > 0:
 		return a.opts.AlertmanagerURLs[0]
 	}
 	return ""

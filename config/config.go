@@ -369,6 +369,10 @@ type AlertingConfig struct {
 	// ExternalURL is omen's URL as seen by SREs, used in generatorURL and
 	// explanation_url. Default http://<web.listen-address>.
 	ExternalURL string `yaml:"external_url"`
+	// AlertmanagerUIURL is Alertmanager's URL as seen by SREs, which a
+	// firing alert's page in omen's UI links to. Default: the first of
+	// Alertmanagers (then --alertmanager.url), the URL omen posts to.
+	AlertmanagerUIURL string `yaml:"alertmanager_ui_url"`
 	// Remediations map cause classes to recommended actions; they extend
 	// and override the built-in table.
 	Remediations []Remediation `yaml:"remediations"`
@@ -627,6 +631,11 @@ func Load(name string, data []byte) (*Config, error) {
 	if c.Alerting.ExternalURL != "" {
 		if err := validURL(c.Alerting.ExternalURL); err != nil {
 			at([]any{"alerting", "external_url"}, err.Error())
+		}
+	}
+	if c.Alerting.AlertmanagerUIURL != "" {
+		if err := validURL(c.Alerting.AlertmanagerUIURL); err != nil {
+			at([]any{"alerting", "alertmanager_ui_url"}, err.Error())
 		}
 	}
 	if c.Alerting.For < 1 {

@@ -152,6 +152,7 @@ func TestLoad(t *testing.T) {
 		{name: "negative min lead", yml: "alerting:\n  min_lead: -1m\n", wantErr: "not a valid duration string"},
 		{name: "bad PromQL", yml: "features:\n  - name: f\n    expr: rate(x[5m]\n", wantErr: "x.yml:3:"},
 		{name: "dependency without target", yml: "dependencies:\n  - source: a\n", wantErr: "dependency needs source and target"},
+		{name: "bad alertmanager UI URL", yml: "alerting:\n  alertmanager_ui_url: am.example.com\n", wantErr: `x.yml:2:24: invalid URL "am.example.com": scheme must be http or https`},
 		// A value's own decoder (durations) gives no line: placed at the
 		// scalar it quotes, with the key path.
 		{name: "bad duration", yml: "step: 15s\nlookback: 15 seconds\n", wantErr: `x.yml:2:11: lookback: unknown unit " seconds" in duration "15 seconds"`},

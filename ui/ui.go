@@ -48,11 +48,11 @@ type Options struct {
 	ExplainGate *api.ExplainGate
 	// Alertmanager returns the URL of the Alertmanager whose UI a firing
 	// alert's page links to (its alert list filtered to the alert's
-	// labels), as omen posts alerts to it (http://host:9093, or with its
-	// path prefix; its user info and query are not shown), "" for none:
-	// no link. Called at each view of an alert's page, so that a reload
-	// of the configuration shows. The daemon gives the first Alertmanager
-	// it sends alerts to (alerting.alertmanagers, then
+	// labels): http://host:9093, or with its path prefix (its user info
+	// and query are not shown), "" for none: no link. Called at each view
+	// of an alert's page, so that a reload of the configuration shows.
+	// The daemon gives alerting.alertmanager_ui_url, else the first
+	// Alertmanager it sends alerts to (alerting.alertmanagers, then
 	// --alertmanager.url). Nil: no link.
 	Alertmanager func() string
 	// Logger (default: discard).

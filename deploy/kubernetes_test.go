@@ -1,0 +1,504 @@
+package deploy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// k8sObject is what the tests read of a Kubernetes object; spec is
+// decoded by kind.
+type k8sObject struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   struct {
+		Name        string            `yaml:"name"`
+		Namespace   string            `yaml:"namespace"`
+		Labels      map[string]string `yaml:"labels"`
+		Annotations map[string]string `yaml:"annotations"`
+	} `yaml:"metadata"`
+	Data map[string]string `yaml:"data"`
+	Spec yaml.Node         `yaml:"spec"`
+}
+
+type statefulSetSpec struct {
+	ServiceName string `yaml:"serviceName"`
+	Replicas    *int   `yaml:"replicas"`
+	Selector    struct {
+		MatchLabels map[string]string `yaml:"matchLabels"`
+	} `yaml:"selector"`
+	Template struct {
+		Metadata struct {
+			Labels      map[string]string `yaml:"labels"`
+			Annotations map[string]string `yaml:"annotations"`
+		} `yaml:"metadata"`
+		Spec podSpec `yaml:"spec"`
+	} `yaml:"template"`
+	VolumeClaimTemplates []struct {
+		Metadata struct {
+			Name string `yaml:"name"`
+		} `yaml:"metadata"`
+	} `yaml:"volumeClaimTemplates"`
+}
+
+type podSpec struct {
+	ServiceAccountName            string `yaml:"serviceAccountName"`
+	TerminationGracePeriodSeconds *int   `yaml:"terminationGracePeriodSeconds"`
+	SecurityContext               struct {
+		RunAsNonRoot *bool `yaml:"runAsNonRoot"`
+		RunAsUser    *int  `yaml:"runAsUser"`
+	} `yaml:"securityContext"`
+	Containers []container `yaml:"containers"`
+	Volumes    []struct {
+		Name      string `yaml:"name"`
+		ConfigMap *struct {
+			Name string `yaml:"name"`
+		} `yaml:"configMap"`
+		Secret *struct {
+			SecretName string `yaml:"secretName"`
+		} `yaml:"secret"`
+	} `yaml:"volumes"`
+}
+
+type container struct {
+	Name    string   `yaml:"name"`
+	Command []string `yaml:"command"`
+	Args    []string `yaml:"args"`
+	Ports   []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	} `yaml:"ports"`
+	StartupProbe    *probe `yaml:"startupProbe"`
+	LivenessProbe   *probe `yaml:"livenessProbe"`
+	ReadinessProbe  *probe `yaml:"readinessProbe"`
+	SecurityContext struct {
+		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+		ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
+		Capabilities             struct {
+			Drop []string `yaml:"drop"`
+		} `yaml:"capabilities"`
+	} `yaml:"securityContext"`
+	Resources struct {
+		Requests map[string]string `yaml:"requests"`
+		Limits   map[string]string `yaml:"limits"`
+	} `yaml:"resources"`
+	VolumeMounts []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+		SubPath   string `yaml:"subPath"`
+	} `yaml:"volumeMounts"`
+}
+
+type probe struct {
+	HTTPGet *struct {
+		Path string    `yaml:"path"`
+		Port yaml.Node `yaml:"port"` // a number or a port name
+	} `yaml:"httpGet"`
+}
+
+type serviceSpec struct {
+	Selector map[string]string `yaml:"selector"`
+	Ports    []struct {
+		Name       string    `yaml:"name"`
+		Port       int       `yaml:"port"`
+		TargetPort yaml.Node `yaml:"targetPort"`
+	} `yaml:"ports"`
+}
+
+type serviceMonitorSpec struct {
+	Selector struct {
+		MatchLabels map[string]string `yaml:"matchLabels"`
+	} `yaml:"selector"`
+	Endpoints []struct {
+		Port string `yaml:"port"`
+		Path string `yaml:"path"`
+	} `yaml:"endpoints"`
+}
+
+// k8sManifest is deploy/kubernetes/omen.yaml, each object's spec decoded.
+type k8sManifest struct {
+	objects     []k8sObject
+	header      string // the comment lines before the first object
+	configMap   k8sObject
+	service     k8sObject
+	svc         serviceSpec
+	statefulSet k8sObject
+	sts         statefulSetSpec
+	omen        container // the StatefulSet's omen container
+}
+
+// readManifest decodes every YAML document of name.
+func readManifest(t *testing.T, name string) ([]k8sObject, string) {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, "#") {
+			break
+		}
+		header = append(header, l)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	var objs []k8sObject
+	for {
+		var o k8sObject
+		err := dec.Decode(&o)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: document %d: %v", name, len(objs)+1, err)
+		}
+		objs = append(objs, o)
+	}
+	return objs, strings.Join(header, "\n")
+}
+
+// one returns the only object of kind, decoding its spec into spec (when
+// not nil).
+func one(t *testing.T, objs []k8sObject, kind string, spec any) k8sObject {
+	t.Helper()
+	var found []k8sObject
+	for _, o := range objs {
+		if o.Kind == kind {
+			found = append(found, o)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d objects of kind %s, want 1", len(found), kind)
+	}
+	if spec != nil {
+		if err := found[0].Spec.Decode(spec); err != nil {
+			t.Fatalf("%s %s: spec: %v", kind, found[0].Metadata.Name, err)
+		}
+	}
+	return found[0]
+}
+
+func parseK8s(t *testing.T) *k8sManifest {
+	t.Helper()
+	m := &k8sManifest{}
+	m.objects, m.header = readManifest(t, filepath.Join(repoRoot, "deploy", "kubernetes", "omen.yaml"))
+	m.configMap = one(t, m.objects, "ConfigMap", nil)
+	m.service = one(t, m.objects, "Service", &m.svc)
+	m.statefulSet = one(t, m.objects, "StatefulSet", &m.sts)
+	cs := m.sts.Template.Spec.Containers
+	if len(cs) != 1 {
+		t.Fatalf("StatefulSet: %d containers, want omen's alone", len(cs))
+	}
+	m.omen = cs[0]
+	if len(m.omen.Args) == 0 || m.omen.Args[0] != "run" {
+		t.Fatalf("container args %q, want run and its flags", m.omen.Args)
+	}
+	return m
+}
+
+// flags returns the container's omen run flags by name.
+func (m *k8sManifest) flags() map[string]string { return flagValues(m.omen.Args[1:]) }
+
+// mountOf returns the volume mount whose directory holds path (path
+// itself for a directory), and the path relative to it.
+func (m *k8sManifest) mountOf(t *testing.T, path string) (volume, rel string) {
+	t.Helper()
+	for _, vm := range m.omen.VolumeMounts {
+		if vm.SubPath != "" && vm.MountPath == path {
+			return vm.Name, vm.SubPath
+		}
+		if vm.SubPath == "" && within(path, vm.MountPath) {
+			r, _ := filepath.Rel(vm.MountPath, path)
+			return vm.Name, r
+		}
+	}
+	t.Fatalf("%s is in no volume mount of the container", path)
+	return "", ""
+}
+
+// configYAML returns the ConfigMap key that --config.file reads: the
+// config volume's ConfigMap is this file's.
+func (m *k8sManifest) configYAML(t *testing.T) []byte {
+	t.Helper()
+	vol, key := m.mountOf(t, m.flags()["config.file"])
+	for _, v := range m.sts.Template.Spec.Volumes {
+		if v.Name != vol {
+			continue
+		}
+		if v.ConfigMap == nil || v.ConfigMap.Name != m.configMap.Metadata.Name {
+			t.Fatalf("--config.file is in volume %q, not the ConfigMap %s", vol, m.configMap.Metadata.Name)
+		}
+		data, ok := m.configMap.Data[key]
+		if !ok {
+			t.Fatalf("--config.file %s: the ConfigMap %s has no key %q (keys: %v)", m.flags()["config.file"], m.configMap.Metadata.Name, key, slices.Sorted(maps.Keys(m.configMap.Data)))
+		}
+		return []byte(data)
+	}
+	t.Fatalf("volume %q of --config.file's mount is not defined", vol)
+	return nil
+}
+
+// probes returns the container's probes by kind; each must be an HTTP
+// GET.
+func (m *k8sManifest) probes(t *testing.T) map[string]*probe {
+	t.Helper()
+	ps := map[string]*probe{"startup": m.omen.StartupProbe, "liveness": m.omen.LivenessProbe, "readiness": m.omen.ReadinessProbe}
+	for kind, p := range ps {
+		if p == nil || p.HTTPGet == nil {
+			t.Fatalf("no %s probe with httpGet", kind)
+		}
+	}
+	return ps
+}
+
+// webPort returns the container port named by n (a number or a port
+// name), or 0.
+func (m *k8sManifest) webPort(n yaml.Node) int {
+	for _, p := range m.omen.Ports {
+		if n.Value == p.Name || n.Value == strconv.Itoa(p.ContainerPort) {
+			return p.ContainerPort
+		}
+	}
+	return 0
+}
+
+// remoteWriteURL is the url of the header's Prometheus remote_write
+// snippet.
+var remoteWriteRE = regexp.MustCompile(`(?m)^#\s+remote_write:\s*\n#\s+- url: (\S+)`)
+
+// TestKubernetes checks deploy/kubernetes/omen.yaml and servicemonitor.yaml.
+func TestKubernetes(t *testing.T) {
+	m := parseK8s(t)
+	flags := m.flags()
+	ns := m.statefulSet.Metadata.Namespace
+	for _, o := range m.objects {
+		if o.Kind == "Secret" {
+			t.Errorf("a Secret %s is in the manifest: create the token with kubectl create secret, never commit one", o.Metadata.Name)
+		}
+		if o.Metadata.Namespace != ns {
+			t.Errorf("%s %s in namespace %q, the StatefulSet in %q", o.Kind, o.Metadata.Name, o.Metadata.Namespace, ns)
+		}
+	}
+
+	t.Run("args", func(t *testing.T) {
+		if len(m.omen.Command) != 0 {
+			t.Errorf("command %q: leave it out, the image's ENTRYPOINT is omen", m.omen.Command)
+		}
+		checkRunArgs(t, m.omen.Args[1:])
+	})
+
+	t.Run("config", func(t *testing.T) {
+		cfg := checkConfig(t, "the ConfigMap's "+flags["config.file"], m.configYAML(t))
+		if len(cfg.Alerting.Alertmanagers) == 0 {
+			t.Errorf("no alerting.alertmanagers")
+		}
+		// external_url is the Service's in-cluster name and port.
+		u, err := url.Parse(cfg.Alerting.ExternalURL)
+		if err != nil || u.Hostname() != m.service.Metadata.Name+"."+ns+".svc" || u.Port() != strconv.Itoa(m.svc.Ports[0].Port) {
+			t.Errorf("alerting.external_url %q, want http://%s.%s.svc:%d (the Service)", cfg.Alerting.ExternalURL, m.service.Metadata.Name, ns, m.svc.Ports[0].Port)
+		}
+		if flags["nats.url"] == "" {
+			t.Errorf("no --nats.url: the manifest connects to an external NATS JetStream")
+		}
+	})
+
+	t.Run("one replica", func(t *testing.T) {
+		if m.sts.Replicas == nil || *m.sts.Replicas != 1 {
+			t.Errorf("replicas %s, want 1 set explicitly: Badger has a single writer", show(m.sts.Replicas))
+		}
+	})
+
+	t.Run("ports", func(t *testing.T) {
+		port, _ := checkDaemonFlags(t, flags)
+		if len(m.omen.Ports) != 1 || m.omen.Ports[0].ContainerPort != port {
+			t.Fatalf("container ports %+v, want one: %d, --web.listen-address's", m.omen.Ports, port)
+		}
+		for kind, p := range m.probes(t) {
+			if m.webPort(p.HTTPGet.Port) != port {
+				t.Errorf("%s probe on port %q, want the web port %d", kind, p.HTTPGet.Port.Value, port)
+			}
+		}
+		if len(m.svc.Ports) != 1 || m.webPort(m.svc.Ports[0].TargetPort) != port {
+			t.Errorf("Service ports %+v: want one, targeting the web port %d", m.svc.Ports, port)
+		}
+		if !mapsContain(m.sts.Template.Metadata.Labels, m.svc.Selector) || len(m.svc.Selector) == 0 {
+			t.Errorf("Service selector %v does not select the pod template's labels %v", m.svc.Selector, m.sts.Template.Metadata.Labels)
+		}
+		if !mapsContain(m.sts.Template.Metadata.Labels, m.sts.Selector.MatchLabels) {
+			t.Errorf("StatefulSet selector %v does not select its template's labels", m.sts.Selector.MatchLabels)
+		}
+		if m.sts.ServiceName != m.service.Metadata.Name {
+			t.Errorf("serviceName %q, want the Service %q", m.sts.ServiceName, m.service.Metadata.Name)
+		}
+		sa := one(t, m.objects, "ServiceAccount", nil)
+		if m.sts.Template.Spec.ServiceAccountName != sa.Metadata.Name {
+			t.Errorf("serviceAccountName %q, want the ServiceAccount %q", m.sts.Template.Spec.ServiceAccountName, sa.Metadata.Name)
+		}
+		for what, a := range map[string]map[string]string{"pod template": m.sts.Template.Metadata.Annotations, "Service": m.service.Metadata.Annotations} {
+			if a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != strconv.Itoa(port) || a["prometheus.io/path"] != "/metrics" {
+				t.Errorf("%s's prometheus.io annotations %v: want scrape true, port %d, path /metrics", what, a, port)
+			}
+		}
+	})
+
+	t.Run("storage", func(t *testing.T) {
+		vol, rel := m.mountOf(t, flags["storage.path"])
+		if rel != "." {
+			t.Errorf("--storage.path %s is below the mount of %q, want the mount itself", flags["storage.path"], vol)
+		}
+		if len(m.sts.VolumeClaimTemplates) != 1 || m.sts.VolumeClaimTemplates[0].Metadata.Name != vol {
+			t.Errorf("--storage.path's volume %q is not the StatefulSet's volume claim template", vol)
+		}
+	})
+
+	t.Run("token", func(t *testing.T) {
+		tf := flags["web.token-file"]
+		if tf == "" {
+			t.Fatal("no --web.token-file")
+		}
+		vol, key := m.mountOf(t, tf)
+		var secret string
+		for _, v := range m.sts.Template.Spec.Volumes {
+			if v.Name == vol && v.Secret != nil {
+				secret = v.Secret.SecretName
+			}
+		}
+		if secret == "" {
+			t.Fatalf("--web.token-file %s is in volume %q, not a Secret's", tf, vol)
+		}
+		// The header's kubectl command creates that Secret, in that
+		// namespace, with that key.
+		want := fmt.Sprintf("kubectl -n %s create secret generic %s \\\n#     --from-literal=%s=", m.statefulSet.Metadata.Namespace, secret, key)
+		if !strings.Contains(m.header, want) {
+			t.Errorf("the header does not show how to create the Secret: want %q in it", want)
+		}
+	})
+
+	t.Run("shutdown", func(t *testing.T) {
+		_, shutdown := checkDaemonFlags(t, flags)
+		g := m.sts.Template.Spec.TerminationGracePeriodSeconds
+		if g == nil || float64(*g) <= shutdown.Seconds() {
+			t.Errorf("terminationGracePeriodSeconds %s, want above --shutdown-timeout %v", show(g), shutdown)
+		}
+	})
+
+	t.Run("security", func(t *testing.T) {
+		ps := m.sts.Template.Spec.SecurityContext
+		if ps.RunAsNonRoot == nil || !*ps.RunAsNonRoot {
+			t.Errorf("runAsNonRoot is not true")
+		}
+		d, err := parseDockerfile(filepath.Join(repoRoot, "deploy", "Dockerfile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid, _, _ := strings.Cut(d.final().last("USER"), ":")
+		if ps.RunAsUser == nil || strconv.Itoa(*ps.RunAsUser) != uid {
+			t.Errorf("runAsUser %s, want the image's USER %s", show(ps.RunAsUser), uid)
+		}
+		sc := m.omen.SecurityContext
+		if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+			t.Errorf("readOnlyRootFilesystem is not true")
+		}
+		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			t.Errorf("allowPrivilegeEscalation is not false")
+		}
+		if !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) {
+			t.Errorf("capabilities.drop %q, want [ALL]", sc.Capabilities.Drop)
+		}
+		r := m.omen.Resources
+		for _, res := range []string{"cpu", "memory"} {
+			if r.Requests[res] == "" || r.Limits[res] == "" {
+				t.Errorf("resources: %s request %q, limit %q: want both", res, r.Requests[res], r.Limits[res])
+			}
+		}
+	})
+
+	t.Run("remote_write", func(t *testing.T) {
+		u := remoteWriteURL(t, m)
+		port, _ := checkDaemonFlags(t, flags)
+		if u.Hostname() != m.service.Metadata.Name+"."+ns+".svc" || u.Port() != strconv.Itoa(m.svc.Ports[0].Port) || m.svc.Ports[0].Port != port {
+			t.Errorf("remote_write url %s: want the Service, %s.%s.svc:%d", u, m.service.Metadata.Name, ns, port)
+		}
+		if !strings.Contains(m.header, "credentials_file: /etc/prometheus/secrets/"+m.secretName(t)+"/") {
+			t.Errorf("the remote_write snippet does not read the token from the Secret %s", m.secretName(t))
+		}
+	})
+
+	t.Run("servicemonitor", func(t *testing.T) {
+		objs, _ := readManifest(t, filepath.Join(repoRoot, "deploy", "kubernetes", "servicemonitor.yaml"))
+		var sm serviceMonitorSpec
+		o := one(t, objs, "ServiceMonitor", &sm)
+		if o.Metadata.Namespace != ns {
+			t.Errorf("ServiceMonitor in namespace %q, want %q", o.Metadata.Namespace, ns)
+		}
+		if !mapsContain(m.service.Metadata.Labels, sm.Selector.MatchLabels) || len(sm.Selector.MatchLabels) == 0 {
+			t.Errorf("ServiceMonitor selector %v does not select the Service's labels %v", sm.Selector.MatchLabels, m.service.Metadata.Labels)
+		}
+		if len(sm.Endpoints) != 1 || sm.Endpoints[0].Port != m.svc.Ports[0].Name || sm.Endpoints[0].Path != "/metrics" {
+			t.Errorf("ServiceMonitor endpoints %+v: want port %q, path /metrics", sm.Endpoints, m.svc.Ports[0].Name)
+		}
+	})
+}
+
+// secretName returns the Secret the token volume mounts.
+func (m *k8sManifest) secretName(t *testing.T) string {
+	t.Helper()
+	for _, v := range m.sts.Template.Spec.Volumes {
+		if v.Secret != nil {
+			return v.Secret.SecretName
+		}
+	}
+	t.Fatal("no Secret volume")
+	return ""
+}
+
+// remoteWriteURL returns the header's remote_write URL.
+func remoteWriteURL(t *testing.T, m *k8sManifest) *url.URL {
+	t.Helper()
+	sm := remoteWriteRE.FindStringSubmatch(m.header)
+	if sm == nil {
+		t.Fatal("the header has no remote_write snippet (remote_write:, then - url: …)")
+	}
+	u, err := url.Parse(sm[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := net.SplitHostPort(u.Host); err != nil {
+		t.Fatalf("remote_write url %s: %v", u, err)
+	}
+	if path.Clean(u.Path) != "/api/v1/write" {
+		t.Errorf("remote_write url %s: want the path /api/v1/write", u)
+	}
+	return u
+}
+
+// mapsContain reports whether every key of sub has its value in m.
+func mapsContain(m, sub map[string]string) bool {
+	for k, v := range sub {
+		if m[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// show formats an optional number: its value, or "unset".
+func show(n *int) string {
+	if n == nil {
+		return "unset"
+	}
+	return strconv.Itoa(*n)
+}

@@ -1,0 +1,156 @@
+package deploy
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// unit is a systemd unit file: section → key → values in order.
+type unit map[string]map[string][]string
+
+// parseUnit reads a unit file: comments (# and ;), sections, Key=Value
+// lines (a key may repeat) and lines continued with a trailing backslash.
+func parseUnit(t *testing.T, name string) unit {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	u := unit{}
+	section := ""
+	var cont strings.Builder
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if cont.Len() == 0 && (line == "" || line[0] == '#' || line[0] == ';') {
+			continue
+		}
+		if l, ok := strings.CutSuffix(line, `\`); ok {
+			cont.WriteString(l + " ")
+			continue
+		}
+		cont.WriteString(line)
+		line = cont.String()
+		cont.Reset()
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			section = line[1 : len(line)-1]
+			if u[section] == nil {
+				u[section] = map[string][]string{}
+			}
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || section == "" {
+			t.Fatalf("%s: line %q is not Key=Value in a section", name, line)
+		}
+		k = strings.TrimSpace(k)
+		u[section][k] = append(u[section][k], strings.TrimSpace(v))
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// get returns the last value of section's key ("" when unset).
+func (u unit) get(section, key string) string {
+	vs := u[section][key]
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[len(vs)-1]
+}
+
+// execStart returns the unit's ExecStart as words. Quotes, specifiers
+// (%) and variables ($) are refused: systemd would rewrite them, and the
+// words would not be what omen receives.
+func (u unit) execStart(t *testing.T) []string {
+	t.Helper()
+	vs := u["Service"]["ExecStart"]
+	if len(vs) != 1 {
+		t.Fatalf("ExecStart given %d times, want once", len(vs))
+	}
+	if strings.ContainsAny(vs[0], `"'%$\`) {
+		t.Fatalf("ExecStart %q: keep it free of quotes, %% specifiers and $ variables (this test splits it on white space)", vs[0])
+	}
+	return strings.Fields(vs[0])
+}
+
+// TestSystemd checks deploy/systemd/omen.service and omen.yml.
+func TestSystemd(t *testing.T) {
+	dir := filepath.Join(repoRoot, "deploy", "systemd")
+	u := parseUnit(t, filepath.Join(dir, "omen.service"))
+	words := u.execStart(t)
+	if len(words) < 2 || !filepath.IsAbs(words[0]) || filepath.Base(words[0]) != "omen" || words[1] != "run" {
+		t.Fatalf("ExecStart %q, want /…/omen run and its flags", words)
+	}
+	args := words[2:]
+	flags := flagValues(args)
+
+	t.Run("args", func(t *testing.T) {
+		checkRunArgs(t, args)
+	})
+
+	t.Run("config", func(t *testing.T) {
+		data, err := os.ReadFile(filepath.Join(dir, "omen.yml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkConfig(t, "deploy/systemd/omen.yml", data)
+		// The unit's install steps put that file where ExecStart reads it.
+		b, err := os.ReadFile(filepath.Join(dir, "omen.service"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "deploy/systemd/omen.yml " + flags["config.file"]; !strings.Contains(string(b), want) {
+			t.Errorf("the unit's install comment does not copy the configuration to --config.file: want %q", want)
+		}
+	})
+
+	t.Run("service", func(t *testing.T) {
+		_, shutdown := checkDaemonFlags(t, flags)
+		for key, want := range map[string]string{
+			"Type":    "simple", // omen does not call sd_notify
+			"Restart": "on-failure",
+			// A usage error (exit 2) does not go away by restarting.
+			"RestartPreventExitStatus": "2",
+			"NoNewPrivileges":          "yes",
+			"ProtectSystem":            "strict",
+			"DynamicUser":              "yes",
+		} {
+			if got := u.get("Service", key); got != want {
+				t.Errorf("%s=%q, want %q", key, got, want)
+			}
+		}
+		if u.get("Service", "LimitNOFILE") == "" {
+			t.Errorf("no LimitNOFILE (Badger keeps a file open per table)")
+		}
+		if !regexp.MustCompile(`^/\S*kill -(HUP|SIGHUP|s HUP) \$MAINPID$`).MatchString(u.get("Service", "ExecReload")) {
+			t.Errorf("ExecReload=%q, want kill -HUP $MAINPID: SIGHUP reloads omen's configuration", u.get("Service", "ExecReload"))
+		}
+		stop, err := time.ParseDuration(u.get("Service", "TimeoutStopSec"))
+		if err != nil || stop <= shutdown {
+			t.Errorf("TimeoutStopSec=%q, want a duration above --shutdown-timeout %v (%v)", u.get("Service", "TimeoutStopSec"), shutdown, err)
+		}
+	})
+
+	t.Run("paths", func(t *testing.T) {
+		// ProtectSystem=strict leaves only the StateDirectory (and
+		// ReadWritePaths) writable: the store must be there.
+		state := u.get("Service", "StateDirectory")
+		if state == "" || flags["storage.path"] != "/var/lib/"+state {
+			t.Errorf("--storage.path %q, want /var/lib/ + StateDirectory (%q), the writable directory", flags["storage.path"], state)
+		}
+		// The token is the credential LoadCredential hands the service.
+		name, _, ok := strings.Cut(u.get("Service", "LoadCredential"), ":")
+		if want := "/run/credentials/omen.service/" + name; !ok || flags["web.token-file"] != want {
+			t.Errorf("--web.token-file %q, want %q (LoadCredential=%s)", flags["web.token-file"], want, u.get("Service", "LoadCredential"))
+		}
+	})
+}

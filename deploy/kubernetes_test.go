@@ -275,10 +275,6 @@ func (m *k8sManifest) webPort(n yaml.Node) int {
 	return 0
 }
 
-// remoteWriteURL is the url of the header's Prometheus remote_write
-// snippet.
-var remoteWriteRE = regexp.MustCompile(`(?m)^#\s+remote_write:\s*\n#\s+- url: (\S+)`)
-
 // TestKubernetes checks deploy/kubernetes/omen.yaml and servicemonitor.yaml.
 func TestKubernetes(t *testing.T) {
 	m := parseK8s(t)
@@ -468,7 +464,7 @@ func (m *k8sManifest) secretName(t *testing.T) string {
 // remoteWriteURL returns the header's remote_write URL.
 func remoteWriteURL(t *testing.T, m *k8sManifest) *url.URL {
 	t.Helper()
-	sm := remoteWriteRE.FindStringSubmatch(m.header)
+	sm := regexp.MustCompile(`(?m)^#\s+remote_write:\s*\n#\s+- url: (\S+)`).FindStringSubmatch(m.header)
 	if sm == nil {
 		t.Fatal("the header has no remote_write snippet (remote_write:, then - url: …)")
 	}

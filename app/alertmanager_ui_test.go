@@ -10,7 +10,7 @@ import (
 // alerting.alertmanager_ui_url, else to the first Alertmanager omen sends
 // alerts to, of the configuration as last reloaded (its
 // alerting.alertmanagers first, then --alertmanager.url), none without
-// one.
+// one (whatever alertmanager_ui_url says).
 func TestAlertmanagerUI(t *testing.T) {
 	withAMs := func(urls ...string) *config.Config {
 		c := config.Default()
@@ -33,7 +33,9 @@ func TestAlertmanagerUI(t *testing.T) {
 		{"config", withAMs("http://am-1:9093", "http://am-2:9093"), []string{"http://flag:9093"}, "http://am-1:9093"},
 		{"flag", withAMs(), []string{"http://flag:9093", "http://flag-2:9093"}, "http://flag:9093"},
 		{"ui url", withUI(withAMs("http://am-1:9093"), "https://am.example.com"), []string{"http://flag:9093"}, "https://am.example.com"},
-		{"ui url only", withUI(withAMs(), "https://am.example.com"), nil, "https://am.example.com"},
+		{"ui url and flag", withUI(withAMs(), "https://am.example.com"), []string{"http://flag:9093"}, "https://am.example.com"},
+		// No Alertmanager holds the alert: no link, whatever the UI URL.
+		{"ui url only", withUI(withAMs(), "https://am.example.com"), nil, ""},
 	} {
 		a := &App{opts: Options{AlertmanagerURLs: tc.flags}}
 		a.cfg.Store(tc.cfg)

@@ -50,21 +50,24 @@ func (a *App) newAPI() (*api.API, error) {
 }
 
 // alertmanagerUI is the Alertmanager whose UI a firing alert's page links
-// to, of the configuration as last reloaded: alerting.alertmanager_ui_url,
-// else the first Alertmanager omen sends alerts to (alerting.alertmanagers,
-// then --alertmanager.url), "" for none. Without alertmanager_ui_url the
-// URL omen posts to is taken as the one SREs reach too.
+// to, of the configuration as last reloaded: "" when omen sends alerts to
+// no Alertmanager (alerting.alertmanagers, then --alertmanager.url: none
+// holds the alert), else alerting.alertmanager_ui_url, else the first of
+// them. Without alertmanager_ui_url the URL omen posts to is taken as the
+// one SREs reach too.
 func (a *App) alertmanagerUI() string {
 	cfg := a.cfg.Load()
+	first := ""
 	switch {
-	case cfg != nil && cfg.Alerting.AlertmanagerUIURL != "":
-		return cfg.Alerting.AlertmanagerUIURL
 	case cfg != nil && len(cfg.Alerting.Alertmanagers) > 0:
-		return cfg.Alerting.Alertmanagers[0].URL
+		first = cfg.Alerting.Alertmanagers[0].URL
 	case len(a.opts.AlertmanagerURLs) > 0:
-		return a.opts.AlertmanagerURLs[0]
+		first = a.opts.AlertmanagerURLs[0]
 	}
-	return ""
+	if first != "" && cfg != nil && cfg.Alerting.AlertmanagerUIURL != "" {
+		return cfg.Alerting.AlertmanagerUIURL
+	}
+	return first
 }
 
 // uiBackend is the API's backend with what only the UI asks for: an

@@ -372,6 +372,7 @@ type AlertingConfig struct {
 	// AlertmanagerUIURL is Alertmanager's URL as seen by SREs, which a
 	// firing alert's page in omen's UI links to. Default: the first of
 	// Alertmanagers (then --alertmanager.url), the URL omen posts to.
+	// Without an Alertmanager to send to there is no link.
 	AlertmanagerUIURL string `yaml:"alertmanager_ui_url"`
 	// Remediations map cause classes to recommended actions; they extend
 	// and override the built-in table.

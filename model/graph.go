@@ -173,9 +173,12 @@ func newGraph(m *Model, n int, dt tensor.Dtype, withGrad bool, delta float64) (g
 	}
 	term := must(G.Square(must(G.Sub(gr.fc, gr.y))))
 	if delta > 0 {
-		// Pseudo-Huber: 2δ²(√(1 + d²/δ²) − 1).
+		// Pseudo-Huber: 2δ²(√(1 + d²/δ²) − 1), written 2d²/(√(1 + d²/δ²) + 1),
+		// which keeps its precision for small d in float32 (the
+		// difference √(1 + q²) − 1 loses all of it below q ≈ 3e-4).
 		one := gr.scalar(1)
-		term = must(G.Mul(must(G.Sub(must(G.Sqrt(must(G.Add(must(G.Mul(term, gr.scalar(1/(delta*delta)))), one)))), one)), gr.scalar(2*delta*delta)))
+		den := must(G.Add(must(G.Sqrt(must(G.Add(must(G.Mul(term, gr.scalar(1/(delta*delta)))), one)))), one))
+		term = must(G.HadamardDiv(must(G.Mul(term, gr.scalar(2))), den))
 	}
 	gr.mse = must(G.Sum(must(G.HadamardProd(term, gr.ym))))
 	bt := must(G.Sub(must(G.Softplus(gr.logit)), must(G.HadamardProd(gr.lab, gr.logit))))

@@ -477,11 +477,14 @@ func (m *Model) trainChunk(s *trainScratch, g *gradGroup, b *batch, mask []float
 				dfc[i*f+j] = fcScale * d
 				continue
 			}
-			// Pseudo-Huber: 2δ²(√(1 + (d/δ)²) − 1), derivative 2d/√(1 + (d/δ)²).
-			q := float64(d) / b.delta
+			// Pseudo-Huber: 2δ²(√(1 + (d/δ)²) − 1) = 2d²/(√(1 + (d/δ)²) + 1)
+			// (the form without a difference of near-equal terms),
+			// derivative 2d/√(1 + (d/δ)²).
+			d64 := float64(d)
+			q := d64 / b.delta
 			r := math.Sqrt(1 + q*q)
-			sq += 2 * b.delta * b.delta * (r - 1)
-			dfc[i*f+j] = fcScale * float32(float64(d)/r)
+			sq += 2 * d64 * d64 / (r + 1)
+			dfc[i*f+j] = fcScale * float32(d64/r)
 		}
 		var z float32
 		hr := hlast[i*h : (i+1)*h]

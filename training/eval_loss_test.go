@@ -15,16 +15,7 @@ import (
 // refused.
 func TestEvalOptionsLoss(t *testing.T) {
 	dir := t.TempDir()
-	writeRows(t, dir, "a", 200)
-	ent, err := dataset.LoadEntity(dir, "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ent.Train.FillMissing()
-	tr, va, err := SplitTime(ent.Train, 0.2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	features, tr, va := splitRows(t, dir, "a", 200)
 	fit := func(loss string) []float32 {
 		t.Helper()
 		opts := EvalOptions{Dir: dir, Window: 8, Hidden: 4, Epochs: 2, Seed: 7, Loss: loss}
@@ -34,22 +25,12 @@ func TestEvalOptionsLoss(t *testing.T) {
 		if loss == "" && opts.Loss != model.LossMSE {
 			t.Fatalf("default loss %q, want %q", opts.Loss, model.LossMSE)
 		}
-		det, err := fitDetector(context.Background(), opts, "a", ent.Train.Features, tr, va)
+		det, err := fitDetector(context.Background(), opts, "a", features, tr, va)
 		if err != nil {
 			t.Fatal(err)
 		}
-		vaw, err := MakeWindows(va, WindowOptions{Window: opts.Window})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, f := vaw.N(), vaw.F
-		x, next := make([]float32, n*vaw.W*f), make([]float32, n*f)
-		idx := make([]int, n)
-		for i := range idx {
-			idx[i] = i
-		}
-		vaw.Gather(idx, x, next, make([]float32, n))
-		fc := make([]float32, n*f)
+		x, _, n := validationWindows(t, va, opts.Window)
+		fc := make([]float32, n*len(features))
 		if err := det.model.Forecast(x, n, nil, fc); err != nil {
 			t.Fatal(err)
 		}
@@ -78,4 +59,40 @@ func TestEvalOptionsLoss(t *testing.T) {
 			t.Errorf("%+v: error %v, want one with %q", tc.opts, err, tc.want)
 		}
 	}
+}
+
+// splitRows writes entity e's files of n rows (writeRows) into dir and
+// returns its features and its training file split in time order (20 %
+// validation), missing values filled.
+func splitRows(t *testing.T, dir, e string, n int) (features []string, tr, va *dataset.Series) {
+	t.Helper()
+	writeRows(t, dir, e, n)
+	ent, err := dataset.LoadEntity(dir, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ent.Train.FillMissing()
+	tr, va, err = SplitTime(ent.Train, 0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ent.Train.Features, tr, va
+}
+
+// validationWindows returns every window of w steps of va with its next
+// step, and how many there are.
+func validationWindows(t *testing.T, va *dataset.Series, w int) (x, next []float32, n int) {
+	t.Helper()
+	vaw, err := MakeWindows(va, WindowOptions{Window: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, f := vaw.N(), vaw.F
+	x, next = make([]float32, n*vaw.W*f), make([]float32, n*f)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	vaw.Gather(idx, x, next, make([]float32, n))
+	return x, next, n
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/omen-sre/omen/model"
-	"github.com/omen-sre/omen/training/dataset"
 )
 
 // EvalOptions.Members trains that many forecasters, member r seeded
@@ -15,22 +14,13 @@ import (
 // detector's model forecasts the mean of the members trained alone.
 func TestFitDetectorMembers(t *testing.T) {
 	dir := t.TempDir()
-	writeRows(t, dir, "a", 200)
-	ent, err := dataset.LoadEntity(dir, "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ent.Train.FillMissing()
-	tr, va, err := SplitTime(ent.Train, 0.2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	features, tr, va := splitRows(t, dir, "a", 200)
 	opts := EvalOptions{Dir: dir, Window: 8, Hidden: 4, Epochs: 2, Seed: 7, Members: 2}
 	if err := opts.defaults(); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	det, err := fitDetector(ctx, opts, "a", ent.Train.Features, tr, va)
+	det, err := fitDetector(ctx, opts, "a", features, tr, va)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,19 +37,14 @@ func TestFitDetectorMembers(t *testing.T) {
 	}
 	var alone []*model.Model
 	for _, seed := range []int64{7, 7 + 1_000_003} {
-		m, _, err := fitForecaster(ctx, opts, seed, "a", ent.Train.Features, trw, vaw)
+		m, _, err := fitForecaster(ctx, opts, seed, "a", features, trw, vaw)
 		if err != nil {
 			t.Fatal(err)
 		}
 		alone = append(alone, m)
 	}
-	n, f := vaw.N(), vaw.F
-	x, next := make([]float32, n*vaw.W*f), make([]float32, n*f)
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	vaw.Gather(idx, x, next, make([]float32, n))
+	x, _, n := validationWindows(t, va, opts.Window)
+	f := len(features)
 	fc := make([][]float32, 3)
 	for i, m := range []*model.Model{det.model, alone[0], alone[1]} {
 		fc[i] = make([]float32, n*f)

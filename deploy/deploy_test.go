@@ -2,15 +2,24 @@ package deploy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/model"
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
@@ -28,10 +37,38 @@ const (
 // repoRoot is the repository's root: the Dockerfile's build context.
 const repoRoot = ".."
 
-// binPath is where TestMain builds omen: in a directory of this test
-// process (no package variable needed to share it).
+// binPath is where omen is built: in a directory of this test process,
+// omen-deploy-test-PID, which TestMain removes when the tests end and a
+// later run removes if this process died first (removeStale).
 func binPath() string {
-	return filepath.Join(os.TempDir(), fmt.Sprintf("omen-deploy-test-%d", os.Getpid()), "omen")
+	return filepath.Join(os.TempDir(), binDirPrefix+strconv.Itoa(os.Getpid()), "omen")
+}
+
+// binDirPrefix names the directory binPath is in, before the test
+// process's pid.
+const binDirPrefix = "omen-deploy-test-"
+
+// omenBuild builds omen with the Dockerfile's go build line, once per test
+// process and only when a test first needs the binary: a cold build cache
+// costs minutes of compilation (-trimpath, CGO_ENABLED=0), which a
+// `go test -run '^$' -bench …` pass or the static tests alone should not
+// pay. A package variable because sync.OnceValue must be shared by the
+// tests that call omenBin.
+var omenBuild = sync.OnceValue(func() error {
+	df, err := parseDockerfile(filepath.Join(repoRoot, "deploy", "Dockerfile"))
+	if err != nil {
+		return err
+	}
+	return df.build(binPath(), map[string]string{"VERSION": testVersion, "REVISION": testRevision})
+})
+
+// omenBin returns the built omen, building it first if no test has yet.
+func omenBin(t *testing.T) string {
+	t.Helper()
+	if err := omenBuild(); err != nil {
+		t.Fatal(err)
+	}
+	return binPath()
 }
 
 func TestMain(m *testing.M) {
@@ -39,30 +76,52 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	// A test process killed by go test's -timeout (a panic) never runs
+	// its deferred removal: remove what such processes left.
+	removeStale(os.TempDir())
 	dir := filepath.Dir(binPath())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	df, err := parseDockerfile(filepath.Join(repoRoot, "deploy", "Dockerfile"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := df.build(binPath(), map[string]string{"VERSION": testVersion, "REVISION": testRevision}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	return m.Run()
 }
 
+// removeStale removes the omen-deploy-test-PID directories under tmp whose
+// process is gone; those of a running process (another go test) are kept.
+func removeStale(tmp string) {
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(strings.TrimPrefix(e.Name(), binDirPrefix))
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), binDirPrefix) || err != nil || pid <= 0 || pidAlive(pid) {
+			continue
+		}
+		_ = os.RemoveAll(filepath.Join(tmp, e.Name()))
+	}
+}
+
+// command returns an exec.Cmd for a child of the tests (omen, go build)
+// that is killed when the test process dies (on Linux; see
+// setPdeathsig): a go test -timeout panic skips every cleanup and would
+// leave a running omen behind.
+func command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	setPdeathsig(cmd)
+	return cmd
+}
+
 // checkRunArgs passes args (omen run's flags, without "run") through omen
-// run's flag parser: `omen run ARGS --help` parses every flag and value
-// and exits 0 at --help; an unknown flag or a bad value exits 2. Every
-// argument must be a --name=value (or a bare boolean --name): a positional
-// argument, which the parser would carry to the end, is refused here, as
-// omen run refuses it.
+// run's flag parser: `omen run ARGS --help` exits 2 on an unknown flag or
+// a value its typed flags refuse (--shutdown-timeout's duration, a
+// boolean), else 0 at --help. The string flags' values it takes as they
+// are (omen run checks them only when it starts), so checkFlagValues
+// checks those itself. Every argument must be a --name=value (or a bare
+// boolean --name): a positional argument, which the parser would carry to
+// the end, is refused here, as omen run refuses it.
 func checkRunArgs(t *testing.T, args []string) {
 	t.Helper()
 	for _, a := range args {
@@ -71,11 +130,96 @@ func checkRunArgs(t *testing.T, args []string) {
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(binPath(), append(append([]string{"run"}, args...), "--help")...)
+	cmd := command(omenBin(t), append(append([]string{"run"}, args...), "--help")...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Errorf("omen run %s: %v (omen run's flag parser refused them):\n%s", strings.Join(args, " "), err, firstLines(stderr.String(), 3))
 	}
+	for _, err := range checkFlagValues(flagValues(args)) {
+		t.Error(err)
+	}
+}
+
+// checkFlagValues checks the values of omen run's string flags that
+// `omen run --help` does not parse, as omen run does at its start or
+// stricter: --storage.retention with omen's duration parser and minimum,
+// --log.level as slog reads it, the listen addresses as host:port with a
+// port number, --nats.url as NATS URLs (nats://, tls://, ws://, wss://
+// with a host), --alertmanager.url as http(s) URLs, and the file and
+// directory paths absolute (a service's working directory is not the
+// operator's).
+func checkFlagValues(flags map[string]string) []error {
+	var errs []error
+	for name, value := range flags {
+		var err error
+		switch name {
+		case "storage.retention":
+			var d model.Duration
+			if d, err = model.ParseDuration(value); err == nil {
+				err = app.CheckRetention(time.Duration(d))
+			}
+		case "log.level":
+			var l slog.Level
+			err = l.UnmarshalText([]byte(value))
+		case "web.listen-address", "nats.listen-address":
+			err = checkListenAddress(value)
+		case "nats.url":
+			for _, u := range strings.Split(value, ",") {
+				if err = checkURL(u, "nats", "tls", "ws", "wss"); err != nil {
+					break
+				}
+			}
+		case "alertmanager.url":
+			err = checkURL(value, "http", "https")
+		case "config.file", "storage.path", "web.token-file", "web.tls-cert-file", "web.tls-key-file":
+			if !path.IsAbs(value) {
+				err = errors.New("want an absolute path")
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--%s=%s: %w", name, value, err))
+		}
+	}
+	return errs
+}
+
+// checkListenAddress wants host:port with a port number from 1 to 65535
+// (omen run refuses a service name; a deployment names its port).
+func checkListenAddress(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strings.Trim(port, "0123456789") != "" {
+		return fmt.Errorf("port %q: want a number from 1 to 65535", port)
+	}
+	return nil
+}
+
+// checkURL wants an absolute URL of one of schemes, with a host and, if
+// given, a numeric port; a NATS URL has no path.
+func checkURL(s string, schemes ...string) error {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(schemes, u.Scheme) {
+		return fmt.Errorf("scheme %q: want %s://", u.Scheme, strings.Join(schemes, "://, "))
+	}
+	if u.Opaque != "" || u.Hostname() == "" {
+		return fmt.Errorf("no host: want %s://HOST:PORT", u.Scheme)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q: want a number from 1 to 65535", p)
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return errors.New("empty port")
+	}
+	if (u.Scheme == "nats" || u.Scheme == "tls") && u.Path != "" && u.Path != "/" {
+		return fmt.Errorf("path %q: a NATS URL has none", u.Path)
+	}
+	return nil
 }
 
 // flagValues returns the values of args' --name=value flags by name
@@ -162,4 +306,51 @@ func mustDuration(t *testing.T, s string) time.Duration {
 		t.Fatalf("duration %q: %v", s, err)
 	}
 	return d
+}
+
+// TestCheckFlagValues feeds checkFlagValues the manifest's flags, then
+// each with one value that omen run --help lets through and omen run's
+// start refuses (or that fails where it is deployed): each must be
+// reported.
+func TestCheckFlagValues(t *testing.T) {
+	good := map[string]string{
+		"config.file":         "/etc/omen/config/omen.yml",
+		"web.listen-address":  ":9464",
+		"web.token-file":      "/etc/omen/token/token",
+		"storage.path":        "/var/lib/omen",
+		"storage.retention":   "15d",
+		"nats.url":            "nats://nats.nats.svc:4222,tls://nats-2.nats.svc",
+		"nats.listen-address": "127.0.0.1:4222",
+		"alertmanager.url":    "http://alertmanager:9093",
+		"shutdown-timeout":    "30s",
+		"log.level":           "info",
+	}
+	if errs := checkFlagValues(good); len(errs) != 0 {
+		t.Fatalf("good flags refused: %v", errs)
+	}
+	for _, tc := range []struct{ name, value string }{
+		{"storage.retention", "15x"},
+		{"storage.retention", "10m"}, // below omen's minimum
+		{"log.level", "verbose"},
+		{"web.listen-address", "nonsense"},
+		{"web.listen-address", ":http"},
+		{"web.listen-address", ":70000"},
+		{"nats.listen-address", "127.0.0.1"},
+		{"nats.url", "nats:/nats.nats.svc:4222"},
+		{"nats.url", "nats.nats.svc:4222"},
+		{"nats.url", "http://nats.nats.svc:4222"},
+		{"nats.url", "nats://nats.nats.svc:4222/x"},
+		{"nats.url", "nats://nats.nats.svc:port"},
+		{"nats.url", "nats://a:4222,nats:/b:4222"},
+		{"alertmanager.url", "alertmanager:9093"},
+		{"storage.path", "data/"},
+		{"config.file", "omen.yml"},
+		{"web.token-file", "token"},
+	} {
+		flags := maps.Clone(good)
+		flags[tc.name] = tc.value
+		if errs := checkFlagValues(flags); len(errs) != 1 {
+			t.Errorf("--%s=%s: %d errors %v, want 1", tc.name, tc.value, len(errs), errs)
+		}
+	}
 }

@@ -3,14 +3,26 @@
 // they deploy, so that a renamed flag, a moved route or a changed default
 // fails a test rather than a deployment.
 //
-// TestMain builds omen with the Dockerfile's own `go build` line (its
-// CGO_ENABLED, -trimpath and version -ldflags; Docker itself is not run).
-// With that binary, every set of daemon arguments — the StatefulSet's
-// args, the systemd unit's ExecStart, the image's CMD — goes through omen
-// run's real flag parser (`omen run ARGS --help`, which parses every flag
-// and its value, then exits 0). Each configuration file (the ConfigMap's
-// omen.yml, deploy/systemd/omen.yml, the file the image copies) loads and
-// passes config.LoadFile and app.CheckConfig, as `omen check config` does.
+// The first test that needs omen builds it, once (a run of no such test,
+// go test -run '^$' -bench …, builds nothing), with the Dockerfile's own
+// `go build` line (its CGO_ENABLED, -trimpath and version -ldflags; Docker
+// itself is not run). With that binary, every set of daemon arguments —
+// the StatefulSet's args, the systemd unit's ExecStart, the image's CMD —
+// goes through omen run's real flag parser (`omen run ARGS --help`): it
+// refuses an unknown flag and a bad value of a typed flag
+// (--shutdown-timeout's duration), and exits 0 at --help before omen run
+// checks its string flags' values. Those the tests check themselves:
+// --storage.retention with omen's duration parser and minimum, --log.level,
+// the listen addresses as host:port with a port number, --nats.url and
+// --alertmanager.url as URLs with a host, the paths absolute. Each
+// configuration file (the ConfigMap's omen.yml, deploy/systemd/omen.yml,
+// the file the image copies) loads and passes config.LoadFile and
+// app.CheckConfig, as `omen check config` does.
+//
+// The go build and the omen processes the tests start are killed with the
+// test process on Linux (Pdeathsig), and a test process's start removes
+// the omen-deploy-test-PID directory a dead one left in the temporary
+// directory (a go test -timeout panic skips the cleanup).
 //
 // The static tests check what ties the files together: the Kubernetes
 // manifest's single replica, container port against --web.listen-address,

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -179,7 +178,7 @@ func (d *dockerfile) build(out string, args map[string]string) error {
 	}
 	words = slices.Clone(words)
 	words[i+1] = out
-	cmd := exec.Command("go", words[1:]...)
+	cmd := command("go", words[1:]...)
 	cmd.Dir = repoRoot
 	cmd.Env = os.Environ()
 	for _, m := range []map[string]string{st.env, inline} {
@@ -329,7 +328,7 @@ func TestDockerfile(t *testing.T) {
 		// The binary TestMain built with this line reports the version
 		// and revision given as build arguments: the -X names are
 		// variables omen prints.
-		out, err := exec.Command(binPath(), "--version").CombinedOutput()
+		out, err := command(omenBin(t), "--version").CombinedOutput()
 		if err != nil {
 			t.Fatalf("omen --version: %v\n%s", err, out)
 		}
@@ -340,7 +339,7 @@ func TestDockerfile(t *testing.T) {
 		}
 		// Static: no ELF interpreter (a cgo build would want the
 		// dynamic loader the distroless static image lacks).
-		f, err := elf.Open(binPath())
+		f, err := elf.Open(omenBin(t))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -278,7 +278,7 @@ type omenProcess struct {
 func startOmen(t *testing.T, args []string) *omenProcess {
 	t.Helper()
 	p := &omenProcess{out: &testenv.SyncBuffer{Max: 1 << 20}, done: make(chan struct{})}
-	p.cmd = exec.Command(binPath(), append([]string{"run"}, args...)...)
+	p.cmd = command(omenBin(t), append([]string{"run"}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

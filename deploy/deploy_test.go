@@ -285,6 +285,20 @@ func checkConfig(t *testing.T, what string, data []byte) *config.Config {
 	return cfg
 }
 
+// readable reports whether a process of uid and groups (not root) may
+// read a file of mode owned by owner and group: the owner's bits apply to
+// the owner, the group's to a member, the others' to anyone else.
+func readable(mode os.FileMode, owner, group, uid int, groups []int) bool {
+	switch {
+	case owner == uid:
+		return mode&0o400 != 0
+	case slices.Contains(groups, group):
+		return mode&0o040 != 0
+	default:
+		return mode&0o004 != 0
+	}
+}
+
 // within reports whether path is dir or below it.
 func within(path, dir string) bool {
 	rel, err := filepath.Rel(dir, path)

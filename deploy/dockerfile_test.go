@@ -438,12 +438,79 @@ func TestDockerfile(t *testing.T) {
 				t.Errorf("the Dockerfile's header does not say %q", want)
 			}
 		}
+		checkTokenInstall(t, string(b), flags["web.token-file"], final.last("USER"))
 		if m := regexp.MustCompile(`--stop-timeout (\d+)`).FindStringSubmatch(string(b)); m == nil {
 			t.Errorf("the header's docker run has no --stop-timeout (Docker's default, 10s, is below omen's shutdown timeout)")
 		} else if n, _ := strconv.Atoi(m[1]); float64(n) <= mustDuration(t, flags["shutdown-timeout"]).Seconds() {
 			t.Errorf("--stop-timeout %d is not above --shutdown-timeout %s", n, flags["shutdown-timeout"])
 		}
 	})
+}
+
+// checkTokenInstall wants the header to make the token file it mounts at
+// tokenFile readable by the image's USER (uid:gid): a bind mount keeps the
+// host file's owner and mode, and a root-only file makes omen exit 1. The
+// file is the source of the header's -v "$PWD/FILE:tokenFile:ro"; the
+// header must create it with install, whose -m, -o and -g give its mode,
+// owner and group (an owner or group not given is not USER's).
+func checkTokenInstall(t *testing.T, header, tokenFile, user string) {
+	t.Helper()
+	m := regexp.MustCompile(`-v "?\$PWD/([^:"]+):` + regexp.QuoteMeta(tokenFile) + `:ro`).FindStringSubmatch(header)
+	if m == nil {
+		t.Errorf("the header's docker run does not mount \"$PWD/FILE:%s:ro\"", tokenFile)
+		return
+	}
+	src := m[1]
+	uidS, gidS, _ := strings.Cut(user, ":")
+	uid, err1 := strconv.Atoi(uidS)
+	gid, err2 := strconv.Atoi(gidS)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("USER %q: want numeric uid:gid", user)
+	}
+	for _, line := range strings.Split(header, "\n") {
+		words := strings.Fields(strings.TrimPrefix(line, "#"))
+		i := slices.Index(words, "install")
+		if i < 0 || words[len(words)-1] != src {
+			continue
+		}
+		mode, owner, group := -1, -1, -1
+		for j := i + 1; j+1 < len(words); j++ {
+			var err error
+			switch words[j] {
+			case "-m", "--mode":
+				var v uint64
+				v, err = strconv.ParseUint(words[j+1], 8, 32)
+				mode = int(v)
+			case "-o", "--owner":
+				owner, err = idOf(words[j+1])
+			case "-g", "--group":
+				group, err = idOf(words[j+1])
+			default:
+				continue
+			}
+			if err != nil {
+				t.Errorf("the header's install of %s: %s %s: %v", src, words[j], words[j+1], err)
+			}
+			j++
+		}
+		if mode < 0 {
+			t.Errorf("the header's install of %s gives no -m: its mode is install's default, 0755", src)
+			return
+		}
+		if !readable(os.FileMode(mode), owner, group, uid, []int{gid}) {
+			t.Errorf("the header's install of %s (mode %#o, owner %d, group %d) is not readable by USER %s", src, mode, owner, group, user)
+		}
+		return
+	}
+	t.Errorf("the header does not show how to make %s readable by USER %s (install -m 0440 -g %d … %s): omen, not root, reads the mounted file", src, user, gid, src)
+}
+
+// idOf returns a numeric user or group id; root is 0.
+func idOf(s string) (int, error) {
+	if s == "root" {
+		return 0, nil
+	}
+	return strconv.Atoi(s)
 }
 
 // dockerConfigSource returns the repository file the final stage copies

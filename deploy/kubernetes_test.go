@@ -120,8 +120,9 @@ type probe struct {
 }
 
 type serviceSpec struct {
-	Selector map[string]string `yaml:"selector"`
-	Ports    []struct {
+	ClusterIP string            `yaml:"clusterIP"`
+	Selector  map[string]string `yaml:"selector"`
+	Ports     []struct {
 		Name       string    `yaml:"name"`
 		Port       int       `yaml:"port"`
 		TargetPort yaml.Node `yaml:"targetPort"`
@@ -349,13 +350,25 @@ func TestKubernetes(t *testing.T) {
 		if m.sts.ServiceName != m.service.Metadata.Name {
 			t.Errorf("serviceName %q, want the Service %q", m.sts.ServiceName, m.service.Metadata.Name)
 		}
+		// The governing Service of a StatefulSet is headless.
+		if m.svc.ClusterIP != "None" {
+			t.Errorf("Service %s: clusterIP %q, want None: the StatefulSet's governing Service is headless", m.service.Metadata.Name, m.svc.ClusterIP)
+		}
 		sa := one(t, m.objects, "ServiceAccount", nil)
 		if m.sts.Template.Spec.ServiceAccountName != sa.Metadata.Name {
 			t.Errorf("serviceAccountName %q, want the ServiceAccount %q", m.sts.Template.Spec.ServiceAccountName, sa.Metadata.Name)
 		}
-		for what, a := range map[string]map[string]string{"pod template": m.sts.Template.Metadata.Annotations, "Service": m.service.Metadata.Annotations} {
-			if a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != strconv.Itoa(port) || a["prometheus.io/path"] != "/metrics" {
-				t.Errorf("%s's prometheus.io annotations %v: want scrape true, port %d, path /metrics", what, a, port)
+		// Scrape annotations on the pod template alone: on the Service
+		// too, the common kubernetes-pods and kubernetes-service-endpoints
+		// jobs would both scrape omen.
+		if a := m.sts.Template.Metadata.Annotations; a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != strconv.Itoa(port) || a["prometheus.io/path"] != "/metrics" {
+			t.Errorf("the pod template's prometheus.io annotations %v: want scrape true, port %d, path /metrics", a, port)
+		}
+		for _, o := range m.objects {
+			for k := range o.Metadata.Annotations {
+				if strings.HasPrefix(k, "prometheus.io/") {
+					t.Errorf("%s %s has the annotation %s: only the pod template carries them (else omen is scraped twice)", o.Kind, o.Metadata.Name, k)
+				}
 			}
 		}
 	})

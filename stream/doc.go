@@ -199,6 +199,20 @@
 // remote-write receiver and the API down with it until a restart did the
 // same.)
 //
+// NewNATSConsumer also takes a connection that has not reached its server
+// yet (made with nats.RetryOnFailedConnect: the daemon's, when an external
+// server did not answer at its start). Run then waits for it, without a
+// log line per attempt (a WARN every 5 minutes; whoever made the
+// connection reports the first failure, the daemon with one WARN) and
+// returns promptly when its context is cancelled; once connected, it runs
+// Setup (INFO "NATS reached"), retrying with backoff while Setup fails for
+// a reason that passes (a timeout, no responders, the connection lost
+// again, a JetStream cluster not yet available) and returning any other
+// error, as a start with the server up would fail. A connection closed
+// before it connected (nats.go gives up on a server that refuses its
+// credentials) ends Run with the error. Meanwhile
+// omen_nats_consumer_last_contact_timestamp_seconds stays at Run's start.
+//
 // # Batch source and stream identity
 //
 // The consumer's batches have Source

@@ -1063,12 +1063,12 @@ func (c *NATSConsumer) healthy() bool {
 
 // run is Run without the gauges' poller.
 func (c *NATSConsumer) run(ctx context.Context) error {
-	cons, err := c.Setup(ctx)
+	cons, err := c.setUp(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
 		return fmt.Errorf("nats consumer %s: %w", c.name, err)
+	}
+	if cons == nil {
+		return nil // ctx is done
 	}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -1111,6 +1111,110 @@ func (c *NATSConsumer) run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// natsWaitWarnEvery is how often Run warns again while its connection
+// has not reached a NATS server yet.
+const natsWaitWarnEvery = 5 * time.Minute
+
+// setUp runs Setup for Run. It returns a nil consumer and nil error when
+// ctx is done first.
+//
+// A connection that is up when Run starts gets one Setup, whose error ends
+// Run, as always. A connection that has not reached its server yet (made
+// with nats.RetryOnFailedConnect while the server was unreachable: the
+// daemon's, with an external server down when it started) is waited for,
+// without a log line per attempt: a WARN every natsWaitWarnEvery
+// (whoever made the connection reports the first failure), and an INFO
+// once it connects. Setup then runs, and is retried with backoff while it
+// fails for a reason that passes with time (a timeout, no responders,
+// the connection lost again, a JetStream cluster not yet available); any
+// other error (a filter conflict, a stream bound JetStream has no room
+// for, a forbidden JetStream API) ends Run, as it would at a start with the
+// server up. A connection closed meanwhile (nats.go gave up: an
+// authorization error once the server answered) ends Run too.
+func (c *NATSConsumer) setUp(ctx context.Context) (jetstream.Consumer, error) {
+	if c.nc.IsConnected() {
+		cons, err := c.Setup(ctx)
+		if err != nil && ctx.Err() != nil {
+			return nil, nil
+		}
+		return cons, err
+	}
+	since := time.Now()
+	backoff := 100 * time.Millisecond
+	var warned time.Time
+	for {
+		if err := c.awaitConnection(ctx, since); err != nil || ctx.Err() != nil {
+			return nil, err
+		}
+		cons, err := c.Setup(ctx)
+		if err == nil {
+			c.logger.Info("NATS reached: jetstream stream and consumer set up", "consumer", c.opts.Durable,
+				"waited", time.Since(since).Round(time.Millisecond))
+			return cons, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		if c.fatal(err) || !setupRetryable(err) && c.nc.IsConnected() {
+			return nil, err
+		}
+		if now := time.Now(); now.Sub(warned) >= storeWarnEvery {
+			warned = now
+			c.logger.Warn("set up jetstream stream and consumer: retrying", "consumer", c.opts.Durable, "err", err, "retry_in", backoff)
+		}
+		if !sleep(ctx, backoff) {
+			return nil, nil
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+// awaitConnection waits until the connection is up or ctx is done (nil),
+// warning every natsWaitWarnEvery while it waits; since is when Run began
+// waiting. It returns an error when the connection is closed for good.
+func (c *NATSConsumer) awaitConnection(ctx context.Context, since time.Time) error {
+	if c.nc.IsConnected() {
+		return nil
+	}
+	ch := c.nc.StatusChanged(nats.CONNECTED, nats.CLOSED)
+	defer c.nc.RemoveStatusListener(ch)
+	remind := time.NewTicker(natsWaitWarnEvery)
+	defer remind.Stop()
+	for !c.nc.IsConnected() {
+		if c.nc.IsClosed() {
+			if err := c.nc.LastError(); err != nil {
+				return fmt.Errorf("NATS connection closed before it reached a server: %w", err)
+			}
+			return fmt.Errorf("NATS connection closed before it reached a server: %w", nats.ErrConnectionClosed)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ch:
+		case <-remind.C:
+			c.logger.Warn("NATS still unreachable: omen keeps connecting in the background; the stream and consumer are set up once it answers",
+				"consumer", c.opts.Durable, "for", time.Since(since).Round(time.Second))
+		}
+	}
+	return nil
+}
+
+// setupRetryable reports whether Setup's error err passes with time: the
+// server did not answer (a timeout, the connection lost), JetStream had
+// no responder yet, or its cluster was not yet available.
+func setupRetryable(err error) bool {
+	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrConnectionReconnecting) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsClusterNotAvailable
+}
+
+// jsClusterNotAvailable is JetStream's error code for "JetStream system
+// temporarily unavailable" (a cluster without a meta leader yet).
+const jsClusterNotAvailable jetstream.ErrorCode = 10008
 
 // fatal reports whether err ends Run: the connection is closed for good.
 func (c *NATSConsumer) fatal(err error) bool {

@@ -27,16 +27,18 @@
 // The static tests check what ties the files together: the Kubernetes
 // manifest's single replica, container port against --web.listen-address,
 // storage path against the volume claim's mount, token file inside the
-// Secret's mount, probes on the web port, grace period above
-// --shutdown-timeout, security context, the token and configuration
-// readable and the store's volume writable by runAsUser (fsGroup,
-// runAsGroup, defaultMode), resources, the headless governing Service,
-// scrape annotations on the pod template alone, ServiceMonitor and the
-// remote-write snippet's URL; the unit's StateDirectory, credential,
-// reload signal and stop timeout; the Dockerfile's static build, EXPOSE
-// port, non-root USER, copied configuration and the header's token file
-// readable by USER. A non-loopback listen address must come with a token
-// file, as omen run requires.
+// Secret's mount, the commented alertmanager_ui_url (an in-cluster
+// Alertmanager's name is not one browsers reach), probes on the web port,
+// grace period above --shutdown-timeout, security context, the token and
+// configuration readable and the store's volume writable by runAsUser
+// (fsGroup, runAsGroup, defaultMode), resources, the headless governing
+// Service, scrape annotations on the pod template alone, ServiceMonitor
+// and the remote-write snippet's URL; the unit's StateDirectory,
+// credential, reload signal, stop timeout and the oldest systemd its
+// settings need; the Dockerfile's static build, EXPOSE port, non-root
+// USER, copied configuration and the header's token file readable by
+// USER. A non-loopback listen address must come with a token file, as omen
+// run requires.
 //
 // TestSmoke starts that binary with each file's arguments and
 // configuration, paths moved to a temporary directory, addresses to random

@@ -320,6 +320,22 @@ func TestKubernetes(t *testing.T) {
 		if flags["nats.url"] == "" {
 			t.Errorf("no --nats.url: the manifest connects to an external NATS JetStream")
 		}
+		// Alertmanager is reached by its in-cluster name, which people's
+		// browsers cannot resolve: the file shows alertmanager_ui_url,
+		// commented, and uncommented it loads as that key.
+		if cfg.Alerting.AlertmanagerUIURL != "" {
+			return
+		}
+		data := string(m.configYAML(t))
+		re := regexp.MustCompile(`(?m)^(\s*)# (alertmanager_ui_url: (\S+))$`)
+		sm := re.FindStringSubmatch(data)
+		if sm == nil {
+			t.Fatalf("the ConfigMap's Alertmanager is %s, an in-cluster name: want a commented alertmanager_ui_url: URL line for the URL browsers reach it by", cfg.Alerting.Alertmanagers[0].URL)
+		}
+		on := checkConfig(t, "the ConfigMap's omen.yml with alertmanager_ui_url uncommented", []byte(re.ReplaceAllString(data, "$1$2")))
+		if on.Alerting.AlertmanagerUIURL != sm[3] {
+			t.Errorf("uncommented, alertmanager_ui_url is %q, want %q: the line is not in alerting:", on.Alerting.AlertmanagerUIURL, sm[3])
+		}
 	})
 
 	t.Run("one replica", func(t *testing.T) {

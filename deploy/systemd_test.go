@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +70,8 @@ func (u unit) get(section, key string) string {
 
 // execStart returns the unit's ExecStart as words. Quotes, specifiers
 // (%) and variables ($) are refused: systemd would rewrite them, and the
-// words would not be what omen receives.
+// words would not be what omen receives. (%d, the credentials directory,
+// needs systemd 251; the unit names the directory for 247.)
 func (u unit) execStart(t *testing.T) []string {
 	t.Helper()
 	vs := u["Service"]["ExecStart"]
@@ -137,6 +139,34 @@ func TestSystemd(t *testing.T) {
 		stop, err := time.ParseDuration(u.get("Service", "TimeoutStopSec"))
 		if err != nil || stop <= shutdown {
 			t.Errorf("TimeoutStopSec=%q, want a duration above --shutdown-timeout %v (%v)", u.get("Service", "TimeoutStopSec"), shutdown, err)
+		}
+	})
+
+	t.Run("version", func(t *testing.T) {
+		// The header states the oldest systemd that knows every setting
+		// the unit relies on: an older one ignores an unknown setting
+		// with a warning (LoadCredential=: the token file is missing,
+		// and omen exits 1 at every restart).
+		b, err := os.ReadFile(filepath.Join(dir, "omen.service"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`(?m)^#.*\bsystemd (\d+) or later`).FindSubmatch(b)
+		if m == nil {
+			t.Fatal("the unit's header does not say which systemd it needs (systemd N or later)")
+		}
+		minimum, _ := strconv.Atoi(string(m[1]))
+		for key, since := range map[string]int{
+			"LoadCredential":    247,
+			"ProtectProc":       247,
+			"ProtectClock":      245,
+			"ProtectKernelLogs": 244,
+			"ProtectHostname":   242,
+			"RestrictSUIDSGID":  242,
+		} {
+			if len(u["Service"][key]) > 0 && minimum < since {
+				t.Errorf("%s= needs systemd %d; the header says systemd %d or later", key, since, minimum)
+			}
 		}
 	})
 

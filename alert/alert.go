@@ -292,7 +292,8 @@ type Options struct {
 	MaxBatch int
 	// Now is the wall clock: Alertmanager's, against which the endsAt of
 	// the alerts sent is set (see the package doc), and the step time when
-	// Process is given a zero time. Default time.Now.
+	// Process is given a zero time; also the clock of the delivery
+	// failures' log records (their pace, failing_since). Default time.Now.
 	Now        func() time.Time
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger

@@ -40,8 +40,13 @@
 //     accepted it (2xx), or rejected it with a 4xx other than 429
 //     (not retryable: logged and counted as failed; a rejected POST of
 //     several alerts is re-sent alert by alert, so that only the bad one is
-//     dropped). A POST carries every pending item, collapsed to the newest
-//     version of each alert (a resolution supersedes the firing versions
+//     dropped). A POST that fails (to be retried) is logged at WARN when
+//     that Alertmanager starts failing, then at most once a minute while
+//     it goes on (since when, how many POSTs failed; at debug level in
+//     between), and the first answer after is logged at INFO (how long it
+//     failed, the alerts delivered). A POST carries every pending item,
+//     collapsed to the newest version of each alert (a resolution
+//     supersedes the firing versions
 //     before it; a resolution followed by a re-firing keeps both, in
 //     order); beyond Options.MaxBatch pending items (an outage) a target's
 //     items are compacted into one, so the backlog stays bounded and

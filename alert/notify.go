@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/omen-sre/omen/explain"
+	"github.com/omen-sre/omen/internal/errclass"
 	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/store"
 )
@@ -587,6 +588,12 @@ type target struct {
 	// stop and done are the delivery loop's, while it runs.
 	stop context.CancelFunc
 	done chan struct{}
+	// failing is the run of failed POSTs to be retried (its one key is
+	// the target: when it began, how many; errclass.Tracker, as the
+	// Prometheus poller's queries), and warned when it was last logged
+	// at WARN (see sendFailed). The delivery loop alone uses them.
+	failing errclass.Tracker[struct{}]
+	warned  time.Time
 
 	sent, failed prometheus.Counter
 	latency      prometheus.Observer
@@ -762,39 +769,86 @@ func (m *Manager) deliverOnce(ctx context.Context, tg *target, alerts []postable
 	switch {
 	case err == nil:
 		tg.sent.Add(float64(len(alerts)))
+		m.sendRecovered(tg, len(alerts))
 		return true, nil
 	case errors.As(err, &perm) && len(alerts) > 1:
 		// Isolate the alerts Alertmanager rejects: one bad alert must
 		// not drop the others.
+		sent := 0
 		for _, a := range alerts {
 			err := m.post(ctx, tg, []postableAlert{a})
 			switch {
 			case err == nil:
 				tg.sent.Inc()
+				sent++
 			case errors.As(err, &perm):
 				tg.failed.Inc()
 				m.logger.Error("alertmanager rejected an alert; dropping it", "alertmanager", tg.label, "labels", a.Labels, "err", err)
 			default:
 				tg.failed.Inc()
 				if ctx.Err() == nil {
-					m.logger.Warn("send alerts; will retry", "alertmanager", tg.label, "alerts", len(alerts), "err", err)
+					m.sendFailed(tg, len(alerts), err)
 				}
 				return false, err
 			}
 		}
+		m.sendRecovered(tg, sent)
 		return true, nil
 	case errors.As(err, &perm):
 		tg.failed.Add(float64(len(alerts)))
 		m.logger.Error("alertmanager rejected an alert; dropping it", "alertmanager", tg.label, "labels", alerts[0].Labels, "err", err)
+		m.sendRecovered(tg, 0)
 		return false, nil
 	default:
 		if ctx.Err() != nil {
 			return false, err
 		}
 		tg.failed.Add(float64(len(alerts)))
-		m.logger.Warn("send alerts; will retry", "alertmanager", tg.label, "alerts", len(alerts), "err", err)
+		m.sendFailed(tg, len(alerts), err)
 		return false, err
 	}
+}
+
+// failLogEvery is how often a run of failed POSTs to an Alertmanager is
+// logged at WARN after its first failure, as the Prometheus poller and
+// the NATS consumer log theirs: with retries backing off from MinBackoff
+// to MaxBackoff, a WARN per attempt made a dozen lines in the first
+// minutes of an outage and then 120 an hour.
+const failLogEvery = time.Minute
+
+// sendFailed logs the failed POST of n alerts to tg, to be retried: at
+// WARN when tg starts failing, then at WARN at most every failLogEvery
+// (of Options.Now) while it goes on, with since when and how many POSTs
+// have failed, at debug level otherwise. err names the URL redacted.
+func (m *Manager) sendFailed(tg *target, n int, err error) {
+	now := m.opts.Now()
+	f, started := tg.failing.Fail(struct{}{}, "", now)
+	switch {
+	case started:
+		tg.warned = now
+		m.logger.Warn("send alerts; will retry (while this alertmanager fails, logged again once a minute)",
+			"alertmanager", tg.label, "alerts", n, "err", err)
+	case now.Sub(tg.warned) >= failLogEvery:
+		tg.warned = now
+		m.logger.Warn("send alerts still failing; will retry", "alertmanager", tg.label, "alerts", n,
+			"failing_since", f.Since.UTC().Format(time.RFC3339), "failing_for", now.Sub(f.Since).Round(time.Second),
+			"failed_attempts", f.Count, "err", err)
+	default:
+		m.logger.Debug("send alerts; will retry", "alertmanager", tg.label, "alerts", n, "failed_attempts", f.Count, "err", err)
+	}
+}
+
+// sendRecovered ends tg's run of failed POSTs, if any, at an answer of
+// its Alertmanager (delivered of the POST's alerts accepted), saying so
+// at INFO.
+func (m *Manager) sendRecovered(tg *target, delivered int) {
+	f, ended := tg.failing.Succeed(struct{}{})
+	if !ended {
+		return
+	}
+	m.logger.Info("alertmanager takes alerts again", "alertmanager", tg.label, "alerts_delivered", delivered,
+		"failing_since", f.Since.UTC().Format(time.RFC3339), "failed_for", m.opts.Now().Sub(f.Since).Round(time.Millisecond),
+		"failed_attempts", f.Count)
 }
 
 // wait sleeps for the next backoff (doubling prev, between MinBackoff and

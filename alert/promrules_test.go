@@ -207,7 +207,8 @@ func TestPrometheusRulesMetrics(t *testing.T) {
 	var missing []string
 	for _, name := range []string{"omen_failure_probability", "omen_notifications_total",
 		"omen_notifications_oldest_pending_age_seconds", "omen_evaluator_last_step_timestamp_seconds",
-		"omen_model_failure_threshold", "omen_alerting_critical_probability"} {
+		"omen_model_failure_threshold", "omen_alerting_critical_probability",
+		"omen_config_last_reload_successful"} {
 		if !have[name] {
 			missing = append(missing, name)
 		}

@@ -261,6 +261,10 @@ type App struct {
 	stopOnce      sync.Once
 
 	reloads *prometheus.CounterVec
+	// reloadOK is 1 while the configuration in force is the one last
+	// loaded or reloaded (at start, and after a reload that applied), 0
+	// after a refused reload; reloadTime is when it last applied.
+	reloadOK, reloadTime prometheus.Gauge
 	// restoreRuntime undoes the runtime settings of config.RuntimeConfig.
 	restoreRuntime func()
 }
@@ -283,6 +287,21 @@ func New(opts Options) (*App, error) {
 		Namespace: "omen", Name: "config_reloads_total",
 		Help: "Configuration reloads by result.",
 	}, []string{"result"})
+	// Both results' series from the start, at 0: one that appeared at its
+	// first failure, at 1, made increase() miss that failure.
+	a.reloads.WithLabelValues("success")
+	a.reloads.WithLabelValues("failure")
+	a.reloadOK = promauto.With(a.reg).NewGauge(prometheus.GaugeOpts{
+		Namespace: "omen", Name: "config_last_reload_successful",
+		Help: "Whether the last configuration reload applied (1; also at start, with the configuration loaded) or was refused (0: omen runs on the configuration it last accepted, not the file's).",
+	})
+	a.reloadTime = promauto.With(a.reg).NewGauge(prometheus.GaugeOpts{
+		Namespace: "omen", Name: "config_last_reload_success_timestamp_seconds",
+		Help: "Time of the last configuration reload that applied, or of the start's load, in seconds since the epoch.",
+	})
+	// The configuration was loaded (applyDefaults, or the caller) just
+	// now: it is the one in force.
+	a.reloadApplied()
 	a.reg.MustRegister(
 		versioncollector.NewCollector("omen"),
 	)
@@ -851,24 +870,36 @@ func (a *App) closeResourcesBy(ctx context.Context) error {
 func (a *App) Reload() error { return a.requestReload(nil, "reload") }
 
 // reload applies the configuration file, or next when not nil (Apply); a
-// failure is counted and logged here (once), and returned to the caller
-// (SIGHUP, POST /-/reload, Apply).
+// failure is counted and logged here (once), sets
+// omen_config_last_reload_successful to 0 until a reload applies, and is
+// returned to the caller (SIGHUP, POST /-/reload, Apply).
 func (a *App) reload(next *config.Config) error {
 	err := a.applyConfig(next)
 	var applied *AppliedError
 	if errors.As(err, &applied) {
 		a.reloads.WithLabelValues("success").Inc()
+		a.reloadApplied()
 		a.logger.Warn("configuration reloaded, with errors", "file", a.opts.ConfigFile, "err", applied.Err)
 		return err
 	}
 	if err != nil {
 		a.reloads.WithLabelValues("failure").Inc()
+		a.reloadOK.Set(0)
 		a.logger.Error("reload configuration", "file", a.opts.ConfigFile, "err", err)
 		return err
 	}
 	a.reloads.WithLabelValues("success").Inc()
+	a.reloadApplied()
 	a.logger.Info("configuration reloaded", "file", a.opts.ConfigFile)
 	return nil
+}
+
+// reloadApplied records that a configuration took effect (a reload that
+// applied, with errors after it or not; the start's): the last reload
+// succeeded, now.
+func (a *App) reloadApplied() {
+	a.reloadOK.Set(1)
+	a.reloadTime.SetToCurrentTime()
 }
 
 func (a *App) applyConfig(next *config.Config) error {

@@ -524,7 +524,7 @@ func (a *App) start(ctx context.Context) error {
 		a.natsURL = srv.ClientURL()
 	}
 	src, err := newSources(sourceOptions{
-		Config: cfg, NATSURL: a.natsURL, Appender: a.ingest, Registerer: a.reg,
+		Config: cfg, NATSURL: a.natsURL, ExternalNATS: a.natsSrv == nil, Appender: a.ingest, Registerer: a.reg,
 		Logger: log.With("component", "stream"),
 	})
 	if err != nil {
@@ -532,9 +532,13 @@ func (a *App) start(ctx context.Context) error {
 	}
 	a.sources = src
 	// The stream and the durable consumer exist once Start returns, so
-	// publishers can start right away.
-	if _, err := src.consumer.Setup(ctx); err != nil {
-		return fail(fmt.Errorf("set up JetStream stream %q: %w", cfg.NATS.Stream, err))
+	// publishers can start right away; unless the external NATS server
+	// was unreachable (natsPending): then the consumer's Run sets them up
+	// once it answers, and omen serves meanwhile.
+	if !src.natsPending {
+		if _, err := src.consumer.Setup(ctx); err != nil {
+			return fail(fmt.Errorf("set up JetStream stream %q: %w", cfg.NATS.Stream, err))
+		}
 	}
 
 	// HTTP: metrics, health, reload, remote-write, API and UI.

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,17 +29,24 @@ import (
 const pollerSourcePrefix = "prometheus/"
 
 type sourceOptions struct {
-	Config     *config.Config
-	NATSURL    string
-	Appender   stream.Appender
-	Registerer prometheus.Registerer
-	Logger     *slog.Logger
+	Config  *config.Config
+	NATSURL string
+	// ExternalNATS: NATSURL is a server omen does not run (--nats.url),
+	// which may be down when omen starts (see connectNATS).
+	ExternalNATS bool
+	Appender     stream.Appender
+	Registerer   prometheus.Registerer
+	Logger       *slog.Logger
 }
 
 // sources holds omen's inputs: the JetStream consumer, the remote-write
 // receiver (served by the HTTP server) and the Prometheus pollers.
 type sources struct {
-	nc          *nats.Conn
+	nc *nats.Conn
+	// natsPending: the external NATS server was unreachable at the
+	// start; nc connects in the background, and the consumer's Run sets
+	// up the stream and consumer once it has (Start does not wait).
+	natsPending bool
 	consumer    *stream.NATSConsumer
 	remoteWrite http.Handler
 	// rw is remoteWrite's receiver, nil when remote_write is disabled.
@@ -62,29 +71,11 @@ func newSources(o sourceOptions) (*sources, error) {
 		return nil, err
 	}
 	s := &sources{logger: o.Logger, lookback: time.Duration(cfg.Resolved().Lookback)}
-	nc, err := nats.Connect(o.NATSURL,
-		nats.Name("omen"),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				o.Logger.Warn("NATS disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { o.Logger.Info("NATS reconnected", "url", c.ConnectedUrlRedacted()) }),
-		// Asynchronous errors (a permissions violation, a slow consumer)
-		// in the structured log: nats.go printed them on stderr itself.
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			args := []any{"err", err}
-			if sub != nil {
-				args = append(args, "subject", sub.Subject)
-			}
-			o.Logger.Warn("NATS error", args...)
-		}),
-	)
+	nc, pending, err := connectNATS(o)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS %s: %w", redactNATSURL(o.NATSURL), err)
+		return nil, err
 	}
+	s.natsPending = pending
 	s.nc = nc
 	live, err := liveLimitsOf(cfg)
 	if err != nil {
@@ -143,6 +134,132 @@ func newSources(o sourceOptions) (*sources, error) {
 		s.pollers = append(s.pollers, pollerWithBackfill{pl, backfill})
 	}
 	return s, nil
+}
+
+// natsReconnectWait is the pause between two attempts to reach NATS:
+// while omen runs, and from the start when an external server was
+// unreachable then.
+const natsReconnectWait = time.Second
+
+// connectNATS connects to o.NATSURL, reconnecting for ever once it has
+// connected. An external server (o.ExternalNATS) that does not answer
+// (connection refused, a dial that fails or times out, a name that does
+// not resolve yet) is no start error: pending is true, the WARN says so
+// once, and the connection keeps trying every natsReconnectWait in the
+// background (nats.RetryOnFailedConnect), so that omen serves its API,
+// remote-write and probes meanwhile rather than exiting into a crash
+// loop. A URL that does not parse or has another scheme than nats, tls,
+// ws or wss, and a server that answers but refuses the credentials or
+// the TLS handshake, remain start errors. The embedded server (started
+// by the daemon before) is connected to as before, failing fast.
+func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
+	logger := o.Logger
+	opts := []nats.Option{
+		nats.Name("omen"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(natsReconnectWait),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				logger.Warn("NATS disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { logger.Info("NATS reconnected", "url", c.ConnectedUrlRedacted()) }),
+		// Called only by a connection that did not reach its server
+		// at the start (RetryOnFailedConnect), once it has.
+		nats.ConnectHandler(func(c *nats.Conn) { logger.Info("NATS connected", "url", c.ConnectedUrlRedacted()) }),
+		// Asynchronous errors (a permissions violation, a slow consumer)
+		// in the structured log: nats.go printed them on stderr itself.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			args := []any{"err", err}
+			if sub != nil {
+				args = append(args, "subject", sub.Subject)
+			}
+			logger.Warn("NATS error", args...)
+		}),
+	}
+	if o.ExternalNATS {
+		if err := checkNATSURL(o.NATSURL); err != nil {
+			return nil, false, fmt.Errorf("NATS URL %s: %w", redactNATSURL(o.NATSURL), err)
+		}
+	}
+	nc, err = nats.Connect(o.NATSURL, opts...)
+	if err == nil {
+		return nc, false, nil
+	}
+	if !o.ExternalNATS || !natsUnreachable(err) {
+		return nil, false, fmt.Errorf("connect to NATS %s: %w", redactNATSURL(o.NATSURL), err)
+	}
+	logger.Warn("NATS server unreachable: omen starts without it and keeps connecting in the background; "+
+		"the stream and consumer are set up once it answers (remote-write, the API and /-/ready do not wait for it)",
+		"url", redactNATSURL(o.NATSURL), "err", err, "retry_every", natsReconnectWait)
+	nc, err = nats.Connect(o.NATSURL, append(opts, nats.RetryOnFailedConnect(true))...)
+	if err != nil {
+		return nil, false, fmt.Errorf("connect to NATS %s: %w", redactNATSURL(o.NATSURL), err)
+	}
+	return nc, true, nil
+}
+
+// natsUnreachable reports whether the NATS client's connect error err
+// says that no server answered: refused connections (nats.ErrNoServers),
+// a dial that failed (a name that does not resolve, no route, a dial
+// timeout) or a server that accepted the connection but sent nothing
+// (nats.ErrTimeout). An authorization error or a failed TLS handshake is
+// an answer, and not one of them.
+func natsUnreachable(err error) bool {
+	if errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// checkNATSURL checks each URL of the comma-separated list s as the NATS
+// client reads it (a URL without "://" gets nats://): it parses, has a
+// scheme the NATS client speaks (nats, tls, ws, wss), a host, and a port
+// in 1–65535 when it gives one. The client itself dials any scheme and
+// reports a bad port only as a failed dial, which connectNATS would retry
+// for ever. The errors quote no part of the URL (the caller names it,
+// redacted): a URL's password could be in the part.
+func checkNATSURL(s string) error {
+	var urls []string
+	for piece := range strings.SplitSeq(s, ",") {
+		if p := strings.TrimSpace(piece); p != "" {
+			urls = append(urls, p)
+		}
+	}
+	if len(urls) == 0 {
+		return errors.New("no server URL")
+	}
+	for i, p := range urls {
+		which := ""
+		if len(urls) > 1 {
+			which = fmt.Sprintf("URL %d of the list: ", i+1)
+		}
+		if !strings.Contains(p, "://") {
+			p = "nats://" + p
+		}
+		u, err := url.Parse(p)
+		if err != nil {
+			// Not err: it quotes the URL, or a part of its password
+			// (nats://omen:s3c,ret@h is split at the comma, and
+			// "nats://omen:s3c" has the port ":s3c").
+			return fmt.Errorf("%sdoes not parse as a URL (a password with a comma, @, / or %% in it must be percent-encoded)", which)
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("%sscheme %q, want one of nats, tls, ws, wss", which, u.Scheme)
+		}
+		if u.Hostname() == "" {
+			return fmt.Errorf("%sno host", which)
+		}
+		if port := u.Port(); port != "" {
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				return fmt.Errorf("%sport %q, want 1-65535", which, port)
+			}
+		}
+	}
+	return nil
 }
 
 // remoteWriteOptions are the remote-write receiver's options from cfg's

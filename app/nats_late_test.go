@@ -1,0 +1,219 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+
+	"github.com/omen-sre/omen/internal/testenv"
+)
+
+// lateNATSDelay is how long after omen's start the late NATS server
+// starts: longer than a JetStream request's default timeout (5s).
+const lateNATSDelay = 7 * time.Second
+
+// startNATSOn starts Debian's nats-server with JetStream on the loopback
+// port and a temporary store, waits until JetStream answers and stops it
+// when the test ends.
+func startNATSOn(t *testing.T, port int) {
+	t.Helper()
+	var out testenv.SyncBuffer
+	cmd := exec.Command(testenv.NATSServerBin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", t.TempDir())
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start nats-server: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	waitFor(t, "nats-server's JetStream", 20*time.Second, func() bool {
+		nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port), nats.Timeout(time.Second))
+		if err != nil {
+			return false
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err = js.AccountInfo(ctx)
+		return err == nil
+	})
+}
+
+func httpStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestExternalNATSLate: omen run with an external NATS server that is down
+// at its start (Debian's nats-server 2.9, started 7s later) starts and
+// serves: /-/healthy and /-/ready answer 200, remote-write (which goes to
+// the store, not through NATS) is stored, the daemon does not stop, the
+// log says once that NATS is unreachable; once the server is up, omen
+// creates the stream and ingests what is published to omen.metrics.influx.
+// Start failed with "connect to NATS …: nats: no servers available for
+// connection" (exit 1, a crash loop under Kubernetes or systemd).
+func TestExternalNATSLate(t *testing.T) {
+	port := testenv.StablePort(t)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	logs := &testenv.SyncBuffer{}
+	a := startApp(t, t.TempDir(), func(o *Options) {
+		o.NATSURL, o.NATSListenAddress = url, ""
+		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	base := "http://" + a.Addr()
+	for _, p := range []string{"/-/healthy", "/-/ready"} {
+		if code := httpStatus(t, base+p); code != http.StatusOK {
+			t.Errorf("GET %s while NATS is down: %d, want 200", p, code)
+		}
+	}
+	if code, body := postRemoteWrite(t, a, rwRequest(t, 2, 3, 1)); code != http.StatusNoContent {
+		t.Fatalf("remote-write while NATS is down: %d %s, want 204", code, body)
+	}
+	if n, _ := countBatches(t, a.Store()); n != 1 {
+		t.Fatalf("batches stored from remote-write while NATS is down: %d, want 1", n)
+	}
+	select {
+	case <-a.Done():
+		t.Fatalf("omen stopped while NATS was down: %v", a.Err())
+	case <-time.After(lateNATSDelay):
+	}
+	if code := httpStatus(t, base+"/-/ready"); code != http.StatusOK {
+		t.Errorf("GET /-/ready after %v without NATS: %d, want 200", lateNATSDelay, code)
+	}
+	if n := strings.Count(logs.String(), "NATS server unreachable"); n != 1 {
+		t.Errorf("%d WARNs that NATS is unreachable, want 1:\n%s", n, logs.String())
+	}
+
+	startNATSOn(t, port)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "omen to create the stream on the late server", 30*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := js.Consumer(ctx, "OMEN", "omen")
+		return err == nil
+	})
+	start := time.Now().Add(-time.Minute).Truncate(5 * time.Second)
+	publish(t, url, "omen.metrics.influx", podLines(0, start, 2), podLines(1, start.Add(5*time.Second), 2))
+	waitFor(t, "the messages published to the late server", 20*time.Second, func() bool {
+		n, _ := countBatches(t, a.Store())
+		return n == 3
+	})
+	if out := logs.String(); !strings.Contains(out, "NATS connected") || !strings.Contains(out, "NATS reached: jetstream stream and consumer set up") {
+		t.Errorf("no INFO that NATS was connected and the stream set up:\n%s", out)
+	}
+	select {
+	case <-a.Done():
+		t.Fatalf("omen stopped: %v", a.Err())
+	default:
+	}
+}
+
+// TestExternalNATSStopWhileWaiting: Stop while omen still waits for an
+// external NATS server that never answers returns within seconds and
+// leaves no goroutine behind (the background connect and the consumer's
+// wait end).
+func TestExternalNATSStopWhileWaiting(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	a, err := New(Options{Config: testConfig(t), StoragePath: t.TempDir(), ListenAddress: "127.0.0.1:0",
+		NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", testenv.StablePort(t)), ShutdownTimeout: 20 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatalf("start with NATS down: %v", err)
+	}
+	time.Sleep(time.Second)
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(context.Background()) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not return within 10s while omen waited for NATS")
+	}
+	if err := a.Err(); err != nil {
+		t.Errorf("Err after Stop = %v, want nil", err)
+	}
+	goleak.VerifyNone(t, append(leakIgnores(), before)...)
+}
+
+// TestExternalNATSStartErrors: only an unreachable server is waited for. A
+// URL that does not parse (without quoting its password: the NATS
+// client's error quoted the URL, and a password split at a comma showed
+// in part as a bad port), with a scheme the NATS client does not speak
+// (it dialled any, and a server that never answers would now be waited
+// for), a bad port or no URL at all, credentials the server refuses and a
+// TLS URL for a server without TLS stay start errors (exit 1), naming the
+// URL without its password.
+func TestExternalNATSStartErrors(t *testing.T) {
+	srv := testenv.NATSServer(t, "--user", "omen", "--pass", "s3cret")
+	hostPort := strings.TrimPrefix(srv, "nats://")
+	for _, tc := range []struct{ name, url, want string }{
+		{"unparseable", "nats://omen:s3cret@[::1", "does not parse"},
+		{"comma in the password", "nats://omen:s3cret,x@" + hostPort, "URL 1 of the list: does not parse"},
+		{"scheme", "http://omen:s3cret@" + hostPort, `scheme "http", want one of nats, tls, ws, wss`},
+		{"port", "nats://omen:s3cret@127.0.0.1:99999", `port "99999", want 1-65535`},
+		{"empty list", " , ", "no server URL"},
+		{"bad password", "nats://omen:wr0ng@" + hostPort, "Authorization Violation"},
+		{"no credentials", srv, "Authorization Violation"},
+		{"tls to a plain server", "tls://omen:s3cret@" + hostPort, "secure connection not available"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := New(Options{Config: testConfig(t), StoragePath: t.TempDir(), ListenAddress: "127.0.0.1:0",
+				NATSURL: tc.url, ShutdownTimeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = a.Start(context.Background())
+			if err == nil {
+				_ = a.Stop(context.Background())
+				t.Fatal("start succeeded")
+			}
+			if msg := err.Error(); !strings.Contains(strings.ToLower(msg), strings.ToLower(tc.want)) || strings.Contains(msg, "s3cret") || strings.Contains(msg, "wr0ng") {
+				t.Errorf("start error %q, want one with %q and no password", msg, tc.want)
+			}
+			if errors.Is(err, nats.ErrNoServers) {
+				t.Errorf("start error %q wraps nats.ErrNoServers: omen run's hint would say the server is unreachable", err)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -176,13 +177,93 @@ func TestExternalNATSStopWhileWaiting(t *testing.T) {
 	goleak.VerifyNone(t, append(leakIgnores(), before)...)
 }
 
+// closingListener accepts connections on a loopback port and closes
+// each at once, as a proxy or load balancer without a backend does, until
+// the test ends; it returns the address.
+func closingListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+	})
+	return ln.Addr().String()
+}
+
+// TestExternalNATSBehindEmptyProxy: a NATS URL whose connections are
+// closed before the server says anything (a proxy or load balancer with
+// no NATS behind it yet) counts as unreachable: omen starts and answers
+// /-/ready. Start failed with "EOF".
+func TestExternalNATSBehindEmptyProxy(t *testing.T) {
+	logs := &testenv.SyncBuffer{}
+	a := startApp(t, t.TempDir(), func(o *Options) {
+		o.NATSURL, o.NATSListenAddress = "nats://"+closingListener(t), ""
+		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	if code := httpStatus(t, "http://"+a.Addr()+"/-/ready"); code != http.StatusOK {
+		t.Errorf("GET /-/ready: %d, want 200", code)
+	}
+	if !strings.Contains(logs.String(), "NATS server unreachable") {
+		t.Errorf("no WARN that NATS is unreachable:\n%s", logs.String())
+	}
+}
+
+// silentListener accepts connections on a loopback port and holds them
+// without a word, as a server expecting a TLS handshake first does, until
+// the test ends; it returns the address.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+	})
+	return ln.Addr().String()
+}
+
 // TestExternalNATSStartErrors: only an unreachable server is waited for. A
 // URL that does not parse (without quoting its password: the NATS
 // client's error quoted the URL, and a password split at a comma showed
 // in part as a bad port), with a scheme the NATS client does not speak
 // (it dialled any, and a server that never answers would now be waited
 // for), a bad port or no URL at all, credentials the server refuses and a
-// TLS URL for a server without TLS stay start errors (exit 1), naming the
+// TLS URL for a server without TLS, and a server that accepts the
+// connection but says nothing (it may expect a TLS handshake first) stay
+// start errors (exit 1), naming the
 // URL without its password.
 func TestExternalNATSStartErrors(t *testing.T) {
 	srv := testenv.NATSServer(t, "--user", "omen", "--pass", "s3cret")
@@ -196,6 +277,8 @@ func TestExternalNATSStartErrors(t *testing.T) {
 		{"bad password", "nats://omen:wr0ng@" + hostPort, "Authorization Violation"},
 		{"no credentials", srv, "Authorization Violation"},
 		{"tls to a plain server", "tls://omen:s3cret@" + hostPort, "secure connection not available"},
+		// A server that says nothing may want a TLS handshake first.
+		{"silent server", "nats://" + silentListener(t), "i/o timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := New(Options{Config: testConfig(t), StoragePath: t.TempDir(), ListenAddress: "127.0.0.1:0",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -202,11 +204,16 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 // natsUnreachable reports whether the NATS client's connect error err
 // says that no server answered: refused connections (nats.ErrNoServers),
 // a dial that failed (a name that does not resolve, no route, a dial
-// timeout) or a server that accepted the connection but sent nothing
-// (nats.ErrTimeout). An authorization error or a failed TLS handshake is
-// an answer, and not one of them.
+// timeout), a connection closed or reset before the server said anything
+// (a proxy or load balancer without a backend, a server shutting down)
+// or a server that accepted the connection but did not complete the
+// NATS handshake in time (nats.ErrTimeout). An authorization error or a
+// failed TLS handshake is an answer, and not one of them; nor is a read
+// that timed out waiting for the server's first line (a server that
+// expects a TLS handshake first, from a client not told to use TLS).
 func natsUnreachable(err error) bool {
-	if errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout) {
+	if errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
 		return true
 	}
 	var op *net.OpError

@@ -285,18 +285,47 @@ func checkConfig(t *testing.T, what string, data []byte) *config.Config {
 	return cfg
 }
 
-// readable reports whether a process of uid and groups (not root) may
-// read a file of mode owned by owner and group: the owner's bits apply to
-// the owner, the group's to a member, the others' to anyone else.
-func readable(mode os.FileMode, owner, group, uid int, groups []int) bool {
-	switch {
-	case owner == uid:
-		return mode&0o400 != 0
-	case slices.Contains(groups, group):
-		return mode&0o040 != 0
-	default:
-		return mode&0o004 != 0
+// fileOwner is a file's owner, group and mode.
+type fileOwner struct {
+	uid, gid int
+	mode     os.FileMode
+}
+
+// runAs is the user and groups a deployment runs omen as, and the owner
+// and mode it gives the token file and the store's directory before omen
+// starts.
+type runAs struct {
+	uid, gid      int
+	supplementary []int
+	token, data   fileOwner
+}
+
+// groups returns the primary and supplementary groups.
+func (r *runAs) groups() []int {
+	g := []int{r.gid}
+	for _, s := range r.supplementary {
+		if !slices.Contains(g, s) {
+			g = append(g, s)
+		}
 	}
+	return g
+}
+
+// may reports whether omen (not root) has every permission bit of want
+// (0o4 read, 0o2 write, 0o1 execute or search; 0o3 to create files in a
+// directory) on f: the owner's bits apply to the owner, the group's to a
+// member, the others' to anyone else.
+func (r *runAs) may(f fileOwner, want os.FileMode) bool {
+	var bits os.FileMode
+	switch {
+	case f.uid == r.uid:
+		bits = f.mode >> 6
+	case slices.Contains(r.groups(), f.gid):
+		bits = f.mode >> 3
+	default:
+		bits = f.mode
+	}
+	return bits&want == want
 }
 
 // within reports whether path is dir or below it.

@@ -43,7 +43,12 @@
 // TestSmoke starts that binary with each file's arguments and
 // configuration, paths moved to a temporary directory, addresses to random
 // loopback ports, an external NATS URL to a local nats-server and
-// Alertmanager URLs to a local stub, and checks that the probe and scrape
+// Alertmanager URLs to a local stub. Run as root, it runs omen as the
+// user the manifest (runAsUser, runAsGroup, fsGroup) or the image (USER)
+// gives it, the token file and the store's directory owned and moded as
+// the kubelet (defaultMode, fsGroup) or the Dockerfile header's install
+// and the image make them; as another user, omen runs as that user. It
+// checks that the probe and scrape
 // paths answer 200 without the token, that the API and remote-write
 // answer 401 without it and succeed with it, that SIGHUP reloads, and
 // that SIGTERM stops omen with exit 0 within the grace period.

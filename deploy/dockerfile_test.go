@@ -449,60 +449,75 @@ func TestDockerfile(t *testing.T) {
 
 // checkTokenInstall wants the header to make the token file it mounts at
 // tokenFile readable by the image's USER (uid:gid): a bind mount keeps the
-// host file's owner and mode, and a root-only file makes omen exit 1. The
-// file is the source of the header's -v "$PWD/FILE:tokenFile:ro"; the
-// header must create it with install, whose -m, -o and -g give its mode,
-// owner and group (an owner or group not given is not USER's).
+// host file's owner and mode, and a root-only file makes omen exit 1.
 func checkTokenInstall(t *testing.T, header, tokenFile, user string) {
 	t.Helper()
-	m := regexp.MustCompile(`-v "?\$PWD/([^:"]+):` + regexp.QuoteMeta(tokenFile) + `:ro`).FindStringSubmatch(header)
-	if m == nil {
-		t.Errorf("the header's docker run does not mount \"$PWD/FILE:%s:ro\"", tokenFile)
+	r := dockerUser(t, user)
+	f, err := tokenInstall(header, tokenFile)
+	if err != nil {
+		t.Errorf("%v: show how to make it readable by USER %s (install -m 0440 -g %d …): omen, not root, reads the mounted file", err, user, r.gid)
 		return
 	}
-	src := m[1]
+	if !r.may(f, 0o4) {
+		t.Errorf("the header's install of the token file (mode %#o, owner %d, group %d) is not readable by USER %s", f.mode, f.uid, f.gid, user)
+	}
+}
+
+// dockerUser returns the numeric uid:gid of a USER.
+func dockerUser(t *testing.T, user string) *runAs {
+	t.Helper()
 	uidS, gidS, _ := strings.Cut(user, ":")
 	uid, err1 := strconv.Atoi(uidS)
 	gid, err2 := strconv.Atoi(gidS)
 	if err1 != nil || err2 != nil {
 		t.Fatalf("USER %q: want numeric uid:gid", user)
 	}
+	return &runAs{uid: uid, gid: gid}
+}
+
+// tokenInstall returns the owner, group and mode the header's install
+// command gives the token file: the source of the header's
+// -v "$PWD/FILE:tokenFile:ro". An owner or group install is not given is
+// -1 (not USER's: sudo's root, or whoever runs it).
+func tokenInstall(header, tokenFile string) (fileOwner, error) {
+	m := regexp.MustCompile(`-v "?\$PWD/([^:"]+):` + regexp.QuoteMeta(tokenFile) + `:ro`).FindStringSubmatch(header)
+	if m == nil {
+		return fileOwner{}, fmt.Errorf("the header's docker run does not mount \"$PWD/FILE:%s:ro\"", tokenFile)
+	}
+	src := m[1]
 	for _, line := range strings.Split(header, "\n") {
 		words := strings.Fields(strings.TrimPrefix(line, "#"))
 		i := slices.Index(words, "install")
 		if i < 0 || words[len(words)-1] != src {
 			continue
 		}
-		mode, owner, group := -1, -1, -1
+		f := fileOwner{-1, -1, 0}
+		hasMode := false
 		for j := i + 1; j+1 < len(words); j++ {
 			var err error
 			switch words[j] {
 			case "-m", "--mode":
 				var v uint64
 				v, err = strconv.ParseUint(words[j+1], 8, 32)
-				mode = int(v)
+				f.mode, hasMode = os.FileMode(v), true
 			case "-o", "--owner":
-				owner, err = idOf(words[j+1])
+				f.uid, err = idOf(words[j+1])
 			case "-g", "--group":
-				group, err = idOf(words[j+1])
+				f.gid, err = idOf(words[j+1])
 			default:
 				continue
 			}
 			if err != nil {
-				t.Errorf("the header's install of %s: %s %s: %v", src, words[j], words[j+1], err)
+				return fileOwner{}, fmt.Errorf("the header's install of %s: %s %s: %w", src, words[j], words[j+1], err)
 			}
 			j++
 		}
-		if mode < 0 {
-			t.Errorf("the header's install of %s gives no -m: its mode is install's default, 0755", src)
-			return
+		if !hasMode {
+			return fileOwner{}, fmt.Errorf("the header's install of %s gives no -m (install's default is 0755)", src)
 		}
-		if !readable(os.FileMode(mode), owner, group, uid, []int{gid}) {
-			t.Errorf("the header's install of %s (mode %#o, owner %d, group %d) is not readable by USER %s", src, mode, owner, group, user)
-		}
-		return
+		return f, nil
 	}
-	t.Errorf("the header does not show how to make %s readable by USER %s (install -m 0440 -g %d … %s): omen, not root, reads the mounted file", src, user, gid, src)
+	return fileOwner{}, fmt.Errorf("the header does not create %s, the token file it mounts, with install", src)
 }
 
 // idOf returns a numeric user or group id; root is 0.

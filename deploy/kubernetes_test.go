@@ -494,15 +494,52 @@ func TestKubernetes(t *testing.T) {
 
 // checkK8sPermissions checks that omen, as the user and groups the pod's
 // security context gives it, can read its token and configuration and
-// write its store, as the kubelet sets the volumes up: a Secret's or
-// ConfigMap's files owned by root, their group fsGroup when it is set
-// (else root's), their mode defaultMode (0644 when unset); the claim's
-// volume, whose root is root's on many provisioners, given to the group
-// fsGroup (group-writable, setgid) when fsGroup is set, else left as it
-// is. The kubelet today also adds group read to a Secret's files when
-// fsGroup is set (kubernetes/kubernetes#57923, which calls that a bug to
-// fix): not counted on here, so a defaultMode 0400 is root's alone.
+// write its store, as the kubelet sets the volumes up (k8sRunAs).
 func checkK8sPermissions(t *testing.T, m *k8sManifest) {
+	t.Helper()
+	r := k8sRunAs(t, m)
+	d, err := parseDockerfile(filepath.Join(repoRoot, "deploy", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, imageGID, _ := strings.Cut(d.final().last("USER"), ":")
+	if strconv.Itoa(r.gid) != imageGID {
+		t.Errorf("runAsGroup %d, want the image's USER group %s", r.gid, imageGID)
+	}
+	ps := m.sts.Template.Spec.SecurityContext
+	if ps.FSGroup == nil {
+		t.Errorf("no fsGroup: the volume claim's root (root's on many provisioners) is not writable by uid %d, and the Secret's token file is root's", r.uid)
+	} else if *ps.FSGroup != r.gid {
+		t.Errorf("fsGroup %d, want runAsGroup %d (the image's USER group): the volumes' group is omen's", *ps.FSGroup, r.gid)
+	}
+	for flag, f := range map[string]fileOwner{"web.token-file": r.token, "config.file": k8sVolumeFile(t, m, "config.file")} {
+		if !r.may(f, 0o4) {
+			t.Errorf("--%s: mode %#o, owner %d, group %d: not readable by uid %d, groups %v", flag, f.mode, f.uid, f.gid, r.uid, r.groups())
+		}
+	}
+	if !r.may(r.data, 0o3) {
+		t.Errorf("--storage.path's volume: mode %#o, owner %d, group %d: not writable by uid %d, groups %v", r.data.mode, r.data.uid, r.data.gid, r.uid, r.groups())
+	}
+	vol, _ := m.mountOf(t, m.flags()["storage.path"])
+	for _, vm := range m.omen.VolumeMounts {
+		if vm.Name == vol && vm.ReadOnly {
+			t.Errorf("--storage.path's volume %q is mounted read-only", vol)
+		}
+	}
+}
+
+// k8sRunAs returns the user and groups the pod's security context runs
+// omen as (the container's runAsUser and runAsGroup over the pod's), and
+// its token file and store directory as the kubelet sets them up: a
+// Secret's or ConfigMap's files owned by root, their group fsGroup when it
+// is set (else root's), their mode defaultMode (0644 when unset); the
+// claim's volume, whose root is root's on many provisioners (0755), given
+// to the group fsGroup (group-writable, setgid) when fsGroup is set, else
+// left as it is. The kubelet today also adds group read to a Secret's
+// files when fsGroup is set (kubernetes/kubernetes#57923, which calls that
+// a bug to fix): not counted on here, so a defaultMode 0400 is root's
+// alone.
+func k8sRunAs(t *testing.T, m *k8sManifest) *runAs {
 	t.Helper()
 	ps := m.sts.Template.Spec.SecurityContext
 	uid, gid := ps.RunAsUser, ps.RunAsGroup
@@ -515,60 +552,44 @@ func checkK8sPermissions(t *testing.T, m *k8sManifest) {
 	if uid == nil || gid == nil {
 		t.Fatalf("runAsUser %s, runAsGroup %s: want both set (the image's USER, numeric)", show(uid), show(gid))
 	}
-	d, err := parseDockerfile(filepath.Join(repoRoot, "deploy", "Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, imageGID, _ := strings.Cut(d.final().last("USER"), ":")
-	if strconv.Itoa(*gid) != imageGID {
-		t.Errorf("runAsGroup %d, want the image's USER group %s", *gid, imageGID)
-	}
-	if ps.FSGroup == nil {
-		t.Errorf("no fsGroup: the volume claim's root (root's on many provisioners) is not writable by uid %d, and the Secret's token file is root's", *uid)
-	} else if *ps.FSGroup != *gid {
-		t.Errorf("fsGroup %d, want runAsGroup %d (the image's USER group): the volumes' group is omen's", *ps.FSGroup, *gid)
-	}
-	groups := append([]int{*gid}, ps.SupplementalGroups...)
-	fileGroup := 0
+	r := &runAs{uid: *uid, gid: *gid, supplementary: slices.Clone(ps.SupplementalGroups), data: fileOwner{0, 0, 0o755}}
 	if ps.FSGroup != nil {
-		if !slices.Contains(groups, *ps.FSGroup) {
-			groups = append(groups, *ps.FSGroup)
-		}
-		fileGroup = *ps.FSGroup
+		r.supplementary = append(r.supplementary, *ps.FSGroup)
+		r.data = fileOwner{0, *ps.FSGroup, 0o775 | os.ModeSetgid}
 	}
-	for _, flag := range []string{"web.token-file", "config.file"} {
-		vol, _ := m.mountOf(t, m.flags()[flag])
-		for _, v := range m.sts.Template.Spec.Volumes {
-			if v.Name != vol {
-				continue
-			}
-			mode, items := 0o644, 0
-			switch {
-			case v.Secret != nil:
-				items = len(v.Secret.Items)
-				if v.Secret.DefaultMode != nil {
-					mode = *v.Secret.DefaultMode
-				}
-			case v.ConfigMap != nil:
-				items = len(v.ConfigMap.Items)
-				if v.ConfigMap.DefaultMode != nil {
-					mode = *v.ConfigMap.DefaultMode
-				}
-			}
-			if items != 0 {
-				t.Errorf("volume %q has items: this test reads the file's mode from defaultMode alone", vol)
-			}
-			if !readable(os.FileMode(mode), 0, fileGroup, *uid, groups) {
-				t.Errorf("--%s in volume %q: mode %#o, owner root, group %d: not readable by uid %d, groups %v", flag, vol, mode, fileGroup, *uid, groups)
-			}
-		}
+	r.token = k8sVolumeFile(t, m, "web.token-file")
+	return r
+}
+
+// k8sVolumeFile returns the owner, group and mode of the file the flag
+// names in a Secret's or ConfigMap's volume, as k8sRunAs describes.
+func k8sVolumeFile(t *testing.T, m *k8sManifest, flag string) fileOwner {
+	t.Helper()
+	f := fileOwner{0, 0, 0o644}
+	if fs := m.sts.Template.Spec.SecurityContext.FSGroup; fs != nil {
+		f.gid = *fs
 	}
-	vol, _ := m.mountOf(t, m.flags()["storage.path"])
-	for _, vm := range m.omen.VolumeMounts {
-		if vm.Name == vol && vm.ReadOnly {
-			t.Errorf("--storage.path's volume %q is mounted read-only", vol)
+	vol, _ := m.mountOf(t, m.flags()[flag])
+	for _, v := range m.sts.Template.Spec.Volumes {
+		if v.Name != vol {
+			continue
+		}
+		var mode *int
+		items := 0
+		switch {
+		case v.Secret != nil:
+			items, mode = len(v.Secret.Items), v.Secret.DefaultMode
+		case v.ConfigMap != nil:
+			items, mode = len(v.ConfigMap.Items), v.ConfigMap.DefaultMode
+		}
+		if items != 0 {
+			t.Errorf("volume %q has items: this test reads the file's mode from defaultMode alone", vol)
+		}
+		if mode != nil {
+			f.mode = os.FileMode(*mode)
 		}
 	}
+	return f
 }
 
 // secretName returns the Secret the token volume mounts.

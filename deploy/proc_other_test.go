@@ -11,3 +11,9 @@ func setPdeathsig(*exec.Cmd) {}
 // pidAlive reports every process alive here, so that removeStale keeps
 // every directory: it has no portable way to tell.
 func pidAlive(int) bool { return true }
+
+// canRunAs reports false: setRunAs is Linux's here.
+func canRunAs() bool { return false }
+
+// setRunAs does nothing here.
+func setRunAs(*exec.Cmd, *runAs) {}

@@ -38,11 +38,16 @@ type deployment struct {
 	openPaths  []string      // paths served without the token (probes, scrape)
 	writePath  string        // the remote-write path Prometheus is told
 	stopWithin time.Duration // the supervisor's grace period before SIGKILL
+	// runAs is the user the file runs omen as and how it gives it the
+	// token file and the store's directory; nil: the test's user (the
+	// systemd unit's dynamic user owns its credential and state
+	// directory).
+	runAs *runAs
 }
 
 func k8sDeployment(t *testing.T) deployment {
 	m := parseK8s(t)
-	d := deployment{args: m.omen.Args[1:], config: m.configYAML(t), writePath: remoteWriteURL(t, m).Path}
+	d := deployment{args: m.omen.Args[1:], config: m.configYAML(t), writePath: remoteWriteURL(t, m).Path, runAs: k8sRunAs(t, m)}
 	for _, kind := range []string{"startup", "liveness", "readiness"} {
 		d.openPaths = append(d.openPaths, m.probes(t)[kind].HTTPGet.Path)
 	}
@@ -88,8 +93,17 @@ func dockerDeployment(t *testing.T) deployment {
 		n, _ := strconv.Atoi(string(m[1]))
 		stop = time.Duration(n) * time.Second
 	}
+	// USER, the token file as the header's install makes it (sudo's root
+	// where it names no owner or group), the store's directory as the
+	// image's COPY --chown=USER of a mkdir'd directory.
+	r := dockerUser(t, d.final().last("USER"))
+	if r.token, err = tokenInstall(string(b), flagValues(cmd[1:])["web.token-file"]); err != nil {
+		t.Fatal(err)
+	}
+	r.token.uid, r.token.gid = max(r.token.uid, 0), max(r.token.gid, 0)
+	r.data = fileOwner{r.uid, r.gid, 0o755}
 	return deployment{args: cmd[1:], config: cfg, openPaths: []string{"/-/healthy", "/-/ready", "/metrics"},
-		writePath: "/api/v1/write", stopWithin: stop}
+		writePath: "/api/v1/write", stopWithin: stop, runAs: r}
 }
 
 // TestSmoke starts omen with each deployment file's flags and
@@ -122,7 +136,7 @@ func smoke(t *testing.T, d deployment) {
 	if err := os.WriteFile(filepath.Join(dir, "omen.yml"), cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := startOmen(t, args)
+	p := startOmen(t, args, applyRunAs(t, d.runAs, dir))
 	base := "http://" + addr
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
 	p.waitReady(t, client, base+"/-/ready")
@@ -170,6 +184,45 @@ func smoke(t *testing.T, d deployment) {
 	case <-time.After(d.stopWithin):
 		t.Errorf("omen still running %v after SIGTERM, the file's grace period; output:\n%s", d.stopWithin, p.out.String())
 	}
+}
+
+// applyRunAs gives the token file and the store's directory the owner,
+// group and mode the deployment gives them, and returns the user to run
+// omen as, when the test runs as root (where a process may change its
+// user); else nil, and omen runs as the test's user (the permissions are
+// then checked statically only: TestKubernetes/permissions,
+// TestDockerfile/header). The temporary directory and the configuration
+// become readable by others.
+func applyRunAs(t *testing.T, r *runAs, dir string) *runAs {
+	t.Helper()
+	if r == nil {
+		return nil
+	}
+	if os.Geteuid() != 0 || !canRunAs() {
+		t.Logf("not root: omen runs as this test's user, not uid %d; the token's and the store's permissions are checked statically only", r.uid)
+		return nil
+	}
+	for _, c := range []struct {
+		name string
+		mode os.FileMode
+	}{{filepath.Dir(dir), 0o755}, {dir, 0o755}, {filepath.Join(dir, "omen.yml"), 0o644}} {
+		if err := os.Chmod(c.name, c.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string]fileOwner{filepath.Join(dir, "token"): r.token, data: r.data} {
+		if err := os.Chown(name, f.uid, f.gid); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(name, f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
 }
 
 // localArgs rewrites omen run's flags for the test: files into dir,
@@ -275,10 +328,14 @@ type omenProcess struct {
 	err  error
 }
 
-func startOmen(t *testing.T, args []string) *omenProcess {
+// startOmen starts omen run with args, as the user r when not nil.
+func startOmen(t *testing.T, args []string, r *runAs) *omenProcess {
 	t.Helper()
 	p := &omenProcess{out: &testenv.SyncBuffer{Max: 1 << 20}, done: make(chan struct{})}
 	p.cmd = command(omenBin(t), append([]string{"run"}, args...)...)
+	if r != nil {
+		setRunAs(p.cmd, r)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -53,7 +53,9 @@ func debianRestartable(t *testing.T) *restartableNATS {
 // reached its server yet (Debian's nats-server 2.9, started 7s after Run)
 // waits for it instead of failing, then creates the stream and the
 // durable consumer and ingests a message published to the stream's
-// subject, and says once at INFO that NATS was reached. Run failed after
+// subject, and says once at INFO that NATS was reached.
+// omen_nats_consumer_last_contact_timestamp_seconds stays at Run's start
+// while it waits, and moves once the pull works. Run failed after
 // 5s: Setup's first JetStream request timed out.
 func TestNATSConsumerWaitsForLateServer(t *testing.T) {
 	verifyNoLeaks(t)
@@ -61,9 +63,15 @@ func TestNATSConsumerWaitsForLateServer(t *testing.T) {
 	nc := lateConn(t, srv.url)
 	app := &MemAppender{}
 	logs := &testenv.SyncBuffer{}
-	c, err := NewNATSConsumer(nc, app, testNATSOptions(), prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, nil)))
+	reg := prometheus.NewRegistry()
+	c, err := NewNATSConsumer(nc, app, testNATSOptions(), reg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	c.pollEvery = 200 * time.Millisecond
+	contact := func() float64 {
+		v, _ := gaugeValue(t, reg, "omen_nats_consumer_last_contact_timestamp_seconds", "consumer", DefaultDurable)
+		return v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -79,12 +87,19 @@ func TestNATSConsumerWaitsForLateServer(t *testing.T) {
 		t.Fatalf("Run returned before the server started: %v", err)
 	case <-time.After(lateServerDelay):
 	}
+	// The last contact stays at Run's start while NATS is unreachable,
+	// so that OmenNATSConsumerStalled fires after 5 minutes of it.
+	serverStart := time.Now()
+	if got := contact(); got <= 0 || got > float64(serverStart.Add(-lateServerDelay/2).UnixNano())/1e9 {
+		t.Errorf("last contact %v while waiting for NATS, want Run's start (before %v)", got, serverStart.Add(-lateServerDelay/2))
+	}
 	srv.start(t)
 	_, js := reconnecting(t, srv.url)
 	// The stream exists once Run has set it up: publishRetry retries
 	// until then (no responders, no stream).
 	publishRetry(t, js, "omen.metrics", fmt.Sprintf("a,i=0 v=1 %d", time.Now().UnixNano()))
 	waitFor(t, "the message published once the server started", func() bool { s, _, _ := app.Counts(); return s >= 1 })
+	waitFor(t, "the last contact to move once the pull works", func() bool { return contact() > float64(serverStart.UnixNano())/1e9 })
 	if out := logs.String(); !strings.Contains(out, "NATS reached: jetstream stream and consumer set up") {
 		t.Errorf("no INFO that NATS was reached:\n%s", out)
 	}

@@ -55,7 +55,10 @@
 // 640 px. The heat map's entity names take the width of the longest shown
 // (60 to 296 px; a name of more than 44 characters is cut with an
 // ellipsis, whole in its tooltip), so that short names leave a phone's
-// first screen to the cells.
+// first screen to the cells. Text in main wraps anywhere (long entity
+// names, IDs and URLs), but state badges (.badge), the alert table's
+// links (.nowrap, a.pending-entity), numbers (td.num) and column names
+// never break inside a word, at any width.
 //
 // Numbers are marked in the DOM with data attributes holding the exact
 // values of the API's JSON (strconv 'g' formatting): data-phi, data-share,

@@ -249,6 +249,7 @@ form.explain-now{display:inline;margin:0}
 form.explain-now button{font:inherit;color:#1f5fbf;background:#fff;border:1px solid #1f5fbf;border-radius:4px;padding:0 8px;cursor:pointer}
 main{overflow-wrap:anywhere}
 th,td.num{overflow-wrap:normal;white-space:nowrap}
+.badge,.nowrap,a.pending-entity{overflow-wrap:normal;white-space:nowrap}
 #waterfall,#waterfall-narrow,#chart,#chart-narrow{max-width:100%;height:auto}
 .plot-scroll{max-width:100%;overflow-x:auto}
 #heatmap,#graph{display:block;max-width:none}
@@ -297,7 +298,7 @@ table.stack td[data-label]::before{content:attr(data-label) ": ";font-size:12px;
 <td data-label="active since">{{if .ActiveAt}}{{time .ActiveAt}}{{end}}{{if .EscalatedAt}}<br><span class="escalated-at muted" data-escalated-at="{{.EscalatedAt}}">escalated to critical at {{time .EscalatedAt}}</span>{{end}}</td>
 <td{{if .ResolvedAt}} class="resolved-at" data-resolved-at="{{.ResolvedAt}}"{{end}} data-label="resolved at">{{if .ResolvedAt}}{{time .ResolvedAt}}{{end}}</td>
 <td>{{template "alertLabels" .Labels}}</td>
-<td>{{if eq .State "pending"}}<a class="pending-entity" href="{{entityURL .Entity}}">entity</a> <span class="muted">(explained when it fires)</span>{{else}}<a href="{{alertURL .Fingerprint}}">explanation</a>{{end}}</td></tr>
+<td>{{if eq .State "pending"}}<a class="pending-entity" href="{{entityURL .Entity}}">entity</a> <span class="muted">(explained when it fires)</span>{{else}}<a class="nowrap" href="{{alertURL .Fingerprint}}">explanation</a>{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="muted" id="no-alerts">No alerts listed (a resolved alert is listed only while omen re-sends its resolution, 15m by default; its page /ui/alerts/FINGERPRINT stays).</p>{{end}}{{end}}
 
 {{define "overview"}}{{template "head" .}}{{with .Body}}

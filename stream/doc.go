@@ -21,9 +21,12 @@
 // Errors from Append that wrap ErrInvalid are permanent: the NATS consumer
 // dead-letters the offending messages (it retries the fetch's messages one
 // by one to find them), the receiver answers 400. Every other error is
-// retryable: the consumer Naks the whole fetch with a delay (nothing is
-// lost; MaxDeliver is unlimited by default), the receiver answers 503 so
-// that Prometheus retries.
+// retryable: the consumer holds the messages not stored (marking them in
+// progress, so that JetStream does not redeliver them) and appends them
+// again after a pause, with its pull paused, until the store takes them,
+// so that it stores the stream's messages in order (nacking them had the
+// next messages, pulled already, stored before their redelivery); the
+// receiver answers 503 so that Prometheus retries.
 //
 // # NATS JetStream
 //

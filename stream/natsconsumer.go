@@ -103,11 +103,13 @@ type NATSOptions struct {
 	// stage), which would otherwise stay allocated until the next
 	// message. Default 5s.
 	IdleRelease time.Duration
-	// NakDelay is the redelivery delay after a retryable Append error,
-	// and the pause of the pull before the next commit: each further
-	// failure in a row doubles both, up to 30s or half the AckWait,
-	// whichever is shorter (a store whose disk is full refuses every
-	// batch until space is freed). Default 1s.
+	// NakDelay is the pause of the pull after a retryable Append error,
+	// before the refused messages, held meanwhile, are appended again:
+	// each further failure in a row doubles it, up to 30s or half the
+	// AckWait, whichever is shorter (a store whose disk is full refuses
+	// every batch until space is freed). It is also the redelivery delay
+	// of messages nacked (a batch in flight when the consumer stops, a
+	// failed dead-letter publish). Default 1s.
 	NakDelay time.Duration
 	// DLQSubject receives poison messages: a subject without wildcards
 	// that none of the stream's subjects matches (the two streams cannot
@@ -401,19 +403,27 @@ type NATSConsumer struct {
 // maxStorePause is the longest pause of the pull between retries of a
 // store that keeps refusing batches (a full disk); it is at most half the
 // AckWait (or the NakDelay, when that is longer), so that the batch held
-// during one pause is not redelivered meanwhile. The pull client's buffer
-// holds several batches (up to 16 MiB) and each costs a pause, so the
-// later ones in it do outlive their AckWait while the store refuses them
-// and the server redelivers them: traffic, not loss (MaxDeliver is
-// unbounded), and it stops once the store takes batches again.
+// during one pause, marked in progress before and after it (and every
+// half AckWait within it), is not redelivered meanwhile. The next
+// batches wait behind it, decoded or in the pull client's buffer (up to
+// 16 MiB), and outlive their AckWait when the store refuses batches for
+// long: the server redelivers them. That is traffic, not loss
+// (MaxDeliver is unbounded), nor disorder: the copies held are stored
+// first, in stream order, once the store takes batches again, and the
+// redelivered ones are skipped as duplicates.
 const maxStorePause = 30 * time.Second
 
 // storeBackoff tracks a run of failed commits (a retryable Append error:
-// the store's disk full, ...). After each, the commit goroutine pauses
-// before the next commit, twice as long each time from NakDelay up to
-// maxStorePause, which pauses the pull: nacking every batch with the
-// NakDelay and pulling on made a busy loop of redeliveries (tens of
-// warnings and thousands of nacks a minute while the disk was full).
+// the store's disk full, ...). After each, the commit goroutine pauses,
+// holding the refused batch, before it appends the batch again, twice as
+// long each time from NakDelay up to maxStorePause, which pauses the
+// pull: nacking every batch with the NakDelay and pulling on made a busy
+// loop of redeliveries (tens of warnings and thousands of nacks a minute
+// while the disk was full). The batch is held rather than nacked, so
+// that the store takes batches in stream order: a nacked batch was
+// redelivered after the next ones, already pulled, were stored, and its
+// samples came late to the evaluator (omen_ingest_late_samples_total),
+// whose steps were then not evaluated again.
 type storeBackoff struct {
 	fails  int       // consecutive failed commits
 	since  time.Time // the first of them
@@ -1353,24 +1363,21 @@ func (c *NATSConsumer) consume(ctx context.Context, cons jetstream.Consumer) err
 	}
 	commit := make(chan *stage)
 	committed := make(chan struct{})
-	// pauseCtx ends the commit goroutine's pause when consume returns.
-	pauseCtx, endPause := context.WithCancel(ctx)
+	// holdCtx ends the commit goroutine's hold of a batch that the store
+	// refuses when consume returns.
+	holdCtx, endHold := context.WithCancel(ctx)
 	go func() {
 		defer close(committed)
 		for st := range commit {
-			start := time.Now()
-			failed := c.commit(ctx, st)
-			c.appendD.WithLabelValues(c.opts.Durable).Observe(time.Since(start).Seconds())
+			// While the store refuses st, commit holds it, and so the
+			// pipeline and the pull: the decoding loop waits for this
+			// goroutine to take its next batch.
+			c.commit(ctx, holdCtx, st)
 			free <- st
-			if failed {
-				// Hold the pipeline, and so the pull: the decoding loop
-				// waits for this goroutine to take its next batch.
-				sleep(pauseCtx, c.storePause())
-			}
 		}
 	}()
 	defer func() {
-		endPause()
+		endHold()
 		close(commit)
 		<-committed
 	}()
@@ -1708,73 +1715,102 @@ func (c *NATSConsumer) appendBatches(ctx context.Context, bs []telemetry.Batch) 
 }
 
 // commit stores the decoded messages of st in one Append and acknowledges
-// them; on a retryable error it nacks them, and reports true when the
-// store failed so (not because ctx ended): the caller then pauses for
-// storePause.
-func (c *NATSConsumer) commit(ctx context.Context, st *stage) (failed bool) {
-	stored, err := c.appendBatches(ctx, st.batches)
-	var nakErr error // the retryable error that nacked messages
-	switch {
-	case err == nil:
-		c.ackAll(st.spans, st.batches, stored)
-	case errors.Is(err, ErrInvalid):
-		// Find the bad messages one by one; store the good ones.
-		c.m.errors.WithLabelValues(ReasonAppend).Inc()
-		var nak []msgSpan
-		for i, sp := range st.spans {
-			stored, err := c.appendBatches(ctx, st.batches[i:i+1])
-			switch {
-			case err == nil:
-				c.ackAll(st.spans[i:i+1], st.batches[i:i+1], stored)
-			case errors.Is(err, ErrInvalid):
-				meta, _ := sp.msg.Metadata()
-				if c.deadLetter(ctx, sp.msg, meta, "invalid", err) && c.seen != nil {
-					// Its marker (see msgSpan.done), alone: the batch
-					// itself is what the store refuses.
-					b := st.batches[i]
-					if err := c.app.Append(ctx, []telemetry.Batch{{Source: b.Source, Seq: b.Seq, Received: b.Received}}); err != nil {
-						c.logger.Debug("store the marker of a dead letter", "seq", b.Seq, "err", err)
-					}
-				}
-			default:
-				nak, nakErr = append(nak, sp), err
-			}
+// them. While the store refuses them with a retryable error (its disk
+// below the reserve, ...), it holds those not stored yet: it pauses for
+// storePause, keeping them from being redelivered meanwhile (see
+// holdFor), and appends them again, until the store takes them or hold
+// or ctx ends (consume returns); then it nacks them, to be redelivered,
+// and reports false. Nacking them at once let the next batches, pulled
+// already, be stored before their redelivery: the store is to take
+// batches in stream order.
+func (c *NATSConsumer) commit(ctx, hold context.Context, st *stage) (ok bool) {
+	spans, batches := st.spans, st.batches
+	for {
+		start := time.Now()
+		done, err := c.store(ctx, spans, batches)
+		c.appendD.WithLabelValues(c.opts.Durable).Observe(time.Since(start).Seconds())
+		if err == nil {
+			c.storeRecovered()
+			ok = true
+			break
 		}
-		if nakErr != nil {
-			c.storeFailed(ctx, nak, nakErr)
+		spans, batches = spans[done:], batches[done:]
+		if ctx.Err() != nil || hold.Err() != nil || errors.Is(err, context.Canceled) {
+			c.nakHeld(spans)
+			break
 		}
-	default:
-		c.m.errors.WithLabelValues(ReasonAppend).Inc()
-		nakErr = err
-		c.storeFailed(ctx, st.spans, err)
+		c.storeFailed(spans, err)
+		if !c.holdFor(hold, spans, c.storePause()) {
+			c.nakHeld(spans)
+			break
+		}
 	}
-	if nakErr == nil {
-		c.storeRecovered()
-	}
-	failed = nakErr != nil && ctx.Err() == nil && !errors.Is(nakErr, context.Canceled)
 	clear(st.spans)
 	if ctx.Err() != nil {
 		// An Append that returned because ctx ended may still read the
 		// batches and their samples (see Lent): leave them to the garbage
 		// collector. The consumer is stopping anyway.
 		st.batches, st.res = nil, decode.Result{}
-		return failed
+		return ok
 	}
 	clear(st.batches)
 	st.shrink()
-	return failed
+	return ok
 }
 
-// storeFailed nacks spans after a retryable Append error, with a delay
-// of the pause that follows; it warns at the first failure of a run, then
-// every storeWarnEvery.
-func (c *NATSConsumer) storeFailed(ctx context.Context, spans []msgSpan, cause error) {
-	if ctx.Err() != nil || errors.Is(cause, context.Canceled) {
-		// Stopping: the batch in flight is redelivered after the restart.
-		c.logger.Debug("stopping: messages in flight will be redelivered", "messages", len(spans))
-		c.nakAll(spans, c.opts.NakDelay)
-		return
+// store appends batches, the decoded messages of spans, and acknowledges
+// those stored. When the store refuses one as invalid (ErrInvalid) it
+// appends them one by one, in order, to dead-letter the bad ones. It
+// returns how many of spans, from the first, are done (stored and
+// acknowledged, or dead-lettered) and, when not all, the retryable
+// Append error that stopped at the next one: the later ones are not
+// appended before it, which keeps the store in stream order.
+func (c *NATSConsumer) store(ctx context.Context, spans []msgSpan, batches []telemetry.Batch) (done int, err error) {
+	stored, err := c.appendBatches(ctx, batches)
+	switch {
+	case err == nil:
+		c.ackAll(spans, batches, stored)
+		return len(spans), nil
+	case !errors.Is(err, ErrInvalid):
+		c.m.errors.WithLabelValues(ReasonAppend).Inc()
+		return 0, err
 	}
+	// Find the bad messages one by one; store the good ones.
+	c.m.errors.WithLabelValues(ReasonAppend).Inc()
+	for i, sp := range spans {
+		stored, err := c.appendBatches(ctx, batches[i:i+1])
+		switch {
+		case err == nil:
+			c.ackAll(spans[i:i+1], batches[i:i+1], stored)
+		case errors.Is(err, ErrInvalid):
+			meta, _ := sp.msg.Metadata()
+			if c.deadLetter(ctx, sp.msg, meta, "invalid", err) && c.seen != nil {
+				// Its marker (see msgSpan.done), alone: the batch
+				// itself is what the store refuses.
+				b := batches[i]
+				if err := c.app.Append(ctx, []telemetry.Batch{{Source: b.Source, Seq: b.Seq, Received: b.Received}}); err != nil {
+					c.logger.Debug("store the marker of a dead letter", "seq", b.Seq, "err", err)
+				}
+			}
+		default:
+			return i, err
+		}
+	}
+	return len(spans), nil
+}
+
+// nakHeld nacks spans, held while the store refused them, when the
+// consumer stops holding them (it stops, or its pull ends): they are
+// redelivered after NakDelay.
+func (c *NATSConsumer) nakHeld(spans []msgSpan) {
+	c.logger.Debug("stopping: messages in flight will be redelivered", "messages", len(spans))
+	c.nakAll(spans, c.opts.NakDelay)
+}
+
+// storeFailed notes a retryable Append error refusing spans, which
+// commit holds and appends again after the pause that follows; it warns
+// at the first failure of a run, then every storeWarnEvery.
+func (c *NATSConsumer) storeFailed(spans []msgSpan, cause error) {
 	b := &c.storeFail
 	now := time.Now()
 	b.fails++
@@ -1785,18 +1821,49 @@ func (c *NATSConsumer) storeFailed(ctx context.Context, spans []msgSpan, cause e
 	switch {
 	case b.fails == 1:
 		b.warned = now
-		c.logger.Warn("store batch; messages will be redelivered, and the pull pauses until the store takes a batch again (retries back off up to "+
+		c.logger.Warn("store batch; the messages are held and appended again, and the pull pauses until the store takes a batch again (retries back off up to "+
 			fmt.Sprint(c.storePauseCeiling())+")",
 			"messages", len(spans), "retry_in", pause, "err", cause)
 	case now.Sub(b.warned) >= storeWarnEvery:
 		b.warned = now
 		c.logger.Warn("store batch still failing; the pull stays paused", "failed_commits", b.fails, "since", b.since.Format(time.RFC3339), "retry_in", pause, "err", cause)
 	default:
-		c.logger.Debug("store batch; messages will be redelivered", "messages", len(spans), "failed_commits", b.fails, "retry_in", pause, "err", cause)
+		c.logger.Debug("store batch; the messages are held and appended again", "messages", len(spans), "failed_commits", b.fails, "retry_in", pause, "err", cause)
 	}
 	c.backoff.Set(pause.Seconds())
 	c.backoffs.Inc()
-	c.nakAll(spans, pause)
+}
+
+// holdFor pauses for d while keeping the messages of spans from being
+// redelivered: it marks them in progress (which restarts their AckWait)
+// at its start and end, and every half AckWait in between when d is
+// longer (a NakDelay above half the AckWait). It reports false when hold
+// ends first.
+func (c *NATSConsumer) holdFor(hold context.Context, spans []msgSpan, d time.Duration) bool {
+	end := time.Now().Add(d)
+	for {
+		c.inProgress(spans)
+		wait := time.Until(end)
+		if wait <= 0 {
+			return true
+		}
+		if !sleep(hold, min(wait, c.opts.AckWait/2)) {
+			return false
+		}
+	}
+}
+
+// inProgress marks the messages of spans in progress. A mark lost only
+// risks a redelivery, which the store skips as a duplicate.
+func (c *NATSConsumer) inProgress(spans []msgSpan) {
+	for _, sp := range spans {
+		if sp.done {
+			continue // terminated already
+		}
+		if err := sp.msg.InProgress(); err != nil {
+			c.logger.Debug("mark in progress", "seq", sp.seq, "err", err)
+		}
+	}
 }
 
 // storeRecovered ends a run of failed commits, if any, saying so.

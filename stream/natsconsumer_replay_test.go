@@ -151,7 +151,7 @@ func TestNATSConsumerCountsStoredOnly(t *testing.T) {
 					batches: []telemetry.Batch{{Source: "nats/OMEN/omen@x", Seq: 7, Samples: []telemetry.Sample{{Labels: labels.FromStrings("__name__", "a"), T: 1, V: 1}},
 						Events: []telemetry.Event{{T: 1, Reason: "r"}}}},
 				}
-				if c.commit(context.Background(), st) {
+				if !c.commit(context.Background(), context.Background(), st) {
 					t.Fatal("commit failed")
 				}
 			}

@@ -211,9 +211,16 @@
 // Setup (INFO "NATS reached"), retrying with backoff while Setup fails for
 // a reason that passes (a timeout, no responders, the connection lost
 // again, a JetStream cluster not yet available) and returning any other
-// error, as a start with the server up would fail. A connection closed
-// before it connected (nats.go gives up on a server that refuses its
-// credentials) ends Run with the error. Meanwhile
+// error, as a start with the server up would fail; a timeout behind which
+// the server reported a permissions violation for the JetStream API
+// ($JS.API.>) is such an error, on both paths. No responders (a server
+// without JetStream) is the exception: it ends Run at a start with the
+// server up, and is retried (a WARN a minute) on a late one. A
+// connection closed before it connected (nats.go gives up on a server
+// that refuses its credentials) ends Run with the error, and so does a
+// server that answers but refuses the connection as configured (a tls://
+// URL for a server without TLS, a failed TLS handshake), which nats.go
+// retries for ever. Meanwhile
 // omen_nats_consumer_last_contact_timestamp_seconds stays at Run's start.
 //
 // # Batch source and stream identity

@@ -2,6 +2,8 @@ package stream
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -374,6 +376,9 @@ type NATSConsumer struct {
 	backoffs  prometheus.Counter
 	pulling   atomic.Bool
 	pollEvery time.Duration
+	// waitWarnEvery is how often Run warns while its connection has not
+	// reached a server yet: natsWaitWarnEvery, shorter in tests.
+	waitWarnEvery time.Duration
 	// missedHeartbeat is when the pull last reported missing heartbeats
 	// (Unix nanoseconds).
 	missedHeartbeat atomic.Int64
@@ -571,6 +576,7 @@ func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg promethe
 	}
 	c.backoff, c.backoffs = backoff.WithLabelValues(o.Durable), backoffs.WithLabelValues(o.Durable)
 	c.pollEvery = DefaultNATSPollInterval
+	c.waitWarnEvery = natsWaitWarnEvery
 	if c.appendD, err = histogramVec(reg, prometheus.HistogramOpts{
 		Namespace: "omen", Name: "nats_batch_commit_seconds",
 		Help:    "Time to store (Append) and acknowledge one batch of messages.",
@@ -1139,16 +1145,27 @@ const natsWaitWarnEvery = 5 * time.Minute
 // fails for a reason that passes with time (a timeout, no responders,
 // the connection lost again, a JetStream cluster not yet available); any
 // other error (a filter conflict, a stream bound JetStream has no room
-// for, a forbidden JetStream API) ends Run, as it would at a start with the
-// server up. A connection closed meanwhile (nats.go gave up: an
-// authorization error once the server answered) ends Run too.
+// for) ends Run, as it would at a start with the server up, and so does a
+// timeout behind which the server reported a permissions violation for
+// the JetStream API (see jsAPIDenied; the error names it, on both paths).
+// A connection closed meanwhile (nats.go gave up: an authorization error
+// once the server answered) ends Run too, and so does a server that
+// answers but refuses the connection as configured (see connectRefused: a
+// tls:// URL for a server without TLS, a failed TLS handshake), which
+// nats.go would retry for ever. No responders is retried here (a WARN
+// each storeWarnEvery), where it ends Run at a start with the server up:
+// a late server whose JetStream does not answer (not enabled) is waited
+// for until it does.
 func (c *NATSConsumer) setUp(ctx context.Context) (jetstream.Consumer, error) {
 	if c.nc.IsConnected() {
 		cons, err := c.Setup(ctx)
 		if err != nil && ctx.Err() != nil {
 			return nil, nil
 		}
-		return cons, err
+		if err != nil {
+			return nil, c.withDenial(err)
+		}
+		return cons, nil
 	}
 	since := time.Now()
 	backoff := 100 * time.Millisecond
@@ -1166,8 +1183,8 @@ func (c *NATSConsumer) setUp(ctx context.Context) (jetstream.Consumer, error) {
 		if ctx.Err() != nil {
 			return nil, nil
 		}
-		if c.fatal(err) || !setupRetryable(err) && c.nc.IsConnected() {
-			return nil, err
+		if c.fatal(err) || !setupRetryable(err) && c.nc.IsConnected() || c.jsAPIDenied() != nil {
+			return nil, c.withDenial(err)
 		}
 		if now := time.Now(); now.Sub(warned) >= storeWarnEvery {
 			warned = now
@@ -1181,15 +1198,20 @@ func (c *NATSConsumer) setUp(ctx context.Context) (jetstream.Consumer, error) {
 }
 
 // awaitConnection waits until the connection is up or ctx is done (nil),
-// warning every natsWaitWarnEvery while it waits; since is when Run began
+// warning every c.waitWarnEvery while it waits (with the connection's
+// last error, if a server was reached: a proxy without a backend closing
+// the connection, a handshake timing out); since is when Run began
 // waiting. It returns an error when the connection is closed for good.
 func (c *NATSConsumer) awaitConnection(ctx context.Context, since time.Time) error {
 	if c.nc.IsConnected() {
 		return nil
 	}
-	ch := c.nc.StatusChanged(nats.CONNECTED, nats.CLOSED)
+	// RECONNECTING is sent after each attempt that reached a server
+	// and failed in the NATS handshake, with the connection's LastError
+	// set: a refusal is seen at once.
+	ch := c.nc.StatusChanged(nats.CONNECTED, nats.CLOSED, nats.RECONNECTING)
 	defer c.nc.RemoveStatusListener(ch)
-	remind := time.NewTicker(natsWaitWarnEvery)
+	remind := time.NewTicker(c.waitWarnEvery)
 	defer remind.Stop()
 	for !c.nc.IsConnected() {
 		if c.nc.IsClosed() {
@@ -1198,16 +1220,74 @@ func (c *NATSConsumer) awaitConnection(ctx context.Context, since time.Time) err
 			}
 			return fmt.Errorf("NATS connection closed before it reached a server: %w", nats.ErrConnectionClosed)
 		}
+		if err := c.nc.LastError(); connectRefused(err) {
+			return fmt.Errorf("NATS server refused the connection: %w", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-ch:
 		case <-remind.C:
-			c.logger.Warn("NATS still unreachable: omen keeps connecting in the background; the stream and consumer are set up once it answers",
-				"consumer", c.opts.Durable, "for", time.Since(since).Round(time.Second))
+			args := []any{"consumer", c.opts.Durable, "for", time.Since(since).Round(time.Second)}
+			if err := c.nc.LastError(); err != nil {
+				args = append(args, "last_err", err)
+			}
+			c.logger.Warn("NATS still unreachable: omen keeps connecting in the background; the stream and consumer are set up once it answers", args...)
 		}
 	}
 	return nil
+}
+
+// connectRefused reports whether err, the LastError of a connection that
+// has not reached its server yet, is the answer of a server that will not
+// take it as it is configured, which waiting does not change: a tls://
+// URL for a server without TLS (or a nats:// one for a server that
+// requires it and that the client cannot switch to), a TLS handshake
+// that failed (a certificate not trusted or not for the host, a
+// protocol the server does not speak). Other errors (a connection closed
+// or reset before the server spoke, a read that timed out) may pass.
+// Credentials the server refuses close the connection (nats.go gives up
+// after the second refusal), which awaitConnection reports.
+func connectRefused(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, nats.ErrSecureConnWanted) || errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrClientCertOrRootCAsRequired) {
+		return true
+	}
+	var (
+		recordErr tls.RecordHeaderError
+		alertErr  tls.AlertError
+		verifyErr *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+	)
+	return errors.As(err, &recordErr) || errors.As(err, &alertErr) || errors.As(err, &verifyErr) ||
+		errors.As(err, &authority) || errors.As(err, &hostname) || errors.As(err, &invalid)
+}
+
+// jsAPIDenied returns the connection's last error when it is a
+// permissions violation for a JetStream API subject ($JS.API.>): the
+// server does not let this user use JetStream, and a JetStream request
+// then only times out (the violation arrives on its own, as an
+// asynchronous error). It returns nil otherwise.
+func (c *NATSConsumer) jsAPIDenied() error {
+	err := c.nc.LastError()
+	if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), "$JS.API") {
+		return err
+	}
+	return nil
+}
+
+// withDenial adds to Setup's error err the permissions violation behind
+// it, if any (see jsAPIDenied): err alone says only that a request timed
+// out.
+func (c *NATSConsumer) withDenial(err error) error {
+	if denied := c.jsAPIDenied(); denied != nil && !errors.Is(err, nats.ErrPermissionViolation) {
+		return fmt.Errorf("%w (%w)", err, denied)
+	}
+	return err
 }
 
 // setupRetryable reports whether Setup's error err passes with time: the

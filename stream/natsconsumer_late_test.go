@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,7 +23,8 @@ import (
 // start: it keeps trying in the background.
 func lateConn(t *testing.T, url string) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})) // not on stderr
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +110,9 @@ func TestNATSConsumerWaitsForLateServer(t *testing.T) {
 }
 
 // TestNATSConsumerStopWhileWaiting: Run waiting for a server that never
-// starts returns promptly when its context is cancelled, and leaves no
-// goroutine behind.
+// starts still waits after longer than a JetStream request's timeout (5s;
+// Run failed then), returns promptly when its context is cancelled, and
+// leaves no goroutine behind.
 func TestNATSConsumerStopWhileWaiting(t *testing.T) {
 	verifyNoLeaks(t)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", testenv.StablePort(t))
@@ -116,7 +121,12 @@ func TestNATSConsumerStopWhileWaiting(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	time.Sleep(time.Second)
+	select {
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run returned while it should wait for the server: %v", err)
+	case <-time.After(lateServerDelay):
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -174,4 +184,142 @@ func TestNATSConsumerLateServerRefusesCredentials(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not return within 20s of a server refusing its credentials")
 	}
+}
+
+// TestNATSConsumerLateServerDeniesJetStream: a server that, once it
+// answers, does not let the connection's user publish to the JetStream
+// API ($JS.API.>) ends Run with an error naming the permissions
+// violation, as a start with the server up does (after the request's 5s
+// timeout; its error said only "context deadline exceeded"). Run retried
+// a late one for ever: the violation arrives on its own and Setup saw
+// only its request time out.
+func TestNATSConsumerLateServerDeniesJetStream(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "nats.conf")
+	if err := os.WriteFile(conf, []byte(`authorization { users = [ { user: omen, password: s3cret, permissions: { publish: { deny: ["$JS.API.>"] } } } ] }`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, late := range []bool{true, false} {
+		t.Run(fmt.Sprintf("late=%v", late), func(t *testing.T) {
+			verifyNoLeaks(t)
+			port := testenv.StablePort(t)
+			url := fmt.Sprintf("nats://omen:s3cret@127.0.0.1:%d", port)
+			var nc *nats.Conn
+			if late {
+				nc = lateConn(t, url)
+			} else {
+				// nats-server takes the last -p.
+				testenv.NATSServer(t, "-c", conf, "-p", strconv.Itoa(port))
+				var err error
+				if nc, err = nats.Connect(url, nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(nc.Close)
+			}
+			c := newConsumer(t, nc, &MemAppender{}, testNATSOptions(), prometheus.NewRegistry())
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- c.Run(ctx) }()
+			if late {
+				time.Sleep(500 * time.Millisecond)
+				testenv.NATSServer(t, "-c", conf, "-p", strconv.Itoa(port))
+			}
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "permissions violation") || !strings.Contains(err.Error(), "$JS.API") {
+					t.Errorf("Run = %v, want the permissions violation for the JetStream API", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Run did not return within 20s of a server denying the JetStream API")
+			}
+		})
+	}
+}
+
+// TestNATSConsumerLateServerRefusesTLS: a tls:// connection to a server,
+// started after Run, that has no TLS, or whose certificate the client
+// does not trust, ends Run with the client's error rather than a wait for
+// ever: nats.go retries such a server without end and calls no handler.
+func TestNATSConsumerLateServerRefusesTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	testenv.WriteCert(t, cert, key, "nats")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no TLS", nil, "secure connection not available"},
+		{"untrusted certificate", []string{"--tls", "--tlscert", cert, "--tlskey", key}, "certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			verifyNoLeaks(t)
+			port := testenv.StablePort(t)
+			nc := lateConn(t, fmt.Sprintf("tls://127.0.0.1:%d", port))
+			c := newConsumer(t, nc, &MemAppender{}, testNATSOptions(), prometheus.NewRegistry())
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- c.Run(ctx) }()
+			time.Sleep(500 * time.Millisecond)
+			testenv.NATSServer(t, append([]string{"-p", strconv.Itoa(port)}, tc.args...)...)
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "refused the connection") || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("Run = %v, want the server's refusal (%s)", err, tc.want)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Run did not return within 20s of the server's refusal")
+			}
+		})
+	}
+}
+
+// TestNATSConsumerWaitWarnNamesLastError: while Run waits for a server
+// that is reached but closes each connection before it speaks (a proxy
+// without a backend), its periodic WARN names the connection's last error
+// (EOF); it said only that NATS was unreachable.
+func TestNATSConsumerWaitWarnNamesLastError(t *testing.T) {
+	verifyNoLeaks(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = conn.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		<-accepted
+	})
+	nc, err := nats.Connect("nats://"+ln.Addr().String(), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
+		nats.ReconnectWait(100*time.Millisecond), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	logs := &testenv.SyncBuffer{}
+	c, err := NewNATSConsumer(nc, &MemAppender{}, testNATSOptions(), prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.waitWarnEvery = 300 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitFor(t, "a WARN naming the last error", func() bool {
+		return strings.Contains(logs.String(), "NATS still unreachable") && strings.Contains(logs.String(), "last_err=EOF")
+	})
 }

@@ -279,6 +279,14 @@ func TestExternalNATSStartErrors(t *testing.T) {
 		{"tls to a plain server", "tls://omen:s3cret@" + hostPort, "secure connection not available"},
 		// A server that says nothing may want a TLS handshake first.
 		{"silent server", "nats://" + silentListener(t), "i/o timeout"},
+		// Mistyped nats:// URLs: the client read them as the host
+		// "nats:127.0.0.1" (too many colons) or "nats" (a name that
+		// does not resolve), retried for ever.
+		{"scheme without slashes", "nats:omen:s3cret@" + hostPort, `starts with "nats" but has no "://"`},
+		{"scheme with one slash", "nats:/omen:s3cret@" + hostPort, `starts with "nats" but has no "://"`},
+		{"scheme without colon", "nats//omen:s3cret@" + hostPort, `starts with "nats" but has no "://"`},
+		{"scheme without slashes, no credentials", "nats:" + hostPort, `starts with "nats" but has no "://"`},
+		{"colon in the host", "omen:s3cret@" + hostPort + ":5", "a host with a colon"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := New(Options{Config: testConfig(t), StoragePath: t.TempDir(), ListenAddress: "127.0.0.1:0",
@@ -298,5 +306,67 @@ func TestExternalNATSStartErrors(t *testing.T) {
 				t.Errorf("start error %q wraps nats.ErrNoServers: omen run's hint would say the server is unreachable", err)
 			}
 		})
+	}
+}
+
+// TestCheckNATSURLAccepts: what checkNATSURL refuses as a mistyped scheme
+// or a host with a colon leaves alone a host named like a scheme with a
+// port, an IPv6 address in brackets, ws:// with a path and a list.
+func TestCheckNATSURLAccepts(t *testing.T) {
+	for _, url := range []string{
+		"nats:4222", "tls:4222", "nats", "natsbox:4222", "[::1]:4222", "nats://nats:4222",
+		"nats://[::1]:4222", "ws://h:8080/nats", "nats://a:4222, nats://b:4222", "NATS://h:4222",
+	} {
+		if err := checkNATSURL(url); err != nil {
+			t.Errorf("checkNATSURL(%q) = %v, want nil", url, err)
+		}
+	}
+}
+
+// TestNATSUnreachable: a dial refused for the address itself (too many
+// colons) is not an unreachable server, which connectNATS would retry for
+// ever; a refused or unresolved dial is.
+func TestNATSUnreachable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"too many colons", &net.OpError{Op: "dial", Net: "tcp", Err: &net.AddrError{Err: "too many colons in address", Addr: "nats:127.0.0.1:4222"}}, false},
+		{"missing port", &net.OpError{Op: "dial", Net: "tcp", Err: &net.AddrError{Err: "missing port in address", Addr: "h"}}, false},
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, true},
+		{"no such host", &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "nats", IsNotFound: true}}, true},
+		{"no servers", nats.ErrNoServers, true},
+		{"secure connection", nats.ErrSecureConnWanted, false},
+	} {
+		if got := natsUnreachable(tc.err); got != tc.want {
+			t.Errorf("%s: natsUnreachable(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestExternalNATSLateServerRefusesTLS: omen run with a tls:// URL for a
+// server that is down at the start and, once up (7s later), has no TLS
+// stops with the client's error (secure connection not available), as a
+// start with the server up fails. It waited for ever, without a log line:
+// nats.go retries such a server calling no handler.
+func TestExternalNATSLateServerRefusesTLS(t *testing.T) {
+	port := testenv.StablePort(t)
+	a := startApp(t, t.TempDir(), func(o *Options) {
+		o.NATSURL, o.NATSListenAddress = fmt.Sprintf("tls://127.0.0.1:%d", port), ""
+	})
+	select {
+	case <-a.Done():
+		t.Fatalf("omen stopped before the server started: %v", a.Err())
+	case <-time.After(time.Second):
+	}
+	startNATSOn(t, port)
+	select {
+	case <-a.Done():
+		if err := a.Err(); err == nil || !strings.Contains(err.Error(), "secure connection not available") {
+			t.Errorf("omen stopped with %v, want the server's refusal of TLS", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("omen still runs 20s after a server without TLS answered its tls:// URL")
 	}
 }

@@ -166,8 +166,9 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { logger.Info("NATS reconnected", "url", c.ConnectedUrlRedacted()) }),
-		// Called only by a connection that did not reach its server
-		// at the start (RetryOnFailedConnect), once it has.
+		// Called once, at the connection's first connect: at the start
+		// when the server answers then, or in the background (a
+		// connection made with RetryOnFailedConnect) once it does.
 		nats.ConnectHandler(func(c *nats.Conn) { logger.Info("NATS connected", "url", c.ConnectedUrlRedacted()) }),
 		// Asynchronous errors (a permissions violation, a slow consumer)
 		// in the structured log: nats.go printed them on stderr itself.
@@ -210,8 +211,14 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 // NATS handshake in time (nats.ErrTimeout). An authorization error or a
 // failed TLS handshake is an answer, and not one of them; nor is a read
 // that timed out waiting for the server's first line (a server that
-// expects a TLS handshake first, from a client not told to use TLS).
+// expects a TLS handshake first, from a client not told to use TLS), nor
+// a dial refused for the address itself (a *net.AddrError: "too many
+// colons in address"), which no retry mends.
 func natsUnreachable(err error) bool {
+	var addrErr *net.AddrError
+	if errors.As(err, &addrErr) {
+		return false
+	}
 	if errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
 		return true
@@ -222,11 +229,16 @@ func natsUnreachable(err error) bool {
 
 // checkNATSURL checks each URL of the comma-separated list s as the NATS
 // client reads it (a URL without "://" gets nats://): it parses, has a
-// scheme the NATS client speaks (nats, tls, ws, wss), a host, and a port
-// in 1–65535 when it gives one. The client itself dials any scheme and
-// reports a bad port only as a failed dial, which connectNATS would retry
-// for ever. The errors quote no part of the URL (the caller names it,
-// redacted): a URL's password could be in the part.
+// scheme the NATS client speaks (nats, tls, ws, wss), a host without a
+// colon outside brackets, and a port in 1–65535 when it gives one; and a
+// URL without "://" does not start with a scheme's name and ":" or "/"
+// (nats:127.0.0.1:4222, nats:/h:4222 and nats//h:4222 are mistyped
+// nats:// URLs, which the client reads as host "nats:127.0.0.1" or
+// "nats"), though a host named like a scheme with a port (nats:4222) is
+// one. The client itself dials any scheme and reports a bad port or host
+// only as a failed dial, which connectNATS would retry for ever. The
+// errors quote no part of the URL (the caller names it, redacted): a
+// URL's password could be in the part.
 func checkNATSURL(s string) error {
 	var urls []string
 	for piece := range strings.SplitSeq(s, ",") {
@@ -243,6 +255,9 @@ func checkNATSURL(s string) error {
 			which = fmt.Sprintf("URL %d of the list: ", i+1)
 		}
 		if !strings.Contains(p, "://") {
+			if scheme := mistypedScheme(p); scheme != "" {
+				return fmt.Errorf("%sstarts with %q but has no %q (a mistyped scheme?)", which, scheme, "://")
+			}
 			p = "nats://" + p
 		}
 		u, err := url.Parse(p)
@@ -260,6 +275,9 @@ func checkNATSURL(s string) error {
 		if u.Hostname() == "" {
 			return fmt.Errorf("%sno host", which)
 		}
+		if strings.Contains(u.Hostname(), ":") && !strings.HasPrefix(u.Host, "[") {
+			return fmt.Errorf("%sa host with a colon (an IPv6 address must be in brackets: [::1]:4222)", which)
+		}
 		if port := u.Port(); port != "" {
 			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 				return fmt.Errorf("%sport %q, want 1-65535", which, port)
@@ -267,6 +285,29 @@ func checkNATSURL(s string) error {
 		}
 	}
 	return nil
+}
+
+// mistypedScheme returns the scheme whose name the URL p, which has no
+// "://", starts with followed by "/" or by ":" and something other than a
+// port, as in nats:h:4222, nats:/h:4222 or nats//h:4222; "" when there is
+// none (nats:4222 is the host "nats" and a port).
+func mistypedScheme(p string) string {
+	lower := strings.ToLower(p)
+	for _, scheme := range []string{"nats", "tls", "wss", "ws"} {
+		rest, ok := strings.CutPrefix(lower, scheme)
+		if !ok || rest == "" {
+			continue
+		}
+		switch rest[0] {
+		case '/':
+			return scheme
+		case ':':
+			if port := rest[1:]; port == "" || strings.Trim(port, "0123456789") != "" {
+				return scheme
+			}
+		}
+	}
+	return ""
 }
 
 // remoteWriteOptions are the remote-write receiver's options from cfg's

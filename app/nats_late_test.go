@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,45 +23,6 @@ import (
 // lateNATSDelay is how long after omen's start the late NATS server
 // starts: longer than a JetStream request's default timeout (5s).
 const lateNATSDelay = 7 * time.Second
-
-// startNATSOn starts Debian's nats-server with JetStream on the loopback
-// port and a temporary store, waits until JetStream answers and stops it
-// when the test ends.
-func startNATSOn(t *testing.T, port int) {
-	t.Helper()
-	var out testenv.SyncBuffer
-	cmd := exec.Command(testenv.NATSServerBin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", t.TempDir())
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nats-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	waitFor(t, "nats-server's JetStream", 20*time.Second, func() bool {
-		nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port), nats.Timeout(time.Second))
-		if err != nil {
-			return false
-		}
-		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return false
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err = js.AccountInfo(ctx)
-		return err == nil
-	})
-}
 
 func httpStatus(t *testing.T, url string) int {
 	t.Helper()
@@ -114,7 +74,8 @@ func TestExternalNATSLate(t *testing.T) {
 		t.Errorf("%d WARNs that NATS is unreachable, want 1:\n%s", n, logs.String())
 	}
 
-	startNATSOn(t, port)
+	// nats-server takes the last -p: the port omen keeps trying.
+	testenv.NATSServer(t, "-p", strconv.Itoa(port))
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
@@ -182,6 +143,14 @@ func TestExternalNATSStopWhileWaiting(t *testing.T) {
 // the test ends; it returns the address.
 func closingListener(t *testing.T) string {
 	t.Helper()
+	return listener(t, func(c net.Conn) { _ = c.Close() })
+}
+
+// listener accepts connections on a loopback port until the test ends,
+// handing each to accepted, and returns its address; connections still
+// open then are closed.
+func listener(t *testing.T, accepted func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -189,12 +158,19 @@ func closingListener(t *testing.T) string {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		}()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			_ = c.Close()
+			conns = append(conns, c)
+			accepted(c)
 		}
 	}()
 	t.Cleanup(func() {
@@ -227,32 +203,7 @@ func TestExternalNATSBehindEmptyProxy(t *testing.T) {
 // the test ends; it returns the address.
 func silentListener(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				_ = c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		<-done
-	})
-	return ln.Addr().String()
+	return listener(t, func(net.Conn) {})
 }
 
 // TestExternalNATSStartErrors: only an unreachable server is waited for. A
@@ -360,7 +311,8 @@ func TestExternalNATSLateServerRefusesTLS(t *testing.T) {
 		t.Fatalf("omen stopped before the server started: %v", a.Err())
 	case <-time.After(time.Second):
 	}
-	startNATSOn(t, port)
+	// nats-server takes the last -p: the port omen keeps trying.
+	testenv.NATSServer(t, "-p", strconv.Itoa(port))
 	select {
 	case <-a.Done():
 		if err := a.Err(); err == nil || !strings.Contains(err.Error(), "secure connection not available") {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -62,9 +63,11 @@ type sources struct {
 	// the NATS decoders' label caches forget a set unused for it
 	// (decode.Options.CacheIdle), as the remote-write receiver's does.
 	lookback time.Duration
-	// mu serializes setConfig; live are the limits it applied last.
-	mu   sync.Mutex
-	live liveLimits
+	// mu serializes setConfig; live are the limits it applied last, and
+	// queries the pollers' query set.
+	mu      sync.Mutex
+	live    liveLimits
+	queries map[string]string
 }
 
 func newSources(o sourceOptions) (*sources, error) {
@@ -110,6 +113,7 @@ func newSources(o sourceOptions) (*sources, error) {
 	s.restartOnly = restartOnlyOf(cfg)
 	s.live = live
 	queries := pollerQueries(cfg)
+	s.queries = queries
 	for _, p := range cfg.Prometheus {
 		backfill := time.Duration(p.Backfill)
 		if lb := time.Duration(cfg.Resolved().Lookback); backfill > lb {
@@ -623,7 +627,12 @@ func (s *sources) setQueries(queries map[string]string) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("apply feature queries to the Prometheus pollers: %w", err)
 	}
-	s.logger.Info("Prometheus poller queries updated", "queries", len(queries), "pollers", len(s.pollers))
+	// Every reload gives the pollers the set; it is news only when an
+	// expression changed.
+	if !maps.Equal(queries, s.queries) {
+		s.logger.Info("Prometheus poller queries updated", "queries", len(queries), "pollers", len(s.pollers))
+	}
+	s.queries = queries
 	return nil
 }
 

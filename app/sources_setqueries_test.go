@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/stream"
 	"github.com/omen-sre/omen/telemetry"
 )
@@ -76,5 +78,36 @@ func TestSetQueriesPollersAtOnce(t *testing.T) {
 	// One after the other: at least 3 × 5 s.
 	if d := time.Since(start); d >= 10*time.Second {
 		t.Errorf("setQueries with %d pollers' Appends stuck took %v, want about 5 s (the pollers at once)", n, d.Round(time.Millisecond))
+	}
+}
+
+// TestSetQueriesLogsChanges: every reload gives the pollers the query set,
+// but "Prometheus poller queries updated" is logged only when an
+// expression changed (it was logged at a reload that changed only a
+// restart-only key, the queries as they were).
+func TestSetQueriesLogsChanges(t *testing.T) {
+	var logs testenv.SyncBuffer
+	s := &sources{logger: slog.New(slog.NewTextHandler(&logs, nil)), queries: map[string]string{"q": "old"}}
+	p, err := stream.NewPoller(&stream.MemAppender{}, stream.PollerOptions{Name: "p", URL: "http://127.0.0.1:1",
+		Queries: map[string]string{"q": "old"}, Step: time.Second, Timeout: time.Second}, prometheus.NewRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.pollers = append(s.pollers, pollerWithBackfill{Poller: p})
+	for _, tc := range []struct {
+		queries map[string]string
+		logged  int // lines so far
+	}{
+		{map[string]string{"q": "old"}, 0},
+		{map[string]string{"q": "new"}, 1},
+		{map[string]string{"q": "new"}, 1},
+		{map[string]string{"q": "new", "r": "up"}, 2},
+	} {
+		if err := s.setQueries(tc.queries); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(logs.String(), "Prometheus poller queries updated"); n != tc.logged {
+			t.Errorf("after %v: %d lines, want %d:\n%s", tc.queries, n, tc.logged, logs.String())
+		}
 	}
 }

@@ -1819,8 +1819,7 @@ func (c *NATSConsumer) commit(ctx, hold context.Context, st *stage) (ok bool) {
 			c.nakHeld(spans)
 			break
 		}
-		c.storeFailed(spans, err)
-		if !c.holdFor(hold, spans, c.storePause()) {
+		if !c.holdFor(hold, spans, c.storeFailed(spans, err)) {
 			c.nakHeld(spans)
 			break
 		}
@@ -1888,16 +1887,17 @@ func (c *NATSConsumer) nakHeld(spans []msgSpan) {
 }
 
 // storeFailed notes a retryable Append error refusing spans, which
-// commit holds and appends again after the pause that follows; it warns
-// at the first failure of a run, then every storeWarnEvery.
-func (c *NATSConsumer) storeFailed(spans []msgSpan, cause error) {
+// commit holds and appends again after the pause that follows, and
+// returns that pause; it warns at the first failure of a run, then every
+// storeWarnEvery.
+func (c *NATSConsumer) storeFailed(spans []msgSpan, cause error) (pause time.Duration) {
 	b := &c.storeFail
 	now := time.Now()
 	b.fails++
 	if b.fails == 1 {
 		b.since = now
 	}
-	pause := c.storePause()
+	pause = c.storePause()
 	switch {
 	case b.fails == 1:
 		b.warned = now
@@ -1912,6 +1912,7 @@ func (c *NATSConsumer) storeFailed(spans []msgSpan, cause error) {
 	}
 	c.backoff.Set(pause.Seconds())
 	c.backoffs.Inc()
+	return pause
 }
 
 // holdFor pauses for d while keeping the messages of spans from being

@@ -35,6 +35,33 @@ func lateConn(t *testing.T, url string) *nats.Conn {
 	return nc
 }
 
+// runLate runs c.Run on a goroutine with a context cancelled when the
+// test ends, and returns where Run's error arrives.
+func runLate(t *testing.T, c *NATSConsumer) <-chan error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	return done
+}
+
+// runError waits up to d for Run's error from done and fails the test
+// unless it contains every one of want; after says what Run answers.
+func runError(t *testing.T, done <-chan error, d time.Duration, after string, want ...string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		for _, w := range want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("Run = %v, want an error with %q (%s)", err, w, after)
+			}
+		}
+	case <-time.After(d):
+		t.Fatalf("Run did not return within %v of %s", d, after)
+	}
+}
+
 // lateServerDelay is how long after Run the late server starts: longer
 // than a JetStream request's default timeout (5s), after which Run's
 // Setup failed.
@@ -145,19 +172,10 @@ func TestNATSConsumerClosedWhileWaiting(t *testing.T) {
 	verifyNoLeaks(t)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", testenv.StablePort(t))
 	nc := lateConn(t, url)
-	c := newConsumer(t, nc, &MemAppender{}, testNATSOptions(), prometheus.NewRegistry())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(context.Background()) }()
+	done := runLate(t, newConsumer(t, nc, &MemAppender{}, testNATSOptions(), prometheus.NewRegistry()))
 	time.Sleep(500 * time.Millisecond)
 	nc.Close()
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "closed before it reached a server") {
-			t.Errorf("Run = %v, want the connection closed before it reached a server", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return within 10s of the connection's close")
-	}
+	runError(t, done, 10*time.Second, "the connection's close", "closed before it reached a server")
 }
 
 // TestNATSConsumerLateServerRefusesCredentials: a server that, once it
@@ -168,11 +186,7 @@ func TestNATSConsumerLateServerRefusesCredentials(t *testing.T) {
 	verifyNoLeaks(t)
 	port := testenv.StablePort(t)
 	nc := lateConn(t, fmt.Sprintf("nats://omen:wr0ng@127.0.0.1:%d", port))
-	c := newConsumer(t, nc, &MemAppender{}, testNATSOptions(), prometheus.NewRegistry())
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
+	done := runLate(t, newConsumer(t, nc, &MemAppender{}, testNATSOptions(), prometheus.NewRegistry()))
 	time.Sleep(500 * time.Millisecond)
 	// nats-server takes the last -p: the port the connection tries.
 	testenv.NATSServer(t, "-p", strconv.Itoa(port), "--user", "omen", "--pass", "s3cret")
@@ -215,23 +229,12 @@ func TestNATSConsumerLateServerDeniesJetStream(t *testing.T) {
 				}
 				t.Cleanup(nc.Close)
 			}
-			c := newConsumer(t, nc, &MemAppender{}, testNATSOptions(), prometheus.NewRegistry())
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- c.Run(ctx) }()
+			done := runLate(t, newConsumer(t, nc, &MemAppender{}, testNATSOptions(), prometheus.NewRegistry()))
 			if late {
 				time.Sleep(500 * time.Millisecond)
 				testenv.NATSServer(t, "-c", conf, "-p", strconv.Itoa(port))
 			}
-			select {
-			case err := <-done:
-				if err == nil || !strings.Contains(err.Error(), "permissions violation") || !strings.Contains(err.Error(), "$JS.API") {
-					t.Errorf("Run = %v, want the permissions violation for the JetStream API", err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatal("Run did not return within 20s of a server denying the JetStream API")
-			}
+			runError(t, done, 20*time.Second, "a server denying the JetStream API", "permissions violation", "$JS.API")
 		})
 	}
 }
@@ -256,21 +259,10 @@ func TestNATSConsumerLateServerRefusesTLS(t *testing.T) {
 			verifyNoLeaks(t)
 			port := testenv.StablePort(t)
 			nc := lateConn(t, fmt.Sprintf("tls://127.0.0.1:%d", port))
-			c := newConsumer(t, nc, &MemAppender{}, testNATSOptions(), prometheus.NewRegistry())
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- c.Run(ctx) }()
+			done := runLate(t, newConsumer(t, nc, &MemAppender{}, testNATSOptions(), prometheus.NewRegistry()))
 			time.Sleep(500 * time.Millisecond)
 			testenv.NATSServer(t, append([]string{"-p", strconv.Itoa(port)}, tc.args...)...)
-			select {
-			case err := <-done:
-				if err == nil || !strings.Contains(err.Error(), "refused the connection") || !strings.Contains(err.Error(), tc.want) {
-					t.Errorf("Run = %v, want the server's refusal (%s)", err, tc.want)
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatal("Run did not return within 20s of the server's refusal")
-			}
+			runError(t, done, 20*time.Second, "the server's refusal", "refused the connection", tc.want)
 		})
 	}
 }
@@ -300,12 +292,7 @@ func TestNATSConsumerWaitWarnNamesLastError(t *testing.T) {
 		_ = ln.Close()
 		<-accepted
 	})
-	nc, err := nats.Connect("nats://"+ln.Addr().String(), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
-		nats.ReconnectWait(100*time.Millisecond), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := lateConn(t, "nats://"+ln.Addr().String())
 	logs := &testenv.SyncBuffer{}
 	c, err := NewNATSConsumer(nc, &MemAppender{}, testNATSOptions(), prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {

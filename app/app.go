@@ -261,9 +261,9 @@ type App struct {
 	stopOnce      sync.Once
 
 	reloads *prometheus.CounterVec
-	// reloadOK is 1 while the configuration in force is the one last
-	// loaded or reloaded (at start, and after a reload that applied), 0
-	// after a refused reload; reloadTime is when it last applied.
+	// reloadOK is 1 at start and after a reload that applied (restart-only
+	// keys aside, which keep their start-time values), 0 after a refused
+	// reload; reloadTime is when a configuration last applied.
 	reloadOK, reloadTime prometheus.Gauge
 	// restoreRuntime undoes the runtime settings of config.RuntimeConfig.
 	restoreRuntime func()

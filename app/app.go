@@ -265,6 +265,10 @@ type App struct {
 	// keys aside, which keep their start-time values), 0 after a refused
 	// reload; reloadTime is when a configuration last applied.
 	reloadOK, reloadTime prometheus.Gauge
+	// restartRequired is 1 while the configuration in force came from a
+	// reload that changed restart-only keys (restartOnlyKeys): they keep
+	// their start-time values until a restart.
+	restartRequired prometheus.Gauge
 	// restoreRuntime undoes the runtime settings of config.RuntimeConfig.
 	restoreRuntime func()
 }
@@ -298,6 +302,10 @@ func New(opts Options) (*App, error) {
 	a.reloadTime = promauto.With(a.reg).NewGauge(prometheus.GaugeOpts{
 		Namespace: "omen", Name: "config_last_reload_success_timestamp_seconds",
 		Help: "Time of the last configuration reload that applied, or of the start's load, in seconds since the epoch.",
+	})
+	a.restartRequired = promauto.With(a.reg).NewGauge(prometheus.GaugeOpts{
+		Namespace: "omen", Name: "config_restart_required",
+		Help: "Whether the configuration in force changed keys that apply only at a restart (1: a reload accepted them and logged which; they keep their start-time values until omen restarts), else 0.",
 	})
 	// The configuration was loaded (applyDefaults, or the caller) just
 	// now: it is the one in force.
@@ -983,8 +991,12 @@ func (a *App) applyConfig(next *config.Config) error {
 	if err != nil {
 		return err
 	}
-	if keys := restartOnlyKeys(start, cfg); len(keys) > 0 {
+	keys := restartOnlyKeys(start, cfg)
+	if len(keys) > 0 {
 		a.logger.Warn("configuration changes not applied until restart: the daemon keeps their start-time values", "sections", keys)
+		a.restartRequired.Set(1)
+	} else {
+		a.restartRequired.Set(0)
 	}
 	if modelFileWarning != nil {
 		a.logger.Warn("model.file does not load: a restart does not read it while the store's active model fits the features, "+

@@ -10,10 +10,11 @@ import (
 // reloadMetrics is what a's /metrics says of its configuration reloads:
 // the series of omen_config_reloads_total by result (absent: not in the
 // map), omen_config_last_reload_successful and
-// omen_config_last_reload_success_timestamp_seconds (NaN when absent).
+// omen_config_last_reload_success_timestamp_seconds and
+// omen_config_restart_required (NaN when absent).
 type reloadMetrics struct {
-	results map[string]float64
-	ok, ts  float64
+	results          map[string]float64
+	ok, ts, restarts float64
 }
 
 func gatherReloadMetrics(t *testing.T, a *App) reloadMetrics {
@@ -22,7 +23,7 @@ func gatherReloadMetrics(t *testing.T, a *App) reloadMetrics {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := reloadMetrics{results: map[string]float64{}, ok: math.NaN(), ts: math.NaN()}
+	m := reloadMetrics{results: map[string]float64{}, ok: math.NaN(), ts: math.NaN(), restarts: math.NaN()}
 	for _, mf := range mfs {
 		switch mf.GetName() {
 		case "omen_config_reloads_total":
@@ -37,6 +38,8 @@ func gatherReloadMetrics(t *testing.T, a *App) reloadMetrics {
 			m.ok = mf.GetMetric()[0].GetGauge().GetValue()
 		case "omen_config_last_reload_success_timestamp_seconds":
 			m.ts = mf.GetMetric()[0].GetGauge().GetValue()
+		case "omen_config_restart_required":
+			m.restarts = mf.GetMetric()[0].GetGauge().GetValue()
 		}
 	}
 	return m
@@ -117,5 +120,39 @@ func TestConfigReloadMetrics(t *testing.T) {
 	}
 	if m.results["success"] != 1 || m.results["failure"] != 2 {
 		t.Errorf("after a good reload: reloads by result %v, want 1 success and 2 failures", m.results)
+	}
+}
+
+// TestConfigRestartRequired: omen_config_restart_required is 0 at start,
+// 1 after a reload that changed a key applied only at a restart (it was
+// accepted, with a warning, and the daemon keeps the start-time value),
+// still 1 after a refused reload (the configuration in force did not
+// change), and 0 again once a reload puts the start-time value back.
+// Without the gauge only the reload's logged warning said that the
+// configuration in force was not the file's.
+func TestConfigRestartRequired(t *testing.T) {
+	a, write, _ := reloadableApp(t, "")
+	steps := []struct {
+		name, extra string
+		refused     bool
+		want        float64
+	}{
+		{name: "start", want: 0},
+		{name: "reloadable change only", extra: "alerting:\n  for: 7\n", want: 0},
+		{name: "restart-only change", extra: "max_series: 5000\nalerting:\n  for: 7\n", want: 1},
+		{name: "refused reload", extra: "max_series: [", refused: true, want: 1},
+		{name: "another restart-only change", extra: "runtime:\n  gogc: 50\n", want: 1},
+		{name: "start-time values back", extra: "", want: 0},
+	}
+	for i, s := range steps {
+		if i > 0 {
+			write(s.extra)
+			if err := a.Reload(); (err != nil) != s.refused {
+				t.Fatalf("%s: reload = %v, want refused %v", s.name, err, s.refused)
+			}
+		}
+		if got := gatherReloadMetrics(t, a).restarts; got != s.want {
+			t.Errorf("%s: omen_config_restart_required = %v, want %v", s.name, got, s.want)
+		}
 	}
 }

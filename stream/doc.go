@@ -83,6 +83,16 @@
 // row up to 30s, counted in omen_ingest_errors_total{reason=
 // "dead_letter_failed"} (dead_letter counts only dead letters stored)
 // and warned about at the first failure of a run, then once a minute.
+// Until that delay has passed, the other poison messages are nacked with
+// it, and counted so, without a publish of their own; the first one after
+// it tries OMEN_DLQ again. (Each publish waited for its PubAck, up to 5 s,
+// in the decoding loop: a batch of poison messages while OMEN_DLQ did not
+// answer held the batch's other messages and the pull for minutes.)
+// Nacking rather than holding the message, as the store's refusals are
+// held (below), is deliberate: a poison message stores nothing but its
+// marker, so its redelivery after newer messages brings no sample late,
+// while holding it would pause the pull and turn a dead-letter outage
+// into an ingest outage; MaxDeliver is unbounded, so it is not lost.
 // Lines rejected inside an otherwise good message are counted, not
 // dead-lettered. Dead letters (once OMEN_DLQ has stored them; a failed
 // publish is warned about as such, naming the message, and is no dead

@@ -393,10 +393,12 @@ type NATSConsumer struct {
 	deadLog, expiredLog, partLog *rateLog
 
 	// dlqFail tracks a run of failed publishes to the dead-letter
-	// subject (both goroutines dead-letter).
+	// subject (both goroutines dead-letter); retryAt is when the delay
+	// of the last failure ends (see dlqHeldOff).
 	dlqFail struct {
 		sync.Mutex
 		storeBackoff
+		retryAt time.Time
 	}
 
 	// limitsTried: applyStreamLimits ran (Setup runs at the daemon's
@@ -2057,7 +2059,8 @@ func (c *NATSConsumer) nakAll(spans []msgSpan, delay time.Duration) {
 // deadLetter publishes msg to the dead-letter subject, waits for the
 // dead-letter stream to store it, then terminates it, and reports true.
 // When the publish fails the message is nacked instead, so nothing is
-// lost, and it reports false.
+// lost, and it reports false; so it is, without a publish, while the
+// delay of the last failed publish runs (see dlqHeldOff).
 func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string, cause error) bool {
 	dl := nats.NewMsg(c.opts.DLQSubject)
 	dl.Data = msg.Data()
@@ -2094,13 +2097,19 @@ func (c *NATSConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *
 	if meta != nil {
 		seq = meta.Sequence.Stream
 	}
-	err := c.publishDeadLetter(ctx, dl)
-	if err != nil {
+	notStored := func(delay time.Duration) bool {
 		c.m.errors.WithLabelValues(ReasonDeadLetterFailed).Inc()
-		delay := c.dlqFailed(err, msg.Subject(), seq, reason)
 		_ = msg.NakWithDelay(delay)
 		c.messages.WithLabelValues(c.opts.Durable, "nacked").Inc()
 		return false
+	}
+	if delay, ok := c.dlqHeldOff(time.Now()); ok {
+		c.logger.Debug("dead-letter publishes failing; the message is nacked without a publish of its own", "subject", c.opts.DLQSubject,
+			"retry_in", delay, "message_subject", msg.Subject(), "seq", seq, "reason", reason)
+		return notStored(delay)
+	}
+	if err := c.publishDeadLetter(ctx, dl); err != nil {
+		return notStored(c.dlqFailed(err, msg.Subject(), seq, reason))
 	}
 	c.dlqRecovered()
 	// Logged once stored: a failed publish is no dead letter (dlqFailed
@@ -2205,7 +2214,8 @@ func (c *NATSConsumer) dlqFailed(cause error, subject string, seq uint64, reason
 	if f.fails == 1 {
 		f.since = now
 	}
-	delay := f.pause(c.opts.NakDelay, max(maxStorePause, c.opts.NakDelay))
+	delay := f.pause(c.opts.NakDelay, c.dlqDelayCeiling())
+	f.retryAt = now.Add(delay)
 	fails, since, warn := f.fails, f.since, f.fails == 1 || now.Sub(f.warned) >= storeWarnEvery
 	if warn {
 		f.warned = now
@@ -2220,6 +2230,31 @@ func (c *NATSConsumer) dlqFailed(cause error, subject string, seq uint64, reason
 			"message_subject", subject, "seq", seq, "reason", reason, "err", cause)
 	}
 	return delay
+}
+
+// dlqDelayCeiling is the longest redelivery delay dlqFailed gives.
+func (c *NATSConsumer) dlqDelayCeiling() time.Duration {
+	return max(maxStorePause, c.opts.NakDelay)
+}
+
+// dlqHeldOff reports whether a run of failed dead-letter publishes is on
+// and the delay of its last failure has not passed at now, and returns
+// that delay. The poison messages decoded meanwhile are nacked with it
+// without a publish of their own, and the first one after it probes the
+// dead-letter stream: each publish waits up to dlqPublishTimeout (or
+// streamRecreateDelay and the stream's creation), and it does so in the
+// decoding loop, so a batch of poison messages publishing one after the
+// other while the dead-letter stream did not answer held the batch's
+// other messages, and the pipeline behind them, for minutes (FetchBatch
+// times 5 s), past their AckWait.
+func (c *NATSConsumer) dlqHeldOff(now time.Time) (time.Duration, bool) {
+	f := &c.dlqFail
+	f.Lock()
+	defer f.Unlock()
+	if f.fails == 0 || !now.Before(f.retryAt) {
+		return 0, false
+	}
+	return f.pause(c.opts.NakDelay, c.dlqDelayCeiling()), true
 }
 
 // dlqRecovered ends a run of failed dead-letter publishes, if any,

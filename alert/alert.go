@@ -1387,7 +1387,7 @@ func (m *Manager) Reconfigure(r Reload) error {
 		if !inUse[tg.label] {
 			m.tm.forget(tg.label)
 		}
-		m.logger.Info("alertmanager removed", "alertmanager", tg.label)
+		m.removed(tg)
 	}
 	return errors.Join(errs...)
 }

@@ -44,7 +44,12 @@
 //     that Alertmanager starts failing, then at most once a minute while
 //     it goes on (since when, how many POSTs failed; at debug level in
 //     between), and the first answer after is logged at INFO (how long it
-//     failed, the alerts delivered). A POST carries every pending item,
+//     failed, the alerts delivered); an Alertmanager a reload removes
+//     while it fails is logged once at INFO as removed while failing (how
+//     long, how many attempts). An outbox operation of the delivery loop
+//     that the store refuses (reading, compacting, acknowledging items:
+//     its disk below half the reserve) is logged so too, at ERROR, and
+//     at INFO when it works again. A POST carries every pending item,
 //     collapsed to the newest version of each alert (a resolution
 //     supersedes the firing versions
 //     before it; a resolution followed by a re-firing keeps both, in

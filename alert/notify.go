@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -588,12 +589,15 @@ type target struct {
 	// stop and done are the delivery loop's, while it runs.
 	stop context.CancelFunc
 	done chan struct{}
-	// failing is the run of failed POSTs to be retried (its one key is
-	// the target: when it began, how many; errclass.Tracker, as the
-	// Prometheus poller's queries), and warned when it was last logged
-	// at WARN (see sendFailed). The delivery loop alone uses them.
-	failing errclass.Tracker[struct{}]
-	warned  time.Time
+	// failing holds the runs of failures the delivery loop retries, by
+	// what fails (its key: opSend, the POSTs, or an outbox operation,
+	// opRead, opCompact, opAck): when each began and how many attempts
+	// failed (errclass.Tracker, as the Prometheus poller's queries); and
+	// warned when each was last logged at WARN or ERROR (see
+	// noteFailure). The delivery loop alone uses them, and Reconfigure
+	// once the loop of a removed target has returned.
+	failing errclass.Tracker[string]
+	warned  map[string]time.Time
 
 	sent, failed prometheus.Counter
 	latency      prometheus.Observer
@@ -700,14 +704,18 @@ func (m *Manager) deliver(ctx context.Context, tg *target) {
 			}
 		}
 		tg.mu.Unlock()
+		op := opRead
 		if err == nil && len(items) > m.opts.MaxBatch {
-			if err = m.compact(tg); err == nil {
-				continue
-			}
+			op = opCompact
+			err = m.compact(tg)
 		}
 		if err != nil {
-			m.logger.Error("read outbox", "alertmanager", tg.label, "err", scrub(err, tg.name))
+			m.outboxFailed(tg, op, err)
 			backoff = m.wait(ctx, backoff)
+			continue
+		}
+		m.outboxRecovered(tg, op)
+		if op == opCompact {
 			continue
 		}
 		if len(items) == 0 {
@@ -722,10 +730,11 @@ func (m *Manager) deliver(ctx context.Context, tg *target) {
 		accepted, err := m.deliverOnce(ctx, tg, alerts)
 		if err == nil {
 			if err = m.ack(tg, ids); err != nil {
-				m.logger.Error("acknowledge outbox items", "alertmanager", tg.label, "err", scrub(err, tg.name))
+				m.outboxFailed(tg, opAck, err)
 				backoff = m.wait(ctx, backoff)
 				continue
 			}
+			m.outboxRecovered(tg, opAck)
 			backoff = 0
 			if accepted && m.delivered != nil {
 				fps := make([]string, len(alerts))
@@ -816,20 +825,86 @@ func (m *Manager) deliverOnce(ctx context.Context, tg *target, alerts []postable
 // minutes of an outage and then 120 an hour.
 const failLogEvery = time.Minute
 
+// What the delivery loop retries, the keys of target.failing: the POSTs
+// and the outbox operations (their log records' messages).
+const (
+	opSend    = "send alerts"
+	opRead    = "read outbox"
+	opCompact = "compact outbox"
+	opAck     = "acknowledge outbox items"
+)
+
+// noteFailure records a failed attempt at op (a key of tg.failing) at
+// now. It returns the run of failures of op after the count and how to
+// log it: first when op starts failing, again when failLogEvery has
+// passed since its last record at WARN or ERROR, neither for a record at
+// debug level.
+func (tg *target) noteFailure(op string, now time.Time) (f errclass.Failure, first, again bool) {
+	f, first = tg.failing.Fail(op, "", now)
+	if !first && now.Sub(tg.warned[op]) < failLogEvery {
+		return f, false, false
+	}
+	if tg.warned == nil {
+		tg.warned = map[string]time.Time{}
+	}
+	tg.warned[op] = now
+	return f, first, !first
+}
+
+// endFailure ends the run of failures of op, if any, and returns it with
+// ended true.
+func (tg *target) endFailure(op string) (f errclass.Failure, ended bool) {
+	delete(tg.warned, op)
+	return tg.failing.Succeed(op)
+}
+
+// outboxFailed logs a failed outbox operation op of tg's delivery loop
+// (the store refusing writes: its disk below half the reserve), to be
+// retried, as sendFailed logs failed POSTs, but at ERROR: at once when op
+// starts failing, then at most every failLogEvery while it goes on, with
+// since when and how many attempts failed, at debug level in between. An
+// ERROR at every retry (MinBackoff doubling up to MaxBackoff) flooded
+// the log during a disk outage.
+func (m *Manager) outboxFailed(tg *target, op string, err error) {
+	now := m.opts.Now()
+	f, first, again := tg.noteFailure(op, now)
+	err = scrub(err, tg.name)
+	switch {
+	case first:
+		m.logger.Error(op+"; will retry (while it fails, logged again once a minute)", "alertmanager", tg.label, "err", err)
+	case again:
+		m.logger.Error(op+" still failing; will retry", "alertmanager", tg.label,
+			"failing_since", f.Since.UTC().Format(time.RFC3339), "failing_for", now.Sub(f.Since).Round(time.Second),
+			"failed_attempts", f.Count, "err", err)
+	default:
+		m.logger.Debug(op+"; will retry", "alertmanager", tg.label, "failed_attempts", f.Count, "err", err)
+	}
+}
+
+// outboxRecovered ends the run of failures of the outbox operation op of
+// tg's delivery loop, if any, saying so at INFO.
+func (m *Manager) outboxRecovered(tg *target, op string) {
+	f, ended := tg.endFailure(op)
+	if !ended {
+		return
+	}
+	m.logger.Info(op+" works again", "alertmanager", tg.label,
+		"failing_since", f.Since.UTC().Format(time.RFC3339), "failed_for", m.opts.Now().Sub(f.Since).Round(time.Millisecond),
+		"failed_attempts", f.Count)
+}
+
 // sendFailed logs the failed POST of n alerts to tg, to be retried: at
 // WARN when tg starts failing, then at WARN at most every failLogEvery
 // (of Options.Now) while it goes on, with since when and how many POSTs
 // have failed, at debug level otherwise. err names the URL redacted.
 func (m *Manager) sendFailed(tg *target, n int, err error) {
 	now := m.opts.Now()
-	f, started := tg.failing.Fail(struct{}{}, "", now)
+	f, first, again := tg.noteFailure(opSend, now)
 	switch {
-	case started:
-		tg.warned = now
+	case first:
 		m.logger.Warn("send alerts; will retry (while this alertmanager fails, logged again once a minute)",
 			"alertmanager", tg.label, "alerts", n, "err", err)
-	case now.Sub(tg.warned) >= failLogEvery:
-		tg.warned = now
+	case again:
 		m.logger.Warn("send alerts still failing; will retry", "alertmanager", tg.label, "alerts", n,
 			"failing_since", f.Since.UTC().Format(time.RFC3339), "failing_for", now.Sub(f.Since).Round(time.Second),
 			"failed_attempts", f.Count, "err", err)
@@ -842,13 +917,38 @@ func (m *Manager) sendFailed(tg *target, n int, err error) {
 // its Alertmanager (delivered of the POST's alerts accepted), saying so
 // at INFO.
 func (m *Manager) sendRecovered(tg *target, delivered int) {
-	f, ended := tg.failing.Succeed(struct{}{})
+	f, ended := tg.endFailure(opSend)
 	if !ended {
 		return
 	}
 	m.logger.Info("alertmanager takes alerts again", "alertmanager", tg.label, "alerts_delivered", delivered,
 		"failing_since", f.Since.UTC().Format(time.RFC3339), "failed_for", m.opts.Now().Sub(f.Since).Round(time.Millisecond),
 		"failed_attempts", f.Count)
+}
+
+// removed logs the removal of tg by a reload, once its delivery loop has
+// returned: at INFO, "while failing" when a run of failures of the loop
+// was on (failing: what failed, since when the earliest, and the failed
+// attempts of all), which no line would close otherwise.
+func (m *Manager) removed(tg *target) {
+	var what []string
+	var since time.Time
+	attempts := 0
+	tg.failing.Forget(func(string) bool { return false }, func(op string, f errclass.Failure) {
+		what = append(what, op)
+		if since.IsZero() || f.Since.Before(since) {
+			since = f.Since
+		}
+		attempts += f.Count
+	})
+	if len(what) == 0 {
+		m.logger.Info("alertmanager removed", "alertmanager", tg.label)
+		return
+	}
+	slices.Sort(what)
+	m.logger.Info("alertmanager removed while failing", "alertmanager", tg.label, "failing", strings.Join(what, ", "),
+		"failing_since", since.UTC().Format(time.RFC3339), "failing_for", m.opts.Now().Sub(since).Round(time.Second),
+		"failed_attempts", attempts)
 }
 
 // wait sleeps for the next backoff (doubling prev, between MinBackoff and

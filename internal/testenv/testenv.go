@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -81,14 +82,31 @@ func start(t testing.TB, name, bin string, args ...string) *process {
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
+	p.cmd.SysProcAttr = procAttr()
+	// The component is started, and waited for, by a goroutine locked to
+	// its OS thread until the component exits: Pdeathsig (see procAttr)
+	// fires when the thread that started the process exits, not the test
+	// binary (golang/go#27505), and the Go runtime ends a thread when a
+	// goroutine locked to it returns without unlocking it, which another
+	// goroutine that locked the thread starting the component could have
+	// done, killing the component in the middle of the test. Locked, the
+	// thread runs nothing else, and outlives the component; it is
+	// unlocked, and returns to the runtime, once the component has exited.
+	started := make(chan error, 1)
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := p.cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		p.err = p.cmd.Wait()
 		close(p.done)
 	}()
+	if err := <-started; err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
 	t.Cleanup(func() { p.stop(t) })
 	return p
 }

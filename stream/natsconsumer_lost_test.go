@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,41 +56,26 @@ var restartableServers = []struct {
 	{"debian", func(t *testing.T) *restartableNATS {
 		port := testenv.StablePort(t)
 		r := &restartableNATS{url: fmt.Sprintf("nats://127.0.0.1:%d", port), store: t.TempDir()}
-		var cmd *exec.Cmd
-		var out testenv.SyncBuffer
+		var srv *testenv.Process
 		r.start = func(t *testing.T) {
 			t.Helper()
-			cmd = exec.Command(testenv.NATSServerBin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", r.store)
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatalf("start nats-server: %v", err)
-			}
+			srv = testenv.Start(t, "nats-server", testenv.NATSServerBin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", r.store)
 			deadline := time.Now().Add(20 * time.Second)
 			for {
 				if jetStreamUp(r.url) {
 					return
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("nats-server not ready after 20s; output:\n%s", out.String())
+					t.Fatalf("nats-server not ready after 20s; output:\n%s", srv.Output())
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
 		}
 		r.stop = func(t *testing.T) {
-			if cmd == nil {
-				return
+			if srv != nil {
+				srv.Stop(t)
+				srv = nil
 			}
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(20 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-				t.Log("nats-server did not stop within 20s of SIGTERM; killed")
-			}
-			cmd = nil
 		}
 		t.Cleanup(func() { r.stop(t) })
 		return r

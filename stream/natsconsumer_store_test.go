@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,14 +59,7 @@ func startDebianNATSConf(t *testing.T, conf func(port int, dir string) string, o
 	if err := os.WriteFile(file, []byte(conf(port, dir)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(testenv.NATSServerBin, "-c", file)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nats-server: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	srv := testenv.Start(t, "nats-server", testenv.NATSServerBin, "-c", file)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -87,7 +79,7 @@ func startDebianNATSConf(t *testing.T, conf func(port int, dir string) string, o
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nats-server (%s) not ready: %v", file, err)
+			t.Fatalf("nats-server (%s) not ready: %v; output:\n%s", file, err, srv.Output())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -6,7 +6,9 @@
 // cleanups (a go test timeout panic, a SIGKILL): each is started from a
 // goroutine locked to its OS thread while the component runs, since the
 // signal follows the thread that started the process, not the process
-// (golang/go#27505).
+// (golang/go#27505). Start runs a server binary the same way for a test
+// that needs its own command line (a configuration file, a restart on one
+// port).
 //
 // Tests that check for goroutine leaks call VerifyNoLeaks first, so that
 // the check runs after the components have been stopped.

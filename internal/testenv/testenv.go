@@ -65,8 +65,8 @@ func requireBinary(t testing.TB, path string) {
 	}
 }
 
-// process is a started component.
-type process struct {
+// Process is a component started by Start.
+type Process struct {
 	name string
 	cmd  *exec.Cmd
 	out  *SyncBuffer
@@ -74,11 +74,16 @@ type process struct {
 	err  error
 }
 
-// start runs bin with args and registers its shutdown in t.Cleanup.
-func start(t testing.TB, name, bin string, args ...string) *process {
+// Start runs bin (a component named name in messages) with args,
+// capturing its output, and registers its Stop in t.Cleanup. On Linux the
+// process is killed with the test binary (see procAttr), which a go test
+// timeout panic ends without its cleanups: a test that starts a server
+// binary of its own (another configuration, a restart on one port) uses
+// Start rather than exec.Command.
+func Start(t testing.TB, name, bin string, args ...string) *Process {
 	t.Helper()
 	requireBinary(t, bin)
-	p := &process{name: name, out: &SyncBuffer{Max: 1 << 20}, done: make(chan struct{})}
+	p := &Process{name: name, out: &SyncBuffer{Max: 1 << 20}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
@@ -107,11 +112,13 @@ func start(t testing.TB, name, bin string, args ...string) *process {
 	if err := <-started; err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	t.Cleanup(func() { p.stop(t) })
+	t.Cleanup(func() { p.Stop(t) })
 	return p
 }
 
-func (p *process) stop(t testing.TB) {
+// Stop ends the process, if it runs: SIGTERM, then SIGKILL when it has
+// not exited 20 s later. It returns once the process has exited.
+func (p *Process) Stop(t testing.TB) {
 	select {
 	case <-p.done:
 		return
@@ -127,7 +134,11 @@ func (p *process) stop(t testing.TB) {
 	}
 }
 
-func (p *process) exited() bool {
+// Output returns what the process wrote to its stdout and stderr (the
+// last MiB).
+func (p *Process) Output() string { return p.out.String() }
+
+func (p *Process) exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -138,7 +149,7 @@ func (p *process) exited() bool {
 
 // waitReady polls check until it returns nil, the process exits or the
 // start timeout passes.
-func (p *process) waitReady(t testing.TB, check func() error) {
+func (p *Process) waitReady(t testing.TB, check func() error) {
 	t.Helper()
 	deadline := time.Now().Add(startTimeout)
 	var err error
@@ -183,7 +194,7 @@ func NATSServer(t testing.TB, extraArgs ...string) string {
 	port := FreePort(t)
 	mport := FreePort(t)
 	store := t.TempDir()
-	p := start(t, "nats-server", NATSServerBin, append([]string{
+	p := Start(t, "nats-server", NATSServerBin, append([]string{
 		"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port),
 		"-m", strconv.Itoa(mport), "-sd", store}, extraArgs...)...)
 	p.waitReady(t, httpOK(fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", mport)))
@@ -213,7 +224,7 @@ func Prometheus(t testing.TB, cfgYAML string, extraArgs ...string) string {
 		"--web.enable-remote-write-receiver",
 		"--log.level=warn",
 	}, extraArgs...)
-	p := start(t, "prometheus", PrometheusBin, args...)
+	p := Start(t, "prometheus", PrometheusBin, args...)
 	url := "http://" + addr
 	p.waitReady(t, httpOK(url+"/-/ready"))
 	return url
@@ -247,7 +258,7 @@ func AlertmanagerConfig(t testing.TB, cfgYAML string) string {
 		t.Fatalf("write alertmanager config: %v", err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
-	p := start(t, "alertmanager", AlertmanagerBin,
+	p := Start(t, "alertmanager", AlertmanagerBin,
 		"--config.file="+cfg,
 		"--storage.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr,

@@ -54,6 +54,13 @@ func checkFiles(dir string, bo badger.Options) error {
 		return err
 	}
 	defer unlock()
+	return checkFilesLocked(dir, bo)
+}
+
+// checkFilesLocked is checkFiles for a caller holding dir's lock
+// (BackupDir holds it shared).
+func checkFilesLocked(dir string, bo badger.Options) error {
+	manifest := filepath.Join(dir, badger.ManifestFilename)
 	f, err := os.Open(manifest)
 	if err != nil {
 		return err // Badger would fail the same way; not damage

@@ -97,31 +97,7 @@ func open(opts Options, registry bool) (*Store, error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("open store: invalid options: %w", err)
 	}
-	bo := badger.DefaultOptions(opts.Path).
-		WithInMemory(opts.InMemory).
-		WithSyncWrites(!opts.NoSync && !opts.InMemory).
-		WithLogger(badgerLogger{opts.Logger}).
-		WithNumGoroutines(2).
-		WithNumCompactors(2).
-		WithMetricsEnabled(false).
-		// Ingest batches (kilobytes) and model chunks go to the value log,
-		// keeping the LSM tree small; vectors, predictions and indexes
-		// stay in the LSM tree.
-		WithValueThreshold(1 << 10).
-		// No block compression: the LSM holds float vectors and keys,
-		// which snappy barely shrinks, and compressing a flushed memtable
-		// pools buffers of several times its size.
-		WithCompression(options.None).
-		WithMemTableSize(opts.MemTableSize).
-		WithNumMemtables(opts.NumMemtables).
-		WithValueLogFileSize(opts.ValueLogFileSize).
-		WithBlockCacheSize(opts.BlockCacheSize).
-		WithIndexCacheSize(opts.IndexCacheSize)
-	if opts.InMemory {
-		// No value log in memory: values up to 1 MiB live in the tree.
-		bo = bo.WithMemTableSize(min(opts.MemTableSize, 16<<20)).WithBlockCacheSize(min(opts.BlockCacheSize, 8<<20)).WithIndexCacheSize(0).
-			WithValueThreshold(1 << 20)
-	}
+	bo := badgerOptions(opts)
 	s := &Store{opts: opts, logger: opts.Logger, valueThreshold: int(bo.ValueThreshold), deletedKept: registryDeleted}
 	s.disk.free.Store(-1)
 	s.disk.watched = !opts.InMemory && opts.DiskReserve >= 0 && opts.DiskFree != nil
@@ -161,6 +137,37 @@ func open(opts Options, registry bool) (*Store, error) {
 		go s.watchDisk(opts.diskInterval)
 	}
 	return s, nil
+}
+
+// badgerOptions are the Badger options of the store opts describes
+// (defaults applied): Open's, and Restore's for the store it writes.
+func badgerOptions(opts Options) badger.Options {
+	bo := badger.DefaultOptions(opts.Path).
+		WithInMemory(opts.InMemory).
+		WithSyncWrites(!opts.NoSync && !opts.InMemory).
+		WithLogger(badgerLogger{opts.Logger}).
+		WithNumGoroutines(2).
+		WithNumCompactors(2).
+		WithMetricsEnabled(false).
+		// Ingest batches (kilobytes) and model chunks go to the value log,
+		// keeping the LSM tree small; vectors, predictions and indexes
+		// stay in the LSM tree.
+		WithValueThreshold(1 << 10).
+		// No block compression: the LSM holds float vectors and keys,
+		// which snappy barely shrinks, and compressing a flushed memtable
+		// pools buffers of several times its size.
+		WithCompression(options.None).
+		WithMemTableSize(opts.MemTableSize).
+		WithNumMemtables(opts.NumMemtables).
+		WithValueLogFileSize(opts.ValueLogFileSize).
+		WithBlockCacheSize(opts.BlockCacheSize).
+		WithIndexCacheSize(opts.IndexCacheSize)
+	if opts.InMemory {
+		// No value log in memory: values up to 1 MiB live in the tree.
+		bo = bo.WithMemTableSize(min(opts.MemTableSize, 16<<20)).WithBlockCacheSize(min(opts.BlockCacheSize, 8<<20)).WithIndexCacheSize(0).
+			WithValueThreshold(1 << 20)
+	}
+	return bo
 }
 
 // openError wraps an error of opening the database at dir: a directory

@@ -31,6 +31,18 @@ func Write(path string, data []byte, perm fs.FileMode) error {
 	})
 }
 
+// WriteFunc is Write with the data written by fill as it comes (a
+// download, a backup): an error fill returns is Write's error before the
+// rename, leaving no file at path (or the previous one untouched).
+func WriteFunc(path string, perm fs.FileMode, fill func(io.Writer) error) error {
+	return write(path, perm, fill)
+}
+
+// SyncDir syncs the directory dir, so that a rename or a file made in it
+// lasts a crash. A file system that cannot sync a directory (EINVAL) is
+// not an error.
+func SyncDir(dir string) error { return syncDir(dir) }
+
 // write is Write with the data written by fill (tests make it fail).
 func write(path string, perm fs.FileMode, fill func(io.Writer) error) error {
 	target, existing, err := resolve(path)

@@ -53,6 +53,10 @@ type Options struct {
 	// History, when set, serves the stored feature history under
 	// /api/v1/history (for omen train --source store --url).
 	History HistoryReader
+	// Backup, when set, serves a backup of the daemon's store under
+	// /api/v1/store/backup (POST; omen store backup --url), one at a
+	// time, behind the same authentication.
+	Backup StoreBackuper
 	// MaxModelBytes bounds a model upload (default DefaultMaxModelBytes).
 	MaxModelBytes int64
 	// UI, when set, is served under /ui/ behind the same authentication,
@@ -96,6 +100,7 @@ type API struct {
 	backend Backend
 	token   []byte // sha256 of the token; nil when none
 	gate    *ExplainGate
+	backups chan struct{} // holds the backup running (one at a time)
 	// crossOrigin refuses state-changing cross-origin browser requests.
 	crossOrigin *http.CrossOriginProtection
 	logger      *slog.Logger
@@ -157,7 +162,7 @@ func New(opts Options) (*API, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	a := &API{opts: opts, backend: opts.Backend, logger: opts.Logger,
-		gate: gate, crossOrigin: http.NewCrossOriginProtection()}
+		gate: gate, crossOrigin: http.NewCrossOriginProtection(), backups: make(chan struct{}, 1)}
 	a.crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusForbidden, "forbidden", errors.New("cross-origin request refused"))
 	}))
@@ -251,7 +256,7 @@ func (a *API) routes() []route {
 // allRoutes are the routes served: the optional model registry and
 // history with the rest.
 func (a *API) allRoutes() []route {
-	return slices.Concat(a.routes(), a.modelRoutes(), a.historyRoutes())
+	return slices.Concat(a.routes(), a.modelRoutes(), a.historyRoutes(), a.backupRoutes())
 }
 
 // explainGetRoutes answer every method but POST on the explain-now route

@@ -37,6 +37,15 @@
 //	GET       /api/v1/history/entities               the stored entities in ID order (limit, after)
 //	GET       /api/v1/history/vectors                one entity's vectors in [from, to] as newline-delimited JSON
 //
+// With Options.Backup, a backup of the daemon's store (omen store backup --url):
+//
+//	POST      /api/v1/store/backup                   stream a backup of the store (BackupContentType, chunked;
+//	                                                 store.Backup: every record as of one moment, in omen's
+//	                                                 backup format, whose trailer says it is whole); one at a
+//	                                                 time, else 503 busy with Retry-After; a backup that fails
+//	                                                 once begun aborts the connection. POST, as a backup reads
+//	                                                 the whole store, which no cross-site request may start
+//
 // Path parameters are URL path segments: escape "/" in entity names and
 // prediction ids as %2F (url.PathEscape). List filters: entity=ID,
 // match[LABEL]=VALUE (one per label, all must match), from and to (RFC 3339

@@ -49,7 +49,7 @@ func TestOpenAPIStatuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	a, err := New(Options{Backend: &MemBackend{}, Models: &MemModels{}, History: st, ListenAddress: "127.0.0.1:0"})
+	a, err := New(Options{Backend: &MemBackend{}, Models: &MemModels{}, History: st, Backup: st, ListenAddress: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

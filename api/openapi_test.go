@@ -32,7 +32,7 @@ func TestOpenAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	a, err := New(Options{Backend: &MemBackend{}, Models: &MemModels{}, History: st, ListenAddress: "127.0.0.1:0"})
+	a, err := New(Options{Backend: &MemBackend{}, Models: &MemModels{}, History: st, Backup: st, ListenAddress: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,7 @@ func (a *App) newAPI() (*api.API, error) {
 		Backend: b, ListenAddress: a.opts.ListenAddress, TokenFile: a.opts.TokenFile, UI: u, ExplainGate: gate,
 		Models:     a.Registry("an API upload"),
 		History:    historyReader{Store: a.store, a: a},
+		Backup:     a.store,
 		Registerer: a.reg, Logger: a.logger.With("component", "api"),
 	})
 	if err != nil {

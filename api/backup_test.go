@@ -1,0 +1,204 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/store"
+)
+
+// backupClient is an API client with a transport of its own, its idle
+// connections closed in t.Cleanup (goleak).
+func backupClient(t *testing.T, url, token string) *api.Client {
+	t.Helper()
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &api.Client{URL: url, Token: token, HTTPClient: &http.Client{Transport: tr}}
+}
+
+// TestBackupEndpoint backs up a store through the API: behind the
+// token, POST only (a browser's cross-site POST refused), and the
+// backup restores into a store holding the model registered.
+func TestBackupEndpoint(t *testing.T) {
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.PutModel("m1", []byte("model data"), store.ModelMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Promote("m1"); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, &api.MemBackend{}, api.Options{Backup: st, Token: "secret"})
+
+	if _, err := backupClient(t, srv.URL, "").Backup(t.Context(), io.Discard); !strings.Contains(fmtErr(err), "401") {
+		t.Errorf("backup without the token: %v; want 401", err)
+	}
+	if code, _ := get(t, http.MethodGet, srv.URL+api.BackupPath, "secret"); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET: %d, want 405", code)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+api.BackupPath, nil)
+	req.Header.Set("Authorization", "Bearer secret")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	c := backupClient(t, srv.URL, "secret")
+	if resp, err := c.HTTPClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site POST: %v, %v; want 403", resp, err)
+	} else {
+		_ = resp.Body.Close()
+	}
+
+	var buf bytes.Buffer
+	n, err := c.Backup(t.Context(), &buf)
+	if err != nil || n != int64(buf.Len()) {
+		t.Fatalf("Backup: %d bytes, %v", n, err)
+	}
+	info, err := store.CheckBackup(t.Context(), bytes.NewReader(buf.Bytes()), nil)
+	if err != nil || info.Records < 3 {
+		t.Fatalf("CheckBackup: %+v, %v", info, err)
+	}
+	dir := filepath.Join(t.TempDir(), "badger")
+	if _, err := store.Restore(t.Context(), &buf, store.RestoreOptions{Path: dir, Store: store.Options{NoSync: true}}); err != nil {
+		t.Fatal(err)
+	}
+	restored, err := store.Open(store.Options{Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restored.Close()
+	if v, _ := restored.ActiveVersion(); v != "m1" {
+		t.Errorf("restored active model %q, want m1", v)
+	}
+
+	// A daemon without the endpoint: the client says the route is not
+	// there.
+	none := newServer(t, &api.MemBackend{}, api.Options{})
+	if _, err := backupClient(t, none.URL, "").Backup(t.Context(), io.Discard); !errors.Is(err, api.ErrNoRoute) {
+		t.Errorf("backup of an omen without the endpoint: %v; want ErrNoRoute", err)
+	}
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
+
+// blockingBackup writes part of a backup, then waits for release (or
+// its context), then fails or finishes.
+type blockingBackup struct {
+	started chan struct{}
+	release chan struct{}
+	fail    error
+}
+
+func (b blockingBackup) Backup(ctx context.Context, w io.Writer, _ store.BackupOptions) (store.BackupInfo, error) {
+	if _, err := w.Write([]byte("OMENBKUP partial")); err != nil {
+		return store.BackupInfo{}, err
+	}
+	close(b.started)
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return store.BackupInfo{}, ctx.Err()
+	}
+	return store.BackupInfo{}, b.fail
+}
+
+// TestBackupOneAtATime: a backup asked for while one runs is refused,
+// 503 busy with a Retry-After; and a backup that fails once begun
+// aborts the connection, so that the client sees an error, not an end.
+func TestBackupOneAtATime(t *testing.T) {
+	b := blockingBackup{started: make(chan struct{}), release: make(chan struct{}), fail: errors.New("value log damaged")}
+	srv := newServer(t, &api.MemBackend{}, api.Options{Backup: b})
+	c := backupClient(t, srv.URL, "")
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Backup(context.Background(), io.Discard)
+		done <- err
+	}()
+	<-b.started
+	resp, err := c.HTTPClient.Post(srv.URL+api.BackupPath, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), `"busy"`) {
+		t.Errorf("second backup: %d, Retry-After %q, %s; want 503 busy with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	close(b.release)
+	if err := <-done; err == nil {
+		t.Error("Backup of a backup that failed mid-stream: no error")
+	}
+}
+
+// recordingBackup is a store's backup that reports how it ended.
+type recordingBackup struct {
+	st    *store.Store
+	ended chan error
+}
+
+func (r recordingBackup) Backup(ctx context.Context, w io.Writer, opts store.BackupOptions) (store.BackupInfo, error) {
+	info, err := r.st.Backup(ctx, w, opts)
+	r.ended <- err
+	return info, err
+}
+
+// TestBackupClientGone: a client that goes away mid-stream ends the
+// server's backup (it returns an error, long before it could have
+// finished: the client read 1 KiB of about 40 MB, more than the
+// connection's buffers hold), and no goroutine is left (goleak).
+func TestBackupClientGone(t *testing.T) {
+	st, err := store.Open(store.Options{Path: t.TempDir(), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	rng := rand.New(rand.NewPCG(1, 2))
+	data := make([]byte, 40<<20) // incompressible
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	if err := st.PutModel("big", data, store.ModelMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	rb := recordingBackup{st: st, ended: make(chan error, 1)}
+	srv := newServer(t, &api.MemBackend{}, api.Options{Backup: rb})
+	c := backupClient(t, srv.URL, "")
+	ctx, cancel := context.WithCancel(t.Context())
+	r, w := io.Pipe()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, err := c.Backup(ctx, w)
+		w.CloseWithError(err)
+	}()
+	if _, err := io.ReadFull(r, make([]byte, 1024)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	_ = r.Close()
+	wg.Wait()
+	select {
+	case err := <-rb.ended:
+		if err == nil {
+			t.Error("the server's backup finished; want it stopped by the client going away")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the server's backup still runs a minute after its client went away")
+	}
+}

@@ -100,6 +100,9 @@ func (b *backupResponse) Write(p []byte) (int, error) {
 func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	resp, err := c.send(ctx, http.MethodPost, BackupPath, "", nil)
 	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, fmt.Errorf("%w: the daemon closed the connection without an answer (its backup failed as it began: see the daemon's log)", err)
+		}
 		return 0, err
 	}
 	defer resp.Body.Close()
@@ -108,7 +111,7 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	}
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {
-		return n, fmt.Errorf("read the backup after %d bytes: %w", n, err)
+		return n, fmt.Errorf("read the backup after %d bytes: %w (the connection was cut: the daemon's backup failed, or it stopped; see the daemon's log)", n, err)
 	}
 	return n, nil
 }

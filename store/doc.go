@@ -99,6 +99,20 @@
 // context ends (between steps, every 1024 keys of a step's scan, between
 // GC passes), so that it does not hold a shutdown's Close off.
 //
+// # Backup
+//
+// Backup writes a backup of the open store (BackupDir: of a store no
+// omen holds, opened read-only) to an io.Writer: the newest version of
+// every live key as of one Badger read transaction, framed by omen's
+// header (magic, format, omen version, time, store format; CRC-32C) and
+// trailer (record and byte counts, SHA-256 of everything before it): see
+// backup.go. Restore loads one into a new directory (never over a store),
+// refusing a file cut short or damaged (ErrBackupInvalid) and leaving
+// nothing then; CheckBackup checks one without restoring. A backup holds
+// the store only: the embedded NATS server keeps its JetStream data
+// beside the store's directory (the storage path's nats directory), not
+// in it, and that is not backed up.
+//
 // # Disk space
 //
 // Badger writes its memtable logs, value log and tables through

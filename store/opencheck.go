@@ -28,7 +28,7 @@ var ErrInUse = errors.New("in use by another process")
 
 // damagedRemedy is what an error wrapping ErrDamaged tells the operator.
 func damagedRemedy(dir string) string {
-	return fmt.Sprintf("restore %q from a copy taken while omen was stopped (what was stored since that copy is lost), "+
+	return fmt.Sprintf("restore %q from a backup (omen store restore) or a copy taken while omen was stopped (what was stored since is lost), "+
 		"or move it away to start with an empty store (everything it held is lost; register and promote a model again with omen model add and promote)", dir)
 }
 

@@ -11,6 +11,7 @@
 //	omen explain ENTITY|ALERT      print a ranked explanation
 //	omen model list|add|promote|rollback|delete
 //	omen store verify [flags]      check the store for damage
+//	omen store backup|restore      back up the store (a running daemon's too), restore a backup
 //	omen bench ingest|lstm|explain benchmarks printing JSON
 //	omen version
 package main

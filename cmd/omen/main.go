@@ -23,7 +23,7 @@ func commands() map[string]command {
 		"explain": {"explain ENTITY|ALERT: print a ranked explanation", explainCmd},
 		"model":   {"list|add|promote|rollback|delete models in the registry", modelCommand{}.run},
 		"bench":   {"ingest|lstm|explain: benchmarks printing JSON (--json=false: a line per field)", benchCmd},
-		"store":   {"verify: check the store for damage (block checksums, records) while no daemon runs", storeCmd},
+		"store":   {"verify: check the store for damage while no daemon runs; backup: back it up (a running daemon's through its API); restore: restore a backup into a new store", storeCmd},
 		"version": {"print the version", versionCmd},
 	}
 }

@@ -194,12 +194,12 @@ func TestStoreVerifyUsage(t *testing.T) {
 		rc   int
 		want string
 	}{
-		{[]string{"store"}, 2, "usage: omen store verify"},
-		{[]string{"store", "check"}, 2, `unknown subcommand "check" (want verify)`},
+		{[]string{"store"}, 2, "usage: omen store verify|backup|restore"},
+		{[]string{"store", "check"}, 2, `unknown subcommand "check" (want verify, backup or restore)`},
 		{[]string{"store", "verify", "data/"}, 2, `want no arguments, got ["data/"]`},
 		{[]string{"store", "--nope"}, 2, "flag provided but not defined"},
-		{[]string{"store", "help"}, 0, "usage: omen store verify"},
-		{[]string{"store", "verify", "--help"}, 0, "usage: omen store verify"},
+		{[]string{"store", "help"}, 0, "usage: omen store verify|backup|restore"},
+		{[]string{"store", "verify", "--help"}, 0, "usage: omen store verify|backup|restore"},
 	} {
 		var out, errb bytes.Buffer
 		rc := dispatch(tc.args, &out, &errb)
@@ -218,11 +218,11 @@ func TestStoreVerifyUsage(t *testing.T) {
 func TestVerifyProgress(t *testing.T) {
 	now := time.Unix(0, 0)
 	var b bytes.Buffer
-	p := &verifyProgress{w: &b, tty: true, now: func() time.Time { return now }}
-	p.show(store.VerifyProgress{Tables: 1, TablesTotal: 2, TableBytes: 1500, TableBytesTotal: 3000})
-	p.show(store.VerifyProgress{Tables: 2, TablesTotal: 2}) // within 100 ms: not drawn
+	p := &progressLine{w: &b, tty: true, now: func() time.Time { return now }}
+	p.showVerify(store.VerifyProgress{Tables: 1, TablesTotal: 2, TableBytes: 1500, TableBytesTotal: 3000})
+	p.showVerify(store.VerifyProgress{Tables: 2, TablesTotal: 2}) // within 100 ms: not drawn
 	now = now.Add(time.Second)
-	p.show(store.VerifyProgress{Tables: 2, TablesTotal: 2, TableBytes: 3000, TableBytesTotal: 3000, Records: 42, RecordsTotal: 50})
+	p.showVerify(store.VerifyProgress{Tables: 2, TablesTotal: 2, TableBytes: 3000, TableBytesTotal: 3000, Records: 42, RecordsTotal: 50})
 	p.clear()
 	want := "\r\033[Komen store verify: tables 1/2 (1.5 kB of 3.0 kB)" +
 		"\r\033[Komen store verify: tables 2/2 (3.0 kB of 3.0 kB), records 42 of about 50" + "\r\033[K"
@@ -230,8 +230,8 @@ func TestVerifyProgress(t *testing.T) {
 		t.Errorf("progress %q, want %q", b.String(), want)
 	}
 	b.Reset()
-	p = &verifyProgress{w: &b, now: time.Now}
-	p.show(store.VerifyProgress{Tables: 1, TablesTotal: 1})
+	p = &progressLine{w: &b, now: time.Now}
+	p.showVerify(store.VerifyProgress{Tables: 1, TablesTotal: 1})
 	p.clear()
 	if b.Len() > 0 {
 		t.Errorf("progress off a terminal: %q", b.String())

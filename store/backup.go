@@ -605,6 +605,12 @@ type RestoreOptions struct {
 	// (MemTableSize, ValueLogFileSize, …: give the options the daemon
 	// opens it with). Its Path is ignored.
 	Store Options
+	// Size is the backup's size in bytes, when known (a file's): Restore
+	// refuses to start unless its filesystem has that much free space
+	// and the store's disk reserve besides (Options.DiskReserve; a
+	// restored store takes about the backup's size). 0: only the reserve
+	// is checked.
+	Size int64
 	// Progress, when non-nil, is called after each list of records read.
 	Progress func(BackupProgress)
 }
@@ -629,6 +635,17 @@ func Restore(ctx context.Context, r io.Reader, opts RestoreOptions) (BackupInfo,
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("restore store %q: %w", dir, err)
 	}
+	// Badger writes through memory-mapped files: on a full filesystem
+	// the process dies of SIGBUS, leaving the new directory behind.
+	so := opts.Store
+	so.Path, so.InMemory = dir, false
+	so.applyDefaults()
+	if so.DiskReserve >= 0 && so.DiskFree != nil {
+		if free, err := so.DiskFree(existingDir(filepath.Dir(dir))); err == nil && int64(free) < opts.Size+so.DiskReserve {
+			return br.info, fmt.Errorf("restore store %q: %w: %d bytes (%.0f MiB) free on its filesystem, less than the backup's %d bytes and the store's disk reserve of %d bytes (%.0f MiB, storage.disk_reserve) besides",
+				dir, ErrDiskFull, free, mib(int64(free)), opts.Size, so.DiskReserve, mib(so.DiskReserve))
+		}
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".restore-")
 	if err != nil {
 		return br.info, fmt.Errorf("restore store %q: %w", dir, err)
@@ -639,7 +656,7 @@ func Restore(ctx context.Context, r io.Reader, opts RestoreOptions) (BackupInfo,
 			_ = os.RemoveAll(tmp)
 		}
 	}()
-	if err := restoreInto(tmp, br, opts.Store); err != nil {
+	if err := restoreInto(tmp, br, so); err != nil {
 		return br.info, fmt.Errorf("restore store %q: %w", dir, err)
 	}
 	if err := restoreTarget(dir); err != nil { // made meanwhile?

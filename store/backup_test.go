@@ -503,3 +503,48 @@ func FuzzReadBackupHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestRestoreRefusesFullDisk: a restore whose filesystem has less free
+// space than the backup and the store's disk reserve is refused before
+// anything is made (Badger would die of SIGBUS on a full filesystem).
+func TestRestoreRefusesFullDisk(t *testing.T) {
+	src := openTest(t, Options{InMemory: true})
+	if err := src.PutModel("m1", []byte("model"), ModelMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := src.Backup(t.Context(), &buf, BackupOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const reserve = 100 << 20
+	for _, tc := range []struct {
+		name string
+		free uint64
+		size int64
+		ok   bool
+	}{
+		{"below the reserve", reserve - 1, 0, false},
+		{"reserve free, not the backup besides", reserve + 1000, 2000, false},
+		{"room for both", reserve + 3000, 2000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "badger")
+			free := func(string) (uint64, error) { return tc.free, nil }
+			_, err := Restore(t.Context(), bytes.NewReader(buf.Bytes()), RestoreOptions{Path: dir, Size: tc.size,
+				Store: Options{NoSync: true, DiskReserve: reserve, DiskFree: free}})
+			if tc.ok {
+				if err != nil {
+					t.Errorf("Restore: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrDiskFull) {
+				t.Errorf("Restore: %v; want ErrDiskFull", err)
+			}
+			if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+				t.Errorf("left behind: %v", ents)
+			}
+		})
+	}
+}

@@ -244,7 +244,7 @@ func storeRestore(ctx context.Context, in, path, configFile string, stdout, stde
 		return 1
 	}
 	prog := &progressLine{w: stderr, tty: tty.IsTerminal(stderr), now: time.Now}
-	info, err := store.Restore(ctx, f, store.RestoreOptions{Path: dir, Store: cfg.Storage.StoreOptions(dir),
+	info, err := store.Restore(ctx, f, store.RestoreOptions{Path: dir, Store: cfg.Storage.StoreOptions(dir), Size: size,
 		Progress: func(p store.BackupProgress) { prog.showRestore(p, size) }})
 	prog.clear()
 	if err != nil {

@@ -274,8 +274,16 @@ type Options struct {
 	Remediations []Remediation
 	// Explainer attaches explanations; nil: alerts carry no causes.
 	Explainer Explainer
-	// HTTPClient posts to the Alertmanagers. Default: a new http.Client.
+	// HTTPClient posts to the Alertmanagers Clients has no client for.
+	// Default: a new http.Client.
 	HTTPClient *http.Client
+	// Clients are the HTTP clients of some Alertmanagers (their TLS
+	// settings and credentials), by URL as listed in Alertmanagers (a
+	// trailing "/" aside); one for a URL not listed is not used. The
+	// Manager closes the idle connections of a client of Clients it stops
+	// using (Reconfigure removes its Alertmanager or gives it another
+	// client) and of all at Close.
+	Clients map[string]*http.Client
 	// Timeout bounds one POST. Default 10s.
 	Timeout time.Duration
 	// MinBackoff and MaxBackoff bound the exponential retry backoff per
@@ -407,10 +415,28 @@ func (o *Options) defaults() error {
 		seen[shown] = true
 		o.Alertmanagers[i] = am
 	}
+	if len(o.Clients) > 0 {
+		clients := make(map[string]*http.Client, len(o.Clients))
+		for am, c := range o.Clients {
+			if c != nil {
+				clients[strings.TrimRight(am, "/")] = c
+			}
+		}
+		o.Clients = clients
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("alert options: %w", err)
 	}
 	return nil
+}
+
+// clientFor returns the HTTP client that posts to the Alertmanager am (a
+// URL of Alertmanagers, defaults applied).
+func (o *Options) clientFor(am string) *http.Client {
+	if c := o.Clients[am]; c != nil {
+		return c
+	}
+	return o.HTTPClient
 }
 
 // absURL checks s; its errors do not show a password in s.
@@ -513,7 +539,7 @@ func New(opts Options) (*Manager, error) {
 	tm := newTargetMetrics(f)
 	m.tm = tm
 	for _, am := range opts.Alertmanagers {
-		tg := newTarget(am, tm)
+		tg := newTarget(am, tm, opts.clientFor(am))
 		pend, err := opts.Store.Pending(tg.name, 0)
 		if err != nil {
 			return nil, fmt.Errorf("read outbox of %s: %w", redact.URL(am), scrub(err, am))
@@ -1267,6 +1293,10 @@ type Reload struct {
 	// RunbookBaseURL: default <ExternalURL>/docs/runbooks/.
 	RunbookBaseURL string
 	Remediations   []Remediation
+	// Clients: as Options.Clients (an Alertmanager not in it posts with
+	// Options.HTTPClient); a kept Alertmanager given another client posts
+	// with it from its next POST.
+	Clients map[string]*http.Client
 }
 
 // ExternalURL returns the external URL in force: the base of the links
@@ -1293,6 +1323,7 @@ func (m *Manager) reloaded(r Reload) (Options, *remedies, error) {
 	o.ResolveFor = r.ResolveFor
 	o.CriticalProbability = r.CriticalProbability
 	o.ExternalURL, o.RunbookBaseURL = r.ExternalURL, r.RunbookBaseURL
+	o.Clients = r.Clients
 	if err := o.defaults(); err != nil {
 		return Options{}, nil, err
 	}
@@ -1354,12 +1385,26 @@ func (m *Manager) Reconfigure(r Reload) error {
 		if err := m.opts.Store.DropTarget(am); err != nil {
 			errs = append(errs, fmt.Errorf("drop stale outbox of %s: %w", redact.URL(am), scrub(err, am)))
 		}
-		tg := newTarget(am, m.tm)
+		tg := newTarget(am, m.tm, o.clientFor(am))
 		added = append(added, tg)
 		kept = append(kept, tg)
 	}
+	// A kept Alertmanager's new client (its TLS settings or credentials
+	// changed) posts from its next POST; the one it replaces may be
+	// posting now, and is closed once no longer in use (below).
+	var dropped []*http.Client
+	for _, tg := range kept {
+		if c := o.clientFor(tg.name); c != tg.client.Load() {
+			dropped = append(dropped, tg.client.Swap(c))
+			m.logger.Info("alertmanager connection settings applied from the next POST", "alertmanager", tg.label)
+		}
+	}
+	for _, tg := range removed {
+		dropped = append(dropped, tg.client.Load())
+	}
 	m.targets = kept
 	m.opts.Alertmanagers = o.Alertmanagers
+	m.opts.Clients = o.Clients
 	// Labels still in use: a changed password keeps the redacted label.
 	inUse := make(map[string]bool, len(kept))
 	for _, tg := range kept {
@@ -1389,7 +1434,26 @@ func (m *Manager) Reconfigure(r Reload) error {
 		}
 		m.removed(tg)
 	}
+	m.closeIdle(dropped)
 	return errors.Join(errs...)
+}
+
+// closeIdle closes the idle connections of the clients cs that no
+// Alertmanager posts with any more (the default client stays open until
+// Close).
+func (m *Manager) closeIdle(cs []*http.Client) {
+	m.mu.Lock()
+	inUse := map[*http.Client]bool{m.opts.HTTPClient: true}
+	for _, tg := range m.targets {
+		inUse[tg.client.Load()] = true
+	}
+	m.mu.Unlock()
+	for _, c := range cs {
+		if c != nil && !inUse[c] {
+			c.CloseIdleConnections()
+			inUse[c] = true // once
+		}
+	}
 }
 
 // sendAll enqueues the firing and resolved (still re-sent) alerts for tgs
@@ -1427,7 +1491,18 @@ func (m *Manager) Close() {
 		stop()
 		<-done
 	}
+	m.mu.Lock()
+	closing := map[*http.Client]bool{}
 	if m.opts.ownClient {
-		m.opts.HTTPClient.CloseIdleConnections()
+		closing[m.opts.HTTPClient] = true
+	}
+	for _, tg := range m.targets {
+		if c := tg.client.Load(); c != m.opts.HTTPClient {
+			closing[c] = true
+		}
+	}
+	m.mu.Unlock()
+	for c := range closing {
+		c.CloseIdleConnections()
 	}
 }

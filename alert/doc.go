@@ -72,7 +72,10 @@
 //
 // Alertmanager URLs may carry basic-auth credentials
 // (http://user:pass@host:9093); the password is redacted
-// (url.URL.Redacted) in metric labels, logs and errors.
+// (url.URL.Redacted) in metric labels, logs and errors. An Alertmanager
+// secured otherwise (TLS with a private CA, a client certificate,
+// credentials read from files) gets its own HTTP client (Options.Clients,
+// which Reconfigure may change).
 //
 // The alert state (pending/firing/resolved, startsAt, resolve time, last
 // send, the hysteresis counters, severity and explanation) is persisted in

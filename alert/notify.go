@@ -568,7 +568,10 @@ type target struct {
 	name    string // base URL, also the outbox target name
 	label   string // name without the password: metric label, logs
 	postURL string
-	wake    chan struct{}
+	// client posts to it: Options.Clients' or HTTPClient, swapped by
+	// Reconfigure when its settings change.
+	client atomic.Pointer[http.Client]
+	wake   chan struct{}
 	// mu makes each change of the target's outbox items and the count of
 	// them (pending, the queue gauge) one step: enqueue, the delivery
 	// loop's read and acknowledgement, compaction. Under Manager.mu when
@@ -604,13 +607,15 @@ type target struct {
 	queue        prometheus.Gauge
 }
 
-func newTarget(base string, tm *targetMetrics) *target {
+func newTarget(base string, tm *targetMetrics, client *http.Client) *target {
 	l := redact.URL(base)
-	return &target{
+	tg := &target{
 		name: base, label: l, postURL: base + "/api/v2/alerts", wake: make(chan struct{}, 1),
 		sent: tm.sent.WithLabelValues(l), failed: tm.failed.WithLabelValues(l),
 		latency: tm.latency.WithLabelValues(l), queue: tm.queue.WithLabelValues(l),
 	}
+	tg.client.Store(client)
+	return tg
 }
 
 // scrubbed is an error whose text has a URL's password hidden; it still
@@ -1108,7 +1113,7 @@ func (m *Manager) post(ctx context.Context, tg *target, alerts []postableAlert) 
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "omen")
 	start := time.Now()
-	resp, err := m.opts.HTTPClient.Do(req)
+	resp, err := tg.client.Load().Do(req)
 	if err != nil {
 		return fmt.Errorf("post to %s: %w", redact.URL(tg.postURL), err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/http"
 	"slices"
 	"sort"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/omen-sre/omen/explain"
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/internal/mapshrink"
+	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -119,8 +121,12 @@ type alerter struct {
 	calls callbacks
 
 	// listenMu guards opts.ListenAddress, which bind changes once the
-	// HTTP listener is bound (a reload reads it meanwhile).
+	// HTTP listener is bound (a reload reads it meanwhile), and clients.
 	listenMu sync.Mutex
+	// clients are the HTTP clients of the Alertmanagers of the
+	// configuration in force that set tls_config, basic_auth or
+	// authorization, by URL (alertmanagerClients).
+	clients map[string]amClient
 
 	// docs are the explanation documents (or notes, see unexplained)
 	// computed at the running step, by the fingerprint of the alert
@@ -137,8 +143,12 @@ type firedDoc struct {
 }
 
 func newAlerter(o alerterOptions) (*alerter, error) {
+	clients, err := alertmanagerClients(o.Config, nil)
+	if err != nil {
+		return nil, fmt.Errorf("create alert manager: %w", err)
+	}
 	r := reloadOf(o, o.Config)
-	a := &alerter{opts: o, firing: map[string]FiredAlert{}}
+	a := &alerter{opts: o, firing: map[string]FiredAlert{}, clients: clients}
 	a.calls = callbacks{
 		max: o.CallbackQueue, logger: o.Logger,
 		dropped: promauto.With(o.Registerer).NewCounter(prometheus.CounterOpts{
@@ -158,6 +168,7 @@ func newAlerter(o alerterOptions) (*alerter, error) {
 
 		CriticalProbability: r.CriticalProbability,
 		Remediations:        r.Remediations,
+		Clients:             httpClientsOf(clients),
 		Explainer:           alertExplainer{a},
 		Registerer:          o.Registerer,
 		Logger:              o.Logger,
@@ -189,7 +200,9 @@ func (a *alerter) bind(addr string) error {
 		return nil
 	}
 	a.opts.ListenAddress = addr
-	if err := a.m.Reconfigure(reloadOf(a.opts, a.opts.Config)); err != nil {
+	r := reloadOf(a.opts, a.opts.Config)
+	r.Clients = httpClientsOf(a.clients)
+	if err := a.m.Reconfigure(r); err != nil {
 		return fmt.Errorf("alerting: links to %s: %w", addr, err)
 	}
 	return nil
@@ -231,6 +244,46 @@ func reloadOf(o alerterOptions, cfg *config.Config) alert.Reload {
 		ExternalURL: ext, Remediations: rem,
 		CriticalProbability: cfg.Alerting.CriticalProbability,
 	}
+}
+
+// amClient is the HTTP client of an Alertmanager, made with settings.
+type amClient struct {
+	settings config.HTTPClientConfig
+	client   *http.Client
+}
+
+// alertmanagerClients returns the HTTP clients of cfg's Alertmanagers
+// that set tls_config, basic_auth or authorization, by URL: have's when
+// its settings are the same (its connections are kept; the files it
+// reads are read again by the client itself when they change), else a
+// new one. An Alertmanager of --alertmanager.url, or one setting none of
+// them, posts with the alert pipeline's default client.
+func alertmanagerClients(cfg *config.Config, have map[string]amClient) (map[string]amClient, error) {
+	out := map[string]amClient{}
+	for i, am := range cfg.Alerting.Alertmanagers {
+		if am.IsZero() {
+			continue
+		}
+		if c, ok := have[am.URL]; ok && c.settings == am.HTTPClientConfig {
+			out[am.URL] = c
+			continue
+		}
+		c, err := am.Client("alertmanager")
+		if err != nil {
+			return nil, fmt.Errorf("alerting.alertmanagers[%d] %s: %w", i, redact.URL(am.URL), err)
+		}
+		out[am.URL] = amClient{am.HTTPClientConfig, c}
+	}
+	return out, nil
+}
+
+// httpClientsOf returns the clients of cs, as alert.Options.Clients.
+func httpClientsOf(cs map[string]amClient) map[string]*http.Client {
+	out := make(map[string]*http.Client, len(cs))
+	for u, c := range cs {
+		out[u] = c.client
+	}
+	return out
 }
 
 // boundAddress is the configured listen address with the port the
@@ -663,7 +716,16 @@ func (a *alerter) close(ctx context.Context) error {
 // checkConfig reports whether setConfig would accept cfg's alerting
 // section, changing nothing: a reload checks it before applying anything.
 func (a *alerter) checkConfig(cfg *config.Config) error {
-	if err := a.m.CheckReload(reloadOf(a.options(), cfg)); err != nil {
+	a.listenMu.Lock()
+	have := a.clients
+	a.listenMu.Unlock()
+	clients, err := alertmanagerClients(cfg, have)
+	if err != nil {
+		return fmt.Errorf("alerting: %w", err)
+	}
+	r := reloadOf(a.options(), cfg)
+	r.Clients = httpClientsOf(clients)
+	if err := a.m.CheckReload(r); err != nil {
 		return fmt.Errorf("alerting: %w", err)
 	}
 	return nil
@@ -673,19 +735,30 @@ func (a *alerter) checkConfig(cfg *config.Config) error {
 // alerting section, live, keeping the alert states (alert.Manager's
 // Reconfigure: for, resolve_ratio, resend_delay, external_url and
 // remediations; Alertmanagers added start receiving the current alerts,
-// those removed stop and lose their pending notifications). min_lead is
-// read by omen train, not by the daemon. An error (after checkConfig
-// passed, only an outbox write for an added or removed Alertmanager,
-// refused e.g. when the disk is nearly full) is returned once the rest is
-// applied: App.applyConfig reports it as an *AppliedError.
+// those removed stop and lose their pending notifications; an
+// Alertmanager whose tls_config, basic_auth or authorization changed
+// posts with a new client from its next POST). min_lead is read by omen
+// train, not by the daemon. An error (after checkConfig passed, only an
+// outbox write for an added or removed Alertmanager, refused e.g. when
+// the disk is nearly full) is returned once the rest is applied:
+// App.applyConfig reports it as an *AppliedError. (A CA, certificate or
+// key file that stopped reading since checkConfig read it fails the
+// alerting section's reload whole, reported the same way.)
 func (a *alerter) setConfig(cfg *config.Config) error {
 	if a.opts.Explainer != nil {
 		a.opts.Explainer.setConfig(cfg)
 	}
 	a.listenMu.Lock()
 	defer a.listenMu.Unlock()
+	clients, err := alertmanagerClients(cfg, a.clients)
+	if err != nil {
+		return fmt.Errorf("alerting: %w", err)
+	}
 	a.opts.Config = cfg // bind rebuilds the links from the configuration in force
-	if err := a.m.Reconfigure(reloadOf(a.opts, cfg)); err != nil {
+	a.clients = clients
+	r := reloadOf(a.opts, cfg)
+	r.Clients = httpClientsOf(clients)
+	if err := a.m.Reconfigure(r); err != nil {
 		return fmt.Errorf("alerting: %w", err)
 	}
 	return nil

@@ -423,6 +423,11 @@ func (a *App) start(ctx context.Context) error {
 		}
 		tlsConfig = tc
 	}
+	// So are the files of the Prometheus servers' and Alertmanagers'
+	// TLS settings and credentials.
+	if err := errors.Join(CheckConnectionFiles(cfg)...); err != nil {
+		return err
+	}
 	a.restoreRuntime = applyRuntimeConfig(cfg.Runtime)
 
 	// Store: Badger under the storage path; everything durable lives there.
@@ -876,7 +881,9 @@ func (a *App) closeResourcesBy(ctx context.Context) error {
 // one that changes other start-time settings applies the rest and warns
 // (restartOnlyKeys). A file omen run would refuse is refused, even for a
 // section applied only at restart (CheckConfig: the daemon would not
-// start again with it), as is a model.file that does not load when a
+// start again with it), as is a file of the prometheus or alertmanager
+// entries' TLS settings and credentials that does not read or parse
+// (CheckConnectionFiles), and a model.file that does not load when a
 // restart would read it (App.checkModelFile). It is what SIGHUP and POST
 // /-/reload do.
 func (a *App) Reload() error { return a.requestReload(nil, "reload") }
@@ -936,6 +943,9 @@ func (a *App) applyConfig(next *config.Config) error {
 	// included: the daemon would not start again with the file.
 	if err := CheckConfig(cfg); err != nil {
 		return fmt.Errorf("%w (omen run and omen check config refuse this configuration: the daemon would not start again with it); nothing was reloaded", err)
+	}
+	if err := errors.Join(CheckConnectionFiles(cfg)...); err != nil {
+		return fmt.Errorf("%w (omen run refuses to start with these files: the daemon would not start again with them); nothing was reloaded", err)
 	}
 	// Prepare: every component that can refuse cfg checks it before
 	// anything changes, so that a refused reload keeps the running state

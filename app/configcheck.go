@@ -17,8 +17,10 @@ import (
 // configuration config.Load or config.Validate accepted, would give from
 // the configuration alone: the Prometheus pollers' queries (CheckPollers),
 // the NATS decoders' options as the consumer builds them (the nats keys
-// with the ingest time window) and the remediations the alert pipeline
-// refuses (checkRemediations). omen run (App.Start), a reload
+// with the ingest time window), the remediations the alert pipeline
+// refuses (checkRemediations) and the prometheus and alertmanager
+// entries' tls_config, basic_auth and authorization keys
+// (checkHTTPClients). omen run (App.Start), a reload
 // (App.Reload, App.Apply) and omen check config all run it, so that a file
 // one accepts the others accept too. A reload refuses a file it fails
 // even when the section at fault is one the running daemon applies only
@@ -29,6 +31,12 @@ import (
 //     that fits the features: a reload refuses a model.file that does not
 //     load when the store has no such model (checkModelFile), and warns
 //     otherwise; omen check config, which does not see the store, warns.
+//   - the files of the prometheus and alertmanager entries' tls_config,
+//     basic_auth and authorization are read by omen run and a reload,
+//     which refuse files that do not read or parse, and by omen check
+//     config, which warns (CheckConnectionFiles); the servers'
+//     certificates and whether they take the credentials only when omen
+//     run connects.
 //   - the alerting section is checked by the alert pipeline too, at
 //     start (alert.New) and at reload (alerter.checkConfig), which refuse
 //     the remediations checkRemediations refuses (a start builds the
@@ -51,7 +59,51 @@ func CheckConfig(cfg *config.Config) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, checkRemediations(cfg)...)
+	errs = append(errs, checkHTTPClients(cfg)...)
 	return errors.Join(errs...)
+}
+
+// checkHTTPClients returns the errors of the prometheus and
+// alerting.alertmanagers entries' tls_config, basic_auth and
+// authorization keys (config.HTTPClientConfig.Check: keys given together
+// or alone), which config.Load refuses in a file: a configuration given
+// to App.Apply is checked here. Their files are checked apart
+// (CheckConnectionFiles).
+func checkHTTPClients(cfg *config.Config) []error {
+	var errs []error
+	for i, p := range cfg.Prometheus {
+		if err := p.Check(fmt.Sprintf("prometheus[%d]", i), p.URL); err != nil {
+			errs = append(errs, config.Unjoin(err)...)
+		}
+	}
+	for i, am := range cfg.Alerting.Alertmanagers {
+		if err := am.Check(fmt.Sprintf("alerting.alertmanagers[%d]", i), am.URL); err != nil {
+			errs = append(errs, config.Unjoin(err)...)
+		}
+	}
+	return errs
+}
+
+// CheckConnectionFiles returns an error for each file of the prometheus
+// and alerting.alertmanagers entries' tls_config, basic_auth and
+// authorization that does not read or does not parse, naming its key and
+// the file (config.HTTPClientConfig.CheckFiles): omen run refuses to
+// start and a reload refuses the configuration (nothing changes); omen
+// check config, which may run where the files are not (CI, for a
+// ConfigMap), warns.
+func CheckConnectionFiles(cfg *config.Config) []error {
+	var errs []error
+	for i, p := range cfg.Prometheus {
+		if err := p.CheckFiles(fmt.Sprintf("prometheus[%d]", i)); err != nil {
+			errs = append(errs, config.Unjoin(err)...)
+		}
+	}
+	for i, am := range cfg.Alerting.Alertmanagers {
+		if err := am.CheckFiles(fmt.Sprintf("alerting.alertmanagers[%d]", i)); err != nil {
+			errs = append(errs, config.Unjoin(err)...)
+		}
+	}
+	return errs
 }
 
 // checkRemediations refuses the remediations the alert pipeline refuses

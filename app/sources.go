@@ -122,8 +122,17 @@ func newSources(o sourceOptions) (*sources, error) {
 			o.Logger.Info("Prometheus backfill cut to the lookback, all the in-memory window keeps", "url", redact.URL(p.URL), "backfill", backfill, "lookback", lb)
 			backfill = lb
 		}
+		var rt http.RoundTripper // default: the poller's
+		if !p.IsZero() {
+			// tls_config, basic_auth, authorization.
+			if rt, err = p.RoundTripper(stream.PollerSource(p.Name, p.URL)); err != nil {
+				nc.Close()
+				return nil, fmt.Errorf("create Prometheus poller for %s: %w", redact.URL(p.URL), err)
+			}
+		}
 		pl, err := stream.NewPoller(o.Appender, stream.PollerOptions{
 			URL:          p.URL,
+			RoundTripper: rt,
 			Name:         p.Name,
 			Queries:      queries,
 			Step:         time.Duration(cfg.Step),

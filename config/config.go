@@ -330,6 +330,10 @@ type PollerConfig struct {
 	Backfill model.Duration `yaml:"backfill"`
 	// Timeout per query. Default 30s.
 	Timeout model.Duration `yaml:"timeout"`
+	// HTTPClientConfig: tls_config, basic_auth and authorization, as in
+	// Prometheus's configuration. Like the other keys of an entry, they
+	// take a restart; the files they name are read again without one.
+	HTTPClientConfig `yaml:",inline"`
 }
 
 // AlertingConfig configures alerts sent to Alertmanager.
@@ -382,6 +386,9 @@ type AlertingConfig struct {
 // AlertmanagerConfig is one Alertmanager.
 type AlertmanagerConfig struct {
 	URL string `yaml:"url"`
+	// HTTPClientConfig: tls_config, basic_auth and authorization, as in
+	// Prometheus's configuration; a reload applies them.
+	HTTPClientConfig `yaml:",inline"`
 }
 
 // Remediation maps a cause to an action. Cause matches, case-insensitively,
@@ -623,10 +630,16 @@ func Load(name string, data []byte) (*Config, error) {
 		} else {
 			sources[stream.PollerSource(p.Name, p.URL)] = i
 		}
+		for _, e := range p.problems(p.URL) {
+			at(append([]any{"prometheus", i}, e.key...), fmt.Sprintf("prometheus[%d].%s", i, e.msg))
+		}
 	}
 	for i, am := range c.Alerting.Alertmanagers {
 		if err := validURL(am.URL); err != nil {
 			at([]any{"alerting", "alertmanagers", i, "url"}, err.Error())
+		}
+		for _, e := range am.problems(am.URL) {
+			at(append([]any{"alerting", "alertmanagers", i}, e.key...), fmt.Sprintf("alerting.alertmanagers[%d].%s", i, e.msg))
 		}
 	}
 	if c.Alerting.ExternalURL != "" {

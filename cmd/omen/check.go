@@ -67,6 +67,9 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  SUCCESS: %d features, %d event features, %d failure labels, entity labels %v\n",
 			len(cfg.Features), len(cfg.EventFeatures), len(cfg.Labels), cfg.EntityLabels)
 		warnings := remediationWarnings(cfg)
+		for _, err := range app.CheckConnectionFiles(cfg) {
+			warnings = append(warnings, fmt.Sprintf("%v: omen run refuses to start with it, and a reload refuses it (checked here in case the file exists only where omen runs)", err))
+		}
 		if err := checkModelFile(cfg); err != nil {
 			warnings = append(warnings, fmt.Sprintf("%v: omen run refuses to start with this model.file on a store without an active model (a new store); "+
 				"on a store with an active model it starts and does not read model.file. "+

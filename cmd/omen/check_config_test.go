@@ -180,3 +180,22 @@ func TestCheckModelFile(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckConnectionFiles: a file of a prometheus or alertmanager
+// entry's tls_config, basic_auth or authorization that does not exist is
+// a warning naming the key and the file (exit 0: the check may run where
+// the files are not), which says omen run refuses it; keys given
+// together that must not be fail the check.
+func TestCheckConnectionFiles(t *testing.T) {
+	good := goodYML(t)
+	t.Chdir(t.TempDir())
+	rc, out := checkFile(t, "files.yml", good+"alerting:\n  alertmanagers:\n    - url: https://am:9093\n      basic_auth: {username: omen, password_file: /nonexistent/omen-pw}\n")
+	want := `WARNING: alerting.alertmanagers[0].basic_auth.password_file "/nonexistent/omen-pw": no such file or directory: omen run refuses to start with it`
+	if rc != 0 || !strings.Contains(out, want) {
+		t.Errorf("rc %d, output:\n%s\nwant 0 and %q", rc, out, want)
+	}
+	rc, out = checkFile(t, "both.yml", good+"prometheus:\n  - url: https://p:9090\n    basic_auth: {username: omen, password: pw, password_file: /nonexistent/omen-pw}\n")
+	if rc != 1 || !strings.Contains(out, "prometheus[0].basic_auth has both password and password_file") {
+		t.Errorf("rc %d, output:\n%s\nwant 1 and the error", rc, out)
+	}
+}

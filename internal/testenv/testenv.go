@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -165,7 +166,11 @@ func (p *Process) waitReady(t testing.TB, check func() error) {
 	t.Fatalf("%s not ready after %s: %v; output:\n%s", p.name, startTimeout, err, p.out.String())
 }
 
-func httpOK(url string) func() error {
+func httpOK(url string) func() error { return webOK(url, nil) }
+
+// webOK is httpOK through web's client, with its credentials (nil: the
+// default client).
+func webOK(url string, web *Web) func() error {
 	return func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -173,7 +178,14 @@ func httpOK(url string) func() error {
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
+		c := http.DefaultClient
+		if web != nil {
+			c = web.Client
+			if web.Username != "" {
+				req.SetBasicAuth(web.Username, web.Password)
+			}
+		}
+		resp, err := c.Do(req)
 		if err != nil {
 			return err
 		}
@@ -208,6 +220,54 @@ func NATSServer(t testing.TB, extraArgs ...string) string {
 // extraArgs are appended to the command line.
 func Prometheus(t testing.TB, cfgYAML string, extraArgs ...string) string {
 	t.Helper()
+	return startPrometheus(t, cfgYAML, nil, extraArgs...)
+}
+
+// Web is a --web.config.file of Prometheus and Alertmanager (TLS, client
+// certificates, basic auth), and how a test reaches the server.
+type Web struct {
+	// Config is the file's YAML: tls_server_config (cert_file, key_file,
+	// client_auth_type, client_ca_file), basic_auth_users (bcrypt
+	// hashes). With tls_server_config the server's URL is https.
+	Config string
+	// Client reaches the server (its CA, a client certificate); Username
+	// and Password are basic-auth credentials the server takes, if any.
+	Client             *http.Client
+	Username, Password string
+}
+
+// scheme is the URL scheme of a server with web's configuration.
+func (w *Web) scheme() string {
+	if w != nil && strings.Contains(w.Config, "tls_server_config") {
+		return "https://"
+	}
+	return "http://"
+}
+
+// PrometheusWeb is Prometheus with the web configuration web
+// (--web.config.file): its readiness is checked with web's client and
+// credentials, and its base URL is https://127.0.0.1:PORT with TLS.
+func PrometheusWeb(t testing.TB, cfgYAML string, web Web, extraArgs ...string) string {
+	t.Helper()
+	return startPrometheus(t, cfgYAML, &web, extraArgs...)
+}
+
+// webConfigFile writes web's configuration into dir and returns the
+// --web.config.file flag naming it (none for a nil web).
+func webConfigFile(t testing.TB, dir string, web *Web) []string {
+	t.Helper()
+	if web == nil {
+		return nil
+	}
+	f := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(f, []byte(web.Config), 0o600); err != nil {
+		t.Fatalf("write web config: %v", err)
+	}
+	return []string{"--web.config.file=" + f}
+}
+
+func startPrometheus(t testing.TB, cfgYAML string, web *Web, extraArgs ...string) string {
+	t.Helper()
 	dir := t.TempDir()
 	if cfgYAML == "" {
 		cfgYAML = "global:\n  scrape_interval: 15s\n"
@@ -223,10 +283,10 @@ func Prometheus(t testing.TB, cfgYAML string, extraArgs ...string) string {
 		"--web.listen-address=" + addr,
 		"--web.enable-remote-write-receiver",
 		"--log.level=warn",
-	}, extraArgs...)
+	}, append(webConfigFile(t, dir, web), extraArgs...)...)
 	p := Start(t, "prometheus", PrometheusBin, args...)
-	url := "http://" + addr
-	p.waitReady(t, httpOK(url+"/-/ready"))
+	url := web.scheme() + addr
+	p.waitReady(t, webOK(url+"/-/ready", web))
 	return url
 }
 
@@ -252,20 +312,33 @@ func Alertmanager(t testing.TB) string {
 // webhook receivers and inhibit rules).
 func AlertmanagerConfig(t testing.TB, cfgYAML string) string {
 	t.Helper()
+	return alertmanager(t, cfgYAML, nil)
+}
+
+// AlertmanagerWeb is Alertmanager with the web configuration web
+// (--web.config.file; as PrometheusWeb) and Alertmanager's minimal
+// configuration.
+func AlertmanagerWeb(t testing.TB, web Web) string {
+	t.Helper()
+	return alertmanager(t, alertmanagerConfig, &web)
+}
+
+func alertmanager(t testing.TB, cfgYAML string, web *Web) string {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(cfg, []byte(cfgYAML), 0o600); err != nil {
 		t.Fatalf("write alertmanager config: %v", err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
-	p := Start(t, "alertmanager", AlertmanagerBin,
-		"--config.file="+cfg,
-		"--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
+	p := Start(t, "alertmanager", AlertmanagerBin, append([]string{
+		"--config.file=" + cfg,
+		"--storage.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + addr,
 		"--cluster.listen-address=",
 		"--log.level=warn",
-	)
-	url := "http://" + addr
-	p.waitReady(t, httpOK(url+"/-/ready"))
+	}, webConfigFile(t, dir, web)...)...)
+	url := web.scheme() + addr
+	p.waitReady(t, webOK(url+"/-/ready", web))
 	return url
 }

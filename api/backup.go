@@ -59,9 +59,12 @@ func (a *API) storeBackup(w http.ResponseWriter, r *http.Request) {
 			a.backendError(w, r, fmt.Errorf("back up the store: %w", err))
 			return
 		}
-		if r.Context().Err() != nil {
+		switch {
+		case r.Context().Err() != nil:
 			a.logger.Warn("store backup stopped: the client went away", "bytes", bw.n, "duration", time.Since(start).Round(time.Millisecond), "err", err)
-		} else {
+		case errors.Is(err, context.Canceled):
+			a.logger.Warn("store backup stopped; the response is cut (the client's copy lacks its trailer)", "bytes", bw.n, "err", err)
+		default:
 			a.logger.Error("store backup failed; the response is cut (the client's copy lacks its trailer)", "bytes", bw.n, "err", err)
 		}
 		// http.ErrAbortHandler is net/http's way to end a response

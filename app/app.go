@@ -235,6 +235,12 @@ type App struct {
 	// /-/reload waiting for the loop held the HTTP server's shutdown, and
 	// with it Stop, for the whole ShutdownTimeout).
 	reloadStopped chan struct{}
+	// backups ends when the daemon stops (stopBackups, as the HTTP
+	// server's shutdown begins): a store backup in flight stops then
+	// (storeBackup), where the shutdown waited for it, holding Stop for
+	// up to ShutdownTimeout.
+	backups     context.Context
+	stopBackups context.CancelFunc
 	// started is set by the first Start (or a Stop before any); running
 	// once Start succeeded: Reload and Apply before it fail.
 	started, running atomic.Bool
@@ -286,6 +292,7 @@ func New(opts Options) (*App, error) {
 		reloadStopped: make(chan struct{}),
 		done:          make(chan struct{}),
 	}
+	a.backups, a.stopBackups = context.WithCancel(context.Background())
 	a.cfg.Store(opts.Config)
 	a.reloads = promauto.With(a.reg).NewCounterVec(prometheus.CounterOpts{
 		Namespace: "omen", Name: "config_reloads_total",
@@ -608,6 +615,7 @@ func (a *App) start(ctx context.Context) error {
 		}
 		return nil
 	}, func(error) {
+		a.stopBackups()
 		sctx, c := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
 		defer c()
 		if err := a.srv.Shutdown(sctx); err != nil {

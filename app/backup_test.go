@@ -3,6 +3,9 @@ package app
 import (
 	"bytes"
 	"context"
+	"io"
+	"math/rand/v2"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -70,5 +73,53 @@ func TestBackupRunningDaemon(t *testing.T) {
 	var mv api.ModelVersion
 	if _, err := bc.Do(ctx, "POST", api.RollbackPath, &mv); err != nil || mv.Version != "vA" {
 		t.Errorf("roll back on the restored daemon: %+v, %v; want vA", mv, err)
+	}
+}
+
+// TestBackupStopsWithDaemon: a daemon stopping stops a backup in flight
+// (the client's copy is cut), where the HTTP server's shutdown waited for
+// it to finish, holding Stop for up to ShutdownTimeout. The client reads
+// a 40 MB backup slowly (about 6 s), and the daemon is stopped after its
+// first MB: without the stop, the backup completes well within the
+// shutdown timeout (20 s).
+func TestBackupStopsWithDaemon(t *testing.T) {
+	a := startApp(t, t.TempDir(), nil)
+	rng := rand.New(rand.NewPCG(1, 2))
+	data := make([]byte, 40<<20) // incompressible
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	if err := a.Store().PutModel("big", data, store.ModelMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	resp, err := (&http.Client{Transport: tr}).Post("http://"+a.Addr()+api.BackupPath, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("backup: %s", resp.Status)
+	}
+	stopped := make(chan error, 1)
+	var n int64
+	buf := make([]byte, 64<<10)
+	for {
+		m, err := io.ReadFull(resp.Body, buf)
+		n += int64(m)
+		if err != nil { // the end, or the abort
+			break
+		}
+		if n == 1<<20 {
+			go func() { stopped <- a.Stop(context.Background()) }()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	if n >= int64(len(data)) {
+		t.Errorf("read %d bytes of a backup of %d bytes of model data: want it cut", n, len(data))
 	}
 }

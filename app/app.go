@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -57,6 +58,10 @@ type Options struct {
 	EnablePprof bool
 	// NATSURL is an external NATS server. Empty starts the embedded one.
 	NATSURL string
+	// NATSClient authenticates to the NATS server NATSURL and sets up
+	// TLS with files (--nats.creds-file, --nats.tls-ca-file, …); only
+	// with NATSURL (CheckNATSClient). New reads and checks its files.
+	NATSClient NATSClient
 	// NATSListenAddress is the embedded NATS server's address, a loopback
 	// one (CheckEmbeddedNATSAddress). Default 127.0.0.1:4222.
 	NATSListenAddress string
@@ -162,6 +167,9 @@ func (o *Options) applyDefaults() error {
 			return err
 		}
 	}
+	if err := CheckNATSClient(o.NATSURL, o.NATSClient); err != nil {
+		return err
+	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 30 * time.Second
 	}
@@ -223,6 +231,9 @@ type App struct {
 	scorer    *scorer
 	explainer *explainer
 	alerts    *alerter
+	// natsOpts authenticate to the external NATS server and set up TLS
+	// (Options.NATSClient); nil for the embedded server.
+	natsOpts []nats.Option
 
 	ln    net.Listener
 	srv   *http.Server
@@ -294,6 +305,13 @@ func New(opts Options) (*App, error) {
 	}
 	a.backups, a.stopBackups = context.WithCancel(context.Background())
 	a.cfg.Store(opts.Config)
+	// The NATS client's files are read (and refused) here, before
+	// anything is opened.
+	natsOpts, err := opts.NATSClient.connectOptions(opts.Logger.With("component", "stream"))
+	if err != nil {
+		return nil, fmt.Errorf("app options: %w", err)
+	}
+	a.natsOpts = natsOpts
 	a.reloads = promauto.With(a.reg).NewCounterVec(prometheus.CounterOpts{
 		Namespace: "omen", Name: "config_reloads_total",
 		Help: "Configuration reloads by result.",
@@ -339,6 +357,12 @@ func (a *App) Addr() string {
 
 // NATSURL returns the NATS server omen consumes from once Start has returned.
 func (a *App) NATSURL() string { return a.natsURL }
+
+// NATSClientOptions returns the NATS client options that authenticate to
+// the server NATSURL returns and set up TLS (Options.NATSClient), for
+// another connection to it (the demo's publisher); nil for the embedded
+// server. The caller may append to them.
+func (a *App) NATSClientOptions() []nats.Option { return slices.Clip(a.natsOpts) }
 
 // badgerDir is the store's directory under the storage path.
 func (a *App) badgerDir() string { return filepath.Join(a.opts.StoragePath, "badger") }
@@ -544,7 +568,7 @@ func (a *App) start(ctx context.Context) error {
 		a.natsURL = srv.ClientURL()
 	}
 	src, err := newSources(sourceOptions{
-		Config: cfg, NATSURL: a.natsURL, ExternalNATS: a.natsSrv == nil, Appender: a.ingest, Registerer: a.reg,
+		Config: cfg, NATSURL: a.natsURL, NATSClient: a.natsOpts, ExternalNATS: a.natsSrv == nil, Appender: a.ingest, Registerer: a.reg,
 		Logger: log.With("component", "stream"),
 	})
 	if err != nil {

@@ -137,7 +137,13 @@ func podLines(r int, ts time.Time, pods int) []byte {
 
 func publish(t *testing.T, url string, subject string, payloads ...[]byte) {
 	t.Helper()
-	nc, err := nats.Connect(url)
+	publishWith(t, url, nil, subject, payloads...)
+}
+
+// publishWith is publish connecting with opts (credentials, TLS).
+func publishWith(t *testing.T, url string, opts []nats.Option, subject string, payloads ...[]byte) {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -289,6 +290,10 @@ func TestNATSUnreachable(t *testing.T) {
 		{"no such host", &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "nats", IsNotFound: true}}, true},
 		{"no servers", nats.ErrNoServers, true},
 		{"secure connection", nats.ErrSecureConnWanted, false},
+		// nats.go's error when the server closes the connection after
+		// the TLS handshake: it refused the client certificate.
+		{"closed after the TLS handshake", fmt.Errorf("%w: connection closed by remote after TLS handshake: %w", nats.ErrTLS, io.EOF), false},
+		{"reset after the TLS handshake", fmt.Errorf("%w: connection closed by remote after TLS handshake: %w", nats.ErrTLS, syscall.ECONNRESET), false},
 	} {
 		if got := natsUnreachable(tc.err); got != tc.want {
 			t.Errorf("%s: natsUnreachable(%v) = %v, want %v", tc.name, tc.err, got, tc.want)

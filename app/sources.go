@@ -34,6 +34,9 @@ const pollerSourcePrefix = "prometheus/"
 type sourceOptions struct {
 	Config  *config.Config
 	NATSURL string
+	// NATSClient are the options that authenticate to the external
+	// server and set up TLS (NATSClient.connectOptions).
+	NATSClient []nats.Option
 	// ExternalNATS: NATSURL is a server omen does not run (--nats.url),
 	// which may be down when omen starts (see connectNATS).
 	ExternalNATS bool
@@ -193,6 +196,7 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 			logger.Warn("NATS error", args...)
 		}),
 	}
+	opts = append(opts, o.NATSClient...)
 	if o.ExternalNATS {
 		if err := checkNATSURL(o.NATSURL); err != nil {
 			return nil, false, fmt.Errorf("NATS URL %s: %w", redactNATSURL(o.NATSURL), err)
@@ -225,9 +229,17 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 // failed TLS handshake is an answer, and not one of them; nor is a read
 // that timed out waiting for the server's first line (a server that
 // expects a TLS handshake first, from a client not told to use TLS), nor
+// a connection closed right after the TLS handshake (nats.ErrTLS: the
+// server refused the client certificate, or its absence), nor
 // a dial refused for the address itself (a *net.AddrError: "too many
 // colons in address"), which no retry mends.
 func natsUnreachable(err error) bool {
+	if errors.Is(err, nats.ErrTLS) {
+		// A connection closed right after the TLS handshake (EOF, a
+		// reset): the server refused the client certificate, or that
+		// none was given.
+		return false
+	}
 	var addrErr *net.AddrError
 	if errors.As(err, &addrErr) {
 		return false

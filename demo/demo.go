@@ -296,16 +296,15 @@ func Run(ctx context.Context, o Options) error {
 	}
 	o.App.Config = SimConfig(fleet)
 	o.App.WallClock = false
-	if o.App.NATSURL != "" {
-		if err := checkExternalStream(ctx, o.App.NATSURL, o.App.Config.NATS.Stream); err != nil {
-			return err
-		}
-	}
-
 	newAlertPrinter(out, fleet.Truth).install(&o.App)
 	a, err := app.New(o.App)
 	if err != nil {
 		return err
+	}
+	if o.App.NATSURL != "" {
+		if err := checkExternalStream(ctx, o.App.NATSURL, a.NATSClientOptions(), o.App.Config.NATS.Stream); err != nil {
+			return err
+		}
 	}
 	// Ctrl-C in any phase stops the demo cleanly: "stopping", no error.
 	stopped := func(err error) error {
@@ -329,7 +328,7 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintf(out, "storage: %s\n", storage)
 	fmt.Fprintf(out, "simulated fleet: %d pods, %d scenarios (seed %d)\n", len(fleet.Pods()), len(specs), o.Seed)
 
-	nc, err := nats.Connect(a.NATSURL(), nats.Name("omen-demo-sim"))
+	nc, err := nats.Connect(a.NATSURL(), append(a.NATSClientOptions(), nats.Name("omen-demo-sim"))...)
 	if err != nil {
 		return fmt.Errorf("connect to NATS: %w", err)
 	}
@@ -354,13 +353,14 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // checkExternalStream returns an error when the stream on the NATS
-// server at url (--nats.url) holds messages: a previous demo's, whose
+// server at url (--nats.url, connected to with opts: --nats.creds-file
+// and the like) holds messages: a previous demo's, whose
 // simulated time ran ahead of the clock in its live phase, would be
 // consumed before the new run's history (which then waited at 0.0%, as a
 // used store's time did). The demo does not purge a stream it may not
 // own.
-func checkExternalStream(ctx context.Context, url, name string) error {
-	nc, err := nats.Connect(url, nats.Name("omen-demo-check"))
+func checkExternalStream(ctx context.Context, url string, opts []nats.Option, name string) error {
+	nc, err := nats.Connect(url, append(opts, nats.Name("omen-demo-check"))...)
 	if err != nil {
 		return fmt.Errorf("connect to NATS %s: %w", url, err)
 	}

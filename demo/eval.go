@@ -202,7 +202,7 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 		return rep, err
 	}
 	defer a.Stop(context.Background()) //nolint:errcheck // logged by Stop
-	nc, err := nats.Connect(a.NATSURL(), nats.Name("omen-eval-sim"))
+	nc, err := nats.Connect(a.NATSURL(), append(a.NATSClientOptions(), nats.Name("omen-eval-sim"))...)
 	if err != nil {
 		return rep, fmt.Errorf("connect to NATS: %w", err)
 	}

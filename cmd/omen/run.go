@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +34,7 @@ type daemonFlags struct {
 	retention         string
 	natsURL           string
 	natsListenAddress string
+	natsClient        app.NATSClient
 	alertmanagers     stringList
 	logLevel          string
 	tokenFile         string
@@ -60,6 +62,15 @@ func (f *daemonFlags) register(fs *flag.FlagSet, demo bool) {
 	}
 	fs.StringVar(&f.retention, "storage.retention", "15d", "how long feature vectors, events, predictions, explanations, entities (since last seen), alert history (not the firing alerts) and Alertmanager outbox items are kept (at least 1h; ingested batches: the lookback + 1h; feature schemas and models: always)")
 	fs.StringVar(&f.natsURL, "nats.url", "", "NATS server URL; empty starts the embedded server")
+	fs.StringVar(&f.natsClient.CredsFile, "nats.creds-file", "", "with --nats.url: JWT user credentials file (nsc, the nats CLI); read at each connect")
+	fs.StringVar(&f.natsClient.NkeySeedFile, "nats.nkey-seed-file", "", "with --nats.url: file holding a user NKey seed; read at each connect")
+	fs.StringVar(&f.natsClient.User, "nats.user", "", "with --nats.url: NATS user name, with --nats.password-file")
+	fs.StringVar(&f.natsClient.PasswordFile, "nats.password-file", "", "with --nats.url and --nats.user: file holding the password; read at each connect")
+	fs.StringVar(&f.natsClient.TokenFile, "nats.token-file", "", "with --nats.url: file holding the NATS authentication token; read at each connect")
+	fs.StringVar(&f.natsClient.TLSCAFile, "nats.tls-ca-file", "", "with --nats.url: CA certificates (PEM) the NATS server's certificate is checked against (implies TLS; default the system's)")
+	fs.StringVar(&f.natsClient.TLSCertFile, "nats.tls-cert-file", "", "with --nats.url: client certificate (PEM) for mutual TLS, with --nats.tls-key-file")
+	fs.StringVar(&f.natsClient.TLSKeyFile, "nats.tls-key-file", "", "with --nats.url: client key (PEM) for mutual TLS, with --nats.tls-cert-file")
+	fs.StringVar(&f.natsClient.TLSServerName, "nats.tls-server-name", "", "with --nats.url: name the NATS server's certificate is checked for (implies TLS; default the URL's host)")
 	fs.StringVar(&f.natsListenAddress, "nats.listen-address", "127.0.0.1:4222", "address of the embedded NATS server (loopback only: it has no authentication)")
 	fs.Var(&f.alertmanagers, "alertmanager.url", "Alertmanager URL (repeatable); adds to the config's alerting.alertmanagers")
 	fs.StringVar(&f.logLevel, "log.level", logLevel, "log level: debug, info, warn, error")
@@ -117,6 +128,9 @@ func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
 			return app.Options{}, fmt.Errorf("--nats.listen-address: %w", err)
 		}
 	}
+	if err := app.CheckNATSClient(f.natsURL, f.natsClient); err != nil {
+		return app.Options{}, err
+	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		// Checked here so that it is reported before the daemon starts.
 		return app.Options{}, errors.New("--web.tls-cert-file and --web.tls-key-file go together: give both or neither")
@@ -127,6 +141,7 @@ func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
 		StoragePath:       f.storagePath,
 		Retention:         time.Duration(ret),
 		NATSURL:           f.natsURL,
+		NATSClient:        f.natsClient,
 		NATSListenAddress: f.natsListenAddress,
 		AlertmanagerURLs:  f.alertmanagers,
 		WallClock:         true,
@@ -147,6 +162,9 @@ func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
 func (f *daemonFlags) startHint(err error) error {
 	if errors.Is(err, nats.ErrNoServers) && f.natsURL != "" {
 		return fmt.Errorf("%w (is the NATS server at --nats.url %s running and reachable? leave --nats.url out to start the embedded one)", err, f.natsURL)
+	}
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok && f.natsURL != "" {
+		return fmt.Errorf("%w (the NATS server's TLS certificate is not trusted for its name: give the CA that signed it with --nats.tls-ca-file, the name it is for with --nats.tls-server-name)", err)
 	}
 	if !errors.Is(err, syscall.EADDRINUSE) {
 		return err

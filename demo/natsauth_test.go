@@ -1,0 +1,57 @@
+package demo
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/internal/testenv"
+)
+
+// TestRunExternalStreamHeldAuth: omen demo with --nats.url and
+// --nats.token-file connects to a server that requires the token for
+// its own connections too (the stream check, then the fleet's
+// publisher): the held stream is found and refused, as on a server
+// without authentication. The check connected without the token and
+// failed with "Authorization Violation".
+func TestRunExternalStreamHeldAuth(t *testing.T) {
+	url := testenv.NATSServer(t, "--auth", "d3mo-t0ken")
+	nc, err := nats.Connect(url, nats.Token("d3mo-t0ken"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OMEN", Subjects: []string{"omen.metrics"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "omen.metrics", []byte("old run")); err != nil {
+		t.Fatal(err)
+	}
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte("d3mo-t0ken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	err = Run(ctx, Options{Seed: 1, History: time.Hour, Out: &out,
+		App: app.Options{ListenAddress: "127.0.0.1:0", NATSURL: url, NATSClient: app.NATSClient{TokenFile: token},
+			StoragePath: filepath.Join(t.TempDir(), "store"), Logger: quietLogger()}})
+	if err == nil || !strings.Contains(err.Error(), "the stream OMEN on "+url+" holds 1 messages") {
+		t.Errorf("Run = %v, want the held stream refused", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "d3mo-t0ken") {
+		t.Errorf("Run = %v shows the token", err)
+	}
+}

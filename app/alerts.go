@@ -134,6 +134,10 @@ type alerter struct {
 	// did fire under their fingerprint (see storeFired).
 	docsMu sync.Mutex
 	docs   map[string]firedDoc
+
+	// failing logs a run of failed steps (process); the evaluator's
+	// goroutine alone runs them.
+	failing failureLog
 }
 
 // firedDoc is the explanation document of the prediction predID.
@@ -148,7 +152,7 @@ func newAlerter(o alerterOptions) (*alerter, error) {
 		return nil, fmt.Errorf("create alert manager: %w", err)
 	}
 	r := reloadOf(o, o.Config)
-	a := &alerter{opts: o, firing: map[string]FiredAlert{}, clients: clients}
+	a := &alerter{opts: o, firing: map[string]FiredAlert{}, clients: clients, failing: failureLog{logger: o.Logger, now: time.Now}}
 	a.calls = callbacks{
 		max: o.CallbackQueue, logger: o.Logger,
 		dropped: promauto.With(o.Registerer).NewCounter(prometheus.CounterOpts{
@@ -342,7 +346,9 @@ func (a *alerter) process(ctx context.Context, t int64, preds []prediction, unsc
 	case err != nil && ctx.Err() != nil:
 		a.opts.Logger.Info("step not applied: stopping", "err", err)
 	case err != nil:
-		a.opts.Logger.Error("process predictions", "err", err)
+		a.failing.failed("process predictions", err)
+	default:
+		a.failing.worked("process predictions")
 	}
 	a.storeFired()
 	a.report(t)

@@ -50,6 +50,9 @@ type evaluator struct {
 	// settle and maxDelay bound how long a step waits for its inputs
 	// (see hold); settle 0: steps do not wait (not WallClock).
 	settle, maxDelay time.Duration
+	// failing logs the runs of failed step operations; only the
+	// evaluator's goroutine uses it.
+	failing failureLog
 	// passed are the high targets (the newest step the newest sample has
 	// passed) with the wall time each was first seen, oldest first.
 	passed []passedStep
@@ -252,6 +255,8 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 		o.Ingest.storedStep = &e.stored
 		e.replayed = o.Ingest.watermark.Load()
 	}
+	// Through e.clock, which tests replace.
+	e.failing = failureLog{logger: e.Logger, now: func() time.Time { return e.clock() }}
 	return e
 }
 
@@ -598,9 +603,10 @@ func (e *evaluator) saveCursor() {
 		return
 	}
 	if err := e.Store.PutStepCursor(e.completed); err != nil {
-		e.Logger.Error("store the step cursor", "t", time.UnixMilli(e.completed).UTC(), "err", err)
+		e.failing.failed(opStoreCursor, err, "t", time.UnixMilli(e.completed).UTC())
 		return
 	}
+	e.failing.worked(opStoreCursor)
 	e.cursor = e.completed
 }
 
@@ -683,9 +689,10 @@ func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, u
 	}
 	if err != nil {
 		e.failures.Inc()
-		e.Logger.Error("evaluate features", "t", time.UnixMilli(t).UTC(), "err", err)
+		e.failing.failed(opEvaluate, err, "t", time.UnixMilli(t).UTC())
 		return nil, nil, false, false
 	}
+	e.failing.worked(opEvaluate)
 	e.hook("evaluated")
 	e.steps.Inc()
 	e.notePolled(t, e.polled)
@@ -700,7 +707,9 @@ func (e *evaluator) extract(ctx context.Context, t int64) (preds []prediction, u
 	preds, unscored, err = e.Scorer.score(ctx, t, vs)
 	if err != nil {
 		e.failures.Inc()
-		e.Logger.Error("score the step", "t", time.UnixMilli(t).UTC(), "err", err)
+		e.failing.failed(opScore, err, "t", time.UnixMilli(t).UTC())
+	} else {
+		e.failing.worked(opScore)
 	}
 	markFailing(preds, vs)
 	// An absent entity whose failure label fires (a target down: `up` is
@@ -883,8 +892,9 @@ func (e *evaluator) store(t int64, vs []features.Vector) (stored bool) {
 	}
 	if len(seen) > 0 {
 		if err := e.Store.PutEntities(seen); err != nil {
-			e.Logger.Error("store entities", "n", len(seen), "err", err)
+			e.failing.failed(opStoreEntities, err, "n", len(seen))
 		} else {
+			e.failing.worked(opStoreEntities)
 			for _, en := range seen {
 				e.known[en.ID] = en.LastSeen
 			}
@@ -898,9 +908,10 @@ func (e *evaluator) store(t int64, vs []features.Vector) (stored bool) {
 	}
 	if err != nil {
 		e.failures.Inc()
-		e.Logger.Error("store feature vectors", "t", time.UnixMilli(t).UTC(), "err", err)
+		e.failing.failed(opStoreVectors, err, "t", time.UnixMilli(t).UTC())
 		return false
 	}
+	e.failing.worked(opStoreVectors)
 	e.cursor = e.completed
 	return true
 }
@@ -947,3 +958,13 @@ func dropAbsent(vs []features.Vector, instant []bool) (present, failing []featur
 	}
 	return present, failing
 }
+
+// What the evaluator retries at every step, the keys of its failing runs
+// (and their log records' messages).
+const (
+	opEvaluate      = "evaluate features"
+	opScore         = "score the step"
+	opStoreVectors  = "store feature vectors"
+	opStoreEntities = "store entities"
+	opStoreCursor   = "store the step cursor"
+)

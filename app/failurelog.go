@@ -1,0 +1,48 @@
+package app
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/omen-sre/omen/internal/errclass"
+)
+
+// failureLog logs the failures of operations retried at every step (the
+// evaluator's writes and evaluations, the alert pipeline's step): at
+// ERROR when an operation starts failing, then at most once a minute
+// while it goes on, with since when and after how many attempts, at debug
+// level in between, and at INFO when it works again. An ERROR per step
+// and operation (several a step while the store refused writes during a
+// disk outage) flooded the log. Its zero value needs logger and now set;
+// it is not safe for concurrent use (one goroutine runs the steps).
+type failureLog struct {
+	logger *slog.Logger
+	now    func() time.Time
+	runs   errclass.Throttle[string]
+}
+
+// failed logs a failure of op (its log record's message) with err and
+// attrs.
+func (l *failureLog) failed(op string, err error, attrs ...any) {
+	now := l.now()
+	f, first, again := l.runs.Fail(op, now)
+	switch {
+	case first:
+		l.logger.Error(op+" (while it fails, logged again once a minute)", append(attrs, "err", err)...)
+	case again:
+		l.logger.Error(op+" still failing", append(attrs, "failing_since", f.Since.UTC().Format(time.RFC3339),
+			"failing_for", now.Sub(f.Since).Round(time.Second), "failed_attempts", f.Count, "err", err)...)
+	default:
+		l.logger.Debug(op, append(attrs, "failed_attempts", f.Count, "err", err)...)
+	}
+}
+
+// worked ends the run of failures of op, if any, saying so at INFO.
+func (l *failureLog) worked(op string) {
+	f, ended := l.runs.Succeed(op)
+	if !ended {
+		return
+	}
+	l.logger.Info(op+" works again", "failing_since", f.Since.UTC().Format(time.RFC3339),
+		"failed_for", l.now().Sub(f.Since).Round(time.Millisecond), "failed_attempts", f.Count)
+}

@@ -2,13 +2,19 @@ package alert
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/omen-sre/omen/internal/testenv"
 )
@@ -68,6 +74,81 @@ func TestAlertmanagerClients(t *testing.T) {
 	eventually(t, 10*time.Second, "the alert delivered with the client the reload gave", func() error {
 		if posts[2].Load() == 0 {
 			return errNotYet
+		}
+		return nil
+	})
+}
+
+// passwordTransport sets basic auth with the password it holds now.
+type passwordTransport struct {
+	user     string
+	password *atomic.Value
+}
+
+func (p passwordTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.SetBasicAuth(p.user, p.password.Load().(string))
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestAlertmanagerRefusesCredentials: an Alertmanager (Debian 0.25 with
+// basic_auth_users) answering 401 to omen's wrong password does not make
+// omen drop the alert, as a 4xx rejecting the alert does: the POST is
+// retried, counted as failed, and once the password is right the alert
+// is delivered. It was dropped ("alertmanager rejected an alert"), and
+// reached Alertmanager only if resent (every resend_delay).
+func TestAlertmanagerRefusesCredentials(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte("right-pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	am := testenv.AlertmanagerWeb(t, testenv.Web{Config: "basic_auth_users:\n  omen: " + string(hash) + "\n",
+		Client: http.DefaultClient, Username: "omen", Password: "right-pw"})
+	var pw atomic.Value
+	pw.Store("wrong-pw")
+	opts := testOptions(openStore(t, ""), am)
+	opts.ResendDelay = time.Hour // no resend delivers what a drop lost
+	opts.Clients = map[string]*http.Client{am: {Transport: passwordTransport{"omen", &pw}}}
+	reg := prometheus.NewRegistry()
+	opts.Registerer = reg
+	m, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	startRun(t, m)
+	for range 2 { // For: 2
+		now := time.Now()
+		if err := m.Process(context.Background(), now, []Prediction{pred("cart-0", now, 0.9)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	eventually(t, 10*time.Second, "POSTs refused with 401", func() error {
+		if v := testutil.ToFloat64(m.tm.failed.WithLabelValues(am)); v < 1 {
+			return fmt.Errorf("omen_notifications_failed_total %g", v)
+		}
+		return nil
+	})
+	pw.Store("right-pw") // the password mended
+	eventually(t, 10*time.Second, "the alert in Alertmanager", func() error {
+		req, err := http.NewRequest(http.MethodGet, am+"/api/v2/alerts", nil)
+		if err != nil {
+			return err
+		}
+		req.SetBasicAuth("omen", "right-pw")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var as []amAlert
+		if err := json.NewDecoder(resp.Body).Decode(&as); err != nil {
+			return err
+		}
+		if len(as) != 1 {
+			return fmt.Errorf("%d alerts", len(as))
 		}
 		return nil
 	})

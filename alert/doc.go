@@ -40,7 +40,8 @@
 //     accepted it (2xx), or rejected it with a 4xx other than 429
 //     (not retryable: logged and counted as failed; a rejected POST of
 //     several alerts is re-sent alert by alert, so that only the bad one is
-//     dropped). A POST that fails (to be retried) is logged at WARN when
+//     dropped); 401, 403 and 407 refuse omen's credentials, not the
+//     alerts, and are retried until they are mended. A POST that fails (to be retried) is logged at WARN when
 //     that Alertmanager starts failing, then at most once a minute while
 //     it goes on (since when, how many POSTs failed; at debug level in
 //     between), and the first answer after is logged at INFO (how long it

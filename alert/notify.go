@@ -551,7 +551,7 @@ func newTargetMetrics(f promauto.Factory) *targetMetrics {
 			Namespace: "omen", Name: "notifications_total", Help: "Alerts accepted by an Alertmanager.",
 		}, l),
 		failed: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "omen", Name: "notifications_failed_total", Help: "Alerts in POSTs an Alertmanager did not accept (retried unless rejected with a 4xx other than 429).",
+			Namespace: "omen", Name: "notifications_failed_total", Help: "Alerts in POSTs an Alertmanager did not accept (retried unless rejected with a 4xx other than 429, 401, 403 and 407).",
 		}, l),
 		latency: f.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "omen", Name: "notification_latency_seconds", Help: "Duration of POSTs to an Alertmanager.",
@@ -1095,7 +1095,8 @@ func (m *Manager) compactLocked(tg *target) error {
 	return nil
 }
 
-// post sends alerts to tg. A 4xx other than 429 is a permanentError.
+// post sends alerts to tg. A 4xx other than 429 and those refusing the
+// credentials (refusedCredentials) is a permanentError.
 func (m *Manager) post(ctx context.Context, tg *target, alerts []postableAlert) error {
 	if len(alerts) == 0 {
 		return nil
@@ -1123,9 +1124,20 @@ func (m *Manager) post(ctx context.Context, tg *target, alerts []postableAlert) 
 	switch {
 	case resp.StatusCode/100 == 2:
 		return nil
+	case refusedCredentials(resp.StatusCode):
+		return fmt.Errorf("post to %s: %s: %s (the Alertmanager, or a proxy before it, refuses omen's credentials: basic_auth, authorization, tls_config's client certificate or the URL's user information; retried)",
+			redact.URL(tg.postURL), resp.Status, bytes.TrimSpace(msg))
 	case resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusTooManyRequests:
 		return permanentError{fmt.Errorf("post to %s: %s: %s", redact.URL(tg.postURL), resp.Status, bytes.TrimSpace(msg))}
 	default:
 		return fmt.Errorf("post to %s: %s: %s", redact.URL(tg.postURL), resp.Status, bytes.TrimSpace(msg))
 	}
+}
+
+// refusedCredentials reports whether status (401, 403, 407) refuses the
+// sender rather than the alerts: every alert would be refused alike until
+// the credentials are mended (a rotated password file, a reload), so the
+// POST is retried as an outage is, not dropped as a bad alert.
+func refusedCredentials(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusProxyAuthRequired
 }

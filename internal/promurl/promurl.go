@@ -79,7 +79,8 @@ func Check(s string) error {
 
 // QueryError names the Prometheus server at url (its secrets hidden by
 // the caller or here) in err, a query's error; a 404 says the URL's path
-// looks wrong (the client's error says only "client error: 404"). The
+// looks wrong (the client's error says only "client error: 404"), a 401,
+// 403 or 407 that the credentials are refused. The
 // request's URL in err (an HTTP client's error: Post "URL": …), which
 // holds the base URL's query string, has its secrets hidden too: err's
 // *url.Error is changed in place.
@@ -89,7 +90,24 @@ func QueryError(url string, err error) error {
 	if Is404(err) {
 		return fmt.Errorf("prometheus %s: %w (404 Not Found: the URL's path looks wrong; give the base URL Prometheus serves its API under, without /api/v1, with its --web.route-prefix or reverse-proxy path if any)", url, err)
 	}
+	if status := clientStatus(err); status == 401 || status == 403 || status == 407 {
+		return fmt.Errorf("prometheus %s: %w (the server, or a proxy before it, refuses the credentials sent, or their absence: check basic_auth, authorization, tls_config's client certificate or the URL's user information)", url, err)
+	}
 	return fmt.Errorf("prometheus %s: %w", url, err)
+}
+
+// clientStatus is the HTTP status of the client's error for a 4xx answer
+// without Prometheus's JSON ("client error: 401"), 0 for another error.
+func clientStatus(err error) int {
+	var ae *v1.Error
+	if !errors.As(err, &ae) || ae.Type != v1.ErrClient {
+		return 0
+	}
+	var status int
+	if _, serr := fmt.Sscanf(ae.Msg, "client error: %d", &status); serr != nil {
+		return 0
+	}
+	return status
 }
 
 // Is404 reports whether err is the client's error for a 404 answer.

@@ -3,6 +3,7 @@ package promurl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -90,5 +91,31 @@ func TestQueryErrorHidesQueryValues(t *testing.T) {
 				t.Errorf("QueryError %v does not wrap %v", qe, err)
 			}
 		})
+	}
+}
+
+// TestQueryErrorCredentials: a 401, 403 or 407 answer (Prometheus's
+// --web.config.file basic_auth_users, a proxy) says the credentials are
+// refused, where the client's error said only "client error: 401"; other
+// statuses do not.
+func TestQueryErrorCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		hint   bool
+	}{{401, true}, {403, true}, {407, true}, {400, false}, {429, false}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(tc.status) }))
+		c, err := api.NewClient(api.Config{Address: srv.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, _, err = v1.NewAPI(c).Query(context.Background(), "up", time.Unix(1700000000, 0))
+		srv.Close()
+		if err == nil {
+			t.Fatalf("%d: no error", tc.status)
+		}
+		msg := QueryError(srv.URL, err).Error()
+		if got := strings.Contains(msg, "refuses the credentials"); got != tc.hint || !strings.Contains(msg, fmt.Sprint(tc.status)) {
+			t.Errorf("%d: %s; want the credentials hint: %v", tc.status, msg, tc.hint)
+		}
 	}
 }

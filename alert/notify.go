@@ -595,12 +595,11 @@ type target struct {
 	// failing holds the runs of failures the delivery loop retries, by
 	// what fails (its key: opSend, the POSTs, or an outbox operation,
 	// opRead, opCompact, opAck): when each began and how many attempts
-	// failed (errclass.Tracker, as the Prometheus poller's queries); and
-	// warned when each was last logged at WARN or ERROR (see
-	// noteFailure). The delivery loop alone uses them, and Reconfigure
-	// once the loop of a removed target has returned.
-	failing errclass.Tracker[string]
-	warned  map[string]time.Time
+	// failed, logged at WARN or ERROR at most every failLogEvery
+	// (errclass.Throttle, as the daemon's step operations). The delivery
+	// loop alone uses it, and Reconfigure once the loop of a removed
+	// target has returned.
+	failing errclass.Throttle[string]
 
 	sent, failed prometheus.Counter
 	latency      prometheus.Observer
@@ -613,6 +612,7 @@ func newTarget(base string, tm *targetMetrics, client *http.Client) *target {
 		name: base, label: l, postURL: base + "/api/v2/alerts", wake: make(chan struct{}, 1),
 		sent: tm.sent.WithLabelValues(l), failed: tm.failed.WithLabelValues(l),
 		latency: tm.latency.WithLabelValues(l), queue: tm.queue.WithLabelValues(l),
+		failing: errclass.Throttle[string]{Every: failLogEvery},
 	}
 	tg.client.Store(client)
 	return tg
@@ -839,30 +839,6 @@ const (
 	opAck     = "acknowledge outbox items"
 )
 
-// noteFailure records a failed attempt at op (a key of tg.failing) at
-// now. It returns the run of failures of op after the count and how to
-// log it: first when op starts failing, again when failLogEvery has
-// passed since its last record at WARN or ERROR, neither for a record at
-// debug level.
-func (tg *target) noteFailure(op string, now time.Time) (f errclass.Failure, first, again bool) {
-	f, first = tg.failing.Fail(op, "", now)
-	if !first && now.Sub(tg.warned[op]) < failLogEvery {
-		return f, false, false
-	}
-	if tg.warned == nil {
-		tg.warned = map[string]time.Time{}
-	}
-	tg.warned[op] = now
-	return f, first, !first
-}
-
-// endFailure ends the run of failures of op, if any, and returns it with
-// ended true.
-func (tg *target) endFailure(op string) (f errclass.Failure, ended bool) {
-	delete(tg.warned, op)
-	return tg.failing.Succeed(op)
-}
-
 // outboxFailed logs a failed outbox operation op of tg's delivery loop
 // (the store refusing writes: its disk below half the reserve), to be
 // retried, as sendFailed logs failed POSTs, but at ERROR: at once when op
@@ -872,7 +848,7 @@ func (tg *target) endFailure(op string) (f errclass.Failure, ended bool) {
 // the log during a disk outage.
 func (m *Manager) outboxFailed(tg *target, op string, err error) {
 	now := m.opts.Now()
-	f, first, again := tg.noteFailure(op, now)
+	f, first, again := tg.failing.Fail(op, now)
 	err = scrub(err, tg.name)
 	switch {
 	case first:
@@ -889,7 +865,7 @@ func (m *Manager) outboxFailed(tg *target, op string, err error) {
 // outboxRecovered ends the run of failures of the outbox operation op of
 // tg's delivery loop, if any, saying so at INFO.
 func (m *Manager) outboxRecovered(tg *target, op string) {
-	f, ended := tg.endFailure(op)
+	f, ended := tg.failing.Succeed(op)
 	if !ended {
 		return
 	}
@@ -904,7 +880,7 @@ func (m *Manager) outboxRecovered(tg *target, op string) {
 // have failed, at debug level otherwise. err names the URL redacted.
 func (m *Manager) sendFailed(tg *target, n int, err error) {
 	now := m.opts.Now()
-	f, first, again := tg.noteFailure(opSend, now)
+	f, first, again := tg.failing.Fail(opSend, now)
 	switch {
 	case first:
 		m.logger.Warn("send alerts; will retry (while this alertmanager fails, logged again once a minute)",
@@ -922,7 +898,7 @@ func (m *Manager) sendFailed(tg *target, n int, err error) {
 // its Alertmanager (delivered of the POST's alerts accepted), saying so
 // at INFO.
 func (m *Manager) sendRecovered(tg *target, delivered int) {
-	f, ended := tg.endFailure(opSend)
+	f, ended := tg.failing.Succeed(opSend)
 	if !ended {
 		return
 	}

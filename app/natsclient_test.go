@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -471,5 +472,51 @@ func TestNATSClientRereads(t *testing.T) {
 	writeFile(t, dir, "omen.creds", creds(t, acc))
 	if second, err := o.UserJWT(); err != nil || second == first {
 		t.Errorf("JWT after the credentials file changed: the same one, or %v", err)
+	}
+}
+
+// TestExternalNATSLateTLSRefused: a server that is down at omen's start
+// and, once up, refuses omen's TLS — a client certificate of another CA,
+// none, or a server certificate the CA does not trust — stops omen with
+// the TLS error, as a start with the server up fails. A refused client
+// certificate (the server closes the connection after the handshake) was
+// retried for ever, as a server that does not answer.
+func TestExternalNATSLateTLSRefused(t *testing.T) {
+	dir := t.TempDir()
+	ca := testenv.NewCA(t, dir, "ca")
+	ca.Issue(t, filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"), "nats", true)
+	otherCA := testenv.NewCA(t, dir, "other-ca")
+	otherCA.Issue(t, filepath.Join(dir, "other.pem"), filepath.Join(dir, "other-key.pem"), "stranger", false)
+	for _, tc := range []struct {
+		name   string
+		client NATSClient
+		want   string
+	}{
+		{"client certificate of another CA", NATSClient{TLSCAFile: ca.File, TLSCertFile: filepath.Join(dir, "other.pem"), TLSKeyFile: filepath.Join(dir, "other-key.pem")}, "tls"},
+		{"no client certificate", NATSClient{TLSCAFile: ca.File}, "tls"},
+		{"CA not trusting the server", NATSClient{TLSCAFile: otherCA.File}, "tls: failed to verify certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			port := testenv.StablePort(t)
+			a := startApp(t, t.TempDir(), func(o *Options) {
+				o.NATSURL, o.NATSListenAddress, o.NATSClient = fmt.Sprintf("nats://127.0.0.1:%d", port), "", tc.client
+			})
+			select {
+			case <-a.Done():
+				t.Fatalf("omen stopped before the server started: %v", a.Err())
+			case <-time.After(time.Second):
+			}
+			// nats-server takes the last -p: the port omen keeps trying.
+			testenv.NATSServer(t, "--tls", "--tlscert", filepath.Join(dir, "server.pem"), "--tlskey", filepath.Join(dir, "server-key.pem"),
+				"--tlscacert", ca.File, "--tlsverify", "-p", strconv.Itoa(port))
+			select {
+			case <-a.Done():
+				if err := a.Err(); err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("omen stopped with %v, want the TLS error (%q)", err, tc.want)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("omen still runs 20s after the server refused its TLS")
+			}
+		})
 	}
 }

@@ -235,9 +235,10 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 // colons in address"), which no retry mends.
 func natsUnreachable(err error) bool {
 	if errors.Is(err, nats.ErrTLS) {
-		// A connection closed right after the TLS handshake (EOF, a
-		// reset): the server refused the client certificate, or that
-		// none was given.
+		// The TLS handshake, which follows the server's INFO, failed,
+		// or the connection was closed right after it (EOF, a reset):
+		// the server refused the client certificate, or that none was
+		// given.
 		return false
 	}
 	var addrErr *net.AddrError

@@ -229,8 +229,9 @@
 // connection closed before it connected (nats.go gives up on a server
 // that refuses its credentials) ends Run with the error, and so does a
 // server that answers but refuses the connection as configured (a tls://
-// URL for a server without TLS, a failed TLS handshake), which nats.go
-// retries for ever. Meanwhile
+// URL for a server without TLS, a failed TLS handshake, a client
+// certificate refused or missing: the connection closed right after the
+// handshake), which nats.go retries for ever. Meanwhile
 // omen_nats_consumer_last_contact_timestamp_seconds stays at Run's start.
 //
 // # Batch source and stream identity

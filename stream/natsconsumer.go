@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -1246,7 +1247,8 @@ func (c *NATSConsumer) awaitConnection(ctx context.Context, since time.Time) err
 // URL for a server without TLS (or a nats:// one for a server that
 // requires it and that the client cannot switch to), a TLS handshake
 // that failed (a certificate not trusted or not for the host, a
-// protocol the server does not speak). Other errors (a connection closed
+// protocol the server does not speak), a client certificate refused
+// (or missing) after the handshake. Other errors (a connection closed
 // or reset before the server spoke, a read that timed out) may pass.
 // Credentials the server refuses close the connection (nats.go gives up
 // after the second refusal), which awaitConnection reports.
@@ -1255,6 +1257,13 @@ func connectRefused(err error) bool {
 		return false
 	}
 	if errors.Is(err, nats.ErrSecureConnWanted) || errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrClientCertOrRootCAsRequired) {
+		return true
+	}
+	// nats.ErrTLS: a TLS handshake with a server that sent its INFO
+	// failed, or the server closed the connection right after it (it
+	// refused the client certificate, or its absence); a TLS alert the
+	// server sent after the handshake is a "remote error".
+	if op, ok := errors.AsType[*net.OpError](err); errors.Is(err, nats.ErrTLS) || ok && op.Op == "remote error" {
 		return true
 	}
 	var (

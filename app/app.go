@@ -702,7 +702,7 @@ func (a *App) start(ctx context.Context) error {
 	go func() { a.finish(g.Run()) }()
 	a.running.Store(true)
 	a.ready.Store(true)
-	log.Info("omen started", "web", a.Addr(), "nats", redactNATSURL(a.natsURL), "storage", a.opts.StoragePath,
+	log.Info("omen started", "web", a.Addr(), "nats", RedactNATSURL(a.natsURL), "storage", a.opts.StoragePath,
 		"features", len(cfg.Features)+len(cfg.EventFeatures), "entity_labels", cfg.EntityLabels)
 	// A Stop called past the check above waits for Start to return and
 	// stops the components; one that gave up waiting meanwhile left that

@@ -84,13 +84,13 @@ func TestRedactNATSURL(t *testing.T) {
 		{in: "nats://127.0.0.1:1,u:s3cret@127.0.0.1:2", want: "nats://127.0.0.1:xxxxx@127.0.0.1:2", secrets: []string{"s3cret"}},
 		{in: "nats://omen:s3c@r,et@127.0.0.1:1", want: "nats://omen:xxxxx@127.0.0.1:1", secrets: []string{"s3c", "r,et"}},
 	} {
-		got := redactNATSURL(tc.in)
+		got := RedactNATSURL(tc.in)
 		if got != tc.want {
-			t.Errorf("redactNATSURL(%q) = %q, want %q", tc.in, got, tc.want)
+			t.Errorf("RedactNATSURL(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 		for _, s := range tc.secrets {
 			if strings.Contains(got, s) {
-				t.Errorf("redactNATSURL(%q) = %q shows %q", tc.in, got, s)
+				t.Errorf("RedactNATSURL(%q) = %q shows %q", tc.in, got, s)
 			}
 		}
 	}
@@ -111,8 +111,8 @@ func TestRedactNATSURLCommaPasswords(t *testing.T) {
 		}
 		for _, u := range []string{"nats://omen:" + string(pass) + "@127.0.0.1:4222", "omen:" + string(pass) + "@127.0.0.1:4222"} {
 			for _, in := range []string{u, u + ",nats://127.0.0.1:4223", "nats://127.0.0.1:4223," + u, "nats://127.0.0.1:4223, " + u + ", nats://127.0.0.1:4224"} {
-				if got := redactNATSURL(in); strings.ContainsAny(got, "QZJKWV") {
-					t.Fatalf("redactNATSURL(%q) = %q shows a part of the password", in, got)
+				if got := RedactNATSURL(in); strings.ContainsAny(got, "QZJKWV") {
+					t.Fatalf("RedactNATSURL(%q) = %q shows a part of the password", in, got)
 				}
 			}
 		}
@@ -134,9 +134,9 @@ func TestRedactNATSURLSchemeless(t *testing.T) {
 		{in: "omen:secret1:more@h1:4222,nats://h2:4222", want: "omen:xxxxx@h1:4222,nats://h2:4222"},
 		{in: "h1:4222", want: "h1:4222"},
 	} {
-		got := redactNATSURL(tc.in)
+		got := RedactNATSURL(tc.in)
 		if got != tc.want || strings.Contains(got, "secret1") || strings.Contains(got, "more") {
-			t.Errorf("redactNATSURL(%q) = %q, want %q", tc.in, got, tc.want)
+			t.Errorf("RedactNATSURL(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

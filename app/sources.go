@@ -199,7 +199,7 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 	opts = append(opts, o.NATSClient...)
 	if o.ExternalNATS {
 		if err := checkNATSURL(o.NATSURL); err != nil {
-			return nil, false, fmt.Errorf("NATS URL %s: %w", redactNATSURL(o.NATSURL), err)
+			return nil, false, fmt.Errorf("NATS URL %s: %w", RedactNATSURL(o.NATSURL), err)
 		}
 	}
 	nc, err = nats.Connect(o.NATSURL, opts...)
@@ -207,14 +207,14 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 		return nc, false, nil
 	}
 	if !o.ExternalNATS || !natsUnreachable(err) {
-		return nil, false, fmt.Errorf("connect to NATS %s: %w", redactNATSURL(o.NATSURL), err)
+		return nil, false, fmt.Errorf("connect to NATS %s: %w", RedactNATSURL(o.NATSURL), err)
 	}
 	logger.Warn("NATS server unreachable: omen starts without it and keeps connecting in the background; "+
 		"the stream and consumer are set up once it answers (remote-write, the API and /-/ready do not wait for it)",
-		"url", redactNATSURL(o.NATSURL), "err", err, "retry_every", natsReconnectWait)
+		"url", RedactNATSURL(o.NATSURL), "err", err, "retry_every", natsReconnectWait)
 	nc, err = nats.Connect(o.NATSURL, append(opts, nats.RetryOnFailedConnect(true))...)
 	if err != nil {
-		return nil, false, fmt.Errorf("connect to NATS %s: %w", redactNATSURL(o.NATSURL), err)
+		return nil, false, fmt.Errorf("connect to NATS %s: %w", RedactNATSURL(o.NATSURL), err)
 	}
 	return nc, true, nil
 }
@@ -708,7 +708,7 @@ func (s *sources) run(ctx context.Context) error {
 	return first
 }
 
-// redactNATSURL hides the passwords and tokens of a NATS URL, or of each
+// RedactNATSURL hides the passwords and tokens of a NATS URL, or of each
 // URL of a comma-separated list, for logs and errors (the password of
 // --nats.url was logged in clear text at start). A comma inside user
 // information does not end a URL there (the list was split at every
@@ -723,7 +723,7 @@ func (s *sources) run(ctx context.Context) error {
 // (nats://h1:4222,u:p@h2) reads as the user information of the URL
 // before it, its host hidden with it. A URL without a scheme reads as
 // the client reads it, with nats:// before it (redactNATSPiece).
-func redactNATSURL(s string) string {
+func RedactNATSURL(s string) string {
 	var urls []string
 	start := 0
 	for i := 0; i <= len(s); i++ {

@@ -324,7 +324,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.App.TLSCertFile != "" {
 		web = "https://" + a.Addr()
 	}
-	fmt.Fprintf(out, "omen demo: web UI %s/ui/  metrics %s/metrics  NATS %s\n", web, web, a.NATSURL())
+	fmt.Fprintf(out, "omen demo: web UI %s/ui/  metrics %s/metrics  NATS %s\n", web, web, app.RedactNATSURL(a.NATSURL()))
 	fmt.Fprintf(out, "storage: %s\n", storage)
 	fmt.Fprintf(out, "simulated fleet: %d pods, %d scenarios (seed %d)\n", len(fleet.Pods()), len(specs), o.Seed)
 
@@ -353,14 +353,16 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // checkExternalStream returns an error when the stream on the NATS
-// server at url (--nats.url, connected to with opts: --nats.creds-file
+// server at rawURL (--nats.url, connected to with opts: --nats.creds-file
 // and the like) holds messages: a previous demo's, whose
 // simulated time ran ahead of the clock in its live phase, would be
 // consumed before the new run's history (which then waited at 0.0%, as a
 // used store's time did). The demo does not purge a stream it may not
 // own.
-func checkExternalStream(ctx context.Context, url string, opts []nats.Option, name string) error {
-	nc, err := nats.Connect(url, append(opts, nats.Name("omen-demo-check"))...)
+func checkExternalStream(ctx context.Context, rawURL string, opts []nats.Option, name string) error {
+	nc, err := nats.Connect(rawURL, append(opts, nats.Name("omen-demo-check"))...)
+	// What the errors show: a password or token in the URL hidden.
+	url := app.RedactNATSURL(rawURL)
 	if err != nil {
 		return fmt.Errorf("connect to NATS %s: %w", url, err)
 	}

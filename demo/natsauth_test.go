@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,5 +54,44 @@ func TestRunExternalStreamHeldAuth(t *testing.T) {
 	}
 	if err != nil && strings.Contains(err.Error(), "d3mo-t0ken") {
 		t.Errorf("Run = %v shows the token", err)
+	}
+}
+
+// TestRunExternalStreamHeldURLPassword: the refusal of a held stream on a
+// server whose --nats.url carries a password names the server with the
+// password hidden. It quoted the URL as given, password included.
+func TestRunExternalStreamHeldURLPassword(t *testing.T) {
+	plain := testenv.NATSServer(t, "--user", "omen", "--pass", "s3cr3t-pw")
+	u, err := url.Parse(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword("omen", "s3cr3t-pw")
+	nc, err := nats.Connect(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OMEN", Subjects: []string{"omen.metrics"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "omen.metrics", []byte("old run")); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	err = Run(ctx, Options{Seed: 1, History: time.Hour, Out: &out,
+		App: app.Options{ListenAddress: "127.0.0.1:0", NATSURL: u.String(), StoragePath: filepath.Join(t.TempDir(), "store"), Logger: quietLogger()}})
+	u.User = url.UserPassword("omen", "xxxxx")
+	if err == nil || !strings.Contains(err.Error(), "the stream OMEN on "+u.String()+" holds 1 messages") {
+		t.Errorf("Run = %v, want the held stream refused, naming %s", err, u)
+	}
+	if err != nil && strings.Contains(err.Error(), "s3cr3t-pw") {
+		t.Errorf("Run = %v shows the password", err)
 	}
 }

@@ -148,22 +148,53 @@ func (p *Process) exited() bool {
 	}
 }
 
-// waitReady polls check until it returns nil, the process exits or the
-// start timeout passes.
-func (p *Process) waitReady(t testing.TB, check func() error) {
-	t.Helper()
+// ready polls check until it returns nil (then nil), the process exits
+// or the start timeout passes (then what went wrong).
+func (p *Process) ready(check func() error) error {
 	deadline := time.Now().Add(startTimeout)
 	var err error
 	for time.Now().Before(deadline) {
 		if p.exited() {
-			t.Fatalf("%s exited during start-up (%v); output:\n%s", p.name, p.err, p.out.String())
+			return fmt.Errorf("%s exited during start-up (%w); output:\n%s", p.name, p.err, p.out.String())
 		}
 		if err = check(); err == nil {
-			return
+			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s not ready after %s: %v; output:\n%s", p.name, startTimeout, err, p.out.String())
+	return fmt.Errorf("%s not ready after %s: %w; output:\n%s", p.name, startTimeout, err, p.out.String())
+}
+
+// portAttempts is how many times startOnFreePorts starts a component.
+const portAttempts = 5
+
+// startOnFreePorts starts a component on n loopback ports FreePort
+// picked: start starts it on them and returns the process and its
+// readiness check. A port is free when picked but closed again, so
+// another process (a parallel test's server, a connection's local end)
+// can bind it before the component does: a component that exits during
+// start-up saying "address already in use" is started again on new
+// ports, up to portAttempts times. (CI saw Alertmanager fail so under
+// load.)
+func startOnFreePorts(t testing.TB, n int, start func(ports []int) (*Process, func() error)) *Process {
+	t.Helper()
+	var err error
+	for range portAttempts {
+		ports := make([]int, n)
+		for i := range ports {
+			ports[i] = FreePort(t)
+		}
+		p, check := start(ports)
+		if err = p.ready(check); err == nil {
+			return p
+		}
+		if !p.exited() || !strings.Contains(p.Output(), "address already in use") {
+			break
+		}
+		t.Logf("%s: a port was taken before it bound it (%v); starting it on other ports", p.name, ports)
+	}
+	t.Fatal(err)
+	return nil
 }
 
 func httpOK(url string) func() error { return webOK(url, nil) }
@@ -203,13 +234,14 @@ func webOK(url string, web *Web) func() error {
 // (e.g. --user U --pass P).
 func NATSServer(t testing.TB, extraArgs ...string) string {
 	t.Helper()
-	port := FreePort(t)
-	mport := FreePort(t)
-	store := t.TempDir()
-	p := Start(t, "nats-server", NATSServerBin, append([]string{
-		"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-m", strconv.Itoa(mport), "-sd", store}, extraArgs...)...)
-	p.waitReady(t, httpOK(fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", mport)))
+	var port int
+	startOnFreePorts(t, 2, func(ports []int) (*Process, func() error) {
+		port = ports[0]
+		p := Start(t, "nats-server", NATSServerBin, append([]string{
+			"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port),
+			"-m", strconv.Itoa(ports[1]), "-sd", t.TempDir()}, extraArgs...)...)
+		return p, httpOK(fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", ports[1]))
+	})
 	return fmt.Sprintf("nats://127.0.0.1:%d", port)
 }
 
@@ -276,17 +308,20 @@ func startPrometheus(t testing.TB, cfgYAML string, web *Web, extraArgs ...string
 	if err := os.WriteFile(cfg, []byte(cfgYAML), 0o600); err != nil {
 		t.Fatalf("write prometheus config: %v", err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
-	args := append([]string{
-		"--config.file=" + cfg,
-		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
-		"--web.listen-address=" + addr,
-		"--web.enable-remote-write-receiver",
-		"--log.level=warn",
-	}, append(webConfigFile(t, dir, web), extraArgs...)...)
-	p := Start(t, "prometheus", PrometheusBin, args...)
-	url := web.scheme() + addr
-	p.waitReady(t, webOK(url+"/-/ready", web))
+	webFlags := webConfigFile(t, dir, web)
+	var url string
+	startOnFreePorts(t, 1, func(ports []int) (*Process, func() error) {
+		addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+		args := append([]string{
+			"--config.file=" + cfg,
+			"--storage.tsdb.path=" + filepath.Join(t.TempDir(), "data"),
+			"--web.listen-address=" + addr,
+			"--web.enable-remote-write-receiver",
+			"--log.level=warn",
+		}, append(webFlags, extraArgs...)...)
+		url = web.scheme() + addr
+		return Start(t, "prometheus", PrometheusBin, args...), webOK(url+"/-/ready", web)
+	})
 	return url
 }
 
@@ -330,15 +365,18 @@ func alertmanager(t testing.TB, cfgYAML string, web *Web) string {
 	if err := os.WriteFile(cfg, []byte(cfgYAML), 0o600); err != nil {
 		t.Fatalf("write alertmanager config: %v", err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
-	p := Start(t, "alertmanager", AlertmanagerBin, append([]string{
-		"--config.file=" + cfg,
-		"--storage.path=" + filepath.Join(dir, "data"),
-		"--web.listen-address=" + addr,
-		"--cluster.listen-address=",
-		"--log.level=warn",
-	}, webConfigFile(t, dir, web)...)...)
-	url := web.scheme() + addr
-	p.waitReady(t, webOK(url+"/-/ready", web))
+	webFlags := webConfigFile(t, dir, web)
+	var url string
+	startOnFreePorts(t, 1, func(ports []int) (*Process, func() error) {
+		addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+		url = web.scheme() + addr
+		return Start(t, "alertmanager", AlertmanagerBin, append([]string{
+			"--config.file=" + cfg,
+			"--storage.path=" + filepath.Join(t.TempDir(), "data"),
+			"--web.listen-address=" + addr,
+			"--cluster.listen-address=",
+			"--log.level=warn",
+		}, webFlags...)...), webOK(url+"/-/ready", web)
+	})
 	return url
 }

@@ -83,13 +83,17 @@ func TestAlertmanagerClients(t *testing.T) {
 type passwordTransport struct {
 	user     string
 	password *atomic.Value
+	rt       *http.Transport
 }
 
 func (p passwordTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.SetBasicAuth(p.user, p.password.Load().(string))
-	return http.DefaultTransport.RoundTrip(r)
+	return p.rt.RoundTrip(r)
 }
+
+// CloseIdleConnections lets the Manager's Close close them (goleak).
+func (p passwordTransport) CloseIdleConnections() { p.rt.CloseIdleConnections() }
 
 // TestAlertmanagerRefusesCredentials: an Alertmanager (Debian 0.25 with
 // basic_auth_users) answering 401 to omen's wrong password does not make
@@ -104,12 +108,12 @@ func TestAlertmanagerRefusesCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	am := testenv.AlertmanagerWeb(t, testenv.Web{Config: "basic_auth_users:\n  omen: " + string(hash) + "\n",
-		Client: http.DefaultClient, Username: "omen", Password: "right-pw"})
+		Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, Username: "omen", Password: "right-pw"})
 	var pw atomic.Value
 	pw.Store("wrong-pw")
 	opts := testOptions(openStore(t, ""), am)
 	opts.ResendDelay = time.Hour // no resend delivers what a drop lost
-	opts.Clients = map[string]*http.Client{am: {Transport: passwordTransport{"omen", &pw}}}
+	opts.Clients = map[string]*http.Client{am: {Transport: passwordTransport{"omen", &pw, &http.Transport{}}}}
 	reg := prometheus.NewRegistry()
 	opts.Registerer = reg
 	m, err := New(opts)
@@ -138,7 +142,7 @@ func TestAlertmanagerRefusesCredentials(t *testing.T) {
 			return err
 		}
 		req.SetBasicAuth("omen", "right-pw")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
 		if err != nil {
 			return err
 		}

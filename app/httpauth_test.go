@@ -152,6 +152,7 @@ func (r *sampleRecorder) values(name string) []float64 {
 // query uses it. A poller whose ca_file holds another CA fails with an
 // error naming the server's certificate and the CA file.
 func TestPollerTLSBasicAuth(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
 	f := newSecuredFixture(t)
 	prom := testenv.PrometheusWeb(t, "", f.web)
 	if !strings.HasPrefix(prom, "https://") {
@@ -266,6 +267,7 @@ func startEmbeddedNATS(t *testing.T) string {
 // POSTs fail (and are retried), and a reload that gives the entry the
 // right CA takes effect: the alert is delivered.
 func TestAlertmanagerTLSReload(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
 	f := newSecuredFixture(t)
 	am := testenv.AlertmanagerWeb(t, f.web)
 	otherCA := testenv.NewCA(t, f.dir, "omen-other-ca")

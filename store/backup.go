@@ -21,7 +21,6 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/ristretto/v2/z"
 	"github.com/prometheus/common/version"
@@ -184,16 +183,7 @@ func BackupDir(ctx context.Context, dir string, w io.Writer, opts BackupOptions)
 		return BackupInfo{}, fmt.Errorf("back up store %q: %w", dir, err)
 	}
 	defer unlock()
-	bo := badger.DefaultOptions(dir).
-		WithReadOnly(true).
-		WithLogger(badgerLogger{opts.Logger}).
-		WithMetricsEnabled(false).
-		WithNumGoroutines(1).
-		WithCompression(options.None).
-		WithMemTableSize(DefaultMemTableSize).
-		WithValueLogFileSize(DefaultValueLogFileSize).
-		WithBlockCacheSize(0).
-		WithIndexCacheSize(0)
+	bo := readOnlyOptions(dir, badgerLogger{opts.Logger})
 	if err := checkFilesLocked(dir, bo); err != nil {
 		return BackupInfo{}, fmt.Errorf("back up store %q: %w", dir, err)
 	}

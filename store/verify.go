@@ -372,18 +372,7 @@ func verifyRecords(ctx context.Context, dir string, tables []verifyTable, keys i
 		return nil
 	}
 	vl := &verifyLogger{badgerLogger: badgerLogger{opts.Logger}}
-	bo := badger.DefaultOptions(dir).
-		WithReadOnly(true).
-		WithVerifyValueChecksum(true).
-		WithLogger(vl).
-		WithMetricsEnabled(false).
-		WithNumGoroutines(1).
-		WithCompression(options.None).
-		WithMemTableSize(DefaultMemTableSize).
-		WithValueLogFileSize(DefaultValueLogFileSize).
-		WithBlockCacheSize(0).
-		WithIndexCacheSize(0)
-	db, err := badger.Open(bo)
+	db, err := badger.Open(readOnlyOptions(dir, vl).WithVerifyValueChecksum(true))
 	if err != nil {
 		if m := openedFile.FindStringSubmatch(err.Error()); m != nil {
 			rep.Damaged = append(rep.Damaged, Damage{File: filepath.Join(dir, m[1]), What: fmt.Sprintf("does not open (%v)", err)})
@@ -406,6 +395,22 @@ func verifyRecords(ctx context.Context, dir string, tables []verifyTable, keys i
 		v.add(d.Damage)
 	}
 	return nil
+}
+
+// readOnlyOptions are the Badger options that open the store at dir,
+// which no omen holds, read-only to read every record once (Verify,
+// BackupDir): no caches, one goroutine.
+func readOnlyOptions(dir string, logger badger.Logger) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithReadOnly(true).
+		WithLogger(logger).
+		WithMetricsEnabled(false).
+		WithNumGoroutines(1).
+		WithCompression(options.None).
+		WithMemTableSize(DefaultMemTableSize).
+		WithValueLogFileSize(DefaultValueLogFileSize).
+		WithBlockCacheSize(0).
+		WithIndexCacheSize(0)
 }
 
 // recordVerifier decodes the records of a scan.

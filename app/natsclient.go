@@ -2,7 +2,6 @@ package app
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/omen-sre/omen/internal/tlsfiles"
 )
 
 // NATSClient is how omen authenticates to an external NATS server
@@ -174,17 +175,16 @@ func (c NATSClient) connectOptions(logger *slog.Logger) ([]nats.Option, error) {
 	// connect (RootCAs, ClientCert); ServerName stays.
 	opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLSServerName}))
 	if c.TLSCAFile != "" {
-		pem, err := os.ReadFile(c.TLSCAFile)
-		if err != nil {
-			return nil, fileError("nats.tls-ca-file", c.TLSCAFile, err)
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+		switch err := tlsfiles.CheckCA(c.TLSCAFile); {
+		case errors.Is(err, tlsfiles.ErrNoCertificate):
 			return nil, fmt.Errorf("--nats.tls-ca-file %q: no PEM certificate in it", c.TLSCAFile)
+		case err != nil:
+			return nil, fileError("nats.tls-ca-file", c.TLSCAFile, err)
 		}
 		opts = append(opts, nats.RootCAs(c.TLSCAFile))
 	}
 	if c.TLSCertFile != "" {
-		if _, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile); err != nil {
+		if err := tlsfiles.CheckKeyPair(c.TLSCertFile, c.TLSKeyFile); err != nil {
 			return nil, fmt.Errorf("--nats.tls-cert-file %q, --nats.tls-key-file %q: %w", c.TLSCertFile, c.TLSKeyFile, err)
 		}
 		opts = append(opts, nats.ClientCert(c.TLSCertFile, c.TLSKeyFile))

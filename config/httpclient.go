@@ -2,7 +2,6 @@ package config
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"strings"
 
 	commoncfg "github.com/prometheus/common/config"
+
+	"github.com/omen-sre/omen/internal/tlsfiles"
 )
 
 // HTTPClientConfig is how omen connects to a Prometheus server (a
@@ -161,24 +162,24 @@ func (h HTTPClientConfig) fileProblems() []string {
 	var out []string
 	t := h.TLSConfig
 	if t.CAFile != "" {
-		if data, err := os.ReadFile(t.CAFile); err != nil {
-			out = append(out, fmt.Sprintf("tls_config.ca_file %q: %v", t.CAFile, readError(err)))
-		} else if !x509.NewCertPool().AppendCertsFromPEM(data) {
+		switch err := tlsfiles.CheckCA(t.CAFile); {
+		case errors.Is(err, tlsfiles.ErrNoCertificate):
 			out = append(out, fmt.Sprintf("tls_config.ca_file %q holds no PEM certificate", t.CAFile))
+		case err != nil:
+			out = append(out, fmt.Sprintf("tls_config.ca_file %q: %v", t.CAFile, readError(err)))
 		}
 	}
 	if t.CertFile != "" && t.KeyFile != "" {
-		certPEM, cerr := os.ReadFile(t.CertFile)
-		keyPEM, kerr := os.ReadFile(t.KeyFile)
-		if cerr != nil {
-			out = append(out, fmt.Sprintf("tls_config.cert_file %q: %v", t.CertFile, readError(cerr)))
-		}
-		if kerr != nil {
-			out = append(out, fmt.Sprintf("tls_config.key_file %q: %v", t.KeyFile, readError(kerr)))
-		}
-		if cerr == nil && kerr == nil {
-			if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
-				out = append(out, fmt.Sprintf("tls_config.cert_file %q and key_file %q are no certificate and key pair: %v", t.CertFile, t.KeyFile, err))
+		var pe *tlsfiles.KeyPairError
+		if err := tlsfiles.CheckKeyPair(t.CertFile, t.KeyFile); errors.As(err, &pe) {
+			if pe.CertErr != nil {
+				out = append(out, fmt.Sprintf("tls_config.cert_file %q: %v", t.CertFile, readError(pe.CertErr)))
+			}
+			if pe.KeyErr != nil {
+				out = append(out, fmt.Sprintf("tls_config.key_file %q: %v", t.KeyFile, readError(pe.KeyErr)))
+			}
+			if pe.PairErr != nil {
+				out = append(out, fmt.Sprintf("tls_config.cert_file %q and key_file %q are no certificate and key pair: %v", t.CertFile, t.KeyFile, pe.PairErr))
 			}
 		}
 	}

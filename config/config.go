@@ -543,29 +543,8 @@ func Load(name string, data []byte) (*Config, error) {
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root) // positions only; Decode reports syntax errors
 	if len(bytes.TrimSpace(data)) > 0 {
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-			return nil, yamlError(name, err, &root)
-		}
-		// A second document ("---") would be ignored silently; an empty
-		// one (a trailing "---", comments) is harmless.
-		for {
-			var next yaml.Node
-			err := dec.Decode(&next)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, yamlError(name, err, &root)
-			}
-			if !emptyDocument(&next) {
-				msg := "a second YAML document: the configuration is one document (remove the '---' and merge the keys)"
-				if emptyDocument(&root) {
-					msg = "the configuration's keys follow an empty YAML document: remove the '---' before them"
-				}
-				return nil, errors.Join(&Error{File: name, Line: next.Line, Column: next.Column, Msg: msg})
-			}
+		if err := decodeStrict(name, data, c, &root); err != nil {
+			return nil, err
 		}
 		// yaml.v3 truncates a number with a fraction decoded into an
 		// integer field (alerting.for: 1.5 ran as 1).
@@ -834,12 +813,43 @@ func validURL(s string) error {
 	return nil
 }
 
+// decodeStrict decodes data, the file name, into *v (a *Config or a
+// *HTTPClientConfig): a key v has no field for is an error, as is a
+// second YAML document. root is data's node tree, for the positions of
+// errors without a line.
+func decodeStrict[T any](name string, data []byte, v *T, root *yaml.Node) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return yamlError(name, err, root, reflect.TypeFor[T]())
+	}
+	// A second document ("---") would be ignored silently; an empty
+	// one (a trailing "---", comments) is harmless.
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return yamlError(name, err, root, reflect.TypeFor[T]())
+		}
+		if !emptyDocument(&next) {
+			msg := "a second YAML document: the configuration is one document (remove the '---' and merge the keys)"
+			if emptyDocument(root) {
+				msg = "the configuration's keys follow an empty YAML document: remove the '---' before them"
+			}
+			return errors.Join(&Error{File: name, Line: next.Line, Column: next.Column, Msg: msg})
+		}
+	}
+}
+
 // yamlError turns a yaml.v3 error ("yaml: line 3: ...") into an *Error.
 // An error without a line (a value's own decoder, such as a duration's:
 // 'unknown unit " seconds" in duration "15 seconds"') is placed at the
 // value that fails to decode into its field, found by walking root along
-// the Config type (see failingValue), with its key path.
-func yamlError(name string, err error, root *yaml.Node) error {
+// t, the type decoded into (see failingValue), with its key path.
+func yamlError(name string, err error, root *yaml.Node, t reflect.Type) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		errs := make([]error, 0, len(te.Errors))
@@ -850,7 +860,7 @@ func yamlError(name string, err error, root *yaml.Node) error {
 	}
 	e := lineError(name, strings.TrimPrefix(err.Error(), "yaml: "))
 	if e.Line == 0 {
-		if n, path, ferr := failingValue(root, reflect.TypeFor[Config](), nil); n != nil && ferr.Error() == err.Error() {
+		if n, path, ferr := failingValue(root, t, nil); n != nil && ferr.Error() == err.Error() {
 			e.Line, e.Column = n.Line, n.Column
 			e.Msg = pathString(path) + ": " + e.Msg
 		}

@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	commoncfg "github.com/prometheus/common/config"
+	"gopkg.in/yaml.v3"
 
 	"github.com/omen-sre/omen/internal/tlsfiles"
 )
@@ -306,4 +308,70 @@ func (h HTTPClientConfig) Client(name string) (*http.Client, error) {
 		return nil, err
 	}
 	return &http.Client{Transport: rt}, nil
+}
+
+// prometheusOnlyKeys are keys of Prometheus's HTTP client configuration
+// that omen does not take.
+var prometheusOnlyKeys = []string{"bearer_token", "bearer_token_file", "oauth2", "proxy_url", "no_proxy",
+	"proxy_from_environment", "proxy_connect_header", "follow_redirects", "enable_http2", "http_headers"}
+
+// LoadHTTPClientConfigFile reads the file at path, in the format of
+// Prometheus's HTTP client configuration (promtool's --http.config.file):
+// the tls_config, basic_auth and authorization keys of a prometheus
+// entry, for the server at URL u. It refuses what Load refuses of an
+// entry's keys, at their lines, an empty file, and the files it names
+// that CheckFiles refuses. A relative path in it is resolved against the
+// file's directory, as promtool does. No error holds a secret.
+func LoadHTTPClientConfigFile(path, u string) (HTTPClientConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return HTTPClientConfig{}, fmt.Errorf("read %q: %w", path, readError(err))
+	}
+	var h HTTPClientConfig
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root) // positions only; decodeStrict reports syntax errors
+	if err := decodeStrict(path, data, &h, &root); err != nil {
+		errs := Unjoin(err)
+		for i, e := range errs {
+			var ce *Error
+			if !errors.As(e, &ce) {
+				continue
+			}
+			for _, k := range prometheusOnlyKeys {
+				if strings.HasPrefix(ce.Msg, "field "+k+" not found") {
+					errs[i] = &Error{File: ce.File, Line: ce.Line, Column: ce.Column,
+						Msg: k + " is a key of Prometheus's HTTP client configuration that omen does not take: it takes tls_config, basic_auth and authorization"}
+				}
+			}
+		}
+		return HTTPClientConfig{}, errors.Join(errs...)
+	}
+	if h.IsZero() {
+		return HTTPClientConfig{}, &Error{File: path, Msg: "no tls_config, basic_auth or authorization in it"}
+	}
+	var errs []error
+	for _, p := range h.problems(u) {
+		e := &Error{File: path, Msg: p.msg}
+		if len(p.key) > 0 && p.key[0] != "url" { // the URL is not the file's
+			e.Line, e.Column = position(&root, p.key)
+		}
+		errs = append(errs, e)
+	}
+	if len(errs) > 0 {
+		return HTTPClientConfig{}, errors.Join(errs...)
+	}
+	dir := filepath.Dir(path)
+	for _, f := range []*string{&h.TLSConfig.CAFile, &h.TLSConfig.CertFile, &h.TLSConfig.KeyFile,
+		&h.BasicAuth.PasswordFile, &h.Authorization.CredentialsFile} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(dir, *f)
+		}
+	}
+	for _, msg := range h.fileProblems() {
+		errs = append(errs, &Error{File: path, Msg: msg})
+	}
+	if len(errs) > 0 {
+		return HTTPClientConfig{}, errors.Join(errs...)
+	}
+	return h, nil
 }

@@ -142,3 +142,37 @@ func TestSecretNotPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadHTTPClientConfigFile: a file of Prometheus's HTTP client
+// configuration is read into an HTTPClientConfig, its relative paths
+// resolved against the file's directory (as promtool does), absolute
+// ones kept; the URL's checks apply (tls_config on http://).
+func TestLoadHTTPClientConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	ca := testenv.NewCA(t, dir, "ca")
+	ca.Issue(t, filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem"), "client", false)
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "http.yml")
+	yml := fmt.Sprintf("tls_config: {ca_file: ca.pem, cert_file: ./client.pem, key_file: client-key.pem, server_name: prom}\nbasic_auth: {username: omen, password_file: %s}\n", pw)
+	if err := os.WriteFile(f, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h, err := LoadHTTPClientConfigFile(f, "https://p:9090")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := HTTPClientConfig{
+		TLSConfig: TLSConfig{CAFile: ca.File, CertFile: filepath.Join(dir, "client.pem"), KeyFile: filepath.Join(dir, "client-key.pem"), ServerName: "prom"},
+		BasicAuth: BasicAuth{Username: "omen", PasswordFile: pw},
+	}
+	if h != want {
+		t.Errorf("LoadHTTPClientConfigFile = %+v, want %+v", h, want)
+	}
+	_, err = LoadHTTPClientConfigFile(f, "http://p:9090")
+	if want := f + ":1:13: tls_config is set but the url is http://"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("with an http URL: %v, want %q…", err, want)
+	}
+}

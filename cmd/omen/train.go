@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,10 +17,12 @@ import (
 	"syscall"
 	"time"
 
+	promapi "github.com/prometheus/client_golang/api"
 	pmodel "github.com/prometheus/common/model"
 
 	"github.com/omen-sre/omen/alert"
 	omenapi "github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/internal/atomicfile"
 	"github.com/omen-sre/omen/internal/promurl"
 	"github.com/omen-sre/omen/internal/redact"
@@ -39,6 +42,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "csv: files, or folders (their *.train.csv(.gz) files, else every *.csv(.gz) file), in the SMD/ASD format (comma-separated): a time column (t, time or timestamp) first, then the features and an optional label column")
 	storagePath := fs.String("storage.path", "data/", "store: omen's storage path (also where --register writes)")
 	promURL := fs.String("prometheus.url", "", "prometheus: base URL of the server to query_range")
+	promHTTPFile := fs.String("prometheus.http-config-file", "", "prometheus: a file of Prometheus's HTTP client configuration (as promtool's --http.config.file): tls_config, basic_auth and authorization, as a prometheus entry of --config.file takes them, for a server secured with TLS, client certificates or credentials (default: a --config.file prometheus entry's of --prometheus.url, if any)")
 	configFile := fs.String("config.file", "", "feature, label and entity definitions (the model is for its features: a store's history offline, and CSV columns, are read into them by name, one they lack refused before training), the step and alerting settings, and the storage settings the store is opened with (default: the built-in set); with --url the daemon's step and alerting settings apply, and --source store takes none; offline, --source store reads at the step the store records, and refuses a file of another step")
 	lookback := fs.String("history", "7d", "store/prometheus: how much history to read")
 	out := fs.String("out", "model.omen", "model file to write (a file: \"-\" is refused, the model is binary)")
@@ -75,6 +79,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "omen train: --prometheus.url: %v\n", err)
 			return 2
 		}
+	}
+	if *promHTTPFile != "" && *source != "prometheus" {
+		fmt.Fprintf(stderr, "omen train: --prometheus.http-config-file applies only with --source prometheus (not %s)\n", *source)
+		return 2
 	}
 	if err := cf.check(); err != nil {
 		fmt.Fprintf(stderr, "omen train: %v\n", err)
@@ -116,9 +124,27 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		client = c
 	}
+	var promClient promapi.Client // nil: trainrun's plain one
+	if *source == "prometheus" && *promURL != "" {
+		h, rc, ok := prometheusClient(*promURL, *promHTTPFile, *configFile, cfg, stderr)
+		if !ok {
+			return rc
+		}
+		if !h.IsZero() {
+			rt, err := h.RoundTripper("prometheus")
+			if err == nil {
+				defer closeIdle(rt)
+				promClient, err = promapi.NewClient(promapi.Config{Address: *promURL, RoundTripper: rt})
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "omen train: Prometheus client: %v\n", err)
+				return 1
+			}
+		}
+	}
 	log := cliLogger(stderr, "omen train")
 	res, err := trainrun.Train(ctx, trainrun.Options{
-		Source: *source, Dir: *dir, StoragePath: *storagePath, PrometheusURL: *promURL,
+		Source: *source, Dir: *dir, StoragePath: *storagePath, PrometheusURL: *promURL, PrometheusClient: promClient,
 		Config: cfg, ConfigFile: *configFile, History: time.Duration(hist),
 		Daemon: client, DaemonTimeout: *urlTimeout,
 		OpenStore: func() (*store.Store, error) {
@@ -229,6 +255,60 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// prometheusClient returns the client settings (TLS, credentials) of
+// omen train --source prometheus for the server at promURL: those of
+// httpFile (--prometheus.http-config-file), else those of the prometheus
+// entries of the daemon's configuration cfg (from configFile) whose url
+// is promURL, as the daemon polls it; zero for none. It writes its error,
+// or which settings apply, to stderr: a file that does not read or parse
+// is exit 1, as --config.file's, entries of that URL with settings that
+// differ exit 2.
+func prometheusClient(promURL, httpFile, configFile string, cfg *config.Config, stderr io.Writer) (h config.HTTPClientConfig, rc int, ok bool) {
+	var entries []int // cfg's prometheus entries of promURL with settings
+	if configFile != "" {
+		for i, p := range cfg.Prometheus {
+			if !p.IsZero() && strings.TrimRight(p.URL, "/") == strings.TrimRight(promURL, "/") {
+				entries = append(entries, i)
+			}
+		}
+	}
+	if httpFile != "" {
+		fh, err := config.LoadHTTPClientConfigFile(httpFile, promURL)
+		if err != nil {
+			fmt.Fprintf(stderr, "omen train: --prometheus.http-config-file: %v\n", err)
+			return h, 1, false
+		}
+		if len(entries) > 0 {
+			fmt.Fprintf(stderr, "omen train: the client settings of --prometheus.http-config-file %s apply, not those of prometheus[%d] of %s\n", httpFile, entries[0], configFile)
+		}
+		return fh, 0, true
+	}
+	if len(entries) == 0 {
+		return h, 0, true
+	}
+	i := entries[0]
+	for _, j := range entries[1:] {
+		if cfg.Prometheus[j].HTTPClientConfig != cfg.Prometheus[i].HTTPClientConfig {
+			fmt.Fprintf(stderr, "omen train: --prometheus.url is the url of prometheus[%d] and prometheus[%d] of %s, whose tls_config, basic_auth or authorization differ: give the settings to use with --prometheus.http-config-file\n", i, j, configFile)
+			return h, 2, false
+		}
+	}
+	h = cfg.Prometheus[i].HTTPClientConfig
+	if err := h.CheckFiles(fmt.Sprintf("prometheus[%d]", i)); err != nil {
+		fmt.Fprintf(stderr, "omen train: %s: %v\n", configFile, err)
+		return h, 1, false
+	}
+	fmt.Fprintf(stderr, "omen train: the client settings (tls_config, basic_auth, authorization) of prometheus[%d] of %s, whose url is --prometheus.url, apply\n", i, configFile)
+	return h, 0, true
+}
+
+// closeIdle closes rt's idle connections.
+func closeIdle(rt http.RoundTripper) {
+	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // neverCritical says that the model's validation probabilities (vc)

@@ -41,6 +41,10 @@ type Options struct {
 	StoragePath string
 	// PrometheusURL is the prometheus source's server base URL.
 	PrometheusURL string
+	// PrometheusClient, when not nil, is the prometheus source's client
+	// of PrometheusURL: one with TLS and credentials
+	// (config.HTTPClientConfig's transport); nil: a plain one.
+	PrometheusClient api.Client
 	// Config holds the feature, label and entity definitions, the step
 	// and the alerting settings (with Daemon, the daemon's step and
 	// alerting settings apply).
@@ -267,9 +271,12 @@ func (r *Result) train(ctx context.Context) error {
 				return err
 			}
 		}
-		pc, err := api.NewClient(api.Config{Address: o.PrometheusURL})
-		if err != nil {
-			return fmt.Errorf("prometheus client: %w", err)
+		pc := o.PrometheusClient
+		if pc == nil {
+			var err error
+			if pc, err = api.NewClient(api.Config{Address: o.PrometheusURL}); err != nil {
+				return fmt.Errorf("prometheus client: %w", err)
+			}
 		}
 		ps := &dataset.PrometheusSource{API: v1.NewAPI(pc), URL: o.PrometheusURL, EntityLabels: res.EntityLabels,
 			Start: o.Now.Add(-o.History), End: o.Now, Step: r.Step, Progress: o.Progress}

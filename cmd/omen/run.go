@@ -161,7 +161,7 @@ func (f *daemonFlags) options(logger *slog.Logger) (app.Options, error) {
 // is not (natsembed reports the bare reason).
 func (f *daemonFlags) startHint(err error) error {
 	if errors.Is(err, nats.ErrNoServers) && f.natsURL != "" {
-		return fmt.Errorf("%w (is the NATS server at --nats.url %s running and reachable? leave --nats.url out to start the embedded one)", err, f.natsURL)
+		return fmt.Errorf("%w (is the NATS server at --nats.url %s running and reachable? leave --nats.url out to start the embedded one)", err, app.RedactNATSURL(f.natsURL))
 	}
 	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok && f.natsURL != "" {
 		return fmt.Errorf("%w (the NATS server's TLS certificate is not trusted for its name: give the CA that signed it with --nats.tls-ca-file, the name it is for with --nats.tls-server-name)", err)

@@ -63,13 +63,27 @@ func TestNATSURLHint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := "nats://" + ln.Addr().String()
+	addr := ln.Addr().String()
 	_ = ln.Close()
-	args := []string{"demo", "--web.listen-address", "127.0.0.1:0", "--nats.url", url}
-	var out, errb bytes.Buffer
-	rc := dispatch(args, &out, &errb)
-	want := "is the NATS server at --nats.url " + url + " running and reachable? leave --nats.url out to start the embedded one"
-	if rc != 1 || !strings.Contains(errb.String(), want) {
-		t.Errorf("demo: exit %d, stderr:\n%s\nwant 1 with %q", rc, errb.String(), want)
+	tests := []struct {
+		name, url, shown string
+	}{
+		{name: "no credentials", url: "nats://" + addr, shown: "nats://" + addr},
+		// The hint quoted the URL as given: the password in clear text.
+		{name: "password", url: "nats://alice:Sup3rSecret@" + addr, shown: "nats://alice:xxxxx@" + addr},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"demo", "--web.listen-address", "127.0.0.1:0", "--nats.url", tc.url}
+			var out, errb bytes.Buffer
+			rc := dispatch(args, &out, &errb)
+			want := "is the NATS server at --nats.url " + tc.shown + " running and reachable? leave --nats.url out to start the embedded one"
+			if rc != 1 || !strings.Contains(errb.String(), want) {
+				t.Errorf("demo: exit %d, stderr:\n%s\nwant 1 with %q", rc, errb.String(), want)
+			}
+			if strings.Contains(errb.String()+out.String(), "Sup3rSecret") {
+				t.Errorf("the password is shown:\n%s%s", out.String(), errb.String())
+			}
+		})
 	}
 }

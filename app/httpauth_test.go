@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,7 +16,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
@@ -48,30 +45,11 @@ const serverCN = "omen-test-secured-server"
 func newSecuredFixture(t *testing.T) *securedFixture {
 	t.Helper()
 	dir := t.TempDir()
-	f := &securedFixture{dir: dir, ca: testenv.NewCA(t, dir, "omen-test-ca"), user: "omen", password: "s3cret-Right-pw"}
-	serverCert, serverKey := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
-	f.ca.Issue(t, serverCert, serverKey, serverCN, true)
-	f.clientCert, f.clientKey = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")
-	f.ca.Issue(t, f.clientCert, f.clientKey, "omen-client", false)
+	f := &securedFixture{dir: dir, user: "omen", password: "s3cret-Right-pw"}
+	sw := testenv.NewSecuredWeb(t, dir, "omen-test-ca", serverCN, "omen-client", f.user, f.password)
+	f.ca, f.clientCert, f.clientKey, f.web = sw.CA, sw.ClientCert, sw.ClientKey, sw.Web
 	f.passwordFile = filepath.Join(dir, "password")
 	f.writePassword(t, f.password)
-	hash, err := bcrypt.GenerateFromPassword([]byte(f.password), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.LoadX509KeyPair(f.clientCert, f.clientKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(f.ca.Cert)
-	f.web = testenv.Web{
-		Config: fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: %s\nbasic_auth_users:\n  %s: %s\n",
-			serverCert, serverKey, f.ca.File, f.user, hash),
-		Client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
-			TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}},
-		Username: f.user, Password: f.password,
-	}
 	return f
 }
 

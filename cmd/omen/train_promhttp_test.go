@@ -1,17 +1,11 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/omen-sre/omen/internal/testenv"
 )
@@ -29,30 +23,9 @@ const securedPromPassword = "s3cret-Train-pw"
 func newSecuredProm(t *testing.T) securedProm {
 	t.Helper()
 	dir := t.TempDir()
-	ca := testenv.NewCA(t, dir, "ca")
-	serverCert, serverKey := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
-	ca.Issue(t, serverCert, serverKey, "omen-test-prometheus", true)
-	clientCert, clientKey := filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")
-	ca.Issue(t, clientCert, clientKey, "omen-train", false)
+	sw := testenv.NewSecuredWeb(t, dir, "ca", "omen-test-prometheus", "omen-train", "omen", securedPromPassword)
 	writeTestFile(t, filepath.Join(dir, "password"), securedPromPassword+"\n")
-	hash, err := bcrypt.GenerateFromPassword([]byte(securedPromPassword), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.LoadX509KeyPair(clientCert, clientKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Cert)
-	web := testenv.Web{
-		Config: fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: %s\nbasic_auth_users:\n  omen: %s\n",
-			serverCert, serverKey, ca.File, hash),
-		Client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
-			TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}},
-		Username: "omen", Password: securedPromPassword,
-	}
-	return securedProm{url: testenv.PrometheusWeb(t, "", web), dir: dir}
+	return securedProm{url: testenv.PrometheusWeb(t, "", sw.Web), dir: dir}
 }
 
 func writeTestFile(t *testing.T, path, content string) {

@@ -444,6 +444,7 @@ type backupReader struct {
 	pending  []byte
 	lenBuf   [8]byte
 	done     bool
+	trailer  bool  // the end mark was read: what is left is the trailer
 	err      error // the last error Read returned, but io.EOF
 	info     BackupInfo
 	progress func(BackupProgress)
@@ -464,6 +465,9 @@ func newBackupReader(ctx context.Context, r io.Reader, progress func(BackupProgr
 }
 
 func (b *backupReader) truncated() error {
+	if b.trailer {
+		return fmt.Errorf("%w: cut short after %d bytes, in its trailer (its end mark was read: a copy that lost its last bytes)", ErrBackupInvalid, b.n)
+	}
 	return fmt.Errorf("%w: cut short after %d bytes, before its end mark (a backup that did not finish, a copy cut short, or a damaged list length)", ErrBackupInvalid, b.n)
 }
 
@@ -537,19 +541,16 @@ func (b *backupReader) read(p []byte) (int, error) {
 
 // finish reads the trailer after the end mark and checks it.
 func (b *backupReader) finish() error {
+	b.trailer = true
 	var counts [16]byte
 	if err := b.readFull(counts[:]); err != nil {
 		return err
 	}
-	want := b.h.Sum(nil)
+	want := b.h.Sum(nil) // readFull hashes the SHA-256 read too, after this
 	got := make([]byte, sha256.Size)
-	if _, err := io.ReadFull(b.r, got); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return b.truncated()
-		}
-		return fmt.Errorf("read backup: %w", err)
+	if err := b.readFull(got); err != nil {
+		return err
 	}
-	b.n += sha256.Size
 	if !bytes.Equal(got, want) {
 		return fmt.Errorf("%w: damaged: its SHA-256 is %x, its trailer says %x (a byte changed since it was written)", ErrBackupInvalid, want, got)
 	}

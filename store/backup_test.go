@@ -294,8 +294,11 @@ func TestRestoreRefusesBrokenBackup(t *testing.T) {
 		{"cut in the header", good[:hl-2], "cut short in its header"},
 		{"cut after the header", good[:hl], "cut short after"},
 		{"cut mid-body", good[:len(good)/2], "cut short after"},
-		{"cut before the trailer", good[:len(good)-backupTrailerSize-8], "cut short after"},
-		{"cut in the trailer", good[:len(good)-1], "cut short after"},
+		{"cut before the end mark", good[:len(good)-backupTrailerSize-8], fmt.Sprintf("cut short after %d bytes, before its end mark", len(good)-backupTrailerSize-8)},
+		{"cut in the end mark", good[:len(good)-backupTrailerSize-3], fmt.Sprintf("cut short after %d bytes, before its end mark", len(good)-backupTrailerSize-3)},
+		{"cut right after the end mark", good[:len(good)-backupTrailerSize], fmt.Sprintf("cut short after %d bytes, in its trailer", len(good)-backupTrailerSize)},
+		{"cut in the trailer's counts", good[:len(good)-backupTrailerSize+5], fmt.Sprintf("cut short after %d bytes, in its trailer", len(good)-backupTrailerSize+5)},
+		{"cut in the trailer's SHA-256", good[:len(good)-1], fmt.Sprintf("cut short after %d bytes, in its trailer", len(good)-1)},
 		{"other magic", append([]byte("PK\x03\x04zipfile"), good[12:]...), `not an omen backup (it starts with "PK\x03\x04zipf"`},
 		{"newer format", func() []byte { b := slices.Clone(good); b[9] = 2; return b }(), "backup format 2"},
 		{"byte flipped in the header", flip(hl - 10), "its header is damaged"},
@@ -314,8 +317,8 @@ func TestRestoreRefusesBrokenBackup(t *testing.T) {
 			if ents, _ := os.ReadDir(parent); len(ents) != 0 {
 				t.Errorf("left behind: %v", ents)
 			}
-			if _, err := CheckBackup(t.Context(), bytes.NewReader(tc.file), nil); !errors.Is(err, ErrBackupInvalid) {
-				t.Errorf("CheckBackup: %v; want ErrBackupInvalid", err)
+			if _, err := CheckBackup(t.Context(), bytes.NewReader(tc.file), nil); !errors.Is(err, ErrBackupInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("CheckBackup: %v; want ErrBackupInvalid, %q", err, tc.want)
 			}
 		})
 	}

@@ -277,8 +277,10 @@ func TestCheckNATSURLAccepts(t *testing.T) {
 
 // TestNATSUnreachable: a dial refused for the address itself (too many
 // colons) is not an unreachable server, which connectNATS would retry for
-// ever; a refused or unresolved dial is.
+// ever; a refused or unresolved dial is, and so is a TLS handshake that
+// timed out (omen run refused to start).
 func TestNATSUnreachable(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -294,11 +296,28 @@ func TestNATSUnreachable(t *testing.T) {
 		// the TLS handshake: it refused the client certificate.
 		{"closed after the TLS handshake", fmt.Errorf("%w: connection closed by remote after TLS handshake: %w", nats.ErrTLS, io.EOF), false},
 		{"reset after the TLS handshake", fmt.Errorf("%w: connection closed by remote after TLS handshake: %w", nats.ErrTLS, syscall.ECONNRESET), false},
+		// A server that sends an INFO with tls_required and never
+		// answers the ClientHello (a loaded one): the handshake timed
+		// out, which a start waits on as a late server does.
+		{"TLS handshake never answered", stalledTLSError(t), true},
 	} {
 		if got := natsUnreachable(tc.err); got != tc.want {
 			t.Errorf("%s: natsUnreachable(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
 		}
 	}
+}
+
+// stalledTLSError is nats.go's error connecting, as omen does (the
+// default 2s timeout), to a server that sends an INFO with tls_required
+// and never answers the ClientHello.
+func stalledTLSError(t *testing.T) error {
+	t.Helper()
+	nc, err := nats.Connect(testenv.NATSStalledTLS(t), nats.MaxReconnects(0))
+	if err == nil {
+		nc.Close()
+		t.Fatal("connect to a server that never answers the TLS handshake: no error")
+	}
+	return err
 }
 
 // TestExternalNATSLateServerRefusesTLS: omen run with a tls:// URL for a

@@ -223,23 +223,23 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 // says that no server answered: refused connections (nats.ErrNoServers),
 // a dial that failed (a name that does not resolve, no route, a dial
 // timeout), a connection closed or reset before the server said anything
-// (a proxy or load balancer without a backend, a server shutting down)
-// or a server that accepted the connection but did not complete the
-// NATS handshake in time (nats.ErrTimeout). An authorization error or a
-// failed TLS handshake is an answer, and not one of them; nor is a read
-// that timed out waiting for the server's first line (a server that
-// expects a TLS handshake first, from a client not told to use TLS), nor
-// a connection closed right after the TLS handshake (nats.ErrTLS: the
-// server refused the client certificate, or its absence), nor
-// a dial refused for the address itself (a *net.AddrError: "too many
-// colons in address"), which no retry mends.
+// (a proxy or load balancer without a backend, a server shutting down),
+// a server that accepted the connection but did not complete the
+// NATS handshake in time (nats.ErrTimeout), or its TLS handshake
+// (nats.ErrTLS wrapping a timeout: a loaded server). An authorization
+// error or a server refusing the connection as configured
+// (stream.ConnectRefused: a failed TLS handshake, a connection closed
+// right after it, the server refusing the client certificate or its
+// absence) is an answer, and not one of them; nor is a read that timed
+// out waiting for the server's first line (a server that expects a TLS
+// handshake first, from a client not told to use TLS), nor a dial
+// refused for the address itself (a *net.AddrError: "too many colons in
+// address"), which no retry mends.
 func natsUnreachable(err error) bool {
 	if errors.Is(err, nats.ErrTLS) {
-		// The TLS handshake, which follows the server's INFO, failed,
-		// or the connection was closed right after it (EOF, a reset):
-		// the server refused the client certificate, or that none was
-		// given.
-		return false
+		// The TLS handshake, which follows the server's INFO: the
+		// consumer waiting for a late server asks the same.
+		return !stream.ConnectRefused(err)
 	}
 	var addrErr *net.AddrError
 	if errors.As(err, &addrErr) {

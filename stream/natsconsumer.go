@@ -6,13 +6,16 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -1153,7 +1156,7 @@ const natsWaitWarnEvery = 5 * time.Minute
 // the JetStream API (see jsAPIDenied; the error names it, on both paths).
 // A connection closed meanwhile (nats.go gave up: an authorization error
 // once the server answered) ends Run too, and so does a server that
-// answers but refuses the connection as configured (see connectRefused: a
+// answers but refuses the connection as configured (see ConnectRefused: a
 // tls:// URL for a server without TLS, a failed TLS handshake), which
 // nats.go would retry for ever. No responders is retried here (a WARN
 // each storeWarnEvery), where it ends Run at a start with the server up:
@@ -1223,7 +1226,7 @@ func (c *NATSConsumer) awaitConnection(ctx context.Context, since time.Time) err
 			}
 			return fmt.Errorf("NATS connection closed before it reached a server: %w", nats.ErrConnectionClosed)
 		}
-		if err := c.nc.LastError(); connectRefused(err) {
+		if err := c.nc.LastError(); ConnectRefused(err) {
 			return fmt.Errorf("NATS server refused the connection: %w", err)
 		}
 		select {
@@ -1241,30 +1244,30 @@ func (c *NATSConsumer) awaitConnection(ctx context.Context, since time.Time) err
 	return nil
 }
 
-// connectRefused reports whether err, the LastError of a connection that
-// has not reached its server yet, is the answer of a server that will not
-// take it as it is configured, which waiting does not change: a tls://
-// URL for a server without TLS (or a nats:// one for a server that
-// requires it and that the client cannot switch to), a TLS handshake
-// that failed (a certificate not trusted or not for the host, a
-// protocol the server does not speak), a client certificate refused
-// (or missing) after the handshake. Other errors (a connection closed
-// or reset before the server spoke, a read that timed out) may pass.
-// Credentials the server refuses close the connection (nats.go gives up
-// after the second refusal), which awaitConnection reports.
-func connectRefused(err error) bool {
+// ConnectRefused reports whether err, the error of a NATS connect that
+// reached a server (a connection's LastError before it reached one), is
+// the answer of a server that will not take the connection as it is
+// configured, which waiting does not change: a tls:// URL for a server
+// without TLS (or a nats:// one for a server that requires it and that
+// the client cannot switch to), a TLS handshake that failed (a
+// certificate not trusted or not for the host, a TLS alert from the
+// server, a protocol it does not speak), a client certificate refused
+// (or missing) after the handshake: the connection closed or reset
+// then. A handshake that timed out is not one (nats.go wraps it in
+// nats.ErrTLS too): a loaded server may answer the next; nor are other
+// errors (a connection closed or reset before the server spoke, a read
+// that timed out). Credentials the server refuses close the connection
+// (nats.go gives up after the second refusal), which awaitConnection
+// reports. omen run's start (app) asks it too, of a server that answers.
+func ConnectRefused(err error) bool {
 	if err == nil {
 		return false
 	}
 	if errors.Is(err, nats.ErrSecureConnWanted) || errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrClientCertOrRootCAsRequired) {
 		return true
 	}
-	// nats.ErrTLS: a TLS handshake with a server that sent its INFO
-	// failed, or the server closed the connection right after it (it
-	// refused the client certificate, or its absence); a TLS alert the
-	// server sent after the handshake is a "remote error".
-	if op, ok := errors.AsType[*net.OpError](err); errors.Is(err, nats.ErrTLS) || ok && op.Op == "remote error" {
-		return true
+	if netErr, ok := errors.AsType[net.Error](err); errors.Is(err, os.ErrDeadlineExceeded) || ok && netErr.Timeout() {
+		return false
 	}
 	var (
 		recordErr tls.RecordHeaderError
@@ -1274,8 +1277,26 @@ func connectRefused(err error) bool {
 		hostname  x509.HostnameError
 		invalid   x509.CertificateInvalidError
 	)
-	return errors.As(err, &recordErr) || errors.As(err, &alertErr) || errors.As(err, &verifyErr) ||
-		errors.As(err, &authority) || errors.As(err, &hostname) || errors.As(err, &invalid)
+	if errors.As(err, &recordErr) || errors.As(err, &alertErr) || errors.As(err, &verifyErr) ||
+		errors.As(err, &authority) || errors.As(err, &hostname) || errors.As(err, &invalid) {
+		return true
+	}
+	// A TLS alert, sent by the server ("remote error": a bad or
+	// missing client certificate) or by crypto/tls to it ("local
+	// error"); crypto/tls's alert type is unexported.
+	if op, ok := errors.AsType[*net.OpError](err); ok && (op.Op == "remote error" || op.Op == "local error") {
+		return true
+	}
+	if !errors.Is(err, nats.ErrTLS) {
+		return false
+	}
+	// nats.ErrTLS: the server closed or reset the connection right
+	// after the handshake (it refused the client certificate, or its
+	// absence), or crypto/tls's own handshake error ("tls: handshake
+	// failure", "tls: server selected unsupported protocol version"),
+	// which has no type: nats.go's message is "nats: tls error: tls: …".
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		strings.Contains(err.Error(), nats.ErrTLS.Error()+": tls: ")
 }
 
 // jsAPIDenied returns the connection's last error when it is a

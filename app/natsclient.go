@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/omen-sre/omen/internal/tlsfiles"
 )
@@ -233,9 +234,17 @@ func checkCredsFile(path string) error {
 	if strings.Count(jwt, ".") != 2 || strings.ContainsAny(jwt, " \n") {
 		return errors.New("no user JWT in it (want a credentials file as nsc writes: -----BEGIN NATS USER JWT-----)")
 	}
-	if _, err := o.SignatureCB([]byte("omen")); err != nil {
+	// The seed as the client's signature handler reads it, whose error
+	// would name the file again (the caller names it).
+	b, err := os.ReadFile(path)
+	if err != nil {
 		return err
 	}
+	kp, err := nkeys.ParseDecoratedNKey(b)
+	if err != nil {
+		return fmt.Errorf("no user seed in it: %w", err)
+	}
+	kp.Wipe()
 	return nil
 }
 

@@ -301,7 +301,8 @@ func TestExternalNATSAuth(t *testing.T) {
 // is empty or does not parse (a credentials file without a JWT or seed, a
 // seed that is not one, a CA file without a certificate, a client
 // certificate or key that is not PEM) fails New, before anything is
-// opened, naming the flag and the file and quoting none of its content.
+// opened, naming the flag and the file (once: a credentials file without
+// a seed was named twice) and quoting none of its content.
 func TestNATSClientFiles(t *testing.T) {
 	dir := t.TempDir()
 	_, seed := nkeyUser(t)
@@ -310,6 +311,8 @@ func TestNATSClientFiles(t *testing.T) {
 	empty := writeFile(t, dir, "empty", "\n")
 	garbage := writeFile(t, dir, "garbage", "g4rbage-content\n")
 	seedOnly := writeFile(t, dir, "seed-only.creds", "-----BEGIN USER NKEY SEED-----\n"+seed+"\n------END USER NKEY SEED------\n")
+	jwtText := creds(t, mustPair(t, nkeys.CreateAccount))
+	jwtOnly := writeFile(t, dir, "jwt-only.creds", jwtText[:strings.Index(jwtText, "************************* IMPORTANT")])
 	for _, tc := range []struct {
 		name   string
 		client NATSClient
@@ -321,6 +324,7 @@ func TestNATSClientFiles(t *testing.T) {
 		{"creds empty", NATSClient{CredsFile: empty}, "--nats.creds-file", empty, "empty file"},
 		{"creds garbage", NATSClient{CredsFile: garbage}, "--nats.creds-file", garbage, "no user JWT"},
 		{"creds without a JWT", NATSClient{CredsFile: seedOnly}, "--nats.creds-file", seedOnly, "no user JWT"},
+		{"creds without a seed", NATSClient{CredsFile: jwtOnly}, "--nats.creds-file", jwtOnly, "no user seed in it"},
 		{"seed missing", NATSClient{NkeySeedFile: missing}, "--nats.nkey-seed-file", missing, "no such file"},
 		{"seed empty", NATSClient{NkeySeedFile: empty}, "--nats.nkey-seed-file", empty, "empty file"},
 		{"seed garbage", NATSClient{NkeySeedFile: garbage}, "--nats.nkey-seed-file", garbage, "seed"},
@@ -345,6 +349,11 @@ func TestNATSClientFiles(t *testing.T) {
 			msg := err.Error()
 			if !strings.Contains(msg, tc.flag) || !strings.Contains(msg, tc.file) || !strings.Contains(msg, tc.want) {
 				t.Errorf("New: %q, want the flag %s, the file %s and %q", msg, tc.flag, tc.file, tc.want)
+			}
+			// The client certificate's error names both files, the
+			// one an open failed for again.
+			if n := strings.Count(msg, tc.file); n != 1 && tc.client.TLSCertFile == "" {
+				t.Errorf("New: %q names the file %d times, want once", msg, n)
 			}
 			if strings.Contains(msg, "g4rbage") || strings.Contains(msg, seed) {
 				t.Errorf("New: %q quotes the file's content", msg)

@@ -112,8 +112,7 @@ func clientStatus(err error) int {
 
 // Is404 reports whether err is the client's error for a 404 answer.
 func Is404(err error) bool {
-	var ae *v1.Error
-	return errors.As(err, &ae) && ae.Type == v1.ErrClient && strings.HasSuffix(ae.Msg, " 404")
+	return clientStatus(err) == 404
 }
 
 // Scrub hides the secrets (redact.URL) of the request URL of err's

@@ -23,11 +23,12 @@ import (
 // --nats.* flag named in its comment. Every file is read, and refused
 // when missing, empty or not parsing, by New (before anything is opened),
 // and read again at each connect and reconnect: a credentials file,
-// password, token, seed, CA or client certificate rotated in place (a
+// password, token, CA or client certificate rotated in place (a
 // Kubernetes Secret's update) is used from the next connect on. A file
 // that cannot be read at a reconnect leaves the connect to fail (creds,
-// seed, TLS) or the value read before in use (password, token), with a
-// WARN.
+// TLS) or the value read before in use (password, token), with a WARN.
+// The NKey seed's key is the one read at the start until a restart (see
+// nkeySeed), with a WARN when the file holds another one.
 type NATSClient struct {
 	// CredsFile is a JWT user credentials file (--nats.creds-file), as
 	// nsc and the nats CLI write.
@@ -148,14 +149,11 @@ func (c NATSClient) connectOptions(logger *slog.Logger) ([]nats.Option, error) {
 		}
 		opts = append(opts, nats.UserCredentials(c.CredsFile))
 	case c.NkeySeedFile != "":
-		if err := checkNonEmpty(c.NkeySeedFile); err != nil {
+		seed := &nkeySeed{path: c.NkeySeedFile, logger: logger}
+		if err := seed.load(); err != nil {
 			return nil, fileError("nats.nkey-seed-file", c.NkeySeedFile, err)
 		}
-		o, err := nats.NkeyOptionFromSeed(c.NkeySeedFile)
-		if err != nil {
-			return nil, fileError("nats.nkey-seed-file", c.NkeySeedFile, err)
-		}
-		opts = append(opts, o)
+		opts = append(opts, nats.Nkey(seed.pub, seed.sign))
 	case c.User != "":
 		pass := &fileSecret{flag: "nats.password-file", path: c.PasswordFile, logger: logger}
 		if err := pass.load(); err != nil {
@@ -294,4 +292,76 @@ func (s *fileSecret) get() string {
 	}
 	s.last = v
 	return v
+}
+
+// nkeySeed is the user NKey of --nats.nkey-seed-file, read at the start
+// and used for every connect: the client presents the public key given
+// to it once (nats.Nkey), so a seed rotated in place, signing with the
+// new key while the old public key is presented, would be refused
+// (Authorization Violation). At each connect the file is read again, and
+// one WARN per new key says that it holds another one, which a restart
+// applies.
+type nkeySeed struct {
+	path   string
+	logger *slog.Logger
+	pub    string
+	kp     nkeys.KeyPair
+	mu     sync.Mutex
+	warned string // the file's public key last warned about
+}
+
+// readSeed reads the file's user NKey: an error for a file that cannot
+// be read, is empty or holds no user seed.
+func readSeed(path string) (nkeys.KeyPair, string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", err
+	}
+	if strings.TrimSpace(string(b)) == "" {
+		return nil, "", errors.New("empty file")
+	}
+	kp, err := nkeys.ParseDecoratedNKey(b)
+	if err != nil {
+		return nil, "", fmt.Errorf("no user seed in it: %w", err)
+	}
+	pub, err := kp.PublicKey()
+	if err != nil || !nkeys.IsValidPublicUserKey(pub) {
+		kp.Wipe()
+		return nil, "", errors.New("no user seed in it (want an NKey user seed: SU…)")
+	}
+	return kp, pub, nil
+}
+
+// load reads the key at the start, where an error is a start error.
+func (s *nkeySeed) load() error {
+	kp, pub, err := readSeed(s.path)
+	if err != nil {
+		return err
+	}
+	s.kp, s.pub, s.warned = kp, pub, pub
+	return nil
+}
+
+// sign signs the server's nonce with the key read at the start (the
+// NATS client calls it at each connect), after reading the file again
+// to warn when it holds another key or cannot be read.
+func (s *nkeySeed) sign(nonce []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kp, pub, err := readSeed(s.path)
+	switch {
+	case err != nil:
+		s.logger.Warn("NATS nkey seed file unreadable: connecting with the key read at the start",
+			"err", fileError("nats.nkey-seed-file", s.path, err), "public_key", s.pub)
+	case pub == s.pub:
+		s.warned = pub
+	case pub != s.warned:
+		s.warned = pub
+		s.logger.Warn("NATS nkey seed file holds another key: omen keeps connecting with the key read at the start; restart omen to use the new one",
+			"file", s.path, "public_key", s.pub, "file_public_key", pub)
+	}
+	if kp != nil {
+		kp.Wipe()
+	}
+	return s.kp.Sign(nonce)
 }

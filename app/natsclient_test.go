@@ -412,7 +412,7 @@ func TestNATSClientCheck(t *testing.T) {
 	}
 }
 
-// TestNATSClientRereads: the password, token, credentials and seed files
+// TestNATSClientRereads: the password, token and credentials files
 // are read again at each connect (a rotated Kubernetes Secret is used at
 // the next reconnect); a password or token file that cannot be read then
 // leaves the value read before in use, with a WARN that names the file

@@ -459,6 +459,7 @@ func (a *App) start(ctx context.Context) error {
 	if err := errors.Join(CheckConnectionFiles(cfg)...); err != nil {
 		return err
 	}
+	warnInsecureTLS(log, cfg, true)
 	a.restoreRuntime = applyRuntimeConfig(cfg.Runtime)
 
 	// Store: Badger under the storage path; everything durable lives there.
@@ -1049,6 +1050,9 @@ func (a *App) applyConfig(next *config.Config) error {
 	if err != nil {
 		return &AppliedError{Err: err}
 	}
+	// The Alertmanagers' settings were applied; the prometheus
+	// entries' are not (restart-only).
+	warnInsecureTLS(a.logger, cfg, false)
 	return nil
 }
 

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/config"
+	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/stream/decode"
 )
@@ -104,6 +106,58 @@ func CheckConnectionFiles(cfg *config.Config) []error {
 		}
 	}
 	return errs
+}
+
+// insecureTLSMessage is what is said of an entry with
+// tls_config.insecure_skip_verify: true.
+const insecureTLSMessage = "tls_config.insecure_skip_verify is true: omen accepts any certificate from this server, " +
+	"unverified (meant for tests; give tls_config.ca_file with the CA that signs it, and server_name when it names another host)"
+
+// insecureTLSEntry is a prometheus or alerting.alertmanagers entry with
+// tls_config.insecure_skip_verify set: its key (prometheus[0]) and URL,
+// with its secrets hidden (redact.URL).
+type insecureTLSEntry struct{ key, url string }
+
+// insecureTLSEntries returns cfg's alerting.alertmanagers entries with
+// tls_config.insecure_skip_verify set, after its prometheus ones when
+// prometheus is true (a reload does not apply those).
+func insecureTLSEntries(cfg *config.Config, prometheus bool) []insecureTLSEntry {
+	var out []insecureTLSEntry
+	if prometheus {
+		for i, p := range cfg.Prometheus {
+			if p.TLSConfig.InsecureSkipVerify {
+				out = append(out, insecureTLSEntry{fmt.Sprintf("prometheus[%d]", i), redact.URL(p.URL)})
+			}
+		}
+	}
+	for i, am := range cfg.Alerting.Alertmanagers {
+		if am.TLSConfig.InsecureSkipVerify {
+			out = append(out, insecureTLSEntry{fmt.Sprintf("alerting.alertmanagers[%d]", i), redact.URL(am.URL)})
+		}
+	}
+	return out
+}
+
+// warnInsecureTLS logs a WARN for each entry of cfg with
+// tls_config.insecure_skip_verify set, the prometheus ones too when
+// prometheus is true: omen run's start, and a reload that applies the
+// Alertmanagers' settings.
+func warnInsecureTLS(logger *slog.Logger, cfg *config.Config, prometheus bool) {
+	for _, e := range insecureTLSEntries(cfg, prometheus) {
+		logger.Warn(insecureTLSMessage, "entry", e.key, "url", e.url)
+	}
+}
+
+// InsecureTLSWarnings returns a warning for each prometheus and
+// alerting.alertmanagers entry of cfg with tls_config.insecure_skip_verify
+// set, naming the entry and its URL (secrets hidden), which omen run logs
+// as a WARN: omen check config lists them.
+func InsecureTLSWarnings(cfg *config.Config) []string {
+	var out []string
+	for _, e := range insecureTLSEntries(cfg, true) {
+		out = append(out, fmt.Sprintf("%s (%s): %s", e.key, e.url, insecureTLSMessage))
+	}
+	return out
 }
 
 // checkRemediations refuses the remediations the alert pipeline refuses

@@ -24,7 +24,8 @@ import (
 // loads and passes app.CheckConfig (its pollers have queries, its
 // remediations are accepted by the alert pipeline; a start and a reload
 // run it too). Warnings
-// leave the file valid: remediation causes that match nothing the configuration can produce, and a model.file (when
+// leave the file valid: remediation causes that match nothing the configuration can produce,
+// entries with tls_config.insecure_skip_verify (omen run warns too), and a model.file (when
 // set) that does not read, decode or fit its features as run reads it
 // (relative to the working directory) — run reads model.file only when
 // its store's registry has no active model that fits the features, so
@@ -66,7 +67,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "  SUCCESS: %d features, %d event features, %d failure labels, entity labels %v\n",
 			len(cfg.Features), len(cfg.EventFeatures), len(cfg.Labels), cfg.EntityLabels)
-		warnings := remediationWarnings(cfg)
+		warnings := append(remediationWarnings(cfg), app.InsecureTLSWarnings(cfg)...)
 		for _, err := range app.CheckConnectionFiles(cfg) {
 			warnings = append(warnings, fmt.Sprintf("%v: omen run refuses to start with it, and a reload refuses it (checked here in case the file exists only where omen runs)", err))
 		}

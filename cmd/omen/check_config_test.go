@@ -199,3 +199,26 @@ func TestCheckConnectionFiles(t *testing.T) {
 		t.Errorf("rc %d, output:\n%s\nwant 1 and the error", rc, out)
 	}
 }
+
+// TestCheckInsecureSkipVerify: a prometheus or alertmanager entry with
+// tls_config.insecure_skip_verify (any server certificate accepted, meant
+// for tests) is a warning naming the entry and its URL, the password
+// hidden (exit 0); it passed without a word.
+func TestCheckInsecureSkipVerify(t *testing.T) {
+	good := goodYML(t)
+	t.Chdir(t.TempDir())
+	rc, out := checkFile(t, "insecure.yml", good+
+		"prometheus:\n  - url: https://p:9090\n  - url: https://omen:s3cret@q:9090\n    tls_config: {insecure_skip_verify: true}\n"+
+		"alerting:\n  alertmanagers:\n    - url: https://am:9093\n      tls_config: {insecure_skip_verify: true}\n")
+	for _, want := range []string{
+		"WARNING: prometheus[1] (https://omen:xxxxx@q:9090): tls_config.insecure_skip_verify is true: omen accepts any certificate",
+		"WARNING: alerting.alertmanagers[0] (https://am:9093): tls_config.insecure_skip_verify is true",
+	} {
+		if rc != 0 || !strings.Contains(out, want) {
+			t.Errorf("rc %d, output:\n%s\nwant 0 and %q", rc, out, want)
+		}
+	}
+	if strings.Contains(out, "prometheus[0]") || strings.Contains(out, "s3cret") {
+		t.Errorf("output names prometheus[0], which verifies, or shows the password:\n%s", out)
+	}
+}

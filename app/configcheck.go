@@ -108,9 +108,9 @@ func CheckConnectionFiles(cfg *config.Config) []error {
 	return errs
 }
 
-// insecureTLSMessage is what is said of an entry with
-// tls_config.insecure_skip_verify: true.
-const insecureTLSMessage = "tls_config.insecure_skip_verify is true: omen accepts any certificate from this server, " +
+// InsecureTLSMessage is what omen run, omen check config and omen train
+// say of client settings with tls_config.insecure_skip_verify: true.
+const InsecureTLSMessage = "tls_config.insecure_skip_verify is true: omen accepts any certificate from this server, " +
 	"unverified (meant for tests; give tls_config.ca_file with the CA that signs it, and server_name when it names another host)"
 
 // insecureTLSEntry is a prometheus or alerting.alertmanagers entry with
@@ -144,7 +144,7 @@ func insecureTLSEntries(cfg *config.Config, prometheus bool) []insecureTLSEntry 
 // Alertmanagers' settings.
 func warnInsecureTLS(logger *slog.Logger, cfg *config.Config, prometheus bool) {
 	for _, e := range insecureTLSEntries(cfg, prometheus) {
-		logger.Warn(insecureTLSMessage, "entry", e.key, "url", e.url)
+		logger.Warn(InsecureTLSMessage, "entry", e.key, "url", e.url)
 	}
 }
 
@@ -155,7 +155,7 @@ func warnInsecureTLS(logger *slog.Logger, cfg *config.Config, prometheus bool) {
 func InsecureTLSWarnings(cfg *config.Config) []string {
 	var out []string
 	for _, e := range insecureTLSEntries(cfg, true) {
-		out = append(out, fmt.Sprintf("%s (%s): %s", e.key, e.url, insecureTLSMessage))
+		out = append(out, fmt.Sprintf("%s (%s): %s", e.key, e.url, InsecureTLSMessage))
 	}
 	return out
 }

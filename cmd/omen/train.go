@@ -22,6 +22,7 @@ import (
 
 	"github.com/omen-sre/omen/alert"
 	omenapi "github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/internal/atomicfile"
 	"github.com/omen-sre/omen/internal/promurl"
@@ -283,6 +284,7 @@ func prometheusClient(promURL, httpFile, configFile string, cfg *config.Config, 
 		if len(entries) > 0 {
 			fmt.Fprintf(stderr, "omen train: the client settings of --prometheus.http-config-file %s apply, not those of prometheus[%d] of %s\n", httpFile, entries[0], configFile)
 		}
+		warnInsecureTLS(stderr, "--prometheus.http-config-file "+httpFile, fh)
 		return fh, 0, true
 	}
 	if len(entries) == 0 {
@@ -301,7 +303,16 @@ func prometheusClient(promURL, httpFile, configFile string, cfg *config.Config, 
 		return h, 1, false
 	}
 	fmt.Fprintf(stderr, "omen train: the client settings (tls_config, basic_auth, authorization) of prometheus[%d] of %s, whose url is --prometheus.url, apply\n", i, configFile)
+	warnInsecureTLS(stderr, fmt.Sprintf("prometheus[%d] of %s", i, configFile), h)
 	return h, 0, true
+}
+
+// warnInsecureTLS warns on stderr when the client settings h (from
+// where) accept any certificate, as omen run and omen check config do.
+func warnInsecureTLS(stderr io.Writer, where string, h config.HTTPClientConfig) {
+	if h.TLSConfig.InsecureSkipVerify {
+		fmt.Fprintf(stderr, "omen train: warning: %s: %s\n", where, app.InsecureTLSMessage)
+	}
 }
 
 // closeIdle closes rt's idle connections.

@@ -65,6 +65,8 @@ func TestTrainPrometheusHTTPConfig(t *testing.T) {
 	daemonCfg := trainWaveConfig + fmt.Sprintf("prometheus:\n  - url: %s\n    tls_config: {ca_file: %s, cert_file: %s, key_file: %s}\n    basic_auth: {username: omen, password_file: %s}\n",
 		p.url, filepath.Join(p.dir, "ca.pem"), filepath.Join(p.dir, "client.pem"), filepath.Join(p.dir, "client-key.pem"), filepath.Join(p.dir, "password"))
 	writeTestFile(t, "daemon.yml", daemonCfg)
+	insecureFile := filepath.Join(p.dir, "insecure.yml")
+	writeTestFile(t, insecureFile, "tls_config:\n  insecure_skip_verify: true\n  cert_file: client.pem\n  key_file: client-key.pem\nbasic_auth:\n  username: omen\n  password_file: password\n")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -79,6 +81,9 @@ func TestTrainPrometheusHTTPConfig(t *testing.T) {
 		{"the file over the daemon's entry", []string{"--config.file", "daemon.yml", "--prometheus.http-config-file", wrongFile}, 1,
 			[]string{"the client settings of --prometheus.http-config-file " + wrongFile + " apply, not those of prometheus[0] of daemon.yml", "401"}},
 		{"no settings", []string{"--config.file", "wave.yml"}, 1, []string{"certificate"}},
+		// As omen run and omen check config warn of it: it was silent.
+		{"insecure_skip_verify", []string{"--config.file", "wave.yml", "--prometheus.http-config-file", insecureFile}, 0,
+			[]string{"omen train: warning: --prometheus.http-config-file " + insecureFile + ": tls_config.insecure_skip_verify is true: omen accepts any certificate"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_ = os.Remove("m.omen")

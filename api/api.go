@@ -57,6 +57,17 @@ type Options struct {
 	// /api/v1/store/backup (POST; omen store backup --url), one at a
 	// time, behind the same authentication.
 	Backup StoreBackuper
+	// BackupStop, when set, ends when the backups in flight must stop (the
+	// daemon stopping): a backup's response is cut then, at once, a write
+	// waiting on a client that stopped reading included, and a backup
+	// asked for afterwards answers 503 unavailable.
+	BackupStop context.Context
+	// WriteTimeout bounds each write of a streamed answer to its client
+	// (a page of the history, a backup's write): a client that reads
+	// nothing for that long has its answer cut, which frees what the
+	// answer held (a backup's store read transaction and its
+	// one-at-a-time slot). Default 1 minute.
+	WriteTimeout time.Duration
 	// MaxModelBytes bounds a model upload (default DefaultMaxModelBytes).
 	MaxModelBytes int64
 	// UI, when set, is served under /ui/ behind the same authentication,
@@ -134,6 +145,12 @@ func New(opts Options) (*API, error) {
 	}
 	if opts.RangeLimit < 0 || opts.RangeLimit > opts.MaxLimit {
 		return nil, fmt.Errorf("api: range limit %d not in [1, max limit %d]", opts.RangeLimit, opts.MaxLimit)
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = defaultWriteTimeout
+	}
+	if opts.WriteTimeout < 0 {
+		return nil, fmt.Errorf("api: negative write timeout %v", opts.WriteTimeout)
 	}
 	if opts.MaxModelBytes == 0 {
 		opts.MaxModelBytes = DefaultMaxModelBytes

@@ -7,6 +7,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/omen-sre/omen/store"
@@ -42,6 +44,10 @@ func (a *API) backupRoutes() []route {
 // backup has begun (200 sent), a failure cannot be answered: the
 // connection is aborted, so that a client reading it (curl too) sees
 // the transfer fail, and what it got lacks the trailer Restore checks.
+// The backup stops when the client goes away, when Options.BackupStop
+// ends, or when a write waits Options.WriteTimeout on a client that
+// reads nothing: a stalled client holds neither the store's read
+// transaction nor the backup slot for longer, nor the daemon's stop.
 func (a *API) storeBackup(w http.ResponseWriter, r *http.Request) {
 	select {
 	case a.backups <- struct{}{}:
@@ -52,16 +58,38 @@ func (a *API) storeBackup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	bw := &backupResponse{w: w, name: "omen-" + start.UTC().Format("20060102T150405Z") + ".backup"}
-	info, err := a.opts.Backup.Backup(r.Context(), bw, store.BackupOptions{})
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stopping := func() bool { return a.opts.BackupStop != nil && a.opts.BackupStop.Err() != nil }
+	if a.opts.BackupStop != nil {
+		defer context.AfterFunc(a.opts.BackupStop, cancel)()
+	}
+	bw := &backupResponse{w: w, rc: http.NewResponseController(w), timeout: a.opts.WriteTimeout,
+		name: "omen-" + start.UTC().Format("20060102T150405Z") + ".backup"}
+	// The backup's context ending ends a write waiting on the client at
+	// once (the store checks the context only between writes).
+	defer context.AfterFunc(ctx, bw.abort)()
+	info, err := a.opts.Backup.Backup(ctx, bw, store.BackupOptions{})
+	aborted := bw.close()
 	if err != nil {
+		if stopping() {
+			err = fmt.Errorf("omen is stopping: %w (%w)", err, ErrUnavailable)
+		}
 		if bw.n == 0 {
+			if aborted {
+				_ = bw.rc.SetWriteDeadline(time.Now().Add(a.opts.WriteTimeout))
+			}
 			a.backendError(w, r, fmt.Errorf("back up the store: %w", err))
 			return
 		}
 		switch {
 		case r.Context().Err() != nil:
 			a.logger.Warn("store backup stopped: the client went away", "bytes", bw.n, "duration", time.Since(start).Round(time.Millisecond), "err", err)
+		case stopping():
+			a.logger.Warn("store backup stopped: omen is stopping; the response is cut (the client's copy lacks its trailer)", "bytes", bw.n, "err", err)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			a.logger.Warn("store backup stopped: the client read nothing for the write timeout; the response is cut", "bytes", bw.n,
+				"write_timeout", a.opts.WriteTimeout, "duration", time.Since(start).Round(time.Millisecond), "err", err)
 		case errors.Is(err, context.Canceled):
 			a.logger.Warn("store backup stopped; the response is cut (the client's copy lacks its trailer)", "bytes", bw.n, "err", err)
 		default:
@@ -76,12 +104,30 @@ func (a *API) storeBackup(w http.ResponseWriter, r *http.Request) {
 }
 
 // backupResponse writes a backup to the response, setting its headers
-// before the first byte.
+// before the first byte and a write deadline (timeout) before each
+// backupWriteChunk bytes. Abort ends a write in progress and fails those
+// after it; mu orders it with the deadlines the writes set, so that none
+// outlives it.
 type backupResponse struct {
-	w    http.ResponseWriter
-	name string
-	n    int64
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	name    string
+	n       int64
+
+	mu      sync.Mutex
+	aborted bool // abort ran: writes fail
+	closed  bool // the backup returned: abort does nothing
 }
+
+// errBackupAborted is a write's error once the backup's context ended.
+var errBackupAborted = errors.New("the backup's response was aborted")
+
+// backupWriteChunk is the most a backup's write gives the connection
+// under one deadline: the store writes a list of records (4 MiB, or one
+// model's data, far more) at once, and a client reading slowly but
+// steadily must not have it cut.
+const backupWriteChunk = 64 << 10
 
 func (b *backupResponse) Write(p []byte) (int, error) {
 	if b.n == 0 {
@@ -91,9 +137,45 @@ func (b *backupResponse) Write(p []byte) (int, error) {
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
 	}
-	n, err := b.w.Write(p)
-	b.n += int64(n)
-	return n, err
+	written := 0
+	for len(p) > 0 {
+		b.mu.Lock()
+		if b.aborted {
+			b.mu.Unlock()
+			return written, errBackupAborted
+		}
+		_ = b.rc.SetWriteDeadline(time.Now().Add(b.timeout))
+		b.mu.Unlock()
+		n, err := b.w.Write(p[:min(len(p), backupWriteChunk)])
+		b.n += int64(n)
+		written += n
+		p = p[n:]
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// abort ends a write waiting on the client (its deadline now) and fails
+// the writes after it, unless the backup has returned.
+func (b *backupResponse) abort() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.aborted = true
+	_ = b.rc.SetWriteDeadline(time.Now())
+}
+
+// close makes abort do nothing from now on and reports whether it ran
+// (the connection's write deadline is then past).
+func (b *backupResponse) close() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	return b.aborted
 }
 
 // Backup streams a backup of the daemon's store (POST BackupPath) to w,

@@ -1,12 +1,15 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -162,20 +166,7 @@ func (r recordingBackup) Backup(ctx context.Context, w io.Writer, opts store.Bac
 // finished: the client read 1 KiB of about 40 MB, more than the
 // connection's buffers hold), and no goroutine is left (goleak).
 func TestBackupClientGone(t *testing.T) {
-	st, err := store.Open(store.Options{Path: t.TempDir(), NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	rng := rand.New(rand.NewPCG(1, 2))
-	data := make([]byte, 40<<20) // incompressible
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
-	if err := st.PutModel("big", data, store.ModelMeta{}); err != nil {
-		t.Fatal(err)
-	}
-	rb := recordingBackup{st: st, ended: make(chan error, 1)}
+	rb := recordingBackup{st: bigModelStore(t, 40<<20), ended: make(chan error, 1)}
 	srv := newServer(t, &api.MemBackend{}, api.Options{Backup: rb})
 	c := backupClient(t, srv.URL, "")
 	ctx, cancel := context.WithCancel(t.Context())
@@ -200,5 +191,64 @@ func TestBackupClientGone(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("the server's backup still runs a minute after its client went away")
+	}
+}
+
+// bigModelStore is a store on disk holding a model of size bytes of
+// incompressible data (40 MB: its backup is more than a connection's
+// buffers hold).
+func bigModelStore(t *testing.T, size int) *store.Store {
+	t.Helper()
+	st, err := store.Open(store.Options{Path: t.TempDir(), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	rng := rand.New(rand.NewPCG(1, 2))
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	if err := st.PutModel("big", data, store.ModelMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestBackupStalledClient: a client that stops reading a backup (its
+// connection open, its receive buffer full) has it cut after the write
+// timeout: the store's backup returns (its read transaction ends, a
+// write deadline's error), and the slot is free for the next backup,
+// which another client then takes whole. Without a write deadline the
+// backup waited on that client for ever, and every other got 503.
+func TestBackupStalledClient(t *testing.T) {
+	st := bigModelStore(t, 40<<20)
+	rb := recordingBackup{st: st, ended: make(chan error, 1)}
+	srv := newServer(t, &api.MemBackend{}, api.Options{Backup: rb, WriteTimeout: 200 * time.Millisecond})
+	conn := testenv.DialStalling(t, srv.Listener.Addr().String())
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", api.BackupPath)
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4<<10), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("backup: %s", resp.Status)
+	}
+	// The client reads nothing more.
+	select {
+	case err := <-rb.ended:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("the server's backup ended with %v; want a write deadline's error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server's backup still runs 30 s after its client stopped reading (write timeout 200ms)")
+	}
+	var buf bytes.Buffer
+	if _, err := backupClient(t, srv.URL, "").Backup(t.Context(), &buf); err != nil {
+		t.Fatalf("a backup after the stalled one: %v", err)
+	}
+	<-rb.ended
+	if _, err := store.CheckBackup(t.Context(), &buf, nil); err != nil {
+		t.Errorf("the backup after the stalled one: %v", err)
 	}
 }

@@ -243,7 +243,7 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 	// Page through the store: a page is read (the store's read lock and
 	// transaction held only meanwhile) before it is written, so a client
 	// that stops reading holds no store resource, and a write that stalls
-	// for historyWriteTimeout ends the answer (a cut stream, no end line).
+	// for Options.WriteTimeout ends the answer (a cut stream, no end line).
 	// A client gone (the request's context ended) stops the scan at the
 	// reader's next vector, not at the end of its page: the reader's
 	// scan is not bounded in time (HistoryReader's methods take no
@@ -274,7 +274,7 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 			_ = bw.Flush()
 			return
 		}
-		_ = rc.SetWriteDeadline(time.Now().Add(historyWriteTimeout))
+		_ = rc.SetWriteDeadline(time.Now().Add(a.opts.WriteTimeout))
 		for _, v := range page {
 			buf = appendVector(buf[:0], v)
 			if _, err := bw.Write(buf); err != nil {
@@ -299,10 +299,11 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 }
 
 // historyPage is how many vectors the history endpoint reads from the
-// store at a time; historyWriteTimeout bounds writing one page.
+// store at a time; defaultWriteTimeout is Options.WriteTimeout's default,
+// which bounds writing one page (and each write of a backup).
 const (
 	historyPage         = 4096
-	historyWriteTimeout = time.Minute
+	defaultWriteTimeout = time.Minute
 )
 
 var errPageFull = errors.New("page full")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -42,29 +41,14 @@ func (a *App) newAPI() (*api.API, error) {
 		Backend: b, ListenAddress: a.opts.ListenAddress, TokenFile: a.opts.TokenFile, UI: u, ExplainGate: gate,
 		Models:     a.Registry("an API upload"),
 		History:    historyReader{Store: a.store, a: a},
-		Backup:     storeBackup{a},
+		Backup:     a.store,
+		BackupStop: a.backups,
 		Registerer: a.reg, Logger: a.logger.With("component", "api"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create API: %w", err)
 	}
 	return s, nil
-}
-
-// storeBackup is the store's backup for the API (store.Store.Backup),
-// stopped when the daemon stops (App.backups).
-type storeBackup struct{ a *App }
-
-// Backup implements api.StoreBackuper.
-func (b storeBackup) Backup(ctx context.Context, w io.Writer, opts store.BackupOptions) (store.BackupInfo, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(b.a.backups, cancel)()
-	info, err := b.a.store.Backup(ctx, w, opts)
-	if err != nil && b.a.backups.Err() != nil {
-		return info, fmt.Errorf("omen is stopping: %w (%w)", err, api.ErrUnavailable)
-	}
-	return info, err
 }
 
 // alertmanagerUI is the Alertmanager whose UI a firing alert's page links

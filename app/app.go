@@ -247,9 +247,10 @@ type App struct {
 	// with it Stop, for the whole ShutdownTimeout).
 	reloadStopped chan struct{}
 	// backups ends when the daemon stops (stopBackups, as the HTTP
-	// server's shutdown begins): a store backup in flight stops then
-	// (storeBackup), where the shutdown waited for it, holding Stop for
-	// up to ShutdownTimeout.
+	// server's shutdown begins): a store backup in flight stops then, at
+	// once, even while a write waits on a client that stopped reading
+	// (api.Options.BackupStop), where the shutdown waited for it,
+	// holding Stop for up to ShutdownTimeout.
 	backups     context.Context
 	stopBackups context.CancelFunc
 	// started is set by the first Start (or a Stop before any); running

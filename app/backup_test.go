@@ -1,8 +1,10 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -84,14 +87,7 @@ func TestBackupRunningDaemon(t *testing.T) {
 // shutdown timeout (20 s).
 func TestBackupStopsWithDaemon(t *testing.T) {
 	a := startApp(t, t.TempDir(), nil)
-	rng := rand.New(rand.NewPCG(1, 2))
-	data := make([]byte, 40<<20) // incompressible
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
-	if err := a.Store().PutModel("big", data, store.ModelMeta{}); err != nil {
-		t.Fatal(err)
-	}
+	size := putBigModel(t, a)
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	resp, err := (&http.Client{Transport: tr}).Post("http://"+a.Addr()+api.BackupPath, "", nil)
@@ -119,7 +115,58 @@ func TestBackupStopsWithDaemon(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Errorf("stop: %v", err)
 	}
-	if n >= int64(len(data)) {
-		t.Errorf("read %d bytes of a backup of %d bytes of model data: want it cut", n, len(data))
+	if n >= size {
+		t.Errorf("read %d bytes of a backup of %d bytes of model data: want it cut", n, size)
 	}
+}
+
+// putBigModel registers a model of 40 MB of incompressible data in a's
+// store (its backup is more than a connection's buffers hold) and
+// returns its size.
+func putBigModel(t *testing.T, a *App) int64 {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	data := make([]byte, 40<<20)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	if err := a.Store().PutModel("big", data, store.ModelMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	return int64(len(data))
+}
+
+// TestBackupStalledClientStop: a backup client that stops reading (its
+// connection open, the daemon's write to it blocked) does not hold up
+// Stop: the daemon stopping ends that write at once, so that the HTTP
+// server's shutdown finishes and Stop returns without error, well within
+// the shutdown timeout. Without it, the shutdown waited the whole
+// timeout for the handler, and Stop failed ("components still running
+// after the shutdown timeout").
+func TestBackupStalledClientStop(t *testing.T) {
+	const shutdownTimeout = 10 * time.Second
+	a := startApp(t, t.TempDir(), func(o *Options) { o.ShutdownTimeout = shutdownTimeout })
+	putBigModel(t, a)
+	conn := testenv.DialStalling(t, a.Addr())
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", api.BackupPath)
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4<<10), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("backup: %s", resp.Status)
+	}
+	if _, err := io.CopyN(io.Discard, resp.Body, 64<<10); err != nil {
+		t.Fatal(err)
+	}
+	// The client reads nothing more: the daemon fills the connection's
+	// buffers and blocks in a write (it is blocked by the time Stop is
+	// called on any machine that runs this test in time; if it were not,
+	// the backup would stop at its next write and the test pass anyway).
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	if err := a.Stop(context.Background()); err != nil {
+		t.Errorf("Stop with a stalled backup client: %v (after %v; shutdown timeout %v)", err, time.Since(start).Round(time.Millisecond), shutdownTimeout)
+	}
+	t.Logf("Stop took %v with a stalled backup client", time.Since(start).Round(time.Millisecond))
 }

@@ -15,9 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/sim"
 	"github.com/omen-sre/omen/store"
@@ -360,25 +357,10 @@ func TestRunExternalStreamHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OMEN", Subjects: []string{"omen.metrics"}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.Publish(ctx, "omen.metrics", []byte("old run")); err != nil {
-		t.Fatal(err)
-	}
+	holdStream(t, srv.ClientURL())
 	var out strings.Builder
 	store := filepath.Join(t.TempDir(), "store")
-	err = Run(ctx, Options{Seed: 1, History: time.Hour, Out: &out,
+	err = Run(context.Background(), Options{Seed: 1, History: time.Hour, Out: &out,
 		App: app.Options{ListenAddress: "127.0.0.1:0", NATSURL: srv.ClientURL(), StoragePath: store, Logger: quietLogger()}})
 	if err == nil || !strings.Contains(err.Error(), "the stream OMEN on "+srv.ClientURL()+" holds 1 messages") || !strings.Contains(err.Error(), "nats stream purge OMEN") {
 		t.Errorf("Run = %v, want the held stream refused", err)

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -15,10 +16,13 @@ import (
 // and operation (several a step while the store refused writes during a
 // disk outage) flooded the log. Its zero value needs logger and now set;
 // it is not safe for concurrent use (one goroutine runs the steps).
+// warn logs the failures at WARN rather than ERROR (a failure omen
+// retries by itself, the NATS connection's reconnects).
 type failureLog struct {
 	logger *slog.Logger
 	now    func() time.Time
 	runs   errclass.Throttle[string]
+	warn   bool
 }
 
 // failed logs a failure of op (its log record's message) with err and
@@ -26,11 +30,15 @@ type failureLog struct {
 func (l *failureLog) failed(op string, err error, attrs ...any) {
 	now := l.now()
 	f, first, again := l.runs.Fail(op, now)
+	level := slog.LevelError
+	if l.warn {
+		level = slog.LevelWarn
+	}
 	switch {
 	case first:
-		l.logger.Error(op+" (while it fails, logged again once a minute)", append(attrs, "err", err)...)
+		l.logger.Log(context.Background(), level, op+" (while it fails, logged again once a minute)", append(attrs, "err", err)...)
 	case again:
-		l.logger.Error(op+" still failing", append(attrs, "failing_since", f.Since.UTC().Format(time.RFC3339),
+		l.logger.Log(context.Background(), level, op+" still failing", append(attrs, "failing_since", f.Since.UTC().Format(time.RFC3339),
 			"failing_for", now.Sub(f.Since).Round(time.Second), "failed_attempts", f.Count, "err", err)...)
 	default:
 		l.logger.Debug(op, append(attrs, "failed_attempts", f.Count, "err", err)...)

@@ -172,6 +172,7 @@ const natsReconnectWait = time.Second
 // by the daemon before) is connected to as before, failing fast.
 func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 	logger := o.Logger
+	rl := newNATSReconnectLog(logger)
 	opts := []nats.Option{
 		nats.Name("omen"),
 		nats.MaxReconnects(-1),
@@ -181,14 +182,30 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 				logger.Warn("NATS disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { logger.Info("NATS reconnected", "url", c.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			rl.reconnected()
+			logger.Info("NATS reconnected", "url", c.ConnectedUrlRedacted())
+		}),
+		// A reconnect whose dial failed (connection refused); one that
+		// failed in the handshake (TLS, credentials) is seen by
+		// natsReconnectLog.watch.
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { rl.failed(err) }),
 		// Called once, at the connection's first connect: at the start
 		// when the server answers then, or in the background (a
 		// connection made with RetryOnFailedConnect) once it does.
-		nats.ConnectHandler(func(c *nats.Conn) { logger.Info("NATS connected", "url", c.ConnectedUrlRedacted()) }),
+		nats.ConnectHandler(func(c *nats.Conn) {
+			rl.connected()
+			logger.Info("NATS connected", "url", c.ConnectedUrlRedacted())
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { rl.stop() }),
 		// Asynchronous errors (a permissions violation, a slow consumer)
 		// in the structured log: nats.go printed them on stderr itself.
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		nats.ErrorHandler(func(c *nats.Conn, sub *nats.Subscription, err error) {
+			if sub == nil && stream.AuthRefused(err) && !c.IsConnected() {
+				// A reconnect the server refused: natsReconnectLog
+				// logs it, throttled (it comes at every attempt).
+				return
+			}
 			args := []any{"err", err}
 			if sub != nil {
 				args = append(args, "subject", sub.Subject)
@@ -201,9 +218,17 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 		if err := checkNATSURL(o.NATSURL); err != nil {
 			return nil, false, fmt.Errorf("NATS URL %s: %w", RedactNATSURL(o.NATSURL), err)
 		}
+		// nats.go closed the connection at the second refusal of the
+		// credentials by the same server: a password rotated on the
+		// server before omen's file (a Secret updated later) stopped
+		// omen. It keeps reconnecting, reading the files again at each
+		// attempt. A refusal before the first connect stays fatal (the
+		// start's error; stream.ConnectRefused for a late server).
+		opts = append(opts, nats.IgnoreAuthErrorAbort())
 	}
 	nc, err = nats.Connect(o.NATSURL, opts...)
 	if err == nil {
+		rl.start(nc)
 		return nc, false, nil
 	}
 	if !o.ExternalNATS || !natsUnreachable(err) {
@@ -216,6 +241,7 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("connect to NATS %s: %w", RedactNATSURL(o.NATSURL), err)
 	}
+	rl.start(nc)
 	return nc, true, nil
 }
 

@@ -60,6 +60,8 @@ func TestConnectRefusedTLS(t *testing.T) {
 		{"handshake never answered", stalledTLSError(t), false},
 		{"closed before the server spoke", io.EOF, false},
 		{"reset before the server spoke", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, false},
+		{"credentials refused", nats.ErrAuthorization, true},
+		{"credentials expired", nats.ErrAuthExpired, true},
 		{"nothing", nil, false},
 	} {
 		if got := ConnectRefused(tc.err); got != tc.want {

@@ -1157,8 +1157,8 @@ const natsWaitWarnEvery = 5 * time.Minute
 // A connection closed meanwhile (nats.go gave up: an authorization error
 // once the server answered) ends Run too, and so does a server that
 // answers but refuses the connection as configured (see ConnectRefused: a
-// tls:// URL for a server without TLS, a failed TLS handshake), which
-// nats.go would retry for ever. No responders is retried here (a WARN
+// tls:// URL for a server without TLS, a failed TLS handshake, refused
+// credentials), which nats.go would retry for ever. No responders is retried here (a WARN
 // each storeWarnEvery), where it ends Run at a start with the server up:
 // a late server whose JetStream does not answer (not enabled) is waited
 // for until it does.
@@ -1256,12 +1256,18 @@ func (c *NATSConsumer) awaitConnection(ctx context.Context, since time.Time) err
 // then. A handshake that timed out is not one (nats.go wraps it in
 // nats.ErrTLS too): a loaded server may answer the next; nor are other
 // errors (a connection closed or reset before the server spoke, a read
-// that timed out). Credentials the server refuses close the connection
-// (nats.go gives up after the second refusal), which awaitConnection
-// reports. omen run's start (app) asks it too, of a server that answers.
+// that timed out). Credentials the server refuses (AuthRefused) are one
+// too: the daemon's connection does not give up on them (app sets
+// nats.IgnoreAuthErrorAbort, for credentials rotated on the server
+// first), and other connections close at the second refusal, which
+// awaitConnection reports. omen run's start (app) asks it too, of a
+// server that answers.
 func ConnectRefused(err error) bool {
 	if err == nil {
 		return false
+	}
+	if AuthRefused(err) {
+		return true
 	}
 	if errors.Is(err, nats.ErrSecureConnWanted) || errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrClientCertOrRootCAsRequired) {
 		return true
@@ -1297,6 +1303,14 @@ func ConnectRefused(err error) bool {
 	// which has no type: nats.go's message is "nats: tls error: tls: …".
 	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		strings.Contains(err.Error(), nats.ErrTLS.Error()+": tls: ")
+}
+
+// AuthRefused reports whether err is a NATS server refusing the
+// connection's credentials (an authorization violation, expired or
+// revoked credentials).
+func AuthRefused(err error) bool {
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired)
 }
 
 // jsAPIDenied returns the connection's last error when it is a

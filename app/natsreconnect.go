@@ -1,0 +1,100 @@
+package app
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// natsReconnectOp is the operation natsReconnectLog logs.
+const natsReconnectOp = "reconnect to NATS"
+
+// natsReconnectLog logs why the NATS connection, once it has connected,
+// cannot reconnect (see failureLog: a WARN when the attempts start
+// failing, then at most once a minute with since when and how many, an
+// INFO when it reconnects): a refused dial (nats.ReconnectErrHandler), a
+// TLS handshake or credentials the server refuses. nats.go reports these
+// two to no handler (the credentials only as an asynchronous error at
+// each attempt, every natsReconnectWait): watch sees each failed
+// handshake as a RECONNECTING status after a CONNECTING one, with the
+// connection's LastError its cause, as stream.NATSConsumer's
+// awaitConnection does. Attempts before the first connect are left to
+// the start (its error) and to the consumer (which waits for a late
+// server, warning while it does). Safe for concurrent use: nats.go's
+// handlers and watch call it.
+type natsReconnectLog struct {
+	mu       sync.Mutex
+	log      failureLog
+	up       bool // the connection has connected once
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+func newNATSReconnectLog(logger *slog.Logger) *natsReconnectLog {
+	return &natsReconnectLog{log: failureLog{logger: logger, now: time.Now, warn: true}, done: make(chan struct{})}
+}
+
+// connected marks the connection's first connect.
+func (l *natsReconnectLog) connected() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.up = true
+}
+
+// failed logs the failed reconnect attempt err.
+func (l *natsReconnectLog) failed(err error) {
+	if err == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.up {
+		l.log.failed(natsReconnectOp, err)
+	}
+}
+
+// reconnected ends the run of failed attempts, if any, at INFO.
+func (l *natsReconnectLog) reconnected() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.up = true
+	l.log.worked(natsReconnectOp)
+}
+
+// start starts watch for nc, until nc is closed (stop).
+func (l *natsReconnectLog) start(nc *nats.Conn) {
+	ch := nc.StatusChanged(nats.CONNECTING, nats.CONNECTED, nats.RECONNECTING)
+	go l.watch(nc, ch)
+}
+
+// stop ends watch (the connection is closed).
+func (l *natsReconnectLog) stop() { l.stopOnce.Do(func() { close(l.done) }) }
+
+// watch reports each handshake that failed on nc: ch receives nc's
+// CONNECTING (an attempt reached a server), CONNECTED and RECONNECTING
+// statuses, and a RECONNECTING right after a CONNECTING is that
+// attempt's failure, with
+// its cause in nc.LastError until the next attempt (natsReconnectWait
+// later).
+func (l *natsReconnectLog) watch(nc *nats.Conn, ch chan nats.Status) {
+	defer nc.RemoveStatusListener(ch)
+	var attempt bool
+	for {
+		select {
+		case <-l.done:
+			return
+		case s := <-ch:
+			switch {
+			case s == nats.CONNECTING:
+				attempt = true
+			case s == nats.RECONNECTING && attempt:
+				attempt = false
+				l.failed(nc.LastError())
+			default:
+				attempt = false
+			}
+		}
+	}
+}

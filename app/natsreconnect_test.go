@@ -1,0 +1,192 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/omen-sre/omen/internal/testenv"
+)
+
+// natsServerOn starts Debian nats-server with JetStream on port, its
+// store in sd (kept across restarts: the stream and omen's consumer
+// survive) and args, and waits until it accepts connections.
+func natsServerOn(t *testing.T, port int, sd string, args ...string) *testenv.Process {
+	t.Helper()
+	p := testenv.Start(t, "nats-server", testenv.NATSServerBin,
+		append([]string{"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", sd}, args...)...)
+	waitFor(t, "nats-server listening", 20*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err != nil {
+			return false
+		}
+		_ = c.Close()
+		return true
+	})
+	return p
+}
+
+// TestExternalNATSReconnectRefused: a server that restarts refusing
+// omen's connection — credentials rotated on the server before omen's
+// password file (a Kubernetes Secret updated seconds later), a
+// certificate of a CA omen does not trust — leaves omen running and
+// reconnecting: it logs why once at WARN (not at every attempt), and
+// once the password file is updated (the server's certificate
+// replaced), it reconnects, says so at INFO with how long it failed, and
+// ingests again. nats.go closed the connection at the second refusal of
+// the credentials, which stopped omen (exit 1, a crash loop until the
+// Secret propagated), and a refused TLS handshake was retried without a
+// word of its cause (only "NATS disconnected" err=EOF).
+func TestExternalNATSReconnectRefused(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	dir := t.TempDir()
+	ca := testenv.NewCA(t, dir, "ca")
+	ca.Issue(t, filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"), "nats", true)
+	otherCA := testenv.NewCA(t, dir, "other-ca")
+	otherCA.Issue(t, filepath.Join(dir, "other.pem"), filepath.Join(dir, "other-key.pem"), "nats", true)
+	pwFile := filepath.Join(dir, "password")
+	authConf := func(pw string) []string {
+		conf := filepath.Join(t.TempDir(), "nats.conf")
+		if err := os.WriteFile(conf, []byte(`authorization { users = [ { user: omen, password: "`+pw+`" } ] }`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"-c", conf}
+	}
+	tlsArgs := func(cert, key string) []string { return []string{"--tls", "--tlscert", cert, "--tlskey", key} }
+	rootCAs := []nats.Option{nats.RootCAs(ca.File)}
+	for _, tc := range []struct {
+		name     string
+		client   NATSClient
+		first    []string        // the server omen connects to
+		pub      []nats.Option   // how the test publishes to it
+		refusing func() []string // the server restarted refusing omen
+		pubAfter []nats.Option   // how the test publishes once omen is let in again
+		cause    string          // in the refusal's WARN
+		mend     func() []string // what lets omen in again (the server's arguments then)
+	}{
+		{
+			name:   "password rotated on the server first",
+			client: NATSClient{User: "omen", PasswordFile: pwFile},
+			first:  authConf("first-pw"), pub: []nats.Option{nats.UserInfo("omen", "first-pw")},
+			refusing: func() []string { return authConf("second-pw") },
+			pubAfter: []nats.Option{nats.UserInfo("omen", "second-pw")},
+			cause:    "authorization violation",
+			mend: func() []string {
+				writeFile(t, dir, "password", "second-pw\n")
+				return nil // the server stays
+			},
+		},
+		{
+			name:   "certificate of an untrusted CA",
+			client: NATSClient{TLSCAFile: ca.File},
+			first:  tlsArgs(filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")), pub: rootCAs,
+			refusing: func() []string { return tlsArgs(filepath.Join(dir, "other.pem"), filepath.Join(dir, "other-key.pem")) },
+			pubAfter: rootCAs,
+			cause:    "certificate signed by unknown authority",
+			mend: func() []string {
+				return tlsArgs(filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"))
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			writeFile(t, dir, "password", "first-pw\n")
+			port, sd := testenv.StablePort(t), t.TempDir()
+			url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+			srv := natsServerOn(t, port, sd, tc.first...)
+			logs := &testenv.SyncBuffer{}
+			a := startApp(t, t.TempDir(), func(o *Options) {
+				o.NATSURL, o.NATSListenAddress, o.NATSClient = url, "", tc.client
+				o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+			})
+			start := time.Now().Add(-time.Minute).Truncate(5 * time.Second)
+			publishWith(t, url, tc.pub, "omen.metrics.influx", podLines(0, start, 2))
+			waitFor(t, "the first message stored", 20*time.Second, func() bool {
+				n, _ := countBatches(t, a.Store())
+				return n == 1
+			})
+
+			srv.Stop(t)
+			srv = natsServerOn(t, port, sd, tc.refusing()...)
+			const refused = "reconnect to NATS (while it fails, logged again once a minute)"
+			waitFor(t, "the refusal logged", 20*time.Second, func() bool { return strings.Contains(logs.String(), refused) })
+			// Three more attempts (one a second): omen runs on, and
+			// has not logged them.
+			select {
+			case <-a.Done():
+				t.Fatalf("omen stopped while the server refused it: %v\n%s", a.Err(), logs.String())
+			case <-time.After(3 * time.Second):
+			}
+			out := logs.String()
+			line := logLine(out, refused)
+			if !strings.Contains(line, "level=WARN") || !strings.Contains(strings.ToLower(line), tc.cause) {
+				t.Errorf("refusal logged as %q, want a WARN with %q", line, tc.cause)
+			}
+			if n := strings.Count(out, refused); n != 1 || strings.Contains(strings.ToLower(out), `msg="nats error" err="nats: authorization violation"`) ||
+				strings.Contains(out, "still failing") {
+				t.Errorf("refusal logged %d times, want once in the first minute (and no \"NATS error\" per attempt):\n%s", n, out)
+			}
+
+			if args := tc.mend(); args != nil {
+				srv.Stop(t)
+				natsServerOn(t, port, sd, args...)
+			}
+			waitFor(t, "omen reconnected", 20*time.Second, func() bool { return strings.Contains(logs.String(), "reconnect to NATS works again") })
+			if line := logLine(logs.String(), "reconnect to NATS works again"); !strings.Contains(line, "level=INFO") ||
+				!strings.Contains(line, "failed_attempts=") || !strings.Contains(line, "failing_since=") {
+				t.Errorf("reconnect logged as %q, want an INFO with failing_since and failed_attempts", line)
+			}
+			publishWith(t, url, tc.pubAfter, "omen.metrics.influx", podLines(1, start.Add(5*time.Second), 2))
+			waitFor(t, "the message published after the reconnect stored", 20*time.Second, func() bool {
+				n, _ := countBatches(t, a.Store())
+				return n == 2
+			})
+		})
+	}
+}
+
+// logLine returns the first line of out that contains s.
+func logLine(out, s string) string {
+	for l := range strings.Lines(out) {
+		if strings.Contains(l, s) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
+// TestExternalNATSLateServerRefusesCredentials: a server down at omen's
+// start that, once up, refuses omen's credentials stops omen with the
+// authorization error, as a start with the server up fails (exit 1): the
+// daemon's connection no longer gives up on refused credentials by
+// itself (nats.IgnoreAuthErrorAbort, for credentials rotated on a server
+// omen has connected to), and would otherwise wait for ever.
+func TestExternalNATSLateServerRefusesCredentials(t *testing.T) {
+	port := testenv.StablePort(t)
+	a := startApp(t, t.TempDir(), func(o *Options) {
+		o.NATSURL, o.NATSListenAddress = fmt.Sprintf("nats://127.0.0.1:%d", port), ""
+		o.NATSClient = NATSClient{User: "omen", PasswordFile: writeFile(t, t.TempDir(), "password", "wr0ng")}
+	})
+	select {
+	case <-a.Done():
+		t.Fatalf("omen stopped before the server started: %v", a.Err())
+	case <-time.After(time.Second):
+	}
+	// nats-server takes the last -p: the port omen keeps trying.
+	testenv.NATSServer(t, "--user", "omen", "--pass", "s3cret", "-p", strconv.Itoa(port))
+	select {
+	case <-a.Done():
+		if err := a.Err(); err == nil || !strings.Contains(strings.ToLower(err.Error()), "authorization violation") {
+			t.Errorf("omen stopped with %v, want the authorization error", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("omen still runs 20s after the server refused its credentials")
+	}
+}

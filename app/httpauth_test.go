@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/store"
+	"github.com/omen-sre/omen/stream"
 	"github.com/omen-sre/omen/stream/natsembed"
 	"github.com/omen-sre/omen/telemetry"
 )
@@ -355,5 +358,98 @@ func TestConnectionFileMissing(t *testing.T) {
 	}
 	if got := a.cfg.Load().Alerting.Alertmanagers[0].BasicAuth.PasswordFile; got != pw {
 		t.Errorf("password_file in force %q after the refused reload, want %q", got, pw)
+	}
+}
+
+// TestClientSettingsFileMissing: a poller and an Alertmanager client whose
+// basic_auth.password_file was moved away fail with an error that says
+// omen's client settings do not read, naming the file, not that the
+// server is failing; the poller sends nothing and retries nothing (each
+// query fails at once, so the poll's other queries are tried too, and
+// fail the same way).
+func TestClientSettingsFileMissing(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "password")
+	if err := os.WriteFile(pwFile, []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := config.HTTPClientConfig{BasicAuth: config.BasicAuth{Username: "omen", PasswordFile: pwFile}}
+	rt, err := h.RoundTripper("prometheus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	p, err := stream.NewPoller(&sampleRecorder{}, stream.PollerOptions{URL: srv.URL, Name: "secured",
+		Queries: map[string]string{"down": "up", "other": "vector(1)"}, MaxRetries: 3,
+		RetryBackoff: time.Millisecond, RoundTripper: rt}, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := p.Eval(ctx, time.Now()); err != nil {
+		t.Fatalf("poll with the password file in place: %v", err)
+	}
+	sent := requests.Load()
+	if err := os.Remove(pwFile); err != nil {
+		t.Fatal(err)
+	}
+	err = p.Eval(ctx, time.Now())
+	if err == nil {
+		t.Fatal("poll without the password file: no error")
+	}
+	t.Logf("poll: %v", err)
+	for _, name := range []string{"down", "other"} {
+		if want := fmt.Sprintf("query %q", name); !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s: %v", want, err)
+		}
+	}
+	for _, want := range []string{"reading omen's client settings: unable to read basic auth password", pwFile, "no such file or directory"} {
+		if strings.Count(err.Error(), want) < 2 {
+			t.Errorf("error does not say %q for each query: %v", want, err)
+		}
+	}
+	for _, bad := range []string{"server failing", "not sent", "retries"} {
+		if strings.Contains(err.Error(), bad) {
+			t.Errorf("error says %q: %v", bad, err)
+		}
+	}
+	if n := requests.Load() - sent; n != 0 {
+		t.Errorf("%d requests sent without the password", n)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if mf.GetName() == "omen_prometheus_queries_total" && l.GetName() == "outcome" && l.GetValue() == "retry" && m.GetCounter().GetValue() > 0 {
+					t.Errorf("queries retried: %v", m)
+				}
+			}
+		}
+	}
+
+	// The Alertmanager sender's client (config's Client, as app/alerts.go
+	// makes it) says the same.
+	c, err := h.Client("alertmanager")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Post(srv.URL+"/api/v2/alerts", "application/json", strings.NewReader("[]"))
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("post without the password file: no error")
+	}
+	if want := "reading omen's client settings: unable to read basic auth password"; !strings.Contains(err.Error(), want) {
+		t.Errorf("post: %v, want %q", err, want)
 	}
 }

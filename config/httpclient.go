@@ -13,6 +13,7 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 	"gopkg.in/yaml.v3"
 
+	"github.com/omen-sre/omen/internal/clientsettings"
 	"github.com/omen-sre/omen/internal/tlsfiles"
 )
 
@@ -269,33 +270,40 @@ func (h HTTPClientConfig) RoundTripper(name string) (http.RoundTripper, error) {
 	if err != nil {
 		return nil, fmt.Errorf("HTTP client settings: %w", err)
 	}
-	return certErrorTransport{rt: rt, caFile: h.TLSConfig.CAFile}, nil
+	return errorTransport{rt: rt, caFile: h.TLSConfig.CAFile}, nil
 }
 
-// certErrorTransport adds to the error of a server certificate that does
-// not verify the certificate's subject and issuer and what it was checked
-// against (Go's says "certificate signed by unknown authority" alone).
-type certErrorTransport struct {
+// errorTransport words two errors of its transport better: a server
+// certificate that does not verify gets the certificate's subject and
+// issuer and what it was checked against (Go's says "certificate signed
+// by unknown authority" alone); a failure to read or use the settings'
+// files (a password_file moved away) becomes a clientsettings.Error,
+// which says it is omen's settings, not the server, that fail.
+type errorTransport struct {
 	rt     http.RoundTripper
 	caFile string
 }
 
-func (t certErrorTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (t errorTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.rt.RoundTrip(r)
 	var ve *tls.CertificateVerificationError
-	if err != nil && errors.As(err, &ve) && len(ve.UnverifiedCertificates) > 0 {
+	switch {
+	case err == nil:
+	case errors.As(err, &ve) && len(ve.UnverifiedCertificates) > 0:
 		c := ve.UnverifiedCertificates[0]
 		against := "the system's CAs"
 		if t.caFile != "" {
 			against = fmt.Sprintf("the CAs of tls_config.ca_file %q", t.caFile)
 		}
 		err = fmt.Errorf("%w (the server's certificate %q, issued by %q, checked against %s)", err, c.Subject.String(), c.Issuer.String(), against)
+	case clientsettings.FromLibrary(err):
+		err = &clientsettings.Error{Err: err}
 	}
 	return resp, err
 }
 
 // CloseIdleConnections closes the transport's idle connections.
-func (t certErrorTransport) CloseIdleConnections() {
+func (t errorTransport) CloseIdleConnections() {
 	if c, ok := t.rt.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}

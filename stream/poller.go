@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/omen-sre/omen/internal/clientsettings"
 	"github.com/omen-sre/omen/internal/errclass"
 	"github.com/omen-sre/omen/internal/promurl"
 	"github.com/omen-sre/omen/internal/redact"
@@ -1154,8 +1155,13 @@ func sentTimeout(err error) bool {
 // timeout (the client's deadline, 1.5 x Timeout, or a network timeout)
 // once the request was sent on a connection is not: a slow query outlives
 // it on a healthy server (Prometheus answers its own query timeout late),
-// and it would stop the poll's other queries at every poll.
+// and it would stop the poll's other queries at every poll. Nor is a
+// failure to read omen's own client settings (clientsettings.Error: a
+// password file moved away): each query fails at once, unsent, with it.
 func serverFailing(err error) bool {
+	if clientsettings.Is(err) {
+		return false // omen's own settings (a password file), not the server
+	}
 	if errors.As(err, new(notConnectedError)) {
 		return true
 	}
@@ -1346,8 +1352,12 @@ func (p *Poller) queryError(err error) error { return promurl.QueryError(p.url, 
 // retryableQueryErr reports whether a query error may go away: timeouts,
 // server errors, transport errors and a rate limit (429, from Prometheus
 // or a proxy in front of it) do; bad queries (bad_data, other
-// client_error, execution errors) do not.
+// client_error, execution errors) and omen's own client settings that do
+// not read (clientsettings.Error: a password file moved away) do not.
 func retryableQueryErr(err error) bool {
+	if clientsettings.Is(err) {
+		return false
+	}
 	var ae *v1.Error
 	if errors.As(err, &ae) {
 		if ae.Type == v1.ErrClient && strings.HasSuffix(ae.Msg, " 429") {

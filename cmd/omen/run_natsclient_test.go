@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 // TestRunNATSClientUsage: the NATS client's flags without --nats.url (the
@@ -98,5 +100,38 @@ func TestStartHintUntrustedNATS(t *testing.T) {
 	err := fmt.Errorf("connect to NATS nats://nats:4222: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}})
 	if got := f.startHint(err).Error(); !strings.Contains(got, "--nats.tls-ca-file") || !strings.Contains(got, "--nats.tls-server-name") {
 		t.Errorf("startHint: %q, want the remedy", got)
+	}
+}
+
+// TestStartHintNATSClientCert: omen run against a NATS server that
+// requires a client certificate (Debian nats-server 2.9 with
+// --tlsverify) fails the start (exit 1); without --nats.tls-cert-file the
+// error says to give one (it said only "remote error: tls: bad
+// certificate"), with one the server refuses it does not.
+func TestStartHintNATSClientCert(t *testing.T) {
+	dir := t.TempDir()
+	ca := testenv.NewCA(t, dir, "ca")
+	ca.Issue(t, filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"), "nats", true)
+	otherCA := testenv.NewCA(t, dir, "other-ca")
+	otherCA.Issue(t, filepath.Join(dir, "other.pem"), filepath.Join(dir, "other-key.pem"), "stranger", false)
+	url := testenv.NATSServer(t, "--tls", "--tlscert", filepath.Join(dir, "server.pem"), "--tlskey", filepath.Join(dir, "server-key.pem"),
+		"--tlscacert", ca.File, "--tlsverify")
+	const hint = "give a client certificate with --nats.tls-cert-file and --nats.tls-key-file"
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantHint bool
+	}{
+		{"no client certificate", nil, true},
+		{"client certificate of another CA", []string{"--nats.tls-cert-file", filepath.Join(dir, "other.pem"), "--nats.tls-key-file", filepath.Join(dir, "other-key.pem")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			rc := runCmd(append([]string{"--storage.path", filepath.Join(t.TempDir(), "data"), "--web.listen-address", "127.0.0.1:0",
+				"--nats.url", url, "--nats.tls-ca-file", ca.File}, tc.args...), &stdout, &stderr)
+			if out := stderr.String(); rc != 1 || !strings.Contains(out, "tls") || strings.Contains(out, hint) != tc.wantHint {
+				t.Errorf("omen run: exit %d, stderr %q; want 1, the TLS error and the hint %v", rc, out, tc.wantHint)
+			}
+		})
 	}
 }

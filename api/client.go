@@ -131,7 +131,7 @@ func readEnvelope(resp *http.Response, method, path string) (envelope, error) {
 		return r, fmt.Errorf("read response of %s %s: %w", method, path, err)
 	}
 	if err := json.Unmarshal(data, &r); err != nil {
-		return r, notOmen(resp, method, path)
+		return r, notOmen(resp, data, method, path)
 	}
 	return r, nil
 }
@@ -144,7 +144,7 @@ func errorAnswer(resp *http.Response, method, path string) error {
 		return err
 	}
 	if r.Status == "success" {
-		return notOmen(resp, method, path)
+		return notOmen(resp, nil, method, path)
 	}
 	return &Error{StatusCode: resp.StatusCode, Type: r.ErrorType, Message: r.Error}
 }

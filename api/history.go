@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -482,6 +483,10 @@ func formatMs(ms int64) string {
 	return fmt.Sprintf("%s%d.%03d", sign, ms/1000, ms%1000)
 }
 
+// httpToHTTPS is the body of net/http's 400 answer to a plain HTTP
+// request on a TLS listener.
+const httpToHTTPS = "Client sent an HTTP request to an HTTPS server."
+
 // stream sends a GET and returns the body of a successful answer; an
 // error answer is decoded as Do does.
 func (c *Client) stream(ctx context.Context, path string) (io.ReadCloser, error) {
@@ -504,14 +509,21 @@ func decodeError(resp *http.Response, method, path string) error {
 		Error     string `json:"error"`
 	}
 	if err := json.Unmarshal(data, &r); err != nil || r.Error == "" {
-		return notOmen(resp, method, path)
+		return notOmen(resp, data, method, path)
 	}
 	return &Error{StatusCode: resp.StatusCode, Type: r.ErrorType, Message: r.Error}
 }
 
 // notOmen is the error of an answer that is not omen's API (a wrong URL,
-// a proxy's page): the status and the content type, not the page.
-func notOmen(resp *http.Response, method, path string) *Error {
+// a proxy's page): the status and the content type, not the page (body,
+// nil when not read). Go's HTTPS server's answer to plain HTTP (a daemon
+// with --web.tls-cert-file asked at http://) says to use https://.
+func notOmen(resp *http.Response, body []byte, method, path string) *Error {
+	if resp.StatusCode == http.StatusBadRequest && bytes.Contains(body, []byte(httpToHTTPS)) {
+		return &Error{StatusCode: resp.StatusCode, Type: "bad_response",
+			Message: fmt.Sprintf("%s %s: the server answers HTTPS, not plain HTTP (%s, %q): use an https:// URL",
+				method, path, resp.Status, httpToHTTPS)}
+	}
 	return &Error{StatusCode: resp.StatusCode, Type: "bad_response",
 		Message: fmt.Sprintf("%s %s: not an omen API response (%s, %q): is the URL omen's web address?",
 			method, path, resp.Status, resp.Header.Get("Content-Type"))}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/store"
 )
 
 // TestModelRegistry drives the model endpoints through Client: upload,
@@ -145,6 +147,40 @@ func TestClientNotOmen(t *testing.T) {
 	_, err := (&api.Client{URL: srv.URL}).Do(context.Background(), "GET", "/nothing-here", nil)
 	if err == nil || !strings.Contains(err.Error(), "not an omen API response") || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestClientHTTPToHTTPS: a client given an http:// URL of a server that
+// serves HTTPS (a daemon with --web.tls-cert-file) is told to use an
+// https:// URL, by every kind of request (JSON, a stream, a backup),
+// instead of "not an omen API response".
+func TestClientHTTPToHTTPS(t *testing.T) {
+	a, err := api.New(api.Options{Backend: &api.MemBackend{}, ListenAddress: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(a.Handler())
+	srv.Config.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError) // the handshake errors of the plain requests
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c := &api.Client{URL: "http://" + strings.TrimPrefix(srv.URL, "https://")}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		do   func() error
+	}{
+		{"Do", func() error { _, err := c.Do(ctx, "GET", "/api/v1/status", nil); return err }},
+		{"Backup", func() error { _, err := c.Backup(ctx, io.Discard); return err }},
+		{"History", func() error {
+			return api.HistoryClient{Client: c}.Vectors(ctx, "shop/cart-0", 0, 1, func(store.Vector) error { return nil })
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.do()
+			if err == nil || !strings.Contains(err.Error(), "use an https:// URL") || strings.Contains(err.Error(), "not an omen API response") {
+				t.Fatalf("err = %v, want it to say to use an https:// URL", err)
+			}
+		})
 	}
 }
 

@@ -129,7 +129,7 @@ func TestExternalNATSReconnectRefused(t *testing.T) {
 			if !strings.Contains(line, "level=WARN") || !strings.Contains(strings.ToLower(line), tc.cause) {
 				t.Errorf("refusal logged as %q, want a WARN with %q", line, tc.cause)
 			}
-			if n := strings.Count(out, refused); n != 1 || strings.Contains(strings.ToLower(out), `msg="nats error" err="nats: authorization violation"`) ||
+			if n := strings.Count(out, refused); n != 1 || strings.Contains(strings.ToLower(logLine(out, `msg="NATS error"`)), "authorization violation") ||
 				strings.Contains(out, "still failing") {
 				t.Errorf("refusal logged %d times, want once in the first minute (and no \"NATS error\" per attempt):\n%s", n, out)
 			}

@@ -131,16 +131,16 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		if !ok {
 			return rc
 		}
-		if !h.IsZero() {
-			rt, err := h.RoundTripper("prometheus")
-			if err == nil {
-				defer closeIdle(rt)
-				promClient, err = promapi.NewClient(promapi.Config{Address: *promURL, RoundTripper: rt})
-			}
-			if err != nil {
-				fmt.Fprintf(stderr, "omen train: Prometheus client: %v\n", err)
-				return 1
-			}
+		// Without settings too: its errors say as the daemon's poller's
+		// what the server's certificate was checked against.
+		rt, err := h.RoundTripper("prometheus")
+		if err == nil {
+			defer closeIdle(rt)
+			promClient, err = promapi.NewClient(promapi.Config{Address: *promURL, RoundTripper: rt})
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "omen train: Prometheus client: %v\n", err)
+			return 1
 		}
 	}
 	log := cliLogger(stderr, "omen train")
@@ -265,7 +265,8 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 // is promURL, as the daemon polls it; zero for none. It writes its error,
 // or which settings apply, to stderr: a file that does not read or parse
 // is exit 1, as --config.file's, entries of that URL with settings that
-// differ exit 2.
+// differ exit 2. When cfg has entries with settings but none of promURL
+// (localhost for 127.0.0.1), a note names their URLs: none applies.
 func prometheusClient(promURL, httpFile, configFile string, cfg *config.Config, stderr io.Writer) (h config.HTTPClientConfig, rc int, ok bool) {
 	var entries []int // cfg's prometheus entries of promURL with settings
 	if configFile != "" {
@@ -288,6 +289,18 @@ func prometheusClient(promURL, httpFile, configFile string, cfg *config.Config, 
 		return fh, 0, true
 	}
 	if len(entries) == 0 {
+		var others []string // the URLs of cfg's entries with settings
+		if configFile != "" {
+			for _, p := range cfg.Prometheus {
+				if !p.IsZero() {
+					others = append(others, redact.URL(p.URL))
+				}
+			}
+		}
+		if len(others) > 0 {
+			fmt.Fprintf(stderr, "omen train: note: the prometheus entries of %s with client settings (tls_config, basic_auth, authorization) are of %s: none is --prometheus.url %s, so none of their settings apply\n",
+				configFile, strings.Join(others, ", "), redact.URL(promURL))
+		}
 		return h, 0, true
 	}
 	i := entries[0]

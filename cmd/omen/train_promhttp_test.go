@@ -51,7 +51,10 @@ const trainWaveConfig = `features:
 // file, basic_auth with a password file), or, without it, with the
 // tls_config and basic_auth of the --config.file prometheus entry of that
 // URL. A wrong password is a 401 said to be the credentials refused,
-// without the password; without settings the TLS handshake fails.
+// without the password; without settings the TLS handshake fails, with
+// the server's certificate and what it was checked against, as the
+// daemon's poller says; with a --config.file whose entries with settings
+// are of other URLs (localhost for 127.0.0.1), a note says none applies.
 func TestTrainPrometheusHTTPConfig(t *testing.T) {
 	t.Chdir(t.TempDir())
 	p := newSecuredProm(t)
@@ -65,6 +68,10 @@ func TestTrainPrometheusHTTPConfig(t *testing.T) {
 	daemonCfg := trainWaveConfig + fmt.Sprintf("prometheus:\n  - url: %s\n    tls_config: {ca_file: %s, cert_file: %s, key_file: %s}\n    basic_auth: {username: omen, password_file: %s}\n",
 		p.url, filepath.Join(p.dir, "ca.pem"), filepath.Join(p.dir, "client.pem"), filepath.Join(p.dir, "client-key.pem"), filepath.Join(p.dir, "password"))
 	writeTestFile(t, "daemon.yml", daemonCfg)
+	// The daemon's entry by another name of the host: its settings do
+	// not apply, with a note saying why.
+	otherHost := strings.Replace(p.url, "127.0.0.1", "localhost", 1)
+	writeTestFile(t, "localhost.yml", strings.Replace(daemonCfg, p.url, otherHost, 1))
 	insecureFile := filepath.Join(p.dir, "insecure.yml")
 	writeTestFile(t, insecureFile, "tls_config:\n  insecure_skip_verify: true\n  cert_file: client.pem\n  key_file: client-key.pem\nbasic_auth:\n  username: omen\n  password_file: password\n")
 	for _, tc := range []struct {
@@ -80,7 +87,12 @@ func TestTrainPrometheusHTTPConfig(t *testing.T) {
 			[]string{"401", "credentials"}},
 		{"the file over the daemon's entry", []string{"--config.file", "daemon.yml", "--prometheus.http-config-file", wrongFile}, 1,
 			[]string{"the client settings of --prometheus.http-config-file " + wrongFile + " apply, not those of prometheus[0] of daemon.yml", "401"}},
-		{"no settings", []string{"--config.file", "wave.yml"}, 1, []string{"certificate"}},
+		// As the daemon's poller's: what the certificate was checked against.
+		{"no settings", []string{"--config.file", "wave.yml"}, 1,
+			[]string{`certificate "CN=omen-test-prometheus", issued by "CN=ca", checked against the system's CAs`}},
+		{"the daemon's entry of another host name", []string{"--config.file", "localhost.yml"}, 1,
+			[]string{"omen train: note: the prometheus entries of localhost.yml with client settings (tls_config, basic_auth, authorization) are of " +
+				otherHost + ": none is --prometheus.url " + p.url + ", so none of their settings apply\n", "checked against the system's CAs"}},
 		// As omen run and omen check config warn of it: it was silent.
 		{"insecure_skip_verify", []string{"--config.file", "wave.yml", "--prometheus.http-config-file", insecureFile}, 0,
 			[]string{"omen train: warning: --prometheus.http-config-file " + insecureFile + ": tls_config.insecure_skip_verify is true: omen accepts any certificate"}},

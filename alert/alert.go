@@ -1396,6 +1396,11 @@ func (m *Manager) Reconfigure(r Reload) error {
 	for _, tg := range kept {
 		if c := o.clientFor(tg.name); c != tg.client.Load() {
 			dropped = append(dropped, tg.client.Swap(c))
+			tg.check.Store(true)
+			select { // checked now, not at the loop's next poll
+			case tg.wake <- struct{}{}:
+			default:
+			}
 			m.logger.Info("alertmanager connection settings applied from the next POST", "alertmanager", tg.label)
 		}
 	}

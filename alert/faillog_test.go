@@ -100,7 +100,7 @@ func TestDeliveryFailuresLoggedOnceAMinute(t *testing.T) {
 	var posts atomic.Int64
 	var mu sync.Mutex
 	delivered := -1 // alerts in the first POST accepted
-	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	am := httptest.NewServer(answerStatus(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		clock.Add(int64(tick))
 		if posts.Add(1) <= fails {

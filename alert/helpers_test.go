@@ -265,3 +265,16 @@ func (p *proxy) acceptedStates() map[string][]string {
 	}
 	return out
 }
+
+// answerStatus is the handler h of a fake Alertmanager that also answers
+// the check of its status (GET /api/v2/status, checkTarget) with 200, for
+// h to see the alerts' POSTs only.
+func answerStatus(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == statusPath {
+			_, _ = io.WriteString(w, "{}")
+			return
+		}
+		h(w, r)
+	})
+}

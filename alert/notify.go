@@ -571,7 +571,11 @@ type target struct {
 	// client posts to it: Options.Clients' or HTTPClient, swapped by
 	// Reconfigure when its settings change.
 	client atomic.Pointer[http.Client]
-	wake   chan struct{}
+	// check asks the delivery loop to check that the Alertmanager
+	// answers omen (checkTarget): set when the target is made and when
+	// Reconfigure swaps its client.
+	check atomic.Bool
+	wake  chan struct{}
 	// mu makes each change of the target's outbox items and the count of
 	// them (pending, the queue gauge) one step: enqueue, the delivery
 	// loop's read and acknowledgement, compaction. Under Manager.mu when
@@ -615,6 +619,7 @@ func newTarget(base string, tm *targetMetrics, client *http.Client) *target {
 		failing: errclass.Throttle[string]{Every: failLogEvery},
 	}
 	tg.client.Store(client)
+	tg.check.Store(true)
 	return tg
 }
 
@@ -696,6 +701,9 @@ const idlePoll = 5 * time.Second
 func (m *Manager) deliver(ctx context.Context, tg *target) {
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
+		if tg.check.Swap(false) {
+			m.checkTarget(ctx, tg)
+		}
 		tg.mu.Lock()
 		items, err := m.opts.Store.Pending(tg.name, 0)
 		if err == nil {
@@ -1107,6 +1115,49 @@ func (m *Manager) post(ctx context.Context, tg *target, alerts []postableAlert) 
 		return permanentError{fmt.Errorf("post to %s: %s: %s", redact.URL(tg.postURL), resp.Status, bytes.TrimSpace(msg))}
 	default:
 		return fmt.Errorf("post to %s: %s: %s", redact.URL(tg.postURL), resp.Status, bytes.TrimSpace(msg))
+	}
+}
+
+// statusPath is what checkTarget asks an Alertmanager for: its status
+// (API v2, Alertmanager 0.16 and later), behind the same authentication
+// and TLS as the alerts' POSTs.
+const statusPath = "/api/v2/status"
+
+// checkTarget asks tg's Alertmanager for its status once, with the
+// client alerts are posted with, and logs a WARN when it does not answer
+// or refuses omen (TLS, credentials), naming the cause: a wrong
+// tls_config or password showed nowhere until the first alert failed to
+// be delivered, which on a quiet fleet can be weeks later. An answer is
+// logged at debug level. The alerts' POSTs follow it, and are retried
+// as before.
+func (m *Manager) checkTarget(ctx context.Context, tg *target) {
+	ctx, cancel := context.WithTimeout(ctx, m.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tg.name+statusPath, nil)
+	if err != nil {
+		m.logger.Warn("alertmanager check: build request", "alertmanager", tg.label, "err", scrub(err, tg.name))
+		return
+	}
+	req.Header.Set("User-Agent", "omen")
+	resp, err := tg.client.Load().Do(req)
+	if err != nil {
+		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			m.logger.Warn("alertmanager check failed: alerts sent to it are retried until it answers", "alertmanager", tg.label,
+				"err", fmt.Errorf("get %s: %w", redact.URL(tg.name+statusPath), scrub(err, tg.name)))
+		}
+		return
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_ = resp.Body.Close()
+	switch {
+	case resp.StatusCode/100 == 2:
+		m.logger.Debug("alertmanager answers", "alertmanager", tg.label)
+	case refusedCredentials(resp.StatusCode):
+		m.logger.Warn("alertmanager check failed: it (or a proxy before it) refuses omen's credentials (basic_auth, authorization, tls_config's client certificate or the URL's user information); alerts sent to it are retried until they are mended",
+			"alertmanager", tg.label, "status", resp.Status, "body", string(bytes.TrimSpace(msg)))
+	default:
+		m.logger.Warn("alertmanager check failed: GET "+statusPath+" does not answer as Alertmanager's API v2 does (is the URL an Alertmanager's base URL, with its path prefix if any?)",
+			"alertmanager", tg.label, "status", resp.Status, "body", string(bytes.TrimSpace(msg)))
 	}
 }
 

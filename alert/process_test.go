@@ -243,7 +243,7 @@ func TestDeliveryRetries(t *testing.T) {
 			var posts atomic.Int32
 			var mu sync.Mutex
 			codes := append([]int(nil), tc.codes...)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := httptest.NewServer(answerStatus(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path != "/api/v2/alerts" || r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
 					t.Errorf("unexpected request %s %s", r.Method, r.URL.Path)
 				}
@@ -399,7 +399,7 @@ func TestRejectedAlertIsIsolated(t *testing.T) {
 	testenv.VerifyNoLeaks(t)
 	var mu sync.Mutex
 	var accepted []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(answerStatus(func(w http.ResponseWriter, r *http.Request) {
 		var as []postableAlert
 		if err := json.NewDecoder(r.Body).Decode(&as); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)

@@ -1,7 +1,6 @@
 package alert
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,13 +48,7 @@ func TestAlertmanagerClients(t *testing.T) {
 	}
 	t.Cleanup(m.Close)
 	startRun(t, m)
-	for range 2 { // For: 2
-		now := time.Now()
-		if err := m.Process(context.Background(), now, []Prediction{pred("cart-0", now, 0.9)}); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	fireOne(t, m, time.Now())
 	eventually(t, 10*time.Second, "POSTs to the Alertmanagers with a client", func() error {
 		if posts[0].Load() == 0 || posts[1].Load() == 0 {
 			return errNotYet
@@ -122,13 +115,7 @@ func TestAlertmanagerRefusesCredentials(t *testing.T) {
 	}
 	t.Cleanup(m.Close)
 	startRun(t, m)
-	for range 2 { // For: 2
-		now := time.Now()
-		if err := m.Process(context.Background(), now, []Prediction{pred("cart-0", now, 0.9)}); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	fireOne(t, m, time.Now())
 	eventually(t, 10*time.Second, "POSTs refused with 401", func() error {
 		if v := testutil.ToFloat64(m.tm.failed.WithLabelValues(am)); v < 1 {
 			return fmt.Errorf("omen_notifications_failed_total %g", v)

@@ -65,13 +65,7 @@ func TestOutboxFailuresLoggedOnceAMinute(t *testing.T) {
 			// reading, one per failed attempt (and one at its end), advances
 			// it a tick.
 			var ticking atomic.Bool
-			var readings atomic.Int64
-			now := func() time.Time {
-				if !ticking.Load() {
-					return t0
-				}
-				return t0.Add(time.Duration(readings.Add(1)) * tick)
-			}
+			now := tickingClock(t0, tick, &ticking)
 			var posts atomic.Int64
 			am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				posts.Add(1)
@@ -126,7 +120,7 @@ func TestOutboxFailuresLoggedOnceAMinute(t *testing.T) {
 			startRun(t, m)
 			eventually(t, 30*time.Second, "the alerts delivered", func() error {
 				if items, _ := st.Pending(am.URL, 0); len(items) != 0 {
-					return fmt.Errorf("%d items pending, %d POSTs, %d clock readings", len(items), posts.Load(), readings.Load())
+					return fmt.Errorf("%d items pending, %d POSTs", len(items), posts.Load())
 				}
 				return nil
 			})
@@ -190,13 +184,7 @@ func TestRemovedWhileFailingLogged(t *testing.T) {
 			// reading, one per failed POST and one at the removal, advances
 			// it a tick.
 			var ticking atomic.Bool
-			var readings atomic.Int64
-			now := func() time.Time {
-				if !ticking.Load() {
-					return t0
-				}
-				return t0.Add(time.Duration(readings.Add(1)) * tick)
-			}
+			now := tickingClock(t0, tick, &ticking)
 			var posts atomic.Int64
 			am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				posts.Add(1)
@@ -256,5 +244,17 @@ func TestRemovedWhileFailingLogged(t *testing.T) {
 					r.msg, r.attrs, n, "send alerts", n)
 			}
 		})
+	}
+}
+
+// tickingClock is a Manager's clock (Options.Now) that stands at t0 until
+// ticking is set, then advances by tick at each reading.
+func tickingClock(t0 time.Time, tick time.Duration, ticking *atomic.Bool) func() time.Time {
+	var readings atomic.Int64
+	return func() time.Time {
+		if !ticking.Load() {
+			return t0
+		}
+		return t0.Add(time.Duration(readings.Add(1)) * tick)
 	}
 }

@@ -1397,7 +1397,9 @@ func (m *Manager) Reconfigure(r Reload) error {
 		if c := o.clientFor(tg.name); c != tg.client.Load() {
 			dropped = append(dropped, tg.client.Swap(c))
 			tg.check.Store(true)
-			select { // checked now, not at the loop's next poll
+			// Checked before its next POST: at once when its loop is idle
+			// (not at its next poll), after the backoff when it retries.
+			select {
 			case tg.wake <- struct{}{}:
 			default:
 			}

@@ -2,8 +2,10 @@ package alert
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +41,11 @@ func TestAlertmanagerChecked(t *testing.T) {
 	am := testenv.AlertmanagerWeb(t, sw.Web)
 	otherCA := testenv.NewSecuredWeb(t, t.TempDir(), "other", "127.0.0.1", "omen", "omen", "r1ght-pw")
 	closed := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t))
+	// A catch-all answering 200 with a page (a default backend).
+	notAM := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "<html><body>welcome</body></html>")
+	}))
+	t.Cleanup(notAM.Close)
 
 	client := func(web testenv.Web, password string) *http.Client {
 		tr := web.Client.Transport.(*http.Transport).Clone()
@@ -55,6 +62,7 @@ func TestAlertmanagerChecked(t *testing.T) {
 		{"wrong password", am, wrongPW, "401 Unauthorized"},
 		{"untrusted certificate", am, untrusted, "certificate signed by unknown authority"},
 		{"nothing listening", closed, &http.Client{Transport: &http.Transport{}}, "connection refused"},
+		{"not an Alertmanager", notAM.URL, &http.Client{Transport: &http.Transport{}}, "200 OK"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

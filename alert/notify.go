@@ -1123,6 +1123,10 @@ func (m *Manager) post(ctx context.Context, tg *target, alerts []postableAlert) 
 // and TLS as the alerts' POSTs.
 const statusPath = "/api/v2/status"
 
+// statusLimit bounds the status answer checkTarget reads: Alertmanager's
+// holds its configuration.
+const statusLimit = 4 << 20
+
 // checkTarget asks tg's Alertmanager for its status once, with the
 // client alerts are posted with, and logs a WARN when it does not answer
 // or refuses omen (TLS, credentials), naming the cause: a wrong
@@ -1147,11 +1151,21 @@ func (m *Manager) checkTarget(ctx context.Context, tg *target) {
 		}
 		return
 	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		// Alertmanager's status: cluster, versionInfo (and its
+		// configuration, whose size the limit bounds).
+		var st struct {
+			Cluster     json.RawMessage `json:"cluster"`
+			VersionInfo json.RawMessage `json:"versionInfo"`
+		}
+		if err := json.NewDecoder(io.LimitReader(resp.Body, statusLimit)).Decode(&st); err == nil && (st.Cluster != nil || st.VersionInfo != nil) {
+			m.logger.Debug("alertmanager answers", "alertmanager", tg.label)
+			return
+		}
+	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	_ = resp.Body.Close()
 	switch {
-	case resp.StatusCode/100 == 2:
-		m.logger.Debug("alertmanager answers", "alertmanager", tg.label)
 	case refusedCredentials(resp.StatusCode):
 		m.logger.Warn("alertmanager check failed: it (or a proxy before it) refuses omen's credentials (basic_auth, authorization, tls_config's client certificate or the URL's user information); alerts sent to it are retried until they are mended",
 			"alertmanager", tg.label, "status", resp.Status, "body", string(bytes.TrimSpace(msg)))

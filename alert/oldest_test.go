@@ -45,7 +45,7 @@ func gauge(t *testing.T, reg *prometheus.Registry, name, am string) (float64, bo
 // delivered. The queue length alone cannot tell an outage's length.
 func TestOldestPendingAge(t *testing.T) {
 	var up atomic.Bool
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := httptest.NewServer(answerStatus(func(w http.ResponseWriter, _ *http.Request) {
 		if !up.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return

@@ -67,7 +67,7 @@ func TestOutboxFailuresLoggedOnceAMinute(t *testing.T) {
 			var ticking atomic.Bool
 			now := tickingClock(t0, tick, &ticking)
 			var posts atomic.Int64
-			am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			am := httptest.NewServer(answerStatus(func(w http.ResponseWriter, r *http.Request) {
 				posts.Add(1)
 				w.WriteHeader(http.StatusOK)
 			}))
@@ -186,7 +186,7 @@ func TestRemovedWhileFailingLogged(t *testing.T) {
 			var ticking atomic.Bool
 			now := tickingClock(t0, tick, &ticking)
 			var posts atomic.Int64
-			am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			am := httptest.NewServer(answerStatus(func(w http.ResponseWriter, r *http.Request) {
 				posts.Add(1)
 				if tc.failing {
 					http.Error(w, "alertmanager is starting", http.StatusServiceUnavailable)

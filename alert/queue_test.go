@@ -33,7 +33,7 @@ func TestQueueGaugeWithCompactionDuringPost(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			arrived, release := make(chan struct{}, 1), make(chan struct{})
 			var once sync.Once
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := httptest.NewServer(answerStatus(func(w http.ResponseWriter, r *http.Request) {
 				first := false
 				once.Do(func() { first = true })
 				if first {

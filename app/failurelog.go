@@ -28,13 +28,25 @@ type failureLog struct {
 // failed logs a failure of op (its log record's message) with err and
 // attrs.
 func (l *failureLog) failed(op string, err error, attrs ...any) {
+	l.failedClass(op, "", err, attrs...)
+}
+
+// failedClass logs a failure of op with err of class as failed does, and
+// the first failure of each class seen in the run as its first one, with
+// since when and how many attempts the run has failed (the NATS
+// reconnects: a dial refused while the server restarts, then the
+// credentials or certificate it refuses once up).
+func (l *failureLog) failedClass(op, class string, err error, attrs ...any) {
 	now := l.now()
-	f, first, again := l.runs.Fail(op, now)
+	f, first, again := l.runs.FailClass(op, class, now)
 	level := slog.LevelError
 	if l.warn {
 		level = slog.LevelWarn
 	}
 	switch {
+	case first && f.Count > 1:
+		l.logger.Log(context.Background(), level, op+" (while it fails, logged again once a minute)", append(attrs, "failing_since", f.Since.UTC().Format(time.RFC3339),
+			"failed_attempts", f.Count, "err", err)...)
 	case first:
 		l.logger.Log(context.Background(), level, op+" (while it fails, logged again once a minute)", append(attrs, "err", err)...)
 	case again:

@@ -1,11 +1,15 @@
 package app
 
 import (
+	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/omen-sre/omen/stream"
 )
 
 // natsReconnectOp is the operation natsReconnectLog logs.
@@ -13,7 +17,9 @@ const natsReconnectOp = "reconnect to NATS"
 
 // natsReconnectLog logs why the NATS connection, once it has connected,
 // cannot reconnect (see failureLog: a WARN when the attempts start
-// failing, then at most once a minute with since when and how many, an
+// failing and at the first failure of each other class, natsFailureClass:
+// the dial a restarting server refuses, then the credentials it refuses
+// once up; then at most once a minute with since when and how many, an
 // INFO when it reconnects): a refused dial (nats.ReconnectErrHandler), a
 // TLS handshake or credentials the server refuses. nats.go reports these
 // two to no handler (the credentials only as an asynchronous error at
@@ -51,8 +57,26 @@ func (l *natsReconnectLog) failed(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.up {
-		l.log.failed(natsReconnectOp, err)
+		l.log.failedClass(natsReconnectOp, natsFailureClass(err), err)
 	}
+}
+
+// natsFailureClass returns the class of the reconnect failure err, for
+// natsReconnectLog's WARN at each new one: the server refusing the
+// credentials ("auth") or the TLS connection ("tls", see
+// stream.ConnectRefused), a dial that failed ("dial": the server
+// restarting), anything else ("other").
+func natsFailureClass(err error) string {
+	switch {
+	case stream.AuthRefused(err):
+		return "auth"
+	case stream.ConnectRefused(err):
+		return "tls"
+	}
+	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
+		return "dial"
+	}
+	return "other"
 }
 
 // reconnected ends the run of failed attempts, if any, at INFO.

@@ -82,3 +82,50 @@ func TestThrottle(t *testing.T) {
 		t.Error("a kept key's run was ended by Forget")
 	}
 }
+
+// TestThrottleFailClass: FailClass logs a run's first failure and the
+// first of each class not seen in the run as first (with the run's
+// start and count kept), a class seen before only every Every, and a
+// success forgets the classes.
+func TestThrottleFailClass(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	var th Throttle[string]
+	for i, s := range []struct {
+		class string
+		sec   int
+		ok    bool
+		want  string
+	}{
+		{"dial", 0, false, "first 1 since 0"}, {"dial", 1, false, "quiet 2 since 0"},
+		{"auth", 2, false, "first 3 since 0"}, {"auth", 3, false, "quiet 4 since 0"},
+		{"dial", 4, false, "quiet 5 since 0"}, {"auth", 5, false, "quiet 6 since 0"},
+		{"tls", 6, false, "first 7 since 0"}, {"auth", 66, false, "again 8 since 0"},
+		{"", 67, true, "ended 8"},
+		{"auth", 70, false, "first 1 since 70"}, {"dial", 71, false, "first 2 since 70"},
+	} {
+		var got string
+		if s.ok {
+			f, _ := th.Succeed("a")
+			got = fmt.Sprintf("ended %d", f.Count)
+		} else {
+			f, first, again := th.FailClass("a", s.class, at(s.sec))
+			kind := "quiet"
+			switch {
+			case first && again:
+				kind = "both"
+			case first:
+				kind = "first"
+			case again:
+				kind = "again"
+			}
+			got = fmt.Sprintf("%s %d since %d", kind, f.Count, int(f.Since.Sub(t0)/time.Second))
+			if f.Class != s.class {
+				t.Errorf("step %d: class %q, want %q", i, f.Class, s.class)
+			}
+		}
+		if got != s.want {
+			t.Errorf("step %d (%q at %ds): %s, want %s", i, s.class, s.sec, got, s.want)
+		}
+	}
+}

@@ -323,6 +323,12 @@ func CheckFilterSubjects(filters, streamSubjects []string) error {
 type NATSConsumer struct {
 	opts   NATSOptions
 	nc     *nats.Conn
+	// connected receives nc's CONNECTED statuses from NewNATSConsumer on
+	// (never read but by connectedOnce, never removed: it lives as long
+	// as nc); wasConnected latches the first (or nc connected when the
+	// consumer was created). See connectedOnce.
+	connected    chan nats.Status
+	wasConnected atomic.Bool
 	app    Appender
 	logger *slog.Logger
 	// name is "nats/<stream>/<durable>": the stable label of metrics and
@@ -518,6 +524,8 @@ func NewNATSConsumer(nc *nats.Conn, app Appender, opts NATSOptions, reg promethe
 		name: "nats/" + o.Stream + "/" + o.Durable,
 	}
 	c.logger = logger.With("source", c.name)
+	c.connected = nc.StatusChanged(nats.CONNECTED) // before IsConnected: no connect missed
+	c.wasConnected.Store(nc.IsConnected())
 	c.seen, _ = app.(SeenChecker)
 	c.deadLog = newRateLog(c.logger, slog.LevelWarn, "dead-lettered message", "dead-lettered messages")
 	c.expiredLog = newRateLog(c.logger, slog.LevelWarn,
@@ -1158,7 +1166,8 @@ const natsWaitWarnEvery = 5 * time.Minute
 // once the server answered) ends Run too, and so does a server that
 // answers but refuses the connection as configured (see ConnectRefused: a
 // tls:// URL for a server without TLS, a failed TLS handshake, refused
-// credentials), which nats.go would retry for ever. No responders is retried here (a WARN
+// credentials), which nats.go would retry for ever, until the connection
+// has connected once (connectedOnce): then it is waited for. No responders is retried here (a WARN
 // each storeWarnEvery), where it ends Run at a start with the server up:
 // a late server whose JetStream does not answer (not enabled) is waited
 // for until it does.
@@ -1226,7 +1235,7 @@ func (c *NATSConsumer) awaitConnection(ctx context.Context, since time.Time) err
 			}
 			return fmt.Errorf("NATS connection closed before it reached a server: %w", nats.ErrConnectionClosed)
 		}
-		if err := c.nc.LastError(); ConnectRefused(err) {
+		if err := c.nc.LastError(); ConnectRefused(err) && !c.connectedOnce() {
 			return fmt.Errorf("NATS server refused the connection: %w", err)
 		}
 		select {
@@ -1242,6 +1251,27 @@ func (c *NATSConsumer) awaitConnection(ctx context.Context, since time.Time) err
 		}
 	}
 	return nil
+}
+
+// connectedOnce reports whether c's connection has connected since c was
+// created (or was connected then): a server that refuses it afterwards
+// (credentials rotated on the server before omen's file) is waited for,
+// as nats.go keeps reconnecting, rather than ending Run; before, a
+// refusal ends Run, as at a start with the server up. It counts the
+// connects nats.go reports, not the connection's status when asked: a
+// late server that let the connection in, then (Setup failing with the
+// connection lost, or before Run) refused it at a reconnect, ended Run.
+func (c *NATSConsumer) connectedOnce() bool {
+	if c.wasConnected.Load() {
+		return true
+	}
+	select {
+	case <-c.connected:
+		c.wasConnected.Store(true)
+		return true
+	default:
+		return false
+	}
 }
 
 // ConnectRefused reports whether err, the error of a NATS connect that

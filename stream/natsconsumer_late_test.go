@@ -310,3 +310,45 @@ func TestNATSConsumerWaitWarnNamesLastError(t *testing.T) {
 		return strings.Contains(logs.String(), "NATS still unreachable") && strings.Contains(logs.String(), "last_err=EOF")
 	})
 }
+
+// TestNATSConsumerRefusedAfterConnectWaits: a connection that connected
+// once, after the consumer was created (a late server), and that the
+// server then refuses at a reconnect (restarted with the password
+// rotated, omen's file not yet) is waited for by awaitConnection, as
+// nats.go keeps reconnecting: a refusal ends Run only before the first
+// connect. It ended Run (omen exit 1) whenever the connection was down
+// then: Setup failing with the connection lost, or a connection lost
+// before Run.
+func TestNATSConsumerRefusedAfterConnectWaits(t *testing.T) {
+	verifyNoLeaks(t)
+	port := testenv.StablePort(t)
+	start := func(pass string) *testenv.Process {
+		p := testenv.Start(t, "nats-server", testenv.NATSServerBin, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "--user", "omen", "--pass", pass)
+		waitFor(t, "nats-server listening", func() bool {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+			if err == nil {
+				_ = c.Close()
+			}
+			return err == nil
+		})
+		return p
+	}
+	nc, err := nats.Connect(fmt.Sprintf("nats://omen:s3cret@127.0.0.1:%d", port), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
+		nats.ReconnectWait(100*time.Millisecond), nats.IgnoreAuthErrorAbort(), // as the daemon's
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})) // not on stderr
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	c := newConsumer(t, nc, &MemAppender{}, testNATSOptions(), prometheus.NewRegistry())
+	srv := start("s3cret")
+	waitFor(t, "the connection up", nc.IsConnected)
+	srv.Stop(t)
+	start("rotated")
+	waitFor(t, "the server's refusal", func() bool { return !nc.IsConnected() && AuthRefused(nc.LastError()) })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.awaitConnection(ctx, time.Now()); err != nil {
+		t.Errorf("awaitConnection = %v, want a wait until ctx is done (the connection connected once)", err)
+	}
+}

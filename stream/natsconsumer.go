@@ -321,16 +321,16 @@ func CheckFilterSubjects(filters, streamSubjects []string) error {
 // pull consumer; see the package documentation for delivery guarantees and
 // scale-out.
 type NATSConsumer struct {
-	opts   NATSOptions
-	nc     *nats.Conn
+	opts NATSOptions
+	nc   *nats.Conn
 	// connected receives nc's CONNECTED statuses from NewNATSConsumer on
 	// (never read but by connectedOnce, never removed: it lives as long
 	// as nc); wasConnected latches the first (or nc connected when the
 	// consumer was created). See connectedOnce.
 	connected    chan nats.Status
 	wasConnected atomic.Bool
-	app    Appender
-	logger *slog.Logger
+	app          Appender
+	logger       *slog.Logger
 	// name is "nats/<stream>/<durable>": the stable label of metrics and
 	// logs, whichever incarnation of the stream is consumed.
 	name string

@@ -1317,22 +1317,33 @@ func ConnectRefused(err error) bool {
 		errors.As(err, &authority) || errors.As(err, &hostname) || errors.As(err, &invalid) {
 		return true
 	}
-	// A TLS alert, sent by the server ("remote error": a bad or
-	// missing client certificate) or by crypto/tls to it ("local
-	// error"); crypto/tls's alert type is unexported.
-	if op, ok := errors.AsType[*net.OpError](err); ok && (op.Op == "remote error" || op.Op == "local error") {
+	if TLSClosedByServer(err) {
 		return true
 	}
-	if !errors.Is(err, nats.ErrTLS) {
-		return false
+	// A TLS alert sent by crypto/tls to the server ("local error");
+	// crypto/tls's alert type is unexported.
+	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "local error" {
+		return true
 	}
-	// nats.ErrTLS: the server closed or reset the connection right
-	// after the handshake (it refused the client certificate, or its
-	// absence), or crypto/tls's own handshake error ("tls: handshake
-	// failure", "tls: server selected unsupported protocol version"),
-	// which has no type: nats.go's message is "nats: tls error: tls: …".
-	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		strings.Contains(err.Error(), nats.ErrTLS.Error()+": tls: ")
+	// crypto/tls's own handshake error ("tls: handshake failure", "tls:
+	// server selected unsupported protocol version"), which has no type:
+	// nats.go's message is "nats: tls error: tls: …".
+	return errors.Is(err, nats.ErrTLS) && strings.Contains(err.Error(), nats.ErrTLS.Error()+": tls: ")
+}
+
+// TLSClosedByServer reports whether the NATS connect error err is the
+// server refusing the TLS connection after it looked at the client's
+// certificate: a TLS alert from it ("remote error: tls: bad
+// certificate", "certificate required"), or the connection closed right
+// after the TLS handshake (nats.ErrTLS with EOF, a reset, a broken pipe:
+// under TLS 1.3 the server checks the client's certificate once the
+// client has finished). ConnectRefused counts it; omen run's start
+// error names the client certificate flags then.
+func TLSClosedByServer(err error) bool {
+	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "remote error" {
+		return true
+	}
+	return errors.Is(err, nats.ErrTLS) && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
 }
 
 // AuthRefused reports whether err is a NATS server refusing the

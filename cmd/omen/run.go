@@ -24,6 +24,7 @@ import (
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/stream"
 )
 
 // daemonFlags are the flags of "omen run", shared by "omen demo".
@@ -168,7 +169,7 @@ func (f *daemonFlags) startHint(err error) error {
 	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok && f.natsURL != "" {
 		return fmt.Errorf("%w (the NATS server's TLS certificate is not trusted for its name: give the CA that signed it with --nats.tls-ca-file, the name it is for with --nats.tls-server-name)", err)
 	}
-	if f.natsURL != "" && f.natsClient.TLSCertFile == "" && natsTLSRefused(err) {
+	if f.natsURL != "" && f.natsClient.TLSCertFile == "" && stream.TLSClosedByServer(err) {
 		return fmt.Errorf("%w (the NATS server refused the TLS connection: if it requires client certificates, tls { verify: true }, give a client certificate with --nats.tls-cert-file and --nats.tls-key-file)", err)
 	}
 	if !errors.Is(err, syscall.EADDRINUSE) {
@@ -182,19 +183,6 @@ func (f *daemonFlags) startHint(err error) error {
 		return fmt.Errorf("%w (another process listens on %s, a NATS server or another omen maybe: give the embedded NATS server another --nats.listen-address, or use a running NATS server with --nats.url)", err, f.natsListenAddress)
 	}
 	return err
-}
-
-// natsTLSRefused reports whether the NATS connect error err is the
-// server refusing the TLS connection after it looked at the client's
-// certificate: a TLS alert from it ("remote error: tls: bad
-// certificate", "certificate required"), or the connection closed right
-// after the TLS handshake (EOF, reset, a broken pipe: under TLS 1.3 the
-// server checks the client's certificate once the client has finished).
-func natsTLSRefused(err error) bool {
-	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "remote error" {
-		return true
-	}
-	return errors.Is(err, nats.ErrTLS) && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
 }
 
 type stringList []string

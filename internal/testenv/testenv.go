@@ -252,7 +252,7 @@ func NATSServer(t testing.TB, extraArgs ...string) string {
 // extraArgs are appended to the command line.
 func Prometheus(t testing.TB, cfgYAML string, extraArgs ...string) string {
 	t.Helper()
-	return startPrometheus(t, cfgYAML, nil, extraArgs...)
+	return startPrometheus(t, func(string) string { return cfgYAML }, nil, extraArgs...)
 }
 
 // Web is a --web.config.file of Prometheus and Alertmanager (TLS, client
@@ -281,7 +281,7 @@ func (w *Web) scheme() string {
 // credentials, and its base URL is https://127.0.0.1:PORT with TLS.
 func PrometheusWeb(t testing.TB, cfgYAML string, web Web, extraArgs ...string) string {
 	t.Helper()
-	return startPrometheus(t, cfgYAML, &web, extraArgs...)
+	return startPrometheus(t, func(string) string { return cfgYAML }, &web, extraArgs...)
 }
 
 // webConfigFile writes web's configuration into dir and returns the
@@ -298,20 +298,33 @@ func webConfigFile(t testing.TB, dir string, web *Web) []string {
 	return []string{"--web.config.file=" + f}
 }
 
-func startPrometheus(t testing.TB, cfgYAML string, web *Web, extraArgs ...string) string {
+// PrometheusScrapingItself is Prometheus (as Prometheus starts it)
+// scraping its own metrics every interval (a Go duration such as "1s"),
+// job "self": series a test can read back without writing any.
+func PrometheusScrapingItself(t testing.TB, interval string) string {
+	t.Helper()
+	return startPrometheus(t, func(addr string) string {
+		return fmt.Sprintf("global:\n  scrape_interval: %s\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['%s']\n", interval, addr)
+	}, nil)
+}
+
+// startPrometheus starts Prometheus with the configuration cfgYAML
+// returns for its listen address (an empty one: no scrape jobs).
+func startPrometheus(t testing.TB, cfgYAML func(addr string) string, web *Web, extraArgs ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	if cfgYAML == "" {
-		cfgYAML = "global:\n  scrape_interval: 15s\n"
-	}
 	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte(cfgYAML), 0o600); err != nil {
-		t.Fatalf("write prometheus config: %v", err)
-	}
 	webFlags := webConfigFile(t, dir, web)
 	var url string
 	startOnFreePorts(t, 1, func(ports []int) (*Process, func() error) {
 		addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+		yml := cfgYAML(addr)
+		if yml == "" {
+			yml = "global:\n  scrape_interval: 15s\n"
+		}
+		if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
+			t.Fatalf("write prometheus config: %v", err)
+		}
 		args := append([]string{
 			"--config.file=" + cfg,
 			"--storage.tsdb.path=" + filepath.Join(t.TempDir(), "data"),

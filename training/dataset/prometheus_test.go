@@ -6,12 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -22,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	pmodel "github.com/prometheus/common/model"
+
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 // fakeAPI answers range queries from a table.
@@ -96,47 +94,18 @@ func TestPrometheusSourceFake(t *testing.T) {
 }
 
 // startPrometheus runs the Debian Prometheus (apt-get install
-// prometheus) on a random loopback port, scraping itself every second,
-// and returns its API once it has scraped itself, with the time of that
-// first scrape.
+// prometheus) on a random loopback port, scraping itself every second
+// (testenv.PrometheusScrapingItself), and returns its API once it has
+// scraped itself, with its address and the time of that first scrape.
 func startPrometheus(t *testing.T) (v1.API, string, time.Time) {
 	t.Helper()
-	bin := "/usr/bin/prometheus"
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['%s']\n", addr)
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=error")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s (apt-get install prometheus): %v", bin, err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	url := testenv.PrometheusScrapingItself(t, "1s")
+	addr := strings.TrimPrefix(url, "http://")
 	client, err := api.NewClient(api.Config{Address: "http://" + addr})
 	if err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 	// Wait for the first scrape.
 	papi := v1.NewAPI(client)
 	for {

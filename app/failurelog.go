@@ -44,10 +44,10 @@ func (l *failureLog) failedClass(op, class string, err error, attrs ...any) {
 		level = slog.LevelWarn
 	}
 	switch {
-	case first && f.Count > 1:
-		l.logger.Log(context.Background(), level, op+" (while it fails, logged again once a minute)", append(attrs, "failing_since", f.Since.UTC().Format(time.RFC3339),
-			"failed_attempts", f.Count, "err", err)...)
 	case first:
+		if f.Count > 1 { // a new class in a run going on
+			attrs = append(attrs, "failing_since", f.Since.UTC().Format(time.RFC3339), "failed_attempts", f.Count)
+		}
 		l.logger.Log(context.Background(), level, op+" (while it fails, logged again once a minute)", append(attrs, "err", err)...)
 	case again:
 		l.logger.Log(context.Background(), level, op+" still failing", append(attrs, "failing_since", f.Since.UTC().Format(time.RFC3339),

@@ -98,9 +98,19 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	r, err := readEnvelope(resp, method, path)
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("read response of %s %s: %w", method, path, err)
+	}
+	var r struct {
+		Status    string          `json:"status"`
+		Data      json.RawMessage `json:"data"`
+		ErrorType string          `json:"errorType"`
+		Error     string          `json:"error"`
+		Warnings  []string        `json:"warnings"`
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, nil, notOmen(resp, data, method, path)
 	}
 	if resp.StatusCode/100 != 2 || r.Status != "success" {
 		return nil, nil, &Error{StatusCode: resp.StatusCode, Type: r.ErrorType, Message: r.Error}
@@ -111,42 +121,6 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 		}
 	}
 	return r.Data, r.Warnings, nil
-}
-
-// envelope is an answer of the API as the client reads it.
-type envelope struct {
-	Status    string          `json:"status"`
-	Data      json.RawMessage `json:"data"`
-	ErrorType string          `json:"errorType"`
-	Error     string          `json:"error"`
-	Warnings  []string        `json:"warnings"`
-}
-
-// readEnvelope reads and decodes the answer resp to method path; one
-// that is not the API's envelope is an *Error (notOmen).
-func readEnvelope(resp *http.Response, method, path string) (envelope, error) {
-	var r envelope
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return r, fmt.Errorf("read response of %s %s: %w", method, path, err)
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return r, notOmen(resp, data, method, path)
-	}
-	return r, nil
-}
-
-// errorAnswer is the error of resp, an answer to method path that is not
-// the one asked for: the API's error as an *Error, else notOmen's.
-func errorAnswer(resp *http.Response, method, path string) error {
-	r, err := readEnvelope(resp, method, path)
-	if err != nil {
-		return err
-	}
-	if r.Status == "success" {
-		return notOmen(resp, nil, method, path)
-	}
-	return &Error{StatusCode: resp.StatusCode, Type: r.ErrorType, Message: r.Error}
 }
 
 // Explain fetches the explanation of arg: as an alert fingerprint or

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -133,10 +132,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		// Without settings too: its errors say as the daemon's poller's
 		// what the server's certificate was checked against.
-		rt, err := h.RoundTripper("prometheus")
+		hc, err := h.Client("prometheus")
 		if err == nil {
-			defer closeIdle(rt)
-			promClient, err = promapi.NewClient(promapi.Config{Address: *promURL, RoundTripper: rt})
+			defer hc.CloseIdleConnections()
+			promClient, err = promapi.NewClient(promapi.Config{Address: *promURL, Client: hc})
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "omen train: Prometheus client: %v\n", err)
@@ -325,13 +324,6 @@ func prometheusClient(promURL, httpFile, configFile string, cfg *config.Config, 
 func warnInsecureTLS(stderr io.Writer, where string, h config.HTTPClientConfig) {
 	if h.TLSConfig.InsecureSkipVerify {
 		fmt.Fprintf(stderr, "omen train: warning: %s: %s\n", where, app.InsecureTLSMessage)
-	}
-}
-
-// closeIdle closes rt's idle connections.
-func closeIdle(rt http.RoundTripper) {
-	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
 	}
 }
 

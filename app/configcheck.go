@@ -65,6 +65,28 @@ func CheckConfig(cfg *config.Config) error {
 	return errors.Join(errs...)
 }
 
+// clientEntry is a prometheus or alerting.alertmanagers entry's client
+// settings, with its key (prometheus[0]) and URL.
+type clientEntry struct {
+	key, url string
+	h        config.HTTPClientConfig
+}
+
+// clientEntries returns cfg's alerting.alertmanagers entries, after its
+// prometheus ones when prometheus is true (a reload does not apply those).
+func clientEntries(cfg *config.Config, prometheus bool) []clientEntry {
+	var out []clientEntry
+	if prometheus {
+		for i, p := range cfg.Prometheus {
+			out = append(out, clientEntry{fmt.Sprintf("prometheus[%d]", i), p.URL, p.HTTPClientConfig})
+		}
+	}
+	for i, am := range cfg.Alerting.Alertmanagers {
+		out = append(out, clientEntry{fmt.Sprintf("alerting.alertmanagers[%d]", i), am.URL, am.HTTPClientConfig})
+	}
+	return out
+}
+
 // checkHTTPClients returns the errors of the prometheus and
 // alerting.alertmanagers entries' tls_config, basic_auth and
 // authorization keys (config.HTTPClientConfig.Check: keys given together
@@ -73,13 +95,8 @@ func CheckConfig(cfg *config.Config) error {
 // (CheckConnectionFiles).
 func checkHTTPClients(cfg *config.Config) []error {
 	var errs []error
-	for i, p := range cfg.Prometheus {
-		if err := p.Check(fmt.Sprintf("prometheus[%d]", i), p.URL); err != nil {
-			errs = append(errs, config.Unjoin(err)...)
-		}
-	}
-	for i, am := range cfg.Alerting.Alertmanagers {
-		if err := am.Check(fmt.Sprintf("alerting.alertmanagers[%d]", i), am.URL); err != nil {
+	for _, e := range clientEntries(cfg, true) {
+		if err := e.h.Check(e.key, e.url); err != nil {
 			errs = append(errs, config.Unjoin(err)...)
 		}
 	}
@@ -95,13 +112,8 @@ func checkHTTPClients(cfg *config.Config) []error {
 // ConfigMap), warns.
 func CheckConnectionFiles(cfg *config.Config) []error {
 	var errs []error
-	for i, p := range cfg.Prometheus {
-		if err := p.CheckFiles(fmt.Sprintf("prometheus[%d]", i)); err != nil {
-			errs = append(errs, config.Unjoin(err)...)
-		}
-	}
-	for i, am := range cfg.Alerting.Alertmanagers {
-		if err := am.CheckFiles(fmt.Sprintf("alerting.alertmanagers[%d]", i)); err != nil {
+	for _, e := range clientEntries(cfg, true) {
+		if err := e.h.CheckFiles(e.key); err != nil {
 			errs = append(errs, config.Unjoin(err)...)
 		}
 	}
@@ -113,26 +125,15 @@ func CheckConnectionFiles(cfg *config.Config) []error {
 const InsecureTLSMessage = "tls_config.insecure_skip_verify is true: omen accepts any certificate from this server, " +
 	"unverified (meant for tests; give tls_config.ca_file with the CA that signs it, and server_name when it names another host)"
 
-// insecureTLSEntry is a prometheus or alerting.alertmanagers entry with
-// tls_config.insecure_skip_verify set: its key (prometheus[0]) and URL,
-// with its secrets hidden (redact.URL).
-type insecureTLSEntry struct{ key, url string }
-
-// insecureTLSEntries returns cfg's alerting.alertmanagers entries with
-// tls_config.insecure_skip_verify set, after its prometheus ones when
-// prometheus is true (a reload does not apply those).
-func insecureTLSEntries(cfg *config.Config, prometheus bool) []insecureTLSEntry {
-	var out []insecureTLSEntry
-	if prometheus {
-		for i, p := range cfg.Prometheus {
-			if p.TLSConfig.InsecureSkipVerify {
-				out = append(out, insecureTLSEntry{fmt.Sprintf("prometheus[%d]", i), redact.URL(p.URL)})
-			}
-		}
-	}
-	for i, am := range cfg.Alerting.Alertmanagers {
-		if am.TLSConfig.InsecureSkipVerify {
-			out = append(out, insecureTLSEntry{fmt.Sprintf("alerting.alertmanagers[%d]", i), redact.URL(am.URL)})
+// insecureTLSEntries returns the entries of clientEntries(cfg,
+// prometheus) with tls_config.insecure_skip_verify set, their URLs with
+// secrets hidden (redact.URL).
+func insecureTLSEntries(cfg *config.Config, prometheus bool) []clientEntry {
+	var out []clientEntry
+	for _, e := range clientEntries(cfg, prometheus) {
+		if e.h.TLSConfig.InsecureSkipVerify {
+			e.url = redact.URL(e.url)
+			out = append(out, e)
 		}
 	}
 	return out

@@ -721,17 +721,12 @@ func (a *alerter) close(ctx context.Context) error {
 
 // checkConfig reports whether setConfig would accept cfg's alerting
 // section, changing nothing: a reload checks it before applying anything.
+//
+// The Alertmanagers' clients are built by setConfig only: their files
+// were checked before (CheckConnectionFiles), and CheckReload does not
+// read the clients.
 func (a *alerter) checkConfig(cfg *config.Config) error {
-	a.listenMu.Lock()
-	have := a.clients
-	a.listenMu.Unlock()
-	clients, err := alertmanagerClients(cfg, have)
-	if err != nil {
-		return fmt.Errorf("alerting: %w", err)
-	}
-	r := reloadOf(a.options(), cfg)
-	r.Clients = httpClientsOf(clients)
-	if err := a.m.CheckReload(r); err != nil {
+	if err := a.m.CheckReload(reloadOf(a.options(), cfg)); err != nil {
 		return fmt.Errorf("alerting: %w", err)
 	}
 	return nil

@@ -83,7 +83,6 @@ func natsFailureClass(err error) string {
 func (l *natsReconnectLog) reconnected() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.up = true
 	l.log.worked(natsReconnectOp)
 }
 

@@ -685,8 +685,7 @@ func restoreTarget(dir string) error {
 // restoreInto loads the records of br into a new Badger database at dir,
 // syncs its files, and opens it as a store (and closes it) to check it.
 func restoreInto(dir string, br *backupReader, so Options) error {
-	so.Path, so.InMemory = dir, false
-	so.applyDefaults()
+	so.Path = dir // Restore applied so's defaults, for the target
 	if err := so.validate(); err != nil {
 		return fmt.Errorf("invalid options: %w", err)
 	}

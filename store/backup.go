@@ -90,7 +90,8 @@ type BackupInfo struct {
 	Header BackupHeader
 	// Records is the number of records (key-value pairs) the backup holds.
 	Records int64
-	// Bytes is the size of the backup file.
+	// Bytes is the size of the backup file (of a backup that stopped
+	// with an error: the bytes it wrote).
 	Bytes int64
 	// SHA256 is the hex SHA-256 the trailer holds.
 	SHA256 string
@@ -152,7 +153,9 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, opts BackupOptions) (Ba
 		return BackupInfo{}, err
 	}
 	defer s.exit()
+	start := time.Now()
 	info, err := backupDB(ctx, s.db, w, opts)
+	s.observeBackup(ctx, info.Bytes, time.Since(start), err)
 	if err != nil {
 		return info, fmt.Errorf("back up store %q: %w", s.opts.Path, err)
 	}
@@ -206,11 +209,36 @@ func BackupDir(ctx context.Context, dir string, w io.Writer, opts BackupOptions)
 	return info, nil
 }
 
-// backupDB writes the backup of db to w.
-func backupDB(ctx context.Context, db *badger.DB, w io.Writer, opts BackupOptions) (BackupInfo, error) {
+// observeBackup counts a backup of the store that took d, wrote n bytes
+// and returned err, run with ctx: one whose ctx ended is canceled (its
+// client went away, or omen is stopping), not failed.
+func (s *Store) observeBackup(ctx context.Context, n int64, d time.Duration, err error) {
+	s.m.backupBytes.Add(float64(n))
+	now := float64(s.opts.Now().UnixNano()) / 1e9
+	switch {
+	case err == nil:
+		s.m.backups.WithLabelValues("success").Inc()
+		s.m.backupLastOK.Set(now)
+		s.m.backupSeconds.Observe(d.Seconds())
+	case ctx.Err() != nil:
+		s.m.backups.WithLabelValues("canceled").Inc()
+	default:
+		s.m.backups.WithLabelValues("failed").Inc()
+		s.m.backupLastBad.Set(now)
+	}
+}
+
+// backupDB writes the backup of db to w. On an error, info.Bytes is the
+// bytes written.
+func backupDB(ctx context.Context, db *badger.DB, w io.Writer, opts BackupOptions) (info BackupInfo, err error) {
 	opts.applyDefaults()
-	info := BackupInfo{Header: BackupHeader{OmenVersion: opts.OmenVersion, Created: opts.Now().UTC(), StoreFormat: formatVersion}}
+	info = BackupInfo{Header: BackupHeader{OmenVersion: opts.OmenVersion, Created: opts.Now().UTC(), StoreFormat: formatVersion}}
 	bw := &backupWriter{ctx: ctx, w: w, h: sha256.New()}
+	defer func() {
+		if err != nil {
+			info.Bytes = bw.n
+		}
+	}()
 	head, err := encodeBackupHeader(info.Header)
 	if err != nil {
 		return info, err

@@ -20,6 +20,8 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/omen-sre/omen/telemetry"
 )
@@ -549,5 +551,91 @@ func TestRestoreRefusesFullDisk(t *testing.T) {
 				t.Errorf("left behind: %v", ents)
 			}
 		})
+	}
+}
+
+// TestBackupMetrics: each backup counts in omen_store_backups_total by
+// its result (canceled: its context ended; failed: another error), its
+// bytes written in omen_store_backup_bytes_total whatever the result, a
+// success sets omen_store_backup_last_success_timestamp_seconds and is
+// observed in omen_store_backup_duration_seconds, a failure sets
+// omen_store_backup_last_failure_timestamp_seconds.
+func TestBackupMetrics(t *testing.T) {
+	clock := newFakeClock(1_700_000_000_000)
+	reg := prometheus.NewRegistry()
+	s := openTest(t, Options{NoSync: true, Registerer: reg, Now: clock.Now})
+	fillEveryKind(t, s)
+	type want struct {
+		success, failed, canceled float64
+		lastOK, lastBad           float64
+		durations                 uint64
+	}
+	var total int64 // bytes written by the backups so far
+	for _, tc := range []struct {
+		name  string
+		at    int64 // clock, ms
+		run   func() (int64, error)
+		want  want
+		isErr bool
+	}{
+		{"success", 1_700_000_001_000, func() (int64, error) {
+			var buf bytes.Buffer
+			info, err := s.Backup(t.Context(), &buf, BackupOptions{})
+			if int64(buf.Len()) != info.Bytes {
+				t.Errorf("info.Bytes %d, %d written", info.Bytes, buf.Len())
+			}
+			return int64(buf.Len()), err
+		}, want{1, 0, 0, 1_700_000_001, 0, 1}, false},
+		{"failed", 1_700_000_002_500, func() (int64, error) {
+			info, err := s.Backup(t.Context(), failWriter{errors.New("disk full")}, BackupOptions{})
+			return info.Bytes, err
+		}, want{1, 1, 0, 1_700_000_001, 1_700_000_002.5, 1}, true},
+		{"canceled", 1_700_000_003_000, func() (int64, error) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			cw := &cancelWriter{n: 100, cancel: cancel}
+			var buf bytes.Buffer
+			info, err := s.Backup(ctx, io.MultiWriter(&buf, cw), BackupOptions{})
+			if int64(buf.Len()) != info.Bytes || info.Bytes == 0 {
+				t.Errorf("info.Bytes %d, %d written", info.Bytes, buf.Len())
+			}
+			return info.Bytes, err
+		}, want{1, 1, 1, 1_700_000_001, 1_700_000_002.5, 1}, true},
+		{"success again", 1_700_000_004_000, func() (int64, error) {
+			info, err := s.Backup(t.Context(), io.Discard, BackupOptions{})
+			return info.Bytes, err
+		}, want{2, 1, 1, 1_700_000_004, 1_700_000_002.5, 2}, false},
+	} {
+		clock.Set(tc.at)
+		n, err := tc.run()
+		if (err != nil) != tc.isErr {
+			t.Fatalf("%s: Backup: %v", tc.name, err)
+		}
+		total += n
+		got := want{
+			success:  testutil.ToFloat64(s.m.backups.WithLabelValues("success")),
+			failed:   testutil.ToFloat64(s.m.backups.WithLabelValues("failed")),
+			canceled: testutil.ToFloat64(s.m.backups.WithLabelValues("canceled")),
+			lastOK:   testutil.ToFloat64(s.m.backupLastOK),
+			lastBad:  testutil.ToFloat64(s.m.backupLastBad),
+		}
+		var m dto.Metric
+		if err := s.m.backupSeconds.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		got.durations = m.GetHistogram().GetSampleCount()
+		if got != tc.want {
+			t.Errorf("after %s: %+v; want %+v", tc.name, got, tc.want)
+		}
+		if b := testutil.ToFloat64(s.m.backupBytes); b != float64(total) {
+			t.Errorf("after %s: backup_bytes_total %v; want %d", tc.name, b, total)
+		}
+	}
+	// Registered under the names the README and the example rules use.
+	for _, name := range []string{"omen_store_backups_total", "omen_store_backup_last_success_timestamp_seconds",
+		"omen_store_backup_last_failure_timestamp_seconds", "omen_store_backup_bytes_total", "omen_store_backup_duration_seconds"} {
+		if n, err := testutil.GatherAndCount(reg, name); err != nil || n == 0 {
+			t.Errorf("%s: %d series, %v", name, n, err)
+		}
 	}
 }

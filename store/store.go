@@ -75,6 +75,12 @@ type metrics struct {
 	invalid   *prometheus.CounterVec
 	runs      *prometheus.CounterVec
 	lastRun   prometheus.Gauge
+
+	backups       *prometheus.CounterVec
+	backupLastOK  prometheus.Gauge
+	backupLastBad prometheus.Gauge
+	backupBytes   prometheus.Counter
+	backupSeconds prometheus.Histogram
 }
 
 // Open opens (creating if needed) the store described by opts.
@@ -281,6 +287,30 @@ func (s *Store) registerMetrics(reg prometheus.Registerer) {
 	s.m.lastRun = f.NewGauge(prometheus.GaugeOpts{
 		Namespace: "omen", Subsystem: "store", Name: "retention_last_success_timestamp_seconds",
 		Help: "Unix time of the last retention run that completed every step (0: none since start).",
+	})
+	s.m.backups = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "omen", Subsystem: "store", Name: "backups_total",
+		Help: "Backups of the store (POST /api/v1/store/backup), by result (success; failed: a read or write error, a client that read nothing for the write timeout; canceled: the client went away or omen stopped).",
+	}, []string{"result"})
+	for _, r := range []string{"success", "failed", "canceled"} {
+		s.m.backups.WithLabelValues(r)
+	}
+	s.m.backupLastOK = f.NewGauge(prometheus.GaugeOpts{
+		Namespace: "omen", Subsystem: "store", Name: "backup_last_success_timestamp_seconds",
+		Help: "Unix time at which the last successful backup finished (0: none since start).",
+	})
+	s.m.backupLastBad = f.NewGauge(prometheus.GaugeOpts{
+		Namespace: "omen", Subsystem: "store", Name: "backup_last_failure_timestamp_seconds",
+		Help: "Unix time at which the last failed backup stopped (0: none since start; canceled ones are not failures).",
+	})
+	s.m.backupBytes = f.NewCounter(prometheus.CounterOpts{
+		Namespace: "omen", Subsystem: "store", Name: "backup_bytes_total",
+		Help: "Bytes of backups written, those of backups that did not finish included.",
+	})
+	s.m.backupSeconds = f.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "omen", Subsystem: "store", Name: "backup_duration_seconds",
+		Help:    "Duration of the successful backups.",
+		Buckets: prometheus.ExponentialBuckets(0.1, 4, 8),
 	})
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "omen", Subsystem: "store", Name: "disk_free_bytes",

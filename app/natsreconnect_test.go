@@ -11,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/omen-sre/omen/internal/testenv"
+	"github.com/omen-sre/omen/stream"
 )
 
 // natsServerOn starts Debian nats-server with JetStream on port, its
@@ -200,5 +203,81 @@ func TestExternalNATSLateServerRefusesCredentials(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("omen still runs 20s after the server refused its credentials")
+	}
+}
+
+// expiringCreds writes a credentials file of a new user of account whose
+// JWT expires at the Unix second expires, and returns its path.
+func expiringCreds(t *testing.T, dir string, account nkeys.KeyPair, expires int64) string {
+	t.Helper()
+	pub, seed := nkeyUser(t)
+	uc := jwt.NewUserClaims(pub)
+	uc.Expires = expires
+	u, err := uc.Encode(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := jwt.FormatUserConfig(u, []byte(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, dir, fmt.Sprintf("user-%d.creds", expires), string(b))
+}
+
+// TestNATSExpiredUserRefused: what Debian nats-server 2.9 in operator
+// mode answers a connect with an expired user JWT is a refusal of the
+// credentials for stream.AuthRefused and stream.ConnectRefused (omen
+// run's start, a late server) and for the reconnect log's class
+// ("auth"): "Authorization Violation" once the JWT has expired, and
+// "User Authentication Expired" in the handshake of a connect in the
+// second the JWT expires (the server lets the JWT in and its expiry timer
+// fires at once). nats.go returns that -ERR as its own error, which is
+// not nats.ErrAuthExpired ("nats: authentication expired"): the
+// refusal counted as "other", and a start refused so as one the server
+// did not refuse.
+func TestNATSExpiredUserRefused(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	op := newOperatorServer(t)
+	dir := t.TempDir()
+	connect := func(creds string) error {
+		nc, err := nats.Connect(op.url, nats.UserCredentials(creds), nats.NoReconnect())
+		if err == nil {
+			nc.Close()
+		}
+		return err
+	}
+	expired := connect(expiringCreds(t, dir, op.account, time.Now().Add(-time.Minute).Unix()))
+	// Connects in the expiry second, until one is refused in its
+	// handshake (one in a few: the server's timer races its PONG).
+	var expiring error
+	for deadline := time.Now().Add(30 * time.Second); expiring == nil && time.Now().Before(deadline); {
+		sec := time.Now().Unix() + 1
+		creds := expiringCreds(t, dir, op.account, sec)
+		time.Sleep(time.Until(time.Unix(sec, 0)))
+		for expiring == nil && time.Now().Before(time.Unix(sec, int64(800*time.Millisecond))) {
+			if err := connect(creds); err != nil && strings.Contains(err.Error(), "Authentication Expired") {
+				expiring = err
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"expired before the connect", expired, "nats: Authorization Violation"},
+		{"expiring in the connect", expiring, "nats: User Authentication Expired"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.err == nil || tc.err.Error() != tc.want {
+				t.Fatalf("connect error %v, want %q", tc.err, tc.want)
+			}
+			if !stream.AuthRefused(tc.err) || !stream.ConnectRefused(tc.err) {
+				t.Errorf("AuthRefused(%q) = %v, ConnectRefused = %v, want true", tc.err, stream.AuthRefused(tc.err), stream.ConnectRefused(tc.err))
+			}
+			if c := natsFailureClass(tc.err); c != "auth" {
+				t.Errorf("reconnect failure class of %q = %q, want auth", tc.err, c)
+			}
+		})
 	}
 }

@@ -1348,10 +1348,31 @@ func TLSClosedByServer(err error) bool {
 
 // AuthRefused reports whether err is a NATS server refusing the
 // connection's credentials (an authorization violation, expired or
-// revoked credentials).
+// revoked credentials). nats.go gives a refusal after the handshake as
+// its sentinel error (nats.ErrAuthExpired: "nats: authentication
+// expired"), and one in the handshake as the server's own -ERR text,
+// equal to the sentinel only when the texts are: nats-server 2.9
+// answers a user JWT that expires in the second of the connect with
+// "User Authentication Expired" ("nats: User Authentication Expired"),
+// which is not nats.ErrAuthExpired. The server's texts (nats.go's
+// AUTHORIZATION_ERR and the others, which its own reading of the -ERR
+// matches) are recognised in err's message.
 func AuthRefused(err error) bool {
-	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
-		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired)
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired) {
+		return true
+	}
+	msg := strings.ToLower(err.Error())
+	for _, refusal := range []string{nats.AUTHORIZATION_ERR, nats.AUTHENTICATION_EXPIRED_ERR,
+		nats.AUTHENTICATION_REVOKED_ERR, nats.ACCOUNT_AUTHENTICATION_EXPIRED_ERR} {
+		if strings.Contains(msg, "nats: "+refusal) {
+			return true
+		}
+	}
+	return false
 }
 
 // jsAPIDenied returns the connection's last error when it is a

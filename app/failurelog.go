@@ -59,10 +59,19 @@ func (l *failureLog) failedClass(op, class string, err error, attrs ...any) {
 
 // worked ends the run of failures of op, if any, saying so at INFO.
 func (l *failureLog) worked(op string) {
+	if attrs := l.end(op); attrs != nil {
+		l.logger.Info(op+" works again", attrs...)
+	}
+}
+
+// end ends the run of failures of op and returns what the INFO that
+// says so carries (since when, for how long, how many attempts); nil
+// when op was not failing.
+func (l *failureLog) end(op string) []any {
 	f, ended := l.runs.Succeed(op)
 	if !ended {
-		return
+		return nil
 	}
-	l.logger.Info(op+" works again", "failing_since", f.Since.UTC().Format(time.RFC3339),
-		"failed_for", l.now().Sub(f.Since).Round(time.Millisecond), "failed_attempts", f.Count)
+	return []any{"failing_since", f.Since.UTC().Format(time.RFC3339),
+		"failed_for", l.now().Sub(f.Since).Round(time.Millisecond), "failed_attempts", f.Count}
 }

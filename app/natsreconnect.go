@@ -19,8 +19,10 @@ const natsReconnectOp = "reconnect to NATS"
 // cannot reconnect (see failureLog: a WARN when the attempts start
 // failing and at the first failure of each other class, natsFailureClass:
 // the dial a restarting server refuses, then the credentials it refuses
-// once up; then at most once a minute with since when and how many, an
-// INFO when it reconnects): a refused dial (nats.ReconnectErrHandler), a
+// once up; then at most once a minute with since when and how many),
+// and the reconnect at INFO ("NATS reconnected", with how long the
+// connection was down and, after failed attempts, since when and how
+// many), for: a refused dial (nats.ReconnectErrHandler), a
 // TLS handshake or credentials the server refuses. nats.go reports these
 // two to no handler (the credentials only as an asynchronous error at
 // each attempt, every natsReconnectWait): watch sees each failed
@@ -33,7 +35,8 @@ const natsReconnectOp = "reconnect to NATS"
 type natsReconnectLog struct {
 	mu       sync.Mutex
 	log      failureLog
-	up       bool // the connection has connected once
+	up       bool      // the connection has connected once
+	down     time.Time // when the connection was lost, zero while up
 	done     chan struct{}
 	stopOnce sync.Once
 }
@@ -79,11 +82,30 @@ func natsFailureClass(err error) string {
 	return "other"
 }
 
-// reconnected ends the run of failed attempts, if any, at INFO.
-func (l *natsReconnectLog) reconnected() {
+// disconnected marks when the connection was lost, for reconnected's
+// down_for (the first disconnect of an outage: nats.go reports one per
+// lost connection).
+func (l *natsReconnectLog) disconnected() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.log.worked(natsReconnectOp)
+	if l.down.IsZero() {
+		l.down = l.log.now()
+	}
+}
+
+// reconnected logs the reconnect to url at INFO, in one record: how long
+// the connection was down and, if attempts failed, the end of their run
+// (failing_since, failed_for, failed_attempts; "reconnect to NATS works
+// again" was a second record).
+func (l *natsReconnectLog) reconnected(url string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	attrs := []any{"url", url}
+	if !l.down.IsZero() {
+		attrs = append(attrs, "down_for", l.log.now().Sub(l.down).Round(time.Millisecond))
+		l.down = time.Time{}
+	}
+	l.log.logger.Info("NATS reconnected", append(attrs, l.log.end(natsReconnectOp)...)...)
 }
 
 // start starts watch for nc, until nc is closed (stop).

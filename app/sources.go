@@ -178,14 +178,12 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(natsReconnectWait),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			rl.disconnected()
 			if err != nil {
 				logger.Warn("NATS disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) {
-			rl.reconnected()
-			logger.Info("NATS reconnected", "url", c.ConnectedUrlRedacted())
-		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { rl.reconnected(c.ConnectedUrlRedacted()) }),
 		// A reconnect whose dial failed (connection refused); one that
 		// failed in the handshake (TLS, credentials) is seen by
 		// natsReconnectLog.watch.

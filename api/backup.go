@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/omen-sre/omen/store"
@@ -72,6 +73,18 @@ func (a *API) storeBackup(w http.ResponseWriter, r *http.Request) {
 	info, err := a.opts.Backup.Backup(ctx, bw, store.BackupOptions{})
 	aborted := bw.close()
 	if err != nil {
+		// Canceled: the backup's context ended (the client went away, omen
+		// is stopping), or the connection broke under a write (the
+		// client went away); the store's error is then a context's.
+		// Expected: one line at INFO.
+		canceled := errors.Is(err, context.Canceled)
+		if canceled {
+			why := "the client went away"
+			if stopping() {
+				why = "omen is stopping"
+			}
+			a.logger.Info("store backup canceled: "+why, "bytes", bw.n, "duration", time.Since(start).Round(time.Millisecond), "err", err)
+		}
 		if stopping() {
 			err = fmt.Errorf("omen is stopping: %w (%w)", err, ErrUnavailable)
 		}
@@ -83,15 +96,10 @@ func (a *API) storeBackup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		switch {
-		case r.Context().Err() != nil:
-			a.logger.Warn("store backup stopped: the client went away", "bytes", bw.n, "duration", time.Since(start).Round(time.Millisecond), "err", err)
-		case stopping():
-			a.logger.Warn("store backup stopped: omen is stopping; the response is cut (the client's copy lacks its trailer)", "bytes", bw.n, "err", err)
+		case canceled:
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			a.logger.Warn("store backup stopped: the client read nothing for the write timeout; the response is cut", "bytes", bw.n,
 				"write_timeout", a.opts.WriteTimeout, "duration", time.Since(start).Round(time.Millisecond), "err", err)
-		case errors.Is(err, context.Canceled):
-			a.logger.Warn("store backup stopped; the response is cut (the client's copy lacks its trailer)", "bytes", bw.n, "err", err)
 		default:
 			a.logger.Error("store backup failed; the response is cut (the client's copy lacks its trailer)", "bytes", bw.n, "err", err)
 		}
@@ -115,13 +123,19 @@ type backupResponse struct {
 	name    string
 	n       int64
 
-	mu      sync.Mutex
-	aborted bool // abort ran: writes fail
-	closed  bool // the backup returned: abort does nothing
+	mu        sync.Mutex
+	aborted   bool      // abort ran: writes fail
+	abortedAt time.Time // when abort ran
+	closed    bool      // the backup returned: abort does nothing
 }
 
-// errBackupAborted is a write's error once the backup's context ended.
-var errBackupAborted = errors.New("the backup's response was aborted")
+// errBackupAborted is a write's error once the backup's context ended:
+// the backup was canceled.
+var errBackupAborted = fmt.Errorf("the backup's response was aborted: %w", context.Canceled)
+
+// errClientGone wraps the error of a write that found the connection
+// closed or reset by the client: the backup was canceled.
+var errClientGone = fmt.Errorf("the client went away: %w", context.Canceled)
 
 // backupWriteChunk is the most a backup's write gives the connection
 // under one deadline: the store writes a list of records (4 MiB, or one
@@ -144,17 +158,36 @@ func (b *backupResponse) Write(p []byte) (int, error) {
 			b.mu.Unlock()
 			return written, errBackupAborted
 		}
-		_ = b.rc.SetWriteDeadline(time.Now().Add(b.timeout))
+		deadline := time.Now().Add(b.timeout)
+		_ = b.rc.SetWriteDeadline(deadline)
 		b.mu.Unlock()
 		n, err := b.w.Write(p[:min(len(p), backupWriteChunk)])
 		b.n += int64(n)
 		written += n
 		p = p[n:]
 		if err != nil {
-			return written, err
+			return written, b.writeError(err, deadline)
 		}
 	}
 	return written, nil
+}
+
+// writeError is the error of a write under deadline that failed with err:
+// one that abort ended (it ran before the deadline), or that found the
+// connection closed or reset by the client, wraps context.Canceled (the
+// backup was canceled); a write that waited until the deadline (the
+// client reads nothing) and any other error are err. (Not the request
+// context's state: net/http cancels it at any failed write.)
+func (b *backupResponse) writeError(err error, deadline time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.aborted && b.abortedAt.Before(deadline):
+		return fmt.Errorf("%w (%w)", errBackupAborted, err)
+	case errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET):
+		return fmt.Errorf("%w: %w", errClientGone, err)
+	}
+	return err
 }
 
 // abort ends a write waiting on the client (its deadline now) and fails
@@ -165,8 +198,8 @@ func (b *backupResponse) abort() {
 	if b.closed {
 		return
 	}
-	b.aborted = true
-	_ = b.rc.SetWriteDeadline(time.Now())
+	b.aborted, b.abortedAt = true, time.Now()
+	_ = b.rc.SetWriteDeadline(b.abortedAt)
 }
 
 // close makes abort do nothing from now on and reports whether it ran

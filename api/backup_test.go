@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -15,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/internal/testenv"
@@ -164,10 +168,16 @@ func (r recordingBackup) Backup(ctx context.Context, w io.Writer, opts store.Bac
 // TestBackupClientGone: a client that goes away mid-stream ends the
 // server's backup (it returns an error, long before it could have
 // finished: the client read 1 KiB of about 40 MB, more than the
-// connection's buffers hold), and no goroutine is left (goleak).
+// connection's buffers hold), and no goroutine is left (goleak). The
+// backup is canceled, an expected end: it counts as canceled, not
+// failed, and is logged in one line at INFO, with no warning (Badger's
+// "Error while sending: context canceled" was one) or error.
 func TestBackupClientGone(t *testing.T) {
-	rb := recordingBackup{st: bigModelStore(t, 40<<20), ended: make(chan error, 1)}
-	srv := newServer(t, &api.MemBackend{}, api.Options{Backup: rb})
+	var logs testenv.SyncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	reg := prometheus.NewRegistry()
+	rb := recordingBackup{st: bigModelStore(t, 40<<20, store.Options{Logger: logger, Registerer: reg}), ended: make(chan error, 1)}
+	srv := newServer(t, &api.MemBackend{}, api.Options{Backup: rb, Logger: logger})
 	c := backupClient(t, srv.URL, "")
 	ctx, cancel := context.WithCancel(t.Context())
 	r, w := io.Pipe()
@@ -192,14 +202,123 @@ func TestBackupClientGone(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the server's backup still runs a minute after its client went away")
 	}
+	srv.Close() // the handler has returned: its line is logged
+	checkBackupResults(t, reg, map[string]float64{"success": 0, "failed": 0, "canceled": 1})
+	out := logs.String()
+	if n := strings.Count(out, "\n"); n != 1 || !strings.Contains(out, `level=INFO msg="store backup canceled: the client went away"`) {
+		t.Errorf("log of a backup whose client went away: want one line at INFO, store backup canceled:\n%s", out)
+	}
+}
+
+// checkBackupResults checks omen_store_backups_total by result.
+func checkBackupResults(t *testing.T, reg *prometheus.Registry, want map[string]float64) {
+	t.Helper()
+	got := map[string]float64{}
+	for r := range want {
+		got[r] = counterValue(t, reg, "omen_store_backups_total", map[string]string{"result": r})
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("omen_store_backups_total by result: %v; want %v", got, want)
+	}
+}
+
+// counterValue is the value of the counter name{labels} that reg
+// gathers (0: none).
+func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			if maps.Equal(have, labels) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// waitingBackup is a store's backup that writes nothing until its
+// context ends, then returns its error.
+type waitingBackup struct{ started chan struct{} }
+
+func (b waitingBackup) Backup(ctx context.Context, _ io.Writer, _ store.BackupOptions) (store.BackupInfo, error) {
+	close(b.started)
+	<-ctx.Done()
+	return store.BackupInfo{}, fmt.Errorf("back up store: %w", ctx.Err())
+}
+
+// TestBackupCanceledBeforeFirstByte: a backup canceled before its first
+// byte answers 503 unavailable when omen stops (Options.BackupStop), 499
+// when the client went away (which no one reads: the requests metric
+// counts it), and is logged in one line at INFO saying why.
+func TestBackupCanceledBeforeFirstByte(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		stop     bool // omen stops, else the client goes away
+		code     string
+		wantBody string
+		wantLog  string
+	}{
+		{"omen stopping", true, "503", `"unavailable"`, `level=INFO msg="store backup canceled: omen is stopping"`},
+		{"client gone", false, "499", "", `level=INFO msg="store backup canceled: the client went away"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs testenv.SyncBuffer
+			reg := prometheus.NewRegistry()
+			stop, stopNow := context.WithCancel(t.Context())
+			defer stopNow()
+			b := waitingBackup{started: make(chan struct{})}
+			srv := newServer(t, &api.MemBackend{}, api.Options{Backup: b, BackupStop: stop, Registerer: reg,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			c := backupClient(t, srv.URL, "")
+			ctx, leave := context.WithCancel(t.Context())
+			defer leave()
+			done := make(chan error, 1)
+			go func() {
+				_, err := c.Backup(ctx, io.Discard)
+				done <- err
+			}()
+			<-b.started
+			if tc.stop {
+				stopNow()
+			} else {
+				leave()
+			}
+			err := <-done
+			if tc.wantBody != "" {
+				if ae := (*api.Error)(nil); !errors.As(err, &ae) || ae.StatusCode != 503 || ae.Type != "unavailable" {
+					t.Errorf("backup: %v; want 503 unavailable", err)
+				}
+			}
+			srv.Close() // waits for the handler
+			if n := counterValue(t, reg, "omen_api_requests_total", map[string]string{"handler": "store_backup", "code": tc.code}); n != 1 {
+				t.Errorf("omen_api_requests_total{handler=store_backup,code=%s} = %v; want 1", tc.code, n)
+			}
+			out := logs.String()
+			if strings.Count(out, "\n") != 1 || !strings.Contains(out, tc.wantLog) {
+				t.Errorf("log: want one line, %s:\n%s", tc.wantLog, out)
+			}
+		})
+	}
 }
 
 // bigModelStore is a store on disk holding a model of size bytes of
 // incompressible data (40 MB: its backup is more than a connection's
 // buffers hold).
-func bigModelStore(t *testing.T, size int) *store.Store {
+func bigModelStore(t *testing.T, size int, opts store.Options) *store.Store {
 	t.Helper()
-	st, err := store.Open(store.Options{Path: t.TempDir(), NoSync: true})
+	opts.Path, opts.NoSync = t.TempDir(), true
+	st, err := store.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,11 +339,17 @@ func bigModelStore(t *testing.T, size int) *store.Store {
 // timeout: the store's backup returns (its read transaction ends, a
 // write deadline's error), and the slot is free for the next backup,
 // which another client then takes whole. Without a write deadline the
-// backup waited on that client for ever, and every other got 503.
+// backup waited on that client for ever, and every other got 503. The
+// stalled backup failed (it is no cancellation, though net/http cancels
+// the request's context as the write fails): it counts as failed and
+// omen warns that the client read nothing.
 func TestBackupStalledClient(t *testing.T) {
-	st := bigModelStore(t, 40<<20)
+	var logs testenv.SyncBuffer
+	reg := prometheus.NewRegistry()
+	st := bigModelStore(t, 40<<20, store.Options{Registerer: reg})
 	rb := recordingBackup{st: st, ended: make(chan error, 1)}
-	srv := newServer(t, &api.MemBackend{}, api.Options{Backup: rb, WriteTimeout: 200 * time.Millisecond})
+	srv := newServer(t, &api.MemBackend{}, api.Options{Backup: rb, WriteTimeout: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	conn := testenv.DialStalling(t, srv.Listener.Addr().String())
 	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", api.BackupPath)
 	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4<<10), nil)
@@ -243,12 +368,28 @@ func TestBackupStalledClient(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the server's backup still runs 30 s after its client stopped reading (write timeout 200ms)")
 	}
+	// The handler frees the slot just after the store's backup returned:
+	// a backup asked for at once may still find it busy.
 	var buf bytes.Buffer
-	if _, err := backupClient(t, srv.URL, "").Backup(t.Context(), &buf); err != nil {
-		t.Fatalf("a backup after the stalled one: %v", err)
+	c := backupClient(t, srv.URL, "")
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		buf.Reset()
+		_, err := c.Backup(t.Context(), &buf)
+		if ae := (*api.Error)(nil); errors.As(err, &ae) && ae.Type == "busy" && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("a backup after the stalled one: %v", err)
+		}
+		break
 	}
 	<-rb.ended
 	if _, err := store.CheckBackup(t.Context(), &buf, nil); err != nil {
 		t.Errorf("the backup after the stalled one: %v", err)
+	}
+	checkBackupResults(t, reg, map[string]float64{"success": 1, "failed": 1, "canceled": 0})
+	if out := logs.String(); !strings.Contains(out, `level=WARN msg="store backup stopped: the client read nothing for the write timeout`) {
+		t.Errorf("log of a stalled client's backup: want its warning:\n%s", out)
 	}
 }

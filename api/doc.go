@@ -43,8 +43,10 @@
 //	                                                 store.Backup: every record as of one moment, in omen's
 //	                                                 backup format, whose trailer says it is whole); one at a
 //	                                                 time, else 503 busy with Retry-After; a backup that fails
-//	                                                 once begun aborts the connection. POST, as a backup reads
-//	                                                 the whole store, which no cross-site request may start
+//	                                                 once begun aborts the connection; one canceled before its
+//	                                                 first byte answers 503 unavailable (Options.BackupStop
+//	                                                 ended) or 499 (the client went away). POST, as a backup
+//	                                                 reads the whole store, which no cross-site request may start
 //
 // Path parameters are URL path segments: escape "/" in entity names and
 // prediction ids as %2F (url.PathEscape). List filters: entity=ID,

@@ -141,7 +141,10 @@ func (o *BackupOptions) applyDefaults() {
 // starts), so a write made while it runs is in it wholly or not at all.
 // It stops when ctx ends or a write to w fails, returning the error; the
 // bytes written so far then lack the trailer, so Restore and CheckBackup
-// refuse them. Close waits for a backup in flight (CloseContext: until
+// refuse them. The store's metrics count it (omen_store_backups_total):
+// a backup whose error wraps context.Canceled or
+// context.DeadlineExceeded (ctx ended, or w's error says its reader went
+// away) is canceled, one with another error failed. Close waits for a backup in flight (CloseContext: until
 // its context ends): give the backup a context that ends when the store
 // is to close.
 //
@@ -155,7 +158,7 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, opts BackupOptions) (Ba
 	defer s.exit()
 	start := time.Now()
 	info, err := backupDB(ctx, s.db, w, opts)
-	s.observeBackup(ctx, info.Bytes, time.Since(start), err)
+	s.observeBackup(info.Bytes, time.Since(start), err)
 	if err != nil {
 		return info, fmt.Errorf("back up store %q: %w", s.opts.Path, err)
 	}
@@ -210,9 +213,9 @@ func BackupDir(ctx context.Context, dir string, w io.Writer, opts BackupOptions)
 }
 
 // observeBackup counts a backup of the store that took d, wrote n bytes
-// and returned err, run with ctx: one whose ctx ended is canceled (its
+// and returned err: one whose error is a context's is canceled (its
 // client went away, or omen is stopping), not failed.
-func (s *Store) observeBackup(ctx context.Context, n int64, d time.Duration, err error) {
+func (s *Store) observeBackup(n int64, d time.Duration, err error) {
 	s.m.backupBytes.Add(float64(n))
 	now := float64(s.opts.Now().UnixNano()) / 1e9
 	switch {
@@ -220,7 +223,7 @@ func (s *Store) observeBackup(ctx context.Context, n int64, d time.Duration, err
 		s.m.backups.WithLabelValues("success").Inc()
 		s.m.backupLastOK.Set(now)
 		s.m.backupSeconds.Observe(d.Seconds())
-	case ctx.Err() != nil:
+	case isCanceled(err):
 		s.m.backups.WithLabelValues("canceled").Inc()
 	default:
 		s.m.backups.WithLabelValues("failed").Inc()
@@ -254,14 +257,25 @@ func backupDB(ctx context.Context, db *badger.DB, w io.Writer, opts BackupOption
 	stream := db.NewStream()
 	stream.NumGo = 1
 	stream.LogPrefix = "omen store backup"
+	// firstErr is the first error of a value read (KeyToList) or of a
+	// write (Send): Orchestrate may return instead the context error of
+	// the goroutines Send's error stopped.
 	var (
-		mu      sync.Mutex
-		readErr error
+		mu       sync.Mutex
+		firstErr error
 	)
 	failed := func() error {
 		mu.Lock()
 		defer mu.Unlock()
-		return readErr
+		return firstErr
+	}
+	fail := func(err error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		return err
 	}
 	// Badger's Stream logs a KeyToList error and goes on without the
 	// key: it is kept, and stops the backup at the next list.
@@ -274,13 +288,7 @@ func backupDB(ctx context.Context, db *badger.DB, w io.Writer, opts BackupOption
 		var err error
 		kv.Value, err = item.ValueCopy(nil)
 		if err != nil {
-			err = fmt.Errorf("read the value of %s: %w", describeKey(key), err)
-			mu.Lock()
-			if readErr == nil {
-				readErr = err
-			}
-			mu.Unlock()
-			return nil, err
+			return nil, fail(fmt.Errorf("read the value of %s: %w", describeKey(key), err))
 		}
 		return &pb.KVList{Kv: []*pb.KV{kv}}, nil
 	}
@@ -309,10 +317,7 @@ func backupDB(ctx context.Context, db *badger.DB, w io.Writer, opts BackupOption
 		}
 		return nil
 	}
-	stream.Send = func(buf *z.Buffer) error {
-		if err := failed(); err != nil {
-			return err
-		}
+	send := func(buf *z.Buffer) error {
 		kvs, err := badger.BufferToKVList(buf)
 		if err != nil {
 			return fmt.Errorf("decode Badger's records: %w", err)
@@ -332,11 +337,21 @@ func backupDB(ctx context.Context, db *badger.DB, w io.Writer, opts BackupOption
 		}
 		return flush()
 	}
-	if err := stream.Orchestrate(ctx); err != nil {
-		return info, err
+	stream.Send = func(buf *z.Buffer) error {
+		if err := failed(); err != nil {
+			return err
+		}
+		if err := send(buf); err != nil {
+			return fail(err)
+		}
+		return nil
 	}
+	oerr := stream.Orchestrate(ctx)
 	if err := failed(); err != nil {
 		return info, err
+	}
+	if oerr != nil {
+		return info, oerr
 	}
 	if err := ctx.Err(); err != nil {
 		return info, err
@@ -354,6 +369,13 @@ func backupDB(ctx context.Context, db *badger.DB, w io.Writer, opts BackupOption
 	}
 	info.Bytes, info.SHA256 = bw.n, hex.EncodeToString(sum)
 	return info, nil
+}
+
+// isCanceled reports whether err is a context's error (wraps
+// context.Canceled or context.DeadlineExceeded): that of a backup's
+// context that ended, or of its writer saying its reader went away.
+func isCanceled(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // backupWriter writes to w, hashing and counting what it writes, and

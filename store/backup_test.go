@@ -474,6 +474,39 @@ func TestBackupStops(t *testing.T) {
 	}
 }
 
+// TestBackupWriteErrorReturned: a backup whose writer fails mid-stream
+// returns the writer's error, each time: Badger's Stream, its Send
+// failed, cancels its reading goroutines and returned one of their
+// context errors or Send's, whichever it saw first (a stalled client's
+// write timeout was then taken, and counted, for a canceled backup).
+func TestBackupWriteErrorReturned(t *testing.T) {
+	src := openTest(t, Options{NoSync: true})
+	fillEveryKind(t, src)
+	werr := errors.New("disk full")
+	for i := range 20 {
+		_, err := src.Backup(t.Context(), &failAfterWriter{n: 1 << 10, err: werr}, BackupOptions{})
+		if !errors.Is(err, werr) || isCanceled(err) {
+			t.Fatalf("backup %d: %v; want the writer's error", i, err)
+		}
+	}
+	if n := testutil.ToFloat64(src.m.backups.WithLabelValues("failed")); n != 20 {
+		t.Errorf("%v backups counted failed; want 20", n)
+	}
+}
+
+// failAfterWriter fails with err once n bytes are written.
+type failAfterWriter struct {
+	n   int
+	err error
+}
+
+func (w *failAfterWriter) Write(p []byte) (int, error) {
+	if w.n -= len(p); w.n < 0 {
+		return 0, w.err
+	}
+	return len(p), nil
+}
+
 type failWriter struct{ err error }
 
 func (w failWriter) Write([]byte) (int, error) { return 0, w.err }

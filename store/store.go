@@ -432,6 +432,10 @@ type badgerLogger struct{ l *slog.Logger }
 // a second).
 const badgerDebugLevel = slog.LevelDebug - 4
 
+// badgerSendError is the format of the warning Badger's Stream logs when
+// its Send fails (Stream.streamKVs); its argument is Send's error.
+const badgerSendError = "Error while sending: %v"
+
 func (b badgerLogger) Errorf(f string, v ...any) { b.log(slog.LevelError, f, v) }
 func (b badgerLogger) Warningf(f string, v ...any) {
 	// Badger warns about its caches' hit ratios every minute ("%s might be
@@ -440,6 +444,16 @@ func (b badgerLogger) Warningf(f string, v ...any) {
 	if strings.Contains(f, "might be too small") || strings.HasPrefix(f, "Cache life expectancy") {
 		b.log(slog.LevelDebug, f, v)
 		return
+	}
+	// A backup's Stream warns of the error that stopped its Send, which
+	// Backup returns to its caller: one that is a context's (the backup
+	// was canceled: its client went away, omen is stopping) is expected,
+	// and the caller says so.
+	if strings.HasPrefix(f, badgerSendError) && len(v) == 1 {
+		if err, ok := v[0].(error); ok && isCanceled(err) {
+			b.log(slog.LevelDebug, f, v)
+			return
+		}
 	}
 	b.log(slog.LevelWarn, f, v)
 }

@@ -226,7 +226,8 @@ var (
 // appendStored commits batches to the ingest log, applies those it
 // stored and returns their indexes. A call of empty batches only (the
 // markers the NATS consumer stores for the messages it dead-lettered or
-// expired) is no arrival of data: it leaves the activity clock alone, so
+// expired, and the batches of well-formed messages of nothing: an empty
+// JSON batch) is no arrival of data: it leaves the activity clock alone, so
 // that a stream carrying only poison does not keep it running. Empty
 // batches stored count as result="marker", not "stored", in any call.
 func (in *ingester) appendStored(batches []telemetry.Batch) ([]int, error) {
@@ -261,7 +262,8 @@ func (in *ingester) appendStored(batches []telemetry.Batch) ([]int, error) {
 }
 
 // emptyBatch reports whether b holds no sample and no event: the marker of
-// a NATS message dead-lettered or expired (see stream.SeenChecker).
+// a NATS message dead-lettered or expired (see stream.SeenChecker), or a
+// message of nothing (an empty JSON batch).
 func emptyBatch(b *telemetry.Batch) bool { return len(b.Samples) == 0 && len(b.Events) == 0 }
 
 // allEmpty reports whether every batch of bs is empty.

@@ -105,7 +105,12 @@
 // samples and events are all too old (older than ingest.max_sample_age:
 // a backlog read late) is not poison: it is terminated and counted in
 // omen_nats_messages_total{outcome="expired"} and as too_old, not
-// dead-lettered.
+// dead-lettered. Nor is a well-formed message of no sample or event (an
+// empty JSON batch such as [] or {"samples":[]}, an empty or blank
+// payload, comment or metadata lines only; see decode.Decoder.Decode):
+// its empty batch is appended and it is acknowledged
+// (omen_nats_messages_total{outcome="acked"}); it was dead-lettered as
+// malformed.
 //
 // Before decoding, the consumer asks an Appender that is a SeenChecker
 // (the daemon's) which of the fetched messages' (Source, Seq) it has

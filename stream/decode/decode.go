@@ -252,15 +252,17 @@ func New(opts Options) (*Decoder, error) {
 // (for a gauge of the caller's).
 func (d *Decoder) CachedSeries() int { return d.cache.len() + d.lines.len() }
 
-// errEmpty is wrapped when a payload holds nothing at all.
-var errEmpty = Error{Reason: ReasonMalformed, Msg: "payload holds no samples or events"}
-
 // Decode decodes payload in format f, received at the given time (used for
 // samples and events without a timestamp; zero means Options.Now()), and
 // appends samples, events and errors to res. It returns a non-nil error
-// wrapping an Error when the payload yielded no sample and no event; the
-// Errors appended to res then say why (a payload that holds nothing at all
-// gets one malformed Error). Samples and events never share memory with
+// wrapping an Error when the payload yielded no sample and no event and
+// some of it was rejected (the Errors appended to res say why), unless
+// all that was rejected were influx string fields. A payload that holds
+// nothing and rejects nothing is a well-formed empty batch, and Decode
+// returns nil: an empty or blank payload, comment lines only (influx
+// "#" lines; Prometheus text comments, HELP and TYPE lines), an empty
+// JSON batch ([], null, {"samples":[]}, {"items":[]}, {"events":[]}, or
+// null for the array). Samples and events never share memory with
 // payload.
 func (d *Decoder) Decode(f Format, payload []byte, received time.Time, res *Result) error {
 	nowT := d.opts.Now()
@@ -313,7 +315,7 @@ func (d *Decoder) Decode(f Format, payload []byte, received time.Time, res *Resu
 		return nil
 	}
 	if len(res.Errors) == d.errStart {
-		res.Errors = append(res.Errors, errEmpty)
+		return nil // a well-formed batch of nothing (see above)
 	}
 	return fmt.Errorf("decode %s payload: %w", f, res.Errors[d.errStart])
 }

@@ -106,9 +106,6 @@ func TestDecodePayloadErrors(t *testing.T) {
 		{"too large", Options{MaxMessageBytes: 8}, FormatInflux, "m f=1 1700000000000000000", ReasonTooLarge, 1},
 		{"too large json", Options{MaxMessageBytes: 8}, FormatJSON, `{"samples":[]}`, ReasonTooLarge, 1},
 		{"unknown format", Options{}, Format("xml"), "<a/>", ReasonUnknownFormat, 1},
-		{"empty influx", Options{}, FormatInflux, "", ReasonMalformed, 1},
-		{"comments only", Options{}, FormatInflux, "# nothing\n\n", ReasonMalformed, 1},
-		{"empty events", Options{}, FormatEvents, "  \n", ReasonMalformed, 1},
 		{"all bad", Options{}, FormatInflux, "a\nb\nc", ReasonMalformed, 3},
 		{"all too old", Options{}, FormatInflux, "m f=1 1", ReasonTooOld, 1},
 	}

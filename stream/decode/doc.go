@@ -8,10 +8,29 @@
 // omen_ingest_errors_total{reason}; a skipped influx string field
 // (ReasonStringField) is not an error and is counted in
 // omen_ingest_ignored_samples_total{kind="string_field"}. Decoders never panic on any input. When
-// a payload yields no sample and no event at all, Decode also returns a
-// non-nil error (wrapping an Error) so the caller can dead-letter the
-// message, unless every line it rejected held only string fields
-// (ReasonStringField: skipped by design).
+// a payload yields no sample and no event and some of it was rejected,
+// Decode also returns a non-nil error (wrapping an Error) so the caller
+// can dead-letter the message, unless every line it rejected held only
+// string fields (ReasonStringField: skipped by design).
+//
+// # Empty batches
+//
+// A well-formed payload of no sample or event is an empty batch, not an
+// error: Decode returns nil and records no Error, and the NATS consumer
+// acknowledges the message. That is, in every format, an empty payload
+// or one of whitespace only (a producer flushing an empty buffer); in
+// influx line protocol, comment ("#") and blank lines only; in Prometheus
+// text, comments, HELP and TYPE lines only (what a registry of metric
+// vectors without children exposes); in the JSON formats, every value
+// of the payload (one, or several newline-delimited) an empty array,
+// null (what Go's json.Marshal writes for a nil slice), or an envelope
+// whose list is empty or null: {"samples":[]} for omen JSON samples,
+// {"items":[]} (an EventList or List with no item, as kubectl get events
+// -o json writes it) or {"events":[]} for events. What only looks empty
+// stays malformed: an object that is neither a batch nor a sample ({}),
+// a null or an array inside a batch ([null], [[]]), "samples" of another
+// type than an array, a Prometheus text line starting with a NUL byte
+// (the lines after it are decoded).
 //
 // # Formats
 //

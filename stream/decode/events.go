@@ -127,8 +127,10 @@ func (d *Decoder) eventItem(f Format, item []byte, res *Result, top bool) {
 		return
 	}
 	if top {
+		null := false // {"items":null}: a list of no event
 		for _, env := range []json.RawMessage{sh.Items, sh.Events} {
 			if absent(env) || env[0] != '[' {
+				null = null || string(env) == "null"
 				continue
 			}
 			var items []json.RawMessage
@@ -140,6 +142,9 @@ func (d *Decoder) eventItem(f Format, item []byte, res *Result, top bool) {
 			for _, it := range items {
 				d.eventItem(f, it, res, false)
 			}
+			return
+		}
+		if null {
 			return
 		}
 	}

@@ -15,6 +15,9 @@ func fuzzDecode(t *testing.T, f Format, payload []byte) {
 	var first, second Result
 	err := d.Decode(f, payload, testRecv, &first)
 	checkResult(t, &first, 0, 0, 0, err)
+	if len(first.Samples) == 0 && len(first.Events) == 0 && len(first.Errors) == 0 && !emptyPayload(f, payload) {
+		t.Fatalf("Decode(%q) took a payload that is no empty batch for one: nothing decoded and nothing rejected", payload)
+	}
 	err2 := d.Decode(f, payload, testRecv, &second)
 	checkResult(t, &second, 0, 0, 0, err2)
 	if !slices.Equal(fmtSamples(first.Samples), fmtSamples(second.Samples)) ||
@@ -45,6 +48,8 @@ func FuzzInflux(f *testing.F) {
 		"m s=\"a\nb\",f=1\r\n",
 		"m f=1e400,g=NaN,h=99999999999999999999i 1",
 		"prometheus,a=b up=1",
+		// Empty batches: nothing to decode, nothing rejected.
+		"", " \n\r\n", "# comment only\n\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -57,6 +62,7 @@ func FuzzPromText(f *testing.F) {
 		"a{b=\"c\\\"d\"} 1 1700000000000\nb NaN\n",
 		"{\"a.b\",\"c.d\"=\"e\"} 1\n",
 		"a 1\nb{ 2\nc 3",
+		"", "\r\n", "# HELP m Help.\n# TYPE m counter\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -69,6 +75,8 @@ func FuzzJSONSamples(f *testing.F) {
 		`[{"labels":{"__name__":"m"},"timestamp":"2023-11-14T22:13:20Z","v":"stale"}]`,
 		"{\"labels\":{\"__name__\":\"m\"},\"v\":1}\n{bad\n{\"labels\":{\"__name__\":\"n\"},\"v\":\"2\"}",
 		`{"samples":[{"labels":{"__name__":"1.x","a-b":"c"},"t":"x","v":true}]}`,
+		// Empty batches, and what only looks like one.
+		"", "[]", "null", `{"samples":[]}`, `{"samples":null}`, "[]\n{\"Samples\":null}", "{}", "[null]", "[[]]",
 	} {
 		f.Add([]byte(s))
 	}
@@ -100,6 +108,8 @@ func FuzzK8sEvent(f *testing.F) {
 		`{"apiVersion":"events.k8s.io/v1","kind":"EventList","items":[` + v1Converted + `,` + v1Singleton + `]}`,
 		`{"type":"ADDED","object":{"apiVersion":"events.k8s.io/v1","reason":"Killing","regarding":{"kind":"Pod","namespace":"a","name":"p"},"note":"Stopping container app","series":{"count":2,"lastObservedTime":"2023-11-14T22:13:00.000000Z"}}}`,
 		`{"reason":"X","regarding":{"name":"p"},"deprecated_count":3,"deprecated_last_timestamp":"2023-11-14T22:13:00Z","deprecated_source":{"host":"n"}}`,
+		// Empty batches.
+		"", "[]", "null", `{"apiVersion":"v1","kind":"List","items":[]}`, `{"items":null,"events":[{"reason":"X"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -115,6 +125,7 @@ func FuzzModuleEvent(f *testing.F) {
 		`{"time":1700000000000,"namespace":"a","pod":"p","module":"m","reason":"ModuleLoadError","count":2}`,
 		`{"events":[{"reason":"MountFailed","time":"2023-11-14T22:13:20Z"}]}`,
 		`[{"reason":"X","count":"1"},{"reason":"Y","count":-1}]`,
+		"", " \n", `{"events":[]}`, `{"events":null}`, "{}",
 	} {
 		f.Add([]byte(s))
 	}

@@ -23,7 +23,6 @@ type jsonScratch struct {
 	buf    []byte
 	item   int // running item number of the current Decode call
 	top    []json.RawMessage
-	items  []json.RawMessage
 	env    jsonSampleDoc
 	sample jsonSampleDoc
 	fast   jsonSampleDoc // aliases payloads: never passed to json.Unmarshal
@@ -34,18 +33,31 @@ type jsonScratch struct {
 
 // jsonSampleDoc is a sample or an envelope of samples.
 type jsonSampleDoc struct {
-	Samples   *[]json.RawMessage `json:"samples"`
-	Labels    json.RawMessage    `json:"labels"`
-	T         json.RawMessage    `json:"t"`
-	Timestamp json.RawMessage    `json:"timestamp"`
-	V         json.RawMessage    `json:"v"`
+	Samples   jsonItems       `json:"samples"`
+	Labels    json.RawMessage `json:"labels"`
+	T         json.RawMessage `json:"t"`
+	Timestamp json.RawMessage `json:"timestamp"`
+	V         json.RawMessage `json:"v"`
 }
 
-func (s *jsonSampleDoc) reset(items *[]json.RawMessage) {
-	if items != nil {
-		*items = (*items)[:0]
-	}
-	s.Samples = items
+// jsonItems is an envelope's "samples": whether the key was there (an
+// array or null: an envelope, maybe of no sample) and its items. It is a
+// value, not a pointer, in jsonSampleDoc: encoding/json sets a pointer to
+// nil for null without calling UnmarshalJSON.
+type jsonItems struct {
+	given bool
+	items []json.RawMessage
+}
+
+// UnmarshalJSON implements json.Unmarshaler; encoding/json calls it for
+// null too.
+func (j *jsonItems) UnmarshalJSON(b []byte) error {
+	j.given = true
+	return json.Unmarshal(b, &j.items)
+}
+
+func (s *jsonSampleDoc) reset() {
+	s.Samples.given, s.Samples.items = false, s.Samples.items[:0]
 	s.Labels = s.Labels[:0]
 	s.T = s.T[:0]
 	s.Timestamp = s.Timestamp[:0]
@@ -76,6 +88,9 @@ func absent(raw json.RawMessage) bool {
 // valid tells fn that the item is known to be valid JSON.
 func (d *Decoder) forEachJSON(p []byte, fn func(item []byte, valid bool)) {
 	emit := func(v []byte, valid bool) {
+		if string(v) == "null" {
+			return // json.Marshal's nil slice: a batch of nothing
+		}
 		if v[0] != '[' {
 			fn(v, valid)
 			return
@@ -147,31 +162,35 @@ func (d *Decoder) decodeJSONSamples(p []byte, res *Result) {
 // slowJSONItem decodes an item (envelope or sample) with encoding/json.
 func (d *Decoder) slowJSONItem(item []byte, res *Result) {
 	env := &d.json.env
-	env.reset(&d.json.items)
+	env.reset()
 	if err := json.Unmarshal(item, env); err != nil {
 		d.json.item++
 		d.itemErr(res, jsonReason(err), "%v", err)
 		return
 	}
-	if len(d.json.items) > 0 {
-		for _, s := range d.json.items {
+	if len(env.Samples.items) > 0 {
+		for _, s := range env.Samples.items {
 			d.json.item++
 			d.slowJSONSample(s, res)
 		}
 		return
 	}
-	d.json.item++
 	if absent(env.Labels) && absent(env.V) {
+		if env.Samples.given {
+			return // {"samples":[]} or null: a batch of no sample
+		}
+		d.json.item++
 		d.itemErr(res, ReasonMalformed, "neither samples nor a sample")
 		return
 	}
+	d.json.item++
 	d.jsonSample(env, res)
 }
 
 // slowJSONSample decodes one sample object with encoding/json.
 func (d *Decoder) slowJSONSample(s []byte, res *Result) {
 	sd := &d.json.sample
-	sd.reset(nil)
+	sd.reset()
 	if err := json.Unmarshal(s, sd); err != nil {
 		d.itemErr(res, jsonReason(err), "%v", err)
 		return

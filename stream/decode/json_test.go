@@ -115,9 +115,14 @@ func TestJSONSamples(t *testing.T) {
 			errors:  []string{"wrong_type@1", "wrong_type@2", "malformed@3"},
 		},
 		{
-			name:   "empty envelope",
-			in:     `{"samples":[]}`,
-			errors: []string{"malformed@1"},
+			name:   "empty envelopes, then a sample: empty batches are no item",
+			in:     `{"samples":[]}` + "\n" + `{"samples":null}` + "\n" + `{"labels":{"__name__":"m"},"v":"x"}`,
+			errors: []string{"wrong_type@1"},
+		},
+		{
+			name:   "neither samples nor a sample",
+			in:     `{}` + "\n" + `{"sample":[]}`,
+			errors: []string{"malformed@1", "malformed@2"},
 		},
 		{
 			name:   "scalar",

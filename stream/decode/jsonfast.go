@@ -159,11 +159,15 @@ func (d *Decoder) fastJSONItem(item []byte, res *Result) bool {
 			return true
 		}
 	}
-	d.json.item++
 	if absent(top.labels) && absent(top.v) {
+		if len(top.samples) > 0 {
+			return true // {"samples":[]} or null: a batch of no sample
+		}
+		d.json.item++
 		d.itemErr(res, ReasonMalformed, "neither samples nor a sample")
 		return true
 	}
+	d.json.item++
 	d.fastSample(&top, res)
 	return true
 }

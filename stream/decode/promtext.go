@@ -18,10 +18,14 @@ import (
 // decodePromText parses the whole payload with one Prometheus text parser.
 // The parser stops at the first syntax error; then the samples of this
 // payload are discarded and it is parsed again line by line, so that every
-// good line is kept and every bad line reported.
+// good line is kept and every bad line reported. A payload with a NUL byte
+// is parsed line by line at once: the parser takes a NUL starting a line
+// for the end of its input, which dropped the lines after it unreported
+// (and took a payload starting with one for an empty batch); such a line,
+// neither a comment nor a sample, is malformed.
 func (d *Decoder) decodePromText(p []byte, res *Result) {
 	nSamples, nErrors := len(res.Samples), len(res.Errors)
-	if d.promPass(p, 1, res) {
+	if bytes.IndexByte(p, 0) < 0 && d.promPass(p, 1, res) {
 		return
 	}
 	clear(res.Samples[nSamples:])
@@ -36,7 +40,14 @@ func (d *Decoder) decodePromText(p []byte, res *Result) {
 			end += start
 		}
 		if l := p[start:end]; len(bytes.TrimSpace(l)) > 0 {
-			d.promPass(l, line, res)
+			ns, ne := len(res.Samples), len(res.Errors)
+			if d.promPass(l, line, res) && len(res.Samples) == ns && len(res.Errors) == ne && bytes.TrimSpace(l)[0] != '#' {
+				msg := ""
+				if d.detail(res) {
+					msg = "neither a sample nor a comment: " + quote(l)
+				}
+				d.addErr(res, ReasonMalformed, line, msg)
+			}
 		}
 		start = end + 1
 	}

@@ -84,9 +84,8 @@ func TestPromText(t *testing.T) {
 			errors: []string{"malformed@1"},
 		},
 		{
-			name:   "empty",
-			in:     "# just a comment\n",
-			errors: []string{"malformed@0"},
+			name: "metadata only: a batch of nothing",
+			in:   "# HELP m A counter without children.\n# TYPE m counter\n# just a comment\n",
 		},
 	}
 	for _, tc := range tests {
@@ -143,4 +142,17 @@ func TestPromTextNoWriteBeyondPayload(t *testing.T) {
 	if full[len(buf)] != 'Z' {
 		t.Fatalf("decoder wrote %q beyond the payload", full[len(buf)])
 	}
+}
+
+// TestPromTextNULLine: the Prometheus parser takes a NUL starting a line
+// for the end of its input: the lines after it were dropped unreported.
+// They are decoded, and the NUL line is malformed.
+func TestPromTextNULLine(t *testing.T) {
+	d := newDecoder(t, Options{})
+	res, err := decodeAll(t, d, FormatPromText, "a 1\n\x00b 2\nc 3\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalStrings(t, "samples", fmtSamples(res.Samples), []string{`{__name__="a"} 1700000040000 1`, `{__name__="c"} 1700000040000 3`})
+	equalStrings(t, "errors", fmtErrors(res.Errors), []string{"malformed@2"})
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,24 +17,6 @@ import (
 	"github.com/omen-sre/omen/internal/testenv"
 	"github.com/omen-sre/omen/stream"
 )
-
-// natsServerOn starts Debian nats-server with JetStream on port, its
-// store in sd (kept across restarts: the stream and omen's consumer
-// survive) and args, and waits until it accepts connections.
-func natsServerOn(t *testing.T, port int, sd string, args ...string) *testenv.Process {
-	t.Helper()
-	p := testenv.Start(t, "nats-server", testenv.NATSServerBin,
-		append([]string{"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", sd}, args...)...)
-	waitFor(t, "nats-server listening", 20*time.Second, func() bool {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err != nil {
-			return false
-		}
-		_ = c.Close()
-		return true
-	})
-	return p
-}
 
 // TestExternalNATSReconnectRefused: a server that restarts refusing
 // omen's connection — credentials rotated on the server before omen's
@@ -103,7 +84,7 @@ func TestExternalNATSReconnectRefused(t *testing.T) {
 			writeFile(t, dir, "password", "first-pw\n")
 			port, sd := testenv.StablePort(t), t.TempDir()
 			url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-			srv := natsServerOn(t, port, sd, tc.first...)
+			srv := testenv.NATSServerOn(t, port, sd, tc.first...)
 			logs := &testenv.SyncBuffer{}
 			a := startApp(t, t.TempDir(), func(o *Options) {
 				o.NATSURL, o.NATSListenAddress, o.NATSClient = url, "", tc.client
@@ -120,7 +101,7 @@ func TestExternalNATSReconnectRefused(t *testing.T) {
 			// A restart that takes longer than omen's first retry (a
 			// second): the dial is refused first, then the handshake.
 			time.Sleep(1500 * time.Millisecond)
-			srv = natsServerOn(t, port, sd, tc.refusing()...)
+			srv = testenv.NATSServerOn(t, port, sd, tc.refusing()...)
 			const refused = "reconnect to NATS (while it fails, logged again once a minute)"
 			waitFor(t, "the refusal logged", 20*time.Second, func() bool {
 				return strings.Contains(strings.ToLower(logs.String()), tc.cause)
@@ -151,7 +132,7 @@ func TestExternalNATSReconnectRefused(t *testing.T) {
 
 			if args := tc.mend(); args != nil {
 				srv.Stop(t)
-				natsServerOn(t, port, sd, args...)
+				testenv.NATSServerOn(t, port, sd, args...)
 			}
 			waitFor(t, "omen reconnected", 20*time.Second, func() bool { return strings.Contains(logs.String(), "NATS reconnected") })
 			// One INFO says it: "reconnect to NATS works again" was a

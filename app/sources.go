@@ -159,6 +159,14 @@ func newSources(o sourceOptions) (*sources, error) {
 // unreachable then.
 const natsReconnectWait = time.Second
 
+// NATSReconnectOptions are the reconnect settings of omen's NATS
+// connection: for ever, every second. The demo's publisher connects with
+// them too, to ride out an outage of an external server as the daemon
+// does (nats.go's default gives up after 60 attempts).
+func NATSReconnectOptions() []nats.Option {
+	return []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(natsReconnectWait)}
+}
+
 // connectNATS connects to o.NATSURL, reconnecting for ever once it has
 // connected. An external server (o.ExternalNATS) that does not answer
 // (connection refused, a dial that fails or times out, a name that does
@@ -175,8 +183,6 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 	rl := newNATSReconnectLog(logger)
 	opts := []nats.Option{
 		nats.Name("omen"),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(natsReconnectWait),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			rl.disconnected()
 			if err != nil {
@@ -211,7 +217,7 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 			logger.Warn("NATS error", args...)
 		}),
 	}
-	opts = append(opts, o.NATSClient...)
+	opts = append(append(opts, NATSReconnectOptions()...), o.NATSClient...)
 	if o.ExternalNATS {
 		if err := checkNATSURL(o.NATSURL); err != nil {
 			return nil, false, fmt.Errorf("NATS URL %s: %w", RedactNATSURL(o.NATSURL), err)

@@ -328,7 +328,10 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintf(out, "storage: %s\n", storage)
 	fmt.Fprintf(out, "simulated fleet: %d pods, %d scenarios (seed %d)\n", len(fleet.Pods()), len(specs), o.Seed)
 
-	nc, err := nats.Connect(a.NATSURL(), append(a.NATSClientOptions(), nats.Name("omen-demo-sim"))...)
+	// The fleet's publisher reconnects as the daemon does, riding out an
+	// outage of an external server (sim.Publisher.Run publishes the tick
+	// again once reconnected).
+	nc, err := nats.Connect(a.NATSURL(), append(append(a.NATSClientOptions(), app.NATSReconnectOptions()...), nats.Name("omen-demo-sim"))...)
 	if err != nil {
 		return fmt.Errorf("connect to NATS: %w", err)
 	}

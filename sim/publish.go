@@ -102,7 +102,10 @@ func NewPublisher(f *Fleet, opts PublisherOptions, reg prometheus.Registerer, lo
 // next. speed is simulated seconds per real second (60 runs an hour of
 // simulated time in a minute); 0 publishes as fast as acknowledgements
 // come. Run returns nil after opts.Ticks ticks, the context's error when it
-// ends first, or the first publish error.
+// ends first, or the first publish error of a tick that nc stayed
+// connected through: a tick whose publish fails while nc has lost its
+// server, or that nc reconnected during, is published again once nc is
+// connected (see publishTick), for as long as nc keeps reconnecting.
 func (p *Publisher) Run(ctx context.Context, nc *nats.Conn, speed float64) error {
 	if nc == nil {
 		return errors.New("sim publish: nil connection")
@@ -144,7 +147,7 @@ func (p *Publisher) Run(ctx context.Context, nc *nats.Conn, speed float64) error
 			return err
 		}
 		tick := p.fleet.Advance()
-		if err := p.publish(ctx, js, tick); err != nil {
+		if err := p.publishTick(ctx, nc, js, tick); err != nil {
 			return err
 		}
 		p.ticks.Inc()
@@ -153,6 +156,49 @@ func (p *Publisher) Run(ctx context.Context, nc *nats.Conn, speed float64) error
 		}
 	}
 	return nil
+}
+
+// retryWait is the pause between two attempts of publishTick to publish
+// a tick again (omen's own NATS connection reconnects every second).
+const retryWait = time.Second
+
+// retryWarnEvery is how many attempts of publishTick make one WARN (one a
+// minute when each fails at once); the others are logged at debug.
+const retryWarnEvery = 60
+
+// publishTick publishes tick, again after an outage of the server: when
+// the publish fails while nc is not connected, or after nc reconnected
+// during the tick (JetStream answering "no responders" while it
+// recovers, acknowledgements lost with the connection), it waits until
+// nc is connected and publishes the tick again, every retryWait, with the
+// same Nats-Msg-Ids (JetStream stores one of each within its duplicate
+// window), until it is acknowledged, ctx ends or nc is closed (it gave
+// up reconnecting). A server restarted under omen demo stopped it after
+// AckTimeout, while omen run keeps reconnecting.
+func (p *Publisher) publishTick(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, tick Tick) error {
+	reconnects := nc.Stats().Reconnects
+	for attempt := 1; ; attempt++ {
+		err := p.publish(ctx, js, tick)
+		if err == nil || ctx.Err() != nil || nc.IsClosed() || nc.IsConnected() && nc.Stats().Reconnects == reconnects {
+			return err
+		}
+		// The daemon's connection logs the outage; a tick still
+		// failing once reconnected (a stream gone) says so every
+		// retryWarnEvery attempts.
+		level := slog.LevelDebug
+		if attempt%retryWarnEvery == 0 {
+			level = slog.LevelWarn
+		}
+		p.logger.Log(ctx, level, "sim publish: NATS connection lost: publishing the tick again once reconnected",
+			"tick", tick.Seq, "attempt", attempt, "err", err)
+		for waited := false; !waited || !nc.IsConnected() && !nc.IsClosed(); waited = true {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(retryWait):
+			}
+		}
+	}
 }
 
 func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, tick Tick) error {

@@ -245,6 +245,26 @@ func NATSServer(t testing.TB, extraArgs ...string) string {
 	return fmt.Sprintf("nats://127.0.0.1:%d", port)
 }
 
+// NATSServerOn starts Debian nats-server with JetStream on port (a
+// StablePort, for a server a test stops and starts again on the same
+// port), its store in sd (kept across restarts: streams and consumers
+// survive) and extraArgs, and waits until it accepts connections.
+func NATSServerOn(t testing.TB, port int, sd string, extraArgs ...string) *Process {
+	t.Helper()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	p := Start(t, "nats-server", NATSServerBin, append([]string{"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", sd}, extraArgs...)...)
+	if err := p.ready(func() error {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // Prometheus starts Debian Prometheus 2.42 with the remote-write receiver
 // enabled, configuration cfgYAML (an empty string means a configuration with
 // no scrape jobs), a temporary TSDB and a random loopback listen address,

@@ -1,0 +1,115 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/internal/testenv"
+)
+
+// TestRunExternalNATSOutage: omen demo with --nats.url rides out an
+// outage of its external server (Debian nats-server 2.9, stopped for
+// longer than a tick's acknowledgement timeout and started again on the
+// same port and store): it keeps reconnecting, logs the outage as omen
+// run does (one "NATS reconnected" with how long it was down), and then
+// publishes and ingests the fleet again, until stopped. It stopped at
+// the first tick whose acknowledgements did not come within 10 s ("sim
+// publish tick …: no acknowledgement within 10s"), and its publisher's
+// connection gave up after 60 attempts.
+func TestRunExternalNATSOutage(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	port, sd := testenv.StablePort(t), t.TempDir()
+	srv := testenv.NATSServerOn(t, port, sd)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, logs := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(ctx, Options{Seed: 1, History: time.Hour, Speed: 100, ModelFile: e2eModel, Out: out,
+			App: app.Options{ListenAddress: "127.0.0.1:0", NATSURL: url, StoragePath: filepath.Join(t.TempDir(), "store"),
+				Logger: slog.New(slog.NewTextHandler(logs, nil))}})
+	}()
+	running := func(what string, d time.Duration, done func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(d); ; {
+			select {
+			case err := <-errc:
+				t.Fatalf("demo stopped (%v) while waiting for %s; output:\n%s\nlog:\n%s", err, what, out.String(), logs.String())
+			case <-time.After(200 * time.Millisecond):
+			}
+			if done != nil && done() {
+				return
+			}
+			if time.Now().After(deadline) {
+				if done == nil {
+					return
+				}
+				t.Fatalf("no %s after %v; output:\n%s\nlog:\n%s", what, d, out.String(), logs.String())
+			}
+		}
+	}
+	// The stream's last sequence and the one the daemon's consumer has
+	// acknowledged up to (0, 0 while the server is down).
+	seqs := func() (last, acked uint64) {
+		nc, err := nats.Connect(url, nats.Timeout(time.Second))
+		if err != nil {
+			return 0, 0
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return 0, 0
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := js.Consumer(ctx, "OMEN", "omen")
+		if err != nil {
+			return 0, 0
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return 0, 0
+		}
+		s, err := js.Stream(ctx, "OMEN")
+		if err != nil {
+			return 0, 0
+		}
+		return s.CachedInfo().State.LastSeq, info.AckFloor.Stream
+	}
+	running("the live phase", 3*time.Minute, func() bool { return strings.Contains(out.String(), "live: the fleet runs") })
+	before, _ := seqs()
+	srv.Stop(t)
+	running("the outage's end", 12*time.Second, nil)
+	testenv.NATSServerOn(t, port, sd)
+	running("the fleet published and ingested after the restart", 2*time.Minute, func() bool {
+		last, acked := seqs()
+		return last > before+100 && acked > before+100
+	})
+	if line := logLine(logs.String(), "NATS reconnected"); !strings.Contains(line, "down_for=") {
+		t.Errorf("reconnect logged as %q, want omen run's INFO with down_for:\n%s", line, logs.String())
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("Run = %v after Ctrl-C, want nil", err)
+	}
+}
+
+// logLine returns the first line of out that contains s.
+func logLine(out, s string) string {
+	for l := range strings.Lines(out) {
+		if strings.Contains(l, s) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}

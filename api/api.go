@@ -57,11 +57,14 @@ type Options struct {
 	// /api/v1/store/backup (POST; omen store backup --url), one at a
 	// time, behind the same authentication.
 	Backup StoreBackuper
-	// BackupStop, when set, ends when the backups in flight must stop (the
-	// daemon stopping): a backup's response is cut then, at once, a write
-	// waiting on a client that stopped reading included, and a backup
-	// asked for afterwards answers 503 unavailable.
-	BackupStop context.Context
+	// Stop, when set, ends when the daemon stops: the long answers in
+	// flight end then, at once, a write waiting on a client that stopped
+	// reading included (http.Server.Shutdown waits for them and does not
+	// end their requests' contexts). A backup's response is cut, and one
+	// asked for afterwards answers 503 unavailable; a history stream
+	// (/api/v1/history/vectors) stops its reader's scan at its next
+	// vector and is cut (503 unavailable before its first vector).
+	Stop context.Context
 	// WriteTimeout bounds each write of a streamed answer to its client
 	// (a page of the history, a backup's write): a client that reads
 	// nothing for that long has its answer cut, which frees what the

@@ -45,8 +45,7 @@ func (a *API) backupRoutes() []route {
 // backup has begun (200 sent), a failure cannot be answered: the
 // connection is aborted, so that a client reading it (curl too) sees
 // the transfer fail, and what it got lacks the trailer Restore checks.
-// The backup stops when the client goes away, when Options.BackupStop
-// ends, or when a write waits Options.WriteTimeout on a client that
+// The backup stops when the client goes away, when Options.Stop ends, or when a write waits Options.WriteTimeout on a client that
 // reads nothing: a stalled client holds neither the store's read
 // transaction nor the backup slot for longer, nor the daemon's stop.
 func (a *API) storeBackup(w http.ResponseWriter, r *http.Request) {
@@ -61,9 +60,8 @@ func (a *API) storeBackup(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	stopping := func() bool { return a.opts.BackupStop != nil && a.opts.BackupStop.Err() != nil }
-	if a.opts.BackupStop != nil {
-		defer context.AfterFunc(a.opts.BackupStop, cancel)()
+	if a.opts.Stop != nil {
+		defer context.AfterFunc(a.opts.Stop, cancel)()
 	}
 	bw := &backupResponse{w: w, rc: http.NewResponseController(w), timeout: a.opts.WriteTimeout,
 		name: "omen-" + start.UTC().Format("20060102T150405Z") + ".backup"}
@@ -80,12 +78,12 @@ func (a *API) storeBackup(w http.ResponseWriter, r *http.Request) {
 		canceled := errors.Is(err, context.Canceled)
 		if canceled {
 			why := "the client went away"
-			if stopping() {
+			if a.stopping() {
 				why = "omen is stopping"
 			}
 			a.logger.Info("store backup canceled: "+why, "bytes", bw.n, "duration", time.Since(start).Round(time.Millisecond), "err", err)
 		}
-		if stopping() {
+		if a.stopping() {
 			err = fmt.Errorf("omen is stopping: %w (%w)", err, ErrUnavailable)
 		}
 		if bw.n == 0 {
@@ -110,6 +108,9 @@ func (a *API) storeBackup(w http.ResponseWriter, r *http.Request) {
 	a.logger.Info("store backup sent", "records", info.Records, "bytes", info.Bytes, "sha256", info.SHA256,
 		"duration", time.Since(start).Round(time.Millisecond))
 }
+
+// stopping reports whether Options.Stop has ended: the daemon stops.
+func (a *API) stopping() bool { return a.opts.Stop != nil && a.opts.Stop.Err() != nil }
 
 // backupResponse writes a backup to the response, setting its headers
 // before the first byte and a write deadline (timeout) before each

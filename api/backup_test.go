@@ -258,7 +258,7 @@ func (b waitingBackup) Backup(ctx context.Context, _ io.Writer, _ store.BackupOp
 }
 
 // TestBackupCanceledBeforeFirstByte: a backup canceled before its first
-// byte answers 503 unavailable when omen stops (Options.BackupStop), 499
+// byte answers 503 unavailable when omen stops (Options.Stop), 499
 // when the client went away (which no one reads: the requests metric
 // counts it), and is logged in one line at INFO saying why.
 func TestBackupCanceledBeforeFirstByte(t *testing.T) {
@@ -278,7 +278,7 @@ func TestBackupCanceledBeforeFirstByte(t *testing.T) {
 			stop, stopNow := context.WithCancel(t.Context())
 			defer stopNow()
 			b := waitingBackup{started: make(chan struct{})}
-			srv := newServer(t, &api.MemBackend{}, api.Options{Backup: b, BackupStop: stop, Registerer: reg,
+			srv := newServer(t, &api.MemBackend{}, api.Options{Backup: b, Stop: stop, Registerer: reg,
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			c := backupClient(t, srv.URL, "")
 			ctx, leave := context.WithCancel(t.Context())

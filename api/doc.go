@@ -44,7 +44,7 @@
 //	                                                 backup format, whose trailer says it is whole); one at a
 //	                                                 time, else 503 busy with Retry-After; a backup that fails
 //	                                                 once begun aborts the connection; one canceled before its
-//	                                                 first byte answers 503 unavailable (Options.BackupStop
+//	                                                 first byte answers 503 unavailable (Options.Stop
 //	                                                 ended) or 499 (the client went away). POST, as a backup
 //	                                                 reads the whole store, which no cross-site request may start
 //

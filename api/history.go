@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/omen-sre/omen/store"
@@ -238,14 +239,34 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 64<<10)
-	ctx := r.Context()
+	// The answer ends when the client goes away or omen stops
+	// (Options.Stop): then at once, a write waiting on the client
+	// included (abort sets its deadline to now; each page's deadline is
+	// set before ctx is checked, so none outlives the stop). Once answered
+	// (answering), abort does nothing.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	if a.opts.Stop != nil {
+		defer context.AfterFunc(a.opts.Stop, cancel)()
+	}
+	var (
+		abortMu   sync.Mutex
+		answering bool
+	)
+	defer context.AfterFunc(ctx, func() {
+		abortMu.Lock()
+		defer abortMu.Unlock()
+		if !answering {
+			_ = rc.SetWriteDeadline(time.Now())
+		}
+	})()
 	var buf []byte
 	n := 0
 	// Page through the store: a page is read (the store's read lock and
 	// transaction held only meanwhile) before it is written, so a client
 	// that stops reading holds no store resource, and a write that stalls
 	// for Options.WriteTimeout ends the answer (a cut stream, no end line).
-	// A client gone (the request's context ended) stops the scan at the
+	// A client gone or omen stopping (ctx ended) stops the scan at the
 	// reader's next vector, not at the end of its page: the reader's
 	// scan is not bounded in time (HistoryReader's methods take no
 	// context), so a slow one could scan a whole page for no one.
@@ -263,7 +284,14 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 			return nil
 		})
 		if ctx.Err() != nil {
-			return // the client is gone: nothing to answer
+			if a.stopping() && n == 0 {
+				abortMu.Lock()
+				answering = true
+				_ = rc.SetWriteDeadline(time.Now().Add(a.opts.WriteTimeout))
+				abortMu.Unlock()
+				a.backendError(w, r, fmt.Errorf("read the history of %q: omen is stopping (%w)", entity, ErrUnavailable))
+			}
+			return // the client is gone, or omen stops: the missing end line tells the client
 		}
 		if err != nil && !errors.Is(err, errPageFull) {
 			if n == 0 {
@@ -276,6 +304,9 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(a.opts.WriteTimeout))
+		if ctx.Err() != nil {
+			return
+		}
 		for _, v := range page {
 			buf = appendVector(buf[:0], v)
 			if _, err := bw.Write(buf); err != nil {

@@ -42,7 +42,7 @@ func (a *App) newAPI() (*api.API, error) {
 		Models:     a.Registry("an API upload"),
 		History:    historyReader{Store: a.store, a: a},
 		Backup:     a.store,
-		BackupStop: a.backups,
+		Stop:       a.streams,
 		Registerer: a.reg, Logger: a.logger.With("component", "api"),
 	})
 	if err != nil {

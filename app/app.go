@@ -246,13 +246,13 @@ type App struct {
 	// /-/reload waiting for the loop held the HTTP server's shutdown, and
 	// with it Stop, for the whole ShutdownTimeout).
 	reloadStopped chan struct{}
-	// backups ends when the daemon stops (stopBackups, as the HTTP
-	// server's shutdown begins): a store backup in flight stops then, at
-	// once, even while a write waits on a client that stopped reading
-	// (api.Options.BackupStop), where the shutdown waited for it,
-	// holding Stop for up to ShutdownTimeout.
-	backups     context.Context
-	stopBackups context.CancelFunc
+	// streams ends when the daemon stops (stopStreams, as the HTTP
+	// server's shutdown begins): a store backup or a history stream in
+	// flight stops then, at once, even while a write waits on a client
+	// that stopped reading (api.Options.Stop), where the shutdown waited
+	// for it, holding Stop for up to ShutdownTimeout.
+	streams     context.Context
+	stopStreams context.CancelFunc
 	// started is set by the first Start (or a Stop before any); running
 	// once Start succeeded: Reload and Apply before it fail.
 	started, running atomic.Bool
@@ -304,7 +304,7 @@ func New(opts Options) (*App, error) {
 		reloadStopped: make(chan struct{}),
 		done:          make(chan struct{}),
 	}
-	a.backups, a.stopBackups = context.WithCancel(context.Background())
+	a.streams, a.stopStreams = context.WithCancel(context.Background())
 	a.cfg.Store(opts.Config)
 	// The NATS client's files are read (and refused) here, before
 	// anything is opened.
@@ -641,7 +641,7 @@ func (a *App) start(ctx context.Context) error {
 		}
 		return nil
 	}, func(error) {
-		a.stopBackups()
+		a.stopStreams()
 		sctx, c := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
 		defer c()
 		if err := a.srv.Shutdown(sctx); err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"math"
@@ -383,13 +384,53 @@ func (a *API) Protect(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		if strings.HasPrefix(r.URL.Path, "/ui") || r.URL.Path == "/" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="omen", charset="UTF-8"`)
-		} else {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="omen"`)
+		if strings.HasPrefix(r.URL.Path, "/ui") || r.URL.Path == "/" || acceptsHTML(r) {
+			// A browser: Basic makes it ask for a user name and password
+			// (the token), and the page says so should the user cancel.
+			h := w.Header()
+			h.Set("WWW-Authenticate", `Basic realm="omen", charset="UTF-8"`)
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			h.Set("Content-Security-Policy", "default-src 'none'")
+			h.Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(http.StatusUnauthorized)
+			page := unauthorizedPage
+			if r.Header.Get("Authorization") != "" {
+				page = wrongTokenPage
+			}
+			_, _ = io.WriteString(w, page)
+			return
 		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="omen"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", errors.New("missing or wrong bearer token"))
 	})
+}
+
+// The 401 pages a browser gets: it logs in with any user name and the
+// token (--web.token-file) as the password.
+const (
+	unauthorizedPageHead = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>omen: log in</title></head>
+<body><h1>401 Unauthorized</h1>
+`
+	unauthorizedPageTail = `<p>Log in with any user name and omen's token (the contents of the file given to <code>--web.token-file</code>) as the password: reload the page to be asked again.</p>
+</body></html>
+`
+	unauthorizedPage = unauthorizedPageHead + "<p>omen wants its token.</p>\n" + unauthorizedPageTail
+	wrongTokenPage   = unauthorizedPageHead + "<p>The password given is not omen's token.</p>\n" + unauthorizedPageTail
+)
+
+// acceptsHTML tells a browser's request, which accepts text/html, from
+// an API client's.
+func acceptsHTML(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		for part := range strings.SplitSeq(v, ",") {
+			mt, _, _ := strings.Cut(part, ";")
+			if strings.EqualFold(strings.TrimSpace(mt), "text/html") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (a *API) authorized(r *http.Request) bool {

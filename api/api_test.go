@@ -289,6 +289,8 @@ func TestAuth(t *testing.T) {
 		{"basic", secured, "/api/v1/model", basic("omen", "s3cret-token"), 200},
 		{"basic wrong", secured, "/api/v1/model", basic("omen", "nope"), 401},
 		{"ui no token", secured, "/ui/", nil, 401},
+		{"ui basic wrong", secured, "/ui/alerts/x", basic("omen", "nope"), 401},
+		{"browser api no token", secured, "/api/v1/explanations/x", http.Header{"Accept": {"text/html,application/xhtml+xml,*/*;q=0.8"}}, 401},
 		{"ui basic", secured, "/ui/", basic("", "s3cret-token"), 200},
 		{"openapi no token", secured, "/api/v1/openapi.json", nil, 401},
 		{"loopback no token", open, "/api/v1/alerts", nil, 200},
@@ -308,7 +310,27 @@ func TestAuth(t *testing.T) {
 			if resp.StatusCode != c.code {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, c.code, body)
 			}
-			if c.code == 401 {
+			browser := strings.HasPrefix(c.path, "/ui/") || c.header.Get("Accept") != ""
+			switch {
+			case c.code == 401 && browser:
+				// A browser is asked for the token as a Basic password,
+				// and told so on a page should its user cancel.
+				if got := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Basic ") {
+					t.Errorf("WWW-Authenticate %q, want Basic", got)
+				}
+				if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+					t.Errorf("Content-Type %q, want text/html", ct)
+				}
+				want := "omen wants its token"
+				if c.header.Get("Authorization") != "" {
+					want = "not omen's token"
+				}
+				for _, w := range []string{want, "any user name", "--web.token-file", "as the password"} {
+					if !strings.Contains(string(body), w) {
+						t.Errorf("401 page lacks %q:\n%s", w, body)
+					}
+				}
+			case c.code == 401:
 				var e struct{ Status, ErrorType string }
 				if err := json.Unmarshal(body, &e); err != nil || e.Status != "error" || e.ErrorType != "unauthorized" {
 					t.Errorf("401 body %s", body)

@@ -82,7 +82,11 @@
 // is not a loopback address: New refuses to build without one. When a token is
 // set, every API and UI request must carry it as "Authorization: Bearer TOKEN"
 // (or HTTP Basic auth with the token as password, so that a browser can open
-// the UI); it is compared in constant time. TLSConfig loads a certificate and
+// the UI); it is compared in constant time. A request without it answers
+// 401: to a browser (a path under /ui/, or an Accept naming text/html) with
+// a Basic challenge, so that the browser asks for a user name (any) and
+// password (the token), and a short HTML page saying so; to an API client
+// with a Bearer challenge and the JSON error. TLSConfig loads a certificate and
 // key for HTTPS and reloads them when the files change.
 //
 // # Client

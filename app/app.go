@@ -313,6 +313,13 @@ func New(opts Options) (*App, error) {
 		return nil, fmt.Errorf("app options: %w", err)
 	}
 	a.natsOpts = natsOpts
+	// The URL's text too: checked at the connect, after the store had
+	// opened, a mistyped --nats.url left the storage directory made.
+	if opts.NATSURL != "" {
+		if err := checkNATSURL(opts.NATSURL); err != nil {
+			return nil, fmt.Errorf("app options: NATS URL %s: %w", RedactNATSURL(opts.NATSURL), err)
+		}
+	}
 	a.reloads = promauto.With(a.reg).NewCounterVec(prometheus.CounterOpts{
 		Namespace: "omen", Name: "config_reloads_total",
 		Help: "Configuration reloads by result.",

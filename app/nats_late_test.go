@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -212,50 +214,61 @@ func silentListener(t *testing.T) string {
 // client's error quoted the URL, and a password split at a comma showed
 // in part as a bad port), with a scheme the NATS client does not speak
 // (it dialled any, and a server that never answers would now be waited
-// for), a bad port or no URL at all, credentials the server refuses and a
-// TLS URL for a server without TLS, and a server that accepts the
-// connection but says nothing (it may expect a TLS handshake first) stay
-// start errors (exit 1), naming the
-// URL without its password.
+// for), a bad port or no URL at all fails New, before anything is opened:
+// the storage directory is not made (the URL was checked at the connect,
+// after the store had opened). Credentials the server refuses, a TLS URL
+// for a server without TLS, and a server that accepts the connection but
+// says nothing (it may expect a TLS handshake first) stay start errors.
+// All are exit 1, naming the URL without its password.
 func TestExternalNATSStartErrors(t *testing.T) {
 	srv := testenv.NATSServer(t, "--user", "omen", "--pass", "s3cret")
 	hostPort := strings.TrimPrefix(srv, "nats://")
-	for _, tc := range []struct{ name, url, want string }{
-		{"unparseable", "nats://omen:s3cret@[::1", "does not parse"},
-		{"comma in the password", "nats://omen:s3cret,x@" + hostPort, "URL 1 of the list: does not parse"},
-		{"scheme", "http://omen:s3cret@" + hostPort, `scheme "http", want one of nats, tls, ws, wss`},
-		{"port", "nats://omen:s3cret@127.0.0.1:99999", `port "99999", want 1-65535`},
-		{"empty list", " , ", "no server URL"},
-		{"bad password", "nats://omen:wr0ng@" + hostPort, "Authorization Violation"},
-		{"no credentials", srv, "Authorization Violation"},
-		{"tls to a plain server", "tls://omen:s3cret@" + hostPort, "secure connection not available"},
+	for _, tc := range []struct {
+		name, url, want string
+		atNew           bool // New's error (the URL's text), not Start's
+	}{
+		{"unparseable", "nats://omen:s3cret@[::1", "does not parse", true},
+		{"comma in the password", "nats://omen:s3cret,x@" + hostPort, "URL 1 of the list: does not parse", true},
+		{"scheme", "http://omen:s3cret@" + hostPort, `scheme "http", want one of nats, tls, ws, wss`, true},
+		{"port", "nats://omen:s3cret@127.0.0.1:99999", `port "99999", want 1-65535`, true},
+		{"empty list", " , ", "no server URL", true},
+		{"bad password", "nats://omen:wr0ng@" + hostPort, "Authorization Violation", false},
+		{"no credentials", srv, "Authorization Violation", false},
+		{"tls to a plain server", "tls://omen:s3cret@" + hostPort, "secure connection not available", false},
 		// A server that says nothing may want a TLS handshake first.
-		{"silent server", "nats://" + silentListener(t), "i/o timeout"},
+		{"silent server", "nats://" + silentListener(t), "i/o timeout", false},
 		// Mistyped nats:// URLs: the client read them as the host
 		// "nats:127.0.0.1" (too many colons) or "nats" (a name that
 		// does not resolve), retried for ever.
-		{"scheme without slashes", "nats:omen:s3cret@" + hostPort, `starts with "nats" but has no "://"`},
-		{"scheme with one slash", "nats:/omen:s3cret@" + hostPort, `starts with "nats" but has no "://"`},
-		{"scheme without colon", "nats//omen:s3cret@" + hostPort, `starts with "nats" but has no "://"`},
-		{"scheme without slashes, no credentials", "nats:" + hostPort, `starts with "nats" but has no "://"`},
-		{"colon in the host", "omen:s3cret@" + hostPort + ":5", "a host with a colon"},
+		{"scheme without slashes", "nats:omen:s3cret@" + hostPort, `starts with "nats" but has no "://"`, true},
+		{"scheme with one slash", "nats:/omen:s3cret@" + hostPort, `starts with "nats" but has no "://"`, true},
+		{"scheme without colon", "nats//omen:s3cret@" + hostPort, `starts with "nats" but has no "://"`, true},
+		{"scheme without slashes, no credentials", "nats:" + hostPort, `starts with "nats" but has no "://"`, true},
+		{"colon in the host", "omen:s3cret@" + hostPort + ":5", "a host with a colon", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := New(Options{Config: testConfig(t), StoragePath: t.TempDir(), ListenAddress: "127.0.0.1:0",
+			storage := filepath.Join(t.TempDir(), "data")
+			a, err := New(Options{Config: testConfig(t), StoragePath: storage, ListenAddress: "127.0.0.1:0",
 				NATSURL: tc.url, ShutdownTimeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
+			switch {
+			case tc.atNew && err == nil:
+				t.Fatal("New succeeded")
+			case !tc.atNew && err != nil:
 				t.Fatal(err)
-			}
-			err = a.Start(context.Background())
-			if err == nil {
-				_ = a.Stop(context.Background())
-				t.Fatal("start succeeded")
+			case !tc.atNew:
+				if err = a.Start(context.Background()); err == nil {
+					_ = a.Stop(context.Background())
+					t.Fatal("start succeeded")
+				}
 			}
 			if msg := err.Error(); !strings.Contains(strings.ToLower(msg), strings.ToLower(tc.want)) || strings.Contains(msg, "s3cret") || strings.Contains(msg, "wr0ng") {
-				t.Errorf("start error %q, want one with %q and no password", msg, tc.want)
+				t.Errorf("error %q, want one with %q and no password", msg, tc.want)
 			}
 			if errors.Is(err, nats.ErrNoServers) {
-				t.Errorf("start error %q wraps nats.ErrNoServers: omen run's hint would say the server is unreachable", err)
+				t.Errorf("error %q wraps nats.ErrNoServers: omen run's hint would say the server is unreachable", err)
+			}
+			if _, serr := os.Stat(storage); tc.atNew && !errors.Is(serr, os.ErrNotExist) {
+				t.Errorf("storage path after New refused the URL: %v, want it not made", serr)
 			}
 		})
 	}

@@ -174,9 +174,9 @@ func NATSReconnectOptions() []nats.Option {
 // once, and the connection keeps trying every natsReconnectWait in the
 // background (nats.RetryOnFailedConnect), so that omen serves its API,
 // remote-write and probes meanwhile rather than exiting into a crash
-// loop. A URL that does not parse or has another scheme than nats, tls,
-// ws or wss, and a server that answers but refuses the credentials or
-// the TLS handshake, remain start errors. The embedded server (started
+// loop. A server that answers but refuses the credentials or the TLS
+// handshake remains a start error (a URL that does not parse or has
+// another scheme than nats, tls, ws or wss is New's error). The embedded server (started
 // by the daemon before) is connected to as before, failing fast.
 func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 	logger := o.Logger
@@ -219,9 +219,8 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 	}
 	opts = append(append(opts, NATSReconnectOptions()...), o.NATSClient...)
 	if o.ExternalNATS {
-		if err := checkNATSURL(o.NATSURL); err != nil {
-			return nil, false, fmt.Errorf("NATS URL %s: %w", RedactNATSURL(o.NATSURL), err)
-		}
+		// The URL's text was checked by New (checkNATSURL).
+		//
 		// nats.go closed the connection at the second refusal of the
 		// credentials by the same server: a password rotated on the
 		// server before omen's file (a Secret updated later) stopped
@@ -292,7 +291,8 @@ func natsUnreachable(err error) bool {
 // nats:// URLs, which the client reads as host "nats:127.0.0.1" or
 // "nats"), though a host named like a scheme with a port (nats:4222) is
 // one. The client itself dials any scheme and reports a bad port or host
-// only as a failed dial, which connectNATS would retry for ever. The
+// only as a failed dial, which connectNATS would retry for ever. New
+// refuses such a URL, before the store is opened. The
 // errors quote no part of the URL (the caller names it, redacted): a
 // URL's password could be in the part.
 func checkNATSURL(s string) error {

@@ -83,7 +83,12 @@ type PollerOptions struct {
 	// MaxPointsPerQuery bounds the points per series of one range query
 	// (Prometheus refuses more than 11000). Default 10000.
 	MaxPointsPerQuery int
-	// RoundTripper is the HTTP transport. Default api.DefaultRoundTripper.
+	// RoundTripper is the HTTP transport. Default: a transport of the
+	// poller's own, with api.DefaultRoundTripper's settings. When Run
+	// returns, it closes the transport's idle connections (when it has a
+	// CloseIdleConnections method, as http.Transport and the transports
+	// of omen's client settings do): a stopped poller keeps no
+	// connection to Prometheus open.
 	RoundTripper http.RoundTripper
 	// CatchUp is the longest span of missed steps Run fetches again, per
 	// query, with one range query at its next successful poll: the steps
@@ -207,7 +212,10 @@ type PollObserver interface {
 type Poller struct {
 	opts PollerOptions
 	api  v1.API
-	app  Appender
+	// rt is the transport of api's requests (PollerOptions.RoundTripper
+	// or the poller's own), whose idle connections Run closes at its end.
+	rt  http.RoundTripper
+	app Appender
 	// observer is app when it is a PollObserver, else nil.
 	observer PollObserver
 	logger   *slog.Logger
@@ -286,7 +294,12 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	redacted := redact.URL(o.URL)
 	rt := o.RoundTripper
 	if rt == nil {
+		// Its own: closing the idle connections of the shared one at
+		// Run's end would close other clients' too.
 		rt = api.DefaultRoundTripper
+		if t, ok := rt.(*http.Transport); ok {
+			rt = t.Clone()
+		}
 	}
 	client, err := api.NewClient(api.Config{Address: o.URL, RoundTripper: retryAfterTransport{rt}})
 	if err != nil {
@@ -297,7 +310,7 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 		return nil, fmt.Errorf("poller metrics: %w", err)
 	}
 	p := &Poller{
-		opts: o, api: v1.NewAPI(client), app: app, m: m, now: time.Now,
+		opts: o, api: v1.NewAPI(client), rt: rt, app: app, m: m, now: time.Now,
 		// The source is a log attribute and a metric label: no password.
 		source: PollerSource(o.Name, o.URL),
 		url:    redacted, appendWait: appendWaitMax,
@@ -581,7 +594,8 @@ func (p *Poller) queryRange(ctx context.Context, qs *querySet, name string, from
 // Run evaluates every query with an instant query at each multiple of
 // Step until ctx is done, appending the results. A failed evaluation is
 // logged and counted and the next one proceeds. It returns nil when ctx is
-// cancelled. It is RunAfter with no step evaluated yet.
+// cancelled, having closed the idle connections of the poller's
+// transport. It is RunAfter with no step evaluated yet.
 func (p *Poller) Run(ctx context.Context) error {
 	return p.RunAfter(ctx, time.Time{})
 }
@@ -623,6 +637,7 @@ func (p *Poller) Run(ctx context.Context) error {
 // A PollObserver appender is told of each poll at which a query's values
 // (none, maybe) were appended.
 func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
+	defer p.closeIdleConnections()
 	step := p.opts.Step
 	// By query: the newest step stored or given up; never moves back but
 	// for a query SetQueries gives another expression.
@@ -703,6 +718,16 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 		// (which it waited for) or after it, and before this, fetches that
 		// step again too, late.
 		reloadedDuring = p.peekReloaded()
+	}
+}
+
+// closeIdleConnections closes the idle connections of the poller's
+// transport, when it can: a stopped poller's keep-alive connections (and
+// the client's goroutines reading them) stayed open until the transport's
+// idle timeout, 90 s to 5 minutes.
+func (p *Poller) closeIdleConnections() {
+	if c, ok := p.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
 	}
 }
 

@@ -125,13 +125,15 @@ func newSources(o sourceOptions) (*sources, error) {
 			o.Logger.Info("Prometheus backfill cut to the lookback, all the in-memory window keeps", "url", redact.URL(p.URL), "backfill", backfill, "lookback", lb)
 			backfill = lb
 		}
-		var rt http.RoundTripper // default: the poller's
-		if !p.IsZero() {
-			// tls_config, basic_auth, authorization.
-			if rt, err = p.RoundTripper(stream.PollerSource(p.Name, p.URL)); err != nil {
-				nc.Close()
-				return nil, fmt.Errorf("create Prometheus poller for %s: %w", redact.URL(p.URL), err)
-			}
+		// The entry's tls_config, basic_auth, authorization; without
+		// them too, so that a certificate that does not verify is
+		// explained alike (which certificate, checked against what),
+		// and the poller has a transport of its own, whose idle
+		// connections it closes when it stops.
+		rt, err := p.RoundTripper(stream.PollerSource(p.Name, p.URL))
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("create Prometheus poller for %s: %w", redact.URL(p.URL), err)
 		}
 		pl, err := stream.NewPoller(o.Appender, stream.PollerOptions{
 			URL:          p.URL,

@@ -643,6 +643,7 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 	// for a query SetQueries gives another expression.
 	stored := map[string]time.Time{}
 	var failing errclass.Tracker[string] // by query: whose live polls fail
+	var settings settingsLog             // omen's client settings that do not read
 	if !last.IsZero() {
 		for _, name := range p.queries.Load().names {
 			stored[name] = last
@@ -701,12 +702,22 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 			stored[name] = st
 		}
 		p.forgetRemoved(&failing, qs, next)
-		// Each query's failure logged as it fails, not at the poll's end.
+		// Each query's failure logged as it fails, not at the poll's end,
+		// but a failure to read omen's own client settings: the poll's
+		// (every query fails with it), logged once for the poll, throttled.
+		settings.poll()
 		live, _ := p.instant(ctx, qs, next, next.Add(step), func(name string, err error) {
-			if ctx.Err() == nil {
-				p.logOutcome(&failing, qs, next, name, err)
+			if ctx.Err() != nil {
+				return
 			}
+			if settings.note(err) {
+				return
+			}
+			p.logOutcome(&failing, qs, next, name, err)
 		})
+		if ctx.Err() == nil {
+			settings.log(p.logger, p.now())
+		}
 		if err := p.storePoll(ctx, qs, next, stored, live); err != nil && ctx.Err() == nil {
 			p.logger.Warn("store the poll's samples", "time", next, "err", err)
 		}
@@ -793,7 +804,9 @@ func (p *Poller) forgetRemoved(failing *errclass.Tracker[string], qs *querySet, 
 // succeeds again (or, see forgetRemoved, is no longer polled). failing
 // holds each failing query's state, by name, its class the query's
 // expression and errorClass; the failures are counted by
-// omen_prometheus_queries_total{outcome="error"}.
+// omen_prometheus_queries_total{outcome="error"}. A failure to read
+// omen's own client settings is not logged here but by Run's
+// settingsLog, once for the poll.
 func (p *Poller) logOutcome(failing *errclass.Tracker[string], qs *querySet, next time.Time, name string, err error) {
 	if err == nil {
 		if f, ended := failing.Succeed(name); ended {
@@ -806,6 +819,66 @@ func (p *Poller) logOutcome(failing *errclass.Tracker[string], qs *querySet, nex
 		p.logger.Warn("query failed; while it fails with this error, logged at debug level", "query", name, "time", next, "err", err)
 	} else {
 		p.logger.Debug("query still failing", "query", name, "time", next, "failing_since", f.Since, "failed_polls", f.Count, "err", err)
+	}
+}
+
+// settingsLog logs a run of polls whose queries failed, unsent, because
+// omen's own client settings do not read (clientsettings.Error: a
+// basic_auth.password_file moved away): a WARN when the run starts, then
+// at most once a minute while it goes on, debug records in between, and
+// an INFO when the settings read again. Each query of each poll fails
+// with it; per query, as other failures are (logOutcome), it made a WARN
+// per query at its start and debug records only for as long as it went
+// on, so that a poller left without its password said so once. Run's
+// goroutine alone uses it.
+type settingsLog struct {
+	runs errclass.Throttle[struct{}]
+	// Of the poll under way: the first settings error, how many queries
+	// failed with it, and whether any query got past the settings (it
+	// succeeded, or failed otherwise).
+	err     error
+	failed  int
+	through bool
+}
+
+// poll starts a poll.
+func (l *settingsLog) poll() { l.err, l.failed, l.through = nil, 0, false }
+
+// note records a query's outcome; it reports true for a settings error,
+// which the poll's log record covers.
+func (l *settingsLog) note(err error) bool {
+	if !clientsettings.Is(err) {
+		l.through = true
+		return false
+	}
+	if l.err == nil {
+		l.err = err
+	}
+	l.failed++
+	return true
+}
+
+// log writes the poll's record, if any, at now.
+func (l *settingsLog) log(logger *slog.Logger, now time.Time) {
+	switch {
+	case l.err != nil:
+		f, first, again := l.runs.Fail(struct{}{}, now)
+		switch {
+		case first:
+			logger.Warn("queries not sent: omen's client settings do not read (while they do not, logged again once a minute)",
+				"queries", l.failed, "err", l.err)
+		case again:
+			logger.Warn("queries not sent: omen's client settings still do not read", "queries", l.failed,
+				"failing_since", f.Since.UTC().Format(time.RFC3339), "failing_for", now.Sub(f.Since).Round(time.Second),
+				"failed_polls", f.Count, "err", l.err)
+		default:
+			logger.Debug("queries not sent: omen's client settings do not read", "queries", l.failed, "failed_polls", f.Count, "err", l.err)
+		}
+	case l.through:
+		if f, ended := l.runs.Succeed(struct{}{}); ended {
+			logger.Info("omen's client settings read again: queries sent", "failing_since", f.Since.UTC().Format(time.RFC3339),
+				"failed_for", now.Sub(f.Since).Round(time.Second), "failed_polls", f.Count)
+		}
 	}
 }
 

@@ -200,31 +200,29 @@ func fileError(flag, path string, err error) error {
 	return fmt.Errorf("--%s %q: %w", flag, path, err)
 }
 
-// checkNonEmpty refuses a file that cannot be read or holds only white
-// space.
-func checkNonEmpty(path string) error {
+// readNonEmpty reads the file path, refusing one that cannot be read or
+// holds only white space.
+func readNonEmpty(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if strings.TrimSpace(string(b)) == "" {
-		return errors.New("empty file")
+		return nil, errors.New("empty file")
 	}
-	return nil
+	return b, nil
 }
 
 // checkCredsFile refuses a credentials file that is empty, or whose JWT
-// or seed the NATS client cannot read, by reading it as the client does
-// at each connect.
+// or seed the NATS client cannot read, reading it once and parsing it as
+// the client does at each connect (nkeys.ParseDecoratedJWT and
+// ParseDecoratedNKey of the file's content).
 func checkCredsFile(path string) error {
-	if err := checkNonEmpty(path); err != nil {
+	b, err := readNonEmpty(path)
+	if err != nil {
 		return err
 	}
-	var o nats.Options
-	if err := nats.UserCredentials(path)(&o); err != nil {
-		return err
-	}
-	jwt, err := o.UserJWT()
+	jwt, err := nkeys.ParseDecoratedJWT(b)
 	if err != nil {
 		return err
 	}
@@ -234,10 +232,6 @@ func checkCredsFile(path string) error {
 	}
 	// The seed as the client's signature handler reads it, whose error
 	// would name the file again (the caller names it).
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
 	kp, err := nkeys.ParseDecoratedNKey(b)
 	if err != nil {
 		return fmt.Errorf("no user seed in it: %w", err)
@@ -313,12 +307,9 @@ type nkeySeed struct {
 // readSeed reads the file's user NKey: an error for a file that cannot
 // be read, is empty or holds no user seed.
 func readSeed(path string) (nkeys.KeyPair, string, error) {
-	b, err := os.ReadFile(path)
+	b, err := readNonEmpty(path)
 	if err != nil {
 		return nil, "", err
-	}
-	if strings.TrimSpace(string(b)) == "" {
-		return nil, "", errors.New("empty file")
 	}
 	kp, err := nkeys.ParseDecoratedNKey(b)
 	if err != nil {

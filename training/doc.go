@@ -9,7 +9,10 @@
 // apart) whose forecast target is the next step; the failure label of a
 // window ending at step t is "any failing step in (t, t+H]" (H = Horizon),
 // so the model learns precursors, and is masked (NaN) where the horizon
-// runs past the data. Train's time split cuts every entity at one time,
+// runs past the data; with Onset (omen train, whatever the source, and
+// the demo) also where the window's last step is already failing, so that
+// the model learns the precursors of failure onsets, not the failures
+// under way (the daemon's alert resolves once one is). Train's time split cuts every entity at one time,
 // before which 80 % of all steps lie (ValFraction 20 % by default; with
 // entities that span the same times that is SplitTime's cut of each);
 // windows are cut from each part separately, so nothing crosses the

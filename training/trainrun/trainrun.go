@@ -76,7 +76,7 @@ type Options struct {
 	// it) refused at once, and the prometheus source checks its step.
 	Registering bool
 	// Train sets the model's sizes and seed; Train sets its Source,
-	// TrainedOn, Step, Alerts, Progress, Logger and Version.
+	// TrainedOn, Step, Alerts, Onset, Progress, Logger and Version.
 	Train training.TrainOptions
 	// Progress receives the sources' and the training's progress.
 	Progress io.Writer
@@ -302,6 +302,12 @@ func (r *Result) train(ctx context.Context) error {
 		trainOpts.Alerts = &training.AlertRule{For: r.Alerting.For, ResolveRatio: r.Alerting.ResolveRatio, ResolveFor: r.Alerting.ResolveFor,
 			MinLead: training.LeadSteps(time.Duration(r.Alerting.MinLead), r.Step), MissingSteps: alert.DefaultMissingSteps}
 	}
+	// The model predicts failures that have not begun (the daemon's
+	// alert resolves once one is under way): a window ending at a
+	// failing step is no example, neither positive nor negative, so
+	// that the model learns the precursors of a failure, not the
+	// failure itself (as the demo trains).
+	trainOpts.Onset = true
 	trainOpts.Progress = o.Progress
 	// Its warnings (entities skipped as too short, a split that fell back
 	// to the time split) say why a history is refused.

@@ -80,6 +80,19 @@ func (c Config) validate() error {
 		}
 		seen[f] = true
 	}
+	if err := errors.Join(append(errs, c.sizeErrors()...)...); err != nil {
+		return err
+	}
+	if n := paramCount(len(c.Features), c.Hidden, c.Layers); n > maxParams {
+		return fmt.Errorf("%d parameters: more than the limit %d", n, maxParams)
+	}
+	return nil
+}
+
+// sizeErrors checks the window, horizon, hidden size, layers, dropout and
+// step of c.
+func (c Config) sizeErrors() []error {
+	var errs []error
 	if c.Window < 1 || c.Window > maxWindow {
 		errs = append(errs, fmt.Errorf("window %d: want 1..%d", c.Window, maxWindow))
 	}
@@ -98,11 +111,21 @@ func (c Config) validate() error {
 	if c.Step < 0 || c.Step%time.Millisecond != 0 {
 		errs = append(errs, fmt.Errorf("step %v: want 0 (unknown) or whole milliseconds", c.Step))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
+	return errs
+}
+
+// CheckSizes reports the mistakes New would find in c's sizes before its
+// features are known (a command checks its flags before it reads the
+// history they come from): the window, horizon, hidden size, layers,
+// dropout and step (zero values: New's defaults), and the parameter
+// limit, for one feature, the fewest a model has. New checks the rest.
+func (c Config) CheckSizes() error {
+	c.setDefaults()
+	if err := errors.Join(c.sizeErrors()...); err != nil {
+		return fmt.Errorf("model config: %w", err)
 	}
-	if n := paramCount(len(c.Features), c.Hidden, c.Layers); n > maxParams {
-		return fmt.Errorf("%d parameters: more than the limit %d", n, maxParams)
+	if n := paramCount(1, c.Hidden, c.Layers); n > maxParams {
+		return fmt.Errorf("model config: %d parameters with one feature: more than the limit %d", n, maxParams)
 	}
 	return nil
 }

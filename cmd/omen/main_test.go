@@ -398,6 +398,14 @@ func TestFlagValidation(t *testing.T) {
 		{[]string{"eval", "asd", "--window", "1"}, 2, "--window 1, want at least 2"},
 		{[]string{"train", "--epochs", "-1", "--source", "csv", "--dir", missing}, 2, "omen train: --epochs -1"},
 		{[]string{"train", "--members", "-1", "--source", "csv", "--dir", missing}, 2, "omen train: --members -1"},
+		// The model's limits, checked before the history is read: they
+		// failed once it was read (exit 1 "new model: model config: …",
+		// here "no store at …").
+		{[]string{"train", "--layers", "100", "--source", "store", "--storage.path", missing}, 2, "omen train: model config: layers 100: want 1..16\n"},
+		{[]string{"train", "--window", "20000", "--hidden", "9000", "--source", "csv", "--dir", missing}, 2,
+			"omen train: model config: window 20000: want 1..16384; hidden 9000: want 1..8192\n"},
+		{[]string{"train", "--hidden", "8192", "--layers", "2", "--source", "store", "--storage.path", missing}, 2,
+			"omen train: model config: 805421058 parameters with one feature: more than the limit 268435456\n"},
 		// --history 0 read nothing: "no feature data between T and T" of a
 		// store with data, or a range with Go's monotonic clock reading.
 		{[]string{"train", "--source", "store", "--storage.path", missing, "--history", "0"}, 2, "omen train: --history 0: want a positive duration"},

@@ -66,6 +66,12 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		{"hidden", o.Hidden, 1}, {"layers", o.Layers, 1}, {"epochs", o.Epochs, 1}, {"members", o.Members, 1}}); !ok {
 		return rc
 	}
+	// The model's limits (--layers 100), before the history is read:
+	// the model is made only after it.
+	if err := (model.Config{Window: o.Window, Horizon: o.Horizon, Hidden: o.Hidden, Layers: o.Layers}).CheckSizes(); err != nil {
+		fmt.Fprintf(stderr, "omen train: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return 2
+	}
 	if rc, ok := checkWritable(fs.Name(), "out", *out, stderr); !ok {
 		return rc
 	}

@@ -31,6 +31,8 @@ type MemBackend struct {
 	Service        map[string]string
 	Evidence       map[string]float64
 	Explain        func(ctx context.Context, entity string) (Explanation, error)
+	// NoModel, when Model is nil, is ModelInfo's error (else not found).
+	NoModel error
 }
 
 var _ Backend = (*MemBackend)(nil)
@@ -125,6 +127,9 @@ func (m *MemBackend) ExplainEntity(ctx context.Context, entity string) (Explanat
 func (m *MemBackend) ModelInfo(context.Context) (ModelInfo, error) {
 	m.Lock()
 	defer m.Unlock()
+	if m.Model == nil && m.NoModel != nil {
+		return ModelInfo{}, m.NoModel
+	}
 	if m.Model == nil {
 		return ModelInfo{}, fmt.Errorf("model: %w", ErrNotFound)
 	}

@@ -21,6 +21,27 @@ var ErrNotFound = errors.New("not found")
 // e.g. ExplainEntity before a model is loaded; the API answers 503.
 var ErrUnavailable = errors.New("unavailable")
 
+// NoModelError is a Backend's error when no model is loaded: it is
+// ErrUnavailable (the API answers 503), and Reason says why, when a
+// promoted model was refused (it does not fit the configured features or
+// step, or does not decode; nil: none is promoted). The UI shows Reason.
+type NoModelError struct {
+	Reason error
+}
+
+func (e *NoModelError) Error() string {
+	if e.Reason == nil {
+		return "no model loaded"
+	}
+	return "no model loaded: " + e.Reason.Error()
+}
+
+// Is reports ErrUnavailable.
+func (e *NoModelError) Is(target error) bool { return target == ErrUnavailable }
+
+// Unwrap returns Reason.
+func (e *NoModelError) Unwrap() error { return e.Reason }
+
 // RetryAfterError is an error of a Backend that says when the request may
 // succeed: the API answers its status (that of Err, e.g. 503 for
 // ErrUnavailable) with a Retry-After of After, in whole seconds rounded

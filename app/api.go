@@ -113,7 +113,7 @@ func (b uiBackend) EntityExplanation(ctx context.Context, entity string, from, t
 func (a *App) explainEntity(ctx context.Context, entity string) (api.Explanation, error) {
 	m, _ := a.scorer.Model()
 	if m == nil {
-		return api.Explanation{}, fmt.Errorf("no model loaded: %w", api.ErrUnavailable)
+		return api.Explanation{}, a.scorer.noModel()
 	}
 	p, ok := a.scorer.latestPrediction(entity)
 	if !ok {
@@ -147,7 +147,7 @@ func (a *App) explainEntity(ctx context.Context, entity string) (api.Explanation
 func (a *App) modelInfo(context.Context) (api.ModelInfo, error) {
 	m, version := a.scorer.Model()
 	if m == nil {
-		return api.ModelInfo{}, fmt.Errorf("no model loaded: %w", api.ErrUnavailable)
+		return api.ModelInfo{}, a.scorer.noModel()
 	}
 	info := api.ModelInfo{Version: version}
 	if _, meta, err := a.store.Model(version); err == nil {

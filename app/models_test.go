@@ -166,6 +166,9 @@ func TestModelRegistryAPI(t *testing.T) {
 	if v := loadedGauge(); v != "" {
 		t.Fatalf("omen_model_info names %q after the model was unloaded, want omen_model_loaded 0", v)
 	}
+	if _, err := a.modelInfo(ctx); !errors.Is(err, api.ErrUnavailable) || !strings.Contains(err.Error(), "no model loaded: model vA does not fit the reloaded features") || !strings.Contains(err.Error(), "mem_max") {
+		t.Fatalf("model info after the unload: %v, want unavailable saying why", err)
+	}
 	if err := a.ReloadModel(); err != nil {
 		t.Fatalf("the refused active version is tried again: %v", err)
 	}

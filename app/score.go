@@ -87,9 +87,12 @@ type scorer struct {
 	// not retried, nor logged again, until another version is promoted or
 	// the configuration is reloaded.
 	refused string
-	step    time.Duration
-	windows map[string]*history
-	latest  map[string]prediction
+	// refusedErr is why refused was refused (nil when refused is ""),
+	// which the API and UI say while no model is loaded.
+	refusedErr error
+	step       time.Duration
+	windows    map[string]*history
+	latest     map[string]prediction
 	// shown, shownVersion and shownSHA are the model whose predictions
 	// latest holds, which the metrics export with them (its info and
 	// threshold): after a promotion the previous model's, until the new
@@ -341,12 +344,13 @@ func (s *scorer) reloadModel() error {
 		if !errors.Is(err, registry.ErrUnusable) {
 			return err // a read error: tried again at the next check
 		}
+		err = fmt.Errorf("%w (not retried until another model is promoted or the configuration is reloaded)", err)
 		s.mu.Lock()
 		if a, _ := s.opts.Store.ActiveVersion(); a == meta.Version {
-			s.refused = key
+			s.refused, s.refusedErr = key, err
 		}
 		s.mu.Unlock()
-		return fmt.Errorf("%w (not retried until another model is promoted or the configuration is reloaded)", err)
+		return err
 	}
 	return s.install(meta.Version, sha, m)
 }
@@ -370,16 +374,17 @@ func (s *scorer) install(version, sha string, m *model.Model) error {
 		return nil
 	}
 	if err := m.CheckFeatures(s.features); err != nil {
-		s.refused = modelKey(version, sha)
+		err = fmt.Errorf("model %s does not fit the configured features: %w: %w (not retried until another model is promoted or the configuration is reloaded)", version, registry.ErrUnusable, err)
+		s.refused, s.refusedErr = modelKey(version, sha), err
 		s.mu.Unlock()
-		return fmt.Errorf("model %s does not fit the configured features: %w: %w (not retried until another model is promoted or the configuration is reloaded)", version, registry.ErrUnusable, err)
+		return err
 	}
 	// The windows hold the rows the previous model needed: filled from
 	// the store when the new one needs more. The previous model's
 	// predictions stay exported, with its threshold, until the new one's
 	// first step with vectors replaces them (predict).
 	s.fill = s.fill || s.model == nil || m.Config().Window > s.model.Config().Window
-	s.model, s.version, s.sha, s.refused = m, version, sha, ""
+	s.model, s.version, s.sha, s.refused, s.refusedErr = m, version, sha, "", nil
 	if s.shown == nil || len(s.latest) == 0 {
 		s.shown, s.shownVersion, s.shownSHA = m, version, sha
 	}
@@ -491,7 +496,7 @@ func (s *scorer) featuresChanged(apply func()) {
 	s.mu.Lock()
 	old := s.features
 	s.features = s.opts.Features()
-	s.refused = ""
+	s.refused, s.refusedErr = "", nil
 	if !slices.Equal(old, s.features) {
 		// The entities' windows hold rows of the old layout: each feature
 		// keeps its column under its name, a new one is missing until
@@ -506,6 +511,7 @@ func (s *scorer) featuresChanged(apply func()) {
 			s.logger.Error("the active model does not fit the reloaded features: nothing is scored until a fitting model is promoted (omen train, omen model promote)",
 				"version", s.version, "err", err)
 			s.refused = modelKey(s.version, s.sha)
+			s.refusedErr = fmt.Errorf("model %s does not fit the reloaded features: %w: %w", s.version, registry.ErrUnusable, err)
 			s.model, s.version, s.sha = nil, "", ""
 			s.shown, s.shownVersion, s.shownSHA = nil, "", ""
 			clear(s.latest)
@@ -575,6 +581,14 @@ func (s *scorer) Model() (*model.Model, string) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.model, s.version
+}
+
+// noModel is the error of a request that needs a model while none is
+// loaded (api.ErrUnavailable), with why when the promoted one was refused.
+func (s *scorer) noModel() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return &api.NoModelError{Reason: s.refusedErr}
 }
 
 // score appends the step's vectors to each entity's history and scores

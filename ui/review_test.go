@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"slices"
 	"strconv"
@@ -125,6 +126,28 @@ func TestEmptyOverviewWithoutModel(t *testing.T) {
 	b.PredictionList, b.AlertList = nil, nil
 	pageHas(t, newServer(t, b).URL, "/ui/", 200,
 		[]string{`<p class="muted" id="no-predictions">No predictions yet.</p>`}, []string{`no model is loaded`})
+}
+
+// TestOverviewModelRefused: with no model loaded because the promoted
+// one was refused (it does not fit the features), the overview says so,
+// and why, above the predictions still stored (from before), and in the
+// Model section; it showed them as current and dropped the section.
+func TestOverviewModelRefused(t *testing.T) {
+	why := "model v2 does not fit the configured features: feature mismatch"
+	b := apitest.Backend()
+	b.Model, b.NoModel = nil, &api.NoModelError{Reason: errors.New(why)}
+	pageHas(t, newServer(t, b).URL, "/ui/", 200,
+		[]string{`<p class="notice" id="no-model">No model is loaded: ` + why + `. The predictions shown are from before it stopped scoring`,
+			`<p id="model-none">None loaded: ` + why + `.</p>`, `most likely to fail`}, nil)
+	// The empty store says why too.
+	b.PredictionList, b.AlertList = nil, nil
+	pageHas(t, newServer(t, b).URL, "/ui/", 200,
+		[]string{`No predictions yet: no model is loaded (` + why + `).`}, []string{`id="no-model"`})
+	// None promoted: no reason to give.
+	b = apitest.Backend()
+	b.Model, b.NoModel = nil, &api.NoModelError{}
+	pageHas(t, newServer(t, b).URL, "/ui/", 200,
+		[]string{`No model is loaded: none is promoted. The predictions shown`, `None loaded: none is promoted.`}, nil)
 }
 
 // TestModelSectionTrainingThreshold: a training threshold that differs

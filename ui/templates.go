@@ -236,6 +236,7 @@ a{color:#1f5fbf}
 .badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;color:#fff}
 .firing{background:#c81e28}.pending{background:#e8a33d;color:#1d2330}.resolved{background:#2b7a47}.unlisted{background:#5a6270}
 .muted{color:#667}
+.notice{background:#fff4e0;border-left:4px solid #a15c00;padding:6px 10px}
 .kv{display:grid;grid-template-columns:max-content auto;gap:2px 14px}
 .lbl{display:inline-block;background:#eef1f6;border-radius:3px;padding:0 5px;margin:1px 2px;font-size:12px}
 svg text{font:11px system-ui,sans-serif;fill:#334}
@@ -304,7 +305,8 @@ table.stack td[data-label]::before{content:attr(data-label) ": ";font-size:12px;
 {{define "overview"}}{{template "head" .}}{{with .Body}}
 <h1>Fleet{{if .Matchers}} <span class="muted">where</span> {{template "labels" .Matchers}} <a href="/ui/" class="muted">(all)</a>{{end}}</h1>
 <section><h2>Alerts</h2>{{template "alerts" .Alerts}}{{if .MoreAlerts}}<p class="muted" id="more-alerts">{{.MoreAlerts}} more alerts (<a id="more-alerts-json" href="{{alertsAPIURL .Matchers}}">all{{if .Matchers}} of the filter{{end}}, as JSON</a>).</p>{{end}}</section>
-<section><h2>Where the pressure is</h2>
+<section><h2>Where the pressure is</h2>{{if and .NoModel (or .Heatmap.Rows .Gone)}}
+<p class="notice" id="no-model">No model is loaded: {{template "noModelWhy" .NoModel}}. The predictions shown are from before it stopped scoring (the newest of {{time .Newest}}); nothing is scored until a model that fits is promoted (<code>omen train</code>, <code>omen model promote</code>).</p>{{end}}
 {{if and .Heatmap.Rows (not .Heatmap.Columns)}}<p class="muted" id="heatmap-unexplained">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by P(failure): no explanation is stored for any of them, so there are no feature-group cells (omen explains a prediction when its alert fires; an entity's page explains it now).</p>
 {{else if .Heatmap.Rows}}<p class="muted">The {{len .Heatmap.Rows}} entities most likely to fail{{if gt .Total (len .Heatmap.Rows)}} (of {{.Total}}){{end}}, by feature group: red cells push the failure probability up (attribution φ of the latest explanation: of the latest prediction, else of the entity's alert, else the newest stored of its last {{dur .HistoryMs}}, such as an alert's no longer listed), blue cells down; "φ as of" gives the time of the prediction explained, in orange with its age when it is older than the latest prediction (the newest stored explanation: of the step an alert fired on, possibly resolved since, or of an explain-now); grey: no explanation stored (omen explains a prediction when its alert fires; an entity's page explains it now).</p>{{end}}
 {{if .Heatmap.Rows}}{{with .Heatmap}}
@@ -316,7 +318,7 @@ table.stack td[data-label]::before{content:attr(data-label) ": ";font-size:12px;
 <rect x="{{$probX}}" y="{{add .Y 2}}" width="{{probw .Prediction.Probability}}" height="18" fill="{{.ProbColor}}"><title>P(failure) {{prob .Prediction.Probability .Prediction.Threshold}} (threshold {{thr .Prediction.Threshold .Prediction.Probability}})</title></rect>
 {{$id := or .ExplainedAlert .ExplainedID}}{{range .Cells}}{{if .Has}}<a href="{{alertURL $id}}">{{end}}<rect class="hm-cell" x="{{.X}}" y="{{.Y}}" width="21" height="21" fill="{{.Color}}" data-group="{{.Group}}"{{if .Has}} data-phi="{{g .Phi}}"{{end}}><title>{{.Group}}: {{if .Has}}φ {{phi .Phi}}{{else}}no explanation{{end}}</title></rect>{{if .Has}}</a>{{end}}
 {{end}}{{if .Explained}}<text class="hm-asof{{if .AgeMs}} stale{{end}}" x="{{.AsOfX}}" y="{{add .Y 15}}" data-explained-t="{{.ExplainedT}}">φ as of {{clock .ExplainedT}}{{if .AgeMs}} ({{dur .AgeMs}} old){{end}}<title>explanation of the prediction at {{time .ExplainedT}}{{if .AgeMs}}, {{dur .AgeMs}} before the latest prediction ({{time .Prediction.T}}): {{with .ExplainedAlert}}the explanation of the step alert {{.}} fired on, kept while it fires and after it resolves{{else}}the newest explanation stored for the entity, of the step an alert fired on (kept after the alert resolves) or of an explain-now{{end}}{{end}}</title></text>{{end}}</g>
-{{end}}</svg></div><p class="muted scroll-hint" id="heatmap-hint">Scroll the heat map sideways for its feature groups: it keeps its size on a narrow screen.</p>{{end}}{{else if .Gone}}<p class="muted" id="no-current">No current entity{{if .Matchers}} matches the filter{{end}}: those below are gone.</p>{{else if .Matchers}}<p id="no-match">No entity matches the filter {{template "labels" .Matchers}}. <a href="/ui/" id="clear-filter">Clear the filter</a>.</p>{{else if not .Model}}<p class="muted" id="no-predictions">No predictions yet: no model is loaded. omen stores the features it computes meanwhile; train a model on them (<code>omen train</code>) and promote it, and every entity is scored from the next step.</p>{{else}}<p class="muted" id="no-predictions">No predictions yet.</p>{{end}}
+{{end}}</svg></div><p class="muted scroll-hint" id="heatmap-hint">Scroll the heat map sideways for its feature groups: it keeps its size on a narrow screen.</p>{{end}}{{else if .Gone}}<p class="muted" id="no-current">No current entity{{if .Matchers}} matches the filter{{end}}: those below are gone.</p>{{else if .Matchers}}<p id="no-match">No entity matches the filter {{template "labels" .Matchers}}. <a href="/ui/" id="clear-filter">Clear the filter</a>.</p>{{else if not .Model}}<p class="muted" id="no-predictions">No predictions yet: no model is loaded{{with .NoModel}}{{if .Reason}} ({{.Reason}}){{end}}{{end}}. omen stores the features it computes meanwhile; train a model on them (<code>omen train</code>) and promote it, and every entity is scored from the next step.</p>{{else}}<p class="muted" id="no-predictions">No predictions yet.</p>{{end}}
 </section>
 {{if .Gone}}<section id="gone"><h2>Gone</h2><p class="muted">{{.GoneTotal}} entit{{if eq .GoneTotal 1}}y{{else}}ies{{end}} without a prediction for {{dur .GoneAfterMs}} or more before the fleet's newest ({{time .Newest}}): omen stops scoring an entity, and resolves its alert, after {{dur .GoneAfterMs}} without data (a pod replaced by a deploy, or stopped). Their last P(failure) is left out of the heat map above.{{if gt .GoneTotal (len .Gone)}} The {{len .Gone}} last seen most recently:{{end}}</p>
 <table id="gone-entities" class="stack"><tr><th>entity</th><th>last P(failure) / threshold</th><th>last prediction</th><th>age</th></tr>
@@ -330,8 +332,10 @@ table.stack td[data-label]::before{content:attr(data-label) ": ";font-size:12px;
 <span>anomaly threshold</span><span id="model-anomaly-threshold" data-anomaly-threshold="{{g .AnomalyThreshold}}">{{if gt .AnomalyThreshold 0.0}}{{f3 .AnomalyThreshold}} <span class="muted">(anomaly score at or over it: the forecast residual is anomalous)</span>{{else}}<span class="muted">none</span>{{end}}</span>
 <span>features</span><span>{{len .Features}}</span>
 {{$thr := .Threshold}}{{range $k, $v := .Metrics}}{{if ne $k "threshold"}}<span>{{metricLabel $k $v}}</span><span class="model-metric" data-metric="{{$k}}">{{f3 $v}}</span>{{else if ne $v $thr}}<span>training threshold</span><span>{{pct2 $v}}</span>{{end}}{{end}}
-</div></section>{{end}}
+</div></section>{{else}}{{with .NoModel}}<section id="model"><h2>Model</h2><p id="model-none">None loaded: {{template "noModelWhy" .}}.</p></section>{{end}}{{end}}
 {{end}}{{template "foot"}}{{end}}
+
+{{define "noModelWhy"}}{{if .Reason}}{{.Reason}}{{else}}none is promoted{{end}}{{end}}
 
 {{define "service"}}{{template "head" .}}{{with .Body}}
 <h1>Service {{.Name}}</h1>

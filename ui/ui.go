@@ -248,6 +248,10 @@ type overviewData struct {
 	MoreAlerts int
 	Heatmap    heatmap
 	Model      *api.ModelInfo
+	// NoModel is set when no model is loaded (the backend says so: not an
+	// error reading it): why, when the promoted one was refused ("" when
+	// none is promoted).
+	NoModel *noModel
 	// Total is the number of current entities (the heat map's rows are
 	// the likeliest to fail of them).
 	Total int
@@ -297,7 +301,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, http.StatusInternalServerError, fmt.Errorf("predictions: %w", err))
 		return
 	}
-	model := u.model(ctx)
+	model, noModel := u.modelOrWhy(ctx)
 	cutoff := goneAfterMs(model)
 	aq := api.AlertQuery{Matchers: m}
 	kept := alerts[:0]
@@ -355,7 +359,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, row)
 	}
 	d.Heatmap = buildHeatmap(rows, u.opts.HeatmapGroups)
-	d.Model = model
+	d.Model, d.NoModel = model, noModel
 	u.render(w, http.StatusOK, "overview", "omen", d)
 }
 
@@ -592,11 +596,32 @@ type entityData struct {
 // model returns the active model, nil when there is none (or it cannot be
 // read: the pages show what they can without it).
 func (u *UI) model(ctx context.Context) *api.ModelInfo {
+	mi, _ := u.modelOrWhy(ctx)
+	return mi
+}
+
+// noModel says why no model is loaded.
+type noModel struct {
+	// Reason is why the promoted model was refused, "" when none is
+	// promoted.
+	Reason string
+}
+
+// modelOrWhy returns the active model as model does, or, when the
+// backend says none is loaded (api.NoModelError), why.
+func (u *UI) modelOrWhy(ctx context.Context) (*api.ModelInfo, *noModel) {
 	mi, err := u.b.ModelInfo(ctx)
-	if err != nil {
-		return nil
+	if nm := (*api.NoModelError)(nil); errors.As(err, &nm) {
+		why := &noModel{}
+		if nm.Reason != nil {
+			why.Reason = nm.Reason.Error()
+		}
+		return nil, why
 	}
-	return &mi
+	if err != nil {
+		return nil, nil
+	}
+	return &mi, nil
 }
 
 // scoredBy describes the model version that scored a prediction, for its

@@ -270,3 +270,40 @@ func TestNATSExpiredUserRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestNATSUserExpiredLogged: a user JWT that expires while omen is
+// connected (Debian nats-server 2.9 in operator mode ends the connection
+// with "User Authentication Expired") is logged with its cause, at WARN,
+// before the reconnects the server refuses ("Authorization Violation");
+// a credentials file replaced then (a Secret renewed) lets omen in again
+// at the next attempt. The cause, an asynchronous error that came while
+// the connection was already reconnecting, was dropped as one of the
+// refusals of each attempt: the log said only "NATS disconnected"
+// err=EOF and "Authorization Violation".
+func TestNATSUserExpiredLogged(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	op := newOperatorServer(t)
+	dir := t.TempDir()
+	credsFile := filepath.Join(dir, "omen.creds")
+	if err := os.Rename(expiringCreds(t, dir, op.account, time.Now().Add(6*time.Second).Unix()), credsFile); err != nil {
+		t.Fatal(err)
+	}
+	logs := &testenv.SyncBuffer{}
+	a := startApp(t, t.TempDir(), func(o *Options) {
+		o.NATSURL, o.NATSListenAddress, o.NATSClient = op.url, "", NATSClient{CredsFile: credsFile}
+		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	waitFor(t, "the refused reconnect logged", 30*time.Second, func() bool {
+		return strings.Contains(logs.String(), "reconnect to NATS (while it fails")
+	})
+	if line := logLine(logs.String(), "authentication expired"); !strings.Contains(line, "level=WARN") {
+		t.Errorf("expiry logged as %q, want a WARN naming it:\n%s", line, logs.String())
+	}
+	writeFile(t, dir, "omen.creds", creds(t, op.account))
+	waitFor(t, "omen reconnected", 20*time.Second, func() bool { return strings.Contains(logs.String(), "NATS reconnected") })
+	select {
+	case <-a.Done():
+		t.Fatalf("omen stopped: %v", a.Err())
+	default:
+	}
+}

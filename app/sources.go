@@ -207,9 +207,15 @@ func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 		// Asynchronous errors (a permissions violation, a slow consumer)
 		// in the structured log: nats.go printed them on stderr itself.
 		nats.ErrorHandler(func(c *nats.Conn, sub *nats.Subscription, err error) {
-			if sub == nil && stream.AuthRefused(err) && !c.IsConnected() {
+			if sub == nil && errors.Is(err, nats.ErrAuthorization) && !c.IsConnected() {
 				// A reconnect the server refused: natsReconnectLog
 				// logs it, throttled (it comes at every attempt).
+				// Expired or revoked credentials (nats.ErrAuthExpired,
+				// ErrAuthRevoked) are the server ending a connection
+				// it had let in, once, and the only word of why: it
+				// refuses the attempts after with "Authorization
+				// Violation". They come while the connection already
+				// reconnects.
 				return
 			}
 			args := []any{"err", err}

@@ -180,10 +180,16 @@ type Alert struct {
 	// latest firing; the links it is sent with name the prediction it
 	// fired on, see the package doc) for its whole life. An alert escalated to critical keeps it, so it is then not the
 	// fingerprint of Labels (severity critical), under which Alertmanager
-	// knows the critical alert. A pending alert's labels have no severity
-	// yet, so its fingerprint is not the one it will have firing.
+	// knows the critical alert: EscalatedFingerprint is that one. A
+	// pending alert's labels have no severity yet, so its fingerprint is
+	// not the one it will have firing.
 	Fingerprint string `json:"fingerprint"`
-	Entity      string `json:"entity"`
+	// EscalatedFingerprint is, for an alert escalated to critical
+	// (EscalatedAt set), the fingerprint of Labels (severity critical):
+	// the critical alert's as Alertmanager computes it, the second label
+	// set omen sent the alert under. Empty when it did not escalate.
+	EscalatedFingerprint string `json:"escalatedFingerprint,omitempty"`
+	Entity               string `json:"entity"`
 	// State is "pending" (at or over the threshold for fewer than For
 	// steps: not sent to Alertmanager), "firing" or "resolved".
 	State       string            `json:"state"`
@@ -1129,6 +1135,9 @@ func (m *Manager) Alerts() []Alert {
 		}
 		if a.PredictionID == "" {
 			a.PredictionID = s.Last.ID // a state persisted before FiredID was kept
+		}
+		if !s.EscalatedAt.IsZero() {
+			a.EscalatedFingerprint = fingerprint(pa.Labels)
 		}
 		a.FiredProbability = s.firedProb()
 		if s.State == store.AlertFiring {

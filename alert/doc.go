@@ -110,7 +110,9 @@
 // fires critical and for ResolvedRetention after it resolved. In omen the alert stays one alert: Alert.Fingerprint
 // (the fingerprint of the labels it fired with), its links, explanation,
 // action and runbook do not change, Alert.StartsAt stays the step it fired
-// at and Alert.EscalatedAt is the escalation step. An Alertmanager inhibit
+// at and Alert.EscalatedAt is the escalation step; Alert.EscalatedFingerprint
+// is the critical alert's fingerprint, under which Alertmanager knows it
+// from then on (omen's API lists the alert under it, and resolves both). An Alertmanager inhibit
 // rule (critical silences the warning of the same entity labels) keeps
 // the warning's resolution from being notified while the critical alert
 // fires; re-sent until after the critical alert resolved, it is notified

@@ -83,7 +83,7 @@ func (m *MemBackend) Explanation(_ context.Context, id string) (Explanation, err
 	m.Lock()
 	defer m.Unlock()
 	for _, a := range m.AlertList {
-		if a.Fingerprint == id {
+		if a.HasFingerprint(id) {
 			id = a.PredictionID
 			break
 		}

@@ -238,6 +238,10 @@ func FromAlert(a alert.Alert) Alert {
 	x := Alert{Fingerprint: a.Fingerprint, State: a.State, Entity: a.Entity, Labels: a.Labels,
 		Annotations: a.Annotations, PredictionID: a.PredictionID, FiredProbability: finite(a.FiredProbability),
 		Probability: finite(a.Probability), Threshold: a.Threshold}
+	if a.EscalatedFingerprint != "" {
+		// Listed as Alertmanager shows it now: the critical alert.
+		x.Fingerprint, x.FiredFingerprint = a.EscalatedFingerprint, a.Fingerprint
+	}
 	if !a.StartsAt.IsZero() {
 		x.ActiveAt = a.StartsAt.UnixMilli()
 	}
@@ -268,19 +272,27 @@ func (b *StoreBackend) Alerts(_ context.Context, q AlertQuery) ([]Alert, error) 
 }
 
 // Explanation implements Backend: id is a prediction id or an alert
-// fingerprint. A fingerprint of a current alert resolves to the prediction
-// the alert fired on (Alert.PredictionID); an explanation stored under the
-// fingerprint itself (the alerting pipeline stores the one of the latest
-// firing there, so its links keep working after the alert state is gone)
+// fingerprint. A fingerprint of a current alert (the one it fired with,
+// or an escalated alert's critical one) resolves to the prediction the
+// alert fired on (Alert.PredictionID); an explanation stored under the
+// fingerprint it fired with, then under id itself (the alerting pipeline
+// stores the one of the latest firing under each fingerprint an alert was
+// sent with, so its links keep working after the alert state is gone),
 // answers otherwise.
 func (b *StoreBackend) Explanation(_ context.Context, id string) (Explanation, error) {
 	var ids []string
 	if b.o.Alerts != nil {
 		for _, a := range b.o.Alerts() {
-			if a.Fingerprint == id && a.PredictionID != "" {
-				ids = append(ids, a.PredictionID)
-				break
+			if a.Fingerprint != id && a.EscalatedFingerprint != id {
+				continue
 			}
+			if a.PredictionID != "" {
+				ids = append(ids, a.PredictionID)
+			}
+			if a.Fingerprint != id {
+				ids = append(ids, a.Fingerprint)
+			}
+			break
 		}
 	}
 	ids = append(ids, id)

@@ -227,11 +227,20 @@ const (
 
 // Alert is one alert on an entity's prediction.
 type Alert struct {
-	Fingerprint string            `json:"fingerprint"`
-	State       string            `json:"state"`
-	Entity      string            `json:"entity"`
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations,omitempty"`
+	// Fingerprint is the fingerprint of Labels, as Alertmanager computes
+	// it (model.LabelSet.Fingerprint) and shows it for the alert: for an
+	// alert escalated from warning to critical, the critical alert's.
+	Fingerprint string `json:"fingerprint"`
+	// FiredFingerprint is, for an escalated alert, the fingerprint of the
+	// labels it fired with (severity warning), under which Alertmanager
+	// knew it until it escalated; absent otherwise (it is Fingerprint).
+	// Both resolve to the alert (HasFingerprint): its explanation and UI
+	// page.
+	FiredFingerprint string            `json:"fired_fingerprint,omitempty"`
+	State            string            `json:"state"`
+	Entity           string            `json:"entity"`
+	Labels           map[string]string `json:"labels"`
+	Annotations      map[string]string `json:"annotations,omitempty"`
 	// PredictionID names the prediction the alert fired on, whose
 	// explanation the alert's links show (for a pending alert, its newest
 	// prediction); FiredProbability is that prediction's probability
@@ -258,7 +267,8 @@ type Alert struct {
 	ResolvedAt int64 `json:"resolved_at,omitempty"`
 	// EscalatedAt is the step (ms, a data time as ActiveAt) at which the
 	// firing alert escalated from warning to critical, its severity label
-	// then critical while its fingerprint stays the warning alert's;
+	// then critical and its fingerprint the critical alert's (the warning
+	// alert's is FiredFingerprint);
 	// Alertmanager has the critical alert start then (when it was sent if
 	// that step was ahead of the wall clock). 0 (absent from the
 	// JSON) when it did not escalate: it fired critical, or is warning.
@@ -272,6 +282,12 @@ type Alert struct {
 	// from the JSON) when they have not been set, and for a pending
 	// alert.
 	FailureBeganAt int64 `json:"failure_began_at,omitempty"`
+}
+
+// HasFingerprint reports whether fp is one of the fingerprints a is known
+// by: Fingerprint, or FiredFingerprint (an escalated alert's).
+func (a Alert) HasFingerprint(fp string) bool {
+	return fp != "" && (a.Fingerprint == fp || a.FiredFingerprint == fp)
 }
 
 // Explanation is one prediction's explanation. Its JSON is the document the

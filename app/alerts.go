@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -351,7 +352,7 @@ func (a *alerter) process(ctx context.Context, t int64, preds []prediction, unsc
 		a.failing.worked("process predictions")
 	}
 	a.storeFired()
-	a.report(t)
+	a.storeEscalated(a.report(t))
 }
 
 // remember keeps the explanation document of p, computed for the alert
@@ -398,26 +399,58 @@ func (a *alerter) storeFired() {
 	}
 }
 
+// storeEscalated stores, for each alert that escalated to critical at the
+// step (report's), the explanation document stored under the fingerprint
+// it fired with (storeFired's) under its critical fingerprint too: the
+// one Alertmanager knows the critical alert by, which an SRE copies from
+// Alertmanager, and which must keep resolving (/ui/alerts/<fingerprint>,
+// /api/v1/explanations/<fingerprint>, omen explain) after the alert state
+// is dropped, as the one it fired with does.
+func (a *alerter) storeEscalated(escalated []alert.Alert) {
+	for _, al := range escalated {
+		if al.EscalatedFingerprint == "" {
+			continue
+		}
+		doc, err := a.opts.Store.Explanation(al.Fingerprint)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // none stored when it fired (a failed write, logged then)
+		}
+		if err == nil {
+			err = a.opts.Store.PutExplanation(al.EscalatedFingerprint, doc)
+		}
+		if err != nil {
+			a.opts.Logger.Warn("store the explanation of an escalated alert under its critical fingerprint",
+				"fingerprint", al.Fingerprint, "critical_fingerprint", al.EscalatedFingerprint, "err", err)
+		}
+	}
+}
+
 // explainedNow replaces, after the prediction predID was explained on
-// demand (doc), the note stored under the fingerprint of a current alert
-// that fired on predID without explanation (see unexplained).
+// demand (doc), the note stored under a fingerprint of a current alert
+// that fired on predID without explanation (see unexplained): the one it
+// fired with and, escalated, its critical one.
 func (a *alerter) explainedNow(predID string, doc []byte) error {
 	for _, al := range a.m.Alerts() {
 		if al.PredictionID != predID {
 			continue
 		}
-		old, err := a.opts.Store.Explanation(al.Fingerprint)
-		if err != nil {
-			continue // none stored (or unreadable): the alert's link resolves to predID
-		}
-		var x struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(old, &x) != nil || x.Error == "" {
-			continue
-		}
-		if err := a.opts.Store.PutExplanation(al.Fingerprint, doc); err != nil {
-			return fmt.Errorf("replace the note of alert %s: %w", al.Fingerprint, err)
+		for _, fp := range []string{al.Fingerprint, al.EscalatedFingerprint} {
+			if fp == "" {
+				continue
+			}
+			old, err := a.opts.Store.Explanation(fp)
+			if err != nil {
+				continue // none stored (or unreadable): the alert's link resolves to predID
+			}
+			var x struct {
+				Error string `json:"error"`
+			}
+			if json.Unmarshal(old, &x) != nil || x.Error == "" {
+				continue
+			}
+			if err := a.opts.Store.PutExplanation(fp, doc); err != nil {
+				return fmt.Errorf("replace the note of alert %s: %w", fp, err)
+			}
 		}
 	}
 	return nil
@@ -435,11 +468,13 @@ func alertLabels(l map[string]string) map[string]string {
 // report calls OnAlert for alerts that started firing since the last call,
 // OnEscalate for those that escalated to critical and OnResolve for those
 // that stopped, with T the data time t of the step (an alert fires on the
-// step's prediction, escalates and resolves at the step).
-func (a *alerter) report(t int64) {
+// step's prediction, escalates and resolves at the step). It returns the
+// alerts that escalated.
+func (a *alerter) report(t int64) []alert.Alert {
 	all := a.m.Alerts()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	var escalated []alert.Alert
 	live := map[string]bool{}
 	began := map[string]time.Time{} // of the alerts resolved, by fingerprint
 	outcome := map[string]string{}
@@ -462,6 +497,7 @@ func (a *alerter) report(t int64) {
 			// Escalated since the last report (the only change of a
 			// firing alert's labels).
 			f = a.opts.OnEscalate
+			escalated = append(escalated, al)
 		default:
 			continue
 		}
@@ -501,6 +537,7 @@ func (a *alerter) report(t int64) {
 		a.calls.push(r)
 	}
 	a.firing = mapshrink.Compact(a.firing, &a.firingPeak)
+	return escalated
 }
 
 // DefaultAlertCallbackQueue is the default Options.AlertCallbackQueue.

@@ -1124,7 +1124,7 @@ func (u *UI) alert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for i := range alerts {
-		if alerts[i].Fingerprint == id {
+		if alerts[i].HasFingerprint(id) {
 			d.Alert = &alerts[i]
 		}
 		if d.Fingerprint == "" && alerts[i].PredictionID == id && alerts[i].State != api.AlertPending {

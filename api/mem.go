@@ -254,7 +254,11 @@ func (m *MemModels) SetActive(_ context.Context, version string) (ModelVersion, 
 	defer m.mu.Unlock()
 	if version == "" {
 		if len(m.history) < 2 {
-			return ModelVersion{}, fmt.Errorf("previous model: %w", ErrNotFound)
+			active := "none is promoted"
+			if n := len(m.history); n > 0 {
+				active = "active: " + m.history[n-1]
+			}
+			return ModelVersion{}, NotFound(fmt.Errorf("roll back model: no earlier promoted version to roll back to (%s)", active))
 		}
 		m.history = m.history[:len(m.history)-1]
 		v, _ := m.find(m.history[len(m.history)-1])

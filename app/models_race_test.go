@@ -321,7 +321,7 @@ func TestRegistryErrorsSayItOnce(t *testing.T) {
 	}{
 		{"delete an unknown version", func() error { _, err := r.DeleteModel(ctx, "nope"); return err }, `delete model "nope": not found`},
 		{"promote an unknown version", func() error { _, err := r.SetActive(ctx, "nope"); return err }, `read model nope: model "nope": not found`},
-		{"roll back without a previous version", func() error { _, err := r.SetActive(ctx, ""); return err }, "roll back model: previous model: not found"},
+		{"roll back without a previous version", func() error { _, err := r.SetActive(ctx, ""); return err }, "roll back model: no earlier promoted version to roll back to (active: vA)"},
 	} {
 		err := tc.call()
 		if !errors.Is(err, api.ErrNotFound) || err.Error() != tc.want {

@@ -200,6 +200,9 @@ func (r *Registry) SetActive(_ context.Context, version string) (api.ModelVersio
 // The caller holds the registry lock.
 func (r *Registry) rollback() (api.ModelVersion, error) {
 	prev, err := r.st.PreviousVersion()
+	if errors.Is(err, store.ErrNotFound) {
+		return api.ModelVersion{}, api.NotFound(noRollbackError(r.st))
+	}
 	if err != nil {
 		return api.ModelVersion{}, registryError(fmt.Errorf("roll back model: %w", err))
 	}
@@ -218,6 +221,16 @@ func (r *Registry) rollback() (api.ModelVersion, error) {
 		}
 	}
 	return r.info(prev)
+}
+
+// noRollbackError is the error of a rollback with no version before the
+// active one in st's history (none promoted before it, or those deleted).
+func noRollbackError(st *store.Store) error {
+	active := "none is promoted"
+	if cur, _ := st.ActiveVersion(); cur != "" {
+		active = "active: " + cur
+	}
+	return fmt.Errorf("roll back model: no earlier promoted version to roll back to (%s)", active)
 }
 
 // DeleteModel implements api.ModelAdmin. The active version is refused,

@@ -128,6 +128,10 @@ func TestModelCommandOffline(t *testing.T) {
 	if rc, out, _ := omen(t, "model", "rollback", "--storage.path", "s"); rc != 0 || !strings.Contains(out, "now v1") {
 		t.Fatalf("rollback = %d, %q", rc, out)
 	}
+	// Nothing before v1: the rollback says so (it said "previous model: not found").
+	if rc, _, errs := omen(t, "model", "rollback", "--storage.path", "s"); rc != 1 || errs != "omen model rollback: roll back model: no earlier promoted version to roll back to (active: v1)\n" {
+		t.Fatalf("rollback past the first = %d, %q", rc, errs)
+	}
 	rc, out, _ := omen(t, "model", "list", "--storage.path", "s")
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); rc != 0 || len(lines) != 3 || !activeIs(out, "v1") {
 		t.Fatalf("list = %d:\n%s", rc, out)
@@ -253,7 +257,7 @@ func TestModelCommandDaemon(t *testing.T) {
 		{"vgood", 0, "deleted vgood", ""},
 		{"vgood", 1, "", "(404 not_found)"},
 	})
-	if rc, _, errs := omen(t, "model", "rollback", "--url", url); rc != 1 || !strings.Contains(errs, "404") {
+	if rc, _, errs := omen(t, "model", "rollback", "--url", url); rc != 1 || errs != "omen model rollback: roll back model: no earlier promoted version to roll back to (active: vnext) (404 not_found)\n" {
 		t.Errorf("rollback --url after deleting vgood = %d, %q; want 404 (no previous model)", rc, errs)
 	}
 	var info2 api.ModelInfo

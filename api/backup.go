@@ -226,7 +226,7 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	}
 	defer resp.Body.Close()
 	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); resp.StatusCode != http.StatusOK || ct != BackupContentType {
-		return 0, decodeError(resp, http.MethodPost, BackupPath)
+		return 0, c.decodeError(resp, http.MethodPost, BackupPath)
 	}
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {

@@ -23,6 +23,30 @@ type Client struct {
 	URL        string
 	Token      string
 	HTTPClient *http.Client
+	// TokenFlag is the option the token is given with (e.g.
+	// "--token-file"), which the error of the API's 401 names: it says
+	// whether a token was missing or wrong, not the API's "missing or
+	// wrong bearer token".
+	TokenFlag string
+}
+
+// apiError is the *Error of the API's error answer (code, its type and
+// message). A 401 says whether the token was missing (none given) or
+// wrong, and where to give it (TokenFlag).
+func (c *Client) apiError(code int, typ, msg string) *Error {
+	if code == http.StatusUnauthorized && typ == "unauthorized" {
+		switch {
+		case c.Token == "" && c.TokenFlag != "":
+			msg = "the API wants a token: give " + c.TokenFlag
+		case c.Token == "":
+			msg = "the API wants a token"
+		case c.TokenFlag != "":
+			msg = "the API refused the token of " + c.TokenFlag + ": not the daemon's (its --web.token-file)"
+		default:
+			msg = "the API refused the token: not the daemon's (its --web.token-file)"
+		}
+	}
+	return &Error{StatusCode: code, Type: typ, Message: msg}
 }
 
 // Error is an error answer of the API.
@@ -113,7 +137,7 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 		return nil, nil, notOmen(resp, data, method, path)
 	}
 	if resp.StatusCode/100 != 2 || r.Status != "success" {
-		return nil, nil, &Error{StatusCode: resp.StatusCode, Type: r.ErrorType, Message: r.Error}
+		return nil, nil, c.apiError(resp.StatusCode, r.ErrorType, r.Error)
 	}
 	if out != nil {
 		if err := json.Unmarshal(r.Data, out); err != nil {

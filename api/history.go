@@ -529,11 +529,11 @@ func (c *Client) stream(ctx context.Context, path string) (io.ReadCloser, error)
 		return resp.Body, nil
 	}
 	defer resp.Body.Close()
-	return nil, decodeError(resp, http.MethodGet, path)
+	return nil, c.decodeError(resp, http.MethodGet, path)
 }
 
 // decodeError turns a non-success answer into an *Error.
-func decodeError(resp *http.Response, method, path string) error {
+func (c *Client) decodeError(resp *http.Response, method, path string) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var r struct {
 		ErrorType string `json:"errorType"`
@@ -542,7 +542,7 @@ func decodeError(resp *http.Response, method, path string) error {
 	if err := json.Unmarshal(data, &r); err != nil || r.Error == "" {
 		return notOmen(resp, data, method, path)
 	}
-	return &Error{StatusCode: resp.StatusCode, Type: r.ErrorType, Message: r.Error}
+	return c.apiError(resp.StatusCode, r.ErrorType, r.Error)
 }
 
 // notOmen is the error of an answer that is not omen's API (a wrong URL,

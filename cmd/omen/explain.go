@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -57,10 +55,6 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		// Not omen's API (an HTML page, a proxy's error): the client's
 		// error gives the status and content type, not the page.
 		fmt.Fprintf(stderr, "omen explain: %v\n", err)
-		var e *api.Error
-		if errors.As(err, &e) && e.StatusCode == http.StatusUnauthorized && c.Token == "" {
-			fmt.Fprintln(stderr, "omen explain: the API wants a token: give --token-file")
-		}
 		return 1
 	}
 	if *asJSON {

@@ -552,7 +552,7 @@ func (c *clientFlags) check() error {
 }
 
 func (c *clientFlags) client() (*api.Client, error) {
-	cl := &api.Client{URL: *c.url, HTTPClient: &http.Client{}}
+	cl := &api.Client{URL: *c.url, HTTPClient: &http.Client{}, TokenFlag: "--token-file"}
 	if *c.tokenFile != "" {
 		b, err := os.ReadFile(*c.tokenFile)
 		if err != nil {

@@ -147,10 +147,13 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 	return r.Data, r.Warnings, nil
 }
 
-// Explain fetches the explanation of arg: as an alert fingerprint or
-// prediction id first, then, when that is not found, by explaining arg as
-// an entity now.
+// Explain fetches the explanation of arg (ExplainID: a link of omen's
+// stands for the id it names): as an alert fingerprint or prediction id
+// first, then, when that is not found, by explaining arg as an entity now.
+// When neither is found, the error says what arg was taken as and what is
+// missing (explainNotFound).
 func (c *Client) Explain(ctx context.Context, arg string) (Explanation, json.RawMessage, error) {
+	arg = ExplainID(arg)
 	var x Explanation
 	raw, err := c.Do(ctx, http.MethodGet, ExplanationPath(arg), &x)
 	if err == nil {
@@ -168,7 +171,7 @@ func (c *Client) Explain(ctx context.Context, arg string) (Explanation, json.Raw
 	raw, err2 := c.Do(ctx, http.MethodPost, ExplainPath(arg), &x)
 	if err2 != nil {
 		if errors.Is(err2, ErrNotFound) {
-			return Explanation{}, nil, fmt.Errorf("%q is no alert, prediction or entity omen knows: %w", arg, err2)
+			return Explanation{}, nil, c.explainNotFound(ctx, arg, err2)
 		}
 		return Explanation{}, nil, err2
 	}
@@ -177,9 +180,16 @@ func (c *Client) Explain(ctx context.Context, arg string) (Explanation, json.Raw
 
 // WriteTable prints x as a ranked table: the top groups by share with a
 // share bar, φ and the group's latest value in the window, then the ranked
-// root-cause entities. An explanation with Error set (no attributions) is
-// printed as its header and the error, without a table.
-func WriteTable(w io.Writer, x Explanation, top int) error {
+// root-cause entities with the path of each one's UI page. An explanation
+// with Error set (no attributions) is printed as its header and the
+// error, without a table.
+func WriteTable(w io.Writer, x Explanation, top int) error { return WriteTableAt(w, x, top, "") }
+
+// WriteTableAt is WriteTable with the root causes' UI pages as absolute
+// URLs under base, omen's base URL (the API's, e.g. omen explain's
+// --url); "" prints their paths.
+func WriteTableAt(w io.Writer, x Explanation, top int, base string) error {
+	base = strings.TrimRight(base, "/")
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s  prediction %s at %s\n", x.Entity, x.PredictionID,
 		time.UnixMilli(x.T).UTC().Format(time.RFC3339))
@@ -236,7 +246,7 @@ func WriteTable(w io.Writer, x Explanation, top int) error {
 			}
 			link := "-" // no live entity
 			if ent := CauseEntity(e); ent != "" {
-				link = EntityUIPath(ent)
+				link = base + EntityUIPath(ent)
 				if ent != e.Entity {
 					link += " (" + ent + ")"
 				}

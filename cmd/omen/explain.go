@@ -21,7 +21,10 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	top := fs.Int("top", 10, "number of groups and root causes printed (0: all)")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for the API")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: omen explain [flags] ENTITY|ALERT\n\nExplains an alert (by fingerprint) or a prediction (by id), else the entity's latest window.\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: omen explain [flags] ENTITY|ALERT|PREDICTION|URL\n\n"+
+			"Explains an alert (by fingerprint: any Alertmanager shows for it) or a prediction (by id, as is or\n"+
+			"URL-escaped as in an alert's explanation_url), else the entity's latest window. An alert's\n"+
+			"explanation_url, generatorURL or explanation_api_url, or an entity's page, stands for the id it names.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if rc, ok := parseFlags(fs, args, stdout, stderr); !ok {
@@ -63,7 +66,9 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if err := api.WriteTable(stdout, x, *top); err != nil {
+	// The root causes' pages as links that open from here: under the
+	// URL the explanation came from.
+	if err := api.WriteTableAt(stdout, x, *top, c.URL); err != nil {
 		fmt.Fprintf(stderr, "omen explain: %v\n", err)
 		return 1
 	}

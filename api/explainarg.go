@@ -1,0 +1,181 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/omen-sre/omen/store"
+)
+
+// explainLinkPaths are the paths of the links whose last segment names
+// what omen explain explains: an alert's explanation_url and
+// generatorURL, its explanation_api_url, and an entity's page (omen
+// explain's root-cause links).
+var explainLinkPaths = []string{"/ui/alerts/", "/api/v1/explanations/", "/ui/entities/"}
+
+// ExplainID is the alert fingerprint, prediction id or entity that omen
+// explain takes arg as: the id a link of omen's names when arg is one
+// (an alert's explanation_url or generatorURL,
+// <external_url>/ui/alerts/<id>; its explanation_api_url,
+// <external_url>/api/v1/explanations/<id>; an entity's page,
+// <external_url>/ui/entities/<entity>), unescaped; else arg unescaped as
+// a path segment when it is one (a prediction id as those links write it,
+// shop%2Fcart-0@1764000000000); else arg as it is.
+func ExplainID(arg string) string {
+	if strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://") || strings.HasPrefix(arg, "/") {
+		if u, err := url.Parse(arg); err == nil {
+			p := u.EscapedPath()
+			for _, prefix := range explainLinkPaths {
+				i := strings.LastIndex(p, prefix)
+				if i < 0 {
+					continue
+				}
+				seg, _, _ := strings.Cut(p[i+len(prefix):], "/")
+				if id, err := url.PathUnescape(seg); err == nil && id != "" {
+					return id
+				}
+			}
+		}
+	}
+	if strings.Contains(arg, "%") {
+		if id, err := url.PathUnescape(arg); err == nil {
+			return id
+		}
+	}
+	return arg
+}
+
+// isFingerprint reports whether id is written as an alert fingerprint:
+// 16 hex digits (model.Fingerprint's String).
+func isFingerprint(id string) bool {
+	if len(id) != 16 {
+		return false
+	}
+	_, err := strconv.ParseUint(id, 16, 64)
+	return err == nil
+}
+
+// explainNotFound is Explain's error when id is neither an alert's nor a
+// prediction's explanation, nor an entity omen explains now (notFound,
+// the explain-now 404): what id was taken as and what was not found. The
+// API is asked about the entity it names (its predictions) to say so; an
+// error asking it leaves the explain-now answer as it is.
+func (c *Client) explainNotFound(ctx context.Context, id string, notFound error) error {
+	if isFingerprint(id) {
+		return fmt.Errorf("no alert with fingerprint %s: omen lists no alert with it and stores no explanation under it "+
+			"(it keeps an alert's until retention), and no entity is named so: %w", id, ErrNotFound)
+	}
+	if entity, t, err := store.ParsePredictionID(id); err == nil {
+		if err := c.predictionNotFound(ctx, id, entity, t); err != nil {
+			return err
+		}
+		return fmt.Errorf("%q is no alert, prediction or entity omen knows: %w", id, notFound)
+	}
+	newest, ok, err := c.newestPrediction(ctx, id)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is no alert, prediction or entity omen knows: %w", id, notFound)
+	case !ok:
+		return fmt.Errorf("no entity %q (nor alert or prediction)%s: %w", id, c.didYouMean(ctx, id, ""), ErrNotFound)
+	}
+	return fmt.Errorf("entity %q has no current prediction to explain now (it is gone, or not scored since omen started); its newest stored is %s (%s), which omen explain %s shows when an explanation of it is stored: %w",
+		id, newest.ID, msTime(newest.T), url.PathEscape(newest.ID), ErrNotFound)
+}
+
+// predictionNotFound says why the prediction id (entity@t) has no
+// explanation: no entity, no prediction at t (with the nearest), or no
+// explanation stored of it. nil when the API could not tell.
+func (c *Client) predictionNotFound(ctx context.Context, id, entity string, t int64) error {
+	newest, ok, err := c.newestPrediction(ctx, entity)
+	if err != nil {
+		return nil
+	}
+	if !ok {
+		return fmt.Errorf("no prediction %s: no entity %q%s: %w", id, entity, c.didYouMean(ctx, entity, fmt.Sprintf("@%d", t)), ErrNotFound)
+	}
+	at, err := c.predictions(ctx, url.Values{"entity": {entity}, "from": {formatMs(t)}, "to": {formatMs(t)}, "limit": {"1"}})
+	if err != nil {
+		return nil
+	}
+	if len(at) > 0 {
+		return fmt.Errorf("prediction %s has no stored explanation: omen stores one when an alert fires on it, or when it is its entity's latest and explained now (omen explain %s explains %s's latest window): %w",
+			id, entity, entity, ErrNotFound)
+	}
+	near := fmt.Sprintf("its newest, the nearest, is %s (%s)", newest.ID, msTime(newest.T))
+	if newest.T > t {
+		before, err := c.predictions(ctx, url.Values{"entity": {entity}, "to": {formatMs(t - 1)}, "limit": {"1"}})
+		switch {
+		case err != nil:
+			near = fmt.Sprintf("its newest is %s (%s)", newest.ID, msTime(newest.T))
+		case len(before) == 0:
+			near = fmt.Sprintf("it has none kept before it; its newest is %s (%s)", newest.ID, msTime(newest.T))
+		default:
+			near = fmt.Sprintf("the nearest before it is %s (%s), its newest %s (%s)", before[0].ID, msTime(before[0].T), newest.ID, msTime(newest.T))
+		}
+	}
+	return fmt.Errorf("no prediction %s: entity %q has predictions but none at %d (%s); %s: %w", id, entity, t, msTime(t), near, ErrNotFound)
+}
+
+// newestPrediction is the entity's newest stored prediction (false when
+// the API knows no entity so named).
+func (c *Client) newestPrediction(ctx context.Context, entity string) (Prediction, bool, error) {
+	ps, err := c.predictions(ctx, url.Values{"entity": {entity}})
+	if err != nil || len(ps) == 0 {
+		return Prediction{}, false, err
+	}
+	return ps[0], true, nil
+}
+
+// didYouMean is ", did you mean "ns/name"?" when one current entity ends
+// with /name (a pod named without its namespace), a list of them when
+// several do, "" when none does (or the API could not tell); suffix
+// follows each name (a prediction id's @time).
+func (c *Client) didYouMean(ctx context.Context, name, suffix string) string {
+	ps, err := c.predictions(ctx, nil)
+	if err != nil {
+		return ""
+	}
+	var like []string
+	for _, p := range ps {
+		if strings.HasSuffix(p.Entity, "/"+name) {
+			like = append(like, strconv.Quote(p.Entity+suffix))
+		}
+	}
+	sort.Strings(like)
+	const most = 5
+	switch {
+	case len(like) == 0:
+		return ""
+	case len(like) == 1:
+		return "; did you mean " + like[0] + "?"
+	case len(like) > most:
+		return fmt.Sprintf("; entities ending in /%s: %s and %d more", name, strings.Join(like[:most], ", "), len(like)-most)
+	}
+	return fmt.Sprintf("; entities ending in /%s: %s", name, strings.Join(like, ", "))
+}
+
+// predictions lists the predictions of GET /api/v1/predictions with the
+// query q (nil: every entity's latest).
+func (c *Client) predictions(ctx context.Context, q url.Values) ([]Prediction, error) {
+	path := "/api/v1/predictions"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var ps []Prediction
+	if _, err := c.Do(ctx, http.MethodGet, path, &ps); err != nil {
+		return nil, err
+	}
+	return ps, nil
+}
+
+// msTime renders ms since the epoch as RFC 3339 (UTC, with its
+// milliseconds when it has some).
+func msTime(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.999Z07:00")
+}

@@ -1,0 +1,119 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/api/apitest"
+)
+
+// TestExplainNotFoundSays: omen explain's error (Client.Explain) says
+// what its argument was taken as and what was not found. A fingerprint, a
+// prediction id at a time without prediction, a typo and a pod named
+// without its namespace all said "… is no alert, prediction or entity
+// omen knows: entity "X" …" alike.
+func TestExplainNotFoundSays(t *testing.T) {
+	srv := newServer(t, apitest.Backend(), api.Options{})
+	c := &api.Client{URL: srv.URL}
+	cart := apitest.CartEntity
+	id := func(entity string, t int64) string { return entity + "@" + strconv.FormatInt(t, 10) }
+	for _, tc := range []struct {
+		name, arg string
+		want      []string
+	}{
+		{"fingerprint", "0123456789abcdef", []string{"no alert with fingerprint 0123456789abcdef"}},
+		{"prediction at an unknown time, none before", id(cart, 123), []string{
+			`no prediction ` + id(cart, 123) + `: entity "` + cart + `" has predictions but none at 123 (1970-01-01T00:00:00.123Z)`,
+			`it has none kept before it; its newest is ` + id(cart, apitest.T0) + ` (2025-11-24T16:00:00Z)`}},
+		{"prediction between two", id(cart, apitest.T0-apitest.Step+1), []string{
+			`has predictions but none at ` + strconv.FormatInt(apitest.T0-apitest.Step+1, 10) + ` (2025-11-24T15:59:45.001Z)`,
+			`the nearest before it is ` + id(cart, apitest.T0-apitest.Step) + ` (2025-11-24T15:59:45Z), its newest ` + id(cart, apitest.T0)}},
+		{"prediction after the newest", id(cart, apitest.T0+1), []string{
+			`its newest, the nearest, is ` + id(cart, apitest.T0) + ` (2025-11-24T16:00:00Z)`}},
+		{"prediction without explanation", id(cart, apitest.T0-apitest.Step), []string{
+			`prediction ` + id(cart, apitest.T0-apitest.Step) + ` has no stored explanation`, `omen explain ` + cart}},
+		{"prediction of no entity", id("cart-7d9f8b6c4-x2k9p", apitest.T0), []string{
+			`no prediction cart-7d9f8b6c4-x2k9p@1764000000000: no entity "cart-7d9f8b6c4-x2k9p"; did you mean "` + id(cart, apitest.T0) + `"?`}},
+		{"typo", "shop/cart-7d9f8b6c4-x2k9q", []string{`no entity "shop/cart-7d9f8b6c4-x2k9q" (nor alert or prediction): not found`}},
+		{"pod without namespace", "redis-0", []string{`no entity "redis-0" (nor alert or prediction); did you mean "infra/redis-0"?`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := c.Explain(context.Background(), tc.arg)
+			if !errors.Is(err, api.ErrNotFound) {
+				t.Fatalf("omen explain %s: %v, want ErrNotFound", tc.arg, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("omen explain %s:\n%v\nwant it to say\n%s", tc.arg, err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "has no current prediction") {
+				t.Errorf("omen explain %s: %v", tc.arg, err)
+			}
+		})
+	}
+}
+
+// TestExplainLinkArgs: omen explain takes a prediction id as an alert's
+// explanation_url writes it (URL-escaped) and the links themselves
+// (explanation_url / generatorURL, explanation_api_url, behind a path
+// prefix too, and an entity's page), as the id they name; they were taken
+// as entity names, not found.
+func TestExplainLinkArgs(t *testing.T) {
+	srv := newServer(t, apitest.Backend(), api.Options{})
+	c := &api.Client{URL: srv.URL}
+	const pred = "infra/db-0@1764000000000"
+	esc := url.PathEscape(pred)
+	for _, tc := range []struct {
+		arg, prediction, fingerprint string
+	}{
+		{esc, pred, ""},
+		{"https://omen.example.com/ui/alerts/" + esc, pred, ""},
+		{"https://omen.example.com/omen/ui/alerts/" + esc + "#causes", pred, ""},
+		{"http://127.0.0.1:9464/api/v1/explanations/" + esc, pred, ""},
+		{"https://omen.example.com/ui/alerts/" + apitest.FiringFingerprint, apitest.CartEntity + "@1764000000000", apitest.FiringFingerprint},
+		{"https://omen.example.com/ui/entities/" + url.PathEscape("infra/db-0"), pred, ""},
+	} {
+		t.Run(tc.arg, func(t *testing.T) {
+			x, _, err := c.Explain(context.Background(), tc.arg)
+			if err != nil || x.PredictionID != tc.prediction || x.AlertFingerprint != tc.fingerprint {
+				t.Errorf("omen explain %s: prediction %q alert %q, %v; want %s %q", tc.arg, x.PredictionID, x.AlertFingerprint, err, tc.prediction, tc.fingerprint)
+			}
+		})
+	}
+}
+
+// TestWriteTableAtAbsoluteLinks: with omen's base URL (omen explain's
+// --url), the root causes' pages are printed as absolute URLs under it;
+// they were printed as paths (/ui/entities/…), which no terminal opens.
+func TestWriteTableAtAbsoluteLinks(t *testing.T) {
+	srv := newServer(t, apitest.Backend(), api.Options{})
+	x, _, err := (&api.Client{URL: srv.URL}).Explain(context.Background(), apitest.FiringFingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.Causes.Entities) == 0 {
+		t.Fatal("no root causes in the fixture's explanation")
+	}
+	for _, base := range []string{"https://omen.example.com/omen", "https://omen.example.com/omen/"} {
+		var b bytes.Buffer
+		if err := api.WriteTableAt(&b, x, 0, base); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range x.Causes.Entities {
+			want := "  https://omen.example.com/omen" + api.EntityUIPath(api.CauseEntity(e))
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("base %s: no %q in\n%s", base, want, b.String())
+			}
+		}
+		if strings.Contains(b.String(), "  /ui/") {
+			t.Errorf("base %s: a relative link in\n%s", base, b.String())
+		}
+	}
+}

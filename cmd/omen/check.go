@@ -14,6 +14,7 @@ import (
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
+	"github.com/omen-sre/omen/internal/words"
 	"github.com/omen-sre/omen/model"
 )
 
@@ -151,7 +152,7 @@ func remediationWarnings(cfg *config.Config) []string {
 				hints = append(hints, fmt.Sprintf("%q is a failure label, not a cause", l.Name))
 			}
 		}
-		if near := nearest(p, features.Names(cfg.Config)); near != "" {
+		if near := words.Nearest(p, features.Names(cfg.Config)); near != "" {
 			hints = append([]string{fmt.Sprintf("did you mean %q", near)}, hints...)
 		}
 		w := fmt.Sprintf("alerting.remediations[%d].cause %q matches no feature, no dependency and no cause kind (metric, event, dependency): "+
@@ -181,38 +182,4 @@ func matchesAny(p string, names []string) bool {
 		}
 	}
 	return false
-}
-
-// nearest returns the name closest to p (lower-cased) by edit distance
-// when it is close: at most 2 edits, or a quarter of p's length; "" when
-// none is.
-func nearest(p string, names []string) string {
-	best, bestD := "", max(2, len(p)/4)+1
-	for _, n := range names {
-		if d := editDistance(p, strings.ToLower(n)); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -21,3 +21,38 @@ func Plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// Nearest returns the name of names closest to s by edit distance, case
+// ignored, when it is close: at most 2 edits, or a quarter of s's length;
+// "" when none is. For "did you mean" hints.
+func Nearest(s string, names []string) string {
+	s = strings.ToLower(s)
+	best, bestD := "", max(2, len(s)/4)+1
+	for _, n := range names {
+		if d := editDistance(s, strings.ToLower(n)); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -26,3 +26,19 @@ func TestPlural(t *testing.T) {
 		}
 	}
 }
+
+func TestNearest(t *testing.T) {
+	names := []string{"lookback", "history", "storage.path", "Window"}
+	for _, tc := range []struct{ s, want string }{
+		{"lookbak", "lookback"},
+		{"histroy", "history"},
+		{"window", "Window"},
+		{"storage.pth", "storage.path"},
+		{"nothing-like-it", ""},
+		{"", ""},
+	} {
+		if got := Nearest(tc.s, names); got != tc.want {
+			t.Errorf("Nearest(%q) = %q, want %q", tc.s, got, tc.want)
+		}
+	}
+}

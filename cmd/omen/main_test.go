@@ -113,25 +113,32 @@ func TestUsageErrorsOnStderr(t *testing.T) {
 	}{
 		{nil, "commands:"},
 		{[]string{"nonsense"}, "commands:"},
-		{[]string{"run", "--no-such-flag"}, "-storage.path"},
+		{[]string{"run", "--no-such-flag"}, "omen run: flag provided but not defined: -no-such-flag\nsee omen run --help\n"},
 		{[]string{"run", "extra"}, "unexpected arguments"},
 		{[]string{"train", "--window"}, "flag needs an argument"},
 		{[]string{"explain"}, "usage: omen explain"},
-		{[]string{"explain", "--nope", "x"}, "usage: omen explain"},
+		{[]string{"explain", "--no-such-flag", "x"}, "omen explain: flag provided but not defined: -no-such-flag\nsee omen explain --help\n"},
 		{[]string{"model"}, "usage: omen model"},
-		{[]string{"model", "--nope", "list"}, "usage: omen model"},
+		{[]string{"model", "--nope", "list"}, "omen model: flag provided but not defined: -nope\nsee omen model --help\n"},
+		{[]string{"model", "list", "--storage.pth", "d"}, "omen model: flag provided but not defined: -storage.pth (did you mean --storage.path?)\nsee omen model --help\n"},
+		{[]string{"train", "--histroy", "1h"}, "omen train: flag provided but not defined: -histroy (did you mean --history?)\nsee omen train --help\n"},
+		{[]string{"train", "--window", "x"}, "omen train: invalid value \"x\" for flag -window: parse error\nsee omen train --help\n"},
+		{[]string{"check", "config", "--nope"}, "omen check config: flag provided but not defined: -nope\nsee omen check config --help\n"},
+		{[]string{"eval", "rca", "--dri", "x"}, "omen eval rca: flag provided but not defined: -dri (did you mean --dir?)\nsee omen eval rca --help\n"},
 		{[]string{"store"}, "usage: omen store verify"},
 		{[]string{"check"}, "usage: omen check config FILE..."},
 		{[]string{"check", "config"}, "usage: omen check config FILE..."},
 		{[]string{"eval"}, "usage: omen eval"},
 		{[]string{"bench"}, "usage: omen bench"},
-		{[]string{"bench", "lstm", "--nope"}, "-hidden"},
-		{[]string{"version", "--nope"}, "usage: omen version"},
+		{[]string{"bench", "lstm", "--nope"}, "omen bench lstm: flag provided but not defined: -nope\nsee omen bench lstm --help\n"},
+		{[]string{"version", "--nope"}, "omen version: flag provided but not defined: -nope\nsee omen version --help\n"},
 		{[]string{"--version", "extra"}, "unexpected arguments"},
 	} {
 		var out, errb bytes.Buffer
 		rc := dispatch(tc.args, &out, &errb)
-		if rc != 2 || out.Len() != 0 || !strings.Contains(errb.String(), tc.want) {
+		// A want of whole lines is the whole of stderr: a flag error is
+		// its message and a pointer to --help, not the usage.
+		if rc != 2 || out.Len() != 0 || !strings.Contains(errb.String(), tc.want) || strings.HasSuffix(tc.want, "\n") && errb.String() != tc.want {
 			t.Errorf("omen %v = %d, stdout %q stderr %q; want 2, nothing on stdout, %q on stderr", tc.args, rc, out.String(), errb.String(), tc.want)
 		}
 	}

@@ -93,8 +93,12 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		sub, rest = fs.Arg(0), fs.Args()[1:]
 	}
-	want := map[string]int{"list": 0, "add": 1, "promote": 1, "rollback": 0, "delete": 1}
-	n, known := want[sub]
+	// Each subcommand's argument (modelUsage's first line), if it takes one.
+	argName, known := map[string]string{"list": "", "add": "FILE", "promote": "VERSION", "rollback": "", "delete": "VERSION"}[sub]
+	n := 0
+	if argName != "" {
+		n = 1
+	}
 	urlErr := cf.check()
 	switch {
 	case sub == "help", known && n == 0 && len(rest) == 1 && rest[0] == "help":
@@ -110,7 +114,12 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	case len(rest) != n:
-		fmt.Fprintf(stderr, "omen model %s: want %d argument(s), got %q\n", sub, n, rest)
+		if len(rest) < n {
+			fmt.Fprintf(stderr, "omen model %s: missing its %s\n", sub, argName)
+		} else {
+			fmt.Fprintf(stderr, "omen model %s: unexpected arguments %q\n", sub, rest[n:])
+		}
+		fmt.Fprintf(stderr, "usage: omen model %s [flags]; see omen model --help\n", strings.TrimSpace(sub+" "+argName))
 		return 2
 	case (sub == "promote" || sub == "delete") && strings.TrimSpace(rest[0]) == "":
 		fmt.Fprintf(stderr, "omen model %s: empty or blank version: give a registered version (omen model list)\n", sub)

@@ -84,13 +84,15 @@ func TestModelCommandOffline(t *testing.T) {
 		{[]string{"model", "rollback", "help"}, 0, "usage: omen model"},
 		{[]string{"model"}, 2, "usage: omen model"},
 		{[]string{"model", "lst"}, 2, `unknown subcommand "lst"`},
-		{[]string{"model", "promote"}, 2, "want 1 argument(s)"},
-		{[]string{"model", "delete"}, 2, "want 1 argument(s)"},
+		{[]string{"model", "promote"}, 2, "omen model promote: missing its VERSION\nusage: omen model promote VERSION [flags]; see omen model --help\n"},
+		{[]string{"model", "delete"}, 2, "omen model delete: missing its VERSION\nusage: omen model delete VERSION [flags]; see omen model --help\n"},
+		{[]string{"model", "add"}, 2, "omen model add: missing its FILE\nusage: omen model add FILE [flags]; see omen model --help\n"},
 		{[]string{"model", "delete", ""}, 2, "omen model delete: empty or blank version"},
 		{[]string{"model", "delete", " ", "--url", "http://127.0.0.1:1"}, 2, "omen model delete: empty or blank version"},
 		{[]string{"model", "promote", ""}, 2, "omen model promote: empty or blank version"},
 		{[]string{"model", "delete", "v1", "--storage.path", "nostore"}, 1, `no omen store at "nostore"`},
-		{[]string{"model", "list", "extra"}, 2, "want 0 argument(s)"},
+		{[]string{"model", "list", "extra"}, 2, "omen model list: unexpected arguments [\"extra\"]\nusage: omen model list [flags]; see omen model --help\n"},
+		{[]string{"model", "promote", "v1", "v2"}, 2, "omen model promote: unexpected arguments [\"v2\"]\nusage: omen model promote VERSION [flags]; see omen model --help\n"},
 		{[]string{"model", "list", "--storage.path", "nostore"}, 1, `no omen store at "nostore"`},
 		{[]string{"model", "add", "missing.omen"}, 1, "missing.omen"},
 		{[]string{"model", "add", "missing.omen", "--version", " "}, 2, "omen model add: empty or blank --version"},
@@ -100,7 +102,7 @@ func TestModelCommandOffline(t *testing.T) {
 		if tc.rc == 0 {
 			out, errs = errs, out // help asked for: stdout
 		}
-		if rc != tc.rc || !strings.Contains(errs, tc.want) || out != "" {
+		if rc != tc.rc || !strings.Contains(errs, tc.want) || out != "" || strings.HasSuffix(tc.want, "\n") && errs != tc.want {
 			t.Errorf("omen %q = %d, stdout %q stderr %q; want %d with %q (help on stdout, errors on stderr)", tc.args, rc, out, errs, tc.rc, tc.want)
 		}
 	}

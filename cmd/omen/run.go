@@ -24,6 +24,7 @@ import (
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/internal/words"
 	"github.com/omen-sre/omen/stream"
 )
 
@@ -198,9 +199,12 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-// parseFlags parses args and reports usage errors as exit code 2, their
-// message and the usage on stderr; help asked for (-h, -help or --help)
-// prints the usage on stdout, exit code 0, for `omen run --help | grep`.
+// parseFlags parses args and reports usage errors as exit code 2: a flag
+// error (unknown, without its value, or of a bad value) prints its message
+// with the nearest flag's name for an unknown one, and a line pointing at
+// the command's --help, on stderr (not the whole usage, which buried the
+// message); help asked for (-h, -help or --help) prints the usage on
+// stdout, exit code 0, for `omen run --help | grep`.
 // fs.Usage writes to fs.Output(). Flags may come before, between and
 // after positional arguments ("omen model promote v1 --storage.path X");
 // a "--" ends the flags. Afterwards fs.Args() holds the positional
@@ -219,7 +223,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int,
 				_, _ = stdout.Write(out.Bytes())
 				return 0, false
 			}
-			_, _ = stderr.Write(out.Bytes())
+			fmt.Fprintf(stderr, "%s: %v%s\nsee %s --help\n", fs.Name(), err, flagHint(fs, err), fs.Name())
 			return 2, false
 		}
 		left := fs.Args()
@@ -237,6 +241,21 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int,
 	// Leave the positional arguments in fs.Args().
 	_ = fs.Parse(append([]string{"--"}, pos...))
 	return 0, true
+}
+
+// flagHint names, for err of an unknown flag, the flag of fs nearest to
+// it (" (did you mean --history?)"); else "".
+func flagHint(fs *flag.FlagSet, err error) string {
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: ")
+	if !ok {
+		return ""
+	}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if near := words.Nearest(strings.TrimLeft(name, "-"), names); near != "" {
+		return " (did you mean --" + near + "?)"
+	}
+	return ""
 }
 
 // printHelp prints fs's usage on stdout: help asked for ("help" as an

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/url"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/internal/redact"
+	"github.com/omen-sre/omen/internal/words"
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/stream"
 	"github.com/omen-sre/omen/stream/decode"
@@ -511,6 +513,8 @@ type Error struct {
 	Line   int // 1-based; 0 when unknown
 	Column int // 1-based; 0 when unknown
 	Msg    string
+	// unknownKey is the key of an unknown-key error (see unknownKeys).
+	unknownKey string
 }
 
 func (e *Error) Error() string {
@@ -542,14 +546,23 @@ func Load(name string, data []byte) (*Config, error) {
 	c := &Config{}
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root) // positions only; Decode reports syntax errors
+	// keyErrs are the unknown keys: yaml.v3 decodes the rest of the file
+	// regardless, which is checked as well, so that one run reports the
+	// key and the other errors.
+	var keyErrs []error
 	if len(bytes.TrimSpace(data)) > 0 {
 		if err := decodeStrict(name, data, c, &root); err != nil {
-			return nil, err
+			keyErrs = Unjoin(err)
+			for _, e := range keyErrs {
+				if ce := (*Error)(nil); !errors.As(e, &ce) || ce.unknownKey == "" {
+					return nil, err
+				}
+			}
 		}
 		// yaml.v3 truncates a number with a fraction decoded into an
 		// integer field (alerting.for: 1.5 ran as 1).
 		if errs := nonIntegers(name, &root, reflect.TypeFor[Config](), nil); len(errs) > 0 {
-			return nil, errors.Join(errs...)
+			return nil, errors.Join(append(keyErrs, errs...)...)
 		}
 	}
 
@@ -578,7 +591,7 @@ func Load(name string, data []byte) (*Config, error) {
 	}
 	c.applyDefaults()
 
-	var errs []error
+	errs := keyErrs
 	at := func(path []any, msg string) {
 		line, col := position(&root, path)
 		errs = append(errs, &Error{File: name, Line: line, Column: col, Msg: msg})
@@ -853,8 +866,25 @@ func yamlError(name string, err error, root *yaml.Node, t reflect.Type) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		errs := make([]error, 0, len(te.Errors))
+		var keys []*Error
 		for _, m := range te.Errors {
-			errs = append(errs, lineError(name, m))
+			e := lineError(name, m)
+			if key, ok := unknownField(e.Msg); ok {
+				// yaml.v3's "field lookbak not found in type
+				// config.Config": said with the key's section and the
+				// nearest key it takes.
+				if keys == nil {
+					keys = unknownKeys(name, root, t, nil, map[*yaml.Node]bool{})
+				}
+				e = &Error{File: name, Line: e.Line, Msg: fmt.Sprintf("unknown key %q", key), unknownKey: key}
+				for _, k := range keys {
+					if k.Line == e.Line && k.unknownKey == key {
+						e = k
+						break
+					}
+				}
+			}
+			errs = append(errs, e)
 		}
 		return errors.Join(errs...)
 	}
@@ -865,10 +895,103 @@ func yamlError(name string, err error, root *yaml.Node, t reflect.Type) error {
 			e.Msg = pathString(path) + ": " + e.Msg
 		}
 	}
-	return e
+	// A value's own decoder stops yaml.v3 at its error: the unknown keys
+	// are reported with it, as they are with a type mismatch.
+	keys := unknownKeys(name, root, t, nil, map[*yaml.Node]bool{})
+	if len(keys) == 0 {
+		return e
+	}
+	errs := make([]error, 0, len(keys)+1)
+	for _, k := range keys {
+		errs = append(errs, k)
+	}
+	errs = append(errs, e)
+	slices.SortStableFunc(errs, func(a, b error) int { return cmp.Compare(errLine(a), errLine(b)) })
+	return errors.Join(errs...)
 }
 
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+
+// unknownField returns the key of yaml.v3's error message of a key the
+// type decoded into has no field for ("field K not found in type T").
+func unknownField(msg string) (string, bool) {
+	rest, ok := strings.CutPrefix(msg, "field ")
+	if !ok {
+		return "", false
+	}
+	key, _, ok := strings.Cut(rest, " not found in type ")
+	return key, ok
+}
+
+// unknownKeys returns an error for every key under n that the Go type t
+// it is decoded into (as walkTyped follows it) has no field for: at the
+// key, naming its section ("in alerting", "in prometheus[0]", "in the
+// top level") and the nearest key the section takes. seen holds the
+// mappings walked (an anchor's, once).
+func unknownKeys(name string, n *yaml.Node, t reflect.Type, path []any, seen map[*yaml.Node]bool) []*Error {
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil
+		}
+		return unknownKeys(name, n.Content[0], t, path, seen)
+	}
+	n = unalias(n)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil
+	}
+	sub := func(c *yaml.Node, t reflect.Type, k any) []*Error {
+		return unknownKeys(name, c, t, append(path[:len(path):len(path)], k), seen)
+	}
+	var errs []*Error
+	switch {
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		if seen[n] {
+			return nil
+		}
+		seen[n] = true
+		fields := map[string]reflect.Type{}
+		yamlFields(t, fields)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := unalias(n.Content[i]), n.Content[i+1]
+			if k.Kind == yaml.ScalarNode && k.Value == "<<" && (k.Tag == "" || k.Tag == "!" || k.ShortTag() == "!!merge") {
+				// A merge: the merged mappings' keys are the section's.
+				merged := []*yaml.Node{v}
+				if m := unalias(v); m.Kind == yaml.SequenceNode {
+					merged = m.Content
+				}
+				for _, m := range merged {
+					errs = append(errs, unknownKeys(name, m, t, path, seen)...)
+				}
+				continue
+			}
+			if ft, ok := fields[k.Value]; ok {
+				errs = append(errs, sub(v, ft, k.Value)...)
+				continue
+			}
+			section := "the top level"
+			if len(path) > 0 {
+				section = pathString(path)
+			}
+			msg := fmt.Sprintf("unknown key %q in %s", k.Value, section)
+			if near := words.Nearest(k.Value, slices.Sorted(maps.Keys(fields))); near != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", near)
+			}
+			errs = append(errs, &Error{File: name, Line: k.Line, Column: k.Column, Msg: msg, unknownKey: k.Value})
+		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for _, e := range mappingEntries(n) {
+			errs = append(errs, sub(e.value, t.Elem(), e.key)...)
+		}
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
+		for i, c := range n.Content {
+			errs = append(errs, sub(c, t.Elem(), i)...)
+		}
+	}
+	return errs
+}
 
 // failingValue returns the first node under n (in the order yaml.v3
 // decodes them: a mapping's own keys before merged ones) that

@@ -243,7 +243,7 @@ func TestLoad(t *testing.T) {
 		{name: "required label empty", yml: "nats:\n  required_labels: [\"\"]\n", wantErr: `nats.required_labels[0]: "" is not a valid label name`},
 		{name: "required labels not a list", yml: "nats:\n  required_labels: pod\n", wantErr: "x.yml:2: cannot unmarshal !!str `pod` into []string"},
 		{name: "nats limit not a number", yml: "nats:\n  max_labels: many\n", wantErr: "x.yml:2: cannot unmarshal !!str `many` into int"},
-		{name: "unknown remote_write key", yml: "remote_write:\n  max_samples: 10\n", wantErr: "x.yml:2: field max_samples not found"},
+		{name: "unknown remote_write key", yml: "remote_write:\n  max_samples: 10\n", wantErr: `x.yml:2:3: unknown key "max_samples" in remote_write`},
 		// An empty key leaves the built-in value in use: its errors say
 		// so, at the user's key.
 		{name: "built-in lookback under an empty key", yml: "step: 9m\nlookback:\n",

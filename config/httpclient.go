@@ -346,7 +346,7 @@ func LoadHTTPClientConfigFile(path, u string) (HTTPClientConfig, error) {
 				continue
 			}
 			for _, k := range prometheusOnlyKeys {
-				if strings.HasPrefix(ce.Msg, "field "+k+" not found") {
+				if ce.unknownKey == k {
 					errs[i] = &Error{File: ce.File, Line: ce.Line, Column: ce.Column,
 						Msg: k + " is a key of Prometheus's HTTP client configuration that omen does not take: it takes tls_config, basic_auth and authorization"}
 				}

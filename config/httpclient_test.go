@@ -41,7 +41,7 @@ func TestHTTPClientConfigLoadErrors(t *testing.T) {
 		{"credentials in the URL too", "url: https://omen:s3cret-pw@p:9090\n    basic_auth: {username: omen, password_file: /pw}", false,
 			"prometheus[0].url holds user information"},
 		{"unknown key", "url: https://p:9090\n    tls_config: {ca_fil: /ca.pem}", false,
-			"field ca_fil not found"},
+			`unknown key "ca_fil" in prometheus[0].tls_config (did you mean "ca_file"?)`},
 		{"alertmanager password and password_file", "url: https://am:9093\n      basic_auth: {username: omen, password: s3cret-pw, password_file: /pw}", true,
 			"alerting.alertmanagers[0].basic_auth has both password and password_file"},
 		{"alertmanager cert without key", "url: https://am:9093\n      tls_config: {cert_file: /c.pem}", true,

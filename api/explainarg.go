@@ -68,8 +68,8 @@ func isFingerprint(id string) bool {
 // error asking it leaves the explain-now answer as it is.
 func (c *Client) explainNotFound(ctx context.Context, id string, notFound error) error {
 	if isFingerprint(id) {
-		return fmt.Errorf("no alert with fingerprint %s: omen lists no alert with it and stores no explanation under it "+
-			"(it keeps an alert's until retention), and no entity is named so: %w", id, ErrNotFound)
+		return notFoundf("no alert with fingerprint %s: omen lists no alert with it and stores no explanation under it "+
+			"(it keeps an alert's until retention), and no entity is named so", id)
 	}
 	if entity, t, err := store.ParsePredictionID(id); err == nil {
 		if err := c.predictionNotFound(ctx, id, entity, t); err != nil {
@@ -82,11 +82,14 @@ func (c *Client) explainNotFound(ctx context.Context, id string, notFound error)
 	case err != nil:
 		return fmt.Errorf("%q is no alert, prediction or entity omen knows: %w", id, notFound)
 	case !ok:
-		return fmt.Errorf("no entity %q (nor alert or prediction)%s: %w", id, c.didYouMean(ctx, id, ""), ErrNotFound)
+		return notFoundf("no entity %q (nor alert or prediction)%s", id, c.didYouMean(ctx, id, ""))
 	}
-	return fmt.Errorf("entity %q has no current prediction to explain now (it is gone, or not scored since omen started); its newest stored is %s (%s), which omen explain %s shows when an explanation of it is stored: %w",
-		id, newest.ID, msTime(newest.T), url.PathEscape(newest.ID), ErrNotFound)
+	return notFoundf("entity %q has no current prediction to explain now (it is gone, or not scored since omen started); its newest stored is %s (%s), which omen explain %s shows when an explanation of it is stored",
+		id, newest.ID, msTime(newest.T), url.PathEscape(newest.ID))
 }
+
+// notFoundf is fmt.Errorf(format, args...) marked ErrNotFound (NotFound).
+func notFoundf(format string, args ...any) error { return NotFound(fmt.Errorf(format, args...)) }
 
 // predictionNotFound says why the prediction id (entity@t) has no
 // explanation: no entity, no prediction at t (with the nearest), or no
@@ -97,15 +100,15 @@ func (c *Client) predictionNotFound(ctx context.Context, id, entity string, t in
 		return nil
 	}
 	if !ok {
-		return fmt.Errorf("no prediction %s: no entity %q%s: %w", id, entity, c.didYouMean(ctx, entity, fmt.Sprintf("@%d", t)), ErrNotFound)
+		return notFoundf("no prediction %s: no entity %q%s", id, entity, c.didYouMean(ctx, entity, fmt.Sprintf("@%d", t)))
 	}
 	at, err := c.predictions(ctx, url.Values{"entity": {entity}, "from": {formatMs(t)}, "to": {formatMs(t)}, "limit": {"1"}})
 	if err != nil {
 		return nil
 	}
 	if len(at) > 0 {
-		return fmt.Errorf("prediction %s has no stored explanation: omen stores one when an alert fires on it, or when it is its entity's latest and explained now (omen explain %s explains %s's latest window): %w",
-			id, entity, entity, ErrNotFound)
+		return notFoundf("prediction %s has no stored explanation: omen stores one when an alert fires on it, or when it is its entity's latest and explained now (omen explain %s explains %s's latest window)",
+			id, entity, entity)
 	}
 	near := fmt.Sprintf("its newest, the nearest, is %s (%s)", newest.ID, msTime(newest.T))
 	if newest.T > t {
@@ -119,7 +122,7 @@ func (c *Client) predictionNotFound(ctx context.Context, id, entity string, t in
 			near = fmt.Sprintf("the nearest before it is %s (%s), its newest %s (%s)", before[0].ID, msTime(before[0].T), newest.ID, msTime(newest.T))
 		}
 	}
-	return fmt.Errorf("no prediction %s: entity %q has predictions but none at %d (%s); %s: %w", id, entity, t, msTime(t), near, ErrNotFound)
+	return notFoundf("no prediction %s: entity %q has predictions but none at %d (%s); %s", id, entity, t, msTime(t), near)
 }
 
 // newestPrediction is the entity's newest stored prediction (false when

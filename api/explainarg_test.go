@@ -40,7 +40,7 @@ func TestExplainNotFoundSays(t *testing.T) {
 			`prediction ` + id(cart, apitest.T0-apitest.Step) + ` has no stored explanation`, `omen explain ` + cart}},
 		{"prediction of no entity", id("cart-7d9f8b6c4-x2k9p", apitest.T0), []string{
 			`no prediction cart-7d9f8b6c4-x2k9p@1764000000000: no entity "cart-7d9f8b6c4-x2k9p"; did you mean "` + id(cart, apitest.T0) + `"?`}},
-		{"typo", "shop/cart-7d9f8b6c4-x2k9q", []string{`no entity "shop/cart-7d9f8b6c4-x2k9q" (nor alert or prediction): not found`}},
+		{"typo", "shop/cart-7d9f8b6c4-x2k9q", []string{`no entity "shop/cart-7d9f8b6c4-x2k9q" (nor alert or prediction)`}},
 		{"pod without namespace", "redis-0", []string{`no entity "redis-0" (nor alert or prediction); did you mean "infra/redis-0"?`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

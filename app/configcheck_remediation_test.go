@@ -3,6 +3,8 @@ package app
 import (
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/config"
 )
@@ -28,8 +30,17 @@ func TestCheckConfigRemediationsAsAlertPipeline(t *testing.T) {
 		{name: "second of two", remediations: "[{cause: restarts, action: a}, {cause: '[x', action: b}]", refused: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := config.Load("test.yml", []byte(testConfigYAML+"alerting:\n  remediations: "+tc.remediations+"\n"))
+			// config.Load refuses them too, at their line; CheckConfig
+			// checks a Config from elsewhere.
+			_, loadErr := config.Load("test.yml", []byte(testConfigYAML+"alerting:\n  remediations: "+tc.remediations+"\n"))
+			if (loadErr != nil) != tc.refused {
+				t.Errorf("config.Load: %v, want refused %v", loadErr, tc.refused)
+			}
+			cfg, err := config.Load("test.yml", []byte(testConfigYAML))
 			if err != nil {
+				t.Fatal(err)
+			}
+			if err := yaml.Unmarshal([]byte(tc.remediations), &cfg.Alerting.Remediations); err != nil {
 				t.Fatal(err)
 			}
 			checkErr := CheckConfig(cfg)

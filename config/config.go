@@ -739,6 +739,17 @@ func Load(name string, data []byte) (*Config, error) {
 	if c.Runtime.GOGC < 0 || c.Runtime.MemoryLimit < 0 || c.Runtime.MemoryReleaseMinBytes < 0 {
 		at([]any{"runtime"}, "runtime gogc, memory_limit and memory_release_min_bytes must not be negative")
 	}
+	// What the alert pipeline refuses (omen run's start and reload check
+	// it again: a Config may not come from a file), at its line.
+	for i, r := range c.Alerting.Remediations {
+		if err := alert.CheckRemediation(alert.Remediation{Cause: r.Cause, Action: r.Action, RunbookURL: r.RunbookURL}); err != nil {
+			key := []any{"alerting", "remediations", i}
+			if r.Cause != "" && r.Action != "" {
+				key = append(key, "cause") // the pattern
+			}
+			at(key, fmt.Sprintf("alerting.remediations[%d]: %v", i, err))
+		}
+	}
 	for i, d := range c.Dependencies {
 		if d.Source == "" || d.Target == "" {
 			at([]any{"dependencies", i}, "dependency needs source and target")

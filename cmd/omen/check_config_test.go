@@ -80,13 +80,15 @@ func TestCheckRemediationCauses(t *testing.T) {
 			want: []string{"SUCCESS", `"FailedMount" matches no feature`, `event feature "failed_mount" counts FailedMount`}},
 		{name: "failure label", causes: "{cause: crashloop, action: a}",
 			want: []string{"SUCCESS", `"crashloop" is a failure label, not a cause`}},
-		// Refused by the alert pipeline: omen run would not start.
+		// Refused by the alert pipeline: omen run would not start. At
+		// their line and column (the pattern's; a missing key's entry),
+		// as every other error of the file.
 		{name: "bad pattern", causes: "{cause: '[', action: a}", rc: 1,
-			want: []string{"FAILED", `alerting.remediations[0]: cause pattern "[": syntax error in pattern`}},
+			want: []string{"FAILED", `c.yml:15:26: alerting.remediations[0]: cause pattern "[": syntax error in pattern`}},
 		{name: "no action", causes: "{cause: restarts_10m}", rc: 1,
-			want: []string{"FAILED", "alerting.remediations[0]: cause and action are required"}},
+			want: []string{"FAILED", "c.yml:15:18: alerting.remediations[0]: cause and action are required"}},
 		{name: "two refused, one a line", causes: "{cause: restarts_10m}, {cause: '[', action: b}", rc: 1,
-			want: []string{"FAILED:\n    alerting.remediations[0]: cause and action are required\n    alerting.remediations[1]: cause pattern \"[\""}},
+			want: []string{"FAILED:\n    c.yml:15:18: alerting.remediations[0]: cause and action are required\n    c.yml:15:49: alerting.remediations[1]: cause pattern \"[\""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			yml := tc.yml

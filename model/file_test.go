@@ -169,12 +169,12 @@ func TestCheckFeatures(t *testing.T) {
 		want  []string // substrings of the error; nil = no error
 	}{
 		{[]string{"a", "b", "c"}, nil},
-		{[]string{"a", "b"}, []string{`missing ["c"]`}},
-		{[]string{"a", "b", "c", "d"}, []string{`unexpected ["d"]`}},
-		{[]string{"a", "x", "c"}, []string{`missing ["b"]`, `unexpected ["x"]`}},
-		{[]string{"b", "a", "c"}, []string{"order differs from position 0"}},
+		{[]string{"a", "b"}, []string{`the model's features missing from those in use: ["c"]`}},
+		{[]string{"a", "b", "c", "d"}, []string{`features in use the model lacks: ["d"]`}},
+		{[]string{"a", "x", "c"}, []string{`the model's features missing from those in use: ["b"]; features in use the model lacks: ["x"]`}},
+		{[]string{"b", "a", "c"}, []string{`order differs from position 0: in use "b", the model's "a"`}},
 		{[]string{"a", "b", "c", "c"}, []string{"duplicates"}},
-		{nil, []string{`missing ["a" "b" "c"]`}},
+		{nil, []string{`the model's features missing from those in use: ["a" "b" "c"]`}},
 	}
 	for _, tc := range tests {
 		err := m.CheckFeatures(tc.names)

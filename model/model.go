@@ -509,9 +509,10 @@ func (m *Model) SetMeta(mt Meta) {
 	m.meta = mt
 }
 
-// CheckFeatures returns nil if names equals the model's feature list, in
-// order, and otherwise an error listing what is missing, unexpected or out
-// of order.
+// CheckFeatures returns nil if names, the features in use (a daemon's
+// configured ones, a store's schema), equals the model's feature list, in
+// order, and otherwise an error listing the model's features missing from
+// names, the names the model lacks, or the first out of order.
 func (m *Model) CheckFeatures(names []string) error {
 	if slices.Equal(names, m.cfg.Features) {
 		return nil
@@ -537,20 +538,20 @@ func (m *Model) CheckFeatures(names []string) error {
 	}
 	var parts []string
 	if len(missing) > 0 {
-		parts = append(parts, "missing "+quoteList(missing))
+		parts = append(parts, "the model's features missing from those in use: "+quoteList(missing))
 	}
 	if len(extra) > 0 {
-		parts = append(parts, "unexpected "+quoteList(extra))
+		parts = append(parts, "features in use the model lacks: "+quoteList(extra))
 	}
 	if len(missing) == 0 && len(extra) == 0 {
 		for i := range names {
 			if i < len(m.cfg.Features) && names[i] != m.cfg.Features[i] {
-				parts = append(parts, fmt.Sprintf("order differs from position %d: have %q, model wants %q", i, names[i], m.cfg.Features[i]))
+				parts = append(parts, fmt.Sprintf("order differs from position %d: in use %q, the model's %q", i, names[i], m.cfg.Features[i]))
 				break
 			}
 		}
 		if len(parts) == 0 {
-			parts = append(parts, fmt.Sprintf("have %d names (with duplicates), model wants %d", len(names), len(m.cfg.Features)))
+			parts = append(parts, fmt.Sprintf("%d features in use (with duplicates), the model's %d", len(names), len(m.cfg.Features)))
 		}
 	}
 	return fmt.Errorf("feature mismatch with model (%d features): %s", len(m.cfg.Features), strings.Join(parts, "; "))

@@ -41,8 +41,8 @@ func TestModelSection(t *testing.T) {
 	b.Model.Metrics["threshold"] = 0.5
 	srv := newServer(t, b)
 	body := pageHas(t, srv.URL, "/ui/", 200,
-		[]string{`2m (8 steps of 15s), horizon 10m</span>`},
-		[]string{` ms, horizon `})
+		[]string{`2m (8 steps of 15s), horizon 10m</span>`, `<span>registered</span>`},
+		[]string{` ms, horizon `, `<span>created</span>`})
 	sec := regexp.MustCompile(`(?s)<section id="model">.*?</section>`).FindString(body)
 	if n := strings.Count(sec, "<span>threshold</span>"); n != 1 {
 		t.Errorf("model section lists threshold %d times:\n%s", n, sec)

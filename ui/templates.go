@@ -326,7 +326,7 @@ table.stack td[data-label]::before{content:attr(data-label) ": ";font-size:12px;
 {{end}}</table></section>{{end}}
 {{with .Model}}<section id="model"><h2>Model</h2><div class="kv">
 <span>version</span><span data-version="{{.Version}}">{{.Version}}</span>
-<span>created</span><span>{{time .Created}}</span>
+<span>registered</span><span>{{time .Created}}</span>
 <span>window</span><span id="model-window" data-window="{{.Window}}" data-step-ms="{{.StepMs}}" data-horizon-ms="{{.HorizonMs}}">{{dur (mul .Window .StepMs)}} ({{.Window}} steps of {{dur .StepMs}}), horizon {{dur .HorizonMs}}</span>
 <span>threshold</span><span data-threshold="{{g .Threshold}}">{{pct2 .Threshold}} <span class="muted">(P(failure) at or over it counts towards an alert)</span></span>
 <span>anomaly threshold</span><span id="model-anomaly-threshold" data-anomaly-threshold="{{g .AnomalyThreshold}}">{{if gt .AnomalyThreshold 0.0}}{{f3 .AnomalyThreshold}} <span class="muted">(anomaly score at or over it: the forecast residual is anomalous)</span>{{else}}<span class="muted">none</span>{{end}}</span>

@@ -164,7 +164,7 @@ func TestCheckModelFile(t *testing.T) {
 		{"absolute", "c.yml", abs, 0, []string{"SUCCESS"}},
 		{"missing", "c.yml", "nosuch.omen", 0, []string{"SUCCESS", "WARNING: model.file", `model.file: read model "nosuch.omen"`, "relative to the working directory", "no such file"}},
 		{"corrupt", "c.yml", "corrupt.omen", 0, []string{"SUCCESS", "WARNING: model.file", `model.file: load model "corrupt.omen"`, "not a model file"}},
-		{"other features", "c.yml", "other.omen", 0, []string{"SUCCESS", "WARNING: model.file", `model "v1" does not fit the configured features`, `missing ["cpu"]`, `unexpected ["failed_mount"]`}},
+		{"other features", "c.yml", "other.omen", 0, []string{"SUCCESS", "WARNING: model.file", `model "v1" does not fit the configured features`, `the model's features missing from those in use: ["cpu"]`, `features in use the model lacks: ["failed_mount"]`}},
 		// Resolved against the working directory, not the file's directory.
 		{"next to the config", "sub/c.yml", "only-in-sub.omen", 0, []string{"WARNING", `read model "only-in-sub.omen"`}},
 		{"from the working directory", "sub/c.yml", "sub/only-in-sub.omen", 0, []string{"SUCCESS"}},

@@ -208,7 +208,9 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ACTIVE\tVERSION\tCREATED\tSIZE\tDESCRIPTION")
+		// REGISTERED: when the version was registered (the store's
+		// Created), not when it was trained.
+		fmt.Fprintln(tw, "ACTIVE\tVERSION\tREGISTERED\tSIZE\tDESCRIPTION")
 		for _, m := range ms {
 			act := ""
 			if m.Active {

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,6 +138,11 @@ func TestModelCommandOffline(t *testing.T) {
 	rc, out, _ := omen(t, "model", "list", "--storage.path", "s")
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); rc != 0 || len(lines) != 3 || !activeIs(out, "v1") {
 		t.Fatalf("list = %d:\n%s", rc, out)
+	}
+	// The time listed is the registration's, and says so (it was headed
+	// CREATED, read as the training's).
+	if head := strings.Fields(strings.SplitN(out, "\n", 2)[0]); !slices.Equal(head, []string{"ACTIVE", "VERSION", "REGISTERED", "SIZE", "DESCRIPTION"}) {
+		t.Errorf("list header %q", head)
 	}
 	// delete: the active v1 is refused, v2 goes, and is then unknown.
 	checkDeletes(t, "", []string{"--storage.path", "s"}, []deleteCase{
@@ -611,7 +617,7 @@ func TestModelCommandFeatureFit(t *testing.T) {
 	for i, n := range fits {
 		quoted[i] = strconv.Quote(n)
 	}
-	mismatch := `feature mismatch with model (1 features): missing ["x"]; unexpected [` + strings.Join(quoted, " ") + `]`
+	mismatch := `feature mismatch with model (1 features): the model's features missing from those in use: ["x"]; features in use the model lacks: [` + strings.Join(quoted, " ") + `]`
 	byConfig := "does not fit the features of ab.yml (--config.file): " + mismatch
 	bySchema := "does not fit the features the store records (the layout the daemon last ran with; --config.file FILE checks against the daemon's configuration instead, --config.file /dev/null against the built-in defaults): " + mismatch
 	refs := []struct {

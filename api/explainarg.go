@@ -84,8 +84,8 @@ func (c *Client) explainNotFound(ctx context.Context, id string, notFound error)
 	case !ok:
 		return notFoundf("no entity %q (nor alert or prediction)%s", id, c.didYouMean(ctx, id, ""))
 	}
-	return notFoundf("entity %q has no current prediction to explain now (it is gone, or not scored since omen started); its newest stored is %s (%s), which omen explain %s shows when an explanation of it is stored",
-		id, newest.ID, msTime(newest.T), url.PathEscape(newest.ID))
+	return notFoundf("entity %q has no current prediction to explain now (it is gone, or not scored since omen started); its newest stored prediction is %s (%s): omen explain %s shows it if it was explained",
+		id, newest.ID, msTime(newest.T), newest.ID)
 }
 
 // notFoundf is fmt.Errorf(format, args...) marked ErrNotFound (NotFound).
@@ -135,7 +135,7 @@ func (c *Client) newestPrediction(ctx context.Context, entity string) (Predictio
 	return ps[0], true, nil
 }
 
-// didYouMean is ", did you mean "ns/name"?" when one current entity ends
+// didYouMean is "; did you mean "ns/name"?" when one current entity ends
 // with /name (a pod named without its namespace), a list of them when
 // several do, "" when none does (or the API could not tell); suffix
 // follows each name (a prediction id's @time).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -115,5 +116,22 @@ func TestWriteTableAtAbsoluteLinks(t *testing.T) {
 		if strings.Contains(b.String(), "  /ui/") {
 			t.Errorf("base %s: a relative link in\n%s", base, b.String())
 		}
+	}
+}
+
+// TestExplainGoneEntitySays: an entity omen stores predictions of but
+// cannot explain now (gone: no current prediction) is named as such, with
+// its newest stored prediction, not as unknown.
+func TestExplainGoneEntitySays(t *testing.T) {
+	b := apitest.Backend()
+	b.Explain = func(_ context.Context, entity string) (api.Explanation, error) {
+		return api.Explanation{}, fmt.Errorf("entity %q has no current prediction: %w", entity, api.ErrNotFound)
+	}
+	srv := newServer(t, b, api.Options{})
+	_, _, err := (&api.Client{URL: srv.URL}).Explain(context.Background(), "infra/redis-0")
+	want := `entity "infra/redis-0" has no current prediction to explain now (it is gone, or not scored since omen started); ` +
+		`its newest stored prediction is infra/redis-0@1764000000000 (2025-11-24T16:00:00Z)`
+	if !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), want) {
+		t.Errorf("omen explain of a gone entity: %v, want it to say\n%s", err, want)
 	}
 }

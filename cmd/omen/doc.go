@@ -8,7 +8,8 @@
 //	omen check config FILE...      validate configuration files
 //	omen train [flags]             train a model
 //	omen eval smd|asd|rca|sim      evaluate on public data or the simulator
-//	omen explain ENTITY|ALERT      print a ranked explanation
+//	omen explain ENTITY|ALERT|PREDICTION|URL
+//	                               print a ranked explanation
 //	omen model list|add|promote|rollback|delete
 //	omen store verify [flags]      check the store for damage
 //	omen store backup|restore      back up the store (a running daemon's too), restore a backup

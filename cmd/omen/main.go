@@ -20,7 +20,7 @@ func commands() map[string]command {
 		"check":   {"check config FILE...: validate configuration files", checkCmd},
 		"train":   {"train a model from CSV, the store or Prometheus", trainCmd},
 		"eval":    {"evaluate: smd|asd|rca|sim", evalCmd},
-		"explain": {"explain ENTITY|ALERT: print a ranked explanation", explainCmd},
+		"explain": {"explain ENTITY|ALERT|PREDICTION|URL: print a ranked explanation", explainCmd},
 		"model":   {"list|add|promote|rollback|delete models in the registry", modelCommand{}.run},
 		"bench":   {"ingest|lstm|explain: benchmarks printing JSON (--json=false: a line per field)", benchCmd},
 		"store":   {"verify: check the store for damage while no daemon runs; backup: back it up (a running daemon's through its API); restore: restore a backup into a new store", storeCmd},

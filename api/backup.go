@@ -64,9 +64,11 @@ func (a *API) storeBackup(w http.ResponseWriter, r *http.Request) {
 		defer context.AfterFunc(a.opts.Stop, cancel)()
 	}
 	bw := &backupResponse{w: w, rc: http.NewResponseController(w), timeout: a.opts.WriteTimeout,
-		name: "omen-" + start.UTC().Format("20060102T150405Z") + ".backup"}
+		name: "omen-" + start.UTC().Format("20060102T150405Z") + ".backup", stopping: a.stopping}
 	// The backup's context ending ends a write waiting on the client at
-	// once (the store checks the context only between writes).
+	// once (the store checks the context only between writes). Options.Stop
+	// cancels ctx from a goroutine of its own, a little later: each write
+	// checks the stop itself first (stopping), so that none begins after it.
 	defer context.AfterFunc(ctx, bw.abort)()
 	info, err := a.opts.Backup.Backup(ctx, bw, store.BackupOptions{})
 	aborted := bw.close()
@@ -118,11 +120,12 @@ func (a *API) stopping() bool { return a.opts.Stop != nil && a.opts.Stop.Err() !
 // after it; mu orders it with the deadlines the writes set, so that none
 // outlives it.
 type backupResponse struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	timeout time.Duration
-	name    string
-	n       int64
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	timeout  time.Duration
+	name     string
+	stopping func() bool // omen stops: writes fail, as after abort
+	n        int64
 
 	mu        sync.Mutex
 	aborted   bool      // abort ran: writes fail
@@ -155,7 +158,7 @@ func (b *backupResponse) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
 		b.mu.Lock()
-		if b.aborted {
+		if b.aborted || b.stopping != nil && b.stopping() {
 			b.mu.Unlock()
 			return written, errBackupAborted
 		}

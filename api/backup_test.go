@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -309,6 +310,58 @@ func TestBackupCanceledBeforeFirstByte(t *testing.T) {
 				t.Errorf("log: want one line, %s:\n%s", tc.wantLog, out)
 			}
 		})
+	}
+}
+
+// stopWaitingBackup is a store's backup that writes a byte, signals
+// started, waits for stopped to close, then writes a byte at a time (up
+// to 1000) until a write fails, counting those that do not in after.
+type stopWaitingBackup struct {
+	started chan struct{}
+	stopped <-chan struct{}
+	after   *atomic.Int64
+}
+
+func (b stopWaitingBackup) Backup(_ context.Context, w io.Writer, _ store.BackupOptions) (store.BackupInfo, error) {
+	if _, err := w.Write([]byte{1}); err != nil {
+		return store.BackupInfo{}, err
+	}
+	close(b.started)
+	<-b.stopped
+	for range 1000 {
+		if _, err := w.Write([]byte{1}); err != nil {
+			return store.BackupInfo{}, fmt.Errorf("back up store: %w", err)
+		}
+		b.after.Add(1)
+	}
+	return store.BackupInfo{}, nil
+}
+
+// TestBackupStopsWhenOmenStops: omen stopping (Options.Stop) fails a
+// backup's next write at once, and the client's copy is cut. Options.Stop
+// cancels the backup's context from a goroutine of its own, a little
+// later (heldStop holds that gap open): the writes in the gap went to
+// the client, the whole backup when held.
+func TestBackupStopsWhenOmenStops(t *testing.T) {
+	stop, stopNow, _ := newHeldStop(t)
+	var after atomic.Int64
+	b := stopWaitingBackup{started: make(chan struct{}), stopped: stop.Context.Done(), after: &after}
+	srv := newServer(t, &api.MemBackend{}, api.Options{Backup: b, Stop: stop,
+		Logger: slog.New(slog.DiscardHandler)})
+	c := backupClient(t, srv.URL, "")
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Backup(t.Context(), io.Discard)
+		done <- err
+	}()
+	<-b.started
+	stopNow()
+	if err := <-done; err == nil {
+		t.Error("backup: nil error; want its copy cut")
+	}
+	srv.Close() // waits for the handler
+	if n := after.Load(); n != 0 {
+		t.Errorf("%d writes of the backup went on after omen stopped, want 0", n)
 	}
 }
 

@@ -242,13 +242,16 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 	// The answer ends when the client goes away or omen stops
 	// (Options.Stop): then at once, a write waiting on the client
 	// included (abort sets its deadline to now; each page's deadline is
-	// set before ctx is checked, so none outlives the stop). Once answered
-	// (answering), abort does nothing.
+	// set before done is checked, so none outlives the stop). Once
+	// answered (answering), abort does nothing. Options.Stop cancels ctx
+	// from a goroutine of its own, a little later: done checks the stop
+	// itself first, so that nothing is scanned or written after it.
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	if a.opts.Stop != nil {
 		defer context.AfterFunc(a.opts.Stop, cancel)()
 	}
+	done := func() bool { return a.stopping() || ctx.Err() != nil }
 	var (
 		abortMu   sync.Mutex
 		answering bool
@@ -266,7 +269,7 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 	// transaction held only meanwhile) before it is written, so a client
 	// that stops reading holds no store resource, and a write that stalls
 	// for Options.WriteTimeout ends the answer (a cut stream, no end line).
-	// A client gone or omen stopping (ctx ended) stops the scan at the
+	// A client gone or omen stopping (done) stops the scan at the
 	// reader's next vector, not at the end of its page: the reader's
 	// scan is not bounded in time (HistoryReader's methods take no
 	// context), so a slow one could scan a whole page for no one.
@@ -274,8 +277,8 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 	for {
 		page = page[:0]
 		err := a.opts.History.Vectors(entity, from, to, func(v store.Vector) error {
-			if err := ctx.Err(); err != nil {
-				return err
+			if done() {
+				return context.Canceled
 			}
 			page = append(page, v)
 			if len(page) == historyPage {
@@ -283,7 +286,7 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 			}
 			return nil
 		})
-		if ctx.Err() != nil {
+		if done() {
 			if a.stopping() && n == 0 {
 				abortMu.Lock()
 				answering = true
@@ -304,7 +307,7 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(a.opts.WriteTimeout))
-		if ctx.Err() != nil {
+		if done() {
 			return
 		}
 		for _, v := range page {
@@ -314,7 +317,7 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		n += len(page)
-		if len(page) < historyPage || ctx.Err() != nil {
+		if len(page) < historyPage || done() {
 			break
 		}
 		last := page[len(page)-1].T
@@ -323,7 +326,7 @@ func (a *API) historyVectors(w http.ResponseWriter, r *http.Request) {
 		}
 		from = last + 1
 	}
-	if ctx.Err() != nil {
+	if done() {
 		return
 	}
 	fmt.Fprintf(bw, "{\"end\":true,\"n\":%d}\n", n)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,29 +49,67 @@ func (h blockingHistory) Vectors(entity string, from, _ int64, fn func(store.Vec
 	return nil
 }
 
+// heldStop is omen's stop (Options.Stop) as seen in the gap before the
+// goroutines of context.AfterFunc run: its Err reports the stop at once
+// (stop), its Done closes only at release. The gap, short and rare, is
+// held open for a test.
+type heldStop struct {
+	context.Context
+	done chan struct{}
+}
+
+func (h heldStop) Done() <-chan struct{} { return h.done }
+
+// newHeldStop returns a heldStop, the function that stops it and the
+// one that releases it (also at t.Cleanup).
+func newHeldStop(t *testing.T) (h heldStop, stop, release func()) {
+	ctx, cancel := context.WithCancel(t.Context())
+	h = heldStop{Context: ctx, done: make(chan struct{})}
+	release = sync.OnceFunc(func() { close(h.done) })
+	t.Cleanup(release)
+	t.Cleanup(cancel)
+	return h, cancel, release
+}
+
 // TestHistoryVectorsStopsWhenOmenStops: omen stopping (Options.Stop)
 // stops a history stream's scan at its next vector, as a client going
 // away does: before its first page is sent the answer is 503
 // unavailable, after it the stream is cut (no end line). The scan went
 // on to its end: http.Server.Shutdown waits for a request without
-// ending its context.
+// ending its context. Options.Stop cancels the request's context from
+// a goroutine of its own, a little later (held: that gap held open):
+// the scan went on in the gap, to the end when held.
 func TestHistoryVectorsStopsWhenOmenStops(t *testing.T) {
 	st, _ := historyStore(t)
 	for _, tc := range []struct {
 		name    string
 		blockAt int64
+		held    bool
 		want    string
 	}{
-		{"before the first page", 10, "(503 unavailable)"},
-		{"after the first page", 4096 + 10, "cut after"},
+		{"before the first page", 10, false, "(503 unavailable)"},
+		{"after the first page", 4096 + 10, false, "cut after"},
+		{"before the first page, held", 10, true, "(503 unavailable)"},
+		{"after the first page, held", 4096 + 10, true, "cut after"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			stop, stopNow := context.WithCancel(t.Context())
-			defer stopNow()
+			var (
+				stop    context.Context
+				stopNow func()
+				release <-chan struct{}
+			)
+			if tc.held {
+				h, hstop, _ := newHeldStop(t)
+				stop, stopNow, release = h, hstop, h.Context.Done()
+			} else {
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				stop, stopNow, release = ctx, cancel, ctx.Done()
+			}
 			reached := make(chan struct{})
 			var after atomic.Int64
 			srv := newServer(t, &api.MemBackend{}, api.Options{Stop: stop,
-				History: blockingHistory{HistoryReader: st, total: 10_000, blockAt: tc.blockAt, reached: reached, release: stop.Done(), after: &after}})
+				History: blockingHistory{HistoryReader: st, total: 10_000, blockAt: tc.blockAt, reached: reached, release: release, after: &after}})
 			errc := make(chan error, 1)
 			go func() {
 				errc <- api.HistoryClient{Client: &api.Client{URL: srv.URL}}.Vectors(t.Context(), "ns/a", 0, 1e13, func(store.Vector) error { return nil })

@@ -46,6 +46,8 @@ type Publisher struct {
 	fleet  *Fleet
 	opts   PublisherOptions
 	logger *slog.Logger
+	// reconnectGrace is the constant of that name (shorter in tests).
+	reconnectGrace time.Duration
 
 	msgs  *prometheus.CounterVec
 	bytes prometheus.Counter
@@ -87,7 +89,7 @@ func NewPublisher(f *Fleet, opts PublisherOptions, reg prometheus.Registerer, lo
 	}
 	fac := promauto.With(reg)
 	return &Publisher{
-		fleet: f, opts: opts, logger: logger,
+		fleet: f, opts: opts, logger: logger, reconnectGrace: reconnectGrace,
 		msgs: fac.NewCounterVec(prometheus.CounterOpts{Namespace: "omen", Subsystem: "sim", Name: "published_messages_total",
 			Help: "Messages the simulator published, by subject."}, []string{"subject"}),
 		bytes: fac.NewCounter(prometheus.CounterOpts{Namespace: "omen", Subsystem: "sim", Name: "published_bytes_total",
@@ -104,8 +106,9 @@ func NewPublisher(f *Fleet, opts PublisherOptions, reg prometheus.Registerer, lo
 // come. Run returns nil after opts.Ticks ticks, the context's error when it
 // ends first, or the first publish error of a tick that nc stayed
 // connected through: a tick whose publish fails while nc has lost its
-// server, or that nc reconnected during, is published again once nc is
-// connected (see publishTick), for as long as nc keeps reconnecting.
+// server, or within 30 s of nc reconnecting during it, is published again
+// once nc is connected (see publishTick), for as long as nc keeps
+// reconnecting.
 func (p *Publisher) Run(ctx context.Context, nc *nats.Conn, speed float64) error {
 	if nc == nil {
 		return errors.New("sim publish: nil connection")
@@ -166,25 +169,43 @@ const retryWait = time.Second
 // minute when each fails at once); the others are logged at debug.
 const retryWarnEvery = 60
 
+// reconnectGrace is how long after a reconnect publishTick still
+// publishes a failing tick again while connected (JetStream answering "no
+// responders" while it recovers), before it takes the failure for one
+// that does not pass (a stream gone, a permission denied).
+const reconnectGrace = 30 * time.Second
+
 // publishTick publishes tick, again after an outage of the server: when
-// the publish fails while nc is not connected, or after nc reconnected
-// during the tick (JetStream answering "no responders" while it
-// recovers, acknowledgements lost with the connection), it waits until
-// nc is connected and publishes the tick again, every retryWait, with the
-// same Nats-Msg-Ids (JetStream stores one of each within its duplicate
-// window), until it is acknowledged, ctx ends or nc is closed (it gave
-// up reconnecting). A server restarted under omen demo stopped it after
+// the publish fails while nc is not connected, or within reconnectGrace
+// of a reconnect of nc seen during the tick (JetStream answering "no
+// responders" while it recovers, acknowledgements lost with the
+// connection), it waits until nc is connected and publishes the tick
+// again, every retryWait, with the same Nats-Msg-Ids (JetStream stores
+// one of each within its duplicate window), until it is acknowledged, ctx
+// ends, nc is closed (it gave up reconnecting) or the publish fails while
+// nc is connected past the grace of its last reconnect: that error is
+// returned. A server restarted under omen demo stopped it after
 // AckTimeout, while omen run keeps reconnecting.
 func (p *Publisher) publishTick(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, tick Tick) error {
 	reconnects := nc.Stats().Reconnects
+	var graceEnd time.Time // zero until a reconnect during the tick
+	observe := func() {
+		if r := nc.Stats().Reconnects; r != reconnects {
+			reconnects, graceEnd = r, time.Now().Add(p.reconnectGrace)
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		err := p.publish(ctx, js, tick)
-		if err == nil || ctx.Err() != nil || nc.IsClosed() || nc.IsConnected() && nc.Stats().Reconnects == reconnects {
+		if err == nil || ctx.Err() != nil || nc.IsClosed() {
+			return err
+		}
+		observe()
+		if nc.IsConnected() && !time.Now().Before(graceEnd) {
 			return err
 		}
 		// The daemon's connection logs the outage; a tick still
-		// failing once reconnected (a stream gone) says so every
-		// retryWarnEvery attempts.
+		// failing once reconnected (JetStream slow to recover) says so
+		// every retryWarnEvery attempts.
 		level := slog.LevelDebug
 		if attempt%retryWarnEvery == 0 {
 			level = slog.LevelWarn
@@ -198,6 +219,7 @@ func (p *Publisher) publishTick(ctx context.Context, nc *nats.Conn, js jetstream
 			case <-time.After(retryWait):
 			}
 		}
+		observe()
 	}
 }
 

@@ -97,6 +97,50 @@ func TestPublisher(t *testing.T) {
 	}
 }
 
+// TestPublisherLastingErrorAfterReconnect: a tick that its connection
+// reconnected during, and that keeps failing once connected for a reason
+// other than the outage (its stream deleted), makes Run return that error
+// after the reconnect's grace. It was published again every second for
+// as long as Run ran: nc's reconnect count, read once per tick, never
+// matched again.
+func TestPublisherLastingErrorAfterReconnect(t *testing.T) {
+	nc := startNATS(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPublisher(newFleet(t, Options{Seed: 1}), PublisherOptions{CreateStream: true, AckTimeout: 2 * time.Second}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.reconnectGrace = 2 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	published := 0
+	p.opts.OnTick = func(Tick) {
+		if published++; published != 2 {
+			return
+		}
+		// The next tick starts disconnected, with no stream to take it
+		// once reconnected.
+		if err := js.DeleteStream(ctx, DefaultStream); err != nil {
+			t.Error(err)
+		}
+		if err := nc.ForceReconnect(); err != nil {
+			t.Error(err)
+		}
+	}
+	start := time.Now()
+	err = p.Run(ctx, nc, 0)
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("Run = %v after %v, want the publish error before the context's end", err, time.Since(start).Round(time.Second))
+	}
+	if nc.Stats().Reconnects == 0 {
+		t.Error("no reconnect")
+	}
+	t.Logf("Run = %v after %v", err, time.Since(start).Round(100*time.Millisecond))
+}
+
 func TestPublisherSpeedAndCancel(t *testing.T) {
 	nc := startNATS(t)
 	f := newFleet(t, Options{Seed: 1})

@@ -245,9 +245,13 @@ func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, tick Ti
 	defer cancel()
 	for i, f := range futures {
 		select {
-		case <-f.Ok():
-			p.msgs.WithLabelValues(pls[i].Subject).Inc()
-			p.bytes.Add(float64(len(pls[i].Data)))
+		case ack := <-f.Ok():
+			// A tick published again is acknowledged as a duplicate
+			// where the failed attempt was, and counted there.
+			if !ack.Duplicate {
+				p.msgs.WithLabelValues(pls[i].Subject).Inc()
+				p.bytes.Add(float64(len(pls[i].Data)))
+			}
 		case err := <-f.Err():
 			return fmt.Errorf("sim publish tick %d to %s: %w", tick.Seq, pls[i].Subject, err)
 		case <-wait.Done():

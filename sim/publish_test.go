@@ -84,8 +84,15 @@ func TestPublisher(t *testing.T) {
 		t.Errorf("ticks counter %v", got)
 	}
 
-	// The same seed again: every Nats-Msg-Id is a duplicate.
-	again, err := NewPublisher(newFleet(t, opts), PublisherOptions{Format: FormatProm, Ticks: ticks}, nil, nil)
+	if got := testutil.ToFloat64(p.bytes); got == 0 {
+		t.Error("bytes counter 0")
+	}
+
+	// The same seed again: every Nats-Msg-Id is a duplicate, acknowledged
+	// but neither stored nor counted (as a tick published again after a
+	// failed attempt, whose acknowledged messages were counted then).
+	reg2 := prometheus.NewRegistry()
+	again, err := NewPublisher(newFleet(t, opts), PublisherOptions{Format: FormatProm, Ticks: ticks}, reg2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +101,15 @@ func TestPublisher(t *testing.T) {
 	}
 	if got := streamMsgs(t, nc); got != uint64(want) {
 		t.Errorf("after re-publishing the same ticks the stream holds %d messages, want %d", got, want)
+	}
+	if n := testutil.CollectAndCount(again.msgs); n != 0 {
+		t.Errorf("messages counted on %d subjects after publishing only duplicates, want none", n)
+	}
+	if got := testutil.ToFloat64(again.bytes); got != 0 {
+		t.Errorf("bytes counter %v after publishing only duplicates, want 0", got)
+	}
+	if got := testutil.ToFloat64(again.ticks); got != ticks {
+		t.Errorf("ticks counter %v after publishing duplicates, want %d", got, ticks)
 	}
 }
 

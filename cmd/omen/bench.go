@@ -29,8 +29,7 @@ import (
 func benchCmd(args []string, stdout, stderr io.Writer) int {
 	const usage = "usage: omen bench ingest|lstm|explain [flags]\n\nRun 'omen bench NAME --help' for the flags of a benchmark."
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
-		return 2
+		return usageError(stderr, "omen bench", "missing the benchmark (ingest, lstm or explain)")
 	}
 	if isHelp(args[0]) {
 		fmt.Fprintln(stdout, usage)
@@ -139,8 +138,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		res, err = benchExplain(ctx, o, hidden)
 	default:
-		fmt.Fprintf(stderr, "omen bench: unknown benchmark %q (want ingest, lstm or explain)\n", args[0])
-		return 2
+		return usageError(stderr, "omen bench", fmt.Sprintf("unknown benchmark %q (want ingest, lstm or explain)", args[0]))
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "omen bench %s: %v\n", args[0], err)

@@ -38,9 +38,11 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, usage)
 		return 0
 	}
-	if len(args) == 0 || args[0] != "config" {
-		fmt.Fprintln(stderr, usage)
-		return 2
+	switch {
+	case len(args) == 0:
+		return usageError(stderr, "omen check", "missing the subcommand (config)")
+	case args[0] != "config":
+		return usageError(stderr, "omen check", fmt.Sprintf("unknown subcommand %q (want config)", args[0]))
 	}
 	fs := flag.NewFlagSet("omen check config", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), usage) }
@@ -48,8 +50,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		return rc
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, usage)
-		return 2
+		return usageError(stderr, fs.Name(), "missing the FILE to check")
 	}
 	rc := 0
 	for _, f := range fs.Args() {

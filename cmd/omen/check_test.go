@@ -33,8 +33,8 @@ func TestCheckFlags(t *testing.T) {
 		{[]string{"check", "config", "--", "-c.yml"}, 0, "Checking -c.yml\n  SUCCESS", ""},
 		{[]string{"check", "config", "c.yml", "--", "-c.yml"}, 0, "Checking c.yml\n  SUCCESS: 1 features, 1 event features, 1 failure labels, entity labels [namespace pod]\nChecking -c.yml\n  SUCCESS", ""},
 		{[]string{"check", "config", "--", "-nope.yml"}, 1, "Checking -nope.yml\n  FAILED", ""},
-		{[]string{"check", "config"}, 2, "", "usage: omen check config FILE..."},
-		{[]string{"check", "config", "--"}, 2, "", "usage: omen check config FILE..."},
+		{[]string{"check", "config"}, 2, "", "omen check config: missing the FILE to check\nsee omen check config --help"},
+		{[]string{"check", "config", "--"}, 2, "", "omen check config: missing the FILE to check\nsee omen check config --help"},
 		{[]string{"check", "config", "help"}, 0, "usage: omen check config FILE...", ""},
 		{[]string{"check", "config", "-h"}, 0, "usage: omen check config FILE...", ""},
 	} {

@@ -24,8 +24,7 @@ import (
 func evalCmd(args []string, stdout, stderr io.Writer) int {
 	const usage = "usage: omen eval smd|asd|rca|sim [flags]\n\nRun 'omen eval KIND --help' for the flags of a kind."
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
-		return 2
+		return usageError(stderr, "omen eval", "missing the kind (smd, asd, rca or sim)")
 	}
 	if isHelp(args[0]) {
 		fmt.Fprintln(stdout, usage)
@@ -43,8 +42,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) int {
 	case "sim":
 		return evalSim(ctx, args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "omen eval: unknown kind %q (want smd, asd, rca or sim)\n", args[0])
-	return 2
+	return usageError(stderr, "omen eval", fmt.Sprintf("unknown kind %q (want smd, asd, rca or sim)", args[0]))
 }
 
 // evalDataset runs "omen eval smd|asd" with run (training.EvalDataset;

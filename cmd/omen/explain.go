@@ -34,9 +34,13 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		printHelp(fs, stdout)
 		return 0
 	}
-	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
-		fs.Usage()
-		return 2
+	switch {
+	case fs.NArg() == 0:
+		return usageError(stderr, fs.Name(), "missing the ENTITY, ALERT, PREDICTION or URL to explain")
+	case fs.NArg() > 1:
+		return usageError(stderr, fs.Name(), fmt.Sprintf("unexpected arguments %q (it explains one ENTITY, ALERT, PREDICTION or URL)", fs.Args()[1:]))
+	case strings.TrimSpace(fs.Arg(0)) == "":
+		return usageError(stderr, fs.Name(), "empty or blank argument: give an ENTITY, ALERT, PREDICTION or URL")
 	}
 	if *top < 0 {
 		fmt.Fprintln(stderr, "omen explain: --top must not be negative")

@@ -108,11 +108,9 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case !known:
 		if sub == "" {
-			fs.Usage()
-		} else {
-			fmt.Fprintf(stderr, "omen model: unknown subcommand %q (want list, add, promote, rollback or delete)\n", sub)
+			return usageError(stderr, fs.Name(), "missing the subcommand (list, add, promote, rollback or delete)")
 		}
-		return 2
+		return usageError(stderr, fs.Name(), fmt.Sprintf("unknown subcommand %q (want list, add, promote, rollback or delete)", sub))
 	case len(rest) != n:
 		if len(rest) < n {
 			fmt.Fprintf(stderr, "omen model %s: missing its %s\n", sub, argName)

@@ -83,7 +83,7 @@ func TestModelCommandOffline(t *testing.T) {
 		{[]string{"model", "help"}, 0, "usage: omen model"},
 		{[]string{"model", "list", "help"}, 0, "usage: omen model"},
 		{[]string{"model", "rollback", "help"}, 0, "usage: omen model"},
-		{[]string{"model"}, 2, "usage: omen model"},
+		{[]string{"model"}, 2, "omen model: missing the subcommand (list, add, promote, rollback or delete)\nsee omen model --help"},
 		{[]string{"model", "lst"}, 2, `unknown subcommand "lst"`},
 		{[]string{"model", "promote"}, 2, "omen model promote: missing its VERSION\nusage: omen model promote VERSION [flags]; see omen model --help\n"},
 		{[]string{"model", "delete"}, 2, "omen model delete: missing its VERSION\nusage: omen model delete VERSION [flags]; see omen model --help\n"},

@@ -223,8 +223,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int,
 				_, _ = stdout.Write(out.Bytes())
 				return 0, false
 			}
-			fmt.Fprintf(stderr, "%s: %v%s\nsee %s --help\n", fs.Name(), err, flagHint(fs, err), fs.Name())
-			return 2, false
+			return usageError(stderr, fs.Name(), err.Error()+flagHint(fs, err)), false
 		}
 		left := fs.Args()
 		if len(left) == 0 {
@@ -279,10 +278,17 @@ func parseNoArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int
 		printHelp(fs, stdout)
 		return 0, false
 	case fs.NArg() > 0:
-		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", fs.Name(), fs.Args())
-		return 2, false
+		return usageError(stderr, fs.Name(), fmt.Sprintf("unexpected arguments %q", fs.Args())), false
 	}
 	return 0, true
+}
+
+// usageError reports a usage error of the command cmd ("omen explain") on
+// stderr as every command does: msg and a line pointing at its --help,
+// not the whole usage, which buried the message. It returns exit code 2.
+func usageError(stderr io.Writer, cmd, msg string) int {
+	fmt.Fprintf(stderr, "%s: %s\nsee %s --help\n", cmd, msg, cmd)
+	return 2
 }
 
 // isHelp reports whether arg asks a sub-dispatcher for its usage.

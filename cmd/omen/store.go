@@ -97,17 +97,14 @@ func storeCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case fs.NArg() == 0:
-		fs.Usage()
-		return 2
+		return usageError(stderr, fs.Name(), "missing the subcommand (verify, backup or restore)")
 	case sub == "help":
 		printHelp(fs, stdout)
 		return 0
 	case takes[sub] == nil:
-		fmt.Fprintf(stderr, "omen store: unknown subcommand %q (want verify, backup or restore)\n", sub)
-		return 2
+		return usageError(stderr, fs.Name(), fmt.Sprintf("unknown subcommand %q (want verify, backup or restore)", sub))
 	case fs.NArg() > 1:
-		fmt.Fprintf(stderr, "omen store %s: want no arguments, got %q (the store is --storage.path's)\n", sub, fs.Args()[1:])
-		return 2
+		return usageError(stderr, fs.Name()+" "+sub, fmt.Sprintf("unexpected arguments %q (the store is --storage.path's)", fs.Args()[1:]))
 	}
 	var misplaced []string
 	fs.Visit(func(f *flag.Flag) {

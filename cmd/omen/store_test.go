@@ -194,9 +194,9 @@ func TestStoreVerifyUsage(t *testing.T) {
 		rc   int
 		want string
 	}{
-		{[]string{"store"}, 2, "usage: omen store verify|backup|restore"},
+		{[]string{"store"}, 2, "omen store: missing the subcommand (verify, backup or restore)\nsee omen store --help"},
 		{[]string{"store", "check"}, 2, `unknown subcommand "check" (want verify, backup or restore)`},
-		{[]string{"store", "verify", "data/"}, 2, `want no arguments, got ["data/"]`},
+		{[]string{"store", "verify", "data/"}, 2, `omen store verify: unexpected arguments ["data/"] (the store is --storage.path's)`},
 		{[]string{"store", "--nope"}, 2, "flag provided but not defined"},
 		{[]string{"store", "help"}, 0, "usage: omen store verify|backup|restore"},
 		{[]string{"store", "verify", "--help"}, 0, "usage: omen store verify|backup|restore"},

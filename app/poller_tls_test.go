@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,5 +72,39 @@ func TestPollerUntrustedCAWithoutSettings(t *testing.T) {
 	}
 	if n := handled.Load(); n != 0 {
 		t.Errorf("%d requests handled", n)
+	}
+}
+
+// TestPollerPlainEntryAsksForGzip: a prometheus entry without client
+// settings asks for gzip-compressed answers, as the poller's default
+// transport did; the one of the library's zero settings disabled
+// compression (config.HTTPClientConfig.RoundTripper).
+func TestPollerPlainEntryAsksForGzip(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	var encodings sync.Map // Accept-Encoding seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encodings.Store(r.Header.Get("Accept-Encoding"), true)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := testConfig(t)
+	cfg.Prometheus = []config.PollerConfig{{URL: srv.URL, Name: "plain"}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	src, err := newSources(sourceOptions{Config: cfg, NATSURL: startEmbeddedNATS(t), Appender: &sampleRecorder{},
+		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.nc.Close)
+	if err := src.pollers[0].Eval(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	encodings.Range(func(k, _ any) bool { got = append(got, k.(string)); return true })
+	if len(got) != 1 || got[0] != "gzip" {
+		t.Errorf("Accept-Encoding of the poller's requests: %q; want gzip", got)
 	}
 }

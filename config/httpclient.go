@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	promapi "github.com/prometheus/client_golang/api"
 	commoncfg "github.com/prometheus/common/config"
 	"gopkg.in/yaml.v3"
 
@@ -264,13 +265,33 @@ func (h HTTPClientConfig) common() commoncfg.HTTPClientConfig {
 
 // RoundTripper returns the HTTP transport h configures; name (no secret
 // in it) labels its connections in the library's own metrics, which omen
-// does not serve. It reads the CA, certificate and key files.
+// does not serve. It reads the CA, certificate and key files. The zero h
+// gets plainRoundTripper: a connection as without settings, its errors
+// worded alike.
 func (h HTTPClientConfig) RoundTripper(name string) (http.RoundTripper, error) {
+	if h.IsZero() {
+		return plainRoundTripper(), nil
+	}
 	rt, err := commoncfg.NewRoundTripperFromConfig(h.common(), name)
 	if err != nil {
 		return nil, fmt.Errorf("HTTP client settings: %w", err)
 	}
 	return errorTransport{rt: rt, caFile: h.TLSConfig.CAFile}, nil
+}
+
+// plainRoundTripper is the transport of a server without client
+// settings: a clone of client_golang's api.DefaultRoundTripper (the
+// system's CAs, the proxy from the environment, gzip-compressed answers,
+// HTTP/1.1), as omen's clients without settings used, behind
+// errorTransport. (The library's transport of zero settings asks for no
+// compression and negotiates HTTP/2.) A clone: closing its idle
+// connections closes no other client's.
+func plainRoundTripper() http.RoundTripper {
+	rt := promapi.DefaultRoundTripper
+	if t, ok := rt.(*http.Transport); ok {
+		rt = t.Clone()
+	}
+	return errorTransport{rt: rt}
 }
 
 // errorTransport words two errors of its transport better: a server

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,5 +176,36 @@ func TestLoadHTTPClientConfigFile(t *testing.T) {
 	_, err = LoadHTTPClientConfigFile(f, "http://p:9090")
 	if want := f + ":1:13: tls_config is set but the url is http://"; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("with an http URL: %v, want %q…", err, want)
+	}
+}
+
+// TestPlainRoundTripperAsksForGzip: the transport of zero client
+// settings (a prometheus entry without tls_config, basic_auth or
+// authorization) asks for gzip-compressed answers, as client_golang's
+// default transport does; the library's transport of zero settings
+// disabled compression, so a large query answer came uncompressed.
+func TestPlainRoundTripperAsksForGzip(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	encodings := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encodings <- r.Header.Get("Accept-Encoding")
+	}))
+	t.Cleanup(srv.Close)
+	rt, err := HTTPClientConfig{}.RoundTripper("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.(interface{ CloseIdleConnections() }).CloseIdleConnections)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if got := <-encodings; got != "gzip" {
+		t.Errorf("Accept-Encoding %q; want gzip", got)
 	}
 }

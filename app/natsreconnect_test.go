@@ -285,7 +285,12 @@ func TestNATSUserExpiredLogged(t *testing.T) {
 	op := newOperatorServer(t)
 	dir := t.TempDir()
 	credsFile := filepath.Join(dir, "omen.creds")
-	if err := os.Rename(expiringCreds(t, dir, op.account, time.Now().Add(6*time.Second).Unix()), credsFile); err != nil {
+	// The JWT must outlive omen's start, which connects, to expire while
+	// omen is connected: 15 s, as a start (store, model, connect) on a
+	// loaded two-core machine took more than the 6 s it had.
+	const lifetime = 15 * time.Second
+	expires := time.Now().Add(lifetime).Truncate(time.Second)
+	if err := os.Rename(expiringCreds(t, dir, op.account, expires.Unix()), credsFile); err != nil {
 		t.Fatal(err)
 	}
 	logs := &testenv.SyncBuffer{}
@@ -293,7 +298,12 @@ func TestNATSUserExpiredLogged(t *testing.T) {
 		o.NATSURL, o.NATSListenAddress, o.NATSClient = op.url, "", NATSClient{CredsFile: credsFile}
 		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	})
-	waitFor(t, "the refused reconnect logged", 30*time.Second, func() bool {
+	if left := time.Until(expires); left <= 0 {
+		t.Fatalf("omen's start took longer than the JWT's %v lifetime (%v over): it did not connect before the expiry this test is about", lifetime, -left)
+	} else {
+		t.Logf("omen connected %v before the JWT expires", left.Round(100*time.Millisecond))
+	}
+	waitFor(t, "the refused reconnect logged", lifetime+30*time.Second, func() bool {
 		return strings.Contains(logs.String(), "reconnect to NATS (while it fails")
 	})
 	if line := logLine(logs.String(), "authentication expired"); !strings.Contains(line, "level=WARN") {

@@ -420,15 +420,30 @@ const (
 )
 
 // acceptsHTML tells a browser's request, which accepts text/html, from
-// an API client's.
+// an API client's. text/html with q=0 is refused, not accepted.
 func acceptsHTML(r *http.Request) bool {
 	for _, v := range r.Header.Values("Accept") {
 		for part := range strings.SplitSeq(v, ",") {
-			mt, _, _ := strings.Cut(part, ";")
-			if strings.EqualFold(strings.TrimSpace(mt), "text/html") {
+			mt, params, _ := strings.Cut(part, ";")
+			if strings.EqualFold(strings.TrimSpace(mt), "text/html") && !zeroQuality(params) {
 				return true
 			}
 		}
+	}
+	return false
+}
+
+// zeroQuality reports whether the parameters of a media range of an
+// Accept header (after its first ';') give it q=0 (0.0, 0.000): not
+// acceptable. A q that does not parse is not zero.
+func zeroQuality(params string) bool {
+	for p := range strings.SplitSeq(params, ";") {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "q") {
+			continue
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		return err == nil && q == 0
 	}
 	return false
 }

@@ -704,6 +704,12 @@ func (a *API) predictions(w http.ResponseWriter, r *http.Request) {
 // on it.
 const truncatedWarning = "results truncated at limit"
 
+// truncated reports whether an answer's warnings say its list was cut at
+// its limit.
+func truncated(warnings []string) bool {
+	return slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, truncatedWarning) })
+}
+
 // SortPredictions orders predictions as the API lists them: by entity,
 // then newest first.
 func SortPredictions(ps []Prediction) {

@@ -102,7 +102,7 @@ func (c *Client) predictionNotFound(ctx context.Context, id, entity string, t in
 	if !ok {
 		return notFoundf("no prediction %s: no entity %q%s", id, entity, c.didYouMean(ctx, entity, fmt.Sprintf("@%d", t)))
 	}
-	at, err := c.predictions(ctx, url.Values{"entity": {entity}, "from": {formatMs(t)}, "to": {formatMs(t)}, "limit": {"1"}})
+	at, _, err := c.predictions(ctx, url.Values{"entity": {entity}, "from": {formatMs(t)}, "to": {formatMs(t)}, "limit": {"1"}})
 	if err != nil {
 		return nil
 	}
@@ -112,7 +112,7 @@ func (c *Client) predictionNotFound(ctx context.Context, id, entity string, t in
 	}
 	near := fmt.Sprintf("its newest, the nearest, is %s (%s)", newest.ID, msTime(newest.T))
 	if newest.T > t {
-		before, err := c.predictions(ctx, url.Values{"entity": {entity}, "to": {formatMs(t - 1)}, "limit": {"1"}})
+		before, _, err := c.predictions(ctx, url.Values{"entity": {entity}, "to": {formatMs(t - 1)}, "limit": {"1"}})
 		switch {
 		case err != nil:
 			near = fmt.Sprintf("its newest is %s (%s)", newest.ID, msTime(newest.T))
@@ -128,7 +128,7 @@ func (c *Client) predictionNotFound(ctx context.Context, id, entity string, t in
 // newestPrediction is the entity's newest stored prediction (false when
 // the API knows no entity so named).
 func (c *Client) newestPrediction(ctx context.Context, entity string) (Prediction, bool, error) {
-	ps, err := c.predictions(ctx, url.Values{"entity": {entity}})
+	ps, _, err := c.predictions(ctx, url.Values{"entity": {entity}})
 	if err != nil || len(ps) == 0 {
 		return Prediction{}, false, err
 	}
@@ -138,11 +138,17 @@ func (c *Client) newestPrediction(ctx context.Context, entity string) (Predictio
 // didYouMean is "; did you mean "ns/name"?" when one current entity ends
 // with /name (a pod named without its namespace), a list of them when
 // several do, "" when none does (or the API could not tell); suffix
-// follows each name (a prediction id's @time).
+// follows each name (a prediction id's @time). The entities are those
+// the API lists, at most its limit (MaxLimit): when it cut the list, the
+// hint says it looked at those only.
 func (c *Client) didYouMean(ctx context.Context, name, suffix string) string {
-	ps, err := c.predictions(ctx, nil)
+	ps, cut, err := c.predictions(ctx, nil)
 	if err != nil {
 		return ""
+	}
+	partial := ""
+	if cut {
+		partial = fmt.Sprintf(" (of the first %d entities: the API cut the list at its limit)", len(ps))
 	}
 	var like []string
 	for _, p := range ps {
@@ -153,28 +159,32 @@ func (c *Client) didYouMean(ctx context.Context, name, suffix string) string {
 	sort.Strings(like)
 	const most = 5
 	switch {
+	case len(like) == 0 && cut:
+		return fmt.Sprintf("; none ends in /%s%s", name, partial)
 	case len(like) == 0:
 		return ""
 	case len(like) == 1:
-		return "; did you mean " + like[0] + "?"
+		return "; did you mean " + like[0] + "?" + partial
 	case len(like) > most:
-		return fmt.Sprintf("; entities ending in /%s: %s and %d more", name, strings.Join(like[:most], ", "), len(like)-most)
+		return fmt.Sprintf("; entities ending in /%s: %s and %d more%s", name, strings.Join(like[:most], ", "), len(like)-most, partial)
 	}
-	return fmt.Sprintf("; entities ending in /%s: %s", name, strings.Join(like, ", "))
+	return fmt.Sprintf("; entities ending in /%s: %s%s", name, strings.Join(like, ", "), partial)
 }
 
 // predictions lists the predictions of GET /api/v1/predictions with the
-// query q (nil: every entity's latest).
-func (c *Client) predictions(ctx context.Context, q url.Values) ([]Prediction, error) {
+// query q (nil: every entity's latest), and whether the API cut the list
+// at its limit.
+func (c *Client) predictions(ctx context.Context, q url.Values) ([]Prediction, bool, error) {
 	path := "/api/v1/predictions"
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
 	var ps []Prediction
-	if _, err := c.Do(ctx, http.MethodGet, path, &ps); err != nil {
-		return nil, err
+	_, warnings, err := c.do(ctx, http.MethodGet, path, "", nil, &ps)
+	if err != nil {
+		return nil, false, err
 	}
-	return ps, nil
+	return ps, truncated(warnings), nil
 }
 
 // msTime renders ms since the epoch as RFC 3339 (UTC, with its

@@ -61,6 +61,31 @@ func TestExplainNotFoundSays(t *testing.T) {
 	}
 }
 
+// TestExplainDidYouMeanPartial: the "did you mean ns/NAME" hint looks
+// at the entities GET /api/v1/predictions lists, which the API cuts at
+// MaxLimit; cut, the hint says it looked at those only, found or not. It
+// said nothing of the cut: a pod past the limit had no hint, as if no
+// entity ended in its name.
+func TestExplainDidYouMeanPartial(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		maxLimit int
+		want     string
+	}{
+		{"whole list", 0, `no entity "redis-0" (nor alert or prediction); did you mean "infra/redis-0"?` + "\n"},
+		{"found in a cut list", 2, `; did you mean "infra/redis-0"? (of the first 2 entities: the API cut the list at its limit)` + "\n"},
+		{"not in a cut list", 1, `no entity "redis-0" (nor alert or prediction); none ends in /redis-0 (of the first 1 entities: the API cut the list at its limit)` + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newServer(t, apitest.Backend(), api.Options{MaxLimit: tc.maxLimit})
+			_, _, err := (&api.Client{URL: srv.URL}).Explain(context.Background(), "redis-0")
+			if !errors.Is(err, api.ErrNotFound) || !strings.HasSuffix(err.Error()+"\n", tc.want) {
+				t.Errorf("omen explain redis-0 with MaxLimit %d: %v; want ErrNotFound ending in %q", tc.maxLimit, err, tc.want)
+			}
+		})
+	}
+}
+
 // TestExplainLinkArgs: omen explain takes a prediction id as an alert's
 // explanation_url writes it (URL-escaped) and the links themselves
 // (explanation_url / generatorURL, explanation_api_url, behind a path

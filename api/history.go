@@ -445,8 +445,7 @@ func (h HistoryClient) Entities(ctx context.Context) ([]store.EntityInfo, error)
 		for _, e := range es {
 			out = append(out, store.EntityInfo{ID: e.ID, Labels: e.Labels, FirstSeen: e.FirstSeen, LastSeen: e.LastSeen})
 		}
-		cut := slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, truncatedWarning) })
-		if !cut || len(es) == 0 {
+		if !truncated(warnings) || len(es) == 0 {
 			return out, nil
 		}
 		last := es[len(es)-1].ID

@@ -76,12 +76,16 @@ func (a *API) storeBackup(w http.ResponseWriter, r *http.Request) {
 		// Canceled: the backup's context ended (the client went away, omen
 		// is stopping), or the connection broke under a write (the
 		// client went away); the store's error is then a context's.
-		// Expected: one line at INFO.
-		canceled := errors.Is(err, context.Canceled)
+		// Expected: one line at INFO. store.IsCanceled, as the store's
+		// metric counts it.
+		canceled := store.IsCanceled(err)
 		if canceled {
 			why := "the client went away"
-			if a.stopping() {
+			switch {
+			case a.stopping():
 				why = "omen is stopping"
+			case errors.Is(err, context.DeadlineExceeded):
+				why = "its deadline passed"
 			}
 			a.logger.Info("store backup canceled: "+why, "bytes", bw.n, "duration", time.Since(start).Round(time.Millisecond), "err", err)
 		}

@@ -365,6 +365,36 @@ func TestBackupStopsWhenOmenStops(t *testing.T) {
 	}
 }
 
+// deadlineBackup is a store's backup that writes a byte, then returns
+// a context's deadline error, as the store's when its context's
+// deadline passes.
+type deadlineBackup struct{}
+
+func (deadlineBackup) Backup(_ context.Context, w io.Writer, _ store.BackupOptions) (store.BackupInfo, error) {
+	if _, err := w.Write([]byte{1}); err != nil {
+		return store.BackupInfo{}, err
+	}
+	return store.BackupInfo{}, fmt.Errorf("back up store: %w", context.DeadlineExceeded)
+}
+
+// TestBackupDeadlineCanceled: a backup that ends on its context's
+// deadline is canceled, as the store's metric counts it
+// (store.IsCanceled): logged in one line at INFO, not as a failure at
+// ERROR, and the client's copy is cut.
+func TestBackupDeadlineCanceled(t *testing.T) {
+	var logs testenv.SyncBuffer
+	srv := newServer(t, &api.MemBackend{}, api.Options{Backup: deadlineBackup{},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if _, err := backupClient(t, srv.URL, "").Backup(t.Context(), io.Discard); err == nil {
+		t.Error("backup: nil error; want its copy cut")
+	}
+	srv.Close() // waits for the handler
+	out := logs.String()
+	if strings.Count(out, "\n") != 1 || !strings.Contains(out, `level=INFO msg="store backup canceled: its deadline passed"`) {
+		t.Errorf("log of a backup whose deadline passed: want one line at INFO, store backup canceled:\n%s", out)
+	}
+}
+
 // bigModelStore is a store on disk holding a model of size bytes of
 // incompressible data (40 MB: its backup is more than a connection's
 // buffers hold).

@@ -223,7 +223,7 @@ func (s *Store) observeBackup(n int64, d time.Duration, err error) {
 		s.m.backups.WithLabelValues("success").Inc()
 		s.m.backupLastOK.Set(now)
 		s.m.backupSeconds.Observe(d.Seconds())
-	case isCanceled(err):
+	case IsCanceled(err):
 		s.m.backups.WithLabelValues("canceled").Inc()
 	default:
 		s.m.backups.WithLabelValues("failed").Inc()
@@ -371,10 +371,10 @@ func backupDB(ctx context.Context, db *badger.DB, w io.Writer, opts BackupOption
 	return info, nil
 }
 
-// isCanceled reports whether err is a context's error (wraps
+// IsCanceled reports whether err is a context's error (wraps
 // context.Canceled or context.DeadlineExceeded): that of a backup's
 // context that ended, or of its writer saying its reader went away.
-func isCanceled(err error) bool {
+func IsCanceled(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 

@@ -485,7 +485,7 @@ func TestBackupWriteErrorReturned(t *testing.T) {
 	werr := errors.New("disk full")
 	for i := range 20 {
 		_, err := src.Backup(t.Context(), &failAfterWriter{n: 1 << 10, err: werr}, BackupOptions{})
-		if !errors.Is(err, werr) || isCanceled(err) {
+		if !errors.Is(err, werr) || IsCanceled(err) {
 			t.Fatalf("backup %d: %v; want the writer's error", i, err)
 		}
 	}
@@ -669,6 +669,26 @@ func TestBackupMetrics(t *testing.T) {
 		"omen_store_backup_last_failure_timestamp_seconds", "omen_store_backup_bytes_total", "omen_store_backup_duration_seconds"} {
 		if n, err := testutil.GatherAndCount(reg, name); err != nil || n == 0 {
 			t.Errorf("%s: %d series, %v", name, n, err)
+		}
+	}
+}
+
+// TestIsCanceled: a context's error, wrapped too, is a canceled
+// backup's; a write deadline's (a stalled client) and others are not.
+func TestIsCanceled(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{context.Canceled, true},
+		{fmt.Errorf("back up store: %w", context.Canceled), true},
+		{fmt.Errorf("back up store: %w", context.DeadlineExceeded), true},
+		{os.ErrDeadlineExceeded, false},
+		{io.ErrUnexpectedEOF, false},
+		{nil, false},
+	} {
+		if got := IsCanceled(tc.err); got != tc.want {
+			t.Errorf("IsCanceled(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }

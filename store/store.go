@@ -450,7 +450,7 @@ func (b badgerLogger) Warningf(f string, v ...any) {
 	// was canceled: its client went away, omen is stopping) is expected,
 	// and the caller says so.
 	if strings.HasPrefix(f, badgerSendError) && len(v) == 1 {
-		if err, ok := v[0].(error); ok && isCanceled(err) {
+		if err, ok := v[0].(error); ok && IsCanceled(err) {
 			b.log(slog.LevelDebug, f, v)
 			return
 		}

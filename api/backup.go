@@ -87,7 +87,7 @@ func (a *API) storeBackup(w http.ResponseWriter, r *http.Request) {
 			case errors.Is(err, context.DeadlineExceeded):
 				why = "its deadline passed"
 			}
-			a.logger.Info("store backup canceled: "+why, "bytes", bw.n, "duration", time.Since(start).Round(time.Millisecond), "err", err)
+			a.logger.Info("store backup canceled", "reason", why, "bytes", bw.n, "duration", time.Since(start).Round(time.Millisecond), "err", err)
 		}
 		if a.stopping() {
 			err = fmt.Errorf("omen is stopping: %w (%w)", err, ErrUnavailable)

@@ -206,7 +206,7 @@ func TestBackupClientGone(t *testing.T) {
 	srv.Close() // the handler has returned: its line is logged
 	checkBackupResults(t, reg, map[string]float64{"success": 0, "failed": 0, "canceled": 1})
 	out := logs.String()
-	if n := strings.Count(out, "\n"); n != 1 || !strings.Contains(out, `level=INFO msg="store backup canceled: the client went away"`) {
+	if n := strings.Count(out, "\n"); n != 1 || !strings.Contains(out, `level=INFO msg="store backup canceled" reason="the client went away"`) {
 		t.Errorf("log of a backup whose client went away: want one line at INFO, store backup canceled:\n%s", out)
 	}
 }
@@ -270,8 +270,8 @@ func TestBackupCanceledBeforeFirstByte(t *testing.T) {
 		wantBody string
 		wantLog  string
 	}{
-		{"omen stopping", true, "503", `"unavailable"`, `level=INFO msg="store backup canceled: omen is stopping"`},
-		{"client gone", false, "499", "", `level=INFO msg="store backup canceled: the client went away"`},
+		{"omen stopping", true, "503", `"unavailable"`, `level=INFO msg="store backup canceled" reason="omen is stopping"`},
+		{"client gone", false, "499", "", `level=INFO msg="store backup canceled" reason="the client went away"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs testenv.SyncBuffer
@@ -390,7 +390,7 @@ func TestBackupDeadlineCanceled(t *testing.T) {
 	}
 	srv.Close() // waits for the handler
 	out := logs.String()
-	if strings.Count(out, "\n") != 1 || !strings.Contains(out, `level=INFO msg="store backup canceled: its deadline passed"`) {
+	if strings.Count(out, "\n") != 1 || !strings.Contains(out, `level=INFO msg="store backup canceled" reason="its deadline passed"`) {
 		t.Errorf("log of a backup whose deadline passed: want one line at INFO, store backup canceled:\n%s", out)
 	}
 }

@@ -43,11 +43,12 @@ func (a *API) backupRoutes() []route {
 
 // storeBackup streams a backup of the store, one at a time. Once the
 // backup has begun (200 sent), a failure cannot be answered: the
-// connection is aborted, so that a client reading it (curl too) sees
-// the transfer fail, and what it got lacks the trailer Restore checks.
-// The backup stops when the client goes away, when Options.Stop ends, or when a write waits Options.WriteTimeout on a client that
-// reads nothing: a stalled client holds neither the store's read
-// transaction nor the backup slot for longer, nor the daemon's stop.
+// connection is aborted, so that a client reading it (curl too) sees the
+// transfer fail, and what it got lacks the trailer Restore checks. The
+// backup stops when the client goes away, when Options.Stop ends, or when
+// a write waits Options.WriteTimeout on a client that reads nothing: a
+// stalled client holds neither the store's read transaction nor the backup
+// slot for longer, nor the daemon's stop.
 func (a *API) storeBackup(w http.ResponseWriter, r *http.Request) {
 	select {
 	case a.backups <- struct{}{}:

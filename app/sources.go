@@ -175,10 +175,10 @@ func NATSReconnectOptions() []nats.Option {
 // not resolve yet) is no start error: pending is true, the WARN says so
 // once, and the connection keeps trying every natsReconnectWait in the
 // background (nats.RetryOnFailedConnect), so that omen serves its API,
-// remote-write and probes meanwhile rather than exiting into a crash
-// loop. A server that answers but refuses the credentials or the TLS
-// handshake remains a start error (a URL that does not parse or has
-// another scheme than nats, tls, ws or wss is New's error). The embedded server (started
+// remote-write and probes meanwhile rather than exiting into a crash loop.
+// A server that answers but refuses the credentials or the TLS handshake
+// remains a start error (a URL that does not parse or has another scheme
+// than nats, tls, ws or wss is New's error). The embedded server (started
 // by the daemon before) is connected to as before, failing fast.
 func connectNATS(o sourceOptions) (nc *nats.Conn, pending bool, err error) {
 	logger := o.Logger
@@ -557,24 +557,24 @@ func pollerQueries(cfg *config.Config) map[string]string {
 
 // setConfig applies a reloaded configuration to the running sources, all
 // or nothing: what can refuse cfg (the pollers' query set, the decoders'
-// limits) is checked before anything changes, so that on error the
-// sources keep what they had and nothing is logged as applied.
+// limits) is checked before anything changes, so that on error the sources
+// keep what they had and nothing is logged as applied.
 //
 // The remote_write limits apply to the receiver's next requests
 // (stream.RemoteWriteReceiver.SetLimits), the nats decoders' options
 // (max_message_bytes, max_labels, max_label_value_length,
-// max_influx_fields, influx_precision, required_labels,
-// label_cache_size) to the consumer's next batch of messages
-// (stream.NATSConsumer.SetDecodeOptions). The feature definitions apply
-// to the Prometheus pollers: each poller's next evaluation polls the new
-// set of queries (a new feature is polled, a changed expression is polled
-// in its new form, a removed one no longer); every poller gets the same
-// set, and when the set is invalid none changes. Other poller settings
-// (the list of servers, URL, timeout, backfill), the ingest
-// section, the other nats keys and remote_write.disabled take a restart:
-// the sources keep the settings they started with (App.applyConfig warns,
-// restartOnlyKeys; a changed step or entity_labels is refused there). Safe for concurrent use with run; a nil *sources
-// (not started) does nothing.
+// max_influx_fields, influx_precision, required_labels, label_cache_size)
+// to the consumer's next batch of messages
+// (stream.NATSConsumer.SetDecodeOptions). The feature definitions apply to
+// the Prometheus pollers: each poller's next evaluation polls the new set
+// of queries (a new feature is polled, a changed expression is polled in
+// its new form, a removed one no longer); every poller gets the same set,
+// and when the set is invalid none changes. Other poller settings (the
+// list of servers, URL, timeout, backfill), the ingest section, the other
+// nats keys and remote_write.disabled take a restart: the sources keep the
+// settings they started with (App.applyConfig warns, restartOnlyKeys; a
+// changed step or entity_labels is refused there). Safe for concurrent use
+// with run; a nil *sources (not started) does nothing.
 func (s *sources) setConfig(cfg *config.Config) error {
 	if s == nil {
 		return nil

@@ -137,16 +137,16 @@ func (o *BackupOptions) applyDefaults() {
 
 // Backup writes a backup of the store to w, while it is in use: every
 // record (the newest version of each key, deleted and expired ones left
-// out) as of one moment (one Badger read transaction, taken as it
-// starts), so a write made while it runs is in it wholly or not at all.
-// It stops when ctx ends or a write to w fails, returning the error; the
-// bytes written so far then lack the trailer, so Restore and CheckBackup
-// refuse them. The store's metrics count it (omen_store_backups_total):
-// a backup whose error wraps context.Canceled or
-// context.DeadlineExceeded (ctx ended, or w's error says its reader went
-// away) is canceled, one with another error failed. Close waits for a backup in flight (CloseContext: until
-// its context ends): give the backup a context that ends when the store
-// is to close.
+// out) as of one moment (one Badger read transaction, taken as it starts),
+// so a write made while it runs is in it wholly or not at all. It stops
+// when ctx ends or a write to w fails, returning the error; the bytes
+// written so far then lack the trailer, so Restore and CheckBackup refuse
+// them. The store's metrics count it (omen_store_backups_total): a backup
+// whose error wraps context.Canceled or context.DeadlineExceeded (ctx
+// ended, or w's error says its reader went away) is canceled, one with
+// another error failed. Close waits for a backup in flight (CloseContext:
+// until its context ends): give the backup a context that ends when the
+// store is to close.
 //
 // The backup holds the store's records only: not the files beside its
 // directory (the embedded NATS server's JetStream data under the storage

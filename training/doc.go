@@ -5,18 +5,19 @@
 // A Source (dataset.CSVSource, dataset.PrometheusSource,
 // storesource.Source) yields one dataset.Series per entity: a dense
 // time-major matrix on a fixed step plus optional per-step failure labels.
-// MakeWindows cuts a series into sliding windows of W steps (Stride
-// apart) whose forecast target is the next step; the failure label of a
-// window ending at step t is "any failing step in (t, t+H]" (H = Horizon),
-// so the model learns precursors, and is masked (NaN) where the horizon
-// runs past the data; with Onset (omen train, whatever the source, and
-// the demo) also where the window's last step is already failing, so that
-// the model learns the precursors of failure onsets, not the failures
-// under way (the daemon's alert resolves once one is). Train's time split cuts every entity at one time,
-// before which 80 % of all steps lie (ValFraction 20 % by default; with
-// entities that span the same times that is SplitTime's cut of each);
-// windows are cut from each part separately, so nothing crosses the
-// boundary, and no time validates one entity while another trains on it.
+// MakeWindows cuts a series into sliding windows of W steps (Stride apart)
+// whose forecast target is the next step; the failure label of a window
+// ending at step t is "any failing step in (t, t+H]" (H = Horizon), so the
+// model learns precursors, and is masked (NaN) where the horizon runs past
+// the data; with Onset (omen train, whatever the source, and the demo)
+// also where the window's last step is already failing, so that the model
+// learns the precursors of failure onsets, not the failures under way (the
+// daemon's alert resolves once one is). Train's time split cuts every
+// entity at one time, before which 80 % of all steps lie (ValFraction 20 %
+// by default; with entities that span the same times that is SplitTime's
+// cut of each); windows are cut from each part separately, so nothing
+// crosses the boundary, and no time validates one entity while another
+// trains on it.
 //
 // # Training
 //
@@ -87,9 +88,10 @@
 // (Gap) forecasts are options. Root-cause dimensions are ranked by their
 // scaled per-feature residual smoothed over time (RankSmooth; optionally
 // log-transformed first, RankTransform, and held at its recent peak with a
-// slow decay, RankHold), or by a
-// DimensionRanker plugged in through EvalOptions.NewRanker (package
-// explain's Shapley attributions: explain.FeatureRanker, `omen eval`'s default since 2026-11-27; run at the interpreted steps only). The Report carries point-wise,
+// slow decay, RankHold), or by a DimensionRanker plugged in through
+// EvalOptions.NewRanker (package explain's Shapley attributions:
+// explain.FeatureRanker, `omen eval`'s default since 2026-11-27; run at
+// the interpreted steps only). The Report carries point-wise,
 // point-adjusted and event-wise (composite) F1, AUC-PR, ROC-AUC,
 // HitRate@100/150 % and NDCG@100/150 % per entity and their mean; see
 // package metrics for the definitions and docs/EVALUATION.md for results.

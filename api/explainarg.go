@@ -128,7 +128,10 @@ func (c *Client) predictionNotFound(ctx context.Context, id, entity string, t in
 // newestPrediction is the entity's newest stored prediction (false when
 // the API knows no entity so named).
 func (c *Client) newestPrediction(ctx context.Context, entity string) (Prediction, bool, error) {
-	ps, _, err := c.predictions(ctx, url.Values{"entity": {entity}})
+	// Its newest only (the API lists an entity's newest first): without
+	// a limit the request allows the API's MaxLimit (10000), and only the
+	// backend's answering an entity's latest alone kept it to one.
+	ps, _, err := c.predictions(ctx, url.Values{"entity": {entity}, "limit": {"1"}})
 	if err != nil || len(ps) == 0 {
 		return Prediction{}, false, err
 	}

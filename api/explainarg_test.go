@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/omen-sre/omen/api"
@@ -81,6 +84,64 @@ func TestExplainDidYouMeanPartial(t *testing.T) {
 			_, _, err := (&api.Client{URL: srv.URL}).Explain(context.Background(), "redis-0")
 			if !errors.Is(err, api.ErrNotFound) || !strings.HasSuffix(err.Error()+"\n", tc.want) {
 				t.Errorf("omen explain redis-0 with MaxLimit %d: %v; want ErrNotFound ending in %q", tc.maxLimit, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestExplainNewestAsksOne: to name an entity's newest prediction (a
+// gone entity, a prediction id at a time without one), omen explain asks
+// the API for that one (limit=1); it asked without a limit, which the API
+// takes as its MaxLimit (10000).
+func TestExplainNewestAsksOne(t *testing.T) {
+	b := apitest.Backend()
+	b.Explain = func(_ context.Context, entity string) (api.Explanation, error) {
+		return api.Explanation{}, fmt.Errorf("entity %q has no current prediction: %w", entity, api.ErrNotFound)
+	}
+	a, err := api.New(api.Options{Backend: b, ListenAddress: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu      sync.Mutex
+		queries []url.Values
+	)
+	h := a.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/predictions" {
+			mu.Lock()
+			queries = append(queries, r.URL.Query())
+			mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct{ arg, want string }{
+		{"infra/redis-0", `its newest stored prediction is infra/redis-0@1764000000000`},
+		{apitest.CartEntity + "@123", `its newest is ` + apitest.CartEntity + `@1764000000000`},
+	} {
+		t.Run(tc.arg, func(t *testing.T) {
+			mu.Lock()
+			queries = nil
+			mu.Unlock()
+			_, _, err := (&api.Client{URL: srv.URL}).Explain(context.Background(), tc.arg)
+			if !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("omen explain %s: %v, want ErrNotFound saying %s", tc.arg, err, tc.want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			newest := 0
+			for _, q := range queries {
+				if q.Get("entity") == "" || q.Has("from") || q.Has("to") {
+					continue // the fleet's list (did you mean), a range
+				}
+				newest++
+				if q.Get("limit") != "1" {
+					t.Errorf("omen explain %s asked for the newest prediction with %q, want limit=1", tc.arg, q.Encode())
+				}
+			}
+			if newest == 0 {
+				t.Errorf("omen explain %s asked for no newest prediction: %v", tc.arg, queries)
 			}
 		})
 	}

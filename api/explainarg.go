@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omen-sre/omen/internal/words"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -151,7 +152,8 @@ func (c *Client) didYouMean(ctx context.Context, name, suffix string) string {
 	}
 	partial := ""
 	if cut {
-		partial = fmt.Sprintf(" (of the first %d entities: the API cut the list at its limit)", len(ps))
+		partial = fmt.Sprintf(" (of %s: the API cut the list at its limit)",
+			words.Plural(len(ps), "the first entity", fmt.Sprintf("the first %d entities", len(ps))))
 	}
 	var like []string
 	for _, p := range ps {

@@ -68,7 +68,8 @@ func TestExplainNotFoundSays(t *testing.T) {
 // at the entities GET /api/v1/predictions lists, which the API cuts at
 // MaxLimit; cut, the hint says it looked at those only, found or not. It
 // said nothing of the cut: a pod past the limit had no hint, as if no
-// entity ended in its name.
+// entity ended in its name. One entity is "the first entity" (it read
+// "the first 1 entities").
 func TestExplainDidYouMeanPartial(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -77,7 +78,7 @@ func TestExplainDidYouMeanPartial(t *testing.T) {
 	}{
 		{"whole list", 0, `no entity "redis-0" (nor alert or prediction); did you mean "infra/redis-0"?` + "\n"},
 		{"found in a cut list", 2, `; did you mean "infra/redis-0"? (of the first 2 entities: the API cut the list at its limit)` + "\n"},
-		{"not in a cut list", 1, `no entity "redis-0" (nor alert or prediction); none ends in /redis-0 (of the first 1 entities: the API cut the list at its limit)` + "\n"},
+		{"not in a cut list", 1, `no entity "redis-0" (nor alert or prediction); none ends in /redis-0 (of the first entity: the API cut the list at its limit)` + "\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newServer(t, apitest.Backend(), api.Options{MaxLimit: tc.maxLimit})

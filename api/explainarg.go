@@ -29,20 +29,8 @@ var explainLinkPaths = []string{"/ui/alerts/", "/api/v1/explanations/", "/ui/ent
 // a path segment when it is one (a prediction id as those links write it,
 // shop%2Fcart-0@1764000000000); else arg as it is.
 func ExplainID(arg string) string {
-	if strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://") || strings.HasPrefix(arg, "/") {
-		if u, err := url.Parse(arg); err == nil {
-			p := u.EscapedPath()
-			for _, prefix := range explainLinkPaths {
-				i := strings.LastIndex(p, prefix)
-				if i < 0 {
-					continue
-				}
-				seg, _, _ := strings.Cut(p[i+len(prefix):], "/")
-				if id, err := url.PathUnescape(seg); err == nil && id != "" {
-					return id
-				}
-			}
-		}
+	if id, _, ok := explainLink(arg); ok {
+		return id
 	}
 	if strings.Contains(arg, "%") {
 		if id, err := url.PathUnescape(arg); err == nil {
@@ -50,6 +38,46 @@ func ExplainID(arg string) string {
 		}
 	}
 	return arg
+}
+
+// ExplainBase is the base URL of the omen a link of omen's (as ExplainID
+// takes them: an alert's explanation_url, generatorURL or
+// explanation_api_url, an entity's page) is under: its scheme://host and
+// the path before the link's own (a reverse proxy's prefix, as omen's
+// --web.external-url gives it), e.g. https://omen.example.com/omen of
+// https://omen.example.com/omen/ui/alerts/<id>; false when arg is no
+// absolute http(s) link of omen's (a path, an id, an entity).
+func ExplainBase(arg string) (string, bool) {
+	_, base, ok := explainLink(arg)
+	return base, ok && base != ""
+}
+
+// explainLink is the id a link of omen's names (unescaped) and the base
+// URL it is under ("" for a path without scheme and host); false when arg
+// is no such link.
+func explainLink(arg string) (id, base string, ok bool) {
+	if !strings.HasPrefix(arg, "http://") && !strings.HasPrefix(arg, "https://") && !strings.HasPrefix(arg, "/") {
+		return "", "", false
+	}
+	u, err := url.Parse(arg)
+	if err != nil {
+		return "", "", false
+	}
+	p := u.EscapedPath()
+	for _, prefix := range explainLinkPaths {
+		i := strings.LastIndex(p, prefix)
+		if i < 0 {
+			continue
+		}
+		seg, _, _ := strings.Cut(p[i+len(prefix):], "/")
+		if id, err := url.PathUnescape(seg); err == nil && id != "" {
+			if u.Scheme != "" && u.Host != "" {
+				base = u.Scheme + "://" + u.Host + p[:i]
+			}
+			return id, base, true
+		}
+	}
+	return "", "", false
 }
 
 // isFingerprint reports whether id is written as an alert fingerprint:

@@ -148,6 +148,28 @@ func TestExplainNewestAsksOne(t *testing.T) {
 	}
 }
 
+// TestExplainBase: the base URL of omen a link of omen's is under (its
+// scheme, host and path prefix); none for a path, an id or an entity.
+func TestExplainBase(t *testing.T) {
+	const pred = "shop%2Fcart-0@1764000000000"
+	for _, tc := range []struct{ arg, want string }{
+		{"https://omen.example.com/ui/alerts/" + pred, "https://omen.example.com"},
+		{"https://omen.example.com/omen/ui/alerts/" + pred + "#causes", "https://omen.example.com/omen"},
+		{"http://127.0.0.1:9464/api/v1/explanations/0123456789abcdef?x=1", "http://127.0.0.1:9464"},
+		{"http://[::1]:9464/a%20b/ui/entities/shop%2Fcart-0", "http://[::1]:9464/a%20b"},
+		{"/ui/alerts/" + pred, ""},
+		{pred, ""},
+		{"shop/cart-0", ""},
+		{"https://omen.example.com/", ""},
+		{"https://omen.example.com/ui/alerts/", ""},
+	} {
+		got, ok := api.ExplainBase(tc.arg)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("ExplainBase(%q) = %q, %v; want %q", tc.arg, got, ok, tc.want)
+		}
+	}
+}
+
 // TestExplainLinkArgs: omen explain takes a prediction id as an alert's
 // explanation_url writes it (URL-escaped) and the links themselves
 // (explanation_url / generatorURL, explanation_api_url, behind a path

@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/omen-sre/omen/api"
+	"github.com/omen-sre/omen/internal/redact"
 )
 
 // explainCmd prints the explanation of an alert, a prediction or an entity
@@ -24,7 +27,9 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(fs.Output(), "usage: omen explain [flags] ENTITY|ALERT|PREDICTION|URL\n\n"+
 			"Explains an alert (by fingerprint: any Alertmanager shows for it) or a prediction (by id, as is or\n"+
 			"URL-escaped as in an alert's explanation_url), else the entity's latest window. An alert's\n"+
-			"explanation_url, generatorURL or explanation_api_url, or an entity's page, stands for the id it names.\n\nflags:")
+			"explanation_url, generatorURL or explanation_api_url, or an entity's page, stands for the id it names;\n"+
+			"without --url, the omen it is under (its scheme://host and path prefix, omen's --web.external-url)\n"+
+			"is asked; with a --url that differs, --url is asked and stderr says so.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if rc, ok := parseFlags(fs, args, stdout, stderr); !ok {
@@ -55,6 +60,18 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen explain: %v\n", err)
 		return 1
 	}
+	// A link of omen's (an alert's explanation_url) is under the URL
+	// users reach omen at (its --web.external-url): without --url, that
+	// omen is asked, not the default's.
+	linked := false
+	if base, ok := api.ExplainBase(fs.Arg(0)); ok {
+		switch {
+		case !flagSet(fs, "url"):
+			c.URL, linked = base, true
+		case !sameBaseURL(*cf.url, base):
+			fmt.Fprintf(stderr, "omen explain: asking --url %s, not %s, the omen the link is under\n", redact.URL(*cf.url), redact.URL(base))
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	x, raw, err := c.Explain(ctx, fs.Arg(0))
@@ -62,6 +79,15 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		// Not omen's API (an HTML page, a proxy's error): the client's
 		// error gives the status and content type, not the page.
 		fmt.Fprintf(stderr, "omen explain: %v\n", err)
+		var (
+			ue *url.Error
+			ae *api.Error
+		)
+		if linked && (errors.As(err, &ue) || errors.As(err, &ae) && ae.Type == "bad_response") {
+			// No answer of omen's from the link's URL (unreachable from
+			// here, a login page): say where it came from.
+			fmt.Fprintf(stderr, "omen explain: asked %s, the omen the link is under; give --url to ask another (its --web.listen-address)\n", redact.URL(c.URL))
+		}
 		return 1
 	}
 	if *asJSON {
@@ -77,4 +103,29 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// sameBaseURL reports whether the base URLs a and b name the same omen:
+// the same scheme, host and port (a scheme's default port given or not)
+// and path (a trailing slash aside), case aside in scheme and host.
+func sameBaseURL(a, b string) bool {
+	ua, err := url.Parse(a)
+	if err != nil {
+		return false
+	}
+	ub, err := url.Parse(b)
+	if err != nil {
+		return false
+	}
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Hostname(), ub.Hostname()) && port(ua) == port(ub) &&
+		strings.TrimRight(ua.EscapedPath(), "/") == strings.TrimRight(ub.EscapedPath(), "/")
 }

@@ -169,10 +169,11 @@ func (c *Client) newestPrediction(ctx context.Context, entity string) (Predictio
 
 // didYouMean is "; did you mean "ns/name"?" when one current entity ends
 // with /name (a pod named without its namespace), a list of them when
-// several do, "" when none does (or the API could not tell); suffix
-// follows each name (a prediction id's @time). The entities are those
-// the API lists, at most its limit (MaxLimit): when it cut the list, the
-// hint says it looked at those only.
+// several do; else the current entity nearest name by edit distance when
+// one is near (words.Nearest: a typo); "" when none is (or the API could
+// not tell). suffix follows each name (a prediction id's @time). The
+// entities are those the API lists, at most its limit (MaxLimit): when it
+// cut the list, the hint says it looked at those only.
 func (c *Client) didYouMean(ctx context.Context, name, suffix string) string {
 	ps, cut, err := c.predictions(ctx, nil)
 	if err != nil {
@@ -183,13 +184,20 @@ func (c *Client) didYouMean(ctx context.Context, name, suffix string) string {
 		partial = fmt.Sprintf(" (of %s: the API cut the list at its limit)",
 			words.Plural(len(ps), "the first entity", fmt.Sprintf("the first %d entities", len(ps))))
 	}
-	var like []string
+	var like, entities []string
 	for _, p := range ps {
 		if strings.HasSuffix(p.Entity, "/"+name) {
 			like = append(like, strconv.Quote(p.Entity+suffix))
 		}
+		entities = append(entities, p.Entity)
 	}
 	sort.Strings(like)
+	if len(like) == 0 {
+		sort.Strings(entities) // the same hint whatever order the API listed them in
+		if near := words.Nearest(name, entities); near != "" {
+			return "; did you mean " + strconv.Quote(near+suffix) + "?" + partial
+		}
+	}
 	const most = 5
 	switch {
 	case len(like) == 0 && cut:

@@ -21,7 +21,9 @@ import (
 // what its argument was taken as and what was not found. A fingerprint, a
 // prediction id at a time without prediction, a typo and a pod named
 // without its namespace all said "… is no alert, prediction or entity
-// omen knows: entity "X" …" alike.
+// omen knows: entity "X" …" alike. A typo of an entity (one or two edits,
+// case ignored) is told the nearest entity, as a pod named without its
+// namespace is told the entity; it was told no more than "no entity".
 func TestExplainNotFoundSays(t *testing.T) {
 	srv := newServer(t, apitest.Backend(), api.Options{})
 	c := &api.Client{URL: srv.URL}
@@ -44,7 +46,11 @@ func TestExplainNotFoundSays(t *testing.T) {
 			`prediction ` + id(cart, apitest.T0-apitest.Step) + ` has no stored explanation`, `omen explain ` + cart}},
 		{"prediction of no entity", id("cart-7d9f8b6c4-x2k9p", apitest.T0), []string{
 			`no prediction cart-7d9f8b6c4-x2k9p@1764000000000: no entity "cart-7d9f8b6c4-x2k9p"; did you mean "` + id(cart, apitest.T0) + `"?`}},
-		{"typo", "shop/cart-7d9f8b6c4-x2k9q", []string{`no entity "shop/cart-7d9f8b6c4-x2k9q" (nor alert or prediction)`}},
+		{"typo", "shop/cart-7d9f8b6c4-x2k9q", []string{`no entity "shop/cart-7d9f8b6c4-x2k9q" (nor alert or prediction); did you mean "` + cart + `"?`}},
+		{"typo, case", "Shop/Cart-7d9f8b6c4-x2k9p", []string{`no entity "Shop/Cart-7d9f8b6c4-x2k9p" (nor alert or prediction); did you mean "` + cart + `"?`}},
+		{"prediction of a typo", id("shop/cart-7d9f8b6c4-x2kp", apitest.T0), []string{
+			`no entity "shop/cart-7d9f8b6c4-x2kp"; did you mean "` + id(cart, apitest.T0) + `"?`}},
+		{"far from any", "shop/checkout-0", []string{`no entity "shop/checkout-0" (nor alert or prediction)` + "\n"}}, // no hint: "\n" marks the end
 		{"pod without namespace", "redis-0", []string{`no entity "redis-0" (nor alert or prediction); did you mean "infra/redis-0"?`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,7 +59,7 @@ func TestExplainNotFoundSays(t *testing.T) {
 				t.Fatalf("omen explain %s: %v, want ErrNotFound", tc.arg, err)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
+				if !strings.Contains(err.Error()+"\n", w) {
 					t.Errorf("omen explain %s:\n%v\nwant it to say\n%s", tc.arg, err, w)
 				}
 			}

@@ -161,14 +161,14 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 	if *cf.url != "" {
 		c, err := cf.client()
 		if err != nil {
-			fmt.Fprintf(stderr, "omen model: %v\n", err)
+			fmt.Fprintf(stderr, "omen model %s: %v\n", sub, err)
 			return 1
 		}
 		reg = c
 	} else {
 		cfg, err := loadConfig(*configFile)
 		if err != nil {
-			fmt.Fprintf(stderr, "omen model: %v\n", err)
+			fmt.Fprintf(stderr, "omen model %s: %v\n", sub, err)
 			return 1
 		}
 		// A missing store is refused, for add too: a model registered in
@@ -184,7 +184,7 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		st, err = open(offlineStore{path: *storagePath, configFile: *configFile, storage: cfg.Storage,
 			diskFree: c.diskFree, log: cliLogger(stderr, "omen model")})
 		if err != nil {
-			fmt.Fprintf(stderr, "omen model: %v\n", err)
+			fmt.Fprintf(stderr, "omen model %s: %v\n", sub, err)
 			return 1
 		}
 		defer st.Close()
@@ -565,7 +565,7 @@ func (c *clientFlags) client() (*api.Client, error) {
 	if *c.tokenFile != "" {
 		b, err := os.ReadFile(*c.tokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("read token: %w", err)
+			return nil, fmt.Errorf("read token file: %w", err)
 		}
 		cl.Token = strings.TrimSpace(string(b))
 	}

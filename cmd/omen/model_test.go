@@ -91,10 +91,14 @@ func TestModelCommandOffline(t *testing.T) {
 		{[]string{"model", "delete", ""}, 2, "omen model delete: empty or blank version"},
 		{[]string{"model", "delete", " ", "--url", "http://127.0.0.1:1"}, 2, "omen model delete: empty or blank version"},
 		{[]string{"model", "promote", ""}, 2, "omen model promote: empty or blank version"},
-		{[]string{"model", "delete", "v1", "--storage.path", "nostore"}, 1, `no omen store at "nostore"`},
+		{[]string{"model", "delete", "v1", "--storage.path", "nostore"}, 1, `omen model delete: no omen store at "nostore"`},
 		{[]string{"model", "list", "extra"}, 2, "omen model list: unexpected arguments [\"extra\"]\nusage: omen model list [flags]; see omen model --help\n"},
 		{[]string{"model", "promote", "v1", "v2"}, 2, "omen model promote: unexpected arguments [\"v2\"]\nusage: omen model promote VERSION [flags]; see omen model --help\n"},
-		{[]string{"model", "list", "--storage.path", "nostore"}, 1, `no omen store at "nostore"`},
+		{[]string{"model", "list", "--storage.path", "nostore"}, 1, `omen model list: no omen store at "nostore"`},
+		{[]string{"model", "list", "--url", "http://127.0.0.1:1", "--token-file", "notoken"}, 1,
+			"omen model list: read token file: open notoken: no such file or directory\n"},
+		{[]string{"model", "rollback", "--url", "http://127.0.0.1:1", "--ca-file", "noca.pem"}, 1,
+			"omen model rollback: read CA file: open noca.pem: no such file or directory\n"},
 		{[]string{"model", "add", "missing.omen"}, 1, "missing.omen"},
 		{[]string{"model", "add", "missing.omen", "--version", " "}, 2, "omen model add: empty or blank --version"},
 		{[]string{"model", "promote", "v1", "--version", "v2"}, 2, "--version is a flag of add"},
@@ -518,7 +522,7 @@ func TestModelCommandConfig(t *testing.T) {
 		// A configuration the daemon refuses, a missing one, and one given
 		// to a daemon (which has its own).
 		{1 << 40, []string{"list", "--config.file", "bad.yml"}, 1, "", "disk_reserv"},
-		{1 << 40, []string{"list", "--config.file", "missing.yml"}, 1, "", `omen model: read config "missing.yml"`},
+		{1 << 40, []string{"list", "--config.file", "missing.yml"}, 1, "", `omen model list: read config "missing.yml"`},
 		{1 << 40, []string{"list", "--config.file", "small.yml", "--url", "http://127.0.0.1:1"}, 2, "", "with --url the daemon uses its own configuration"},
 	} {
 		free.Store(tc.free)

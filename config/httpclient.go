@@ -1,7 +1,6 @@
 package config
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,11 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	promapi "github.com/prometheus/client_golang/api"
 	commoncfg "github.com/prometheus/common/config"
 	"gopkg.in/yaml.v3"
 
-	"github.com/omen-sre/omen/internal/clientsettings"
+	"github.com/omen-sre/omen/internal/httptransport"
 	"github.com/omen-sre/omen/internal/tlsfiles"
 )
 
@@ -276,58 +274,18 @@ func (h HTTPClientConfig) RoundTripper(name string) (http.RoundTripper, error) {
 	if err != nil {
 		return nil, fmt.Errorf("HTTP client settings: %w", err)
 	}
-	return errorTransport{rt: rt, caFile: h.TLSConfig.CAFile}, nil
+	return httptransport.Explain(rt, h.TLSConfig.CAFile), nil
 }
 
 // plainRoundTripper is the transport of a server without client
-// settings: a clone of client_golang's api.DefaultRoundTripper (the
-// system's CAs, the proxy from the environment, gzip-compressed answers,
-// HTTP/1.1), as omen's clients without settings used, behind
-// errorTransport. (The library's transport of zero settings asks for no
-// compression and negotiates HTTP/2.) A clone: closing its idle
-// connections closes no other client's.
+// settings: httptransport.Prometheus (client_golang's
+// api.DefaultRoundTripper: the system's CAs, the proxy from the
+// environment, gzip-compressed answers, HTTP/1.1), as omen's clients
+// without settings used, its errors worded by httptransport.Explain. (The
+// library's transport of zero settings asks for no compression and
+// negotiates HTTP/2.)
 func plainRoundTripper() http.RoundTripper {
-	rt := promapi.DefaultRoundTripper
-	if t, ok := rt.(*http.Transport); ok {
-		rt = t.Clone()
-	}
-	return errorTransport{rt: rt}
-}
-
-// errorTransport words two errors of its transport better: a server
-// certificate that does not verify gets the certificate's subject and
-// issuer and what it was checked against (Go's says "certificate signed
-// by unknown authority" alone); a failure to read or use the settings'
-// files (a password_file moved away) becomes a clientsettings.Error,
-// which says it is omen's settings, not the server, that fail.
-type errorTransport struct {
-	rt     http.RoundTripper
-	caFile string
-}
-
-func (t errorTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.rt.RoundTrip(r)
-	var ve *tls.CertificateVerificationError
-	switch {
-	case err == nil:
-	case errors.As(err, &ve) && len(ve.UnverifiedCertificates) > 0:
-		c := ve.UnverifiedCertificates[0]
-		against := "the system's CAs"
-		if t.caFile != "" {
-			against = fmt.Sprintf("the CAs of tls_config.ca_file %q", t.caFile)
-		}
-		err = fmt.Errorf("%w (the server's certificate %q, issued by %q, checked against %s)", err, c.Subject.String(), c.Issuer.String(), against)
-	case clientsettings.FromLibrary(err):
-		err = &clientsettings.Error{Err: err}
-	}
-	return resp, err
-}
-
-// CloseIdleConnections closes the transport's idle connections.
-func (t errorTransport) CloseIdleConnections() {
-	if c, ok := t.rt.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
+	return httptransport.Explain(httptransport.Prometheus(), "")
 }
 
 // Client is an http.Client with RoundTripper's transport.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/omen-sre/omen/internal/clientsettings"
 	"github.com/omen-sre/omen/internal/errclass"
+	"github.com/omen-sre/omen/internal/httptransport"
 	"github.com/omen-sre/omen/internal/promurl"
 	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/telemetry"
@@ -84,7 +85,9 @@ type PollerOptions struct {
 	// (Prometheus refuses more than 11000). Default 10000.
 	MaxPointsPerQuery int
 	// RoundTripper is the HTTP transport. Default: a transport of the
-	// poller's own, with api.DefaultRoundTripper's settings. When Run
+	// poller's own, with api.DefaultRoundTripper's settings, its errors
+	// worded as those of omen's client settings (httptransport.Explain:
+	// a server certificate that does not verify is named). When Run
 	// returns, it closes the transport's idle connections (when it has a
 	// CloseIdleConnections method, as http.Transport and the transports
 	// of omen's client settings do): a stopped poller keeps no
@@ -296,10 +299,7 @@ func NewPoller(app Appender, opts PollerOptions, reg prometheus.Registerer, logg
 	if rt == nil {
 		// Its own: closing the idle connections of the shared one at
 		// Run's end would close other clients' too.
-		rt = api.DefaultRoundTripper
-		if t, ok := rt.(*http.Transport); ok {
-			rt = t.Clone()
-		}
+		rt = httptransport.Explain(httptransport.Prometheus(), "")
 	}
 	client, err := api.NewClient(api.Config{Address: o.URL, RoundTripper: retryAfterTransport{rt}})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/omen-sre/omen/internal/httptransport"
 	"github.com/omen-sre/omen/internal/mapshrink"
 	"github.com/omen-sre/omen/internal/redact"
 	"github.com/omen-sre/omen/store"
@@ -281,7 +282,10 @@ type Options struct {
 	// Explainer attaches explanations; nil: alerts carry no causes.
 	Explainer Explainer
 	// HTTPClient posts to the Alertmanagers Clients has no client for.
-	// Default: a new http.Client.
+	// Default: a new http.Client with a clone of http.DefaultTransport,
+	// its errors worded by httptransport.Explain (a server certificate
+	// that does not verify names the certificate, its issuer and the
+	// system's CAs it was checked against).
 	HTTPClient *http.Client
 	// Clients are the HTTP clients of some Alertmanagers (their TLS
 	// settings and credentials), by URL as listed in Alertmanagers (a
@@ -363,7 +367,10 @@ func (o *Options) defaults() error {
 		o.MaxBatch = DefaultMaxBatch
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		// Go's default transport's timeouts and connections, its
+		// errors worded as those of omen's client settings (a server
+		// certificate that does not verify is named).
+		o.HTTPClient = &http.Client{Transport: httptransport.Explain(http.DefaultTransport.(*http.Transport).Clone(), "")}
 		o.ownClient = true
 	}
 	if o.Now == nil {

@@ -643,7 +643,8 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 	// for a query SetQueries gives another expression.
 	stored := map[string]time.Time{}
 	var failing errclass.Tracker[string] // by query: whose live polls fail
-	var settings settingsLog             // omen's client settings that do not read
+	settings := newSettingsLog()         // omen's client settings that do not read
+	certs := newCertificateLog()         // a server certificate that does not verify
 	if !last.IsZero() {
 		for _, name := range p.queries.Load().names {
 			stored[name] = last
@@ -703,20 +704,23 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 		}
 		p.forgetRemoved(&failing, qs, next)
 		// Each query's failure logged as it fails, not at the poll's end,
-		// but a failure to read omen's own client settings: the poll's
-		// (every query fails with it), logged once for the poll, throttled.
+		// but a failure to read omen's own client settings and a server
+		// certificate that does not verify: the poll's (every query fails
+		// with it), logged once for the poll, throttled.
 		settings.poll()
+		certs.poll()
 		live, _ := p.instant(ctx, qs, next, next.Add(step), func(name string, err error) {
 			if ctx.Err() != nil {
 				return
 			}
-			if settings.note(err) {
+			if settings.note(err) || certs.note(err) {
 				return
 			}
 			p.logOutcome(&failing, qs, next, name, err)
 		})
 		if ctx.Err() == nil {
 			settings.log(p.logger, p.now())
+			certs.log(p.logger, p.now())
 		}
 		if err := p.storePoll(ctx, qs, next, stored, live); err != nil && ctx.Err() == nil {
 			p.logger.Warn("store the poll's samples", "time", next, "err", err)
@@ -805,8 +809,9 @@ func (p *Poller) forgetRemoved(failing *errclass.Tracker[string], qs *querySet, 
 // holds each failing query's state, by name, its class the query's
 // expression and errorClass; the failures are counted by
 // omen_prometheus_queries_total{outcome="error"}. A failure to read
-// omen's own client settings is not logged here but by Run's
-// settingsLog, once for the poll.
+// omen's own client settings and a server certificate that does not
+// verify are not logged here but by Run's settingsLogs, once for the
+// poll.
 func (p *Poller) logOutcome(failing *errclass.Tracker[string], qs *querySet, next time.Time, name string, err error) {
 	if err == nil {
 		if f, ended := failing.Succeed(name); ended {
@@ -822,33 +827,72 @@ func (p *Poller) logOutcome(failing *errclass.Tracker[string], qs *querySet, nex
 	}
 }
 
-// settingsLog logs a run of polls whose queries failed, unsent, because
-// omen's own client settings do not read (clientsettings.Error: a
-// basic_auth.password_file moved away): a WARN when the run starts, then
-// at most once a minute while it goes on, debug records in between, and
-// an INFO when the settings read again. Each query of each poll fails
-// with it; per query, as other failures are (logOutcome), it made a WARN
-// per query at its start and debug records only for as long as it went
-// on, so that a poller left without its password said so once. Run's
-// goroutine alone uses it.
+// settingsLog logs a run of polls whose queries failed at once, not
+// retried, with an error of configuration that fails each of them alike
+// (is): omen's own client settings that do not read (newSettingsLog), or
+// a server certificate that does not verify (newCertificateLog): a WARN
+// when the run starts, then at most once a minute while it goes on,
+// debug records in between, and an INFO when a query gets past it. Per
+// query, as other failures are (logOutcome), it made a WARN per query at
+// its start and debug records only for as long as it went on, so that a
+// poller left without its password said so once. Run's goroutine alone
+// uses it.
 type settingsLog struct {
+	// is reports an error of the log's kind; past, an outcome that got
+	// past it (nil: any other).
+	is, past func(error) bool
+	// The records' messages: the run's start, its reminders, the debug
+	// records in between, its end.
+	first, again, debug, ended string
+
 	runs errclass.Throttle[struct{}]
-	// Of the poll under way: the first settings error, how many queries
-	// failed with it, and whether any query got past the settings (it
-	// succeeded, or failed otherwise).
+	// Of the poll under way: the first error of the kind, how many
+	// queries failed with it, and whether any query got past it.
 	err     error
 	failed  int
 	through bool
 }
 
+// newSettingsLog returns the log of omen's own client settings that do
+// not read (clientsettings.Error: a basic_auth.password_file moved away):
+// the queries fail unsent; any other outcome got past the settings.
+func newSettingsLog() *settingsLog {
+	return &settingsLog{is: clientsettings.Is,
+		first: "queries not sent: omen's client settings do not read (while they do not, logged again once a minute)",
+		again: "queries not sent: omen's client settings still do not read",
+		debug: "queries not sent: omen's client settings do not read",
+		ended: "omen's client settings read again: queries sent"}
+}
+
+// newCertificateLog returns the log of a server certificate that does
+// not verify (httptransport.IsCertificate: a private CA omen was not
+// given, another host's name, an expired certificate): omen's or the
+// server's configuration, not a transient failure. A query answered (or
+// refused by the server, which it reached) got past it; a transport
+// error other than the certificate (a refused connection) tells nothing
+// of the certificate.
+func newCertificateLog() *settingsLog {
+	return &settingsLog{is: httptransport.IsCertificate, past: answered,
+		first: "queries failed: the server's certificate does not verify (while it does not, logged again once a minute)",
+		again: "queries failed: the server's certificate still does not verify",
+		debug: "queries failed: the server's certificate does not verify",
+		ended: "the server's certificate verifies again: queries answered"}
+}
+
+// answered reports whether a query's outcome err came with an answer of
+// the server: nil, or an error of Prometheus's API.
+func answered(err error) bool { return err == nil || errors.As(err, new(*v1.Error)) }
+
 // poll starts a poll.
 func (l *settingsLog) poll() { l.err, l.failed, l.through = nil, 0, false }
 
-// note records a query's outcome; it reports true for a settings error,
-// which the poll's log record covers.
+// note records a query's outcome; it reports true for an error of the
+// log's kind, which the poll's log record covers.
 func (l *settingsLog) note(err error) bool {
-	if !clientsettings.Is(err) {
-		l.through = true
+	if !l.is(err) {
+		if l.past == nil || l.past(err) {
+			l.through = true
+		}
 		return false
 	}
 	if l.err == nil {
@@ -865,18 +909,17 @@ func (l *settingsLog) log(logger *slog.Logger, now time.Time) {
 		f, first, again := l.runs.Fail(struct{}{}, now)
 		switch {
 		case first:
-			logger.Warn("queries not sent: omen's client settings do not read (while they do not, logged again once a minute)",
-				"queries", l.failed, "err", l.err)
+			logger.Warn(l.first, "queries", l.failed, "err", l.err)
 		case again:
-			logger.Warn("queries not sent: omen's client settings still do not read", "queries", l.failed,
+			logger.Warn(l.again, "queries", l.failed,
 				"failing_since", f.Since.UTC().Format(time.RFC3339), "failing_for", now.Sub(f.Since).Round(time.Second),
 				"failed_polls", f.Count, "err", l.err)
 		default:
-			logger.Debug("queries not sent: omen's client settings do not read", "queries", l.failed, "failed_polls", f.Count, "err", l.err)
+			logger.Debug(l.debug, "queries", l.failed, "failed_polls", f.Count, "err", l.err)
 		}
 	case l.through:
 		if f, ended := l.runs.Succeed(struct{}{}); ended {
-			logger.Info("omen's client settings read again: queries sent", "failing_since", f.Since.UTC().Format(time.RFC3339),
+			logger.Info(l.ended, "failing_since", f.Since.UTC().Format(time.RFC3339),
 				"failed_for", now.Sub(f.Since).Round(time.Second), "failed_polls", f.Count)
 		}
 	}
@@ -1255,10 +1298,12 @@ func sentTimeout(err error) bool {
 // it on a healthy server (Prometheus answers its own query timeout late),
 // and it would stop the poll's other queries at every poll. Nor is a
 // failure to read omen's own client settings (clientsettings.Error: a
-// password file moved away): each query fails at once, unsent, with it.
+// password file moved away): each query fails at once, unsent, with it;
+// nor a server certificate that does not verify (each query's handshake
+// fails at once, see retryableQueryErr).
 func serverFailing(err error) bool {
-	if clientsettings.Is(err) {
-		return false // omen's own settings (a password file), not the server
+	if clientsettings.Is(err) || httptransport.IsCertificate(err) {
+		return false // omen's own settings (a password file) or the certificate, not the server's state
 	}
 	if errors.As(err, new(notConnectedError)) {
 		return true
@@ -1450,10 +1495,13 @@ func (p *Poller) queryError(err error) error { return promurl.QueryError(p.url, 
 // retryableQueryErr reports whether a query error may go away: timeouts,
 // server errors, transport errors and a rate limit (429, from Prometheus
 // or a proxy in front of it) do; bad queries (bad_data, other
-// client_error, execution errors) and omen's own client settings that do
-// not read (clientsettings.Error: a password file moved away) do not.
+// client_error, execution errors), omen's own client settings that do
+// not read (clientsettings.Error: a password file moved away) and a
+// server certificate that does not verify (an untrusted CA, another
+// host's name, an expired certificate: omen's or the server's
+// configuration, which a retry seconds later finds the same) do not.
 func retryableQueryErr(err error) bool {
-	if clientsettings.Is(err) {
+	if clientsettings.Is(err) || httptransport.IsCertificate(err) {
 		return false
 	}
 	var ae *v1.Error

@@ -1,0 +1,189 @@
+package stream
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/omen-sre/omen/internal/httptransport"
+	"github.com/omen-sre/omen/internal/testenv"
+)
+
+// untrustedServer starts a Prometheus-like HTTPS server whose certificate
+// (for 127.0.0.1) a private CA issued, which is not one of the system's
+// CAs, and returns it, the CA's certificate and the count of the TLS
+// handshakes clients started with it.
+func untrustedServer(t *testing.T) (*httptest.Server, *x509.Certificate, *atomic.Int64) {
+	t.Helper()
+	dir := t.TempDir()
+	ca := testenv.NewCA(t, dir, "omen-test-private-ca")
+	certFile, keyFile := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
+	ca.Issue(t, certFile, keyFile, "prometheus.test", true)
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hellos atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { hellos.Add(1); return nil, nil }}
+	srv.Config.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError) // the handshakes the poller refuses
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv, ca.Cert, &hellos
+}
+
+// TestPollerCertificateNotRetried: a query to a server whose certificate
+// does not verify (a private CA omen was not given) fails at once, not
+// retried, with an error naming the certificate, and the poll's other
+// queries are sent (each fails alike): the certificate is omen's or the
+// server's configuration, as omen's client settings that do not read.
+// It was retried MaxRetries times (3.5 s at the defaults) and then
+// counted as the server failing, so that the poll's other queries were
+// not sent: 4 handshakes for a poll of 3 queries, not 3.
+func TestPollerCertificateNotRetried(t *testing.T) {
+	verifyNoLeaks(t)
+	srv, _, hellos := untrustedServer(t)
+	reg := prometheus.NewRegistry()
+	p, err := NewPoller(&MemAppender{}, PollerOptions{URL: srv.URL, Queries: map[string]string{"a": "up", "b": "vector(1)", "c": "vector(2)"},
+		MaxRetries: 3, RetryBackoff: 50 * time.Millisecond}, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.closeIdleConnections)
+	err = p.Eval(context.Background(), time.Now())
+	if err == nil {
+		t.Fatal("poll of a server whose certificate does not verify: no error")
+	}
+	for _, want := range []string{"certificate signed by unknown authority", `the server's certificate "CN=prometheus.test"`,
+		`issued by "CN=omen-test-private-ca"`, "checked against the system's CAs"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	for _, name := range []string{`"a"`, `"b"`, `"c"`} {
+		if !strings.Contains(err.Error(), "query "+name) {
+			t.Errorf("no error for query %s: %v", name, err)
+		}
+	}
+	if strings.Contains(err.Error(), "not sent") {
+		t.Errorf("a query not sent: %v", err)
+	}
+	if n := hellos.Load(); n != 3 {
+		t.Errorf("%d TLS handshakes for a poll of 3 queries, want 3 (each query once)", n)
+	}
+	if n := testutil.ToFloat64(p.queryCount.WithLabelValues("instant", "retry")); n != 0 {
+		t.Errorf("%g retries", n)
+	}
+	if n := testutil.ToFloat64(p.queryCount.WithLabelValues("instant", "error")); n != 3 {
+		t.Errorf("%g query errors, want 3", n)
+	}
+}
+
+// switchTransport sends its first fail requests with untrusted (which
+// does not trust the server's CA), moving the poller's clock 10 s on at
+// each; then with trusted.
+type switchTransport struct {
+	untrusted, trusted *http.Transport
+	fail               int64
+	sent               atomic.Int64
+	offset             *atomic.Int64
+}
+
+func (s *switchTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if s.sent.Add(1) <= s.fail {
+		s.offset.Add(int64(10 * time.Second))
+		return s.untrusted.RoundTrip(r)
+	}
+	return s.trusted.RoundTrip(r)
+}
+
+func (s *switchTransport) CloseIdleConnections() {
+	s.untrusted.CloseIdleConnections()
+	s.trusted.CloseIdleConnections()
+}
+
+// TestPollerCertificateLogThrottled: while the server's certificate does
+// not verify, each poll's queries fail; that is logged once for the poll
+// as it starts (not once per query), then at most once a minute (by the
+// poller's clock) while it goes on, and at INFO once when a query is
+// answered again (the CA given), as omen's client settings that do not
+// read are (TestPollerClientSettingsLogThrottled). It made a WARN per
+// query at its start, then debug records only, and an INFO per query.
+func TestPollerCertificateLogThrottled(t *testing.T) {
+	verifyNoLeaks(t)
+	srv, ca, _ := untrustedServer(t)
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	var offset atomic.Int64
+	const polls = 20 // of 3 queries, 30 s of the poller's clock each: 10 minutes
+	sw := &switchTransport{untrusted: &http.Transport{},
+		trusted: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
+		fail:    3 * polls, offset: &offset}
+	t.Cleanup(sw.CloseIdleConnections)
+	logs := &testenv.SyncBuffer{}
+	p, err := NewPoller(&MemAppender{}, PollerOptions{URL: srv.URL, Queries: map[string]string{"a": "up", "b": "vector(1)", "c": "vector(2)"},
+		Step: 20 * time.Millisecond, RoundTripper: httptransport.Explain(sw, ""), MaxRetries: 3, RetryBackoff: time.Millisecond},
+		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // before the leak check, when waitFor fails
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	waitFor(t, "the INFO record", func() bool { return strings.Contains(logs.String(), "verifies again") })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	warns := regexp.MustCompile(`(?m)^.*level=WARN.*$`).FindAllString(out, -1)
+	if len(warns) == 0 || !strings.Contains(warns[0], `msg="queries failed: the server's certificate does not verify (while it does not, logged again once a minute)"`) ||
+		!strings.Contains(warns[0], "queries=3") || !strings.Contains(warns[0], "omen-test-private-ca") {
+		t.Fatalf("first WARN %q, want one for the poll's 3 queries naming the certificate's issuer; logs:\n%s", warns, out)
+	}
+	var last time.Duration
+	for _, w := range warns[1:] {
+		m := regexp.MustCompile(`still does not verify" .*failing_for=(\S+)`).FindStringSubmatch(w)
+		if m == nil {
+			t.Fatalf("WARN %q after the first, want only the reminders", w)
+		}
+		d, err := time.ParseDuration(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d-last < time.Minute {
+			t.Errorf("reminder at failing_for=%s, %s after the previous one: more than once a minute", d, d-last)
+		}
+		last = d
+	}
+	// 30 s of the poller's clock a poll (no retry): a reminder every 2
+	// polls, the first at the third.
+	if n := len(warns) - 1; n != polls/2-1 {
+		t.Errorf("%d reminders for %d failed polls (%s of the poller's clock), want %d; logs:\n%s", n, polls, polls*30*time.Second, polls/2-1, out)
+	}
+	if n := strings.Count(out, "level=INFO"); n != 1 || !strings.Contains(out, `msg="the server's certificate verifies again: queries answered"`) {
+		t.Errorf("%d INFO records, want one saying the certificate verifies again; logs:\n%s", n, out)
+	}
+	if strings.Contains(out, "query failed") {
+		t.Errorf("a query's own failure logged; logs:\n%s", out)
+	}
+}

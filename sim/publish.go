@@ -108,7 +108,8 @@ func NewPublisher(f *Fleet, opts PublisherOptions, reg prometheus.Registerer, lo
 // connected through: a tick whose publish fails while nc has lost its
 // server, or within 30 s of nc reconnecting during it, is published again
 // once nc is connected (see publishTick), for as long as nc keeps
-// reconnecting.
+// reconnecting; the fleet's time then resumes from that tick at speed
+// (the ticks are not published in a burst to catch up the outage).
 func (p *Publisher) Run(ctx context.Context, nc *nats.Conn, speed float64) error {
 	if nc == nil {
 		return errors.New("sim publish: nil connection")
@@ -150,8 +151,18 @@ func (p *Publisher) Run(ctx context.Context, nc *nats.Conn, speed float64) error
 			return err
 		}
 		tick := p.fleet.Advance()
-		if err := p.publishTick(ctx, nc, js, tick); err != nil {
+		again, err := p.publishTick(ctx, nc, js, tick)
+		if err != nil {
 			return err
+		}
+		if again && interval > 0 {
+			// An outage held the tick up: the fleet's time resumes from
+			// it at speed, the next tick an interval from now. The ticks
+			// due meanwhile, published in a burst, moved the data minutes
+			// ahead at once (a 15 s outage at 20x: 5 simulated minutes),
+			// past omen's in-memory window for the steps not yet
+			// evaluated, which it then skipped.
+			begin = time.Now().Add(-time.Duration(n) * interval)
 		}
 		p.ticks.Inc()
 		if p.opts.OnTick != nil {
@@ -185,8 +196,9 @@ const reconnectGrace = 30 * time.Second
 // ends, nc is closed (it gave up reconnecting) or the publish fails while
 // nc is connected past the grace of its last reconnect: that error is
 // returned. A server restarted under omen demo stopped it after
-// AckTimeout, while omen run keeps reconnecting.
-func (p *Publisher) publishTick(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, tick Tick) error {
+// AckTimeout, while omen run keeps reconnecting. again is whether the
+// tick was published again (acknowledged after a failed attempt).
+func (p *Publisher) publishTick(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, tick Tick) (again bool, err error) {
 	reconnects := nc.Stats().Reconnects
 	var graceEnd time.Time // zero until a reconnect during the tick
 	observe := func() {
@@ -197,11 +209,11 @@ func (p *Publisher) publishTick(ctx context.Context, nc *nats.Conn, js jetstream
 	for attempt := 1; ; attempt++ {
 		err := p.publish(ctx, js, tick)
 		if err == nil || ctx.Err() != nil || nc.IsClosed() {
-			return err
+			return attempt > 1, err
 		}
 		observe()
 		if nc.IsConnected() && !time.Now().Before(graceEnd) {
-			return err
+			return attempt > 1, err
 		}
 		// The daemon's connection logs the outage; a tick still
 		// failing once reconnected (JetStream slow to recover) says so
@@ -215,7 +227,7 @@ func (p *Publisher) publishTick(ctx context.Context, nc *nats.Conn, js jetstream
 		for waited := false; !waited || !nc.IsConnected() && !nc.IsClosed(); waited = true {
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return attempt > 1, ctx.Err()
 			case <-time.After(retryWait):
 			}
 		}

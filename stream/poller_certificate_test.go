@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -137,53 +136,11 @@ func TestPollerCertificateLogThrottled(t *testing.T) {
 		trusted: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
 		fail:    3 * polls, offset: &offset}
 	t.Cleanup(sw.CloseIdleConnections)
-	logs := &testenv.SyncBuffer{}
-	p, err := NewPoller(&MemAppender{}, PollerOptions{URL: srv.URL, Queries: map[string]string{"a": "up", "b": "vector(1)", "c": "vector(2)"},
-		Step: 20 * time.Millisecond, RoundTripper: httptransport.Explain(sw, ""), MaxRetries: 3, RetryBackoff: time.Millisecond},
-		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel) // before the leak check, when waitFor fails
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	waitFor(t, "the INFO record", func() bool { return strings.Contains(logs.String(), "verifies again") })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	out := logs.String()
-	warns := regexp.MustCompile(`(?m)^.*level=WARN.*$`).FindAllString(out, -1)
-	if len(warns) == 0 || !strings.Contains(warns[0], `msg="queries failed: the server's certificate does not verify (while it does not, logged again once a minute)"`) ||
-		!strings.Contains(warns[0], "queries=3") || !strings.Contains(warns[0], "omen-test-private-ca") {
-		t.Fatalf("first WARN %q, want one for the poll's 3 queries naming the certificate's issuer; logs:\n%s", warns, out)
-	}
-	var last time.Duration
-	for _, w := range warns[1:] {
-		m := regexp.MustCompile(`still does not verify" .*failing_for=(\S+)`).FindStringSubmatch(w)
-		if m == nil {
-			t.Fatalf("WARN %q after the first, want only the reminders", w)
-		}
-		d, err := time.ParseDuration(m[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d-last < time.Minute {
-			t.Errorf("reminder at failing_for=%s, %s after the previous one: more than once a minute", d, d-last)
-		}
-		last = d
-	}
-	// 30 s of the poller's clock a poll (no retry): a reminder every 2
-	// polls, the first at the third.
-	if n := len(warns) - 1; n != polls/2-1 {
-		t.Errorf("%d reminders for %d failed polls (%s of the poller's clock), want %d; logs:\n%s", n, polls, polls*30*time.Second, polls/2-1, out)
-	}
-	if n := strings.Count(out, "level=INFO"); n != 1 || !strings.Contains(out, `msg="the server's certificate verifies again: queries answered"`) {
-		t.Errorf("%d INFO records, want one saying the certificate verifies again; logs:\n%s", n, out)
-	}
-	if strings.Contains(out, "query failed") {
-		t.Errorf("a query's own failure logged; logs:\n%s", out)
-	}
+	checkThrottledLog(t, runThrottled(t, srv.URL, httptransport.Explain(sw, ""), &offset, "verifies again"), throttledLog{
+		polls:    polls,
+		first:    `msg="queries failed: the server's certificate does not verify (while it does not, logged again once a minute)"`,
+		names:    "omen-test-private-ca",
+		reminder: `still does not verify"`,
+		info:     `msg="the server's certificate verifies again: queries answered"`,
+	})
 }

@@ -54,8 +54,22 @@ func TestPollerClientSettingsLogThrottled(t *testing.T) {
 	const polls = 20 // of 3 queries, 30 s of the poller's clock each: 10 minutes
 	rt := &settingsTransport{tr: &http.Transport{}, fail: 3 * polls, offset: &offset}
 	t.Cleanup(rt.tr.CloseIdleConnections)
+	checkThrottledLog(t, runThrottled(t, srv.URL, rt, &offset, "read again"), throttledLog{
+		polls:    polls,
+		first:    `msg="queries not sent: omen's client settings do not read (while they do not, logged again once a minute)"`,
+		names:    "/run/secrets/pw",
+		reminder: `still do not read"`,
+		info:     `msg="omen's client settings read again: queries sent"`,
+	})
+}
+
+// runThrottled runs a poller of 3 queries on rt (retrying 3 times, 1 ms
+// apart) against url until its log says until, and returns the log; the
+// poller's clock is offset (as rt moves it on).
+func runThrottled(t *testing.T, url string, rt http.RoundTripper, offset *atomic.Int64, until string) string {
+	t.Helper()
 	logs := &testenv.SyncBuffer{}
-	p, err := NewPoller(&MemAppender{}, PollerOptions{URL: srv.URL, Queries: map[string]string{"a": "up", "b": "vector(1)", "c": "vector(2)"},
+	p, err := NewPoller(&MemAppender{}, PollerOptions{URL: url, Queries: map[string]string{"a": "up", "b": "vector(1)", "c": "vector(2)"},
 		Step: 20 * time.Millisecond, RoundTripper: rt, MaxRetries: 3, RetryBackoff: time.Millisecond},
 		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
@@ -63,22 +77,37 @@ func TestPollerClientSettingsLogThrottled(t *testing.T) {
 	}
 	p.now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // before the leak check, when waitFor fails
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	waitFor(t, "the INFO record", func() bool { return strings.Contains(logs.String(), "read again") })
+	waitFor(t, "the INFO record", func() bool { return strings.Contains(logs.String(), until) })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	out := logs.String()
+	return logs.String()
+}
+
+// throttledLog is what a throttled failure's log holds: a first WARN
+// (first, naming names, for the poll's 3 queries), then reminders
+// (reminder, with failing_for) at most once a minute, one every 2 of
+// polls polls of 30 s of the poller's clock (the first at the third),
+// one INFO (info) and no query's own failure.
+type throttledLog struct {
+	polls                        int
+	first, names, reminder, info string
+}
+
+func checkThrottledLog(t *testing.T, out string, want throttledLog) {
+	t.Helper()
 	warns := regexp.MustCompile(`(?m)^.*level=WARN.*$`).FindAllString(out, -1)
-	if len(warns) == 0 || !strings.Contains(warns[0], `msg="queries not sent: omen's client settings do not read (while they do not, logged again once a minute)"`) ||
-		!strings.Contains(warns[0], "queries=3") || !strings.Contains(warns[0], "/run/secrets/pw") {
-		t.Fatalf("first WARN %q, want one for the poll's 3 queries naming the file; logs:\n%s", warns, out)
+	if len(warns) == 0 || !strings.Contains(warns[0], want.first) || !strings.Contains(warns[0], "queries=3") || !strings.Contains(warns[0], want.names) {
+		t.Fatalf("first WARN %q, want %s for the poll's 3 queries naming %s; logs:\n%s", warns, want.first, want.names, out)
 	}
+	re := regexp.MustCompile(regexp.QuoteMeta(want.reminder) + ` .*failing_for=(\S+)`)
 	var last time.Duration
 	for _, w := range warns[1:] {
-		m := regexp.MustCompile(`still do not read" .*failing_for=(\S+)`).FindStringSubmatch(w)
+		m := re.FindStringSubmatch(w)
 		if m == nil {
 			t.Fatalf("WARN %q after the first, want only the reminders", w)
 		}
@@ -91,13 +120,11 @@ func TestPollerClientSettingsLogThrottled(t *testing.T) {
 		}
 		last = d
 	}
-	// 30 s of the poller's clock a poll: a reminder every 2 polls, the
-	// first at the third.
-	if n := len(warns) - 1; n != polls/2-1 {
-		t.Errorf("%d reminders for %d failed polls (%s of the poller's clock), want %d; logs:\n%s", n, polls, polls*30*time.Second, polls/2-1, out)
+	if n := len(warns) - 1; n != want.polls/2-1 {
+		t.Errorf("%d reminders for %d failed polls (%s of the poller's clock), want %d; logs:\n%s", n, want.polls, time.Duration(want.polls)*30*time.Second, want.polls/2-1, out)
 	}
-	if n := strings.Count(out, "level=INFO"); n != 1 || !strings.Contains(out, `msg="omen's client settings read again: queries sent"`) {
-		t.Errorf("%d INFO records, want one saying the settings read again; logs:\n%s", n, out)
+	if n := strings.Count(out, "level=INFO"); n != 1 || !strings.Contains(out, want.info) {
+		t.Errorf("%d INFO records, want one: %s; logs:\n%s", n, want.info, out)
 	}
 	if strings.Contains(out, "query failed") {
 		t.Errorf("a query's own failure logged; logs:\n%s", out)

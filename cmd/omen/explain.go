@@ -29,7 +29,8 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 			"URL-escaped as in an alert's explanation_url), else the entity's latest window. An alert's\n"+
 			"explanation_url, generatorURL or explanation_api_url, or an entity's page, stands for the id it names;\n"+
 			"without --url, the omen it is under (its scheme://host and path prefix, omen's --web.external-url)\n"+
-			"is asked; with a --url that differs, --url is asked and stderr says so.\n\nflags:")
+			"is asked (with --token-file, only when it is the default: else give --url to send the token there);\n"+
+			"with a --url that differs, --url is asked and stderr says so.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if rc, ok := parseFlags(fs, args, stdout, stderr); !ok {
@@ -55,16 +56,25 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen explain: %v\n", err)
 		return 2
 	}
+	// A link of omen's (an alert's explanation_url) is under the URL
+	// users reach omen at (its --web.external-url): without --url, that
+	// omen is asked, not the default's. Not with the token of
+	// --token-file: a link comes from an alert, which whoever can post
+	// to Alertmanager writes, so the token goes only to a URL the user
+	// gave (or the default).
+	base, isLink := api.ExplainBase(fs.Arg(0))
+	if isLink && !flagSet(fs, "url") && *cf.tokenFile != "" && !sameBaseURL(*cf.url, base) {
+		fmt.Fprintf(stderr, "omen explain: the link is under %s: give --url %s to send the token of --token-file there\n",
+			redact.URL(base), redact.URL(base))
+		return 2
+	}
 	c, err := cf.client()
 	if err != nil {
 		fmt.Fprintf(stderr, "omen explain: %v\n", err)
 		return 1
 	}
-	// A link of omen's (an alert's explanation_url) is under the URL
-	// users reach omen at (its --web.external-url): without --url, that
-	// omen is asked, not the default's.
 	linked := false
-	if base, ok := api.ExplainBase(fs.Arg(0)); ok {
+	if isLink {
 		switch {
 		case !flagSet(fs, "url"):
 			c.URL, linked = base, true

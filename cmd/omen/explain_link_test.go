@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -106,6 +108,47 @@ func TestExplainLinkAsksItsOmen(t *testing.T) {
 	rc, _, errs := omen(t, "explain", "--timeout", "30s", linkSrv.URL+"/ui/alerts/0123456789abcdef")
 	if rc != 1 || !strings.Contains(errs, "no alert with fingerprint 0123456789abcdef") || strings.Contains(errs, "the omen the link is under") {
 		t.Errorf("omen explain of an unknown alert's link = %d, stderr %q; want 1, not found, without the URL's origin", rc, errs)
+	}
+}
+
+// TestExplainLinkKeepsToken: a link comes from an alert, which whoever
+// can post to Alertmanager writes: omen explain given one with
+// --token-file but without --url sends the token nowhere (it sent it to
+// the link's host) and says to give --url (exit 2); with --url naming the
+// link's omen it sends it there. Without --token-file the link's omen is
+// still asked (TestExplainLinkAsksItsOmen).
+func TestExplainLinkKeepsToken(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("secret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := api.New(api.Options{Backend: apitest.Backend(), ListenAddress: "127.0.0.1:0", TokenFile: tokenFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := a.Handler()
+	var requests, withToken atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.Header.Get("Authorization") != "" {
+			withToken.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	link := srv.URL + "/ui/alerts/" + apitest.FiringFingerprint
+
+	rc, out, errs := omen(t, "explain", "--timeout", "30s", "--token-file", tokenFile, link)
+	want := "omen explain: the link is under " + srv.URL + ": give --url " + srv.URL + " to send the token of --token-file there\n"
+	if rc != 2 || out != "" || errs != want || requests.Load() != 0 || withToken.Load() != 0 {
+		t.Fatalf("omen explain --token-file %s = %d, stdout %q, stderr %q, %d requests (%d with a token); want 2, stderr %q, none",
+			link, rc, out, errs, requests.Load(), withToken.Load(), want)
+	}
+
+	rc, out, errs = omen(t, "explain", "--timeout", "30s", "--token-file", tokenFile, "--url", srv.URL, link)
+	if rc != 0 || errs != "" || !strings.Contains(out, "prediction "+apitest.CartEntity+"@1764000000000") || withToken.Load() == 0 {
+		t.Errorf("omen explain --token-file --url %s %s = %d, stdout:\n%s\nstderr %q, %d requests with the token; want 0, the explanation, the token sent",
+			srv.URL, link, rc, out, errs, withToken.Load())
 	}
 }
 

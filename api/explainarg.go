@@ -170,7 +170,7 @@ func (c *Client) newestPrediction(ctx context.Context, entity string) (Predictio
 // didYouMean is "; did you mean "ns/name"?" when one current entity ends
 // with /name (a pod named without its namespace), a list of them when
 // several do; else the current entity nearest name by edit distance when
-// one is near (words.Nearest: a typo); "" when none is (or the API could
+// one is a typo away (at most typoEdits); "" when none is (or the API could
 // not tell). suffix follows each name (a prediction id's @time). The
 // entities are those the API lists, at most its limit (MaxLimit): when it
 // cut the list, the hint says it looked at those only.
@@ -194,7 +194,7 @@ func (c *Client) didYouMean(ctx context.Context, name, suffix string) string {
 	sort.Strings(like)
 	if len(like) == 0 {
 		sort.Strings(entities) // the same hint whatever order the API listed them in
-		if near := words.Nearest(name, entities); near != "" {
+		if near := words.NearestWithin(name, entities, typoEdits); near != "" {
 			return "; did you mean " + strconv.Quote(near+suffix) + "?" + partial
 		}
 	}
@@ -211,6 +211,12 @@ func (c *Client) didYouMean(ctx context.Context, name, suffix string) string {
 	}
 	return fmt.Sprintf("; entities ending in /%s: %s%s", name, strings.Join(like, ", "), partial)
 }
+
+// typoEdits is how many letters an entity may be off from a current one
+// for didYouMean to name it: a fixed couple, not a share of its length,
+// since the pods of a replica set differ in their last 5 letters only
+// (shop/cart-7d9f8b6c5-x2k9q is no typo of shop/cart-7d9f8b6c5-abcde).
+const typoEdits = 2
 
 // predictions lists the predictions of GET /api/v1/predictions with the
 // query q (nil: every entity's latest), and whether the API cut the list

@@ -24,6 +24,7 @@ import (
 // omen knows: entity "X" …" alike. A typo of an entity (one or two edits,
 // case ignored) is told the nearest entity, as a pod named without its
 // namespace is told the entity; it was told no more than "no entity".
+// Another pod of a replica set (more letters off) is told nothing.
 func TestExplainNotFoundSays(t *testing.T) {
 	srv := newServer(t, apitest.Backend(), api.Options{})
 	c := &api.Client{URL: srv.URL}
@@ -50,6 +51,12 @@ func TestExplainNotFoundSays(t *testing.T) {
 		{"typo, case", "Shop/Cart-7d9f8b6c4-x2k9p", []string{`no entity "Shop/Cart-7d9f8b6c4-x2k9p" (nor alert or prediction); did you mean "` + cart + `"?`}},
 		{"prediction of a typo", id("shop/cart-7d9f8b6c4-x2kp", apitest.T0), []string{
 			`no entity "shop/cart-7d9f8b6c4-x2kp"; did you mean "` + id(cart, apitest.T0) + `"?`}},
+		{"typo, two letters", "shop/cart-7d9f8b6c4-x2k8q", []string{`no entity "shop/cart-7d9f8b6c4-x2k8q" (nor alert or prediction); did you mean "` + cart + `"?`}},
+		// Another pod of cart's replica set (5 letters off), no typo:
+		// no hint (it was told cart's, a quarter of its length away).
+		{"sibling replica", "shop/cart-7d9f8b6c4-abcde", []string{`no entity "shop/cart-7d9f8b6c4-abcde" (nor alert or prediction)` + "\n"}},
+		{"prediction of a sibling replica", id("shop/cart-7d9f8b6c4-abcde", apitest.T0), []string{
+			`no prediction shop/cart-7d9f8b6c4-abcde@1764000000000: no entity "shop/cart-7d9f8b6c4-abcde"` + "\n"}},
 		{"far from any", "shop/checkout-0", []string{`no entity "shop/checkout-0" (nor alert or prediction)` + "\n"}}, // no hint: "\n" marks the end
 		{"pod without namespace", "redis-0", []string{`no entity "redis-0" (nor alert or prediction); did you mean "infra/redis-0"?`}},
 	} {

@@ -24,10 +24,18 @@ func Plural(n int, one, many string) string {
 
 // Nearest returns the name of names closest to s by edit distance, case
 // ignored, when it is close: at most 2 edits, or a quarter of s's length;
-// "" when none is. For "did you mean" hints.
+// "" when none is. For "did you mean" hints of flags and keys.
 func Nearest(s string, names []string) string {
+	return NearestWithin(s, names, max(2, len(s)/4))
+}
+
+// NearestWithin returns the name of names closest to s by edit distance,
+// case ignored, when it is at most edits away; "" when none is. For "did
+// you mean" hints where names differ by a few letters anyway (the pods of
+// a replica set), so that only a typo is hinted at.
+func NearestWithin(s string, names []string, edits int) string {
 	s = strings.ToLower(s)
-	best, bestD := "", max(2, len(s)/4)+1
+	best, bestD := "", edits+1
 	for _, n := range names {
 		if d := editDistance(s, strings.ToLower(n)); d < bestD {
 			best, bestD = n, d

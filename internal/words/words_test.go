@@ -42,3 +42,25 @@ func TestNearest(t *testing.T) {
 		}
 	}
 }
+
+// TestNearestWithin: a name more edits away than allowed is no hint,
+// however long s is (Nearest allows a quarter of its length).
+func TestNearestWithin(t *testing.T) {
+	names := []string{"shop/cart-7d9f8b6c5-abcde", "shop/cart-7d9f8b6c5-x2k9p"}
+	for _, tc := range []struct {
+		s     string
+		edits int
+		want  string
+	}{
+		{"shop/cart-7d9f8b6c5-x2k9q", 2, "shop/cart-7d9f8b6c5-x2k9p"},
+		{"shop/cart-7d9f8b6c5-x2k8q", 2, "shop/cart-7d9f8b6c5-x2k9p"},
+		{"Shop/Cart-7d9f8b6c5-ABCDE", 0, "shop/cart-7d9f8b6c5-abcde"},
+		{"shop/cart-7d9f8b6c5-q8w7e", 2, ""},
+		{"shop/cart-7d9f8b6c5-x3k8q", 2, ""},
+		{"shop/cart-7d9f8b6c5-x3k8q", 3, "shop/cart-7d9f8b6c5-x2k9p"},
+	} {
+		if got := NearestWithin(tc.s, names, tc.edits); got != tc.want {
+			t.Errorf("NearestWithin(%q, %d) = %q, want %q", tc.s, tc.edits, got, tc.want)
+		}
+	}
+}

@@ -18,20 +18,20 @@ import (
 // cliLogger is the logger the commands give the components they run (the
 // stores they open, the evaluation): their warnings (such as a store
 // format upgrade, after which an older omen cannot open it) go to w as the
-// command's own messages ("omen model: warning: …", see cliHandler).
+// command's own messages ("omen model list: warning: …", see cliHandler).
 func cliLogger(w io.Writer, command string) *slog.Logger {
 	return slog.New(&cliHandler{w: w, mu: new(sync.Mutex), command: command})
 }
 
 // cliHandler is a slog.Handler that prints records at warn level and
 // above as the commands print their own messages, one line each:
-// `omen model: warning: MSG (key=value, group.key="a value")`. Values
+// `omen model list: warning: MSG (key=value, group.key="a value")`. Values
 // with white space, commas, parentheses, '=' or quotes are quoted. It is
 // safe for concurrent use (Badger logs from its goroutines).
 type cliHandler struct {
 	w       io.Writer
 	mu      *sync.Mutex // shared by the handlers derived from one
-	command string      // "omen model"
+	command string      // "omen model list"
 	attrs   []string    // formatted by WithAttrs
 	group   string      // key prefix of WithGroup: "g." (nested "g.h.")
 }

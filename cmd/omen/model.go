@@ -132,7 +132,7 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen model %s: --create is a flag of add without --url (it creates the store at --storage.path)\n", sub)
 		return 2
 	case *cf.url != "" && *configFile != "":
-		fmt.Fprintln(stderr, "omen model: --config.file is for the store at --storage.path: with --url the daemon uses its own configuration")
+		fmt.Fprintf(stderr, "omen model %s: --config.file is for the store at --storage.path: with --url the daemon uses its own configuration\n", sub)
 		return 2
 	case urlErr != nil:
 		fmt.Fprintf(stderr, "omen model %s: %v\n", sub, urlErr)
@@ -182,7 +182,7 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		st, err = open(offlineStore{path: *storagePath, configFile: *configFile, storage: cfg.Storage,
-			diskFree: c.diskFree, log: cliLogger(stderr, "omen model")})
+			diskFree: c.diskFree, log: cliLogger(stderr, "omen model "+sub)})
 		if err != nil {
 			fmt.Fprintf(stderr, "omen model %s: %v\n", sub, err)
 			return 1

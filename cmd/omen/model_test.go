@@ -439,9 +439,9 @@ func TestOfflineStoreUpgradeWarns(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// As the CLI's own messages say it, not as slog's text ("time=…
-	// level=WARN msg=…").
-	want := `omen model: warning: store format upgraded: an omen older than this one cannot open it any more (path=s/badger, from=1, to=2)` + "\n"
+	// As the CLI's own messages say it (with the subcommand, as its
+	// errors), not as slog's text ("time=… level=WARN msg=…").
+	want := `omen model list: warning: store format upgraded: an omen older than this one cannot open it any more (path=s/badger, from=1, to=2)` + "\n"
 	if rc, out, errs := omen(t, "model", "list", "--storage.path", "s"); rc != 0 || !strings.Contains(out, "v1") || errs != want {
 		t.Fatalf("list of a format-1 store = %d, %q, stderr %q; want the upgrade warning %q", rc, out, errs, want)
 	}
@@ -523,7 +523,8 @@ func TestModelCommandConfig(t *testing.T) {
 		// to a daemon (which has its own).
 		{1 << 40, []string{"list", "--config.file", "bad.yml"}, 1, "", "disk_reserv"},
 		{1 << 40, []string{"list", "--config.file", "missing.yml"}, 1, "", `omen model list: read config "missing.yml"`},
-		{1 << 40, []string{"list", "--config.file", "small.yml", "--url", "http://127.0.0.1:1"}, 2, "", "with --url the daemon uses its own configuration"},
+		{1 << 40, []string{"list", "--config.file", "small.yml", "--url", "http://127.0.0.1:1"}, 2, "",
+			"omen model list: --config.file is for the store at --storage.path: with --url the daemon uses its own configuration\n"},
 	} {
 		free.Store(tc.free)
 		args := tc.args

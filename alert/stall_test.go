@@ -15,7 +15,10 @@ func TestDataStallKeepsAlertsFiring(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	o := testOptions(st, am)
 	o.EvalInterval = 100 * time.Millisecond
-	o.ResendDelay = 250 * time.Millisecond // endsAt = send + 1s
+	// endsAt = send + 4 s (4 × the resend delay); resends every 1–1.5 s:
+	// a resend can be 2.5 s late on a loaded machine before the alert
+	// times out (with 250 ms and 1 s, a CI run once saw it expire).
+	o.ResendDelay = time.Second
 	m, err := New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -26,9 +29,9 @@ func TestDataStallKeepsAlertsFiring(t *testing.T) {
 	sc.step(map[string]float64{"a": 0.8})
 	sc.steps(1)
 	first := wantActive(t, am, "a")
-	// Stall for 3 s (3 × endsAt's lead): the alert must stay active in
-	// Alertmanager throughout, with the same startsAt.
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+	// Stall for 10 s (2.5 × endsAt's lead): the alert must stay active
+	// in Alertmanager throughout, with the same startsAt.
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 		got := amAlerts(t, am)
 		if len(got) != 1 {
 			t.Fatalf("during the stall Alertmanager shows %d alerts, want the firing one", len(got))

@@ -108,8 +108,11 @@ func NewPublisher(f *Fleet, opts PublisherOptions, reg prometheus.Registerer, lo
 // connected through: a tick whose publish fails while nc has lost its
 // server, or within 30 s of nc reconnecting during it, is published again
 // once nc is connected (see publishTick), for as long as nc keeps
-// reconnecting; the fleet's time then resumes from that tick at speed
-// (the ticks are not published in a burst to catch up the outage).
+// reconnecting. A tick due more than maxLate intervals ago (the tick
+// before held up by an outage or an acknowledgement slow to come, the
+// process stopped or starved) is published at once and the fleet's time
+// resumes from it at speed: the ticks are not published in a burst to
+// catch up the delay. A tick less late is caught up.
 func (p *Publisher) Run(ctx context.Context, nc *nats.Conn, speed float64) error {
 	if nc == nil {
 		return errors.New("sim publish: nil connection")
@@ -141,7 +144,17 @@ func (p *Publisher) Run(ctx context.Context, nc *nats.Conn, speed float64) error
 	defer timer.Stop()
 	for n := 0; p.opts.Ticks == 0 || n < p.opts.Ticks; n++ {
 		if interval > 0 {
-			timer.Reset(time.Until(begin.Add(time.Duration(n) * interval)))
+			due := begin.Add(time.Duration(n) * interval)
+			if late := time.Since(due); late > maxLate*interval {
+				// The ticks due meanwhile, published in a burst, moved
+				// the data minutes ahead at once (a 15 s outage at 20x:
+				// 5 simulated minutes), past omen's in-memory window
+				// for the steps not yet evaluated, which it then
+				// skipped: the schedule moves so this tick is due now.
+				begin = begin.Add(late)
+				due = due.Add(late)
+			}
+			timer.Reset(time.Until(due))
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -151,18 +164,8 @@ func (p *Publisher) Run(ctx context.Context, nc *nats.Conn, speed float64) error
 			return err
 		}
 		tick := p.fleet.Advance()
-		again, err := p.publishTick(ctx, nc, js, tick)
-		if err != nil {
+		if err := p.publishTick(ctx, nc, js, tick); err != nil {
 			return err
-		}
-		if again && interval > 0 {
-			// An outage held the tick up: the fleet's time resumes from
-			// it at speed, the next tick an interval from now. The ticks
-			// due meanwhile, published in a burst, moved the data minutes
-			// ahead at once (a 15 s outage at 20x: 5 simulated minutes),
-			// past omen's in-memory window for the steps not yet
-			// evaluated, which it then skipped.
-			begin = time.Now().Add(-time.Duration(n) * interval)
 		}
 		p.ticks.Inc()
 		if p.opts.OnTick != nil {
@@ -171,6 +174,11 @@ func (p *Publisher) Run(ctx context.Context, nc *nats.Conn, speed float64) error
 	}
 	return nil
 }
+
+// maxLate is how many intervals past its due time a tick of Run may be
+// and still be caught up (published at once, the ticks after it at their
+// times): a tick later than that moves the schedule.
+const maxLate = 2
 
 // retryWait is the pause between two attempts of publishTick to publish
 // a tick again (omen's own NATS connection reconnects every second).
@@ -196,9 +204,8 @@ const reconnectGrace = 30 * time.Second
 // ends, nc is closed (it gave up reconnecting) or the publish fails while
 // nc is connected past the grace of its last reconnect: that error is
 // returned. A server restarted under omen demo stopped it after
-// AckTimeout, while omen run keeps reconnecting. again is whether the
-// tick was published again (acknowledged after a failed attempt).
-func (p *Publisher) publishTick(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, tick Tick) (again bool, err error) {
+// AckTimeout, while omen run keeps reconnecting.
+func (p *Publisher) publishTick(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, tick Tick) error {
 	reconnects := nc.Stats().Reconnects
 	var graceEnd time.Time // zero until a reconnect during the tick
 	observe := func() {
@@ -209,11 +216,11 @@ func (p *Publisher) publishTick(ctx context.Context, nc *nats.Conn, js jetstream
 	for attempt := 1; ; attempt++ {
 		err := p.publish(ctx, js, tick)
 		if err == nil || ctx.Err() != nil || nc.IsClosed() {
-			return attempt > 1, err
+			return err
 		}
 		observe()
 		if nc.IsConnected() && !time.Now().Before(graceEnd) {
-			return attempt > 1, err
+			return err
 		}
 		// The daemon's connection logs the outage; a tick still
 		// failing once reconnected (JetStream slow to recover) says so
@@ -227,7 +234,7 @@ func (p *Publisher) publishTick(ctx context.Context, nc *nats.Conn, js jetstream
 		for waited := false; !waited || !nc.IsConnected() && !nc.IsClosed(); waited = true {
 			select {
 			case <-ctx.Done():
-				return attempt > 1, ctx.Err()
+				return ctx.Err()
 			case <-time.After(retryWait):
 			}
 		}

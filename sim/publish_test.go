@@ -194,6 +194,46 @@ func TestPublisherSpeedAndCancel(t *testing.T) {
 	}
 }
 
+// TestPublisherLateTickResumes: a tick due more than maxLate intervals
+// ago (here the process held up 2 s, 20 intervals, after a tick) is
+// published at once and the ticks after it follow at speed, an interval
+// apart. The ticks due during the delay were published in a burst, which
+// moved omen's data minutes ahead at once; before, only a tick that had to
+// be published again after an outage moved the schedule, not one held up
+// otherwise (an acknowledgement slow to come, the process stopped).
+func TestPublisherLateTickResumes(t *testing.T) {
+	nc := startNATS(t)
+	// 15 s steps at speed 150: one tick every 100 ms.
+	const ticks, stallAfter, stall = 10, 3, 2 * time.Second
+	interval := DefaultStep / 150
+	var stallEnd, last time.Time
+	published := 0
+	p, err := NewPublisher(newFleet(t, Options{Seed: 1}), PublisherOptions{Ticks: ticks, CreateStream: true,
+		OnTick: func(Tick) {
+			last = time.Now()
+			if published++; published == stallAfter {
+				time.Sleep(stall)
+				stallEnd = time.Now()
+			}
+		}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Run(ctx, nc, 150); err != nil {
+		t.Fatal(err)
+	}
+	// The first tick after the delay is due at once, the others an
+	// interval apart: at least (ticks-stallAfter-1) intervals, on any
+	// machine; the burst took a few milliseconds.
+	after, want := last.Sub(stallEnd), time.Duration(ticks-stallAfter-1)*interval
+	if after < want {
+		t.Errorf("the %d ticks after a delay of %v took %v, want ≥ %v (an interval apart, not in a burst)", ticks-stallAfter, stall, after, want)
+	}
+	t.Logf("the %d ticks after the delay took %v", ticks-stallAfter, after)
+}
+
 func TestPublisherOptions(t *testing.T) {
 	f := newFleet(t, Options{})
 	for _, o := range []PublisherOptions{{Format: "csv"}, {Ticks: -1}, {AckTimeout: -time.Second}} {

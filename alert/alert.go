@@ -284,8 +284,8 @@ type Options struct {
 	// HTTPClient posts to the Alertmanagers Clients has no client for.
 	// Default: a new http.Client with a clone of http.DefaultTransport,
 	// its errors worded by httptransport.Explain (a server certificate
-	// that does not verify names the certificate, its issuer and the
-	// system's CAs it was checked against).
+	// that does not verify names the certificate, its issuer and, for an
+	// unknown authority, the system's CAs it was checked against).
 	HTTPClient *http.Client
 	// Clients are the HTTP clients of some Alertmanagers (their TLS
 	// settings and credentials), by URL as listed in Alertmanagers (a

@@ -2,9 +2,11 @@ package httptransport
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	promapi "github.com/prometheus/client_golang/api"
 
@@ -26,9 +28,11 @@ func Prometheus() http.RoundTripper {
 
 // Explain returns rt with two of its errors worded better: a server
 // certificate that does not verify gets the certificate's subject and
-// issuer and what it was checked against, the CAs of caFile (a
-// tls_config.ca_file) or, when caFile is "", the system's (Go's says
-// "certificate signed by unknown authority" alone); a failure of
+// issuer, and, when its authority is unknown, what it was checked
+// against, the CAs of caFile (a tls_config.ca_file) or, when caFile is
+// "", the system's (Go's says "certificate signed by unknown authority"
+// alone), when it expired, its NotAfter (its NotBefore when not yet
+// valid); a failure of
 // github.com/prometheus/common/config's transport to read or use its
 // settings' files (a password_file moved away) becomes a
 // clientsettings.Error, which says it is omen's settings, not the
@@ -58,11 +62,23 @@ func (t errorTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	case err == nil:
 	case errors.As(err, &ve) && len(ve.UnverifiedCertificates) > 0:
 		c := ve.UnverifiedCertificates[0]
-		against := "the system's CAs"
-		if t.caFile != "" {
-			against = fmt.Sprintf("the CAs of tls_config.ca_file %q", t.caFile)
+		var why string
+		var invalid x509.CertificateInvalidError
+		switch {
+		case errors.As(err, new(x509.UnknownAuthorityError)):
+			why = ", checked against the system's CAs"
+			if t.caFile != "" {
+				why = fmt.Sprintf(", checked against the CAs of tls_config.ca_file %q", t.caFile)
+			}
+		case errors.As(err, &invalid) && invalid.Reason == x509.Expired && invalid.Cert != nil:
+			// Reason Expired is also a certificate not yet valid.
+			if time.Now().Before(invalid.Cert.NotBefore) {
+				why = ", valid from " + invalid.Cert.NotBefore.UTC().Format(time.RFC3339)
+			} else {
+				why = ", expired at " + invalid.Cert.NotAfter.UTC().Format(time.RFC3339)
+			}
 		}
-		err = fmt.Errorf("%w (the server's certificate %q, issued by %q, checked against %s)", err, c.Subject.String(), c.Issuer.String(), against)
+		err = fmt.Errorf("%w (the server's certificate %q, issued by %q%s)", err, c.Subject.String(), c.Issuer.String(), why)
 	case clientsettings.FromLibrary(err):
 		err = &clientsettings.Error{Err: err}
 	}

@@ -67,9 +67,23 @@ func (ca *CA) Issue(t testing.TB, certFile, keyFile, cn string, server bool) *x5
 	return c
 }
 
+// IssueExpired is Issue of a server certificate for 127.0.0.1 that
+// expired an hour ago.
+func (ca *CA) IssueExpired(t testing.TB, certFile, keyFile, cn string) *x509.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{
+		Subject: pkix.Name{CommonName: cn}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: time.Now().Add(-time.Hour),
+	}
+	c, _ := writeCert(t, certFile, keyFile, tmpl, ca.Cert, ca.key)
+	return c
+}
+
 // writeCert writes tmpl as a certificate with a new key, signed by
 // parent's key pkey (self-signed when parent is nil), to certFile, and
-// the key to keyFile (not written when empty).
+// the key to keyFile (not written when empty). Without a NotAfter, tmpl
+// is valid from an hour ago to an hour from now.
 func writeCert(t testing.TB, certFile, keyFile string, tmpl, parent *x509.Certificate, pkey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -77,7 +91,9 @@ func writeCert(t testing.TB, certFile, keyFile string, tmpl, parent *x509.Certif
 		t.Fatal(err)
 	}
 	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
-	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	if tmpl.NotAfter.IsZero() {
+		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	}
 	if parent == nil {
 		parent, pkey = tmpl, key
 	}

@@ -1259,6 +1259,10 @@ func (p *Poller) instant(ctx context.Context, qs *querySet, ts, until time.Time,
 			failed[name] = err
 			switch {
 			case ctx.Err() != nil:
+			case httptransport.IsCertificate(err):
+				// The other queries' handshakes would fail alike, one
+				// each (and each in the server's log).
+				down = fmt.Errorf("not sent, the server's certificate does not verify (query %q): %w", name, err)
 			case serverFailing(err):
 				down = fmt.Errorf("not sent, the server failing (query %q failed after its retries): %w", name, err)
 			case !sentTimeout(err):
@@ -1299,8 +1303,9 @@ func sentTimeout(err error) bool {
 // and it would stop the poll's other queries at every poll. Nor is a
 // failure to read omen's own client settings (clientsettings.Error: a
 // password file moved away): each query fails at once, unsent, with it;
-// nor a server certificate that does not verify (each query's handshake
-// fails at once, see retryableQueryErr).
+// nor a server certificate that does not verify (the query's handshake
+// fails at once, see retryableQueryErr, and the poll's other queries
+// fail unsent with it, see instant).
 func serverFailing(err error) bool {
 	if clientsettings.Is(err) || httptransport.IsCertificate(err) {
 		return false // omen's own settings (a password file) or the certificate, not the server's state

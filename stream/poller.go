@@ -810,7 +810,7 @@ func (p *Poller) forgetRemoved(failing *errclass.Tracker[string], qs *querySet, 
 // expression and errorClass; the failures are counted by
 // omen_prometheus_queries_total{outcome="error"}. A failure to read
 // omen's own client settings and a server certificate that does not
-// verify are not logged here but by Run's settingsLogs, once for the
+// verify are not logged here but by Run's configErrorLogs, once for the
 // poll.
 func (p *Poller) logOutcome(failing *errclass.Tracker[string], qs *querySet, next time.Time, name string, err error) {
 	if err == nil {
@@ -827,7 +827,7 @@ func (p *Poller) logOutcome(failing *errclass.Tracker[string], qs *querySet, nex
 	}
 }
 
-// settingsLog logs a run of polls whose queries failed at once, not
+// configErrorLog logs a run of polls whose queries failed at once, not
 // retried, with an error of configuration that fails each of them alike
 // (is): omen's own client settings that do not read (newSettingsLog), or
 // a server certificate that does not verify (newCertificateLog): a WARN
@@ -837,7 +837,7 @@ func (p *Poller) logOutcome(failing *errclass.Tracker[string], qs *querySet, nex
 // its start and debug records only for as long as it went on, so that a
 // poller left without its password said so once. Run's goroutine alone
 // uses it.
-type settingsLog struct {
+type configErrorLog struct {
 	// is reports an error of the log's kind; past, an outcome that got
 	// past it (nil: any other).
 	is, past func(error) bool
@@ -856,8 +856,8 @@ type settingsLog struct {
 // newSettingsLog returns the log of omen's own client settings that do
 // not read (clientsettings.Error: a basic_auth.password_file moved away):
 // the queries fail unsent; any other outcome got past the settings.
-func newSettingsLog() *settingsLog {
-	return &settingsLog{is: clientsettings.Is,
+func newSettingsLog() *configErrorLog {
+	return &configErrorLog{is: clientsettings.Is,
 		first: "queries not sent: omen's client settings do not read (while they do not, logged again once a minute)",
 		again: "queries not sent: omen's client settings still do not read",
 		debug: "queries not sent: omen's client settings do not read",
@@ -871,8 +871,8 @@ func newSettingsLog() *settingsLog {
 // refused by the server, which it reached) got past it; a transport
 // error other than the certificate (a refused connection) tells nothing
 // of the certificate.
-func newCertificateLog() *settingsLog {
-	return &settingsLog{is: httptransport.IsCertificate, past: answered,
+func newCertificateLog() *configErrorLog {
+	return &configErrorLog{is: httptransport.IsCertificate, past: answered,
 		first: "queries failed: the server's certificate does not verify (while it does not, logged again once a minute)",
 		again: "queries failed: the server's certificate still does not verify",
 		debug: "queries failed: the server's certificate does not verify",
@@ -884,11 +884,11 @@ func newCertificateLog() *settingsLog {
 func answered(err error) bool { return err == nil || errors.As(err, new(*v1.Error)) }
 
 // poll starts a poll.
-func (l *settingsLog) poll() { l.err, l.failed, l.through = nil, 0, false }
+func (l *configErrorLog) poll() { l.err, l.failed, l.through = nil, 0, false }
 
 // note records a query's outcome; it reports true for an error of the
 // log's kind, which the poll's log record covers.
-func (l *settingsLog) note(err error) bool {
+func (l *configErrorLog) note(err error) bool {
 	if !l.is(err) {
 		if l.past == nil || l.past(err) {
 			l.through = true
@@ -903,7 +903,7 @@ func (l *settingsLog) note(err error) bool {
 }
 
 // log writes the poll's record, if any, at now.
-func (l *settingsLog) log(logger *slog.Logger, now time.Time) {
+func (l *configErrorLog) log(logger *slog.Logger, now time.Time) {
 	switch {
 	case l.err != nil:
 		f, first, again := l.runs.Fail(struct{}{}, now)

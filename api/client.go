@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -330,12 +331,53 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, bod
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
 	hc := c.HTTPClient
 	if hc == nil {
 		hc = http.DefaultClient
 	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+		hc = keepToken(hc)
+	}
 	return hc.Do(req)
+}
+
+// keepToken returns a copy of hc that follows a redirect only within the
+// origin (scheme, host and port) of the request it started from: net/http
+// carries the Authorization header to another port of the same host, from
+// https to http, and to a subdomain, so a redirect there would hand the
+// token to a server the user did not name. hc's own CheckRedirect (or
+// net/http's limit of 10 redirects) applies within the origin.
+func keepToken(hc *http.Client) *http.Client {
+	c := *hc
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if !SameOrigin(req.URL, via[0].URL) {
+			return fmt.Errorf("redirected to %s, another server than %s: not followed with the token (give that URL as the API's if it is omen's)",
+				req.URL.Redacted(), via[0].URL.Redacted())
+		}
+		if hc.CheckRedirect != nil {
+			return hc.CheckRedirect(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &c
+}
+
+// SameOrigin says whether a and b have the same scheme, host and port (a
+// missing port is the scheme's: 443 for https, 80 otherwise), ignoring
+// case.
+func SameOrigin(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }

@@ -25,8 +25,9 @@ import (
 // the first tick whose acknowledgements did not come within 10 s ("sim
 // publish tick …: no acknowledgement within 10s"), and its publisher's
 // connection gave up after 60 attempts. Once reconnected, the fleet resumes at the tick
-// the outage held up, and the outage skips no step: the ticks due during
-// the outage were published in a burst that moved the data past the
+// the outage held up, and the outage skips no step: before the publisher
+// moved its schedule (sim.Run, a tick due over 2 intervals ago), the
+// ticks due during the outage were published in a burst that moved the data past the
 // in-memory window of the steps not yet evaluated.
 func TestRunExternalNATSOutage(t *testing.T) {
 	testenv.VerifyNoLeaks(t)
@@ -104,7 +105,8 @@ func TestRunExternalNATSOutage(t *testing.T) {
 		t.Errorf("reconnect logged as %q, want omen run's INFO with down_for:\n%s", line, logs.String())
 	}
 	// The fleet's time resumes at the tick the outage held up: the ticks
-	// due meanwhile (12 s at 100x: 80 steps) were published in a burst,
+	// due meanwhile (12 s at 100x: 80 steps) were, before the schedule
+	// moved (sim.Run), published in a burst,
 	// which moved the data past the in-memory window of the steps not
 	// yet evaluated, skipped (56 of them in 5 WARNs within seconds of the
 	// reconnect). Only the skips of the 30 s after the reconnect count,

@@ -1225,7 +1225,10 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 // goes on. A Retry-After beyond until (the end of Run's poll step; zero:
 // none) fails the query at once and holds back the queries until it has
 // passed (see retry): while held, no query is sent, each fails at once as
-// above. Past until, no query is retried (see retry).
+// above. Past until, no query is retried (see retry). A server certificate that does
+// not verify (httptransport.IsCertificate) is not retried, and the
+// queries after it fail at once with it, unsent, not counted as the
+// server failing (each would make its own failing handshake).
 func (p *Poller) instant(ctx context.Context, qs *querySet, ts, until time.Time, report func(name string, err error)) (map[string][]telemetry.Sample, map[string]error) {
 	failed := map[string]error{}
 	samples := make(map[string][]telemetry.Sample, len(qs.names))

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,8 +11,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/internal/testenv"
@@ -57,16 +54,7 @@ func TestPollerConnectionsClosedAtStop(t *testing.T) {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	cfg := testConfig(t)
-	cfg.Prometheus = []config.PollerConfig{{URL: srv.URL}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	src, err := newSources(sourceOptions{Config: cfg, NATSURL: startEmbeddedNATS(t), Appender: &sampleRecorder{},
-		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := pollerSources(t, config.PollerConfig{URL: srv.URL})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.run(ctx) }()

@@ -48,16 +48,7 @@ func TestPollerUntrustedCAWithoutSettings(t *testing.T) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 
-	cfg := testConfig(t)
-	cfg.Prometheus = []config.PollerConfig{{URL: srv.URL, Name: "private-ca"}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	src, err := newSources(sourceOptions{Config: cfg, NATSURL: startEmbeddedNATS(t), Appender: &sampleRecorder{},
-		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := pollerSources(t, config.PollerConfig{URL: srv.URL, Name: "private-ca"})
 	t.Cleanup(src.nc.Close)
 	err = src.pollers[0].Eval(context.Background(), time.Now())
 	if err == nil {
@@ -88,16 +79,7 @@ func TestPollerPlainEntryAsksForGzip(t *testing.T) {
 		_, _ = io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
 	}))
 	t.Cleanup(srv.Close)
-	cfg := testConfig(t)
-	cfg.Prometheus = []config.PollerConfig{{URL: srv.URL, Name: "plain"}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	src, err := newSources(sourceOptions{Config: cfg, NATSURL: startEmbeddedNATS(t), Appender: &sampleRecorder{},
-		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := pollerSources(t, config.PollerConfig{URL: srv.URL, Name: "plain"})
 	t.Cleanup(src.nc.Close)
 	if err := src.pollers[0].Eval(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
@@ -107,4 +89,21 @@ func TestPollerPlainEntryAsksForGzip(t *testing.T) {
 	if len(got) != 1 || got[0] != "gzip" {
 		t.Errorf("Accept-Encoding of the poller's requests: %q; want gzip", got)
 	}
+}
+
+// pollerSources is the daemon's sources for the test config with the one
+// prometheus entry e (and an embedded NATS server), not started.
+func pollerSources(t *testing.T, e config.PollerConfig) *sources {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.Prometheus = []config.PollerConfig{e}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	src, err := newSources(sourceOptions{Config: cfg, NATSURL: startEmbeddedNATS(t), Appender: &sampleRecorder{},
+		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +14,6 @@ import (
 	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/store"
-	"github.com/omen-sre/omen/ui"
 )
 
 // TestEscalatedAlertFingerprints: an alert that fired warning and
@@ -53,26 +50,12 @@ func TestEscalatedAlertFingerprints(t *testing.T) {
 	warnFP, critFP := amFP(alert.SeverityWarning), amFP(alert.SeverityCritical)
 
 	listed := true
-	b, err := api.NewStoreBackend(api.StoreOptions{Store: st, Alerts: func() []alert.Alert {
+	srv := apiServer(t, api.StoreOptions{Store: st, Alerts: func() []alert.Alert {
 		if !listed {
 			return nil
 		}
 		return al.listed()
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	u, err := ui.New(ui.Options{Backend: b, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := api.New(api.Options{Backend: b, ListenAddress: "127.0.0.1:0", UI: u, Registerer: p.reg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
+	}}, p.reg)
 	ctx := context.Background()
 	get := func(path string) (int, string) {
 		t.Helper()

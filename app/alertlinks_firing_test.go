@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +12,6 @@ import (
 	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/store"
-	"github.com/omen-sre/omen/ui"
 )
 
 // TestAlertLinksPerFiring: an alert that fires, resolves and fires again
@@ -29,27 +26,13 @@ import (
 func TestAlertLinksPerFiring(t *testing.T) {
 	p := newAlertPipeline(t, alertPipelineOptions{failure: 0.01, explain: true}) // everything alerts
 	st, al := p.st, p.al
-	log := slog.New(slog.DiscardHandler)
 	listed := true
-	b, err := api.NewStoreBackend(api.StoreOptions{Store: st, Alerts: func() []alert.Alert {
+	srv := apiServer(t, api.StoreOptions{Store: st, Alerts: func() []alert.Alert {
 		if !listed {
 			return nil
 		}
 		return al.Alerts()
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := ui.New(ui.Options{Backend: b, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := api.New(api.Options{Backend: b, ListenAddress: "127.0.0.1:0", UI: u, Registerer: p.reg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
+	}}, p.reg)
 	get := func(link string) (int, string) {
 		t.Helper()
 		path := strings.TrimPrefix(link, "http://127.0.0.1:1")

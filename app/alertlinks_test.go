@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/store"
@@ -128,4 +130,26 @@ func TestUnexplainedAlertLinks(t *testing.T) {
 	if err != nil || x.PredictionID != fa.PredictionID || x.Probability != 0.9 || x.Error == "" || len(x.Attribution.Groups) != 0 {
 		t.Errorf("explanation of the unexplained alert: %+v, %v", x, err)
 	}
+}
+
+// apiServer serves the API and UI over the store backend of o, its
+// metrics registered with reg, until the test ends.
+func apiServer(t *testing.T, o api.StoreOptions, reg prometheus.Registerer) *httptest.Server {
+	t.Helper()
+	b, err := api.NewStoreBackend(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	u, err := ui.New(ui.Options{Backend: b, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := api.New(api.Options{Backend: b, ListenAddress: "127.0.0.1:0", UI: u, Registerer: reg, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	return srv
 }

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"log/slog"
 	"maps"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,7 +21,6 @@ import (
 	"github.com/omen-sre/omen/config"
 	"github.com/omen-sre/omen/features"
 	"github.com/omen-sre/omen/store"
-	"github.com/omen-sre/omen/ui"
 )
 
 // TestCauseLinksResolve: with a dependency graph, root causes are
@@ -99,21 +96,7 @@ func TestCauseLinksResolve(t *testing.T) {
 		setWorstEntities(&n, worst)
 		return n, err
 	}
-	b, err := api.NewStoreBackend(api.StoreOptions{Store: st, Explain: explainNow, Dependencies: deps})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	u, err := ui.New(ui.Options{Backend: b, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := api.New(api.Options{Backend: b, ListenAddress: "127.0.0.1:0", UI: u, Registerer: prometheus.NewRegistry(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
+	srv := apiServer(t, api.StoreOptions{Store: st, Explain: explainNow, Dependencies: deps}, prometheus.NewRegistry())
 	get := func(method, path string) (int, string) {
 		t.Helper()
 		req, err := http.NewRequestWithContext(ctx, method, srv.URL+path, nil)

@@ -49,10 +49,12 @@ func nkeyUser(t *testing.T) (pub, seed string) {
 
 // operatorServer is a nats-server in operator (JWT) mode: an operator, a
 // system account and an account with JetStream, whose users' credentials
-// files creds makes.
+// files creds makes; revoke revokes one of them.
 type operatorServer struct {
-	url     string
-	account nkeys.KeyPair
+	url      string
+	account  nkeys.KeyPair
+	operator nkeys.KeyPair // signs the account's JWT
+	system   nkeys.KeyPair // the system account, whose users push account JWTs
 }
 
 func newOperatorServer(t *testing.T) *operatorServer {
@@ -67,21 +69,64 @@ func newOperatorServer(t *testing.T) *operatorServer {
 	account := func(js bool) (string, string, nkeys.KeyPair) {
 		kp := mustPair(t, nkeys.CreateAccount)
 		pub, _ := kp.PublicKey()
-		ac := jwt.NewAccountClaims(pub)
-		if js {
-			ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
-		}
-		s, err := ac.Encode(op)
+		s, err := accountClaims(pub, js).Encode(op)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return pub, s, kp
 	}
-	sysPub, sysJWT, _ := account(false)
+	sysPub, sysJWT, sys := account(false)
 	accPub, accJWT, acc := account(true)
 	conf := fmt.Sprintf("operator: %q\nsystem_account: %s\nresolver: MEMORY\nresolver_preload: {\n  %s: %q\n  %s: %q\n}\n",
 		writeFile(t, dir, "operator.jwt", opJWT), sysPub, sysPub, sysJWT, accPub, accJWT)
-	return &operatorServer{url: testenv.NATSServer(t, "-c", writeFile(t, dir, "server.conf", conf)), account: acc}
+	return &operatorServer{url: testenv.NATSServer(t, "-c", writeFile(t, dir, "server.conf", conf)),
+		account: acc, operator: op, system: sys}
+}
+
+// accountClaims returns the claims of the account pub, with JetStream if
+// js.
+func accountClaims(pub string, js bool) *jwt.AccountClaims {
+	ac := jwt.NewAccountClaims(pub)
+	if js {
+		ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+	}
+	return ac
+}
+
+// revoke revokes the user of the credentials file text userCreds (its
+// JWTs issued until now), as `nsc revocations add-user` and `nsc push`
+// do: the account's JWT with the revocation, sent by a system account
+// user to $SYS.REQ.ACCOUNT.<account>.CLAIMS.UPDATE, which the server
+// applies to the connections it has.
+func (o *operatorServer) revoke(t *testing.T, userCreds string) {
+	t.Helper()
+	u, err := jwt.ParseDecoratedJWT([]byte(userCreds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc, err := jwt.DecodeUserClaims(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accPub, _ := o.account.PublicKey()
+	ac := accountClaims(accPub, true)
+	ac.Revoke(uc.Subject)
+	accJWT, err := ac.Encode(o.operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(o.url, nats.UserCredentials(writeFile(t, t.TempDir(), "sys.creds", creds(t, o.system))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	msg, err := nc.Request("$SYS.REQ.ACCOUNT."+accPub+".CLAIMS.UPDATE", []byte(accJWT), 10*time.Second)
+	if err != nil {
+		t.Fatalf("push the account's JWT: %v", err)
+	}
+	if !strings.Contains(string(msg.Data), "jwt updated") {
+		t.Fatalf("push the account's JWT: the server answered %s", msg.Data)
+	}
 }
 
 func mustPair(t *testing.T, create func() (nkeys.KeyPair, error)) nkeys.KeyPair {

@@ -317,3 +317,78 @@ func TestNATSUserExpiredLogged(t *testing.T) {
 	default:
 	}
 }
+
+// TestNATSUserRevokedLogged: a user JWT the account revokes while omen is
+// connected (`nsc revocations add-user`, the account's JWT pushed to
+// Debian nats-server 2.9 in operator mode, which ends the connections of
+// that user with "User Authentication Revoked") is logged with its cause
+// at WARN; the server refuses the reconnects after with "Authorization
+// Violation", which stream.AuthRefused recognises (the reconnect log's
+// class "auth"), logged at WARN once; omen runs on, retrying every
+// second, and a credentials file of another user (a Secret renewed) lets
+// it in again at the next attempt, where it ingests.
+func TestNATSUserRevokedLogged(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	op := newOperatorServer(t)
+	dir := t.TempDir()
+	first := creds(t, op.account)
+	credsFile := writeFile(t, dir, "omen.creds", first)
+	logs := &testenv.SyncBuffer{}
+	a := startApp(t, t.TempDir(), func(o *Options) {
+		o.NATSURL, o.NATSListenAddress, o.NATSClient = op.url, "", NATSClient{CredsFile: credsFile}
+		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	op.revoke(t, first)
+	const refused = "reconnect to NATS (while it fails, logged again once a minute)"
+	waitFor(t, "the refused reconnect logged", 30*time.Second, func() bool { return strings.Contains(logs.String(), refused) })
+	// Three more attempts (one a second): omen runs on, and has not
+	// logged them.
+	select {
+	case <-a.Done():
+		t.Fatalf("omen stopped while the server refused its revoked user: %v\n%s", a.Err(), logs.String())
+	case <-time.After(3 * time.Second):
+	}
+	out := logs.String()
+	if line := logLine(out, "authentication revoked"); !strings.Contains(line, "level=WARN") {
+		t.Errorf("revocation logged as %q, want a WARN naming it:\n%s", line, out)
+	}
+	line := logLine(out, refused)
+	if !strings.Contains(line, "level=WARN") || !strings.Contains(line, "Authorization Violation") {
+		t.Errorf("refused reconnect logged as %q, want a WARN with the server's Authorization Violation:\n%s", line, out)
+	}
+	if n := strings.Count(out, "Authorization Violation"); n != 1 || strings.Contains(out, "still failing") {
+		t.Errorf("refusal logged %d times, want once in the first minute:\n%s", n, out)
+	}
+	// The refusal, as a connect of the revoked user gets it.
+	err := func() error {
+		nc, err := nats.Connect(op.url, nats.UserCredentials(credsFile), nats.NoReconnect())
+		if err == nil {
+			nc.Close()
+		}
+		return err
+	}()
+	if err == nil || err.Error() != "nats: Authorization Violation" {
+		t.Errorf("connect of the revoked user: %v, want \"nats: Authorization Violation\"", err)
+	}
+	if !stream.AuthRefused(err) || natsFailureClass(err) != "auth" {
+		t.Errorf("AuthRefused(%v) = %v, reconnect failure class %q, want true and auth", err, stream.AuthRefused(err), natsFailureClass(err))
+	}
+
+	writeFile(t, dir, "omen.creds", creds(t, op.account))
+	waitFor(t, "omen reconnected", 20*time.Second, func() bool { return strings.Contains(logs.String(), "NATS reconnected") })
+	if line := logLine(logs.String(), "NATS reconnected"); !strings.Contains(line, "failed_attempts=") {
+		t.Errorf("reconnect logged as %q, want the failed attempts", line)
+	}
+	pubCreds := writeFile(t, dir, "pub.creds", creds(t, op.account))
+	start := time.Now().Add(-time.Minute).Truncate(5 * time.Second)
+	publishWith(t, op.url, []nats.Option{nats.UserCredentials(pubCreds)}, "omen.metrics.influx", podLines(0, start, 2))
+	waitFor(t, "the message published after the reconnect stored", 20*time.Second, func() bool {
+		n, _ := countBatches(t, a.Store())
+		return n == 1
+	})
+	select {
+	case <-a.Done():
+		t.Fatalf("omen stopped: %v", a.Err())
+	default:
+	}
+}

@@ -269,6 +269,13 @@ type Poller struct {
 	// attempt: a catch-up's range query has one): no query of Run's, live
 	// or catch-up, is sent before its end.
 	hold atomic.Pointer[retryHold]
+	// verified is set while the server's certificate is known to verify
+	// for some of its connections: a query of the poller's got an answer
+	// since its start or since the last poll a certificate error stopped
+	// (see instant). A certificate error then may be one replica's behind
+	// a load balancer (mid-rotation), which the next query, on another
+	// connection, passes.
+	verified atomic.Bool
 }
 
 // retryHold is a Retry-After that holds back the poller's instant queries
@@ -1228,7 +1235,16 @@ func (p *Poller) Eval(ctx context.Context, ts time.Time) error {
 // above. Past until, no query is retried (see retry). A server certificate that does
 // not verify (httptransport.IsCertificate) is not retried, and the
 // queries after it fail at once with it, unsent, not counted as the
-// server failing (each would make its own failing handshake).
+// server failing (each would make its own failing handshake: 40 a poll
+// of 40 queries), but for one probe when the certificate has verified
+// before (verified: a query answered since the poller's start or since
+// the last poll a certificate error stopped): the next query is sent on
+// another connection (an idle one, or a new dial), which passes behind a
+// load balancer where one replica's certificate is bad (mid-rotation),
+// and the poll goes on; when the probe's certificate does not verify
+// either, the queries after it fail unsent. A certificate bad on every
+// replica thus costs one handshake a poll, two at the first poll after
+// it went bad.
 func (p *Poller) instant(ctx context.Context, qs *querySet, ts, until time.Time, report func(name string, err error)) (map[string][]telemetry.Sample, map[string]error) {
 	failed := map[string]error{}
 	samples := make(map[string][]telemetry.Sample, len(qs.names))
@@ -1236,7 +1252,8 @@ func (p *Poller) instant(ctx context.Context, qs *querySet, ts, until time.Time,
 	if h := p.held(); h != nil {
 		down = fmt.Errorf("not sent, held back until %s by the server's Retry-After: %w", h.until.Format(time.RFC3339), h.err)
 	}
-	timedOut := "" // the query sent last, when it timed out once sent
+	timedOut := ""   // the query sent last, when it timed out once sent
+	certFailed := "" // the query sent last, when its certificate did not verify and the next query is a probe
 	for _, name := range qs.names {
 		if down != nil {
 			p.queryCount.WithLabelValues("instant", "error").Inc()
@@ -1258,14 +1275,30 @@ func (p *Poller) instant(ctx context.Context, qs *querySet, ts, until time.Time,
 			val, w, _, err = p.api.Query(ctx, qs.exprs[name], ts, v1.WithTimeout(p.opts.Timeout))
 			return w, err
 		}, name)
+		cert := err != nil && httptransport.IsCertificate(err)
+		if !cert {
+			certFailed = "" // the probe's handshake passed, or there was none to probe
+		}
+		if answered(err) {
+			p.verified.Store(true)
+		}
 		if err != nil {
 			failed[name] = err
 			switch {
 			case ctx.Err() != nil:
-			case httptransport.IsCertificate(err):
+			case cert && certFailed == "" && p.verified.Load():
+				// It verified before: maybe one replica's certificate
+				// behind a load balancer. The next query is the probe.
+				certFailed = name
+			case cert:
 				// The other queries' handshakes would fail alike, one
 				// each (and each in the server's log).
-				down = fmt.Errorf("not sent, the server's certificate does not verify (query %q): %w", name, err)
+				p.verified.Store(false)
+				if certFailed != "" {
+					down = fmt.Errorf("not sent, the server's certificate does not verify (queries %q and %q, on two connections): %w", certFailed, name, err)
+				} else {
+					down = fmt.Errorf("not sent, the server's certificate does not verify (query %q): %w", name, err)
+				}
 			case serverFailing(err):
 				down = fmt.Errorf("not sent, the server failing (query %q failed after its retries): %w", name, err)
 			case !sentTimeout(err):

@@ -4,18 +4,23 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/omen-sre/omen/internal/httptransport"
 	"github.com/omen-sre/omen/internal/testenv"
@@ -27,10 +32,19 @@ import (
 // handshakes clients started with it.
 func untrustedServer(t *testing.T) (*httptest.Server, *x509.Certificate, *atomic.Int64) {
 	t.Helper()
+	ca := testenv.NewCA(t, t.TempDir(), "omen-test-private-ca")
+	srv, hellos := tlsServer(t, ca, "prometheus.test")
+	return srv, ca.Cert, hellos
+}
+
+// tlsServer starts a Prometheus-like HTTPS server (each query's answer an
+// empty vector) whose certificate for 127.0.0.1, named cn, ca issued, and
+// returns it and the count of the TLS handshakes clients started with it.
+func tlsServer(t *testing.T, ca *testenv.CA, cn string) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
 	dir := t.TempDir()
-	ca := testenv.NewCA(t, dir, "omen-test-private-ca")
 	certFile, keyFile := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
-	ca.Issue(t, certFile, keyFile, "prometheus.test", true)
+	ca.Issue(t, certFile, keyFile, cn, true)
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +59,67 @@ func untrustedServer(t *testing.T) (*httptest.Server, *x509.Certificate, *atomic
 	srv.Config.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError) // the handshakes the poller refuses
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return srv, ca.Cert, &hellos
+	return srv, &hellos
+}
+
+// roundRobinProxy listens on a random port of 127.0.0.1 and forwards its
+// i-th connection to backends[i % len(backends)] (host:port), as a TCP
+// load balancer does (TLS passes through); it returns its address.
+func roundRobinProxy(t *testing.T, backends ...string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		conns  []net.Conn
+		closed bool
+	)
+	keep := func(cs ...net.Conn) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		conns = append(conns, cs...)
+		return !closed
+	}
+	pipe := func(dst, src net.Conn) {
+		defer wg.Done()
+		_, _ = io.Copy(dst, src)
+		_ = dst.Close()
+		_ = src.Close()
+	}
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", backends[i%len(backends)])
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			if !keep(c, b) {
+				_, _ = c.Close(), b.Close()
+				return
+			}
+			wg.Add(2)
+			go pipe(b, c)
+			go pipe(c, b)
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		closed = true
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
 }
 
 // TestPollerCertificateNotRetried: a query to a server whose certificate
@@ -144,4 +218,118 @@ func TestPollerCertificateLogThrottled(t *testing.T) {
 		reminder: `still does not verify"`,
 		info:     `msg="the server's certificate verifies again: queries answered"`,
 	})
+}
+
+// TestPollerCertificateProbe: behind a load balancer whose replicas'
+// certificates do not all verify (one replica's replaced by a CA omen
+// does not trust, mid-rotation), a query whose connection reached the bad
+// replica fails with its certificate error, and the poll's next query is
+// sent as a probe, on another connection: it reaches a good replica and
+// the poll goes on, when the certificate has verified before. Once the
+// probe's certificate does not verify either (every replica bad), the
+// queries after it fail unsent, and the next polls, the certificate not
+// having verified since, send one query: one handshake a poll
+// (TestPollerCertificateNotRetried). Since a certificate error stopped
+// the poll's other queries unsent, a poll whose first connection reached
+// the bad replica failed whole, where each query had dialled again.
+func TestPollerCertificateProbe(t *testing.T) {
+	verifyNoLeaks(t)
+	dir := t.TempDir()
+	ca, other := testenv.NewCA(t, dir, "omen-test-ca"), testenv.NewCA(t, dir, "omen-test-other-ca")
+	for _, tc := range []struct {
+		name string
+		// bad[i]: the proxy's connection i (round robin) goes to the
+		// replica whose certificate omen does not trust.
+		bad []bool
+		// Per poll after a first one that succeeds (each on new
+		// connections): the queries that fail, the ones of them unsent,
+		// and the bad replica's handshakes so far.
+		polls []certPoll
+	}{
+		{
+			name: "one replica of two bad",
+			bad:  []bool{false, true},
+			polls: []certPoll{
+				{failed: []string{"a"}, hellos: 1},
+				{failed: []string{"a"}, hellos: 2},
+			},
+		},
+		{
+			name: "every replica bad after the first connection",
+			bad:  []bool{false, true, true, true, true, true},
+			polls: []certPoll{
+				{failed: []string{"a", "b", "c"}, unsent: []string{"c"}, hellos: 2},
+				{failed: []string{"a", "b", "c"}, unsent: []string{"b", "c"}, hellos: 3},
+				{failed: []string{"a", "b", "c"}, unsent: []string{"b", "c"}, hellos: 4},
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			good, _ := tlsServer(t, ca, "prometheus-0")
+			bad, badHellos := tlsServer(t, other, "prometheus-1")
+			var backends []string
+			for _, b := range tc.bad {
+				if b {
+					backends = append(backends, bad.Listener.Addr().String())
+				} else {
+					backends = append(backends, good.Listener.Addr().String())
+				}
+			}
+			lb := roundRobinProxy(t, backends...)
+			rt, err := commoncfg.NewRoundTripperFromConfig(commoncfg.HTTPClientConfig{TLSConfig: commoncfg.TLSConfig{CAFile: ca.File}}, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := NewPoller(&MemAppender{}, PollerOptions{URL: "https://" + lb, Queries: map[string]string{"a": "up", "b": "vector(1)", "c": "vector(2)"},
+				MaxRetries: 3, RetryBackoff: 50 * time.Millisecond, RoundTripper: httptransport.Explain(rt, ca.File)}, prometheus.NewRegistry(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(p.closeIdleConnections)
+			if err := p.Eval(context.Background(), time.Now()); err != nil {
+				t.Fatalf("first poll, through the good replica: %v", err)
+			}
+			for i, want := range tc.polls {
+				p.closeIdleConnections() // the poll's queries on new connections
+				err := p.Eval(context.Background(), time.Now())
+				if err == nil {
+					t.Fatalf("poll %d: no error", i+2)
+				}
+				var got certPoll
+				for _, name := range []string{"a", "b", "c"} {
+					if strings.Contains(err.Error(), fmt.Sprintf("query %q at", name)) {
+						got.failed = append(got.failed, name)
+					}
+					if unsentQuery(err.Error(), name) {
+						got.unsent = append(got.unsent, name)
+					}
+				}
+				got.hellos = badHellos.Load()
+				if !slices.Equal(got.failed, want.failed) || !slices.Equal(got.unsent, want.unsent) || got.hellos != want.hellos {
+					t.Errorf("poll %d: failed %q, unsent %q, %d handshakes with the bad replica; want %q, %q, %d:\n%v",
+						i+2, got.failed, got.unsent, got.hellos, want.failed, want.unsent, want.hellos, err)
+				}
+				if !strings.Contains(err.Error(), `issued by "CN=omen-test-other-ca"`) {
+					t.Errorf("poll %d: error does not name the bad certificate: %v", i+2, err)
+				}
+			}
+		})
+	}
+}
+
+// certPoll is a poll's outcome in TestPollerCertificateProbe.
+type certPoll struct {
+	failed, unsent []string
+	hellos         int64
+}
+
+// unsentQuery reports whether Eval's error text errs says the query name
+// was not sent for a certificate error.
+func unsentQuery(errs, name string) bool {
+	for l := range strings.Lines(errs) {
+		if strings.HasPrefix(l, fmt.Sprintf("query %q at ", name)) && strings.Contains(l, ": not sent, the server's certificate does not verify") {
+			return true
+		}
+	}
+	return false
 }

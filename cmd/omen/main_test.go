@@ -130,6 +130,9 @@ func TestUsageErrorsOnStderr(t *testing.T) {
 		{[]string{"train", "--window", "x"}, "omen train: invalid value \"x\" for flag -window: parse error\nsee omen train --help\n"},
 		{[]string{"check", "config", "--nope"}, "omen check config: flag provided but not defined: -nope\nsee omen check config --help\n"},
 		{[]string{"eval", "rca", "--dri", "x"}, "omen eval rca: flag provided but not defined: -dri (did you mean --dir?)\nsee omen eval rca --help\n"},
+		// Two edits of a four-letter flag: no typo of --top.
+		{[]string{"explain", "--nope", "x"}, "omen explain: flag provided but not defined: -nope\nsee omen explain --help\n"},
+		{[]string{"explain", "--tpo", "x"}, "omen explain: flag provided but not defined: -tpo (did you mean --top?)\nsee omen explain --help\n"},
 		{[]string{"store"}, "omen store: missing the subcommand (verify, backup or restore)\nsee omen store --help\n"},
 		{[]string{"store", "nope"}, "omen store: unknown subcommand \"nope\" (want verify, backup or restore)\nsee omen store --help\n"},
 		{[]string{"store", "verify", "x"}, "omen store verify: unexpected arguments [\"x\"] (the store is --storage.path's)\nsee omen store verify --help\n"},

@@ -64,3 +64,54 @@ func TestNearestWithin(t *testing.T) {
 		}
 	}
 }
+
+// TestNearestShort: a short word gets a hint only of a name at most one
+// edit per three letters away (of the longer of the two), a swap of two
+// adjacent letters one edit: --nope got --top (two edits of four letters,
+// within Nearest's 2), which it is no typo of.
+func TestNearestShort(t *testing.T) {
+	flags := []string{"top", "dir", "url", "history", "lookback", "window", "token-file", "storage.path"}
+	for _, tc := range []struct{ s, want string }{
+		{"nope", ""},
+		{"x", ""},
+		{"up", ""},
+		{"tpo", "top"},
+		{"to", "top"},
+		{"stop", "top"},
+		{"dri", "dir"},
+		{"ur", "url"},
+		{"windwo", "window"},
+		{"widnwo", "window"},
+		{"hist", ""},
+		{"histroy", "history"},
+		{"tokne-fiel", "token-file"},
+		{"storage-pth", "storage.path"},
+	} {
+		if got := Nearest(tc.s, flags); got != tc.want {
+			t.Errorf("Nearest(%q) = %q, want %q", tc.s, got, tc.want)
+		}
+	}
+}
+
+// TestEditDistance: a swap of two adjacent letters is one edit.
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0},
+		{"", "abc", 3},
+		{"abc", "abc", 0},
+		{"abc", "acb", 1},
+		{"ca", "abc", 3}, // no letter edited twice
+		{"nope", "top", 2},
+		{"kitten", "sitting", 3},
+	} {
+		if got := editDistance(tc.a, tc.b); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+		if got := editDistance(tc.b, tc.a); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.b, tc.a, got, tc.want)
+		}
+	}
+}

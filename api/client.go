@@ -53,9 +53,15 @@ func (c *Client) apiError(code int, typ, msg string) *Error {
 // Error is an error answer of the API.
 type Error struct {
 	StatusCode int
-	Type       string
-	Message    string
+	// Type is the API's errorType, or BadResponse.
+	Type    string
+	Message string
 }
+
+// BadResponse is the Type of an Error for an answer that is not omen's
+// API (a wrong URL, a proxy's or a login page): the client's own, no
+// errorType of the API's.
+const BadResponse = "bad_response"
 
 func (e *Error) Error() string {
 	if e.NoRoute() {
@@ -81,7 +87,7 @@ var ErrNoRoute = errors.New("no API route")
 // ErrUnavailable and 507 to store.ErrDiskFull (an answer that is not
 // omen's API maps to none).
 func (e *Error) Unwrap() error {
-	if e.Type == "bad_response" {
+	if e.Type == BadResponse {
 		return nil // not omen's API: its 404 says nothing of omen's data
 	}
 	if e.NoRoute() {

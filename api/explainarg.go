@@ -198,7 +198,6 @@ func (c *Client) didYouMean(ctx context.Context, name, suffix string) string {
 			return "; did you mean " + strconv.Quote(near+suffix) + "?" + partial
 		}
 	}
-	const most = 5
 	switch {
 	case len(like) == 0 && cut:
 		return fmt.Sprintf("; none ends in /%s%s", name, partial)
@@ -206,10 +205,8 @@ func (c *Client) didYouMean(ctx context.Context, name, suffix string) string {
 		return ""
 	case len(like) == 1:
 		return "; did you mean " + like[0] + "?" + partial
-	case len(like) > most:
-		return fmt.Sprintf("; entities ending in /%s: %s and %d more%s", name, strings.Join(like[:most], ", "), len(like)-most, partial)
 	}
-	return fmt.Sprintf("; entities ending in /%s: %s%s", name, strings.Join(like, ", "), partial)
+	return fmt.Sprintf("; entities ending in /%s: %s%s", name, words.JoinSome(like, 5), partial)
 }
 
 // typoEdits is how many letters an entity may be off from a current one

@@ -553,11 +553,11 @@ func (c *Client) decodeError(resp *http.Response, method, path string) error {
 // with --web.tls-cert-file asked at http://) says to use https://.
 func notOmen(resp *http.Response, body []byte, method, path string) *Error {
 	if resp.StatusCode == http.StatusBadRequest && bytes.Contains(body, []byte(httpToHTTPS)) {
-		return &Error{StatusCode: resp.StatusCode, Type: "bad_response",
+		return &Error{StatusCode: resp.StatusCode, Type: BadResponse,
 			Message: fmt.Sprintf("%s %s: the server answers HTTPS, not plain HTTP (%s, %q): use an https:// URL",
 				method, path, resp.Status, httpToHTTPS)}
 	}
-	return &Error{StatusCode: resp.StatusCode, Type: "bad_response",
+	return &Error{StatusCode: resp.StatusCode, Type: BadResponse,
 		Message: fmt.Sprintf("%s %s: not an omen API response (%s, %q): is the URL omen's web address?",
 			method, path, resp.Status, resp.Header.Get("Content-Type"))}
 }

@@ -93,7 +93,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 			ue *url.Error
 			ae *api.Error
 		)
-		if linked && (errors.As(err, &ue) || errors.As(err, &ae) && ae.Type == "bad_response") {
+		if linked && (errors.As(err, &ue) || errors.As(err, &ae) && ae.Type == api.BadResponse) {
 			// No answer of omen's from the link's URL (unreachable from
 			// here, a login page): say where it came from.
 			fmt.Fprintf(stderr, "omen explain: asked %s, the omen the link is under; give --url to ask another (its --web.listen-address)\n", redact.URL(c.URL))

@@ -88,6 +88,15 @@ func evalDataset(ctx context.Context, kind string, args []string, stdout, stderr
 		fmt.Fprintf(stderr, "omen eval %s: unknown --detector %q (want %s or %s)\n", kind, *detector, training.DetectorLSTM, training.DetectorAR)
 		return 2
 	}
+	if *detector != training.DetectorAR {
+		// The LSTM's limits (--hidden 9000), before the files are read:
+		// the model is made only after them (exit 1 then, once per
+		// entity). The ar baseline has no such model.
+		if err := (model.Config{Window: *window, Horizon: 1, Hidden: *hidden}).CheckSizes(); err != nil {
+			fmt.Fprintf(stderr, "omen eval %s: %s\n", kind, strings.ReplaceAll(err.Error(), "\n", "; "))
+			return 2
+		}
+	}
 	switch {
 	case *loss != "" && *loss != model.LossMSE && *loss != model.LossHuber:
 		fmt.Fprintf(stderr, "omen eval %s: unknown --loss %q (want %s or %s)\n", kind, *loss, model.LossMSE, model.LossHuber)

@@ -416,6 +416,13 @@ func TestFlagValidation(t *testing.T) {
 		{[]string{"eval", "smd", "--max-rows", "-1"}, 2, "--max-rows -1, want at least 1"},
 		{[]string{"eval", "smd", "--epochs", "-1"}, 2, "--epochs -1, want at least 1"},
 		{[]string{"eval", "asd", "--window", "1"}, 2, "--window 1, want at least 2"},
+		// The LSTM's limits, checked before the files are read: they
+		// failed once they were read (exit 1, here "no entities in …").
+		{[]string{"eval", "smd", "--dir", missing, "--hidden", "9000"}, 2, "omen eval smd: model config: hidden 9000: want 1..8192\n"},
+		{[]string{"eval", "asd", "--dir", missing, "--window", "20000", "--hidden", "9000"}, 2,
+			"omen eval asd: model config: window 20000: want 1..16384; hidden 9000: want 1..8192\n"},
+		// The ar baseline makes no LSTM: its --hidden is unused.
+		{[]string{"eval", "smd", "--dir", missing, "--detector", "ar", "--hidden", "9000"}, 1, "does not exist\n"},
 		{[]string{"train", "--epochs", "-1", "--source", "csv", "--dir", missing}, 2, "omen train: --epochs -1"},
 		{[]string{"train", "--members", "-1", "--source", "csv", "--dir", missing}, 2, "omen train: --members -1"},
 		// The model's limits, checked before the history is read: they

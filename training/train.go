@@ -227,6 +227,15 @@ type TrainReport struct {
 	// which a failure threshold chosen on validation failures rests on (0
 	// without validation positives).
 	ValOnsets int `json:"val_onsets"`
+	// FailingSteps is the number of steps of the history (both parts)
+	// its failure labels mark failing; FailureOnsets, those of them after
+	// a step not failing: failures that start inside the history, not
+	// under way at a series' first step. With failing steps and no
+	// positive window (Positives and ValPositives 0), no window precedes
+	// an onset: each failure is under way at its series' first step or
+	// starts before a window of Window steps has ended.
+	FailingSteps  int `json:"failing_steps"`
+	FailureOnsets int `json:"failure_onsets"`
 	// ThresholdWarning, when not empty, says that the failure threshold
 	// is uncertain: it was chosen from fewer than MinLeadFloorOnsets
 	// validation onsets. The model's threshold method and its metadata
@@ -260,6 +269,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	if len(series) == 0 {
 		return nil, rep, errors.New("the source returned no series")
 	}
+	rep.FailingSteps, rep.FailureOnsets = failureSteps(series)
 	features := series[0].Features
 	for _, s := range series {
 		if !equalStrings(s.Features, features) {
@@ -592,6 +602,23 @@ func uncertainThreshold(onsets int) string {
 		s = ""
 	}
 	return fmt.Sprintf("uncertain: chosen from %d validation failure onset%s, fewer than %d", onsets, s, MinLeadFloorOnsets)
+}
+
+// failureSteps counts the steps of ss that their labels mark failing,
+// and the onsets among them: failing steps after a step not failing (a
+// series' first step is none, its failure may have started before).
+func failureSteps(ss []*dataset.Series) (failing, onsets int) {
+	for _, s := range ss {
+		for i, l := range s.Labels {
+			if l {
+				failing++
+				if i > 0 && !s.Labels[i-1] {
+					onsets++
+				}
+			}
+		}
+	}
+	return failing, onsets
 }
 
 // countOnsets counts the failure onsets of the validation series ss (a

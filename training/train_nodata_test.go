@@ -107,3 +107,33 @@ func TestTrainRecordsStep(t *testing.T) {
 		}
 	}
 }
+
+// TestFailureSteps: the failing steps of a history and its onsets, a
+// failing step after one not failing (a series' first step is none).
+func TestFailureSteps(t *testing.T) {
+	l := func(s string) []bool {
+		var out []bool
+		for _, c := range s {
+			out = append(out, c == '1')
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		labels           []string
+		failing, onsets int
+	}{
+		{nil, 0, 0},
+		{[]string{"0000"}, 0, 0},
+		{[]string{"1100"}, 2, 0},
+		{[]string{"0110", "1011"}, 5, 2},
+		{[]string{"1111"}, 4, 0},
+	} {
+		var ss []*dataset.Series
+		for _, s := range tc.labels {
+			ss = append(ss, &dataset.Series{Labels: l(s)})
+		}
+		if f, o := failureSteps(ss); f != tc.failing || o != tc.onsets {
+			t.Errorf("failureSteps(%q) = %d, %d; want %d, %d", tc.labels, f, o, tc.failing, tc.onsets)
+		}
+	}
+}

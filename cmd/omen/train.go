@@ -26,6 +26,7 @@ import (
 	"github.com/omen-sre/omen/internal/atomicfile"
 	"github.com/omen-sre/omen/internal/promurl"
 	"github.com/omen-sre/omen/internal/redact"
+	"github.com/omen-sre/omen/internal/words"
 	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 	"github.com/omen-sre/omen/training"
@@ -212,6 +213,14 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			// The failures are all in the held-out part.
 			why = fmt.Sprintf("the training part of the history holds no failure (its %d failure windows are all in the validation part, the %s held out); ",
 				rep.ValPositives, valPart(rep.ValSplit))
+		case rep.FailingSteps > 0 && rep.FailureOnsets == 0:
+			// Labelled, but no failure starts inside the history: the
+			// failure head learns from the windows before an onset.
+			why = fmt.Sprintf("the history holds failures (%d failing %s) but none starts inside it: each is already under way at its series' first step, and the failure head learns from the windows that end before a failure's onset; ",
+				rep.FailingSteps, words.Plural(rep.FailingSteps, "step", "steps"))
+		case rep.FailingSteps > 0:
+			why = fmt.Sprintf("the history holds failures (%d failing %s, %d %s) but no window ends within the horizon before an onset: each failure is under way at its series' first step or starts too early in it (or in its validation part) for a window of %d steps to end before it; ",
+				rep.FailingSteps, words.Plural(rep.FailingSteps, "step", "steps"), rep.FailureOnsets, words.Plural(rep.FailureOnsets, "onset", "onsets"), m.Config().Window)
 		case *source == "csv":
 			why += "no file read has a label column with a 1 in it; "
 		case client != nil && *source == "store":

@@ -260,3 +260,42 @@ func TestTrainPrometheusNoSeries(t *testing.T) {
 		t.Errorf("a model file was written: %v", err)
 	}
 }
+
+// TestTrainFailuresUnderWayWarns: a history whose failures are already
+// under way at its first step (or start before a window can end) has no
+// window that precedes an onset, so the failure head is disabled; the
+// warning says the history holds failures, and why none teaches it. It
+// said that no file had a label column with a 1 in it.
+func TestTrainFailuresUnderWayWarns(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, tc := range []struct {
+		name     string
+		from, to int // the failing steps
+		want     string
+	}{
+		{"under way at the first step", 0, 20,
+			"omen train: warning: the history holds failures (20 failing steps) but none starts inside it: each is already under way at its series' first step, and the failure head learns from the windows that end before a failure's onset; the model's failure threshold is 1"},
+		{"starting before the first window ends", 3, 13,
+			"omen train: warning: the history holds failures (10 failing steps, 1 onset) but no window ends within the horizon before an onset: each failure is under way at its series' first step or starts too early in it (or in its validation part) for a window of 8 steps to end before it; the model's failure threshold is 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString("t,a,b,label\n")
+			for i := range 400 {
+				label := 0
+				if i >= tc.from && i < tc.to {
+					label = 1
+				}
+				fmt.Fprintf(&b, "%d,%g,%g,%d\n", i, math.Sin(float64(i)/5), math.Cos(float64(i)/7), label)
+			}
+			file := strings.ReplaceAll(tc.name, " ", "-") + ".csv"
+			if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			rc, out, errs := omen(t, "train", "--source", "csv", "--dir", file, "--window", "8", "--hidden", "2", "--epochs", "1", "--out", "m.omen")
+			if rc != 0 || !strings.Contains(errs, tc.want) || strings.Contains(errs, "no file read has a label column") {
+				t.Fatalf("train = %d\nstdout %s\nstderr %s\nwant %q", rc, out, errs, tc.want)
+			}
+		})
+	}
+}

@@ -119,7 +119,7 @@ func TestFailureSteps(t *testing.T) {
 		return out
 	}
 	for _, tc := range []struct {
-		labels           []string
+		labels          []string
 		failing, onsets int
 	}{
 		{nil, 0, 0},

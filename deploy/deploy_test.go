@@ -171,7 +171,8 @@ func checkFlagValues(flags map[string]string) []error {
 			}
 		case "alertmanager.url":
 			err = checkURL(value, "http", "https")
-		case "config.file", "storage.path", "web.token-file", "web.tls-cert-file", "web.tls-key-file":
+		case "config.file", "storage.path", "web.token-file", "web.tls-cert-file", "web.tls-key-file",
+			"nats.creds-file", "nats.password-file", "nats.token-file", "nats.tls-ca-file", "nats.tls-cert-file", "nats.tls-key-file":
 			if !path.IsAbs(value) {
 				err = errors.New("want an absolute path")
 			}
@@ -389,6 +390,9 @@ func TestCheckFlagValues(t *testing.T) {
 		{"storage.path", "data/"},
 		{"config.file", "omen.yml"},
 		{"web.token-file", "token"},
+		{"nats.creds-file", "omen.creds"},
+		{"nats.password-file", "./password"},
+		{"nats.tls-key-file", "tls.key"},
 	} {
 		flags := maps.Clone(good)
 		flags[tc.name] = tc.value

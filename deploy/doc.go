@@ -35,7 +35,15 @@
 // Service, scrape annotations on the pod template alone, ServiceMonitor
 // and the remote-write snippet's URL; the unit's StateDirectory,
 // credential, reload signal, stop timeout and the oldest systemd its
-// settings need; the Dockerfile's static build, EXPOSE port, non-root
+// settings need; the NATS authentication the manifest shows commented out
+// (uncommented: only its flags added, each known to omen run, each file in
+// a Secret's volume mounted read-only, readable by omen, the Secret and
+// key made by the header's kubectl command) and the unit's drop-in
+// omen.service.d/nats.conf (its ExecStart the unit's plus NATS flags, each
+// file flag, set or commented, a credential it hands over with
+// LoadCredential); systemd-analyze verify of the unit with its drop-ins,
+// which must say nothing (scripts/test.sh installs Debian's systemd for
+// it); the Dockerfile's static build, EXPOSE port, non-root
 // USER, copied configuration and the header's token file readable by
 // USER. A non-loopback listen address must come with a token file, as omen
 // run requires.

@@ -158,6 +158,13 @@ func readManifest(t *testing.T, name string) ([]k8sObject, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return decodeManifest(t, name, b)
+}
+
+// decodeManifest decodes every YAML document of b, the file name's
+// content, and returns its header.
+func decodeManifest(t *testing.T, name string, b []byte) ([]k8sObject, string) {
+	t.Helper()
 	var header []string
 	for _, l := range strings.Split(string(b), "\n") {
 		if !strings.HasPrefix(l, "#") {
@@ -202,10 +209,23 @@ func one(t *testing.T, objs []k8sObject, kind string, spec any) k8sObject {
 	return found[0]
 }
 
+// k8sManifestPath is deploy/kubernetes/omen.yaml.
+var k8sManifestPath = filepath.Join(repoRoot, "deploy", "kubernetes", "omen.yaml")
+
 func parseK8s(t *testing.T) *k8sManifest {
 	t.Helper()
+	b, err := os.ReadFile(k8sManifestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parseK8sData(t, b)
+}
+
+// parseK8sData decodes b as parseK8s does deploy/kubernetes/omen.yaml.
+func parseK8sData(t *testing.T, b []byte) *k8sManifest {
+	t.Helper()
 	m := &k8sManifest{}
-	m.objects, m.header = readManifest(t, filepath.Join(repoRoot, "deploy", "kubernetes", "omen.yaml"))
+	m.objects, m.header = decodeManifest(t, k8sManifestPath, b)
 	m.configMap = one(t, m.objects, "ConfigMap", nil)
 	m.service = one(t, m.objects, "Service", &m.svc)
 	m.statefulSet = one(t, m.objects, "StatefulSet", &m.sts)
@@ -420,6 +440,14 @@ func TestKubernetes(t *testing.T) {
 		if !strings.Contains(m.header, want) {
 			t.Errorf("the header does not show how to create the Secret: want %q in it", want)
 		}
+	})
+
+	t.Run("nats auth", func(t *testing.T) {
+		b, err := os.ReadFile(k8sManifestPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkK8sNATSAuth(t, m, parseK8sData(t, uncommentK8s(b)))
 	})
 
 	t.Run("shutdown", func(t *testing.T) {
@@ -640,4 +668,89 @@ func show(n *int) string {
 		return "unset"
 	}
 	return strconv.Itoa(*n)
+}
+
+// k8sCommented is a commented-out line of YAML in the manifest's objects:
+// "# - " (an item) or "#   " (the rest of one), after its indentation.
+// The prose comments start with a word.
+var k8sCommented = regexp.MustCompile(`(?m)^(\s*)# ((?:- |  ).*)$`)
+
+// uncommentK8s returns the manifest b with the commented-out YAML lines of
+// its objects (after the header, whose commands and snippets are not the
+// manifest's) uncommented.
+func uncommentK8s(b []byte) []byte {
+	s := string(b)
+	end := 0
+	for end < len(s) && s[end] == '#' {
+		nl := strings.IndexByte(s[end:], '\n')
+		if nl < 0 {
+			return b
+		}
+		end += nl + 1
+	}
+	return []byte(s[:end] + k8sCommented.ReplaceAllString(s[end:], "$1$2"))
+}
+
+// natsAuthFlags are omen run's flags for a NATS server that wants
+// authentication (README, Deploying): the manifest shows each, commented.
+var natsAuthFlags = []string{"nats.creds-file", "nats.user", "nats.password-file", "nats.token-file",
+	"nats.tls-ca-file", "nats.tls-cert-file", "nats.tls-key-file"}
+
+// checkK8sNATSAuth checks the manifest's commented-out NATS authentication
+// (on: the manifest m with it uncommented): m has none of its flags; on
+// adds them and nothing else, each known to omen run's flag parser, each
+// file in a Secret's volume mounted read-only that the header's kubectl
+// command creates with that key, readable by omen's user.
+func checkK8sNATSAuth(t *testing.T, m, on *k8sManifest) {
+	t.Helper()
+	was, flags := m.flags(), on.flags()
+	for _, f := range natsAuthFlags {
+		if was[f] != "" {
+			t.Errorf("--%s is set: the manifest's NATS needs no authentication, its flags are commented out", f)
+		}
+		if flags[f] == "" {
+			t.Errorf("uncommented, the manifest has no --%s: show it, commented, after --nats.url", f)
+		}
+	}
+	for name, v := range flags {
+		if w, ok := was[name]; ok && w != v || !ok && !slices.Contains(natsAuthFlags, name) {
+			t.Errorf("uncommented, the manifest's --%s=%s: want only NATS authentication flags added", name, v)
+		}
+	}
+	checkRunArgs(t, on.omen.Args[1:])
+	r := k8sRunAs(t, on)
+	ns := on.statefulSet.Metadata.Namespace
+	for _, f := range natsAuthFlags {
+		if !strings.HasSuffix(f, "-file") || flags[f] == "" {
+			continue
+		}
+		vol, key := on.mountOf(t, flags[f])
+		if tokenVol, _ := on.mountOf(t, flags["web.token-file"]); vol == tokenVol {
+			t.Errorf("--%s %s is in the web token's volume %q: want a Secret of its own", f, flags[f], vol)
+		}
+		var secret string
+		for _, v := range on.sts.Template.Spec.Volumes {
+			if v.Name == vol && v.Secret != nil {
+				secret = v.Secret.SecretName
+			}
+		}
+		if secret == "" {
+			t.Errorf("--%s %s is in volume %q, not a Secret's", f, flags[f], vol)
+			continue
+		}
+		for _, vm := range on.omen.VolumeMounts {
+			if vm.Name == vol && !vm.ReadOnly {
+				t.Errorf("--%s's volume %q is not mounted readOnly", f, vol)
+			}
+		}
+		if want := fmt.Sprintf("kubectl -n %s create secret generic %s ", ns, secret); !strings.Contains(on.header, want) {
+			t.Errorf("--%s: the header does not show how to create the Secret %s: want %q in it", f, secret, want)
+		}
+		if !regexp.MustCompile(`(?m)^#.*[ ,=]` + regexp.QuoteMeta(key) + `=`).MatchString(on.header) {
+			t.Errorf("--%s: the header's kubectl command does not name the Secret's key %s (%s=…)", f, key, key)
+		}
+		if o := k8sVolumeFile(t, on, f); !r.may(o, 0o4) {
+			t.Errorf("--%s: mode %#o, owner %d, group %d: not readable by uid %d, groups %v", f, o.mode, o.uid, o.gid, r.uid, r.groups())
+		}
+	}
 }

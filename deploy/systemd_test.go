@@ -2,9 +2,11 @@ package deploy
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -170,6 +172,14 @@ func TestSystemd(t *testing.T) {
 		}
 	})
 
+	t.Run("nats drop-in", func(t *testing.T) {
+		checkNATSDropIn(t, words, filepath.Join(dir, "omen.service.d", "nats.conf"))
+	})
+
+	t.Run("systemd-analyze verify", func(t *testing.T) {
+		systemdVerify(t, dir)
+	})
+
 	t.Run("paths", func(t *testing.T) {
 		// ProtectSystem=strict leaves only the StateDirectory (and
 		// ReadWritePaths) writable: the store must be there.
@@ -183,4 +193,130 @@ func TestSystemd(t *testing.T) {
 			t.Errorf("--web.token-file %q, want %q (LoadCredential=%s)", flags["web.token-file"], want, u.get("Service", "LoadCredential"))
 		}
 	})
+}
+
+// credentialsDir is where systemd (247 or later) puts the unit's
+// LoadCredential files.
+const credentialsDir = "/run/credentials/omen.service/"
+
+// checkNATSDropIn checks the drop-in name (deploy/systemd/omen.service.d/
+// nats.conf) of the unit whose ExecStart is unitWords: it clears
+// ExecStart and sets the unit's with --nats.url and NATS authentication
+// flags added; every NATS authentication flag it shows, set or commented
+// ("#  --nats.…" lines), is one omen run knows, and each file flag names a
+// credential (credentialsDir/NAME) that a LoadCredential=NAME:PATH of the
+// drop-in hands over, set when the flag is set, from an absolute PATH.
+func checkNATSDropIn(t *testing.T, unitWords []string, name string) {
+	t.Helper()
+	d := parseUnit(t, name)
+	es := d["Service"]["ExecStart"]
+	if len(es) != 2 || es[0] != "" {
+		t.Fatalf("%s: ExecStart %q: want an empty ExecStart= (clearing the unit's), then one", name, es)
+	}
+	if strings.ContainsAny(es[1], `"'%$\`) {
+		t.Fatalf("%s: ExecStart %q: keep it free of quotes, %% specifiers and $ variables", name, es[1])
+	}
+	words := strings.Fields(es[1])
+	if len(words) < len(unitWords) || !slices.Equal(words[:len(unitWords)], unitWords) {
+		t.Fatalf("%s: ExecStart %q: want the unit's (%q) with NATS flags added", name, words, unitWords)
+	}
+	added := words[len(unitWords):]
+	set := flagValues(added)
+	if set["nats.url"] == "" {
+		t.Errorf("%s: ExecStart adds no --nats.url", name)
+	}
+	for f := range set {
+		if !strings.HasPrefix(f, "nats.") {
+			t.Errorf("%s: ExecStart adds --%s: want NATS flags only", name, f)
+		}
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var commented []string
+	for _, m := range regexp.MustCompile(`(?m)^#\s+(--nats\..*)$`).FindAllStringSubmatch(string(b), -1) {
+		commented = append(commented, strings.Fields(m[1])...)
+	}
+	shown := flagValues(append(slices.Clone(added), commented...))
+	for _, f := range natsAuthFlags {
+		if shown[f] == "" {
+			t.Errorf("%s: --%s is neither set nor shown commented (#  --%s=…)", name, f, f)
+		}
+	}
+	// omen run's flag parser knows them all (--help exits before omen
+	// run refuses more than one way to authenticate).
+	checkRunArgs(t, append(append(slices.Clone(unitWords[2:]), added...), commented...))
+	creds := map[string]string{} // LoadCredential, set or commented: name → path
+	for _, m := range regexp.MustCompile(`(?m)^#?LoadCredential=(.*)$`).FindAllStringSubmatch(string(b), -1) {
+		id, path, ok := strings.Cut(m[1], ":")
+		if !ok || !filepath.IsAbs(path) {
+			t.Errorf("%s: LoadCredential=%s: want NAME:/absolute/path", name, m[1])
+		}
+		creds[id] = path
+	}
+	active := map[string]bool{}
+	for _, v := range d["Service"]["LoadCredential"] {
+		id, _, _ := strings.Cut(v, ":")
+		active[id] = true
+	}
+	for f, v := range shown {
+		if !strings.HasSuffix(f, "-file") {
+			continue
+		}
+		id, ok := strings.CutPrefix(v, credentialsDir)
+		switch {
+		case !ok:
+			t.Errorf("%s: --%s=%s: want a credential, %sNAME", name, f, v, credentialsDir)
+		case creds[id] == "":
+			t.Errorf("%s: --%s=%s: no LoadCredential=%s:… hands it over", name, f, v, id)
+		case set[f] != "" && !active[id]:
+			t.Errorf("%s: --%s is set, its LoadCredential=%s:… is commented", name, f, id)
+		}
+	}
+}
+
+// systemdAnalyze is systemd's unit checker (Debian's systemd package;
+// scripts/test.sh installs it).
+const systemdAnalyze = "/usr/bin/systemd-analyze"
+
+// systemdVerify runs systemd-analyze verify on the unit of dir with its
+// drop-ins (omen.service.d), their omen the binary the tests built (verify
+// wants ExecStart's executable): it must pass and say nothing, neither an
+// error nor a warning (an unknown or misspelt key, a bad value).
+func systemdVerify(t *testing.T, dir string) {
+	t.Helper()
+	if _, err := os.Stat(systemdAnalyze); err != nil {
+		t.Fatalf("%s is required (%v); install it with: apt-get update && apt-get install -y systemd", systemdAnalyze, err)
+	}
+	tmp := t.TempDir()
+	bin := omenBin(t)
+	copyUnit := func(rel string) {
+		b, err := os.ReadFile(filepath.Join(dir, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(b, []byte("=/usr/local/bin/omen ")) {
+			t.Fatalf("%s: no ExecStart=/usr/local/bin/omen …", rel)
+		}
+		b = bytes.ReplaceAll(b, []byte("=/usr/local/bin/omen "), []byte("="+bin+" "))
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(tmp, rel)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, rel), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyUnit("omen.service")
+	dropIns, err := filepath.Glob(filepath.Join(dir, "omen.service.d", "*.conf"))
+	if err != nil || len(dropIns) == 0 {
+		t.Fatalf("no drop-in in %s/omen.service.d (%v)", dir, err)
+	}
+	for _, f := range dropIns {
+		copyUnit(filepath.Join("omen.service.d", filepath.Base(f)))
+	}
+	out, err := command(systemdAnalyze, "verify", filepath.Join(tmp, "omen.service")).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("systemd-analyze verify omen.service with its drop-ins: %v\n%s", err, out)
+	}
 }

@@ -9,6 +9,7 @@ need=()
 [ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
 [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/systemd-analyze ] || need+=(systemd)   # deploy's systemd-analyze verify
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo

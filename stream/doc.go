@@ -56,7 +56,10 @@
 // NewNATSConsumer and "omen check config" check. The payload format of each message comes from its
 // Content-Type header or the subject's format token (see decode.Detect):
 // omen.metrics.influx, omen.metrics.prom, omen.metrics.json,
-// omen.events.k8s, omen.events.module, ...
+// omen.events.k8s, omen.events.module, ...; a message without the header
+// (Telegraf's outputs.nats sends none) takes the subject's format, and
+// one whose Content-Type omen does not read (decode.ContentTypes) is
+// dead-lettered as unknown_format naming it.
 //
 // Messages are pulled continuously and processed in batches of up to
 // FetchBatch messages (cut FetchWait after the first one); all decoded

@@ -43,12 +43,21 @@ func TestDetect(t *testing.T) {
 		{"omen.events.k8s", "application/x-ndjson", FormatKubernetesEvents, false},
 		{"omen.events.module.p2", "application/json", FormatModuleEvents, false},
 		{"other", "application/json", "", true},
-		// Unrecognised or ambiguous Content-Types leave the choice to the subject.
+		// Content-Types that name no format leave the choice to the subject,
+		// as no header does (Telegraf's outputs.nats sends none).
 		{"omen.metrics", "text/plain; charset=utf-8", FormatInflux, false},
 		{"omen.metrics.prom", "text/plain", FormatPromText, false},
 		{"omen.metrics", "application/octet-stream", FormatInflux, false},
-		{"omen.metrics", ";;;", FormatInflux, false},
+		{"omen.events", "application/octet-stream", FormatEvents, false},
+		{"omen.metrics", " ", FormatInflux, false},
 		{"other", "application/octet-stream", "", true},
+		// Any other Content-Type is an error naming it (it was decoded as
+		// influx and dead-lettered as malformed line protocol).
+		{"omen.metrics", "application/openmetrics-text; version=1.0.0", "", true},
+		{"omen.metrics.influx", "application/xml", "", true},
+		{"omen.metrics", "application/x-protobuf", "", true},
+		{"omen.events", "text/csv", "", true},
+		{"omen.metrics", ";;;", "", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.subject+"|"+tc.contentType, func(t *testing.T) {
@@ -58,12 +67,43 @@ func TestDetect(t *testing.T) {
 				if !ok || e.Reason != ReasonUnknownFormat {
 					t.Fatalf("Detect = %q, %v; want an unknown_format error", got, err)
 				}
+				if !strings.Contains(err.Error(), fmt.Sprintf("content type %q", strings.TrimSpace(tc.contentType))) {
+					t.Fatalf("Detect error %q does not name the content type %q", err, tc.contentType)
+				}
 				return
 			}
 			if err != nil || got != tc.want {
 				t.Fatalf("Detect = %q, %v; want %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestDetectUnsupportedContentType checks that the error for an
+// unrecognised Content-Type names it and lists every recognised one, so
+// that a dead letter's Omen-Dlq-Error tells the publisher what to send.
+func TestDetectUnsupportedContentType(t *testing.T) {
+	for _, ct := range []string{"application/openmetrics-text; version=1.0.0", "application/xml", ";;;"} {
+		_, err := Detect("omen.metrics", ct)
+		e, ok := AsError(err)
+		if !ok || e.Reason != ReasonUnknownFormat {
+			t.Fatalf("Detect(omen.metrics, %q) = %v; want an unknown_format error", ct, err)
+		}
+		msg := err.Error()
+		for _, want := range append(ContentTypes(), fmt.Sprintf("content type %q", ct), "version=0.0.4", "no Content-Type") {
+			if !strings.Contains(msg, want) {
+				t.Errorf("Detect(omen.metrics, %q) error %q does not mention %q", ct, msg, want)
+			}
+		}
+		if len(msg) > 1024 {
+			t.Errorf("error of %d bytes is cut in Omen-Dlq-Error (1024)", len(msg))
+		}
+	}
+	// Every recognised type gives a format, none an error.
+	for _, ct := range ContentTypes() {
+		if _, err := Detect("omen.metrics", ct); err != nil {
+			t.Errorf("Detect(omen.metrics, %q) = %v; want a format", ct, err)
+		}
 	}
 }
 

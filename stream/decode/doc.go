@@ -148,6 +148,15 @@
 // (possibly under "event"/"object") or an events.k8s.io apiVersion is a
 // Kubernetes event, anything else a module event.
 //
+// # Content-Type
+//
+// Detect chooses the format of a NATS message from its subject and its
+// Content-Type header: see Detect for the recognised types (ContentTypes
+// lists them). A message without the header, as Telegraf's outputs.nats
+// publishes, takes its subject's format (influx on omen.metrics); an
+// unrecognised Content-Type is a ReasonUnknownFormat error naming it and
+// the recognised ones, never a guess.
+//
 // # Line numbers
 //
 // Error.Line is the 1-based line for the line-oriented formats and the

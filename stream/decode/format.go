@@ -2,7 +2,9 @@ package decode
 
 import (
 	"fmt"
+	"maps"
 	"mime"
+	"slices"
 	"strings"
 )
 
@@ -40,6 +42,38 @@ var eventFormatTokens = map[string]Format{
 	"json": FormatEvents, "auto": FormatEvents,
 }
 
+// formatNone marks the Content-Types that name no format
+// (application/octet-stream): the subject decides.
+const formatNone Format = "-"
+
+// contentTypeFormats maps the recognised Content-Type media types to their
+// formats. text/plain names FormatPromText only with a version parameter;
+// FormatJSON means JSON samples or events, by the subject's class.
+var contentTypeFormats = map[string]Format{
+	"application/x-influx-line-protocol":   FormatInflux,
+	"text/x-influx-line-protocol":          FormatInflux,
+	"application/vnd.influx.line-protocol": FormatInflux,
+	"text/plain":                           FormatPromText,
+	"application/json":                     FormatJSON,
+	"application/x-ndjson":                 FormatJSON,
+	"application/jsonl":                    FormatJSON,
+	"application/x-jsonlines":              FormatJSON,
+	"application/octet-stream":             formatNone,
+}
+
+// ContentTypes returns the media types Detect recognises in a
+// Content-Type header, sorted.
+func ContentTypes() []string {
+	return slices.Sorted(maps.Keys(contentTypeFormats))
+}
+
+// contentTypesHint lists the recognised Content-Types for the error of
+// an unrecognised one (a dead letter's Omen-Dlq-Error).
+func contentTypesHint() string {
+	return "omen reads " + strings.Join(ContentTypes(), ", ") +
+		" (text/plain; version=0.0.4 is Prometheus text; text/plain without version and application/octet-stream leave the format to the subject), or no Content-Type"
+}
+
 // Detect chooses the format of a message from its NATS subject and its
 // Content-Type header (either may be empty).
 //
@@ -50,42 +84,54 @@ var eventFormatTokens = map[string]Format{
 // Further tokens (omen.metrics.influx.p3) are ignored. An unknown format token
 // is an error.
 //
-// A recognised Content-Type wins over the subject:
-// application/x-influx-line-protocol → influx; text/plain with a version
-// parameter (text/plain; version=0.0.4) → prom; application/json,
-// application/x-ndjson, application/jsonl → json on metrics subjects and
-// events (by shape) on events subjects. Other Content-Types (including
-// text/plain without version, which both formats use) leave the choice to the
-// subject. With neither, metrics default to influx and events to events by
-// shape.
+// A Content-Type header that names a format wins over the subject:
+// application/x-influx-line-protocol (or text/x-influx-line-protocol,
+// application/vnd.influx.line-protocol) → influx; text/plain with a version
+// parameter (text/plain; version=0.0.4, what Prometheus exposes) → prom;
+// application/json, application/x-ndjson, application/jsonl,
+// application/x-jsonlines → json on metrics subjects and events (by shape,
+// or the subject's events format token) on events subjects. text/plain
+// without version (which both text formats use) and
+// application/octet-stream name no format: the subject decides, as it
+// does without the header (Telegraf's outputs.nats and the nats CLI send
+// none). Any other Content-Type (application/openmetrics-text,
+// application/xml, application/x-protobuf, an unparsable one) is an
+// error naming it and the recognised ones (see ContentTypes), not a guess
+// that would dead-letter it as malformed influx. With neither header nor
+// format token, metrics default to influx and events to events by shape.
 //
 // Errors wrap an Error with ReasonUnknownFormat.
 func Detect(subject, contentType string) (Format, error) {
 	class, token, hasToken := subjectClass(subject)
 
-	if contentType != "" {
-		if mt, params, err := mime.ParseMediaType(contentType); err == nil {
-			switch mt {
-			case "application/x-influx-line-protocol", "text/x-influx-line-protocol", "application/vnd.influx.line-protocol":
-				return FormatInflux, nil
-			case "text/plain":
-				if _, ok := params["version"]; ok {
-					return FormatPromText, nil
-				}
-			case "application/json", "application/x-ndjson", "application/jsonl", "application/x-jsonlines":
-				switch class {
-				case classMetrics:
-					return FormatJSON, nil
-				case classEvents:
-					if hasToken {
-						if f, ok := eventFormatTokens[token]; ok {
-							return f, nil
-						}
-					}
-					return FormatEvents, nil
-				}
-				return "", unknownFormat(subject, contentType, "JSON on a subject that is neither metrics nor events")
+	if contentType = strings.TrimSpace(contentType); contentType != "" {
+		mt, params, err := mime.ParseMediaType(contentType)
+		if err != nil {
+			return "", unknownFormat(subject, contentType, fmt.Sprintf("cannot parse the content type (%v); %s", err, contentTypesHint()))
+		}
+		switch contentTypeFormats[mt] {
+		case FormatInflux:
+			return FormatInflux, nil
+		case FormatPromText:
+			if _, ok := params["version"]; ok {
+				return FormatPromText, nil
 			}
+		case FormatJSON:
+			switch class {
+			case classMetrics:
+				return FormatJSON, nil
+			case classEvents:
+				if hasToken {
+					if f, ok := eventFormatTokens[token]; ok {
+						return f, nil
+					}
+				}
+				return FormatEvents, nil
+			}
+			return "", unknownFormat(subject, contentType, "JSON on a subject that is neither metrics nor events")
+		case formatNone:
+		default:
+			return "", unknownFormat(subject, contentType, "unsupported content type; "+contentTypesHint())
 		}
 	}
 

@@ -1,8 +1,10 @@
 package decode
 
 import (
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -132,5 +134,36 @@ func FuzzModuleEvent(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		fuzzDecode(t, FormatModuleEvents, payload)
 		fuzzDecode(t, FormatEvents, payload)
+	})
+}
+
+// FuzzDetect checks Detect on any subject and Content-Type: no panic, a
+// known format or an unknown_format error naming the content type, and
+// no header (Telegraf's outputs.nats sends none) never an error on a
+// metrics subject without a format token.
+func FuzzDetect(f *testing.F) {
+	for _, s := range [][2]string{
+		{"omen.metrics", ""}, {"omen.metrics.prom", "text/plain; version=0.0.4"},
+		{"omen.events.k8s", "application/json"}, {"omen.metrics", "application/openmetrics-text; version=1.0.0"},
+		{"omen.metrics", "application/xml"}, {"omen.metrics", ";;;"}, {"x.metrics.json.p1", "application/octet-stream"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	known := []Format{FormatInflux, FormatPromText, FormatJSON, FormatKubernetesEvents, FormatModuleEvents, FormatEvents}
+	f.Fuzz(func(t *testing.T, subject, contentType string) {
+		got, err := Detect(subject, contentType)
+		if err != nil {
+			e, ok := AsError(err)
+			if !ok || e.Reason != ReasonUnknownFormat || !strings.Contains(err.Error(), fmt.Sprintf("content type %q", strings.TrimSpace(contentType))) {
+				t.Fatalf("Detect(%q, %q) = %v; want an unknown_format error naming the content type", subject, contentType, err)
+			}
+			return
+		}
+		if !slices.Contains(known, got) {
+			t.Fatalf("Detect(%q, %q) = %q, not a decodable format", subject, contentType, got)
+		}
+		if strings.TrimSpace(contentType) == "" && subject == "omen.metrics" && got != FormatInflux {
+			t.Fatalf("Detect(omen.metrics, no header) = %q, want influx", got)
+		}
 	})
 }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -114,10 +116,10 @@ func TestOpenDamagedFiles(t *testing.T) {
 				}
 				wants := []string{dir, file, "restore", "move it away"}
 				if tc.name == "value-log file emptied" {
-					// The store's only, so newest, value-log file: an
-					// omen killed while Badger created it leaves it so,
-					// and deleting it then loses nothing.
-					wants = append(wants, "deleting it is safe and loses nothing")
+					// The store's only, so newest, value-log file: not
+					// to be deleted, but given its header
+					// (TestEmptyNewestValueLogRemedy).
+					wants = append(wants, "Do not delete it", "truncate -s 20 "+file)
 				}
 				for _, want := range wants {
 					if !strings.Contains(err.Error(), want) {
@@ -178,4 +180,107 @@ func damageVlogHeader(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestEmptyNewestValueLogRemedy empties the newest value-log file of a
+// store whose model's values it holds (the case the start cannot tell from
+// a crash at a value-log rotation, which leaves it empty holding nothing).
+// Open refuses it, saying not to delete it but to give it its 20-byte
+// header (the hint said deleting it was safe when omen was killed while
+// Badger created it, and deleting it is what turns lost values into wrong
+// ones). Given the header, as the hint says, the store opens, new values go
+// to the next file, and Verify names the model's records with the emptied
+// file; deleted instead, Badger gives its number to the next file, and the
+// old model's record reads the new model's value as its own.
+func TestEmptyNewestValueLogRemedy(t *testing.T) {
+	setup := func(t *testing.T) (dir, file string, newData []byte) {
+		t.Helper()
+		dir = t.TempDir()
+		s, err := Open(Options{Path: dir, NoSync: true, Registerer: prometheus.NewRegistry()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := newTestRand()
+		data := func() []byte {
+			b := make([]byte, modelChunk) // one chunk, in the value log
+			for i := range b {
+				b[i] = byte(rng.Uint32())
+			}
+			return b
+		}
+		if err := s.PutModel("old", data(), ModelMeta{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		vlogs, err := filepath.Glob(filepath.Join(dir, "*.vlog"))
+		if err != nil || len(vlogs) == 0 {
+			t.Fatalf("no value-log file (%v)", err)
+		}
+		file = vlogs[len(vlogs)-1]
+		if err := os.Truncate(file, 0); err != nil {
+			t.Fatal(err)
+		}
+		s, err = Open(Options{Path: dir, NoSync: true, Registerer: prometheus.NewRegistry()})
+		if err == nil {
+			_ = s.Close()
+			t.Fatal("Open of a store whose newest value-log file is empty succeeded")
+		}
+		for _, want := range []string{file, "is empty (0 bytes)", "Do not delete it", "truncate -s 20 " + file, "omen store verify"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+		if strings.Contains(err.Error(), "deleting it is safe") {
+			t.Errorf("error %q says deleting the file is safe", err)
+		}
+		return dir, file, data()
+	}
+	// putNew opens the store at dir, registers a new model of data and
+	// returns the raw value of the old model's chunk, as Badger reads it.
+	putNew := func(t *testing.T, dir string, data []byte) []byte {
+		t.Helper()
+		s := openTest(t, Options{Path: dir})
+		if err := s.PutModel("new", data, ModelMeta{}); err != nil {
+			t.Fatal(err)
+		}
+		var old []byte
+		_ = s.get(modelChunkKey("old", 0), func(v []byte) error { old = bytes.Clone(v); return nil })
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return old
+	}
+
+	t.Run("given its header", func(t *testing.T) {
+		dir, file, data := setup(t)
+		if err := os.Truncate(file, vlogHeaderSize); err != nil { // truncate -s 20
+			t.Fatal(err)
+		}
+		if old := putNew(t, dir, data); bytes.Equal(old, data) {
+			t.Error("the old model's chunk reads the new model's data")
+		}
+		rep, err := Verify(context.Background(), VerifyOptions{Path: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		named := false
+		for _, d := range rep.Damaged {
+			named = named || d.File == file && strings.Contains(d.Record, `"old"`)
+		}
+		if !named {
+			t.Errorf("Verify does not name the old model's records with %s: %+v", file, rep.Damaged)
+		}
+	})
+
+	t.Run("deleted", func(t *testing.T) {
+		dir, file, data := setup(t)
+		if err := os.Remove(file); err != nil {
+			t.Fatal(err)
+		}
+		if old := putNew(t, dir, data); !bytes.Equal(old, data) {
+			t.Errorf("the old model's chunk (%d bytes) does not read the new model's data: if Badger no longer reuses the deleted file's number, the hint may say deleting it is safe", len(old))
+		}
+	})
 }

@@ -139,8 +139,7 @@ func checkValueLog(name string, kr *badger.KeyRegistry, newest bool) (string, er
 	n, err := io.ReadFull(f, h[:])
 	switch {
 	case n == 0 && newest && errors.Is(err, io.EOF):
-		return "is empty (0 bytes). It is the newest value-log file: if omen was killed while Badger created it (at a value-log rotation), it never held a value and deleting it is safe and loses nothing; " +
-			"if it was emptied otherwise, the values it held are lost", nil
+		return emptyNewestValueLog(name), nil
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Sprintf("is %d bytes, less than its %d-byte header (emptied or cut short: the values it held are lost)", n, vlogHeaderSize), nil
 	case err != nil:
@@ -155,6 +154,30 @@ func checkValueLog(name string, kr *badger.KeyRegistry, newest bool) (string, er
 		}
 	}
 	return "", nil
+}
+
+// emptyNewestValueLog is what is wrong with the store's newest value-log
+// file name, empty. An omen killed while Badger created it (at a
+// value-log rotation), or a machine that stopped before the file's size
+// reached the disk, leaves it so, holding no value; one emptied otherwise
+// lost the values it held, which records may still point to. Nothing in
+// the directory tells the two apart before a read-write open (the
+// memtable log such a stop leaves is replayed only by one), so the start
+// stops here. Deleting the file, the obvious fix, is not safe: Badger
+// then gives the next value-log file its number, and a record whose value
+// the emptied file held reads whatever new value lies at its offset as
+// its own (TestEmptyNewestValueLogRemedy). A file with its 20-byte header
+// (zero: the store is not encrypted, and Badger's own new files start so)
+// is one Badger opens and writes no more (it starts the next file): a
+// record whose value it held fails to read, and omen store verify names
+// it with the file.
+func emptyNewestValueLog(name string) string {
+	return fmt.Sprintf("is empty (0 bytes). It is the newest value-log file: an omen killed while Badger created it (at a value-log rotation), "+
+		"or a machine that stopped before the file's size reached the disk, leaves it so, holding no value; one emptied otherwise lost the values it held. "+
+		"Do not delete it (Badger would give its number to the next value-log file, and the records whose values it held would read new values as theirs): "+
+		"give it its %d-byte header (truncate -s %d %s), open the store once (omen model list --storage.path PATH), "+
+		"then omen store verify --storage.path PATH lists the records whose values it held (none: nothing was lost)",
+		vlogHeaderSize, vlogHeaderSize, name)
 }
 
 // checkTable opens the table file name as Badger's Open does, turning a

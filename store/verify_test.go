@@ -130,7 +130,7 @@ func TestVerify(t *testing.T) {
 				t.Fatal(err)
 			}
 			return p
-		}, what: "value-log file is empty (0 bytes). It is the newest value-log file: if omen was killed while Badger created it"},
+		}, what: "value-log file is empty (0 bytes). It is the newest value-log file: an omen killed while Badger created it"},
 		{name: "value-log entry flipped", damage: func(t *testing.T, dir string, _ []string) string {
 			// The ingest batches (over 1 KiB) are in the value log.
 			p := filepath.Join(dir, "000001.vlog")

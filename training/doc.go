@@ -67,8 +67,9 @@
 //     choice predicts fewer than MinLeadFloorOnsets onsets). Without Alerts,
 //     or when no onset is predicted, the probability maximising the F1 of
 //     single validation windows; with failures in training but none in
-//     validation, POT on the validation probabilities. A threshold chosen
-//     on fewer than MinLeadFloorOnsets validation onsets is logged as
+//     validation, POT on the validation probabilities (their maximum when
+//     too few for a tail). A threshold chosen on fewer than
+//     MinLeadFloorOnsets validation onsets, none included, is logged as
 //     uncertain, and says so in its method, TrainReport.ThresholdWarning and
 //     the metadata (ThresholdWarningKey). docs/EVALUATION.md
 //     ("Thresholds without test labels") gives the details.

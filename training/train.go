@@ -238,7 +238,7 @@ type TrainReport struct {
 	FailureOnsets int `json:"failure_onsets"`
 	// ThresholdWarning, when not empty, says that the failure threshold
 	// is uncertain: it was chosen from fewer than MinLeadFloorOnsets
-	// validation onsets. The model's threshold method and its metadata
+	// validation onsets, or none (failures in training only). The model's threshold method and its metadata
 	// (ThresholdWarningKey) carry it too.
 	ThresholdWarning string  `json:"threshold_warning,omitempty"`
 	TrainSeconds     float64 `json:"train_seconds"`
@@ -546,12 +546,28 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			prob = keepWindows(prob, vaw.Scored)
 		}
 		fp, err := threshold.POT(prob, threshold.POTOptions{Risk: opts.Risk, Level: opts.Level})
-		if err != nil {
+		how := fmt.Sprintf("POT q=%g on validation probabilities", opts.Risk)
+		switch {
+		case err != nil:
 			th.Failure = threshold.Quantile(prob, 1-opts.Risk)
-		} else {
+			how = fmt.Sprintf("the %g quantile of validation probabilities", 1-opts.Risk)
+		case fp.Fit.Method == "none":
+			// Too few excesses for a tail: POT's answer is the maximum.
+			th.Failure = math.Min(fp.Threshold, 1)
+			how = fmt.Sprintf("the highest of %d validation probabilities (too few for POT q=%g)", fp.N, opts.Risk)
+		default:
 			th.Failure = math.Min(fp.Threshold, 1)
 		}
-		th.Method = fmt.Sprintf("failure: POT q=%g on validation probabilities (no validation failures); anomaly: POT q=%g level=%g on validation scores", opts.Risk, opts.Risk, opts.Level)
+		// No validation failure: nothing the threshold could be judged
+		// by, only a bound on the validation windows' false alarms, and
+		// on a short history the maximum of a few probabilities (the same
+		// history gave 0.021, 0.968 and 0.244; reviewer's finding). The
+		// most uncertain case: warned of as loudly as a few onsets.
+		note := noValOnsets(split, opts.ValFraction)
+		rep.ThresholdWarning = "failure threshold " + note + ": " + noValOnsetsAdvice
+		opts.Logger.Warn("the failure threshold is uncertain: the validation part of the history holds no failure to choose it from; "+noValOnsetsAdvice,
+			"onsets", 0, "min", MinLeadFloorOnsets, "validation", valPartOf(split, opts.ValFraction), "threshold", th.Failure)
+		th.Method = fmt.Sprintf("failure: %s, %s; anomaly: POT q=%g level=%g on validation scores", how, note, opts.Risk, opts.Level)
 	}
 	m.SetThresholds(th)
 	rep.Thresholds = th
@@ -574,7 +590,9 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		// then by the validation intercept.
 		"failure_calibration": calibrationMethod(calibrateOnVal),
 	}
-	if valHasPos {
+	if rep.Positives > 0 {
+		// 0 when validation holds no failure (the threshold's warning
+		// says so).
 		extra["val_onsets"] = strconv.Itoa(rep.ValOnsets)
 	}
 	if rep.ThresholdWarning != "" {
@@ -590,7 +608,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 
 // ThresholdWarningKey is the key of model.Meta.Extra under which Train
 // records why the model's failure threshold is uncertain (too few
-// validation failures to choose it from, TrainReport.ThresholdWarning);
+// validation failures, or none, to choose it from, TrainReport.ThresholdWarning);
 // absent when it is not.
 const ThresholdWarningKey = "threshold_warning"
 
@@ -619,6 +637,27 @@ func failureSteps(ss []*dataset.Series) (failing, onsets int) {
 		}
 	}
 	return failing, onsets
+}
+
+// noValOnsetsAdvice is what to do about a failure threshold chosen
+// without a validation failure onset.
+const noValOnsetsAdvice = "train on a longer history (--history; of CSV files, longer files) whose validation part holds failures, 10 or more for a steady threshold"
+
+// noValOnsets is the warning of a failure threshold chosen when the
+// validation part (split, fraction) holds no failure onset.
+func noValOnsets(split string, fraction float64) string {
+	return fmt.Sprintf("uncertain: the validation part (%s) holds no failure onset to choose it from, so it bounds only false alarms", valPartOf(split, fraction))
+}
+
+// valPartOf says what the validation split holds out.
+func valPartOf(split string, fraction float64) string {
+	switch split {
+	case "entity":
+		return fmt.Sprintf("about %g %% of the entities, held out whole", 100*fraction)
+	case "after":
+		return "the entities whose history starts at or after the validation start"
+	}
+	return fmt.Sprintf("the last %g %% of the history", 100*fraction)
 }
 
 // countOnsets counts the failure onsets of the validation series ss (a

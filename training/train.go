@@ -238,8 +238,9 @@ type TrainReport struct {
 	FailureOnsets int `json:"failure_onsets"`
 	// ThresholdWarning, when not empty, says that the failure threshold
 	// is uncertain: it was chosen from fewer than MinLeadFloorOnsets
-	// validation onsets, or none (failures in training only). The model's threshold method and its metadata
-	// (ThresholdWarningKey) carry it too.
+	// validation onsets, or none (failures in training only). The
+	// model's threshold method and its metadata (ThresholdWarningKey)
+	// carry it too.
 	ThresholdWarning string  `json:"threshold_warning,omitempty"`
 	TrainSeconds     float64 `json:"train_seconds"`
 }

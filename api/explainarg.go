@@ -44,7 +44,7 @@ func ExplainID(arg string) string {
 // takes them: an alert's explanation_url, generatorURL or
 // explanation_api_url, an entity's page) is under: its scheme://host and
 // the path before the link's own (a reverse proxy's prefix, as omen's
-// --web.external-url gives it), e.g. https://omen.example.com/omen of
+// alerting.external_url gives it), e.g. https://omen.example.com/omen of
 // https://omen.example.com/omen/ui/alerts/<id>; false when arg is no
 // absolute http(s) link of omen's (a path, an id, an entity).
 func ExplainBase(arg string) (string, bool) {

@@ -28,7 +28,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 			"Explains an alert (by fingerprint: any Alertmanager shows for it) or a prediction (by id, as is or\n"+
 			"URL-escaped as in an alert's explanation_url), else the entity's latest window. An alert's\n"+
 			"explanation_url, generatorURL or explanation_api_url, or an entity's page, stands for the id it names;\n"+
-			"without --url, the omen it is under (its scheme://host and path prefix, omen's --web.external-url)\n"+
+			"without --url, the omen it is under (its scheme://host and path prefix, omen's alerting.external_url)\n"+
 			"is asked (with --token-file, only when it is the default: else give --url to send the token there);\n"+
 			"with a --url that differs, --url is asked and stderr says so.\n\nflags:")
 		fs.PrintDefaults()
@@ -57,7 +57,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	// A link of omen's (an alert's explanation_url) is under the URL
-	// users reach omen at (its --web.external-url): without --url, that
+	// users reach omen at (its alerting.external_url): without --url, that
 	// omen is asked, not the default's. Not with the token of
 	// --token-file: a link comes from an alert, which whoever can post
 	// to Alertmanager writes, so the token goes only to a URL the user

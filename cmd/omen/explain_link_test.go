@@ -36,7 +36,7 @@ func explainServer(t *testing.T, prefix string) (*httptest.Server, *atomic.Int64
 }
 
 // TestExplainLinkAsksItsOmen: omen explain given a link of omen's (an
-// alert's explanation_url, under omen's --web.external-url) without
+// alert's explanation_url, under omen's alerting.external_url) without
 // --url asks the omen the link is under (its scheme://host and path
 // prefix), and prints the root causes' pages under it; it asked the
 // default http://127.0.0.1:9464. With a --url that differs, --url is

@@ -46,6 +46,12 @@
 // counted in omen_feature_dropped_total{reason} with the reasons listed as the
 // Reason* constants (the stream package owns omen_ingest_errors_total).
 //
+// The Head keeps every series it is sent, up to MaxSeries:
+// Config.SelectedMetricNames lists the metric names the PromQL features
+// and labels select, the keep-list a remote-write sender's
+// write_relabel_configs needs (the README's snippet holds the built-in
+// features', checked against them by TestRemoteWriteKeepList).
+//
 // PromQL semantics are those of the embedded Prometheus 3 engine: range
 // selectors and the 5m lookback are left-open, (t-range, t], while Prometheus
 // 2.x includes a sample exactly at t-range. Results agree with a Prometheus

@@ -257,3 +257,19 @@ func TestExplainGoneEntitySays(t *testing.T) {
 		t.Errorf("omen explain of a gone entity: %v, want it to say\n%s", err, want)
 	}
 }
+
+// TestExplainDidYouMeanMany: a pod named without its namespace that ends
+// more than 5 entities lists the first 5, sorted, and counts the rest.
+func TestExplainDidYouMeanMany(t *testing.T) {
+	b := apitest.Backend()
+	for i := range 7 {
+		e := fmt.Sprintf("ns%d/web-0", i)
+		b.PredictionList = append(b.PredictionList, api.Prediction{ID: e + "@" + strconv.FormatInt(apitest.T0, 10), Entity: e, T: apitest.T0, Threshold: 0.5})
+	}
+	srv := newServer(t, b, api.Options{})
+	_, _, err := (&api.Client{URL: srv.URL}).Explain(context.Background(), "web-0")
+	const want = `no entity "web-0" (nor alert or prediction); entities ending in /web-0: "ns0/web-0", "ns1/web-0", "ns2/web-0", "ns3/web-0", "ns4/web-0" and 2 more`
+	if !errors.Is(err, api.ErrNotFound) || err == nil || err.Error() != want {
+		t.Errorf("omen explain web-0: %v; want ErrNotFound, %q", err, want)
+	}
+}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,9 +56,21 @@ type operatorServer struct {
 	account  nkeys.KeyPair
 	operator nkeys.KeyPair // signs the account's JWT
 	system   nkeys.KeyPair // the system account, whose users push account JWTs
+	// conf writes the server's configuration file with the account's
+	// JWT accJWT ("": without revocations) and returns its path.
+	conf func(accJWT string) string
 }
 
 func newOperatorServer(t *testing.T) *operatorServer {
+	t.Helper()
+	o := newOperator(t)
+	o.url = testenv.NATSServer(t, "-c", o.conf(""))
+	return o
+}
+
+// newOperator is newOperatorServer without the server (url empty): a
+// test starts it with conf's file.
+func newOperator(t *testing.T) *operatorServer {
 	t.Helper()
 	dir := t.TempDir()
 	op := mustPair(t, nkeys.CreateOperator)
@@ -77,10 +90,14 @@ func newOperatorServer(t *testing.T) *operatorServer {
 	}
 	sysPub, sysJWT, sys := account(false)
 	accPub, accJWT, acc := account(true)
-	conf := fmt.Sprintf("operator: %q\nsystem_account: %s\nresolver: MEMORY\nresolver_preload: {\n  %s: %q\n  %s: %q\n}\n",
-		writeFile(t, dir, "operator.jwt", opJWT), sysPub, sysPub, sysJWT, accPub, accJWT)
-	return &operatorServer{url: testenv.NATSServer(t, "-c", writeFile(t, dir, "server.conf", conf)),
-		account: acc, operator: op, system: sys}
+	opFile := writeFile(t, dir, "operator.jwt", opJWT)
+	confs := 0
+	return &operatorServer{account: acc, operator: op, system: sys, conf: func(j string) string {
+		confs++
+		conf := fmt.Sprintf("operator: %q\nsystem_account: %s\nresolver: MEMORY\nresolver_preload: {\n  %s: %q\n  %s: %q\n}\n",
+			opFile, sysPub, sysPub, sysJWT, accPub, cmp.Or(j, accJWT))
+		return writeFile(t, dir, fmt.Sprintf("server-%d.conf", confs), conf)
+	}}
 }
 
 // accountClaims returns the claims of the account pub, with JetStream if
@@ -93,12 +110,10 @@ func accountClaims(pub string, js bool) *jwt.AccountClaims {
 	return ac
 }
 
-// revoke revokes the user of the credentials file text userCreds (its
-// JWTs issued until now), as `nsc revocations add-user` and `nsc push`
-// do: the account's JWT with the revocation, sent by a system account
-// user to $SYS.REQ.ACCOUNT.<account>.CLAIMS.UPDATE, which the server
-// applies to the connections it has.
-func (o *operatorServer) revoke(t *testing.T, userCreds string) {
+// revokedJWT returns the account's JWT revoking the user of the
+// credentials file text userCreds (its JWTs issued until now), as `nsc
+// revocations add-user` makes it.
+func (o *operatorServer) revokedJWT(t *testing.T, userCreds string) string {
 	t.Helper()
 	u, err := jwt.ParseDecoratedJWT([]byte(userCreds))
 	if err != nil {
@@ -115,6 +130,18 @@ func (o *operatorServer) revoke(t *testing.T, userCreds string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return accJWT
+}
+
+// revoke revokes the user of the credentials file text userCreds, as
+// `nsc revocations add-user` and `nsc push` do: the account's JWT with
+// the revocation (revokedJWT), sent by a system account user to
+// $SYS.REQ.ACCOUNT.<account>.CLAIMS.UPDATE, which the server applies to
+// the connections it has.
+func (o *operatorServer) revoke(t *testing.T, userCreds string) {
+	t.Helper()
+	accJWT := o.revokedJWT(t, userCreds)
+	accPub, _ := o.account.PublicKey()
 	nc, err := nats.Connect(o.url, nats.UserCredentials(writeFile(t, t.TempDir(), "sys.creds", creds(t, o.system))))
 	if err != nil {
 		t.Fatal(err)

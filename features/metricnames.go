@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	pmodel "github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -38,7 +39,7 @@ func (c Config) SelectedMetricNames() (names, unlisted []string, err error) {
 				return nil
 			}
 			for _, m := range vs.LabelMatchers {
-				if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+				if m.Name == pmodel.MetricNameLabel && m.Type == labels.MatchEqual {
 					names = append(names, m.Value)
 					return nil
 				}

@@ -225,7 +225,9 @@ func TestTrainPrometheusRegisterRecordedStep(t *testing.T) {
 		return omen(t, append([]string{"train", "--source", "prometheus", "--prometheus.url", closed, "--storage.path", dir, "--history", "2h", "--window", "4",
 			"--horizon", "2", "--hidden", "4", "--epochs", "1", "--out", "m.omen"}, extra...)...)
 	}
-	if err := os.WriteFile("c.yml", []byte("step: 15s\n"), 0o600); err != nil {
+	// PromQL features only: the built-in event features are refused
+	// before any query (TestTrainPrometheusEventFeatures).
+	if err := os.WriteFile("c.yml", []byte("step: 15s\nfeatures:\n  - {name: up, expr: 'sum by (namespace, pod) (up)'}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, reg := range []string{"--register", "--promote"} {

@@ -5,7 +5,9 @@
 // for, the features that make a stored vector a row of the daemon's
 // windows: the configuration's, else what the store records or the
 // daemon says; the features the model is for, the configuration file's
-// when one is given, which the history is read into by name), trains
+// when one is given, which the history is read into by name; the
+// prometheus source refuses one with event features, which Prometheus
+// does not serve, and warns of the built-in ones), trains
 // the model with training.Train and registers it
 // in the store's or the daemon's model registry.
 //

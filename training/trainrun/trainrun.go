@@ -270,6 +270,8 @@ func (r *Result) train(ctx context.Context) error {
 			if err := r.daemonFeatures(names); err != nil {
 				return err
 			}
+		} else if err := r.eventFeatures(); err != nil {
+			return err
 		}
 		pc := o.PrometheusClient
 		if pc == nil {
@@ -455,6 +457,43 @@ func (r *Result) daemonFeatures(names []string) error {
 		msg += "; give --config.file the configuration the daemon runs with"
 	}
 	return errors.New(msg)
+}
+
+// eventFeatures checks, before any query, the event features (Kubernetes
+// events) of the configuration the prometheus source trains for without a
+// daemon: Prometheus does not serve them, so the model lacks them and a
+// daemon running them refuses it, as --url's check says (daemonFeatures).
+// With --config.file (the model is for its features) that is an error;
+// with the built-in configuration a warning (Notice), as omen model add
+// only warns of the default features: a daemon without --config.file
+// runs them, but omen train cannot tell that the model is for one.
+func (r *Result) eventFeatures() error {
+	o := r.o
+	if len(o.Config.EventFeatures) == 0 {
+		return nil
+	}
+	events := make([]string, len(o.Config.EventFeatures))
+	for i, e := range o.Config.EventFeatures {
+		events[i] = e.Name
+	}
+	what := fmt.Sprintf("%s: event features (Kubernetes events), which Prometheus does not serve", quoteList(events))
+	if o.ConfigFile == "" {
+		o.Notice(fmt.Sprintf("warning: the built-in features include %s: the model is of the %d PromQL features only, and a daemon running the built-in features will not load it; "+
+			"train on the daemon's own history instead (--source store --url), or give --config.file the configuration the daemon runs, without event_features",
+			what, len(o.Config.Features)))
+		return nil
+	}
+	fix := "remove event_features from " + o.ConfigFile
+	of := o.ConfigFile
+	if slices.Equal(o.Config.FeatureNames(), config.Default().FeatureNames()) {
+		// A file without features, event_features and labels has the
+		// built-in ones.
+		of += " (the built-in ones: it lists none of features, event_features and labels)"
+		fix = "list in " + o.ConfigFile + " the PromQL features and labels to use (docs/features.default.yml's, without event_features)"
+	}
+	return fmt.Errorf("the features of %s include %s: a model trained from Prometheus would lack them, and a daemon running %s would refuse it (nothing queried, nothing trained); "+
+		"train on the daemon's own history instead (--source store --url), or %s and run the daemon with it",
+		of, what, o.ConfigFile, fix)
 }
 
 // quoteList quotes names and joins them with commas.

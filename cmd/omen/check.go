@@ -18,10 +18,12 @@ import (
 	"github.com/omen-sre/omen/model"
 )
 
-// checkCmd implements "omen check config FILE...": exit 0 when every file
-// is valid, 1 when any is not, 2 on usage errors (as promtool does). It
-// takes no flags: a word starting with "-" is a usage error, unless it
-// follows "--". A file is valid when omen run would start with it: it
+// checkCmd implements "omen check config [--remote-write-keep] FILE...":
+// exit 0 when every file is valid, 1 when any is not, 2 on usage errors
+// (as promtool does). Its one flag, --remote-write-keep, also prints for
+// each valid file the write_relabel_configs keep-list of the metrics its
+// features select (remoteWriteKeep); any other word starting with "-" is
+// a usage error, unless it follows "--". A file is valid when omen run would start with it: it
 // loads and passes app.CheckConfig (its pollers have queries, its
 // remediations are accepted by the alert pipeline; a start and a reload
 // run it too). Warnings
@@ -33,9 +35,17 @@ import (
 // it starts with such a file when the registry has one, and fails on it
 // otherwise.
 func checkCmd(args []string, stdout, stderr io.Writer) int {
-	const usage = "usage: omen check config FILE...\n\nValidates omen configuration files: exit 0 when all are valid, 1 when any is not.\nA file whose name starts with \"-\" follows \"--\"."
+	const usage = "usage: omen check config [--remote-write-keep] FILE...\n\nValidates omen configuration files: exit 0 when all are valid, 1 when any is not.\nA file whose name starts with \"-\" follows \"--\"."
+	fs := flag.NewFlagSet("omen check config", flag.ContinueOnError)
+	keep := fs.Bool("remote-write-keep", false, "also print, for each valid file, the write_relabel_configs keep-list of the metric names its PromQL features and labels select,\n"+
+		"for omen's remote_write entry in prometheus.yml (omen keeps every series it is sent, up to max_series)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), usage+"\n\nflags:")
+		fs.PrintDefaults()
+	}
 	if len(args) > 0 && isHelp(args[0]) || len(args) == 2 && args[0] == "config" && args[1] == "help" {
-		fmt.Fprintln(stdout, usage)
+		fs.SetOutput(stdout)
+		fs.Usage()
 		return 0
 	}
 	switch {
@@ -44,8 +54,6 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 	case args[0] != "config":
 		return usageError(stderr, "omen check", fmt.Sprintf("unknown subcommand %q (want config)", args[0]))
 	}
-	fs := flag.NewFlagSet("omen check config", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprintln(fs.Output(), usage) }
 	if rc, ok := parseFlags(fs, args[1:], stdout, stderr); !ok {
 		return rc
 	}
@@ -79,11 +87,54 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 				"Train a model (omen train … --out FILE), make one the store's active model (omen model add FILE --promote), "+
 				"or remove model.file to start without a model (nothing is scored until a model is promoted)", err))
 		}
+		var keepList string
+		if *keep {
+			var unlisted []string
+			keepList, unlisted = remoteWriteKeep(cfg.Config)
+			for _, u := range unlisted {
+				warnings = append(warnings, fmt.Sprintf("%s names no one metric: the remote-write keep-list below leaves its series out; add a regex for them", u))
+			}
+		}
 		for _, w := range warnings {
 			fmt.Fprintf(stdout, "  WARNING: %s\n", w)
 		}
+		fmt.Fprint(stdout, keepList)
 	}
 	return rc
+}
+
+// remoteWriteKeep returns the lines "omen check config --remote-write-keep"
+// prints for a valid configuration: the write_relabel_configs of omen's
+// remote_write entry in prometheus.yml that keeps the metrics cfg's PromQL
+// features and labels select (features.Config.SelectedMetricNames), the
+// regex a double-quoted YAML string of one name a line, as the README's
+// snippet; and the selectors that name no one metric.
+func remoteWriteKeep(cfg features.Config) (string, []string) {
+	names, unlisted, err := cfg.SelectedMetricNames()
+	if err != nil { // app.CheckConfig parsed every expression
+		return fmt.Sprintf("  remote-write keep-list: %v\n", err), nil
+	}
+	if len(names) == 0 {
+		return "  remote-write keep-list: no PromQL feature or label selects a metric by name: nothing to keep\n", unlisted
+	}
+	var b strings.Builder
+	b.WriteString("  remote-write keep-list (omen's remote_write entry in prometheus.yml):\n")
+	b.WriteString("    write_relabel_configs:\n      - source_labels: [__name__]\n        action: keep\n")
+	const key = `        regex: "`
+	for i, n := range names {
+		if i == 0 {
+			b.WriteString(key)
+		} else {
+			b.WriteString(strings.Repeat(" ", len(key)))
+		}
+		b.WriteString(n)
+		if i < len(names)-1 {
+			b.WriteString("|\\\n")
+		} else {
+			b.WriteString("\"\n")
+		}
+	}
+	return b.String(), unlisted
 }
 
 // checkModelFile reads model.file as omen run does when the registry has

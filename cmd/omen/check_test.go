@@ -7,9 +7,10 @@ import (
 	"testing"
 )
 
-// TestCheckFlags: omen check config takes no flags: a word starting with
-// "-" is a usage error (exit 2) naming it, not a file that fails to load,
-// and nothing is checked; after "--" it is a file name.
+// TestCheckFlags: omen check config takes no flag but --remote-write-keep:
+// another word starting with "-" is a usage error (exit 2) naming it, not
+// a file that fails to load, and nothing is checked; after "--" it is a
+// file name.
 func TestCheckFlags(t *testing.T) {
 	good, err := os.ReadFile("testdata/good.yml")
 	if err != nil {
@@ -35,8 +36,9 @@ func TestCheckFlags(t *testing.T) {
 		{[]string{"check", "config", "--", "-nope.yml"}, 1, "Checking -nope.yml\n  FAILED", ""},
 		{[]string{"check", "config"}, 2, "", "omen check config: missing the FILE to check\nsee omen check config --help"},
 		{[]string{"check", "config", "--"}, 2, "", "omen check config: missing the FILE to check\nsee omen check config --help"},
-		{[]string{"check", "config", "help"}, 0, "usage: omen check config FILE...", ""},
-		{[]string{"check", "config", "-h"}, 0, "usage: omen check config FILE...", ""},
+		{[]string{"check", "config", "help"}, 0, "usage: omen check config [--remote-write-keep] FILE...", ""},
+		{[]string{"check", "config", "-h"}, 0, "usage: omen check config [--remote-write-keep] FILE...", ""},
+		{[]string{"check", "--help"}, 0, "  -remote-write-keep\n", ""},
 	} {
 		var out, errb bytes.Buffer
 		rc := dispatch(tc.args, &out, &errb)

@@ -5,7 +5,8 @@
 //
 //	omen run [flags]               the daemon
 //	omen demo [flags]              embedded NATS, simulated fleet, the daemon
-//	omen check config FILE...      validate configuration files
+//	omen check config FILE...      validate configuration files (--remote-write-keep:
+//	                               and print the features' metrics as a remote-write keep-list)
 //	omen train [flags]             train a model
 //	omen eval smd|asd|rca|sim      evaluate on public data or the simulator
 //	omen explain ENTITY|ALERT|PREDICTION|URL

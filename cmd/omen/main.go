@@ -17,7 +17,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"run":     {"run the daemon", runCmd},
 		"demo":    {"run the daemon on a simulated fleet with embedded NATS", demoCmd},
-		"check":   {"check config FILE...: validate configuration files", checkCmd},
+		"check":   {"check config [--remote-write-keep] FILE...: validate configuration files", checkCmd},
 		"train":   {"train a model from CSV, the store or Prometheus", trainCmd},
 		"eval":    {"evaluate: smd|asd|rca|sim", evalCmd},
 		"explain": {"explain ENTITY|ALERT|PREDICTION|URL: print a ranked explanation", explainCmd},

@@ -1,6 +1,8 @@
 package features
 
 import (
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/omen-sre/omen/internal/testenv"
 )
 
 // promtool is Debian's, of the prometheus package scripts/test.sh installs.
@@ -151,7 +155,48 @@ func TestRemoteWriteKeepList(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "SUCCESS") {
 			t.Errorf("%s: promtool check config: %v\n%s\n%s", where, err, out, snippet)
 		}
+		// Prometheus reads the regex as yaml.v3 does: the escaped line
+		// breaks and the next lines' indentation are no part of it.
+		if got := loadedKeepRegex(t, snippet); got != strings.Join(names, "|") {
+			t.Errorf("%s: Prometheus loaded the keep regex %q, want %q", where, got, strings.Join(names, "|"))
+		}
 	}
+}
+
+// loadedKeepRegex starts Debian Prometheus with the configuration cfg
+// and returns the regex of the first write_relabel_configs entry of its
+// first remote_write, as /api/v1/status/config shows the loaded
+// configuration.
+func loadedKeepRegex(t *testing.T, cfg string) string {
+	t.Helper()
+	url := testenv.Prometheus(t, cfg)
+	resp, err := http.Get(url + "/api/v1/status/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var status struct {
+		Data struct {
+			YAML string `json:"yaml"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&status); err != nil {
+		t.Fatal(err)
+	}
+	var loaded struct {
+		RemoteWrite []struct {
+			WriteRelabelConfigs []struct {
+				Regex string `yaml:"regex"`
+			} `yaml:"write_relabel_configs"`
+		} `yaml:"remote_write"`
+	}
+	if err := yaml.Unmarshal([]byte(status.Data.YAML), &loaded); err != nil {
+		t.Fatalf("%v\n%s", err, status.Data.YAML)
+	}
+	if len(loaded.RemoteWrite) == 0 || len(loaded.RemoteWrite[0].WriteRelabelConfigs) == 0 {
+		t.Fatalf("Prometheus loaded no write_relabel_configs:\n%s", status.Data.YAML)
+	}
+	return loaded.RemoteWrite[0].WriteRelabelConfigs[0].Regex
 }
 
 // TestSelectedMetricNames: the names of every vector selector of the

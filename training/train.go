@@ -525,8 +525,8 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 				// not at the F1-max one it replaces.
 				rep.ValF1 = metrics.PointWise(metrics.Threshold(p, th.Failure), l).F1
 				rep.Episodes = &es
-				failure = fmt.Sprintf("failure: alert-episode F1-max on validation series (for %d steps, resolve %.2g×%s; %d onsets, P %.2f R %.2f, lead %.0f steps%s)",
-					rule.For, rule.ResolveRatio, resolveForText(rule.ResolveFor), es.Episodes, es.Precision, es.Recall, es.LeadMedian, floor)
+				failure = fmt.Sprintf("failure: alert-episode F1-max on validation series (for %d steps, resolve %.2g×%s; %s%s)",
+					rule.For, rule.ResolveRatio, resolveForText(rule.ResolveFor), episodeText(es), floor)
 			}
 		}
 		// A threshold chosen from a handful of failures is chance: the
@@ -605,6 +605,17 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		Extra: extra,
 	})
 	return m, rep, nil
+}
+
+// episodeText says what the alert rule did on the validation series at
+// the chosen threshold, each figure with its unit: failure onsets
+// predicted (recall), alert groups that predicted one (precision), and
+// the median lead. Not windows: TrainReport.ValAUCPR and ValF1 are of
+// single windows, and differ (one model had window F1 1.000 and 1 of 7
+// onsets predicted).
+func episodeText(es EpisodeStats) string {
+	return fmt.Sprintf("failure onsets: %d of %d predicted, R %.2f; alert groups: %d of %d true, P %.2f; median lead %.0f steps",
+		es.Predicted, es.Episodes, es.Recall, es.TruePositives, es.TruePositives+es.FalsePositives, es.Precision, es.LeadMedian)
 }
 
 // ThresholdWarningKey is the key of model.Meta.Extra under which Train

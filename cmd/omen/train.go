@@ -185,25 +185,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "omen train: %v\n", err)
 		return 1
 	}
-	// Windows whose every value is missing (an entity's gaps) teach
-	// nothing: say how many of them held data when not all did.
-	withData := ""
-	if rep.TrainDataWindows != rep.TrainWindows || rep.ValDataWindows != rep.ValWindows {
-		withData = fmt.Sprintf(" (%d/%d hold data)", rep.TrainDataWindows, rep.ValDataWindows)
-	}
-	// The failure head's validation scores are undefined without
-	// failures (in training: it is disabled; in validation: nothing to
-	// find), as omen eval prints them.
-	auc, f1 := "n/a", "n/a"
-	if rep.Positives > 0 && rep.ValPositives > 0 {
-		auc, f1 = fmt.Sprintf("%.3f", rep.ValAUCPR), fmt.Sprintf("%.3f", rep.ValF1)
-	}
-	// The threshold as the alert's annotations write probabilities: 3
-	// decimals, more below 0.01 (a calibrated threshold of 0.0004 read
-	// 0.000).
-	fmt.Fprintf(stdout, "model %s written to %s: %d entities, %d/%d train/val windows%s, val AUC-PR %s, val F1 %s, threshold %s (%s), %.1fs\n",
-		m.Meta().Version, *out, rep.Entities, rep.TrainWindows, rep.ValWindows, withData, auc, f1,
-		alert.Probability(rep.Thresholds.Failure), rep.Thresholds.Method, rep.TrainSeconds)
+	fmt.Fprintln(stdout, trainSummary(m.Meta().Version, *out, rep))
 	if rep.Thresholds.Failure >= 1 {
 		why := "the training history holds no failure: "
 		switch {
@@ -270,6 +252,33 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// trainSummary is omen train's line about the model written to out:
+// its windows, the failure head's validation scores with their unit
+// (validation windows, each one prediction; the threshold method's
+// alert-episode figures are of failure onsets and alert groups), the
+// threshold and how it was chosen, and the training time.
+func trainSummary(version, out string, rep training.TrainReport) string {
+	// Windows whose every value is missing (an entity's gaps) teach
+	// nothing: say how many of them held data when not all did.
+	withData := ""
+	if rep.TrainDataWindows != rep.TrainWindows || rep.ValDataWindows != rep.ValWindows {
+		withData = fmt.Sprintf(" (%d/%d hold data)", rep.TrainDataWindows, rep.ValDataWindows)
+	}
+	// The failure head's validation scores are undefined without
+	// failures (in training: it is disabled; in validation: nothing to
+	// find), as omen eval prints them.
+	auc, f1 := "n/a", "n/a"
+	if rep.Positives > 0 && rep.ValPositives > 0 {
+		auc, f1 = fmt.Sprintf("%.3f", rep.ValAUCPR), fmt.Sprintf("%.3f", rep.ValF1)
+	}
+	// The threshold as the alert's annotations write probabilities: 3
+	// decimals, more below 0.01 (a calibrated threshold of 0.0004 read
+	// 0.000).
+	return fmt.Sprintf("model %s written to %s: %d entities, %d/%d train/val windows%s, validation windows (one prediction each): AUC-PR %s, F1 %s; threshold %s (%s), %.1fs",
+		version, out, rep.Entities, rep.TrainWindows, rep.ValWindows, withData, auc, f1,
+		alert.Probability(rep.Thresholds.Failure), rep.Thresholds.Method, rep.TrainSeconds)
 }
 
 // prometheusClient returns the client settings (TLS, credentials) of

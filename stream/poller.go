@@ -212,6 +212,18 @@ type PollObserver interface {
 // Batches carry Seq 0: a query that is retried, or a range backfilled
 // twice, yields samples with the same series, timestamp and value again,
 // which a store keyed by (series, timestamp) absorbs.
+//
+// A series that disappears from a query's result ends at once, as
+// Prometheus ends a series a scrape no longer has: Run and Backfill append
+// a stale marker (value.StaleNaN) for it at the first step whose result
+// lacks it (see endSeries), so that a consumer's lookback (PromQL's 5m
+// delta, the daemon's polled values) does not serve its last value on. A
+// failure label's query (`x > 0`) answers "result":[] once the failure has
+// ended: without the marker the label stayed set for 5 minutes, where
+// remote-write, which carries Prometheus's own markers, ended it at once.
+// A query that fails is no empty result: it ends none of its series (they
+// are caught up, with their markers, at its next successful poll). Eval,
+// without a previous result, writes none.
 type Poller struct {
 	opts PollerOptions
 	api  v1.API
@@ -269,6 +281,11 @@ type Poller struct {
 	// attempt: a catch-up's range query has one): no query of Run's, live
 	// or catch-up, is sent before its end.
 	hold atomic.Pointer[retryHold]
+	// backfilled is what the last successful Backfill fetched last (the
+	// series of each query at its end), for RunAfter's first poll;
+	// backfilledMu guards it.
+	backfilledMu sync.Mutex
+	backfilled   *backfilledSets
 	// verified is set while the server's certificate is known to verify
 	// for some of its connections: a query of the poller's got an answer
 	// since its start or since the last poll a certificate error stopped
@@ -520,26 +537,43 @@ func (p *Poller) takeQueries() (*querySet, map[string]bool) {
 // queries appended after it counted late). It stops at the first error
 // that survives the retries, having appended the chunks before it. Each
 // chunk appended (or without samples) is reported to a PollObserver
-// appender by its newest step. A query SetQueries removes or gives
+// appender by its newest step. Each chunk's batch of a query holds, with
+// its results in time order, a stale marker (value.StaleNaN) at each step
+// a series lacks after a step that had it (its results end before the
+// chunk's end, have a gap, or lack a series the previous chunk ended
+// with); the series of each query at end are handed to a RunAfter given
+// end as its last step, whose first poll ends those it lacks (see
+// RunAfter). The first chunk knows no series before start. A query SetQueries removes or gives
 // another expression while a chunk is under way has none of that chunk's
 // results appended (see SetQueries).
 func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 	if end.Before(start) {
 		return fmt.Errorf("backfill: end %s before start %s", end, start)
 	}
+	p.setBackfilled(time.Time{}, nil)
 	chunk := p.opts.Step * time.Duration(p.opts.MaxPointsPerQuery-1)
+	// By query: the series of its result at the previous chunk's newest
+	// step, which the next chunk ends with stale markers where it lacks
+	// them (endSeries); handed to RunAfter at the end.
+	sets := map[string]seriesSet{}
+	var newest time.Time
 	for from := start; !from.After(end); from = from.Add(chunk + p.opts.Step) {
 		to := from.Add(chunk)
 		if to.After(end) {
 			to = end
 		}
+		// The newest step the range queries evaluate.
+		newest = from.Add(to.Sub(from) / p.opts.Step * p.opts.Step)
 		qs := p.queries.Load()
 		var bs []telemetry.Batch
+		// A query SetQueries removed has no set any more.
+		chunkSets := map[string]seriesSet{}
 		for _, name := range qs.names {
 			ss, err := p.queryRange(ctx, qs, name, from, to, p.opts.MaxRetries, time.Time{})
 			if err != nil {
 				return fmt.Errorf("backfill query %q over [%s, %s]: %w", name, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 			}
+			ss, chunkSets[name] = endSeries(sets[name], ss, from, newest, p.opts.Step)
 			if len(ss) > 0 {
 				bs = append(bs, telemetry.Batch{Source: p.source, Samples: ss})
 			}
@@ -547,6 +581,13 @@ func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 		// A query SetQueries replaced meanwhile: its chunk dropped (see
 		// current), and a SetQueries from here waits for the Append.
 		p.appendMu.RLock()
+		for _, name := range qs.names {
+			if p.replaced(qs, name) {
+				// The daemon dropped its values: none of its series
+				// to end.
+				delete(chunkSets, name)
+			}
+		}
 		bs = slices.DeleteFunc(bs, func(b telemetry.Batch) bool {
 			name := b.Samples[0].Labels.Get(model.MetricNameLabel)
 			if !p.replaced(qs, name) {
@@ -566,9 +607,10 @@ func (p *Poller) Backfill(ctx context.Context, start, end time.Time) error {
 			}
 		}
 		p.appendMu.RUnlock()
-		// The newest step the range queries evaluated.
-		p.polled(from.Add(to.Sub(from) / p.opts.Step * p.opts.Step))
+		sets = chunkSets
+		p.polled(newest)
 	}
+	p.setBackfilled(newest, sets)
 	return nil
 }
 
@@ -643,6 +685,25 @@ func (p *Poller) Run(ctx context.Context) error {
 // not appended (the store holds newer ones) until the clock passes it.
 // A PollObserver appender is told of each poll at which a query's values
 // (none, maybe) were appended.
+//
+// Each query's series at its stored step (those its last result stored
+// had) are kept, and a poll appends a stale marker (value.StaleNaN) for
+// each that its results lack, at the first step they lack it: the poll's
+// step (a live poll), or a step of the catch-up's range (the series ends
+// within it, has a gap, or is absent from it). A live poll that failed
+// marks nothing (a failure is no empty result); its query's series stay
+// as they were until a poll of it succeeds, which catches up the steps
+// between with their markers. An Append that failed keeps them too (its
+// steps are fetched again); one refused for good (ErrInvalid) keeps those
+// stored before it. A query SetQueries removes or gives another
+// expression forgets them: the daemon drops its polled values. At the
+// start, the series are those of the Backfill that ended at last (every
+// query's, at its end; see Backfill); without one (last zero, or a
+// Backfill that failed or ended elsewhere) the first poll knows none, and
+// ends no series it lacks: a process started afresh holds no polled
+// values of the previous one but those its ingest log replays, which the
+// daemon's start-up Backfill fetches again (its window, the lookback,
+// covers PromQL's 5m lookback delta).
 func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 	defer p.closeIdleConnections()
 	step := p.opts.Step
@@ -657,6 +718,11 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 			stored[name] = last
 		}
 	}
+	// By query: the series of its result at its stored step, which the
+	// next poll ends with stale markers where it lacks them (see
+	// endSeries). At the start, those of the Backfill that ended at last,
+	// else none: see RunAfter.
+	present := p.takeBackfilled(last)
 	var next time.Time
 	var reloadedDuring map[string]bool // the queries SetQueries changed while the previous poll was under way (until its Append returned)
 	for {
@@ -681,6 +747,13 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 		for name := range stored {
 			if _, ok := qs.exprs[name]; !ok {
 				delete(stored, name) // removed by SetQueries
+			}
+		}
+		for name := range present {
+			if _, ok := qs.exprs[name]; !ok || reloaded[name] {
+				// Removed by SetQueries, or given another expression:
+				// the daemon dropped its polled values, none to end.
+				delete(present, name)
 			}
 		}
 		for _, name := range qs.names {
@@ -729,7 +802,7 @@ func (p *Poller) RunAfter(ctx context.Context, last time.Time) error {
 			settings.log(p.logger, p.now())
 			certs.log(p.logger, p.now())
 		}
-		if err := p.storePoll(ctx, qs, next, stored, live); err != nil && ctx.Err() == nil {
+		if err := p.storePoll(ctx, qs, next, stored, present, live); err != nil && ctx.Err() == nil {
 			p.logger.Warn("store the poll's samples", "time", next, "err", err)
 		}
 		// A reload while the poll was under way, until its Append
@@ -941,6 +1014,9 @@ type pollPart struct {
 	// The oldest step given up as too old, and by a failed range query
 	// (zero: none).
 	tooOld, failed time.Time
+	// set is the series of the query's result at next, its present set
+	// once b is stored.
+	set seriesSet
 }
 
 // storePoll appends the live samples at next of the queries of qs in live
@@ -956,7 +1032,7 @@ type pollPart struct {
 // steps given up and fetched are counted per query. When a query's part
 // (maybe without samples) was appended, next is reported to a
 // PollObserver appender.
-func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, stored map[string]time.Time, live map[string][]telemetry.Sample) error {
+func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, stored map[string]time.Time, present map[string]seriesSet, live map[string][]telemetry.Sample) error {
 	step := p.opts.Step
 	to := next.Add(-step)
 	// [next - CatchUp, next - step] on the grid: the newest CatchUp/step
@@ -1038,9 +1114,20 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, st
 		pt.b.Samples = append(pt.b.Samples, live[name]...)
 		behind = append(behind, pt)
 	}
+	parts := append(behind, upToDate...)
+	for i := range parts {
+		// The series the query's result lacks, from its first step
+		// appended here (the catch-up's, or next), end there.
+		pt := &parts[i]
+		first := next
+		if pt.fetched {
+			first = pt.first
+		}
+		pt.b.Samples, pt.set = endSeries(present[pt.name], pt.b.Samples, first, next, step)
+	}
 	// A SetQueries from current on waits for the Append (see appendMu).
 	p.appendMu.RLock()
-	parts := p.current(qs, next, append(behind, upToDate...))
+	parts = p.current(qs, next, parts)
 	if p.beforeAppend != nil {
 		p.beforeAppend()
 	}
@@ -1066,6 +1153,11 @@ func (p *Poller) storePoll(ctx context.Context, qs *querySet, next time.Time, st
 		appended = appended || errOf[i] == nil
 		if next.After(stored[pt.name]) {
 			stored[pt.name] = next
+		}
+		if errOf[i] == nil {
+			// Refused (ErrInvalid), the series stored before stay the
+			// newest: the next poll ends those it lacks.
+			present[pt.name] = pt.set
 		}
 		tooOld += steps(pt.tooOld, oldest.Add(-step))
 		failed += steps(pt.failed, to)
@@ -1177,7 +1269,8 @@ const (
 )
 
 // Eval evaluates every query at ts with instant queries and appends the
-// results in one Append. Queries that fail after retries are skipped (and
+// results in one Append. It writes no stale markers: it has no previous
+// result to compare with (see RunAfter). Queries that fail after retries are skipped (and
 // reported in the returned error); the others are still stored. A
 // PollObserver appender is told of ts when a query succeeded and the
 // Append did.

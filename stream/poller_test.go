@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/prompb"
 	"go.uber.org/goleak"
 
@@ -64,7 +66,22 @@ func TestPollerAgainstPrometheus(t *testing.T) {
 	for i := range n {
 		ts.Samples = append(ts.Samples, prompb.Sample{Value: float64(i), Timestamp: t0.Add(time.Duration(i) * step).UnixMilli()})
 	}
-	pushToPrometheus(t, promURL, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{ts}})
+	// A failure that ends at step 20: `omen_test_waiting > 0` is empty
+	// from there on, and the backfill ends its series at step 20 with a
+	// stale marker.
+	waiting := prompb.TimeSeries{Labels: []prompb.Label{
+		{Name: "__name__", Value: "omen_test_waiting"},
+		{Name: "namespace", Value: "shop"},
+		{Name: "pod", Value: "cart-1"},
+	}}
+	for i := range n {
+		v := 1.0
+		if i >= 20 {
+			v = 0
+		}
+		waiting.Samples = append(waiting.Samples, prompb.Sample{Value: v, Timestamp: t0.Add(time.Duration(i) * step).UnixMilli()})
+	}
+	pushToPrometheus(t, promURL, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{ts, waiting}})
 
 	app := &MemAppender{}
 	reg := prometheus.NewRegistry()
@@ -73,6 +90,7 @@ func TestPollerAgainstPrometheus(t *testing.T) {
 		Queries: map[string]string{
 			"restarts":      `omen_test_restarts_total`,
 			"restarts_rate": `rate(omen_test_restarts_total[1m])`,
+			"waiting":       `omen_test_waiting > 0`,
 		},
 		Step:              step,
 		EntityLabels:      []string{"namespace", "pod", "container"},
@@ -90,8 +108,16 @@ func TestPollerAgainstPrometheus(t *testing.T) {
 	}
 	want := labels.FromStrings("__name__", "restarts", "namespace", "shop", "pod", "cart-1")
 	var restarts, rates int
+	var waitingAt, waitingStale []int64 // steps from t0
 	for _, s := range app.Samples() {
 		switch s.Labels.Get("__name__") {
+		case "waiting":
+			i := (s.T - t0.UnixMilli()) / step.Milliseconds()
+			if value.IsStaleNaN(s.V) {
+				waitingStale = append(waitingStale, i)
+			} else {
+				waitingAt = append(waitingAt, i)
+			}
 		case "restarts":
 			if !labels.Equal(s.Labels, want) {
 				t.Fatalf("labels %s, want %s", s.Labels, want)
@@ -114,6 +140,12 @@ func TestPollerAgainstPrometheus(t *testing.T) {
 	}
 	if rates < n-5 {
 		t.Fatalf("backfilled %d rate samples, want about %d", rates, n-4)
+	}
+	if len(waitingAt) != 20 || waitingAt[19] != 19 {
+		t.Fatalf("backfilled waiting at steps %v, want 0..19", waitingAt)
+	}
+	if !slices.Equal(waitingStale, []int64{20}) {
+		t.Fatalf("waiting's stale markers at steps %v, want [20]: the step its result is empty from", waitingStale)
 	}
 	if got := len(app.Batches()); got < 2*6 {
 		t.Fatalf("backfill made %d appends, want one per query and chunk (≥ 12)", got)
@@ -161,6 +193,48 @@ func TestPollerAgainstPrometheus(t *testing.T) {
 	}
 	if v, n := counterValue(t, reg, "omen_ingested_samples_total", "source", p.Source()), len(app.Samples()); v != float64(n) {
 		t.Fatalf("ingested counter %v, want %d", v, n)
+	}
+
+	// A failure that ends while the run loop polls: its series ends at
+	// the first poll whose result lacks it, with a stale marker (the
+	// poller's previous result had it), not 5 minutes later.
+	live := &MemAppender{}
+	p3, err := NewPoller(live, PollerOptions{URL: promURL, Queries: map[string]string{"waiting": `omen_test_live_waiting > 0`},
+		Step: 200 * time.Millisecond, EntityLabels: []string{"namespace", "pod"}}, prometheus.NewRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushLive := func(v float64) int64 {
+		now := time.Now().UnixMilli()
+		pushToPrometheus(t, promURL, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
+			Labels:  []prompb.Label{{Name: "__name__", Value: "omen_test_live_waiting"}, {Name: "namespace", Value: "shop"}, {Name: "pod", Value: "cart-1"}},
+			Samples: []prompb.Sample{{Value: v, Timestamp: now}},
+		}}})
+		return now
+	}
+	liveOf := func() (values, marks []int64) {
+		for _, s := range live.Samples() {
+			if value.IsStaleNaN(s.V) {
+				marks = append(marks, s.T)
+			} else {
+				values = append(values, s.T)
+			}
+		}
+		return values, marks
+	}
+	pushLive(1)
+	rctx, rcancel = context.WithCancel(ctx)
+	go func() { done <- p3.Run(rctx) }()
+	waitFor(t, "a live poll of the failure", func() bool { v, _ := liveOf(); return len(v) > 0 })
+	ended := pushLive(0)
+	waitFor(t, "the failure's stale marker", func() bool { _, m := liveOf(); return len(m) > 0 })
+	rcancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	values, marks := liveOf()
+	if len(marks) != 1 || marks[0] < ended || values[len(values)-1] >= marks[0] {
+		t.Fatalf("live polls: values at %v, stale markers at %v; want one marker, at or after the failure's end %d, after the last value", values, marks, ended)
 	}
 
 	// A bad query fails without retries.

@@ -60,6 +60,9 @@ type evaluator struct {
 	// progress its result.
 	progressAt int64
 	progress   inputProgress
+	// heldLogAt is the wall time (ms) of the last log of steps held for
+	// their inputs (see noteHeld).
+	heldLogAt int64
 	// excluded are the series (by label hash) whose lag made a step wait
 	// maxDelay: they hold no step back until their samples reach the step
 	// waited on (see hold); each with the wall time (ms) it was last seen
@@ -221,11 +224,11 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 		}),
 		forced: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "omen", Name: "evaluator_input_timeout_steps_total",
-			Help: fmt.Sprintf("Steps evaluated once they had waited %v (wall time) after the newest sample passed them while series still sending had not reached them (a slow remote-write shard, a series with timestamps behind the others): those series' samples for the step, if any, arrive late. Those series then hold no step back until their samples reach the step waited on (one warning per exclusion).", maxInputDelay),
+			Help: fmt.Sprintf("Steps evaluated once they had waited %v (wall time) after the newest sample passed them while series still sending (see omen_evaluator_waiting_steps) had not reached them (a slow remote-write shard, a series with timestamps behind the others): those series' samples for the step, if any, arrive late. Those series then hold no step back until their samples reach the step waited on (one warning per exclusion).", maxInputDelay),
 		}),
 		waiting: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "omen", Name: "evaluator_waiting_steps",
-			Help: "Steps the newest sample has passed that wait for the samples of series still sending (a remote-write backlog drained over several shards).",
+			Help: fmt.Sprintf("Steps the newest sample has passed that wait for the samples of series still sending: a remote-write backlog drained over several shards, a series behind the others, or a series that stopped without a stale marker (Telegraf sends none), which counts as sending until 3 of its intervals (the larger of its samples' and its arrivals'; at least %v, at most %v) of arriving data have passed since its last sample. A step waits at most %v of wall time (then omen_evaluator_input_timeout_steps_total); once one has waited %v, omen logs the slowest series (at most every %v).", liveFloor, settleTime, maxInputDelay, heldLogAfter, heldLogEvery),
 		}),
 		behindG: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "omen", Name: "evaluator_behind_steps",
@@ -419,15 +422,17 @@ func (e *evaluator) dataStep() (t int64, ok bool) {
 // newest sample has passed: a step is evaluated once the samples of every
 // series still sending have reached it (Head.Progress over the series
 // one of the features' vector selectors selects, by all its label
-// matchers, that received a sample within settle of activity time, see
-// ingester.liveSince), and at the latest once it has waited
+// matchers, that received a sample within settle of activity time and
+// whose next sample is not overdue by more than two of their intervals
+// of arriving data, see ingester.liveness), and at the latest once it has waited
 // maxDelay of wall time since hi first passed it. The samples of a
 // remote-write backlog arrive over many shards at once, so that one
 // shard's newer samples move the watermark past steps whose samples
 // another shard has yet to send: evaluated then, such a step reads values
 // PromQL's lookback carries forward, and is never evaluated again. A
 // series that stops (a deleted pod: a stale marker ends it at once; else
-// after settle) holds nothing back, nor do sources without series in the
+// after three of its intervals of arriving data, at least 15 s and at
+// most settle) holds nothing back, nor do sources without series in the
 // head (the Prometheus poller, events).
 //
 // When a step has waited maxDelay, the series whose samples had not
@@ -494,7 +499,37 @@ func (e *evaluator) hold(hi int64) int64 {
 	e.excluded = mapshrink.Compact(e.excluded, &e.excludedPeak)
 	e.waiting.Set(float64((hi - max(t, e.next-step)) / step))
 	e.excludedG.Set(float64(len(e.excluded)))
+	e.noteHeld(now, hi, max(t, e.next-step))
 	return t
+}
+
+// heldLogAfter is the wall time a step waits for its inputs before omen
+// logs which series holds it (noteHeld), and heldLogEvery the least wall
+// time between two such logs.
+const (
+	heldLogAfter = 30 * time.Second
+	heldLogEvery = time.Minute
+)
+
+// noteHeld logs, at most every heldLogEvery, that the steps after ready
+// up to hi (the newest the newest sample passed) wait for their inputs,
+// once the first of them has waited heldLogAfter (wall time, now in ms):
+// the slowest series is named, so that a hold (a series that stopped
+// without a stale marker, one behind the others) shows in the log before
+// it is forced after maxDelay, not only in omen_evaluator_waiting_steps.
+func (e *evaluator) noteHeld(now, hi, ready int64) {
+	if hi <= ready || !e.progress.ok || now-e.heldLogAt < heldLogEvery.Milliseconds() && now >= e.heldLogAt {
+		return
+	}
+	i := slices.IndexFunc(e.passed, func(p passedStep) bool { return p.t > ready })
+	if i < 0 || now-e.passed[i].wall < heldLogAfter.Milliseconds() {
+		return
+	}
+	e.heldLogAt = now
+	step := e.Step.Milliseconds()
+	e.Logger.Info("steps wait for the samples of a series still sending (a series counts as sending until 3 of its intervals of arriving data, at least 15s and at most 2m, passed since its last sample; a step waits at most max_delay, then it is evaluated without them)",
+		"steps", (hi-ready)/step, "from", time.UnixMilli(ready+step).UTC(), "waited", time.Duration(now-e.passed[i].wall)*time.Millisecond, "max_delay", e.maxDelay,
+		"slowest_series", e.progress.lset.String(), "slowest_series_through", time.UnixMilli(e.progress.t).UTC())
 }
 
 // scanProgress sets e.progress to the inputs' progress (Head.Progress)
@@ -527,7 +562,7 @@ func (e *evaluator) scanProgress(now, waited, behind int64) int {
 		}
 		return false
 	}
-	t, lset, ok := e.Ingest.head.ProgressExcept(e.Ingest.liveSince(now, e.settle), e.Extractor.Selectors(), except)
+	t, lset, ok := e.Ingest.head.ProgressExcept(e.Ingest.liveness(now, e.settle), e.Extractor.Selectors(), except)
 	e.progress, e.progressAt = inputProgress{t: t, lset: lset, ok: ok}, now
 	for _, l := range back {
 		e.Logger.Info("a series excluded from the wait for inputs caught up: it holds steps back again", "series", l.String(), "step", time.UnixMilli(waited).UTC())

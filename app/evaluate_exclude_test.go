@@ -13,9 +13,10 @@ import (
 // maxDelay (forced, one warning); b is then excluded from the wait, and
 // the later steps are evaluated as soon as pod a reaches them, without
 // another forced step or warning. Once b's samples catch up (reach the
-// step waited on) it holds steps back again: when it then stops short
-// of the next steps, they wait for it, up to maxDelay. Before, every step
-// waited maxDelay for b, with a warning per step.
+// step waited on) it holds steps back again: when it then sends its
+// newest sample again and again (its timestamps stuck: it still arrives)
+// the next steps wait for it, up to maxDelay. Before, every step waited
+// maxDelay for b, with a warning per step.
 func TestLaggingSeriesExcludedUntilCaughtUp(t *testing.T) {
 	const maxDelay, scrape, lag = time.Minute, 15_000, 5 * 60_000
 	r := newInputsRig(t, time.Hour, maxDelay)
@@ -53,12 +54,18 @@ func TestLaggingSeriesExcludedUntilCaughtUp(t *testing.T) {
 	if f := testutil.ToFloat64(r.e.forced); f != forced || warnings() != 1 {
 		t.Fatalf("b excluded: %v steps forced, %d warnings; want %v, 1", f, warnings(), forced)
 	}
-	// b catches up: its missing 5 minutes arrive, then it stops short of
-	// the next steps (still live: settle is an hour).
+	// b catches up: its missing 5 minutes arrive, then its newest sample
+	// arrives again with each of a's (a stuck exporter; a series that
+	// stops altogether holds steps back for 3 of its intervals only).
 	r.send("b", times(ts-lag+scrape, ts, scrape), one)
+	bLast := ts
 	held := (ts + scrape - scrape/8) / r.step * r.step // the newest step b reached
-	for range 3 {                                      // less than maxDelay
+	stuck := func() {
 		next(false)
+		r.send("b", []int64{bLast}, one)
+	}
+	for range 3 { // less than maxDelay
+		stuck()
 		if done := r.e.done.Load(); done != held {
 			t.Fatalf("b caught up, a at %v: last step %v, want %v (b's)", time.UnixMilli(ts).UTC(), time.UnixMilli(done).UTC(), time.UnixMilli(held).UTC())
 		}
@@ -70,7 +77,7 @@ func TestLaggingSeriesExcludedUntilCaughtUp(t *testing.T) {
 		t.Fatalf("b's newest step %v, want one before a's %v", time.UnixMilli(held).UTC(), time.UnixMilli(aTarget()).UTC())
 	}
 	for range 4 { // maxDelay: forced, b excluded again
-		next(false)
+		stuck()
 	}
 	if f := testutil.ToFloat64(r.e.forced); f <= forced || warnings() != 2 {
 		t.Errorf("b held steps for maxDelay again: %v steps forced (were %v), %d warnings; want more, 2", f, forced, warnings())

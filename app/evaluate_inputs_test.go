@@ -218,13 +218,16 @@ func testBacklogShardsOutOfOrder(t *testing.T, every time.Duration) {
 	}
 }
 
-// TestStoppedSeriesReleasesSteps: a series that stops (a deleted pod)
-// holds the steps after its last sample back for at most settle of wall
-// time while the others go on, whatever the period at which samples
-// arrive, and not at all when a stale marker ends it. Before, samples
-// arriving every 60 s (a push source, e.g. Telegraf over NATS) ran the
-// activity clock at a quarter of the wall clock's speed: the stopped
-// series held steps for 8 minutes, and every step waited maxDelay.
+// TestStoppedSeriesReleasesSteps: a series that stops (a deleted pod, a
+// pod out of CrashLoopBackOff whose waiting-reason series is no longer
+// sent) holds the steps after its last sample back for 3 of its
+// intervals of arriving data (at least 15 s, at most settle) while the
+// others go on, whatever the period at which samples arrive, and not at
+// all when a stale marker ends it. Before, it held them for settle
+// (2 minutes) at any interval: a 5 s series that stopped on NATS held
+// every step of the daemon for 2 minutes. Before that, samples arriving
+// every 60 s ran the activity clock at a quarter of the wall clock's
+// speed: the stopped series held steps for 8 minutes.
 func TestStoppedSeriesReleasesSteps(t *testing.T) {
 	const settle = 2 * time.Minute
 	tests := []struct {
@@ -233,10 +236,11 @@ func TestStoppedSeriesReleasesSteps(t *testing.T) {
 		stale bool
 		held  time.Duration // how long the steps after the stop wait
 	}{
-		{name: "stops", every: 15_000, held: settle},
+		{name: "stops, every 5s", every: 5_000, held: 15 * time.Second},
+		{name: "stops", every: 15_000, held: 45 * time.Second},
 		{name: "stale marker", every: 15_000, stale: true, held: 0},
 		{name: "stops, arrivals every 60s", every: 60_000, held: settle},
-		{name: "stops, arrivals every 30s", every: 30_000, held: settle},
+		{name: "stops, arrivals every 30s", every: 30_000, held: 90 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -265,9 +269,10 @@ func TestStoppedSeriesReleasesSteps(t *testing.T) {
 				}
 				r.now = r.now.Add(time.Second)
 				r.send("a", []int64{ts}, one)
-				wantDone := min(reached, ts-r.step)
+				passed := (ts - r.step) / r.step * r.step // the newest step the watermark passed
+				wantDone := min(reached, passed)
 				if r.now.Sub(stopped) >= tt.held {
-					wantDone = ts - r.step // all the watermark passed
+					wantDone = passed
 				}
 				if done := r.e.done.Load(); done != wantDone {
 					t.Fatalf("%v after the stop (pod a at %v): last step %v, want %v", r.now.Sub(stopped),

@@ -55,7 +55,7 @@ type ingester struct {
 	// so the evaluator need not wait for its next tick.
 	advanced chan struct{}
 	// activity is the clock the head's series are stamped with when
-	// they receive a sample (see liveSince).
+	// they receive a sample (see liveness).
 	activity activityClock
 	clock    func() time.Time // time.Now; a fake in tests
 
@@ -523,12 +523,35 @@ func (in *ingester) advance(maxT int64) {
 	}
 }
 
-// liveSince is the head stamp (Head.SetStamp) from which on a series
-// counts as still sending (Head.Progress): it received a sample less
-// than settle ago in activity time, wall being the wall clock (ms).
-func (in *ingester) liveSince(wall int64, settle time.Duration) int64 {
-	return in.activity.now(wall) - settle.Milliseconds() + 1
+// liveness tells which series count as still sending (Head.Progress),
+// wall being the wall clock (ms): on activity time (the head's stamps), a
+// series that received a sample less than settle ago whose next sample
+// is not overdue by more than liveIntervals−1 of its intervals (see
+// features.Liveness), counted as data arrives: of the time since its last
+// sample, the part no data arrived in (a pause still going on, the
+// latest outage's counted part) does not count. A series that stops amid
+// the others (a pod out of CrashLoopBackOff whose
+// kube_pod_container_status_waiting_reason series Telegraf no longer
+// sends, without a stale marker) then holds steps back for
+// liveIntervals of its interval, at least liveFloor and at most settle,
+// of arriving data: 15 s for a 5 s series, where it held them for settle
+// (2 minutes) and a reviewer saw every step lag by up to 117 s.
+func (in *ingester) liveness(wall int64, settle time.Duration) features.Liveness {
+	now, last, paused, outage := in.activity.state(wall)
+	return features.Liveness{Since: now - settle.Milliseconds() + 1, Last: last, Paused: paused, Outage: outage,
+		PerInterval: liveIntervals, Floor: liveFloor.Milliseconds(), Max: settle.Milliseconds()}
 }
+
+// liveIntervals is how many of its intervals of arriving data after its
+// last sample a series counts as still sending (its next sample is due
+// after one, jitter and a push agent's late flush get the others), at
+// least liveFloor: a series of 5 s and one of 10 s, whose samples can
+// arrive 15 s apart with Telegraf's flush_jitter, still count after one
+// late flush.
+const (
+	liveIntervals = 3
+	liveFloor     = 15 * time.Second
+)
 
 // activityClock is a clock (ms) that runs with the wall clock while data
 // arrives and stops a little after the usual gap between arrivals: the
@@ -556,6 +579,10 @@ func (in *ingester) liveSince(wall int64, settle time.Duration) int64 {
 type activityClock struct {
 	mu         sync.Mutex
 	wall, time int64 // the last arrival's wall time and activity time
+	// paused is the activity time of the last arrival before the latest
+	// outage (a gap the clock did not count whole), and outage the part of
+	// it the clock counted.
+	paused, outage int64
 	// gaps are the last gaps (ms) between bursts, and long the last of
 	// them of at least activityGap, rings: n (nLong) of them, the next
 	// written at i (iLong). longAt is the wall time (ms) the newest long
@@ -592,7 +619,11 @@ const (
 func (c *activityClock) at(wall int64) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.time = c.advance(wall)
+	t := c.advance(wall)
+	if c.wall != 0 && t-c.time < wall-c.wall {
+		c.paused, c.outage = c.time, t-c.time
+	}
+	c.time = t
 	if c.wall != 0 && wall-c.wall >= burstGap.Milliseconds() {
 		c.record(wall-c.wall, wall)
 	}
@@ -638,6 +669,15 @@ func (c *activityClock) now(wall int64) int64 {
 	return c.advance(wall)
 }
 
+// state returns the activity time at wall (ms) without an arrival, that
+// of the last arrival, and the last arrival before the latest outage and
+// the part of the outage counted (see features.Liveness).
+func (c *activityClock) state(wall int64) (now, last, paused, outage int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.advance(wall), c.time, c.paused, c.outage
+}
+
 func (c *activityClock) advance(wall int64) int64 {
 	if c.wall == 0 {
 		return wall
@@ -660,7 +700,7 @@ func (in *ingester) replay(ctx context.Context, window time.Duration) error {
 		}
 		// Series are stamped as they were when the batch arrived, so
 		// that those still sending before the stop count as such after
-		// it (liveSince).
+		// it (liveness).
 		in.head.SetStamp(in.activity.at(b.Received))
 		in.advance(in.apply(&b, true))
 		n++

@@ -156,7 +156,7 @@ func TestReplayKeepsSeriesLive(t *testing.T) {
 	}}}); err != nil {
 		t.Fatal(err)
 	}
-	got, lset, ok := head.Progress(re.liveSince(now.UnixMilli(), settleTime), [][]*labels.Matcher{nil}) // every series
+	got, lset, ok := head.Progress(re.liveness(now.UnixMilli(), settleTime), [][]*labels.Matcher{nil}) // every series
 	if want := data + 15_000 - 15_000/8; !ok || got != want || lset.Get("pod") != "b" {
 		t.Errorf("Progress = %d of %s (%v), want %d of pod b", got, lset, ok, want)
 	}

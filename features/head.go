@@ -197,8 +197,12 @@ type memSeries struct {
 	// gap is the time between the two newest samples (0: one sample,
 	// which Progress leaves out),
 	// and seen the Head's stamp at the last append of a sample of the
-	// series (see Progress).
-	gap, seen int64
+	// series (see Progress); arrival is the usual time (stamp units)
+	// between its arrivals: the latest gap of at least burstStamps between
+	// two stamps of its appends, or, if larger, 3/4 of the previous
+	// arrival (a gap that varies, e.g. with a push agent's flush jitter,
+	// counts by its recent larger values).
+	gap, seen, arrival int64
 	// selected caches whether Progress's selectors select the series:
 	// their Head.progressGen << 1, | 1 when they do (0: not known).
 	selected atomic.Uint64
@@ -543,7 +547,7 @@ func (h *Head) appendPart(samples []telemetry.Sample, resolved []sampleRef, part
 			refs.remember(ser, s.Labels)
 		}
 		r := ser.append(s.T, v, h.chunkRange, maxT-h.lookback)
-		ser.seen = stamp
+		ser.arrived(stamp)
 		sh.mu.Unlock()
 		if r == appendOK {
 			appended++
@@ -620,13 +624,55 @@ func (h *Head) advance(t int64) int64 {
 // of their samples (a clock of the caller's: see Progress).
 func (h *Head) SetStamp(stamp int64) { h.stamp.Store(stamp) }
 
+// Liveness tells which series count as still sending for Progress, on
+// the clock of the stamps (see SetStamp; ms). A series counts while its
+// last append's stamp (seen) is at or after Since and, when PerInterval
+// is not 0, while it is not overdue: Last (the stamp of the newest
+// arrival of any data) minus seen is less than PerInterval of its
+// interval (the larger of the time between its two newest samples and
+// the usual time between its arrivals), at least Floor and at most Max;
+// Max for a series whose samples so far all came in one arrival (a push
+// agent that flushes a minute of 10 s samples at once: the time to its
+// next flush is not known yet).
+// A series seen at or before Paused, the last arrival before the latest
+// outage (a gap the caller's clock counted Outage of), is overdue by that
+// much less: an outage ages no series, while a series that stops amid
+// the others ages as the others arrive. Since alone is a fixed cut-off.
+type Liveness struct {
+	Since        int64
+	Last, Paused int64
+	Outage       int64
+	PerInterval  int64
+	Floor, Max   int64
+}
+
+// live reports whether a series seen at seen, whose two newest samples
+// are gap apart and whose arrivals arrival apart (0: one arrival so far),
+// counts as still sending.
+func (l *Liveness) live(seen, gap, arrival int64) bool {
+	if seen < l.Since {
+		return false
+	}
+	if l.PerInterval == 0 {
+		return true
+	}
+	over := l.Last - seen
+	if seen <= l.Paused {
+		over -= l.Outage
+	}
+	if arrival == 0 {
+		return over < l.Max
+	}
+	return over < min(max(l.PerInterval*max(gap, arrival), l.Floor), l.Max)
+}
+
 // Progress tells how far the samples of the series still sending have
 // arrived, for a caller that evaluates a time only once its inputs are
 // in. Of the series one of sels selects (each the label matchers of a
 // PromQL vector selector, e.g. Extractor.Selectors; one without matchers
-// selects every series) whose last append carried a stamp at or after
-// since (see SetStamp) and whose newest sample is not a stale marker
-// (which ends a series), it returns the least time through which a
+// selects every series) that count as still sending by live (see
+// Liveness) and whose newest sample is not a stale marker (which ends a
+// series), it returns the least time through which a
 // series' samples are all appended and the series' labels; ok is false
 // when no series counts. That time is the series' newest sample time plus
 // 7/8 of the interval between its two newest samples: a series is sent in
@@ -642,8 +688,8 @@ func (h *Head) SetStamp(stamp int64) { h.stamp.Store(stamp) }
 // label matchers once for a given sels, which the caller passes again
 // unchanged (a new set of selectors is a new slice), and only when it
 // would lower the least time.
-func (h *Head) Progress(since int64, sels [][]*labels.Matcher) (t int64, lset labels.Labels, ok bool) {
-	return h.ProgressExcept(since, sels, nil)
+func (h *Head) Progress(live Liveness, sels [][]*labels.Matcher) (t int64, lset labels.Labels, ok bool) {
+	return h.ProgressExcept(live, sels, nil)
 }
 
 // ProgressExcept is Progress leaving out the series for which except
@@ -651,7 +697,7 @@ func (h *Head) Progress(since int64, sels [][]*labels.Matcher) (t int64, lset la
 // labels and the time through which its samples are all appended, only
 // when the series would lower the least time, under its shard's read lock
 // (it must not call the Head).
-func (h *Head) ProgressExcept(since int64, sels [][]*labels.Matcher, except func(lset labels.Labels, through int64) bool) (t int64, lset labels.Labels, ok bool) {
+func (h *Head) ProgressExcept(live Liveness, sels [][]*labels.Matcher, except func(lset labels.Labels, through int64) bool) (t int64, lset labels.Labels, ok bool) {
 	h.progressMu.Lock()
 	if len(sels) != len(h.progressSels) || (len(sels) > 0 && &sels[0] != &h.progressSels[0]) {
 		h.progressSels = sels
@@ -686,11 +732,11 @@ func (h *Head) ProgressExcept(since int64, sels [][]*labels.Matcher, except func
 	// they are selected.
 	visit := func(list []*memSeries, sels [][]*labels.Matcher) {
 		for _, s := range list {
-			if s.seen < since || s.gap == 0 || value.IsStaleNaN(s.lastV) {
+			if s.gap == 0 || value.IsStaleNaN(s.lastV) {
 				continue
 			}
 			c := s.headMaxt + s.gap - s.gap/8
-			if c >= t {
+			if c >= t || !live.live(s.seen, s.gap, s.arrival) {
 				continue
 			}
 			sel := s.selected.Load()
@@ -885,6 +931,20 @@ func (s *memSeries) append(t int64, v float64, chunkRange, minValid int64) int {
 	}
 	s.headMaxt, s.lastV = t, v
 	return appendOK
+}
+
+// burstStamps is the least difference (stamp units: ms of the caller's
+// clock) between two stamps of a series' appends that is a new arrival
+// of it, not the same one (a push agent's flush of several samples of a
+// series, one message each).
+const burstStamps = 1000
+
+// arrived records an append of the series at stamp.
+func (s *memSeries) arrived(stamp int64) {
+	if g := stamp - s.seen; s.seen != 0 && g >= burstStamps {
+		s.arrival = max(g, s.arrival-s.arrival/4)
+	}
+	s.seen = max(s.seen, stamp)
 }
 
 func (s *memSeries) newHead(t int64) {

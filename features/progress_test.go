@@ -64,7 +64,7 @@ func TestHeadProgress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, lset, ok := h.Progress(tt.since, parseSelectors(t, tt.sels))
+			got, lset, ok := h.Progress(Liveness{Since: tt.since}, parseSelectors(t, tt.sels))
 			if ok != tt.ok || (ok && (got != tt.want || lset.String() != tt.series)) {
 				t.Errorf("Progress(%d, %q) = %d, %s, %v; want %d, %s, %v", tt.since, tt.sels, got, lset, ok, tt.want, tt.series, tt.ok)
 			}
@@ -81,14 +81,14 @@ func TestHeadProgress(t *testing.T) {
 		if i == 4 {
 			appendAll(t, h, []telemetry.Sample{sample("m", "z", 100_000, 1), sample("m", "z", 110_000, 1)})
 		}
-		if _, lset, ok := h.Progress(20, tt.sels); !ok || lset.Get("pod") != tt.pod {
+		if _, lset, ok := h.Progress(Liveness{Since: 20}, tt.sels); !ok || lset.Get("pod") != tt.pod {
 			t.Errorf("call %d: Progress of %v = %s (%v), want pod %s", i, tt.sels, lset, ok, tt.pod)
 		}
 	}
 	// A sample after the stale marker brings the series back.
 	h.SetStamp(30)
 	appendAll(t, h, []telemetry.Sample{sample("m", "gone", 40_000, 1)})
-	if got, lset, ok := h.Progress(30, parseSelectors(t, []string{""})); !ok || got != 40_000+17_500 || lset.Get("pod") != "gone" {
+	if got, lset, ok := h.Progress(Liveness{Since: 30}, parseSelectors(t, []string{""})); !ok || got != 40_000+17_500 || lset.Get("pod") != "gone" {
 		t.Errorf("after a new sample: Progress = %d, %s, %v; want %d of pod gone", got, lset, ok, 40_000+17_500)
 	}
 }
@@ -183,7 +183,7 @@ func BenchmarkHeadProgress(b *testing.B) {
 		sels := parseSelectors(b, tt.sels)
 		b.Run(tt.name, func(b *testing.B) {
 			for b.Loop() {
-				if _, _, ok := h.Progress(1, sels); ok != tt.ok {
+				if _, _, ok := h.Progress(Liveness{Since: 1}, sels); ok != tt.ok {
 					b.Fatalf("a series counted: %v, want %v", ok, tt.ok)
 				}
 			}

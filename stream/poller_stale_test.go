@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 
 	"github.com/omen-sre/omen/telemetry"
@@ -294,5 +295,77 @@ func TestPollerBackfillEndsSeries(t *testing.T) {
 		if !app.failing(pod, want[0]-ms) {
 			t.Errorf("pod %s: crashloop_failure not set at %d, the step before its stale marker", pod, want[0]-ms)
 		}
+	}
+}
+
+// TestEndSeries: the stale markers endSeries adds to one query's results
+// over steps 0..4 (step 1s), from the series of the step before (prev).
+func TestEndSeries(t *testing.T) {
+	const step = time.Second
+	ls := func(pod string) labels.Labels { return labels.FromStrings("__name__", "q", "pod", pod) }
+	pts := func(pod string, steps ...int64) []telemetry.Sample {
+		var out []telemetry.Sample
+		for _, i := range steps {
+			out = append(out, telemetry.Sample{Labels: ls(pod), T: i * 1000, V: 1})
+		}
+		return out
+	}
+	set := func(pods ...string) seriesSet {
+		s := seriesSet{}
+		for _, p := range pods {
+			s[ls(p).String()] = ls(p)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name     string
+		prev     seriesSet
+		samples  []telemetry.Sample
+		from, to int64              // steps
+		marks    map[string][]int64 // by pod, the steps of its markers
+		cur      []string
+	}{
+		{name: "present throughout", prev: set("a"), samples: pts("a", 0, 1, 2, 3, 4), to: 4, cur: []string{"a"}},
+		{name: "ends before to", samples: pts("a", 0, 1), to: 4, marks: map[string][]int64{"a": {2}}},
+		{name: "gap", samples: pts("a", 0, 3, 4), to: 4, marks: map[string][]int64{"a": {1}}, cur: []string{"a"}},
+		{name: "absent, in prev", prev: set("a"), to: 4, marks: map[string][]int64{"a": {0}}},
+		{name: "starts late, in prev", prev: set("a"), samples: pts("a", 2, 3, 4), to: 4, marks: map[string][]int64{"a": {0}}, cur: []string{"a"}},
+		{name: "starts late, not in prev", samples: pts("a", 2, 3, 4), to: 4, cur: []string{"a"}},
+		{name: "instant poll, gone", prev: set("a", "b"), samples: pts("b", 4), from: 4, to: 4, marks: map[string][]int64{"a": {4}}, cur: []string{"b"}},
+		{name: "instant poll, empty", prev: set("a"), from: 4, to: 4, marks: map[string][]int64{"a": {4}}},
+		{name: "instant poll, none before", samples: pts("b", 4), from: 4, to: 4, cur: []string{"b"}},
+		// Two result series with the same labels (a pod's containers):
+		// one series, present while either is.
+		{name: "same labels twice", samples: append(pts("a", 0, 1, 2), pts("a", 2, 3)...), to: 4, marks: map[string][]int64{"a": {4}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, cur := endSeries(tc.prev, tc.samples, time.UnixMilli(tc.from*1000), time.UnixMilli(tc.to*1000), step)
+			marks := map[string][]int64{}
+			values := 0
+			for i, s := range out {
+				if i > 0 && s.T < out[i-1].T {
+					t.Errorf("sample %d at %d before the one before it, at %d", i, s.T, out[i-1].T)
+				}
+				if value.IsStaleNaN(s.V) {
+					marks[s.Labels.Get("pod")] = append(marks[s.Labels.Get("pod")], s.T/1000)
+				} else {
+					values++
+				}
+			}
+			if values != len(tc.samples) {
+				t.Errorf("%d values returned, want the %d given", values, len(tc.samples))
+			}
+			if fmt.Sprint(marks) != fmt.Sprint(tc.marks) && !(len(marks) == 0 && len(tc.marks) == 0) {
+				t.Errorf("stale markers %v, want %v", marks, tc.marks)
+			}
+			var pods []string
+			for _, l := range cur {
+				pods = append(pods, l.Get("pod"))
+			}
+			slices.Sort(pods)
+			if !slices.Equal(pods, tc.cur) {
+				t.Errorf("series at to: %v, want %v", pods, tc.cur)
+			}
+		})
 	}
 }

@@ -78,6 +78,11 @@ type Report struct {
 	// a low precision can be traced to what the model mistook for a
 	// precursor.
 	FalseAlerts []FalseAlert `json:"false_alerts"`
+	// Late describes each late group (LateAlerts), in firing order (Pool
+	// concatenates them run by run): when it fired after its failure
+	// began, how long it fired, and whether the failure was predicted
+	// anyway, so that late alerts can be told from missed predictions.
+	Late []LateAlert `json:"late,omitempty"`
 	// Outcomes holds one entry per failure, in the order of the truth, so
 	// that figures can be pooled over runs (the median lead of several
 	// seeds together, say); Pool concatenates them run by run, and IDs
@@ -119,6 +124,24 @@ type FalseAlert struct {
 	// OffsetS is FiredAt − the scenario's onset, in seconds (negative
 	// when the alert fired before it).
 	OffsetS float64 `json:"offset_s,omitempty"`
+}
+
+// LateAlert is a late group: alerts on an entity that fired only while
+// one of its failures lasted.
+type LateAlert struct {
+	Entity    map[string]string `json:"entity"`
+	Scenario  string            `json:"scenario"`
+	FiredAt   time.Time         `json:"fired_at"`
+	TopCauses []string          `json:"top_causes"`
+	// AfterFailureS is FiredAt − the failure's FailureAt, in seconds.
+	AfterFailureS float64 `json:"after_failure_s"`
+	// FiringS is how long the group fired: from its first alert to the
+	// last one's resolution (0 when resolutions are not tracked);
+	// FailureS how long the failure lasted (FailureAt to EndAt).
+	FiringS  float64 `json:"firing_s"`
+	FailureS float64 `json:"failure_s"`
+	// Predicted says whether another alert predicted the failure.
+	Predicted bool `json:"predicted"`
 }
 
 // KindReport is the part of a Report for one scenario kind.
@@ -245,8 +268,10 @@ func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
 	)
 	gstate := make([]int, r.AlertGroups)
 	late := make([]bool, len(alerts))
+	lateOf := make([]int, len(alerts)) // the truth a late alert fired during
 
-	for _, tr := range truth {
+	predicted := make([]bool, len(truth))
+	for ti, tr := range truth {
 		kr := r.ByScenario[tr.Scenario]
 		if !tr.Fails {
 			r.FalseAlarmBait++
@@ -280,7 +305,7 @@ func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
 				}
 				gstate[group[i]] = gTrue
 			case !a.FiredAt.Before(tr.FailureAt) && !a.FiredAt.After(tr.EndAt):
-				late[i] = true
+				late[i], lateOf[i] = true, ti
 			}
 		}
 		oc := Outcome{ID: tr.ID, Scenario: tr.Scenario, FailureAt: tr.FailureAt, Cause: tr.Cause, HasPrecursor: tr.HasPrecursor}
@@ -288,6 +313,7 @@ func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
 			oc.Predicted = true
 			oc.LeadS = tr.FailureAt.Sub(alerts[first].FiredAt).Seconds()
 			oc.TopCauses = alerts[first].TopCauses
+			predicted[ti] = true
 			r.Predicted++
 			kr.Predicted++
 		}
@@ -319,14 +345,41 @@ func Score(truth []Truth, alerts []Alert, horizon time.Duration) Report {
 			r.TruePositives++
 		case allLate[g]:
 			r.LateAlerts++
+			r.Late = append(r.Late, describeLate(g, group, order, alerts, truth[lateOf[firstOf[g]]], predicted[lateOf[firstOf[g]]]))
 		default:
 			r.FalsePositives++
 			r.FalseAlerts = append(r.FalseAlerts, describeFalse(alerts[firstOf[g]], truth))
 		}
 	}
 	sort.SliceStable(r.FalseAlerts, func(a, b int) bool { return r.FalseAlerts[a].FiredAt.Before(r.FalseAlerts[b].FiredAt) })
+	sort.SliceStable(r.Late, func(a, b int) bool { return r.Late[a].FiredAt.Before(r.Late[b].FiredAt) })
 	r.ratios()
 	return r
+}
+
+// describeLate describes the late group g (alerts i with group[i] == g,
+// in firing order) that fired during the failure tr; predicted says
+// whether an alert predicted tr.
+func describeLate(g int, group, order []int, alerts []Alert, tr Truth, predicted bool) LateAlert {
+	la := LateAlert{Scenario: tr.Scenario, FailureS: tr.EndAt.Sub(tr.FailureAt).Seconds(), Predicted: predicted}
+	var end time.Time
+	for _, i := range order {
+		if group[i] != g {
+			continue
+		}
+		a := alerts[i]
+		if la.Entity == nil {
+			la.Entity, la.FiredAt, la.TopCauses = a.Entity, a.FiredAt, a.TopCauses
+			la.AfterFailureS = a.FiredAt.Sub(tr.FailureAt).Seconds()
+		}
+		if a.ResolvedAt.After(end) {
+			end = a.ResolvedAt
+		}
+	}
+	if !end.IsZero() {
+		la.FiringS = end.Sub(la.FiredAt).Seconds()
+	}
+	return la
 }
 
 // ratios sets precision and recall from the counts, and the lead-time
@@ -411,6 +464,7 @@ func Pool(reports ...Report) Report {
 		r.FalsePositives += x.FalsePositives
 		r.LateAlerts += x.LateAlerts
 		r.FalseAlerts = append(r.FalseAlerts, x.FalseAlerts...)
+		r.Late = append(r.Late, x.Late...)
 		r.Outcomes = append(r.Outcomes, x.Outcomes...)
 		for k, kr := range x.ByScenario {
 			p := r.ByScenario[k]

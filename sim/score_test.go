@@ -216,3 +216,47 @@ func TestScoreFiringThroughHorizon(t *testing.T) {
 		})
 	}
 }
+
+// TestScoreLate: a late group (alerts that fired only while a failure
+// lasted) is described: how long after the failure began it fired, how
+// long it fired, the failure's length, and whether another alert
+// predicted the failure. Store-trained models' late alerts were counted
+// (late_alerts) but how long they lasted was never known.
+func TestScoreLate(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	ent := func(pod string) map[string]string {
+		return map[string]string{"namespace": "shop", "pod": pod, "service": "s"}
+	}
+	pod := func(p string) map[string]string { return map[string]string{"namespace": "shop", "pod": p} }
+	truth := []Truth{
+		{ID: "a", Scenario: "image_conflict", Entity: ent("a-1"), Onset: at(100), FailureAt: at(100), EndAt: at(110), Fails: true},
+		{ID: "b", Scenario: "memory_growth_oom", Entity: ent("b-1"), Onset: at(180), FailureAt: at(200), EndAt: at(230), HasPrecursor: true, Fails: true},
+	}
+	alerts := []Alert{
+		// a: missed; two alerts during the failure, one group, firing
+		// from minute 102 to 107.
+		{Entity: pod("a-1"), FiredAt: at(102), ResolvedAt: at(104), TopCauses: []string{"pod_not_ready"}},
+		{Entity: pod("a-1"), FiredAt: at(105), ResolvedAt: at(107)},
+		// b: predicted, resolved at the onset; a second group 12
+		// minutes into its 30-minute failure.
+		{Entity: pod("b-1"), FiredAt: at(195), ResolvedAt: at(200)},
+		{Entity: pod("b-1"), FiredAt: at(212), ResolvedAt: at(213)},
+	}
+	r := Score(truth, alerts, 10*time.Minute)
+	if r.LateAlerts != 2 || len(r.Late) != 2 || r.TruePositives != 1 || r.FalsePositives != 0 {
+		t.Fatalf("late %d, %+v; true %d, false %d: want 2 late groups, 1 true, 0 false", r.LateAlerts, r.Late, r.TruePositives, r.FalsePositives)
+	}
+	for i, w := range []LateAlert{
+		{Scenario: "image_conflict", FiredAt: at(102), AfterFailureS: 120, FiringS: 300, FailureS: 600},
+		{Scenario: "memory_growth_oom", FiredAt: at(212), AfterFailureS: 720, FiringS: 60, FailureS: 1800, Predicted: true},
+	} {
+		g := r.Late[i]
+		if g.Scenario != w.Scenario || !g.FiredAt.Equal(w.FiredAt) || g.AfterFailureS != w.AfterFailureS || g.FiringS != w.FiringS || g.FailureS != w.FailureS || g.Predicted != w.Predicted {
+			t.Errorf("late group %d = %+v, want %+v", i, g, w)
+		}
+	}
+	if p := Pool(r, r); len(p.Late) != 4 || p.LateAlerts != 4 {
+		t.Errorf("pooled: %d late, %d described, want 4", p.LateAlerts, len(p.Late))
+	}
+}

@@ -206,4 +206,12 @@ func printSimReport(w io.Writer, prefix string, rep sim.Report, suffix string, f
 		}
 		fmt.Fprintf(w, "  false alert %s %s: %s; causes %s\n", fa.FiredAt.UTC().Format(time.DateTime), sim.EntityName(fa.Entity, []string{"namespace", "pod"}), near, strings.Join(fa.TopCauses, ", "))
 	}
+	for _, la := range rep.Late {
+		predicted := "missed"
+		if la.Predicted {
+			predicted = "predicted by an earlier alert"
+		}
+		fmt.Fprintf(w, "  late alert %s %s: %s failure (%s) %+.0fs after it began, fired %.0fs of its %.0fs; causes %s\n", la.FiredAt.UTC().Format(time.DateTime),
+			sim.EntityName(la.Entity, []string{"namespace", "pod"}), la.Scenario, predicted, la.AfterFailureS, la.FiringS, la.FailureS, strings.Join(la.TopCauses, ", "))
+	}
 }

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -95,8 +96,12 @@ type Prediction struct {
 	// threshold for Prob. A NaN Prob or a Threshold outside (0, 1] counts as
 	// no prediction.
 	Prob, Anomaly, Threshold float64
-	Horizon                  time.Duration
-	ModelVersion             string
+	// Critical is the model's critical probability (model.Thresholds'
+	// Critical, chosen on validation; 0 for a model without one): the
+	// severity follows it when Options.CriticalProbability is 0.
+	Critical     float64
+	Horizon      time.Duration
+	ModelVersion string
 	// Unscored marks an entity that is present at this step but was not
 	// scored (e.g. its window is not full yet after a restart or a
 	// configuration reload, or there is no model): its alert state is left
@@ -268,8 +273,9 @@ type Options struct {
 	MissingSteps int
 	// CriticalProbability is the probability from which the severity is
 	// critical rather than warning: at fire time, and, for a firing warning
-	// alert, at any later step (it escalates, see the package doc).
-	// Default 0.9.
+	// alert, at any later step (it escalates, see the package doc). 0
+	// follows the model: each prediction's Critical, or
+	// DefaultCriticalProbability (0.9) for a model without one.
 	CriticalProbability float64
 	// ExternalURL is omen's URL as seen by SREs (generatorURL,
 	// explanation_url). Default http://localhost:9090.
@@ -344,9 +350,6 @@ func (o *Options) defaults() error {
 	if o.MissingSteps == 0 {
 		o.MissingSteps = DefaultMissingSteps
 	}
-	if o.CriticalProbability == 0 {
-		o.CriticalProbability = DefaultCriticalProbability
-	}
 	if o.ExternalURL == "" {
 		o.ExternalURL = DefaultExternalURL
 	}
@@ -407,8 +410,8 @@ func (o *Options) defaults() error {
 	if r := o.ResolveRatio; !(r > 0 && r <= 1) {
 		errs = append(errs, fmt.Errorf("resolve ratio must be in (0, 1], got %g", r))
 	}
-	if c := o.CriticalProbability; !(c > 0 && c <= 1) {
-		errs = append(errs, fmt.Errorf("critical probability must be in (0, 1], got %g", c))
+	if c := o.CriticalProbability; !(c >= 0 && c <= 1) {
+		errs = append(errs, fmt.Errorf("critical probability must be in (0, 1] (0: the model's), got %g", c))
 	}
 	if err := absURL(o.ExternalURL); err != nil {
 		errs = append(errs, fmt.Errorf("external URL: %w", err))
@@ -501,7 +504,8 @@ type Manager struct {
 	alertsGauge *prometheus.GaugeVec
 	explainErrs prometheus.Counter
 	// critical is omen_alerting_critical_probability: the
-	// CriticalProbability in force, set by New and Reconfigure.
+	// CriticalProbability in force, set by New and Reconfigure, or, when
+	// it follows the model, by Process from the step's predictions.
 	critical prometheus.Gauge
 
 	// delivered, when set (tests), is called after an Alertmanager accepted
@@ -540,7 +544,7 @@ func New(opts Options) (*Manager, error) {
 			Help: "alerting.critical_probability: an alert whose failure probability reaches it is critical rather than warning (follows reloads).",
 		}),
 	}
-	m.critical.Set(opts.CriticalProbability)
+	m.critical.Set(cmp.Or(opts.CriticalProbability, DefaultCriticalProbability))
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(newCauseCollector(m)); err != nil {
 			return nil, fmt.Errorf("register cause metrics: %w", err)
@@ -630,6 +634,14 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 	if err != nil {
 		return err
 	}
+	if m.opts.CriticalProbability == 0 {
+		// Following the model: the gauge says the critical probability
+		// of the model that scored this step.
+		for _, p := range byKey {
+			m.critical.Set(m.criticalFor(p))
+			break
+		}
+	}
 
 	// Whether the failure labels are set is noted at every step an
 	// entity is seen at (scored or not) for its firing alert, and for one
@@ -659,7 +671,7 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 		case trDropped:
 			dropped = append(dropped, s)
 		case trNone:
-			if p != nil && s.State == store.AlertFiring && s.Severity == SeverityWarning && p.Prob >= m.opts.CriticalProbability {
+			if p != nil && s.State == store.AlertFiring && s.Severity == SeverityWarning && p.Prob >= m.criticalFor(p) {
 				m.escalate(s, p, t)
 			}
 		}
@@ -801,7 +813,7 @@ func (m *Manager) explainFiring(ctx context.Context, t time.Time, byKey map[stri
 			if m.hyst.step(&c, p, t) != trFired {
 				continue
 			}
-			c.Severity = m.severity(p.Prob)
+			c.Severity = m.severity(p)
 			fp := fingerprint(c.alertLabels())
 			if r, ok := expl[key]; ok && r.fp == fp && r.p == p {
 				continue
@@ -1018,12 +1030,33 @@ func (m *Manager) persist(changed []*entityState) []error {
 	return errs
 }
 
-// severity is the severity of an alert firing at probability prob.
-func (m *Manager) severity(prob float64) string {
-	if prob >= m.opts.CriticalProbability {
+// severity is the severity of an alert firing on p.
+func (m *Manager) severity(p *Prediction) string {
+	if p.Prob >= m.criticalFor(p) {
 		return SeverityCritical
 	}
 	return SeverityWarning
+}
+
+// criticalFor is the critical probability in force for p: the
+// configured one, or, when that is 0, the model's (p.Critical), or
+// DefaultCriticalProbability for a model without one.
+func (m *Manager) criticalFor(p *Prediction) float64 {
+	return CriticalProbability(m.opts.CriticalProbability, p.Critical)
+}
+
+// CriticalProbability is the critical probability in force: configured
+// (alerting.critical_probability) when positive, else the model's
+// (model.Thresholds' Critical) when in (0, 1], else
+// DefaultCriticalProbability.
+func CriticalProbability(configured, model float64) float64 {
+	switch {
+	case configured > 0:
+		return configured
+	case model > 0 && model <= 1:
+		return model
+	}
+	return DefaultCriticalProbability
 }
 
 // fire fixes the severity and labels of a newly firing alert, firing on
@@ -1032,7 +1065,7 @@ func (m *Manager) severity(prob float64) string {
 // a safeguard should the step fire an alert explainFiring did not
 // foresee) and remediation.
 func (m *Manager) fire(ctx context.Context, s *entityState, p *Prediction, expl map[string]explained) {
-	s.Severity = m.severity(p.Prob)
+	s.Severity = m.severity(p)
 	s.AlertFP = fingerprint(s.alertLabels())
 	s.EscalatedAt, s.EscalatedProb = time.Time{}, 0
 	s.FiredID, s.FiredProb = p.ID, p.Prob
@@ -1072,7 +1105,7 @@ func (m *Manager) escalate(s *entityState, p *Prediction, t time.Time) {
 	s.Severity = SeverityCritical
 	s.EscalatedAt, s.EscalatedProb = t, p.Prob
 	m.logger.Info("alert escalated", "entity", s.Entity, "fingerprint", s.AlertFP, "severity", s.Severity,
-		"probability", p.Prob, "critical_probability", m.opts.CriticalProbability)
+		"probability", p.Prob, "critical_probability", m.criticalFor(p))
 }
 
 // needsSending follows Prometheus' rule manager: pending alerts are not
@@ -1300,7 +1333,7 @@ type Reload struct {
 	// threshold (which resolves at its next step below when the count
 	// already reaches it).
 	ResolveFor int
-	// CriticalProbability: default DefaultCriticalProbability; applies
+	// CriticalProbability: 0 follows the model (see Options); applies
 	// from the next step, to the alerts that fire and to the firing
 	// warning alerts, which escalate when their probability reaches it (a
 	// critical alert stays critical).
@@ -1372,7 +1405,9 @@ func (m *Manager) Reconfigure(r Reload) error {
 	m.opts.ResendDelay, m.opts.EvalInterval = o.ResendDelay, o.EvalInterval
 	m.opts.For, m.opts.ResolveRatio, m.opts.ResolveFor = o.For, o.ResolveRatio, o.ResolveFor
 	m.opts.CriticalProbability = o.CriticalProbability
-	m.critical.Set(o.CriticalProbability)
+	// Following the model (0): 0.9 until a step's predictions say
+	// the model's.
+	m.critical.Set(cmp.Or(o.CriticalProbability, DefaultCriticalProbability))
 	m.opts.ExternalURL, m.opts.RunbookBaseURL = o.ExternalURL, o.RunbookBaseURL
 	m.hyst.For, m.hyst.ResolveRatio, m.hyst.ResolveFor = o.For, o.ResolveRatio, o.ResolveFor
 	m.remedy = rem

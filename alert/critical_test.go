@@ -308,3 +308,58 @@ func TestCriticalProbabilityGauge(t *testing.T) {
 		}
 	}
 }
+
+// TestCriticalFollowsModel: with CriticalProbability 0 (alerting.
+// critical_probability unset) the severity follows the model's critical
+// probability, which each prediction carries (Prediction.Critical, the
+// model file's), at fire time and for the escalation of a firing
+// warning, and omen_alerting_critical_probability says it; a model
+// without one (0) gets 0.9, and a configured value applies whatever the
+// model says. Store-trained models' calibrated probabilities never reach
+// 0.9 (0.33-0.60 at most on validation), so their alerts never paged with
+// the fixed default.
+func TestCriticalFollowsModel(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		configured, model   float64
+		fire, later         float64 // probabilities at steps 0 and 1
+		wantFire, wantLater string
+		wantGauge           float64
+	}{
+		{"model's, fires warning, escalates", 0, 0.4, 0.35, 0.45, SeverityWarning, SeverityCritical, 0.4},
+		{"model's, fires critical", 0, 0.4, 0.5, 0.5, SeverityCritical, SeverityCritical, 0.4},
+		{"no model critical: 0.9", 0, 0, 0.75, 0.85, SeverityWarning, SeverityWarning, DefaultCriticalProbability},
+		{"configured over the model's", 0.9, 0.4, 0.75, 0.85, SeverityWarning, SeverityWarning, 0.9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t, "")
+			o := testOptions(st, fakeAM)
+			o.For = 1
+			o.CriticalProbability = tc.configured
+			reg := prometheus.NewRegistry()
+			o.Registerer = reg
+			m, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(m.Close)
+			t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+			for i, prob := range []float64{tc.fire, tc.later} {
+				at := t0.Add(time.Duration(i) * time.Minute)
+				p := pred("checkout-7f9c", at, prob)
+				p.Threshold, p.Critical = 0.3, tc.model
+				if err := m.Process(context.Background(), at, []Prediction{p}); err != nil {
+					t.Fatal(err)
+				}
+				want := []string{tc.wantFire, tc.wantLater}[i]
+				if as := m.Alerts(); len(as) != 1 || as[0].Labels["severity"] != want {
+					t.Fatalf("step %d at probability %g (model's critical %g, configured %g): alerts %+v, want one %s",
+						i, prob, tc.model, tc.configured, as, want)
+				}
+			}
+			if v, ok := testenv.GaugeValue(t, reg, "omen_alerting_critical_probability"); !ok || v != tc.wantGauge {
+				t.Errorf("omen_alerting_critical_probability %g (%v), want %g", v, ok, tc.wantGauge)
+			}
+		})
+	}
+}

@@ -201,7 +201,7 @@ func (m *Manager) versions(s *entityState) []queued {
 	if p.Horizon > 0 {
 		summary += " within " + formatDuration(p.Horizon)
 	}
-	ps := Percents(s.EscalatedProb, m.opts.CriticalProbability)
+	ps := Percents(s.EscalatedProb, m.criticalFor(&p))
 	w.Annotations["summary"] = summary
 	w.Annotations["description"] = fmt.Sprintf("Escalated: this warning alert of %s ended when its probability of a "+
 		"module-load failure reached %s, at or over the critical probability %s; the alert fires on as the critical "+

@@ -411,6 +411,7 @@ type lastPred struct {
 	Prob         float64           `json:"prob"`
 	Anomaly      float64           `json:"anomaly"`
 	Threshold    float64           `json:"threshold"`
+	Critical     float64           `json:"critical,omitempty"`
 	Horizon      time.Duration     `json:"horizon"`
 	ModelVersion string            `json:"model_version,omitempty"`
 }
@@ -424,7 +425,7 @@ func (s *entityState) encode() (store.AlertState, error) {
 		FiredProb: finite(s.FiredProb), Resolution: s.Resolution, FailedAt: ms(s.FailedAt),
 		FailLast: ms(s.FailLast), FailQuiet: s.FailQuiet,
 		Last: lastPred{ID: p.ID, Labels: p.Labels, T: ms(p.T), Prob: finite(p.Prob), Anomaly: finite(p.Anomaly),
-			Threshold: p.Threshold, Horizon: p.Horizon, ModelVersion: p.ModelVersion},
+			Threshold: p.Threshold, Critical: p.Critical, Horizon: p.Horizon, ModelVersion: p.ModelVersion},
 	}
 	data, err := json.Marshal(d)
 	if err != nil {
@@ -467,7 +468,7 @@ func decodeState(st store.AlertState) (*entityState, error) {
 		FiredID: d.FiredID, FiredProb: d.FiredProb, Resolution: d.Resolution, FailedAt: fromMS(d.FailedAt),
 		FailLast: fromMS(d.FailLast), FailQuiet: d.FailQuiet,
 		Last: Prediction{ID: d.Last.ID, Entity: d.Entity, Labels: d.Last.Labels, T: fromMS(d.Last.T),
-			Prob: d.Last.Prob, Anomaly: d.Last.Anomaly, Threshold: d.Last.Threshold,
+			Prob: d.Last.Prob, Anomaly: d.Last.Anomaly, Threshold: d.Last.Threshold, Critical: d.Last.Critical,
 			Horizon: d.Last.Horizon, ModelVersion: d.Last.ModelVersion},
 	}
 	if s.State != store.AlertPending && s.AlertFP == "" {

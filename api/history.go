@@ -91,8 +91,9 @@ type HistorySettings struct {
 	PresenceFeatures []string `json:"presence_features"`
 	// AlertCriticalProbability is alerting.critical_probability: an alert
 	// whose probability reaches it is critical (omen train warns when the
-	// model's failure threshold is at or above it). nil (absent): an older
-	// omen, which does not say.
+	// model's failure threshold is at or above it); 0 when unset: the
+	// model's critical probability applies (model.Thresholds' Critical,
+	// else 0.9). nil (absent): an older omen, which does not say.
 	AlertCriticalProbability *float64 `json:"alert_critical_probability,omitempty"`
 }
 

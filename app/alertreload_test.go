@@ -57,8 +57,9 @@ func TestReloadAppliesAlerting(t *testing.T) {
 	if got := targets(); !slices.Equal(got, []string{"http://127.0.0.1:2", "http://omen:xxxxx@127.0.0.1:3"}) {
 		t.Fatalf("alertmanagers after the reload %v", got)
 	}
-	if r := reloadOf(a.alerts.opts, a.cfg.Load()); r.CriticalProbability != 0.9 {
-		t.Errorf("alerting.critical_probability reaches the alert pipeline as %g, want the default 0.9", r.CriticalProbability)
+	// Unset: 0, the model's critical probability (0.9 without one).
+	if r := reloadOf(a.alerts.opts, a.cfg.Load()); r.CriticalProbability != 0 {
+		t.Errorf("alerting.critical_probability reaches the alert pipeline as %g, want 0 (unset: the model's)", r.CriticalProbability)
 	}
 	if a.alerts.m.CheckReload(reloadOf(a.alerts.opts, a.cfg.Load())) != nil {
 		t.Fatal("the applied configuration does not check")

@@ -337,6 +337,11 @@ func (a *alerter) process(ctx context.Context, t int64, preds []prediction, unsc
 			Prob: p.Prob, Anomaly: p.Anomaly, Threshold: p.Threshold,
 			Horizon: p.Horizon, ModelVersion: p.ModelVersion, Failing: p.Failing,
 		}
+		if p.Model != nil {
+			// The severity follows it unless alerting.critical_probability
+			// is set.
+			in[i].Critical = p.Model.Thresholds().Critical
+		}
 	}
 	for _, v := range unscored {
 		in = append(in, alert.Prediction{Entity: v.Entity, Labels: v.Labels, T: now, Unscored: true,

@@ -362,9 +362,14 @@ type AlertingConfig struct {
 	// severity label is critical rather than warning, in (0, 1]: at fire
 	// time, and while it fires (a warning alert escalates to critical at
 	// the first step its probability reaches it, and stays critical until
-	// it resolves). Default 0.9. A model whose failure threshold is at or
-	// above it sends only critical alerts (omen train warns): raise it for
-	// such a model so that severity still separates its alerts.
+	// it resolves). Default (0 or unset): the model's, the critical
+	// probability its training chose on validation (model.Thresholds'
+	// Critical, midway between its failure threshold and the highest
+	// validation probability), or 0.9 for a model file without one
+	// (written before it was recorded). Set, it applies to every model:
+	// one whose failure threshold is at or above it sends only critical
+	// alerts (omen train warns), one whose probabilities never reach it
+	// only warnings.
 	CriticalProbability float64 `yaml:"critical_probability"`
 	// MinLead is the least median warning time training asks of the
 	// failure threshold on the validation data (omen train): when the
@@ -489,9 +494,6 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Alerting.For == 0 {
 		c.Alerting.For = 2
-	}
-	if c.Alerting.CriticalProbability == 0 {
-		c.Alerting.CriticalProbability = alert.DefaultCriticalProbability
 	}
 	if c.Alerting.ResolveRatio == 0 {
 		c.Alerting.ResolveRatio = 0.8
@@ -653,8 +655,8 @@ func Load(name string, data []byte) (*Config, error) {
 	if c.Alerting.ResolveFor < 1 {
 		at([]any{"alerting", "resolve_for"}, fmt.Sprintf("alerting.resolve_for must be at least 1 step, got %d", c.Alerting.ResolveFor))
 	}
-	if p := c.Alerting.CriticalProbability; !(p > 0 && p <= 1) {
-		at([]any{"alerting", "critical_probability"}, fmt.Sprintf("alerting.critical_probability must be in (0, 1], got %g", p))
+	if p := c.Alerting.CriticalProbability; !(p >= 0 && p <= 1) {
+		at([]any{"alerting", "critical_probability"}, fmt.Sprintf("alerting.critical_probability must be in (0, 1] (0 or unset: the model's), got %g", p))
 	}
 	if c.Alerting.MinLead < 0 {
 		at([]any{"alerting", "min_lead"}, fmt.Sprintf("alerting.min_lead must not be negative, got %s", c.Alerting.MinLead))

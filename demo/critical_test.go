@@ -12,6 +12,7 @@ import (
 
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
+	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/training"
 )
 
@@ -79,24 +80,28 @@ func TestRunSetsCritical(t *testing.T) {
 	}
 }
 
-// TestCritical: the critical probability set for a threshold lies
-// strictly between it and 1; a model that never alerts (threshold 1 or
-// more, or none) sets none.
+// TestCritical: the critical probability set for a model is its own
+// (model.Thresholds' Critical, chosen by its training) when it has one
+// between its failure threshold and 1, else midway between the threshold
+// and 1; a model that never alerts (threshold 1 or more, or none) sets
+// none.
 func TestCritical(t *testing.T) {
 	for _, tc := range []struct {
-		th   float64
+		th   model.Thresholds
 		want string
 		ok   bool
 	}{
-		{0.993, "0.996", true},
-		{0.5, "0.75", true},
-		{0.9996, "0.9998", true},
-		{1, "", false},
-		{0, "", false},
+		{model.Thresholds{Failure: 0.993}, "0.996", true},
+		{model.Thresholds{Failure: 0.5}, "0.75", true},
+		{model.Thresholds{Failure: 0.9996}, "0.9998", true},
+		{model.Thresholds{Failure: 0.2, Critical: 0.35}, "0.35", true},
+		{model.Thresholds{Failure: 0.5, Critical: 0.4}, "0.75", true}, // not above the threshold: not used
+		{model.Thresholds{Failure: 1}, "", false},
+		{model.Thresholds{}, "", false},
 	} {
 		p, s, ok := critical(tc.th)
-		if s != tc.want || ok != tc.ok || ok && !(p > tc.th && p < 1) {
-			t.Errorf("critical(%g) = %g, %q, %v; want %q, %v", tc.th, p, s, ok, tc.want, tc.ok)
+		if s != tc.want || ok != tc.ok || ok && !(p > tc.th.Failure && p < 1) {
+			t.Errorf("critical(%+v) = %g, %q, %v; want %q, %v", tc.th, p, s, ok, tc.want, tc.ok)
 		}
 	}
 }

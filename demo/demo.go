@@ -433,7 +433,7 @@ func ensureModel(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Con
 			return fmt.Errorf("model %q: %w", o.ModelFile, err)
 		}
 		th := m.Thresholds().Failure
-		fmt.Fprintf(out, "model: %s from %s, threshold %.3g%s\n", m.Meta().Version, o.ModelFile, th, criticalNote(th))
+		fmt.Fprintf(out, "model: %s from %s, threshold %.3g%s\n", m.Meta().Version, o.ModelFile, th, criticalNote(m.Thresholds()))
 		if th >= 1 {
 			warn(o, fmt.Sprintf("the model can never alert: its failure threshold is %.3g (trained without failures); use a model trained on more failures, or leave --model out to train one on --history 12h or more", th))
 		}
@@ -441,7 +441,7 @@ func ensureModel(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Con
 		if err := publishHistory(ctx, a, fleet, nc, o, histTicks); err != nil {
 			return err
 		}
-		if err := setCritical(a, th); err != nil {
+		if err := setCritical(a, m.Thresholds()); err != nil {
 			return err
 		}
 		return promote(a, data, o.ModelFile)
@@ -453,7 +453,7 @@ func ensureModel(ctx context.Context, a *app.App, fleet *sim.Fleet, nc *nats.Con
 	if err != nil {
 		return err
 	}
-	if err := setCritical(a, m.Thresholds().Failure); err != nil {
+	if err := setCritical(a, m.Thresholds()); err != nil {
 		return err
 	}
 	if o.SaveModel != "" {
@@ -553,7 +553,7 @@ func TrainOnStore(ctx context.Context, st *store.Store, from, to time.Time, o Op
 		return nil, nil, err
 	}
 	fmt.Fprintf(o.Out, "training: %d windows, validation AUC-PR %.3f, threshold %.3g%s, %.0fs\n",
-		rep.TrainWindows, rep.ValAUCPR, rep.Thresholds.Failure, criticalNote(rep.Thresholds.Failure), rep.TrainSeconds)
+		rep.TrainWindows, rep.ValAUCPR, rep.Thresholds.Failure, criticalNote(rep.Thresholds), rep.TrainSeconds)
 	if e := rep.Episodes; e != nil {
 		fmt.Fprintf(o.Out, "training: on the validation data the alerts at that threshold predict %d of %d failures, %d false alarms, median lead %s\n",
 			e.Predicted, e.Episodes, e.FalsePositives, time.Duration(e.LeadMedian*float64(Step)))
@@ -616,27 +616,32 @@ func warn(o Options, msg string) {
 }
 
 // critical is the alerting.critical_probability the demo's daemon runs
-// with for a model of failure threshold th: halfway between th and 1
-// (alert.Between), so that its alerts show both severities: they fire
-// warning just over the threshold and escalate to critical when their
-// probability rises halfway to certainty. The failure probability is
+// with for a model of thresholds th: the model's own (th.Critical, chosen
+// by its training midway between the failure threshold and the highest
+// validation probability, model.CriticalProbability), or, for a model
+// file without one (written before it was recorded), midway between the
+// failure threshold and 1, so that its alerts show both severities: they
+// fire warning just over the threshold and escalate to critical when
+// their probability rises halfway further. The failure probability is
 // calibrated, so the threshold is wherever it lands for the model (about
-// 0.4-0.8 on the simulated fleets, 0.002-0.07 after a short history):
-// the default 0.9 would make the demo's alerts rarely critical, or, for
-// a threshold over it, always. ok is false for a threshold outside
-// (0, 1), whose model never alerts.
-func critical(th float64) (p float64, s string, ok bool) {
-	if !(th > 0 && th < 1) {
+// 0.4-0.8 on the simulated fleets, 0.002-0.07 after a short history): the
+// default 0.9 would make the demo's alerts rarely critical, or, for a
+// threshold over it, always. ok is false for a threshold outside (0, 1),
+// whose model never alerts.
+func critical(th model.Thresholds) (p float64, s string, ok bool) {
+	p = th.Critical
+	if !(p > th.Failure && p < 1) {
+		p = model.CriticalProbability(th.Failure, 1)
+	}
+	if p == 0 {
 		return 0, "", false
 	}
-	s = alert.Between(th, 1)
-	p, err := strconv.ParseFloat(s, 64)
-	return p, s, err == nil
+	return p, strconv.FormatFloat(p, 'g', -1, 64), true
 }
 
 // criticalNote is what the summary lines print after the threshold: the
 // critical probability the demo sets (critical).
-func criticalNote(th float64) string {
+func criticalNote(th model.Thresholds) string {
 	if _, s, ok := critical(th); ok {
 		return ", critical from p=" + s + " (alerting.critical_probability)"
 	}
@@ -644,11 +649,10 @@ func criticalNote(th float64) string {
 }
 
 // setCritical sets the daemon's alerting.critical_probability for a
-// model of failure threshold th (critical), before the model is promoted:
-// it applies from the next step (to the alerts that fire, and to the
-// firing warning alerts, which escalate when their probability reaches
-// it).
-func setCritical(a *app.App, th float64) error {
+// model of thresholds th (critical), before the model is promoted: it
+// applies from the next step (to the alerts that fire, and to the firing
+// warning alerts, which escalate when their probability reaches it).
+func setCritical(a *app.App, th model.Thresholds) error {
 	p, s, ok := critical(th)
 	if !ok {
 		return nil

@@ -242,7 +242,7 @@ func Eval(ctx context.Context, o EvalOptions) (EvalReport, error) {
 		}
 	}
 	rep.Threshold, rep.Members = m.Thresholds().Failure, m.Members()
-	if err := setCritical(a, rep.Threshold); err != nil {
+	if err := setCritical(a, m.Thresholds()); err != nil {
 		return rep, err
 	}
 	if err := promote(a, data, rep.Model); err != nil {

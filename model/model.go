@@ -206,6 +206,12 @@ func view(flat []float32, f, h, layers int) params {
 type Thresholds struct {
 	// Failure is the probability at or above which a prediction alerts.
 	Failure float64 `json:"failure"`
+	// Critical is the probability from which an alert is critical
+	// rather than warning, chosen on validation with the failure
+	// threshold (CriticalProbability); the daemon follows it unless
+	// alerting.critical_probability is set. 0 (none) in files written
+	// before it was recorded, and for a model that never alerts.
+	Critical float64 `json:"critical,omitempty"`
 	// Anomaly is the anomaly score at or above which a residual alerts.
 	Anomaly float64 `json:"anomaly"`
 	// Method says how the thresholds were chosen (e.g. "f1-max on val").

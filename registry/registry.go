@@ -358,6 +358,11 @@ func Register(st *store.Store, m *model.Model, data []byte, source, version stri
 	if st := m.Config().Step; st > 0 {
 		reg.Params["step"] = st.String()
 	}
+	if th.Critical > 0 {
+		// The model's critical probability (omen model list), which the
+		// daemon follows unless alerting.critical_probability is set.
+		reg.Metrics["critical"] = th.Critical
+	}
 	if override != "" {
 		if override != version && strings.TrimSpace(version) != "" {
 			reg.Params["file_version"] = version

@@ -570,6 +570,14 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			"onsets", 0, "min", MinLeadFloorOnsets, "validation", valPartOf(split, opts.ValFraction), "threshold", th.Failure)
 		th.Method = fmt.Sprintf("failure: %s, %s; anomaly: POT q=%g level=%g on validation scores", how, note, opts.Risk, opts.Level)
 	}
+	// The critical probability, midway between the failure threshold and
+	// the highest validation probability (a short horizon's calibrated
+	// probability may stay far below 1).
+	highest := 1.0
+	if rep.ValCalibration != nil {
+		highest = rep.ValCalibration.MaxProb
+	}
+	th.Critical = model.CriticalProbability(th.Failure, highest)
 	m.SetThresholds(th)
 	rep.Thresholds = th
 	rep.TrainSeconds = time.Since(start).Seconds()

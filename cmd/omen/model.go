@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/omen-sre/omen/alert"
 	"github.com/omen-sre/omen/api"
 	"github.com/omen-sre/omen/app"
 	"github.com/omen-sre/omen/config"
@@ -208,14 +209,25 @@ func (c modelCommand) run(args []string, stdout, stderr io.Writer) int {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		// REGISTERED: when the version was registered (the store's
 		// Created), not when it was trained.
-		fmt.Fprintln(tw, "ACTIVE\tVERSION\tREGISTERED\tSIZE\tDESCRIPTION")
+		// THRESHOLD: the failure threshold; CRITICAL: the model's
+		// critical probability, which the daemon follows unless
+		// alerting.critical_probability is set ("-" for a model file
+		// without one, or registered before it was listed).
+		fmt.Fprintln(tw, "ACTIVE\tVERSION\tREGISTERED\tSIZE\tTHRESHOLD\tCRITICAL\tDESCRIPTION")
 		for _, m := range ms {
 			act := ""
 			if m.Active {
 				act = "*"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", act, listedVersion(m.Version),
-				time.UnixMilli(m.Created).UTC().Format(time.RFC3339), m.Size, m.Description)
+			th, crit := "-", "-"
+			if v, ok := m.Metrics["threshold"]; ok {
+				th = alert.Probability(v, m.Metrics["critical"])
+			}
+			if v, ok := m.Metrics["critical"]; ok && v > 0 {
+				crit = alert.Probability(v, m.Metrics["threshold"])
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", act, listedVersion(m.Version),
+				time.UnixMilli(m.Created).UTC().Format(time.RFC3339), m.Size, th, crit, m.Description)
 		}
 		_ = tw.Flush()
 	case "add":

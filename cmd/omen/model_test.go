@@ -145,7 +145,7 @@ func TestModelCommandOffline(t *testing.T) {
 	}
 	// The time listed is the registration's, and says so (it was headed
 	// CREATED, read as the training's).
-	if head := strings.Fields(strings.SplitN(out, "\n", 2)[0]); !slices.Equal(head, []string{"ACTIVE", "VERSION", "REGISTERED", "SIZE", "DESCRIPTION"}) {
+	if head := strings.Fields(strings.SplitN(out, "\n", 2)[0]); !slices.Equal(head, []string{"ACTIVE", "VERSION", "REGISTERED", "SIZE", "THRESHOLD", "CRITICAL", "DESCRIPTION"}) {
 		t.Errorf("list header %q", head)
 	}
 	// delete: the active v1 is refused, v2 goes, and is then unknown.

@@ -213,12 +213,17 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 			why += fmt.Sprintf("the failure labels (labels: of %s) match no step of it; ", cmp.Or(*configFile, "the built-in configuration"))
 		}
 		fmt.Fprintf(stderr, "omen train: warning: %sthe model's failure threshold is %.3g, so its failure head never alerts: %s\n", why, rep.Thresholds.Failure, noAlertsConsequence)
-	} else if c := res.Alerting.CriticalProbability; rep.Thresholds.Failure >= c {
-		fmt.Fprintf(stderr, "omen train: warning: the model's failure threshold %s is at or above alerting.critical_probability %g: every alert it fires is critical; set alerting.critical_probability between the threshold and 1 (e.g. %s) so that severity separates its alerts\n",
-			strconv.FormatFloat(rep.Thresholds.Failure, 'g', -1, 64), c, alert.Between(rep.Thresholds.Failure, 1))
+	} else if c := res.Alerting.CriticalProbability; c == 0 {
+		// alerting.critical_probability unset: the daemon follows the
+		// model's.
+		fmt.Fprintf(stdout, "critical from p=%s (the model's critical probability, midway between the threshold and the highest validation probability; alerting.critical_probability, unset, follows it)\n",
+			alert.Probability(rep.Thresholds.Critical, rep.Thresholds.Failure))
+	} else if rep.Thresholds.Failure >= c {
+		fmt.Fprintf(stderr, "omen train: warning: the model's failure threshold %s is at or above alerting.critical_probability %g: every alert it fires is critical; set alerting.critical_probability between the threshold and 1 (e.g. %s), or leave it unset to follow the model's (%s), so that severity separates its alerts\n",
+			strconv.FormatFloat(rep.Thresholds.Failure, 'g', -1, 64), c, alert.Between(rep.Thresholds.Failure, 1), alert.Probability(rep.Thresholds.Critical, rep.Thresholds.Failure))
 	} else if vc := rep.ValCalibration; vc != nil && vc.MaxProb < c && c < 1 {
 		// (1 keeps every alert a warning: set so, no mistake.)
-		fmt.Fprintf(stderr, "omen train: warning: %s\n", neverCritical(rep.Thresholds.Failure, c, vc))
+		fmt.Fprintf(stderr, "omen train: warning: %s\n", neverCritical(rep.Thresholds, c, vc))
 	}
 	if *register || *promote {
 		v, err := res.Register(ctx, data, trainrun.RegisterOptions{Promote: *promote, Out: *out,
@@ -355,9 +360,11 @@ func warnInsecureTLS(stderr io.Writer, where string, h config.HTTPClientConfig) 
 // stay under alerting.critical_probability c: with a calibrated failure
 // probability, often far below 1 %, its alerts would be critical only
 // above what validation ever reached, so all of them warnings. It
-// suggests a value between the failure threshold thr and the highest
-// validation probability, when that is over the threshold.
-func neverCritical(thr, c float64, vc *training.Calibration) string {
+// suggests leaving it unset, to follow the model's critical probability
+// (th.Critical, between the failure threshold and the highest
+// validation probability), when the model has one.
+func neverCritical(th model.Thresholds, c float64, vc *training.Calibration) string {
+	thr := th.Failure
 	top := ""
 	if n := len(vc.Bins); n > 1 {
 		top = fmt.Sprintf(", the top %d %%'s mean %s", 100/n, alert.Probability(vc.Bins[n-1].MeanProb, thr))
@@ -365,9 +372,9 @@ func neverCritical(thr, c float64, vc *training.Calibration) string {
 	msg := fmt.Sprintf("the model's validation probabilities never reach alerting.critical_probability %g (the highest is %s%s; the failure threshold %s): "+
 		"its alerts would become critical only above what validation ever reached, so they would all be warnings",
 		c, alert.Probability(vc.MaxProb, thr), top, alert.Probability(thr, vc.MaxProb))
-	if vc.MaxProb > thr {
-		msg += fmt.Sprintf("; set alerting.critical_probability between the threshold and the highest validation probability (e.g. %s) so that severity separates its alerts",
-			alert.Between(thr, vc.MaxProb))
+	if th.Critical > thr && th.Critical < 1 {
+		msg += fmt.Sprintf("; leave alerting.critical_probability unset to follow the model's critical probability (%s, between the threshold and the highest validation probability), or set it so, so that severity separates its alerts",
+			alert.Probability(th.Critical, thr))
 	}
 	return msg
 }

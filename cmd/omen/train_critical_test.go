@@ -118,16 +118,22 @@ func TestTrainPrintsSmallThreshold(t *testing.T) {
 
 // TestTrainWarnsNeverCritical: a model whose validation probabilities
 // (calibrated, around 1 %) never reach alerting.critical_probability
-// would send only warnings; omen train says so and suggests a value
-// between the threshold and the highest validation probability, at
-// which neither warning is given. critical_probability 1 (every alert a
-// warning, on purpose) is not warned about.
+// would send only warnings; omen train says so and suggests leaving it
+// unset, to follow the model's critical probability (between the
+// threshold and the highest validation probability), at which neither
+// warning is given. critical_probability 1 (every alert a warning, on
+// purpose) is not warned about. Unset, omen train prints the model's
+// critical probability, which the daemon follows.
 func TestTrainWarnsNeverCritical(t *testing.T) {
 	t.Chdir(t.TempDir())
 	writeRareFailures(t)
 	train := func(critical string) (string, string) {
 		t.Helper()
-		if err := os.WriteFile("omen.yml", []byte(csvFeatures+"alerting:\n  critical_probability: "+critical+"\n"), 0o600); err != nil {
+		yml := csvFeatures
+		if critical != "" {
+			yml += "alerting:\n  critical_probability: " + critical + "\n"
+		}
+		if err := os.WriteFile("omen.yml", []byte(yml), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		rc, out, errs := omen(t, "train", "--source", "csv", "--dir", "csv", "--hidden", "2", "--epochs", "1", "--out", "m.omen", "--config.file", "omen.yml")
@@ -139,18 +145,23 @@ func TestTrainWarnsNeverCritical(t *testing.T) {
 	_, errs := train("0.9")
 	g := regexp.MustCompile(`warning: the model's validation probabilities never reach alerting.critical_probability 0.9 \(the highest is ([0-9.]+), the top 10 %'s mean [0-9.]+; the failure threshold [0-9.]+\): ` +
 		`its alerts would become critical only above what validation ever reached, so they would all be warnings; ` +
-		`set alerting.critical_probability between the threshold and the highest validation probability \(e\.g\. ([0-9.e-]+)\)`).FindStringSubmatch(errs)
+		`leave alerting.critical_probability unset to follow the model's critical probability \(([0-9.e-]+), between the threshold and the highest validation probability\)`).FindStringSubmatch(errs)
 	if g == nil {
 		t.Fatalf("critical_probability 0.9: no never-critical warning with a suggestion:\n%s", errs)
 	}
 	if top, _ := strconv.ParseFloat(g[1], 64); !(top > 0 && top < 0.9) {
 		t.Errorf("highest validation probability %q", g[1])
 	}
-	for _, critical := range []string{g[2], "1"} {
+	for _, critical := range []string{g[2], "1", ""} {
 		// (The threshold chosen from two failure onsets is uncertain: that
 		// warning is not this test's.)
-		if _, errs := train(critical); strings.Count(errs, "warning") > strings.Count(errs, "warning: the failure threshold is uncertain") {
-			t.Errorf("critical_probability %s: warned:\n%s", critical, errs)
+		out, errs := train(critical)
+		if strings.Count(errs, "warning") > strings.Count(errs, "warning: the failure threshold is uncertain") {
+			t.Errorf("critical_probability %q: warned:\n%s", critical, errs)
+		}
+		// Unset: the model's, printed as the warning suggested it.
+		if want := "critical from p=" + g[2] + " (the model's critical probability"; (critical == "") != strings.Contains(out, want) {
+			t.Errorf("critical_probability %q: stdout %q, want %q only when unset", critical, out, want)
 		}
 	}
 }

@@ -1150,7 +1150,8 @@ const natsWaitWarnEvery = 5 * time.Minute
 // ctx is done first.
 //
 // A connection that is up when Run starts gets one Setup, whose error ends
-// Run, as always. A connection that has not reached its server yet (made
+// Run, as always, unless the connection was lost during it (a server
+// restarting as omen starts): then as below. A connection that has not reached its server yet (made
 // with nats.RetryOnFailedConnect while the server was unreachable: the
 // daemon's, with an external server down when it started) is waited for,
 // without a log line per attempt: a WARN every natsWaitWarnEvery
@@ -1173,14 +1174,24 @@ const natsWaitWarnEvery = 5 * time.Minute
 // for until it does.
 func (c *NATSConsumer) setUp(ctx context.Context) (jetstream.Consumer, error) {
 	if c.nc.IsConnected() {
+		reconnects := c.nc.Stats().Reconnects
 		cons, err := c.Setup(ctx)
 		if err != nil && ctx.Err() != nil {
 			return nil, nil
 		}
-		if err != nil {
+		if err == nil {
+			return cons, nil
+		}
+		// The connection lost during Setup (a server restarting as omen
+		// starts: its request unanswered, timed out) is waited for and
+		// Setup retried, as for a connection not up yet; it ended Run
+		// (omen exited 1).
+		lost := !c.nc.IsConnected() || c.nc.Stats().Reconnects != reconnects
+		if !lost || c.fatal(err) || !setupRetryable(err) {
 			return nil, c.withDenial(err)
 		}
-		return cons, nil
+		c.logger.Warn("set up jetstream stream and consumer: the connection was lost meanwhile; retrying once it is up",
+			"consumer", c.opts.Durable, "err", err)
 	}
 	since := time.Now()
 	backoff := 100 * time.Millisecond

@@ -352,9 +352,10 @@ func TestNATSUserRevokedLogged(t *testing.T) {
 				o.NATSURL, o.NATSListenAddress, o.NATSClient = op.url, "", NATSClient{CredsFile: credsFile}
 				o.Logger = slog.New(slog.NewTextHandler(logs, nil))
 			})
-			// Ingesting first, as TestExternalNATSReconnectRefused: a
-			// server restarted a few milliseconds after omen's start
-			// may leave its pull unresumed (seen, not this test's).
+			// Ingesting first, as TestExternalNATSReconnectRefused: the
+			// revocation comes to an omen that consumes (a server
+			// restarting during omen's set-up is
+			// TestNATSConsumerSetupConnectionLost's).
 			start := time.Now().Add(-time.Minute).Truncate(5 * time.Second)
 			publishWith(t, op.url, pub, "omen.metrics.influx", podLines(0, start, 2))
 			waitFor(t, "the first message stored", 20*time.Second, func() bool {

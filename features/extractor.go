@@ -390,11 +390,7 @@ func (e *Extractor) Selects(lset labels.Labels) bool { return matchesAny(lset, e
 // appendSelectors appends to sels the label matchers of e's vector
 // selectors that are not in seen (by their text), and adds them to seen.
 func appendSelectors(sels [][]*labels.Matcher, e parser.Expr, seen map[string]bool) [][]*labels.Matcher {
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		vs, ok := n.(*parser.VectorSelector)
-		if !ok {
-			return nil
-		}
+	for _, vs := range vectorSelectors(e) {
 		var key strings.Builder
 		for _, m := range vs.LabelMatchers {
 			key.WriteString(m.String())
@@ -404,9 +400,21 @@ func appendSelectors(sels [][]*labels.Matcher, e parser.Expr, seen map[string]bo
 			seen[key.String()] = true
 			sels = append(sels, vs.LabelMatchers)
 		}
+	}
+	return sels
+}
+
+// vectorSelectors returns e's vector selectors in the order parser.Inspect
+// visits them (those inside matrix selectors and subqueries too).
+func vectorSelectors(e parser.Expr) []*parser.VectorSelector {
+	var out []*parser.VectorSelector
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			out = append(out, vs)
+		}
 		return nil
 	})
-	return sels
+	return out
 }
 
 // FeatureNames returns the names of Vector.Values: the PromQL features, then

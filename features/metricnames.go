@@ -6,7 +6,6 @@ import (
 
 	pmodel "github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // SelectedMetricNames returns the metric names that the vector selectors
@@ -33,20 +32,16 @@ func (c Config) SelectedMetricNames() (names, unlisted []string, err error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", x.what, err)
 		}
-		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-			vs, ok := n.(*parser.VectorSelector)
-			if !ok {
-				return nil
-			}
+	selectors:
+		for _, vs := range vectorSelectors(e) {
 			for _, m := range vs.LabelMatchers {
 				if m.Name == pmodel.MetricNameLabel && m.Type == labels.MatchEqual {
 					names = append(names, m.Value)
-					return nil
+					continue selectors
 				}
 			}
 			unlisted = append(unlisted, fmt.Sprintf("%s: %s", x.what, vs))
-			return nil
-		})
+		}
 	}
 	slices.Sort(names)
 	return slices.Compact(names), unlisted, nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -115,7 +116,10 @@ func remoteWriteKeep(cfg features.Config) (string, []string) {
 		return fmt.Sprintf("  remote-write keep-list: %v\n", err), nil
 	}
 	if len(names) == 0 {
-		return "  remote-write keep-list: no PromQL feature or label selects a metric by name: nothing to keep\n", unlisted
+		if len(unlisted) > 0 {
+			return "  remote-write keep-list: no PromQL feature or label selects one metric by name: write a keep regex for the selectors above\n", unlisted
+		}
+		return "  remote-write keep-list: no PromQL feature or label selects a metric: nothing to keep\n", unlisted
 	}
 	var b strings.Builder
 	b.WriteString("  remote-write keep-list (omen's remote_write entry in prometheus.yml):\n")
@@ -127,7 +131,7 @@ func remoteWriteKeep(cfg features.Config) (string, []string) {
 		} else {
 			b.WriteString(strings.Repeat(" ", len(key)))
 		}
-		b.WriteString(n)
+		b.WriteString(keepRegexName(n))
 		if i < len(names)-1 {
 			b.WriteString("|\\\n")
 		} else {
@@ -135,6 +139,14 @@ func remoteWriteKeep(cfg features.Config) (string, []string) {
 		}
 	}
 	return b.String(), unlisted
+}
+
+// keepRegexName returns name as one alternative of the keep regex inside
+// a double-quoted YAML string: its regex metacharacters quoted (a UTF-8
+// metric name such as http.requests matches itself only), then the
+// backslashes and double quotes escaped for YAML.
+func keepRegexName(name string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(regexp.QuoteMeta(name))
 }
 
 // checkModelFile reads model.file as omen run does when the registry has

@@ -5,8 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // TestCheckRemoteWriteKeep: omen check config --remote-write-keep prints,
@@ -82,4 +85,30 @@ func trimLines(s string) string {
 		lines[i] = strings.TrimSpace(l)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestKeepRegexName checks that each name of the printed keep-list, read
+// back from its double-quoted YAML string as Prometheus reads the regex
+// (anchored), keeps that name and no other: a UTF-8 name's dot is not a
+// wildcard, and a quote or backslash does not break the YAML.
+func TestKeepRegexName(t *testing.T) {
+	for _, tc := range []struct{ name, other string }{
+		{"kube_pod_info", "kube_pod_infos"},
+		{"http.requests", "httpXrequests"},
+		{`odd"name`, `odd\name`},
+		{`back\slash`, `backslash`},
+		{"a+b", "aab"},
+	} {
+		var got string
+		if err := yaml.Unmarshal([]byte(`"`+keepRegexName(tc.name)+`"`), &got); err != nil {
+			t.Fatalf("%q: the YAML string does not read: %v", tc.name, err)
+		}
+		re, err := regexp.Compile("^(?:" + got + ")$")
+		if err != nil {
+			t.Fatalf("%q: regex %q: %v", tc.name, got, err)
+		}
+		if !re.MatchString(tc.name) || re.MatchString(tc.other) {
+			t.Errorf("%q: regex %q keeps it %v, keeps %q %v", tc.name, got, re.MatchString(tc.name), tc.other, re.MatchString(tc.other))
+		}
+	}
 }

@@ -240,17 +240,31 @@ func TestActivityClockClusteredAgents(t *testing.T) {
 }
 
 // TestClusteredAgentsStoppedSeries: four push agents (pods a to d) each
-// flush one sample every 60 s, a few seconds apart; pod d then stops
-// without a stale marker (as Telegraf does). Its series holds the steps
-// after its last sample for about settle, and no step is forced. Before,
+// flush one sample every 60 s (or 10 s, Telegraf's default), a few
+// seconds apart; pod d then stops without a stale marker (as Telegraf
+// does). Its series holds the steps after its last sample for 3 of its
+// intervals of arriving data (at most settle: about settle at 60 s, 30 s
+// at 10 s, where it held them settle too), no step is forced and no
+// sample of the others is late. Before,
 // agents 3 s or 6 s apart slowed the activity clock to 0.41 of the wall
 // clock: pod d held 3 steps until they had waited maxDelay (forced, with
 // a warning).
 func TestClusteredAgentsStoppedSeries(t *testing.T) {
-	for _, spacing := range []time.Duration{0, 3 * time.Second, 6 * time.Second} {
-		t.Run(fmt.Sprintf("%v apart", spacing), func(t *testing.T) {
+	tests := []struct {
+		period, spacing time.Duration
+		held            time.Duration // the longest the steps may wait after d's last sample
+	}{
+		{period: time.Minute, spacing: 0, held: settleTime + 5*time.Second},
+		{period: time.Minute, spacing: 3 * time.Second, held: settleTime + 5*time.Second},
+		{period: time.Minute, spacing: 6 * time.Second, held: settleTime + 5*time.Second},
+		{period: 10 * time.Second, spacing: 0, held: 40 * time.Second},
+		{period: 10 * time.Second, spacing: 3 * time.Second, held: 40 * time.Second},
+	}
+	for _, tt := range tests {
+		spacing, period := tt.spacing, tt.period.Milliseconds()
+		t.Run(fmt.Sprintf("every %v, %v apart", tt.period, spacing), func(t *testing.T) {
 			r := newInputsRig(t, settleTime, maxInputDelay)
-			ts := int64(1_800_000_000_000) / 60_000 * 60_000
+			ts := int64(1_800_000_000_000) / period * period
 			one := func(int64) float64 { return 1 }
 			var lastD time.Time // wall time of pod d's last sample
 			var lastDT int64    // its data time
@@ -276,22 +290,25 @@ func TestClusteredAgentsStoppedSeries(t *testing.T) {
 						lastD, lastDT = r.now, ts+(time.Duration(i)*spacing).Milliseconds()
 					}
 				}
-				for r.now.Sub(start) < time.Minute {
+				for r.now.Sub(start) < tt.period {
 					r.wait(time.Second)
 					check()
 				}
-				ts += 60_000
+				ts += period
 			}
 			for range 30 {
 				cycle(false)
 			}
-			unreached = (lastDT+60_000-60_000/8)/r.step*r.step + r.step
-			for range 8 {
+			unreached = (lastDT+period-period/8)/r.step*r.step + r.step
+			for range 8 * 60_000 / period {
 				cycle(true)
 			}
 			t.Logf("pod d released the steps %v after its last sample", released)
-			if released == 0 || released > settleTime+5*time.Second {
-				t.Errorf("the steps pod d had not reached were evaluated from %v after its last sample (0: never), want within %v", released, settleTime)
+			if released == 0 || released > tt.held {
+				t.Errorf("the steps pod d had not reached were evaluated from %v after its last sample (0: never), want within %v", released, tt.held)
+			}
+			if late := testutil.ToFloat64(r.in.late); late != 0 {
+				t.Errorf("omen_ingest_late_samples_total %v, want 0", late)
 			}
 			if f := testutil.ToFloat64(r.e.forced); f != 0 {
 				t.Errorf("omen_evaluator_input_timeout_steps_total %v, want 0", f)

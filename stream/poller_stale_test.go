@@ -369,3 +369,27 @@ func TestEndSeries(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkEndSeries measures endSeries on a catch-up range result: 100
+// series of 240 points each (one hour of 15 s steps), one ending early.
+func BenchmarkEndSeries(b *testing.B) {
+	const series, points, step = 100, 240, int64(15000)
+	var samples []telemetry.Sample
+	for i := range series {
+		ls := labels.FromStrings("__name__", "q", "namespace", "shop", "pod", fmt.Sprintf("pod-%d", i))
+		n := points
+		if i == 0 {
+			n = points / 2
+		}
+		for j := range n {
+			samples = append(samples, telemetry.Sample{Labels: ls, T: int64(j) * step, V: 1})
+		}
+	}
+	from, to := time.UnixMilli(0), time.UnixMilli((points-1)*step)
+	b.ReportAllocs()
+	for b.Loop() {
+		if out, _ := endSeries(nil, slices.Clone(samples), from, to, 15*time.Second); len(out) != len(samples)+1 {
+			b.Fatalf("%d samples out, want %d (one marker)", len(out), len(samples)+1)
+		}
+	}
+}

@@ -12,10 +12,6 @@ import (
 	"github.com/omen-sre/omen/telemetry"
 )
 
-// staleNaN is Prometheus's stale marker (value.StaleNaN) as a sample
-// value: a consumer's lookback (PromQL's 5m delta) ends the series at it.
-var staleNaN = math.Float64frombits(value.StaleNaN)
-
 // seriesSet is the series one query's result held at a step, as the
 // poller stores them (labels after EntityLabels), keyed by their labels'
 // text.
@@ -45,20 +41,28 @@ func endSeries(prev seriesSet, samples []telemetry.Sample, from, to time.Time, s
 	}
 	by := map[string]*seen{}
 	var keys []string // in the order of the samples: the markers' order is deterministic
+	var last *seen
 	for i := range samples {
 		s := &samples[i]
-		k := s.Labels.String()
-		e := by[k]
-		if e == nil {
-			e = &seen{ls: s.Labels}
-			by[k] = e
-			keys = append(keys, k)
+		// A range result's points of one series come together and share
+		// its labels: their text is made once per run, not per point.
+		e := last
+		if e == nil || !labels.Equal(e.ls, s.Labels) {
+			k := s.Labels.String()
+			e = by[k]
+			if e == nil {
+				e = &seen{ls: s.Labels}
+				by[k] = e
+				keys = append(keys, k)
+			}
+			last = e
 		}
 		e.ts = append(e.ts, s.T)
 	}
 	var marks []telemetry.Sample
+	stale := math.Float64frombits(value.StaleNaN) // a consumer's lookback ends the series at it
 	mark := func(ls labels.Labels, t int64) {
-		marks = append(marks, telemetry.Sample{Labels: ls, T: t, V: staleNaN})
+		marks = append(marks, telemetry.Sample{Labels: ls, T: t, V: stale})
 	}
 	for _, k := range slices.Sorted(maps.Keys(prev)) {
 		if e := by[k]; e == nil || slices.Min(e.ts) > f {

@@ -281,6 +281,19 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			return nil, rep, fmt.Errorf("entity %s has features %v, entity %s has %v: every entity needs the same features, in the same order%s", seriesName(s), s.Features, seriesName(series[0]), features, hint)
 		}
 	}
+	if opts.Onset {
+		// Failing steps at most a horizon apart are one failure (an
+		// event-based label blinks through a crash loop): one onset, in
+		// the training windows and in the validation alerts' scoring
+		// alike.
+		for i, s := range series {
+			if l := FailureEpisodes(s.Labels, opts.Horizon); !slices.Equal(l, s.Labels) {
+				c := *s
+				c.Labels = l
+				series[i] = &c
+			}
+		}
+	}
 	trs, vas, vaSeries, err := splitWindows(series, opts, opts.ValSplit)
 	if err != nil {
 		return nil, rep, err

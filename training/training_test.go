@@ -840,6 +840,58 @@ func TestOnsetLabels(t *testing.T) {
 	}
 }
 
+// TestOnsetEpisodes: with Onset, failing steps at most a horizon apart
+// are one failure. An event-based label blinks through a crash loop (set
+// at each BackOff event, 8 steps apart in the simulated fleet): each
+// event after a gap was an onset, and the windows in the gaps, in the
+// middle of the failure, its positives, so models trained with omen train
+// alerted during failures (late alerts). Now the gaps are failing (no
+// example) and only the H windows before the first event are positives.
+func TestOnsetEpisodes(t *testing.T) {
+	at := func(n int, steps ...int) []bool {
+		l := make([]bool, n)
+		for _, i := range steps {
+			l[i] = true
+		}
+		return l
+	}
+	for _, tc := range []struct {
+		name   string
+		labels []bool
+		gap    int
+		want   []bool
+	}{
+		{"blinks within the gap", at(12, 3, 6, 9), 2, at(12, 3, 4, 5, 6, 7, 8, 9)},
+		{"gap longer", at(12, 3, 7), 2, at(12, 3, 7)},
+		{"gap equal", at(12, 3, 6), 2, at(12, 3, 4, 5, 6)},
+		{"run", at(6, 1, 2, 3), 2, at(6, 1, 2, 3)},
+		{"none", at(4), 2, at(4)},
+		{"nil", nil, 2, nil},
+	} {
+		if got := FailureEpisodes(tc.labels, tc.gap); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: FailureEpisodes = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// Blinking at 10, 13, 16 (a 2-step gap), horizon 3.
+	s := &dataset.Series{Entity: "e", Features: []string{"a"}, Values: make([]float64, 24), Labels: at(24, 10, 13, 16)}
+	w, err := MakeWindows(s, WindowOptions{Window: 2, Horizon: 3, Onset: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, end := range w.End {
+		var want float64
+		switch {
+		case end >= 7 && end <= 9:
+			want = 1 // the H windows before the failure
+		case end >= 10 && end <= 16 || end+3 >= 24:
+			want = math.NaN() // failing, gaps included; past the end
+		}
+		if got := float64(w.Label[i]); !(got == want || math.IsNaN(got) && math.IsNaN(want)) {
+			t.Errorf("label of window ending at %d = %v, want %v", end, got, want)
+		}
+	}
+}
+
 // avgLearner is a fakeLearner whose one weight is the epoch it is in.
 type avgLearner struct {
 	fakeLearner

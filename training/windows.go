@@ -3,6 +3,7 @@ package training
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/omen-sre/omen/training/dataset"
 )
@@ -22,7 +23,11 @@ type WindowOptions struct {
 	// Onset makes the label predict failure onsets: a window whose last
 	// step is already failing gets a masked (NaN) label, so the model is
 	// trained only on whether a failure starts within the horizon — on
-	// precursors — and not on recognising a failure under way.
+	// precursors — and not on recognising a failure under way. Failing
+	// steps at most Horizon steps apart are one failure
+	// (FailureEpisodes): the steps between them are failing too, so a
+	// failure whose label blinks (an event-based label, set at each
+	// BackOff event of a crash loop) has one onset, not one per event.
 	Onset bool
 	// Gap skips steps between a window and its forecast target: the target
 	// of a window ending at step t is step t+1+Gap (default 0, the next
@@ -140,6 +145,10 @@ func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
 	n := s.Steps()
 	w := &Windows{W: opts.Window, F: len(s.Features), Gap: opts.Gap, steps: n, data: toFloat32(s.Values), entity: s.Entity}
 	scored := ScoredSteps(s, opts.Window)
+	labels := s.Labels
+	if opts.Onset {
+		labels = FailureEpisodes(labels, opts.Horizon)
+	}
 	for end := opts.Window - 1; end+1+opts.Gap < n; end += opts.Stride {
 		if scored != nil && !scored[end] && !scored[end+1+opts.Gap] {
 			continue // neither scored nor forecast by the daemon
@@ -149,14 +158,14 @@ func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
 			w.NoTarget = append(w.NoTarget, !scored[end+1+opts.Gap])
 			w.Unscored = append(w.Unscored, !scored[end])
 		}
-		l := horizonLabel(s.Labels, end, opts.Horizon, s.Ended)
+		l := horizonLabel(labels, end, opts.Horizon, s.Ended)
 		if scored != nil && !scored[end] {
 			l = float32(math.NaN()) // the daemon never scores this window
 		}
-		if opts.MaskBeyond > 0 && opts.MaskBeyond < opts.Horizon && l == 1 && horizonLabel(s.Labels, end, opts.MaskBeyond, s.Ended) != 1 {
+		if opts.MaskBeyond > 0 && opts.MaskBeyond < opts.Horizon && l == 1 && horizonLabel(labels, end, opts.MaskBeyond, s.Ended) != 1 {
 			l = float32(math.NaN())
 		}
-		if opts.Onset && s.Labels != nil && s.Labels[end] {
+		if opts.Onset && labels != nil && labels[end] {
 			l = float32(math.NaN())
 		}
 		w.Label = append(w.Label, l)
@@ -216,6 +225,37 @@ func horizonLabel(labels []bool, end, h int, ended bool) float32 {
 		}
 	}
 	return 0
+}
+
+// FailureEpisodes returns labels with the gaps of at most gap steps
+// between two failing steps set failing too: failing steps at most gap
+// steps apart are one failure. An event-based failure label is set at the
+// steps its events come at (a crash loop's BackOff every few minutes), not
+// at every step of the failure; as onsets, each event after a gap would be
+// a failure beginning, and the windows in the gaps, well into the failure,
+// examples of its precursor (a model trained so alerts during failures).
+// labels itself when it has no such gap (nil stays nil).
+func FailureEpisodes(labels []bool, gap int) []bool {
+	var out []bool
+	last := -1 // the last failing step
+	for i, l := range labels {
+		if !l {
+			continue
+		}
+		if last >= 0 && i-last > 1 && i-last-1 <= gap {
+			if out == nil {
+				out = slices.Clone(labels)
+			}
+			for k := last + 1; k < i; k++ {
+				out[k] = true
+			}
+		}
+		last = i
+	}
+	if out == nil {
+		return labels
+	}
+	return out
 }
 
 func toFloat32(v []float64) []float32 {

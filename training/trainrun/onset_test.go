@@ -56,6 +56,24 @@ func TestTrainOnsetLabels(t *testing.T) {
 			o.Source, o.Dir, o.Config = "csv", file, config.Default()
 			return o
 		}},
+		// The same failures with a label that blinks (rows 45, 47 and
+		// 49 of every 50, as an event-based label through a crash loop):
+		// one failure each, not three (positives in the gaps, inside the
+		// failure, made models alert during failures).
+		{name: "csv blinking", trainOnsets: 6, valOnsets: 2, options: func(t *testing.T, dir string) Options {
+			var b strings.Builder
+			b.WriteString("t,a,b,label\n")
+			for i := range 400 {
+				fmt.Fprintf(&b, "%d,%g,%g,%d\n", i, math.Sin(float64(i)/5), math.Cos(float64(i)/7), min(1, i%50/45)*(i%2))
+			}
+			file := filepath.Join(dir, "e.csv")
+			if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			o, _ := options(dir)
+			o.Source, o.Dir, o.Config = "csv", file, config.Default()
+			return o
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.options(t, t.TempDir())

@@ -565,7 +565,7 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 		case err != nil:
 			th.Failure = threshold.Quantile(prob, 1-opts.Risk)
 			how = fmt.Sprintf("the %g quantile of validation probabilities", 1-opts.Risk)
-		case fp.Fit.Method == "none":
+		case fp.Fit.Method == threshold.NoFit:
 			// Too few excesses for a tail: POT's answer is the maximum.
 			th.Failure = math.Min(fp.Threshold, 1)
 			how = fmt.Sprintf("the highest of %d validation probabilities (too few for POT q=%g)", fp.N, opts.Risk)

@@ -12,9 +12,14 @@ type GPD struct {
 	Gamma, Sigma float64
 	// LogLik is the log-likelihood of the fit.
 	LogLik float64
-	// Method is "mle" or "moments".
+	// Method is "mle" or "moments" (POT), "exp-median" (robust), or
+	// NoFit: too few excesses over the initial threshold for a tail, the
+	// threshold being the calibration maximum.
 	Method string
 }
+
+// NoFit is GPD.Method when too few excesses were fitted: no tail.
+const NoFit = "none"
 
 // POTOptions configure POT.
 type POTOptions struct {
@@ -122,7 +127,7 @@ func excesses(scores []float64, opts *POTOptions, what string) (res POTResult, p
 		// The calibration maximum; above t also when the top 1 − Level
 		// of the scores are tied at the maximum (no peaks at all).
 		res.Threshold = aboveInitial(x[len(x)-1], t)
-		res.Fit = GPD{Method: "none"}
+		res.Fit = GPD{Method: NoFit}
 		return res, peaks, true, nil
 	}
 	return res, peaks, false, nil

@@ -52,7 +52,7 @@ func SPOT(calib, stream []float64, opts POTOptions, robust bool) (SPOTResult, er
 	}
 	slices.Sort(peaks)
 	gamma, sigma := init.Fit.Gamma, init.Fit.Sigma
-	ok := init.Fit.Method != "none"
+	ok := init.Fit.Method != NoFit
 	// refit re-estimates the tail from the peaks: the median at every new
 	// peak, the GPD (maximum likelihood, the costly part) whenever the
 	// peaks have grown by 1 % since its last fit; threshold recomputes z for

@@ -294,7 +294,9 @@ func (d *Decoder) Decode(f Format, payload []byte, received time.Time, res *Resu
 	case FormatInflux:
 		d.decodeInflux(payload, res)
 	case FormatPromText:
-		d.decodePromText(payload, res)
+		d.decodePromText(payload, false, res)
+	case FormatOpenMetrics:
+		d.decodePromText(payload, true, res)
 	case FormatJSON:
 		d.decodeJSONSamples(payload, res)
 	case FormatKubernetesEvents, FormatModuleEvents, FormatEvents:

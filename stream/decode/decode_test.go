@@ -51,13 +51,42 @@ func TestDetect(t *testing.T) {
 		{"omen.events", "application/octet-stream", FormatEvents, false},
 		{"omen.metrics", " ", FormatInflux, false},
 		{"other", "application/octet-stream", "", true},
-		// Any other Content-Type is an error naming it (it was decoded as
-		// influx and dead-lettered as malformed line protocol).
-		{"omen.metrics", "application/openmetrics-text; version=1.0.0", "", true},
-		{"omen.metrics.influx", "application/xml", "", true},
+		// A recognised Content-Type that contradicts the subject's format
+		// token wins, as it did before unrecognised ones were refused.
+		{"omen.metrics.json", "application/x-influx-line-protocol", FormatInflux, false},
+		// OpenMetrics (timestamps in seconds: FormatOpenMetrics converts).
+		{"omen.metrics.prom", "application/openmetrics-text; version=1.0.0; charset=utf-8", FormatOpenMetrics, false},
+		{"omen.metrics", "application/openmetrics-text; version=1.0.0", FormatOpenMetrics, false},
+		{"omen.metrics.influx", "application/openmetrics-text", FormatOpenMetrics, false},
+		// Other JSON spellings: +json suffixes (CloudEvents-based event
+		// forwarders), text/json, application/x-json.
+		{"omen.events", "application/cloudevents+json; charset=utf-8", FormatEvents, false},
+		{"omen.events.k8s", "application/cloudevents-batch+json", FormatKubernetesEvents, false},
+		{"omen.metrics.json", "text/json", FormatJSON, false},
+		{"omen.metrics.json", "application/x-json", FormatJSON, false},
+		{"omen.metrics", "application/vnd.api+json", FormatJSON, false},
+		{"omen.metrics.json", "application/+json", FormatJSON, false},
+		// A header whose parameters do not parse is read by its media type
+		// (net/http does the same).
+		{"omen.metrics.prom", "text/plain;charset=utf-8,", FormatPromText, false},
+		{"omen.metrics", "text/plain;charset=utf-8,", FormatInflux, false},
+		{"omen.metrics", "application/json;charset=utf-8,", FormatJSON, false},
+		// An unrecognised Content-Type on a subject that names its format
+		// (bridges pass upstream headers through): the subject decides.
+		{"omen.metrics.influx", "application/xml", FormatInflux, false},
+		{"omen.metrics.prom", "application/x-protobuf", FormatPromText, false},
+		{"omen.metrics.json", ";;;", FormatJSON, false},
+		{"omen.events", "text/csv", FormatEvents, false},
+		{"omen.events.module", "text/html", FormatModuleEvents, false},
+		{"omen.metrics.xml", "application/xml", "", true},
+		// On a metrics subject without a format token it is an error naming
+		// it (influx would be a guess, dead-lettered as malformed line
+		// protocol).
+		{"omen.metrics", "application/xml", "", true},
 		{"omen.metrics", "application/x-protobuf", "", true},
-		{"omen.events", "text/csv", "", true},
+		{"prod.omen.metrics", "text/csv", "", true},
 		{"omen.metrics", ";;;", "", true},
+		{"other", "application/xml", "", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.subject+"|"+tc.contentType, func(t *testing.T) {
@@ -83,14 +112,14 @@ func TestDetect(t *testing.T) {
 // unrecognised Content-Type names it and lists every recognised one, so
 // that a dead letter's Omen-Dlq-Error tells the publisher what to send.
 func TestDetectUnsupportedContentType(t *testing.T) {
-	for _, ct := range []string{"application/openmetrics-text; version=1.0.0", "application/xml", ";;;"} {
+	for _, ct := range []string{"application/x-protobuf", "application/xml", ";;;"} {
 		_, err := Detect("omen.metrics", ct)
 		e, ok := AsError(err)
 		if !ok || e.Reason != ReasonUnknownFormat {
 			t.Fatalf("Detect(omen.metrics, %q) = %v; want an unknown_format error", ct, err)
 		}
 		msg := err.Error()
-		for _, want := range append(ContentTypes(), fmt.Sprintf("content type %q", ct), "version=0.0.4", "no Content-Type") {
+		for _, want := range append(ContentTypes(), fmt.Sprintf("content type %q", ct), "version=0.0.4", "+json", "omen.metrics.influx", "no Content-Type") {
 			if !strings.Contains(msg, want) {
 				t.Errorf("Detect(omen.metrics, %q) error %q does not mention %q", ct, msg, want)
 			}
@@ -325,6 +354,8 @@ func TestDetectThenDecode(t *testing.T) {
 		{"omen.metrics", "", "telegraf.lp", 21, 0},
 		{"omen.metrics.prom", "", "kube-state-metrics.prom", 7, 0},
 		{"omen.metrics", "text/plain; version=0.0.4", "kube-state-metrics.prom", 7, 0},
+		{"omen.metrics.influx", "application/xml", "telegraf.lp", 21, 0},
+		{"omen.events", "application/cloudevents+json", "k8s-event-exporter.json", 0, 1},
 		{"omen.events", "", "k8s-event-exporter.json", 0, 1},
 		{"omen.events.k8s", "application/json", "vector-k8s-event.json", 0, 1},
 		{"omen.events", "", "module-events.ndjson", 0, 3},

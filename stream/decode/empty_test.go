@@ -90,7 +90,7 @@ func emptyPayload(f Format, payload []byte) bool {
 			return true
 		}
 		fallthrough
-	case FormatInflux:
+	case FormatInflux, FormatOpenMetrics:
 		for l := range bytes.SplitSeq(payload, []byte("\n")) {
 			if l = bytes.TrimSpace(l); len(l) > 0 && l[0] != '#' {
 				return false

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"mime"
@@ -13,12 +14,13 @@ type Format string
 
 // Formats.
 const (
-	FormatInflux           Format = "influx"     // Influx line protocol (Telegraf)
-	FormatPromText         Format = "prom"       // Prometheus text exposition format
-	FormatJSON             Format = "json"       // omen JSON samples
-	FormatKubernetesEvents Format = "kubernetes" // Kubernetes v1 Event JSON
-	FormatModuleEvents     Format = "module"     // omen module-event JSON
-	FormatEvents           Format = "events"     // Kubernetes or module events, chosen per item by shape
+	FormatInflux           Format = "influx"      // Influx line protocol (Telegraf)
+	FormatPromText         Format = "prom"        // Prometheus text exposition format
+	FormatOpenMetrics      Format = "openmetrics" // OpenMetrics text (timestamps in seconds)
+	FormatJSON             Format = "json"        // omen JSON samples
+	FormatKubernetesEvents Format = "kubernetes"  // Kubernetes v1 Event JSON
+	FormatModuleEvents     Format = "module"      // omen module-event JSON
+	FormatEvents           Format = "events"      // Kubernetes or module events, chosen per item by shape
 )
 
 // String returns the format's name.
@@ -48,21 +50,39 @@ const formatNone Format = "-"
 
 // contentTypeFormats maps the recognised Content-Type media types to their
 // formats. text/plain names FormatPromText only with a version parameter;
-// FormatJSON means JSON samples or events, by the subject's class.
+// FormatJSON means JSON samples or events, by the subject's class. Any
+// media type with a +json suffix (application/cloudevents+json) is JSON
+// too (see contentTypeFormat).
 var contentTypeFormats = map[string]Format{
+	"application/openmetrics-text":         FormatOpenMetrics,
 	"application/x-influx-line-protocol":   FormatInflux,
 	"text/x-influx-line-protocol":          FormatInflux,
 	"application/vnd.influx.line-protocol": FormatInflux,
 	"text/plain":                           FormatPromText,
 	"application/json":                     FormatJSON,
+	"application/x-json":                   FormatJSON,
+	"text/json":                            FormatJSON,
 	"application/x-ndjson":                 FormatJSON,
 	"application/jsonl":                    FormatJSON,
 	"application/x-jsonlines":              FormatJSON,
 	"application/octet-stream":             formatNone,
 }
 
+// contentTypeFormat returns the format a media type names: its entry in
+// contentTypeFormats, FormatJSON for a +json suffix (RFC 6839), "" when
+// it is not recognised.
+func contentTypeFormat(mt string) Format {
+	if f, ok := contentTypeFormats[mt]; ok {
+		return f
+	}
+	if _, sub, ok := strings.Cut(mt, "/"); ok && strings.HasSuffix(sub, "+json") {
+		return FormatJSON
+	}
+	return ""
+}
+
 // ContentTypes returns the media types Detect recognises in a
-// Content-Type header, sorted.
+// Content-Type header, sorted (and any type with a +json suffix).
 func ContentTypes() []string {
 	return slices.Sorted(maps.Keys(contentTypeFormats))
 }
@@ -71,6 +91,7 @@ func ContentTypes() []string {
 // an unrecognised one (a dead letter's Omen-Dlq-Error).
 func contentTypesHint() string {
 	return "omen reads " + strings.Join(ContentTypes(), ", ") +
+		", any type/subtype+json" +
 		" (text/plain; version=0.0.4 is Prometheus text; text/plain without version and application/octet-stream leave the format to the subject), or no Content-Type"
 }
 
@@ -84,21 +105,33 @@ func contentTypesHint() string {
 // Further tokens (omen.metrics.influx.p3) are ignored. An unknown format token
 // is an error.
 //
-// A Content-Type header that names a format wins over the subject:
-// application/x-influx-line-protocol (or text/x-influx-line-protocol,
-// application/vnd.influx.line-protocol) → influx; text/plain with a version
-// parameter (text/plain; version=0.0.4, what Prometheus exposes) → prom;
-// application/json, application/x-ndjson, application/jsonl,
-// application/x-jsonlines → json on metrics subjects and events (by shape,
-// or the subject's events format token) on events subjects. text/plain
-// without version (which both text formats use) and
+// A Content-Type header that names a format wins over the subject, its
+// format token included (as it did before unrecognised types were
+// refused): application/x-influx-line-protocol (or
+// text/x-influx-line-protocol, application/vnd.influx.line-protocol) →
+// influx; text/plain with a version parameter (text/plain; version=0.0.4,
+// what Prometheus exposes) → prom; application/openmetrics-text →
+// openmetrics (FormatOpenMetrics: timestamps in seconds);
+// application/json, application/x-json, text/json, application/x-ndjson,
+// application/jsonl, application/x-jsonlines and any type with a +json
+// suffix (application/cloudevents+json) → json on metrics subjects and
+// events (by shape, or the subject's events format token) on events
+// subjects. text/plain without version (which both text formats use) and
 // application/octet-stream name no format: the subject decides, as it
 // does without the header (Telegraf's outputs.nats and the nats CLI send
-// none). Any other Content-Type (application/openmetrics-text,
-// application/xml, application/x-protobuf, an unparsable one) is an
-// error naming it and the recognised ones (see ContentTypes), not a guess
-// that would dead-letter it as malformed influx. With neither header nor
-// format token, metrics default to influx and events to events by shape.
+// none).
+//
+// Any other Content-Type (application/xml, application/x-protobuf, an
+// unparsable one) leaves the choice to the subject when the subject
+// names a format (omen.metrics.influx, omen.events) or is an events
+// subject (every events format is JSON, chosen per item by shape): bridges
+// pass upstream Content-Types through. Only on a metrics subject without
+// a format token, whose influx default would be a guess that
+// dead-letters the payload as malformed line protocol, is it an error
+// naming the header and the recognised types (see ContentTypes). A header
+// whose parameters do not parse (text/plain;charset=utf-8,) is read by its
+// media type, as net/http does. With neither header nor format token,
+// metrics default to influx and events to events by shape.
 //
 // Errors wrap an Error with ReasonUnknownFormat.
 func Detect(subject, contentType string) (Format, error) {
@@ -106,12 +139,12 @@ func Detect(subject, contentType string) (Format, error) {
 
 	if contentType = strings.TrimSpace(contentType); contentType != "" {
 		mt, params, err := mime.ParseMediaType(contentType)
-		if err != nil {
-			return "", unknownFormat(subject, contentType, fmt.Sprintf("cannot parse the content type (%v); %s", err, contentTypesHint()))
+		if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
+			mt = ""
 		}
-		switch contentTypeFormats[mt] {
-		case FormatInflux:
-			return FormatInflux, nil
+		switch f := contentTypeFormat(mt); f {
+		case FormatInflux, FormatOpenMetrics:
+			return f, nil
 		case FormatPromText:
 			if _, ok := params["version"]; ok {
 				return FormatPromText, nil
@@ -122,8 +155,8 @@ func Detect(subject, contentType string) (Format, error) {
 				return FormatJSON, nil
 			case classEvents:
 				if hasToken {
-					if f, ok := eventFormatTokens[token]; ok {
-						return f, nil
+					if ef, ok := eventFormatTokens[token]; ok {
+						return ef, nil
 					}
 				}
 				return FormatEvents, nil
@@ -131,7 +164,13 @@ func Detect(subject, contentType string) (Format, error) {
 			return "", unknownFormat(subject, contentType, "JSON on a subject that is neither metrics nor events")
 		case formatNone:
 		default:
-			return "", unknownFormat(subject, contentType, "unsupported content type; "+contentTypesHint())
+			if class == classMetrics && !hasToken {
+				why := "unsupported content type"
+				if err != nil {
+					why = fmt.Sprintf("cannot parse the content type (%v)", err)
+				}
+				return "", unknownFormat(subject, contentType, why+" on a subject without a format token (omen.metrics.influx, omen.metrics.prom or omen.metrics.json would name it); "+contentTypesHint())
+			}
 		}
 	}
 

@@ -71,6 +71,19 @@ func FuzzPromText(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte) { fuzzDecode(t, FormatPromText, payload) })
 }
 
+func FuzzOpenMetrics(f *testing.F) {
+	for _, s := range []string{
+		"# TYPE up gauge\nup{job=\"a\"} 1\n# EOF",
+		"a{b=\"c\\\"d\"} 1 1700000000.25\nb NaN\n# EOF\n",
+		"# TYPE req counter\nreq_total 5 1700000000 # {trace_id=\"x\"} 1 1699999999.5\nreq_created 1.6e9\n# EOF\n",
+		"a 1\nb{ 2\nc 3", "a 1\n# EOF\nb 2\n",
+		"", "\r\n", "# EOF\n", "# EOF\n# EOF\n", "# HELP m Help.\n# TYPE m counter\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) { fuzzDecode(t, FormatOpenMetrics, payload) })
+}
+
 func FuzzJSONSamples(f *testing.F) {
 	for _, s := range []string{
 		`{"samples":[{"labels":{"__name__":"m","namespace":"a","pod":"b"},"t":1700000000000,"v":1.5}]}`,
@@ -140,18 +153,25 @@ func FuzzModuleEvent(f *testing.F) {
 // FuzzDetect checks Detect on any subject and Content-Type: no panic, a
 // known format or an unknown_format error naming the content type, and
 // no header (Telegraf's outputs.nats sends none) never an error on a
-// metrics subject without a format token.
+// metrics subject without a format token, and no header at all an error
+// on omen.metrics.influx, .prom or .json (the subject decides for an
+// unrecognised one).
 func FuzzDetect(f *testing.F) {
 	for _, s := range [][2]string{
 		{"omen.metrics", ""}, {"omen.metrics.prom", "text/plain; version=0.0.4"},
 		{"omen.events.k8s", "application/json"}, {"omen.metrics", "application/openmetrics-text; version=1.0.0"},
 		{"omen.metrics", "application/xml"}, {"omen.metrics", ";;;"}, {"x.metrics.json.p1", "application/octet-stream"},
+		{"omen.metrics.influx", "application/xml"}, {"omen.events", "application/cloudevents+json"},
+		{"omen.metrics.prom", "text/plain;charset=utf-8,"}, {"omen.metrics.json", "text/json"},
 	} {
 		f.Add(s[0], s[1])
 	}
-	known := []Format{FormatInflux, FormatPromText, FormatJSON, FormatKubernetesEvents, FormatModuleEvents, FormatEvents}
+	known := []Format{FormatInflux, FormatPromText, FormatOpenMetrics, FormatJSON, FormatKubernetesEvents, FormatModuleEvents, FormatEvents}
 	f.Fuzz(func(t *testing.T, subject, contentType string) {
 		got, err := Detect(subject, contentType)
+		if err != nil && slices.Contains([]string{"omen.metrics.influx", "omen.metrics.prom", "omen.metrics.json"}, subject) {
+			t.Fatalf("Detect(%q, %q) = %v; want the subject's or the header's format", subject, contentType, err)
+		}
 		if err != nil {
 			e, ok := AsError(err)
 			if !ok || e.Reason != ReasonUnknownFormat || !strings.Contains(err.Error(), fmt.Sprintf("content type %q", strings.TrimSpace(contentType))) {

@@ -11,6 +11,7 @@ func TestLabelValueWithNUL(t *testing.T) {
 	for f, p := range map[Format]string{
 		FormatInflux:       "m,namespace=shop,pod=a\x00b v=1\n",
 		FormatPromText:     "m{namespace=\"shop\",pod=\"a\x00b\"} 1\n",
+		FormatOpenMetrics:  "m{namespace=\"shop\",pod=\"a\x00b\"} 1\n# EOF\n",
 		FormatJSON:         `{"labels":{"__name__":"m","namespace":"shop","pod":"a\u0000b"},"v":1}`,
 		FormatModuleEvents: `{"reason":"ModuleLoadError","namespace":"shop","pod":"a\u0000b"}`,
 		FormatEvents:       `{"reason":"ModuleLoadError","namespace":"shop","pod":"a\u0000b"}`,

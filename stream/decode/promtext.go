@@ -23,9 +23,16 @@ import (
 // for the end of its input, which dropped the lines after it unreported
 // (and took a payload starting with one for an empty batch); such a line,
 // neither a comment nor a sample, is malformed.
-func (d *Decoder) decodePromText(p []byte, res *Result) {
+//
+// With om, p is OpenMetrics text, parsed with Prometheus' OpenMetrics
+// parser: timestamps are seconds (fractional allowed), which it turns
+// into milliseconds (the Prometheus text parser would take 1700000000
+// for milliseconds, a time in 1970, and refuse 1700000000.5). The
+// "# EOF" line OpenMetrics ends with may be missing (a bridge that cut
+// it); each line parsed alone is given one.
+func (d *Decoder) decodePromText(p []byte, om bool, res *Result) {
 	nSamples, nErrors := len(res.Samples), len(res.Errors)
-	if bytes.IndexByte(p, 0) < 0 && d.promPass(p, 1, res) {
+	if bytes.IndexByte(p, 0) < 0 && d.promPass(p, 1, om, res) {
 		return
 	}
 	clear(res.Samples[nSamples:])
@@ -39,9 +46,9 @@ func (d *Decoder) decodePromText(p []byte, res *Result) {
 		} else {
 			end += start
 		}
-		if l := p[start:end]; len(bytes.TrimSpace(l)) > 0 {
+		if l := p[start:end]; len(bytes.TrimSpace(l)) > 0 && (!om || !isOMEOF(l)) {
 			ns, ne := len(res.Samples), len(res.Errors)
-			if d.promPass(l, line, res) && len(res.Samples) == ns && len(res.Errors) == ne && bytes.TrimSpace(l)[0] != '#' {
+			if d.promPass(l, line, om, res) && len(res.Samples) == ns && len(res.Errors) == ne && bytes.TrimSpace(l)[0] != '#' {
 				msg := ""
 				if d.detail(res) {
 					msg = "neither a sample nor a comment: " + quote(l)
@@ -55,16 +62,27 @@ func (d *Decoder) decodePromText(p []byte, res *Result) {
 
 // promPass parses p, whose first line is line firstLine of the payload. It
 // reports false on a syntax error, which it records only when p is a single
-// line (firstLine is then exact).
-func (d *Decoder) promPass(p []byte, firstLine int, res *Result) bool {
+// line (firstLine is then exact). With om, p is OpenMetrics text.
+func (d *Decoder) promPass(p []byte, firstLine int, om bool, res *Result) bool {
 	// The parser appends a newline when p lacks one; make sure it cannot
 	// write into the caller's spare capacity.
 	p = p[:len(p):len(p)]
+	nLines := bytes.Count(p, []byte{'\n'})
 	if len(p) > 0 && p[len(p)-1] != '\n' {
 		d.json.buf = append(append(d.json.buf[:0], p...), '\n')
 		p = d.json.buf
+		nLines++
 	}
-	parser := textparse.NewPromParser(p, nil, false)
+	var parser textparse.Parser
+	if om {
+		if !omEnds(p) {
+			d.json.buf = append(append(d.json.buf[:0], p...), "# EOF\n"...)
+			p = d.json.buf
+		}
+		parser = textparse.NewOpenMetricsParser(p, nil)
+	} else {
+		parser = textparse.NewPromParser(p, nil, false)
+	}
 	base := unsafe.Pointer(unsafe.SliceData(p))
 	line, lineOff := firstLine, 0
 	var lset labels.Labels
@@ -74,7 +92,7 @@ func (d *Decoder) promPass(p []byte, firstLine int, res *Result) bool {
 			return true
 		}
 		if err != nil {
-			if bytes.Count(p, []byte{'\n'}) <= 1 {
+			if nLines <= 1 {
 				msg := ""
 				if d.detail(res) {
 					msg = err.Error()
@@ -130,4 +148,17 @@ func (d *Decoder) promPass(p []byte, firstLine int, res *Result) bool {
 		}
 		res.Samples = append(res.Samples, telemetry.Sample{Labels: e.lset, T: t, V: v})
 	}
+}
+
+// omEnds reports whether OpenMetrics text p (ending with a newline) ends
+// with its "# EOF" line.
+func omEnds(p []byte) bool {
+	p = bytes.TrimRight(p, "\n")
+	i := bytes.LastIndexByte(p, '\n')
+	return isOMEOF(p[i+1:])
+}
+
+// isOMEOF reports whether line is OpenMetrics' "# EOF".
+func isOMEOF(line []byte) bool {
+	return string(bytes.TrimRight(line, "\r")) == "# EOF"
 }

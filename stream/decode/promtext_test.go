@@ -2,6 +2,7 @@ package decode
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -155,4 +156,56 @@ func TestPromTextNULLine(t *testing.T) {
 	}
 	equalStrings(t, "samples", fmtSamples(res.Samples), []string{`{__name__="a"} 1700000040000 1`, `{__name__="c"} 1700000040000 3`})
 	equalStrings(t, "errors", fmtErrors(res.Errors), []string{"malformed@2"})
+}
+
+// TestOpenMetrics checks OpenMetrics text (application/openmetrics-text,
+// FormatOpenMetrics): its timestamps are seconds, fractional allowed,
+// and become milliseconds; the Prometheus text decoder reads the same
+// digits as milliseconds (its format's unit), so 1700000000 is a time
+// in 1970, and refuses a fractional one.
+func TestOpenMetrics(t *testing.T) {
+	tests := []struct {
+		name, payload string
+		f             Format
+		samples       []string
+		errors        []string
+	}{
+		{"reviewer's payload", "# TYPE up gauge\nup{job=\"a\"} 1\n# EOF", FormatOpenMetrics,
+			[]string{`{__name__="up", job="a"} 1700000040000 1`}, nil},
+		{"seconds", "# TYPE up gauge\nup{job=\"a\"} 1 1700000000\n# EOF\n", FormatOpenMetrics,
+			[]string{`{__name__="up", job="a"} 1700000000000 1`}, nil},
+		{"fractional seconds", "up{job=\"a\"} 2 1700000000.25\nup{job=\"b\"} 3 1.7e9\n# EOF\n", FormatOpenMetrics,
+			[]string{`{__name__="up", job="a"} 1700000000250 2`, `{__name__="up", job="b"} 1700000000000 3`}, nil},
+		{"no # EOF (cut by a bridge)", "up{job=\"a\"} 1 1700000000\nup{job=\"b\"} 0", FormatOpenMetrics,
+			[]string{`{__name__="up", job="a"} 1700000000000 1`, `{__name__="up", job="b"} 1700000040000 0`}, nil},
+		{"counter, exemplar, _created", "# TYPE req counter\nreq_total{code=\"200\"} 5 1700000000 # {trace_id=\"abc\"} 1 1699999999.5\nreq_created{code=\"200\"} 1699990000\n# EOF\n", FormatOpenMetrics,
+			[]string{`{__name__="req_total", code="200"} 1700000000000 5`, `{__name__="req_created", code="200"} 1700000040000 1.69999e+09`}, nil},
+		{"bad line among good", "up{job=\"a\"} 1 1700000000\nup{job=\"b\" 1\nup{job=\"c\"} 2 1700000000.5\n# EOF\n", FormatOpenMetrics,
+			[]string{`{__name__="up", job="a"} 1700000000000 1`, `{__name__="up", job="c"} 1700000000500 2`}, []string{"malformed@2"}},
+		{"milliseconds are not seconds", "up{job=\"a\"} 1 1700000000000\n# EOF\n", FormatOpenMetrics,
+			nil, []string{"too_new@1"}},
+		{"empty exposition", "# EOF\n", FormatOpenMetrics, nil, nil},
+		// The same digits as Prometheus text are milliseconds.
+		{"prom text: milliseconds", "up{job=\"a\"} 1 1700000000000\n", FormatPromText,
+			[]string{`{__name__="up", job="a"} 1700000000000 1`}, nil},
+		{"prom text: seconds are a time in 1970", "up{job=\"a\"} 1 1700000000\n", FormatPromText,
+			nil, []string{"too_old@1"}},
+		{"prom text: fractional refused", "up{job=\"a\"} 1 1700000000.5\n", FormatPromText,
+			nil, []string{"malformed@1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var res Result
+			err := newDecoder(t, Options{}).Decode(tc.f, []byte(tc.payload), testRecv, &res)
+			if got := fmtSamples(res.Samples); !slices.Equal(got, tc.samples) && (len(got) != 0 || len(tc.samples) != 0) {
+				t.Errorf("samples = %q, want %q", got, tc.samples)
+			}
+			if got := fmtErrors(res.Errors); !slices.Equal(got, tc.errors) && (len(got) != 0 || len(tc.errors) != 0) {
+				t.Errorf("errors = %q, want %q (%v)", got, tc.errors, res.Errors)
+			}
+			if (err != nil) != (len(tc.samples) == 0 && len(tc.errors) > 0) {
+				t.Errorf("Decode error %v", err)
+			}
+		})
+	}
 }

@@ -58,8 +58,10 @@
 // omen.metrics.influx, omen.metrics.prom, omen.metrics.json,
 // omen.events.k8s, omen.events.module, ...; a message without the header
 // (Telegraf's outputs.nats sends none) takes the subject's format, and
-// one whose Content-Type omen does not read (decode.ContentTypes) is
-// dead-lettered as unknown_format naming it.
+// so does one whose Content-Type names no format omen reads when the
+// subject names one (omen.metrics.influx, omen.events); on omen.metrics
+// without a format token such a Content-Type (decode.ContentTypes lists
+// the recognised ones) is dead-lettered as unknown_format naming it.
 //
 // Messages are pulled continuously and processed in batches of up to
 // FetchBatch messages (cut FetchWait after the first one); all decoded

@@ -84,6 +84,17 @@
 // time. NaN and ±Inf are values, as in Prometheus (a summary quantile
 // without observations is NaN). Quoted UTF-8 metric and label names are sanitized like influx names.
 //
+// OpenMetrics text (FormatOpenMetrics, Content-Type
+// application/openmetrics-text), parsed with Prometheus' OpenMetrics
+// parser: timestamps are seconds since the epoch, fractional allowed
+// (1700000000.25), where Prometheus text's are integer milliseconds
+// (which the Prometheus text parser would read 1700000000 as: a time in
+// 1970, too old). Exemplars are skipped, _created lines are samples (as
+// the Prometheus text parser took them). The closing "# EOF" may be
+// missing, and lines after one are read too (the Prometheus text parser
+// did the same). A syntax error rejects its line only, as for Prometheus
+// text.
+//
 // omen JSON samples (FormatJSON):
 //
 //	{"samples":[
@@ -152,10 +163,15 @@
 //
 // Detect chooses the format of a NATS message from its subject and its
 // Content-Type header: see Detect for the recognised types (ContentTypes
-// lists them). A message without the header, as Telegraf's outputs.nats
-// publishes, takes its subject's format (influx on omen.metrics); an
-// unrecognised Content-Type is a ReasonUnknownFormat error naming it and
-// the recognised ones, never a guess.
+// lists them, and any +json type is JSON). A recognised type wins over
+// the subject's format token. A message without the header, as
+// Telegraf's outputs.nats publishes, takes its subject's format (influx
+// on omen.metrics), and so does one with an unrecognised Content-Type
+// when the subject names its format (omen.metrics.influx, .prom, .json)
+// or is an events subject: bridges pass upstream headers through. On a
+// metrics subject without a format token an unrecognised Content-Type is
+// a ReasonUnknownFormat error naming it and the recognised ones, not a
+// guess of influx.
 //
 // # Line numbers
 //

@@ -185,6 +185,8 @@ func TestOpenMetrics(t *testing.T) {
 		{"milliseconds are not seconds", "up{job=\"a\"} 1 1700000000000\n# EOF\n", FormatOpenMetrics,
 			nil, []string{"too_new@1"}},
 		{"empty exposition", "# EOF\n", FormatOpenMetrics, nil, nil},
+		{"lines after # EOF are read", "a 1\n# EOF\nb 2 1700000000\n", FormatOpenMetrics,
+			[]string{`{__name__="a"} 1700000040000 1`, `{__name__="b"} 1700000000000 2`}, nil},
 		// The same digits as Prometheus text are milliseconds.
 		{"prom text: milliseconds", "up{job=\"a\"} 1 1700000000000\n", FormatPromText,
 			[]string{`{__name__="up", job="a"} 1700000000000 1`}, nil},

@@ -217,17 +217,16 @@ func BackupDir(ctx context.Context, dir string, w io.Writer, opts BackupOptions)
 // client went away, or omen is stopping), not failed.
 func (s *Store) observeBackup(n int64, d time.Duration, err error) {
 	s.m.backupBytes.Add(float64(n))
-	now := float64(s.opts.Now().UnixNano()) / 1e9
 	switch {
 	case err == nil:
 		s.m.backups.WithLabelValues("success").Inc()
-		s.m.backupLastOK.Set(now)
+		s.recordBackup(s.opts.Now().UnixMilli())
 		s.m.backupSeconds.Observe(d.Seconds())
 	case IsCanceled(err):
 		s.m.backups.WithLabelValues("canceled").Inc()
 	default:
 		s.m.backups.WithLabelValues("failed").Inc()
-		s.m.backupLastBad.Set(now)
+		s.m.backupLastBad.Set(float64(s.opts.Now().UnixNano()) / 1e9)
 	}
 }
 
@@ -769,7 +768,11 @@ func restoreInto(dir string, br *backupReader, so Options) error {
 	if err != nil {
 		return fmt.Errorf("open the restored store: %w", err)
 	}
-	return s.Close()
+	err = s.markRestored(br.info.Header.Created)
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // syncFiles fsyncs every file in dir, and dir.

@@ -153,7 +153,7 @@ var refusedKinds = []string{
 	"prediction", "explanation", "model", "step_cursor",
 	// enterAlertWrite and retention: refused below half the reserve.
 	"outbox", "outbox_ack", "alert_state", "alert_state_delete", "retention",
-	"model_delete", "registry",
+	"model_delete", "registry", "backup_time",
 }
 
 // writable fails with an error wrapping ErrDiskFull while free space is

@@ -55,6 +55,8 @@
 //	'm' | version | 0 | chunk u32          model data, 1 MiB chunks
 //	'R'                                    registry: generation and promotion history (JSON)
 //	'T'                                    step cursor: the last step the evaluator evaluated (version byte, sortable t)
+//	'B'                                    when the last successful Backup finished (version byte, sortable t)
+//	'I'                                    when the store was created (version byte, sortable t)
 //
 // # Encodings
 //
@@ -112,6 +114,16 @@
 // the store only: the embedded NATS server keeps its JetStream data
 // beside the store's directory (the storage path's nats directory), not
 // in it, and that is not backed up.
+//
+// A successful Backup records when it finished ('B'), and Open records
+// when the store was created ('I': at its first open; a store an older
+// omen made gets the time this omen first opened it): they are exported
+// from Open on as omen_store_backup_last_success_timestamp_seconds (0:
+// none ever) and omen_store_created_timestamp_seconds, so that a restart
+// of omen does not start them over. A restored store's last backup is the
+// one it came from, at its header's time (its records hold the source's
+// previous one); its creation time is the source's, or that time if the
+// source had none. BackupDir, read-only, records nothing.
 //
 // # Disk space
 //

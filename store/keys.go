@@ -24,6 +24,8 @@ const (
 	pModelData  = 'm'
 	pRegistry   = 'R'
 	pStepCursor = 'T'
+	pLastBackup = 'B'
+	pCreated    = 'I'
 )
 
 var (

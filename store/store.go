@@ -62,6 +62,9 @@ type Store struct {
 	disk diskState
 
 	corruptAtOpen int // records found corrupt by init, counted once the metrics exist
+
+	created    int64        // ms: the store's creation time ('I'), read or set by init
+	lastBackup atomic.Int64 // ms: the last successful backup's time ('B'); 0: none
 }
 
 type metrics struct {
@@ -188,7 +191,11 @@ func openError(dir string, err error) error {
 }
 
 func (s *Store) init() error {
-	if err := s.checkFormat(); err != nil {
+	isNew, err := s.checkFormat()
+	if err != nil {
+		return err
+	}
+	if err := s.loadTimes(isNew); err != nil {
 		return err
 	}
 	if err := s.ing.load(s.db); err != nil {
@@ -211,10 +218,13 @@ func (s *Store) init() error {
 // format"), instead of failing later on the records it cannot read.
 const formatVersion = 2
 
-func (s *Store) checkFormat() error {
-	return s.db.Update(func(txn *badger.Txn) error {
+// checkFormat checks the store's format version, writing it in a new
+// store (isNew).
+func (s *Store) checkFormat() (isNew bool, err error) {
+	err = s.db.Update(func(txn *badger.Txn) error {
 		it, err := txn.Get(keyFormat)
 		if errors.Is(err, badger.ErrKeyNotFound) {
+			isNew = true
 			return txn.Set(keyFormat, []byte{formatVersion})
 		}
 		if err != nil {
@@ -233,6 +243,7 @@ func (s *Store) checkFormat() error {
 		}
 		return fmt.Errorf("unsupported store format %v (this omen reads formats 1 and %d; a newer omen wrote it?)", v, formatVersion)
 	})
+	return isNew, err
 }
 
 func (s *Store) registerMetrics(reg prometheus.Registerer) {
@@ -251,7 +262,7 @@ func (s *Store) registerMetrics(reg prometheus.Registerer) {
 		Help: "Records deleted by retention, by kind (latest_prediction: an entity's latest-prediction record; outbox_pending: an item's per-target pending marker; dedup: an ingest deduplication key).",
 	}, []string{"kind"})
 	// Start every series at 0 so rates work from the first increment.
-	for _, k := range []string{"batch", "vector", "event", "prediction", "explanation", "entity", "outbox", "alert_state", "step_cursor"} {
+	for _, k := range []string{"batch", "vector", "event", "prediction", "explanation", "entity", "outbox", "alert_state", "step_cursor", "backup_time"} {
 		s.m.writes.WithLabelValues(k)
 	}
 	for _, k := range []string{"batch", "vector", "event", "prediction", "latest_prediction", "explanation", "entity", "outbox", "outbox_pending", "alert_state", "dedup"} {
@@ -297,8 +308,13 @@ func (s *Store) registerMetrics(reg prometheus.Registerer) {
 	}
 	s.m.backupLastOK = f.NewGauge(prometheus.GaugeOpts{
 		Namespace: "omen", Subsystem: "store", Name: "backup_last_success_timestamp_seconds",
-		Help: "Unix time at which the last successful backup finished (0: none since start).",
+		Help: "Unix time at which the last successful backup through the API finished, kept in the store from start to start (a restored store: when the backup it came from was taken; 0: none ever).",
 	})
+	s.m.backupLastOK.Set(float64(s.lastBackup.Load()) / 1e3)
+	f.NewGauge(prometheus.GaugeOpts{
+		Namespace: "omen", Subsystem: "store", Name: "created_timestamp_seconds",
+		Help: "Unix time at which the store was created (one an older omen made: when an omen first opened it since; a restored store: its source's, or the backup's time if that is earlier).",
+	}).Set(float64(s.created) / 1e3)
 	s.m.backupLastBad = f.NewGauge(prometheus.GaugeOpts{
 		Namespace: "omen", Subsystem: "store", Name: "backup_last_failure_timestamp_seconds",
 		Help: "Unix time at which the last failed backup stopped (0: none since start; canceled ones are not failures).",

@@ -693,6 +693,11 @@ func (v *recordVerifier) check(key, val []byte) string {
 		return v.modelChunk(key, val)
 	case pRegistry:
 		err = json.Unmarshal(val, &registryState{})
+	case pLastBackup, pCreated:
+		if len(key) != 1 {
+			return "malformed key"
+		}
+		_, err = decodeTimeRecord(val)
 	case pStepCursor:
 		if len(val) != 9 || val[0] != stepCursorVersion {
 			return fmt.Sprintf("step cursor %x, want version %d and 8 bytes", val, stepCursorVersion)
@@ -778,7 +783,7 @@ var recordKinds = map[byte]string{
 	pEvent: "event", pPred: "prediction", pLatest: "latest prediction", pExpl: "explanation",
 	pOutItem: "outbox item", pOutPending: "outbox pending marker", pOutSeq: "outbox sequence",
 	pAlert: "alert state", pModelMeta: "model metadata", pModelData: "model data chunk",
-	pRegistry: "model registry", pStepCursor: "step cursor",
+	pRegistry: "model registry", pStepCursor: "step cursor", pLastBackup: "last backup time", pCreated: "creation time",
 }
 
 // describeKey names a record for an operator: its kind, the name its key

@@ -170,3 +170,52 @@ func TestBackupStalledClientStop(t *testing.T) {
 	}
 	t.Logf("Stop took %v with a stalled backup client", time.Since(start).Round(time.Millisecond))
 }
+
+// scrapeGauge reads the value of the unlabelled gauge name from the
+// daemon's /metrics, as Prometheus scrapes it.
+func scrapeGauge(t *testing.T, a *App, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + a.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var v float64
+		if _, err := fmt.Sscanf(sc.Text(), name+" %g", &v); err == nil {
+			return v
+		}
+	}
+	t.Fatalf("/metrics has no %s (%v)", name, sc.Err())
+	return 0
+}
+
+// TestBackupTimeAfterRestart: a daemon restarted on its store exports
+// the last successful backup's time and the store's creation time from
+// its start (the success gauge was 0 until the first backup since the
+// start, so OmenBackupStale started its grace over at each restart).
+func TestBackupTimeAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	a := startApp(t, dir, nil)
+	created := scrapeGauge(t, a, "omen_store_created_timestamp_seconds")
+	if ok := scrapeGauge(t, a, "omen_store_backup_last_success_timestamp_seconds"); ok != 0 || created == 0 {
+		t.Fatalf("new store: last success %v, created %v; want 0 and its creation", ok, created)
+	}
+	if _, err := (&api.Client{URL: "http://" + a.Addr()}).Backup(ctx, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	last := scrapeGauge(t, a, "omen_store_backup_last_success_timestamp_seconds")
+	if last < created {
+		t.Fatalf("after a backup: last success %v, created %v", last, created)
+	}
+	if err := a.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := startApp(t, dir, nil)
+	if ok, c := scrapeGauge(t, b, "omen_store_backup_last_success_timestamp_seconds"), scrapeGauge(t, b, "omen_store_created_timestamp_seconds"); ok != last || c != created {
+		t.Errorf("restarted: last success %v, created %v; want %v and %v", ok, c, last, created)
+	}
+}

@@ -12,9 +12,11 @@
 // the data; with Onset (omen train, whatever the source, and the demo)
 // also where the window's last step is already failing, so that the model
 // learns the precursors of failure onsets, not the failures under way (the
-// daemon's alert resolves once one is), failing steps at most H apart
-// being one failure (FailureEpisodes: an event-based label blinks through
-// a crash loop, set at each of its events). Train's time split cuts every
+// daemon's alert resolves once one is), failing steps with at most H
+// non-failing steps between them being one failure (FailureEpisodes: an
+// event-based label blinks through a crash loop, set at each of its
+// events; Train merges each part of its split after the cut, with the
+// model's H as the gap in both). Train's time split cuts every
 // entity at one time, before which 80 % of all steps lie (ValFraction 20 %
 // by default; with entities that span the same times that is SplitTime's
 // cut of each); windows are cut from each part separately, so nothing

@@ -281,19 +281,6 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 			return nil, rep, fmt.Errorf("entity %s has features %v, entity %s has %v: every entity needs the same features, in the same order%s", seriesName(s), s.Features, seriesName(series[0]), features, hint)
 		}
 	}
-	if opts.Onset {
-		// Failing steps at most a horizon apart are one failure (an
-		// event-based label blinks through a crash loop): one onset, in
-		// the training windows and in the validation alerts' scoring
-		// alike.
-		for i, s := range series {
-			if l := FailureEpisodes(s.Labels, opts.Horizon); !slices.Equal(l, s.Labels) {
-				c := *s
-				c.Labels = l
-				series[i] = &c
-			}
-		}
-	}
 	trs, vas, vaSeries, err := splitWindows(series, opts, opts.ValSplit)
 	if err != nil {
 		return nil, rep, err
@@ -839,8 +826,26 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 	// Training windows are labelled over LabelHorizon (and masked as
 	// MaskEarly says); validation windows over the model's Horizon, which
 	// the thresholds, the validation score and early stopping judge.
-	wo := WindowOptions{Window: opts.Window, Horizon: opts.LabelHorizon, Onset: opts.Onset, MaskBeyond: opts.maskBeyond()}
-	vo := WindowOptions{Window: opts.Window, Horizon: opts.Horizon, Onset: opts.Onset}
+	// With Onset, failing steps with at most Horizon non-failing steps
+	// between them are one failure (FailureEpisodes), in each part after
+	// the cut (a failure on one side of it neither extends nor masks one
+	// on the other) and with the one gap, Horizon, in the training
+	// windows, the validation windows and the validation series the
+	// alerts are scored on alike.
+	wo := WindowOptions{Window: opts.Window, Horizon: opts.LabelHorizon, Onset: opts.Onset, EpisodeGap: opts.Horizon, MaskBeyond: opts.maskBeyond()}
+	vo := WindowOptions{Window: opts.Window, Horizon: opts.Horizon, Onset: opts.Onset, EpisodeGap: opts.Horizon}
+	episodes := func(s *dataset.Series) *dataset.Series {
+		if !opts.Onset {
+			return s
+		}
+		l := FailureEpisodes(s.Labels, opts.Horizon)
+		if slices.Equal(l, s.Labels) {
+			return s
+		}
+		c := *s
+		c.Labels = l
+		return &c
+	}
 	skips := skipLog{log: opts.Logger}
 	defer skips.flush()
 	var cut int64
@@ -853,7 +858,7 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 			// One cut time for every entity: no time is validation
 			// for one entity and training for another.
 			k := stepsBefore(s, cut)
-			tr, va := s.Slice(0, k), s.Slice(k, s.Steps())
+			tr, va := episodes(s.Slice(0, k)), episodes(s.Slice(k, s.Steps()))
 			useTr, useVa := tr.Steps() > opts.Window+opts.Horizon, va.Steps() > opts.Window+1
 			if !useTr && !useVa {
 				skips.skip(skipShort, "skipping short entity", "entity", s.Entity, "steps", s.Steps())
@@ -890,6 +895,7 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 			if val {
 				o = vo
 			}
+			s = episodes(s)
 			w, err := MakeWindows(s, o)
 			if err != nil {
 				return nil, nil, nil, err
@@ -906,6 +912,7 @@ func splitWindows(series []*dataset.Series, opts TrainOptions, valSplit string) 
 			skips.skip(skipSplit, "skipping entity", "entity", s.Entity, "err", err)
 			continue
 		}
+		tr, va = episodes(tr), episodes(va)
 		if tr.Steps() <= opts.Window+opts.Horizon || va.Steps() <= opts.Window+1 {
 			skips.skip(skipShort, "skipping short entity", "entity", s.Entity, "steps", s.Steps())
 			continue

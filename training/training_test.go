@@ -840,8 +840,8 @@ func TestOnsetLabels(t *testing.T) {
 	}
 }
 
-// TestOnsetEpisodes: with Onset, failing steps at most a horizon apart
-// are one failure. An event-based label blinks through a crash loop (set
+// TestOnsetEpisodes: with Onset, failing steps with at most a horizon of
+// non-failing steps between them are one failure. An event-based label blinks through a crash loop (set
 // at each BackOff event, 8 steps apart in the simulated fleet): each
 // event after a gap was an onset, and the windows in the gaps, in the
 // middle of the failure, its positives, so models trained with omen train

@@ -24,11 +24,17 @@ type WindowOptions struct {
 	// step is already failing gets a masked (NaN) label, so the model is
 	// trained only on whether a failure starts within the horizon — on
 	// precursors — and not on recognising a failure under way. Failing
-	// steps at most Horizon steps apart are one failure
-	// (FailureEpisodes): the steps between them are failing too, so a
-	// failure whose label blinks (an event-based label, set at each
-	// BackOff event of a crash loop) has one onset, not one per event.
+	// steps with at most EpisodeGap non-failing steps between them are
+	// one failure (FailureEpisodes): the steps between them are failing
+	// too, so a failure whose label blinks (an event-based label, set at
+	// each BackOff event of a crash loop) has one onset, not one per
+	// event.
 	Onset bool
+	// EpisodeGap is the longest run of non-failing steps between two
+	// failing steps that Onset takes for one failure (default 0: Horizon).
+	// Train passes the model's Horizon for the training windows too,
+	// whose Horizon is the LabelHorizon, so that both parts merge alike.
+	EpisodeGap int
 	// Gap skips steps between a window and its forecast target: the target
 	// of a window ending at step t is step t+1+Gap (default 0, the next
 	// step). A forecaster trained with a gap predicts further ahead, so its
@@ -44,8 +50,11 @@ func (o *WindowOptions) defaults() error {
 	if o.Stride == 0 {
 		o.Stride = 1
 	}
-	if o.Window < 1 || o.Stride < 1 || o.Horizon < 0 || o.Gap < 0 {
-		return fmt.Errorf("window options %+v: want window ≥ 1, stride ≥ 1, horizon ≥ 0, gap ≥ 0", *o)
+	if o.Window < 1 || o.Stride < 1 || o.Horizon < 0 || o.Gap < 0 || o.EpisodeGap < 0 {
+		return fmt.Errorf("window options %+v: want window ≥ 1, stride ≥ 1, horizon ≥ 0, gap ≥ 0, episode gap ≥ 0", *o)
+	}
+	if o.EpisodeGap == 0 {
+		o.EpisodeGap = o.Horizon
 	}
 	return nil
 }
@@ -147,7 +156,7 @@ func MakeWindows(s *dataset.Series, opts WindowOptions) (*Windows, error) {
 	scored := ScoredSteps(s, opts.Window)
 	labels := s.Labels
 	if opts.Onset {
-		labels = FailureEpisodes(labels, opts.Horizon)
+		labels = FailureEpisodes(labels, opts.EpisodeGap)
 	}
 	for end := opts.Window - 1; end+1+opts.Gap < n; end += opts.Stride {
 		if scored != nil && !scored[end] && !scored[end+1+opts.Gap] {
@@ -227,9 +236,9 @@ func horizonLabel(labels []bool, end, h int, ended bool) float32 {
 	return 0
 }
 
-// FailureEpisodes returns labels with the gaps of at most gap steps
-// between two failing steps set failing too: failing steps at most gap
-// steps apart are one failure. An event-based failure label is set at the
+// FailureEpisodes returns labels with the runs of at most gap non-failing
+// steps between two failing steps set failing too: failing steps with at
+// most gap non-failing steps between them are one failure. An event-based failure label is set at the
 // steps its events come at (a crash loop's BackOff every few minutes), not
 // at every step of the failure; as onsets, each event after a gap would be
 // a failure beginning, and the windows in the gaps, well into the failure,

@@ -365,7 +365,8 @@ type AlertingConfig struct {
 	// it resolves). Default (0 or unset): the model's, the critical
 	// probability its training chose on validation (model.Thresholds'
 	// Critical, midway between its failure threshold and the highest
-	// validation probability), or 0.9 for a model file without one
+	// validation probability, at least a quarter of the threshold's
+	// distance to 0 or 1 over it), or 0.9 for a model file without one
 	// (written before it was recorded). Set, it applies to every model:
 	// one whose failure threshold is at or above it sends only critical
 	// alerts (omen train warns), one whose probabilities never reach it

@@ -331,6 +331,10 @@ func (d *decoder) model() (*Model, error) {
 	if err := json.Unmarshal(sec.b, &m.thresholds); err != nil {
 		return nil, fmt.Errorf("thresholds: %w", err)
 	}
+	// A critical probability not strictly between the failure threshold
+	// and 1 is none (as in a file written before it was recorded): the
+	// daemon would otherwise make every alert critical, or none.
+	m.thresholds.Critical = ValidCritical(m.thresholds)
 	if sec, err = d.section("metadata"); err != nil {
 		return nil, err
 	}

@@ -572,7 +572,8 @@ func Train(ctx context.Context, opts TrainOptions) (*model.Model, TrainReport, e
 	}
 	// The critical probability, midway between the failure threshold and
 	// the highest validation probability (a short horizon's calibrated
-	// probability may stay far below 1).
+	// probability may stay far below 1), but not closer to the threshold
+	// than model.CriticalSeparation says.
 	highest := 1.0
 	if rep.ValCalibration != nil {
 		highest = rep.ValCalibration.MaxProb

@@ -216,7 +216,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) int {
 	} else if c := res.Alerting.CriticalProbability; c == 0 {
 		// alerting.critical_probability unset: the daemon follows the
 		// model's.
-		fmt.Fprintf(stdout, "critical from p=%s (the model's critical probability, midway between the threshold and the highest validation probability; alerting.critical_probability, unset, follows it)\n",
+		fmt.Fprintf(stdout, "critical from p=%s (the model's critical probability, chosen between the threshold and the highest validation probability, at least a quarter of the threshold's distance to 0 or 1 over it; alerting.critical_probability, unset, follows it)\n",
 			alert.Probability(rep.Thresholds.Critical, rep.Thresholds.Failure))
 	} else if rep.Thresholds.Failure >= c {
 		fmt.Fprintf(stderr, "omen train: warning: the model's failure threshold %s is at or above alerting.critical_probability %g: every alert it fires is critical; set alerting.critical_probability between the threshold and 1 (e.g. %s), or leave it unset to follow the model's (%s), so that severity separates its alerts\n",

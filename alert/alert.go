@@ -1,7 +1,6 @@
 package alert
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -507,6 +506,13 @@ type Manager struct {
 	// CriticalProbability in force, set by New and Reconfigure, or, when
 	// it follows the model, by Process from the step's predictions.
 	critical prometheus.Gauge
+	// modelCritical is the model's critical probability (Prediction's
+	// Critical) of the last step's predictions, 0 before the first: while
+	// Options.CriticalProbability is 0 (following the model), a
+	// Reconfigure keeps the gauge at it rather than back at 0.9 (the
+	// shipped critical rule compares with the gauge: each flip would
+	// page).
+	modelCritical float64
 
 	// delivered, when set (tests), is called after an Alertmanager accepted
 	// a POST, with the fingerprints it carried.
@@ -541,10 +547,10 @@ func New(opts Options) (*Manager, error) {
 		}),
 		critical: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "omen", Name: "alerting_critical_probability",
-			Help: "alerting.critical_probability: an alert whose failure probability reaches it is critical rather than warning (follows reloads).",
+			Help: "The critical probability in force: an alert whose failure probability reaches it is critical rather than warning. alerting.critical_probability when set (follows reloads), else the active model's from its first step (0.9 before it, and for a model without one).",
 		}),
 	}
-	m.critical.Set(cmp.Or(opts.CriticalProbability, DefaultCriticalProbability))
+	m.critical.Set(CriticalProbability(opts.CriticalProbability, 0))
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(newCauseCollector(m)); err != nil {
 			return nil, fmt.Errorf("register cause metrics: %w", err)
@@ -611,6 +617,21 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 	if m.closed {
 		return errors.New("alert manager closed")
 	}
+	// The model's critical probability, from the prediction of the
+	// least key (the map's order is random; the predictions of a step
+	// normally come from one model), replayed ones included.
+	first := ""
+	for key := range byKey {
+		if first == "" || key < first {
+			first = key
+		}
+	}
+	if p, ok := byKey[first]; ok {
+		m.modelCritical = p.Critical
+		// Following the model: the gauge says the critical probability
+		// of the model that scored this step.
+		m.critical.Set(m.criticalFor(p))
+	}
 	// A prediction a state has already taken (its last, by ID: the same
 	// entity and data step) is not counted again: a restarted daemon
 	// evaluates the step its predecessor evaluated last once more, and
@@ -633,14 +654,6 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 	expl, err := m.explainFiring(ctx, t, byKey, labelsOf)
 	if err != nil {
 		return err
-	}
-	if m.opts.CriticalProbability == 0 {
-		// Following the model: the gauge says the critical probability
-		// of the model that scored this step.
-		for _, p := range byKey {
-			m.critical.Set(m.criticalFor(p))
-			break
-		}
 	}
 
 	// Whether the failure labels are set is noted at every step an
@@ -1405,9 +1418,9 @@ func (m *Manager) Reconfigure(r Reload) error {
 	m.opts.ResendDelay, m.opts.EvalInterval = o.ResendDelay, o.EvalInterval
 	m.opts.For, m.opts.ResolveRatio, m.opts.ResolveFor = o.For, o.ResolveRatio, o.ResolveFor
 	m.opts.CriticalProbability = o.CriticalProbability
-	// Following the model (0): 0.9 until a step's predictions say
-	// the model's.
-	m.critical.Set(cmp.Or(o.CriticalProbability, DefaultCriticalProbability))
+	// Following the model (0): the model's of the last step, kept
+	// (0.9 before the first step).
+	m.critical.Set(CriticalProbability(o.CriticalProbability, m.modelCritical))
 	m.opts.ExternalURL, m.opts.RunbookBaseURL = o.ExternalURL, o.RunbookBaseURL
 	m.hyst.For, m.hyst.ResolveRatio, m.hyst.ResolveFor = o.For, o.ResolveRatio, o.ResolveFor
 	m.remedy = rem

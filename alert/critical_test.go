@@ -363,3 +363,62 @@ func TestCriticalFollowsModel(t *testing.T) {
 		})
 	}
 }
+
+// TestCriticalKeptOnReload: following the model (critical_probability
+// unset), omen_alerting_critical_probability stays at the model's after
+// a Reconfigure that leaves it unset (one about anything else, or bind's
+// link change): it went back to 0.9 until the next step, and the shipped
+// critical rule compares with it, so a model at 0.4 flipped its critical
+// alert to warning and back (each flip pages). The severity stays too;
+// setting it applies, unsetting it again returns to the model's.
+func TestCriticalKeptOnReload(t *testing.T) {
+	st := openStore(t, "")
+	o := testOptions(st, fakeAM)
+	o.For = 1
+	reg := prometheus.NewRegistry()
+	o.Registerer = reg
+	m, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	gauge := func(when string, want float64) {
+		t.Helper()
+		if v, ok := testenv.GaugeValue(t, reg, "omen_alerting_critical_probability"); !ok || v != want {
+			t.Errorf("%s: omen_alerting_critical_probability %g (%v), want %g", when, v, ok, want)
+		}
+	}
+	gauge("before the first step", DefaultCriticalProbability)
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	// Several entities, so that the choice of the model's is not one of
+	// map order (one model: all agree).
+	var preds []Prediction
+	for _, e := range []string{"a-1", "b-2", "c-3"} {
+		p := pred(e, t0, 0.5)
+		p.Threshold, p.Critical = 0.3, 0.4
+		preds = append(preds, p)
+	}
+	if err := m.Process(context.Background(), t0, preds); err != nil {
+		t.Fatal(err)
+	}
+	gauge("after a step", 0.4)
+	reload := func(critical float64, ext string) {
+		t.Helper()
+		r := Reload{Alertmanagers: []string{fakeAM}, ResendDelay: o.ResendDelay, EvalInterval: o.EvalInterval,
+			For: o.For, ResolveRatio: o.ResolveRatio, ExternalURL: ext, CriticalProbability: critical}
+		if err := m.Reconfigure(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reload(0, "http://omen.example:9090")
+	gauge("after a reload not touching alerting.critical_probability", 0.4)
+	for _, a := range m.Alerts() {
+		if a.Labels["severity"] != SeverityCritical {
+			t.Errorf("after a reload: alert %+v, want critical", a)
+		}
+	}
+	reload(0.95, "http://omen.example:9090")
+	gauge("set", 0.95)
+	reload(0, "http://omen.example:9090")
+	gauge("unset again", 0.4)
+}

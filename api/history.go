@@ -91,10 +91,16 @@ type HistorySettings struct {
 	PresenceFeatures []string `json:"presence_features"`
 	// AlertCriticalProbability is alerting.critical_probability: an alert
 	// whose probability reaches it is critical (omen train warns when the
-	// model's failure threshold is at or above it); 0 when unset: the
-	// model's critical probability applies (model.Thresholds' Critical,
-	// else 0.9). nil (absent): an older omen, which does not say.
+	// model's failure threshold is at or above it). nil (absent) when
+	// unset (AlertCriticalFromModel says so), or from an older omen, which
+	// does not say: an omen train of before models carried a critical
+	// probability read 0 as set, and warned that every alert was critical.
 	AlertCriticalProbability *float64 `json:"alert_critical_probability,omitempty"`
+	// AlertCriticalFromModel is true when alerting.critical_probability
+	// is unset: the model's critical probability applies
+	// (model.Thresholds' Critical, else 0.9). false (absent): set, or an
+	// older omen.
+	AlertCriticalFromModel bool `json:"alert_critical_from_model,omitempty"`
 }
 
 // historySchema is the schema endpoint's answer.

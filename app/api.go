@@ -243,10 +243,17 @@ type historyReader struct {
 func (h historyReader) HistorySettings() api.HistorySettings {
 	cfg := h.a.cfg.Load()
 	critical := cfg.Alerting.CriticalProbability
-	return api.HistorySettings{StepMs: time.Duration(cfg.Step).Milliseconds(), AlertFor: cfg.Alerting.For,
+	hs := api.HistorySettings{StepMs: time.Duration(cfg.Step).Milliseconds(), AlertFor: cfg.Alerting.For,
 		AlertResolveRatio: cfg.Alerting.ResolveRatio, AlertResolveFor: cfg.Alerting.ResolveFor,
 		AlertMinLeadMs: time.Duration(cfg.Alerting.MinLead).Milliseconds(),
 		// Not nil: an empty list says every vector is a row.
-		PresenceFeatures:         append([]string{}, PresenceFeatures(cfg)...),
-		AlertCriticalProbability: &critical}
+		PresenceFeatures: append([]string{}, PresenceFeatures(cfg)...)}
+	// Unset (0): the model's applies. Left out, not 0, which an older
+	// omen train reads as set (every alert critical).
+	if critical > 0 {
+		hs.AlertCriticalProbability = &critical
+	} else {
+		hs.AlertCriticalFromModel = true
+	}
+	return hs
 }

@@ -41,3 +41,28 @@ func TestApply(t *testing.T) {
 		t.Error("apply of critical probability 1.5: no error")
 	}
 }
+
+// TestHistorySettingsCriticalUnset: with alerting.critical_probability
+// unset, the history settings leave alert_critical_probability out (an
+// omen train of before models carried a critical probability read 0 as
+// set, and warned that every alert was critical) and say that the
+// model's applies; set, they carry it.
+func TestHistorySettingsCriticalUnset(t *testing.T) {
+	a := startApp(t, t.TempDir(), nil)
+	if c := a.Config().Alerting.CriticalProbability; c != 0 {
+		t.Fatalf("default critical probability %g, want 0 (unset)", c)
+	}
+	hs := (historyReader{a.store, a}).HistorySettings()
+	if hs.AlertCriticalProbability != nil || !hs.AlertCriticalFromModel {
+		t.Errorf("unset: history settings' critical probability %v, from the model %v; want none, true", hs.AlertCriticalProbability, hs.AlertCriticalFromModel)
+	}
+	c := *a.Config()
+	c.Alerting.CriticalProbability = 0.7
+	if err := a.Apply(&c); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	hs = (historyReader{a.store, a}).HistorySettings()
+	if hs.AlertCriticalProbability == nil || *hs.AlertCriticalProbability != 0.7 || hs.AlertCriticalFromModel {
+		t.Errorf("set: history settings' critical probability %v, from the model %v; want 0.7, false", hs.AlertCriticalProbability, hs.AlertCriticalFromModel)
+	}
+}

@@ -112,6 +112,21 @@ func TestTrainURLDaemonCritical(t *testing.T) {
 	}
 }
 
+// TestTrainURLDaemonCriticalUnset: with the daemon's
+// alerting.critical_probability unset (left out of its settings, not 0),
+// omen train --url follows the model's critical probability, as the
+// daemon does, and gives no severity warning.
+func TestTrainURLDaemonCriticalUnset(t *testing.T) {
+	cfg := config.Default()
+	dir := t.TempDir()
+	writeHistory(t, dir, features.Names(cfg.Config), cfg.LabelNames())
+	_, url := startDaemonConfig(t, dir, config.Default())
+	rc, stdout, stderr := omen(t, "train", "--source", "store", "--url", url, "--history", "2h", "--hidden", "2", "--epochs", "1", "--out", filepath.Join(t.TempDir(), "m.omen"))
+	if rc != 0 || strings.Contains(stderr, "alerting.critical_probability") || !strings.Contains(stdout, "critical from p=") {
+		t.Errorf("daemon critical_probability unset: train --url = %d, want the model's critical probability and no warning\nstdout %s\nstderr %s", rc, stdout, stderr)
+	}
+}
+
 // writeSecondHistory writes to the store at dir/badger cfg's schema and
 // the vectors of pods pods (shop/pod-0 …), n steps each at 1 s ending now,
 // their failure label set at the steps failing says.

@@ -367,9 +367,13 @@ func (r *Result) daemonSettings(presence []string) ([]string, error) {
 		if hs.PresenceFeatures != nil {
 			presence = hs.PresenceFeatures
 		}
-		// The severity the daemon gives the model's alerts: an older
-		// omen does not say, the local value stands.
-		if hs.AlertCriticalProbability != nil {
+		// The severity the daemon gives the model's alerts: unset, the
+		// model's (0); an older omen does not say, the local value
+		// stands.
+		switch {
+		case hs.AlertCriticalFromModel:
+			r.Alerting.CriticalProbability = 0
+		case hs.AlertCriticalProbability != nil:
 			r.Alerting.CriticalProbability = *hs.AlertCriticalProbability
 		}
 	}

@@ -410,7 +410,7 @@ func (o *Options) defaults() error {
 		errs = append(errs, fmt.Errorf("resolve ratio must be in (0, 1], got %g", r))
 	}
 	if c := o.CriticalProbability; !(c >= 0 && c <= 1) {
-		errs = append(errs, fmt.Errorf("critical probability must be in (0, 1] (0: the model's), got %g", c))
+		errs = append(errs, fmt.Errorf("critical probability must be in (0, 1], or 0 to follow the model's, got %g", c))
 	}
 	if err := absURL(o.ExternalURL); err != nil {
 		errs = append(errs, fmt.Errorf("external URL: %w", err))

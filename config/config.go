@@ -657,7 +657,7 @@ func Load(name string, data []byte) (*Config, error) {
 		at([]any{"alerting", "resolve_for"}, fmt.Sprintf("alerting.resolve_for must be at least 1 step, got %d", c.Alerting.ResolveFor))
 	}
 	if p := c.Alerting.CriticalProbability; !(p >= 0 && p <= 1) {
-		at([]any{"alerting", "critical_probability"}, fmt.Sprintf("alerting.critical_probability must be in (0, 1] (0 or unset: the model's), got %g", p))
+		at([]any{"alerting", "critical_probability"}, fmt.Sprintf("alerting.critical_probability must be in (0, 1], or 0 or unset to follow the model's critical probability, got %g", p))
 	}
 	if c.Alerting.MinLead < 0 {
 		at([]any{"alerting", "min_lead"}, fmt.Sprintf("alerting.min_lead must not be negative, got %s", c.Alerting.MinLead))

@@ -150,8 +150,8 @@ func TestLoad(t *testing.T) {
 				t.Errorf("critical_probability %g, want 0 (the model's)", c.Alerting.CriticalProbability)
 			}
 		}},
-		{name: "critical probability over 1", yml: "alerting:\n  critical_probability: 1.5\n", wantErr: "x.yml:2:25: alerting.critical_probability must be in (0, 1] (0 or unset: the model's), got 1.5"},
-		{name: "critical probability negative", yml: "alerting:\n  critical_probability: -0.5\n", wantErr: "x.yml:2:25: alerting.critical_probability must be in (0, 1] (0 or unset: the model's), got -0.5"},
+		{name: "critical probability over 1", yml: "alerting:\n  critical_probability: 1.5\n", wantErr: "x.yml:2:25: alerting.critical_probability must be in (0, 1], or 0 or unset to follow the model's critical probability, got 1.5"},
+		{name: "critical probability negative", yml: "alerting:\n  critical_probability: -0.5\n", wantErr: "x.yml:2:25: alerting.critical_probability must be in (0, 1], or 0 or unset to follow the model's critical probability, got -0.5"},
 		{name: "min lead", yml: "alerting:\n  min_lead: 6m30s\n", check: func(t *testing.T, c *Config) {
 			if time.Duration(c.Alerting.MinLead) != 390*time.Second {
 				t.Errorf("min_lead %s", c.Alerting.MinLead)

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,73 +21,25 @@ import (
 // that moment. It returns its nats:// URL and the count of cuts.
 func dropProxy(t *testing.T, addr string, marker []byte) (string, *atomic.Int64) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		conns  []net.Conn
-		closed bool
-		cuts   atomic.Int64
-	)
-	keep := func(cs ...net.Conn) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		conns = append(conns, cs...)
-		return !closed
-	}
-	wg.Go(func() {
+	var cuts atomic.Int64
+	proxy := tcpProxy(t, func(int) string { return addr }, func(s, c net.Conn) {
+		buf := make([]byte, 64<<10)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			n, err := c.Read(buf)
+			if n > 0 && bytes.Contains(buf[:n], marker) && cuts.CompareAndSwap(0, 1) {
 				return
 			}
-			s, err := net.Dial("tcp", addr)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			if !keep(c, s) {
-				_, _ = c.Close(), s.Close()
-				return
-			}
-			wg.Go(func() {
-				defer func() { _, _ = c.Close(), s.Close() }()
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 && bytes.Contains(buf[:n], marker) && cuts.CompareAndSwap(0, 1) {
-						return
-					}
-					if n > 0 {
-						if _, werr := s.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
+			if n > 0 {
+				if _, werr := s.Write(buf[:n]); werr != nil {
+					return
 				}
-			})
-			wg.Go(func() {
-				defer func() { _, _ = c.Close(), s.Close() }()
-				_, _ = io.Copy(c, s)
-			})
+			}
+			if err != nil {
+				return
+			}
 		}
 	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		closed = true
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return "nats://" + ln.Addr().String(), &cuts
+	return "nats://" + proxy, &cuts
 }
 
 // TestNATSConsumerSetupConnectionLost: the connection lost while Run sets

@@ -66,7 +66,20 @@ func tlsServer(t *testing.T, ca *testenv.CA, cn string) (*httptest.Server, *atom
 // i-th connection to backends[i % len(backends)] (host:port), as a TCP
 // load balancer does (TLS passes through); it returns its address.
 func roundRobinProxy(t *testing.T, backends ...string) string {
+	return tcpProxy(t, func(i int) string { return backends[i%len(backends)] }, nil)
+}
+
+// tcpProxy listens on a random port of 127.0.0.1 and forwards its i-th
+// connection to backend(i) (host:port): the server's bytes as they come,
+// the client's through up (io.Copy when nil), which returns when the
+// connection is to end (both sides are then closed). Connections are
+// closed and its goroutines waited for at the test's cleanup. It returns
+// its address.
+func tcpProxy(t *testing.T, backend func(i int) string, up func(dst, src net.Conn)) string {
 	t.Helper()
+	if up == nil {
+		up = func(dst, src net.Conn) { _, _ = io.Copy(dst, src) }
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -83,19 +96,13 @@ func roundRobinProxy(t *testing.T, backends ...string) string {
 		conns = append(conns, cs...)
 		return !closed
 	}
-	pipe := func(dst, src net.Conn) {
-		defer wg.Done()
-		_, _ = io.Copy(dst, src)
-		_ = dst.Close()
-		_ = src.Close()
-	}
 	wg.Go(func() {
 		for i := 0; ; i++ {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			b, err := net.Dial("tcp", backends[i%len(backends)])
+			b, err := net.Dial("tcp", backend(i))
 			if err != nil {
 				_ = c.Close()
 				continue
@@ -104,9 +111,14 @@ func roundRobinProxy(t *testing.T, backends ...string) string {
 				_, _ = c.Close(), b.Close()
 				return
 			}
-			wg.Add(2)
-			go pipe(b, c)
-			go pipe(c, b)
+			wg.Go(func() {
+				defer func() { _, _ = c.Close(), b.Close() }()
+				up(b, c)
+			})
+			wg.Go(func() {
+				defer func() { _, _ = c.Close(), b.Close() }()
+				_, _ = io.Copy(c, b)
+			})
 		}
 	})
 	t.Cleanup(func() {

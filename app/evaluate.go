@@ -228,7 +228,7 @@ func newEvaluator(o evaluatorOptions) *evaluator {
 		}),
 		waiting: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "omen", Name: "evaluator_waiting_steps",
-			Help: fmt.Sprintf("Steps the newest sample has passed that wait for the samples of series still sending: a remote-write backlog drained over several shards, a series behind the others, or a series that stopped without a stale marker (Telegraf sends none), which counts as sending until 3 of its intervals (the larger of its samples' and its arrivals'; at least %v, at most %v) of arriving data have passed since its last sample. A step waits at most %v of wall time (then omen_evaluator_input_timeout_steps_total); once one has waited %v, omen logs the slowest series (at most every %v).", liveFloor, settleTime, maxInputDelay, heldLogAfter, heldLogEvery),
+			Help: fmt.Sprintf("Steps the newest sample has passed that wait for the samples of series still sending: a remote-write backlog drained over several shards, a series behind the others, or a series that stopped without a stale marker (a NATS series: Telegraf sends none), which counts as sending until %d of its intervals (the larger of its samples' and its arrivals'; at least %v, at most %v) of arriving data have passed since its last sample; a remote-write series counts for %v. A step waits at most %v of wall time (then omen_evaluator_input_timeout_steps_total); once one has waited %v, omen logs the slowest series (at most every %v).", liveIntervals, liveFloor, settleTime, settleTime, maxInputDelay, heldLogAfter, heldLogEvery),
 		}),
 		behindG: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "omen", Name: "evaluator_behind_steps",
@@ -423,16 +423,16 @@ func (e *evaluator) dataStep() (t int64, ok bool) {
 // series still sending have reached it (Head.Progress over the series
 // one of the features' vector selectors selects, by all its label
 // matchers, that received a sample within settle of activity time and
-// whose next sample is not overdue by more than two of their intervals
-// of arriving data, see ingester.liveness), and at the latest once it has waited
+// whose next sample is not overdue, see ingester.liveness), and at the latest once it has waited
 // maxDelay of wall time since hi first passed it. The samples of a
 // remote-write backlog arrive over many shards at once, so that one
 // shard's newer samples move the watermark past steps whose samples
 // another shard has yet to send: evaluated then, such a step reads values
 // PromQL's lookback carries forward, and is never evaluated again. A
-// series that stops (a deleted pod: a stale marker ends it at once; else
-// after three of its intervals of arriving data, at least 15 s and at
-// most settle) holds nothing back, nor do sources without series in the
+// series that stops (a deleted pod: a stale marker ends it at once; a
+// remote-write series without one after settle; a NATS series after
+// liveIntervals of its intervals of arriving data, at least liveFloor and
+// at most settle) holds nothing back, nor do sources without series in the
 // head (the Prometheus poller, events).
 //
 // When a step has waited maxDelay, the series whose samples had not
@@ -527,7 +527,10 @@ func (e *evaluator) noteHeld(now, hi, ready int64) {
 	}
 	e.heldLogAt = now
 	step := e.Step.Milliseconds()
-	e.Logger.Info("steps wait for the samples of a series still sending (a series counts as sending until 3 of its intervals of arriving data, at least 15s and at most 2m, passed since its last sample; a step waits at most max_delay, then it is evaluated without them)",
+	// The rule of ingester.liveness, from its constants.
+	msg := fmt.Sprintf("steps wait for the samples of a series still sending (a NATS series counts as sending until %d of its intervals of arriving data, at least %v and at most %v, passed since its last sample, a remote-write series until %v; a step waits at most max_delay, then it is evaluated without them)",
+		liveIntervals, liveFloor, e.settle, e.settle)
+	e.Logger.Info(msg,
 		"steps", (hi-ready)/step, "from", time.UnixMilli(ready+step).UTC(), "waited", time.Duration(now-e.passed[i].wall)*time.Millisecond, "max_delay", e.maxDelay,
 		"slowest_series", e.progress.lset.String(), "slowest_series_through", time.UnixMilli(e.progress.t).UTC())
 }

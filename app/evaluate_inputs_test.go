@@ -34,7 +34,14 @@ type inputsRig struct {
 	settle, maxWait time.Duration
 	logs            *bytes.Buffer // the evaluator's log
 	expr            string        // the feature's
+	// source names the batches send appends: remoteWriteSource (the
+	// default; series end with stale markers) or natsSource.
+	source string
 }
+
+// natsSource names the rig's batches of a NATS publisher (Telegraf: no
+// stale markers).
+const natsSource = "nats/OMEN/omen"
 
 func newInputsRig(t *testing.T, settle, maxDelay time.Duration) *inputsRig {
 	t.Helper()
@@ -48,7 +55,7 @@ func newInputsRigOf(t *testing.T, expr string, settle, maxDelay time.Duration) *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	r := &inputsRig{t: t, st: st, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC), settle: settle, maxWait: maxDelay, expr: expr}
+	r := &inputsRig{t: t, st: st, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC), settle: settle, maxWait: maxDelay, expr: expr, source: remoteWriteSource}
 	r.start()
 	return r
 }
@@ -94,7 +101,7 @@ func (r *inputsRig) start() {
 // the evaluator tick.
 func (r *inputsRig) send(pods string, ts []int64, v func(int64) float64) {
 	r.t.Helper()
-	b := telemetry.Batch{Source: "remote-write", Received: r.now.UnixMilli()}
+	b := telemetry.Batch{Source: r.source, Received: r.now.UnixMilli()}
 	for pod := range strings.SplitSeq(pods, ",") {
 		ls := labels.FromStrings("__name__", "m", "namespace", "ns", "pod", pod)
 		for _, t := range ts {
@@ -227,24 +234,32 @@ func testBacklogShardsOutOfOrder(t *testing.T, every time.Duration) {
 // (2 minutes) at any interval: a 5 s series that stopped on NATS held
 // every step of the daemon for 2 minutes. Before that, samples arriving
 // every 60 s ran the activity clock at a quarter of the wall clock's
-// speed: the stopped series held steps for 8 minutes.
+// speed: the stopped series held steps for 8 minutes. The interval rule
+// is for sources without stale markers (NATS); a remote-write series
+// holds them for settle (a stalled shard's, see TestShardStall), unless a
+// stale marker ends it.
 func TestStoppedSeriesReleasesSteps(t *testing.T) {
 	const settle = 2 * time.Minute
 	tests := []struct {
-		name  string
-		every int64 // ms between arrivals, and between samples
-		stale bool
-		held  time.Duration // how long the steps after the stop wait
+		name   string
+		source string
+		every  int64 // ms between arrivals, and between samples
+		stale  bool
+		held   time.Duration // how long the steps after the stop wait
 	}{
-		{name: "stops, every 5s", every: 5_000, held: 15 * time.Second},
-		{name: "stops", every: 15_000, held: 45 * time.Second},
-		{name: "stale marker", every: 15_000, stale: true, held: 0},
-		{name: "stops, arrivals every 60s", every: 60_000, held: settle},
-		{name: "stops, arrivals every 30s", every: 30_000, held: 90 * time.Second},
+		{name: "stops, every 5s", source: natsSource, every: 5_000, held: 15 * time.Second},
+		{name: "stops", source: natsSource, every: 15_000, held: 45 * time.Second},
+		{name: "stale marker", source: natsSource, every: 15_000, stale: true, held: 0},
+		{name: "stops, arrivals every 60s", source: natsSource, every: 60_000, held: settle},
+		{name: "stops, arrivals every 30s", source: natsSource, every: 30_000, held: 90 * time.Second},
+		{name: "remote write stops", source: remoteWriteSource, every: 15_000, held: settle},
+		{name: "remote write stops, every 5s", source: remoteWriteSource, every: 5_000, held: settle},
+		{name: "remote write stale marker", source: remoteWriteSource, every: 15_000, stale: true, held: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newInputsRig(t, settle, time.Hour)
+			r.source = tt.source
 			base := int64(1_800_000_000_000) / r.step * r.step
 			one := func(int64) float64 { return 1 }
 			for ts := base - 20*tt.every; ts <= base; ts += tt.every {

@@ -19,6 +19,7 @@ type stopRig struct {
 
 func newStopRig(t *testing.T) *stopRig {
 	r := &stopRig{inputsRig: newInputsRig(t, settleTime, maxInputDelay)}
+	r.source = natsSource
 	r.ts = int64(1_800_000_000_000) / r.step * r.step
 	return r
 }

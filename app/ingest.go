@@ -311,13 +311,21 @@ func (in *ingester) applyAll(batches []telemetry.Batch, idx []int) {
 		}
 		return
 	}
-	samples := make([][]telemetry.Sample, 0, len(idx))
+	// Remote-write batches apart (see marked): in practice a call holds
+	// one source's batches.
+	var samples, marked [][]telemetry.Sample
 	for _, i := range idx {
-		if b := &batches[i]; !in.polled(b) {
+		if b := &batches[i]; in.marked(b) {
+			marked = append(marked, b.Samples)
+		} else if !in.polled(b) {
 			samples = append(samples, b.Samples)
 		}
 	}
 	stored, _ := in.head.AppendConcurrent(samples, parts)
+	if len(marked) > 0 {
+		k, _ := in.head.AppendConcurrentMarked(marked, parts)
+		stored += k
+	}
 	if d := n - stored; d > 0 {
 		in.applyDrops.Add(float64(d))
 	}
@@ -373,11 +381,30 @@ func (in *ingester) polled(b *telemetry.Batch) bool {
 	return strings.HasPrefix(b.Source, pollerSourcePrefix)
 }
 
-func (in *ingester) appendToHead(samples []telemetry.Sample) {
+// marked reports whether b comes from a source that ends its series with
+// stale markers: Prometheus remote write. Its series hold steps back for
+// settle after their last sample (features.Head.AppendMarked), not for
+// liveIntervals of their interval as the series of NATS (Telegraf and
+// other push agents send no stale markers) do: a remote-write shard that
+// stalls (a request retried after remote_timeout, 30 s by default) while
+// the others keep sending delays its series by a minute or more, and at
+// liveIntervals of a 15 s scrape they were released after 45 s, their
+// samples then arriving late.
+func (in *ingester) marked(b *telemetry.Batch) bool {
+	return b.Source == remoteWriteSource
+}
+
+func (in *ingester) appendToHead(b *telemetry.Batch) {
+	samples := b.Samples
 	if len(samples) == 0 {
 		return
 	}
-	n, _ := in.head.Append(samples)
+	var n int
+	if in.marked(b) {
+		n, _ = in.head.AppendMarked(samples)
+	} else {
+		n, _ = in.head.Append(samples)
+	}
 	if d := len(samples) - n; d > 0 {
 		in.applyDrops.Add(float64(d))
 	}
@@ -399,7 +426,7 @@ func (in *ingester) applyLate(b *telemetry.Batch, head bool) (int64, []features.
 	if in.polled(b) {
 		in.extractor.AddPolled(b.Samples)
 	} else if head {
-		in.appendToHead(b.Samples)
+		in.appendToHead(b)
 	}
 	in.applied.Add(int64(len(b.Samples)))
 	done, resumed, late := int64(0), int64(0), 0

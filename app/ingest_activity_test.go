@@ -264,6 +264,7 @@ func TestClusteredAgentsStoppedSeries(t *testing.T) {
 		spacing, period := tt.spacing, tt.period.Milliseconds()
 		t.Run(fmt.Sprintf("every %v, %v apart", tt.period, spacing), func(t *testing.T) {
 			r := newInputsRig(t, settleTime, maxInputDelay)
+			r.source = natsSource // push agents: no stale markers
 			ts := int64(1_800_000_000_000) / period * period
 			one := func(int64) float64 { return 1 }
 			var lastD time.Time // wall time of pod d's last sample

@@ -127,6 +127,8 @@ remote_write:
 `)
 	got := remoteWriteOptions(cfg)
 	want := stream.RemoteWriteOptions{
+		// The ingester tells remote-write batches by it (ingester.marked).
+		Source: remoteWriteSource,
 		RemoteWriteLimits: stream.RemoteWriteLimits{
 			MaxDecodedBytes: 4096, MaxSamplesPerRequest: 11, MaxSeriesPerRequest: 12,
 			MaxInFlight: 13, InFlightWait: 14 * time.Second, MaxLabels: 15, MaxLabelValueLen: 16,

@@ -31,6 +31,10 @@ import (
 // samples are feature values evaluated remotely, not raw series.
 const pollerSourcePrefix = "prometheus/"
 
+// remoteWriteSource names the remote-write receiver's batches (see
+// ingester.marked).
+const remoteWriteSource = "remote-write"
+
 type sourceOptions struct {
 	Config  *config.Config
 	NATSURL string
@@ -378,6 +382,7 @@ func mistypedScheme(p string) string {
 // remote_write section.
 func remoteWriteOptions(cfg *config.Config) stream.RemoteWriteOptions {
 	return stream.RemoteWriteOptions{
+		Source:            remoteWriteSource,
 		RemoteWriteLimits: remoteWriteLimits(cfg),
 		// The same time window as the NATS decoders: one sample from a
 		// clock far ahead would otherwise move the head's clock and the

@@ -19,6 +19,7 @@ import (
 	"github.com/omen-sre/omen/internal/httptransport"
 	"github.com/omen-sre/omen/internal/mapshrink"
 	"github.com/omen-sre/omen/internal/redact"
+	"github.com/omen-sre/omen/model"
 	"github.com/omen-sre/omen/store"
 )
 
@@ -627,7 +628,7 @@ func (m *Manager) Process(ctx context.Context, t time.Time, preds []Prediction) 
 		}
 	}
 	if p, ok := byKey[first]; ok {
-		m.modelCritical = p.Critical
+		m.modelCritical = modelCritical(p)
 		// Following the model: the gauge says the critical probability
 		// of the model that scored this step.
 		m.critical.Set(m.criticalFor(p))
@@ -1055,7 +1056,23 @@ func (m *Manager) severity(p *Prediction) string {
 // configured one, or, when that is 0, the model's (p.Critical), or
 // DefaultCriticalProbability for a model without one.
 func (m *Manager) criticalFor(p *Prediction) float64 {
-	return CriticalProbability(m.opts.CriticalProbability, p.Critical)
+	return CriticalProbability(m.opts.CriticalProbability, modelCritical(p))
+}
+
+// modelCritical is the critical probability of p's model: p.Critical,
+// or, for a model without one (a file from before it was recorded, or
+// one whose value was not in (threshold, 1)) whose failure threshold is
+// at or above DefaultCriticalProbability, midway from its threshold to 1
+// (model.CriticalProbability), as the demo sets it: 0.9 would make its
+// every alert critical. 0 otherwise (DefaultCriticalProbability applies).
+func modelCritical(p *Prediction) float64 {
+	if p.Critical > 0 {
+		return p.Critical
+	}
+	if p.Threshold >= DefaultCriticalProbability {
+		return model.CriticalProbability(p.Threshold, 1)
+	}
+	return 0
 }
 
 // CriticalProbability is the critical probability in force: configured

@@ -325,11 +325,15 @@ func TestCriticalFollowsModel(t *testing.T) {
 		fire, later         float64 // probabilities at steps 0 and 1
 		wantFire, wantLater string
 		wantGauge           float64
+		threshold           float64 // the model's failure threshold; 0.3 when 0
 	}{
-		{"model's, fires warning, escalates", 0, 0.4, 0.35, 0.45, SeverityWarning, SeverityCritical, 0.4},
-		{"model's, fires critical", 0, 0.4, 0.5, 0.5, SeverityCritical, SeverityCritical, 0.4},
-		{"no model critical: 0.9", 0, 0, 0.75, 0.85, SeverityWarning, SeverityWarning, DefaultCriticalProbability},
-		{"configured over the model's", 0.9, 0.4, 0.75, 0.85, SeverityWarning, SeverityWarning, 0.9},
+		{"model's, fires warning, escalates", 0, 0.4, 0.35, 0.45, SeverityWarning, SeverityCritical, 0.4, 0},
+		{"model's, fires critical", 0, 0.4, 0.5, 0.5, SeverityCritical, SeverityCritical, 0.4, 0},
+		{"no model critical: 0.9", 0, 0, 0.75, 0.85, SeverityWarning, SeverityWarning, DefaultCriticalProbability, 0},
+		{"configured over the model's", 0.9, 0.4, 0.75, 0.85, SeverityWarning, SeverityWarning, 0.9, 0},
+		// A model without a critical probability whose threshold is over
+		// 0.9 (0.9 would make its every alert critical): midway to 1.
+		{"no model critical, threshold 0.95: 0.975", 0, 0, 0.96, 0.98, SeverityWarning, SeverityCritical, 0.975, 0.95},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openStore(t, "")
@@ -348,6 +352,9 @@ func TestCriticalFollowsModel(t *testing.T) {
 				at := t0.Add(time.Duration(i) * time.Minute)
 				p := pred("checkout-7f9c", at, prob)
 				p.Threshold, p.Critical = 0.3, tc.model
+				if tc.threshold > 0 {
+					p.Threshold = tc.threshold
+				}
 				if err := m.Process(context.Background(), at, []Prediction{p}); err != nil {
 					t.Fatal(err)
 				}

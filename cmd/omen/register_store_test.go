@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/omen-sre/omen/store"
@@ -50,12 +47,7 @@ func TestRegisterRefusesMissingStore(t *testing.T) {
 	if err := os.WriteFile("csv/e.train.csv", []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var queries atomic.Int64
-	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		queries.Add(1)
-		http.Error(w, "no", http.StatusInternalServerError)
-	}))
-	t.Cleanup(prom.Close)
+	prom, queries := failingPrometheus(t)
 	file := writeModelFile(t, []string{"a", "b"}, "v1")
 	small := []string{"--window", "8", "--horizon", "2", "--hidden", "2", "--epochs", "1", "--out", "m.omen"}
 	for _, tc := range []struct {

@@ -25,12 +25,7 @@ import (
 // counts its requests.
 func TestTrainPrometheusDaemonFeatures(t *testing.T) {
 	t.Chdir(t.TempDir())
-	var queries atomic.Int64
-	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		queries.Add(1)
-		http.Error(w, "no", http.StatusInternalServerError)
-	}))
-	t.Cleanup(prom.Close)
+	prom, queries := failingPrometheus(t)
 	daemon := func(t *testing.T, names []string) string {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != api.HistorySchemaPath {
@@ -104,4 +99,18 @@ func TestTrainPrometheusDaemonFeatures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// failingPrometheus is a Prometheus that answers every request 500 and
+// counts them: a command that must not query it, or whose query must
+// fail, runs against its URL.
+func failingPrometheus(t *testing.T) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var queries atomic.Int64
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		queries.Add(1)
+		http.Error(w, "no", http.StatusInternalServerError)
+	}))
+	t.Cleanup(prom.Close)
+	return prom, &queries
 }

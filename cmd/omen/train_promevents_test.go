@@ -4,11 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/omen-sre/omen/config"
@@ -25,12 +22,7 @@ import (
 // features is neither refused nor warned of.
 func TestTrainPrometheusEventFeatures(t *testing.T) {
 	t.Chdir(t.TempDir())
-	var queries atomic.Int64
-	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		queries.Add(1)
-		http.Error(w, "no", http.StatusInternalServerError)
-	}))
-	t.Cleanup(prom.Close)
+	prom, queries := failingPrometheus(t)
 	promql := "features:\n  - {name: up, expr: 'sum by (namespace, pod) (up)'}\n"
 	writeTestFile(t, "events.yml", promql+"event_features:\n  - {name: events_backoff, reasons: [BackOff], window: 10m}\n  - {name: events_oom, reasons: [OOMKilling], window: 10m}\n")
 	writeTestFile(t, "step.yml", "step: 15s\n")
